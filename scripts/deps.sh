@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Lodestar's build, tests and benchmarks need.
+# Idempotent: checks each with dpkg, runs `apt-get update` at most once and
+# only when something is missing; uses sudo when not root.
+set -euo pipefail
+PKGS=(
+  gcc make pkg-config clang libclang-rt-14-dev
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev librdkafka-dev libssl-dev
+  zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev
+  kcat python3 curl jq sqlite3 tzdata wrk apache2-utils
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

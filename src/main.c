@@ -1,0 +1,128 @@
+/*
+ * main.c — the `lodestar` command line. It only parses arguments and wires
+ * modules together:
+ *
+ *   lodestar serve [--data-dir DIR] [--listen HOST:PORT]
+ *   lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2
+ *   lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...
+ *   lodestar version
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source/source.h"
+#include "util/util.h"
+
+#define LODESTAR_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fputs("usage:\n"
+          "  lodestar serve [--data-dir DIR] [--listen HOST:PORT]\n"
+          "      the server (defaults: ./lodestar-data, 127.0.0.1:8088)\n"
+          "  lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2\n"
+          "      prints a new API key; works while the server runs\n"
+          "  lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...\n"
+          "      a local Kafka-protocol broker for development and tests\n"
+          "      (librdkafka's mock cluster: it keeps only ~5 MiB and 100,000 messages\n"
+          "      per partition and silently drops older data; use more partitions\n"
+          "      for more data). SIGUSR1 takes it down, SIGUSR2 brings it back.\n"
+          "  lodestar version\n",
+          f);
+}
+
+/* Returns the value of option argv[*i] ("--x VALUE" or "--x=VALUE"), or NULL. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "lodestar: %s needs a value\n", name);
+        exit(2);
+    }
+    return argv[++*i];
+}
+
+static int cmd_dev_kafka(int argc, char **argv)
+{
+    struct source_devkafka_topic topics[64];
+    char names[64][256];
+    struct source_devkafka_opts o = {.port = 0, .topics = topics, .ntopics = 0};
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        if ((v = opt_value(argc, argv, &i, "--port"))) {
+            char *end;
+            long p = strtol(v, &end, 10);
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "lodestar dev-kafka: --port must be 0..65535, got '%s'\n", v);
+                return 2;
+            }
+            o.port = (int)p;
+        } else if ((v = opt_value(argc, argv, &i, "--topic"))) {
+            if (o.ntopics == (int)LS_ARRAY_LEN(topics)) {
+                fprintf(stderr, "lodestar dev-kafka: at most 64 topics\n");
+                return 2;
+            }
+            const char *colon = strrchr(v, ':');
+            size_t nlen = colon ? (size_t)(colon - v) : strlen(v);
+            long parts = 1;
+            if (colon) {
+                char *end;
+                parts = strtol(colon + 1, &end, 10);
+                if (*end || parts < 1 || parts > 1000) {
+                    fprintf(stderr,
+                            "lodestar dev-kafka: --topic %s: partitions must be 1..1000\n", v);
+                    return 2;
+                }
+            }
+            if (nlen == 0 || nlen >= sizeof names[0]) {
+                fprintf(stderr, "lodestar dev-kafka: --topic needs a name (NAME[:PARTITIONS])\n");
+                return 2;
+            }
+            memcpy(names[o.ntopics], v, nlen);
+            names[o.ntopics][nlen] = '\0';
+            topics[o.ntopics].name = names[o.ntopics];
+            topics[o.ntopics].partitions = (int)parts;
+            o.ntopics++;
+        } else {
+            fprintf(stderr, "lodestar dev-kafka: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    struct lerr err;
+    lerr_init(&err);
+    if (source_devkafka_run(&o, &err)) {
+        fprintf(stderr, "lodestar dev-kafka: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "dev-kafka") == 0)
+        return cmd_dev_kafka(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("lodestar %s\n", LODESTAR_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "lodestar: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,516 @@
+/*
+ * util.c — errors, arenas, capped buffers, logging, randomness, UUIDs,
+ * SHA-256 (OpenSSL's libcrypto), clocks and atomic file writes.
+ */
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int http;
+} lerr_table[] = {
+#define LERR_ROW(c, name, http) {name, http},
+    LERR_MAP(LERR_ROW)
+#undef LERR_ROW
+};
+
+void lerr_init(struct lerr *e)
+{
+    e->code = LERR_OK;
+    e->pos = -1;
+    e->target[0] = '\0';
+    e->msg[0] = '\0';
+}
+
+int lerr_setv(struct lerr *e, int code, const char *fmt, va_list ap)
+{
+    if (!e)
+        return code;
+    if (e->code != LERR_OK)
+        return e->code;
+    e->code = code;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    return code;
+}
+
+int lerr_set(struct lerr *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lerr_setv(e, code, fmt, ap);
+    va_end(ap);
+    return e ? e->code : code;
+}
+
+int lerr_set_at(struct lerr *e, int code, const char *target, const char *fmt, ...)
+{
+    if (e && e->code == LERR_OK)
+        snprintf(e->target, sizeof e->target, "%s", target ? target : "");
+    va_list ap;
+    va_start(ap, fmt);
+    lerr_setv(e, code, fmt, ap);
+    va_end(ap);
+    return e ? e->code : code;
+}
+
+void lerr_prefix_target(struct lerr *e, const char *prefix)
+{
+    if (!e || !prefix || !*prefix)
+        return;
+    char tmp[2 * sizeof e->target];
+    const char *sep = (e->target[0] && e->target[0] != '[') ? "." : "";
+    snprintf(tmp, sizeof tmp, "%s%s%s", prefix, sep, e->target);
+    snprintf(e->target, sizeof e->target, "%s", tmp);
+}
+
+const char *lerr_name(int code)
+{
+    if (code < 0 || code >= LERR__COUNT)
+        return "InternalError";
+    return lerr_table[code].name;
+}
+
+int lerr_http_status(int code)
+{
+    if (code < 0 || code >= LERR__COUNT)
+        return 500;
+    return lerr_table[code].http;
+}
+
+/* ---- arena ----------------------------------------------------------- */
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size, used;
+    max_align_t data[];
+};
+
+void arena_init(struct arena *a, size_t block_size, size_t cap)
+{
+    a->head = NULL;
+    a->block_size = block_size ? block_size : 64 * 1024;
+    a->total = 0;
+    a->cap = cap;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (n == 0)
+        n = 16;
+    if (a->cap && a->total + n > a->cap)
+        return NULL;
+    struct arena_block *b = a->head;
+    if (!b || b->size - b->used < n) {
+        size_t sz = n > a->block_size ? n : a->block_size;
+        b = malloc(sizeof *b + sz);
+        if (!b)
+            return NULL;
+        b->size = sz;
+        b->used = 0;
+        /* A huge one-off block goes second so the current block keeps filling. */
+        if (a->head && sz > a->block_size) {
+            b->next = a->head->next;
+            a->head->next = b;
+        } else {
+            b->next = a->head;
+            a->head = b;
+        }
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    a->total += n;
+    return p;
+}
+
+void *arena_zalloc(struct arena *a, size_t n)
+{
+    void *p = arena_alloc(a, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return arena_strndup(a, s, strlen(s));
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? arena_alloc(a, (size_t)n + 1) : NULL;
+    if (p)
+        vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return p;
+}
+
+void arena_reset(struct arena *a)
+{
+    struct arena_block *b = a->head;
+    if (!b)
+        return;
+    /* Keep one block of the ordinary size; free the rest. */
+    struct arena_block *keep = NULL;
+    while (b) {
+        struct arena_block *next = b->next;
+        if (!keep && b->size == a->block_size) {
+            keep = b;
+            keep->used = 0;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    if (keep)
+        keep->next = NULL;
+    a->head = keep;
+    a->total = 0;
+}
+
+void arena_destroy(struct arena *a)
+{
+    struct arena_block *b = a->head;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+    a->total = 0;
+}
+
+/* ---- buffer ---------------------------------------------------------- */
+
+void buf_init(struct buf *b, size_t cap)
+{
+    b->data = NULL;
+    b->len = b->alloc = 0;
+    b->cap = cap;
+    b->failed = false;
+}
+
+static bool buf_reserve(struct buf *b, size_t extra)
+{
+    if (b->failed)
+        return false;
+    size_t need = b->len + extra + 1;
+    if (need < b->len || (b->cap && need - 1 > b->cap)) {
+        b->failed = true;
+        return false;
+    }
+    if (need <= b->alloc)
+        return true;
+    size_t na = b->alloc ? b->alloc : 256;
+    while (na < need)
+        na *= 2;
+    char *p = realloc(b->data, na);
+    if (!p) {
+        b->failed = true;
+        return false;
+    }
+    b->data = p;
+    b->alloc = na;
+    return true;
+}
+
+bool buf_append(struct buf *b, const void *p, size_t n)
+{
+    if (!buf_reserve(b, n))
+        return false;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return true;
+}
+
+bool buf_puts(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
+bool buf_putc(struct buf *b, char c) { return buf_append(b, &c, 1); }
+
+bool buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    bool ok = n >= 0 && buf_reserve(b, (size_t)n);
+    if (ok) {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+        b->len += (size_t)n;
+    }
+    va_end(ap2);
+    return ok;
+}
+
+const char *buf_cstr(struct buf *b) { return b->data ? b->data : ""; }
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->data);
+    buf_init(b, b->cap);
+}
+
+char *buf_steal(struct buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (!p) {
+        p = malloc(1);
+        if (p)
+            p[0] = '\0';
+    }
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->alloc = 0;
+    b->failed = false;
+    return p;
+}
+
+/* ---- logging --------------------------------------------------------- */
+
+static enum log_level log_level_min = LOG_INFO;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void log_set_level(enum log_level lvl) { log_level_min = lvl; }
+
+void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
+{
+    static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
+    if (lvl < log_level_min)
+        return;
+    char ts[32], line[2048];
+    util_format_iso_ms(util_now_ms(), ts);
+    int n = snprintf(line, sizeof line, "%s %s %s: ", ts, names[lvl], module);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof line)
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&log_mu);
+    fputs(line, stderr);
+    fputc('\n', stderr);
+    fflush(stderr);
+    pthread_mutex_unlock(&log_mu);
+}
+
+/* ---- randomness, ids, hashing, clocks -------------------------------- */
+
+int util_random_bytes(void *p, size_t n, struct lerr *err)
+{
+    unsigned char *out = p;
+    while (n > 0) {
+        ssize_t r = getrandom(out, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return lerr_set(err, LERR_INTERNAL, "getrandom failed: %s", strerror(errno));
+        }
+        out += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+int util_uuid_v4(char out[37], struct lerr *err)
+{
+    unsigned char b[16];
+    if (util_random_bytes(b, sizeof b, err))
+        return err->code;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+    return 0;
+}
+
+bool util_uuid_valid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                     (c >= 'A' && c <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void util_sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(p, n, md);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+int64_t util_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t util_now_ms(void) { return util_now_ns() / 1000000LL; }
+
+int64_t util_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void format_iso_parts(int64_t secs, char *out, size_t cap)
+{
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void util_format_iso_ms(int64_t ms, char out[32])
+{
+    int64_t secs = ms / 1000, rem = ms % 1000;
+    if (rem < 0) {
+        rem += 1000;
+        secs -= 1;
+    }
+    char base[24];
+    format_iso_parts(secs, base, sizeof base);
+    snprintf(out, 32, "%.19s.%03dZ", base, (int)rem);
+}
+
+void util_format_iso_ns(int64_t ns, char out[40])
+{
+    int64_t secs = ns / 1000000000LL, rem = ns % 1000000000LL;
+    if (rem < 0) {
+        rem += 1000000000LL;
+        secs -= 1;
+    }
+    char base[24];
+    format_iso_parts(secs, base, sizeof base);
+    snprintf(out, 40, "%.19s.%09dZ", base, (int)rem);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+int util_mkdirs(const char *path, int mode, struct lerr *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return lerr_set(err, LERR_INVALID, "path too long: %s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+                return lerr_set(err, LERR_IO, "cannot create directory %s: %s", tmp,
+                                strerror(errno));
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+        return lerr_set(err, LERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int util_write_file_atomic(const char *path, const void *p, size_t n, int mode,
+                           struct lerr *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
+        return lerr_set(err, LERR_INVALID, "path too long: %s", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0)
+        return lerr_set(err, LERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+    const char *c = p;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t w = write(fd, c, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return lerr_set(err, LERR_IO, "cannot write %s: %s", tmp, strerror(e));
+        }
+        c += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return lerr_set(err, LERR_IO, "cannot sync %s: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return lerr_set(err, LERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    fsync_dir_of(path);
+    return 0;
+}

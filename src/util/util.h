@@ -1,0 +1,147 @@
+/*
+ * util.h — the small pieces every module uses: the error struct, arenas, a
+ * growable byte buffer with a cap, logging, random bytes, UUIDs, SHA-256 and
+ * wall-clock helpers.
+ *
+ * Entry points: lerr_set(), arena_alloc(), buf_append(), log_msg(),
+ * util_random_bytes(), util_uuid_v4(), util_sha256_hex(), util_now_ms().
+ * Everything here is thread-safe except where a function says it mutates an
+ * object the caller owns (arenas and buffers are single-owner).
+ */
+#ifndef LODESTAR_UTIL_H
+#define LODESTAR_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define LS_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define LS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* One table: code, stable name (the "error" field of the JSON), HTTP status. */
+#define LERR_MAP(X)                                   \
+    X(LERR_OK, "OK", 200)                             \
+    X(LERR_INVALID, "InvalidInput", 400)              \
+    X(LERR_UNAUTHORIZED, "Unauthorized", 401)         \
+    X(LERR_FORBIDDEN, "Forbidden", 403)               \
+    X(LERR_NOT_FOUND, "NotFound", 404)                \
+    X(LERR_METHOD, "MethodNotAllowed", 405)           \
+    X(LERR_CONFLICT, "Conflict", 409)                 \
+    X(LERR_TOO_LARGE, "PayloadTooLarge", 413)         \
+    X(LERR_UNSUPPORTED_MEDIA, "UnsupportedMediaType", 415) \
+    X(LERR_RATE_LIMIT, "TooManyRequests", 429)        \
+    X(LERR_INTERNAL, "InternalError", 500)            \
+    X(LERR_IO, "IOError", 500)                        \
+    X(LERR_CORRUPT, "CorruptData", 500)               \
+    X(LERR_NOMEM, "OutOfMemory", 500)                 \
+    X(LERR_UNAVAILABLE, "ServiceUnavailable", 503)    \
+    X(LERR_TIMEOUT, "Timeout", 504)
+
+enum lerr_code {
+#define LERR_ENUM(c, name, http) c,
+    LERR_MAP(LERR_ENUM)
+#undef LERR_ENUM
+    LERR__COUNT
+};
+
+/*
+ * The error struct, passed last to anything that can fail. The first error
+ * set wins: later lerr_set() calls on a struct whose code is not LERR_OK do
+ * nothing. `pos` is a byte/character position (or -1), `target` a JSON path
+ * of the bad field ("" when none).
+ */
+struct lerr {
+    int code;
+    int64_t pos;
+    char target[160];
+    char msg[512];
+};
+
+void lerr_init(struct lerr *e);
+/* Sets code and message (printf-style) if no error is set yet. Returns code. */
+int lerr_set(struct lerr *e, int code, const char *fmt, ...) LS_PRINTF(3, 4);
+int lerr_setv(struct lerr *e, int code, const char *fmt, va_list ap);
+/* Like lerr_set, also recording the JSON path of the field at fault. */
+int lerr_set_at(struct lerr *e, int code, const char *target, const char *fmt, ...)
+    LS_PRINTF(4, 5);
+/* Prefixes the target with `prefix` (e.g. "source." + "inputSchema[2]"). */
+void lerr_prefix_target(struct lerr *e, const char *prefix);
+const char *lerr_name(int code);
+int lerr_http_status(int code);
+
+/* ---- arena ------------------------------------------------------------- */
+
+/* A bump allocator: allocations live until arena_reset() or arena_destroy(). */
+struct arena_block;
+struct arena {
+    struct arena_block *head;
+    size_t block_size;
+    size_t total;   /* bytes handed out since the last reset */
+    size_t cap;     /* 0 = unlimited; allocations past it return NULL */
+};
+
+void arena_init(struct arena *a, size_t block_size, size_t cap);
+void *arena_alloc(struct arena *a, size_t n);  /* 16-byte aligned; NULL past cap or on OOM */
+void *arena_zalloc(struct arena *a, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_printf(struct arena *a, const char *fmt, ...) LS_PRINTF(2, 3);
+void arena_reset(struct arena *a);   /* keeps the first block, frees the rest */
+void arena_destroy(struct arena *a);
+
+/* ---- growable buffer with a cap ---------------------------------------- */
+
+struct buf {
+    char *data;   /* always NUL-terminated when len > 0 or after buf_cstr() */
+    size_t len;
+    size_t alloc;
+    size_t cap;   /* 0 = unlimited */
+    bool failed;  /* sticky: an append past cap or an OOM sets it */
+};
+
+void buf_init(struct buf *b, size_t cap);
+bool buf_append(struct buf *b, const void *p, size_t n);
+bool buf_puts(struct buf *b, const char *s);
+bool buf_putc(struct buf *b, char c);
+bool buf_printf(struct buf *b, const char *fmt, ...) LS_PRINTF(2, 3);
+const char *buf_cstr(struct buf *b);  /* "" for an empty buffer */
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+/* Hands the bytes to the caller (malloc'd, NUL-terminated); the buffer is reset. */
+char *buf_steal(struct buf *b, size_t *len);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+void log_set_level(enum log_level lvl);
+/* One line on stderr: "2026-11-24T18:00:00.123Z INFO  <module>: <message>". Thread-safe. */
+void log_msg(enum log_level lvl, const char *module, const char *fmt, ...) LS_PRINTF(3, 4);
+
+/* ---- randomness, ids, hashing, clocks ---------------------------------- */
+
+int util_random_bytes(void *p, size_t n, struct lerr *err);  /* getrandom(2) */
+/* Writes a lowercase RFC 4122 v4 UUID (36 chars + NUL) into out[37]. */
+int util_uuid_v4(char out[37], struct lerr *err);
+bool util_uuid_valid(const char *s);
+/* SHA-256 of n bytes as 64 lowercase hex chars + NUL. */
+void util_sha256_hex(const void *p, size_t n, char out[65]);
+int64_t util_now_ms(void);        /* wall clock, ms since the epoch */
+int64_t util_now_ns(void);        /* wall clock, ns since the epoch */
+int64_t util_mono_ns(void);       /* monotonic clock */
+/* Formats ms since the epoch as "2023-03-23T23:00:57.235Z" into out[32]. */
+void util_format_iso_ms(int64_t ms, char out[32]);
+/* Formats ns since the epoch as "2023-03-23T23:00:57.235117332Z" into out[40]. */
+void util_format_iso_ns(int64_t ns, char out[40]);
+
+/* ---- files ------------------------------------------------------------- */
+
+/* mkdir -p; 0 or sets err. */
+int util_mkdirs(const char *path, int mode, struct lerr *err);
+/* Writes a whole file atomically (temp + fsync + rename + fsync dir). */
+int util_write_file_atomic(const char *path, const void *p, size_t n, int mode,
+                           struct lerr *err);
+
+#endif

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test program and adds up their "N passed, N failed" lines:
+# the unit tests, the same unit tests under ASan + UBSan, the end-to-end tests
+# (tests/e2e/test_*.py against the real binary) and, when clang's libFuzzer is
+# available, each fuzz target for a few seconds. A program that dies before
+# printing its summary counts as one failure. The last line is the total.
+set -u
+cd "$(dirname "$0")/.."
+total_pass=0; total_fail=0; failed_progs=()
+LOGDIR=build/test-logs; mkdir -p "$LOGDIR"
+
+run_one() {  # label, command...
+  local label=$1; shift
+  local log="$LOGDIR/$(echo "$label" | tr '/ ' '__').log"
+  local start=$(date +%s.%N)
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+  local line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  local p=0 f=0
+  if [ -n "$line" ]; then
+    p=$(echo "$line" | sed -E 's/^([A-Za-z]+: )?([0-9]+) passed, ([0-9]+) failed.*/\2/')
+    f=$(echo "$line" | sed -E 's/^([A-Za-z]+: )?([0-9]+) passed, ([0-9]+) failed.*/\3/')
+  fi
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+  if [ "$f" -ne 0 ]; then
+    failed_progs+=("$label")
+    printf 'FAIL  %-40s %5s passed %3s failed  (%ss, rc=%d)\n' "$label" "$p" "$f" "$secs" "$rc"
+    grep -E 'FAIL|ERROR|error|Assertion|runtime error|AddressSanitizer' "$log" | head -n 30 | sed 's/^/      /'
+  else
+    printf 'ok    %-40s %5s passed  (%ss)\n' "$label" "$p" "$secs"
+  fi
+}
+
+for t in build/tests/test_*; do [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"; done
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in build/asan/tests/test_*; do [ -x "$t" ] && run_one "asan/$(basename "$t")" "$t"; done
+unset ASAN_OPTIONS UBSAN_OPTIONS
+for t in tests/e2e/test_*.py; do
+  [ -f "$t" ] && run_one "e2e/$(basename "$t" .py)" python3 "$t"
+done
+if [ -f tests/fuzz/run.sh ]; then run_one "fuzz" bash tests/fuzz/run.sh; fi
+
+if [ ${#failed_progs[@]} -ne 0 ]; then
+  echo "failed: ${failed_progs[*]} (logs in $LOGDIR)"
+fi
+echo "${total_pass} passed, ${total_fail} failed"
+[ "$total_fail" -eq 0 ]
