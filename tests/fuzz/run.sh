@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds every libFuzzer target tests/fuzz/fuzz_<name>.c with clang
+# (-fsanitize=fuzzer,address,undefined) against the sources it names in a
+# first-line comment "// SOURCES: src/a.c src/b.c", and runs each for
+# FUZZ_SECONDS (default 8) over its corpus tests/fuzz/corpus/<name>/.
+# Skips (and says so) when clang's libFuzzer runtime is missing.
+# Prints "N passed, N failed": one per target.
+set -u
+cd "$(dirname "$0")/../.."
+SECS=${FUZZ_SECONDS:-8}
+OUT=build/fuzz; mkdir -p "$OUT"
+pass=0; fail=0
+if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(void)d;(void)n;return 0;}' \
+     | clang -x c -fsanitize=fuzzer - -o "$OUT/.probe" 2>/dev/null; then
+  echo "fuzz: clang with libFuzzer not available; skipped"
+  echo "0 passed, 0 failed"; exit 0
+fi
+PKG_CFLAGS=$(pkg-config --cflags libmicrohttpd jansson sqlite3 rdkafka 2>/dev/null)
+PKG_LIBS=$(pkg-config --libs jansson sqlite3 libcrypto 2>/dev/null)
+for f in tests/fuzz/fuzz_*.c; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f" .c); name=${name#fuzz_}
+  srcs=$(head -n 1 "$f" | sed -n 's#^// SOURCES: ##p')
+  if ! clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $PKG_CFLAGS -fsanitize=fuzzer,address,undefined \
+       -fno-sanitize-recover=undefined "$f" $srcs -o "$OUT/fuzz_$name" $PKG_LIBS -lm -lpthread 2>"$OUT/$name.build.log"; then
+    echo "FAIL fuzz_$name: build failed"; cat "$OUT/$name.build.log" | head -20; fail=$((fail+1)); continue
+  fi
+  corpus=tests/fuzz/corpus/$name; mkdir -p "$corpus"
+  work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null
+  if "$OUT/fuzz_$name" -max_total_time="$SECS" -max_len=4096 -rss_limit_mb=2048 \
+       -artifact_prefix="$OUT/$name-" "$work" >"$OUT/$name.log" 2>&1; then
+    echo "ok fuzz_$name ($(grep -c . "$OUT/$name.log") log lines)"; pass=$((pass+1))
+  else
+    echo "FAIL fuzz_$name: see $OUT/$name.log"; tail -30 "$OUT/$name.log"; fail=$((fail+1))
+  fi
+  rm -rf "$work"
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
