@@ -1,0 +1,157 @@
+/*
+ * catalog.h — the metadata store: the project, API keys, tables,
+ * connections, jobs and stream checkpoints. SQLite by default (catalog.c);
+ * the interface is plain C structs and JSON text so that a PostgreSQL
+ * implementation can sit behind it later (DESIGN §8). It knows nothing of
+ * HTTP and does not parse the JSON documents it stores.
+ *
+ * Resources are stored as JSON documents (the normalised spec the API
+ * validated) beside the few columns the catalog itself must query: names,
+ * the job's table and connection, statuses and timestamps.
+ *
+ * Thread-safety: a struct catalog may be shared by threads; calls are
+ * serialised inside. Other processes (e.g. `lodestar apikey create`) may use
+ * the same file at the same time (WAL, busy timeout).
+ *
+ * Errors: every function returns 0 or an LERR_* code also set in err:
+ * LERR_NOT_FOUND, LERR_CONFLICT (with a message naming the clash), LERR_IO
+ * (the database failed).
+ */
+#ifndef LODESTAR_CATALOG_H
+#define LODESTAR_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+struct catalog;
+
+/* Opens (creating if needed) and migrates the database at path. */
+int catalog_open(const char *path, struct catalog **out, struct lerr *err);
+void catalog_close(struct catalog *c);
+/* The schema version after migrations (the number of migrations applied). */
+int catalog_schema_version(struct catalog *c);
+int catalog_latest_schema_version(void);
+
+/* ---- the project ------------------------------------------------------ */
+
+struct catalog_project {
+    char id[37];
+    char name[128];
+    int64_t created_ns;
+};
+/* The default project, created with a random UUID on first open and stable after. */
+int catalog_project_default(struct catalog *c, struct catalog_project *out, struct lerr *err);
+
+/* ---- API keys ---------------------------------------------------------- */
+
+struct catalog_apikey {
+    char id[37];             /* uuid */
+    char name[128];
+    char hash[65];           /* SHA-256 of the key, hex; the key itself is never stored */
+    char permissions[512];   /* comma-separated permission names */
+    int64_t created_ns;
+};
+int catalog_apikey_count(struct catalog *c, int64_t *out, struct lerr *err);
+/* LERR_CONFLICT if the name is taken. */
+int catalog_apikey_insert(struct catalog *c, const struct catalog_apikey *k, struct lerr *err);
+int catalog_apikey_by_hash(struct catalog *c, const char *hash, struct catalog_apikey *out,
+                           struct lerr *err);
+
+/* ---- documents: tables and connections --------------------------------- */
+
+/*
+ * A named document. `doc` is malloc'd JSON text owned by the struct after a
+ * get/list (free with catalog_doc_destroy / catalog_doc_list_free).
+ * `secret` (connections only) is write-only JSON text, never echoed by the API.
+ */
+struct catalog_doc {
+    char name[256];
+    char kind[40];        /* table type ("detail"/"aggregate") or connection type */
+    char *doc;
+    char *secret;         /* NULL when none */
+    int64_t created_ns, modified_ns;
+};
+struct catalog_doc_list {
+    struct catalog_doc *items;
+    size_t n;
+};
+void catalog_doc_destroy(struct catalog_doc *d);
+void catalog_doc_list_free(struct catalog_doc_list *l);
+
+enum catalog_doc_type { CATALOG_TABLE, CATALOG_CONNECTION };
+
+/* Inserts; LERR_CONFLICT when the name exists. */
+int catalog_doc_insert(struct catalog *c, enum catalog_doc_type t, const struct catalog_doc *d,
+                       struct lerr *err);
+int catalog_doc_get(struct catalog *c, enum catalog_doc_type t, const char *name,
+                    struct catalog_doc *out, struct lerr *err);
+int catalog_doc_list(struct catalog *c, enum catalog_doc_type t, struct catalog_doc_list *out,
+                     struct lerr *err);
+/* Replaces doc (and secret, when d->secret is not NULL) and modified_ns. */
+int catalog_doc_update(struct catalog *c, enum catalog_doc_type t, const struct catalog_doc *d,
+                       struct lerr *err);
+/*
+ * Deletes; LERR_CONFLICT when a live job (executionStatus not canceled or
+ * failed) uses it: as its target table, or as its connection.
+ */
+int catalog_doc_delete(struct catalog *c, enum catalog_doc_type t, const char *name,
+                       struct lerr *err);
+
+/* ---- jobs -------------------------------------------------------------- */
+
+struct catalog_job {
+    char id[37];
+    char type[16];               /* "streaming", "batch" */
+    char table_name[256];
+    char connection_name[256];   /* "" when the source is not a connection */
+    char desired[16];            /* running | suspended | canceled */
+    char status[16];             /* pending | running | suspended | canceled | failed | succeeded */
+    char health[8];              /* ok | warn | error */
+    char health_message[512];
+    char *spec;                  /* malloc'd JSON: the normalised user spec */
+    char *created_by;            /* malloc'd JSON {"username","userId"} */
+    char *modified_by;           /* malloc'd JSON */
+    int64_t created_ns, updated_ns;
+    int64_t started_ns, completed_ns;   /* 0 = not yet */
+    int64_t reset_generation;           /* bumped by every reset request */
+};
+struct catalog_job_list {
+    struct catalog_job *items;
+    size_t n;
+};
+void catalog_job_destroy(struct catalog_job *j);
+void catalog_job_list_free(struct catalog_job_list *l);
+
+/* Whether a status counts as live (holds its table). */
+bool catalog_job_status_live(const char *status);
+
+/*
+ * Inserts a job. For a streaming job, LERR_CONFLICT when another streaming
+ * job on the same table is live (checked in the same transaction).
+ */
+int catalog_job_insert(struct catalog *c, const struct catalog_job *j, struct lerr *err);
+int catalog_job_get(struct catalog *c, const char *id, struct catalog_job *out, struct lerr *err);
+/* All jobs, newest first. */
+int catalog_job_list(struct catalog *c, struct catalog_job_list *out, struct lerr *err);
+/* Writes desired, status, health, health_message, modified_by, updated_ns,
+ * started_ns and completed_ns of j (matched by id). */
+int catalog_job_update_state(struct catalog *c, const struct catalog_job *j, struct lerr *err);
+
+/* ---- stream checkpoints, keyed by (table, stream) ---------------------- */
+
+/*
+ * Records a reset request for a job: drops the checkpoint of (table, stream)
+ * and bumps the job's reset_generation, in one transaction.
+ */
+int catalog_job_reset(struct catalog *c, const char *job_id, const char *table,
+                      const char *stream, struct lerr *err);
+/* The checkpoint's JSON text (malloc'd) or LERR_NOT_FOUND. */
+int catalog_checkpoint_get(struct catalog *c, const char *table, const char *stream,
+                           char **offsets_json, struct lerr *err);
+int catalog_checkpoint_put(struct catalog *c, const char *table, const char *stream,
+                           const char *offsets_json, struct lerr *err);
+
+#endif
