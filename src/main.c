@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
+#include "catalog/catalog.h"
 #include "source/source.h"
 #include "util/util.h"
 
@@ -105,6 +107,72 @@ static int cmd_dev_kafka(int argc, char **argv)
     return 0;
 }
 
+static int cmd_serve(int argc, char **argv)
+{
+    struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088"};
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
+            o.data_dir = v;
+        } else if ((v = opt_value(argc, argv, &i, "--listen"))) {
+            o.listen = v;
+        } else {
+            fprintf(stderr, "lodestar serve: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    struct lerr err;
+    lerr_init(&err);
+    if (api_serve(&o, &err)) {
+        fprintf(stderr, "lodestar serve: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_apikey(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "create") != 0) {
+        fprintf(stderr, "lodestar apikey: expected 'create'\n");
+        usage(stderr);
+        return 2;
+    }
+    const char *dir = NULL, *name = NULL, *perms = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = opt_value(argc, argv, &i, "--data-dir")))
+            dir = v;
+        else if ((v = opt_value(argc, argv, &i, "--name")))
+            name = v;
+        else if ((v = opt_value(argc, argv, &i, "--permissions")))
+            perms = v;
+        else {
+            fprintf(stderr, "lodestar apikey create: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!dir || !name || !perms) {
+        fprintf(stderr, "lodestar apikey create: --data-dir, --name and --permissions are "
+                        "required\n");
+        return 2;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog *cat = NULL;
+    char key[48];
+    if (catalog_open(path, &cat, &err) || api_apikey_create(cat, name, perms, key, &err)) {
+        fprintf(stderr, "lodestar apikey create: %s\n", err.msg);
+        catalog_close(cat);
+        return 1;
+    }
+    catalog_close(cat);
+    printf("%s\n", key);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -112,6 +180,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "apikey") == 0)
+        return cmd_apikey(argc - 2, argv + 2);
     if (strcmp(cmd, "dev-kafka") == 0)
         return cmd_dev_kafka(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -442,6 +442,45 @@ void util_format_iso_ns(int64_t ns, char out[40])
     snprintf(out, 40, "%.19s.%09dZ", base, (int)rem);
 }
 
+/* ---- suggestions ------------------------------------------------------ */
+
+static int lower_ascii(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+int util_edit_distance(const char *a, size_t an, const char *b, size_t bn)
+{
+    enum { MAXN = 64 };
+    if (an > MAXN || bn > MAXN)
+        return (int)(an > bn ? an : bn);
+    int prev[MAXN + 1], cur[MAXN + 1];
+    for (size_t j = 0; j <= bn; j++)
+        prev[j] = (int)j;
+    for (size_t i = 1; i <= an; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= bn; j++) {
+            int sub = prev[j - 1] + (lower_ascii(a[i - 1]) != lower_ascii(b[j - 1]));
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (bn + 1));
+    }
+    return prev[bn];
+}
+
+const char *util_closest(const char *word, size_t n, const char *const *candidates)
+{
+    int limit = (int)(n / 3) > 1 ? (int)(n / 3) : 1;
+    const char *best = NULL;
+    int best_d = limit + 1;
+    for (size_t i = 0; candidates[i]; i++) {
+        int d = util_edit_distance(word, n, candidates[i], strlen(candidates[i]));
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
 /* ---- files ----------------------------------------------------------- */
 
 int util_mkdirs(const char *path, int mode, struct lerr *err)

@@ -136,6 +136,16 @@ void util_format_iso_ms(int64_t ms, char out[32]);
 /* Formats ns since the epoch as "2023-03-23T23:00:57.235117332Z" into out[40]. */
 void util_format_iso_ns(int64_t ns, char out[40]);
 
+/* ---- suggestions ------------------------------------------------------- */
+
+/* Levenshtein distance, case-insensitive, capped at 64-byte strings. */
+int util_edit_distance(const char *a, size_t an, const char *b, size_t bn);
+/*
+ * The candidate closest to word (distance <= max(1, len/3)), or NULL: used
+ * for "did you mean ...?" hints. candidates is NULL-terminated.
+ */
+const char *util_closest(const char *word, size_t n, const char *const *candidates);
+
 /* ---- files ------------------------------------------------------------- */
 
 /* mkdir -p; 0 or sets err. */

@@ -1,0 +1,129 @@
+/*
+ * api_int.h — private to src/api: the request object handlers receive, the
+ * response helpers, the JSON validation helpers and the handler table.
+ */
+#ifndef LODESTAR_API_INT_H
+#define LODESTAR_API_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "catalog/catalog.h"
+#include "util/util.h"
+
+#define API_MAX_BODY (10u * 1024u * 1024u)   /* 10 MB; larger: 413 */
+#define API_MAX_SEGMENTS 8
+
+enum api_perm {
+#define API_PERM_ENUM(p) API_PERM_##p,
+    API_PERMISSIONS(API_PERM_ENUM)
+#undef API_PERM_ENUM
+    API_PERM__COUNT,
+    API_PERM_ANY = 100   /* any valid key */
+};
+
+struct api_server {
+    struct catalog *cat;
+    struct catalog_project project;
+    char data_dir[1024];
+};
+
+/* Returns the value of query parameter `name` number idx (0-based), or NULL. */
+typedef const char *(*api_query_fn)(void *conn, const char *name, int idx);
+
+struct api_req {
+    struct api_server *srv;
+    const char *method;
+    const char *url;                      /* as received (decoded path) */
+    const char *seg[API_MAX_SEGMENTS];    /* resource path after the project prefix */
+    int nseg;
+    const char *body;                     /* NUL-terminated; may be NULL */
+    size_t body_len;
+    struct catalog_apikey key;            /* the caller */
+    void *conn;                           /* opaque, for query parameters */
+    api_query_fn query;
+    const char *content_encoding;
+    /* response */
+    int status;
+    json_t *resp;                         /* owned; NULL = empty body */
+};
+
+/* ---- responses ---- */
+void api_reply(struct api_req *r, int status, json_t *body);          /* takes body */
+int api_reply_err(struct api_req *r, const struct lerr *err);         /* returns err->code */
+/* {"username": "api-key-<name>", "userId": "<key id>"} of the caller. */
+json_t *api_caller(const struct api_req *r);
+/* ISO-8601 with nanoseconds and Z, or JSON null for 0. */
+json_t *api_ts(int64_t ns);
+
+/* ---- request body and JSON validation (errors carry a target path) ---- */
+/* Parses the body as a JSON object; LERR_INVALID with line/column otherwise. */
+json_t *api_body_object(const struct api_req *r, struct lerr *err);
+/* Refuses keys of obj not in allowed (NULL-terminated), naming the closest allowed one. */
+int v_known_keys(json_t *obj, const char *path, const char *const *allowed, struct lerr *err);
+/* Each returns 0, or LERR_INVALID with the target "<path>.<key>". A missing
+ * or null optional key leaves *out untouched. */
+int v_string(json_t *obj, const char *key, const char *path, bool required, size_t maxlen,
+             const char **out, struct lerr *err);
+int v_bool(json_t *obj, const char *key, const char *path, bool *out, struct lerr *err);
+int v_enum(json_t *obj, const char *key, const char *path, bool required,
+           const char *const *values, const char **out, struct lerr *err);
+int v_array(json_t *obj, const char *key, const char *path, bool required, json_t **out,
+            struct lerr *err);
+int v_object(json_t *obj, const char *key, const char *path, bool required, json_t **out,
+             struct lerr *err);
+/* A period ("P30D"); null allowed when nullable. */
+int v_period(json_t *obj, const char *key, const char *path, bool nullable, const char **out,
+             struct lerr *err);
+/* Builds "path.key" or "key" into out. */
+void v_path(char *out, size_t cap, const char *path, const char *key);
+void v_path_idx(char *out, size_t cap, const char *path, size_t idx);
+/* Column names: 1..255 bytes, valid UTF-8 text, no control characters. */
+int v_column_name(const char *name, const char *target, bool allow_reserved, struct lerr *err);
+
+/* Table names: 1..255 bytes, no '/', no control characters. */
+int v_table_name(const char *name, const char *target, struct lerr *err);
+
+/* Connection names: 1..64 of [A-Za-z0-9._-]. */
+int v_connection_name(const char *name, const char *target, struct lerr *err);
+
+/* ---- handlers (each sets r->status/r->resp via api_reply*) ---- */
+int api_projects_list(struct api_req *r);
+int api_projects_get(struct api_req *r);
+int api_tables_create(struct api_req *r);
+int api_tables_list(struct api_req *r);
+int api_tables_get(struct api_req *r);
+int api_tables_update(struct api_req *r);
+int api_tables_delete(struct api_req *r);
+int api_connections_create(struct api_req *r);
+int api_connections_list(struct api_req *r);
+int api_connections_get(struct api_req *r);
+int api_connections_update(struct api_req *r);
+int api_connections_delete(struct api_req *r);
+int api_jobs_create(struct api_req *r);
+int api_jobs_list(struct api_req *r);
+int api_jobs_get(struct api_req *r);
+int api_jobs_status(struct api_req *r);
+int api_jobs_update(struct api_req *r);
+int api_jobs_reset(struct api_req *r);
+int api_jobs_metrics(struct api_req *r);
+int api_jobs_logs(struct api_req *r);
+
+/* ---- shared between handlers ---- */
+/* Creates a table from a validated spec object (used by POST /tables and
+ * by jobs with createTableIfNotExists). Takes nothing; spec is borrowed. */
+int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path,
+                               json_t **out_doc, struct lerr *err);
+/* The table document as JSON (borrowed text parsed anew), or NULL + err. */
+json_t *api_table_load(struct api_req *r, const char *name, struct lerr *err);
+
+/* ---- auth ---- */
+/* Finds the caller's key from the Authorization header value; 401 otherwise. */
+int api_auth(struct api_server *s, const char *authorization, struct catalog_apikey *out,
+             struct lerr *err);
+bool api_key_has(const struct catalog_apikey *k, enum api_perm p);
+const char *api_perm_name(enum api_perm p);
+
+#endif

@@ -1,0 +1,381 @@
+/*
+ * connections.c — /connections: where events come from. Types: push_streaming,
+ * kafka (Apache Kafka, MSK), confluent (Confluent Cloud),
+ * confluent_schema_registry, kinesis, each with its own fields (API.md).
+ * Secrets are write-only: stored apart from the document, never returned,
+ * never logged; an update without "secrets" keeps the stored ones.
+ */
+#include <string.h>
+
+#include "api/api_int.h"
+
+static const char *const conn_types[] = {"push_streaming", "kafka", "confluent",
+                                         "confluent_schema_registry", "kinesis", NULL};
+static const char *const server_fields[] = {"submittedByUser", "submittedOnTimestamp",
+                                            "modifiedByUser", "modifiedOnTimestamp", NULL};
+
+/* The fields each type takes besides type, name, description, secrets. */
+static const char *const *type_fields(const char *type)
+{
+    static const char *const push[] = {"type", "name", "description", NULL};
+    static const char *const kafka[] = {"type", "name", "description", "bootstrapServers",
+                                        "topicName", "topicNamePattern", "secrets", "ssl", NULL};
+    static const char *const confluent[] = {"type", "name", "description", "bootstrapServers",
+                                            "topicName", "secrets", NULL};
+    static const char *const registry[] = {"type", "name", "description", "urls", "secrets",
+                                           NULL};
+    static const char *const kinesis[] = {"type", "name", "description", "stream", "endpoint",
+                                          "awsAssumedRoleArn", "secrets", NULL};
+    if (strcmp(type, "kafka") == 0)
+        return kafka;
+    if (strcmp(type, "confluent") == 0)
+        return confluent;
+    if (strcmp(type, "confluent_schema_registry") == 0)
+        return registry;
+    if (strcmp(type, "kinesis") == 0)
+        return kinesis;
+    return push;
+}
+
+int v_connection_name(const char *name, const char *target, struct lerr *err)
+{
+    size_t n = strlen(name);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    }
+    if (!ok)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: connection name '%s' must be 1 to 64 characters of A-Z, a-z, "
+                           "0-9, '.', '_' and '-'",
+                           target, name);
+    return 0;
+}
+
+/* "host:port[,host:port...]" */
+static int v_bootstrap(const char *s, struct lerr *err)
+{
+    char tmp[1024];
+    if (strlen(s) >= sizeof tmp)
+        return lerr_set_at(err, LERR_INVALID, "bootstrapServers",
+                           "bootstrapServers is too long (at most 1023 bytes)");
+    snprintf(tmp, sizeof tmp, "%s", s);
+    int count = 0;
+    for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        char *colon = strrchr(t, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || colon == t || !end || (*end && *end != ' ') || port < 1 || port > 65535)
+            return lerr_set_at(err, LERR_INVALID, "bootstrapServers",
+                               "bootstrapServers: '%s' is not HOST:PORT; give a comma-separated "
+                               "list such as \"broker1:9092,broker2:9092\"",
+                               t);
+        count++;
+    }
+    if (!count)
+        return lerr_set_at(err, LERR_INVALID, "bootstrapServers",
+                           "bootstrapServers is empty; give e.g. \"localhost:9092\"");
+    return 0;
+}
+
+/* Validates the secrets object for the connection type; returns a copy to store. */
+static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
+{
+    if (!json_is_object(sec)) {
+        lerr_set_at(err, LERR_INVALID, "secrets", "secrets must be an object");
+        return NULL;
+    }
+    const char *stype = NULL, *mech = NULL, *user = NULL, *pass = NULL;
+    static const char *const kafka_types[] = {"sasl_plain", "sasl_scram", NULL};
+    static const char *const plain_only[] = {"sasl_plain", NULL};
+    static const char *const basic_only[] = {"basic", NULL};
+    static const char *const aws_types[] = {"access_key", NULL};
+    static const char *const mechs[] = {"SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
+    static const char *const sasl_keys[] = {"type", "mechanism", "username", "password", NULL};
+    static const char *const basic_keys[] = {"type", "username", "password", NULL};
+    static const char *const aws_keys[] = {"type", "accessKeyId", "secretAccessKey", NULL};
+    if (strcmp(type, "kinesis") == 0) {
+        if (v_known_keys(sec, "secrets", aws_keys, err) ||
+            v_enum(sec, "type", "secrets", true, aws_types, &stype, err) ||
+            v_string(sec, "accessKeyId", "secrets", true, 256, &user, err) ||
+            v_string(sec, "secretAccessKey", "secrets", true, 256, &pass, err))
+            return NULL;
+        return json_deep_copy(sec);
+    }
+    bool registry = strcmp(type, "confluent_schema_registry") == 0;
+    const char *const *types =
+        registry ? basic_only : strcmp(type, "confluent") == 0 ? plain_only : kafka_types;
+    if (v_known_keys(sec, "secrets", registry ? basic_keys : sasl_keys, err) ||
+        v_enum(sec, "type", "secrets", true, types, &stype, err) ||
+        v_string(sec, "username", "secrets", true, 1024, &user, err) ||
+        v_string(sec, "password", "secrets", true, 4096, &pass, err))
+        return NULL;
+    if (strcmp(stype, "sasl_scram") == 0) {
+        if (v_enum(sec, "mechanism", "secrets", true, mechs, &mech, err))
+            return NULL;
+    } else if (json_object_get(sec, "mechanism")) {
+        lerr_set_at(err, LERR_INVALID, "secrets.mechanism",
+                    "secrets.mechanism applies to \"sasl_scram\" only; remove it");
+        return NULL;
+    }
+    return json_deep_copy(sec);
+}
+
+/*
+ * Validates a connection body into a document (without secrets) and the
+ * secrets to store (NULL when none given). prev is the stored document on
+ * update, NULL on create.
+ */
+static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
+                              json_t **secrets, struct lerr *err)
+{
+    const char *type = NULL, *name = NULL, *desc = NULL;
+    *secrets = NULL;
+    if (v_enum(body, "type", "", prev == NULL, conn_types, &type, err))
+        return NULL;
+    const char *prev_type = prev ? json_string_value(json_object_get(prev, "type")) : NULL;
+    if (!type)
+        type = prev_type;
+    if (prev_type && strcmp(type, prev_type) != 0) {
+        lerr_set_at(err, LERR_INVALID, "type",
+                    "type: this connection is of type \"%s\"; a connection's type cannot "
+                    "change (create a new connection instead)",
+                    prev_type);
+        return NULL;
+    }
+    /* A client may send back what it got: ignore the server-set fields. */
+    const char *const *fields = type_fields(type);
+    const char *allowed[16];
+    size_t na = 0;
+    for (size_t i = 0; fields[i]; i++)
+        allowed[na++] = fields[i];
+    if (prev)
+        for (size_t i = 0; server_fields[i]; i++)
+            allowed[na++] = server_fields[i];
+    allowed[na] = NULL;
+    if (v_known_keys(body, "", allowed, err) ||
+        v_string(body, "name", "", prev == NULL && !path_name, 0, &name, err) ||
+        v_string(body, "description", "", false, 4096, &desc, err))
+        return NULL;
+    if (!name)
+        name = path_name;
+    if (v_connection_name(name, "name", err))
+        return NULL;
+    if (path_name && strcmp(name, path_name) != 0) {
+        lerr_set_at(err, LERR_INVALID, "name",
+                    "name: a connection cannot be renamed ('%s' in the body, '%s' in the path)",
+                    name, path_name);
+        return NULL;
+    }
+    json_t *doc = json_pack("{s:s, s:s, s:s}", "type", type, "name", name, "description",
+                            desc ? desc : "");
+    if (strcmp(type, "kafka") == 0 || strcmp(type, "confluent") == 0) {
+        const char *bs = NULL, *topic = NULL, *pattern = NULL;
+        bool ssl = false;
+        if (v_string(body, "bootstrapServers", "", true, 0, &bs, err) || v_bootstrap(bs, err) ||
+            v_string(body, "topicName", "", false, 249, &topic, err) ||
+            v_string(body, "topicNamePattern", "", false, 1024, &pattern, err))
+            goto fail;
+        if (!topic == !pattern) {
+            lerr_set_at(err, LERR_INVALID, topic ? "topicNamePattern" : "topicName",
+                        "give exactly one of topicName (one topic) and topicNamePattern (a "
+                        "regular expression over topic names)");
+            goto fail;
+        }
+        json_object_set_new(doc, "bootstrapServers", json_string(bs));
+        json_object_set_new(doc, topic ? "topicName" : "topicNamePattern",
+                            json_string(topic ? topic : pattern));
+        json_t *sec = json_object_get(body, "secrets");
+        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
+            goto fail;
+        bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
+        if (strcmp(type, "confluent") == 0 && !has_secrets) {
+            lerr_set_at(err, LERR_INVALID, "secrets",
+                        "secrets is required for a confluent connection: {\"type\": "
+                        "\"sasl_plain\", \"username\": \"<API key>\", \"password\": \"<API "
+                        "secret>\"}");
+            goto fail;
+        }
+        ssl = has_secrets;
+        if (strcmp(type, "kafka") == 0 && v_bool(body, "ssl", "", &ssl, err))
+            goto fail;
+        if (strcmp(type, "kafka") == 0)
+            json_object_set_new(doc, "ssl", json_boolean(ssl));
+        json_object_set_new(doc, "hasSecrets", json_boolean(has_secrets));
+    } else if (strcmp(type, "confluent_schema_registry") == 0) {
+        json_t *urls = NULL;
+        if (v_array(body, "urls", "", true, &urls, err))
+            goto fail;
+        if (json_array_size(urls) == 0) {
+            lerr_set_at(err, LERR_INVALID, "urls",
+                        "urls needs at least one schema registry URL, e.g. "
+                        "[\"https://psrc-xxxx.confluent.cloud\"]");
+            goto fail;
+        }
+        size_t i;
+        json_t *u;
+        json_array_foreach(urls, i, u) {
+            char t[64];
+            v_path_idx(t, sizeof t, "urls", i);
+            const char *s = json_string_value(u);
+            if (!s || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)) {
+                lerr_set_at(err, LERR_INVALID, t, "%s must be an http:// or https:// URL", t);
+                goto fail;
+            }
+        }
+        json_object_set(doc, "urls", urls);
+        json_t *sec = json_object_get(body, "secrets");
+        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
+            goto fail;
+        json_object_set_new(doc, "hasSecrets",
+                            json_boolean(*secrets || (prev && json_is_true(json_object_get(
+                                                                  prev, "hasSecrets")))));
+    } else if (strcmp(type, "kinesis") == 0) {
+        const char *stream = NULL, *endpoint = NULL, *role = NULL;
+        if (v_string(body, "stream", "", true, 128, &stream, err) ||
+            v_string(body, "endpoint", "", true, 1024, &endpoint, err) ||
+            v_string(body, "awsAssumedRoleArn", "", false, 2048, &role, err))
+            goto fail;
+        json_t *sec = json_object_get(body, "secrets");
+        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
+            goto fail;
+        bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
+        if (!role && !has_secrets) {
+            lerr_set_at(err, LERR_INVALID, "awsAssumedRoleArn",
+                        "a kinesis connection needs awsAssumedRoleArn or access keys in secrets "
+                        "({\"type\": \"access_key\", \"accessKeyId\", \"secretAccessKey\"})");
+            goto fail;
+        }
+        json_object_set_new(doc, "stream", json_string(stream));
+        json_object_set_new(doc, "endpoint", json_string(endpoint));
+        if (role)
+            json_object_set_new(doc, "awsAssumedRoleArn", json_string(role));
+        json_object_set_new(doc, "hasSecrets", json_boolean(has_secrets));
+    }
+    return doc;
+fail:
+    json_decref(*secrets);
+    *secrets = NULL;
+    json_decref(doc);
+    return NULL;
+}
+
+static json_t *connection_response(const struct catalog_doc *d)
+{
+    json_t *doc = json_loads(d->doc, 0, NULL);
+    if (!doc)
+        return json_pack("{s:s, s:s}", "name", d->name, "error", "unreadable catalog entry");
+    json_object_set_new(doc, "submittedOnTimestamp", api_ts(d->created_ns));
+    json_object_set_new(doc, "modifiedOnTimestamp", api_ts(d->modified_ns));
+    return doc;
+}
+
+int api_connections_create(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    json_t *secrets = NULL, *doc = NULL;
+    json_t *body = api_body_object(r, &err);
+    if (!body || !(doc = connection_doc(body, NULL, NULL, &secrets, &err))) {
+        json_decref(body);
+        return api_reply_err(r, &err);
+    }
+    json_object_set_new(doc, "submittedByUser", api_caller(r));
+    json_object_set_new(doc, "modifiedByUser", api_caller(r));
+    struct catalog_doc d = {.created_ns = util_now_ns()};
+    d.modified_ns = d.created_ns;
+    snprintf(d.name, sizeof d.name, "%s", json_string_value(json_object_get(doc, "name")));
+    snprintf(d.kind, sizeof d.kind, "%s", json_string_value(json_object_get(doc, "type")));
+    d.doc = json_dumps(doc, JSON_COMPACT);
+    d.secret = secrets ? json_dumps(secrets, JSON_COMPACT) : NULL;
+    int rc = catalog_doc_insert(r->srv->cat, CATALOG_CONNECTION, &d, &err);
+    if (rc == LERR_CONFLICT)
+        snprintf(err.target, sizeof err.target, "name");
+    if (rc == 0)
+        api_reply(r, 201, connection_response(&d));
+    else
+        api_reply_err(r, &err);
+    catalog_doc_destroy(&d);
+    json_decref(doc);
+    json_decref(secrets);
+    json_decref(body);
+    return rc;
+}
+
+int api_connections_list(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_doc_list l;
+    if (catalog_doc_list(r->srv->cat, CATALOG_CONNECTION, &l, &err))
+        return api_reply_err(r, &err);
+    json_t *values = json_array();
+    for (size_t i = 0; i < l.n; i++)
+        json_array_append_new(values, connection_response(&l.items[i]));
+    catalog_doc_list_free(&l);
+    api_reply(r, 200, json_pack("{s:o}", "values", values));
+    return 0;
+}
+
+int api_connections_get(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &d, &err))
+        return api_reply_err(r, &err);
+    api_reply(r, 200, connection_response(&d));
+    catalog_doc_destroy(&d);
+    return 0;
+}
+
+int api_connections_update(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_doc d = {0};
+    json_t *body = NULL, *prev = NULL, *doc = NULL, *secrets = NULL;
+    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &d, &err) ||
+        !(body = api_body_object(r, &err)))
+        goto out;
+    prev = json_loads(d.doc, 0, NULL);
+    if (!prev) {
+        lerr_set(&err, LERR_CORRUPT, "connection '%s' has an unreadable catalog entry", d.name);
+        goto out;
+    }
+    if (!(doc = connection_doc(body, d.name, prev, &secrets, &err)))
+        goto out;
+    json_object_set(doc, "submittedByUser", json_object_get(prev, "submittedByUser"));
+    json_object_set_new(doc, "modifiedByUser", api_caller(r));
+    free(d.doc);
+    free(d.secret);
+    d.doc = json_dumps(doc, JSON_COMPACT);
+    d.secret = secrets ? json_dumps(secrets, JSON_COMPACT) : NULL;
+    d.modified_ns = util_now_ns();
+    if (catalog_doc_update(r->srv->cat, CATALOG_CONNECTION, &d, &err))
+        goto out;
+    api_reply(r, 200, connection_response(&d));
+out:
+    if (err.code)
+        api_reply_err(r, &err);
+    catalog_doc_destroy(&d);
+    json_decref(body);
+    json_decref(prev);
+    json_decref(doc);
+    json_decref(secrets);
+    return err.code;
+}
+
+int api_connections_delete(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_doc_delete(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &err))
+        return api_reply_err(r, &err);
+    api_reply(r, 200, NULL);
+    return 0;
+}

@@ -1,0 +1,815 @@
+/*
+ * jobs.c — /jobs: create a streaming ingestion job (validating the spec and
+ * filling in every default, as the reference page's responses show), list
+ * with filters, get, status, change desiredExecutionStatus (PUT/PATCH),
+ * reset the (table, stream) checkpoint, metrics and logs.
+ *
+ * The normalised spec is stored as JSON; the statuses, health and
+ * timestamps live in catalog columns and are merged into every response.
+ */
+#include <string.h>
+
+#include "api/api_int.h"
+
+static const char *const job_types[] = {"streaming", "batch", NULL};
+static const char *const read_points[] = {"earliest", "latest", NULL};
+static const char *const desired_values[] = {"running", "suspended", "canceled", NULL};
+static const char *const input_types[] = {"string", "long", "float", "double", "json", NULL};
+static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kafka",
+                                      "avro_stream", "protobuf", NULL};
+static const char *const spec_keys[] = {
+    "type", "target", "createTableIfNotExists", "source", "mappings", "useSchemaDiscovery",
+    "dimensionExclusions", "filterExpression", "lateMessageRejectionPeriod",
+    "earlyMessageRejectionPeriod", "readFromPoint", "desiredExecutionStatus", NULL};
+static const char *const server_keys[] = {
+    "id", "createdBy", "lastModifiedBy", "executionStatus", "health", "createdTimestamp",
+    "lastUpdatedTimestamp", "startedTimestamp", "completedTimestamp", NULL};
+
+#define MAX_EXPRESSION 65536
+
+/* ---- formatSettings ------------------------------------------------------- */
+
+static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err);
+
+static int v_string_list(json_t *obj, const char *key, const char *path, json_t **out,
+                         struct lerr *err)
+{
+    json_t *arr = NULL;
+    if (v_array(obj, key, path, false, &arr, err))
+        return err->code;
+    *out = json_array();
+    if (!arr)
+        return 0;
+    size_t i;
+    json_t *v;
+    char p[200], t[220];
+    v_path(p, sizeof p, path, key);
+    json_array_foreach(arr, i, v) {
+        v_path_idx(t, sizeof t, p, i);
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            json_decref(*out);
+            *out = NULL;
+            return lerr_set_at(err, LERR_INVALID, t, "%s must be a non-empty string", t);
+        }
+        json_array_append(*out, v);
+    }
+    return 0;
+}
+
+static json_t *delimited_settings(json_t *fs, const char *path, const char *format,
+                                  struct lerr *err)
+{
+    static const char *const keys[] = {"format", "skipHeaderRows", "columns",
+                                       "findColumnsFromHeader", "listDelimiter", "delimiter",
+                                       NULL};
+    static const char *const keys_no_delim[] = {"format", "skipHeaderRows", "columns",
+                                                "findColumnsFromHeader", "listDelimiter", NULL};
+    bool custom = strcmp(format, "delimited") == 0;
+    json_t *columns = NULL;
+    bool from_header = false;
+    const char *list_delim = NULL, *delim = NULL;
+    char t[200];
+    if (v_known_keys(fs, path, custom ? keys : keys_no_delim, err) ||
+        v_bool(fs, "findColumnsFromHeader", path, &from_header, err) ||
+        v_string(fs, "listDelimiter", path, false, 16, &list_delim, err) ||
+        (custom && v_string(fs, "delimiter", path, true, 16, &delim, err)))
+        return NULL;
+    json_t *skip = json_object_get(fs, "skipHeaderRows");
+    json_int_t skip_rows = 0;
+    if (skip && !json_is_null(skip)) {
+        v_path(t, sizeof t, path, "skipHeaderRows");
+        if (!json_is_integer(skip) || json_integer_value(skip) < 0 ||
+            json_integer_value(skip) > 1000000) {
+            lerr_set_at(err, LERR_INVALID, t, "%s must be a whole number from 0 to 1000000", t);
+            return NULL;
+        }
+        skip_rows = json_integer_value(skip);
+    }
+    if (custom && !delim[0]) {
+        v_path(t, sizeof t, path, "delimiter");
+        lerr_set_at(err, LERR_INVALID, t, "%s must not be empty; e.g. \"|\"", t);
+        return NULL;
+    }
+    if (v_string_list(fs, "columns", path, &columns, err))
+        return NULL;
+    if (from_header && json_array_size(columns) > 0) {
+        json_decref(columns);
+        v_path(t, sizeof t, path, "columns");
+        lerr_set_at(err, LERR_INVALID, t,
+                    "%s and findColumnsFromHeader: true contradict each other; give one", t);
+        return NULL;
+    }
+    json_t *out = json_pack("{s:s, s:I, s:o, s:b, s:s?}", "format", format, "skipHeaderRows",
+                            skip_rows, "columns", columns, "findColumnsFromHeader", from_header,
+                            "listDelimiter", list_delim);
+    if (!list_delim)
+        json_object_set_new(out, "listDelimiter", json_null());
+    if (custom)
+        json_object_set_new(out, "delimiter", json_string(delim));
+    return out;
+}
+
+static json_t *kafka_settings(json_t *fs, const char *path, struct lerr *err)
+{
+    static const char *const keys[] = {"format", "valueFormat", "keyFormat", "keyColumnName",
+                                       "timestampColumnName", "headerLabelPrefix",
+                                       "topicColumnName", NULL};
+    json_t *vf = NULL, *kf = NULL;
+    const char *key_col = "kafka.key", *ts_col = "kafka.timestamp",
+               *hdr = "kafka.header.", *topic_col = "kafka.topic";
+    char p[200];
+    if (v_known_keys(fs, path, keys, err) || v_object(fs, "valueFormat", path, true, &vf, err) ||
+        v_object(fs, "keyFormat", path, false, &kf, err) ||
+        v_string(fs, "keyColumnName", path, false, 255, &key_col, err) ||
+        v_string(fs, "timestampColumnName", path, false, 255, &ts_col, err) ||
+        v_string(fs, "headerLabelPrefix", path, false, 255, &hdr, err) ||
+        v_string(fs, "topicColumnName", path, false, 255, &topic_col, err))
+        return NULL;
+    v_path(p, sizeof p, path, "valueFormat");
+    json_t *value = format_settings(vf, p, true, err);
+    if (!value)
+        return NULL;
+    json_t *key = NULL;
+    if (kf) {
+        v_path(p, sizeof p, path, "keyFormat");
+        if (!(key = format_settings(kf, p, true, err))) {
+            json_decref(value);
+            return NULL;
+        }
+    }
+    json_t *out = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "format", "kafka", "valueFormat",
+                            value, "keyColumnName", key_col, "timestampColumnName", ts_col,
+                            "headerLabelPrefix", hdr, "topicColumnName", topic_col);
+    json_object_set_new(out, "keyFormat", key ? key : json_null());
+    return out;
+}
+
+static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err)
+{
+    const char *format = NULL;
+    if (v_enum(fs, "format", path, true, formats, &format, err))
+        return NULL;
+    char t[200];
+    v_path(t, sizeof t, path, "format");
+    if (strcmp(format, "avro_stream") == 0 || strcmp(format, "protobuf") == 0) {
+        lerr_set_at(err, LERR_INVALID, t,
+                    "%s: \"%s\" is not supported yet (it comes with schema-registry support); "
+                    "use \"nd-json\", \"csv\", \"tsv\", \"delimited\" or \"kafka\"",
+                    t, format);
+        return NULL;
+    }
+    if (strcmp(format, "nd-json") == 0) {
+        static const char *const keys[] = {"format", "flattenSpec", NULL};
+        json_t *flat = NULL;
+        if (v_known_keys(fs, path, keys, err) ||
+            v_object(fs, "flattenSpec", path, false, &flat, err))
+            return NULL;
+        return json_pack("{s:O, s:s}", "flattenSpec", flat ? flat : json_object(), "format",
+                         "nd-json");
+    }
+    if (strcmp(format, "kafka") == 0) {
+        if (nested) {
+            lerr_set_at(err, LERR_INVALID, t, "%s: \"kafka\" cannot be nested inside \"kafka\"",
+                        t);
+            return NULL;
+        }
+        return kafka_settings(fs, path, err);
+    }
+    return delimited_settings(fs, path, format, err);
+}
+
+/* ---- the source ------------------------------------------------------------ */
+
+static json_t *input_schema(json_t *arr, const char *path, struct lerr *err)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        static const char *const keys[] = {"name", "dataType", NULL};
+        char p[200], t[220];
+        v_path_idx(p, sizeof p, path, i);
+        const char *name = NULL, *type = NULL;
+        if (!json_is_object(e)) {
+            lerr_set_at(err, LERR_INVALID, p,
+                        "%s must be an object such as {\"name\": \"date\", \"dataType\": "
+                        "\"string\"}",
+                        p);
+            goto fail;
+        }
+        if (v_known_keys(e, p, keys, err) || v_string(e, "name", p, true, 255, &name, err) ||
+            v_enum(e, "dataType", p, true, input_types, &type, err))
+            goto fail;
+        v_path(t, sizeof t, p, "name");
+        if (!name[0]) {
+            lerr_set_at(err, LERR_INVALID, t, "%s must not be empty", t);
+            goto fail;
+        }
+        size_t j;
+        json_t *prev;
+        json_array_foreach(out, j, prev) {
+            if (strcmp(json_string_value(json_object_get(prev, "name")), name) == 0) {
+                lerr_set_at(err, LERR_INVALID, t,
+                            "%s: input field '%s' is declared twice (also at %s[%zu])", t,
+                            name, path, j);
+                goto fail;
+            }
+        }
+        json_array_append_new(out, json_pack("{s:s, s:s}", "dataType", type, "name", name));
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/*
+ * Validates source; checks the connection exists and can feed a streaming
+ * job. Returns the normalised source and the connection's stream key.
+ */
+static json_t *job_source(struct api_req *r, json_t *src, char stream[300], struct lerr *err)
+{
+    static const char *const keys[] = {"type", "connectionName", "inputSchema",
+                                       "formatSettings", NULL};
+    static const char *const src_types[] = {"connection", NULL};
+    const char *type = NULL, *conn = NULL;
+    json_t *schema_in = NULL, *fs_in = NULL;
+    if (v_known_keys(src, "source", keys, err) ||
+        v_enum(src, "type", "source", true, src_types, &type, err) ||
+        v_string(src, "connectionName", "source", true, 0, &conn, err) ||
+        v_connection_name(conn, "source.connectionName", err) ||
+        v_array(src, "inputSchema", "source", true, &schema_in, err) ||
+        v_object(src, "formatSettings", "source", true, &fs_in, err))
+        return NULL;
+    if (json_array_size(schema_in) == 0) {
+        lerr_set_at(err, LERR_INVALID, "source.inputSchema",
+                    "source.inputSchema must declare at least one input field, e.g. "
+                    "[{\"name\": \"date\", \"dataType\": \"string\"}]");
+        return NULL;
+    }
+    struct catalog_doc cd = {0};
+    struct lerr ce;
+    lerr_init(&ce);
+    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, &ce)) {
+        if (ce.code == LERR_NOT_FOUND)
+            lerr_set_at(err, LERR_INVALID, "source.connectionName",
+                        "source.connectionName: no connection named '%s'; create it first "
+                        "(POST /v2/connections) or fix the name",
+                        conn);
+        else
+            lerr_set(err, ce.code, "%s", ce.msg);
+        return NULL;
+    }
+    json_t *cdoc = json_loads(cd.doc, 0, NULL);
+    int bad = 0;
+    if (strcmp(cd.kind, "kinesis") == 0)
+        bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
+                          "source.connectionName: '%s' is a kinesis connection, and Kinesis "
+                          "streams are not supported yet; use a kafka, confluent or "
+                          "push_streaming connection",
+                          conn);
+    else if (strcmp(cd.kind, "confluent_schema_registry") == 0)
+        bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
+                          "source.connectionName: '%s' is a schema registry, not a stream; "
+                          "name a kafka, confluent or push_streaming connection",
+                          conn);
+    else if (strcmp(cd.kind, "push_streaming") == 0)
+        snprintf(stream, 300, "push:%s", conn);
+    else if (cdoc && json_object_get(cdoc, "topicName"))
+        snprintf(stream, 300, "%s", json_string_value(json_object_get(cdoc, "topicName")));
+    else if (cdoc)
+        snprintf(stream, 300, "pattern:%s",
+                 json_string_value(json_object_get(cdoc, "topicNamePattern")));
+    json_decref(cdoc);
+    catalog_doc_destroy(&cd);
+    if (bad)
+        return NULL;
+    json_t *schema = input_schema(schema_in, "source.inputSchema", err);
+    if (!schema)
+        return NULL;
+    json_t *fs = format_settings(fs_in, "source.formatSettings", false, err);
+    if (!fs) {
+        json_decref(schema);
+        return NULL;
+    }
+    return json_pack("{s:s, s:o, s:o, s:s}", "connectionName", conn, "inputSchema", schema,
+                     "formatSettings", fs, "type", "connection");
+}
+
+/* ---- mappings ---------------------------------------------------------------- */
+
+/* An expression must be non-empty text; the SQL front end checks the rest. */
+static int check_expression(const char *text, const char *target, struct lerr *err)
+{
+    size_t n = strlen(text);
+    size_t i = 0;
+    while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    if (i == n)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s is empty; give a Druid SQL expression such as "
+                           "TIME_PARSE(\"date\")",
+                           target);
+    return 0;
+}
+
+static json_t *job_mappings(json_t *arr, bool *any_agg, struct lerr *err)
+{
+    json_t *out = json_array();
+    bool has_time = false;
+    *any_agg = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        static const char *const keys[] = {"columnName", "expression", "isAggregation", NULL};
+        char p[64], t[96];
+        v_path_idx(p, sizeof p, "mappings", i);
+        const char *col = NULL, *expr = NULL;
+        bool agg = false;
+        if (!json_is_object(e)) {
+            lerr_set_at(err, LERR_INVALID, p,
+                        "%s must be an object such as {\"columnName\": \"__time\", "
+                        "\"expression\": \"TIME_PARSE(\\\"date\\\")\"}",
+                        p);
+            goto fail;
+        }
+        if (v_known_keys(e, p, keys, err) || v_string(e, "columnName", p, true, 0, &col, err) ||
+            v_string(e, "expression", p, true, MAX_EXPRESSION, &expr, err) ||
+            v_bool(e, "isAggregation", p, &agg, err))
+            goto fail;
+        v_path(t, sizeof t, p, "columnName");
+        if (v_column_name(col, t, false, err))
+            goto fail;
+        size_t j;
+        json_t *prev;
+        json_array_foreach(out, j, prev) {
+            if (strcmp(json_string_value(json_object_get(prev, "columnName")), col) == 0) {
+                lerr_set_at(err, LERR_INVALID, t,
+                            "%s: column '%s' is mapped twice (also by mappings[%zu]); a column "
+                            "takes one expression",
+                            t, col, j);
+                goto fail;
+            }
+        }
+        v_path(t, sizeof t, p, "expression");
+        if (check_expression(expr, t, err))
+            goto fail;
+        if (strcmp(col, "__time") == 0) {
+            has_time = true;
+            if (agg) {
+                v_path(t, sizeof t, p, "isAggregation");
+                lerr_set_at(err, LERR_INVALID, t,
+                            "%s: __time cannot be an aggregation; map it with a timestamp "
+                            "expression such as TIME_PARSE(\"date\")",
+                            t);
+                goto fail;
+            }
+        }
+        *any_agg |= agg;
+        json_t *m = json_pack("{s:s, s:s}", "columnName", col, "expression", expr);
+        if (json_object_get(e, "isAggregation"))
+            json_object_set_new(m, "isAggregation", json_boolean(agg));
+        json_array_append_new(out, m);
+    }
+    if (!has_time) {
+        lerr_set_at(err, LERR_INVALID, "mappings",
+                    "mappings must include a __time mapping, e.g. {\"columnName\": \"__time\", "
+                    "\"expression\": \"TIME_PARSE(\\\"timestamp\\\")\"}");
+        goto fail;
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/* Checks the mappings against an existing table's type and schema mode. */
+static int check_against_table(json_t *table, json_t *mappings, bool discovery,
+                               struct lerr *err)
+{
+    const char *ttype = json_string_value(json_object_get(table, "type"));
+    const char *mode = json_string_value(json_object_get(table, "schemaMode"));
+    const char *tname = json_string_value(json_object_get(table, "name"));
+    json_t *schema = json_object_get(table, "schema");
+    if (discovery && strcmp(mode, "strict") == 0)
+        return lerr_set_at(err, LERR_INVALID, "useSchemaDiscovery",
+                           "useSchemaDiscovery needs a flexible table, and '%s' is strict; "
+                           "set it to false or target a flexible table",
+                           tname);
+    size_t i;
+    json_t *m;
+    json_array_foreach(mappings, i, m) {
+        const char *col = json_string_value(json_object_get(m, "columnName"));
+        bool agg = json_is_true(json_object_get(m, "isAggregation"));
+        char t[96];
+        if (agg && strcmp(ttype, "aggregate") != 0) {
+            snprintf(t, sizeof t, "mappings[%zu].isAggregation", i);
+            return lerr_set_at(err, LERR_INVALID, t,
+                               "%s: table '%s' is a detail table, which stores rows as they "
+                               "are; aggregations need an aggregate table",
+                               t, tname);
+        }
+        if (strcmp(mode, "strict") == 0 && strcmp(col, "__time") != 0) {
+            bool found = false;
+            size_t j;
+            json_t *c;
+            json_array_foreach(schema, j, c)
+                found |= strcmp(json_string_value(json_object_get(c, "name")), col) == 0;
+            if (!found) {
+                snprintf(t, sizeof t, "mappings[%zu].columnName", i);
+                return lerr_set_at(err, LERR_INVALID, t,
+                                   "%s: '%s' is not a column of strict table '%s'; add it to "
+                                   "the table's schema or map another column",
+                                   t, col, tname);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- the job document ------------------------------------------------------------ */
+
+/* Validates a POST body into the normalised spec; fills table/connection/stream. */
+static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, char stream[300],
+                        bool *any_agg, bool *create_table, struct lerr *err)
+{
+    const char *type = NULL, *rfp = "latest", *late = "P30D", *early = NULL, *filter = NULL,
+               *desired = "running", *tname = NULL;
+    bool discovery = false;
+    json_t *target = NULL, *src = NULL, *maps = NULL, *excl = NULL;
+    *create_table = false;
+    if (v_known_keys(body, "", spec_keys, err) ||
+        v_enum(body, "type", "", true, job_types, &type, err))
+        return NULL;
+    if (strcmp(type, "batch") == 0) {
+        lerr_set_at(err, LERR_INVALID, "type",
+                    "type: batch jobs are not supported yet; create a \"streaming\" job");
+        return NULL;
+    }
+    static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
+    static const char *const target_types[] = {"table", NULL};
+    const char *ttype = NULL;
+    json_t *intervals = NULL;
+    if (v_object(body, "target", "", true, &target, err) ||
+        v_known_keys(target, "target", target_keys, err) ||
+        v_enum(target, "type", "target", true, target_types, &ttype, err) ||
+        v_string(target, "tableName", "target", true, 0, &tname, err) ||
+        v_table_name(tname, "target.tableName", err) ||
+        v_array(target, "intervals", "target", false, &intervals, err) ||
+        v_bool(body, "createTableIfNotExists", "", create_table, err) ||
+        v_object(body, "source", "", true, &src, err) ||
+        v_array(body, "mappings", "", true, &maps, err) ||
+        v_bool(body, "useSchemaDiscovery", "", &discovery, err) ||
+        v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &filter, err) ||
+        v_period(body, "lateMessageRejectionPeriod", "", true, &late, err) ||
+        v_period(body, "earlyMessageRejectionPeriod", "", true, &early, err) ||
+        v_enum(body, "readFromPoint", "", false, read_points, &rfp, err) ||
+        v_enum(body, "desiredExecutionStatus", "", false, desired_values, &desired, err))
+        return NULL;
+    if (intervals && json_array_size(intervals) > 0) {
+        lerr_set_at(err, LERR_INVALID, "target.intervals",
+                    "target.intervals applies to batch replace jobs; a streaming job appends, "
+                    "so leave it empty");
+        return NULL;
+    }
+    if (strcmp(desired, "canceled") == 0) {
+        lerr_set_at(err, LERR_INVALID, "desiredExecutionStatus",
+                    "desiredExecutionStatus: a new job starts \"running\" or \"suspended\"");
+        return NULL;
+    }
+    if (filter && check_expression(filter, "filterExpression", err))
+        return NULL;
+    json_t *dim_excl = NULL;
+    if (v_string_list(body, "dimensionExclusions", "", &dim_excl, err))
+        return NULL;
+    excl = dim_excl;
+    json_t *source = job_source(r, src, stream, err);
+    json_t *mappings = source ? job_mappings(maps, any_agg, err) : NULL;
+    if (!mappings) {
+        json_decref(source);
+        json_decref(excl);
+        return NULL;
+    }
+    json_t *spec = json_pack(
+        "{s:o, s:o, s:o, s:b, s:s?, s:s?, s:s?, s:s, s:s, s:{s:s, s:[], s:s}, s:b}", "source",
+        source, "mappings", mappings, "dimensionExclusions", excl, "useSchemaDiscovery",
+        discovery, "filterExpression", filter, "lateMessageRejectionPeriod", late,
+        "earlyMessageRejectionPeriod", early, "readFromPoint", rfp, "type", type, "target",
+        "tableName", tname, "intervals", "type", "table", "createTableIfNotExists",
+        *create_table);
+    /* s? drops NULLs; the API echoes them as JSON null. */
+    if (!filter)
+        json_object_set_new(spec, "filterExpression", json_null());
+    if (!late)
+        json_object_set_new(spec, "lateMessageRejectionPeriod", json_null());
+    if (!early)
+        json_object_set_new(spec, "earlyMessageRejectionPeriod", json_null());
+    snprintf(j->type, sizeof j->type, "%s", type);
+    snprintf(j->table_name, sizeof j->table_name, "%s", tname);
+    snprintf(j->connection_name, sizeof j->connection_name, "%s",
+             json_string_value(json_object_get(source, "connectionName")));
+    snprintf(j->desired, sizeof j->desired, "%s", desired);
+    return spec;
+}
+
+static json_t *job_response(const struct catalog_job *j)
+{
+    json_t *doc = json_loads(j->spec ? j->spec : "{}", 0, NULL);
+    if (!doc)
+        doc = json_object();
+    json_object_set_new(doc, "id", json_string(j->id));
+    json_object_set_new(doc, "desiredExecutionStatus", json_string(j->desired));
+    json_object_set_new(doc, "createdBy", json_loads(j->created_by, 0, NULL));
+    json_object_set_new(doc, "lastModifiedBy", json_loads(j->modified_by, 0, NULL));
+    json_object_set_new(doc, "executionStatus", json_string(j->status));
+    json_t *health = json_pack("{s:s}", "status", j->health);
+    if (j->health_message[0])
+        json_object_set_new(health, "message", json_string(j->health_message));
+    json_object_set_new(doc, "health", health);
+    json_object_set_new(doc, "createdTimestamp", api_ts(j->created_ns));
+    json_object_set_new(doc, "lastUpdatedTimestamp", api_ts(j->updated_ns));
+    json_object_set_new(doc, "startedTimestamp", api_ts(j->started_ns));
+    json_object_set_new(doc, "completedTimestamp", api_ts(j->completed_ns));
+    return doc;
+}
+
+int api_jobs_create(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    char stream[300] = "";
+    bool any_agg = false, create_table = false;
+    json_t *spec = NULL, *table = NULL;
+    json_t *body = api_body_object(r, &err);
+    if (!body || !(spec = job_spec(r, body, &j, stream, &any_agg, &create_table, &err)))
+        goto fail;
+    bool discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
+    table = api_table_load(r, j.table_name, &err);
+    if (!table && err.code == LERR_NOT_FOUND && create_table) {
+        lerr_init(&err);
+        json_t *tspec = json_pack("{s:s, s:s}", "name", j.table_name, "type",
+                                  any_agg ? "aggregate" : "detail");
+        int rc = api_table_create_from_spec(r, tspec, "target", &table, &err);
+        json_decref(tspec);
+        if (rc)
+            goto fail;
+    } else if (!table) {
+        if (err.code == LERR_NOT_FOUND) {
+            lerr_init(&err);
+            lerr_set_at(&err, LERR_INVALID, "target.tableName",
+                        "target.tableName: no table named '%s'; create it first (POST "
+                        "/v2/tables) or set \"createTableIfNotExists\": true",
+                        j.table_name);
+        }
+        goto fail;
+    }
+    if (check_against_table(table, json_object_get(spec, "mappings"), discovery, &err) ||
+        util_uuid_v4(j.id, &err))
+        goto fail;
+    j.spec = json_dumps(spec, JSON_COMPACT);
+    json_t *caller = api_caller(r);
+    j.created_by = json_dumps(caller, JSON_COMPACT);
+    j.modified_by = json_dumps(caller, JSON_COMPACT);
+    json_decref(caller);
+    snprintf(j.status, sizeof j.status, "%s",
+             strcmp(j.desired, "suspended") == 0 ? "suspended" : "pending");
+    snprintf(j.health, sizeof j.health, "ok");
+    j.created_ns = j.updated_ns = util_now_ns();
+    if (catalog_job_insert(r->srv->cat, &j, &err))
+        goto fail;
+    api_reply(r, 201, job_response(&j));
+    catalog_job_destroy(&j);
+    json_decref(spec);
+    json_decref(table);
+    json_decref(body);
+    return 0;
+fail:
+    catalog_job_destroy(&j);
+    json_decref(spec);
+    json_decref(table);
+    json_decref(body);
+    return api_reply_err(r, &err);
+}
+
+/* True when the job matches every given filter (repeats of one filter OR). */
+static bool job_matches(struct api_req *r, const struct catalog_job *j)
+{
+    static const char *const names[] = {"type", "executionStatus", "healthStatus", "tableName"};
+    const char *values[] = {j->type, j->status, j->health, j->table_name};
+    for (size_t f = 0; f < LS_ARRAY_LEN(names); f++) {
+        const char *v = r->query(r->conn, names[f], 0);
+        if (!v)
+            continue;
+        bool any = false;
+        for (int k = 0; (v = r->query(r->conn, names[f], k)); k++)
+            any |= strcmp(v, values[f]) == 0;
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+int api_jobs_list(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job_list l;
+    if (catalog_job_list(r->srv->cat, &l, &err))
+        return api_reply_err(r, &err);
+    json_t *values = json_array();
+    for (size_t i = 0; i < l.n; i++)
+        if (job_matches(r, &l.items[i]))
+            json_array_append_new(values, job_response(&l.items[i]));
+    catalog_job_list_free(&l);
+    api_reply(r, 200, json_pack("{s:o}", "values", values));
+    return 0;
+}
+
+int api_jobs_get(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
+        return api_reply_err(r, &err);
+    api_reply(r, 200, job_response(&j));
+    catalog_job_destroy(&j);
+    return 0;
+}
+
+int api_jobs_status(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
+        return api_reply_err(r, &err);
+    json_t *full = job_response(&j);
+    json_t *st = json_object();
+    static const char *const keys[] = {"id", "executionStatus", "desiredExecutionStatus",
+                                       "health", "startedTimestamp", "completedTimestamp",
+                                       "lastUpdatedTimestamp"};
+    for (size_t i = 0; i < LS_ARRAY_LEN(keys); i++)
+        json_object_set(st, keys[i], json_object_get(full, keys[i]));
+    json_decref(full);
+    api_reply(r, 200, st);
+    catalog_job_destroy(&j);
+    return 0;
+}
+
+/*
+ * Moves the job towards desired. Until a runtime runs jobs, nothing is in
+ * flight, so a suspend or cancel takes effect at once; resume goes back to
+ * pending.
+ */
+static void apply_desired(struct catalog_job *j, const char *desired)
+{
+    int64_t now = util_now_ns();
+    snprintf(j->desired, sizeof j->desired, "%s", desired);
+    if (strcmp(desired, "canceled") == 0) {
+        snprintf(j->status, sizeof j->status, "canceled");
+        j->completed_ns = now;
+    } else if (strcmp(desired, "suspended") == 0) {
+        snprintf(j->status, sizeof j->status, "suspended");
+    } else if (strcmp(j->status, "running") != 0) {
+        snprintf(j->status, sizeof j->status, "pending");
+        snprintf(j->health, sizeof j->health, "ok");
+        j->health_message[0] = '\0';
+    }
+    j->updated_ns = now;
+}
+
+int api_jobs_update(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    json_t *body = NULL, *spec = NULL;
+    const char *desired = NULL;
+    if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err) || !(body = api_body_object(r, &err)))
+        goto out;
+    const char *allowed[32];
+    size_t na = 0;
+    for (size_t i = 0; spec_keys[i]; i++)
+        allowed[na++] = spec_keys[i];
+    for (size_t i = 0; server_keys[i]; i++)
+        allowed[na++] = server_keys[i];
+    allowed[na] = NULL;
+    if (v_known_keys(body, "", allowed, &err) ||
+        v_enum(body, "desiredExecutionStatus", "", false, desired_values, &desired, &err))
+        goto out;
+    /* Everything else may be sent back as it is, but not changed. */
+    spec = json_loads(j.spec, 0, NULL);
+    const char *key;
+    json_t *val;
+    json_object_foreach(body, key, val) {
+        json_t *cur = spec ? json_object_get(spec, key) : NULL;
+        if (strcmp(key, "desiredExecutionStatus") == 0 || !cur)
+            continue;
+        if (!json_equal(cur, val)) {
+            lerr_set_at(&err, LERR_INVALID, key,
+                        "%s cannot be changed on an existing job (only desiredExecutionStatus "
+                        "can); create a new job with the new spec",
+                        key);
+            goto out;
+        }
+    }
+    if (!desired) {
+        lerr_set_at(&err, LERR_INVALID, "desiredExecutionStatus",
+                    "desiredExecutionStatus is required: \"running\", \"suspended\" or "
+                    "\"canceled\"");
+        goto out;
+    }
+    if (strcmp(j.desired, "canceled") == 0 || strcmp(j.status, "canceled") == 0) {
+        if (strcmp(desired, "canceled") != 0) {
+            lerr_set_at(&err, LERR_INVALID, "desiredExecutionStatus",
+                        "job %s is canceled, which is final; create a new job (it resumes "
+                        "from the table's checkpoint for the same topic)",
+                        j.id);
+            goto out;
+        }
+    } else {
+        apply_desired(&j, desired);
+        free(j.modified_by);
+        json_t *caller = api_caller(r);
+        j.modified_by = json_dumps(caller, JSON_COMPACT);
+        json_decref(caller);
+        if (catalog_job_update_state(r->srv->cat, &j, &err))
+            goto out;
+    }
+    api_reply(r, 200, job_response(&j));
+out:
+    if (err.code)
+        api_reply_err(r, &err);
+    catalog_job_destroy(&j);
+    json_decref(body);
+    json_decref(spec);
+    return err.code;
+}
+
+int api_jobs_reset(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    struct catalog_doc cd = {0};
+    if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
+        goto out;
+    if (strcmp(j.type, "streaming") != 0 || !catalog_job_status_live(j.status)) {
+        lerr_set(&err, LERR_INVALID,
+                 "job %s is %s; only a live streaming job can be reset (its new position "
+                 "comes from its readFromPoint)",
+                 j.id, j.status);
+        goto out;
+    }
+    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, j.connection_name, &cd, &err))
+        goto out;
+    char stream[300];
+    json_t *cdoc = json_loads(cd.doc, 0, NULL);
+    if (strcmp(cd.kind, "push_streaming") == 0)
+        snprintf(stream, sizeof stream, "push:%s", cd.name);
+    else if (cdoc && json_object_get(cdoc, "topicName"))
+        snprintf(stream, sizeof stream, "%s",
+                 json_string_value(json_object_get(cdoc, "topicName")));
+    else
+        snprintf(stream, sizeof stream, "pattern:%s",
+                 cdoc ? json_string_value(json_object_get(cdoc, "topicNamePattern")) : "");
+    json_decref(cdoc);
+    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, &err))
+        goto out;
+    api_reply(r, 200, NULL);
+out:
+    if (err.code)
+        api_reply_err(r, &err);
+    catalog_job_destroy(&j);
+    catalog_doc_destroy(&cd);
+    return err.code;
+}
+
+int api_jobs_metrics(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
+        return api_reply_err(r, &err);
+    catalog_job_destroy(&j);
+    api_reply(r, 200,
+              json_pack("{s:{s:i, s:i, s:i, s:i}, s:[]}", "totals", "numRowsProcessed", 0,
+                        "numRowsProcessedWithWarnings", 0, "numRowsSkippedByFilter", 0,
+                        "numRowsSkippedByError", 0, "lag"));
+    return 0;
+}
+
+int api_jobs_logs(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
+        return api_reply_err(r, &err);
+    catalog_job_destroy(&j);
+    api_reply(r, 200, json_pack("{s:[]}", "values"));
+    return 0;
+}

@@ -1,0 +1,419 @@
+/*
+ * tables.c — /tables: create, list, get, update (description, granularity,
+ * clustering, schema additions), delete. Validation follows API.md: names,
+ * types, granularities, dimension and measure types; strict tables need a
+ * schema; every table has __time.
+ *
+ * A table is stored as its normalised JSON document; the catalog's columns
+ * give the timestamps. `status` (row and segment counts) is reported from
+ * storage, which holds no rows for a table until a job writes to it.
+ */
+#include <string.h>
+
+#include "api/api_int.h"
+
+static const char *const table_types[] = {"detail", "aggregate", NULL};
+static const char *const schema_modes[] = {"flexible", "strict", NULL};
+static const char *const granularities[] = {"hour", "day", "week", "month", "year", "all", NULL};
+static const char *const resolutions[] = {"millisecond", "second", "minute", "fifteen_minute",
+                                          "hour", "day", NULL};
+static const char *const measure_types[] = {
+    "longSum", "doubleSum", "longMin", "longMax", "doubleMin", "doubleMax", "count",
+    "HLLSketch", "thetaSketch", "longLatest", "doubleLatest", "stringLatest", "longEarliest",
+    "doubleEarliest", "stringEarliest", NULL};
+static const char *const all_types[] = {
+    "string", "long", "float", "double", "json", "timestamp", "longSum", "doubleSum",
+    "longMin", "longMax", "doubleMin", "doubleMax", "count", "HLLSketch", "thetaSketch",
+    "longLatest", "doubleLatest", "stringLatest", "longEarliest", "doubleEarliest",
+    "stringEarliest", NULL};
+
+static const char *const user_fields[] = {"name", "type", "schemaMode", "partitioningGranularity",
+                                          "timeResolution", "clusteringColumns", "schema",
+                                          "description", NULL};
+/* What a PUT may also carry when a client sends back a document it got. */
+static const char *const put_fields[] = {
+    "name", "type", "schemaMode", "partitioningGranularity", "timeResolution",
+    "clusteringColumns", "schema", "description", "id", "createdByUser", "createdOnTimestamp",
+    "modifiedByUser", "modifiedOnTimestamp", "status", NULL};
+
+static bool in_list(const char *s, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+int v_table_name(const char *name, const char *target, struct lerr *err)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 255)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: a table name must be 1 to 255 bytes long", target);
+    if (strchr(name, '/'))
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: table name '%s' must not contain '/'", target, name);
+    if (v_column_name(name, target, true, err)) {
+        lerr_init(err);
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: table name '%s' contains a control character or invalid UTF-8",
+                           target, name);
+    }
+    if (name[0] == '.' || strcmp(name, "INFORMATION_SCHEMA") == 0)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: table name '%s' is reserved or starts with '.'", target, name);
+    return 0;
+}
+
+/* Validates one schema entry and returns a normalised copy. */
+static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
+                            struct lerr *err)
+{
+    static const char *const keys[] = {"name", "dataType", "columnType", NULL};
+    if (!json_is_object(e)) {
+        lerr_set_at(err, LERR_INVALID, path,
+                    "%s must be an object such as {\"name\": \"page\", \"dataType\": \"string\"}",
+                    path);
+        return NULL;
+    }
+    const char *name = NULL, *dtype = NULL, *ctype = NULL;
+    char target[200];
+    if (v_known_keys(e, path, keys, err) || v_string(e, "name", path, true, 0, &name, err) ||
+        v_enum(e, "dataType", path, true, all_types, &dtype, err))
+        return NULL;
+    v_path(target, sizeof target, path, "name");
+    if (v_column_name(name, target, false, err))
+        return NULL;
+    bool measure = in_list(dtype, measure_types);
+    v_path(target, sizeof target, path, "dataType");
+    if (strcmp(name, "__time") == 0 && strcmp(dtype, "timestamp") != 0) {
+        lerr_set_at(err, LERR_INVALID, target, "%s: __time is always of type \"timestamp\"",
+                    target);
+        return NULL;
+    }
+    if (measure && strcmp(table_type, "aggregate") != 0) {
+        lerr_set_at(err, LERR_INVALID, target,
+                    "%s: \"%s\" is a measure type; measures need an aggregate table "
+                    "(\"type\": \"aggregate\") — a detail table takes %s",
+                    target, dtype, "string, long, float, double, json or timestamp");
+        return NULL;
+    }
+    static const char *const ctypes[] = {"dimension", "measure", NULL};
+    if (v_enum(e, "columnType", path, false, ctypes, &ctype, err))
+        return NULL;
+    if (ctype && strcmp(ctype, measure ? "measure" : "dimension") != 0) {
+        v_path(target, sizeof target, path, "columnType");
+        lerr_set_at(err, LERR_INVALID, target, "%s: \"%s\" is a %s type, not a %s", target,
+                    dtype, measure ? "measure" : "dimension", ctype);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:s}", "name", name, "dataType", dtype, "columnType",
+                     measure ? "measure" : "dimension");
+}
+
+/*
+ * Merges the schema array `given` into `schema` (existing columns kept;
+ * a listed existing column must keep its type; new ones appended).
+ */
+static int merge_schema(json_t *schema, json_t *given, const char *path, const char *table_type,
+                        struct lerr *err)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(given, i, e) {
+        char p[200];
+        v_path_idx(p, sizeof p, path, i);
+        json_t *col = schema_entry(e, p, table_type, err);
+        if (!col)
+            return err->code;
+        const char *name = json_string_value(json_object_get(col, "name"));
+        size_t j;
+        json_t *old;
+        bool found = false;
+        json_array_foreach(schema, j, old) {
+            if (strcmp(json_string_value(json_object_get(old, "name")), name) != 0)
+                continue;
+            found = true;
+            const char *ot = json_string_value(json_object_get(old, "dataType"));
+            const char *nt = json_string_value(json_object_get(col, "dataType"));
+            if (strcmp(ot, nt) != 0) {
+                json_decref(col);
+                char t[220];
+                v_path(t, sizeof t, p, "dataType");
+                return lerr_set_at(err, LERR_INVALID, t,
+                                   "%s: column '%s' is already of type \"%s\"; a column's type "
+                                   "cannot change (listed twice, or changed by an update)",
+                                   t, name, ot);
+            }
+        }
+        if (found)
+            json_decref(col);
+        else
+            json_array_append_new(schema, col);
+    }
+    return 0;
+}
+
+static bool schema_has(json_t *schema, const char *name)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(schema, i, e)
+        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
+            return true;
+    return false;
+}
+
+/* Validates the mutable fields of spec into doc (a new or existing document). */
+static int apply_fields(json_t *doc, json_t *spec, const char *path, struct lerr *err)
+{
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    const char *mode = NULL, *gran = NULL, *res = NULL, *desc = NULL;
+    json_t *schema_in = NULL, *clustering = NULL;
+    char target[200];
+    if (v_enum(spec, "schemaMode", path, false, schema_modes, &mode, err) ||
+        v_enum(spec, "partitioningGranularity", path, false, granularities, &gran, err) ||
+        v_enum(spec, "timeResolution", path, false, resolutions, &res, err) ||
+        v_string(spec, "description", path, false, 4096, &desc, err) ||
+        v_array(spec, "schema", path, false, &schema_in, err) ||
+        v_array(spec, "clusteringColumns", path, false, &clustering, err))
+        return err->code;
+    if (res && strcmp(type, "aggregate") != 0) {
+        v_path(target, sizeof target, path, "timeResolution");
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s applies to aggregate tables only (rows roll up to it); remove it "
+                           "or create the table with \"type\": \"aggregate\"",
+                           target);
+    }
+    if (mode)
+        json_object_set_new(doc, "schemaMode", json_string(mode));
+    if (gran)
+        json_object_set_new(doc, "partitioningGranularity", json_string(gran));
+    if (res) {
+        json_t *old = json_object_get(doc, "timeResolution");
+        if (old && strcmp(json_string_value(old), res) != 0 && json_object_get(doc, "id")) {
+            v_path(target, sizeof target, path, "timeResolution");
+            return lerr_set_at(err, LERR_INVALID, target,
+                               "%s cannot change once a table exists (stored rows are rolled "
+                               "up to \"%s\")",
+                               target, json_string_value(old));
+        }
+        json_object_set_new(doc, "timeResolution", json_string(res));
+    }
+    if (desc)
+        json_object_set_new(doc, "description", json_string(desc));
+    json_t *schema = json_object_get(doc, "schema");
+    if (schema_in) {
+        char p[200];
+        v_path(p, sizeof p, path, "schema");
+        if (merge_schema(schema, schema_in, p, type, err))
+            return err->code;
+    }
+    if (clustering) {
+        size_t i;
+        json_t *c;
+        bool strict = strcmp(json_string_value(json_object_get(doc, "schemaMode")), "strict") == 0;
+        json_array_foreach(clustering, i, c) {
+            char p[200], pp[200];
+            v_path(pp, sizeof pp, path, "clusteringColumns");
+            v_path_idx(p, sizeof p, pp, i);
+            if (!json_is_string(c))
+                return lerr_set_at(err, LERR_INVALID, p, "%s must be a column name (a string)",
+                                   p);
+            if (v_column_name(json_string_value(c), p, false, err))
+                return err->code;
+            if (strict && !schema_has(schema, json_string_value(c)))
+                return lerr_set_at(err, LERR_INVALID, p,
+                                   "%s: '%s' is not a column of this strict table's schema", p,
+                                   json_string_value(c));
+        }
+        json_object_set(doc, "clusteringColumns", clustering);
+    }
+    if (strcmp(json_string_value(json_object_get(doc, "schemaMode")), "strict") == 0 &&
+        json_array_size(schema) <= 1) {
+        v_path(target, sizeof target, path, "schema");
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "a strict table needs a schema: list its columns in %s, e.g. "
+                           "[{\"name\": \"page\", \"dataType\": \"string\"}], or use "
+                           "\"schemaMode\": \"flexible\"",
+                           target);
+    }
+    return 0;
+}
+
+int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path,
+                               json_t **out_doc, struct lerr *err)
+{
+    const char *name = NULL, *type = "detail";
+    char target[200];
+    if (v_known_keys(spec, path, user_fields, err) ||
+        v_string(spec, "name", path, true, 0, &name, err) ||
+        v_enum(spec, "type", path, false, table_types, &type, err))
+        return err->code;
+    v_path(target, sizeof target, path, "name");
+    if (v_table_name(name, target, err))
+        return err->code;
+    char id[37];
+    if (util_uuid_v4(id, err))
+        return err->code;
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:[{s:s, s:s, s:s}], s:s}", "id",
+                            id, "name", name, "type", type, "schemaMode", "flexible",
+                            "partitioningGranularity", "day", "clusteringColumns", "schema",
+                            "name", "__time", "dataType", "timestamp", "columnType",
+                            "dimension", "description", "");
+    if (strcmp(type, "aggregate") == 0)
+        json_object_set_new(doc, "timeResolution", json_string("millisecond"));
+    if (apply_fields(doc, spec, path, err)) {
+        json_decref(doc);
+        return err->code;
+    }
+    json_object_set_new(doc, "createdByUser", api_caller(r));
+    json_object_set_new(doc, "modifiedByUser", api_caller(r));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    struct catalog_doc d = {.doc = text, .created_ns = util_now_ns()};
+    d.modified_ns = d.created_ns;
+    snprintf(d.name, sizeof d.name, "%s", name);
+    snprintf(d.kind, sizeof d.kind, "%s", type);
+    int rc = catalog_doc_insert(r->srv->cat, CATALOG_TABLE, &d, err);
+    free(text);
+    if (rc) {
+        if (rc == LERR_CONFLICT)
+            snprintf(err->target, sizeof err->target, "%s", target);
+        json_decref(doc);
+        return rc;
+    }
+    json_object_set_new(doc, "createdOnTimestamp", api_ts(d.created_ns));
+    json_object_set_new(doc, "modifiedOnTimestamp", api_ts(d.modified_ns));
+    *out_doc = doc;
+    return 0;
+}
+
+/* The response form: the document plus timestamps and storage status. */
+static json_t *table_response(const struct catalog_doc *d, struct lerr *err)
+{
+    json_t *doc = json_loads(d->doc, 0, NULL);
+    if (!doc) {
+        lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", d->name);
+        return NULL;
+    }
+    json_object_set_new(doc, "createdOnTimestamp", api_ts(d->created_ns));
+    json_object_set_new(doc, "modifiedOnTimestamp", api_ts(d->modified_ns));
+    json_object_set_new(doc, "status",
+                        json_pack("{s:i, s:i, s:i, s:n, s:n}", "rowCount", 0, "segmentCount", 0,
+                                  "totalBytes", 0, "minTime", "maxTime"));
+    return doc;
+}
+
+json_t *api_table_load(struct api_req *r, const char *name, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, name, &d, err))
+        return NULL;
+    json_t *doc = table_response(&d, err);
+    catalog_doc_destroy(&d);
+    return doc;
+}
+
+int api_tables_create(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    json_t *spec = api_body_object(r, &err), *doc = NULL;
+    if (!spec || api_table_create_from_spec(r, spec, "", &doc, &err)) {
+        json_decref(spec);
+        return api_reply_err(r, &err);
+    }
+    json_decref(spec);
+    json_object_set_new(doc, "status",
+                        json_pack("{s:i, s:i, s:i, s:n, s:n}", "rowCount", 0, "segmentCount", 0,
+                                  "totalBytes", 0, "minTime", "maxTime"));
+    api_reply(r, 201, doc);
+    return 0;
+}
+
+int api_tables_list(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_doc_list l;
+    if (catalog_doc_list(r->srv->cat, CATALOG_TABLE, &l, &err))
+        return api_reply_err(r, &err);
+    json_t *values = json_array();
+    for (size_t i = 0; i < l.n; i++) {
+        json_t *t = table_response(&l.items[i], &err);
+        if (t)
+            json_array_append_new(values, t);
+    }
+    catalog_doc_list_free(&l);
+    api_reply(r, 200, json_pack("{s:o}", "values", values));
+    return 0;
+}
+
+int api_tables_get(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    json_t *doc = api_table_load(r, r->seg[1], &err);
+    if (!doc)
+        return api_reply_err(r, &err);
+    api_reply(r, 200, doc);
+    return 0;
+}
+
+int api_tables_update(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_doc d = {0};
+    json_t *spec = api_body_object(r, &err), *doc = NULL;
+    if (!spec || v_known_keys(spec, "", put_fields, &err) ||
+        catalog_doc_get(r->srv->cat, CATALOG_TABLE, r->seg[1], &d, &err))
+        goto fail;
+    doc = json_loads(d.doc, 0, NULL);
+    if (!doc) {
+        lerr_set(&err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", d.name);
+        goto fail;
+    }
+    const char *name = NULL, *type = NULL;
+    if (v_string(spec, "name", "", false, 0, &name, &err) ||
+        v_enum(spec, "type", "", false, table_types, &type, &err))
+        goto fail;
+    if (name && strcmp(name, d.name) != 0) {
+        lerr_set_at(&err, LERR_INVALID, "name",
+                    "name: a table cannot be renamed ('%s' in the body, '%s' in the path)", name,
+                    d.name);
+        goto fail;
+    }
+    if (type && strcmp(type, d.kind) != 0) {
+        lerr_set_at(&err, LERR_INVALID, "type",
+                    "type: table '%s' is a %s table; its type cannot change", d.name, d.kind);
+        goto fail;
+    }
+    if (apply_fields(doc, spec, "", &err))
+        goto fail;
+    json_object_set_new(doc, "modifiedByUser", api_caller(r));
+    free(d.doc);
+    d.doc = json_dumps(doc, JSON_COMPACT);
+    d.modified_ns = util_now_ns();
+    if (catalog_doc_update(r->srv->cat, CATALOG_TABLE, &d, &err))
+        goto fail;
+    json_decref(doc);
+    json_decref(spec);
+    catalog_doc_destroy(&d);
+    return api_tables_get(r);
+fail:
+    json_decref(doc);
+    json_decref(spec);
+    catalog_doc_destroy(&d);
+    return api_reply_err(r, &err);
+}
+
+int api_tables_delete(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_doc_delete(r->srv->cat, CATALOG_TABLE, r->seg[1], &err))
+        return api_reply_err(r, &err);
+    api_reply(r, 200, NULL);
+    return 0;
+}
