@@ -20,7 +20,8 @@ int api_reply_err(struct api_req *r, const struct lerr *err)
 {
     json_t *e = json_object();
     json_object_set_new(e, "error", json_string(lerr_name(err->code)));
-    json_object_set_new(e, "message", json_string(err->msg));
+    json_t *msg = json_string(err->msg);
+    json_object_set_new(e, "message", msg ? msg : json_string("(the error text was not UTF-8)"));
     if (err->target[0])
         json_object_set_new(e, "target", json_string(err->target));
     if (err->code == LERR_RATE_LIMIT) {

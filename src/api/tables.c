@@ -137,13 +137,14 @@ static int merge_schema(json_t *schema, json_t *given, const char *path, const c
             const char *ot = json_string_value(json_object_get(old, "dataType"));
             const char *nt = json_string_value(json_object_get(col, "dataType"));
             if (strcmp(ot, nt) != 0) {
-                json_decref(col);
                 char t[220];
                 v_path(t, sizeof t, p, "dataType");
-                return lerr_set_at(err, LERR_INVALID, t,
-                                   "%s: column '%s' is already of type \"%s\"; a column's type "
-                                   "cannot change (listed twice, or changed by an update)",
-                                   t, name, ot);
+                lerr_set_at(err, LERR_INVALID, t,
+                            "%s: column '%s' is already of type \"%s\"; a column's type "
+                            "cannot change (listed twice, or changed by an update)",
+                            t, name, ot);
+                json_decref(col);
+                return err->code;
             }
         }
         if (found)
@@ -165,7 +166,8 @@ static bool schema_has(json_t *schema, const char *name)
 }
 
 /* Validates the mutable fields of spec into doc (a new or existing document). */
-static int apply_fields(json_t *doc, json_t *spec, const char *path, struct lerr *err)
+static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existing,
+                        struct lerr *err)
 {
     const char *type = json_string_value(json_object_get(doc, "type"));
     const char *mode = NULL, *gran = NULL, *res = NULL, *desc = NULL;
@@ -191,7 +193,7 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, struct lerr
         json_object_set_new(doc, "partitioningGranularity", json_string(gran));
     if (res) {
         json_t *old = json_object_get(doc, "timeResolution");
-        if (old && strcmp(json_string_value(old), res) != 0 && json_object_get(doc, "id")) {
+        if (existing && old && strcmp(json_string_value(old), res) != 0) {
             v_path(target, sizeof target, path, "timeResolution");
             return lerr_set_at(err, LERR_INVALID, target,
                                "%s cannot change once a table exists (stored rows are rolled "
@@ -263,7 +265,7 @@ int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path
                             "dimension", "description", "");
     if (strcmp(type, "aggregate") == 0)
         json_object_set_new(doc, "timeResolution", json_string("millisecond"));
-    if (apply_fields(doc, spec, path, err)) {
+    if (apply_fields(doc, spec, path, false, err)) {
         json_decref(doc);
         return err->code;
     }
@@ -389,7 +391,7 @@ int api_tables_update(struct api_req *r)
                     "type: table '%s' is a %s table; its type cannot change", d.name, d.kind);
         goto fail;
     }
-    if (apply_fields(doc, spec, "", &err))
+    if (apply_fields(doc, spec, "", true, &err))
         goto fail;
     json_object_set_new(doc, "modifiedByUser", api_caller(r));
     free(d.doc);

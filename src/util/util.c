@@ -468,7 +468,7 @@ int util_edit_distance(const char *a, size_t an, const char *b, size_t bn)
 
 const char *util_closest(const char *word, size_t n, const char *const *candidates)
 {
-    int limit = (int)(n / 3) > 1 ? (int)(n / 3) : 1;
+    int limit = n <= 3 ? 1 : (int)(n / 3) > 2 ? (int)(n / 3) : 2;
     const char *best = NULL;
     int best_d = limit + 1;
     for (size_t i = 0; candidates[i]; i++) {

@@ -141,7 +141,8 @@ void util_format_iso_ns(int64_t ns, char out[40]);
 /* Levenshtein distance, case-insensitive, capped at 64-byte strings. */
 int util_edit_distance(const char *a, size_t an, const char *b, size_t bn);
 /*
- * The candidate closest to word (distance <= max(1, len/3)), or NULL: used
+ * The candidate closest to word (distance <= 1 for words of up to 3
+ * characters, else max(2, len/3)), or NULL: used
  * for "did you mean ...?" hints. candidates is NULL-terminated.
  */
 const char *util_closest(const char *word, size_t n, const char *const *candidates);
