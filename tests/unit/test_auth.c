@@ -1,0 +1,90 @@
+/* test_auth.c — API key generation, hashing, the three Authorization forms, permissions. */
+#include <openssl/evp.h>
+#include <stdlib.h>
+
+#include "api/api_int.h"
+#include "check.h"
+
+static bool base62(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+            return false;
+    return true;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/lodestar-auth-XXXXXX", path[256];
+    if (!mkdtemp(dir))
+        return 1;
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    struct api_server s = {0};
+    struct lerr e;
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_open(path, &s.cat, &e), 0);
+
+    char key[48], key2[48];
+    CHECK_EQ_INT(api_apikey_create(s.cat, "admin", "*", key, &e), 0);
+    CHECK_EQ_INT(strlen(key), 44);
+    CHECK(strncmp(key, "pok_", 4) == 0);
+    CHECK(base62(key + 4));
+    CHECK_EQ_INT(api_apikey_create(s.cat, "viewer", "ViewTables, AccessQueries", key2, &e), 0);
+    CHECK(strcmp(key, key2) != 0);
+    CHECK_EQ_INT(api_apikey_create(s.cat, "viewer", "ViewTables", key2, &e), LERR_CONFLICT);
+    lerr_init(&e);
+    CHECK_EQ_INT(api_apikey_create(s.cat, "x", "ManageTabels", key2, &e), LERR_INVALID);
+    CHECK_MSG(strstr(e.msg, "did you mean ManageTables") != NULL, "message: %s", e.msg);
+    lerr_init(&e);
+    CHECK_EQ_INT(api_apikey_create(s.cat, "", "*", key2, &e), LERR_INVALID);
+    lerr_init(&e);
+
+    /* Only the hash is stored. */
+    char hash[65];
+    util_sha256_hex(key, strlen(key), hash);
+    struct catalog_apikey k;
+    CHECK_EQ_INT(catalog_apikey_by_hash(s.cat, hash, &k, &e), 0);
+    CHECK_EQ_STR(k.name, "admin");
+    CHECK(strstr(k.hash, key) == NULL);
+
+    /* The three header forms. */
+    char colon[64], b64[128], h[160];
+    snprintf(colon, sizeof colon, "%s:", key);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)colon, (int)strlen(colon));
+    const char *forms[3][2] = {{"Basic ", b64}, {"Basic ", key}, {"Bearer ", key}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(h, sizeof h, "%s%s", forms[i][0], forms[i][1]);
+        memset(&k, 0, sizeof k);
+        lerr_init(&e);
+        CHECK_MSG(api_auth(&s, h, &k, &e) == 0, "form %d: %s", i, e.msg);
+        CHECK_EQ_STR(k.name, "admin");
+    }
+    /* base64 of "KEY" without the colon also works (a user name, no password). */
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)key, (int)strlen(key));
+    snprintf(h, sizeof h, "Basic %s", b64);
+    lerr_init(&e);
+    CHECK_EQ_INT(api_auth(&s, h, &k, &e), 0);
+    const char *bad[] = {NULL, "", "Basic", "Basic !!!", "Token abc", "Bearer pok_nope",
+                         "Basic cG9rX25vcGU6"};
+    for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
+        lerr_init(&e);
+        CHECK_EQ_INT(api_auth(&s, bad[i], &k, &e), LERR_UNAUTHORIZED);
+    }
+
+    /* Permissions. */
+    struct catalog_apikey v = {.permissions = "ViewTables,AccessQueries"};
+    CHECK(api_key_has(&v, API_PERM_ViewTables));
+    CHECK(api_key_has(&v, API_PERM_AccessQueries));
+    CHECK(!api_key_has(&v, API_PERM_ManageTables));
+    CHECK(api_key_has(&v, API_PERM_ANY));
+    struct catalog_apikey tricky = {.permissions = "ManageTablesX"};
+    CHECK(!api_key_has(&tricky, API_PERM_ManageTables));
+    CHECK_EQ_STR(api_perm_name(API_PERM_ManageIngestionJobs), "ManageIngestionJobs");
+
+    catalog_close(s.cat);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    return check_summary();
+}

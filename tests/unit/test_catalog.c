@@ -1,0 +1,171 @@
+/* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "check.h"
+
+static char dir[] = "/tmp/lodestar-catalog-XXXXXX";
+static char path[256];
+
+static struct catalog *open_cat(void)
+{
+    struct catalog *c = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_open(path, &c, &e), 0);
+    return c;
+}
+
+static void test_migrations_and_project(void)
+{
+    struct catalog *c = open_cat();
+    CHECK_EQ_INT(catalog_schema_version(c), catalog_latest_schema_version());
+    struct catalog_project p1, p2;
+    struct lerr e;
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_project_default(c, &p1, &e), 0);
+    CHECK_EQ_INT(catalog_project_default(c, &p2, &e), 0);
+    CHECK_EQ_STR(p1.id, p2.id);
+    catalog_close(c);
+    c = open_cat();   /* reopening migrates nothing and keeps the project */
+    CHECK_EQ_INT(catalog_project_default(c, &p2, &e), 0);
+    CHECK_EQ_STR(p1.id, p2.id);
+    catalog_close(c);
+}
+
+static void test_keys(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e;
+    lerr_init(&e);
+    int64_t n = -1;
+    CHECK_EQ_INT(catalog_apikey_count(c, &n, &e), 0);
+    CHECK_EQ_INT(n, 0);
+    struct catalog_apikey k = {.id = "11111111-1111-4111-8111-111111111111", .name = "admin",
+                               .hash = "abc", .permissions = "ManageTables", .created_ns = 5};
+    CHECK_EQ_INT(catalog_apikey_insert(c, &k, &e), 0);
+    CHECK_EQ_INT(catalog_apikey_insert(c, &k, &e), LERR_CONFLICT);
+    CHECK(strstr(e.msg, "admin") != NULL);
+    lerr_init(&e);
+    struct catalog_apikey got;
+    CHECK_EQ_INT(catalog_apikey_by_hash(c, "abc", &got, &e), 0);
+    CHECK_EQ_STR(got.name, "admin");
+    CHECK_EQ_STR(got.permissions, "ManageTables");
+    CHECK_EQ_INT(catalog_apikey_by_hash(c, "nope", &got, &e), LERR_NOT_FOUND);
+    catalog_close(c);
+}
+
+static void test_docs_and_jobs(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_doc t = {.name = "wiki", .kind = "detail", .doc = "{\"name\":\"wiki\"}",
+                            .created_ns = 1, .modified_ns = 1};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), LERR_CONFLICT);
+    lerr_init(&e);
+    struct catalog_doc conn = {.name = "k", .kind = "kafka", .doc = "{}", .secret = "{\"p\":1}",
+                               .created_ns = 2, .modified_ns = 2};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_CONNECTION, &conn, &e), 0);
+    /* the same name in another kind of document is fine */
+    struct catalog_doc conn2 = conn;
+    snprintf(conn2.name, sizeof conn2.name, "wiki");
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_CONNECTION, &conn2, &e), 0);
+
+    struct catalog_doc got = {0};
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_CONNECTION, "k", &got, &e), 0);
+    CHECK_EQ_STR(got.secret, "{\"p\":1}");
+    CHECK_EQ_STR(got.kind, "kafka");
+    catalog_doc_destroy(&got);
+    struct catalog_doc upd = {.name = "wiki", .doc = "{\"v\":2}", .modified_ns = 9};
+    CHECK_EQ_INT(catalog_doc_update(c, CATALOG_TABLE, &upd, &e), 0);
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_TABLE, "wiki", &got, &e), 0);
+    CHECK_EQ_STR(got.doc, "{\"v\":2}");
+    CHECK_EQ_INT(got.modified_ns, 9);
+    CHECK_EQ_INT(got.created_ns, 1);
+    catalog_doc_destroy(&got);
+    snprintf(upd.name, sizeof upd.name, "missing");
+    CHECK_EQ_INT(catalog_doc_update(c, CATALOG_TABLE, &upd, &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+
+    struct catalog_job j = {.id = "22222222-2222-4222-8222-222222222222", .type = "streaming",
+                            .table_name = "wiki", .connection_name = "k", .desired = "running",
+                            .status = "pending", .health = "ok", .spec = "{}",
+                            .created_by = "{}", .modified_by = "{}", .created_ns = 10,
+                            .updated_ns = 10};
+    CHECK_EQ_INT(catalog_job_insert(c, &j, &e), 0);
+    struct catalog_job j2 = j;
+    snprintf(j2.id, sizeof j2.id, "33333333-3333-4333-8333-333333333333");
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), LERR_CONFLICT);   /* one live job per table */
+    CHECK_EQ_STR(e.target, "target.tableName");
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_TABLE, "wiki", &e), LERR_CONFLICT);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_CONNECTION, "k", &e), LERR_CONFLICT);
+    lerr_init(&e);
+
+    CHECK_EQ_INT(catalog_checkpoint_put(c, "wiki", "events", "{\"0\":5}", &e), 0);
+    CHECK_EQ_INT(catalog_checkpoint_put(c, "wiki", "events", "{\"0\":7}", &e), 0);
+    char *off = NULL;
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "wiki", "events", &off, &e), 0);
+    CHECK_EQ_STR(off, "{\"0\":7}");
+    free(off);
+    CHECK_EQ_INT(catalog_job_reset(c, j.id, "wiki", "events", &e), 0);
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "wiki", "events", &off, &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+    struct catalog_job g = {0};
+    CHECK_EQ_INT(catalog_job_get(c, j.id, &g, &e), 0);
+    CHECK_EQ_INT(g.reset_generation, 1);
+    snprintf(g.status, sizeof g.status, "canceled");
+    snprintf(g.desired, sizeof g.desired, "canceled");
+    g.completed_ns = 99;
+    CHECK_EQ_INT(catalog_job_update_state(c, &g, &e), 0);
+    catalog_job_destroy(&g);
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), 0);   /* the table is free again */
+    struct catalog_job_list l;
+    CHECK_EQ_INT(catalog_job_list(c, &l, &e), 0);
+    CHECK_EQ_INT(l.n, 2);
+    catalog_job_list_free(&l);
+    CHECK(!catalog_job_status_live("canceled"));
+    CHECK(catalog_job_status_live("suspended"));
+
+    struct catalog_doc_list dl;
+    CHECK_EQ_INT(catalog_doc_list(c, CATALOG_CONNECTION, &dl, &e), 0);
+    CHECK_EQ_INT(dl.n, 2);
+    catalog_doc_list_free(&dl);
+    CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_TABLE, "missing", &e), LERR_NOT_FOUND);
+    catalog_close(c);
+}
+
+static void test_bad_file(void)
+{
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/not-a-db", dir);
+    FILE *f = fopen(bad, "w");
+    fputs("this is not sqlite, just text long enough to be read as a header......", f);
+    fclose(f);
+    struct catalog *c = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    CHECK(catalog_open(bad, &c, &e) != 0);
+    CHECK(strstr(e.msg, "catalog") != NULL);
+    CHECK(c == NULL);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 1;
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    test_migrations_and_project();
+    test_keys();
+    test_docs_and_jobs();
+    test_bad_file();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    return check_summary();
+}
