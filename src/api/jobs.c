@@ -164,8 +164,8 @@ static json_t *format_settings(json_t *fs, const char *path, bool nested, struct
         if (v_known_keys(fs, path, keys, err) ||
             v_object(fs, "flattenSpec", path, false, &flat, err))
             return NULL;
-        return json_pack("{s:O, s:s}", "flattenSpec", flat ? flat : json_object(), "format",
-                         "nd-json");
+        return json_pack("{s:o, s:s}", "flattenSpec", flat ? json_deep_copy(flat) : json_object(),
+                         "format", "nd-json");
     }
     if (strcmp(format, "kafka") == 0) {
         if (nested) {

@@ -174,7 +174,7 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
-        if self.own_dir:
+        if self.own_dir and not os.environ.get("LODESTAR_KEEP"):
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
