@@ -48,6 +48,15 @@ static const char *const migrations[] = {
     "CREATE TABLE checkpoint ("
     "  table_name TEXT NOT NULL, stream TEXT NOT NULL, offsets TEXT NOT NULL,"
     "  updated_ns INTEGER NOT NULL, PRIMARY KEY (table_name, stream));",
+    /* 2: segments and job counters, for persist and compaction */
+    "CREATE TABLE segment ("
+    "  id TEXT PRIMARY KEY, table_name TEXT NOT NULL, path TEXT NOT NULL,"
+    "  chunk_start INTEGER NOT NULL, chunk_end INTEGER NOT NULL,"
+    "  min_time INTEGER NOT NULL, max_time INTEGER NOT NULL,"
+    "  rows INTEGER NOT NULL, bytes INTEGER NOT NULL, created_ns INTEGER NOT NULL);"
+    "CREATE INDEX segment_table ON segment(table_name, chunk_start);"
+    "CREATE TABLE job_counters ("
+    "  job_id TEXT PRIMARY KEY, counters TEXT NOT NULL, updated_ns INTEGER NOT NULL);",
 };
 
 int catalog_latest_schema_version(void) { return (int)LS_ARRAY_LEN(migrations); }
@@ -514,6 +523,9 @@ static int doc_delete_locked(struct catalog *c, enum catalog_doc_type t, const c
         st = prep(c, err, "DELETE FROM checkpoint WHERE table_name = ?", "s", name);
         if (!st || step_done(c, st, err, "checkpoint"))
             goto fail;
+        st = prep(c, err, "DELETE FROM segment WHERE table_name = ?", "s", name);
+        if (!st || step_done(c, st, err, "segment"))
+            goto fail;
     }
     if (exec_sql(c, "COMMIT", err))
         goto fail;
@@ -778,4 +790,164 @@ int catalog_checkpoint_put(struct catalog *c, const char *table, const char *str
                            const char *offsets_json, struct lerr *err)
 {
     return LOCKED(c, checkpoint_put_locked(c, table, stream, offsets_json, err));
+}
+
+/* ---- segments and commits ------------------------------------------------ */
+
+void catalog_segment_list_free(struct catalog_segment_list *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static int segment_list_locked(struct catalog *c, const char *table,
+                               struct catalog_segment_list *out, struct lerr *err)
+{
+    out->items = NULL;
+    out->n = 0;
+    const char *cols = "SELECT id, table_name, path, chunk_start, chunk_end, min_time, max_time, "
+                       "rows, bytes, created_ns FROM segment ";
+    char sql[400];
+    snprintf(sql, sizeof sql, "%s%s ORDER BY table_name, chunk_start, created_ns, id", cols,
+             table ? "WHERE table_name = ?" : "");
+    sqlite3_stmt *st = table ? prep(c, err, sql, "s", table) : prep(c, err, sql, "");
+    if (!st)
+        return err->code;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct catalog_segment *p = realloc(out->items, cap * sizeof *p);
+            if (!p) {
+                sqlite3_finalize(st);
+                catalog_segment_list_free(out);
+                return lerr_set(err, LERR_NOMEM, "catalog: out of memory");
+            }
+            out->items = p;
+        }
+        struct catalog_segment *g = &out->items[out->n++];
+        col_copy(st, 0, g->id, sizeof g->id);
+        col_copy(st, 1, g->table_name, sizeof g->table_name);
+        col_copy(st, 2, g->path, sizeof g->path);
+        g->chunk_start = sqlite3_column_int64(st, 3);
+        g->chunk_end = sqlite3_column_int64(st, 4);
+        g->min_time = sqlite3_column_int64(st, 5);
+        g->max_time = sqlite3_column_int64(st, 6);
+        g->rows = sqlite3_column_int64(st, 7);
+        g->bytes = sqlite3_column_int64(st, 8);
+        g->created_ns = sqlite3_column_int64(st, 9);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        catalog_segment_list_free(out);
+        return db_fail(c, err, "listing segments");
+    }
+    return 0;
+}
+
+int catalog_segment_list(struct catalog *c, const char *table, struct catalog_segment_list *out,
+                         struct lerr *err)
+{
+    return LOCKED(c, segment_list_locked(c, table, out, err));
+}
+
+/* The checkpoint compare-and-swap inside catalog_commit's transaction. */
+static int checkpoint_cas(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
+{
+    sqlite3_stmt *st = prep(c, err,
+                            "SELECT offsets FROM checkpoint WHERE table_name = ? AND stream = ?",
+                            "ss", cm->table_name, cm->stream);
+    if (!st)
+        return err->code;
+    char *cur = sqlite3_step(st) == SQLITE_ROW ? col_dup(st, 0) : NULL;
+    sqlite3_finalize(st);
+    bool same = (!cur && !cm->expected_offsets) ||
+                (cur && cm->expected_offsets && strcmp(cur, cm->expected_offsets) == 0);
+    free(cur);
+    if (!same)
+        return lerr_set(err, LERR_CONFLICT,
+                        "the checkpoint of table '%s' on stream '%s' moved (a reset or another "
+                        "writer); the batch is not committed and will be re-read",
+                        cm->table_name, cm->stream);
+    st = prep(c, err,
+              "INSERT INTO checkpoint (table_name, stream, offsets, updated_ns) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT (table_name, stream) DO UPDATE SET offsets = excluded.offsets, "
+              "updated_ns = excluded.updated_ns",
+              "sssi", cm->table_name, cm->stream, cm->new_offsets, util_now_ns());
+    return st ? step_done(c, st, err, "checkpoint") : err->code;
+}
+
+static int commit_locked(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
+{
+    if (exec_sql(c, "BEGIN IMMEDIATE", err))
+        return err->code;
+    for (size_t i = 0; i < cm->nadd; i++) {
+        const struct catalog_segment *g = &cm->add[i];
+        sqlite3_stmt *st = prep(c, err,
+                                "INSERT INTO segment (id, table_name, path, chunk_start, "
+                                "chunk_end, min_time, max_time, rows, bytes, created_ns) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                "sssiiiiiii", g->id, cm->table_name, g->path, g->chunk_start,
+                                g->chunk_end, g->min_time, g->max_time, g->rows, g->bytes,
+                                g->created_ns ? g->created_ns : util_now_ns());
+        if (!st || step_done(c, st, err, "segment"))
+            goto fail;
+    }
+    for (size_t i = 0; i < cm->nremove; i++) {
+        sqlite3_stmt *st = prep(c, err, "DELETE FROM segment WHERE id = ? AND table_name = ?",
+                                "ss", cm->remove_ids[i], cm->table_name);
+        if (!st || step_done(c, st, err, "segment"))
+            goto fail;
+        if (sqlite3_changes(c->db) == 0) {
+            lerr_set(err, LERR_CONFLICT, "segment %s of table '%s' is already gone",
+                     cm->remove_ids[i], cm->table_name);
+            goto fail;
+        }
+    }
+    if (cm->stream && checkpoint_cas(c, cm, err))
+        goto fail;
+    if (cm->job_id) {
+        sqlite3_stmt *st = prep(c, err,
+                                "INSERT INTO job_counters (job_id, counters, updated_ns) "
+                                "VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET "
+                                "counters = excluded.counters, updated_ns = excluded.updated_ns",
+                                "ssi", cm->job_id, cm->job_counters, util_now_ns());
+        if (!st || step_done(c, st, err, "job counters"))
+            goto fail;
+    }
+    if (exec_sql(c, "COMMIT", err))
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return err->code;
+}
+
+int catalog_commit(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
+{
+    return LOCKED(c, commit_locked(c, cm, err));
+}
+
+static int job_counters_locked(struct catalog *c, const char *job_id, char **out,
+                               struct lerr *err)
+{
+    sqlite3_stmt *st =
+        prep(c, err, "SELECT counters FROM job_counters WHERE job_id = ?", "s", job_id);
+    if (!st)
+        return err->code;
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? col_dup(st, 0) : NULL;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return lerr_set(err, LERR_NOT_FOUND, "no counters saved for job %s", job_id);
+    return db_fail(c, err, "reading job counters");
+}
+
+int catalog_job_counters(struct catalog *c, const char *job_id, char **out, struct lerr *err)
+{
+    return LOCKED(c, job_counters_locked(c, job_id, out, err));
 }

@@ -154,4 +154,49 @@ int catalog_checkpoint_get(struct catalog *c, const char *table, const char *str
 int catalog_checkpoint_put(struct catalog *c, const char *table, const char *stream,
                            const char *offsets_json, struct lerr *err);
 
+/* ---- segments, and the commit that makes rows and offsets durable together ---- */
+
+struct catalog_segment {
+    char id[37];
+    char table_name[256];
+    char path[512];              /* relative to the data dir */
+    int64_t chunk_start, chunk_end;   /* the time chunk, ms [start, end) */
+    int64_t min_time, max_time;       /* of the rows, ms */
+    int64_t rows, bytes;
+    int64_t created_ns;
+};
+struct catalog_segment_list {
+    struct catalog_segment *items;
+    size_t n;
+};
+void catalog_segment_list_free(struct catalog_segment_list *l);
+/* Every segment of a table (table NULL: of every table), by chunk then creation. */
+int catalog_segment_list(struct catalog *c, const char *table, struct catalog_segment_list *out,
+                         struct lerr *err);
+
+/*
+ * One transaction that publishes what a persist or a compaction produced:
+ * adds segments, removes segments (compaction), advances a stream
+ * checkpoint with compare-and-swap (the stored offsets must equal
+ * expected_offsets; NULL expected = no checkpoint may exist yet), and saves
+ * a job's counters. Any part may be absent (NULL / 0). LERR_CONFLICT when
+ * the checkpoint moved under us (another writer, or a reset): nothing is
+ * written.
+ */
+struct catalog_commit {
+    const char *table_name;
+    const struct catalog_segment *add;
+    size_t nadd;
+    const char *const *remove_ids;
+    size_t nremove;
+    const char *stream;              /* checkpoint key (with table_name) or NULL */
+    const char *expected_offsets;    /* JSON text, or NULL when none is expected */
+    const char *new_offsets;         /* JSON text */
+    const char *job_id;              /* counters of this job, or NULL */
+    const char *job_counters;        /* JSON text */
+};
+int catalog_commit(struct catalog *c, const struct catalog_commit *cm, struct lerr *err);
+/* A job's saved counters (malloc'd JSON) or LERR_NOT_FOUND when none yet. */
+int catalog_job_counters(struct catalog *c, const char *job_id, char **out, struct lerr *err);
+
 #endif

@@ -139,6 +139,62 @@ static void test_docs_and_jobs(void)
     catalog_close(c);
 }
 
+static void test_commit(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_doc t = {.name = "seg_t", .kind = "detail", .doc = "{}"};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
+    struct catalog_segment segs[2] = {
+        {.id = "s1", .path = "tables/seg_t/s1.seg", .chunk_start = 0, .chunk_end = 86400000,
+         .min_time = 5, .max_time = 9, .rows = 10, .bytes = 100},
+        {.id = "s2", .path = "tables/seg_t/s2.seg", .chunk_start = 0, .chunk_end = 86400000,
+         .min_time = 1, .max_time = 3, .rows = 4, .bytes = 50},
+    };
+    struct catalog_commit cm = {.table_name = "seg_t", .add = segs, .nadd = 2, .stream = "ev",
+                                .expected_offsets = NULL, .new_offsets = "{\"0\":10}",
+                                .job_id = "j1", .job_counters = "{\"numRowsProcessed\":14}"};
+    CHECK_EQ_INT(catalog_commit(c, &cm, &e), 0);
+    /* The same expected state again: the checkpoint moved, nothing is written. */
+    struct catalog_segment s3 = {.id = "s3", .path = "p3", .rows = 1};
+    struct catalog_commit stale = {.table_name = "seg_t", .add = &s3, .nadd = 1, .stream = "ev",
+                                   .expected_offsets = NULL, .new_offsets = "{\"0\":11}"};
+    CHECK_EQ_INT(catalog_commit(c, &stale, &e), LERR_CONFLICT);
+    lerr_init(&e);
+    struct catalog_segment_list l;
+    CHECK_EQ_INT(catalog_segment_list(c, "seg_t", &l, &e), 0);
+    CHECK_EQ_INT(l.n, 2);
+    CHECK_EQ_STR(l.items[0].id, "s1");
+    CHECK_EQ_INT(l.items[1].rows, 4);
+    catalog_segment_list_free(&l);
+    stale.expected_offsets = "{\"0\":10}";   /* now right: commits */
+    CHECK_EQ_INT(catalog_commit(c, &stale, &e), 0);
+    char *off = NULL, *cnt = NULL;
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "seg_t", "ev", &off, &e), 0);
+    CHECK_EQ_STR(off, "{\"0\":11}");
+    free(off);
+    CHECK_EQ_INT(catalog_job_counters(c, "j1", &cnt, &e), 0);
+    CHECK_EQ_STR(cnt, "{\"numRowsProcessed\":14}");
+    free(cnt);
+    /* Compaction: swap s1+s2 for s4 atomically; removing a missing id fails whole. */
+    const char *rm[] = {"s1", "s2"};
+    struct catalog_segment s4 = {.id = "s4", .path = "p4", .rows = 14};
+    struct catalog_commit compact = {.table_name = "seg_t", .add = &s4, .nadd = 1,
+                                     .remove_ids = rm, .nremove = 2};
+    CHECK_EQ_INT(catalog_commit(c, &compact, &e), 0);
+    CHECK_EQ_INT(catalog_commit(c, &compact, &e), LERR_CONFLICT);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_segment_list(c, NULL, &l, &e), 0);
+    CHECK_EQ_INT(l.n, 2);   /* s3 and s4 */
+    catalog_segment_list_free(&l);
+    CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_TABLE, "seg_t", &e), 0);
+    CHECK_EQ_INT(catalog_segment_list(c, "seg_t", &l, &e), 0);
+    CHECK_EQ_INT(l.n, 0);   /* dropping a table drops its segments */
+    catalog_segment_list_free(&l);
+    catalog_close(c);
+}
+
 static void test_bad_file(void)
 {
     char bad[300];
@@ -162,6 +218,7 @@ int main(void)
     test_migrations_and_project();
     test_keys();
     test_docs_and_jobs();
+    test_commit();
     test_bad_file();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
