@@ -55,12 +55,15 @@ build/asan/liblodestar.a: $(ASAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+build/asan/lodestar: build/asan/obj/main.o build/asan/liblodestar.a
+	$(CC) $(BASEFLAGS) -O1 $(SAN) -o $@ $^ $(LDLIBS)
+
 build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS)
 
 unit: $(UNIT_BIN)
-unit-asan: $(ASAN_BIN)
+unit-asan: $(ASAN_BIN) build/asan/lodestar
 
 test: deps
 	@$(MAKE) --no-print-directory all unit unit-asan

@@ -40,6 +40,14 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 for t in tests/e2e/test_*.py; do
   [ -f "$t" ] && run_one "e2e/$(basename "$t" .py)" python3 "$t"
 done
+# The server itself under ASan + UBSan, through the API suite: a leak, overflow or UB
+# in a handler fails the run (the server exits non-zero on a LeakSanitizer report).
+if [ -x build/asan/lodestar ]; then
+  for t in ${ASAN_E2E:-test_api}; do
+    ASAN_OPTIONS=detect_leaks=1 LODESTAR_BIN=build/asan/lodestar \
+      run_one "e2e-asan/$t" python3 "tests/e2e/$t.py"
+  done
+fi
 if [ -f tests/fuzz/run.sh ]; then run_one "fuzz" bash tests/fuzz/run.sh; fi
 
 if [ ${#failed_progs[@]} -ne 0 ]; then
