@@ -1,0 +1,412 @@
+/*
+ * storage.h — tables on disk (DESIGN.md §5): realtime buffers per time chunk
+ * (rollup on arrival for aggregate tables), immutable columnar segment files,
+ * persist with a caller-supplied commit, compaction, start-up validation, and
+ * the read API the query engine scans.
+ *
+ * Entry points:
+ *   storage_table_open() / storage_table_free()    a table's data directory
+ *   storage_table_add_column()                     schema discovery (flexible)
+ *   storage_table_append()                         a batch from the row pipeline
+ *   storage_table_should_persist() + storage_table_persist()
+ *   storage_table_compact()                        background merge of a chunk
+ *   storage_table_snapshot() + storage_scan_*()    reads
+ *   storage_table_status(), storage_table_drop_data()
+ *
+ * Threads: one writer per table (the job runner) calls append, add_column and
+ * persist, never two of them at once; compaction may run at the same time on
+ * another thread; any number of readers take snapshots and scan them at any
+ * time. A snapshot sees every row whose append returned before it was taken,
+ * and nothing of appends that come after. Snapshots are immutable and may be
+ * shared by the threads of one query; scans are per thread.
+ *
+ * Columns: column 0 of every table is `__time` (TIMESTAMP, ms). Dimensions are
+ * STRING, LONG, FLOAT, DOUBLE, JSON or TIMESTAMP (stored as a long). Measures
+ * (aggregate tables) hold an aggregator state per row, merged on rollup and
+ * read either finalized (SUM → its value) or as states (for re-aggregation).
+ * A column a segment or an older row does not have reads as NULL.
+ *
+ * Durability: rows live in memory until persist writes them to segment files
+ * and the caller's commit callback records those files (and the job's stream
+ * offsets) in the catalog in one transaction. Files the catalog does not know
+ * are removed at the next open, so a crash anywhere loses nothing that was
+ * committed and keeps nothing that was not.
+ */
+#ifndef LODESTAR_STORAGE_H
+#define LODESTAR_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sql/sql.h"
+#include "util/util.h"
+
+/* ---- granularities ------------------------------------------------------ */
+
+/* partitioningGranularity (HOUR..ALL) and timeResolution (MILLISECOND..DAY). */
+enum storage_gran {
+    STORAGE_GRAN_MILLISECOND,
+    STORAGE_GRAN_SECOND,
+    STORAGE_GRAN_MINUTE,
+    STORAGE_GRAN_FIFTEEN_MINUTE,
+    STORAGE_GRAN_HOUR,
+    STORAGE_GRAN_DAY,
+    STORAGE_GRAN_WEEK,    /* ISO weeks: Monday 00:00 UTC */
+    STORAGE_GRAN_MONTH,
+    STORAGE_GRAN_YEAR,
+    STORAGE_GRAN_ALL
+};
+
+/* "hour", "fifteen_minute", ... (case-insensitive); -1 when unknown. */
+int storage_gran_parse(const char *s, size_t n);
+const char *storage_gran_name(enum storage_gran g);
+/* Start of the bucket holding t, in UTC (ALL: INT64_MIN). */
+int64_t storage_gran_floor(enum storage_gran g, int64_t t);
+/* Start of the bucket after the one starting at `start` (ALL: INT64_MAX). */
+int64_t storage_gran_next(enum storage_gran g, int64_t start);
+
+/* ---- schema ------------------------------------------------------------- */
+
+enum storage_table_type { STORAGE_DETAIL, STORAGE_AGGREGATE };
+enum storage_col_kind { STORAGE_DIMENSION, STORAGE_MEASURE };
+
+#define STORAGE_MAX_COLUMNS 4096
+#define STORAGE_MAX_NAME 255
+
+/*
+ * One column. `type` is the SQL type values are read back as: for
+ * dimensions STRING, LONG, FLOAT, DOUBLE, JSON or TIMESTAMP; for measures the
+ * aggregator's result_type (set by storage from `agg`). `agg` (measures only)
+ * describes the aggregator; storage copies it and never evaluates its
+ * expressions (args and filter are dropped), so sql_agg_for_measure() or the
+ * job's mapping call are both fine.
+ */
+struct storage_column {
+    const char *name;    /* NUL-terminated; storage copies it */
+    uint8_t type;        /* enum sql_type */
+    uint8_t kind;        /* enum storage_col_kind */
+    struct sql_agg_call agg;
+};
+
+struct storage_schema {
+    enum storage_table_type type;
+    enum storage_gran partitioning;       /* default DAY */
+    enum storage_gran time_resolution;    /* aggregate tables; default MILLISECOND */
+    /* User columns, in order (not __time: storage adds it as column 0). */
+    const struct storage_column *cols;
+    size_t ncols;
+};
+
+/* ---- the table ---------------------------------------------------------- */
+
+struct storage_table;
+
+/* Persist bounds; a zero field takes its default. */
+struct storage_limits {
+    uint64_t max_rows;      /* realtime rows per table before a persist: 1,000,000 */
+    uint64_t max_bytes;     /* realtime bytes per table: 256 MB */
+    int64_t max_age_ms;     /* oldest unpersisted row: 10,000 ms */
+};
+
+/* A segment file as the catalog records it. */
+struct storage_segment_info {
+    const char *name;       /* file name inside the table directory */
+    int64_t chunk_start;    /* the time chunk [start, end) */
+    int64_t chunk_end;
+    uint64_t rows;
+    uint64_t bytes;         /* file size */
+    int64_t min_time, max_time;
+};
+
+/*
+ * The caller's catalog commit. Persist calls it once per persist with the new
+ * segments (nremoved = 0; nadded may be 0 when nothing was buffered: the
+ * caller may still advance its offsets). Compaction calls it with the merged
+ * segment and the segments it replaces. Return 0 after the transaction
+ * committed; anything else (with err set) means nothing was recorded: storage
+ * then deletes the new files and keeps its previous state. Called on the
+ * thread that called persist / compact, with no storage lock held.
+ */
+typedef int (*storage_commit_fn)(void *ctx, const struct storage_segment_info *added,
+                                 size_t nadded, const struct storage_segment_info *removed,
+                                 size_t nremoved, struct lerr *err);
+
+struct storage_open_opts {
+    struct storage_limits limits;
+    /* Segment file names the catalog knows for this table. Others in the
+     * directory are removed (one log line each). */
+    const char *const *known;
+    size_t nknown;
+    /* Check every part's checksum at open (default: header and footer only;
+     * parts are checked on first read either way). */
+    bool verify_all;
+};
+
+/*
+ * Opens (creating `dir` if needed) the data of one table. `name` is used in
+ * messages. Known segments are opened and validated; a corrupt or missing one
+ * is logged, skipped, and listed by storage_table_corrupt(). Columns found in
+ * segments but not in `schema` are added (flexible tables persist discovered
+ * columns in their segments). Errors: LERR_INVALID (bad schema: duplicate or
+ * reserved name, unsupported type, measure without aggregator), LERR_IO.
+ * Not thread-safe with respect to the same directory.
+ */
+int storage_table_open(const char *dir, const char *name, const struct storage_schema *schema,
+                       const struct storage_open_opts *opts, struct storage_table **out,
+                       struct lerr *err);
+/* Frees the table; unpersisted rows are discarded. Snapshots still held keep
+ * what they reference alive until they are freed. */
+void storage_table_free(struct storage_table *t);
+
+/*
+ * Adds a column while data flows (schema discovery on flexible tables).
+ * Returns the new column's index (>= 1) or -1 with err set (LERR_INVALID for
+ * a duplicate/reserved name or an unsupported type). Writer thread only.
+ */
+int storage_table_add_column(struct storage_table *t, const struct storage_column *col,
+                             struct lerr *err);
+/* The current schema: column 0 is __time. Writer thread only (readers use the
+ * snapshot's copy). */
+size_t storage_table_ncols(const struct storage_table *t);
+const struct storage_column *storage_table_column(const struct storage_table *t, size_t i);
+/* Index of a column by name, or -1. */
+int storage_table_find_column(const struct storage_table *t, const char *name, size_t n);
+
+/* ---- appending ---------------------------------------------------------- */
+
+/* One column of a batch. */
+struct storage_batch_col {
+    uint32_t col;                    /* index in the table schema, >= 1 */
+    /* Dimensions: nrows values. A value of another type than the column is
+     * cast (Druid CAST rules). */
+    const struct sql_value *values;
+    /* Measures of aggregate tables: nrows states, each
+     * sql_agg_state_size(&column.agg) bytes, back to back (built with
+     * sql_agg_init + sql_agg_add). Storage merges them into its own memory. */
+    const void *states;
+};
+
+/*
+ * What the row pipeline hands to storage. Columns of the table missing from
+ * `cols` are NULL for these rows (measures: an empty state). Everything the
+ * batch points to (values' bytes, states and what they point to) is borrowed
+ * only until storage_table_append returns.
+ */
+struct storage_batch {
+    uint32_t nrows;
+    const int64_t *time;             /* __time, ms, per row */
+    uint32_t ncols;
+    const struct storage_batch_col *cols;
+};
+
+/*
+ * Adds a batch to the realtime buffers (one per time chunk). Aggregate
+ * tables floor __time to timeResolution and roll up rows with the same time
+ * and dimension values (NULL equals NULL, NULL differs from ''). Rows are
+ * visible to snapshots taken after this returns. Errors: LERR_INVALID (a bad
+ * column index, a measure column without states or a dimension without
+ * values, NULL time), checked before anything is added; LERR_NOMEM, after
+ * which the rows before the failing one may have been added. Writer only.
+ */
+int storage_table_append(struct storage_table *t, const struct storage_batch *b,
+                         struct lerr *err);
+
+/*
+ * True when the realtime buffers passed a bound of the limits: rows, bytes, or
+ * the age of the oldest unpersisted row against `now_ms`. The caller drives
+ * persists: it calls this after each append (and on a timer), and persists at
+ * a clean shutdown. Cheap; any thread.
+ */
+bool storage_table_should_persist(const struct storage_table *t, int64_t now_ms);
+/* Realtime rows and bytes (approximate memory) now. Any thread. */
+void storage_table_realtime_usage(const struct storage_table *t, uint64_t *rows, uint64_t *bytes);
+
+/*
+ * Writes every realtime buffer as a segment (temp file, fsync, rename, fsync
+ * the directory), then calls commit once with all of them. On success the
+ * segments replace the buffers atomically for new snapshots (older snapshots
+ * keep reading the buffers). On failure (write error or commit != 0) the new
+ * files are deleted, the buffers are kept, and the error is returned.
+ * Writer thread only.
+ */
+int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
+                          struct lerr *err);
+
+struct storage_compact_opts {
+    /* Merge a chunk's segments while together they hold at most this many
+     * rows (default 5,000,000) and there are at least `min_segments` of them
+     * (default 2). */
+    uint64_t max_rows;
+    uint32_t min_segments;
+    /* Also try zstd per block and keep it where it is at least 10% smaller. */
+    bool zstd;
+};
+
+/*
+ * Merges the small segments of one time chunk into one (re-rolling aggregate
+ * tables) and commits the swap through `commit` (added = the new segment,
+ * removed = the old ones). Old files are deleted once no snapshot holds them.
+ * *did is set when something was merged: call again until it is false.
+ * On failure nothing changes. May run on a background thread concurrently
+ * with the writer and readers; at most one compaction per table at a time.
+ */
+int storage_table_compact(struct storage_table *t, const struct storage_compact_opts *opts,
+                          storage_commit_fn commit, void *ctx, bool *did, struct lerr *err);
+
+/*
+ * Drops every row (DELETE /tables/{name}): realtime buffers are discarded and
+ * segment files deleted once no snapshot holds them. The caller removes the
+ * segments from the catalog. The table stays usable (empty). Writer thread.
+ */
+int storage_table_drop_data(struct storage_table *t, struct lerr *err);
+
+/* ---- status ------------------------------------------------------------- */
+
+struct storage_status {
+    uint64_t row_count;       /* stored rows (after rollup), segments + realtime */
+    uint64_t segment_count;
+    uint64_t total_bytes;     /* segment files + realtime memory */
+    int64_t min_time, max_time; /* INT64_MAX / INT64_MIN when empty */
+    uint64_t realtime_rows;
+    uint64_t corrupt_count;   /* segments skipped as corrupt */
+};
+
+/* Any thread. */
+void storage_table_status(struct storage_table *t, struct storage_status *out);
+/* The i-th corrupt segment's file name and message (copied into the
+ * caller's buffers); false past the end. Any thread. */
+bool storage_table_corrupt(struct storage_table *t, size_t i, char *name, size_t name_cap,
+                           char *msg, size_t msg_cap);
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* One realtime buffer or one segment, fixed at the time of the snapshot. */
+struct storage_view;
+
+/*
+ * A consistent, immutable set of views plus the table schema at that time.
+ * cols[0] is __time. Views are in no particular order.
+ */
+struct storage_snapshot {
+    size_t ncols;
+    const struct storage_column *cols;
+    size_t nviews;
+    struct storage_view *const *views;
+};
+
+/* Takes a snapshot (never fails except for memory: NULL). Any thread. */
+struct storage_snapshot *storage_table_snapshot(struct storage_table *t);
+void storage_snapshot_free(struct storage_snapshot *s);
+
+uint64_t storage_view_rows(const struct storage_view *v);
+/* The rows' __time range, inclusive; an empty view gives min > max. */
+void storage_view_time_range(const struct storage_view *v, int64_t *min_time,
+                             int64_t *max_time);
+/* The time chunk [start, end) the view belongs to. */
+void storage_view_chunk(const struct storage_view *v, int64_t *start, int64_t *end);
+bool storage_view_is_realtime(const struct storage_view *v);
+/* The segment file name, or "realtime <chunk start>". */
+const char *storage_view_name(const struct storage_view *v);
+/* Whether the view stores this (snapshot) column at all; false = all NULL. */
+bool storage_view_has_column(const struct storage_view *v, size_t col);
+
+/* --- dictionaries of STRING columns: ids are local to a view --- */
+
+/* Id 0 always stands for NULL; ids 1..size-1 are values. */
+#define STORAGE_NULL_ID 0u
+
+/* Number of ids (including the NULL id 0); 1 for a column the view lacks. */
+uint32_t storage_view_dict_size(const struct storage_view *v, size_t col);
+/* Segments keep dictionaries sorted (UTF-8 byte order); realtime buffers in
+ * arrival order. */
+bool storage_view_dict_sorted(const struct storage_view *v, size_t col);
+/* The value of an id (bytes live as long as the snapshot). */
+struct sql_value storage_view_dict_value(const struct storage_view *v, size_t col, uint32_t id);
+/* The id of a value, or -1 when the view has no row with it. */
+int64_t storage_view_dict_find(const struct storage_view *v, size_t col, const char *p,
+                               size_t n);
+/* Sorted dictionaries: the ids [*lo, *hi) of values that start with the
+ * prefix (an empty range when none). false for an unsorted dictionary. */
+bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const char *p, size_t n,
+                              uint32_t *lo, uint32_t *hi);
+
+/* --- bitmap indexes (segments only) --- */
+
+/*
+ * The rows (0-based within the view) whose STRING column has dictionary id
+ * `id`, as a roaring bitmap (from <roaring/roaring.h>; declared opaque here
+ * so that this header does not pull it in). Owned by the view: valid while
+ * the snapshot lives; do not modify. Returns NULL with err unset when the view
+ * has no bitmap indexes (realtime buffers: scan ids instead), NULL with err
+ * set (LERR_CORRUPT) when the part is corrupt. Thread-safe.
+ */
+struct roaring_bitmap_s;
+const struct roaring_bitmap_s *storage_view_bitmap(const struct storage_view *v, size_t col,
+                                                   uint32_t id, struct lerr *err);
+/* The rows where a column is NULL (any type; for STRING the bitmap of id 0).
+ * Same ownership and errors. */
+const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_view *v,
+                                                        size_t col, struct lerr *err);
+
+/* --- scans: decode row ranges --- */
+
+/* Rows per block: decode calls aligned to it do no redundant work. */
+#define STORAGE_BLOCK_ROWS 4096u
+
+/*
+ * Per-thread decoding state for one view (caches the last decoded block of
+ * each column). Borrows the view: free the scan before the snapshot.
+ */
+struct storage_scan;
+struct storage_scan *storage_scan_new(const struct storage_view *v);
+void storage_scan_free(struct storage_scan *s);
+
+/*
+ * Reads column `col` of rows row0 + sel[k] (k < n; sel == NULL means
+ * row0 + k) into out[k]. Ranges should be within one block for speed
+ * (STORAGE_BLOCK_ROWS); any range within the view works. Values are typed as
+ * the snapshot column (measures finalized). String bytes of STRING columns
+ * live as long as the snapshot; those of JSON and measure columns until the
+ * next read of the same column on this scan. Errors: LERR_CORRUPT (a part's
+ * checksum or structure is bad: the message names the file, part and
+ * offset), LERR_INVALID (row range outside the view), LERR_NOMEM.
+ */
+int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
+                        const uint32_t *sel, struct sql_value *out, struct lerr *err);
+/* __time of rows row0..row0+n-1. Same errors. */
+int storage_scan_time(struct storage_scan *s, uint64_t row0, uint32_t n, int64_t *out,
+                      struct lerr *err);
+/* LONG/TIMESTAMP/DOUBLE/FLOAT dimension columns, raw: values (DOUBLE/FLOAT
+ * as double) and null flags (may be NULL) for rows row0..row0+n-1. */
+int storage_scan_longs(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
+                       int64_t *out, bool *nulls, struct lerr *err);
+int storage_scan_doubles(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
+                         double *out, bool *nulls, struct lerr *err);
+/* STRING columns: the dictionary ids of rows row0..row0+n-1. */
+int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
+                     uint32_t *out, struct lerr *err);
+/*
+ * Measure columns: the aggregator states of rows row0..row0+n-1 into out
+ * (n * sql_agg_state_size(&col.agg) bytes), for merging across rows/views.
+ * Variable data lives in `mem`.
+ */
+int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
+                        void *out, struct arena *mem, struct lerr *err);
+
+/* ---- segment files (tests, tools, fuzzing) ------------------------------ */
+
+/*
+ * Opens one segment file on its own and checks all of it (header, footer and
+ * every part): 0, or LERR_CORRUPT / LERR_IO naming the file, part and offset.
+ * On success *rows is the row count (may be NULL).
+ */
+int storage_segment_verify(const char *path, uint64_t *rows, struct lerr *err);
+/* Same over bytes in memory (`name` is used in messages). */
+int storage_segment_verify_mem(const void *p, size_t n, const char *name, uint64_t *rows,
+                               struct lerr *err);
+
+/* CRC32C (Castagnoli), hardware-assisted where the CPU has it. */
+uint32_t storage_crc32c(uint32_t crc, const void *p, size_t n);
+
+#endif
