@@ -1,0 +1,548 @@
+/*
+ * agg.c — aggregators as objects over typed state: COUNT(*), COUNT(x),
+ * COUNT(DISTINCT x) (exact set), SUM, MIN, MAX, AVG, ANY_VALUE, and the
+ * time-paired EARLIEST / LATEST / EARLIEST_BY / LATEST_BY. Rollup at
+ * ingestion adds rows into states and merges partial states; queries do
+ * the same and then finalize; segments store states as bytes.
+ *
+ * Every aggregator uses one fixed-size state layout (struct agg_state):
+ * simpler than per-kind layouts and small enough (64 bytes). Variable data
+ * (string values, distinct sets) lives in the caller's arena; a state never
+ * owns heap memory, so dropping states is dropping their arena.
+ *
+ * Druid rules: COUNT(x) and the others skip NULL inputs; SUM/MIN/MAX/AVG
+ * of no non-NULL input is NULL, COUNT is 0; AVG of BIGINT is BIGINT
+ * (integer division of sum by count); EARLIEST/LATEST keep the value (NULL
+ * included) of the row with the smallest/largest non-NULL time, the first
+ * one seen on ties, strings cut to maxBytes (default 1024) at a character
+ * boundary.
+ *
+ * Entry points: sql_agg_state_size(), sql_agg_init(), sql_agg_add(),
+ * sql_agg_add_row(), sql_agg_merge(), sql_agg_finalize(),
+ * sql_agg_serialize(), sql_agg_deserialize(), sql_agg_for_measure().
+ */
+#include "sql/sql_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct dset {
+    struct sql_value *slots;   /* is_null + type SQL_NULL marks an empty slot */
+    uint8_t *used;
+    size_t cap, n;
+    bool has_null;             /* NULL never counts, kept for completeness */
+};
+
+struct agg_state {
+    uint8_t has;
+    int64_t ts;
+    int64_t cnt;
+    union {
+        int64_t l;
+        double d;
+    } sum;
+    struct sql_value v;
+    struct dset *set;
+};
+
+size_t sql_agg_state_size(const struct sql_agg_call *c)
+{
+    (void)c;
+    return sizeof(struct agg_state);
+}
+
+void sql_agg_init(const struct sql_agg_call *c, void *state)
+{
+    struct agg_state *s = state;
+    memset(s, 0, sizeof *s);
+    s->v = sql_null(c->result_type);
+}
+
+/* Copies a string value's bytes into mem (cut to max bytes at a UTF-8
+ * boundary); other values are returned as they are. */
+static bool keep_value(struct sql_value *dst, const struct sql_value *v, uint32_t max, struct arena *mem)
+{
+    if (v->is_null || (v->type != SQL_STRING && v->type != SQL_JSON)) {
+        *dst = *v;
+        return true;
+    }
+    uint32_t n = v->v.s.n;
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)v->v.s.p[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char *p = arena_alloc(mem, n ? n : 1);
+    if (!p)
+        return false;
+    memcpy(p, v->v.s.p, n);
+    *dst = *v;
+    dst->v.s.p = p;
+    dst->v.s.n = n;
+    return true;
+}
+
+static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem);
+
+static struct dset *set_new(struct arena *mem)
+{
+    struct dset *d = arena_zalloc(mem, sizeof *d);
+    if (!d)
+        return NULL;
+    d->cap = 16;
+    d->slots = arena_alloc(mem, sizeof *d->slots * d->cap);
+    d->used = arena_zalloc(mem, d->cap);
+    return d->slots && d->used ? d : NULL;
+}
+
+static bool set_insert_slot(struct dset *d, const struct sql_value *v)
+{
+    size_t mask = d->cap - 1;
+    for (size_t i = sql_value_hash(v) & mask;; i = (i + 1) & mask) {
+        if (!d->used[i]) {
+            d->used[i] = 1;
+            d->slots[i] = *v;
+            d->n++;
+            return true;
+        }
+        if (sql_value_equal(&d->slots[i], v))
+            return false;
+    }
+}
+
+static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem)
+{
+    if (v->is_null) {
+        d->has_null = true;
+        return true;
+    }
+    if ((d->n + 1) * 4 > d->cap * 3) {
+        size_t ncap = d->cap * 2;
+        struct sql_value *ns = arena_alloc(mem, sizeof *ns * ncap);
+        uint8_t *nu = arena_zalloc(mem, ncap);
+        if (!ns || !nu)
+            return false;
+        struct sql_value *os = d->slots;
+        uint8_t *ou = d->used;
+        size_t ocap = d->cap;
+        d->slots = ns;
+        d->used = nu;
+        d->cap = ncap;
+        d->n = 0;
+        for (size_t i = 0; i < ocap; i++)
+            if (ou[i])
+                set_insert_slot(d, &os[i]);
+    }
+    /* probe first so that only new values copy their bytes */
+    size_t mask = d->cap - 1;
+    for (size_t i = sql_value_hash(v) & mask; d->used[i]; i = (i + 1) & mask)
+        if (sql_value_equal(&d->slots[i], v))
+            return true;
+    struct sql_value k;
+    if (!keep_value(&k, v, UINT32_MAX, mem))
+        return false;
+    set_insert_slot(d, &k);
+    return true;
+}
+
+static bool is_long_sum(const struct sql_agg_call *c)
+{
+    return c->arg_type != SQL_DOUBLE && c->arg_type != SQL_FLOAT;
+}
+
+bool sql_agg_add(const struct sql_agg_call *c, void *state, const struct sql_value *args,
+                 int64_t row_time, struct arena *mem)
+{
+    struct agg_state *s = state;
+    const struct sql_value *x = c->nargs ? &args[0] : NULL;
+    switch (c->kind) {
+    case SQL_AGG_COUNT_STAR:
+        s->cnt++;
+        return true;
+    case SQL_AGG_COUNT:
+        if (!x->is_null)
+            s->cnt++;
+        return true;
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
+        if (x->is_null)
+            return true;
+        if (is_long_sum(c)) {
+            int64_t v = (x->type == SQL_DOUBLE || x->type == SQL_FLOAT) ? (int64_t)x->v.d : x->v.l;
+            s->sum.l = (int64_t)((uint64_t)s->sum.l + (uint64_t)v);
+        } else {
+            s->sum.d += (x->type == SQL_DOUBLE || x->type == SQL_FLOAT) ? x->v.d : (double)x->v.l;
+        }
+        s->has = 1;
+        s->cnt++;
+        return true;
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX: {
+        if (x->is_null)
+            return true;
+        int r = s->has ? sql_value_compare(x, &s->v) : 0;
+        if (!s->has || (c->kind == SQL_AGG_MIN ? r < 0 : r > 0)) {
+            if (!keep_value(&s->v, x, UINT32_MAX, mem))
+                return false;
+            s->has = 1;
+        }
+        return true;
+    }
+    case SQL_AGG_ANY_VALUE:
+        if (s->has || x->is_null)
+            return true;
+        s->has = 1;
+        return keep_value(&s->v, x, c->max_bytes, mem);
+    case SQL_AGG_EARLIEST:
+    case SQL_AGG_LATEST:
+    case SQL_AGG_EARLIEST_BY:
+    case SQL_AGG_LATEST_BY: {
+        int64_t t = row_time;
+        if (c->kind == SQL_AGG_EARLIEST_BY || c->kind == SQL_AGG_LATEST_BY) {
+            if (args[1].is_null)
+                return true;
+            t = args[1].v.l;
+        }
+        bool earliest = c->kind == SQL_AGG_EARLIEST || c->kind == SQL_AGG_EARLIEST_BY;
+        if (s->has && (earliest ? t >= s->ts : t <= s->ts))
+            return true;
+        s->has = 1;
+        s->ts = t;
+        return keep_value(&s->v, x, c->max_bytes, mem);
+    }
+    case SQL_AGG_COUNT_DISTINCT:
+        if (x->is_null)
+            return true;
+        if (!s->set && !(s->set = set_new(mem)))
+            return false;
+        return set_add(s->set, x, mem);
+    default:
+        return true;
+    }
+}
+
+int sql_agg_add_row(const struct sql_agg_call *c, void *state, const struct sql_value *row,
+                    int64_t row_time, struct arena *mem, struct lerr *err)
+{
+    if (c->filter) {
+        int rc = 0;
+        if (!sql_eval_filter(c->filter, row, mem, &rc, err))
+            return rc;
+    }
+    struct sql_value args[2];
+    for (int i = 0; i < c->nargs; i++) {
+        int rc = sql_eval_row(c->args[i], row, mem, &args[i], err);
+        if (rc)
+            return rc;
+    }
+    if (!sql_agg_add(c, state, args, row_time, mem))
+        return lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
+    return 0;
+}
+
+bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem)
+{
+    struct agg_state *d = dst;
+    const struct agg_state *s = src;
+    switch (c->kind) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT:
+        d->cnt += s->cnt;
+        return true;
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
+        if (!s->has)
+            return true;
+        if (is_long_sum(c))
+            d->sum.l = (int64_t)((uint64_t)d->sum.l + (uint64_t)s->sum.l);
+        else
+            d->sum.d += s->sum.d;
+        d->cnt += s->cnt;
+        d->has = 1;
+        return true;
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX:
+    case SQL_AGG_ANY_VALUE: {
+        if (!s->has)
+            return true;
+        struct sql_value one = s->v;
+        return sql_agg_add(c, dst, &one, 0, mem);
+    }
+    case SQL_AGG_EARLIEST:
+    case SQL_AGG_LATEST:
+    case SQL_AGG_EARLIEST_BY:
+    case SQL_AGG_LATEST_BY: {
+        if (!s->has)
+            return true;
+        bool earliest = c->kind == SQL_AGG_EARLIEST || c->kind == SQL_AGG_EARLIEST_BY;
+        if (d->has && (earliest ? s->ts >= d->ts : s->ts <= d->ts))
+            return true;
+        d->has = 1;
+        d->ts = s->ts;
+        return keep_value(&d->v, &s->v, c->max_bytes, mem);
+    }
+    case SQL_AGG_COUNT_DISTINCT:
+        if (!s->set)
+            return true;
+        if (!d->set && !(d->set = set_new(mem)))
+            return false;
+        for (size_t i = 0; i < s->set->cap; i++)
+            if (s->set->used[i] && !set_add(d->set, &s->set->slots[i], mem))
+                return false;
+        return true;
+    default:
+        return true;
+    }
+}
+
+void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sql_value *out)
+{
+    const struct agg_state *s = state;
+    switch (c->kind) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT:
+        *out = sql_long(s->cnt);
+        return;
+    case SQL_AGG_COUNT_DISTINCT:
+        *out = sql_long(s->set ? (int64_t)s->set->n : 0);
+        return;
+    case SQL_AGG_SUM:
+        if (!s->has)
+            *out = sql_null(c->result_type);
+        else if (is_long_sum(c))
+            *out = sql_long(s->sum.l);
+        else
+            *out = sql_double(s->sum.d);
+        return;
+    case SQL_AGG_AVG:
+        if (!s->has || s->cnt == 0)
+            *out = sql_null(c->result_type);
+        else if (c->result_type == SQL_LONG)
+            *out = sql_long(s->sum.l / s->cnt);
+        else
+            *out = sql_double((is_long_sum(c) ? (double)s->sum.l : s->sum.d) / (double)s->cnt);
+        return;
+    default:
+        if (!s->has || s->v.is_null) {
+            *out = sql_null(c->result_type);
+        } else {
+            *out = s->v;
+            if (sql_type_is_numeric(c->result_type) && out->type != c->result_type) {
+                struct sql_value v = sql_value_cast(out, c->result_type, NULL);
+                *out = v;
+            }
+        }
+        return;
+    }
+}
+
+/* ---- bytes -------------------------------------------------------------------------- */
+
+#define STATE_VERSION 1
+
+static const char *const agg_names[] = {
+#define AGG_NAME(e, name) name,
+    SQL_AGG_MAP(AGG_NAME)
+#undef AGG_NAME
+};
+
+static void put_u64(struct buf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    buf_append(b, x, 8);
+}
+
+static void put_value(struct buf *b, const struct sql_value *v)
+{
+    unsigned char h[2] = {v->type, v->is_null};
+    buf_append(b, h, 2);
+    if (v->is_null)
+        return;
+    switch (v->type) {
+    case SQL_STRING:
+    case SQL_JSON: {
+        unsigned char l[4];
+        for (int i = 0; i < 4; i++)
+            l[i] = (unsigned char)(v->v.s.n >> (8 * i));
+        buf_append(b, l, 4);
+        buf_append(b, v->v.s.p, v->v.s.n);
+        break;
+    }
+    case SQL_DOUBLE:
+    case SQL_FLOAT: {
+        uint64_t u;
+        memcpy(&u, &v->v.d, 8);
+        put_u64(b, u);
+        break;
+    }
+    default:
+        put_u64(b, (uint64_t)v->v.l);
+    }
+}
+
+bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out)
+{
+    const struct agg_state *s = state;
+    unsigned char h[3] = {STATE_VERSION, (unsigned char)c->kind, s->has};
+    buf_append(out, h, 3);
+    put_u64(out, (uint64_t)s->cnt);
+    put_u64(out, (uint64_t)s->ts);
+    uint64_t u;
+    memcpy(&u, &s->sum, 8);
+    put_u64(out, u);
+    switch (c->kind) {
+    case SQL_AGG_COUNT_DISTINCT: {
+        put_u64(out, s->set ? s->set->n : 0);
+        for (size_t i = 0; s->set && i < s->set->cap; i++)
+            if (s->set->used[i])
+                put_value(out, &s->set->slots[i]);
+        break;
+    }
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX:
+    case SQL_AGG_ANY_VALUE:
+    case SQL_AGG_EARLIEST:
+    case SQL_AGG_LATEST:
+    case SQL_AGG_EARLIEST_BY:
+    case SQL_AGG_LATEST_BY:
+        put_value(out, &s->v);
+        break;
+    default:
+        break;
+    }
+    return !out->failed;
+}
+
+struct rd {
+    const unsigned char *p, *e;
+};
+
+static bool get_u64(struct rd *r, uint64_t *v)
+{
+    if (r->e - r->p < 8)
+        return false;
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += 8;
+    return true;
+}
+
+static bool get_value(struct rd *r, struct sql_value *v, struct arena *mem)
+{
+    if (r->e - r->p < 2)
+        return false;
+    memset(v, 0, sizeof *v);
+    v->type = r->p[0];
+    v->is_null = r->p[1] != 0;
+    r->p += 2;
+    if (v->type >= SQL__TYPE_COUNT || v->type == SQL_ARRAY || v->type == SQL_INTERVAL)
+        return false;
+    if (v->is_null)
+        return true;
+    if (v->type == SQL_STRING || v->type == SQL_JSON) {
+        if (r->e - r->p < 4)
+            return false;
+        uint32_t n = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+                     (uint32_t)r->p[3] << 24;
+        r->p += 4;
+        if ((size_t)(r->e - r->p) < n)
+            return false;
+        char *s = arena_alloc(mem, n ? n : 1);
+        if (!s)
+            return false;
+        memcpy(s, r->p, n);
+        r->p += n;
+        v->v.s.p = s;
+        v->v.s.n = n;
+        return true;
+    }
+    uint64_t u;
+    if (!get_u64(r, &u))
+        return false;
+    memcpy(&v->v, &u, 8);
+    return true;
+}
+
+int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, void *state,
+                        struct arena *mem, struct lerr *err)
+{
+    struct agg_state *s = state;
+    sql_agg_init(c, s);
+    struct rd r = {p, (const unsigned char *)p + n};
+    if (n < 27 || r.p[0] != STATE_VERSION || r.p[1] != (unsigned char)c->kind)
+        return lerr_set(err, LERR_CORRUPT, "aggregator state is not a %s state (version or kind differs)",
+                        agg_names[c->kind]);
+    s->has = r.p[2] != 0;
+    r.p += 3;
+    uint64_t a = 0, b = 0, u = 0;
+    if (!get_u64(&r, &a) || !get_u64(&r, &b) || !get_u64(&r, &u))
+        return lerr_set(err, LERR_CORRUPT, "aggregator state is truncated");
+    s->cnt = (int64_t)a;
+    s->ts = (int64_t)b;
+    memcpy(&s->sum, &u, 8);
+    switch (c->kind) {
+    case SQL_AGG_COUNT_DISTINCT: {
+        uint64_t k;
+        if (!get_u64(&r, &k) || k > n)
+            return lerr_set(err, LERR_CORRUPT, "distinct-count state is truncated");
+        if (k && !(s->set = set_new(mem)))
+            return lerr_set(err, LERR_NOMEM, "out of memory");
+        for (uint64_t i = 0; i < k; i++) {
+            struct sql_value v;
+            if (!get_value(&r, &v, mem) || !set_add(s->set, &v, mem))
+                return lerr_set(err, LERR_CORRUPT, "distinct-count state is truncated");
+        }
+        break;
+    }
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX:
+    case SQL_AGG_ANY_VALUE:
+    case SQL_AGG_EARLIEST:
+    case SQL_AGG_LATEST:
+    case SQL_AGG_EARLIEST_BY:
+    case SQL_AGG_LATEST_BY:
+        if (!get_value(&r, &s->v, mem))
+            return lerr_set(err, LERR_CORRUPT, "aggregator state is truncated");
+        break;
+    default:
+        break;
+    }
+    if (r.p != r.e)
+        return lerr_set(err, LERR_CORRUPT, "aggregator state has %zu trailing bytes", (size_t)(r.e - r.p));
+    return 0;
+}
+
+bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out)
+{
+    static const struct {
+        const char *name;
+        enum sql_agg_kind kind;
+        uint8_t type;
+    } m[] = {
+        {"count", SQL_AGG_COUNT_STAR, SQL_LONG},   {"longSum", SQL_AGG_SUM, SQL_LONG},
+        {"doubleSum", SQL_AGG_SUM, SQL_DOUBLE},    {"floatSum", SQL_AGG_SUM, SQL_DOUBLE},
+        {"longMin", SQL_AGG_MIN, SQL_LONG},        {"longMax", SQL_AGG_MAX, SQL_LONG},
+        {"doubleMin", SQL_AGG_MIN, SQL_DOUBLE},    {"doubleMax", SQL_AGG_MAX, SQL_DOUBLE},
+        {"floatMin", SQL_AGG_MIN, SQL_FLOAT},      {"floatMax", SQL_AGG_MAX, SQL_FLOAT},
+        {"longLatest", SQL_AGG_LATEST, SQL_LONG},  {"doubleLatest", SQL_AGG_LATEST, SQL_DOUBLE},
+        {"stringLatest", SQL_AGG_LATEST, SQL_STRING}, {"longEarliest", SQL_AGG_EARLIEST, SQL_LONG},
+        {"doubleEarliest", SQL_AGG_EARLIEST, SQL_DOUBLE},
+        {"stringEarliest", SQL_AGG_EARLIEST, SQL_STRING},
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(m); i++) {
+        if (strcasecmp(m[i].name, measure_type) == 0) {
+            memset(out, 0, sizeof *out);
+            out->kind = m[i].kind;
+            out->arg_type = m[i].type;
+            out->result_type = m[i].type;
+            out->nargs = m[i].kind == SQL_AGG_COUNT_STAR ? 0 : 1;
+            out->max_bytes = 1024;
+            return true;
+        }
+    }
+    return false;
+}

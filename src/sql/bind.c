@@ -1,0 +1,981 @@
+/*
+ * bind.c — name resolution, typing and constant folding, and the compiled
+ * expression object. The binder walks the parsed tree once: identifiers
+ * become field references (or an error with a "did you mean" hint), `?`
+ * becomes the parameter's value, each call is checked by its function's
+ * binder (func*.c), which coerces arguments with CAST nodes and picks a
+ * monomorphic evaluation function, and calls whose arguments are all
+ * constants are evaluated right away. The bound tree is the evaluable form.
+ *
+ * Entry points: sql_compile_expr(), sql_bind_node(), sql_bind_agg_call(),
+ * sql_expr_*() accessors, sql_node_equal(), sql_node_explain(), and the
+ * services the binders use (sql_coerce(), sql_arg_lit_string(), ...).
+ */
+#include "sql/sql_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- owners ------------------------------------------------------------- */
+
+bool sql_owner_cleanup(struct sql_owner *o, void (*fn)(void *), void *p)
+{
+    struct sql_cleanup *c = arena_alloc(&o->arena, sizeof *c);
+    if (!c) {
+        fn(p);
+        return false;
+    }
+    c->fn = fn;
+    c->p = p;
+    c->next = o->cleanups;
+    o->cleanups = c;
+    return true;
+}
+
+struct sql_owner *sql_owner_new(void)
+{
+    struct sql_owner *o = calloc(1, sizeof *o);
+    if (o)
+        arena_init(&o->arena, 8 * 1024, 0);
+    return o;
+}
+
+void sql_owner_free(struct sql_owner *o)
+{
+    if (!o)
+        return;
+    for (struct sql_cleanup *c = o->cleanups; c; c = c->next)
+        c->fn(c->p);
+    arena_destroy(&o->arena);
+    free(o);
+}
+
+/* ---- errors and suggestions ------------------------------------------------ */
+
+int sql_bind_error(struct sql_bctx *b, const struct sql_node *n, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return sql_error_at(b->err, b->text, b->len, n ? n->pos : 0, "%s", msg);
+}
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Case-insensitive edit distance, bounded to 64 characters per side. */
+static int edit_distance(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an > 64 || bn > 64)
+        return 1000;
+    int row[65];
+    for (size_t j = 0; j <= bn; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= an; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= bn; j++) {
+            int cur = row[j];
+            int cost = lower((unsigned char)a[i - 1]) == lower((unsigned char)b[j - 1]) ? 0 : 1;
+            int best = prev + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[bn];
+}
+
+static bool close_enough(int d, size_t n)
+{
+    return d <= (n <= 4 ? 1 : n <= 8 ? 2 : 3);
+}
+
+/* ---- helpers for binders ---------------------------------------------------- */
+
+bool sql_arg_is_lit(const struct sql_node *n, int i)
+{
+    return i < n->nargs && n->args[i]->kind == NK_LIT && !n->args[i]->k.is_null;
+}
+
+int sql_arg_lit_string(struct sql_bctx *b, struct sql_node *n, int i, const char *what,
+                       const char **p, size_t *len)
+{
+    struct sql_node *a = n->args[i];
+    if (a->kind != NK_LIT || a->k.is_null || (a->k.type != SQL_STRING)) {
+        return sql_bind_error(b, a, "the %s argument of %s must be a string literal, such as '%s'",
+                              what, sql_funcs[n->func].name,
+                              strcmp(what, "period") == 0     ? "PT1H"
+                              : strcmp(what, "time zone") == 0 ? "America/Los_Angeles"
+                              : strcmp(what, "unit") == 0      ? "HOUR"
+                              : strcmp(what, "pattern") == 0   ? "yyyy-MM-dd"
+                                                               : "...");
+    }
+    *p = a->k.v.s.p;
+    *len = a->k.v.s.n;
+    return 0;
+}
+
+int sql_arg_tz(struct sql_bctx *b, struct sql_node *n, int i, const struct ls_tz **out)
+{
+    if (i >= n->nargs || (n->args[i]->kind == NK_LIT && n->args[i]->k.is_null)) {
+        *out = b->tz;
+        return 0;
+    }
+    const char *p;
+    size_t len;
+    if (sql_arg_lit_string(b, n, i, "time zone", &p, &len))
+        return LERR_INVALID;
+    struct lerr e;
+    lerr_init(&e);
+    const struct ls_tz *tz = tz_get(p, len, &e);
+    if (!tz)
+        return sql_bind_error(b, n->args[i],
+                              "unknown time zone '%.*s' (use an IANA name such as 'America/New_York' or an offset such as '+05:30')",
+                              (int)(len > 64 ? 64 : len), p);
+    *out = tz;
+    return 0;
+}
+
+static bool is_intlike(int t)
+{
+    return t == SQL_LONG || t == SQL_BOOLEAN;
+}
+
+bool sql_type_is_numeric(int t)
+{
+    return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT || t == SQL_TIMESTAMP ||
+           t == SQL_BOOLEAN;
+}
+
+int sql_common_type(int a, int b)
+{
+    if (a == b)
+        return a == SQL_BOOLEAN ? SQL_LONG : a;
+    if (a == SQL_NULL)
+        return b;
+    if (b == SQL_NULL)
+        return a;
+    if (a == SQL_TIMESTAMP || b == SQL_TIMESTAMP) {
+        int o = a == SQL_TIMESTAMP ? b : a;
+        if (o == SQL_STRING || is_intlike(o))
+            return SQL_TIMESTAMP;
+        return SQL_DOUBLE;
+    }
+    if (is_intlike(a) && is_intlike(b))
+        return SQL_LONG;
+    if (sql_type_is_numeric(a) && sql_type_is_numeric(b))
+        return SQL_DOUBLE;
+    /* text against a number compares as numbers, as Druid's native
+     * expressions do (ExprEval coerces both to double) */
+    if ((a == SQL_STRING && sql_type_is_numeric(b)) || (b == SQL_STRING && sql_type_is_numeric(a)))
+        return SQL_DOUBLE;
+    if ((a == SQL_STRING || a == SQL_JSON) && (b == SQL_STRING || b == SQL_JSON))
+        return SQL_STRING;
+    return SQL_STRING;
+}
+
+int sql_arg_check(struct sql_bctx *b, struct sql_node *n, int i, int type)
+{
+    struct sql_node *a = n->args[i];
+    int t = a->type;
+    bool ok;
+    switch (type) {
+    case SQL_LONG:
+    case SQL_DOUBLE:
+        ok = sql_type_is_numeric(t) || t == SQL_STRING || t == SQL_NULL;
+        break;
+    case SQL_TIMESTAMP:
+        ok = t == SQL_TIMESTAMP || t == SQL_LONG || t == SQL_STRING || t == SQL_NULL;
+        break;
+    case SQL_STRING:
+        ok = t != SQL_ARRAY && t != SQL_INTERVAL;
+        break;
+    default:
+        ok = true;
+    }
+    if (!ok)
+        return sql_bind_error(b, a, "%s cannot take a %s as argument %d (it needs a %s)",
+                              sql_funcs[n->func].name, sql_type_sql_name(t), i + 1,
+                              sql_type_sql_name(type));
+    if (t != type)
+        sql_coerce(b, n, i, type);
+    return b->err && b->err->code ? b->err->code : 0;
+}
+
+/* ---- evaluation of leaves ------------------------------------------------------ */
+
+void sql_eval_lit(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+{
+    (void)c;
+    *out = n->k;
+}
+
+static void eval_ref(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+{
+    const struct sql_value *v = c->row ? &c->row[n->field] : &c->cols[n->field][c->r];
+    if (v->is_null) {
+        *out = sql_null(n->type);
+    } else if (v->type == n->type) {
+        *out = *v;
+    } else {
+        *out = sql_value_cast(v, n->type, c->mem);
+    }
+}
+
+struct sql_node *sql_node_ref(struct arena *a, uint32_t field, int type, uint32_t pos)
+{
+    struct sql_node *n = sql_node_new(a, NK_REF, pos);
+    if (n) {
+        n->field = field;
+        n->type = (uint8_t)type;
+        n->fn = eval_ref;
+    }
+    return n;
+}
+
+struct sql_node *sql_node_clone(struct arena *a, const struct sql_node *n)
+{
+    struct sql_node *c = arena_alloc(a, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *n;
+    if (n->nargs) {
+        c->args = arena_alloc(a, sizeof *c->args * n->nargs);
+        if (!c->args)
+            return NULL;
+        for (int i = 0; i < n->nargs; i++)
+            if (!(c->args[i] = sql_node_clone(a, n->args[i])))
+                return NULL;
+    }
+    if (n->filter && !(c->filter = sql_node_clone(a, n->filter)))
+        return NULL;
+    return c;
+}
+
+static void eval_fail(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+{
+    *out = sql_null(n->type);
+    sql_rt_error(c, "internal error: unbound expression node");
+}
+
+/* ---- folding --------------------------------------------------------------- */
+
+static bool all_args_const(const struct sql_node *n)
+{
+    for (int i = 0; i < n->nargs; i++)
+        if (n->args[i]->kind != NK_LIT)
+            return false;
+    return n->filter == NULL;
+}
+
+/* Evaluates a constant call once; the result's bytes live in the owner's
+ * arena. A run-time error (1/0) is left for run time, where it belongs to
+ * a row. */
+static void fold(struct sql_bctx *b, struct sql_node *n)
+{
+    struct sql_ectx c = {.mem = b->arena, .params = b->opt ? b->opt->params : NULL};
+    struct sql_value v;
+    n->fn(n, &c, &v);
+    if (c.rc)
+        return;
+    if (v.is_null)
+        v = sql_null(n->type);
+    n->kind = NK_LIT;
+    n->k = v;
+    n->fn = sql_eval_lit;
+}
+
+static void setup_cast(struct sql_bctx *b, struct sql_node *c, int type)
+{
+    c->ttype = (uint8_t)type;
+    c->type = (uint8_t)type;
+    c->fn = sql_eval_cast;
+    c->aux = (void *)b->tz;
+}
+
+void sql_coerce(struct sql_bctx *b, struct sql_node *n, int i, int type)
+{
+    struct sql_node *a = n->args[i];
+    if (a->type == type)
+        return;
+    if (a->kind == NK_LIT && a->k.is_null) {
+        a->type = (uint8_t)type;
+        a->k.type = (uint8_t)type;
+        return;
+    }
+    struct sql_node *c = sql_node_call(b->arena, F_CAST, a->pos, 1, &a);
+    if (!c) {
+        lerr_set(b->err, LERR_NOMEM, "out of memory");
+        return;
+    }
+    setup_cast(b, c, type);
+    if (a->kind == NK_LIT)
+        fold(b, c);
+    n->args[i] = c;
+}
+
+int sql_bind_cast(struct sql_bctx *b, struct sql_node *n)
+{
+    int from = n->args[0]->type;
+    if (n->ttype == SQL_INTERVAL || from == SQL_INTERVAL)
+        return sql_bind_error(b, n, "cannot CAST to or from an INTERVAL");
+    setup_cast(b, n, n->ttype);
+    if (n->ival & 1) {
+        /* TIMESTAMP '...' / DATE '...' literal: must be valid now */
+        fold(b, n);
+        if (n->kind != NK_LIT || n->k.is_null) {
+            const struct sql_node *s = n->args[0];
+            return sql_bind_error(b, n, "invalid %s literal '%.*s' (write it as '2000-01-02%s')",
+                                  (n->ival & 2) ? "DATE" : "TIMESTAMP",
+                                  s->k.is_null ? 0 : (int)(s->k.v.s.n > 60 ? 60 : s->k.v.s.n),
+                                  s->k.is_null ? "" : s->k.v.s.p,
+                                  (n->ival & 2) ? "" : " 03:04:05");
+        }
+    }
+    return 0;
+}
+
+void sql_eval_cast(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+{
+    SQL_ARG(0, x);
+    if (n->ttype == SQL_TIMESTAMP && x.type == SQL_STRING) {
+        int64_t ms;
+        const struct ls_tz *tz = n->aux;
+        if (!time_parse_iso(x.v.s.p, x.v.s.n, tz, &ms)) {
+            *out = sql_null(SQL_TIMESTAMP);
+            return;
+        }
+        x = sql_timestamp(ms);
+    } else {
+        x = sql_value_cast(&x, n->ttype, c->mem);
+    }
+    if ((n->ival & 2) && !x.is_null) {
+        /* DATE: floor to the day in the session time zone */
+        const struct ls_tz *tz = n->aux ? n->aux : tz_utc();
+        int64_t local = tz_utc_to_local(tz, x.v.l);
+        x.v.l = tz_local_to_utc(tz, ls_floor_div(local, LS_MS_PER_DAY) * LS_MS_PER_DAY);
+    }
+    *out = x;
+}
+
+/* ---- the binder ------------------------------------------------------------ */
+
+static int bind_ident(struct sql_bctx *b, struct sql_node *n)
+{
+    const struct sql_schema *s = b->schema;
+    if (n->qual && b->table) {
+        bool ok = (n->qual_len == strlen(b->table) && memcmp(n->qual, b->table, n->qual_len) == 0) ||
+                  (b->table_alias && n->qual_len == strlen(b->table_alias) &&
+                   memcmp(n->qual, b->table_alias, n->qual_len) == 0);
+        if (!ok)
+            return sql_bind_error(b, n, "unknown table '%.*s' (the query reads \"%s\")",
+                                  (int)n->qual_len, n->qual, b->table);
+    } else if (n->qual) {
+        return sql_bind_error(b, n, "unknown %s '%.*s.%.*s' (refer to fields by name, such as \"%.*s\")",
+                              b->field_what, (int)n->qual_len, n->qual, (int)n->name_len, n->name,
+                              (int)n->name_len, n->name);
+    }
+    for (size_t i = 0; s && i < s->n; i++) {
+        if (s->fields[i].name_len == n->name_len &&
+            memcmp(s->fields[i].name, n->name, n->name_len) == 0) {
+            n->kind = NK_REF;
+            n->field = (uint32_t)i;
+            n->type = s->fields[i].type;
+            n->fn = eval_ref;
+            return 0;
+        }
+    }
+    /* suggest the closest name */
+    int best = 1000;
+    size_t bi = 0;
+    for (size_t i = 0; s && i < s->n; i++) {
+        int d = edit_distance(n->name, n->name_len, s->fields[i].name, s->fields[i].name_len);
+        if (d < best) {
+            best = d;
+            bi = i;
+        }
+    }
+    int nl = (int)(n->name_len > 80 ? 80 : n->name_len);
+    if (best < 1000 && close_enough(best, n->name_len)) {
+        const struct sql_field *f = &s->fields[bi];
+        return sql_bind_error(b, n, "unknown %s '%.*s' (did you mean \"%.*s\"?%s)", b->field_what, nl,
+                              n->name, (int)(f->name_len > 80 ? 80 : f->name_len), f->name,
+                              best == 0 ? " names are case-sensitive" : "");
+    }
+    if (!(n->flags & NF_QUOTED) && sql_func_find(n->name, n->name_len) >= 0)
+        return sql_bind_error(b, n, "unknown %s '%.*s' (to call the function write %.*s(...))",
+                              b->field_what, nl, n->name, nl, n->name);
+    if (!s || s->n == 0)
+        return sql_bind_error(b, n, "unknown %s '%.*s' (there are no %ss to refer to)", b->field_what,
+                              nl, n->name, b->field_what);
+    return sql_bind_error(b, n, "unknown %s '%.*s' (declare it%s, or write a string in single quotes: '%.*s')",
+                          b->field_what, nl, n->name,
+                          strcmp(b->field_what, "column") == 0 ? " in the table" : " in inputSchema",
+                          nl, n->name);
+}
+
+static int bind_param(struct sql_bctx *b, struct sql_node *n)
+{
+    const struct sql_options *o = b->opt;
+    if (!o || n->field >= o->nparams)
+        return sql_bind_error(b, n, "no value for parameter %u (pass it in \"parameters\")",
+                              n->field + 1);
+    struct sql_value v = o->params[n->field];
+    if (!v.is_null && (v.type == SQL_STRING || v.type == SQL_JSON)) {
+        char *p = arena_strndup(b->arena, v.v.s.p, v.v.s.n);
+        if (!p)
+            return lerr_set(b->err, LERR_NOMEM, "out of memory");
+        v.v.s.p = p;
+    }
+    if (v.type == SQL_ARRAY)
+        return sql_bind_error(b, n, "array parameters are not supported");
+    n->kind = NK_LIT;
+    n->k = v;
+    n->type = v.type;
+    n->fn = sql_eval_lit;
+    return 0;
+}
+
+static int unknown_function(struct sql_bctx *b, struct sql_node *n)
+{
+    int best = 1000, bi = -1;
+    for (int i = 0; i < F__COUNT; i++) {
+        if (sql_funcs[i].flags & FF_OP)
+            continue;
+        int d = edit_distance(n->name, n->name_len, sql_funcs[i].name, strlen(sql_funcs[i].name));
+        if (d < best) {
+            best = d;
+            bi = i;
+        }
+    }
+    int nl = (int)(n->name_len > 80 ? 80 : n->name_len);
+    if (bi >= 0 && close_enough(best, n->name_len))
+        return sql_bind_error(b, n, "unknown function '%.*s' (did you mean %s?)", nl, n->name,
+                              sql_funcs[bi].name);
+    return sql_bind_error(b, n, "unknown function '%.*s' (see the list of supported functions in the API documentation)",
+                          nl, n->name);
+}
+
+int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
+{
+    if (b->err && b->err->code)
+        return b->err->code;
+    switch (n->kind) {
+    case NK_LIT:
+        n->type = n->k.is_null ? n->type : n->k.type;
+        n->fn = sql_eval_lit;
+        return 0;
+    case NK_REF:
+    case NK_AGGREF:
+        return 0;   /* already bound (shared subtrees) */
+    case NK_IDENT:
+        return bind_ident(b, n);
+    case NK_PARAM:
+        return bind_param(b, n);
+    case NK_STAR:
+        return sql_bind_error(b, n, "'*' is only allowed in COUNT(*) and SELECT *");
+    default:
+        break;
+    }
+    if (n->fn)
+        return 0;   /* a call bound earlier (coercions share nodes) */
+    if (n->func == UINT16_MAX) {
+        int f = sql_func_find(n->name, n->name_len);
+        if (f < 0)
+            return unknown_function(b, n);
+        n->func = (uint16_t)f;
+    }
+    const struct sql_func *f = &sql_funcs[n->func];
+    if (f->flags & FF_UNSUPPORTED)
+        return sql_bind_error(b, n, "%s is not supported yet (HLL and theta sketch functions come in a later release; use COUNT(DISTINCT ...) in queries)",
+                              f->name);
+    if (f->flags & FF_AGG) {
+        if (b->agg_depth > 0)
+            return sql_bind_error(b, n, "aggregate %s cannot be nested inside another aggregate",
+                                  f->name);
+        if (!b->agg_hook)
+            return sql_bind_error(b, n, "aggregate %s is not allowed here (%s)", f->name,
+                                  b->agg_refusal ? b->agg_refusal
+                                                 : "only a whole isAggregation mapping may aggregate");
+        return b->agg_hook(b, n);
+    }
+    if (n->flags & NF_DISTINCT)
+        return sql_bind_error(b, n, "DISTINCT is only allowed in aggregate functions");
+    if (n->filter)
+        return sql_bind_error(b, n, "FILTER is only allowed after aggregate functions");
+    if (n->nargs < f->min_args || (f->max_args >= 0 && n->nargs > f->max_args)) {
+        if (f->min_args == f->max_args)
+            return sql_bind_error(b, n, "%s takes %d argument%s but got %u", f->name, f->min_args,
+                                  f->min_args == 1 ? "" : "s", n->nargs);
+        if (f->max_args < 0)
+            return sql_bind_error(b, n, "%s takes at least %d argument%s but got %u", f->name,
+                                  f->min_args, f->min_args == 1 ? "" : "s", n->nargs);
+        return sql_bind_error(b, n, "%s takes %d to %d arguments but got %u", f->name, f->min_args,
+                              f->max_args, n->nargs);
+    }
+    if (n->ttype && n->func != F_CAST && n->func != F_JSON_VALUE)
+        return sql_bind_error(b, n, "RETURNING is only allowed in JSON_VALUE");
+    for (int i = 0; i < n->nargs; i++) {
+        int rc = sql_bind_node(b, n->args[i]);
+        if (rc)
+            return rc;
+        if (n->args[i]->type == SQL_INTERVAL && n->func != F_ADD && n->func != F_SUB)
+            return sql_bind_error(b, n->args[i], "an INTERVAL can only be added to or subtracted from a TIMESTAMP");
+    }
+    int rc = f->bind(b, n);
+    if (rc)
+        return rc;
+    if (b->err && b->err->code)
+        return b->err->code;
+    if (!n->fn)
+        n->fn = eval_fail;
+    if (n->kind == NK_CALL && !(f->flags & FF_NOFOLD) && all_args_const(n))
+        fold(b, n);
+    return 0;
+}
+
+/* ---- aggregate calls --------------------------------------------------------- */
+
+static int lit_int_arg(struct sql_bctx *b, struct sql_node *n, int i, const char *what, int64_t lo,
+                       int64_t hi, int64_t *out)
+{
+    struct sql_node *a = n->args[i];
+    if (sql_bind_node(b, a))
+        return b->err->code;
+    if (a->kind != NK_LIT || a->k.is_null || a->k.type != SQL_LONG || a->k.v.l < lo ||
+        a->k.v.l > hi)
+        return sql_bind_error(b, a, "the %s argument of %s must be an integer literal from %lld to %lld",
+                              what, sql_funcs[n->func].name, (long long)lo, (long long)hi);
+    *out = a->k.v.l;
+    return 0;
+}
+
+int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out)
+{
+    const struct sql_func *f = &sql_funcs[n->func];
+    memset(out, 0, sizeof *out);
+    out->kind = (enum sql_agg_kind)f->variant;
+    out->max_bytes = 1024;
+    if (n->nargs < f->min_args || (f->max_args >= 0 && n->nargs > f->max_args)) {
+        if (n->func == F_COUNT)
+            return sql_bind_error(b, n, "COUNT takes * or one argument");
+        return sql_bind_error(b, n, "%s takes %d to %d arguments but got %u", f->name, f->min_args,
+                              f->max_args, n->nargs);
+    }
+    if (n->func == F_COUNT) {
+        out->kind = n->nargs == 0 ? SQL_AGG_COUNT_STAR
+                    : (n->flags & NF_DISTINCT) ? SQL_AGG_COUNT_DISTINCT
+                                               : SQL_AGG_COUNT;
+        out->distinct = (n->flags & NF_DISTINCT) != 0;
+    } else if (n->flags & NF_DISTINCT) {
+        if (n->func != F_APPROX_CD)
+            return sql_bind_error(b, n, "DISTINCT is only supported in COUNT(DISTINCT ...)");
+    }
+    if (n->func == F_APPROX_CD)
+        out->distinct = true;
+    b->agg_depth++;
+    int rc = 0;
+    int nvals = n->nargs;
+    if (out->kind == SQL_AGG_EARLIEST || out->kind == SQL_AGG_LATEST || out->kind == SQL_AGG_ANY_VALUE) {
+        if (n->nargs == 2) {
+            int64_t mb;
+            if ((rc = lit_int_arg(b, n, 1, "maxBytes", 1, 1 << 20, &mb)))
+                goto done;
+            out->max_bytes = (uint32_t)mb;
+        }
+        nvals = 1;
+    } else if (out->kind == SQL_AGG_EARLIEST_BY || out->kind == SQL_AGG_LATEST_BY) {
+        if (n->nargs == 3) {
+            int64_t mb;
+            if ((rc = lit_int_arg(b, n, 2, "maxBytes", 1, 1 << 20, &mb)))
+                goto done;
+            out->max_bytes = (uint32_t)mb;
+        }
+        nvals = 2;
+    }
+    for (int i = 0; i < nvals; i++) {
+        struct sql_node *a = n->args[i];
+        if (a->kind == NK_STAR) {
+            rc = sql_bind_error(b, a, "'*' is only allowed in COUNT(*)");
+            goto done;
+        }
+        if ((rc = sql_bind_node(b, a)))
+            goto done;
+    }
+    int at = nvals ? n->args[0]->type : SQL_NULL;
+    out->arg_type = (uint8_t)at;
+    out->nargs = (uint8_t)nvals;
+    switch (out->kind) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT:
+    case SQL_AGG_COUNT_DISTINCT:
+        out->result_type = SQL_LONG;
+        if (at == SQL_INTERVAL)
+            rc = sql_bind_error(b, n->args[0], "cannot count INTERVAL values");
+        break;
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
+        if (!sql_type_is_numeric(at) && at != SQL_NULL) {
+            rc = sql_bind_error(b, n->args[0], "%s needs a number but got %s (CAST it to BIGINT or DOUBLE)",
+                                f->name, sql_type_sql_name(at));
+            break;
+        }
+        if (at == SQL_BOOLEAN || at == SQL_TIMESTAMP || at == SQL_NULL) {
+            sql_coerce(b, n, 0, SQL_LONG);
+            at = SQL_LONG;
+        } else if (at == SQL_FLOAT) {
+            sql_coerce(b, n, 0, SQL_DOUBLE);
+            at = SQL_DOUBLE;
+        }
+        out->arg_type = (uint8_t)at;
+        /* AVG of BIGINT stays BIGINT (integer division), as Calcite types it */
+        out->result_type = (uint8_t)at;
+        break;
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX:
+    case SQL_AGG_ANY_VALUE:
+    case SQL_AGG_EARLIEST:
+    case SQL_AGG_LATEST:
+    case SQL_AGG_EARLIEST_BY:
+    case SQL_AGG_LATEST_BY:
+        if (at == SQL_ARRAY || at == SQL_INTERVAL) {
+            rc = sql_bind_error(b, n->args[0], "%s cannot aggregate %s values", f->name,
+                                sql_type_sql_name(at));
+            break;
+        }
+        if (at == SQL_BOOLEAN || at == SQL_NULL) {
+            sql_coerce(b, n, 0, at == SQL_NULL ? SQL_STRING : SQL_LONG);
+            at = n->args[0]->type;
+        }
+        if (at == SQL_JSON && out->kind != SQL_AGG_ANY_VALUE) {
+            sql_coerce(b, n, 0, SQL_STRING);
+            at = SQL_STRING;
+        }
+        out->arg_type = (uint8_t)at;
+        out->result_type = (uint8_t)at;
+        if (nvals == 2) {
+            int tt = n->args[1]->type;
+            if (tt != SQL_TIMESTAMP && tt != SQL_LONG && tt != SQL_NULL) {
+                rc = sql_bind_error(b, n->args[1], "the time argument of %s must be a TIMESTAMP (use TIME_PARSE or MILLIS_TO_TIMESTAMP)",
+                                    f->name);
+                break;
+            }
+            sql_coerce(b, n, 1, SQL_TIMESTAMP);
+        }
+        break;
+    default:
+        break;
+    }
+    if (rc)
+        goto done;
+    for (int i = 0; i < nvals; i++) {
+        out->args[i] = sql_expr_wrap(b, n->args[i], b->schema ? b->schema->n : 0);
+        if (!out->args[i]) {
+            rc = lerr_set(b->err, LERR_NOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (n->filter) {
+        if ((rc = sql_bind_node(b, n->filter)))
+            goto done;
+        out->filter = sql_expr_wrap(b, n->filter, b->schema ? b->schema->n : 0);
+        if (!out->filter)
+            rc = lerr_set(b->err, LERR_NOMEM, "out of memory");
+    }
+done:
+    b->agg_depth--;
+    return rc;
+}
+
+/* ---- expressions ---------------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void collect_refs(const struct sql_node *n, uint8_t *seen, size_t nfields)
+{
+    if (n->kind == NK_REF && n->field < nfields)
+        seen[n->field] = 1;
+    if (n->kind != NK_CALL)
+        return;
+    for (int i = 0; i < n->nargs; i++)
+        collect_refs(n->args[i], seen, nfields);
+    if (n->filter)
+        collect_refs(n->filter, seen, nfields);
+}
+
+struct sql_expr *sql_expr_wrap(struct sql_bctx *b, struct sql_node *root, size_t nfields)
+{
+    struct sql_expr *e = arena_zalloc(b->arena, sizeof *e);
+    if (!e)
+        return NULL;
+    e->owner = b->owner;
+    e->root = root;
+    e->type = root->type;
+    e->text = b->text;
+    if (nfields) {
+        uint8_t *seen = calloc(nfields, 1);
+        if (!seen)
+            return NULL;
+        collect_refs(root, seen, nfields);
+        size_t k = 0;
+        for (size_t i = 0; i < nfields; i++)
+            k += seen[i];
+        e->refs = arena_alloc(b->arena, sizeof *e->refs * (k ? k : 1));
+        if (!e->refs) {
+            free(seen);
+            return NULL;
+        }
+        for (size_t i = 0; i < nfields; i++)
+            if (seen[i])
+                e->refs[e->nrefs++] = (uint32_t)i;
+        free(seen);
+        qsort(e->refs, e->nrefs, sizeof *e->refs, cmp_u32);
+    }
+    return e;
+}
+
+int sql_bctx_init(struct sql_bctx *b, struct sql_owner *o, const char *text, size_t len,
+                  const struct sql_schema *schema, const struct sql_options *opt, struct lerr *err)
+{
+    memset(b, 0, sizeof *b);
+    b->text = text;
+    b->len = len;
+    b->arena = &o->arena;
+    b->owner = o;
+    b->schema = schema;
+    b->opt = opt;
+    b->err = err;
+    b->field_what = "input field";
+    b->tz = tz_utc();
+    if (opt && opt->time_zone && *opt->time_zone) {
+        struct lerr e;
+        lerr_init(&e);
+        b->tz = tz_get(opt->time_zone, strlen(opt->time_zone), &e);
+        if (!b->tz)
+            return lerr_set(err, LERR_INVALID, "unknown time zone '%s' (use an IANA name such as 'America/New_York')",
+                            opt->time_zone);
+    }
+    return 0;
+}
+
+/* Agg hook for a whole-expression aggregation (ingestion rollup). */
+struct top_agg {
+    struct sql_node *root;
+    struct sql_agg_call *call;
+};
+
+static int top_agg_hook(struct sql_bctx *b, struct sql_node *n)
+{
+    struct top_agg *t = b->hook_ud;
+    if (n != t->root)
+        return sql_bind_error(b, n, "an aggregation mapping must be a single aggregate call, such as SUM(\"bytes\") (compute expressions inside it: SUM(\"a\" * 2))");
+    t->call = arena_zalloc(b->arena, sizeof *t->call);
+    if (!t->call)
+        return lerr_set(b->err, LERR_NOMEM, "out of memory");
+    int rc = sql_bind_agg_call(b, n, t->call);
+    if (rc)
+        return rc;
+    n->type = t->call->result_type;
+    n->fn = eval_fail;
+    return 0;
+}
+
+int sql_compile_expr(const char *text, size_t len, const struct sql_schema *schema,
+                     const struct sql_options *opt, struct sql_expr **out, struct lerr *err)
+{
+    *out = NULL;
+    struct sql_owner *o = sql_owner_new();
+    if (!o)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    char *copy = arena_strndup(&o->arena, text ? text : "", text ? len : 0);
+    if (!copy) {
+        sql_owner_free(o);
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    }
+    struct sql_node *root;
+    int rc = sql_parse_expr_text(copy, len, &o->arena, &root, err);
+    if (rc) {
+        sql_owner_free(o);
+        return rc;
+    }
+    struct sql_bctx b;
+    if ((rc = sql_bctx_init(&b, o, copy, len, schema, opt, err))) {
+        sql_owner_free(o);
+        return rc;
+    }
+    enum sql_mode mode = opt ? opt->mode : SQL_MODE_SCALAR;
+    struct top_agg top = {.root = root};
+    if (mode != SQL_MODE_SCALAR) {
+        b.agg_hook = top_agg_hook;
+        b.hook_ud = &top;
+    } else {
+        b.agg_refusal = "aggregations need isAggregation: true on an aggregate table";
+    }
+    rc = sql_bind_node(&b, root);
+    if (!rc && mode == SQL_MODE_ROLLUP && !top.call)
+        rc = sql_bind_error(&b, root, "an aggregation mapping must be an aggregate call, such as SUM(\"bytes\"), COUNT(*) or LATEST(\"x\") (or set isAggregation to false)");
+    if (!rc && root->type == SQL_INTERVAL)
+        rc = sql_bind_error(&b, root, "an INTERVAL is not a value (add it to a TIMESTAMP)");
+    struct sql_expr *e = NULL;
+    if (!rc) {
+        e = sql_expr_wrap(&b, root, schema ? schema->n : 0);
+        if (!e)
+            rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    }
+    if (rc) {
+        sql_owner_free(o);
+        return rc ? rc : LERR_INVALID;
+    }
+    e->owns = true;
+    e->agg = top.call;
+    if (top.call) {
+        /* refs of an aggregation: those of its arguments and filter */
+        e->type = top.call->result_type;
+    }
+    *out = e;
+    return 0;
+}
+
+void sql_expr_free(struct sql_expr *e)
+{
+    if (e && e->owns)
+        sql_owner_free(e->owner);
+}
+
+int sql_expr_type(const struct sql_expr *e)
+{
+    return e->type;
+}
+
+bool sql_expr_is_constant(const struct sql_expr *e)
+{
+    return e->root->kind == NK_LIT;
+}
+
+size_t sql_expr_refs(const struct sql_expr *e, const uint32_t **fields)
+{
+    *fields = e->refs;
+    return e->nrefs;
+}
+
+const struct sql_agg_call *sql_expr_agg(const struct sql_expr *e)
+{
+    return e->agg;
+}
+
+bool sql_expr_is_aggregation(const struct sql_expr *e)
+{
+    return e->agg != NULL;
+}
+
+/* ---- tree utilities ---------------------------------------------------------- */
+
+bool sql_node_equal(const struct sql_node *a, const struct sql_node *b)
+{
+    if (a == b)
+        return true;
+    if (a->kind != b->kind || a->type != b->type)
+        return false;
+    switch (a->kind) {
+    case NK_LIT:
+        if (a->k.is_null || b->k.is_null)
+            return a->k.is_null == b->k.is_null;
+        return a->k.type == b->k.type && sql_value_equal(&a->k, &b->k);
+    case NK_REF:
+    case NK_AGGREF:
+        return a->field == b->field;
+    case NK_CALL:
+        if (a->func != b->func || a->nargs != b->nargs || a->flags != b->flags ||
+            a->ttype != b->ttype || a->ival != b->ival || a->fn != b->fn)
+            return false;
+        for (int i = 0; i < a->nargs; i++)
+            if (!sql_node_equal(a->args[i], b->args[i]))
+                return false;
+        if ((a->filter == NULL) != (b->filter == NULL))
+            return false;
+        return !a->filter || sql_node_equal(a->filter, b->filter);
+    default:
+        return false;
+    }
+}
+
+bool sql_node_explain(const struct sql_node *n, struct buf *out)
+{
+    switch (n->kind) {
+    case NK_LIT:
+        if (n->k.is_null)
+            return buf_puts(out, "NULL");
+        if (n->k.type == SQL_STRING) {
+            buf_putc(out, '\'');
+            for (uint32_t i = 0; i < n->k.v.s.n; i++) {
+                if (n->k.v.s.p[i] == '\'')
+                    buf_putc(out, '\'');
+                buf_putc(out, n->k.v.s.p[i]);
+            }
+            return buf_putc(out, '\'');
+        }
+        if (n->k.type == SQL_INTERVAL)
+            return buf_printf(out, "INTERVAL %lld %s", (long long)n->k.v.l,
+                              n->k.v.s.n ? "MONTH" : "MILLISECOND");
+        return sql_value_to_text(&n->k, out, true);
+    case NK_REF:
+        return buf_printf(out, "$%u", n->field);
+    case NK_AGGREF:
+        return buf_printf(out, "$agg%u", n->field);
+    case NK_IDENT:
+        return buf_printf(out, "\"%.*s\"", (int)n->name_len, n->name);
+    case NK_CALL:
+        break;
+    default:
+        return buf_puts(out, "?");
+    }
+    const struct sql_func *f = &sql_funcs[n->func];
+    if (n->func == F_CAST) {
+        buf_puts(out, "CAST(");
+        sql_node_explain(n->args[0], out);
+        return buf_printf(out, " AS %s)", sql_type_sql_name(n->ttype));
+    }
+    if ((f->flags & FF_OP) && n->nargs == 2 && n->func != F_IN && n->func != F_LIKE) {
+        buf_putc(out, '(');
+        sql_node_explain(n->args[0], out);
+        buf_printf(out, " %s ", f->name);
+        sql_node_explain(n->args[1], out);
+        return buf_putc(out, ')');
+    }
+    buf_printf(out, "%s%s(", (n->flags & NF_NOT) ? "NOT " : "", f->name);
+    for (int i = 0; i < n->nargs; i++) {
+        if (i)
+            buf_puts(out, ", ");
+        sql_node_explain(n->args[i], out);
+    }
+    return buf_putc(out, ')');
+}
+
+bool sql_expr_explain(const struct sql_expr *e, struct buf *out)
+{
+    if (e->agg) {
+        buf_printf(out, "%s(", sql_funcs[e->root->func].name);
+        for (int i = 0; i < e->agg->nargs; i++) {
+            if (i)
+                buf_puts(out, ", ");
+            sql_node_explain(e->agg->args[i]->root, out);
+        }
+        return buf_putc(out, ')');
+    }
+    return sql_node_explain(e->root, out);
+}

@@ -1,0 +1,1419 @@
+/*
+ * parse.c — the hand-written Druid SQL parser: expressions by precedence
+ * climbing, and the SELECT statement. It builds the tree of sql_int.h in an
+ * arena; names are not resolved here (bind.c does that). Special syntaxes
+ * are rewritten into ordinary calls so that the binder sees one shape:
+ * `TRIM(LEADING 'x' FROM s)` → LTRIM(s, 'x'), `EXTRACT(HOUR FROM t)` →
+ * EXTRACT(t, 'HOUR'), `FLOOR(t TO DAY)` → "FLOOR TO"(t, 'DAY'),
+ * `POSITION(a IN b)` → STRPOS(b, a), `SUBSTRING(s FROM i FOR n)` →
+ * SUBSTRING(s, i, n), `TIMESTAMP '...'` → a CAST that must fold.
+ *
+ * Entry points: sql_parse_expr_text(), sql_parse_select(), sql_error_at(),
+ * sql_node_new(), sql_node_call().
+ */
+#include "sql/sql_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 200   /* nesting limit: keeps the recursion bounded */
+
+struct parser {
+    struct sql_lexer lx;
+    struct sql_token tok;   /* current */
+    struct arena *a;
+    struct lerr *err;
+    const char *text;
+    size_t len;
+    int depth;
+    uint32_t nparams;
+    bool failed;
+};
+
+/* ---- errors -------------------------------------------------------------- */
+
+int sql_error_at(struct lerr *err, const char *text, size_t len, size_t off, const char *fmt, ...)
+{
+    if (!err || err->code != LERR_OK)
+        return err ? err->code : LERR_INVALID;
+    if (off > len)
+        off = len;
+    uint32_t line = 1, col = 1;
+    int64_t chars = 0;
+    for (size_t i = 0; i < off; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if ((ch & 0xC0) == 0x80)
+            continue;
+        chars++;
+        if (ch == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    /* A trailing "(hint)" goes after the position. */
+    const char *hint = "";
+    char *paren = NULL;
+    for (char *q = strstr(what, " ("); q; q = strstr(q + 1, " ("))
+        paren = q;
+    if (paren && what[strlen(what) - 1] == ')') {
+        *paren = '\0';
+        hint = paren + 1;
+    }
+    lerr_set(err, LERR_INVALID, "%s at line %u, column %u%s%s", what, line, col, *hint ? " " : "",
+             hint);
+    err->pos = chars;
+    return LERR_INVALID;
+}
+
+static void perr(struct parser *p, size_t off, const char *fmt, ...) LS_PRINTF(3, 4);
+static void perr(struct parser *p, size_t off, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    p->failed = true;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sql_error_at(p->err, p->text, p->len, off, "%s", msg);
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static void next(struct parser *p)
+{
+    const char *why;
+    sql_lex_next(&p->lx, &p->tok, &why);
+    if (p->tok.kind == TK_ERROR) {
+        if (why && strcmp(why, "unexpected character") == 0)
+            perr(p, p->tok.off, "unexpected character '%.*s'", (int)(p->tok.len ? p->tok.len : 1),
+                 p->text + p->tok.off);
+        else
+            perr(p, p->tok.off, "%s", why ? why : "bad token");
+    }
+}
+
+/* The token after the current one, without consuming anything. */
+static struct sql_token peek_tok(struct parser *p)
+{
+    struct sql_lexer save = p->lx;
+    struct sql_token t;
+    const char *why;
+    sql_lex_next(&save, &t, &why);
+    return t;
+}
+
+static bool is_kw(struct parser *p, const char *kw)
+{
+    return sql_tok_is(&p->lx, &p->tok, kw);
+}
+
+static bool accept_kw(struct parser *p, const char *kw)
+{
+    if (is_kw(p, kw)) {
+        next(p);
+        return true;
+    }
+    return false;
+}
+
+static const char *tok_desc(struct parser *p, char *buf, size_t cap)
+{
+    if (p->tok.kind == TK_EOF)
+        return "the end of the text";
+    snprintf(buf, cap, "'%.*s'", (int)(p->tok.len > 40 ? 40 : p->tok.len), p->text + p->tok.off);
+    return buf;
+}
+
+static bool expect(struct parser *p, int kind, const char *what)
+{
+    if (p->tok.kind == kind) {
+        next(p);
+        return true;
+    }
+    char b[64];
+    perr(p, p->tok.off, "expected %s but found %s", what, tok_desc(p, b, sizeof b));
+    return false;
+}
+
+static bool expect_kw(struct parser *p, const char *kw)
+{
+    if (accept_kw(p, kw))
+        return true;
+    char b[64];
+    perr(p, p->tok.off, "expected %s but found %s", kw, tok_desc(p, b, sizeof b));
+    return false;
+}
+
+/* Words that end an expression or start a clause: never column names
+ * unless quoted. */
+static const char *const reserved[] = {
+    "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AND",
+    "OR", "NOT", "AS", "ON", "IS", "IN", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE",
+    "END", "NULL", "TRUE", "FALSE", "DISTINCT", "ALL", "UNION", "JOIN", "ASC", "DESC",
+    "ESCAPE", "FILTER", "EXPLAIN", "WITH", "INNER", "LEFT", "RIGHT", "FULL", "CROSS",
+    "OUTER", "USING", "INTERSECT", "EXCEPT", "FETCH", "UNKNOWN", "OVER", "WINDOW"};
+
+static bool is_reserved(struct parser *p, const struct sql_token *t)
+{
+    if (t->kind != TK_IDENT)
+        return false;
+    for (size_t i = 0; i < LS_ARRAY_LEN(reserved); i++)
+        if (sql_tok_is(&p->lx, t, reserved[i]))
+            return true;
+    return false;
+}
+
+/* ---- nodes --------------------------------------------------------------- */
+
+struct sql_node *sql_node_new(struct arena *a, int kind, uint32_t pos)
+{
+    struct sql_node *n = arena_zalloc(a, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = (uint8_t)kind;
+    n->pos = pos;
+    return n;
+}
+
+struct sql_node *sql_node_call(struct arena *a, int func, uint32_t pos, size_t nargs,
+                              struct sql_node *const *args)
+{
+    struct sql_node *n = sql_node_new(a, NK_CALL, pos);
+    if (!n)
+        return NULL;
+    n->func = (uint16_t)func;
+    n->name = sql_funcs[func].name;
+    n->name_len = (uint32_t)strlen(n->name);
+    n->nargs = (uint16_t)nargs;
+    if (nargs) {
+        n->args = arena_alloc(a, sizeof *n->args * nargs);
+        if (!n->args)
+            return NULL;
+        memcpy(n->args, args, sizeof *n->args * nargs);
+    }
+    return n;
+}
+
+static struct sql_node *oom(struct parser *p)
+{
+    if (!p->failed) {
+        p->failed = true;
+        lerr_set(p->err, LERR_NOMEM, "out of memory while parsing the expression");
+    }
+    return NULL;
+}
+
+static struct sql_node *mk(struct parser *p, int kind, uint32_t pos)
+{
+    struct sql_node *n = sql_node_new(p->a, kind, pos);
+    return n ? n : oom(p);
+}
+
+static struct sql_node *call(struct parser *p, int func, uint32_t pos, int nargs, ...)
+{
+    struct sql_node *a[3];
+    va_list ap;
+    va_start(ap, nargs);
+    for (int i = 0; i < nargs; i++)
+        a[i] = va_arg(ap, struct sql_node *);
+    va_end(ap);
+    for (int i = 0; i < nargs; i++)
+        if (!a[i])
+            return NULL;
+    struct sql_node *n = sql_node_call(p->a, func, pos, (size_t)nargs, a);
+    return n ? n : oom(p);
+}
+
+static struct sql_node *string_lit(struct parser *p, const char *s, size_t n, uint32_t pos)
+{
+    struct sql_node *x = mk(p, NK_LIT, pos);
+    if (!x)
+        return NULL;
+    char *c = arena_strndup(p->a, s, n);
+    if (!c)
+        return oom(p);
+    x->k = sql_string(c, n);
+    x->type = SQL_STRING;
+    return x;
+}
+
+/* The text of a 'string' or "identifier" token with doubled quotes undone. */
+static char *unquote(struct parser *p, const struct sql_token *t, size_t *outn)
+{
+    const char *s = p->text + t->off + 1;
+    size_t n = t->len >= 2 ? t->len - 2 : 0;
+    char q = p->text[t->off];
+    char *o = arena_alloc(p->a, n + 1);
+    if (!o) {
+        oom(p);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        o[k++] = s[i];
+        if (s[i] == q && i + 1 < n && s[i + 1] == q)
+            i++;
+    }
+    o[k] = '\0';
+    *outn = k;
+    return o;
+}
+
+/* Argument lists grow in a small vector, then move to the arena. */
+struct nvec {
+    struct sql_node *inl[8];
+    struct sql_node **v;
+    size_t n, cap;
+};
+
+static void nvec_init(struct nvec *v)
+{
+    v->v = v->inl;
+    v->n = 0;
+    v->cap = LS_ARRAY_LEN(v->inl);
+}
+
+static bool nvec_push(struct parser *p, struct nvec *v, struct sql_node *x)
+{
+    if (!x)
+        return false;
+    if (v->n == v->cap) {
+        if (v->cap >= 60000) {
+            perr(p, x->pos, "too many arguments");
+            return false;
+        }
+        struct sql_node **nv = arena_alloc(p->a, sizeof *nv * v->cap * 2);
+        if (!nv) {
+            oom(p);
+            return false;
+        }
+        memcpy(nv, v->v, sizeof *nv * v->n);
+        v->v = nv;
+        v->cap *= 2;
+    }
+    v->v[v->n++] = x;
+    return true;
+}
+
+static struct sql_node *call_vec(struct parser *p, int func, uint32_t pos, struct nvec *v)
+{
+    struct sql_node *n = sql_node_call(p->a, func, pos, v->n, v->v);
+    return n ? n : oom(p);
+}
+
+/* ---- expressions --------------------------------------------------------- */
+
+enum { PREC_OR = 1, PREC_AND, PREC_NOT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_UNARY };
+
+static struct sql_node *parse_expr(struct parser *p, int minprec);
+
+/* Type names for CAST and RETURNING; sets *type and *date. */
+static bool parse_type(struct parser *p, int *type, bool *date)
+{
+    *date = false;
+    struct sql_token t = p->tok;
+    if (t.kind != TK_IDENT && t.kind != TK_QIDENT) {
+        char b[64];
+        perr(p, t.off, "expected a type name (VARCHAR, BIGINT, DOUBLE, TIMESTAMP, ...) but found %s",
+             tok_desc(p, b, sizeof b));
+        return false;
+    }
+    static const struct {
+        const char *name;
+        int type;
+    } names[] = {
+        {"VARCHAR", SQL_STRING}, {"CHAR", SQL_STRING},       {"CHARACTER", SQL_STRING},
+        {"STRING", SQL_STRING},  {"BIGINT", SQL_LONG},       {"INTEGER", SQL_LONG},
+        {"INT", SQL_LONG},       {"SMALLINT", SQL_LONG},     {"TINYINT", SQL_LONG},
+        {"LONG", SQL_LONG},      {"DOUBLE", SQL_DOUBLE},     {"DECIMAL", SQL_DOUBLE},
+        {"NUMERIC", SQL_DOUBLE}, {"FLOAT", SQL_FLOAT},       {"REAL", SQL_FLOAT},
+        {"BOOLEAN", SQL_BOOLEAN}, {"TIMESTAMP", SQL_TIMESTAMP}, {"DATE", SQL_TIMESTAMP},
+        {"JSON", SQL_JSON},      {"COMPLEX", SQL_JSON},      {"ARRAY", SQL_ARRAY},
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(names); i++) {
+        if (sql_tok_is(&p->lx, &t, names[i].name)) {
+            *type = names[i].type;
+            *date = strcmp(names[i].name, "DATE") == 0;
+            next(p);
+            if (*type == SQL_DOUBLE && sql_tok_is(&p->lx, &t, "DOUBLE"))
+                accept_kw(p, "PRECISION");
+            if (sql_tok_is(&p->lx, &t, "CHARACTER") || sql_tok_is(&p->lx, &t, "CHAR"))
+                accept_kw(p, "VARYING");
+            if (*type == SQL_JSON && sql_tok_is(&p->lx, &t, "COMPLEX")) {
+                /* COMPLEX<json> */
+                if (!expect(p, TK_LT, "'<'"))
+                    return false;
+                if (!is_kw(p, "JSON")) {
+                    perr(p, p->tok.off, "only COMPLEX<json> is supported");
+                    return false;
+                }
+                next(p);
+                if (!expect(p, TK_GT, "'>'"))
+                    return false;
+            }
+            if (p->tok.kind == TK_LPAREN) {   /* VARCHAR(10), DECIMAL(10, 2) */
+                next(p);
+                while (p->tok.kind == TK_INTEGER || p->tok.kind == TK_COMMA)
+                    next(p);
+                if (!expect(p, TK_RPAREN, "')'"))
+                    return false;
+            }
+            if (is_kw(p, "ARRAY")) {
+                next(p);
+                *type = SQL_ARRAY;
+            }
+            return !p->failed;
+        }
+    }
+    perr(p, t.off, "unknown type '%.*s' (use VARCHAR, BIGINT, DOUBLE, FLOAT, BOOLEAN, TIMESTAMP or DATE)",
+         (int)t.len, p->text + t.off);
+    return false;
+}
+
+/* A time unit word (HOUR, DAY, ...) becomes a string literal argument. */
+static struct sql_node *unit_lit(struct parser *p)
+{
+    if (p->tok.kind != TK_IDENT && p->tok.kind != TK_STRING) {
+        char b[64];
+        perr(p, p->tok.off, "expected a time unit (SECOND, MINUTE, HOUR, DAY, MONTH, YEAR, ...) but found %s",
+             tok_desc(p, b, sizeof b));
+        return NULL;
+    }
+    struct sql_token t = p->tok;
+    next(p);
+    if (t.kind == TK_STRING) {
+        size_t n;
+        char *s = unquote(p, &t, &n);
+        return s ? string_lit(p, s, n, t.off) : NULL;
+    }
+    /* SQL_TSI_DAY etc. are accepted by Calcite's TIMESTAMPADD */
+    const char *s = p->text + t.off;
+    size_t n = t.len;
+    if (n > 8 && strncasecmp(s, "SQL_TSI_", 8) == 0) {
+        s += 8;
+        n -= 8;
+    }
+    return string_lit(p, s, n, t.off);
+}
+
+static struct sql_node *parse_interval(struct parser *p, uint32_t pos)
+{
+    /* INTERVAL '1' DAY, INTERVAL '2' HOUR, INTERVAL '1-2' YEAR TO MONTH is not supported */
+    bool neg = false;
+    if (p->tok.kind == TK_MINUS) {
+        neg = true;
+        next(p);
+    }
+    if (p->tok.kind != TK_STRING && p->tok.kind != TK_INTEGER) {
+        perr(p, p->tok.off, "expected the quoted amount of an INTERVAL, as in INTERVAL '1' DAY");
+        return NULL;
+    }
+    struct sql_token t = p->tok;
+    next(p);
+    char num[32];
+    size_t n = 0;
+    const char *s = p->text + t.off + (t.kind == TK_STRING);
+    size_t sl = t.len - (t.kind == TK_STRING ? 2 : 0);
+    while (sl && *s == ' ') {
+        s++;
+        sl--;
+    }
+    if (sl && (*s == '-' || *s == '+')) {
+        neg ^= *s == '-';
+        s++;
+        sl--;
+    }
+    for (; n < sl && n < sizeof num - 1; n++) {
+        if (s[n] < '0' || s[n] > '9')
+            break;
+        num[n] = s[n];
+    }
+    num[n] = '\0';
+    if (n == 0 || n != sl) {
+        perr(p, t.off, "INTERVAL amount must be a whole number, as in INTERVAL '2' HOUR");
+        return NULL;
+    }
+    int64_t amount = strtoll(num, NULL, 10);
+    if (amount > 100000000) {
+        perr(p, t.off, "INTERVAL amount too large");
+        return NULL;
+    }
+    if (neg)
+        amount = -amount;
+    static const struct {
+        const char *unit;
+        int64_t ms;
+        int months;
+    } units[] = {{"MILLISECOND", 1, 0},
+                 {"SECOND", LS_MS_PER_SECOND, 0},
+                 {"MINUTE", LS_MS_PER_MINUTE, 0},
+                 {"HOUR", LS_MS_PER_HOUR, 0},
+                 {"DAY", LS_MS_PER_DAY, 0},
+                 {"WEEK", 7 * LS_MS_PER_DAY, 0},
+                 {"MONTH", 0, 1},
+                 {"QUARTER", 0, 3},
+                 {"YEAR", 0, 12}};
+    for (size_t i = 0; i < LS_ARRAY_LEN(units); i++) {
+        if (is_kw(p, units[i].unit)) {
+            next(p);
+            struct sql_node *x = mk(p, NK_LIT, pos);
+            if (!x)
+                return NULL;
+            x->type = SQL_INTERVAL;
+            x->k.type = SQL_INTERVAL;
+            if (units[i].months) {
+                x->k.v.l = amount * units[i].months;
+                x->k.v.s.n = 1;
+            } else {
+                x->k.v.l = amount * units[i].ms;
+            }
+            return x;
+        }
+    }
+    perr(p, p->tok.off, "expected an INTERVAL unit (SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR)");
+    return NULL;
+}
+
+/* Function call after NAME '(' has been consumed. */
+static struct sql_node *parse_call(struct parser *p, struct sql_token name)
+{
+    const char *nm = p->text + name.off;
+    size_t nl = name.len;
+    char *nmcopy = NULL;
+    if (name.kind == TK_QIDENT) {
+        nmcopy = unquote(p, &name, &nl);
+        if (!nmcopy)
+            return NULL;
+        nm = nmcopy;
+    }
+#define NAME_IS(s) (nl == strlen(s) && strncasecmp(nm, s, nl) == 0)
+    uint32_t pos = name.off;
+    struct nvec args;
+    nvec_init(&args);
+    struct sql_node *n = NULL;
+    uint8_t flags = 0;
+    int ttype = 0;
+
+    if (NAME_IS("CAST") || NAME_IS("TRY_CAST")) {
+        struct sql_node *x = parse_expr(p, 0);
+        if (!x || !expect_kw(p, "AS"))
+            return NULL;
+        int type;
+        bool date;
+        if (!parse_type(p, &type, &date) || !expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        n = call(p, F_CAST, pos, 1, x);
+        if (n) {
+            n->ttype = (uint8_t)type;
+            n->ival = date ? 2 : 0;
+        }
+        return n;
+    }
+    if (NAME_IS("EXTRACT")) {
+        struct sql_node *u = unit_lit(p);
+        if (!u || !expect_kw(p, "FROM"))
+            return NULL;
+        struct sql_node *x = parse_expr(p, 0);
+        if (!x || !expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        return call(p, F_EXTRACT, pos, 2, x, u);
+    }
+    if (NAME_IS("TRIM")) {
+        int fn = F_BTRIM;
+        if (accept_kw(p, "BOTH"))
+            fn = F_BTRIM;
+        else if (accept_kw(p, "LEADING"))
+            fn = F_LTRIM;
+        else if (accept_kw(p, "TRAILING"))
+            fn = F_RTRIM;
+        struct sql_node *chars = NULL, *s = NULL;
+        if (accept_kw(p, "FROM")) {
+            s = parse_expr(p, 0);
+        } else {
+            struct sql_node *first = parse_expr(p, 0);
+            if (!first)
+                return NULL;
+            if (accept_kw(p, "FROM")) {
+                chars = first;
+                s = parse_expr(p, 0);
+            } else {
+                s = first;
+            }
+        }
+        if (!s || !expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        return chars ? call(p, fn, pos, 2, s, chars) : call(p, fn, pos, 1, s);
+    }
+    if (NAME_IS("POSITION")) {
+        struct sql_node *needle = parse_expr(p, PREC_ADD);
+        if (!needle || !expect_kw(p, "IN"))
+            return NULL;
+        struct sql_node *hay = parse_expr(p, 0);
+        if (!hay || !expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        return call(p, F_STRPOS, pos, 2, hay, needle);
+    }
+    if (NAME_IS("TIMESTAMPADD") || NAME_IS("TIMESTAMPDIFF")) {
+        struct sql_node *u = unit_lit(p);
+        if (!u || !nvec_push(p, &args, u) || !expect(p, TK_COMMA, "','"))
+            return NULL;
+    } else if (p->tok.kind == TK_STAR && NAME_IS("COUNT")) {
+        next(p);
+        if (!expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        n = call_vec(p, F_COUNT, pos, &args);
+        goto filter;
+    } else if (accept_kw(p, "DISTINCT")) {
+        flags |= NF_DISTINCT;
+    } else {
+        accept_kw(p, "ALL");
+    }
+
+    if (p->tok.kind != TK_RPAREN) {
+        for (;;) {
+            struct sql_node *x = parse_expr(p, 0);
+            if (!x || !nvec_push(p, &args, x))
+                return NULL;
+            if ((NAME_IS("FLOOR") || NAME_IS("CEIL")) && args.n == 1 && accept_kw(p, "TO")) {
+                struct sql_node *u = unit_lit(p);
+                if (!u || !expect(p, TK_RPAREN, "')'"))
+                    return NULL;
+                return call(p, NAME_IS("FLOOR") ? F_FLOOR_TO : F_CEIL_TO, pos, 2, x, u);
+            }
+            if ((NAME_IS("SUBSTRING") || NAME_IS("SUBSTR")) && args.n == 1 && accept_kw(p, "FROM")) {
+                struct sql_node *i = parse_expr(p, 0);
+                if (!i || !nvec_push(p, &args, i))
+                    return NULL;
+                if (accept_kw(p, "FOR")) {
+                    struct sql_node *l = parse_expr(p, 0);
+                    if (!l || !nvec_push(p, &args, l))
+                        return NULL;
+                }
+                break;
+            }
+            if (NAME_IS("JSON_VALUE") && accept_kw(p, "RETURNING")) {
+                int type;
+                bool date;
+                if (!parse_type(p, &type, &date))
+                    return NULL;
+                ttype = type;
+                break;
+            }
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+    }
+    if (!expect(p, TK_RPAREN, "')' to close the argument list"))
+        return NULL;
+    n = mk(p, NK_CALL, pos);
+    if (!n)
+        return NULL;
+    n->name = nm;
+    n->name_len = (uint32_t)nl;
+    n->func = UINT16_MAX;   /* resolved by the binder */
+    n->flags = flags;
+    n->ttype = (uint8_t)ttype;
+    if (args.n > UINT16_MAX) {
+        perr(p, pos, "too many arguments");
+        return NULL;
+    }
+    n->nargs = (uint16_t)args.n;
+    if (args.n) {
+        n->args = arena_alloc(p->a, sizeof *n->args * args.n);
+        if (!n->args)
+            return oom(p);
+        memcpy(n->args, args.v, sizeof *n->args * args.n);
+    }
+filter:
+    if (n && is_kw(p, "FILTER")) {
+        next(p);
+        if (!expect(p, TK_LPAREN, "'(' after FILTER") || !expect_kw(p, "WHERE"))
+            return NULL;
+        n->filter = parse_expr(p, 0);
+        if (!n->filter || !expect(p, TK_RPAREN, "')'"))
+            return NULL;
+    }
+    if (n && is_kw(p, "OVER")) {
+        perr(p, p->tok.off, "window functions (OVER) are not supported");
+        return NULL;
+    }
+    return n;
+#undef NAME_IS
+}
+
+static struct sql_node *parse_case(struct parser *p, uint32_t pos)
+{
+    struct nvec v;
+    nvec_init(&v);
+    int fn = F_CASE;
+    if (!is_kw(p, "WHEN")) {
+        fn = F_CASE_SIMPLE;
+        if (!nvec_push(p, &v, parse_expr(p, 0)))
+            return NULL;
+    }
+    if (!is_kw(p, "WHEN")) {
+        perr(p, p->tok.off, "expected WHEN in CASE");
+        return NULL;
+    }
+    while (accept_kw(p, "WHEN")) {
+        if (!nvec_push(p, &v, parse_expr(p, 0)) || !expect_kw(p, "THEN") ||
+            !nvec_push(p, &v, parse_expr(p, 0)))
+            return NULL;
+    }
+    bool has_else = false;
+    if (accept_kw(p, "ELSE")) {
+        has_else = true;
+        if (!nvec_push(p, &v, parse_expr(p, 0)))
+            return NULL;
+    }
+    if (!expect_kw(p, "END"))
+        return NULL;
+    struct sql_node *n = call_vec(p, fn, pos, &v);
+    if (n && has_else)
+        n->flags |= NF_HAS_ELSE;
+    return n;
+}
+
+static struct sql_node *number_lit(struct parser *p, const struct sql_token *t, bool neg)
+{
+    struct sql_node *x = mk(p, NK_LIT, t->off);
+    if (!x)
+        return NULL;
+    char buf[64];
+    if (t->len >= sizeof buf - 1) {
+        perr(p, t->off, "number literal too long");
+        return NULL;
+    }
+    size_t k = 0;
+    if (neg)
+        buf[k++] = '-';
+    memcpy(buf + k, p->text + t->off, t->len);
+    buf[k + t->len] = '\0';
+    errno = 0;
+    if (t->kind == TK_INTEGER) {
+        long long v = strtoll(buf, NULL, 10);
+        if (errno == ERANGE) {
+            perr(p, t->off, "integer literal %s is out of range for BIGINT", buf);
+            return NULL;
+        }
+        x->k = sql_long(v);
+        x->type = SQL_LONG;
+    } else {
+        x->k = sql_double(strtod(buf, NULL));
+        x->type = SQL_DOUBLE;
+    }
+    return x;
+}
+
+static struct sql_node *parse_primary(struct parser *p)
+{
+    struct sql_token t = p->tok;
+    char b[64];
+    switch (t.kind) {
+    case TK_INTEGER:
+    case TK_DECIMAL:
+        next(p);
+        return number_lit(p, &t, false);
+    case TK_STRING: {
+        next(p);
+        size_t n;
+        char *s = unquote(p, &t, &n);
+        if (!s)
+            return NULL;
+        struct sql_node *x = string_lit(p, s, n, t.off);
+        /* 'a' 'b' continuation is standard SQL: adjacent literals concatenate */
+        return x;
+    }
+    case TK_PARAM: {
+        next(p);
+        struct sql_node *x = mk(p, NK_PARAM, t.off);
+        if (x)
+            x->field = p->nparams++;
+        return x;
+    }
+    case TK_LPAREN: {
+        next(p);
+        if (is_kw(p, "SELECT")) {
+            perr(p, p->tok.off, "subqueries are not supported");
+            return NULL;
+        }
+        struct sql_node *x = parse_expr(p, 0);
+        if (!x || !expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        return x;
+    }
+    case TK_IDENT:
+    case TK_QIDENT:
+        break;
+    case TK_STAR: {
+        next(p);
+        return mk(p, NK_STAR, t.off);
+    }
+    default:
+        perr(p, t.off, "expected an expression but found %s", tok_desc(p, b, sizeof b));
+        return NULL;
+    }
+    if (t.kind == TK_IDENT) {
+        if (sql_tok_is(&p->lx, &t, "NULL") || sql_tok_is(&p->lx, &t, "TRUE") ||
+            sql_tok_is(&p->lx, &t, "FALSE") || sql_tok_is(&p->lx, &t, "UNKNOWN")) {
+            next(p);
+            struct sql_node *x = mk(p, NK_LIT, t.off);
+            if (!x)
+                return NULL;
+            if (sql_tok_is(&p->lx, &t, "NULL") || sql_tok_is(&p->lx, &t, "UNKNOWN")) {
+                x->k = sql_null(SQL_NULL);
+                x->type = sql_tok_is(&p->lx, &t, "NULL") ? SQL_NULL : SQL_BOOLEAN;
+            } else {
+                x->k.type = SQL_BOOLEAN;
+                x->k.v.l = sql_tok_is(&p->lx, &t, "TRUE");
+                x->type = SQL_BOOLEAN;
+            }
+            return x;
+        }
+        if (sql_tok_is(&p->lx, &t, "CASE")) {
+            next(p);
+            return parse_case(p, t.off);
+        }
+        struct sql_token nt = peek_tok(p);
+        if ((sql_tok_is(&p->lx, &t, "TIMESTAMP") || sql_tok_is(&p->lx, &t, "DATE")) &&
+            nt.kind == TK_STRING) {
+            next(p);
+            struct sql_token st = p->tok;
+            next(p);
+            size_t n;
+            char *s = unquote(p, &st, &n);
+            if (!s)
+                return NULL;
+            struct sql_node *lit = string_lit(p, s, n, st.off);
+            struct sql_node *c = call(p, F_CAST, t.off, 1, lit);
+            if (c) {
+                c->ttype = SQL_TIMESTAMP;
+                c->ival = 1 | (sql_tok_is(&p->lx, &t, "DATE") ? 2 : 0);
+            }
+            return c;
+        }
+        if (sql_tok_is(&p->lx, &t, "INTERVAL") && nt.kind != TK_LPAREN) {
+            next(p);
+            return parse_interval(p, t.off);
+        }
+        if ((sql_tok_is(&p->lx, &t, "CURRENT_TIMESTAMP") || sql_tok_is(&p->lx, &t, "CURRENT_DATE") ||
+             sql_tok_is(&p->lx, &t, "LOCALTIMESTAMP")) &&
+            nt.kind != TK_LPAREN) {
+            next(p);
+            return call(p, sql_tok_is(&p->lx, &t, "CURRENT_DATE") ? F_CURRENT_DATE : F_CURRENT_TIMESTAMP,
+                        t.off, 0);
+        }
+        if (sql_tok_is(&p->lx, &t, "ARRAY") && nt.kind == TK_LBRACKET) {
+            next(p);
+            next(p);
+            struct nvec v;
+            nvec_init(&v);
+            if (p->tok.kind != TK_RBRACKET) {
+                for (;;) {
+                    if (!nvec_push(p, &v, parse_expr(p, 0)))
+                        return NULL;
+                    if (p->tok.kind != TK_COMMA)
+                        break;
+                    next(p);
+                }
+            }
+            if (!expect(p, TK_RBRACKET, "']'"))
+                return NULL;
+            return call_vec(p, F_ARRAY, t.off, &v);
+        }
+        if (is_reserved(p, &t)) {
+            perr(p, t.off, "expected an expression but found the keyword %.*s (quote it as \"%.*s\" if it is a column)",
+                 (int)t.len, p->text + t.off, (int)t.len, p->text + t.off);
+            return NULL;
+        }
+    }
+    next(p);
+    if (p->tok.kind == TK_LPAREN) {
+        next(p);
+        if (++p->depth > MAX_DEPTH) {
+            perr(p, t.off, "expression nested too deeply");
+            return NULL;
+        }
+        struct sql_node *x = parse_call(p, t);
+        p->depth--;
+        return x;
+    }
+    /* identifier, maybe qualified: t.col, "t"."col" */
+    struct sql_node *x = mk(p, NK_IDENT, t.off);
+    if (!x)
+        return NULL;
+    size_t n;
+    if (t.kind == TK_QIDENT) {
+        x->name = unquote(p, &t, &n);
+        x->flags |= NF_QUOTED;
+    } else {
+        x->name = arena_strndup(p->a, p->text + t.off, t.len);
+        n = t.len;
+    }
+    if (!x->name)
+        return oom(p);
+    x->name_len = (uint32_t)n;
+    while (p->tok.kind == TK_DOT) {
+        next(p);
+        struct sql_token c = p->tok;
+        if (c.kind == TK_STAR) {
+            /* t.* in a select list */
+            next(p);
+            struct sql_node *s = mk(p, NK_STAR, t.off);
+            if (s) {
+                s->qual = x->name;
+                s->qual_len = x->name_len;
+            }
+            return s;
+        }
+        if (c.kind != TK_IDENT && c.kind != TK_QIDENT) {
+            perr(p, c.off, "expected a column name after '.'");
+            return NULL;
+        }
+        next(p);
+        x->qual = x->name;
+        x->qual_len = x->name_len;
+        if (c.kind == TK_QIDENT) {
+            x->name = unquote(p, &c, &n);
+            x->flags |= NF_QUOTED;
+        } else {
+            x->name = arena_strndup(p->a, p->text + c.off, c.len);
+            n = c.len;
+        }
+        if (!x->name)
+            return oom(p);
+        x->name_len = (uint32_t)n;
+    }
+    return x;
+}
+
+static struct sql_node *parse_unary(struct parser *p)
+{
+    if (p->tok.kind == TK_MINUS || p->tok.kind == TK_PLUS) {
+        struct sql_token t = p->tok;
+        next(p);
+        /* fold -<number> here so that -9223372036854775808 is a BIGINT */
+        if ((p->tok.kind == TK_INTEGER || p->tok.kind == TK_DECIMAL) && t.kind == TK_MINUS) {
+            struct sql_token nt = p->tok;
+            struct sql_token after = peek_tok(p);
+            (void)after;
+            next(p);
+            struct sql_node *x = number_lit(p, &nt, true);
+            if (x)
+                x->pos = t.off;
+            return x;
+        }
+        if (++p->depth > MAX_DEPTH) {
+            perr(p, t.off, "expression nested too deeply");
+            return NULL;
+        }
+        struct sql_node *x = parse_unary(p);
+        p->depth--;
+        if (!x)
+            return NULL;
+        return t.kind == TK_MINUS ? call(p, F_NEG, t.off, 1, x) : x;
+    }
+    return parse_primary(p);
+}
+
+/* Binary operator at the current token: function id and precedence; 0 if none. */
+static int binop(struct parser *p, int *fn)
+{
+    switch (p->tok.kind) {
+    case TK_PLUS: *fn = F_ADD; return PREC_ADD;
+    case TK_MINUS: *fn = F_SUB; return PREC_ADD;
+    case TK_STAR: *fn = F_MUL; return PREC_MUL;
+    case TK_SLASH: *fn = F_DIV; return PREC_MUL;
+    case TK_PERCENT: *fn = F_MODOP; return PREC_MUL;
+    case TK_CONCAT: *fn = F_CONCATOP; return PREC_MUL;
+    case TK_EQ: *fn = F_EQ; return PREC_CMP;
+    case TK_NE: *fn = F_NE; return PREC_CMP;
+    case TK_LT: *fn = F_LT; return PREC_CMP;
+    case TK_LE: *fn = F_LE; return PREC_CMP;
+    case TK_GT: *fn = F_GT; return PREC_CMP;
+    case TK_GE: *fn = F_GE; return PREC_CMP;
+    default: break;
+    }
+    if (is_kw(p, "AND")) {
+        *fn = F_AND;
+        return PREC_AND;
+    }
+    if (is_kw(p, "OR")) {
+        *fn = F_OR;
+        return PREC_OR;
+    }
+    if (is_kw(p, "IS") || is_kw(p, "IN") || is_kw(p, "LIKE") || is_kw(p, "BETWEEN")) {
+        *fn = -1;
+        return PREC_CMP;
+    }
+    if (is_kw(p, "NOT")) {
+        struct sql_token nt = peek_tok(p);
+        if (sql_tok_is(&p->lx, &nt, "IN") || sql_tok_is(&p->lx, &nt, "LIKE") ||
+            sql_tok_is(&p->lx, &nt, "BETWEEN")) {
+            *fn = -1;
+            return PREC_CMP;
+        }
+    }
+    return 0;
+}
+
+/* IS ..., [NOT] IN, [NOT] LIKE, [NOT] BETWEEN after `lhs`. */
+static struct sql_node *parse_predicate(struct parser *p, struct sql_node *lhs)
+{
+    uint32_t pos = p->tok.off;
+    if (accept_kw(p, "IS")) {
+        bool neg = accept_kw(p, "NOT");
+        if (accept_kw(p, "NULL"))
+            return call(p, neg ? F_ISNOTNULL : F_ISNULL, pos, 1, lhs);
+        if (accept_kw(p, "TRUE"))
+            return call(p, neg ? F_ISNOTTRUE : F_ISTRUE, pos, 1, lhs);
+        if (accept_kw(p, "FALSE"))
+            return call(p, neg ? F_ISNOTFALSE : F_ISFALSE, pos, 1, lhs);
+        if (accept_kw(p, "UNKNOWN"))
+            return call(p, neg ? F_ISNOTNULL : F_ISNULL, pos, 1, lhs);
+        if (accept_kw(p, "DISTINCT")) {
+            if (!expect_kw(p, "FROM"))
+                return NULL;
+            struct sql_node *r = parse_expr(p, PREC_CMP + 1);
+            return r ? call(p, neg ? F_NOTDISTINCT : F_DISTINCT, pos, 2, lhs, r) : NULL;
+        }
+        char b[64];
+        perr(p, p->tok.off, "expected NULL, TRUE, FALSE or DISTINCT FROM after IS but found %s",
+             tok_desc(p, b, sizeof b));
+        return NULL;
+    }
+    bool neg = accept_kw(p, "NOT");
+    if (accept_kw(p, "IN")) {
+        if (!expect(p, TK_LPAREN, "'(' after IN"))
+            return NULL;
+        if (is_kw(p, "SELECT")) {
+            perr(p, p->tok.off, "IN (SELECT ...) subqueries are not supported");
+            return NULL;
+        }
+        struct nvec v;
+        nvec_init(&v);
+        if (!nvec_push(p, &v, lhs))
+            return NULL;
+        for (;;) {
+            if (!nvec_push(p, &v, parse_expr(p, 0)))
+                return NULL;
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+        if (!expect(p, TK_RPAREN, "')' to close the IN list"))
+            return NULL;
+        struct sql_node *n = call_vec(p, F_IN, pos, &v);
+        if (n && neg)
+            n->flags |= NF_NOT;
+        return n;
+    }
+    if (accept_kw(p, "LIKE")) {
+        struct sql_node *pat = parse_expr(p, PREC_CMP + 1);
+        if (!pat)
+            return NULL;
+        struct sql_node *n;
+        if (accept_kw(p, "ESCAPE")) {
+            struct sql_node *esc = parse_expr(p, PREC_CMP + 1);
+            n = esc ? call(p, F_LIKE, pos, 3, lhs, pat, esc) : NULL;
+        } else {
+            n = call(p, F_LIKE, pos, 2, lhs, pat);
+        }
+        if (n && neg)
+            n->flags |= NF_NOT;
+        return n;
+    }
+    if (accept_kw(p, "BETWEEN")) {
+        if (!accept_kw(p, "SYMMETRIC"))
+            accept_kw(p, "ASYMMETRIC");
+        struct sql_node *lo = parse_expr(p, PREC_CMP + 1);
+        if (!lo || !expect_kw(p, "AND"))
+            return NULL;
+        struct sql_node *hi = parse_expr(p, PREC_CMP + 1);
+        if (!hi)
+            return NULL;
+        struct sql_node *n = call(p, F_BETWEEN, pos, 3, lhs, lo, hi);
+        if (n && neg)
+            n->flags |= NF_NOT;
+        return n;
+    }
+    char b[64];
+    perr(p, p->tok.off, "expected IN, LIKE or BETWEEN after NOT but found %s", tok_desc(p, b, sizeof b));
+    return NULL;
+}
+
+static struct sql_node *parse_expr(struct parser *p, int minprec)
+{
+    if (p->failed)
+        return NULL;
+    if (++p->depth > MAX_DEPTH) {
+        perr(p, p->tok.off, "expression nested too deeply");
+        return NULL;
+    }
+    struct sql_node *lhs;
+    if (is_kw(p, "NOT") && minprec <= PREC_NOT) {
+        uint32_t pos = p->tok.off;
+        next(p);
+        struct sql_node *x = parse_expr(p, PREC_NOT);
+        lhs = x ? call(p, F_NOT, pos, 1, x) : NULL;
+    } else {
+        lhs = parse_unary(p);
+    }
+    while (lhs && !p->failed) {
+        int fn = 0;
+        int prec = binop(p, &fn);
+        if (!prec || prec < minprec)
+            break;
+        if (fn < 0) {
+            lhs = parse_predicate(p, lhs);
+            continue;
+        }
+        uint32_t pos = p->tok.off;
+        next(p);
+        struct sql_node *rhs = parse_expr(p, prec + 1);
+        if (!rhs) {
+            lhs = NULL;
+            break;
+        }
+        /* flatten a AND b AND c into one call so deep chains do not recurse */
+        if ((fn == F_AND || fn == F_OR) && lhs->kind == NK_CALL && lhs->func == fn &&
+            lhs->nargs < 60000) {
+            struct sql_node **na = arena_alloc(p->a, sizeof *na * (lhs->nargs + 1u));
+            if (!na) {
+                lhs = oom(p);
+                break;
+            }
+            memcpy(na, lhs->args, sizeof *na * lhs->nargs);
+            na[lhs->nargs] = rhs;
+            lhs->args = na;
+            lhs->nargs++;
+            continue;
+        }
+        lhs = call(p, fn, pos, 2, lhs, rhs);
+    }
+    p->depth--;
+    return p->failed ? NULL : lhs;
+}
+
+static void parser_init(struct parser *p, const char *text, size_t len, struct arena *a, struct lerr *err)
+{
+    memset(p, 0, sizeof *p);
+    p->text = text;
+    p->len = len;
+    p->a = a;
+    p->err = err;
+    sql_lex_init(&p->lx, text, len);
+    next(p);
+}
+
+int sql_parse_expr_text(const char *text, size_t len, struct arena *a, struct sql_node **out,
+                        struct lerr *err)
+{
+    struct parser p;
+    *out = NULL;
+    if (len > UINT32_MAX / 2)
+        return lerr_set(err, LERR_INVALID, "expression too long");
+    parser_init(&p, text, len, a, err);
+    if (p.failed)
+        return err ? err->code : LERR_INVALID;
+    if (p.tok.kind == TK_EOF) {
+        perr(&p, 0, "the expression is empty (write one, such as \"column\" or TIME_PARSE(\"ts\"))");
+        return LERR_INVALID;
+    }
+    struct sql_node *n = parse_expr(&p, 0);
+    if (n && !p.failed && p.tok.kind != TK_EOF) {
+        char b[64];
+        perr(&p, p.tok.off, "unexpected %s after the end of the expression", tok_desc(&p, b, sizeof b));
+    }
+    if (p.failed || !n)
+        return err && err->code ? err->code : LERR_INVALID;
+    *out = n;
+    return 0;
+}
+
+/* ---- SELECT ------------------------------------------------------------------ */
+
+static char *ident_text(struct parser *p, const struct sql_token *t)
+{
+    size_t n;
+    if (t->kind == TK_QIDENT)
+        return unquote(p, t, &n);
+    char *s = arena_strndup(p->a, p->text + t->off, t->len);
+    if (!s)
+        oom(p);
+    return s;
+}
+
+static bool parse_list(struct parser *p, struct sql_node ***out, size_t *n)
+{
+    struct nvec v;
+    nvec_init(&v);
+    for (;;) {
+        if (!nvec_push(p, &v, parse_expr(p, 0)))
+            return false;
+        if (p->tok.kind != TK_COMMA)
+            break;
+        next(p);
+    }
+    *out = arena_alloc(p->a, sizeof **out * v.n);
+    if (!*out) {
+        oom(p);
+        return false;
+    }
+    memcpy(*out, v.v, sizeof **out * v.n);
+    *n = v.n;
+    return true;
+}
+
+static bool parse_select_body(struct parser *p, struct sql_stmt *s)
+{
+    if (is_kw(p, "WITH")) {
+        perr(p, p->tok.off, "WITH (common table expressions) is not supported");
+        return false;
+    }
+    if (!expect_kw(p, "SELECT"))
+        return false;
+    if (accept_kw(p, "DISTINCT"))
+        s->distinct = true;
+    else
+        accept_kw(p, "ALL");
+    /* select list */
+    size_t cap = 8;
+    s->items = arena_alloc(p->a, sizeof *s->items * cap);
+    if (!s->items)
+        return oom(p), false;
+    for (;;) {
+        if (s->nitems == cap) {
+            struct sql_parse_item *ni = arena_alloc(p->a, sizeof *ni * cap * 2);
+            if (!ni)
+                return oom(p), false;
+            memcpy(ni, s->items, sizeof *ni * cap);
+            s->items = ni;
+            cap *= 2;
+        }
+        struct sql_parse_item *it = &s->items[s->nitems++];
+        it->pos = p->tok.off;
+        it->alias = NULL;
+        it->expr = parse_expr(p, 0);
+        if (!it->expr)
+            return false;
+        if (accept_kw(p, "AS") || ((p->tok.kind == TK_IDENT && !is_reserved(p, &p->tok)) ||
+                                   p->tok.kind == TK_QIDENT)) {
+            if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
+                perr(p, p->tok.off, "expected an alias after AS");
+                return false;
+            }
+            it->alias = ident_text(p, &p->tok);
+            next(p);
+            if (!it->alias)
+                return false;
+        }
+        if (p->tok.kind != TK_COMMA)
+            break;
+        next(p);
+    }
+    s->schema_name = "";
+    s->table = "";
+    if (accept_kw(p, "FROM")) {
+        if (p->tok.kind == TK_LPAREN) {
+            perr(p, p->tok.off, "subqueries in FROM are not supported");
+            return false;
+        }
+        if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
+            perr(p, p->tok.off, "expected a table name after FROM");
+            return false;
+        }
+        struct sql_token t = p->tok;
+        next(p);
+        char *a = ident_text(p, &t);
+        if (!a)
+            return false;
+        if (p->tok.kind == TK_DOT) {
+            next(p);
+            if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
+                perr(p, p->tok.off, "expected a table name after '.'");
+                return false;
+            }
+            s->schema_name = a;
+            s->table = ident_text(p, &p->tok);
+            next(p);
+        } else {
+            s->table = a;
+        }
+        if (!s->table)
+            return false;
+        if (accept_kw(p, "AS") || (p->tok.kind == TK_IDENT && !is_reserved(p, &p->tok)) ||
+            p->tok.kind == TK_QIDENT) {
+            if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
+                perr(p, p->tok.off, "expected a table alias after AS");
+                return false;
+            }
+            s->table_alias = ident_text(p, &p->tok);
+            next(p);
+        }
+        if (p->tok.kind == TK_COMMA || is_kw(p, "JOIN") || is_kw(p, "INNER") || is_kw(p, "LEFT") ||
+            is_kw(p, "RIGHT") || is_kw(p, "FULL") || is_kw(p, "CROSS")) {
+            perr(p, p->tok.off, "joins are not supported (query one table)");
+            return false;
+        }
+    }
+    if (accept_kw(p, "WHERE")) {
+        s->where = parse_expr(p, 0);
+        if (!s->where)
+            return false;
+    }
+    if (is_kw(p, "GROUP")) {
+        next(p);
+        if (!expect_kw(p, "BY") || !parse_list(p, &s->group, &s->ngroup))
+            return false;
+    }
+    if (accept_kw(p, "HAVING")) {
+        s->having = parse_expr(p, 0);
+        if (!s->having)
+            return false;
+    }
+    if (is_kw(p, "UNION") || is_kw(p, "INTERSECT") || is_kw(p, "EXCEPT")) {
+        perr(p, p->tok.off, "UNION, INTERSECT and EXCEPT are not supported");
+        return false;
+    }
+    if (is_kw(p, "ORDER")) {
+        next(p);
+        if (!expect_kw(p, "BY"))
+            return false;
+        size_t ocap = 4;
+        s->order = arena_alloc(p->a, sizeof *s->order * ocap);
+        if (!s->order)
+            return oom(p), false;
+        for (;;) {
+            if (s->norder == ocap) {
+                struct sql_order_parse *no = arena_alloc(p->a, sizeof *no * ocap * 2);
+                if (!no)
+                    return oom(p), false;
+                memcpy(no, s->order, sizeof *no * ocap);
+                s->order = no;
+                ocap *= 2;
+            }
+            struct sql_order_parse *o = &s->order[s->norder++];
+            o->expr = parse_expr(p, 0);
+            o->desc = false;
+            if (!o->expr)
+                return false;
+            if (accept_kw(p, "DESC"))
+                o->desc = true;
+            else
+                accept_kw(p, "ASC");
+            if (accept_kw(p, "NULLS")) {
+                if (!accept_kw(p, "FIRST") && !accept_kw(p, "LAST")) {
+                    perr(p, p->tok.off, "expected FIRST or LAST after NULLS");
+                    return false;
+                }
+            }
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+    }
+    if (accept_kw(p, "LIMIT")) {
+        s->limit = parse_expr(p, 0);
+        if (!s->limit)
+            return false;
+    }
+    if (accept_kw(p, "OFFSET")) {
+        s->offset = parse_expr(p, 0);
+        if (!s->offset)
+            return false;
+        if (!accept_kw(p, "ROWS"))
+            accept_kw(p, "ROW");
+    }
+    if (accept_kw(p, "FETCH")) {
+        if (!accept_kw(p, "FIRST") && !accept_kw(p, "NEXT")) {
+            perr(p, p->tok.off, "expected FIRST or NEXT after FETCH");
+            return false;
+        }
+        s->limit = parse_expr(p, 0);
+        if (!s->limit)
+            return false;
+        if (!accept_kw(p, "ROWS") && !accept_kw(p, "ROW")) {
+            perr(p, p->tok.off, "expected ROWS");
+            return false;
+        }
+        if (!expect_kw(p, "ONLY"))
+            return false;
+    }
+    while (p->tok.kind == TK_SEMI)
+        next(p);
+    if (p->tok.kind != TK_EOF) {
+        char b[64];
+        perr(p, p->tok.off, "unexpected %s after the end of the query", tok_desc(p, b, sizeof b));
+        return false;
+    }
+    return !p->failed;
+}
+
+int sql_parse_stmt_into(const char *text, size_t len, struct arena *a, struct sql_stmt *s,
+                        struct lerr *err)
+{
+    struct parser p;
+    s->text = text;
+    s->len = len;
+    parser_init(&p, text, len, a, err);
+    if (!p.failed && accept_kw(&p, "EXPLAIN")) {
+        if (expect_kw(&p, "PLAN"))
+            expect_kw(&p, "FOR");
+        s->explain = true;
+    }
+    if (p.failed || !parse_select_body(&p, s))
+        return err && err->code ? err->code : LERR_INVALID;
+    return 0;
+}
+
+int sql_parse_select(const char *text, size_t len, struct sql_stmt **out, struct lerr *err)
+{
+    *out = NULL;
+    if (len > UINT32_MAX / 2)
+        return lerr_set(err, LERR_INVALID, "query too long");
+    struct sql_stmt *s = calloc(1, sizeof *s);
+    if (!s)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    arena_init(&s->owner.arena, 16 * 1024, 0);
+    char *copy = arena_strndup(&s->owner.arena, text, len);
+    if (!copy) {
+        sql_stmt_free(s);
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    }
+    if (sql_parse_stmt_into(copy, len, &s->owner.arena, s, err)) {
+        sql_stmt_free(s);
+        return err && err->code ? err->code : LERR_INVALID;
+    }
+    *out = s;
+    return 0;
+}
+
+void sql_stmt_free(struct sql_stmt *s)
+{
+    if (!s)
+        return;
+    arena_destroy(&s->owner.arena);
+    free(s);
+}
+
+void sql_stmt_table(const struct sql_stmt *s, const char **schema_name, const char **table)
+{
+    if (schema_name)
+        *schema_name = s->schema_name ? s->schema_name : "";
+    if (table)
+        *table = s->table ? s->table : "";
+}

@@ -1,0 +1,372 @@
+/*
+ * sql.h — the one SQL front end: Druid SQL expressions (ingestion mappings and
+ * filters) and SELECT statements (queries), with Druid's SQL-compatible null
+ * semantics. Pipeline: lex.c (tokens) → parse.c (AST) → bind.c (names, types,
+ * coercions, constant folding; the bound tree is the evaluable form) →
+ * eval.c (row by row, or over column vectors) with the function library in
+ * func*.c and the aggregators in agg.c.
+ *
+ * Entry points:
+ *   sql_compile_expr()   one expression against an input schema (mappings,
+ *                        filters); then sql_eval_row() / sql_eval_batch().
+ *   sql_parse_select() + sql_bind_select()   a query, bound against the
+ *                        columns of its FROM table (the caller looks it up).
+ *   sql_agg_*()          aggregators: init / add / merge / finalize and
+ *                        serialize / deserialize of their states.
+ *
+ * Memory: a compiled expression or bound SELECT owns everything it needs
+ * (one arena inside, released by sql_expr_free / sql_select_free). Evaluation
+ * never allocates from the heap: results that need new bytes (CONCAT,
+ * LOWER, ...) go into the arena the caller passes, which it resets per batch;
+ * string results may also point into the input row's bytes or the compiled
+ * expression's constants, so they live until the earlier of those ends.
+ *
+ * Thread-safety: compiled expressions and bound SELECTs are immutable after
+ * compilation; any number of threads may evaluate the same one at once, each
+ * with its own arena.
+ *
+ * Errors: compile/bind errors are LERR_INVALID with a message naming the bad
+ * thing, "at line L, column C", and a hint; err->pos is the 0-based character
+ * offset in the text. Run-time errors (integer division by zero, PARSE_JSON of
+ * invalid text) make the eval call return LERR_INVALID for that row.
+ */
+#ifndef LODESTAR_SQL_H
+#define LODESTAR_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+/* ---- types and values -------------------------------------------------- */
+
+/* X(enum, Druid SQL name, lower-case name used by inputSchema/table schemas) */
+#define SQL_TYPE_MAP(X)                          \
+    X(SQL_NULL, "NULL", "null")                  \
+    X(SQL_STRING, "VARCHAR", "string")           \
+    X(SQL_LONG, "BIGINT", "long")                \
+    X(SQL_FLOAT, "FLOAT", "float")               \
+    X(SQL_DOUBLE, "DOUBLE", "double")            \
+    X(SQL_TIMESTAMP, "TIMESTAMP", "timestamp")   \
+    X(SQL_BOOLEAN, "BOOLEAN", "boolean")         \
+    X(SQL_JSON, "COMPLEX<json>", "json")         \
+    X(SQL_ARRAY, "ARRAY", "array")               \
+    X(SQL_INTERVAL, "INTERVAL", "interval")
+
+enum sql_type {
+#define SQL_TYPE_ENUM(e, sqlname, name) e,
+    SQL_TYPE_MAP(SQL_TYPE_ENUM)
+#undef SQL_TYPE_ENUM
+    SQL__TYPE_COUNT
+};
+
+/*
+ * One value. Representation by type:
+ *   LONG, TIMESTAMP (epoch ms), BOOLEAN (1/0)   v.l
+ *   DOUBLE, FLOAT (FLOAT rounded to float)      v.d
+ *   STRING, JSON (JSON text)                    v.s (bytes, not NUL-terminated)
+ *   ARRAY                                       v.a (elements)
+ *   INTERVAL (internal)                         v.l = ms, or months when
+ *                                               `months` (v.s.n) is set
+ * A NULL has is_null set; its type is the static type of the expression that
+ * produced it (or SQL_NULL). 24 bytes.
+ */
+struct sql_value {
+    uint8_t type;      /* enum sql_type */
+    bool is_null;
+    union {
+        int64_t l;
+        double d;
+        struct {
+            const char *p;
+            uint32_t n;
+        } s;
+        struct {
+            const struct sql_value *items;
+            uint32_t n;
+        } a;
+    } v;
+};
+
+/* Druid SQL name ("VARCHAR", "BIGINT", ...) and schema name ("string", "long"). */
+const char *sql_type_sql_name(int type);
+const char *sql_type_name(int type);
+/* Parses a schema dataType ("string", "long", "float", "double", "json",
+ * "timestamp", "boolean", "array"; case-insensitive); -1 if unknown. */
+int sql_type_from_name(const char *s, size_t n);
+bool sql_type_is_numeric(int type);  /* LONG FLOAT DOUBLE TIMESTAMP BOOLEAN */
+
+static inline struct sql_value sql_null(int type)
+{
+    struct sql_value v = {.type = (uint8_t)type, .is_null = true};
+    return v;
+}
+static inline struct sql_value sql_long(int64_t x)
+{
+    struct sql_value v = {.type = SQL_LONG, .v.l = x};
+    return v;
+}
+static inline struct sql_value sql_double(double x)
+{
+    struct sql_value v = {.type = SQL_DOUBLE, .v.d = x};
+    return v;
+}
+static inline struct sql_value sql_string(const char *p, size_t n)
+{
+    struct sql_value v = {.type = SQL_STRING, .v.s = {p, (uint32_t)n}};
+    return v;
+}
+static inline struct sql_value sql_timestamp(int64_t ms)
+{
+    struct sql_value v = {.type = SQL_TIMESTAMP, .v.l = ms};
+    return v;
+}
+
+/*
+ * Converts a value to another type with Druid's CAST rules (unparseable text
+ * gives NULL; TIMESTAMP <-> text uses "2000-01-02 03:04:05"; numbers print
+ * as Java does). New bytes come from `mem`. Never fails: NULL on no sense.
+ */
+struct sql_value sql_value_cast(const struct sql_value *x, int type, struct arena *mem);
+/*
+ * Appends the value's text as Druid prints it in results (NULL as "null"
+ * only when `null_text` is true, else nothing; TIMESTAMP as ISO-8601 with Z;
+ * DOUBLE as Java prints doubles). Returns false when the buffer failed.
+ */
+bool sql_value_to_text(const struct sql_value *x, struct buf *out, bool null_text);
+/* Total order used by ORDER BY, MIN/MAX and GROUP BY: NULL first, numbers by
+ * value, strings by UTF-8 bytes. Values of different classes compare numbers
+ * before strings. Returns <0, 0, >0. */
+int sql_value_compare(const struct sql_value *a, const struct sql_value *b);
+bool sql_value_equal(const struct sql_value *a, const struct sql_value *b);
+uint64_t sql_value_hash(const struct sql_value *a);
+
+/* ---- schemas and options ----------------------------------------------- */
+
+/* A name the expression can reference, with its type. Names are
+ * case-sensitive, as in Druid; `name` need not be NUL-terminated. */
+struct sql_field {
+    const char *name;
+    size_t name_len;
+    uint8_t type;   /* enum sql_type */
+};
+
+struct sql_schema {
+    const struct sql_field *fields;
+    size_t n;
+};
+
+enum sql_mode {
+    SQL_MODE_SCALAR,      /* mappings of detail tables, filters: no aggregates */
+    SQL_MODE_ROLLUP,      /* isAggregation mappings: exactly one aggregate call at the top */
+    SQL_MODE_ANY          /* either (the caller asks sql_expr_is_aggregation) */
+};
+
+struct sql_options {
+    int64_t now_ms;           /* CURRENT_TIMESTAMP: fixed per job start or per query */
+    const char *time_zone;    /* sqlTimeZone (IANA name); NULL = UTC */
+    enum sql_mode mode;
+    /* Values for `?` placeholders, in order (query parameters). */
+    const struct sql_value *params;
+    size_t nparams;
+};
+
+/* ---- compiled expressions ---------------------------------------------- */
+
+struct sql_expr;   /* opaque: a bound, constant-folded, evaluable tree */
+
+/*
+ * Compiles one expression (a mapping or a filter) against `schema`. On
+ * success *out owns its memory (sql_expr_free). Errors (LERR_INVALID, or
+ * LERR_NOMEM): syntax errors, unknown identifiers or functions (with a
+ * "did you mean" suggestion), wrong argument counts or types, non-literal
+ * arguments where Druid needs a literal (patterns, periods, time zones), an
+ * aggregate where mode is SCALAR, a non-aggregate where mode is ROLLUP,
+ * sketch aggregators (not supported yet).
+ */
+int sql_compile_expr(const char *text, size_t len, const struct sql_schema *schema,
+                     const struct sql_options *opt, struct sql_expr **out, struct lerr *err);
+void sql_expr_free(struct sql_expr *e);
+
+int sql_expr_type(const struct sql_expr *e);     /* enum sql_type of the result */
+bool sql_expr_is_constant(const struct sql_expr *e);
+/* The input fields the expression references: indexes into the schema,
+ * ascending, each once. Valid for the life of e. */
+size_t sql_expr_refs(const struct sql_expr *e, const uint32_t **fields);
+
+/*
+ * Evaluates a scalar expression over one row: row[i] is the value of
+ * schema field i (its type need not match the declared type: a value of
+ * another type is cast first). Returns 0, or LERR_INVALID for a run-time
+ * error (message in err, when err is not NULL). No heap allocation; new bytes
+ * come from `mem`. For an aggregation expression this evaluates nothing
+ * useful: use sql_expr_agg().
+ */
+int sql_eval_row(const struct sql_expr *e, const struct sql_value *row, struct arena *mem,
+                 struct sql_value *out, struct lerr *err);
+/* A filter's verdict: true only when the value is non-NULL and true (three-
+ * valued logic: unknown is false). A run-time error counts as false and
+ * returns through *rc when rc is not NULL. */
+bool sql_eval_filter(const struct sql_expr *e, const struct sql_value *row, struct arena *mem,
+                     int *rc, struct lerr *err);
+
+/*
+ * Column vectors: cols[i][r] is field i at row r. sel (may be NULL = all)
+ * lists the n rows to evaluate; out[k] receives row sel[k] (or k). Returns
+ * 0, or the first run-time error (rows after it are NULL). Batches of
+ * 1024..4096 rows keep the arena small.
+ */
+struct sql_batch {
+    const struct sql_value *const *cols;
+    uint32_t nrows;
+};
+int sql_eval_batch(const struct sql_expr *e, const struct sql_batch *b, const uint32_t *sel,
+                   uint32_t n, struct arena *mem, struct sql_value *out, struct lerr *err);
+/* Filters a batch: writes the rows (from sel, or 0..n-1) whose filter is
+ * true to out_sel (capacity n) and returns how many. */
+uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b,
+                          const uint32_t *sel, uint32_t n, struct arena *mem, uint32_t *out_sel);
+
+/* ---- aggregators --------------------------------------------------------- */
+
+#define SQL_AGG_MAP(X)                                 \
+    X(SQL_AGG_COUNT_STAR, "COUNT")                     \
+    X(SQL_AGG_COUNT, "COUNT")                          \
+    X(SQL_AGG_SUM, "SUM")                              \
+    X(SQL_AGG_MIN, "MIN")                              \
+    X(SQL_AGG_MAX, "MAX")                              \
+    X(SQL_AGG_AVG, "AVG")                              \
+    X(SQL_AGG_EARLIEST, "EARLIEST")                    \
+    X(SQL_AGG_LATEST, "LATEST")                        \
+    X(SQL_AGG_EARLIEST_BY, "EARLIEST_BY")              \
+    X(SQL_AGG_LATEST_BY, "LATEST_BY")                  \
+    X(SQL_AGG_COUNT_DISTINCT, "COUNT_DISTINCT")        \
+    X(SQL_AGG_ANY_VALUE, "ANY_VALUE")
+
+enum sql_agg_kind {
+#define SQL_AGG_ENUM(e, name) e,
+    SQL_AGG_MAP(SQL_AGG_ENUM)
+#undef SQL_AGG_ENUM
+    SQL__AGG_COUNT
+};
+
+/*
+ * One aggregate call: COUNT(*), SUM("x"), LATEST_BY("x", "ts", 64), ...
+ * args[] are compiled over the same input as the enclosing expression
+ * (input fields for mappings, table columns for queries). EARLIEST/LATEST
+ * take the row time from the caller; the _BY forms from args[1].
+ */
+struct sql_agg_call {
+    enum sql_agg_kind kind;
+    uint8_t arg_type;          /* type of args[0] (SQL_NULL for COUNT(*)) */
+    uint8_t result_type;
+    uint8_t nargs;             /* value arguments: 0, 1, or 2 for the _BY forms */
+    bool distinct;             /* COUNT(DISTINCT x) (kind is COUNT_DISTINCT) */
+    uint32_t max_bytes;        /* strings kept by EARLIEST/LATEST (default 1024) */
+    struct sql_expr *args[2];
+    struct sql_expr *filter;   /* AGG(...) FILTER (WHERE ...), or NULL */
+};
+
+/* For an aggregation expression (SQL_MODE_ROLLUP or an aggregate at the top
+ * in SQL_MODE_ANY): its call; NULL otherwise. */
+const struct sql_agg_call *sql_expr_agg(const struct sql_expr *e);
+bool sql_expr_is_aggregation(const struct sql_expr *e);
+
+/*
+ * States are fixed-size byte blocks (sql_agg_state_size) that may point to
+ * variable data (strings, distinct sets) allocated from the `mem` arena given
+ * to add/merge/deserialize: keep that arena as long as the states. The calls
+ * never fail except for allocation (false = out of memory in `mem`).
+ */
+size_t sql_agg_state_size(const struct sql_agg_call *c);
+void sql_agg_init(const struct sql_agg_call *c, void *state);
+/* Adds one row: args[] are the evaluated arguments (nargs of them), row_time
+ * the row's __time (EARLIEST/LATEST). */
+bool sql_agg_add(const struct sql_agg_call *c, void *state, const struct sql_value *args,
+                 int64_t row_time, struct arena *mem);
+/* Evaluates the call's arguments (and FILTER) over one row and adds it. */
+int sql_agg_add_row(const struct sql_agg_call *c, void *state, const struct sql_value *row,
+                    int64_t row_time, struct arena *mem, struct lerr *err);
+bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem);
+/* The final value (COUNT → LONG, AVG → DOUBLE, SUM/MIN/MAX of no rows → NULL).
+ * Strings point into the state's memory. */
+void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sql_value *out);
+/* Portable bytes (little-endian, versioned) that segments store. */
+bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out);
+/* LERR_CORRUPT when the bytes are not a state of this aggregator. */
+int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, void *state,
+                        struct arena *mem, struct lerr *err);
+/* Builds a call for a table measure type ("longSum", "doubleMax", "count",
+ * "stringLatest", ...) over one input value, for storage merging measures.
+ * false if the measure type is unknown (sketches included). */
+bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out);
+
+/* ---- SELECT -------------------------------------------------------------- */
+
+struct sql_stmt;   /* a parsed, not yet bound statement */
+
+/* Parses `[EXPLAIN PLAN FOR] SELECT ...`. */
+int sql_parse_select(const char *text, size_t len, struct sql_stmt **out, struct lerr *err);
+void sql_stmt_free(struct sql_stmt *s);
+/* The FROM table: schema ("" or "INFORMATION_SCHEMA", "druid") and name;
+ * name is "" for a SELECT without FROM. Valid for the life of s. */
+void sql_stmt_table(const struct sql_stmt *s, const char **schema_name, const char **table);
+
+struct sql_select_item {
+    const char *name;         /* alias, the column's own name, or EXPR$<i> */
+    struct sql_expr *expr;
+    uint8_t type;
+};
+
+struct sql_order_item {
+    struct sql_expr *expr;
+    bool desc;
+    int item;                 /* the select item it names, or -1 */
+};
+
+/*
+ * A bound SELECT. When `aggregate` is set (GROUP BY, aggregate calls, HAVING
+ * or DISTINCT), the query runs in two stages:
+ *   1. over table rows: `where`, then `keys[]` (group keys) and `aggs[]`
+ *      (their args and filters), all compiled over the table columns;
+ *   2. per group: items, having and order are compiled over the schema
+ *      "group row" = [key 0, ..., key nkeys-1, agg 0, ..., agg naggs-1],
+ *      evaluated with sql_eval_row on that row.
+ * Otherwise items and order are compiled over the table columns.
+ */
+struct sql_select {
+    bool explain;
+    bool distinct;
+    bool aggregate;
+    const char *schema_name;  /* "" unless qualified, e.g. "INFORMATION_SCHEMA" */
+    const char *table;        /* "" when there is no FROM */
+    struct sql_expr *where;   /* NULL = all rows */
+    size_t nitems;
+    struct sql_select_item *items;
+    size_t nkeys;
+    struct sql_expr **keys;
+    size_t naggs;
+    struct sql_agg_call *aggs;
+    struct sql_expr *having;  /* NULL = all groups */
+    size_t norder;
+    struct sql_order_item *order;
+    int64_t limit;            /* -1 = none */
+    int64_t offset;           /* 0 = none */
+    /* Interval on __time implied by WHERE (for segment pruning): rows outside
+     * [time_min, time_max) cannot match. INT64_MIN/INT64_MAX when open. */
+    int64_t time_min, time_max;
+};
+
+/* Binds a parsed statement against the FROM table's columns (`SELECT *`
+ * expands to them in order). Errors as sql_compile_expr, plus GROUP BY and
+ * ORDER BY mistakes. *out owns its memory (sql_select_free); s may be freed
+ * after. */
+int sql_bind_select(const struct sql_stmt *s, const struct sql_schema *columns,
+                    const struct sql_options *opt, struct sql_select **out, struct lerr *err);
+void sql_select_free(struct sql_select *q);
+
+/* Convenience: the bound expression as text for EXPLAIN ("TIME_PARSE($0)"). */
+bool sql_expr_explain(const struct sql_expr *e, struct buf *out);
+
+#endif

@@ -1,0 +1,516 @@
+/*
+ * sql_int.h — private to src/sql/: tokens, the tree shared by the parser,
+ * the binder and the evaluator, the function table (one X-macro), and the
+ * helpers the func*.c files share. Nothing outside src/sql/ includes it.
+ *
+ * One node type serves every stage (as SQLite's Expr does): the parser
+ * fills kind/name/args/pos, the binder resolves names, types the tree,
+ * inserts casts, picks an evaluation function per node (`fn`) and folds
+ * constants; the evaluator then just calls root->fn.
+ */
+#ifndef LODESTAR_SQL_INT_H
+#define LODESTAR_SQL_INT_H
+
+#include "sql/sql.h"
+#include "util/time.h"
+
+/* ---- tokens ------------------------------------------------------------ */
+
+enum tok_kind {
+    TK_EOF,
+    TK_IDENT,     /* unquoted word (keywords too: the parser decides) */
+    TK_QIDENT,    /* "quoted identifier" (text has "" escapes undone lazily) */
+    TK_STRING,    /* 'text' */
+    TK_INTEGER,
+    TK_DECIMAL,   /* 1.5, 1e3, .5 */
+    TK_PARAM,     /* ? */
+    TK_LPAREN, TK_RPAREN, TK_COMMA, TK_DOT, TK_SEMI, TK_LBRACKET, TK_RBRACKET,
+    TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_PERCENT, TK_CONCAT,
+    TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE, TK_COLON,
+    TK_ERROR      /* unterminated string/comment, stray character */
+};
+
+struct sql_token {
+    uint8_t kind;
+    uint32_t off, len;   /* byte slice of the source text */
+    uint32_t line, col;  /* 1-based; col counts characters */
+};
+
+struct sql_lexer {
+    const char *src;
+    size_t len;
+    size_t off;
+    uint32_t line, col;
+};
+
+void sql_lex_init(struct sql_lexer *lx, const char *src, size_t len);
+/* Next token; TK_ERROR tokens carry a message in *why (static text). */
+void sql_lex_next(struct sql_lexer *lx, struct sql_token *t, const char **why);
+/* Case-insensitive keyword test for an unquoted word token. */
+bool sql_tok_is(const struct sql_lexer *lx, const struct sql_token *t, const char *kw);
+
+/* ---- tree ---------------------------------------------------------------- */
+
+enum node_kind {
+    NK_LIT,      /* literal or folded constant: k */
+    NK_IDENT,    /* unbound name: name/name_len (qualifier in qual) */
+    NK_REF,      /* bound input field: field */
+    NK_PARAM,    /* ?: field = parameter index */
+    NK_CALL,     /* function or operator: func, args */
+    NK_STAR,     /* the * of COUNT(*) or SELECT * */
+    NK_AGGREF    /* an aggregate call lifted out of a query: field = agg index */
+};
+
+/* node flags */
+#define NF_NOT 0x01        /* NOT IN, NOT LIKE, NOT BETWEEN */
+#define NF_DISTINCT 0x02   /* COUNT(DISTINCT x) */
+#define NF_HAS_ELSE 0x04   /* CASE ... ELSE */
+#define NF_QUOTED 0x08     /* identifier was "quoted" */
+
+struct sql_node;
+struct sql_ectx;
+typedef void (*sql_eval_fn)(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
+
+struct sql_node {
+    sql_eval_fn fn;
+    uint8_t kind;
+    uint8_t type;        /* bound result type */
+    uint8_t flags;
+    uint8_t ttype;       /* CAST target / JSON_VALUE RETURNING type (0 = none) */
+    uint16_t func;       /* index into sql_funcs[] for NK_CALL */
+    uint16_t nargs;
+    uint32_t pos;        /* byte offset in the source text */
+    uint32_t field;      /* NK_REF field, NK_PARAM index, NK_AGGREF agg */
+    struct sql_node **args;
+    struct sql_node *filter;  /* aggregate FILTER (WHERE ...) */
+    const char *name;    /* identifier text (quotes removed) / call name */
+    uint32_t name_len;
+    const char *qual;    /* table qualifier of an identifier, or NULL */
+    uint32_t qual_len;
+    struct sql_value k;  /* NK_LIT */
+    void *aux;           /* pre-compiled literal argument: regex, tz, period, ... */
+    int64_t ival;        /* small per-node integer (agg max bytes, unit, ...) */
+};
+
+/* Evaluation context: one per eval call; never allocates except from mem. */
+struct sql_ectx {
+    const struct sql_value *row;          /* row mode */
+    const struct sql_value *const *cols;  /* column mode */
+    uint32_t r;
+    struct arena *mem;
+    int rc;                               /* first run-time error */
+    struct lerr *err;
+    const struct sql_value *params;
+};
+
+static inline void sql_eval_node(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+{
+    n->fn(n, c, out);
+}
+/* Records a run-time error (the row's result is NULL). */
+void sql_rt_error(struct sql_ectx *c, const char *fmt, ...) LS_PRINTF(2, 3);
+
+/* Evaluate argument i into v; on NULL make *out NULL of the node's type and
+ * return from the calling eval function. Most functions are strict. */
+#define SQL_ARG(i, v)                                  \
+    struct sql_value v;                                \
+    n->args[i]->fn(n->args[i], c, &v);                 \
+    if (v.is_null) {                                   \
+        *out = sql_null(n->type);                      \
+        return;                                        \
+    }
+
+/* ---- owners: where compiled things live ---------------------------------- */
+
+struct sql_cleanup {
+    struct sql_cleanup *next;
+    void (*fn)(void *);
+    void *p;
+};
+
+struct sql_owner {
+    struct arena arena;
+    struct sql_cleanup *cleanups;
+};
+
+struct sql_expr {
+    struct sql_owner *owner;     /* shared by sub-expressions and SELECT parts */
+    bool owns;                   /* free the owner with the expression */
+    struct sql_node *root;
+    uint8_t type;
+    uint32_t *refs;
+    size_t nrefs;
+    struct sql_agg_call *agg;
+    const char *text;            /* source (copied), for run-time messages */
+};
+
+bool sql_owner_cleanup(struct sql_owner *o, void (*fn)(void *), void *p);
+
+/* ---- parser ------------------------------------------------------------- */
+
+struct sql_parse_item {
+    struct sql_node *expr;
+    const char *alias;   /* NUL-terminated, or NULL */
+    uint32_t pos;
+};
+
+struct sql_order_parse {
+    struct sql_node *expr;
+    bool desc;
+};
+
+struct sql_stmt {
+    struct sql_owner owner;
+    const char *text;
+    size_t len;
+    bool explain, distinct;
+    const char *schema_name, *table, *table_alias;
+    size_t nitems;
+    struct sql_parse_item *items;
+    struct sql_node *where, *having;
+    size_t ngroup;
+    struct sql_node **group;
+    size_t norder;
+    struct sql_order_parse *order;
+    struct sql_node *limit, *offset;
+};
+
+/* Parses a statement from text (which must outlive s) into s, nodes in a. */
+int sql_parse_stmt_into(const char *text, size_t len, struct arena *a, struct sql_stmt *s,
+                        struct lerr *err);
+/* Parses one expression (the whole text); nodes live in arena a. */
+int sql_parse_expr_text(const char *text, size_t len, struct arena *a, struct sql_node **out,
+                        struct lerr *err);
+/* Sets err with "<what> at line L, column C<hint>" for byte offset `off`. */
+int sql_error_at(struct lerr *err, const char *text, size_t len, size_t off, const char *fmt, ...)
+    LS_PRINTF(5, 6);
+
+struct sql_node *sql_node_new(struct arena *a, int kind, uint32_t pos);
+/* A call node with a copy of args[0..nargs-1]; NULL when out of memory. */
+struct sql_node *sql_node_call(struct arena *a, int func, uint32_t pos, size_t nargs,
+                               struct sql_node *const *args);
+
+/* ---- function table ---------------------------------------------------- */
+
+struct sql_bctx;
+
+/* flags */
+#define FF_OP 0x01          /* an operator or syntax: not callable by name */
+#define FF_AGG 0x02         /* an aggregate */
+#define FF_UNSUPPORTED 0x04 /* known to Druid, refused here (sketches) */
+#define FF_NOFOLD 0x08      /* never constant-fold */
+#define FF_LAZY 0x10        /* handles its own NULL arguments */
+
+typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
+
+/*
+ * X(id, name, min args, max args (-1 = any), flags, binder, variant)
+ * The binder checks and coerces the arguments, sets n->type and n->fn.
+ * `variant` tells one binder which of its family this is.
+ */
+#define SQL_FUNC_MAP(X)                                                    \
+    /* operators and syntax */                                             \
+    X(F_ADD, "+", 2, 2, FF_OP, sql_bind_arith, 0)                          \
+    X(F_SUB, "-", 2, 2, FF_OP, sql_bind_arith, 1)                          \
+    X(F_MUL, "*", 2, 2, FF_OP, sql_bind_arith, 2)                          \
+    X(F_DIV, "/", 2, 2, FF_OP, sql_bind_arith, 3)                          \
+    X(F_MODOP, "%", 2, 2, FF_OP, sql_bind_arith, 4)                        \
+    X(F_NEG, "NEG", 1, 1, FF_OP, sql_bind_neg, 0)                          \
+    X(F_EQ, "=", 2, 2, FF_OP, sql_bind_cmp, 0)                             \
+    X(F_NE, "<>", 2, 2, FF_OP, sql_bind_cmp, 1)                            \
+    X(F_LT, "<", 2, 2, FF_OP, sql_bind_cmp, 2)                             \
+    X(F_LE, "<=", 2, 2, FF_OP, sql_bind_cmp, 3)                            \
+    X(F_GT, ">", 2, 2, FF_OP, sql_bind_cmp, 4)                             \
+    X(F_GE, ">=", 2, 2, FF_OP, sql_bind_cmp, 5)                            \
+    X(F_DISTINCT, "IS DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 6) \
+    X(F_NOTDISTINCT, "IS NOT DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 7) \
+    X(F_AND, "AND", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 0)             \
+    X(F_OR, "OR", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 1)               \
+    X(F_NOT, "NOT", 1, 1, FF_OP, sql_bind_logic, 2)                        \
+    X(F_ISNULL, "IS NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 0)          \
+    X(F_ISNOTNULL, "IS NOT NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 1)   \
+    X(F_ISTRUE, "IS TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 2)          \
+    X(F_ISNOTTRUE, "IS NOT TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 3)   \
+    X(F_ISFALSE, "IS FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 4)        \
+    X(F_ISNOTFALSE, "IS NOT FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 5) \
+    X(F_IN, "IN", 2, -1, FF_OP | FF_LAZY, sql_bind_in, 0)                  \
+    X(F_BETWEEN, "BETWEEN", 3, 3, FF_OP | FF_LAZY, sql_bind_between, 0)    \
+    X(F_LIKE, "LIKE", 2, 3, FF_OP, sql_bind_like, 0)                       \
+    X(F_CASE, "CASE", 2, -1, FF_OP | FF_LAZY, sql_bind_case, 0)            \
+    X(F_CASE_SIMPLE, "CASE ", 3, -1, FF_OP | FF_LAZY, sql_bind_case, 1)    \
+    X(F_CAST, "CAST", 1, 1, FF_OP, sql_bind_cast, 0)                       \
+    X(F_CONCATOP, "||", 2, 2, FF_OP, sql_bind_concat, 0)                   \
+    X(F_EXTRACT, "EXTRACT", 2, 2, FF_OP, sql_bind_time_extract, 1)         \
+    X(F_FLOOR_TO, "FLOOR TO", 2, 2, FF_OP, sql_bind_floor_unit, 0)         \
+    X(F_CEIL_TO, "CEIL TO", 2, 2, FF_OP, sql_bind_floor_unit, 1)           \
+    X(F_TSADD, "TIMESTAMPADD", 3, 3, 0, sql_bind_timestampadd, 0)          \
+    X(F_TSDIFF, "TIMESTAMPDIFF", 3, 3, 0, sql_bind_timestampadd, 1)        \
+    X(F_ARRAY, "ARRAY", 0, -1, 0, sql_bind_array, 0)                       \
+    /* conditionals */                                                     \
+    X(F_COALESCE, "COALESCE", 1, -1, FF_LAZY, sql_bind_coalesce, 0)        \
+    X(F_NVL, "NVL", 2, 2, FF_LAZY, sql_bind_coalesce, 1)                   \
+    X(F_IFNULL, "IFNULL", 2, 2, FF_LAZY, sql_bind_coalesce, 2)             \
+    X(F_NULLIF, "NULLIF", 2, 2, FF_LAZY, sql_bind_nullif, 0)               \
+    X(F_GREATEST, "GREATEST", 1, -1, FF_LAZY, sql_bind_greatest, 0)        \
+    X(F_LEAST, "LEAST", 1, -1, FF_LAZY, sql_bind_greatest, 1)              \
+    /* math */                                                             \
+    X(F_ABS, "ABS", 1, 1, 0, sql_bind_math, 0)                             \
+    X(F_FLOOR, "FLOOR", 1, 1, 0, sql_bind_math, 1)                         \
+    X(F_CEIL, "CEIL", 1, 1, 0, sql_bind_math, 2)                           \
+    X(F_CEILING, "CEILING", 1, 1, 0, sql_bind_math, 2)                     \
+    X(F_SIGN, "SIGN", 1, 1, 0, sql_bind_math, 3)                           \
+    X(F_SQRT, "SQRT", 1, 1, 0, sql_bind_math, 10)                          \
+    X(F_CBRT, "CBRT", 1, 1, 0, sql_bind_math, 11)                          \
+    X(F_LN, "LN", 1, 1, 0, sql_bind_math, 12)                              \
+    X(F_LOG10, "LOG10", 1, 1, 0, sql_bind_math, 13)                        \
+    X(F_EXP, "EXP", 1, 1, 0, sql_bind_math, 14)                            \
+    X(F_SIN, "SIN", 1, 1, 0, sql_bind_math, 15)                            \
+    X(F_COS, "COS", 1, 1, 0, sql_bind_math, 16)                            \
+    X(F_TAN, "TAN", 1, 1, 0, sql_bind_math, 17)                            \
+    X(F_ASIN, "ASIN", 1, 1, 0, sql_bind_math, 18)                          \
+    X(F_ACOS, "ACOS", 1, 1, 0, sql_bind_math, 19)                          \
+    X(F_ATAN, "ATAN", 1, 1, 0, sql_bind_math, 20)                          \
+    X(F_COT, "COT", 1, 1, 0, sql_bind_math, 21)                            \
+    X(F_DEGREES, "DEGREES", 1, 1, 0, sql_bind_math, 22)                    \
+    X(F_RADIANS, "RADIANS", 1, 1, 0, sql_bind_math, 23)                    \
+    X(F_ATAN2, "ATAN2", 2, 2, 0, sql_bind_math2, 0)                        \
+    X(F_POWER, "POWER", 2, 2, 0, sql_bind_math2, 1)                        \
+    X(F_MOD, "MOD", 2, 2, 0, sql_bind_arith, 4)                            \
+    X(F_DIVFN, "DIV", 2, 2, 0, sql_bind_arith, 5)                          \
+    X(F_SAFE_DIVIDE, "SAFE_DIVIDE", 2, 2, 0, sql_bind_arith, 6)            \
+    X(F_ROUND, "ROUND", 1, 2, 0, sql_bind_round, 0)                        \
+    X(F_TRUNCATE, "TRUNCATE", 1, 2, 0, sql_bind_round, 1)                  \
+    X(F_TRUNC, "TRUNC", 1, 2, 0, sql_bind_round, 1)                        \
+    X(F_PI, "PI", 0, 0, 0, sql_bind_math, 30)                              \
+    /* strings */                                                          \
+    X(F_CONCAT, "CONCAT", 1, -1, 0, sql_bind_concat, 1)                    \
+    X(F_TEXTCAT, "TEXTCAT", 2, 2, 0, sql_bind_concat, 2)                   \
+    X(F_UPPER, "UPPER", 1, 1, 0, sql_bind_str1, 0)                         \
+    X(F_LOWER, "LOWER", 1, 1, 0, sql_bind_str1, 1)                         \
+    X(F_REVERSE, "REVERSE", 1, 1, 0, sql_bind_str1, 2)                     \
+    X(F_LENGTH, "LENGTH", 1, 1, 0, sql_bind_str1, 3)                       \
+    X(F_CHAR_LENGTH, "CHAR_LENGTH", 1, 1, 0, sql_bind_str1, 3)             \
+    X(F_CHARACTER_LENGTH, "CHARACTER_LENGTH", 1, 1, 0, sql_bind_str1, 3)   \
+    X(F_STRLEN, "STRLEN", 1, 1, 0, sql_bind_str1, 3)                       \
+    X(F_TRIM, "TRIM", 1, 2, 0, sql_bind_trim, 0)                           \
+    X(F_BTRIM, "BTRIM", 1, 2, 0, sql_bind_trim, 0)                         \
+    X(F_LTRIM, "LTRIM", 1, 2, 0, sql_bind_trim, 1)                         \
+    X(F_RTRIM, "RTRIM", 1, 2, 0, sql_bind_trim, 2)                         \
+    X(F_SUBSTRING, "SUBSTRING", 2, 3, 0, sql_bind_substr, 0)               \
+    X(F_SUBSTR, "SUBSTR", 2, 3, 0, sql_bind_substr, 0)                     \
+    X(F_LEFT, "LEFT", 2, 2, 0, sql_bind_substr, 1)                         \
+    X(F_RIGHT, "RIGHT", 2, 2, 0, sql_bind_substr, 2)                       \
+    X(F_REPEAT, "REPEAT", 2, 2, 0, sql_bind_substr, 3)                     \
+    X(F_REPLACE, "REPLACE", 3, 3, 0, sql_bind_str3, 0)                     \
+    X(F_LPAD, "LPAD", 2, 3, 0, sql_bind_str3, 1)                           \
+    X(F_RPAD, "RPAD", 2, 3, 0, sql_bind_str3, 2)                           \
+    X(F_STRPOS, "STRPOS", 2, 2, 0, sql_bind_str3, 3)                       \
+    X(F_CONTAINS, "CONTAINS_STRING", 2, 2, 0, sql_bind_str3, 4)            \
+    X(F_ICONTAINS, "ICONTAINS_STRING", 2, 2, 0, sql_bind_str3, 5)          \
+    X(F_PARSE_LONG, "PARSE_LONG", 1, 2, 0, sql_bind_parse_long, 0)         \
+    X(F_REGEXP_EXTRACT, "REGEXP_EXTRACT", 2, 3, 0, sql_bind_regexp, 0)     \
+    X(F_REGEXP_LIKE, "REGEXP_LIKE", 2, 2, 0, sql_bind_regexp, 1)           \
+    X(F_REGEXP_REPLACE, "REGEXP_REPLACE", 3, 3, 0, sql_bind_regexp, 2)     \
+    /* time */                                                             \
+    X(F_TIME_PARSE, "TIME_PARSE", 1, 3, 0, sql_bind_time_parse, 0)         \
+    X(F_TIME_FORMAT, "TIME_FORMAT", 1, 3, 0, sql_bind_time_format, 0)      \
+    X(F_TIME_FLOOR, "TIME_FLOOR", 2, 4, 0, sql_bind_time_floor, 0)         \
+    X(F_TIME_CEIL, "TIME_CEIL", 2, 4, 0, sql_bind_time_floor, 1)           \
+    X(F_TIME_SHIFT, "TIME_SHIFT", 3, 4, 0, sql_bind_time_shift, 0)         \
+    X(F_TIME_EXTRACT, "TIME_EXTRACT", 1, 3, 0, sql_bind_time_extract, 0)   \
+    X(F_TIME_IN_INTERVAL, "TIME_IN_INTERVAL", 2, 2, 0, sql_bind_time_in_interval, 0) \
+    X(F_MILLIS_TO_TS, "MILLIS_TO_TIMESTAMP", 1, 1, 0, sql_bind_millis, 0)  \
+    X(F_TS_TO_MILLIS, "TIMESTAMP_TO_MILLIS", 1, 1, 0, sql_bind_millis, 1)  \
+    X(F_DATE_TRUNC, "DATE_TRUNC", 2, 2, 0, sql_bind_date_trunc, 0)         \
+    X(F_CURRENT_TIMESTAMP, "CURRENT_TIMESTAMP", 0, 0, 0, sql_bind_now, 0)  \
+    X(F_CURRENT_DATE, "CURRENT_DATE", 0, 0, 0, sql_bind_now, 1)            \
+    X(F_NOW, "NOW", 0, 0, 0, sql_bind_now, 0)                              \
+    /* JSON */                                                             \
+    X(F_JSON_VALUE, "JSON_VALUE", 2, 2, 0, sql_bind_json, 0)               \
+    X(F_JSON_QUERY, "JSON_QUERY", 2, 2, 0, sql_bind_json, 1)               \
+    X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)               \
+    X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)       \
+    X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)       \
+    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array, 1)          \
+    /* aggregates */                                                       \
+    X(F_COUNT, "COUNT", 0, 1, FF_AGG, NULL, SQL_AGG_COUNT)                 \
+    X(F_SUM, "SUM", 1, 1, FF_AGG, NULL, SQL_AGG_SUM)                       \
+    X(F_MIN, "MIN", 1, 1, FF_AGG, NULL, SQL_AGG_MIN)                       \
+    X(F_MAX, "MAX", 1, 1, FF_AGG, NULL, SQL_AGG_MAX)                       \
+    X(F_AVG, "AVG", 1, 1, FF_AGG, NULL, SQL_AGG_AVG)                       \
+    X(F_EARLIEST, "EARLIEST", 1, 2, FF_AGG, NULL, SQL_AGG_EARLIEST)        \
+    X(F_LATEST, "LATEST", 1, 2, FF_AGG, NULL, SQL_AGG_LATEST)              \
+    X(F_EARLIEST_BY, "EARLIEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_EARLIEST_BY) \
+    X(F_LATEST_BY, "LATEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_LATEST_BY)     \
+    X(F_ANY_VALUE, "ANY_VALUE", 1, 2, FF_AGG, NULL, SQL_AGG_ANY_VALUE)     \
+    X(F_APPROX_CD, "APPROX_COUNT_DISTINCT", 1, 1, FF_AGG, NULL, SQL_AGG_COUNT_DISTINCT) \
+    X(F_HLL1, "APPROX_COUNT_DISTINCT_DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0) \
+    X(F_HLL2, "DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)            \
+    X(F_THETA1, "APPROX_COUNT_DISTINCT_DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0) \
+    X(F_THETA2, "DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0)        \
+    X(F_THETA_EST, "THETA_SKETCH_ESTIMATE", 1, 1, FF_UNSUPPORTED, NULL, 0) \
+    X(F_HLL_EST, "HLL_SKETCH_ESTIMATE", 1, 2, FF_UNSUPPORTED, NULL, 0)     \
+    X(F_APPROX_QUANTILE, "APPROX_QUANTILE_DS", 2, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)
+
+enum sql_func_id {
+#define SQL_FUNC_ENUM(id, name, mn, mx, fl, bind, var) id,
+    SQL_FUNC_MAP(SQL_FUNC_ENUM)
+#undef SQL_FUNC_ENUM
+    F__COUNT
+};
+
+struct sql_func {
+    const char *name;
+    int8_t min_args, max_args;
+    uint8_t flags;
+    sql_bind_fn bind;
+    int variant;
+};
+
+extern const struct sql_func sql_funcs[F__COUNT];
+/* Case-insensitive lookup of a callable function; -1 if none. */
+int sql_func_find(const char *name, size_t n);
+
+/* the binders (NULL entries are handled by the binder itself) */
+int sql_bind_arith(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_neg(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_cmp(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_logic(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_is(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_in(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_between(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_like(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_case(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_cast(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_concat(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_coalesce(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_nullif(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_greatest(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_math(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_math2(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_round(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_array(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_str1(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_trim(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_substr(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_str3(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_parse_long(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_regexp(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_time_parse(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_time_format(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_time_floor(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_time_shift(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_time_extract(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_time_in_interval(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_millis(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_date_trunc(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_floor_unit(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_timestampadd(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_now(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_json(struct sql_bctx *b, struct sql_node *n);
+
+/* ---- binder services used by the binders --------------------------------- */
+
+struct sql_bctx {
+    const char *text;
+    size_t len;
+    struct arena *arena;          /* the owner's: nodes, folded constants */
+    struct sql_owner *owner;
+    const struct sql_schema *schema;
+    const struct sql_options *opt;
+    const struct ls_tz *tz;       /* sqlTimeZone */
+    struct lerr *err;
+    const char *field_what;       /* "input field" or "column", for messages */
+    const char *table, *table_alias;  /* qualifiers accepted on identifiers */
+    /* Query mode (select.c): aggregate calls are lifted out by this hook,
+     * which turns the node into an NK_AGGREF. NULL: aggregates are errors. */
+    int (*agg_hook)(struct sql_bctx *b, struct sql_node *n);
+    void *hook_ud;
+    int agg_depth;                /* > 0 while binding an aggregate's arguments */
+    const char *agg_refusal;      /* why aggregates are refused here */
+};
+
+/* Binds a parsed tree in place (names, types, casts, eval functions,
+ * constant folding). */
+int sql_bind_node(struct sql_bctx *b, struct sql_node *n);
+/* Binds an aggregate call node into *out (args become sub-expressions). */
+int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out);
+/* Wraps a bound tree as an expression sharing b's owner. */
+struct sql_expr *sql_expr_wrap(struct sql_bctx *b, struct sql_node *root, size_t nfields);
+int sql_bctx_init(struct sql_bctx *b, struct sql_owner *o, const char *text, size_t len,
+                  const struct sql_schema *schema, const struct sql_options *opt,
+                  struct lerr *err);
+
+/* An error at node n: "<message> at line L, column C". */
+int sql_bind_error(struct sql_bctx *b, const struct sql_node *n, const char *fmt, ...)
+    LS_PRINTF(3, 4);
+/* Wraps n->args[i] in a CAST to `type` unless it already has it. */
+void sql_coerce(struct sql_bctx *b, struct sql_node *n, int i, int type);
+/* True when the argument is a (possibly folded) non-NULL literal. */
+bool sql_arg_is_lit(const struct sql_node *n, int i);
+/* A literal string argument (Druid requires patterns, periods, zones and
+ * units to be literals); error naming the function and argument otherwise. */
+int sql_arg_lit_string(struct sql_bctx *b, struct sql_node *n, int i, const char *what,
+                       const char **p, size_t *len);
+/* The time zone of literal argument i (or sqlTimeZone when i >= nargs). */
+int sql_arg_tz(struct sql_bctx *b, struct sql_node *n, int i, const struct ls_tz **out);
+/* The common type of two types for comparisons and CASE/COALESCE branches. */
+int sql_common_type(int a, int b);
+/* Requires arg i to be usable as `what` ("number", "string", "timestamp"). */
+int sql_arg_check(struct sql_bctx *b, struct sql_node *n, int i, int type);
+
+/* ---- values: helpers shared by the function files ----------------------- */
+
+/* Java's Double.toString / Float.toString; out >= 32 bytes; returns length. */
+size_t sql_fmt_double(double d, bool is_float, char *out);
+/* Parses a whole string as a number the way Druid casts text (long first,
+ * then double). Returns 0 = not a number, 1 = long, 2 = double. */
+int sql_parse_number(const char *p, size_t n, int64_t *l, double *d);
+/* "true" (any case) or a non-zero number. */
+bool sql_value_truthy(const struct sql_value *v);
+/* Evaluates a node as a boolean: -1 NULL, 0 false, 1 true. */
+int sql_eval_bool(const struct sql_node *n, struct sql_ectx *c);
+/* Allocates n bytes for a result from the batch arena; on failure records a
+ * run-time error and returns NULL. */
+char *sql_alloc(struct sql_ectx *c, size_t n);
+/* String result from bytes (p points to storage that lives long enough). */
+static inline void sql_set_str(struct sql_value *out, int type, const char *p, size_t n)
+{
+    out->type = (uint8_t)type;
+    out->is_null = false;
+    out->v.s.p = p;
+    out->v.s.n = (uint32_t)n;
+}
+static inline void sql_set_long(struct sql_value *out, int type, int64_t x)
+{
+    out->type = (uint8_t)type;
+    out->is_null = false;
+    out->v.l = x;
+}
+static inline void sql_set_double(struct sql_value *out, int type, double x)
+{
+    out->type = (uint8_t)type;
+    out->is_null = false;
+    out->v.d = x;
+}
+
+/* Generic eval: CAST node to n->type. */
+void sql_eval_cast(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
+void sql_eval_lit(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
+
+/* JSON helpers (func_json.c), also used by casts and TO_JSON_STRING. */
+bool sql_json_valid(const char *p, size_t n);
+/* Appends v as JSON text. */
+bool sql_json_append_value(struct buf *b, const struct sql_value *v);
+
+/* Bound tree utilities (bind.c) */
+bool sql_node_equal(const struct sql_node *a, const struct sql_node *b);
+/* A bound reference to field i of the current schema. */
+struct sql_node *sql_node_ref(struct arena *a, uint32_t field, int type, uint32_t pos);
+/* A deep copy of a parsed (unbound) tree, so that it can be bound twice. */
+struct sql_node *sql_node_clone(struct arena *a, const struct sql_node *n);
+struct sql_owner *sql_owner_new(void);
+void sql_owner_free(struct sql_owner *o);
+bool sql_node_explain(const struct sql_node *n, struct buf *out);
+
+#endif

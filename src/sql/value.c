@@ -1,0 +1,630 @@
+/*
+ * value.c — the value type: names of types, Druid's CAST rules between
+ * them, printing (numbers as Java prints them, since Druid's results and
+ * string conversions do), the total order used by sorting and grouping, and
+ * hashing. Also the run-time error and allocation helpers of evaluation.
+ *
+ * Entry points: sql_type_*(), sql_value_cast(), sql_value_to_text(),
+ * sql_value_compare(), sql_value_equal(), sql_value_hash(), sql_fmt_double(),
+ * sql_parse_number(), sql_rt_error(), sql_alloc().
+ */
+#include "sql/sql_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const type_sql_names[] = {
+#define SQL_TYPE_SQLNAME(e, sqlname, name) sqlname,
+    SQL_TYPE_MAP(SQL_TYPE_SQLNAME)
+#undef SQL_TYPE_SQLNAME
+};
+static const char *const type_names[] = {
+#define SQL_TYPE_NAME(e, sqlname, name) name,
+    SQL_TYPE_MAP(SQL_TYPE_NAME)
+#undef SQL_TYPE_NAME
+};
+
+const char *sql_type_sql_name(int type)
+{
+    return type >= 0 && type < SQL__TYPE_COUNT ? type_sql_names[type] : "?";
+}
+
+const char *sql_type_name(int type)
+{
+    return type >= 0 && type < SQL__TYPE_COUNT ? type_names[type] : "?";
+}
+
+int sql_type_from_name(const char *s, size_t n)
+{
+    for (int t = SQL_STRING; t < SQL__TYPE_COUNT; t++) {
+        if (t == SQL_INTERVAL)
+            continue;
+        if (strlen(type_names[t]) == n && strncasecmp(type_names[t], s, n) == 0)
+            return t;
+    }
+    return -1;
+}
+
+/* ---- run-time helpers ------------------------------------------------------- */
+
+void sql_rt_error(struct sql_ectx *c, const char *fmt, ...)
+{
+    if (c->rc)
+        return;
+    c->rc = LERR_INVALID;
+    if (c->err && c->err->code == LERR_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        lerr_setv(c->err, LERR_INVALID, fmt, ap);
+        va_end(ap);
+    }
+}
+
+char *sql_alloc(struct sql_ectx *c, size_t n)
+{
+    char *p = c->mem ? arena_alloc(c->mem, n ? n : 1) : NULL;
+    if (!p) {
+        if (!c->rc) {
+            c->rc = LERR_NOMEM;
+            if (c->err)
+                lerr_set(c->err, LERR_NOMEM, "out of memory evaluating an expression (result too large)");
+        }
+    }
+    return p;
+}
+
+/* ---- numbers as text ----------------------------------------------------------- */
+
+size_t sql_fmt_double(double d, bool is_float, char *out)
+{
+    if (isnan(d))
+        return (size_t)sprintf(out, "NaN");
+    if (isinf(d))
+        return (size_t)sprintf(out, d > 0 ? "Infinity" : "-Infinity");
+    if (d == 0)
+        return (size_t)sprintf(out, signbit(d) ? "-0.0" : "0.0");
+    /* shortest digits that read back as the same value */
+    char tmp[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (is_float ? (float)strtod(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
+            break;
+    }
+    /* tmp = [-]D.DDDDe[+-]XX */
+    char digits[24];
+    int nd = 0;
+    const char *q = tmp;
+    bool neg = false;
+    if (*q == '-') {
+        neg = true;
+        q++;
+    }
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[nd++] = *q;
+    int exp10 = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    char *o = out;
+    if (neg)
+        *o++ = '-';
+    double ad = fabs(d);
+    if (ad >= 1e-3 && ad < 1e7) {
+        if (exp10 >= 0) {
+            for (int i = 0; i <= exp10; i++)
+                *o++ = i < nd ? digits[i] : '0';
+            *o++ = '.';
+            if (nd > exp10 + 1) {
+                for (int i = exp10 + 1; i < nd; i++)
+                    *o++ = digits[i];
+            } else {
+                *o++ = '0';
+            }
+        } else {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -exp10 - 1; i++)
+                *o++ = '0';
+            for (int i = 0; i < nd; i++)
+                *o++ = digits[i];
+        }
+    } else {
+        *o++ = digits[0];
+        *o++ = '.';
+        if (nd > 1)
+            for (int i = 1; i < nd; i++)
+                *o++ = digits[i];
+        else
+            *o++ = '0';
+        o += sprintf(o, "E%d", exp10);
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+int sql_parse_number(const char *p, size_t n, int64_t *l, double *d)
+{
+    /* Java's Long.parseLong does not trim; Double.parseDouble does. */
+    if (n == 0 || n > 400)
+        return 0;
+    size_t i = 0;
+    bool neg = false;
+    if (p[0] == '-' || p[0] == '+') {
+        neg = p[0] == '-';
+        i = 1;
+    }
+    if (i < n) {
+        uint64_t v = 0;
+        size_t j = i;
+        bool over = false;
+        for (; j < n && p[j] >= '0' && p[j] <= '9'; j++) {
+            unsigned dg = (unsigned)(p[j] - '0');
+            if (v > (UINT64_MAX - dg) / 10)
+                over = true;
+            else
+                v = v * 10 + dg;
+        }
+        if (j == n && j > i && !over) {
+            if (!neg && v <= (uint64_t)INT64_MAX) {
+                *l = (int64_t)v;
+                return 1;
+            }
+            if (neg && v <= (uint64_t)INT64_MAX + 1) {
+                *l = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+                return 1;
+            }
+        }
+    }
+    /* double: trim blanks, Java spellings of the specials */
+    size_t a = 0, b = n;
+    while (a < b && is_space(p[a]))
+        a++;
+    while (b > a && is_space(p[b - 1]))
+        b--;
+    if (a == b)
+        return 0;
+    char buf[410];
+    memcpy(buf, p + a, b - a);
+    buf[b - a] = '\0';
+    const char *s = buf;
+    if (*s == '+' || *s == '-')
+        s++;
+    if (strcmp(s, "NaN") == 0 || strcmp(s, "Infinity") == 0) {
+        *d = strcmp(s, "NaN") == 0 ? NAN : (buf[0] == '-' ? -INFINITY : INFINITY);
+        return 2;
+    }
+    /* reject C-only spellings: hex, inf, nan */
+    for (const char *q = s; *q; q++) {
+        char c = *q;
+        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'))
+            return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (*end != '\0' || end == buf)
+        return 0;
+    *d = v;
+    return 2;
+}
+
+bool sql_value_truthy(const struct sql_value *v)
+{
+    switch (v->type) {
+    case SQL_LONG:
+    case SQL_BOOLEAN:
+    case SQL_TIMESTAMP:
+        return v->v.l != 0;
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        return v->v.d != 0;
+    case SQL_STRING: {
+        if (v->v.s.n == 4 && strncasecmp(v->v.s.p, "true", 4) == 0)
+            return true;
+        int64_t l;
+        double d;
+        int k = sql_parse_number(v->v.s.p, v->v.s.n, &l, &d);
+        return k == 1 ? l != 0 : k == 2 ? d != 0 : false;
+    }
+    default:
+        return false;
+    }
+}
+
+/* ---- casts ------------------------------------------------------------------ */
+
+static int64_t double_to_long(double d)
+{
+    /* Java (long) cast: NaN → 0, saturating */
+    if (isnan(d))
+        return 0;
+    if (d >= 9223372036854775807.0)
+        return INT64_MAX;
+    if (d <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)d;
+}
+
+/* "2000-01-02 03:04:05" (with ".SSS" when there are millis), as Druid's
+ * CAST(timestamp AS VARCHAR) prints. */
+static size_t fmt_sql_timestamp(int64_t ms, char *out)
+{
+    struct civil c;
+    civil_from_ms(ms, &c);
+    int n = snprintf(out, 48, "%04d-%02d-%02d %02d:%02d:%02d", (int)c.year, (int)c.month, (int)c.day,
+                     (int)c.hour, (int)c.minute, (int)c.second);
+    if (c.millis)
+        n += snprintf(out + n, 48 - (size_t)n, ".%03d", (int)c.millis);
+    return (size_t)n;
+}
+
+static struct sql_value text_value(const char *s, size_t n, struct arena *mem)
+{
+    char *p = mem ? arena_alloc(mem, n ? n : 1) : NULL;
+    if (!p)
+        return sql_null(SQL_STRING);
+    memcpy(p, s, n);
+    return sql_string(p, n);
+}
+
+struct sql_value sql_value_cast(const struct sql_value *x, int type, struct arena *mem)
+{
+    if (x->is_null)
+        return sql_null(type);
+    if (x->type == type)
+        return *x;
+    struct sql_value r = {.type = (uint8_t)type};
+    int from = x->type;
+    switch (type) {
+    case SQL_LONG:
+    case SQL_TIMESTAMP:
+    case SQL_BOOLEAN:
+        switch (from) {
+        case SQL_LONG:
+        case SQL_TIMESTAMP:
+        case SQL_BOOLEAN:
+            r.v.l = x->v.l;
+            break;
+        case SQL_DOUBLE:
+        case SQL_FLOAT:
+            r.v.l = double_to_long(x->v.d);
+            break;
+        case SQL_STRING:
+        case SQL_JSON: {
+            const char *p = x->v.s.p;
+            size_t n = x->v.s.n;
+            if (from == SQL_JSON && n >= 2 && p[0] == '"')
+                return sql_null(type);   /* a JSON string is not a number */
+            if (type == SQL_TIMESTAMP) {
+                int64_t ms;
+                if (time_parse_iso(p, n, NULL, &ms)) {
+                    r.v.l = ms;
+                    break;
+                }
+            }
+            if (type == SQL_BOOLEAN) {
+                r.v.l = sql_value_truthy(x);
+                return r;
+            }
+            int64_t l;
+            double d;
+            int k = sql_parse_number(p, n, &l, &d);
+            if (k == 1)
+                r.v.l = l;
+            else if (k == 2)
+                r.v.l = double_to_long(d);
+            else
+                return sql_null(type);
+            break;
+        }
+        default:
+            return sql_null(type);
+        }
+        if (type == SQL_BOOLEAN)
+            r.v.l = r.v.l != 0;
+        return r;
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        switch (from) {
+        case SQL_LONG:
+        case SQL_TIMESTAMP:
+        case SQL_BOOLEAN:
+            r.v.d = (double)x->v.l;
+            break;
+        case SQL_DOUBLE:
+        case SQL_FLOAT:
+            r.v.d = x->v.d;
+            break;
+        case SQL_STRING:
+        case SQL_JSON: {
+            if (from == SQL_JSON && x->v.s.n >= 2 && x->v.s.p[0] == '"')
+                return sql_null(type);
+            int64_t l;
+            double d;
+            int k = sql_parse_number(x->v.s.p, x->v.s.n, &l, &d);
+            if (k == 1)
+                r.v.d = (double)l;
+            else if (k == 2)
+                r.v.d = d;
+            else
+                return sql_null(type);
+            break;
+        }
+        default:
+            return sql_null(type);
+        }
+        if (type == SQL_FLOAT)
+            r.v.d = (double)(float)r.v.d;
+        return r;
+    case SQL_STRING: {
+        char tmp[64];
+        size_t n;
+        switch (from) {
+        case SQL_LONG:
+            n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, x->v.l);
+            break;
+        case SQL_BOOLEAN:
+            n = (size_t)snprintf(tmp, sizeof tmp, "%s", x->v.l ? "true" : "false");
+            break;
+        case SQL_TIMESTAMP:
+            n = fmt_sql_timestamp(x->v.l, tmp);
+            break;
+        case SQL_DOUBLE:
+        case SQL_FLOAT:
+            n = sql_fmt_double(x->v.d, from == SQL_FLOAT, tmp);
+            break;
+        case SQL_JSON: {
+            /* a JSON string becomes its text; other JSON stays JSON text */
+            const char *p = x->v.s.p;
+            size_t len = x->v.s.n;
+            if (len >= 2 && p[0] == '"') {
+                char *o = mem ? arena_alloc(mem, len) : NULL;
+                if (!o)
+                    return sql_null(SQL_STRING);
+                size_t k = 0;
+                for (size_t i = 1; i + 1 < len; i++) {
+                    char ch = p[i];
+                    if (ch == '\\' && i + 2 < len) {
+                        ch = p[++i];
+                        switch (ch) {
+                        case 'n': ch = '\n'; break;
+                        case 't': ch = '\t'; break;
+                        case 'r': ch = '\r'; break;
+                        case 'b': ch = '\b'; break;
+                        case 'f': ch = '\f'; break;
+                        case 'u': {
+                            unsigned cp = 0;
+                            if (i + 4 < len) {
+                                for (int j = 1; j <= 4; j++) {
+                                    char h = p[i + (size_t)j];
+                                    cp = cp * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
+                                }
+                                i += 4;
+                            }
+                            if (cp < 0x80) {
+                                ch = (char)cp;
+                            } else if (cp < 0x800) {
+                                o[k++] = (char)(0xC0 | (cp >> 6));
+                                ch = (char)(0x80 | (cp & 0x3F));
+                            } else {
+                                o[k++] = (char)(0xE0 | (cp >> 12));
+                                o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                                ch = (char)(0x80 | (cp & 0x3F));
+                            }
+                            break;
+                        }
+                        default: break;
+                        }
+                    }
+                    o[k++] = ch;
+                }
+                return sql_string(o, k);
+            }
+            if (len == 4 && memcmp(p, "null", 4) == 0)
+                return sql_null(SQL_STRING);
+            return sql_string(p, len);
+        }
+        case SQL_ARRAY: {
+            struct buf b;
+            buf_init(&b, 1 << 20);
+            sql_json_append_value(&b, x);
+            struct sql_value v = b.failed ? sql_null(SQL_STRING) : text_value(b.data ? b.data : "", b.len, mem);
+            buf_free(&b);
+            return v;
+        }
+        default:
+            return sql_null(SQL_STRING);
+        }
+        return text_value(tmp, n, mem);
+    }
+    case SQL_JSON: {
+        if (from == SQL_STRING) {
+            /* CAST('x' AS JSON): the string as a JSON string value */
+            struct buf b;
+            buf_init(&b, 1 << 20);
+            sql_json_append_value(&b, x);
+            struct sql_value v = b.failed ? sql_null(SQL_JSON) : text_value(b.data ? b.data : "", b.len, mem);
+            buf_free(&b);
+            v.type = SQL_JSON;
+            return v;
+        }
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        sql_json_append_value(&b, x);
+        struct sql_value v = b.failed ? sql_null(SQL_JSON) : text_value(b.data ? b.data : "", b.len, mem);
+        buf_free(&b);
+        v.type = SQL_JSON;
+        return v;
+    }
+    case SQL_ARRAY: {
+        /* a scalar becomes a one-element array */
+        struct sql_value *it = mem ? arena_alloc(mem, sizeof *it) : NULL;
+        if (!it)
+            return sql_null(SQL_ARRAY);
+        *it = *x;
+        r.v.a.items = it;
+        r.v.a.n = 1;
+        return r;
+    }
+    default:
+        return sql_null(type);
+    }
+}
+
+/* ---- text for results ---------------------------------------------------------- */
+
+bool sql_value_to_text(const struct sql_value *x, struct buf *out, bool null_text)
+{
+    if (x->is_null)
+        return null_text ? buf_puts(out, "null") : !out->failed;
+    char tmp[64];
+    switch (x->type) {
+    case SQL_LONG:
+        return buf_printf(out, "%" PRId64, x->v.l);
+    case SQL_BOOLEAN:
+        return buf_puts(out, x->v.l ? "true" : "false");
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        sql_fmt_double(x->v.d, x->type == SQL_FLOAT, tmp);
+        return buf_puts(out, tmp);
+    case SQL_TIMESTAMP:
+        util_format_iso_ms(x->v.l, tmp);
+        return buf_puts(out, tmp);
+    case SQL_STRING:
+    case SQL_JSON:
+        return buf_append(out, x->v.s.p, x->v.s.n);
+    case SQL_ARRAY:
+        return sql_json_append_value(out, x);
+    case SQL_INTERVAL:
+        return buf_printf(out, "%" PRId64, x->v.l);
+    default:
+        return buf_puts(out, "null");
+    }
+}
+
+/* ---- order, equality, hashing ------------------------------------------------- */
+
+static int vclass(int t)
+{
+    switch (t) {
+    case SQL_LONG:
+    case SQL_TIMESTAMP:
+    case SQL_BOOLEAN:
+        return 1;
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        return 2;
+    case SQL_STRING:
+    case SQL_JSON:
+        return 3;
+    case SQL_ARRAY:
+        return 4;
+    default:
+        return 5;
+    }
+}
+
+static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c < 0 ? -1 : 1;
+    return an < bn ? -1 : an > bn;
+}
+
+int sql_value_compare(const struct sql_value *a, const struct sql_value *b)
+{
+    if (a->is_null || b->is_null)
+        return a->is_null ? (b->is_null ? 0 : -1) : 1;
+    int ca = vclass(a->type), cb = vclass(b->type);
+    if (ca == 1 && cb == 1)
+        return a->v.l < b->v.l ? -1 : a->v.l > b->v.l;
+    if (ca <= 2 && cb <= 2) {
+        double x = ca == 1 ? (double)a->v.l : a->v.d;
+        double y = cb == 1 ? (double)b->v.l : b->v.d;
+        if (x < y)
+            return -1;
+        if (x > y)
+            return 1;
+        if (isnan(x) || isnan(y))   /* NaN sorts last, equal to itself */
+            return isnan(x) ? (isnan(y) ? 0 : 1) : -1;
+        return 0;
+    }
+    if (ca != cb)
+        return ca < cb ? -1 : 1;
+    if (ca == 3)
+        return cmp_bytes(a->v.s.p, a->v.s.n, b->v.s.p, b->v.s.n);
+    if (ca == 4) {
+        uint32_t n = a->v.a.n < b->v.a.n ? a->v.a.n : b->v.a.n;
+        for (uint32_t i = 0; i < n; i++) {
+            int c = sql_value_compare(&a->v.a.items[i], &b->v.a.items[i]);
+            if (c)
+                return c;
+        }
+        return a->v.a.n < b->v.a.n ? -1 : a->v.a.n > b->v.a.n;
+    }
+    return 0;
+}
+
+bool sql_value_equal(const struct sql_value *a, const struct sql_value *b)
+{
+    return sql_value_compare(a, b) == 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+uint64_t sql_value_hash(const struct sql_value *a)
+{
+    if (a->is_null)
+        return 0x9e3779b97f4a7c15ULL;
+    switch (vclass(a->type)) {
+    case 1:
+        return mix64((uint64_t)a->v.l);
+    case 2: {
+        double d = a->v.d;
+        /* integral doubles hash like the equal long */
+        if (d == d && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d)
+            return mix64((uint64_t)(int64_t)d);
+        uint64_t u;
+        memcpy(&u, &d, sizeof u);
+        return mix64(u ^ 0x5555);
+    }
+    case 3: {
+        uint64_t h = 1469598103934665603ULL;
+        for (uint32_t i = 0; i < a->v.s.n; i++) {
+            h ^= (unsigned char)a->v.s.p[i];
+            h *= 1099511628211ULL;
+        }
+        return mix64(h);
+    }
+    case 4: {
+        uint64_t h = 7;
+        for (uint32_t i = 0; i < a->v.a.n; i++)
+            h = mix64(h * 31 + sql_value_hash(&a->v.a.items[i]));
+        return h;
+    }
+    default:
+        return 1;
+    }
+}
