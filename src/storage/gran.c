@@ -1,0 +1,111 @@
+/*
+ * gran.c — granularities of tables: partitioningGranularity (the time chunk
+ * a row's segment covers) and timeResolution (the floor aggregate tables
+ * apply to __time before rollup). Tables are UTC, so every bucket is plain
+ * calendar arithmetic on UTC milliseconds; weeks start on Monday as ISO
+ * weeks (and Druid's `week`) do.
+ *
+ * Entry points: storage_gran_parse(), storage_gran_name(),
+ * storage_gran_floor(), storage_gran_next(). Thread-safe (pure functions).
+ */
+#include <strings.h>
+
+#include "storage/storage_int.h"
+#include "util/time.h"
+
+static const char *const gran_names[] = {
+    "millisecond", "second", "minute", "fifteen_minute", "hour",
+    "day",         "week",   "month",  "year",           "all",
+};
+
+int storage_gran_parse(const char *s, size_t n)
+{
+    for (size_t i = 0; i < LS_ARRAY_LEN(gran_names); i++)
+        if (strlen(gran_names[i]) == n && strncasecmp(gran_names[i], s, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *storage_gran_name(enum storage_gran g)
+{
+    return (unsigned)g < LS_ARRAY_LEN(gran_names) ? gran_names[g] : "?";
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Days since 1970-01-01 <-> civil date (H. Hinnant's algorithms). */
+static int64_t days_from_civil(int64_t y, int m)
+{
+    y -= m <= 2;
+    int64_t era = floor_div(y, 400);
+    int64_t yoe = y - era * 400;
+    int64_t mp = (m + 9) % 12;
+    int64_t doy = (153 * mp + 2) / 5;   /* day 1 of the month */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m)
+{
+    z += 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t fixed_ms(enum storage_gran g)
+{
+    switch (g) {
+    case STORAGE_GRAN_MILLISECOND: return 1;
+    case STORAGE_GRAN_SECOND: return LS_MS_PER_SECOND;
+    case STORAGE_GRAN_MINUTE: return LS_MS_PER_MINUTE;
+    case STORAGE_GRAN_FIFTEEN_MINUTE: return 15 * LS_MS_PER_MINUTE;
+    case STORAGE_GRAN_HOUR: return LS_MS_PER_HOUR;
+    case STORAGE_GRAN_DAY: return LS_MS_PER_DAY;
+    case STORAGE_GRAN_WEEK: return 7 * LS_MS_PER_DAY;
+    default: return 0;
+    }
+}
+
+/* 1970-01-05 was a Monday. */
+#define MONDAY_ORIGIN_MS (4 * LS_MS_PER_DAY)
+
+int64_t storage_gran_floor(enum storage_gran g, int64_t t)
+{
+    int64_t f = fixed_ms(g);
+    if (g == STORAGE_GRAN_WEEK && t < INT64_MIN + MONDAY_ORIGIN_MS)
+        return INT64_MIN;
+    if (g == STORAGE_GRAN_WEEK)
+        return floor_div(t - MONDAY_ORIGIN_MS, f) * f + MONDAY_ORIGIN_MS;
+    if (f)
+        return floor_div(t, f) * f;
+    if (g == STORAGE_GRAN_ALL)
+        return INT64_MIN;
+    int64_t y;
+    int m;
+    civil_from_days(floor_div(t, LS_MS_PER_DAY), &y, &m);
+    return days_from_civil(y, g == STORAGE_GRAN_YEAR ? 1 : m) * LS_MS_PER_DAY;
+}
+
+int64_t storage_gran_next(enum storage_gran g, int64_t start)
+{
+    int64_t f = fixed_ms(g);
+    if (g == STORAGE_GRAN_ALL)
+        return INT64_MAX;
+    if (f)
+        return start > INT64_MAX - f ? INT64_MAX : start + f;
+    int64_t y;
+    int m;
+    civil_from_days(floor_div(start, LS_MS_PER_DAY), &y, &m);
+    if (g == STORAGE_GRAN_YEAR)
+        return days_from_civil(y + 1, 1) * LS_MS_PER_DAY;
+    return (m == 12 ? days_from_civil(y + 1, 1) : days_from_civil(y, m + 1)) * LS_MS_PER_DAY;
+}

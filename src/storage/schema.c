@@ -1,0 +1,224 @@
+/*
+ * schema.c — immutable, refcounted schema versions of a table. A table's
+ * schema only grows (schema discovery adds columns while data flows), so
+ * each growth makes a new version; snapshots hold the version they saw.
+ *
+ * Entry points: st_schema_new(), st_schema_add(), st_schema_ref/unref(),
+ * st_schema_find(), st_column_check(), st_column_compatible().
+ * Thread-safety: versions are immutable; ref/unref are atomic.
+ */
+#include <stdio.h>
+
+#include "storage/storage_int.h"
+
+static bool dim_type_ok(int t)
+{
+    return t == SQL_STRING || t == SQL_LONG || t == SQL_FLOAT || t == SQL_DOUBLE ||
+           t == SQL_JSON || t == SQL_TIMESTAMP;
+}
+
+int st_column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
+                    struct lerr *err)
+{
+    char target[64];
+    snprintf(target, sizeof target, "schema[%zu]", index);
+    size_t n = c->name ? strlen(c->name) : 0;
+    if (n == 0 || n > STORAGE_MAX_NAME)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "column name must be 1 to %d characters long", STORAGE_MAX_NAME);
+    if (n >= 2 && c->name[0] == '_' && c->name[1] == '_')
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "column name '%s' is reserved: names starting with '__' belong to "
+                           "the system; rename the column",
+                           c->name);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)c->name[i] < 0x20 || c->name[i] == '/' || c->name[i] == 0x7f)
+            return lerr_set_at(err, LERR_INVALID, target,
+                               "column name '%s' contains '/' or a control character; use "
+                               "letters, digits and punctuation",
+                               c->name);
+    if (c->kind == STORAGE_DIMENSION) {
+        if (!dim_type_ok(c->type))
+            return lerr_set_at(err, LERR_INVALID, target,
+                               "column '%s': dimensions are string, long, float, double, json "
+                               "or timestamp, not %s",
+                               c->name, sql_type_name(c->type));
+        return 0;
+    }
+    if (c->kind != STORAGE_MEASURE)
+        return lerr_set_at(err, LERR_INVALID, target, "column '%s': unknown column kind %d",
+                           c->name, c->kind);
+    if (tt != STORAGE_AGGREGATE)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "column '%s' is a measure, but only aggregate tables have measures; "
+                           "make it a dimension or the table aggregate",
+                           c->name);
+    if ((unsigned)c->agg.kind >= SQL__AGG_COUNT || sql_agg_state_size(&c->agg) == 0)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "measure '%s' has no usable aggregator; give it a measure type such "
+                           "as longSum or doubleMax",
+                           c->name);
+    return 0;
+}
+
+bool st_column_compatible(const struct storage_column *a, const struct storage_column *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == STORAGE_MEASURE)
+        return a->agg.kind == b->agg.kind && a->agg.arg_type == b->agg.arg_type &&
+               a->agg.result_type == b->agg.result_type && a->agg.nargs == b->agg.nargs &&
+               a->agg.distinct == b->agg.distinct && a->agg.max_bytes == b->agg.max_bytes;
+    if (a->type == b->type)
+        return true;
+    return (st_is_longish(a->type) && st_is_longish(b->type)) ||
+           (st_is_doubleish(a->type) && st_is_doubleish(b->type));
+}
+
+static struct st_schema *schema_alloc(size_t ncols)
+{
+    struct st_schema *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cols = calloc(ncols, sizeof *s->cols);
+    s->state_size = calloc(ncols, sizeof *s->state_size);
+    if (!s->cols || !s->state_size) {
+        free(s->cols);
+        free(s->state_size);
+        free(s);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    return s;
+}
+
+/* Copies column c into slot i (name duplicated, expressions dropped). */
+static bool schema_put(struct st_schema *s, size_t i, const struct storage_column *c)
+{
+    struct storage_column *d = &s->cols[i];
+    *d = *c;
+    d->name = strdup(c->name);
+    d->agg.args[0] = d->agg.args[1] = NULL;
+    d->agg.filter = NULL;
+    if (c->kind == STORAGE_MEASURE) {
+        d->type = c->agg.result_type;
+        s->state_size[i] = (uint32_t)sql_agg_state_size(&d->agg);
+    }
+    s->ncols = i + 1;
+    return d->name != NULL;
+}
+
+static int nomem(struct lerr *err)
+{
+    return lerr_set(err, LERR_NOMEM, "storage: out of memory building a table schema");
+}
+
+struct st_schema *st_schema_new(const struct storage_schema *in, struct lerr *err)
+{
+    if (in->type != STORAGE_DETAIL && in->type != STORAGE_AGGREGATE) {
+        lerr_set(err, LERR_INVALID, "table type must be detail or aggregate");
+        return NULL;
+    }
+    if ((unsigned)in->partitioning > STORAGE_GRAN_ALL || in->partitioning < STORAGE_GRAN_HOUR ||
+        (unsigned)in->time_resolution > STORAGE_GRAN_DAY) {
+        lerr_set_at(err, LERR_INVALID, "partitioningGranularity",
+                    "partitioningGranularity must be hour, day, week, month, year or all, and "
+                    "timeResolution millisecond, second, minute, fifteen_minute, hour or day");
+        return NULL;
+    }
+    if (in->ncols + 1 > STORAGE_MAX_COLUMNS) {
+        lerr_set(err, LERR_INVALID, "a table has at most %d columns", STORAGE_MAX_COLUMNS - 1);
+        return NULL;
+    }
+    for (size_t i = 0; i < in->ncols; i++) {
+        if (st_column_check(in->type, &in->cols[i], i, err))
+            return NULL;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(in->cols[i].name, in->cols[j].name) == 0) {
+                char target[64];
+                snprintf(target, sizeof target, "schema[%zu]", i);
+                lerr_set_at(err, LERR_INVALID, target,
+                            "column '%s' appears twice in the schema; remove one",
+                            in->cols[i].name);
+                return NULL;
+            }
+    }
+    struct st_schema *s = schema_alloc(in->ncols + 1);
+    if (!s) {
+        nomem(err);
+        return NULL;
+    }
+    s->type = in->type;
+    s->partitioning = in->partitioning;
+    s->time_resolution = in->type == STORAGE_AGGREGATE ? in->time_resolution
+                                                        : STORAGE_GRAN_MILLISECOND;
+    struct storage_column tcol = {.name = "__time", .type = SQL_TIMESTAMP,
+                                  .kind = STORAGE_DIMENSION};
+    bool ok = schema_put(s, 0, &tcol);
+    for (size_t i = 0; ok && i < in->ncols; i++)
+        ok = schema_put(s, i + 1, &in->cols[i]);
+    if (!ok) {
+        st_schema_unref(s);
+        nomem(err);
+        return NULL;
+    }
+    return s;
+}
+
+struct st_schema *st_schema_add(const struct st_schema *old, const struct storage_column *c,
+                                struct lerr *err)
+{
+    if (old->ncols >= STORAGE_MAX_COLUMNS) {
+        lerr_set(err, LERR_INVALID, "a table has at most %d columns; column '%s' not added",
+                 STORAGE_MAX_COLUMNS - 1, c->name ? c->name : "");
+        return NULL;
+    }
+    if (st_column_check(old->type, c, old->ncols - 1, err))
+        return NULL;
+    if (st_schema_find(old, c->name, strlen(c->name)) >= 0) {
+        lerr_set(err, LERR_INVALID, "column '%s' already exists", c->name);
+        return NULL;
+    }
+    struct st_schema *s = schema_alloc(old->ncols + 1);
+    if (!s) {
+        nomem(err);
+        return NULL;
+    }
+    s->type = old->type;
+    s->partitioning = old->partitioning;
+    s->time_resolution = old->time_resolution;
+    bool ok = true;
+    for (size_t i = 0; ok && i < old->ncols; i++)
+        ok = schema_put(s, i, &old->cols[i]);
+    if (!ok || !schema_put(s, old->ncols, c)) {
+        st_schema_unref(s);
+        nomem(err);
+        return NULL;
+    }
+    return s;
+}
+
+struct st_schema *st_schema_ref(struct st_schema *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void st_schema_unref(struct st_schema *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < s->ncols; i++)
+        free((char *)s->cols[i].name);
+    free(s->cols);
+    free(s->state_size);
+    free(s);
+}
+
+int st_schema_find(const struct st_schema *s, const char *name, size_t n)
+{
+    for (size_t i = 0; i < s->ncols; i++)
+        if (strlen(s->cols[i].name) == n && memcmp(s->cols[i].name, name, n) == 0)
+            return (int)i;
+    return -1;
+}

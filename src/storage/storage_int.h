@@ -1,0 +1,329 @@
+/*
+ * storage_int.h — private to src/storage/: the pieces the files of the module
+ * share. Nothing outside src/storage/ includes it.
+ *
+ *   codec.c     CRC32C, bit packing, block codecs (LZ4, zstd, frame of
+ *               reference, delta), byte hashing, little-endian helpers
+ *   gran.c      granularities (time chunks, timeResolution)
+ *   schema.c    the immutable, refcounted schema versions
+ *   rt.c        realtime buffers: append with rollup, reads
+ *   segwrite.c  a realtime buffer → an immutable segment file
+ *   segread.c   segment files: mmap, validation, lazy part checks, decoding
+ *   table.c     tables: versions, persist, compaction, start-up, status
+ *   scan.c      snapshots, views and scans over buffers and segments
+ *
+ * Segment file layout (all integers little-endian):
+ *
+ *   header   16 bytes: "LODESEG\0", u32 version, u32 CRC32C of the first 12
+ *   parts    each a byte range with its own CRC32C (listed in the footer)
+ *   footer   segment fields, then per column: name, type, kind, encoding,
+ *            aggregator, dictionary size, and its parts {offset, length, crc}
+ *   trailer  32 bytes: u64 footer offset, u64 footer length, u32 footer CRC,
+ *            u32 version, "LSEGEND\0"
+ *
+ * Part encodings (ST_PART_* below): blocked parts hold STORAGE_BLOCK_ROWS
+ * rows per block behind a directory; string columns a sorted dictionary,
+ * bit-packed ids and one portable roaring bitmap per id; nulls a portable
+ * roaring bitmap.
+ */
+#ifndef LODESTAR_STORAGE_INT_H
+#define LODESTAR_STORAGE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+
+#include "storage/storage.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "storage: segment files are little-endian and this code reads them in place"
+#endif
+
+#define ST_BLOCK STORAGE_BLOCK_ROWS
+#define ST_BLOCK_SHIFT 12
+_Static_assert((1u << ST_BLOCK_SHIFT) == STORAGE_BLOCK_ROWS, "block shift");
+
+#define ST_FORMAT_VERSION 1u
+#define ST_HEADER_SIZE 16u
+#define ST_TRAILER_SIZE 32u
+#define ST_MAGIC "LODESEG"     /* + NUL: 8 bytes */
+#define ST_TRAILER_MAGIC "LSEGEND" /* + NUL */
+#define ST_FILE_SUFFIX ".lseg"
+#define ST_TMP_PREFIX ".tmp-"
+
+/* Sanity caps for lengths read from disk. */
+#define ST_MAX_BLOCK_BYTES (1u << 30)
+
+/* ---- little-endian access (memcpy: files are read in place, unaligned) -- */
+
+static inline uint32_t st_get_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t st_get_u64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static inline void st_put_u32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void st_put_u64(void *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* ---- codec.c ------------------------------------------------------------ */
+
+uint64_t st_hash_bytes(const void *p, size_t n);
+static inline uint64_t st_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Bits needed for values 0..max (0 for max 0). */
+unsigned st_bits_for(uint64_t max);
+/* Bytes of n values of `width` bits, plus the 8 bytes of slack the unpacker
+ * may touch past the last value. */
+size_t st_bitpack_size(uint64_t n, unsigned width);
+/* Packs n values (each < 2^width) into out (st_bitpack_size bytes, zeroed
+ * by the caller). */
+void st_bitpack(const uint64_t *in, size_t n, unsigned width, uint8_t *out);
+void st_bitpack32(const uint32_t *in, size_t n, unsigned width, uint8_t *out);
+/* Unpacks values start..start+n-1. The packed area must have its slack. */
+void st_bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint64_t *out);
+void st_bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint32_t *out);
+
+enum st_codec {
+    ST_CODEC_RAW,
+    ST_CODEC_LZ4,
+    ST_CODEC_ZSTD,
+    ST_CODEC_FOR,     /* int64: min + bit-packed (v - min) */
+    ST_CODEC_DELTA,   /* int64: first + bit-packed zigzag(v[i] - v[i-1]) */
+    ST_CODEC__COUNT
+};
+
+/* Encodes n int64 with the smallest of the codecs that fit (FOR, DELTA,
+ * LZ4, zstd when try_zstd, RAW); appends to out, returns the codec or -1
+ * (out failed). */
+int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out);
+/* Encodes opaque bytes with LZ4 (and zstd when try_zstd), else RAW. */
+int st_encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out);
+/* Decodes a block into dst (exactly rawlen bytes; for FOR/DELTA rawlen =
+ * 8 * n). false when the payload is not a valid encoding of that size. */
+bool st_decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size_t rawlen);
+
+/* ---- gran.c ------------------------------------------------------------- */
+
+/* (declared in storage.h: storage_gran_parse/name/floor/next) */
+
+/* ---- schema.c ----------------------------------------------------------- */
+
+/* An immutable schema version (column 0 = __time). */
+struct st_schema {
+    atomic_int refs;
+    enum storage_table_type type;
+    enum storage_gran partitioning;
+    enum storage_gran time_resolution;
+    size_t ncols;
+    struct storage_column *cols;   /* names owned */
+    uint32_t *state_size;          /* per column: measures' state bytes, else 0 */
+};
+
+/* Validates and copies; NULL with err set. */
+struct st_schema *st_schema_new(const struct storage_schema *s, struct lerr *err);
+/* A copy with one more column (validated). */
+struct st_schema *st_schema_add(const struct st_schema *s, const struct storage_column *c,
+                                struct lerr *err);
+struct st_schema *st_schema_ref(struct st_schema *s);
+void st_schema_unref(struct st_schema *s);
+int st_schema_find(const struct st_schema *s, const char *name, size_t n);
+/* Checks one column definition (name, type, kind, aggregator). */
+int st_column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
+                    struct lerr *err);
+/* Whether two columns store compatible bytes (same physical layout and, for
+ * measures, the same aggregator). */
+bool st_column_compatible(const struct storage_column *a, const struct storage_column *b);
+
+/* Physical classes of dimension types. */
+static inline bool st_is_longish(int t)
+{
+    return t == SQL_LONG || t == SQL_TIMESTAMP || t == SQL_BOOLEAN;
+}
+static inline bool st_is_doubleish(int t) { return t == SQL_DOUBLE || t == SQL_FLOAT; }
+/* A double rounded to float precision, without the undefined behaviour of
+ * converting an out-of-range double (it becomes an infinity). */
+static inline double st_round_float(double d)
+{
+    if (d > 3.4028234663852886e38)
+        return d < 3.4028235677973366e38 ? 3.4028234663852886e38 : __builtin_inf();
+    if (d < -3.4028234663852886e38)
+        return d > -3.4028235677973366e38 ? -3.4028234663852886e38 : -__builtin_inf();
+    return (double)(float)d;
+}
+
+/* ---- rt.c: realtime buffers ------------------------------------------- */
+
+struct rt_buf;
+
+/* A buffer for chunk [start, end) able to hold up to max_rows rows. */
+struct rt_buf *rt_new(const struct st_schema *sc, int64_t chunk_start, int64_t chunk_end,
+                      uint64_t max_rows, struct lerr *err);
+struct rt_buf *rt_ref(struct rt_buf *b);
+void rt_unref(struct rt_buf *b);
+
+/*
+ * Appends the batch rows listed in rows[0..n) (aggregate tables roll up).
+ * `sc` must be the newest schema (columns >= the buffer's are added).
+ * Returns how many of the listed rows were consumed (< n when the buffer is
+ * full: the caller starts another buffer), or -1 with err set.
+ */
+int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct storage_batch *batch,
+                  const uint32_t *rows, uint32_t n, struct arena *scratch, struct lerr *err);
+
+uint64_t rt_rows(const struct rt_buf *b);            /* published (acquire) */
+uint64_t rt_bytes(const struct rt_buf *b);
+void rt_chunk(const struct rt_buf *b, int64_t *start, int64_t *end);
+void rt_time_range(const struct rt_buf *b, int64_t *min_time, int64_t *max_time);
+bool rt_full(const struct rt_buf *b);
+size_t rt_ncols(const struct rt_buf *b);
+/* A STRING column's published dictionary size (including the NULL id). */
+uint32_t rt_dict_count(const struct rt_buf *b, size_t col);
+/* The bytes of dictionary entry id (>= 1, < a published count). */
+void rt_dict_entry(const struct rt_buf *b, size_t col, uint32_t id, const char **p, uint32_t *n);
+/* Reads rows [row0, row0+n) (all published). Column col (< rt_ncols). */
+void rt_read_time(const struct rt_buf *b, uint64_t row0, uint32_t n, int64_t *out);
+void rt_read_ids(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n, uint32_t *out);
+/* LONG-ish and DOUBLE-ish columns: values (NULL rows read 0) and null flags. */
+void rt_read_longs(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n, int64_t *out,
+                   bool *nulls);
+void rt_read_doubles(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n, double *out,
+                     bool *nulls);
+/* JSON columns: text slices into the buffer (stable); NULL is p == NULL. */
+void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,
+                  struct sql_value *out, int type);
+/* Measures: finalized values (strings copied into mem) or deep-copied
+ * states (init + merge into out, variable data in mem). false on OOM. */
+bool rt_read_finalized(const struct rt_buf *b, const struct storage_column *c, size_t col,
+                       uint64_t row0, uint32_t n, struct sql_value *out, struct arena *mem);
+bool rt_read_states(const struct rt_buf *b, const struct storage_column *c, size_t col,
+                    uint32_t state_size, uint64_t row0, uint32_t n, void *out, struct arena *mem);
+/* Raw access for the segment writer (the buffer is not appended to
+ * meanwhile): the state of one row (NULL if the column has no page). */
+const void *rt_state_at(const struct rt_buf *b, size_t col, uint64_t row);
+
+/* ---- segread.c: segment files ------------------------------------------ */
+
+enum st_enc {
+    ST_ENC_TIME = 1,     /* parts: data (blocked longs) */
+    ST_ENC_LONG = 2,     /* parts: data (blocked longs), nulls */
+    ST_ENC_DOUBLE = 3,   /* parts: data (blocked raw doubles), nulls */
+    ST_ENC_FLOAT = 4,    /* parts: data (blocked raw floats), nulls */
+    ST_ENC_STRING = 5,   /* parts: dict, ids, bitmaps */
+    ST_ENC_TEXT = 6,     /* JSON: data (blocked var), nulls */
+    ST_ENC_STATE = 7     /* measures: data (blocked var: serialized states) */
+};
+
+#define ST_MAX_PARTS 3
+/* Part indexes per encoding. */
+#define ST_P_DATA 0
+#define ST_P_NULLS 1
+#define ST_P_DICT 0
+#define ST_P_IDS 1
+#define ST_P_BITMAPS 2
+
+struct st_part {
+    uint64_t off, len;
+    uint32_t crc;
+    atomic_int checked;   /* 0 not yet, 1 checksum and structure good */
+};
+
+struct st_scol {
+    struct storage_column def;   /* name owned; agg with no expressions */
+    uint8_t enc;
+    uint8_t nparts;
+    uint32_t dict_count;          /* STRING: values, excluding the NULL id */
+    uint32_t state_size;
+    struct st_part parts[ST_MAX_PARTS];
+    /* lazily built, published with CAS */
+    _Atomic(roaring_bitmap_t *) nulls;
+    _Atomic(_Atomic(roaring_bitmap_t *) *) bitmaps;   /* dict_count + 1 */
+    unsigned id_width;
+};
+
+struct st_seg {
+    atomic_int refs;
+    char *path;                  /* NULL for in-memory segments */
+    char *name;
+    const uint8_t *map;
+    size_t size;
+    bool mapped;
+    uint64_t nrows;
+    int64_t min_time, max_time, chunk_start, chunk_end;
+    uint8_t table_type, partitioning, time_resolution, flags;
+    size_t ncols;                /* column 0 is __time */
+    struct st_scol *cols;
+    atomic_bool obsolete;        /* delete the file at the last unref */
+    atomic_bool corrupt;         /* a part failed its check at read time */
+    roaring_bitmap_t *empty;     /* returned for "no nulls" */
+};
+
+int st_seg_open(const char *path, const char *name, struct st_seg **out, struct lerr *err);
+/* Reads in place from p (which must outlive the segment). */
+int st_seg_open_mem(const void *p, size_t n, const char *name, struct st_seg **out,
+                    struct lerr *err);
+int st_seg_verify_all(struct st_seg *s, struct lerr *err);
+struct st_seg *st_seg_ref(struct st_seg *s);
+void st_seg_unref(struct st_seg *s);
+uint64_t st_seg_file_bytes(const struct st_seg *s);
+
+/* Verified part bytes (checksum on first use). */
+int st_seg_part(struct st_seg *s, size_t col, unsigned part, const uint8_t **p, uint64_t *len,
+                struct lerr *err);
+/* Decodes block `blk` of a blocked part: int64/double/float values (dst of
+ * ST_BLOCK * 8 bytes) or var data (into `scratch`, then lens/bytes point into
+ * it). Returns the row count of the block or -1 with err set. */
+int64_t st_seg_block_fixed(struct st_seg *s, size_t col, uint64_t blk, void *dst,
+                           struct lerr *err);
+int64_t st_seg_block_var(struct st_seg *s, size_t col, uint64_t blk, struct buf *scratch,
+                         const uint32_t **lens, const uint8_t **bytes, struct lerr *err);
+/* Null flags of rows [row0, row0+n) (zeros when the column has no nulls). */
+int st_seg_null_flags(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, bool *out,
+                      struct lerr *err);
+int st_seg_ids(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
+               struct lerr *err);
+/* Dictionary entry id (1..dict_count) of a verified dict part. */
+void st_seg_dict_entry(const struct st_seg *s, size_t col, uint32_t id, const char **p,
+                       uint32_t *n);
+/* Lower bound: first id >= 1 whose value is >= (p, n) in byte order. */
+uint32_t st_seg_dict_lower(const struct st_seg *s, size_t col, const char *p, size_t n);
+const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
+                                      struct lerr *err);
+const roaring_bitmap_t *st_seg_null_bitmap(struct st_seg *s, size_t col, struct lerr *err);
+/* Sets err to the standard "part is corrupt" message and marks the segment. */
+int st_seg_corrupt(struct st_seg *s, size_t col, unsigned part, uint64_t off, struct lerr *err,
+                   const char *what);
+
+/* ---- segwrite.c --------------------------------------------------------- */
+
+/*
+ * Writes rows [0, nrows) of buffer b as segment file `dir/name` (temp file,
+ * fsync, rename, fsync dir) and fills info (info->name points to `name`).
+ * `sc` is the schema to record (>= the buffer's columns). On error no file is
+ * left behind.
+ */
+int st_seg_write(const char *dir, const char *name, const struct st_schema *sc,
+                 const struct rt_buf *b, uint64_t nrows, bool try_zstd,
+                 struct storage_segment_info *info, struct lerr *err);
+/* A fresh segment file name for a chunk (into out[96]). */
+void st_seg_name(int64_t chunk_start, char out[96]);
+/* fsync a directory. */
+int st_fsync_dir(const char *dir, struct lerr *err);
+
+#endif
