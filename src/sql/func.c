@@ -202,8 +202,9 @@ int sql_bind_arith(struct sql_bctx *b, struct sql_node *n)
         }
         if ((v != 0 && v != 1) || tb != SQL_INTERVAL || ta == SQL_INTERVAL)
             return sql_bind_error(b, n, "an INTERVAL can only be added to or subtracted from a TIMESTAMP");
-        if (ta != SQL_TIMESTAMP && sql_arg_check(b, n, 0, SQL_TIMESTAMP))
-            return LERR_INVALID;
+        if (ta != SQL_TIMESTAMP)
+            return sql_bind_error(b, n->args[0], "an INTERVAL can only be added to a TIMESTAMP, not to a %s",
+                                  sql_type_sql_name(ta));
         n->type = SQL_TIMESTAMP;
         n->ival = v == 0 ? 1 : -1;
         n->aux = (void *)b->tz;
@@ -908,6 +909,13 @@ EVAL(ident_l)
     *out = a;
 }
 
+/* glibc's cbrt(27) is 3.0000000000000004; Java's is exact for cubes */
+static double cbrt_exact(double x)
+{
+    double r = cbrt(x), k = round(r);
+    return k * k * k == x ? k : r;
+}
+
 static double cot(double x)
 {
     return 1.0 / tan(x);
@@ -927,7 +935,7 @@ static double sign_d(double x)
 
 /* variants of sql_bind_math that work on doubles */
 static double (*const dfns[])(double) = {
-    [0] = fabs, [1] = floor, [2] = ceil, [3] = sign_d, [10] = sqrt, [11] = cbrt, [12] = log,
+    [0] = fabs, [1] = floor, [2] = ceil, [3] = sign_d, [10] = sqrt, [11] = cbrt_exact, [12] = log,
     [13] = log10, [14] = exp, [15] = sin, [16] = cos, [17] = tan, [18] = asin, [19] = acos,
     [20] = atan, [21] = cot, [22] = degrees, [23] = radians,
 };

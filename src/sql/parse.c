@@ -659,6 +659,10 @@ static struct sql_node *parse_case(struct parser *p, uint32_t pos)
     struct nvec v;
     nvec_init(&v);
     int fn = F_CASE;
+    if (is_kw(p, "END")) {
+        perr(p, p->tok.off, "expected WHEN in CASE");
+        return NULL;
+    }
     if (!is_kw(p, "WHEN")) {
         fn = F_CASE_SIMPLE;
         if (!nvec_push(p, &v, parse_expr(p, 0)))
@@ -834,7 +838,9 @@ static struct sql_node *parse_primary(struct parser *p)
                 return NULL;
             return call_vec(p, F_ARRAY, t.off, &v);
         }
-        if (is_reserved(p, &t)) {
+        bool call_ok = nt.kind == TK_LPAREN &&
+                       (sql_tok_is(&p->lx, &t, "LEFT") || sql_tok_is(&p->lx, &t, "RIGHT"));
+        if (is_reserved(p, &t) && !call_ok) {
             perr(p, t.off, "expected an expression but found the keyword %.*s (quote it as \"%.*s\" if it is a column)",
                  (int)t.len, p->text + t.off, (int)t.len, p->text + t.off);
             return NULL;
