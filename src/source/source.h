@@ -2,14 +2,342 @@
  * source.h — where records come from: Kafka (librdkafka), the push log, and
  * the development broker `lodestar dev-kafka` (librdkafka's mock cluster).
  *
- * Entry points so far: source_devkafka_run().
+ * One interface for every source (DESIGN.md §6): a source is a set of
+ * partitions, each a sequence of records with dense or increasing offsets.
+ * The job runner assigns start offsets, polls batches, and at persist time
+ * stores source_position() — the NEXT offset of every partition — in the
+ * catalog in the same transaction as the rows. Sources never commit offsets
+ * anywhere themselves: the catalog is the only place offsets live.
+ *
+ * Entry points:
+ *   offsets     source_offsets_init/_set/_get/_destroy, source_offsets_to_json,
+ *               source_offsets_from_json (the checkpoint text the catalog keeps)
+ *   sources     source_open_kafka(), source_open_push(), source_assign(),
+ *               source_poll(), source_release(), source_position(),
+ *               source_partitions(), source_lag(), source_health(), source_close()
+ *   Kafka       source_kafka_config_from_json() (a connection document + its
+ *               secrets into a config)
+ *   push log    pushlog_open(), pushlog_append(), pushlog_trim(),
+ *               pushlog_cursor_open(), pushlog_cursor_read(), pushlog_close()
+ *   dev broker  source_devkafka_run()
  */
 #ifndef LODESTAR_SOURCE_H
 #define LODESTAR_SOURCE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/util.h"
+
+/* ======================================================================== */
+/* ---- offsets: where a reader is in each partition ----------------------- */
+
+/* Symbolic start positions (the values librdkafka uses too). */
+#define SOURCE_OFFSET_LATEST (-1)
+#define SOURCE_OFFSET_EARLIEST (-2)
+/* source_offsets_get() for a partition the list does not hold. */
+#define SOURCE_OFFSET_NONE (-3)
+
+/* Longest topic (or push stream) name; Kafka's own limit is 249. */
+#define SOURCE_TOPIC_MAX 255
+
+struct source_offset {
+    char *topic;         /* malloc'd, owned by the list */
+    int32_t partition;
+    int64_t next;        /* the next offset to read (one past the last record taken) */
+};
+
+/* A list of {topic, partition, next}, kept sorted by (topic, partition). */
+struct source_offsets {
+    struct source_offset *items;
+    size_t n, alloc;
+};
+
+void source_offsets_init(struct source_offsets *o);
+void source_offsets_destroy(struct source_offsets *o);
+void source_offsets_clear(struct source_offsets *o);   /* empties, keeps storage */
+/* Inserts or replaces. LERR_INVALID for an empty/too long topic or a
+ * negative partition, LERR_NOMEM. */
+int source_offsets_set(struct source_offsets *o, const char *topic, int32_t partition,
+                       int64_t next, struct lerr *err);
+/* The stored next offset, or SOURCE_OFFSET_NONE. */
+int64_t source_offsets_get(const struct source_offsets *o, const char *topic, int32_t partition);
+int source_offsets_copy(struct source_offsets *dst, const struct source_offsets *src,
+                        struct lerr *err);
+/*
+ * The checkpoint text, e.g. {"events":{"0":1234,"1":99}}: topics in byte
+ * order, partitions in numeric order, no spaces. Canonical — the same offsets
+ * always give the same bytes — because the catalog's compare-and-swap
+ * compares the stored text. Entries whose offset is symbolic (< 0: not yet
+ * known) are left out. Returns malloc'd text, or NULL with err set.
+ */
+char *source_offsets_to_json(const struct source_offsets *o, struct lerr *err);
+/* Parses checkpoint text (replacing out's contents). LERR_INVALID names the
+ * bad member (not an object, partition not a number, offset negative...). */
+int source_offsets_from_json(const char *p, size_t len, struct source_offsets *out,
+                             struct lerr *err);
+
+/* ---- records and batches ------------------------------------------------ */
+
+struct source_header {
+    const char *name;
+    size_t name_len;
+    const void *value;   /* NULL for a header with a null value */
+    size_t value_len;
+};
+
+/* Every pointer stays valid until the next source_poll(), source_release()
+ * or source_close() on the same source. */
+struct source_record {
+    const char *topic;   /* NUL-terminated */
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms;   /* -1 when the record has none */
+    const void *value;      /* never NULL (a Kafka null value is an empty slice) */
+    size_t value_len;
+    const void *key;        /* NULL when the record has no key */
+    size_t key_len;
+    const struct source_header *headers;
+    size_t nheaders;
+};
+
+/*
+ * Records that will never be read: the wanted offset was deleted (retention,
+ * push-log trim) or lies past the end (the topic was re-created). The source
+ * moved the partition to `to` (the earliest available offset); the caller
+ * must say so (job health warning naming the gap) — it is never silent.
+ */
+struct source_gap {
+    const char *topic;
+    int32_t partition;
+    int64_t from, to;
+    char reason[200];
+};
+
+struct source_batch {
+    const struct source_record *records;
+    size_t n;
+    size_t bytes;                  /* sum of value and key lengths */
+    const struct source_gap *gaps;
+    size_t ngaps;
+    /* Partitions were added (new partitions, new topics matching the
+     * pattern): their start offsets are in source_position() now, and a
+     * checkpoint soon keeps a restart from applying readFromPoint to them. */
+    bool partitions_changed;
+};
+
+/* One partition as the source sees it (a snapshot). */
+struct source_partition {
+    char topic[SOURCE_TOPIC_MAX + 1];
+    int32_t partition;
+    int64_t next_offset;   /* next to read; < 0 while still symbolic (earliest/latest pending) */
+    int64_t end_offset;    /* high watermark / end of the push log; -1 unknown */
+    int64_t lag;           /* end_offset - next_offset, clamped >= 0; -1 unknown */
+};
+
+/* ---- sources ------------------------------------------------------------ */
+
+struct source;     /* opaque */
+struct pushlog;    /* below */
+
+/*
+ * A Kafka connection. Strings are borrowed for the duration of
+ * source_open_kafka() only. Exactly one of topic and topic_pattern. The
+ * pattern is a POSIX extended regular expression that must match a whole
+ * topic name (as Kafka's and Druid's Java patterns do); internal topics
+ * (names starting "__") never match.
+ */
+struct source_kafka_config {
+    const char *bootstrap_servers;
+    const char *topic;
+    const char *topic_pattern;
+    const char *sasl_mechanism;   /* NULL: no SASL; "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" */
+    const char *sasl_username;
+    const char *sasl_password;    /* never logged, never put in a message */
+    bool ssl;                     /* TLS: SASL_SSL / SSL, else SASL_PLAINTEXT / PLAINTEXT */
+    int metadata_refresh_ms;      /* new partitions and topics; 0 = 10000 */
+    int timeout_ms;               /* blocking metadata / watermark queries; 0 = 5000 */
+    int queued_max_kbytes;        /* bound on prefetched bytes in librdkafka; 0 = 65536 */
+    const char *const *rdkafka_props;   /* NULL-terminated name, value, ... (tuning, tests) */
+};
+
+/*
+ * Fills cfg from a connection document (type "kafka" or "confluent":
+ * bootstrapServers, topicName | topicNamePattern, ssl) and its secrets JSON
+ * ({"type":"sasl_plain"|"sasl_scram","mechanism","username","password"}, or
+ * NULL). Strings point into `a`. Confluent is always SASL_SSL with PLAIN.
+ */
+int source_kafka_config_from_json(const char *conn_json, const char *secrets_json,
+                                  struct source_kafka_config *cfg, struct arena *a,
+                                  struct lerr *err);
+
+/*
+ * Opens a Kafka source: creates the consumer (no network yet). LERR_INVALID
+ * for a bad config (names the field), LERR_INTERNAL when librdkafka refuses.
+ * No consumer group is joined and nothing is ever committed to Kafka.
+ */
+struct source *source_open_kafka(const struct source_kafka_config *cfg, struct lerr *err);
+
+/*
+ * A push connection's log as a one-partition source: topic = `stream` (the
+ * connection name), partition 0. Borrows `log`, which must outlive the
+ * source.
+ */
+struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err);
+
+/*
+ * Sets where every partition starts: its entry in `start` when there is one
+ * (the checkpoint), else `default_start` (SOURCE_OFFSET_EARLIEST or _LATEST:
+ * the job's readFromPoint). Entries of `start` for partitions that do not
+ * exist (a topic re-created with fewer partitions) are ignored with a
+ * warning in the log. Partitions discovered later always start at their
+ * earliest offset: they were created after the job started, so all of their
+ * data is new to it. Kafka: fetches metadata (up to timeout_ms); an unknown
+ * topic is LERR_NOT_FOUND naming it; an unreachable broker is not an error
+ * here (health warns, poll keeps trying). May be called again to re-seek
+ * (after a reset).
+ */
+int source_assign(struct source *s, const struct source_offsets *start, int64_t default_start,
+                  struct lerr *err);
+
+/*
+ * Waits up to timeout_ms for records, then returns what is ready, at most
+ * max_records. Releases the previous batch first. out->n == 0 on a timeout.
+ * Errors are fatal for the current position (LERR_NOT_FOUND: the topic was
+ * deleted; LERR_CORRUPT: a damaged push log); an unreachable broker is not an
+ * error (see source_health). Single caller thread.
+ */
+int source_poll(struct source *s, size_t max_records, int timeout_ms, struct source_batch *out,
+                struct lerr *err);
+/* Frees the last batch early (records become invalid). */
+void source_release(struct source *s);
+
+/*
+ * The next offset of every assigned partition: one past the last record
+ * returned by source_poll() (or the start when none was read yet). What the
+ * runner stores at persist time, having processed every polled record.
+ * Replaces out's contents.
+ */
+int source_position(struct source *s, struct source_offsets *out, struct lerr *err);
+
+/* A snapshot of every partition with offsets and lag (*out malloc'd; free()).
+ * Thread-safe: the API thread may call it while the runner polls. */
+int source_partitions(struct source *s, struct source_partition **out, size_t *n,
+                      struct lerr *err);
+/* Total lag over partitions (each clamped at 0), or -1 when none is known
+ * yet. Thread-safe. */
+int64_t source_lag(struct source *s);
+
+enum { SOURCE_HEALTH_OK = 0, SOURCE_HEALTH_WARN = 1 };
+/*
+ * SOURCE_HEALTH_OK, or SOURCE_HEALTH_WARN with a message in msg, e.g.
+ * "broker 127.0.0.1:9092 unreachable for 12 s: Connection refused"; the
+ * warning clears itself when the broker answers again. Thread-safe.
+ */
+int source_health(struct source *s, char *msg, size_t cap);
+
+/* Stops and frees; records of the last batch become invalid. NULL is fine. */
+void source_close(struct source *s);
+
+/* ======================================================================== */
+/* ---- the push log -------------------------------------------------------- */
+
+/*
+ * A durable single-partition stream in one directory: segment files
+ * NNNNNNNNNNNNNNNNNNNN.log (20-digit base offset), records framed with
+ * length and CRC-32, offsets 0, 1, 2, ... Appends are group-committed: each
+ * call returns once its records are on disk (fdatasync). Readers never block
+ * the writer and only see durable records.
+ */
+#define PUSHLOG_MAX_RECORD_DEFAULT (1024 * 1024)
+#define PUSHLOG_SEGMENT_DEFAULT (64 * 1024 * 1024)
+
+struct pushlog_opts {
+    size_t segment_bytes;   /* roll past this; 0 = PUSHLOG_SEGMENT_DEFAULT */
+    size_t max_record;      /* payload cap; 0 = PUSHLOG_MAX_RECORD_DEFAULT */
+};
+
+/*
+ * Opens (creating) the log in dir and recovers it: a torn or corrupt tail of
+ * the last segment is cut back to the last good record (logged with the
+ * number of bytes cut). LERR_CONFLICT when another process holds the log,
+ * LERR_CORRUPT when the segment files do not fit together, LERR_IO.
+ */
+int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlog **out,
+                 struct lerr *err);
+/* No append, cursor or source may be in use. NULL is fine. */
+void pushlog_close(struct pushlog *log);
+
+struct pushlog_entry {
+    const void *p;
+    size_t len;
+    int64_t ts_ms;
+};
+
+/*
+ * Appends n records and returns after they are durable; *first_offset (may
+ * be NULL) gets the first one's offset, the rest follow densely. Thread-safe;
+ * concurrent calls share one write and one fdatasync. LERR_TOO_LARGE when a
+ * record is over max_record (nothing is appended), LERR_IO when a write or
+ * sync failed — the log then refuses appends until reopened (after a failed
+ * fsync the page cache cannot be trusted).
+ */
+int pushlog_append(struct pushlog *log, const struct pushlog_entry *e, size_t n,
+                   int64_t *first_offset, struct lerr *err);
+
+/* The first retained offset and one past the last durable one. Thread-safe. */
+int64_t pushlog_start_offset(struct pushlog *log);
+int64_t pushlog_end_offset(struct pushlog *log);
+
+/*
+ * Deletes every sealed segment whose records are all below `offset` (the
+ * minimum checkpoint of the jobs reading the log). Never cuts a segment in
+ * two and never deletes the segment being written. *deleted (may be NULL)
+ * gets the number of files removed. Thread-safe.
+ */
+int pushlog_trim(struct pushlog *log, int64_t offset, int *deleted, struct lerr *err);
+
+/* Wakes every reader waiting in pushlog_cursor_read() (shutdown). */
+void pushlog_wakeup(struct pushlog *log);
+
+struct pushlog_record {
+    int64_t offset;
+    int64_t ts_ms;
+    const void *p;
+    size_t len;
+};
+struct pushlog_batch {
+    const struct pushlog_record *recs;   /* valid until the next read, seek or close */
+    size_t n;
+};
+
+struct pushlog_cursor;
+
+/*
+ * A reader at `offset` (or SOURCE_OFFSET_EARLIEST / SOURCE_OFFSET_LATEST).
+ * An offset below the start (trimmed away) is LERR_NOT_FOUND, one past the
+ * end LERR_INVALID; the messages say which offsets exist. A cursor belongs
+ * to one thread; many cursors may read one log.
+ */
+int pushlog_cursor_open(struct pushlog *log, int64_t offset, struct pushlog_cursor **out,
+                        struct lerr *err);
+int pushlog_cursor_seek(struct pushlog_cursor *c, int64_t offset, struct lerr *err);
+/*
+ * Waits up to timeout_ms until a record at the cursor is durable, then reads
+ * up to max_records of them (and about 1 MiB). out->n == 0 on a timeout.
+ * LERR_NOT_FOUND when the cursor's records were trimmed away under it (seek
+ * to pushlog_start_offset() to go on), LERR_CORRUPT when a durable record
+ * fails its checksum, LERR_IO.
+ */
+int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeout_ms,
+                        struct pushlog_batch *out, struct lerr *err);
+/* The offset of the next record the cursor will return. */
+int64_t pushlog_cursor_offset(const struct pushlog_cursor *c);
+void pushlog_cursor_close(struct pushlog_cursor *c);
+
+/* ======================================================================== */
+/* ---- the development broker --------------------------------------------- */
 
 struct source_devkafka_topic {
     const char *name;

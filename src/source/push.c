@@ -1,0 +1,241 @@
+/*
+ * push.c — a push connection's log (pushlog.c) seen through the source
+ * interface: one partition, numbered 0, whose topic is the stream name (the
+ * connection name), so the job runner reads it exactly like a Kafka
+ * partition and checkpoints it as {"<connection>":{"0":<next>}}.
+ *
+ * Entry point: source_open_push().
+ *
+ * A start offset that no longer exists — trimmed away (only possible after a
+ * reset or by hand: the runtime trims below the minimum checkpoint) or past
+ * the end (the connection was deleted and re-created, so its log started
+ * over) — moves the reader to the earliest retained offset and reports the
+ * gap in the next batch, as Kafka's offset-out-of-range does.
+ */
+#include "source/source_int.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "source-push"
+
+struct push_source {
+    struct source base;
+    struct pushlog *log;
+    char topic[SOURCE_TOPIC_MAX + 1];
+    struct pushlog_cursor *cur;   /* NULL until assigned */
+    pthread_mutex_t mu;           /* guards next (read by source_partitions) */
+    int64_t next;                 /* one past the last record returned */
+    struct source_record *recs;
+    size_t recs_alloc;
+    struct source_gap gap;        /* reported by the next poll when has_gap */
+    bool has_gap;
+};
+
+static void set_next(struct push_source *ps, int64_t v)
+{
+    pthread_mutex_lock(&ps->mu);
+    ps->next = v;
+    pthread_mutex_unlock(&ps->mu);
+}
+
+/* Moves to the earliest offset after `from` turned out not to exist. */
+static int push_recover(struct push_source *ps, int64_t from, const char *why, struct lerr *err)
+{
+    struct lerr e2;
+    lerr_init(&e2);
+    if (pushlog_cursor_seek(ps->cur, SOURCE_OFFSET_EARLIEST, &e2))
+        return lerr_set(err, e2.code, "%s", e2.msg);
+    int64_t to = pushlog_cursor_offset(ps->cur);
+    ps->gap = (struct source_gap){.topic = ps->topic, .partition = 0, .from = from, .to = to};
+    snprintf(ps->gap.reason, sizeof ps->gap.reason, "%s", why);
+    ps->has_gap = true;
+    set_next(ps, to);
+    log_msg(LOG_WARN, MOD, "%s: offset %" PRId64 " is gone (%s); reading on from %" PRId64, ps->topic,
+            from, why, to);
+    return 0;
+}
+
+static int push_assign(struct source *s, const struct source_offsets *start,
+                       int64_t default_start, struct lerr *err)
+{
+    struct push_source *ps = (struct push_source *)s;
+    int64_t want = source_offsets_get(start, ps->topic, 0);
+    if (want == SOURCE_OFFSET_NONE || want < 0)
+        want = default_start;
+    if (start) {
+        for (size_t i = 0; i < start->n; i++)
+            if (strcmp(start->items[i].topic, ps->topic) != 0 || start->items[i].partition != 0)
+                log_msg(LOG_WARN, MOD, "%s: ignoring a start offset for '%s' partition %" PRId32
+                        " (a push stream has only partition 0)",
+                        ps->topic, start->items[i].topic, start->items[i].partition);
+    }
+    pushlog_cursor_close(ps->cur);
+    ps->cur = NULL;
+    ps->has_gap = false;
+    set_next(ps, SOURCE_OFFSET_NONE);
+    struct lerr e2;
+    lerr_init(&e2);
+    int rc = pushlog_cursor_open(ps->log, want, &ps->cur, &e2);
+    if (rc == LERR_NOT_FOUND || rc == LERR_INVALID) {
+        lerr_init(&e2);
+        if (pushlog_cursor_open(ps->log, SOURCE_OFFSET_EARLIEST, &ps->cur, &e2))
+            return lerr_set(err, e2.code, "%s", e2.msg);
+        return push_recover(ps, want,
+                            rc == LERR_NOT_FOUND ? "trimmed from the push log"
+                                                 : "past the end of the push log (re-created?)",
+                            err);
+    }
+    if (rc)
+        return lerr_set(err, e2.code, "%s", e2.msg);
+    set_next(ps, pushlog_cursor_offset(ps->cur));
+    return 0;
+}
+
+static int push_poll(struct source *s, size_t max_records, int timeout_ms,
+                     struct source_batch *out, struct lerr *err)
+{
+    struct push_source *ps = (struct push_source *)s;
+    if (!ps->cur)
+        return lerr_set(err, LERR_INTERNAL, "source %s: poll before assign", ps->topic);
+    if (max_records > ps->recs_alloc) {
+        size_t na = max_records < 65536 ? max_records : 65536;
+        if (na > ps->recs_alloc) {
+            struct source_record *nr = realloc(ps->recs, na * sizeof *nr);
+            if (!nr)
+                return lerr_set(err, LERR_NOMEM, "source %s: out of memory", ps->topic);
+            ps->recs = nr;
+            ps->recs_alloc = na;
+        }
+        if (max_records > ps->recs_alloc)
+            max_records = ps->recs_alloc;
+    }
+    struct pushlog_batch b;
+    struct lerr e2;
+    lerr_init(&e2);
+    int64_t at = pushlog_cursor_offset(ps->cur);
+    int rc = pushlog_cursor_read(ps->cur, max_records, ps->has_gap ? 0 : timeout_ms, &b, &e2);
+    if (rc == LERR_NOT_FOUND) {
+        /* Trimmed under us: go on from the earliest, and say so. */
+        if (push_recover(ps, at, "trimmed from the push log", err))
+            return err->code;
+        lerr_init(&e2);
+        rc = pushlog_cursor_read(ps->cur, max_records, 0, &b, &e2);
+    }
+    if (rc)
+        return lerr_set(err, e2.code, "%s", e2.msg);
+    size_t bytes = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        ps->recs[i] = (struct source_record){
+            .topic = ps->topic,
+            .partition = 0,
+            .offset = b.recs[i].offset,
+            .timestamp_ms = b.recs[i].ts_ms,
+            .value = b.recs[i].p,
+            .value_len = b.recs[i].len,
+        };
+        bytes += b.recs[i].len;
+    }
+    out->records = ps->recs;
+    out->n = b.n;
+    out->bytes = bytes;
+    if (ps->has_gap) {
+        out->gaps = &ps->gap;
+        out->ngaps = 1;
+        ps->has_gap = false;
+    }
+    if (b.n)
+        set_next(ps, b.recs[b.n - 1].offset + 1);
+    return 0;
+}
+
+static void push_release(struct source *s)
+{
+    (void)s;   /* records live in the cursor's buffer until the next read */
+}
+
+static int push_position(struct source *s, struct source_offsets *out, struct lerr *err)
+{
+    struct push_source *ps = (struct push_source *)s;
+    if (!ps->cur)
+        return 0;
+    pthread_mutex_lock(&ps->mu);
+    int64_t next = ps->next;
+    pthread_mutex_unlock(&ps->mu);
+    return source_offsets_set(out, ps->topic, 0, next, err);
+}
+
+static int push_partitions(struct source *s, struct source_partition **out, size_t *n,
+                           struct lerr *err)
+{
+    struct push_source *ps = (struct push_source *)s;
+    struct source_partition *p = calloc(1, sizeof *p);
+    if (!p)
+        return lerr_set(err, LERR_NOMEM, "source %s: out of memory", ps->topic);
+    snprintf(p->topic, sizeof p->topic, "%s", ps->topic);
+    p->partition = 0;
+    pthread_mutex_lock(&ps->mu);
+    p->next_offset = ps->next;   /* SOURCE_OFFSET_NONE until assigned */
+    pthread_mutex_unlock(&ps->mu);
+    bool assigned = p->next_offset >= 0;
+    p->end_offset = pushlog_end_offset(ps->log);
+    p->lag = assigned ? (p->end_offset > p->next_offset ? p->end_offset - p->next_offset : 0)
+                      : -1;
+    *out = p;
+    *n = 1;
+    return 0;
+}
+
+static int push_health(struct source *s, char *msg, size_t cap)
+{
+    (void)s;
+    (void)msg;
+    (void)cap;
+    return SOURCE_HEALTH_OK;   /* a local log has no broker to lose; errors come from poll */
+}
+
+static void push_close(struct source *s)
+{
+    struct push_source *ps = (struct push_source *)s;
+    pushlog_cursor_close(ps->cur);
+    pthread_mutex_destroy(&ps->mu);
+    free(ps->recs);
+    free(ps);
+}
+
+static const struct source_ops push_ops = {
+    .assign = push_assign,
+    .poll = push_poll,
+    .release = push_release,
+    .position = push_position,
+    .partitions = push_partitions,
+    .health = push_health,
+    .close = push_close,
+};
+
+struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err)
+{
+    if (!log) {
+        lerr_set(err, LERR_INVALID, "source: no push log given");
+        return NULL;
+    }
+    if (!source_topic_name_ok(stream)) {
+        lerr_set(err, LERR_INVALID, "source: push stream name must be 1..%d bytes",
+                 SOURCE_TOPIC_MAX);
+        return NULL;
+    }
+    struct push_source *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        lerr_set(err, LERR_NOMEM, "source: out of memory");
+        return NULL;
+    }
+    ps->base.ops = &push_ops;
+    ps->log = log;
+    snprintf(ps->topic, sizeof ps->topic, "%s", stream);
+    pthread_mutex_init(&ps->mu, NULL);
+    ps->next = SOURCE_OFFSET_NONE;
+    return &ps->base;
+}

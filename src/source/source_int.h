@@ -1,0 +1,33 @@
+/*
+ * source_int.h — private to src/source/: the operations table every source
+ * implements (kafka.c, push.c) and the dispatch in source.c calls.
+ *
+ * A concrete source embeds `struct source` as its first member, so a
+ * `struct source *` converts to the concrete type with a cast.
+ */
+#ifndef LODESTAR_SOURCE_INT_H
+#define LODESTAR_SOURCE_INT_H
+
+#include "source/source.h"
+
+struct source_ops {
+    int (*assign)(struct source *s, const struct source_offsets *start, int64_t default_start,
+                  struct lerr *err);
+    int (*poll)(struct source *s, size_t max_records, int timeout_ms, struct source_batch *out,
+                struct lerr *err);
+    void (*release)(struct source *s);
+    int (*position)(struct source *s, struct source_offsets *out, struct lerr *err);
+    int (*partitions)(struct source *s, struct source_partition **out, size_t *n,
+                      struct lerr *err);
+    int (*health)(struct source *s, char *msg, size_t cap);
+    void (*close)(struct source *s);
+};
+
+struct source {
+    const struct source_ops *ops;
+};
+
+/* Whether a topic name is usable as a checkpoint key: 1..SOURCE_TOPIC_MAX bytes. */
+bool source_topic_name_ok(const char *topic);
+
+#endif
