@@ -228,15 +228,16 @@ static bool scratch_room(struct json_iter *it, const char *dst, size_t need, con
 }
 
 /*
- * Lexes a string; q points at the opening quote. Returns the byte after the
- * closing quote, or NULL (error set). With decode, *s and *slen get the decoded
- * bytes: the input itself when there are no escapes, else scratch.
+ * Lexes a string; q points at the opening quote, p at the first byte the
+ * plain-ASCII scan stopped at. Returns the byte after the closing quote, or
+ * NULL (error set). With decode, *s and *slen get the decoded bytes: the
+ * input itself when there are no escapes, else scratch.
  */
-static const char *lex_string(struct json_iter *it, const char *q, bool decode, const char **s,
-                              size_t *slen)
+static const char *lex_string_slow(struct json_iter *it, const char *q, const char *p,
+                                   bool decode, const char **s, size_t *slen)
 {
     const char *end = it->end;
-    const char *start = q + 1, *p = start;
+    const char *start = q + 1;
     for (;;) {
         p = skip_plain(p, end);
         if (p >= end)
@@ -363,6 +364,21 @@ static const char *lex_string(struct json_iter *it, const char *q, bool decode, 
         it->scratch_used += *slen;
     }
     return p + 1;
+}
+
+/* The common case inline: plain ASCII up to the closing quote. */
+static inline const char *lex_string(struct json_iter *it, const char *q, bool decode,
+                                     const char **s, size_t *slen)
+{
+    const char *start = q + 1, *p = skip_plain(start, it->end);
+    if (p < it->end && *p == '"') {
+        if (decode) {
+            *s = start;
+            *slen = (size_t)(p - start);
+        }
+        return p + 1;
+    }
+    return lex_string_slow(it, q, p, decode, s, slen);
 }
 
 /* ---- numbers ----------------------------------------------------------- */
@@ -511,7 +527,7 @@ static const char *lex_number(struct json_iter *it, const char *p, struct json_v
     if (!v)
         return p;
 
-    v->kind = JSON_NUMBER;
+    v->kind = JSON_KIND_NUMBER;
     v->raw = start;
     v->raw_len = (size_t)(p - start);
     v->str = NULL;
@@ -577,13 +593,13 @@ static const char *lex_literal(struct json_iter *it, const char *p, struct json_
     enum json_kind kind;
     size_t len;
     if (avail >= 4 && memcmp(p, "true", 4) == 0) {
-        kind = JSON_TRUE;
+        kind = JSON_KIND_TRUE;
         len = 4;
     } else if (avail >= 5 && memcmp(p, "false", 5) == 0) {
-        kind = JSON_FALSE;
+        kind = JSON_KIND_FALSE;
         len = 5;
     } else if (avail >= 4 && memcmp(p, "null", 4) == 0) {
-        kind = JSON_NULL;
+        kind = JSON_KIND_NULL;
         len = 4;
     } else {
         return fail(it, p, "invalid literal (expected true, false or null)");
@@ -714,7 +730,7 @@ static const char *lex_value(struct json_iter *it, const char *p, struct json_va
         p = lex_string(it, p, true, &v->str, &v->str_len);
         if (!p)
             return NULL;
-        v->kind = JSON_STRING;
+        v->kind = JSON_KIND_STRING;
         v->num_flags = 0;
         v->i = 0;
         v->d = 0;
@@ -732,7 +748,7 @@ static const char *lex_value(struct json_iter *it, const char *p, struct json_va
         if (!p)
             return NULL;
         memset(v, 0, sizeof *v);
-        v->kind = *start == '{' ? JSON_OBJECT : JSON_ARRAY;
+        v->kind = *start == '{' ? JSON_KIND_OBJECT : JSON_KIND_ARRAY;
         break;
     default:
         return expected_value(it, p);

@@ -49,14 +49,15 @@
 /* Deepest nesting accepted; the record's own object is level 1. */
 #define JSON_MAX_DEPTH 128
 
+/* Named apart from jansson's JSON_OBJECT etc. so both headers can be included. */
 enum json_kind {
-    JSON_NULL = 0,
-    JSON_FALSE,
-    JSON_TRUE,
-    JSON_NUMBER,
-    JSON_STRING,
-    JSON_OBJECT,
-    JSON_ARRAY,
+    JSON_KIND_NULL = 0,
+    JSON_KIND_FALSE,
+    JSON_KIND_TRUE,
+    JSON_KIND_NUMBER,
+    JSON_KIND_STRING,
+    JSON_KIND_OBJECT,
+    JSON_KIND_ARRAY,
 };
 
 /* json_value.num_flags */
@@ -69,13 +70,13 @@ enum {
 
 struct json_value {
     enum json_kind kind;
-    unsigned num_flags;      /* JSON_NUMBER: JSON_NUM_* bits; else 0 */
+    unsigned num_flags;      /* JSON_KIND_NUMBER: JSON_NUM_* bits; else 0 */
     const char *raw;         /* the value's text in the input (strings with quotes) */
     size_t raw_len;
-    const char *str;         /* JSON_STRING: decoded UTF-8 (may hold NUL bytes); else NULL */
+    const char *str;         /* JSON_KIND_STRING: decoded UTF-8 (may hold NUL bytes); else NULL */
     size_t str_len;
-    int64_t i;               /* JSON_NUMBER with JSON_NUM_INT; else 0 */
-    double d;                /* JSON_NUMBER: the value, correctly rounded; else 0 */
+    int64_t i;               /* JSON_KIND_NUMBER with JSON_NUM_INT; else 0 */
+    double d;                /* JSON_KIND_NUMBER: the value, correctly rounded; else 0 */
 };
 
 struct json_member {

@@ -28,15 +28,15 @@ static void put_bytes(struct buf *b, const char *p, size_t n)
 static void put_value(struct buf *b, const struct json_value *v)
 {
     switch (v->kind) {
-    case JSON_NULL: buf_puts(b, "N"); break;
-    case JSON_TRUE: buf_puts(b, "T"); break;
-    case JSON_FALSE: buf_puts(b, "F"); break;
-    case JSON_STRING:
+    case JSON_KIND_NULL: buf_puts(b, "N"); break;
+    case JSON_KIND_TRUE: buf_puts(b, "T"); break;
+    case JSON_KIND_FALSE: buf_puts(b, "F"); break;
+    case JSON_KIND_STRING:
         buf_puts(b, "S(");
         put_bytes(b, v->str, v->str_len);
         buf_puts(b, ")");
         break;
-    case JSON_NUMBER:
+    case JSON_KIND_NUMBER:
         if (v->num_flags & JSON_NUM_INT)
             buf_printf(b, "I(%lld)", (long long)v->i);
         else
@@ -48,9 +48,9 @@ static void put_value(struct buf *b, const struct json_value *v)
         if (v->num_flags & JSON_NUM_NEGZERO)
             buf_puts(b, "+negz");
         break;
-    case JSON_OBJECT:
-    case JSON_ARRAY:
-        buf_puts(b, v->kind == JSON_OBJECT ? "O(" : "A(");
+    case JSON_KIND_OBJECT:
+    case JSON_KIND_ARRAY:
+        buf_puts(b, v->kind == JSON_KIND_OBJECT ? "O(" : "A(");
         put_bytes(b, v->raw, v->raw_len);
         buf_puts(b, ")");
         break;
@@ -391,7 +391,7 @@ static void test_spans_and_paths(void)
     /* the last duplicate wins */
     struct json_path_step p1[] = {{"a", 1, 0}, {"b", 1, 0}, {NULL, 0, 0}};
     CHECK_EQ_INT(json_find_path(rec, n, p1, 3, &v, sc, sizeof sc, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_NUMBER);
+    CHECK_EQ_INT(v.kind, JSON_KIND_NUMBER);
     CHECK_EQ_INT(v.i, 20);
 
     /* inside the first "a", by its raw span */
@@ -399,17 +399,17 @@ static void test_spans_and_paths(void)
     struct json_member m;
     json_iter_init(&it, rec, n, sc, sizeof sc, &err);
     CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
-    CHECK_EQ_INT(m.v.kind, JSON_OBJECT);
+    CHECK_EQ_INT(m.v.kind, JSON_KIND_OBJECT);
     const char *a = m.v.raw;
     size_t alen = m.v.raw_len;
     struct json_path_step p2[] = {{"b", 1, 0}, {NULL, 0, 1}, {"c", 1, 0}};
     char sc2[64];
     CHECK_EQ_INT(json_find_path(a, alen, p2, 3, &v, sc2, sizeof sc2, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_STRING);
+    CHECK_EQ_INT(v.kind, JSON_KIND_STRING);
     CHECK(v.str_len == 3 && memcmp(v.str, "x\ty", 3) == 0);
     struct json_path_step p3[] = {{"b", 1, 0}, {NULL, 0, 2}};
     CHECK_EQ_INT(json_find_path(a, alen, p3, 2, &v, sc2, sizeof sc2, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_ARRAY);
+    CHECK_EQ_INT(v.kind, JSON_KIND_ARRAY);
     CHECK(v.raw_len == 6 && memcmp(v.raw, "[true]", 6) == 0);
     struct json_path_step p4[] = {{"b", 1, 0}, {NULL, 0, 3}};
     CHECK_EQ_INT(json_find_path(a, alen, p4, 2, &v, sc2, sizeof sc2, &err), 0);
@@ -420,7 +420,7 @@ static void test_spans_and_paths(void)
     struct json_path_step p7[] = {{"b2", 2, 0}, {"x", 1, 0}};
     CHECK_EQ_INT(json_find_path(a, alen, p7, 2, &v, sc2, sizeof sc2, &err), 0);
     CHECK_EQ_INT(json_find_path(a, alen, NULL, 0, &v, sc2, sizeof sc2, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_OBJECT);
+    CHECK_EQ_INT(v.kind, JSON_KIND_OBJECT);
     CHECK_EQ_INT(err.code, LERR_OK);
 
     /* iterate an array span */
@@ -434,8 +434,8 @@ static void test_spans_and_paths(void)
     }
     CHECK_EQ_INT(r, 0);
     CHECK_EQ_INT(k, 5);
-    CHECK(kinds[0] == JSON_NUMBER && kinds[1] == JSON_STRING && kinds[2] == JSON_OBJECT &&
-          kinds[3] == JSON_ARRAY && kinds[4] == JSON_NULL);
+    CHECK(kinds[0] == JSON_KIND_NUMBER && kinds[1] == JSON_KIND_STRING && kinds[2] == JSON_KIND_OBJECT &&
+          kinds[3] == JSON_KIND_ARRAY && kinds[4] == JSON_KIND_NULL);
 
     /* an error on the path, positioned in the whole span */
     const char *bad = "{\"a\":{\"b\":[1,}]}}";
@@ -453,13 +453,13 @@ static void test_parse_value(void)
     struct lerr err;
     lerr_init(&err);
     CHECK_EQ_INT(json_parse_value(" 12 ", 4, &v, sc, sizeof sc, &err), 0);
-    CHECK(v.kind == JSON_NUMBER && v.i == 12 && (v.num_flags & JSON_NUM_INT));
+    CHECK(v.kind == JSON_KIND_NUMBER && v.i == 12 && (v.num_flags & JSON_NUM_INT));
     CHECK_EQ_INT(json_parse_value("\"a\\u00e9\"", 9, &v, sc, sizeof sc, &err), 0);
-    CHECK(v.kind == JSON_STRING && v.str_len == 3 && memcmp(v.str, "a\xC3\xA9", 3) == 0);
+    CHECK(v.kind == JSON_KIND_STRING && v.str_len == 3 && memcmp(v.str, "a\xC3\xA9", 3) == 0);
     CHECK_EQ_INT(json_parse_value("[1,2]", 5, &v, sc, sizeof sc, &err), 0);
-    CHECK(v.kind == JSON_ARRAY && v.raw_len == 5);
+    CHECK(v.kind == JSON_KIND_ARRAY && v.raw_len == 5);
     CHECK_EQ_INT(json_parse_value("false", 5, &v, sc, sizeof sc, &err), 0);
-    CHECK_EQ_INT(v.kind, JSON_FALSE);
+    CHECK_EQ_INT(v.kind, JSON_KIND_FALSE);
     CHECK_EQ_INT(json_parse_value("1 2", 3, &v, sc, sizeof sc, &err), -1);
     CHECK_EQ_INT(err.pos, 2);
     lerr_init(&err);
