@@ -1,0 +1,819 @@
+/*
+ * pipeline.c — the row pipeline (DESIGN §1): record → parse (format/) →
+ * filter → mappings (sql/) → late/early rejection → coercion into the
+ * table's column types → a columnar batch for storage, with an outcome and a
+ * reason for every record.
+ *
+ * A job's spec is compiled once (pipeline_new): the format parser, the
+ * filter, every mapping against the parser's input schema. Output columns
+ * are the mappings other than __time, then, with schema discovery, one
+ * identity column per discovered field (not excluded, not already a column,
+ * not an input of __time or of an aggregation — Druid's rule for schemaless
+ * dimensions). Measures of aggregate tables are built as one aggregator state
+ * per row (init + add); storage merges them when rows roll up.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/ingest.h"
+#include "util/time.h"
+
+#define MAX_MAPPINGS 4096
+
+static const char *const reason_names[] = {
+#define PIPE_REASON_NAME(e, name) name,
+    PIPE_REASON_MAP(PIPE_REASON_NAME)
+#undef PIPE_REASON_NAME
+};
+
+const char *pipeline_reason_name(int reason)
+{
+    return reason >= 0 && reason < PIPE_R__COUNT ? reason_names[reason] : "unknown";
+}
+
+const char *pipeline_outcome_name(int outcome)
+{
+    static const char *const names[] = {"processed", "processedWithWarnings", "skippedByFilter",
+                                        "skippedByError"};
+    return outcome >= 0 && outcome < 4 ? names[outcome] : "unknown";
+}
+
+struct mapping {
+    char *column;
+    char *text;
+    struct sql_expr *expr;
+    bool aggregation;
+    int out_col;               /* output column, -1 for __time */
+};
+
+struct pipeline {
+    struct arena mem;                 /* compile-time memory: lives with the pipeline */
+    struct format_parser *parser;
+    struct sql_expr *filter;
+    struct mapping *maps;
+    size_t nmaps;
+    int time_map;                     /* index of the __time mapping */
+    bool discovery;
+    const struct pipeline_table *table;
+    bool has_table;
+    bool aggregate, strict;
+    int64_t late_bound, early_bound;  /* INT64_MIN / INT64_MAX when off */
+    /* output columns */
+    struct pipeline_column *cols;
+    uint8_t *col_cast;                /* per column: SQL type to cast to, or SQL_NULL for none */
+    int32_t *col_field;               /* discovered identity columns: input field; else -1 */
+    size_t ncols, cols_cap;
+    /* input fields that never become identity columns */
+    bool *field_blocked;
+    size_t nfield_blocked;
+    uint64_t seen_generation;
+    /* counters and the rejection ring (read by other threads) */
+    pthread_mutex_t mu;
+    struct pipeline_counters counters;
+    struct pipeline_counters pending;   /* this batch's counts: writer thread only */
+    struct pipeline_rejection ring[PIPE_RING];
+    size_t ring_next, ring_count;
+};
+
+/* ---- compile ------------------------------------------------------------------ */
+
+static int set_target(struct lerr *err, const char *target)
+{
+    if (err && err->code && !err->target[0])
+        snprintf(err->target, sizeof err->target, "%s", target);
+    return err ? err->code : LERR_INVALID;
+}
+
+static int64_t period_bound(json_t *spec, const char *key, int64_t now, int sign, int64_t none,
+                            struct lerr *err)
+{
+    json_t *v = json_object_get(spec, key);
+    if (!v || !json_is_string(v))
+        return none;
+    struct period per;
+    if (period_parse(json_string_value(v), json_string_length(v), &per, err)) {
+        set_target(err, key);
+        return none;
+    }
+    return time_shift(now, &per, sign, tz_utc());
+}
+
+/* Adds an output column; returns its index or -1 (out of memory). */
+static int add_column(struct pipeline *p, const char *name, uint8_t type, bool measure,
+                      const struct sql_agg_call *agg, int32_t field)
+{
+    if (p->ncols == p->cols_cap) {
+        size_t cap = p->cols_cap ? p->cols_cap * 2 : 16;
+        struct pipeline_column *c = realloc(p->cols, cap * sizeof *c);
+        if (!c)
+            return -1;
+        p->cols = c;
+        uint8_t *cc = realloc(p->col_cast, cap);
+        if (!cc)
+            return -1;
+        p->col_cast = cc;
+        int32_t *cf = realloc(p->col_field, cap * sizeof *cf);
+        if (!cf)
+            return -1;
+        p->col_field = cf;
+        p->cols_cap = cap;
+    }
+    size_t i = p->ncols++;
+    p->cols[i] = (struct pipeline_column){
+        .name = arena_strdup(&p->mem, name),
+        .type = type,
+        .measure = measure,
+        .agg = agg,
+        .state_size = agg ? sql_agg_state_size(agg) : 0,
+        .storage_col = -1,
+    };
+    p->col_cast[i] = SQL_NULL;
+    p->col_field[i] = field;
+    /* Existing table columns decide the stored type: cast to it. */
+    for (size_t k = 0; p->has_table && k < p->table->ncols; k++) {
+        const struct pipeline_table_col *tc = &p->table->cols[k];
+        if (strcmp(tc->name, name) == 0 && !tc->measure) {
+            p->col_cast[i] = tc->type;
+            p->cols[i].type = tc->type;
+        }
+    }
+    return (int)i;
+}
+
+static const struct pipeline_table_col *table_col(const struct pipeline *p, const char *name)
+{
+    for (size_t k = 0; p->has_table && k < p->table->ncols; k++)
+        if (strcmp(p->table->cols[k].name, name) == 0)
+            return &p->table->cols[k];
+    return NULL;
+}
+
+static int compile_mapping(struct pipeline *p, size_t i, json_t *m, const struct sql_schema *sch,
+                           const struct sql_options *so, struct lerr *err)
+{
+    struct mapping *mp = &p->maps[i];
+    char target[64];
+    snprintf(target, sizeof target, "mappings[%zu].expression", i);
+    const char *col = json_string_value(json_object_get(m, "columnName"));
+    const char *text = json_string_value(json_object_get(m, "expression"));
+    if (!col || !text)
+        return lerr_set_at(err, LERR_INVALID, target, "%s: a mapping needs columnName and "
+                                                      "expression", target);
+    mp->column = arena_strdup(&p->mem, col);
+    mp->text = arena_strdup(&p->mem, text);
+    mp->aggregation = json_is_true(json_object_get(m, "isAggregation"));
+    mp->out_col = -1;
+    struct sql_options o = *so;
+    o.mode = mp->aggregation ? SQL_MODE_ROLLUP : SQL_MODE_SCALAR;
+    struct lerr e;
+    lerr_init(&e);
+    if (sql_compile_expr(text, strlen(text), sch, &o, &mp->expr, &e))
+        return lerr_set_at(err, e.code, target, "%s: %s", target, e.msg);
+    bool is_time = strcmp(col, "__time") == 0;
+    int type = sql_expr_type(mp->expr);
+    if (is_time) {
+        p->time_map = (int)i;
+        if (type != SQL_TIMESTAMP && type != SQL_LONG && type != SQL_NULL)
+            return lerr_set_at(err, LERR_INVALID, target,
+                               "%s: __time must be a TIMESTAMP, and '%s' is %s; parse text "
+                               "with TIME_PARSE(...) or convert epoch milliseconds with "
+                               "MILLIS_TO_TIMESTAMP(...)",
+                               target, text, sql_type_sql_name(type));
+        return 0;
+    }
+    const struct sql_agg_call *agg = mp->aggregation ? sql_expr_agg(mp->expr) : NULL;
+    if (mp->aggregation && p->has_table && !p->aggregate) {
+        snprintf(target, sizeof target, "mappings[%zu].isAggregation", i);
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: the target is a detail table, which stores rows as they come; "
+                           "aggregations need an aggregate table",
+                           target);
+    }
+    const struct pipeline_table_col *tc = table_col(p, col);
+    if (tc && tc->measure != mp->aggregation) {
+        snprintf(target, sizeof target, "mappings[%zu].isAggregation", i);
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: column '%s' is a %s of the table, so its mapping must %sbe an "
+                           "aggregation",
+                           target, col, tc->measure ? "measure" : "dimension",
+                           tc->measure ? "" : "not ");
+    }
+    mp->out_col = add_column(p, col, (uint8_t)(agg ? agg->result_type : type), agg != NULL, agg,
+                             -1);
+    if (mp->out_col < 0)
+        return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
+    return 0;
+}
+
+/* Marks the input fields an expression reads (they are not discovered as columns). */
+static void block_refs(struct pipeline *p, const struct sql_expr *e)
+{
+    if (!e)
+        return;
+    const uint32_t *refs;
+    size_t n = sql_expr_refs(e, &refs);
+    for (size_t k = 0; k < n; k++)
+        if (refs[k] < p->nfield_blocked)
+            p->field_blocked[refs[k]] = true;
+}
+
+static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *spec,
+                   struct lerr *err)
+{
+    json_t *src = json_object_get(spec, "source");
+    json_t *fs = json_object_get(src, "formatSettings");
+    json_t *is = json_object_get(src, "inputSchema");
+    char *fs_text = fs ? json_dumps(fs, JSON_COMPACT) : NULL;
+    char *is_text = is ? json_dumps(is, JSON_COMPACT) : NULL;
+    struct format_settings settings;
+    struct sql_schema input;
+    int rc = 0;
+    if (!fs_text || !is_text) {
+        rc = lerr_set_at(err, LERR_INVALID, "source", "the job spec has no source.formatSettings "
+                                                      "or source.inputSchema");
+        goto out;
+    }
+    if (format_settings_from_json(fs_text, strlen(fs_text), &p->mem, &settings, err)) {
+        rc = set_target(err, "source.formatSettings");
+        goto out;
+    }
+    if (format_input_schema_from_json(is_text, strlen(is_text), &p->mem, &input, err)) {
+        rc = set_target(err, "source.inputSchema");
+        goto out;
+    }
+    p->discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
+    json_t *excl = json_object_get(spec, "dimensionExclusions");
+    size_t nexcl = json_array_size(excl);
+    const char **ex = arena_zalloc(&p->mem, (nexcl + 1) * sizeof *ex);
+    for (size_t i = 0; ex && i < nexcl; i++)
+        ex[i] = json_string_value(json_array_get(excl, i));
+    p->parser = format_parser_new(&settings, &input, p->discovery, ex, nexcl, err);
+    if (!p->parser) {
+        rc = set_target(err, "source.formatSettings");
+        goto out;
+    }
+    size_t nf = format_parser_schema(p->parser, NULL, 0);
+    struct sql_field *fields = arena_alloc(&p->mem, (nf + 1) * sizeof *fields);
+    if (!fields) {
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+        goto out;
+    }
+    format_parser_schema(p->parser, fields, nf);
+    struct sql_schema sch = {fields, nf};
+    struct sql_options so = {.now_ms = o->now_ms, .mode = SQL_MODE_SCALAR};
+
+    json_t *filter = json_object_get(spec, "filterExpression");
+    if (filter && json_is_string(filter)) {
+        struct lerr e;
+        lerr_init(&e);
+        const char *ft = json_string_value(filter);
+        if (sql_compile_expr(ft, strlen(ft), &sch, &so, &p->filter, &e)) {
+            rc = lerr_set_at(err, e.code, "filterExpression", "filterExpression: %s", e.msg);
+            goto out;
+        }
+    }
+    json_t *maps = json_object_get(spec, "mappings");
+    p->nmaps = json_array_size(maps);
+    if (p->nmaps > MAX_MAPPINGS) {
+        rc = lerr_set_at(err, LERR_INVALID, "mappings", "at most %d mappings", MAX_MAPPINGS);
+        goto out;
+    }
+    p->maps = arena_zalloc(&p->mem, (p->nmaps + 1) * sizeof *p->maps);
+    p->time_map = -1;
+    for (size_t i = 0; i < p->nmaps; i++)
+        if ((rc = compile_mapping(p, i, json_array_get(maps, i), &sch, &so, err)))
+            goto out;
+    if (p->time_map < 0) {
+        rc = lerr_set_at(err, LERR_INVALID, "mappings",
+                         "mappings must include a __time mapping, e.g. {\"columnName\": "
+                         "\"__time\", \"expression\": \"TIME_PARSE(\\\"timestamp\\\")\"}");
+        goto out;
+    }
+    /* Discovery skips the inputs of __time and of aggregations, as Druid does. */
+    p->nfield_blocked = nf;
+    p->field_blocked = arena_zalloc(&p->mem, nf + 1);
+    block_refs(p, p->maps[p->time_map].expr);
+    for (size_t i = 0; i < p->nmaps; i++) {
+        const struct sql_agg_call *agg =
+            p->maps[i].aggregation ? sql_expr_agg(p->maps[i].expr) : NULL;
+        for (int k = 0; agg && k < agg->nargs; k++)
+            block_refs(p, agg->args[k]);
+    }
+    p->late_bound =
+        period_bound(spec, "lateMessageRejectionPeriod", o->now_ms, -1, INT64_MIN, err);
+    p->early_bound =
+        period_bound(spec, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
+    rc = err->code;
+out:
+    free(fs_text);
+    free(is_text);
+    return rc;
+}
+
+int pipeline_new(const struct pipeline_opts *o, struct pipeline **out, struct lerr *err)
+{
+    struct pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    arena_init(&p->mem, 16 * 1024, 0);
+    pthread_mutex_init(&p->mu, NULL);
+    p->counters.newest_event_ms = INT64_MIN;
+    p->table = o->table;
+    p->has_table = o->table && o->table->cols;
+    p->aggregate = o->table && o->table->aggregate;
+    p->strict = o->table && o->table->strict;
+    json_error_t je;
+    json_t *spec = json_loadb(o->spec_json, o->spec_len, 0, &je);
+    if (!spec) {
+        lerr_set(err, LERR_INVALID, "job spec is not JSON: %s", je.text);
+        pipeline_free(p);
+        return err->code;
+    }
+    int rc = compile(p, o, spec, err);
+    json_decref(spec);
+    if (rc) {
+        pipeline_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nmaps && p->maps; i++)
+        sql_expr_free(p->maps[i].expr);
+    sql_expr_free(p->filter);
+    format_parser_free(p->parser);
+    free(p->cols);
+    free(p->col_cast);
+    free(p->col_field);
+    pthread_mutex_destroy(&p->mu);
+    arena_destroy(&p->mem);
+    free(p);
+}
+
+int pipeline_validate(const struct pipeline_opts *o, struct lerr *err)
+{
+    struct pipeline *p = NULL;
+    int rc = pipeline_new(o, &p, err);
+    pipeline_free(p);
+    return rc;
+}
+
+size_t pipeline_ncolumns(const struct pipeline *p) { return p->ncols; }
+struct pipeline_column *pipeline_column(struct pipeline *p, size_t i) { return &p->cols[i]; }
+
+size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, size_t cap)
+{
+    return format_parser_schema(p->parser, out, cap);
+}
+
+/* ---- counters and the ring ------------------------------------------------------- */
+
+void pipeline_counters(struct pipeline *p, struct pipeline_counters *out)
+{
+    pthread_mutex_lock(&p->mu);
+    *out = p->counters;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void pipeline_counters_add(struct pipeline *p, const struct pipeline_counters *c)
+{
+    pthread_mutex_lock(&p->mu);
+    p->counters.processed += c->processed;
+    p->counters.processed_with_warnings += c->processed_with_warnings;
+    p->counters.skipped_by_filter += c->skipped_by_filter;
+    p->counters.skipped_by_error += c->skipped_by_error;
+    for (int i = 0; i < PIPE_R__COUNT; i++)
+        p->counters.by_reason[i] += c->by_reason[i];
+    if (c->newest_event_ms > p->counters.newest_event_ms)
+        p->counters.newest_event_ms = c->newest_event_ms;
+    pthread_mutex_unlock(&p->mu);
+}
+
+size_t pipeline_rejections(struct pipeline *p, struct pipeline_rejection *out, size_t cap)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->ring_count < cap ? p->ring_count : cap;
+    size_t start = (p->ring_next + PIPE_RING - p->ring_count) % PIPE_RING;
+    for (size_t i = 0; i < n; i++)
+        out[i] = p->ring[(start + (p->ring_count - n) + i) % PIPE_RING];
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* Locked by the caller. */
+static struct pipeline_rejection *ring_slot(struct pipeline *p)
+{
+    struct pipeline_rejection *r = &p->ring[p->ring_next];
+    p->ring_next = (p->ring_next + 1) % PIPE_RING;
+    if (p->ring_count < PIPE_RING)
+        p->ring_count++;
+    memset(r, 0, sizeof *r);
+    r->at_ms = util_now_ms();
+    return r;
+}
+
+void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t partition,
+                   int64_t offset, const char *fmt, ...)
+{
+    pthread_mutex_lock(&p->mu);
+    struct pipeline_rejection *r = ring_slot(p);
+    r->partition = partition;
+    r->offset = offset;
+    r->outcome = PIPE_PROCESSED_WITH_WARNINGS;
+    r->reason = (uint8_t)reason;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Counts one row's outcome (batch-local: merged at the end of the batch);
+ * samples it into the ring unless processed cleanly. */
+static void count(struct pipeline *p, const struct format_record *rec, const char *text,
+                  size_t len, enum pipeline_outcome oc, enum pipeline_reason why,
+                  const char *msg)
+{
+    struct pipeline_counters *c = &p->pending;
+    switch (oc) {
+    case PIPE_PROCESSED: c->processed++; break;
+    case PIPE_PROCESSED_WITH_WARNINGS: c->processed_with_warnings++; break;
+    case PIPE_SKIPPED_BY_FILTER: c->skipped_by_filter++; break;
+    case PIPE_SKIPPED_BY_ERROR: c->skipped_by_error++; break;
+    }
+    c->by_reason[why]++;
+    if (oc == PIPE_PROCESSED)
+        return;
+    pthread_mutex_lock(&p->mu);
+    struct pipeline_rejection *r = ring_slot(p);
+    r->partition = rec->partition;
+    r->offset = rec->offset;
+    r->outcome = (uint8_t)oc;
+    r->reason = (uint8_t)why;
+    snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
+    size_t n = len > PIPE_RAW_MAX ? PIPE_RAW_MAX : len;
+    while (n < len && n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+        n--;   /* cut on a UTF-8 character boundary */
+    memcpy(r->raw, text, n);
+    r->raw[n] = '\0';
+    r->raw_cut = n < len;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void flush_counts(struct pipeline *p)
+{
+    pipeline_counters_add(p, &p->pending);
+    memset(&p->pending, 0, sizeof p->pending);
+    p->pending.newest_event_ms = INT64_MIN;
+}
+
+/* ---- discovery ------------------------------------------------------------------------ */
+
+static bool has_column(const struct pipeline *p, const char *name)
+{
+    for (size_t i = 0; i < p->ncols; i++)
+        if (strcmp(p->cols[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* New discovered fields become identity columns; widenings are noted, never applied. */
+static int absorb_schema_changes(struct pipeline *p, const struct format_record *rec)
+{
+    const struct format_field *f;
+    uint64_t gen;
+    size_t n = format_discovered_fields(p->parser, &f, &gen);
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].changed <= p->seen_generation)
+            continue;
+        bool declared = f[i].origin != FORMAT_ORIGIN_DISCOVERED;
+        bool blocked = i < p->nfield_blocked && p->field_blocked[i];
+        if (f[i].added > p->seen_generation || declared) {
+            if (declared || blocked || has_column(p, f[i].name))
+                continue;
+            if (add_column(p, f[i].name, f[i].type == SQL_ARRAY ? SQL_STRING : f[i].type, false,
+                           NULL, (int32_t)i) < 0)
+                return LERR_NOMEM;
+        } else {
+            for (size_t c = 0; c < p->ncols; c++) {
+                if (p->col_field[c] != (int32_t)i || p->cols[c].type == f[i].type)
+                    continue;
+                pipeline_note(p, PIPE_R_SCHEMA, rec->partition, rec->offset,
+                              "field '%s' now holds %s values; column '%s' keeps type %s and "
+                              "casts them",
+                              f[i].name, sql_type_sql_name(f[i].type), p->cols[c].name,
+                              sql_type_sql_name(p->cols[c].type));
+            }
+        }
+    }
+    p->seen_generation = gen;
+    return 0;
+}
+
+/* ---- processing ------------------------------------------------------------------------- */
+
+static int out_grow(struct pipeline *p, struct pipeline_out *out, struct arena *mem)
+{
+    uint32_t cap = out->cap ? out->cap * 2 : 256;
+    int64_t *t = arena_alloc(mem, cap * sizeof *t);
+    struct sql_value **vals = arena_zalloc(mem, p->cols_cap * sizeof *vals);
+    uint8_t **states = arena_zalloc(mem, p->cols_cap * sizeof *states);
+    if (!t || !vals || !states)
+        return LERR_NOMEM;
+    if (out->nrows)
+        memcpy(t, out->time, out->nrows * sizeof *t);
+    for (size_t c = 0; c < p->ncols; c++) {
+        if (p->cols[c].measure) {
+            states[c] = arena_alloc(mem, cap * p->cols[c].state_size + 1);
+            if (!states[c])
+                return LERR_NOMEM;
+            if (c < out->ncols && out->nrows)
+                memcpy(states[c], out->states[c], out->nrows * p->cols[c].state_size);
+            else
+                for (uint32_t r = 0; r < out->nrows; r++)
+                    sql_agg_init(p->cols[c].agg, states[c] + r * p->cols[c].state_size);
+        } else {
+            vals[c] = arena_alloc(mem, cap * sizeof **vals);
+            if (!vals[c])
+                return LERR_NOMEM;
+            if (c < out->ncols && out->nrows)
+                memcpy(vals[c], out->values[c], out->nrows * sizeof **vals);
+            else
+                for (uint32_t r = 0; r < out->nrows; r++)
+                    vals[c][r] = sql_null(p->cols[c].type);
+        }
+    }
+    out->time = t;
+    out->values = vals;
+    out->states = states;
+    out->cap = cap;
+    out->ncols = (uint32_t)p->ncols;
+    return 0;
+}
+
+/* Describes the inputs of an expression for a message: "date='2023-13-45', time=NULL". */
+static void describe_inputs(const struct sql_expr *e, const struct sql_field *fields, size_t nf,
+                            const struct format_row *row, struct buf *b)
+{
+    const uint32_t *refs;
+    size_t n = sql_expr_refs(e, &refs);
+    for (size_t k = 0; k < n && k < 4; k++) {
+        if (refs[k] >= row->nvalues || refs[k] >= nf)
+            continue;
+        buf_printf(b, "%s%.*s=", k ? ", " : "", (int)fields[refs[k]].name_len,
+                   fields[refs[k]].name);
+        const struct sql_value *v = &row->values[refs[k]];
+        if (v->is_null) {
+            buf_puts(b, "NULL");
+        } else {
+            buf_putc(b, '\'');
+            struct buf t;
+            buf_init(&t, 200);
+            sql_value_to_text(v, &t, true);
+            buf_append(b, t.data ? t.data : "", t.len > 120 ? 120 : t.len);
+            buf_free(&t);
+            buf_putc(b, '\'');
+        }
+    }
+}
+
+struct row_ctx {
+    struct pipeline *p;
+    const struct format_record *rec;
+    const char *text;
+    size_t len;
+    pipeline_observer obs;
+    void *obs_ctx;
+};
+
+static void finish_row(struct row_ctx *x, const struct format_row *in, enum pipeline_outcome oc,
+                       enum pipeline_reason why, const char *msg, int64_t out_row)
+{
+    count(x->p, x->rec, x->text, x->len, oc, why, msg);
+    if (x->obs) {
+        struct pipeline_row_info info = {x->rec, in, oc, why, msg, out_row};
+        x->obs(x->obs_ctx, &info);
+    }
+}
+
+/* One parsed row through filter, mappings, rejection and coercion. */
+static int process_row(struct pipeline *p, struct row_ctx *x, const struct format_row *row,
+                       const char *warning, struct arena *mem, struct pipeline_out *out)
+{
+    const struct sql_value *in = row->values;
+    char msg[512] = "";
+    enum pipeline_reason warn_reason = warning ? PIPE_R_PARSE : PIPE_R_NONE;
+    if (warning)
+        snprintf(msg, sizeof msg, "%s", warning);
+    struct lerr e;
+    lerr_init(&e);
+    if (p->filter) {
+        int rc = 0;
+        if (!sql_eval_filter(p->filter, in, mem, &rc, &e)) {
+            if (rc == LERR_NOMEM)
+                return LERR_NOMEM;
+            char why[512];
+            snprintf(why, sizeof why, "filterExpression is not true for this row%s%s",
+                     rc ? ": " : "", rc ? e.msg : "");
+            finish_row(x, row, PIPE_SKIPPED_BY_FILTER, PIPE_R_FILTER, why, -1);
+            return 0;
+        }
+    }
+    struct sql_value tv;
+    const struct mapping *tm = &p->maps[p->time_map];
+    lerr_init(&e);
+    int trc = sql_eval_row(tm->expr, in, mem, &tv, &e);
+    if (trc == LERR_NOMEM)
+        return LERR_NOMEM;
+    if (trc || tv.is_null) {
+        size_t nf = format_parser_schema(p->parser, NULL, 0);
+        struct sql_field *fields = arena_alloc(mem, (nf + 1) * sizeof *fields);
+        if (!fields)
+            return LERR_NOMEM;
+        format_parser_schema(p->parser, fields, nf);
+        struct buf b;
+        buf_init(&b, 400);
+        describe_inputs(tm->expr, fields, nf, row, &b);
+        char why[512];
+        snprintf(why, sizeof why, "__time is NULL: %s of %s%s%s", tm->text,
+                 b.len ? buf_cstr(&b) : "no input", trc ? ": " : "", trc ? e.msg : "");
+        buf_free(&b);
+        finish_row(x, row, PIPE_SKIPPED_BY_ERROR, PIPE_R_TIME, why, -1);
+        return 0;
+    }
+    int64_t t = tv.v.l;
+    if (t < p->late_bound || t > p->early_bound) {
+        char when[40], bound[40], why[256];
+        util_format_iso_ms(t, when);
+        bool late = t < p->late_bound;
+        util_format_iso_ms(late ? p->late_bound : p->early_bound, bound);
+        snprintf(why, sizeof why, "__time %s is %s than the %s bound %s (%s)", when,
+                 late ? "earlier" : "later", late ? "lateMessageRejectionPeriod" :
+                 "earlyMessageRejectionPeriod", bound, late ? "too late" : "too early");
+        finish_row(x, row, PIPE_SKIPPED_BY_FILTER, late ? PIPE_R_LATE : PIPE_R_EARLY, why, -1);
+        return 0;
+    }
+    if (out->nrows == out->cap || out->ncols < p->ncols)
+        if (out_grow(p, out, mem))
+            return LERR_NOMEM;
+    uint32_t r = out->nrows;
+    out->time[r] = t;
+    for (size_t i = 0; i < p->nmaps; i++) {
+        const struct mapping *mp = &p->maps[i];
+        if (mp->out_col < 0)
+            continue;
+        struct pipeline_column *c = &p->cols[mp->out_col];
+        lerr_init(&e);
+        if (c->measure) {
+            uint8_t *st = out->states[mp->out_col] + (size_t)r * c->state_size;
+            sql_agg_init(c->agg, st);
+            int rc = sql_agg_add_row(c->agg, st, in, t, mem, &e);
+            if (rc == LERR_NOMEM)
+                return LERR_NOMEM;
+            if (rc && !msg[0]) {
+                snprintf(msg, sizeof msg, "mapping of '%s' (%s) failed: %s; the row counts "
+                         "without it", mp->column, mp->text, e.msg);
+                warn_reason = PIPE_R_MAPPING;
+            }
+            continue;
+        }
+        struct sql_value v;
+        int rc = sql_eval_row(mp->expr, in, mem, &v, &e);
+        if (rc == LERR_NOMEM)
+            return LERR_NOMEM;
+        if (rc) {
+            v = sql_null(c->type);
+            if (!msg[0]) {
+                snprintf(msg, sizeof msg, "mapping of '%s' (%s) failed: %s; stored NULL",
+                         mp->column, mp->text, e.msg);
+                warn_reason = PIPE_R_MAPPING;
+            }
+        }
+        out->values[mp->out_col][r] = v;
+    }
+    /* Discovered identity columns: the field's value when the record has it. */
+    for (size_t c = 0; c < p->ncols; c++) {
+        if (p->col_field[c] < 0)
+            continue;
+        struct sql_value v = sql_null(p->cols[c].type);
+        uint32_t f = (uint32_t)p->col_field[c];
+        if (f < row->nvalues) {
+            v = row->values[f];
+        } else {
+            for (uint32_t k = 0; k < row->nextra; k++)
+                if (row->extra_index[k] == f)
+                    v = row->extra[k];
+        }
+        out->values[c][r] = v;
+    }
+    /* Coercion into the table's declared types. */
+    for (size_t c = 0; c < p->ncols; c++) {
+        if (p->cols[c].measure)
+            continue;
+        struct sql_value *v = &out->values[c][r];
+        uint8_t want = p->col_cast[c] != SQL_NULL ? p->col_cast[c] : p->cols[c].type;
+        if (v->type == want || v->is_null)
+            continue;
+        if (want == SQL_STRING && v->type == SQL_ARRAY) {
+            struct buf b;
+            buf_init(&b, 1u << 20);
+            sql_value_to_text(v, &b, true);
+            char *s = arena_strndup(mem, buf_cstr(&b), b.len);
+            buf_free(&b);
+            if (!s)
+                return LERR_NOMEM;
+            *v = sql_string(s, strlen(s));
+            continue;
+        }
+        struct sql_value cv = sql_value_cast(v, want, mem);
+        if (cv.is_null && !msg[0]) {
+            struct buf b;
+            buf_init(&b, 200);
+            sql_value_to_text(v, &b, true);
+            snprintf(msg, sizeof msg, "column '%s' is %s; the value '%.100s' cannot be "
+                     "converted, stored NULL", p->cols[c].name, sql_type_sql_name(want),
+                     buf_cstr(&b));
+            buf_free(&b);
+            warn_reason = PIPE_R_COERCE;
+        }
+        *v = cv;
+    }
+    out->nrows++;
+    if (t > p->pending.newest_event_ms)
+        p->pending.newest_event_ms = t;
+    finish_row(x, row, msg[0] ? PIPE_PROCESSED_WITH_WARNINGS : PIPE_PROCESSED,
+               msg[0] ? warn_reason : PIPE_R_NONE, msg[0] ? msg : NULL, r);
+    return 0;
+}
+
+static int process_records(struct pipeline *p, const struct format_record *records, size_t n,
+                           struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
+                           void *obs_ctx, struct lerr *err)
+{
+    if (out_grow(p, out, mem))
+        return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+    for (size_t i = 0; i < n; i++) {
+        const struct format_record *whole = &records[i];
+        struct format_splitter sp;
+        format_split_init(&sp, p->parser, whole->data, whole->len);
+        struct format_record rec = *whole;
+        const char *line;
+        size_t len, lineno;
+        bool any = false;
+        while (format_split_next(&sp, &line, &len, &lineno)) {
+            any = true;
+            rec.data = line;
+            rec.len = len;
+            struct row_ctx x = {p, whole, line, len, obs, obs_ctx};
+            struct format_row row;
+            struct lerr e;
+            lerr_init(&e);
+            enum format_outcome fo = format_parse(p->parser, &rec, mem, &row, &e);
+            if (fo == FORMAT_ERROR && e.code == LERR_NOMEM)
+                return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+            if (fo == FORMAT_ERROR) {
+                finish_row(&x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE, e.msg, -1);
+                continue;
+            }
+            if (row.schema_changed && absorb_schema_changes(p, whole))
+                return lerr_set(err, LERR_NOMEM, "out of memory adding discovered columns");
+            int rc = process_row(p, &x, &row, fo == FORMAT_OK_WITH_WARNINGS ? e.msg : NULL, mem,
+                                 out);
+            if (rc)
+                return lerr_set(err, rc, "batch memory exhausted");
+        }
+        if (!any && !format_is_blank(whole->data, whole->len)) {
+            struct row_ctx x = {p, whole, whole->data, whole->len, obs, obs_ctx};
+            finish_row(&x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE,
+                       "the record holds no row (only header or skipped rows)", -1);
+        } else if (!any && whole->len == 0) {
+            struct row_ctx x = {p, whole, whole->data, 0, obs, obs_ctx};
+            finish_row(&x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE, "empty record", -1);
+        }
+    }
+    if (out->ncols < p->ncols && out_grow(p, out, mem))
+        return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+    return 0;
+}
+
+int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+                     struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
+                     void *obs_ctx, struct lerr *err)
+{
+    memset(out, 0, sizeof *out);
+    memset(&p->pending, 0, sizeof p->pending);
+    p->pending.newest_event_ms = INT64_MIN;
+    int rc = process_records(p, records, n, mem, out, obs, obs_ctx, err);
+    if (rc == 0)
+        flush_counts(p);   /* an incomplete batch is re-run: count it then */
+    return rc;
+}
