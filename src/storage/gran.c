@@ -2,8 +2,8 @@
  * gran.c — granularities of tables: partitioningGranularity (the time chunk
  * a row's segment covers) and timeResolution (the floor aggregate tables
  * apply to __time before rollup). Tables are UTC, so every bucket is plain
- * calendar arithmetic on UTC milliseconds; weeks start on Monday as ISO
- * weeks (and Druid's `week`) do.
+ * calendar arithmetic on UTC milliseconds (the civil calendar of
+ * util/time.h); weeks start on Monday as ISO weeks (and Druid's `week`) do.
  *
  * Entry points: storage_gran_parse(), storage_gran_name(),
  * storage_gran_floor(), storage_gran_next(). Thread-safe (pure functions).
@@ -31,36 +31,6 @@ const char *storage_gran_name(enum storage_gran g)
     return (unsigned)g < LS_ARRAY_LEN(gran_names) ? gran_names[g] : "?";
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Days since 1970-01-01 <-> civil date (H. Hinnant's algorithms). */
-static int64_t days_from_civil(int64_t y, int m)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t mp = (m + 9) % 12;
-    int64_t doy = (153 * mp + 2) / 5;   /* day 1 of the month */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t fixed_ms(enum storage_gran g)
 {
     switch (g) {
@@ -84,15 +54,15 @@ int64_t storage_gran_floor(enum storage_gran g, int64_t t)
     if (g == STORAGE_GRAN_WEEK && t < INT64_MIN + MONDAY_ORIGIN_MS)
         return INT64_MIN;
     if (g == STORAGE_GRAN_WEEK)
-        return floor_div(t - MONDAY_ORIGIN_MS, f) * f + MONDAY_ORIGIN_MS;
+        return ls_floor_div(t - MONDAY_ORIGIN_MS, f) * f + MONDAY_ORIGIN_MS;
     if (f)
-        return floor_div(t, f) * f;
+        return ls_floor_div(t, f) * f;
     if (g == STORAGE_GRAN_ALL)
         return INT64_MIN;
     int64_t y;
-    int m;
-    civil_from_days(floor_div(t, LS_MS_PER_DAY), &y, &m);
-    return days_from_civil(y, g == STORAGE_GRAN_YEAR ? 1 : m) * LS_MS_PER_DAY;
+    int m, d;
+    civil_ymd_from_days(ls_floor_div(t, LS_MS_PER_DAY), &y, &m, &d);
+    return civil_days_from_ymd(y, g == STORAGE_GRAN_YEAR ? 1 : m, 1) * LS_MS_PER_DAY;
 }
 
 int64_t storage_gran_next(enum storage_gran g, int64_t start)
@@ -103,9 +73,10 @@ int64_t storage_gran_next(enum storage_gran g, int64_t start)
     if (f)
         return start > INT64_MAX - f ? INT64_MAX : start + f;
     int64_t y;
-    int m;
-    civil_from_days(floor_div(start, LS_MS_PER_DAY), &y, &m);
+    int m, d;
+    civil_ymd_from_days(ls_floor_div(start, LS_MS_PER_DAY), &y, &m, &d);
     if (g == STORAGE_GRAN_YEAR)
-        return days_from_civil(y + 1, 1) * LS_MS_PER_DAY;
-    return (m == 12 ? days_from_civil(y + 1, 1) : days_from_civil(y, m + 1)) * LS_MS_PER_DAY;
+        return civil_days_from_ymd(y + 1, 1, 1) * LS_MS_PER_DAY;
+    return (m == 12 ? civil_days_from_ymd(y + 1, 1, 1) : civil_days_from_ymd(y, m + 1, 1)) *
+           LS_MS_PER_DAY;
 }

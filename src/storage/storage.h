@@ -310,6 +310,11 @@ bool storage_view_is_realtime(const struct storage_view *v);
 const char *storage_view_name(const struct storage_view *v);
 /* Whether the view stores this (snapshot) column at all; false = all NULL. */
 bool storage_view_has_column(const struct storage_view *v, size_t col);
+/* The type the view stores the column as (SQL_NULL when it lacks it). It
+ * differs from the snapshot column's type only when a column's type changed
+ * between segments: storage_scan_values() casts then, while the typed fast
+ * paths (ids, longs, doubles) need the stored class. */
+int storage_view_column_type(const struct storage_view *v, size_t col);
 
 /* --- dictionaries of STRING columns: ids are local to a view --- */
 

@@ -271,7 +271,10 @@ struct st_seg {
     struct st_scol *cols;
     atomic_bool obsolete;        /* delete the file at the last unref */
     atomic_bool corrupt;         /* a part failed its check at read time */
+    atomic_bool claimed;         /* the first failure writes corrupt_msg */
+    char corrupt_msg[512];       /* valid once `corrupt` reads true (acquire) */
     roaring_bitmap_t *empty;     /* returned for "no nulls" */
+    roaring_bitmap_t *all;       /* every row: NULLs of a column the segment lacks */
 };
 
 int st_seg_open(const char *path, const char *name, struct st_seg **out, struct lerr *err);
@@ -309,6 +312,52 @@ const roaring_bitmap_t *st_seg_null_bitmap(struct st_seg *s, size_t col, struct 
 /* Sets err to the standard "part is corrupt" message and marks the segment. */
 int st_seg_corrupt(struct st_seg *s, size_t col, unsigned part, uint64_t off, struct lerr *err,
                    const char *what);
+
+/* ---- table versions and views (table.c, scan.c) ------------------------ */
+
+/* A segment as one schema version sees it: colmap[i] is the segment's
+ * column for schema column i, or -1 (reads as NULL). Shared by versions with
+ * the same schema. */
+struct st_vseg {
+    atomic_int refs;
+    struct st_seg *seg;
+    size_t ncols;
+    int32_t colmap[];
+};
+
+/* What the table shows at one moment: immutable, refcounted. */
+struct st_version {
+    atomic_int refs;
+    struct st_schema *schema;
+    size_t nsegs;
+    struct st_vseg **segs;
+    size_t nrts;
+    struct rt_buf **rts;
+};
+
+struct st_version *st_version_ref(struct st_version *v);
+void st_version_unref(struct st_version *v);
+void st_vseg_unref(struct st_vseg *vs);
+
+struct storage_view {
+    bool realtime;
+    const struct st_schema *schema;
+    uint64_t rows;
+    int64_t min_time, max_time, chunk_start, chunk_end;
+    /* realtime */
+    struct rt_buf *rt;
+    const uint32_t *dict_counts;    /* per schema column, at snapshot time */
+    /* segment */
+    struct st_seg *seg;
+    const int32_t *colmap;
+    char name[96];
+};
+
+/* Views over a version (segments not known corrupt, realtime buffers with
+ * rows); the snapshot holds a reference to the version. */
+struct storage_snapshot *st_snapshot_build(struct st_version *v);
+/* A view of one segment for schema sc (compaction reads through it). */
+void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struct st_vseg *vs);
 
 /* ---- segwrite.c --------------------------------------------------------- */
 

@@ -1,0 +1,829 @@
+/*
+ * segread.c — segment files for reading: mmap, the cheap checks at open
+ * (header, trailer, footer checksum and every field of the footer, plus the
+ * string dictionaries, which the read API uses without an error path), the
+ * per-part checks on first use (checksum and structure), and decoding of
+ * blocks, ids, dictionaries and bitmaps.
+ *
+ * Entry points: st_seg_open(), st_seg_open_mem(), st_seg_verify_all(),
+ * st_seg_ref/unref(), st_seg_part(), st_seg_block_fixed/var(),
+ * st_seg_null_flags(), st_seg_ids(), st_seg_dict_entry/lower(),
+ * st_seg_bitmap(), st_seg_null_bitmap(); storage_segment_verify(_mem)().
+ *
+ * Everything read from the file is hostile until checked: lengths are
+ * compared with the bytes present before use, and a failed check yields
+ * LERR_CORRUPT naming the file, column, part and offset, marks the segment
+ * corrupt (the table stops showing it), and never crashes.
+ * Thread-safety: a segment is shared by readers; lazily built pieces are
+ * published with compare-and-swap, and a part checked twice at once is only
+ * wasted work.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/storage_int.h"
+
+static const char *const part_names[8][ST_MAX_PARTS] = {
+    [ST_ENC_TIME] = {"time"},
+    [ST_ENC_LONG] = {"data", "nulls"},
+    [ST_ENC_DOUBLE] = {"data", "nulls"},
+    [ST_ENC_FLOAT] = {"data", "nulls"},
+    [ST_ENC_STRING] = {"dict", "ids", "bitmaps"},
+    [ST_ENC_TEXT] = {"data", "nulls"},
+    [ST_ENC_STATE] = {"states"},
+};
+
+static const uint8_t enc_nparts[8] = {
+    [ST_ENC_TIME] = 1, [ST_ENC_LONG] = 2, [ST_ENC_DOUBLE] = 2, [ST_ENC_FLOAT] = 2,
+    [ST_ENC_STRING] = 3, [ST_ENC_TEXT] = 2, [ST_ENC_STATE] = 1,
+};
+
+#define HINT "the segment is skipped; restore the file or remove it from the table"
+
+int st_seg_corrupt(struct st_seg *s, size_t col, unsigned part, uint64_t off, struct lerr *err,
+                   const char *what)
+{
+    const struct st_scol *c = &s->cols[col];
+    const char *pn = c->enc < 8 && part < ST_MAX_PARTS && part_names[c->enc][part]
+                         ? part_names[c->enc][part] : "?";
+    char msg[sizeof s->corrupt_msg];
+    snprintf(msg, sizeof msg, "segment %s: column '%s', part '%s' at file offset %llu: %s; " HINT,
+             s->name, c->def.name, pn, (unsigned long long)(c->parts[part].off + off), what);
+    if (!atomic_exchange(&s->claimed, true)) {
+        memcpy(s->corrupt_msg, msg, sizeof msg);
+        atomic_store_explicit(&s->corrupt, true, memory_order_release);
+        log_msg(LOG_ERROR, "storage", "%s", msg);
+    }
+    return lerr_set(err, LERR_CORRUPT, "%s", msg);
+}
+
+static int bad_file(const char *name, uint64_t off, struct lerr *err, const char *what)
+{
+    return lerr_set(err, LERR_CORRUPT, "segment %s: %s (file offset %llu); " HINT, name, what,
+                    (unsigned long long)off);
+}
+
+/* ---- footer parsing ------------------------------------------------------ */
+
+struct rd {
+    const uint8_t *p;
+    size_t n, off;
+    bool bad;
+};
+
+static const uint8_t *rd_take(struct rd *r, size_t k)
+{
+    if (r->bad || k > r->n - r->off) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += k;
+    return p;
+}
+
+static uint8_t rd8(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 1);
+    return p ? *p : 0;
+}
+static uint16_t rd16(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 2);
+    uint16_t v = 0;
+    if (p)
+        memcpy(&v, p, 2);
+    return v;
+}
+static uint32_t rd32(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 4);
+    return p ? st_get_u32(p) : 0;
+}
+static uint64_t rd64(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 8);
+    return p ? st_get_u64(p) : 0;
+}
+
+static bool enc_fits(int enc, const struct storage_column *d, size_t index)
+{
+    if (index == 0)
+        return enc == ST_ENC_TIME && d->kind == STORAGE_DIMENSION && d->type == SQL_TIMESTAMP;
+    if (d->kind == STORAGE_MEASURE)
+        return enc == ST_ENC_STATE;
+    if (d->kind != STORAGE_DIMENSION)
+        return false;
+    switch (enc) {
+    case ST_ENC_LONG: return d->type == SQL_LONG || d->type == SQL_TIMESTAMP;
+    case ST_ENC_DOUBLE: return d->type == SQL_DOUBLE;
+    case ST_ENC_FLOAT: return d->type == SQL_FLOAT;
+    case ST_ENC_STRING: return d->type == SQL_STRING;
+    case ST_ENC_TEXT: return d->type == SQL_JSON;
+    default: return false;
+    }
+}
+
+static int parse_footer(struct st_seg *s, const uint8_t *f, size_t flen, uint64_t foff,
+                        struct lerr *err)
+{
+    struct rd r = {.p = f, .n = flen};
+    s->nrows = rd64(&r);
+    s->min_time = (int64_t)rd64(&r);
+    s->max_time = (int64_t)rd64(&r);
+    s->chunk_start = (int64_t)rd64(&r);
+    s->chunk_end = (int64_t)rd64(&r);
+    s->table_type = rd8(&r);
+    s->partitioning = rd8(&r);
+    s->time_resolution = rd8(&r);
+    s->flags = rd8(&r);
+    uint32_t ncols = rd32(&r);
+    if (r.bad)
+        return bad_file(s->name, foff, err, "footer too short");
+    if (s->nrows > UINT32_MAX || ncols == 0 || ncols > STORAGE_MAX_COLUMNS ||
+        s->table_type > STORAGE_AGGREGATE || s->partitioning > STORAGE_GRAN_ALL ||
+        s->time_resolution > STORAGE_GRAN_DAY || (s->nrows && s->min_time > s->max_time) ||
+        s->chunk_start > s->chunk_end)
+        return bad_file(s->name, foff, err, "footer fields out of range");
+    s->cols = calloc(ncols, sizeof *s->cols);
+    if (!s->cols)
+        return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", s->name);
+    s->ncols = 0;
+    uint64_t data_end = foff;
+    for (uint32_t i = 0; i < ncols; i++) {
+        struct st_scol *c = &s->cols[i];
+        size_t at = r.off;
+        uint16_t nl = rd16(&r);
+        const uint8_t *name = rd_take(&r, nl);
+        if (!name || nl == 0 || nl > STORAGE_MAX_NAME || memchr(name, 0, nl))
+            return bad_file(s->name, foff + at, err, "bad column name in the footer");
+        char *nm = malloc(nl + 1u);
+        if (!nm)
+            return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s",
+                            s->name);
+        memcpy(nm, name, nl);
+        nm[nl] = 0;
+        c->def.name = nm;
+        s->ncols = i + 1;   /* owns the name from here */
+        c->def.type = rd8(&r);
+        c->def.kind = rd8(&r);
+        c->enc = rd8(&r);
+        c->nparts = rd8(&r);
+        uint8_t ak = rd8(&r);
+        c->def.agg.arg_type = rd8(&r);
+        c->def.agg.result_type = rd8(&r);
+        c->def.agg.nargs = rd8(&r);
+        uint8_t distinct = rd8(&r);
+        c->id_width = rd8(&r);
+        (void)rd16(&r);
+        c->def.agg.max_bytes = rd32(&r);
+        c->dict_count = rd32(&r);
+        c->state_size = rd32(&r);
+        if (r.bad)
+            return bad_file(s->name, foff + at, err, "footer too short");
+        c->def.agg.kind = (enum sql_agg_kind)(ak < SQL__AGG_COUNT ? ak : 0);
+        c->def.agg.distinct = distinct != 0;
+        if (c->enc >= 8 || enc_nparts[c->enc] == 0 || c->nparts != enc_nparts[c->enc] ||
+            c->def.type >= SQL__TYPE_COUNT || c->def.kind > STORAGE_MEASURE ||
+            !enc_fits(c->enc, &c->def, i) || ak >= SQL__AGG_COUNT || distinct > 1)
+            return bad_file(s->name, foff + at, err, "column description out of range");
+        if (c->def.kind == STORAGE_MEASURE &&
+            (c->def.agg.result_type != c->def.type || c->state_size == 0 ||
+             c->state_size != sql_agg_state_size(&c->def.agg)))
+            return bad_file(s->name, foff + at, err,
+                            "measure's aggregator does not match this build's state size");
+        if (c->enc == ST_ENC_STRING &&
+            (c->dict_count > s->nrows || c->id_width != st_bits_for(c->dict_count)))
+            return bad_file(s->name, foff + at, err, "dictionary size out of range");
+        for (unsigned p = 0; p < c->nparts; p++) {
+            c->parts[p].off = rd64(&r);
+            c->parts[p].len = rd64(&r);
+            c->parts[p].crc = rd32(&r);
+            atomic_init(&c->parts[p].checked, 0);
+            if (r.bad || c->parts[p].off < ST_HEADER_SIZE || c->parts[p].off > data_end ||
+                c->parts[p].len > data_end - c->parts[p].off)
+                return bad_file(s->name, foff + at, err, "part outside the file's data area");
+        }
+        atomic_init(&c->nulls, NULL);
+        atomic_init(&c->bitmaps, NULL);
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(s->cols[j].def.name, nm) == 0)
+                return bad_file(s->name, foff + at, err, "a column name appears twice");
+    }
+    if (r.off != r.n)
+        return bad_file(s->name, foff + r.off, err, "trailing bytes in the footer");
+    return 0;
+}
+
+/* ---- open ---------------------------------------------------------------- */
+
+static int verify_dicts(struct st_seg *s, struct lerr *err)
+{
+    for (size_t i = 0; i < s->ncols; i++) {
+        if (s->cols[i].enc != ST_ENC_STRING)
+            continue;
+        const uint8_t *p;
+        uint64_t n;
+        if (st_seg_part(s, i, ST_P_DICT, &p, &n, err))
+            return -1;
+    }
+    return 0;
+}
+
+static int parse(struct st_seg *s, struct lerr *err)
+{
+    const uint8_t *m = s->map;
+    size_t n = s->size;
+    if (n < ST_HEADER_SIZE + ST_TRAILER_SIZE)
+        return bad_file(s->name, 0, err, "file too short to be a segment (truncated?)");
+    if (memcmp(m, ST_MAGIC, 8) != 0)
+        return bad_file(s->name, 0, err, "not a segment file (wrong magic)");
+    if (st_get_u32(m + 12) != storage_crc32c(0, m, 12))
+        return bad_file(s->name, 0, err, "header checksum mismatch");
+    if (st_get_u32(m + 8) != ST_FORMAT_VERSION)
+        return lerr_set(err, LERR_CORRUPT,
+                        "segment %s: format version %u, this build reads version %u; " HINT,
+                        s->name, st_get_u32(m + 8), ST_FORMAT_VERSION);
+    const uint8_t *tr = m + n - ST_TRAILER_SIZE;
+    if (memcmp(tr + 24, ST_TRAILER_MAGIC, 8) != 0)
+        return bad_file(s->name, n - ST_TRAILER_SIZE, err,
+                        "no segment trailer at the end (truncated or overwritten)");
+    if (st_get_u32(tr + 20) != ST_FORMAT_VERSION)
+        return bad_file(s->name, n - ST_TRAILER_SIZE + 20, err, "trailer version mismatch");
+    uint64_t foff = st_get_u64(tr), flen = st_get_u64(tr + 8);
+    if (foff < ST_HEADER_SIZE || foff > n - ST_TRAILER_SIZE ||
+        flen != n - ST_TRAILER_SIZE - foff)
+        return bad_file(s->name, n - ST_TRAILER_SIZE, err, "footer position out of range");
+    if (storage_crc32c(0, m + foff, flen) != st_get_u32(tr + 16))
+        return bad_file(s->name, foff, err, "footer checksum mismatch");
+    if (parse_footer(s, m + foff, flen, foff, err))
+        return -1;
+    s->empty = roaring_bitmap_create();
+    s->all = s->nrows ? roaring_bitmap_from_range(0, s->nrows, 1) : roaring_bitmap_create();
+    if (!s->empty || !s->all)
+        return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", s->name);
+    return verify_dicts(s, err);
+}
+
+static struct st_seg *seg_alloc(const char *name)
+{
+    struct st_seg *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->name = strdup(name);
+    if (!s->name) {
+        free(s);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->obsolete, false);
+    atomic_init(&s->corrupt, false);
+    atomic_init(&s->claimed, false);
+    return s;
+}
+
+int st_seg_open_mem(const void *p, size_t n, const char *name, struct st_seg **out,
+                    struct lerr *err)
+{
+    *out = NULL;
+    struct st_seg *s = seg_alloc(name);
+    if (!s)
+        return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", name);
+    s->map = p;
+    s->size = n;
+    if (parse(s, err)) {
+        st_seg_unref(s);
+        return err->code ? err->code : LERR_CORRUPT;
+    }
+    *out = s;
+    return 0;
+}
+
+int st_seg_open(const char *path, const char *name, struct st_seg **out, struct lerr *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return lerr_set(err, errno == ENOENT ? LERR_NOT_FOUND : LERR_IO,
+                        "segment %s: cannot open %s: %s", name, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return lerr_set(err, LERR_IO, "segment %s: stat: %s", name, strerror(e));
+    }
+    struct st_seg *s = seg_alloc(name);
+    if (!s) {
+        close(fd);
+        return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", name);
+    }
+    s->path = strdup(path);
+    s->size = (size_t)st.st_size;
+    if (s->size >= ST_HEADER_SIZE + ST_TRAILER_SIZE) {
+        void *m = mmap(NULL, s->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            st_seg_unref(s);
+            return lerr_set(err, LERR_IO, "segment %s: mmap: %s", name, strerror(e));
+        }
+        s->map = m;
+        s->mapped = true;
+    }
+    close(fd);
+    if (!s->path || parse(s, err)) {
+        if (!s->path)
+            lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", name);
+        int code = err->code ? err->code : LERR_CORRUPT;
+        st_seg_unref(s);
+        return code;
+    }
+    *out = s;
+    return 0;
+}
+
+struct st_seg *st_seg_ref(struct st_seg *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void st_seg_unref(struct st_seg *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < s->ncols; i++) {
+        struct st_scol *c = &s->cols[i];
+        free((char *)c->def.name);
+        roaring_bitmap_free(atomic_load(&c->nulls));
+        _Atomic(roaring_bitmap_t *) *bms = atomic_load(&c->bitmaps);
+        if (bms) {
+            for (uint64_t id = 0; id <= c->dict_count; id++)
+                roaring_bitmap_free(atomic_load(&bms[id]));
+            free(bms);
+        }
+    }
+    free(s->cols);
+    if (s->empty)
+        roaring_bitmap_free(s->empty);
+    if (s->all)
+        roaring_bitmap_free(s->all);
+    if (s->mapped)
+        munmap((void *)s->map, s->size);
+    if (s->path && atomic_load(&s->obsolete))
+        unlink(s->path);
+    free(s->path);
+    free(s->name);
+    free(s);
+}
+
+uint64_t st_seg_file_bytes(const struct st_seg *s) { return s->size; }
+
+/* ---- part checks --------------------------------------------------------- */
+
+static bool enc_is_blocked(int enc, unsigned part)
+{
+    return part == ST_P_DATA && enc != ST_ENC_STRING;
+}
+
+/* Bytes per row of a fixed-width blocked part; 0 for variable-width. */
+static size_t fixed_width(int enc)
+{
+    switch (enc) {
+    case ST_ENC_TIME:
+    case ST_ENC_LONG:
+    case ST_ENC_DOUBLE: return 8;
+    case ST_ENC_FLOAT: return 4;
+    default: return 0;
+    }
+}
+
+static uint64_t nblocks_for(uint64_t rows) { return (rows + ST_BLOCK - 1) / ST_BLOCK; }
+
+static uint32_t block_rows(const struct st_seg *s, uint64_t blk)
+{
+    uint64_t left = s->nrows - blk * ST_BLOCK;
+    return (uint32_t)(left < ST_BLOCK ? left : ST_BLOCK);
+}
+
+static int check_blocked(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                         struct lerr *err)
+{
+    const struct st_scol *c = &s->cols[col];
+    uint64_t nb = nblocks_for(s->nrows);
+    if (len < 8 || st_get_u32(p + len - 8) != nb || (len - 8) / 24 < nb)
+        return st_seg_corrupt(s, col, ST_P_DATA, len < 8 ? 0 : len - 8, err,
+                              "block count does not match the row count");
+    uint64_t dir = len - 8 - nb * 24;
+    size_t fw = fixed_width(c->enc);
+    for (uint64_t b = 0; b < nb; b++) {
+        const uint8_t *e = p + dir + b * 24;
+        uint64_t off = st_get_u64(e);
+        uint32_t clen = st_get_u32(e + 8), rawlen = st_get_u32(e + 12);
+        uint8_t codec = e[16];
+        uint32_t m = block_rows(s, b);
+        bool ok = off <= dir && clen <= dir - off && codec < ST_CODEC__COUNT;
+        if (fw)
+            ok = ok && rawlen == (uint64_t)m * fw &&
+                 (fw == 8 || (codec != ST_CODEC_FOR && codec != ST_CODEC_DELTA)) &&
+                 (c->enc != ST_ENC_DOUBLE || (codec != ST_CODEC_FOR && codec != ST_CODEC_DELTA));
+        else
+            ok = ok && rawlen >= (uint64_t)m * 4 && rawlen <= ST_MAX_BLOCK_BYTES &&
+                 codec != ST_CODEC_FOR && codec != ST_CODEC_DELTA;
+        if (!ok)
+            return st_seg_corrupt(s, col, ST_P_DATA, dir + b * 24, err,
+                                  "bad block directory entry");
+    }
+    return 0;
+}
+
+/* Deserializes a portable roaring bitmap of exactly n bytes whose values
+ * are all < nrows; NULL if it is not one. */
+static roaring_bitmap_t *load_bitmap(const uint8_t *p, uint64_t n, uint64_t nrows)
+{
+    if (roaring_bitmap_portable_deserialize_size((const char *)p, n) != n)
+        return NULL;
+    roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)p, n);
+    if (bm && !roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= nrows) {
+        roaring_bitmap_free(bm);
+        bm = NULL;
+    }
+    return bm;
+}
+
+static int check_nulls(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                       struct lerr *err)
+{
+    struct st_scol *c = &s->cols[col];
+    if (len == 0)
+        return 0;
+    roaring_bitmap_t *bm = load_bitmap(p, len, s->nrows);
+    if (!bm)
+        return st_seg_corrupt(s, col, ST_P_NULLS, 0, err, "not a valid null bitmap");
+    roaring_bitmap_t *expect = NULL;
+    if (!atomic_compare_exchange_strong(&c->nulls, &expect, bm))
+        roaring_bitmap_free(bm);
+    return 0;
+}
+
+static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                      struct lerr *err)
+{
+    const struct st_scol *c = &s->cols[col];
+    uint64_t cnt = c->dict_count;
+    if (len < 8 || st_get_u32(p) != cnt || (len - 8) / 8 < cnt + 1)
+        return st_seg_corrupt(s, col, ST_P_DICT, 0, err, "dictionary header does not match");
+    const uint8_t *offs = p + 8;
+    const uint8_t *bytes = offs + (cnt + 1) * 8;
+    uint64_t avail = len - 8 - (cnt + 1) * 8;
+    uint64_t prev = st_get_u64(offs);
+    if (prev != 0)
+        return st_seg_corrupt(s, col, ST_P_DICT, 8, err, "dictionary offsets do not start at 0");
+    const uint8_t *pv = NULL;
+    uint64_t pvn = 0;
+    for (uint64_t i = 1; i <= cnt; i++) {
+        uint64_t o = st_get_u64(offs + i * 8);
+        if (o < prev || o > avail)
+            return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 8, err,
+                                  "dictionary offset out of range");
+        /* strictly ascending: binary search and ids rely on it */
+        const uint8_t *v = bytes + prev;
+        uint64_t vn = o - prev;
+        if (i > 1) {
+            int cmpv = memcmp(pv, v, pvn < vn ? pvn : vn);
+            if (cmpv > 0 || (cmpv == 0 && pvn >= vn))
+                return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 8, err,
+                                      "dictionary values are not sorted");
+        }
+        pv = v;
+        pvn = vn;
+        prev = o;
+    }
+    return 0;
+}
+
+static int check_ids(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                     struct lerr *err)
+{
+    const struct st_scol *c = &s->cols[col];
+    if (len < 8 || p[0] != c->id_width || c->id_width > 32 ||
+        len - 8 < st_bitpack_size(s->nrows, c->id_width))
+        return st_seg_corrupt(s, col, ST_P_IDS, 0, err, "id array too short or wrong width");
+    uint32_t ids[ST_BLOCK];
+    for (uint64_t r0 = 0; r0 < s->nrows; r0 += ST_BLOCK) {
+        uint32_t m = block_rows(s, r0 / ST_BLOCK);
+        st_bitunpack32(p + 8, r0, m, c->id_width, ids);
+        uint32_t mx = 0;
+        for (uint32_t k = 0; k < m; k++)
+            mx = ids[k] > mx ? ids[k] : mx;
+        if (mx > c->dict_count)
+            return st_seg_corrupt(s, col, ST_P_IDS, 8 + r0 * c->id_width / 8, err,
+                                  "a row's id is past the dictionary");
+    }
+    return 0;
+}
+
+static int check_bitmaps(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                         struct lerr *err)
+{
+    const struct st_scol *c = &s->cols[col];
+    uint64_t nb = (uint64_t)c->dict_count + 1;
+    if (len < 8 || st_get_u32(p + len - 8) != nb || (len - 8) / 8 < nb + 1)
+        return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "bitmap directory does not match");
+    uint64_t dir = len - 8 - (nb + 1) * 8;
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i <= nb; i++) {
+        uint64_t o = st_get_u64(p + dir + i * 8);
+        if ((i == 0 && o != 0) || o < prev || o > dir)
+            return st_seg_corrupt(s, col, ST_P_BITMAPS, dir + i * 8, err,
+                                  "bitmap offset out of range");
+        prev = o;
+    }
+    return 0;
+}
+
+int st_seg_part(struct st_seg *s, size_t col, unsigned part, const uint8_t **p, uint64_t *len,
+                struct lerr *err)
+{
+    struct st_scol *c = &s->cols[col];
+    struct st_part *pt = &c->parts[part];
+    *p = s->map + pt->off;
+    *len = pt->len;
+    if (atomic_load_explicit(&pt->checked, memory_order_acquire))
+        return 0;
+    uint32_t crc = storage_crc32c(0, *p, pt->len);
+    if (crc != pt->crc) {
+        char what[96];
+        snprintf(what, sizeof what, "checksum mismatch (stored %08x, computed %08x)", pt->crc,
+                 crc);
+        return st_seg_corrupt(s, col, part, 0, err, what);
+    }
+    int rc;
+    if (enc_is_blocked(c->enc, part))
+        rc = check_blocked(s, col, *p, *len, err);
+    else if (c->enc == ST_ENC_STRING)
+        rc = part == ST_P_DICT  ? check_dict(s, col, *p, *len, err)
+             : part == ST_P_IDS ? check_ids(s, col, *p, *len, err)
+                                : check_bitmaps(s, col, *p, *len, err);
+    else
+        rc = check_nulls(s, col, *p, *len, err);
+    if (rc)
+        return rc;
+    atomic_store_explicit(&pt->checked, 1, memory_order_release);
+    return 0;
+}
+
+int st_seg_verify_all(struct st_seg *s, struct lerr *err)
+{
+    for (size_t i = 0; i < s->ncols; i++) {
+        const struct st_scol *c = &s->cols[i];
+        for (unsigned p = 0; p < c->nparts; p++) {
+            const uint8_t *d;
+            uint64_t n;
+            if (st_seg_part(s, i, p, &d, &n, err))
+                return -1;
+        }
+        for (uint32_t id = 0; c->enc == ST_ENC_STRING && id <= c->dict_count; id++)
+            if (!st_seg_bitmap(s, i, id, err))
+                return -1;
+    }
+    return 0;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+/* The directory entry of a block of a checked blocked part. */
+static const uint8_t *block_entry(const uint8_t *p, uint64_t len, uint64_t nb, uint64_t blk)
+{
+    return p + (len - 8 - nb * 24) + blk * 24;
+}
+
+static int64_t decode_block(struct st_seg *s, size_t col, uint64_t blk, void *dst, size_t cap,
+                            uint32_t *rawlen_out, struct lerr *err)
+{
+    const uint8_t *p;
+    uint64_t len;
+    if (st_seg_part(s, col, ST_P_DATA, &p, &len, err))
+        return -1;
+    uint64_t nb = nblocks_for(s->nrows);
+    if (blk >= nb)
+        return lerr_set(err, LERR_INVALID, "segment %s: block %llu past the end", s->name,
+                        (unsigned long long)blk);
+    const uint8_t *e = block_entry(p, len, nb, blk);
+    uint64_t off = st_get_u64(e);
+    uint32_t clen = st_get_u32(e + 8), rawlen = st_get_u32(e + 12);
+    if (rawlen > cap)
+        return st_seg_corrupt(s, col, ST_P_DATA, off, err, "block larger than announced");
+    if (!st_decode_block(e[16], p + off, clen, dst, rawlen))
+        return st_seg_corrupt(s, col, ST_P_DATA, off, err, "block does not decode");
+    if (rawlen_out)
+        *rawlen_out = rawlen;
+    return block_rows(s, blk);
+}
+
+int64_t st_seg_block_fixed(struct st_seg *s, size_t col, uint64_t blk, void *dst,
+                           struct lerr *err)
+{
+    int64_t m = decode_block(s, col, blk, dst, (size_t)ST_BLOCK * 8, NULL, err);
+    if (m > 0 && s->cols[col].enc == ST_ENC_FLOAT) {
+        /* widen in place from the end: float i sits below double i */
+        uint8_t *b = dst;
+        for (int64_t i = m - 1; i >= 0; i--) {
+            float f;
+            memcpy(&f, b + i * 4, 4);
+            double d = f;
+            memcpy(b + i * 8, &d, 8);
+        }
+    }
+    return m;
+}
+
+int64_t st_seg_block_var(struct st_seg *s, size_t col, uint64_t blk, struct buf *scratch,
+                         const uint32_t **lens, const uint8_t **bytes, struct lerr *err)
+{
+    const uint8_t *p;
+    uint64_t len;
+    if (st_seg_part(s, col, ST_P_DATA, &p, &len, err))
+        return -1;
+    uint64_t nb = nblocks_for(s->nrows);
+    if (blk >= nb)
+        return lerr_set(err, LERR_INVALID, "segment %s: block past the end", s->name);
+    uint32_t rawlen = st_get_u32(block_entry(p, len, nb, blk) + 12);
+    buf_reset(scratch);
+    /* grow the scratch to rawlen (+16 to keep lens aligned and non-empty) */
+    static const char zeros[4096];
+    while (scratch->len < (size_t)rawlen + 16 && !scratch->failed) {
+        size_t k = (size_t)rawlen + 16 - scratch->len;
+        buf_append(scratch, zeros, k < sizeof zeros ? k : sizeof zeros);
+    }
+    if (scratch->failed)
+        return lerr_set(err, LERR_NOMEM, "storage: out of memory decoding segment %s", s->name);
+    int64_t m = decode_block(s, col, blk, scratch->data, rawlen, NULL, err);
+    if (m < 0)
+        return -1;
+    const uint32_t *l = (const uint32_t *)(const void *)scratch->data;
+    uint64_t total = 0;
+    for (int64_t i = 0; i < m; i++)
+        total += l[i];
+    if (total > rawlen - (uint64_t)m * 4)
+        return st_seg_corrupt(s, col, ST_P_DATA, 0, err, "value lengths exceed the block");
+    *lens = l;
+    *bytes = (const uint8_t *)scratch->data + m * 4;
+    return m;
+}
+
+const roaring_bitmap_t *st_seg_null_bitmap(struct st_seg *s, size_t col, struct lerr *err)
+{
+    struct st_scol *c = &s->cols[col];
+    if (c->enc == ST_ENC_STRING)
+        return st_seg_bitmap(s, col, STORAGE_NULL_ID, err);
+    if (c->enc == ST_ENC_TIME || c->enc == ST_ENC_STATE)
+        return s->empty;
+    const uint8_t *p;
+    uint64_t len;
+    if (st_seg_part(s, col, ST_P_NULLS, &p, &len, err))
+        return NULL;
+    roaring_bitmap_t *bm = atomic_load_explicit(&c->nulls, memory_order_acquire);
+    return bm ? bm : s->empty;
+}
+
+int st_seg_null_flags(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, bool *out,
+                      struct lerr *err)
+{
+    memset(out, 0, n);
+    const roaring_bitmap_t *bm = st_seg_null_bitmap(s, col, err);
+    if (!bm)
+        return -1;
+    if (bm == s->empty || n == 0)
+        return 0;
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(bm, &it);
+    if (!roaring_move_uint32_iterator_equalorlarger(&it, (uint32_t)row0))
+        return 0;
+    while (it.has_value && it.current_value < row0 + n) {
+        out[it.current_value - row0] = true;
+        roaring_advance_uint32_iterator(&it);
+    }
+    return 0;
+}
+
+int st_seg_ids(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
+               struct lerr *err)
+{
+    const uint8_t *p;
+    uint64_t len;
+    if (st_seg_part(s, col, ST_P_IDS, &p, &len, err))
+        return -1;
+    st_bitunpack32(p + 8, row0, n, s->cols[col].id_width, out);
+    return 0;
+}
+
+void st_seg_dict_entry(const struct st_seg *s, size_t col, uint32_t id, const char **p,
+                       uint32_t *n)
+{
+    const struct st_scol *c = &s->cols[col];
+    const uint8_t *d = s->map + c->parts[ST_P_DICT].off;
+    const uint8_t *offs = d + 8;
+    const uint8_t *bytes = offs + ((uint64_t)c->dict_count + 1) * 8;
+    uint64_t a = st_get_u64(offs + (uint64_t)(id - 1) * 8), b = st_get_u64(offs + (uint64_t)id * 8);
+    *p = (const char *)bytes + a;
+    *n = (uint32_t)(b - a);
+}
+
+uint32_t st_seg_dict_lower(const struct st_seg *s, size_t col, const char *p, size_t n)
+{
+    uint32_t lo = 1, hi = s->cols[col].dict_count + 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const char *v;
+        uint32_t vn;
+        st_seg_dict_entry(s, col, mid, &v, &vn);
+        int c = memcmp(v, p, vn < n ? vn : n);
+        if (c < 0 || (c == 0 && vn < n))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
+                                      struct lerr *err)
+{
+    struct st_scol *c = &s->cols[col];
+    if (c->enc != ST_ENC_STRING || id > c->dict_count) {
+        lerr_set(err, LERR_INVALID, "segment %s: column '%s' has no bitmap for id %u", s->name,
+                 c->def.name, id);
+        return NULL;
+    }
+    _Atomic(roaring_bitmap_t *) *bms = atomic_load_explicit(&c->bitmaps, memory_order_acquire);
+    if (bms) {
+        roaring_bitmap_t *bm = atomic_load_explicit(&bms[id], memory_order_acquire);
+        if (bm)
+            return bm;
+    }
+    const uint8_t *p;
+    uint64_t len;
+    if (st_seg_part(s, col, ST_P_BITMAPS, &p, &len, err))
+        return NULL;
+    if (!bms) {
+        _Atomic(roaring_bitmap_t *) *fresh = calloc((size_t)c->dict_count + 1, sizeof *fresh);
+        if (!fresh) {
+            lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
+            return NULL;
+        }
+        _Atomic(roaring_bitmap_t *) *expect = NULL;
+        if (atomic_compare_exchange_strong(&c->bitmaps, &expect, fresh))
+            bms = fresh;
+        else {
+            free(fresh);
+            bms = expect;
+        }
+    }
+    uint64_t nb = (uint64_t)c->dict_count + 1;
+    uint64_t dir = len - 8 - (nb + 1) * 8;
+    uint64_t a = st_get_u64(p + dir + (uint64_t)id * 8), b = st_get_u64(p + dir + (uint64_t)id * 8 + 8);
+    roaring_bitmap_t *bm = load_bitmap(p + a, b - a, s->nrows);
+    if (!bm) {
+        st_seg_corrupt(s, col, ST_P_BITMAPS, a, err, "not a valid roaring bitmap");
+        return NULL;
+    }
+    roaring_bitmap_t *expect = NULL;
+    if (!atomic_compare_exchange_strong(&bms[id], &expect, bm)) {
+        roaring_bitmap_free(bm);
+        bm = expect;
+    }
+    return bm;
+}
+
+/* ---- standalone verification -------------------------------------------- */
+
+static int verify_seg(struct st_seg *s, uint64_t *rows, int rc, struct lerr *err)
+{
+    if (rc == 0)
+        rc = st_seg_verify_all(s, err) ? (err->code ? err->code : LERR_CORRUPT) : 0;
+    if (rc == 0 && rows)
+        *rows = s->nrows;
+    st_seg_unref(s);
+    return rc;
+}
+
+int storage_segment_verify(const char *path, uint64_t *rows, struct lerr *err)
+{
+    struct st_seg *s;
+    const char *slash = strrchr(path, '/');
+    int rc = st_seg_open(path, slash ? slash + 1 : path, &s, err);
+    return rc ? rc : verify_seg(s, rows, 0, err);
+}
+
+int storage_segment_verify_mem(const void *p, size_t n, const char *name, uint64_t *rows,
+                               struct lerr *err)
+{
+    struct st_seg *s;
+    int rc = st_seg_open_mem(p, n, name, &s, err);
+    return rc ? rc : verify_seg(s, rows, 0, err);
+}

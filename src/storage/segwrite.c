@@ -1,0 +1,812 @@
+/*
+ * segwrite.c — turns the rows of a realtime buffer into an immutable segment
+ * file (layout in storage_int.h): rows sorted by __time (then by every
+ * dimension for aggregate tables), strings as a sorted dictionary with
+ * bit-packed ids and a roaring bitmap per value, numbers in compressed
+ * blocks with a null bitmap, JSON and measure states in compressed blocks of
+ * variable-length values. Each part carries a CRC32C.
+ *
+ * Entry points: st_seg_write(), st_seg_name(), st_fsync_dir().
+ *
+ * Crash safety: the file is written under a temporary name, fsynced,
+ * renamed, and the directory fsynced, so a segment name either does not
+ * exist or names a complete file. The catalog commit happens after this;
+ * a crash in between leaves a file the catalog does not know, which the
+ * next open removes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "storage/storage_int.h"
+
+/* ---- file output with running CRC --------------------------------------- */
+
+#define OUT_FLUSH (1u << 20)
+
+struct out {
+    int fd;
+    const char *path;
+    struct buf b;
+    uint64_t pos;           /* file offset of the next byte */
+    uint32_t crc;           /* of the current part */
+    struct lerr *err;
+    bool failed;
+};
+
+static int out_flush(struct out *o)
+{
+    size_t done = 0;
+    while (!o->failed && done < o->b.len) {
+        ssize_t w = write(o->fd, o->b.data + done, o->b.len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            o->failed = true;
+            lerr_set(o->err, LERR_IO, "storage: writing segment %s: %s (check disk space)",
+                     o->path, strerror(errno));
+        }
+        done += w > 0 ? (size_t)w : 0;
+    }
+    buf_reset(&o->b);
+    return o->failed ? -1 : 0;
+}
+
+static void out_write(struct out *o, const void *p, size_t n)
+{
+    if (o->failed || !n)
+        return;
+    o->crc = storage_crc32c(o->crc, p, n);
+    o->pos += n;
+    if (!buf_append(&o->b, p, n)) {
+        o->failed = true;
+        lerr_set(o->err, LERR_NOMEM, "storage: out of memory writing segment %s", o->path);
+        return;
+    }
+    if (o->b.len >= OUT_FLUSH)
+        out_flush(o);
+}
+
+static void out_u32(struct out *o, uint32_t v) { out_write(o, &v, 4); }
+
+static void part_begin(struct out *o, struct st_part *pt)
+{
+    pt->off = o->pos;
+    o->crc = 0;
+}
+
+static void part_end(struct out *o, struct st_part *pt)
+{
+    pt->len = o->pos - pt->off;
+    pt->crc = o->crc;
+}
+
+static void oom(struct out *o)
+{
+    if (!o->failed)
+        lerr_set(o->err, LERR_NOMEM, "storage: out of memory writing segment %s", o->path);
+    o->failed = true;
+}
+
+/* ---- blocked parts: payloads, then the directory, then nblocks --------- */
+
+struct blocked {
+    struct buf dir;
+    struct buf tmp;
+    uint32_t nblocks;
+    uint64_t part_off;
+};
+
+static void blocked_init(struct blocked *bl, struct out *o)
+{
+    buf_init(&bl->dir, 0);
+    buf_init(&bl->tmp, 0);
+    bl->nblocks = 0;
+    bl->part_off = o->pos;
+}
+
+/* Writes the encoded block in bl->tmp with its codec. */
+static void blocked_add(struct blocked *bl, struct out *o, int codec, size_t rawlen)
+{
+    if (codec < 0) {
+        oom(o);
+        return;
+    }
+    uint8_t e[24] = {0};
+    st_put_u64(e, o->pos - bl->part_off);
+    st_put_u32(e + 8, (uint32_t)bl->tmp.len);
+    st_put_u32(e + 12, (uint32_t)rawlen);
+    e[16] = (uint8_t)codec;
+    if (!buf_append(&bl->dir, e, sizeof e))
+        oom(o);
+    out_write(o, bl->tmp.data, bl->tmp.len);
+    buf_reset(&bl->tmp);
+    bl->nblocks++;
+}
+
+static void blocked_end(struct blocked *bl, struct out *o)
+{
+    out_write(o, bl->dir.data, bl->dir.len);
+    out_u32(o, bl->nblocks);
+    out_u32(o, 0);
+    buf_free(&bl->dir);
+    buf_free(&bl->tmp);
+}
+
+/* ---- sorting ------------------------------------------------------------- */
+
+struct sortkey {
+    int cls;                      /* 0 ranks, 1 longs, 2 doubles, 3 text */
+    const uint32_t *rank;         /* per row, 0 = NULL */
+    const int64_t *l;
+    const double *d;
+    const bool *nulls;
+    const struct sql_value *s;
+};
+
+struct sortctx {
+    const int64_t *t;
+    size_t nkeys;
+    const struct sortkey *keys;
+};
+
+static int cmp_bytes(const char *a, uint32_t an, const char *b, uint32_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int row_cmp(const void *pa, const void *pb, void *arg)
+{
+    const struct sortctx *sc = arg;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    if (sc->t[a] != sc->t[b])
+        return sc->t[a] < sc->t[b] ? -1 : 1;
+    for (size_t i = 0; i < sc->nkeys; i++) {
+        const struct sortkey *k = &sc->keys[i];
+        int c = 0;
+        if (k->cls == 0) {
+            c = (k->rank[a] > k->rank[b]) - (k->rank[a] < k->rank[b]);
+        } else if (k->nulls[a] || k->nulls[b]) {
+            c = (int)k->nulls[b] - (int)k->nulls[a];   /* NULL first */
+        } else if (k->cls == 1) {
+            c = (k->l[a] > k->l[b]) - (k->l[a] < k->l[b]);
+        } else if (k->cls == 2) {
+            c = (k->d[a] > k->d[b]) - (k->d[a] < k->d[b]);
+        } else {
+            c = cmp_bytes(k->s[a].v.s.p, k->s[a].v.s.n, k->s[b].v.s.p, k->s[b].v.s.n);
+        }
+        if (c)
+            return c;
+    }
+    return (a > b) - (a < b);
+}
+
+/* A string column's dictionary, sorted, restricted to the ids rows use. */
+struct sdict {
+    uint32_t count;          /* values (without NULL) */
+    uint32_t *sorted;        /* old ids in byte order, count of them */
+    uint32_t *newid;         /* old id -> new id (0 = NULL / unused) */
+};
+
+struct idcmp {
+    const struct rt_buf *b;
+    size_t col;
+};
+
+static int id_cmp(const void *pa, const void *pb, void *arg)
+{
+    const struct idcmp *ic = arg;
+    const char *ap, *bp;
+    uint32_t an, bn;
+    rt_dict_entry(ic->b, ic->col, *(const uint32_t *)pa, &ap, &an);
+    rt_dict_entry(ic->b, ic->col, *(const uint32_t *)pb, &bp, &bn);
+    return cmp_bytes(ap, an, bp, bn);
+}
+
+static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids, uint64_t n,
+                        struct sdict *d)
+{
+    uint32_t dc = rt_dict_count(b, col);
+    d->newid = calloc(dc, sizeof *d->newid);
+    d->sorted = malloc((size_t)dc * sizeof *d->sorted);
+    if (!d->newid || !d->sorted)
+        return false;
+    for (uint64_t r = 0; r < n; r++)
+        d->newid[ids[r]] = 1;
+    d->count = 0;
+    for (uint32_t id = 1; id < dc; id++)
+        if (d->newid[id])
+            d->sorted[d->count++] = id;
+    struct idcmp ic = {b, col};
+    qsort_r(d->sorted, d->count, sizeof *d->sorted, id_cmp, &ic);
+    for (uint32_t i = 0; i < d->count; i++)
+        d->newid[d->sorted[i]] = i + 1;
+    return true;
+}
+
+static void sdict_free(struct sdict *d)
+{
+    free(d->sorted);
+    free(d->newid);
+}
+
+/* ---- column writers ------------------------------------------------------ */
+
+struct wctx {
+    struct out *o;
+    const struct st_schema *sc;
+    const struct rt_buf *b;
+    uint64_t n;
+    const uint32_t *perm;      /* sorted position -> buffer row */
+    bool zstd;
+    struct sdict *dicts;       /* per column (STRING) */
+    uint32_t **ids;            /* per column (STRING): ids by buffer row */
+};
+
+static void write_time(struct wctx *w, struct st_scol *sc, const int64_t *t)
+{
+    int64_t vals[ST_BLOCK];
+    struct blocked bl;
+    part_begin(w->o, &sc->parts[ST_P_DATA]);
+    blocked_init(&bl, w->o);
+    for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
+        uint32_t m = (uint32_t)(w->n - r0 < ST_BLOCK ? w->n - r0 : ST_BLOCK);
+        for (uint32_t k = 0; k < m; k++)
+            vals[k] = t[w->perm[r0 + k]];
+        blocked_add(&bl, w->o, st_encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
+    }
+    blocked_end(&bl, w->o);
+    part_end(w->o, &sc->parts[ST_P_DATA]);
+    sc->nparts = 1;
+}
+
+static void write_roaring(struct out *o, const roaring_bitmap_t *bm)
+{
+    size_t sz = roaring_bitmap_portable_size_in_bytes(bm);
+    char *tmp = malloc(sz ? sz : 1);
+    if (!tmp) {
+        oom(o);
+        return;
+    }
+    roaring_bitmap_portable_serialize(bm, tmp);
+    out_write(o, tmp, sz);
+    free(tmp);
+}
+
+/* The nulls part: empty (length 0) when the column has no NULL. */
+static void write_nulls(struct wctx *w, struct st_scol *sc, const roaring_bitmap_t *nulls)
+{
+    part_begin(w->o, &sc->parts[ST_P_NULLS]);
+    if (!roaring_bitmap_is_empty(nulls))
+        write_roaring(w->o, nulls);
+    part_end(w->o, &sc->parts[ST_P_NULLS]);
+    sc->nparts = 2;
+}
+
+static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
+{
+    int type = w->sc->cols[col].type;
+    bool dbl = st_is_doubleish(type);
+    int64_t vals[ST_BLOCK];
+    bool nulls[ST_BLOCK];
+    uint32_t nullrows[ST_BLOCK];
+    roaring_bitmap_t *nb = roaring_bitmap_create();
+    if (!nb) {
+        oom(w->o);
+        return;
+    }
+    struct blocked bl;
+    part_begin(w->o, &sc->parts[ST_P_DATA]);
+    blocked_init(&bl, w->o);
+    for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
+        uint32_t m = (uint32_t)(w->n - r0 < ST_BLOCK ? w->n - r0 : ST_BLOCK);
+        uint32_t nn = 0;
+        for (uint32_t k = 0; k < m; k++) {
+            /* the buffer reads one row at a time here: rows are permuted */
+            rt_read_longs(w->b, col, w->perm[r0 + k], 1, &vals[k], &nulls[k]);
+            if (nulls[k]) {
+                vals[k] = 0;
+                nullrows[nn++] = (uint32_t)(r0 + k);
+            }
+        }
+        if (nn)
+            roaring_bitmap_add_many(nb, nn, nullrows);
+        if (type == SQL_FLOAT) {
+            float f[ST_BLOCK];
+            for (uint32_t k = 0; k < m; k++) {
+                double d;
+                memcpy(&d, &vals[k], 8);
+                f[k] = (float)st_round_float(d);
+            }
+            blocked_add(&bl, w->o, st_encode_bytes(f, (size_t)m * 4, w->zstd, &bl.tmp),
+                        (size_t)m * 4);
+        } else if (dbl) {
+            blocked_add(&bl, w->o, st_encode_bytes(vals, (size_t)m * 8, w->zstd, &bl.tmp),
+                        (size_t)m * 8);
+        } else {
+            blocked_add(&bl, w->o, st_encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
+        }
+    }
+    blocked_end(&bl, w->o);
+    part_end(w->o, &sc->parts[ST_P_DATA]);
+    roaring_bitmap_run_optimize(nb);
+    write_nulls(w, sc, nb);
+    roaring_bitmap_free(nb);
+}
+
+/* JSON text or measure states: blocks of [u32 len[n]][bytes]. */
+static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
+{
+    const struct storage_column *def = &w->sc->cols[col];
+    bool states = def->kind == STORAGE_MEASURE;
+    roaring_bitmap_t *nb = roaring_bitmap_create();
+    struct buf raw, one;
+    buf_init(&raw, 0);
+    buf_init(&one, 0);
+    void *init_state = states ? calloc(1, w->sc->state_size[col] + 16) : NULL;
+    if (!nb || (states && !init_state)) {
+        oom(w->o);
+        roaring_bitmap_free(nb);
+        free(init_state);
+        return;
+    }
+    if (states)
+        sql_agg_init(&def->agg, init_state);
+    struct blocked bl;
+    part_begin(w->o, &sc->parts[ST_P_DATA]);
+    blocked_init(&bl, w->o);
+    for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
+        uint32_t m = (uint32_t)(w->n - r0 < ST_BLOCK ? w->n - r0 : ST_BLOCK);
+        buf_reset(&raw);
+        buf_reset(&one);
+        uint32_t lens[ST_BLOCK];
+        for (uint32_t k = 0; k < m; k++) {
+            size_t before = one.len;
+            uint64_t row = w->perm[r0 + k];
+            if (states) {
+                const void *st = rt_state_at(w->b, col, row);
+                if (!sql_agg_serialize(&def->agg, st ? st : init_state, &one))
+                    oom(w->o);
+            } else {
+                struct sql_value v;
+                rt_read_text(w->b, col, row, 1, &v, def->type);
+                if (v.is_null)
+                    roaring_bitmap_add(nb, (uint32_t)(r0 + k));
+                else
+                    buf_append(&one, v.v.s.p, v.v.s.n);
+            }
+            lens[k] = (uint32_t)(one.len - before);
+        }
+        if (!buf_append(&raw, lens, (size_t)m * 4) || !buf_append(&raw, one.data, one.len) ||
+            one.failed) {
+            oom(w->o);
+            break;
+        }
+        blocked_add(&bl, w->o, st_encode_bytes(raw.data, raw.len, w->zstd, &bl.tmp), raw.len);
+    }
+    blocked_end(&bl, w->o);
+    part_end(w->o, &sc->parts[ST_P_DATA]);
+    if (!states) {
+        roaring_bitmap_run_optimize(nb);
+        write_nulls(w, sc, nb);
+    }
+    roaring_bitmap_free(nb);
+    free(init_state);
+    buf_free(&raw);
+    buf_free(&one);
+}
+
+static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
+{
+    const struct sdict *d = &w->dicts[col];
+    const uint32_t *ids = w->ids[col];
+    uint32_t nid = d->count + 1;
+    sc->dict_count = d->count;
+    sc->nparts = 3;
+
+    /* dict: [u32 count][u32 0][u64 off[count+1]][bytes] */
+    part_begin(w->o, &sc->parts[ST_P_DICT]);
+    out_u32(w->o, d->count);
+    out_u32(w->o, 0);
+    uint64_t off = 0;
+    out_write(w->o, &off, 8);
+    for (uint32_t i = 0; i < d->count; i++) {
+        const char *p;
+        uint32_t n;
+        rt_dict_entry(w->b, col, d->sorted[i], &p, &n);
+        off += n;
+        out_write(w->o, &off, 8);
+    }
+    for (uint32_t i = 0; i < d->count; i++) {
+        const char *p;
+        uint32_t n;
+        rt_dict_entry(w->b, col, d->sorted[i], &p, &n);
+        out_write(w->o, p, n);
+    }
+    part_end(w->o, &sc->parts[ST_P_DICT]);
+
+    /* ids: [u8 width][7 pad][packed] in sorted row order */
+    unsigned width = st_bits_for(d->count);
+    sc->id_width = width;
+    uint32_t *sorted_ids = malloc((w->n ? w->n : 1) * sizeof *sorted_ids);
+    uint8_t *packed = calloc(1, st_bitpack_size(w->n, width));
+    uint64_t *cnt = calloc(nid + 1, sizeof *cnt);
+    uint32_t *rowsby = malloc((w->n ? w->n : 1) * sizeof *rowsby);
+    if (!sorted_ids || !packed || !cnt || !rowsby) {
+        oom(w->o);
+        goto done;
+    }
+    for (uint64_t r = 0; r < w->n; r++) {
+        sorted_ids[r] = d->newid[ids[w->perm[r]]];
+        cnt[sorted_ids[r] + 1]++;
+    }
+    st_bitpack32(sorted_ids, w->n, width, packed);
+    part_begin(w->o, &sc->parts[ST_P_IDS]);
+    uint8_t hdr[8] = {(uint8_t)width};
+    out_write(w->o, hdr, 8);
+    out_write(w->o, packed, st_bitpack_size(w->n, width));
+    part_end(w->o, &sc->parts[ST_P_IDS]);
+
+    /* bitmaps: rows grouped by id (counting sort keeps rows ascending within
+     * an id), then [portable roarings][u64 off[nbitmaps+1]][u32 nbitmaps][u32 0] */
+    for (uint32_t i = 1; i <= nid; i++)
+        cnt[i] += cnt[i - 1];
+    for (uint64_t r = 0; r < w->n; r++)
+        rowsby[cnt[sorted_ids[r]]++] = (uint32_t)r;
+    /* cnt[id] is now the end of id's run of rows */
+    part_begin(w->o, &sc->parts[ST_P_BITMAPS]);
+    uint64_t *boff = malloc((size_t)(nid + 1) * sizeof *boff);
+    if (!boff) {
+        oom(w->o);
+        goto done;
+    }
+    uint64_t base = w->o->pos;
+    boff[0] = 0;
+    for (uint32_t id = 0; id < nid && !w->o->failed; id++) {
+        uint64_t start = id ? cnt[id - 1] : 0;
+        roaring_bitmap_t *bm = roaring_bitmap_of_ptr((size_t)(cnt[id] - start), rowsby + start);
+        if (!bm) {
+            oom(w->o);
+            break;
+        }
+        roaring_bitmap_run_optimize(bm);
+        write_roaring(w->o, bm);
+        roaring_bitmap_free(bm);
+        boff[id + 1] = w->o->pos - base;
+    }
+    out_write(w->o, boff, (size_t)(nid + 1) * 8);
+    out_u32(w->o, nid);
+    out_u32(w->o, 0);
+    free(boff);
+    part_end(w->o, &sc->parts[ST_P_BITMAPS]);
+done:
+    free(sorted_ids);
+    free(packed);
+    free(cnt);
+    free(rowsby);
+}
+
+/* ---- footer -------------------------------------------------------------- */
+
+static void put8(struct buf *f, uint8_t v) { buf_append(f, &v, 1); }
+static void put16(struct buf *f, uint16_t v) { buf_append(f, &v, 2); }
+static void put32(struct buf *f, uint32_t v) { buf_append(f, &v, 4); }
+static void put64(struct buf *f, uint64_t v) { buf_append(f, &v, 8); }
+
+static void write_footer(struct out *o, const struct st_schema *sch, const struct st_scol *cols,
+                         uint64_t n, int64_t mn, int64_t mx, int64_t cs, int64_t ce, bool zstd)
+{
+    struct buf f;
+    buf_init(&f, 0);
+    put64(&f, n);
+    put64(&f, (uint64_t)mn);
+    put64(&f, (uint64_t)mx);
+    put64(&f, (uint64_t)cs);
+    put64(&f, (uint64_t)ce);
+    put8(&f, (uint8_t)sch->type);
+    put8(&f, (uint8_t)sch->partitioning);
+    put8(&f, (uint8_t)sch->time_resolution);
+    put8(&f, zstd ? 1 : 0);
+    put32(&f, (uint32_t)sch->ncols);
+    for (size_t i = 0; i < sch->ncols; i++) {
+        const struct st_scol *c = &cols[i];
+        size_t nl = strlen(c->def.name);
+        put16(&f, (uint16_t)nl);
+        buf_append(&f, c->def.name, nl);
+        put8(&f, c->def.type);
+        put8(&f, c->def.kind);
+        put8(&f, c->enc);
+        put8(&f, c->nparts);
+        put8(&f, (uint8_t)c->def.agg.kind);
+        put8(&f, c->def.agg.arg_type);
+        put8(&f, c->def.agg.result_type);
+        put8(&f, c->def.agg.nargs);
+        put8(&f, c->def.agg.distinct);
+        put8(&f, (uint8_t)c->id_width);
+        put16(&f, 0);
+        put32(&f, c->def.agg.max_bytes);
+        put32(&f, c->dict_count);
+        put32(&f, c->state_size);
+        for (unsigned p = 0; p < c->nparts; p++) {
+            put64(&f, c->parts[p].off);
+            put64(&f, c->parts[p].len);
+            put32(&f, c->parts[p].crc);
+        }
+    }
+    if (f.failed) {
+        oom(o);
+        buf_free(&f);
+        return;
+    }
+    uint64_t foff = o->pos;
+    out_write(o, f.data, f.len);
+    uint8_t tr[ST_TRAILER_SIZE] = {0};
+    st_put_u64(tr, foff);
+    st_put_u64(tr + 8, f.len);
+    st_put_u32(tr + 16, storage_crc32c(0, f.data, f.len));
+    st_put_u32(tr + 20, ST_FORMAT_VERSION);
+    memcpy(tr + 24, ST_TRAILER_MAGIC, 8);
+    out_write(o, tr, sizeof tr);
+    buf_free(&f);
+}
+
+/* ---- the whole file ------------------------------------------------------ */
+
+int st_fsync_dir(const char *dir, struct lerr *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return lerr_set(err, LERR_IO, "storage: fsync of directory %s: %s", dir, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+void st_seg_name(int64_t chunk_start, char out[96])
+{
+    static atomic_uint_fast64_t seq;
+    char when[40];
+    if (chunk_start == INT64_MIN) {
+        snprintf(when, sizeof when, "all");
+    } else {
+        util_format_iso_ms(chunk_start, when);
+        for (char *p = when; *p; p++)
+            if (*p == ':')
+                *p = '-';
+    }
+    uint8_t rnd[8];
+    struct lerr e;
+    lerr_init(&e);
+    if (util_random_bytes(rnd, sizeof rnd, &e) != 0) {
+        uint64_t x = st_mix64((uint64_t)util_now_ns() ^ atomic_fetch_add(&seq, 1));
+        memcpy(rnd, &x, 8);
+    }
+    snprintf(out, 96, "%s_%02x%02x%02x%02x%02x%02x%02x%02x%s", when, rnd[0], rnd[1], rnd[2],
+             rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], ST_FILE_SUFFIX);
+}
+
+static bool is_sorted_time(const int64_t *t, uint64_t n)
+{
+    for (uint64_t i = 1; i < n; i++)
+        if (t[i] < t[i - 1])
+            return false;
+    return true;
+}
+
+static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
+                      struct storage_segment_info *info)
+{
+    const struct st_schema *sch = w->sc;
+    uint8_t hdr[ST_HEADER_SIZE] = {0};
+    memcpy(hdr, ST_MAGIC, 8);
+    st_put_u32(hdr + 8, ST_FORMAT_VERSION);
+    st_put_u32(hdr + 12, storage_crc32c(0, hdr, 12));
+    out_write(w->o, hdr, sizeof hdr);
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (uint64_t r = 0; r < w->n; r++) {
+        mn = t[r] < mn ? t[r] : mn;
+        mx = t[r] > mx ? t[r] : mx;
+    }
+    for (size_t c = 0; c < sch->ncols && !w->o->failed; c++) {
+        struct st_scol *sc = &cols[c];
+        sc->def = sch->cols[c];
+        sc->state_size = sch->state_size[c];
+        int type = sch->cols[c].type;
+        if (c == 0) {
+            sc->enc = ST_ENC_TIME;
+            write_time(w, sc, t);
+        } else if (sch->cols[c].kind == STORAGE_MEASURE) {
+            sc->enc = ST_ENC_STATE;
+            write_var(w, c, sc);
+            sc->nparts = 1;
+        } else if (type == SQL_STRING) {
+            sc->enc = ST_ENC_STRING;
+            write_string(w, c, sc);
+        } else if (type == SQL_JSON) {
+            sc->enc = ST_ENC_TEXT;
+            write_var(w, c, sc);
+        } else {
+            sc->enc = type == SQL_FLOAT ? ST_ENC_FLOAT
+                      : type == SQL_DOUBLE ? ST_ENC_DOUBLE : ST_ENC_LONG;
+            write_numeric(w, c, sc);
+        }
+    }
+    int64_t cs, ce;
+    rt_chunk(w->b, &cs, &ce);
+    write_footer(w->o, sch, cols, w->n, mn, mx, cs, ce, w->zstd);
+    info->chunk_start = cs;
+    info->chunk_end = ce;
+    info->rows = w->n;
+    info->min_time = mn;
+    info->max_time = mx;
+    return w->o->failed ? -1 : 0;
+}
+
+int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
+                 const struct rt_buf *b, uint64_t n, bool try_zstd,
+                 struct storage_segment_info *info, struct lerr *err)
+{
+    if (n > UINT32_MAX)
+        return lerr_set(err, LERR_INVALID, "storage: a segment holds at most %u rows", UINT32_MAX);
+    size_t nc = sch->ncols;
+    char *path = NULL, *tmp = NULL;
+    int64_t *t = malloc((n ? n : 1) * sizeof *t);
+    uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    struct st_scol *cols = calloc(nc, sizeof *cols);
+    struct sdict *dicts = calloc(nc, sizeof *dicts);
+    uint32_t **ids = calloc(nc, sizeof *ids);
+    struct sortkey *keys = calloc(nc, sizeof *keys);
+    void **owned = calloc(nc * 2, sizeof *owned);
+    size_t nowned = 0;
+    struct out o = {.fd = -1, .err = err};
+    buf_init(&o.b, 0);
+    int rc = -1;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        path = NULL;
+    if (asprintf(&tmp, "%s/%s%s", dir, ST_TMP_PREFIX, name) < 0)
+        tmp = NULL;
+    if (!t || !perm || !cols || !dicts || !ids || !keys || !owned || !path || !tmp) {
+        lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
+        goto out;
+    }
+    o.path = path;
+    for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
+        uint32_t m = (uint32_t)(n - r0 < ST_BLOCK ? n - r0 : ST_BLOCK);
+        rt_read_time(b, r0, m, t + r0);
+    }
+    for (uint64_t r = 0; r < n; r++)
+        perm[r] = (uint32_t)r;
+
+    /* string dictionaries (needed to write, and to sort aggregate rows) */
+    size_t nbcols = rt_ncols(b);
+    struct wctx w = {.o = &o, .sc = sch, .b = b, .n = n, .perm = perm, .zstd = try_zstd,
+                     .dicts = dicts, .ids = ids};
+    for (size_t c = 1; c < nc; c++) {
+        if (sch->cols[c].kind != STORAGE_DIMENSION || sch->cols[c].type != SQL_STRING)
+            continue;
+        ids[c] = calloc(n ? n : 1, sizeof *ids[c]);
+        if (!ids[c]) {
+            lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
+            goto out;
+        }
+        for (uint64_t r0 = 0; c < nbcols && r0 < n; r0 += ST_BLOCK) {
+            uint32_t m = (uint32_t)(n - r0 < ST_BLOCK ? n - r0 : ST_BLOCK);
+            rt_read_ids(b, c, r0, m, ids[c] + r0);
+        }
+        if (!sdict_build(b, c, ids[c], c < nbcols ? n : 0, &dicts[c])) {
+            lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
+            goto out;
+        }
+    }
+
+    /* order: __time, then (aggregate tables) every dimension */
+    size_t nkeys = 0;
+    if (sch->type == STORAGE_AGGREGATE) {
+        for (size_t c = 1; c < nc && c < nbcols; c++) {
+            const struct storage_column *def = &sch->cols[c];
+            if (def->kind != STORAGE_DIMENSION)
+                continue;
+            struct sortkey *k = &keys[nkeys++];
+            if (def->type == SQL_STRING) {
+                uint32_t *rank = malloc((n ? n : 1) * sizeof *rank);
+                if (!rank)
+                    goto nomem;
+                owned[nowned++] = rank;
+                for (uint64_t r = 0; r < n; r++)
+                    rank[r] = dicts[c].newid[ids[c][r]];
+                k->cls = 0;
+                k->rank = rank;
+                continue;
+            }
+            bool *nulls = malloc(n ? n : 1);
+            owned[nowned++] = nulls;
+            if (def->type == SQL_JSON) {
+                struct sql_value *s = malloc((n ? n : 1) * sizeof *s);
+                owned[nowned++] = s;
+                if (!nulls || !s)
+                    goto nomem;
+                for (uint64_t r = 0; r < n; r++) {
+                    rt_read_text(b, c, r, 1, &s[r], SQL_JSON);
+                    nulls[r] = s[r].is_null;
+                }
+                k->cls = 3;
+                k->s = s;
+            } else {
+                int64_t *l = malloc((n ? n : 1) * sizeof *l);
+                owned[nowned++] = l;
+                if (!nulls || !l)
+                    goto nomem;
+                for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
+                    uint32_t m = (uint32_t)(n - r0 < ST_BLOCK ? n - r0 : ST_BLOCK);
+                    rt_read_longs(b, c, r0, m, l + r0, nulls + r0);
+                }
+                k->cls = st_is_doubleish(def->type) ? 2 : 1;
+                k->l = l;
+                k->d = (const double *)l;
+            }
+            k->nulls = nulls;
+        }
+    }
+    if (nkeys || !is_sorted_time(t, n)) {
+        struct sortctx sctx = {.t = t, .nkeys = nkeys, .keys = keys};
+        qsort_r(perm, n, sizeof *perm, row_cmp, &sctx);
+    }
+
+    o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (o.fd < 0) {
+        lerr_set(err, LERR_IO, "storage: cannot create %s: %s (check the data directory)", tmp,
+                 strerror(errno));
+        goto out;
+    }
+    info->name = name;
+    if (write_body(&w, cols, t, info) != 0 || out_flush(&o) != 0)
+        goto out;
+    if (fsync(o.fd) != 0) {
+        lerr_set(err, LERR_IO, "storage: fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    info->bytes = o.pos;
+    close(o.fd);
+    o.fd = -1;
+    if (rename(tmp, path) != 0) {
+        lerr_set(err, LERR_IO, "storage: rename %s to %s: %s", tmp, path, strerror(errno));
+        goto out;
+    }
+    if (st_fsync_dir(dir, err) != 0) {
+        unlink(path);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+nomem:
+    lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
+out:
+    if (o.fd >= 0)
+        close(o.fd);
+    if (rc != 0 && tmp)
+        unlink(tmp);
+    buf_free(&o.b);
+    for (size_t c = 0; c < nc; c++) {
+        if (dicts)
+            sdict_free(&dicts[c]);
+        if (ids)
+            free(ids[c]);
+    }
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
+    free(keys);
+    free(ids);
+    free(dicts);
+    free(cols);
+    free(perm);
+    free(t);
+    free(path);
+    free(tmp);
+    return rc;
+}

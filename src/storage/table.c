@@ -1,0 +1,1099 @@
+/*
+ * table.c — a table's data: the versioned set of segments and realtime
+ * buffers readers see, the writer's path (append → realtime buffers →
+ * persist → segments), compaction, start-up over a data directory, status
+ * and drop.
+ *
+ * Entry points: storage_table_open/free(), storage_table_add_column(),
+ * storage_table_append(), storage_table_should_persist(),
+ * storage_table_persist(), storage_table_compact(),
+ * storage_table_drop_data(), storage_table_status(),
+ * storage_table_snapshot().
+ *
+ * Locks, in the order they nest:
+ *   commit_lock   one catalog commit + swap at a time (persist, compaction,
+ *                 drop), so a compaction never commits against segments a
+ *                 drop already removed
+ *   vlock         guards `cur`, the published version; held only to derive
+ *                 a new version from it or to take a reference
+ *   compact_lock  one compaction at a time (taken before commit_lock)
+ * The writer's own state (active buffers, scratch arena) belongs to the
+ * writer thread and needs no lock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/storage_int.h"
+
+#define DEF_MAX_ROWS 1000000ULL
+#define DEF_MAX_BYTES (256ULL << 20)
+#define DEF_MAX_AGE_MS 10000
+#define DEF_COMPACT_ROWS 5000000ULL
+
+struct active {
+    int64_t chunk;
+    struct rt_buf *rt;
+};
+
+struct corrupt_ent {
+    char *name;
+    char *msg;
+};
+
+struct storage_table {
+    char *dir, *name;
+    struct storage_limits lim;
+    pthread_mutex_t vlock;
+    struct st_version *cur;
+    pthread_mutex_t commit_lock;
+    pthread_mutex_t compact_lock;
+    /* writer */
+    struct st_schema *schema;
+    struct active *active;
+    size_t nactive, cap_active;
+    struct arena scratch;
+    /* any thread */
+    _Atomic int64_t oldest_ms;     /* first unpersisted append, 0 = none */
+    _Atomic uint64_t rt_rows, rt_bytes;
+    pthread_mutex_t corrupt_lock;
+    struct corrupt_ent *corrupt;
+    size_t ncorrupt;
+};
+
+static int nomem(struct lerr *err)
+{
+    return lerr_set(err, LERR_NOMEM, "storage: out of memory");
+}
+
+/* ---- versions ------------------------------------------------------------ */
+
+struct st_version *st_version_ref(struct st_version *v)
+{
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    return v;
+}
+
+void st_vseg_unref(struct st_vseg *vs)
+{
+    if (!vs || atomic_fetch_sub_explicit(&vs->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    st_seg_unref(vs->seg);
+    free(vs);
+}
+
+void st_version_unref(struct st_version *v)
+{
+    if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < v->nsegs; i++)
+        st_vseg_unref(v->segs[i]);
+    for (size_t i = 0; i < v->nrts; i++)
+        rt_unref(v->rts[i]);
+    free(v->segs);
+    free(v->rts);
+    st_schema_unref(v->schema);
+    free(v);
+}
+
+/* Maps schema columns to the segment's by name; incompatible ones read as
+ * NULL (logged once per segment and column). */
+static struct st_vseg *vseg_new(struct st_seg *seg, const struct st_schema *sc,
+                                const struct st_vseg *prev)
+{
+    struct st_vseg *vs = malloc(sizeof *vs + sc->ncols * sizeof vs->colmap[0]);
+    if (!vs)
+        return NULL;
+    atomic_init(&vs->refs, 1);
+    vs->seg = st_seg_ref(seg);
+    vs->ncols = sc->ncols;
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (prev && i < prev->ncols) {
+            vs->colmap[i] = prev->colmap[i];
+            continue;
+        }
+        vs->colmap[i] = -1;
+        for (size_t j = 0; j < seg->ncols; j++) {
+            if (strcmp(seg->cols[j].def.name, sc->cols[i].name) != 0)
+                continue;
+            if (seg->cols[j].def.kind == sc->cols[i].kind &&
+                (sc->cols[i].kind == STORAGE_DIMENSION ||
+                 st_column_compatible(&seg->cols[j].def, &sc->cols[i])))
+                vs->colmap[i] = (int32_t)j;
+            else
+                log_msg(LOG_WARN, "storage",
+                        "segment %s: column '%s' is stored as a different kind or aggregator "
+                        "than the table declares; it reads as NULL there",
+                        seg->name, sc->cols[i].name);
+            break;
+        }
+    }
+    return vs;
+}
+
+/*
+ * Derives a version from `old` (NULL = empty): drops the segments in
+ * drop_segs and buffers in drop_rts, adds add_segs and add_rts, and maps
+ * every segment to `sc`. Returns NULL on OOM.
+ */
+static struct st_version *version_derive(const struct st_version *old, struct st_schema *sc,
+                                         struct st_seg *const *drop_segs, size_t ndrop_segs,
+                                         struct rt_buf *const *drop_rts, size_t ndrop_rts,
+                                         struct st_seg *const *add_segs, size_t nadd_segs,
+                                         struct rt_buf *const *add_rts, size_t nadd_rts)
+{
+    struct st_version *v = calloc(1, sizeof *v);
+    size_t oseg = old ? old->nsegs : 0, ort = old ? old->nrts : 0;
+    if (!v)
+        return NULL;
+    atomic_init(&v->refs, 1);
+    v->schema = st_schema_ref(sc);
+    v->segs = calloc(oseg + nadd_segs + 1, sizeof *v->segs);
+    v->rts = calloc(ort + nadd_rts + 1, sizeof *v->rts);
+    if (!v->segs || !v->rts)
+        goto fail;
+    for (size_t i = 0; i < oseg; i++) {
+        struct st_vseg *vs = old->segs[i];
+        bool drop = false;
+        for (size_t j = 0; j < ndrop_segs && !drop; j++)
+            drop = vs->seg == drop_segs[j];
+        if (drop)
+            continue;
+        if (vs->ncols == sc->ncols) {
+            atomic_fetch_add_explicit(&vs->refs, 1, memory_order_relaxed);
+        } else if (!(vs = vseg_new(vs->seg, sc, vs))) {
+            goto fail;
+        }
+        v->segs[v->nsegs++] = vs;
+    }
+    for (size_t i = 0; i < nadd_segs; i++) {
+        struct st_vseg *vs = vseg_new(add_segs[i], sc, NULL);
+        if (!vs)
+            goto fail;
+        v->segs[v->nsegs++] = vs;
+    }
+    for (size_t i = 0; i < ort; i++) {
+        bool drop = false;
+        for (size_t j = 0; j < ndrop_rts && !drop; j++)
+            drop = old->rts[i] == drop_rts[j];
+        if (!drop)
+            v->rts[v->nrts++] = rt_ref(old->rts[i]);
+    }
+    for (size_t i = 0; i < nadd_rts; i++)
+        v->rts[v->nrts++] = rt_ref(add_rts[i]);
+    return v;
+fail:
+    st_version_unref(v);
+    return NULL;
+}
+
+/*
+ * Publishes a new version derived from the current one. t->schema is only
+ * replaced here, under vlock (with `schema`, when not NULL, taking over the
+ * caller's reference), so that a compaction publishing from its own thread
+ * reads a stable schema.
+ */
+static int publish_ex(struct storage_table *t, struct st_schema *schema,
+                      struct st_seg *const *drop_segs, size_t ndrop_segs,
+                      struct rt_buf *const *drop_rts, size_t ndrop_rts,
+                      struct st_seg *const *add_segs, size_t nadd_segs,
+                      struct rt_buf *const *add_rts, size_t nadd_rts, struct lerr *err)
+{
+    pthread_mutex_lock(&t->vlock);
+    struct st_schema *sc = schema ? schema : t->schema;
+    struct st_version *v = version_derive(t->cur, sc, drop_segs, ndrop_segs, drop_rts,
+                                          ndrop_rts, add_segs, nadd_segs, add_rts, nadd_rts);
+    struct st_version *old = v ? t->cur : NULL;
+    struct st_schema *old_schema = NULL;
+    if (v) {
+        t->cur = v;
+        if (schema) {
+            old_schema = t->schema;
+            t->schema = schema;
+        }
+    }
+    pthread_mutex_unlock(&t->vlock);
+    if (!v)
+        return nomem(err);
+    st_version_unref(old);
+    st_schema_unref(old_schema);
+    return 0;
+}
+
+static int publish(struct storage_table *t, struct st_seg *const *drop_segs, size_t ndrop_segs,
+                   struct rt_buf *const *drop_rts, size_t ndrop_rts,
+                   struct st_seg *const *add_segs, size_t nadd_segs,
+                   struct rt_buf *const *add_rts, size_t nadd_rts, struct lerr *err)
+{
+    return publish_ex(t, NULL, drop_segs, ndrop_segs, drop_rts, ndrop_rts, add_segs, nadd_segs,
+                      add_rts, nadd_rts, err);
+}
+
+static struct st_version *current(struct storage_table *t)
+{
+    pthread_mutex_lock(&t->vlock);
+    struct st_version *v = st_version_ref(t->cur);
+    pthread_mutex_unlock(&t->vlock);
+    return v;
+}
+
+/* ---- corrupt list -------------------------------------------------------- */
+
+static void add_corrupt(struct storage_table *t, const char *name, const char *msg)
+{
+    log_msg(LOG_ERROR, "storage", "table %s: %s", t->name, msg);
+    pthread_mutex_lock(&t->corrupt_lock);
+    void *p = realloc(t->corrupt, (t->ncorrupt + 1) * sizeof *t->corrupt);
+    if (p) {
+        t->corrupt = p;
+        t->corrupt[t->ncorrupt].name = strdup(name);
+        t->corrupt[t->ncorrupt].msg = strdup(msg);
+        if (t->corrupt[t->ncorrupt].name && t->corrupt[t->ncorrupt].msg)
+            t->ncorrupt++;
+        else {
+            free(t->corrupt[t->ncorrupt].name);
+            free(t->corrupt[t->ncorrupt].msg);
+        }
+    }
+    pthread_mutex_unlock(&t->corrupt_lock);
+}
+
+static void clear_corrupt(struct storage_table *t)
+{
+    pthread_mutex_lock(&t->corrupt_lock);
+    for (size_t i = 0; i < t->ncorrupt; i++) {
+        free(t->corrupt[i].name);
+        free(t->corrupt[i].msg);
+    }
+    free(t->corrupt);
+    t->corrupt = NULL;
+    t->ncorrupt = 0;
+    pthread_mutex_unlock(&t->corrupt_lock);
+}
+
+/* ---- open / free --------------------------------------------------------- */
+
+static bool plain_name(const char *s)
+{
+    return s && *s && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* Adds to the schema the columns a segment has that it lacks. */
+static int adopt_columns(struct storage_table *t, const struct st_seg *s, struct lerr *err)
+{
+    for (size_t j = 1; j < s->ncols; j++) {
+        const struct storage_column *d = &s->cols[j].def;
+        if (st_schema_find(t->schema, d->name, strlen(d->name)) >= 0)
+            continue;
+        struct lerr e2;
+        lerr_init(&e2);
+        struct st_schema *ns = st_schema_add(t->schema, d, &e2);
+        if (!ns) {
+            if (e2.code == LERR_NOMEM)
+                return lerr_set(err, LERR_NOMEM, "%s", e2.msg);
+            log_msg(LOG_WARN, "storage", "table %s: segment %s: column '%s' not adopted: %s",
+                    t->name, s->name, d->name, e2.msg);
+            continue;
+        }
+        st_schema_unref(t->schema);
+        t->schema = ns;   /* start-up: no other thread knows the table yet */
+    }
+    return 0;
+}
+
+static int load_segments(struct storage_table *t, const struct storage_open_opts *o,
+                         struct lerr *err)
+{
+    size_t nknown = o ? o->nknown : 0;
+    bool *seen = calloc(nknown + 1, 1);
+    struct st_seg **segs = calloc(nknown + 1, sizeof *segs);
+    size_t nsegs = 0;
+    int rc = 0;
+    if (!seen || !segs) {
+        rc = nomem(err);
+        goto out;
+    }
+    DIR *d = opendir(t->dir);
+    if (!d) {
+        rc = lerr_set(err, LERR_IO, "storage: cannot read directory %s: %s", t->dir,
+                      strerror(errno));
+        goto out;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *path;
+        if (asprintf(&path, "%s/%s", t->dir, de->d_name) < 0) {
+            rc = nomem(err);
+            break;
+        }
+        struct stat st;
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(path);
+            continue;
+        }
+        size_t k = 0;
+        while (k < nknown && (!o->known[k] || strcmp(o->known[k], de->d_name) != 0))
+            k++;
+        if (k == nknown || seen[k]) {
+            /* a temp file of an interrupted persist, or a segment whose
+             * commit never happened (or was dropped): not table data */
+            if (unlink(path) == 0)
+                log_msg(LOG_INFO, "storage", "table %s: removed %s: not a committed segment",
+                        t->name, path);
+            else
+                log_msg(LOG_WARN, "storage", "table %s: cannot remove stray file %s: %s",
+                        t->name, path, strerror(errno));
+            free(path);
+            continue;
+        }
+        seen[k] = true;
+        struct lerr e2;
+        lerr_init(&e2);
+        struct st_seg *s;
+        int orc = st_seg_open(path, de->d_name, &s, &e2);
+        if (orc == 0 && o->verify_all && st_seg_verify_all(s, &e2) != 0) {
+            st_seg_unref(s);
+            orc = LERR_CORRUPT;
+        }
+        free(path);
+        if (orc == LERR_NOMEM) {
+            rc = lerr_set(err, LERR_NOMEM, "%s", e2.msg);
+            break;
+        }
+        if (orc) {
+            add_corrupt(t, de->d_name, e2.msg);
+            continue;
+        }
+        segs[nsegs++] = s;
+    }
+    closedir(d);
+    for (size_t k = 0; rc == 0 && k < nknown; k++) {
+        if (seen[k])
+            continue;
+        char msg[600];
+        snprintf(msg, sizeof msg,
+                 "segment %s is in the catalog but not in %s; its rows are missing until the "
+                 "file is restored",
+                 plain_name(o->known[k]) ? o->known[k] : "(invalid name)", t->dir);
+        add_corrupt(t, o->known[k] ? o->known[k] : "", msg);
+    }
+    for (size_t i = 0; rc == 0 && i < nsegs; i++)
+        rc = adopt_columns(t, segs[i], err);
+    if (rc == 0)
+        rc = publish(t, NULL, 0, NULL, 0, segs, nsegs, NULL, 0, err);
+out:
+    for (size_t i = 0; segs && i < nsegs; i++)
+        st_seg_unref(segs[i]);
+    free(segs);
+    free(seen);
+    return rc;
+}
+
+int storage_table_open(const char *dir, const char *name, const struct storage_schema *schema,
+                       const struct storage_open_opts *opts, struct storage_table **out,
+                       struct lerr *err)
+{
+    *out = NULL;
+    struct st_schema *sc = st_schema_new(schema, err);
+    if (!sc)
+        return err->code;
+    struct storage_table *t = calloc(1, sizeof *t);
+    if (!t) {
+        st_schema_unref(sc);
+        return nomem(err);
+    }
+    t->schema = sc;
+    t->dir = strdup(dir);
+    t->name = strdup(name ? name : dir);
+    pthread_mutex_init(&t->vlock, NULL);
+    pthread_mutex_init(&t->commit_lock, NULL);
+    pthread_mutex_init(&t->compact_lock, NULL);
+    pthread_mutex_init(&t->corrupt_lock, NULL);
+    arena_init(&t->scratch, 64 * 1024, 0);
+    atomic_init(&t->oldest_ms, 0);
+    atomic_init(&t->rt_rows, 0);
+    atomic_init(&t->rt_bytes, 0);
+    if (opts)
+        t->lim = opts->limits;
+    if (!t->lim.max_rows)
+        t->lim.max_rows = DEF_MAX_ROWS;
+    if (!t->lim.max_bytes)
+        t->lim.max_bytes = DEF_MAX_BYTES;
+    if (!t->lim.max_age_ms)
+        t->lim.max_age_ms = DEF_MAX_AGE_MS;
+    int rc = 0;
+    if (!t->dir || !t->name)
+        rc = nomem(err);
+    if (rc == 0)
+        rc = util_mkdirs(dir, 0755, err);
+    if (rc == 0) {
+        struct storage_open_opts none = {0};
+        rc = load_segments(t, opts ? opts : &none, err);
+    }
+    if (rc) {
+        storage_table_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void storage_table_free(struct storage_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nactive; i++)
+        rt_unref(t->active[i].rt);
+    free(t->active);
+    st_version_unref(t->cur);
+    st_schema_unref(t->schema);
+    clear_corrupt(t);
+    arena_destroy(&t->scratch);
+    pthread_mutex_destroy(&t->vlock);
+    pthread_mutex_destroy(&t->commit_lock);
+    pthread_mutex_destroy(&t->compact_lock);
+    pthread_mutex_destroy(&t->corrupt_lock);
+    free(t->dir);
+    free(t->name);
+    free(t);
+}
+
+/* ---- schema -------------------------------------------------------------- */
+
+int storage_table_add_column(struct storage_table *t, const struct storage_column *col,
+                             struct lerr *err)
+{
+    struct st_schema *ns = st_schema_add(t->schema, col, err);
+    if (!ns)
+        return -1;
+    if (publish_ex(t, ns, NULL, 0, NULL, 0, NULL, 0, NULL, 0, err)) {
+        st_schema_unref(ns);
+        return -1;
+    }
+    return (int)(ns->ncols - 1);
+}
+
+size_t storage_table_ncols(const struct storage_table *t) { return t->schema->ncols; }
+
+const struct storage_column *storage_table_column(const struct storage_table *t, size_t i)
+{
+    return i < t->schema->ncols ? &t->schema->cols[i] : NULL;
+}
+
+int storage_table_find_column(const struct storage_table *t, const char *name, size_t n)
+{
+    return st_schema_find(t->schema, name, n);
+}
+
+/* ---- append -------------------------------------------------------------- */
+
+static int check_batch(const struct storage_table *t, const struct storage_batch *b,
+                       struct lerr *err)
+{
+    const struct st_schema *sc = t->schema;
+    if (b->nrows && !b->time)
+        return lerr_set(err, LERR_INVALID, "storage: a batch of %u rows has no __time values",
+                        b->nrows);
+    if (b->ncols && !b->cols)
+        return lerr_set(err, LERR_INVALID, "storage: batch columns missing");
+    for (uint32_t i = 0; i < b->ncols; i++) {
+        uint32_t c = b->cols[i].col;
+        if (c == 0 || c >= sc->ncols)
+            return lerr_set(err, LERR_INVALID,
+                            "storage: batch column %u is not a column of table %s (1..%zu)", c,
+                            t->name, sc->ncols - 1);
+        for (uint32_t j = 0; j < i; j++)
+            if (b->cols[j].col == c)
+                return lerr_set(err, LERR_INVALID, "storage: column '%s' appears twice in a batch",
+                                sc->cols[c].name);
+        if (sc->cols[c].kind == STORAGE_MEASURE ? !b->cols[i].states : !b->cols[i].values)
+            return lerr_set(err, LERR_INVALID,
+                            "storage: batch column '%s' has no %s", sc->cols[c].name,
+                            sc->cols[c].kind == STORAGE_MEASURE ? "aggregator states" : "values");
+    }
+    return 0;
+}
+
+static uint64_t buffer_cap(const struct storage_table *t)
+{
+    return t->lim.max_rows * 2;
+}
+
+/* The writer's open buffer for a chunk, created (and published) if needed. */
+static struct rt_buf *active_for(struct storage_table *t, int64_t chunk, struct lerr *err)
+{
+    for (size_t i = 0; i < t->nactive; i++)
+        if (t->active[i].chunk == chunk)
+            return t->active[i].rt;
+    if (t->nactive == t->cap_active) {
+        size_t nc = t->cap_active ? t->cap_active * 2 : 8;
+        void *p = realloc(t->active, nc * sizeof *t->active);
+        if (!p) {
+            nomem(err);
+            return NULL;
+        }
+        t->active = p;
+        t->cap_active = nc;
+    }
+    struct rt_buf *b = rt_new(t->schema, chunk, storage_gran_next(t->schema->partitioning, chunk),
+                              buffer_cap(t), err);
+    if (!b)
+        return NULL;
+    /* readers must know the buffer before its first row is published */
+    if (publish(t, NULL, 0, NULL, 0, NULL, 0, &b, 1, err)) {
+        rt_unref(b);
+        return NULL;
+    }
+    t->active[t->nactive].chunk = chunk;
+    t->active[t->nactive].rt = b;
+    t->nactive++;
+    return b;
+}
+
+/* A full buffer stays visible (and is persisted) but takes no more rows. */
+static void seal(struct storage_table *t, struct rt_buf *b)
+{
+    for (size_t i = 0; i < t->nactive; i++)
+        if (t->active[i].rt == b) {
+            rt_unref(b);
+            t->active[i] = t->active[--t->nactive];
+            return;
+        }
+}
+
+static void update_usage(struct storage_table *t)
+{
+    uint64_t rows = 0, bytes = 0;
+    struct st_version *v = current(t);
+    for (size_t i = 0; i < v->nrts; i++) {
+        rows += rt_rows(v->rts[i]);
+        bytes += rt_bytes(v->rts[i]);
+    }
+    st_version_unref(v);
+    atomic_store_explicit(&t->rt_rows, rows, memory_order_relaxed);
+    atomic_store_explicit(&t->rt_bytes, bytes, memory_order_relaxed);
+}
+
+static int append_chunk(struct storage_table *t, const struct storage_batch *b, int64_t chunk,
+                        const uint32_t *rows, uint32_t n, struct lerr *err)
+{
+    while (n) {
+        struct rt_buf *rt = active_for(t, chunk, err);
+        if (!rt)
+            return err->code;
+        int64_t got = rt_append(rt, t->schema, b, rows, n, &t->scratch, err);
+        if (got < 0)
+            return err->code;
+        rows += got;
+        n -= (uint32_t)got;
+        if (n)
+            seal(t, rt);
+    }
+    return 0;
+}
+
+int storage_table_append(struct storage_table *t, const struct storage_batch *b,
+                         struct lerr *err)
+{
+    if (check_batch(t, b, err))
+        return err->code;
+    if (!b->nrows)
+        return 0;
+    arena_reset(&t->scratch);
+    const struct st_schema *sc = t->schema;
+    bool agg = sc->type == STORAGE_AGGREGATE;
+    int64_t *chunk = arena_alloc(&t->scratch, b->nrows * sizeof *chunk);
+    uint32_t *rows = arena_alloc(&t->scratch, b->nrows * sizeof *rows);
+    bool *done = arena_zalloc(&t->scratch, b->nrows);
+    if (!chunk || !rows || !done)
+        return nomem(err);
+    bool one = true;
+    for (uint32_t r = 0; r < b->nrows; r++) {
+        int64_t tm = agg ? storage_gran_floor(sc->time_resolution, b->time[r]) : b->time[r];
+        chunk[r] = storage_gran_floor(sc->partitioning, tm);
+        one = one && chunk[r] == chunk[0];
+    }
+    int rc = 0;
+    if (one) {
+        for (uint32_t r = 0; r < b->nrows; r++)
+            rows[r] = r;
+        rc = append_chunk(t, b, chunk[0], rows, b->nrows, err);
+    } else {
+        /* group rows by chunk, keeping their order within a chunk */
+        for (uint32_t r = 0; r < b->nrows && rc == 0; r++) {
+            if (done[r])
+                continue;
+            uint32_t n = 0;
+            for (uint32_t q = r; q < b->nrows; q++)
+                if (!done[q] && chunk[q] == chunk[r]) {
+                    rows[n++] = q;
+                    done[q] = true;
+                }
+            rc = append_chunk(t, b, chunk[r], rows, n, err);
+        }
+    }
+    int64_t expect = 0;
+    atomic_compare_exchange_strong(&t->oldest_ms, &expect, util_now_ms());
+    update_usage(t);
+    return rc;
+}
+
+bool storage_table_should_persist(const struct storage_table *t, int64_t now_ms)
+{
+    struct storage_table *m = (struct storage_table *)t;
+    uint64_t rows = atomic_load_explicit(&m->rt_rows, memory_order_relaxed);
+    uint64_t bytes = atomic_load_explicit(&m->rt_bytes, memory_order_relaxed);
+    int64_t oldest = atomic_load_explicit(&m->oldest_ms, memory_order_relaxed);
+    return rows >= t->lim.max_rows || bytes >= t->lim.max_bytes ||
+           (oldest && now_ms - oldest >= t->lim.max_age_ms);
+}
+
+void storage_table_realtime_usage(const struct storage_table *t, uint64_t *rows, uint64_t *bytes)
+{
+    struct storage_table *m = (struct storage_table *)t;
+    *rows = atomic_load_explicit(&m->rt_rows, memory_order_relaxed);
+    *bytes = atomic_load_explicit(&m->rt_bytes, memory_order_relaxed);
+}
+
+/* ---- persist ------------------------------------------------------------- */
+
+static void unlink_named(const char *dir, const struct storage_segment_info *infos, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *path;
+        if (asprintf(&path, "%s/%s", dir, infos[i].name) >= 0) {
+            unlink(path);
+            free(path);
+        }
+    }
+}
+
+/* Opens freshly committed files; one that fails is reported, not fatal
+ * (the commit stands: the rows are in the file, and start-up will say it
+ * is corrupt if it really is). */
+static size_t open_committed(struct storage_table *t, const struct storage_segment_info *infos,
+                             size_t n, struct st_seg **out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *path;
+        struct lerr e2;
+        lerr_init(&e2);
+        if (asprintf(&path, "%s/%s", t->dir, infos[i].name) < 0) {
+            add_corrupt(t, infos[i].name, "out of memory opening a new segment");
+            continue;
+        }
+        if (st_seg_open(path, infos[i].name, &out[k], &e2) == 0)
+            k++;
+        else
+            add_corrupt(t, infos[i].name, e2.msg);
+        free(path);
+    }
+    return k;
+}
+
+int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
+                          struct lerr *err)
+{
+    pthread_mutex_lock(&t->commit_lock);
+    struct st_version *v = current(t);
+    size_t n = v->nrts;
+    struct storage_segment_info *infos = calloc(n + 1, sizeof *infos);
+    char (*names)[96] = calloc(n + 1, sizeof *names);
+    struct st_seg **segs = calloc(n + 1, sizeof *segs);
+    size_t nw = 0, nseg = 0;
+    int rc = 0;
+    if (!infos || !names || !segs) {
+        rc = nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t rows = rt_rows(v->rts[i]);
+        if (!rows)
+            continue;
+        int64_t cs, ce;
+        rt_chunk(v->rts[i], &cs, &ce);
+        st_seg_name(cs, names[nw]);
+        if (st_seg_write(t->dir, names[nw], t->schema, v->rts[i], rows, false, &infos[nw], err)) {
+            rc = err->code;
+            break;
+        }
+        nw++;
+    }
+    if (rc == 0 && commit(ctx, infos, nw, NULL, 0, err) != 0)
+        rc = err->code ? err->code : lerr_set(err, LERR_INTERNAL,
+                                              "storage: the catalog commit failed without a message");
+    if (rc) {
+        unlink_named(t->dir, infos, nw);
+        if (nw)
+            st_fsync_dir(t->dir, &(struct lerr){0});
+        goto out;
+    }
+    nseg = open_committed(t, infos, nw, segs);
+    /* the new segments replace exactly the buffers written (all of them:
+     * the writer appends on this thread, so none changed meanwhile) */
+    rc = publish(t, NULL, 0, v->rts, n, segs, nseg, NULL, 0, err);
+    if (rc == 0) {
+        for (size_t i = 0; i < t->nactive; i++)
+            rt_unref(t->active[i].rt);
+        t->nactive = 0;
+        atomic_store(&t->oldest_ms, 0);
+        update_usage(t);
+    }
+out:
+    for (size_t i = 0; segs && i < nseg; i++)
+        st_seg_unref(segs[i]);
+    free(segs);
+    free(names);
+    free(infos);
+    st_version_unref(v);
+    pthread_mutex_unlock(&t->commit_lock);
+    return rc;
+}
+
+/* ---- compaction ---------------------------------------------------------- */
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const struct st_vseg *x = *(struct st_vseg *const *)a, *y = *(struct st_vseg *const *)b;
+    return (x->seg->nrows > y->seg->nrows) - (x->seg->nrows < y->seg->nrows);
+}
+
+/* Picks the chunk with the most small segments: fills pick[] (refs not
+ * taken: the version holds them). */
+static size_t pick_chunk(const struct st_version *v, uint64_t max_rows, uint32_t min_segs,
+                         struct st_vseg **pick)
+{
+    size_t best = 0;
+    struct st_vseg **cand = calloc(v->nsegs + 1, sizeof *cand);
+    if (!cand)
+        return 0;
+    for (size_t i = 0; i < v->nsegs; i++) {
+        int64_t chunk = v->segs[i]->seg->chunk_start;
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++)
+            first = v->segs[j]->seg->chunk_start != chunk;
+        if (!first)
+            continue;
+        size_t nc = 0;
+        for (size_t j = i; j < v->nsegs; j++)
+            if (v->segs[j]->seg->chunk_start == chunk && !atomic_load(&v->segs[j]->seg->corrupt))
+                cand[nc++] = v->segs[j];
+        qsort(cand, nc, sizeof *cand, cmp_rows);
+        uint64_t total = 0;
+        size_t k = 0;
+        while (k < nc && total + cand[k]->seg->nrows <= max_rows)
+            total += cand[k++]->seg->nrows;
+        if (k >= min_segs && k > best) {
+            best = k;
+            memcpy(pick, cand, k * sizeof *pick);
+        }
+    }
+    free(cand);
+    return best;
+}
+
+/* Reads every row of the picked segments into a fresh buffer (re-rolling
+ * aggregate tables). */
+static int merge_into(struct st_schema *sc, struct st_vseg **pick, size_t npick,
+                      struct rt_buf *dst, struct lerr *err)
+{
+    size_t nc = sc->ncols;
+    struct arena mem, scratch;
+    arena_init(&mem, 256 * 1024, 0);
+    arena_init(&scratch, 64 * 1024, 0);
+    int64_t *time = malloc(ST_BLOCK * sizeof *time);
+    uint32_t *rows = malloc(ST_BLOCK * sizeof *rows);
+    struct storage_batch_col *cols = calloc(nc, sizeof *cols);
+    int rc = 0;
+    if (!time || !rows || !cols)
+        rc = nomem(err);
+    for (uint32_t i = 0; i < ST_BLOCK && rows; i++)
+        rows[i] = i;
+    for (size_t p = 0; p < npick && rc == 0; p++) {
+        struct storage_view vw;
+        struct st_vseg *vs = pick[p]->ncols == nc ? pick[p] : NULL;
+        struct st_vseg *own = NULL;
+        if (!vs) {
+            vs = own = vseg_new(pick[p]->seg, sc, NULL);
+            if (!vs) {
+                rc = nomem(err);
+                break;
+            }
+        }
+        st_view_init_seg(&vw, sc, vs);
+        struct storage_scan *scan = storage_scan_new(&vw);
+        if (!scan)
+            rc = nomem(err);
+        for (uint64_t r0 = 0; rc == 0 && r0 < vw.rows; r0 += ST_BLOCK) {
+            uint32_t m = (uint32_t)(vw.rows - r0 < ST_BLOCK ? vw.rows - r0 : ST_BLOCK);
+            arena_reset(&mem);
+            uint32_t k = 0;
+            if (storage_scan_time(scan, r0, m, time, err)) {
+                rc = err->code;
+                break;
+            }
+            for (size_t c = 1; c < nc && rc == 0; c++) {
+                if (vs->colmap[c] < 0)
+                    continue;
+                struct storage_batch_col *bc = &cols[k++];
+                bc->col = (uint32_t)c;
+                bc->values = NULL;
+                bc->states = NULL;
+                if (sc->cols[c].kind == STORAGE_MEASURE) {
+                    void *st = arena_alloc(&mem, (size_t)m * sc->state_size[c] + 1);
+                    if (!st)
+                        rc = nomem(err);
+                    else if (storage_scan_states(scan, c, r0, m, st, &mem, err))
+                        rc = err->code;
+                    bc->states = st;
+                } else {
+                    struct sql_value *vals = arena_alloc(&mem, (size_t)m * sizeof *vals);
+                    if (!vals)
+                        rc = nomem(err);
+                    else if (storage_scan_values(scan, c, r0, m, NULL, vals, err))
+                        rc = err->code;
+                    bc->values = vals;
+                }
+            }
+            if (rc)
+                break;
+            struct storage_batch b = {.nrows = m, .time = time, .ncols = k, .cols = cols};
+            int64_t got = rt_append(dst, sc, &b, rows, m, &scratch, err);
+            arena_reset(&scratch);
+            if (got < 0)
+                rc = err->code;
+            else if ((uint32_t)got != m)
+                rc = lerr_set(err, LERR_INTERNAL, "storage: compaction buffer overflowed");
+        }
+        storage_scan_free(scan);
+        st_vseg_unref(own);
+    }
+    free(time);
+    free(rows);
+    free(cols);
+    arena_destroy(&mem);
+    arena_destroy(&scratch);
+    return rc;
+}
+
+int storage_table_compact(struct storage_table *t, const struct storage_compact_opts *opts,
+                          storage_commit_fn commit, void *ctx, bool *did, struct lerr *err)
+{
+    *did = false;
+    uint64_t max_rows = opts && opts->max_rows ? opts->max_rows : DEF_COMPACT_ROWS;
+    uint32_t min_segs = opts && opts->min_segments >= 2 ? opts->min_segments : 2;
+    pthread_mutex_lock(&t->compact_lock);
+    struct st_version *v = current(t);
+    struct st_vseg **pick = calloc(v->nsegs + 1, sizeof *pick);
+    struct st_seg **olds = calloc(v->nsegs + 1, sizeof *olds);
+    struct storage_segment_info *removed = calloc(v->nsegs + 1, sizeof *removed);
+    struct rt_buf *dst = NULL;
+    struct st_seg *nseg = NULL;
+    char name[96];
+    struct storage_segment_info info = {0};
+    bool written = false;
+    int rc = 0;
+    if (!pick || !olds || !removed) {
+        rc = nomem(err);
+        goto out;
+    }
+    size_t npick = pick_chunk(v, max_rows, min_segs, pick);
+    if (npick < min_segs)
+        goto out;
+    uint64_t total = 0;
+    for (size_t i = 0; i < npick; i++) {
+        struct st_seg *s = pick[i]->seg;
+        total += s->nrows;
+        olds[i] = s;
+        removed[i] = (struct storage_segment_info){
+            .name = s->name, .chunk_start = s->chunk_start, .chunk_end = s->chunk_end,
+            .rows = s->nrows, .bytes = s->size, .min_time = s->min_time, .max_time = s->max_time};
+    }
+    /* the version's schema: a compaction running beside the writer must not
+     * touch the writer's schema pointer */
+    struct st_schema *sc = v->schema;
+    dst = rt_new(sc, pick[0]->seg->chunk_start, pick[0]->seg->chunk_end, total + 1, err);
+    if (!dst) {
+        rc = err->code;
+        goto out;
+    }
+    rc = merge_into(sc, pick, npick, dst, err);
+    if (rc)
+        goto out;
+    st_seg_name(pick[0]->seg->chunk_start, name);
+    if (st_seg_write(t->dir, name, sc, dst, rt_rows(dst), opts && opts->zstd, &info, err)) {
+        rc = err->code;
+        goto out;
+    }
+    written = true;
+    pthread_mutex_lock(&t->commit_lock);
+    /* a drop (or another change) may have removed the inputs meanwhile */
+    struct st_version *now = current(t);
+    size_t still = 0;
+    for (size_t i = 0; i < npick; i++)
+        for (size_t j = 0; j < now->nsegs; j++)
+            still += now->segs[j]->seg == olds[i];
+    st_version_unref(now);
+    if (still != npick) {
+        pthread_mutex_unlock(&t->commit_lock);
+        goto out;
+    }
+    if (commit(ctx, &info, 1, removed, npick, err) != 0) {
+        if (!err->code)
+            lerr_set(err, LERR_INTERNAL, "storage: the catalog commit failed without a message");
+        rc = err->code;
+        pthread_mutex_unlock(&t->commit_lock);
+        goto out;
+    }
+    written = false;   /* committed: the file is table data now */
+    size_t nopen = open_committed(t, &info, 1, &nseg);
+    rc = publish(t, olds, npick, NULL, 0, &nseg, nopen, NULL, 0, err);
+    if (rc == 0) {
+        /* deleted when the last snapshot holding them lets go */
+        for (size_t i = 0; i < npick; i++)
+            atomic_store(&olds[i]->obsolete, true);
+        *did = true;
+    }
+    pthread_mutex_unlock(&t->commit_lock);
+out:
+    if (written) {
+        unlink_named(t->dir, &info, 1);
+    }
+    st_seg_unref(nseg);
+    rt_unref(dst);
+    free(pick);
+    free(olds);
+    free(removed);
+    st_version_unref(v);
+    pthread_mutex_unlock(&t->compact_lock);
+    return rc;
+}
+
+/* ---- drop ---------------------------------------------------------------- */
+
+int storage_table_drop_data(struct storage_table *t, struct lerr *err)
+{
+    pthread_mutex_lock(&t->commit_lock);
+    pthread_mutex_lock(&t->vlock);
+    struct st_version *v = version_derive(NULL, t->schema, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+    struct st_version *old = v ? t->cur : NULL;
+    if (v)
+        t->cur = v;
+    pthread_mutex_unlock(&t->vlock);
+    if (!v) {
+        pthread_mutex_unlock(&t->commit_lock);
+        return nomem(err);
+    }
+    for (size_t i = 0; i < old->nsegs; i++)
+        atomic_store(&old->segs[i]->seg->obsolete, true);
+    st_version_unref(old);
+    for (size_t i = 0; i < t->nactive; i++)
+        rt_unref(t->active[i].rt);
+    t->nactive = 0;
+    atomic_store(&t->oldest_ms, 0);
+    /* files the catalog listed but that could not be read go too */
+    pthread_mutex_lock(&t->corrupt_lock);
+    for (size_t i = 0; i < t->ncorrupt; i++) {
+        if (!plain_name(t->corrupt[i].name))
+            continue;
+        char *path;
+        if (asprintf(&path, "%s/%s", t->dir, t->corrupt[i].name) >= 0) {
+            unlink(path);
+            free(path);
+        }
+    }
+    pthread_mutex_unlock(&t->corrupt_lock);
+    clear_corrupt(t);
+    update_usage(t);
+    pthread_mutex_unlock(&t->commit_lock);
+    return 0;
+}
+
+/* ---- status and snapshots ------------------------------------------------ */
+
+void storage_table_status(struct storage_table *t, struct storage_status *out)
+{
+    memset(out, 0, sizeof *out);
+    out->min_time = INT64_MAX;
+    out->max_time = INT64_MIN;
+    struct st_version *v = current(t);
+    for (size_t i = 0; i < v->nsegs; i++) {
+        const struct st_seg *s = v->segs[i]->seg;
+        if (atomic_load(&s->corrupt)) {
+            out->corrupt_count++;
+            continue;
+        }
+        out->segment_count++;
+        out->row_count += s->nrows;
+        out->total_bytes += s->size;
+        if (s->nrows) {
+            out->min_time = s->min_time < out->min_time ? s->min_time : out->min_time;
+            out->max_time = s->max_time > out->max_time ? s->max_time : out->max_time;
+        }
+    }
+    for (size_t i = 0; i < v->nrts; i++) {
+        uint64_t rows = rt_rows(v->rts[i]);
+        if (!rows)
+            continue;
+        int64_t mn, mx;
+        rt_time_range(v->rts[i], &mn, &mx);
+        out->row_count += rows;
+        out->realtime_rows += rows;
+        out->total_bytes += rt_bytes(v->rts[i]);
+        out->min_time = mn < out->min_time ? mn : out->min_time;
+        out->max_time = mx > out->max_time ? mx : out->max_time;
+    }
+    st_version_unref(v);
+    pthread_mutex_lock(&t->corrupt_lock);
+    out->corrupt_count += t->ncorrupt;
+    pthread_mutex_unlock(&t->corrupt_lock);
+}
+
+static void copy_out(char *dst, size_t cap, const char *src)
+{
+    if (cap)
+        snprintf(dst, cap, "%s", src);
+}
+
+bool storage_table_corrupt(struct storage_table *t, size_t i, char *name, size_t name_cap,
+                           char *msg, size_t msg_cap)
+{
+    pthread_mutex_lock(&t->corrupt_lock);
+    size_t n = t->ncorrupt;
+    if (i < n) {
+        copy_out(name, name_cap, t->corrupt[i].name);
+        copy_out(msg, msg_cap, t->corrupt[i].msg);
+    }
+    pthread_mutex_unlock(&t->corrupt_lock);
+    if (i < n)
+        return true;
+    /* then segments found corrupt while being read */
+    i -= n;
+    struct st_version *v = current(t);
+    bool found = false;
+    for (size_t k = 0; k < v->nsegs && !found; k++) {
+        struct st_seg *s = v->segs[k]->seg;
+        if (!atomic_load_explicit(&s->corrupt, memory_order_acquire))
+            continue;
+        if (i-- == 0) {
+            copy_out(name, name_cap, s->name);
+            copy_out(msg, msg_cap, s->corrupt_msg);
+            found = true;
+        }
+    }
+    st_version_unref(v);
+    return found;
+}
+
+struct storage_snapshot *storage_table_snapshot(struct storage_table *t)
+{
+    struct st_version *v = current(t);
+    struct storage_snapshot *s = st_snapshot_build(v);
+    st_version_unref(v);
+    return s;
+}
