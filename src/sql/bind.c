@@ -296,12 +296,31 @@ static void fold(struct sql_bctx *b, struct sql_node *n)
     n->fn = sql_eval_lit;
 }
 
+/* The common numeric widenings skip the general cast. */
+static void eval_long_to_double(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+{
+    SQL_ARG(0, x);
+    sql_set_double(out, SQL_DOUBLE, (double)x.v.l);
+}
+
+static void eval_retag_long(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+{
+    SQL_ARG(0, x);
+    sql_set_long(out, n->type, x.v.l);
+}
+
 static void setup_cast(struct sql_bctx *b, struct sql_node *c, int type)
 {
     c->ttype = (uint8_t)type;
     c->type = (uint8_t)type;
     c->fn = sql_eval_cast;
     c->aux = (void *)b->tz;
+    int from = c->args[0]->type;
+    bool longish = from == SQL_LONG || from == SQL_TIMESTAMP;
+    if (c->ival == 0 && longish && type == SQL_DOUBLE)
+        c->fn = eval_long_to_double;
+    else if (c->ival == 0 && longish && (type == SQL_LONG || type == SQL_TIMESTAMP))
+        c->fn = eval_retag_long;
 }
 
 void sql_coerce(struct sql_bctx *b, struct sql_node *n, int i, int type)

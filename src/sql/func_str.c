@@ -75,20 +75,32 @@ static size_t u8_step(const char *p, const char *e)
 static size_t byte_at_unit(const char *s, size_t n, int64_t units)
 {
     size_t i = 0;
+    /* ASCII prefix: a byte is a unit */
+    while (i < n && (int64_t)i < units && (unsigned char)s[i] < 0x80)
+        i++;
+    if ((int64_t)i == units || i == n)
+        return i;
+    units -= (int64_t)i;
+    s += i;
+    n -= i;
+    size_t base = i;
+    i = 0;
     int64_t u = 0;
     while (i < n && u < units) {
         u += u16_units((unsigned char)s[i]);
         i += u8_step(s + i, s + n);
     }
-    return i > n ? n : i;
+    return base + (i > n ? n : i);
 }
 
+/* UTF-16 length: one unit per character (every byte that is not a
+ * continuation byte), two for 4-byte sequences; a branch-free loop. */
 static int64_t unit_length(const char *s, size_t n)
 {
     int64_t u = 0;
-    for (size_t i = 0; i < n;) {
-        u += u16_units((unsigned char)s[i]);
-        i += u8_step(s + i, s + n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        u += ((ch & 0xC0) != 0x80) + (ch >= 0xF0);
     }
     return u;
 }
