@@ -11,9 +11,8 @@
  * owns heap memory, so dropping states is dropping their arena.
  *
  * Druid rules: COUNT(x) and the others skip NULL inputs; SUM/MIN/MAX/AVG
- * of no non-NULL input is NULL, COUNT is 0; AVG of BIGINT is BIGINT
- * (integer division of sum by count); EARLIEST/LATEST keep the value (NULL
- * included) of the row with the smallest/largest non-NULL time, the first
+ * of no non-NULL input is NULL, COUNT is 0; AVG is DOUBLE (Druid 28+);
+ * EARLIEST/LATEST keep the value (NULL included) of the row with the smallest/largest non-NULL time, the first
  * one seen on ties, strings cut to maxBytes (default 1024) at a character
  * boundary.
  *

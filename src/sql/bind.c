@@ -658,8 +658,8 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
             at = SQL_DOUBLE;
         }
         out->arg_type = (uint8_t)at;
-        /* AVG of BIGINT stays BIGINT (integer division), as Calcite types it */
-        out->result_type = (uint8_t)at;
+        /* AVG is DOUBLE whatever its input (Druid 28+, apache/druid#15089) */
+        out->result_type = (uint8_t)(out->kind == SQL_AGG_AVG ? SQL_DOUBLE : at);
         break;
     case SQL_AGG_MIN:
     case SQL_AGG_MAX:

@@ -877,7 +877,7 @@ static void test_aggs(void)
         {"MAX(s)", "abc", "abc"},
         {"MIN(d)", "-0.5", "-0.5"},
         {"AVG(d)", "1.0", "1.0"},
-        {"AVG(n)", "2", "2"},
+        {"AVG(n)", "2.5", "2.5"},
         {"COUNT(DISTINCT s)", "2", "2"},
         {"APPROX_COUNT_DISTINCT(n)", "2", "2"},
         {"SUM(n) FILTER (WHERE s = 'abc')", "5", "10"},
