@@ -1,0 +1,325 @@
+/*
+ * discover.c — the parser's field table and schema discovery.
+ *
+ * The name table maps field names (declared, kafka metadata, discovered) and
+ * dimensionExclusions to references; it is open addressing with linear
+ * probing over a cheap 8-bytes-at-a-time hash, kept at most half full. The
+ * nd-json path consults it only when its per-position prediction misses.
+ *
+ * Discovery follows Druid's type rules for undeclared fields: string →
+ * STRING, integer → LONG, other numbers → DOUBLE, boolean → LONG (1/0),
+ * object or an array holding an object or array → JSON, array of primitives
+ * → ARRAY (elements LONG, DOUBLE or STRING by the same rules). Across
+ * records types only widen: LONG + DOUBLE → DOUBLE, number + STRING →
+ * STRING, scalar + ARRAY → ARRAY (the scalar is a one-element array, as a
+ * multi-value dimension), anything + JSON → JSON. Every addition and
+ * widening bumps the parser's generation, so callers see each change
+ * (format_discovered_fields()); values already produced keep their type.
+ * A field seen only as null is not added until it has a value: there is
+ * nothing to store before that.
+ *
+ * Entry points: format_discovered_fields(), format_parser_generation(), and
+ * module-internal format__hash(), format__lookup(), format__insert(),
+ * format__add_field(), format__discover(), format__observe_json(),
+ * format__widen().
+ */
+#include "format/format_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the name table ------------------------------------------------------ */
+
+uint32_t format__hash(const char *s, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+    }
+    h *= 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 32);
+}
+
+uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n, uint32_t hash)
+{
+    if (!p->tab)
+        return REF_NONE;
+    for (uint32_t i = hash & p->tab_mask;; i = (i + 1) & p->tab_mask) {
+        const struct format__name *e = &p->tab[i];
+        if (!e->name)
+            return REF_NONE;
+        if (e->hash == hash && e->len == n && memcmp(e->name, s, n) == 0)
+            return e->ref;
+    }
+}
+
+static void tab_put(struct format__name *tab, uint32_t mask, const struct format__name *e)
+{
+    uint32_t i = e->hash & mask;
+    while (tab[i].name)
+        i = (i + 1) & mask;
+    tab[i] = *e;
+}
+
+bool format__insert(struct format_parser *p, const char *s, size_t n, uint32_t ref)
+{
+    if (!p->tab || (p->tab_used + 1) * 2 > p->tab_mask + 1) {
+        uint32_t size = p->tab ? (p->tab_mask + 1) * 2 : 64;
+        struct format__name *t = calloc(size, sizeof *t);
+        if (!t)
+            return false;
+        if (p->tab)
+            for (uint32_t i = 0; i <= p->tab_mask; i++)
+                if (p->tab[i].name)
+                    tab_put(t, size - 1, &p->tab[i]);
+        free(p->tab);
+        p->tab = t;
+        p->tab_mask = size - 1;
+    }
+    struct format__name e = {.name = s, .len = (uint32_t)n, .hash = format__hash(s, n), .ref = ref};
+    tab_put(p->tab, p->tab_mask, &e);
+    p->tab_used++;
+    return true;
+}
+
+uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, uint8_t type,
+                           uint8_t origin, struct lerr *err)
+{
+    if (p->nfields == p->fields_cap) {
+        uint32_t cap = p->fields_cap ? p->fields_cap * 2 : 32;
+        struct format_field *f = realloc(p->fields, cap * sizeof *f);
+        if (!f) {
+            lerr_set(err, LERR_NOMEM, "out of memory adding input field '%.*s'", (int)n, name);
+            return UINT32_MAX;
+        }
+        p->fields = f;
+        p->fields_cap = cap;
+    }
+    char *copy = arena_strndup(&p->mem, name, n);
+    if (!copy || !format__insert(p, copy, n, p->nfields)) {
+        lerr_set(err, LERR_NOMEM, "out of memory adding input field '%.*s'", (int)n, name);
+        return UINT32_MAX;
+    }
+    struct format_field *f = &p->fields[p->nfields];
+    memset(f, 0, sizeof *f);
+    f->name = copy;
+    f->name_len = n;
+    f->type = type;
+    f->elem_type = SQL_NULL;
+    f->origin = origin;
+    f->meta = META_NONE;
+    return p->nfields++;
+}
+
+/* ---- type rules ------------------------------------------------------------ */
+
+static int scalar_rank(uint8_t t)
+{
+    switch (t) {
+    case SQL_LONG: return 1;
+    case SQL_DOUBLE: return 2;
+    case SQL_STRING: return 3;
+    default: return 0; /* SQL_NULL: nothing known yet */
+    }
+}
+
+static uint8_t widen_scalar(uint8_t a, uint8_t b)
+{
+    return scalar_rank(a) >= scalar_rank(b) ? a : b;
+}
+
+void format__widen(uint8_t *type, uint8_t *elem, uint8_t t2, uint8_t e2)
+{
+    uint8_t t1 = *type, e1 = *elem;
+    if (t1 == SQL_NULL) {
+        *type = t2;
+        *elem = e2;
+    } else if (t2 == SQL_NULL) {
+        return;
+    } else if (t1 == SQL_JSON || t2 == SQL_JSON) {
+        *type = SQL_JSON;
+        *elem = SQL_NULL;
+    } else if (t1 == SQL_ARRAY || t2 == SQL_ARRAY) {
+        *type = SQL_ARRAY;
+        *elem = widen_scalar(t1 == SQL_ARRAY ? e1 : t1, t2 == SQL_ARRAY ? e2 : t2);
+    } else {
+        *type = widen_scalar(t1, t2);
+        *elem = SQL_NULL;
+    }
+}
+
+static uint8_t scalar_kind_type(const struct json_value *v)
+{
+    switch (v->kind) {
+    case JSON_KIND_STRING: return SQL_STRING;
+    case JSON_KIND_NUMBER: return (v->num_flags & JSON_NUM_INT) ? SQL_LONG : SQL_DOUBLE;
+    case JSON_KIND_TRUE:
+    case JSON_KIND_FALSE: return SQL_LONG;
+    default: return SQL_NULL;
+    }
+}
+
+bool format__observe_json(struct format_parser *p, const struct json_value *v, uint8_t *type,
+                          uint8_t *elem)
+{
+    *elem = SQL_NULL;
+    switch (v->kind) {
+    case JSON_KIND_NULL:
+        return false;
+    case JSON_KIND_OBJECT:
+        *type = SQL_JSON;
+        return true;
+    case JSON_KIND_ARRAY: {
+        struct lerr e;
+        lerr_init(&e);
+        struct json_iter it;
+        struct json_member m;
+        uint8_t el = SQL_NULL;
+        if (json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0) {
+            while (json_iter_next(&it, &m, &e) > 0) {
+                if (m.v.kind == JSON_KIND_OBJECT || m.v.kind == JSON_KIND_ARRAY) {
+                    *type = SQL_JSON;
+                    return true;
+                }
+                el = widen_scalar(el, scalar_kind_type(&m.v));
+            }
+        }
+        *type = SQL_ARRAY;
+        *elem = el;
+        return true;
+    }
+    default:
+        *type = scalar_kind_type(v);
+        return true;
+    }
+}
+
+/* ---- discovery ------------------------------------------------------------ */
+
+/* Room in the per-discovered-field arrays for `need` fields. */
+static bool grow_discovered(struct format_parser *p, uint32_t need)
+{
+    if (need <= p->disc_cap)
+        return true;
+    uint32_t cap = p->disc_cap ? p->disc_cap * 2 : 64;
+    while (cap < need)
+        cap *= 2;
+    uint32_t *st = realloc(p->disc_stamp, cap * sizeof *st);
+    if (!st)
+        return false;
+    p->disc_stamp = st;
+    uint32_t *sl = realloc(p->disc_slot, cap * sizeof *sl);
+    if (!sl)
+        return false;
+    p->disc_slot = sl;
+    p->disc_cap = cap;
+    return true;
+}
+
+bool format__discovered_seen(const struct format_parser *p, uint32_t ref)
+{
+    return ref >= p->nfixed && ref < p->nfields && p->disc_stamp[ref - p->nfixed] == p->serial;
+}
+
+struct sql_value *format__discover(struct format__ctx *c, const char *name, size_t n,
+                                   uint32_t ref, uint8_t type, uint8_t elem, uint32_t *field)
+{
+    struct format_parser *p = c->p;
+    if (ref == REF_NONE) /* callers' predictions of "unknown" may be stale */
+        ref = format__lookup(p, name, n, format__hash(name, n));
+    if (ref == REF_EXCLUDED)
+        return NULL;
+    if (ref == REF_NONE) {
+        if (n == 0) {
+            format__warn(c, "a field with an empty name cannot become a column; it is ignored");
+            return NULL;
+        }
+        if (n > FORMAT_MAX_NAME) {
+            format__warn(c,
+                         "field '%.40s...' has a name of %zu bytes, longer than the %u allowed "
+                         "for a column; it is not discovered",
+                         name, n, FORMAT_MAX_NAME);
+            return NULL;
+        }
+        if (p->ndiscovered >= p->max_discovered) {
+            format__warn(c,
+                         "field '%.*s' is not discovered: the job already discovered %u fields, "
+                         "the limit; list unneeded fields in dimensionExclusions",
+                         (int)n, name, p->max_discovered);
+            return NULL;
+        }
+        struct lerr e;
+        lerr_init(&e);
+        if (!grow_discovered(p, p->nfields + 1 - p->nfixed) ||
+            (ref = format__add_field(p, name, n, type, FORMAT_ORIGIN_DISCOVERED, &e)) ==
+                UINT32_MAX) {
+            c->nomem = true;
+            return NULL;
+        }
+        struct format_field *f = &p->fields[ref];
+        f->elem_type = elem;
+        f->added = f->changed = ++p->gen;
+        p->disc_stamp[ref - p->nfixed] = 0;
+        p->ndiscovered++;
+        c->changed = true;
+    } else {
+        struct format_field *f = &p->fields[ref];
+        uint8_t t = f->type, el = f->elem_type;
+        format__widen(&t, &el, type, elem);
+        if (t != f->type || el != f->elem_type) {
+            f->type = t;
+            f->elem_type = el;
+            f->changed = ++p->gen;
+            c->changed = true;
+        }
+    }
+    *field = ref;
+    uint32_t d = ref - p->nfixed;
+    if (p->disc_stamp[d] == p->serial)
+        return &p->x_val[p->disc_slot[d]]; /* a duplicate key: the last one wins */
+    if (p->x_n == p->x_cap) {
+        uint32_t cap = p->x_cap ? p->x_cap * 2 : 16;
+        uint32_t *xi = realloc(p->x_index, cap * sizeof *xi);
+        if (!xi) {
+            c->nomem = true;
+            return NULL;
+        }
+        p->x_index = xi;
+        struct sql_value *xv = realloc(p->x_val, cap * sizeof *xv);
+        if (!xv) {
+            c->nomem = true;
+            return NULL;
+        }
+        p->x_val = xv;
+        p->x_cap = cap;
+    }
+    p->disc_stamp[d] = p->serial;
+    p->disc_slot[d] = p->x_n;
+    p->x_index[p->x_n] = ref;
+    return &p->x_val[p->x_n++];
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+size_t format_discovered_fields(const struct format_parser *p,
+                                const struct format_field **fields, uint64_t *gen)
+{
+    if (fields)
+        *fields = p->fields;
+    if (gen)
+        *gen = p->gen;
+    return p->nfields;
+}
+
+uint64_t format_parser_generation(const struct format_parser *p) { return p->gen; }

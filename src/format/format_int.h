@@ -1,0 +1,206 @@
+/*
+ * format_int.h — private to src/format/: the parser object and the helpers
+ * its files share (record.c: parser, nd-json and kafka rows; csv.c: the CSV
+ * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
+ * field-name table and schema discovery; settings.c: JSON settings).
+ * Internal cross-file names use the `format__` prefix.
+ */
+#ifndef LODESTAR_FORMAT_INT_H
+#define LODESTAR_FORMAT_INT_H
+
+#include <locale.h>
+
+#include "format/format.h"
+
+/* Which record metadata feeds a field (format_field.meta). */
+enum { META_NONE, META_TIMESTAMP, META_KEY, META_TOPIC, META_HEADER };
+
+/* References in the name table and column maps. */
+#define REF_NONE UINT32_MAX          /* not a field: ignore */
+#define REF_EXCLUDED (UINT32_MAX - 1) /* in dimensionExclusions */
+#define REF_UNRESOLVED (UINT32_MAX - 2) /* CSV column to discover on first use */
+
+/* A name-table slot: open addressing, linear probing. */
+struct format__name {
+    const char *name;
+    uint32_t len;
+    uint32_t hash;
+    uint32_t ref;    /* field index or REF_EXCLUDED; name NULL = empty slot */
+};
+
+/* The predicted name at one member position of an nd-json record: records
+ * of a stream mostly repeat their key order, so one memcmp usually replaces
+ * a hash lookup. Unknown keys are remembered too (short ones, inline). */
+#define PRED_POSITIONS 64
+#define PRED_KEY 40
+struct format__pred {
+    const char *name;    /* NULL = no prediction */
+    uint32_t len;
+    uint32_t ref;        /* field index, REF_NONE or REF_EXCLUDED */
+    char own[PRED_KEY];  /* storage for remembered unknown keys */
+};
+
+/* A CSV column: its name (for messages and discovery) and field. */
+struct format__column {
+    const char *name;
+    uint32_t len;
+    uint32_t ref;        /* field index, REF_NONE, REF_EXCLUDED or REF_UNRESOLVED */
+};
+
+/* A compiled flattenSpec path. */
+struct format__flat {
+    uint32_t field;                    /* declared field it feeds */
+    size_t nsteps;
+    struct json_path_step *steps;
+};
+
+struct format__csv {
+    char delim[16];
+    uint8_t delim_len;
+    char list[16];
+    uint8_t list_len;                  /* 0 = no multi-value splitting */
+    uint32_t skip_header_rows;
+    bool from_header;
+    /* Current column map: configured columns, the inputSchema order, or the
+     * header of the current text. */
+    struct format__column *cols;
+    uint32_t ncols, cols_cap;
+    bool have_header;                  /* from_header: a header was read */
+    bool header_bad;
+    char header_err[300];
+    struct arena header_mem;           /* header names; reset per header */
+};
+
+struct format_parser {
+    enum format_kind kind;             /* top level */
+    enum format_kind vkind;            /* value format (kind unless kafka) */
+    bool discovery;
+    struct arena mem;                  /* names and compiled settings; never reset */
+    locale_t c_locale;
+
+    /* Fields: declared, then metadata, then discovered. */
+    struct format_field *fields;
+    uint32_t nfields, fields_cap;
+    uint32_t ndeclared, nfixed;
+    struct sql_value *null_row;        /* typed NULLs of the fixed fields */
+
+    /* Name table over field names and exclusions. */
+    struct format__name *tab;
+    uint32_t tab_mask, tab_used;
+    struct format__pred pred[PRED_POSITIONS];
+
+    /* Discovery. */
+    uint64_t gen;
+    uint32_t ndiscovered, max_discovered;
+    uint32_t *disc_stamp;              /* per discovered field: record serial seen */
+    uint32_t *disc_slot;               /* ... and its position in the extras */
+    uint32_t disc_cap;
+    uint32_t serial;
+
+    /* Extras of the record being parsed. */
+    uint32_t *x_index;
+    struct sql_value *x_val;
+    uint32_t x_n, x_cap;
+
+    /* CSV family (value or only format). */
+    struct format__csv csv;
+    /* nd-json flattenSpec paths. */
+    struct format__flat *flat;
+    size_t nflat;
+
+    /* kafka */
+    uint32_t meta_ts, meta_key, meta_topic;   /* field indexes */
+    const char *header_prefix;
+    uint32_t header_prefix_len;
+    uint32_t *header_fields;           /* declared header fields */
+    uint32_t nheader_fields;
+    int key_kind;                      /* -1 raw, else FORMAT_NDJSON or a CSV kind */
+    char key_delim[16];
+    uint8_t key_delim_len;
+
+    /* Scratch for decoding (grown to the largest record). */
+    char *scratch, *scratch2;
+    size_t scratch_cap;
+    struct buf tmp;
+};
+
+/* The state of one format_parse() call. */
+struct format__ctx {
+    struct format_parser *p;
+    struct arena *mem;
+    struct sql_value *vals;            /* fixed fields */
+    struct lerr *err;
+    struct lerr warn;                  /* first warning; valid when warned */
+    bool warned;
+    bool nomem;
+    bool changed;
+};
+
+/* ---- coerce.c ------------------------------------------------------------ */
+
+/* Records a warning (the first one is kept). */
+void format__warn(struct format__ctx *c, const char *fmt, ...) LS_PRINTF(2, 3);
+/* Bytes kept in the row: copies s into the arena when it lies in the
+ * parser's scratch, else returns it. NULL on arena exhaustion (c->nomem). */
+const char *format__keep(struct format__ctx *c, const char *s, size_t n);
+/* Length of the valid UTF-8 prefix of s[0..n). */
+size_t format__utf8_valid(const char *s, size_t n);
+/* Text → field's type (see format.h). `copy`: s must be copied to be kept. */
+void format__put_text(struct format__ctx *c, uint32_t field, const char *s, size_t n, bool copy,
+                      struct sql_value *out);
+/* Text that may hold invalid UTF-8 (kafka keys, headers): invalid bytes
+ * become U+FFFD with a warning. */
+void format__put_text_lossy(struct format__ctx *c, uint32_t field, const char *s, size_t n,
+                            struct sql_value *out);
+/* JSON value → field's type; the array form for ARRAY fields. */
+void format__put_json(struct format__ctx *c, uint32_t field, const struct json_value *v,
+                      struct sql_value *out);
+/* A whole number → field's type (kafka timestamp). */
+void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct sql_value *out);
+/* Parses text as a number. 1 = ok, 0 = empty, -1 = not a number. */
+int format__text_double(const struct format_parser *p, const char *s, size_t n, double *out);
+int format__text_long(const struct format_parser *p, const char *s, size_t n, int64_t *out);
+
+/* ---- discover.c ---------------------------------------------------------- */
+
+uint32_t format__hash(const char *s, size_t n);
+/* The ref of a name: field index, REF_EXCLUDED or REF_NONE. */
+uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n, uint32_t hash);
+/* Adds a name → ref; false on OOM. The name must outlive the parser. */
+bool format__insert(struct format_parser *p, const char *s, size_t n, uint32_t ref);
+/* Appends a field (name copied into the parser). UINT32_MAX on OOM. */
+uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, uint8_t type,
+                           uint8_t origin, struct lerr *err);
+/*
+ * Discovery of one value of an undeclared field: adds the field (when under
+ * the cap) or widens its type by the type observed for this value, and
+ * returns where its value goes (an extras slot), or NULL when the field is
+ * not kept (excluded; cap or long name: a warning) or memory ran out
+ * (c->nomem). *field gets the field index; ref is the field's index as the
+ * caller knows it, or REF_NONE (looked up again).
+ */
+struct sql_value *format__discover(struct format__ctx *c, const char *name, size_t n,
+                                   uint32_t ref, uint8_t type, uint8_t elem, uint32_t *field);
+/* Whether discovered field `ref` already has a value in this record. */
+bool format__discovered_seen(const struct format_parser *p, uint32_t ref);
+/* The discovery type of a JSON value: false for null (nothing learnt). */
+bool format__observe_json(struct format_parser *p, const struct json_value *v, uint8_t *type,
+                          uint8_t *elem);
+/* Combines two observed types by Druid's rules. */
+void format__widen(uint8_t *type, uint8_t *elem, uint8_t t2, uint8_t e2);
+
+/* ---- csv.c --------------------------------------------------------------- */
+
+bool format__is_csv(enum format_kind k);
+/* Compiles the CSV part of the parser from settings. */
+int format__csv_init(struct format_parser *p, const struct format_settings *fs,
+                     struct lerr *err);
+void format__csv_free(struct format_parser *p);
+/* Parses one CSV record into the context's row. 0 or -1 (err set). */
+int format__csv_row(struct format__ctx *c, const char *s, size_t n);
+/* The first field of a CSV text (kafka keys): 1 found, 0 none, -1 invalid.
+ * The field is unescaped into the arena when it holds doubled quotes. */
+int format__csv_first(struct format__ctx *c, const char *delim, size_t dlen, const char *s,
+                      size_t n, const char **out, size_t *out_len);
+
+#endif

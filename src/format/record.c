@@ -1,0 +1,613 @@
+/*
+ * record.c — the parser object and the record → input row path: nd-json
+ * values (with discovery and flattenSpec paths), the kafka wrapper
+ * (timestamp, key, topic, headers around the value format) and the schema
+ * the SQL compiler binds against. The CSV family lives in csv.c, value
+ * conversions in coerce.c, the field table and discovery in discover.c.
+ *
+ * Entry points: format_parser_new(), format_parser_free(),
+ * format_parser_set_max_discovered(), format_parser_schema(),
+ * format_parser_nfixed(), format_parse(), format_is_blank().
+ *
+ * Hot path (nd-json): one pass of the json.h scanner over the record; each
+ * member's key is first compared with the key seen at the same position in
+ * the previous record (streams repeat their key order), and only on a miss
+ * hashed into the name table. Values are converted in place into the row's
+ * slots; nothing is allocated per value except bytes that must outlive the
+ * scanner's scratch (strings with escapes), which go into the batch arena.
+ */
+#include "format/format_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- construction ---------------------------------------------------------- */
+
+static bool input_type_ok(uint8_t t)
+{
+    return t == SQL_STRING || t == SQL_LONG || t == SQL_FLOAT || t == SQL_DOUBLE ||
+           t == SQL_JSON;
+}
+
+/* Binds a kafka metadata name: the declared field of that name, or a new one. */
+static int bind_meta(struct format_parser *p, const char *name, const char *setting,
+                     uint8_t meta, uint8_t type, uint32_t *out, struct lerr *err)
+{
+    size_t n = strlen(name);
+    if (n == 0)
+        return lerr_set_at(err, LERR_INVALID, setting,
+                           "formatSettings.%s must not be empty; leave it out for the default",
+                           setting);
+    uint32_t ref = format__lookup(p, name, n, format__hash(name, n));
+    if (ref < p->nfields && p->fields[ref].meta != META_NONE)
+        return lerr_set_at(err, LERR_INVALID, setting,
+                           "formatSettings.%s '%s' names the same field as another kafka "
+                           "metadata column; give each its own name",
+                           setting, name);
+    if (ref == REF_NONE) {
+        ref = format__add_field(p, name, n, type, FORMAT_ORIGIN_METADATA, err);
+        if (ref == UINT32_MAX)
+            return err->code;
+    }
+    p->fields[ref].meta = meta;
+    *out = ref;
+    return 0;
+}
+
+/* Compiles "$.a.b", "$.a[0]", "$['a b']" into steps. */
+static int compile_path(struct format_parser *p, const char *expr, struct format__flat *out,
+                        const char *target, struct lerr *err)
+{
+    size_t n = strlen(expr), cap = n + 1, i = 1;
+    if (n == 0 || expr[0] != '$')
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: path '%s' must start with '$', e.g. \"$.user.name\"", target, expr);
+    out->steps = arena_zalloc(&p->mem, cap * sizeof *out->steps);
+    if (!out->steps)
+        return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+    out->nsteps = 0;
+    while (i < n) {
+        struct json_path_step *st = &out->steps[out->nsteps];
+        if (expr[i] == '.') {
+            size_t s = ++i;
+            while (i < n && expr[i] != '.' && expr[i] != '[')
+                i++;
+            if (i == s)
+                goto bad;
+            st->key = arena_strndup(&p->mem, expr + s, i - s);
+            st->key_len = i - s;
+        } else if (expr[i] == '[' && i + 1 < n && expr[i + 1] == '\'') {
+            size_t s = i + 2;
+            const char *q = memchr(expr + s, '\'', n - s);
+            if (!q || (size_t)(q - expr) + 1 >= n || q[1] != ']')
+                goto bad;
+            st->key = arena_strndup(&p->mem, expr + s, (size_t)(q - expr) - s);
+            st->key_len = (size_t)(q - expr) - s;
+            i = (size_t)(q - expr) + 2;
+        } else if (expr[i] == '[') {
+            size_t idx = 0, s = ++i;
+            while (i < n && expr[i] >= '0' && expr[i] <= '9' && idx < 100000000)
+                idx = idx * 10 + (size_t)(expr[i++] - '0');
+            if (i == s || i >= n || expr[i] != ']')
+                goto bad;
+            i++;
+            st->key = NULL;
+            st->key_len = 0;
+            st->index = idx;
+        } else {
+            goto bad;
+        }
+        if (st->key_len && !st->key)
+            return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+        out->nsteps++;
+    }
+    return 0;
+bad:
+    return lerr_set_at(err, LERR_INVALID, target,
+                       "%s: cannot read path '%s' at character %zu; use $.name, $['name'] and "
+                       "[index] steps",
+                       target, expr, i);
+}
+
+static int compile_flatten(struct format_parser *p, const struct format_settings *fs,
+                           struct lerr *err)
+{
+    if (!fs->nflatten)
+        return 0;
+    p->flat = arena_zalloc(&p->mem, fs->nflatten * sizeof *p->flat);
+    if (!p->flat)
+        return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+    for (size_t i = 0; i < fs->nflatten; i++) {
+        const struct format_flatten_field *ff = &fs->flatten[i];
+        char target[64];
+        snprintf(target, sizeof target, "flattenSpec.fields[%zu]", i);
+        if (!ff->name || !ff->name[0])
+            return lerr_set_at(err, LERR_INVALID, target, "%s needs a name", target);
+        /* Root fields read the member of that name: what happens anyway. A
+         * path feeds the declared field of its name (undeclared: unused). */
+        if (ff->type == FORMAT_FLATTEN_ROOT)
+            continue;
+        uint32_t ref = format__lookup(p, ff->name, strlen(ff->name),
+                                      format__hash(ff->name, strlen(ff->name)));
+        if (ref >= p->ndeclared)
+            continue;
+        struct format__flat *fl = &p->flat[p->nflat];
+        if (compile_path(p, ff->expr ? ff->expr : "", fl, target, err))
+            return err->code;
+        fl->field = ref;
+        p->nflat++;
+    }
+    return 0;
+}
+
+static int setup_kafka(struct format_parser *p, const struct format_settings *fs,
+                       struct lerr *err)
+{
+    if (bind_meta(p, fs->timestamp_column ? fs->timestamp_column : "kafka.timestamp",
+                  "timestampColumnName", META_TIMESTAMP, SQL_LONG, &p->meta_ts, err) ||
+        bind_meta(p, fs->key_column ? fs->key_column : "kafka.key", "keyColumnName", META_KEY,
+                  SQL_STRING, &p->meta_key, err) ||
+        bind_meta(p, fs->topic_column ? fs->topic_column : "kafka.topic", "topicColumnName",
+                  META_TOPIC, SQL_STRING, &p->meta_topic, err))
+        return err->code;
+    const char *prefix = fs->header_prefix ? fs->header_prefix : "kafka.header.";
+    size_t plen = strlen(prefix);
+    p->header_prefix = arena_strdup(&p->mem, prefix);
+    p->header_prefix_len = (uint32_t)plen;
+    p->header_fields = arena_alloc(&p->mem, (p->ndeclared + 1) * sizeof *p->header_fields);
+    if (!p->header_prefix || !p->header_fields)
+        return lerr_set(err, LERR_NOMEM, "out of memory compiling formatSettings");
+    for (uint32_t i = 0; i < p->ndeclared; i++) {
+        struct format_field *f = &p->fields[i];
+        if (f->meta == META_NONE && f->name_len > plen && memcmp(f->name, prefix, plen) == 0) {
+            f->meta = META_HEADER;
+            p->header_fields[p->nheader_fields++] = i;
+        }
+    }
+    p->key_kind = -1;
+    if (fs->key_format) {
+        const struct format_settings *k = fs->key_format;
+        if (k->kind == FORMAT_KAFKA)
+            return lerr_set_at(err, LERR_INVALID, "keyFormat",
+                               "formatSettings.keyFormat cannot be \"kafka\"; use \"nd-json\", "
+                               "\"csv\", \"tsv\" or \"delimited\"");
+        p->key_kind = (int)k->kind;
+        const char *d = k->kind == FORMAT_TSV ? "\t" : k->kind == FORMAT_CSV ? "," : k->delimiter;
+        if (format__is_csv(k->kind)) {
+            size_t dl = d ? strlen(d) : 0;
+            if (dl == 0 || dl >= sizeof p->key_delim)
+                return lerr_set_at(err, LERR_INVALID, "keyFormat.delimiter",
+                                   "formatSettings.keyFormat.delimiter must be 1 to %zu bytes, "
+                                   "e.g. \"|\"",
+                                   sizeof p->key_delim - 1);
+            memcpy(p->key_delim, d, dl);
+            p->key_delim_len = (uint8_t)dl;
+        }
+    }
+    return 0;
+}
+
+struct format_parser *format_parser_new(const struct format_settings *fs,
+                                        const struct sql_schema *input, bool discovery,
+                                        const char *const *exclusions, size_t nexclusions,
+                                        struct lerr *err)
+{
+    const struct format_settings *vs = fs;
+    if (fs->kind == FORMAT_KAFKA) {
+        vs = fs->value_format;
+        if (!vs || vs->kind == FORMAT_KAFKA) {
+            lerr_set_at(err, LERR_INVALID, "valueFormat",
+                        "formatSettings.valueFormat is %s; give the format of the message "
+                        "values, e.g. {\"format\": \"nd-json\"}",
+                        vs ? "\"kafka\", which cannot nest" : "missing");
+            return NULL;
+        }
+    }
+    if ((int)vs->kind < FORMAT_NDJSON || vs->kind > FORMAT_DELIMITED) {
+        lerr_set_at(err, LERR_INVALID, "format",
+                    "formatSettings.format is not a supported format; use \"nd-json\", "
+                    "\"csv\", \"tsv\", \"delimited\" or \"kafka\"");
+        return NULL;
+    }
+    struct format_parser *p = calloc(1, sizeof *p);
+    if (!p) {
+        lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
+        return NULL;
+    }
+    arena_init(&p->mem, 16 * 1024, 0);
+    buf_init(&p->tmp, 6 * (size_t)FORMAT_MAX_RECORD + 16);
+    p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    p->kind = fs->kind;
+    p->vkind = vs->kind;
+    p->discovery = discovery;
+    p->max_discovered = FORMAT_MAX_DISCOVERED;
+    p->serial = 1;
+    p->meta_ts = p->meta_key = p->meta_topic = REF_NONE;
+    p->key_kind = -1;
+
+    for (size_t i = 0; input && i < input->n; i++) {
+        const struct sql_field *in = &input->fields[i];
+        char target[64];
+        snprintf(target, sizeof target, "inputSchema[%zu]", i);
+        if (in->name_len == 0 || in->name_len > 1024) {
+            lerr_set_at(err, LERR_INVALID, target, "%s: a name of 1 to 1024 bytes is needed",
+                        target);
+            goto fail;
+        }
+        if (!input_type_ok(in->type)) {
+            lerr_set_at(err, LERR_INVALID, target,
+                        "%s: dataType of '%.*s' must be string, long, float, double or json",
+                        target, (int)in->name_len, in->name);
+            goto fail;
+        }
+        if (format__lookup(p, in->name, in->name_len, format__hash(in->name, in->name_len)) !=
+            REF_NONE) {
+            lerr_set_at(err, LERR_INVALID, target, "%s: input field '%.*s' is declared twice",
+                        target, (int)in->name_len, in->name);
+            goto fail;
+        }
+        if (format__add_field(p, in->name, in->name_len, in->type, FORMAT_ORIGIN_DECLARED,
+                              err) == UINT32_MAX)
+            goto fail;
+    }
+    p->ndeclared = p->nfields;
+    if (fs->kind == FORMAT_KAFKA && setup_kafka(p, fs, err))
+        goto fail;
+    p->nfixed = p->nfields;
+    p->null_row = arena_alloc(&p->mem, (p->nfixed + 1) * sizeof *p->null_row);
+    if (!p->null_row) {
+        lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < p->nfixed; i++)
+        p->null_row[i] = sql_null(p->fields[i].type);
+
+    for (size_t i = 0; i < nexclusions; i++) {
+        size_t n = strlen(exclusions[i]);
+        if (format__lookup(p, exclusions[i], n, format__hash(exclusions[i], n)) != REF_NONE)
+            continue; /* declared fields are read whatever the exclusions say */
+        const char *copy = arena_strndup(&p->mem, exclusions[i], n);
+        if (!copy || !format__insert(p, copy, n, REF_EXCLUDED)) {
+            lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
+            goto fail;
+        }
+    }
+    if (vs->kind == FORMAT_NDJSON) {
+        if (compile_flatten(p, vs, err))
+            goto fail;
+    } else if (format__csv_init(p, vs, err)) {
+        goto fail;
+    }
+    return p;
+fail:
+    format_parser_free(p);
+    return NULL;
+}
+
+void format_parser_free(struct format_parser *p)
+{
+    if (!p)
+        return;
+    format__csv_free(p);
+    free(p->fields);
+    free(p->tab);
+    free(p->disc_stamp);
+    free(p->disc_slot);
+    free(p->x_index);
+    free(p->x_val);
+    free(p->scratch);
+    free(p->scratch2);
+    buf_free(&p->tmp);
+    if (p->c_locale)
+        freelocale(p->c_locale);
+    arena_destroy(&p->mem);
+    free(p);
+}
+
+void format_parser_set_max_discovered(struct format_parser *p, uint32_t max)
+{
+    p->max_discovered = max;
+}
+
+size_t format_parser_schema(const struct format_parser *p, struct sql_field *out, size_t cap)
+{
+    for (size_t i = 0; i < p->nfields && i < cap; i++) {
+        out[i].name = p->fields[i].name;
+        out[i].name_len = p->fields[i].name_len;
+        out[i].type = p->fields[i].type;
+    }
+    return p->nfields;
+}
+
+size_t format_parser_nfixed(const struct format_parser *p) { return p->nfixed; }
+
+bool format_is_blank(const char *p, size_t n)
+{
+    size_t i = 0;
+    if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    for (; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
+/* ---- nd-json --------------------------------------------------------------- */
+
+/* The field (or REF_NONE/REF_EXCLUDED) of a member key, via the prediction
+ * for its position, else the name table (which then becomes the prediction). */
+static uint32_t member_ref(struct format_parser *p, const struct json_member *m)
+{
+    struct format__pred *pr = m->index < PRED_POSITIONS ? &p->pred[m->index] : NULL;
+    if (pr && pr->name && pr->len == m->key_len && memcmp(pr->name, m->key, m->key_len) == 0)
+        return pr->ref;
+    uint32_t ref = format__lookup(p, m->key, m->key_len, format__hash(m->key, m->key_len));
+    if (pr) {
+        pr->ref = ref;
+        pr->len = (uint32_t)m->key_len;
+        if (ref < p->nfields) {
+            pr->name = p->fields[ref].name;
+        } else if (m->key_len <= PRED_KEY) {
+            memcpy(pr->own, m->key, m->key_len);
+            pr->name = pr->own;
+        } else {
+            pr->name = NULL;
+        }
+    }
+    return ref;
+}
+
+static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
+{
+    struct format_parser *p = c->p;
+    struct json_iter it;
+    struct json_member m;
+    if (json_iter_init(&it, s, n, p->scratch, p->scratch_cap, c->err) < 0)
+        return -1;
+    int r;
+    while ((r = json_iter_next(&it, &m, c->err)) > 0) {
+        uint32_t ref = member_ref(p, &m);
+        if (ref < p->nfixed) {
+            format__put_json(c, ref, &m.v, &c->vals[ref]);
+            continue;
+        }
+        if (!p->discovery || ref == REF_EXCLUDED)
+            continue;
+        uint8_t type, elem;
+        if (!format__observe_json(p, &m.v, &type, &elem))
+            continue; /* null: nothing to store, nothing learnt */
+        uint32_t field;
+        struct sql_value *slot = format__discover(c, m.key, m.key_len, ref, type, elem, &field);
+        if (!slot) {
+            if (c->nomem)
+                return -1;
+            continue;
+        }
+        format__put_json(c, field, &m.v, slot);
+        if (m.index < PRED_POSITIONS) {
+            p->pred[m.index].name = p->fields[field].name;
+            p->pred[m.index].len = (uint32_t)m.key_len;
+            p->pred[m.index].ref = field;
+        }
+    }
+    if (r < 0)
+        return -1;
+    /* flattenSpec paths override members of the same name. */
+    for (size_t i = 0; i < p->nflat; i++) {
+        struct json_value v;
+        struct lerr e;
+        lerr_init(&e);
+        const struct format__flat *fl = &p->flat[i];
+        if (json_find_path(s, n, fl->steps, fl->nsteps, &v, p->scratch2, p->scratch_cap, &e) == 1)
+            format__put_json(c, fl->field, &v, &c->vals[fl->field]);
+    }
+    return 0;
+}
+
+/* ---- kafka ------------------------------------------------------------------ */
+
+static void kafka_key(struct format__ctx *c, const struct format_record *rec)
+{
+    struct format_parser *p = c->p;
+    uint32_t f = p->meta_key;
+    if (!rec->key || !c->vals[f].is_null)
+        return;
+    if (p->key_kind < 0) {
+        format__put_text_lossy(c, f, rec->key, rec->key_len, &c->vals[f]);
+        return;
+    }
+    if (p->key_kind == FORMAT_NDJSON) {
+        /* The first member of the key object (Druid keeps the first column). */
+        struct lerr e;
+        lerr_init(&e);
+        struct json_iter it;
+        struct json_member m;
+        int r = json_iter_init(&it, rec->key, rec->key_len, p->scratch, p->scratch_cap, &e);
+        if (r == 0)
+            r = json_iter_next(&it, &m, &e);
+        if (r > 0) {
+            format__put_json(c, f, &m.v, &c->vals[f]);
+            /* The rest must be valid too, or the key is not JSON. */
+            while ((r = json_iter_next(&it, &m, &e)) > 0)
+                ;
+        }
+        if (r < 0) {
+            c->vals[f] = sql_null(p->fields[f].type);
+            format__warn(c, "the kafka key is not a JSON object (%s); %s is NULL", e.msg,
+                         p->fields[f].name);
+        }
+        return;
+    }
+    const char *s;
+    size_t n;
+    int r = format__csv_first(c, p->key_delim, p->key_delim_len, rec->key, rec->key_len, &s, &n);
+    if (r > 0)
+        format__put_text(c, f, s, n, false, &c->vals[f]);
+    else if (r < 0)
+        format__warn(c, "the kafka key is not valid %s text; %s is NULL",
+                     p->key_kind == FORMAT_TSV ? "TSV" : "CSV", p->fields[f].name);
+}
+
+/* Headers into declared header fields (the last header of a name wins) and,
+ * with discovery, into discovered "<prefix><name>" fields. */
+static void kafka_headers(struct format__ctx *c, const struct format_record *rec)
+{
+    struct format_parser *p = c->p;
+    size_t plen = p->header_prefix_len;
+    for (uint32_t i = 0; i < p->nheader_fields; i++) {
+        uint32_t f = p->header_fields[i];
+        if (!c->vals[f].is_null)
+            continue; /* the value had a field of this name */
+        const struct format_field *fd = &p->fields[f];
+        for (size_t h = rec->nheaders; h-- > 0;) {
+            const struct format_header *hd = &rec->headers[h];
+            if (hd->name_len == fd->name_len - plen &&
+                memcmp(hd->name, fd->name + plen, hd->name_len) == 0) {
+                if (hd->value)
+                    format__put_text_lossy(c, f, hd->value, hd->value_len, &c->vals[f]);
+                break;
+            }
+        }
+    }
+    if (!p->discovery)
+        return;
+    char name[FORMAT_MAX_NAME + 1];
+    for (size_t h = 0; h < rec->nheaders; h++) {
+        const struct format_header *hd = &rec->headers[h];
+        if (!hd->value)
+            continue;
+        if (plen + hd->name_len > FORMAT_MAX_NAME ||
+            format__utf8_valid(hd->name, hd->name_len) != hd->name_len) {
+            format__warn(c, "kafka header %zu has a name that is not valid UTF-8 or is too "
+                            "long for a column; it is not discovered",
+                         h);
+            continue;
+        }
+        memcpy(name, p->header_prefix, plen);
+        memcpy(name + plen, hd->name, hd->name_len);
+        size_t n = plen + hd->name_len;
+        uint32_t ref = format__lookup(p, name, n, format__hash(name, n));
+        if (ref < p->nfixed || ref == REF_EXCLUDED)
+            continue;
+        if (ref != REF_NONE && format__discovered_seen(p, ref)) {
+            /* The value had this field, or an earlier header did: a value
+             * field wins; among headers the last one wins. */
+            bool from_header = false;
+            for (size_t k = 0; k < h && !from_header; k++)
+                from_header = rec->headers[k].value && rec->headers[k].name_len == hd->name_len &&
+                              memcmp(rec->headers[k].name, hd->name, hd->name_len) == 0;
+            if (!from_header)
+                continue;
+        }
+        uint32_t field;
+        struct sql_value *slot = format__discover(c, name, n, ref, SQL_STRING, SQL_NULL, &field);
+        if (slot)
+            format__put_text_lossy(c, field, hd->value, hd->value_len, slot);
+        else if (c->nomem)
+            return;
+    }
+}
+
+static void kafka_meta(struct format__ctx *c, const struct format_record *rec)
+{
+    struct format_parser *p = c->p;
+    if (rec->has_timestamp && c->vals[p->meta_ts].is_null)
+        format__put_long(c, p->meta_ts, rec->timestamp_ms, &c->vals[p->meta_ts]);
+    if (rec->topic && c->vals[p->meta_topic].is_null)
+        format__put_text_lossy(c, p->meta_topic, rec->topic, rec->topic_len,
+                               &c->vals[p->meta_topic]);
+    kafka_key(c, rec);
+    kafka_headers(c, rec);
+}
+
+/* ---- format_parse ------------------------------------------------------------ */
+
+static bool ensure_scratch(struct format_parser *p, size_t need)
+{
+    if (need <= p->scratch_cap)
+        return true;
+    size_t cap = p->scratch_cap ? p->scratch_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    char *a = malloc(cap), *b = malloc(cap);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return false;
+    }
+    free(p->scratch);
+    free(p->scratch2);
+    p->scratch = a;
+    p->scratch2 = b;
+    p->scratch_cap = cap;
+    return true;
+}
+
+enum format_outcome format_parse(struct format_parser *p, const struct format_record *rec,
+                                 struct arena *mem, struct format_row *row, struct lerr *err)
+{
+    const char *data = rec->data ? rec->data : "";
+    size_t len = rec->data ? rec->len : 0;
+    memset(row, 0, sizeof *row);
+    if (len > FORMAT_MAX_RECORD) {
+        lerr_set(err, LERR_INVALID,
+                 "record of %zu bytes is larger than the %u-byte limit; split it into smaller "
+                 "records",
+                 len, FORMAT_MAX_RECORD);
+        err->pos = 0;
+        return FORMAT_ERROR;
+    }
+    size_t need = len;
+    if (rec->key && rec->key_len > need)
+        need = rec->key_len <= FORMAT_MAX_RECORD ? rec->key_len : 0;
+    if (!ensure_scratch(p, need + 1)) {
+        lerr_set(err, LERR_NOMEM, "out of memory for a record of %zu bytes", len);
+        return FORMAT_ERROR;
+    }
+    if (++p->serial == 0) {
+        /* The record serial wrapped: forget which fields old records set. */
+        if (p->disc_stamp)
+            memset(p->disc_stamp, 0, p->disc_cap * sizeof *p->disc_stamp);
+        p->serial = 1;
+    }
+    p->x_n = 0;
+    struct format__ctx c = {.p = p, .mem = mem, .err = err};
+    c.vals = arena_alloc(mem, (p->nfixed + 1) * sizeof *c.vals);
+    if (!c.vals) {
+        lerr_set(err, LERR_NOMEM, "the batch arena is full");
+        return FORMAT_ERROR;
+    }
+    memcpy(c.vals, p->null_row, p->nfixed * sizeof *c.vals);
+
+    int r = p->vkind == FORMAT_NDJSON ? ndjson_row(&c, data, len) : format__csv_row(&c, data, len);
+    if (r == 0 && !c.nomem && p->kind == FORMAT_KAFKA)
+        kafka_meta(&c, rec);
+    if (c.nomem) {
+        lerr_set(err, LERR_NOMEM, "the batch arena is full");
+        return FORMAT_ERROR;
+    }
+    if (r < 0)
+        return FORMAT_ERROR;
+    row->values = c.vals;
+    row->nvalues = p->nfixed;
+    row->schema_changed = c.changed;
+    if (p->x_n) {
+        uint32_t *xi = arena_alloc(mem, p->x_n * sizeof *xi);
+        struct sql_value *xv = arena_alloc(mem, p->x_n * sizeof *xv);
+        if (!xi || !xv) {
+            lerr_set(err, LERR_NOMEM, "the batch arena is full");
+            return FORMAT_ERROR;
+        }
+        memcpy(xi, p->x_index, p->x_n * sizeof *xi);
+        memcpy(xv, p->x_val, p->x_n * sizeof *xv);
+        row->extra_index = xi;
+        row->extra = xv;
+        row->nextra = p->x_n;
+    }
+    if (c.warned) {
+        *err = c.warn;
+        return FORMAT_OK_WITH_WARNINGS;
+    }
+    return FORMAT_OK;
+}

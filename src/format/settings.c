@@ -1,0 +1,268 @@
+/*
+ * settings.c — builds the C form of a job's formatSettings and inputSchema
+ * from the normalised JSON the API stores (jansson). The API has already
+ * validated them, so this mostly maps fields, but it still checks types so
+ * that a hand-edited catalog cannot crash a job.
+ *
+ * Entry points: format_settings_from_json(), format_input_schema_from_json().
+ */
+#include "format/format_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static int bad(struct lerr *err, const char *path, const char *key, const char *what)
+{
+    char t[200];
+    snprintf(t, sizeof t, "%s%s%s", path, key[0] ? "." : "", key);
+    return lerr_set_at(err, LERR_INVALID, t, "%s %s", t, what);
+}
+
+/* A string member (NULL when absent or null); copied into mem. */
+static int get_str(json_t *o, const char *key, const char *path, struct arena *mem,
+                   const char **out, struct lerr *err)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return bad(err, path, key, "must be a string");
+    if (!(*out = arena_strndup(mem, json_string_value(v), json_string_length(v))))
+        return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+    return 0;
+}
+
+static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nested,
+                        struct format_settings *out, struct lerr *err);
+
+static int delimited(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                     struct lerr *err)
+{
+    if (get_str(o, "delimiter", path, mem, &out->delimiter, err) ||
+        get_str(o, "listDelimiter", path, mem, &out->list_delimiter, err))
+        return err->code;
+    if (out->kind == FORMAT_DELIMITED && !out->delimiter)
+        return bad(err, path, "delimiter", "is required for \"delimited\", e.g. \"|\"");
+    json_t *v = json_object_get(o, "skipHeaderRows");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > 1000000)
+            return bad(err, path, "skipHeaderRows", "must be a whole number from 0 to 1000000");
+        out->skip_header_rows = (uint32_t)json_integer_value(v);
+    }
+    v = json_object_get(o, "findColumnsFromHeader");
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v))
+            return bad(err, path, "findColumnsFromHeader", "must be true or false");
+        out->find_columns_from_header = json_is_true(v);
+    }
+    v = json_object_get(o, "columns");
+    if (v && !json_is_null(v)) {
+        if (!json_is_array(v))
+            return bad(err, path, "columns", "must be an array of names");
+        size_t n = json_array_size(v);
+        const char **cols = arena_alloc(mem, (n + 1) * sizeof *cols);
+        if (!cols)
+            return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+        for (size_t i = 0; i < n; i++) {
+            json_t *c = json_array_get(v, i);
+            if (!json_is_string(c))
+                return bad(err, path, "columns", "must hold only strings");
+            if (!(cols[i] = arena_strndup(mem, json_string_value(c), json_string_length(c))))
+                return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+        }
+        out->columns = cols;
+        out->ncolumns = n;
+    }
+    return 0;
+}
+
+static int flatten(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                   struct lerr *err)
+{
+    json_t *fs = json_object_get(o, "flattenSpec");
+    if (!fs || json_is_null(fs))
+        return 0;
+    if (!json_is_object(fs))
+        return bad(err, path, "flattenSpec", "must be an object");
+    json_t *fields = json_object_get(fs, "fields");
+    if (!fields || json_is_null(fields))
+        return 0;
+    if (!json_is_array(fields))
+        return bad(err, path, "flattenSpec.fields", "must be an array");
+    size_t n = json_array_size(fields);
+    struct format_flatten_field *ff = arena_zalloc(mem, (n + 1) * sizeof *ff);
+    if (!ff)
+        return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = json_array_get(fields, i);
+        char p[200];
+        snprintf(p, sizeof p, "%s.flattenSpec.fields[%zu]", path, i);
+        if (!json_is_object(f))
+            return bad(err, p, "", "must be an object {\"type\", \"name\", \"expr\"}");
+        const char *type = NULL;
+        if (get_str(f, "type", p, mem, &type, err) ||
+            get_str(f, "name", p, mem, &ff[i].name, err) ||
+            get_str(f, "expr", p, mem, &ff[i].expr, err))
+            return err->code;
+        if (!type || strcmp(type, "root") == 0)
+            ff[i].type = FORMAT_FLATTEN_ROOT;
+        else if (strcmp(type, "path") == 0)
+            ff[i].type = FORMAT_FLATTEN_PATH;
+        else
+            return bad(err, p, "type",
+                       "is not supported; use \"root\" or \"path\" (jq and tree are not "
+                       "supported yet)");
+        if (!ff[i].name)
+            return bad(err, p, "name", "is required");
+        if (ff[i].type == FORMAT_FLATTEN_PATH && !ff[i].expr)
+            return bad(err, p, "expr", "is required for a path, e.g. \"$.user.name\"");
+    }
+    out->flatten = ff;
+    out->nflatten = n;
+    return 0;
+}
+
+static int kafka(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                 struct lerr *err)
+{
+    char p[200];
+    json_t *v = json_object_get(o, "valueFormat");
+    if (!json_is_object(v))
+        return bad(err, path, "valueFormat", "is required: an object such as "
+                                             "{\"format\": \"nd-json\"}");
+    struct format_settings *vs = arena_zalloc(mem, sizeof *vs);
+    if (!vs)
+        return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+    snprintf(p, sizeof p, "%s.valueFormat", path);
+    if (settings_obj(v, p, mem, true, vs, err))
+        return err->code;
+    out->value_format = vs;
+    v = json_object_get(o, "keyFormat");
+    if (v && !json_is_null(v)) {
+        if (!json_is_object(v))
+            return bad(err, path, "keyFormat", "must be an object or null");
+        struct format_settings *ks = arena_zalloc(mem, sizeof *ks);
+        if (!ks)
+            return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+        snprintf(p, sizeof p, "%s.keyFormat", path);
+        if (settings_obj(v, p, mem, true, ks, err))
+            return err->code;
+        out->key_format = ks;
+    }
+    if (get_str(o, "keyColumnName", path, mem, &out->key_column, err) ||
+        get_str(o, "timestampColumnName", path, mem, &out->timestamp_column, err) ||
+        get_str(o, "headerLabelPrefix", path, mem, &out->header_prefix, err) ||
+        get_str(o, "topicColumnName", path, mem, &out->topic_column, err))
+        return err->code;
+    return 0;
+}
+
+static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nested,
+                        struct format_settings *out, struct lerr *err)
+{
+    static const struct {
+        const char *name;
+        enum format_kind kind;
+    } kinds[] = {{"nd-json", FORMAT_NDJSON}, {"csv", FORMAT_CSV}, {"tsv", FORMAT_TSV},
+                 {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA}};
+    memset(out, 0, sizeof *out);
+    json_t *f = json_object_get(o, "format");
+    if (!json_is_string(f))
+        return bad(err, path, "format", "is required: \"nd-json\", \"csv\", \"tsv\", "
+                                        "\"delimited\" or \"kafka\"");
+    size_t k = 0;
+    while (k < LS_ARRAY_LEN(kinds) && strcmp(kinds[k].name, json_string_value(f)) != 0)
+        k++;
+    if (k == LS_ARRAY_LEN(kinds) || (nested && kinds[k].kind == FORMAT_KAFKA)) {
+        char t[200];
+        snprintf(t, sizeof t, "%s.format", path);
+        return lerr_set_at(err, LERR_INVALID, t,
+                           "%s \"%s\" is not supported here; use \"nd-json\", \"csv\", \"tsv\", "
+                           "\"delimited\"%s",
+                           t, json_string_value(f), nested ? "" : " or \"kafka\"");
+    }
+    out->kind = kinds[k].kind;
+    switch (out->kind) {
+    case FORMAT_NDJSON: return flatten(o, path, mem, out, err);
+    case FORMAT_KAFKA: return kafka(o, path, mem, out, err);
+    default: return delimited(o, path, mem, out, err);
+    }
+}
+
+int format_settings_from_json(const char *json, size_t len, struct arena *mem,
+                              struct format_settings *out, struct lerr *err)
+{
+    json_error_t je;
+    json_t *o = json_loadb(json, len, 0, &je);
+    if (!o)
+        return lerr_set(err, LERR_INVALID, "formatSettings is not valid JSON: %s at line %d",
+                        je.text, je.line);
+    int rc = json_is_object(o)
+                 ? settings_obj(o, "formatSettings", mem, false, out, err)
+                 : lerr_set_at(err, LERR_INVALID, "formatSettings",
+                               "formatSettings must be an object");
+    json_decref(o);
+    return rc;
+}
+
+int format_input_schema_from_json(const char *json, size_t len, struct arena *mem,
+                                  struct sql_schema *out, struct lerr *err)
+{
+    static const struct {
+        const char *name;
+        uint8_t type;
+    } types[] = {{"string", SQL_STRING}, {"long", SQL_LONG}, {"float", SQL_FLOAT},
+                 {"double", SQL_DOUBLE}, {"json", SQL_JSON}};
+    json_error_t je;
+    json_t *a = json_loadb(json, len, 0, &je);
+    if (!a)
+        return lerr_set(err, LERR_INVALID, "inputSchema is not valid JSON: %s at line %d",
+                        je.text, je.line);
+    int rc = 0;
+    if (!json_is_array(a)) {
+        rc = lerr_set_at(err, LERR_INVALID, "inputSchema", "inputSchema must be an array");
+        goto done;
+    }
+    size_t n = json_array_size(a);
+    struct sql_field *fields = arena_zalloc(mem, (n + 1) * sizeof *fields);
+    if (!fields) {
+        rc = lerr_set(err, LERR_NOMEM, "out of memory reading inputSchema");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(a, i);
+        json_t *name = json_object_get(e, "name"), *dt = json_object_get(e, "dataType");
+        char t[64];
+        snprintf(t, sizeof t, "inputSchema[%zu]", i);
+        if (!json_is_string(name) || !json_is_string(dt)) {
+            rc = lerr_set_at(err, LERR_INVALID, t,
+                             "%s must be {\"name\": \"...\", \"dataType\": \"...\"}", t);
+            goto done;
+        }
+        size_t k = 0;
+        while (k < LS_ARRAY_LEN(types) && strcasecmp(types[k].name, json_string_value(dt)) != 0)
+            k++;
+        if (k == LS_ARRAY_LEN(types)) {
+            rc = lerr_set_at(err, LERR_INVALID, t,
+                             "%s.dataType '%s' is not one of string, long, float, double, json",
+                             t, json_string_value(dt));
+            goto done;
+        }
+        fields[i].name_len = json_string_length(name);
+        fields[i].name = arena_strndup(mem, json_string_value(name), fields[i].name_len);
+        fields[i].type = types[k].type;
+        if (!fields[i].name) {
+            rc = lerr_set(err, LERR_NOMEM, "out of memory reading inputSchema");
+            goto done;
+        }
+    }
+    out->fields = fields;
+    out->n = n;
+done:
+    json_decref(a);
+    return rc;
+}
