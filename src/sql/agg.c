@@ -382,10 +382,22 @@ static void put_value(struct buf *b, const struct sql_value *v)
     }
 }
 
+/* Kinds whose states are interchangeable share one tag, so that a state
+ * written by a LATEST_BY mapping reads back as a stringLatest measure. */
+static unsigned char state_family(enum sql_agg_kind k)
+{
+    switch (k) {
+    case SQL_AGG_COUNT_STAR: return SQL_AGG_COUNT;
+    case SQL_AGG_EARLIEST_BY: return SQL_AGG_EARLIEST;
+    case SQL_AGG_LATEST_BY: return SQL_AGG_LATEST;
+    default: return (unsigned char)k;
+    }
+}
+
 bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out)
 {
     const struct agg_state *s = state;
-    unsigned char h[3] = {STATE_VERSION, (unsigned char)c->kind, s->has};
+    unsigned char h[3] = {STATE_VERSION, state_family(c->kind), s->has};
     buf_append(out, h, 3);
     put_u64(out, (uint64_t)s->cnt);
     put_u64(out, (uint64_t)s->ts);
@@ -472,7 +484,7 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
     struct agg_state *s = state;
     sql_agg_init(c, s);
     struct rd r = {p, (const unsigned char *)p + n};
-    if (n < 27 || r.p[0] != STATE_VERSION || r.p[1] != (unsigned char)c->kind)
+    if (n < 27 || r.p[0] != STATE_VERSION || r.p[1] != state_family(c->kind))
         return lerr_set(err, LERR_CORRUPT, "aggregator state is not a %s state (version or kind differs)",
                         agg_names[c->kind]);
     s->has = r.p[2] != 0;

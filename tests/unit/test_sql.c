@@ -956,6 +956,31 @@ static void test_aggs(void)
         CHECK_EQ_DBL(v.v.d, 3.5, 0);
         free(st);
     }
+    /* a LATEST_BY mapping's state reads back as a stringLatest measure */
+    e = compile("LATEST_BY(s, MILLIS_TO_TIMESTAMP(n))", SQL_MODE_ROLLUP, &err);
+    if (e) {
+        const struct sql_agg_call *c = sql_expr_agg(e);
+        void *st = calloc(1, sql_agg_state_size(c));
+        sql_agg_init(c, st);
+        sql_agg_add_row(c, st, rows[0], 0, &mem, &err);
+        struct buf b;
+        buf_init(&b, 0);
+        sql_agg_serialize(c, st, &b);
+        sql_agg_for_measure("stringLatest", &m);
+        void *st2 = calloc(1, sql_agg_state_size(&m));
+        lerr_init(&err);
+        CHECK_EQ_INT(sql_agg_deserialize(&m, b.data, b.len, st2, &mem, &err), 0);
+        struct sql_value v;
+        sql_agg_finalize(&m, st2, &v);
+        CHECK(!v.is_null && v.v.s.n == 3 && memcmp(v.v.s.p, "abc", 3) == 0);
+        sql_agg_for_measure("longSum", &m);
+        lerr_init(&err);
+        CHECK_EQ_INT(sql_agg_deserialize(&m, b.data, b.len, st2, &mem, &err), LERR_CORRUPT);
+        buf_free(&b);
+        free(st);
+        free(st2);
+        sql_expr_free(e);
+    }
     /* COUNT(DISTINCT) over many values, merged and serialized */
     e = compile("COUNT(DISTINCT n)", SQL_MODE_ROLLUP, &err);
     if (e) {
