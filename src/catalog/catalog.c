@@ -714,6 +714,60 @@ int catalog_job_update_state(struct catalog *c, const struct catalog_job *j, str
     return LOCKED(c, job_update_state_locked(c, j, err));
 }
 
+static int job_set_status_locked(struct catalog *c, const char *id, const char *status,
+                                 const char *health, const char *msg, int64_t started_ns,
+                                 int64_t completed_ns, struct lerr *err)
+{
+    sqlite3_stmt *st = prep(c, err,
+                            "UPDATE job SET status = ?, health = ?, health_message = ?, "
+                            "updated_ns = ?, "
+                            "started_ns = CASE WHEN ? = 0 THEN started_ns ELSE ? END, "
+                            "completed_ns = CASE WHEN ? = 0 THEN completed_ns ELSE ? END "
+                            "WHERE id = ?",
+                            "sssiiiiis", status, health, msg ? msg : "", util_now_ns(),
+                            started_ns, started_ns, completed_ns, completed_ns, id);
+    if (!st || step_done(c, st, err, "job"))
+        return err->code;
+    if (sqlite3_changes(c->db) == 0)
+        return lerr_set(err, LERR_NOT_FOUND, "no job with id '%s'", id);
+    return 0;
+}
+
+int catalog_job_set_status(struct catalog *c, const char *id, const char *status,
+                           const char *health, const char *health_message, int64_t started_ns,
+                           int64_t completed_ns, struct lerr *err)
+{
+    return LOCKED(c, job_set_status_locked(c, id, status, health, health_message, started_ns,
+                                           completed_ns, err));
+}
+
+static int job_set_desired_locked(struct catalog *c, const char *id, const char *desired,
+                                  const char *modified_by, struct lerr *err)
+{
+    sqlite3_stmt *st = prep(c, err,
+                            "UPDATE job SET desired = ?, modified_by = ?, updated_ns = ?, "
+                            "status = CASE WHEN ? = 'running' AND status IN ('suspended', "
+                            "'failed') THEN 'pending' ELSE status END, "
+                            "health = CASE WHEN ? = 'running' AND status IN ('suspended', "
+                            "'failed') THEN 'ok' ELSE health END, "
+                            "health_message = CASE WHEN ? = 'running' AND status IN "
+                            "('suspended', 'failed') THEN '' ELSE health_message END "
+                            "WHERE id = ?",
+                            "ssissss", desired, modified_by, util_now_ns(), desired, desired,
+                            desired, id);
+    if (!st || step_done(c, st, err, "job"))
+        return err->code;
+    if (sqlite3_changes(c->db) == 0)
+        return lerr_set(err, LERR_NOT_FOUND, "no job with id '%s'", id);
+    return 0;
+}
+
+int catalog_job_set_desired(struct catalog *c, const char *id, const char *desired,
+                            const char *modified_by, struct lerr *err)
+{
+    return LOCKED(c, job_set_desired_locked(c, id, desired, modified_by, err));
+}
+
 /* ---- checkpoints --------------------------------------------------------- */
 
 static int job_reset_locked(struct catalog *c, const char *job_id, const char *table,

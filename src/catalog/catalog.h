@@ -140,6 +140,23 @@ int catalog_job_list(struct catalog *c, struct catalog_job_list *out, struct ler
  * started_ns and completed_ns of j (matched by id). */
 int catalog_job_update_state(struct catalog *c, const struct catalog_job *j, struct lerr *err);
 
+/*
+ * What the runtime changes as a job runs: status, health and its message,
+ * and the started/completed times (0 = leave as is). Leaves desired and
+ * modified_by alone, so it never undoes a user's concurrent request.
+ */
+int catalog_job_set_status(struct catalog *c, const char *id, const char *status,
+                           const char *health, const char *health_message, int64_t started_ns,
+                           int64_t completed_ns, struct lerr *err);
+
+/*
+ * What the user changes: desiredExecutionStatus and lastModifiedBy. A resume
+ * ("running") of a suspended or failed job also puts it back to pending with
+ * health ok, atomically, so the runtime starts it again.
+ */
+int catalog_job_set_desired(struct catalog *c, const char *id, const char *desired,
+                            const char *modified_by, struct lerr *err);
+
 /* ---- stream checkpoints, keyed by (table, stream) ---------------------- */
 
 /*
@@ -157,7 +174,7 @@ int catalog_checkpoint_put(struct catalog *c, const char *table, const char *str
 /* ---- segments, and the commit that makes rows and offsets durable together ---- */
 
 struct catalog_segment {
-    char id[37];
+    char id[320];                /* unique across tables, e.g. "<table id>/<file name>" */
     char table_name[256];
     char path[512];              /* relative to the data dir */
     int64_t chunk_start, chunk_end;   /* the time chunk, ms [start, end) */

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "format/format.h"
+#include "source/source.h"
 #include "sql/sql.h"
 #include "util/util.h"
 
@@ -114,6 +115,14 @@ struct pipeline_table {
     size_t ncols;
 };
 
+/*
+ * Builds the table description from a table document (the API's JSON:
+ * type, schemaMode, schema[{name, dataType, columnType}]); memory from
+ * `mem`. NULL doc = the table does not exist yet.
+ */
+int pipeline_table_from_json(const char *doc, struct arena *mem, struct pipeline_table *out,
+                             struct lerr *err);
+
 struct pipeline_opts {
     const char *spec_json;           /* the job's normalised spec (as the API stores it) */
     size_t spec_len;
@@ -186,5 +195,81 @@ size_t pipeline_rejections(struct pipeline *p, struct pipeline_rejection *out, s
 /* Records an event that is not about one row (an offset gap, a widening) in the ring. */
 void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t partition,
                    int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
+
+/* ==== the runtime: tables, push logs and the jobs that run ================= */
+
+/*
+ * The runtime owns what the server serves data from: open tables (storage),
+ * push-connection logs, and one runner thread per running streaming job,
+ * started and stopped by a supervisor that follows the catalog's
+ * desiredExecutionStatus. (runtime.c)
+ *
+ * A runner: poll a batch from its source → the row pipeline → append to the
+ * table → persist when a bound is passed; the persist's catalog transaction
+ * registers the segments and advances the (table, stream) checkpoint with
+ * compare-and-swap, and saves the job's counters — so after kill -9 the job
+ * resumes from the last commit and no event is lost or counted twice.
+ */
+struct catalog;
+struct storage_snapshot;
+struct storage_status;
+struct ingest_runtime;
+
+struct ingest_runtime_opts {
+    uint64_t persist_max_rows;     /* 0 = storage default (1M) */
+    uint64_t persist_max_bytes;    /* 0 = storage default (256 MB) */
+    int64_t persist_max_age_ms;    /* 0 = storage default (10 s) */
+    int supervisor_period_ms;      /* 0 = 250 */
+};
+
+int ingest_runtime_start(struct catalog *cat, const char *data_dir,
+                         const struct ingest_runtime_opts *opts, struct ingest_runtime **out,
+                         struct lerr *err);
+/* Stops every runner (persisting what they buffered), then frees. */
+void ingest_runtime_stop(struct ingest_runtime *rt);
+/* Wakes the supervisor (a job was created or its desired status changed). */
+void ingest_runtime_notify(struct ingest_runtime *rt);
+/*
+ * Waits until the supervisor has acted on the job's desired status (or
+ * timeout_ms passes): true when the job's executionStatus agrees with it.
+ */
+bool ingest_runtime_settle(struct ingest_runtime *rt, const char *job_id, int timeout_ms);
+
+/* Live numbers of a running job; false when it is not running here. */
+struct ingest_job_metrics {
+    struct pipeline_counters counters;
+    int64_t lag;                  /* total, -1 unknown */
+    int64_t freshness_ms;         /* now - produce time of the newest ingested event; -1 */
+    int64_t persist_count;
+    double persist_ms_last;
+};
+bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
+                        struct ingest_job_metrics *out,
+                        struct source_partition **parts, size_t *nparts);
+/* The last rejections of a running job; 0 when not running here. */
+size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
+                             struct pipeline_rejection *out, size_t cap);
+
+/* Tables. A snapshot for a query; NULL with LERR_NOT_FOUND when the table
+ * does not exist. */
+struct storage_snapshot *ingest_table_snapshot(struct ingest_runtime *rt, const char *name,
+                                               struct lerr *err);
+int ingest_table_status(struct ingest_runtime *rt, const char *name, struct storage_status *out,
+                        struct lerr *err);
+/* Holds the table's writer lock across an API read-modify-write of its
+ * document; ingest_table_unlock also applies new schema columns to storage. */
+void ingest_table_lock(struct ingest_runtime *rt, const char *name);
+void ingest_table_unlock(struct ingest_runtime *rt, const char *name);
+/* After the catalog dropped the table: forget it and delete its files. */
+void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const char *table_id);
+
+/* Push connections: appends records durably; first offset in *first. */
+struct pushlog_entry;
+int ingest_push_append(struct ingest_runtime *rt, const char *connection,
+                       const struct pushlog_entry *e, size_t n, int64_t *first,
+                       struct lerr *err);
+
+/* Prometheus text of the runtime's metrics. */
+void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out);
 
 #endif

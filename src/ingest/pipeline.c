@@ -79,6 +79,44 @@ struct pipeline {
     size_t ring_next, ring_count;
 };
 
+/* ---- the target table ------------------------------------------------------------ */
+
+int pipeline_table_from_json(const char *text, struct arena *mem, struct pipeline_table *out,
+                             struct lerr *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!text)
+        return 0;
+    json_t *doc = json_loads(text, 0, NULL);
+    if (!doc)
+        return lerr_set(err, LERR_CORRUPT, "the table's catalog entry is unreadable");
+    json_t *schema = json_object_get(doc, "schema");
+    size_t n = json_array_size(schema), k = 0, i;
+    struct pipeline_table_col *cols = arena_zalloc(mem, (n + 1) * sizeof *cols);
+    json_t *c;
+    json_array_foreach(schema, i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *dt = json_string_value(json_object_get(c, "dataType"));
+        const char *ct = json_string_value(json_object_get(c, "columnType"));
+        if (!cols || !name || !dt || strcmp(name, "__time") == 0)
+            continue;
+        cols[k].name = arena_strdup(mem, name);
+        cols[k].measure = ct && strcmp(ct, "measure") == 0;
+        cols[k].measure_type = arena_strdup(mem, dt);
+        int t = cols[k].measure ? -1 : sql_type_from_name(dt, strlen(dt));
+        cols[k].type = (uint8_t)(t < 0 ? SQL_NULL : t);
+        k++;
+    }
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    const char *mode = json_string_value(json_object_get(doc, "schemaMode"));
+    out->aggregate = type && strcmp(type, "aggregate") == 0;
+    out->strict = mode && strcmp(mode, "strict") == 0;
+    out->cols = cols;
+    out->ncols = k;
+    json_decref(doc);
+    return cols ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+}
+
 /* ---- compile ------------------------------------------------------------------ */
 
 static int set_target(struct lerr *err, const char *target)

@@ -1,0 +1,1446 @@
+/*
+ * runtime.c — what runs: the open tables, the push-connection logs, and one
+ * runner thread per running streaming job, started and stopped by a
+ * supervisor thread that follows each job's desiredExecutionStatus in the
+ * catalog. A compactor thread merges small segments in the background.
+ *
+ * Exactly-once (DESIGN §6): a runner appends rows to the table's realtime
+ * buffers and, when a persist bound is passed, persists them; the persist's
+ * commit callback is one catalog transaction that registers the new segment
+ * files, advances the (table, stream) checkpoint from the offsets it last
+ * committed to the source's current position (compare-and-swap), and saves
+ * the job's counters. Rows and offsets therefore become durable together;
+ * after kill -9 the buffers are gone, unregistered files are removed when the
+ * table opens, and the job re-reads from the committed offsets.
+ *
+ * Locks: rt->mu guards the registries (tables, logs, runners) and is never
+ * held across I/O except while opening a table or log; a table's own mutex
+ * serialises its writers (the runner's append/persist, schema changes);
+ * job->mu guards a runner's source and pipeline pointers for API readers.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest.h"
+#include "storage/storage.h"
+
+#define POLL_MAX_RECORDS 20000
+#define POLL_TIMEOUT_MS 100
+#define BATCH_ARENA_CAP (512u * 1024 * 1024)
+#define RESET_CHECK_MS 500
+#define GAP_WARN_MS 60000
+#define TRIM_EVERY_MS 10000
+#define COMPACT_EVERY_MS 30000
+
+struct rt_table {
+    struct rt_table *next;
+    char name[256];
+    char id[40];
+    char dir[1200];
+    struct storage_table *st;
+    pthread_mutex_t mu;   /* writer lock */
+};
+
+struct rt_push {
+    struct rt_push *next;
+    char name[80];
+    struct pushlog *log;
+    int64_t last_trim_ms;
+};
+
+struct rt_job {
+    struct rt_job *next;
+    struct ingest_runtime *rt;
+    char id[37];
+    char table[256];
+    char connection[256];
+    pthread_t th;
+    atomic_bool stop;
+    atomic_bool done;
+    bool failed;
+    pthread_mutex_t mu;   /* guards pipe and src for readers on other threads */
+    struct pipeline *pipe;
+    struct source *src;
+    atomic_llong newest_produced_ms;
+    atomic_llong persist_count;
+    _Atomic double persist_ms_last;
+};
+
+struct ingest_runtime {
+    struct catalog *cat;
+    char dir[1024];
+    struct ingest_runtime_opts opts;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_bool stopping;
+    bool kick;
+    struct rt_table *tables;
+    struct rt_push *pushes;
+    struct rt_job *jobs;
+    pthread_t supervisor, compactor;
+    /* Prometheus numbers */
+    atomic_llong persists, persist_failures;
+    atomic_llong persist_us_total;
+    atomic_llong persist_hist[8];   /* <=10ms, 50, 100, 250, 500, 1000, 5000, +Inf */
+};
+
+static const double persist_buckets_ms[] = {10, 50, 100, 250, 500, 1000, 5000};
+
+/* ---- tables ------------------------------------------------------------------ */
+
+/* A table document's columns (not __time) as storage columns; names and aggs from `mem`. */
+static int doc_columns(json_t *doc, struct arena *mem, struct storage_column **out, size_t *n,
+                       struct lerr *err)
+{
+    json_t *schema = json_object_get(doc, "schema");
+    size_t cap = json_array_size(schema);
+    struct storage_column *cols = arena_zalloc(mem, (cap + 1) * sizeof *cols);
+    if (!cols)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    size_t k = 0, i;
+    json_t *c;
+    json_array_foreach(schema, i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *dt = json_string_value(json_object_get(c, "dataType"));
+        const char *ct = json_string_value(json_object_get(c, "columnType"));
+        if (!name || !dt || strcmp(name, "__time") == 0)
+            continue;
+        struct storage_column *sc = &cols[k];
+        sc->name = arena_strdup(mem, name);
+        if (ct && strcmp(ct, "measure") == 0) {
+            if (!sql_agg_for_measure(dt, &sc->agg))
+                return lerr_set(err, LERR_INVALID,
+                                "column '%s' has measure type %s, which is not supported yet",
+                                name, dt);
+            sc->kind = STORAGE_MEASURE;
+            sc->type = sc->agg.result_type;
+        } else {
+            int t = sql_type_from_name(dt, strlen(dt));
+            if (t < 0)
+                return lerr_set(err, LERR_INVALID, "column '%s' has unknown type %s", name, dt);
+            sc->kind = STORAGE_DIMENSION;
+            sc->type = (uint8_t)t;
+        }
+        k++;
+    }
+    *out = cols;
+    *n = k;
+    return 0;
+}
+
+static json_t *load_table_doc(struct ingest_runtime *rt, const char *name, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(rt->cat, CATALOG_TABLE, name, &d, err))
+        return NULL;
+    json_t *doc = json_loads(d.doc, 0, NULL);
+    catalog_doc_destroy(&d);
+    if (!doc)
+        lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", name);
+    return doc;
+}
+
+static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *doc,
+                        struct lerr *err)
+{
+    struct arena mem;
+    arena_init(&mem, 16 * 1024, 0);
+    struct storage_column *cols = NULL;
+    size_t ncols = 0;
+    struct catalog_segment_list segs = {0};
+    const char **known = NULL;
+    int rc = doc_columns(doc, &mem, &cols, &ncols, err);
+    if (rc)
+        goto out;
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    const char *gran = json_string_value(json_object_get(doc, "partitioningGranularity"));
+    const char *res = json_string_value(json_object_get(doc, "timeResolution"));
+    struct storage_schema sch = {
+        .type = type && strcmp(type, "aggregate") == 0 ? STORAGE_AGGREGATE : STORAGE_DETAIL,
+        .partitioning = gran ? (enum storage_gran)storage_gran_parse(gran, strlen(gran))
+                             : STORAGE_GRAN_DAY,
+        .time_resolution = res ? (enum storage_gran)storage_gran_parse(res, strlen(res))
+                               : STORAGE_GRAN_MILLISECOND,
+        .cols = cols,
+        .ncols = ncols,
+    };
+    if ((rc = catalog_segment_list(rt->cat, t->name, &segs, err)))
+        goto out;
+    known = calloc(segs.n + 1, sizeof *known);
+    if (!known) {
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < segs.n; i++) {
+        const char *slash = strrchr(segs.items[i].path, '/');
+        known[i] = slash ? slash + 1 : segs.items[i].path;
+    }
+    struct storage_open_opts oo = {
+        .limits = {rt->opts.persist_max_rows, rt->opts.persist_max_bytes,
+                   rt->opts.persist_max_age_ms},
+        .known = known,
+        .nknown = segs.n,
+    };
+    rc = storage_table_open(t->dir, t->name, &sch, &oo, &t->st, err);
+out:
+    free(known);
+    catalog_segment_list_free(&segs);
+    arena_destroy(&mem);
+    return rc;
+}
+
+/* The open table of that name (opening it on first use), or NULL + err. */
+static struct rt_table *table_get(struct ingest_runtime *rt, const char *name, struct lerr *err)
+{
+    pthread_mutex_lock(&rt->mu);
+    for (struct rt_table *t = rt->tables; t; t = t->next) {
+        if (strcmp(t->name, name) == 0) {
+            pthread_mutex_unlock(&rt->mu);
+            return t;
+        }
+    }
+    struct rt_table *t = NULL;
+    json_t *doc = load_table_doc(rt, name, err);
+    if (!doc)
+        goto out;
+    t = calloc(1, sizeof *t);
+    if (!t) {
+        lerr_set(err, LERR_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->id, sizeof t->id, "%s", json_string_value(json_object_get(doc, "id")));
+    snprintf(t->dir, sizeof t->dir, "%s/tables/%s", rt->dir, t->id);
+    pthread_mutex_init(&t->mu, NULL);
+    if (open_storage(rt, t, doc, err)) {
+        pthread_mutex_destroy(&t->mu);
+        free(t);
+        t = NULL;
+        goto out;
+    }
+    t->next = rt->tables;
+    rt->tables = t;
+out:
+    json_decref(doc);
+    pthread_mutex_unlock(&rt->mu);
+    return t;
+}
+
+/* Adds table-document columns that storage does not have yet. Table lock held. */
+static int sync_columns(struct ingest_runtime *rt, struct rt_table *t, struct lerr *err)
+{
+    json_t *doc = load_table_doc(rt, t->name, err);
+    if (!doc)
+        return err->code;
+    struct arena mem;
+    arena_init(&mem, 16 * 1024, 0);
+    struct storage_column *cols;
+    size_t n;
+    int rc = doc_columns(doc, &mem, &cols, &n, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (storage_table_find_column(t->st, cols[i].name, strlen(cols[i].name)) < 0 &&
+            storage_table_add_column(t->st, &cols[i], err) < 0)
+            rc = err->code;
+    arena_destroy(&mem);
+    json_decref(doc);
+    return rc;
+}
+
+struct storage_snapshot *ingest_table_snapshot(struct ingest_runtime *rt, const char *name,
+                                               struct lerr *err)
+{
+    struct rt_table *t = table_get(rt, name, err);
+    if (!t)
+        return NULL;
+    struct storage_snapshot *s = storage_table_snapshot(t->st);
+    if (!s)
+        lerr_set(err, LERR_NOMEM, "out of memory taking a snapshot of '%s'", name);
+    return s;
+}
+
+int ingest_table_status(struct ingest_runtime *rt, const char *name, struct storage_status *out,
+                        struct lerr *err)
+{
+    struct rt_table *t = table_get(rt, name, err);
+    if (!t)
+        return err->code;
+    storage_table_status(t->st, out);
+    return 0;
+}
+
+void ingest_table_lock(struct ingest_runtime *rt, const char *name)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct rt_table *t = table_get(rt, name, &err);
+    if (t)
+        pthread_mutex_lock(&t->mu);
+}
+
+void ingest_table_unlock(struct ingest_runtime *rt, const char *name)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct rt_table *t = table_get(rt, name, &err);
+    if (!t)
+        return;
+    if (sync_columns(rt, t, &err))
+        log_msg(LOG_WARN, "ingest", "table '%s': %s", name, err.msg);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[1400];
+    /* The directory is ours (DIR/tables/<uuid>); a uuid needs no quoting. */
+    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
+    if (system(cmd) != 0)
+        log_msg(LOG_WARN, "ingest", "could not remove %s", dir);
+}
+
+void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const char *table_id)
+{
+    pthread_mutex_lock(&rt->mu);
+    struct rt_table **pp = &rt->tables, *t = NULL;
+    for (; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, name) == 0) {
+            t = *pp;
+            *pp = t->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/tables/%s", rt->dir, table_id);
+    if (t) {
+        struct lerr err;
+        lerr_init(&err);
+        pthread_mutex_lock(&t->mu);
+        storage_table_drop_data(t->st, &err);
+        pthread_mutex_unlock(&t->mu);
+        storage_table_free(t->st);
+        pthread_mutex_destroy(&t->mu);
+        free(t);
+    }
+    if (util_uuid_valid(table_id))
+        remove_tree(dir);
+}
+
+/* ---- push logs --------------------------------------------------------------- */
+
+static struct rt_push *push_get(struct ingest_runtime *rt, const char *name, struct lerr *err)
+{
+    pthread_mutex_lock(&rt->mu);
+    struct rt_push *p = rt->pushes;
+    while (p && strcmp(p->name, name) != 0)
+        p = p->next;
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/push/%s", rt->dir, name);
+        if (!p) {
+            lerr_set(err, LERR_NOMEM, "out of memory");
+        } else if (util_mkdirs(dir, 0700, err) || pushlog_open(dir, NULL, &p->log, err)) {
+            free(p);
+            p = NULL;
+        } else {
+            snprintf(p->name, sizeof p->name, "%s", name);
+            p->next = rt->pushes;
+            rt->pushes = p;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return p;
+}
+
+int ingest_push_append(struct ingest_runtime *rt, const char *connection,
+                       const struct pushlog_entry *e, size_t n, int64_t *first,
+                       struct lerr *err)
+{
+    struct rt_push *p = push_get(rt, connection, err);
+    if (!p)
+        return err->code;
+    return pushlog_append(p->log, e, n, first, err);
+}
+
+/*
+ * Deletes push-log files every live job reading the log has checkpointed
+ * past. A live job without a checkpoint yet holds everything.
+ */
+static void push_trim(struct ingest_runtime *rt, const char *conn, const char *stream)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct rt_push *p = push_get(rt, conn, &err);
+    int64_t now = util_now_ms();
+    if (!p || now - p->last_trim_ms < TRIM_EVERY_MS)
+        return;
+    p->last_trim_ms = now;
+    struct catalog_job_list jobs;
+    if (catalog_job_list(rt->cat, &jobs, &err))
+        return;
+    int64_t min = INT64_MAX;
+    for (size_t i = 0; i < jobs.n; i++) {
+        const struct catalog_job *j = &jobs.items[i];
+        if (strcmp(j->connection_name, conn) != 0 || !catalog_job_status_live(j->status))
+            continue;
+        char *off = NULL;
+        struct source_offsets o;
+        source_offsets_init(&o);
+        int64_t next = -1;
+        if (catalog_checkpoint_get(rt->cat, j->table_name, stream, &off, &err) == 0 &&
+            source_offsets_from_json(off, strlen(off), &o, &err) == 0)
+            next = source_offsets_get(&o, conn, 0);
+        lerr_init(&err);
+        free(off);
+        source_offsets_destroy(&o);
+        min = next < 0 ? -1 : (next < min ? next : min);
+        if (min < 0)
+            break;
+    }
+    catalog_job_list_free(&jobs);
+    int deleted = 0;
+    if (min > 0 && min != INT64_MAX && pushlog_trim(p->log, min, &deleted, &err) == 0 && deleted)
+        log_msg(LOG_INFO, "ingest", "push log '%s': deleted %d file(s) below offset %lld", conn,
+                deleted, (long long)min);
+}
+
+/* ---- a runner --------------------------------------------------------------------- */
+
+struct runner {
+    struct rt_job *job;
+    struct ingest_runtime *rt;
+    struct rt_table *table;
+    struct catalog_job cj;
+    json_t *spec;
+    char stream[300];
+    char read_from[16];
+    char *expected;            /* the checkpoint text we last committed (or found) */
+    int64_t reset_generation;
+    struct arena batch;
+    struct pipeline_table ptable;
+    struct arena ptable_mem;
+    char health[8];
+    char health_msg[512];
+    int64_t gap_until_ms;
+    char gap_msg[512];
+    int64_t last_commit_ms;
+    bool dirty_offsets;        /* polled past the last committed offsets */
+};
+
+static void set_status(struct runner *r, const char *status, const char *health,
+                       const char *msg, int64_t started, int64_t completed)
+{
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_job_set_status(r->rt->cat, r->job->id, status, health, msg, started, completed,
+                               &err))
+        log_msg(LOG_WARN, "ingest", "job %s: cannot record status: %s", r->job->id, err.msg);
+}
+
+static void set_health(struct runner *r, const char *health, const char *msg)
+{
+    if (strcmp(r->health, health) == 0 && strcmp(r->health_msg, msg) == 0)
+        return;
+    snprintf(r->health, sizeof r->health, "%s", health);
+    snprintf(r->health_msg, sizeof r->health_msg, "%s", msg);
+    set_status(r, "running", health, msg, 0, 0);
+    if (strcmp(health, "ok") != 0)
+        log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, msg);
+}
+
+static void fail(struct runner *r, const char *fmt, ...) LS_PRINTF(2, 3);
+static void fail(struct runner *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_msg(LOG_ERROR, "ingest", "job %s failed: %s", r->job->id, msg);
+    set_status(r, "failed", "error", msg, 0, util_now_ns());
+    r->job->failed = true;
+}
+
+/* The table as the pipeline sees it: type, mode and declared columns. */
+static int build_ptable(struct runner *r, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(r->rt->cat, CATALOG_TABLE, r->cj.table_name, &d, err))
+        return err->code;
+    int rc = pipeline_table_from_json(d.doc, &r->ptable_mem, &r->ptable, err);
+    catalog_doc_destroy(&d);
+    return rc;
+}
+
+/*
+ * Gives every pipeline column a storage column, adding the missing ones to
+ * the table (document and storage) — flexible tables grow as discovery and
+ * mappings name new columns. Table lock held.
+ */
+static int ensure_columns(struct runner *r, struct lerr *err)
+{
+    struct pipeline *p = r->job->pipe;
+    size_t n = pipeline_ncolumns(p);
+    json_t *doc = NULL;
+    bool changed = false;
+    for (size_t i = 0; i < n; i++) {
+        struct pipeline_column *c = pipeline_column(p, i);
+        if (c->storage_col >= 0)
+            continue;
+        int idx = storage_table_find_column(r->table->st, c->name, strlen(c->name));
+        if (idx < 0) {
+            if (r->ptable.strict)
+                return lerr_set(err, LERR_INVALID,
+                                "column '%s' is not in strict table '%s'; add it to the table's "
+                                "schema",
+                                c->name, r->table->name);
+            if (!doc && !(doc = load_table_doc(r->rt, r->table->name, err)))
+                return err->code;
+            struct storage_column sc = {.name = c->name,
+                                        .type = c->type == SQL_BOOLEAN ? SQL_LONG : c->type,
+                                        .kind = c->measure ? STORAGE_MEASURE : STORAGE_DIMENSION};
+            if (c->measure)
+                sc.agg = *c->agg;
+            if (sc.type == SQL_ARRAY || sc.type == SQL_NULL)
+                sc.type = SQL_STRING;
+            idx = storage_table_add_column(r->table->st, &sc, err);
+            if (idx < 0) {
+                json_decref(doc);
+                return err->code;
+            }
+            const char *dt = c->measure ? NULL : sql_type_name(sc.type);
+            if (c->measure) {
+                static const char *const names[] = {
+                    [SQL_AGG_COUNT_STAR] = "count", [SQL_AGG_COUNT] = "count",
+                    [SQL_AGG_SUM] = "Sum",          [SQL_AGG_MIN] = "Min",
+                    [SQL_AGG_MAX] = "Max",          [SQL_AGG_LATEST] = "Latest",
+                    [SQL_AGG_EARLIEST] = "Earliest", [SQL_AGG_LATEST_BY] = "Latest",
+                    [SQL_AGG_EARLIEST_BY] = "Earliest"};
+                static char buf[32];
+                const char *suffix = c->agg->kind < LS_ARRAY_LEN(names) && names[c->agg->kind]
+                                         ? names[c->agg->kind] : "Sum";
+                const char *base = c->type == SQL_DOUBLE || c->type == SQL_FLOAT ? "double"
+                                   : c->type == SQL_STRING                      ? "string"
+                                                                               : "long";
+                if (strcmp(suffix, "count") == 0)
+                    snprintf(buf, sizeof buf, "count");
+                else
+                    snprintf(buf, sizeof buf, "%s%s", base, suffix);
+                dt = buf;
+            }
+            json_array_append_new(json_object_get(doc, "schema"),
+                                  json_pack("{s:s, s:s, s:s}", "name", c->name, "dataType", dt,
+                                            "columnType", c->measure ? "measure" : "dimension"));
+            changed = true;
+        }
+        c->storage_col = idx;
+    }
+    if (changed) {
+        struct catalog_doc d = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
+        snprintf(d.name, sizeof d.name, "%s", r->table->name);
+        int rc = catalog_doc_update(r->rt->cat, CATALOG_TABLE, &d, err);
+        free(d.doc);
+        json_decref(doc);
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- persist: rows and offsets, one transaction ------------------------------------ */
+
+struct commit_ctx {
+    struct runner *r;
+    const char *new_offsets;   /* NULL: leave the checkpoint as it is */
+    const char *counters;
+};
+
+static void segment_row(const struct rt_table *t, const struct storage_segment_info *s,
+                        struct catalog_segment *out)
+{
+    memset(out, 0, sizeof *out);
+    /* Ids are "<table id>/<file name>": unique, and derivable from a file. */
+    snprintf(out->id, sizeof out->id, "%s/%s", t->id, s->name);
+    snprintf(out->path, sizeof out->path, "tables/%s/%s", t->id, s->name);
+    out->chunk_start = s->chunk_start;
+    out->chunk_end = s->chunk_end;
+    out->min_time = s->min_time;
+    out->max_time = s->max_time;
+    out->rows = (int64_t)s->rows;
+    out->bytes = (int64_t)s->bytes;
+}
+
+static int commit_tx(struct ingest_runtime *rt, struct rt_table *t, const char *job_id,
+                     const char *stream, const char *expected, const char *new_offsets,
+                     const char *counters, const struct storage_segment_info *added,
+                     size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
+                     struct lerr *err)
+{
+    struct arena a;
+    arena_init(&a, 4096, 0);
+    struct catalog_segment *segs = arena_zalloc(&a, (nadded + 1) * sizeof *segs);
+    const char **rm = arena_zalloc(&a, (nremoved + 1) * sizeof *rm);
+    int rc = 0;
+    if (!segs || !rm) {
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nadded; i++)
+        segment_row(t, &added[i], &segs[i]);
+    for (size_t i = 0; i < nremoved; i++)
+        rm[i] = arena_printf(&a, "%s/%s", t->id, removed[i].name);
+    struct catalog_commit cm = {
+        .table_name = t->name,
+        .add = segs,
+        .nadd = nadded,
+        .remove_ids = rm,
+        .nremove = nremoved,
+        .stream = new_offsets ? stream : NULL,
+        .expected_offsets = expected,
+        .new_offsets = new_offsets,
+        .job_id = job_id,
+        .job_counters = counters,
+    };
+    rc = catalog_commit(rt->cat, &cm, err);
+out:
+    arena_destroy(&a);
+    return rc;
+}
+
+static int persist_commit(void *ctx, const struct storage_segment_info *added, size_t nadded,
+                          const struct storage_segment_info *removed, size_t nremoved,
+                          struct lerr *err)
+{
+    struct commit_ctx *c = ctx;
+    struct runner *r = c->r;
+    return commit_tx(r->rt, r->table, r->job->id, r->stream, r->expected, c->new_offsets,
+                     c->counters, added, nadded, removed, nremoved, err);
+}
+
+static char *counters_json(const struct pipeline_counters *c)
+{
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "numRowsProcessed", (json_int_t)c->processed,
+                          "numRowsProcessedWithWarnings", (json_int_t)c->processed_with_warnings,
+                          "numRowsSkippedByFilter", (json_int_t)c->skipped_by_filter,
+                          "numRowsSkippedByError", (json_int_t)c->skipped_by_error);
+    json_t *reasons = json_object();
+    for (int i = 1; i < PIPE_R__COUNT; i++)
+        json_object_set_new(reasons, pipeline_reason_name(i), json_integer((json_int_t)c->by_reason[i]));
+    json_object_set_new(o, "byReason", reasons);
+    json_object_set_new(o, "newestEventTime", json_integer(c->newest_event_ms));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void counters_from_json(const char *text, struct pipeline_counters *c)
+{
+    memset(c, 0, sizeof *c);
+    c->newest_event_ms = INT64_MIN;
+    json_t *o = json_loads(text, 0, NULL);
+    if (!o)
+        return;
+    c->processed = (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
+    c->processed_with_warnings =
+        (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessedWithWarnings"));
+    c->skipped_by_filter = (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByFilter"));
+    c->skipped_by_error = (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByError"));
+    json_t *reasons = json_object_get(o, "byReason");
+    for (int i = 1; i < PIPE_R__COUNT; i++)
+        c->by_reason[i] =
+            (uint64_t)json_integer_value(json_object_get(reasons, pipeline_reason_name(i)));
+    json_t *nt = json_object_get(o, "newestEventTime");
+    if (nt)
+        c->newest_event_ms = json_integer_value(nt);
+    json_decref(o);
+}
+
+static void observe_persist(struct ingest_runtime *rt, double ms, bool ok)
+{
+    atomic_fetch_add(&rt->persists, 1);
+    if (!ok)
+        atomic_fetch_add(&rt->persist_failures, 1);
+    atomic_fetch_add(&rt->persist_us_total, (long long)(ms * 1000));
+    size_t b = 0;
+    while (b < LS_ARRAY_LEN(persist_buckets_ms) && ms > persist_buckets_ms[b])
+        b++;
+    atomic_fetch_add(&rt->persist_hist[b], 1);
+}
+
+/*
+ * Persists the buffers and commits them with the source's position as the new
+ * checkpoint (advance = false: keep the checkpoint, e.g. around a reset).
+ * LERR_CONFLICT: the checkpoint moved (a reset): nothing was committed.
+ */
+static int persist(struct runner *r, bool advance, struct lerr *err)
+{
+    struct source_offsets pos;
+    source_offsets_init(&pos);
+    char *offsets = NULL, *counters = NULL;
+    int rc = 0;
+    if (advance) {
+        if ((rc = source_position(r->job->src, &pos, err)) ||
+            !(offsets = source_offsets_to_json(&pos, err))) {
+            rc = err->code;
+            goto out;
+        }
+    }
+    struct pipeline_counters pc;
+    pipeline_counters(r->job->pipe, &pc);
+    counters = counters_json(&pc);
+    struct commit_ctx ctx = {r, offsets, counters};
+    int64_t t0 = util_mono_ns();
+    pthread_mutex_lock(&r->table->mu);
+    rc = storage_table_persist(r->table->st, persist_commit, &ctx, err);
+    pthread_mutex_unlock(&r->table->mu);
+    double ms = (double)(util_mono_ns() - t0) / 1e6;
+    observe_persist(r->rt, ms, rc == 0);
+    if (rc == 0) {
+        atomic_fetch_add(&r->job->persist_count, 1);
+        atomic_store(&r->job->persist_ms_last, ms);
+        r->last_commit_ms = util_now_ms();
+        if (advance) {
+            free(r->expected);
+            r->expected = offsets;
+            offsets = NULL;
+            r->dirty_offsets = false;
+        }
+    }
+out:
+    free(offsets);
+    free(counters);
+    source_offsets_destroy(&pos);
+    return rc;
+}
+
+/* ---- start, reset, loop ---------------------------------------------------------- */
+
+static int open_source(struct runner *r, struct lerr *err)
+{
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
+        return err->code;
+    struct source *src = NULL;
+    if (strcmp(cd.kind, "push_streaming") == 0) {
+        struct rt_push *p = push_get(r->rt, cd.name, err);
+        if (p)
+            src = source_open_push(p->log, cd.name, err);
+    } else {
+        struct arena a;
+        arena_init(&a, 4096, 0);
+        struct source_kafka_config cfg;
+        if (source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err) == 0)
+            src = source_open_kafka(&cfg, err);
+        arena_destroy(&a);
+    }
+    catalog_doc_destroy(&cd);
+    if (!src)
+        return err->code;
+    pthread_mutex_lock(&r->job->mu);
+    r->job->src = src;
+    pthread_mutex_unlock(&r->job->mu);
+    return 0;
+}
+
+static int64_t default_start(const struct runner *r)
+{
+    return strcmp(r->read_from, "earliest") == 0 ? SOURCE_OFFSET_EARLIEST : SOURCE_OFFSET_LATEST;
+}
+
+/* Seeks the source to the checkpoint, or to readFromPoint when there is none. */
+static int assign_from_checkpoint(struct runner *r, struct lerr *err)
+{
+    char *text = NULL;
+    struct source_offsets start;
+    source_offsets_init(&start);
+    struct lerr e;
+    lerr_init(&e);
+    int rc = catalog_checkpoint_get(r->rt->cat, r->cj.table_name, r->stream, &text, &e);
+    if (rc && rc != LERR_NOT_FOUND) {
+        source_offsets_destroy(&start);
+        return lerr_set(err, rc, "%s", e.msg);
+    }
+    if (text && source_offsets_from_json(text, strlen(text), &start, err)) {
+        free(text);
+        source_offsets_destroy(&start);
+        return err->code;
+    }
+    free(r->expected);
+    r->expected = text;
+    rc = source_assign(r->job->src, &start, default_start(r), err);
+    source_offsets_destroy(&start);
+    return rc;
+}
+
+/* Acts on POST /jobs/{id}/reset: keep what was read, start again from readFromPoint. */
+static int do_reset(struct runner *r, int64_t generation, struct lerr *err)
+{
+    if (persist(r, false, err))
+        return err->code;
+    log_msg(LOG_INFO, "ingest", "job %s: checkpoint reset; reading again from %s", r->job->id,
+            r->read_from);
+    pipeline_note(r->job->pipe, PIPE_R_GAP, -1, -1,
+                  "checkpoint reset by request: reading again from %s (events may be skipped "
+                  "or read twice)",
+                  r->read_from);
+    r->reset_generation = generation;
+    return assign_from_checkpoint(r, err);
+}
+
+static bool check_reset(struct runner *r, struct lerr *err)
+{
+    struct catalog_job j = {0};
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_job_get(r->rt->cat, r->job->id, &j, &e))
+        return false;
+    int64_t gen = j.reset_generation;
+    catalog_job_destroy(&j);
+    if (gen == r->reset_generation)
+        return false;
+    return do_reset(r, gen, err) == 0;
+}
+
+static void note_gaps(struct runner *r, const struct source_batch *b)
+{
+    for (size_t i = 0; i < b->ngaps; i++) {
+        const struct source_gap *g = &b->gaps[i];
+        pipeline_note(r->job->pipe, PIPE_R_GAP, g->partition, g->from,
+                      "offsets %lld..%lld of %s partition %d can no longer be read (%s); "
+                      "continuing from %lld",
+                      (long long)g->from, (long long)g->to - 1, g->topic, g->partition,
+                      g->reason, (long long)g->to);
+        snprintf(r->gap_msg, sizeof r->gap_msg,
+                 "skipped offsets %lld..%lld of %s partition %d: %s", (long long)g->from,
+                 (long long)g->to - 1, g->topic, g->partition, g->reason);
+        r->gap_until_ms = util_now_ms() + GAP_WARN_MS;
+    }
+}
+
+static void update_health(struct runner *r)
+{
+    char msg[512];
+    if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK)
+        set_health(r, "warn", msg);
+    else if (r->gap_until_ms > util_now_ms())
+        set_health(r, "warn", r->gap_msg);
+    else
+        set_health(r, "ok", "");
+}
+
+/* One poll → pipeline → append. Returns 0, or an error that stops the job. */
+static int step(struct runner *r, struct lerr *err)
+{
+    struct source_batch b;
+    int rc = source_poll(r->job->src, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b, err);
+    if (rc)
+        return rc;
+    note_gaps(r, &b);
+    if (b.n == 0)
+        return 0;
+    arena_reset(&r->batch);
+    struct format_record *recs = arena_alloc(&r->batch, b.n * sizeof *recs);
+    if (!recs)
+        return lerr_set(err, LERR_NOMEM, "out of memory for a batch of %zu records", b.n);
+    int64_t newest = atomic_load(&r->job->newest_produced_ms);
+    for (size_t i = 0; i < b.n; i++) {
+        const struct source_record *s = &b.records[i];
+        recs[i] = (struct format_record){
+            .data = s->value,
+            .len = s->value_len,
+            .partition = s->partition,
+            .offset = s->offset,
+            .key = s->key,
+            .key_len = s->key_len,
+            .headers = (const struct format_header *)s->headers,
+            .nheaders = s->nheaders,
+            .has_timestamp = s->timestamp_ms >= 0,
+            .timestamp_ms = s->timestamp_ms,
+            .topic = s->topic,
+            .topic_len = strlen(s->topic),
+        };
+        if (s->timestamp_ms > newest)
+            newest = s->timestamp_ms;
+    }
+    struct pipeline_out out;
+    if ((rc = pipeline_process(r->job->pipe, recs, b.n, &r->batch, &out, NULL, NULL, err)))
+        return rc;
+    pthread_mutex_lock(&r->table->mu);
+    rc = ensure_columns(r, err);
+    if (!rc && out.nrows) {
+        size_t nc = pipeline_ncolumns(r->job->pipe);
+        struct storage_batch_col *cols = arena_alloc(&r->batch, (nc + 1) * sizeof *cols);
+        uint32_t k = 0;
+        for (size_t c = 0; cols && c < out.ncols; c++) {
+            struct pipeline_column *pc = pipeline_column(r->job->pipe, c);
+            cols[k].col = (uint32_t)pc->storage_col;
+            cols[k].values = pc->measure ? NULL : out.values[c];
+            cols[k].states = pc->measure ? out.states[c] : NULL;
+            k++;
+        }
+        struct storage_batch sb = {out.nrows, out.time, k, cols};
+        rc = cols ? storage_table_append(r->table->st, &sb, err)
+                  : lerr_set(err, LERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_unlock(&r->table->mu);
+    atomic_store(&r->job->newest_produced_ms, newest);
+    r->dirty_offsets = true;
+    return rc;
+}
+
+static bool should_persist(struct runner *r)
+{
+    int64_t now = util_now_ms();
+    if (storage_table_should_persist(r->table->st, now))
+        return true;
+    /* Nothing buffered (all filtered) but the offsets moved: commit them now and then. */
+    int64_t age = r->rt->opts.persist_max_age_ms ? r->rt->opts.persist_max_age_ms : 10000;
+    return r->dirty_offsets && now - r->last_commit_ms >= age;
+}
+
+static int runner_start(struct runner *r, struct lerr *err)
+{
+    if (catalog_job_get(r->rt->cat, r->job->id, &r->cj, err))
+        return err->code;
+    r->reset_generation = r->cj.reset_generation;
+    r->spec = json_loads(r->cj.spec, 0, NULL);
+    if (!r->spec)
+        return lerr_set(err, LERR_CORRUPT, "the job's stored spec is unreadable");
+    const char *rfp = json_string_value(json_object_get(r->spec, "readFromPoint"));
+    snprintf(r->read_from, sizeof r->read_from, "%s", rfp ? rfp : "latest");
+    if (!(r->table = table_get(r->rt, r->cj.table_name, err)) || build_ptable(r, err))
+        return err->code;
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
+        return err->code;
+    json_t *cdoc = json_loads(cd.doc, 0, NULL);
+    if (strcmp(cd.kind, "push_streaming") == 0)
+        snprintf(r->stream, sizeof r->stream, "push:%s", cd.name);
+    else if (cdoc && json_object_get(cdoc, "topicName"))
+        snprintf(r->stream, sizeof r->stream, "%s",
+                 json_string_value(json_object_get(cdoc, "topicName")));
+    else
+        snprintf(r->stream, sizeof r->stream, "pattern:%s",
+                 cdoc ? json_string_value(json_object_get(cdoc, "topicNamePattern")) : "");
+    json_decref(cdoc);
+    catalog_doc_destroy(&cd);
+    struct pipeline_opts po = {r->cj.spec, strlen(r->cj.spec), &r->ptable, util_now_ms()};
+    struct pipeline *p = NULL;
+    if (pipeline_new(&po, &p, err))
+        return err->code;
+    char *saved = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_job_counters(r->rt->cat, r->job->id, &saved, &e) == 0) {
+        struct pipeline_counters c;
+        counters_from_json(saved, &c);
+        pipeline_counters_add(p, &c);
+        free(saved);
+    }
+    pthread_mutex_lock(&r->job->mu);
+    r->job->pipe = p;
+    pthread_mutex_unlock(&r->job->mu);
+    if (open_source(r, err))
+        return err->code;
+    return assign_from_checkpoint(r, err);
+}
+
+static void *runner_main(void *arg)
+{
+    struct rt_job *job = arg;
+    struct runner r = {.job = job, .rt = job->rt};
+    arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
+    arena_init(&r.ptable_mem, 4096, 0);
+    snprintf(r.health, sizeof r.health, "ok");
+    r.last_commit_ms = util_now_ms();
+    struct lerr err;
+    lerr_init(&err);
+    if (runner_start(&r, &err)) {
+        fail(&r, "cannot start: %s", err.msg);
+        goto out;
+    }
+    set_status(&r, "running", "ok", "", util_now_ns(), 0);
+    log_msg(LOG_INFO, "ingest", "job %s: running into table '%s' from %s", job->id,
+            r.cj.table_name, r.stream);
+    int64_t last_reset_check = 0;
+    while (!atomic_load(&job->stop)) {
+        lerr_init(&err);
+        int64_t now = util_now_ms();
+        if (now - last_reset_check >= RESET_CHECK_MS) {
+            last_reset_check = now;
+            if (check_reset(&r, &err) == false && err.code) {
+                fail(&r, "reset failed: %s", err.msg);
+                goto out;
+            }
+        }
+        if (step(&r, &err)) {
+            fail(&r, "%s", err.msg);
+            goto out;
+        }
+        update_health(&r);
+        if (should_persist(&r)) {
+            lerr_init(&err);
+            int rc = persist(&r, true, &err);
+            if (rc == LERR_CONFLICT) {
+                lerr_init(&err);
+                if (!check_reset(&r, &err) && err.code) {
+                    fail(&r, "after a checkpoint change: %s", err.msg);
+                    goto out;
+                }
+            } else if (rc) {
+                set_health(&r, "warn", err.msg);
+            }
+        }
+        if (strncmp(r.stream, "push:", 5) == 0)
+            push_trim(r.rt, r.cj.connection_name, r.stream);
+    }
+    /* Suspend, cancel or shutdown: what was read becomes durable first. */
+    lerr_init(&err);
+    if (persist(&r, true, &err) == LERR_CONFLICT) {
+        lerr_init(&err);
+        persist(&r, false, &err);
+    }
+    if (err.code)
+        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id, err.msg);
+out:
+    pthread_mutex_lock(&job->mu);
+    struct source *src = job->src;
+    struct pipeline *pipe = job->pipe;
+    job->src = NULL;
+    job->pipe = NULL;
+    pthread_mutex_unlock(&job->mu);
+    source_close(src);
+    pipeline_free(pipe);
+    json_decref(r.spec);
+    free(r.expected);
+    catalog_job_destroy(&r.cj);
+    arena_destroy(&r.batch);
+    arena_destroy(&r.ptable_mem);
+    atomic_store(&job->done, true);
+    ingest_runtime_notify(job->rt);
+    return NULL;
+}
+
+/* ---- the supervisor ------------------------------------------------------------ */
+
+static struct rt_job *find_job(struct ingest_runtime *rt, const char *id)
+{
+    for (struct rt_job *j = rt->jobs; j; j = j->next)
+        if (strcmp(j->id, id) == 0)
+            return j;
+    return NULL;
+}
+
+static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj)
+{
+    struct rt_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->rt = rt;
+    snprintf(j->id, sizeof j->id, "%s", cj->id);
+    snprintf(j->table, sizeof j->table, "%s", cj->table_name);
+    snprintf(j->connection, sizeof j->connection, "%s", cj->connection_name);
+    atomic_init(&j->newest_produced_ms, -1);
+    pthread_mutex_init(&j->mu, NULL);
+    if (pthread_create(&j->th, NULL, runner_main, j) != 0) {
+        log_msg(LOG_ERROR, "ingest", "job %s: cannot start a thread", cj->id);
+        pthread_mutex_destroy(&j->mu);
+        free(j);
+        return;
+    }
+    pthread_mutex_lock(&rt->mu);
+    j->next = rt->jobs;
+    rt->jobs = j;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Joins a finished runner and removes it; the job's final status follows its wish. */
+static void reap(struct ingest_runtime *rt, struct rt_job *j, const struct catalog_job *cj)
+{
+    pthread_join(j->th, NULL);
+    pthread_mutex_lock(&rt->mu);
+    for (struct rt_job **pp = &rt->jobs; *pp; pp = &(*pp)->next) {
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    struct lerr err;
+    lerr_init(&err);
+    if (cj && !j->failed && !rt->stopping) {
+        if (strcmp(cj->desired, "canceled") == 0)
+            catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
+        else if (strcmp(cj->desired, "suspended") == 0)
+            catalog_job_set_status(rt->cat, cj->id, "suspended", "ok", "", 0, 0, &err);
+    }
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+/* Brings one job's runner and status in line with what the user asked for. */
+static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *cj)
+{
+    if (strcmp(cj->type, "streaming") != 0)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    struct rt_job *j = find_job(rt, cj->id);
+    pthread_mutex_unlock(&rt->mu);
+    bool want = strcmp(cj->desired, "running") == 0 && strcmp(cj->status, "failed") != 0 &&
+                strcmp(cj->status, "canceled") != 0;
+    struct lerr err;
+    lerr_init(&err);
+    if (j) {
+        if (!want)
+            atomic_store(&j->stop, true);
+        if (atomic_load(&j->done))
+            reap(rt, j, cj);
+        return;
+    }
+    if (want && !rt->stopping) {
+        if (strcmp(cj->status, "suspended") == 0)
+            catalog_job_set_status(rt->cat, cj->id, "pending", "ok", "", 0, 0, &err);
+        start_runner(rt, cj);
+    } else if (strcmp(cj->desired, "canceled") == 0 && strcmp(cj->status, "canceled") != 0) {
+        catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
+    } else if (strcmp(cj->desired, "suspended") == 0 &&
+               (strcmp(cj->status, "pending") == 0 || strcmp(cj->status, "running") == 0)) {
+        catalog_job_set_status(rt->cat, cj->id, "suspended", "ok", "", 0, 0, &err);
+    }
+}
+
+static void supervise(struct ingest_runtime *rt)
+{
+    struct catalog_job_list l;
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_job_list(rt->cat, &l, &err)) {
+        log_msg(LOG_WARN, "ingest", "supervisor: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++)
+        supervise_job(rt, &l.items[i]);
+    /* Runners whose job is gone from the catalog stop too. */
+    pthread_mutex_lock(&rt->mu);
+    struct rt_job *orphans[64];
+    size_t no = 0;
+    for (struct rt_job *j = rt->jobs; j && no < LS_ARRAY_LEN(orphans); j = j->next) {
+        bool known = false;
+        for (size_t i = 0; i < l.n && !known; i++)
+            known = strcmp(l.items[i].id, j->id) == 0;
+        if (!known)
+            orphans[no++] = j;
+    }
+    pthread_mutex_unlock(&rt->mu);
+    for (size_t i = 0; i < no; i++) {
+        atomic_store(&orphans[i]->stop, true);
+        if (atomic_load(&orphans[i]->done))
+            reap(rt, orphans[i], NULL);
+    }
+    catalog_job_list_free(&l);
+}
+
+static void wait_kick(struct ingest_runtime *rt, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&rt->mu);
+    while (!rt->kick && !rt->stopping)
+        if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) == ETIMEDOUT)
+            break;
+    rt->kick = false;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+static void *supervisor_main(void *arg)
+{
+    struct ingest_runtime *rt = arg;
+    int period = rt->opts.supervisor_period_ms ? rt->opts.supervisor_period_ms : 250;
+    while (!rt->stopping) {
+        supervise(rt);
+        wait_kick(rt, period);
+    }
+    return NULL;
+}
+
+/* ---- compaction ---------------------------------------------------------------- */
+
+struct compact_ctx {
+    struct ingest_runtime *rt;
+    struct rt_table *t;
+};
+
+static int compact_commit(void *ctx, const struct storage_segment_info *added, size_t nadded,
+                          const struct storage_segment_info *removed, size_t nremoved,
+                          struct lerr *err)
+{
+    struct compact_ctx *c = ctx;
+    return commit_tx(c->rt, c->t, NULL, NULL, NULL, NULL, NULL, added, nadded, removed,
+                     nremoved, err);
+}
+
+static void *compactor_main(void *arg)
+{
+    struct ingest_runtime *rt = arg;
+    while (!rt->stopping) {
+        wait_kick(rt, COMPACT_EVERY_MS);
+        if (rt->stopping)
+            break;
+        /* Tables are only ever added to the list while the runtime lives (drops unlink
+         * them under rt->mu); take a copy of the pointers. */
+        struct rt_table *ts[256];
+        size_t n = 0;
+        pthread_mutex_lock(&rt->mu);
+        for (struct rt_table *t = rt->tables; t && n < LS_ARRAY_LEN(ts); t = t->next)
+            ts[n++] = t;
+        pthread_mutex_unlock(&rt->mu);
+        for (size_t i = 0; i < n && !rt->stopping; i++) {
+            struct compact_ctx ctx = {rt, ts[i]};
+            struct storage_compact_opts co = {0};
+            bool did = true;
+            for (int rounds = 0; did && rounds < 16 && !rt->stopping; rounds++) {
+                struct lerr err;
+                lerr_init(&err);
+                did = false;
+                if (storage_table_compact(ts[i]->st, &co, compact_commit, &ctx, &did, &err)) {
+                    log_msg(LOG_WARN, "ingest", "compaction of '%s': %s", ts[i]->name, err.msg);
+                    break;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- lifecycle and the API's view -------------------------------------------------- */
+
+int ingest_runtime_start(struct catalog *cat, const char *data_dir,
+                         const struct ingest_runtime_opts *opts, struct ingest_runtime **out,
+                         struct lerr *err)
+{
+    struct ingest_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    rt->cat = cat;
+    snprintf(rt->dir, sizeof rt->dir, "%s", data_dir);
+    if (opts)
+        rt->opts = *opts;
+    pthread_mutex_init(&rt->mu, NULL);
+    pthread_cond_init(&rt->cv, NULL);
+    char tdir[1100];
+    snprintf(tdir, sizeof tdir, "%s/tables", data_dir);
+    if (util_mkdirs(tdir, 0700, err)) {
+        free(rt);
+        return err->code;
+    }
+    /* Open every table now: start-up removes files the catalog does not know. */
+    struct catalog_doc_list tl;
+    if (catalog_doc_list(cat, CATALOG_TABLE, &tl, err) == 0) {
+        for (size_t i = 0; i < tl.n; i++) {
+            struct lerr e;
+            lerr_init(&e);
+            if (!table_get(rt, tl.items[i].name, &e))
+                log_msg(LOG_WARN, "ingest", "table '%s' did not open: %s", tl.items[i].name,
+                        e.msg);
+        }
+        catalog_doc_list_free(&tl);
+    }
+    lerr_init(err);
+    if (pthread_create(&rt->supervisor, NULL, supervisor_main, rt) != 0 ||
+        pthread_create(&rt->compactor, NULL, compactor_main, rt) != 0) {
+        free(rt);
+        return lerr_set(err, LERR_INTERNAL, "cannot start the ingestion threads");
+    }
+    *out = rt;
+    return 0;
+}
+
+void ingest_runtime_notify(struct ingest_runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->kick = true;
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void ingest_runtime_stop(struct ingest_runtime *rt)
+{
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    rt->stopping = true;
+    pthread_cond_broadcast(&rt->cv);
+    for (struct rt_job *j = rt->jobs; j; j = j->next)
+        atomic_store(&j->stop, true);
+    for (struct rt_push *p = rt->pushes; p; p = p->next)
+        pushlog_wakeup(p->log);
+    pthread_mutex_unlock(&rt->mu);
+    pthread_join(rt->supervisor, NULL);
+    pthread_join(rt->compactor, NULL);
+    while (rt->jobs)
+        reap(rt, rt->jobs, NULL);
+    while (rt->tables) {
+        struct rt_table *t = rt->tables;
+        rt->tables = t->next;
+        storage_table_free(t->st);
+        pthread_mutex_destroy(&t->mu);
+        free(t);
+    }
+    while (rt->pushes) {
+        struct rt_push *p = rt->pushes;
+        rt->pushes = p->next;
+        pushlog_close(p->log);
+        free(p);
+    }
+    pthread_cond_destroy(&rt->cv);
+    pthread_mutex_destroy(&rt->mu);
+    free(rt);
+}
+
+static bool settled(const struct catalog_job *j)
+{
+    if (strcmp(j->desired, "canceled") == 0)
+        return strcmp(j->status, "canceled") == 0;
+    if (strcmp(j->desired, "suspended") == 0)
+        return strcmp(j->status, "suspended") == 0 || strcmp(j->status, "failed") == 0;
+    return strcmp(j->status, "suspended") != 0;
+}
+
+bool ingest_runtime_settle(struct ingest_runtime *rt, const char *job_id, int timeout_ms)
+{
+    int64_t deadline = util_mono_ns() + (int64_t)timeout_ms * 1000000;
+    ingest_runtime_notify(rt);
+    for (;;) {
+        struct catalog_job j = {0};
+        struct lerr err;
+        lerr_init(&err);
+        if (catalog_job_get(rt->cat, job_id, &j, &err))
+            return false;
+        bool ok = settled(&j);
+        catalog_job_destroy(&j);
+        if (ok)
+            return true;
+        if (util_mono_ns() > deadline)
+            return false;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
+                        struct ingest_job_metrics *out, struct source_partition **parts,
+                        size_t *nparts)
+{
+    memset(out, 0, sizeof *out);
+    out->lag = -1;
+    out->freshness_ms = -1;
+    if (parts)
+        *parts = NULL;
+    if (nparts)
+        *nparts = 0;
+    pthread_mutex_lock(&rt->mu);
+    struct rt_job *j = find_job(rt, job_id);
+    bool found = false;
+    if (j) {
+        pthread_mutex_lock(&j->mu);
+        if (j->pipe && j->src) {
+            found = true;
+            pipeline_counters(j->pipe, &out->counters);
+            out->lag = source_lag(j->src);
+            int64_t newest = atomic_load(&j->newest_produced_ms);
+            out->freshness_ms = newest >= 0 ? util_now_ms() - newest : -1;
+            out->persist_count = atomic_load(&j->persist_count);
+            out->persist_ms_last = atomic_load(&j->persist_ms_last);
+            struct lerr err;
+            lerr_init(&err);
+            if (parts && nparts && source_partitions(j->src, parts, nparts, &err)) {
+                *parts = NULL;
+                *nparts = 0;
+            }
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return found;
+}
+
+size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
+                             struct pipeline_rejection *out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&rt->mu);
+    struct rt_job *j = find_job(rt, job_id);
+    if (j) {
+        pthread_mutex_lock(&j->mu);
+        if (j->pipe)
+            n = pipeline_rejections(j->pipe, out, cap);
+        pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return n;
+}
+
+void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out)
+{
+    static const char *const outcomes[] = {"processed", "processedWithWarnings",
+                                           "skippedByFilter", "skippedByError"};
+    buf_puts(out, "# HELP lodestar_job_rows_total Rows by outcome, per job.\n"
+                  "# TYPE lodestar_job_rows_total counter\n");
+    struct { char id[37]; struct pipeline_counters c; int64_t lag; } jobs[256];
+    size_t n = 0;
+    pthread_mutex_lock(&rt->mu);
+    for (struct rt_job *j = rt->jobs; j && n < LS_ARRAY_LEN(jobs); j = j->next) {
+        pthread_mutex_lock(&j->mu);
+        if (j->pipe && j->src) {
+            snprintf(jobs[n].id, sizeof jobs[n].id, "%s", j->id);
+            pipeline_counters(j->pipe, &jobs[n].c);
+            jobs[n].lag = source_lag(j->src);
+            n++;
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t v[] = {jobs[i].c.processed, jobs[i].c.processed_with_warnings,
+                              jobs[i].c.skipped_by_filter, jobs[i].c.skipped_by_error};
+        for (int k = 0; k < 4; k++)
+            buf_printf(out, "lodestar_job_rows_total{job=\"%s\",outcome=\"%s\"} %llu\n",
+                       jobs[i].id, outcomes[k], (unsigned long long)v[k]);
+    }
+    buf_puts(out, "# HELP lodestar_job_lag_records Records not yet read, per job.\n"
+                  "# TYPE lodestar_job_lag_records gauge\n");
+    for (size_t i = 0; i < n; i++)
+        buf_printf(out, "lodestar_job_lag_records{job=\"%s\"} %lld\n", jobs[i].id,
+                   (long long)jobs[i].lag);
+    buf_puts(out, "# HELP lodestar_persist_duration_ms Persist (segment write + catalog "
+                  "commit) latency.\n# TYPE lodestar_persist_duration_ms histogram\n");
+    long long cum = 0;
+    for (size_t b = 0; b < LS_ARRAY_LEN(persist_buckets_ms); b++) {
+        cum += atomic_load(&rt->persist_hist[b]);
+        buf_printf(out, "lodestar_persist_duration_ms_bucket{le=\"%g\"} %lld\n",
+                   persist_buckets_ms[b], cum);
+    }
+    cum += atomic_load(&rt->persist_hist[LS_ARRAY_LEN(persist_buckets_ms)]);
+    buf_printf(out, "lodestar_persist_duration_ms_bucket{le=\"+Inf\"} %lld\n", cum);
+    buf_printf(out, "lodestar_persist_duration_ms_sum %.3f\n",
+               (double)atomic_load(&rt->persist_us_total) / 1000.0);
+    buf_printf(out, "lodestar_persist_duration_ms_count %lld\n", cum);
+    buf_printf(out, "# TYPE lodestar_persist_failures_total counter\n"
+                    "lodestar_persist_failures_total %lld\n",
+               (long long)atomic_load(&rt->persist_failures));
+}
