@@ -161,11 +161,14 @@ bool sql_type_is_numeric(int t)
 int sql_common_type(int a, int b)
 {
     if (a == b)
-        return a == SQL_BOOLEAN ? SQL_LONG : a;
+        return a;
     if (a == SQL_NULL)
         return b;
     if (b == SQL_NULL)
         return a;
+    /* a string against a boolean compares as booleans ('true' = TRUE) */
+    if ((a == SQL_BOOLEAN && b == SQL_STRING) || (b == SQL_BOOLEAN && a == SQL_STRING))
+        return SQL_BOOLEAN;
     if (a == SQL_TIMESTAMP || b == SQL_TIMESTAMP) {
         int o = a == SQL_TIMESTAMP ? b : a;
         if (o == SQL_STRING || is_intlike(o))

@@ -342,8 +342,6 @@ static int unify_cmp(struct sql_bctx *b, struct sql_node *n, int from, int to)
     }
     if (t == SQL_NULL)
         t = SQL_STRING;
-    if (t == SQL_BOOLEAN)
-        t = SQL_LONG;
     if (t == SQL_JSON)
         t = SQL_STRING;
     for (int i = from; i < to; i++)
