@@ -1325,31 +1325,26 @@ static int period_fail(struct lerr *err, const char *s, size_t n, size_t pos, co
     return LERR_INVALID;
 }
 
-/* Maps a designator to its slot, or explains why it cannot go here (returns -1). */
-static int period_slot(char d, bool in_time, const char **why)
+/*
+ * Maps a designator to its slot; -1 with *why and *example saying what is
+ * wrong (the defaults cover a missing or unknown designator).
+ */
+static int period_slot(char d, bool in_time, const char **why, const char **example)
 {
-    d = upper(d);
-    if (!in_time) {
-        switch (d) {
-        case 'Y': return PS_YEAR;
-        case 'M': return PS_MONTH;
-        case 'W': return PS_WEEK;
-        case 'D': return PS_DAY;
-        case 'H': case 'S':
-            *why = "hours, minutes and seconds must come after 'T'";
-            return -1;
-        }
-    } else {
-        switch (d) {
-        case 'H': return PS_HOUR;
-        case 'M': return PS_MINUTE;
-        case 'S': return PS_SECOND;
-        case 'Y': case 'W': case 'D':
-            *why = "years, weeks and days must come before 'T'";
-            return -1;
-        }
-    }
     *why = "a number must be followed by a designator (Y, M, W, D, or after T: H, M, S)";
+    *example = in_time ? "PT30M" : "P30D";
+    switch (upper(d)) {
+    case 'Y': if (!in_time) return PS_YEAR; break;
+    case 'M': return in_time ? PS_MINUTE : PS_MONTH;
+    case 'W': if (!in_time) return PS_WEEK; break;
+    case 'D': if (!in_time) return PS_DAY; break;
+    case 'H': if (in_time) return PS_HOUR; break;
+    case 'S': if (in_time) return PS_SECOND; break;
+    default: return -1;
+    }
+    *why = in_time ? "years, weeks and days must come before 'T'"
+                   : "hours, minutes and seconds must come after 'T'";
+    *example = in_time ? "P1DT12H" : "PT1H";
     return -1;
 }
 
@@ -1382,14 +1377,10 @@ static int period_field(const char *s, size_t n, size_t *i, bool in_time, int *l
         *i = c.i;
         frac = true;
     }
-    const char *why = NULL;
-    int slot = *i < n ? period_slot(s[*i], in_time, &why) : -1;
+    const char *why, *example;
+    int slot = period_slot(*i < n ? s[*i] : '\0', in_time, &why, &example);
     if (slot < 0)
-        return period_fail(err, s, n, *i,
-                           why ? why
-                               : "a number must be followed by a designator (Y, M, W, D, or "
-                                 "after T: H, M, S)",
-                           in_time ? "PT30M" : "P30D");
+        return period_fail(err, s, n, *i, why, example);
     if (frac && slot != PS_SECOND)
         return period_fail(err, s, n, start, "only seconds may have a fraction",
                            "PT1.5S or P1DT12H");
@@ -1427,7 +1418,7 @@ int period_parse(const char *s, size_t n, struct period *out, struct lerr *err)
             continue;
         }
         if (!is_digit(s[i])) {
-            char b[64];
+            char b[96];
             snprintf(b, sizeof b, "unexpected '%c' at position %zu; expected a number or 'T'",
                      (s[i] > 0x20 && s[i] < 0x7f && s[i] != '\'') ? s[i] : '?', i);
             return period_fail(err, s, n, i, b, "P1D or PT1H");
