@@ -512,8 +512,11 @@ static int read_measures(struct storage_scan *s, size_t col, int vc, uint64_t ro
 int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
                         const uint32_t *sel, struct sql_value *out, struct lerr *err)
 {
-    if (check_range(s, col, row0, n, err))
+    if (!sel && check_range(s, col, row0, n, err))
         return err->code;
+    for (uint32_t k = 0; sel && k < n; k++)
+        if (check_range(s, col, row0 + sel[k], 1, err))
+            return err->code;
     const struct storage_view *v = s->v;
     int type = v->schema->cols[col].type;
     int vc;

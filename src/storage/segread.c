@@ -359,19 +359,17 @@ void st_seg_unref(struct st_seg *s)
     for (size_t i = 0; i < s->ncols; i++) {
         struct st_scol *c = &s->cols[i];
         free((char *)c->def.name);
-        roaring_bitmap_free(atomic_load(&c->nulls));
+        st_bitmap_free(atomic_load(&c->nulls));
         _Atomic(roaring_bitmap_t *) *bms = atomic_load(&c->bitmaps);
         if (bms) {
             for (uint64_t id = 0; id <= c->dict_count; id++)
-                roaring_bitmap_free(atomic_load(&bms[id]));
+                st_bitmap_free(atomic_load(&bms[id]));
             free(bms);
         }
     }
     free(s->cols);
-    if (s->empty)
-        roaring_bitmap_free(s->empty);
-    if (s->all)
-        roaring_bitmap_free(s->all);
+    st_bitmap_free(s->empty);
+    st_bitmap_free(s->all);
     if (s->mapped)
         munmap((void *)s->map, s->size);
     if (s->path && atomic_load(&s->obsolete))
@@ -449,7 +447,7 @@ static roaring_bitmap_t *load_bitmap(const uint8_t *p, uint64_t n, uint64_t nrow
         return NULL;
     roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)p, n);
     if (bm && !roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= nrows) {
-        roaring_bitmap_free(bm);
+        st_bitmap_free(bm);
         bm = NULL;
     }
     return bm;
@@ -466,7 +464,7 @@ static int check_nulls(struct st_seg *s, size_t col, const uint8_t *p, uint64_t 
         return st_seg_corrupt(s, col, ST_P_NULLS, 0, err, "not a valid null bitmap");
     roaring_bitmap_t *expect = NULL;
     if (!atomic_compare_exchange_strong(&c->nulls, &expect, bm))
-        roaring_bitmap_free(bm);
+        st_bitmap_free(bm);
     return 0;
 }
 
@@ -794,7 +792,7 @@ const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
     }
     roaring_bitmap_t *expect = NULL;
     if (!atomic_compare_exchange_strong(&bms[id], &expect, bm)) {
-        roaring_bitmap_free(bm);
+        st_bitmap_free(bm);
         bm = expect;
     }
     return bm;

@@ -215,6 +215,7 @@ static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids,
         return false;
     for (uint64_t r = 0; r < n; r++)
         d->newid[ids[r]] = 1;
+    d->newid[STORAGE_NULL_ID] = STORAGE_NULL_ID;   /* NULL stays id 0 */
     d->count = 0;
     for (uint32_t id = 1; id < dc; id++)
         if (d->newid[id])
@@ -333,7 +334,7 @@ static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
     part_end(w->o, &sc->parts[ST_P_DATA]);
     roaring_bitmap_run_optimize(nb);
     write_nulls(w, sc, nb);
-    roaring_bitmap_free(nb);
+    st_bitmap_free(nb);
 }
 
 /* JSON text or measure states: blocks of [u32 len[n]][bytes]. */
@@ -348,7 +349,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
     void *init_state = states ? calloc(1, w->sc->state_size[col] + 16) : NULL;
     if (!nb || (states && !init_state)) {
         oom(w->o);
-        roaring_bitmap_free(nb);
+        st_bitmap_free(nb);
         free(init_state);
         return;
     }
@@ -392,7 +393,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
         roaring_bitmap_run_optimize(nb);
         write_nulls(w, sc, nb);
     }
-    roaring_bitmap_free(nb);
+    st_bitmap_free(nb);
     free(init_state);
     buf_free(&raw);
     buf_free(&one);
@@ -473,7 +474,7 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
         }
         roaring_bitmap_run_optimize(bm);
         write_roaring(w->o, bm);
-        roaring_bitmap_free(bm);
+        st_bitmap_free(bm);
         boff[id + 1] = w->o->pos - base;
     }
     out_write(w->o, boff, (size_t)(nid + 1) * 8);

@@ -368,14 +368,15 @@ struct storage_scan *storage_scan_new(const struct storage_view *v);
 void storage_scan_free(struct storage_scan *s);
 
 /*
- * Reads column `col` of rows row0 + sel[k] (k < n; sel == NULL means
- * row0 + k) into out[k]. Ranges should be within one block for speed
- * (STORAGE_BLOCK_ROWS); any range within the view works. Values are typed as
- * the snapshot column (measures finalized). String bytes of STRING columns
- * live as long as the snapshot; those of JSON and measure columns until the
- * next read of the same column on this scan. Errors: LERR_CORRUPT (a part's
- * checksum or structure is bad: the message names the file, part and
- * offset), LERR_INVALID (row range outside the view), LERR_NOMEM.
+ * Reads column `col` of n rows into out[0..n): rows row0 .. row0+n-1, or,
+ * with a selection vector, rows row0 + sel[k] (sel ascending, offsets within
+ * one block of rows keeps it fastest). Reads aligned to STORAGE_BLOCK_ROWS
+ * decode each block once. Values are typed as the snapshot column (measures
+ * finalized). String bytes of STRING columns live as long as the snapshot;
+ * those of JSON and measure columns until the next read of the same column
+ * on this scan. Errors: LERR_CORRUPT (a part's checksum or structure is bad:
+ * the message names the file, column, part and offset), LERR_INVALID (a row
+ * outside the view, a column outside the snapshot), LERR_NOMEM.
  */
 int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
                         const uint32_t *sel, struct sql_value *out, struct lerr *err);

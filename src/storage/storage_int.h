@@ -74,6 +74,13 @@ static inline uint64_t st_get_u64(const void *p)
 static inline void st_put_u32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void st_put_u64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 
+/* CRoaring 0.2's free does not take NULL. */
+static inline void st_bitmap_free(roaring_bitmap_t *bm)
+{
+    if (bm)
+        roaring_bitmap_free(bm);
+}
+
 /* ---- codec.c ------------------------------------------------------------ */
 
 uint64_t st_hash_bytes(const void *p, size_t n);

@@ -1,0 +1,706 @@
+/*
+ * test_storage.c — storage building blocks and segment files: CRC32C, bit
+ * packing, block codecs, granularities, a round trip of every column type
+ * (NULLs, empty strings, unicode, extreme numbers, many blocks, zero rows)
+ * through realtime buffers and segments, dictionary and bitmap lookups, and
+ * corrupt files (flipped bytes in every part, truncation, wrong magic and
+ * version) failing cleanly with the file and part named.
+ */
+#include "test_storage_common.h"
+
+#include "storage/storage_int.h"
+#include "util/time.h"
+
+/* ---- CRC32C, bit packing, codecs ------------------------------------------ */
+
+static uint32_t crc_ref(const uint8_t *p, size_t n)
+{
+    uint32_t c = ~0u;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static uint64_t rng_state = 0x1234567;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void test_crc(void)
+{
+    CHECK_EQ_INT(storage_crc32c(0, "123456789", 9), 0xE3069283u);
+    uint8_t buf[1031];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)rnd();
+    static const size_t lens[] = {0, 1, 7, 8, 9, 63, 64, 65, 1000, 1031};
+    for (size_t i = 0; i < LS_ARRAY_LEN(lens); i++) {
+        CHECK_EQ_INT(storage_crc32c(0, buf + 1, lens[i] - (lens[i] == 1031)),
+                     crc_ref(buf + 1, lens[i] - (lens[i] == 1031)));
+    }
+    /* incremental = one shot */
+    uint32_t inc = storage_crc32c(storage_crc32c(0, buf, 500), buf + 500, 531);
+    CHECK_EQ_INT(inc, storage_crc32c(0, buf, 1031));
+}
+
+static void test_bitpack(void)
+{
+    static const unsigned widths[] = {0, 1, 3, 7, 8, 13, 31, 32, 33, 57, 63, 64};
+    enum { N = 1000 };
+    uint64_t in[N], out[N];
+    uint32_t in32[N], out32[N];
+    for (size_t w = 0; w < LS_ARRAY_LEN(widths); w++) {
+        unsigned width = widths[w];
+        uint64_t mask = width == 64 ? ~0ULL : (1ULL << width) - 1;
+        for (int i = 0; i < N; i++) {
+            in[i] = rnd() & mask;
+            in32[i] = (uint32_t)in[i];
+        }
+        uint8_t *p = calloc(1, st_bitpack_size(N, width));
+        st_bitpack(in, N, width, p);
+        st_bitunpack64(p, 0, N, width, out);
+        CHECK_MSG(memcmp(in, out, sizeof in) == 0, "bitpack64 width %u", width);
+        st_bitunpack64(p, 377, 100, width, out);
+        CHECK_MSG(memcmp(in + 377, out, 100 * 8) == 0, "bitpack64 width %u at 377", width);
+        if (width <= 32) {
+            memset(p, 0, st_bitpack_size(N, width));
+            st_bitpack32(in32, N, width, p);
+            st_bitunpack32(p, 0, N, width, out32);
+            CHECK_MSG(memcmp(in32, out32, sizeof in32) == 0, "bitpack32 width %u", width);
+            st_bitunpack32(p, 999, 1, width, out32);
+            CHECK_EQ_INT(out32[0], in32[999]);
+        }
+        free(p);
+    }
+}
+
+static void test_codecs(void)
+{
+    enum { N = 4096 };
+    static int64_t v[N], back[N];
+    for (int kind = 0; kind < 6; kind++) {
+        uint32_t n = kind == 5 ? 1 : N;
+        for (uint32_t i = 0; i < n; i++) {
+            switch (kind) {
+            case 0: v[i] = 42; break;                                    /* constant */
+            case 1: v[i] = 1700000000000LL + i * 3 + (int64_t)(rnd() % 3); break; /* time */
+            case 2: v[i] = (int64_t)rnd(); break;                        /* random */
+            case 3: v[i] = i & 1 ? INT64_MIN : INT64_MAX; break;         /* extremes */
+            case 4: v[i] = (int64_t)(rnd() % 100) - 50; break;           /* small */
+            default: v[i] = INT64_MIN; break;
+            }
+        }
+        for (int z = 0; z < 2; z++) {
+            struct buf b;
+            buf_init(&b, 0);
+            int codec = st_encode_longs(v, n, z, &b);
+            CHECK_MSG(codec >= 0, "encode kind %d", kind);
+            memset(back, 0x55, sizeof back);
+            CHECK_MSG(st_decode_block(codec, (const uint8_t *)b.data, b.len, back, n * 8u),
+                      "decode kind %d codec %d", kind, codec);
+            CHECK_MSG(memcmp(v, back, n * 8u) == 0, "round trip kind %d codec %d", kind, codec);
+            if (kind == 0 || kind == 1)
+                CHECK_MSG(b.len < n * 2u, "kind %d compresses: %zu bytes", kind, b.len);
+            /* a payload one byte short never decodes */
+            if (b.len > 0)
+                CHECK(!st_decode_block(codec, (const uint8_t *)b.data, b.len - 1, back, n * 8u) ||
+                      codec == ST_CODEC_LZ4 || codec == ST_CODEC_ZSTD);
+            buf_free(&b);
+            buf_init(&b, 0);
+            codec = st_encode_bytes(v, n * 8u, z, &b);
+            CHECK(codec >= 0 && st_decode_block(codec, (const uint8_t *)b.data, b.len, back, n * 8u) &&
+                  memcmp(v, back, n * 8u) == 0);
+            buf_free(&b);
+        }
+    }
+    /* garbage never decodes past its buffer (ASan watches) */
+    uint8_t junk[64];
+    for (int i = 0; i < 200; i++) {
+        for (size_t k = 0; k < sizeof junk; k++)
+            junk[k] = (uint8_t)rnd();
+        for (int codec = 0; codec < ST_CODEC__COUNT; codec++)
+            (void)st_decode_block(codec, junk, (size_t)(rnd() % sizeof junk), back, 800);
+    }
+}
+
+static int64_t iso(const char *s)
+{
+    int64_t ms = 0;
+    CHECK_MSG(time_parse_iso(s, strlen(s), NULL, &ms), "parse %s", s);
+    return ms;
+}
+
+static void test_gran(void)
+{
+    static const struct {
+        enum storage_gran g;
+        const char *t, *floor, *next;
+    } cases[] = {
+        {STORAGE_GRAN_SECOND, "2024-03-10T05:30:07.999Z", "2024-03-10T05:30:07Z", "2024-03-10T05:30:08Z"},
+        {STORAGE_GRAN_MINUTE, "2024-03-10T05:30:07Z", "2024-03-10T05:30:00Z", "2024-03-10T05:31:00Z"},
+        {STORAGE_GRAN_FIFTEEN_MINUTE, "2024-03-10T00:44:59.999Z", "2024-03-10T00:30:00Z", "2024-03-10T00:45:00Z"},
+        {STORAGE_GRAN_HOUR, "2024-03-10T05:30:00Z", "2024-03-10T05:00:00Z", "2024-03-10T06:00:00Z"},
+        {STORAGE_GRAN_DAY, "1969-12-31T12:00:00Z", "1969-12-31T00:00:00Z", "1970-01-01T00:00:00Z"},
+        {STORAGE_GRAN_WEEK, "2024-01-03T10:00:00Z", "2024-01-01T00:00:00Z", "2024-01-08T00:00:00Z"},
+        {STORAGE_GRAN_WEEK, "1970-01-01T00:00:00Z", "1969-12-29T00:00:00Z", "1970-01-05T00:00:00Z"},
+        {STORAGE_GRAN_MONTH, "2024-02-29T10:00:00Z", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
+        {STORAGE_GRAN_MONTH, "2023-12-15T00:00:00Z", "2023-12-01T00:00:00Z", "2024-01-01T00:00:00Z"},
+        {STORAGE_GRAN_YEAR, "2023-12-31T23:59:59.999Z", "2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z"},
+        {STORAGE_GRAN_YEAR, "1900-06-01T00:00:00Z", "1900-01-01T00:00:00Z", "1901-01-01T00:00:00Z"},
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
+        int64_t f = storage_gran_floor(cases[i].g, iso(cases[i].t));
+        CHECK_MSG(f == iso(cases[i].floor), "%s floor %s", storage_gran_name(cases[i].g), cases[i].t);
+        CHECK_MSG(storage_gran_next(cases[i].g, f) == iso(cases[i].next), "%s next of %s",
+                  storage_gran_name(cases[i].g), cases[i].floor);
+    }
+    CHECK_EQ_INT(storage_gran_floor(STORAGE_GRAN_MILLISECOND, -5), -5);
+    CHECK(storage_gran_floor(STORAGE_GRAN_ALL, 12345) == INT64_MIN);
+    CHECK(storage_gran_next(STORAGE_GRAN_ALL, INT64_MIN) == INT64_MAX);
+    CHECK(storage_gran_floor(STORAGE_GRAN_WEEK, INT64_MIN) == INT64_MIN);
+    CHECK_EQ_INT(storage_gran_parse("FIFTEEN_minute", 14), STORAGE_GRAN_FIFTEEN_MINUTE);
+    CHECK_EQ_INT(storage_gran_parse("fortnight", 9), -1);
+}
+
+/* ---- a detail table with every column type --------------------------------- */
+
+enum { C_S = 1, C_L, C_F, C_D, C_J, C_TS, NCOLS };
+
+static const struct storage_column rt_cols[] = {
+    {.name = "s", .type = SQL_STRING},   {.name = "l", .type = SQL_LONG},
+    {.name = "f", .type = SQL_FLOAT},    {.name = "d", .type = SQL_DOUBLE},
+    {.name = "j", .type = SQL_JSON},     {.name = "ts", .type = SQL_TIMESTAMP},
+};
+
+#define NROWS ((int)(2 * STORAGE_BLOCK_ROWS + 123))
+#define T0 1700000000000LL   /* 2023-11-14T22:13:20Z: rows stay within one day */
+
+static char sbuf[NROWS][32];
+static char jbuf[NROWS][32];
+
+static int64_t gen_time(int i) { return T0 + (int64_t)((i * 7919) % NROWS) * 3; }
+
+/* The value generation index i puts in column c (before storage). */
+static struct sql_value gen(int i, int c)
+{
+    switch (c) {
+    case C_S:
+        if (i % 11 == 0)
+            return sql_null(SQL_STRING);
+        if (i % 11 == 1)
+            return sql_string("", 0);
+        if (i % 11 == 2)
+            return sql_string("ünïcödé ✓ 日本 🚀", strlen("ünïcödé ✓ 日本 🚀"));
+        snprintf(sbuf[i], sizeof sbuf[i], "v%d", i % 500);
+        return sql_string(sbuf[i], strlen(sbuf[i]));
+    case C_L:
+        switch (i % 13) {
+        case 0: return sql_null(SQL_LONG);
+        case 1: return sql_long(INT64_MIN);
+        case 2: return sql_long(INT64_MAX);
+        case 3: return sql_long(0);
+        default: return sql_long((int64_t)i * 1000003 - 5000000000LL);
+        }
+    case C_F: {
+        static const double fv[] = {3.4028234663852886e38, 1.401298464324817e-45, -0.0, 0.1, -2.5};
+        if (i % 17 == 0)
+            return sql_null(SQL_FLOAT);
+        struct sql_value v = sql_double(i % 17 < 6 ? fv[i % 17 - 1] : i * 0.25);
+        v.type = SQL_FLOAT;
+        return v;
+    }
+    case C_D: {
+        static const double dv[] = {1e308, -1e-308, 5e-324, -0.0, 1.0 / 3};
+        if (i % 19 == 0)
+            return sql_null(SQL_DOUBLE);
+        return sql_double(i % 19 < 6 ? dv[i % 19 - 1] : i * 0.5);
+    }
+    case C_J: {
+        if (i % 7 == 0)
+            return sql_null(SQL_JSON);
+        int n = i % 7 == 1 ? snprintf(jbuf[i], sizeof jbuf[i], "[]")
+                           : snprintf(jbuf[i], sizeof jbuf[i], "{\"a\":%d,\"é\":\"x\"}", i);
+        struct sql_value v = sql_string(jbuf[i], (size_t)n);
+        v.type = SQL_JSON;
+        return v;
+    }
+    default:
+        return i % 23 == 0 ? sql_null(SQL_TIMESTAMP) : sql_timestamp(gen_time(i) - 86400000LL);
+    }
+}
+
+/* What reading gives back: FLOAT is rounded to float precision. */
+static struct sql_value want(int i, int c)
+{
+    struct sql_value v = gen(i, c);
+    if (c == C_F && !v.is_null)
+        v.v.d = (double)(float)v.v.d;
+    return v;
+}
+
+static bool same_value(const struct sql_value *a, const struct sql_value *b)
+{
+    if (a->is_null || b->is_null)
+        return a->is_null && b->is_null && a->type == b->type;
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case SQL_STRING:
+    case SQL_JSON:
+        return a->v.s.n == b->v.s.n && memcmp(a->v.s.p, b->v.s.p, a->v.s.n) == 0;
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        return memcmp(&a->v.d, &b->v.d, 8) == 0;   /* bit-exact: -0.0 stays -0.0 */
+    default:
+        return a->v.l == b->v.l;
+    }
+}
+
+static int *inverse_map(void)
+{
+    int *inv = malloc(NROWS * sizeof *inv);
+    for (int i = 0; i < NROWS; i++)
+        inv[(i * 7919) % NROWS] = i;
+    return inv;
+}
+
+/* Every row of the view carries exactly the generated values. */
+static void check_view(const struct storage_view *v, const char *what)
+{
+    struct arena mem;
+    arena_init(&mem, 1 << 16, 0);
+    CHECK_EQ_INT(storage_view_rows(v), NROWS);
+    int *inv = inverse_map();
+    struct sql_value *col[NCOLS];
+    for (int c = 0; c < NCOLS; c++)
+        col[c] = tst_read_col(v, (size_t)c, &mem);
+    int bad = 0;
+    for (uint64_t r = 0; r < storage_view_rows(v) && col[0]; r++) {
+        int64_t t = col[0][r].v.l;
+        int i = inv[(t - T0) / 3];
+        CHECK(col[0][r].type == SQL_TIMESTAMP && !col[0][r].is_null);
+        for (int c = 1; c < NCOLS && bad < 10; c++) {
+            struct sql_value w = want(i, c);
+            if (!col[c] || !same_value(&col[c][r], &w)) {
+                bad++;
+                CHECK_MSG(0, "%s: row %llu (gen %d) column %s differs", what,
+                          (unsigned long long)r, i, rt_cols[c - 1].name);
+            }
+        }
+    }
+    for (int c = 0; c < NCOLS; c++)
+        free(col[c]);
+    free(inv);
+    arena_destroy(&mem);
+}
+
+static int append_gen(struct storage_table *t, int from, int to)
+{
+    int n = to - from;
+    int64_t *time = malloc(n * sizeof *time);
+    struct sql_value *vals[NCOLS];
+    struct storage_batch_col bc[NCOLS - 1];
+    for (int c = 1; c < NCOLS; c++) {
+        vals[c] = malloc(n * sizeof *vals[c]);
+        bc[c - 1] = (struct storage_batch_col){.col = (uint32_t)c, .values = vals[c]};
+    }
+    for (int k = 0; k < n; k++) {
+        time[k] = gen_time(from + k);
+        for (int c = 1; c < NCOLS; c++)
+            vals[c][k] = gen(from + k, c);
+    }
+    struct storage_batch b = {.nrows = (uint32_t)n, .time = time, .ncols = NCOLS - 1, .cols = bc};
+    struct lerr err;
+    lerr_init(&err);
+    int rc = storage_table_append(t, &b, &err);
+    CHECK_MSG(rc == 0, "append: %s", err.msg);
+    free(time);
+    for (int c = 1; c < NCOLS; c++)
+        free(vals[c]);
+    return rc;
+}
+
+static struct storage_schema detail_schema(void)
+{
+    return (struct storage_schema){.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
+                                   .cols = rt_cols, .ncols = LS_ARRAY_LEN(rt_cols)};
+}
+
+static void check_indexes(const struct storage_view *v)
+{
+    struct lerr err;
+    lerr_init(&err);
+    CHECK(storage_view_dict_sorted(v, C_S));
+    /* dictionary: NULL, "", unicode, v0..v499 (minus those never generated) */
+    uint32_t size = storage_view_dict_size(v, C_S);
+    CHECK(size > 400 && size <= 503);
+    CHECK(storage_view_dict_value(v, C_S, STORAGE_NULL_ID).is_null);
+    for (uint32_t id = 2; id < size; id++) {
+        struct sql_value a = storage_view_dict_value(v, C_S, id - 1),
+                         b = storage_view_dict_value(v, C_S, id);
+        CHECK(id == 2 || sql_value_compare(&a, &b) < 0);
+    }
+    int nempty = 0, nnull = 0, nv1 = 0, nl_null = 0;
+    for (int i = 0; i < NROWS; i++) {
+        struct sql_value s = gen(i, C_S);
+        nnull += s.is_null;
+        nempty += !s.is_null && s.v.s.n == 0;
+        nv1 += !s.is_null && s.v.s.n >= 2 && memcmp(s.v.s.p, "v1", 2) == 0;
+        nl_null += gen(i, C_L).is_null;
+    }
+    int64_t eid = storage_view_dict_find(v, C_S, "", 0);
+    CHECK_EQ_INT(eid, 1);   /* "" sorts first */
+    const roaring_bitmap_t *bm = (const roaring_bitmap_t *)storage_view_bitmap(v, C_S, (uint32_t)eid, &err);
+    CHECK(bm && roaring_bitmap_get_cardinality(bm) == (uint64_t)nempty);
+    bm = (const roaring_bitmap_t *)storage_view_null_bitmap(v, C_S, &err);
+    CHECK(bm && roaring_bitmap_get_cardinality(bm) == (uint64_t)nnull);
+    bm = (const roaring_bitmap_t *)storage_view_null_bitmap(v, C_L, &err);
+    CHECK(bm && roaring_bitmap_get_cardinality(bm) == (uint64_t)nl_null);
+    CHECK_EQ_INT(storage_view_dict_find(v, C_S, "nope", 4), -1);
+    CHECK_EQ_INT(storage_view_dict_find(v, C_S, "v1", 2) > 0, 1);
+    uint32_t lo, hi;
+    CHECK(storage_view_dict_prefix(v, C_S, "v1", 2, &lo, &hi));
+    uint64_t card = 0;
+    for (uint32_t id = lo; id < hi; id++) {
+        struct sql_value x = storage_view_dict_value(v, C_S, id);
+        CHECK(x.v.s.n >= 2 && memcmp(x.v.s.p, "v1", 2) == 0);
+        card += roaring_bitmap_get_cardinality(
+            (const roaring_bitmap_t *)storage_view_bitmap(v, C_S, id, &err));
+    }
+    CHECK_EQ_INT(card, nv1);
+    CHECK(storage_view_dict_prefix(v, C_S, "zzz", 3, &lo, &hi) && lo == hi);
+    CHECK(storage_view_dict_prefix(v, C_S, "", 0, &lo, &hi) && lo == 1 && hi == size);
+    /* ids agree with values; raw longs and doubles agree with values */
+    struct storage_scan *s = storage_scan_new(v);
+    uint32_t ids[STORAGE_BLOCK_ROWS];
+    int64_t l[STORAGE_BLOCK_ROWS];
+    double d[STORAGE_BLOCK_ROWS];
+    bool nl[STORAGE_BLOCK_ROWS];
+    struct sql_value vals[STORAGE_BLOCK_ROWS];
+    CHECK(storage_scan_ids(s, C_S, 4096, 4096, ids, &err) == 0);
+    CHECK(storage_scan_values(s, C_S, 4096, 4096, NULL, vals, &err) == 0);
+    int bad = 0;
+    for (int k = 0; k < 4096; k++) {
+        struct sql_value x = storage_view_dict_value(v, C_S, ids[k]);
+        bad += !same_value(&x, &vals[k]);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(storage_scan_longs(s, C_L, 100, 4000, l, nl, &err) == 0);
+    CHECK(storage_scan_values(s, C_L, 100, 4000, NULL, vals, &err) == 0);
+    for (int k = 0; k < 4000; k++)
+        bad += nl[k] != vals[k].is_null || (!nl[k] && l[k] != vals[k].v.l);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(storage_scan_doubles(s, C_D, 4000, 300, d, nl, &err) == 0);   /* spans two blocks */
+    CHECK(storage_scan_values(s, C_D, 4000, 300, NULL, vals, &err) == 0);
+    for (int k = 0; k < 300; k++)
+        bad += nl[k] != vals[k].is_null || (!nl[k] && memcmp(&d[k], &vals[k].v.d, 8) != 0);
+    CHECK_EQ_INT(bad, 0);
+    /* a selection vector picks rows */
+    uint32_t sel[3] = {0, 5, 4095};
+    struct sql_value three[3];
+    CHECK(storage_scan_values(s, C_S, 4096, 3, sel, three, &err) == 0);
+    struct sql_value all[STORAGE_BLOCK_ROWS];
+    CHECK(storage_scan_values(s, C_S, 4096, 4096, NULL, all, &err) == 0);
+    CHECK(same_value(&three[0], &all[0]) && same_value(&three[1], &all[5]) &&
+          same_value(&three[2], &all[4095]));
+    /* out of range and wrong class are errors, not crashes */
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_scan_values(s, C_S, NROWS - 1, 2, NULL, vals, &err), LERR_INVALID);
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_scan_ids(s, C_L, 0, 10, ids, &err), LERR_INVALID);
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_scan_values(s, NCOLS, 0, 1, NULL, vals, &err), LERR_INVALID);
+    storage_scan_free(s);
+}
+
+static char seg_path[1024];
+static char seg_name[128];
+
+static void test_roundtrip(void)
+{
+    char *dir = tst_mkdtemp();
+    struct tst_catalog cat = {0};
+    struct storage_schema sch = detail_schema();
+    struct storage_table *t;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK(storage_table_open(dir, "rt", &sch, NULL, &t, &err) == 0);
+    append_gen(t, 0, 5000);
+    append_gen(t, 5000, 5001);
+    append_gen(t, 5001, NROWS);
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    CHECK_EQ_INT(s->nviews, 1);
+    CHECK_EQ_INT(s->ncols, NCOLS);
+    CHECK_EQ_STR(s->cols[0].name, "__time");
+    check_view(s->views[0], "realtime");
+    CHECK_EQ_INT(storage_view_dict_size(s->views[0], C_S) > 400, 1);
+    CHECK_EQ_INT(storage_view_dict_find(s->views[0], C_S, "v7", 2) > 0, 1);
+    CHECK(storage_view_bitmap(s->views[0], C_S, 1, &err) == NULL && err.code == 0);
+    storage_snapshot_free(s);
+
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    CHECK_EQ_INT(cat.n, 1);
+    s = storage_table_snapshot(t);
+    CHECK_EQ_INT(s->nviews, 1);
+    CHECK(!storage_view_is_realtime(s->views[0]));
+    check_view(s->views[0], "segment");
+    check_indexes(s->views[0]);
+    /* rows are sorted by time */
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct sql_value *tv = tst_read_col(s->views[0], 0, &mem);
+    int unsorted = 0;
+    for (int r = 1; tv && r < NROWS; r++)
+        unsorted += tv[r].v.l < tv[r - 1].v.l;
+    CHECK_EQ_INT(unsorted, 0);
+    int64_t mn, mx;
+    storage_view_time_range(s->views[0], &mn, &mx);
+    CHECK(mn == T0 && mx == T0 + (NROWS - 1) * 3);
+    free(tv);
+    arena_destroy(&mem);
+    storage_snapshot_free(s);
+
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK_EQ_INT(st.row_count, NROWS);
+    CHECK_EQ_INT(st.segment_count, 1);
+    CHECK_EQ_INT(st.realtime_rows, 0);
+    CHECK(st.total_bytes > 0);
+    storage_table_free(t);
+
+    /* reopened from disk (mmap path), with a full check */
+    struct storage_open_opts oo = {.known = tst_known(&cat), .nknown = cat.n, .verify_all = true};
+    CHECK(storage_table_open(dir, "rt", &sch, &oo, &t, &err) == 0);
+    s = storage_table_snapshot(t);
+    CHECK_EQ_INT(s->nviews, 1);
+    check_view(s->views[0], "reopened");
+    storage_snapshot_free(s);
+    storage_table_free(t);
+    snprintf(seg_path, sizeof seg_path, "%s/%s", dir, cat.names[0]);
+    snprintf(seg_name, sizeof seg_name, "%s", cat.names[0]);
+    uint64_t rows = 0;
+    CHECK(storage_segment_verify(seg_path, &rows, &err) == 0 && rows == NROWS);
+    /* keep the file for the corruption tests: copy its bytes */
+    free(dir);
+}
+
+static void test_zero_rows(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema sch = detail_schema();
+    struct st_schema *sc = st_schema_new(&sch, &err);
+    struct rt_buf *b = rt_new(sc, 0, 86400000, 10, &err);
+    struct storage_segment_info info;
+    CHECK(st_seg_write(dir, "empty.lseg", sc, b, 0, false, &info, &err) == 0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/empty.lseg", dir);
+    uint64_t rows = 99;
+    CHECK(storage_segment_verify(p, &rows, &err) == 0);
+    CHECK_EQ_INT(rows, 0);
+    rt_unref(b);
+    st_schema_unref(sc);
+
+    /* a table whose persist has nothing still commits (offsets may move) */
+    struct tst_catalog cat = {0};
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "z", &sch, NULL, &t, &err) == 0);   /* removes empty.lseg */
+    CHECK(!tst_exists(dir, "empty.lseg"));
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    CHECK_EQ_INT(cat.calls, 1);
+    CHECK_EQ_INT(cat.last_added, 0);
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK(st.row_count == 0 && st.min_time == INT64_MAX && st.max_time == INT64_MIN);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* ---- corruption ------------------------------------------------------------ */
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(*n);
+    if (fread(p, 1, *n, f) != *n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    return p;
+}
+
+/* Verifying bytes must fail with LERR_CORRUPT, naming the file (and the
+ * part when given). */
+static void expect_corrupt(const uint8_t *p, size_t n, const char *part, const char *what)
+{
+    struct lerr err;
+    lerr_init(&err);
+    uint8_t *copy = malloc(n ? n : 1);   /* exact size: ASan sees any overread */
+    memcpy(copy, p, n);
+    int rc = storage_segment_verify_mem(copy, n, seg_name, NULL, &err);
+    CHECK_MSG(rc == LERR_CORRUPT, "%s: rc %d (%s)", what, rc, err.msg);
+    CHECK_MSG(strstr(err.msg, seg_name) != NULL, "%s: message names the file: %s", what, err.msg);
+    if (part) {
+        char q[64];
+        snprintf(q, sizeof q, "part '%s'", part);
+        CHECK_MSG(strstr(err.msg, q) != NULL, "%s: message names %s: %s", what, q, err.msg);
+    }
+    free(copy);
+}
+
+static void test_corruption(void)
+{
+    size_t n;
+    uint8_t *file = slurp(seg_path, &n);
+    CHECK(file != NULL);
+    if (!file)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    struct st_seg *seg;
+    CHECK(st_seg_open_mem(file, n, seg_name, &seg, &err) == 0);
+    uint8_t *bad = malloc(n);
+    /* a flipped byte in every part of every column */
+    int parts = 0;
+    static const char *const names[8][3] = {
+        [ST_ENC_TIME] = {"time"}, [ST_ENC_LONG] = {"data", "nulls"},
+        [ST_ENC_DOUBLE] = {"data", "nulls"}, [ST_ENC_FLOAT] = {"data", "nulls"},
+        [ST_ENC_STRING] = {"dict", "ids", "bitmaps"}, [ST_ENC_TEXT] = {"data", "nulls"},
+        [ST_ENC_STATE] = {"states"}};
+    for (size_t c = 0; c < seg->ncols; c++) {
+        for (unsigned p = 0; p < seg->cols[c].nparts; p++) {
+            const struct st_part *pt = &seg->cols[c].parts[p];
+            if (!pt->len)
+                continue;
+            static const double where[] = {0.0, 0.5, 0.999};
+            for (size_t w = 0; w < 3; w++) {
+                memcpy(bad, file, n);
+                bad[pt->off + (uint64_t)(where[w] * (double)(pt->len - 1))] ^= 0x10;
+                char what[128];
+                snprintf(what, sizeof what, "column %s part %s flip at %.0f%%",
+                         seg->cols[c].def.name, names[seg->cols[c].enc][p], where[w] * 100);
+                expect_corrupt(bad, n, names[seg->cols[c].enc][p], what);
+            }
+            parts++;
+        }
+    }
+    CHECK(parts >= 14);
+    st_seg_unref(seg);
+    /* header, footer and trailer bytes */
+    static const struct { long off; const char *what; } flips[] = {
+        {0, "magic"}, {9, "version byte"}, {13, "header crc"}, {-1, "trailer magic"},
+        {-20, "footer crc"}, {-32, "footer offset"}, {-40, "footer body"}, {-200, "footer names"},
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(flips); i++) {
+        memcpy(bad, file, n);
+        bad[flips[i].off >= 0 ? (size_t)flips[i].off : n + (size_t)flips[i].off] ^= 0x01;
+        expect_corrupt(bad, n, NULL, flips[i].what);
+    }
+    /* truncation at many offsets */
+    for (size_t cut = 0; cut < n; cut += n / 61 + 1)
+        expect_corrupt(file, cut, NULL, "truncated");
+    expect_corrupt(file, n - 1, NULL, "truncated by one byte");
+    expect_corrupt(file, 47, NULL, "header and trailer only");
+    /* a newer format version, with a valid header checksum */
+    memcpy(bad, file, n);
+    st_put_u32(bad + 8, ST_FORMAT_VERSION + 1);
+    st_put_u32(bad + 12, storage_crc32c(0, bad, 12));
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_segment_verify_mem(bad, n, seg_name, NULL, &err), LERR_CORRUPT);
+    CHECK_MSG(strstr(err.msg, "format version 2") != NULL, "%s", err.msg);
+    memcpy(bad, file, n);
+    memcpy(bad, "NOTASEG", 7);
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_segment_verify_mem(bad, n, seg_name, NULL, &err), LERR_CORRUPT);
+    CHECK_MSG(strstr(err.msg, "wrong magic") != NULL, "%s", err.msg);
+
+    /* at read time: a table opens it (parts are checked on first use), the
+     * scan fails with the part named, and the table stops showing it */
+    char *dir = tst_mkdtemp();
+    CHECK(st_seg_open_mem(file, n, seg_name, &seg, &err) == 0);
+    const struct st_part *ids = &seg->cols[C_S].parts[ST_P_IDS];
+    memcpy(bad, file, n);
+    bad[ids->off + ids->len / 2] ^= 0x40;
+    st_seg_unref(seg);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, seg_name);
+    FILE *f = fopen(p, "wb");
+    fwrite(bad, 1, n, f);
+    fclose(f);
+    const char *known[] = {seg_name};
+    struct storage_open_opts oo = {.known = known, .nknown = 1};
+    struct storage_schema sch = detail_schema();
+    struct storage_table *t;
+    lerr_init(&err);
+    CHECK(storage_table_open(dir, "c", &sch, &oo, &t, &err) == 0);
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    CHECK_EQ_INT(s->nviews, 1);
+    struct storage_scan *sc = storage_scan_new(s->views[0]);
+    struct sql_value vals[16];
+    int64_t l[16];
+    CHECK(storage_scan_longs(sc, C_L, 0, 16, l, NULL, &err) == 0);   /* other columns fine */
+    CHECK_EQ_INT(storage_scan_values(sc, C_S, 0, 16, NULL, vals, &err), LERR_CORRUPT);
+    CHECK_MSG(strstr(err.msg, seg_name) && strstr(err.msg, "part 'ids'") &&
+              strstr(err.msg, "column 's'"), "%s", err.msg);
+    storage_scan_free(sc);
+    storage_snapshot_free(s);
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK_EQ_INT(st.corrupt_count, 1);
+    CHECK_EQ_INT(st.segment_count, 0);
+    char nm[128], msg[600];
+    CHECK(storage_table_corrupt(t, 0, nm, sizeof nm, msg, sizeof msg));
+    CHECK_EQ_STR(nm, seg_name);
+    CHECK(!storage_table_corrupt(t, 1, nm, sizeof nm, msg, sizeof msg));
+    s = storage_table_snapshot(t);
+    CHECK_EQ_INT(s->nviews, 0);
+    storage_snapshot_free(s);
+    storage_table_free(t);
+    /* with verify_all the open itself reports it */
+    oo.verify_all = true;
+    CHECK(storage_table_open(dir, "c", &sch, &oo, &t, &err) == 0);
+    storage_table_status(t, &st);
+    CHECK(st.corrupt_count == 1 && st.row_count == 0);
+    storage_table_free(t);
+    CHECK(tst_exists(dir, seg_name));   /* reported, never deleted */
+    tst_rmtree(dir);
+    free(dir);
+    free(bad);
+    free(file);
+}
+
+int main(void)
+{
+    /* corrupt files are logged as errors on purpose; keep the output short */
+    log_set_level((enum log_level)(LOG_ERROR + 1));
+    test_crc();
+    test_bitpack();
+    test_codecs();
+    test_gran();
+    test_roundtrip();
+    test_zero_rows();
+    test_corruption();
+    /* the round trip's directory */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", seg_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = 0;
+        tst_rmtree(dir);
+    }
+    return check_summary();
+}
