@@ -202,6 +202,9 @@ struct sql_node *sql_node_call(struct arena *a, int func, uint32_t pos, size_t n
         if (!n->args)
             return NULL;
         memcpy(n->args, args, sizeof *n->args * nargs);
+        for (size_t i = 0; i < nargs; i++)
+            if (args[i] && args[i]->height + 1 > n->height)
+                n->height = args[i]->height + 1;
     }
     return n;
 }
@@ -233,6 +236,10 @@ static struct sql_node *call(struct parser *p, int func, uint32_t pos, int nargs
         if (!a[i])
             return NULL;
     struct sql_node *n = sql_node_call(p->a, func, pos, (size_t)nargs, a);
+    if (n && n->height > SQL_MAX_HEIGHT) {
+        perr(p, pos, "expression nested too deeply (more than %d levels; split it up)", SQL_MAX_HEIGHT);
+        return NULL;
+    }
     return n ? n : oom(p);
 }
 
@@ -310,6 +317,10 @@ static bool nvec_push(struct parser *p, struct nvec *v, struct sql_node *x)
 static struct sql_node *call_vec(struct parser *p, int func, uint32_t pos, struct nvec *v)
 {
     struct sql_node *n = sql_node_call(p->a, func, pos, v->n, v->v);
+    if (n && n->height > SQL_MAX_HEIGHT) {
+        perr(p, pos, "expression nested too deeply (more than %d levels; split it up)", SQL_MAX_HEIGHT);
+        return NULL;
+    }
     return n ? n : oom(p);
 }
 
@@ -636,6 +647,13 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
         if (!n->args)
             return oom(p);
         memcpy(n->args, args.v, sizeof *n->args * args.n);
+        for (size_t i = 0; i < args.n; i++)
+            if (args.v[i]->height + 1 > n->height)
+                n->height = args.v[i]->height + 1;
+        if (n->height > SQL_MAX_HEIGHT) {
+            perr(p, pos, "expression nested too deeply (more than %d levels; split it up)", SQL_MAX_HEIGHT);
+            return NULL;
+        }
     }
 filter:
     if (n && is_kw(p, "FILTER")) {
@@ -1106,6 +1124,8 @@ static struct sql_node *parse_expr(struct parser *p, int minprec)
             na[lhs->nargs] = rhs;
             lhs->args = na;
             lhs->nargs++;
+            if (rhs->height + 1 > lhs->height)
+                lhs->height = rhs->height + 1;
             continue;
         }
         lhs = call(p, fn, pos, 2, lhs, rhs);

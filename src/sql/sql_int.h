@@ -67,6 +67,10 @@ enum node_kind {
 #define NF_HAS_ELSE 0x04   /* CASE ... ELSE */
 #define NF_QUOTED 0x08     /* identifier was "quoted" */
 
+/* Deepest tree the parser accepts: binding and evaluation recurse once per
+ * level, and ingestion threads have ordinary stacks. */
+#define SQL_MAX_HEIGHT 1000
+
 struct sql_node;
 struct sql_ectx;
 typedef void (*sql_eval_fn)(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
@@ -80,6 +84,7 @@ struct sql_node {
     uint16_t func;       /* index into sql_funcs[] for NK_CALL */
     uint16_t nargs;
     uint32_t pos;        /* byte offset in the source text */
+    uint32_t height;     /* levels below this node: bounds recursion in bind/eval */
     uint32_t field;      /* NK_REF field, NK_PARAM index, NK_AGGREF agg */
     struct sql_node **args;
     struct sql_node *filter;  /* aggregate FILTER (WHERE ...) */

@@ -648,6 +648,38 @@ static void test_positions(void)
     CHECK_MSG(strstr(err.msg, "at line 1, column 14") != NULL, "%s", err.msg);
 }
 
+static void test_depth(void)
+{
+    /* long operator chains and deep nesting are refused, not a stack overflow */
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "n");
+    for (int i = 0; i < 3000; i++)
+        buf_puts(&b, " + n");
+    struct lerr err;
+    struct sql_expr *e = NULL;
+    struct sql_options opt = {0};
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_INVALID);
+    CHECK(strstr(err.msg, "nested too deeply") != NULL);
+    buf_reset(&b);
+    for (int i = 0; i < 300; i++)
+        buf_puts(&b, "UPPER(");
+    buf_puts(&b, "s");
+    for (int i = 0; i < 300; i++)
+        buf_puts(&b, ")");
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_INVALID);
+    buf_reset(&b);
+    buf_puts(&b, "n = 0");
+    for (int i = 1; i < 5000; i++)
+        buf_printf(&b, " OR n = %d", i);
+    lerr_init(&err);
+    CHECK_MSG(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == 0, "%s", err.msg);
+    sql_expr_free(e);
+    buf_free(&b);
+}
+
 /* ---- the compile API --------------------------------------------------------------- */
 
 static struct sql_expr *compile(const char *text, enum sql_mode mode, struct lerr *err)
@@ -1134,6 +1166,7 @@ int main(void)
 {
     test_cases();
     test_positions();
+    test_depth();
     test_api();
     test_batch();
     test_aggs();
