@@ -166,7 +166,7 @@ int64_t civil_to_ms(const struct civil *c)
 void civil_from_ms(int64_t ms, struct civil *out)
 {
     int64_t days = ls_floor_div(ms, LS_MS_PER_DAY);
-    int64_t rem = ms - days * LS_MS_PER_DAY;
+    int64_t rem = ls_floor_mod(ms, LS_MS_PER_DAY);  /* days * DAY overflows at INT64_MIN */
     int64_t y;
     int m, d;
     civil_ymd_from_days(days, &y, &m, &d);
@@ -864,7 +864,7 @@ static struct ls_tz *tz_new_fixed(int64_t off_ms, struct lerr *err)
  * never removed); writers insert under the mutex. At most half the slots are
  * used, so probes stay short and always reach an empty slot.
  */
-#define TZ_CACHE_SLOTS 16384
+#define TZ_CACHE_SLOTS 32768
 #define TZ_CACHE_MAX (TZ_CACHE_SLOTS / 2)
 
 struct tz_entry {
@@ -934,7 +934,11 @@ static const struct ls_tz *tz_build(const char *s, size_t n, struct lerr *err)
     size_t i = 0;
     int64_t off;
     if (n > 0 && (s[0] == '+' || s[0] == '-')) {
-        if (!parse_offset(s, n, &i, &off) || i != n) {
+        /*
+         * Minutes at most ("+hh:mm" is 6 bytes): about 5800 spellings in all,
+         * so offsets alone can never fill the cache.
+         */
+        if (n > 6 || !parse_offset(s, n, &i, &off) || i != n) {
             char b[96];
             lerr_set(err, LERR_INVALID,
                      "invalid time zone offset '%s': use [+-]hh, [+-]hhmm or [+-]hh:mm with "
@@ -982,9 +986,16 @@ const struct ls_tz *tz_get(const char *name, size_t len, struct lerr *err)
     if (!tz) {
         tz = tz_build(name, len, err);
         if (tz && tz != &tz_utc_zone && !tz_cache_put(name, len, h, tz)) {
-            /* The cache is full (thousands of names): hand out the zone uncached. */
-            log_msg(LOG_WARN, "time", "time zone cache full; '%.*s' is not cached", (int)len,
-                    name);
+            /* Full (or out of memory): keep a zone cached under its canonical name, drop others. */
+            size_t cn = strlen(tz->name);
+            if (tz_cache_find(tz->name, cn, fnv1a(tz->name, cn)) != tz) {
+                tz_free((struct ls_tz *)tz);
+                tz = NULL;
+                char shown[96];
+                lerr_set(err, LERR_UNAVAILABLE,
+                         "cannot load time zone '%s': the zone cache is full (%d names)",
+                         show(name, len, shown), TZ_CACHE_MAX);
+            }
         }
     }
     pthread_mutex_unlock(&tz_cache_mu);
@@ -1502,7 +1513,7 @@ static int64_t local_add_months(int64_t local, int64_t months)
 {
     if (months == 0)
         return local;
-    int64_t days = ls_floor_div(local, LS_MS_PER_DAY), tod = local - days * LS_MS_PER_DAY;
+    int64_t days = ls_floor_div(local, LS_MS_PER_DAY), tod = ls_floor_mod(local, LS_MS_PER_DAY);
     int64_t y;
     int m, d;
     civil_ymd_from_days(days, &y, &m, &d);

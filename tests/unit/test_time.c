@@ -410,7 +410,7 @@ static void test_tz_get(void)
     static const char *const bad[] = {
         "Mars/Base", "America/Nowhere", "../../etc/passwd", "/etc/localtime",
         "America/../Europe/London", "America//Los_Angeles", "./UTC", "America/",
-        "+24:00", "+5", "+05:", "+05:3", "-0860", "", "America/Los Angeles", "zone.tab",
+        "+24:00", "+5", "+05:", "+05:3", "-0860", "+05:30:15", "+053000", "", "America/Los Angeles", "zone.tab",
         "America", "iso3166.tab", "Etc/.hidden", "a\nb",
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
