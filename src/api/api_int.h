@@ -24,8 +24,11 @@ enum api_perm {
     API_PERM_ANY = 100   /* any valid key */
 };
 
+struct ingest_runtime;
+
 struct api_server {
     struct catalog *cat;
+    struct ingest_runtime *rt;
     struct catalog_project project;
     char data_dir[1024];
 };
@@ -48,6 +51,9 @@ struct api_req {
     /* response */
     int status;
     json_t *resp;                         /* owned; NULL = empty body */
+    char *text;                           /* owned; a non-JSON body (wins over resp) */
+    size_t text_len;
+    const char *content_type;             /* for text; static */
 };
 
 /* ---- responses ---- */
@@ -110,6 +116,8 @@ int api_jobs_update(struct api_req *r);
 int api_jobs_reset(struct api_req *r);
 int api_jobs_metrics(struct api_req *r);
 int api_jobs_logs(struct api_req *r);
+int api_events_push(struct api_req *r);
+int api_metrics(struct api_req *r);
 
 /* ---- shared between handlers ---- */
 /* Creates a table from a validated spec object (used by POST /tables and

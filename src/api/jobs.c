@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "ingest/ingest.h"
 
 static const char *const job_types[] = {"streaming", "batch", NULL};
 static const char *const read_points[] = {"earliest", "latest", NULL};
@@ -533,6 +534,23 @@ static json_t *job_response(const struct catalog_job *j)
     return doc;
 }
 
+/* Compiles the spec's format, filter and mappings against the target table. */
+static int validate_pipeline(const char *spec, json_t *table, bool any_agg, struct lerr *err)
+{
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct pipeline_table pt = {.aggregate = any_agg};
+    char *doc = table ? json_dumps(table, JSON_COMPACT) : NULL;
+    int rc = doc ? pipeline_table_from_json(doc, &mem, &pt, err) : 0;
+    if (!rc) {
+        struct pipeline_opts po = {spec, strlen(spec), &pt, util_now_ms()};
+        rc = pipeline_validate(&po, err);
+    }
+    free(doc);
+    arena_destroy(&mem);
+    return rc;
+}
+
 int api_jobs_create(struct api_req *r)
 {
     struct lerr err;
@@ -548,12 +566,6 @@ int api_jobs_create(struct api_req *r)
     table = api_table_load(r, j.table_name, &err);
     if (!table && err.code == LERR_NOT_FOUND && create_table) {
         lerr_init(&err);
-        json_t *tspec = json_pack("{s:s, s:s}", "name", j.table_name, "type",
-                                  any_agg ? "aggregate" : "detail");
-        int rc = api_table_create_from_spec(r, tspec, "target", &table, &err);
-        json_decref(tspec);
-        if (rc)
-            goto fail;
     } else if (!table) {
         if (err.code == LERR_NOT_FOUND) {
             lerr_init(&err);
@@ -564,10 +576,21 @@ int api_jobs_create(struct api_req *r)
         }
         goto fail;
     }
-    if (check_against_table(table, json_object_get(spec, "mappings"), discovery, &err) ||
-        util_uuid_v4(j.id, &err))
+    if (table && check_against_table(table, json_object_get(spec, "mappings"), discovery, &err))
         goto fail;
     j.spec = json_dumps(spec, JSON_COMPACT);
+    if (validate_pipeline(j.spec, table, any_agg, &err))
+        goto fail;
+    if (!table) {
+        json_t *tspec = json_pack("{s:s, s:s}", "name", j.table_name, "type",
+                                  any_agg ? "aggregate" : "detail");
+        int rc = api_table_create_from_spec(r, tspec, "target", &table, &err);
+        json_decref(tspec);
+        if (rc)
+            goto fail;
+    }
+    if (util_uuid_v4(j.id, &err))
+        goto fail;
     json_t *caller = api_caller(r);
     j.created_by = json_dumps(caller, JSON_COMPACT);
     j.modified_by = json_dumps(caller, JSON_COMPACT);
@@ -578,6 +601,7 @@ int api_jobs_create(struct api_req *r)
     j.created_ns = j.updated_ns = util_now_ns();
     if (catalog_job_insert(r->srv->cat, &j, &err))
         goto fail;
+    ingest_runtime_notify(r->srv->rt);
     api_reply(r, 201, job_response(&j));
     catalog_job_destroy(&j);
     json_decref(spec);
@@ -658,28 +682,6 @@ int api_jobs_status(struct api_req *r)
     return 0;
 }
 
-/*
- * Moves the job towards desired. Until a runtime runs jobs, nothing is in
- * flight, so a suspend or cancel takes effect at once; resume goes back to
- * pending.
- */
-static void apply_desired(struct catalog_job *j, const char *desired)
-{
-    int64_t now = util_now_ns();
-    snprintf(j->desired, sizeof j->desired, "%s", desired);
-    if (strcmp(desired, "canceled") == 0) {
-        snprintf(j->status, sizeof j->status, "canceled");
-        j->completed_ns = now;
-    } else if (strcmp(desired, "suspended") == 0) {
-        snprintf(j->status, sizeof j->status, "suspended");
-    } else if (strcmp(j->status, "running") != 0) {
-        snprintf(j->status, sizeof j->status, "pending");
-        snprintf(j->health, sizeof j->health, "ok");
-        j->health_message[0] = '\0';
-    }
-    j->updated_ns = now;
-}
-
 int api_jobs_update(struct api_req *r)
 {
     struct lerr err;
@@ -730,12 +732,17 @@ int api_jobs_update(struct api_req *r)
             goto out;
         }
     } else {
-        apply_desired(&j, desired);
-        free(j.modified_by);
         json_t *caller = api_caller(r);
-        j.modified_by = json_dumps(caller, JSON_COMPACT);
+        char *by = json_dumps(caller, JSON_COMPACT);
         json_decref(caller);
-        if (catalog_job_update_state(r->srv->cat, &j, &err))
+        int rc = catalog_job_set_desired(r->srv->cat, j.id, desired, by, &err);
+        free(by);
+        if (rc)
+            goto out;
+        /* Answer once the runtime has acted (a suspend persists first), within reason. */
+        ingest_runtime_settle(r->srv->rt, j.id, 5000);
+        catalog_job_destroy(&j);
+        if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
             goto out;
     }
     api_reply(r, 200, job_response(&j));
@@ -778,6 +785,7 @@ int api_jobs_reset(struct api_req *r)
     json_decref(cdoc);
     if (catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, &err))
         goto out;
+    ingest_runtime_notify(r->srv->rt);
     api_reply(r, 200, NULL);
 out:
     if (err.code)
@@ -787,6 +795,20 @@ out:
     return err.code;
 }
 
+static json_t *totals_json(const struct pipeline_counters *c)
+{
+    json_t *t = json_pack("{s:I, s:I, s:I, s:I}", "numRowsProcessed", (json_int_t)c->processed,
+                          "numRowsProcessedWithWarnings", (json_int_t)c->processed_with_warnings,
+                          "numRowsSkippedByFilter", (json_int_t)c->skipped_by_filter,
+                          "numRowsSkippedByError", (json_int_t)c->skipped_by_error);
+    json_t *reasons = json_object();
+    for (int i = 1; i < PIPE_R__COUNT; i++)
+        json_object_set_new(reasons, pipeline_reason_name(i),
+                            json_integer((json_int_t)c->by_reason[i]));
+    json_object_set_new(t, "byReason", reasons);
+    return t;
+}
+
 int api_jobs_metrics(struct api_req *r)
 {
     struct lerr err;
@@ -794,11 +816,49 @@ int api_jobs_metrics(struct api_req *r)
     struct catalog_job j = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         return api_reply_err(r, &err);
+    struct ingest_job_metrics m;
+    struct source_partition *parts = NULL;
+    size_t nparts = 0;
+    bool live = ingest_job_metrics(r->srv->rt, j.id, &m, &parts, &nparts);
+    if (!live) {
+        /* Not running here: the totals saved with the last checkpoint. */
+        char *saved = NULL;
+        struct lerr e;
+        lerr_init(&e);
+        memset(&m, 0, sizeof m);
+        m.lag = -1;
+        m.freshness_ms = -1;
+        if (catalog_job_counters(r->srv->cat, j.id, &saved, &e) == 0) {
+            json_t *o = json_loads(saved, 0, NULL);
+            m.counters.processed = (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
+            m.counters.processed_with_warnings = (uint64_t)json_integer_value(
+                json_object_get(o, "numRowsProcessedWithWarnings"));
+            m.counters.skipped_by_filter =
+                (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByFilter"));
+            m.counters.skipped_by_error =
+                (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByError"));
+            json_t *br = json_object_get(o, "byReason");
+            for (int i = 1; i < PIPE_R__COUNT; i++)
+                m.counters.by_reason[i] =
+                    (uint64_t)json_integer_value(json_object_get(br, pipeline_reason_name(i)));
+            json_decref(o);
+            free(saved);
+        }
+    }
+    json_t *lag = json_array();
+    for (size_t i = 0; i < nparts; i++)
+        json_array_append_new(lag, json_pack("{s:s, s:i, s:I, s:I, s:I}", "topic",
+                                             parts[i].topic, "partition", parts[i].partition,
+                                             "nextOffset", (json_int_t)parts[i].next_offset,
+                                             "endOffset", (json_int_t)parts[i].end_offset,
+                                             "lag", (json_int_t)parts[i].lag));
+    free(parts);
+    json_t *body = json_pack("{s:o, s:o, s:I, s:b}", "totals", totals_json(&m.counters), "lag",
+                             lag, "totalLag", (json_int_t)m.lag, "live", live);
+    json_object_set_new(body, "freshnessMs",
+                        m.freshness_ms >= 0 ? json_integer(m.freshness_ms) : json_null());
     catalog_job_destroy(&j);
-    api_reply(r, 200,
-              json_pack("{s:{s:i, s:i, s:i, s:i}, s:[]}", "totals", "numRowsProcessed", 0,
-                        "numRowsProcessedWithWarnings", 0, "numRowsSkippedByFilter", 0,
-                        "numRowsSkippedByError", 0, "lag"));
+    api_reply(r, 200, body);
     return 0;
 }
 
@@ -809,7 +869,29 @@ int api_jobs_logs(struct api_req *r)
     struct catalog_job j = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         return api_reply_err(r, &err);
+    struct pipeline_rejection *rej = calloc(PIPE_RING, sizeof *rej);
+    size_t n = rej ? ingest_job_rejections(r->srv->rt, j.id, rej, PIPE_RING) : 0;
+    json_t *values = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", "", "outcome",
+                              pipeline_outcome_name(rej[i].outcome), "reason",
+                              pipeline_reason_name(rej[i].reason), "message", rej[i].message);
+        char ts[32];
+        util_format_iso_ms(rej[i].at_ms, ts);
+        json_object_set_new(e, "timestamp", json_string(ts));
+        if (rej[i].partition >= 0)
+            json_object_set_new(e, "partition", json_integer(rej[i].partition));
+        if (rej[i].offset >= 0)
+            json_object_set_new(e, "offset", json_integer(rej[i].offset));
+        if (rej[i].raw[0] || rej[i].outcome != PIPE_PROCESSED_WITH_WARNINGS) {
+            json_t *raw = json_string(rej[i].raw);
+            json_object_set_new(e, "raw", raw ? raw : json_string("(not UTF-8)"));
+            json_object_set_new(e, "rawTruncated", json_boolean(rej[i].raw_cut));
+        }
+        json_array_append_new(values, e);
+    }
+    free(rej);
     catalog_job_destroy(&j);
-    api_reply(r, 200, json_pack("{s:[]}", "values"));
+    api_reply(r, 200, json_pack("{s:o}", "values", values));
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "ingest/ingest.h"
 
 static atomic_bool shutting_down;
 
@@ -46,6 +47,7 @@ struct route {
 
 #define NOALT API_PERM__COUNT
 static const struct route routes[] = {
+    {"GET", "metrics", API_PERM_ANY, NOALT, api_metrics},
     {"GET", "tables", API_PERM_ViewTables, API_PERM_ManageTables, api_tables_list},
     {"POST", "tables", API_PERM_ManageTables, NOALT, api_tables_create},
     {"GET", "tables/*", API_PERM_ViewTables, API_PERM_ManageTables, api_tables_get},
@@ -66,6 +68,7 @@ static const struct route routes[] = {
     {"POST", "jobs/*/reset", API_PERM_ManageIngestionJobs, NOALT, api_jobs_reset},
     {"GET", "jobs/*/metrics", API_PERM_ManageIngestionJobs, NOALT, api_jobs_metrics},
     {"GET", "jobs/*/logs", API_PERM_ManageIngestionJobs, NOALT, api_jobs_logs},
+    {"POST", "events/*", API_PERM_ManageIngestionJobs, NOALT, api_events_push},
 };
 
 static bool pattern_match(const char *pattern, const char *const *seg, int nseg)
@@ -117,6 +120,8 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
     } else if (n >= 2 && strcmp(seg[0], "v1") == 0 &&
                (strcmp(seg[1], "events") == 0 || strcmp(seg[1], "query") == 0)) {
         skip = 1;   /* /v1/events/{conn}, /v1/query/sql */
+    } else if (n == 1 && strcmp(seg[0], "metrics") == 0) {
+        skip = 0;   /* GET /metrics: Prometheus */
     } else {
         return lerr_set(err, LERR_NOT_FOUND, "no such path: %s", r->url);
     }
@@ -298,7 +303,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .status = 500,
     };
     dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
-    enum MHD_Result rc = send_json(conn, cs, r.status, r.resp);
+    enum MHD_Result rc;
+    if (r.text) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(r.text_len, r.text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(r.text);
+            json_decref(r.resp);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type",
+                                r.content_type ? r.content_type : "text/plain");
+        cs->status = r.status;
+        rc = MHD_queue_response(conn, (unsigned)r.status, resp);
+        MHD_destroy_response(resp);
+    } else {
+        rc = send_json(conn, cs, r.status, r.resp);
+    }
     json_decref(r.resp);
     return rc;
 }
@@ -376,6 +397,14 @@ int api_serve(const struct api_opts *o, struct lerr *err)
 {
     struct api_server srv = {0};
     struct sockaddr_in sa;
+    /* Signals are taken by sigwait() below; every thread started after this (the
+     * runtime's, librdkafka's, libmicrohttpd's) inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     if (parse_listen(o->listen, &sa, err))
         return err->code;
     snprintf(srv.data_dir, sizeof srv.data_dir, "%s", o->data_dir);
@@ -385,18 +414,12 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     snprintf(dbpath, sizeof dbpath, "%s/catalog.db", o->data_dir);
     if (catalog_open(dbpath, &srv.cat, err))
         return err->code;
-    if (catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err)) {
+    if (catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err) ||
+        ingest_runtime_start(srv.cat, o->data_dir, NULL, &srv.rt, err)) {
         catalog_close(srv.cat);
         return err->code;
     }
 
-    /* Signals are taken by sigwait() below; every thread started after this inherits the mask. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     unsigned threads = o->threads;
     if (!threads) {
@@ -409,6 +432,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!d) {
+        ingest_runtime_stop(srv.rt);
         catalog_close(srv.cat);
         return lerr_set(err, LERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
     }
@@ -423,6 +447,8 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     /* Stop accepting, then let in-flight requests finish (MHD joins its threads). */
     MHD_quiesce_daemon(d);
     MHD_stop_daemon(d);
+    /* Running jobs persist what they buffered before the catalog closes. */
+    ingest_runtime_stop(srv.rt);
     catalog_close(srv.cat);
     log_msg(LOG_INFO, "server", "stopped");
     return 0;

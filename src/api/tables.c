@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "ingest/ingest.h"
+#include "storage/storage.h"
 
 static const char *const table_types[] = {"detail", "aggregate", NULL};
 static const char *const schema_modes[] = {"flexible", "strict", NULL};
@@ -96,6 +98,13 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
                     "%s: \"%s\" is a measure type; measures need an aggregate table "
                     "(\"type\": \"aggregate\") — a detail table takes %s",
                     target, dtype, "string, long, float, double, json or timestamp");
+        return NULL;
+    }
+    if (strcmp(dtype, "HLLSketch") == 0 || strcmp(dtype, "thetaSketch") == 0) {
+        lerr_set_at(err, LERR_INVALID, target,
+                    "%s: \"%s\" columns are not supported yet (sketches come in a later "
+                    "release); use count or a Sum/Min/Max/Latest/Earliest measure",
+                    target, dtype);
         return NULL;
     }
     static const char *const ctypes[] = {"dimension", "measure", NULL};
@@ -290,8 +299,44 @@ int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path
     return 0;
 }
 
+/* What storage holds for the table: rows, segments, bytes, time range. */
+static json_t *table_status(struct api_server *srv, const char *name)
+{
+    struct storage_status st;
+    struct lerr err;
+    lerr_init(&err);
+    if (!srv->rt || ingest_table_status(srv->rt, name, &st, &err))
+        return json_pack("{s:i, s:i, s:i, s:n, s:n, s:s}", "rowCount", 0, "segmentCount", 0,
+                         "totalBytes", 0, "minTime", "maxTime", "error", err.msg);
+    json_t *o = json_pack("{s:I, s:I, s:I}", "rowCount", (json_int_t)st.row_count,
+                          "segmentCount", (json_int_t)st.segment_count, "totalBytes",
+                          (json_int_t)st.total_bytes);
+    char ts[32];
+    if (st.min_time <= st.max_time) {
+        util_format_iso_ms(st.min_time, ts);
+        json_object_set_new(o, "minTime", json_string(ts));
+        util_format_iso_ms(st.max_time, ts);
+        json_object_set_new(o, "maxTime", json_string(ts));
+    } else {
+        json_object_set_new(o, "minTime", json_null());
+        json_object_set_new(o, "maxTime", json_null());
+    }
+    if (st.corrupt_count) {
+        json_t *bad = json_array();
+        char name_buf[256], msg[512];
+        for (size_t i = 0; i < st.corrupt_count && i < 20; i++)
+            if (ingest_table_corrupt(srv->rt, name, i, name_buf, sizeof name_buf, msg,
+                                         sizeof msg))
+                json_array_append_new(bad, json_pack("{s:s, s:s}", "segment", name_buf,
+                                                     "message", msg));
+        json_object_set_new(o, "corruptSegments", bad);
+    }
+    return o;
+}
+
 /* The response form: the document plus timestamps and storage status. */
-static json_t *table_response(const struct catalog_doc *d, struct lerr *err)
+static json_t *table_response(struct api_server *srv, const struct catalog_doc *d,
+                              struct lerr *err)
 {
     json_t *doc = json_loads(d->doc, 0, NULL);
     if (!doc) {
@@ -300,9 +345,7 @@ static json_t *table_response(const struct catalog_doc *d, struct lerr *err)
     }
     json_object_set_new(doc, "createdOnTimestamp", api_ts(d->created_ns));
     json_object_set_new(doc, "modifiedOnTimestamp", api_ts(d->modified_ns));
-    json_object_set_new(doc, "status",
-                        json_pack("{s:i, s:i, s:i, s:n, s:n}", "rowCount", 0, "segmentCount", 0,
-                                  "totalBytes", 0, "minTime", "maxTime"));
+    json_object_set_new(doc, "status", table_status(srv, d->name));
     return doc;
 }
 
@@ -311,7 +354,7 @@ json_t *api_table_load(struct api_req *r, const char *name, struct lerr *err)
     struct catalog_doc d = {0};
     if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, name, &d, err))
         return NULL;
-    json_t *doc = table_response(&d, err);
+    json_t *doc = table_response(r->srv, &d, err);
     catalog_doc_destroy(&d);
     return doc;
 }
@@ -326,9 +369,8 @@ int api_tables_create(struct api_req *r)
         return api_reply_err(r, &err);
     }
     json_decref(spec);
-    json_object_set_new(doc, "status",
-                        json_pack("{s:i, s:i, s:i, s:n, s:n}", "rowCount", 0, "segmentCount", 0,
-                                  "totalBytes", 0, "minTime", "maxTime"));
+    json_object_set_new(doc, "status", table_status(r->srv, json_string_value(
+                                                                json_object_get(doc, "name"))));
     api_reply(r, 201, doc);
     return 0;
 }
@@ -342,7 +384,7 @@ int api_tables_list(struct api_req *r)
         return api_reply_err(r, &err);
     json_t *values = json_array();
     for (size_t i = 0; i < l.n; i++) {
-        json_t *t = table_response(&l.items[i], &err);
+        json_t *t = table_response(r->srv, &l.items[i], &err);
         if (t)
             json_array_append_new(values, t);
     }
@@ -368,8 +410,13 @@ int api_tables_update(struct api_req *r)
     lerr_init(&err);
     struct catalog_doc d = {0};
     json_t *spec = api_body_object(r, &err), *doc = NULL;
-    if (!spec || v_known_keys(spec, "", put_fields, &err) ||
-        catalog_doc_get(r->srv->cat, CATALOG_TABLE, r->seg[1], &d, &err))
+    bool locked = false;
+    if (!spec || v_known_keys(spec, "", put_fields, &err))
+        goto fail;
+    /* The table's writer lock: a running job may be adding discovered columns. */
+    ingest_table_lock(r->srv->rt, r->seg[1]);
+    locked = true;
+    if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, r->seg[1], &d, &err))
         goto fail;
     doc = json_loads(d.doc, 0, NULL);
     if (!doc) {
@@ -399,11 +446,14 @@ int api_tables_update(struct api_req *r)
     d.modified_ns = util_now_ns();
     if (catalog_doc_update(r->srv->cat, CATALOG_TABLE, &d, &err))
         goto fail;
+    ingest_table_unlock(r->srv->rt, r->seg[1]);
     json_decref(doc);
     json_decref(spec);
     catalog_doc_destroy(&d);
     return api_tables_get(r);
 fail:
+    if (locked)
+        ingest_table_unlock(r->srv->rt, r->seg[1]);
     json_decref(doc);
     json_decref(spec);
     catalog_doc_destroy(&d);
@@ -414,8 +464,17 @@ int api_tables_delete(struct api_req *r)
 {
     struct lerr err;
     lerr_init(&err);
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, r->seg[1], &d, &err))
+        return api_reply_err(r, &err);
+    json_t *doc = json_loads(d.doc, 0, NULL);
+    char id[40];
+    snprintf(id, sizeof id, "%s", doc ? json_string_value(json_object_get(doc, "id")) : "");
+    json_decref(doc);
+    catalog_doc_destroy(&d);
     if (catalog_doc_delete(r->srv->cat, CATALOG_TABLE, r->seg[1], &err))
         return api_reply_err(r, &err);
+    ingest_table_dropped(r->srv->rt, r->seg[1], id);   /* the data goes with it */
     api_reply(r, 200, NULL);
     return 0;
 }

@@ -256,6 +256,9 @@ struct storage_snapshot *ingest_table_snapshot(struct ingest_runtime *rt, const 
                                                struct lerr *err);
 int ingest_table_status(struct ingest_runtime *rt, const char *name, struct storage_status *out,
                         struct lerr *err);
+/* The i-th corrupt segment of a table (file name, message); false past the end. */
+bool ingest_table_corrupt(struct ingest_runtime *rt, const char *name, size_t i, char *file,
+                          size_t file_cap, char *msg, size_t msg_cap);
 /* Holds the table's writer lock across an API read-modify-write of its
  * document; ingest_table_unlock also applies new schema columns to storage. */
 void ingest_table_lock(struct ingest_runtime *rt, const char *name);

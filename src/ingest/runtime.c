@@ -277,6 +277,15 @@ int ingest_table_status(struct ingest_runtime *rt, const char *name, struct stor
     return 0;
 }
 
+bool ingest_table_corrupt(struct ingest_runtime *rt, const char *name, size_t i, char *file,
+                          size_t file_cap, char *msg, size_t msg_cap)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct rt_table *t = table_get(rt, name, &err);
+    return t && storage_table_corrupt(t->st, i, file, file_cap, msg, msg_cap);
+}
+
 void ingest_table_lock(struct ingest_runtime *rt, const char *name)
 {
     struct lerr err;

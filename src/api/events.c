@@ -1,0 +1,175 @@
+/*
+ * events.c — POST /v1/events/{connection}: push events into a push_streaming
+ * connection. The body is newline-delimited JSON (optionally gzip), at most
+ * 1 MB as sent. Each line is checked as one JSON object; malformed lines are
+ * reported with their line number and not stored, the rest are appended to
+ * the connection's durable log and the answer comes only after they are on
+ * disk (group commit with fsync). Also GET /metrics (Prometheus text).
+ */
+#include <string.h>
+#include <zlib.h>
+
+#include "api/api_int.h"
+#include "format/json.h"
+#include "ingest/ingest.h"
+
+#define PUSH_MAX_BODY (1024u * 1024u)          /* as sent */
+#define PUSH_MAX_INFLATED (64u * 1024u * 1024u) /* after gunzip */
+#define PUSH_MAX_REPORTED 100                   /* rejected lines listed in the answer */
+
+/* Inflates a gzip body into out (capped). */
+static int gunzip(const char *p, size_t n, struct buf *out, struct lerr *err)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, 15 + 32) != Z_OK)
+        return lerr_set(err, LERR_INTERNAL, "zlib: cannot start inflating");
+    z.next_in = (Bytef *)p;
+    z.avail_in = (uInt)n;
+    char chunk[65536];
+    int rc;
+    do {
+        z.next_out = (Bytef *)chunk;
+        z.avail_out = sizeof chunk;
+        rc = inflate(&z, Z_NO_FLUSH);
+        if (rc != Z_OK && rc != Z_STREAM_END) {
+            inflateEnd(&z);
+            return lerr_set(err, LERR_INVALID,
+                            "the body is not valid gzip (Content-Encoding: gzip): %s",
+                            z.msg ? z.msg : "corrupt data");
+        }
+        if (!buf_append(out, chunk, sizeof chunk - z.avail_out)) {
+            inflateEnd(&z);
+            return lerr_set(err, LERR_TOO_LARGE,
+                            "the gzip body inflates past %u bytes; send smaller requests",
+                            PUSH_MAX_INFLATED);
+        }
+    } while (rc != Z_STREAM_END && z.avail_in > 0);
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END)
+        return lerr_set(err, LERR_INVALID, "the gzip body is truncated");
+    return 0;
+}
+
+/* Checks one line as a JSON object with the record scanner (no allocation). */
+static bool line_ok(const char *p, size_t n, char *scratch, struct lerr *err)
+{
+    struct json_iter it;
+    if (json_iter_init(&it, p, n, scratch, n + 1, err))
+        return false;
+    struct json_member m;
+    int rc;
+    while ((rc = json_iter_next(&it, &m, err)) == 1)
+        ;
+    return rc == 0;
+}
+
+int api_events_push(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    const char *name = r->seg[1];
+    struct catalog_doc cd = {0};
+    struct buf inflated;
+    buf_init(&inflated, PUSH_MAX_INFLATED);
+    struct pushlog_entry *entries = NULL;
+    json_t *rejected = json_array();
+    char *scratch = NULL;
+    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, name, &cd, &err))
+        goto out;
+    if (strcmp(cd.kind, "push_streaming") != 0) {
+        lerr_set(&err, LERR_INVALID,
+                 "connection '%s' is a %s connection; events can only be pushed to a "
+                 "push_streaming connection",
+                 name, cd.kind);
+        goto out;
+    }
+    if (r->body_len > PUSH_MAX_BODY) {
+        lerr_set(&err, LERR_TOO_LARGE,
+                 "the request body is %zu bytes; a push request takes at most 1 MB (1048576 "
+                 "bytes): split it",
+                 r->body_len);
+        goto out;
+    }
+    const char *body = r->body ? r->body : "";
+    size_t len = r->body_len;
+    if (r->content_encoding && strcasecmp(r->content_encoding, "gzip") == 0) {
+        if (gunzip(body, len, &inflated, &err))
+            goto out;
+        body = inflated.data ? inflated.data : "";
+        len = inflated.len;
+    } else if (r->content_encoding && strcasecmp(r->content_encoding, "identity") != 0) {
+        lerr_set(&err, LERR_UNSUPPORTED_MEDIA,
+                 "Content-Encoding '%s' is not supported; send gzip or no encoding",
+                 r->content_encoding);
+        goto out;
+    }
+    size_t cap = 64, n = 0, line = 0, nrejected = 0;
+    entries = malloc(cap * sizeof *entries);
+    scratch = malloc(len + 1);
+    if (!entries || !scratch) {
+        lerr_set(&err, LERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int64_t now = util_now_ms();
+    for (const char *p = body, *end = body + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        size_t l = (size_t)(stop - p);
+        if (l && p[l - 1] == '\r')
+            l--;
+        line++;
+        struct lerr le;
+        lerr_init(&le);
+        bool blank = true;
+        for (size_t k = 0; k < l && blank; k++)
+            blank = p[k] == ' ' || p[k] == '\t';
+        if (!blank && !line_ok(p, l, scratch, &le)) {
+            nrejected++;
+            if (json_array_size(rejected) < PUSH_MAX_REPORTED)
+                json_array_append_new(rejected,
+                                      json_pack("{s:I, s:s}", "line", (json_int_t)line,
+                                                "message", le.msg));
+        } else if (!blank) {
+            if (n == cap) {
+                cap *= 2;
+                struct pushlog_entry *ne = realloc(entries, cap * sizeof *ne);
+                if (!ne) {
+                    lerr_set(&err, LERR_NOMEM, "out of memory");
+                    goto out;
+                }
+                entries = ne;
+            }
+            entries[n++] = (struct pushlog_entry){p, l, now};
+        }
+        p = stop + 1;
+    }
+    if (n && ingest_push_append(r->srv->rt, name, entries, n, NULL, &err))
+        goto out;
+    json_t *ans = json_pack("{s:I, s:o}", "accepted", (json_int_t)n, "rejected", rejected);
+    rejected = NULL;
+    if (nrejected > PUSH_MAX_REPORTED)
+        json_object_set_new(ans, "rejectedCount", json_integer((json_int_t)nrejected));
+    api_reply(r, 200, ans);
+out:
+    if (err.code)
+        api_reply_err(r, &err);
+    json_decref(rejected);
+    free(entries);
+    free(scratch);
+    buf_free(&inflated);
+    catalog_doc_destroy(&cd);
+    return err.code;
+}
+
+int api_metrics(struct api_req *r)
+{
+    struct buf b;
+    buf_init(&b, 16u << 20);
+    ingest_metrics_prometheus(r->srv->rt, &b);
+    r->status = 200;
+    json_decref(r->resp);
+    r->resp = NULL;
+    r->text = buf_steal(&b, &r->text_len);
+    r->content_type = "text/plain; version=0.0.4";
+    return 0;
+}
