@@ -583,7 +583,12 @@ EVAL(strpos_fn)
 {
     SQL_ARG(0, s);
     SQL_ARG(1, sub);
-    const char *m = find_bytes(s.v.s.p, s.v.s.n, sub.v.s.p, sub.v.s.n);
+    size_t from = 0;
+    if (n->nargs > 2) {   /* POSITION(a IN b FROM k): k is 1-based */
+        SQL_ARG(2, k);
+        from = k.v.l > 1 ? byte_at_unit(s.v.s.p, s.v.s.n, k.v.l - 1) : 0;
+    }
+    const char *m = find_bytes(s.v.s.p + from, s.v.s.n - from, sub.v.s.p, sub.v.s.n);
     if (n->ival == 3) {
         sql_set_long(out, SQL_LONG, m ? unit_length(s.v.s.p, (size_t)(m - s.v.s.p)) + 1 : 0);
         return;
@@ -602,7 +607,7 @@ int sql_bind_str3(struct sql_bctx *b, struct sql_node *n)
 {
     int v = sql_funcs[n->func].variant;
     for (int i = 0; i < n->nargs; i++) {
-        int want = ((v == 1 || v == 2) && i == 1) ? SQL_LONG : SQL_STRING;
+        int want = (((v == 1 || v == 2) && i == 1) || (v == 3 && i == 2)) ? SQL_LONG : SQL_STRING;
         if (sql_arg_check(b, n, i, want))
             return LERR_INVALID;
         sql_coerce(b, n, i, want);

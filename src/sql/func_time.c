@@ -247,6 +247,8 @@ static bool unit_period(const char *s, size_t len, struct period *p, bool *ident
         {"DECADE", {.years = 10}},     {"CENTURY", {.years = 100}}, {"MILLENNIUM", {.years = 1000}},
     };
     *identity = false;
+    if (len > 1 && (s[len - 1] == 's' || s[len - 1] == 'S'))
+        len--;   /* DATE_TRUNC accepts plurals ('milliseconds') */
     for (size_t i = 0; i < LS_ARRAY_LEN(units); i++) {
         if (strlen(units[i].name) == len && strncasecmp(units[i].name, s, len) == 0) {
             *p = units[i].p;

@@ -572,9 +572,14 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
         if (!needle || !expect_kw(p, "IN"))
             return NULL;
         struct sql_node *hay = parse_expr(p, 0);
-        if (!hay || !expect(p, TK_RPAREN, "')'"))
+        if (!hay)
             return NULL;
-        return call(p, F_STRPOS, pos, 2, hay, needle);
+        struct sql_node *from = NULL;
+        if (accept_kw(p, "FROM") && !(from = parse_expr(p, 0)))
+            return NULL;
+        if (!expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        return from ? call(p, F_STRPOS, pos, 3, hay, needle, from) : call(p, F_STRPOS, pos, 2, hay, needle);
     }
     if (NAME_IS("TIMESTAMPADD") || NAME_IS("TIMESTAMPDIFF")) {
         struct sql_node *u = unit_lit(p);

@@ -309,7 +309,7 @@ typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
     X(F_REPLACE, "REPLACE", 3, 3, 0, sql_bind_str3, 0)                     \
     X(F_LPAD, "LPAD", 2, 3, 0, sql_bind_str3, 1)                           \
     X(F_RPAD, "RPAD", 2, 3, 0, sql_bind_str3, 2)                           \
-    X(F_STRPOS, "STRPOS", 2, 2, 0, sql_bind_str3, 3)                       \
+    X(F_STRPOS, "STRPOS", 2, 3, 0, sql_bind_str3, 3)                       \
     X(F_CONTAINS, "CONTAINS_STRING", 2, 2, 0, sql_bind_str3, 4)            \
     X(F_ICONTAINS, "ICONTAINS_STRING", 2, 2, 0, sql_bind_str3, 5)          \
     X(F_PARSE_LONG, "PARSE_LONG", 1, 2, 0, sql_bind_parse_long, 0)         \
