@@ -1,0 +1,1129 @@
+/*
+ * kafka.c — a Kafka topic (or every topic matching a pattern) as a source,
+ * on librdkafka. The only file besides devkafka.c that includes rdkafka.h.
+ *
+ * Entry points: source_open_kafka(), source_kafka_config_from_json(); the
+ * rest is reached through the source_* calls (source.c).
+ *
+ * How it reads:
+ *   - Explicit assignment (rd_kafka_assign) of every partition of the topic,
+ *     at offsets the caller gives (its checkpoint) or at earliest/latest.
+ *     A consumer needs a group.id, so it gets a fixed private one, but it
+ *     never subscribes, never joins a group and never commits:
+ *     enable.auto.commit and enable.auto.offset.store are off and nothing
+ *     calls commit. Offsets live in the catalog, next to the rows.
+ *   - Symbolic starts are resolved to numbers when the partition is
+ *     assigned (one ListOffsets round trip for all of them), so
+ *     source_position() can be checkpointed before any record arrives.
+ *   - Polls take the first record with rd_kafka_consumer_poll (returns as
+ *     soon as one is there) and the rest that are already fetched with
+ *     rd_kafka_consume_batch_queue(timeout 0). Messages are kept until the
+ *     next poll so records can point into them without copying.
+ *   - Fetching is tuned for throughput with bounded delay: the broker
+ *     answers a fetch when 64 KiB are ready or after 50 ms
+ *     (fetch.min.bytes / fetch.wait.max.ms), and queued.max.messages.kbytes
+ *     bounds what librdkafka prefetches.
+ *   - Metadata is refreshed every metadata_refresh_ms (10 s): partitions
+ *     added to the topic and new topics matching the pattern are assigned
+ *     from their EARLIEST offset, whatever the job's readFromPoint — they
+ *     were created after the job started, so every record in them is new to
+ *     the job and "latest" would drop the ones written before discovery.
+ *   - auto.offset.reset=error: an offset that no longer exists (retention
+ *     deleted it, or the topic was re-created and it is past the end)
+ *     surfaces as RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET; we look up the low
+ *     watermark, move the partition there and report the gap (from, to) in
+ *     the batch. Never silently (Druid's long list of auto-reset bugs).
+ *   - Lag per partition = high watermark − next offset, from librdkafka's
+ *     cached watermarks (updated by every fetch response), with a blocking
+ *     ListOffsets only for partitions it has no numbers for, at most once a
+ *     second.
+ *   - Health: connection errors (error callback) start a "broker ...
+ *     unreachable for N s" warning; it clears when a broker is UP again in
+ *     the statistics (statistics.interval.ms = 1 s, parsed only while a
+ *     warning stands) or a record arrives. reconnect.backoff.max.ms is 1 s
+ *     so a returning broker is noticed quickly.
+ *
+ * Threads: source_poll/assign/release/position/close belong to one thread
+ * (the job runner); source_partitions, source_lag and source_health may be
+ * called from any thread (the partition table and health state are under a
+ * mutex). librdkafka's callbacks run in the polling thread (error, stats)
+ * or its own threads (log; log_msg is thread-safe).
+ */
+#include "source/source_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#define MOD "source-kafka"
+
+#define GROUP_ID "lodestar-explicit-assign-no-commit"
+#define REFRESH_MS_DEFAULT 10000
+#define TIMEOUT_MS_DEFAULT 5000
+#define QUEUED_KB_DEFAULT 65536
+#define WATERMARK_QUERY_MS 1000   /* at most one blocking watermark query per second */
+#define PROBE_MS 1000             /* retry a pending assignment this often */
+#define BATCH_MAX 65536           /* records per poll, whatever the caller asks */
+
+struct kpart {
+    char *topic;
+    int32_t partition;
+    int64_t next;      /* next offset to read; < 0: symbolic, not yet resolved */
+    int64_t hi;        /* last known high watermark, -1 unknown */
+    bool reset;        /* out of range: waiting to be moved to the low watermark */
+    int64_t reset_from;
+};
+
+struct kafka_source {
+    struct source base;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;     /* the consumer queue */
+    char *bootstrap;
+    char *topic;             /* or NULL with a pattern */
+    char *pattern;
+    regex_t re;
+    bool has_re;
+    int refresh_ms, timeout_ms;
+
+    pthread_mutex_t mu;      /* parts (array and fields), health state */
+    struct kpart *parts;     /* sorted by (topic, partition) */
+    size_t nparts, alloc;
+    char down_reason[256];
+    int64_t down_since_ms;   /* monotonic ms; 0 = no connection trouble */
+    char warn[320];          /* another standing warning ("" none) */
+
+    bool assigned;           /* source_assign() was called */
+    bool pending;            /* ... but the metadata to carry it out is not in yet */
+    int64_t default_start;
+    struct source_offsets start;
+    int64_t next_meta_ms;    /* monotonic ms of the next metadata refresh */
+    int64_t next_wm_ms;      /* ... of the next blocking watermark query */
+    int64_t next_reset_ms;   /* ... of the next retry of out-of-range partitions */
+    bool any_reset;
+    size_t last_hit;         /* parts index of the last record (lookup cache) */
+    struct lerr fatal;       /* an error to return from the next poll */
+
+    /* The current batch. */
+    rd_kafka_message_t **msgs;   /* msgs, recs, hstart: batch_alloc entries each */
+    size_t nmsgs, batch_alloc;
+    struct source_record *recs;
+    size_t *hstart;          /* per record: index of its first header in hdrs */
+    struct source_header *hdrs;
+    size_t hdrs_alloc;
+    struct source_gap *gaps;
+    size_t ngaps, gaps_alloc;
+    bool partitions_changed;
+};
+
+static int64_t mono_ms(void)
+{
+    return util_mono_ns() / 1000000;
+}
+
+/* ---- the partition table ---------------------------------------------------- */
+
+static int kpart_cmp(const char *ta, int32_t pa, const char *tb, int32_t pb)
+{
+    int c = strcmp(ta, tb);
+    return c ? c : (pa < pb ? -1 : pa > pb);
+}
+
+/* Index of (topic, partition), or nparts. Caller holds mu or is the poll thread. */
+static size_t kpart_find(const struct kafka_source *ks, const char *topic, int32_t partition,
+                         size_t *insert_at)
+{
+    size_t lo = 0, hi = ks->nparts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = kpart_cmp(ks->parts[mid].topic, ks->parts[mid].partition, topic, partition);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (insert_at)
+        *insert_at = lo;
+    return ks->nparts;
+}
+
+/* Adds a partition (caller holds mu). */
+static struct kpart *kpart_add(struct kafka_source *ks, const char *topic, int32_t partition,
+                               int64_t next)
+{
+    size_t at = 0;
+    size_t i = kpart_find(ks, topic, partition, &at);
+    if (i < ks->nparts)
+        return &ks->parts[i];
+    if (ks->nparts == ks->alloc) {
+        size_t na = ks->alloc ? ks->alloc * 2 : 16;
+        struct kpart *np = realloc(ks->parts, na * sizeof *np);
+        if (!np)
+            return NULL;
+        ks->parts = np;
+        ks->alloc = na;
+    }
+    char *t = strdup(topic);
+    if (!t)
+        return NULL;
+    memmove(&ks->parts[at + 1], &ks->parts[at], (ks->nparts - at) * sizeof *ks->parts);
+    ks->parts[at] = (struct kpart){.topic = t, .partition = partition, .next = next, .hi = -1};
+    ks->nparts++;
+    ks->last_hit = 0;
+    return &ks->parts[at];
+}
+
+static void kparts_clear(struct kafka_source *ks)
+{
+    for (size_t i = 0; i < ks->nparts; i++)
+        free(ks->parts[i].topic);
+    ks->nparts = 0;
+    ks->last_hit = 0;
+}
+
+/* ---- callbacks and health ---------------------------------------------------- */
+
+static bool err_is_connectivity(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+           e == RD_KAFKA_RESP_ERR__RESOLVE || e == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+           e == RD_KAFKA_RESP_ERR__SSL || e == RD_KAFKA_RESP_ERR__TIMED_OUT;
+}
+
+static void note_down(struct kafka_source *ks, const char *reason)
+{
+    pthread_mutex_lock(&ks->mu);
+    if (!ks->down_since_ms)
+        ks->down_since_ms = mono_ms();
+    snprintf(ks->down_reason, sizeof ks->down_reason, "%s", reason);
+    pthread_mutex_unlock(&ks->mu);
+}
+
+static void note_up(struct kafka_source *ks)
+{
+    pthread_mutex_lock(&ks->mu);
+    bool was = ks->down_since_ms != 0;
+    int64_t secs = was ? (mono_ms() - ks->down_since_ms) / 1000 : 0;
+    ks->down_since_ms = 0;
+    ks->down_reason[0] = '\0';
+    pthread_mutex_unlock(&ks->mu);
+    if (was)
+        log_msg(LOG_INFO, MOD, "broker %s reachable again after %" PRId64 " s", ks->bootstrap,
+                secs);
+}
+
+static void set_warn(struct kafka_source *ks, const char *msg)
+{
+    pthread_mutex_lock(&ks->mu);
+    snprintf(ks->warn, sizeof ks->warn, "%s", msg);
+    pthread_mutex_unlock(&ks->mu);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    struct kafka_source *ks = opaque;
+    if (err_is_connectivity((rd_kafka_resp_err_t)err)) {
+        bool first;
+        pthread_mutex_lock(&ks->mu);
+        first = ks->down_since_ms == 0;
+        pthread_mutex_unlock(&ks->mu);
+        note_down(ks, reason);
+        if (first)
+            log_msg(LOG_WARN, MOD, "broker %s: %s", ks->bootstrap, reason);
+    } else {
+        log_msg(LOG_WARN, MOD, "%s: %s", ks->bootstrap, reason);
+    }
+}
+
+/* While a warning stands: is any real broker (not a bootstrap entry) UP? */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    struct kafka_source *ks = opaque;
+    pthread_mutex_lock(&ks->mu);
+    bool down = ks->down_since_ms != 0;
+    pthread_mutex_unlock(&ks->mu);
+    if (!down)
+        return 0;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *brokers = json_object_get(root, "brokers");
+    const char *name;
+    json_t *b;
+    bool up = false;
+    json_object_foreach(brokers, name, b) {
+        const char *state = json_string_value(json_object_get(b, "state"));
+        json_int_t id = json_integer_value(json_object_get(b, "nodeid"));
+        if (state && strcmp(state, "UP") == 0 && id >= 0)
+            up = true;
+    }
+    json_decref(root);
+    if (up)
+        note_up(ks);
+    return 0;   /* librdkafka frees json */
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    /* syslog levels. librdkafka logs a failed connection at 3 (LOG_ERR); that
+     * is a warning for us — health reports it, and the source recovers. */
+    log_msg(level <= 2 ? LOG_ERROR : level <= 4 ? LOG_WARN : LOG_DEBUG, MOD, "rdkafka %s: %s",
+            fac, buf);
+}
+
+/* ---- configuration ------------------------------------------------------------ */
+
+static int conf_set(rd_kafka_conf_t *c, const char *name, const char *value, bool secret,
+                    struct lerr *err)
+{
+    char es[256];
+    if (rd_kafka_conf_set(c, name, value, es, sizeof es) == RD_KAFKA_CONF_OK)
+        return 0;
+    if (secret)   /* librdkafka's message might quote the value */
+        return lerr_set(err, LERR_INVALID, "Kafka: the value given for %s was refused", name);
+    return lerr_set(err, LERR_INVALID, "Kafka: %s", es);
+}
+
+static rd_kafka_conf_t *make_conf(struct kafka_source *ks, const struct source_kafka_config *cfg,
+                                  struct lerr *err)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char num[32];
+    int queued_kb = cfg->queued_max_kbytes > 0 ? cfg->queued_max_kbytes : QUEUED_KB_DEFAULT;
+    snprintf(num, sizeof num, "%d", queued_kb);
+    const char *proto = cfg->sasl_mechanism ? (cfg->ssl ? "SASL_SSL" : "SASL_PLAINTEXT")
+                                            : (cfg->ssl ? "SSL" : "PLAINTEXT");
+    if (conf_set(c, "bootstrap.servers", cfg->bootstrap_servers, false, err) ||
+        conf_set(c, "client.id", "lodestar", false, err) ||
+        conf_set(c, "group.id", GROUP_ID, false, err) ||
+        conf_set(c, "enable.auto.commit", "false", false, err) ||
+        conf_set(c, "enable.auto.offset.store", "false", false, err) ||
+        conf_set(c, "auto.offset.reset", "error", false, err) ||
+        conf_set(c, "enable.partition.eof", "false", false, err) ||
+        conf_set(c, "allow.auto.create.topics", "false", false, err) ||
+        conf_set(c, "fetch.min.bytes", "65536", false, err) ||
+        conf_set(c, "fetch.wait.max.ms", "50", false, err) ||
+        conf_set(c, "queued.max.messages.kbytes", num, false, err) ||
+        conf_set(c, "statistics.interval.ms", "1000", false, err) ||
+        conf_set(c, "reconnect.backoff.max.ms", "1000", false, err) ||
+        conf_set(c, "security.protocol", proto, false, err))
+        goto fail;
+    if (cfg->sasl_mechanism &&
+        (conf_set(c, "sasl.mechanism", cfg->sasl_mechanism, false, err) ||
+         conf_set(c, "sasl.username", cfg->sasl_username, true, err) ||
+         conf_set(c, "sasl.password", cfg->sasl_password, true, err)))
+        goto fail;
+    for (const char *const *p = cfg->rdkafka_props; p && p[0]; p += 2) {
+        if (!p[1]) {
+            lerr_set(err, LERR_INVALID, "Kafka: property %s has no value", p[0]);
+            goto fail;
+        }
+        if (conf_set(c, p[0], p[1], strstr(p[0], "password") || strstr(p[0], "secret"), err))
+            goto fail;
+    }
+    rd_kafka_conf_set_opaque(c, ks);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_stats_cb(c, on_stats);
+    rd_kafka_conf_set_log_cb(c, on_log);
+    return c;
+fail:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+static void kafka_close(struct source *s);
+static const struct source_ops kafka_ops;
+
+struct source *source_open_kafka(const struct source_kafka_config *cfg, struct lerr *err)
+{
+    if (!cfg->bootstrap_servers || !*cfg->bootstrap_servers) {
+        lerr_set_at(err, LERR_INVALID, "bootstrapServers",
+                    "bootstrapServers is empty; give e.g. \"localhost:9092\"");
+        return NULL;
+    }
+    bool has_topic = cfg->topic && *cfg->topic, has_pat = cfg->topic_pattern && *cfg->topic_pattern;
+    if (has_topic == has_pat) {
+        lerr_set_at(err, LERR_INVALID, has_topic ? "topicNamePattern" : "topicName",
+                    "give exactly one of topicName and topicNamePattern");
+        return NULL;
+    }
+    if (has_topic && strlen(cfg->topic) > 249) {
+        lerr_set_at(err, LERR_INVALID, "topicName", "topicName is longer than Kafka's 249 bytes");
+        return NULL;
+    }
+    if (cfg->sasl_mechanism) {
+        static const char *const mechs[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+        bool ok = false;
+        for (size_t i = 0; i < LS_ARRAY_LEN(mechs); i++)
+            ok = ok || strcmp(cfg->sasl_mechanism, mechs[i]) == 0;
+        if (!ok) {
+            lerr_set_at(err, LERR_INVALID, "secrets.mechanism",
+                        "SASL mechanism '%s' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+                        cfg->sasl_mechanism);
+            return NULL;
+        }
+        if (!cfg->sasl_username || !cfg->sasl_password) {
+            lerr_set_at(err, LERR_INVALID, "secrets",
+                        "SASL needs a username and a password in the connection's secrets");
+            return NULL;
+        }
+    }
+    struct kafka_source *ks = calloc(1, sizeof *ks);
+    if (!ks) {
+        lerr_set(err, LERR_NOMEM, "Kafka: out of memory");
+        return NULL;
+    }
+    ks->base.ops = &kafka_ops;
+    pthread_mutex_init(&ks->mu, NULL);
+    source_offsets_init(&ks->start);
+    lerr_init(&ks->fatal);
+    ks->refresh_ms = cfg->metadata_refresh_ms > 0 ? cfg->metadata_refresh_ms : REFRESH_MS_DEFAULT;
+    ks->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : TIMEOUT_MS_DEFAULT;
+    ks->bootstrap = strdup(cfg->bootstrap_servers);
+    if (has_topic)
+        ks->topic = strdup(cfg->topic);
+    else
+        ks->pattern = strdup(cfg->topic_pattern);
+    if (!ks->bootstrap || (has_topic ? !ks->topic : !ks->pattern)) {
+        lerr_set(err, LERR_NOMEM, "Kafka: out of memory");
+        goto fail;
+    }
+    if (has_pat) {
+        /* Whole-name match, as Java's Pattern.matcher(topic).matches(). */
+        size_t n = strlen(cfg->topic_pattern) + 8;
+        char *anchored = malloc(n);
+        if (!anchored) {
+            lerr_set(err, LERR_NOMEM, "Kafka: out of memory");
+            goto fail;
+        }
+        snprintf(anchored, n, "^(%s)$", cfg->topic_pattern);
+        int rc = regcomp(&ks->re, anchored, REG_EXTENDED | REG_NOSUB);
+        free(anchored);
+        if (rc) {
+            char m[160];
+            regerror(rc, &ks->re, m, sizeof m);
+            lerr_set_at(err, LERR_INVALID, "topicNamePattern",
+                        "topicNamePattern '%s' is not a valid extended regular expression: %s",
+                        cfg->topic_pattern, m);
+            goto fail;
+        }
+        ks->has_re = true;
+    }
+    rd_kafka_conf_t *conf = make_conf(ks, cfg, err);
+    if (!conf)
+        goto fail;
+    char es[512];
+    ks->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof es);
+    if (!ks->rk) {
+        rd_kafka_conf_destroy(conf);
+        lerr_set(err, LERR_INTERNAL, "Kafka: cannot create the consumer: %s", es);
+        goto fail;
+    }
+    ks->q = rd_kafka_queue_get_consumer(ks->rk);
+    if (!ks->q) {
+        lerr_set(err, LERR_INTERNAL, "Kafka: the consumer has no queue");
+        goto fail;
+    }
+    return &ks->base;
+fail:
+    kafka_close(&ks->base);
+    return NULL;
+}
+
+/* ---- metadata, assignment ------------------------------------------------------ */
+
+static bool topic_wanted(const struct kafka_source *ks, const char *name)
+{
+    if (ks->topic)
+        return strcmp(name, ks->topic) == 0;
+    if (strncmp(name, "__", 2) == 0)
+        return false;   /* internal topics (__consumer_offsets, ...) */
+    return regexec(&ks->re, name, 0, NULL, 0) == 0;
+}
+
+/*
+ * Resolves symbolic start offsets in `l` to numbers (ListOffsets with the
+ * special timestamps -2/-1). Entries it cannot resolve keep their symbolic
+ * value; librdkafka resolves those itself when fetching starts.
+ */
+static void resolve_symbolic(struct kafka_source *ks, rd_kafka_topic_partition_list_t *l,
+                             int timeout_ms)
+{
+    rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(l->cnt);
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].offset < 0)
+            rd_kafka_topic_partition_list_add(q, l->elems[i].topic, l->elems[i].partition)
+                ->offset = l->elems[i].offset;   /* -2 earliest, -1 latest: ListOffsets timestamps */
+    if (q->cnt > 0 && rd_kafka_offsets_for_times(ks->rk, q, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < q->cnt; i++) {
+            if (q->elems[i].err || q->elems[i].offset < 0)
+                continue;
+            rd_kafka_topic_partition_t *t =
+                rd_kafka_topic_partition_list_find(l, q->elems[i].topic, q->elems[i].partition);
+            if (t)
+                t->offset = q->elems[i].offset;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(q);
+}
+
+/*
+ * Fetches metadata and assigns what is new. initial: carry out a pending
+ * source_assign() (start offsets from ks->start / default); else partitions
+ * not yet in the table start at earliest. Returns 0, LERR_NOT_FOUND (the
+ * named topic does not exist), or LERR_UNAVAILABLE (no metadata: the broker
+ * is unreachable; not fatal).
+ */
+static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct lerr *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = ks->topic ? rd_kafka_topic_new(ks->rk, ks->topic, NULL) : NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(ks->rk, rkt ? 0 : 1, rkt, &md, timeout_ms);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    if (e) {
+        if (err_is_connectivity(e) || e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+            char why[200];
+            snprintf(why, sizeof why, "no metadata: %s", rd_kafka_err2str(e));
+            note_down(ks, why);
+        }
+        return lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: cannot fetch metadata: %s",
+                        ks->bootstrap, rd_kafka_err2str(e));
+    }
+    note_up(ks);
+    int rc = 0;
+    rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(16);
+    int ntopics = 0;
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+        if (!topic_wanted(ks, mt->topic))
+            continue;
+        if (mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            if (ks->topic) {
+                rc = lerr_set_at(err, LERR_NOT_FOUND, "topicName",
+                                 "Kafka topic '%s' does not exist on %s; create it or fix "
+                                 "topicName",
+                                 mt->topic, ks->bootstrap);
+                goto done;
+            }
+            continue;
+        }
+        if (mt->err) {
+            log_msg(LOG_WARN, MOD, "topic '%s': %s", mt->topic, rd_kafka_err2str(mt->err));
+            continue;
+        }
+        ntopics++;
+        for (int p = 0; p < mt->partition_cnt; p++) {
+            int32_t pid = mt->partitions[p].id;
+            pthread_mutex_lock(&ks->mu);
+            bool known = kpart_find(ks, mt->topic, pid, NULL) < ks->nparts;
+            pthread_mutex_unlock(&ks->mu);
+            if (known)
+                continue;
+            int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+            if (initial) {
+                int64_t v = source_offsets_get(&ks->start, mt->topic, pid);
+                start = v >= 0 ? v : ks->default_start;
+            }
+            rd_kafka_topic_partition_list_add(add, mt->topic, pid)->offset = start;
+        }
+    }
+    if (ks->topic && ntopics == 0) {
+        rc = lerr_set_at(err, LERR_NOT_FOUND, "topicName",
+                         "Kafka topic '%s' does not exist on %s; create it or fix topicName",
+                         ks->topic, ks->bootstrap);
+        goto done;
+    }
+    if (initial) {
+        for (size_t i = 0; i < ks->start.n; i++) {
+            const struct source_offset *o = &ks->start.items[i];
+            if (!rd_kafka_topic_partition_list_find(add, o->topic, o->partition))
+                log_msg(LOG_WARN, MOD,
+                        "checkpoint names '%s' partition %" PRId32
+                        " (next offset %" PRId64 "), which does not exist now; ignored",
+                        o->topic, o->partition, o->next);
+        }
+        char w[320] = "";
+        if (ks->pattern && ntopics == 0)
+            snprintf(w, sizeof w, "no topic on %s matches topicNamePattern '%s' yet",
+                     ks->bootstrap, ks->pattern);
+        set_warn(ks, w);
+    } else if (ks->pattern && ntopics > 0) {
+        set_warn(ks, "");
+    }
+    if (add->cnt == 0)
+        goto done;
+    resolve_symbolic(ks, add, timeout_ms);
+    pthread_mutex_lock(&ks->mu);
+    for (int i = 0; i < add->cnt; i++) {
+        if (!kpart_add(ks, add->elems[i].topic, add->elems[i].partition, add->elems[i].offset)) {
+            pthread_mutex_unlock(&ks->mu);
+            rc = lerr_set(err, LERR_NOMEM, "Kafka: out of memory");
+            goto done;
+        }
+    }
+    pthread_mutex_unlock(&ks->mu);
+    rd_kafka_error_t *ae = NULL;
+    rd_kafka_resp_err_t ae2 = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (initial)
+        ae2 = rd_kafka_assign(ks->rk, add);
+    else
+        ae = rd_kafka_incremental_assign(ks->rk, add);
+    if (ae || ae2) {
+        rc = lerr_set(err, LERR_INTERNAL, "Kafka: cannot assign partitions: %s",
+                      ae ? rd_kafka_error_string(ae) : rd_kafka_err2str(ae2));
+        if (ae)
+            rd_kafka_error_destroy(ae);
+        goto done;
+    }
+    if (!initial) {
+        ks->partitions_changed = true;
+        for (int i = 0; i < add->cnt; i++)
+            log_msg(LOG_INFO, MOD, "new partition '%s' %" PRId32 ", reading from offset %" PRId64,
+                    add->elems[i].topic, add->elems[i].partition, add->elems[i].offset);
+    }
+done:
+    rd_kafka_topic_partition_list_destroy(add);
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+static void release_batch(struct kafka_source *ks)
+{
+    for (size_t i = 0; i < ks->nmsgs; i++)
+        rd_kafka_message_destroy(ks->msgs[i]);
+    ks->nmsgs = 0;
+    ks->ngaps = 0;
+    ks->partitions_changed = false;
+}
+
+static int kafka_assign(struct source *s, const struct source_offsets *start,
+                        int64_t default_start, struct lerr *err)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    release_batch(ks);
+    if (ks->assigned)
+        rd_kafka_assign(ks->rk, NULL);   /* a re-assignment (reset) starts from scratch */
+    pthread_mutex_lock(&ks->mu);
+    kparts_clear(ks);
+    pthread_mutex_unlock(&ks->mu);
+    source_offsets_clear(&ks->start);
+    if (start && source_offsets_copy(&ks->start, start, err))
+        return err->code;
+    ks->default_start = default_start;
+    ks->assigned = true;
+    ks->pending = true;
+    ks->any_reset = false;
+    lerr_init(&ks->fatal);
+    struct lerr e2;
+    lerr_init(&e2);
+    int rc = refresh(ks, true, ks->timeout_ms, &e2);
+    int64_t now = mono_ms();
+    if (rc == LERR_UNAVAILABLE) {
+        /* Not fatal: poll keeps trying, and health says why nothing arrives. */
+        log_msg(LOG_WARN, MOD, "%s; will retry", e2.msg);
+        ks->next_meta_ms = now + PROBE_MS;
+        return 0;
+    }
+    if (rc)
+        return lerr_set_at(err, e2.code, e2.target, "%s", e2.msg);
+    ks->pending = false;
+    ks->next_meta_ms = now + ks->refresh_ms;
+    return 0;
+}
+
+/* ---- out of range ---------------------------------------------------------------- */
+
+static void add_gap(struct kafka_source *ks, const char *topic, int32_t partition, int64_t from,
+                    int64_t to, const char *reason)
+{
+    if (ks->ngaps == ks->gaps_alloc) {
+        size_t na = ks->gaps_alloc ? ks->gaps_alloc * 2 : 4;
+        struct source_gap *ng = realloc(ks->gaps, na * sizeof *ng);
+        if (!ng)
+            return;   /* the warning below still goes to the log */
+        ks->gaps = ng;
+        ks->gaps_alloc = na;
+    }
+    struct source_gap *g = &ks->gaps[ks->ngaps++];
+    *g = (struct source_gap){.topic = topic, .partition = partition, .from = from, .to = to};
+    snprintf(g->reason, sizeof g->reason, "%s", reason);
+}
+
+/* Moves out-of-range partitions to their low watermark (blocking queries). */
+static void handle_resets(struct kafka_source *ks, int timeout_ms)
+{
+    bool left = false;
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *kp = &ks->parts[i];
+        if (!kp->reset)
+            continue;
+        int64_t lo = -1, hi = -1;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(ks->rk, kp->topic, kp->partition, &lo, &hi, timeout_ms);
+        if (e) {
+            left = true;
+            log_msg(LOG_WARN, MOD, "'%s' %" PRId32 ": cannot look up the earliest offset: %s",
+                    kp->topic, kp->partition, rd_kafka_err2str(e));
+            continue;
+        }
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset = lo;
+        /* After the error librdkafka has stopped fetching the partition, which
+         * a seek cannot restart; take it out of the assignment and put it
+         * back at the new offset. */
+        rd_kafka_error_t *ue = rd_kafka_incremental_unassign(ks->rk, l);
+        rd_kafka_error_t *ae = ue ? NULL : rd_kafka_incremental_assign(ks->rk, l);
+        if (ue || ae) {
+            log_msg(LOG_ERROR, MOD, "'%s' %" PRId32 ": cannot move to offset %" PRId64 ": %s",
+                    kp->topic, kp->partition, lo, rd_kafka_error_string(ue ? ue : ae));
+            rd_kafka_error_destroy(ue ? ue : ae);
+            rd_kafka_topic_partition_list_destroy(l);
+            left = true;
+            continue;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        char reason[200];
+        if (kp->reset_from > hi)
+            snprintf(reason, sizeof reason,
+                     "offset %" PRId64 " is past the end of the partition (high watermark %" PRId64
+                     "): the topic was re-created or truncated",
+                     kp->reset_from, hi);
+        else
+            snprintf(reason, sizeof reason,
+                     "offsets %" PRId64 " to %" PRId64 " were deleted by retention before they "
+                     "were read",
+                     kp->reset_from, lo - 1);
+        log_msg(LOG_WARN, MOD, "'%s' partition %" PRId32 ": %s; reading on from offset %" PRId64,
+                kp->topic, kp->partition, reason, lo);
+        add_gap(ks, kp->topic, kp->partition, kp->reset_from, lo, reason);
+        pthread_mutex_lock(&ks->mu);
+        kp->next = lo;
+        kp->hi = hi;
+        kp->reset = false;
+        pthread_mutex_unlock(&ks->mu);
+    }
+    ks->any_reset = left;
+    ks->next_reset_ms = mono_ms() + PROBE_MS;
+}
+
+/* ---- polling ----------------------------------------------------------------------- */
+
+static struct kpart *lookup(struct kafka_source *ks, const char *topic, int32_t partition)
+{
+    if (ks->last_hit < ks->nparts && ks->parts[ks->last_hit].partition == partition &&
+        strcmp(ks->parts[ks->last_hit].topic, topic) == 0)
+        return &ks->parts[ks->last_hit];
+    size_t i = kpart_find(ks, topic, partition, NULL);
+    if (i == ks->nparts)
+        return NULL;
+    ks->last_hit = i;
+    return &ks->parts[i];
+}
+
+/* An error delivered as a message. */
+static void message_error(struct kafka_source *ks, rd_kafka_message_t *m)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    switch (m->err) {
+    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        return;
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE: {
+        struct kpart *kp = lookup(ks, topic, m->partition);
+        if (kp && !kp->reset) {
+            pthread_mutex_lock(&ks->mu);
+            kp->reset = true;
+            kp->reset_from = kp->next >= 0 ? kp->next : m->offset;
+            pthread_mutex_unlock(&ks->mu);
+            ks->any_reset = true;
+            ks->next_reset_ms = 0;
+        }
+        return;
+    }
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        if (ks->topic)
+            lerr_set_at(&ks->fatal, LERR_NOT_FOUND, "topicName",
+                        "Kafka topic '%s' partition %" PRId32 " is gone from %s: %s", topic,
+                        m->partition, ks->bootstrap, rd_kafka_message_errstr(m));
+        else
+            log_msg(LOG_WARN, MOD, "topic '%s' partition %" PRId32 ": %s", topic, m->partition,
+                    rd_kafka_message_errstr(m));
+        return;
+    default:
+        if (err_is_connectivity(m->err))
+            note_down(ks, rd_kafka_message_errstr(m));
+        else
+            log_msg(LOG_WARN, MOD, "'%s' %" PRId32 ": %s", topic, m->partition,
+                    rd_kafka_message_errstr(m));
+    }
+}
+
+/* Fills hdrs for one message; returns the count (0 when none). */
+static size_t take_headers(struct kafka_source *ks, rd_kafka_message_t *m, size_t used,
+                           struct lerr *err)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h)
+        return 0;
+    size_t n = rd_kafka_header_cnt(h);
+    if (used + n > ks->hdrs_alloc) {
+        size_t na = ks->hdrs_alloc ? ks->hdrs_alloc : 256;
+        while (na < used + n)
+            na *= 2;
+        struct source_header *nh = realloc(ks->hdrs, na * sizeof *nh);
+        if (!nh) {
+            lerr_set(err, LERR_NOMEM, "Kafka: out of memory for headers");
+            return 0;
+        }
+        ks->hdrs = nh;
+        ks->hdrs_alloc = na;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        const void *val;
+        size_t vlen;
+        if (rd_kafka_header_get_all(h, i, &name, &val, &vlen))
+            return i;
+        ks->hdrs[used + i] = (struct source_header){
+            .name = name, .name_len = strlen(name), .value = val, .value_len = val ? vlen : 0};
+    }
+    return n;
+}
+
+/* Watermarks from librdkafka's cache; a blocking query for unknown ones. */
+static void refresh_watermarks(struct kafka_source *ks, bool allow_query)
+{
+    for (size_t i = 0; i < ks->nparts; i++) {
+        struct kpart *kp = &ks->parts[i];
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(ks->rk, kp->topic, kp->partition, &lo, &hi) ||
+            hi < 0) {
+            if (!allow_query)
+                continue;
+            if (rd_kafka_query_watermark_offsets(ks->rk, kp->topic, kp->partition, &lo, &hi,
+                                                 200))
+                continue;
+            allow_query = false;   /* one blocking query per round is enough */
+        }
+        pthread_mutex_lock(&ks->mu);
+        kp->hi = hi;
+        pthread_mutex_unlock(&ks->mu);
+    }
+}
+
+static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
+                      struct source_batch *out, struct lerr *err)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    release_batch(ks);
+    if (!ks->assigned)
+        return lerr_set(err, LERR_INTERNAL, "Kafka source: poll before assign");
+    if (ks->fatal.code) {
+        lerr_set_at(err, ks->fatal.code, ks->fatal.target, "%s", ks->fatal.msg);
+        return err->code;
+    }
+    if (max_records > BATCH_MAX)
+        max_records = BATCH_MAX;
+    if (max_records > ks->batch_alloc) {
+        rd_kafka_message_t **nm = realloc(ks->msgs, max_records * sizeof *nm);
+        if (nm)
+            ks->msgs = nm;
+        struct source_record *nr = nm ? realloc(ks->recs, max_records * sizeof *nr) : NULL;
+        if (nr)
+            ks->recs = nr;
+        size_t *nhs = nr ? realloc(ks->hstart, max_records * sizeof *nhs) : NULL;
+        if (!nhs)
+            return lerr_set(err, LERR_NOMEM, "Kafka: out of memory for a batch of %zu",
+                            max_records);
+        ks->hstart = nhs;
+        ks->batch_alloc = max_records;
+    }
+    int64_t t0 = mono_ms();
+    rd_kafka_poll(ks->rk, 0);   /* error and statistics callbacks */
+
+    pthread_mutex_lock(&ks->mu);
+    bool down = ks->down_since_ms != 0;
+    pthread_mutex_unlock(&ks->mu);
+    if (ks->pending || t0 >= ks->next_meta_ms) {
+        /* Bounded by the caller's patience; skipped while unreachable unless
+         * the assignment itself is still waiting for it. */
+        if (ks->pending || !down) {
+            int tmo = timeout_ms < ks->timeout_ms ? timeout_ms : ks->timeout_ms;
+            if (tmo < 100)
+                tmo = 100;
+            struct lerr e2;
+            lerr_init(&e2);
+            int rc = refresh(ks, ks->pending, tmo, &e2);
+            if (rc == 0)
+                ks->pending = false;
+            else if (rc != LERR_UNAVAILABLE) {
+                lerr_set_at(err, e2.code, e2.target, "%s", e2.msg);
+                return err->code;
+            }
+        }
+        ks->next_meta_ms = mono_ms() + (ks->pending ? PROBE_MS : ks->refresh_ms);
+        if (ks->pending) {
+            out->n = 0;
+            return 0;
+        }
+    }
+    if (ks->any_reset && mono_ms() >= ks->next_reset_ms)
+        handle_resets(ks, ks->timeout_ms);
+    if (t0 >= ks->next_wm_ms) {
+        refresh_watermarks(ks, !down);
+        ks->next_wm_ms = t0 + WATERMARK_QUERY_MS;
+    }
+
+    int remain = timeout_ms - (int)(mono_ms() - t0);
+    if (remain < 0 || ks->ngaps > 0)
+        remain = 0;   /* a gap to report goes out now */
+    size_t n = 0;
+    rd_kafka_message_t *first = rd_kafka_consumer_poll(ks->rk, remain);
+    if (first) {
+        ks->msgs[0] = first;
+        n = 1;
+        if (max_records > 1) {
+            ssize_t more = rd_kafka_consume_batch_queue(ks->q, 0, ks->msgs + 1, max_records - 1);
+            if (more > 0)
+                n += (size_t)more;
+        }
+    }
+
+    /* Keep the records; turn error messages into state and drop them. The
+     * partition table is only changed by this thread, so reading it needs no
+     * lock; writing `next` does (source_partitions reads it). */
+    size_t nrec = 0, nh = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = ks->msgs[i];
+        if (m->err) {
+            message_error(ks, m);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        struct kpart *kp = lookup(ks, rd_kafka_topic_name(m->rkt), m->partition);
+        if (!kp || kp->reset || (kp->next >= 0 && m->offset < kp->next)) {
+            /* Not ours (any more), or already returned (stale after a re-seek). */
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        pthread_mutex_lock(&ks->mu);
+        kp->next = m->offset + 1;
+        pthread_mutex_unlock(&ks->mu);
+        ks->msgs[nrec] = m;
+        struct lerr he;
+        lerr_init(&he);
+        ks->hstart[nrec] = nh;
+        size_t hn = take_headers(ks, m, nh, &he);
+        nh += hn;
+        rd_kafka_timestamp_type_t tst;
+        int64_t ts = rd_kafka_message_timestamp(m, &tst);
+        ks->recs[nrec] = (struct source_record){
+            .topic = kp->topic,
+            .partition = m->partition,
+            .offset = m->offset,
+            .timestamp_ms = tst == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+            .value = m->payload ? m->payload : (const void *)"",
+            .value_len = m->payload ? m->len : 0,
+            .key = m->key,
+            .key_len = m->key ? m->key_len : 0,
+            .nheaders = hn,
+        };
+        bytes += ks->recs[nrec].value_len + ks->recs[nrec].key_len;
+        nrec++;
+    }
+    /* The header array may have moved while growing: point records at it now. */
+    for (size_t i = 0; i < nrec; i++)
+        ks->recs[i].headers = ks->recs[i].nheaders ? ks->hdrs + ks->hstart[i] : NULL;
+    ks->nmsgs = nrec;
+    if (nrec > 0)
+        note_up(ks);   /* records flow: whatever failed is back */
+    out->records = ks->recs;
+    out->n = nrec;
+    out->bytes = bytes;
+    out->gaps = ks->gaps;
+    out->ngaps = ks->ngaps;
+    out->partitions_changed = ks->partitions_changed;
+    return 0;
+}
+
+static void kafka_release(struct source *s)
+{
+    release_batch((struct kafka_source *)s);
+}
+
+static int kafka_position(struct source *s, struct source_offsets *out, struct lerr *err)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    int rc = 0;
+    pthread_mutex_lock(&ks->mu);
+    for (size_t i = 0; i < ks->nparts && !rc; i++) {
+        const struct kpart *kp = &ks->parts[i];
+        /* An out-of-range partition keeps its old position until it is moved
+         * and the gap reported. */
+        rc = source_offsets_set(out, kp->topic, kp->partition, kp->reset ? kp->reset_from : kp->next,
+                                err);
+    }
+    pthread_mutex_unlock(&ks->mu);
+    return rc;
+}
+
+static int kafka_partitions(struct source *s, struct source_partition **out, size_t *n,
+                            struct lerr *err)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    pthread_mutex_lock(&ks->mu);
+    size_t cnt = ks->nparts;
+    struct source_partition *p = calloc(cnt ? cnt : 1, sizeof *p);
+    if (!p) {
+        pthread_mutex_unlock(&ks->mu);
+        return lerr_set(err, LERR_NOMEM, "Kafka: out of memory");
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        const struct kpart *kp = &ks->parts[i];
+        snprintf(p[i].topic, sizeof p[i].topic, "%s", kp->topic);
+        p[i].partition = kp->partition;
+        p[i].next_offset = kp->reset ? kp->reset_from : kp->next;
+        p[i].end_offset = kp->hi;
+    }
+    pthread_mutex_unlock(&ks->mu);
+    for (size_t i = 0; i < cnt; i++) {
+        /* librdkafka's cache is fresher than ours (every fetch response). */
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(ks->rk, p[i].topic, p[i].partition, &lo, &hi) == 0 &&
+            hi >= 0)
+            p[i].end_offset = hi;
+        p[i].lag = p[i].end_offset < 0 || p[i].next_offset < 0
+                       ? -1
+                       : (p[i].end_offset > p[i].next_offset ? p[i].end_offset - p[i].next_offset
+                                                             : 0);
+    }
+    *out = p;
+    *n = cnt;
+    return 0;
+}
+
+static int kafka_health(struct source *s, char *msg, size_t cap)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    int h = SOURCE_HEALTH_OK;
+    pthread_mutex_lock(&ks->mu);
+    if (ks->down_since_ms) {
+        snprintf(msg, cap, "broker %s unreachable for %" PRId64 " s: %s", ks->bootstrap,
+                 (mono_ms() - ks->down_since_ms) / 1000, ks->down_reason);
+        h = SOURCE_HEALTH_WARN;
+    } else if (ks->warn[0]) {
+        snprintf(msg, cap, "%s", ks->warn);
+        h = SOURCE_HEALTH_WARN;
+    }
+    pthread_mutex_unlock(&ks->mu);
+    return h;
+}
+
+static void kafka_close(struct source *s)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    release_batch(ks);
+    if (ks->q)
+        rd_kafka_queue_destroy(ks->q);
+    if (ks->rk) {
+        rd_kafka_consumer_close(ks->rk);   /* unassigns; commits nothing (auto commit off) */
+        rd_kafka_destroy(ks->rk);
+    }
+    if (ks->has_re)
+        regfree(&ks->re);
+    kparts_clear(ks);
+    free(ks->parts);
+    source_offsets_destroy(&ks->start);
+    pthread_mutex_destroy(&ks->mu);
+    free(ks->msgs);
+    free(ks->recs);
+    free(ks->hstart);
+    free(ks->hdrs);
+    free(ks->gaps);
+    free(ks->bootstrap);
+    free(ks->topic);
+    free(ks->pattern);
+    free(ks);
+}
+
+static const struct source_ops kafka_ops = {
+    .assign = kafka_assign,
+    .poll = kafka_poll,
+    .release = kafka_release,
+    .position = kafka_position,
+    .partitions = kafka_partitions,
+    .health = kafka_health,
+    .close = kafka_close,
+};
+
+/* ---- connection documents ---------------------------------------------------------- */
+
+int source_kafka_config_from_json(const char *conn_json, const char *secrets_json,
+                                  struct source_kafka_config *cfg, struct arena *a,
+                                  struct lerr *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    json_t *doc = json_loads(conn_json ? conn_json : "", 0, NULL);
+    json_t *sec = secrets_json ? json_loads(secrets_json, 0, NULL) : NULL;
+    int rc = 0;
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    if (!doc || !type || (strcmp(type, "kafka") != 0 && strcmp(type, "confluent") != 0)) {
+        rc = lerr_set(err, LERR_INVALID, "not a kafka or confluent connection document");
+        goto done;
+    }
+    if (secrets_json && !json_is_object(sec)) {
+        rc = lerr_set(err, LERR_INVALID, "the connection's secrets are not a JSON object");
+        goto done;
+    }
+    const char *bs = json_string_value(json_object_get(doc, "bootstrapServers"));
+    const char *topic = json_string_value(json_object_get(doc, "topicName"));
+    const char *pat = json_string_value(json_object_get(doc, "topicNamePattern"));
+    cfg->bootstrap_servers = bs ? arena_strdup(a, bs) : NULL;
+    cfg->topic = topic ? arena_strdup(a, topic) : NULL;
+    cfg->topic_pattern = pat ? arena_strdup(a, pat) : NULL;
+    bool confluent = strcmp(type, "confluent") == 0;
+    json_t *ssl = json_object_get(doc, "ssl");
+    cfg->ssl = confluent || (json_is_boolean(ssl) ? json_is_true(ssl) : sec != NULL);
+    if (sec) {
+        const char *stype = json_string_value(json_object_get(sec, "type"));
+        const char *user = json_string_value(json_object_get(sec, "username"));
+        const char *pass = json_string_value(json_object_get(sec, "password"));
+        const char *mech = NULL;
+        if (stype && strcmp(stype, "sasl_plain") == 0)
+            mech = "PLAIN";
+        else if (stype && strcmp(stype, "sasl_scram") == 0)
+            mech = json_string_value(json_object_get(sec, "mechanism"));
+        if (!mech || !user || !pass) {
+            rc = lerr_set_at(err, LERR_INVALID, "secrets",
+                             "secrets need type sasl_plain or sasl_scram (with mechanism), "
+                             "username and password");
+            goto done;
+        }
+        cfg->sasl_mechanism = arena_strdup(a, mech);
+        cfg->sasl_username = arena_strdup(a, user);
+        cfg->sasl_password = arena_strdup(a, pass);
+        if (!cfg->sasl_mechanism || !cfg->sasl_username || !cfg->sasl_password)
+            rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    } else if (confluent) {
+        rc = lerr_set_at(err, LERR_INVALID, "secrets",
+                         "a confluent connection needs secrets (API key and secret)");
+    }
+    if (!rc && (!cfg->bootstrap_servers || (topic && !cfg->topic) || (pat && !cfg->topic_pattern)))
+        rc = lerr_set(err, LERR_INVALID, "the connection has no bootstrapServers");
+done:
+    json_decref(doc);
+    json_decref(sec);
+    return rc;
+}

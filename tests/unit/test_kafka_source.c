@@ -1,0 +1,725 @@
+/*
+ * test_kafka_source.c — the Kafka source (src/source/kafka.c) against
+ * librdkafka's in-process mock cluster: explicit assignment from earliest,
+ * record content and metadata (keys, headers, timestamps), seeking to a
+ * stored offset map, latest, lag, topicNamePattern with a topic created
+ * later, an unknown topic, offsets out of range (retention and past the
+ * end), a broker going down and coming back; plus the checkpoint JSON and
+ * connection-document helpers.
+ *
+ * librdkafka 2.0.2's mock cluster cannot add partitions to an existing
+ * topic (rd_kafka_mock_topic_create answers TOPIC_ALREADY_EXISTS and there
+ * is no CreatePartitions handler), so discovery is tested with a new topic
+ * matching the pattern; both go through the same metadata diff.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "check.h"
+#include "source/source.h"
+
+static rd_kafka_t *g_holder;          /* hosts the mock cluster */
+static rd_kafka_mock_cluster_t *g_mock;
+static rd_kafka_t *g_prod;
+static const char *g_bootstrap;
+
+#define TS0 1700000000000LL
+
+static void setup(void)
+{
+    char es[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "log_level", "0", es, sizeof es);
+    g_holder = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof es);
+    g_mock = rd_kafka_mock_cluster_new(g_holder, 1);
+    g_bootstrap = rd_kafka_mock_cluster_bootstraps(g_mock);
+    /* The mock answers Metadata up to v2 by default, which has no
+     * AllowAutoTopicCreation flag, so it would create any topic a consumer
+     * asks about; v4 lets an unknown topic be unknown, as on a real broker. */
+    rd_kafka_mock_set_apiversion(g_mock, 3 /* Metadata */, 0, 4);
+    c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", g_bootstrap, es, sizeof es);
+    rd_kafka_conf_set(c, "linger.ms", "2", es, sizeof es);
+    rd_kafka_conf_set(c, "log_level", "0", es, sizeof es);
+    g_prod = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof es);
+}
+
+static void teardown(void)
+{
+    rd_kafka_destroy(g_prod);
+    rd_kafka_mock_cluster_destroy(g_mock);
+    rd_kafka_destroy(g_holder);
+}
+
+/* Creates a topic and tells the producer about it at once (otherwise its
+ * first message to each new topic waits ~1 s for a metadata refresh). */
+static void create_topic(const char *name, int partitions)
+{
+    rd_kafka_mock_topic_create(g_mock, name, partitions, 1);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(g_prod, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+}
+
+static void produce(const char *topic, int32_t partition, int64_t i, bool flush)
+{
+    char key[32], val[64], h[32];
+    snprintf(key, sizeof key, "k%" PRId64, i);
+    snprintf(val, sizeof val, "{\"i\":%" PRId64 ",\"topic\":\"%s\"}", i, topic);
+    snprintf(h, sizeof h, "x%" PRId64, i);
+    const void *kp = i % 7 == 3 ? NULL : (const void *)key;   /* every 7th has no key */
+    size_t kl = kp ? strlen(key) : 0;
+    rd_kafka_resp_err_t e;
+    do {
+        e = rd_kafka_producev(g_prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(kp, kl),
+                              RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_HEADER("h1", h, -1),
+                              RD_KAFKA_V_HEADER("nullh", NULL, 0),
+                              RD_KAFKA_V_TIMESTAMP(TS0 + i), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(g_prod, 10);
+    } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    if (flush)
+        rd_kafka_flush(g_prod, 10000);
+}
+
+static void produce_range(const char *topic, int32_t nparts, int64_t from, int64_t to)
+{
+    for (int64_t i = from; i < to; i++)
+        produce(topic, (int32_t)(i % nparts), i, false);
+    rd_kafka_flush(g_prod, 10000);
+}
+
+static struct source *open_src_t(const char *topic, const char *pattern, int refresh_ms,
+                                 int timeout_ms)
+{
+    static const char *const props[] = {"log_level", "3", NULL};
+    struct source_kafka_config cfg = {
+        .bootstrap_servers = g_bootstrap,
+        .topic = topic,
+        .topic_pattern = pattern,
+        .metadata_refresh_ms = refresh_ms,
+        .timeout_ms = timeout_ms,
+        .rdkafka_props = props,
+    };
+    struct lerr err;
+    lerr_init(&err);
+    struct source *s = source_open_kafka(&cfg, &err);
+    CHECK_MSG(s != NULL, "open: %s", err.msg);
+    return s;
+}
+
+static struct source *open_src(const char *topic, const char *pattern, int refresh_ms)
+{
+    return open_src_t(topic, pattern, refresh_ms, 3000);
+}
+
+/* What a consumer saw: per (topic index, value index) how many times. */
+struct seen {
+    int64_t n, bad, dup;
+    unsigned char *count;   /* by value index */
+    int64_t cap;
+    struct { char topic[32]; int32_t partition; int64_t off; } last[32];   /* order check */
+    int nlast;
+    struct source_gap gaps[8];
+    int ngaps;
+    bool changed;
+};
+
+static void seen_init(struct seen *s, int64_t cap)
+{
+    memset(s, 0, sizeof *s);
+    s->count = calloc((size_t)cap, 1);
+    s->cap = cap;
+}
+
+static void check_record(struct seen *s, const struct source_record *r, const char *topic)
+{
+    int64_t i = -1;
+    char t[64] = "";
+    char v[128];
+    size_t l = r->value_len < sizeof v - 1 ? r->value_len : sizeof v - 1;
+    memcpy(v, r->value, l);
+    v[l] = '\0';
+    if (sscanf(v, "{\"i\":%" SCNd64 ",\"topic\":\"%63[^\"]\"}", &i, t) != 2 || i < 0 ||
+        i >= s->cap || (topic && strcmp(r->topic, topic) != 0) || strcmp(r->topic, t) != 0) {
+        s->bad++;
+        return;
+    }
+    char want_key[32];
+    snprintf(want_key, sizeof want_key, "k%" PRId64, i);
+    bool key_ok = i % 7 == 3 ? r->key == NULL
+                             : (r->key && r->key_len == strlen(want_key) &&
+                                memcmp(r->key, want_key, r->key_len) == 0);
+    char want_h[32];
+    snprintf(want_h, sizeof want_h, "x%" PRId64, i);
+    bool hdr_ok = r->nheaders == 2 && r->headers[0].name_len == 2 &&
+                  memcmp(r->headers[0].name, "h1", 2) == 0 &&
+                  r->headers[0].value_len == strlen(want_h) &&
+                  memcmp(r->headers[0].value, want_h, r->headers[0].value_len) == 0 &&
+                  strcmp(r->headers[1].name, "nullh") == 0 && r->headers[1].value == NULL;
+    int li = 0;
+    while (li < s->nlast && !(strcmp(s->last[li].topic, r->topic) == 0 &&
+                              s->last[li].partition == r->partition))
+        li++;
+    if (li == s->nlast && li < 32) {
+        snprintf(s->last[li].topic, sizeof s->last[li].topic, "%s", r->topic);
+        s->last[li].partition = r->partition;
+        s->last[li].off = -1;
+        s->nlast++;
+    }
+    bool part_ok = li < 32 && r->offset > s->last[li].off;
+    if (!key_ok || !hdr_ok || r->timestamp_ms != TS0 + i || !part_ok) {
+        if (s->bad < 3)
+            fprintf(stderr, "bad record %" PRId64 ": key %d hdr %d ts %" PRId64 " part %d\n", i,
+                    key_ok, hdr_ok, r->timestamp_ms, part_ok);
+        s->bad++;
+        return;
+    }
+    s->last[li].off = r->offset;
+    if (s->count[i]++)
+        s->dup++;
+    s->n++;
+}
+
+/* Polls until `want` records were seen or ms pass; returns records seen. */
+static int64_t drain(struct source *src, struct seen *s, const char *topic, int64_t want,
+                     int ms, size_t max)
+{
+    int64_t t0 = util_mono_ns() / 1000000;
+    while (s->n < want && util_mono_ns() / 1000000 - t0 < ms) {
+        struct source_batch b;
+        struct lerr err;
+        lerr_init(&err);
+        if (source_poll(src, max, 100, &b, &err)) {
+            fprintf(stderr, "poll: %s\n", err.msg);
+            s->bad++;
+            break;
+        }
+        for (size_t i = 0; i < b.n; i++)
+            check_record(s, &b.records[i], topic);
+        for (size_t i = 0; i < b.ngaps && s->ngaps < 8; i++)
+            s->gaps[s->ngaps++] = b.gaps[i];
+        s->changed = s->changed || b.partitions_changed;
+    }
+    return s->n;
+}
+
+static char *position_json(struct source *src)
+{
+    struct source_offsets o;
+    source_offsets_init(&o);
+    struct lerr err;
+    lerr_init(&err);
+    char *j = NULL;
+    if (source_position(src, &o, &err) == 0)
+        j = source_offsets_to_json(&o, &err);
+    source_offsets_destroy(&o);
+    return j;
+}
+
+/* Polls (dropping records) until lag == want or ms pass. */
+static int64_t wait_lag(struct source *src, int64_t want, int ms)
+{
+    int64_t t0 = util_mono_ns() / 1000000, lag = -2;
+    while (util_mono_ns() / 1000000 - t0 < ms) {
+        lag = source_lag(src);
+        if (lag == want)
+            break;
+        usleep(50 * 1000);
+    }
+    return lag;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_consume_all(void)
+{
+    create_topic("events", 4);
+    const int64_t N = 2000;
+    produce_range("events", 4, 0, N);
+    struct source *src = open_src("events", NULL, 0);
+    if (!src)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    char *j = position_json(src);   /* earliest resolved to numbers before any record */
+    CHECK_EQ_STR(j, "{\"events\":{\"0\":0,\"1\":0,\"2\":0,\"3\":0}}");
+    free(j);
+    struct seen s;
+    seen_init(&s, N + 100);
+    CHECK_EQ_INT(drain(src, &s, "events", N, 10000, 700), N);
+    CHECK_EQ_INT(s.bad, 0);
+    CHECK_EQ_INT(s.dup, 0);
+    CHECK_EQ_INT(s.nlast, 4);
+    for (int p = 0; p < s.nlast; p++)
+        CHECK_EQ_INT(s.last[p].off, N / 4 - 1);   /* dense per partition */
+    j = position_json(src);
+    CHECK_EQ_STR(j, "{\"events\":{\"0\":500,\"1\":500,\"2\":500,\"3\":500}}");
+    free(j);
+
+    struct source_partition *parts;
+    size_t np;
+    CHECK_EQ_INT(source_partitions(src, &parts, &np, &err), 0);
+    CHECK_EQ_INT(np, 4);
+    for (size_t i = 0; i < np; i++) {
+        CHECK_EQ_STR(parts[i].topic, "events");
+        CHECK_EQ_INT(parts[i].partition, (int)i);
+        CHECK_EQ_INT(parts[i].next_offset, 500);
+    }
+    free(parts);
+    CHECK_EQ_INT(wait_lag(src, 0, 3000), 0);
+
+    /* 10 more on partition 0, not yet polled: lag 10 there, 0 elsewhere. */
+    for (int64_t i = N; i < N + 10; i++)
+        produce("events", 0, i, false);
+    rd_kafka_flush(g_prod, 5000);
+    CHECK_EQ_INT(wait_lag(src, 10, 5000), 10);
+    CHECK_EQ_INT(source_partitions(src, &parts, &np, &err), 0);
+    for (size_t i = 0; i < np; i++) {
+        CHECK_EQ_INT(parts[i].lag, i == 0 ? 10 : 0);
+        CHECK_EQ_INT(parts[i].end_offset, i == 0 ? 510 : 500);
+    }
+    free(parts);
+    CHECK_EQ_INT(drain(src, &s, "events", N + 10, 5000, 700), N + 10);
+    CHECK_EQ_INT(wait_lag(src, 0, 3000), 0);
+    char msg[300];
+    CHECK_EQ_INT(source_health(src, msg, sizeof msg), SOURCE_HEALTH_OK);
+    free(s.count);
+    source_close(src);
+}
+
+static void test_seek_and_latest(void)
+{
+    create_topic("seek", 4);
+    produce_range("seek", 4, 0, 2000);   /* 500 per partition */
+    struct source *src = open_src("seek", NULL, 0);
+    if (!src)
+        return;
+    struct source_offsets start;
+    source_offsets_init(&start);
+    struct lerr err;
+    lerr_init(&err);
+    const char *ck = "{\"seek\":{\"0\":100,\"1\":200,\"2\":300,\"3\":499}}";
+    CHECK_EQ_INT(source_offsets_from_json(ck, strlen(ck), &start, &err), 0);
+    CHECK_EQ_INT(source_assign(src, &start, SOURCE_OFFSET_EARLIEST, &err), 0);
+    struct seen s;
+    seen_init(&s, 3000);
+    int64_t want = 400 + 300 + 200 + 1;
+    CHECK_EQ_INT(drain(src, &s, "seek", want, 8000, 1000), want);
+    CHECK_EQ_INT(drain(src, &s, "seek", want + 1, 300, 1000), want);   /* and nothing more */
+    CHECK_EQ_INT(s.bad, 0);
+    CHECK_EQ_INT(s.dup, 0);
+    /* exactly the rest: value i sits in partition i%4 at offset i/4 */
+    int64_t missing = 0;
+    for (int64_t i = 0; i < 2000; i++) {
+        int64_t from = (int64_t[]){100, 200, 300, 499}[i % 4];
+        if ((i / 4 >= from) != (s.count[i] == 1))
+            missing++;
+    }
+    CHECK_EQ_INT(missing, 0);
+    char *j = position_json(src);
+    CHECK_EQ_STR(j, "{\"seek\":{\"0\":500,\"1\":500,\"2\":500,\"3\":500}}");
+    free(j);
+    free(s.count);
+
+    /* Partial checkpoint + latest: partitions 0 and 1 resume, 2 and 3 take only new records. */
+    source_offsets_clear(&start);
+    CHECK_EQ_INT(source_offsets_set(&start, "seek", 0, 490, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&start, "seek", 1, 495, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&start, "seek", 7, 5, &err), 0);   /* no such partition */
+    CHECK_EQ_INT(source_assign(src, &start, SOURCE_OFFSET_LATEST, &err), 0);
+    j = position_json(src);
+    CHECK_EQ_STR(j, "{\"seek\":{\"0\":490,\"1\":495,\"2\":500,\"3\":500}}");
+    free(j);
+    seen_init(&s, 3000);
+    CHECK_EQ_INT(drain(src, &s, "seek", 15, 5000, 1000), 15);
+    CHECK_EQ_INT(drain(src, &s, "seek", 16, 300, 1000), 15);   /* nothing old from 2, 3 */
+    produce_range("seek", 4, 2000, 2008);
+    CHECK_EQ_INT(drain(src, &s, "seek", 23, 5000, 1000), 23);
+    CHECK_EQ_INT(s.bad, 0);
+    CHECK_EQ_INT(s.dup, 0);
+    free(s.count);
+    source_offsets_destroy(&start);
+    source_close(src);
+}
+
+static void test_pattern_and_discovery(void)
+{
+    create_topic("ev-a", 2);
+    create_topic("ev-b", 1);
+    create_topic("xev-a", 1);   /* pattern matches whole names only */
+    create_topic("other", 1);
+    produce_range("ev-a", 2, 0, 10);   /* before the job: skipped (latest) */
+    produce_range("xev-a", 1, 0, 10);
+    produce_range("other", 1, 0, 10);
+    struct source *src = open_src(NULL, "ev-.*", 300);
+    if (!src)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_LATEST, &err), 0);
+    struct source_partition *parts;
+    size_t np;
+    CHECK_EQ_INT(source_partitions(src, &parts, &np, &err), 0);
+    CHECK_EQ_INT(np, 3);
+    free(parts);
+    struct seen s;
+    seen_init(&s, 1000);
+    produce_range("ev-a", 2, 100, 110);
+    produce_range("ev-b", 1, 200, 205);
+    produce_range("other", 1, 300, 310);
+    produce_range("xev-a", 1, 400, 410);
+    CHECK_EQ_INT(drain(src, &s, NULL, 15, 5000, 100), 15);
+    CHECK_EQ_INT(s.bad, 0);
+    CHECK(!s.changed);
+
+    /* A topic created later that matches: picked up from its earliest offset. */
+    create_topic("ev-c", 2);
+    produce_range("ev-c", 2, 500, 520);
+    int64_t t0 = util_mono_ns();
+    CHECK_EQ_INT(drain(src, &s, NULL, 35, 8000, 100), 35);
+    CHECK_MSG((util_mono_ns() - t0) / 1000000 < 5000, "discovery took %lld ms",
+              (long long)((util_mono_ns() - t0) / 1000000));
+    CHECK(s.changed);
+    CHECK_EQ_INT(s.bad, 0);
+    CHECK_EQ_INT(s.dup, 0);
+    for (int64_t i = 500; i < 520; i++)
+        CHECK_EQ_INT(s.count[i], 1);
+    CHECK_EQ_INT(s.count[0] + s.count[300] + s.count[400], 0);
+    char *j = position_json(src);
+    CHECK_EQ_STR(j, "{\"ev-a\":{\"0\":10,\"1\":10},\"ev-b\":{\"0\":5},\"ev-c\":{\"0\":10,\"1\":10}}");
+    free(j);
+    free(s.count);
+    source_close(src);
+
+    /* A pattern nothing matches yet: not an error, a health warning. */
+    src = open_src(NULL, "nothing-[0-9]+", 300);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    char msg[300];
+    CHECK_EQ_INT(source_health(src, msg, sizeof msg), SOURCE_HEALTH_WARN);
+    CHECK_MSG(strstr(msg, "nothing-[0-9]+") != NULL, "%s", msg);
+    source_close(src);
+}
+
+static void test_unknown_topic(void)
+{
+    struct source *src = open_src("no-such-topic", NULL, 0);
+    if (!src)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), LERR_NOT_FOUND);
+    CHECK_MSG(strstr(err.msg, "'no-such-topic'") != NULL, "%s", err.msg);
+    CHECK_EQ_STR(err.target, "topicName");
+    source_close(src);
+
+    /* Bad configurations are refused up front, naming the field. */
+    struct source_kafka_config cfg = {.bootstrap_servers = g_bootstrap, .topic_pattern = "ev-("};
+    lerr_init(&err);
+    CHECK(source_open_kafka(&cfg, &err) == NULL);
+    CHECK_EQ_STR(err.target, "topicNamePattern");
+    cfg = (struct source_kafka_config){.bootstrap_servers = g_bootstrap, .topic = "a",
+                                       .topic_pattern = "b"};
+    lerr_init(&err);
+    CHECK(source_open_kafka(&cfg, &err) == NULL);
+    cfg = (struct source_kafka_config){.bootstrap_servers = g_bootstrap, .topic = "a",
+                                       .sasl_mechanism = "GSSAPI", .sasl_username = "u",
+                                       .sasl_password = "p"};
+    lerr_init(&err);
+    CHECK(source_open_kafka(&cfg, &err) == NULL);
+    CHECK_EQ_STR(err.target, "secrets.mechanism");
+}
+
+static void test_out_of_range(void)
+{
+    /* The mock keeps ~5 MiB per partition: 8 MiB pushes the start forward. */
+    create_topic("ret", 1);
+    char *big = malloc(1024);
+    memset(big, 'z', 1024);
+    for (int i = 0; i < 8192; i++) {
+        while (rd_kafka_producev(g_prod, RD_KAFKA_V_TOPIC("ret"), RD_KAFKA_V_PARTITION(0),
+                                 RD_KAFKA_V_VALUE(big, 1024), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(g_prod, 10);
+    }
+    rd_kafka_flush(g_prod, 10000);
+    free(big);
+    int64_t lo = -1, hi = -1;
+    rd_kafka_query_watermark_offsets(g_prod, "ret", 0, &lo, &hi, 5000);
+    CHECK_MSG(lo > 0 && hi == 8192, "watermarks %" PRId64 " %" PRId64, lo, hi);
+
+    struct source *src = open_src("ret", NULL, 0);
+    if (!src)
+        return;
+    struct source_offsets start;
+    source_offsets_init(&start);
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_offsets_set(&start, "ret", 0, 10, &err), 0);
+    CHECK_EQ_INT(source_assign(src, &start, SOURCE_OFFSET_LATEST, &err), 0);
+    int64_t got = 0, first = -1, t0 = util_mono_ns() / 1000000;
+    struct source_gap gap = {0};
+    int ngaps = 0;
+    while (got < hi - lo && util_mono_ns() / 1000000 - t0 < 8000) {
+        struct source_batch b;
+        CHECK_EQ_INT(source_poll(src, 5000, 100, &b, &err), 0);
+        if (b.ngaps) {
+            gap = b.gaps[0];
+            ngaps += (int)b.ngaps;
+        }
+        if (b.n && first < 0)
+            first = b.records[0].offset;
+        got += (int64_t)b.n;
+    }
+    CHECK_EQ_INT(ngaps, 1);
+    CHECK_EQ_INT(gap.from, 10);
+    CHECK_EQ_INT(gap.to, lo);
+    CHECK_EQ_INT(gap.partition, 0);
+    CHECK_EQ_STR(gap.topic, "ret");
+    CHECK_MSG(strstr(gap.reason, "retention") != NULL, "%s", gap.reason);
+    CHECK_EQ_INT(first, lo);
+    CHECK_EQ_INT(got, hi - lo);
+
+    /* Past the end (the topic was re-created): back to the earliest, reported. */
+    source_offsets_clear(&start);
+    CHECK_EQ_INT(source_offsets_set(&start, "ret", 0, hi + 1000, &err), 0);
+    CHECK_EQ_INT(source_assign(src, &start, SOURCE_OFFSET_LATEST, &err), 0);
+    ngaps = 0;
+    first = -1;
+    t0 = util_mono_ns() / 1000000;
+    while (first < 0 && util_mono_ns() / 1000000 - t0 < 8000) {
+        struct source_batch b;
+        CHECK_EQ_INT(source_poll(src, 10, 100, &b, &err), 0);
+        if (b.ngaps) {
+            gap = b.gaps[0];
+            ngaps += (int)b.ngaps;
+        }
+        if (b.n)
+            first = b.records[0].offset;
+    }
+    CHECK_EQ_INT(ngaps, 1);
+    CHECK_EQ_INT(gap.from, hi + 1000);
+    CHECK_EQ_INT(gap.to, lo);
+    CHECK_MSG(strstr(gap.reason, "past the end") != NULL, "%s", gap.reason);
+    CHECK_EQ_INT(first, lo);
+    source_offsets_destroy(&start);
+    source_close(src);
+}
+
+static void test_broker_down(void)
+{
+    create_topic("down", 2);
+    produce_range("down", 2, 0, 100);
+    struct source *src = open_src("down", NULL, 0);
+    if (!src)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    struct seen s;
+    seen_init(&s, 1000);
+    drain(src, &s, "down", 40, 5000, 20);
+    CHECK(s.n >= 40);
+
+    rd_kafka_mock_broker_set_down(g_mock, 1);
+    char msg[300] = "";
+    int h = SOURCE_HEALTH_OK;
+    int64_t t0 = util_mono_ns() / 1000000;
+    while (util_mono_ns() / 1000000 - t0 < 8000) {
+        drain(src, &s, "down", 1000, 100, 20);   /* keeps polling; what was prefetched arrives */
+        if ((h = source_health(src, msg, sizeof msg)) == SOURCE_HEALTH_WARN && s.n == 100)
+            break;
+    }
+    CHECK_EQ_INT(h, SOURCE_HEALTH_WARN);
+    printf("health while down: %s\n", msg);
+    CHECK_MSG(strstr(msg, "unreachable for") != NULL && strstr(msg, g_bootstrap) != NULL, "%s",
+              msg);
+    CHECK_EQ_INT(s.n, 100);
+    /* While down the producer buffers; delivered when the broker is back. */
+    for (int64_t i = 100; i < 150; i++)
+        produce("down", (int32_t)(i % 2), i, false);
+    rd_kafka_poll(g_prod, 0);
+
+    rd_kafka_mock_broker_set_up(g_mock, 1);
+    rd_kafka_flush(g_prod, 10000);
+    t0 = util_mono_ns() / 1000000;
+    while (util_mono_ns() / 1000000 - t0 < 8000) {
+        drain(src, &s, "down", 1000, 100, 20);
+        if ((h = source_health(src, msg, sizeof msg)) == SOURCE_HEALTH_OK && s.n == 150)
+            break;
+    }
+    CHECK_MSG(h == SOURCE_HEALTH_OK, "health still: %s", msg);
+    CHECK_EQ_INT(s.n, 150);   /* nothing lost ... */
+    CHECK_EQ_INT(s.dup, 0);   /* ... nothing twice */
+    CHECK_EQ_INT(s.bad, 0);
+    char *j = position_json(src);
+    CHECK_EQ_STR(j, "{\"down\":{\"0\":75,\"1\":75}}");
+    free(j);
+    free(s.count);
+
+    /* A job stopped while the broker is down does not hang in close. */
+    rd_kafka_mock_broker_set_down(g_mock, 1);
+    struct source_batch b;
+    source_poll(src, 10, 200, &b, &err);
+    t0 = util_mono_ns() / 1000000;
+    source_close(src);
+    int64_t close_ms = util_mono_ns() / 1000000 - t0;
+    CHECK_MSG(close_ms < 3000, "close took %lld ms", (long long)close_ms);
+    rd_kafka_mock_broker_set_up(g_mock, 1);
+
+    /* A source opened while the broker is down: assign succeeds, health warns,
+     * and records flow once it is back. */
+    rd_kafka_mock_broker_set_down(g_mock, 1);
+    src = open_src_t("down", NULL, 0, 500);   /* assign waits this long for metadata */
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    h = source_health(src, msg, sizeof msg);
+    CHECK_EQ_INT(h, SOURCE_HEALTH_WARN);
+    CHECK_MSG(strstr(msg, "unreachable") != NULL, "%s", msg);
+    rd_kafka_mock_broker_set_up(g_mock, 1);
+    seen_init(&s, 1000);
+    CHECK_EQ_INT(drain(src, &s, "down", 150, 8000, 100), 150);
+    CHECK_EQ_INT(s.dup, 0);
+    CHECK_EQ_INT(source_health(src, msg, sizeof msg), SOURCE_HEALTH_OK);
+    free(s.count);
+    source_close(src);
+}
+
+static void test_offsets_json(void)
+{
+    struct source_offsets o, p;
+    source_offsets_init(&o);
+    source_offsets_init(&p);
+    struct lerr err;
+    lerr_init(&err);
+    /* inserted out of order; text is canonical: topics by bytes, partitions by number */
+    CHECK_EQ_INT(source_offsets_set(&o, "zeta", 10, 5, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&o, "alpha", 2, 1234, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&o, "zeta", 2, 99, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&o, "alpha", 0, 0, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&o, "alpha", 2, 1235, &err), 0);   /* replaces */
+    CHECK_EQ_INT(source_offsets_set(&o, "q\"x", 0, 9007199254740993LL, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&o, "pending", 0, SOURCE_OFFSET_LATEST, &err), 0);
+    char *j = source_offsets_to_json(&o, &err);
+    CHECK_EQ_STR(j, "{\"alpha\":{\"0\":0,\"2\":1235},\"q\\\"x\":{\"0\":9007199254740993},"
+                    "\"zeta\":{\"2\":99,\"10\":5}}");
+    CHECK_EQ_INT(source_offsets_from_json(j, strlen(j), &p, &err), 0);
+    CHECK_EQ_INT(p.n, 5);
+    CHECK_EQ_INT(source_offsets_get(&p, "zeta", 10), 5);
+    CHECK_EQ_INT(source_offsets_get(&p, "q\"x", 0), 9007199254740993LL);
+    CHECK_EQ_INT(source_offsets_get(&p, "alpha", 1), SOURCE_OFFSET_NONE);
+    char *j2 = source_offsets_to_json(&p, &err);
+    CHECK_EQ_STR(j2, j);   /* round trip is byte-identical */
+    free(j);
+    free(j2);
+    /* the example from the design */
+    const char *ex = "{\"events\":{\"0\":1234,\"1\":99}}";
+    CHECK_EQ_INT(source_offsets_from_json(ex, strlen(ex), &p, &err), 0);
+    j = source_offsets_to_json(&p, &err);
+    CHECK_EQ_STR(j, ex);
+    free(j);
+    CHECK_EQ_INT(source_offsets_from_json("{}", 2, &p, &err), 0);
+    CHECK_EQ_INT(p.n, 0);
+    j = source_offsets_to_json(&p, &err);
+    CHECK_EQ_STR(j, "{}");
+    free(j);
+    static const char *const bad[] = {
+        "[]", "{\"t\":5}", "{\"t\":{\"01\":5}}", "{\"t\":{\"-1\":5}}", "{\"t\":{\"x\":5}}",
+        "{\"t\":{\"0\":-5}}", "{\"t\":{\"0\":\"5\"}}", "{\"t\":{\"0\":1.5}}",
+        "{\"t\":{\"0\":1,\"0\":2}}", "{\"\":{\"0\":1}}", "{\"t\":{\"4294967296\":1}}", "{",
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
+        lerr_init(&err);
+        int rc = source_offsets_from_json(bad[i], strlen(bad[i]), &p, &err);
+        CHECK_MSG(rc == LERR_INVALID && p.n == 0, "accepted %s (rc %d)", bad[i], rc);
+    }
+    source_offsets_destroy(&o);
+    source_offsets_destroy(&p);
+}
+
+static void test_config_from_json(void)
+{
+    struct arena a;
+    arena_init(&a, 4096, 0);
+    struct source_kafka_config cfg;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_kafka_config_from_json(
+                     "{\"type\":\"kafka\",\"name\":\"k\",\"bootstrapServers\":\"b1:9092,b2:9092\","
+                     "\"topicNamePattern\":\"ev-.*\",\"ssl\":true,\"hasSecrets\":true}",
+                     "{\"type\":\"sasl_scram\",\"mechanism\":\"SCRAM-SHA-512\",\"username\":\"u\","
+                     "\"password\":\"pw\"}",
+                     &cfg, &a, &err),
+                 0);
+    CHECK_EQ_STR(cfg.bootstrap_servers, "b1:9092,b2:9092");
+    CHECK(cfg.topic == NULL);
+    CHECK_EQ_STR(cfg.topic_pattern, "ev-.*");
+    CHECK_EQ_STR(cfg.sasl_mechanism, "SCRAM-SHA-512");
+    CHECK_EQ_STR(cfg.sasl_username, "u");
+    CHECK_EQ_STR(cfg.sasl_password, "pw");
+    CHECK(cfg.ssl);
+    /* The consumer is created without any network; the config is accepted. */
+    struct source *s = source_open_kafka(&cfg, &err);
+    CHECK_MSG(s != NULL, "%s", err.msg);
+    source_close(s);
+
+    CHECK_EQ_INT(source_kafka_config_from_json(
+                     "{\"type\":\"confluent\",\"bootstrapServers\":\"pkc:9092\",\"topicName\":\"t\"}",
+                     "{\"type\":\"sasl_plain\",\"username\":\"key\",\"password\":\"secret\"}", &cfg,
+                     &a, &err),
+                 0);
+    CHECK_EQ_STR(cfg.sasl_mechanism, "PLAIN");
+    CHECK(cfg.ssl);
+    CHECK_EQ_STR(cfg.topic, "t");
+    CHECK_EQ_INT(source_kafka_config_from_json(
+                     "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\","
+                     "\"ssl\":false}",
+                     NULL, &cfg, &a, &err),
+                 0);
+    CHECK(!cfg.ssl);
+    CHECK(cfg.sasl_mechanism == NULL);
+    lerr_init(&err);
+    CHECK_EQ_INT(source_kafka_config_from_json("{\"type\":\"push_streaming\"}", NULL, &cfg, &a,
+                                               &err),
+                 LERR_INVALID);
+    lerr_init(&err);
+    CHECK_EQ_INT(source_kafka_config_from_json(
+                     "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\"}",
+                     "{\"type\":\"sasl_scram\",\"username\":\"u\",\"password\":\"hunter2\"}", &cfg,
+                     &a, &err),
+                 LERR_INVALID);
+    CHECK(strstr(err.msg, "hunter2") == NULL);   /* secrets never in messages */
+    arena_destroy(&a);
+}
+
+int main(void)
+{
+    log_set_level(LOG_ERROR);
+    setup();
+    static const struct { const char *name; void (*fn)(void); } tests[] = {
+        {"offsets_json", test_offsets_json},
+        {"config_from_json", test_config_from_json},
+        {"consume_all", test_consume_all},
+        {"seek_and_latest", test_seek_and_latest},
+        {"pattern_and_discovery", test_pattern_and_discovery},
+        {"unknown_topic", test_unknown_topic},
+        {"out_of_range", test_out_of_range},
+        {"broker_down", test_broker_down},
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(tests); i++) {
+        int64_t t0 = util_mono_ns();
+        tests[i].fn();
+        printf("%-24s %6.2f s\n", tests[i].name, (double)(util_mono_ns() - t0) / 1e9);
+    }
+    teardown();
+    return check_summary();
+}
