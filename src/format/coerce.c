@@ -283,9 +283,9 @@ int format__text_long(const struct format_parser *p, const char *s, size_t n, in
             *out = INT64_MIN;
             return 1;
         }
-        return -1;
+        return -2;
     }
-    return double_to_long(num_value(p, &t), out) ? 1 : -1;
+    return double_to_long(num_value(p, &t), out) ? 1 : -2;
 }
 
 /* ---- typed values -------------------------------------------------------- */
@@ -371,13 +371,19 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
     case SQL_LONG: {
         int64_t x;
         int r = format__text_long(c->p, s, n, &x);
-        if (r > 0)
+        if (r > 0) {
             *out = sql_long(x);
-        else {
-            if (r < 0)
-                warn_value(c, f, type, "text", s, n);
-            *out = sql_null(type);
+            return;
         }
+        if (r == -2) {
+            char v[80];
+            snip(s, n, v);
+            format__warn(c, "input field '%s': %s is out of the range of a long; stored as NULL",
+                         f->name, v);
+        } else if (r < 0) {
+            warn_value(c, f, type, "text", s, n);
+        }
+        *out = sql_null(type);
         return;
     }
     case SQL_DOUBLE:

@@ -157,7 +157,8 @@ void format__put_json(struct format__ctx *c, uint32_t field, const struct json_v
                       struct sql_value *out);
 /* A whole number → field's type (kafka timestamp). */
 void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct sql_value *out);
-/* Parses text as a number. 1 = ok, 0 = empty, -1 = not a number. */
+/* Parses text as a number. 1 = ok, 0 = empty, -1 = not a number;
+ * format__text_long: -2 = a number outside int64. */
 int format__text_double(const struct format_parser *p, const char *s, size_t n, double *out);
 int format__text_long(const struct format_parser *p, const char *s, size_t n, int64_t *out);
 

@@ -44,7 +44,7 @@ static const struct coerce_case coerce_cases[] = {
     {"long", "9223372036854775807", "L:9223372036854775807", FORMAT_OK, NULL},
     {"long", "-9223372036854775808", "L:-9223372036854775808", FORMAT_OK, NULL},
     {"long", "9223372036854775808", "NULL", FORMAT_OK_WITH_WARNINGS, "out of the range"},
-    {"long", "\"9223372036854775808\"", "NULL", FORMAT_OK_WITH_WARNINGS, "not a valid long"},
+    {"long", "\"9223372036854775808\"", "NULL", FORMAT_OK_WITH_WARNINGS, "9223372036854775808 is out of the range of a long"},
     {"long", "\"-9223372036854775808\"", "L:-9223372036854775808", FORMAT_OK, NULL},
     {"long", "1e400", "NULL", FORMAT_OK_WITH_WARNINGS, "out of the range"},
     /* double */
