@@ -481,6 +481,41 @@ int format__csv_first(struct format__ctx *c, const char *delim, size_t dlen, con
 
 /* ---- splitting ------------------------------------------------------------------ */
 
+enum { SPLIT_LINES, SPLIT_CSV, SPLIT_JSON_VALUES };
+
+/*
+ * Where the JSON value at s[0] ends, without validating it (format_parse
+ * does): for an object or array, after its matching close bracket (strings
+ * and escapes skipped); anything else, or an unclosed container, runs to
+ * the end of the line (or of the text, when a container never closes).
+ */
+static size_t json_value_end(const char *s, size_t n)
+{
+    if (s[0] != '{' && s[0] != '[') {
+        const char *nl = memchr(s, '\n', n);
+        return nl ? (size_t)(nl - s) + 1 : n;
+    }
+    size_t depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return i + 1;
+        }
+    }
+    return n;
+}
+
 void format_split_init(struct format_splitter *s, struct format_parser *p, const char *text,
                        size_t n)
 {
@@ -491,8 +526,10 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
     s->line = 1;
     if (s->end - s->cur >= 3 && memcmp(s->cur, "\xEF\xBB\xBF", 3) == 0)
         s->cur += 3;
-    s->csv = format__is_csv(p->vkind);
-    if (s->csv) {
+    s->mode = format__is_csv(p->vkind) ? SPLIT_CSV
+              : p->kind == FORMAT_KAFKA   ? SPLIT_JSON_VALUES
+                                          : SPLIT_LINES;
+    if (s->mode == SPLIT_CSV) {
         s->skip_left = p->csv.skip_header_rows;
         s->want_header = p->csv.from_header;
         if (p->csv.from_header) {
@@ -515,7 +552,20 @@ bool format_split_next(struct format_splitter *s, const char **rec, size_t *len,
     while (s->cur < s->end) {
         const char *start = s->cur;
         size_t avail = (size_t)(s->end - start), rlen, used;
-        if (s->csv) {
+        if (s->mode == SPLIT_JSON_VALUES) {
+            size_t ws = 0;
+            while (ws < avail && (start[ws] == ' ' || start[ws] == '\t' || start[ws] == '\r' ||
+                                  start[ws] == '\n'))
+                ws++;
+            s->line += count_newlines(start, ws);
+            start += ws;
+            avail -= ws;
+            if (!avail) {
+                s->cur = s->end;
+                return false;
+            }
+            used = rlen = json_value_end(start, avail);
+        } else if (s->mode == SPLIT_CSV) {
             const struct format__csv *cs = &s->p->csv;
             size_t i = 0, next;
             struct csv_field f;

@@ -322,7 +322,7 @@ struct format_splitter {
     size_t line;             /* physical line of cur, 1-based */
     uint32_t skip_left;
     bool want_header;
-    bool csv;
+    uint8_t mode;            /* lines, CSV rows, or JSON values (kafka) */
 };
 
 /*
@@ -337,7 +337,11 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
  * line it starts on. Skips blank lines, a leading BOM, skipHeaderRows rows,
  * and reads the header row (findColumnsFromHeader) into the parser: a bad
  * header makes each following row of the text an error that says so.
- * Returns false at the end.
+ * Returns false at the end. Records are: CSV rows (quoted line breaks kept);
+ * for nd-json, lines (push bodies: one bad line never swallows the next);
+ * for a kafka message with nd-json values, top-level JSON values, so a
+ * message may hold one pretty-printed object or several objects, as Druid
+ * reads them (text that is not an object or array runs to the line end).
  */
 bool format_split_next(struct format_splitter *s, const char **rec, size_t *len,
                        size_t *line);

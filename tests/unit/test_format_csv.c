@@ -465,6 +465,34 @@ static void test_kafka_discovery(void)
     arena_destroy(&mem);
 }
 
+/* Kafka messages with nd-json values split at JSON value ends: a
+ * pretty-printed object is one record, several objects are several. */
+static void test_kafka_split(void)
+{
+    struct format_parser *p = tf_parser(
+        "{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\"}}", "a:long,s:string",
+        false);
+    if (!p)
+        return;
+    char out[2048];
+    const char *t = "{\n  \"a\": 1,\n  \"s\": \"}{]\\\"\"\n}\n";
+    run_text(p, t, strlen(t), out, sizeof out);
+    CHECK_EQ_STR(out, "1:OK L:1 S:}{]\" NULL NULL NULL\n"); /* + timestamp, key, topic */
+    t = "{\"a\":1} {\"a\":2}\r\n\n{\"a\":3,\n\"s\":[1,{\"x\":[]}]}";
+    run_text(p, t, strlen(t), out, sizeof out);
+    CHECK_EQ_STR(out, "1:OK L:1 NULL NULL NULL NULL\n1:OK L:2 NULL NULL NULL NULL\n"
+                      "3:OK L:3 S:[1,{\"x\":[]}] NULL NULL NULL\n");
+    t = "x {\"a\":1}\n{\"a\":2} junk\n{\"a\":";
+    run_text(p, t, strlen(t), out, sizeof out);
+    CHECK(strncmp(out, "1:ERR (invalid JSON at byte 0: expected '{'", 43) == 0);
+    CHECK(strstr(out, "\n2:OK L:2 NULL NULL NULL NULL\n2:ERR (invalid JSON at byte 0") != NULL);
+    CHECK(strstr(out, "\n3:ERR (invalid JSON at byte 5") != NULL);
+    t = " \r\n ";
+    run_text(p, t, strlen(t), out, sizeof out);
+    CHECK_EQ_STR(out, "");
+    format_parser_free(p);
+}
+
 int main(void)
 {
     test_csv_rows();
@@ -475,5 +503,6 @@ int main(void)
     test_kafka_defaults();
     test_kafka_custom();
     test_kafka_discovery();
+    test_kafka_split();
     return check_summary();
 }
