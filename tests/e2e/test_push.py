@@ -1,0 +1,156 @@
+"""
+test_push.py — push connections end to end: POST /v1/events/{connection}
+with plain and gzip bodies, malformed lines reported and the rest kept,
+oversize (413), unknown (404) and non-push (400) connections; a job
+ingesting them exactly once across a clean restart and kill -9; late-message
+rejection with the default P30D counted as late and shown in metrics and
+logs.
+"""
+import gzip
+import json
+import time
+
+from harness import Checks, Server
+
+c = Checks()
+
+
+def wait_for(fn, timeout=15.0, step=0.1):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    return last
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def events(start, n, t_ms=None):
+    now = int(time.time() * 1000) if t_ms is None else t_ms
+    return [json.dumps({"ts": iso(now + i), "page": f"page-{(start + i) % 7}", "n": start + i,
+                        "note": "ünïcødé ✓"}) for i in range(n)]
+
+
+JOB = {
+    "type": "streaming",
+    "target": {"type": "table", "tableName": "pushed"},
+    "createTableIfNotExists": True,
+    "source": {"type": "connection", "connectionName": "web",
+               "inputSchema": [{"name": "ts", "dataType": "string"},
+                               {"name": "page", "dataType": "string"},
+                               {"name": "n", "dataType": "long"}],
+               "formatSettings": {"format": "nd-json"}},
+    "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+                 {"columnName": "page", "expression": "page"},
+                 {"columnName": "n", "expression": "n"}],
+    "readFromPoint": "earliest",
+}
+
+s = Server()
+s.start()
+try:
+    c.eq(s.req("POST", "/v2/connections", {"type": "push_streaming", "name": "web"}).status, 201,
+         "push connection")
+    s.req("POST", "/v2/connections", {"type": "kafka", "name": "kk", "bootstrapServers": "h:1",
+                                      "topicName": "t"})
+    r = s.req("POST", "/v2/jobs", JOB)
+    c.eq(r.status, 201, "job on the push connection")
+    jid = r.json["id"]
+
+    # plain bodies, each with one malformed line in the middle
+    total = 0
+    for k in range(4):
+        lines = events(total, 100)
+        lines.insert(50, '{"ts": "2024-01-01", "page": ')   # truncated JSON
+        r = s.req("POST", "/v1/events/web", raw_body="\n".join(lines) + "\n")
+        c.eq(r.status, 200, f"push request {k}")
+        c.eq(r.json.get("accepted"), 100, f"push request {k}: accepted")
+        rej = r.json.get("rejected") or [{}]
+        c.eq(rej[0].get("line"), 51, f"push request {k}: the malformed line is named")
+        c.ok("invalid JSON" in rej[0].get("message", ""), "malformed line message", rej)
+        total += 100
+    # gzip, through the project-scoped path
+    pid = s.req("GET", "/v1/projects").json[0]["metadata"]["uid"]
+    body = gzip.compress(("\n".join(events(total, 100)) + "\n").encode())
+    r = s.req("POST", f"/v1/projects/{pid}/events/web", raw_body=body,
+              headers={"Content-Encoding": "gzip"})
+    c.eq((r.status, r.json.get("accepted")), (200, 100), "gzip push")
+    total += 100
+    c.eq(s.req("POST", "/v1/events/web", raw_body=b"\x1f\x8bnot gzip",
+               headers={"Content-Encoding": "gzip"}).status, 400, "broken gzip: 400")
+    big = ("\n".join(events(0, 2600)) + "\n").encode() * 5
+    c.ok(len(big) > 1024 * 1024, "oversize body is over 1 MB", str(len(big)))
+    c.eq(s.req("POST", "/v1/events/web", raw_body=big).status, 413, "oversize: 413")
+    c.eq(s.req("POST", "/v1/events/nope", raw_body="{}\n").status, 404, "unknown connection: 404")
+    c.eq(s.req("POST", "/v1/events/kk", raw_body="{}\n").status, 400, "kafka connection: 400")
+    r = s.req("POST", "/v1/events/web", raw_body="\n\n")
+    c.eq((r.status, r.json.get("accepted")), (200, 0), "blank body accepted, nothing stored")
+
+    def rows():
+        return s.req("GET", "/v2/tables/pushed").json["status"]["rowCount"]
+
+    c.eq(wait_for(lambda: rows() == total and total), total, "every pushed event ingested")
+    m = s.req("GET", f"/v2/jobs/{jid}/metrics").json
+    c.eq(m["totals"]["numRowsProcessed"], total, "processed count")
+    c.eq(s.req("GET", f"/v2/jobs/{jid}").json["executionStatus"], "running", "job running")
+
+    # a clean restart persists and resumes: same rows, no duplicates
+    rc, _ = s.stop()
+    c.eq(rc, 0, "clean stop")
+    s.start()
+    c.eq(rows(), total, "rows survive a clean restart")
+    c.eq(wait_for(lambda: s.req("GET", f"/v2/jobs/{jid}").json["executionStatus"] == "running"),
+         True, "job runs again after restart")
+    r = s.req("POST", "/v1/events/web", raw_body="\n".join(events(total, 150)) + "\n")
+    total += 150
+    c.eq(wait_for(lambda: rows() == total), True, "events after restart ingested")
+
+    # kill -9 right after pushes were acknowledged: durable, and nothing twice
+    for k in range(3):
+        r = s.req("POST", "/v1/events/web", raw_body="\n".join(events(total, 120)) + "\n")
+        c.eq(r.json.get("accepted"), 120, f"push before kill -9 #{k}")
+        total += 120
+        s.kill9()
+        s.start()
+    c.eq(wait_for(lambda: rows() == total, timeout=20), True,
+         f"exactly {total} rows after three kill -9")
+    time.sleep(0.5)
+    c.eq(rows(), total, "no duplicates appear later")
+    m = wait_for(lambda: (lambda j: j if j["totals"]["numRowsProcessed"] == total else None)(
+        s.req("GET", f"/v2/jobs/{jid}/metrics").json))
+    c.ok(m is not None, "processed counter is exact after kill -9",
+         s.req("GET", f"/v2/jobs/{jid}/metrics").raw)
+
+    # late messages: the default P30D rejects 2015 events, counted and explained
+    old = events(0, 10, t_ms=1442016000000)   # 2015-09-12
+    s.req("POST", "/v1/events/web", raw_body="\n".join(old) + "\n")
+    m = wait_for(lambda: (lambda j: j if j["totals"]["numRowsSkippedByFilter"] == 10 else None)(
+        s.req("GET", f"/v2/jobs/{jid}/metrics").json))
+    c.ok(m is not None, "late events counted as skipped by filter")
+    if m:
+        c.eq(m["totals"]["byReason"]["late"], 10, "late events have their own counter")
+    logs = s.req("GET", f"/v2/jobs/{jid}/logs").json["values"]
+    late = [e for e in logs if e["reason"] == "late"]
+    c.eq(len(late), 10, "late events listed in the logs")
+    c.ok(late and "lateMessageRejectionPeriod" in late[0]["message"] and "2015-09-12" in
+         late[0]["raw"], "late log entry says why and shows the record", late[:1])
+    c.eq(rows(), total, "late events are not stored")
+
+    # suspend and resume keep the position
+    r = s.req("PUT", f"/v2/jobs/{jid}", {"desiredExecutionStatus": "suspended"})
+    c.eq(r.json["executionStatus"], "suspended", "suspended")
+    s.req("POST", "/v1/events/web", raw_body="\n".join(events(total, 30)) + "\n")
+    time.sleep(0.5)
+    c.eq(rows(), total, "nothing ingested while suspended")
+    r = s.req("PUT", f"/v2/jobs/{jid}", {"desiredExecutionStatus": "running"})
+    total += 30
+    c.eq(wait_for(lambda: rows() == total), True, "resume picks up what arrived meanwhile")
+finally:
+    s.stop()
+    s.__exit__()
+c.done()
