@@ -808,43 +808,23 @@ const void *rt_state_at(const struct rt_buf *b, size_t col, uint64_t row)
     return pg ? val_ptr(c, (uint8_t *)pg, row) : NULL;
 }
 
-bool rt_read_finalized(const struct rt_buf *b, const struct storage_column *def, size_t col,
-                       uint64_t row0, uint32_t n, struct sql_value *out, struct arena *mem)
+bool rt_copy_states(const struct rt_buf *b, const struct st_schema *sc, uint64_t row0, uint32_t n,
+                    uint8_t *const *dst, struct arena *mem)
 {
     bool ok = true;
     pthread_rwlock_rdlock(&((struct rt_buf *)b)->lock);
-    for (uint32_t k = 0; k < n && ok; k++) {
-        const void *st = rt_state_at(b, col, row0 + k);
-        if (!st) {
-            out[k] = sql_null(def->type);
+    for (size_t c = 1; c < sc->ncols && ok; c++) {
+        if (!dst[c])
             continue;
+        const struct storage_column *def = &sc->cols[c];
+        uint32_t ss = sc->state_size[c];
+        for (uint32_t k = 0; k < n && ok; k++) {
+            void *d = dst[c] + (size_t)k * ss;
+            sql_agg_init(&def->agg, d);
+            const void *st = rt_state_at(b, c, row0 + k);
+            if (st)
+                ok = sql_agg_merge(&def->agg, d, st, mem);
         }
-        sql_agg_finalize(&def->agg, st, &out[k]);
-        /* strings point into the state, which a later merge may change */
-        if (!out[k].is_null && (out[k].type == SQL_STRING || out[k].type == SQL_JSON) &&
-            out[k].v.s.n) {
-            char *copy = arena_alloc(mem, out[k].v.s.n);
-            if (!copy)
-                ok = false;
-            else
-                out[k].v.s.p = memcpy(copy, out[k].v.s.p, out[k].v.s.n);
-        }
-    }
-    pthread_rwlock_unlock(&((struct rt_buf *)b)->lock);
-    return ok;
-}
-
-bool rt_read_states(const struct rt_buf *b, const struct storage_column *def, size_t col,
-                    uint32_t state_size, uint64_t row0, uint32_t n, void *out, struct arena *mem)
-{
-    bool ok = true;
-    pthread_rwlock_rdlock(&((struct rt_buf *)b)->lock);
-    for (uint32_t k = 0; k < n && ok; k++) {
-        void *dst = (uint8_t *)out + (size_t)k * state_size;
-        sql_agg_init(&def->agg, dst);
-        const void *st = rt_state_at(b, col, row0 + k);
-        if (st)
-            ok = sql_agg_merge(&def->agg, dst, st, mem);
     }
     pthread_rwlock_unlock(&((struct rt_buf *)b)->lock);
     return ok;

@@ -290,10 +290,20 @@ struct ccache {
     bool ready;
 };
 
+/* Realtime aggregate views: the states of every measure of one block,
+ * copied under one lock so that a row's measures agree with each other. */
+struct mcache {
+    int64_t blk;
+    uint8_t **st;              /* per column (measures only) */
+    struct arena mem;
+    bool ready;
+};
+
 struct storage_scan {
     const struct storage_view *v;
     size_t ncols;
     struct ccache *c;
+    struct mcache mc;
 };
 
 struct storage_scan *storage_scan_new(const struct storage_view *v)
@@ -327,6 +337,12 @@ void storage_scan_free(struct storage_scan *s)
         arena_destroy(&c->mem);
     }
     free(s->c);
+    if (s->mc.ready) {
+        for (size_t i = 0; i < s->ncols; i++)
+            free(s->mc.st[i]);
+        free(s->mc.st);
+        arena_destroy(&s->mc.mem);
+    }
     free(s);
 }
 
@@ -466,6 +482,41 @@ static int load_var(struct storage_scan *s, struct ccache *c, int vc, uint64_t b
     return 0;
 }
 
+/* The cached copy of block blk's measure states (realtime views). */
+static int load_rt_measures(struct storage_scan *s, uint64_t blk, struct lerr *err)
+{
+    struct mcache *mc = &s->mc;
+    const struct st_schema *sc = s->v->schema;
+    if (!mc->ready) {
+        mc->st = calloc(s->ncols, sizeof *mc->st);
+        if (!mc->st)
+            return scan_nomem(err);
+        for (size_t c = 1; c < s->ncols; c++) {
+            if (sc->cols[c].kind != STORAGE_MEASURE || vcol(s->v, c) < 0)
+                continue;
+            mc->st[c] = malloc((size_t)ST_BLOCK * sc->state_size[c]);
+            if (!mc->st[c]) {
+                for (size_t j = 0; j < c; j++)
+                    free(mc->st[j]);
+                free(mc->st);
+                mc->st = NULL;
+                return scan_nomem(err);
+            }
+        }
+        arena_init(&mc->mem, 64 * 1024, 0);
+        mc->ready = true;
+        mc->blk = -1;
+    }
+    if (mc->blk == (int64_t)blk)
+        return 0;
+    arena_reset(&mc->mem);
+    mc->blk = -1;
+    if (!rt_copy_states(s->v->rt, sc, blk * ST_BLOCK, rows_in_block(s->v, blk), mc->st, &mc->mem))
+        return scan_nomem(err);
+    mc->blk = (int64_t)blk;
+    return 0;
+}
+
 /* A segment's serialized state → a state in mem. */
 static void *state_from(const struct storage_view *v, int vc, const struct storage_column *def,
                         uint32_t ss, struct ccache *c, uint32_t j, struct arena *mem,
@@ -494,8 +545,18 @@ static int read_measures(struct storage_scan *s, size_t col, int vc, uint64_t ro
     for (uint32_t k = 0; k < n; k++) {
         uint64_t row = row0 + (sel ? sel[k] : k);
         if (v->realtime) {
-            if (!rt_read_finalized(v->rt, def, col, row, 1, &out[k], &c->mem))
-                return scan_nomem(err);
+            if (load_rt_measures(s, row / ST_BLOCK, err))
+                return -1;
+            sql_agg_finalize(&def->agg, s->mc.st[col] + (size_t)(row % ST_BLOCK) * ss, &out[k]);
+            /* strings point into the cached state: copy them to this column's
+             * memory, which lives until the column's next read */
+            struct sql_value *x = &out[k];
+            if (!x->is_null && (x->type == SQL_STRING || x->type == SQL_JSON) && x->v.s.n) {
+                char *copy = arena_alloc(&c->mem, x->v.s.n);
+                if (!copy)
+                    return scan_nomem(err);
+                x->v.s.p = memcpy(copy, x->v.s.p, x->v.s.n);
+            }
             continue;
         }
         uint64_t blk = row / ST_BLOCK;
@@ -720,8 +781,18 @@ int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint3
     }
     if (ph != PH_STATE)
         return wrong_class(s, col, "a measure", err);
-    if (v->realtime)
-        return rt_read_states(v->rt, def, col, ss, row0, n, out, mem) ? 0 : scan_nomem(err);
+    if (v->realtime) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint64_t row = row0 + k;
+            if (load_rt_measures(s, row / ST_BLOCK, err))
+                return err->code;
+            uint8_t *dst = (uint8_t *)out + (size_t)k * ss;
+            sql_agg_init(&def->agg, dst);
+            if (!sql_agg_merge(&def->agg, dst, s->mc.st[col] + (size_t)(row % ST_BLOCK) * ss, mem))
+                return scan_nomem(err);
+        }
+        return 0;
+    }
     struct ccache *c = cache_for(s, col, err);
     if (!c)
         return err->code;

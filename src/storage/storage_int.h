@@ -215,12 +215,15 @@ void rt_read_doubles(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t
 /* JSON columns: text slices into the buffer (stable); NULL is p == NULL. */
 void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,
                   struct sql_value *out, int type);
-/* Measures: finalized values (strings copied into mem) or deep-copied
- * states (init + merge into out, variable data in mem). false on OOM. */
-bool rt_read_finalized(const struct rt_buf *b, const struct storage_column *c, size_t col,
-                       uint64_t row0, uint32_t n, struct sql_value *out, struct arena *mem);
-bool rt_read_states(const struct rt_buf *b, const struct storage_column *c, size_t col,
-                    uint32_t state_size, uint64_t row0, uint32_t n, void *out, struct arena *mem);
+/*
+ * Measures: deep copies (init + merge, variable data in mem) of the states
+ * of rows [row0, row0+n) of every measure column c with dst[c] != NULL
+ * (n * state_size bytes each), all under one read lock, so that the measures
+ * of a row are read as of one moment even while the writer merges into it.
+ * false on OOM.
+ */
+bool rt_copy_states(const struct rt_buf *b, const struct st_schema *sc, uint64_t row0, uint32_t n,
+                    uint8_t *const *dst, struct arena *mem);
 /* Raw access for the segment writer (the buffer is not appended to
  * meanwhile): the state of one row (NULL if the column has no page). */
 const void *rt_state_at(const struct rt_buf *b, size_t col, uint64_t row);

@@ -1,0 +1,627 @@
+/*
+ * test_storage_table.c — tables over time: a reader thread snapshotting while
+ * the writer appends and persists (detail and aggregate), persist with a
+ * failing and a succeeding commit, persist triggers, compaction (answers
+ * unchanged, old files deleted only after the last snapshot), start-up
+ * cleanup (unknown files removed, known ones validated), drop, schema
+ * discovery, and time chunks.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "test_storage_common.h"
+
+#define HOUR 3600000LL
+#define DAY 86400000LL
+#define T0 1700006400000LL   /* 2023-11-15T00:00:00Z */
+
+/* ---- a small detail table: v LONG (always 1), s STRING derived from time ---- */
+
+static const struct storage_column dcols[] = {
+    {.name = "v", .type = SQL_LONG},
+    {.name = "s", .type = SQL_STRING},
+};
+
+static struct storage_schema dschema(enum storage_gran part)
+{
+    return (struct storage_schema){.type = STORAGE_DETAIL, .partitioning = part,
+                                   .cols = dcols, .ncols = 2};
+}
+
+static char names[100][8];
+
+static void init_names(void)
+{
+    for (int i = 0; i < 100; i++)
+        snprintf(names[i], sizeof names[i], "s%d", i);
+}
+
+/* Appends n rows with times t0, t0+step, ... */
+static void append_detail(struct storage_table *t, int64_t t0, int64_t step, int n)
+{
+    int64_t *time = malloc(n * sizeof *time);
+    struct sql_value *v = malloc(n * sizeof *v), *s = malloc(n * sizeof *s);
+    for (int i = 0; i < n; i++) {
+        time[i] = t0 + i * step;
+        v[i] = sql_long(1);
+        int k = (int)(((time[i] % 100) + 100) % 100);
+        s[i] = sql_string(names[k], strlen(names[k]));
+    }
+    struct storage_batch_col bc[2] = {{.col = 1, .values = v}, {.col = 2, .values = s}};
+    struct storage_batch b = {.nrows = (uint32_t)n, .time = time, .ncols = 2, .cols = bc};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append: %s", err.msg);
+    free(time);
+    free(v);
+    free(s);
+}
+
+/* Sum of v, count of rows, and rows whose s does not match their time. */
+struct tally {
+    uint64_t rows, sum_v, bad, errors;
+};
+
+static void tally_view(const struct storage_view *v, struct tally *out)
+{
+    struct storage_scan *sc = storage_scan_new(v);
+    uint64_t n = storage_view_rows(v);
+    struct lerr err;
+    lerr_init(&err);
+    int64_t tm[STORAGE_BLOCK_ROWS], l[STORAGE_BLOCK_ROWS];
+    bool nl[STORAGE_BLOCK_ROWS];
+    struct sql_value s[STORAGE_BLOCK_ROWS];
+    for (uint64_t r0 = 0; r0 < n; r0 += STORAGE_BLOCK_ROWS) {
+        uint32_t m = (uint32_t)(n - r0 < STORAGE_BLOCK_ROWS ? n - r0 : STORAGE_BLOCK_ROWS);
+        if (storage_scan_time(sc, r0, m, tm, &err) || storage_scan_longs(sc, 1, r0, m, l, nl, &err) ||
+            storage_scan_values(sc, 2, r0, m, NULL, s, &err)) {
+            out->errors++;
+            break;
+        }
+        for (uint32_t j = 0; j < m; j++) {
+            int k = (int)(((tm[j] % 100) + 100) % 100);
+            out->bad += nl[j] || l[j] != 1 || s[j].is_null || s[j].v.s.n != strlen(names[k]) ||
+                        memcmp(s[j].v.s.p, names[k], s[j].v.s.n) != 0;
+            out->sum_v += (uint64_t)l[j];
+        }
+        out->rows += m;
+    }
+    storage_scan_free(sc);
+}
+
+static void tally_snapshot(struct storage_table *t, struct tally *out)
+{
+    memset(out, 0, sizeof *out);
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    for (size_t i = 0; i < s->nviews; i++)
+        tally_view(s->views[i], out);
+    storage_snapshot_free(s);
+}
+
+/* ---- concurrent reader ------------------------------------------------------- */
+
+struct reader {
+    struct storage_table *t;
+    bool aggregate;
+    atomic_bool stop;
+    uint64_t snapshots, nonmonotonic, inconsistent, errors, last;
+};
+
+/* Aggregate table: sum(cnt) and sum(sum of 1s) always agree. */
+static void tally_agg(struct storage_table *t, uint64_t *cnt, uint64_t *sum, uint64_t *errors)
+{
+    *cnt = *sum = 0;
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    struct lerr err;
+    lerr_init(&err);
+    struct sql_value a[STORAGE_BLOCK_ROWS], b[STORAGE_BLOCK_ROWS];
+    for (size_t i = 0; i < s->nviews; i++) {
+        struct storage_scan *sc = storage_scan_new(s->views[i]);
+        uint64_t n = storage_view_rows(s->views[i]);
+        for (uint64_t r0 = 0; r0 < n; r0 += STORAGE_BLOCK_ROWS) {
+            uint32_t m = (uint32_t)(n - r0 < STORAGE_BLOCK_ROWS ? n - r0 : STORAGE_BLOCK_ROWS);
+            if (storage_scan_values(sc, 2, r0, m, NULL, a, &err) ||
+                storage_scan_values(sc, 3, r0, m, NULL, b, &err)) {
+                (*errors)++;
+                break;
+            }
+            for (uint32_t j = 0; j < m; j++) {
+                *cnt += (uint64_t)a[j].v.l;
+                *sum += b[j].is_null ? 0 : (uint64_t)b[j].v.l;
+            }
+        }
+        storage_scan_free(sc);
+    }
+    storage_snapshot_free(s);
+}
+
+static void *reader_main(void *arg)
+{
+    struct reader *r = arg;
+    while (!atomic_load(&r->stop)) {
+        uint64_t now;
+        if (r->aggregate) {
+            uint64_t cnt, sum;
+            tally_agg(r->t, &cnt, &sum, &r->errors);
+            r->inconsistent += cnt != sum;
+            now = cnt;
+        } else {
+            struct tally tl;
+            tally_snapshot(r->t, &tl);
+            r->inconsistent += tl.bad + (tl.sum_v != tl.rows);
+            r->errors += tl.errors;
+            now = tl.rows;
+        }
+        r->nonmonotonic += now < r->last;
+        r->last = now;
+        r->snapshots++;
+    }
+    return NULL;
+}
+
+static void append_agg(struct storage_table *t, int64_t t0, int n, const struct sql_agg_call *c)
+{
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    int64_t *time = malloc(n * sizeof *time);
+    struct sql_value *k = malloc(n * sizeof *k);
+    size_t ss0 = sql_agg_state_size(&c[0]), ss1 = sql_agg_state_size(&c[1]);
+    uint8_t *cnt = malloc(ss0 * n), *sum = malloc(ss1 * n);
+    for (int i = 0; i < n; i++) {
+        time[i] = t0 + i * 37;
+        k[i] = sql_string(names[i % 7], strlen(names[i % 7]));
+        struct sql_value one = sql_long(1);
+        sql_agg_init(&c[0], cnt + ss0 * i);
+        sql_agg_add(&c[0], cnt + ss0 * i, NULL, time[i], &mem);
+        sql_agg_init(&c[1], sum + ss1 * i);
+        sql_agg_add(&c[1], sum + ss1 * i, &one, time[i], &mem);
+    }
+    struct storage_batch_col bc[3] = {
+        {.col = 1, .values = k}, {.col = 2, .states = cnt}, {.col = 3, .states = sum}};
+    struct storage_batch b = {.nrows = (uint32_t)n, .time = time, .ncols = 3, .cols = bc};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append: %s", err.msg);
+    free(time);
+    free(k);
+    free(cnt);
+    free(sum);
+    arena_destroy(&mem);
+}
+
+static void test_concurrent(bool aggregate)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct sql_agg_call calls[2];
+    sql_agg_for_measure("count", &calls[0]);
+    sql_agg_for_measure("longSum", &calls[1]);
+    struct storage_column acols[] = {
+        {.name = "k", .type = SQL_STRING},
+        {.name = "cnt", .kind = STORAGE_MEASURE, .agg = calls[0]},
+        {.name = "sum", .kind = STORAGE_MEASURE, .agg = calls[1]},
+    };
+    struct storage_schema as = {.type = STORAGE_AGGREGATE, .partitioning = STORAGE_GRAN_HOUR,
+                                .time_resolution = STORAGE_GRAN_MINUTE, .cols = acols, .ncols = 3};
+    struct storage_schema ds = dschema(STORAGE_GRAN_HOUR);
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "conc", aggregate ? &as : &ds, NULL, &t, &err) == 0);
+    struct reader r = {.t = t, .aggregate = aggregate};
+    atomic_init(&r.stop, false);
+    pthread_t th;
+    pthread_create(&th, NULL, reader_main, &r);
+    struct tst_catalog cat = {0};
+    int64_t start = util_mono_ns();
+    int batches = 0;
+    uint64_t appended = 0;
+    while (util_mono_ns() - start < 600000000LL) {   /* 0.6 s */
+        if (aggregate)
+            append_agg(t, T0 + batches * 5000LL, 300, calls);
+        else
+            append_detail(t, T0 + batches * 1000LL, 3, 300);
+        appended += 300;
+        if (++batches % 40 == 0)
+            CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    CHECK_MSG(r.snapshots > 10, "reader took %llu snapshots", (unsigned long long)r.snapshots);
+    CHECK_EQ_INT(r.nonmonotonic, 0);
+    CHECK_EQ_INT(r.inconsistent, 0);
+    CHECK_EQ_INT(r.errors, 0);
+    if (aggregate) {
+        uint64_t cnt, sum, errors = 0;
+        tally_agg(t, &cnt, &sum, &errors);
+        CHECK_EQ_INT(cnt, appended);
+        CHECK_EQ_INT(sum, appended);
+    } else {
+        struct tally tl;
+        tally_snapshot(t, &tl);
+        CHECK_EQ_INT(tl.rows, appended);
+        CHECK_EQ_INT(tl.bad, 0);
+    }
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* ---- persist ------------------------------------------------------------------- */
+
+static void test_persist(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_DAY);
+    struct storage_open_opts oo = {.limits = {.max_rows = 1000, .max_age_ms = 50}};
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "p", &ds, &oo, &t, &err) == 0);
+    int64_t now = util_now_ms();
+    CHECK(!storage_table_should_persist(t, now));
+    append_detail(t, T0, 10, 999);
+    CHECK(!storage_table_should_persist(t, now));
+    CHECK(storage_table_should_persist(t, util_now_ms() + 100));   /* age */
+    append_detail(t, T0 + 20000, 10, 1);
+    CHECK(storage_table_should_persist(t, now));                   /* rows */
+    uint64_t rows, bytes;
+    storage_table_realtime_usage(t, &rows, &bytes);
+    CHECK(rows == 1000 && bytes > 1000 * 12);
+
+    /* the commit fails: no file, the buffer stays */
+    struct tst_catalog cat = {.fail_next = 1};
+    CHECK_EQ_INT(storage_table_persist(t, tst_commit, &cat, &err), LERR_IO);
+    CHECK(strstr(err.msg, "refused") != NULL);
+    CHECK_EQ_INT(tst_count_files(dir), 0);
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK(st.realtime_rows == 1000 && st.segment_count == 0);
+    CHECK(storage_table_should_persist(t, now));
+
+    /* it succeeds: a snapshot from before still reads the buffer */
+    struct storage_snapshot *before = storage_table_snapshot(t);
+    CHECK(before->nviews == 1 && storage_view_is_realtime(before->views[0]));
+    lerr_init(&err);
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    CHECK_EQ_INT(cat.n, 1);
+    CHECK_EQ_INT(tst_count_files(dir), 1);
+    CHECK(!storage_table_should_persist(t, now + 1000000));
+    struct tally tl = {0};
+    tally_view(before->views[0], &tl);
+    CHECK(tl.rows == 1000 && tl.sum_v == 1000 && tl.bad == 0 && tl.errors == 0);
+    struct storage_snapshot *after = storage_table_snapshot(t);
+    CHECK(after->nviews == 1 && !storage_view_is_realtime(after->views[0]));
+    memset(&tl, 0, sizeof tl);
+    tally_view(after->views[0], &tl);
+    CHECK(tl.rows == 1000 && tl.sum_v == 1000 && tl.bad == 0);
+    storage_snapshot_free(before);
+    storage_snapshot_free(after);
+    storage_table_status(t, &st);
+    CHECK(st.row_count == 1000 && st.segment_count == 1 && st.realtime_rows == 0);
+    CHECK(st.min_time == T0 && st.max_time == T0 + 20000);
+
+    /* appends after a persist go to a new buffer */
+    append_detail(t, T0 + 30000, 10, 10);
+    storage_table_status(t, &st);
+    CHECK(st.row_count == 1010 && st.realtime_rows == 10);
+
+    /* bad batches are refused before anything is added */
+    struct sql_value v = sql_long(1);
+    int64_t tm = T0;
+    struct storage_batch_col bad[2] = {{.col = 7, .values = &v}, {.col = 1, .values = &v}};
+    struct storage_batch b = {.nrows = 1, .time = &tm, .ncols = 1, .cols = bad};
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_append(t, &b, &err), LERR_INVALID);
+    bad[0].col = 1;
+    b.ncols = 2;
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_append(t, &b, &err), LERR_INVALID);   /* twice */
+    bad[0] = (struct storage_batch_col){.col = 2};
+    b.ncols = 1;
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_append(t, &b, &err), LERR_INVALID);   /* no values */
+    storage_table_status(t, &st);
+    CHECK_EQ_INT(st.row_count, 1010);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* ---- time chunks --------------------------------------------------------------- */
+
+static void test_chunks(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_HOUR);
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "h", &ds, NULL, &t, &err) == 0);
+    append_detail(t, T0 + 30 * 60000LL, 60000, 150);   /* 2.5 hours: 3 chunks */
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    CHECK_EQ_INT(s->nviews, 3);
+    for (size_t i = 0; i < s->nviews; i++) {
+        int64_t cs, ce, mn, mx;
+        storage_view_chunk(s->views[i], &cs, &ce);
+        storage_view_time_range(s->views[i], &mn, &mx);
+        CHECK(ce - cs == HOUR && cs % HOUR == 0 && mn >= cs && mx < ce);
+    }
+    storage_snapshot_free(s);
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    CHECK_EQ_INT(cat.n, 3);
+    CHECK_EQ_INT(cat.calls, 1);   /* one catalog transaction for all chunks */
+    struct tally tl;
+    tally_snapshot(t, &tl);
+    CHECK(tl.rows == 150 && tl.bad == 0);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* ---- compaction ---------------------------------------------------------------- */
+
+/* A fingerprint of every row: sorted (time, s) pairs hashed. */
+static uint64_t fingerprint(struct storage_table *t, uint64_t *rows)
+{
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    uint64_t h = 0;
+    *rows = 0;
+    for (size_t i = 0; i < s->nviews; i++) {
+        struct sql_value *tv = tst_read_col(s->views[i], 0, &mem);
+        struct sql_value *sv = tst_read_col(s->views[i], 2, &mem);
+        for (uint64_t r = 0; tv && sv && r < storage_view_rows(s->views[i]); r++) {
+            /* order-independent: a sum of mixed row hashes */
+            uint64_t x = (uint64_t)tv[r].v.l * 0x9E3779B97F4A7C15ULL ^ sv[r].v.s.n ^
+                         ((uint64_t)(unsigned char)sv[r].v.s.p[1] << 40);
+            x ^= x >> 31;
+            x *= 0xbf58476d1ce4e5b9ULL;
+            h += x ^ (x >> 29);
+        }
+        *rows += storage_view_rows(s->views[i]);
+        free(tv);
+        free(sv);
+    }
+    arena_destroy(&mem);
+    storage_snapshot_free(s);
+    return h;
+}
+
+static void test_compaction(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_DAY);
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "c", &ds, NULL, &t, &err) == 0);
+    struct tst_catalog cat = {0};
+    for (int i = 0; i < 3; i++) {
+        append_detail(t, T0 + 7 + i * 1000, 997, 5000);   /* interleaved times */
+        CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    }
+    append_detail(t, T0 + DAY + 5, 1000, 100);              /* another day */
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    CHECK_EQ_INT(cat.n, 4);
+    char old[3][96];
+    for (int i = 0; i < 3; i++)
+        memcpy(old[i], cat.names[i], 96);
+    uint64_t rows0, rows1;
+    uint64_t fp0 = fingerprint(t, &rows0);
+    struct tally tl0;
+    tally_snapshot(t, &tl0);
+
+    /* a failing commit changes nothing and leaves no file */
+    cat.fail_next = 1;
+    bool did = true;
+    CHECK_EQ_INT(storage_table_compact(t, NULL, tst_commit, &cat, &did, &err), LERR_IO);
+    CHECK(!did);
+    CHECK_EQ_INT(tst_count_files(dir), 4);
+
+    struct storage_snapshot *held = storage_table_snapshot(t);
+    lerr_init(&err);
+    struct storage_compact_opts co = {.zstd = true};
+    CHECK(storage_table_compact(t, &co, tst_commit, &cat, &did, &err) == 0 && did);
+    CHECK_EQ_INT(cat.n, 2);
+    CHECK_EQ_INT(cat.last_removed, 3);
+    CHECK(storage_table_compact(t, &co, tst_commit, &cat, &did, &err) == 0 && !did);
+    uint64_t fp1 = fingerprint(t, &rows1);
+    CHECK(rows1 == rows0 && fp1 == fp0);
+    struct tally tl1;
+    tally_snapshot(t, &tl1);
+    CHECK(tl1.rows == tl0.rows && tl1.sum_v == tl0.sum_v && tl1.bad == 0);
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK(st.segment_count == 2 && st.row_count == 15100);
+    /* the old files live while a snapshot holds them */
+    for (int i = 0; i < 3; i++)
+        CHECK(tst_exists(dir, old[i]));
+    struct tally tlh = {0};
+    for (size_t i = 0; i < held->nviews; i++)
+        tally_view(held->views[i], &tlh);
+    CHECK(tlh.rows == 15100 && tlh.bad == 0);
+    storage_snapshot_free(held);
+    for (int i = 0; i < 3; i++)
+        CHECK_MSG(!tst_exists(dir, old[i]), "%s deleted after the last snapshot", old[i]);
+    CHECK_EQ_INT(tst_count_files(dir), 2);
+    storage_table_free(t);
+
+    /* the compacted (zstd) segment reopens and verifies */
+    struct storage_open_opts oo = {.known = tst_known(&cat), .nknown = cat.n, .verify_all = true};
+    CHECK(storage_table_open(dir, "c", &ds, &oo, &t, &err) == 0);
+    uint64_t fp2 = fingerprint(t, &rows1);
+    CHECK(rows1 == rows0 && fp2 == fp0);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* ---- start-up ------------------------------------------------------------------ */
+
+static void write_file(const char *dir, const char *name, const void *p, size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    fwrite(p, 1, n, f);
+    fclose(f);
+}
+
+static void test_startup(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_DAY);
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "s", &ds, NULL, &t, &err) == 0);
+    struct tst_catalog cat = {0};
+    append_detail(t, T0, 10, 100);
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    append_detail(t, T0 + DAY, 10, 100);
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    storage_table_free(t);
+    CHECK_EQ_INT(cat.n, 2);
+
+    /* damage the second segment in its middle; add strays */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, cat.names[1]);
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size / 3, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, size / 3, SEEK_SET);
+    fputc(c ^ 0xff, f);
+    fclose(f);
+    write_file(dir, "junk.lseg", "not a segment", 13);
+    write_file(dir, ".tmp-2023-11-15T00-00-00.000Z_0011223344556677.lseg", "half", 4);
+    write_file(dir, "notes.txt", "x", 1);
+    snprintf(cat.names[2], sizeof cat.names[2], "gone.lseg");
+    cat.n = 3;
+
+    struct storage_open_opts oo = {.known = tst_known(&cat), .nknown = 3, .verify_all = true};
+    CHECK(storage_table_open(dir, "s", &ds, &oo, &t, &err) == 0);
+    CHECK(!tst_exists(dir, "junk.lseg"));
+    CHECK(!tst_exists(dir, "notes.txt"));
+    CHECK(!tst_exists(dir, ".tmp-2023-11-15T00-00-00.000Z_0011223344556677.lseg"));
+    CHECK(tst_exists(dir, cat.names[0]));
+    CHECK(tst_exists(dir, cat.names[1]));   /* corrupt: reported, kept for a person */
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK_EQ_INT(st.segment_count, 1);
+    CHECK_EQ_INT(st.row_count, 100);
+    CHECK_EQ_INT(st.corrupt_count, 2);
+    char nm[128], msg[600];
+    bool saw_corrupt = false, saw_gone = false;
+    for (size_t i = 0; storage_table_corrupt(t, i, nm, sizeof nm, msg, sizeof msg); i++) {
+        saw_corrupt |= strcmp(nm, cat.names[1]) == 0 && strstr(msg, cat.names[1]) != NULL;
+        saw_gone |= strcmp(nm, "gone.lseg") == 0 && strstr(msg, "not in") != NULL;
+    }
+    CHECK(saw_corrupt && saw_gone);
+    struct tally tl;
+    tally_snapshot(t, &tl);
+    CHECK(tl.rows == 100 && tl.bad == 0 && tl.errors == 0);
+
+    /* drop: data gone for new snapshots; files once the last one lets go */
+    struct storage_snapshot *held = storage_table_snapshot(t);
+    CHECK(storage_table_drop_data(t, &err) == 0);
+    storage_table_status(t, &st);
+    CHECK(st.row_count == 0 && st.segment_count == 0 && st.corrupt_count == 0);
+    struct storage_snapshot *empty = storage_table_snapshot(t);
+    CHECK_EQ_INT(empty->nviews, 0);
+    storage_snapshot_free(empty);
+    CHECK(tst_exists(dir, cat.names[0]));
+    memset(&tl, 0, sizeof tl);
+    tally_view(held->views[0], &tl);
+    CHECK(tl.rows == 100 && tl.bad == 0);
+    storage_snapshot_free(held);
+    CHECK_EQ_INT(tst_count_files(dir), 0);
+    append_detail(t, T0, 10, 5);   /* still usable */
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 5);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* ---- schema discovery ---------------------------------------------------------- */
+
+static void test_add_column(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_DAY);
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "f", &ds, NULL, &t, &err) == 0);
+    append_detail(t, T0, 10, 50);
+    struct storage_snapshot *old = storage_table_snapshot(t);
+    struct storage_column nc = {.name = "city", .type = SQL_STRING};
+    CHECK_EQ_INT(storage_table_add_column(t, &nc, &err), 3);
+    CHECK_EQ_INT(storage_table_add_column(t, &nc, &err), -1);   /* duplicate */
+    struct storage_column reserved = {.name = "__x", .type = SQL_STRING};
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_add_column(t, &reserved, &err), -1);
+    CHECK(strstr(err.msg, "reserved") != NULL);
+    CHECK_EQ_INT(storage_table_find_column(t, "city", 4), 3);
+    /* new rows carry the column */
+    int64_t tm[3] = {T0 + 1000, T0 + 1001, T0 + 1002};
+    struct sql_value v[3] = {sql_long(1), sql_long(1), sql_long(1)};
+    struct sql_value s[3] = {sql_string("s0", 2), sql_string("s1", 2), sql_string("s2", 2)};
+    struct sql_value city[3] = {sql_string("Oslo", 4), sql_null(SQL_STRING), sql_long(7)};
+    struct storage_batch_col bc[3] = {
+        {.col = 1, .values = v}, {.col = 2, .values = s}, {.col = 3, .values = city}};
+    struct storage_batch b = {.nrows = 3, .time = tm, .ncols = 3, .cols = bc};
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(t, &b, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(old->ncols, 3);   /* the old snapshot keeps its schema */
+    storage_snapshot_free(old);
+    struct tst_catalog cat = {0};
+    for (int round = 0; round < 2; round++) {
+        struct storage_snapshot *sn = storage_table_snapshot(t);
+        CHECK_EQ_INT(sn->ncols, 4);
+        struct arena mem;
+        arena_init(&mem, 4096, 0);
+        int nulls = 0, oslo = 0, seven = 0;
+        for (size_t i = 0; i < sn->nviews; i++) {
+            struct sql_value *cv = tst_read_col(sn->views[i], 3, &mem);
+            for (uint64_t r = 0; cv && r < storage_view_rows(sn->views[i]); r++) {
+                nulls += cv[r].is_null;
+                oslo += !cv[r].is_null && cv[r].v.s.n == 4 && !memcmp(cv[r].v.s.p, "Oslo", 4);
+                seven += !cv[r].is_null && cv[r].v.s.n == 1 && cv[r].v.s.p[0] == '7';
+            }
+            free(cv);
+        }
+        CHECK_MSG(nulls == 51 && oslo == 1 && seven == 1, "round %d: %d nulls %d oslo %d seven",
+                  round, nulls, oslo, seven);
+        arena_destroy(&mem);
+        storage_snapshot_free(sn);
+        CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    }
+    storage_table_free(t);
+    /* reopened with the declared schema only: the segment brings the column */
+    struct storage_open_opts oo = {.known = tst_known(&cat), .nknown = cat.n};
+    CHECK(storage_table_open(dir, "f", &ds, &oo, &t, &err) == 0);
+    CHECK_EQ_INT(storage_table_ncols(t), 4);
+    CHECK_EQ_STR(storage_table_column(t, 3)->name, "city");
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    log_set_level((enum log_level)(LOG_ERROR + 1));
+    init_names();
+    test_persist();
+    test_chunks();
+    test_compaction();
+    test_startup();
+    test_add_column();
+    test_concurrent(false);
+    test_concurrent(true);
+    return check_summary();
+}
