@@ -807,10 +807,27 @@ static bool match_at(const regex_t *re, const char *s, size_t n, size_t from, re
     return regexec(re, s, nm, m, REG_STARTEND | (from ? REG_NOTBOL : 0)) == 0;
 }
 
+/* regexec needs a NUL after the text even with REG_STARTEND (sanitizers
+ * and other libcs read up to it), and input slices have none: copy. */
+static bool with_nul(struct sql_ectx *c, struct sql_value *s)
+{
+    char *p = sql_alloc(c, (size_t)s->v.s.n + 1);
+    if (!p)
+        return false;
+    memcpy(p, s->v.s.p, s->v.s.n);
+    p[s->v.s.n] = '\0';
+    s->v.s.p = p;
+    return true;
+}
+
 EVAL(rx_extract_fn)
 {
     SQL_ARG(0, s);
     const struct rx *r = n->aux;
+    if (!with_nul(c, &s)) {
+        *out = sql_null(SQL_STRING);
+        return;
+    }
     regmatch_t m[10];
     if (!match_at(&r->re, s.v.s.p, s.v.s.n, 0, m, LS_ARRAY_LEN(m)) || m[r->group].rm_so < 0) {
         *out = sql_null(SQL_STRING);
@@ -824,6 +841,10 @@ EVAL(rx_like_fn)
 {
     SQL_ARG(0, s);
     const struct rx *r = n->aux;
+    if (!with_nul(c, &s)) {
+        *out = sql_null(SQL_BOOLEAN);
+        return;
+    }
     regmatch_t m[1];
     sql_set_long(out, SQL_BOOLEAN, match_at(&r->re, s.v.s.p, s.v.s.n, 0, m, 1));
 }
@@ -833,6 +854,10 @@ EVAL(rx_replace_fn)
     SQL_ARG(0, s);
     SQL_ARG(2, rep);
     const struct rx *r = n->aux;
+    if (!with_nul(c, &s)) {
+        *out = sql_null(SQL_STRING);
+        return;
+    }
     struct buf o;
     buf_init(&o, MAX_RESULT);
     regmatch_t m[10];
