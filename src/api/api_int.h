@@ -116,6 +116,7 @@ int api_jobs_update(struct api_req *r);
 int api_jobs_reset(struct api_req *r);
 int api_jobs_metrics(struct api_req *r);
 int api_jobs_logs(struct api_req *r);
+int api_jobs_sample(struct api_req *r);
 int api_events_push(struct api_req *r);
 int api_metrics(struct api_req *r);
 

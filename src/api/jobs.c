@@ -895,3 +895,303 @@ int api_jobs_logs(struct api_req *r)
     api_reply(r, 200, json_pack("{s:o}", "values", values));
     return 0;
 }
+
+/* ---- POST /jobs/sample: the user's dry run ---------------------------------------- */
+
+#define SAMPLE_MAX_LIMIT 1000
+#define SAMPLE_READ_MS 2000
+
+/* A value as JSON for the preview (timestamps as ISO text, json columns parsed). */
+static json_t *value_json(const struct sql_value *v)
+{
+    if (v->is_null)
+        return json_null();
+    switch (v->type) {
+    case SQL_LONG:
+    case SQL_BOOLEAN:
+        return json_integer(v->v.l);
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        return json_real(v->v.d);
+    case SQL_TIMESTAMP: {
+        char ts[32];
+        util_format_iso_ms(v->v.l, ts);
+        return json_string(ts);
+    }
+    case SQL_STRING: {
+        json_t *s = json_stringn(v->v.s.p, v->v.s.n);
+        return s ? s : json_string("(not UTF-8)");
+    }
+    case SQL_JSON: {
+        json_t *j = json_loadb(v->v.s.p, v->v.s.n, JSON_DECODE_ANY, NULL);
+        return j ? j : json_stringn(v->v.s.p, v->v.s.n);
+    }
+    default: {
+        struct buf b;
+        buf_init(&b, 1u << 20);
+        sql_value_to_text(v, &b, true);
+        json_t *s = json_string(buf_cstr(&b));
+        buf_free(&b);
+        return s ? s : json_null();
+    }
+    }
+}
+
+struct sample_ctx {
+    struct pipeline *p;
+    json_t *rows;
+    struct sql_field *fields;
+    size_t nfields;
+    json_t **pending_out;   /* per row: the entry whose "output" is filled after the batch */
+    int64_t *pending_row;
+    size_t npending, cap;
+};
+
+static void sample_observe(void *ctx, const struct pipeline_row_info *info)
+{
+    struct sample_ctx *x = ctx;
+    json_t *input = json_object();
+    if (info->input) {
+        size_t nf = pipeline_input_schema(x->p, x->fields, x->nfields);
+        for (size_t i = 0; i < info->input->nvalues && i < nf; i++)
+            json_object_set_new(input, x->fields[i].name, value_json(&info->input->values[i]));
+        for (uint32_t k = 0; k < info->input->nextra; k++)
+            if (info->input->extra_index[k] < nf)
+                json_object_set_new(input, x->fields[info->input->extra_index[k]].name,
+                                    value_json(&info->input->extra[k]));
+    } else {
+        json_t *raw = json_stringn(info->rec->data, info->rec->len > 1024 ? 1024 : info->rec->len);
+        json_object_set_new(input, "raw", raw ? raw : json_string("(not UTF-8)"));
+    }
+    json_t *row = json_pack("{s:o, s:n, s:s}", "input", input, "output", "outcome",
+                            pipeline_outcome_name(info->outcome));
+    json_object_set_new(row, "message", info->message ? json_string(info->message) : json_null());
+    if (info->reason != PIPE_R_NONE)
+        json_object_set_new(row, "reason", json_string(pipeline_reason_name(info->reason)));
+    json_array_append_new(x->rows, row);
+    if (info->out_row >= 0 && x->npending < x->cap) {
+        x->pending_out[x->npending] = row;
+        x->pending_row[x->npending++] = info->out_row;
+    }
+}
+
+/* Reads up to limit records from the connection's earliest point, touching no checkpoint. */
+static int sample_read(struct api_req *r, const char *conn, size_t limit, struct buf *data,
+                       struct format_record **recs, size_t *nrecs, struct lerr *err)
+{
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, err))
+        return err->code;
+    struct source *src = NULL;
+    struct arena a;
+    arena_init(&a, 4096, 0);
+    int rc = 0;
+    if (strcmp(cd.kind, "push_streaming") == 0) {
+        lerr_set(err, LERR_INVALID,
+                 "sample.data is required for a push connection's preview (the push log is "
+                 "read by jobs only); paste a few events into sample.data");
+        rc = err->code;
+        goto out;
+    }
+    struct source_kafka_config cfg;
+    if ((rc = source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err)) ||
+        !(src = source_open_kafka(&cfg, err))) {
+        rc = err->code;
+        goto out;
+    }
+    struct source_offsets none;
+    source_offsets_init(&none);
+    rc = source_assign(src, &none, SOURCE_OFFSET_EARLIEST, err);
+    source_offsets_destroy(&none);
+    if (rc)
+        goto out;
+    /* Copy records out: the source's memory goes at the next poll. */
+    struct span {
+        size_t off, len;
+        int32_t part;
+        int64_t offset, ts;
+    } *spans = calloc(limit + 1, sizeof *spans);
+    size_t n = 0;
+    int64_t deadline = util_mono_ns() + (int64_t)SAMPLE_READ_MS * 1000000;
+    while (spans && n < limit && util_mono_ns() < deadline) {
+        struct source_batch b;
+        if ((rc = source_poll(src, limit - n, 200, &b, err)))
+            break;
+        for (size_t i = 0; i < b.n; i++) {
+            spans[n] = (struct span){data->len, b.records[i].value_len, b.records[i].partition,
+                                        b.records[i].offset, b.records[i].timestamp_ms};
+            buf_append(data, b.records[i].value, b.records[i].value_len);
+            n++;
+        }
+        if (b.n == 0 && n > 0)
+            break;   /* caught up */
+    }
+    *recs = calloc(n + 1, sizeof **recs);
+    for (size_t i = 0; *recs && i < n; i++)
+        (*recs)[i] = (struct format_record){.data = data->data + spans[i].off,
+                                            .len = spans[i].len, .partition = spans[i].part,
+                                            .offset = spans[i].offset,
+                                            .has_timestamp = spans[i].ts >= 0,
+                                            .timestamp_ms = spans[i].ts};
+    *nrecs = n;
+    free(spans);
+out:
+    source_close(src);
+    arena_destroy(&a);
+    catalog_doc_destroy(&cd);
+    return rc;
+}
+
+int api_jobs_sample(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    char stream[300];
+    bool any_agg = false, create_table = false;
+    json_t *spec = NULL, *table = NULL, *sample = NULL;
+    struct pipeline *p = NULL;
+    struct arena mem, tmem;
+    arena_init(&mem, 1u << 20, 256u << 20);
+    arena_init(&tmem, 4096, 0);
+    struct buf data;
+    buf_init(&data, 64u << 20);
+    struct format_record *recs = NULL;
+    size_t nrecs = 0;
+    struct sample_ctx x = {0};
+    json_t *body = api_body_object(r, &err);
+    if (!body)
+        goto out;
+    sample = json_incref(json_object_get(body, "sample"));
+    json_object_del(body, "sample");
+    static const char *const sample_keys[] = {"data", "limit", NULL};
+    json_int_t limit = 100;
+    const char *text = NULL;
+    if (sample && (!json_is_object(sample) || v_known_keys(sample, "sample", sample_keys, &err) ||
+                   v_string(sample, "data", "sample", false, 16u << 20, &text, &err))) {
+        if (!err.code)
+            lerr_set_at(&err, LERR_INVALID, "sample", "sample must be an object: "
+                                                      "{\"data\": \"...\", \"limit\": 100}");
+        goto out;
+    }
+    json_t *lim = sample ? json_object_get(sample, "limit") : NULL;
+    if (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
+                json_integer_value(lim) > SAMPLE_MAX_LIMIT)) {
+        lerr_set_at(&err, LERR_INVALID, "sample.limit", "sample.limit must be 1..%d",
+                    SAMPLE_MAX_LIMIT);
+        goto out;
+    }
+    if (lim)
+        limit = json_integer_value(lim);
+    if (!(spec = job_spec(r, body, &j, stream, &any_agg, &create_table, &err)))
+        goto out;
+    table = api_table_load(r, j.table_name, &err);
+    if (!table && err.code == LERR_NOT_FOUND && create_table) {
+        lerr_init(&err);
+    } else if (!table) {
+        if (err.code == LERR_NOT_FOUND) {
+            lerr_init(&err);
+            lerr_set_at(&err, LERR_INVALID, "target.tableName",
+                        "target.tableName: no table named '%s'; create it first or set "
+                        "\"createTableIfNotExists\": true",
+                        j.table_name);
+        }
+        goto out;
+    }
+    bool discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
+    if (table && check_against_table(table, json_object_get(spec, "mappings"), discovery, &err))
+        goto out;
+    j.spec = json_dumps(spec, JSON_COMPACT);
+    struct pipeline_table pt = {.aggregate = any_agg};
+    char *tdoc = table ? json_dumps(table, JSON_COMPACT) : NULL;
+    int rc = tdoc ? pipeline_table_from_json(tdoc, &tmem, &pt, &err) : 0;
+    free(tdoc);
+    struct pipeline_opts po = {j.spec, strlen(j.spec), &pt, util_now_ms()};
+    if (rc || pipeline_new(&po, &p, &err))
+        goto out;
+    if (text) {
+        /* One record per line, as a push body is read. */
+        size_t cap = 64;
+        recs = calloc(cap, sizeof *recs);
+        for (const char *q = text, *end = text + strlen(text); recs && q < end && nrecs < (size_t)limit;) {
+            const char *nl = memchr(q, '\n', (size_t)(end - q));
+            const char *stop = nl ? nl : end;
+            if (nrecs == cap) {
+                struct format_record *nr = realloc(recs, (cap *= 2) * sizeof *nr);
+                if (!nr)
+                    break;
+                recs = nr;
+            }
+            if (stop > q && !format_is_blank(q, (size_t)(stop - q)))
+                recs[nrecs++] = (struct format_record){.data = q, .len = (size_t)(stop - q),
+                                                       .offset = (int64_t)nrecs};
+            q = stop + 1;
+        }
+    } else if (sample_read(r, json_string_value(json_object_get(
+                                  json_object_get(spec, "source"), "connectionName")),
+                           (size_t)limit, &data, &recs, &nrecs, &err)) {
+        goto out;
+    }
+    x.p = p;
+    x.rows = json_array();
+    x.nfields = 4096;
+    x.fields = calloc(x.nfields, sizeof *x.fields);
+    x.cap = (size_t)limit * 4 + 16;
+    x.pending_out = calloc(x.cap, sizeof *x.pending_out);
+    x.pending_row = calloc(x.cap, sizeof *x.pending_row);
+    struct pipeline_out out;
+    if (!x.fields || !x.pending_out || !x.pending_row ||
+        pipeline_process(p, recs, nrecs, &mem, &out, sample_observe, &x, &err))
+        goto out;
+    for (size_t k = 0; k < x.npending; k++) {
+        json_t *o = json_object();
+        int64_t row = x.pending_row[k];
+        json_object_set_new(o, "__time", json_string(""));
+        char ts[32];
+        util_format_iso_ms(out.time[row], ts);
+        json_object_set_new(o, "__time", json_string(ts));
+        for (uint32_t c = 0; c < out.ncols; c++) {
+            struct pipeline_column *pc = pipeline_column(p, c);
+            struct sql_value v;
+            if (pc->measure)
+                sql_agg_finalize(pc->agg, out.states[c] + (size_t)row * pc->state_size, &v);
+            else
+                v = out.values[c][row];
+            json_object_set_new(o, pc->name, value_json(&v));
+        }
+        json_object_set(x.pending_out[k], "output", o);
+        json_decref(o);
+    }
+    json_t *schema = json_array();
+    json_array_append_new(schema, json_pack("{s:s, s:s}", "name", "__time", "dataType",
+                                            "timestamp"));
+    for (size_t c = 0; c < pipeline_ncolumns(p); c++) {
+        struct pipeline_column *pc = pipeline_column(p, c);
+        json_array_append_new(schema, json_pack("{s:s, s:s, s:s}", "name", pc->name,
+                                                "dataType", sql_type_name(pc->type),
+                                                "columnType", pc->measure ? "measure" : "dimension"));
+    }
+    struct pipeline_counters cnt;
+    pipeline_counters(p, &cnt);
+    api_reply(r, 200, json_pack("{s:o, s:o, s:o}", "schema", schema, "rows", x.rows, "totals",
+                                totals_json(&cnt)));
+    x.rows = NULL;
+out:
+    if (err.code)
+        api_reply_err(r, &err);
+    json_decref(x.rows);
+    free(x.fields);
+    free(x.pending_out);
+    free(x.pending_row);
+    free(recs);
+    buf_free(&data);
+    pipeline_free(p);
+    arena_destroy(&mem);
+    arena_destroy(&tmem);
+    catalog_job_destroy(&j);
+    json_decref(spec);
+    json_decref(table);
+    json_decref(sample);
+    json_decref(body);
+    return err.code;
+}

@@ -61,6 +61,7 @@ static const struct route routes[] = {
     {"DELETE", "connections/*", API_PERM_ManageConnections, NOALT, api_connections_delete},
     {"GET", "jobs", API_PERM_ManageIngestionJobs, NOALT, api_jobs_list},
     {"POST", "jobs", API_PERM_ManageIngestionJobs, NOALT, api_jobs_create},
+    {"POST", "jobs/sample", API_PERM_ManageIngestionJobs, NOALT, api_jobs_sample},
     {"GET", "jobs/*", API_PERM_ManageIngestionJobs, NOALT, api_jobs_get},
     {"PUT", "jobs/*", API_PERM_ManageIngestionJobs, NOALT, api_jobs_update},
     {"PATCH", "jobs/*", API_PERM_ManageIngestionJobs, NOALT, api_jobs_update},
