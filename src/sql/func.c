@@ -312,6 +312,19 @@ EVAL(is_distinct)
     sql_set_long(out, SQL_BOOLEAN, n->ival ? same : !same);
 }
 
+/* column = 'literal' / column <> 'literal': the most common filter shape;
+ * reads the constant in place and compares lengths first. */
+#define CMP_LIT_S(name, want)                                                   \
+    EVAL(name)                                                                  \
+    {                                                                           \
+        SQL_ARG(0, a);                                                          \
+        const struct sql_value *k = &n->args[1]->k;                             \
+        bool eq = a.v.s.n == k->v.s.n && memcmp(a.v.s.p, k->v.s.p, k->v.s.n) == 0; \
+        sql_set_long(out, SQL_BOOLEAN, eq == (want));                           \
+    }
+CMP_LIT_S(cmp_eq_s_lit, true)
+CMP_LIT_S(cmp_ne_s_lit, false)
+
 static int cmp_class(int t)
 {
     switch (t) {
@@ -361,6 +374,9 @@ int sql_bind_cmp(struct sql_bctx *b, struct sql_node *n)
         n->fn = is_distinct;
     } else {
         n->fn = cmp_fns[cmp_class(t)][v];
+        const struct sql_node *k = n->args[1];
+        if (cmp_class(t) == 2 && v <= 1 && k->kind == NK_LIT && !k->k.is_null && k->k.v.s.n > 0)
+            n->fn = v == 0 ? cmp_eq_s_lit : cmp_ne_s_lit;
     }
     return 0;
 }
