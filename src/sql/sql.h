@@ -224,7 +224,8 @@ struct sql_batch {
 int sql_eval_batch(const struct sql_expr *e, const struct sql_batch *b, const uint32_t *sel,
                    uint32_t n, struct arena *mem, struct sql_value *out, struct lerr *err);
 /* Filters a batch: writes the rows (from sel, or 0..n-1) whose filter is
- * true to out_sel (capacity n) and returns how many. */
+ * true to out_sel (capacity n) and returns how many. A row whose filter
+ * fails at run time (1/0) is left out, as unknown is. out_sel may be sel. */
 uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b,
                           const uint32_t *sel, uint32_t n, struct arena *mem, uint32_t *out_sel);
 
