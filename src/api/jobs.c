@@ -1122,9 +1122,11 @@ int api_jobs_sample(struct api_req *r)
                     break;
                 recs = nr;
             }
-            if (stop > q && !format_is_blank(q, (size_t)(stop - q)))
-                recs[nrecs++] = (struct format_record){.data = q, .len = (size_t)(stop - q),
-                                                       .offset = (int64_t)nrecs};
+            if (stop > q && !format_is_blank(q, (size_t)(stop - q))) {
+                recs[nrecs] = (struct format_record){.data = q, .len = (size_t)(stop - q),
+                                                     .offset = (int64_t)nrecs};
+                nrecs++;
+            }
             q = stop + 1;
         }
     } else if (sample_read(r, json_string_value(json_object_get(
