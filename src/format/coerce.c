@@ -290,6 +290,30 @@ int format__text_long(const struct format_parser *p, const char *s, size_t n, in
 
 /* ---- typed values -------------------------------------------------------- */
 
+/* Stores a value field by field: assigning a struct built by sql_string()
+ * and friends goes through a stack temporary written in small pieces and
+ * read back whole, which stalls store forwarding on the hot path. */
+static inline void set_long(struct sql_value *out, int64_t x)
+{
+    out->type = SQL_LONG;
+    out->is_null = false;
+    out->v.l = x;
+}
+
+static inline void set_str(struct sql_value *out, const char *p, size_t n)
+{
+    out->type = SQL_STRING;
+    out->is_null = false;
+    out->v.s.p = p;
+    out->v.s.n = (uint32_t)n;
+}
+
+static inline void set_null(struct sql_value *out, uint8_t type)
+{
+    out->type = type;
+    out->is_null = true;
+}
+
 static const char *type_word(uint8_t type)
 {
     switch (type) {
@@ -321,7 +345,7 @@ static void put_double(struct format__ctx *c, const struct format_field *f, uint
         snip(raw, raw_len, v);
         format__warn(c, "input field '%s': %s is out of the range of a %s; stored as NULL",
                      f->name, v, type_word(type));
-        *out = sql_null(type);
+        set_null(out, type);
         return;
     }
     if (type == SQL_FLOAT) {
@@ -330,7 +354,7 @@ static void put_double(struct format__ctx *c, const struct format_field *f, uint
             snip(raw, raw_len, v);
             format__warn(c, "input field '%s': %s is out of the range of a float; stored as NULL",
                          f->name, v);
-            *out = sql_null(type);
+            set_null(out, type);
             return;
         }
         d = (double)(float)d;
@@ -347,13 +371,13 @@ static void put_json_string(struct format__ctx *c, const char *s, size_t n, stru
     buf_reset(b);
     if (!json_write_string(b, s, n)) {
         nomem(c);
-        *out = sql_null(SQL_JSON);
+        set_null(out, SQL_JSON);
         return;
     }
     char *d = arena_alloc(c->mem, b->len);
     if (!d) {
         nomem(c);
-        *out = sql_null(SQL_JSON);
+        set_null(out, SQL_JSON);
         return;
     }
     memcpy(d, b->data, b->len);
@@ -372,7 +396,7 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
         int64_t x;
         int r = format__text_long(c->p, s, n, &x);
         if (r > 0) {
-            *out = sql_long(x);
+            set_long(out, x);
             return;
         }
         if (r == -2) {
@@ -383,7 +407,7 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
         } else if (r < 0) {
             warn_value(c, f, type, "text", s, n);
         }
-        *out = sql_null(type);
+        set_null(out, type);
         return;
     }
     case SQL_DOUBLE:
@@ -395,7 +419,7 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
         else {
             if (r < 0)
                 warn_value(c, f, type, "text", s, n);
-            *out = sql_null(type);
+            set_null(out, type);
         }
         return;
     }
@@ -404,7 +428,10 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
         return;
     default: {
         const char *k = copy ? format__keep(c, s, n) : s;
-        *out = k ? sql_string(k, n) : sql_null(SQL_STRING);
+        if (k)
+            set_str(out, k, n);
+        else
+            set_null(out, SQL_STRING);
         return;
     }
     }
@@ -416,7 +443,7 @@ static struct sql_value *one_element(struct format__ctx *c, struct sql_value *ou
     struct sql_value *item = arena_alloc(c->mem, sizeof *item);
     if (!item) {
         nomem(c);
-        *out = sql_null(SQL_ARRAY);
+        set_null(out, SQL_ARRAY);
         return NULL;
     }
     out->type = SQL_ARRAY;
@@ -451,7 +478,7 @@ void format__put_text_lossy(struct format__ctx *c, uint32_t field, const char *s
     char *d = arena_alloc(c->mem, n * 3);
     if (!d) {
         nomem(c);
-        *out = sql_null(c->p->fields[field].type);
+        set_null(out, c->p->fields[field].type);
         return;
     }
     size_t o = 0, i = 0;
@@ -497,7 +524,7 @@ void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct s
         char *d = arena_printf(c->mem, "%" PRId64, x);
         if (!d) {
             nomem(c);
-            *out = sql_null(type);
+            set_null(out, type);
             return;
         }
         out->type = type == SQL_JSON ? SQL_JSON : SQL_STRING;
@@ -514,7 +541,7 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
                         const struct json_value *v, struct sql_value *out)
 {
     if (v->kind == JSON_KIND_NULL) {
-        *out = sql_null(type);
+        set_null(out, type);
         return;
     }
     bool container = v->kind == JSON_KIND_OBJECT || v->kind == JSON_KIND_ARRAY;
@@ -524,9 +551,9 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
         if (v->kind == JSON_KIND_NUMBER) {
             int64_t x;
             if (v->num_flags & JSON_NUM_INT)
-                *out = sql_long(v->i);
+                set_long(out, v->i);
             else if (double_to_long(v->d, &x))
-                *out = sql_long(x);
+                set_long(out, x);
             else {
                 char s[80];
                 snip(v->raw, v->raw_len, s);
@@ -534,16 +561,16 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
                              "input field '%s': %s is out of the range of a long; stored as "
                              "NULL",
                              f->name, s);
-                *out = sql_null(type);
+                set_null(out, type);
             }
         } else if (v->kind == JSON_KIND_STRING) {
             text_scalar(c, f, type, v->str, v->str_len, false, out);
         } else if (boolean) {
-            *out = sql_long(v->kind == JSON_KIND_TRUE);
+            set_long(out, v->kind == JSON_KIND_TRUE);
         } else {
             warn_value(c, f, type, v->kind == JSON_KIND_OBJECT ? "object" : "array", v->raw,
                        v->raw_len);
-            *out = sql_null(type);
+            set_null(out, type);
         }
         return;
     case SQL_DOUBLE:
@@ -557,7 +584,7 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
         else {
             warn_value(c, f, type, v->kind == JSON_KIND_OBJECT ? "object" : "array", v->raw,
                        v->raw_len);
-            *out = sql_null(type);
+            set_null(out, type);
         }
         return;
     case SQL_JSON:
@@ -569,12 +596,16 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
     default:
         if (v->kind == JSON_KIND_STRING) {
             const char *k = format__keep(c, v->str, v->str_len);
-            *out = k ? sql_string(k, v->str_len) : sql_null(SQL_STRING);
+            if (k)
+                set_str(out, k, v->str_len);
+            else
+                set_null(out, SQL_STRING);
         } else if (boolean) {
-            *out = v->kind == JSON_KIND_TRUE ? sql_string("true", 4) : sql_string("false", 5);
+            set_str(out, v->kind == JSON_KIND_TRUE ? "true" : "false",
+                    v->kind == JSON_KIND_TRUE ? 4 : 5);
         } else {
             (void)container; /* numbers as written, containers as their JSON text */
-            *out = sql_string(v->raw, v->raw_len);
+            set_str(out, v->raw, v->raw_len);
         }
         return;
     }
@@ -602,7 +633,7 @@ static void json_array(struct format__ctx *c, const struct format_field *f,
     struct sql_value *items = arena_alloc(c->mem, (n ? n : 1) * sizeof *items);
     if (!items) {
         nomem(c);
-        *out = sql_null(SQL_ARRAY);
+        set_null(out, SQL_ARRAY);
         return;
     }
     uint32_t k = 0;
@@ -621,7 +652,7 @@ void format__put_json(struct format__ctx *c, uint32_t field, const struct json_v
     const struct format_field *f = &c->p->fields[field];
     if (f->type == SQL_ARRAY) {
         if (v->kind == JSON_KIND_NULL)
-            *out = sql_null(SQL_ARRAY);
+            set_null(out, SQL_ARRAY);
         else
             json_array(c, f, v, out);
         return;

@@ -335,12 +335,24 @@ bool format_is_blank(const char *p, size_t n)
 
 /* ---- nd-json --------------------------------------------------------------- */
 
+/* Key equality for the prediction check: keys are mostly short, where a
+ * byte loop beats a call to memcmp. */
+static inline bool key_eq(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 /* The field (or REF_NONE/REF_EXCLUDED) of a member key, via the prediction
  * for its position, else the name table (which then becomes the prediction). */
 static uint32_t member_ref(struct format_parser *p, const struct json_member *m)
 {
     struct format__pred *pr = m->index < PRED_POSITIONS ? &p->pred[m->index] : NULL;
-    if (pr && pr->name && pr->len == m->key_len && memcmp(pr->name, m->key, m->key_len) == 0)
+    if (pr && pr->name && pr->len == m->key_len && key_eq(pr->name, m->key, m->key_len))
         return pr->ref;
     uint32_t ref = format__lookup(p, m->key, m->key_len, format__hash(m->key, m->key_len));
     if (pr) {
