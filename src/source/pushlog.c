@@ -7,7 +7,8 @@
  * Entry points: pushlog_open(), pushlog_append(), pushlog_trim(),
  * pushlog_start_offset(), pushlog_end_offset(), pushlog_wakeup(),
  * pushlog_cursor_open(), pushlog_cursor_seek(), pushlog_cursor_read(),
- * pushlog_cursor_offset(), pushlog_cursor_close(), pushlog_close().
+ * pushlog_cursor_offset(), pushlog_cursor_close(), pushlog_get_stats(),
+ * pushlog_close().
  *
  * On disk: a directory holding LOCK (flock'd by the process that has the log
  * open) and segment files named by the offset of their first record,
@@ -108,6 +109,8 @@ struct pushlog {
     bool failed;            /* sticky: appends are refused */
     char failmsg[300];
     unsigned wake_gen;      /* bumped by pushlog_wakeup() */
+    int64_t n_appends, n_groups;
+    uint64_t n_bytes;
 
     /* Owned by the appender that holds `writing`. */
     struct pending spare;
@@ -672,6 +675,8 @@ done:
         last->bytes += g.len - start;
         last->end = group_end;
         log->durable_end = group_end;
+        log->n_groups++;
+        log->n_bytes += g.len;
         if (nfds) {
             close(log->fd);
             for (size_t i = 0; i + 1 < nfds; i++)
@@ -755,6 +760,7 @@ int pushlog_append(struct pushlog *log, const struct pushlog_entry *e, size_t n,
         log->active_logical += fl;
     }
     int64_t my_end = log->next_offset;
+    log->n_appends++;
     while (log->durable_end < my_end && !log->failed) {
         if (!log->writing)
             write_group(log);
@@ -807,6 +813,20 @@ int pushlog_trim(struct pushlog *log, int64_t offset, int *deleted, struct lerr 
     if (deleted)
         *deleted = nd;
     return rc;
+}
+
+void pushlog_get_stats(struct pushlog *log, struct pushlog_stats *out)
+{
+    pthread_mutex_lock(&log->mu);
+    *out = (struct pushlog_stats){
+        .start_offset = log->segs[0].base,
+        .end_offset = log->durable_end,
+        .appends = log->n_appends,
+        .groups = log->n_groups,
+        .bytes = log->n_bytes,
+        .segments = (int)log->nsegs,
+    };
+    pthread_mutex_unlock(&log->mu);
 }
 
 void pushlog_wakeup(struct pushlog *log)

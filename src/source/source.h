@@ -18,7 +18,8 @@
  *   Kafka       source_kafka_config_from_json() (a connection document + its
  *               secrets into a config)
  *   push log    pushlog_open(), pushlog_append(), pushlog_trim(),
- *               pushlog_cursor_open(), pushlog_cursor_read(), pushlog_close()
+ *               pushlog_cursor_open(), pushlog_cursor_read(), pushlog_get_stats(),
+ *               pushlog_close()
  *   dev broker  source_devkafka_run()
  */
 #ifndef LODESTAR_SOURCE_H
@@ -297,6 +298,16 @@ int64_t pushlog_end_offset(struct pushlog *log);
  * gets the number of files removed. Thread-safe.
  */
 int pushlog_trim(struct pushlog *log, int64_t offset, int *deleted, struct lerr *err);
+
+/* Counters since open, for metrics and benchmarks. Thread-safe. */
+struct pushlog_stats {
+    int64_t start_offset, end_offset;
+    int64_t appends;        /* pushlog_append calls that wrote records */
+    int64_t groups;         /* write + fdatasync rounds; appends / groups = group size */
+    uint64_t bytes;         /* framed bytes written */
+    int segments;           /* files now */
+};
+void pushlog_get_stats(struct pushlog *log, struct pushlog_stats *out);
 
 /* Wakes every reader waiting in pushlog_cursor_read() (shutdown). */
 void pushlog_wakeup(struct pushlog *log);

@@ -342,6 +342,13 @@ static void test_concurrent(void)
     for (int i = 0; i < CT_THREADS; i++)
         CHECK_EQ_INT(rd.next_seq[i], CT_CALLS * CT_PER_CALL);
     CHECK_EQ_INT(pushlog_end_offset(log), want);
+    struct pushlog_stats st;
+    pushlog_get_stats(log, &st);
+    CHECK_EQ_INT(st.appends, CT_THREADS * CT_CALLS);
+    CHECK_MSG(st.groups >= 1 && st.groups <= st.appends, "groups %lld for %lld appends",
+              (long long)st.groups, (long long)st.appends);
+    CHECK_EQ_INT(st.end_offset, want);
+    CHECK_EQ_INT(st.segments, count_segments(dir));
     pushlog_close(log);
 
     /* and the same after a reopen */
