@@ -67,6 +67,7 @@ static int64_t sat_mul(int64_t a, int64_t b)
 
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static char upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c; }
 
@@ -251,7 +252,18 @@ struct ls_tz {
     uint8_t first_type;    /* type in force before the first transition */
     bool has_rule;
     struct tz_rule rule;
+    /* index[b]: transitions before index_base + b * 2^TZ_INDEX_SHIFT ms; NULL if none */
+    uint32_t *index;
+    size_t nindex;
+    int64_t index_base;
 };
+
+/*
+ * Index buckets of 2^35 ms (about 398 days) hold a couple of transitions
+ * each, so finding the one in force is a table read and a short scan.
+ */
+#define TZ_INDEX_SHIFT 35
+#define TZ_INDEX_MAX 2048
 
 /* The local time type in force over [start, end). */
 struct tz_span {
@@ -337,6 +349,22 @@ static void rule_lookup(const struct tz_rule *r, int64_t u, struct tz_span *sp)
     }
 }
 
+/* Number of transitions <= u: through the index when u is inside it. */
+static size_t tz_count_le(const struct ls_tz *tz, int64_t u)
+{
+    size_t n = tz->ntrans;
+    if (tz->index && u >= tz->index_base) {
+        uint64_t b = ((uint64_t)u - (uint64_t)tz->index_base) >> TZ_INDEX_SHIFT;
+        if (b < tz->nindex) {
+            size_t i = tz->index[b];
+            while (i < n && tz->trans[i] <= u)
+                i++;
+            return i;
+        }
+    }
+    return upper_bound(tz->trans, n, u);
+}
+
 static void tz_lookup(const struct ls_tz *tz, int64_t u, struct tz_span *sp)
 {
     if (tz->fixed) {
@@ -346,7 +374,7 @@ static void tz_lookup(const struct ls_tz *tz, int64_t u, struct tz_span *sp)
         sp->abbr = tz->fixed_abbr;
         return;
     }
-    size_t n = tz->ntrans, i = upper_bound(tz->trans, n, u);
+    size_t n = tz->ntrans, i = tz_count_le(tz, u);
     if (i == n && tz->has_rule) {
         rule_lookup(&tz->rule, u, sp);
         if (n > 0 && sp->start < tz->trans[n - 1])
@@ -644,6 +672,83 @@ static bool posix_rule(const char *s, size_t n, struct tz_rule *r)
     return posix_rdate(s, n, &i, &r->start) && posix_rdate(s, n, &i, &r->end) && i == n;
 }
 
+/* The index of a type with this offset and abbreviation, adding one if needed; -1 if full. */
+static int tz_type_for(struct ls_tz *tz, int32_t off, const char *abbr)
+{
+    for (size_t i = 0; i < tz->ntypes; i++)
+        if (tz->types[i].off == off && strcmp(tz->types[i].abbr, abbr) == 0)
+            return (int)i;
+    if (tz->ntypes >= 256)
+        return -1;
+    struct tz_type *t = realloc(tz->types, (tz->ntypes + 1) * sizeof *t);
+    if (!t)
+        return -1;
+    tz->types = t;
+    t[tz->ntypes].off = off;
+    memcpy(t[tz->ntypes].abbr, abbr, sizeof t->abbr);
+    return (int)tz->ntypes++;
+}
+
+/* Appends a transition if it comes after the last one (the caller made room). */
+static void tz_append(struct ls_tz *tz, int64_t at, int type)
+{
+    if (tz->ntrans > 0 && at <= tz->trans[tz->ntrans - 1])
+        return;
+    tz->trans[tz->ntrans] = at;
+    tz->tidx[tz->ntrans++] = (uint8_t)type;
+}
+
+/* The footer rule becomes explicit transitions up to this year, so lookups before it are table reads. */
+#define TZ_RULE_EXPAND_TO 2200
+
+/* Appends the footer rule's transitions from the year of the last one to TZ_RULE_EXPAND_TO. */
+static bool tz_expand_rule(struct ls_tz *tz)
+{
+    const struct tz_rule *r = &tz->rule;
+    int std = tz_type_for(tz, r->std_off, r->std_abbr), dst = tz_type_for(tz, r->dst_off, r->dst_abbr);
+    struct civil c;
+    civil_from_ms(tz->trans[tz->ntrans - 1], &c);
+    if (std < 0 || dst < 0 || c.year >= TZ_RULE_EXPAND_TO)
+        return true;  /* nothing to do, or no room: lookups evaluate the rule instead */
+    size_t extra = 2 * (size_t)(TZ_RULE_EXPAND_TO - c.year + 1);
+    int64_t *trans = realloc(tz->trans, (tz->ntrans + extra) * sizeof *trans);
+    if (trans)
+        tz->trans = trans;
+    uint8_t *tidx = trans ? realloc(tz->tidx, tz->ntrans + extra) : NULL;
+    if (!tidx)
+        return false;
+    tz->tidx = tidx;
+    for (int64_t y = c.year; y <= TZ_RULE_EXPAND_TO; y++) {
+        int64_t on = rdate_local(&r->start, y) - r->std_off;
+        int64_t off = rdate_local(&r->end, y) - r->dst_off;
+        tz_append(tz, min_i64(on, off), on < off ? dst : std);
+        tz_append(tz, on < off ? off : on, on < off ? std : dst);
+    }
+    return true;
+}
+
+static bool tz_build_index(struct ls_tz *tz)
+{
+    if (tz->ntrans < 2)
+        return true;
+    tz->index_base = tz->trans[0];
+    uint64_t span = (uint64_t)tz->trans[tz->ntrans - 1] - (uint64_t)tz->index_base;
+    if ((span >> TZ_INDEX_SHIFT) >= TZ_INDEX_MAX)
+        return true;  /* transitions spread over too long a span: binary search it is */
+    tz->nindex = (size_t)(span >> TZ_INDEX_SHIFT) + 1;
+    tz->index = malloc(tz->nindex * sizeof *tz->index);
+    if (!tz->index)
+        return false;
+    size_t i = 0;
+    for (size_t b = 0; b < tz->nindex; b++) {
+        int64_t start = tz->index_base + (int64_t)(b << TZ_INDEX_SHIFT);
+        while (i < tz->ntrans && tz->trans[i] < start)
+            i++;
+        tz->index[b] = (uint32_t)i;
+    }
+    return true;
+}
+
 /* Parses a whole TZif file into tz (v1, or the 64-bit v2+ section and its footer). */
 static bool tzif_parse(const uint8_t *p, size_t n, struct ls_tz *tz)
 {
@@ -672,6 +777,10 @@ static bool tzif_parse(const uint8_t *p, size_t n, struct ls_tz *tz)
         if (nl && nl > foot)
             tz->has_rule = posix_rule(foot, (size_t)(nl - foot), &tz->rule);
     }
+    if (tz->ntrans > 0 && tz->has_rule && tz->rule.has_dst && !tz_expand_rule(tz))
+        return false;
+    if (!tz_build_index(tz))
+        return false;
     if (tz->ntrans == 0 && (!tz->has_rule || !tz->rule.has_dst)) {
         tz->fixed = true;
         tz->fixed_off = tz->has_rule ? tz->rule.std_off : tz->types[tz->first_type].off;
@@ -687,6 +796,7 @@ static void tz_free(struct ls_tz *tz)
         return;
     free(tz->trans);
     free(tz->tidx);
+    free(tz->index);
     free(tz->types);
     free((char *)tz->name);
     free(tz);
@@ -1508,23 +1618,37 @@ size_t period_format(const struct period *p, char *out, size_t cap)
 /* The most months any arithmetic here produces: beyond ±300 million years results saturate. */
 #define MONTHS_LIMIT (12LL * 300000000)
 
-/* local + months, clamping the day to the end of the month (Jan 31 + P1M = Feb 28/29). */
+/* A local wall-clock time split into its date and time of day. */
+struct local_ymd {
+    int64_t y, tod;
+    int m, d;
+};
+
+static void local_split(int64_t local, struct local_ymd *o)
+{
+    o->tod = ls_floor_mod(local, LS_MS_PER_DAY);
+    civil_ymd_from_days(ls_floor_div(local, LS_MS_PER_DAY), &o->y, &o->m, &o->d);
+}
+
+/* o + months, clamping the day to the end of the month (Jan 31 + P1M = Feb 28/29). */
+static int64_t local_ymd_add_months(const struct local_ymd *o, int64_t months)
+{
+    int64_t total = sat_add(o->y * 12 + (o->m - 1), months);  /* |o->y| < 2^40: no overflow */
+    if (total < -MONTHS_LIMIT || total > MONTHS_LIMIT)
+        return months < 0 ? INT64_MIN : INT64_MAX;
+    int64_t y = ls_floor_div(total, 12);
+    int m = (int)ls_floor_mod(total, 12) + 1, dim = civil_days_in_month(y, m);
+    return sat_add(sat_mul(civil_days_from_ymd(y, m, o->d < dim ? o->d : dim), LS_MS_PER_DAY),
+                   o->tod);
+}
+
 static int64_t local_add_months(int64_t local, int64_t months)
 {
     if (months == 0)
         return local;
-    int64_t days = ls_floor_div(local, LS_MS_PER_DAY), tod = ls_floor_mod(local, LS_MS_PER_DAY);
-    int64_t y;
-    int m, d;
-    civil_ymd_from_days(days, &y, &m, &d);
-    int64_t total = sat_add(sat_add(sat_mul(y, 12), m - 1), months);
-    if (total < -MONTHS_LIMIT || total > MONTHS_LIMIT)
-        return months < 0 ? INT64_MIN : INT64_MAX;
-    y = ls_floor_div(total, 12);
-    m = (int)ls_floor_mod(total, 12) + 1;
-    if (d > civil_days_in_month(y, m))
-        d = civil_days_in_month(y, m);
-    return sat_add(sat_mul(civil_days_from_ymd(y, m, d), LS_MS_PER_DAY), tod);
+    struct local_ymd o;
+    local_split(local, &o);
+    return local_ymd_add_months(&o, months);
 }
 
 /* k * period added to a local time: years, then months (as Joda does), then fixed fields. */
@@ -1562,20 +1686,26 @@ struct bucket {
 /* Average Gregorian month, for a first guess of the bucket index of compound periods. */
 #define AVG_MONTH_MS 2629746000LL
 
-/* Calendar periods: whole months from the origin, day clamped as in local_add_months. */
-static void bucket_months(int64_t local, int64_t months, int64_t origin, struct bucket *b)
+/*
+ * Calendar periods: whole months from the origin, day clamped as in
+ * local_add_months. Boundaries come straight from the origin's date, so a
+ * floor costs one date split of t (and of a non-default origin).
+ */
+static void bucket_months(int64_t local, int64_t months, int64_t origin, bool want_next,
+                          struct bucket *b)
 {
-    struct civil cl, co;
-    civil_from_ms(local, &cl);
-    civil_from_ms(origin, &co);
-    int64_t raw = ((int64_t)cl.year - co.year) * 12 + (cl.month - co.month);
+    struct local_ymd l, o = {1970, 0, 1, 1};
+    local_split(local, &l);
+    if (origin != 0)
+        local_split(origin, &o);
+    int64_t raw = (l.y - o.y) * 12 + (l.m - o.m);
     int64_t k = ls_floor_div(raw, months) * months;
-    b->start = local_add_months(origin, k);
+    b->start = local_ymd_add_months(&o, k);
     if (b->start > local) {
         k -= months;
-        b->start = local_add_months(origin, k);
+        b->start = local_ymd_add_months(&o, k);
     }
-    b->next = local_add_months(origin, k + months);
+    b->next = want_next ? local_ymd_add_months(&o, k + months) : INT64_MAX;
 }
 
 /* Months plus fixed fields (e.g. P1M15D): bucket k starts at origin + k * period. */
@@ -1597,7 +1727,8 @@ static void bucket_compound(int64_t local, const struct period *p, int64_t origi
  * origin. Fixed periods (weeks, days, time) are multiples of their length,
  * which keeps P1D at local midnight and PT1H at local hours across DST.
  */
-static void bucket_of(int64_t local, const struct period *p, int64_t origin, struct bucket *b)
+static void bucket_of(int64_t local, const struct period *p, int64_t origin, bool want_next,
+                      struct bucket *b)
 {
     int64_t months = period_months(p), fixed = period_fixed_part(p);
     if (months == 0) {
@@ -1605,7 +1736,7 @@ static void bucket_of(int64_t local, const struct period *p, int64_t origin, str
         b->start = sat_add(origin, sat_mul(k, fixed));
         b->next = sat_add(b->start, fixed);
     } else if (fixed == 0) {
-        bucket_months(local, months, origin, b);
+        bucket_months(local, months, origin, want_next, b);
     } else {
         bucket_compound(local, p, origin, b);
     }
@@ -1630,7 +1761,7 @@ static int64_t floor_impl(int64_t t, const struct period *p, int64_t origin,
     else  /* 1970-01-01 local; weeks start on Monday 1970-01-05 */
         lorigin = (p->weeks && period_months(p) == 0) ? 4 * LS_MS_PER_DAY : 0;
     struct bucket b;
-    bucket_of(local, p, lorigin, &b);
+    bucket_of(local, p, lorigin, next_out != NULL, &b);
     int64_t r = local_to_utc_hint(tz, b.start, off);
     if (r > t) {
         /* The bucket starts inside a DST gap that ends at or before t: the first instant after the gap. */
