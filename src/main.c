@@ -13,12 +13,14 @@
 
 #include "api/api.h"
 #include "catalog/catalog.h"
+#include "quickstart.h"
 #include "source/source.h"
 #include "util/time.h"
 #include "util/util.h"
 #include "util/wikigen.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #define LODESTAR_VERSION "0.1.0"
 
@@ -38,8 +40,10 @@ static void usage(FILE *f)
           "      writes N realistic Wikipedia-edit events as nd-json on stdout; with --rate,\n"
           "      paced at R events/s and stamped with the wall clock, else stamped from\n"
           "      --start (default: now) one millisecond apart\n"
-          "  lodestar quickstart\n"
-          "      the main job end to end on embedded defaults (see the README)\n"
+          "  lodestar quickstart [--events N] [--rate R] [--keep]\n"
+          "      the main job end to end: a dev broker, a server, a table, a Kafka\n"
+          "      connection and a streaming job; streams N generated events (100000)\n"
+          "      at R events/s (25000), prints SQL answers, stops cleanly\n"
           "  lodestar version\n",
           f);
 }
@@ -188,7 +192,7 @@ static int parse_count(const char *flag, const char *v, long long min, long long
     char *end;
     long long x = strtoll(v, &end, 10);
     if (*end || x < min) {
-        fprintf(stderr, "lodestar generate: %s must be a whole number >= %lld, got '%s'\n", flag,
+        fprintf(stderr, "lodestar: %s must be a whole number >= %lld, got '%s'\n", flag,
                 min, v);
         return 2;
     }
@@ -258,6 +262,36 @@ static int cmd_generate(int argc, char **argv)
     return 0;
 }
 
+static int cmd_quickstart(int argc, char **argv)
+{
+    long long events = 100000, rate = 25000;
+    bool keep = false;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int rc = 0;
+        if ((v = opt_value(argc, argv, &i, "--events")))
+            rc = parse_count("--events", v, 1, &events);
+        else if ((v = opt_value(argc, argv, &i, "--rate")))
+            rc = parse_count("--rate", v, 1, &rate);
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = true;
+        else {
+            fprintf(stderr, "lodestar quickstart: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+        if (rc)
+            return rc;
+    }
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "lodestar quickstart: cannot find its own binary\n");
+        return 1;
+    }
+    self[n] = '\0';
+    return quickstart_main(self, events, rate, keep);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -273,13 +307,8 @@ int main(int argc, char **argv)
         return cmd_dev_kafka(argc - 2, argv + 2);
     if (strcmp(cmd, "generate") == 0)
         return cmd_generate(argc - 2, argv + 2);
-    if (strcmp(cmd, "quickstart") == 0) {
-        fputs("lodestar quickstart: not available yet. It needs streaming jobs that run (the\n"
-              "streaming runtime), which are still being built; see the README's Roadmap.\n"
-              "Meanwhile: `lodestar serve` and the management API work today.\n",
-              stderr);
-        return 2;
-    }
+    if (strcmp(cmd, "quickstart") == 0)
+        return cmd_quickstart(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("lodestar %s\n", LODESTAR_VERSION);
         return 0;
