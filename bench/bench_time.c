@@ -163,7 +163,9 @@ static void bench_floor(const char *period, char unit, const char *zone)
         int64_t t = stamps[i], ours = time_floor(t, &p, INT64_MIN, tz);
         if (ours == ref_floor(t, unit, utc))
             continue;
-        bool in_repeat = tz_offset_at(tz, t - LS_MS_PER_HOUR) > tz_offset_at(tz, t);
+        int64_t off = tz_offset_at(tz, t);
+        bool in_repeat = tz_offset_at(tz, t - LS_MS_PER_HOUR) > off ||
+                         tz_offset_at(tz, t + LS_MS_PER_HOUR) < off;
         if (unit == 'H' && in_repeat && ours <= t && t - ours < LS_MS_PER_HOUR)
             repeated++;
         else
