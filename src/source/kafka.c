@@ -244,7 +244,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-/* While a warning stands: is any real broker (not a bootstrap entry) UP? */
+/*
+ * While a warning stands, decides from the statistics whether it is over:
+ * some real broker (not a bootstrap entry, nodeid >= 0) is UP, and every
+ * broker that leads one of our partitions ("toppars") is UP. Brokers we
+ * have no reason to talk to (INIT, no partitions) do not matter.
+ */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
@@ -258,15 +263,18 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     json_t *brokers = json_object_get(root, "brokers");
     const char *name;
     json_t *b;
-    bool up = false;
+    bool any_up = false, leaders_up = true;
     json_object_foreach(brokers, name, b) {
         const char *state = json_string_value(json_object_get(b, "state"));
-        json_int_t id = json_integer_value(json_object_get(b, "nodeid"));
-        if (state && strcmp(state, "UP") == 0 && id >= 0)
-            up = true;
+        if (json_integer_value(json_object_get(b, "nodeid")) < 0)
+            continue;
+        bool up = state && strcmp(state, "UP") == 0;
+        any_up = any_up || up;
+        if (!up && json_object_size(json_object_get(b, "toppars")) > 0)
+            leaders_up = false;
     }
     json_decref(root);
-    if (up)
+    if (any_up && leaders_up)
         note_up(ks);
     return 0;   /* librdkafka frees json */
 }
@@ -874,10 +882,15 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
             }
         }
         ks->next_meta_ms = mono_ms() + (ks->pending ? PROBE_MS : ks->refresh_ms);
-        if (ks->pending) {
-            out->n = 0;
-            return 0;
-        }
+    }
+    if (ks->pending) {
+        /* Nothing to read until the assignment is carried out: still honour
+         * the caller's timeout (serving callbacks meanwhile), so a runner
+         * polling in a loop does not spin while the broker is away. */
+        int remain = timeout_ms - (int)(mono_ms() - t0);
+        if (remain > 0)
+            rd_kafka_poll(ks->rk, remain);
+        return 0;
     }
     if (ks->any_reset && mono_ms() >= ks->next_reset_ms)
         handle_resets(ks, ks->timeout_ms);

@@ -564,6 +564,27 @@ static void test_broker_down(void)
     char *j = position_json(src);
     CHECK_EQ_STR(j, "{\"down\":{\"0\":75,\"1\":75}}");
     free(j);
+
+    /* Down and up again with no new records: the warning clears on its own
+     * (from librdkafka's statistics: the partitions' leader is UP again). */
+    rd_kafka_mock_broker_set_down(g_mock, 1);
+    t0 = util_mono_ns() / 1000000;
+    h = SOURCE_HEALTH_OK;
+    while (h == SOURCE_HEALTH_OK && util_mono_ns() / 1000000 - t0 < 5000) {
+        drain(src, &s, "down", 1000, 100, 20);
+        h = source_health(src, msg, sizeof msg);
+    }
+    CHECK_EQ_INT(h, SOURCE_HEALTH_WARN);
+    rd_kafka_mock_broker_set_up(g_mock, 1);
+    t0 = util_mono_ns() / 1000000;
+    while (h != SOURCE_HEALTH_OK && util_mono_ns() / 1000000 - t0 < 8000) {
+        drain(src, &s, "down", 1000, 100, 20);
+        h = source_health(src, msg, sizeof msg);
+    }
+    CHECK_MSG(h == SOURCE_HEALTH_OK, "health still: %s", msg);
+    printf("warning cleared %.1f s after the broker came back, with no records\n",
+           (double)(util_mono_ns() / 1000000 - t0) / 1000);
+    CHECK_EQ_INT(s.n, 150);
     free(s.count);
 
     /* A job stopped while the broker is down does not hang in close. */
