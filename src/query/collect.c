@@ -1,0 +1,199 @@
+/*
+ * collect.c — result rows on their way out: copies each row into an arena,
+ * keeps a bounded top-N when ORDER BY comes with LIMIT (buffer up to 2N rows,
+ * then sort and keep N; from then on rows that sort after the N-th are
+ * rejected before they are even built), and sorts at the end with a stable
+ * merge sort, so that ties keep scan order and results are deterministic.
+ *
+ * Ordering is sql_value_compare's: NULL first ascending (and so last
+ * descending), numbers by value, strings by UTF-8 bytes.
+ *
+ * Entry points: qcollect_init(), qcollect_destroy(), qcollect_rejects(),
+ * qcollect_add(), qcollect_full(), qcollect_finish().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query_int.h"
+
+#define MIN_BUFFER 1024
+
+static void account(struct qcollect *c)
+{
+    c->x->extra_bytes = c->mem[0].total + c->mem[1].total + c->cap * sizeof *c->rows;
+}
+
+int qcollect_init(struct qcollect *c, size_t width, const int *order_idx, const bool *desc,
+                  size_t norder, int64_t keep, struct qctx *x)
+{
+    memset(c, 0, sizeof *c);
+    c->width = width;
+    c->order_idx = order_idx;
+    c->desc = desc;
+    c->norder = norder;
+    c->ordered = norder > 0;
+    c->keep = keep;
+    c->x = x;
+    arena_init(&c->mem[0], 64 * 1024, 0);
+    arena_init(&c->mem[1], 64 * 1024, 0);
+    return 0;
+}
+
+void qcollect_destroy(struct qcollect *c)
+{
+    arena_destroy(&c->mem[0]);
+    arena_destroy(&c->mem[1]);
+    free(c->rows);
+    if (c->x)
+        c->x->extra_bytes = 0;
+    memset(c, 0, sizeof *c);
+}
+
+static int cmp_rows(const struct qcollect *c, const struct sql_value *a, const struct sql_value *b)
+{
+    for (size_t i = 0; i < c->norder; i++) {
+        int k = c->order_idx[i];
+        int r = sql_value_compare(&a[k], &b[k]);
+        if (r)
+            return c->desc[i] ? -r : r;
+    }
+    return 0;
+}
+
+/* Stable merge sort of rows[0..n) using tmp[0..n). */
+static void merge_sort(const struct qcollect *c, struct sql_value **rows, struct sql_value **tmp,
+                       size_t n)
+{
+    if (n < 2)
+        return;
+    if (n <= 16) {   /* insertion sort: stable */
+        for (size_t i = 1; i < n; i++) {
+            struct sql_value *r = rows[i];
+            size_t j = i;
+            while (j > 0 && cmp_rows(c, rows[j - 1], r) > 0) {
+                rows[j] = rows[j - 1];
+                j--;
+            }
+            rows[j] = r;
+        }
+        return;
+    }
+    size_t h = n / 2;
+    merge_sort(c, rows, tmp, h);
+    merge_sort(c, rows + h, tmp, n - h);
+    if (cmp_rows(c, rows[h - 1], rows[h]) <= 0)
+        return;
+    memcpy(tmp, rows, n * sizeof *rows);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        rows[k++] = cmp_rows(c, tmp[j], tmp[i]) < 0 ? tmp[j++] : tmp[i++];
+    while (i < h)
+        rows[k++] = tmp[i++];
+    while (j < n)
+        rows[k++] = tmp[j++];
+}
+
+static int sort_rows(struct qcollect *c)
+{
+    if (c->n < 2)
+        return 0;
+    int rc = qctx_charge(c->x, c->n * sizeof(struct sql_value *), "sorting");
+    if (rc)
+        return rc;
+    struct sql_value **tmp = malloc(c->n * sizeof *tmp);
+    if (!tmp) {
+        qctx_uncharge(c->x, c->n * sizeof *tmp);
+        return lerr_set(c->x->err, LERR_NOMEM, "out of memory sorting results");
+    }
+    merge_sort(c, c->rows, tmp, c->n);
+    free(tmp);
+    qctx_uncharge(c->x, c->n * sizeof *tmp);
+    return 0;
+}
+
+bool qcollect_rejects(const struct qcollect *c, const struct sql_value *row)
+{
+    if (c->keep == 0)
+        return true;
+    return c->threshold && cmp_rows(c, row, c->threshold) >= 0;
+}
+
+static int copy_row(struct qcollect *c, struct arena *mem, const struct sql_value *row,
+                    struct sql_value **out)
+{
+    struct sql_value *r = arena_alloc(mem, c->width * sizeof *r);
+    if (!r)
+        return qctx_nomem(c->x, "result rows");
+    for (size_t i = 0; i < c->width; i++)
+        if (!qvalue_copy(&r[i], &row[i], mem))
+            return qctx_nomem(c->x, "result rows");
+    *out = r;
+    return 0;
+}
+
+/* Sorts, keeps `keep` rows in the other arena and remembers the worst. */
+static int prune(struct qcollect *c)
+{
+    int rc = sort_rows(c);
+    if (rc)
+        return rc;
+    size_t keep = (size_t)c->keep;
+    if (c->n > keep)
+        c->n = keep;
+    struct arena *next = &c->mem[1 - c->cur];
+    arena_reset(next);
+    for (size_t i = 0; i < c->n; i++)
+        if ((rc = copy_row(c, next, c->rows[i], &c->rows[i])))
+            return rc;
+    arena_reset(&c->mem[c->cur]);
+    c->cur = 1 - c->cur;
+    c->threshold = c->n == keep && keep ? c->rows[keep - 1] : NULL;
+    account(c);
+    return 0;
+}
+
+int qcollect_add(struct qcollect *c, const struct sql_value *row)
+{
+    if (qcollect_rejects(c, row))
+        return 0;
+    int rc;
+    if (c->n == c->cap) {
+        bool topn = c->ordered && c->keep >= 0;
+        if (topn && c->n >= 2 * (size_t)c->keep && c->n >= MIN_BUFFER) {
+            if ((rc = prune(c)))
+                return rc;
+            if (qcollect_rejects(c, row))
+                return 0;
+        }
+        if (c->n == c->cap) {
+            size_t ncap = c->cap ? c->cap * 2 : MIN_BUFFER;
+            struct sql_value **nr = realloc(c->rows, ncap * sizeof *nr);
+            if (!nr)
+                return lerr_set(c->x->err, LERR_NOMEM, "out of memory collecting results");
+            c->rows = nr;
+            c->cap = ncap;
+        }
+    }
+    if ((rc = copy_row(c, &c->mem[c->cur], row, &c->rows[c->n])))
+        return rc;
+    c->n++;
+    if ((c->n & 1023) == 0) {
+        account(c);
+        return qctx_check(c->x);
+    }
+    return 0;
+}
+
+bool qcollect_full(const struct qcollect *c)
+{
+    return !c->ordered && c->keep >= 0 && c->n >= (size_t)c->keep;
+}
+
+int qcollect_finish(struct qcollect *c)
+{
+    account(c);
+    int rc = c->ordered ? sort_rows(c) : 0;
+    if (!rc && c->keep >= 0 && c->n > (size_t)c->keep)
+        c->n = (size_t)c->keep;
+    return rc;
+}

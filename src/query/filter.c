@@ -1,0 +1,1019 @@
+/*
+ * filter.c — WHERE as bitmap operations. qfilter_build() turns the bound
+ * WHERE into a tree of AND/OR over leaves, with NOT pushed down to the
+ * leaves (De Morgan holds in SQL's three-valued logic, and a negated leaf
+ * selects the rows where its condition is FALSE, never UNKNOWN):
+ *
+ *   QF_STR    a condition on one STRING column, decided per dictionary id:
+ *             = / <> / IN (ids looked up), IS NULL (id 0), LIKE 'prefix%'
+ *             (an id range of a sorted dictionary), or any other condition
+ *             on that column alone (evaluated once per dictionary value)
+ *   QF_TIME   __time in [lo, hi): whole views in or out, else a time scan
+ *   QF_CONST  TRUE / FALSE / NULL
+ *   QF_OPAQUE anything else
+ *
+ * qfilter_view_rows() evaluates the tree for one view into a row set:
+ * segments OR the bitmaps of the chosen ids; realtime buffers (no bitmaps)
+ * scan their dictionary ids against a mask. Each result is a superset of the
+ * matching rows plus an `exact` flag (an opaque leaf gives "every row,
+ * inexact"), so AND = intersection, OR = union, exact = all parts exact. When
+ * the result is inexact the executor runs the whole WHERE vectorized over
+ * the candidate rows; when it is exact no row is evaluated at all.
+ *
+ * Entry points: qfilter_build(), qfilter_free(), qfilter_explain(),
+ * qfilter_view_rows(), qrowset_free(), qrowset_count().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query_int.h"
+
+struct fbuild {
+    struct qfilter *f;
+    const struct sql_schema *cols;
+    const struct sql_options *opt;
+    struct qctx *x;
+    int time_col;
+    bool nomem;
+};
+
+/* ---- building ---------------------------------------------------------------- */
+
+static struct qf_node *new_node(struct fbuild *fb, int kind, bool neg, const char *text)
+{
+    struct qf_node *n = arena_zalloc(&fb->x->keep, sizeof *n);
+    if (!n) {
+        fb->nomem = true;
+        return NULL;
+    }
+    n->kind = (uint8_t)kind;
+    n->neg = neg;
+    n->text = text;
+    n->col = -1;
+    return n;
+}
+
+static bool is_str_col(const struct fbuild *fb, const struct qshape *s)
+{
+    return s->kind == QSH_REF && s->field < fb->cols->n &&
+           fb->cols->fields[s->field].type == SQL_STRING;
+}
+
+static bool is_time_col(const struct fbuild *fb, const struct qshape *s)
+{
+    return s->kind == QSH_REF && (int)s->field == fb->time_col;
+}
+
+/* A timestamp literal as EXPLAIN prints it (ISO-8601, UTC). */
+static bool time_lit(const struct qshape *s, int64_t *ms)
+{
+    return s->kind == QSH_LIT && time_parse_iso(s->lit, s->lit_len, tz_utc(), ms);
+}
+
+static void put_ident(struct buf *b, const struct sql_field *f)
+{
+    buf_putc(b, '"');
+    for (size_t i = 0; i < f->name_len; i++) {
+        if (f->name[i] == '"')
+            buf_putc(b, '"');
+        buf_putc(b, f->name[i]);
+    }
+    buf_putc(b, '"');
+}
+
+static void put_lit(struct buf *b, const struct qshape *s)
+{
+    if (s->kind == QSH_NULL) {
+        buf_puts(b, "NULL");
+        return;
+    }
+    buf_putc(b, '\'');
+    for (size_t i = 0; i < s->lit_len; i++) {
+        if (s->lit[i] == '\'')
+            buf_putc(b, '\'');
+        buf_putc(b, s->lit[i]);
+    }
+    buf_putc(b, '\'');
+}
+
+/*
+ * Compiles `"col" <rest>` over the table columns: the leaf's own condition
+ * as SQL, so that its per-dictionary-value verdicts come from the same
+ * function library as everything else. NULL when it does not compile (the
+ * leaf is then opaque).
+ */
+static const struct sql_expr *compile_leaf(struct fbuild *fb, struct buf *text)
+{
+    if (text->failed)
+        return NULL;
+    struct sql_options o = *fb->opt;
+    o.mode = SQL_MODE_SCALAR;
+    struct sql_expr *e = NULL;
+    struct lerr err;
+    lerr_init(&err);
+    if (sql_compile_expr(text->data, text->len, fb->cols, &o, &e, &err))
+        return NULL;
+    struct sql_expr **owned = realloc(fb->f->owned, (fb->f->nowned + 1) * sizeof *owned);
+    if (!owned) {
+        sql_expr_free(e);
+        fb->nomem = true;
+        return NULL;
+    }
+    fb->f->owned = owned;
+    owned[fb->f->nowned++] = e;
+    return e;
+}
+
+static struct qf_node *opaque(struct fbuild *fb, const char *text)
+{
+    fb->f->exact = false;
+    return new_node(fb, QF_OPAQUE, false, text);
+}
+
+/* A leaf evaluated per dictionary value: `"col" <op> <args>`. */
+static struct qf_node *eval_leaf(struct fbuild *fb, const struct qshape *col, const char *op,
+                                 const struct qshape *const *args, size_t nargs,
+                                 const char *sep, bool neg, const char *text)
+{
+    struct buf b;
+    buf_init(&b, 1u << 20);
+    put_ident(&b, &fb->cols->fields[col->field]);
+    buf_printf(&b, " %s ", op);
+    bool paren = strcmp(sep, ", ") == 0;
+    if (paren)
+        buf_putc(&b, '(');
+    for (size_t i = 0; i < nargs; i++) {
+        if (i)
+            buf_puts(&b, sep);
+        put_lit(&b, args[i]);
+    }
+    if (paren)
+        buf_putc(&b, ')');
+    const struct sql_expr *e = compile_leaf(fb, &b);
+    buf_free(&b);
+    if (!e)
+        return fb->nomem ? NULL : opaque(fb, text);
+    struct qf_node *n = new_node(fb, QF_STR, neg, text);
+    if (n) {
+        n->op = QFO_EVAL;
+        n->col = (int)col->field;
+        n->expr = e;
+    }
+    return n;
+}
+
+static struct qf_node *time_leaf(struct fbuild *fb, int64_t lo, int64_t hi, bool neg,
+                                 const char *text)
+{
+    struct qf_node *n = new_node(fb, QF_TIME, neg, text);
+    if (n) {
+        n->lo = lo;
+        n->hi = hi;
+    }
+    return n;
+}
+
+static int64_t plus1(int64_t v)
+{
+    return v < INT64_MAX ? v + 1 : v;
+}
+
+/* The text of a sub-shape for EXPLAIN: re-printed from the shape. */
+static void shape_print(const struct qshape *s, struct buf *b)
+{
+    switch (s->kind) {
+    case QSH_REF:
+        buf_printf(b, "$%u", s->field);
+        return;
+    case QSH_AGGREF:
+        buf_printf(b, "$agg%u", s->field);
+        return;
+    case QSH_STR:
+        put_lit(b, s);
+        return;
+    case QSH_NULL:
+        buf_puts(b, "NULL");
+        return;
+    case QSH_LIT:
+        buf_append(b, s->lit, s->lit_len);
+        return;
+    case QSH_BINOP:
+        buf_putc(b, '(');
+        shape_print(s->args[0], b);
+        buf_printf(b, " %.*s ", (int)s->name_len, s->name);
+        shape_print(s->args[1], b);
+        buf_putc(b, ')');
+        return;
+    case QSH_CAST:
+        buf_puts(b, "CAST(");
+        shape_print(s->args[0], b);
+        buf_printf(b, " AS %.*s)", (int)s->name_len, s->name);
+        return;
+    default:
+        buf_printf(b, "%s%.*s(", s->not_flag ? "NOT " : "", (int)s->name_len, s->name);
+        for (size_t i = 0; i < s->nargs; i++) {
+            if (i)
+                buf_puts(b, ", ");
+            shape_print(s->args[i], b);
+        }
+        buf_putc(b, ')');
+    }
+}
+
+static const char *shape_str(struct fbuild *fb, const struct qshape *s)
+{
+    struct buf b;
+    buf_init(&b, 1u << 16);
+    shape_print(s, &b);
+    const char *t = b.failed ? "..." : arena_strndup(&fb->x->keep, buf_cstr(&b), b.len);
+    buf_free(&b);
+    if (!t)
+        fb->nomem = true;
+    return t ? t : "";
+}
+
+static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg);
+
+static struct qf_node *logic(struct fbuild *fb, bool is_and, const struct qshape *s, bool neg)
+{
+    /* NOT (a AND b) = NOT a OR NOT b */
+    struct qf_node *n = new_node(fb, (is_and != neg) ? QF_AND : QF_OR, false, NULL);
+    if (!n)
+        return NULL;
+    n->kids = arena_alloc(&fb->x->keep, s->nargs * sizeof *n->kids);
+    if (!n->kids) {
+        fb->nomem = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < s->nargs; i++) {
+        struct qf_node *k = build(fb, s->args[i], neg);
+        if (!k)
+            return NULL;
+        /* flatten AND(AND(..)) */
+        if (k->kind == n->kind) {
+            struct qf_node **nk = arena_alloc(&fb->x->keep,
+                                              (s->nargs + n->nkids + k->nkids) * sizeof *nk);
+            if (!nk) {
+                fb->nomem = true;
+                return NULL;
+            }
+            memcpy(nk, n->kids, n->nkids * sizeof *nk);
+            memcpy(nk + n->nkids, k->kids, k->nkids * sizeof *nk);
+            n->kids = nk;
+            n->nkids += k->nkids;
+            continue;
+        }
+        n->kids[n->nkids++] = k;
+    }
+    return n;
+}
+
+static struct qf_node *cmp_leaf(struct fbuild *fb, const struct qshape *s, bool neg)
+{
+    const struct qshape *a = s->args[0], *b = s->args[1];
+    char op[3] = {0};
+    if (s->name_len > 2)
+        return opaque(fb, shape_str(fb, s));
+    memcpy(op, s->name, s->name_len);
+    if (a->kind != QSH_REF && b->kind == QSH_REF) {
+        const struct qshape *t = a;
+        a = b;
+        b = t;
+        /* mirror the operator: 'x' < $1 is $1 > 'x' */
+        if (!strcmp(op, "<"))
+            strcpy(op, ">");
+        else if (!strcmp(op, ">"))
+            strcpy(op, "<");
+        else if (!strcmp(op, "<="))
+            strcpy(op, ">=");
+        else if (!strcmp(op, ">="))
+            strcpy(op, "<=");
+    }
+    bool known = !strcmp(op, "=") || !strcmp(op, "<>") || !strcmp(op, "<") ||
+                 !strcmp(op, "<=") || !strcmp(op, ">") || !strcmp(op, ">=");
+    if (!known)
+        return opaque(fb, shape_str(fb, s));
+    const char *text = shape_str(fb, s);
+    if (is_str_col(fb, a) && b->kind == QSH_STR) {
+        if (!strcmp(op, "=") || !strcmp(op, "<>")) {
+            struct qf_node *n = new_node(fb, QF_STR, neg != (op[0] == '<'), text);
+            if (!n)
+                return NULL;
+            n->op = QFO_EQ;
+            n->col = (int)a->field;
+            n->lits = arena_alloc(&fb->x->keep, sizeof *n->lits);
+            if (!n->lits) {
+                fb->nomem = true;
+                return NULL;
+            }
+            n->lits[0] = sql_string(b->lit, b->lit_len);
+            n->nlits = 1;
+            return n;
+        }
+        const struct qshape *args[1] = {b};
+        return eval_leaf(fb, a, op, args, 1, "", neg, text);
+    }
+    int64_t t;
+    if (is_time_col(fb, a) && time_lit(b, &t)) {
+        if (!strcmp(op, "="))
+            return time_leaf(fb, t, plus1(t), neg, text);
+        if (!strcmp(op, "<>"))
+            return time_leaf(fb, t, plus1(t), !neg, text);
+        if (!strcmp(op, "<"))
+            return time_leaf(fb, INT64_MIN, t, neg, text);
+        if (!strcmp(op, "<="))
+            return time_leaf(fb, INT64_MIN, plus1(t), neg, text);
+        if (!strcmp(op, ">"))
+            return time_leaf(fb, plus1(t), INT64_MAX, neg, text);
+        return time_leaf(fb, t, INT64_MAX, neg, text);
+    }
+    return opaque(fb, text);
+}
+
+static bool all_strings(const struct qshape *s, size_t from, bool *has_null)
+{
+    *has_null = false;
+    for (size_t i = from; i < s->nargs; i++) {
+        if (s->args[i]->kind == QSH_NULL)
+            *has_null = true;
+        else if (s->args[i]->kind != QSH_STR)
+            return false;
+    }
+    return true;
+}
+
+/* 'abc%' with no other wildcard: the prefix, else false. */
+static bool like_prefix(const struct qshape *p, size_t *n)
+{
+    if (p->kind != QSH_STR || p->lit_len == 0 || p->lit[p->lit_len - 1] != '%')
+        return false;
+    for (size_t i = 0; i + 1 < p->lit_len; i++)
+        if (p->lit[i] == '%' || p->lit[i] == '_')
+            return false;
+    *n = p->lit_len - 1;
+    return true;
+}
+
+static struct qf_node *call_leaf(struct fbuild *fb, const struct qshape *s, bool neg)
+{
+    const char *text = shape_str(fb, s);
+    bool nneg = neg != s->not_flag;
+    const struct qshape *a = s->nargs ? s->args[0] : NULL;
+    bool has_null;
+    if ((qshape_is(s, "IS NULL") || qshape_is(s, "IS NOT NULL")) && s->nargs == 1 &&
+        is_str_col(fb, a)) {
+        struct qf_node *n = new_node(fb, QF_STR, neg != qshape_is(s, "IS NOT NULL"), text);
+        if (n) {
+            n->op = QFO_ISNULL;
+            n->col = (int)a->field;
+        }
+        return n;
+    }
+    if (qshape_is(s, "IN") && s->nargs >= 2 && is_str_col(fb, a) && all_strings(s, 1, &has_null)) {
+        if (has_null)   /* x NOT IN ('a', NULL) is never TRUE: let the library decide */
+            return eval_leaf(fb, a, "IN", (const struct qshape *const *)s->args + 1,
+                             s->nargs - 1, ", ", nneg, text);
+        struct qf_node *n = new_node(fb, QF_STR, nneg, text);
+        if (!n)
+            return NULL;
+        n->op = QFO_EQ;
+        n->col = (int)a->field;
+        n->lits = arena_alloc(&fb->x->keep, (s->nargs - 1) * sizeof *n->lits);
+        if (!n->lits) {
+            fb->nomem = true;
+            return NULL;
+        }
+        for (size_t i = 1; i < s->nargs; i++)
+            n->lits[n->nlits++] = sql_string(s->args[i]->lit, s->args[i]->lit_len);
+        return n;
+    }
+    if (qshape_is(s, "LIKE") && (s->nargs == 2 || s->nargs == 3) && is_str_col(fb, a) &&
+        all_strings(s, 1, &has_null) && !has_null) {
+        size_t plen;
+        struct qf_node *n = eval_leaf(fb, a, "LIKE", (const struct qshape *const *)s->args + 1, 1,
+                                      "", nneg, text);
+        if (n && n->kind == QF_STR && s->nargs == 2 && like_prefix(s->args[1], &plen)) {
+            n->op = QFO_PREFIX;
+            n->prefix = s->args[1]->lit;
+            n->prefix_len = plen;
+        } else if (n && n->kind == QF_STR && s->nargs == 3) {
+            /* re-compile with the ESCAPE clause */
+            const struct qshape *args[2] = {s->args[1], s->args[2]};
+            n = eval_leaf(fb, a, "LIKE", args, 2, " ESCAPE ", nneg, text);
+        }
+        return n;
+    }
+    if (qshape_is(s, "BETWEEN") && s->nargs == 3) {
+        int64_t lo, hi;
+        if (is_time_col(fb, a) && time_lit(s->args[1], &lo) && time_lit(s->args[2], &hi))
+            return time_leaf(fb, lo, plus1(hi), nneg, text);
+        if (is_str_col(fb, a) && all_strings(s, 1, &has_null))
+            return eval_leaf(fb, a, "BETWEEN", (const struct qshape *const *)s->args + 1, 2,
+                             " AND ", nneg, text);
+    }
+    return opaque(fb, text);
+}
+
+static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg)
+{
+    switch (s->kind) {
+    case QSH_BINOP:
+        if (qshape_is(s, "AND") || qshape_is(s, "OR"))
+            return logic(fb, qshape_is(s, "AND"), s, neg);
+        return cmp_leaf(fb, s, neg);
+    case QSH_CALL:
+        if ((qshape_is(s, "AND") || qshape_is(s, "OR")) && !s->not_flag && s->nargs >= 1)
+            return logic(fb, qshape_is(s, "AND"), s, neg);
+        if (qshape_is(s, "NOT") && s->nargs == 1 && !s->not_flag)
+            return build(fb, s->args[0], !neg);
+        return call_leaf(fb, s, neg);
+    case QSH_NULL: {
+        struct qf_node *n = new_node(fb, QF_CONST, false, "NULL");
+        if (n)
+            n->value = false;   /* NULL and NOT NULL are both unknown: no row */
+        return n;
+    }
+    case QSH_LIT:
+        if ((s->lit_len == 4 && !memcmp(s->lit, "true", 4)) ||
+            (s->lit_len == 5 && !memcmp(s->lit, "false", 5))) {
+            struct qf_node *n = new_node(fb, QF_CONST, false, s->lit_len == 4 ? "true" : "false");
+            if (n)
+                n->value = (s->lit_len == 4) != neg;
+            return n;
+        }
+        return opaque(fb, shape_str(fb, s));
+    default:
+        return opaque(fb, shape_str(fb, s));
+    }
+}
+
+static bool has_opaque(const struct qf_node *n)
+{
+    if (n->kind == QF_OPAQUE)
+        return true;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (has_opaque(n->kids[i]))
+            return true;
+    return false;
+}
+
+int qfilter_build(struct qfilter *f, const struct sql_select *q, const struct sql_schema *cols,
+                  const struct sql_options *opt, struct qctx *x)
+{
+    memset(f, 0, sizeof *f);
+    f->exact = true;
+    f->where = q->where;
+    if (!q->where)
+        return 0;
+    struct fbuild fb = {f, cols, opt, x, -1, false};
+    for (size_t i = 0; i < cols->n; i++)
+        if (cols->fields[i].type == SQL_TIMESTAMP && cols->fields[i].name_len == 6 &&
+            memcmp(cols->fields[i].name, "__time", 6) == 0)
+            fb.time_col = (int)i;
+    const struct qshape *s = qshape_of(q->where, &x->keep);
+    f->root = s ? build(&fb, s, false) : opaque(&fb, qshape_text(q->where, &x->keep));
+    if (fb.nomem || !f->root)
+        return qctx_nomem(x, "the WHERE analysis");
+    f->exact = !has_opaque(f->root);
+    /* A WHERE over one STRING column alone is decided per dictionary value,
+     * whatever its form (LOWER("c") = 'x', "c" = 1, ...). */
+    const uint32_t *refs;
+    if (!f->exact && sql_expr_refs(q->where, &refs) == 1 && refs[0] < cols->n &&
+        cols->fields[refs[0]].type == SQL_STRING) {
+        struct qf_node *n = new_node(&fb, QF_STR, false, qshape_text(q->where, &x->keep));
+        if (!n)
+            return qctx_nomem(x, "the WHERE analysis");
+        n->op = QFO_EVAL;
+        n->col = (int)refs[0];
+        n->expr = q->where;
+        f->root = n;
+        f->exact = true;
+    }
+    return 0;
+}
+
+void qfilter_free(struct qfilter *f)
+{
+    for (size_t i = 0; i < f->nowned; i++)
+        sql_expr_free(f->owned[i]);
+    free(f->owned);
+    f->owned = NULL;
+    f->nowned = 0;
+}
+
+/* ---- EXPLAIN ------------------------------------------------------------------- */
+
+static void explain_node(const struct qf_node *n, struct buf *out)
+{
+    static const char *const ops[] = {"ids of values", "null id", "id range of prefix",
+                                      "per dictionary value"};
+    switch (n->kind) {
+    case QF_AND:
+    case QF_OR:
+        buf_puts(out, n->kind == QF_AND ? "AND(" : "OR(");
+        for (size_t i = 0; i < n->nkids; i++) {
+            if (i)
+                buf_puts(out, ", ");
+            explain_node(n->kids[i], out);
+        }
+        buf_putc(out, ')');
+        return;
+    case QF_STR:
+        buf_printf(out, "%sbitmap[%s: %s]", n->neg ? "NOT " : "", ops[n->op], n->text);
+        return;
+    case QF_TIME:
+        buf_printf(out, "%stime[%s]", n->neg ? "NOT " : "", n->text);
+        return;
+    case QF_CONST:
+        buf_puts(out, n->value ? "TRUE" : "FALSE");
+        return;
+    default:
+        buf_printf(out, "rows[%s]", n->text);
+    }
+}
+
+void qfilter_explain(const struct qfilter *f, struct buf *out)
+{
+    if (!f->root) {
+        buf_puts(out, "none");
+        return;
+    }
+    explain_node(f->root, out);
+    buf_puts(out, f->exact ? "; exact: no row is evaluated"
+                           : "; then the whole WHERE runs vectorized over the candidate rows");
+}
+
+/* ---- row sets -------------------------------------------------------------------- */
+
+void qrowset_free(struct qrowset *r)
+{
+    if (r->bm && !r->borrowed)
+        roaring_bitmap_free(r->bm);
+    r->bm = NULL;
+}
+
+uint64_t qrowset_count(const struct qrowset *r, uint64_t view_rows)
+{
+    return r->all ? view_rows : roaring_bitmap_get_cardinality(r->bm);
+}
+
+static int rs_empty(struct qrowset *r, struct qctx *x)
+{
+    memset(r, 0, sizeof *r);
+    r->exact = true;
+    r->bm = roaring_bitmap_create();
+    return r->bm ? 0 : qctx_nomem(x, "a row bitmap");
+}
+
+static void rs_all(struct qrowset *r, bool exact)
+{
+    memset(r, 0, sizeof *r);
+    r->all = true;
+    r->exact = exact;
+}
+
+static bool rs_is_empty(const struct qrowset *r)
+{
+    return !r->all && roaring_bitmap_is_empty(r->bm);
+}
+
+/* acc &= r (r is consumed). */
+static int rs_and(struct qrowset *acc, struct qrowset *r, struct qctx *x)
+{
+    bool exact = acc->exact && r->exact;
+    if (r->all) {
+        acc->exact = exact;
+        return 0;
+    }
+    if (acc->all) {
+        *acc = *r;
+        acc->exact = exact;
+        return 0;
+    }
+    if (acc->borrowed) {
+        roaring_bitmap_t *m = roaring_bitmap_and(acc->bm, r->bm);
+        acc->bm = m;
+        acc->borrowed = false;
+    } else {
+        roaring_bitmap_and_inplace(acc->bm, r->bm);
+    }
+    qrowset_free(r);
+    acc->exact = exact;
+    return acc->bm ? 0 : qctx_nomem(x, "a row bitmap");
+}
+
+/* acc |= r (r is consumed). */
+static int rs_or(struct qrowset *acc, struct qrowset *r, struct qctx *x)
+{
+    bool exact = acc->exact && r->exact;
+    if (acc->all || r->all) {
+        qrowset_free(acc);
+        qrowset_free(r);
+        rs_all(acc, exact);
+        return 0;
+    }
+    if (acc->borrowed) {
+        roaring_bitmap_t *m = roaring_bitmap_or(acc->bm, r->bm);
+        acc->bm = m;
+        acc->borrowed = false;
+    } else {
+        roaring_bitmap_or_inplace(acc->bm, r->bm);
+    }
+    qrowset_free(r);
+    acc->exact = exact;
+    return acc->bm ? 0 : qctx_nomem(x, "a row bitmap");
+}
+
+/* Rows whose flag is set, scanned block by block: realtime id masks and
+ * partial time ranges. `test` fills keep[0..n) for rows row0..row0+n-1. */
+typedef int (*row_test_fn)(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
+                           uint8_t *keep, struct lerr *err);
+
+static int scan_rows(const void *ctx, row_test_fn test, const struct storage_view *v,
+                     struct storage_scan *sc, struct qctx *x, struct qrowset *out)
+{
+    int rc = rs_empty(out, x);
+    if (rc)
+        return rc;
+    uint64_t rows = storage_view_rows(v);
+    uint8_t *keep = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS);
+    uint32_t *hits = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *hits);
+    if (!keep || !hits)
+        return qctx_nomem(x, "a row bitmap");
+    for (uint64_t row0 = 0; row0 < rows; row0 += STORAGE_BLOCK_ROWS) {
+        if ((rc = qctx_check(x)))
+            return rc;
+        uint32_t n = (uint32_t)(rows - row0 < STORAGE_BLOCK_ROWS ? rows - row0 : STORAGE_BLOCK_ROWS);
+        if ((rc = test(ctx, sc, row0, n, keep, x->err)))
+            return rc;
+        uint32_t m = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            hits[m] = (uint32_t)row0 + k;
+            m += keep[k];
+        }
+        roaring_bitmap_add_many(out->bm, m, hits);
+    }
+    return 0;
+}
+
+struct id_test {
+    size_t col;
+    const uint8_t *mask;
+    uint32_t *ids;
+};
+
+static int test_ids(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
+                    uint8_t *keep, struct lerr *err)
+{
+    const struct id_test *t = ctx;
+    int rc = storage_scan_ids(sc, t->col, row0, n, t->ids, err);
+    if (rc)
+        return rc;
+    for (uint32_t k = 0; k < n; k++)
+        keep[k] = t->mask[t->ids[k]];
+    return 0;
+}
+
+struct time_test {
+    int64_t lo, hi;
+    bool neg;
+    int64_t *t;
+};
+
+static int test_time(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
+                     uint8_t *keep, struct lerr *err)
+{
+    const struct time_test *t = ctx;
+    int rc = storage_scan_time(sc, row0, n, t->t, err);
+    if (rc)
+        return rc;
+    for (uint32_t k = 0; k < n; k++)
+        keep[k] = (uint8_t)((t->t[k] >= t->lo && t->t[k] < t->hi) != t->neg);
+    return 0;
+}
+
+/* Three-valued verdicts of a leaf for one value. */
+enum { V_FALSE, V_TRUE, V_UNKNOWN };
+
+static int verdict_of(const struct sql_value *v)
+{
+    if (v->is_null)
+        return V_UNKNOWN;
+    switch (v->type) {
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        return v->v.d != 0 ? V_TRUE : V_FALSE;
+    case SQL_LONG:
+    case SQL_BOOLEAN:
+    case SQL_TIMESTAMP:
+        return v->v.l != 0 ? V_TRUE : V_FALSE;
+    default:
+        return V_FALSE;
+    }
+}
+
+/* The leaf's verdict for one value of its column (all other columns NULL). */
+static int eval_verdict(const struct qf_node *n, const struct sql_value *val, size_t ncols,
+                        struct sql_value *row, struct qctx *x)
+{
+    (void)ncols;
+    row[n->col] = *val;
+    struct sql_value out;
+    struct lerr err;
+    lerr_init(&err);
+    /* a run-time error counts as unknown: neither the leaf nor its negation */
+    int v = sql_eval_row(n->expr, row, &x->scratch, &out, &err) ? V_UNKNOWN : verdict_of(&out);
+    row[n->col] = sql_null(SQL_STRING);
+    return v;
+}
+
+static bool selects(const struct qf_node *n, int verdict)
+{
+    return verdict == (n->neg ? V_FALSE : V_TRUE);
+}
+
+/* Selected dictionary ids of a leaf: ids[] or, with `complement`, every id
+ * but those. */
+struct idsel {
+    uint32_t *ids;
+    size_t n;
+    bool complement;
+};
+
+static int idsel_push(struct idsel *s, size_t *cap, uint32_t id, struct qctx *x)
+{
+    if (s->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        uint32_t *ni = arena_alloc(&x->scratch, ncap * sizeof *ni);
+        if (!ni)
+            return qctx_nomem(x, "a dictionary selection");
+        if (s->n)
+            memcpy(ni, s->ids, s->n * sizeof *ni);
+        s->ids = ni;
+        *cap = ncap;
+    }
+    s->ids[s->n++] = id;
+    return 0;
+}
+
+static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_t ncols,
+                    struct qctx *x, struct idsel *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t cap = 0;
+    size_t col = (size_t)n->col;
+    uint32_t dsize = storage_view_dict_size(v, col);
+    int rc;
+    switch (n->op) {
+    case QFO_ISNULL:
+        out->complement = n->neg;
+        return idsel_push(out, &cap, STORAGE_NULL_ID, x);
+    case QFO_EQ:
+        /* negated: every id but NULL and the listed values */
+        out->complement = n->neg;
+        if (n->neg && (rc = idsel_push(out, &cap, STORAGE_NULL_ID, x)))
+            return rc;
+        for (size_t i = 0; i < n->nlits; i++) {
+            int64_t id = storage_view_dict_find(v, col, n->lits[i].v.s.p, n->lits[i].v.s.n);
+            if (id < 0)
+                continue;
+            bool dup = false;
+            for (size_t k = 0; k < out->n; k++)
+                dup |= out->ids[k] == (uint32_t)id;
+            if (!dup && (rc = idsel_push(out, &cap, (uint32_t)id, x)))
+                return rc;
+        }
+        return 0;
+    case QFO_PREFIX: {
+        uint32_t lo, hi;
+        if (storage_view_dict_prefix(v, col, n->prefix, n->prefix_len, &lo, &hi)) {
+            out->complement = n->neg;
+            if (n->neg && (rc = idsel_push(out, &cap, STORAGE_NULL_ID, x)))
+                return rc;
+            for (uint32_t id = lo; id < hi; id++)
+                if ((rc = idsel_push(out, &cap, id, x)))
+                    return rc;
+            return 0;
+        }
+        break;   /* unsorted dictionary: per value */
+    }
+    default:
+        break;
+    }
+    /* QFO_EVAL: one verdict per dictionary value; keep the smaller side */
+    uint8_t *sel = arena_alloc(&x->scratch, dsize ? dsize : 1);
+    struct sql_value *row = arena_alloc(&x->scratch, (ncols ? ncols : 1) * sizeof *row);
+    if (!sel || !row)
+        return qctx_nomem(x, "a dictionary selection");
+    for (size_t c = 0; c < ncols; c++)
+        row[c] = sql_null(SQL_NULL);
+    size_t nsel = 0;
+    struct sql_value null = sql_null(SQL_STRING);
+    for (uint32_t id = 0; id < dsize; id++) {
+        if ((id & 1023) == 0 && (rc = qctx_check(x)))
+            return rc;
+        struct sql_value val = id == STORAGE_NULL_ID ? null : storage_view_dict_value(v, col, id);
+        sel[id] = selects(n, eval_verdict(n, &val, ncols, row, x));
+        nsel += sel[id];
+    }
+    out->complement = nsel * 2 > dsize;
+    for (uint32_t id = 0; id < dsize; id++)
+        if (sel[id] != out->complement && (rc = idsel_push(out, &cap, id, x)))
+            return rc;
+    return 0;
+}
+
+/* Does the leaf select the NULL value (views lacking the column)? */
+static bool leaf_selects_null(const struct qf_node *n, size_t ncols, struct qctx *x, int *rc)
+{
+    *rc = 0;
+    switch (n->op) {
+    case QFO_ISNULL:
+        return !n->neg;
+    case QFO_EQ:
+    case QFO_PREFIX:
+        return false;   /* unknown either way */
+    default: {
+        struct sql_value *row = arena_alloc(&x->scratch, (ncols ? ncols : 1) * sizeof *row);
+        if (!row) {
+            *rc = qctx_nomem(x, "a filter row");
+            return false;
+        }
+        for (size_t c = 0; c < ncols; c++)
+            row[c] = sql_null(SQL_NULL);
+        struct sql_value null = sql_null(SQL_STRING);
+        return selects(n, eval_verdict(n, &null, ncols, row, x));
+    }
+    }
+}
+
+static int leaf_str(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
+                    size_t ncols, struct qctx *x, struct qrowset *out)
+{
+    size_t col = (size_t)n->col;
+    uint64_t rows = storage_view_rows(v);
+    int rc;
+    if (!storage_view_has_column(v, col)) {
+        bool yes = leaf_selects_null(n, ncols, x, &rc);
+        if (rc)
+            return rc;
+        if (yes) {
+            rs_all(out, true);
+            return 0;
+        }
+        return rs_empty(out, x);
+    }
+    if (storage_view_column_type(v, col) != SQL_STRING || rows > UINT32_MAX) {
+        rs_all(out, false);   /* stored as another type here: evaluate rows */
+        return 0;
+    }
+    struct idsel ids;
+    if ((rc = leaf_ids(n, v, ncols, x, &ids)))
+        return rc;
+    struct lerr berr;
+    lerr_init(&berr);
+    const roaring_bitmap_t *first =
+        (const roaring_bitmap_t *)storage_view_bitmap(v, col, STORAGE_NULL_ID, &berr);
+    if (berr.code)
+        return lerr_set(x->err, berr.code, "%s", berr.msg);
+    if (!first) {
+        /* realtime buffer: scan ids against a mask */
+        uint32_t dsize = storage_view_dict_size(v, col);
+        uint8_t *mask = arena_alloc(&x->scratch, dsize ? dsize : 1);
+        uint32_t *idbuf = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *idbuf);
+        if (!mask || !idbuf)
+            return qctx_nomem(x, "a dictionary mask");
+        memset(mask, ids.complement, dsize);
+        for (size_t i = 0; i < ids.n; i++)
+            if (ids.ids[i] < dsize)
+                mask[ids.ids[i]] = !ids.complement;
+        struct id_test t = {col, mask, idbuf};
+        rc = scan_rows(&t, test_ids, v, sc, x, out);
+        out->exact = true;
+        return rc;
+    }
+    if (!ids.complement && ids.n == 0)
+        return rs_empty(out, x);
+    if (ids.complement && ids.n == 0) {
+        rs_all(out, true);
+        return 0;
+    }
+    const roaring_bitmap_t **bms = arena_alloc(&x->scratch, ids.n * sizeof *bms);
+    if (!bms)
+        return qctx_nomem(x, "a bitmap list");
+    for (size_t i = 0; i < ids.n; i++) {
+        bms[i] = (const roaring_bitmap_t *)storage_view_bitmap(v, col, ids.ids[i], &berr);
+        if (!bms[i]) {
+            if (berr.code)
+                return lerr_set(x->err, berr.code, "%s", berr.msg);
+            return lerr_set(x->err, LERR_INTERNAL,
+                            "segment %s has no bitmap for dictionary id %u of column %zu",
+                            storage_view_name(v), ids.ids[i], col);
+        }
+    }
+    memset(out, 0, sizeof *out);
+    out->exact = true;
+    if (ids.n == 1 && !ids.complement) {
+        out->bm = (roaring_bitmap_t *)bms[0];
+        out->borrowed = true;
+        return 0;
+    }
+    roaring_bitmap_t *u = ids.n == 1 ? roaring_bitmap_copy(bms[0]) : roaring_bitmap_or_many(ids.n, bms);
+    if (!u)
+        return qctx_nomem(x, "a row bitmap");
+    if (ids.complement) {
+        roaring_bitmap_t *c = roaring_bitmap_flip(u, 0, rows);
+        roaring_bitmap_free(u);
+        if (!c)
+            return qctx_nomem(x, "a row bitmap");
+        u = c;
+    }
+    out->bm = u;
+    return 0;
+}
+
+static int leaf_time(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
+                     struct qctx *x, struct qrowset *out)
+{
+    int64_t vmin, vmax;
+    storage_view_time_range(v, &vmin, &vmax);
+    bool inside = vmin >= n->lo && vmax < n->hi;
+    bool outside = vmin > vmax || vmax < n->lo || vmin >= n->hi;
+    if (inside != outside) {
+        if (inside != n->neg) {
+            rs_all(out, true);
+            return 0;
+        }
+        return rs_empty(out, x);
+    }
+    int64_t *tbuf = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *tbuf);
+    if (!tbuf)
+        return qctx_nomem(x, "a time vector");
+    struct time_test t = {n->lo, n->hi, n->neg, tbuf};
+    int rc = scan_rows(&t, test_time, v, sc, x, out);
+    out->exact = true;
+    return rc;
+}
+
+static int eval_node(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
+                     size_t ncols, struct qctx *x, struct qrowset *out)
+{
+    int rc;
+    switch (n->kind) {
+    case QF_AND:
+        rs_all(out, true);
+        for (size_t i = 0; i < n->nkids && !rs_is_empty(out); i++) {
+            struct qrowset r = {0};
+            if ((rc = eval_node(n->kids[i], v, sc, ncols, x, &r)) || (rc = rs_and(out, &r, x))) {
+                qrowset_free(&r);
+                return rc;
+            }
+        }
+        return 0;
+    case QF_OR:
+        if ((rc = rs_empty(out, x)))
+            return rc;
+        for (size_t i = 0; i < n->nkids && !(out->all && out->exact); i++) {
+            struct qrowset r = {0};
+            if ((rc = eval_node(n->kids[i], v, sc, ncols, x, &r)) || (rc = rs_or(out, &r, x))) {
+                qrowset_free(&r);
+                return rc;
+            }
+        }
+        return 0;
+    case QF_STR:
+        return leaf_str(n, v, sc, ncols, x, out);
+    case QF_TIME:
+        return leaf_time(n, v, sc, x, out);
+    case QF_CONST:
+        if (n->value) {
+            rs_all(out, true);
+            return 0;
+        }
+        return rs_empty(out, x);
+    default:
+        rs_all(out, false);
+        return 0;
+    }
+}
+
+int qfilter_view_rows(const struct qfilter *f, const struct storage_view *v,
+                      struct storage_scan *sc, struct qctx *x, struct qrowset *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!f->root) {
+        rs_all(out, true);
+        return 0;
+    }
+    /* the number of table columns: evaluation rows are that wide */
+    size_t ncols = 0;
+    const uint32_t *refs;
+    size_t nrefs = f->where ? sql_expr_refs(f->where, &refs) : 0;
+    for (size_t i = 0; i < nrefs; i++)
+        if (refs[i] + 1 > ncols)
+            ncols = refs[i] + 1;
+    int rc = eval_node(f->root, v, sc, ncols, x, out);
+    if (rc)
+        qrowset_free(out);
+    return rc;
+}

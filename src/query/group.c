@@ -1,0 +1,286 @@
+/*
+ * group.c — the group table of GROUP BY and of global aggregates: one record
+ * per group (its key values, then one accumulator per aggregate) in pages of
+ * QG_PAGE_GROUPS records that never move, and an open-addressing hash index
+ * of (hash, group id). Key strings are copied into the query arena when a
+ * group is created; accumulators are either native (struct qnacc: COUNT,
+ * SUM, MIN, MAX over numbers, with the same rules as sql_agg) or sql_agg
+ * states.
+ *
+ * Entry points: qgroups_init(), qgroups_destroy(), qgroups_hash(),
+ * qgroups_find(), qgroups_final(), qvalue_copy().
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query_int.h"
+
+#define EMPTY_GID UINT32_MAX
+/* Groups are ids below UINT32_MAX; far past any memory cap anyway. */
+#define MAX_GROUPS (UINT32_MAX - 1u)
+
+static size_t align16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+int qgroups_init(struct qgroups *g, size_t nkeys, const struct qagg_plan *aggs, size_t naggs,
+                 size_t acc_size, struct qctx *x)
+{
+    memset(g, 0, sizeof *g);
+    g->nkeys = nkeys;
+    g->aggs = aggs;
+    g->naggs = naggs;
+    g->acc_off = align16(nkeys * sizeof(struct sql_value));
+    g->rec_size = align16(g->acc_off + acc_size);
+    g->x = x;
+    g->nslots = 1024;
+    int rc = qctx_charge(x, g->nslots * sizeof *g->slots, "the group-by hash table");
+    if (rc)
+        return rc;
+    g->slots = malloc(g->nslots * sizeof *g->slots);
+    if (!g->slots)
+        return lerr_set(x->err, LERR_NOMEM, "out of memory for the group-by hash table");
+    memset(g->slots, 0xff, g->nslots * sizeof *g->slots);
+    return 0;
+}
+
+void qgroups_destroy(struct qgroups *g)
+{
+    if (g->slots) {
+        free(g->slots);
+        qctx_uncharge(g->x, g->nslots * sizeof *g->slots);
+    }
+    for (size_t i = 0; i < g->npages; i++) {
+        free(g->pages[i]);
+        qctx_uncharge(g->x, (size_t)QG_PAGE_GROUPS * g->rec_size);
+    }
+    free(g->pages);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- hashing ------------------------------------------------------------------- */
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Strings hash 8 bytes at a time (group keys are often long titles);
+ * everything else as sql_value_hash, which keeps 1 and 1.0 together. */
+static uint64_t hash_value(const struct sql_value *v)
+{
+    if (v->is_null || (v->type != SQL_STRING && v->type != SQL_JSON))
+        return sql_value_hash(v);
+    const unsigned char *p = (const unsigned char *)v->v.s.p;
+    size_t n = v->v.s.n;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w ^ 0x5555) * 0x94d049bb133111ebULL;
+    return mix(h);
+}
+
+uint64_t qgroups_hash(const struct sql_value *keys, size_t n)
+{
+    uint64_t h = 0x2545f4914f6cdd1dULL;
+    for (size_t i = 0; i < n; i++)
+        h = mix(h * 31 + hash_value(&keys[i]));
+    return h;
+}
+
+static bool keys_equal(const struct sql_value *a, const struct sql_value *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].is_null || b[i].is_null) {
+            if (a[i].is_null != b[i].is_null)
+                return false;
+            continue;
+        }
+        if (sql_value_compare(&a[i], &b[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* ---- values -------------------------------------------------------------------- */
+
+bool qvalue_copy(struct sql_value *dst, const struct sql_value *src, struct arena *mem)
+{
+    *dst = *src;
+    if (src->is_null)
+        return true;
+    if (src->type == SQL_STRING || src->type == SQL_JSON) {
+        char *p = arena_alloc(mem, src->v.s.n ? src->v.s.n : 1);
+        if (!p)
+            return false;
+        if (src->v.s.n)
+            memcpy(p, src->v.s.p, src->v.s.n);
+        dst->v.s.p = p;
+    } else if (src->type == SQL_ARRAY) {
+        struct sql_value *items = arena_alloc(mem, (src->v.a.n ? src->v.a.n : 1) * sizeof *items);
+        if (!items)
+            return false;
+        for (uint32_t i = 0; i < src->v.a.n; i++)
+            if (!qvalue_copy(&items[i], &src->v.a.items[i], mem))
+                return false;
+        dst->v.a.items = items;
+    }
+    return true;
+}
+
+/* ---- the table ------------------------------------------------------------------- */
+
+static int grow_slots(struct qgroups *g)
+{
+    size_t n = g->nslots * 2;
+    int rc = qctx_charge(g->x, n * sizeof *g->slots, "the group-by hash table");
+    if (rc)
+        return rc;
+    struct qslot *s = malloc(n * sizeof *s);
+    if (!s) {
+        qctx_uncharge(g->x, n * sizeof *g->slots);
+        return lerr_set(g->x->err, LERR_NOMEM, "out of memory for the group-by hash table");
+    }
+    memset(s, 0xff, n * sizeof *s);
+    size_t mask = n - 1;
+    for (size_t i = 0; i < g->nslots; i++) {
+        if (g->slots[i].gid == EMPTY_GID)
+            continue;
+        size_t j = g->slots[i].hash & mask;
+        while (s[j].gid != EMPTY_GID)
+            j = (j + 1) & mask;
+        s[j] = g->slots[i];
+    }
+    free(g->slots);
+    qctx_uncharge(g->x, g->nslots * sizeof *g->slots);
+    g->slots = s;
+    g->nslots = n;
+    return 0;
+}
+
+static int new_group(struct qgroups *g, const struct sql_value *keys, uint32_t *gid)
+{
+    if (g->ngroups >= MAX_GROUPS)
+        return qctx_too_big(g->x, "the group-by (too many groups)");
+    uint32_t id = g->ngroups;
+    size_t page = id >> QG_PAGE_SHIFT;
+    if (page == g->npages) {
+        if (g->npages == g->pages_cap) {
+            size_t ncap = g->pages_cap ? g->pages_cap * 2 : 16;
+            uint8_t **np = realloc(g->pages, ncap * sizeof *np);
+            if (!np)
+                return lerr_set(g->x->err, LERR_NOMEM, "out of memory for group-by pages");
+            g->pages = np;
+            g->pages_cap = ncap;
+        }
+        size_t bytes = (size_t)QG_PAGE_GROUPS * g->rec_size;
+        int rc = qctx_charge(g->x, bytes, "the group-by state");
+        if (rc)
+            return rc;
+        g->pages[g->npages] = malloc(bytes);
+        if (!g->pages[g->npages]) {
+            qctx_uncharge(g->x, bytes);
+            return lerr_set(g->x->err, LERR_NOMEM, "out of memory for group-by pages");
+        }
+        g->npages++;
+    }
+    g->ngroups++;
+    struct sql_value *k = qgroups_keys(g, id);
+    for (size_t i = 0; i < g->nkeys; i++)
+        if (!qvalue_copy(&k[i], &keys[i], &g->x->keep))
+            return qctx_nomem(g->x, "group keys");
+    uint8_t *acc = qgroups_acc(g, id);
+    for (size_t i = 0; i < g->naggs; i++) {
+        const struct qagg_plan *a = &g->aggs[i];
+        if (a->mode == QA_SQL || a->mode == QA_MERGE)
+            sql_agg_init(a->state, acc + a->off);
+        else
+            memset(acc + a->off, 0, sizeof(struct qnacc));
+    }
+    *gid = id;
+    return 0;
+}
+
+int qgroups_find(struct qgroups *g, const struct sql_value *keys, uint64_t hash, uint32_t *gid)
+{
+    size_t mask = g->nslots - 1;
+    size_t i = hash & mask;
+    for (;;) {
+        struct qslot *s = &g->slots[i];
+        if (s->gid == EMPTY_GID)
+            break;
+        if (s->hash == hash && keys_equal(qgroups_keys(g, s->gid), keys, g->nkeys)) {
+            *gid = s->gid;
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    int rc = new_group(g, keys, gid);
+    if (rc)
+        return rc;
+    g->slots[i].hash = hash;
+    g->slots[i].gid = *gid;
+    if ((size_t)g->ngroups * 10 > g->nslots * 7)
+        return grow_slots(g);
+    return 0;
+}
+
+/* ---- finalizing ------------------------------------------------------------------ */
+
+static struct sql_value typed_result(struct sql_value v, int result_type)
+{
+    if (sql_type_is_numeric(result_type) && v.type != result_type)
+        return sql_value_cast(&v, result_type, NULL);
+    return v;
+}
+
+void qgroups_final(const struct qgroups *g, uint32_t gid, size_t i, struct sql_value *out)
+{
+    const struct qagg_plan *a = &g->aggs[i];
+    const uint8_t *p = qgroups_acc(g, gid) + a->off;
+    if (a->mode == QA_SQL || a->mode == QA_MERGE) {
+        sql_agg_finalize(a->state, p, out);
+        return;
+    }
+    struct qnacc acc;
+    memcpy(&acc, p, sizeof acc);
+    const struct sql_agg_call *c = a->call;
+    switch (c->kind) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT:
+        *out = sql_long(acc.n);
+        return;
+    case SQL_AGG_SUM:
+        /* as sql_agg: the sum's class comes from the argument's type */
+        if (!acc.n)
+            *out = sql_null(c->result_type);
+        else
+            *out = a->dbl ? sql_double(acc.d) : sql_long(acc.l);
+        return;
+    default: {   /* MIN, MAX: the argument's value, typed as the result */
+        if (!acc.n) {
+            *out = sql_null(c->result_type);
+            return;
+        }
+        struct sql_value v = a->dbl ? sql_double(acc.d) : sql_long(acc.l);
+        v.type = c->arg_type;
+        if (c->arg_type == SQL_FLOAT)
+            v.v.d = (float)v.v.d;
+        *out = typed_result(v, c->result_type);
+        return;
+    }
+    }
+}

@@ -1,0 +1,288 @@
+/*
+ * infoschema.c — INFORMATION_SCHEMA.SCHEMATA, .TABLES and .COLUMNS as
+ * in-memory tables built per query from query_env.list_tables, with Druid's
+ * column names and values: TABLE_CATALOG 'druid', user tables in schema
+ * 'druid' with TABLE_TYPE 'TABLE', these three in 'INFORMATION_SCHEMA' as
+ * 'SYSTEM_TABLE'; COLUMNS.ORDINAL_POSITION counts from 1, DATA_TYPE is the
+ * SQL type (VARCHAR, BIGINT, DOUBLE, FLOAT, TIMESTAMP, COMPLEX<json>), and
+ * IS_NULLABLE is 'NO' only for __time. Tables are listed by name.
+ *
+ * Entry point: qinfo_table().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "query/query_int.h"
+
+struct colspec {
+    const char *name;
+    uint8_t type;
+};
+
+static const struct colspec schemata_cols[] = {
+    {"CATALOG_NAME", SQL_STRING},
+    {"SCHEMA_NAME", SQL_STRING},
+    {"SCHEMA_OWNER", SQL_STRING},
+    {"DEFAULT_CHARACTER_SET_CATALOG", SQL_STRING},
+    {"DEFAULT_CHARACTER_SET_SCHEMA", SQL_STRING},
+    {"DEFAULT_CHARACTER_SET_NAME", SQL_STRING},
+    {"SQL_PATH", SQL_STRING},
+};
+
+static const struct colspec tables_cols[] = {
+    {"TABLE_CATALOG", SQL_STRING}, {"TABLE_SCHEMA", SQL_STRING}, {"TABLE_NAME", SQL_STRING},
+    {"TABLE_TYPE", SQL_STRING},    {"IS_JOINABLE", SQL_STRING},  {"IS_BROADCAST", SQL_STRING},
+};
+
+static const struct colspec columns_cols[] = {
+    {"TABLE_CATALOG", SQL_STRING},
+    {"TABLE_SCHEMA", SQL_STRING},
+    {"TABLE_NAME", SQL_STRING},
+    {"COLUMN_NAME", SQL_STRING},
+    {"ORDINAL_POSITION", SQL_LONG},
+    {"COLUMN_DEFAULT", SQL_STRING},
+    {"IS_NULLABLE", SQL_STRING},
+    {"DATA_TYPE", SQL_STRING},
+    {"CHARACTER_MAXIMUM_LENGTH", SQL_LONG},
+    {"CHARACTER_OCTET_LENGTH", SQL_LONG},
+    {"NUMERIC_PRECISION", SQL_LONG},
+    {"NUMERIC_PRECISION_RADIX", SQL_LONG},
+    {"NUMERIC_SCALE", SQL_LONG},
+    {"DATETIME_PRECISION", SQL_LONG},
+    {"CHARACTER_SET_NAME", SQL_STRING},
+    {"COLLATION_NAME", SQL_STRING},
+    {"JDBC_TYPE", SQL_LONG},
+};
+
+static const struct {
+    const char *name;
+    const struct colspec *cols;
+    size_t ncols;
+} systables[] = {
+    {"COLUMNS", columns_cols, LS_ARRAY_LEN(columns_cols)},
+    {"SCHEMATA", schemata_cols, LS_ARRAY_LEN(schemata_cols)},
+    {"TABLES", tables_cols, LS_ARRAY_LEN(tables_cols)},
+};
+
+/* ---- building an in-memory table ---------------------------------------------- */
+
+struct builder {
+    struct qmemtable *t;
+    size_t cap;
+    struct qctx *x;
+    int rc;
+};
+
+static int add_row(struct builder *b, const struct sql_value *row)
+{
+    struct qmemtable *t = b->t;
+    if (t->nrows == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 64;
+        for (size_t c = 0; c < t->ncols; c++) {
+            struct sql_value *nv = arena_alloc(&b->x->keep, ncap * sizeof *nv);
+            if (!nv)
+                return qctx_nomem(b->x, "INFORMATION_SCHEMA rows");
+            if (t->nrows)
+                memcpy(nv, t->cols[c], t->nrows * sizeof *nv);
+            t->cols[c] = nv;
+        }
+        b->cap = ncap;
+    }
+    for (size_t c = 0; c < t->ncols; c++)
+        if (!qvalue_copy(&t->cols[c][t->nrows], &row[c], &b->x->keep))
+            return qctx_nomem(b->x, "INFORMATION_SCHEMA rows");
+    t->nrows++;
+    return qctx_check(b->x);
+}
+
+static struct sql_value str(const char *s)
+{
+    return s ? sql_string(s, strlen(s)) : sql_null(SQL_STRING);
+}
+
+static struct sql_value lng(int64_t v, bool present)
+{
+    return present ? sql_long(v) : sql_null(SQL_LONG);
+}
+
+/* ---- the tables --------------------------------------------------------------- */
+
+struct tinfo {
+    const char *name;
+    const struct storage_column *cols;
+    size_t ncols;
+};
+
+struct tlist {
+    struct tinfo *t;
+    size_t n, cap;
+    struct qctx *x;
+};
+
+static int collect_table(void *arg, const char *name, const struct storage_column *cols,
+                         size_t ncols)
+{
+    struct tlist *l = arg;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        struct tinfo *nt = arena_alloc(&l->x->keep, ncap * sizeof *nt);
+        if (!nt)
+            return qctx_nomem(l->x, "the table list");
+        if (l->n)
+            memcpy(nt, l->t, l->n * sizeof *nt);
+        l->t = nt;
+        l->cap = ncap;
+    }
+    /* copy: the list outlives the callback */
+    struct storage_column *cc = arena_alloc(&l->x->keep, (ncols ? ncols : 1) * sizeof *cc);
+    char *nm = arena_strdup(&l->x->keep, name);
+    if (!cc || !nm)
+        return qctx_nomem(l->x, "the table list");
+    for (size_t i = 0; i < ncols; i++) {
+        cc[i] = cols[i];
+        cc[i].name = arena_strdup(&l->x->keep, cols[i].name);
+        if (!cc[i].name)
+            return qctx_nomem(l->x, "the table list");
+    }
+    l->t[l->n++] = (struct tinfo){nm, cc, ncols};
+    return 0;
+}
+
+static int cmp_tinfo(const void *a, const void *b)
+{
+    return strcmp(((const struct tinfo *)a)->name, ((const struct tinfo *)b)->name);
+}
+
+static int list_tables(const struct query_env *env, struct tlist *l, struct qctx *x)
+{
+    memset(l, 0, sizeof *l);
+    l->x = x;
+    if (!env || !env->list_tables)
+        return 0;
+    int rc = env->list_tables(env->ctx, collect_table, l, x->err);
+    if (rc)
+        return x->err->code ? x->err->code : rc;
+    if (l->n > 1)
+        qsort(l->t, l->n, sizeof *l->t, cmp_tinfo);
+    return 0;
+}
+
+/* JDBC type codes (java.sql.Types) and Calcite's precisions. */
+static void column_row(struct sql_value *row, const char *schema, const char *table,
+                       const char *col, size_t ordinal, int type, bool nullable)
+{
+    bool numeric = type == SQL_LONG || type == SQL_DOUBLE || type == SQL_FLOAT;
+    bool chars = type == SQL_STRING;
+    int64_t jdbc, precision = 0;
+    switch (type) {
+    case SQL_STRING: jdbc = 12; break;
+    case SQL_LONG: jdbc = -5; precision = 19; break;
+    case SQL_DOUBLE: jdbc = 8; precision = 15; break;
+    case SQL_FLOAT: jdbc = 6; precision = 7; break;
+    case SQL_TIMESTAMP: jdbc = 93; break;
+    case SQL_BOOLEAN: jdbc = 16; break;
+    case SQL_ARRAY: jdbc = 2003; break;
+    default: jdbc = 1111; break;   /* OTHER: COMPLEX<json> */
+    }
+    row[0] = str("druid");
+    row[1] = str(schema);
+    row[2] = str(table);
+    row[3] = str(col);
+    row[4] = sql_long((int64_t)ordinal);
+    row[5] = str(NULL);
+    row[6] = str(nullable ? "YES" : "NO");
+    row[7] = str(sql_type_sql_name(type));
+    row[8] = lng(0, false);
+    row[9] = lng(0, false);
+    row[10] = lng(precision, numeric);
+    row[11] = lng(10, numeric);
+    row[12] = lng(0, numeric);
+    row[13] = lng(3, type == SQL_TIMESTAMP);
+    row[14] = str(chars ? "UTF-16LE" : NULL);
+    row[15] = str(chars ? "UTF-16LE$en_US$primary" : NULL);
+    row[16] = sql_long(jdbc);
+}
+
+static int fill(const char *which, const struct tlist *l, struct builder *b)
+{
+    struct sql_value row[LS_ARRAY_LEN(columns_cols)];
+    int rc = 0;
+    if (!strcmp(which, "SCHEMATA")) {
+        const char *names[] = {"druid", "INFORMATION_SCHEMA"};
+        for (size_t i = 0; i < 2 && !rc; i++) {
+            for (size_t c = 0; c < LS_ARRAY_LEN(schemata_cols); c++)
+                row[c] = str(NULL);
+            row[0] = str("druid");
+            row[1] = str(names[i]);
+            rc = add_row(b, row);
+        }
+        return rc;
+    }
+    if (!strcmp(which, "TABLES")) {
+        for (size_t i = 0; i < l->n && !rc; i++) {
+            const char *v[] = {"druid", "druid", l->t[i].name, "TABLE", "NO", "NO"};
+            for (size_t c = 0; c < 6; c++)
+                row[c] = str(v[c]);
+            rc = add_row(b, row);
+        }
+        for (size_t i = 0; i < LS_ARRAY_LEN(systables) && !rc; i++) {
+            const char *v[] = {"druid", "INFORMATION_SCHEMA", systables[i].name, "SYSTEM_TABLE",
+                               "NO", "NO"};
+            for (size_t c = 0; c < 6; c++)
+                row[c] = str(v[c]);
+            rc = add_row(b, row);
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < l->n && !rc; i++)
+        for (size_t c = 0; c < l->t[i].ncols && !rc; c++) {
+            const struct storage_column *sc = &l->t[i].cols[c];
+            column_row(row, "druid", l->t[i].name, sc->name, c + 1, sc->type,
+                       strcmp(sc->name, "__time") != 0);
+            rc = add_row(b, row);
+        }
+    for (size_t i = 0; i < LS_ARRAY_LEN(systables) && !rc; i++)
+        for (size_t c = 0; c < systables[i].ncols && !rc; c++) {
+            column_row(row, "INFORMATION_SCHEMA", systables[i].name, systables[i].cols[c].name,
+                       c + 1, systables[i].cols[c].type, true);
+            rc = add_row(b, row);
+        }
+    return rc;
+}
+
+int qinfo_table(const char *name, const struct query_env *env, struct qmemtable *t,
+                struct qctx *x)
+{
+    memset(t, 0, sizeof *t);
+    size_t which = LS_ARRAY_LEN(systables);
+    const char *names[LS_ARRAY_LEN(systables) + 1];
+    for (size_t i = 0; i < LS_ARRAY_LEN(systables); i++) {
+        names[i] = systables[i].name;
+        if (strcasecmp(name, systables[i].name) == 0)
+            which = i;
+    }
+    names[LS_ARRAY_LEN(systables)] = NULL;
+    if (which == LS_ARRAY_LEN(systables)) {
+        const char *hint = util_closest(name, strlen(name), names);
+        return lerr_set(x->err, LERR_NOT_FOUND,
+                        "table 'INFORMATION_SCHEMA.%s' not found%s%s%s: it has COLUMNS, "
+                        "SCHEMATA and TABLES",
+                        name, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    }
+    t->ncols = systables[which].ncols;
+    t->fields = arena_alloc(&x->keep, t->ncols * sizeof *t->fields);
+    t->cols = arena_zalloc(&x->keep, t->ncols * sizeof *t->cols);
+    if (!t->fields || !t->cols)
+        return qctx_nomem(x, "INFORMATION_SCHEMA");
+    for (size_t c = 0; c < t->ncols; c++) {
+        const struct colspec *cs = &systables[which].cols[c];
+        t->fields[c] = (struct sql_field){cs->name, strlen(cs->name), cs->type};
+    }
+    struct tlist l;
+    int rc = list_tables(env, &l, x);
+    if (rc)
+        return rc;
+    struct builder b = {t, 0, x, 0};
+    return fill(systables[which].name, &l, &b);
+}

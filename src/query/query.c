@@ -1,0 +1,256 @@
+/*
+ * query.c — query_execute(): one SQL request from text to response body.
+ * Parses the statement, finds its FROM table (a snapshot from the server's
+ * env, an INFORMATION_SCHEMA table, or none), binds the SELECT against the
+ * table's columns, runs it (exec.c) and writes the rows in the requested
+ * format (output.c). Also the per-query context: the byte budget behind
+ * context.maxQueryBytes and the deadline behind context.timeout.
+ *
+ * Entry points: query_execute(), qctx_check(), qctx_charge(),
+ * qctx_uncharge(), qctx_too_big(), qctx_nomem().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "query/query_int.h"
+
+/* ---- the per-query context -------------------------------------------------------- */
+
+static uint64_t used_bytes(const struct qctx *x)
+{
+    return x->keep.total + x->scratch.total + x->heap_bytes + x->extra_bytes;
+}
+
+int qctx_too_big(struct qctx *x, const char *what)
+{
+    return lerr_set(x->err, LERR_INVALID,
+                    "the query needs more than maxQueryBytes = %llu bytes of memory (for %s); "
+                    "narrow the __time range or the WHERE, group by fewer or lower-cardinality "
+                    "columns, add a LIMIT, or raise context.maxQueryBytes",
+                    (unsigned long long)x->max_bytes, what);
+}
+
+int qctx_nomem(struct qctx *x, const char *what)
+{
+    if (used_bytes(x) + (1u << 16) >= x->max_bytes)
+        return qctx_too_big(x, what);
+    return lerr_set(x->err, LERR_NOMEM, "out of memory for %s", what);
+}
+
+int qctx_check(struct qctx *x)
+{
+    if (x->err->code)
+        return x->err->code;
+    if (x->deadline_ns != INT64_MAX && util_mono_ns() > x->deadline_ns)
+        return lerr_set(x->err, LERR_TIMEOUT,
+                        "query exceeded its timeout of %lld ms; narrow the __time range or "
+                        "the WHERE, or raise context.timeout",
+                        (long long)x->req->timeout_ms);
+    if (used_bytes(x) > x->max_bytes)
+        return qctx_too_big(x, "its working state");
+    return 0;
+}
+
+int qctx_charge(struct qctx *x, size_t n, const char *what)
+{
+    if (used_bytes(x) + n > x->max_bytes)
+        return qctx_too_big(x, what);
+    x->heap_bytes += n;
+    return 0;
+}
+
+void qctx_uncharge(struct qctx *x, size_t n)
+{
+    x->heap_bytes = n > x->heap_bytes ? 0 : x->heap_bytes - n;
+}
+
+/* ---- tables --------------------------------------------------------------------------- */
+
+struct names {
+    const char **v;
+    size_t n, cap;
+    struct arena *mem;
+};
+
+static int collect_name(void *arg, const char *name, const struct storage_column *cols, size_t ncols)
+{
+    (void)cols;
+    (void)ncols;
+    struct names *l = arg;
+    if (l->n + 1 >= l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 32;
+        const char **nv = arena_alloc(l->mem, ncap * sizeof *nv);
+        if (!nv)
+            return LERR_NOMEM;
+        if (l->n)
+            memcpy(nv, l->v, l->n * sizeof *nv);
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n] = arena_strdup(l->mem, name);
+    if (!l->v[l->n])
+        return LERR_NOMEM;
+    l->n++;
+    l->v[l->n] = NULL;
+    return 0;
+}
+
+static int table_not_found(const struct query_env *env, const char *table, struct qctx *x)
+{
+    struct names l = {NULL, 0, 0, &x->keep};
+    struct lerr ignored;
+    lerr_init(&ignored);
+    const char *hint = NULL;
+    if (env->list_tables && env->list_tables(env->ctx, collect_name, &l, &ignored) == 0 && l.n)
+        hint = util_closest(table, strlen(table), l.v);
+    lerr_init(x->err);
+    return lerr_set(x->err, LERR_INVALID,
+                    "table '%s' not found%s%s%s; SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES "
+                    "lists the tables",
+                    table, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+}
+
+struct resolved {
+    struct qsource src;
+    struct storage_snapshot *snap;
+    struct qmemtable mem;
+    struct sql_field *fields;
+};
+
+static int resolve(const struct sql_stmt *s, const struct query_env *env, struct qctx *x,
+                   struct resolved *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *schema = NULL, *table = NULL;
+    sql_stmt_table(s, &schema, &table);
+    schema = schema ? schema : "";
+    table = table ? table : "";
+    out->src.table = table;
+    if (!*table)
+        return 0;   /* SELECT without FROM */
+    if (strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
+        int rc = qinfo_table(table, env, &out->mem, x);
+        if (rc == LERR_NOT_FOUND)
+            x->err->code = LERR_INVALID;   /* Druid answers 400 for unknown tables */
+        if (rc)
+            return x->err->code;
+        out->src.mem = &out->mem;
+        out->src.schema = (struct sql_schema){out->mem.fields, out->mem.ncols};
+        return 0;
+    }
+    if (*schema && strcmp(schema, "druid") != 0)
+        return lerr_set(x->err, LERR_INVALID,
+                        "schema '%s' not found; tables are in schema druid (FROM \"t\" or FROM "
+                        "druid.\"t\") and INFORMATION_SCHEMA",
+                        schema);
+    if (!env || !env->open_table)
+        return table_not_found(env, table, x);
+    int rc = env->open_table(env->ctx, table, &out->snap, x->err);
+    if (rc == LERR_NOT_FOUND || (!rc && !out->snap))
+        return table_not_found(env, table, x);
+    if (rc)
+        return x->err->code ? x->err->code : rc;
+    size_t n = out->snap->ncols;
+    out->fields = arena_alloc(&x->keep, (n ? n : 1) * sizeof *out->fields);
+    if (!out->fields)
+        return qctx_nomem(x, "the table's columns");
+    for (size_t i = 0; i < n; i++) {
+        const struct storage_column *c = &out->snap->cols[i];
+        out->fields[i] = (struct sql_field){c->name, strlen(c->name), c->type};
+    }
+    out->src.snap = out->snap;
+    out->src.schema = (struct sql_schema){out->fields, n};
+    return 0;
+}
+
+static void release(const struct query_env *env, struct resolved *r)
+{
+    if (!r->snap)
+        return;
+    if (env && env->close_table)
+        env->close_table(env->ctx, r->snap);
+    else
+        storage_snapshot_free(r->snap);
+    r->snap = NULL;
+}
+
+/* ---- the entry point ------------------------------------------------------------------- */
+
+int query_execute(const struct query_request *req, const struct query_env *env, struct buf *out,
+                  struct query_result_meta *meta, struct lerr *err)
+{
+    int64_t t0 = util_mono_ns();
+    struct qctx x;
+    memset(&x, 0, sizeof x);
+    x.req = req;
+    x.err = err;
+    x.max_bytes = req->max_bytes ? req->max_bytes : QUERY_DEFAULT_MAX_BYTES;
+    x.deadline_ns = req->timeout_ms > 0 && req->timeout_ms < INT64_MAX / 1000000 - t0 / 1000000
+                        ? t0 + req->timeout_ms * 1000000
+                        : INT64_MAX;
+    arena_init(&x.keep, 64 * 1024, (size_t)x.max_bytes);
+    arena_init(&x.scratch, 256 * 1024, (size_t)x.max_bytes);
+    x.tz = tz_utc();
+    int rc = 0;
+    if (req->time_zone && *req->time_zone) {
+        struct lerr tzerr;
+        lerr_init(&tzerr);
+        x.tz = tz_get(req->time_zone, strlen(req->time_zone), &tzerr);
+        if (!x.tz)
+            rc = lerr_set_at(err, LERR_INVALID, "context.sqlTimeZone",
+                             "context.sqlTimeZone: %s", tzerr.msg);
+    }
+    struct sql_options opt = {
+        .now_ms = req->now_ms ? req->now_ms : util_now_ms(),
+        .time_zone = req->time_zone && *req->time_zone ? req->time_zone : NULL,
+        .mode = SQL_MODE_ANY,
+        .params = req->params,
+        .nparams = req->nparams,
+    };
+    struct sql_stmt *stmt = NULL;
+    struct sql_select *q = NULL;
+    struct resolved res_src;
+    memset(&res_src, 0, sizeof res_src);
+    struct qcollect col;
+    memset(&col, 0, sizeof col);
+    struct qresult res;
+    memset(&res, 0, sizeof res);
+    if (!rc && (!req->sql || req->sql_len == 0))
+        rc = lerr_set_at(err, LERR_INVALID, "query",
+                         "the request has no SQL: put a SELECT statement in \"query\"");
+    if (!rc)
+        rc = sql_parse_select(req->sql, req->sql_len, &stmt, err);
+    if (!rc)
+        rc = resolve(stmt, env, &x, &res_src);
+    if (!rc) {
+        const struct sql_schema *cols = res_src.src.schema.n ? &res_src.src.schema : NULL;
+        rc = sql_bind_select(stmt, cols, &opt, &q, err);
+    }
+    if (!rc)
+        rc = qexec_run(q, &res_src.src, &opt, &x, &col, &res);
+    size_t mark = out->len;
+    if (!rc)
+        rc = qoutput_write(&res, req, x.tz, out, &x);
+    if (rc) {
+        /* nothing of a failed query reaches the body */
+        out->len = mark;
+        out->failed = false;
+        if (out->data)
+            out->data[mark] = '\0';
+        if (!err->code)
+            lerr_set(err, rc, "the query failed");
+    } else if (meta) {
+        meta->content_type = qoutput_content_type(req->format);
+        meta->rows = res.nrows;
+        meta->ncols = res.ncols;
+        meta->elapsed_us = (util_mono_ns() - t0) / 1000;
+    }
+    qcollect_destroy(&col);
+    sql_select_free(q);
+    sql_stmt_free(stmt);
+    release(env, &res_src);
+    arena_destroy(&x.keep);
+    arena_destroy(&x.scratch);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/*
+ * query.h — SQL execution over a table's segments and realtime buffers
+ * (DESIGN.md §5, API.md "SQL query"): one call takes a Druid SQL request
+ * and writes the HTTP response body exactly as Druid's SQL API returns it.
+ *
+ * Entry points:
+ *   query_request_init()    defaults (object format, 60 s timeout, 512 MB cap)
+ *   query_request_parse()   the JSON body of POST /v1/query/sql into a request
+ *   query_execute()         run it: parse, bind, plan against one snapshot per
+ *                           query, scan, aggregate, sort, format
+ *
+ * What runs: `SELECT ... FROM "t" | druid."t" | INFORMATION_SCHEMA.TABLES |
+ * INFORMATION_SCHEMA.COLUMNS | INFORMATION_SCHEMA.SCHEMATA` (or no FROM)
+ * with WHERE, GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT, OFFSET, and
+ * `EXPLAIN PLAN FOR`. Views outside the query's __time interval are pruned;
+ * conditions on STRING columns (=, <>, IN, IS NULL, LIKE, BETWEEN, ...)
+ * combined with AND/OR/NOT become bitmap operations (dictionary-id scans on
+ * realtime buffers) and the rest of the WHERE runs vectorized over blocks of
+ * STORAGE_BLOCK_ROWS rows; GROUP BY one STRING column groups by dictionary
+ * ids, TIME_FLOOR(__time, period) from the raw time vector; ORDER BY with
+ * LIMIT keeps a bounded top-N. EXPLAIN PLAN FOR shows each of these choices.
+ *
+ * Measures of aggregate tables are re-aggregated from their stored states
+ * when the query applies the measure's own function to the bare column:
+ * SUM over longSum/doubleSum, MIN over longMin/doubleMin, MAX over
+ * longMax/doubleMax, EARLIEST(_BY) over *Earliest, LATEST(_BY) over *Latest
+ * (so LATEST keeps the true event time, not the rolled-up row time). Any
+ * other use reads the finalized value (SUM over a `count` measure sums the
+ * counts). COUNT(*) counts stored rows, as in Druid.
+ *
+ * Thread-safety: query_execute may run on any number of threads at once;
+ * it only reads snapshots, so it never blocks ingestion.
+ */
+#ifndef LODESTAR_QUERY_H
+#define LODESTAR_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sql/sql.h"
+#include "storage/storage.h"
+#include "util/util.h"
+
+enum query_format {
+    QUERY_FORMAT_OBJECT,        /* [{"a":1},...]\n                 application/json */
+    QUERY_FORMAT_ARRAY,         /* [[1],...]\n                     application/json */
+    QUERY_FORMAT_OBJECT_LINES,  /* {"a":1}\n...\n\n                 text/plain */
+    QUERY_FORMAT_ARRAY_LINES,   /* [1]\n...\n\n                     text/plain */
+    QUERY_FORMAT_CSV            /* RFC 4180 rows, then a blank line  text/csv */
+};
+
+/* "object", "array", "objectLines", "arrayLines", "csv"; -1 when unknown. */
+int query_format_parse(const char *s, size_t n);
+
+#define QUERY_DEFAULT_TIMEOUT_MS 60000
+#define QUERY_DEFAULT_MAX_BYTES (512ull << 20)
+
+struct query_request {
+    const char *sql;            /* the statement (need not be NUL-terminated) */
+    size_t sql_len;
+    enum query_format format;
+    /* Druid's header options: `header` adds the column names (the first row
+     * of array formats and csv; an object {"name": null, ...} for object
+     * formats); typesHeader / sqlTypesHeader add Druid's native type
+     * ("LONG") and SQL type ("BIGINT") of each column to it. */
+    bool header, types_header, sql_types_header;
+    const struct sql_value *params;   /* values for `?`, in order */
+    size_t nparams;
+    int64_t timeout_ms;         /* context.timeout: 0 = none (Druid) */
+    const char *time_zone;      /* context.sqlTimeZone (IANA), NULL = UTC */
+    uint64_t max_bytes;         /* context.maxQueryBytes (ours): memory cap */
+    int64_t now_ms;             /* CURRENT_TIMESTAMP; 0 = the clock at start */
+    const char *query_id;       /* context.sqlQueryId, or NULL */
+};
+
+/* Defaults: object format, no headers, no parameters, 60 s timeout, 512 MB,
+ * UTC, now = the clock when the query starts. */
+void query_request_init(struct query_request *req);
+
+/*
+ * Parses a Druid SQL request body {"query", "resultFormat", "header",
+ * "typesHeader", "sqlTypesHeader", "parameters": [{"type","value"}],
+ * "context": {"timeout", "sqlTimeZone", "sqlQueryId", "maxQueryBytes", ...}}
+ * into *req (strings and parameter values are allocated from `mem`, which
+ * must outlive req). Unknown top-level fields are rejected (API.md); unknown
+ * context keys are accepted and ignored, as Druid ignores the ones it does
+ * not use. Parameter types are SQL names (VARCHAR, BIGINT, INTEGER, DOUBLE,
+ * FLOAT, REAL, DECIMAL, BOOLEAN, TIMESTAMP, DATE); a TIMESTAMP value is
+ * "2000-01-02 03:04:05", ISO-8601, or epoch ms. Errors: LERR_INVALID with
+ * err->target naming the field ("parameters[1].type"), LERR_NOMEM.
+ */
+int query_request_parse(const char *body, size_t len, struct query_request *req,
+                        struct arena *mem, struct lerr *err);
+
+/* A table visible to queries, as query_env.list_tables reports it. cols[0]
+ * is __time, as in a storage snapshot. */
+typedef int (*query_table_fn)(void *arg, const char *name, const struct storage_column *cols,
+                              size_t ncols);
+
+/*
+ * What the server provides. open_table: a snapshot of table `name` (the
+ * engine releases it with close_table, or storage_snapshot_free when
+ * close_table is NULL), or LERR_NOT_FOUND. list_tables: calls fn once per
+ * table, in any order, stopping early when fn returns non-zero (and
+ * returning that value); used for INFORMATION_SCHEMA and for "did you mean"
+ * hints. Both may be called from any query thread.
+ */
+struct query_env {
+    void *ctx;
+    int (*open_table)(void *ctx, const char *name, struct storage_snapshot **snap,
+                      struct lerr *err);
+    void (*close_table)(void *ctx, struct storage_snapshot *snap);
+    int (*list_tables)(void *ctx, query_table_fn fn, void *arg, struct lerr *err);
+};
+
+struct query_result_meta {
+    const char *content_type;   /* static: application/json, text/plain, text/csv */
+    uint64_t rows;              /* result rows written (headers not counted) */
+    size_t ncols;
+    int64_t elapsed_us;
+};
+
+/*
+ * Runs one request and appends the response body to `out` (whose own cap,
+ * if any, also bounds the result size). On error nothing is appended and the
+ * code is returned with err set:
+ *   LERR_INVALID   syntax errors, unknown columns/functions (with line,
+ *                  column and a "did you mean" hint), unknown tables
+ *                  ("table 'x' not found ... (did you mean 'y'?)": Druid
+ *                  answers 400 for those too), run-time errors (integer
+ *                  division by zero), unsupported statements
+ *   LERR_TIMEOUT   the query ran past req->timeout_ms
+ *   LERR_TOO_LARGE the query needed more memory than req->max_bytes
+ *                  (group-by state, sorting, results)
+ *   LERR_CORRUPT, LERR_IO, LERR_NOMEM from storage or allocation
+ * meta (may be NULL) is filled on success. Thread-safe.
+ */
+int query_execute(const struct query_request *req, const struct query_env *env, struct buf *out,
+                  struct query_result_meta *meta, struct lerr *err);
+
+#endif

@@ -1,0 +1,291 @@
+/*
+ * query_int.h — private to src/query/: the pieces query_execute() is built
+ * from, in pipeline order:
+ *
+ *   shape.c    reads a bound expression's EXPLAIN text back into a small tree
+ *              (sql.h keeps the bound tree opaque), so the planner can
+ *              recognise filter leaves, bare column references and
+ *              TIME_FLOOR(__time, period) keys
+ *   filter.c   WHERE → a tree of bitmap-able leaves; per view → row set
+ *   group.c    the group table: keys, hash index, accumulator rows
+ *   exec.c     planning (read-only plan) and running it over views or an
+ *              in-memory table, block by block; EXPLAIN text
+ *   collect.c  result rows: top-N, sort, OFFSET/LIMIT
+ *   output.c   the five result formats and their headers
+ *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
+ *   query.c    query_execute(): statement → table → bind → run → output
+ *
+ * Memory: one struct qctx per query owns a `keep` arena (query lifetime) and
+ * a `scratch` arena reset after every block; heap blocks the engine mallocs
+ * (group pages, id maps, hash slots) are charged to the same byte budget.
+ */
+#ifndef LODESTAR_QUERY_INT_H
+#define LODESTAR_QUERY_INT_H
+
+#include <roaring/roaring.h>
+
+#include "query/query.h"
+#include "util/time.h"
+
+/* ---- per-query context ----------------------------------------------------- */
+
+struct qctx {
+    const struct query_request *req;
+    int64_t deadline_ns;     /* monotonic clock; INT64_MAX = no timeout */
+    uint64_t max_bytes;
+    uint64_t heap_bytes;     /* malloc'd blocks charged to the budget */
+    uint64_t extra_bytes;    /* other arenas (the collector's) */
+    struct arena keep;       /* lives as long as the query */
+    struct arena scratch;    /* per block */
+    const struct ls_tz *tz;  /* sqlTimeZone */
+    uint32_t tick;           /* counts calls to qctx_poll */
+    struct lerr *err;
+};
+
+/* 0, or LERR_TIMEOUT / the memory error (set in x->err). Call once per
+ * block of work; cheap. */
+int qctx_check(struct qctx *x);
+/* Heap accounting: charge before malloc, uncharge after free. Charging past
+ * the cap sets the memory error and returns it. */
+int qctx_charge(struct qctx *x, size_t n, const char *what);
+void qctx_uncharge(struct qctx *x, size_t n);
+/* Sets the "needs more than maxQueryBytes" error naming `what`. */
+int qctx_too_big(struct qctx *x, const char *what);
+/* An allocation from an arena failed: the memory error if the budget is
+ * spent, LERR_NOMEM otherwise. */
+int qctx_nomem(struct qctx *x, const char *what);
+
+/* ---- shapes: EXPLAIN text read back ----------------------------------------- */
+
+enum qshape_kind {
+    QSH_REF,     /* $N: a table column (or a group-row field) */
+    QSH_AGGREF,  /* $aggN */
+    QSH_STR,     /* 'text' (lit/lit_len: the bytes, quotes undone) */
+    QSH_NULL,    /* NULL */
+    QSH_LIT,     /* any other literal token: 5, 1.5, true, 2000-01-01T00:00:00.000Z */
+    QSH_CALL,    /* NAME(args): functions and operators printed as calls */
+    QSH_BINOP,   /* (a OP b) */
+    QSH_CAST     /* CAST(a AS TYPE) */
+};
+
+struct qshape {
+    uint8_t kind;
+    bool not_flag;           /* NOT IN, NOT LIKE, NOT BETWEEN */
+    uint32_t field;          /* QSH_REF, QSH_AGGREF */
+    const char *name;        /* call name, operator, or cast type */
+    size_t name_len;
+    const char *lit;         /* QSH_STR (unescaped), QSH_LIT (raw) */
+    size_t lit_len;
+    size_t nargs;
+    struct qshape **args;
+};
+
+/* The shape of a bound expression, or NULL when its text is not understood
+ * (callers then treat the expression as opaque). Memory from `a`. */
+struct qshape *qshape_of(const struct sql_expr *e, struct arena *a);
+/* The field a bare reference names, or -1 (uses `a` for the text). */
+int qshape_ref_of(const struct sql_expr *e, struct arena *a);
+bool qshape_is(const struct qshape *s, const char *name);
+/* The expression text as EXPLAIN shows it, from `a` ("?" on failure). */
+const char *qshape_text(const struct sql_expr *e, struct arena *a);
+
+/* ---- filters ------------------------------------------------------------------ */
+
+enum qf_kind { QF_AND, QF_OR, QF_STR, QF_TIME, QF_CONST, QF_OPAQUE };
+enum qf_op {
+    QFO_EQ,       /* column = one of lits (IN, =, <> with neg) */
+    QFO_ISNULL,   /* column IS NULL */
+    QFO_PREFIX,   /* column LIKE 'prefix%' */
+    QFO_EVAL      /* expr evaluated once per dictionary value */
+};
+
+struct qf_node {
+    uint8_t kind;            /* enum qf_kind */
+    uint8_t op;              /* enum qf_op (QF_STR) */
+    bool neg;                /* NOT pushed down to the leaf (3-valued: selects FALSE) */
+    bool value;              /* QF_CONST */
+    size_t nkids;
+    struct qf_node **kids;
+    int col;                 /* QF_STR */
+    struct sql_value *lits;  /* QFO_EQ */
+    size_t nlits;
+    const char *prefix;      /* QFO_PREFIX */
+    size_t prefix_len;
+    const struct sql_expr *expr;  /* QFO_EVAL, QFO_PREFIX: over the table columns */
+    int64_t lo, hi;          /* QF_TIME: [lo, hi) on __time */
+    const char *text;        /* for EXPLAIN */
+};
+
+struct qfilter {
+    struct qf_node *root;          /* NULL = no WHERE */
+    const struct sql_expr *where;  /* the bound WHERE (run over inexact rows) */
+    bool exact;                    /* no opaque part: row sets are the answer */
+    size_t nowned;
+    struct sql_expr **owned;       /* leaf expressions compiled here */
+};
+
+/* Analyses q->where against the table columns (fields[]). Never fails on
+ * shapes it does not know (they become opaque); fails only for memory. */
+int qfilter_build(struct qfilter *f, const struct sql_select *q, const struct sql_schema *cols,
+                  const struct sql_options *opt, struct qctx *x);
+void qfilter_free(struct qfilter *f);
+/* Appends the filter as EXPLAIN shows it. */
+void qfilter_explain(const struct qfilter *f, struct buf *out);
+
+/*
+ * Candidate rows of one view. `all` = every row (bm NULL); otherwise bm
+ * holds them (owned unless `borrowed`, which is a storage bitmap). `exact`
+ * = the rows are exactly those where WHERE is true; otherwise WHERE must
+ * still run over them.
+ */
+struct qrowset {
+    roaring_bitmap_t *bm;
+    bool all, exact, borrowed;
+};
+
+int qfilter_view_rows(const struct qfilter *f, const struct storage_view *v,
+                      struct storage_scan *sc, struct qctx *x, struct qrowset *out);
+void qrowset_free(struct qrowset *r);
+uint64_t qrowset_count(const struct qrowset *r, uint64_t view_rows);
+
+/* ---- group table ------------------------------------------------------------ */
+
+enum qagg_mode {
+    QA_COUNT_STAR,   /* native count of rows */
+    QA_NATIVE,       /* COUNT(x), SUM, MIN, MAX over numbers: struct qnacc */
+    QA_SQL,          /* sql_agg_* state of the query's call */
+    QA_MERGE         /* measure states merged with the measure's own call */
+};
+
+/* A native accumulator (COUNT/SUM/MIN/MAX over numbers). */
+struct qnacc {
+    int64_t n;       /* rows counted / values seen */
+    int64_t l;       /* long sum, min or max */
+    double d;        /* double sum, min or max */
+};
+
+struct qagg_plan {
+    const struct sql_agg_call *call;   /* the query's call */
+    const struct sql_agg_call *state;  /* the call whose state is kept */
+    uint8_t mode;                      /* enum qagg_mode */
+    bool dbl;                          /* native: double class (else long) */
+    int arg_col;                       /* bare column argument, or -1 */
+    size_t off, size;                  /* place in a group's accumulator row */
+};
+
+struct qgroups {
+    size_t nkeys;
+    size_t rec_size;          /* keys + accumulators, 16-aligned */
+    size_t acc_off;           /* accumulators' offset in a record */
+    size_t naggs;
+    const struct qagg_plan *aggs;
+    uint32_t ngroups;
+    uint8_t **pages;
+    size_t npages, pages_cap;
+    struct qslot { uint64_t hash; uint32_t gid; } *slots;
+    size_t nslots;
+    struct qctx *x;
+};
+
+#define QG_PAGE_SHIFT 10
+#define QG_PAGE_GROUPS (1u << QG_PAGE_SHIFT)
+
+int qgroups_init(struct qgroups *g, size_t nkeys, const struct qagg_plan *aggs, size_t naggs,
+                 size_t acc_size, struct qctx *x);
+void qgroups_destroy(struct qgroups *g);
+uint64_t qgroups_hash(const struct sql_value *keys, size_t n);
+/* The group of these keys, created (strings copied, accumulators
+ * initialised) when new. 0 or the memory error. */
+int qgroups_find(struct qgroups *g, const struct sql_value *keys, uint64_t hash, uint32_t *gid);
+
+static inline uint8_t *qgroups_rec(const struct qgroups *g, uint32_t gid)
+{
+    return g->pages[gid >> QG_PAGE_SHIFT] + (size_t)(gid & (QG_PAGE_GROUPS - 1)) * g->rec_size;
+}
+static inline struct sql_value *qgroups_keys(const struct qgroups *g, uint32_t gid)
+{
+    return (struct sql_value *)(void *)qgroups_rec(g, gid);
+}
+static inline uint8_t *qgroups_acc(const struct qgroups *g, uint32_t gid)
+{
+    return qgroups_rec(g, gid) + g->acc_off;
+}
+/* Deep copy of a value's bytes (strings, arrays) into mem; false on OOM. */
+bool qvalue_copy(struct sql_value *dst, const struct sql_value *src, struct arena *mem);
+/* The finalized value of aggregate i of a group. */
+void qgroups_final(const struct qgroups *g, uint32_t gid, size_t i, struct sql_value *out);
+
+/* ---- result rows ------------------------------------------------------------- */
+
+struct qcollect {
+    size_t width;            /* values per row: items, then extra order keys */
+    size_t norder;
+    const int *order_idx;    /* index into a row for each ORDER BY term */
+    const bool *desc;
+    int64_t keep;            /* top-N bound (OFFSET + LIMIT) or -1 */
+    bool ordered;
+    struct sql_value **rows;
+    size_t n, cap;
+    struct arena mem[2];
+    int cur;
+    struct sql_value *threshold;   /* worst kept row after a prune */
+    struct qctx *x;
+};
+
+int qcollect_init(struct qcollect *c, size_t width, const int *order_idx, const bool *desc,
+                  size_t norder, int64_t keep, struct qctx *x);
+void qcollect_destroy(struct qcollect *c);
+/* True when a row with these order values cannot make the top-N. */
+bool qcollect_rejects(const struct qcollect *c, const struct sql_value *row);
+/* Copies the row (width values). 0 or the memory error. */
+int qcollect_add(struct qcollect *c, const struct sql_value *row);
+/* Rows collected so far without order, when the caller can stop early. */
+bool qcollect_full(const struct qcollect *c);
+/* Sorts (stable) and keeps at most `keep` rows. */
+int qcollect_finish(struct qcollect *c);
+
+/* ---- output ------------------------------------------------------------------- */
+
+struct qresult {
+    size_t ncols;
+    const char *const *names;
+    const uint8_t *types;          /* enum sql_type per column */
+    struct sql_value *const *rows; /* each ncols values (more are ignored) */
+    size_t nrows;
+};
+
+const char *qoutput_content_type(enum query_format f);
+/* Appends the body. LERR_TOO_LARGE-ish failures of `out` become the memory
+ * error. */
+int qoutput_write(const struct qresult *r, const struct query_request *req,
+                  const struct ls_tz *tz, struct buf *out, struct qctx *x);
+
+/* ---- in-memory tables and execution ------------------------------------------ */
+
+struct qmemtable {
+    size_t ncols;
+    struct sql_field *fields;
+    size_t nrows;
+    struct sql_value **cols;       /* cols[c][r] */
+};
+
+/* INFORMATION_SCHEMA.<name> built from env.list_tables; LERR_NOT_FOUND with
+ * a hint when there is no such table. */
+int qinfo_table(const char *name, const struct query_env *env, struct qmemtable *t,
+                struct qctx *x);
+
+/* Where the rows come from: a storage snapshot or one in-memory table. */
+struct qsource {
+    const char *table;                    /* for messages and EXPLAIN */
+    const struct storage_snapshot *snap;  /* or NULL */
+    const struct qmemtable *mem;          /* or NULL */
+    struct sql_schema schema;             /* the columns as bound */
+};
+
+/* Runs a bound SELECT (or EXPLAIN) and fills the result: columns and rows
+ * live in x->keep or in `c` (destroy it after writing the output). */
+int qexec_run(const struct sql_select *q, const struct qsource *src,
+              const struct sql_options *opt, struct qctx *x, struct qcollect *c,
+              struct qresult *res);
+
+#endif
