@@ -118,6 +118,17 @@ int api_jobs_metrics(struct api_req *r);
 int api_jobs_logs(struct api_req *r);
 int api_jobs_sample(struct api_req *r);
 int api_events_push(struct api_req *r);
+int api_query_sql(struct api_req *r);
+int api_files_list(struct api_req *r);
+int api_files_delete(struct api_req *r);
+/* Streaming uploads (files.c): server.c feeds them chunk by chunk. */
+struct api_upload;
+bool api_files_is_upload(const char *method, const char *url);
+struct api_upload *api_upload_begin(struct api_server *srv, void *conn, struct lerr *err);
+void api_upload_data(struct api_upload *u, const char *data, size_t size);
+int api_upload_finish(struct api_upload *u, struct api_req *r);
+void api_upload_free(struct api_upload *u);
+void api_query_metrics(struct buf *out);
 int api_metrics(struct api_req *r);
 
 /* ---- shared between handlers ---- */

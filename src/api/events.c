@@ -166,6 +166,7 @@ int api_metrics(struct api_req *r)
     struct buf b;
     buf_init(&b, 16u << 20);
     ingest_metrics_prometheus(r->srv->rt, &b);
+    api_query_metrics(&b);
     r->status = 200;
     json_decref(r->resp);
     r->resp = NULL;

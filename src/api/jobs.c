@@ -430,6 +430,125 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
 
 /* ---- the job document ------------------------------------------------------------ */
 
+/* The source of a batch job: uploaded files or inline data. */
+static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
+{
+    static const char *const keys[] = {"type", "fileList", "data", "inputSchema",
+                                       "formatSettings", NULL};
+    static const char *const types[] = {"uploaded", "inline", NULL};
+    const char *type = NULL, *data = NULL;
+    json_t *files = NULL, *schema_in = NULL, *fs_in = NULL;
+    if (v_known_keys(src, "source", keys, err) ||
+        v_enum(src, "type", "source", true, types, &type, err) ||
+        v_array(src, "inputSchema", "source", true, &schema_in, err) ||
+        v_object(src, "formatSettings", "source", true, &fs_in, err))
+        return NULL;
+    json_t *out = json_pack("{s:s}", "type", type);
+    if (strcmp(type, "uploaded") == 0) {
+        if (v_array(src, "fileList", "source", true, &files, err))
+            goto fail;
+        if (json_array_size(files) == 0) {
+            lerr_set_at(err, LERR_INVALID, "source.fileList",
+                        "source.fileList must name at least one uploaded file");
+            goto fail;
+        }
+        size_t i;
+        json_t *f;
+        json_array_foreach(files, i, f) {
+            char t[64];
+            snprintf(t, sizeof t, "source.fileList[%zu]", i);
+            struct catalog_file *cf = NULL;
+            size_t n;
+            struct lerr e;
+            lerr_init(&e);
+            if (!json_is_string(f) ||
+                catalog_file_list(r->srv->cat, json_string_value(f), &cf, &n, &e)) {
+                free(cf);
+                lerr_set_at(err, LERR_INVALID, t,
+                            "%s: no uploaded file named '%s'; upload it first (POST /v1/files)",
+                            t, json_is_string(f) ? json_string_value(f) : "(not a string)");
+                goto fail;
+            }
+            free(cf);
+        }
+        json_object_set(out, "fileList", files);
+    } else {
+        if (v_string(src, "data", "source", true, 0, &data, err))
+            goto fail;
+        json_object_set_new(out, "data", json_string(data));
+    }
+    json_t *schema = input_schema(schema_in, "source.inputSchema", err);
+    json_t *fs = schema ? format_settings(fs_in, "source.formatSettings", false, err) : NULL;
+    if (!fs) {
+        json_decref(schema);
+        goto fail;
+    }
+    json_object_set_new(out, "inputSchema", schema);
+    json_object_set_new(out, "formatSettings", fs);
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/* Validates a batch job body into its normalised spec. */
+static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
+                          bool *create_table, struct lerr *err)
+{
+    static const char *const keys[] = {"type", "target", "createTableIfNotExists", "source",
+                                       "mappings", "useSchemaDiscovery", "dimensionExclusions",
+                                       "filterExpression", "ingestionMode", NULL};
+    static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
+    static const char *const target_types[] = {"table", NULL};
+    static const char *const modes[] = {"append", "replace", NULL};
+    const char *ttype = NULL, *tname = NULL, *mode = "append", *filter = NULL;
+    bool discovery = false;
+    json_t *target = NULL, *src = NULL, *maps = NULL, *intervals = NULL, *excl = NULL;
+    if (v_known_keys(body, "", keys, err) || v_object(body, "target", "", true, &target, err) ||
+        v_known_keys(target, "target", target_keys, err) ||
+        v_enum(target, "type", "target", true, target_types, &ttype, err) ||
+        v_string(target, "tableName", "target", true, 0, &tname, err) ||
+        v_table_name(tname, "target.tableName", err) ||
+        v_array(target, "intervals", "target", false, &intervals, err) ||
+        v_bool(body, "createTableIfNotExists", "", create_table, err) ||
+        v_object(body, "source", "", true, &src, err) ||
+        v_array(body, "mappings", "", true, &maps, err) ||
+        v_bool(body, "useSchemaDiscovery", "", &discovery, err) ||
+        v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &filter, err) ||
+        v_enum(body, "ingestionMode", "", false, modes, &mode, err))
+        return NULL;
+    if (intervals && json_array_size(intervals) > 0) {
+        lerr_set_at(err, LERR_INVALID, "target.intervals",
+                    "target.intervals: replacing part of a table is not supported yet; omit "
+                    "intervals (\"ingestionMode\": \"replace\" then replaces the whole table)");
+        return NULL;
+    }
+    if (filter && check_expression(filter, "filterExpression", err))
+        return NULL;
+    if (v_string_list(body, "dimensionExclusions", "", &excl, err))
+        return NULL;
+    json_t *source = batch_source(r, src, err);
+    json_t *mappings = source ? job_mappings(maps, any_agg, err) : NULL;
+    if (!mappings) {
+        json_decref(source);
+        json_decref(excl);
+        return NULL;
+    }
+    json_t *spec = json_pack("{s:o, s:o, s:o, s:b, s:s?, s:s, s:s, s:{s:s, s:[], s:s}, s:b}",
+                             "source", source, "mappings", mappings, "dimensionExclusions", excl,
+                             "useSchemaDiscovery", discovery, "filterExpression", filter,
+                             "ingestionMode", mode, "type", "batch", "target", "tableName", tname,
+                             "intervals", "type", "table", "createTableIfNotExists",
+                             *create_table);
+    if (!filter)
+        json_object_set_new(spec, "filterExpression", json_null());
+    snprintf(j->type, sizeof j->type, "batch");
+    snprintf(j->table_name, sizeof j->table_name, "%s", tname);
+    j->connection_name[0] = '\0';
+    snprintf(j->desired, sizeof j->desired, "running");
+    return spec;
+}
+
 /* Validates a POST body into the normalised spec; fills table/connection/stream. */
 static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, char stream[300],
                         bool *any_agg, bool *create_table, struct lerr *err)
@@ -439,14 +558,12 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
     bool discovery = false;
     json_t *target = NULL, *src = NULL, *maps = NULL, *excl = NULL;
     *create_table = false;
-    if (v_known_keys(body, "", spec_keys, err) ||
-        v_enum(body, "type", "", true, job_types, &type, err))
+    if (v_enum(body, "type", "", true, job_types, &type, err))
         return NULL;
-    if (strcmp(type, "batch") == 0) {
-        lerr_set_at(err, LERR_INVALID, "type",
-                    "type: batch jobs are not supported yet; create a \"streaming\" job");
+    if (strcmp(type, "batch") == 0)
+        return batch_spec(r, body, j, any_agg, create_table, err);
+    if (v_known_keys(body, "", spec_keys, err))
         return NULL;
-    }
     static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
     static const char *const target_types[] = {"table", NULL};
     const char *ttype = NULL;

@@ -26,6 +26,7 @@ static atomic_bool shutting_down;
 /* Per-connection state: the body so far and the response status for the log. */
 struct conn_state {
     struct buf body;
+    struct api_upload *upload;   /* POST /files: streamed to disk, not buffered */
     int64_t start_ns;
     int status;
     bool too_large;
@@ -70,6 +71,9 @@ static const struct route routes[] = {
     {"GET", "jobs/*/metrics", API_PERM_ManageIngestionJobs, NOALT, api_jobs_metrics},
     {"GET", "jobs/*/logs", API_PERM_ManageIngestionJobs, NOALT, api_jobs_logs},
     {"POST", "events/*", API_PERM_ManageIngestionJobs, NOALT, api_events_push},
+    {"POST", "query/sql", API_PERM_AccessQueries, NOALT, api_query_sql},
+    {"GET", "files", API_PERM_ManageIngestionJobs, NOALT, api_files_list},
+    {"DELETE", "files/*", API_PERM_ManageIngestionJobs, NOALT, api_files_delete},
 };
 
 static bool pattern_match(const char *pattern, const char *const *seg, int nseg)
@@ -119,8 +123,9 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
     } else if (n >= 2 && strcmp(seg[0], "v2") == 0) {
         skip = 1;   /* /v2/jobs, /v2/tables, /v2/connections */
     } else if (n >= 2 && strcmp(seg[0], "v1") == 0 &&
-               (strcmp(seg[1], "events") == 0 || strcmp(seg[1], "query") == 0)) {
-        skip = 1;   /* /v1/events/{conn}, /v1/query/sql */
+               (strcmp(seg[1], "events") == 0 || strcmp(seg[1], "query") == 0 ||
+                strcmp(seg[1], "files") == 0)) {
+        skip = 1;   /* /v1/events/{conn}, /v1/query/sql, /v1/files */
     } else if (n == 1 && strcmp(seg[0], "metrics") == 0) {
         skip = 0;   /* GET /metrics: Prometheus */
     } else {
@@ -254,6 +259,39 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct conn_state
     return rc;
 }
 
+/*
+ * First call of a file upload: authenticate from the headers before any byte
+ * of the body is stored; refusals are answered at once.
+ */
+static enum MHD_Result begin_upload(struct api_server *srv, struct MHD_Connection *conn,
+                                    const char *url, struct conn_state *cs)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct api_req r = {.srv = srv, .method = "POST", .url = url, .status = 500};
+    char pathbuf[2048];
+    snprintf(pathbuf, sizeof pathbuf, "%s", url);
+    bool is_projects;
+    if (split_path(&r, pathbuf, &is_projects, &err) == 0 &&
+        api_auth(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+                 &r.key, &err) == 0) {
+        if (!api_key_has(&r.key, API_PERM_ManageIngestionJobs))
+            lerr_set(&err, LERR_FORBIDDEN,
+                     "API key '%s' lacks the ManageIngestionJobs permission that uploading "
+                     "files needs",
+                     r.key.name);
+        else
+            cs->upload = api_upload_begin(srv, conn, &err);
+    }
+    if (err.code) {
+        api_reply_err(&r, &err);
+        enum MHD_Result rc = send_json(conn, cs, r.status, r.resp);
+        json_decref(r.resp);
+        return rc;
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -270,10 +308,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(cs->method, sizeof cs->method, "%s", method);
         snprintf(cs->path, sizeof cs->path, "%s", url);
         *con_cls = cs;
+        if (api_files_is_upload(method, url))
+            return begin_upload(srv, conn, url, cs);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
             cs->too_large = true;
         return MHD_YES;
+    }
+    if (cs->upload) {
+        if (*upload_size > 0) {
+            api_upload_data(cs->upload, upload_data, *upload_size);
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        struct api_req ur = {.srv = srv, .method = method, .url = url, .status = 500};
+        api_upload_finish(cs->upload, &ur);
+        enum MHD_Result rc = send_json(conn, cs, ur.status, ur.resp);
+        json_decref(ur.resp);
+        return rc;
     }
     if (*upload_size > 0) {
         if (!cs->too_large && !buf_append(&cs->body, upload_data, *upload_size))
@@ -341,6 +393,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         log_msg(LOG_INFO, "http", "%s %s aborted (%d) %.1fms", cs->method, cs->path, (int)toe,
                 ms);
     buf_free(&cs->body);
+    api_upload_free(cs->upload);
     free(cs);
     *con_cls = NULL;
 }

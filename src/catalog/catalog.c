@@ -57,6 +57,9 @@ static const char *const migrations[] = {
     "CREATE INDEX segment_table ON segment(table_name, chunk_start);"
     "CREATE TABLE job_counters ("
     "  job_id TEXT PRIMARY KEY, counters TEXT NOT NULL, updated_ns INTEGER NOT NULL);",
+    /* 3: uploaded files for batch jobs */
+    "CREATE TABLE file ("
+    "  name TEXT PRIMARY KEY, size INTEGER NOT NULL, created_ns INTEGER NOT NULL);",
 };
 
 int catalog_latest_schema_version(void) { return (int)LS_ARRAY_LEN(migrations); }
@@ -595,22 +598,27 @@ static int job_insert_locked(struct catalog *c, const struct catalog_job *j, str
 {
     if (exec_sql(c, "BEGIN IMMEDIATE", err))
         return err->code;
-    if (strcmp(j->type, "streaming") == 0) {
+    /* One writer per table: a live job of either kind holds it (rows and
+     * checkpoints are persisted together per table, DESIGN §6). */
+    {
         sqlite3_stmt *st = prep(c, err,
-                                "SELECT id FROM job WHERE table_name = ? AND type = 'streaming' "
-                                "AND status NOT IN ('canceled', 'failed') LIMIT 1",
+                                "SELECT id, type FROM job WHERE table_name = ? AND status NOT IN "
+                                "('canceled', 'failed', 'succeeded') LIMIT 1",
                                 "s", j->table_name);
         if (!st)
             goto fail;
-        char other[37] = "";
-        if (sqlite3_step(st) == SQLITE_ROW)
+        char other[37] = "", type[16] = "";
+        if (sqlite3_step(st) == SQLITE_ROW) {
             col_copy(st, 0, other, sizeof other);
+            col_copy(st, 1, type, sizeof type);
+        }
         sqlite3_finalize(st);
         if (other[0]) {
             lerr_set_at(err, LERR_CONFLICT, "target.tableName",
-                        "table '%s' already has a live streaming job (%s); a table takes one "
-                        "streaming job at a time: cancel that job first, or target another table",
-                        j->table_name, other);
+                        "table '%s' already has a live %s job (%s); a table takes one live job "
+                        "at a time: cancel that job first (or wait for a batch job to finish), "
+                        "or target another table",
+                        j->table_name, type, other);
             goto fail;
         }
     }
@@ -1004,4 +1012,83 @@ static int job_counters_locked(struct catalog *c, const char *job_id, char **out
 int catalog_job_counters(struct catalog *c, const char *job_id, char **out, struct lerr *err)
 {
     return LOCKED(c, job_counters_locked(c, job_id, out, err));
+}
+
+/* ---- uploaded files -------------------------------------------------------- */
+
+static int file_put_locked(struct catalog *c, const char *name, int64_t size, struct lerr *err)
+{
+    sqlite3_stmt *st = prep(c, err,
+                            "INSERT INTO file (name, size, created_ns) VALUES (?, ?, ?) "
+                            "ON CONFLICT (name) DO UPDATE SET size = excluded.size, "
+                            "created_ns = excluded.created_ns",
+                            "sii", name, size, util_now_ns());
+    return st ? step_done(c, st, err, "file") : err->code;
+}
+
+int catalog_file_put(struct catalog *c, const char *name, int64_t size, struct lerr *err)
+{
+    return LOCKED(c, file_put_locked(c, name, size, err));
+}
+
+static int file_list_locked(struct catalog *c, const char *name, struct catalog_file **out,
+                            size_t *n, struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = name ? prep(c, err, "SELECT name, size, created_ns FROM file WHERE name = ?",
+                                   "s", name)
+                            : prep(c, err, "SELECT name, size, created_ns FROM file ORDER BY name",
+                                   "");
+    if (!st)
+        return err->code;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct catalog_file *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                sqlite3_finalize(st);
+                free(*out);
+                *out = NULL;
+                return lerr_set(err, LERR_NOMEM, "catalog: out of memory");
+            }
+            *out = p;
+        }
+        struct catalog_file *f = &(*out)[(*n)++];
+        col_copy(st, 0, f->name, sizeof f->name);
+        f->size = sqlite3_column_int64(st, 1);
+        f->created_ns = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        return db_fail(c, err, "listing files");
+    }
+    if (name && *n == 0)
+        return lerr_set(err, LERR_NOT_FOUND, "no uploaded file named '%s'", name);
+    return 0;
+}
+
+int catalog_file_list(struct catalog *c, const char *name, struct catalog_file **out, size_t *n,
+                      struct lerr *err)
+{
+    return LOCKED(c, file_list_locked(c, name, out, n, err));
+}
+
+static int file_delete_locked(struct catalog *c, const char *name, struct lerr *err)
+{
+    sqlite3_stmt *st = prep(c, err, "DELETE FROM file WHERE name = ?", "s", name);
+    if (!st || step_done(c, st, err, "file"))
+        return err->code;
+    if (sqlite3_changes(c->db) == 0)
+        return lerr_set(err, LERR_NOT_FOUND, "no uploaded file named '%s'", name);
+    return 0;
+}
+
+int catalog_file_delete(struct catalog *c, const char *name, struct lerr *err)
+{
+    return LOCKED(c, file_delete_locked(c, name, err));
 }

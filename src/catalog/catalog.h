@@ -129,8 +129,8 @@ void catalog_job_list_free(struct catalog_job_list *l);
 bool catalog_job_status_live(const char *status);
 
 /*
- * Inserts a job. For a streaming job, LERR_CONFLICT when another streaming
- * job on the same table is live (checked in the same transaction).
+ * Inserts a job. LERR_CONFLICT when another job (streaming or batch) on the
+ * same table is live (checked in the same transaction): one writer per table.
  */
 int catalog_job_insert(struct catalog *c, const struct catalog_job *j, struct lerr *err);
 int catalog_job_get(struct catalog *c, const char *id, struct catalog_job *out, struct lerr *err);
@@ -170,6 +170,20 @@ int catalog_checkpoint_get(struct catalog *c, const char *table, const char *str
                            char **offsets_json, struct lerr *err);
 int catalog_checkpoint_put(struct catalog *c, const char *table, const char *stream,
                            const char *offsets_json, struct lerr *err);
+
+/* ---- uploaded files (batch ingestion) ----------------------------------- */
+
+struct catalog_file {
+    char name[256];
+    int64_t size;
+    int64_t created_ns;
+};
+/* Records (or replaces) an uploaded file. */
+int catalog_file_put(struct catalog *c, const char *name, int64_t size, struct lerr *err);
+/* Every file (name NULL) or one (LERR_NOT_FOUND when absent); *out malloc'd. */
+int catalog_file_list(struct catalog *c, const char *name, struct catalog_file **out, size_t *n,
+                      struct lerr *err);
+int catalog_file_delete(struct catalog *c, const char *name, struct lerr *err);
 
 /* ---- segments, and the commit that makes rows and offsets durable together ---- */
 

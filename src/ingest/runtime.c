@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
@@ -846,6 +847,35 @@ static void update_health(struct runner *r)
         set_health(r, "ok", "");
 }
 
+/* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
+static int ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+                          struct lerr *err)
+{
+    struct pipeline_out out;
+    int rc = pipeline_process(r->job->pipe, recs, n, &r->batch, &out, NULL, NULL, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&r->table->mu);
+    rc = ensure_columns(r, err);
+    if (!rc && out.nrows) {
+        size_t nc = pipeline_ncolumns(r->job->pipe);
+        struct storage_batch_col *cols = arena_alloc(&r->batch, (nc + 1) * sizeof *cols);
+        uint32_t k = 0;
+        for (size_t c = 0; cols && c < out.ncols; c++) {
+            struct pipeline_column *pc = pipeline_column(r->job->pipe, c);
+            cols[k].col = (uint32_t)pc->storage_col;
+            cols[k].values = pc->measure ? NULL : out.values[c];
+            cols[k].states = pc->measure ? out.states[c] : NULL;
+            k++;
+        }
+        struct storage_batch sb = {out.nrows, out.time, k, cols};
+        rc = cols ? storage_table_append(r->table->st, &sb, err)
+                  : lerr_set(err, LERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_unlock(&r->table->mu);
+    return rc;
+}
+
 /* One poll → pipeline → append. Returns 0, or an error that stops the job. */
 static int step(struct runner *r, struct lerr *err)
 {
@@ -880,27 +910,7 @@ static int step(struct runner *r, struct lerr *err)
         if (s->timestamp_ms > newest)
             newest = s->timestamp_ms;
     }
-    struct pipeline_out out;
-    if ((rc = pipeline_process(r->job->pipe, recs, b.n, &r->batch, &out, NULL, NULL, err)))
-        return rc;
-    pthread_mutex_lock(&r->table->mu);
-    rc = ensure_columns(r, err);
-    if (!rc && out.nrows) {
-        size_t nc = pipeline_ncolumns(r->job->pipe);
-        struct storage_batch_col *cols = arena_alloc(&r->batch, (nc + 1) * sizeof *cols);
-        uint32_t k = 0;
-        for (size_t c = 0; cols && c < out.ncols; c++) {
-            struct pipeline_column *pc = pipeline_column(r->job->pipe, c);
-            cols[k].col = (uint32_t)pc->storage_col;
-            cols[k].values = pc->measure ? NULL : out.values[c];
-            cols[k].states = pc->measure ? out.states[c] : NULL;
-            k++;
-        }
-        struct storage_batch sb = {out.nrows, out.time, k, cols};
-        rc = cols ? storage_table_append(r->table->st, &sb, err)
-                  : lerr_set(err, LERR_NOMEM, "out of memory");
-    }
-    pthread_mutex_unlock(&r->table->mu);
+    rc = ingest_records(r, recs, b.n, err);
     atomic_store(&r->job->newest_produced_ms, newest);
     r->dirty_offsets = true;
     return rc;
@@ -1039,6 +1049,272 @@ out:
     return NULL;
 }
 
+/* ---- batch jobs -------------------------------------------------------------------- */
+
+#define BATCH_CHUNK (4u << 20)
+
+/*
+ * A batch text source: an uploaded file (plain or gzip: zlib reads both) or
+ * the spec's inline data. CSV-family texts are cut at row ends outside
+ * quotes, and every chunk after the first starts with the file's header and
+ * skipped rows again, so header handling stays per file.
+ */
+struct batch_reader {
+    gzFile gz;
+    const char *inline_p;
+    size_t inline_len, inline_off;
+    char *buf;
+    size_t len, cap;
+    bool eof, csv;
+    char *prefix;
+    size_t prefix_len;
+    uint32_t prefix_rows;     /* rows to capture as the prefix (skip + header) */
+    bool first;
+};
+
+/* End of the last complete row in p[0..n) (just past its '\n'), or 0. */
+static size_t last_row_end(const char *p, size_t n, bool csv)
+{
+    if (!csv) {
+        for (size_t i = n; i > 0; i--)
+            if (p[i - 1] == '\n')
+                return i;
+        return 0;
+    }
+    bool quoted = false;
+    size_t end = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            quoted = !quoted;
+        else if (p[i] == '\n' && !quoted)
+            end = i + 1;
+    }
+    return end;
+}
+
+/* Length of the first `rows` rows of p (quote-aware), or 0 if fewer. */
+static size_t first_rows(const char *p, size_t n, uint32_t rows)
+{
+    bool quoted = false;
+    for (size_t i = 0; i < n && rows; i++) {
+        if (p[i] == '"')
+            quoted = !quoted;
+        else if (p[i] == '\n' && !quoted && --rows == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+static int reader_fill(struct batch_reader *b, struct lerr *err)
+{
+    if (b->eof)
+        return 0;
+    if (b->cap - b->len < BATCH_CHUNK) {
+        size_t cap = b->len + BATCH_CHUNK + 1;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return lerr_set(err, LERR_NOMEM, "out of memory reading a batch file");
+        b->buf = nb;
+        b->cap = cap;
+    }
+    if (b->gz) {
+        int n = gzread(b->gz, b->buf + b->len, BATCH_CHUNK);
+        if (n < 0) {
+            int zerr;
+            return lerr_set(err, LERR_IO, "cannot read the file: %s", gzerror(b->gz, &zerr));
+        }
+        b->len += (size_t)n;
+        b->eof = n == 0;
+    } else {
+        size_t n = b->inline_len - b->inline_off;
+        n = n > BATCH_CHUNK ? BATCH_CHUNK : n;
+        memcpy(b->buf + b->len, b->inline_p + b->inline_off, n);
+        b->inline_off += n;
+        b->len += n;
+        b->eof = n == 0;
+    }
+    return 0;
+}
+
+/* The next text to ingest (prefix + whole rows) into *out; false at the end. */
+static bool reader_next(struct batch_reader *b, struct buf *out, struct lerr *err)
+{
+    for (;;) {
+        size_t end = last_row_end(b->buf, b->len, b->csv);
+        if (b->eof && b->len)
+            end = b->len;   /* the last row may lack its newline */
+        if (end && (end >= BATCH_CHUNK / 2 || b->eof)) {
+            buf_reset(out);
+            if (b->first && b->prefix_rows) {
+                b->prefix_len = first_rows(b->buf, end, b->prefix_rows);
+                b->prefix = malloc(b->prefix_len + 1);
+                if (b->prefix)
+                    memcpy(b->prefix, b->buf, b->prefix_len);
+                else
+                    b->prefix_len = 0;
+            } else if (b->prefix_len) {
+                buf_append(out, b->prefix, b->prefix_len);
+            }
+            b->first = false;
+            buf_append(out, b->buf, end);
+            memmove(b->buf, b->buf + end, b->len - end);
+            b->len -= end;
+            return !out->failed;
+        }
+        if (b->eof)
+            return false;
+        if (reader_fill(b, err))
+            return false;
+    }
+}
+
+static void reader_close(struct batch_reader *b)
+{
+    if (b->gz)
+        gzclose(b->gz);
+    free(b->buf);
+    free(b->prefix);
+    memset(b, 0, sizeof *b);
+}
+
+/* Removes every row of the table (ingestionMode replace): catalog first, then files. */
+static int replace_all(struct runner *r, struct lerr *err)
+{
+    struct catalog_segment_list segs;
+    if (catalog_segment_list(r->rt->cat, r->table->name, &segs, err))
+        return err->code;
+    const char **ids = calloc(segs.n + 1, sizeof *ids);
+    int rc = ids ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < segs.n; i++)
+        ids[i] = segs.items[i].id;
+    struct catalog_commit cm = {.table_name = r->table->name, .remove_ids = ids,
+                                .nremove = segs.n};
+    if (!rc && segs.n)
+        rc = catalog_commit(r->rt->cat, &cm, err);
+    if (!rc) {
+        pthread_mutex_lock(&r->table->mu);
+        rc = storage_table_drop_data(r->table->st, err);
+        pthread_mutex_unlock(&r->table->mu);
+    }
+    free(ids);
+    catalog_segment_list_free(&segs);
+    return rc;
+}
+
+static int batch_text_source(struct runner *r, json_t *src, size_t i, struct batch_reader *b,
+                             char *what, size_t what_cap, struct lerr *err)
+{
+    json_t *fs = json_object_get(src, "formatSettings");
+    const char *format = json_string_value(json_object_get(fs, "format"));
+    memset(b, 0, sizeof *b);
+    b->first = true;
+    b->csv = format && strcmp(format, "nd-json") != 0;
+    b->prefix_rows = (uint32_t)json_integer_value(json_object_get(fs, "skipHeaderRows")) +
+                     (json_is_true(json_object_get(fs, "findColumnsFromHeader")) ? 1 : 0);
+    const char *type = json_string_value(json_object_get(src, "type"));
+    if (type && strcmp(type, "inline") == 0) {
+        json_t *d = json_object_get(src, "data");
+        b->inline_p = json_string_value(d);
+        b->inline_len = json_string_length(d);
+        snprintf(what, what_cap, "inline data");
+        return 0;
+    }
+    const char *name = json_string_value(json_array_get(json_object_get(src, "fileList"), i));
+    char path[1400];
+    snprintf(path, sizeof path, "%s/files/%s", r->rt->dir, name ? name : "");
+    snprintf(what, what_cap, "file '%s'", name ? name : "");
+    b->gz = gzopen(path, "rb");
+    if (!b->gz)
+        return lerr_set(err, LERR_NOT_FOUND,
+                        "uploaded file '%s' cannot be read (%s); upload it again (POST /v1/files)",
+                        name ? name : "", strerror(errno));
+    gzbuffer(b->gz, 1u << 20);
+    return 0;
+}
+
+static void *batch_main(void *arg)
+{
+    struct rt_job *job = arg;
+    struct runner r = {.job = job, .rt = job->rt};
+    arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
+    arena_init(&r.ptable_mem, 4096, 0);
+    struct buf text;
+    buf_init(&text, 0);
+    struct lerr err;
+    lerr_init(&err);
+    struct pipeline *p = NULL;
+    struct batch_reader b = {0};
+    if (catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
+        !(r.spec = json_loads(r.cj.spec, 0, NULL)) ||
+        !(r.table = table_get(r.rt, r.cj.table_name, &err)) || build_ptable(&r, &err)) {
+        fail(&r, "cannot start: %s", err.code ? err.msg : "unreadable spec");
+        goto out;
+    }
+    struct pipeline_opts po = {r.cj.spec, strlen(r.cj.spec), &r.ptable, util_now_ms()};
+    if (pipeline_new(&po, &p, &err)) {
+        fail(&r, "cannot start: %s", err.msg);
+        goto out;
+    }
+    pthread_mutex_lock(&job->mu);
+    job->pipe = p;
+    pthread_mutex_unlock(&job->mu);
+    set_status(&r, "running", "ok", "", util_now_ns(), 0);
+    const char *mode = json_string_value(json_object_get(r.spec, "ingestionMode"));
+    if (mode && strcmp(mode, "replace") == 0 && replace_all(&r, &err)) {
+        fail(&r, "replacing the table's data failed: %s", err.msg);
+        goto out;
+    }
+    json_t *src = json_object_get(r.spec, "source");
+    size_t nsrc = json_object_get(src, "fileList") ? json_array_size(json_object_get(src, "fileList"))
+                                                  : 1;
+    int64_t chunk_no = 0;
+    for (size_t i = 0; i < nsrc && !atomic_load(&job->stop); i++) {
+        char what[300];
+        if (batch_text_source(&r, src, i, &b, what, sizeof what, &err)) {
+            fail(&r, "%s", err.msg);
+            goto out;
+        }
+        while (!atomic_load(&job->stop) && reader_next(&b, &text, &err)) {
+            arena_reset(&r.batch);
+            struct format_record rec = {.data = text.data, .len = text.len, .partition = (int32_t)i,
+                                        .offset = chunk_no++};
+            if (ingest_records(&r, &rec, 1, &err) ||
+                (storage_table_should_persist(r.table->st, util_now_ms()) &&
+                 persist(&r, false, &err)))
+                break;
+        }
+        reader_close(&b);
+        if (err.code) {
+            fail(&r, "%s: %s", what, err.msg);
+            goto out;
+        }
+    }
+    if (atomic_load(&job->stop)) {
+        /* Canceled: what was read stays only if it was already persisted. */
+        goto out;
+    }
+    if (persist(&r, false, &err)) {
+        fail(&r, "final persist failed: %s", err.msg);
+        goto out;
+    }
+    set_status(&r, "succeeded", "ok", "", 0, util_now_ns());
+    log_msg(LOG_INFO, "ingest", "batch job %s succeeded", job->id);
+out:
+    reader_close(&b);
+    pthread_mutex_lock(&job->mu);
+    job->pipe = NULL;
+    pthread_mutex_unlock(&job->mu);
+    pipeline_free(p);
+    json_decref(r.spec);
+    catalog_job_destroy(&r.cj);
+    buf_free(&text);
+    arena_destroy(&r.batch);
+    arena_destroy(&r.ptable_mem);
+    atomic_store(&job->done, true);
+    ingest_runtime_notify(job->rt);
+    return NULL;
+}
+
 /* ---- the supervisor ------------------------------------------------------------ */
 
 static struct rt_job *find_job(struct ingest_runtime *rt, const char *id)
@@ -1049,7 +1325,8 @@ static struct rt_job *find_job(struct ingest_runtime *rt, const char *id)
     return NULL;
 }
 
-static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj)
+static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj,
+                         void *(*main_fn)(void *))
 {
     struct rt_job *j = calloc(1, sizeof *j);
     if (!j)
@@ -1060,7 +1337,7 @@ static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj
     snprintf(j->connection, sizeof j->connection, "%s", cj->connection_name);
     atomic_init(&j->newest_produced_ms, -1);
     pthread_mutex_init(&j->mu, NULL);
-    if (pthread_create(&j->th, NULL, runner_main, j) != 0) {
+    if (pthread_create(&j->th, NULL, main_fn, j) != 0) {
         log_msg(LOG_ERROR, "ingest", "job %s: cannot start a thread", cj->id);
         pthread_mutex_destroy(&j->mu);
         free(j);
@@ -1097,10 +1374,41 @@ static void reap(struct ingest_runtime *rt, struct rt_job *j, const struct catal
 }
 
 /* Brings one job's runner and status in line with what the user asked for. */
+/* Batch jobs: pending → a runner; a run cut short by a restart → failed. */
+static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job *cj,
+                            struct rt_job *j)
+{
+    struct lerr err;
+    lerr_init(&err);
+    if (j) {
+        if (strcmp(cj->desired, "canceled") == 0)
+            atomic_store(&j->stop, true);
+        if (atomic_load(&j->done))
+            reap(rt, j, cj);
+        return;
+    }
+    if (strcmp(cj->desired, "canceled") == 0 && catalog_job_status_live(cj->status)) {
+        catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
+    } else if (strcmp(cj->status, "pending") == 0 && strcmp(cj->desired, "running") == 0 &&
+               !rt->stopping) {
+        start_runner(rt, cj, batch_main);
+    } else if (strcmp(cj->status, "running") == 0) {
+        catalog_job_set_status(rt->cat, cj->id, "failed", "error",
+                               "the server stopped while this batch job ran; rows it had "
+                               "persisted remain — run it again with ingestionMode replace",
+                               0, util_now_ns(), &err);
+    }
+}
+
 static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *cj)
 {
-    if (strcmp(cj->type, "streaming") != 0)
+    if (strcmp(cj->type, "streaming") != 0) {
+        pthread_mutex_lock(&rt->mu);
+        struct rt_job *bj = find_job(rt, cj->id);
+        pthread_mutex_unlock(&rt->mu);
+        supervise_batch(rt, cj, bj);
         return;
+    }
     pthread_mutex_lock(&rt->mu);
     struct rt_job *j = find_job(rt, cj->id);
     pthread_mutex_unlock(&rt->mu);
@@ -1118,7 +1426,7 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
     if (want && !rt->stopping) {
         if (strcmp(cj->status, "suspended") == 0)
             catalog_job_set_status(rt->cat, cj->id, "pending", "ok", "", 0, 0, &err);
-        start_runner(rt, cj);
+        start_runner(rt, cj, runner_main);
     } else if (strcmp(cj->desired, "canceled") == 0 && strcmp(cj->status, "canceled") != 0) {
         catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
     } else if (strcmp(cj->desired, "suspended") == 0 &&

@@ -1,0 +1,111 @@
+/*
+ * query.c — POST /v1/query/sql (and the project-scoped path): Druid SQL over
+ * the tables, through the query engine (src/query/) on snapshots the runtime
+ * hands out, so a query never blocks ingestion. Keeps a latency histogram
+ * for GET /metrics.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+
+static const double latency_buckets_ms[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000};
+static atomic_llong latency_hist[LS_ARRAY_LEN(latency_buckets_ms) + 1];
+static atomic_llong latency_us_total, query_errors;
+
+static int open_table(void *ctx, const char *name, struct storage_snapshot **snap,
+                      struct lerr *err)
+{
+    struct api_server *srv = ctx;
+    *snap = ingest_table_snapshot(srv->rt, name, err);
+    return *snap ? 0 : err->code;
+}
+
+static void close_table(void *ctx, struct storage_snapshot *snap)
+{
+    (void)ctx;
+    storage_snapshot_free(snap);
+}
+
+static int list_tables(void *ctx, query_table_fn fn, void *arg, struct lerr *err)
+{
+    struct api_server *srv = ctx;
+    struct catalog_doc_list l;
+    if (catalog_doc_list(srv->cat, CATALOG_TABLE, &l, err))
+        return err->code;
+    int rc = 0;
+    for (size_t i = 0; i < l.n && !rc; i++) {
+        struct lerr e;
+        lerr_init(&e);
+        struct storage_snapshot *s = ingest_table_snapshot(srv->rt, l.items[i].name, &e);
+        if (!s)
+            continue;   /* a table that cannot open is left out, not fatal */
+        rc = fn(arg, l.items[i].name, s->cols, s->ncols);
+        storage_snapshot_free(s);
+    }
+    catalog_doc_list_free(&l);
+    return rc;
+}
+
+static void observe(double ms, bool ok)
+{
+    size_t b = 0;
+    while (b < LS_ARRAY_LEN(latency_buckets_ms) && ms > latency_buckets_ms[b])
+        b++;
+    atomic_fetch_add(&latency_hist[b], 1);
+    atomic_fetch_add(&latency_us_total, (long long)(ms * 1000));
+    if (!ok)
+        atomic_fetch_add(&query_errors, 1);
+}
+
+int api_query_sql(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct arena mem;
+    arena_init(&mem, 16 * 1024, 64u << 20);
+    struct query_request req;
+    query_request_init(&req);
+    struct buf out;
+    buf_init(&out, 0);
+    int64_t t0 = util_mono_ns();
+    if (!r->body || r->body_len == 0) {
+        lerr_set(&err, LERR_INVALID, "the request needs a JSON body such as {\"query\": "
+                                     "\"SELECT COUNT(*) FROM \\\"wikipedia\\\"\"}");
+    } else if (query_request_parse(r->body, r->body_len, &req, &mem, &err) == 0) {
+        struct query_env env = {r->srv, open_table, close_table, list_tables};
+        struct query_result_meta meta = {0};
+        if (query_execute(&req, &env, &out, &meta, &err) == 0) {
+            r->status = 200;
+            r->text = buf_steal(&out, &r->text_len);
+            r->content_type = meta.content_type;
+        }
+    }
+    observe((double)(util_mono_ns() - t0) / 1e6, err.code == 0);
+    if (err.code)
+        api_reply_err(r, &err);
+    buf_free(&out);
+    arena_destroy(&mem);
+    return err.code;
+}
+
+void api_query_metrics(struct buf *out)
+{
+    buf_puts(out, "# HELP lodestar_query_duration_ms SQL query latency.\n"
+                  "# TYPE lodestar_query_duration_ms histogram\n");
+    long long cum = 0;
+    for (size_t b = 0; b < LS_ARRAY_LEN(latency_buckets_ms); b++) {
+        cum += atomic_load(&latency_hist[b]);
+        buf_printf(out, "lodestar_query_duration_ms_bucket{le=\"%g\"} %lld\n",
+                   latency_buckets_ms[b], cum);
+    }
+    cum += atomic_load(&latency_hist[LS_ARRAY_LEN(latency_buckets_ms)]);
+    buf_printf(out, "lodestar_query_duration_ms_bucket{le=\"+Inf\"} %lld\n", cum);
+    buf_printf(out, "lodestar_query_duration_ms_sum %.3f\n",
+               (double)atomic_load(&latency_us_total) / 1000.0);
+    buf_printf(out, "lodestar_query_duration_ms_count %lld\n", cum);
+    buf_printf(out, "# TYPE lodestar_query_errors_total counter\nlodestar_query_errors_total %lld\n",
+               (long long)atomic_load(&query_errors));
+}
