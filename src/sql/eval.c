@@ -16,7 +16,7 @@ int sql_eval_row(const struct sql_expr *e, const struct sql_value *row, struct a
                  struct sql_value *out, struct lerr *err)
 {
     struct sql_ectx c = {.row = row, .mem = mem, .err = err};
-    e->root->fn(e->root, &c, out);
+    sql_eval_arg(e->root, &c, out);
     if (c.rc)
         *out = sql_null(e->type);
     return c.rc;
@@ -41,7 +41,7 @@ bool sql_eval_filter(const struct sql_expr *e, const struct sql_value *row, stru
 {
     struct sql_ectx c = {.row = row, .mem = mem, .err = err};
     struct sql_value v;
-    e->root->fn(e->root, &c, &v);
+    sql_eval_arg(e->root, &c, &v);
     if (rc)
         *rc = c.rc;
     return !c.rc && verdict(&v);
@@ -60,7 +60,7 @@ int sql_eval_batch(const struct sql_expr *e, const struct sql_batch *b, const ui
     }
     for (uint32_t k = 0; k < n; k++) {
         c.r = sel ? sel[k] : k;
-        root->fn(root, &c, &out[k]);
+        sql_eval_arg(root, &c, &out[k]);
         if (c.rc) {
             if (!first)
                 first = c.rc;
@@ -84,7 +84,7 @@ uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b, c
         struct sql_value v;
         c.r = r;
         c.rc = 0;
-        root->fn(root, &c, &v);
+        sql_eval_arg(root, &c, &v);
         if (!c.rc && verdict(&v))
             out_sel[m++] = r;
     }

@@ -47,7 +47,7 @@ int sql_func_find(const char *name, size_t n)
 int sql_eval_bool(const struct sql_node *n, struct sql_ectx *c)
 {
     struct sql_value v;
-    n->fn(n, c, &v);
+    sql_eval_arg(n, c, &v);
     if (v.is_null)
         return -1;
     if (v.type == SQL_BOOLEAN || v.type == SQL_LONG)
@@ -305,8 +305,8 @@ static const sql_eval_fn cmp_fns[4][6] = {
 EVAL(is_distinct)
 {
     struct sql_value a, b;
-    n->args[0]->fn(n->args[0], c, &a);
-    n->args[1]->fn(n->args[1], c, &b);
+    sql_eval_arg(n->args[0], c, &a);
+    sql_eval_arg(n->args[1], c, &b);
     bool same = (a.is_null && b.is_null) ||
                 (!a.is_null && !b.is_null && sql_value_compare(&a, &b) == 0);
     sql_set_long(out, SQL_BOOLEAN, n->ival ? same : !same);
@@ -467,7 +467,7 @@ EVAL(is_fn)
     int v = (int)n->ival;
     if (v <= 1) {
         struct sql_value x;
-        n->args[0]->fn(n->args[0], c, &x);
+        sql_eval_arg(n->args[0], c, &x);
         sql_set_long(out, SQL_BOOLEAN, v == 0 ? x.is_null : !x.is_null);
         return;
     }
@@ -538,7 +538,7 @@ EVAL(in_fn)
     bool saw_null = false, neg = n->flags & NF_NOT;
     for (int i = 1; i < n->nargs; i++) {
         struct sql_value y;
-        n->args[i]->fn(n->args[i], c, &y);
+        sql_eval_arg(n->args[i], c, &y);
         if (y.is_null) {
             saw_null = true;
             continue;
@@ -589,8 +589,8 @@ EVAL(between_fn)
 {
     SQL_ARG(0, x);
     struct sql_value lo, hi;
-    n->args[1]->fn(n->args[1], c, &lo);
-    n->args[2]->fn(n->args[2], c, &hi);
+    sql_eval_arg(n->args[1], c, &lo);
+    sql_eval_arg(n->args[2], c, &hi);
     /* x >= lo AND x <= hi, three-valued */
     int a = lo.is_null ? -1 : sql_value_compare(&x, &lo) >= 0;
     int b = hi.is_null ? -1 : sql_value_compare(&x, &hi) <= 0;
@@ -737,12 +737,12 @@ EVAL(case_fn)
     int pairs = (n->nargs - ((n->flags & NF_HAS_ELSE) ? 1 : 0)) / 2;
     for (int i = 0; i < pairs; i++) {
         if (sql_eval_bool(n->args[2 * i], c) == 1) {
-            n->args[2 * i + 1]->fn(n->args[2 * i + 1], c, out);
+            sql_eval_arg(n->args[2 * i + 1], c, out);
             return;
         }
     }
     if (n->flags & NF_HAS_ELSE)
-        n->args[n->nargs - 1]->fn(n->args[n->nargs - 1], c, out);
+        sql_eval_arg(n->args[n->nargs - 1], c, out);
     else
         *out = sql_null(n->type);
 }
@@ -750,20 +750,20 @@ EVAL(case_fn)
 EVAL(case_simple_fn)
 {
     struct sql_value x;
-    n->args[0]->fn(n->args[0], c, &x);
+    sql_eval_arg(n->args[0], c, &x);
     int pairs = (n->nargs - 1 - ((n->flags & NF_HAS_ELSE) ? 1 : 0)) / 2;
     if (!x.is_null) {
         for (int i = 0; i < pairs; i++) {
             struct sql_value w;
-            n->args[1 + 2 * i]->fn(n->args[1 + 2 * i], c, &w);
+            sql_eval_arg(n->args[1 + 2 * i], c, &w);
             if (!w.is_null && sql_value_compare(&x, &w) == 0) {
-                n->args[2 + 2 * i]->fn(n->args[2 + 2 * i], c, out);
+                sql_eval_arg(n->args[2 + 2 * i], c, out);
                 return;
             }
         }
     }
     if (n->flags & NF_HAS_ELSE)
-        n->args[n->nargs - 1]->fn(n->args[n->nargs - 1], c, out);
+        sql_eval_arg(n->args[n->nargs - 1], c, out);
     else
         *out = sql_null(n->type);
 }
@@ -812,7 +812,7 @@ int sql_bind_case(struct sql_bctx *b, struct sql_node *n)
 EVAL(coalesce_fn)
 {
     for (int i = 0; i < n->nargs; i++) {
-        n->args[i]->fn(n->args[i], c, out);
+        sql_eval_arg(n->args[i], c, out);
         if (!out->is_null)
             return;
     }
@@ -835,12 +835,12 @@ int sql_bind_coalesce(struct sql_bctx *b, struct sql_node *n)
 EVAL(nullif_fn)
 {
     struct sql_value a, b;
-    n->args[0]->fn(n->args[0], c, &a);
+    sql_eval_arg(n->args[0], c, &a);
     if (a.is_null) {
         *out = sql_null(n->type);
         return;
     }
-    n->args[1]->fn(n->args[1], c, &b);
+    sql_eval_arg(n->args[1], c, &b);
     if (!b.is_null && sql_value_compare(&a, &b) == 0)
         *out = sql_null(n->type);
     else
@@ -863,7 +863,7 @@ EVAL(greatest_fn)
     bool have = false;
     for (int i = 0; i < n->nargs; i++) {
         struct sql_value v;
-        n->args[i]->fn(n->args[i], c, &v);
+        sql_eval_arg(n->args[i], c, &v);
         if (v.is_null)
             continue;
         if (!have) {
@@ -1134,7 +1134,7 @@ EVAL(array_fn)
         return;
     }
     for (int i = 0; i < n->nargs; i++)
-        n->args[i]->fn(n->args[i], c, &items[i]);
+        sql_eval_arg(n->args[i], c, &items[i]);
     out->type = SQL_ARRAY;
     out->is_null = false;
     out->v.a.items = items;

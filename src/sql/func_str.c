@@ -192,7 +192,7 @@ EVAL(concat_fn)
     }
     size_t total = 0;
     for (int i = 0; i < n->nargs; i++) {
-        n->args[i]->fn(n->args[i], c, &v[i]);
+        sql_eval_arg(n->args[i], c, &v[i]);
         if (v[i].is_null) {
             str_result_null(n, out);
             return;
