@@ -40,7 +40,7 @@ void civil_from_ms(int64_t ms, struct civil *out);
 bool civil_is_leap(int64_t y);
 int civil_days_in_month(int64_t y, int m);
 int civil_day_of_week(int64_t days);  /* ISO: Monday = 1 .. Sunday = 7 */
-/* Floor division helpers, correct for negative values. */
+/* Floor division helpers, correct for negative values (b == 0 gives 0). */
 int64_t ls_floor_div(int64_t a, int64_t b);
 int64_t ls_floor_mod(int64_t a, int64_t b);
 
@@ -52,8 +52,12 @@ const struct ls_tz *tz_utc(void);
 /*
  * Looks up a zone by IANA name ("America/Los_Angeles", read from the system's
  * TZif files under /usr/share/zoneinfo or $TZDIR), "UTC"/"Z"/"GMT", or a fixed
- * offset ("+05:30", "-08:00", "+0530", "-08"). NULL with err set (LERR_INVALID,
- * message naming the zone) if unknown. The result is cached and lives forever.
+ * offset ("+05:30", "-08:00", "+0530", "-08"; hours <= 23, no seconds). NULL
+ * with err set (LERR_INVALID, message naming the zone) if unknown; names with
+ * "..", empty or hidden components, or a leading '/' are unknown by rule.
+ * LERR_CORRUPT if the zone's file is damaged, LERR_UNAVAILABLE if the cache
+ * of 16384 names is full. The result is cached and lives forever; a repeated
+ * name costs a hash and a lock-free probe.
  */
 const struct ls_tz *tz_get(const char *name, size_t len, struct lerr *err);
 const char *tz_name(const struct ls_tz *tz);
@@ -78,9 +82,12 @@ static inline int64_t tz_utc_to_local(const struct ls_tz *tz, int64_t utc_ms)
  * "2000-01-02T03:04", "2000-01-02T03:04:05", fractional seconds of any
  * length (truncated to ms), a space instead of 'T', and a zone suffix "Z",
  * "+05:30", "+0530", "+05", "-08:00". Text without a zone is read in `tz`
- * (NULL = UTC). Leading/trailing spaces are not allowed. Returns false on
+ * (NULL = UTC). Also, as Joda: 1-2 digit months/days ("2022-6-14"), signed
+ * years of up to 9 digits, ordinal ("2000-032") and week ("2000-W01-1")
+ * dates, fractional hours/minutes ("T10.5"). Leading/trailing spaces are not
+ * allowed, nor a 'T' or space with nothing after it. Returns false on
  * anything it cannot parse or an out-of-range field (month 13, Feb 30,
- * hour 25, ...). Must be fast: ~50 ns for "2000-01-02T03:04:05Z".
+ * hour 24 or 25, ...). Must be fast: ~50 ns for "2000-01-02T03:04:05Z".
  */
 bool time_parse_iso(const char *s, size_t n, const struct ls_tz *tz, int64_t *out_ms);
 /*
@@ -151,15 +158,25 @@ struct joda_fmt;  /* opaque, immutable */
  * S z Z (with repetition counts as Joda: "MMM" short month name, "MMMM" full,
  * "EEE"/"EEEE" day names, "SSS" millis, "Z" +0800, "ZZ" +08:00, "ZZZ" zone id,
  * "yy" two-digit year pivoting around 2000), quoted literals ('T', '' for a
- * quote) and any other non-letter literal. Unknown pattern letters:
- * LERR_INVALID with the position. English month/day names.
+ * quote) and any other non-letter literal; also w (ISO week). Unknown pattern
+ * letters: LERR_INVALID with the position. English month/day names.
+ *
+ * Parsing follows Joda: "dd"/"HH"/"MM" need exactly two digits, "d"/"H"/"M"
+ * one or two; text fields match full or short names, case-insensitively; a
+ * year field followed by another number ("yyyyMMdd") takes exactly its width;
+ * "yy" maps 00..49 to 2000s and 50..99 to 1900s, and takes a full year when
+ * no number follows it; "z" accepts UT, UTC, GMT and EST/EDT, CST/CDT,
+ * MST/MDT, PST/PDT (read in the matching US zone); missing fields default to
+ * 1970-01-01T00:00, or to the year 2000 when a month or day is given without
+ * a year (so "02-29" with "MM-dd" parses); a day-of-week moves the date
+ * within its Monday-based week, as Joda's field setting does.
  */
 struct joda_fmt *joda_compile(const char *pat, size_t n, struct lerr *err);
 void joda_free(struct joda_fmt *f);
 /* Parses s fully (no trailing text); a zone in the text overrides tz. */
 bool joda_parse(const struct joda_fmt *f, const char *s, size_t n, const struct ls_tz *tz,
                 int64_t *out_ms);
-/* Formats t in tz; returns the length (out NUL-terminated, truncated to cap). */
+/* Formats t in tz; returns the length written (out NUL-terminated, truncated to cap). */
 size_t joda_format(const struct joda_fmt *f, int64_t t, const struct ls_tz *tz, char *out,
                    size_t cap);
 
