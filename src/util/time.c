@@ -698,14 +698,15 @@ static void tz_append(struct ls_tz *tz, int64_t at, int type)
     tz->tidx[tz->ntrans++] = (uint8_t)type;
 }
 
-/* The footer rule becomes explicit transitions up to this year, so lookups before it are table reads. */
+/* The footer rule becomes explicit transitions up to this year: lookups before it read the table. */
 #define TZ_RULE_EXPAND_TO 2200
 
 /* Appends the footer rule's transitions from the year of the last one to TZ_RULE_EXPAND_TO. */
 static bool tz_expand_rule(struct ls_tz *tz)
 {
     const struct tz_rule *r = &tz->rule;
-    int std = tz_type_for(tz, r->std_off, r->std_abbr), dst = tz_type_for(tz, r->dst_off, r->dst_abbr);
+    int std = tz_type_for(tz, r->std_off, r->std_abbr);
+    int dst = tz_type_for(tz, r->dst_off, r->dst_abbr);
     struct civil c;
     civil_from_ms(tz->trans[tz->ntrans - 1], &c);
     if (std < 0 || dst < 0 || c.year >= TZ_RULE_EXPAND_TO)
@@ -1764,7 +1765,7 @@ static int64_t floor_impl(int64_t t, const struct period *p, int64_t origin,
     bucket_of(local, p, lorigin, next_out != NULL, &b);
     int64_t r = local_to_utc_hint(tz, b.start, off);
     if (r > t) {
-        /* The bucket starts inside a DST gap that ends at or before t: the first instant after the gap. */
+        /* The bucket starts in a DST gap ending at or before t: take the gap's end. */
         struct tz_span sp;
         tz_lookup(tz, t, &sp);
         r = sp.start != INT64_MIN ? sp.start : t;
@@ -1924,7 +1925,8 @@ int interval_parse(const char *s, size_t n, int64_t *start, int64_t *end, struct
         return interval_fail(err, s, n, "only one side may be a period");
     if ((lp && period_parse(ls, ln, &p, err)) || (rp && period_parse(rs, rn, &p, err)))
         return err ? err->code : LERR_INVALID;
-    if ((!lp && !time_parse_iso(ls, ln, NULL, start)) || (!rp && !time_parse_iso(rs, rn, NULL, end)))
+    if ((!lp && !time_parse_iso(ls, ln, NULL, start)) ||
+        (!rp && !time_parse_iso(rs, rn, NULL, end)))
         return interval_fail(err, s, n, "the start or end is not an ISO-8601 time");
     if (lp)
         *start = time_shift(*end, &p, -1, NULL);
