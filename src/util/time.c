@@ -698,7 +698,7 @@ static void tz_append(struct ls_tz *tz, int64_t at, int type)
     tz->tidx[tz->ntrans++] = (uint8_t)type;
 }
 
-/* The footer rule becomes explicit transitions up to this year: lookups before it read the table. */
+/* The footer rule is expanded into explicit transitions up to this year. */
 #define TZ_RULE_EXPAND_TO 2200
 
 /* Appends the footer rule's transitions from the year of the last one to TZ_RULE_EXPAND_TO. */
