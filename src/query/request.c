@@ -39,7 +39,7 @@ static int bad(struct lerr *err, const char *target, const char *fmt, const char
 
 static bool get_bool(json_t *v, const char *name, bool *out, struct lerr *err)
 {
-    if (json_is_null(v))
+    if (!v || json_is_null(v))
         return true;
     if (!json_is_boolean(v)) {
         bad(err, name, "%s must be true or false%s", name, "");
@@ -131,7 +131,7 @@ static struct sql_value param_value(const char *type, json_t *v, struct arena *m
 static int parse_params(json_t *arr, struct query_request *req, struct arena *mem,
                         struct lerr *err)
 {
-    if (json_is_null(arr))
+    if (!arr || json_is_null(arr))
         return 0;
     if (!json_is_array(arr))
         return bad(err, "parameters", "parameters must be an array of {\"type\", \"value\"}%s%s",
@@ -170,7 +170,7 @@ static int parse_params(json_t *arr, struct query_request *req, struct arena *me
 static int parse_context(json_t *ctx, struct query_request *req, struct arena *mem,
                          struct lerr *err)
 {
-    if (json_is_null(ctx))
+    if (!ctx || json_is_null(ctx))
         return 0;
     if (!json_is_object(ctx))
         return bad(err, "context", "context must be an object%s%s", "", "");

@@ -1,0 +1,918 @@
+/*
+ * test_query.c — SQL execution end to end: builds tables with storage
+ * (persisted segments and realtime rows in the same and in separate time
+ * chunks; a detail table, an aggregate table with rolled-up measures, a
+ * bigger one for the timeout and memory cap), then runs the SQL test files
+ * tests/unit/sql_queries/<name>.txt through query_request_parse() and
+ * query_execute(), and checks request parsing directly.
+ *
+ * SQL file format (one case after another):
+ *   -- query: <name>           starts a case; the SQL follows on its own lines
+ *   -- request: {...}          extra request fields (resultFormat, header,
+ *                              parameters, context); default arrayLines
+ *   -- expect                  expected result lines follow, one JSON value
+ *                              per line (header rows included when asked)
+ *   -- unordered               compare the lines as a multiset
+ *   -- expect-body: "<json string>"   the exact response body
+ *   -- expect-error: <Kind> <text>    the error's kind and a part of its message
+ *   -- expect-contains: <text> the body contains text (repeatable)
+ *   -- sqlite: <SQL>           the same rows from sqlite3 over the same data
+ *                              (tables wiki and tiny; __time as epoch ms "t")
+ * Lines starting with "#" outside a SQL text are comments.
+ */
+#include "check.h"
+#include "query/query.h"
+#include "storage/storage.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DAY 86400000LL
+#define T0 1704067200000LL   /* 2024-01-01T00:00:00Z */
+
+/* ---- the tables the queries see ---------------------------------------------------- */
+
+struct ttable {
+    const char *name;
+    struct storage_table *t;
+};
+
+static struct ttable tables[8];
+static size_t ntables;
+static sqlite3 *db;
+
+static int env_open(void *ctx, const char *name, struct storage_snapshot **snap, struct lerr *err)
+{
+    (void)ctx;
+    for (size_t i = 0; i < ntables; i++)
+        if (strcmp(tables[i].name, name) == 0) {
+            *snap = storage_table_snapshot(tables[i].t);
+            return *snap ? 0 : lerr_set(err, LERR_NOMEM, "no snapshot");
+        }
+    return LERR_NOT_FOUND;
+}
+
+static int env_list(void *ctx, query_table_fn fn, void *arg, struct lerr *err)
+{
+    (void)ctx;
+    for (size_t i = 0; i < ntables; i++) {
+        struct storage_snapshot *s = storage_table_snapshot(tables[i].t);
+        if (!s)
+            return lerr_set(err, LERR_NOMEM, "no snapshot");
+        int rc = fn(arg, tables[i].name, s->cols, s->ncols);
+        storage_snapshot_free(s);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static const struct query_env env = {NULL, env_open, NULL, env_list};
+
+static int commit_noop(void *ctx, const struct storage_segment_info *added, size_t nadded,
+                       const struct storage_segment_info *removed, size_t nremoved,
+                       struct lerr *err)
+{
+    (void)ctx, (void)added, (void)nadded, (void)removed, (void)nremoved, (void)err;
+    return 0;
+}
+
+static struct storage_table *open_table(const char *root, const char *name,
+                                        const struct storage_schema *sch)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    struct storage_table *t = NULL;
+    struct lerr err;
+    lerr_init(&err);
+    if (storage_table_open(dir, name, sch, NULL, &t, &err)) {
+        fprintf(stderr, "storage_table_open(%s): %s\n", name, err.msg);
+        exit(2);
+    }
+    tables[ntables++] = (struct ttable){name, t};
+    return t;
+}
+
+static void persist(struct storage_table *t)
+{
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_persist(t, commit_noop, NULL, &err) == 0, "persist: %s", err.msg);
+}
+
+/* Appends rows given column-major values (ncols dimension columns 1..ncols). */
+static void append(struct storage_table *t, const int64_t *time, uint32_t nrows,
+                   struct sql_value *const *cols, uint32_t ncols)
+{
+    struct storage_batch_col bc[16];
+    for (uint32_t c = 0; c < ncols; c++)
+        bc[c] = (struct storage_batch_col){c + 1, cols[c], NULL};
+    struct storage_batch b = {nrows, time, ncols, bc};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append: %s", err.msg);
+}
+
+static void sqlite_exec(const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "sqlite: %s: %s\n", sql, msg);
+        exit(2);
+    }
+}
+
+static void sqlite_bind(sqlite3_stmt *st, int i, const struct sql_value *v)
+{
+    if (v->is_null)
+        sqlite3_bind_null(st, i);
+    else if (v->type == SQL_STRING)
+        sqlite3_bind_text(st, i, v->v.s.p, (int)v->v.s.n, SQLITE_TRANSIENT);
+    else if (v->type == SQL_DOUBLE)
+        sqlite3_bind_double(st, i, v->v.d);
+    else
+        sqlite3_bind_int64(st, i, v->v.l);
+}
+
+/* The same rows into sqlite table `name` (t, then the columns). */
+static void sqlite_load(const char *insert, const int64_t *time, uint32_t nrows,
+                        struct sql_value *const *cols, uint32_t ncols)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, insert, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "sqlite prepare: %s\n", sqlite3_errmsg(db));
+        exit(2);
+    }
+    for (uint32_t r = 0; r < nrows; r++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, time[r]);
+        for (uint32_t c = 0; c < ncols; c++)
+            sqlite_bind(st, (int)c + 2, &cols[c][r]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            fprintf(stderr, "sqlite insert: %s\n", sqlite3_errmsg(db));
+            exit(2);
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+/* tiny: twelve hand-written rows, so expected results can be read off. */
+static void build_tiny(const char *root)
+{
+    static const struct storage_column cols[] = {
+        {"s", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"n", SQL_LONG, STORAGE_DIMENSION, {0}},
+        {"d", SQL_DOUBLE, STORAGE_DIMENSION, {0}},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols, 3};
+    struct storage_table *t = open_table(root, "tiny", &sch);
+    static const int64_t H = 3600000;
+    int64_t time[12] = {T0,           T0 + H,       T0 + 2 * H + H / 2, T0 + 5 * H,
+                        T0 + DAY,     T0 + DAY + 10 * H, T0 + 2 * DAY - 1, T0 + DAY + 12 * H,
+                        T0 + 2 * DAY, T0 + 2 * DAY + 6 * H, T0 + 2 * DAY + 7 * H,
+                        T0 + 2 * DAY + 8 * H};
+    struct sql_value s[12], n[12], d[12];
+    const char *sv[12] = {"a", "b", NULL, "a", "", "c", "a", "b", "ab", NULL, "\xc3\x9cn\xc3\xaf",
+                          "a\"q,x"};
+    int64_t nv[12] = {1, 2, 3, -1, 5, 6, 7, 8, 9, -1, 11, 12};
+    double dv[12] = {1.5, NAN, 2.5, 0.5, -1.0, 10, NAN, 4.0, 3.0, NAN, 1.25, 2.0};
+    for (int i = 0; i < 12; i++) {
+        s[i] = sv[i] ? sql_string(sv[i], strlen(sv[i])) : sql_null(SQL_STRING);
+        n[i] = nv[i] >= 0 ? sql_long(nv[i]) : sql_null(SQL_LONG);
+        d[i] = isnan(dv[i]) ? sql_null(SQL_DOUBLE) : sql_double(dv[i]);
+    }
+    struct sql_value *cv[3] = {s, n, d};
+    append(t, time, 7, cv, 3);
+    persist(t);   /* rows 0-6: segments of 2024-01-01 and 2024-01-02 */
+    struct sql_value *cv2[3] = {s + 7, n + 7, d + 7};
+    append(t, time + 7, 5, cv2, 3);   /* realtime: one more in 01-02, four in 01-03 */
+    sqlite_exec("CREATE TABLE tiny(t INTEGER, s TEXT, n INTEGER, d REAL)");
+    sqlite_load("INSERT INTO tiny VALUES(?,?,?,?)", time, 12, cv, 3);
+}
+
+/* wiki: 3000 generated edits over three days; day 1 and most of day 2
+ * persisted, the rest realtime. */
+struct gen {
+    uint64_t s;
+};
+
+static uint32_t rnd(struct gen *g, uint32_t n)
+{
+    g->s = g->s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)((g->s >> 33) % n);
+}
+
+#define WIKI_COLS 9
+
+static void wiki_rows(struct gen *g, int64_t t0, uint32_t n, int64_t *time, struct sql_value **cv,
+                      char (*pages)[32], char (*users)[16])
+{
+    static const char *const channels[] = {"#en.wikipedia", "#en.wikipedia", "#fr.wikipedia",
+                                           "#de.wikipedia", "#ja.wikipedia", "#vi.wikipedia"};
+    static const char *const countries[] = {"France", "Germany", "Japan", "United States", ""};
+    for (uint32_t r = 0; r < n; r++) {
+        time[r] = t0 + (int64_t)rnd(g, (uint32_t)DAY);
+        const char *ch = channels[rnd(g, 6)];
+        uint32_t rank = rnd(g, 20) * rnd(g, 10) + rnd(g, 3);   /* skewed to small ranks */
+        if (rank % 7 == 3)
+            snprintf(pages[r], 32, "Caf\xc3\xa9_%u", rank);
+        else if (rank % 11 == 5)
+            snprintf(pages[r], 32, "\xe6\x97\xa5\xe6\x9c\xac_%u", rank);
+        else
+            snprintf(pages[r], 32, "Page_%u", rank);
+        snprintf(users[r], 16, "user%u", rnd(g, 50));
+        cv[0][r] = sql_string(ch, strlen(ch));
+        cv[1][r] = sql_string(pages[r], strlen(pages[r]));
+        cv[2][r] = sql_string(users[r], strlen(users[r]));
+        uint32_t c = rnd(g, 10);
+        const char *country = c < 6 ? NULL : countries[c - 6 + rnd(g, 2)];
+        cv[3][r] = country ? sql_string(country, strlen(country)) : sql_null(SQL_STRING);
+        int64_t added = rnd(g, 1000);
+        bool del_null = rnd(g, 20) == 0;
+        int64_t deleted = rnd(g, 200);
+        cv[4][r] = sql_long(added);
+        cv[5][r] = del_null ? sql_null(SQL_LONG) : sql_long(deleted);
+        cv[6][r] = del_null ? sql_null(SQL_LONG) : sql_long(added - deleted);
+        cv[7][r] = rnd(g, 10) == 0 ? sql_null(SQL_DOUBLE) : sql_double(rnd(g, 400) / 4.0);
+        cv[8][r] = sql_long(rnd(g, 3) == 0);
+    }
+}
+
+static void build_wiki(const char *root)
+{
+    static const struct storage_column cols[WIKI_COLS] = {
+        {"channel", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"page", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"user", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"countryName", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"added", SQL_LONG, STORAGE_DIMENSION, {0}},
+        {"deleted", SQL_LONG, STORAGE_DIMENSION, {0}},
+        {"delta", SQL_LONG, STORAGE_DIMENSION, {0}},
+        {"score", SQL_DOUBLE, STORAGE_DIMENSION, {0}},
+        {"isRobot", SQL_LONG, STORAGE_DIMENSION, {0}},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 WIKI_COLS};
+    struct storage_table *t = open_table(root, "wiki", &sch);
+    sqlite_exec("CREATE TABLE wiki(t INTEGER, channel TEXT, page TEXT, user TEXT, countryName TEXT,"
+                " added INTEGER, deleted INTEGER, delta INTEGER, score REAL, isRobot INTEGER)");
+    struct gen g = {42};
+    static const struct {
+        int64_t day;
+        uint32_t n;
+        bool persist_after;
+    } parts[] = {{0, 1000, false}, {1, 1000, true}, {1, 200, false}, {2, 800, false}};
+    for (size_t p = 0; p < LS_ARRAY_LEN(parts); p++) {
+        uint32_t n = parts[p].n;
+        int64_t *time = calloc(n, sizeof *time);
+        char (*pages)[32] = calloc(n, sizeof *pages);
+        char (*users)[16] = calloc(n, sizeof *users);
+        struct sql_value *cv[WIKI_COLS];
+        for (int c = 0; c < WIKI_COLS; c++)
+            cv[c] = calloc(n, sizeof *cv[c]);
+        wiki_rows(&g, T0 + parts[p].day * DAY, n, time, cv, pages, users);
+        append(t, time, n, cv, WIKI_COLS);
+        sqlite_load("INSERT INTO wiki VALUES(?,?,?,?,?,?,?,?,?,?)", time, n, cv, WIKI_COLS);
+        if (parts[p].persist_after)
+            persist(t);
+        for (int c = 0; c < WIKI_COLS; c++)
+            free(cv[c]);
+        free(time);
+        free(pages);
+        free(users);
+    }
+}
+
+/* rollup: an aggregate table (hourly) with count, longSum, longMax,
+ * stringLatest and doubleSum measures; part persisted, part realtime, with
+ * rows of the same hour on both sides. */
+static void build_rollup(const char *root)
+{
+    struct storage_column cols[6] = {
+        {"s", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"cnt", SQL_LONG, STORAGE_MEASURE, {0}},
+        {"total", SQL_LONG, STORAGE_MEASURE, {0}},
+        {"mx", SQL_LONG, STORAGE_MEASURE, {0}},
+        {"last_label", SQL_STRING, STORAGE_MEASURE, {0}},
+        {"dsum", SQL_DOUBLE, STORAGE_MEASURE, {0}},
+    };
+    const char *mt[6] = {NULL, "count", "longSum", "longMax", "stringLatest", "doubleSum"};
+    for (int c = 1; c < 6; c++)
+        CHECK(sql_agg_for_measure(mt[c], &cols[c].agg));
+    struct storage_schema sch = {STORAGE_AGGREGATE, STORAGE_GRAN_DAY, STORAGE_GRAN_HOUR, cols, 6};
+    struct storage_table *t = open_table(root, "rollup", &sch);
+    static const int64_t M = 60000;
+    /* (time, s, n, label, d) */
+    static const struct {
+        int64_t t;
+        const char *s;
+        int64_t n;
+        const char *label;
+        double d;
+    } rows[] = {
+        {T0 + 1 * M, "x", 1, "first", 0.5},   {T0 + 50 * M, "x", 2, "second", 0.25},
+        {T0 + 5 * M, "y", 10, "y1", 1.0},     {T0 + 70 * M, "x", 4, "third", 0.125},
+        {T0 + 30 * M, "x", 8, "late-but-early", 0.0625},
+        /* persisted above; realtime below */
+        {T0 + 55 * M, "x", 16, "fourth", 2.0}, {T0 + 10 * M, "y", 32, "y0", 4.0},
+        {T0 + DAY + 1 * M, NULL, 64, "nul", 8.0},
+    };
+    size_t n = LS_ARRAY_LEN(rows);
+    struct sql_agg_call *calls = calloc(6, sizeof *calls);
+    for (int c = 1; c < 6; c++)
+        calls[c] = cols[c].agg;
+    size_t ss = sql_agg_state_size(&calls[1]);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    for (size_t part = 0; part < 2; part++) {
+        size_t lo = part ? 5 : 0, hi = part ? n : 5, k = hi - lo;
+        int64_t time[8];
+        struct sql_value sv[8];
+        uint8_t *st[6] = {0};
+        for (int c = 1; c < 6; c++)
+            st[c] = calloc(k, ss);
+        for (size_t i = 0; i < k; i++) {
+            time[i] = rows[lo + i].t;
+            sv[i] = rows[lo + i].s ? sql_string(rows[lo + i].s, 1) : sql_null(SQL_STRING);
+            struct sql_value a[5] = {sql_null(SQL_NULL), sql_long(rows[lo + i].n),
+                                     sql_long(rows[lo + i].n),
+                                     sql_string(rows[lo + i].label, strlen(rows[lo + i].label)),
+                                     sql_double(rows[lo + i].d)};
+            for (int c = 1; c < 6; c++) {
+                sql_agg_init(&calls[c], st[c] + i * ss);
+                CHECK(sql_agg_add(&calls[c], st[c] + i * ss, &a[c - 1], time[i], &mem));
+            }
+        }
+        struct storage_batch_col bc[6];
+        bc[0] = (struct storage_batch_col){1, sv, NULL};
+        for (int c = 1; c < 6; c++)
+            bc[c] = (struct storage_batch_col){(uint32_t)c + 1, NULL, st[c]};
+        struct storage_batch b = {(uint32_t)k, time, 6, bc};
+        struct lerr err;
+        lerr_init(&err);
+        CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append rollup: %s", err.msg);
+        if (part == 0)
+            persist(t);
+        for (int c = 1; c < 6; c++)
+            free(st[c]);
+    }
+    arena_destroy(&mem);
+    free(calls);
+}
+
+/* big: 60,000 realtime rows for the timeout and the memory cap. */
+static void build_big(const char *root)
+{
+    static const struct storage_column cols[2] = {
+        {"page", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"user", SQL_STRING, STORAGE_DIMENSION, {0}},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols, 2};
+    struct storage_table *t = open_table(root, "big", &sch);
+    enum { N = 60000 };
+    int64_t *time = calloc(N, sizeof *time);
+    struct sql_value *pv = calloc(N, sizeof *pv), *uv = calloc(N, sizeof *uv);
+    char (*pages)[16] = calloc(N, sizeof *pages);
+    char (*users)[16] = calloc(N, sizeof *users);
+    struct gen g = {7};
+    for (uint32_t r = 0; r < N; r++) {
+        time[r] = T0 + r * 1000LL;
+        snprintf(pages[r], 16, "p%u", rnd(&g, 3000));
+        snprintf(users[r], 16, "u%u", rnd(&g, 500));
+        pv[r] = sql_string(pages[r], strlen(pages[r]));
+        uv[r] = sql_string(users[r], strlen(users[r]));
+    }
+    struct sql_value *cv[2] = {pv, uv};
+    append(t, time, N, cv, 2);
+    free(time);
+    free(pv);
+    free(uv);
+    free(pages);
+    free(users);
+}
+
+/* ---- running cases ---------------------------------------------------------------------- */
+
+struct tcase {
+    char name[160];
+    char file[128];
+    struct buf sql;
+    struct buf request;
+    struct buf expect;       /* lines */
+    bool has_expect, unordered;
+    char *body;              /* expect-body */
+    char error[512];
+    struct buf contains;     /* NUL-separated */
+    size_t ncontains;
+    struct buf sqlite;
+};
+
+static void case_reset(struct tcase *c)
+{
+    buf_reset(&c->sql);
+    buf_reset(&c->request);
+    buf_reset(&c->expect);
+    buf_reset(&c->contains);
+    buf_reset(&c->sqlite);
+    free(c->body);
+    c->body = NULL;
+    c->has_expect = c->unordered = false;
+    c->error[0] = 0;
+    c->ncontains = 0;
+    c->name[0] = 0;
+}
+
+/* Lines of s (without empty ones) into a NULL-terminated array. */
+static char **split_lines(const char *s, size_t *n)
+{
+    size_t cap = 16;
+    char **v = calloc(cap, sizeof *v);
+    *n = 0;
+    while (*s) {
+        const char *e = strchr(s, '\n');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len) {
+            if (*n + 2 > cap) {
+                cap *= 2;
+                v = realloc(v, cap * sizeof *v);
+            }
+            v[(*n)++] = strndup(s, len);
+        }
+        s += len + (e ? 1 : 0);
+    }
+    v[*n] = NULL;
+    return v;
+}
+
+static void free_lines(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Canonical text of a JSON line (so that spacing in expectations does not matter). */
+static char *canon(const char *line)
+{
+    json_error_t je;
+    json_t *j = json_loads(line, JSON_DECODE_ANY, &je);
+    if (!j)
+        return strdup(line);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    return s;
+}
+
+/* Cell text for the sqlite comparison. */
+static void cell_text(json_t *v, char *out, size_t cap)
+{
+    if (json_is_null(v))
+        snprintf(out, cap, "NULL");
+    else if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, cap, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, cap, "%d", json_is_true(v) ? 1 : 0);
+    else
+        snprintf(out, cap, "?");
+}
+
+static bool cells_equal(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    char *ea, *eb;
+    double x = strtod(a, &ea), y = strtod(b, &eb);
+    if (*a && *b && !*ea && !*eb)
+        return fabs(x - y) <= 1e-9 * (fabs(x) > 1 ? fabs(x) : 1);
+    return false;
+}
+
+/* Splits s in place on tabs, keeping empty cells. */
+static char **split_cells(char *s, size_t *n)
+{
+    *n = 1;
+    for (char *p = s; *p; p++)
+        *n += *p == '\t';
+    char **v = calloc(*n, sizeof *v);
+    size_t k = 0;
+    v[k++] = s;
+    for (char *p = s; *p; p++)
+        if (*p == '\t') {
+            *p = 0;
+            v[k++] = p + 1;
+        }
+    return v;
+}
+
+/* Both results as lines of tab-separated cells, compared cell by cell. */
+static void check_sqlite(const struct tcase *c, char **lines, size_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, c->sqlite.data, -1, &st, NULL) != SQLITE_OK) {
+        CHECK_MSG(0, "%s: %s: sqlite: %s", c->file, c->name, sqlite3_errmsg(db));
+        return;
+    }
+    size_t cap = 64, m = 0;
+    char **rows = calloc(cap, sizeof *rows);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct buf b;
+        buf_init(&b, 0);
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            if (i)
+                buf_putc(&b, '\t');
+            if (sqlite3_column_type(st, i) == SQLITE_NULL)
+                buf_puts(&b, "NULL");
+            else if (sqlite3_column_type(st, i) == SQLITE_FLOAT)
+                buf_printf(&b, "%.17g", sqlite3_column_double(st, i));
+            else
+                buf_puts(&b, (const char *)sqlite3_column_text(st, i));
+        }
+        if (m + 1 >= cap)
+            rows = realloc(rows, (cap *= 2) * sizeof *rows);
+        rows[m++] = strdup(buf_cstr(&b));
+        buf_free(&b);
+    }
+    sqlite3_finalize(st);
+    char **ours = calloc(n + 1, sizeof *ours);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_loads(lines[i], JSON_DECODE_ANY, NULL);
+        struct buf b;
+        buf_init(&b, 0);
+        for (size_t k = 0; j && k < json_array_size(j); k++) {
+            char cell[512];
+            cell_text(json_array_get(j, k), cell, sizeof cell);
+            if (k)
+                buf_putc(&b, '\t');
+            buf_puts(&b, cell);
+        }
+        ours[i] = strdup(buf_cstr(&b));
+        buf_free(&b);
+        json_decref(j);
+    }
+    if (c->unordered) {
+        qsort(rows, m, sizeof *rows, cmp_str);
+        qsort(ours, n, sizeof *ours, cmp_str);
+    }
+    CHECK_MSG(m == n, "%s: %s: sqlite has %zu rows, we have %zu", c->file, c->name, m, n);
+    for (size_t i = 0; i < m && i < n; i++) {
+        char *a = strdup(ours[i]), *b = strdup(rows[i]);
+        size_t na, nb;
+        char **ca = split_cells(a, &na), **cb = split_cells(b, &nb);
+        bool same = na == nb;
+        for (size_t q = 0; same && q < na; q++)
+            same = ca[q] && cb[q] && cells_equal(ca[q], cb[q]);
+        CHECK_MSG(same, "%s: %s: row %zu: ours [%s], sqlite [%s]", c->file, c->name, i, ours[i],
+                  rows[i]);
+        free(ca);
+        free(cb);
+        free(a);
+        free(b);
+    }
+    for (size_t i = 0; i < m; i++)
+        free(rows[i]);
+    for (size_t i = 0; i < n; i++)
+        free(ours[i]);
+    free(rows);
+    free(ours);
+}
+
+static void run_case(struct tcase *c)
+{
+    if (!c->name[0])
+        return;
+    /* the request: the given fields, the SQL, arrayLines unless told */
+    json_error_t je;
+    json_t *req = c->request.len ? json_loads(c->request.data, 0, &je) : json_object();
+    if (!req) {
+        CHECK_MSG(0, "%s: %s: bad request JSON: %s", c->file, c->name, je.text);
+        return;
+    }
+    json_object_set_new(req, "query", json_string(buf_cstr(&c->sql)));
+    if (!json_object_get(req, "resultFormat"))
+        json_object_set_new(req, "resultFormat", json_string("arrayLines"));
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct query_request qr;
+    struct lerr err;
+    lerr_init(&err);
+    struct buf out;
+    buf_init(&out, 64u << 20);
+    struct query_result_meta meta;
+    int rc = query_request_parse(body, strlen(body), &qr, &mem, &err);
+    if (!rc) {
+        qr.now_ms = T0 + 3 * DAY;
+        rc = query_execute(&qr, &env, &out, &meta, &err);
+    }
+    free(body);
+    if (c->error[0]) {
+        char kind[64] = {0};
+        const char *text = c->error;
+        const char *sp = strchr(c->error, ' ');
+        snprintf(kind, sizeof kind, "%.*s", (int)(sp ? sp - c->error : (long)strlen(c->error)),
+                 c->error);
+        text = sp ? sp + 1 : "";
+        CHECK_MSG(rc != 0 && strcmp(lerr_name(err.code), kind) == 0 && strstr(err.msg, text),
+                  "%s: %s: want error %s, got rc=%d %s: %s", c->file, c->name, c->error, rc,
+                  lerr_name(err.code), rc ? err.msg : buf_cstr(&out));
+        CHECK_MSG(out.len == 0, "%s: %s: a failed query wrote a body", c->file, c->name);
+        goto done;
+    }
+    if (rc) {
+        CHECK_MSG(0, "%s: %s: query failed: %s: %s", c->file, c->name, lerr_name(err.code), err.msg);
+        goto done;
+    }
+    if (!c->body && !c->ncontains && !c->has_expect && !c->sqlite.len)
+        CHECK_MSG(0, "%s: %s: no expectation; the body is:\n%s", c->file, c->name, buf_cstr(&out));
+    if (c->body)
+        CHECK_MSG(strcmp(buf_cstr(&out), c->body) == 0, "%s: %s: body\n%s\nwant\n%s", c->file,
+                  c->name, buf_cstr(&out), c->body);
+    const char *p = c->contains.data;
+    for (size_t i = 0; i < c->ncontains; i++, p += strlen(p) + 1)
+        CHECK_MSG(strstr(buf_cstr(&out), p) != NULL, "%s: %s: body lacks \"%s\":\n%s", c->file,
+                  c->name, p, buf_cstr(&out));
+    if (c->has_expect || c->sqlite.len) {
+        size_t ng, nw;
+        char **got = split_lines(buf_cstr(&out), &ng);
+        char **want = split_lines(buf_cstr(&c->expect), &nw);
+        if (c->sqlite.len)
+            check_sqlite(c, got, ng);
+        if (c->has_expect) {
+            for (size_t i = 0; i < ng; i++) {
+                char *t = canon(got[i]);
+                free(got[i]);
+                got[i] = t;
+            }
+            for (size_t i = 0; i < nw; i++) {
+                char *t = canon(want[i]);
+                free(want[i]);
+                want[i] = t;
+            }
+            if (c->unordered) {
+                qsort(got, ng, sizeof *got, cmp_str);
+                qsort(want, nw, sizeof *want, cmp_str);
+            }
+            bool same = ng == nw;
+            for (size_t i = 0; same && i < ng; i++)
+                same = strcmp(got[i], want[i]) == 0;
+            if (!same) {
+                fprintf(stderr, "--- %s: %s: got %zu lines:\n", c->file, c->name, ng);
+                for (size_t i = 0; i < ng; i++)
+                    fprintf(stderr, "  %s\n", got[i]);
+                fprintf(stderr, "--- want %zu lines:\n", nw);
+                for (size_t i = 0; i < nw; i++)
+                    fprintf(stderr, "  %s\n", want[i]);
+            }
+            CHECK_MSG(same, "%s: %s: rows differ", c->file, c->name);
+        }
+        free_lines(got, ng);
+        free_lines(want, nw);
+    }
+done:
+    buf_free(&out);
+    arena_destroy(&mem);
+}
+
+static bool directive(const char *line, const char *name, const char **rest)
+{
+    size_t n = strlen(name);
+    if (strncmp(line, "-- ", 3) != 0 || strncmp(line + 3, name, n) != 0)
+        return false;
+    const char *r = line + 3 + n;
+    if (*r == ':')
+        r++;
+    else if (*r && *r != '\n')
+        return false;
+    while (*r == ' ')
+        r++;
+    *rest = r;
+    return true;
+}
+
+static void run_file(const char *dir, const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        CHECK_MSG(0, "cannot open %s", path);
+        return;
+    }
+    struct tcase c;
+    memset(&c, 0, sizeof c);
+    buf_init(&c.sql, 0);
+    buf_init(&c.request, 0);
+    buf_init(&c.expect, 0);
+    buf_init(&c.contains, 0);
+    buf_init(&c.sqlite, 0);
+    snprintf(c.file, sizeof c.file, "%s", file);
+    enum { IN_NONE, IN_SQL, IN_EXPECT } mode = IN_NONE;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        const char *rest;
+        if (directive(line, "query", &rest)) {
+            run_case(&c);
+            case_reset(&c);
+            snprintf(c.name, sizeof c.name, "%s", rest);
+            mode = IN_SQL;
+        } else if (directive(line, "request", &rest)) {
+            buf_puts(&c.request, rest);
+            mode = IN_NONE;
+        } else if (directive(line, "expect", &rest)) {
+            c.has_expect = true;
+            mode = IN_EXPECT;
+        } else if (directive(line, "unordered", &rest)) {
+            c.unordered = true;
+        } else if (directive(line, "expect-body", &rest)) {
+            json_t *j = json_loads(rest, JSON_DECODE_ANY, NULL);
+            CHECK_MSG(json_is_string(j), "%s: %s: expect-body needs a JSON string", file, c.name);
+            if (json_is_string(j))
+                c.body = strdup(json_string_value(j));
+            json_decref(j);
+            mode = IN_NONE;
+        } else if (directive(line, "expect-error", &rest)) {
+            snprintf(c.error, sizeof c.error, "%s", rest);
+            mode = IN_NONE;
+        } else if (directive(line, "expect-contains", &rest)) {
+            buf_append(&c.contains, rest, strlen(rest) + 1);
+            c.ncontains++;
+            mode = IN_NONE;
+        } else if (directive(line, "sqlite", &rest)) {
+            buf_puts(&c.sqlite, rest);
+            mode = IN_NONE;
+        } else if (mode == IN_SQL) {
+            if (c.sql.len)
+                buf_putc(&c.sql, '\n');
+            buf_puts(&c.sql, line);
+        } else if (mode == IN_EXPECT && len && line[0] != '#') {
+            buf_puts(&c.expect, line);
+            buf_putc(&c.expect, '\n');
+        }
+    }
+    run_case(&c);
+    case_reset(&c);
+    free(line);
+    fclose(f);
+    buf_free(&c.sql);
+    buf_free(&c.request);
+    buf_free(&c.expect);
+    buf_free(&c.contains);
+    buf_free(&c.sqlite);
+}
+
+/* ---- request parsing --------------------------------------------------------------------- */
+
+static void test_request_parse(void)
+{
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct query_request r;
+    struct lerr err;
+    static const char ok[] =
+        "{\"query\":\"SELECT ?\",\"resultFormat\":\"csv\",\"header\":true,\"typesHeader\":true,"
+        "\"parameters\":[{\"type\":\"BIGINT\",\"value\":7},{\"type\":\"TIMESTAMP\","
+        "\"value\":\"2000-01-02 03:04:05\"},{\"type\":\"VARCHAR\",\"value\":null}],"
+        "\"context\":{\"timeout\":\"1500\",\"sqlTimeZone\":\"America/Los_Angeles\","
+        "\"useCache\":false,\"maxQueryBytes\":1000000}}";
+    lerr_init(&err);
+    CHECK_EQ_INT(query_request_parse(ok, strlen(ok), &r, &mem, &err), 0);
+    CHECK_EQ_INT(r.format, QUERY_FORMAT_CSV);
+    CHECK(r.header && r.types_header && !r.sql_types_header);
+    CHECK_EQ_INT(r.nparams, 3);
+    CHECK_EQ_INT(r.params[0].v.l, 7);
+    CHECK_EQ_INT(r.params[1].type, SQL_TIMESTAMP);
+    CHECK_EQ_INT(r.params[1].v.l, 946782245000LL);
+    CHECK(r.params[2].is_null);
+    CHECK_EQ_INT(r.timeout_ms, 1500);
+    CHECK_EQ_INT(r.max_bytes, 1000000);
+    CHECK_EQ_STR(r.time_zone, "America/Los_Angeles");
+
+    static const struct {
+        const char *body, *target, *msg;
+    } bad[] = {
+        {"{\"query\":\"SELECT 1\",\"resultformat\":\"csv\"}", "resultformat", "did you mean 'resultFormat'"},
+        {"{\"query\":\"SELECT 1\",\"resultFormat\":\"xml\"}", "resultFormat", "object, array"},
+        {"{\"query\":1}", "query", "must be the SQL text"},
+        {"{\"query\":\"SELECT ?\",\"parameters\":[{\"type\":\"BIGINT\",\"value\":\"x\"}]}",
+         "parameters[0].value", "type 'BIGINT'"},
+        {"{\"query\":\"SELECT ?\",\"parameters\":[{\"type\":\"BLOB\",\"value\":1}]}",
+         "parameters[0].value", "types: VARCHAR"},
+        {"{\"query\":\"SELECT 1\",\"context\":{\"timeout\":-5}}", "context.timeout", ">= 0"},
+        {"{\"query\":\"SELECT 1\",\"header\":\"yes\"}", "header", "true or false"},
+        {"[1]", "", "JSON object"},
+        {"{\"query\":", "", "not valid JSON"},
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
+        lerr_init(&err);
+        int rc = query_request_parse(bad[i].body, strlen(bad[i].body), &r, &mem, &err);
+        CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, bad[i].msg) &&
+                      strcmp(err.target, bad[i].target) == 0,
+                  "request %zu: rc=%d target '%s' msg %s", i, rc, err.target, err.msg);
+    }
+    CHECK_EQ_INT(query_format_parse("objectLines", 11), QUERY_FORMAT_OBJECT_LINES);
+    CHECK_EQ_INT(query_format_parse("nope", 4), -1);
+    arena_destroy(&mem);
+}
+
+/* A query's snapshot is fixed: rows appended while its result is being
+ * written are not in it, and appends never wait for queries. */
+static void test_snapshot_and_meta(void)
+{
+    struct query_request r;
+    query_request_init(&r);
+    static const char sql[] = "SELECT COUNT(*) FROM tiny";
+    r.sql = sql;
+    r.sql_len = strlen(sql);
+    r.format = QUERY_FORMAT_ARRAY;
+    struct buf out;
+    buf_init(&out, 0);
+    struct query_result_meta meta;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(query_execute(&r, &env, &out, &meta, &err), 0);
+    CHECK_EQ_STR(buf_cstr(&out), "[[12]]\n");
+    CHECK_EQ_STR(meta.content_type, "application/json");
+    CHECK_EQ_INT(meta.rows, 1);
+    CHECK_EQ_INT(meta.ncols, 1);
+    /* a body that cannot grow past its cap fails cleanly and stays empty */
+    struct buf small;
+    buf_init(&small, 8);
+    static const char sql2[] = "SELECT page FROM wiki";
+    r.sql = sql2;
+    r.sql_len = strlen(sql2);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_execute(&r, &env, &small, &meta, &err), LERR_INVALID);
+    CHECK(strstr(err.msg, "response body") != NULL);
+    CHECK_EQ_INT(small.len, 0);
+    buf_free(&small);
+    buf_free(&out);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
+    char root[] = "/tmp/lodestar-test-query-XXXXXX";
+    if (!mkdtemp(root)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+        return 2;
+    sqlite_exec("PRAGMA case_sensitive_like = ON");
+    build_tiny(root);
+    build_wiki(root);
+    build_rollup(root);
+    build_big(root);
+
+    test_request_parse();
+    test_snapshot_and_meta();
+
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "cannot open %s (run from the repository root)\n", dir);
+        CHECK(0);
+    } else {
+        char *names[256];
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) && n < 256)
+            if (strlen(e->d_name) > 4 && strcmp(e->d_name + strlen(e->d_name) - 4, ".txt") == 0)
+                names[n++] = strdup(e->d_name);
+        closedir(d);
+        qsort(names, n, sizeof *names, cmp_str);
+        for (size_t i = 0; i < n; i++) {
+            run_file(dir, names[i]);
+            free(names[i]);
+        }
+        CHECK_MSG(n > 0, "no SQL test files in %s", dir);
+    }
+
+    for (size_t i = 0; i < ntables; i++)
+        storage_table_free(tables[i].t);
+    sqlite3_close(db);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", root);
+    return check_summary();
+}
