@@ -499,11 +499,10 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
     if (rkt)
         rd_kafka_topic_destroy(rkt);
     if (e) {
-        if (err_is_connectivity(e) || e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-            char why[200];
-            snprintf(why, sizeof why, "no metadata: %s", rd_kafka_err2str(e));
-            note_down(ks, why);
-        }
+        /* Whatever the cause, nothing can be read until metadata comes. */
+        char why[200];
+        snprintf(why, sizeof why, "no metadata: %s", rd_kafka_err2str(e));
+        note_down(ks, why);
         return lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: cannot fetch metadata: %s",
                         ks->bootstrap, rd_kafka_err2str(e));
     }
@@ -892,8 +891,11 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
             rd_kafka_poll(ks->rk, remain);
         return 0;
     }
-    if (ks->any_reset && mono_ms() >= ks->next_reset_ms)
-        handle_resets(ks, ks->timeout_ms);
+    if (ks->any_reset && mono_ms() >= ks->next_reset_ms) {
+        /* Blocking lookups: bounded by the caller's patience, not only ours. */
+        int tmo = timeout_ms < ks->timeout_ms ? timeout_ms : ks->timeout_ms;
+        handle_resets(ks, tmo < 200 ? 200 : tmo);
+    }
     if (t0 >= ks->next_wm_ms) {
         refresh_watermarks(ks, !down);
         ks->next_wm_ms = t0 + WATERMARK_QUERY_MS;
