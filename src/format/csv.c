@@ -250,9 +250,11 @@ int format__csv_init(struct format_parser *p, const struct format_settings *fs,
         if (!name || !add_column(p, name, strlen(name)))
             return lerr_set(err, LERR_NOMEM, "out of memory compiling formatSettings.columns");
     }
+    /* The inputSchema order, leaving out the kafka metadata it declares. */
     if (!fs->ncolumns && !cs->from_header)
         for (uint32_t i = 0; i < p->ndeclared; i++)
-            if (!add_column(p, p->fields[i].name, p->fields[i].name_len))
+            if (p->fields[i].meta == META_NONE &&
+                !add_column(p, p->fields[i].name, p->fields[i].name_len))
                 return lerr_set(err, LERR_NOMEM, "out of memory compiling the columns");
     return 0;
 }

@@ -417,6 +417,16 @@ static void test_kafka_custom(void)
     CHECK_EQ_STR(tf_field(p, &row, "kafka.key"), "S:a,\"b");
     format_parser_free(p);
 
+    /* CSV columns in inputSchema order skip the kafka metadata declared there. */
+    p = tf_parser("{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"csv\"}}",
+                  "a:string,kafka.key:string,kafka.header.h:string,b:long", false);
+    struct format_record r3 = {.data = "x,5", .len = 3, .key = "k", .key_len = 1};
+    CHECK_EQ_INT(tf_parse_rec(p, &mem, &r3, &row, &err), FORMAT_OK);
+    CHECK_EQ_STR(tf_field(p, &row, "a"), "S:x");
+    CHECK_EQ_STR(tf_field(p, &row, "b"), "L:5");
+    CHECK_EQ_STR(tf_field(p, &row, "kafka.key"), "S:k");
+    format_parser_free(p);
+
     /* Two metadata columns with one name: refused. */
     struct lerr e;
     CHECK(!tf_parser_ex("{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\"},"
