@@ -376,11 +376,16 @@ static int explain(const struct qplan *p, struct qctx *x, struct qresult *res)
     if (p->src->snap) {
         buf_printf(&b, "Scan %s.\"%s\": %zu views (%zu segments, %zu realtime buffers) read",
                    schema, p->src->table, p->nviews, p->nviews - p->nrealtime, p->nrealtime);
-        buf_printf(&b, "; %zu pruned by __time outside [", p->npruned);
-        explain_time(&b, q->time_min);
-        buf_puts(&b, ", ");
-        explain_time(&b, q->time_max);
-        buf_printf(&b, "); %zu empty\n", p->nempty);
+        if (q->time_min == INT64_MIN && q->time_max == INT64_MAX) {
+            buf_puts(&b, "; no __time bounds to prune by");
+        } else {
+            buf_printf(&b, "; %zu pruned by __time outside [", p->npruned);
+            explain_time(&b, q->time_min);
+            buf_puts(&b, ", ");
+            explain_time(&b, q->time_max);
+            buf_puts(&b, ")");
+        }
+        buf_printf(&b, "; %zu empty\n", p->nempty);
     } else if (q->table && *q->table) {
         buf_printf(&b, "Scan %s.%s: in-memory table of %zu rows\n", schema, p->src->table,
                    p->src->mem ? p->src->mem->nrows : (size_t)0);

@@ -189,8 +189,10 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
     x.deadline_ns = req->timeout_ms > 0 && req->timeout_ms < INT64_MAX / 1000000 - t0 / 1000000
                         ? t0 + req->timeout_ms * 1000000
                         : INT64_MAX;
-    arena_init(&x.keep, 64 * 1024, (size_t)x.max_bytes);
-    arena_init(&x.scratch, 256 * 1024, (size_t)x.max_bytes);
+    /* the arenas themselves are unbounded: qctx_check() holds the total to
+     * max_bytes at every block, so an overshoot is at most one block's worth */
+    arena_init(&x.keep, 64 * 1024, 0);
+    arena_init(&x.scratch, 256 * 1024, 0);
     x.tz = tz_utc();
     int rc = 0;
     if (req->time_zone && *req->time_zone) {

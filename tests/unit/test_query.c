@@ -18,7 +18,7 @@
  *   -- expect-contains: <text> the body contains text (repeatable)
  *   -- sqlite: <SQL>           the same rows from sqlite3 over the same data
  *                              (tables wiki and tiny; __time as epoch ms "t")
- * Lines starting with "#" outside a SQL text are comments.
+ * Lines starting with "#" are comments.
  */
 #include "check.h"
 #include "query/query.h"
@@ -760,6 +760,8 @@ static void run_file(const char *dir, const char *file)
         } else if (directive(line, "sqlite", &rest)) {
             buf_puts(&c.sqlite, rest);
             mode = IN_NONE;
+        } else if (line[0] == '#') {
+            continue;   /* comment */
         } else if (mode == IN_SQL) {
             if (c.sql.len)
                 buf_putc(&c.sql, '\n');
