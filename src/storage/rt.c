@@ -42,7 +42,7 @@ struct rt_col {
     /* STRING dictionary: id 0 is NULL, entries 1.. */
     _Atomic(struct rt_str *) *dpages;
     atomic_uint dcount;
-    uint32_t *dslots;         /* writer only: open addressing over ids */
+    uint64_t *dslots;         /* writer only: open addressing, hash tag << 32 | id */
     uint32_t dcap;
 };
 
@@ -289,7 +289,7 @@ static inline struct rt_str *dict_slot(const struct rt_col *c, uint32_t id)
 static bool dict_grow(struct rt_buf *b, struct rt_col *c)
 {
     uint32_t ncap = c->dcap ? c->dcap * 2 : 1024;
-    uint32_t *ns = calloc(ncap, sizeof *ns);
+    uint64_t *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return false;
     uint32_t n = atomic_load_explicit(&c->dcount, memory_order_relaxed);
@@ -299,7 +299,7 @@ static bool dict_grow(struct rt_buf *b, struct rt_col *c)
         uint32_t i = (uint32_t)h & (ncap - 1);
         while (ns[i])
             i = (i + 1) & (ncap - 1);
-        ns[i] = id;
+        ns[i] = (h & 0xffffffff00000000ULL) | id;
     }
     free(c->dslots);
     count_bytes(b, (size_t)(ncap - c->dcap) * sizeof *ns);
@@ -308,18 +308,33 @@ static bool dict_grow(struct rt_buf *b, struct rt_col *c)
     return true;
 }
 
-/* The id of (p, n), adding it when new. 0 on OOM (never a valid value id). */
-static uint32_t dict_id(struct rt_buf *b, struct rt_col *c, const char *p, uint32_t n)
+/* Appends look strings up in big tables: fetching a batch's slots ahead of
+ * use hides most of the cache misses. */
+static inline void dict_prefetch(const struct rt_col *c, uint64_t h)
+{
+    if (c->dcap)
+        __builtin_prefetch(&c->dslots[h & (c->dcap - 1)]);
+}
+
+/*
+ * The id of (p, n), whose st_hash_bytes is h, adding it when new. 0 on OOM
+ * (never a valid value id). The slot's tag (the hash's high half) saves
+ * reading the entries of slots that cannot match.
+ */
+static uint32_t dict_id(struct rt_buf *b, struct rt_col *c, const char *p, uint32_t n, uint64_t h)
 {
     uint32_t count = atomic_load_explicit(&c->dcount, memory_order_relaxed);
     if ((uint64_t)count * 2 >= c->dcap && !dict_grow(b, c))
         return 0;
-    uint64_t h = st_hash_bytes(p, n);
+    uint64_t tag = h & 0xffffffff00000000ULL;
     uint32_t i = (uint32_t)h & (c->dcap - 1);
     for (; c->dslots[i]; i = (i + 1) & (c->dcap - 1)) {
-        struct rt_str *e = dict_slot(c, c->dslots[i]);
+        if ((c->dslots[i] & 0xffffffff00000000ULL) != tag)
+            continue;
+        uint32_t id = (uint32_t)c->dslots[i];
+        struct rt_str *e = dict_slot(c, id);
         if (e->n == n && (n == 0 || memcmp(e->p, p, n) == 0))
-            return c->dslots[i];
+            return id;
     }
     if (count > b->cap_rows)
         return 0;
@@ -339,7 +354,7 @@ static uint32_t dict_id(struct rt_buf *b, struct rt_col *c, const char *p, uint3
     struct rt_str *e = dict_slot(c, count);
     e->p = copy;
     e->n = n;
-    c->dslots[i] = count;
+    c->dslots[i] = tag | count;
     atomic_store_explicit(&c->dcount, count + 1, memory_order_release);
     return count;
 }
@@ -383,18 +398,21 @@ static inline uint64_t dbl_bits(double d)
     return u;
 }
 
-/* Fills k from v for column c; false on OOM (dictionary insert). */
+/* Fills k from v for column c; false on OOM (dictionary insert). `hash`
+ * is the string's st_hash_bytes when the caller computed it, else 0. */
 static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value *v,
-                     struct arena *scratch, struct key *k)
+                     struct arena *scratch, uint64_t hash, struct key *k)
 {
     struct sql_value x = coerce(v, c->type, scratch);
     memset(k, 0, sizeof *k);
     if (x.is_null)
         return (k->null = true);
     switch (c->type) {
-    case SQL_STRING:
-        k->u = dict_id(b, c, x.v.s.p ? x.v.s.p : "", x.v.s.n);
+    case SQL_STRING: {
+        const char *p = x.v.s.p ? x.v.s.p : "";
+        k->u = dict_id(b, c, p, x.v.s.n, hash ? hash : st_hash_bytes(p, x.v.s.n));
         return k->u != 0;
+    }
     case SQL_JSON:
         k->p = x.v.s.p ? x.v.s.p : "";
         k->n = x.v.s.n;
@@ -542,6 +560,26 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
         cols[i] = col_at(b, i);
     for (uint32_t j = 0; j < batch->ncols; j++)
         src[batch->cols[j].col] = &batch->cols[j];
+    /* string hashes up front, so that the loop below can prefetch slots */
+    uint64_t **hashes = arena_zalloc(scratch, ncols * sizeof *hashes);
+    if (!hashes) {
+        nomem(err);
+        return -1;
+    }
+    for (size_t c = 1; c < ncols; c++) {
+        if (!src[c] || cols[c]->kind != STORAGE_DIMENSION || cols[c]->type != SQL_STRING)
+            continue;
+        hashes[c] = arena_alloc(scratch, (size_t)n * sizeof **hashes);
+        if (!hashes[c]) {
+            nomem(err);
+            return -1;
+        }
+        for (uint32_t k = 0; k < n; k++) {
+            const struct sql_value *v = &src[c]->values[rows[k]];
+            hashes[c][k] = !v->is_null && v->type == SQL_STRING
+                               ? st_hash_bytes(v->v.s.p ? v->v.s.p : "", v->v.s.n) : 0;
+        }
+    }
 
     bool agg = b->type == STORAGE_AGGREGATE;
     if (agg)
@@ -560,8 +598,11 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
         for (size_t c = 1; c < ncols && ok; c++) {
             if (cols[c]->kind != STORAGE_DIMENSION)
                 continue;
+            if (hashes[c] && k + 16 < n)
+                dict_prefetch(cols[c], hashes[c][k + 16]);
             if (src[c])
-                ok = make_key(b, cols[c], &src[c]->values[r], scratch, &keys[c]);
+                ok = make_key(b, cols[c], &src[c]->values[r], scratch,
+                              hashes[c] ? hashes[c][k] : 0, &keys[c]);
             else
                 keys[c] = (struct key){.null = true};
             h += key_hash(cols[c], c, &keys[c]);

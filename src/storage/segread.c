@@ -473,20 +473,20 @@ static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t l
 {
     const struct st_scol *c = &s->cols[col];
     uint64_t cnt = c->dict_count;
-    if (len < 8 || st_get_u32(p) != cnt || (len - 8) / 8 < cnt + 1)
+    if (len < 8 || st_get_u32(p) != cnt || (len - 8) / 4 < cnt + 1)
         return st_seg_corrupt(s, col, ST_P_DICT, 0, err, "dictionary header does not match");
     const uint8_t *offs = p + 8;
-    const uint8_t *bytes = offs + (cnt + 1) * 8;
-    uint64_t avail = len - 8 - (cnt + 1) * 8;
-    uint64_t prev = st_get_u64(offs);
+    const uint8_t *bytes = offs + (cnt + 1) * 4;
+    uint64_t avail = len - 8 - (cnt + 1) * 4;
+    uint64_t prev = st_get_u32(offs);
     if (prev != 0)
         return st_seg_corrupt(s, col, ST_P_DICT, 8, err, "dictionary offsets do not start at 0");
     const uint8_t *pv = NULL;
     uint64_t pvn = 0;
     for (uint64_t i = 1; i <= cnt; i++) {
-        uint64_t o = st_get_u64(offs + i * 8);
+        uint64_t o = st_get_u32(offs + i * 4);
         if (o < prev || o > avail)
-            return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 8, err,
+            return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
                                   "dictionary offset out of range");
         /* strictly ascending: binary search and ids rely on it */
         const uint8_t *v = bytes + prev;
@@ -494,7 +494,7 @@ static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t l
         if (i > 1) {
             int cmpv = memcmp(pv, v, pvn < vn ? pvn : vn);
             if (cmpv > 0 || (cmpv == 0 && pvn >= vn))
-                return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 8, err,
+                return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
                                       "dictionary values are not sorted");
         }
         pv = v;
@@ -525,13 +525,60 @@ static int check_ids(struct st_seg *s, size_t col, const uint8_t *p, uint64_t le
     return 0;
 }
 
+/* Sizes of the posting-list layout of a bitmaps part. */
+static void postings_widths(uint64_t nrows, unsigned *ws, unsigned *wr)
+{
+    *ws = st_bits_for(nrows);
+    *wr = st_bits_for(nrows ? nrows - 1 : 0);
+}
+
+static int check_postings(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                          struct lerr *err)
+{
+    const struct st_scol *c = &s->cols[col];
+    uint64_t nb = (uint64_t)c->dict_count + 1;
+    unsigned ws, wr;
+    postings_widths(s->nrows, &ws, &wr);
+    uint64_t ssz = st_bitpack_size(nb + 1, ws);
+    if (len != ssz + st_bitpack_size(s->nrows, wr) + 8)
+        return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "posting lists have the wrong size");
+    uint64_t starts[2], prev = 0;
+    uint32_t rows[256];
+    for (uint64_t id = 0; id < nb; id++) {
+        st_bitunpack64(p, id, 2, ws, starts);
+        if ((id == 0 && starts[0] != 0) || starts[0] < prev || starts[1] < starts[0] ||
+            starts[1] > s->nrows || (id == nb - 1 && starts[1] != s->nrows))
+            return st_seg_corrupt(s, col, ST_P_BITMAPS, (id * ws) / 8, err,
+                                  "posting list bounds out of order");
+        prev = starts[0];
+        /* rows of one id: strictly ascending and inside the segment */
+        int64_t last = -1;
+        for (uint64_t r0 = starts[0]; r0 < starts[1]; r0 += 256) {
+            uint32_t m = (uint32_t)(starts[1] - r0 < 256 ? starts[1] - r0 : 256);
+            st_bitunpack32(p + ssz, r0, m, wr, rows);
+            for (uint32_t k = 0; k < m; k++) {
+                if ((int64_t)rows[k] <= last || rows[k] >= s->nrows)
+                    return st_seg_corrupt(s, col, ST_P_BITMAPS, ssz + (r0 + k) * wr / 8, err,
+                                          "posting list rows out of order");
+                last = rows[k];
+            }
+        }
+    }
+    return 0;
+}
+
 static int check_bitmaps(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
                          struct lerr *err)
 {
     const struct st_scol *c = &s->cols[col];
     uint64_t nb = (uint64_t)c->dict_count + 1;
-    if (len < 8 || st_get_u32(p + len - 8) != nb || (len - 8) / 8 < nb + 1)
+    if (len < 8 || st_get_u32(p + len - 8) != nb)
         return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "bitmap directory does not match");
+    uint32_t layout = st_get_u32(p + len - 4);
+    if (layout == ST_BITMAPS_POSTINGS)
+        return check_postings(s, col, p, len, err);
+    if (layout != ST_BITMAPS_ROARING || (len - 8) / 8 < nb + 1)
+        return st_seg_corrupt(s, col, ST_P_BITMAPS, len - 4, err, "unknown bitmap layout");
     uint64_t dir = len - 8 - (nb + 1) * 8;
     uint64_t prev = 0;
     for (uint64_t i = 0; i <= nb; i++) {
@@ -773,8 +820,8 @@ void st_seg_dict_entry(const struct st_seg *s, size_t col, uint32_t id, const ch
     const struct st_scol *c = &s->cols[col];
     const uint8_t *d = s->map + c->parts[ST_P_DICT].off;
     const uint8_t *offs = d + 8;
-    const uint8_t *bytes = offs + ((uint64_t)c->dict_count + 1) * 8;
-    uint64_t a = st_get_u64(offs + (uint64_t)(id - 1) * 8), b = st_get_u64(offs + (uint64_t)id * 8);
+    const uint8_t *bytes = offs + ((uint64_t)c->dict_count + 1) * 4;
+    uint32_t a = st_get_u32(offs + (uint64_t)(id - 1) * 4), b = st_get_u32(offs + (uint64_t)id * 4);
     *p = (const char *)bytes + a;
     *n = (uint32_t)(b - a);
 }
@@ -794,6 +841,42 @@ uint32_t st_seg_dict_lower(const struct st_seg *s, size_t col, const char *p, si
             hi = mid;
     }
     return lo;
+}
+
+static roaring_bitmap_t *bitmap_from_roaring(struct st_seg *s, size_t col, const uint8_t *p,
+                                             uint64_t len, uint32_t id, struct lerr *err)
+{
+    uint64_t nb = (uint64_t)s->cols[col].dict_count + 1;
+    uint64_t dir = len - 8 - (nb + 1) * 8;
+    uint64_t a = st_get_u64(p + dir + (uint64_t)id * 8), b = st_get_u64(p + dir + (uint64_t)id * 8 + 8);
+    roaring_bitmap_t *bm = load_bitmap(p + a, b - a, s->nrows);
+    if (!bm)
+        st_seg_corrupt(s, col, ST_P_BITMAPS, a, err, "not a valid roaring bitmap");
+    return bm;
+}
+
+static roaring_bitmap_t *bitmap_from_postings(struct st_seg *s, size_t col, const uint8_t *p,
+                                              uint32_t id, struct lerr *err)
+{
+    uint64_t nb = (uint64_t)s->cols[col].dict_count + 1;
+    unsigned ws, wr;
+    postings_widths(s->nrows, &ws, &wr);
+    uint64_t starts[2];
+    st_bitunpack64(p, id, 2, ws, starts);
+    uint64_t n = starts[1] - starts[0];
+    uint32_t *rows = malloc((n ? n : 1) * sizeof *rows);
+    if (!rows) {
+        lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
+        return NULL;
+    }
+    st_bitunpack32(p + st_bitpack_size(nb + 1, ws), starts[0], n, wr, rows);
+    roaring_bitmap_t *bm = roaring_bitmap_of_ptr(n, rows);
+    free(rows);
+    if (!bm)
+        lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
+    else
+        roaring_bitmap_run_optimize(bm);
+    return bm;
 }
 
 const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
@@ -829,14 +912,11 @@ const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
             bms = expect;
         }
     }
-    uint64_t nb = (uint64_t)c->dict_count + 1;
-    uint64_t dir = len - 8 - (nb + 1) * 8;
-    uint64_t a = st_get_u64(p + dir + (uint64_t)id * 8), b = st_get_u64(p + dir + (uint64_t)id * 8 + 8);
-    roaring_bitmap_t *bm = load_bitmap(p + a, b - a, s->nrows);
-    if (!bm) {
-        st_seg_corrupt(s, col, ST_P_BITMAPS, a, err, "not a valid roaring bitmap");
+    roaring_bitmap_t *bm = st_get_u32(p + len - 4) == ST_BITMAPS_POSTINGS
+                               ? bitmap_from_postings(s, col, p, id, err)
+                               : bitmap_from_roaring(s, col, p, len, id, err);
+    if (!bm)
         return NULL;
-    }
     roaring_bitmap_t *expect = NULL;
     if (!atomic_compare_exchange_strong(&bms[id], &expect, bm)) {
         st_bitmap_free(bm);

@@ -399,6 +399,90 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
     buf_free(&one);
 }
 
+/*
+ * The index of a string column comes in two layouts (ST_BITMAPS_*):
+ * a portable roaring bitmap per id, compact for values that cover many rows
+ * (1 bit per row at best), or bit-packed posting lists (each id's rows, at
+ * ceil(log2(rows)) bits each), compact for the long tail of a
+ * high-cardinality column, where a roaring bitmap pays ~10 bytes per row
+ * for its container headers. The writer estimates both and keeps the
+ * smaller; readers turn a posting list into a roaring bitmap on first use.
+ */
+static bool postings_pay(const uint64_t *end, const uint32_t *rowsby, uint32_t nid, uint64_t n)
+{
+    uint64_t roaring = 8 * ((uint64_t)nid + 1), start = 0;
+    for (uint32_t id = 0; id < nid; id++) {
+        roaring += 8;   /* cookie and container count */
+        for (uint64_t i = start; i < end[id];) {
+            /* one container: the rows sharing the high 16 bits */
+            uint64_t j = i;
+            while (j < end[id] && rowsby[j] >> 16 == rowsby[i] >> 16)
+                j++;
+            roaring += 8 + (j - i > 4096 ? 8192 : 2 * (j - i));
+            i = j;
+        }
+        start = end[id];
+    }
+    unsigned wr = st_bits_for(n ? n - 1 : 0), ws = st_bits_for(n);
+    uint64_t postings = st_bitpack_size((uint64_t)nid + 1, ws) + st_bitpack_size(n, wr);
+    return postings < roaring;
+}
+
+/* [packed starts (nid + 1)][packed rows (n)][u32 nid][u32 ST_BITMAPS_POSTINGS] */
+static void write_postings(struct out *o, const uint64_t *end, const uint32_t *rowsby,
+                           uint32_t nid, uint64_t n)
+{
+    unsigned wr = st_bits_for(n ? n - 1 : 0), ws = st_bits_for(n);
+    uint64_t *starts = malloc(((size_t)nid + 1) * sizeof *starts);
+    uint8_t *ps = calloc(1, st_bitpack_size((uint64_t)nid + 1, ws));
+    uint8_t *pr = calloc(1, st_bitpack_size(n, wr));
+    if (!starts || !ps || !pr) {
+        oom(o);
+    } else {
+        starts[0] = 0;
+        for (uint32_t id = 0; id < nid; id++)
+            starts[id + 1] = end[id];
+        st_bitpack(starts, (size_t)nid + 1, ws, ps);
+        st_bitpack32(rowsby, n, wr, pr);
+        out_write(o, ps, st_bitpack_size((uint64_t)nid + 1, ws));
+        out_write(o, pr, st_bitpack_size(n, wr));
+        out_u32(o, nid);
+        out_u32(o, ST_BITMAPS_POSTINGS);
+    }
+    free(starts);
+    free(ps);
+    free(pr);
+}
+
+/* [portable roarings][u64 off[nid + 1]][u32 nid][u32 ST_BITMAPS_ROARING] */
+static void write_roarings(struct out *o, const uint64_t *end, const uint32_t *rowsby,
+                           uint32_t nid)
+{
+    uint64_t *boff = malloc(((size_t)nid + 1) * sizeof *boff);
+    if (!boff) {
+        oom(o);
+        return;
+    }
+    uint64_t base = o->pos;
+    boff[0] = 0;
+    for (uint32_t id = 0; id < nid && !o->failed; id++) {
+        uint64_t start = id ? end[id - 1] : 0;
+        roaring_bitmap_t *bm = roaring_bitmap_of_ptr((size_t)(end[id] - start), rowsby + start);
+        if (!bm) {
+            oom(o);
+            break;
+        }
+        roaring_bitmap_run_optimize(bm);
+        write_roaring(o, bm);
+        st_bitmap_free(bm);
+        boff[id + 1] = o->pos - base;
+    }
+    out_write(o, boff, ((size_t)nid + 1) * 8);
+    out_u32(o, nid);
+    out_u32(o, ST_BITMAPS_ROARING);
+    free(boff);
+}
+
 static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
 {
     const struct sdict *d = &w->dicts[col];
@@ -407,18 +491,27 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
     sc->dict_count = d->count;
     sc->nparts = 3;
 
-    /* dict: [u32 count][u32 0][u64 off[count+1]][bytes] */
+    /* dict: [u32 count][u32 0][u32 off[count+1]][bytes] */
     part_begin(w->o, &sc->parts[ST_P_DICT]);
     out_u32(w->o, d->count);
     out_u32(w->o, 0);
     uint64_t off = 0;
-    out_write(w->o, &off, 8);
+    out_u32(w->o, 0);
     for (uint32_t i = 0; i < d->count; i++) {
         const char *p;
         uint32_t n;
         rt_dict_entry(w->b, col, d->sorted[i], &p, &n);
         off += n;
-        out_write(w->o, &off, 8);
+        if (off > UINT32_MAX) {
+            if (!w->o->failed)
+                lerr_set(w->o->err, LERR_INVALID,
+                         "storage: column '%s' has more than 4 GB of distinct values in one "
+                         "time chunk; use a finer partitioningGranularity",
+                         w->sc->cols[col].name);
+            w->o->failed = true;
+            return;
+        }
+        out_u32(w->o, (uint32_t)off);
     }
     for (uint32_t i = 0; i < d->count; i++) {
         const char *p;
@@ -450,37 +543,17 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
     out_write(w->o, packed, st_bitpack_size(w->n, width));
     part_end(w->o, &sc->parts[ST_P_IDS]);
 
-    /* bitmaps: rows grouped by id (counting sort keeps rows ascending within
-     * an id), then [portable roarings][u64 off[nbitmaps+1]][u32 nbitmaps][u32 0] */
+    /* rows grouped by id (a counting sort keeps them ascending within an id);
+     * afterwards cnt[id] is the end of id's run and cnt[id - 1] its start */
     for (uint32_t i = 1; i <= nid; i++)
         cnt[i] += cnt[i - 1];
     for (uint64_t r = 0; r < w->n; r++)
         rowsby[cnt[sorted_ids[r]]++] = (uint32_t)r;
-    /* cnt[id] is now the end of id's run of rows */
     part_begin(w->o, &sc->parts[ST_P_BITMAPS]);
-    uint64_t *boff = malloc((size_t)(nid + 1) * sizeof *boff);
-    if (!boff) {
-        oom(w->o);
-        goto done;
-    }
-    uint64_t base = w->o->pos;
-    boff[0] = 0;
-    for (uint32_t id = 0; id < nid && !w->o->failed; id++) {
-        uint64_t start = id ? cnt[id - 1] : 0;
-        roaring_bitmap_t *bm = roaring_bitmap_of_ptr((size_t)(cnt[id] - start), rowsby + start);
-        if (!bm) {
-            oom(w->o);
-            break;
-        }
-        roaring_bitmap_run_optimize(bm);
-        write_roaring(w->o, bm);
-        st_bitmap_free(bm);
-        boff[id + 1] = w->o->pos - base;
-    }
-    out_write(w->o, boff, (size_t)(nid + 1) * 8);
-    out_u32(w->o, nid);
-    out_u32(w->o, 0);
-    free(boff);
+    if (postings_pay(cnt, rowsby, nid, w->n))
+        write_postings(w->o, cnt, rowsby, nid, w->n);
+    else
+        write_roarings(w->o, cnt, rowsby, nid);
     part_end(w->o, &sc->parts[ST_P_BITMAPS]);
 done:
     free(sorted_ids);

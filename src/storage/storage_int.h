@@ -23,8 +23,8 @@
  *
  * Part encodings (ST_PART_* below): blocked parts hold STORAGE_BLOCK_ROWS
  * rows per block behind a directory; string columns a sorted dictionary,
- * bit-packed ids and one portable roaring bitmap per id; nulls a portable
- * roaring bitmap.
+ * bit-packed ids and either one portable roaring bitmap per id or bit-packed
+ * posting lists (whichever is smaller); nulls a portable roaring bitmap.
  */
 #ifndef LODESTAR_STORAGE_INT_H
 #define LODESTAR_STORAGE_INT_H
@@ -247,6 +247,10 @@ enum st_enc {
 #define ST_P_DICT 0
 #define ST_P_IDS 1
 #define ST_P_BITMAPS 2
+
+/* Layouts of a string column's bitmaps part (its last u32). */
+#define ST_BITMAPS_ROARING 0u
+#define ST_BITMAPS_POSTINGS 1u
 
 struct st_part {
     uint64_t off, len;

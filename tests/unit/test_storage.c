@@ -524,6 +524,72 @@ static void test_zero_rows(void)
     free(dir);
 }
 
+/* ---- bitmap layouts --------------------------------------------------------- */
+
+/* Low cardinality keeps roaring bitmaps, a unique-per-row column posting
+ * lists; either way each id's bitmap is exactly the rows with that id. */
+static void test_bitmap_layouts(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    static const struct storage_column two[] = {{.name = "lo", .type = SQL_STRING},
+                                                {.name = "hi", .type = SQL_STRING}};
+    struct storage_schema sch = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
+                                 .cols = two, .ncols = 2};
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "b", &sch, NULL, &t, &err) == 0);
+    enum { N = 20000 };
+    static char hb[N][12];
+    static int64_t tm[N];
+    static struct sql_value lo[N], hi[N];
+    for (int i = 0; i < N; i++) {
+        tm[i] = T0 + i;
+        lo[i] = i % 3 == 2 ? sql_null(SQL_STRING) : sql_string(i % 3 ? "b" : "a", 1);
+        snprintf(hb[i], sizeof hb[i], "h%07d", (i * 7) % N);
+        hi[i] = sql_string(hb[i], strlen(hb[i]));
+    }
+    struct storage_batch_col bc[2] = {{.col = 1, .values = lo}, {.col = 2, .values = hi}};
+    struct storage_batch b = {.nrows = N, .time = tm, .ncols = 2, .cols = bc};
+    CHECK(storage_table_append(t, &b, &err) == 0);
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    const struct storage_view *v = s->views[0];
+    CHECK(!v->realtime);
+    static const uint32_t want_layout[3] = {0, ST_BITMAPS_ROARING, ST_BITMAPS_POSTINGS};
+    for (size_t col = 1; col <= 2; col++) {
+        const uint8_t *p;
+        uint64_t len;
+        CHECK(st_seg_part(v->seg, col, ST_P_BITMAPS, &p, &len, &err) == 0);
+        CHECK_EQ_INT(st_get_u32(p + len - 4), want_layout[col]);
+        static uint32_t ids[N];
+        struct storage_scan *sc = storage_scan_new(v);
+        for (uint32_t r0 = 0; r0 < N; r0 += STORAGE_BLOCK_ROWS) {
+            uint32_t m = N - r0 < STORAGE_BLOCK_ROWS ? N - r0 : STORAGE_BLOCK_ROWS;
+            CHECK(storage_scan_ids(sc, col, r0, m, ids + r0, &err) == 0);
+        }
+        storage_scan_free(sc);
+        uint32_t size = storage_view_dict_size(v, col);
+        CHECK_EQ_INT(size, col == 1 ? 3 : N + 1);
+        int bad = 0;
+        for (uint32_t id = 0; id < size; id += col == 1 ? 1 : 997) {
+            const roaring_bitmap_t *bm = (const roaring_bitmap_t *)storage_view_bitmap(v, col, id, &err);
+            uint64_t want = 0;
+            for (uint32_t r = 0; r < N; r++) {
+                want += ids[r] == id;
+                bad += bm && (ids[r] == id) != roaring_bitmap_contains(bm, r);
+            }
+            CHECK(bm && roaring_bitmap_get_cardinality(bm) == want);
+        }
+        CHECK_EQ_INT(bad, 0);
+    }
+    storage_snapshot_free(s);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
 /* ---- corruption ------------------------------------------------------------ */
 
 static uint8_t *slurp(const char *path, size_t *n)
@@ -693,6 +759,7 @@ int main(void)
     test_gran();
     test_roundtrip();
     test_zero_rows();
+    test_bitmap_layouts();
     test_corruption();
     /* the round trip's directory */
     char dir[1024];
