@@ -856,8 +856,9 @@ int api_jobs_update(struct api_req *r)
         free(by);
         if (rc)
             goto out;
-        /* Answer once the runtime has acted (a suspend persists first), within reason. */
-        ingest_runtime_settle(r->srv->rt, j.id, 5000);
+        /* Answer once the runtime has acted (a suspend persists first; a runner still
+         * connecting to an unreachable broker needs its metadata timeout), within reason. */
+        ingest_runtime_settle(r->srv->rt, j.id, 10000);
         catalog_job_destroy(&j);
         if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
             goto out;

@@ -748,8 +748,11 @@ static int open_source(struct runner *r, struct lerr *err)
         struct arena a;
         arena_init(&a, 4096, 0);
         struct source_kafka_config cfg;
-        if (source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err) == 0)
+        if (source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err) == 0) {
+            /* Blocking metadata calls bound how fast a runner notices suspend/cancel. */
+            cfg.timeout_ms = 2000;
             src = source_open_kafka(&cfg, err);
+        }
         arena_destroy(&a);
     }
     catalog_doc_destroy(&cd);

@@ -7,7 +7,7 @@
 # Prints "N passed, N failed": one per target.
 set -u
 cd "$(dirname "$0")/../.."
-SECS=${FUZZ_SECONDS:-8}
+SECS=${FUZZ_SECONDS:-5}
 OUT=build/fuzz; mkdir -p "$OUT"
 pass=0; fail=0
 if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(void)d;(void)n;return 0;}' \
@@ -16,7 +16,7 @@ if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(vo
   echo "0 passed, 0 failed"; exit 0
 fi
 PKG_CFLAGS=$(pkg-config --cflags libmicrohttpd jansson sqlite3 rdkafka 2>/dev/null)
-PKG_LIBS=$(pkg-config --libs jansson sqlite3 libcrypto 2>/dev/null)
+PKG_LIBS="$(pkg-config --libs jansson sqlite3 libcrypto zlib liblz4 libzstd 2>/dev/null) -lroaring"
 for f in tests/fuzz/fuzz_*.c; do
   [ -f "$f" ] || continue
   name=$(basename "$f" .c); name=${name#fuzz_}
