@@ -9,6 +9,7 @@
  *
  * Entry point: quickstart_main().
  */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -255,7 +256,12 @@ static int print_table(struct qs *q, const char *title, const char *sql)
             size_t w = 0;
             for (const char *p = cells[r][c]; *p; p++)
                 w += ((unsigned char)*p & 0xc0) != 0x80;
-            say("%s%*s  ", cells[r][c], (int)(width[c] - w), "");
+            bool num = r > 0 && (isdigit((unsigned char)cells[r][c][0]) ||
+                                 (cells[r][c][0] == '-' && isdigit((unsigned char)cells[r][c][1])));
+            if (num)   /* numbers right-aligned, text left-aligned */
+                say("%*s%s  ", (int)(width[c] - w), "", cells[r][c]);
+            else
+                say("%s%*s  ", cells[r][c], (int)(width[c] - w), "");
         }
         say("\n");
         if (r == 0) {
@@ -400,8 +406,7 @@ static int run(struct qs *q, int64_t events, int64_t rate)
         fprintf(stderr, "quickstart: a query failed (see %s/server.log)\n", q->dir);
         return 1;
     }
-    say("\nTry it yourself while it runs: lodestar serve, then the curl walk-through in the "
-        "README.\n");
+    say("\nNext: run `lodestar serve` and follow the curl walk-through in the README.\n");
     return 0;
 }
 
