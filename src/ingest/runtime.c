@@ -445,7 +445,15 @@ struct runner {
     char gap_msg[512];
     int64_t last_commit_ms;
     bool dirty_offsets;        /* polled past the last committed offsets */
+    bool partitions_new;       /* new partitions: checkpoint them soon */
+    /* rejection rate over a sliding window of rows */
+    struct pipeline_counters window_start;
+    int64_t window_start_ms;
 };
+
+#define REJECT_WINDOW_MS 10000
+#define REJECT_WARN_MIN_ROWS 100
+#define REJECT_WARN_PERCENT 50
 
 static void set_status(struct runner *r, const char *status, const char *health,
                        const char *msg, int64_t started, int64_t completed)
@@ -839,15 +847,42 @@ static void note_gaps(struct runner *r, const struct source_batch *b)
     }
 }
 
+/* The share of rows rejected (skipped by error) over the last window, or -1. */
+static int rejection_percent(struct runner *r, uint64_t *rows)
+{
+    struct pipeline_counters now;
+    pipeline_counters(r->job->pipe, &now);
+    const struct pipeline_counters *w = &r->window_start;
+    uint64_t bad = now.skipped_by_error - w->skipped_by_error;
+    uint64_t all = bad + (now.processed - w->processed) +
+                   (now.processed_with_warnings - w->processed_with_warnings) +
+                   (now.skipped_by_filter - w->skipped_by_filter);
+    if (util_now_ms() - r->window_start_ms >= REJECT_WINDOW_MS) {
+        r->window_start = now;
+        r->window_start_ms = util_now_ms();
+    }
+    *rows = all;
+    return all >= REJECT_WARN_MIN_ROWS ? (int)(bad * 100 / all) : -1;
+}
+
 static void update_health(struct runner *r)
 {
     char msg[512];
-    if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK)
+    uint64_t rows = 0;
+    int pct = rejection_percent(r, &rows);
+    if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK) {
         set_health(r, "warn", msg);
-    else if (r->gap_until_ms > util_now_ms())
+    } else if (r->gap_until_ms > util_now_ms()) {
         set_health(r, "warn", r->gap_msg);
-    else
+    } else if (pct >= REJECT_WARN_PERCENT) {
+        snprintf(msg, sizeof msg,
+                 "%d%% of the last %llu rows were rejected as errors; GET /jobs/{id}/logs shows "
+                 "why (check inputSchema, formatSettings and the __time mapping)",
+                 pct, (unsigned long long)rows);
+        set_health(r, "warn", msg);
+    } else {
         set_health(r, "ok", "");
+    }
 }
 
 /* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
@@ -916,6 +951,9 @@ static int step(struct runner *r, struct lerr *err)
     rc = ingest_records(r, recs, b.n, err);
     atomic_store(&r->job->newest_produced_ms, newest);
     r->dirty_offsets = true;
+    /* New partitions start at their earliest offset; a checkpoint that names them
+     * keeps a restart from applying readFromPoint to them instead. */
+    r->partitions_new |= b.partitions_changed;
     return rc;
 }
 
@@ -924,6 +962,10 @@ static bool should_persist(struct runner *r)
     int64_t now = util_now_ms();
     if (storage_table_should_persist(r->table->st, now))
         return true;
+    if (r->partitions_new) {
+        r->partitions_new = false;
+        return true;
+    }
     /* Nothing buffered (all filtered) but the offsets moved: commit them now and then. */
     int64_t age = r->rt->opts.persist_max_age_ms ? r->rt->opts.persist_max_age_ms : 10000;
     return r->dirty_offsets && now - r->last_commit_ms >= age;
@@ -991,6 +1033,8 @@ static void *runner_main(void *arg)
         goto out;
     }
     set_status(&r, "running", "ok", "", util_now_ns(), 0);
+    pipeline_counters(job->pipe, &r.window_start);
+    r.window_start_ms = util_now_ms();
     log_msg(LOG_INFO, "ingest", "job %s: running into table '%s' from %s", job->id,
             r.cj.table_name, r.stream);
     int64_t last_reset_check = 0;

@@ -150,6 +150,22 @@ try:
     r = s.req("PUT", f"/v2/jobs/{jid}", {"desiredExecutionStatus": "running"})
     total += 30
     c.eq(wait_for(lambda: rows() == total), True, "resume picks up what arrived meanwhile")
+
+    # Prometheus text: rows by outcome per job, lag, persist and query latency
+    prom = s.req("GET", "/metrics").raw
+    c.ok(f'lodestar_job_rows_total{{job="{jid}",outcome="processed"}} {total}' in prom,
+         "GET /metrics: processed rows of the job", prom[:400])
+    for name in ("lodestar_job_lag_records", "lodestar_persist_duration_ms_bucket",
+                 "lodestar_query_duration_ms_count"):
+        c.ok(name in prom, f"GET /metrics has {name}")
+
+    # a stream of bad records raises health to warn, naming the rejection rate
+    bad = [json.dumps({"ts": "not a time", "page": "x", "n": i}) for i in range(300)]
+    s.req("POST", "/v1/events/web", raw_body="\n".join(bad) + "\n")
+    h = wait_for(lambda: (lambda j: j if j["health"]["status"] == "warn" else None)(
+        s.req("GET", f"/v2/jobs/{jid}").json), timeout=10)
+    c.ok(h and "rejected" in h["health"].get("message", ""),
+         "health warns on a high rejection rate", h and h["health"])
 finally:
     s.stop()
     s.__exit__()
