@@ -11,6 +11,14 @@
  * not an input of __time or of an aggregation — Druid's rule for schemaless
  * dimensions). Measures of aggregate tables are built as one aggregator state
  * per row (init + add); storage merges them when rows roll up.
+ *
+ * The per-row path is the ingest hot path (DESIGN's goal: a million rows a
+ * second per core), so what can be decided once is decided at compile time:
+ * each column's target type, which columns are discovered ones and the
+ * field each reads, and whether a record can go straight to the parser
+ * without the splitter (see whole_record()). Nothing is allocated per row
+ * except from the batch arena; messages are only formatted for rows that
+ * have something to say.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -50,9 +58,20 @@ struct mapping {
     int out_col;               /* output column, -1 for __time */
 };
 
+/* Records the parser can take whole, skipping the splitter when the record
+ * holds one row (whole_record()). */
+enum whole_kind {
+    WHOLE_NEVER,     /* CSV family: always split (headers, quoted line breaks) */
+    WHOLE_LINE,      /* nd-json: a record without an inner line break is one line */
+    WHOLE_VALUE,     /* kafka over nd-json: a message that parses as one object */
+};
+
 struct pipeline {
     struct arena mem;                 /* compile-time memory: lives with the pipeline */
     struct format_parser *parser;
+    enum whole_kind whole;
+    const struct sql_field *in_fields;   /* the input schema the expressions were bound to */
+    size_t nin_fields;
     struct sql_expr *filter;
     struct mapping *maps;
     size_t nmaps;
@@ -62,11 +81,15 @@ struct pipeline {
     bool has_table;
     bool aggregate, strict;
     int64_t late_bound, early_bound;  /* INT64_MIN / INT64_MAX when off */
-    /* output columns */
+    /* output columns: the mappings' (0..first_discovered), then discovered ones. A
+     * column's type is what its values are coerced to: the table's type for a column
+     * the table has, else the mapping's result type or the field's discovered type. */
     struct pipeline_column *cols;
-    uint8_t *col_cast;                /* per column: SQL type to cast to, or SQL_NULL for none */
     int32_t *col_field;               /* discovered identity columns: input field; else -1 */
     size_t ncols, cols_cap;
+    size_t first_discovered;
+    int32_t *field_col;               /* input field -> its discovered column, or -1 */
+    size_t nfield_col;
     /* input fields that never become identity columns */
     bool *field_blocked;
     size_t nfield_blocked;
@@ -144,40 +167,49 @@ static int64_t period_bound(json_t *spec, const char *key, int64_t now, int sign
 static int add_column(struct pipeline *p, const char *name, uint8_t type, bool measure,
                       const struct sql_agg_call *agg, int32_t field)
 {
+    /* Everything that can fail comes before the column exists. */
     if (p->ncols == p->cols_cap) {
         size_t cap = p->cols_cap ? p->cols_cap * 2 : 16;
         struct pipeline_column *c = realloc(p->cols, cap * sizeof *c);
         if (!c)
             return -1;
         p->cols = c;
-        uint8_t *cc = realloc(p->col_cast, cap);
-        if (!cc)
-            return -1;
-        p->col_cast = cc;
         int32_t *cf = realloc(p->col_field, cap * sizeof *cf);
         if (!cf)
             return -1;
         p->col_field = cf;
         p->cols_cap = cap;
     }
+    if (field >= 0 && (size_t)field >= p->nfield_col) {
+        size_t n = (size_t)field + 64;
+        int32_t *fc = realloc(p->field_col, n * sizeof *fc);
+        if (!fc)
+            return -1;
+        for (size_t k = p->nfield_col; k < n; k++)
+            fc[k] = -1;
+        p->field_col = fc;
+        p->nfield_col = n;
+    }
+    const char *copy = arena_strdup(&p->mem, name);
+    if (!copy)
+        return -1;
     size_t i = p->ncols++;
     p->cols[i] = (struct pipeline_column){
-        .name = arena_strdup(&p->mem, name),
+        .name = copy,
         .type = type,
         .measure = measure,
         .agg = agg,
         .state_size = agg ? sql_agg_state_size(agg) : 0,
         .storage_col = -1,
     };
-    p->col_cast[i] = SQL_NULL;
     p->col_field[i] = field;
-    /* Existing table columns decide the stored type: cast to it. */
+    if (field >= 0)
+        p->field_col[field] = (int32_t)i;
+    /* Existing table columns decide the stored type: values are cast to it. */
     for (size_t k = 0; p->has_table && k < p->table->ncols; k++) {
         const struct pipeline_table_col *tc = &p->table->cols[k];
-        if (strcmp(tc->name, name) == 0 && !tc->measure) {
-            p->col_cast[i] = tc->type;
+        if (strcmp(tc->name, name) == 0 && !tc->measure)
             p->cols[i].type = tc->type;
-        }
     }
     return (int)i;
 }
@@ -301,6 +333,13 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
         goto out;
     }
     format_parser_schema(p->parser, fields, nf);
+    p->in_fields = fields;
+    p->nin_fields = nf;
+    if (settings.kind == FORMAT_NDJSON)
+        p->whole = WHOLE_LINE;
+    else if (settings.kind == FORMAT_KAFKA && settings.value_format &&
+             settings.value_format->kind == FORMAT_NDJSON)
+        p->whole = WHOLE_VALUE;
     struct sql_schema sch = {fields, nf};
     struct sql_options so = {.now_ms = o->now_ms, .mode = SQL_MODE_SCALAR};
 
@@ -325,6 +364,7 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
     for (size_t i = 0; i < p->nmaps; i++)
         if ((rc = compile_mapping(p, i, json_array_get(maps, i), &sch, &so, err)))
             goto out;
+    p->first_discovered = p->ncols;
     if (p->time_map < 0) {
         rc = lerr_set_at(err, LERR_INVALID, "mappings",
                          "mappings must include a __time mapping, e.g. {\"columnName\": "
@@ -390,8 +430,8 @@ void pipeline_free(struct pipeline *p)
     sql_expr_free(p->filter);
     format_parser_free(p->parser);
     free(p->cols);
-    free(p->col_cast);
     free(p->col_field);
+    free(p->field_col);
     pthread_mutex_destroy(&p->mu);
     arena_destroy(&p->mem);
     free(p);
@@ -524,7 +564,12 @@ static bool has_column(const struct pipeline *p, const char *name)
     return false;
 }
 
-/* New discovered fields become identity columns; widenings are noted, never applied. */
+/*
+ * New discovered fields become identity columns; widenings are noted, never
+ * applied. Called whenever the parser's generation moved, which also catches
+ * fields found by a record that then failed to parse (its row never says
+ * schema_changed, but the field exists from then on).
+ */
 static int absorb_schema_changes(struct pipeline *p, const struct format_record *rec)
 {
     const struct format_field *f;
@@ -542,52 +587,67 @@ static int absorb_schema_changes(struct pipeline *p, const struct format_record 
                            NULL, (int32_t)i) < 0)
                 return LERR_NOMEM;
         } else {
-            for (size_t c = 0; c < p->ncols; c++) {
-                if (p->col_field[c] != (int32_t)i || p->cols[c].type == f[i].type)
-                    continue;
-                pipeline_note(p, PIPE_R_SCHEMA, rec->partition, rec->offset,
-                              "field '%s' now holds %s values; column '%s' keeps type %s and "
-                              "casts them",
-                              f[i].name, sql_type_sql_name(f[i].type), p->cols[c].name,
-                              sql_type_sql_name(p->cols[c].type));
-            }
+            int32_t c = i < p->nfield_col ? p->field_col[i] : -1;
+            if (c < 0 || p->cols[c].type == f[i].type)
+                continue;
+            pipeline_note(p, PIPE_R_SCHEMA, rec->partition, rec->offset,
+                          "field '%s' now holds %s values; column '%s' keeps type %s and "
+                          "casts them",
+                          f[i].name, sql_type_sql_name(f[i].type), p->cols[c].name,
+                          sql_type_sql_name(p->cols[c].type));
         }
     }
     p->seen_generation = gen;
     return 0;
 }
 
-/* ---- processing ------------------------------------------------------------------------- */
+/* ---- the output batch ------------------------------------------------------------------ */
 
-static int out_grow(struct pipeline *p, struct pipeline_out *out, struct arena *mem)
+/*
+ * Makes room for `cap` rows (at least the current capacity) in every current
+ * column. Rows [0, nrows) are kept; in a column new to the batch (discovery
+ * added it) they are NULL, or empty states for a measure. Columns that
+ * neither grow nor are new keep their arrays.
+ */
+static int out_reserve(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
+                       uint32_t cap)
 {
-    uint32_t cap = out->cap ? out->cap * 2 : 256;
-    int64_t *t = arena_alloc(mem, cap * sizeof *t);
-    struct sql_value **vals = arena_zalloc(mem, p->cols_cap * sizeof *vals);
-    uint8_t **states = arena_zalloc(mem, p->cols_cap * sizeof *states);
-    if (!t || !vals || !states)
+    bool grow = cap > out->cap;
+    if (!grow)
+        cap = out->cap;
+    int64_t *t = out->time;
+    if (grow) {
+        if (!(t = arena_alloc(mem, (size_t)cap * sizeof *t)))
+            return LERR_NOMEM;
+        if (out->nrows)
+            memcpy(t, out->time, out->nrows * sizeof *t);
+    }
+    struct sql_value **vals = arena_zalloc(mem, (p->ncols + 1) * sizeof *vals);
+    uint8_t **states = arena_zalloc(mem, (p->ncols + 1) * sizeof *states);
+    if (!vals || !states)
         return LERR_NOMEM;
-    if (out->nrows)
-        memcpy(t, out->time, out->nrows * sizeof *t);
     for (size_t c = 0; c < p->ncols; c++) {
-        if (p->cols[c].measure) {
-            states[c] = arena_alloc(mem, cap * p->cols[c].state_size + 1);
-            if (!states[c])
+        const struct pipeline_column *pc = &p->cols[c];
+        bool old = c < out->ncols;
+        if (old && !grow) {
+            vals[c] = out->values[c];
+            states[c] = out->states[c];
+        } else if (pc->measure) {
+            if (!(states[c] = arena_alloc(mem, (size_t)cap * pc->state_size + 1)))
                 return LERR_NOMEM;
-            if (c < out->ncols && out->nrows)
-                memcpy(states[c], out->states[c], out->nrows * p->cols[c].state_size);
+            if (old && out->nrows)
+                memcpy(states[c], out->states[c], out->nrows * pc->state_size);
             else
                 for (uint32_t r = 0; r < out->nrows; r++)
-                    sql_agg_init(p->cols[c].agg, states[c] + r * p->cols[c].state_size);
+                    sql_agg_init(pc->agg, states[c] + r * pc->state_size);
         } else {
-            vals[c] = arena_alloc(mem, cap * sizeof **vals);
-            if (!vals[c])
+            if (!(vals[c] = arena_alloc(mem, (size_t)cap * sizeof **vals)))
                 return LERR_NOMEM;
-            if (c < out->ncols && out->nrows)
+            if (old && out->nrows)
                 memcpy(vals[c], out->values[c], out->nrows * sizeof **vals);
             else
                 for (uint32_t r = 0; r < out->nrows; r++)
-                    vals[c][r] = sql_null(p->cols[c].type);
+                    vals[c][r] = sql_null(pc->type);
         }
     }
     out->time = t;
@@ -597,6 +657,8 @@ static int out_grow(struct pipeline *p, struct pipeline_out *out, struct arena *
     out->ncols = (uint32_t)p->ncols;
     return 0;
 }
+
+/* ---- one row ------------------------------------------------------------------------------ */
 
 /* Describes the inputs of an expression for a message: "date='2023-13-45', time=NULL". */
 static void describe_inputs(const struct sql_expr *e, const struct sql_field *fields, size_t nf,
@@ -643,15 +705,74 @@ static void finish_row(struct row_ctx *x, const struct format_row *in, enum pipe
     }
 }
 
-/* One parsed row through filter, mappings, rejection and coercion. */
+/* The first warning about a row (later ones are not reported). */
+struct row_warning {
+    enum pipeline_reason reason;
+    char msg[512];   /* "" = none yet; only msg[0] is cleared per row */
+};
+
+static void warn(struct row_warning *w, enum pipeline_reason why, const char *fmt, ...)
+    LS_PRINTF(3, 4);
+static void warn(struct row_warning *w, enum pipeline_reason why, const char *fmt, ...)
+{
+    if (w->msg[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    va_end(ap);
+    w->reason = why;
+}
+
+/*
+ * Puts *v into column c's type. The caller checks v->type first (the common
+ * case is a match); a NULL just takes the column's type; a value that does
+ * not convert is stored NULL with a warning. 0 or LERR_NOMEM.
+ */
+static int coerce(const struct pipeline *p, size_t c, struct sql_value *v, struct arena *mem,
+                  struct row_warning *w)
+{
+    uint8_t want = p->cols[c].type;
+    if (v->is_null) {
+        v->type = want;
+        return 0;
+    }
+    if (want == SQL_STRING && v->type == SQL_ARRAY) {
+        struct buf b;
+        buf_init(&b, 1u << 20);
+        sql_value_to_text(v, &b, true);
+        /* past the buffer's cap the text is cut, as any text value would be */
+        size_t n = b.len;
+        char *s = arena_strndup(mem, buf_cstr(&b), n);
+        buf_free(&b);
+        if (!s)
+            return LERR_NOMEM;
+        *v = sql_string(s, n);
+        return 0;
+    }
+    struct sql_value cv = sql_value_cast(v, want, mem);
+    if (cv.is_null && !w->msg[0]) {
+        struct buf b;
+        buf_init(&b, 200);
+        sql_value_to_text(v, &b, true);
+        warn(w, PIPE_R_COERCE, "column '%s' is %s; the value '%.100s' cannot be converted, "
+             "stored NULL", p->cols[c].name, sql_type_sql_name(want), buf_cstr(&b));
+        buf_free(&b);
+    }
+    *v = cv;
+    return 0;
+}
+
+/* One parsed row through filter, mappings, rejection and coercion. 0 or LERR_NOMEM. */
 static int process_row(struct pipeline *p, struct row_ctx *x, const struct format_row *row,
                        const char *warning, struct arena *mem, struct pipeline_out *out)
 {
     const struct sql_value *in = row->values;
-    char msg[512] = "";
-    enum pipeline_reason warn_reason = warning ? PIPE_R_PARSE : PIPE_R_NONE;
+    struct row_warning w;
+    w.reason = PIPE_R_NONE;
+    w.msg[0] = '\0';
     if (warning)
-        snprintf(msg, sizeof msg, "%s", warning);
+        warn(&w, PIPE_R_PARSE, "%s", warning);
     struct lerr e;
     lerr_init(&e);
     if (p->filter) {
@@ -659,7 +780,7 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         if (!sql_eval_filter(p->filter, in, mem, &rc, &e)) {
             if (rc == LERR_NOMEM)
                 return LERR_NOMEM;
-            char why[512];
+            char why[600];
             snprintf(why, sizeof why, "filterExpression is not true for this row%s%s",
                      rc ? ": " : "", rc ? e.msg : "");
             finish_row(x, row, PIPE_SKIPPED_BY_FILTER, PIPE_R_FILTER, why, -1);
@@ -668,20 +789,14 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
     }
     struct sql_value tv;
     const struct mapping *tm = &p->maps[p->time_map];
-    lerr_init(&e);
     int trc = sql_eval_row(tm->expr, in, mem, &tv, &e);
     if (trc == LERR_NOMEM)
         return LERR_NOMEM;
     if (trc || tv.is_null) {
-        size_t nf = format_parser_schema(p->parser, NULL, 0);
-        struct sql_field *fields = arena_alloc(mem, (nf + 1) * sizeof *fields);
-        if (!fields)
-            return LERR_NOMEM;
-        format_parser_schema(p->parser, fields, nf);
         struct buf b;
         buf_init(&b, 400);
-        describe_inputs(tm->expr, fields, nf, row, &b);
-        char why[512];
+        describe_inputs(tm->expr, p->in_fields, p->nin_fields, row, &b);
+        char why[1200];
         snprintf(why, sizeof why, "__time is NULL: %s of %s%s%s", tm->text,
                  b.len ? buf_cstr(&b) : "no input", trc ? ": " : "", trc ? e.msg : "");
         buf_free(&b);
@@ -700,134 +815,162 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         finish_row(x, row, PIPE_SKIPPED_BY_FILTER, late ? PIPE_R_LATE : PIPE_R_EARLY, why, -1);
         return 0;
     }
-    if (out->nrows == out->cap || out->ncols < p->ncols)
-        if (out_grow(p, out, mem))
+    if (out->nrows == out->cap || out->ncols < p->ncols) {
+        if (out->cap > UINT32_MAX / 2)
             return LERR_NOMEM;
+        if (out_reserve(p, out, mem, out->nrows == out->cap ? out->cap * 2 : out->cap))
+            return LERR_NOMEM;
+    }
     uint32_t r = out->nrows;
     out->time[r] = t;
     for (size_t i = 0; i < p->nmaps; i++) {
         const struct mapping *mp = &p->maps[i];
-        if (mp->out_col < 0)
+        int oc = mp->out_col;
+        if (oc < 0)
             continue;
-        struct pipeline_column *c = &p->cols[mp->out_col];
-        lerr_init(&e);
+        const struct pipeline_column *c = &p->cols[oc];
+        if (e.code)
+            lerr_init(&e);
         if (c->measure) {
-            uint8_t *st = out->states[mp->out_col] + (size_t)r * c->state_size;
+            uint8_t *st = out->states[oc] + (size_t)r * c->state_size;
             sql_agg_init(c->agg, st);
             int rc = sql_agg_add_row(c->agg, st, in, t, mem, &e);
             if (rc == LERR_NOMEM)
                 return LERR_NOMEM;
-            if (rc && !msg[0]) {
-                snprintf(msg, sizeof msg, "mapping of '%s' (%s) failed: %s; the row counts "
-                         "without it", mp->column, mp->text, e.msg);
-                warn_reason = PIPE_R_MAPPING;
-            }
+            if (rc)
+                warn(&w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; the row counts "
+                     "without it", mp->column, mp->text, e.msg);
             continue;
         }
-        struct sql_value v;
-        int rc = sql_eval_row(mp->expr, in, mem, &v, &e);
+        struct sql_value *v = &out->values[oc][r];
+        int rc = sql_eval_row(mp->expr, in, mem, v, &e);
         if (rc == LERR_NOMEM)
             return LERR_NOMEM;
         if (rc) {
-            v = sql_null(c->type);
-            if (!msg[0]) {
-                snprintf(msg, sizeof msg, "mapping of '%s' (%s) failed: %s; stored NULL",
-                         mp->column, mp->text, e.msg);
-                warn_reason = PIPE_R_MAPPING;
-            }
+            *v = sql_null(c->type);
+            warn(&w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL",
+                 mp->column, mp->text, e.msg);
+        } else if (v->type != c->type && coerce(p, (size_t)oc, v, mem, &w)) {
+            return LERR_NOMEM;
         }
-        out->values[mp->out_col][r] = v;
     }
-    /* Discovered identity columns: the field's value when the record has it. */
-    for (size_t c = 0; c < p->ncols; c++) {
-        if (p->col_field[c] < 0)
-            continue;
-        struct sql_value v = sql_null(p->cols[c].type);
-        uint32_t f = (uint32_t)p->col_field[c];
-        if (f < row->nvalues) {
-            v = row->values[f];
-        } else {
-            for (uint32_t k = 0; k < row->nextra; k++)
-                if (row->extra_index[k] == f)
-                    v = row->extra[k];
+    /* Discovered identity columns: the field's value when the record has it. Their
+     * fields are discovered ones, which rows carry sparsely in extra[]. */
+    if (p->ncols > p->first_discovered) {
+        for (size_t c = p->first_discovered; c < p->ncols; c++) {
+            uint32_t f = (uint32_t)p->col_field[c];
+            out->values[c][r] = f < row->nvalues ? in[f] : sql_null(p->cols[c].type);
         }
-        out->values[c][r] = v;
-    }
-    /* Coercion into the table's declared types. */
-    for (size_t c = 0; c < p->ncols; c++) {
-        if (p->cols[c].measure)
-            continue;
-        struct sql_value *v = &out->values[c][r];
-        uint8_t want = p->col_cast[c] != SQL_NULL ? p->col_cast[c] : p->cols[c].type;
-        if (v->type == want || v->is_null)
-            continue;
-        if (want == SQL_STRING && v->type == SQL_ARRAY) {
-            struct buf b;
-            buf_init(&b, 1u << 20);
-            sql_value_to_text(v, &b, true);
-            char *s = arena_strndup(mem, buf_cstr(&b), b.len);
-            buf_free(&b);
-            if (!s)
+        for (uint32_t k = 0; k < row->nextra; k++) {
+            uint32_t f = row->extra_index[k];
+            if (f < p->nfield_col && p->field_col[f] >= 0)
+                out->values[p->field_col[f]][r] = row->extra[k];
+        }
+        for (size_t c = p->first_discovered; c < p->ncols; c++) {
+            struct sql_value *v = &out->values[c][r];
+            if (v->type != p->cols[c].type && coerce(p, c, v, mem, &w))
                 return LERR_NOMEM;
-            *v = sql_string(s, strlen(s));
-            continue;
         }
-        struct sql_value cv = sql_value_cast(v, want, mem);
-        if (cv.is_null && !msg[0]) {
-            struct buf b;
-            buf_init(&b, 200);
-            sql_value_to_text(v, &b, true);
-            snprintf(msg, sizeof msg, "column '%s' is %s; the value '%.100s' cannot be "
-                     "converted, stored NULL", p->cols[c].name, sql_type_sql_name(want),
-                     buf_cstr(&b));
-            buf_free(&b);
-            warn_reason = PIPE_R_COERCE;
-        }
-        *v = cv;
     }
     out->nrows++;
     if (t > p->pending.newest_event_ms)
         p->pending.newest_event_ms = t;
-    finish_row(x, row, msg[0] ? PIPE_PROCESSED_WITH_WARNINGS : PIPE_PROCESSED,
-               msg[0] ? warn_reason : PIPE_R_NONE, msg[0] ? msg : NULL, r);
+    if (w.msg[0])
+        finish_row(x, row, PIPE_PROCESSED_WITH_WARNINGS, w.reason, w.msg, r);
+    else
+        finish_row(x, row, PIPE_PROCESSED, PIPE_R_NONE, NULL, r);
     return 0;
+}
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+/*
+ * Parses one row's text (a record, or a piece the splitter cut from it) and
+ * runs it through. With `probe`, a text that does not parse is left to the
+ * caller (returns 1, nothing counted); otherwise it is counted as
+ * skippedByError. 0, 1, or LERR_NOMEM.
+ */
+static int process_text(struct pipeline *p, const struct format_record *whole, const char *text,
+                        size_t len, bool probe, struct arena *mem, struct pipeline_out *out,
+                        pipeline_observer obs, void *obs_ctx)
+{
+    struct format_record rec = *whole;
+    rec.data = text;
+    rec.len = len;
+    struct row_ctx x = {p, whole, text, len, obs, obs_ctx};
+    struct format_row row;
+    struct lerr e;
+    lerr_init(&e);
+    enum format_outcome fo = format_parse(p->parser, &rec, mem, &row, &e);
+    if (fo == FORMAT_ERROR && e.code == LERR_NOMEM)
+        return LERR_NOMEM;
+    if (format_parser_generation(p->parser) != p->seen_generation &&
+        absorb_schema_changes(p, whole))
+        return LERR_NOMEM;
+    if (fo == FORMAT_ERROR) {
+        if (probe)
+            return 1;
+        finish_row(&x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE, e.msg, -1);
+        return 0;
+    }
+    return process_row(p, &x, &row, fo == FORMAT_OK_WITH_WARNINGS ? e.msg : NULL, mem, out);
+}
+
+/*
+ * Whether a record can go to the parser whole, as the one row the splitter
+ * would cut from it (then *len is that row's length), so most records skip
+ * the splitter's scans. nd-json: a record that starts with '{' (no BOM, not
+ * blank) and has no line break but a final one is one line; the splitter
+ * would drop a final "\n" or "\r\n" (or a lone "\r"). kafka over nd-json: a
+ * message that is "{...}" from its first byte to its last is one value if it
+ * parses as one (the caller probes, and splits when it does not).
+ */
+static bool whole_record(const struct pipeline *p, const char *s, size_t n, size_t *len)
+{
+    if (p->whole == WHOLE_NEVER || n == 0 || s[0] != '{')
+        return false;
+    if (p->whole == WHOLE_VALUE) {
+        *len = n;
+        return s[n - 1] == '}';
+    }
+    if (memchr(s, '\n', n - 1))
+        return false;
+    if (s[n - 1] == '\n')
+        n--;
+    if (n && s[n - 1] == '\r')
+        n--;
+    *len = n;
+    return true;
 }
 
 static int process_records(struct pipeline *p, const struct format_record *records, size_t n,
                            struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                            void *obs_ctx, struct lerr *err)
 {
-    if (out_grow(p, out, mem))
+    /* Most records are one row: room for them all up front, so the batch never copies. */
+    uint32_t rows = n < 64 ? 64 : n > (1u << 28) ? (1u << 28) : (uint32_t)n;
+    if (out_reserve(p, out, mem, rows))
         return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
     for (size_t i = 0; i < n; i++) {
         const struct format_record *whole = &records[i];
+        size_t len;
+        int rc = 1;
+        if (whole_record(p, whole->data, whole->len, &len))
+            rc = process_text(p, whole, whole->data, len, p->whole == WHOLE_VALUE, mem, out,
+                              obs, obs_ctx);
+        if (rc == LERR_NOMEM)
+            return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+        if (rc == 0)
+            continue;
         struct format_splitter sp;
         format_split_init(&sp, p->parser, whole->data, whole->len);
-        struct format_record rec = *whole;
         const char *line;
-        size_t len, lineno;
+        size_t lineno;
         bool any = false;
         while (format_split_next(&sp, &line, &len, &lineno)) {
             any = true;
-            rec.data = line;
-            rec.len = len;
-            struct row_ctx x = {p, whole, line, len, obs, obs_ctx};
-            struct format_row row;
-            struct lerr e;
-            lerr_init(&e);
-            enum format_outcome fo = format_parse(p->parser, &rec, mem, &row, &e);
-            if (fo == FORMAT_ERROR && e.code == LERR_NOMEM)
+            if (process_text(p, whole, line, len, false, mem, out, obs, obs_ctx))
                 return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
-            if (fo == FORMAT_ERROR) {
-                finish_row(&x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE, e.msg, -1);
-                continue;
-            }
-            if (row.schema_changed && absorb_schema_changes(p, whole))
-                return lerr_set(err, LERR_NOMEM, "out of memory adding discovered columns");
-            int rc = process_row(p, &x, &row, fo == FORMAT_OK_WITH_WARNINGS ? e.msg : NULL, mem,
-                                 out);
-            if (rc)
-                return lerr_set(err, rc, "batch memory exhausted");
         }
         if (!any && !format_is_blank(whole->data, whole->len)) {
             struct row_ctx x = {p, whole, whole->data, whole->len, obs, obs_ctx};
@@ -838,7 +981,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
             finish_row(&x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE, "empty record", -1);
         }
     }
-    if (out->ncols < p->ncols && out_grow(p, out, mem))
+    if (out->ncols < p->ncols && out_reserve(p, out, mem, out->cap))
         return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
     return 0;
 }
