@@ -362,19 +362,47 @@ static void top10(struct sc_map *m, struct sc_ent *top)
     }
 }
 
+/* Keeps the 10 largest counts, largest first. */
+static void top_add(struct sc_ent *top, const char *p, uint32_t n, uint64_t count)
+{
+    if (count <= top[9].count)
+        return;
+    int i = 9;
+    while (i > 0 && top[i - 1].count < count) {
+        top[i] = top[i - 1];
+        i--;
+    }
+    top[i] = (struct sc_ent){.p = p, .n = n, .count = count};
+}
+
+static int cmp_val(const struct sql_value *a, const struct sql_value *b)
+{
+    int c = memcmp(a->v.s.p, b->v.s.p, a->v.s.n < b->v.s.n ? a->v.s.n : b->v.s.n);
+    return c ? c : (a->v.s.n > b->v.s.n) - (a->v.s.n < b->v.s.n);
+}
+
+/*
+ * GROUP BY page: count rows per dictionary id in each segment, then merge
+ * the segments' sorted dictionaries (no hashing of strings at all).
+ */
 static double group_by_ids(const struct storage_snapshot *s, struct sc_ent *top, double *count_s)
 {
     double t0 = now_s();
-    *count_s = 0;
-    struct sc_map m = {0};
+    size_t nv = s->nviews;
+    uint64_t **cnt = calloc(nv, sizeof *cnt);
+    uint32_t *cur = calloc(nv, sizeof *cur), *size = calloc(nv, sizeof *size);
+    struct sql_value *head = calloc(nv, sizeof *head);
     uint32_t ids[STORAGE_BLOCK_ROWS];
     struct lerr err;
     lerr_init(&err);
-    for (size_t v = 0; v < s->nviews; v++) {
+    for (size_t v = 0; v < nv; v++) {
         const struct storage_view *vw = s->views[v];
-        uint32_t dsize = storage_view_dict_size(vw, C_PAGE);
-        double c0 = now_s();
-        uint64_t *cnt = calloc(dsize, sizeof *cnt);
+        size[v] = storage_view_dict_size(vw, C_PAGE);
+        if (!storage_view_dict_sorted(vw, C_PAGE)) {
+            fprintf(stderr, "group by: a realtime view needs a hash merge\n");
+            exit(1);
+        }
+        cnt[v] = calloc(size[v], sizeof **cnt);
         struct storage_scan *sc = storage_scan_new(vw);
         uint64_t n = storage_view_rows(vw);
         for (uint64_t r0 = 0; r0 < n; r0 += STORAGE_BLOCK_ROWS) {
@@ -384,20 +412,39 @@ static double group_by_ids(const struct storage_snapshot *s, struct sc_ent *top,
                 exit(1);
             }
             for (uint32_t j = 0; j < k; j++)
-                cnt[ids[j]]++;
+                cnt[v][ids[j]]++;
         }
         storage_scan_free(sc);
-        *count_s += now_s() - c0;
-        for (uint32_t id = 1; id < dsize; id++) {
-            if (!cnt[id])
-                continue;
-            struct sql_value x = storage_view_dict_value(vw, C_PAGE, id);
-            sc_add(&m, x.v.s.p, x.v.s.n, cnt[id]);
-        }
-        free(cnt);
+        cur[v] = 1;   /* id 0 is NULL: its own group */
+        if (cur[v] < size[v])
+            head[v] = storage_view_dict_value(vw, C_PAGE, 1);
     }
-    top10(&m, top);
-    free(m.e);
+    *count_s = now_s() - t0;
+    memset(top, 0, 10 * sizeof *top);
+    for (;;) {
+        int min = -1;
+        for (size_t v = 0; v < nv; v++)
+            if (cur[v] < size[v] && (min < 0 || cmp_val(&head[v], &head[min]) < 0))
+                min = (int)v;
+        if (min < 0)
+            break;
+        struct sql_value key = head[min];
+        uint64_t total = 0;
+        for (size_t v = 0; v < nv; v++) {
+            if (cur[v] >= size[v] || (v != (size_t)min && cmp_val(&head[v], &key) != 0))
+                continue;
+            total += cnt[v][cur[v]];
+            if (++cur[v] < size[v])
+                head[v] = storage_view_dict_value(s->views[v], C_PAGE, cur[v]);
+        }
+        top_add(top, key.v.s.p, key.v.s.n, total);
+    }
+    for (size_t v = 0; v < nv; v++)
+        free(cnt[v]);
+    free(cnt);
+    free(cur);
+    free(size);
+    free(head);
     return now_s() - t0;
 }
 
@@ -514,11 +561,12 @@ int main(void)
         if (i < 5)
             tr = best(tr, ref_count(d.channel, n, en, &rcnt));
     }
+    /* the first query loads (and checks) the bitmaps; later ones find them
+     * cached and only count: report the first, conservatively */
     printf("filter      %8.0f M rows/s   reference (plain id array compare) %8.1f M rows/s   "
-           "ratio %.0f (first query, bitmaps loaded: %.0f M rows/s; %llu rows match)%s\n",
-           (double)n / tc / 1e6, (double)n / tr / 1e6, tr / tc, (double)n / cold / 1e6,
+           "ratio %.0f (first query %.0f us, cached bitmaps %.1f us; %llu rows match)%s\n",
+           (double)n / cold / 1e6, (double)n / tr / 1e6, tr / cold, cold * 1e6, tc * 1e6,
            (unsigned long long)cnt, cnt == rcnt ? "" : "  MISMATCH");
-
     struct sc_ent top[10], rtop[10];
     double tg = 1e9, tcount = 1e9;
     tr = 1e9;
@@ -536,7 +584,7 @@ int main(void)
            (double)n / tg / 1e6, (double)n / tr / 1e6, tr / tg, (int)top[0].n, top[0].p,
            (unsigned long long)top[0].count, same ? "" : "  MISMATCH");
     printf("  of which  %8.1f M rows/s   counting on dictionary ids; the rest merges %llu "
-           "segment dictionaries by value\n",
+           "sorted segment dictionaries\n",
            (double)n / tcount / 1e6, (unsigned long long)sl.nsegs);
 
     uint64_t raw;

@@ -163,6 +163,12 @@ void st_bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width,
     }
     uint64_t mask = width == 64 ? ~0ULL : (1ULL << width) - 1;
     uint64_t bit = start * width;
+    if (width <= 56) {
+        /* one unaligned load per value: shift <= 7, 7 + 56 <= 64 */
+        for (size_t i = 0; i < n; i++, bit += width)
+            out[i] = (st_get_u64(in + (bit >> 3)) >> (bit & 7)) & mask;
+        return;
+    }
     for (size_t i = 0; i < n; i++, bit += width)
         out[i] = get_bits(in, bit, width, mask);
 }

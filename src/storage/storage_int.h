@@ -21,10 +21,18 @@
  *   trailer  32 bytes: u64 footer offset, u64 footer length, u32 footer CRC,
  *            u32 version, "LSEGEND\0"
  *
- * Part encodings (ST_PART_* below): blocked parts hold STORAGE_BLOCK_ROWS
- * rows per block behind a directory; string columns a sorted dictionary,
- * bit-packed ids and either one portable roaring bitmap per id or bit-packed
- * posting lists (whichever is smaller); nulls a portable roaring bitmap.
+ * Parts (ST_ENC_* and ST_P_* below):
+ *   blocked   [block payloads][dir: {u64 off, u32 clen, u32 rawlen, u8 codec,
+ *             7 pad} per block][u32 nblocks][u32 0]; STORAGE_BLOCK_ROWS rows
+ *             per block; payload = n values (8 bytes, FLOAT 4) or, for JSON
+ *             and measure states, [u32 len[n]][bytes]; codec per block
+ *   nulls     a portable roaring bitmap of NULL rows (empty part: none)
+ *   dict      [u32 count][u32 0][u32 off[count + 1]][bytes], values sorted by
+ *             UTF-8 bytes, id i + 1 = value i, id 0 = NULL
+ *   ids       [u8 width][7 pad][ids bit-packed at width, + 8 bytes slack]
+ *   bitmaps   [portable roarings][u64 off[nid + 1]][u32 nid][u32 0], or
+ *             posting lists [packed starts (nid + 1)][packed rows][u32 nid]
+ *             [u32 1], whichever is smaller (see segwrite.c)
  */
 #ifndef LODESTAR_STORAGE_INT_H
 #define LODESTAR_STORAGE_INT_H
