@@ -756,7 +756,11 @@ int api_jobs_list(struct api_req *r)
     struct lerr err;
     lerr_init(&err);
     struct catalog_job_list l;
-    if (catalog_job_list(r->srv->cat, &l, &err))
+    /* One tableName filter narrows the read in the catalog itself. */
+    const char *table = r->query(r->conn, "tableName", 0);
+    bool one_table = table && !r->query(r->conn, "tableName", 1);
+    if (one_table ? catalog_job_list_table(r->srv->cat, table, &l, &err)
+                  : catalog_job_list(r->srv->cat, &l, &err))
         return api_reply_err(r, &err);
     json_t *values = json_array();
     for (size_t i = 0; i < l.n; i++)

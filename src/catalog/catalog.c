@@ -664,12 +664,15 @@ int catalog_job_get(struct catalog *c, const char *id, struct catalog_job *out, 
     return LOCKED(c, job_get_locked(c, id, out, err));
 }
 
-static int job_list_locked(struct catalog *c, struct catalog_job_list *out, struct lerr *err)
+static int job_list_locked(struct catalog *c, const char *where, const char *table,
+                           struct catalog_job_list *out, struct lerr *err)
 {
     out->items = NULL;
     out->n = 0;
-    sqlite3_stmt *st =
-        prep(c, err, "SELECT " JOB_COLUMNS " FROM job ORDER BY created_ns DESC, id", "");
+    char sql[700];
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM job %s ORDER BY created_ns DESC, id",
+             where);
+    sqlite3_stmt *st = table ? prep(c, err, sql, "s", table) : prep(c, err, sql, "");
     if (!st)
         return err->code;
     size_t cap = 0;
@@ -697,7 +700,22 @@ static int job_list_locked(struct catalog *c, struct catalog_job_list *out, stru
 
 int catalog_job_list(struct catalog *c, struct catalog_job_list *out, struct lerr *err)
 {
-    return LOCKED(c, job_list_locked(c, out, err));
+    return LOCKED(c, job_list_locked(c, "", NULL, out, err));
+}
+
+int catalog_job_list_table(struct catalog *c, const char *table, struct catalog_job_list *out,
+                           struct lerr *err)
+{
+    return LOCKED(c, job_list_locked(c, "WHERE table_name = ?", table, out, err));
+}
+
+int catalog_job_list_active(struct catalog *c, struct catalog_job_list *out, struct lerr *err)
+{
+    static const char *const where =
+        "WHERE (desired = 'running' AND status IN ('pending', 'running', 'suspended')) "
+        "OR (desired = 'suspended' AND status IN ('pending', 'running')) "
+        "OR (desired = 'canceled' AND status NOT IN ('canceled', 'succeeded', 'failed'))";
+    return LOCKED(c, job_list_locked(c, where, NULL, out, err));
 }
 
 static int job_update_state_locked(struct catalog *c, const struct catalog_job *j,

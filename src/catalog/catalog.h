@@ -136,6 +136,16 @@ int catalog_job_insert(struct catalog *c, const struct catalog_job *j, struct le
 int catalog_job_get(struct catalog *c, const char *id, struct catalog_job *out, struct lerr *err);
 /* All jobs, newest first. */
 int catalog_job_list(struct catalog *c, struct catalog_job_list *out, struct lerr *err);
+/* The jobs of one table, newest first. */
+int catalog_job_list_table(struct catalog *c, const char *table, struct catalog_job_list *out,
+                           struct lerr *err);
+/*
+ * The jobs the runtime may have to act on: those that should run, and those
+ * whose status has yet to follow a suspend or cancel. Terminal jobs (canceled,
+ * succeeded, failed and not asked to run again, suspended as asked) are left
+ * out, so supervising stays cheap however many old jobs the catalog keeps.
+ */
+int catalog_job_list_active(struct catalog *c, struct catalog_job_list *out, struct lerr *err);
 /* Writes desired, status, health, health_message, modified_by, updated_ns,
  * started_ns and completed_ns of j (matched by id). */
 int catalog_job_update_state(struct catalog *c, const struct catalog_job *j, struct lerr *err);

@@ -1487,30 +1487,42 @@ static void supervise(struct ingest_runtime *rt)
     struct catalog_job_list l;
     struct lerr err;
     lerr_init(&err);
-    if (catalog_job_list(rt->cat, &l, &err)) {
+    if (catalog_job_list_active(rt->cat, &l, &err)) {
         log_msg(LOG_WARN, "ingest", "supervisor: %s", err.msg);
         return;
     }
     for (size_t i = 0; i < l.n; i++)
         supervise_job(rt, &l.items[i]);
-    /* Runners whose job is gone from the catalog stop too. */
+    /* Runners whose job left the active set (suspended, canceled, deleted) stop too. */
     pthread_mutex_lock(&rt->mu);
-    struct rt_job *orphans[64];
+    char ids[64][37];
     size_t no = 0;
-    for (struct rt_job *j = rt->jobs; j && no < LS_ARRAY_LEN(orphans); j = j->next) {
+    for (struct rt_job *j = rt->jobs; j && no < LS_ARRAY_LEN(ids); j = j->next) {
         bool known = false;
         for (size_t i = 0; i < l.n && !known; i++)
             known = strcmp(l.items[i].id, j->id) == 0;
         if (!known)
-            orphans[no++] = j;
+            snprintf(ids[no++], sizeof ids[0], "%s", j->id);
     }
     pthread_mutex_unlock(&rt->mu);
-    for (size_t i = 0; i < no; i++) {
-        atomic_store(&orphans[i]->stop, true);
-        if (atomic_load(&orphans[i]->done))
-            reap(rt, orphans[i], NULL);
-    }
     catalog_job_list_free(&l);
+    for (size_t i = 0; i < no; i++) {
+        struct catalog_job cj = {0};
+        lerr_init(&err);
+        if (catalog_job_get(rt->cat, ids[i], &cj, &err) == 0) {
+            supervise_job(rt, &cj);
+            catalog_job_destroy(&cj);
+            continue;
+        }
+        pthread_mutex_lock(&rt->mu);
+        struct rt_job *j = find_job(rt, ids[i]);
+        pthread_mutex_unlock(&rt->mu);
+        if (j) {
+            atomic_store(&j->stop, true);
+            if (atomic_load(&j->done))
+                reap(rt, j, NULL);
+        }
+    }
 }
 
 static void wait_kick(struct ingest_runtime *rt, int ms)
@@ -1538,6 +1550,9 @@ static void *supervisor_main(void *arg)
     while (!rt->stopping) {
         supervise(rt);
         wait_kick(rt, period);
+        /* A burst of API calls kicks many times: one pass per 20 ms serves them all. */
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
     }
     return NULL;
 }
