@@ -378,6 +378,29 @@ static void test_outcomes(void)
     CHECK_EQ_INT(c.newest_event_ms, NOW + 99000);
     arena_destroy(&mem);
     pipeline_free(p);
+
+    /* a filter that fails at run time skips the row and says why */
+    struct spec fs = {.input = "ts:string,n:long,d:long",
+                      .maps = {{"__time", "TIME_PARSE(\"ts\")"}},
+                      .filter = "n / d > 0"};
+    p = make(&fs, NULL);
+    if (!p)
+        return;
+    const char *ft[] = {"{\"ts\":\"2023-06-15\",\"n\":1,\"d\":0}",
+                        "{\"ts\":\"2023-06-15\",\"n\":1,\"d\":1}"};
+    arena_init(&mem, 4096, 0);
+    if (run(p, ft, 2, &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(out.nrows, 1);
+        CHECK_EQ_INT(w.rows[0].outcome, PIPE_SKIPPED_BY_FILTER);
+        CHECK_EQ_INT(w.rows[0].reason, PIPE_R_FILTER);
+        static const char lead[] = "filterExpression is not true for this row: ";
+        CHECK_MSG(strncmp(w.rows[0].message, lead, sizeof lead - 1) == 0 &&
+                      strlen(w.rows[0].message) > sizeof lead - 1,
+                  "filter error message \"%s\"", w.rows[0].message);
+        CHECK_EQ_INT(w.rows[1].outcome, PIPE_PROCESSED);
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
 }
 
 /* ---- 2. the rejection ring: the 1 KB cut and wrap-around ------------------------------- */
@@ -563,7 +586,8 @@ static void test_rollup(void)
                  {"lo", "MIN(n)", "agg"},
                  {"hi", "MAX(x)", "agg"},
                  {"last", "LATEST(page)", "agg"},
-                 {"nn", "COUNT(n)", "agg"}},
+                 {"nn", "COUNT(n)", "agg"},
+                 {"q", "SUM(n / (n - 5))", "agg"}},
     };
     struct pipeline_table_col tc[] = {{"page", SQL_STRING, false, "string"}};
     struct pipeline_table agg = {.aggregate = true, .cols = tc, .ncols = 1};
@@ -573,7 +597,7 @@ static void test_rollup(void)
     char cols[512];
     CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
                  "page:string,cnt:long(m),total:long(m),lo:long(m),hi:double(m),"
-                 "last:string(m),nn:long(m)");
+                 "last:string(m),nn:long(m),q:long(m)");
     const char *texts[] = {
         "{\"ts\":\"2023-06-14T10:05:00Z\",\"page\":\"a\",\"n\":5,\"x\":1.5}",
         "{\"ts\":\"2023-06-14T10:45:00Z\",\"page\":\"b\",\"n\":-2,\"x\":0.5}",
@@ -582,8 +606,18 @@ static void test_rollup(void)
     struct arena mem;
     arena_init(&mem, 64 * 1024, 0);
     struct pipeline_out out;
-    if (run(p, texts, 3, &mem, &out, NULL) == 0) {
+    static struct watch w;
+    if (run(p, texts, 3, &mem, &out, &w) == 0) {
         CHECK_EQ_INT(out.nrows, 3);
+        /* n = 5 divides by zero in q: the row counts, without q */
+        CHECK_EQ_INT(w.rows[0].outcome, PIPE_PROCESSED_WITH_WARNINGS);
+        CHECK_EQ_INT(w.rows[0].reason, PIPE_R_MAPPING);
+        CHECK_MSG(strstr(w.rows[0].message, "mapping of 'q' (SUM(n / (n - 5))) failed: ") &&
+                      strstr(w.rows[0].message, "; the row counts without it"),
+                  "measure failure message \"%s\"", w.rows[0].message);
+        CHECK_CELL(p, &out, "q", 0, "NULL(long)");
+        CHECK_CELL(p, &out, "q", 1, "long:0");
+        CHECK_EQ_INT(w.rows[1].outcome, PIPE_PROCESSED);
         CHECK_EQ_INT(out.time[0], 1686736800000LL);
         CHECK_EQ_INT(out.time[1], 1686736800000LL);
         CHECK_EQ_INT(out.time[2], 1686736800000LL);
