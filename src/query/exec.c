@@ -55,6 +55,8 @@ struct qplan {
     struct qagg_plan *aggs;
     size_t acc_size;
     bool count_only;                 /* every aggregate is COUNT(*) without FILTER */
+    bool count_by_id;                /* ... grouped by one STRING column: counts per id */
+    bool topn_counts;                /* ... ordered by that count DESC with a LIMIT */
     bool need_time;                  /* EARLIEST / LATEST need the row time */
     /* output */
     int *item_ref;                   /* bare column (scan) / group-row field (aggregate), or -1 */
@@ -80,6 +82,8 @@ struct qrun {
     const struct qmemtable *mem;
     uint32_t *id2gid;                /* QK_DICT: group of each dictionary id */
     size_t id2gid_n;
+    uint32_t *idcounts;              /* counting rows per dictionary id instead */
+    bool id_col_present;
     /* the block being read */
     uint64_t row0;
     uint32_t n;
@@ -304,6 +308,21 @@ static int plan_output(struct qplan *p, struct qctx *x)
     return 0;
 }
 
+/* COUNT(*)-only GROUP BY of a STRING column, and whether the top-N by that
+ * count can prune candidates per view (run_topn). */
+static void plan_counts(struct qplan *p, struct qctx *x)
+{
+    const struct sql_select *q = p->q;
+    p->count_by_id = q->aggregate && p->key_kind == QK_DICT && p->count_only;
+    if (!p->count_by_id || q->having || q->distinct || p->keep <= 0 || q->norder == 0 ||
+        !p->desc[0])
+        return;
+    size_t idx = (size_t)p->order_idx[0];
+    int field = idx < q->nitems ? p->item_ref[idx]
+                                : qshape_ref_of(p->extra[idx - q->nitems], &x->keep);
+    p->topn_counts = field >= (int)q->nkeys;
+}
+
 static int plan_build(struct qplan *p, const struct sql_select *q, const struct qsource *src,
                       const struct sql_options *opt, struct qctx *x)
 {
@@ -329,7 +348,10 @@ static int plan_build(struct qplan *p, const struct sql_select *q, const struct 
     plan_keys(p, x);
     if (!p->key_cols)
         return qctx_nomem(x, "the plan");
-    return plan_output(p, x);
+    if ((rc = plan_output(p, x)))
+        return rc;
+    plan_counts(p, x);
+    return 0;
 }
 
 /* ---- EXPLAIN ------------------------------------------------------------------------ */
@@ -410,11 +432,15 @@ static int explain(const struct qplan *p, struct qctx *x, struct qresult *res)
             buf_puts(&b, "none (one group)");
             break;
         case QK_DICT:
-            buf_printf(&b, "dictionary ids of \"%.*s\" per view, merged by value",
+            buf_printf(&b, "%s of \"%.*s\" in each view, merged by value",
+                       p->count_by_id ? "row counts per dictionary id" : "dictionary ids",
                        (int)p->src->schema.fields[p->key_col].name_len,
                        p->src->schema.fields[p->key_col].name);
-            if (p->count_only)
+            if (p->count_by_id)
                 buf_puts(&b, " (bitmap cardinalities on segments with small dictionaries)");
+            if (p->topn_counts)
+                buf_puts(&b, "; only the values among each view's largest counts are merged, "
+                             "until their N-th total beats every other value's bound");
             break;
         case QK_TFLOOR:
             buf_puts(&b, "buckets of the raw __time vector: ");
@@ -958,9 +984,38 @@ static int agg_merge(struct qrun *r, const struct qagg_plan *a, const uint32_t *
     return 0;
 }
 
+/* COUNT(*) by dictionary id: one increment per row. */
+static int count_ids(struct qrun *r)
+{
+    if (!r->id_col_present) {
+        r->idcounts[STORAGE_NULL_ID] += r->nsel;
+        return 0;
+    }
+    uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
+    if (!ids)
+        return qctx_nomem(r->x, "dictionary ids");
+    int rc = storage_scan_ids(r->scan, (size_t)r->p->key_col, r->row0, r->n, ids, r->x->err);
+    if (rc)
+        return storage_err(r, rc);
+    uint32_t n = storage_view_dict_size(r->view, (size_t)r->p->key_col);
+    uint32_t *c = r->idcounts;
+    if (r->sel) {
+        for (uint32_t k = 0; k < r->nsel; k++)
+            if (ids[r->sel[k]] < n)
+                c[ids[r->sel[k]]]++;
+    } else {
+        for (uint32_t k = 0; k < r->nsel; k++)
+            if (ids[k] < n)
+                c[ids[k]]++;
+    }
+    return 0;
+}
+
 static int agg_block(struct qrun *r)
 {
     const struct qplan *p = r->p;
+    if (r->idcounts)
+        return count_ids(r);
     int rc;
     switch (p->key_kind) {
     case QK_NONE:
@@ -1101,20 +1156,23 @@ static int run_blocks(struct qrun *r, uint64_t rows, const struct qrowset *rs)
     return rc;
 }
 
-/* COUNT(*)-only GROUP BY a STRING column on a segment: one AND per id. */
-static bool dict_counts_fit(const struct qrun *r, const struct qrowset *rs)
-{
-    const struct qplan *p = r->p;
-    if (p->key_kind != QK_DICT || !p->count_only || !rs->exact || !r->id2gid)
-        return false;
-    uint64_t rows = storage_view_rows(r->view);
-    return (uint64_t)r->id2gid_n * 64 <= rows;
-}
+/* ---- COUNT(*) by dictionary id ----------------------------------------------------------
+ *
+ * A GROUP BY of one STRING column whose aggregates are all COUNT(*) counts
+ * rows per dictionary id of each view (bitmap cardinalities on segments with
+ * small dictionaries, else one increment per row), then merges the ids with
+ * a count by value. With ORDER BY that count DESC and a LIMIT it first keeps
+ * only candidates: per view the ids of the K largest counts; a value outside
+ * every view's top K has at most B = the sum over views of the largest count
+ * left out, so once the N-th largest exact total among the candidates is
+ * above B those candidates hold the answer (else K grows). This is Druid's
+ * TopN, made exact.
+ */
 
-static int dict_counts(struct qrun *r, const struct qrowset *rs, bool *done)
+static int id_counts_bitmaps(struct qrun *r, const struct qrowset *rs, uint32_t *counts,
+                             uint32_t n, bool *done)
 {
-    const struct qplan *p = r->p;
-    size_t col = (size_t)p->key_col;
+    size_t col = (size_t)r->p->key_col;
     struct lerr berr;
     lerr_init(&berr);
     *done = false;
@@ -1122,7 +1180,7 @@ static int dict_counts(struct qrun *r, const struct qrowset *rs, bool *done)
     if (!storage_view_bitmap(r->view, col, STORAGE_NULL_ID, &berr))
         return berr.code ? lerr_set(r->x->err, berr.code, "%s", berr.msg) : 0;
     int rc;
-    for (uint32_t id = 0; id < r->id2gid_n; id++) {
+    for (uint32_t id = 0; id < n; id++) {
         if ((id & 255) == 0 && (rc = qctx_check(r->x)))
             return rc;
         const roaring_bitmap_t *bm =
@@ -1134,19 +1192,200 @@ static int dict_counts(struct qrun *r, const struct qrowset *rs, bool *done)
                             berr.code ? berr.msg : "");
         uint64_t c = rs->all ? roaring_bitmap_get_cardinality(bm)
                              : roaring_bitmap_and_cardinality(bm, rs->bm);
-        if (!c)
-            continue;
-        struct sql_value key = id == STORAGE_NULL_ID ? sql_null(SQL_STRING)
-                                                     : storage_view_dict_value(r->view, col, id);
-        uint32_t g;
-        if ((rc = find_group(r, &key, &g)))
-            return rc;
-        for (size_t i = 0; i < p->q->naggs; i++)
-            ((struct qnacc *)(void *)(qgroups_acc(&r->groups, g) + p->aggs[i].off))->n +=
-                (int64_t)c;
+        counts[id] += (uint32_t)c;
     }
     *done = true;
     return 0;
+}
+
+/* Rows per dictionary id of the key column in the current view. */
+static int id_counts(struct qrun *r, const struct qrowset *rs, uint32_t *counts, uint32_t n)
+{
+    uint64_t rows = storage_view_rows(r->view);
+    bool present = storage_view_has_column(r->view, (size_t)r->p->key_col);
+    bool done = false;
+    int rc = 0;
+    if (present && rs->exact && !storage_view_is_realtime(r->view) && (uint64_t)n * 64 <= rows)
+        rc = id_counts_bitmaps(r, rs, counts, n, &done);
+    if (rc || done)
+        return rc;
+    if (!present && rs->exact) {
+        counts[STORAGE_NULL_ID] += (uint32_t)qrowset_count(rs, rows);
+        return 0;
+    }
+    r->idcounts = counts;
+    r->id_col_present = present;
+    rc = run_blocks(r, rows, rs);
+    r->idcounts = NULL;
+    return rc;
+}
+
+/* Adds count c to every COUNT(*) of a group. */
+static void add_counts(struct qrun *r, uint32_t g, uint64_t c)
+{
+    const struct qplan *p = r->p;
+    for (size_t i = 0; i < p->q->naggs; i++)
+        ((struct qnacc *)(void *)(qgroups_acc(&r->groups, g) + p->aggs[i].off))->n += (int64_t)c;
+}
+
+static struct sql_value id_value(const struct storage_view *v, size_t col, uint32_t id)
+{
+    if (id == STORAGE_NULL_ID || !storage_view_has_column(v, col))
+        return sql_null(SQL_STRING);
+    return storage_view_dict_value(v, col, id);
+}
+
+/* Merges one view's counts into the groups. */
+static int merge_counts(struct qrun *r, const uint32_t *counts, uint32_t n)
+{
+    int rc;
+    for (uint32_t id = 0; id < n; id++) {
+        if (!counts[id])
+            continue;
+        if ((id & 4095) == 0 && (rc = qctx_check(r->x)))
+            return rc;
+        struct sql_value key = id_value(r->view, (size_t)r->p->key_col, id);
+        uint32_t g;
+        if ((rc = find_group(r, &key, &g)))
+            return rc;
+        add_counts(r, g, counts[id]);
+    }
+    return 0;
+}
+
+/* The k-th largest of v[0..n) (k >= 1, n >= k); v is reordered. */
+static uint32_t kth_largest(uint32_t *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        uint32_t pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot)
+                i++;
+            while (v[j] < pivot)
+                j--;
+            if (i <= j) {
+                uint32_t t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return v[want];
+    }
+    return v[want];
+}
+
+struct vcounts {
+    const struct storage_view *v;
+    uint32_t *c;
+    uint32_t n;
+};
+
+/* One round of candidates at K per view; *bound is B (see above). */
+static int topn_round(struct qrun *r, struct vcounts *vc, size_t nv, size_t K, uint64_t *bound)
+{
+    const struct qplan *p = r->p;
+    size_t col = (size_t)p->key_col;
+    int rc;
+    *bound = 0;
+    for (size_t i = 0; i < nv; i++) {
+        size_t nz = 0;
+        for (uint32_t id = 0; id < vc[i].n; id++)
+            nz += vc[i].c[id] != 0;
+        uint32_t kth = 0;   /* 0: every id with a count is a candidate */
+        if (nz > K) {
+            uint32_t *tmp = arena_alloc(&r->x->scratch, nz * sizeof *tmp);
+            if (!tmp)
+                return qctx_nomem(r->x, "the top-N candidates");
+            size_t m = 0;
+            for (uint32_t id = 0; id < vc[i].n; id++)
+                if (vc[i].c[id])
+                    tmp[m++] = vc[i].c[id];
+            kth = kth_largest(tmp, m, K);
+        }
+        uint32_t below = 0;
+        for (uint32_t id = 0; id < vc[i].n; id++) {
+            uint32_t c = vc[i].c[id];
+            if (!c)
+                continue;
+            if (c < kth) {
+                below = c > below ? c : below;
+                continue;
+            }
+            struct sql_value key = id_value(vc[i].v, col, id);
+            uint32_t g;
+            if ((rc = find_group(r, &key, &g)))
+                return rc;
+        }
+        *bound += below;
+        arena_reset(&r->x->scratch);
+    }
+    /* exact totals of the candidates */
+    for (uint32_t g = 0; g < r->groups.ngroups; g++) {
+        if ((g & 1023) == 0 && (rc = qctx_check(r->x)))
+            return rc;
+        const struct sql_value *key = qgroups_keys(&r->groups, g);
+        uint64_t total = 0;
+        for (size_t i = 0; i < nv; i++) {
+            int64_t id = key->is_null ? (int64_t)STORAGE_NULL_ID
+                         : storage_view_has_column(vc[i].v, col)
+                             ? storage_view_dict_find(vc[i].v, col, key->v.s.p, key->v.s.n)
+                             : -1;
+            if (id >= 0 && (uint64_t)id < vc[i].n)
+                total += vc[i].c[id];
+        }
+        add_counts(r, g, total);
+    }
+    return 0;
+}
+
+/* The N-th largest COUNT(*) among the groups (0 when fewer). */
+static uint64_t nth_count(struct qrun *r, size_t nth)
+{
+    uint32_t ng = r->groups.ngroups;
+    if (ng < nth || nth == 0)
+        return 0;
+    uint32_t *v = arena_alloc(&r->x->scratch, ng * sizeof *v);
+    if (!v)
+        return 0;
+    for (uint32_t g = 0; g < ng; g++) {
+        int64_t n = ((struct qnacc *)(void *)(qgroups_acc(&r->groups, g) + r->p->aggs[0].off))->n;
+        v[g] = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    }
+    return kth_largest(v, ng, nth);
+}
+
+static int run_topn(struct qrun *r, struct vcounts *vc, size_t nv)
+{
+    const struct qplan *p = r->p;
+    size_t keep = (size_t)p->keep, maxd = 0;
+    for (size_t i = 0; i < nv; i++)
+        maxd = vc[i].n > maxd ? vc[i].n : maxd;
+    size_t K = keep * 4 > 64 ? keep * 4 : 64;
+    for (;;) {
+        uint64_t bound;
+        int rc = topn_round(r, vc, nv, K, &bound);
+        if (rc)
+            return rc;
+        if (bound == 0 || nth_count(r, keep) > bound)
+            return 0;
+        if (K >= maxd)
+            return 0;   /* every id was a candidate */
+        K *= 8;
+        qgroups_destroy(&r->groups);
+        if ((rc = qgroups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size, r->x)))
+            return rc;
+    }
 }
 
 static int setup_dict(struct qrun *r)
@@ -1183,17 +1422,22 @@ static void teardown_view(struct qrun *r)
     r->view = NULL;
 }
 
-static int run_view(struct qrun *r, const struct storage_view *v)
+/* Starts reading a view: its scan and its candidate rows. */
+static int open_view(struct qrun *r, const struct storage_view *v, struct qrowset *rs)
 {
-    const struct qplan *p = r->p;
-    struct qctx *x = r->x;
     r->view = v;
     r->scan = storage_scan_new(v);
     if (!r->scan)
-        return lerr_set(x->err, LERR_NOMEM, "out of memory opening %s", storage_view_name(v));
-    arena_reset(&x->scratch);
+        return lerr_set(r->x->err, LERR_NOMEM, "out of memory opening %s", storage_view_name(v));
+    arena_reset(&r->x->scratch);
+    return qfilter_view_rows(&r->p->filter, v, r->scan, r->x, rs);
+}
+
+static int run_view(struct qrun *r, const struct storage_view *v)
+{
+    const struct qplan *p = r->p;
     struct qrowset rs;
-    int rc = qfilter_view_rows(&p->filter, v, r->scan, x, &rs);
+    int rc = open_view(r, v, &rs);
     if (rc)
         return rc;
     uint64_t rows = storage_view_rows(v);
@@ -1203,9 +1447,7 @@ static int run_view(struct qrun *r, const struct storage_view *v)
     }
     if (p->q->aggregate && p->key_kind == QK_NONE && p->count_only && rs.exact) {
         /* COUNT(*) from row counts and bitmap cardinalities */
-        uint64_t c = qrowset_count(&rs, rows);
-        for (size_t i = 0; i < p->q->naggs; i++)
-            ((struct qnacc *)(void *)(qgroups_acc(&r->groups, 0) + p->aggs[i].off))->n += (int64_t)c;
+        add_counts(r, 0, qrowset_count(&rs, rows));
         qrowset_free(&rs);
         return 0;
     }
@@ -1213,12 +1455,44 @@ static int run_view(struct qrun *r, const struct storage_view *v)
         qrowset_free(&rs);
         return rc;
     }
-    bool done = false;
-    if (dict_counts_fit(r, &rs) && !storage_view_is_realtime(v))
-        rc = dict_counts(r, &rs, &done);
-    if (!rc && !done)
-        rc = run_blocks(r, rows, &rs);
+    rc = run_blocks(r, rows, &rs);
     qrowset_free(&rs);
+    return rc;
+}
+
+/* COUNT(*)-only GROUP BY of a STRING column: counts per id, merged or kept
+ * for the top-N (vc != NULL). */
+static int run_view_counts(struct qrun *r, const struct storage_view *v, struct vcounts *vc)
+{
+    const struct qplan *p = r->p;
+    struct qctx *x = r->x;
+    struct qrowset rs;
+    int rc = open_view(r, v, &rs);
+    if (rc)
+        return rc;
+    uint32_t n = storage_view_dict_size(v, (size_t)p->key_col);
+    size_t bytes = (size_t)(n ? n : 1) * sizeof(uint32_t);
+    uint32_t *counts = NULL;
+    if (!(rc = qctx_charge(x, bytes, "counts per dictionary id"))) {
+        counts = calloc(n ? n : 1, sizeof *counts);
+        if (!counts) {
+            qctx_uncharge(x, bytes);
+            rc = lerr_set(x->err, LERR_NOMEM, "out of memory for counts per dictionary id");
+        }
+    }
+    if (!rc && (rs.all || !roaring_bitmap_is_empty(rs.bm)))
+        rc = id_counts(r, &rs, counts, n ? n : 1);
+    qrowset_free(&rs);
+    if (!rc && !vc)
+        rc = merge_counts(r, counts, n ? n : 1);
+    if (vc && counts) {
+        *vc = (struct vcounts){v, counts, n ? n : 1};
+        return rc;
+    }
+    if (counts) {
+        free(counts);
+        qctx_uncharge(x, bytes);
+    }
     return rc;
 }
 
@@ -1309,6 +1583,43 @@ static int finish_groups(struct qrun *r)
     return rc;
 }
 
+/* Every view stores the key column as STRING (or lacks it). */
+static bool ids_everywhere(const struct qplan *p)
+{
+    for (size_t i = 0; i < p->nviews; i++)
+        if (storage_view_has_column(p->views[i], (size_t)p->key_col) &&
+            storage_view_column_type(p->views[i], (size_t)p->key_col) != SQL_STRING)
+            return false;
+    return true;
+}
+
+static int run_counts(struct qrun *r)
+{
+    const struct qplan *p = r->p;
+    struct vcounts *vc = NULL;
+    int rc = 0;
+    if (p->topn_counts) {
+        vc = calloc(p->nviews ? p->nviews : 1, sizeof *vc);
+        if (!vc)
+            return lerr_set(r->x->err, LERR_NOMEM, "out of memory for per-view counts");
+    }
+    size_t nv = 0;
+    for (size_t i = 0; i < p->nviews && !rc; i++) {
+        rc = run_view_counts(r, p->views[i], vc ? &vc[nv] : NULL);
+        if (vc && vc[nv].c)
+            nv++;
+        teardown_view(r);
+    }
+    if (!rc && vc)
+        rc = run_topn(r, vc, nv);
+    for (size_t i = 0; i < nv; i++) {
+        free(vc[i].c);
+        qctx_uncharge(r->x, (size_t)vc[i].n * sizeof *vc[i].c);
+    }
+    free(vc);
+    return rc;
+}
+
 static int run_source(struct qrun *r)
 {
     const struct qplan *p = r->p;
@@ -1324,7 +1635,9 @@ static int run_source(struct qrun *r)
     }
     if (p->keep == 0 && !p->q->aggregate)
         return 0;
-    if (p->src->snap) {
+    if (p->src->snap && p->count_by_id && ids_everywhere(p)) {
+        rc = run_counts(r);
+    } else if (p->src->snap) {
         for (size_t i = 0; i < p->nviews && !rc && !r->done; i++) {
             rc = run_view(r, p->views[i]);
             teardown_view(r);

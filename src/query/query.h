@@ -124,15 +124,17 @@ struct query_result_meta {
 /*
  * Runs one request and appends the response body to `out` (whose own cap,
  * if any, also bounds the result size). On error nothing is appended and the
- * code is returned with err set:
+ * code is returned with err set (err->target names the request field when
+ * one is at fault, e.g. "context.sqlTimeZone"):
  *   LERR_INVALID   syntax errors, unknown columns/functions (with line,
  *                  column and a "did you mean" hint), unknown tables
- *                  ("table 'x' not found ... (did you mean 'y'?)": Druid
+ *                  ("table 'x' not found (did you mean 'y'?)": Druid
  *                  answers 400 for those too), run-time errors (integer
- *                  division by zero), unsupported statements
- *   LERR_TIMEOUT   the query ran past req->timeout_ms
- *   LERR_TOO_LARGE the query needed more memory than req->max_bytes
- *                  (group-by state, sorting, results)
+ *                  division by zero), a bad sqlTimeZone, and the memory cap:
+ *                  "the query needs more than maxQueryBytes = N bytes ..."
+ *                  (like Druid's ResourceLimitExceeded, a 400)
+ *   LERR_TIMEOUT   the query ran past req->timeout_ms ("query exceeded its
+ *                  timeout of N ms; ..."); the clock is read every block
  *   LERR_CORRUPT, LERR_IO, LERR_NOMEM from storage or allocation
  * meta (may be NULL) is filled on success. Thread-safe.
  */

@@ -255,8 +255,7 @@ struct qresult {
 };
 
 const char *qoutput_content_type(enum query_format f);
-/* Appends the body. LERR_TOO_LARGE-ish failures of `out` become the memory
- * error. */
+/* Appends the body; when `out` hits its cap that is the memory error. */
 int qoutput_write(const struct qresult *r, const struct query_request *req,
                   const struct ls_tz *tz, struct buf *out, struct qctx *x);
 

@@ -8,6 +8,7 @@
  * Entry points: query_request_init(), query_request_parse(), query_format_parse().
  */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -32,9 +33,18 @@ void query_request_init(struct query_request *req)
     req->max_bytes = QUERY_DEFAULT_MAX_BYTES;
 }
 
-static int bad(struct lerr *err, const char *target, const char *fmt, const char *a, const char *b)
+/* An InvalidInput error at `target` (the first error wins). */
+LS_PRINTF(3, 4)
+static int bad(struct lerr *err, const char *target, const char *fmt, ...)
 {
-    return lerr_set_at(err, LERR_INVALID, target, fmt, a, b);
+    if (err->code)
+        return err->code;
+    va_list ap;
+    va_start(ap, fmt);
+    lerr_setv(err, LERR_INVALID, fmt, ap);
+    va_end(ap);
+    snprintf(err->target, sizeof err->target, "%s", target);
+    return err->code;
 }
 
 static bool get_bool(json_t *v, const char *name, bool *out, struct lerr *err)
@@ -42,7 +52,7 @@ static bool get_bool(json_t *v, const char *name, bool *out, struct lerr *err)
     if (!v || json_is_null(v))
         return true;
     if (!json_is_boolean(v)) {
-        bad(err, name, "%s must be true or false%s", name, "");
+        bad(err, name, "%s must be true or false", name);
         return false;
     }
     *out = json_is_true(v);
@@ -67,7 +77,7 @@ static bool get_int(json_t *v, const char *name, int64_t *out, struct lerr *err)
             return true;
         }
     }
-    bad(err, name, "%s must be a whole number%s", name, "");
+    bad(err, name, "%s must be a whole number", name);
     return false;
 }
 
@@ -134,8 +144,7 @@ static int parse_params(json_t *arr, struct query_request *req, struct arena *me
     if (!arr || json_is_null(arr))
         return 0;
     if (!json_is_array(arr))
-        return bad(err, "parameters", "parameters must be an array of {\"type\", \"value\"}%s%s",
-                   "", "");
+        return bad(err, "parameters", "parameters must be an array of {\"type\", \"value\"}");
     size_t n = json_array_size(arr);
     struct sql_value *p = arena_alloc(mem, (n ? n : 1) * sizeof *p);
     if (!p)
@@ -147,7 +156,7 @@ static int parse_params(json_t *arr, struct query_request *req, struct arena *me
         json_t *type = json_object_get(e, "type");
         if (!json_is_object(e) || !json_is_string(type))
             return bad(err, target, "%s must be an object with a \"type\" (VARCHAR, BIGINT, "
-                       "DOUBLE, TIMESTAMP, ...) and a \"value\"%s", target, "");
+                       "DOUBLE, TIMESTAMP, ...) and a \"value\"", target);
         bool ok;
         p[i] = param_value(json_string_value(type), json_object_get(e, "value"), mem, &ok);
         if (!ok) {
@@ -173,30 +182,27 @@ static int parse_context(json_t *ctx, struct query_request *req, struct arena *m
     if (!ctx || json_is_null(ctx))
         return 0;
     if (!json_is_object(ctx))
-        return bad(err, "context", "context must be an object%s%s", "", "");
+        return bad(err, "context", "context must be an object");
     json_t *v;
     int64_t n;
     if ((v = json_object_get(ctx, "timeout"))) {
         if (!get_int(v, "context.timeout", &n, err))
             return err->code;
         if (n < 0)
-            return bad(err, "context.timeout", "context.timeout must be >= 0 ms (0 = none)%s%s",
-                       "", "");
+            return bad(err, "context.timeout", "context.timeout must be >= 0 ms (0 = none)");
         req->timeout_ms = n;
     }
     if ((v = json_object_get(ctx, "maxQueryBytes"))) {
         if (!get_int(v, "context.maxQueryBytes", &n, err))
             return err->code;
         if (n <= 0)
-            return bad(err, "context.maxQueryBytes", "context.maxQueryBytes must be > 0%s%s", "",
-                       "");
+            return bad(err, "context.maxQueryBytes", "context.maxQueryBytes must be > 0");
         req->max_bytes = (uint64_t)n;
     }
     if ((v = json_object_get(ctx, "sqlTimeZone")) && !json_is_null(v)) {
         if (!json_is_string(v))
             return bad(err, "context.sqlTimeZone",
-                       "context.sqlTimeZone must be a time zone name such as %s%s",
-                       "\"America/Los_Angeles\"", "");
+                       "context.sqlTimeZone must be a time zone name such as \"America/Los_Angeles\"");
         req->time_zone = arena_strdup(mem, json_string_value(v));
     }
     if ((v = json_object_get(ctx, "sqlQueryId")) && json_is_string(v))
@@ -219,7 +225,7 @@ int query_request_parse(const char *body, size_t len, struct query_request *req,
     const char *key;
     json_t *v;
     if (!json_is_object(root))
-        rc = bad(err, "", "the request body must be a JSON object with a \"query\"%s%s", "", "");
+        rc = bad(err, "", "the request body must be a JSON object with a \"query\"");
     json_object_foreach(json_is_object(root) ? root : NULL, key, v)
     {
         bool known = false;
@@ -227,15 +233,14 @@ int query_request_parse(const char *body, size_t len, struct query_request *req,
             known |= strcmp(key, fields[i]) == 0;
         if (!known && !rc) {
             const char *hint = util_closest(key, strlen(key), fields);
-            char tmp[300];
-            snprintf(tmp, sizeof tmp, "%s%s%s", hint ? " (did you mean '" : "", hint ? hint : "",
-                     hint ? "'?)" : "");
-            rc = bad(err, key, "unknown field '%s' in the SQL request%s", key, tmp);
+            rc = bad(err, key, "unknown field '%s' in the SQL request%s%s%s; the fields are query, "
+                     "resultFormat, header, typesHeader, sqlTypesHeader, parameters, context",
+                     key, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
         }
     }
     v = json_object_get(root, "query");
     if (!rc && !json_is_string(v))
-        rc = bad(err, "query", "\"query\" must be the SQL text, a string%s%s", "", "");
+        rc = bad(err, "query", "\"query\" must be the SQL text, a string");
     if (!rc) {
         req->sql_len = json_string_length(v);
         req->sql = arena_strndup(mem, json_string_value(v), req->sql_len);
@@ -248,8 +253,7 @@ int query_request_parse(const char *body, size_t len, struct query_request *req,
                                   : -1;
         if (f < 0)
             rc = bad(err, "resultFormat",
-                     "resultFormat must be one of object, array, objectLines, arrayLines, csv%s%s",
-                     "", "");
+                     "resultFormat must be one of object, array, objectLines, arrayLines, csv");
         else
             req->format = (enum query_format)f;
     }

@@ -169,15 +169,16 @@ static void build_tiny(const char *root)
         {"s", SQL_STRING, STORAGE_DIMENSION, {0}},
         {"n", SQL_LONG, STORAGE_DIMENSION, {0}},
         {"d", SQL_DOUBLE, STORAGE_DIMENSION, {0}},
+        {"j", SQL_JSON, STORAGE_DIMENSION, {0}},
     };
-    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols, 3};
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols, 4};
     struct storage_table *t = open_table(root, "tiny", &sch);
     static const int64_t H = 3600000;
     int64_t time[12] = {T0,           T0 + H,       T0 + 2 * H + H / 2, T0 + 5 * H,
                         T0 + DAY,     T0 + DAY + 10 * H, T0 + 2 * DAY - 1, T0 + DAY + 12 * H,
                         T0 + 2 * DAY, T0 + 2 * DAY + 6 * H, T0 + 2 * DAY + 7 * H,
                         T0 + 2 * DAY + 8 * H};
-    struct sql_value s[12], n[12], d[12];
+    struct sql_value s[12], n[12], d[12], j[12];
     const char *sv[12] = {"a", "b", NULL, "a", "", "c", "a", "b", "ab", NULL, "\xc3\x9cn\xc3\xaf",
                           "a\"q,x"};
     int64_t nv[12] = {1, 2, 3, -1, 5, 6, 7, 8, 9, -1, 11, 12};
@@ -186,12 +187,18 @@ static void build_tiny(const char *root)
         s[i] = sv[i] ? sql_string(sv[i], strlen(sv[i])) : sql_null(SQL_STRING);
         n[i] = nv[i] >= 0 ? sql_long(nv[i]) : sql_null(SQL_LONG);
         d[i] = isnan(dv[i]) ? sql_null(SQL_DOUBLE) : sql_double(dv[i]);
+        j[i] = sql_null(SQL_JSON);
     }
-    struct sql_value *cv[3] = {s, n, d};
-    append(t, time, 7, cv, 3);
+    static const char j0[] = "{\"a\":1,\"b\":[true,null]}", j8[] = "[1,2.5,\"x\"]";
+    j[0] = sql_string(j0, strlen(j0));
+    j[0].type = SQL_JSON;
+    j[8] = sql_string(j8, strlen(j8));
+    j[8].type = SQL_JSON;
+    struct sql_value *cv[4] = {s, n, d, j};
+    append(t, time, 7, cv, 4);
     persist(t);   /* rows 0-6: segments of 2024-01-01 and 2024-01-02 */
-    struct sql_value *cv2[3] = {s + 7, n + 7, d + 7};
-    append(t, time + 7, 5, cv2, 3);   /* realtime: one more in 01-02, four in 01-03 */
+    struct sql_value *cv2[4] = {s + 7, n + 7, d + 7, j + 7};
+    append(t, time + 7, 5, cv2, 4);   /* realtime: one more in 01-02, four in 01-03 */
     sqlite_exec("CREATE TABLE tiny(t INTEGER, s TEXT, n INTEGER, d REAL)");
     sqlite_load("INSERT INTO tiny VALUES(?,?,?,?)", time, 12, cv, 3);
 }
