@@ -155,8 +155,10 @@ struct storage_open_opts {
 int storage_table_open(const char *dir, const char *name, const struct storage_schema *schema,
                        const struct storage_open_opts *opts, struct storage_table **out,
                        struct lerr *err);
-/* Frees the table; unpersisted rows are discarded. Snapshots still held keep
- * what they reference alive until they are freed. */
+/* Frees the table; unpersisted rows are discarded (persist first at a clean
+ * shutdown). No other call on the table (append, persist, compaction,
+ * snapshot) may be in flight. Snapshots still held keep what they reference
+ * alive until they are freed. */
 void storage_table_free(struct storage_table *t);
 
 /*
