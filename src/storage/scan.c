@@ -412,18 +412,12 @@ static enum phys phys_of(const struct storage_view *v, size_t col, int *vc)
     return st_is_doubleish(d->type) ? PH_DOUBLE : PH_LONG;
 }
 
-static uint32_t rows_in_block(const struct storage_view *v, uint64_t blk)
-{
-    uint64_t left = v->rows - blk * ST_BLOCK;
-    return (uint32_t)(left < ST_BLOCK ? left : ST_BLOCK);
-}
-
 /* Loads block blk of a LONG/DOUBLE (or __time) column into the cache. */
 static int load_fixed(struct storage_scan *s, struct ccache *c, size_t col, int vc, uint64_t blk,
                       struct lerr *err)
 {
     const struct storage_view *v = s->v;
-    uint32_t m = rows_in_block(v, blk);
+    uint32_t m = st_block_rows(v->rows, blk);
     uint64_t r0 = blk * ST_BLOCK;
     if (v->realtime) {
         if (col == 0) {
@@ -450,7 +444,7 @@ static int load_ids(struct storage_scan *s, struct ccache *c, int vc, uint64_t b
                     struct lerr *err)
 {
     const struct storage_view *v = s->v;
-    uint32_t m = rows_in_block(v, blk);
+    uint32_t m = st_block_rows(v->rows, blk);
     if (v->realtime)
         rt_read_ids(v->rt, (size_t)vc, blk * ST_BLOCK, m, c->ids);
     else if (st_seg_ids(v->seg, (size_t)vc, blk * ST_BLOCK, m, c->ids, err))
@@ -511,7 +505,7 @@ static int load_rt_measures(struct storage_scan *s, uint64_t blk, struct lerr *e
         return 0;
     arena_reset(&mc->mem);
     mc->blk = -1;
-    if (!rt_copy_states(s->v->rt, sc, blk * ST_BLOCK, rows_in_block(s->v, blk), mc->st, &mc->mem))
+    if (!rt_copy_states(s->v->rt, sc, blk * ST_BLOCK, st_block_rows(s->v->rows, blk), mc->st, &mc->mem))
         return scan_nomem(err);
     mc->blk = (int64_t)blk;
     return 0;

@@ -402,12 +402,6 @@ static size_t fixed_width(int enc)
 
 static uint64_t nblocks_for(uint64_t rows) { return (rows + ST_BLOCK - 1) / ST_BLOCK; }
 
-static uint32_t block_rows(const struct st_seg *s, uint64_t blk)
-{
-    uint64_t left = s->nrows - blk * ST_BLOCK;
-    return (uint32_t)(left < ST_BLOCK ? left : ST_BLOCK);
-}
-
 static int check_blocked(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
                          struct lerr *err)
 {
@@ -423,7 +417,7 @@ static int check_blocked(struct st_seg *s, size_t col, const uint8_t *p, uint64_
         uint64_t off = st_get_u64(e);
         uint32_t clen = st_get_u32(e + 8), rawlen = st_get_u32(e + 12);
         uint8_t codec = e[16];
-        uint32_t m = block_rows(s, b);
+        uint32_t m = st_block_rows(s->nrows, b);
         bool ok = off <= dir && clen <= dir - off && codec < ST_CODEC__COUNT;
         if (fw)
             ok = ok && rawlen == (uint64_t)m * fw &&
@@ -513,7 +507,7 @@ static int check_ids(struct st_seg *s, size_t col, const uint8_t *p, uint64_t le
         return st_seg_corrupt(s, col, ST_P_IDS, 0, err, "id array too short or wrong width");
     uint32_t ids[ST_BLOCK];
     for (uint64_t r0 = 0; r0 < s->nrows; r0 += ST_BLOCK) {
-        uint32_t m = block_rows(s, r0 / ST_BLOCK);
+        uint32_t m = st_block_rows(s->nrows, r0 / ST_BLOCK);
         st_bitunpack32(p + 8, r0, m, c->id_width, ids);
         uint32_t mx = 0;
         for (uint32_t k = 0; k < m; k++)
@@ -714,7 +708,7 @@ static int64_t decode_block(struct st_seg *s, size_t col, uint64_t blk, void *ds
         return st_seg_corrupt(s, col, ST_P_DATA, off, err, "block does not decode");
     if (rawlen_out)
         *rawlen_out = rawlen;
-    return block_rows(s, blk);
+    return st_block_rows(s->nrows, blk);
 }
 
 int64_t st_seg_block_fixed(struct st_seg *s, size_t col, uint64_t blk, void *dst,

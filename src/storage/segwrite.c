@@ -253,7 +253,7 @@ static void write_time(struct wctx *w, struct st_scol *sc, const int64_t *t)
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = (uint32_t)(w->n - r0 < ST_BLOCK ? w->n - r0 : ST_BLOCK);
+        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
         for (uint32_t k = 0; k < m; k++)
             vals[k] = t[w->perm[r0 + k]];
         blocked_add(&bl, w->o, st_encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
@@ -302,7 +302,7 @@ static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = (uint32_t)(w->n - r0 < ST_BLOCK ? w->n - r0 : ST_BLOCK);
+        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
         uint32_t nn = 0;
         for (uint32_t k = 0; k < m; k++) {
             /* the buffer reads one row at a time here: rows are permuted */
@@ -359,7 +359,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = (uint32_t)(w->n - r0 < ST_BLOCK ? w->n - r0 : ST_BLOCK);
+        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
         buf_reset(&raw);
         buf_reset(&one);
         uint32_t lens[ST_BLOCK];
@@ -750,7 +750,7 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
     }
     o.path = path;
     for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
-        uint32_t m = (uint32_t)(n - r0 < ST_BLOCK ? n - r0 : ST_BLOCK);
+        uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
         rt_read_time(b, r0, m, t + r0);
     }
     for (uint64_t r = 0; r < n; r++)
@@ -769,7 +769,7 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
             goto out;
         }
         for (uint64_t r0 = 0; c < nbcols && r0 < n; r0 += ST_BLOCK) {
-            uint32_t m = (uint32_t)(n - r0 < ST_BLOCK ? n - r0 : ST_BLOCK);
+            uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
             rt_read_ids(b, c, r0, m, ids[c] + r0);
         }
         if (!sdict_build(b, c, ids[c], c < nbcols ? n : 0, &dicts[c])) {
@@ -816,7 +816,7 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
                 if (!nulls || !l)
                     goto nomem;
                 for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
-                    uint32_t m = (uint32_t)(n - r0 < ST_BLOCK ? n - r0 : ST_BLOCK);
+                    uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
                     rt_read_longs(b, c, r0, m, l + r0, nulls + r0);
                 }
                 k->cls = st_is_doubleish(def->type) ? 2 : 1;

@@ -65,6 +65,13 @@ _Static_assert((1u << ST_BLOCK_SHIFT) == STORAGE_BLOCK_ROWS, "block shift");
 /* Sanity caps for lengths read from disk. */
 #define ST_MAX_BLOCK_BYTES (1u << 30)
 
+/* Rows in block blk of a view or segment of nrows rows. */
+static inline uint32_t st_block_rows(uint64_t nrows, uint64_t blk)
+{
+    uint64_t left = nrows - blk * ST_BLOCK;
+    return (uint32_t)(left < ST_BLOCK ? left : ST_BLOCK);
+}
+
 /* ---- little-endian access (memcpy: files are read in place, unaligned) -- */
 
 static inline uint32_t st_get_u32(const void *p)

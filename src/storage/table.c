@@ -830,7 +830,7 @@ static int merge_into(struct st_schema *sc, struct st_vseg **pick, size_t npick,
         if (!scan)
             rc = nomem(err);
         for (uint64_t r0 = 0; rc == 0 && r0 < vw.rows; r0 += ST_BLOCK) {
-            uint32_t m = (uint32_t)(vw.rows - r0 < ST_BLOCK ? vw.rows - r0 : ST_BLOCK);
+            uint32_t m = st_block_rows(vw.rows, r0 / ST_BLOCK);
             arena_reset(&mem);
             uint32_t k = 0;
             if (storage_scan_time(scan, r0, m, time, err)) {
