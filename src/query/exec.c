@@ -747,12 +747,14 @@ static int gids_tfloor(struct qrun *r)
     uint32_t last_gid = NO_GID;
     for (uint32_t k = 0; k < r->nsel; k++) {
         int64_t b;
-        if (p->per_ms)
-            b = t[k] - ls_floor_mod(t[k], p->per_ms);
-        else if (p->floor_unit)
+        if (p->per_ms) {
+            int64_t m = t[k] % p->per_ms;   /* inline floor: this runs per row */
+            b = t[k] - (m < 0 ? m + p->per_ms : m);
+        } else if (p->floor_unit) {
             b = time_floor_unit(t[k], p->unit, r->x->tz);
-        else
+        } else {
             b = time_floor(t[k], &p->per, INT64_MIN, r->x->tz);
+        }
         if (last_gid == NO_GID || b != last) {
             struct sql_value key = sql_timestamp(b);
             if ((rc = find_group(r, &key, &last_gid)))
