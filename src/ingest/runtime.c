@@ -426,15 +426,41 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
 
 /* ---- a runner --------------------------------------------------------------------- */
 
+/*
+ * A runner's persister: a thread that turns sealed buffers into segments and
+ * commits them with their offsets, in order, while the runner keeps reading.
+ * At most PERSIST_QUEUE sealed sets wait; the runner blocks past that.
+ */
+#define PERSIST_QUEUE 2
+
+struct persist_item {
+    struct storage_sealed *sealed;
+    char *offsets;     /* the checkpoint this persist commits; NULL keeps it */
+    char *counters;    /* the job's counters at the seal */
+};
+
+struct persister {
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct persist_item q[PERSIST_QUEUE];
+    size_t head, n;
+    bool stop;
+    bool conflict;        /* a commit met a moved checkpoint: a reset happened */
+    char *expected;       /* the checkpoint text last committed (or found) */
+    char error[512];      /* the last failure, until a persist succeeds */
+};
+
 struct runner {
     struct rt_job *job;
+    struct persister ps;
     struct ingest_runtime *rt;
     struct rt_table *table;
     struct catalog_job cj;
     json_t *spec;
     char stream[300];
     char read_from[16];
-    char *expected;            /* the checkpoint text we last committed (or found) */
     int64_t reset_generation;
     struct arena batch;
     struct pipeline_table ptable;
@@ -640,7 +666,8 @@ static int persist_commit(void *ctx, const struct storage_segment_info *added, s
 {
     struct commit_ctx *c = ctx;
     struct runner *r = c->r;
-    return commit_tx(r->rt, r->table, r->job->id, r->stream, r->expected, c->new_offsets,
+    /* Only the persister thread commits while it runs, so expected is stable here. */
+    return commit_tx(r->rt, r->table, r->job->id, r->stream, r->ps.expected, c->new_offsets,
                      c->counters, added, nadded, removed, nremoved, err);
 }
 
@@ -694,48 +721,171 @@ static void observe_persist(struct ingest_runtime *rt, double ms, bool ok)
     atomic_fetch_add(&rt->persist_hist[b], 1);
 }
 
+/* Persists one sealed set; on a moved checkpoint keeps it and says so. Persister thread. */
+static int persist_item(struct runner *r, struct persist_item *it, struct lerr *err)
+{
+    struct commit_ctx ctx = {r, it->offsets, it->counters};
+    int64_t t0 = util_mono_ns();
+    int rc = storage_table_persist_sealed(r->table->st, it->sealed, persist_commit, &ctx, err);
+    if (rc == LERR_CONFLICT && it->offsets) {
+        /* A reset moved the checkpoint: keep the rows (read before it), not the offsets. */
+        pthread_mutex_lock(&r->ps.mu);
+        r->ps.conflict = true;
+        pthread_mutex_unlock(&r->ps.mu);
+        free(it->offsets);
+        it->offsets = NULL;
+        lerr_init(err);
+        ctx.new_offsets = NULL;
+        rc = storage_table_persist_sealed(r->table->st, it->sealed, persist_commit, &ctx, err);
+    }
+    double ms = (double)(util_mono_ns() - t0) / 1e6;
+    observe_persist(r->rt, ms, rc == 0);
+    if (rc == 0) {
+        atomic_fetch_add(&r->job->persist_count, 1);
+        atomic_store(&r->job->persist_ms_last, ms);
+    }
+    return rc;
+}
+
+static void *persister_main(void *arg)
+{
+    struct runner *r = arg;
+    struct persister *p = &r->ps;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->n && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!p->n)
+            break;
+        struct persist_item *it = &p->q[p->head];
+        pthread_mutex_unlock(&p->mu);
+        struct lerr err;
+        lerr_init(&err);
+        int rc = persist_item(r, it, &err);
+        pthread_mutex_lock(&p->mu);
+        if (rc) {
+            snprintf(p->error, sizeof p->error, "persisting failed (will retry): %s", err.msg);
+            log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, p->error);
+            if (p->stop)
+                break;   /* shutting down: the rows are re-read after the restart */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+            continue;
+        }
+        p->error[0] = '\0';
+        if (it->offsets) {
+            free(p->expected);
+            p->expected = it->offsets;
+            it->offsets = NULL;
+        }
+        storage_sealed_free(it->sealed);
+        free(it->counters);
+        memset(it, 0, sizeof *it);
+        p->head = (p->head + 1) % PERSIST_QUEUE;
+        p->n--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static int persister_start(struct runner *r, struct lerr *err)
+{
+    pthread_mutex_init(&r->ps.mu, NULL);
+    pthread_cond_init(&r->ps.cv, NULL);
+    if (pthread_create(&r->ps.th, NULL, persister_main, r) != 0)
+        return lerr_set(err, LERR_INTERNAL, "cannot start the persist thread");
+    r->ps.started = true;
+    return 0;
+}
+
+/* Waits until every queued persist is done; false when one keeps failing past deadline. */
+static bool persister_drain(struct runner *r, int timeout_ms)
+{
+    int64_t deadline = util_mono_ns() + (int64_t)timeout_ms * 1000000;
+    pthread_mutex_lock(&r->ps.mu);
+    while (r->ps.n && util_mono_ns() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts);
+    }
+    bool ok = r->ps.n == 0;
+    pthread_mutex_unlock(&r->ps.mu);
+    return ok;
+}
+
+static void persister_stop(struct runner *r)
+{
+    if (!r->ps.started)
+        return;
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.stop = true;
+    pthread_cond_broadcast(&r->ps.cv);
+    pthread_mutex_unlock(&r->ps.mu);
+    pthread_join(r->ps.th, NULL);
+    for (size_t k = 0; k < r->ps.n; k++) {
+        struct persist_item *it = &r->ps.q[(r->ps.head + k) % PERSIST_QUEUE];
+        storage_sealed_free(it->sealed);
+        free(it->offsets);
+        free(it->counters);
+    }
+    free(r->ps.expected);
+    pthread_cond_destroy(&r->ps.cv);
+    pthread_mutex_destroy(&r->ps.mu);
+    r->ps.started = false;
+}
+
 /*
- * Persists the buffers and commits them with the source's position as the new
- * checkpoint (advance = false: keep the checkpoint, e.g. around a reset).
- * LERR_CONFLICT: the checkpoint moved (a reset): nothing was committed.
+ * Seals the table's buffers with the source's position (advance) or without
+ * moving the checkpoint, and queues them for the persister: cheap for the
+ * runner, which goes on reading while segments are written. Blocks while
+ * PERSIST_QUEUE sets wait (back-pressure when the disk is slower than the
+ * stream).
  */
 static int persist(struct runner *r, bool advance, struct lerr *err)
 {
     struct source_offsets pos;
     source_offsets_init(&pos);
-    char *offsets = NULL, *counters = NULL;
+    struct persist_item it = {0};
     int rc = 0;
-    if (advance) {
+    if (advance && r->job->src) {
         if ((rc = source_position(r->job->src, &pos, err)) ||
-            !(offsets = source_offsets_to_json(&pos, err))) {
+            !(it.offsets = source_offsets_to_json(&pos, err))) {
             rc = err->code;
             goto out;
         }
     }
     struct pipeline_counters pc;
     pipeline_counters(r->job->pipe, &pc);
-    counters = counters_json(&pc);
-    struct commit_ctx ctx = {r, offsets, counters};
-    int64_t t0 = util_mono_ns();
+    it.counters = counters_json(&pc);
+    pthread_mutex_lock(&r->ps.mu);
+    while (r->ps.n == PERSIST_QUEUE)
+        pthread_cond_wait(&r->ps.cv, &r->ps.mu);
+    pthread_mutex_unlock(&r->ps.mu);
     pthread_mutex_lock(&r->table->mu);
-    rc = storage_table_persist(r->table->st, persist_commit, &ctx, err);
+    rc = storage_table_seal(r->table->st, &it.sealed, err);
     pthread_mutex_unlock(&r->table->mu);
-    double ms = (double)(util_mono_ns() - t0) / 1e6;
-    observe_persist(r->rt, ms, rc == 0);
-    if (rc == 0) {
-        atomic_fetch_add(&r->job->persist_count, 1);
-        atomic_store(&r->job->persist_ms_last, ms);
-        r->last_commit_ms = util_now_ms();
-        if (advance) {
-            free(r->expected);
-            r->expected = offsets;
-            offsets = NULL;
-            r->dirty_offsets = false;
-        }
-    }
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.q[(r->ps.head + r->ps.n) % PERSIST_QUEUE] = it;
+    r->ps.n++;
+    pthread_cond_broadcast(&r->ps.cv);
+    pthread_mutex_unlock(&r->ps.mu);
+    memset(&it, 0, sizeof it);
+    r->last_commit_ms = util_now_ms();
+    if (advance)
+        r->dirty_offsets = false;
 out:
-    free(offsets);
-    free(counters);
+    free(it.offsets);
+    free(it.counters);
     source_offsets_destroy(&pos);
     return rc;
 }
@@ -795,8 +945,10 @@ static int assign_from_checkpoint(struct runner *r, struct lerr *err)
         source_offsets_destroy(&start);
         return err->code;
     }
-    free(r->expected);
-    r->expected = text;
+    pthread_mutex_lock(&r->ps.mu);
+    free(r->ps.expected);
+    r->ps.expected = text;
+    pthread_mutex_unlock(&r->ps.mu);
     rc = source_assign(r->job->src, &start, default_start(r), err);
     source_offsets_destroy(&start);
     return rc;
@@ -805,8 +957,15 @@ static int assign_from_checkpoint(struct runner *r, struct lerr *err)
 /* Acts on POST /jobs/{id}/reset: keep what was read, start again from readFromPoint. */
 static int do_reset(struct runner *r, int64_t generation, struct lerr *err)
 {
+    /* What was read before the reset becomes durable without moving the checkpoint;
+     * then the source starts again from readFromPoint. */
     if (persist(r, false, err))
         return err->code;
+    if (!persister_drain(r, 60000))
+        return lerr_set(err, LERR_IO, "persisting before the reset did not finish");
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.conflict = false;
+    pthread_mutex_unlock(&r->ps.mu);
     log_msg(LOG_INFO, "ingest", "job %s: checkpoint reset; reading again from %s", r->job->id,
             r->read_from);
     pipeline_note(r->job->pipe, PIPE_R_GAP, -1, -1,
@@ -870,7 +1029,14 @@ static void update_health(struct runner *r)
     char msg[512];
     uint64_t rows = 0;
     int pct = rejection_percent(r, &rows);
-    if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK) {
+    pthread_mutex_lock(&r->ps.mu);
+    bool perr = r->ps.error[0] != '\0';
+    if (perr)
+        snprintf(msg, sizeof msg, "%s", r->ps.error);
+    pthread_mutex_unlock(&r->ps.mu);
+    if (perr) {
+        set_health(r, "warn", msg);
+    } else if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK) {
         set_health(r, "warn", msg);
     } else if (r->gap_until_ms > util_now_ms()) {
         set_health(r, "warn", r->gap_msg);
@@ -1028,7 +1194,7 @@ static void *runner_main(void *arg)
     r.last_commit_ms = util_now_ms();
     struct lerr err;
     lerr_init(&err);
-    if (runner_start(&r, &err)) {
+    if (persister_start(&r, &err) || runner_start(&r, &err)) {
         fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
@@ -1055,15 +1221,19 @@ static void *runner_main(void *arg)
         update_health(&r);
         if (should_persist(&r)) {
             lerr_init(&err);
-            int rc = persist(&r, true, &err);
-            if (rc == LERR_CONFLICT) {
-                lerr_init(&err);
-                if (!check_reset(&r, &err) && err.code) {
-                    fail(&r, "after a checkpoint change: %s", err.msg);
-                    goto out;
-                }
-            } else if (rc) {
+            if (persist(&r, true, &err))
                 set_health(&r, "warn", err.msg);
+        }
+        pthread_mutex_lock(&r.ps.mu);
+        bool conflict = r.ps.conflict;
+        pthread_mutex_unlock(&r.ps.mu);
+        if (conflict) {
+            /* A commit met a moved checkpoint: a reset; act on it now. */
+            lerr_init(&err);
+            last_reset_check = 0;
+            if (!check_reset(&r, &err) && err.code) {
+                fail(&r, "after a checkpoint change: %s", err.msg);
+                goto out;
             }
         }
         if (strncmp(r.stream, "push:", 5) == 0)
@@ -1071,13 +1241,11 @@ static void *runner_main(void *arg)
     }
     /* Suspend, cancel or shutdown: what was read becomes durable first. */
     lerr_init(&err);
-    if (persist(&r, true, &err) == LERR_CONFLICT) {
-        lerr_init(&err);
-        persist(&r, false, &err);
-    }
-    if (err.code)
-        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id, err.msg);
+    if (persist(&r, true, &err) || !persister_drain(&r, 60000))
+        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id,
+                err.code ? err.msg : "the persister did not finish");
 out:
+    persister_stop(&r);
     pthread_mutex_lock(&job->mu);
     struct source *src = job->src;
     struct pipeline *pipe = job->pipe;
@@ -1087,7 +1255,6 @@ out:
     source_close(src);
     pipeline_free(pipe);
     json_decref(r.spec);
-    free(r.expected);
     catalog_job_destroy(&r.cj);
     arena_destroy(&r.batch);
     arena_destroy(&r.ptable_mem);
@@ -1298,7 +1465,7 @@ static void *batch_main(void *arg)
         goto out;
     }
     struct pipeline_opts po = {r.cj.spec, strlen(r.cj.spec), &r.ptable, util_now_ms()};
-    if (pipeline_new(&po, &p, &err)) {
+    if (pipeline_new(&po, &p, &err) || persister_start(&r, &err)) {
         fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
@@ -1340,13 +1507,14 @@ static void *batch_main(void *arg)
         /* Canceled: what was read stays only if it was already persisted. */
         goto out;
     }
-    if (persist(&r, false, &err)) {
-        fail(&r, "final persist failed: %s", err.msg);
+    if (persist(&r, false, &err) || !persister_drain(&r, 600000)) {
+        fail(&r, "final persist failed: %s", err.code ? err.msg : r.ps.error);
         goto out;
     }
     set_status(&r, "succeeded", "ok", "", 0, util_now_ns());
     log_msg(LOG_INFO, "ingest", "batch job %s succeeded", job->id);
 out:
+    persister_stop(&r);
     reader_close(&b);
     pthread_mutex_lock(&job->mu);
     job->pipe = NULL;

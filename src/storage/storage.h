@@ -235,6 +235,23 @@ void storage_table_realtime_usage(const struct storage_table *t, uint64_t *rows,
 int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
                           struct lerr *err);
 
+/*
+ * Persist in two steps, so that a writer need not wait for the disk:
+ * storage_table_seal() (writer thread, cheap) takes every realtime buffer out
+ * of the writer's hands — they stay visible to readers, new appends start new
+ * buffers — and storage_table_persist_sealed() (any one thread at a time)
+ * writes the sealed buffers as segments, calls commit, and replaces them.
+ * Sealed sets must be persisted in the order they were sealed. On failure the
+ * sealed buffers stay sealed and visible: call persist_sealed again with the
+ * same set (storage_table_persist() instead returns them to the writer).
+ */
+struct storage_sealed;
+int storage_table_seal(struct storage_table *t, struct storage_sealed **out, struct lerr *err);
+int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed *s,
+                                 storage_commit_fn commit, void *ctx, struct lerr *err);
+uint64_t storage_sealed_rows(const struct storage_sealed *s);
+void storage_sealed_free(struct storage_sealed *s);
+
 struct storage_compact_opts {
     /* Merge a chunk's segments while together they hold at most this many
      * rows (default 5,000,000) and there are at least `min_segments` of them

@@ -61,6 +61,17 @@ struct storage_table {
     pthread_mutex_t corrupt_lock;
     struct corrupt_ent *corrupt;
     size_t ncorrupt;
+    /* buffers sealed for a persist that has not published yet (seal_lock) */
+    pthread_mutex_t seal_lock;
+    struct rt_buf **sealed;
+    size_t nsealed, cap_sealed;
+};
+
+/* A set of sealed buffers on its way to segments (storage_table_seal). */
+struct storage_sealed {
+    struct rt_buf **rts;
+    size_t n;
+    uint64_t rows;
 };
 
 static int nomem(struct lerr *err)
@@ -413,6 +424,7 @@ int storage_table_open(const char *dir, const char *name, const struct storage_s
     pthread_mutex_init(&t->commit_lock, NULL);
     pthread_mutex_init(&t->compact_lock, NULL);
     pthread_mutex_init(&t->corrupt_lock, NULL);
+    pthread_mutex_init(&t->seal_lock, NULL);
     arena_init(&t->scratch, 64 * 1024, 0);
     atomic_init(&t->oldest_ms, 0);
     atomic_init(&t->rt_rows, 0);
@@ -457,6 +469,8 @@ void storage_table_free(struct storage_table *t)
     pthread_mutex_destroy(&t->commit_lock);
     pthread_mutex_destroy(&t->compact_lock);
     pthread_mutex_destroy(&t->corrupt_lock);
+    pthread_mutex_destroy(&t->seal_lock);
+    free(t->sealed);
     free(t->dir);
     free(t->name);
     free(t);
@@ -565,14 +579,27 @@ static void seal(struct storage_table *t, struct rt_buf *b)
         }
 }
 
+static bool is_sealed(const struct storage_table *t, const struct rt_buf *b)
+{
+    for (size_t i = 0; i < t->nsealed; i++)
+        if (t->sealed[i] == b)
+            return true;
+    return false;
+}
+
+/* Realtime usage that a persist has yet to take: buffers not sealed. */
 static void update_usage(struct storage_table *t)
 {
     uint64_t rows = 0, bytes = 0;
     struct st_version *v = current(t);
+    pthread_mutex_lock(&t->seal_lock);
     for (size_t i = 0; i < v->nrts; i++) {
+        if (is_sealed(t, v->rts[i]))
+            continue;
         rows += rt_rows(v->rts[i]);
         bytes += rt_bytes(v->rts[i]);
     }
+    pthread_mutex_unlock(&t->seal_lock);
     st_version_unref(v);
     atomic_store_explicit(&t->rt_rows, rows, memory_order_relaxed);
     atomic_store_explicit(&t->rt_bytes, bytes, memory_order_relaxed);
@@ -696,12 +723,80 @@ static size_t open_committed(struct storage_table *t, const struct storage_segme
     return k;
 }
 
-int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
-                          struct lerr *err)
+int storage_table_seal(struct storage_table *t, struct storage_sealed **out, struct lerr *err)
+{
+    *out = NULL;
+    struct storage_sealed *s = calloc(1, sizeof *s);
+    struct st_version *v = current(t);
+    if (!s || !(s->rts = calloc(v->nrts + 1, sizeof *s->rts))) {
+        free(s);
+        st_version_unref(v);
+        return nomem(err);
+    }
+    pthread_mutex_lock(&t->seal_lock);
+    size_t need = t->nsealed + v->nrts;
+    if (need > t->cap_sealed) {
+        void *p = realloc(t->sealed, (need + 8) * sizeof *t->sealed);
+        if (!p) {
+            pthread_mutex_unlock(&t->seal_lock);
+            st_version_unref(v);
+            storage_sealed_free(s);
+            return nomem(err);
+        }
+        t->sealed = p;
+        t->cap_sealed = need + 8;
+    }
+    for (size_t i = 0; i < v->nrts; i++) {
+        if (is_sealed(t, v->rts[i]))
+            continue;
+        s->rts[s->n++] = rt_ref(v->rts[i]);
+        s->rows += rt_rows(v->rts[i]);
+        t->sealed[t->nsealed++] = v->rts[i];
+    }
+    pthread_mutex_unlock(&t->seal_lock);
+    st_version_unref(v);
+    /* New appends go to fresh buffers; the sealed ones stay visible until replaced. */
+    for (size_t i = 0; i < t->nactive; i++)
+        rt_unref(t->active[i].rt);
+    t->nactive = 0;
+    atomic_store(&t->oldest_ms, 0);
+    update_usage(t);
+    *out = s;
+    return 0;
+}
+
+uint64_t storage_sealed_rows(const struct storage_sealed *s) { return s ? s->rows : 0; }
+
+void storage_sealed_free(struct storage_sealed *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        rt_unref(s->rts[i]);
+    free(s->rts);
+    free(s);
+}
+
+/* Forgets the sealed marks of buffers that a publish replaced. seal_lock not held. */
+static void unseal(struct storage_table *t, struct rt_buf *const *rts, size_t n)
+{
+    pthread_mutex_lock(&t->seal_lock);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < t->nsealed; k++)
+            if (t->sealed[k] == rts[i]) {
+                t->sealed[k] = t->sealed[--t->nsealed];
+                break;
+            }
+    pthread_mutex_unlock(&t->seal_lock);
+}
+
+int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed *sealed,
+                                 storage_commit_fn commit, void *ctx, struct lerr *err)
 {
     pthread_mutex_lock(&t->commit_lock);
-    struct st_version *v = current(t);
-    size_t n = v->nrts;
+    /* The schema through a version reference: the writer may add columns meanwhile. */
+    struct st_version *sv = current(t);
+    size_t n = sealed->n;
     struct storage_segment_info *infos = calloc(n + 1, sizeof *infos);
     char (*names)[96] = calloc(n + 1, sizeof *names);
     struct st_seg **segs = calloc(n + 1, sizeof *segs);
@@ -712,13 +807,14 @@ int storage_table_persist(struct storage_table *t, storage_commit_fn commit, voi
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t rows = rt_rows(v->rts[i]);
+        uint64_t rows = rt_rows(sealed->rts[i]);
         if (!rows)
             continue;
         int64_t cs, ce;
-        rt_chunk(v->rts[i], &cs, &ce);
+        rt_chunk(sealed->rts[i], &cs, &ce);
         st_seg_name(cs, names[nw]);
-        if (st_seg_write(t->dir, names[nw], t->schema, v->rts[i], rows, false, &infos[nw], err)) {
+        if (st_seg_write(t->dir, names[nw], sv->schema, sealed->rts[i], rows, false, &infos[nw],
+                         err)) {
             rc = err->code;
             break;
         }
@@ -731,27 +827,39 @@ int storage_table_persist(struct storage_table *t, storage_commit_fn commit, voi
         unlink_named(t->dir, infos, nw);
         if (nw)
             st_fsync_dir(t->dir, &(struct lerr){0});
-        goto out;
+        goto out;   /* the buffers stay sealed and visible: persist them again */
     }
     nseg = open_committed(t, infos, nw, segs);
-    /* the new segments replace exactly the buffers written (all of them:
-     * the writer appends on this thread, so none changed meanwhile) */
-    rc = publish(t, NULL, 0, v->rts, n, segs, nseg, NULL, 0, err);
-    if (rc == 0) {
-        for (size_t i = 0; i < t->nactive; i++)
-            rt_unref(t->active[i].rt);
-        t->nactive = 0;
-        atomic_store(&t->oldest_ms, 0);
-        update_usage(t);
-    }
+    /* sealed buffers take no more rows, so the segments hold exactly what they did */
+    rc = publish(t, NULL, 0, sealed->rts, n, segs, nseg, NULL, 0, err);
+    if (rc == 0)
+        unseal(t, sealed->rts, n);
 out:
     for (size_t i = 0; segs && i < nseg; i++)
         st_seg_unref(segs[i]);
     free(segs);
     free(names);
     free(infos);
-    st_version_unref(v);
+    st_version_unref(sv);
     pthread_mutex_unlock(&t->commit_lock);
+    return rc;
+}
+
+int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
+                          struct lerr *err)
+{
+    struct storage_sealed *s;
+    if (storage_table_seal(t, &s, err))
+        return err->code;
+    int rc = storage_table_persist_sealed(t, s, commit, ctx, err);
+    if (rc) {
+        /* Back as they were: unsealed, the next persist takes them again. */
+        unseal(t, s->rts, s->n);
+        update_usage(t);
+        if (s->rows)
+            atomic_store(&t->oldest_ms, util_now_ms());
+    }
+    storage_sealed_free(s);
     return rc;
 }
 
@@ -996,6 +1104,9 @@ int storage_table_drop_data(struct storage_table *t, struct lerr *err)
         rt_unref(t->active[i].rt);
     t->nactive = 0;
     atomic_store(&t->oldest_ms, 0);
+    pthread_mutex_lock(&t->seal_lock);
+    t->nsealed = 0;
+    pthread_mutex_unlock(&t->seal_lock);
     /* files the catalog listed but that could not be read go too */
     pthread_mutex_lock(&t->corrupt_lock);
     for (size_t i = 0; i < t->ncorrupt; i++) {
