@@ -25,6 +25,7 @@
 #include "storage/storage.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -877,6 +878,83 @@ static void test_snapshot_and_meta(void)
     buf_free(&out);
 }
 
+/* Queries run while a writer appends: each sees whole batches only (its
+ * snapshot), counts never go backwards, and appends never wait for them. */
+struct live {
+    struct storage_table *t;
+    int batches;
+    _Atomic int done;
+    struct lerr err;   /* the writer's first failure (checked after join) */
+};
+
+static void *live_writer(void *arg)
+{
+    struct live *l = arg;
+    enum { ROWS = 100 };
+    int64_t time[ROWS];
+    struct sql_value v[ROWS];
+    static const char *const vals[] = {"x", "y", "z"};
+    for (int b = 0; b < l->batches; b++) {
+        for (int i = 0; i < ROWS; i++) {
+            time[i] = T0 + (int64_t)(b * ROWS + i) * 1000;
+            v[i] = sql_string(vals[(b + i) % 3], 1);
+        }
+        struct storage_batch_col bc = {1, v, NULL};
+        struct storage_batch batch = {ROWS, time, 1, &bc};
+        if (storage_table_append(l->t, &batch, &l->err) ||
+            (b % 50 == 49 && storage_table_persist(l->t, commit_noop, NULL, &l->err)))
+            break;
+    }
+    l->done = 1;
+    return NULL;
+}
+
+static void test_concurrent_appends(const char *root)
+{
+    static const struct storage_column cols[1] = {{"v", SQL_STRING, STORAGE_DIMENSION, {0}}};
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_HOUR, STORAGE_GRAN_MILLISECOND, cols, 1};
+    struct live l = {open_table(root, "live", &sch), 200, 0, {0}};
+    lerr_init(&l.err);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, live_writer, &l) == 0);
+    static const char *const sqls[] = {
+        "SELECT COUNT(*) FROM live",
+        "SELECT COUNT(*) FROM live WHERE v IN ('x', 'y', 'z')",
+    };
+    long last = 0, queries = 0, bad = 0;
+    bool final_seen = false, failed = false;
+    while (!final_seen && !failed) {
+        final_seen = l.done;   /* one more round after the writer finished */
+        for (size_t i = 0; i < LS_ARRAY_LEN(sqls); i++) {
+            struct query_request r;
+            query_request_init(&r);
+            r.sql = sqls[i];
+            r.sql_len = strlen(sqls[i]);
+            r.format = QUERY_FORMAT_CSV;
+            struct buf out;
+            buf_init(&out, 0);
+            struct lerr err;
+            lerr_init(&err);
+            if (query_execute(&r, &env, &out, NULL, &err) != 0) {
+                CHECK_MSG(0, "live query failed: %s", err.msg);
+                failed = true;
+                buf_free(&out);
+                break;
+            }
+            long n = atol(buf_cstr(&out));
+            bad += n % 100 != 0 || n < last;
+            last = n;
+            queries++;
+            buf_free(&out);
+        }
+    }
+    pthread_join(th, NULL);
+    CHECK_MSG(l.err.code == 0, "live writer: %s", l.err.msg);
+    CHECK_MSG(bad == 0, "%ld of %ld live queries saw a partial batch or went backwards", bad,
+              queries);
+    CHECK_EQ_INT(last, 200 * 100);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
@@ -915,6 +993,8 @@ int main(int argc, char **argv)
         }
         CHECK_MSG(n > 0, "no SQL test files in %s", dir);
     }
+
+    test_concurrent_appends(root);
 
     for (size_t i = 0; i < ntables; i++)
         storage_table_free(tables[i].t);
