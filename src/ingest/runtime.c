@@ -431,7 +431,7 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
  * commits them with their offsets, in order, while the runner keeps reading.
  * At most PERSIST_QUEUE sealed sets wait; the runner blocks past that.
  */
-#define PERSIST_QUEUE 2
+#define PERSIST_QUEUE 1
 
 struct persist_item {
     struct storage_sealed *sealed;
