@@ -55,8 +55,9 @@ struct qplan {
     struct qagg_plan *aggs;
     size_t acc_size;
     bool count_only;                 /* every aggregate is COUNT(*) without FILTER */
-    bool count_by_id;                /* ... grouped by one STRING column: counts per id */
-    bool topn_counts;                /* ... ordered by that count DESC with a LIMIT */
+    bool by_id;                      /* one STRING key, native aggregates: per-id arrays */
+    bool has_native;                 /* some aggregate is QA_NATIVE */
+    int topn_agg;                    /* by_id, ordered by this COUNT/SUM DESC with a LIMIT */
     bool need_time;                  /* EARLIEST / LATEST need the row time */
     /* output */
     int *item_ref;                   /* bare column (scan) / group-row field (aggregate), or -1 */
@@ -82,8 +83,9 @@ struct qrun {
     const struct qmemtable *mem;
     uint32_t *id2gid;                /* QK_DICT: group of each dictionary id */
     size_t id2gid_n;
-    uint32_t *idcounts;              /* counting rows per dictionary id instead */
-    bool id_col_present;
+    struct vstate *vs;               /* aggregating this view by dictionary id */
+    uint8_t *accbase;                /* native accumulators: accbase + gid * stride */
+    size_t stride;
     /* the block being read */
     uint64_t row0;
     uint32_t n;
@@ -308,19 +310,28 @@ static int plan_output(struct qplan *p, struct qctx *x)
     return 0;
 }
 
-/* COUNT(*)-only GROUP BY of a STRING column, and whether the top-N by that
- * count can prune candidates per view (run_topn). */
-static void plan_counts(struct qplan *p, struct qctx *x)
+/* GROUP BY one STRING column with only native aggregates: per-view arrays
+ * by dictionary id, and whether a top-N by one of them can prune (run_topn). */
+static void plan_by_id(struct qplan *p, struct qctx *x)
 {
     const struct sql_select *q = p->q;
-    p->count_by_id = q->aggregate && p->key_kind == QK_DICT && p->count_only;
-    if (!p->count_by_id || q->having || q->distinct || p->keep <= 0 || q->norder == 0 ||
-        !p->desc[0])
+    p->topn_agg = -1;
+    p->by_id = q->aggregate && p->key_kind == QK_DICT;
+    for (size_t i = 0; i < q->naggs; i++) {
+        p->by_id &= p->aggs[i].mode == QA_COUNT_STAR || p->aggs[i].mode == QA_NATIVE;
+        p->has_native |= p->aggs[i].mode == QA_NATIVE;
+    }
+    if (!p->by_id || q->having || q->distinct || p->keep <= 0 || q->norder == 0 || !p->desc[0])
         return;
     size_t idx = (size_t)p->order_idx[0];
     int field = idx < q->nitems ? p->item_ref[idx]
                                 : qshape_ref_of(p->extra[idx - q->nitems], &x->keep);
-    p->topn_counts = field >= (int)q->nkeys;
+    if (field < (int)q->nkeys)
+        return;
+    const struct qagg_plan *a = &p->aggs[field - (int)q->nkeys];
+    /* additive: a value's total is the sum of its per-view values */
+    if (a->mode == QA_COUNT_STAR || a->call->kind == SQL_AGG_COUNT || a->call->kind == SQL_AGG_SUM)
+        p->topn_agg = field - (int)q->nkeys;
 }
 
 static int plan_build(struct qplan *p, const struct sql_select *q, const struct qsource *src,
@@ -350,7 +361,7 @@ static int plan_build(struct qplan *p, const struct sql_select *q, const struct 
         return qctx_nomem(x, "the plan");
     if ((rc = plan_output(p, x)))
         return rc;
-    plan_counts(p, x);
+    plan_by_id(p, x);
     return 0;
 }
 
@@ -433,14 +444,15 @@ static int explain(const struct qplan *p, struct qctx *x, struct qresult *res)
             break;
         case QK_DICT:
             buf_printf(&b, "%s of \"%.*s\" in each view, merged by value",
-                       p->count_by_id ? "row counts per dictionary id" : "dictionary ids",
+                       p->by_id ? "arrays by dictionary id" : "dictionary ids",
                        (int)p->src->schema.fields[p->key_col].name_len,
                        p->src->schema.fields[p->key_col].name);
-            if (p->count_by_id)
+            if (p->by_id && !p->has_native)
                 buf_puts(&b, " (bitmap cardinalities on segments with small dictionaries)");
-            if (p->topn_counts)
-                buf_puts(&b, "; only the values among each view's largest counts are merged, "
-                             "until their N-th total beats every other value's bound");
+            if (p->topn_agg >= 0)
+                buf_printf(&b, "; only the values among each view's largest $agg%d are merged, "
+                               "until their N-th total beats every other value's bound",
+                           p->topn_agg);
             break;
         case QK_TFLOOR:
             buf_puts(&b, "buckets of the raw __time vector: ");
@@ -799,14 +811,6 @@ static int64_t d2l(double d)
     return (int64_t)d;
 }
 
-/* NaN sorts last, as in sql_value_compare. */
-static bool dlt(double a, double b)
-{
-    if (isnan(a))
-        return false;
-    return isnan(b) || a < b;
-}
-
 struct numvec {
     int64_t *l;
     double *d;
@@ -878,7 +882,8 @@ static int numeric_args(struct qrun *r, const struct qagg_plan *a, struct numvec
     return 0;
 }
 
-#define ACC(gid) ((struct qnacc *)(void *)(qgroups_acc(&r->groups, (gid)) + a->off))
+/* The native accumulator of aggregate `a` for group (or id) gid. */
+#define ACC(gid) ((struct qnacc *)(void *)(r->accbase + (size_t)(gid) * r->stride + a->off))
 #define FOR_ROWS(body)                                        \
     for (uint32_t j_ = 0; j_ < m; j_++) {                     \
         uint32_t k = fidx ? fidx[j_] : j_;                    \
@@ -923,7 +928,7 @@ static int agg_native(struct qrun *r, const struct qagg_plan *a, const uint32_t 
             FOR_ROWS(if (!nl[k]) {
                 struct qnacc *s = ACC(gids[k]);
                 double v = nv.d[k];
-                if (!s->n || (mx ? dlt(s->d, v) : dlt(v, s->d)))
+                if (!s->n || (mx ? qdlt(s->d, v) : qdlt(v, s->d)))
                     s->d = v;
                 s->n++;
             })
@@ -986,58 +991,81 @@ static int agg_merge(struct qrun *r, const struct qagg_plan *a, const uint32_t *
     return 0;
 }
 
-/* COUNT(*) by dictionary id: one increment per row. */
-static int count_ids(struct qrun *r)
+struct vstate {
+    const struct storage_view *v;
+    bool present;        /* the view has the key column */
+    uint32_t n;          /* ids */
+    uint32_t *cnt;       /* rows per id */
+    uint8_t *acc;        /* n accumulator rows of acc_size bytes, or NULL */
+    size_t bytes;        /* charged to the budget */
+};
+
+/* A block aggregated into the view's per-id arrays (the group id is the
+ * dictionary id). */
+static int byid_block(struct qrun *r)
 {
-    if (!r->id_col_present) {
-        r->idcounts[STORAGE_NULL_ID] += r->nsel;
-        return 0;
-    }
-    uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
-    if (!ids)
-        return qctx_nomem(r->x, "dictionary ids");
-    int rc = storage_scan_ids(r->scan, (size_t)r->p->key_col, r->row0, r->n, ids, r->x->err);
-    if (rc)
-        return storage_err(r, rc);
-    uint32_t n = storage_view_dict_size(r->view, (size_t)r->p->key_col);
-    uint32_t *c = r->idcounts;
-    if (r->sel) {
-        for (uint32_t k = 0; k < r->nsel; k++)
-            if (ids[r->sel[k]] < n)
-                c[ids[r->sel[k]]]++;
+    const struct qplan *p = r->p;
+    struct vstate *vs = r->vs;
+    if (!vs->present) {
+        memset(r->gids, 0, r->nsel * sizeof *r->gids);   /* every row is NULL: id 0 */
     } else {
-        for (uint32_t k = 0; k < r->nsel; k++)
-            if (ids[k] < n)
-                c[ids[k]]++;
+        uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
+        if (!ids)
+            return qctx_nomem(r->x, "dictionary ids");
+        int rc = storage_scan_ids(r->scan, (size_t)p->key_col, r->row0, r->n, ids, r->x->err);
+        if (rc)
+            return storage_err(r, rc);
+        for (uint32_t k = 0; k < r->nsel; k++) {
+            uint32_t id = ids[dpos(r->sel, k)];
+            if (id >= vs->n)
+                return lerr_set(r->x->err, LERR_CORRUPT,
+                                "%s: dictionary id %u of column %d is out of range",
+                                storage_view_name(r->view), id, p->key_col);
+            r->gids[k] = id;
+        }
     }
+    for (uint32_t k = 0; k < r->nsel; k++)
+        vs->cnt[r->gids[k]]++;
+    if (!vs->acc)
+        return 0;
+    r->accbase = vs->acc;
+    r->stride = p->acc_size;
     return 0;
 }
 
 static int agg_block(struct qrun *r)
 {
     const struct qplan *p = r->p;
-    if (r->idcounts)
-        return count_ids(r);
     int rc;
-    switch (p->key_kind) {
-    case QK_NONE:
-        memset(r->gids, 0, r->nsel * sizeof *r->gids);
-        rc = 0;
-        break;
-    case QK_DICT:
-        rc = r->id2gid ? gids_dict(r) : gids_generic(r);
-        break;
-    case QK_TFLOOR:
-        rc = gids_tfloor(r);
-        break;
-    default:
-        rc = gids_generic(r);
+    if (r->vs) {
+        if ((rc = byid_block(r)) || !r->vs->acc)
+            return rc;
+    } else {
+        switch (p->key_kind) {
+        case QK_NONE:
+            memset(r->gids, 0, r->nsel * sizeof *r->gids);
+            rc = 0;
+            break;
+        case QK_DICT:
+            rc = r->id2gid ? gids_dict(r) : gids_generic(r);
+            break;
+        case QK_TFLOOR:
+            rc = gids_tfloor(r);
+            break;
+        default:
+            rc = gids_generic(r);
+        }
+        if (rc)
+            return rc;
+        /* after the lookups: creating groups may have moved the records */
+        r->accbase = r->groups.recs + r->groups.acc_off;
+        r->stride = r->groups.rec_size;
     }
-    if (rc)
-        return rc;
     uint32_t *fsel = NULL;
     for (size_t i = 0; i < p->q->naggs; i++) {
         const struct qagg_plan *a = &p->aggs[i];
+        if (r->vs && a->mode == QA_COUNT_STAR)
+            continue;   /* per-id arrays count rows in vs->cnt */
         const uint32_t *fidx = NULL;
         uint32_t m = r->nsel;
         if (a->call->filter) {
@@ -1158,21 +1186,54 @@ static int run_blocks(struct qrun *r, uint64_t rows, const struct qrowset *rs)
     return rc;
 }
 
-/* ---- COUNT(*) by dictionary id ----------------------------------------------------------
+/* ---- aggregation by dictionary id -------------------------------------------------------
  *
- * A GROUP BY of one STRING column whose aggregates are all COUNT(*) counts
- * rows per dictionary id of each view (bitmap cardinalities on segments with
- * small dictionaries, else one increment per row), then merges the ids with
- * a count by value. With ORDER BY that count DESC and a LIMIT it first keeps
- * only candidates: per view the ids of the K largest counts; a value outside
- * every view's top K has at most B = the sum over views of the largest count
- * left out, so once the N-th largest exact total among the candidates is
- * above B those candidates hold the answer (else K grows). This is Druid's
- * TopN, made exact.
+ * GROUP BY one STRING column whose aggregates are all COUNT(*) or native
+ * (COUNT, SUM, MIN, MAX over numbers) aggregates each view into arrays
+ * indexed by dictionary id: rows per id (from bitmap cardinalities when only
+ * COUNT(*) is asked of a segment with a small dictionary, else one pass over
+ * the rows) and one accumulator row per id. The ids with rows are then
+ * merged into the group table by value, in id order (sorted dictionaries
+ * are read in order). With ORDER BY one of those aggregates DESC (COUNT(*),
+ * COUNT or SUM) and a LIMIT N, only candidates are merged: per view the ids
+ * of its K largest values. A value outside every view's top K totals at
+ * most B = the sum over views of max(0, the largest value left out there),
+ * so once the N-th largest exact total among the candidates is above B
+ * they hold the answer; else K grows. This is Druid's TopN, made exact.
  */
 
-static int id_counts_bitmaps(struct qrun *r, const struct qrowset *rs, uint32_t *counts,
-                             uint32_t n, bool *done)
+static int vstate_new(struct qrun *r, const struct storage_view *v, struct vstate *vs)
+{
+    const struct qplan *p = r->p;
+    memset(vs, 0, sizeof *vs);
+    vs->v = v;
+    vs->present = storage_view_has_column(v, (size_t)p->key_col);
+    vs->n = storage_view_dict_size(v, (size_t)p->key_col);
+    if (!vs->n)
+        vs->n = 1;
+    size_t acc = p->has_native ? p->acc_size : 0;
+    vs->bytes = (size_t)vs->n * (sizeof *vs->cnt + acc);
+    int rc = qctx_charge(r->x, vs->bytes, "per-id aggregation arrays");
+    if (rc) {
+        vs->bytes = 0;
+        return rc;
+    }
+    vs->cnt = calloc(vs->n, sizeof *vs->cnt);
+    vs->acc = acc ? calloc(vs->n, acc) : NULL;
+    if (!vs->cnt || (acc && !vs->acc))
+        return lerr_set(r->x->err, LERR_NOMEM, "out of memory for per-id aggregation arrays");
+    return 0;
+}
+
+static void vstate_free(struct qrun *r, struct vstate *vs)
+{
+    free(vs->cnt);
+    free(vs->acc);
+    qctx_uncharge(r->x, vs->bytes);
+    memset(vs, 0, sizeof *vs);
+}
+
+static int byid_bitmaps(struct qrun *r, const struct qrowset *rs, struct vstate *vs, bool *done)
 {
     size_t col = (size_t)r->p->key_col;
     struct lerr berr;
@@ -1182,7 +1243,7 @@ static int id_counts_bitmaps(struct qrun *r, const struct qrowset *rs, uint32_t 
     if (!storage_view_bitmap(r->view, col, STORAGE_NULL_ID, &berr))
         return berr.code ? lerr_set(r->x->err, berr.code, "%s", berr.msg) : 0;
     int rc;
-    for (uint32_t id = 0; id < n; id++) {
+    for (uint32_t id = 0; id < vs->n; id++) {
         if ((id & 255) == 0 && (rc = qctx_check(r->x)))
             return rc;
         const roaring_bitmap_t *bm =
@@ -1194,73 +1255,100 @@ static int id_counts_bitmaps(struct qrun *r, const struct qrowset *rs, uint32_t 
                             berr.code ? berr.msg : "");
         uint64_t c = rs->all ? roaring_bitmap_get_cardinality(bm)
                              : roaring_bitmap_and_cardinality(bm, rs->bm);
-        counts[id] += (uint32_t)c;
+        vs->cnt[id] += (uint32_t)c;
     }
     *done = true;
     return 0;
 }
 
-/* Rows per dictionary id of the key column in the current view. */
-static int id_counts(struct qrun *r, const struct qrowset *rs, uint32_t *counts, uint32_t n)
+/* Fills a view's per-id arrays. */
+static int byid_fill(struct qrun *r, const struct qrowset *rs, struct vstate *vs)
 {
     uint64_t rows = storage_view_rows(r->view);
-    bool present = storage_view_has_column(r->view, (size_t)r->p->key_col);
-    bool done = false;
-    int rc = 0;
-    if (present && rs->exact && !storage_view_is_realtime(r->view) && (uint64_t)n * 64 <= rows)
-        rc = id_counts_bitmaps(r, rs, counts, n, &done);
-    if (rc || done)
-        return rc;
-    if (!present && rs->exact) {
-        counts[STORAGE_NULL_ID] += (uint32_t)qrowset_count(rs, rows);
-        return 0;
+    if (!r->p->has_native && rs->exact) {
+        if (!vs->present) {
+            vs->cnt[STORAGE_NULL_ID] += (uint32_t)qrowset_count(rs, rows);
+            return 0;
+        }
+        bool done = false;
+        int rc = 0;
+        if (!storage_view_is_realtime(r->view) && (uint64_t)vs->n * 64 <= rows)
+            rc = byid_bitmaps(r, rs, vs, &done);
+        if (rc || done)
+            return rc;
     }
-    r->idcounts = counts;
-    r->id_col_present = present;
-    rc = run_blocks(r, rows, rs);
-    r->idcounts = NULL;
+    r->vs = vs;
+    int rc = run_blocks(r, rows, rs);
+    r->vs = NULL;
     return rc;
 }
 
-/* Adds count c to every COUNT(*) of a group. */
-static void add_counts(struct qrun *r, uint32_t g, uint64_t c)
+static struct sql_value id_value(const struct vstate *vs, size_t col, uint32_t id)
+{
+    if (id == STORAGE_NULL_ID || !vs->present)
+        return sql_null(SQL_STRING);
+    return storage_view_dict_value(vs->v, col, id);
+}
+
+/* Adds id's accumulators of one view to group g. */
+static void merge_id(struct qrun *r, const struct vstate *vs, uint32_t id, uint32_t g)
 {
     const struct qplan *p = r->p;
-    for (size_t i = 0; i < p->q->naggs; i++)
-        ((struct qnacc *)(void *)(qgroups_acc(&r->groups, g) + p->aggs[i].off))->n += (int64_t)c;
+    uint8_t *dst = qgroups_acc(&r->groups, g);
+    for (size_t i = 0; i < p->q->naggs; i++) {
+        const struct qagg_plan *a = &p->aggs[i];
+        struct qnacc *d = (struct qnacc *)(void *)(dst + a->off);
+        if (a->mode == QA_COUNT_STAR)
+            d->n += vs->cnt[id];
+        else
+            qnacc_merge(a, d, (const struct qnacc *)(void *)(vs->acc + (size_t)id * p->acc_size +
+                                                             a->off));
+    }
 }
 
-static struct sql_value id_value(const struct storage_view *v, size_t col, uint32_t id)
-{
-    if (id == STORAGE_NULL_ID || !storage_view_has_column(v, col))
-        return sql_null(SQL_STRING);
-    return storage_view_dict_value(v, col, id);
-}
-
-/* Merges one view's counts into the groups. */
-static int merge_counts(struct qrun *r, const uint32_t *counts, uint32_t n)
+/* Merges every id with rows into the groups. */
+static int byid_merge(struct qrun *r, const struct vstate *vs)
 {
     int rc;
-    for (uint32_t id = 0; id < n; id++) {
-        if (!counts[id])
+    for (uint32_t id = 0; id < vs->n; id++) {
+        if (!vs->cnt[id])
             continue;
         if ((id & 4095) == 0 && (rc = qctx_check(r->x)))
             return rc;
-        struct sql_value key = id_value(r->view, (size_t)r->p->key_col, id);
+        struct sql_value key = id_value(vs, (size_t)r->p->key_col, id);
         uint32_t g;
         if ((rc = find_group(r, &key, &g)))
             return rc;
-        add_counts(r, g, counts[id]);
+        merge_id(r, vs, id, g);
     }
     return 0;
 }
 
-/* The k-th largest of v[0..n) (k >= 1, n >= k); v is reordered. */
-static uint32_t kth_largest(uint32_t *v, size_t n, size_t k)
+/* The ranking value of a native accumulator (COUNT(*), COUNT, SUM); false
+ * for a NULL SUM, which sorts after every value. */
+static bool rank_value(const struct qagg_plan *a, const struct qnacc *q, uint64_t cnt,
+                       long double *out)
+{
+    if (a->mode == QA_COUNT_STAR) {
+        *out = (long double)cnt;
+        return true;
+    }
+    if (a->call->kind == SQL_AGG_COUNT) {
+        *out = (long double)q->n;
+        return true;
+    }
+    if (!q->n)
+        return false;
+    *out = a->dbl ? (long double)q->d : (long double)q->l;
+    return true;
+}
+
+/* The k-th largest of v[0..n) (1 <= k <= n); v is reordered. */
+static long double kth_largest(long double *v, size_t n, size_t k)
 {
     size_t lo = 0, hi = n - 1, want = k - 1;
     while (lo < hi) {
-        uint32_t pivot = v[lo + (hi - lo) / 2];
+        long double pivot = v[lo + (hi - lo) / 2];
         size_t i = lo, j = hi;
         while (i <= j) {
             while (v[i] > pivot)
@@ -1268,7 +1356,7 @@ static uint32_t kth_largest(uint32_t *v, size_t n, size_t k)
             while (v[j] < pivot)
                 j--;
             if (i <= j) {
-                uint32_t t = v[i];
+                long double t = v[i];
                 v[i] = v[j];
                 v[j] = t;
                 i++;
@@ -1287,14 +1375,21 @@ static uint32_t kth_largest(uint32_t *v, size_t n, size_t k)
     return v[want];
 }
 
-struct vcounts {
-    const struct storage_view *v;
-    uint32_t *c;
-    uint32_t n;
-};
+static long double view_rank(const struct qplan *p, const struct vstate *vs, uint32_t id)
+{
+    const struct qagg_plan *a = &p->aggs[p->topn_agg];
+    const struct qnacc *q =
+        vs->acc ? (const struct qnacc *)(void *)(vs->acc + (size_t)id * p->acc_size + a->off)
+                : NULL;
+    struct qnacc zero = {0, 0, 0};
+    long double v;
+    return rank_value(a, q ? q : &zero, vs->cnt[id], &v) ? v : -INFINITY;
+}
 
-/* One round of candidates at K per view; *bound is B (see above). */
-static int topn_round(struct qrun *r, struct vcounts *vc, size_t nv, size_t K, uint64_t *bound)
+/* One round: the candidates at K per view become the groups, with exact
+ * totals; *bound is B. */
+static int topn_round(struct qrun *r, const struct vstate *vs, size_t nv, size_t K,
+                      long double *bound)
 {
     const struct qplan *p = r->p;
     size_t col = (size_t)p->key_col;
@@ -1302,29 +1397,29 @@ static int topn_round(struct qrun *r, struct vcounts *vc, size_t nv, size_t K, u
     *bound = 0;
     for (size_t i = 0; i < nv; i++) {
         size_t nz = 0;
-        for (uint32_t id = 0; id < vc[i].n; id++)
-            nz += vc[i].c[id] != 0;
-        uint32_t kth = 0;   /* 0: every id with a count is a candidate */
+        for (uint32_t id = 0; id < vs[i].n; id++)
+            nz += vs[i].cnt[id] != 0;
+        long double kth = -INFINITY;   /* below every rank: all ids with rows */
         if (nz > K) {
-            uint32_t *tmp = arena_alloc(&r->x->scratch, nz * sizeof *tmp);
+            long double *tmp = arena_alloc(&r->x->scratch, nz * sizeof *tmp);
             if (!tmp)
                 return qctx_nomem(r->x, "the top-N candidates");
             size_t m = 0;
-            for (uint32_t id = 0; id < vc[i].n; id++)
-                if (vc[i].c[id])
-                    tmp[m++] = vc[i].c[id];
+            for (uint32_t id = 0; id < vs[i].n; id++)
+                if (vs[i].cnt[id])
+                    tmp[m++] = view_rank(p, &vs[i], id);
             kth = kth_largest(tmp, m, K);
         }
-        uint32_t below = 0;
-        for (uint32_t id = 0; id < vc[i].n; id++) {
-            uint32_t c = vc[i].c[id];
-            if (!c)
+        long double below = 0;   /* values missing from a view add 0 there */
+        for (uint32_t id = 0; id < vs[i].n; id++) {
+            if (!vs[i].cnt[id])
                 continue;
-            if (c < kth) {
-                below = c > below ? c : below;
+            long double v = view_rank(p, &vs[i], id);
+            if (v < kth) {
+                below = v > below ? v : below;
                 continue;
             }
-            struct sql_value key = id_value(vc[i].v, col, id);
+            struct sql_value key = id_value(&vs[i], col, id);
             uint32_t g;
             if ((rc = find_group(r, &key, &g)))
                 return rc;
@@ -1332,57 +1427,62 @@ static int topn_round(struct qrun *r, struct vcounts *vc, size_t nv, size_t K, u
         *bound += below;
         arena_reset(&r->x->scratch);
     }
-    /* exact totals of the candidates */
+    /* exact totals of the candidates: their ids in every view */
     for (uint32_t g = 0; g < r->groups.ngroups; g++) {
         if ((g & 1023) == 0 && (rc = qctx_check(r->x)))
             return rc;
         const struct sql_value *key = qgroups_keys(&r->groups, g);
-        uint64_t total = 0;
         for (size_t i = 0; i < nv; i++) {
             int64_t id = key->is_null ? (int64_t)STORAGE_NULL_ID
-                         : storage_view_has_column(vc[i].v, col)
-                             ? storage_view_dict_find(vc[i].v, col, key->v.s.p, key->v.s.n)
-                             : -1;
-            if (id >= 0 && (uint64_t)id < vc[i].n)
-                total += vc[i].c[id];
+                         : vs[i].present ? storage_view_dict_find(vs[i].v, col, key->v.s.p, key->v.s.n)
+                                         : -1;
+            if (id >= 0 && (uint64_t)id < vs[i].n && vs[i].cnt[id])
+                merge_id(r, &vs[i], (uint32_t)id, g);
         }
-        add_counts(r, g, total);
     }
     return 0;
 }
 
-/* The N-th largest COUNT(*) among the groups (0 when fewer). */
-static uint64_t nth_count(struct qrun *r, size_t nth)
-{
-    uint32_t ng = r->groups.ngroups;
-    if (ng < nth || nth == 0)
-        return 0;
-    uint32_t *v = arena_alloc(&r->x->scratch, ng * sizeof *v);
-    if (!v)
-        return 0;
-    for (uint32_t g = 0; g < ng; g++) {
-        int64_t n = ((struct qnacc *)(void *)(qgroups_acc(&r->groups, g) + r->p->aggs[0].off))->n;
-        v[g] = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-    }
-    return kth_largest(v, ng, nth);
-}
-
-static int run_topn(struct qrun *r, struct vcounts *vc, size_t nv)
+/* Whether the N-th largest candidate total beats the bound. */
+static int topn_done(struct qrun *r, size_t nth, long double bound, bool *done)
 {
     const struct qplan *p = r->p;
-    size_t keep = (size_t)p->keep, maxd = 0;
+    const struct qagg_plan *a = &p->aggs[p->topn_agg];
+    uint32_t ng = r->groups.ngroups;
+    *done = false;
+    if (ng < nth)
+        return 0;
+    long double *v = arena_alloc(&r->x->scratch, ng * sizeof *v);
+    if (!v)
+        return qctx_nomem(r->x, "the top-N candidates");
+    for (uint32_t g = 0; g < ng; g++) {
+        const struct qnacc *q = (const struct qnacc *)(void *)(qgroups_acc(&r->groups, g) + a->off);
+        if (!rank_value(a, q, (uint64_t)q->n, &v[g]))
+            v[g] = -INFINITY;
+    }
+    long double t = kth_largest(v, ng, nth);
+    /* double sums round; demand a margin well above their error */
+    long double margin = a->dbl ? (bound < 0 ? -bound : bound) * 1e-9L : 0;
+    *done = t > bound + margin;
+    arena_reset(&r->x->scratch);
+    return 0;
+}
+
+static int run_topn(struct qrun *r, struct vstate *vs, size_t nv)
+{
+    const struct qplan *p = r->p;
+    size_t keep = (size_t)p->keep, maxn = 0;
     for (size_t i = 0; i < nv; i++)
-        maxd = vc[i].n > maxd ? vc[i].n : maxd;
+        maxn = vs[i].n > maxn ? vs[i].n : maxn;
     size_t K = keep * 4 > 64 ? keep * 4 : 64;
     for (;;) {
-        uint64_t bound;
-        int rc = topn_round(r, vc, nv, K, &bound);
-        if (rc)
-            return rc;
-        if (bound == 0 || nth_count(r, keep) > bound)
-            return 0;
-        if (K >= maxd)
-            return 0;   /* every id was a candidate */
+        long double bound;
+        bool done;
+        int rc = topn_round(r, vs, nv, K, &bound);
+        if (!rc)
+            rc = topn_done(r, keep, bound, &done);
+        if (rc || done || K >= maxn)
+            return rc;   /* K >= every view's ids: every value is a candidate */
         K *= 8;
         qgroups_destroy(&r->groups);
         if ((rc = qgroups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size, r->x)))
@@ -1449,7 +1549,10 @@ static int run_view(struct qrun *r, const struct storage_view *v)
     }
     if (p->q->aggregate && p->key_kind == QK_NONE && p->count_only && rs.exact) {
         /* COUNT(*) from row counts and bitmap cardinalities */
-        add_counts(r, 0, qrowset_count(&rs, rows));
+        uint64_t c = qrowset_count(&rs, rows);
+        for (size_t i = 0; i < p->q->naggs; i++)
+            ((struct qnacc *)(void *)(qgroups_acc(&r->groups, 0) + p->aggs[i].off))->n +=
+                (int64_t)c;
         qrowset_free(&rs);
         return 0;
     }
@@ -1462,39 +1565,23 @@ static int run_view(struct qrun *r, const struct storage_view *v)
     return rc;
 }
 
-/* COUNT(*)-only GROUP BY of a STRING column: counts per id, merged or kept
- * for the top-N (vc != NULL). */
-static int run_view_counts(struct qrun *r, const struct storage_view *v, struct vcounts *vc)
+/* A view aggregated by dictionary id: merged now, or kept in *keep for
+ * the top-N. */
+static int run_view_byid(struct qrun *r, const struct storage_view *v, struct vstate *keep)
 {
-    const struct qplan *p = r->p;
-    struct qctx *x = r->x;
     struct qrowset rs;
     int rc = open_view(r, v, &rs);
     if (rc)
         return rc;
-    uint32_t n = storage_view_dict_size(v, (size_t)p->key_col);
-    size_t bytes = (size_t)(n ? n : 1) * sizeof(uint32_t);
-    uint32_t *counts = NULL;
-    if (!(rc = qctx_charge(x, bytes, "counts per dictionary id"))) {
-        counts = calloc(n ? n : 1, sizeof *counts);
-        if (!counts) {
-            qctx_uncharge(x, bytes);
-            rc = lerr_set(x->err, LERR_NOMEM, "out of memory for counts per dictionary id");
-        }
-    }
+    struct vstate local, *vs = keep ? keep : &local;
+    rc = vstate_new(r, v, vs);
     if (!rc && (rs.all || !roaring_bitmap_is_empty(rs.bm)))
-        rc = id_counts(r, &rs, counts, n ? n : 1);
+        rc = byid_fill(r, &rs, vs);
     qrowset_free(&rs);
-    if (!rc && !vc)
-        rc = merge_counts(r, counts, n ? n : 1);
-    if (vc && counts) {
-        *vc = (struct vcounts){v, counts, n ? n : 1};
-        return rc;
-    }
-    if (counts) {
-        free(counts);
-        qctx_uncharge(x, bytes);
-    }
+    if (!rc && !keep)
+        rc = byid_merge(r, vs);
+    if (!keep || rc)
+        vstate_free(r, vs);
     return rc;
 }
 
@@ -1595,30 +1682,28 @@ static bool ids_everywhere(const struct qplan *p)
     return true;
 }
 
-static int run_counts(struct qrun *r)
+static int run_byid(struct qrun *r)
 {
     const struct qplan *p = r->p;
-    struct vcounts *vc = NULL;
+    struct vstate *vs = NULL;
     int rc = 0;
-    if (p->topn_counts) {
-        vc = calloc(p->nviews ? p->nviews : 1, sizeof *vc);
-        if (!vc)
-            return lerr_set(r->x->err, LERR_NOMEM, "out of memory for per-view counts");
+    if (p->topn_agg >= 0) {
+        vs = calloc(p->nviews ? p->nviews : 1, sizeof *vs);
+        if (!vs)
+            return lerr_set(r->x->err, LERR_NOMEM, "out of memory for per-view arrays");
     }
     size_t nv = 0;
     for (size_t i = 0; i < p->nviews && !rc; i++) {
-        rc = run_view_counts(r, p->views[i], vc ? &vc[nv] : NULL);
-        if (vc && vc[nv].c)
+        rc = run_view_byid(r, p->views[i], vs ? &vs[nv] : NULL);
+        if (!rc && vs)
             nv++;
         teardown_view(r);
     }
-    if (!rc && vc)
-        rc = run_topn(r, vc, nv);
-    for (size_t i = 0; i < nv; i++) {
-        free(vc[i].c);
-        qctx_uncharge(r->x, (size_t)vc[i].n * sizeof *vc[i].c);
-    }
-    free(vc);
+    if (!rc && vs)
+        rc = run_topn(r, vs, nv);
+    for (size_t i = 0; i < nv; i++)
+        vstate_free(r, &vs[i]);
+    free(vs);
     return rc;
 }
 
@@ -1637,8 +1722,8 @@ static int run_source(struct qrun *r)
     }
     if (p->keep == 0 && !p->q->aggregate)
         return 0;
-    if (p->src->snap && p->count_by_id && ids_everywhere(p)) {
-        rc = run_counts(r);
+    if (p->src->snap && p->by_id && ids_everywhere(p)) {
+        rc = run_byid(r);
     } else if (p->src->snap) {
         for (size_t i = 0; i < p->nviews && !rc && !r->done; i++) {
             rc = run_view(r, p->views[i]);

@@ -1,14 +1,16 @@
 /*
  * group.c — the group table of GROUP BY and of global aggregates: one record
- * per group (its key values, then one accumulator per aggregate) in pages of
- * QG_PAGE_GROUPS records that never move, and an open-addressing hash index
- * of (hash, group id). Key strings are copied into the query arena when a
+ * per group (its key values, then one accumulator per aggregate) in one
+ * array that grows by doubling (so the executor's loops address accumulators
+ * as base + gid * stride; sql_agg states hold no pointers into themselves,
+ * so moving them is safe), and an open-addressing hash index of (hash, gid).
+ * Key strings are copied into the query arena when a
  * group is created; accumulators are either native (struct qnacc: COUNT,
  * SUM, MIN, MAX over numbers, with the same rules as sql_agg) or sql_agg
  * states.
  *
  * Entry points: qgroups_init(), qgroups_destroy(), qgroups_hash(),
- * qgroups_find(), qgroups_final(), qvalue_copy().
+ * qgroups_find(), qgroups_final(), qnacc_merge(), qvalue_copy().
  */
 #include <math.h>
 #include <stdlib.h>
@@ -52,11 +54,10 @@ void qgroups_destroy(struct qgroups *g)
         free(g->slots);
         qctx_uncharge(g->x, g->nslots * sizeof *g->slots);
     }
-    for (size_t i = 0; i < g->npages; i++) {
-        free(g->pages[i]);
-        qctx_uncharge(g->x, (size_t)QG_PAGE_GROUPS * g->rec_size);
+    if (g->recs) {
+        free(g->recs);
+        qctx_uncharge(g->x, g->cap * g->rec_size);
     }
-    free(g->pages);
     memset(g, 0, sizeof *g);
 }
 
@@ -176,26 +177,19 @@ static int new_group(struct qgroups *g, const struct sql_value *keys, uint32_t *
     if (g->ngroups >= MAX_GROUPS)
         return qctx_too_big(g->x, "the group-by (too many groups)");
     uint32_t id = g->ngroups;
-    size_t page = id >> QG_PAGE_SHIFT;
-    if (page == g->npages) {
-        if (g->npages == g->pages_cap) {
-            size_t ncap = g->pages_cap ? g->pages_cap * 2 : 16;
-            uint8_t **np = realloc(g->pages, ncap * sizeof *np);
-            if (!np)
-                return lerr_set(g->x->err, LERR_NOMEM, "out of memory for group-by pages");
-            g->pages = np;
-            g->pages_cap = ncap;
-        }
-        size_t bytes = (size_t)QG_PAGE_GROUPS * g->rec_size;
-        int rc = qctx_charge(g->x, bytes, "the group-by state");
+    if (id == g->cap) {
+        size_t ncap = g->cap ? g->cap * 2 : 256;
+        size_t more = (ncap - g->cap) * g->rec_size;
+        int rc = qctx_charge(g->x, more, "the group-by state");
         if (rc)
             return rc;
-        g->pages[g->npages] = malloc(bytes);
-        if (!g->pages[g->npages]) {
-            qctx_uncharge(g->x, bytes);
-            return lerr_set(g->x->err, LERR_NOMEM, "out of memory for group-by pages");
+        uint8_t *nr = realloc(g->recs, ncap * g->rec_size);
+        if (!nr) {
+            qctx_uncharge(g->x, more);
+            return lerr_set(g->x->err, LERR_NOMEM, "out of memory for group-by state");
         }
-        g->npages++;
+        g->recs = nr;
+        g->cap = ncap;
     }
     g->ngroups++;
     struct sql_value *k = qgroups_keys(g, id);
@@ -236,6 +230,35 @@ int qgroups_find(struct qgroups *g, const struct sql_value *keys, uint64_t hash,
     if ((size_t)g->ngroups * 10 > g->nslots * 7)
         return grow_slots(g);
     return 0;
+}
+
+void qnacc_merge(const struct qagg_plan *a, struct qnacc *dst, const struct qnacc *src)
+{
+    if (!src->n)
+        return;
+    switch (a->call->kind) {
+    case SQL_AGG_SUM:
+        if (a->dbl)
+            dst->d += src->d;
+        else
+            dst->l = (int64_t)((uint64_t)dst->l + (uint64_t)src->l);
+        break;
+    case SQL_AGG_MIN:
+        if (!dst->n || (a->dbl ? qdlt(src->d, dst->d) : src->l < dst->l)) {
+            dst->l = src->l;
+            dst->d = src->d;
+        }
+        break;
+    case SQL_AGG_MAX:
+        if (!dst->n || (a->dbl ? qdlt(dst->d, src->d) : src->l > dst->l)) {
+            dst->l = src->l;
+            dst->d = src->d;
+        }
+        break;
+    default:   /* COUNT(*), COUNT(x): the count is all there is */
+        break;
+    }
+    dst->n += src->n;
 }
 
 /* ---- finalizing ------------------------------------------------------------------ */

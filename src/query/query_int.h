@@ -17,7 +17,7 @@
  *
  * Memory: one struct qctx per query owns a `keep` arena (query lifetime) and
  * a `scratch` arena reset after every block; heap blocks the engine mallocs
- * (group pages, id maps, hash slots) are charged to the same byte budget.
+ * (group records, id maps, hash slots) are charged to the same byte budget.
  */
 #ifndef LODESTAR_QUERY_INT_H
 #define LODESTAR_QUERY_INT_H
@@ -164,6 +164,12 @@ struct qnacc {
     double d;        /* double sum, min or max */
 };
 
+/* a < b with NaN sorting last, as in sql_value_compare. */
+static inline bool qdlt(double a, double b)
+{
+    return a != a ? false : (b != b || a < b);
+}
+
 struct qagg_plan {
     const struct sql_agg_call *call;   /* the query's call */
     const struct sql_agg_call *state;  /* the call whose state is kept */
@@ -180,27 +186,26 @@ struct qgroups {
     size_t naggs;
     const struct qagg_plan *aggs;
     uint32_t ngroups;
-    uint8_t **pages;
-    size_t npages, pages_cap;
+    uint8_t *recs;            /* records, contiguous: qgroups_find may move them */
+    size_t cap;
     struct qslot { uint64_t hash; uint32_t gid; } *slots;
     size_t nslots;
     struct qctx *x;
 };
-
-#define QG_PAGE_SHIFT 10
-#define QG_PAGE_GROUPS (1u << QG_PAGE_SHIFT)
 
 int qgroups_init(struct qgroups *g, size_t nkeys, const struct qagg_plan *aggs, size_t naggs,
                  size_t acc_size, struct qctx *x);
 void qgroups_destroy(struct qgroups *g);
 uint64_t qgroups_hash(const struct sql_value *keys, size_t n);
 /* The group of these keys, created (strings copied, accumulators
- * initialised) when new. 0 or the memory error. */
+ * initialised) when new. Records may move: pointers from qgroups_rec()
+ * and friends are valid until the next qgroups_find(). 0 or the memory
+ * error. */
 int qgroups_find(struct qgroups *g, const struct sql_value *keys, uint64_t hash, uint32_t *gid);
 
 static inline uint8_t *qgroups_rec(const struct qgroups *g, uint32_t gid)
 {
-    return g->pages[gid >> QG_PAGE_SHIFT] + (size_t)(gid & (QG_PAGE_GROUPS - 1)) * g->rec_size;
+    return g->recs + (size_t)gid * g->rec_size;
 }
 static inline struct sql_value *qgroups_keys(const struct qgroups *g, uint32_t gid)
 {
@@ -210,6 +215,8 @@ static inline uint8_t *qgroups_acc(const struct qgroups *g, uint32_t gid)
 {
     return qgroups_rec(g, gid) + g->acc_off;
 }
+/* Combines native accumulator src into dst (COUNT, SUM, MIN, MAX). */
+void qnacc_merge(const struct qagg_plan *a, struct qnacc *dst, const struct qnacc *src);
 /* Deep copy of a value's bytes (strings, arrays) into mem; false on OOM. */
 bool qvalue_copy(struct sql_value *dst, const struct sql_value *src, struct arena *mem);
 /* The finalized value of aggregate i of a group. */
