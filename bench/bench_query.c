@@ -255,6 +255,8 @@ static const struct bq queries[] = {
      "FROM wiki GROUP BY t / 3600000 ORDER BY 1"},
     {"filtered count", "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia'",
      "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia'"},
+    {"filtered count, rows", "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia' AND added > 100",
+     "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia' AND added > 100"},
     {"count", "SELECT COUNT(*) FROM wiki", "SELECT COUNT(*) FROM wiki"},
     {"channels SUM(added)", "SELECT channel, COUNT(*), SUM(added) FROM wiki GROUP BY channel",
      "SELECT channel, COUNT(*), SUM(added) FROM wiki GROUP BY channel ORDER BY channel"},

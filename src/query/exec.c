@@ -10,16 +10,16 @@
  * pruned; the others are read in chunk order. Per view the WHERE becomes a
  * row set (filter.c); COUNT(*)-only global aggregates over exact row sets
  * are answered from row counts and bitmap cardinalities without reading a
- * row, and so are COUNT(*)-only GROUP BYs of a low-cardinality STRING
- * column on segments (one bitmap AND per dictionary id). Otherwise the
- * view is read in blocks of STORAGE_BLOCK_ROWS candidate rows: the rest of
- * the WHERE runs vectorized, then either
+ * row. Otherwise the view is read in blocks of STORAGE_BLOCK_ROWS candidate
+ * rows: the rest of the WHERE runs vectorized, then either
  *   - aggregate: each row's group id comes from its dictionary id (GROUP BY
  *     one STRING column: an id → group map per view, so each distinct value
- *     is hashed once per view), from its raw __time (TIME_FLOOR / FLOOR TO
- *     keys), or from a hash of the evaluated keys; aggregates then update
- *     native accumulators straight from raw column vectors, sql_agg states,
- *     or merge stored measure states;
+ *     is hashed once per view; with only native aggregates, per-view arrays
+ *     indexed by id instead, see "aggregation by dictionary id" below, which
+ *     also prunes top-N candidates), from its raw __time (TIME_FLOOR /
+ *     FLOOR TO keys), or from a hash of the evaluated keys; aggregates then
+ *     update native accumulators straight from raw column vectors, sql_agg
+ *     states, or merge stored measure states;
  *   - no aggregate: items and ORDER BY terms are evaluated per block and
  *     rows go to the collector (top-N with ORDER BY + LIMIT; stop early
  *     with LIMIT alone).
