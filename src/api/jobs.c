@@ -668,6 +668,30 @@ static int validate_pipeline(const char *spec, json_t *table, bool any_agg, stru
     return rc;
 }
 
+/*
+ * The spec's target table: *table is the loaded table, or NULL when it does
+ * not exist and createTableIfNotExists is set; otherwise a 400 naming
+ * target.tableName. The mappings are then checked against the table.
+ */
+static int load_target(struct api_req *r, json_t *spec, const struct catalog_job *j,
+                       bool create_table, json_t **table, struct lerr *err)
+{
+    *table = api_table_load(r, j->table_name, err);
+    if (!*table) {
+        if (err->code != LERR_NOT_FOUND)
+            return err->code;
+        lerr_init(err);
+        if (create_table)
+            return 0;
+        return lerr_set_at(err, LERR_INVALID, "target.tableName",
+                           "target.tableName: no table named '%s'; create it first (POST "
+                           "/v2/tables) or set \"createTableIfNotExists\": true",
+                           j->table_name);
+    }
+    bool discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
+    return check_against_table(*table, json_object_get(spec, "mappings"), discovery, err);
+}
+
 int api_jobs_create(struct api_req *r)
 {
     struct lerr err;
@@ -679,21 +703,7 @@ int api_jobs_create(struct api_req *r)
     json_t *body = api_body_object(r, &err);
     if (!body || !(spec = job_spec(r, body, &j, stream, &any_agg, &create_table, &err)))
         goto fail;
-    bool discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
-    table = api_table_load(r, j.table_name, &err);
-    if (!table && err.code == LERR_NOT_FOUND && create_table) {
-        lerr_init(&err);
-    } else if (!table) {
-        if (err.code == LERR_NOT_FOUND) {
-            lerr_init(&err);
-            lerr_set_at(&err, LERR_INVALID, "target.tableName",
-                        "target.tableName: no table named '%s'; create it first (POST "
-                        "/v2/tables) or set \"createTableIfNotExists\": true",
-                        j.table_name);
-        }
-        goto fail;
-    }
-    if (table && check_against_table(table, json_object_get(spec, "mappings"), discovery, &err))
+    if (load_target(r, spec, &j, create_table, &table, &err))
         goto fail;
     j.spec = json_dumps(spec, JSON_COMPACT);
     if (validate_pipeline(j.spec, table, any_agg, &err))
@@ -1207,21 +1217,7 @@ int api_jobs_sample(struct api_req *r)
         limit = json_integer_value(lim);
     if (!(spec = job_spec(r, body, &j, stream, &any_agg, &create_table, &err)))
         goto out;
-    table = api_table_load(r, j.table_name, &err);
-    if (!table && err.code == LERR_NOT_FOUND && create_table) {
-        lerr_init(&err);
-    } else if (!table) {
-        if (err.code == LERR_NOT_FOUND) {
-            lerr_init(&err);
-            lerr_set_at(&err, LERR_INVALID, "target.tableName",
-                        "target.tableName: no table named '%s'; create it first or set "
-                        "\"createTableIfNotExists\": true",
-                        j.table_name);
-        }
-        goto out;
-    }
-    bool discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
-    if (table && check_against_table(table, json_object_get(spec, "mappings"), discovery, &err))
+    if (load_target(r, spec, &j, create_table, &table, &err))
         goto out;
     j.spec = json_dumps(spec, JSON_COMPACT);
     struct pipeline_table pt = {.aggregate = any_agg};

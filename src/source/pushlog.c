@@ -16,7 +16,7 @@
  *
  *     u32 len | u32 crc | u64 offset | i64 timestamp ms | len payload bytes
  *
- * little-endian; crc is CRC-32C (crc32c.c) over len, timestamp, payload and
+ * little-endian; crc is CRC-32C (util_crc32c) over len, timestamp, payload and
  * then offset — everything but itself, so a torn or flipped header is caught
  * as surely as a flipped payload byte. The offset goes last so an appender
  * can checksum its records before it holds the mutex (before it knows their
@@ -151,7 +151,7 @@ static uint32_t crc_partial(uint32_t len, int64_t ts, const void *payload)
     unsigned char b[12];
     put_u32(b, len);
     put_u64(b + 4, (uint64_t)ts);
-    return source_crc32c(source_crc32c(0, b, 12), payload, len);
+    return util_crc32c(util_crc32c(0, b, 12), payload, len);
 }
 
 /* ... finished with the offset. */
@@ -159,7 +159,7 @@ static uint32_t crc_finish(uint32_t partial, int64_t offset)
 {
     unsigned char b[8];
     put_u64(b, (uint64_t)offset);
-    return source_crc32c(partial, b, 8);
+    return util_crc32c(partial, b, 8);
 }
 
 /* The checksum a frame should carry, from its bytes. */

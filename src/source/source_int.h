@@ -27,13 +27,6 @@ struct source {
     const struct source_ops *ops;
 };
 
-/*
- * CRC-32C (crc32c.c), chainable like zlib's crc32: start with 0, feed the
- * previous result to continue. Hardware-accelerated on x86-64 with SSE4.2.
- * Thread-safe. source_crc32c_sw is the portable version (tests compare).
- */
-uint32_t source_crc32c(uint32_t crc, const void *p, size_t n);
-uint32_t source_crc32c_sw(uint32_t crc, const void *p, size_t n);
 
 /* Whether a topic name is usable as a checkpoint key: 1..SOURCE_TOPIC_MAX bytes. */
 bool source_topic_name_ok(const char *topic);

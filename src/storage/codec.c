@@ -4,9 +4,9 @@
  * block codecs (LZ4, zstd, frame of reference, delta) with "pick the
  * smallest" encoders. Also a byte hash for the realtime dictionaries.
  *
- * Entry points: storage_crc32c(), st_bitpack*(), st_bitunpack*(),
+ * Entry points: util_crc32c(), st_bitpack*(), st_bitunpack*(),
  * st_encode_longs(), st_encode_bytes(), st_decode_block(), st_hash_bytes().
- * Everything is thread-safe (the CRC tables are built once).
+ * Everything is thread-safe. (The CRC32C of every part is util_crc32c.)
  *
  * Decoders treat their input as hostile: every length is checked against
  * the bytes present before anything is read.
@@ -20,73 +20,6 @@
 #include <nmmintrin.h>
 #define ST_HAVE_SSE42_PATH 1
 #endif
-
-/* ---- CRC32C ------------------------------------------------------------- */
-
-static uint32_t crc_table[8][256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-static bool crc_hw;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-        crc_table[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++)
-            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-#ifdef ST_HAVE_SSE42_PATH
-    __builtin_cpu_init();
-    crc_hw = __builtin_cpu_supports("sse4.2");
-#endif
-}
-
-static uint32_t crc_sw(uint32_t c, const uint8_t *p, size_t n)
-{
-    while (n >= 8) {
-        uint64_t v = st_get_u64(p) ^ c;
-        c = crc_table[7][v & 0xff] ^ crc_table[6][(v >> 8) & 0xff] ^
-            crc_table[5][(v >> 16) & 0xff] ^ crc_table[4][(v >> 24) & 0xff] ^
-            crc_table[3][(v >> 32) & 0xff] ^ crc_table[2][(v >> 40) & 0xff] ^
-            crc_table[1][(v >> 48) & 0xff] ^ crc_table[0][v >> 56];
-        p += 8;
-        n -= 8;
-    }
-    while (n--)
-        c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
-    return c;
-}
-
-#ifdef ST_HAVE_SSE42_PATH
-__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t c, const uint8_t *p,
-                                                             size_t n)
-{
-    uint64_t c64 = c;
-    while (n >= 8) {
-        c64 = _mm_crc32_u64(c64, st_get_u64(p));
-        p += 8;
-        n -= 8;
-    }
-    c = (uint32_t)c64;
-    while (n--)
-        c = _mm_crc32_u8(c, *p++);
-    return c;
-}
-#endif
-
-uint32_t storage_crc32c(uint32_t crc, const void *p, size_t n)
-{
-    pthread_once(&crc_once, crc_init);
-    uint32_t c = ~crc;
-#ifdef ST_HAVE_SSE42_PATH
-    if (crc_hw)
-        return ~crc_sse42(c, p, n);
-#endif
-    return ~crc_sw(c, p, n);
-}
 
 /* ---- hashing ------------------------------------------------------------ */
 

@@ -242,7 +242,7 @@ static int parse(struct st_seg *s, struct lerr *err)
         return bad_file(s->name, 0, err, "file too short to be a segment (truncated?)");
     if (memcmp(m, ST_MAGIC, 8) != 0)
         return bad_file(s->name, 0, err, "not a segment file (wrong magic)");
-    if (st_get_u32(m + 12) != storage_crc32c(0, m, 12))
+    if (st_get_u32(m + 12) != util_crc32c(0, m, 12))
         return bad_file(s->name, 0, err, "header checksum mismatch");
     if (st_get_u32(m + 8) != ST_FORMAT_VERSION)
         return lerr_set(err, LERR_CORRUPT,
@@ -258,7 +258,7 @@ static int parse(struct st_seg *s, struct lerr *err)
     if (foff < ST_HEADER_SIZE || foff > n - ST_TRAILER_SIZE ||
         flen != n - ST_TRAILER_SIZE - foff)
         return bad_file(s->name, n - ST_TRAILER_SIZE, err, "footer position out of range");
-    if (storage_crc32c(0, m + foff, flen) != st_get_u32(tr + 16))
+    if (util_crc32c(0, m + foff, flen) != st_get_u32(tr + 16))
         return bad_file(s->name, foff, err, "footer checksum mismatch");
     if (parse_footer(s, m + foff, flen, foff, err))
         return -1;
@@ -594,7 +594,7 @@ int st_seg_part(struct st_seg *s, size_t col, unsigned part, const uint8_t **p, 
     *len = pt->len;
     if (atomic_load_explicit(&pt->checked, memory_order_acquire))
         return 0;
-    uint32_t crc = storage_crc32c(0, *p, pt->len);
+    uint32_t crc = util_crc32c(0, *p, pt->len);
     if (crc != pt->crc) {
         char what[96];
         snprintf(what, sizeof what, "checksum mismatch (stored %08x, computed %08x)", pt->crc,

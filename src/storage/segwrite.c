@@ -57,7 +57,7 @@ static void out_write(struct out *o, const void *p, size_t n)
 {
     if (o->failed || !n)
         return;
-    o->crc = storage_crc32c(o->crc, p, n);
+    o->crc = util_crc32c(o->crc, p, n);
     o->pos += n;
     if (!buf_append(&o->b, p, n)) {
         o->failed = true;
@@ -619,7 +619,7 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
     uint8_t tr[ST_TRAILER_SIZE] = {0};
     st_put_u64(tr, foff);
     st_put_u64(tr + 8, f.len);
-    st_put_u32(tr + 16, storage_crc32c(0, f.data, f.len));
+    st_put_u32(tr + 16, util_crc32c(0, f.data, f.len));
     st_put_u32(tr + 20, ST_FORMAT_VERSION);
     memcpy(tr + 24, ST_TRAILER_MAGIC, 8);
     out_write(o, tr, sizeof tr);
@@ -679,7 +679,7 @@ static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
     uint8_t hdr[ST_HEADER_SIZE] = {0};
     memcpy(hdr, ST_MAGIC, 8);
     st_put_u32(hdr + 8, ST_FORMAT_VERSION);
-    st_put_u32(hdr + 12, storage_crc32c(0, hdr, 12));
+    st_put_u32(hdr + 12, util_crc32c(0, hdr, 12));
     out_write(w->o, hdr, sizeof hdr);
     int64_t mn = INT64_MAX, mx = INT64_MIN;
     for (uint64_t r = 0; r < w->n; r++) {

@@ -431,7 +431,6 @@ int storage_segment_verify(const char *path, uint64_t *rows, struct lerr *err);
 int storage_segment_verify_mem(const void *p, size_t n, const char *name, uint64_t *rows,
                                struct lerr *err);
 
-/* CRC32C (Castagnoli), hardware-assisted where the CPU has it. */
-uint32_t storage_crc32c(uint32_t crc, const void *p, size_t n);
+
 
 #endif

@@ -1,19 +1,20 @@
 /*
- * crc32c.c — CRC-32C (Castagnoli), the checksum of push-log frames.
+ * crc32c.c — CRC-32C (Castagnoli), the checksum of push-log frames and of
+ * every part of a segment file.
  *
- * Entry point: source_crc32c() (declared in source_int.h).
+ * Entry points: util_crc32c(), util_crc32c_sw() (declared in util.h).
  *
  * Why not zlib's crc32: it runs at about 1 GB/s here, which made reading the
- * push log CRC-bound, and appenders compute checksums too. CRC-32C has an
+ * push log and verifying segments CRC-bound. CRC-32C has an
  * instruction on x86-64 (SSE4.2), several GB/s; other CPUs, or x86 without
  * it, use slicing-by-8 tables, still faster than a byte-wise loop. Both give
  * identical results, so files move between machines.
  *
- * Chaining works like zlib's: source_crc32c(source_crc32c(0, a), b) equals
+ * Chaining works like zlib's: util_crc32c(util_crc32c(0, a), b) equals
  * the CRC of a followed by b, which lets callers checksum a frame in pieces.
  * Thread-safe: tables are built once (pthread_once).
  */
-#include "source/source_int.h"
+#include "util/util.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -84,7 +85,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const unsig
 }
 #endif
 
-uint32_t source_crc32c(uint32_t crc, const void *p, size_t n)
+uint32_t util_crc32c(uint32_t crc, const void *p, size_t n)
 {
     pthread_once(&once, crc_init);
     uint32_t c = ~crc;
@@ -95,7 +96,7 @@ uint32_t source_crc32c(uint32_t crc, const void *p, size_t n)
     return ~crc_sw(c, p, n);
 }
 
-uint32_t source_crc32c_sw(uint32_t crc, const void *p, size_t n)
+uint32_t util_crc32c_sw(uint32_t crc, const void *p, size_t n)
 {
     pthread_once(&once, crc_init);
     return ~crc_sw(~crc, p, n);

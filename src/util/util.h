@@ -136,6 +136,14 @@ void util_format_iso_ms(int64_t ms, char out[32]);
 /* Formats ns since the epoch as "2023-03-23T23:00:57.235117332Z" into out[40]. */
 void util_format_iso_ns(int64_t ns, char out[40]);
 
+/*
+ * CRC-32C (Castagnoli), hardware-assisted where the CPU has SSE4.2; chainable
+ * like zlib's crc32 (start with 0). util_crc32c_sw is the portable table
+ * version (tests compare the two). Thread-safe.
+ */
+uint32_t util_crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t util_crc32c_sw(uint32_t crc, const void *p, size_t n);
+
 /* ---- suggestions ------------------------------------------------------- */
 
 /* Levenshtein distance, case-insensitive, capped at 64-byte strings. */

@@ -44,6 +44,23 @@ def wait_port(port, timeout=10.0):
     return False
 
 
+def wait_for(fn, timeout=20.0, step=0.1):
+    """Calls fn until it returns something true (returned) or timeout passes (last value)."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    return last
+
+
+def iso(ms):
+    """ms since the epoch as ISO-8601 with milliseconds and Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
+
+
 class Checks:
     """Counts checks; every failure prints what was expected and what came."""
 

@@ -15,20 +15,11 @@ import tempfile
 import time
 import uuid
 
-from harness import BIN, Checks, Server
+from harness import BIN, Checks, Server, wait_for
 
 c = Checks()
 
 
-def wait_for(fn, timeout=30.0, step=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    return last
 
 
 def multipart(files):

@@ -15,25 +15,14 @@ import subprocess
 import threading
 import time
 
-from harness import Checks, DevKafka, Server
+from harness import Checks, DevKafka, Server, iso, wait_for
 
 c = Checks()
 rnd = random.Random(20261124)
 
 
-def wait_for(fn, timeout=20.0, step=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    return last
 
 
-def iso(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def produce(bootstrap, topic, lines):

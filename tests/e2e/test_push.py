@@ -10,24 +10,13 @@ import gzip
 import json
 import time
 
-from harness import Checks, Server
+from harness import Checks, Server, iso, wait_for
 
 c = Checks()
 
 
-def wait_for(fn, timeout=15.0, step=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    return last
 
 
-def iso(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def events(start, n, t_ms=None):

@@ -1,4 +1,4 @@
-// SOURCES: src/storage/segread.c src/storage/codec.c src/sql/agg.c src/sql/bind.c src/sql/eval.c src/sql/func.c src/sql/func_json.c src/sql/func_str.c src/sql/func_time.c src/sql/lex.c src/sql/parse.c src/sql/select.c src/sql/value.c src/util/util.c src/util/time.c
+// SOURCES: src/storage/segread.c src/storage/codec.c src/sql/agg.c src/sql/bind.c src/sql/eval.c src/sql/func.c src/sql/func_json.c src/sql/func_str.c src/sql/func_time.c src/sql/lex.c src/sql/parse.c src/sql/select.c src/sql/value.c src/util/util.c src/util/crc32c.c src/util/time.c
 /*
  * fuzz_segment.c — libFuzzer target: arbitrary bytes opened and fully
  * verified as a segment file (header, trailer, footer, every part, every
@@ -44,7 +44,7 @@ static bool fix_part_crcs(uint8_t *p, size_t n, uint64_t foff, uint64_t flen)
                 return false;
             uint64_t off = st_get_u64(f + at), len = st_get_u64(f + at + 8);
             if (off <= n && len <= n - off)
-                st_put_u32(f + at + 16, storage_crc32c(0, p + off, len));
+                st_put_u32(f + at + 16, util_crc32c(0, p + off, len));
             at += 20;
         }
     }
@@ -55,13 +55,13 @@ static void fix_crcs(uint8_t *p, size_t n)
 {
     if (n < ST_HEADER_SIZE + ST_TRAILER_SIZE)
         return;
-    st_put_u32(p + 12, storage_crc32c(0, p, 12));
+    st_put_u32(p + 12, util_crc32c(0, p, 12));
     const uint8_t *tr = p + n - ST_TRAILER_SIZE;
     uint64_t foff = st_get_u64(tr), flen = st_get_u64(tr + 8);
     if (foff > n - ST_TRAILER_SIZE || flen != n - ST_TRAILER_SIZE - foff)
         return;
     fix_part_crcs(p, n, foff, flen);
-    st_put_u32(p + n - ST_TRAILER_SIZE + 16, storage_crc32c(0, p + foff, flen));
+    st_put_u32(p + n - ST_TRAILER_SIZE + 16, util_crc32c(0, p + foff, flen));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "source/source_int.h"   /* source_crc32c, the frames' checksum */
+#include "source/source_int.h"   /* util_crc32c, the frames' checksum */
 
 static char g_root[256];
 static int g_dirn;
@@ -131,10 +131,10 @@ static int64_t verify_range(struct pushlog *log, int64_t from, int64_t to, size_
 static void test_crc32c(void)
 {
     /* The check value of CRC-32C (RFC 3720 / iSCSI) and its zeros vector. */
-    CHECK_EQ_INT(source_crc32c(0, "123456789", 9), 0xE3069283u);
+    CHECK_EQ_INT(util_crc32c(0, "123456789", 9), 0xE3069283u);
     unsigned char z[32] = {0};
-    CHECK_EQ_INT(source_crc32c(0, z, 32), 0x8A9136AAu);
-    CHECK_EQ_INT(source_crc32c(source_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    CHECK_EQ_INT(util_crc32c(0, z, 32), 0x8A9136AAu);
+    CHECK_EQ_INT(util_crc32c(util_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
     /* The accelerated and the table versions agree at every length and alignment. */
     unsigned char buf[300];
     for (size_t i = 0; i < sizeof buf; i++)
@@ -142,7 +142,7 @@ static void test_crc32c(void)
     int diffs = 0;
     for (size_t off = 0; off < 9; off++)
         for (size_t n = 0; n + off <= sizeof buf; n += 7)
-            diffs += source_crc32c(0x1234, buf + off, n) != source_crc32c_sw(0x1234, buf + off, n);
+            diffs += util_crc32c(0x1234, buf + off, n) != util_crc32c_sw(0x1234, buf + off, n);
     CHECK_EQ_INT(diffs, 0);
 }
 

@@ -35,18 +35,18 @@ static uint64_t rnd(void)
 
 static void test_crc(void)
 {
-    CHECK_EQ_INT(storage_crc32c(0, "123456789", 9), 0xE3069283u);
+    CHECK_EQ_INT(util_crc32c(0, "123456789", 9), 0xE3069283u);
     uint8_t buf[1031];
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = (uint8_t)rnd();
     static const size_t lens[] = {0, 1, 7, 8, 9, 63, 64, 65, 1000, 1031};
     for (size_t i = 0; i < LS_ARRAY_LEN(lens); i++) {
-        CHECK_EQ_INT(storage_crc32c(0, buf + 1, lens[i] - (lens[i] == 1031)),
+        CHECK_EQ_INT(util_crc32c(0, buf + 1, lens[i] - (lens[i] == 1031)),
                      crc_ref(buf + 1, lens[i] - (lens[i] == 1031)));
     }
     /* incremental = one shot */
-    uint32_t inc = storage_crc32c(storage_crc32c(0, buf, 500), buf + 500, 531);
-    CHECK_EQ_INT(inc, storage_crc32c(0, buf, 1031));
+    uint32_t inc = util_crc32c(util_crc32c(0, buf, 500), buf + 500, 531);
+    CHECK_EQ_INT(inc, util_crc32c(0, buf, 1031));
 }
 
 static void test_bitpack(void)
@@ -684,7 +684,7 @@ static void test_corruption(void)
     /* a newer format version, with a valid header checksum */
     memcpy(bad, file, n);
     st_put_u32(bad + 8, ST_FORMAT_VERSION + 1);
-    st_put_u32(bad + 12, storage_crc32c(0, bad, 12));
+    st_put_u32(bad + 12, util_crc32c(0, bad, 12));
     lerr_init(&err);
     CHECK_EQ_INT(storage_segment_verify_mem(bad, n, seg_name, NULL, &err), LERR_CORRUPT);
     CHECK_MSG(strstr(err.msg, "format version 2") != NULL, "%s", err.msg);
