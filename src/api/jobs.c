@@ -1119,17 +1119,17 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
     arena_init(&a, 4096, 0);
     int rc = 0;
     if (strcmp(cd.kind, "push_streaming") == 0) {
-        lerr_set(err, LERR_INVALID,
-                 "sample.data is required for a push connection's preview (the push log is "
-                 "read by jobs only); paste a few events into sample.data");
-        rc = err->code;
-        goto out;
-    }
-    struct source_kafka_config cfg;
-    if ((rc = source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err)) ||
-        !(src = source_open_kafka(&cfg, err))) {
-        rc = err->code;
-        goto out;
+        if (!(src = ingest_push_source(r->srv->rt, conn, err))) {
+            rc = err->code;
+            goto out;
+        }
+    } else {
+        struct source_kafka_config cfg;
+        if ((rc = source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err)) ||
+            !(src = source_open_kafka(&cfg, err))) {
+            rc = err->code;
+            goto out;
+        }
     }
     struct source_offsets none;
     source_offsets_init(&none);

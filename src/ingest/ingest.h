@@ -272,6 +272,11 @@ int ingest_push_append(struct ingest_runtime *rt, const char *connection,
                        const struct pushlog_entry *e, size_t n, int64_t *first,
                        struct lerr *err);
 
+/* A reader over a push connection's log (for previews: reads without any
+ * checkpoint). Close with source_close(); the log outlives it. */
+struct source *ingest_push_source(struct ingest_runtime *rt, const char *connection,
+                                  struct lerr *err);
+
 /* Prometheus text of the runtime's metrics. */
 void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out);
 

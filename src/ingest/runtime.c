@@ -382,6 +382,13 @@ int ingest_push_append(struct ingest_runtime *rt, const char *connection,
     return pushlog_append(p->log, e, n, first, err);
 }
 
+struct source *ingest_push_source(struct ingest_runtime *rt, const char *connection,
+                                  struct lerr *err)
+{
+    struct rt_push *p = push_get(rt, connection, err);
+    return p ? source_open_push(p->log, connection, err) : NULL;
+}
+
 /*
  * Deletes push-log files every live job reading the log has checkpointed
  * past. A live job without a checkpoint yet holds everything.

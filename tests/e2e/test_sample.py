@@ -166,7 +166,15 @@ with Server() as s:
     c.eq((r.status, r.json.get("target")), (400, "sample.limit"), "bad sample.limit")
     r = s.req("POST", "/v2/jobs/sample", dict(WIKI_SPEC, sample={"rows": []}))
     c.eq((r.status, r.json.get("target")), (400, "sample.rows"), "unknown sample field")
+    # a push connection without sample.data: its log is read from the earliest event
     r = s.req("POST", "/v2/jobs/sample", dict(WIKI_SPEC))
-    c.eq(r.status, 400, "push connection without sample.data: 400")
+    c.eq((r.status, len(r.json.get("rows", []))), (200, 0), "empty push log: no rows")
+    pushed = "\n".join(wiki.splitlines()[:30]) + "\n"
+    c.eq(s.req("POST", "/v1/events/push", raw_body=pushed).json.get("accepted"), 30,
+         "push 30 events")
+    r = s.req("POST", "/v2/jobs/sample", dict(WIKI_SPEC, sample={"limit": 12}))
+    c.eq((r.status, len(r.json.get("rows", []))), (200, 12), "push log previewed from earliest")
+    c.eq(r.json["rows"][0]["input"]["page"], json.loads(wiki.splitlines()[0])["page"],
+         "the first pushed event comes first")
 broker.stop()
 c.done()
