@@ -121,9 +121,23 @@ static int cmd_dev_kafka(int argc, char **argv)
     return 0;
 }
 
+/* A tuning knob from the environment (documented in the README); 0 when unset. */
+static uint64_t env_u64(const char *name)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+    return v && *v && !*end ? x : 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088"};
+    o.ingest.persist_max_rows = env_u64("LODESTAR_PERSIST_MAX_ROWS");
+    o.ingest.persist_max_bytes = env_u64("LODESTAR_PERSIST_MAX_BYTES");
+    o.ingest.persist_max_age_ms = (int64_t)env_u64("LODESTAR_PERSIST_MAX_AGE_MS");
+    o.ingest.push_segment_bytes = env_u64("LODESTAR_PUSH_SEGMENT_BYTES");
+    o.ingest.trim_period_ms = (int)env_u64("LODESTAR_PUSH_TRIM_MS");
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {

@@ -13,12 +13,14 @@
 #include <stddef.h>
 
 #include "catalog/catalog.h"
+#include "ingest/ingest.h"
 #include "util/util.h"
 
 struct api_opts {
     const char *data_dir;   /* created if missing */
     const char *listen;     /* "HOST:PORT" */
     unsigned threads;       /* 0 = number of cores, at least 2 */
+    struct ingest_runtime_opts ingest;   /* persist bounds, push-log sizes (0 = defaults) */
 };
 
 /*

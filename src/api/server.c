@@ -469,7 +469,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     if (catalog_open(dbpath, &srv.cat, err))
         return err->code;
     if (catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err) ||
-        ingest_runtime_start(srv.cat, o->data_dir, NULL, &srv.rt, err)) {
+        ingest_runtime_start(srv.cat, o->data_dir, &o->ingest, &srv.rt, err)) {
         catalog_close(srv.cat);
         return err->code;
     }

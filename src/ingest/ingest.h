@@ -220,6 +220,8 @@ struct ingest_runtime_opts {
     uint64_t persist_max_bytes;    /* 0 = storage default (256 MB) */
     int64_t persist_max_age_ms;    /* 0 = storage default (10 s) */
     int supervisor_period_ms;      /* 0 = 250 */
+    uint64_t push_segment_bytes;   /* push-log file size before rolling; 0 = 64 MiB */
+    int trim_period_ms;            /* how often push logs are trimmed; 0 = 10 s */
 };
 
 int ingest_runtime_start(struct catalog *cat, const char *data_dir,

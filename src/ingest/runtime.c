@@ -359,7 +359,10 @@ static struct rt_push *push_get(struct ingest_runtime *rt, const char *name, str
         snprintf(dir, sizeof dir, "%s/push/%s", rt->dir, name);
         if (!p) {
             lerr_set(err, LERR_NOMEM, "out of memory");
-        } else if (util_mkdirs(dir, 0700, err) || pushlog_open(dir, NULL, &p->log, err)) {
+        } else if (util_mkdirs(dir, 0700, err) ||
+                   pushlog_open(dir, &(struct pushlog_opts){.segment_bytes =
+                                                                rt->opts.push_segment_bytes},
+                                &p->log, err)) {
             free(p);
             p = NULL;
         } else {
@@ -399,7 +402,8 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     lerr_init(&err);
     struct rt_push *p = push_get(rt, conn, &err);
     int64_t now = util_now_ms();
-    if (!p || now - p->last_trim_ms < TRIM_EVERY_MS)
+    if (!p || now - p->last_trim_ms < (rt->opts.trim_period_ms ? rt->opts.trim_period_ms
+                                                                 : TRIM_EVERY_MS))
         return;
     p->last_trim_ms = now;
     struct catalog_job_list jobs;

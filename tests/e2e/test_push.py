@@ -6,8 +6,10 @@ ingesting them exactly once across a clean restart and kill -9; late-message
 rejection with the default P30D counted as late and shown in metrics and
 logs.
 """
+import glob
 import gzip
 import json
+import os
 import time
 
 from harness import Checks, Server, iso, wait_for
@@ -158,4 +160,26 @@ try:
 finally:
     s.stop()
     s.__exit__()
+
+# push-log files go once every job reading them has checkpointed past them
+# (small files, frequent persists and trims, through the server's tuning knobs)
+env = {"LODESTAR_PUSH_SEGMENT_BYTES": "65536", "LODESTAR_PERSIST_MAX_AGE_MS": "300",
+       "LODESTAR_PUSH_TRIM_MS": "200"}
+with Server(env=env) as s2:
+    s2.req("POST", "/v2/connections", {"type": "push_streaming", "name": "web"})
+    jid2 = s2.req("POST", "/v2/jobs", JOB).json["id"]
+    logdir = os.path.join(s2.data_dir, "push", "web")
+    for k in range(3):
+        s2.req("POST", "/v1/events/web", raw_body="\n".join(events(k * 500, 500)) + "\n")
+    n_files = len(glob.glob(os.path.join(logdir, "*.log")))
+    c.ok(n_files >= 3, "the pushed events span several log files", str(n_files))
+    c.eq(wait_for(lambda: s2.req("GET", "/v2/tables/pushed").json["status"]["rowCount"] == 1500),
+         True, "1500 events ingested")
+    left = wait_for(lambda: (lambda n: n if n <= 2 else None)(
+        len(glob.glob(os.path.join(logdir, "*.log")))), timeout=15)
+    c.ok(left is not None, "log files below the checkpoint were deleted",
+         str(len(glob.glob(os.path.join(logdir, "*.log")))))
+    s2.req("PUT", f"/v2/jobs/{jid2}", {"desiredExecutionStatus": "suspended"})
+    c.eq(s2.req("GET", "/v2/tables/pushed").json["status"]["rowCount"], 1500,
+         "trimming lost nothing")
 c.done()
