@@ -321,6 +321,9 @@ static rd_kafka_conf_t *make_conf(struct kafka_source *ks, const struct source_k
         conf_set(c, "fetch.min.bytes", "65536", false, err) ||
         conf_set(c, "fetch.wait.max.ms", "50", false, err) ||
         conf_set(c, "queued.max.messages.kbytes", num, false, err) ||
+        /* Prefetch by bytes, not by the 100,000-message default: at ~430-byte
+         * events that count stops fetching while the job is busy with a batch. */
+        conf_set(c, "queued.min.messages", "1000000", false, err) ||
         conf_set(c, "statistics.interval.ms", "1000", false, err) ||
         conf_set(c, "reconnect.backoff.max.ms", "1000", false, err) ||
         conf_set(c, "security.protocol", proto, false, err))
