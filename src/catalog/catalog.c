@@ -57,9 +57,9 @@ static const char *const migrations[] = {
     "CREATE INDEX segment_table ON segment(table_name, chunk_start);"
     "CREATE TABLE job_counters ("
     "  job_id TEXT PRIMARY KEY, counters TEXT NOT NULL, updated_ns INTEGER NOT NULL);",
-    /* 3: uploaded files for batch jobs */
-    "CREATE TABLE file ("
-    "  name TEXT PRIMARY KEY, size INTEGER NOT NULL, created_ns INTEGER NOT NULL);",
+    /* 3: uploaded files for batch jobs (parenthesised: one element, as clang wants to see) */
+    ("CREATE TABLE file ("
+     "  name TEXT PRIMARY KEY, size INTEGER NOT NULL, created_ns INTEGER NOT NULL);"),
 };
 
 int catalog_latest_schema_version(void) { return (int)LS_ARRAY_LEN(migrations); }
