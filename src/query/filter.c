@@ -9,6 +9,7 @@
  *             (an id range of a sorted dictionary), or any other condition
  *             on that column alone (evaluated once per dictionary value)
  *   QF_TIME   __time in [lo, hi): whole views in or out, else a time scan
+ *   QF_NUM    a LONG column compared with an integer: a scan of raw longs
  *   QF_CONST  TRUE / FALSE / NULL
  *   QF_OPAQUE anything else
  *
@@ -18,11 +19,14 @@
  * matching rows plus an `exact` flag (an opaque leaf gives "every row,
  * inexact"), so AND = intersection, OR = union, exact = all parts exact. When
  * the result is inexact the executor runs the whole WHERE vectorized over
- * the candidate rows; when it is exact no row is evaluated at all.
+ * the candidate rows; when it is exact no row is evaluated at all. Leaves
+ * that scan rows (realtime ids, partial time ranges, numbers) look only at
+ * the blocks where the AND they sit in still has candidates.
  *
  * Entry points: qfilter_build(), qfilter_free(), qfilter_explain(),
  * qfilter_view_rows(), qrowset_free(), qrowset_count().
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +177,54 @@ static struct qf_node *time_leaf(struct fbuild *fb, int64_t lo, int64_t hi, bool
     return n;
 }
 
+enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
+
+static bool is_long_col(const struct fbuild *fb, const struct qshape *s)
+{
+    return s->kind == QSH_REF && s->field < fb->cols->n &&
+           fb->cols->fields[s->field].type == SQL_LONG;
+}
+
+/* An integer literal as EXPLAIN prints a BIGINT. */
+static bool int_lit(const struct qshape *s, int64_t *v)
+{
+    if (s->kind != QSH_LIT || s->lit_len == 0 || s->lit_len > 20)
+        return false;
+    char tmp[24];
+    memcpy(tmp, s->lit, s->lit_len);
+    tmp[s->lit_len] = 0;
+    size_t i = tmp[0] == '-';
+    if (!tmp[i])
+        return false;
+    for (; tmp[i]; i++)
+        if (tmp[i] < '0' || tmp[i] > '9')
+            return false;
+    errno = 0;
+    char *end;
+    long long x = strtoll(tmp, &end, 10);
+    if (errno || *end)
+        return false;
+    *v = x;
+    return true;
+}
+
+static struct qf_node *num_leaf(struct fbuild *fb, int col, const char *op, int64_t v, bool neg,
+                                const char *text)
+{
+    struct qf_node *n = new_node(fb, QF_NUM, neg, text);
+    if (!n)
+        return NULL;
+    n->col = col;
+    n->num = v;
+    n->cmp = !strcmp(op, "=")    ? CMP_EQ
+             : !strcmp(op, "<>") ? CMP_NE
+             : !strcmp(op, "<")  ? CMP_LT
+             : !strcmp(op, "<=") ? CMP_LE
+             : !strcmp(op, ">")  ? CMP_GT
+                                 : CMP_GE;
+    return n;
+}
+
 static int64_t plus1(int64_t v)
 {
     return v < INT64_MAX ? v + 1 : v;
@@ -314,6 +366,8 @@ static struct qf_node *cmp_leaf(struct fbuild *fb, const struct qshape *s, bool 
         return eval_leaf(fb, a, op, args, 1, "", neg, text);
     }
     int64_t t;
+    if (is_long_col(fb, a) && int_lit(b, &t))
+        return num_leaf(fb, (int)a->field, op, t, neg, text);
     if (is_time_col(fb, a) && time_lit(b, &t)) {
         if (!strcmp(op, "="))
             return time_leaf(fb, t, plus1(t), neg, text);
@@ -524,6 +578,9 @@ static void explain_node(const struct qf_node *n, struct buf *out)
     case QF_TIME:
         buf_printf(out, "%stime[%s]", n->neg ? "NOT " : "", n->text);
         return;
+    case QF_NUM:
+        buf_printf(out, "%slongs[%s]", n->neg ? "NOT " : "", n->text);
+        return;
     case QF_CONST:
         buf_puts(out, n->value ? "TRUE" : "FALSE");
         return;
@@ -629,8 +686,11 @@ static int rs_or(struct qrowset *acc, struct qrowset *r, struct qctx *x)
 typedef int (*row_test_fn)(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
                            uint8_t *keep, struct lerr *err);
 
+/* Tests the rows of `v` block by block, only blocks holding rows of
+ * `within` (NULL or all: every block) and only those rows. */
 static int scan_rows(const void *ctx, row_test_fn test, const struct storage_view *v,
-                     struct storage_scan *sc, struct qctx *x, struct qrowset *out)
+                     struct storage_scan *sc, const struct qrowset *within, struct qctx *x,
+                     struct qrowset *out)
 {
     int rc = rs_empty(out, x);
     if (rc)
@@ -640,16 +700,32 @@ static int scan_rows(const void *ctx, row_test_fn test, const struct storage_vie
     uint32_t *hits = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *hits);
     if (!keep || !hits)
         return qctx_nomem(x, "a row bitmap");
+    bool all = !within || within->all;
+    roaring_uint32_iterator_t it;
+    if (!all)
+        roaring_init_iterator(within->bm, &it);
     for (uint64_t row0 = 0; row0 < rows; row0 += STORAGE_BLOCK_ROWS) {
+        if (!all) {
+            if (!it.has_value)
+                break;
+            row0 = (uint64_t)it.current_value / STORAGE_BLOCK_ROWS * STORAGE_BLOCK_ROWS;
+        }
         if ((rc = qctx_check(x)))
             return rc;
         uint32_t n = (uint32_t)(rows - row0 < STORAGE_BLOCK_ROWS ? rows - row0 : STORAGE_BLOCK_ROWS);
         if ((rc = test(ctx, sc, row0, n, keep, x->err)))
             return rc;
         uint32_t m = 0;
-        for (uint32_t k = 0; k < n; k++) {
-            hits[m] = (uint32_t)row0 + k;
-            m += keep[k];
+        if (all) {
+            for (uint32_t k = 0; k < n; k++) {
+                hits[m] = (uint32_t)row0 + k;
+                m += keep[k];
+            }
+        } else {
+            for (; it.has_value && it.current_value < row0 + n; roaring_advance_uint32_iterator(&it)) {
+                hits[m] = it.current_value;
+                m += keep[it.current_value - row0];
+            }
         }
         roaring_bitmap_add_many(out->bm, m, hits);
     }
@@ -689,6 +765,35 @@ static int test_time(const void *ctx, struct storage_scan *sc, uint64_t row0, ui
         return rc;
     for (uint32_t k = 0; k < n; k++)
         keep[k] = (uint8_t)((t->t[k] >= t->lo && t->t[k] < t->hi) != t->neg);
+    return 0;
+}
+
+struct num_test {
+    size_t col;
+    uint8_t cmp;
+    bool neg;
+    int64_t num;
+    int64_t *v;
+    bool *nulls;
+};
+
+static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
+                      uint8_t *keep, struct lerr *err)
+{
+    const struct num_test *t = ctx;
+    int rc = storage_scan_longs(sc, t->col, row0, n, t->v, t->nulls, err);
+    if (rc)
+        return rc;
+    int64_t c = t->num;
+    uint8_t want = !t->neg;
+    switch (t->cmp) {   /* NULL is unknown: neither the leaf nor its negation */
+    case CMP_EQ: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] == c) == want; break;
+    case CMP_NE: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] != c) == want; break;
+    case CMP_LT: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] < c) == want; break;
+    case CMP_LE: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] <= c) == want; break;
+    case CMP_GT: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] > c) == want; break;
+    default:     for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] >= c) == want; break;
+    }
     return 0;
 }
 
@@ -848,7 +953,8 @@ static bool leaf_selects_null(const struct qf_node *n, size_t ncols, struct qctx
 }
 
 static int leaf_str(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
-                    size_t ncols, struct qctx *x, struct qrowset *out)
+                    size_t ncols, const struct qrowset *within, struct qctx *x,
+                    struct qrowset *out)
 {
     size_t col = (size_t)n->col;
     uint64_t rows = storage_view_rows(v);
@@ -888,7 +994,7 @@ static int leaf_str(const struct qf_node *n, const struct storage_view *v, struc
             if (ids.ids[i] < dsize)
                 mask[ids.ids[i]] = !ids.complement;
         struct id_test t = {col, mask, idbuf};
-        rc = scan_rows(&t, test_ids, v, sc, x, out);
+        rc = scan_rows(&t, test_ids, v, sc, within, x, out);
         out->exact = true;
         return rc;
     }
@@ -933,7 +1039,7 @@ static int leaf_str(const struct qf_node *n, const struct storage_view *v, struc
 }
 
 static int leaf_time(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
-                     struct qctx *x, struct qrowset *out)
+                     const struct qrowset *within, struct qctx *x, struct qrowset *out)
 {
     int64_t vmin, vmax;
     storage_view_time_range(v, &vmin, &vmax);
@@ -950,13 +1056,36 @@ static int leaf_time(const struct qf_node *n, const struct storage_view *v, stru
     if (!tbuf)
         return qctx_nomem(x, "a time vector");
     struct time_test t = {n->lo, n->hi, n->neg, tbuf};
-    int rc = scan_rows(&t, test_time, v, sc, x, out);
+    int rc = scan_rows(&t, test_time, v, sc, within, x, out);
     out->exact = true;
     return rc;
 }
 
+static int leaf_num(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
+                    const struct qrowset *within, struct qctx *x, struct qrowset *out)
+{
+    size_t col = (size_t)n->col;
+    if (!storage_view_has_column(v, col))
+        return rs_empty(out, x);   /* NULL everywhere: unknown, never selected */
+    if (storage_view_column_type(v, col) != SQL_LONG) {
+        rs_all(out, false);        /* stored as another type here: evaluate rows */
+        return 0;
+    }
+    int64_t *vals = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *vals);
+    bool *nulls = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *nulls);
+    if (!vals || !nulls)
+        return qctx_nomem(x, "a column vector");
+    struct num_test t = {col, n->cmp, n->neg, n->num, vals, nulls};
+    int rc = scan_rows(&t, test_longs, v, sc, within, x, out);
+    out->exact = true;
+    return rc;
+}
+
+/* The rows of view v where node n holds; leaves that scan look only at the
+ * rows of `within` (NULL: all), which the caller intersects with anyway. */
 static int eval_node(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
-                     size_t ncols, struct qctx *x, struct qrowset *out)
+                     size_t ncols, const struct qrowset *within, struct qctx *x,
+                     struct qrowset *out)
 {
     int rc;
     switch (n->kind) {
@@ -964,7 +1093,8 @@ static int eval_node(const struct qf_node *n, const struct storage_view *v, stru
         rs_all(out, true);
         for (size_t i = 0; i < n->nkids && !rs_is_empty(out); i++) {
             struct qrowset r = {0};
-            if ((rc = eval_node(n->kids[i], v, sc, ncols, x, &r)) || (rc = rs_and(out, &r, x))) {
+            const struct qrowset *in = out->all ? within : out;
+            if ((rc = eval_node(n->kids[i], v, sc, ncols, in, x, &r)) || (rc = rs_and(out, &r, x))) {
                 qrowset_free(&r);
                 return rc;
             }
@@ -975,16 +1105,19 @@ static int eval_node(const struct qf_node *n, const struct storage_view *v, stru
             return rc;
         for (size_t i = 0; i < n->nkids && !(out->all && out->exact); i++) {
             struct qrowset r = {0};
-            if ((rc = eval_node(n->kids[i], v, sc, ncols, x, &r)) || (rc = rs_or(out, &r, x))) {
+            if ((rc = eval_node(n->kids[i], v, sc, ncols, within, x, &r)) ||
+                (rc = rs_or(out, &r, x))) {
                 qrowset_free(&r);
                 return rc;
             }
         }
         return 0;
     case QF_STR:
-        return leaf_str(n, v, sc, ncols, x, out);
+        return leaf_str(n, v, sc, ncols, within, x, out);
     case QF_TIME:
-        return leaf_time(n, v, sc, x, out);
+        return leaf_time(n, v, sc, within, x, out);
+    case QF_NUM:
+        return leaf_num(n, v, sc, within, x, out);
     case QF_CONST:
         if (n->value) {
             rs_all(out, true);
@@ -1012,7 +1145,7 @@ int qfilter_view_rows(const struct qfilter *f, const struct storage_view *v,
     for (size_t i = 0; i < nrefs; i++)
         if (refs[i] + 1 > ncols)
             ncols = refs[i] + 1;
-    int rc = eval_node(f->root, v, sc, ncols, x, out);
+    int rc = eval_node(f->root, v, sc, ncols, NULL, x, out);
     if (rc)
         qrowset_free(out);
     return rc;

@@ -91,7 +91,7 @@ const char *qshape_text(const struct sql_expr *e, struct arena *a);
 
 /* ---- filters ------------------------------------------------------------------ */
 
-enum qf_kind { QF_AND, QF_OR, QF_STR, QF_TIME, QF_CONST, QF_OPAQUE };
+enum qf_kind { QF_AND, QF_OR, QF_STR, QF_TIME, QF_NUM, QF_CONST, QF_OPAQUE };
 enum qf_op {
     QFO_EQ,       /* column = one of lits (IN, =, <> with neg) */
     QFO_ISNULL,   /* column IS NULL */
@@ -113,6 +113,8 @@ struct qf_node {
     size_t prefix_len;
     const struct sql_expr *expr;  /* QFO_EVAL, QFO_PREFIX: over the table columns */
     int64_t lo, hi;          /* QF_TIME: [lo, hi) on __time */
+    uint8_t cmp;             /* QF_NUM: column <cmp> num (enum in filter.c) */
+    int64_t num;
     const char *text;        /* for EXPLAIN */
 };
 
