@@ -491,6 +491,42 @@ fail:
     return NULL;
 }
 
+/*
+ * What streaming and batch specs share: target {type, tableName, intervals},
+ * createTableIfNotExists, source (an object), mappings, useSchemaDiscovery,
+ * filterExpression.
+ */
+struct common_fields {
+    const char *table, *filter;
+    json_t *intervals, *src, *maps;
+    bool discovery;
+};
+
+static int common_fields(json_t *body, struct common_fields *f, bool *create_table,
+                         struct lerr *err)
+{
+    static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
+    static const char *const target_types[] = {"table", NULL};
+    const char *ttype = NULL;
+    json_t *target = NULL;
+    memset(f, 0, sizeof *f);
+    if (v_object(body, "target", "", true, &target, err) ||
+        v_known_keys(target, "target", target_keys, err) ||
+        v_enum(target, "type", "target", true, target_types, &ttype, err) ||
+        v_string(target, "tableName", "target", true, 0, &f->table, err) ||
+        v_table_name(f->table, "target.tableName", err) ||
+        v_array(target, "intervals", "target", false, &f->intervals, err) ||
+        v_bool(body, "createTableIfNotExists", "", create_table, err) ||
+        v_object(body, "source", "", true, &f->src, err) ||
+        v_array(body, "mappings", "", true, &f->maps, err) ||
+        v_bool(body, "useSchemaDiscovery", "", &f->discovery, err) ||
+        v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &f->filter, err))
+        return err->code;
+    if (f->filter && check_expression(f->filter, "filterExpression", err))
+        return err->code;
+    return 0;
+}
+
 /* Validates a batch job body into its normalised spec. */
 static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
                           bool *create_table, struct lerr *err)
@@ -498,33 +534,22 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     static const char *const keys[] = {"type", "target", "createTableIfNotExists", "source",
                                        "mappings", "useSchemaDiscovery", "dimensionExclusions",
                                        "filterExpression", "ingestionMode", NULL};
-    static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
-    static const char *const target_types[] = {"table", NULL};
     static const char *const modes[] = {"append", "replace", NULL};
-    const char *ttype = NULL, *tname = NULL, *mode = "append", *filter = NULL;
-    bool discovery = false;
-    json_t *target = NULL, *src = NULL, *maps = NULL, *intervals = NULL, *excl = NULL;
-    if (v_known_keys(body, "", keys, err) || v_object(body, "target", "", true, &target, err) ||
-        v_known_keys(target, "target", target_keys, err) ||
-        v_enum(target, "type", "target", true, target_types, &ttype, err) ||
-        v_string(target, "tableName", "target", true, 0, &tname, err) ||
-        v_table_name(tname, "target.tableName", err) ||
-        v_array(target, "intervals", "target", false, &intervals, err) ||
-        v_bool(body, "createTableIfNotExists", "", create_table, err) ||
-        v_object(body, "source", "", true, &src, err) ||
-        v_array(body, "mappings", "", true, &maps, err) ||
-        v_bool(body, "useSchemaDiscovery", "", &discovery, err) ||
-        v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &filter, err) ||
+    const char *mode = "append";
+    struct common_fields f;
+    json_t *excl = NULL;
+    if (v_known_keys(body, "", keys, err) || common_fields(body, &f, create_table, err) ||
         v_enum(body, "ingestionMode", "", false, modes, &mode, err))
         return NULL;
+    const char *tname = f.table, *filter = f.filter;
+    json_t *intervals = f.intervals, *src = f.src, *maps = f.maps;
+    bool discovery = f.discovery;
     if (intervals && json_array_size(intervals) > 0) {
         lerr_set_at(err, LERR_INVALID, "target.intervals",
                     "target.intervals: replacing part of a table is not supported yet; omit "
                     "intervals (\"ingestionMode\": \"replace\" then replaces the whole table)");
         return NULL;
     }
-    if (filter && check_expression(filter, "filterExpression", err))
-        return NULL;
     if (v_string_list(body, "dimensionExclusions", "", &excl, err))
         return NULL;
     json_t *source = batch_source(r, src, err);
@@ -556,7 +581,7 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
     const char *type = NULL, *rfp = "latest", *late = "P30D", *early = NULL, *filter = NULL,
                *desired = "running", *tname = NULL;
     bool discovery = false;
-    json_t *target = NULL, *src = NULL, *maps = NULL, *excl = NULL;
+    json_t *src = NULL, *maps = NULL, *excl = NULL;
     *create_table = false;
     if (v_enum(body, "type", "", true, job_types, &type, err))
         return NULL;
@@ -564,26 +589,19 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
         return batch_spec(r, body, j, any_agg, create_table, err);
     if (v_known_keys(body, "", spec_keys, err))
         return NULL;
-    static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
-    static const char *const target_types[] = {"table", NULL};
-    const char *ttype = NULL;
-    json_t *intervals = NULL;
-    if (v_object(body, "target", "", true, &target, err) ||
-        v_known_keys(target, "target", target_keys, err) ||
-        v_enum(target, "type", "target", true, target_types, &ttype, err) ||
-        v_string(target, "tableName", "target", true, 0, &tname, err) ||
-        v_table_name(tname, "target.tableName", err) ||
-        v_array(target, "intervals", "target", false, &intervals, err) ||
-        v_bool(body, "createTableIfNotExists", "", create_table, err) ||
-        v_object(body, "source", "", true, &src, err) ||
-        v_array(body, "mappings", "", true, &maps, err) ||
-        v_bool(body, "useSchemaDiscovery", "", &discovery, err) ||
-        v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &filter, err) ||
+    struct common_fields f;
+    if (common_fields(body, &f, create_table, err) ||
         v_period(body, "lateMessageRejectionPeriod", "", true, &late, err) ||
         v_period(body, "earlyMessageRejectionPeriod", "", true, &early, err) ||
         v_enum(body, "readFromPoint", "", false, read_points, &rfp, err) ||
         v_enum(body, "desiredExecutionStatus", "", false, desired_values, &desired, err))
         return NULL;
+    tname = f.table;
+    filter = f.filter;
+    discovery = f.discovery;
+    src = f.src;
+    maps = f.maps;
+    json_t *intervals = f.intervals;
     if (intervals && json_array_size(intervals) > 0) {
         lerr_set_at(err, LERR_INVALID, "target.intervals",
                     "target.intervals applies to batch replace jobs; a streaming job appends, "
@@ -595,8 +613,6 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
                     "desiredExecutionStatus: a new job starts \"running\" or \"suspended\"");
         return NULL;
     }
-    if (filter && check_expression(filter, "filterExpression", err))
-        return NULL;
     json_t *dim_excl = NULL;
     if (v_string_list(body, "dimensionExclusions", "", &dim_excl, err))
         return NULL;
