@@ -70,7 +70,7 @@ unit: $(UNIT_BIN)
 unit-asan: $(ASAN_BIN) build/asan/lodestar
 
 test: deps
-	@$(MAKE) --no-print-directory all unit unit-asan
+	@$(MAKE) --no-print-directory -j$$(nproc) all unit unit-asan
 	@bash tests/run.sh
 
 fuzz:
