@@ -138,6 +138,7 @@ static int cmd_serve(int argc, char **argv)
     o.ingest.persist_max_age_ms = (int64_t)env_u64("LODESTAR_PERSIST_MAX_AGE_MS");
     o.ingest.push_segment_bytes = env_u64("LODESTAR_PUSH_SEGMENT_BYTES");
     o.ingest.trim_period_ms = (int)env_u64("LODESTAR_PUSH_TRIM_MS");
+    o.ingest.compact_period_ms = (int)env_u64("LODESTAR_COMPACT_MS");
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {

@@ -222,6 +222,7 @@ struct ingest_runtime_opts {
     int supervisor_period_ms;      /* 0 = 250 */
     uint64_t push_segment_bytes;   /* push-log file size before rolling; 0 = 64 MiB */
     int trim_period_ms;            /* how often push logs are trimmed; 0 = 10 s */
+    int compact_period_ms;         /* how often small segments are merged; 0 = 30 s */
 };
 
 int ingest_runtime_start(struct catalog *cat, const char *data_dir,

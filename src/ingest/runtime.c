@@ -1722,6 +1722,24 @@ static void wait_kick(struct ingest_runtime *rt, int ms)
     pthread_mutex_unlock(&rt->mu);
 }
 
+/* Sleeps up to ms, waking early only for shutdown (not for the supervisor's kicks). */
+static void wait_stop(struct ingest_runtime *rt, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&rt->mu);
+    while (!rt->stopping)
+        if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&rt->mu);
+}
+
 static void *supervisor_main(void *arg)
 {
     struct ingest_runtime *rt = arg;
@@ -1756,7 +1774,7 @@ static void *compactor_main(void *arg)
 {
     struct ingest_runtime *rt = arg;
     while (!rt->stopping) {
-        wait_kick(rt, COMPACT_EVERY_MS);
+        wait_stop(rt, rt->opts.compact_period_ms ? rt->opts.compact_period_ms : COMPACT_EVERY_MS);
         if (rt->stopping)
             break;
         /* Tables are only ever added to the list while the runtime lives (drops unlink
@@ -1769,7 +1787,8 @@ static void *compactor_main(void *arg)
         pthread_mutex_unlock(&rt->mu);
         for (size_t i = 0; i < n && !rt->stopping; i++) {
             struct compact_ctx ctx = {rt, ts[i]};
-            struct storage_compact_opts co = {0};
+            /* Compacted segments are read many times and written once: zstd where it pays. */
+            struct storage_compact_opts co = {.zstd = true};
             bool did = true;
             for (int rounds = 0; did && rounds < 16 && !rt->stopping; rounds++) {
                 struct lerr err;

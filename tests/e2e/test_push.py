@@ -164,15 +164,19 @@ finally:
 # push-log files go once every job reading them has checkpointed past them
 # (small files, frequent persists and trims, through the server's tuning knobs)
 env = {"LODESTAR_PUSH_SEGMENT_BYTES": "65536", "LODESTAR_PERSIST_MAX_AGE_MS": "300",
-       "LODESTAR_PUSH_TRIM_MS": "200"}
+       "LODESTAR_PUSH_TRIM_MS": "200", "LODESTAR_COMPACT_MS": "6000"}
 with Server(env=env) as s2:
     s2.req("POST", "/v2/connections", {"type": "push_streaming", "name": "web"})
     jid2 = s2.req("POST", "/v2/jobs", JOB).json["id"]
     logdir = os.path.join(s2.data_dir, "push", "web")
-    for k in range(3):
+    max_files = max_segs = 0
+    for k in range(3):   # apart, so that each lands in its own persist (and segment)
         s2.req("POST", "/v1/events/web", raw_body="\n".join(events(k * 500, 500)) + "\n")
-    n_files = len(glob.glob(os.path.join(logdir, "*.log")))
-    c.ok(n_files >= 3, "the pushed events span several log files", str(n_files))
+        max_files = max(max_files, len(glob.glob(os.path.join(logdir, "*.log"))))
+        st = wait_for(lambda: (lambda x: x if x["segmentCount"] > k else None)(
+            s2.req("GET", "/v2/tables/pushed").json["status"]), timeout=5)
+        max_segs = max(max_segs, st["segmentCount"] if st else 0)
+    c.ok(max_files >= 3, "the pushed events span several log files", str(max_files))
     c.eq(wait_for(lambda: s2.req("GET", "/v2/tables/pushed").json["status"]["rowCount"] == 1500),
          True, "1500 events ingested")
     left = wait_for(lambda: (lambda n: n if n <= 2 else None)(
@@ -182,4 +186,20 @@ with Server(env=env) as s2:
     s2.req("PUT", f"/v2/jobs/{jid2}", {"desiredExecutionStatus": "suspended"})
     c.eq(s2.req("GET", "/v2/tables/pushed").json["status"]["rowCount"], 1500,
          "trimming lost nothing")
+
+    # compaction merges the many small segments of the chunk; every answer stays the same
+    q = {"query": "SELECT page, COUNT(*), SUM(n), MIN(n), MAX(n) FROM pushed GROUP BY page "
+                  "ORDER BY page", "resultFormat": "array"}
+    before = s2.req("POST", "/v1/query/sql", q).json
+    c.ok(max_segs >= 3, "small persists left several segments", str(max_segs))
+    merged = wait_for(lambda: (lambda st: st if st["segmentCount"] == 1 else None)(
+        s2.req("GET", "/v2/tables/pushed").json["status"]), timeout=15)
+    c.ok(merged is not None, "compaction merged segments",
+         json.dumps(s2.req("GET", "/v2/tables/pushed").json["status"]))
+    c.eq(s2.req("GET", "/v2/tables/pushed").json["status"]["rowCount"], 1500,
+         "rows unchanged by compaction")
+    c.eq(s2.req("POST", "/v1/query/sql", q).json, before, "query answers unchanged by compaction")
+    rc, _ = s2.stop()
+    s2.start()
+    c.eq(s2.req("POST", "/v1/query/sql", q).json, before, "and after a restart")
 c.done()
