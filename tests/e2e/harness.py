@@ -44,6 +44,11 @@ def wait_port(port, timeout=10.0):
     return False
 
 
+# Servers that ended badly (a non-zero exit after SIGTERM: e.g. a sanitizer report);
+# Checks.done() counts each as a failure, so no test can pass over a crashed server.
+SERVER_FAILURES = []
+
+
 def wait_for(fn, timeout=20.0, step=0.1):
     """Calls fn until it returns something true (returned) or timeout passes (last value)."""
     deadline = time.time() + timeout
@@ -80,6 +85,8 @@ class Checks:
         return self.ok(got == want, name, f"got {got!r}, want {want!r}")
 
     def done(self):
+        for msg in SERVER_FAILURES:
+            self.ok(False, "server exited cleanly", msg)
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
 
@@ -149,6 +156,9 @@ class Server:
             rc = self.proc.wait()
         self.proc = None
         self.log.close()
+        if sig == signal.SIGTERM and rc != 0:
+            tail = self.log_text()[-3000:]
+            SERVER_FAILURES.append(f"exit code {rc} after SIGTERM; log tail:\n{tail}")
         return rc, time.time() - t0
 
     def kill9(self):
