@@ -463,9 +463,43 @@ struct persister {
     char error[512];      /* the last failure, until a persist succeeds */
 };
 
+/*
+ * A runner's fetcher: a thread that polls the source and copies each batch
+ * (records and the source position after it) into one of FETCH_SLOTS slots,
+ * so that reading the next batch overlaps the pipeline working on this one.
+ * Only the fetcher calls source_poll(); the runner touches the source only
+ * while the fetcher is paused (assign, reset).
+ */
+#define FETCH_SLOTS 2
+
+struct fetch_slot {
+    struct arena mem;
+    struct format_record *recs;
+    size_t n;
+    struct source_offsets pos;   /* the position after this batch */
+    struct source_gap *gaps;
+    size_t ngaps;
+    bool partitions_changed;
+    int64_t newest;              /* newest Kafka timestamp in the batch, -1 none */
+    int rc;
+    struct lerr err;
+};
+
+struct fetcher {
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct fetch_slot slot[FETCH_SLOTS];
+    size_t head, n;              /* ready slots, in order */
+    bool stop, pause, paused;
+};
+
 struct runner {
     struct rt_job *job;
     struct persister ps;
+    struct fetcher fx;
+    struct source_offsets appended;   /* the source position after the last appended batch */
     struct ingest_runtime *rt;
     struct rt_table *table;
     struct catalog_job cj;
@@ -867,8 +901,9 @@ static int persist(struct runner *r, bool advance, struct lerr *err)
     struct persist_item it = {0};
     int rc = 0;
     if (advance && r->job->src) {
-        if ((rc = source_position(r->job->src, &pos, err)) ||
-            !(it.offsets = source_offsets_to_json(&pos, err))) {
+        /* The position after the last batch appended, not the source's own (the
+         * fetcher may have read further): exactly the rows being sealed. */
+        if (!(it.offsets = source_offsets_to_json(&r->appended, err))) {
             rc = err->code;
             goto out;
         }
@@ -961,15 +996,30 @@ static int assign_from_checkpoint(struct runner *r, struct lerr *err)
     r->ps.expected = text;
     pthread_mutex_unlock(&r->ps.mu);
     rc = source_assign(r->job->src, &start, default_start(r), err);
+    if (!rc)
+        rc = source_position(r->job->src, &r->appended, err);
     source_offsets_destroy(&start);
     return rc;
 }
+
+static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *err);
+static void fetcher_pause(struct runner *r);
+static void fetcher_resume(struct runner *r);
 
 /* Acts on POST /jobs/{id}/reset: keep what was read, start again from readFromPoint. */
 static int do_reset(struct runner *r, int64_t generation, struct lerr *err)
 {
     /* What was read before the reset becomes durable without moving the checkpoint;
-     * then the source starts again from readFromPoint. */
+     * then the source starts again from readFromPoint. Batches fetched but not yet
+     * appended are dropped: they are read again from the new position. */
+    fetcher_pause(r);
+    int rc = do_reset_paused(r, generation, err);
+    fetcher_resume(r);
+    return rc;
+}
+
+static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *err)
+{
     if (persist(r, false, err))
         return err->code;
     if (!persister_drain(r, 60000))
@@ -1091,46 +1141,208 @@ static int ingest_records(struct runner *r, const struct format_record *recs, si
     return rc;
 }
 
-/* One poll → pipeline → append. Returns 0, or an error that stops the job. */
-static int step(struct runner *r, struct lerr *err)
+/* Copies a polled batch into a slot: the source's memory goes at the next poll. */
+static int fill_slot(struct runner *r, struct fetch_slot *sl, const struct source_batch *b)
 {
-    struct source_batch b;
-    int rc = source_poll(r->job->src, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b, err);
-    if (rc)
-        return rc;
-    note_gaps(r, &b);
-    if (b.n == 0)
-        return 0;
-    arena_reset(&r->batch);
-    struct format_record *recs = arena_alloc(&r->batch, b.n * sizeof *recs);
-    if (!recs)
-        return lerr_set(err, LERR_NOMEM, "out of memory for a batch of %zu records", b.n);
-    int64_t newest = atomic_load(&r->job->newest_produced_ms);
-    for (size_t i = 0; i < b.n; i++) {
-        const struct source_record *s = &b.records[i];
-        recs[i] = (struct format_record){
-            .data = s->value,
+    arena_reset(&sl->mem);
+    sl->n = 0;
+    sl->ngaps = 0;
+    sl->newest = -1;
+    sl->partitions_changed = b->partitions_changed;
+    sl->recs = arena_alloc(&sl->mem, (b->n + 1) * sizeof *sl->recs);
+    sl->gaps = arena_alloc(&sl->mem, (b->ngaps + 1) * sizeof *sl->gaps);
+    if (!sl->recs || !sl->gaps)
+        return lerr_set(&sl->err, LERR_NOMEM, "out of memory for a batch of %zu records", b->n);
+    for (size_t i = 0; i < b->ngaps; i++) {
+        sl->gaps[i] = b->gaps[i];
+        sl->gaps[i].topic = arena_strdup(&sl->mem, b->gaps[i].topic);
+    }
+    sl->ngaps = b->ngaps;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct source_record *s = &b->records[i];
+        struct format_header *h = s->nheaders
+                                      ? arena_alloc(&sl->mem, s->nheaders * sizeof *h)
+                                      : NULL;
+        for (size_t k = 0; h && k < s->nheaders; k++)
+            h[k] = (struct format_header){
+                arena_strndup(&sl->mem, s->headers[k].name, s->headers[k].name_len),
+                s->headers[k].name_len,
+                s->headers[k].value ? arena_strndup(&sl->mem, s->headers[k].value,
+                                                    s->headers[k].value_len)
+                                    : NULL,
+                s->headers[k].value_len};
+        sl->recs[i] = (struct format_record){
+            .data = arena_strndup(&sl->mem, s->value, s->value_len),
             .len = s->value_len,
             .partition = s->partition,
             .offset = s->offset,
-            .key = s->key,
+            .key = s->key ? arena_strndup(&sl->mem, s->key, s->key_len) : NULL,
             .key_len = s->key_len,
-            .headers = (const struct format_header *)s->headers,
-            .nheaders = s->nheaders,
+            .headers = h,
+            .nheaders = h ? s->nheaders : 0,
             .has_timestamp = s->timestamp_ms >= 0,
             .timestamp_ms = s->timestamp_ms,
-            .topic = s->topic,
+            .topic = arena_strdup(&sl->mem, s->topic),
             .topic_len = strlen(s->topic),
         };
-        if (s->timestamp_ms > newest)
-            newest = s->timestamp_ms;
+        if (!sl->recs[i].data || !sl->recs[i].topic)
+            return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
+        if (s->timestamp_ms > sl->newest)
+            sl->newest = s->timestamp_ms;
     }
-    rc = ingest_records(r, recs, b.n, err);
-    atomic_store(&r->job->newest_produced_ms, newest);
-    r->dirty_offsets = true;
-    /* New partitions start at their earliest offset; a checkpoint that names them
-     * keeps a restart from applying readFromPoint to them instead. */
-    r->partitions_new |= b.partitions_changed;
+    sl->n = b->n;
+    return source_position(r->job->src, &sl->pos, &sl->err);
+}
+
+static void *fetcher_main(void *arg)
+{
+    struct runner *r = arg;
+    struct fetcher *f = &r->fx;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while ((f->n == FETCH_SLOTS || f->pause) && !f->stop) {
+            if (f->pause && !f->paused) {
+                f->paused = true;
+                pthread_cond_broadcast(&f->cv);
+            }
+            pthread_cond_wait(&f->cv, &f->mu);
+        }
+        if (f->stop)
+            break;
+        f->paused = false;
+        struct fetch_slot *sl = &f->slot[(f->head + f->n) % FETCH_SLOTS];
+        pthread_mutex_unlock(&f->mu);
+        struct source_batch b;
+        lerr_init(&sl->err);
+        sl->rc = source_poll(r->job->src, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b, &sl->err);
+        bool publish = sl->rc != 0;
+        if (!sl->rc && (b.n || b.ngaps || b.partitions_changed)) {
+            sl->rc = fill_slot(r, sl, &b);
+            publish = true;
+        }
+        source_release(r->job->src);
+        pthread_mutex_lock(&f->mu);
+        if (publish) {
+            f->n++;
+            pthread_cond_broadcast(&f->cv);
+            if (sl->rc)
+                break;   /* the runner fails the job on it */
+        }
+    }
+    f->paused = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+static int fetcher_start(struct runner *r, struct lerr *err)
+{
+    struct fetcher *f = &r->fx;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    for (int i = 0; i < FETCH_SLOTS; i++) {
+        arena_init(&f->slot[i].mem, 1u << 20, BATCH_ARENA_CAP);
+        source_offsets_init(&f->slot[i].pos);
+    }
+    if (pthread_create(&f->th, NULL, fetcher_main, r) != 0)
+        return lerr_set(err, LERR_INTERNAL, "cannot start the fetch thread");
+    f->started = true;
+    return 0;
+}
+
+/* Stops polling (waits until the fetcher is outside source_poll) and drops ready batches. */
+static void fetcher_pause(struct runner *r)
+{
+    struct fetcher *f = &r->fx;
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->pause = true;
+    pthread_cond_broadcast(&f->cv);
+    while (!f->paused)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->n = 0;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void fetcher_resume(struct runner *r)
+{
+    struct fetcher *f = &r->fx;
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->pause = false;
+    f->paused = false;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void fetcher_stop(struct runner *r)
+{
+    struct fetcher *f = &r->fx;
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stop = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->th, NULL);
+    for (int i = 0; i < FETCH_SLOTS; i++) {
+        arena_destroy(&f->slot[i].mem);
+        source_offsets_destroy(&f->slot[i].pos);
+    }
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    f->started = false;
+}
+
+/*
+ * Takes the next fetched batch (waiting up to POLL_TIMEOUT_MS) through the
+ * pipeline into the table, and records the source position after it.
+ * Returns 0, or an error that stops the job.
+ */
+static int step(struct runner *r, struct lerr *err)
+{
+    struct fetcher *f = &r->fx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += POLL_TIMEOUT_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&f->mu);
+    while (f->n == 0)
+        if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)
+            break;
+    struct fetch_slot *sl = f->n ? &f->slot[f->head] : NULL;
+    pthread_mutex_unlock(&f->mu);
+    if (!sl)
+        return 0;
+    int rc = sl->rc;
+    if (rc) {
+        lerr_set_at(err, sl->err.code, sl->err.target, "%s", sl->err.msg);
+    } else {
+        struct source_batch gb = {.gaps = sl->gaps, .ngaps = sl->ngaps};
+        note_gaps(r, &gb);
+        arena_reset(&r->batch);
+        if (sl->n)
+            rc = ingest_records(r, sl->recs, sl->n, err);
+        if (!rc) {
+            source_offsets_copy(&r->appended, &sl->pos, err);
+            if (sl->newest > atomic_load(&r->job->newest_produced_ms))
+                atomic_store(&r->job->newest_produced_ms, sl->newest);
+            r->dirty_offsets = true;
+            /* New partitions start at their earliest offset; a checkpoint that names them
+             * keeps a restart from applying readFromPoint to them instead. */
+            r->partitions_new |= sl->partitions_changed;
+        }
+    }
+    pthread_mutex_lock(&f->mu);
+    f->head = (f->head + 1) % FETCH_SLOTS;
+    f->n--;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
     return rc;
 }
 
@@ -1199,6 +1411,7 @@ static void *runner_main(void *arg)
 {
     struct rt_job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
+    source_offsets_init(&r.appended);
     arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
     arena_init(&r.ptable_mem, 4096, 0);
     snprintf(r.health, sizeof r.health, "ok");
@@ -1206,6 +1419,10 @@ static void *runner_main(void *arg)
     struct lerr err;
     lerr_init(&err);
     if (persister_start(&r, &err) || runner_start(&r, &err)) {
+        fail(&r, "cannot start: %s", err.msg);
+        goto out;
+    }
+    if (fetcher_start(&r, &err)) {
         fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
@@ -1250,13 +1467,17 @@ static void *runner_main(void *arg)
         if (strncmp(r.stream, "push:", 5) == 0)
             push_trim(r.rt, r.cj.connection_name, r.stream);
     }
-    /* Suspend, cancel or shutdown: what was read becomes durable first. */
+    /* Suspend, cancel or shutdown: what was appended becomes durable first (batches
+     * fetched but not appended are read again on resume). */
+    fetcher_stop(&r);
     lerr_init(&err);
     if (persist(&r, true, &err) || !persister_drain(&r, 60000))
         log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id,
                 err.code ? err.msg : "the persister did not finish");
 out:
+    fetcher_stop(&r);
     persister_stop(&r);
+    source_offsets_destroy(&r.appended);
     pthread_mutex_lock(&job->mu);
     struct source *src = job->src;
     struct pipeline *pipe = job->pipe;
