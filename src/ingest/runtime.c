@@ -186,7 +186,10 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
         known[i] = slash ? slash + 1 : segs.items[i].path;
     }
     struct storage_open_opts oo = {
-        .limits = {rt->opts.persist_max_rows, rt->opts.persist_max_bytes,
+        /* A job holds the set it fills and at most one sealed set being written, so
+         * each takes half of the 1M-row / 256 MB budget by default. */
+        .limits = {rt->opts.persist_max_rows ? rt->opts.persist_max_rows : 500000,
+                   rt->opts.persist_max_bytes ? rt->opts.persist_max_bytes : 128u << 20,
                    rt->opts.persist_max_age_ms},
         .known = known,
         .nknown = segs.n,
