@@ -206,6 +206,46 @@ static void col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)
     snprintf(out, cap, "%s", t ? (const char *)t : "");
 }
 
+/*
+ * Steps st to its end, appending one element of `elem` bytes per row, filled
+ * by fill(st, ctx, element). Finalizes st. On failure frees the elements
+ * filled so far with free_elem (may be NULL) and returns the error.
+ */
+typedef void (*row_fill_fn)(sqlite3_stmt *st, const void *ctx, void *elem);
+typedef void (*elem_free_fn)(void *elem);
+
+static int collect_rows(struct catalog *c, sqlite3_stmt *st, size_t elem, row_fill_fn fill,
+                        const void *ctx, elem_free_fn free_elem, void **items, size_t *n,
+                        const char *what, struct lerr *err)
+{
+    char *arr = NULL;
+    size_t cap = 0, count = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            char *p = realloc(arr, cap * elem);
+            if (!p) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            arr = p;
+        }
+        fill(st, ctx, arr + count++ * elem);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; free_elem && i < count; i++)
+            free_elem(arr + i * elem);
+        free(arr);
+        return rc == SQLITE_NOMEM ? lerr_set(err, LERR_NOMEM, "catalog: out of memory")
+                                  : db_fail(c, err, what);
+    }
+    *items = arr;
+    *n = count;
+    return 0;
+}
+
 #define LOCKED(c, expr)                         \
     ({                                          \
         pthread_mutex_lock(&(c)->mu);           \
@@ -418,6 +458,13 @@ int catalog_doc_get(struct catalog *c, enum catalog_doc_type t, const char *name
     return LOCKED(c, doc_get_locked(c, t, name, out, err));
 }
 
+static void doc_fill(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    doc_from_row(*(const enum catalog_doc_type *)ctx, st, elem);
+}
+
+static void doc_free(void *elem) { catalog_doc_destroy(elem); }
+
 static int doc_list_locked(struct catalog *c, enum catalog_doc_type t,
                            struct catalog_doc_list *out, struct lerr *err)
 {
@@ -426,27 +473,8 @@ static int doc_list_locked(struct catalog *c, enum catalog_doc_type t,
     sqlite3_stmt *st = doc_select(c, t, NULL, err);
     if (!st)
         return err->code;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct catalog_doc *p = realloc(out->items, cap * sizeof *p);
-            if (!p) {
-                sqlite3_finalize(st);
-                catalog_doc_list_free(out);
-                return lerr_set(err, LERR_NOMEM, "catalog: out of memory");
-            }
-            out->items = p;
-        }
-        doc_from_row(t, st, &out->items[out->n++]);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        catalog_doc_list_free(out);
-        return db_fail(c, err, "listing documents");
-    }
-    return 0;
+    return collect_rows(c, st, sizeof *out->items, doc_fill, &t, doc_free,
+                        (void **)&out->items, &out->n, "listing documents", err);
 }
 
 int catalog_doc_list(struct catalog *c, enum catalog_doc_type t, struct catalog_doc_list *out,
@@ -664,6 +692,14 @@ int catalog_job_get(struct catalog *c, const char *id, struct catalog_job *out, 
     return LOCKED(c, job_get_locked(c, id, out, err));
 }
 
+static void job_fill(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    (void)ctx;
+    job_from_row(st, elem);
+}
+
+static void job_free(void *elem) { catalog_job_destroy(elem); }
+
 static int job_list_locked(struct catalog *c, const char *where, const char *table,
                            struct catalog_job_list *out, struct lerr *err)
 {
@@ -675,27 +711,8 @@ static int job_list_locked(struct catalog *c, const char *where, const char *tab
     sqlite3_stmt *st = table ? prep(c, err, sql, "s", table) : prep(c, err, sql, "");
     if (!st)
         return err->code;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct catalog_job *p = realloc(out->items, cap * sizeof *p);
-            if (!p) {
-                sqlite3_finalize(st);
-                catalog_job_list_free(out);
-                return lerr_set(err, LERR_NOMEM, "catalog: out of memory");
-            }
-            out->items = p;
-        }
-        job_from_row(st, &out->items[out->n++]);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        catalog_job_list_free(out);
-        return db_fail(c, err, "listing jobs");
-    }
-    return 0;
+    return collect_rows(c, st, sizeof *out->items, job_fill, NULL, job_free,
+                        (void **)&out->items, &out->n, "listing jobs", err);
 }
 
 int catalog_job_list(struct catalog *c, struct catalog_job_list *out, struct lerr *err)
@@ -881,6 +898,22 @@ void catalog_segment_list_free(struct catalog_segment_list *l)
     l->n = 0;
 }
 
+static void segment_fill(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    (void)ctx;
+    struct catalog_segment *g = elem;
+    col_copy(st, 0, g->id, sizeof g->id);
+    col_copy(st, 1, g->table_name, sizeof g->table_name);
+    col_copy(st, 2, g->path, sizeof g->path);
+    g->chunk_start = sqlite3_column_int64(st, 3);
+    g->chunk_end = sqlite3_column_int64(st, 4);
+    g->min_time = sqlite3_column_int64(st, 5);
+    g->max_time = sqlite3_column_int64(st, 6);
+    g->rows = sqlite3_column_int64(st, 7);
+    g->bytes = sqlite3_column_int64(st, 8);
+    g->created_ns = sqlite3_column_int64(st, 9);
+}
+
 static int segment_list_locked(struct catalog *c, const char *table,
                                struct catalog_segment_list *out, struct lerr *err)
 {
@@ -894,37 +927,8 @@ static int segment_list_locked(struct catalog *c, const char *table,
     sqlite3_stmt *st = table ? prep(c, err, sql, "s", table) : prep(c, err, sql, "");
     if (!st)
         return err->code;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct catalog_segment *p = realloc(out->items, cap * sizeof *p);
-            if (!p) {
-                sqlite3_finalize(st);
-                catalog_segment_list_free(out);
-                return lerr_set(err, LERR_NOMEM, "catalog: out of memory");
-            }
-            out->items = p;
-        }
-        struct catalog_segment *g = &out->items[out->n++];
-        col_copy(st, 0, g->id, sizeof g->id);
-        col_copy(st, 1, g->table_name, sizeof g->table_name);
-        col_copy(st, 2, g->path, sizeof g->path);
-        g->chunk_start = sqlite3_column_int64(st, 3);
-        g->chunk_end = sqlite3_column_int64(st, 4);
-        g->min_time = sqlite3_column_int64(st, 5);
-        g->max_time = sqlite3_column_int64(st, 6);
-        g->rows = sqlite3_column_int64(st, 7);
-        g->bytes = sqlite3_column_int64(st, 8);
-        g->created_ns = sqlite3_column_int64(st, 9);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        catalog_segment_list_free(out);
-        return db_fail(c, err, "listing segments");
-    }
-    return 0;
+    return collect_rows(c, st, sizeof *out->items, segment_fill, NULL, NULL,
+                        (void **)&out->items, &out->n, "listing segments", err);
 }
 
 int catalog_segment_list(struct catalog *c, const char *table, struct catalog_segment_list *out,
@@ -1049,6 +1053,15 @@ int catalog_file_put(struct catalog *c, const char *name, int64_t size, struct l
     return LOCKED(c, file_put_locked(c, name, size, err));
 }
 
+static void file_fill(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    (void)ctx;
+    struct catalog_file *f = elem;
+    col_copy(st, 0, f->name, sizeof f->name);
+    f->size = sqlite3_column_int64(st, 1);
+    f->created_ns = sqlite3_column_int64(st, 2);
+}
+
 static int file_list_locked(struct catalog *c, const char *name, struct catalog_file **out,
                             size_t *n, struct lerr *err)
 {
@@ -1060,31 +1073,9 @@ static int file_list_locked(struct catalog *c, const char *name, struct catalog_
                                    "");
     if (!st)
         return err->code;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct catalog_file *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                sqlite3_finalize(st);
-                free(*out);
-                *out = NULL;
-                return lerr_set(err, LERR_NOMEM, "catalog: out of memory");
-            }
-            *out = p;
-        }
-        struct catalog_file *f = &(*out)[(*n)++];
-        col_copy(st, 0, f->name, sizeof f->name);
-        f->size = sqlite3_column_int64(st, 1);
-        f->created_ns = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(*out);
-        *out = NULL;
-        return db_fail(c, err, "listing files");
-    }
+    if (collect_rows(c, st, sizeof **out, file_fill, NULL, NULL, (void **)out, n,
+                     "listing files", err))
+        return err->code;
     if (name && *n == 0)
         return lerr_set(err, LERR_NOT_FOUND, "no uploaded file named '%s'", name);
     return 0;
