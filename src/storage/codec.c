@@ -14,6 +14,7 @@
 #include "storage/storage_int.h"
 
 #include <lz4.h>
+#include <pthread.h>
 #include <zstd.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -120,6 +121,73 @@ void st_bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width,
         out[i] = (uint32_t)((st_get_u64(in + (bit >> 3)) >> (bit & 7)) & mask);
 }
 
+/* ---- zstd with per-thread contexts -------------------------------------- */
+
+/*
+ * A zstd context costs hundreds of KB to create and zero, more than
+ * compressing one 4096-row block: each thread keeps one of each kind, freed
+ * when the thread exits.
+ */
+static pthread_key_t zkey_c, zkey_d;
+static pthread_once_t zonce = PTHREAD_ONCE_INIT;
+static bool zkeys_ok;
+
+static void free_cctx(void *p) { ZSTD_freeCCtx(p); }
+static void free_dctx(void *p) { ZSTD_freeDCtx(p); }
+static void zkeys_init(void)
+{
+    zkeys_ok = pthread_key_create(&zkey_c, free_cctx) == 0 &&
+               pthread_key_create(&zkey_d, free_dctx) == 0;
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+    pthread_once(&zonce, zkeys_init);
+    if (!zkeys_ok)
+        return NULL;
+    ZSTD_CCtx *c = pthread_getspecific(zkey_c);
+    if (!c && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(zkey_c, c) != 0) {
+        ZSTD_freeCCtx(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    pthread_once(&zonce, zkeys_init);
+    if (!zkeys_ok)
+        return NULL;
+    ZSTD_DCtx *d = pthread_getspecific(zkey_d);
+    if (!d && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(zkey_d, d) != 0) {
+        ZSTD_freeDCtx(d);
+        d = NULL;
+    }
+    return d;
+}
+
+bool st_zstd_append(struct buf *out, const void *raw, size_t len, int level)
+{
+    ZSTD_CCtx *c = thread_cctx();
+    size_t bound = ZSTD_compressBound(len);
+    char *tmp = c ? malloc(bound) : NULL;
+    if (!tmp)
+        return false;
+    size_t r = ZSTD_compressCCtx(c, tmp, bound, raw, len, level);
+    bool ok = !ZSTD_isError(r) && buf_append(out, tmp, r);
+    free(tmp);
+    return ok;
+}
+
+bool st_zstd_decode(const void *src, size_t clen, void *dst, size_t rawlen)
+{
+    ZSTD_DCtx *d = thread_dctx();
+    if (!d)
+        return false;
+    size_t r = ZSTD_decompressDCtx(d, dst, rawlen, src, clen);
+    return !ZSTD_isError(r) && r == rawlen;
+}
+
 /* ---- block codecs ------------------------------------------------------- */
 
 /* FOR and DELTA payloads: [i64 base][u8 width][7 pad][packed]. */
@@ -157,10 +225,42 @@ static bool append_compressed(struct buf *out, int codec, const void *raw, size_
         int r = LZ4_compress_default(raw, tmp, (int)len, (int)bound);
         got = r > 0 ? (size_t)r : 0;
     } else {
-        size_t r = ZSTD_compress(tmp, bound, raw, len, 3);
-        got = ZSTD_isError(r) ? 0 : r;
+        free(tmp);
+        return st_zstd_append(out, raw, len, 3);
     }
     bool ok = got > 0 && buf_append(out, tmp, got);
+    free(tmp);
+    return ok;
+}
+
+/*
+ * FORZ and DELTAZ: the FOR or DELTA values at the next whole byte width
+ * (1, 2, 4 or 8 bytes, little-endian), then zstd level 1, whose entropy
+ * coder takes what fixed-width packing cannot: skewed values (mostly
+ * zeros, or small numbers with a long tail) cost their entropy rather than
+ * the width of the largest. Payload: [i64 base][u8 bytes][7 pad][zstd].
+ */
+static unsigned whole_bytes(unsigned width)
+{
+    return width <= 8 ? 1 : width <= 16 ? 2 : width <= 32 ? 4 : 8;
+}
+
+static bool append_narrow_zstd(struct buf *out, int64_t base, const uint64_t *vals, size_t n,
+                               unsigned width)
+{
+    unsigned bpv = whole_bytes(width);
+    uint8_t *tmp = malloc(n * bpv + 1);
+    if (!tmp)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = vals[i];
+        for (unsigned k = 0; k < bpv; k++)
+            tmp[i * bpv + k] = (uint8_t)(v >> (8 * k));
+    }
+    uint8_t hdr[PACK_HDR] = {0};
+    st_put_u64(hdr, (uint64_t)base);
+    hdr[8] = (uint8_t)bpv;
+    bool ok = buf_append(out, hdr, sizeof hdr) && (n == 0 || st_zstd_append(out, tmp, n * bpv, 1));
     free(tmp);
     return ok;
 }
@@ -185,7 +285,8 @@ static void pick_init(struct pick *pk)
 static void pick_offer(struct pick *pk, bool built, int codec)
 {
     bool better = pk->codec < 0 || pk->cand.len < pk->best.len;
-    if (codec == ST_CODEC_ZSTD && pk->codec >= 0)
+    bool slow = codec == ST_CODEC_ZSTD || codec == ST_CODEC_FORZ || codec == ST_CODEC_DELTAZ;
+    if (slow && pk->codec >= 0)
         better = pk->cand.len * 10 <= pk->best.len * 9;
     if (built && !pk->cand.failed && better) {
         struct buf t = pk->best;
@@ -226,15 +327,19 @@ int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out
         }
         for (uint32_t i = 0; i < n; i++)
             tmp[i] = (uint64_t)v[i] - (uint64_t)mn;
-        pick_offer(&pk, append_packed(&pk.cand, mn, tmp, n, st_bits_for((uint64_t)mx - (uint64_t)mn)),
-                   ST_CODEC_FOR);
+        unsigned wf = st_bits_for((uint64_t)mx - (uint64_t)mn);
+        pick_offer(&pk, append_packed(&pk.cand, mn, tmp, n, wf), ST_CODEC_FOR);
+        if (try_zstd && wf)
+            pick_offer(&pk, append_narrow_zstd(&pk.cand, mn, tmp, n, wf), ST_CODEC_FORZ);
         uint64_t dor = 0;
         for (uint32_t i = 1; i < n; i++) {
             tmp[i - 1] = zigzag((uint64_t)v[i] - (uint64_t)v[i - 1]);
             dor |= tmp[i - 1];
         }
-        pick_offer(&pk, append_packed(&pk.cand, v[0], tmp, n - 1, st_bits_for(dor)),
-                   ST_CODEC_DELTA);
+        unsigned wd = st_bits_for(dor);
+        pick_offer(&pk, append_packed(&pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTA);
+        if (try_zstd && wd)
+            pick_offer(&pk, append_narrow_zstd(&pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTAZ);
     }
     free(tmp);
     /* LZ4 only when packing left much to gain (repeated values, patterns) */
@@ -253,6 +358,45 @@ int st_encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out)
     if (try_zstd)
         pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_ZSTD, raw, len), ST_CODEC_ZSTD);
     return pick_finish(&pk, raw, len, out);
+}
+
+/* FORZ/DELTAZ: zstd into the front of the values' place, then widen in
+ * place from the last value down (each value's bytes sit below its slot). */
+static bool decode_narrow(int codec, const uint8_t *src, size_t clen, int64_t *dst, size_t n)
+{
+    if (clen < PACK_HDR)
+        return false;
+    uint64_t base = st_get_u64(src);
+    unsigned bpv = src[8];
+    if (bpv != 1 && bpv != 2 && bpv != 4 && bpv != 8)
+        return false;
+    size_t npacked = codec == ST_CODEC_FORZ ? n : (n ? n - 1 : 0);
+    uint64_t *vals = (uint64_t *)dst + (codec == ST_CODEC_FORZ ? 0 : 1);
+    if (npacked && !st_zstd_decode(src + PACK_HDR, clen - PACK_HDR, vals, npacked * bpv))
+        return false;
+    if (!npacked && clen != PACK_HDR)
+        return false;
+    const uint8_t *b = (const uint8_t *)vals;
+    for (size_t i = npacked; i-- > 0;) {
+        uint64_t v = 0;
+        for (unsigned k = 0; k < bpv; k++)
+            v |= (uint64_t)b[i * bpv + k] << (8 * k);
+        vals[i] = v;
+    }
+    if (codec == ST_CODEC_FORZ) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (int64_t)(vals[i] + base);
+        return true;
+    }
+    if (!n)
+        return true;
+    uint64_t acc = base;
+    dst[0] = (int64_t)acc;
+    for (size_t i = 1; i < n; i++) {
+        acc += unzigzag((uint64_t)dst[i]);
+        dst[i] = (int64_t)acc;
+    }
+    return true;
 }
 
 static bool decode_packed(int codec, const uint8_t *src, size_t clen, int64_t *dst, size_t n)
@@ -299,10 +443,13 @@ bool st_decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size
         int r = LZ4_decompress_safe((const char *)src, dst, (int)clen, (int)rawlen);
         return r >= 0 && (size_t)r == rawlen;
     }
-    case ST_CODEC_ZSTD: {
-        size_t r = ZSTD_decompress(dst, rawlen, src, clen);
-        return !ZSTD_isError(r) && r == rawlen;
-    }
+    case ST_CODEC_ZSTD:
+        return st_zstd_decode(src, clen, dst, rawlen);
+    case ST_CODEC_FORZ:
+    case ST_CODEC_DELTAZ:
+        if (rawlen % 8)
+            return false;
+        return decode_narrow(codec, src, clen, dst, rawlen / 8);
     case ST_CODEC_FOR:
     case ST_CODEC_DELTA:
         if (rawlen % 8)

@@ -27,6 +27,8 @@
 
 #include "storage/storage_int.h"
 
+#include <zstd.h>
+
 static const char *const part_names[8][ST_MAX_PARTS] = {
     [ST_ENC_TIME] = {"time"},
     [ST_ENC_LONG] = {"data", "nulls"},
@@ -210,6 +212,7 @@ static int parse_footer(struct st_seg *s, const uint8_t *f, size_t flen, uint64_
         }
         atomic_init(&c->nulls, NULL);
         atomic_init(&c->bitmaps, NULL);
+        atomic_init(&c->dict_heap, NULL);
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(s->cols[j].def.name, nm) == 0)
                 return bad_file(s->name, foff + at, err, "a column name appears twice");
@@ -359,6 +362,7 @@ void st_seg_unref(struct st_seg *s)
     for (size_t i = 0; i < s->ncols; i++) {
         struct st_scol *c = &s->cols[i];
         free((char *)c->def.name);
+        free(atomic_load(&c->dict_heap));
         st_bitmap_free(atomic_load(&c->nulls));
         _Atomic(roaring_bitmap_t *) *bms = atomic_load(&c->bitmaps);
         if (bms) {
@@ -421,11 +425,11 @@ static int check_blocked(struct st_seg *s, size_t col, const uint8_t *p, uint64_
         bool ok = off <= dir && clen <= dir - off && codec < ST_CODEC__COUNT;
         if (fw)
             ok = ok && rawlen == (uint64_t)m * fw &&
-                 (fw == 8 || (codec != ST_CODEC_FOR && codec != ST_CODEC_DELTA)) &&
-                 (c->enc != ST_ENC_DOUBLE || (codec != ST_CODEC_FOR && codec != ST_CODEC_DELTA));
+                 (fw == 8 || !st_codec_is_int(codec)) &&
+                 (c->enc != ST_ENC_DOUBLE || !st_codec_is_int(codec));
         else
             ok = ok && rawlen >= (uint64_t)m * 4 && rawlen <= ST_MAX_BLOCK_BYTES &&
-                 codec != ST_CODEC_FOR && codec != ST_CODEC_DELTA;
+                 !st_codec_is_int(codec);
         if (!ok)
             return st_seg_corrupt(s, col, ST_P_DATA, dir + b * 24, err,
                                   "bad block directory entry");
@@ -462,8 +466,10 @@ static int check_nulls(struct st_seg *s, size_t col, const uint8_t *p, uint64_t 
     return 0;
 }
 
-static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
-                      struct lerr *err)
+/* The plain layout: header, offsets in range and ascending, values strictly
+ * ascending (binary search and ids rely on it). */
+static int check_plain_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                            struct lerr *err)
 {
     const struct st_scol *c = &s->cols[col];
     uint64_t cnt = c->dict_count;
@@ -482,7 +488,6 @@ static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t l
         if (o < prev || o > avail)
             return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
                                   "dictionary offset out of range");
-        /* strictly ascending: binary search and ids rely on it */
         const uint8_t *v = bytes + prev;
         uint64_t vn = o - prev;
         if (i > 1) {
@@ -495,6 +500,142 @@ static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t l
         pvn = vn;
         prev = o;
     }
+    return 0;
+}
+
+static bool get_varint(const uint8_t *p, uint64_t n, uint64_t *at, uint32_t *v)
+{
+    uint32_t r = 0;
+    for (unsigned sh = 0; sh < 35; sh += 7) {
+        if (*at >= n)
+            return false;
+        uint8_t b = p[(*at)++];
+        if (sh == 28 && b > 0x0f)
+            return false;
+        r |= (uint32_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The front-coded layout (see segwrite.c): decompressed, then rebuilt in
+ * the plain layout on the heap, every length checked on the way. */
+static uint8_t *decode_front_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                                  uint64_t *plain_len, struct lerr *err)
+{
+    const struct st_scol *c = &s->cols[col];
+    uint64_t cnt = c->dict_count;
+    if (len < 16 || st_get_u32(p) != cnt) {
+        st_seg_corrupt(s, col, ST_P_DICT, 0, err, "dictionary header does not match");
+        return NULL;
+    }
+    uint64_t fclen = st_get_u64(p + 8);
+    unsigned long long fsz = ZSTD_getFrameContentSize(p + 16, len - 16);
+    /* each value costs at least two bytes of stream; a suffix at most its
+     * own bytes plus ten of lengths */
+    if (fclen < 2 * cnt || (cnt == 0 && fclen != 0) ||
+        (fclen && fsz != fclen) || fclen > ((uint64_t)UINT32_MAX) + 10 * cnt) {
+        st_seg_corrupt(s, col, ST_P_DICT, 8, err, "dictionary stream length does not match");
+        return NULL;
+    }
+    uint8_t *fc = malloc(fclen ? fclen : 1);
+    if (!fc) {
+        lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
+        return NULL;
+    }
+    uint8_t *out = NULL;
+    if (fclen && !st_zstd_decode(p + 16, len - 16, fc, fclen)) {
+        st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream does not decompress");
+        goto fail;
+    }
+    /* first pass: lengths, to size the plain layout */
+    uint64_t at = 0, total = 0;
+    uint32_t prevn = 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        uint32_t k, m;
+        if (!get_varint(fc, fclen, &at, &k) || !get_varint(fc, fclen, &at, &m) || k > prevn ||
+            m > fclen - at || (uint64_t)k + m > UINT32_MAX) {
+            st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream is malformed");
+            goto fail;
+        }
+        at += m;
+        prevn = k + m;
+        total += prevn;
+        if (total > UINT32_MAX) {
+            st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary larger than 4 GB");
+            goto fail;
+        }
+    }
+    if (at != fclen) {
+        st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream has trailing bytes");
+        goto fail;
+    }
+    *plain_len = 8 + (cnt + 1) * 4 + total;
+    out = malloc(*plain_len);
+    if (!out) {
+        lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
+        goto fail;
+    }
+    st_put_u32(out, (uint32_t)cnt);
+    st_put_u32(out + 4, ST_DICT_PLAIN);
+    st_put_u32(out + 8, 0);
+    uint8_t *bytes = out + 8 + (cnt + 1) * 4;
+    const uint8_t *prev = bytes;
+    uint64_t pos = 0;
+    at = 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        uint32_t k, m;
+        get_varint(fc, fclen, &at, &k);
+        get_varint(fc, fclen, &at, &m);
+        memmove(bytes + pos, prev, k);
+        memcpy(bytes + pos + k, fc + at, m);
+        at += m;
+        prev = bytes + pos;
+        pos += (uint64_t)k + m;
+        st_put_u32(out + 8 + (i + 1) * 4, (uint32_t)pos);
+    }
+    free(fc);
+    return out;
+fail:
+    free(fc);
+    free(out);
+    return NULL;
+}
+
+static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                      struct lerr *err)
+{
+    struct st_scol *c = &s->cols[col];
+    if (len >= 8 && st_get_u32(p + 4) == ST_DICT_FRONT) {
+        uint8_t *heap = atomic_load_explicit(&c->dict_heap, memory_order_acquire);
+        uint64_t plain_len = 0;
+        if (!heap) {
+            uint8_t *fresh = decode_front_dict(s, col, p, len, &plain_len, err);
+            if (!fresh)
+                return -1;
+            if (check_plain_dict(s, col, fresh, plain_len, err)) {
+                free(fresh);
+                return -1;
+            }
+            uint8_t *expect = NULL;
+            if (atomic_compare_exchange_strong(&c->dict_heap, &expect, fresh))
+                heap = fresh;
+            else {
+                free(fresh);
+                heap = expect;
+            }
+        }
+        c->dict = heap;
+        return 0;
+    }
+    if (len >= 8 && st_get_u32(p + 4) != ST_DICT_PLAIN)
+        return st_seg_corrupt(s, col, ST_P_DICT, 4, err, "unknown dictionary layout");
+    if (check_plain_dict(s, col, p, len, err))
+        return -1;
+    c->dict = p;
     return 0;
 }
 
@@ -561,6 +702,104 @@ static int check_postings(struct st_seg *s, size_t col, const uint8_t *p, uint64
     return 0;
 }
 
+/* The Elias-Fano part's pieces (layout in storage_int.h). */
+struct ef_part {
+    const uint8_t *lists, *counts, *samples;
+    uint64_t lbits, cbits;   /* usable bits, slack excluded */
+};
+
+static bool ef_part(const uint8_t *p, uint64_t len, uint64_t nb, struct ef_part *e)
+{
+    if (len < 24)
+        return false;
+    uint64_t lbytes = st_get_u64(p + len - 24), cbytes = st_get_u64(p + len - 16);
+    uint64_t sbytes = (nb + ST_EF_GROUP - 1) / ST_EF_GROUP * 16;
+    if (lbytes < 8 || cbytes < 8 || lbytes > len || cbytes > len - lbytes ||
+        sbytes > len - lbytes - cbytes || len - lbytes - cbytes - sbytes != 24)
+        return false;
+    e->lists = p;
+    e->counts = p + lbytes;
+    e->samples = p + lbytes + cbytes;
+    e->lbits = (lbytes - 8) * 8;
+    e->cbits = (cbytes - 8) * 8;
+    return true;
+}
+
+/* One gamma-coded count at *bit; false past the counts or when malformed. */
+static bool ef_count(const struct ef_part *e, uint64_t *bit, uint64_t *k)
+{
+    if (*bit >= e->cbits)
+        return false;
+    uint64_t w = st_bits_at(e->counts, *bit, 56);
+    if (!w)
+        return false;
+    unsigned z = (unsigned)__builtin_ctzll(w);
+    if (z > 33 || *bit + 2u * z + 1u > e->cbits)
+        return false;
+    *k = ((1ULL << z) | st_bits_at(e->counts, *bit + z + 1, z)) - 1;
+    *bit += 2u * z + 1u;
+    return true;
+}
+
+/* Decodes the k rows of a list at bit `eb` into rows; false unless they lie
+ * inside the list's bits, strictly ascending and below n. */
+static bool ef_decode(const struct ef_part *e, uint64_t eb, uint64_t k, uint64_t n, uint32_t *rows)
+{
+    unsigned L = st_ef_low_bits(k, n);
+    uint64_t up = eb + k * L, up_end = eb + st_ef_bits(k, n);
+    if (up_end > e->lbits || up_end < eb)
+        return false;
+    uint64_t i = 0, last = 0;
+    for (uint64_t at = up; at < up_end && i < k; at += 56) {
+        unsigned take = up_end - at < 56 ? (unsigned)(up_end - at) : 56u;
+        uint64_t w = st_bits_at(e->lists, at, take);
+        while (w && i < k) {
+            uint64_t high = at + (unsigned)__builtin_ctzll(w) - up - i;
+            uint64_t r = high << L | st_bits_at(e->lists, eb + i * L, L);
+            if (r >= n || (i && r <= last))
+                return false;
+            rows[i++] = (uint32_t)r;
+            last = r;
+            w &= w - 1;
+        }
+    }
+    return i == k;
+}
+
+/* Walks every count: samples where they belong, counts summing to the
+ * rows, lists inside the part. Each list is checked when it is decoded
+ * (ef_decode), so a first query does not pay for decoding them all. */
+static int check_ef(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+                    struct lerr *err)
+{
+    uint64_t nb = (uint64_t)s->cols[col].dict_count + 1, n = s->nrows;
+    struct ef_part e;
+    if (!ef_part(p, len, nb, &e))
+        return st_seg_corrupt(s, col, ST_P_BITMAPS, len < 24 ? 0 : len - 24, err,
+                              "Elias-Fano sizes do not add up");
+    uint64_t eb = 0, cb = 0, total = 0;
+    for (uint64_t id = 0; id < nb; id++) {
+        uint64_t k;
+        if (id % ST_EF_GROUP == 0 &&
+            (st_get_u64(e.samples + id / ST_EF_GROUP * 16) != eb ||
+             st_get_u64(e.samples + id / ST_EF_GROUP * 16 + 8) != cb))
+            return st_seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.samples - p), err,
+                                  "Elias-Fano sample does not match");
+        if (!ef_count(&e, &cb, &k) || k > n - total)
+            return st_seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.counts - p) + cb / 8, err,
+                                  "Elias-Fano count out of range");
+        total += k;
+        eb += st_ef_bits(k, n);
+        if (eb > e.lbits)
+            return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
+                                  "Elias-Fano lists overrun their part");
+    }
+    if (total != n)
+        return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
+                              "Elias-Fano lists do not hold every row");
+    return 0;
+}
+
 static int check_bitmaps(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
                          struct lerr *err)
 {
@@ -571,6 +810,8 @@ static int check_bitmaps(struct st_seg *s, size_t col, const uint8_t *p, uint64_
     uint32_t layout = st_get_u32(p + len - 4);
     if (layout == ST_BITMAPS_POSTINGS)
         return check_postings(s, col, p, len, err);
+    if (layout == ST_BITMAPS_EF)
+        return check_ef(s, col, p, len, err);
     if (layout != ST_BITMAPS_ROARING || (len - 8) / 8 < nb + 1)
         return st_seg_corrupt(s, col, ST_P_BITMAPS, len - 4, err, "unknown bitmap layout");
     uint64_t dir = len - 8 - (nb + 1) * 8;
@@ -812,8 +1053,7 @@ void st_seg_dict_entry(const struct st_seg *s, size_t col, uint32_t id, const ch
                        uint32_t *n)
 {
     const struct st_scol *c = &s->cols[col];
-    const uint8_t *d = s->map + c->parts[ST_P_DICT].off;
-    const uint8_t *offs = d + 8;
+    const uint8_t *offs = c->dict + 8;
     const uint8_t *bytes = offs + ((uint64_t)c->dict_count + 1) * 4;
     uint32_t a = st_get_u32(offs + (uint64_t)(id - 1) * 4), b = st_get_u32(offs + (uint64_t)id * 4);
     *p = (const char *)bytes + a;
@@ -873,6 +1113,41 @@ static roaring_bitmap_t *bitmap_from_postings(struct st_seg *s, size_t col, cons
     return bm;
 }
 
+/* The list of one id of a checked part: from the sample before it, skip
+ * the lists between by their counts. */
+static roaring_bitmap_t *bitmap_from_ef(struct st_seg *s, size_t col, const uint8_t *p,
+                                        uint64_t len, uint32_t id, struct lerr *err)
+{
+    uint64_t nb = (uint64_t)s->cols[col].dict_count + 1, n = s->nrows;
+    struct ef_part e;
+    ef_part(p, len, nb, &e);
+    uint64_t eb = st_get_u64(e.samples + id / ST_EF_GROUP * 16);
+    uint64_t cb = st_get_u64(e.samples + id / ST_EF_GROUP * 16 + 8);
+    uint64_t k = 0;
+    for (uint32_t j = id - id % ST_EF_GROUP; j <= id; j++) {
+        if (!ef_count(&e, &cb, &k)) {
+            st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "Elias-Fano count out of range");
+            return NULL;
+        }
+        if (j < id)
+            eb += st_ef_bits(k, n);
+    }
+    uint32_t *rows = malloc((k ? k : 1) * sizeof *rows);
+    if (!rows) {
+        lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
+        return NULL;
+    }
+    roaring_bitmap_t *bm = NULL;
+    if (!ef_decode(&e, eb, k, n, rows))
+        st_seg_corrupt(s, col, ST_P_BITMAPS, eb / 8, err, "Elias-Fano list malformed");
+    else if (!(bm = roaring_bitmap_of_ptr(k, rows)))
+        lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
+    else
+        roaring_bitmap_run_optimize(bm);
+    free(rows);
+    return bm;
+}
+
 const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
                                       struct lerr *err)
 {
@@ -906,9 +1181,10 @@ const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
             bms = expect;
         }
     }
-    roaring_bitmap_t *bm = st_get_u32(p + len - 4) == ST_BITMAPS_POSTINGS
-                               ? bitmap_from_postings(s, col, p, id, err)
-                               : bitmap_from_roaring(s, col, p, len, id, err);
+    uint32_t layout = st_get_u32(p + len - 4);
+    roaring_bitmap_t *bm = layout == ST_BITMAPS_EF         ? bitmap_from_ef(s, col, p, len, id, err)
+                           : layout == ST_BITMAPS_POSTINGS ? bitmap_from_postings(s, col, p, id, err)
+                                                           : bitmap_from_roaring(s, col, p, len, id, err);
     if (!bm)
         return NULL;
     roaring_bitmap_t *expect = NULL;

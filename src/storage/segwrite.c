@@ -1,8 +1,9 @@
 /*
  * segwrite.c — turns the rows of a realtime buffer into an immutable segment
  * file (layout in storage_int.h): rows sorted by __time (then by every
- * dimension for aggregate tables), strings as a sorted dictionary with
- * bit-packed ids and a roaring bitmap per value, numbers in compressed
+ * dimension for aggregate tables), strings as a sorted dictionary (front
+ * coded and compressed where that is smaller) with bit-packed ids and a
+ * roaring bitmap or an Elias-Fano list per value, numbers in compressed
  * blocks with a null bitmap, JSON and measure states in compressed blocks of
  * variable-length values. Each part carries a CRC32C.
  *
@@ -402,56 +403,105 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
 /*
  * The index of a string column comes in two layouts (ST_BITMAPS_*):
  * a portable roaring bitmap per id, compact for values that cover many rows
- * (1 bit per row at best), or bit-packed posting lists (each id's rows, at
- * ceil(log2(rows)) bits each), compact for the long tail of a
- * high-cardinality column, where a roaring bitmap pays ~10 bytes per row
- * for its container headers. The writer estimates both and keeps the
- * smaller; readers turn a posting list into a roaring bitmap on first use.
+ * (1 bit per row at best), or an Elias-Fano list per id (storage_int.h),
+ * compact for the long tail of a high-cardinality column, where a roaring
+ * bitmap pays ~10 bytes per row for its container headers. The writer
+ * estimates the first, computes the second, and keeps the smaller; readers
+ * turn a list into a roaring bitmap on first use.
  */
-static bool postings_pay(const uint64_t *end, const uint32_t *rowsby, uint32_t nid, uint64_t n)
+static uint64_t roaring_bytes(const uint64_t *end, const uint32_t *rowsby, uint32_t nid)
 {
     uint64_t roaring = 8 * ((uint64_t)nid + 1), start = 0;
     for (uint32_t id = 0; id < nid; id++) {
         roaring += 8;   /* cookie and container count */
         for (uint64_t i = start; i < end[id];) {
-            /* one container: the rows sharing the high 16 bits */
-            uint64_t j = i;
-            while (j < end[id] && rowsby[j] >> 16 == rowsby[i] >> 16)
-                j++;
-            roaring += 8 + (j - i > 4096 ? 8192 : 2 * (j - i));
+            /* one container: the rows sharing the high 16 bits, as an
+             * array, a bitset or runs, whichever is smallest (as
+             * roaring_bitmap_run_optimize leaves it) */
+            uint64_t j = i, runs = 1;
+            for (j = i + 1; j < end[id] && rowsby[j] >> 16 == rowsby[i] >> 16; j++)
+                runs += rowsby[j] != rowsby[j - 1] + 1;
+            uint64_t c = j - i > 4096 ? 8192 : 2 * (j - i);
+            roaring += 8 + (2 + 4 * runs < c ? 2 + 4 * runs : c);
             i = j;
         }
         start = end[id];
     }
-    unsigned wr = st_bits_for(n ? n - 1 : 0), ws = st_bits_for(n);
-    uint64_t postings = st_bitpack_size((uint64_t)nid + 1, ws) + st_bitpack_size(n, wr);
-    return postings < roaring;
+    return roaring;
 }
 
-/* [packed starts (nid + 1)][packed rows (n)][u32 nid][u32 ST_BITMAPS_POSTINGS] */
-static void write_postings(struct out *o, const uint64_t *end, const uint32_t *rowsby,
-                           uint32_t nid, uint64_t n)
+/* Byte sizes of the Elias-Fano lists and of the counts, slack included. */
+static void ef_sizes(const uint64_t *end, uint32_t nid, uint64_t n, uint64_t *lists,
+                     uint64_t *counts)
 {
-    unsigned wr = st_bits_for(n ? n - 1 : 0), ws = st_bits_for(n);
-    uint64_t *starts = malloc(((size_t)nid + 1) * sizeof *starts);
-    uint8_t *ps = calloc(1, st_bitpack_size((uint64_t)nid + 1, ws));
-    uint8_t *pr = calloc(1, st_bitpack_size(n, wr));
-    if (!starts || !ps || !pr) {
-        oom(o);
-    } else {
-        starts[0] = 0;
-        for (uint32_t id = 0; id < nid; id++)
-            starts[id + 1] = end[id];
-        st_bitpack(starts, (size_t)nid + 1, ws, ps);
-        st_bitpack32(rowsby, n, wr, pr);
-        out_write(o, ps, st_bitpack_size((uint64_t)nid + 1, ws));
-        out_write(o, pr, st_bitpack_size(n, wr));
-        out_u32(o, nid);
-        out_u32(o, ST_BITMAPS_POSTINGS);
+    uint64_t eb = 0, gb = 0, start = 0;
+    for (uint32_t id = 0; id < nid; id++) {
+        eb += st_ef_bits(end[id] - start, n);
+        gb += st_gamma_bits(end[id] - start + 1);
+        start = end[id];
     }
-    free(starts);
-    free(ps);
-    free(pr);
+    *lists = (eb + 7) / 8 + 8;
+    *counts = (gb + 7) / 8 + 8;
+}
+
+static void set_bit(uint8_t *p, uint64_t bit) { p[bit >> 3] |= (uint8_t)(1u << (bit & 7)); }
+
+/* ORs v (< 2^32) in at bit offset `bit`; the 8 bytes from its byte exist. */
+static void put_low(uint8_t *p, uint64_t bit, uint64_t v)
+{
+    st_put_u64(p + (bit >> 3), st_get_u64(p + (bit >> 3)) | v << (bit & 7));
+}
+
+/* [lists][counts][samples: u64 list bit, u64 count bit per ST_EF_GROUP ids]
+ * [u64 lists bytes][u64 counts bytes][u32 nid][u32 ST_BITMAPS_EF] */
+static void write_ef(struct out *o, const uint64_t *end, const uint32_t *rowsby, uint32_t nid,
+                     uint64_t n)
+{
+    uint64_t lbytes, cbytes, ngroups = ((uint64_t)nid + ST_EF_GROUP - 1) / ST_EF_GROUP;
+    ef_sizes(end, nid, n, &lbytes, &cbytes);
+    uint8_t *lists = calloc(1, lbytes), *counts = calloc(1, cbytes);
+    uint64_t *samples = malloc((ngroups ? ngroups : 1) * 16);
+    if (!lists || !counts || !samples) {
+        oom(o);
+        goto done;
+    }
+    uint64_t eb = 0, gb = 0, start = 0;
+    for (uint32_t id = 0; id < nid; id++) {
+        if (id % ST_EF_GROUP == 0) {
+            samples[2 * (id / ST_EF_GROUP)] = eb;
+            samples[2 * (id / ST_EF_GROUP) + 1] = gb;
+        }
+        uint64_t k = end[id] - start;
+        const uint32_t *rows = rowsby + start;
+        start = end[id];
+        /* gamma(k + 1): z zero bits, a one, the low z bits */
+        uint64_t x = k + 1;
+        unsigned z = 63u - (unsigned)__builtin_clzll(x);
+        set_bit(counts, gb + z);
+        put_low(counts, gb + z + 1, x & ((1ULL << z) - 1));
+        gb += 2u * z + 1u;
+        if (!k)
+            continue;
+        unsigned L = st_ef_low_bits(k, n);
+        uint64_t up = eb + k * L;
+        for (uint64_t i = 0; i < k; i++) {
+            if (L)
+                put_low(lists, eb + i * L, rows[i] & ((1ULL << L) - 1));
+            set_bit(lists, up + ((uint64_t)rows[i] >> L) + i);
+        }
+        eb += st_ef_bits(k, n);
+    }
+    out_write(o, lists, lbytes);
+    out_write(o, counts, cbytes);
+    out_write(o, samples, ngroups * 16);
+    out_write(o, &lbytes, 8);
+    out_write(o, &cbytes, 8);
+    out_u32(o, nid);
+    out_u32(o, ST_BITMAPS_EF);
+done:
+    free(lists);
+    free(counts);
+    free(samples);
 }
 
 /* [portable roarings][u64 off[nid + 1]][u32 nid][u32 ST_BITMAPS_ROARING] */
@@ -483,20 +533,41 @@ static void write_roarings(struct out *o, const uint64_t *end, const uint32_t *r
     free(boff);
 }
 
-static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
+static void put_varint(struct buf *b, uint32_t v)
 {
-    const struct sdict *d = &w->dicts[col];
-    const uint32_t *ids = w->ids[col];
-    uint32_t nid = d->count + 1;
-    sc->dict_count = d->count;
-    sc->nparts = 3;
+    uint8_t t[5];
+    size_t n = 0;
+    while (v >= 0x80) {
+        t[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    t[n++] = (uint8_t)v;
+    buf_append(b, t, n);
+}
 
-    /* dict: [u32 count][u32 0][u32 off[count+1]][bytes] */
-    part_begin(w->o, &sc->parts[ST_P_DICT]);
-    out_u32(w->o, d->count);
-    out_u32(w->o, 0);
+/*
+ * The dictionary part, in one of two layouts (ST_DICT_*): plain
+ * [u32 count][u32 0][u32 off[count + 1]][bytes], or front-coded and
+ * compressed [u32 count][u32 1][u64 stream length][zstd frame of the
+ * stream], the stream holding each value as varint(bytes shared with the
+ * previous value) varint(suffix length) suffix. Sorted values share long
+ * prefixes (page titles, URLs, user names), so the second is usually a
+ * fraction of the first; readers decode it to the plain layout once, when
+ * the segment opens. The smaller is written.
+ */
+static void write_dict(struct wctx *w, size_t col, const struct sdict *d)
+{
+    struct buf plain, fc, z;
+    buf_init(&plain, 0);
+    buf_init(&fc, 0);
+    buf_init(&z, 0);
+    uint32_t hdr[2] = {d->count, ST_DICT_PLAIN};
+    buf_append(&plain, hdr, sizeof hdr);
     uint64_t off = 0;
-    out_u32(w->o, 0);
+    uint32_t o32 = 0;
+    buf_append(&plain, &o32, 4);
+    const char *prev = NULL;
+    uint32_t prevn = 0;
     for (uint32_t i = 0; i < d->count; i++) {
         const char *p;
         uint32_t n;
@@ -509,17 +580,55 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
                          "time chunk; use a finer partitioningGranularity",
                          w->sc->cols[col].name);
             w->o->failed = true;
-            return;
+            goto done;
         }
-        out_u32(w->o, (uint32_t)off);
+        o32 = (uint32_t)off;
+        buf_append(&plain, &o32, 4);
+        uint32_t k = 0, lim = n < prevn ? n : prevn;
+        while (k < lim && p[k] == prev[k])
+            k++;
+        put_varint(&fc, k);
+        put_varint(&fc, n - k);
+        buf_append(&fc, p + k, n - k);
+        prev = p;
+        prevn = n;
     }
     for (uint32_t i = 0; i < d->count; i++) {
         const char *p;
         uint32_t n;
         rt_dict_entry(w->b, col, d->sorted[i], &p, &n);
-        out_write(w->o, p, n);
+        buf_append(&plain, p, n);
     }
+    uint32_t zh[2] = {d->count, ST_DICT_FRONT};
+    uint64_t fclen = fc.len;
+    if (plain.failed || fc.failed || !buf_append(&z, zh, sizeof zh) ||
+        !buf_append(&z, &fclen, 8) || (fc.len && !st_zstd_append(&z, fc.data, fc.len, 3))) {
+        oom(w->o);
+        goto done;
+    }
+    if (z.len < plain.len)
+        out_write(w->o, z.data, z.len);
+    else
+        out_write(w->o, plain.data, plain.len);
+done:
+    buf_free(&plain);
+    buf_free(&fc);
+    buf_free(&z);
+}
+
+static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
+{
+    const struct sdict *d = &w->dicts[col];
+    const uint32_t *ids = w->ids[col];
+    uint32_t nid = d->count + 1;
+    sc->dict_count = d->count;
+    sc->nparts = 3;
+
+    part_begin(w->o, &sc->parts[ST_P_DICT]);
+    write_dict(w, col, d);
     part_end(w->o, &sc->parts[ST_P_DICT]);
+    if (w->o->failed)
+        return;
 
     /* ids: [u8 width][7 pad][packed] in sorted row order */
     unsigned width = st_bits_for(d->count);
@@ -550,8 +659,11 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
     for (uint64_t r = 0; r < w->n; r++)
         rowsby[cnt[sorted_ids[r]]++] = (uint32_t)r;
     part_begin(w->o, &sc->parts[ST_P_BITMAPS]);
-    if (postings_pay(cnt, rowsby, nid, w->n))
-        write_postings(w->o, cnt, rowsby, nid, w->n);
+    uint64_t lbytes, cbytes;
+    ef_sizes(cnt, nid, w->n, &lbytes, &cbytes);
+    uint64_t ef = lbytes + cbytes + ((uint64_t)nid + ST_EF_GROUP - 1) / ST_EF_GROUP * 16 + 24;
+    if (ef < roaring_bytes(cnt, rowsby, nid))
+        write_ef(w->o, cnt, rowsby, nid, w->n);
     else
         write_roarings(w->o, cnt, rowsby, nid);
     part_end(w->o, &sc->parts[ST_P_BITMAPS]);

@@ -28,11 +28,15 @@
  *             and measure states, [u32 len[n]][bytes]; codec per block
  *   nulls     a portable roaring bitmap of NULL rows (empty part: none)
  *   dict      [u32 count][u32 0][u32 off[count + 1]][bytes], values sorted by
- *             UTF-8 bytes, id i + 1 = value i, id 0 = NULL
+ *             UTF-8 bytes, id i + 1 = value i, id 0 = NULL; or the same
+ *             front-coded and compressed: [u32 count][u32 1][u64 stream
+ *             length][zstd frame] (see segwrite.c), decoded at open
  *   ids       [u8 width][7 pad][ids bit-packed at width, + 8 bytes slack]
  *   bitmaps   [portable roarings][u64 off[nid + 1]][u32 nid][u32 0], or
- *             posting lists [packed starts (nid + 1)][packed rows][u32 nid]
- *             [u32 1], whichever is smaller (see segwrite.c)
+ *             Elias-Fano lists [lists][counts][samples][u64 lists bytes]
+ *             [u64 counts bytes][u32 nid][u32 2], whichever is smaller (see
+ *             segwrite.c); files of earlier builds may hold posting lists
+ *             [packed starts (nid + 1)][packed rows][u32 nid][u32 1]
  */
 #ifndef LODESTAR_STORAGE_INT_H
 #define LODESTAR_STORAGE_INT_H
@@ -122,12 +126,47 @@ void st_bitpack32(const uint32_t *in, size_t n, unsigned width, uint8_t *out);
 void st_bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint64_t *out);
 void st_bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint32_t *out);
 
+/* Reads w <= 56 bits at bit offset `bit` (LSB first); 8 bytes of slack
+ * must follow the last byte in use. */
+static inline uint64_t st_bits_at(const uint8_t *p, uint64_t bit, unsigned w)
+{
+    uint64_t v;
+    memcpy(&v, p + (bit >> 3), 8);
+    return w ? (v >> (bit & 7)) & ((1ULL << w) - 1) : 0;
+}
+
+/*
+ * Elias-Fano lists (ST_BITMAPS_EF): the k ascending rows of one id below n
+ * as k low parts of L = floor(log2(n / k)) bits, packed, then an upper bit
+ * array of k + ((n - 1) >> L) bits where row i sets bit (row >> L) + i:
+ * about k * (2 + log2(n / k)) bits, the entropy of where the rows fall.
+ * A list's size follows from k and n alone, so the lists are laid end to
+ * end; Elias-gamma coded counts (k + 1) and a sample of both bit offsets
+ * every ST_EF_GROUP ids find the start of any id's list.
+ */
+static inline unsigned st_ef_low_bits(uint64_t k, uint64_t n)
+{
+    return k == 0 || k >= n ? 0u : 63u - (unsigned)__builtin_clzll(n / k);
+}
+
+static inline uint64_t st_ef_bits(uint64_t k, uint64_t n)
+{
+    return k ? k * st_ef_low_bits(k, n) + k + ((n - 1) >> st_ef_low_bits(k, n)) : 0;
+}
+
+static inline uint64_t st_gamma_bits(uint64_t x)
+{
+    return 2u * (63u - (unsigned)__builtin_clzll(x)) + 1u;
+}
+
 enum st_codec {
     ST_CODEC_RAW,
     ST_CODEC_LZ4,
     ST_CODEC_ZSTD,
     ST_CODEC_FOR,     /* int64: min + bit-packed (v - min) */
     ST_CODEC_DELTA,   /* int64: first + bit-packed zigzag(v[i] - v[i-1]) */
+    ST_CODEC_FORZ,    /* int64: FOR at a whole byte width, then zstd */
+    ST_CODEC_DELTAZ,  /* int64: DELTA at a whole byte width, then zstd */
     ST_CODEC__COUNT
 };
 
@@ -135,6 +174,17 @@ enum st_codec {
  * LZ4, zstd when try_zstd, RAW); appends to out, returns the codec or -1
  * (out failed). */
 int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out);
+/* Codecs that only hold int64 values. */
+static inline bool st_codec_is_int(int codec)
+{
+    return codec == ST_CODEC_FOR || codec == ST_CODEC_DELTA || codec == ST_CODEC_FORZ ||
+           codec == ST_CODEC_DELTAZ;
+}
+
+/* zstd through a context kept per thread: appends the frame of raw to out,
+ * or decodes exactly rawlen bytes (false when the frame is not that). */
+bool st_zstd_append(struct buf *out, const void *raw, size_t len, int level);
+bool st_zstd_decode(const void *src, size_t clen, void *dst, size_t rawlen);
 /* Encodes opaque bytes with LZ4 (and zstd when try_zstd), else RAW. */
 int st_encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out);
 /* Decodes a block into dst (exactly rawlen bytes; for FOR/DELTA rawlen =
@@ -264,8 +314,12 @@ enum st_enc {
 #define ST_P_BITMAPS 2
 
 /* Layouts of a string column's bitmaps part (its last u32). */
+#define ST_DICT_PLAIN 0u
+#define ST_DICT_FRONT 1u
 #define ST_BITMAPS_ROARING 0u
-#define ST_BITMAPS_POSTINGS 1u
+#define ST_BITMAPS_POSTINGS 1u   /* read only: files of earlier builds */
+#define ST_BITMAPS_EF 2u
+#define ST_EF_GROUP 64u          /* ids per sample of the Elias-Fano layout */
 
 struct st_part {
     uint64_t off, len;
@@ -284,6 +338,10 @@ struct st_scol {
     _Atomic(roaring_bitmap_t *) nulls;
     _Atomic(_Atomic(roaring_bitmap_t *) *) bitmaps;   /* dict_count + 1 */
     unsigned id_width;
+    /* STRING: the dictionary in the plain layout, set when the dict part is
+     * checked: the mapped part itself, or `dict_heap` decoded from it */
+    const uint8_t *dict;
+    _Atomic(uint8_t *) dict_heap;
 };
 
 struct st_seg {
