@@ -44,6 +44,7 @@ struct rt_col {
     atomic_uint dcount;
     uint64_t *dslots;         /* writer only: open addressing, hash tag << 32 | id */
     uint32_t dcap;
+    uint8_t dshift;           /* a hash's home slot is hash >> dshift (its top bits) */
 };
 
 struct rt_colvec {
@@ -286,34 +287,73 @@ static inline struct rt_str *dict_slot(const struct rt_col *c, uint32_t id)
     return &pg[id & (ST_BLOCK - 1)];
 }
 
+/*
+ * Doubles the slot table. Slots are placed by the top bits of the hash,
+ * which the tag holds, so the old slots move without hashing a string again
+ * and, taken in order, fill the new table in order too (no cache miss per
+ * entry, as placing them by their ids would cost).
+ */
 static bool dict_grow(struct rt_buf *b, struct rt_col *c)
 {
     uint32_t ncap = c->dcap ? c->dcap * 2 : 1024;
+    uint8_t nshift = (uint8_t)(64 - __builtin_ctz(ncap));
     uint64_t *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return false;
-    uint32_t n = atomic_load_explicit(&c->dcount, memory_order_relaxed);
-    for (uint32_t id = 1; id < n; id++) {
-        struct rt_str *e = dict_slot(c, id);
-        uint64_t h = st_hash_bytes(e->p, e->n);
-        uint32_t i = (uint32_t)h & (ncap - 1);
+    for (uint32_t k = 0; k < c->dcap; k++) {
+        uint64_t slot = c->dslots[k];
+        if (!slot)
+            continue;
+        uint32_t i = (uint32_t)((slot & 0xffffffff00000000ULL) >> nshift);
         while (ns[i])
             i = (i + 1) & (ncap - 1);
-        ns[i] = (h & 0xffffffff00000000ULL) | id;
+        ns[i] = slot;
     }
     free(c->dslots);
     count_bytes(b, (size_t)(ncap - c->dcap) * sizeof *ns);
     c->dslots = ns;
     c->dcap = ncap;
+    c->dshift = nshift;
     return true;
 }
 
-/* Appends look strings up in big tables: fetching a batch's slots ahead of
- * use hides most of the cache misses. */
+/*
+ * Appends look strings up in big tables, and a value seen before costs
+ * three dependent cache misses: its slot, its entry, its bytes. The append
+ * loop hides them by touching each a few rows ahead of use: the slot, then
+ * (once the slot is in cache) the entry its tag points to, then that
+ * entry's bytes. Only the home slot is looked at; a guess that turns out
+ * wrong costs a useless prefetch.
+ */
 static inline void dict_prefetch(const struct rt_col *c, uint64_t h)
 {
     if (c->dcap)
-        __builtin_prefetch(&c->dslots[h & (c->dcap - 1)]);
+        __builtin_prefetch(&c->dslots[h >> c->dshift]);
+}
+
+/* The entry the home slot of h points to when its tag matches, else NULL. */
+static inline const struct rt_str *dict_guess(const struct rt_col *c, uint64_t h)
+{
+    if (!c->dcap)
+        return NULL;
+    uint64_t slot = c->dslots[h >> c->dshift];
+    if (!slot || (slot ^ h) >> 32)
+        return NULL;
+    return dict_slot(c, (uint32_t)slot);
+}
+
+static inline void dict_prefetch_entry(const struct rt_col *c, uint64_t h)
+{
+    const struct rt_str *e = dict_guess(c, h);
+    if (e)
+        __builtin_prefetch(e);
+}
+
+static inline void dict_prefetch_bytes(const struct rt_col *c, uint64_t h)
+{
+    const struct rt_str *e = dict_guess(c, h);
+    if (e)
+        __builtin_prefetch(e->p);
 }
 
 /*
@@ -327,7 +367,7 @@ static uint32_t dict_id(struct rt_buf *b, struct rt_col *c, const char *p, uint3
     if ((uint64_t)count * 2 >= c->dcap && !dict_grow(b, c))
         return 0;
     uint64_t tag = h & 0xffffffff00000000ULL;
-    uint32_t i = (uint32_t)h & (c->dcap - 1);
+    uint32_t i = (uint32_t)(h >> c->dshift);
     for (; c->dslots[i]; i = (i + 1) & (c->dcap - 1)) {
         if ((c->dslots[i] & 0xffffffff00000000ULL) != tag)
             continue;
@@ -575,6 +615,12 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
             return -1;
         }
         for (uint32_t k = 0; k < n; k++) {
+            /* each value's bytes are a cache miss of their own (another thread wrote them) */
+            if (k + 8 < n) {
+                const struct sql_value *a = &src[c]->values[rows[k + 8]];
+                if (!a->is_null && a->type == SQL_STRING && a->v.s.p)
+                    __builtin_prefetch(a->v.s.p);
+            }
             const struct sql_value *v = &src[c]->values[rows[k]];
             hashes[c][k] = !v->is_null && v->type == SQL_STRING
                                ? st_hash_bytes(v->v.s.p ? v->v.s.p : "", v->v.s.n) : 0;
@@ -598,8 +644,14 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
         for (size_t c = 1; c < ncols && ok; c++) {
             if (cols[c]->kind != STORAGE_DIMENSION)
                 continue;
-            if (hashes[c] && k + 16 < n)
-                dict_prefetch(cols[c], hashes[c][k + 16]);
+            if (hashes[c]) {
+                if (k + 16 < n)
+                    dict_prefetch(cols[c], hashes[c][k + 16]);
+                if (k + 8 < n)
+                    dict_prefetch_entry(cols[c], hashes[c][k + 8]);
+                if (k + 4 < n)
+                    dict_prefetch_bytes(cols[c], hashes[c][k + 4]);
+            }
             if (src[c])
                 ok = make_key(b, cols[c], &src[c]->values[r], scratch,
                               hashes[c] ? hashes[c][k] : 0, &keys[c]);
