@@ -11,11 +11,13 @@
  *   pipeline_new() / pipeline_free()   compile a job spec once
  *   pipeline_validate()                the API's check of a spec's expressions
  *   pipeline_process()                 one batch of records
+ *   pipeline_process_deferred()        the same, counted when its rows are appended
  *   pipeline_counters() / pipeline_rejections()
  *
- * Thread-safety: a pipeline is used by one thread at a time (its job's
- * runner); pipeline_counters() and pipeline_rejections() may be called from
- * any thread.
+ * Thread-safety: a pipeline's row path is used by one thread at a time (a
+ * streaming job's fetcher, a batch job's runner); pipeline_counters(),
+ * pipeline_counters_add(), pipeline_rejections() and pipeline_note() may be
+ * called from any thread.
  */
 #ifndef LODESTAR_INGEST_H
 #define LODESTAR_INGEST_H
@@ -182,6 +184,17 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
 int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
                      struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                      void *obs_ctx, struct lerr *err);
+
+/*
+ * pipeline_process() for a batch whose rows become part of the job later,
+ * on another thread: its counts go to *counts instead of the job's
+ * counters, and the caller adds them (pipeline_counters_add) once the rows
+ * are appended, so counters saved with a persist never count rows the
+ * persist does not hold. No observer.
+ */
+int pipeline_process_deferred(struct pipeline *p, const struct format_record *records,
+                              size_t n, struct arena *mem, struct pipeline_out *out,
+                              struct pipeline_counters *counts, struct lerr *err);
 
 /* The input schema the expressions are bound against (declared, metadata, discovered). */
 size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, size_t cap);

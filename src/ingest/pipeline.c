@@ -986,15 +986,34 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     return 0;
 }
 
-int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
-                     struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
-                     void *obs_ctx, struct lerr *err)
+/* One batch; its counts are left in p->pending. */
+static int process_batch(struct pipeline *p, const struct format_record *records, size_t n,
+                         struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
+                         void *obs_ctx, struct lerr *err)
 {
     memset(out, 0, sizeof *out);
     memset(&p->pending, 0, sizeof p->pending);
     p->pending.newest_event_ms = INT64_MIN;
-    int rc = process_records(p, records, n, mem, out, obs, obs_ctx, err);
+    return process_records(p, records, n, mem, out, obs, obs_ctx, err);
+}
+
+int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+                     struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
+                     void *obs_ctx, struct lerr *err)
+{
+    int rc = process_batch(p, records, n, mem, out, obs, obs_ctx, err);
     if (rc == 0)
         flush_counts(p);   /* an incomplete batch is re-run: count it then */
+    return rc;
+}
+
+int pipeline_process_deferred(struct pipeline *p, const struct format_record *records,
+                              size_t n, struct arena *mem, struct pipeline_out *out,
+                              struct pipeline_counters *counts, struct lerr *err)
+{
+    int rc = process_batch(p, records, n, mem, out, NULL, NULL, err);
+    *counts = p->pending;
+    memset(&p->pending, 0, sizeof p->pending);
+    p->pending.newest_event_ms = INT64_MIN;
     return rc;
 }

@@ -4,14 +4,20 @@
  * supervisor thread that follows each job's desiredExecutionStatus in the
  * catalog. A compactor thread merges small segments in the background.
  *
+ * A streaming job has three threads: its fetcher polls the source and runs
+ * each batch through the pipeline, its runner appends the rows to the table
+ * and seals them, its persister writes sealed rows to segments.
+ *
  * Exactly-once (DESIGN §6): a runner appends rows to the table's realtime
  * buffers and, when a persist bound is passed, persists them; the persist's
  * commit callback is one catalog transaction that registers the new segment
  * files, advances the (table, stream) checkpoint from the offsets it last
  * committed to the source's current position (compare-and-swap), and saves
- * the job's counters. Rows and offsets therefore become durable together;
- * after kill -9 the buffers are gone, unregistered files are removed when the
- * table opens, and the job re-reads from the committed offsets.
+ * the job's counters (which count only appended rows: a batch's counts join
+ * them when the runner appends it). Rows and offsets therefore become
+ * durable together; after kill -9 the buffers are gone, unregistered files
+ * are removed when the table opens, and the job re-reads from the committed
+ * offsets.
  *
  * Locks: rt->mu guards the registries (tables, logs, runners) and is never
  * held across I/O except while opening a table or log; a table's own mutex
@@ -34,7 +40,7 @@
 #include "ingest/ingest.h"
 #include "storage/storage.h"
 
-#define POLL_MAX_RECORDS 20000
+#define POLL_MAX_RECORDS 4096
 #define POLL_TIMEOUT_MS 100
 #define BATCH_ARENA_CAP (512u * 1024 * 1024)
 #define RESET_CHECK_MS 500
@@ -467,18 +473,35 @@ struct persister {
 };
 
 /*
- * A runner's fetcher: a thread that polls the source and copies each batch
- * (records and the source position after it) into one of FETCH_SLOTS slots,
- * so that reading the next batch overlaps the pipeline working on this one.
- * Only the fetcher calls source_poll(); the runner touches the source only
- * while the fetcher is paused (assign, reset).
+ * Rows of a batch ready to append: the pipeline's output as a storage batch
+ * (columns mapped to the table's), and the batch's counts, which join the
+ * job's counters only when the rows are appended.
  */
-#define FETCH_SLOTS 2
+struct staged {
+    struct storage_batch sb;
+    struct pipeline_counters counts;
+};
+
+/*
+ * A runner's fetcher: a thread that polls the source, copies each batch
+ * (records and the source position after it) into one of FETCH_SLOTS slots
+ * and runs it through the pipeline there, so that reading and parsing the
+ * next batches (one core) overlap the runner appending this one (the
+ * other). Batches are small enough that a slot's rows are still in cache
+ * when the runner appends them. Only the fetcher calls source_poll() and
+ * uses the pipeline's row path; the runner touches the source only while
+ * the fetcher is paused (assign, reset).
+ */
+#define FETCH_SLOTS 4
+/* A slot's arena block holds a whole batch (~430-byte records and their rows), so that
+ * reusing a slot reuses its memory. */
+#define SLOT_BLOCK (8u << 20)
 
 struct fetch_slot {
-    struct arena mem;
+    struct arena mem;            /* the records' copies and the pipeline's output */
     struct format_record *recs;
     size_t n;
+    struct staged rows;
     struct source_offsets pos;   /* the position after this batch */
     struct source_gap *gaps;
     size_t ngaps;
@@ -510,7 +533,7 @@ struct runner {
     char stream[300];
     char read_from[16];
     int64_t reset_generation;
-    struct arena batch;
+    struct arena batch;              /* batch jobs: the rows of one chunk of text */
     struct pipeline_table ptable;
     struct arena ptable_mem;
     char health[8];
@@ -845,6 +868,7 @@ static int persister_start(struct runner *r, struct lerr *err)
     pthread_cond_init(&r->ps.cv, NULL);
     if (pthread_create(&r->ps.th, NULL, persister_main, r) != 0)
         return lerr_set(err, LERR_INTERNAL, "cannot start the persist thread");
+    pthread_setname_np(r->ps.th, "job-persist");   /* for top -H and perf */
     r->ps.started = true;
     return 0;
 }
@@ -1115,33 +1139,60 @@ static void update_health(struct runner *r)
     }
 }
 
-/* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
-static int ingest_records(struct runner *r, const struct format_record *recs, size_t n,
-                          struct lerr *err)
+/*
+ * Records → pipeline → rows ready to append (memory from `mem`), with every
+ * pipeline column given a table column. The thread that owns the pipeline's
+ * row path (the fetcher, or a batch job's runner).
+ */
+static int stage_records(struct runner *r, const struct format_record *recs, size_t n,
+                         struct arena *mem, struct staged *st, struct lerr *err)
 {
+    struct pipeline *p = r->job->pipe;
     struct pipeline_out out;
-    int rc = pipeline_process(r->job->pipe, recs, n, &r->batch, &out, NULL, NULL, err);
+    memset(&st->sb, 0, sizeof st->sb);
+    int rc = pipeline_process_deferred(p, recs, n, mem, &out, &st->counts, err);
     if (rc)
         return rc;
     pthread_mutex_lock(&r->table->mu);
     rc = ensure_columns(r, err);
-    if (!rc && out.nrows) {
-        size_t nc = pipeline_ncolumns(r->job->pipe);
-        struct storage_batch_col *cols = arena_alloc(&r->batch, (nc + 1) * sizeof *cols);
-        uint32_t k = 0;
-        for (size_t c = 0; cols && c < out.ncols; c++) {
-            struct pipeline_column *pc = pipeline_column(r->job->pipe, c);
-            cols[k].col = (uint32_t)pc->storage_col;
-            cols[k].values = pc->measure ? NULL : out.values[c];
-            cols[k].states = pc->measure ? out.states[c] : NULL;
-            k++;
-        }
-        struct storage_batch sb = {out.nrows, out.time, k, cols};
-        rc = cols ? storage_table_append(r->table->st, &sb, err)
-                  : lerr_set(err, LERR_NOMEM, "out of memory");
-    }
     pthread_mutex_unlock(&r->table->mu);
+    if (rc || !out.nrows)
+        return rc;
+    struct storage_batch_col *cols = arena_alloc(mem, (out.ncols + 1) * sizeof *cols);
+    if (!cols)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t c = 0; c < out.ncols; c++) {
+        const struct pipeline_column *pc = pipeline_column(p, c);
+        cols[c].col = (uint32_t)pc->storage_col;
+        cols[c].values = pc->measure ? NULL : out.values[c];
+        cols[c].states = pc->measure ? out.states[c] : NULL;
+    }
+    st->sb = (struct storage_batch){out.nrows, out.time, out.ncols, cols};
+    return 0;
+}
+
+/* Staged rows into the table's buffers; their counts join the job's. */
+static int append_staged(struct runner *r, const struct staged *st, struct lerr *err)
+{
+    int rc = 0;
+    if (st->sb.nrows) {
+        pthread_mutex_lock(&r->table->mu);
+        rc = storage_table_append(r->table->st, &st->sb, err);
+        pthread_mutex_unlock(&r->table->mu);
+    }
+    if (!rc)
+        pipeline_counters_add(r->job->pipe, &st->counts);
     return rc;
+}
+
+/* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
+static int ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+                          struct lerr *err)
+{
+    struct staged st;
+    if (stage_records(r, recs, n, &r->batch, &st, err))
+        return err->code;
+    return append_staged(r, &st, err);
 }
 
 /* Copies a polled batch into a slot: the source's memory goes at the next poll. */
@@ -1224,6 +1275,9 @@ static void *fetcher_main(void *arg)
             publish = true;
         }
         source_release(r->job->src);
+        memset(&sl->rows, 0, sizeof sl->rows);
+        if (!sl->rc && sl->n)
+            sl->rc = stage_records(r, sl->recs, sl->n, &sl->mem, &sl->rows, &sl->err);
         pthread_mutex_lock(&f->mu);
         if (publish) {
             f->n++;
@@ -1244,11 +1298,12 @@ static int fetcher_start(struct runner *r, struct lerr *err)
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     for (int i = 0; i < FETCH_SLOTS; i++) {
-        arena_init(&f->slot[i].mem, 1u << 20, BATCH_ARENA_CAP);
+        arena_init(&f->slot[i].mem, SLOT_BLOCK, BATCH_ARENA_CAP);
         source_offsets_init(&f->slot[i].pos);
     }
     if (pthread_create(&f->th, NULL, fetcher_main, r) != 0)
         return lerr_set(err, LERR_INTERNAL, "cannot start the fetch thread");
+    pthread_setname_np(f->th, "job-fetch");
     f->started = true;
     return 0;
 }
@@ -1328,9 +1383,7 @@ static int step(struct runner *r, struct lerr *err)
     } else {
         struct source_batch gb = {.gaps = sl->gaps, .ngaps = sl->ngaps};
         note_gaps(r, &gb);
-        arena_reset(&r->batch);
-        if (sl->n)
-            rc = ingest_records(r, sl->recs, sl->n, err);
+        rc = append_staged(r, &sl->rows, err);
         if (!rc) {
             source_offsets_copy(&r->appended, &sl->pos, err);
             if (sl->newest > atomic_load(&r->job->newest_produced_ms))
@@ -1415,7 +1468,6 @@ static void *runner_main(void *arg)
     struct rt_job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     source_offsets_init(&r.appended);
-    arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
     arena_init(&r.ptable_mem, 4096, 0);
     snprintf(r.health, sizeof r.health, "ok");
     r.last_commit_ms = util_now_ms();
@@ -1491,7 +1543,6 @@ out:
     pipeline_free(pipe);
     json_decref(r.spec);
     catalog_job_destroy(&r.cj);
-    arena_destroy(&r.batch);
     arena_destroy(&r.ptable_mem);
     atomic_store(&job->done, true);
     ingest_runtime_notify(job->rt);
@@ -1793,6 +1844,7 @@ static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj
         free(j);
         return;
     }
+    pthread_setname_np(j->th, "job-run");
     pthread_mutex_lock(&rt->mu);
     j->next = rt->jobs;
     rt->jobs = j;
