@@ -1169,18 +1169,19 @@ static int run_blocks(struct qrun *r, uint64_t rows, const struct qrowset *rs)
         }
         return rc;
     }
-    roaring_uint32_iterator_t it;
-    roaring_init_iterator(rs->bm, &it);
-    while (it.has_value && !rc && !r->done) {
-        uint64_t row0 = (uint64_t)it.current_value / BLOCK * BLOCK;
+    struct qrowiter ri;
+    qrowiter_init(&ri, rs->bm);
+    uint32_t first;
+    while (!rc && !r->done && qrowiter_peek(&ri, &first)) {
+        uint64_t row0 = (uint64_t)first / BLOCK * BLOCK;
         uint64_t end = row0 + BLOCK < rows ? row0 + BLOCK : rows;
-        uint32_t nsel = 0;
         /* run_block resets selbuf only through compact(), after reading it */
         uint32_t *sel = r->selbuf;
-        while (it.has_value && it.current_value < end) {
-            sel[nsel++] = (uint32_t)(it.current_value - row0);
-            roaring_advance_uint32_iterator(&it);
-        }
+        uint32_t nsel = qrowiter_take(&ri, end, sel);
+        if (!nsel)
+            break;   /* rows past the view: none are candidates */
+        for (uint32_t k = 0; k < nsel; k++)
+            sel[k] -= (uint32_t)row0;
         rc = run_block(r, row0, (uint32_t)(end - row0), sel, nsel, rs->exact);
     }
     return rc;

@@ -701,14 +701,15 @@ static int scan_rows(const void *ctx, row_test_fn test, const struct storage_vie
     if (!keep || !hits)
         return qctx_nomem(x, "a row bitmap");
     bool all = !within || within->all;
-    roaring_uint32_iterator_t it;
+    struct qrowiter ri;
     if (!all)
-        roaring_init_iterator(within->bm, &it);
+        qrowiter_init(&ri, within->bm);
     for (uint64_t row0 = 0; row0 < rows; row0 += STORAGE_BLOCK_ROWS) {
         if (!all) {
-            if (!it.has_value)
+            uint32_t first;
+            if (!qrowiter_peek(&ri, &first))
                 break;
-            row0 = (uint64_t)it.current_value / STORAGE_BLOCK_ROWS * STORAGE_BLOCK_ROWS;
+            row0 = (uint64_t)first / STORAGE_BLOCK_ROWS * STORAGE_BLOCK_ROWS;
         }
         if ((rc = qctx_check(x)))
             return rc;
@@ -722,9 +723,11 @@ static int scan_rows(const void *ctx, row_test_fn test, const struct storage_vie
                 m += keep[k];
             }
         } else {
-            for (; it.has_value && it.current_value < row0 + n; roaring_advance_uint32_iterator(&it)) {
-                hits[m] = it.current_value;
-                m += keep[it.current_value - row0];
+            uint32_t nin = qrowiter_take(&ri, row0 + n, hits);
+            for (uint32_t k = 0; k < nin; k++) {
+                uint32_t row = hits[k];
+                hits[m] = row;
+                m += keep[row - row0];
             }
         }
         roaring_bitmap_add_many(out->bm, m, hits);

@@ -145,6 +145,52 @@ struct qrowset {
     bool all, exact, borrowed;
 };
 
+/*
+ * The rows of a bitmap, block by block: roaring's bulk read fills a small
+ * buffer, then each block takes the rows below its end. Walking the
+ * iterator a value at a time cost more than the filter it fed.
+ */
+struct qrowiter {
+    roaring_uint32_iterator_t it;
+    uint32_t buf[512];
+    uint32_t n, pos;
+};
+
+static inline void qrowiter_init(struct qrowiter *ri, const roaring_bitmap_t *bm)
+{
+    roaring_init_iterator(bm, &ri->it);
+    ri->n = ri->pos = 0;
+}
+
+/* The next row without taking it; false when none is left. */
+static inline bool qrowiter_peek(struct qrowiter *ri, uint32_t *row)
+{
+    if (ri->pos == ri->n) {
+        ri->n = ri->it.has_value ? roaring_read_uint32_iterator(&ri->it, ri->buf, 512) : 0;
+        ri->pos = 0;
+        if (!ri->n)
+            return false;
+    }
+    *row = ri->buf[ri->pos];
+    return true;
+}
+
+/* Takes the rows below `end` (at most STORAGE_BLOCK_ROWS past the first
+ * row, which must lie in the same block) into out; returns how many. */
+static inline uint32_t qrowiter_take(struct qrowiter *ri, uint64_t end, uint32_t *out)
+{
+    uint32_t m = 0, row;
+    while (qrowiter_peek(ri, &row) && row < end) {
+        uint32_t k = ri->pos;
+        while (k < ri->n && ri->buf[k] < end)
+            k++;
+        memcpy(out + m, ri->buf + ri->pos, (k - ri->pos) * sizeof *out);
+        m += k - ri->pos;
+        ri->pos = k;
+    }
+    return m;
+}
+
 int qfilter_view_rows(const struct qfilter *f, const struct storage_view *v,
                       struct storage_scan *sc, struct qctx *x, struct qrowset *out);
 void qrowset_free(struct qrowset *r);
