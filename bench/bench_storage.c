@@ -9,7 +9,8 @@
  *                                            vs  comparing an uncompressed id array
  *   group by  page, COUNT, top 10, on dictionary ids
  *                                            vs  hashing the page strings row by row
- *   size      segment bytes                  vs  gzip -6 of the same rows as nd-json
+ *   size      segment bytes                  vs  gzip -6 of the same rows as nd-json,
+ *             for a persisted segment and for two compacted into one
  *
  * Rows/s figures are per core (thread CPU time), best of several runs.
  * BENCH_ROWS overrides 10,000,000.
@@ -165,16 +166,33 @@ enum { C_CHANNEL = 1, C_PAGE, C_USER, C_ADDED, C_DELETED, C_DELTA };
 
 struct seglist {
     uint64_t bytes, nsegs, first_bytes;
+    char *names[64];                 /* persisted segments, in row order */
+    /* the compacted segment: its bytes and the persisted ones it replaced */
+    uint64_t merged_bytes, merged_rows;
+    int merged_lo, merged_hi;
 };
 
 static int commit(void *ctx, const struct storage_segment_info *a, size_t na,
                   const struct storage_segment_info *r, size_t nr, struct lerr *err)
 {
-    (void)r;
-    (void)nr;
     (void)err;
     struct seglist *s = ctx;
+    if (nr) {   /* compaction: which persisted segments, so which rows */
+        s->merged_lo = 64;
+        s->merged_hi = -1;
+        for (size_t i = 0; i < nr; i++)
+            for (int k = 0; k < 64 && k < (int)s->nsegs; k++)
+                if (s->names[k] && strcmp(s->names[k], r[i].name) == 0) {
+                    s->merged_lo = k < s->merged_lo ? k : s->merged_lo;
+                    s->merged_hi = k > s->merged_hi ? k : s->merged_hi;
+                }
+        s->merged_bytes = na ? a[0].bytes : 0;
+        s->merged_rows = na ? a[0].rows : 0;
+        return 0;
+    }
     for (size_t i = 0; i < na; i++) {
+        if (s->nsegs < 64)
+            s->names[s->nsegs] = strdup(a[i].name);
         if (!s->nsegs)
             s->first_bytes = a[i].bytes;
         s->bytes += a[i].bytes;
@@ -459,8 +477,8 @@ static double ref_group_by(const struct data *d, struct sc_ent *top)
     return now_s() - t0;
 }
 
-/* gzip -6 of rows [0, n) as nd-json, streamed. */
-static uint64_t gzip_ndjson(const struct data *d, uint64_t n, uint64_t *raw)
+/* gzip -6 of rows [from, n) as nd-json, streamed. */
+static uint64_t gzip_ndjson(const struct data *d, uint64_t from, uint64_t n, uint64_t *raw)
 {
     z_stream z = {0};
     deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
@@ -468,7 +486,7 @@ static uint64_t gzip_ndjson(const struct data *d, uint64_t n, uint64_t *raw)
     char line[512];
     uint64_t total = 0;
     *raw = 0;
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = from; i < n; i++) {
         char ts[32];
         util_format_iso_ms(d->time[i], ts);
         int len = snprintf(line, sizeof line,
@@ -588,13 +606,33 @@ int main(void)
            (double)n / tcount / 1e6, (unsigned long long)sl.nsegs);
 
     uint64_t raw;
-    uint64_t gz = gzip_ndjson(&d, SEG_ROWS, &raw);
+    uint64_t gz = gzip_ndjson(&d, 0, SEG_ROWS, &raw);
     printf("size        first segment %.1f MB for %d rows; gzip -6 nd-json of the same rows "
            "%.1f MB (raw %.1f MB); ratio %.2f\n",
            (double)sl.first_bytes / 1e6, SEG_ROWS, (double)gz / 1e6, (double)raw / 1e6,
            (double)sl.first_bytes / (double)gz);
-
     storage_snapshot_free(s);
+    s = NULL;
+
+    /* what stays on disk: two persisted segments compacted into one, with
+     * zstd where it pays, as the server's compactor writes them */
+    struct storage_compact_opts co = {.max_rows = 2 * SEG_ROWS, .zstd = true};
+    bool did = false;
+    if (n >= 2 * SEG_ROWS && storage_table_compact(t, &co, commit, &sl, &did, &err) == 0 && did &&
+        sl.merged_hi >= sl.merged_lo) {
+        uint64_t from = (uint64_t)sl.merged_lo * SEG_ROWS;
+        uint64_t to = (uint64_t)(sl.merged_hi + 1) * SEG_ROWS;
+        gz = gzip_ndjson(&d, from, to < n ? to : n, &raw);
+        printf("            compacted segment %.1f MB for %llu rows; gzip -6 of the same rows "
+               "%.1f MB; ratio %.2f\n",
+               (double)sl.merged_bytes / 1e6, (unsigned long long)sl.merged_rows,
+               (double)gz / 1e6, (double)sl.merged_bytes / (double)gz);
+    } else {
+        printf("            compaction: %s\n", err.code ? err.msg : "nothing merged");
+    }
+
+    for (uint64_t i = 0; i < sl.nsegs && i < 64; i++)
+        free(sl.names[i]);
     if (getenv("BENCH_KEEP"))
         printf("segments kept in %s\n", dir);
     else
