@@ -192,10 +192,11 @@ static struct rt_col *col_new(struct rt_buf *b, const struct st_schema *sc, size
         c->width = 8;
         c->flags = true;
     }
-    /* round the value area to 16 bytes so that states stay aligned */
-    c->page_bytes = (c->flags ? ST_BLOCK : 0) + (size_t)ST_BLOCK * ((c->width + 15) & ~15u);
+    /* states take 16-byte strides so that they stay aligned; values take their own size
+     * (a string id 4 bytes, a number 8), which is what a page holds and counts */
     if (def->kind == STORAGE_MEASURE)
         c->width = (c->width + 15) & ~15u;
+    c->page_bytes = (c->flags ? ST_BLOCK : 0) + (size_t)ST_BLOCK * c->width;
     c->pages = calloc(b->npages, sizeof *c->pages);
     if (!c->pages) {
         free(c);
