@@ -335,16 +335,33 @@ bool format_is_blank(const char *p, size_t n)
 
 /* ---- nd-json --------------------------------------------------------------- */
 
-/* Key equality for the prediction check: keys are mostly short, where a
- * byte loop beats a call to memcmp. */
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Key equality for the prediction check: keys are mostly short, where two
+ * overlapping word loads (within the n bytes) beat both a call to memcmp and
+ * a loop that branches per byte. */
 static inline bool key_eq(const char *a, const char *b, size_t n)
 {
     if (n > 16)
         return memcmp(a, b, n) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
+    if (n >= 8)
+        return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+    if (n >= 4)
+        return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    /* 0..3 bytes: the first, middle and last cover them all */
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
 /* The field (or REF_NONE/REF_EXCLUDED) of a member key, via the prediction
@@ -584,7 +601,13 @@ enum format_outcome format_parse(struct format_parser *p, const struct format_re
         p->serial = 1;
     }
     p->x_n = 0;
-    struct format__ctx c = {.p = p, .mem = mem, .err = err};
+    /* Field by field: zeroing the whole context would clear its warning (~700 bytes)
+     * for every record, and the warning is only read once set. */
+    struct format__ctx c;
+    c.p = p;
+    c.mem = mem;
+    c.err = err;
+    c.warned = c.nomem = c.changed = false;
     c.vals = arena_alloc(mem, (p->nfixed + 1) * sizeof *c.vals);
     if (!c.vals) {
         lerr_set(err, LERR_NOMEM, "the batch arena is full");
