@@ -406,8 +406,10 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
  * (1 bit per row at best), or an Elias-Fano list per id (storage_int.h),
  * compact for the long tail of a high-cardinality column, where a roaring
  * bitmap pays ~10 bytes per row for its container headers. The writer
- * estimates the first, computes the second, and keeps the smaller; readers
- * turn a list into a roaring bitmap on first use.
+ * estimates the first and computes the second. A list must be turned into
+ * a roaring bitmap on first use (about 6 ns a row), which for the long
+ * lists of a low-cardinality column costs a first query more than its
+ * filter, so lists are kept only when they take less than half the bytes.
  */
 static uint64_t roaring_bytes(const uint64_t *end, const uint32_t *rowsby, uint32_t nid)
 {
@@ -662,7 +664,7 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
     uint64_t lbytes, cbytes;
     ef_sizes(cnt, nid, w->n, &lbytes, &cbytes);
     uint64_t ef = lbytes + cbytes + ((uint64_t)nid + ST_EF_GROUP - 1) / ST_EF_GROUP * 16 + 24;
-    if (ef < roaring_bytes(cnt, rowsby, nid))
+    if (ef < roaring_bytes(cnt, rowsby, nid) / 2)
         write_ef(w->o, cnt, rowsby, nid, w->n);
     else
         write_roarings(w->o, cnt, rowsby, nid);
