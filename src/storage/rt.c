@@ -640,11 +640,14 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
         int64_t t = batch->time[r];
         if (agg)
             t = storage_gran_floor(b->res, t);
-        uint64_t h = st_mix64((uint64_t)t);
+        uint64_t h = agg ? st_mix64((uint64_t)t) : 0;   /* the rollup key's hash */
         bool ok = true;
         for (size_t c = 1; c < ncols && ok; c++) {
             if (cols[c]->kind != STORAGE_DIMENSION)
                 continue;
+            /* the batch's values, too, were written by another thread */
+            if (src[c] && k + 16 < n)
+                __builtin_prefetch(&src[c]->values[rows[k + 16]]);
             if (hashes[c]) {
                 if (k + 16 < n)
                     dict_prefetch(cols[c], hashes[c][k + 16]);
@@ -658,7 +661,8 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
                               hashes[c] ? hashes[c][k] : 0, &keys[c]);
             else
                 keys[c] = (struct key){.null = true};
-            h += key_hash(cols[c], c, &keys[c]);
+            if (agg)
+                h += key_hash(cols[c], c, &keys[c]);
         }
         if (!ok) {
             rc = nomem(err);
