@@ -32,6 +32,20 @@ struct rt_str {
     uint32_t n;
 };
 
+/*
+ * A dictionary entry. Most values are short and live in the entry itself,
+ * so reading one (a lookup that hits, sorting the dictionary for a segment)
+ * touches one cache line instead of two: entries are 32 bytes on 64-byte
+ * aligned pages, so an entry never straddles lines.
+ */
+#define RT_DENT_INLINE 20
+struct rt_dent {
+    const char *p;            /* inl, or bytes in the buffer's arena */
+    uint32_t n;
+    char inl[RT_DENT_INLINE];
+};
+_Static_assert(sizeof(struct rt_dent) == 32, "a dictionary entry is half a cache line");
+
 struct rt_col {
     uint8_t type;             /* table column type (measures: result type) */
     uint8_t kind;
@@ -40,7 +54,7 @@ struct rt_col {
     size_t page_bytes;
     _Atomic(uint8_t *) *pages;
     /* STRING dictionary: id 0 is NULL, entries 1.. */
-    _Atomic(struct rt_str *) *dpages;
+    _Atomic(struct rt_dent *) *dpages;
     atomic_uint dcount;
     uint64_t *dslots;         /* writer only: open addressing, hash tag << 32 | id */
     uint32_t dcap;
@@ -282,9 +296,9 @@ static inline const uint8_t *page_get(const struct rt_col *c, uint64_t row)
 
 /* ---- dictionaries -------------------------------------------------------- */
 
-static inline struct rt_str *dict_slot(const struct rt_col *c, uint32_t id)
+static inline struct rt_dent *dict_slot(const struct rt_col *c, uint32_t id)
 {
-    struct rt_str *pg = atomic_load_explicit(&c->dpages[id >> ST_BLOCK_SHIFT], memory_order_relaxed);
+    struct rt_dent *pg = atomic_load_explicit(&c->dpages[id >> ST_BLOCK_SHIFT], memory_order_relaxed);
     return &pg[id & (ST_BLOCK - 1)];
 }
 
@@ -333,7 +347,7 @@ static inline void dict_prefetch(const struct rt_col *c, uint64_t h)
 }
 
 /* The entry the home slot of h points to when its tag matches, else NULL. */
-static inline const struct rt_str *dict_guess(const struct rt_col *c, uint64_t h)
+static inline const struct rt_dent *dict_guess(const struct rt_col *c, uint64_t h)
 {
     if (!c->dcap)
         return NULL;
@@ -345,15 +359,15 @@ static inline const struct rt_str *dict_guess(const struct rt_col *c, uint64_t h
 
 static inline void dict_prefetch_entry(const struct rt_col *c, uint64_t h)
 {
-    const struct rt_str *e = dict_guess(c, h);
+    const struct rt_dent *e = dict_guess(c, h);
     if (e)
         __builtin_prefetch(e);
 }
 
 static inline void dict_prefetch_bytes(const struct rt_col *c, uint64_t h)
 {
-    const struct rt_str *e = dict_guess(c, h);
-    if (e)
+    const struct rt_dent *e = dict_guess(c, h);
+    if (e && e->p != e->inl)
         __builtin_prefetch(e->p);
 }
 
@@ -373,7 +387,7 @@ static uint32_t dict_id(struct rt_buf *b, struct rt_col *c, const char *p, uint3
         if ((c->dslots[i] & 0xffffffff00000000ULL) != tag)
             continue;
         uint32_t id = (uint32_t)c->dslots[i];
-        struct rt_str *e = dict_slot(c, id);
+        const struct rt_dent *e = dict_slot(c, id);
         if (e->n == n && (n == 0 || memcmp(e->p, p, n) == 0))
             return id;
     }
@@ -381,18 +395,18 @@ static uint32_t dict_id(struct rt_buf *b, struct rt_col *c, const char *p, uint3
         return 0;
     uint32_t pgi = count >> ST_BLOCK_SHIFT;
     if (!atomic_load_explicit(&c->dpages[pgi], memory_order_relaxed)) {
-        struct rt_str *pg = calloc(ST_BLOCK, sizeof *pg);
+        struct rt_dent *pg = aligned_alloc(64, ST_BLOCK * sizeof *pg);
         if (!pg)
             return 0;
+        memset(pg, 0, ST_BLOCK * sizeof *pg);
         count_bytes(b, ST_BLOCK * sizeof *pg);
         atomic_store_explicit(&c->dpages[pgi], pg, memory_order_release);
     }
-    char *copy = n ? arena_alloc(&b->mem, n) : (char *)"";
+    struct rt_dent *e = dict_slot(c, count);
+    char *copy = n <= RT_DENT_INLINE ? e->inl : arena_alloc(&b->mem, n);
     if (!copy)
         return 0;
-    if (n)
-        memcpy(copy, p, n);
-    struct rt_str *e = dict_slot(c, count);
+    memcpy(copy, p, n);
     e->p = copy;
     e->n = n;
     c->dslots[i] = tag | count;
@@ -810,7 +824,7 @@ uint32_t rt_dict_count(const struct rt_buf *b, size_t col)
 
 void rt_dict_entry(const struct rt_buf *b, size_t col, uint32_t id, const char **p, uint32_t *n)
 {
-    const struct rt_str *e = dict_slot(col_at(b, col), id);
+    const struct rt_dent *e = dict_slot(col_at(b, col), id);
     *p = e->p;
     *n = e->n;
 }
