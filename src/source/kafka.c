@@ -927,8 +927,10 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
 
     /* Keep the records; turn error messages into state and drop them. The
      * partition table is only changed by this thread, so reading it needs no
-     * lock; writing `next` does (source_partitions reads it). */
+     * lock; writing `next` does (source_partitions reads it): the lock is held
+     * over the batch rather than taken per record, and let go around errors. */
     size_t nrec = 0, nh = 0, bytes = 0;
+    pthread_mutex_lock(&ks->mu);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = ks->msgs[i];
         /* librdkafka's broker thread wrote the messages, so each is a cache miss here
@@ -942,8 +944,10 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
             __builtin_prefetch(v + ks->msgs[i + 4]->len);
         }
         if (m->err) {
+            pthread_mutex_unlock(&ks->mu);
             message_error(ks, m);
             rd_kafka_message_destroy(m);
+            pthread_mutex_lock(&ks->mu);
             continue;
         }
         struct kpart *kp = lookup(ks, rd_kafka_topic_name(m->rkt), m->partition);
@@ -952,9 +956,7 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
             rd_kafka_message_destroy(m);
             continue;
         }
-        pthread_mutex_lock(&ks->mu);
         kp->next = m->offset + 1;
-        pthread_mutex_unlock(&ks->mu);
         ks->msgs[nrec] = m;
         struct lerr he;
         lerr_init(&he);
@@ -977,6 +979,7 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
         bytes += ks->recs[nrec].value_len + ks->recs[nrec].key_len;
         nrec++;
     }
+    pthread_mutex_unlock(&ks->mu);
     /* The header array may have moved while growing: point records at it now. */
     for (size_t i = 0; i < nrec; i++)
         ks->recs[i].headers = ks->recs[i].nheaders ? ks->hdrs + ks->hstart[i] : NULL;
