@@ -140,35 +140,26 @@ static void zkeys_init(void)
                pthread_key_create(&zkey_d, free_dctx) == 0;
 }
 
-static ZSTD_CCtx *thread_cctx(void)
+static void *new_cctx(void) { return ZSTD_createCCtx(); }
+static void *new_dctx(void) { return ZSTD_createDCtx(); }
+
+/* key is read after the once-init that creates it */
+static void *thread_ctx(const pthread_key_t *key, void *(*create)(void), void (*destroy)(void *))
 {
     pthread_once(&zonce, zkeys_init);
     if (!zkeys_ok)
         return NULL;
-    ZSTD_CCtx *c = pthread_getspecific(zkey_c);
-    if (!c && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(zkey_c, c) != 0) {
-        ZSTD_freeCCtx(c);
+    void *c = pthread_getspecific(*key);
+    if (!c && (c = create()) != NULL && pthread_setspecific(*key, c) != 0) {
+        destroy(c);
         c = NULL;
     }
     return c;
 }
 
-static ZSTD_DCtx *thread_dctx(void)
-{
-    pthread_once(&zonce, zkeys_init);
-    if (!zkeys_ok)
-        return NULL;
-    ZSTD_DCtx *d = pthread_getspecific(zkey_d);
-    if (!d && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(zkey_d, d) != 0) {
-        ZSTD_freeDCtx(d);
-        d = NULL;
-    }
-    return d;
-}
-
 bool st_zstd_append(struct buf *out, const void *raw, size_t len, int level)
 {
-    ZSTD_CCtx *c = thread_cctx();
+    ZSTD_CCtx *c = thread_ctx(&zkey_c, new_cctx, free_cctx);
     size_t bound = ZSTD_compressBound(len);
     char *tmp = c ? malloc(bound) : NULL;
     if (!tmp)
@@ -181,7 +172,7 @@ bool st_zstd_append(struct buf *out, const void *raw, size_t len, int level)
 
 bool st_zstd_decode(const void *src, size_t clen, void *dst, size_t rawlen)
 {
-    ZSTD_DCtx *d = thread_dctx();
+    ZSTD_DCtx *d = thread_ctx(&zkey_d, new_dctx, free_dctx);
     if (!d)
         return false;
     size_t r = ZSTD_decompressDCtx(d, dst, rawlen, src, clen);
@@ -360,6 +351,25 @@ int st_encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out)
     return pick_finish(&pk, raw, len, out);
 }
 
+/* The last step of FOR (add the base) or DELTA (dst[1..n) hold zigzag
+ * deltas: sum them up from the base). */
+static void add_base(bool is_for, uint64_t base, int64_t *dst, size_t n)
+{
+    if (is_for) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (int64_t)((uint64_t)dst[i] + base);
+        return;
+    }
+    if (!n)
+        return;
+    uint64_t acc = base;
+    dst[0] = (int64_t)acc;
+    for (size_t i = 1; i < n; i++) {
+        acc += unzigzag((uint64_t)dst[i]);
+        dst[i] = (int64_t)acc;
+    }
+}
+
 /* FORZ/DELTAZ: zstd into the front of the values' place, then widen in
  * place from the last value down (each value's bytes sit below its slot). */
 static bool decode_narrow(int codec, const uint8_t *src, size_t clen, int64_t *dst, size_t n)
@@ -383,19 +393,7 @@ static bool decode_narrow(int codec, const uint8_t *src, size_t clen, int64_t *d
             v |= (uint64_t)b[i * bpv + k] << (8 * k);
         vals[i] = v;
     }
-    if (codec == ST_CODEC_FORZ) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (int64_t)(vals[i] + base);
-        return true;
-    }
-    if (!n)
-        return true;
-    uint64_t acc = base;
-    dst[0] = (int64_t)acc;
-    for (size_t i = 1; i < n; i++) {
-        acc += unzigzag((uint64_t)dst[i]);
-        dst[i] = (int64_t)acc;
-    }
+    add_base(codec == ST_CODEC_FORZ, base, dst, n);
     return true;
 }
 
@@ -408,23 +406,12 @@ static bool decode_packed(int codec, const uint8_t *src, size_t clen, int64_t *d
     size_t npacked = codec == ST_CODEC_FOR ? n : (n ? n - 1 : 0);
     if (w > 64 || clen < PACK_HDR + st_bitpack_size(npacked, w))
         return false;
+    /* FOR into dst[0..]; delta into dst[1..], then a prefix sum from base */
     const uint8_t *p = src + PACK_HDR;
-    if (codec == ST_CODEC_FOR) {
-        st_bitunpack64(p, 0, n, w, (uint64_t *)dst);
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (int64_t)((uint64_t)dst[i] + base);
-        return true;
-    }
-    if (!n)
-        return true;
-    /* delta: unpack into dst[1..], then prefix-sum from base */
-    st_bitunpack64(p, 0, n - 1, w, (uint64_t *)dst + 1);
-    uint64_t acc = base;
-    dst[0] = (int64_t)acc;
-    for (size_t i = 1; i < n; i++) {
-        acc += unzigzag((uint64_t)dst[i]);
-        dst[i] = (int64_t)acc;
-    }
+    bool is_for = codec == ST_CODEC_FOR;
+    if (npacked)
+        st_bitunpack64(p, 0, npacked, w, (uint64_t *)dst + (is_for ? 0 : 1));
+    add_base(is_for, base, dst, n);
     return true;
 }
 
