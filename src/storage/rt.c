@@ -333,12 +333,13 @@ static bool dict_grow(struct rt_buf *b, struct rt_col *c)
 }
 
 /*
- * Appends look strings up in big tables, and a value seen before costs
- * three dependent cache misses: its slot, its entry, its bytes. The append
- * loop hides them by touching each a few rows ahead of use: the slot, then
- * (once the slot is in cache) the entry its tag points to, then that
- * entry's bytes. Only the home slot is looked at; a guess that turns out
- * wrong costs a useless prefetch.
+ * Appends look strings up in big tables, and a value seen before costs two
+ * dependent cache misses: its slot and its entry (which mostly holds the
+ * bytes too). The append loop hides them by touching each a few rows ahead
+ * of use: the slot, then (once the slot is in cache) the entry its tag
+ * points to. Only the home slot is looked at; a guess that turns out wrong
+ * costs a useless prefetch. (Fetching long values' bytes a stage later did
+ * not pay: it cost more than the misses it saved.)
  */
 static inline void dict_prefetch(const struct rt_col *c, uint64_t h)
 {
@@ -362,13 +363,6 @@ static inline void dict_prefetch_entry(const struct rt_col *c, uint64_t h)
     const struct rt_dent *e = dict_guess(c, h);
     if (e)
         __builtin_prefetch(e);
-}
-
-static inline void dict_prefetch_bytes(const struct rt_col *c, uint64_t h)
-{
-    const struct rt_dent *e = dict_guess(c, h);
-    if (e && e->p != e->inl)
-        __builtin_prefetch(e->p);
 }
 
 /*
@@ -667,8 +661,6 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
                     dict_prefetch(cols[c], hashes[c][k + 16]);
                 if (k + 8 < n)
                     dict_prefetch_entry(cols[c], hashes[c][k + 8]);
-                if (k + 4 < n)
-                    dict_prefetch_bytes(cols[c], hashes[c][k + 4]);
             }
             if (src[c])
                 ok = make_key(b, cols[c], &src[c]->values[r], scratch,
