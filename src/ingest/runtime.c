@@ -1212,8 +1212,17 @@ static int fill_slot(struct runner *r, struct fetch_slot *sl, const struct sourc
         sl->gaps[i].topic = arena_strdup(&sl->mem, b->gaps[i].topic);
     }
     sl->ngaps = b->ngaps;
+    /* Records of a partition share their topic string: copied once per run of them. */
+    const char *topic_from = NULL, *topic = NULL;
+    size_t topic_len = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct source_record *s = &b->records[i];
+        if (s->topic != topic_from) {
+            topic_from = s->topic;
+            topic_len = strlen(s->topic);
+            if (!(topic = arena_strndup(&sl->mem, s->topic, topic_len)))
+                return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
+        }
         struct format_header *h = s->nheaders
                                       ? arena_alloc(&sl->mem, s->nheaders * sizeof *h)
                                       : NULL;
@@ -1236,10 +1245,10 @@ static int fill_slot(struct runner *r, struct fetch_slot *sl, const struct sourc
             .nheaders = h ? s->nheaders : 0,
             .has_timestamp = s->timestamp_ms >= 0,
             .timestamp_ms = s->timestamp_ms,
-            .topic = arena_strdup(&sl->mem, s->topic),
-            .topic_len = strlen(s->topic),
+            .topic = topic,
+            .topic_len = topic_len,
         };
-        if (!sl->recs[i].data || !sl->recs[i].topic)
+        if (!sl->recs[i].data)
             return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
         if (s->timestamp_ms > sl->newest)
             sl->newest = s->timestamp_ms;
