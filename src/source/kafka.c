@@ -72,6 +72,7 @@
 #define WATERMARK_QUERY_MS 1000   /* at most one blocking watermark query per second */
 #define PROBE_MS 1000             /* retry a pending assignment this often */
 #define WAKE_MS 20                /* at most one fetch wake-up (see wake_fetching) this often */
+#define WAKE_TIMEOUT_MS 100       /* ... which waits this long for its answer */
 #define BATCH_MAX 65536           /* records per poll, whatever the caller asks */
 
 struct kpart {
@@ -849,9 +850,12 @@ static void refresh_watermarks(struct kafka_source *ks, bool allow_query)
  * the time (the Kafka benchmark spent 4 of its 6 s in the poll). Any request
  * to a broker wakes its thread, which then fetches what its partitions need:
  * when a poll found the queue drained while the partitions are more than a
- * batch behind, a watermark query (the cheapest request, and its answer is
- * useful) goes to the leader of the partition furthest behind. A job that
- * keeps up sends nothing.
+ * batch behind, a query for the end offset (the cheapest request, and its
+ * answer is useful) goes to the leader of the partition furthest behind. A
+ * job that keeps up sends nothing. rd_kafka_offsets_for_times, not
+ * rd_kafka_query_watermark_offsets: only the former gives up at its timeout
+ * (the latter waits for the request itself, up to socket.timeout.ms when the
+ * broker just went away); after a failure the next try waits PROBE_MS.
  */
 static void wake_fetching(struct kafka_source *ks, size_t batch)
 {
@@ -868,13 +872,21 @@ static void wake_fetching(struct kafka_source *ks, size_t batch)
             behind = kp;
         }
     }
-    int64_t lo, hi;
-    if (total > (int64_t)batch && rd_kafka_query_watermark_offsets(ks->rk, behind->topic, behind->partition, &lo,
-                                                   &hi, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (total <= (int64_t)batch)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, behind->topic,
+                                                                      behind->partition);
+    t->offset = RD_KAFKA_OFFSET_END;   /* the ListOffsets timestamp for "latest" */
+    if (rd_kafka_offsets_for_times(ks->rk, l, WAKE_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        !l->elems[0].err && l->elems[0].offset >= 0) {
         pthread_mutex_lock(&ks->mu);
-        behind->hi = hi;
+        behind->hi = l->elems[0].offset;
         pthread_mutex_unlock(&ks->mu);
+    } else {
+        ks->next_wake_ms = mono_ms() + PROBE_MS;
     }
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,

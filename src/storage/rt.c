@@ -298,7 +298,8 @@ static inline const uint8_t *page_get(const struct rt_col *c, uint64_t row)
 
 static inline struct rt_dent *dict_slot(const struct rt_col *c, uint32_t id)
 {
-    struct rt_dent *pg = atomic_load_explicit(&c->dpages[id >> ST_BLOCK_SHIFT], memory_order_relaxed);
+    struct rt_dent *pg =
+        atomic_load_explicit(&c->dpages[id >> ST_BLOCK_SHIFT], memory_order_relaxed);
     return &pg[id & (ST_BLOCK - 1)];
 }
 
