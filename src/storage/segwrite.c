@@ -191,19 +191,23 @@ struct sdict {
     uint32_t *newid;         /* old id -> new id (0 = NULL / unused) */
 };
 
-struct idcmp {
-    const struct rt_buf *b;
-    size_t col;
+/* A value to sort: its first 16 bytes big-endian (zero padded) decide
+ * most comparisons without touching the bytes (values often share a first
+ * 8: "Article_", "https://"). */
+struct skey {
+    uint64_t pfx[2];
+    const char *p;
+    uint32_t n, id;
 };
 
-static int id_cmp(const void *pa, const void *pb, void *arg)
+static int skey_cmp(const void *pa, const void *pb)
 {
-    const struct idcmp *ic = arg;
-    const char *ap, *bp;
-    uint32_t an, bn;
-    rt_dict_entry(ic->b, ic->col, *(const uint32_t *)pa, &ap, &an);
-    rt_dict_entry(ic->b, ic->col, *(const uint32_t *)pb, &bp, &bn);
-    return cmp_bytes(ap, an, bp, bn);
+    const struct skey *a = pa, *b = pb;
+    if (a->pfx[0] != b->pfx[0])
+        return a->pfx[0] < b->pfx[0] ? -1 : 1;
+    if (a->pfx[1] != b->pfx[1])
+        return a->pfx[1] < b->pfx[1] ? -1 : 1;
+    return cmp_bytes(a->p, a->n, b->p, b->n);
 }
 
 static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids, uint64_t n,
@@ -212,19 +216,32 @@ static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids,
     uint32_t dc = rt_dict_count(b, col);
     d->newid = calloc(dc, sizeof *d->newid);
     d->sorted = malloc((size_t)dc * sizeof *d->sorted);
-    if (!d->newid || !d->sorted)
+    struct skey *keys = malloc((size_t)(dc ? dc : 1) * sizeof *keys);
+    if (!d->newid || !d->sorted || !keys) {
+        free(keys);
         return false;
+    }
     for (uint64_t r = 0; r < n; r++)
         d->newid[ids[r]] = 1;
     d->newid[STORAGE_NULL_ID] = STORAGE_NULL_ID;   /* NULL stays id 0 */
     d->count = 0;
-    for (uint32_t id = 1; id < dc; id++)
-        if (d->newid[id])
-            d->sorted[d->count++] = id;
-    struct idcmp ic = {b, col};
-    qsort_r(d->sorted, d->count, sizeof *d->sorted, id_cmp, &ic);
-    for (uint32_t i = 0; i < d->count; i++)
-        d->newid[d->sorted[i]] = i + 1;
+    for (uint32_t id = 1; id < dc; id++) {
+        if (!d->newid[id])
+            continue;
+        struct skey *k = &keys[d->count++];
+        rt_dict_entry(b, col, id, &k->p, &k->n);
+        uint8_t first[16] = {0};
+        memcpy(first, k->p, k->n < 16 ? k->n : 16);
+        k->pfx[0] = __builtin_bswap64(st_get_u64(first));
+        k->pfx[1] = __builtin_bswap64(st_get_u64(first + 8));
+        k->id = id;
+    }
+    qsort(keys, d->count, sizeof *keys, skey_cmp);
+    for (uint32_t i = 0; i < d->count; i++) {
+        d->sorted[i] = keys[i].id;
+        d->newid[keys[i].id] = i + 1;
+    }
+    free(keys);
     return true;
 }
 
@@ -778,6 +795,60 @@ void st_seg_name(int64_t chunk_start, char out[96])
              rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], ST_FILE_SUFFIX);
 }
 
+/*
+ * Detail tables sort by __time alone, ties in arrival order: keys
+ * (time - min) << row bits | row, already in row order, take a stable LSD
+ * radix sort on their time bits only, 11 bits a pass (3 passes for a day
+ * in ms). False (nothing done) when the key does not fit 64 bits or memory
+ * is short; the caller sorts by comparison then.
+ */
+static bool radix_sort_time(const int64_t *t, uint64_t n, uint32_t *perm)
+{
+    if (n < 2)
+        return n == 1 ? (perm[0] = 0, true) : true;
+    int64_t mn = t[0], mx = t[0];
+    for (uint64_t r = 1; r < n; r++) {
+        mn = t[r] < mn ? t[r] : mn;
+        mx = t[r] > mx ? t[r] : mx;
+    }
+    unsigned rb = st_bits_for((uint64_t)mx - (uint64_t)mn), wb = st_bits_for(n - 1);
+    if (rb + wb > 64)
+        return false;
+    uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    uint64_t *cnt = malloc(2048 * sizeof *cnt);
+    if (!a || !b || !cnt) {
+        free(a);
+        free(b);
+        free(cnt);
+        return false;
+    }
+    for (uint64_t r = 0; r < n; r++)
+        a[r] = ((uint64_t)t[r] - (uint64_t)mn) << wb | r;
+    for (unsigned sh = wb; sh < wb + rb; sh += 11) {
+        memset(cnt, 0, 2048 * sizeof *cnt);
+        for (uint64_t i = 0; i < n; i++)
+            cnt[(a[i] >> sh) & 2047]++;
+        uint64_t pos = 0;
+        for (unsigned d = 0; d < 2048; d++) {
+            uint64_t c = cnt[d];
+            cnt[d] = pos;
+            pos += c;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            b[cnt[(a[i] >> sh) & 2047]++] = a[i];
+        uint64_t *x = a;
+        a = b;
+        b = x;
+    }
+    uint64_t mask = (1ULL << wb) - 1;
+    for (uint64_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)(a[i] & mask);
+    free(a);
+    free(b);
+    free(cnt);
+    return true;
+}
+
 static bool is_sorted_time(const int64_t *t, uint64_t n)
 {
     for (uint64_t i = 1; i < n; i++)
@@ -940,7 +1011,7 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
             k->nulls = nulls;
         }
     }
-    if (nkeys || !is_sorted_time(t, n)) {
+    if ((nkeys || !is_sorted_time(t, n)) && (nkeys || !radix_sort_time(t, n, perm))) {
         struct sortctx sctx = {.t = t, .nkeys = nkeys, .keys = keys};
         qsort_r(perm, n, sizeof *perm, row_cmp, &sctx);
     }

@@ -608,6 +608,53 @@ static void test_bitmap_layouts(void)
     free(dir);
 }
 
+/* Detail rows sort by __time with ties in arrival order (the radix sort),
+ * whatever order they came in. */
+static void test_time_order(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    static const struct storage_column one[] = {{.name = "arrival", .type = SQL_LONG}};
+    struct storage_schema sch = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
+                                 .cols = one, .ncols = 1};
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "o", &sch, NULL, &t, &err) == 0);
+    enum { N = 50000 };
+    static int64_t tm[N];
+    static struct sql_value arr[N];
+    for (int i = 0; i < N; i++) {
+        tm[i] = T0 + (int64_t)(rnd() % 5000) * 17;   /* many ties, out of order */
+        arr[i] = sql_long(i);
+    }
+    struct storage_batch_col bc[1] = {{.col = 1, .values = arr}};
+    struct storage_batch b = {.nrows = N, .time = tm, .ncols = 1, .cols = bc};
+    CHECK(storage_table_append(t, &b, &err) == 0);
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    struct storage_snapshot *s = storage_table_snapshot(t);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct sql_value *tv = tst_read_col(s->views[0], 0, &mem);
+    struct sql_value *av = tst_read_col(s->views[0], 1, &mem);
+    int bad = 0;
+    for (int r = 0; tv && av && r < N; r++) {
+        bad += tv[r].v.l != tm[av[r].v.l];
+        if (r)
+            bad += tv[r].v.l < tv[r - 1].v.l ||
+                   (tv[r].v.l == tv[r - 1].v.l && av[r].v.l <= av[r - 1].v.l);
+    }
+    CHECK(tv && av);
+    CHECK_EQ_INT(bad, 0);
+    free(tv);
+    free(av);
+    arena_destroy(&mem);
+    storage_snapshot_free(s);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
 /* ---- corruption ------------------------------------------------------------ */
 
 static uint8_t *slurp(const char *path, size_t *n)
@@ -778,6 +825,7 @@ int main(void)
     test_roundtrip();
     test_zero_rows();
     test_bitmap_layouts();
+    test_time_order();
     test_corruption();
     /* the round trip's directory */
     char dir[1024];
