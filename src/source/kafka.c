@@ -678,6 +678,30 @@ static void add_gap(struct kafka_source *ks, const char *topic, int32_t partitio
     snprintf(g->reason, sizeof g->reason, "%s", reason);
 }
 
+/*
+ * One partition's earliest (RD_KAFKA_OFFSET_BEGINNING) or latest
+ * (RD_KAFKA_OFFSET_END) offset from its leader. rd_kafka_offsets_for_times
+ * with those ListOffsets timestamps, not rd_kafka_query_watermark_offsets:
+ * only the former gives up at its timeout (the latter can wait up to
+ * socket.timeout.ms for a broker that just went away).
+ */
+static rd_kafka_resp_err_t list_offset(struct kafka_source *ks, const char *topic,
+                                       int32_t partition, int64_t which, int timeout_ms,
+                                       int64_t *out)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = which;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(ks->rk, l, timeout_ms);
+    if (!e)
+        e = l->elems[0].err;
+    if (!e && l->elems[0].offset < 0)
+        e = RD_KAFKA_RESP_ERR__NO_OFFSET;
+    if (!e)
+        *out = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return e;
+}
+
 /* Moves out-of-range partitions to their low watermark (blocking queries). */
 static void handle_resets(struct kafka_source *ks, int timeout_ms)
 {
@@ -687,8 +711,10 @@ static void handle_resets(struct kafka_source *ks, int timeout_ms)
         if (!kp->reset)
             continue;
         int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(ks->rk, kp->topic, kp->partition, &lo, &hi, timeout_ms);
+        rd_kafka_resp_err_t e = list_offset(ks, kp->topic, kp->partition,
+                                            RD_KAFKA_OFFSET_BEGINNING, timeout_ms, &lo);
+        if (!e)
+            e = list_offset(ks, kp->topic, kp->partition, RD_KAFKA_OFFSET_END, timeout_ms, &hi);
         if (e) {
             left = true;
             log_msg(LOG_WARN, MOD, "'%s' %" PRId32 ": cannot look up the earliest offset: %s",
@@ -831,8 +857,7 @@ static void refresh_watermarks(struct kafka_source *ks, bool allow_query)
             hi < 0) {
             if (!allow_query)
                 continue;
-            if (rd_kafka_query_watermark_offsets(ks->rk, kp->topic, kp->partition, &lo, &hi,
-                                                 200))
+            if (list_offset(ks, kp->topic, kp->partition, RD_KAFKA_OFFSET_END, 200, &hi))
                 continue;
             allow_query = false;   /* one blocking query per round is enough */
         }
@@ -852,10 +877,8 @@ static void refresh_watermarks(struct kafka_source *ks, bool allow_query)
  * when a poll found the queue drained while the partitions are more than a
  * batch behind, a query for the end offset (the cheapest request, and its
  * answer is useful) goes to the leader of the partition furthest behind. A
- * job that keeps up sends nothing. rd_kafka_offsets_for_times, not
- * rd_kafka_query_watermark_offsets: only the former gives up at its timeout
- * (the latter waits for the request itself, up to socket.timeout.ms when the
- * broker just went away); after a failure the next try waits PROBE_MS.
+ * job that keeps up sends nothing; after a failure the next try waits
+ * PROBE_MS.
  */
 static void wake_fetching(struct kafka_source *ks, size_t batch)
 {
@@ -874,19 +897,15 @@ static void wake_fetching(struct kafka_source *ks, size_t batch)
     }
     if (total <= (int64_t)batch)
         return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, behind->topic,
-                                                                      behind->partition);
-    t->offset = RD_KAFKA_OFFSET_END;   /* the ListOffsets timestamp for "latest" */
-    if (rd_kafka_offsets_for_times(ks->rk, l, WAKE_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        !l->elems[0].err && l->elems[0].offset >= 0) {
+    int64_t hi;
+    if (list_offset(ks, behind->topic, behind->partition, RD_KAFKA_OFFSET_END, WAKE_TIMEOUT_MS,
+                    &hi) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         pthread_mutex_lock(&ks->mu);
-        behind->hi = l->elems[0].offset;
+        behind->hi = hi;
         pthread_mutex_unlock(&ks->mu);
     } else {
         ks->next_wake_ms = mono_ms() + PROBE_MS;
     }
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
 static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
