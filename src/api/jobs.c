@@ -11,6 +11,7 @@
 
 #include "api/api_int.h"
 #include "ingest/ingest.h"
+#include "util/time.h"
 
 static const char *const job_types[] = {"streaming", "batch", NULL};
 static const char *const read_points[] = {"earliest", "latest", NULL};
@@ -527,6 +528,46 @@ static int common_fields(json_t *body, struct common_fields *f, bool *create_tab
     return 0;
 }
 
+/*
+ * target.intervals of a batch job: ISO-8601 intervals ("start/end",
+ * "start/period", "period/end"), each non-empty, only with ingestionMode
+ * replace (they say which time the job replaces). A new reference to the
+ * list to store, or NULL with err set.
+ */
+static json_t *batch_intervals(json_t *intervals, const char *mode, struct lerr *err)
+{
+    size_t n = json_array_size(intervals);
+    if (n && strcmp(mode, "replace") != 0) {
+        lerr_set_at(err, LERR_INVALID, "target.intervals",
+                    "target.intervals says which time a replace job replaces; add "
+                    "\"ingestionMode\": \"replace\", or omit intervals to append");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(intervals, i);
+        char t[64];
+        snprintf(t, sizeof t, "target.intervals[%zu]", i);
+        int64_t a, b;
+        if (!json_is_string(e)) {
+            lerr_set_at(err, LERR_INVALID, t,
+                        "%s: expected a string \"start/end\", e.g. "
+                        "\"2015-09-12T00:00:00Z/2015-09-13T00:00:00Z\"", t);
+            return NULL;
+        }
+        struct lerr ie;
+        lerr_init(&ie);
+        if (interval_parse(json_string_value(e), json_string_length(e), &a, &b, &ie)) {
+            lerr_set_at(err, LERR_INVALID, t, "%s: %s", t, ie.msg);
+            return NULL;
+        }
+        if (a >= b) {
+            lerr_set_at(err, LERR_INVALID, t, "%s: the interval is empty (start >= end)", t);
+            return NULL;
+        }
+    }
+    return intervals ? json_incref(intervals) : json_array();
+}
+
 /* Validates a batch job body into its normalised spec. */
 static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
                           bool *create_table, struct lerr *err)
@@ -544,26 +585,26 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     const char *tname = f.table, *filter = f.filter;
     json_t *intervals = f.intervals, *src = f.src, *maps = f.maps;
     bool discovery = f.discovery;
-    if (intervals && json_array_size(intervals) > 0) {
-        lerr_set_at(err, LERR_INVALID, "target.intervals",
-                    "target.intervals: replacing part of a table is not supported yet; omit "
-                    "intervals (\"ingestionMode\": \"replace\" then replaces the whole table)");
+    json_t *ivs = batch_intervals(intervals, mode, err);
+    if (!ivs)
+        return NULL;
+    if (v_string_list(body, "dimensionExclusions", "", &excl, err)) {
+        json_decref(ivs);
         return NULL;
     }
-    if (v_string_list(body, "dimensionExclusions", "", &excl, err))
-        return NULL;
     json_t *source = batch_source(r, src, err);
     json_t *mappings = source ? job_mappings(maps, any_agg, err) : NULL;
     if (!mappings) {
         json_decref(source);
         json_decref(excl);
+        json_decref(ivs);
         return NULL;
     }
-    json_t *spec = json_pack("{s:o, s:o, s:o, s:b, s:s?, s:s, s:s, s:{s:s, s:[], s:s}, s:b}",
+    json_t *spec = json_pack("{s:o, s:o, s:o, s:b, s:s?, s:s, s:s, s:{s:s, s:o, s:s}, s:b}",
                              "source", source, "mappings", mappings, "dimensionExclusions", excl,
                              "useSchemaDiscovery", discovery, "filterExpression", filter,
                              "ingestionMode", mode, "type", "batch", "target", "tableName", tname,
-                             "intervals", "type", "table", "createTableIfNotExists",
+                             "intervals", ivs, "type", "table", "createTableIfNotExists",
                              *create_table);
     if (!filter)
         json_object_set_new(spec, "filterExpression", json_null());

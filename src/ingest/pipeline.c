@@ -81,6 +81,9 @@ struct pipeline {
     bool has_table;
     bool aggregate, strict;
     int64_t late_bound, early_bound;  /* INT64_MIN / INT64_MAX when off */
+    /* a replace job's target.intervals, [start, end) pairs (none: every time) */
+    int64_t *ivals;
+    size_t nivals;
     /* output columns: the mappings' (0..first_discovered), then discovered ones. A
      * column's type is what its values are coerced to: the table's type for a column
      * the table has, else the mapping's result type or the field's discovered type. */
@@ -161,6 +164,41 @@ static int64_t period_bound(json_t *spec, const char *key, int64_t now, int sign
         return none;
     }
     return time_shift(now, &per, sign, tz_utc());
+}
+
+/* target.intervals of a batch replace job: rows outside them are dropped. */
+static int parse_intervals(struct pipeline *p, json_t *spec, struct lerr *err)
+{
+    json_t *iv = json_object_get(json_object_get(spec, "target"), "intervals");
+    size_t n = json_array_size(iv);
+    if (!n)
+        return 0;
+    p->ivals = arena_alloc(&p->mem, 2 * n * sizeof *p->ivals);
+    if (!p->ivals)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(iv, i);
+        if (!json_is_string(e) ||
+            interval_parse(json_string_value(e), json_string_length(e), &p->ivals[2 * i],
+                           &p->ivals[2 * i + 1], err)) {
+            char t[64];
+            snprintf(t, sizeof t, "target.intervals[%zu]", i);
+            if (!err->code)
+                lerr_set(err, LERR_INVALID, "an interval is a string \"start/end\"");
+            set_target(err, t);
+            return err->code;
+        }
+    }
+    p->nivals = n;
+    return 0;
+}
+
+static bool in_intervals(const struct pipeline *p, int64_t t)
+{
+    for (size_t i = 0; i < p->nivals; i++)
+        if (t >= p->ivals[2 * i] && t < p->ivals[2 * i + 1])
+            return true;
+    return p->nivals == 0;
 }
 
 /* Adds an output column; returns its index or -1 (out of memory). */
@@ -385,7 +423,7 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
         period_bound(spec, "lateMessageRejectionPeriod", o->now_ms, -1, INT64_MIN, err);
     p->early_bound =
         period_bound(spec, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
-    rc = err->code;
+    rc = err->code ? err->code : parse_intervals(p, spec, err);
 out:
     free(fs_text);
     free(is_text);
@@ -813,6 +851,14 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
                  late ? "earlier" : "later", late ? "lateMessageRejectionPeriod" :
                  "earlyMessageRejectionPeriod", bound, late ? "too late" : "too early");
         finish_row(x, row, PIPE_SKIPPED_BY_FILTER, late ? PIPE_R_LATE : PIPE_R_EARLY, why, -1);
+        return 0;
+    }
+    if (!in_intervals(p, t)) {
+        char when[40], why[128];
+        util_format_iso_ms(t, when);
+        snprintf(why, sizeof why, "__time %s is outside target.intervals (this job replaces "
+                 "only those)", when);
+        finish_row(x, row, PIPE_SKIPPED_BY_FILTER, PIPE_R_INTERVAL, why, -1);
         return 0;
     }
     if (out->nrows == out->cap || out->ncols < p->ncols) {

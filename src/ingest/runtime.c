@@ -39,6 +39,7 @@
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
 #include "storage/storage.h"
+#include "util/time.h"
 
 #define POLL_MAX_RECORDS 4096
 #define POLL_TIMEOUT_MS 100
@@ -54,6 +55,7 @@ struct rt_table {
     char id[40];
     char dir[1200];
     struct storage_table *st;
+    enum storage_gran partitioning;
     pthread_mutex_t mu;   /* writer lock */
 };
 
@@ -180,6 +182,7 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
         .cols = cols,
         .ncols = ncols,
     };
+    t->partitioning = sch.partitioning;
     if ((rc = catalog_segment_list(rt->cat, t->name, &segs, err)))
         goto out;
     known = calloc(segs.n + 1, sizeof *known);
@@ -1710,6 +1713,72 @@ static int replace_all(struct runner *r, struct lerr *err)
     return rc;
 }
 
+/*
+ * Removes the rows of target.intervals (ingestionMode replace with
+ * intervals), which must cover whole time chunks of the table's
+ * partitioningGranularity, as Druid requires of a REPLACE's OVERWRITE
+ * WHERE: catalog first, then files.
+ */
+static int replace_intervals(struct runner *r, json_t *intervals, struct lerr *err)
+{
+    enum storage_gran g = r->table->partitioning;
+    size_t n = json_array_size(intervals);
+    int64_t *iv = calloc(2 * n + 1, sizeof *iv);
+    if (!iv)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_t *e = json_array_get(intervals, i);
+        int64_t a, b;
+        rc = interval_parse(json_string_value(e), json_string_length(e), &a, &b, err);
+        if (rc)
+            break;
+        if (g == STORAGE_GRAN_ALL) {
+            rc = lerr_set(err, LERR_INVALID,
+                          "target.intervals: the table's partitioningGranularity is 'all', one "
+                          "chunk for all time; omit intervals to replace the whole table");
+            break;
+        }
+        int64_t ca = storage_gran_floor(g, a), cb = storage_gran_floor(g, b);
+        if (ca != a || cb != b) {
+            char fa[32], fb[32];
+            util_format_iso_ms(ca, fa);
+            util_format_iso_ms(cb == b ? b : storage_gran_next(g, cb), fb);
+            rc = lerr_set(err, LERR_INVALID,
+                          "target.intervals[%zu] '%s' does not cover whole %s time chunks (the "
+                          "table's partitioningGranularity); use e.g. '%s/%s'",
+                          i, json_string_value(e), storage_gran_name(g), fa, fb);
+            break;
+        }
+        iv[2 * i] = a;
+        iv[2 * i + 1] = b;
+    }
+    struct catalog_segment_list segs = {0};
+    const char **ids = NULL;
+    size_t nids = 0;
+    if (!rc)
+        rc = catalog_segment_list(r->rt->cat, r->table->name, &segs, err);
+    if (!rc && !(ids = calloc(segs.n + 1, sizeof *ids)))
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < segs.n; i++)
+        for (size_t k = 0; k < n; k++)
+            if (segs.items[i].chunk_start >= iv[2 * k] && segs.items[i].chunk_end <= iv[2 * k + 1]) {
+                ids[nids++] = segs.items[i].id;
+                break;
+            }
+    struct catalog_commit cm = {.table_name = r->table->name, .remove_ids = ids, .nremove = nids};
+    if (!rc && nids)
+        rc = catalog_commit(r->rt->cat, &cm, err);
+    pthread_mutex_lock(&r->table->mu);
+    for (size_t k = 0; !rc && k < n; k++)
+        rc = storage_table_drop_range(r->table->st, iv[2 * k], iv[2 * k + 1], err);
+    pthread_mutex_unlock(&r->table->mu);
+    free(ids);
+    free(iv);
+    catalog_segment_list_free(&segs);
+    return rc;
+}
+
 static int batch_text_source(struct runner *r, json_t *src, size_t i, struct batch_reader *b,
                              char *what, size_t what_cap, struct lerr *err)
 {
@@ -1769,7 +1838,10 @@ static void *batch_main(void *arg)
     pthread_mutex_unlock(&job->mu);
     set_status(&r, "running", "ok", "", util_now_ns(), 0);
     const char *mode = json_string_value(json_object_get(r.spec, "ingestionMode"));
-    if (mode && strcmp(mode, "replace") == 0 && replace_all(&r, &err)) {
+    json_t *intervals = json_object_get(json_object_get(r.spec, "target"), "intervals");
+    if (mode && strcmp(mode, "replace") == 0 &&
+        (json_array_size(intervals) ? replace_intervals(&r, intervals, &err)
+                                    : replace_all(&r, &err))) {
         fail(&r, "replacing the table's data failed: %s", err.msg);
         goto out;
     }

@@ -280,6 +280,16 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
  */
 int storage_table_drop_data(struct storage_table *t, struct lerr *err);
 
+/*
+ * Drops the rows of every time chunk lying wholly inside [start, end)
+ * (ingestionMode replace with target.intervals): those chunks' segments
+ * (deleted once no snapshot holds them) and realtime buffers. The caller
+ * removes the segments from the catalog. LERR_CONFLICT while sealed rows
+ * wait for their persist. Writer thread.
+ */
+int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end,
+                             struct lerr *err);
+
 /* ---- status ------------------------------------------------------------- */
 
 struct storage_status {

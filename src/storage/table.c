@@ -1125,6 +1125,57 @@ int storage_table_drop_data(struct storage_table *t, struct lerr *err)
     return 0;
 }
 
+int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end,
+                             struct lerr *err)
+{
+    pthread_mutex_lock(&t->commit_lock);
+    pthread_mutex_lock(&t->seal_lock);
+    size_t nsealed = t->nsealed;
+    pthread_mutex_unlock(&t->seal_lock);
+    if (nsealed) {
+        pthread_mutex_unlock(&t->commit_lock);
+        return lerr_set(err, LERR_CONFLICT,
+                        "storage: rows of this table are still being persisted; try again");
+    }
+    struct st_version *v = current(t);
+    struct st_seg **segs = calloc(v->nsegs + 1, sizeof *segs);
+    struct rt_buf **rts = calloc(v->nrts + 1, sizeof *rts);
+    size_t ns = 0, nr = 0;
+    int rc = segs && rts ? 0 : nomem(err);
+    for (size_t i = 0; !rc && i < v->nsegs; i++) {
+        struct st_seg *sg = v->segs[i]->seg;
+        if (sg->chunk_start >= start && sg->chunk_end <= end)
+            segs[ns++] = sg;
+    }
+    for (size_t i = 0; !rc && i < v->nrts; i++) {
+        int64_t cs, ce;
+        rt_chunk(v->rts[i], &cs, &ce);
+        if (cs >= start && ce <= end)
+            rts[nr++] = v->rts[i];
+    }
+    if (!rc && (ns || nr))
+        rc = publish_ex(t, NULL, segs, ns, rts, nr, NULL, 0, NULL, 0, err);
+    for (size_t i = 0; !rc && i < ns; i++)
+        atomic_store(&segs[i]->obsolete, true);
+    for (size_t i = 0; !rc && i < t->nactive;) {
+        int64_t cs, ce;
+        rt_chunk(t->active[i].rt, &cs, &ce);
+        if (cs >= start && ce <= end) {
+            rt_unref(t->active[i].rt);
+            t->active[i] = t->active[--t->nactive];
+        } else {
+            i++;
+        }
+    }
+    if (!rc)
+        update_usage(t);
+    free(segs);
+    free(rts);
+    st_version_unref(v);
+    pthread_mutex_unlock(&t->commit_lock);
+    return rc;
+}
+
 /* ---- status and snapshots ------------------------------------------------ */
 
 void storage_table_status(struct storage_table *t, struct storage_status *out)

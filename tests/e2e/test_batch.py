@@ -67,6 +67,12 @@ MAPS = [{"columnName": "__time", "expression": 'TIME_PARSE("time")'},
         {"columnName": "deleted", "expression": "deleted"}]
 
 
+def finished(s, jid):
+    """The job once it has succeeded or failed (None if it does neither in time)."""
+    return wait_for(lambda: s.req("GET", f"/v2/jobs/{jid}").json["executionStatus"] in
+                    ("succeeded", "failed") and s.req("GET", f"/v2/jobs/{jid}").json)
+
+
 def sql(s, q, fmt="array"):
     r = s.req("POST", "/v1/query/sql", {"query": q, "resultFormat": fmt})
     c.eq(r.status, 200, f"query ok: {q[:60]}")
@@ -112,8 +118,7 @@ with Server() as s:
     c.eq(r.status, 201, "batch job created")
     jid = r.json["id"]
     c.eq((r.json["type"], r.json["ingestionMode"]), ("batch", "append"), "batch defaults echoed")
-    st = wait_for(lambda: s.req("GET", f"/v2/jobs/{jid}").json["executionStatus"] in
-                  ("succeeded", "failed") and s.req("GET", f"/v2/jobs/{jid}").json)
+    st = finished(s, jid)
     c.eq(st and st["executionStatus"], "succeeded", "batch job succeeded")
     c.ok(st and st["completedTimestamp"], "completedTimestamp set")
     m = s.req("GET", f"/v2/jobs/{jid}/metrics").json
@@ -163,6 +168,55 @@ with Server() as s:
          "replace job succeeded")
     c.eq(sql(s, "SELECT COUNT(*), SUM(n), MIN(city) FROM csv_t"), [[1, 7, "Lyon"]],
          "replace leaves only the new rows")
+
+    # ---- replace with target.intervals: one day of two, rows outside dropped ----
+    day1 = sum(1 for e in events if e["time"].startswith("2025-11-20"))
+    c.ok(0 < day1 < len(events), "the events span two days")
+    partial = {"type": "batch", "ingestionMode": "replace",
+               "target": {"type": "table", "tableName": "wiki_batch",
+                          "intervals": ["2025-11-21T00:00:00Z/2025-11-22T00:00:00Z"]},
+               "source": {"type": "inline", "inputSchema": SCHEMA,
+                          "formatSettings": {"format": "nd-json"},
+                          "data": "".join(json.dumps({"time": t, "channel": "#new", "page": "P",
+                                                      "added": 1, "deleted": 2}) + "\n"
+                                          for t in ("2025-11-21T01:00:00Z", "2025-11-21T02:00:00Z",
+                                                    "2025-11-21T23:59:59Z",
+                                                    "2025-11-20T05:00:00Z"))},
+               "mappings": MAPS}
+    r = s.req("POST", "/v2/jobs", partial)
+    c.eq(r.status, 201, "replace job with intervals created")
+    c.eq(r.json.get("target", {}).get("intervals"), partial["target"]["intervals"],
+         "intervals echoed")
+    jp = r.json.get("id")
+    st = finished(s, jp)
+    c.eq(st and st["executionStatus"], "succeeded", "partial replace succeeded")
+    days = sql(s, "SELECT TIME_FLOOR(__time, 'P1D'), COUNT(*), SUM(deleted) FROM wiki_batch "
+                  "GROUP BY 1 ORDER BY 1")
+    ref_day1 = db.execute("SELECT SUM(deleted) FROM w WHERE t < '2025-11-21'").fetchone()[0]
+    c.eq(days, [["2025-11-20T00:00:00.000Z", day1, ref_day1],
+                ["2025-11-21T00:00:00.000Z", 3, 6]],
+         "the other day untouched, the replaced day holds only the new rows")
+    m = s.req("GET", f"/v2/jobs/{jp}/metrics").json
+    c.eq((m["totals"]["numRowsProcessed"], m["totals"]["byReason"].get("interval")), (3, 1),
+         "the row outside the intervals is dropped and counted")
+    bad = json.loads(json.dumps(partial))
+    bad["target"]["intervals"] = ["2025-11-21T06:00:00Z/2025-11-22T00:00:00Z"]
+    r = s.req("POST", "/v2/jobs", bad)
+    jb = r.json.get("id")
+    st = finished(s, jb)
+    c.eq(st and st["executionStatus"], "failed", "an interval cutting a day fails the job")
+    c.ok(st and "does not cover whole day" in json.dumps(st), "and says how to fix it", st)
+    c.eq(sql(s, "SELECT COUNT(*) FROM wiki_batch"), [[day1 + 3]], "a failed replace drops nothing")
+    for mode, ivs, target, what in (
+            (None, partial["target"]["intervals"], "target.intervals", "intervals on append"),
+            ("replace", ["2025-11-21"], "target.intervals[0]", "not an interval"),
+            ("replace", ["2025-11-22/2025-11-21"], "target.intervals[0]", "empty interval")):
+        bad = json.loads(json.dumps(partial))
+        if mode is None:
+            del bad["ingestionMode"]
+        bad["target"]["intervals"] = ivs
+        r = s.req("POST", "/v2/jobs", bad)
+        c.eq((r.status, r.json.get("target")), (400, target), f"{what}: 400")
 
     # ---- errors ----
     bad = json.loads(json.dumps(job))

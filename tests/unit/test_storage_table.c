@@ -354,6 +354,25 @@ static void test_chunks(void)
     struct tally tl;
     tally_snapshot(t, &tl);
     CHECK(tl.rows == 150 && tl.bad == 0);
+
+    /* replacing one hour (target.intervals): its segment and its realtime
+     * rows go, the other chunks stay */
+    append_detail(t, T0 + HOUR + 5 * 60000LL, 60000, 10);
+    CHECK_EQ_INT(tst_count_files(dir), 3);
+    CHECK(storage_table_drop_range(t, T0 + HOUR, T0 + 2 * HOUR, &err) == 0);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 90);
+    CHECK_EQ_INT(tst_count_files(dir), 2);
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK(st.segment_count == 2 && st.row_count == 90);
+    /* a range holding no whole chunk drops nothing */
+    CHECK(storage_table_drop_range(t, T0, T0 + HOUR / 2, &err) == 0);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 90);
+    append_detail(t, T0 + HOUR, 60000, 4);   /* the hour takes rows again */
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 94);
     storage_table_free(t);
     tst_rmtree(dir);
     free(dir);
