@@ -11,6 +11,7 @@
 
 #include "api/api_int.h"
 #include "ingest/ingest.h"
+#include "storage/storage.h"
 #include "util/time.h"
 
 static const char *const job_types[] = {"streaming", "batch", NULL};
@@ -530,42 +531,49 @@ static int common_fields(json_t *body, struct common_fields *f, bool *create_tab
 
 /*
  * target.intervals of a batch job: ISO-8601 intervals ("start/end",
- * "start/period", "period/end"), each non-empty, only with ingestionMode
- * replace (they say which time the job replaces). A new reference to the
- * list to store, or NULL with err set.
+ * "start/period", "period/end"), non-empty, of whole time chunks of the
+ * table's partitioningGranularity (day for a table the job will create),
+ * only with ingestionMode replace (they say which time the job replaces).
+ * A new reference to the list to store, or NULL with err set.
  */
-static json_t *batch_intervals(json_t *intervals, const char *mode, struct lerr *err)
+static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char *mode,
+                               const char *table, struct lerr *err)
 {
     size_t n = json_array_size(intervals);
-    if (n && strcmp(mode, "replace") != 0) {
+    if (!n)
+        return json_array();
+    if (strcmp(mode, "replace") != 0) {
         lerr_set_at(err, LERR_INVALID, "target.intervals",
                     "target.intervals says which time a replace job replaces; add "
                     "\"ingestionMode\": \"replace\", or omit intervals to append");
         return NULL;
     }
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(intervals, i);
-        char t[64];
-        snprintf(t, sizeof t, "target.intervals[%zu]", i);
-        int64_t a, b;
-        if (!json_is_string(e)) {
-            lerr_set_at(err, LERR_INVALID, t,
-                        "%s: expected a string \"start/end\", e.g. "
-                        "\"2015-09-12T00:00:00Z/2015-09-13T00:00:00Z\"", t);
-            return NULL;
-        }
-        struct lerr ie;
-        lerr_init(&ie);
-        if (interval_parse(json_string_value(e), json_string_length(e), &a, &b, &ie)) {
-            lerr_set_at(err, LERR_INVALID, t, "%s: %s", t, ie.msg);
-            return NULL;
-        }
-        if (a >= b) {
-            lerr_set_at(err, LERR_INVALID, t, "%s: the interval is empty (start >= end)", t);
-            return NULL;
-        }
+    int gran = STORAGE_GRAN_DAY;
+    struct catalog_doc td = {0};
+    struct lerr te;
+    lerr_init(&te);
+    if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, table, &td, &te) == 0) {
+        json_t *doc = json_loads(td.doc, 0, NULL);
+        const char *g = json_string_value(json_object_get(doc, "partitioningGranularity"));
+        if (g && storage_gran_parse(g, strlen(g)) >= 0)
+            gran = storage_gran_parse(g, strlen(g));
+        json_decref(doc);
+        catalog_doc_destroy(&td);
     }
-    return intervals ? json_incref(intervals) : json_array();
+    int64_t *iv = calloc(2 * n, sizeof *iv);
+    if (!iv) {
+        lerr_set(err, LERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    int rc = ingest_check_intervals(intervals, gran, iv, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (iv[2 * i] >= iv[2 * i + 1]) {
+            char t[64];
+            snprintf(t, sizeof t, "target.intervals[%zu]", i);
+            rc = lerr_set_at(err, LERR_INVALID, t, "%s: the interval is empty (start >= end)", t);
+        }
+    free(iv);
+    return rc ? NULL : json_incref(intervals);
 }
 
 /* Validates a batch job body into its normalised spec. */
@@ -585,7 +593,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     const char *tname = f.table, *filter = f.filter;
     json_t *intervals = f.intervals, *src = f.src, *maps = f.maps;
     bool discovery = f.discovery;
-    json_t *ivs = batch_intervals(intervals, mode, err);
+    json_t *ivs = batch_intervals(r, intervals, mode, tname, err);
     if (!ivs)
         return NULL;
     if (v_string_list(body, "dimensionExclusions", "", &excl, err)) {

@@ -264,6 +264,16 @@ bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
                         struct ingest_job_metrics *out,
                         struct source_partition **parts, size_t *nparts);
 /* The last rejections of a running job; 0 when not running here. */
+/*
+ * Checks a replace job's target.intervals against a table's
+ * partitioningGranularity (enum storage_gran): each an ISO-8601 interval of
+ * whole time chunks. Fills out[2i], out[2i + 1] with [start, end) when out
+ * is not NULL. LERR_INVALID naming target.intervals[i] and the interval to
+ * use instead.
+ */
+struct json_t;
+int ingest_check_intervals(struct json_t *intervals, int gran, int64_t *out, struct lerr *err);
+
 size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
                              struct pipeline_rejection *out, size_t cap);
 

@@ -1713,46 +1713,53 @@ static int replace_all(struct runner *r, struct lerr *err)
     return rc;
 }
 
+int ingest_check_intervals(struct json_t *intervals, int gran, int64_t *out, struct lerr *err)
+{
+    enum storage_gran g = (enum storage_gran)gran;
+    for (size_t i = 0; i < json_array_size(intervals); i++) {
+        json_t *e = json_array_get(intervals, i);
+        char t[64];
+        snprintf(t, sizeof t, "target.intervals[%zu]", i);
+        int64_t a, b, ca, cb;
+        struct lerr ie;
+        lerr_init(&ie);
+        if (!json_is_string(e) ||
+            interval_parse(json_string_value(e), json_string_length(e), &a, &b, &ie))
+            return lerr_set_at(err, LERR_INVALID, t, "%s: %s", t,
+                               ie.code ? ie.msg : "expected a string \"start/end\"");
+        if (g == STORAGE_GRAN_ALL)
+            return lerr_set_at(err, LERR_INVALID, t,
+                               "%s: the table's partitioningGranularity is 'all', one chunk "
+                               "for all time; omit intervals to replace the whole table", t);
+        if (!storage_gran_aligned(g, a, b, &ca, &cb)) {
+            char fa[32], fb[32];
+            util_format_iso_ms(ca, fa);
+            util_format_iso_ms(cb, fb);
+            return lerr_set_at(err, LERR_INVALID, t,
+                               "%s: '%s' does not cover whole %s time chunks (the table's "
+                               "partitioningGranularity); use e.g. '%s/%s'",
+                               t, json_string_value(e), storage_gran_name(g), fa, fb);
+        }
+        if (out) {
+            out[2 * i] = a;
+            out[2 * i + 1] = b;
+        }
+    }
+    return 0;
+}
+
 /*
  * Removes the rows of target.intervals (ingestionMode replace with
- * intervals), which must cover whole time chunks of the table's
- * partitioningGranularity, as Druid requires of a REPLACE's OVERWRITE
- * WHERE: catalog first, then files.
+ * intervals), whole time chunks of the table's partitioningGranularity, as
+ * Druid requires of a REPLACE's OVERWRITE WHERE: catalog first, then files.
  */
 static int replace_intervals(struct runner *r, json_t *intervals, struct lerr *err)
 {
-    enum storage_gran g = r->table->partitioning;
     size_t n = json_array_size(intervals);
     int64_t *iv = calloc(2 * n + 1, sizeof *iv);
     if (!iv)
         return lerr_set(err, LERR_NOMEM, "out of memory");
-    int rc = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        json_t *e = json_array_get(intervals, i);
-        int64_t a, b;
-        rc = interval_parse(json_string_value(e), json_string_length(e), &a, &b, err);
-        if (rc)
-            break;
-        if (g == STORAGE_GRAN_ALL) {
-            rc = lerr_set(err, LERR_INVALID,
-                          "target.intervals: the table's partitioningGranularity is 'all', one "
-                          "chunk for all time; omit intervals to replace the whole table");
-            break;
-        }
-        int64_t ca = storage_gran_floor(g, a), cb = storage_gran_floor(g, b);
-        if (ca != a || cb != b) {
-            char fa[32], fb[32];
-            util_format_iso_ms(ca, fa);
-            util_format_iso_ms(cb == b ? b : storage_gran_next(g, cb), fb);
-            rc = lerr_set(err, LERR_INVALID,
-                          "target.intervals[%zu] '%s' does not cover whole %s time chunks (the "
-                          "table's partitioningGranularity); use e.g. '%s/%s'",
-                          i, json_string_value(e), storage_gran_name(g), fa, fb);
-            break;
-        }
-        iv[2 * i] = a;
-        iv[2 * i + 1] = b;
-    }
+    int rc = ingest_check_intervals(intervals, (int)r->table->partitioning, iv, err);
     struct catalog_segment_list segs = {0};
     const char **ids = NULL;
     size_t nids = 0;

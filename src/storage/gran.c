@@ -80,3 +80,12 @@ int64_t storage_gran_next(enum storage_gran g, int64_t start)
     return (m == 12 ? civil_days_from_ymd(y + 1, 1, 1) : civil_days_from_ymd(y, m + 1, 1)) *
            LS_MS_PER_DAY;
 }
+
+bool storage_gran_aligned(enum storage_gran g, int64_t start, int64_t end, int64_t *cover_start,
+                          int64_t *cover_end)
+{
+    int64_t a = storage_gran_floor(g, start), b = storage_gran_floor(g, end);
+    *cover_start = a;
+    *cover_end = b == end ? end : storage_gran_next(g, b);
+    return g != STORAGE_GRAN_ALL && a == start && b == end;
+}

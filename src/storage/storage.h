@@ -65,6 +65,10 @@ const char *storage_gran_name(enum storage_gran g);
 int64_t storage_gran_floor(enum storage_gran g, int64_t t);
 /* Start of the bucket after the one starting at `start` (ALL: INT64_MAX). */
 int64_t storage_gran_next(enum storage_gran g, int64_t start);
+/* Whether [start, end) is whole buckets (never for ALL); *cover_* get the
+ * smallest whole-bucket interval holding it, to suggest. */
+bool storage_gran_aligned(enum storage_gran g, int64_t start, int64_t end, int64_t *cover_start,
+                          int64_t *cover_end);
 
 /* ---- schema ------------------------------------------------------------- */
 

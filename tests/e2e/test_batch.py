@@ -202,11 +202,12 @@ with Server() as s:
     bad = json.loads(json.dumps(partial))
     bad["target"]["intervals"] = ["2025-11-21T06:00:00Z/2025-11-22T00:00:00Z"]
     r = s.req("POST", "/v2/jobs", bad)
-    jb = r.json.get("id")
-    st = finished(s, jb)
-    c.eq(st and st["executionStatus"], "failed", "an interval cutting a day fails the job")
-    c.ok(st and "does not cover whole day" in json.dumps(st), "and says how to fix it", st)
-    c.eq(sql(s, "SELECT COUNT(*) FROM wiki_batch"), [[day1 + 3]], "a failed replace drops nothing")
+    c.eq((r.status, r.json.get("target")), (400, "target.intervals[0]"),
+         "an interval cutting a day: 400")
+    c.ok("does not cover whole day" in r.json.get("message", "") and
+         "2025-11-21T00:00:00.000Z/2025-11-22T00:00:00.000Z" in r.json.get("message", ""),
+         "and the message gives the whole-day interval to use", r.json)
+    c.eq(sql(s, "SELECT COUNT(*) FROM wiki_batch"), [[day1 + 3]], "a refused replace drops nothing")
     for mode, ivs, target, what in (
             (None, partial["target"]["intervals"], "target.intervals", "intervals on append"),
             ("replace", ["2025-11-21"], "target.intervals[0]", "not an interval"),

@@ -172,6 +172,14 @@ static void test_gran(void)
     CHECK(storage_gran_floor(STORAGE_GRAN_WEEK, INT64_MIN) == INT64_MIN);
     CHECK_EQ_INT(storage_gran_parse("FIFTEEN_minute", 14), STORAGE_GRAN_FIFTEEN_MINUTE);
     CHECK_EQ_INT(storage_gran_parse("fortnight", 9), -1);
+    /* whole buckets, and the cover to suggest when not */
+    int64_t cs, ce;
+    CHECK(storage_gran_aligned(STORAGE_GRAN_MONTH, iso("2024-02-01T00:00:00Z"),
+                               iso("2024-04-01T00:00:00Z"), &cs, &ce));
+    CHECK(!storage_gran_aligned(STORAGE_GRAN_DAY, iso("2024-02-01T06:00:00Z"),
+                                iso("2024-02-02T01:00:00Z"), &cs, &ce) &&
+          cs == iso("2024-02-01T00:00:00Z") && ce == iso("2024-02-03T00:00:00Z"));
+    CHECK(!storage_gran_aligned(STORAGE_GRAN_ALL, 0, 1000, &cs, &ce));
 }
 
 /* ---- a detail table with every column type --------------------------------- */
