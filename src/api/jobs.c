@@ -1068,26 +1068,23 @@ int api_jobs_logs(struct api_req *r)
         return api_reply_err(r, &err);
     struct pipeline_rejection *rej = calloc(PIPE_RING, sizeof *rej);
     size_t n = rej ? ingest_job_rejections(r->srv->rt, j.id, rej, PIPE_RING) : 0;
-    json_t *values = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", "", "outcome",
-                              pipeline_outcome_name(rej[i].outcome), "reason",
-                              pipeline_reason_name(rej[i].reason), "message", rej[i].message);
-        char ts[32];
-        util_format_iso_ms(rej[i].at_ms, ts);
-        json_object_set_new(e, "timestamp", json_string(ts));
-        if (rej[i].partition >= 0)
-            json_object_set_new(e, "partition", json_integer(rej[i].partition));
-        if (rej[i].offset >= 0)
-            json_object_set_new(e, "offset", json_integer(rej[i].offset));
-        if (rej[i].raw[0] || rej[i].outcome != PIPE_PROCESSED_WITH_WARNINGS) {
-            json_t *raw = json_string(rej[i].raw);
-            json_object_set_new(e, "raw", raw ? raw : json_string("(not UTF-8)"));
-            json_object_set_new(e, "rawTruncated", json_boolean(rej[i].raw_cut));
-        }
-        json_array_append_new(values, e);
-    }
+    json_t *values = ingest_rejections_json(rej, n);
     free(rej);
+    /* none in memory (the job ended, or the server restarted since): the
+     * ones saved with its last checkpoint */
+    char *saved = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    if (n == 0 && catalog_job_counters(r->srv->cat, j.id, &saved, &e) == 0) {
+        json_t *o = json_loads(saved, 0, NULL);
+        json_t *logs = json_object_get(o, "logs");
+        if (json_is_array(logs)) {
+            json_decref(values);
+            values = json_incref(logs);
+        }
+        json_decref(o);
+    }
+    free(saved);
     catalog_job_destroy(&j);
     api_reply(r, 200, json_pack("{s:o}", "values", values));
     return 0;

@@ -274,6 +274,9 @@ bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
 struct json_t;
 int ingest_check_intervals(struct json_t *intervals, int gran, int64_t *out, struct lerr *err);
 
+/* Rejections as /jobs/{id}/logs lists them (a new JSON array). */
+struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size_t n);
+
 size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
                              struct pipeline_rejection *out, size_t cap);
 

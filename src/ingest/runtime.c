@@ -745,7 +745,35 @@ static int persist_commit(void *ctx, const struct storage_segment_info *added, s
                      c->counters, added, nadded, removed, nremoved, err);
 }
 
-static char *counters_json(const struct pipeline_counters *c)
+struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size_t n)
+{
+    json_t *values = json_array();
+    for (size_t i = 0; values && i < n; i++) {
+        char ts[32];
+        util_format_iso_ms(rej[i].at_ms, ts);
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", ts, "outcome",
+                              pipeline_outcome_name(rej[i].outcome), "reason",
+                              pipeline_reason_name(rej[i].reason), "message", rej[i].message);
+        if (!e)
+            continue;
+        if (rej[i].partition >= 0)
+            json_object_set_new(e, "partition", json_integer(rej[i].partition));
+        if (rej[i].offset >= 0)
+            json_object_set_new(e, "offset", json_integer(rej[i].offset));
+        if (rej[i].raw[0] || rej[i].outcome != PIPE_PROCESSED_WITH_WARNINGS) {
+            json_t *raw = json_string(rej[i].raw);
+            json_object_set_new(e, "raw", raw ? raw : json_string("(not UTF-8)"));
+            json_object_set_new(e, "rawTruncated", json_boolean(rej[i].raw_cut));
+        }
+        json_array_append_new(values, e);
+    }
+    return values;
+}
+
+/* The counters saved with a checkpoint, with the recent rejections
+ * ("logs"), so /logs still answers once the job has ended or the server
+ * restarted. */
+static char *counters_json(const struct pipeline_counters *c, struct pipeline *pipe)
 {
     json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "numRowsProcessed", (json_int_t)c->processed,
                           "numRowsProcessedWithWarnings", (json_int_t)c->processed_with_warnings,
@@ -756,6 +784,12 @@ static char *counters_json(const struct pipeline_counters *c)
         json_object_set_new(reasons, pipeline_reason_name(i), json_integer((json_int_t)c->by_reason[i]));
     json_object_set_new(o, "byReason", reasons);
     json_object_set_new(o, "newestEventTime", json_integer(c->newest_event_ms));
+    struct pipeline_rejection *rej = pipe ? calloc(PIPE_RING, sizeof *rej) : NULL;
+    if (rej) {
+        size_t n = pipeline_rejections(pipe, rej, PIPE_RING);
+        json_object_set_new(o, "logs", ingest_rejections_json(rej, n));
+        free(rej);
+    }
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -940,7 +974,7 @@ static int persist(struct runner *r, bool advance, struct lerr *err)
     }
     struct pipeline_counters pc;
     pipeline_counters(r->job->pipe, &pc);
-    it.counters = counters_json(&pc);
+    it.counters = counters_json(&pc, r->job->pipe);
     pthread_mutex_lock(&r->ps.mu);
     while (r->ps.n == PERSIST_QUEUE)
         pthread_cond_wait(&r->ps.cv, &r->ps.mu);

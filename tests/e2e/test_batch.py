@@ -199,6 +199,10 @@ with Server() as s:
     m = s.req("GET", f"/v2/jobs/{jp}/metrics").json
     c.eq((m["totals"]["numRowsProcessed"], m["totals"]["byReason"].get("interval")), (3, 1),
          "the row outside the intervals is dropped and counted")
+    logs = s.req("GET", f"/v2/jobs/{jp}/logs").json["values"]
+    c.ok(len(logs) == 1 and logs[0]["reason"] == "interval" and
+         "outside target.intervals" in logs[0]["message"] and "2025-11-20T05" in logs[0]["raw"],
+         "the finished job's log says which row and why", logs)
     bad = json.loads(json.dumps(partial))
     bad["target"]["intervals"] = ["2025-11-21T06:00:00Z/2025-11-22T00:00:00Z"]
     r = s.req("POST", "/v2/jobs", bad)

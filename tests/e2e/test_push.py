@@ -135,6 +135,9 @@ try:
     # suspend and resume keep the position
     r = s.req("PUT", f"/v2/jobs/{jid}", {"desiredExecutionStatus": "suspended"})
     c.eq(r.json["executionStatus"], "suspended", "suspended")
+    logs = s.req("GET", f"/v2/jobs/{jid}/logs").json["values"]
+    c.eq(len([e for e in logs if e["reason"] == "late"]), 10,
+         "a suspended job's logs come from its last checkpoint")
     s.req("POST", "/v1/events/web", raw_body="\n".join(events(total, 30)) + "\n")
     time.sleep(0.5)
     c.eq(rows(), total, "nothing ingested while suspended")
