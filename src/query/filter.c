@@ -787,16 +787,22 @@ static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, u
     int rc = storage_scan_longs(sc, t->col, row0, n, t->v, t->nulls, err);
     if (rc)
         return rc;
-    int64_t c = t->num;
-    uint8_t want = !t->neg;
-    switch (t->cmp) {   /* NULL is unknown: neither the leaf nor its negation */
-    case CMP_EQ: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] == c) == want; break;
-    case CMP_NE: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] != c) == want; break;
-    case CMP_LT: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] < c) == want; break;
-    case CMP_LE: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] <= c) == want; break;
-    case CMP_GT: for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] > c) == want; break;
-    default:     for (uint32_t k = 0; k < n; k++) keep[k] = !t->nulls[k] && (t->v[k] >= c) == want; break;
+    const int64_t c = t->num, *v = t->v;
+    const uint8_t flip = t->neg;
+    /* branch-free, so the loops vectorize; NULL is unknown: neither the leaf
+     * nor its negation (nulls are 0/1 bytes) */
+    const uint8_t *nl = (const uint8_t *)t->nulls;
+#define TEST_LOOP(op) \
+    for (uint32_t k = 0; k < n; k++) keep[k] = (uint8_t)(((uint8_t)(v[k] op c) ^ flip) & (nl[k] ^ 1))
+    switch (t->cmp) {
+    case CMP_EQ: TEST_LOOP(==); break;
+    case CMP_NE: TEST_LOOP(!=); break;
+    case CMP_LT: TEST_LOOP(<); break;
+    case CMP_LE: TEST_LOOP(<=); break;
+    case CMP_GT: TEST_LOOP(>); break;
+    default:     TEST_LOOP(>=); break;
     }
+#undef TEST_LOOP
     return 0;
 }
 

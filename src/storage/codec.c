@@ -406,8 +406,15 @@ static bool decode_packed(int codec, const uint8_t *src, size_t clen, int64_t *d
     size_t npacked = codec == ST_CODEC_FOR ? n : (n ? n - 1 : 0);
     if (w > 64 || clen < PACK_HDR + st_bitpack_size(npacked, w))
         return false;
-    /* FOR into dst[0..]; delta into dst[1..], then a prefix sum from base */
+    /* FOR into dst[0..] with the base added on the way (the hot path of
+     * numeric scans); delta into dst[1..], then a prefix sum from base */
     const uint8_t *p = src + PACK_HDR;
+    if (codec == ST_CODEC_FOR && w && w <= 56) {
+        uint64_t mask = (1ULL << w) - 1, bit = 0;
+        for (size_t i = 0; i < n; i++, bit += w)
+            dst[i] = (int64_t)(((st_get_u64(p + (bit >> 3)) >> (bit & 7)) & mask) + base);
+        return true;
+    }
     bool is_for = codec == ST_CODEC_FOR;
     if (npacked)
         st_bitunpack64(p, 0, npacked, w, (uint64_t *)dst + (is_for ? 0 : 1));
