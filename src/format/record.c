@@ -335,20 +335,6 @@ bool format_is_blank(const char *p, size_t n)
 
 /* ---- nd-json --------------------------------------------------------------- */
 
-static inline uint64_t load64(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* Key equality for the prediction check: keys are mostly short, where two
  * overlapping word loads (within the n bytes) beat both a call to memcmp and
  * a loop that branches per byte. */
@@ -357,9 +343,9 @@ static inline bool key_eq(const char *a, const char *b, size_t n)
     if (n > 16)
         return memcmp(a, b, n) == 0;
     if (n >= 8)
-        return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+        return util_load_u64(a) == util_load_u64(b) && util_load_u64(a + n - 8) == util_load_u64(b + n - 8);
     if (n >= 4)
-        return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+        return util_load_u32(a) == util_load_u32(b) && util_load_u32(a + n - 4) == util_load_u32(b + n - 4);
     /* 0..3 bytes: the first, middle and last cover them all */
     return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }

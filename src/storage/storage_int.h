@@ -78,18 +78,8 @@ static inline uint32_t st_block_rows(uint64_t nrows, uint64_t blk)
 
 /* ---- little-endian access (memcpy: files are read in place, unaligned) -- */
 
-static inline uint32_t st_get_u32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline uint64_t st_get_u64(const void *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
+static inline uint32_t st_get_u32(const void *p) { return util_load_u32(p); }
+static inline uint64_t st_get_u64(const void *p) { return util_load_u64(p); }
 static inline void st_put_u32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void st_put_u64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 

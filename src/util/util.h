@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 #define LS_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define LS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -162,5 +163,19 @@ int util_mkdirs(const char *path, int mode, struct lerr *err);
 /* Writes a whole file atomically (temp + fsync + rename + fsync dir). */
 int util_write_file_atomic(const char *path, const void *p, size_t n, int mode,
                            struct lerr *err);
+
+/* Unaligned native-order loads (memcpy compiles to one move). */
+static inline uint32_t util_load_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t util_load_u64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 
 #endif
