@@ -18,6 +18,8 @@
  */
 #include "query/query.h"
 #include "storage/storage.h"
+
+#include "bench_zipf.h"
 #include "util/util.h"
 
 #include <math.h>
@@ -48,37 +50,6 @@ static uint64_t next_u64(void)
 static double next_unit(void)
 {
     return (double)(next_u64() >> 11) / 9007199254740992.0;
-}
-
-/* Zipf(s) over ranks 0..n-1 by inverse CDF. */
-struct zipf {
-    double *cdf;
-    uint32_t n;
-};
-
-static void zipf_init(struct zipf *z, uint32_t n, double s)
-{
-    z->n = n;
-    z->cdf = malloc(n * sizeof *z->cdf);
-    double sum = 0;
-    for (uint32_t i = 0; i < n; i++)
-        z->cdf[i] = (sum += 1.0 / pow(i + 1.0, s));
-    for (uint32_t i = 0; i < n; i++)
-        z->cdf[i] /= sum;
-}
-
-static uint32_t zipf_next(const struct zipf *z)
-{
-    double u = next_unit();
-    uint32_t lo = 0, hi = z->n - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (z->cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 /* ---- the table ----------------------------------------------------------------------- */
@@ -136,8 +107,8 @@ static void gen_batch(struct rowgen *g, uint32_t n, int64_t *time, struct sql_va
         int64_t t = base + (int64_t)(next_u64() % 2000) - 1000;
         time[r] = t < T0 ? T0 : t >= T0 + DAY_MS ? T0 + DAY_MS - 1 : t;
         uint32_t ch = next_u64() % 3 == 0 ? 0 : 1 + (uint32_t)(next_u64() % (NCHANNELS - 1));
-        const char *page = page_names[zipf_next(&g->pages)];
-        const char *user = user_names[zipf_next(&g->users)];
+        const char *page = page_names[zipf_rank(&g->pages, next_unit())];
+        const char *user = user_names[zipf_rank(&g->users, next_unit())];
         cv[C_CHANNEL][r] = sql_string(channel_names[ch], strlen(channel_names[ch]));
         cv[C_PAGE][r] = sql_string(page, strlen(page));
         cv[C_USER][r] = sql_string(user, strlen(user));

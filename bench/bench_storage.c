@@ -27,6 +27,8 @@
 
 #include "storage/storage.h"
 
+#include "bench_zipf.h"
+
 #define SEG_ROWS 2000000
 #define NPAGES 1000000
 #define NUSERS 200000
@@ -42,37 +44,6 @@ static uint64_t rnd(void)
     return rng;
 }
 static double unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
-
-/* Zipf(s) over n ranks by inverse CDF. */
-struct zipf {
-    double *cdf;
-    uint32_t n;
-};
-
-static void zipf_init(struct zipf *z, uint32_t n, double s)
-{
-    z->n = n;
-    z->cdf = malloc(n * sizeof *z->cdf);
-    double acc = 0;
-    for (uint32_t i = 0; i < n; i++)
-        z->cdf[i] = acc += 1.0 / pow(i + 1.0, s);
-    for (uint32_t i = 0; i < n; i++)
-        z->cdf[i] /= acc;
-}
-
-static uint32_t zipf_draw(const struct zipf *z)
-{
-    double u = unit();
-    uint32_t lo = 0, hi = z->n - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (z->cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* CPU time of this thread: the machine may be shared, and the figures are
  * per core anyway. */
@@ -143,9 +114,9 @@ static void gen(struct data *d, uint64_t n)
     for (uint64_t i = 0; i < n; i++) {
         /* a day of edits, roughly in arrival order */
         d->time[i] = T0 + (int64_t)((double)i * 86399000.0 / (double)n) + (int64_t)(rnd() % 200);
-        d->page[i] = zipf_draw(&zp);
-        d->user[i] = zipf_draw(&zu);
-        d->channel[i] = zipf_draw(&zc);
+        d->page[i] = zipf_rank(&zp, unit());
+        d->user[i] = zipf_rank(&zu, unit());
+        d->channel[i] = zipf_rank(&zc, unit());
         d->added[i] = rnd() % 4 == 0 ? 0 : (int64_t)exp(unit() * 9);
         d->deleted[i] = rnd() % 3 == 0 ? (int64_t)exp(unit() * 7) : 0;
         d->delta[i] = d->added[i] - d->deleted[i];

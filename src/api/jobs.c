@@ -569,7 +569,7 @@ static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char 
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (iv[2 * i] >= iv[2 * i + 1]) {
             char t[64];
-            snprintf(t, sizeof t, "target.intervals[%zu]", i);
+            v_path_idx(t, sizeof t, "target.intervals", i);
             rc = lerr_set_at(err, LERR_INVALID, t, "%s: the interval is empty (start >= end)", t);
         }
     free(iv);

@@ -266,8 +266,8 @@ bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
 /* The last rejections of a running job; 0 when not running here. */
 /*
  * Checks a replace job's target.intervals against a table's
- * partitioningGranularity (enum storage_gran): each an ISO-8601 interval of
- * whole time chunks. Fills out[2i], out[2i + 1] with [start, end) when out
+ * partitioningGranularity (enum storage_gran; -1: their syntax only): each
+ * an ISO-8601 interval of whole time chunks. Fills out[2i], out[2i + 1] with [start, end) when out
  * is not NULL. LERR_INVALID naming target.intervals[i] and the interval to
  * use instead.
  */

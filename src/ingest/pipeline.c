@@ -176,21 +176,9 @@ static int parse_intervals(struct pipeline *p, json_t *spec, struct lerr *err)
     p->ivals = arena_alloc(&p->mem, 2 * n * sizeof *p->ivals);
     if (!p->ivals)
         return lerr_set(err, LERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(iv, i);
-        if (!json_is_string(e) ||
-            interval_parse(json_string_value(e), json_string_length(e), &p->ivals[2 * i],
-                           &p->ivals[2 * i + 1], err)) {
-            char t[64];
-            snprintf(t, sizeof t, "target.intervals[%zu]", i);
-            if (!err->code)
-                lerr_set(err, LERR_INVALID, "an interval is a string \"start/end\"");
-            set_target(err, t);
-            return err->code;
-        }
-    }
-    p->nivals = n;
-    return 0;
+    int rc = ingest_check_intervals(iv, -1, p->ivals, err);
+    p->nivals = rc ? 0 : n;
+    return rc;
 }
 
 static bool in_intervals(const struct pipeline *p, int64_t t)

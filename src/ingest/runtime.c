@@ -1761,11 +1761,11 @@ int ingest_check_intervals(struct json_t *intervals, int gran, int64_t *out, str
             interval_parse(json_string_value(e), json_string_length(e), &a, &b, &ie))
             return lerr_set_at(err, LERR_INVALID, t, "%s: %s", t,
                                ie.code ? ie.msg : "expected a string \"start/end\"");
-        if (g == STORAGE_GRAN_ALL)
+        if (gran >= 0 && g == STORAGE_GRAN_ALL)
             return lerr_set_at(err, LERR_INVALID, t,
                                "%s: the table's partitioningGranularity is 'all', one chunk "
                                "for all time; omit intervals to replace the whole table", t);
-        if (!storage_gran_aligned(g, a, b, &ca, &cb)) {
+        if (gran >= 0 && !storage_gran_aligned(g, a, b, &ca, &cb)) {
             char fa[32], fb[32];
             util_format_iso_ms(ca, fa);
             util_format_iso_ms(cb, fb);
@@ -2102,7 +2102,9 @@ static void supervise(struct ingest_runtime *rt)
     }
 }
 
-static void wait_kick(struct ingest_runtime *rt, int ms)
+/* Sleeps up to ms; wakes early for shutdown, and for the supervisor's kicks
+ * when `kick` (then consuming the kick). */
+static void wait_rt(struct ingest_runtime *rt, int ms, bool kick)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -2113,30 +2115,18 @@ static void wait_kick(struct ingest_runtime *rt, int ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&rt->mu);
-    while (!rt->kick && !rt->stopping)
+    while (!(kick && rt->kick) && !rt->stopping)
         if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) == ETIMEDOUT)
             break;
-    rt->kick = false;
+    if (kick)
+        rt->kick = false;
     pthread_mutex_unlock(&rt->mu);
 }
 
+static void wait_kick(struct ingest_runtime *rt, int ms) { wait_rt(rt, ms, true); }
+
 /* Sleeps up to ms, waking early only for shutdown (not for the supervisor's kicks). */
-static void wait_stop(struct ingest_runtime *rt, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&rt->mu);
-    while (!rt->stopping)
-        if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) == ETIMEDOUT)
-            break;
-    pthread_mutex_unlock(&rt->mu);
-}
+static void wait_stop(struct ingest_runtime *rt, int ms) { wait_rt(rt, ms, false); }
 
 static void *supervisor_main(void *arg)
 {

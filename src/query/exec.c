@@ -585,13 +585,20 @@ static int run_init(struct qrun *r, const struct qplan *p, struct qctx *x, struc
     return 0;
 }
 
-static void run_destroy(struct qrun *r)
+/* Frees the dictionary-id group map (and its charge to the query). */
+static void free_id2gid(struct qrun *r)
 {
     if (r->id2gid) {
         free(r->id2gid);
         qctx_uncharge(r->x, r->id2gid_n * sizeof *r->id2gid);
     }
     r->id2gid = NULL;
+    r->id2gid_n = 0;
+}
+
+static void run_destroy(struct qrun *r)
+{
+    free_id2gid(r);
     qgroups_destroy(&r->groups);
 }
 
@@ -1513,12 +1520,7 @@ static int setup_dict(struct qrun *r)
 
 static void teardown_view(struct qrun *r)
 {
-    if (r->id2gid) {
-        free(r->id2gid);
-        qctx_uncharge(r->x, r->id2gid_n * sizeof *r->id2gid);
-    }
-    r->id2gid = NULL;
-    r->id2gid_n = 0;
+    free_id2gid(r);
     if (r->scan)
         storage_scan_free(r->scan);
     r->scan = NULL;

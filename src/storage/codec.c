@@ -206,20 +206,14 @@ static bool append_compressed(struct buf *out, int codec, const void *raw, size_
 {
     if (!len || len > INT32_MAX)
         return false;
-    size_t bound = codec == ST_CODEC_LZ4 ? (size_t)LZ4_compressBound((int)len)
-                                         : ZSTD_compressBound(len);
-    char *tmp = malloc(bound);
+    if (codec == ST_CODEC_ZSTD)
+        return st_zstd_append(out, raw, len, 3);
+    int bound = LZ4_compressBound((int)len);
+    char *tmp = malloc((size_t)bound);
     if (!tmp)
         return false;
-    size_t got;
-    if (codec == ST_CODEC_LZ4) {
-        int r = LZ4_compress_default(raw, tmp, (int)len, (int)bound);
-        got = r > 0 ? (size_t)r : 0;
-    } else {
-        free(tmp);
-        return st_zstd_append(out, raw, len, 3);
-    }
-    bool ok = got > 0 && buf_append(out, tmp, got);
+    int r = LZ4_compress_default(raw, tmp, (int)len, bound);
+    bool ok = r > 0 && buf_append(out, tmp, (size_t)r);
     free(tmp);
     return ok;
 }
