@@ -52,7 +52,8 @@ enum pipeline_outcome {
     X(PIPE_R_COERCE, "coercion")      \
     X(PIPE_R_GAP, "gap")              \
     X(PIPE_R_SCHEMA, "schema")        \
-    X(PIPE_R_INTERVAL, "interval")
+    X(PIPE_R_INTERVAL, "interval")    \
+    X(PIPE_R_CORRUPT, "corrupt")
 
 enum pipeline_reason {
 #define PIPE_REASON_ENUM(e, name) e,

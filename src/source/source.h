@@ -113,6 +113,9 @@ struct source_gap {
     const char *topic;
     int32_t partition;
     int64_t from, to;
+    /* false: the records no longer exist (retention, trim, a deleted file);
+     * true: they exist but are damaged (checksum, framing) and were skipped. */
+    bool corrupt;
     char reason[200];
 };
 
