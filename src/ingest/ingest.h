@@ -207,6 +207,10 @@ void pipeline_counters(struct pipeline *p, struct pipeline_counters *out);
 void pipeline_counters_add(struct pipeline *p, const struct pipeline_counters *c);
 /* The last rejections, oldest first, into out[0..cap); returns how many. Any thread. */
 size_t pipeline_rejections(struct pipeline *p, struct pipeline_rejection *out, size_t cap);
+/* Puts saved rejections (oldest first) back into the ring: a restarted or
+ * resumed job keeps the log it had. Any thread. */
+void pipeline_rejections_restore(struct pipeline *p, const struct pipeline_rejection *rej,
+                                 size_t n);
 /* Records an event that is not about one row (an offset gap, a widening) in the ring. */
 void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t partition,
                    int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
@@ -296,6 +300,24 @@ void ingest_table_lock(struct ingest_runtime *rt, const char *name);
 void ingest_table_unlock(struct ingest_runtime *rt, const char *name);
 /* After the catalog dropped the table: forget it and delete its files. */
 void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const char *table_id);
+
+/*
+ * The key of a connection's checkpoints: the topic name (Kafka), "pattern:"
+ * + the pattern, or "push:" + the connection name. Tables keep one
+ * checkpoint, tied to this key, whatever the connection is called.
+ */
+struct catalog_doc;
+void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap);
+
+/*
+ * A job was created (the API calls this right after the catalog insert): a
+ * streaming job takes over its table's checkpoint (one per table: another
+ * topic's is dropped), and on a push connection its readFromPoint is
+ * resolved against the log now and committed, so that every event
+ * acknowledged after the job exists is read. Errors are the catalog's.
+ */
+struct catalog_job;
+int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err);
 
 /* Push connections: appends records durably; first offset in *first. */
 struct pushlog_entry;

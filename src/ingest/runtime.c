@@ -447,6 +447,77 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
                 deleted, (long long)min);
 }
 
+/* ---- streams and their checkpoints ------------------------------------------------ */
+
+void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap)
+{
+    json_t *doc = json_loads(conn->doc ? conn->doc : "", 0, NULL);
+    const char *topic = json_string_value(json_object_get(doc, "topicName"));
+    const char *pattern = json_string_value(json_object_get(doc, "topicNamePattern"));
+    if (strcmp(conn->kind, "push_streaming") == 0)
+        snprintf(out, cap, "push:%s", conn->name);
+    else if (topic)
+        snprintf(out, cap, "%s", topic);
+    else
+        snprintf(out, cap, "pattern:%s", pattern ? pattern : "");
+    json_decref(doc);
+}
+
+int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err)
+{
+    if (strcmp(j->type, "streaming") != 0)
+        return 0;
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(rt->cat, CATALOG_CONNECTION, j->connection_name, &cd, err))
+        return err->code;
+    char stream[300];
+    ingest_stream_key(&cd, stream, sizeof stream);
+    bool push = strcmp(cd.kind, "push_streaming") == 0;
+    catalog_doc_destroy(&cd);
+    int dropped = 0;
+    if (catalog_checkpoint_claim(rt->cat, j->table_name, stream, &dropped, err))
+        return err->code;
+    if (dropped)
+        log_msg(LOG_INFO, "ingest",
+                "job %s: table '%s' now reads %s; its checkpoint of another topic or stream "
+                "was dropped",
+                j->id, j->table_name, stream);
+    if (!push)
+        return 0;   /* a Kafka job resolves readFromPoint when it starts (it needs the broker) */
+    /* A push connection's readFromPoint is resolved now, so that every event
+     * acknowledged after the job was created reaches it, however soon. */
+    char *cur = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_checkpoint_get(rt->cat, j->table_name, stream, &cur, &e) == 0) {
+        free(cur);
+        return 0;   /* the table resumes where it stopped reading this stream */
+    }
+    struct rt_push *p = push_get(rt, j->connection_name, err);
+    if (!p)
+        return err->code;
+    json_t *spec = json_loads(j->spec ? j->spec : "", 0, NULL);
+    const char *rfp = json_string_value(json_object_get(spec, "readFromPoint"));
+    int64_t at = rfp && strcmp(rfp, "earliest") == 0 ? pushlog_start_offset(p->log)
+                                                     : pushlog_end_offset(p->log);
+    json_decref(spec);
+    struct source_offsets o;
+    source_offsets_init(&o);
+    char *text = NULL;
+    int rc = source_offsets_set(&o, j->connection_name, 0, at, err);
+    if (!rc && !(text = source_offsets_to_json(&o, err)))
+        rc = err->code;
+    struct catalog_commit cm = {.table_name = j->table_name, .stream = stream,
+                                .expected_offsets = NULL, .new_offsets = text};
+    if (!rc && (rc = catalog_commit(rt->cat, &cm, &e)) == LERR_CONFLICT)
+        rc = 0;   /* a checkpoint appeared meanwhile: it stands */
+    else if (rc)
+        lerr_set(err, rc, "%s", e.msg);
+    free(text);
+    source_offsets_destroy(&o);
+    return rc;
+}
+
 /* ---- a runner --------------------------------------------------------------------- */
 
 /*
@@ -545,7 +616,15 @@ struct runner {
     char gap_msg[512];
     int64_t last_commit_ms;
     bool dirty_offsets;        /* polled past the last committed offsets */
-    bool partitions_new;       /* new partitions: checkpoint them soon */
+    /* The partitions the checkpoint holds (committed, or queued to be, in order): a
+     * partition outside it gets its start committed before any of its rows is
+     * appended (commit_starts). has_checkpoint: the stream has one at all. */
+    struct source_offsets covered;
+    bool has_checkpoint;
+    /* The source cannot go on from the checkpoint (a push log that lost records
+     * past it): health error with blocked_msg until a reset. */
+    bool blocked;
+    char blocked_msg[512];
     /* rejection rate over a sliding window of rows */
     struct pipeline_counters window_start;
     int64_t window_start_ms;
@@ -795,6 +874,50 @@ static char *counters_json(const struct pipeline_counters *c, struct pipeline *p
     return s;
 }
 
+static int name_index(const char *name, const char *(*name_of)(int), int n)
+{
+    for (int i = 0; name && i < n; i++)
+        if (strcmp(name_of(i), name) == 0)
+            return i;
+    return -1;
+}
+
+/* The saved "logs" back into a pipeline's ring (what /logs lists). */
+static void rejections_from_json(const char *text, struct pipeline *pipe)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    json_t *logs = json_object_get(o, "logs");
+    size_t n = json_array_size(logs);
+    struct pipeline_rejection *rej = n ? calloc(n, sizeof *rej) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; rej && i < n; i++) {
+        json_t *e = json_array_get(logs, i);
+        struct pipeline_rejection *r = &rej[k];
+        int oc = name_index(json_string_value(json_object_get(e, "outcome")),
+                            pipeline_outcome_name, 4);
+        int why = name_index(json_string_value(json_object_get(e, "reason")),
+                             pipeline_reason_name, PIPE_R__COUNT);
+        const char *ts = json_string_value(json_object_get(e, "timestamp"));
+        if (oc < 0 || why < 0 || !ts || !time_parse_iso(ts, strlen(ts), NULL, &r->at_ms))
+            continue;   /* written by another version: leave it out */
+        json_t *part = json_object_get(e, "partition"), *off = json_object_get(e, "offset");
+        r->partition = part ? (int32_t)json_integer_value(part) : -1;
+        r->offset = off ? json_integer_value(off) : -1;
+        r->outcome = (uint8_t)oc;
+        r->reason = (uint8_t)why;
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        const char *raw = json_string_value(json_object_get(e, "raw"));
+        snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
+        snprintf(r->raw, sizeof r->raw, "%s", raw ? raw : "");
+        r->raw_cut = json_is_true(json_object_get(e, "rawTruncated"));
+        k++;
+    }
+    if (k)
+        pipeline_rejections_restore(pipe, rej, k);
+    free(rej);
+    json_decref(o);
+}
+
 static void counters_from_json(const char *text, struct pipeline_counters *c)
 {
     memset(c, 0, sizeof *c);
@@ -975,9 +1098,24 @@ static int persist(struct runner *r, bool advance, struct lerr *err)
     struct pipeline_counters pc;
     pipeline_counters(r->job->pipe, &pc);
     it.counters = counters_json(&pc, r->job->pipe);
+    /* Back-pressure: wait for the set being written. While persists keep failing, a
+     * job asked to stop gives up instead (its rows are re-read after a restart). */
     pthread_mutex_lock(&r->ps.mu);
-    while (r->ps.n == PERSIST_QUEUE)
-        pthread_cond_wait(&r->ps.cv, &r->ps.mu);
+    while (r->ps.n == PERSIST_QUEUE) {
+        if (r->ps.error[0] && atomic_load(&r->job->stop)) {
+            rc = lerr_set(err, LERR_IO, "%s", r->ps.error);
+            pthread_mutex_unlock(&r->ps.mu);
+            goto out;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts);
+    }
     pthread_mutex_unlock(&r->ps.mu);
     pthread_mutex_lock(&r->table->mu);
     rc = storage_table_seal(r->table->st, &it.sealed, err);
@@ -1059,10 +1197,98 @@ static int assign_from_checkpoint(struct runner *r, struct lerr *err)
     free(r->ps.expected);
     r->ps.expected = text;
     pthread_mutex_unlock(&r->ps.mu);
-    rc = source_assign(r->job->src, &start, default_start(r), err);
+    r->has_checkpoint = text != NULL;
+    rc = source_offsets_copy(&r->covered, &start, err);
+    /* readFromPoint applies only where the table's reading of this stream starts
+     * afresh (the first start, a new topic, a reset). A partition an existing
+     * checkpoint does not name appeared after it was taken: all of its records are
+     * new to the job, so it starts at its earliest offset. */
+    if (!rc)
+        rc = source_assign(r->job->src, &start, text ? SOURCE_OFFSET_EARLIEST : default_start(r),
+                           err);
     if (!rc)
         rc = source_position(r->job->src, &r->appended, err);
     source_offsets_destroy(&start);
+    return rc;
+}
+
+/* Whether `pos` names a partition (with a known offset) the checkpoint does not hold. */
+static bool uncovered(const struct runner *r, const struct source_offsets *pos)
+{
+    for (size_t i = 0; i < pos->n; i++)
+        if (pos->items[i].next >= 0 &&
+            source_offsets_get(&r->covered, pos->items[i].topic, pos->items[i].partition) ==
+                SOURCE_OFFSET_NONE)
+            return true;
+    return false;
+}
+
+#define START_COMMIT_MS 30000
+
+/*
+ * Makes r->appended — the position of the rows appended so far, with the
+ * start offset of every partition not read yet — the checkpoint, and waits
+ * until it is committed (DESIGN §6): a restart then resumes from these
+ * positions instead of applying readFromPoint again, which for "latest"
+ * would skip whatever arrived in between. Called before the first rows of a
+ * new partition are appended: at the first start, after a reset, for
+ * partitions and topics that appear later. Rows already appended are
+ * persisted with it. Fails (the caller retries) when the persist or commit
+ * does not complete in time, or a reset moved the checkpoint meanwhile.
+ */
+static int commit_starts(struct runner *r, struct lerr *err)
+{
+    if (!persister_drain(r, START_COMMIT_MS) || persist(r, true, err) ||
+        !persister_drain(r, START_COMMIT_MS)) {
+        if (err->code)
+            return err->code;
+        pthread_mutex_lock(&r->ps.mu);
+        lerr_set(err, LERR_IO, "cannot commit the start positions yet: %s",
+                 r->ps.error[0] ? r->ps.error : "the persist did not finish");
+        pthread_mutex_unlock(&r->ps.mu);
+        return err->code;
+    }
+    pthread_mutex_lock(&r->ps.mu);
+    bool conflict = r->ps.conflict;
+    pthread_mutex_unlock(&r->ps.mu);
+    if (conflict)
+        return lerr_set(err, LERR_CONFLICT, "the checkpoint was reset meanwhile");
+    r->has_checkpoint = true;
+    return source_offsets_copy(&r->covered, &r->appended, err);
+}
+
+/*
+ * After an assignment (start or reset): a source that knows its start
+ * offsets gets them committed now, before it is read; a Kafka source still
+ * waiting for metadata reports partitions_changed in the poll that assigns
+ * them, and step() commits them then.
+ */
+static int commit_assignment(struct runner *r, struct lerr *err)
+{
+    if (!source_ready(r->job->src) || (r->has_checkpoint && !uncovered(r, &r->appended)))
+        return 0;
+    return commit_starts(r, err);
+}
+
+/*
+ * Assigns the source from the checkpoint. A source that cannot go on from
+ * it (LERR_CORRUPT: a push log that lost records past the checkpoint) blocks
+ * the job — health error, nothing read — until a reset, rather than failing
+ * it (a failed job cannot be reset) or rewinding it.
+ */
+static int assign_source(struct runner *r, struct lerr *err)
+{
+    struct lerr e;
+    lerr_init(&e);
+    int rc = assign_from_checkpoint(r, &e);
+    r->blocked = rc == LERR_CORRUPT;
+    if (r->blocked) {
+        snprintf(r->blocked_msg, sizeof r->blocked_msg, "%s", e.msg);
+        log_msg(LOG_ERROR, "ingest", "job %s: %s", r->job->id, e.msg);
+        return 0;
+    }
+    if (rc)
+        lerr_set_at(err, rc, e.target, "%s", e.msg);
     return rc;
 }
 
@@ -1078,7 +1304,8 @@ static int do_reset(struct runner *r, int64_t generation, struct lerr *err)
      * appended are dropped: they are read again from the new position. */
     fetcher_pause(r);
     int rc = do_reset_paused(r, generation, err);
-    fetcher_resume(r);
+    if (!r->blocked)
+        fetcher_resume(r);
     return rc;
 }
 
@@ -1098,7 +1325,10 @@ static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *er
                   "or read twice)",
                   r->read_from);
     r->reset_generation = generation;
-    return assign_from_checkpoint(r, err);
+    int rc = assign_source(r, err);
+    if (!rc && !r->blocked)
+        rc = commit_assignment(r, err);
+    return rc;
 }
 
 static bool check_reset(struct runner *r, struct lerr *err)
@@ -1322,6 +1552,7 @@ static void *fetcher_main(void *arg)
         }
         source_release(r->job->src);
         memset(&sl->rows, 0, sizeof sl->rows);
+        sl->rows.counts.newest_event_ms = INT64_MIN;
         if (!sl->rc && sl->n)
             sl->rc = stage_records(r, sl->recs, sl->n, &sl->mem, &sl->rows, &sl->err);
         pthread_mutex_lock(&f->mu);
@@ -1338,9 +1569,10 @@ static void *fetcher_main(void *arg)
     return NULL;
 }
 
-static int fetcher_start(struct runner *r, struct lerr *err)
+static int fetcher_start(struct runner *r, bool paused, struct lerr *err)
 {
     struct fetcher *f = &r->fx;
+    f->pause = paused;   /* a blocked job's fetcher waits for the reset */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     for (int i = 0; i < FETCH_SLOTS; i++) {
@@ -1401,6 +1633,61 @@ static void fetcher_stop(struct runner *r)
 }
 
 /*
+ * The start offsets of the partitions in a batch's position that the
+ * checkpoint does not hold, into r->appended: the first offset of the
+ * batch's records of each, or its position when the batch has none.
+ */
+static int slot_starts(struct runner *r, const struct fetch_slot *sl, struct lerr *err)
+{
+    for (size_t i = 0; i < sl->pos.n; i++) {
+        const struct source_offset *o = &sl->pos.items[i];
+        if (o->next < 0 ||
+            source_offsets_get(&r->covered, o->topic, o->partition) != SOURCE_OFFSET_NONE)
+            continue;
+        int64_t start = o->next;
+        for (size_t k = 0; k < sl->n; k++)
+            if (sl->recs[k].partition == o->partition && sl->recs[k].offset < start &&
+                strcmp(sl->recs[k].topic, o->topic) == 0)
+                start = sl->recs[k].offset;
+        if (source_offsets_set(&r->appended, o->topic, o->partition, start, err))
+            return err->code;
+    }
+    return 0;
+}
+
+/*
+ * A batch's gaps: noted in the job's logs and health, and their offsets
+ * counted with the batch (so they join the counters saved with the rows):
+ * records that no longer exist under reason "gap" (not rows: outside the
+ * four row totals), damaged records that were skipped under "corrupt" as
+ * rows skipped by error.
+ */
+static void count_gaps(struct runner *r, struct fetch_slot *sl)
+{
+    struct source_batch gb = {.gaps = sl->gaps, .ngaps = sl->ngaps};
+    note_gaps(r, &gb);
+    for (size_t i = 0; i < sl->ngaps; i++) {
+        const struct source_gap *g = &sl->gaps[i];
+        uint64_t n = g->to > g->from ? (uint64_t)(g->to - g->from) : 0;
+        if (g->corrupt) {
+            sl->rows.counts.skipped_by_error += n;
+            sl->rows.counts.by_reason[PIPE_R_CORRUPT] += n;
+        } else {
+            sl->rows.counts.by_reason[PIPE_R_GAP] += n;
+        }
+    }
+}
+
+/* Sleeps up to ms, waking early when the job is asked to stop. */
+static void wait_stop_ms(struct runner *r, int ms)
+{
+    for (int waited = 0; waited < ms && !atomic_load(&r->job->stop); waited += 20) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/*
  * Takes the next fetched batch (waiting up to POLL_TIMEOUT_MS) through the
  * pipeline into the table, and records the source position after it.
  * Returns 0, or an error that stops the job.
@@ -1427,17 +1714,26 @@ static int step(struct runner *r, struct lerr *err)
     if (rc) {
         lerr_set_at(err, sl->err.code, sl->err.target, "%s", sl->err.msg);
     } else {
-        struct source_batch gb = {.gaps = sl->gaps, .ngaps = sl->ngaps};
-        note_gaps(r, &gb);
+        if (uncovered(r, &sl->pos)) {
+            /* New partitions (the first start of a source that assigned them late, a
+             * topic or partition that appeared): their starts become the checkpoint
+             * before any of their rows is appended. On failure the batch waits. */
+            struct lerr ce;
+            lerr_init(&ce);
+            if (slot_starts(r, sl, &ce) || commit_starts(r, &ce)) {
+                if (ce.code != LERR_CONFLICT)
+                    set_health(r, "warn", ce.msg);
+                wait_stop_ms(r, 200);
+                return 0;
+            }
+        }
+        count_gaps(r, sl);
         rc = append_staged(r, &sl->rows, err);
         if (!rc) {
             source_offsets_copy(&r->appended, &sl->pos, err);
             if (sl->newest > atomic_load(&r->job->newest_produced_ms))
                 atomic_store(&r->job->newest_produced_ms, sl->newest);
             r->dirty_offsets = true;
-            /* New partitions start at their earliest offset; a checkpoint that names them
-             * keeps a restart from applying readFromPoint to them instead. */
-            r->partitions_new |= sl->partitions_changed;
         }
     }
     pthread_mutex_lock(&f->mu);
@@ -1453,10 +1749,6 @@ static bool should_persist(struct runner *r)
     int64_t now = util_now_ms();
     if (storage_table_should_persist(r->table->st, now))
         return true;
-    if (r->partitions_new) {
-        r->partitions_new = false;
-        return true;
-    }
     /* Nothing buffered (all filtered) but the offsets moved: commit them now and then. */
     int64_t age = r->rt->opts.persist_max_age_ms ? r->rt->opts.persist_max_age_ms : 10000;
     return r->dirty_offsets && now - r->last_commit_ms >= age;
@@ -1477,16 +1769,7 @@ static int runner_start(struct runner *r, struct lerr *err)
     struct catalog_doc cd = {0};
     if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
         return err->code;
-    json_t *cdoc = json_loads(cd.doc, 0, NULL);
-    if (strcmp(cd.kind, "push_streaming") == 0)
-        snprintf(r->stream, sizeof r->stream, "push:%s", cd.name);
-    else if (cdoc && json_object_get(cdoc, "topicName"))
-        snprintf(r->stream, sizeof r->stream, "%s",
-                 json_string_value(json_object_get(cdoc, "topicName")));
-    else
-        snprintf(r->stream, sizeof r->stream, "pattern:%s",
-                 cdoc ? json_string_value(json_object_get(cdoc, "topicNamePattern")) : "");
-    json_decref(cdoc);
+    ingest_stream_key(&cd, r->stream, sizeof r->stream);
     catalog_doc_destroy(&cd);
     struct pipeline_opts po = {r->cj.spec, strlen(r->cj.spec), &r->ptable, util_now_ms()};
     struct pipeline *p = NULL;
@@ -1499,6 +1782,7 @@ static int runner_start(struct runner *r, struct lerr *err)
         struct pipeline_counters c;
         counters_from_json(saved, &c);
         pipeline_counters_add(p, &c);
+        rejections_from_json(saved, p);
         free(saved);
     }
     pthread_mutex_lock(&r->job->mu);
@@ -1506,7 +1790,19 @@ static int runner_start(struct runner *r, struct lerr *err)
     pthread_mutex_unlock(&r->job->mu);
     if (open_source(r, err))
         return err->code;
-    return assign_from_checkpoint(r, err);
+    /* One checkpoint per table, tied to its topic or stream: reading another one
+     * drops it (the Polaris rule), so coming back later starts at readFromPoint. */
+    int dropped = 0;
+    if (catalog_checkpoint_claim(r->rt->cat, r->cj.table_name, r->stream, &dropped, err))
+        return err->code;
+    if (dropped)
+        log_msg(LOG_INFO, "ingest",
+                "job %s: table '%s' now reads %s; its checkpoint of another topic or stream "
+                "was dropped",
+                r->job->id, r->cj.table_name, r->stream);
+    if (assign_source(r, err))
+        return err->code;
+    return r->blocked ? 0 : commit_assignment(r, err);
 }
 
 static void *runner_main(void *arg)
@@ -1514,6 +1810,7 @@ static void *runner_main(void *arg)
     struct rt_job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     source_offsets_init(&r.appended);
+    source_offsets_init(&r.covered);
     arena_init(&r.ptable_mem, 4096, 0);
     snprintf(r.health, sizeof r.health, "ok");
     r.last_commit_ms = util_now_ms();
@@ -1523,7 +1820,7 @@ static void *runner_main(void *arg)
         fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
-    if (fetcher_start(&r, &err)) {
+    if (fetcher_start(&r, r.blocked, &err)) {
         fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
@@ -1536,12 +1833,17 @@ static void *runner_main(void *arg)
     while (!atomic_load(&job->stop)) {
         lerr_init(&err);
         int64_t now = util_now_ms();
-        if (now - last_reset_check >= RESET_CHECK_MS) {
+        if (now - last_reset_check >= RESET_CHECK_MS || r.blocked) {
             last_reset_check = now;
             if (check_reset(&r, &err) == false && err.code) {
                 fail(&r, "reset failed: %s", err.msg);
                 goto out;
             }
+        }
+        if (r.blocked) {
+            set_health(&r, "error", r.blocked_msg);
+            wait_stop_ms(&r, RESET_CHECK_MS);
+            continue;
         }
         if (step(&r, &err)) {
             fail(&r, "%s", err.msg);
@@ -1572,13 +1874,15 @@ static void *runner_main(void *arg)
      * fetched but not appended are read again on resume). */
     fetcher_stop(&r);
     lerr_init(&err);
-    if (persist(&r, true, &err) || !persister_drain(&r, 60000))
+    /* A blocked job read nothing: its checkpoint stays as it is. */
+    if (persist(&r, !r.blocked, &err) || !persister_drain(&r, 60000))
         log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id,
                 err.code ? err.msg : "the persister did not finish");
 out:
     fetcher_stop(&r);
     persister_stop(&r);
     source_offsets_destroy(&r.appended);
+    source_offsets_destroy(&r.covered);
     pthread_mutex_lock(&job->mu);
     struct source *src = job->src;
     struct pipeline *pipe = job->pipe;

@@ -197,6 +197,11 @@ static int push_health(struct source *s, char *msg, size_t cap)
     return SOURCE_HEALTH_OK;   /* a local log has no broker to lose; errors come from poll */
 }
 
+static bool push_ready(struct source *s)
+{
+    return ((struct push_source *)s)->cur != NULL;   /* a log's ends are always known */
+}
+
 static void push_close(struct source *s)
 {
     struct push_source *ps = (struct push_source *)s;
@@ -213,6 +218,7 @@ static const struct source_ops push_ops = {
     .position = push_position,
     .partitions = push_partitions,
     .health = push_health,
+    .ready = push_ready,
     .close = push_close,
 };
 

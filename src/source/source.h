@@ -14,7 +14,8 @@
  *               source_offsets_from_json (the checkpoint text the catalog keeps)
  *   sources     source_open_kafka(), source_open_push(), source_assign(),
  *               source_poll(), source_release(), source_position(),
- *               source_partitions(), source_lag(), source_health(), source_close()
+ *               source_partitions(), source_lag(), source_health(), source_ready(),
+ *               source_close()
  *   Kafka       source_kafka_config_from_json() (a connection document + its
  *               secrets into a config)
  *   push log    pushlog_open(), pushlog_append(), pushlog_trim(),
@@ -240,6 +241,15 @@ enum { SOURCE_HEALTH_OK = 0, SOURCE_HEALTH_WARN = 1 };
  * warning clears itself when the broker answers again. Thread-safe.
  */
 int source_health(struct source *s, char *msg, size_t cap);
+
+/*
+ * Whether the assignment is carried out: every assigned partition has a
+ * concrete start offset, so source_position() is a checkpoint that a restart
+ * can resume from. False before source_assign() and while a Kafka source
+ * still waits for the metadata or offsets to carry it out (the poll that
+ * completes it reports partitions_changed). Poll thread.
+ */
+bool source_ready(struct source *s);
 
 /* Stops and frees; records of the last batch become invalid. NULL is fine. */
 void source_close(struct source *s);
