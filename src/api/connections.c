@@ -374,8 +374,16 @@ int api_connections_delete(struct api_req *r)
 {
     struct lerr err;
     lerr_init(&err);
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &cd, &err))
+        return api_reply_err(r, &err);
+    bool push = strcmp(cd.kind, "push_streaming") == 0;
+    catalog_doc_destroy(&cd);
     if (catalog_doc_delete(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &err))
         return api_reply_err(r, &err);
+    /* A push connection's events go with it: its log, and the checkpoints of its stream. */
+    if (push && ingest_push_dropped(r->srv->rt, r->seg[1], &err))
+        log_msg(LOG_WARN, "api", "connection '%s' deleted, but: %s", r->seg[1], err.msg);
     api_reply(r, 200, NULL);
     return 0;
 }

@@ -326,9 +326,18 @@ int ingest_push_append(struct ingest_runtime *rt, const char *connection,
                        struct lerr *err);
 
 /* A reader over a push connection's log (for previews: reads without any
- * checkpoint). Close with source_close(); the log outlives it. */
+ * checkpoint). *hold keeps the log open while it reads; close both with
+ * ingest_push_source_close(). */
 struct source *ingest_push_source(struct ingest_runtime *rt, const char *connection,
-                                  struct lerr *err);
+                                  void **hold, struct lerr *err);
+void ingest_push_source_close(struct ingest_runtime *rt, struct source *src, void *hold);
+/*
+ * After the catalog deleted a push connection: its log is closed (once the
+ * appends and previews still using it are done) and its directory deleted,
+ * and every table's checkpoint of its stream dropped — a new connection of
+ * the same name is a new stream. Errors name what could not be removed.
+ */
+int ingest_push_dropped(struct ingest_runtime *rt, const char *connection, struct lerr *err);
 
 /* Prometheus text of the runtime's metrics. */
 void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out);

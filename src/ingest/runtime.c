@@ -64,6 +64,7 @@ struct rt_push {
     char name[80];
     struct pushlog *log;
     int64_t last_trim_ms;
+    int refs;        /* the registry's own (while listed) + one per user; under rt->mu */
 };
 
 struct rt_job {
@@ -322,11 +323,10 @@ void ingest_table_unlock(struct ingest_runtime *rt, const char *name)
 
 static void remove_tree(const char *dir)
 {
-    char cmd[1400];
-    /* The directory is ours (DIR/tables/<uuid>); a uuid needs no quoting. */
-    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
-    if (system(cmd) != 0)
-        log_msg(LOG_WARN, "ingest", "could not remove %s", dir);
+    struct lerr err;
+    lerr_init(&err);
+    if (util_remove_tree(dir, &err))
+        log_msg(LOG_WARN, "ingest", "%s", err.msg);
 }
 
 void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const char *table_id)
@@ -359,8 +359,18 @@ void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const cha
 
 /* ---- push logs --------------------------------------------------------------- */
 
+/*
+ * The open log of a push connection (opening it on first use), with a
+ * reference the caller gives back with push_put(): a deleted connection's log
+ * is closed once its last user is done.
+ */
 static struct rt_push *push_get(struct ingest_runtime *rt, const char *name, struct lerr *err)
 {
+    if (!util_name_is_path_safe(name)) {
+        lerr_set(err, LERR_INVALID, "connection name '%s' cannot name a push log directory",
+                 name);
+        return NULL;
+    }
     pthread_mutex_lock(&rt->mu);
     struct rt_push *p = rt->pushes;
     while (p && strcmp(p->name, name) != 0)
@@ -379,12 +389,28 @@ static struct rt_push *push_get(struct ingest_runtime *rt, const char *name, str
             p = NULL;
         } else {
             snprintf(p->name, sizeof p->name, "%s", name);
+            p->refs = 1;
             p->next = rt->pushes;
             rt->pushes = p;
         }
     }
+    if (p)
+        p->refs++;
     pthread_mutex_unlock(&rt->mu);
     return p;
+}
+
+static void push_put(struct ingest_runtime *rt, struct rt_push *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    bool last = --p->refs == 0;
+    pthread_mutex_unlock(&rt->mu);
+    if (last) {
+        pushlog_close(p->log);
+        free(p);
+    }
 }
 
 int ingest_push_append(struct ingest_runtime *rt, const char *connection,
@@ -394,14 +420,69 @@ int ingest_push_append(struct ingest_runtime *rt, const char *connection,
     struct rt_push *p = push_get(rt, connection, err);
     if (!p)
         return err->code;
-    return pushlog_append(p->log, e, n, first, err);
+    int rc = pushlog_append(p->log, e, n, first, err);
+    push_put(rt, p);
+    return rc;
 }
 
 struct source *ingest_push_source(struct ingest_runtime *rt, const char *connection,
-                                  struct lerr *err)
+                                  void **hold, struct lerr *err)
 {
     struct rt_push *p = push_get(rt, connection, err);
-    return p ? source_open_push(p->log, connection, err) : NULL;
+    struct source *src = p ? source_open_push(p->log, connection, err) : NULL;
+    if (!src)
+        push_put(rt, p);
+    *hold = src ? p : NULL;
+    return src;
+}
+
+void ingest_push_source_close(struct ingest_runtime *rt, struct source *src, void *hold)
+{
+    source_close(src);
+    push_put(rt, hold);
+}
+
+int ingest_push_dropped(struct ingest_runtime *rt, const char *connection, struct lerr *err)
+{
+    if (!util_name_is_path_safe(connection))
+        return 0;   /* never had a log directory */
+    char stream[300];
+    snprintf(stream, sizeof stream, "push:%s", connection);
+    int rc = catalog_checkpoint_drop_stream(rt->cat, stream, err);
+    pthread_mutex_lock(&rt->mu);
+    struct rt_push **pp = &rt->pushes, *p = NULL;
+    for (; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, connection) == 0) {
+            p = *pp;
+            *pp = p->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    if (p) {
+        /* Appends and previews finish quickly; no job reads a deleted connection (the
+         * catalog refuses to delete one a live job uses). Wait for them, then close. */
+        for (int waited = 0; waited < 10000; waited += 10) {
+            pthread_mutex_lock(&rt->mu);
+            bool alone = p->refs == 1;
+            pthread_mutex_unlock(&rt->mu);
+            if (alone)
+                break;
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        push_put(rt, p);
+    }
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/push/%s", rt->dir, connection);
+    struct lerr e;
+    lerr_init(&e);
+    if (util_remove_tree(dir, &e)) {
+        log_msg(LOG_WARN, "ingest", "push connection '%s': %s", connection, e.msg);
+        if (!rc)
+            rc = lerr_set(err, e.code, "%s", e.msg);
+    }
+    return rc;
 }
 
 /*
@@ -415,8 +496,10 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     struct rt_push *p = push_get(rt, conn, &err);
     int64_t now = util_now_ms();
     if (!p || now - p->last_trim_ms < (rt->opts.trim_period_ms ? rt->opts.trim_period_ms
-                                                                 : TRIM_EVERY_MS))
+                                                                 : TRIM_EVERY_MS)) {
+        push_put(rt, p);
         return;
+    }
     p->last_trim_ms = now;
     struct catalog_job_list jobs;
     if (catalog_job_list(rt->cat, &jobs, &err))
@@ -445,6 +528,7 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     if (min > 0 && min != INT64_MAX && pushlog_trim(p->log, min, &deleted, &err) == 0 && deleted)
         log_msg(LOG_INFO, "ingest", "push log '%s': deleted %d file(s) below offset %lld", conn,
                 deleted, (long long)min);
+    push_put(rt, p);
 }
 
 /* ---- streams and their checkpoints ------------------------------------------------ */
@@ -500,6 +584,7 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     const char *rfp = json_string_value(json_object_get(spec, "readFromPoint"));
     int64_t at = rfp && strcmp(rfp, "earliest") == 0 ? pushlog_start_offset(p->log)
                                                      : pushlog_end_offset(p->log);
+    push_put(rt, p);
     json_decref(spec);
     struct source_offsets o;
     source_offsets_init(&o);
@@ -625,6 +710,7 @@ struct runner {
      * past it): health error with blocked_msg until a reset. */
     bool blocked;
     char blocked_msg[512];
+    void *push_hold;           /* the push log's reference while the source reads it */
     /* rejection rate over a sliding window of rows */
     struct pipeline_counters window_start;
     int64_t window_start_ms;
@@ -1147,9 +1233,7 @@ static int open_source(struct runner *r, struct lerr *err)
         return err->code;
     struct source *src = NULL;
     if (strcmp(cd.kind, "push_streaming") == 0) {
-        struct rt_push *p = push_get(r->rt, cd.name, err);
-        if (p)
-            src = source_open_push(p->log, cd.name, err);
+        src = ingest_push_source(r->rt, cd.name, &r->push_hold, err);
     } else {
         struct arena a;
         arena_init(&a, 4096, 0);
@@ -1889,7 +1973,7 @@ out:
     job->src = NULL;
     job->pipe = NULL;
     pthread_mutex_unlock(&job->mu);
-    source_close(src);
+    ingest_push_source_close(r.rt, src, r.push_hold);
     pipeline_free(pipe);
     json_decref(r.spec);
     catalog_job_destroy(&r.cj);

@@ -10,6 +10,7 @@ under byReason.gap, and the rejected-record log kept across suspend, resume
 and cancel.
 """
 import json
+import os
 import random
 import signal
 import subprocess
@@ -124,6 +125,23 @@ with Server(env={"LODESTAR_PERSIST_MAX_ROWS": "250", "LODESTAR_PERSIST_MAX_AGE_M
     total += 100
     c.eq(settle(s, "pushed", expect(0, total)), expect(0, total),
          "push: events pushed while suspended are read after resume")
+
+    # a deleted push connection takes its log (and its space) with it: a new connection of
+    # the same name starts empty, even for a job on earliest
+    logdir = os.path.join(s.data_dir, "push", "web")
+    c.ok(push(s, "web", lines(0, 100)), "100 more events before the delete")
+    s.req("PUT", f"/v2/jobs/{jid}", {"desiredExecutionStatus": "canceled"})
+    c.eq(s.req("DELETE", "/v2/connections/web").status, 200, "push connection deleted")
+    c.ok(not os.path.exists(logdir), "its log directory is gone", str(os.listdir(
+        os.path.dirname(logdir)) if os.path.exists(os.path.dirname(logdir)) else ""))
+    s.req("POST", "/v2/connections", {"type": "push_streaming", "name": "web"})
+    j2 = create(s, job("pushed2", "web", read="earliest"), "job on the new connection")
+    c.ok(running(s, j2), "the new job runs")
+    time.sleep(0.5)
+    c.eq(count_sum(s, "pushed2"), None, "nothing of the deleted connection's events is read")
+    c.ok(push(s, "web", lines(0, 10)), "10 events to the new connection")
+    c.eq(settle(s, "pushed2", expect(0, 10)), expect(0, 10), "exactly its own 10 events")
+    s.req("PUT", f"/v2/jobs/{j2}", {"desiredExecutionStatus": "canceled"})
 
 
 # ---- Kafka, readFromPoint latest ---------------------------------------------------------
