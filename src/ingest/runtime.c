@@ -802,6 +802,7 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                 return err->code;
             }
             const char *dt = c->measure ? NULL : sql_type_name(sc.type);
+            char buf[32];   /* fetchers of different tables run this at once */
             if (c->measure) {
                 static const char *const names[] = {
                     [SQL_AGG_COUNT_STAR] = "count", [SQL_AGG_COUNT] = "count",
@@ -809,7 +810,6 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     [SQL_AGG_MAX] = "Max",          [SQL_AGG_LATEST] = "Latest",
                     [SQL_AGG_EARLIEST] = "Earliest", [SQL_AGG_LATEST_BY] = "Latest",
                     [SQL_AGG_EARLIEST_BY] = "Earliest"};
-                static char buf[32];
                 const char *suffix = c->agg->kind < LS_ARRAY_LEN(names) && names[c->agg->kind]
                                          ? names[c->agg->kind] : "Sum";
                 const char *base = c->type == SQL_DOUBLE || c->type == SQL_FLOAT ? "double"
