@@ -8,6 +8,7 @@
  *   lodestar version
  */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,34 @@ static uint64_t env_u64(const char *name)
     return v && *v && !*end ? x : 0;
 }
 
+/*
+ * The data directory holds connection secrets, API key hashes and every
+ * event: the server creates it 0700 and everything in it 0600 (umask 077,
+ * set in main). One the user made first (mkdir -p, a mounted volume) may let
+ * others in: say so, and take group/other permissions off the files inside
+ * (written by an older version or under another umask).
+ */
+static void check_data_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return;   /* api_serve creates it, 0700 */
+    if (st.st_mode & 077)
+        log_msg(LOG_WARN, "server",
+                "data directory %s can be entered by other users (mode %04o): it holds "
+                "connection secrets, API key hashes and every event; its files are made "
+                "private (0600), and `chmod 700 %s` closes the directory itself",
+                dir, (unsigned)(st.st_mode & 07777), dir);
+    struct lerr err;
+    lerr_init(&err);
+    int n = util_private_tree(dir, &err);
+    if (n > 0)
+        log_msg(LOG_WARN, "server", "%s: took group and other permissions off %d file(s)", dir,
+                n);
+    else if (n < 0)
+        log_msg(LOG_WARN, "server", "%s", err.msg);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088"};
@@ -153,6 +182,7 @@ static int cmd_serve(int argc, char **argv)
     }
     struct lerr err;
     lerr_init(&err);
+    check_data_dir(o.data_dir);
     if (api_serve(&o, &err)) {
         fprintf(stderr, "lodestar serve: %s\n", err.msg);
         return 1;
@@ -309,6 +339,9 @@ static int cmd_quickstart(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Everything Lodestar writes is private to its user: the catalog (connection secrets,
+     * key hashes), push logs, segments, uploads. */
+    umask(077);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -45,7 +45,7 @@ done
 # overflow or UB
 # in a handler fails the run (the server exits non-zero on a LeakSanitizer report).
 if [ -x build/asan/lodestar ]; then
-  for t in ${ASAN_E2E:-test_api test_push test_batch test_sample}; do
+  for t in ${ASAN_E2E:-test_api test_push test_batch test_sample test_hostile}; do
     ASAN_OPTIONS=detect_leaks=1 LODESTAR_BIN=build/asan/lodestar \
       run_one "e2e-asan/$t" python3 "tests/e2e/$t.py"
   done

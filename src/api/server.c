@@ -148,7 +148,10 @@ static void dispatch(struct api_req *r, const char *authorization)
     snprintf(pathbuf, sizeof pathbuf, "%s", r->url);
     bool is_projects = false;
     if (split_path(r, pathbuf, &is_projects, &err)) {
-        api_reply_err(r, &err);
+        /* Who may learn which projects exist: authenticate before saying 404. */
+        struct lerr ae;
+        lerr_init(&ae);
+        api_reply_err(r, api_auth(r->srv, authorization, &r->key, &ae) ? &ae : &err);
         return;
     }
     const struct route *match = NULL;
