@@ -370,6 +370,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         MHD_add_response_header(resp, "Content-Type",
                                 r.content_type ? r.content_type : "text/plain");
+        if (r.warning[0])
+            MHD_add_response_header(resp, "X-Lodestar-Warning", r.warning);
         cs->status = r.status;
         rc = MHD_queue_response(conn, (unsigned)r.status, resp);
         MHD_destroy_response(resp);

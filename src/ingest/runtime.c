@@ -168,6 +168,7 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
     size_t ncols = 0;
     struct catalog_segment_list segs = {0};
     const char **known = NULL;
+    int64_t *chunks = NULL;
     int rc = doc_columns(doc, &mem, &cols, &ncols, err);
     if (rc)
         goto out;
@@ -187,13 +188,16 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
     if ((rc = catalog_segment_list(rt->cat, t->name, &segs, err)))
         goto out;
     known = calloc(segs.n + 1, sizeof *known);
-    if (!known) {
+    chunks = calloc(2 * segs.n + 1, sizeof *chunks);
+    if (!known || !chunks) {
         rc = lerr_set(err, LERR_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < segs.n; i++) {
         const char *slash = strrchr(segs.items[i].path, '/');
         known[i] = slash ? slash + 1 : segs.items[i].path;
+        chunks[2 * i] = segs.items[i].chunk_start;
+        chunks[2 * i + 1] = segs.items[i].chunk_end;
     }
     struct storage_open_opts oo = {
         /* A job holds the set it fills and at most one sealed set being written, so
@@ -203,10 +207,12 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
                    rt->opts.persist_max_age_ms},
         .known = known,
         .nknown = segs.n,
+        .known_chunks = chunks,
     };
     rc = storage_table_open(t->dir, t->name, &sch, &oo, &t->st, err);
 out:
     free(known);
+    free(chunks);
     catalog_segment_list_free(&segs);
     arena_destroy(&mem);
     return rc;

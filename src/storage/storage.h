@@ -142,8 +142,11 @@ struct storage_open_opts {
      * directory are removed (one log line each). */
     const char *const *known;
     size_t nknown;
-    /* Check every part's checksum at open (default: header and footer only;
-     * parts are checked on first read either way). */
+    /* The time chunk [start, end) of each known segment (2 values each), for
+     * naming what a corrupt or missing one leaves out; NULL: unknown. */
+    const int64_t *known_chunks;
+    /* Also decode every block and bitmap at open (every part's checksum and
+     * structure are always checked when a segment is opened). */
     bool verify_all;
 };
 
@@ -326,6 +329,17 @@ struct storage_snapshot {
     const struct storage_column *cols;
     size_t nviews;
     struct storage_view *const *views;
+    /* Rows the snapshot cannot read: segments found corrupt or missing, by
+     * time chunk. A query whose time range meets one must fail (or, when the
+     * user asked for partial results, say what it left out). */
+    size_t nmissing;
+    const struct storage_missing *missing;
+};
+
+struct storage_missing {
+    char name[96];                    /* the segment file */
+    int64_t chunk_start, chunk_end;   /* its time chunk; INT64_MIN, INT64_MAX when unknown */
+    char msg[400];
 };
 
 /* Takes a snapshot (never fails except for memory: NULL). Any thread. */
