@@ -17,6 +17,8 @@ CFLAGS   ?= -O2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   := $(PKG_LIBS) -lroaring -lcurl -lm -lpthread
+# The ENOSPC shim (tests/enospc/) looks up libc's functions with dlsym.
+TEST_LIBS := -ldl
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -47,9 +49,15 @@ build/liblodestar.a: $(OBJ)
 build/lodestar: build/obj/main.o build/liblodestar.a
 	$(CC) $(BASEFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: tests/unit/%.c build/liblodestar.a $(HDRS)
+build/tests/%: tests/unit/%.c build/liblodestar.a $(HDRS) tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS) $(TEST_LIBS)
+
+# A full disk on demand, preloaded into the server by tests/e2e/test_diskfull.py. Never
+# instrumented: under ASan it runs ahead of the sanitizer's own interceptors.
+build/tests/libenospc.so: tests/enospc/enospc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 build/asan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -62,12 +70,12 @@ build/asan/liblodestar.a: $(ASAN_OBJ)
 build/asan/lodestar: build/asan/obj/main.o build/asan/liblodestar.a
 	$(CC) $(BASEFLAGS) -O1 $(SAN) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS)
+build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS) tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS)
+	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS) $(TEST_LIBS)
 
-unit: $(UNIT_BIN)
-unit-asan: $(ASAN_BIN) build/asan/lodestar
+unit: $(UNIT_BIN) build/tests/libenospc.so
+unit-asan: $(ASAN_BIN) build/asan/lodestar build/tests/libenospc.so
 
 test: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all unit unit-asan
