@@ -19,6 +19,11 @@
  * are removed when the table opens, and the job re-reads from the committed
  * offsets.
  *
+ * A full disk: a persist that fails keeps its sealed rows (visible, uncommitted) and is
+ * retried, with the job's health saying why; the runner stops reading once one more set
+ * waits. Only a server shutdown gives up on it, after its bound (ingest_runtime_stop),
+ * and the rows given up are read again after the restart (struct persister).
+ *
  * Locks: rt->mu guards the registries (tables, logs, runners) and is never
  * held across I/O except while opening a table or log; a table's own mutex
  * serialises its writers (the runner's append/persist, schema changes);
