@@ -59,6 +59,7 @@
 #define PERSIST_RETRY_MS 1000
 #define PERSIST_REPORT_MS 30000   /* a persist that keeps failing: health refreshed this often, */
 #define PERSIST_LOG_MS 60000      /* and a log line this often */
+#define PERSIST_FAILED "persisting failed (will retry): "
 
 struct rt_table {
     struct rt_table *next;
@@ -923,8 +924,7 @@ static void persist_failed(struct runner *r, const struct persist_item *it,
         bytes += storage_sealed_bytes(it->sealed);
         char size[32];
         fmt_bytes(bytes, size);
-        snprintf(p->error, sizeof p->error,
-                 "persisting failed (will retry): %s; %llu rows (%s) buffered in memory",
+        snprintf(p->error, sizeof p->error, PERSIST_FAILED "%s; %llu rows (%s) buffered in memory",
                  err->msg, (unsigned long long)rows, size);
         p->reported_ns = now;
     }
@@ -1646,14 +1646,17 @@ static void note_unpersisted(struct runner *r)
     char why[512];
     pthread_mutex_lock(&r->ps.mu);
     rows += r->ps.abandoned_rows;
-    snprintf(why, sizeof why, "%s", r->ps.error[0] ? r->ps.error : "the final persist failed");
+    const char *e = r->ps.error;
+    if (strncmp(e, PERSIST_FAILED, strlen(PERSIST_FAILED)) == 0)
+        e += strlen(PERSIST_FAILED);
+    snprintf(why, sizeof why, "%s", *e ? e : "the final persist failed");
     pthread_mutex_unlock(&r->ps.mu);
     if (!rows)
         return;
     log_msg(LOG_ERROR, "ingest",
-            "job %s: %llu rows of table '%s' were not persisted when the job stopped (%s); the "
-            "checkpoint was not advanced past them, so they are read again from %s after a "
-            "restart",
+            "job %s: %llu rows of table '%s' were not persisted when the job stopped (last "
+            "error: %s); the checkpoint was not advanced past them, so they are read again "
+            "from %s after a restart",
             r->job->id, (unsigned long long)rows, r->table->name, why, r->stream);
     struct ingest_runtime *rt = r->rt;
     atomic_fetch_add(&rt->unpersisted_rows, rows);
