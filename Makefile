@@ -32,6 +32,8 @@ pkgconf = $(or $(shell pkg-config $(1) $(PKGS) 2>/dev/null),$(error pkg-config c
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgconf,--cflags))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $(call pkgconf,--libs))$(PKG_LIBS)
 LDLIBS     = $(PKG_LIBS) -lroaring -lcurl -lm -lpthread
+# The ENOSPC shim (tests/enospc/) looks up libc's functions with dlsym.
+TEST_LIBS := -ldl
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -59,8 +61,8 @@ deps:
 	@bash scripts/deps.sh
 
 _all: build/lodestar
-_unit: $(UNIT_BIN)
-_unit-asan: $(ASAN_BIN) build/asan/lodestar
+_unit: $(UNIT_BIN) build/tests/libenospc.so
+_unit-asan: $(ASAN_BIN) build/asan/lodestar build/tests/libenospc.so
 _tsan: build/tsan/lodestar
 
 _test:
@@ -85,9 +87,15 @@ build/liblodestar.a: $(OBJ)
 build/lodestar: build/obj/main.o build/liblodestar.a
 	$(CC) $(BASEFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: tests/unit/%.c build/liblodestar.a $(HDRS)
+build/tests/%: tests/unit/%.c build/liblodestar.a $(HDRS) tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS) $(TEST_LIBS)
+
+# A full disk on demand, preloaded into the server by tests/e2e/test_diskfull.py. Never
+# instrumented: under ASan it runs ahead of the sanitizer's own interceptors.
+build/tests/libenospc.so: tests/enospc/enospc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 build/asan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -100,9 +108,9 @@ build/asan/liblodestar.a: $(ASAN_OBJ)
 build/asan/lodestar: build/asan/obj/main.o build/asan/liblodestar.a
 	$(CC) $(BASEFLAGS) -O1 $(SAN) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS)
+build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS) tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS)
+	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS) $(TEST_LIBS)
 
 # The server under ThreadSanitizer, for the streaming, push and API suites.
 build/tsan/obj/%.o: src/%.c $(HDRS)

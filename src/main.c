@@ -168,6 +168,8 @@ static int cmd_serve(int argc, char **argv)
     o.ingest.push_segment_bytes = env_u64("LODESTAR_PUSH_SEGMENT_BYTES");
     o.ingest.trim_period_ms = (int)env_u64("LODESTAR_PUSH_TRIM_MS");
     o.ingest.compact_period_ms = (int)env_u64("LODESTAR_COMPACT_MS");
+    uint64_t shutdown_ms = env_u64("LODESTAR_SHUTDOWN_TIMEOUT_MS");
+    o.ingest.shutdown_timeout_ms = shutdown_ms > 3600000 ? 3600000 : (int)shutdown_ms;
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
@@ -183,6 +185,8 @@ static int cmd_serve(int argc, char **argv)
     struct lerr err;
     lerr_init(&err);
     check_data_dir(o.data_dir);
+    /* Exit 1 when it could not start, and also when a shutdown left buffered rows
+     * unpersisted (a full disk): supervisors then see that the stop was not clean. */
     if (api_serve(&o, &err)) {
         fprintf(stderr, "lodestar serve: %s\n", err.msg);
         return 1;

@@ -27,8 +27,10 @@ struct api_opts {
  * Opens the catalog in data_dir, creates the admin key on first start
  * (printed once on stderr and written to DIR/admin.key, mode 0600), serves
  * until SIGTERM or SIGINT, then stops accepting, lets in-flight requests
- * finish, closes the catalog and returns 0. Blocks those signals in the
- * calling thread. Sets err and returns its code when it cannot start.
+ * finish, stops the jobs (ingest_runtime_stop), closes the catalog and
+ * returns 0 — or ingest_runtime_stop's error when buffered rows could not
+ * be persisted in time (a full disk). Blocks those signals in the calling
+ * thread. Sets err and returns its code when it cannot start.
  */
 int api_serve(const struct api_opts *o, struct lerr *err);
 

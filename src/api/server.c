@@ -491,8 +491,10 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!d) {
-        ingest_runtime_stop(srv.rt);
-        catalog_close(srv.cat);
+        struct lerr e2;
+        lerr_init(&e2);
+        if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
+            catalog_close(srv.cat);
         return lerr_set(err, LERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -506,9 +508,11 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     /* Stop accepting, then let in-flight requests finish (MHD joins its threads). */
     MHD_quiesce_daemon(d);
     MHD_stop_daemon(d);
-    /* Running jobs persist what they buffered before the catalog closes. */
-    ingest_runtime_stop(srv.rt);
-    catalog_close(srv.cat);
-    log_msg(LOG_INFO, "server", "stopped");
-    return 0;
+    /* Running jobs persist what they buffered before the catalog closes; a runtime that
+     * could not stop every thread in time still uses it (the process exits around them). */
+    int rc = ingest_runtime_stop(srv.rt, err);
+    if (rc != LERR_TIMEOUT)
+        catalog_close(srv.cat);
+    log_msg(rc ? LOG_ERROR : LOG_INFO, "server", "%s", rc ? "stopped with errors" : "stopped");
+    return rc;
 }

@@ -236,8 +236,10 @@ void storage_table_realtime_usage(const struct storage_table *t, uint64_t *rows,
  * the directory), then calls commit once with all of them. On success the
  * segments replace the buffers atomically for new snapshots (older snapshots
  * keep reading the buffers). On failure (write error or commit != 0) the new
- * files are deleted, the buffers are kept, and the error is returned.
- * Writer thread only.
+ * files are deleted, the buffers are kept, and the error is returned:
+ * LERR_IO for a failed write, fsync, close or rename — a full disk says "No
+ * space left on device" and names the file and the directory whose disk to
+ * free —, LERR_NOMEM, or the commit's own error. Writer thread only.
  */
 int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
                           struct lerr *err);
@@ -257,6 +259,8 @@ int storage_table_seal(struct storage_table *t, struct storage_sealed **out, str
 int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed *s,
                                  storage_commit_fn commit, void *ctx, struct lerr *err);
 uint64_t storage_sealed_rows(const struct storage_sealed *s);
+/* The memory the sealed buffers hold (approximate, as storage_table_realtime_usage). */
+uint64_t storage_sealed_bytes(const struct storage_sealed *s);
 void storage_sealed_free(struct storage_sealed *s);
 
 struct storage_compact_opts {

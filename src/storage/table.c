@@ -775,6 +775,14 @@ int storage_table_seal(struct storage_table *t, struct storage_sealed **out, str
 
 uint64_t storage_sealed_rows(const struct storage_sealed *s) { return s ? s->rows : 0; }
 
+uint64_t storage_sealed_bytes(const struct storage_sealed *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; s && i < s->n; i++)
+        n += rt_bytes(s->rts[i]);
+    return n;
+}
+
 void storage_sealed_free(struct storage_sealed *s)
 {
     if (!s)
