@@ -392,10 +392,11 @@ static enum fchk frame_at(struct walker *w, uint64_t pos, bool may_read,
 }
 
 /*
- * Reads the frame at byte q into vbuf and checks it (length, limit,
- * checksum): 1 good (*lenf and *off filled), 0 not, -1 I/O error. A frame
- * cut short by the limit whose header is whole is reported through *torn
- * (when torn is not NULL) with *off filled, and counts as not good.
+ * Checks the frame at byte q (length, limit, checksum), from the window when
+ * it holds the bytes, else read into vbuf: 1 good (*lenf and *off filled), 0
+ * not, -1 I/O error. A frame cut short by the limit whose header is whole is
+ * reported through *torn (when torn is not NULL) with *off filled, and
+ * counts as not good.
  */
 static int check_at(struct walker *w, uint64_t q, uint32_t *lenf, int64_t *off, bool *torn)
 {
@@ -403,12 +404,17 @@ static int check_at(struct walker *w, uint64_t q, uint32_t *lenf, int64_t *off, 
         *torn = false;
     if (w->limit - q < HDR)
         return 0;
-    unsigned char *v = (unsigned char *)w->vbuf;
-    ssize_t got = pread_full(w->fd, w->vbuf, HDR, q);
-    if (got < 0)
-        return -1;
-    if ((size_t)got < HDR)
-        return 0;
+    const unsigned char *v = (const unsigned char *)w->vbuf;
+    bool windowed = in_window(w, q, HDR);
+    if (windowed) {
+        v = (const unsigned char *)w->buf + (q - w->wpos);
+    } else {
+        ssize_t got = pread_full(w->fd, w->vbuf, HDR, q);
+        if (got < 0)
+            return -1;
+        if ((size_t)got < HDR)
+            return 0;
+    }
     *lenf = get_u32(v);
     *off = (int64_t)get_u64(v + 8);
     size_t len = *lenf & LEN_MASK;
@@ -419,10 +425,15 @@ static int check_at(struct walker *w, uint64_t q, uint32_t *lenf, int64_t *off, 
             *torn = true;
         return 0;
     }
-    got = pread_full(w->fd, w->vbuf + HDR, len, q + HDR);
-    if (got < 0)
-        return -1;
-    return (size_t)got == len && get_u32(v + 4) == frame_crc(v, v + HDR);
+    if (!windowed || !in_window(w, q, HDR + len)) {
+        v = (const unsigned char *)w->vbuf;
+        ssize_t got = pread_full(w->fd, w->vbuf, HDR + len, q);
+        if (got < 0)
+            return -1;
+        if ((size_t)got < HDR + len)
+            return 0;
+    }
+    return get_u32(v + 4) == frame_crc(v, v + HDR);
 }
 
 /*

@@ -855,6 +855,29 @@ static void test_damage_inside(void)
     }
 }
 
+/* A zeroed range inside the log (a lost page): the records in it are skipped, the rest kept. */
+static void test_zeroed_range(void)
+{
+    char dir[300], seg[400];
+    build_small(dir, sizeof dir, seg, sizeof seg);
+    int fd = open(seg, O_WRONLY);
+    char zeros[4096] = {0};
+    off_t from = g_ends[10] + 7, to = g_ends[20] - 3;   /* from inside 10 to inside 19 */
+    CHECK_EQ_INT(pwrite(fd, zeros, (size_t)(to - from), from), to - from);
+    close(fd);
+    struct want_skip ws = {10, 20, 1, {bytes_of(10, 20), NULL, NULL}};
+    check_recovered(dir, NULL, SMALL_N, &ws, 1, "zeroed range");
+    rm_rf(dir);
+    /* ... and at the very start, where zero offsets are plausible ones. */
+    build_small(dir, sizeof dir, seg, sizeof seg);
+    fd = open(seg, O_WRONLY);
+    CHECK_EQ_INT(pwrite(fd, zeros, (size_t)g_ends[5], 0), g_ends[5]);
+    close(fd);
+    ws = (struct want_skip){0, 5, 1, {bytes_of(0, 5), NULL, NULL}};
+    check_recovered(dir, NULL, SMALL_N, &ws, 1, "zeroed start");
+    rm_rf(dir);
+}
+
 /*
  * An event whose bytes hold a well-formed frame claiming the next offset:
  * when damage hits that event, the search for the next good frame must not
@@ -1470,6 +1493,7 @@ int main(void)
     test_wait();
     test_torn_tail();
     test_damage_inside();
+    test_zeroed_range();
     test_forged_frame();
     test_unit_torn();
     test_unit_segments();
