@@ -570,11 +570,13 @@ static enum step chain_step(struct chain *ch, bool may_read, const unsigned char
     if (r < 0)
         return ST_ERR;
     if (r == 0) {
-        *sk = (struct skipinfo){ch->off, ch->hi, ch->pos, w->limit, true, why};
+        /* Nothing good follows: to the segment's end (never backwards). */
+        int64_t to = ch->hi > ch->off ? ch->hi : ch->off;
+        *sk = (struct skipinfo){ch->off, to, ch->pos, w->limit, true, why};
         if (ch->hi == INT64_MAX)
             return ST_TORN;
         ch->pos = w->limit;
-        ch->off = ch->hi;
+        ch->off = to;
         return ST_SKIP;
     }
     *sk = (struct skipinfo){ch->off, o, ch->pos, at, true, why};
