@@ -564,8 +564,8 @@ static enum step chain_step(struct chain *ch, bool may_read, const unsigned char
     }
     if (!may_read)
         return ST_STOP;
-    uint64_t at;
-    int64_t o;
+    uint64_t at = 0;
+    int64_t o = 0;
     int r = resync(w, ch->pos, ch->off, ch->hi, ch->torn_ok, &at, &o);
     if (r < 0)
         return ST_ERR;
