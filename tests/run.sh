@@ -45,7 +45,7 @@ done
 # suites: a leak, overflow or UB in a handler fails the run (the server exits non-zero on a
 # LeakSanitizer report). test_diskfull preloads its ENOSPC shim ahead of the ASan runtime.
 if [ -x build/asan/lodestar ]; then
-  for t in ${ASAN_E2E:-test_api test_push test_batch test_sample test_hostile test_diskfull}; do
+  for t in ${ASAN_E2E:-test_api test_push test_push_corrupt test_batch test_sample test_hostile test_diskfull}; do
     ASAN_OPTIONS=detect_leaks=1 LODESTAR_BIN=build/asan/lodestar \
       run_one "e2e-asan/$t" python3 "tests/e2e/$t.py"
   done
@@ -54,7 +54,7 @@ fi
 # different tables at once among them): a data race fails the run (the harness finds the report
 # in the server's log even after a kill -9; the server exits non-zero after one on SIGTERM).
 if [ -x build/tsan/lodestar ]; then
-  for t in ${TSAN_E2E:-test_api test_push test_kafka test_no_loss}; do
+  for t in ${TSAN_E2E:-test_api test_push test_push_corrupt test_kafka test_no_loss}; do
     TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" LODESTAR_BIN=build/tsan/lodestar \
       run_one "e2e-tsan/$t" python3 "tests/e2e/$t.py"
   done
