@@ -740,22 +740,6 @@ static enum MHD_Result send_refusal(struct MHD_Connection *conn, struct conn_sta
 }
 
 /*
- * A handler that ran longer than the idle timeout would see libmicrohttpd
- * close its connection before the response goes (the idle clock counts from
- * the last byte received). Setting the connection's timeout to 0 and back
- * restarts that clock.
- */
-static void restart_idle_clock(struct MHD_Connection *conn, const struct conn_state *cs,
-                               int64_t since_ns)
-{
-    if (!cs->watch || util_mono_ns() - since_ns < 1000000000LL)
-        return;
-    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
-    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                              cs->watch->guard->opts.idle_timeout_s);
-}
-
-/*
  * First call of a file upload: authenticate from the headers before any byte
  * of the body is stored; refusals are answered at once.
  */
@@ -833,10 +817,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (!watch_answer(cs->watch))
             return MHD_NO;
-        int64_t t0 = util_mono_ns();
         struct api_req ur = {.srv = srv, .method = method, .url = url, .status = 500};
         api_upload_finish(cs->upload, &ur);
-        restart_idle_clock(conn, cs, t0);
         enum MHD_Result rc = send_json(conn, cs, ur.status, ur.resp);
         json_decref(ur.resp);
         return rc;
@@ -882,9 +864,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding"),
         .status = 500,
     };
-    int64_t t0 = util_mono_ns();
     dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
-    restart_idle_clock(conn, cs, t0);
     enum MHD_Result rc;
     if (r.text) {
         struct MHD_Response *resp =
