@@ -294,6 +294,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+static void mhd_log_tick(struct http_guard *g, int64_t now);
+
 /* Cuts every connection past its deadline, every WATCHDOG_TICK_MS, until stopped. */
 static void *watchdog_main(void *arg)
 {
@@ -315,6 +317,9 @@ static void *watchdog_main(void *arg)
                 atomic_compare_exchange_strong(&w->phase, &ph, PHASE_CUT))
                 conn_cut_late(w, ph, now);
         }
+        pthread_mutex_unlock(&g->mu);
+        mhd_log_tick(g, now);
+        pthread_mutex_lock(&g->mu);
     }
     pthread_mutex_unlock(&g->mu);
     return NULL;
@@ -326,6 +331,12 @@ static void *watchdog_main(void *arg)
  * quoted in them are left out. At most MHD_LOG_BURST a second: the rest are
  * counted and the count is logged with the next line that passes.
  */
+static void mhd_log_flush(uint64_t dropped)
+{
+    log_msg(LOG_INFO, "http", "libmicrohttpd: %llu more lines not logged (at most %d a second)",
+            (unsigned long long)dropped, MHD_LOG_BURST);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct http_guard *g = cls;
@@ -362,10 +373,29 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     if (!pass)
         return;
     if (dropped)
-        log_msg(LOG_INFO, "http", "libmicrohttpd: %s (and %llu more such lines not logged)", msg,
-                (unsigned long long)dropped);
+        mhd_log_flush(dropped);
+    /* Its words for a refusal by either limit; say which limits there are. */
+    if (strstr(msg, "reached connection limit"))
+        log_msg(LOG_INFO, "http",
+                "libmicrohttpd: %s (limits: LODESTAR_HTTP_MAX_CONNECTIONS=%u in all, "
+                "LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP=%u from one address)",
+                msg, g->opts.max_connections, g->opts.max_connections_per_ip);
     else
         log_msg(LOG_INFO, "http", "libmicrohttpd: %s", msg);
+}
+
+/* The watchdog: the count of lines held back in a window that has ended. */
+static void mhd_log_tick(struct http_guard *g, int64_t now)
+{
+    pthread_mutex_lock(&g->log_mu);
+    uint64_t dropped = 0;
+    if (g->log_dropped && now - g->log_window_ns >= 1000000000LL) {
+        dropped = g->log_dropped;
+        g->log_dropped = 0;
+    }
+    pthread_mutex_unlock(&g->log_mu);
+    if (dropped)
+        mhd_log_flush(dropped);
 }
 
 /* ---- routing ------------------------------------------------------------ */

@@ -411,4 +411,18 @@ try:
 finally:
     s.stop()
 
+# libmicrohttpd's line per refused connection goes through our logger, at most 20 a second.
+log = s.log_text()
+per_second = {}
+for ln in log.splitlines():
+    if " http: libmicrohttpd: " in ln:
+        per_second[ln[:19]] = per_second.get(ln[:19], 0) + 1
+c.ok(per_second and max(per_second.values()) <= 21, "libmicrohttpd lines: at most 20 a second",
+     str(per_second))
+c.ok("reached connection limit. Closing inbound connection. (limits: "
+     "LODESTAR_HTTP_MAX_CONNECTIONS=4096 in all, LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP=64" in log,
+     "a refusal names the limits", log[-2000:])
+c.ok(re.search(r"libmicrohttpd: \d+ more lines not logged", log), "the held-back lines are counted",
+     log[-2000:])
+
 c.done()
