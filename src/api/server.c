@@ -65,7 +65,8 @@ struct conn_state {
  *          1 s per min_body_rate bytes received (a steady upload of any size
  *          keeps going; one byte every 2 s does not);
  *   ANSWER the handler runs and the response is sent: no deadline;
- *   CUT    past its deadline: answered 408 and shut down.
+ *   CUT    past its deadline (408), or a chunked body past the limit with
+ *          no end in sight (413): answered and shut down.
  * Transitions are compare-and-swaps, so that the watchdog and the worker
  * thread never both act: the worker moves WAIT->BODY->ANSWER->WAIT, the
  * watchdog only WAIT|BODY->CUT.
@@ -250,7 +251,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     struct http_guard *g = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         struct conn_watch *w = calloc(1, sizeof *w);
         if (!w) {
             /* No deadline can be kept for it: refuse it rather than serve it unguarded. */
@@ -1028,7 +1030,8 @@ static int check_http_opts(const struct api_http_opts *h, struct lerr *err)
                         h->idle_timeout_s, h->request_timeout_s);
     if (h->max_connections < 16)
         return lerr_set(err, LERR_INVALID,
-                        "LODESTAR_HTTP_MAX_CONNECTIONS (%u) must be at least 16", h->max_connections);
+                        "LODESTAR_HTTP_MAX_CONNECTIONS (%u) must be at least 16",
+                        h->max_connections);
     return 0;
 }
 

@@ -194,7 +194,8 @@ try:
                                   f"Content-Length: {len(chunked) + len(smuggled)}",
                                   "Transfer-Encoding: chunked"], chunked + smuggled))
     one_json_error("CL+TE", got, 400, message_has="Transfer-Encoding")
-    c.eq(s.req("GET", "/v2/tables/smuggled").status, 404, "CL+TE: the smuggled request was not served")
+    c.eq(s.req("GET", "/v2/tables/smuggled").status, 404,
+         "CL+TE: the smuggled request was not served")
     # the other order of the two headers, on a GET
     got = exchange(port, request("GET", "/v2/tables", key,
                                  ["Transfer-Encoding: chunked", "Content-Length: 5"], chunked))
@@ -282,7 +283,8 @@ try:
     sk.close()
     c.ok(closed and secs < 7.5, "slow body: connection closed by the deadline",
          f"closed={closed} after {secs:.1f}s")
-    one_json_error("slow body", (raw, closed, secs), 408, message_has="LODESTAR_HTTP_REQUEST_TIMEOUT_S")
+    one_json_error("slow body", (raw, closed, secs), 408,
+                   message_has="LODESTAR_HTTP_REQUEST_TIMEOUT_S")
 
     # -- slowloris on the headers: one byte a second
     sk = connect(port)
