@@ -159,9 +159,34 @@ static void check_data_dir(const char *dir)
         log_msg(LOG_WARN, "server", "%s", err.msg);
 }
 
+/* An HTTP limit from the environment (README "HTTP limits"): left as it is when
+ * unset; -1 (after saying why) when set to anything but a whole number. */
+static int env_limit(const char *name, unsigned *out)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return 0;
+    char *end;
+    unsigned long x = strtoul(v, &end, 10);
+    if (*end || v[0] == '-' || x > 1000000000ul) {
+        fprintf(stderr, "lodestar serve: %s='%s' is not a whole number of at most 1000000000; "
+                        "unset it for the default\n", name, v);
+        return -1;
+    }
+    *out = (unsigned)x;
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
-    struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088"};
+    struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088",
+                         .http = API_HTTP_OPTS_DEFAULT};
+    if (env_limit("LODESTAR_HTTP_IDLE_TIMEOUT_S", &o.http.idle_timeout_s) ||
+        env_limit("LODESTAR_HTTP_REQUEST_TIMEOUT_S", &o.http.request_timeout_s) ||
+        env_limit("LODESTAR_HTTP_MIN_BODY_RATE", &o.http.min_body_rate) ||
+        env_limit("LODESTAR_HTTP_MAX_CONNECTIONS", &o.http.max_connections) ||
+        env_limit("LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP", &o.http.max_connections_per_ip))
+        return 2;
     o.ingest.persist_max_rows = env_u64("LODESTAR_PERSIST_MAX_ROWS");
     o.ingest.persist_max_bytes = env_u64("LODESTAR_PERSIST_MAX_BYTES");
     o.ingest.persist_max_age_ms = (int64_t)env_u64("LODESTAR_PERSIST_MAX_AGE_MS");
