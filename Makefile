@@ -38,6 +38,9 @@ TEST_LIBS := -ldl
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 HDRS     := $(shell find src tests/unit -name '*.h')
+# Each object and test depends on the headers it includes, as the compiler lists them
+# (-MMD -MP: build/**/*.d, read below), not on every header.
+DEPFLAGS := -MMD -MP
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
@@ -76,9 +79,9 @@ _quickstart: build/lodestar
 	./build/lodestar quickstart
 
 # ---- files ---------------------------------------------------------------------------
-build/obj/%.o: src/%.c $(HDRS)
+build/obj/%.o: src/%.c build/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(DEPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 build/liblodestar.a: $(OBJ)
 	@rm -f $@
@@ -87,9 +90,9 @@ build/liblodestar.a: $(OBJ)
 build/lodestar: build/obj/main.o build/liblodestar.a
 	$(CC) $(BASEFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: tests/unit/%.c build/liblodestar.a $(HDRS) tests/enospc/enospc.c
+build/tests/%: tests/unit/%.c build/tests/%.d build/liblodestar.a tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(BASEFLAGS) $(DEPFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS) $(TEST_LIBS)
 
 # A full disk on demand, preloaded into the server by tests/e2e/test_diskfull.py. Never
 # instrumented: under ASan it runs ahead of the sanitizer's own interceptors.
@@ -97,9 +100,9 @@ build/tests/libenospc.so: tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
-build/asan/obj/%.o: src/%.c $(HDRS)
+build/asan/obj/%.o: src/%.c build/asan/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(DEPFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -c $< -o $@
 
 build/asan/liblodestar.a: $(ASAN_OBJ)
 	@rm -f $@
@@ -108,14 +111,14 @@ build/asan/liblodestar.a: $(ASAN_OBJ)
 build/asan/lodestar: build/asan/obj/main.o build/asan/liblodestar.a
 	$(CC) $(BASEFLAGS) -O1 $(SAN) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS) tests/enospc/enospc.c
+build/asan/tests/%: tests/unit/%.c build/asan/tests/%.d build/asan/liblodestar.a tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(BASEFLAGS) $(DEPFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS) $(TEST_LIBS)
 
 # The server under ThreadSanitizer, for the streaming, push and API suites.
-build/tsan/obj/%.o: src/%.c $(HDRS)
+build/tsan/obj/%.o: src/%.c build/tsan/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -O1 $(TSAN) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(DEPFLAGS) -O1 $(TSAN) $(PKG_CFLAGS) -c $< -o $@
 
 build/tsan/liblodestar.a: $(TSAN_OBJ)
 	@rm -f $@
@@ -124,6 +127,14 @@ build/tsan/liblodestar.a: $(TSAN_OBJ)
 # tests/sanitizers/tsan_c11threads.c: librdkafka's C11 threads and locks, made visible to TSan.
 build/tsan/lodestar: build/tsan/obj/main.o build/tsan/liblodestar.a tests/sanitizers/tsan_c11threads.c
 	$(CC) $(BASEFLAGS) -O1 $(TSAN) -o $@ $^ $(LDLIBS)
+
+# The header dependencies the compiler wrote. Named explicitly (not intermediate), a missing
+# .d — a clean tree, or objects built before dependency files — counts as changed, so its
+# target is rebuilt and writes one.
+DEPFILES := $(patsubst %.o,%.d,$(OBJ) $(ASAN_OBJ) $(TSAN_OBJ) build/obj/main.o \
+              build/asan/obj/main.o build/tsan/obj/main.o) $(UNIT_BIN:=.d) $(ASAN_BIN:=.d)
+$(DEPFILES):
+-include $(wildcard $(DEPFILES))
 
 fuzz:
 	@bash tests/fuzz/run.sh
