@@ -1350,7 +1350,8 @@ int api_jobs_sample(struct api_req *r)
     for (size_t c = 0; c < pipeline_ncolumns(p); c++) {
         struct pipeline_column *pc = pipeline_column(p, c);
         json_array_append_new(schema, json_pack("{s:s, s:s, s:s}", "name", pc->name,
-                                                "dataType", sql_type_name(pc->type),
+                                                "dataType", pc->measure ? pc->measure_type
+                                                                        : sql_type_name(pc->type),
                                                 "columnType", pc->measure ? "measure" : "dimension"));
     }
     struct pipeline_counters cnt;

@@ -745,11 +745,16 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
                         kind_name(m), fit ? "a " : "another", fit ? fit : "");
     }
     bool counts = m->kind == SQL_AGG_COUNT_STAR || m->kind == SQL_AGG_COUNT;
-    if (!counts && !value_fits(m->arg_type, d->type))
+    if (!counts && !value_fits(m->arg_type, d->type)) {
+        struct lerr e;
+        lerr_init(&e);
+        const char *fit = sql_agg_measure_default(m, &e);
         return lerr_set(err, LERR_INVALID,
                         "it is a %s measure, which accepts %s; here x is %s (CAST it to %s, or "
-                        "map it into a column of a wider type)",
-                        d->name, acc, sql_type_sql_name(m->arg_type), sql_type_sql_name(d->type));
+                        "map %s into %s%s column)",
+                        d->name, acc, sql_type_sql_name(m->arg_type), sql_type_sql_name(d->type),
+                        kind_name(m), fit ? "a " : "another", fit ? fit : "");
+    }
     measure_call(d, col);
     return 0;
 }
@@ -769,10 +774,19 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
                        const struct sql_value *row, int64_t row_time, struct arena *mem,
                        struct lerr *err)
 {
+    struct agg_state *s = state;
+    bool counts = col->kind == SQL_AGG_COUNT_STAR || col->kind == SQL_AGG_COUNT;
     if (m->filter) {
         int rc = 0;
-        if (!sql_eval_filter(m->filter, row, mem, &rc, err))
+        if (!sql_eval_filter(m->filter, row, mem, &rc, err)) {
+            if (!rc && (m->kind == SQL_AGG_COUNT_STAR || m->kind == SQL_AGG_COUNT) && !counts) {
+                /* a count of no row is 0, not NULL: a longSum gets a 0 */
+                struct sql_value zero = sql_long(0);
+                return sql_agg_add(col, state, &zero, row_time, mem)
+                           ? 0 : lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
+            }
             return rc;
+        }
     }
     struct sql_value args[2];
     for (int i = 0; i < m->nargs; i++) {
@@ -800,8 +814,7 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
         v = args[0];
         break;
     }
-    struct agg_state *s = state;
-    if (col->kind == SQL_AGG_COUNT_STAR || col->kind == SQL_AGG_COUNT) {
+    if (counts) {
         s->cnt += v.is_null ? 0 : v.v.l;
         return 0;
     }
