@@ -9,8 +9,23 @@
  * are the mappings other than __time, then, with schema discovery, one
  * identity column per discovered field (not excluded, not already a column,
  * not an input of __time or of an aggregation — Druid's rule for schemaless
- * dimensions). Measures of aggregate tables are built as one aggregator state
- * per row (init + add); storage merges them when rows roll up.
+ * dimensions). Measures of aggregate tables are built as one state per row
+ * of the column's own measure type (the table's, or the one a new column
+ * gets from its aggregation), fed by the mapping's aggregation
+ * (sql_agg_add_row_as): storage, compaction, queries and the preview merge
+ * and finalize those states with that same aggregator. Which aggregation may
+ * feed which measure type is sql.h's SQL_MEASURE_MAP; other pairs are
+ * refused at compile time.
+ *
+ * One record never fails a batch. Each row (parse, filter, mappings, its
+ * values) may take a share of the batch arena (row_cap: PIPE_ROW_MEM_MAX or
+ * an eighth of the arena's cap); a row that needs more is skippedByError and
+ * its memory given back (arena_rewind), so only rows that together outgrow
+ * the arena end a batch with LERR_NOMEM. Discovered fields become columns
+ * only while the table stays within MAX_TABLE_COLUMNS: the record that would
+ * pass it is skipped (reason schema) and its fields are held back until a
+ * record brings few enough; fields storage would refuse as column names, or
+ * that name a measure of the table, never become columns (a warning).
  *
  * The per-row path is the ingest hot path (bench/bench_pipeline.c measures
  * it in rows/s per core), so what can be decided once is decided at compile
@@ -1270,6 +1285,17 @@ static bool whole_record(const struct pipeline *p, const char *s, size_t n, size
     return true;
 }
 
+/* The batch as a whole ran out of memory (never one row: see process_text). */
+static int batch_nomem(const struct pipeline *p, struct lerr *err)
+{
+    char lim[32];
+    if (!p->batch_cap)
+        return lerr_set(err, LERR_NOMEM, "batch memory exhausted: out of memory");
+    return lerr_set(err, LERR_NOMEM,
+                    "batch memory exhausted: the batch's rows together need more than its %s",
+                    mem_text(p->batch_cap, lim, sizeof lim));
+}
+
 static int process_records(struct pipeline *p, const struct format_record *records, size_t n,
                            struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                            void *obs_ctx, struct lerr *err)
@@ -1284,7 +1310,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     /* Most records are one row: room for them all up front, so the batch never copies. */
     uint32_t rows = n < 64 ? 64 : n > (1u << 28) ? (1u << 28) : (uint32_t)n;
     if (out_reserve(p, out, mem, rows))
-        return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+        return batch_nomem(p, err);
     for (size_t i = 0; i < n; i++) {
         const struct format_record *whole = &records[i];
         size_t len;
@@ -1293,7 +1319,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
             rc = process_text(p, whole, whole->data, len, p->whole == WHOLE_VALUE, mem, out,
                               obs, obs_ctx);
         if (rc == LERR_NOMEM)
-            return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+            return batch_nomem(p, err);
         if (rc == 0)
             continue;
         struct format_splitter sp;
@@ -1304,7 +1330,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
         while (format_split_next(&sp, &line, &len, &lineno)) {
             any = true;
             if (process_text(p, whole, line, len, false, mem, out, obs, obs_ctx))
-                return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+                return batch_nomem(p, err);
         }
         if (!any && !format_is_blank(whole->data, whole->len)) {
             struct row_ctx x = {p, whole, whole->data, whole->len, obs, obs_ctx};
@@ -1316,7 +1342,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
         }
     }
     if (out->ncols < p->ncols && out_reserve(p, out, mem, out->cap))
-        return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+        return batch_nomem(p, err);
     return 0;
 }
 

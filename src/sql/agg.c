@@ -16,9 +16,16 @@
  * one seen on ties, strings cut to maxBytes (default 1024) at a character
  * boundary.
  *
+ * Measures of aggregate tables: sql_agg_for_measure() gives a measure
+ * type's stored aggregator, sql_agg_measure_fit() / _default() apply the
+ * table of which mapping aggregation feeds which measure type (sql.h,
+ * SQL_MEASURE_MAP), and sql_agg_add_row_as() adds a row as the mapping sees
+ * it to a state of the measure's aggregator.
+ *
  * Entry points: sql_agg_state_size(), sql_agg_init(), sql_agg_add(),
  * sql_agg_add_row(), sql_agg_merge(), sql_agg_finalize(),
- * sql_agg_serialize(), sql_agg_deserialize(), sql_agg_for_measure().
+ * sql_agg_serialize(), sql_agg_deserialize(), sql_agg_for_measure(),
+ * sql_agg_measure_fit(), sql_agg_measure_default(), sql_agg_add_row_as().
  */
 #include "sql/sql_int.h"
 

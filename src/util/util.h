@@ -3,8 +3,9 @@
  * growable byte buffer with a cap, logging, random bytes, UUIDs, SHA-256 and
  * wall-clock helpers.
  *
- * Entry points: lerr_set(), arena_alloc(), buf_append(), log_msg(),
- * util_random_bytes(), util_uuid_v4(), util_sha256_hex(), util_now_ms().
+ * Entry points: lerr_set(), arena_alloc(), arena_mark() / arena_rewind(),
+ * buf_append(), log_msg(), util_random_bytes(), util_uuid_v4(),
+ * util_sha256_hex(), util_now_ms().
  * Everything here is thread-safe except where a function says it mutates an
  * object the caller owns (arenas and buffers are single-owner).
  */

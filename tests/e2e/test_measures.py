@@ -349,6 +349,31 @@ try:
     cols = [x["name"] for x in s.req("GET", "/v2/tables/wide").json["schema"]]
     c.ok("f1" in cols and "f2" in cols and "f3" not in cols, "and adds just those columns", cols)
 
+    # fields that cannot be columns (storage refuses the name, or the table has a measure of
+    # that name the job does not map): the event is kept with a warning, without them
+    r = s.req("POST", "/v1/events/wide", raw_body="\n".join(json.dumps(e) for e in [
+        {"ts": iso(BASE), "page": "slash", "a/b": 1},
+        {"ts": iso(BASE), "page": "reserved", "__x": 2, "__time": 3}]) + "\n")
+    c.ok(wait_for(lambda: rows() == 203), "events with unusable field names are ingested")
+    cols = [x["name"] for x in s.req("GET", "/v2/tables/wide").json["schema"]]
+    c.ok("a/b" not in cols and "__x" not in cols, "without those fields", cols)
+    logs = s.req("GET", f"/v2/jobs/{wid}/logs").json["values"]
+    warned = [e["message"] for e in logs if e["outcome"] == "processedWithWarnings"]
+    c.ok(any("'a/b'" in m for m in warned) and any("'__x'" in m for m in warned),
+         "each is named in /logs", warned)
+    s.req("POST", "/v2/connections", {"type": "push_streaming", "name": "agg2"})
+    s.req("PUT", f"/v2/jobs/{jid}", {"desiredExecutionStatus": "canceled"})
+    r = s.req("POST", "/v2/jobs", spec("m", "agg2", [{"columnName": "id", "expression": "id"}],
+                                       useSchemaDiscovery=True))
+    c.eq(r.status, 201, "a discovery job on the aggregate table")
+    did = (r.json or {}).get("id")
+    ev = dict(wave1[0], id="named", sum_l=5, extra="e")
+    s.req("POST", "/v1/events/agg2", raw_body=json.dumps(ev) + "\n")
+    c.ok(wait_for(lambda: "named" in table_rows(s, "m")), "an event with a field named like "
+         "a measure is ingested", s.req("GET", f"/v2/jobs/{did}").json.get("health"))
+    c.eq(s.req("GET", f"/v2/jobs/{did}").json["executionStatus"], "running",
+         "and the job runs on")
+
     # ---- a mapping whose result for one event is too big: that event is skipped
     s.req("POST", "/v2/connections", {"type": "push_streaming", "name": "rep"})
     big = "CONCAT(" + ", ".join(['REPEAT("s", 160)'] * 40) + ")"

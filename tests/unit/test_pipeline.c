@@ -7,7 +7,11 @@
  * inputs of __time and aggregations, columns added mid-batch, widening),
  * strict-table coercion, CSV and kafka records, splitting of multi-line
  * records, arena exhaustion, and pipeline_validate's errors with their
- * targets and positions.
+ * targets and positions. Measures: which aggregation feeds which measure
+ * type (accepted pairs and the messages of refused ones), and states built
+ * as the column's aggregator. One bad record never stops a batch: the
+ * table's column limit, field names storage refuses, a row that outgrows
+ * its share of the batch arena, and every kind of bad record in one batch.
  *
  * Each case is data: a spec (struct spec, turned into the API's JSON), the
  * records, and what every record should come out as.
