@@ -535,6 +535,30 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
     return 0;
 }
 
+/* BIGINT-like, floating point, or anything else: value families a state may hold. */
+static int value_family(uint8_t t)
+{
+    if (t == SQL_LONG || t == SQL_TIMESTAMP || t == SQL_BOOLEAN || t == SQL_NULL)
+        return 0;
+    return t == SQL_DOUBLE || t == SQL_FLOAT ? 1 : 2;
+}
+
+bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg_call *b)
+{
+    if (state_family(a->kind) != state_family(b->kind))
+        return false;
+    switch (a->kind) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT:
+        return true;   /* a count of rows or of values is a count */
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
+        return is_long_sum(a) == is_long_sum(b);   /* the sum's bits are a long or a double */
+    default:
+        return value_family(a->result_type) == value_family(b->result_type);
+    }
+}
+
 /* ---- measures ------------------------------------------------------------------------ */
 
 struct measure_def {

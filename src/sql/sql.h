@@ -303,6 +303,16 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
  * false if the measure type is unknown (sketches included). */
 bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out);
 
+/*
+ * Whether states written by aggregator a can be read and merged as states of
+ * b: the same kind of state (COUNT(*) and COUNT(x), LATEST and LATEST_BY,
+ * EARLIEST and EARLIEST_BY share theirs) holding values of the same family
+ * (whole numbers, floating point, text), whatever their arguments and
+ * maxBytes. Segments written by an older mapping-built aggregator stay
+ * readable under the measure type's own.
+ */
+bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg_call *b);
+
 /* ---- measures: which mapping aggregation feeds which measure type ---------- */
 
 /*

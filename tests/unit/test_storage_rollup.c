@@ -11,7 +11,8 @@
  * every aggregation into every measure type that accepts it, through the
  * row pipeline (states of the measure's own aggregator), realtime rollup,
  * persist, compaction and a reopen, against a reference computed here with
- * each measure type's rule.
+ * each measure type's rule; and segments whose measures were written with a
+ * mapping's aggregator read back under the measure type's (compat()).
  */
 #include "test_storage_common.h"
 
@@ -823,6 +824,101 @@ out:
     free(dir);
 }
 
+/*
+ * Segments written with the mapping's aggregator as the column's (as flexible
+ * tables made their measures before the measure types were enforced: COUNT(x),
+ * LATEST_BY(x, t, 64), MIN of a TIMESTAMP) read back under the measure type the
+ * table's document names; a state of another kind (a DOUBLE sum under longSum)
+ * still reads as NULL, never as garbage.
+ */
+static void compat(void)
+{
+    char *dir = tst_mkdtemp();
+    struct sql_agg_call old[4] = {
+        {.kind = SQL_AGG_COUNT, .arg_type = SQL_STRING, .result_type = SQL_LONG, .nargs = 1,
+         .max_bytes = 1024},
+        {.kind = SQL_AGG_LATEST_BY, .arg_type = SQL_STRING, .result_type = SQL_STRING,
+         .nargs = 2, .max_bytes = 64},
+        {.kind = SQL_AGG_MIN, .arg_type = SQL_TIMESTAMP, .result_type = SQL_TIMESTAMP,
+         .nargs = 1, .max_bytes = 1024},
+        {.kind = SQL_AGG_SUM, .arg_type = SQL_DOUBLE, .result_type = SQL_DOUBLE, .nargs = 1,
+         .max_bytes = 1024},
+    };
+    static const char *const now_types[4] = {"count", "stringLatest", "longMin", "longSum"};
+    static const char *const names[4] = {"c", "l", "m", "s"};
+    static const char *const want[4] = {"long:2", "string:b", "long:1700000000001",
+                                        "NULL long:"};
+    struct storage_column cols[4], cols2[4];
+    for (int i = 0; i < 4; i++) {
+        cols[i] = (struct storage_column){.name = names[i], .kind = STORAGE_MEASURE,
+                                          .agg = old[i]};
+        cols2[i] = (struct storage_column){.name = names[i], .kind = STORAGE_MEASURE};
+        CHECK(sql_agg_for_measure(now_types[i], &cols2[i].agg));
+    }
+    struct storage_schema sch = {.type = STORAGE_AGGREGATE, .partitioning = STORAGE_GRAN_DAY,
+                                 .time_resolution = STORAGE_GRAN_DAY, .cols = cols, .ncols = 4};
+    struct storage_table *t = NULL;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_open(dir, "compat", &sch, NULL, &t, &err) == 0, "%s", err.msg);
+    if (!t)
+        goto out;
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    int64_t time[2] = {T0 + 5, T0 + 9};
+    uint8_t *st[4];
+    for (int i = 0; i < 4; i++) {
+        size_t ss = sql_agg_state_size(&old[i]);
+        st[i] = arena_alloc(&mem, 2 * ss);
+        for (int r = 0; r < 2; r++) {
+            struct sql_value a[2];
+            if (i == 0)
+                a[0] = sql_string("x", 1);
+            else if (i == 1)
+                a[0] = sql_string(r ? "b" : "a", 1), a[1] = sql_timestamp(T0 + r);
+            else if (i == 2)
+                a[0] = sql_timestamp(1700000000001LL + r);
+            else
+                a[0] = sql_double(1.5);
+            sql_agg_init(&old[i], st[i] + r * ss);
+            CHECK(sql_agg_add(&old[i], st[i] + r * ss, a, time[r], &mem));
+        }
+    }
+    struct storage_batch_col bc[4];
+    for (int i = 0; i < 4; i++)
+        bc[i] = (struct storage_batch_col){.col = (uint32_t)i + 1, .states = st[i]};
+    struct storage_batch b = {.nrows = 2, .time = time, .ncols = 4, .cols = bc};
+    CHECK(storage_table_append(t, &b, &err) == 0);
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    storage_table_free(t);
+    t = NULL;
+    /* reopened under the measure types the document names */
+    sch.cols = cols2;
+    struct storage_open_opts oo = {.known = tst_known(&cat), .nknown = cat.n, .verify_all = true};
+    CHECK_MSG(storage_table_open(dir, "compat", &sch, &oo, &t, &err) == 0, "%s", err.msg);
+    struct storage_snapshot *snap = t ? storage_table_snapshot(t) : NULL;
+    CHECK(snap && snap->nviews == 1);
+    if (snap && snap->nviews == 1) {
+        CHECK_EQ_INT(storage_view_rows(snap->views[0]), 1);
+        for (int i = 0; i < 4; i++) {
+            struct sql_value *v = tst_read_col(snap->views[0], (size_t)i + 1, &mem);
+            char buf[64];
+            if (v)
+                CHECK_MSG(strcmp(tvstr(&v[0], buf, sizeof buf), want[i]) == 0,
+                          "%s (written as %d, read as %s): %s, want %s", names[i], old[i].kind,
+                          now_types[i], buf, want[i]);
+            free(v);
+        }
+    }
+    storage_snapshot_free(snap);
+    arena_destroy(&mem);
+out:
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     for (int m = 0; m < NMEAS; m++)
@@ -830,5 +926,6 @@ int main(void)
     run(STORAGE_GRAN_HOUR, 3600000);
     run(STORAGE_GRAN_MINUTE, 60000);
     trace();
+    compat();
     return check_summary();
 }
