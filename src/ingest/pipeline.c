@@ -702,8 +702,8 @@ static bool grow_held(struct pipeline *p, size_t nfields)
 /*
  * Makes columns of discovered fields f[0..k) (indexes into the parser's
  * fields), all or none: 0, LERR_NOMEM, or 1 when they would take the table
- * past MAX_TABLE_COLUMNS (then they stay or become held back (held[]), and *why says
- * so for the record).
+ * past MAX_TABLE_COLUMNS: then they are held back (held[]) and *why says so
+ * for the record.
  */
 static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
                           const struct format_field *f, char *why, size_t why_cap)
@@ -712,7 +712,10 @@ static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
         return 0;
     size_t have = p->ntable_cols + p->nnew_cols;
     if (have + k > MAX_TABLE_COLUMNS) {
-        if (!grow_held(p, idx[k - 1] + 1))
+        uint32_t top = 0;
+        for (size_t j = 0; j < k; j++)
+            top = idx[j] > top ? idx[j] : top;
+        if (!grow_held(p, (size_t)top + 1))
             return LERR_NOMEM;
         for (size_t j = 0; j < k; j++)
             if (!p->held[idx[j]]) {
@@ -820,7 +823,7 @@ static int absorb_schema_changes(struct pipeline *p, const struct format_record 
  * they fit now. 0, LERR_NOMEM, or 1 (*why) when they still do not.
  */
 static int absorb_held(struct pipeline *p, const struct format_row *row, char *why,
-                          size_t why_cap)
+                       size_t why_cap)
 {
     size_t k = 0;
     for (uint32_t j = 0; j < row->nextra; j++) {
@@ -846,36 +849,6 @@ static int absorb_held(struct pipeline *p, const struct format_row *row, char *w
  * added it) they are NULL, or empty states for a measure. Columns that
  * neither grow nor are new keep their arrays.
  */
-static int out_reserve_in(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
-                          uint32_t cap);
-
-/* The arena's cap while a row runs: its budget, within the batch's cap. */
-static void row_limit(struct pipeline *p, struct arena *mem)
-{
-    size_t lim = p->row_base + p->row_cap;
-    mem->cap = p->batch_cap && p->batch_cap < lim ? p->batch_cap : lim;
-}
-
-/*
- * out_reserve_in() on the batch's account: inside a row, its memory is not
- * the row's (the row's budget moves past it, and the row's memory before
- * it can no longer be given back). A failure is the batch's (batch_full).
- */
-static int out_reserve(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
-                       uint32_t cap)
-{
-    if (!p->in_row)
-        return out_reserve_in(p, out, mem, cap);
-    size_t before = mem->total;
-    mem->cap = p->batch_cap;
-    int rc = out_reserve_in(p, out, mem, cap);
-    p->row_reserved = true;
-    p->batch_full |= rc != 0;
-    p->row_base += mem->total - before;
-    row_limit(p, mem);
-    return rc;
-}
-
 static int out_reserve_in(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
                           uint32_t cap)
 {
@@ -923,6 +896,33 @@ static int out_reserve_in(struct pipeline *p, struct pipeline_out *out, struct a
     out->cap = cap;
     out->ncols = (uint32_t)p->ncols;
     return 0;
+}
+
+/* The arena's cap while a row runs: its budget, within the batch's cap. */
+static void row_limit(struct pipeline *p, struct arena *mem)
+{
+    size_t lim = p->row_base + p->row_cap;
+    mem->cap = p->batch_cap && p->batch_cap < lim ? p->batch_cap : lim;
+}
+
+/*
+ * out_reserve_in() on the batch's account: inside a row, its memory is not
+ * the row's (the row's budget moves past it, and the row's memory before
+ * it can no longer be given back). A failure is the batch's (batch_full).
+ */
+static int out_reserve(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
+                       uint32_t cap)
+{
+    if (!p->in_row)
+        return out_reserve_in(p, out, mem, cap);
+    size_t before = mem->total;
+    mem->cap = p->batch_cap;
+    int rc = out_reserve_in(p, out, mem, cap);
+    p->row_reserved = true;
+    p->batch_full |= rc != 0;
+    p->row_base += mem->total - before;
+    row_limit(p, mem);
+    return rc;
 }
 
 /* ---- one row ------------------------------------------------------------------------------ */
