@@ -1086,6 +1086,14 @@ int api_jobs_logs(struct api_req *r)
 }
 
 /* ---- POST /jobs/sample: the user's dry run ---------------------------------------- */
+/*
+ * The spec is compiled and run as a job's would be (the same pipeline, the
+ * same 400s), over sample.data or the connection's first records, touching
+ * no checkpoint. Each row's output holds what the table would store for it:
+ * measures are finalized from the row's state of the column's own measure
+ * type, so they show what a real job ingests (before rows roll up), and the
+ * schema gives measures their measure type ("longSum").
+ */
 
 #define SAMPLE_MAX_LIMIT 1000
 #define SAMPLE_READ_MS 2000
@@ -1349,7 +1357,8 @@ int api_jobs_sample(struct api_req *r)
     for (size_t c = 0; c < pipeline_ncolumns(p); c++) {
         struct pipeline_column *pc = pipeline_column(p, c);
         json_array_append_new(schema, json_pack("{s:s, s:s, s:s}", "name", pc->name,
-                                                "dataType", sql_type_name(pc->type),
+                                                "dataType", pc->measure ? pc->measure_type
+                                                                        : sql_type_name(pc->type),
                                                 "columnType", pc->measure ? "measure" : "dimension"));
     }
     struct pipeline_counters cnt;

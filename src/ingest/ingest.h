@@ -96,10 +96,24 @@ struct pipeline_column {
     const char *name;
     uint8_t type;                      /* enum sql_type of the values */
     bool measure;
-    const struct sql_agg_call *agg;    /* measures: the aggregator building states */
+    /* measures: the column's measure type ("longSum": the table's, or for a
+     * new column the one its aggregation gets, sql_agg_measure_default) and
+     * that type's stored aggregator (sql_agg_for_measure), whose states the
+     * rows carry: storage merges them with the same aggregator */
+    const char *measure_type;
+    const struct sql_agg_call *agg;
     size_t state_size;
     int storage_col;                   /* set by the caller (runner); -1 = none yet */
 };
+
+/*
+ * The most memory one row may take from the batch arena (parsing, the
+ * filter, the mappings, its values), or an eighth of the arena's cap when
+ * that is smaller. A row that needs more is skippedByError (reason
+ * mapping, or parse / coercion by where it ran out) and the memory it took
+ * is given back; the batch goes on.
+ */
+#define PIPE_ROW_MEM_MAX (32u << 20)
 
 /*
  * The table a pipeline writes to, as the catalog describes it (the table
@@ -180,8 +194,13 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
  * Runs records[0..n) through the pipeline into *out (memory from `mem`,
  * which the caller resets per batch). Each record is one text for the
  * format's splitter (a Kafka message or a pushed line). Bad records are
- * counted and sampled, never stop the batch. Returns 0, or LERR_NOMEM when
- * `mem` ran out (the batch is then incomplete: nothing of it should be used).
+ * counted and sampled, never stop the batch: a record that cannot be
+ * parsed, a row whose mappings need more than PIPE_ROW_MEM_MAX, a record
+ * whose discovered fields would take the table past its column limit
+ * (STORAGE_MAX_COLUMNS) are each skippedByError. Returns 0, or LERR_NOMEM
+ * when `mem` ran out for the batch as a whole (its rows together outgrew
+ * the arena's cap, or malloc failed): the batch is then incomplete and
+ * nothing of it should be used.
  */
 int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
                      struct arena *mem, struct pipeline_out *out, pipeline_observer obs,

@@ -9,8 +9,23 @@
  * are the mappings other than __time, then, with schema discovery, one
  * identity column per discovered field (not excluded, not already a column,
  * not an input of __time or of an aggregation — Druid's rule for schemaless
- * dimensions). Measures of aggregate tables are built as one aggregator state
- * per row (init + add); storage merges them when rows roll up.
+ * dimensions). Measures of aggregate tables are built as one state per row
+ * of the column's own measure type (the table's, or the one a new column
+ * gets from its aggregation), fed by the mapping's aggregation
+ * (sql_agg_add_row_as): storage, compaction, queries and the preview merge
+ * and finalize those states with that same aggregator. Which aggregation may
+ * feed which measure type is sql.h's SQL_MEASURE_MAP; other pairs are
+ * refused at compile time.
+ *
+ * One record never fails a batch. Each row (parse, filter, mappings, its
+ * values) may take a share of the batch arena (row_cap: PIPE_ROW_MEM_MAX or
+ * an eighth of the arena's cap); a row that needs more is skippedByError and
+ * its memory given back (arena_rewind), so only rows that together outgrow
+ * the arena end a batch with LERR_NOMEM. Discovered fields become columns
+ * only while the table stays within MAX_TABLE_COLUMNS: the record that would
+ * pass it is skipped (reason schema) and its fields are held back until a
+ * record brings few enough; fields storage would refuse as column names, or
+ * that name a measure of the table, never become columns (a warning).
  *
  * The per-row path is the ingest hot path (bench/bench_pipeline.c measures
  * it in rows/s per core), so what can be decided once is decided at compile
@@ -28,9 +43,12 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
+#include "storage/storage.h"
 #include "util/time.h"
 
 #define MAX_MAPPINGS 4096
+/* Columns a table may have besides __time (storage's limit). */
+#define MAX_TABLE_COLUMNS (STORAGE_MAX_COLUMNS - 1)
 
 static const char *const reason_names[] = {
 #define PIPE_REASON_NAME(e, name) name,
@@ -55,8 +73,12 @@ struct mapping {
     char *text;
     struct sql_expr *expr;
     bool aggregation;
+    const struct sql_agg_call *agg;   /* aggregations: the mapping's own call */
     int out_col;               /* output column, -1 for __time */
 };
+
+/* What a row was doing when it ran out of its memory (row_phase; >= 0: mapping i). */
+enum { ROW_PARSE = -1, ROW_FILTER = -2, ROW_VALUES = -3 };
 
 /* Records the parser can take whole, skipping the splitter when the record
  * holds one row (whole_record()). */
@@ -97,6 +119,20 @@ struct pipeline {
     bool *field_blocked;
     size_t nfield_blocked;
     uint64_t seen_generation;
+    /* the column limit: the table's columns, plus those this pipeline adds */
+    const char *table_name;
+    size_t ntable_cols, nnew_cols;
+    /* discovered fields held back because their record would have passed the
+     * limit: they become columns with the first row that fits (held[f]) */
+    uint8_t *held;
+    size_t nheld, held_cap;
+    uint32_t *scratch;                /* field indexes, absorb_schema_changes() */
+    size_t scratch_cap;
+    /* the current row's share of the batch arena (process_text()) */
+    size_t batch_cap, row_cap;        /* the arena's own cap (0 = none); a row's */
+    size_t row_base;                  /* arena total where the row's budget starts */
+    bool in_row, row_reserved, batch_full;
+    int row_phase;
     /* counters and the rejection ring (read by other threads) */
     pthread_mutex_t mu;
     struct pipeline_counters counters;
@@ -189,6 +225,14 @@ static bool in_intervals(const struct pipeline *p, int64_t t)
     return p->nivals == 0;
 }
 
+static const struct pipeline_table_col *table_col(const struct pipeline *p, const char *name)
+{
+    for (size_t k = 0; p->has_table && k < p->table->ncols; k++)
+        if (strcmp(p->table->cols[k].name, name) == 0)
+            return &p->table->cols[k];
+    return NULL;
+}
+
 /* Adds an output column; returns its index or -1 (out of memory). */
 static int add_column(struct pipeline *p, const char *name, uint8_t type, bool measure,
                       const struct sql_agg_call *agg, int32_t field)
@@ -232,20 +276,12 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     if (field >= 0)
         p->field_col[field] = (int32_t)i;
     /* Existing table columns decide the stored type: values are cast to it. */
-    for (size_t k = 0; p->has_table && k < p->table->ncols; k++) {
-        const struct pipeline_table_col *tc = &p->table->cols[k];
-        if (strcmp(tc->name, name) == 0 && !tc->measure)
-            p->cols[i].type = tc->type;
-    }
+    const struct pipeline_table_col *tc = table_col(p, name);
+    if (tc && !tc->measure)
+        p->cols[i].type = tc->type;
+    if (!tc)
+        p->nnew_cols++;
     return (int)i;
-}
-
-static const struct pipeline_table_col *table_col(const struct pipeline *p, const char *name)
-{
-    for (size_t k = 0; p->has_table && k < p->table->ncols; k++)
-        if (strcmp(p->table->cols[k].name, name) == 0)
-            return &p->table->cols[k];
-    return NULL;
 }
 
 static int compile_mapping(struct pipeline *p, size_t i, json_t *m, const struct sql_schema *sch,
@@ -298,9 +334,24 @@ static int compile_mapping(struct pipeline *p, size_t i, json_t *m, const struct
                            target, col, tc->measure ? "measure" : "dimension",
                            tc->measure ? "" : "not ");
     }
-    mp->out_col = add_column(p, col, (uint8_t)(agg ? agg->result_type : type), agg != NULL, agg,
-                             -1);
-    if (mp->out_col < 0)
+    if (!agg) {
+        mp->out_col = add_column(p, col, (uint8_t)type, false, NULL, -1);
+        if (mp->out_col < 0)
+            return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
+        return 0;
+    }
+    /* A measure: rows carry states of the column's own aggregator, which the
+     * mapping's aggregation must mean the same as (sql_agg_measure_fit). */
+    mp->agg = agg;
+    const char *mtype = tc ? tc->measure_type : sql_agg_measure_default(agg, &e);
+    struct sql_agg_call *cc = arena_alloc(&p->mem, sizeof *cc);
+    if (!cc)
+        return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
+    if (!mtype || sql_agg_measure_fit(mtype, agg, cc, &e))
+        return lerr_set_at(err, LERR_INVALID, target, "%s: column '%s': %s", target, col,
+                           e.msg);
+    mp->out_col = add_column(p, col, cc->result_type, true, cc, -1);
+    if (mp->out_col < 0 || !(p->cols[mp->out_col].measure_type = arena_strdup(&p->mem, mtype)))
         return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
     return 0;
 }
@@ -342,6 +393,10 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
         goto out;
     }
     p->discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
+    const char *tname =
+        json_string_value(json_object_get(json_object_get(spec, "target"), "tableName"));
+    p->table_name = arena_strdup(&p->mem, tname ? tname : "");
+    p->ntable_cols = p->has_table ? p->table->ncols : 0;
     json_t *excl = json_object_get(spec, "dimensionExclusions");
     size_t nexcl = json_array_size(excl);
     const char **ex = arena_zalloc(&p->mem, (nexcl + 1) * sizeof *ex);
@@ -391,6 +446,13 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
         if ((rc = compile_mapping(p, i, json_array_get(maps, i), &sch, &so, err)))
             goto out;
     p->first_discovered = p->ncols;
+    if (p->ntable_cols + p->nnew_cols > MAX_TABLE_COLUMNS) {
+        rc = lerr_set_at(err, LERR_INVALID, "mappings",
+                         "mappings: the job maps %zu columns that table '%s' does not have, and "
+                         "it has %zu; a table has at most %d columns besides __time",
+                         p->nnew_cols, p->table_name, p->ntable_cols, MAX_TABLE_COLUMNS);
+        goto out;
+    }
     if (p->time_map < 0) {
         rc = lerr_set_at(err, LERR_INVALID, "mappings",
                          "mappings must include a __time mapping, e.g. {\"columnName\": "
@@ -458,6 +520,8 @@ void pipeline_free(struct pipeline *p)
     free(p->cols);
     free(p->col_field);
     free(p->field_col);
+    free(p->held);
+    free(p->scratch);
     pthread_mutex_destroy(&p->mu);
     arena_destroy(&p->mem);
     free(p);
@@ -591,38 +655,165 @@ static void flush_counts(struct pipeline *p)
     p->pending.newest_event_ms = INT64_MIN;
 }
 
+/* The first warning about a row (later ones are not reported). */
+struct row_warning {
+    enum pipeline_reason reason;
+    char msg[512];   /* "" = none yet; only msg[0] is cleared per row */
+};
+
+static void warn(struct row_warning *w, enum pipeline_reason why, const char *fmt, ...)
+    LS_PRINTF(3, 4);
+static void warn(struct row_warning *w, enum pipeline_reason why, const char *fmt, ...)
+{
+    if (w->msg[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    va_end(ap);
+    w->reason = why;
+}
+
 /* ---- discovery ------------------------------------------------------------------------ */
 
-static bool has_column(const struct pipeline *p, const char *name)
+/* A mapping's column of that name (discovered fields never share names). */
+static bool has_mapping_column(const struct pipeline *p, const char *name)
 {
-    for (size_t i = 0; i < p->ncols; i++)
+    for (size_t i = 0; i < p->first_discovered; i++)
         if (strcmp(p->cols[i].name, name) == 0)
             return true;
     return false;
+}
+
+/* Why storage would refuse `name` as a column name (st_column_check), or NULL. */
+static const char *bad_column_name(const char *name)
+{
+    if (name[0] == '_' && name[1] == '_')
+        return "names starting with '__' are reserved";
+    for (const char *c = name; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == '/' || *c == 0x7f)
+            return "column names cannot hold '/' or control characters";
+    return NULL;
+}
+
+static bool grow_held(struct pipeline *p, size_t nfields)
+{
+    if (nfields <= p->held_cap)
+        return true;
+    size_t cap = nfields + 256;
+    uint8_t *np = realloc(p->held, cap);
+    if (!np)
+        return false;
+    memset(np + p->held_cap, 0, cap - p->held_cap);
+    p->held = np;
+    p->held_cap = cap;
+    return true;
+}
+
+/*
+ * Makes columns of discovered fields f[0..k) (indexes into the parser's
+ * fields), all or none: 0, LERR_NOMEM, or 1 when they would take the table
+ * past MAX_TABLE_COLUMNS: then they are held back (held[]) and *why says so
+ * for the record.
+ */
+static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
+                          const struct format_field *f, char *why, size_t why_cap)
+{
+    if (k == 0)
+        return 0;
+    size_t have = p->ntable_cols + p->nnew_cols;
+    if (have + k > MAX_TABLE_COLUMNS) {
+        uint32_t top = 0;
+        for (size_t j = 0; j < k; j++)
+            top = idx[j] > top ? idx[j] : top;
+        if (!grow_held(p, (size_t)top + 1))
+            return LERR_NOMEM;
+        for (size_t j = 0; j < k; j++)
+            if (!p->held[idx[j]]) {
+                p->held[idx[j]] = 1;
+                p->nheld++;
+            }
+        snprintf(why, why_cap,
+                 "the record would add %zu columns (such as '%.60s') to table '%.100s', which "
+                 "would then have %zu; a table has at most %d columns besides __time, so the "
+                 "record is skipped (list unneeded fields in dimensionExclusions)",
+                 k, f[idx[0]].name, p->table_name, have + k, MAX_TABLE_COLUMNS);
+        return 1;
+    }
+    for (size_t j = 0; j < k; j++) {
+        const struct format_field *fi = &f[idx[j]];
+        if (add_column(p, fi->name, fi->type == SQL_ARRAY ? SQL_STRING : fi->type, false, NULL,
+                       (int32_t)idx[j]) < 0)
+            return LERR_NOMEM;
+        if (idx[j] < p->held_cap && p->held[idx[j]]) {
+            p->held[idx[j]] = 0;
+            p->nheld--;
+        }
+    }
+    return 0;
+}
+
+static bool grow_scratch(struct pipeline *p, size_t n)
+{
+    if (n <= p->scratch_cap)
+        return true;
+    size_t cap = n + 256;
+    uint32_t *ns = realloc(p->scratch, cap * sizeof *ns);
+    if (!ns)
+        return false;
+    p->scratch = ns;
+    p->scratch_cap = cap;
+    return true;
 }
 
 /*
  * New discovered fields become identity columns; widenings are noted, never
  * applied. Called whenever the parser's generation moved, which also catches
  * fields found by a record that then failed to parse (its row never says
- * schema_changed, but the field exists from then on).
+ * schema_changed, but the field exists from then on). A field whose name
+ * storage refuses, or that names a measure of the table, never becomes a
+ * column (a warning on the record, w). 0, LERR_NOMEM, or 1 when the new
+ * fields would take the table past its column limit (*why; see
+ * add_discovered()).
  */
-static int absorb_schema_changes(struct pipeline *p, const struct format_record *rec)
+static int absorb_schema_changes(struct pipeline *p, const struct format_record *rec,
+                                 struct row_warning *w, char *why, size_t why_cap)
 {
     const struct format_field *f;
     uint64_t gen;
     size_t n = format_discovered_fields(p->parser, &f, &gen);
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (f[i].changed <= p->seen_generation)
             continue;
         bool declared = f[i].origin != FORMAT_ORIGIN_DISCOVERED;
         bool blocked = i < p->nfield_blocked && p->field_blocked[i];
         if (f[i].added > p->seen_generation || declared) {
-            if (declared || blocked || has_column(p, f[i].name))
+            if (declared || blocked || has_mapping_column(p, f[i].name))
                 continue;
-            if (add_column(p, f[i].name, f[i].type == SQL_ARRAY ? SQL_STRING : f[i].type, false,
-                           NULL, (int32_t)i) < 0)
+            const struct pipeline_table_col *tc = table_col(p, f[i].name);
+            const char *bad = tc && tc->measure ? "the table has a measure of that name"
+                                                : bad_column_name(f[i].name);
+            if (bad) {
+                /* never a column: blocked for good */
+                if (i >= p->nfield_blocked) {
+                    size_t nn = 2 * i + 64;
+                    bool *nb = arena_zalloc(&p->mem, nn);
+                    if (!nb)
+                        return LERR_NOMEM;
+                    if (p->nfield_blocked)
+                        memcpy(nb, p->field_blocked, p->nfield_blocked);
+                    p->field_blocked = nb;
+                    p->nfield_blocked = nn;
+                }
+                p->field_blocked[i] = true;
+                warn(w, PIPE_R_SCHEMA, "field '%.100s' does not become a column (%s); map it "
+                     "into a column of another name to keep it", f[i].name, bad);
+                continue;
+            }
+            if (!grow_scratch(p, k + 1))
                 return LERR_NOMEM;
+            p->scratch[k++] = (uint32_t)i;
         } else {
             int32_t c = i < p->nfield_col ? p->field_col[i] : -1;
             if (c < 0 || p->cols[c].type == f[i].type)
@@ -635,7 +826,30 @@ static int absorb_schema_changes(struct pipeline *p, const struct format_record 
         }
     }
     p->seen_generation = gen;
-    return 0;
+    return add_discovered(p, p->scratch, k, f, why, why_cap);
+}
+
+/*
+ * A row that carries fields held back (held[]) makes columns of them, if
+ * they fit now. 0, LERR_NOMEM, or 1 (*why) when they still do not.
+ */
+static int absorb_held(struct pipeline *p, const struct format_row *row, char *why,
+                       size_t why_cap)
+{
+    size_t k = 0;
+    for (uint32_t j = 0; j < row->nextra; j++) {
+        uint32_t fi = row->extra_index[j];
+        if (fi < p->held_cap && p->held[fi]) {
+            if (!grow_scratch(p, k + 1))
+                return LERR_NOMEM;
+            p->scratch[k++] = fi;
+        }
+    }
+    if (k == 0)
+        return 0;
+    const struct format_field *f;
+    format_discovered_fields(p->parser, &f, NULL);
+    return add_discovered(p, p->scratch, k, f, why, why_cap);
 }
 
 /* ---- the output batch ------------------------------------------------------------------ */
@@ -646,8 +860,8 @@ static int absorb_schema_changes(struct pipeline *p, const struct format_record 
  * added it) they are NULL, or empty states for a measure. Columns that
  * neither grow nor are new keep their arrays.
  */
-static int out_reserve(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
-                       uint32_t cap)
+static int out_reserve_in(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
+                          uint32_t cap)
 {
     bool grow = cap > out->cap;
     if (!grow)
@@ -693,6 +907,33 @@ static int out_reserve(struct pipeline *p, struct pipeline_out *out, struct aren
     out->cap = cap;
     out->ncols = (uint32_t)p->ncols;
     return 0;
+}
+
+/* The arena's cap while a row runs: its budget, within the batch's cap. */
+static void row_limit(struct pipeline *p, struct arena *mem)
+{
+    size_t lim = p->row_base + p->row_cap;
+    mem->cap = p->batch_cap && p->batch_cap < lim ? p->batch_cap : lim;
+}
+
+/*
+ * out_reserve_in() on the batch's account: inside a row, its memory is not
+ * the row's (the row's budget moves past it, and the row's memory before
+ * it can no longer be given back). A failure is the batch's (batch_full).
+ */
+static int out_reserve(struct pipeline *p, struct pipeline_out *out, struct arena *mem,
+                       uint32_t cap)
+{
+    if (!p->in_row)
+        return out_reserve_in(p, out, mem, cap);
+    size_t before = mem->total;
+    mem->cap = p->batch_cap;
+    int rc = out_reserve_in(p, out, mem, cap);
+    p->row_reserved = true;
+    p->batch_full |= rc != 0;
+    p->row_base += mem->total - before;
+    row_limit(p, mem);
+    return rc;
 }
 
 /* ---- one row ------------------------------------------------------------------------------ */
@@ -742,25 +983,6 @@ static void finish_row(struct row_ctx *x, const struct format_row *in, enum pipe
     }
 }
 
-/* The first warning about a row (later ones are not reported). */
-struct row_warning {
-    enum pipeline_reason reason;
-    char msg[512];   /* "" = none yet; only msg[0] is cleared per row */
-};
-
-static void warn(struct row_warning *w, enum pipeline_reason why, const char *fmt, ...)
-    LS_PRINTF(3, 4);
-static void warn(struct row_warning *w, enum pipeline_reason why, const char *fmt, ...)
-{
-    if (w->msg[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
-    va_end(ap);
-    w->reason = why;
-}
-
 /*
  * Puts *v into column c's type. The caller checks v->type first (the common
  * case is a match); a NULL just takes the column's type; a value that does
@@ -800,18 +1022,17 @@ static int coerce(const struct pipeline *p, size_t c, struct sql_value *v, struc
     return 0;
 }
 
-/* One parsed row through filter, mappings, rejection and coercion. 0 or LERR_NOMEM. */
+/*
+ * One parsed row through filter, mappings, rejection and coercion, with the
+ * warnings w holds so far. 0 or LERR_NOMEM (p->row_phase says where).
+ */
 static int process_row(struct pipeline *p, struct row_ctx *x, const struct format_row *row,
-                       const char *warning, struct arena *mem, struct pipeline_out *out)
+                       struct row_warning *w, struct arena *mem, struct pipeline_out *out)
 {
     const struct sql_value *in = row->values;
-    struct row_warning w;
-    w.reason = PIPE_R_NONE;
-    w.msg[0] = '\0';
-    if (warning)
-        warn(&w, PIPE_R_PARSE, "%s", warning);
     struct lerr e;
     lerr_init(&e);
+    p->row_phase = ROW_FILTER;
     if (p->filter) {
         int rc = 0;
         if (!sql_eval_filter(p->filter, in, mem, &rc, &e)) {
@@ -826,6 +1047,7 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
     }
     struct sql_value tv;
     const struct mapping *tm = &p->maps[p->time_map];
+    p->row_phase = p->time_map;
     int trc = sql_eval_row(tm->expr, in, mem, &tv, &e);
     if (trc == LERR_NOMEM)
         return LERR_NOMEM;
@@ -876,14 +1098,15 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         const struct pipeline_column *c = &p->cols[oc];
         if (e.code)
             lerr_init(&e);
+        p->row_phase = (int)i;
         if (c->measure) {
             uint8_t *st = out->states[oc] + (size_t)r * c->state_size;
             sql_agg_init(c->agg, st);
-            int rc = sql_agg_add_row(c->agg, st, in, t, mem, &e);
+            int rc = sql_agg_add_row_as(c->agg, st, mp->agg, in, t, mem, &e);
             if (rc == LERR_NOMEM)
                 return LERR_NOMEM;
             if (rc)
-                warn(&w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; the row counts "
+                warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; the row counts "
                      "without it", mp->column, mp->text, e.msg);
             continue;
         }
@@ -893,14 +1116,15 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             return LERR_NOMEM;
         if (rc) {
             *v = sql_null(c->type);
-            warn(&w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL",
+            warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL",
                  mp->column, mp->text, e.msg);
-        } else if (v->type != c->type && coerce(p, (size_t)oc, v, mem, &w)) {
+        } else if (v->type != c->type && coerce(p, (size_t)oc, v, mem, w)) {
             return LERR_NOMEM;
         }
     }
     /* Discovered identity columns: the field's value when the record has it. Their
      * fields are discovered ones, which rows carry sparsely in extra[]. */
+    p->row_phase = ROW_VALUES;
     if (p->ncols > p->first_discovered) {
         for (size_t c = p->first_discovered; c < p->ncols; c++) {
             uint32_t f = (uint32_t)p->col_field[c];
@@ -913,15 +1137,15 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         }
         for (size_t c = p->first_discovered; c < p->ncols; c++) {
             struct sql_value *v = &out->values[c][r];
-            if (v->type != p->cols[c].type && coerce(p, c, v, mem, &w))
+            if (v->type != p->cols[c].type && coerce(p, c, v, mem, w))
                 return LERR_NOMEM;
         }
     }
     out->nrows++;
     if (t > p->pending.newest_event_ms)
         p->pending.newest_event_ms = t;
-    if (w.msg[0])
-        finish_row(x, row, PIPE_PROCESSED_WITH_WARNINGS, w.reason, w.msg, r);
+    if (w->msg[0])
+        finish_row(x, row, PIPE_PROCESSED_WITH_WARNINGS, w->reason, w->msg, r);
     else
         finish_row(x, row, PIPE_PROCESSED, PIPE_R_NONE, NULL, r);
     return 0;
@@ -929,11 +1153,90 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
 
 /* ---- records ----------------------------------------------------------------------------- */
 
+/* "32 MB", "2048 bytes": a memory limit in messages. */
+static const char *mem_text(size_t n, char *buf, size_t cap)
+{
+    if (n >= (1u << 20) && n % (1u << 20) == 0)
+        snprintf(buf, cap, "%zu MB", n >> 20);
+    else
+        snprintf(buf, cap, "%zu bytes", n);
+    return buf;
+}
+
+/* Counts the current row as skippedByError: it needed more than its share of memory. */
+static void row_too_big(struct pipeline *p, struct row_ctx *x)
+{
+    char lim[32], why[512];
+    mem_text(p->row_cap, lim, sizeof lim);
+    enum pipeline_reason reason = PIPE_R_MAPPING;
+    if (p->row_phase >= 0) {
+        const struct mapping *mp = &p->maps[p->row_phase];
+        snprintf(why, sizeof why,
+                 "mapping of '%.100s' (%.160s%s) needs more memory than a row may use (%s); "
+                 "the row is skipped (look for functions that build long values, such as "
+                 "REPEAT, CONCAT or LPAD)",
+                 mp->column, mp->text, strlen(mp->text) > 160 ? "..." : "", lim);
+    } else if (p->row_phase == ROW_FILTER) {
+        snprintf(why, sizeof why,
+                 "filterExpression needs more memory than a row may use (%s); the row is "
+                 "skipped", lim);
+    } else if (p->row_phase == ROW_VALUES) {
+        reason = PIPE_R_COERCE;
+        snprintf(why, sizeof why,
+                 "the row's values need more memory than a row may use (%s) to be stored; "
+                 "the row is skipped", lim);
+    } else {
+        reason = PIPE_R_PARSE;
+        snprintf(why, sizeof why,
+                 "the record needs more memory to parse than a row may use (%s); the record "
+                 "is skipped", lim);
+    }
+    finish_row(x, NULL, PIPE_SKIPPED_BY_ERROR, reason, why, -1);
+}
+
+/* parse → discovered columns → process_row(). 0, 1 (see process_text) or LERR_NOMEM. */
+static int parse_row(struct pipeline *p, struct row_ctx *x, const struct format_record *rec,
+                     bool probe, struct arena *mem, struct pipeline_out *out)
+{
+    struct row_warning w;
+    w.reason = PIPE_R_NONE;
+    w.msg[0] = '\0';
+    struct format_row row;
+    struct lerr e;
+    lerr_init(&e);
+    enum format_outcome fo = format_parse(p->parser, rec, mem, &row, &e);
+    if (fo == FORMAT_ERROR && e.code == LERR_NOMEM)
+        return LERR_NOMEM;
+    if (fo == FORMAT_OK_WITH_WARNINGS)
+        warn(&w, PIPE_R_PARSE, "%s", e.msg);
+    char why[512];
+    int arc = 0;
+    if (format_parser_generation(p->parser) != p->seen_generation)
+        arc = absorb_schema_changes(p, x->rec, &w, why, sizeof why);
+    if (arc == 0 && p->nheld && fo != FORMAT_ERROR)
+        arc = absorb_held(p, &row, why, sizeof why);
+    if (arc == LERR_NOMEM)
+        return LERR_NOMEM;
+    if (fo == FORMAT_ERROR) {
+        if (probe)
+            return 1;
+        finish_row(x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE, e.msg, -1);
+        return 0;
+    }
+    if (arc) {
+        finish_row(x, &row, PIPE_SKIPPED_BY_ERROR, PIPE_R_SCHEMA, why, -1);
+        return 0;
+    }
+    return process_row(p, x, &row, &w, mem, out);
+}
+
 /*
  * Parses one row's text (a record, or a piece the splitter cut from it) and
- * runs it through. With `probe`, a text that does not parse is left to the
- * caller (returns 1, nothing counted); otherwise it is counted as
- * skippedByError. 0, 1, or LERR_NOMEM.
+ * runs it through, within the row's share of the batch arena (row_cap): a
+ * row that runs out of it is skippedByError and its memory given back. With
+ * `probe`, a text that does not parse is left to the caller (returns 1,
+ * nothing counted); otherwise it is counted as skippedByError. 0, 1, or
+ * LERR_NOMEM (the batch's memory ran out).
  */
 static int process_text(struct pipeline *p, const struct format_record *whole, const char *text,
                         size_t len, bool probe, struct arena *mem, struct pipeline_out *out,
@@ -943,22 +1246,27 @@ static int process_text(struct pipeline *p, const struct format_record *whole, c
     rec.data = text;
     rec.len = len;
     struct row_ctx x = {p, whole, text, len, obs, obs_ctx};
-    struct format_row row;
-    struct lerr e;
-    lerr_init(&e);
-    enum format_outcome fo = format_parse(p->parser, &rec, mem, &row, &e);
-    if (fo == FORMAT_ERROR && e.code == LERR_NOMEM)
-        return LERR_NOMEM;
-    if (format_parser_generation(p->parser) != p->seen_generation &&
-        absorb_schema_changes(p, whole))
-        return LERR_NOMEM;
-    if (fo == FORMAT_ERROR) {
-        if (probe)
-            return 1;
-        finish_row(&x, NULL, PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE, e.msg, -1);
-        return 0;
+    struct arena_mark mark;
+    arena_mark(mem, &mark);
+    p->in_row = true;
+    p->row_reserved = false;
+    p->row_base = mem->total;
+    p->row_phase = ROW_PARSE;
+    mem->capped = false;
+    row_limit(p, mem);
+    int rc = parse_row(p, &x, &rec, probe, mem, out);
+    mem->cap = p->batch_cap;
+    p->in_row = false;
+    bool row_bound = !p->batch_cap || p->row_base + p->row_cap < p->batch_cap;
+    bool give_back = rc == 1;
+    if (rc == LERR_NOMEM && mem->capped && !p->batch_full && row_bound) {
+        row_too_big(p, &x);
+        rc = 0;
+        give_back = true;
     }
-    return process_row(p, &x, &row, fo == FORMAT_OK_WITH_WARNINGS ? e.msg : NULL, mem, out);
+    if (give_back && !p->row_reserved)
+        arena_rewind(mem, &mark);
+    return rc;
 }
 
 /*
@@ -988,14 +1296,32 @@ static bool whole_record(const struct pipeline *p, const char *s, size_t n, size
     return true;
 }
 
+/* The batch as a whole ran out of memory (never one row: see process_text). */
+static int batch_nomem(const struct pipeline *p, struct lerr *err)
+{
+    char lim[32];
+    if (!p->batch_cap)
+        return lerr_set(err, LERR_NOMEM, "batch memory exhausted: out of memory");
+    return lerr_set(err, LERR_NOMEM,
+                    "batch memory exhausted: the batch's rows together need more than its %s",
+                    mem_text(p->batch_cap, lim, sizeof lim));
+}
+
 static int process_records(struct pipeline *p, const struct format_record *records, size_t n,
                            struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                            void *obs_ctx, struct lerr *err)
 {
+    /* Each row gets a share of the arena (process_text) */
+    p->batch_cap = mem->cap;
+    p->row_cap = PIPE_ROW_MEM_MAX;
+    if (mem->cap && mem->cap / 8 < p->row_cap)
+        p->row_cap = mem->cap / 8;
+    p->batch_full = false;
+    p->in_row = false;
     /* Most records are one row: room for them all up front, so the batch never copies. */
     uint32_t rows = n < 64 ? 64 : n > (1u << 28) ? (1u << 28) : (uint32_t)n;
     if (out_reserve(p, out, mem, rows))
-        return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+        return batch_nomem(p, err);
     for (size_t i = 0; i < n; i++) {
         const struct format_record *whole = &records[i];
         size_t len;
@@ -1004,7 +1330,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
             rc = process_text(p, whole, whole->data, len, p->whole == WHOLE_VALUE, mem, out,
                               obs, obs_ctx);
         if (rc == LERR_NOMEM)
-            return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+            return batch_nomem(p, err);
         if (rc == 0)
             continue;
         struct format_splitter sp;
@@ -1015,7 +1341,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
         while (format_split_next(&sp, &line, &len, &lineno)) {
             any = true;
             if (process_text(p, whole, line, len, false, mem, out, obs, obs_ctx))
-                return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+                return batch_nomem(p, err);
         }
         if (!any && !format_is_blank(whole->data, whole->len)) {
             struct row_ctx x = {p, whole, whole->data, whole->len, obs, obs_ctx};
@@ -1027,7 +1353,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
         }
     }
     if (out->ncols < p->ncols && out_reserve(p, out, mem, out->cap))
-        return lerr_set(err, LERR_NOMEM, "batch memory exhausted");
+        return batch_nomem(p, err);
     return 0;
 }
 

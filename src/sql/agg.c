@@ -16,12 +16,20 @@
  * one seen on ties, strings cut to maxBytes (default 1024) at a character
  * boundary.
  *
+ * Measures of aggregate tables: sql_agg_for_measure() gives a measure
+ * type's stored aggregator, sql_agg_measure_fit() / _default() apply the
+ * table of which mapping aggregation feeds which measure type (sql.h,
+ * SQL_MEASURE_MAP), and sql_agg_add_row_as() adds a row as the mapping sees
+ * it to a state of the measure's aggregator.
+ *
  * Entry points: sql_agg_state_size(), sql_agg_init(), sql_agg_add(),
  * sql_agg_add_row(), sql_agg_merge(), sql_agg_finalize(),
- * sql_agg_serialize(), sql_agg_deserialize(), sql_agg_for_measure().
+ * sql_agg_serialize(), sql_agg_deserialize(), sql_agg_for_measure(),
+ * sql_agg_measure_fit(), sql_agg_measure_default(), sql_agg_add_row_as().
  */
 #include "sql/sql_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -527,33 +535,331 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
     return 0;
 }
 
+/* BIGINT-like, floating point, or anything else: value families a state may hold. */
+static int value_family(uint8_t t)
+{
+    if (t == SQL_LONG || t == SQL_TIMESTAMP || t == SQL_BOOLEAN || t == SQL_NULL)
+        return 0;
+    return t == SQL_DOUBLE || t == SQL_FLOAT ? 1 : 2;
+}
+
+bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg_call *b)
+{
+    if (state_family(a->kind) != state_family(b->kind))
+        return false;
+    switch (a->kind) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT:
+        return true;   /* a count of rows or of values is a count */
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
+        return is_long_sum(a) == is_long_sum(b);   /* the sum's bits are a long or a double */
+    default:
+        return value_family(a->result_type) == value_family(b->result_type);
+    }
+}
+
+/* ---- measures ------------------------------------------------------------------------ */
+
+struct measure_def {
+    const char *name;
+    enum sql_agg_kind kind;
+    uint8_t type;
+    unsigned feeds;
+};
+
+static const struct measure_def measures[] = {
+#define MEASURE_DEF(name, kind, type, feeds) {name, kind, type, feeds},
+    SQL_MEASURE_MAP(MEASURE_DEF)
+#undef MEASURE_DEF
+};
+
+static const struct measure_def *measure_find(const char *name)
+{
+    for (size_t i = 0; name && i < LS_ARRAY_LEN(measures); i++)
+        if (strcasecmp(measures[i].name, name) == 0)
+            return &measures[i];
+    return NULL;
+}
+
+static void measure_call(const struct measure_def *m, struct sql_agg_call *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = m->kind;
+    out->arg_type = m->type;
+    out->result_type = m->type;
+    out->nargs = m->kind == SQL_AGG_COUNT_STAR ? 0 : 1;
+    out->max_bytes = 1024;
+}
+
 bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out)
 {
+    const struct measure_def *m = measure_find(measure_type);
+    if (m)
+        measure_call(m, out);
+    return m != NULL;
+}
+
+/* Whether a value of type `t` goes into a measure of value type `want` without loss
+ * of meaning (the measure's type or narrower). */
+static bool value_fits(uint8_t t, uint8_t want)
+{
+    switch (want) {
+    case SQL_STRING:
+        return true;
+    case SQL_LONG:
+        return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_TIMESTAMP || t == SQL_NULL;
+    case SQL_FLOAT:
+        return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_FLOAT || t == SQL_NULL;
+    case SQL_DOUBLE:
+        return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_FLOAT || t == SQL_DOUBLE ||
+               t == SQL_NULL;
+    default:
+        return false;
+    }
+}
+
+static const char *value_types_text(uint8_t want)
+{
+    switch (want) {
+    case SQL_LONG: return "BIGINT, BOOLEAN or TIMESTAMP";
+    case SQL_FLOAT: return "BIGINT, BOOLEAN or FLOAT";
+    case SQL_DOUBLE: return "BIGINT, BOOLEAN, FLOAT or DOUBLE";
+    default: return "any type";
+    }
+}
+
+/* "COUNT(*), COUNT(x) or SUM(x) (x: BIGINT, BOOLEAN or TIMESTAMP)": what a measure accepts. */
+static void accepts_text(const struct measure_def *m, char *out, size_t cap)
+{
     static const struct {
-        const char *name;
         enum sql_agg_kind kind;
-        uint8_t type;
-    } m[] = {
-        {"count", SQL_AGG_COUNT_STAR, SQL_LONG},   {"longSum", SQL_AGG_SUM, SQL_LONG},
-        {"doubleSum", SQL_AGG_SUM, SQL_DOUBLE},    {"floatSum", SQL_AGG_SUM, SQL_DOUBLE},
-        {"longMin", SQL_AGG_MIN, SQL_LONG},        {"longMax", SQL_AGG_MAX, SQL_LONG},
-        {"doubleMin", SQL_AGG_MIN, SQL_DOUBLE},    {"doubleMax", SQL_AGG_MAX, SQL_DOUBLE},
-        {"floatMin", SQL_AGG_MIN, SQL_FLOAT},      {"floatMax", SQL_AGG_MAX, SQL_FLOAT},
-        {"longLatest", SQL_AGG_LATEST, SQL_LONG},  {"doubleLatest", SQL_AGG_LATEST, SQL_DOUBLE},
-        {"stringLatest", SQL_AGG_LATEST, SQL_STRING}, {"longEarliest", SQL_AGG_EARLIEST, SQL_LONG},
-        {"doubleEarliest", SQL_AGG_EARLIEST, SQL_DOUBLE},
-        {"stringEarliest", SQL_AGG_EARLIEST, SQL_STRING},
+        const char *form;
+        bool typed;
+    } forms[] = {
+        {SQL_AGG_COUNT_STAR, "COUNT(*)", false},  {SQL_AGG_COUNT, "COUNT(x)", false},
+        {SQL_AGG_SUM, "SUM(x)", true},            {SQL_AGG_MIN, "MIN(x)", true},
+        {SQL_AGG_MAX, "MAX(x)", true},            {SQL_AGG_LATEST, "LATEST(x)", true},
+        {SQL_AGG_LATEST_BY, "LATEST_BY(x, t)", true},
+        {SQL_AGG_EARLIEST, "EARLIEST(x)", true},  {SQL_AGG_EARLIEST_BY, "EARLIEST_BY(x, t)", true},
     };
-    for (size_t i = 0; i < LS_ARRAY_LEN(m); i++) {
-        if (strcasecmp(m[i].name, measure_type) == 0) {
-            memset(out, 0, sizeof *out);
-            out->kind = m[i].kind;
-            out->arg_type = m[i].type;
-            out->result_type = m[i].type;
-            out->nargs = m[i].kind == SQL_AGG_COUNT_STAR ? 0 : 1;
-            out->max_bytes = 1024;
-            return true;
+    size_t n = 0, total = 0, k = 0;
+    bool typed = false;
+    for (size_t i = 0; i < LS_ARRAY_LEN(forms); i++)
+        total += (m->feeds & SQL_FEEDS(forms[i].kind)) != 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < LS_ARRAY_LEN(forms) && n < cap; i++) {
+        if (!(m->feeds & SQL_FEEDS(forms[i].kind)))
+            continue;
+        k++;
+        typed |= forms[i].typed;
+        int w = snprintf(out + n, cap - n, "%s%s", k == 1 ? "" : k == total ? " or " : ", ",
+                         forms[i].form);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    if (typed && n < cap)
+        snprintf(out + n, cap - n, " with x of type %s", value_types_text(m->type));
+}
+
+/* "COUNT(*)", "SUM(x)", "LATEST_BY(x, t)": a mapping's aggregation in messages. */
+static const char *kind_name(const struct sql_agg_call *m)
+{
+    static const char *const names[] = {
+        [SQL_AGG_COUNT_STAR] = "COUNT(*)",  [SQL_AGG_COUNT] = "COUNT(x)",
+        [SQL_AGG_SUM] = "SUM(x)",           [SQL_AGG_MIN] = "MIN(x)",
+        [SQL_AGG_MAX] = "MAX(x)",           [SQL_AGG_AVG] = "AVG(x)",
+        [SQL_AGG_EARLIEST] = "EARLIEST(x)", [SQL_AGG_LATEST] = "LATEST(x)",
+        [SQL_AGG_EARLIEST_BY] = "EARLIEST_BY(x, t)",
+        [SQL_AGG_LATEST_BY] = "LATEST_BY(x, t)",
+        [SQL_AGG_COUNT_DISTINCT] = "COUNT(DISTINCT x)",
+        [SQL_AGG_ANY_VALUE] = "ANY_VALUE(x)",
+    };
+    return (unsigned)m->kind < LS_ARRAY_LEN(names) && names[m->kind] ? names[m->kind] : "?";
+}
+
+/* How rolled-up rows combine a measure stored with aggregator kind k. */
+static const char *combines(enum sql_agg_kind k)
+{
+    switch (k) {
+    case SQL_AGG_MIN: return "keep the smallest value";
+    case SQL_AGG_MAX: return "keep the largest value";
+    case SQL_AGG_LATEST: return "keep the value of the latest time";
+    case SQL_AGG_EARLIEST: return "keep the value of the earliest time";
+    default: return "add up";
+    }
+}
+
+/* Why no measure keeps m, or NULL when some does. */
+static const char *unstorable(const struct sql_agg_call *m)
+{
+    switch (m->kind) {
+    case SQL_AGG_COUNT_DISTINCT:
+        return "a distinct count (COUNT(DISTINCT x), APPROX_COUNT_DISTINCT(x)) needs a sketch "
+               "column (HLLSketch or thetaSketch), which is not supported yet: rolled-up rows "
+               "cannot add up plain counts of distinct values. Store x as a dimension and count "
+               "it at query time with COUNT(DISTINCT x)";
+    case SQL_AGG_AVG:
+        return "no measure type keeps an average: map SUM(x) into a doubleSum column and "
+               "COUNT(*) into a count column, and divide them at query time";
+    case SQL_AGG_ANY_VALUE:
+        return "no measure type keeps ANY_VALUE: use LATEST(x) or EARLIEST(x) (a *Latest or "
+               "*Earliest column)";
+    default:
+        return NULL;
+    }
+}
+
+const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *err)
+{
+    const char *why = unstorable(m);
+    if (why) {
+        lerr_set(err, LERR_INVALID, "%s", why);
+        return NULL;
+    }
+    uint8_t t = m->arg_type;
+    bool whole = t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_TIMESTAMP || t == SQL_NULL;
+    bool number = whole || t == SQL_FLOAT || t == SQL_DOUBLE;
+    switch (m->kind) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT:
+        return "count";
+    case SQL_AGG_SUM:
+        return whole ? "longSum" : "doubleSum";
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX:
+        if (!number) {
+            lerr_set(err, LERR_INVALID,
+                     "no measure type keeps the %s of a %s value (the Min and Max measures "
+                     "are numeric): use LATEST(x) or EARLIEST(x), or CAST x to a number",
+                     agg_names[m->kind], sql_type_sql_name(t));
+            return NULL;
+        }
+        if (m->kind == SQL_AGG_MIN)
+            return whole ? "longMin" : "doubleMin";
+        return whole ? "longMax" : "doubleMax";
+    case SQL_AGG_LATEST:
+    case SQL_AGG_LATEST_BY:
+        return whole ? "longLatest" : number ? "doubleLatest" : "stringLatest";
+    case SQL_AGG_EARLIEST:
+    case SQL_AGG_EARLIEST_BY:
+        return whole ? "longEarliest" : number ? "doubleEarliest" : "stringEarliest";
+    default:
+        lerr_set(err, LERR_INVALID, "%s cannot feed a measure", kind_name(m));
+        return NULL;
+    }
+}
+
+int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
+                        struct sql_agg_call *col, struct lerr *err)
+{
+    const char *why = unstorable(m);
+    if (why)
+        return lerr_set(err, LERR_INVALID, "%s", why);
+    const struct measure_def *d = measure_find(measure_type);
+    if (!d)
+        return lerr_set(err, LERR_INVALID,
+                        "measure type %s is not supported yet; give the column one of count, "
+                        "longSum, doubleSum, floatSum, long/double/floatMin and Max, "
+                        "long/double/stringLatest and Earliest",
+                        measure_type ? measure_type : "(none)");
+    char acc[200];
+    accepts_text(d, acc, sizeof acc);
+    if (!(d->feeds & SQL_FEEDS(m->kind))) {
+        struct lerr e;
+        lerr_init(&e);
+        const char *fit = sql_agg_measure_default(m, &e);
+        return lerr_set(err, LERR_INVALID,
+                        "it is a %s measure, which accepts %s; %s cannot feed it: rolled-up "
+                        "rows of a %s %s, which is not what %s computes. Map %s into %s%s "
+                        "column instead",
+                        d->name, acc, kind_name(m), d->name, combines(d->kind), kind_name(m),
+                        kind_name(m), fit ? "a " : "another", fit ? fit : "");
+    }
+    bool counts = m->kind == SQL_AGG_COUNT_STAR || m->kind == SQL_AGG_COUNT;
+    if (!counts && !value_fits(m->arg_type, d->type)) {
+        struct lerr e;
+        lerr_init(&e);
+        const char *fit = sql_agg_measure_default(m, &e);
+        return lerr_set(err, LERR_INVALID,
+                        "it is a %s measure, which accepts %s; here x is %s (CAST it to %s, or "
+                        "map %s into %s%s column)",
+                        d->name, acc, sql_type_sql_name(m->arg_type), sql_type_sql_name(d->type),
+                        kind_name(m), fit ? "a " : "another", fit ? fit : "");
+    }
+    measure_call(d, col);
+    return 0;
+}
+
+/* Cuts a string value to max bytes at a UTF-8 boundary (no copy). */
+static void cut_value(struct sql_value *v, uint32_t max)
+{
+    if (v->is_null || (v->type != SQL_STRING && v->type != SQL_JSON) || v->v.s.n <= max)
+        return;
+    uint32_t n = max;
+    while (n > 0 && ((unsigned char)v->v.s.p[n] & 0xC0) == 0x80)
+        n--;
+    v->v.s.n = n;
+}
+
+int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct sql_agg_call *m,
+                       const struct sql_value *row, int64_t row_time, struct arena *mem,
+                       struct lerr *err)
+{
+    struct agg_state *s = state;
+    bool counts = col->kind == SQL_AGG_COUNT_STAR || col->kind == SQL_AGG_COUNT;
+    if (m->filter) {
+        int rc = 0;
+        if (!sql_eval_filter(m->filter, row, mem, &rc, err)) {
+            if (!rc && (m->kind == SQL_AGG_COUNT_STAR || m->kind == SQL_AGG_COUNT) && !counts) {
+                /* a count of no row is 0, not NULL: a longSum gets a 0 */
+                struct sql_value zero = sql_long(0);
+                return sql_agg_add(col, state, &zero, row_time, mem)
+                           ? 0 : lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
+            }
+            return rc;
         }
     }
-    return false;
+    struct sql_value args[2];
+    for (int i = 0; i < m->nargs; i++) {
+        int rc = sql_eval_row(m->args[i], row, mem, &args[i], err);
+        if (rc)
+            return rc;
+    }
+    struct sql_value v;
+    int64_t t = row_time;
+    switch (m->kind) {
+    case SQL_AGG_COUNT_STAR:
+        v = sql_long(1);
+        break;
+    case SQL_AGG_COUNT:
+        v = sql_long(!args[0].is_null);
+        break;
+    case SQL_AGG_EARLIEST_BY:
+    case SQL_AGG_LATEST_BY:
+        if (args[1].is_null)
+            return 0;
+        t = args[1].v.l;
+        v = args[0];
+        break;
+    default:
+        v = args[0];
+        break;
+    }
+    if (counts) {
+        s->cnt += v.is_null ? 0 : v.v.l;
+        return 0;
+    }
+    if (m->kind == SQL_AGG_EARLIEST || m->kind == SQL_AGG_LATEST ||
+        m->kind == SQL_AGG_EARLIEST_BY || m->kind == SQL_AGG_LATEST_BY)
+        cut_value(&v, m->max_bytes);
+    if (v.is_null) {
+        v.type = col->arg_type;
+    } else if (v.type != col->arg_type) {
+        v = sql_value_cast(&v, col->arg_type, mem);
+        if (v.is_null && col->arg_type == SQL_STRING)
+            return lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
+    }
+    if (!sql_agg_add(col, state, &v, t, mem))
+        return lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
+    return 0;
 }

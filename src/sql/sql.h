@@ -303,6 +303,94 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
  * false if the measure type is unknown (sketches included). */
 bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out);
 
+/*
+ * Whether states written by aggregator a can be read and merged as states of
+ * b: the same kind of state (COUNT(*) and COUNT(x), LATEST and LATEST_BY,
+ * EARLIEST and EARLIEST_BY share theirs) holding values of the same family
+ * (whole numbers, floating point, text), whatever their arguments and
+ * maxBytes. Segments written by an older mapping-built aggregator stay
+ * readable under the measure type's own.
+ */
+bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg_call *b);
+
+/* ---- measures: which mapping aggregation feeds which measure type ---------- */
+
+/*
+ * A measure column of an aggregate table keeps one aggregator state per
+ * stored row; rows that roll up (ingestion, persist, compaction, queries)
+ * combine states with the measure type's aggregator, so a mapping may only
+ * feed a measure whose combination means the same as the mapping's own:
+ *
+ *   measure type                 stored as        mappings that feed it
+ *   count                        COUNT  (BIGINT)  COUNT(*), COUNT(x)
+ *   longSum                      SUM    (BIGINT)  COUNT(*), COUNT(x), SUM(x)
+ *   doubleSum, floatSum          SUM    (DOUBLE)  SUM(x)
+ *   longMin / longMax            MIN/MAX(BIGINT)  MIN(x) / MAX(x)
+ *   floatMin / floatMax          MIN/MAX(FLOAT)   MIN(x) / MAX(x)
+ *   doubleMin / doubleMax        MIN/MAX(DOUBLE)  MIN(x) / MAX(x)
+ *   {long,double,string}Latest   LATEST           LATEST(x), LATEST_BY(x, t)
+ *   {long,double,string}Earliest EARLIEST         EARLIEST(x), EARLIEST_BY(x, t)
+ *
+ * and x must be of the measure's type or narrower: a BIGINT column takes
+ * BIGINT, BOOLEAN or TIMESTAMP values; a FLOAT one those and FLOAT but not
+ * TIMESTAMP; a DOUBLE one any number but TIMESTAMP; a string one anything
+ * (as text). COUNT(x) counts any type. A value is converted to the
+ * measure's type as it enters the state. Nothing else feeds a measure:
+ * AVG, ANY_VALUE, and the distinct counts COUNT(DISTINCT x) and
+ * APPROX_COUNT_DISTINCT(x), which need sketch columns (not supported yet).
+ *
+ * X(name, stored aggregator kind, its value type, mapping kinds fed (bits
+ * of 1 << enum sql_agg_kind))
+ */
+#define SQL_FEEDS(k) (1u << (k))
+#define SQL_FEEDS_COUNT (SQL_FEEDS(SQL_AGG_COUNT_STAR) | SQL_FEEDS(SQL_AGG_COUNT))
+#define SQL_FEEDS_LATEST (SQL_FEEDS(SQL_AGG_LATEST) | SQL_FEEDS(SQL_AGG_LATEST_BY))
+#define SQL_FEEDS_EARLIEST (SQL_FEEDS(SQL_AGG_EARLIEST) | SQL_FEEDS(SQL_AGG_EARLIEST_BY))
+#define SQL_MEASURE_MAP(X)                                                                    \
+    X("count", SQL_AGG_COUNT_STAR, SQL_LONG, SQL_FEEDS_COUNT)                                 \
+    X("longSum", SQL_AGG_SUM, SQL_LONG, SQL_FEEDS_COUNT | SQL_FEEDS(SQL_AGG_SUM))             \
+    X("doubleSum", SQL_AGG_SUM, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_SUM))                           \
+    X("floatSum", SQL_AGG_SUM, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_SUM))                            \
+    X("longMin", SQL_AGG_MIN, SQL_LONG, SQL_FEEDS(SQL_AGG_MIN))                               \
+    X("longMax", SQL_AGG_MAX, SQL_LONG, SQL_FEEDS(SQL_AGG_MAX))                               \
+    X("doubleMin", SQL_AGG_MIN, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_MIN))                           \
+    X("doubleMax", SQL_AGG_MAX, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_MAX))                           \
+    X("floatMin", SQL_AGG_MIN, SQL_FLOAT, SQL_FEEDS(SQL_AGG_MIN))                             \
+    X("floatMax", SQL_AGG_MAX, SQL_FLOAT, SQL_FEEDS(SQL_AGG_MAX))                             \
+    X("longLatest", SQL_AGG_LATEST, SQL_LONG, SQL_FEEDS_LATEST)                               \
+    X("doubleLatest", SQL_AGG_LATEST, SQL_DOUBLE, SQL_FEEDS_LATEST)                           \
+    X("stringLatest", SQL_AGG_LATEST, SQL_STRING, SQL_FEEDS_LATEST)                           \
+    X("longEarliest", SQL_AGG_EARLIEST, SQL_LONG, SQL_FEEDS_EARLIEST)                         \
+    X("doubleEarliest", SQL_AGG_EARLIEST, SQL_DOUBLE, SQL_FEEDS_EARLIEST)                     \
+    X("stringEarliest", SQL_AGG_EARLIEST, SQL_STRING, SQL_FEEDS_EARLIEST)
+
+/*
+ * Whether mapping aggregation `m` may feed a measure of type measure_type
+ * (the table above): 0 with *col set to the measure's stored aggregator
+ * (sql_agg_for_measure), or LERR_INVALID with a message that names the
+ * measure type, the aggregations it accepts and how to fix the mapping
+ * (the caller prefixes the mapping and the column).
+ */
+int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
+                        struct sql_agg_call *col, struct lerr *err);
+/*
+ * The measure type a new column fed by `m` gets ("count", "longSum",
+ * "doubleMax", "stringLatest", ...; never a float type), or NULL with
+ * LERR_INVALID when no measure type keeps what m computes (AVG, ANY_VALUE,
+ * distinct counts, MIN/MAX of text).
+ */
+const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *err);
+/*
+ * Adds one input row, as mapping aggregation `m` sees it (its FILTER, its
+ * arguments, its time argument and maxBytes), to `state`, a state of the
+ * stored aggregator `col` that sql_agg_measure_fit() gave for m. COUNT adds
+ * its count (1, or 0 for COUNT(x) of NULL); the others add their value,
+ * converted to col's type. 0, LERR_NOMEM, or an evaluation error.
+ */
+int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct sql_agg_call *m,
+                       const struct sql_value *row, int64_t row_time, struct arena *mem,
+                       struct lerr *err);
+
 /* ---- SELECT -------------------------------------------------------------- */
 
 struct sql_stmt;   /* a parsed, not yet bound statement */

@@ -65,10 +65,8 @@ bool st_column_compatible(const struct storage_column *a, const struct storage_c
 {
     if (a->kind != b->kind)
         return false;
-    if (a->kind == STORAGE_MEASURE)
-        return a->agg.kind == b->agg.kind && a->agg.arg_type == b->agg.arg_type &&
-               a->agg.result_type == b->agg.result_type && a->agg.nargs == b->agg.nargs &&
-               a->agg.distinct == b->agg.distinct && a->agg.max_bytes == b->agg.max_bytes;
+    if (a->kind == STORAGE_MEASURE)   /* states one can read as the other's */
+        return a->agg.distinct == b->agg.distinct && sql_agg_state_compatible(&a->agg, &b->agg);
     if (a->type == b->type)
         return true;
     return (st_is_longish(a->type) && st_is_longish(b->type)) ||

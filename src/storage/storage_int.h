@@ -210,7 +210,7 @@ int st_schema_find(const struct st_schema *s, const char *name, size_t n);
 int st_column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
                     struct lerr *err);
 /* Whether two columns store compatible bytes (same physical layout and, for
- * measures, the same aggregator). */
+ * measures, states one can read as the other's: sql_agg_state_compatible). */
 bool st_column_compatible(const struct storage_column *a, const struct storage_column *b);
 
 /* Physical classes of dimension types. */

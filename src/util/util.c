@@ -106,6 +106,7 @@ void arena_init(struct arena *a, size_t block_size, size_t cap)
     a->block_size = block_size ? block_size : 64 * 1024;
     a->total = 0;
     a->cap = cap;
+    a->capped = false;
 }
 
 void *arena_alloc(struct arena *a, size_t n)
@@ -113,8 +114,10 @@ void *arena_alloc(struct arena *a, size_t n)
     n = (n + 15) & ~(size_t)15;
     if (n == 0)
         n = 16;
-    if (a->cap && a->total + n > a->cap)
+    if (a->cap && a->total + n > a->cap) {
+        a->capped = true;
         return NULL;
+    }
     struct arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
         size_t sz = n > a->block_size ? n : a->block_size;
@@ -196,6 +199,38 @@ void arena_reset(struct arena *a)
         keep->next = NULL;
     a->head = keep;
     a->total = 0;
+}
+
+void arena_mark(const struct arena *a, struct arena_mark *m)
+{
+    m->head = a->head;
+    m->next = a->head ? a->head->next : NULL;
+    m->used = a->head ? a->head->used : 0;
+    m->total = a->total;
+}
+
+void arena_rewind(struct arena *a, const struct arena_mark *m)
+{
+    /* Blocks added since the mark sit in front of the marked head (new
+     * heads) or right behind whichever block was the head when they came
+     * (huge one-off blocks): both are before m->next in the list. */
+    struct arena_block *b = a->head;
+    while (b && b != m->head) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    if (m->head) {
+        for (b = m->head->next; b && b != m->next;) {
+            struct arena_block *next = b->next;
+            free(b);
+            b = next;
+        }
+        m->head->next = m->next;
+        m->head->used = m->used;
+    }
+    a->head = m->head;
+    a->total = m->total;
 }
 
 void arena_destroy(struct arena *a)

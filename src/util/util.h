@@ -3,8 +3,9 @@
  * growable byte buffer with a cap, logging, random bytes, UUIDs, SHA-256 and
  * wall-clock helpers.
  *
- * Entry points: lerr_set(), arena_alloc(), buf_append(), log_msg(),
- * util_random_bytes(), util_uuid_v4(), util_sha256_hex(), util_now_ms().
+ * Entry points: lerr_set(), arena_alloc(), arena_mark() / arena_rewind(),
+ * buf_append(), log_msg(), util_random_bytes(), util_uuid_v4(),
+ * util_sha256_hex(), util_now_ms().
  * Everything here is thread-safe except where a function says it mutates an
  * object the caller owns (arenas and buffers are single-owner).
  */
@@ -82,6 +83,13 @@ struct arena {
     size_t block_size;
     size_t total;   /* bytes handed out since the last reset */
     size_t cap;     /* 0 = unlimited; allocations past it return NULL */
+    bool capped;    /* sticky: an allocation was refused because of cap (not malloc) */
+};
+
+/* A position in an arena, to give back everything allocated after it. */
+struct arena_mark {
+    struct arena_block *head, *next;
+    size_t used, total;
 };
 
 void arena_init(struct arena *a, size_t block_size, size_t cap);
@@ -91,6 +99,11 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...) LS_PRINTF(2, 3);
 void arena_reset(struct arena *a);   /* keeps the first block, frees the rest */
+/* Remembers the arena's position (O(1)). */
+void arena_mark(const struct arena *a, struct arena_mark *m);
+/* Frees everything allocated since the mark, which must be a position of
+ * the arena since its last reset (later marks are then invalid). */
+void arena_rewind(struct arena *a, const struct arena_mark *m);
 void arena_destroy(struct arena *a);
 
 /* ---- growable buffer with a cap ---------------------------------------- */

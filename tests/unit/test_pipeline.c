@@ -7,7 +7,11 @@
  * inputs of __time and aggregations, columns added mid-batch, widening),
  * strict-table coercion, CSV and kafka records, splitting of multi-line
  * records, arena exhaustion, and pipeline_validate's errors with their
- * targets and positions.
+ * targets and positions. Measures: which aggregation feeds which measure
+ * type (accepted pairs and the messages of refused ones), and states built
+ * as the column's aggregator. One bad record never stops a batch: the
+ * table's column limit, field names storage refuses, a row that outgrows
+ * its share of the batch arena, and every kind of bad record in one batch.
  *
  * Each case is data: a spec (struct spec, turned into the API's JSON), the
  * records, and what every record should come out as.
@@ -681,6 +685,183 @@ static void test_rollup(void)
     pipeline_free(p);
 }
 
+/* ---- 4b. measures: which aggregation feeds which measure type ----------------------- */
+
+struct measure_case {
+    const char *mtype;        /* the table's measure type; NULL = a column the job creates */
+    const char *expr;
+    const char *want_type;    /* the column's measure type, or NULL = refused */
+    const char *has[3];       /* refused: substrings of the message */
+};
+
+static const struct measure_case measure_cases[] = {
+    {"count", "COUNT(*)", "count", {NULL}},
+    {"count", "COUNT(s)", "count", {NULL}},
+    {"longSum", "COUNT(*)", "longSum", {NULL}},
+    {"longSum", "COUNT(n)", "longSum", {NULL}},
+    {"longSum", "SUM(n)", "longSum", {NULL}},
+    {"longSum", "SUM(CAST(x AS BIGINT))", "longSum", {NULL}},
+    {"doubleSum", "SUM(x)", "doubleSum", {NULL}},
+    {"doubleSum", "SUM(n)", "doubleSum", {NULL}},
+    {"floatSum", "SUM(x)", "floatSum", {NULL}},
+    {"longMin", "MIN(n)", "longMin", {NULL}},
+    {"longMin", "MIN(TIME_PARSE(ts))", "longMin", {NULL}},
+    {"longMax", "MAX(n)", "longMax", {NULL}},
+    {"doubleMax", "MAX(n)", "doubleMax", {NULL}},
+    {"doubleMin", "MIN(x)", "doubleMin", {NULL}},
+    {"floatMax", "MAX(n)", "floatMax", {NULL}},
+    {"longLatest", "LATEST(n)", "longLatest", {NULL}},
+    {"longLatest", "LATEST_BY(n, TIME_PARSE(ts))", "longLatest", {NULL}},
+    {"doubleLatest", "LATEST(n)", "doubleLatest", {NULL}},
+    {"stringLatest", "LATEST(s, 8)", "stringLatest", {NULL}},
+    {"stringLatest", "LATEST(x)", "stringLatest", {NULL}},
+    {"stringEarliest", "EARLIEST_BY(s, TIME_PARSE(ts))", "stringEarliest", {NULL}},
+    {"doubleEarliest", "EARLIEST(x)", "doubleEarliest", {NULL}},
+    {"longEarliest", "EARLIEST(n)", "longEarliest", {NULL}},
+    {NULL, "COUNT(*)", "count", {NULL}},
+    {NULL, "COUNT(s)", "count", {NULL}},
+    {NULL, "SUM(n)", "longSum", {NULL}},
+    {NULL, "SUM(x)", "doubleSum", {NULL}},
+    {NULL, "MIN(n)", "longMin", {NULL}},
+    {NULL, "MAX(x)", "doubleMax", {NULL}},
+    {NULL, "MAX(TIME_PARSE(ts))", "longMax", {NULL}},
+    {NULL, "LATEST(s)", "stringLatest", {NULL}},
+    {NULL, "LATEST(n)", "longLatest", {NULL}},
+    {NULL, "EARLIEST_BY(x, TIME_PARSE(ts))", "doubleEarliest", {NULL}},
+    /* refused: they would store wrong numbers */
+    {"longSum", "MAX(n)", NULL, {"column 'm': it is a longSum measure", "COUNT(*), COUNT(x) or SUM(x)",
+                                 "Map MAX(x) into a longMax column"}},
+    {"longMax", "MIN(n)", NULL, {"longMax measure, which accepts MAX(x)", "MIN(x) cannot feed it",
+                                 "longMin"}},
+    {"longSum", "LATEST(n)", NULL, {"longSum", "LATEST(x) cannot feed it"}},
+    {"count", "SUM(n)", NULL, {"count measure, which accepts COUNT(*) or COUNT(x)", "SUM(x)"}},
+    {"doubleSum", "COUNT(*)", NULL, {"doubleSum measure, which accepts SUM(x)"}},
+    {"longSum", "SUM(x)", NULL, {"here x is DOUBLE", "CAST it to BIGINT", "doubleSum"}},
+    {"longMax", "MAX(x)", NULL, {"longMax", "x is DOUBLE", "doubleMax"}},
+    {"floatMin", "MIN(x)", NULL, {"floatMin", "BIGINT, BOOLEAN or FLOAT", "x is DOUBLE"}},
+    {"doubleMax", "MAX(TIME_PARSE(ts))", NULL, {"doubleMax", "x is TIMESTAMP"}},
+    {"longLatest", "LATEST(s)", NULL, {"longLatest", "x is VARCHAR"}},
+    {"longSum", "COUNT(DISTINCT s)", NULL, {"sketch column", "HLLSketch", "COUNT(DISTINCT x)"}},
+    {NULL, "COUNT(DISTINCT s)", NULL, {"sketch column"}},
+    {NULL, "APPROX_COUNT_DISTINCT(s)", NULL, {"sketch column", "not supported yet"}},
+    {NULL, "AVG(n)", NULL, {"average", "doubleSum", "count column"}},
+    {"doubleSum", "AVG(n)", NULL, {"average"}},
+    {NULL, "ANY_VALUE(s)", NULL, {"ANY_VALUE", "LATEST"}},
+    {NULL, "MIN(s)", NULL, {"MIN of a VARCHAR", "LATEST"}},
+    {"HLLSketch", "COUNT(*)", NULL, {"HLLSketch is not supported yet"}},
+};
+
+static void test_measures(void)
+{
+    /* the table of pairs: accepted ones get the column's measure type, refused ones a 400
+     * at the mapping naming the column, its type and what it accepts */
+    for (size_t i = 0; i < LS_ARRAY_LEN(measure_cases); i++) {
+        const struct measure_case *mc = &measure_cases[i];
+        struct spec sp = {.input = "ts:string,n:long,x:double,s:string",
+                          .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"m", mc->expr, "agg"}}};
+        struct pipeline_table_col tc[] = {{"m", SQL_NULL, true, mc->mtype}};
+        struct pipeline_table t = {.aggregate = true, .cols = tc, .ncols = mc->mtype ? 1 : 0};
+        char *text = spec_json(&sp);
+        struct pipeline_opts o = {text, strlen(text), &t, NOW};
+        struct pipeline *p = NULL;
+        struct lerr err;
+        lerr_init(&err);
+        int rc = pipeline_new(&o, &p, &err);
+        if (mc->want_type) {
+            CHECK_MSG(rc == 0, "case %zu (%s into %s): %s", i, mc->expr,
+                      mc->mtype ? mc->mtype : "a new column", err.msg);
+            if (p)
+                CHECK_EQ_STR(pipeline_column(p, 0)->measure_type, mc->want_type);
+        } else {
+            CHECK_MSG(rc == LERR_INVALID, "case %zu (%s into %s) accepted", i, mc->expr,
+                      mc->mtype ? mc->mtype : "a new column");
+            CHECK_EQ_STR(err.target, "mappings[1].expression");
+            CHECK_MSG(strstr(err.msg, "mappings[1].expression: column 'm': ") == err.msg,
+                      "case %zu: message \"%s\"", i, err.msg);
+            for (int k = 0; k < 3 && mc->has[k]; k++)
+                CHECK_MSG(strstr(err.msg, mc->has[k]) != NULL, "case %zu: \"%s\" lacks \"%s\"",
+                          i, err.msg, mc->has[k]);
+        }
+        pipeline_free(p);
+        free(text);
+    }
+
+    /* values: each row's state is one of the column's aggregator, and states merge to
+     * what the measure type means (as storage rolls rows up) */
+    struct spec s = {
+        .input = "ts:string,n:long,x:double,s:string",
+        .maps = {{"__time", "TIME_PARSE(\"ts\")"},
+                 {"cnt", "COUNT(*)", "agg"},
+                 {"nn", "COUNT(n)", "agg"},
+                 {"big", "COUNT(*) FILTER (WHERE n > 2)", "agg"},
+                 {"hi", "MAX(n)", "agg"},
+                 {"lo", "MIN(n)", "agg"},
+                 {"tot", "SUM(n)", "agg"},
+                 {"last", "LATEST(n)", "agg"},
+                 {"first", "EARLIEST(s, 2)", "agg"},
+                 {"by", "LATEST_BY(s, MILLIS_TO_TIMESTAMP(n))", "agg"}},
+    };
+    struct pipeline_table_col tc[] = {
+        {"cnt", SQL_NULL, true, "longSum"},  {"nn", SQL_NULL, true, "longSum"},
+        {"big", SQL_NULL, true, "longSum"},  {"hi", SQL_NULL, true, "doubleMax"},
+        {"lo", SQL_NULL, true, "floatMin"},  {"tot", SQL_NULL, true, "doubleSum"},
+        {"last", SQL_NULL, true, "stringLatest"}, {"first", SQL_NULL, true, "stringEarliest"},
+        {"by", SQL_NULL, true, "stringLatest"}};
+    struct pipeline_table t = {.aggregate = true, .cols = tc, .ncols = LS_ARRAY_LEN(tc)};
+    struct pipeline *p = make(&s, &t);
+    if (!p)
+        return;
+    char cols[512];
+    CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
+                 "cnt:long(m),nn:long(m),big:long(m),hi:double(m),lo:float(m),tot:double(m),"
+                 "last:string(m),first:string(m),by:string(m)");
+    const char *texts[] = {
+        "{\"ts\":\"2023-06-14T10:00:02Z\",\"n\":5,\"s\":\"über\"}",
+        "{\"ts\":\"2023-06-14T10:00:03Z\",\"s\":\"b\"}",
+        "{\"ts\":\"2023-06-14T10:00:01Z\",\"n\":-7,\"s\":\"c\"}",
+    };
+    struct arena mem;
+    arena_init(&mem, 64 * 1024, 0);
+    struct pipeline_out out;
+    if (run(p, texts, 3, &mem, &out, NULL) == 0) {
+        /* one row each: COUNT(*) into longSum is 1, not NULL; a filtered count is 0 */
+        CHECK_CELL(p, &out, "cnt", 0, "long:1");
+        CHECK_CELL(p, &out, "nn", 1, "long:0");
+        CHECK_CELL(p, &out, "big", 0, "long:1");
+        CHECK_CELL(p, &out, "big", 2, "long:0");
+        CHECK_CELL(p, &out, "hi", 0, "double:5.0");
+        CHECK_CELL(p, &out, "hi", 1, "NULL(double)");
+        CHECK_CELL(p, &out, "lo", 2, "float:-7.0");
+        CHECK_CELL(p, &out, "tot", 0, "double:5.0");
+        CHECK_CELL(p, &out, "last", 0, "string:5");
+        CHECK_CELL(p, &out, "first", 0, "string:\xc3\xbc");   /* 2 bytes: "ü", not cut inside */
+        CHECK_CELL(p, &out, "by", 1, "NULL(string)");        /* no time: no value */
+        struct {
+            const char *name, *want;
+        } merged[] = {{"cnt", "long:3"},       {"nn", "long:2"},          {"big", "long:1"},
+                      {"hi", "double:5.0"},    {"lo", "float:-7.0"},      {"tot", "double:-2.0"},
+                      {"last", "NULL(string)"}, /* the latest row (10:00:03) has no n */
+                      {"first", "string:c"},   {"by", "string:\xc3\xbc" "ber"}};
+        for (size_t k = 0; k < LS_ARRAY_LEN(merged); k++) {
+            int c = col_index(p, merged[k].name);
+            struct pipeline_column *pc = pipeline_column(p, (size_t)c);
+            uint8_t *st = arena_alloc(&mem, pc->state_size);
+            struct sql_agg_call stored;   /* what storage merges with: the declared type's */
+            CHECK(sql_agg_for_measure(pc->measure_type, &stored));
+            sql_agg_init(&stored, st);
+            for (uint32_t r = 0; r < out.nrows; r++)
+                CHECK(sql_agg_merge(&stored, st, out.states[c] + r * pc->state_size, &mem));
+            struct sql_value v;
+            sql_agg_finalize(&stored, st, &v);
+            char b[64];
+            CHECK_MSG(strcmp(vstr(&v, b, sizeof b), merged[k].want) == 0,
+                      "%s merged: got %s, want %s", merged[k].name, b, merged[k].want);
+        }
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+}
+
 /* ---- 5. schema discovery ---------------------------------------------------------------- */
 
 static void test_discovery(void)
@@ -1030,6 +1211,338 @@ static void test_nomem(void)
     pipeline_free(p);
 }
 
+/* ---- 8b. one bad record never stops a batch ----------------------------------------- */
+
+/* {"ts":...,"f<first>":0,...} with n fields, in a malloc'd string. */
+static char *wide_record(const char *prefix, int first, int n)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"ts\":\"2023-06-14T00:00:00Z\"");
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, ",\"%s%d\":%d", prefix, first + i, i);
+    buf_putc(&b, '}');
+    char *s = strdup(buf_cstr(&b));
+    buf_free(&b);
+    return s;
+}
+
+static size_t count_outcome(const struct watch *w, int outcome, int reason)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->n; i++)
+        n += w->rows[i].outcome == outcome && w->rows[i].reason == reason;
+    return n;
+}
+
+/* the column limit: a record whose new fields would pass it is skipped (schema) */
+static void test_column_limit(void)
+{
+    /* a table that already has 4090 columns */
+    enum { HAVE = 4090 };
+    static struct pipeline_table_col tc[HAVE];
+    static char names[HAVE][16];
+    for (int i = 0; i < HAVE; i++) {
+        snprintf(names[i], sizeof names[i], "c%d", i);
+        tc[i] = (struct pipeline_table_col){names[i], SQL_LONG, false, "long"};
+    }
+    struct pipeline_table t = {.cols = tc, .ncols = HAVE};
+    struct spec s = {.input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}},
+                     .discovery = true};
+    struct pipeline *p = make(&s, &t);
+    if (!p)
+        return;
+    char *bomb = wide_record("f", 0, 5000);
+    char *three = wide_record("f", 10, 3);     /* three of the bomb's fields */
+    char *old = wide_record("c", 7, 2);        /* columns the table has */
+    char *six = wide_record("g", 0, 6);
+    char *two = wide_record("g", 0, 2);
+    const char *texts[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"c1\":1}", bomb, three, old, six,
+                           two, "{\"ts\":\"2023-06-14T00:00:00Z\",\"f11\":7}"};
+    struct arena mem;
+    arena_init(&mem, 1 << 20, 0);
+    struct pipeline_out out;
+    static struct watch w;
+    if (run(p, texts, 7, &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(w.n, 7);
+        CHECK_EQ_INT(w.rows[1].outcome, PIPE_SKIPPED_BY_ERROR);
+        CHECK_EQ_INT(w.rows[1].reason, PIPE_R_SCHEMA);
+        CHECK_EQ_STR(w.rows[1].message,
+                     "the record would add 5000 columns (such as 'f0') to table 't', which "
+                     "would then have 9090; a table has at most 4095 columns besides __time, "
+                     "so the record is skipped (list unneeded fields in dimensionExclusions)");
+        /* three of its fields fit later: they become columns (4093) */
+        CHECK_EQ_INT(w.rows[2].outcome, PIPE_PROCESSED);
+        CHECK_EQ_INT(w.rows[3].outcome, PIPE_PROCESSED);
+        /* six new ones do not (4099), two do (4095, the limit) */
+        CHECK_EQ_INT(w.rows[4].outcome, PIPE_SKIPPED_BY_ERROR);
+        CHECK_EQ_INT(w.rows[4].reason, PIPE_R_SCHEMA);
+        CHECK_MSG(strstr(w.rows[4].message, "would then have 4099") != NULL, "%s",
+                  w.rows[4].message);
+        CHECK_EQ_INT(w.rows[5].outcome, PIPE_PROCESSED);
+        CHECK_EQ_INT(w.rows[6].outcome, PIPE_PROCESSED);
+        CHECK_EQ_INT(out.nrows, 5);
+        char cols[256];
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
+                     "c1:long,f10:long,f11:long,f12:long,c7:long,c8:long,g0:long,g1:long");
+        CHECK_CELL(p, &out, "f11", 4, "long:7");
+        CHECK_CELL(p, &out, "g1", 3, "long:1");
+        CHECK_CELL(p, &out, "c7", 2, "long:0");
+    }
+    struct pipeline_counters c;
+    pipeline_counters(p, &c);
+    CHECK_EQ_INT(c.skipped_by_error, 2);
+    CHECK_EQ_INT(c.by_reason[PIPE_R_SCHEMA], 2);
+    arena_destroy(&mem);
+    pipeline_free(p);
+    free(bomb);
+    free(three);
+    free(old);
+    free(six);
+    free(two);
+
+    /* mappings alone past the limit: refused when the job is made */
+    struct spec s2 = {.input = "ts:string,a:long",
+                      .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"x1", "a"}, {"x2", "a"},
+                               {"x3", "a"}, {"x4", "a"}, {"x5", "a"}, {"c3", "a"},
+                               {"x6", "a"}}};
+    char *text = spec_json(&s2);
+    struct pipeline_opts o = {text, strlen(text), &t, NOW};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(pipeline_validate(&o, &err), LERR_INVALID);
+    CHECK_EQ_STR(err.target, "mappings");
+    CHECK_MSG(strstr(err.msg, "maps 6 columns that table 't' does not have, and it has 4090") != NULL, "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "at most 4095 columns") != NULL, "%s", err.msg);
+    free(text);
+}
+
+/* discovered fields that cannot be columns: a warning, and the row is kept */
+static void test_bad_field_names(void)
+{
+    struct pipeline_table_col tc[] = {{"total", SQL_LONG, true, "longSum"}};
+    struct pipeline_table t = {.aggregate = true, .cols = tc, .ncols = 1};
+    struct spec s = {.input = "ts:string,n:long",
+                     .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"total", "SUM(n)", "agg"}},
+                     .discovery = true};
+    struct pipeline *p = make(&s, &t);
+    if (!p)
+        return;
+    const char *texts[] = {
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"a/b\":1,\"ok\":1}",
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"__x\":2}",
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"__time\":3}",
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"c\\u0001\":4}",
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"a/b\":5,\"__x\":6}",
+    };
+    struct arena mem;
+    arena_init(&mem, 1 << 16, 0);
+    struct pipeline_out out;
+    static struct watch w;
+    if (run(p, texts, 5, &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(out.nrows, 5);
+        CHECK_EQ_INT(w.rows[0].outcome, PIPE_PROCESSED_WITH_WARNINGS);
+        CHECK_EQ_INT(w.rows[0].reason, PIPE_R_SCHEMA);
+        CHECK_EQ_STR(w.rows[0].message,
+                     "field 'a/b' does not become a column (column names cannot hold '/' or "
+                     "control characters); map it into a column of another name to keep it");
+        CHECK_MSG(strstr(w.rows[1].message, "'__x'") && strstr(w.rows[1].message, "reserved"),
+                  "%s", w.rows[1].message);
+        CHECK_MSG(strstr(w.rows[2].message, "'__time'"), "%s", w.rows[2].message);
+        CHECK_EQ_INT(w.rows[3].reason, PIPE_R_SCHEMA);
+        /* warned once: later rows with the field are clean */
+        CHECK_EQ_INT(w.rows[4].outcome, PIPE_PROCESSED);
+        char cols[128];
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "total:long(m),ok:long");
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+
+    /* a field named like a measure of the table that the job does not map */
+    struct pipeline_table_col tc3[] = {{"hits", SQL_NULL, true, "count"}};
+    struct pipeline_table t3 = {.aggregate = true, .cols = tc3, .ncols = 1};
+    struct spec s3 = {.input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}},
+                      .discovery = true};
+    p = make(&s3, &t3);
+    if (!p)
+        return;
+    const char *t3x[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"hits\":9,\"page\":\"a\"}"};
+    arena_init(&mem, 1 << 16, 0);
+    if (run(p, t3x, 1, &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(out.nrows, 1);
+        CHECK_EQ_INT(w.rows[0].reason, PIPE_R_SCHEMA);
+        CHECK_MSG(strstr(w.rows[0].message, "the table has a measure of that name") != NULL,
+                  "%s", w.rows[0].message);
+        char cols[128];
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "page:string");
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+}
+
+/* a row that needs more than its share of the batch arena is skipped, and gives it back */
+static void test_row_memory(void)
+{
+    struct spec s = {.input = "ts:string,s:string",
+                     .maps = {{"__time", "TIME_PARSE(\"ts\")"},
+                              {"big", "CONCAT(REPEAT(s, 160), REPEAT(s, 160), REPEAT(s, 160))"},
+                              {"s", "LEFT(s, 4)"}}};
+    struct pipeline *p = make(&s, NULL);
+    if (!p)
+        return;
+    size_t hn = 100000;
+    char *huge = malloc(hn + 64);
+    int k = snprintf(huge, hn + 64, "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"");
+    memset(huge + k, 'h', hn);
+    strcpy(huge + k + hn, "\"}");
+    const char *texts[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"ab\"}", huge,
+                           "{\"ts\":\"2023-06-14T00:00:01Z\",\"s\":\"cd\"}"};
+    struct arena mem;
+    arena_init(&mem, 1 << 20, 0);   /* no cap: a row may take PIPE_ROW_MEM_MAX */
+    struct pipeline_out out;
+    static struct watch w;
+    if (run(p, texts, 3, &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(out.nrows, 2);
+        CHECK_EQ_INT(w.rows[1].outcome, PIPE_SKIPPED_BY_ERROR);
+        CHECK_EQ_INT(w.rows[1].reason, PIPE_R_MAPPING);
+        CHECK_MSG(strstr(w.rows[1].message, "mapping of 'big' (CONCAT(REPEAT(s, 160), ") ==
+                          w.rows[1].message &&
+                      strstr(w.rows[1].message, "needs more memory than a row may use (32 MB)"),
+                  "%s", w.rows[1].message);
+        CHECK_CELL(p, &out, "s", 1, "string:cd");
+        int bc = col_index(p, "big");
+        CHECK(bc >= 0 && !out.values[bc][1].is_null && out.values[bc][1].v.s.n == 960);
+        /* the skipped row's memory went back to the arena */
+        CHECK_MSG(mem.total < (4u << 20), "the arena holds %zu bytes", mem.total);
+    }
+    arena_destroy(&mem);
+
+    /* many such rows in a small arena: each is skipped, the batch completes */
+    const char *many[64];
+    for (int i = 0; i < 64; i++)
+        many[i] = i % 2 ? huge : texts[0];
+    arena_init(&mem, 1 << 20, 16u << 20);   /* a row may take 2 MB of these 16 */
+    struct spec s2 = {.input = "ts:string,s:string",
+                      .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"big", "REPEAT(s, 30)"}}};
+    pipeline_free(p);
+    p = make(&s2, NULL);
+    if (p && run(p, many, 64, &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(out.nrows, 32);
+        CHECK_EQ_INT(count_outcome(&w, PIPE_SKIPPED_BY_ERROR, PIPE_R_MAPPING), 32);
+        CHECK_MSG(strstr(w.rows[1].message, "(2 MB)") != NULL, "%s", w.rows[1].message);
+        CHECK_CELL(p, &out, "big", 31, "string:abababababababababababababababababababababababab"
+                                       "abababababab");
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+
+    /* memory that runs out while parsing: reason parse */
+    size_t en = 300000;
+    char *esc = malloc(2 * en + 64);
+    k = snprintf(esc, 2 * en + 64, "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"");
+    for (size_t i = 0; i < en; i++)
+        memcpy(esc + k + 2 * i, "\\n", 2);
+    strcpy(esc + k + 2 * en, "\"}");
+    const char *t3[] = {esc, texts[0]};
+    struct spec s3 = {.input = "ts:string,s:string",
+                      .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"s", "s"}}};
+    p = make(&s3, NULL);
+    arena_init(&mem, 1 << 16, 1u << 20);   /* a row may take 128 KB */
+    if (p && run(p, t3, 2, &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(out.nrows, 1);
+        CHECK_EQ_INT(w.rows[0].outcome, PIPE_SKIPPED_BY_ERROR);
+        CHECK_EQ_INT(w.rows[0].reason, PIPE_R_PARSE);
+        CHECK_EQ_STR(w.rows[0].message, "the record needs more memory to parse than a row may "
+                                        "use (131072 bytes); the record is skipped");
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+
+    /* rows that each fit but together outgrow the arena: that is the batch's, LERR_NOMEM */
+    struct spec s4 = {.input = "ts:string,s:string",
+                      .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"big", "REPEAT(s, 2000)"}}};
+    p = make(&s4, NULL);
+    const char *t4[40];
+    for (int i = 0; i < 40; i++)
+        t4[i] = texts[0];
+    arena_init(&mem, 1 << 16, 64u << 10);   /* 64 KB; a row's 4 KB fits its 8 KB share */
+    if (p) {
+        struct format_record recs[40];
+        for (int i = 0; i < 40; i++)
+            recs[i] = (struct format_record){.data = t4[i], .len = strlen(t4[i])};
+        struct lerr err;
+        lerr_init(&err);
+        CHECK_EQ_INT(pipeline_process(p, recs, 40, &mem, &out, NULL, NULL, &err), LERR_NOMEM);
+        struct pipeline_counters c;
+        pipeline_counters(p, &c);
+        CHECK_EQ_INT(c.skipped_by_error, 0);
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+    free(huge);
+    free(esc);
+}
+
+/* every kind of bad record in one batch: each is counted, the good ones are all kept */
+static void test_bad_records(void)
+{
+    struct spec s = {.input = "ts:string,s:string",
+                     .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"s", "UPPER(s)"}},
+                     .discovery = true};
+    struct pipeline *p = make(&s, NULL);
+    if (!p)
+        return;
+    char deep[600];
+    int k = snprintf(deep, sizeof deep, "{\"ts\":\"2023-06-14T00:00:00Z\",\"d\":");
+    for (int i = 0; i < 200; i++)
+        deep[k++] = '[';
+    for (int i = 0; i < 200; i++)
+        deep[k++] = ']';
+    strcpy(deep + k, "}");
+    char *bomb = wide_record("w", 0, 5000);
+    const char *good = "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"x\"}";
+    const char *texts[] = {
+        good,
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"\xff\xfe\"}",   /* not UTF-8 */
+        good,
+        deep,                                                    /* nesting past 128 */
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":",              /* cut short */
+        bomb,                                                    /* 5000 new columns */
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"a/b\":1}",           /* not a column name */
+        "[1, 2]",                                                /* not an object */
+        "{\"ts\":\"yesterday\",\"s\":\"x\"}",                    /* no __time */
+        good,
+    };
+    struct arena mem;
+    arena_init(&mem, 1 << 20, 0);
+    struct pipeline_out out;
+    static struct watch w;
+    if (run(p, texts, LS_ARRAY_LEN(texts), &mem, &out, &w) == 0) {
+        CHECK_EQ_INT(w.n, LS_ARRAY_LEN(texts));
+        CHECK_EQ_INT(out.nrows, 4);
+        int want[][2] = {{PIPE_PROCESSED, PIPE_R_NONE},
+                         {PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE},
+                         {PIPE_PROCESSED, PIPE_R_NONE},
+                         {PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE},
+                         {PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE},
+                         {PIPE_SKIPPED_BY_ERROR, PIPE_R_SCHEMA},
+                         {PIPE_PROCESSED_WITH_WARNINGS, PIPE_R_SCHEMA},
+                         {PIPE_SKIPPED_BY_ERROR, PIPE_R_PARSE},
+                         {PIPE_SKIPPED_BY_ERROR, PIPE_R_TIME},
+                         {PIPE_PROCESSED, PIPE_R_NONE}};
+        for (size_t i = 0; i < LS_ARRAY_LEN(want) && i < w.n; i++)
+            CHECK_MSG(w.rows[i].outcome == want[i][0] && w.rows[i].reason == want[i][1],
+                      "record %zu: %s/%s (%s), want %s/%s", i,
+                      pipeline_outcome_name(w.rows[i].outcome),
+                      pipeline_reason_name(w.rows[i].reason), w.rows[i].message,
+                      pipeline_outcome_name(want[i][0]), pipeline_reason_name(want[i][1]));
+        CHECK_CELL(p, &out, "s", 3, "string:X");
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+    free(bomb);
+}
+
 /* ---- 9. pipeline_validate: errors name the field and the place ---------------------------- */
 
 struct invalid_case {
@@ -1186,12 +1699,17 @@ int main(void)
     test_ring();
     test_values();
     test_rollup();
+    test_measures();
     test_discovery();
     test_coercion();
     test_multiline_ndjson();
     test_csv();
     test_kafka();
     test_nomem();
+    test_column_limit();
+    test_bad_field_names();
+    test_row_memory();
+    test_bad_records();
     test_validate();
     test_table_from_json();
     return check_summary();

@@ -51,8 +51,33 @@ static void test_arena(void)
     arena_destroy(&a);
     arena_init(&a, 1024, 64);   /* capped */
     CHECK(arena_alloc(&a, 48) != NULL);
+    CHECK(!a.capped);
     CHECK(arena_alloc(&a, 32) == NULL);
+    CHECK(a.capped);   /* refused for the cap, not by malloc */
     arena_destroy(&a);
+
+    /* mark and rewind: everything after the mark goes, what came before stays */
+    for (int empty = 0; empty < 2; empty++) {
+        arena_init(&a, 1024, 0);
+        char *keep = empty ? NULL : arena_strdup(&a, "kept");
+        struct arena_mark m;
+        arena_mark(&a, &m);
+        size_t total = a.total;
+        for (int i = 0; i < 50; i++) {   /* new blocks, huge blocks behind old and new heads */
+            char *q = arena_alloc(&a, i % 7 == 0 ? 5000 : 300);
+            CHECK(q != NULL);
+            memset(q, 0xab, i % 7 == 0 ? 5000 : 300);
+        }
+        arena_rewind(&a, &m);
+        CHECK_EQ_INT(a.total, total);
+        if (keep)
+            CHECK_EQ_STR(keep, "kept");
+        char *again = arena_strdup(&a, "again");   /* where the rewound memory began */
+        CHECK_EQ_STR(again, "again");
+        if (keep)
+            CHECK(again == keep + 16);
+        arena_destroy(&a);   /* (ASan: nothing leaked, nothing freed twice) */
+    }
 }
 
 static void test_buf(void)
