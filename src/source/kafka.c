@@ -119,6 +119,7 @@ struct kbroker {
     int64_t rx, rxbytes;     /* responses and bytes received, cumulative */
     int64_t silent_since_ms; /* requests in flight and nothing heard since; 0 = not silent */
     bool seen;               /* in the latest statistics */
+    bool matters;            /* leads a partition we read (or we wait for metadata) */
 };
 
 struct kpart {
@@ -344,9 +345,30 @@ static void forget_silence(struct kafka_source *ks)
     pthread_mutex_unlock(&ks->mu);
 }
 
-/* A connectivity error, from the error callback or a message (poll thread). */
+/* The broker a librdkafka reason starts with ("host:port/id: ...", "GroupCoordinator: ..."). */
+static const struct kbroker *reason_broker(const struct kafka_source *ks, const char *reason)
+{
+    const char *end = strstr(reason, ": ");
+    size_t n = end ? (size_t)(end - reason) : 0;
+    for (size_t i = 0; end && i < ks->nbrokers; i++)
+        if (strlen(ks->brokers[i].name) == n && memcmp(ks->brokers[i].name, reason, n) == 0)
+            return &ks->brokers[i];
+    return NULL;
+}
+
+/*
+ * A connectivity error, from the error callback or a message (poll thread).
+ * One from a broker we do not read from (it leads none of our partitions;
+ * the group coordinator, which we never use) is only logged: it does not
+ * stop the job, and the next statistics would clear it anyway.
+ */
 static void connectivity_error(struct kafka_source *ks, rd_kafka_resp_err_t e, const char *reason)
 {
+    const struct kbroker *kb = reason_broker(ks, reason);
+    if (kb && !kb->matters) {
+        log_msg(LOG_DEBUG, MOD, "broker %s (none of our partitions): %s", kb->host, reason);
+        return;
+    }
     enum down_kind kind = classify(e, reason);
     pthread_mutex_lock(&ks->mu);
     bool first = ks->down_since_ms == 0;
@@ -473,14 +495,19 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     json_object_foreach(brokers, name, b) {
         const char *state = json_string_value(json_object_get(b, "state"));
         bool up = state && strcmp(state, "UP") == 0;
+        bool leads = json_object_size(json_object_get(b, "toppars")) > 0;
         if (jint(b, "nodeid", -1) >= 0) {
             any_up = any_up || up;
-            if (!up && json_object_size(json_object_get(b, "toppars")) > 0)
+            if (!up && leads)
                 leaders_up = false;
         }
         struct kbroker *kb = kbroker_get(ks, name);
-        if (kb)
+        if (kb) {
             track_broker(kb, b, up, ts);
+            /* Silence matters from a broker we read from, or from any while
+             * the assignment still waits for metadata. */
+            kb->matters = leads || ks->pending;
+        }
     }
     json_decref(brokers);
     const struct kbroker *silent = NULL;
@@ -490,7 +517,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             continue;
         }
         const struct kbroker *kb = &ks->brokers[i++];
-        if (kb->silent_since_ms && (!silent || kb->silent_since_ms < silent->silent_since_ms))
+        if (kb->matters && kb->silent_since_ms && (!silent || kb->silent_since_ms < silent->silent_since_ms))
             silent = kb;
     }
     pthread_mutex_lock(&ks->mu);
@@ -740,7 +767,10 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
         if (initial || e != RD_KAFKA_RESP_ERR__TIMED_OUT) {
             char why[200];
             snprintf(why, sizeof why, "no metadata: %s", rd_kafka_err2str(e));
-            note_down(ks, why, classify(e, why));
+            /* "Broker transport failure" here means no broker is usable yet:
+             * a summary; the connection errors say why. */
+            note_down(ks, why,
+                      e == RD_KAFKA_RESP_ERR__TRANSPORT ? DOWN_SUMMARY : classify(e, why));
         }
         return lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: cannot fetch metadata: %s",
                         ks->bootstrap, rd_kafka_err2str(e));
