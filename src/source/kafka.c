@@ -48,23 +48,27 @@
  *     socket.timeout.ms, and then a misleading one ("ApiVersionRequest
  *     failed: ... probably due to broker version < 0.10"). So the statistics
  *     are read every second, brokers section only (see on_stats): a broker
- *     that has requests in flight and from which not one byte arrived for
- *     SILENT_MS (5 s) is reported as "broker HOST:PORT not responding for
- *     N s (requests sent, no answer)", within 5-6 s of a freeze. The fetch
- *     itself is the liveness probe: an assigned partition always has a fetch
- *     in flight, answered within fetch.wait.max.ms (50 ms) by a live broker,
- *     records or not, so an idle topic is no silence; a slow broker, or a big
- *     response arriving slowly, sends bytes and is no silence either. It
- *     clears at the first byte from that broker (after SIGCONT: within a
- *     second). librdkafka's own timeout errors ("request(s) timed out",
- *     ApiVersion timeouts, connection setup timeouts) get the same wording.
+ *     that leads one of our partitions, has requests in flight, and from
+ *     which not one byte arrived for SILENT_MS (5 s) is reported as "broker
+ *     HOST:PORT not responding for N s (requests sent, no answer)", within
+ *     5-6 s of a freeze. The fetch itself is the liveness probe: an assigned
+ *     partition always has a fetch in flight, answered within
+ *     fetch.wait.max.ms (50 ms) by a live broker, records or not, so an idle
+ *     topic is no silence; a slow broker, or a big response arriving slowly,
+ *     sends bytes and is no silence either. It clears at the first byte from
+ *     that broker (after SIGCONT: within a second). librdkafka's own timeout
+ *     errors ("request(s) timed out", ApiVersion timeouts, connection setup
+ *     timeouts) get the same wording, and N counts on across reconnects.
+ *     Brokers we do not read from (leading none of our partitions; the group
+ *     coordinator, never used) only get their errors logged.
  *     socket.timeout.ms is 30 s (librdkafka's default is 60): detection does
  *     not need it, but it is when librdkafka gives up on a silent broker's
  *     connection and looks for a new partition leader, so a cluster that
- *     moved leadership away from a frozen broker is followed twice as soon;
- *     30 s (the Java client's request.timeout.ms) is still far above any
- *     answer a working broker gives us, so a slow broker is not turned into
- *     a reconnecting one.
+ *     moved leadership away from a frozen broker is followed about twice as
+ *     soon (with the mock cluster: after 30-60 s instead of 60-120 s); 30 s
+ *     (the Java client's request.timeout.ms) is still far above any answer a
+ *     working broker gives us, so a slow broker is not turned into a
+ *     reconnecting one.
  *
  * Threads: source_poll/assign/release/position/close belong to one thread
  * (the job runner); source_partitions, source_lag and source_health may be
@@ -96,7 +100,7 @@
 #define WAKE_MS 20                /* at most one fetch wake-up (see wake_fetching) this often */
 #define WAKE_TIMEOUT_MS 100       /* ... which waits this long for its answer */
 #define BATCH_MAX 65536           /* records per poll, whatever the caller asks */
-#define SILENT_MS 5000            /* requests in flight, not a byte back this long: "not responding" */
+#define SILENT_MS 5000            /* requests in flight, nothing back this long: not responding */
 #define SOCKET_TIMEOUT_MS "30000" /* librdkafka gives up on an unanswered request (see above) */
 #define BROKERS_MAX 1024          /* brokers tracked from the statistics */
 
@@ -466,7 +470,7 @@ static void track_broker(struct kbroker *kb, json_t *b, bool up, int64_t ts)
  * thread): tracks each broker's silence (track_broker), and while a
  * connection warning stands decides whether it is over: some real broker
  * (nodeid >= 0, not a bootstrap entry) is UP, every broker that leads one of
- * our partitions ("toppars") is UP, and no broker is silent. Only the
+ * our partitions ("toppars") is UP, and none of those is silent. Only the
  * brokers section is parsed: its size follows the broker count, while the
  * "topics" section after it grows with the partitions. librdkafka's "ts" is
  * CLOCK_MONOTONIC in µs, our clock: a round served late still says when it
@@ -517,7 +521,8 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             continue;
         }
         const struct kbroker *kb = &ks->brokers[i++];
-        if (kb->matters && kb->silent_since_ms && (!silent || kb->silent_since_ms < silent->silent_since_ms))
+        if (kb->matters && kb->silent_since_ms &&
+            (!silent || kb->silent_since_ms < silent->silent_since_ms))
             silent = kb;
     }
     pthread_mutex_lock(&ks->mu);
