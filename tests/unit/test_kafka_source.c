@@ -105,7 +105,10 @@ static void produce_range(const char *topic, int32_t nparts, int64_t from, int64
 /*
  * Like produce_range, but as exactly one record batch per partition: this
  * producer lingers far longer than the loop takes, and the flush sends all
- * of it at once. The mock answers a Fetch with one batch per partition, so
+ * of it at once. It learns the partitions' leader first: messages produced
+ * before that wait unassigned and, when the leader becomes known during the
+ * flush, move to their partition one by one while it is being sent, in
+ * several batches. The mock answers a Fetch with one batch per partition, so
  * the first fetch of a partition brings every record in it.
  */
 static void produce_range_one_batch(const char *topic, int32_t nparts, int64_t from, int64_t to)
@@ -116,6 +119,15 @@ static void produce_range_one_batch(const char *topic, int32_t nparts, int64_t f
     rd_kafka_conf_set(c, "linger.ms", "60000", es, sizeof es);
     rd_kafka_conf_set(c, "log_level", "0", es, sizeof es);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof es);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    CHECK_EQ_INT(rd_kafka_metadata(p, 0, rkt, &md, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    CHECK_MSG(md && md->topic_cnt == 1 && md->topics[0].partition_cnt == nparts &&
+                  md->topics[0].partitions[0].leader >= 0,
+              "no leader for '%s' yet", topic);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
     for (int64_t i = from; i < to; i++)
         produce_to(p, topic, (int32_t)(i % nparts), i);
     CHECK_EQ_INT(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -960,7 +972,8 @@ static void test_config_from_json(void)
     arena_destroy(&a);
 }
 
-int main(void)
+/* With arguments, runs only the tests named (e.g. broker_down, to repeat it in a loop). */
+int main(int argc, char **argv)
 {
     log_set_level(LOG_ERROR);
     setup();
@@ -977,6 +990,11 @@ int main(void)
         {"broker_frozen_reconnecting", test_broker_frozen_reconnecting},
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(tests); i++) {
+        bool named = argc < 2;
+        for (int a = 1; a < argc; a++)
+            named = named || strcmp(argv[a], tests[i].name) == 0;
+        if (!named)
+            continue;
         int64_t t0 = util_mono_ns();
         tests[i].fn();
         printf("%-24s %6.2f s\n", tests[i].name, (double)(util_mono_ns() - t0) / 1e9);
