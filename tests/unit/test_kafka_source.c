@@ -4,8 +4,11 @@
  * record content and metadata (keys, headers, timestamps), seeking to a
  * stored offset map, latest, lag, topicNamePattern with a topic created
  * later, an unknown topic, offsets out of range (retention and past the
- * end), a broker going down and coming back; plus the checkpoint JSON and
- * connection-document helpers.
+ * end), a broker going down and coming back, a broker frozen (answering
+ * nothing: the mock's round-trip time set to an hour), also past
+ * socket.timeout.ms, beside an idle and a slow one; plus the checkpoint JSON
+ * and connection-document helpers. Arguments name the tests to run (all by
+ * default).
  *
  * librdkafka 2.0.2's mock cluster cannot add partitions to an existing
  * topic (rd_kafka_mock_topic_create answers TOPIC_ALREADY_EXISTS and there
