@@ -793,6 +793,10 @@ int api_jobs_create(struct api_req *r)
     j.created_ns = j.updated_ns = util_now_ns();
     if (catalog_job_insert(r->srv->cat, &j, &err))
         goto fail;
+    if (ingest_job_created(r->srv->rt, &j, &err))
+        log_msg(LOG_WARN, "api", "job %s: %s (the job resolves its start when it runs)", j.id,
+                err.msg);
+    lerr_init(&err);
     ingest_runtime_notify(r->srv->rt);
     api_reply(r, 201, job_response(&j));
     catalog_job_destroy(&j);
@@ -970,16 +974,7 @@ int api_jobs_reset(struct api_req *r)
     if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, j.connection_name, &cd, &err))
         goto out;
     char stream[300];
-    json_t *cdoc = json_loads(cd.doc, 0, NULL);
-    if (strcmp(cd.kind, "push_streaming") == 0)
-        snprintf(stream, sizeof stream, "push:%s", cd.name);
-    else if (cdoc && json_object_get(cdoc, "topicName"))
-        snprintf(stream, sizeof stream, "%s",
-                 json_string_value(json_object_get(cdoc, "topicName")));
-    else
-        snprintf(stream, sizeof stream, "pattern:%s",
-                 cdoc ? json_string_value(json_object_get(cdoc, "topicNamePattern")) : "");
-    json_decref(cdoc);
+    ingest_stream_key(&cd, stream, sizeof stream);
     if (catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, &err))
         goto out;
     ingest_runtime_notify(r->srv->rt);
@@ -1177,11 +1172,12 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
     if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, err))
         return err->code;
     struct source *src = NULL;
+    void *hold = NULL;
     struct arena a;
     arena_init(&a, 4096, 0);
     int rc = 0;
     if (strcmp(cd.kind, "push_streaming") == 0) {
-        if (!(src = ingest_push_source(r->srv->rt, conn, err))) {
+        if (!(src = ingest_push_source(r->srv->rt, conn, &hold, err))) {
             rc = err->code;
             goto out;
         }
@@ -1230,7 +1226,10 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
     *nrecs = n;
     free(spans);
 out:
-    source_close(src);
+    if (hold)
+        ingest_push_source_close(r->srv->rt, src, hold);
+    else
+        source_close(src);
     arena_destroy(&a);
     catalog_doc_destroy(&cd);
     return rc;

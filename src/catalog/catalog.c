@@ -889,6 +889,35 @@ int catalog_checkpoint_put(struct catalog *c, const char *table, const char *str
     return LOCKED(c, checkpoint_put_locked(c, table, stream, offsets_json, err));
 }
 
+static int checkpoint_claim_locked(struct catalog *c, const char *table, const char *stream,
+                                   int *dropped, struct lerr *err)
+{
+    sqlite3_stmt *st = prep(c, err, "DELETE FROM checkpoint WHERE table_name = ? AND stream <> ?",
+                            "ss", table, stream);
+    if (!st || step_done(c, st, err, "checkpoint"))
+        return err->code;
+    if (dropped)
+        *dropped = sqlite3_changes(c->db);
+    return 0;
+}
+
+int catalog_checkpoint_claim(struct catalog *c, const char *table, const char *stream,
+                             int *dropped, struct lerr *err)
+{
+    return LOCKED(c, checkpoint_claim_locked(c, table, stream, dropped, err));
+}
+
+static int checkpoint_drop_stream_locked(struct catalog *c, const char *stream, struct lerr *err)
+{
+    sqlite3_stmt *st = prep(c, err, "DELETE FROM checkpoint WHERE stream = ?", "s", stream);
+    return st ? step_done(c, st, err, "checkpoint") : err->code;
+}
+
+int catalog_checkpoint_drop_stream(struct catalog *c, const char *stream, struct lerr *err)
+{
+    return LOCKED(c, checkpoint_drop_stream_locked(c, stream, err));
+}
+
 /* ---- segments and commits ------------------------------------------------ */
 
 void catalog_segment_list_free(struct catalog_segment_list *l)

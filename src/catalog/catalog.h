@@ -180,6 +180,15 @@ int catalog_checkpoint_get(struct catalog *c, const char *table, const char *str
                            char **offsets_json, struct lerr *err);
 int catalog_checkpoint_put(struct catalog *c, const char *table, const char *stream,
                            const char *offsets_json, struct lerr *err);
+/*
+ * A table keeps one reading checkpoint, tied to its topic or stream (the
+ * Polaris rule): a job reading `stream` drops the table's checkpoints of
+ * every other stream. *dropped (may be NULL) gets how many were dropped.
+ */
+int catalog_checkpoint_claim(struct catalog *c, const char *table, const char *stream,
+                             int *dropped, struct lerr *err);
+/* Drops every table's checkpoint of a stream (a deleted push connection's). */
+int catalog_checkpoint_drop_stream(struct catalog *c, const char *stream, struct lerr *err);
 
 /* ---- uploaded files (batch ingestion) ----------------------------------- */
 

@@ -207,6 +207,10 @@ void pipeline_counters(struct pipeline *p, struct pipeline_counters *out);
 void pipeline_counters_add(struct pipeline *p, const struct pipeline_counters *c);
 /* The last rejections, oldest first, into out[0..cap); returns how many. Any thread. */
 size_t pipeline_rejections(struct pipeline *p, struct pipeline_rejection *out, size_t cap);
+/* Puts saved rejections (oldest first) back into the ring: a restarted or
+ * resumed job keeps the log it had. Any thread. */
+void pipeline_rejections_restore(struct pipeline *p, const struct pipeline_rejection *rej,
+                                 size_t n);
 /* Records an event that is not about one row (an offset gap, a widening) in the ring. */
 void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t partition,
                    int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
@@ -238,13 +242,22 @@ struct ingest_runtime_opts {
     uint64_t push_segment_bytes;   /* push-log file size before rolling; 0 = 64 MiB */
     int trim_period_ms;            /* how often push logs are trimmed; 0 = 10 s */
     int compact_period_ms;         /* how often small segments are merged; 0 = 30 s */
+    int shutdown_timeout_ms;       /* how long a stop retries failing persists; 0 = 10 s */
 };
 
 int ingest_runtime_start(struct catalog *cat, const char *data_dir,
                          const struct ingest_runtime_opts *opts, struct ingest_runtime **out,
                          struct lerr *err);
-/* Stops every runner (persisting what they buffered), then frees. */
-void ingest_runtime_stop(struct ingest_runtime *rt);
+/*
+ * Stops every runner, persisting what they buffered, then frees everything. Persists that
+ * keep failing (a full disk) are retried until opts.shutdown_timeout_ms has passed, then
+ * given up: returns LERR_IO naming the tables whose buffered rows were not persisted (their
+ * checkpoints never passed them: the jobs read them again after a restart). LERR_TIMEOUT
+ * when a thread was still inside a write 5 s after that bound: the runtime is then left
+ * as it is (not freed) for the process to exit around it — the caller must not close the
+ * catalog. 0 when everything was persisted.
+ */
+int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err);
 /* Wakes the supervisor (a job was created or its desired status changed). */
 void ingest_runtime_notify(struct ingest_runtime *rt);
 /*
@@ -297,6 +310,24 @@ void ingest_table_unlock(struct ingest_runtime *rt, const char *name);
 /* After the catalog dropped the table: forget it and delete its files. */
 void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const char *table_id);
 
+/*
+ * The key of a connection's checkpoints: the topic name (Kafka), "pattern:"
+ * + the pattern, or "push:" + the connection name. Tables keep one
+ * checkpoint, tied to this key, whatever the connection is called.
+ */
+struct catalog_doc;
+void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap);
+
+/*
+ * A job was created (the API calls this right after the catalog insert): a
+ * streaming job takes over its table's checkpoint (one per table: another
+ * topic's is dropped), and on a push connection its readFromPoint is
+ * resolved against the log now and committed, so that every event
+ * acknowledged after the job exists is read. Errors are the catalog's.
+ */
+struct catalog_job;
+int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err);
+
 /* Push connections: appends records durably; first offset in *first. */
 struct pushlog_entry;
 int ingest_push_append(struct ingest_runtime *rt, const char *connection,
@@ -304,9 +335,18 @@ int ingest_push_append(struct ingest_runtime *rt, const char *connection,
                        struct lerr *err);
 
 /* A reader over a push connection's log (for previews: reads without any
- * checkpoint). Close with source_close(); the log outlives it. */
+ * checkpoint). *hold keeps the log open while it reads; close both with
+ * ingest_push_source_close(). */
 struct source *ingest_push_source(struct ingest_runtime *rt, const char *connection,
-                                  struct lerr *err);
+                                  void **hold, struct lerr *err);
+void ingest_push_source_close(struct ingest_runtime *rt, struct source *src, void *hold);
+/*
+ * After the catalog deleted a push connection: its log is closed (once the
+ * appends and previews still using it are done) and its directory deleted,
+ * and every table's checkpoint of its stream dropped — a new connection of
+ * the same name is a new stream. Errors name what could not be removed.
+ */
+int ingest_push_dropped(struct ingest_runtime *rt, const char *connection, struct lerr *err);
 
 /* Prometheus text of the runtime's metrics. */
 void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out);

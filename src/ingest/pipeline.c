@@ -514,6 +514,17 @@ size_t pipeline_rejections(struct pipeline *p, struct pipeline_rejection *out, s
 }
 
 /* Locked by the caller. */
+static struct pipeline_rejection *ring_slot(struct pipeline *p);
+
+void pipeline_rejections_restore(struct pipeline *p, const struct pipeline_rejection *rej,
+                                 size_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = n > PIPE_RING ? n - PIPE_RING : 0; i < n; i++)
+        *ring_slot(p) = rej[i];
+    pthread_mutex_unlock(&p->mu);
+}
+
 static struct pipeline_rejection *ring_slot(struct pipeline *p)
 {
     struct pipeline_rejection *r = &p->ring[p->ring_next];

@@ -19,6 +19,11 @@
  * are removed when the table opens, and the job re-reads from the committed
  * offsets.
  *
+ * A full disk: a persist that fails keeps its sealed rows (visible, uncommitted) and is
+ * retried, with the job's health saying why; the runner stops reading once one more set
+ * waits. Only a server shutdown gives up on it, after its bound (ingest_runtime_stop),
+ * and the rows given up are read again after the restart (struct persister).
+ *
  * Locks: rt->mu guards the registries (tables, logs, runners) and is never
  * held across I/O except while opening a table or log; a table's own mutex
  * serialises its writers (the runner's append/persist, schema changes);
@@ -48,6 +53,13 @@
 #define GAP_WARN_MS 60000
 #define TRIM_EVERY_MS 10000
 #define COMPACT_EVERY_MS 30000
+#define COMPACT_BACKOFF_MAX_MS 600000   /* a compaction that keeps failing: at most every 10 min */
+#define SHUTDOWN_TIMEOUT_MS 10000       /* LODESTAR_SHUTDOWN_TIMEOUT_MS's default */
+#define SHUTDOWN_GRACE_MS 5000          /* past the bound, for threads inside one last write */
+#define PERSIST_RETRY_MS 1000
+#define PERSIST_REPORT_MS 30000   /* a persist that keeps failing: health refreshed this often, */
+#define PERSIST_LOG_MS 60000      /* and a log line this often */
+#define PERSIST_FAILED "persisting failed (will retry): "
 
 struct rt_table {
     struct rt_table *next;
@@ -57,6 +69,10 @@ struct rt_table {
     struct storage_table *st;
     enum storage_gran partitioning;
     pthread_mutex_t mu;   /* writer lock */
+    /* the compactor's own (only it reads or writes these) */
+    int compact_failures;         /* in a row */
+    int64_t compact_retry_ms;     /* no compaction before this (a failure's backoff) */
+    int64_t compact_logged_ms;    /* when a failure was last logged */
 };
 
 struct rt_push {
@@ -64,6 +80,7 @@ struct rt_push {
     char name[80];
     struct pushlog *log;
     int64_t last_trim_ms;
+    int refs;        /* the registry's own (while listed) + one per user; under rt->mu */
 };
 
 struct rt_job {
@@ -91,6 +108,10 @@ struct ingest_runtime {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_bool stopping;
+    _Atomic int64_t stop_deadline_ns;   /* set before `stopping`: failing persists give up then */
+    _Atomic bool compactor_done;
+    _Atomic uint64_t unpersisted_rows;  /* rows runners gave up at the shutdown bound */
+    char unpersisted_tables[512];       /* their tables, quoted (under mu) */
     bool kick;
     struct rt_table *tables;
     struct rt_push *pushes;
@@ -167,6 +188,7 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
     size_t ncols = 0;
     struct catalog_segment_list segs = {0};
     const char **known = NULL;
+    int64_t *chunks = NULL;
     int rc = doc_columns(doc, &mem, &cols, &ncols, err);
     if (rc)
         goto out;
@@ -186,13 +208,16 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
     if ((rc = catalog_segment_list(rt->cat, t->name, &segs, err)))
         goto out;
     known = calloc(segs.n + 1, sizeof *known);
-    if (!known) {
+    chunks = calloc(2 * segs.n + 1, sizeof *chunks);
+    if (!known || !chunks) {
         rc = lerr_set(err, LERR_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < segs.n; i++) {
         const char *slash = strrchr(segs.items[i].path, '/');
         known[i] = slash ? slash + 1 : segs.items[i].path;
+        chunks[2 * i] = segs.items[i].chunk_start;
+        chunks[2 * i + 1] = segs.items[i].chunk_end;
     }
     struct storage_open_opts oo = {
         /* A job holds the set it fills and at most one sealed set being written, so
@@ -202,10 +227,12 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
                    rt->opts.persist_max_age_ms},
         .known = known,
         .nknown = segs.n,
+        .known_chunks = chunks,
     };
     rc = storage_table_open(t->dir, t->name, &sch, &oo, &t->st, err);
 out:
     free(known);
+    free(chunks);
     catalog_segment_list_free(&segs);
     arena_destroy(&mem);
     return rc;
@@ -322,11 +349,10 @@ void ingest_table_unlock(struct ingest_runtime *rt, const char *name)
 
 static void remove_tree(const char *dir)
 {
-    char cmd[1400];
-    /* The directory is ours (DIR/tables/<uuid>); a uuid needs no quoting. */
-    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
-    if (system(cmd) != 0)
-        log_msg(LOG_WARN, "ingest", "could not remove %s", dir);
+    struct lerr err;
+    lerr_init(&err);
+    if (util_remove_tree(dir, &err))
+        log_msg(LOG_WARN, "ingest", "%s", err.msg);
 }
 
 void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const char *table_id)
@@ -359,8 +385,18 @@ void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const cha
 
 /* ---- push logs --------------------------------------------------------------- */
 
+/*
+ * The open log of a push connection (opening it on first use), with a
+ * reference the caller gives back with push_put(): a deleted connection's log
+ * is closed once its last user is done.
+ */
 static struct rt_push *push_get(struct ingest_runtime *rt, const char *name, struct lerr *err)
 {
+    if (!util_name_is_path_safe(name)) {
+        lerr_set(err, LERR_INVALID, "connection name '%s' cannot name a push log directory",
+                 name);
+        return NULL;
+    }
     pthread_mutex_lock(&rt->mu);
     struct rt_push *p = rt->pushes;
     while (p && strcmp(p->name, name) != 0)
@@ -379,12 +415,28 @@ static struct rt_push *push_get(struct ingest_runtime *rt, const char *name, str
             p = NULL;
         } else {
             snprintf(p->name, sizeof p->name, "%s", name);
+            p->refs = 1;
             p->next = rt->pushes;
             rt->pushes = p;
         }
     }
+    if (p)
+        p->refs++;
     pthread_mutex_unlock(&rt->mu);
     return p;
+}
+
+static void push_put(struct ingest_runtime *rt, struct rt_push *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    bool last = --p->refs == 0;
+    pthread_mutex_unlock(&rt->mu);
+    if (last) {
+        pushlog_close(p->log);
+        free(p);
+    }
 }
 
 int ingest_push_append(struct ingest_runtime *rt, const char *connection,
@@ -394,14 +446,69 @@ int ingest_push_append(struct ingest_runtime *rt, const char *connection,
     struct rt_push *p = push_get(rt, connection, err);
     if (!p)
         return err->code;
-    return pushlog_append(p->log, e, n, first, err);
+    int rc = pushlog_append(p->log, e, n, first, err);
+    push_put(rt, p);
+    return rc;
 }
 
 struct source *ingest_push_source(struct ingest_runtime *rt, const char *connection,
-                                  struct lerr *err)
+                                  void **hold, struct lerr *err)
 {
     struct rt_push *p = push_get(rt, connection, err);
-    return p ? source_open_push(p->log, connection, err) : NULL;
+    struct source *src = p ? source_open_push(p->log, connection, err) : NULL;
+    if (!src)
+        push_put(rt, p);
+    *hold = src ? p : NULL;
+    return src;
+}
+
+void ingest_push_source_close(struct ingest_runtime *rt, struct source *src, void *hold)
+{
+    source_close(src);
+    push_put(rt, hold);
+}
+
+int ingest_push_dropped(struct ingest_runtime *rt, const char *connection, struct lerr *err)
+{
+    if (!util_name_is_path_safe(connection))
+        return 0;   /* never had a log directory */
+    char stream[300];
+    snprintf(stream, sizeof stream, "push:%s", connection);
+    int rc = catalog_checkpoint_drop_stream(rt->cat, stream, err);
+    pthread_mutex_lock(&rt->mu);
+    struct rt_push **pp = &rt->pushes, *p = NULL;
+    for (; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, connection) == 0) {
+            p = *pp;
+            *pp = p->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    if (p) {
+        /* Appends and previews finish quickly; no job reads a deleted connection (the
+         * catalog refuses to delete one a live job uses). Wait for them, then close. */
+        for (int waited = 0; waited < 10000; waited += 10) {
+            pthread_mutex_lock(&rt->mu);
+            bool alone = p->refs == 1;
+            pthread_mutex_unlock(&rt->mu);
+            if (alone)
+                break;
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        push_put(rt, p);
+    }
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/push/%s", rt->dir, connection);
+    struct lerr e;
+    lerr_init(&e);
+    if (util_remove_tree(dir, &e)) {
+        log_msg(LOG_WARN, "ingest", "push connection '%s': %s", connection, e.msg);
+        if (!rc)
+            rc = lerr_set(err, e.code, "%s", e.msg);
+    }
+    return rc;
 }
 
 /*
@@ -415,8 +522,10 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     struct rt_push *p = push_get(rt, conn, &err);
     int64_t now = util_now_ms();
     if (!p || now - p->last_trim_ms < (rt->opts.trim_period_ms ? rt->opts.trim_period_ms
-                                                                 : TRIM_EVERY_MS))
+                                                                 : TRIM_EVERY_MS)) {
+        push_put(rt, p);
         return;
+    }
     p->last_trim_ms = now;
     struct catalog_job_list jobs;
     if (catalog_job_list(rt->cat, &jobs, &err))
@@ -445,6 +554,79 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     if (min > 0 && min != INT64_MAX && pushlog_trim(p->log, min, &deleted, &err) == 0 && deleted)
         log_msg(LOG_INFO, "ingest", "push log '%s': deleted %d file(s) below offset %lld", conn,
                 deleted, (long long)min);
+    push_put(rt, p);
+}
+
+/* ---- streams and their checkpoints ------------------------------------------------ */
+
+void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap)
+{
+    json_t *doc = json_loads(conn->doc ? conn->doc : "", 0, NULL);
+    const char *topic = json_string_value(json_object_get(doc, "topicName"));
+    const char *pattern = json_string_value(json_object_get(doc, "topicNamePattern"));
+    if (strcmp(conn->kind, "push_streaming") == 0)
+        snprintf(out, cap, "push:%s", conn->name);
+    else if (topic)
+        snprintf(out, cap, "%s", topic);
+    else
+        snprintf(out, cap, "pattern:%s", pattern ? pattern : "");
+    json_decref(doc);
+}
+
+int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err)
+{
+    if (strcmp(j->type, "streaming") != 0)
+        return 0;
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(rt->cat, CATALOG_CONNECTION, j->connection_name, &cd, err))
+        return err->code;
+    char stream[300];
+    ingest_stream_key(&cd, stream, sizeof stream);
+    bool push = strcmp(cd.kind, "push_streaming") == 0;
+    catalog_doc_destroy(&cd);
+    int dropped = 0;
+    if (catalog_checkpoint_claim(rt->cat, j->table_name, stream, &dropped, err))
+        return err->code;
+    if (dropped)
+        log_msg(LOG_INFO, "ingest",
+                "job %s: table '%s' now reads %s; its checkpoint of another topic or stream "
+                "was dropped",
+                j->id, j->table_name, stream);
+    if (!push)
+        return 0;   /* a Kafka job resolves readFromPoint when it starts (it needs the broker) */
+    /* A push connection's readFromPoint is resolved now, so that every event
+     * acknowledged after the job was created reaches it, however soon. */
+    char *cur = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_checkpoint_get(rt->cat, j->table_name, stream, &cur, &e) == 0) {
+        free(cur);
+        return 0;   /* the table resumes where it stopped reading this stream */
+    }
+    struct rt_push *p = push_get(rt, j->connection_name, err);
+    if (!p)
+        return err->code;
+    json_t *spec = json_loads(j->spec ? j->spec : "", 0, NULL);
+    const char *rfp = json_string_value(json_object_get(spec, "readFromPoint"));
+    int64_t at = rfp && strcmp(rfp, "earliest") == 0 ? pushlog_start_offset(p->log)
+                                                     : pushlog_end_offset(p->log);
+    push_put(rt, p);
+    json_decref(spec);
+    struct source_offsets o;
+    source_offsets_init(&o);
+    char *text = NULL;
+    int rc = source_offsets_set(&o, j->connection_name, 0, at, err);
+    if (!rc && !(text = source_offsets_to_json(&o, err)))
+        rc = err->code;
+    struct catalog_commit cm = {.table_name = j->table_name, .stream = stream,
+                                .expected_offsets = NULL, .new_offsets = text};
+    if (!rc && (rc = catalog_commit(rt->cat, &cm, &e)) == LERR_CONFLICT)
+        rc = 0;   /* a checkpoint appeared meanwhile: it stands */
+    else if (rc)
+        lerr_set(err, rc, "%s", e.msg);
+    free(text);
+    source_offsets_destroy(&o);
+    return rc;
 }
 
 /* ---- a runner --------------------------------------------------------------------- */
@@ -473,6 +655,14 @@ struct persister {
     bool conflict;        /* a commit met a moved checkpoint: a reset happened */
     char *expected;       /* the checkpoint text last committed (or found) */
     char error[512];      /* the last failure, until a persist succeeds */
+    /* Failures: the set is kept and retried every PERSIST_RETRY_MS. Once a shutdown's bound
+     * passes with persists still failing, the persister gives up for good (sticky): every
+     * set, this one and those queued after it, is dropped uncommitted — committing a later
+     * set would move the checkpoint past the rows of the dropped one. */
+    bool abandoned;
+    uint64_t abandoned_rows;
+    uint64_t failures;    /* attempts failed in a row */
+    int64_t failing_since_ns, reported_ns, logged_ns;
 };
 
 /*
@@ -545,7 +735,16 @@ struct runner {
     char gap_msg[512];
     int64_t last_commit_ms;
     bool dirty_offsets;        /* polled past the last committed offsets */
-    bool partitions_new;       /* new partitions: checkpoint them soon */
+    /* The partitions the checkpoint holds (committed, or queued to be, in order): a
+     * partition outside it gets its start committed before any of its rows is
+     * appended (commit_starts). has_checkpoint: the stream has one at all. */
+    struct source_offsets covered;
+    bool has_checkpoint;
+    /* The source cannot go on from the checkpoint (a push log that lost records
+     * past it): health error with blocked_msg until a reset. */
+    bool blocked;
+    char blocked_msg[512];
+    void *push_hold;           /* the push log's reference while the source reads it */
     /* rejection rate over a sliding window of rows */
     struct pipeline_counters window_start;
     int64_t window_start_ms;
@@ -637,6 +836,7 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                 return err->code;
             }
             const char *dt = c->measure ? NULL : sql_type_name(sc.type);
+            char buf[32];   /* fetchers of different tables run this at once */
             if (c->measure) {
                 static const char *const names[] = {
                     [SQL_AGG_COUNT_STAR] = "count", [SQL_AGG_COUNT] = "count",
@@ -644,7 +844,6 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     [SQL_AGG_MAX] = "Max",          [SQL_AGG_LATEST] = "Latest",
                     [SQL_AGG_EARLIEST] = "Earliest", [SQL_AGG_LATEST_BY] = "Latest",
                     [SQL_AGG_EARLIEST_BY] = "Earliest"};
-                static char buf[32];
                 const char *suffix = c->agg->kind < LS_ARRAY_LEN(names) && names[c->agg->kind]
                                          ? names[c->agg->kind] : "Sum";
                 const char *base = c->type == SQL_DOUBLE || c->type == SQL_FLOAT ? "double"
@@ -795,6 +994,50 @@ static char *counters_json(const struct pipeline_counters *c, struct pipeline *p
     return s;
 }
 
+static int name_index(const char *name, const char *(*name_of)(int), int n)
+{
+    for (int i = 0; name && i < n; i++)
+        if (strcmp(name_of(i), name) == 0)
+            return i;
+    return -1;
+}
+
+/* The saved "logs" back into a pipeline's ring (what /logs lists). */
+static void rejections_from_json(const char *text, struct pipeline *pipe)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    json_t *logs = json_object_get(o, "logs");
+    size_t n = json_array_size(logs);
+    struct pipeline_rejection *rej = n ? calloc(n, sizeof *rej) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; rej && i < n; i++) {
+        json_t *e = json_array_get(logs, i);
+        struct pipeline_rejection *r = &rej[k];
+        int oc = name_index(json_string_value(json_object_get(e, "outcome")),
+                            pipeline_outcome_name, 4);
+        int why = name_index(json_string_value(json_object_get(e, "reason")),
+                             pipeline_reason_name, PIPE_R__COUNT);
+        const char *ts = json_string_value(json_object_get(e, "timestamp"));
+        if (oc < 0 || why < 0 || !ts || !time_parse_iso(ts, strlen(ts), NULL, &r->at_ms))
+            continue;   /* written by another version: leave it out */
+        json_t *part = json_object_get(e, "partition"), *off = json_object_get(e, "offset");
+        r->partition = part ? (int32_t)json_integer_value(part) : -1;
+        r->offset = off ? json_integer_value(off) : -1;
+        r->outcome = (uint8_t)oc;
+        r->reason = (uint8_t)why;
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        const char *raw = json_string_value(json_object_get(e, "raw"));
+        snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
+        snprintf(r->raw, sizeof r->raw, "%s", raw ? raw : "");
+        r->raw_cut = json_is_true(json_object_get(e, "rawTruncated"));
+        k++;
+    }
+    if (k)
+        pipeline_rejections_restore(pipe, rej, k);
+    free(rej);
+    json_decref(o);
+}
+
 static void counters_from_json(const char *text, struct pipeline_counters *c)
 {
     memset(c, 0, sizeof *c);
@@ -855,6 +1098,66 @@ static int persist_item(struct runner *r, struct persist_item *it, struct lerr *
     return rc;
 }
 
+/* "1.2 GB": a byte count for people. */
+static void fmt_bytes(uint64_t n, char out[32])
+{
+    static const char *const unit[] = {"bytes", "KB", "MB", "GB", "TB"};
+    double x = (double)n;
+    size_t u = 0;
+    while (x >= 1000 && u + 1 < LS_ARRAY_LEN(unit)) {
+        x /= 1000;
+        u++;
+    }
+    snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+}
+
+/* Whether a shutdown is under way and its bound has passed. */
+static bool shutdown_due(struct ingest_runtime *rt)
+{
+    return atomic_load(&rt->stopping) && util_mono_ns() >= atomic_load(&rt->stop_deadline_ns);
+}
+
+/*
+ * A failed persist of `it`: the error the job's health shows — what failed, where (the
+ * directory whose disk to free), and how much waits in memory —, refreshed every
+ * PERSIST_REPORT_MS while it lasts (each attempt names another temporary file: refreshing
+ * on every one would rewrite the job's status each second), and logged on the first
+ * failure and every PERSIST_LOG_MS. p->mu held.
+ */
+static void persist_failed(struct runner *r, const struct persist_item *it,
+                           const struct lerr *err)
+{
+    struct persister *p = &r->ps;
+    int64_t now = util_mono_ns();
+    bool first = p->failures++ == 0;
+    if (first)
+        p->failing_since_ns = now;
+    if (first || now - p->reported_ns >= (int64_t)PERSIST_REPORT_MS * 1000000) {
+        uint64_t rows, bytes;
+        storage_table_realtime_usage(r->table->st, &rows, &bytes);
+        rows += storage_sealed_rows(it->sealed);
+        bytes += storage_sealed_bytes(it->sealed);
+        char size[32];
+        fmt_bytes(bytes, size);
+        snprintf(p->error, sizeof p->error, PERSIST_FAILED "%s; %llu rows (%s) buffered in memory",
+                 err->msg, (unsigned long long)rows, size);
+        p->reported_ns = now;
+    }
+    if (first || now - p->logged_ns >= (int64_t)PERSIST_LOG_MS * 1000000) {
+        log_msg(LOG_WARN, "ingest", "job %s: %s (attempt %llu, failing for %.0f s)", r->job->id,
+                p->error, (unsigned long long)p->failures,
+                (double)(now - p->failing_since_ns) / 1e9);
+        p->logged_ns = now;
+    }
+}
+
+/*
+ * The persister: persists queued sets in order. A set that fails stays at the head, sealed
+ * and visible, and is retried (the runner meanwhile fills one more set, then waits: memory
+ * stays bounded). Only at a shutdown, once its bound has passed, does it give up (see
+ * struct persister); the rows given up were never committed, so the job reads them again
+ * after a restart.
+ */
 static void *persister_main(void *arg)
 {
     struct runner *r = arg;
@@ -866,29 +1169,51 @@ static void *persister_main(void *arg)
         if (!p->n)
             break;
         struct persist_item *it = &p->q[p->head];
-        pthread_mutex_unlock(&p->mu);
-        struct lerr err;
-        lerr_init(&err);
-        int rc = persist_item(r, it, &err);
-        pthread_mutex_lock(&p->mu);
-        if (rc) {
-            snprintf(p->error, sizeof p->error, "persisting failed (will retry): %s", err.msg);
-            log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, p->error);
-            if (p->stop)
-                break;   /* shutting down: the rows are re-read after the restart */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-            continue;
+        if (!p->abandoned) {
+            pthread_mutex_unlock(&p->mu);
+            struct lerr err;
+            lerr_init(&err);
+            int rc = persist_item(r, it, &err);
+            pthread_mutex_lock(&p->mu);
+            if (rc) {
+                persist_failed(r, it, &err);
+                if (p->stop)
+                    break;   /* the job failed: its rows are re-read when it runs again */
+                if (!shutdown_due(r->rt)) {
+                    int64_t wait_ns = (int64_t)PERSIST_RETRY_MS * 1000000;
+                    if (atomic_load(&r->rt->stopping)) {
+                        int64_t left = atomic_load(&r->rt->stop_deadline_ns) - util_mono_ns();
+                        wait_ns = left < wait_ns ? (left > 0 ? left : 0) : wait_ns;
+                    }
+                    struct timespec ts;
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    int64_t ns = ts.tv_nsec + wait_ns;
+                    ts.tv_sec += (time_t)(ns / 1000000000);
+                    ts.tv_nsec = (long)(ns % 1000000000);
+                    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+                    continue;
+                }
+                p->abandoned = true;
+            } else {
+                if (p->failures)
+                    log_msg(LOG_INFO, "ingest",
+                            "job %s: persisting works again after %llu failed attempts "
+                            "(%.0f s); nothing was lost",
+                            r->job->id, (unsigned long long)p->failures,
+                            (double)(util_mono_ns() - p->failing_since_ns) / 1e9);
+                p->failures = 0;
+                p->error[0] = '\0';
+                if (it->offsets) {
+                    free(p->expected);
+                    p->expected = it->offsets;
+                    it->offsets = NULL;
+                }
+            }
         }
-        p->error[0] = '\0';
-        if (it->offsets) {
-            free(p->expected);
-            p->expected = it->offsets;
-            it->offsets = NULL;
-        }
+        if (p->abandoned)
+            p->abandoned_rows += storage_sealed_rows(it->sealed);
         storage_sealed_free(it->sealed);
+        free(it->offsets);
         free(it->counters);
         memset(it, 0, sizeof *it);
         p->head = (p->head + 1) % PERSIST_QUEUE;
@@ -910,10 +1235,14 @@ static int persister_start(struct runner *r, struct lerr *err)
     return 0;
 }
 
-/* Waits until every queued persist is done; false when one keeps failing past deadline. */
+/*
+ * Waits until every queued persist is done: true when they all committed; false when one
+ * kept failing past timeout_ms (< 0: no limit) or was given up at a shutdown's bound.
+ */
 static bool persister_drain(struct runner *r, int timeout_ms)
 {
-    int64_t deadline = util_mono_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX
+                                      : util_mono_ns() + (int64_t)timeout_ms * 1000000;
     pthread_mutex_lock(&r->ps.mu);
     while (r->ps.n && util_mono_ns() < deadline) {
         struct timespec ts;
@@ -925,7 +1254,7 @@ static bool persister_drain(struct runner *r, int timeout_ms)
         }
         pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts);
     }
-    bool ok = r->ps.n == 0;
+    bool ok = r->ps.n == 0 && !r->ps.abandoned;
     pthread_mutex_unlock(&r->ps.mu);
     return ok;
 }
@@ -958,6 +1287,8 @@ static void persister_stop(struct runner *r)
  * PERSIST_QUEUE sets wait (back-pressure when the disk is slower than the
  * stream).
  */
+static void update_health(struct runner *r);
+
 static int persist(struct runner *r, bool advance, struct lerr *err)
 {
     struct source_offsets pos;
@@ -975,9 +1306,20 @@ static int persist(struct runner *r, bool advance, struct lerr *err)
     struct pipeline_counters pc;
     pipeline_counters(r->job->pipe, &pc);
     it.counters = counters_json(&pc, r->job->pipe);
+    /* Back-pressure: wait for the set being written (while persists keep failing, the
+     * persister's retries and, at a shutdown, its bound decide how long). */
     pthread_mutex_lock(&r->ps.mu);
-    while (r->ps.n == PERSIST_QUEUE)
-        pthread_cond_wait(&r->ps.cv, &r->ps.mu);
+    while (r->ps.n == PERSIST_QUEUE) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts) == ETIMEDOUT && r->job->src) {
+            /* the persister is slow or failing (a full disk): health says so meanwhile */
+            pthread_mutex_unlock(&r->ps.mu);
+            update_health(r);
+            pthread_mutex_lock(&r->ps.mu);
+        }
+    }
     pthread_mutex_unlock(&r->ps.mu);
     pthread_mutex_lock(&r->table->mu);
     rc = storage_table_seal(r->table->st, &it.sealed, err);
@@ -1009,9 +1351,7 @@ static int open_source(struct runner *r, struct lerr *err)
         return err->code;
     struct source *src = NULL;
     if (strcmp(cd.kind, "push_streaming") == 0) {
-        struct rt_push *p = push_get(r->rt, cd.name, err);
-        if (p)
-            src = source_open_push(p->log, cd.name, err);
+        src = ingest_push_source(r->rt, cd.name, &r->push_hold, err);
     } else {
         struct arena a;
         arena_init(&a, 4096, 0);
@@ -1059,10 +1399,98 @@ static int assign_from_checkpoint(struct runner *r, struct lerr *err)
     free(r->ps.expected);
     r->ps.expected = text;
     pthread_mutex_unlock(&r->ps.mu);
-    rc = source_assign(r->job->src, &start, default_start(r), err);
+    r->has_checkpoint = text != NULL;
+    rc = source_offsets_copy(&r->covered, &start, err);
+    /* readFromPoint applies only where the table's reading of this stream starts
+     * afresh (the first start, a new topic, a reset). A partition an existing
+     * checkpoint does not name appeared after it was taken: all of its records are
+     * new to the job, so it starts at its earliest offset. */
+    if (!rc)
+        rc = source_assign(r->job->src, &start, text ? SOURCE_OFFSET_EARLIEST : default_start(r),
+                           err);
     if (!rc)
         rc = source_position(r->job->src, &r->appended, err);
     source_offsets_destroy(&start);
+    return rc;
+}
+
+/* Whether `pos` names a partition (with a known offset) the checkpoint does not hold. */
+static bool uncovered(const struct runner *r, const struct source_offsets *pos)
+{
+    for (size_t i = 0; i < pos->n; i++)
+        if (pos->items[i].next >= 0 &&
+            source_offsets_get(&r->covered, pos->items[i].topic, pos->items[i].partition) ==
+                SOURCE_OFFSET_NONE)
+            return true;
+    return false;
+}
+
+#define START_COMMIT_MS 30000
+
+/*
+ * Makes r->appended — the position of the rows appended so far, with the
+ * start offset of every partition not read yet — the checkpoint, and waits
+ * until it is committed (DESIGN §6): a restart then resumes from these
+ * positions instead of applying readFromPoint again, which for "latest"
+ * would skip whatever arrived in between. Called before the first rows of a
+ * new partition are appended: at the first start, after a reset, for
+ * partitions and topics that appear later. Rows already appended are
+ * persisted with it. Fails (the caller retries) when the persist or commit
+ * does not complete in time, or a reset moved the checkpoint meanwhile.
+ */
+static int commit_starts(struct runner *r, struct lerr *err)
+{
+    if (!persister_drain(r, START_COMMIT_MS) || persist(r, true, err) ||
+        !persister_drain(r, START_COMMIT_MS)) {
+        if (err->code)
+            return err->code;
+        pthread_mutex_lock(&r->ps.mu);
+        lerr_set(err, LERR_IO, "cannot commit the start positions yet: %s",
+                 r->ps.error[0] ? r->ps.error : "the persist did not finish");
+        pthread_mutex_unlock(&r->ps.mu);
+        return err->code;
+    }
+    pthread_mutex_lock(&r->ps.mu);
+    bool conflict = r->ps.conflict;
+    pthread_mutex_unlock(&r->ps.mu);
+    if (conflict)
+        return lerr_set(err, LERR_CONFLICT, "the checkpoint was reset meanwhile");
+    r->has_checkpoint = true;
+    return source_offsets_copy(&r->covered, &r->appended, err);
+}
+
+/*
+ * After an assignment (start or reset): a source that knows its start
+ * offsets gets them committed now, before it is read; a Kafka source still
+ * waiting for metadata reports partitions_changed in the poll that assigns
+ * them, and step() commits them then.
+ */
+static int commit_assignment(struct runner *r, struct lerr *err)
+{
+    if (!source_ready(r->job->src) || (r->has_checkpoint && !uncovered(r, &r->appended)))
+        return 0;
+    return commit_starts(r, err);
+}
+
+/*
+ * Assigns the source from the checkpoint. A source that cannot go on from
+ * it (LERR_CORRUPT: a push log that lost records past the checkpoint) blocks
+ * the job — health error, nothing read — until a reset, rather than failing
+ * it (a failed job cannot be reset) or rewinding it.
+ */
+static int assign_source(struct runner *r, struct lerr *err)
+{
+    struct lerr e;
+    lerr_init(&e);
+    int rc = assign_from_checkpoint(r, &e);
+    r->blocked = rc == LERR_CORRUPT;
+    if (r->blocked) {
+        snprintf(r->blocked_msg, sizeof r->blocked_msg, "%s", e.msg);
+        log_msg(LOG_ERROR, "ingest", "job %s: %s", r->job->id, e.msg);
+        return 0;
+    }
+    if (rc)
+        lerr_set_at(err, rc, e.target, "%s", e.msg);
     return rc;
 }
 
@@ -1078,7 +1506,8 @@ static int do_reset(struct runner *r, int64_t generation, struct lerr *err)
      * appended are dropped: they are read again from the new position. */
     fetcher_pause(r);
     int rc = do_reset_paused(r, generation, err);
-    fetcher_resume(r);
+    if (!r->blocked)
+        fetcher_resume(r);
     return rc;
 }
 
@@ -1098,7 +1527,10 @@ static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *er
                   "or read twice)",
                   r->read_from);
     r->reset_generation = generation;
-    return assign_from_checkpoint(r, err);
+    int rc = assign_source(r, err);
+    if (!rc && !r->blocked)
+        rc = commit_assignment(r, err);
+    return rc;
 }
 
 static bool check_reset(struct runner *r, struct lerr *err)
@@ -1322,6 +1754,7 @@ static void *fetcher_main(void *arg)
         }
         source_release(r->job->src);
         memset(&sl->rows, 0, sizeof sl->rows);
+        sl->rows.counts.newest_event_ms = INT64_MIN;
         if (!sl->rc && sl->n)
             sl->rc = stage_records(r, sl->recs, sl->n, &sl->mem, &sl->rows, &sl->err);
         pthread_mutex_lock(&f->mu);
@@ -1338,9 +1771,10 @@ static void *fetcher_main(void *arg)
     return NULL;
 }
 
-static int fetcher_start(struct runner *r, struct lerr *err)
+static int fetcher_start(struct runner *r, bool paused, struct lerr *err)
 {
     struct fetcher *f = &r->fx;
+    f->pause = paused;   /* a blocked job's fetcher waits for the reset */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     for (int i = 0; i < FETCH_SLOTS; i++) {
@@ -1401,6 +1835,61 @@ static void fetcher_stop(struct runner *r)
 }
 
 /*
+ * The start offsets of the partitions in a batch's position that the
+ * checkpoint does not hold, into r->appended: the first offset of the
+ * batch's records of each, or its position when the batch has none.
+ */
+static int slot_starts(struct runner *r, const struct fetch_slot *sl, struct lerr *err)
+{
+    for (size_t i = 0; i < sl->pos.n; i++) {
+        const struct source_offset *o = &sl->pos.items[i];
+        if (o->next < 0 ||
+            source_offsets_get(&r->covered, o->topic, o->partition) != SOURCE_OFFSET_NONE)
+            continue;
+        int64_t start = o->next;
+        for (size_t k = 0; k < sl->n; k++)
+            if (sl->recs[k].partition == o->partition && sl->recs[k].offset < start &&
+                strcmp(sl->recs[k].topic, o->topic) == 0)
+                start = sl->recs[k].offset;
+        if (source_offsets_set(&r->appended, o->topic, o->partition, start, err))
+            return err->code;
+    }
+    return 0;
+}
+
+/*
+ * A batch's gaps: noted in the job's logs and health, and their offsets
+ * counted with the batch (so they join the counters saved with the rows):
+ * records that no longer exist under reason "gap" (not rows: outside the
+ * four row totals), damaged records that were skipped under "corrupt" as
+ * rows skipped by error.
+ */
+static void count_gaps(struct runner *r, struct fetch_slot *sl)
+{
+    struct source_batch gb = {.gaps = sl->gaps, .ngaps = sl->ngaps};
+    note_gaps(r, &gb);
+    for (size_t i = 0; i < sl->ngaps; i++) {
+        const struct source_gap *g = &sl->gaps[i];
+        uint64_t n = g->to > g->from ? (uint64_t)(g->to - g->from) : 0;
+        if (g->corrupt) {
+            sl->rows.counts.skipped_by_error += n;
+            sl->rows.counts.by_reason[PIPE_R_CORRUPT] += n;
+        } else {
+            sl->rows.counts.by_reason[PIPE_R_GAP] += n;
+        }
+    }
+}
+
+/* Sleeps up to ms, waking early when the job is asked to stop. */
+static void wait_stop_ms(struct runner *r, int ms)
+{
+    for (int waited = 0; waited < ms && !atomic_load(&r->job->stop); waited += 20) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/*
  * Takes the next fetched batch (waiting up to POLL_TIMEOUT_MS) through the
  * pipeline into the table, and records the source position after it.
  * Returns 0, or an error that stops the job.
@@ -1427,17 +1916,26 @@ static int step(struct runner *r, struct lerr *err)
     if (rc) {
         lerr_set_at(err, sl->err.code, sl->err.target, "%s", sl->err.msg);
     } else {
-        struct source_batch gb = {.gaps = sl->gaps, .ngaps = sl->ngaps};
-        note_gaps(r, &gb);
+        if (uncovered(r, &sl->pos)) {
+            /* New partitions (the first start of a source that assigned them late, a
+             * topic or partition that appeared): their starts become the checkpoint
+             * before any of their rows is appended. On failure the batch waits. */
+            struct lerr ce;
+            lerr_init(&ce);
+            if (slot_starts(r, sl, &ce) || commit_starts(r, &ce)) {
+                if (ce.code != LERR_CONFLICT)
+                    set_health(r, "warn", ce.msg);
+                wait_stop_ms(r, 200);
+                return 0;
+            }
+        }
+        count_gaps(r, sl);
         rc = append_staged(r, &sl->rows, err);
         if (!rc) {
             source_offsets_copy(&r->appended, &sl->pos, err);
             if (sl->newest > atomic_load(&r->job->newest_produced_ms))
                 atomic_store(&r->job->newest_produced_ms, sl->newest);
             r->dirty_offsets = true;
-            /* New partitions start at their earliest offset; a checkpoint that names them
-             * keeps a restart from applying readFromPoint to them instead. */
-            r->partitions_new |= sl->partitions_changed;
         }
     }
     pthread_mutex_lock(&f->mu);
@@ -1453,10 +1951,6 @@ static bool should_persist(struct runner *r)
     int64_t now = util_now_ms();
     if (storage_table_should_persist(r->table->st, now))
         return true;
-    if (r->partitions_new) {
-        r->partitions_new = false;
-        return true;
-    }
     /* Nothing buffered (all filtered) but the offsets moved: commit them now and then. */
     int64_t age = r->rt->opts.persist_max_age_ms ? r->rt->opts.persist_max_age_ms : 10000;
     return r->dirty_offsets && now - r->last_commit_ms >= age;
@@ -1477,16 +1971,7 @@ static int runner_start(struct runner *r, struct lerr *err)
     struct catalog_doc cd = {0};
     if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
         return err->code;
-    json_t *cdoc = json_loads(cd.doc, 0, NULL);
-    if (strcmp(cd.kind, "push_streaming") == 0)
-        snprintf(r->stream, sizeof r->stream, "push:%s", cd.name);
-    else if (cdoc && json_object_get(cdoc, "topicName"))
-        snprintf(r->stream, sizeof r->stream, "%s",
-                 json_string_value(json_object_get(cdoc, "topicName")));
-    else
-        snprintf(r->stream, sizeof r->stream, "pattern:%s",
-                 cdoc ? json_string_value(json_object_get(cdoc, "topicNamePattern")) : "");
-    json_decref(cdoc);
+    ingest_stream_key(&cd, r->stream, sizeof r->stream);
     catalog_doc_destroy(&cd);
     struct pipeline_opts po = {r->cj.spec, strlen(r->cj.spec), &r->ptable, util_now_ms()};
     struct pipeline *p = NULL;
@@ -1499,6 +1984,7 @@ static int runner_start(struct runner *r, struct lerr *err)
         struct pipeline_counters c;
         counters_from_json(saved, &c);
         pipeline_counters_add(p, &c);
+        rejections_from_json(saved, p);
         free(saved);
     }
     pthread_mutex_lock(&r->job->mu);
@@ -1506,7 +1992,56 @@ static int runner_start(struct runner *r, struct lerr *err)
     pthread_mutex_unlock(&r->job->mu);
     if (open_source(r, err))
         return err->code;
-    return assign_from_checkpoint(r, err);
+    /* One checkpoint per table, tied to its topic or stream: reading another one
+     * drops it (the Polaris rule), so coming back later starts at readFromPoint. */
+    int dropped = 0;
+    if (catalog_checkpoint_claim(r->rt->cat, r->cj.table_name, r->stream, &dropped, err))
+        return err->code;
+    if (dropped)
+        log_msg(LOG_INFO, "ingest",
+                "job %s: table '%s' now reads %s; its checkpoint of another topic or stream "
+                "was dropped",
+                r->job->id, r->cj.table_name, r->stream);
+    if (assign_source(r, err))
+        return err->code;
+    return r->blocked ? 0 : commit_assignment(r, err);
+}
+
+/*
+ * At the end of a runner: rows still in memory (given up at the shutdown bound, or never
+ * sealed) are said in the log and counted for ingest_runtime_stop(). They are not lost:
+ * no commit advanced the checkpoint past them, so the job reads them again on restart.
+ */
+static void note_unpersisted(struct runner *r)
+{
+    uint64_t rows, bytes;
+    storage_table_realtime_usage(r->table->st, &rows, &bytes);
+    char why[512];
+    pthread_mutex_lock(&r->ps.mu);
+    rows += r->ps.abandoned_rows;
+    const char *e = r->ps.error;
+    if (strncmp(e, PERSIST_FAILED, strlen(PERSIST_FAILED)) == 0)
+        e += strlen(PERSIST_FAILED);
+    snprintf(why, sizeof why, "%s", *e ? e : "the final persist failed");
+    pthread_mutex_unlock(&r->ps.mu);
+    if (!rows)
+        return;
+    log_msg(LOG_ERROR, "ingest",
+            "job %s: %llu rows of table '%s' were not persisted when the job stopped (last "
+            "error: %s); the checkpoint was not advanced past them, so they are read again "
+            "from %s after a restart",
+            r->job->id, (unsigned long long)rows, r->table->name, why, r->stream);
+    struct ingest_runtime *rt = r->rt;
+    atomic_fetch_add(&rt->unpersisted_rows, rows);
+    char quoted[300];
+    snprintf(quoted, sizeof quoted, "'%s'", r->table->name);
+    pthread_mutex_lock(&rt->mu);
+    size_t len = strlen(rt->unpersisted_tables);
+    if (!strstr(rt->unpersisted_tables, quoted) &&
+        len + strlen(quoted) + 3 < sizeof rt->unpersisted_tables)
+        snprintf(rt->unpersisted_tables + len, sizeof rt->unpersisted_tables - len, "%s%s",
+                 len ? ", " : "", quoted);
+    pthread_mutex_unlock(&rt->mu);
 }
 
 static void *runner_main(void *arg)
@@ -1514,6 +2049,7 @@ static void *runner_main(void *arg)
     struct rt_job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     source_offsets_init(&r.appended);
+    source_offsets_init(&r.covered);
     arena_init(&r.ptable_mem, 4096, 0);
     snprintf(r.health, sizeof r.health, "ok");
     r.last_commit_ms = util_now_ms();
@@ -1523,7 +2059,7 @@ static void *runner_main(void *arg)
         fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
-    if (fetcher_start(&r, &err)) {
+    if (fetcher_start(&r, r.blocked, &err)) {
         fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
@@ -1536,12 +2072,17 @@ static void *runner_main(void *arg)
     while (!atomic_load(&job->stop)) {
         lerr_init(&err);
         int64_t now = util_now_ms();
-        if (now - last_reset_check >= RESET_CHECK_MS) {
+        if (now - last_reset_check >= RESET_CHECK_MS || r.blocked) {
             last_reset_check = now;
             if (check_reset(&r, &err) == false && err.code) {
                 fail(&r, "reset failed: %s", err.msg);
                 goto out;
             }
+        }
+        if (r.blocked) {
+            set_health(&r, "error", r.blocked_msg);
+            wait_stop_ms(&r, RESET_CHECK_MS);
+            continue;
         }
         if (step(&r, &err)) {
             fail(&r, "%s", err.msg);
@@ -1569,23 +2110,29 @@ static void *runner_main(void *arg)
             push_trim(r.rt, r.cj.connection_name, r.stream);
     }
     /* Suspend, cancel or shutdown: what was appended becomes durable first (batches
-     * fetched but not appended are read again on resume). */
+     * fetched but not appended are read again on resume). A persist that keeps failing (a
+     * full disk) is retried as long as it takes — a suspend waits for the disk — except at
+     * a server shutdown, whose bound makes the persister give up (struct persister). */
     fetcher_stop(&r);
     lerr_init(&err);
-    if (persist(&r, true, &err) || !persister_drain(&r, 60000))
-        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id,
-                err.code ? err.msg : "the persister did not finish");
+    /* A blocked job read nothing: its checkpoint stays as it is. */
+    if (persist(&r, !r.blocked, &err))
+        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id, err.msg);
+    else
+        persister_drain(&r, -1);
+    note_unpersisted(&r);
 out:
     fetcher_stop(&r);
     persister_stop(&r);
     source_offsets_destroy(&r.appended);
+    source_offsets_destroy(&r.covered);
     pthread_mutex_lock(&job->mu);
     struct source *src = job->src;
     struct pipeline *pipe = job->pipe;
     job->src = NULL;
     job->pipe = NULL;
     pthread_mutex_unlock(&job->mu);
-    source_close(src);
+    ingest_push_source_close(r.rt, src, r.push_hold);
     pipeline_free(pipe);
     json_decref(r.spec);
     catalog_job_destroy(&r.cj);
@@ -2173,8 +2720,12 @@ static void *compactor_main(void *arg)
         for (struct rt_table *t = rt->tables; t && n < LS_ARRAY_LEN(ts); t = t->next)
             ts[n++] = t;
         pthread_mutex_unlock(&rt->mu);
+        int period = rt->opts.compact_period_ms ? rt->opts.compact_period_ms : COMPACT_EVERY_MS;
         for (size_t i = 0; i < n && !rt->stopping; i++) {
-            struct compact_ctx ctx = {rt, ts[i]};
+            struct rt_table *t = ts[i];
+            if (util_now_ms() < t->compact_retry_ms)
+                continue;
+            struct compact_ctx ctx = {rt, t};
             /* Compacted segments are read many times and written once: zstd where it pays. */
             struct storage_compact_opts co = {.zstd = true};
             bool did = true;
@@ -2182,13 +2733,32 @@ static void *compactor_main(void *arg)
                 struct lerr err;
                 lerr_init(&err);
                 did = false;
-                if (storage_table_compact(ts[i]->st, &co, compact_commit, &ctx, &did, &err)) {
-                    log_msg(LOG_WARN, "ingest", "compaction of '%s': %s", ts[i]->name, err.msg);
-                    break;
+                if (storage_table_compact(t->st, &co, compact_commit, &ctx, &did, &err) == 0) {
+                    if (t->compact_failures)
+                        log_msg(LOG_INFO, "ingest", "compaction of '%s' works again after %d "
+                                "failed attempts", t->name, t->compact_failures);
+                    t->compact_failures = 0;
+                    continue;
                 }
+                /* Nothing changed (the table's data is as it was). Retry later, less and
+                 * less often while it keeps failing (a full disk); say so on the first
+                 * failure and then at most every COMPACT_BACKOFF_MAX_MS. */
+                int shift = t->compact_failures < 6 ? t->compact_failures : 6;
+                int64_t wait = (int64_t)period << shift, now = util_now_ms();
+                wait = wait < COMPACT_BACKOFF_MAX_MS ? wait : COMPACT_BACKOFF_MAX_MS;
+                if (!t->compact_failures++ || now - t->compact_logged_ms >= COMPACT_BACKOFF_MAX_MS) {
+                    log_msg(LOG_WARN, "ingest",
+                            "compaction of '%s' failed (its data is unchanged; retrying in "
+                            "%lld s, less often while it fails): %s",
+                            t->name, (long long)(wait / 1000), err.msg);
+                    t->compact_logged_ms = now;
+                }
+                t->compact_retry_ms = now + wait;
+                break;
             }
         }
     }
+    atomic_store(&rt->compactor_done, true);
     return NULL;
 }
 
@@ -2243,10 +2813,15 @@ void ingest_runtime_notify(struct ingest_runtime *rt)
     pthread_mutex_unlock(&rt->mu);
 }
 
-void ingest_runtime_stop(struct ingest_runtime *rt)
+int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err)
 {
     if (!rt)
-        return;
+        return 0;
+    int64_t bound_ms = rt->opts.shutdown_timeout_ms > 0 ? rt->opts.shutdown_timeout_ms
+                                                        : SHUTDOWN_TIMEOUT_MS;
+    int64_t t0 = util_mono_ns();
+    int64_t hard = t0 + (bound_ms + SHUTDOWN_GRACE_MS) * 1000000;
+    atomic_store(&rt->stop_deadline_ns, t0 + bound_ms * 1000000);
     pthread_mutex_lock(&rt->mu);
     rt->stopping = true;
     pthread_cond_broadcast(&rt->cv);
@@ -2256,6 +2831,33 @@ void ingest_runtime_stop(struct ingest_runtime *rt)
         pushlog_wakeup(p->log);
     pthread_mutex_unlock(&rt->mu);
     pthread_join(rt->supervisor, NULL);
+    /* Runners persist what they buffered and end by the bound (persists that keep failing
+     * give up then); a thread still inside one last write past the grace is left behind:
+     * the process exits around it, as after kill -9, which start-up recovers from. */
+    for (;;) {
+        bool all = atomic_load(&rt->compactor_done);
+        char late[200] = "";
+        pthread_mutex_lock(&rt->mu);
+        for (struct rt_job *j = rt->jobs; j; j = j->next) {
+            if (atomic_load(&j->done))
+                continue;
+            all = false;
+            size_t len = strlen(late);
+            snprintf(late + len, sizeof late - len, "%s%s", len ? ", " : "", j->id);
+        }
+        pthread_mutex_unlock(&rt->mu);
+        if (all)
+            break;
+        if (util_mono_ns() >= hard)
+            return lerr_set(err, LERR_TIMEOUT,
+                            "shutdown: %s still writing %lld ms after the shutdown began; "
+                            "exiting without waiting (what it had not committed is read again "
+                            "after a restart; raise LODESTAR_SHUTDOWN_TIMEOUT_MS if the disk is "
+                            "only slow)",
+                            late[0] ? late : "compaction", (long long)(bound_ms + SHUTDOWN_GRACE_MS));
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     pthread_join(rt->compactor, NULL);
     while (rt->jobs)
         reap(rt, rt->jobs, NULL);
@@ -2272,9 +2874,20 @@ void ingest_runtime_stop(struct ingest_runtime *rt)
         pushlog_close(p->log);
         free(p);
     }
+    uint64_t lost = atomic_load(&rt->unpersisted_rows);
+    int rc = 0;
+    if (lost)
+        rc = lerr_set(err, LERR_IO,
+                      "shutdown: %llu buffered rows of table %s were not persisted: persisting "
+                      "kept failing until the shutdown bound (%lld ms, "
+                      "LODESTAR_SHUTDOWN_TIMEOUT_MS); the checkpoints were not advanced past "
+                      "them, so they will be read again from their sources after a restart "
+                      "(free the disk the log names first)",
+                      (unsigned long long)lost, rt->unpersisted_tables, (long long)bound_ms);
     pthread_cond_destroy(&rt->cv);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
+    return rc;
 }
 
 static bool settled(const struct catalog_job *j)

@@ -40,6 +40,7 @@ struct qctx {
     const struct ls_tz *tz;  /* sqlTimeZone */
     uint32_t tick;           /* counts calls to qctx_poll */
     struct lerr *err;
+    char partial[512];       /* segments left out under allowPartialResults */
 };
 
 /* 0, or LERR_TIMEOUT / the memory error (set in x->err). Call once per

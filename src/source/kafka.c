@@ -844,6 +844,34 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
     if (add->cnt == 0)
         goto done;
     resolve_symbolic(ks, add, timeout_ms);
+    /* A partition is assigned only once its start is a number, so that its position can
+     * be checkpointed before anything of it is read: a restart must never resolve
+     * "latest" again and skip what arrived meanwhile. The first assignment waits for all
+     * of them (pending, retried); a later one takes the resolved and retries the rest at
+     * the next metadata refresh (they are not in the table yet, so they count as new). */
+    int unresolved = 0;
+    for (int i = add->cnt - 1; i >= 0; i--) {
+        if (add->elems[i].offset >= 0)
+            continue;
+        if (unresolved++ == 0)
+            log_msg(LOG_WARN, MOD, "'%s' %" PRId32 ": cannot look up its %s offset yet; will retry",
+                    add->elems[i].topic, add->elems[i].partition,
+                    add->elems[i].offset == RD_KAFKA_OFFSET_END ? "latest" : "earliest");
+        if (!initial)
+            rd_kafka_topic_partition_list_del_by_idx(add, i);
+    }
+    if (initial && unresolved) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "%s: cannot look up the start offsets of %d partition(s) yet; nothing is read "
+                 "until they are known",
+                 ks->bootstrap, unresolved);
+        set_warn(ks, why);
+        rc = lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: %s", ks->bootstrap, why);
+        goto done;
+    }
+    if (add->cnt == 0)
+        goto done;
     pthread_mutex_lock(&ks->mu);
     for (int i = 0; i < add->cnt; i++) {
         if (!kpart_add(ks, add->elems[i].topic, add->elems[i].partition, add->elems[i].offset)) {
@@ -866,8 +894,9 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
             rd_kafka_error_destroy(ae);
         goto done;
     }
+    /* The caller checkpoints the new partitions' starts before reading them. */
+    ks->partitions_changed = true;
     if (!initial) {
-        ks->partitions_changed = true;
         for (int i = 0; i < add->cnt; i++)
             log_msg(LOG_INFO, MOD, "new partition '%s' %" PRId32 ", reading from offset %" PRId64,
                     add->elems[i].topic, add->elems[i].partition, add->elems[i].offset);
@@ -1415,6 +1444,12 @@ static int kafka_health(struct source *s, char *msg, size_t cap)
     return h;
 }
 
+static bool kafka_ready(struct source *s)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    return ks->assigned && !ks->pending;
+}
+
 static void kafka_close(struct source *s)
 {
     struct kafka_source *ks = (struct kafka_source *)s;
@@ -1450,6 +1485,7 @@ static const struct source_ops kafka_ops = {
     .position = kafka_position,
     .partitions = kafka_partitions,
     .health = kafka_health,
+    .ready = kafka_ready,
     .close = kafka_close,
 };
 

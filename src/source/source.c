@@ -6,7 +6,7 @@
  * Entry points: source_offsets_*(), source_offsets_to_json(),
  * source_offsets_from_json(), source_assign(), source_poll(),
  * source_release(), source_position(), source_partitions(), source_lag(),
- * source_health(), source_close().
+ * source_health(), source_ready(), source_close().
  */
 #include "source/source_int.h"
 
@@ -351,6 +351,11 @@ int source_health(struct source *s, char *msg, size_t cap)
     if (cap)
         msg[0] = '\0';
     return s->ops->health(s, msg, cap);
+}
+
+bool source_ready(struct source *s)
+{
+    return s->ops->ready(s);
 }
 
 void source_close(struct source *s)

@@ -20,6 +20,7 @@ struct source_ops {
     int (*partitions)(struct source *s, struct source_partition **out, size_t *n,
                       struct lerr *err);
     int (*health)(struct source *s, char *msg, size_t cap);
+    bool (*ready)(struct source *s);
     void (*close)(struct source *s);
 };
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -500,6 +501,69 @@ int util_mkdirs(const char *path, int mode, struct lerr *err)
     if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
         return lerr_set(err, LERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
     return 0;
+}
+
+bool util_name_is_path_safe(const char *name)
+{
+    size_t n = name ? strnlen(name, 256) : 0;
+    return n >= 1 && n <= 255 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+           !memchr(name, '/', n);
+}
+
+static char rm_failed[512];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = flag == FTW_DP ? rmdir(path) : unlink(path);
+    if (rc != 0 && errno != ENOENT) {
+        snprintf(rm_failed, sizeof rm_failed, "%s: %s", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int util_remove_tree(const char *path, struct lerr *err)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;   /* nftw has no context */
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT)
+        return 0;
+    pthread_mutex_lock(&mu);
+    rm_failed[0] = '\0';
+    int rc = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc != 0)
+        lerr_set(err, LERR_IO, "cannot remove %s", rm_failed[0] ? rm_failed : path);
+    pthread_mutex_unlock(&mu);
+    return rc != 0 ? err->code : 0;
+}
+
+static int private_changed;
+static const char *private_root;
+
+static int private_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (strcmp(path, private_root) == 0 || flag == FTW_SL || !(st->st_mode & 077))
+        return 0;
+    if (chmod(path, st->st_mode & 07700) == 0)
+        private_changed++;
+    return 0;
+}
+
+int util_private_tree(const char *dir, struct lerr *err)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;   /* nftw has no context */
+    pthread_mutex_lock(&mu);
+    private_changed = 0;
+    private_root = dir;
+    int rc = nftw(dir, private_entry, 16, FTW_PHYS);
+    int n = private_changed;
+    pthread_mutex_unlock(&mu);
+    if (rc != 0)
+        return lerr_set(err, LERR_IO, "cannot walk %s: %s", dir, strerror(errno)), -1;
+    return n;
 }
 
 static int fsync_dir_of(const char *path)

@@ -160,6 +160,22 @@ const char *util_closest(const char *word, size_t n, const char *const *candidat
 
 /* mkdir -p; 0 or sets err. */
 int util_mkdirs(const char *path, int mode, struct lerr *err);
+/*
+ * Whether a name can become one component of a path under the data
+ * directory: 1..255 bytes, not "." or "..", no '/'. Every name that becomes
+ * a file or directory name (tables, connections, files) goes through this.
+ */
+bool util_name_is_path_safe(const char *name);
+/*
+ * Takes group and other permissions off everything under `dir` (not dir
+ * itself; symlinks not followed): data written by an older version, or
+ * with another umask, becomes private. Returns how many entries changed, or
+ * -1 with err set.
+ */
+int util_private_tree(const char *dir, struct lerr *err);
+/* rm -rf of a directory tree (without following symlinks); a missing path is
+ * fine. 0 or LERR_IO naming the first entry that could not be removed. */
+int util_remove_tree(const char *path, struct lerr *err);
 /* Writes a whole file atomically (temp + fsync + rename + fsync dir). */
 int util_write_file_atomic(const char *path, const void *p, size_t n, int mode,
                            struct lerr *err);
