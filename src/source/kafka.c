@@ -40,9 +40,35 @@
  *     second.
  *   - Health: connection errors (error callback) start a "broker ...
  *     unreachable for N s" warning; it clears when a broker is UP again in
- *     the statistics (statistics.interval.ms = 1 s, parsed only while a
- *     warning stands) or a record arrives. reconnect.backoff.max.ms is 1 s
- *     so a returning broker is noticed quickly.
+ *     the statistics (statistics.interval.ms = 1 s) with nothing outstanding
+ *     unanswered, or a record arrives. reconnect.backoff.max.ms is 1 s so a
+ *     returning broker is noticed quickly.
+ *   - A broker that keeps its connections open but answers nothing (frozen
+ *     by SIGSTOP, a hung JVM, a black-holed network) raises no error until
+ *     socket.timeout.ms, and then a misleading one ("ApiVersionRequest
+ *     failed: ... probably due to broker version < 0.10"). So the statistics
+ *     are read every second, brokers section only (see on_stats): a broker
+ *     that leads one of our partitions, has requests in flight, and from
+ *     which not one byte arrived for SILENT_MS (5 s) is reported as "broker
+ *     HOST:PORT not responding for N s (requests sent, no answer)", within
+ *     5-6 s of a freeze. The fetch itself is the liveness probe: an assigned
+ *     partition always has a fetch in flight, answered within
+ *     fetch.wait.max.ms (50 ms) by a live broker, records or not, so an idle
+ *     topic is no silence; a slow broker, or a big response arriving slowly,
+ *     sends bytes and is no silence either. It clears at the first byte from
+ *     that broker (after SIGCONT: within a second). librdkafka's own timeout
+ *     errors ("request(s) timed out", ApiVersion timeouts, connection setup
+ *     timeouts) get the same wording, and N counts on across reconnects.
+ *     Brokers we do not read from (leading none of our partitions; the group
+ *     coordinator, never used) only get their errors logged.
+ *     socket.timeout.ms is 30 s (librdkafka's default is 60): detection does
+ *     not need it, but it is when librdkafka gives up on a silent broker's
+ *     connection and looks for a new partition leader, so a cluster that
+ *     moved leadership away from a frozen broker is followed about twice as
+ *     soon (with the mock cluster: after 30-60 s instead of 60-120 s); 30 s
+ *     (the Java client's request.timeout.ms) is still far above any answer a
+ *     working broker gives us, so a slow broker is not turned into a
+ *     reconnecting one.
  *
  * Threads: source_poll/assign/release/position/close belong to one thread
  * (the job runner); source_partitions, source_lag and source_health may be
@@ -74,6 +100,31 @@
 #define WAKE_MS 20                /* at most one fetch wake-up (see wake_fetching) this often */
 #define WAKE_TIMEOUT_MS 100       /* ... which waits this long for its answer */
 #define BATCH_MAX 65536           /* records per poll, whatever the caller asks */
+#define SILENT_MS 5000            /* requests in flight, nothing back this long: not responding */
+#define SOCKET_TIMEOUT_MS "30000" /* librdkafka gives up on an unanswered request (see above) */
+#define BROKERS_MAX 1024          /* brokers tracked from the statistics */
+
+/*
+ * What a connectivity error says about the broker. A timeout means requests
+ * went unanswered: librdkafka's "N request(s) timed out: disconnect",
+ * "ApiVersionRequest failed: Local: Timed out: probably due to broker
+ * version < 0.10 (see api.version.request configuration)" (the request that
+ * opens every connection timed out: the broker accepted the connection and
+ * said nothing, it is not an old broker), "Connection setup timed out".
+ * "N/N brokers are down" only sums up the others.
+ */
+enum down_kind { DOWN_FAILED, DOWN_SILENT, DOWN_SUMMARY };
+
+/* What the statistics said about one broker the last time (poll thread only). */
+struct kbroker {
+    char name[160];          /* librdkafka's "host:port/id" (or ".../bootstrap") */
+    char host[144];          /* "host:port" */
+    int64_t ts_ms;           /* of those statistics, monotonic ms */
+    int64_t rx, rxbytes;     /* responses and bytes received, cumulative */
+    int64_t silent_since_ms; /* requests in flight and nothing heard since; 0 = not silent */
+    bool seen;               /* in the latest statistics */
+    bool matters;            /* leads a partition we read (or we wait for metadata) */
+};
 
 struct kpart {
     char *topic;
@@ -100,6 +151,11 @@ struct kafka_source {
     size_t nparts, alloc;
     char down_reason[256];
     int64_t down_since_ms;   /* monotonic ms; 0 = no connection trouble */
+    enum down_kind down_kind; /* what the reason says (see classify) */
+    char down_host[144];     /* the broker the reason names ("" the bootstrap list) */
+    int64_t silent_since_ms; /* the longest-silent broker (statistics); 0 none */
+    int64_t stats_ms;        /* when the statistics that said so were taken */
+    char silent_host[144];
     char warn[320];          /* another standing warning ("" none) */
 
     bool assigned;           /* source_assign() was called */
@@ -110,6 +166,8 @@ struct kafka_source {
     int64_t next_wm_ms;      /* ... of the next blocking watermark query */
     int64_t next_reset_ms;   /* ... of the next retry of out-of-range partitions */
     int64_t next_wake_ms;    /* ... of the next fetch wake-up allowed */
+    struct kbroker *brokers; /* from the statistics (poll thread only) */
+    size_t nbrokers, brokers_alloc;
     bool any_reset;
     size_t last_hit;         /* parts index of the last record (lookup cache) */
     struct lerr fatal;       /* an error to return from the next poll */
@@ -202,12 +260,51 @@ static bool err_is_connectivity(rd_kafka_resp_err_t e)
            e == RD_KAFKA_RESP_ERR__SSL || e == RD_KAFKA_RESP_ERR__TIMED_OUT;
 }
 
-static void note_down(struct kafka_source *ks, const char *reason)
+/* Sorts a connectivity error into the kinds above. */
+static enum down_kind classify(rd_kafka_resp_err_t e, const char *reason)
+{
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        return DOWN_SUMMARY;
+    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || strcasestr(reason, "timed out"))
+        return DOWN_SILENT;
+    return DOWN_FAILED;
+}
+
+/* The "host:port" of librdkafka's "host:port/id: ..." reason prefix, or "". */
+static void reason_host(const char *reason, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *end = strstr(reason, ": ");
+    const char *slash = NULL;
+    for (const char *p = reason; end && p < end; p++) {
+        if (*p == ' ')
+            return;   /* prose, not a broker name */
+        if (*p == '/')
+            slash = p;
+    }
+    if (slash && slash > reason && (size_t)(slash - reason) < cap) {
+        memcpy(out, reason, (size_t)(slash - reason));
+        out[slash - reason] = '\0';
+    }
+}
+
+/*
+ * Connection trouble, from an error. A timeout or a summary does not replace
+ * a more specific reason already standing ("Connection refused" says more
+ * than the timeouts and "1/1 brokers are down" that follow it).
+ */
+static void note_down(struct kafka_source *ks, const char *reason, enum down_kind kind)
 {
     pthread_mutex_lock(&ks->mu);
     if (!ks->down_since_ms)
         ks->down_since_ms = mono_ms();
-    snprintf(ks->down_reason, sizeof ks->down_reason, "%s", reason);
+    bool replace = !ks->down_reason[0] || kind == DOWN_FAILED ||
+                   (kind == DOWN_SILENT && ks->down_kind != DOWN_FAILED);
+    if (replace) {
+        snprintf(ks->down_reason, sizeof ks->down_reason, "%s", reason);
+        ks->down_kind = kind;
+        reason_host(reason, ks->down_host, sizeof ks->down_host);
+    }
     pthread_mutex_unlock(&ks->mu);
 }
 
@@ -218,10 +315,76 @@ static void note_up(struct kafka_source *ks)
     int64_t secs = was ? (mono_ms() - ks->down_since_ms) / 1000 : 0;
     ks->down_since_ms = 0;
     ks->down_reason[0] = '\0';
+    ks->down_kind = DOWN_FAILED;
+    ks->down_host[0] = '\0';
     pthread_mutex_unlock(&ks->mu);
     if (was)
         log_msg(LOG_INFO, MOD, "broker %s reachable again after %" PRId64 " s", ks->bootstrap,
                 secs);
+}
+
+/* True while the statistics show a broker silent for SILENT_MS. Caller holds mu. */
+static bool silent_locked(const struct kafka_source *ks)
+{
+    return ks->silent_since_ms && ks->stats_ms - ks->silent_since_ms >= SILENT_MS;
+}
+
+/* Anything that makes blocking requests pointless now (poll thread). */
+static bool in_trouble(struct kafka_source *ks)
+{
+    pthread_mutex_lock(&ks->mu);
+    bool t = ks->down_since_ms != 0 || silent_locked(ks);
+    pthread_mutex_unlock(&ks->mu);
+    return t;
+}
+
+/* A broker that refused or dropped a connection is not silent: it said why (poll thread). */
+static void forget_silence(struct kafka_source *ks)
+{
+    for (size_t i = 0; i < ks->nbrokers; i++)
+        ks->brokers[i].silent_since_ms = 0;
+    pthread_mutex_lock(&ks->mu);
+    ks->silent_since_ms = 0;
+    ks->silent_host[0] = '\0';
+    pthread_mutex_unlock(&ks->mu);
+}
+
+/* The broker a librdkafka reason starts with ("host:port/id: ...", "GroupCoordinator: ..."). */
+static const struct kbroker *reason_broker(const struct kafka_source *ks, const char *reason)
+{
+    const char *end = strstr(reason, ": ");
+    size_t n = end ? (size_t)(end - reason) : 0;
+    for (size_t i = 0; end && i < ks->nbrokers; i++)
+        if (strlen(ks->brokers[i].name) == n && memcmp(ks->brokers[i].name, reason, n) == 0)
+            return &ks->brokers[i];
+    return NULL;
+}
+
+/*
+ * A connectivity error, from the error callback or a message (poll thread).
+ * One from a broker we do not read from (it leads none of our partitions;
+ * the group coordinator, which we never use) is only logged: it does not
+ * stop the job, and the next statistics would clear it anyway.
+ */
+static void connectivity_error(struct kafka_source *ks, rd_kafka_resp_err_t e, const char *reason)
+{
+    const struct kbroker *kb = reason_broker(ks, reason);
+    if (kb && !kb->matters) {
+        log_msg(LOG_DEBUG, MOD, "broker %s (none of our partitions): %s", kb->host, reason);
+        return;
+    }
+    enum down_kind kind = classify(e, reason);
+    pthread_mutex_lock(&ks->mu);
+    bool first = ks->down_since_ms == 0;
+    pthread_mutex_unlock(&ks->mu);
+    note_down(ks, reason, kind);
+    if (kind == DOWN_FAILED)
+        forget_silence(ks);
+    if (first && kind == DOWN_SILENT)
+        log_msg(LOG_WARN, MOD, "broker %s not responding (requests sent, no answer): %s",
+                ks->bootstrap, reason);
+    else if (first)
+        log_msg(LOG_WARN, MOD, "broker %s: %s", ks->bootstrap, reason);
 }
 
 static void set_warn(struct kafka_source *ks, const char *msg)
@@ -235,50 +398,140 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     struct kafka_source *ks = opaque;
-    if (err_is_connectivity((rd_kafka_resp_err_t)err)) {
-        bool first;
-        pthread_mutex_lock(&ks->mu);
-        first = ks->down_since_ms == 0;
-        pthread_mutex_unlock(&ks->mu);
-        note_down(ks, reason);
-        if (first)
-            log_msg(LOG_WARN, MOD, "broker %s: %s", ks->bootstrap, reason);
-    } else {
+    if (err_is_connectivity((rd_kafka_resp_err_t)err))
+        connectivity_error(ks, (rd_kafka_resp_err_t)err, reason);
+    else
         log_msg(LOG_WARN, MOD, "%s: %s", ks->bootstrap, reason);
+}
+
+/* The entry for a broker of the statistics, created if new; NULL past BROKERS_MAX. */
+static struct kbroker *kbroker_get(struct kafka_source *ks, const char *name)
+{
+    char key[sizeof ks->brokers->name];
+    snprintf(key, sizeof key, "%s", name);
+    for (size_t i = 0; i < ks->nbrokers; i++)
+        if (strcmp(ks->brokers[i].name, key) == 0)
+            return &ks->brokers[i];
+    if (ks->nbrokers == ks->brokers_alloc) {
+        size_t na = ks->brokers_alloc ? ks->brokers_alloc * 2 : 8;
+        struct kbroker *nb = na <= BROKERS_MAX ? realloc(ks->brokers, na * sizeof *nb) : NULL;
+        if (!nb)
+            return NULL;
+        ks->brokers = nb;
+        ks->brokers_alloc = na;
     }
+    struct kbroker *kb = &ks->brokers[ks->nbrokers++];
+    memset(kb, 0, sizeof *kb);
+    memcpy(kb->name, key, sizeof key);
+    return kb;
+}
+
+static int64_t jint(json_t *o, const char *key, int64_t dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
 }
 
 /*
- * While a warning stands, decides from the statistics whether it is over:
- * some real broker (not a bootstrap entry, nodeid >= 0) is UP, and every
- * broker that leads one of our partitions ("toppars") is UP. Brokers we
- * have no reason to talk to (INIT, no partitions) do not matter.
+ * One broker in one round of statistics (taken at ts). Heard: something
+ * arrived since the previous round — more responses or bytes, or, while
+ * connected, the time since the last byte (rxidle, µs, moved by every
+ * partial read, so a big response arriving slowly counts) is shorter than
+ * the time between the rounds. Asked: a request is in flight (waitresp_cnt;
+ * also ApiVersion on a fresh connection), or waits on a connected socket the
+ * broker does not read (outbuf_cnt while UP). Silence starts at the previous
+ * round (nothing was heard since) when something is asked and nothing heard,
+ * and ends with the first thing heard; rounds with nothing asked (between
+ * reconnects) neither start nor end it.
+ */
+static void track_broker(struct kbroker *kb, json_t *b, bool up, int64_t ts)
+{
+    kb->seen = true;
+    if (kb->ts_ms && ts <= kb->ts_ms)
+        return;   /* the same round again */
+    int64_t rx = jint(b, "rx", 0), rxbytes = jint(b, "rxbytes", 0);
+    int64_t rxidle = jint(b, "rxidle", -1);
+    bool heard = kb->ts_ms && (rx > kb->rx || rxbytes > kb->rxbytes ||
+                               (rxidle >= 0 && rxidle / 1000 < ts - kb->ts_ms));
+    bool asked = jint(b, "waitresp_cnt", 0) > 0 || (up && jint(b, "outbuf_cnt", 0) > 0);
+    if (heard)
+        kb->silent_since_ms = 0;
+    else if (asked && !kb->silent_since_ms)
+        kb->silent_since_ms = kb->ts_ms ? kb->ts_ms : ts;
+    kb->ts_ms = ts;
+    kb->rx = rx;
+    kb->rxbytes = rxbytes;
+    const char *host = json_string_value(json_object_get(b, "nodename"));
+    snprintf(kb->host, sizeof kb->host, "%s", host ? host : kb->name);
+}
+
+/*
+ * Every round of statistics (1 s, served by rd_kafka_poll in the poll
+ * thread): tracks each broker's silence (track_broker), and while a
+ * connection warning stands decides whether it is over: some real broker
+ * (nodeid >= 0, not a bootstrap entry) is UP, every broker that leads one of
+ * our partitions ("toppars") is UP, and none of those is silent. Only the
+ * brokers section is parsed: its size follows the broker count, while the
+ * "topics" section after it grows with the partitions. librdkafka's "ts" is
+ * CLOCK_MONOTONIC in µs, our clock: a round served late still says when it
+ * was taken.
  */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
     struct kafka_source *ks = opaque;
-    pthread_mutex_lock(&ks->mu);
-    bool down = ks->down_since_ms != 0;
-    pthread_mutex_unlock(&ks->mu);
-    if (!down)
+    const char *ts_at = memmem(json, len, "\"ts\":", 5);
+    const char *b_at = memmem(json, len, "\"brokers\":", 10);
+    if (!b_at)
         return 0;
-    json_t *root = json_loadb(json, len, 0, NULL);
-    json_t *brokers = json_object_get(root, "brokers");
+    int64_t ts = ts_at ? strtoll(ts_at + 5, NULL, 10) / 1000 : mono_ms();
+    b_at += 10;
+    json_t *brokers = json_loadb(b_at, len - (size_t)(b_at - json), JSON_DISABLE_EOF_CHECK, NULL);
+    if (!json_is_object(brokers)) {
+        json_decref(brokers);
+        return 0;
+    }
+    for (size_t i = 0; i < ks->nbrokers; i++)
+        ks->brokers[i].seen = false;
     const char *name;
     json_t *b;
     bool any_up = false, leaders_up = true;
     json_object_foreach(brokers, name, b) {
         const char *state = json_string_value(json_object_get(b, "state"));
-        if (json_integer_value(json_object_get(b, "nodeid")) < 0)
-            continue;
         bool up = state && strcmp(state, "UP") == 0;
-        any_up = any_up || up;
-        if (!up && json_object_size(json_object_get(b, "toppars")) > 0)
-            leaders_up = false;
+        bool leads = json_object_size(json_object_get(b, "toppars")) > 0;
+        if (jint(b, "nodeid", -1) >= 0) {
+            any_up = any_up || up;
+            if (!up && leads)
+                leaders_up = false;
+        }
+        struct kbroker *kb = kbroker_get(ks, name);
+        if (kb) {
+            track_broker(kb, b, up, ts);
+            /* Silence matters from a broker we read from, or from any while
+             * the assignment still waits for metadata. */
+            kb->matters = leads || ks->pending;
+        }
     }
-    json_decref(root);
-    if (any_up && leaders_up)
+    json_decref(brokers);
+    const struct kbroker *silent = NULL;
+    for (size_t i = 0; i < ks->nbrokers;) {
+        if (!ks->brokers[i].seen) {   /* gone from the cluster */
+            ks->brokers[i] = ks->brokers[--ks->nbrokers];
+            continue;
+        }
+        const struct kbroker *kb = &ks->brokers[i++];
+        if (kb->matters && kb->silent_since_ms &&
+            (!silent || kb->silent_since_ms < silent->silent_since_ms))
+            silent = kb;
+    }
+    pthread_mutex_lock(&ks->mu);
+    ks->stats_ms = ts;
+    ks->silent_since_ms = silent ? silent->silent_since_ms : 0;
+    snprintf(ks->silent_host, sizeof ks->silent_host, "%s", silent ? silent->host : "");
+    bool down = ks->down_since_ms != 0;
+    pthread_mutex_unlock(&ks->mu);
+    if (down && any_up && leaders_up && !silent)
         note_up(ks);
     return 0;   /* librdkafka frees json */
 }
@@ -335,6 +588,7 @@ static rd_kafka_conf_t *make_conf(struct kafka_source *ks, const struct source_k
         conf_set(c, "queued.min.messages", "1000000", false, err) ||
         conf_set(c, "statistics.interval.ms", "1000", false, err) ||
         conf_set(c, "reconnect.backoff.max.ms", "1000", false, err) ||
+        conf_set(c, "socket.timeout.ms", SOCKET_TIMEOUT_MS, false, err) ||
         conf_set(c, "security.protocol", proto, false, err))
         goto fail;
     if (cfg->sasl_mechanism &&
@@ -511,10 +765,18 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
     if (rkt)
         rd_kafka_topic_destroy(rkt);
     if (e) {
-        /* Whatever the cause, nothing can be read until metadata comes. */
-        char why[200];
-        snprintf(why, sizeof why, "no metadata: %s", rd_kafka_err2str(e));
-        note_down(ks, why);
+        /* For an assignment waiting on it: whatever the cause, nothing can be
+         * read until metadata comes. A periodic refresh that timed out (it
+         * waits at most the caller's poll timeout) proves nothing: whether a
+         * broker answers is the statistics' call (on_stats). */
+        if (initial || e != RD_KAFKA_RESP_ERR__TIMED_OUT) {
+            char why[200];
+            snprintf(why, sizeof why, "no metadata: %s", rd_kafka_err2str(e));
+            /* "Broker transport failure" here means no broker is usable yet:
+             * a summary; the connection errors say why. */
+            note_down(ks, why,
+                      e == RD_KAFKA_RESP_ERR__TRANSPORT ? DOWN_SUMMARY : classify(e, why));
+        }
         return lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: cannot fetch metadata: %s",
                         ks->bootstrap, rd_kafka_err2str(e));
     }
@@ -837,7 +1099,7 @@ static void message_error(struct kafka_source *ks, rd_kafka_message_t *m)
         return;
     default:
         if (err_is_connectivity(m->err))
-            note_down(ks, rd_kafka_message_errstr(m));
+            connectivity_error(ks, m->err, rd_kafka_message_errstr(m));
         else
             log_msg(LOG_WARN, MOD, "'%s' %" PRId32 ": %s", topic, m->partition,
                     rd_kafka_message_errstr(m));
@@ -967,12 +1229,10 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
     int64_t t0 = mono_ms();
     rd_kafka_poll(ks->rk, 0);   /* error and statistics callbacks */
 
-    pthread_mutex_lock(&ks->mu);
-    bool down = ks->down_since_ms != 0;
-    pthread_mutex_unlock(&ks->mu);
+    bool down = in_trouble(ks);
     if (ks->pending || t0 >= ks->next_meta_ms) {
-        /* Bounded by the caller's patience; skipped while unreachable unless
-         * the assignment itself is still waiting for it. */
+        /* Bounded by the caller's patience; skipped while unreachable or
+         * silent unless the assignment itself is still waiting for it. */
         if (ks->pending || !down) {
             int tmo = timeout_ms < ks->timeout_ms ? timeout_ms : ks->timeout_ms;
             if (tmo < 100)
@@ -1156,9 +1416,25 @@ static int kafka_health(struct source *s, char *msg, size_t cap)
     struct kafka_source *ks = (struct kafka_source *)s;
     int h = SOURCE_HEALTH_OK;
     pthread_mutex_lock(&ks->mu);
-    if (ks->down_since_ms) {
+    int64_t now = mono_ms();
+    bool silent = silent_locked(ks);
+    bool timed_out = ks->down_since_ms && ks->down_kind == DOWN_SILENT;
+    if (silent || timed_out) {
+        /* Silent since the earliest sign of it, whichever told first. */
+        int64_t since = timed_out ? ks->down_since_ms : ks->silent_since_ms;
+        if (ks->silent_since_ms && ks->silent_since_ms < since)
+            since = ks->silent_since_ms;
+        const char *host = ks->silent_since_ms ? ks->silent_host
+                           : ks->down_host[0]  ? ks->down_host
+                                               : ks->bootstrap;
+        bool connecting = !silent && strcasestr(ks->down_reason, "connection setup timed out");
+        snprintf(msg, cap, "broker %s not responding for %" PRId64 " s (%s)", host,
+                 (now - since) / 1000,
+                 connecting ? "connection attempts time out" : "requests sent, no answer");
+        h = SOURCE_HEALTH_WARN;
+    } else if (ks->down_since_ms) {
         snprintf(msg, cap, "broker %s unreachable for %" PRId64 " s: %s", ks->bootstrap,
-                 (mono_ms() - ks->down_since_ms) / 1000, ks->down_reason);
+                 (now - ks->down_since_ms) / 1000, ks->down_reason);
         h = SOURCE_HEALTH_WARN;
     } else if (ks->warn[0]) {
         snprintf(msg, cap, "%s", ks->warn);
@@ -1195,6 +1471,7 @@ static void kafka_close(struct source *s)
     free(ks->hstart);
     free(ks->hdrs);
     free(ks->gaps);
+    free(ks->brokers);
     free(ks->bootstrap);
     free(ks->topic);
     free(ks->pattern);

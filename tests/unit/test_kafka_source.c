@@ -4,8 +4,11 @@
  * record content and metadata (keys, headers, timestamps), seeking to a
  * stored offset map, latest, lag, topicNamePattern with a topic created
  * later, an unknown topic, offsets out of range (retention and past the
- * end), a broker going down and coming back; plus the checkpoint JSON and
- * connection-document helpers.
+ * end), a broker going down and coming back, a broker frozen (answering
+ * nothing: the mock's round-trip time set to an hour), also past
+ * socket.timeout.ms, beside an idle and a slow one; plus the checkpoint JSON
+ * and connection-document helpers. Arguments name the tests to run (all by
+ * default).
  *
  * librdkafka 2.0.2's mock cluster cannot add partitions to an existing
  * topic (rd_kafka_mock_topic_create answers TOPIC_ALREADY_EXISTS and there
@@ -67,7 +70,7 @@ static void create_topic(const char *name, int partitions)
         rd_kafka_metadata_destroy(md);
 }
 
-static void produce(const char *topic, int32_t partition, int64_t i, bool flush)
+static void produce_to(rd_kafka_t *prod, const char *topic, int32_t partition, int64_t i)
 {
     char key[32], val[64], h[32];
     snprintf(key, sizeof key, "k%" PRId64, i);
@@ -77,15 +80,20 @@ static void produce(const char *topic, int32_t partition, int64_t i, bool flush)
     size_t kl = kp ? strlen(key) : 0;
     rd_kafka_resp_err_t e;
     do {
-        e = rd_kafka_producev(g_prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        e = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                               RD_KAFKA_V_KEY(kp, kl),
                               RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_HEADER("h1", h, -1),
                               RD_KAFKA_V_HEADER("nullh", NULL, 0),
                               RD_KAFKA_V_TIMESTAMP(TS0 + i), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(g_prod, 10);
+            rd_kafka_poll(prod, 10);
     } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+}
+
+static void produce(const char *topic, int32_t partition, int64_t i, bool flush)
+{
+    produce_to(g_prod, topic, partition, i);
     if (flush)
         rd_kafka_flush(g_prod, 10000);
 }
@@ -95,6 +103,43 @@ static void produce_range(const char *topic, int32_t nparts, int64_t from, int64
     for (int64_t i = from; i < to; i++)
         produce(topic, (int32_t)(i % nparts), i, false);
     rd_kafka_flush(g_prod, 10000);
+}
+
+/*
+ * Like produce_range, but as exactly one record batch per partition: this
+ * producer lingers far longer than the loop takes, and the flush sends all
+ * of it at once. It learns the partitions' leader first: messages produced
+ * before that wait unassigned and, when the leader becomes known during the
+ * flush, move to their partition one by one while it is being sent, in
+ * several batches. The mock answers a Fetch with one batch per partition, so
+ * the first fetch of a partition brings every record in it.
+ */
+static void produce_range_one_batch(const char *topic, int32_t nparts, int64_t from, int64_t to)
+{
+    char es[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", g_bootstrap, es, sizeof es);
+    rd_kafka_conf_set(c, "linger.ms", "60000", es, sizeof es);
+    rd_kafka_conf_set(c, "log_level", "0", es, sizeof es);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof es);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    CHECK_EQ_INT(rd_kafka_metadata(p, 0, rkt, &md, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    CHECK_MSG(md && md->topic_cnt == 1 && md->topics[0].partition_cnt == nparts &&
+                  md->topics[0].partitions[0].leader >= 0,
+              "no leader for '%s' yet", topic);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    for (int64_t i = from; i < to; i++)
+        produce_to(p, topic, (int32_t)(i % nparts), i);
+    CHECK_EQ_INT(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(p);
+}
+
+static int64_t now_ms(void)
+{
+    return util_mono_ns() / 1000000;
 }
 
 static struct source *open_src_t(const char *topic, const char *pattern, int refresh_ms,
@@ -518,7 +563,7 @@ static void test_out_of_range(void)
 static void test_broker_down(void)
 {
     create_topic("down", 2);
-    produce_range("down", 2, 0, 100);
+    produce_range_one_batch("down", 2, 0, 100);
     struct source *src = open_src("down", NULL, 0);
     if (!src)
         return;
@@ -527,8 +572,15 @@ static void test_broker_down(void)
     CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
     struct seen s;
     seen_init(&s, 1000);
-    drain(src, &s, "down", 40, 5000, 20);
-    CHECK(s.n >= 40);
+    /* Read at least 40, and until both partitions were fetched: each one's first
+     * fetch brought all its 50 records (one batch), so the 100 are all read or
+     * waiting in librdkafka's queue when the broker goes down, whatever the
+     * load. (Waiting for 40 alone took it down, under load, before partition 1
+     * was fetched: 50 arrived, not 100.) At most 50 + 20 are read by then. */
+    for (int64_t t0 = now_ms(); (s.n < 40 || s.nlast < 2) && now_ms() - t0 < 5000;)
+        drain(src, &s, "down", s.n + 1, 100, 20);
+    CHECK(s.n >= 40 && s.n < 100);
+    CHECK_EQ_INT(s.nlast, 2);
 
     rd_kafka_mock_broker_set_down(g_mock, 1);
     char msg[300] = "";
@@ -611,6 +663,207 @@ static void test_broker_down(void)
     CHECK_EQ_INT(drain(src, &s, "down", 150, 8000, 100), 150);
     CHECK_EQ_INT(s.dup, 0);
     CHECK_EQ_INT(source_health(src, msg, sizeof msg), SOURCE_HEALTH_OK);
+    free(s.count);
+    source_close(src);
+}
+
+/* ---- a frozen broker ------------------------------------------------------------ */
+
+/*
+ * Freezes the mock broker: with a round-trip time of an hour it still accepts
+ * connections and reads requests, but answers nothing — what a SIGSTOPped
+ * broker looks like to a client (the kernel completes TCP handshakes into the
+ * listen backlog; nobody answers). Back to 0, it sends every held answer at
+ * once, as a broker does after SIGCONT. (tests/e2e/test_kafka_frozen.py
+ * freezes a real `lodestar dev-kafka` with SIGSTOP.)
+ */
+static void freeze_broker(bool frozen)
+{
+    rd_kafka_mock_broker_set_rtt(g_mock, 1, frozen ? 3600 * 1000 : 0);
+}
+
+/* Health after polling (and checking what arrives) for about 100 ms. */
+static int poll_health(struct source *src, struct seen *s, const char *topic, char *msg,
+                       size_t cap)
+{
+    drain(src, s, topic, INT64_MAX, 100, 100);
+    msg[0] = '\0';
+    return source_health(src, msg, cap);
+}
+
+/* The N of "not responding for N s", or -1. */
+static int64_t silent_secs(const char *msg)
+{
+    const char *p = strstr(msg, "not responding for ");
+    return p ? strtoll(p + strlen("not responding for "), NULL, 10) : -1;
+}
+
+/* Polls for ms; returns how many health samples were not OK (the first is printed). */
+static int count_not_ok(struct source *src, struct seen *s, const char *topic, int ms,
+                        const char *what)
+{
+    char msg[300];
+    int bad = 0;
+    for (int64_t t0 = now_ms(); now_ms() - t0 < ms;)
+        if (poll_health(src, s, topic, msg, sizeof msg) != SOURCE_HEALTH_OK && bad++ == 0)
+            printf("%s: %s\n", what, msg);
+    return bad;
+}
+
+static void test_broker_frozen(void)
+{
+    create_topic("frozen", 2);
+    produce_range("frozen", 2, 0, 100);
+    struct source *src = open_src("frozen", NULL, 0);
+    if (!src)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    struct seen s;
+    seen_init(&s, 1000);
+    CHECK_EQ_INT(drain(src, &s, "frozen", 100, 5000, 1000), 100);
+
+    /* Idle but healthy: nothing to read for 6.5 s, and every fetch is answered. */
+    CHECK_EQ_INT(count_not_ok(src, &s, "frozen", 6500, "idle broker"), 0);
+
+    /* Slow, not frozen: every answer takes 2 s. Records still come, no warning.
+     * (Before the freeze: the mock arms one timer per connection for held
+     * answers and does not re-arm it, so after an hour-long one it would hold
+     * answers longer than asked.) */
+    rd_kafka_mock_broker_set_rtt(g_mock, 1, 2000);
+    produce_range("frozen", 2, 100, 120);   /* waits for the (slow) acknowledgements */
+    CHECK_EQ_INT(count_not_ok(src, &s, "frozen", 7000, "slow broker"), 0);
+    CHECK_EQ_INT(drain(src, &s, "frozen", 120, 8000, 100), 120);
+    rd_kafka_mock_broker_set_rtt(g_mock, 1, 0);
+
+    /* Frozen while its partitions are assigned: reported within SILENT_MS + 1 s
+     * of statistics, not after socket.timeout.ms. */
+    freeze_broker(true);
+    int64_t t0 = now_ms();
+    char msg[300] = "";
+    int h = SOURCE_HEALTH_OK;
+    while (h == SOURCE_HEALTH_OK && now_ms() - t0 < 15000)
+        h = poll_health(src, &s, "frozen", msg, sizeof msg);
+    int64_t warned_ms = now_ms() - t0;
+    printf("frozen broker reported after %.1f s: %s\n", (double)warned_ms / 1000, msg);
+    CHECK_EQ_INT(h, SOURCE_HEALTH_WARN);
+    CHECK_MSG(strstr(msg, "not responding for") && strstr(msg, g_bootstrap) &&
+                  strstr(msg, "(requests sent, no answer)"),
+              "%s", msg);
+    CHECK_MSG(warned_ms >= 4000 && warned_ms <= 8000, "reported after %lld ms, want 5-7 s",
+              (long long)warned_ms);
+
+    /* Produced meanwhile: the producer holds them until the broker answers. The
+     * warning stands, its count going up, as long as the freeze. */
+    for (int64_t i = 120; i < 170; i++)
+        produce("frozen", (int32_t)(i % 2), i, false);
+    rd_kafka_poll(g_prod, 0);
+    int64_t last = 0;
+    int wrong = 0;
+    while (now_ms() - t0 < 10000) {
+        h = poll_health(src, &s, "frozen", msg, sizeof msg);
+        int64_t n = silent_secs(msg);
+        if ((h != SOURCE_HEALTH_WARN || n < last) && wrong++ == 0)
+            printf("while frozen: %s\n", msg);
+        last = n > last ? n : last;
+    }
+    CHECK_EQ_INT(wrong, 0);
+    CHECK_MSG(last >= 8, "after 10 s frozen: %s", msg);
+
+    /* Thawed: clears by itself within a round of statistics; what was produced
+     * meanwhile arrives, nothing twice. */
+    freeze_broker(false);
+    t0 = now_ms();
+    rd_kafka_flush(g_prod, 10000);
+    while ((h != SOURCE_HEALTH_OK || s.n < 170) && now_ms() - t0 < 8000)
+        h = poll_health(src, &s, "frozen", msg, sizeof msg);
+    int64_t cleared_ms = now_ms() - t0;
+    printf("cleared %.1f s after the thaw\n", (double)cleared_ms / 1000);
+    CHECK_MSG(h == SOURCE_HEALTH_OK, "health still: %s", msg);
+    CHECK_MSG(cleared_ms <= 4000, "cleared after %lld ms", (long long)cleared_ms);
+    CHECK_EQ_INT(s.n, 170);
+    CHECK_EQ_INT(s.dup, 0);
+    CHECK_EQ_INT(s.bad, 0);
+    char *j = position_json(src);
+    CHECK_EQ_STR(j, "{\"frozen\":{\"0\":85,\"1\":85}}");
+    free(j);
+
+    /* A job stopped while the broker is frozen does not hang in close. */
+    freeze_broker(true);
+    drain(src, &s, "frozen", INT64_MAX, 1000, 100);
+    t0 = now_ms();
+    source_close(src);
+    int64_t close_ms = now_ms() - t0;
+    CHECK_MSG(close_ms < 3000, "close took %lld ms", (long long)close_ms);
+    freeze_broker(false);
+    free(s.count);
+}
+
+/*
+ * Frozen longer than socket.timeout.ms (2 s here): librdkafka gives up on the
+ * connection ("1 request(s) timed out: disconnect"), reconnects, and the
+ * ApiVersion request that opens the new connection times out too ("...
+ * probably due to broker version < 0.10 ..."), over and over. All of it is one
+ * silence: every warning says "not responding", its count never restarts.
+ */
+static void test_broker_frozen_reconnecting(void)
+{
+    create_topic("frozen2", 1);
+    produce_range("frozen2", 1, 0, 10);
+    static const char *const props[] = {"log_level", "3", "socket.timeout.ms", "2000",
+                                        "api.version.request.timeout.ms", "1500", NULL};
+    struct source_kafka_config cfg = {.bootstrap_servers = g_bootstrap, .topic = "frozen2",
+                                      .rdkafka_props = props};
+    struct lerr err;
+    lerr_init(&err);
+    struct source *src = source_open_kafka(&cfg, &err);
+    CHECK_MSG(src != NULL, "open: %s", err.msg);
+    if (!src)
+        return;
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    struct seen s;
+    seen_init(&s, 1000);
+    CHECK_EQ_INT(drain(src, &s, "frozen2", 10, 5000, 100), 10);
+
+    freeze_broker(true);
+    int64_t t0 = now_ms(), first_ms = -1, last = 0;
+    int warns = 0, wrong = 0;
+    char msg[300];
+    while (now_ms() - t0 < 12000) {
+        int h = poll_health(src, &s, "frozen2", msg, sizeof msg);
+        if (h == SOURCE_HEALTH_OK)
+            continue;
+        if (first_ms < 0)
+            first_ms = now_ms() - t0;
+        warns++;
+        int64_t n = silent_secs(msg);
+        if ((n < last || strstr(msg, "0.10") || strstr(msg, "unreachable")) && wrong++ < 3)
+            printf("while frozen and reconnecting: %s\n", msg);
+        last = n > last ? n : last;
+    }
+    printf("frozen past socket.timeout.ms: first warning after %.1f s, last: %s\n",
+           (double)first_ms / 1000, msg);
+    CHECK_MSG(first_ms >= 0 && first_ms <= 8000, "first warning after %lld ms",
+              (long long)first_ms);
+    CHECK(warns > 0);
+    CHECK_EQ_INT(wrong, 0);
+    CHECK_MSG(last >= 10, "after 12 s frozen: %s", msg);
+    for (int64_t i = 10; i < 20; i++)
+        produce("frozen2", 0, i, false);
+    rd_kafka_poll(g_prod, 0);
+
+    freeze_broker(false);
+    rd_kafka_flush(g_prod, 10000);
+    t0 = now_ms();
+    int h = SOURCE_HEALTH_WARN;
+    while ((h != SOURCE_HEALTH_OK || s.n < 20) && now_ms() - t0 < 10000)
+        h = poll_health(src, &s, "frozen2", msg, sizeof msg);
+    printf("cleared %.1f s after the thaw\n", (double)(now_ms() - t0) / 1000);
+    CHECK_MSG(h == SOURCE_HEALTH_OK, "health still: %s", msg);
+    CHECK_EQ_INT(s.n, 20);
+    CHECK_EQ_INT(s.dup, 0);
+    CHECK_EQ_INT(s.bad, 0);
     free(s.count);
     source_close(src);
 }
@@ -722,7 +975,8 @@ static void test_config_from_json(void)
     arena_destroy(&a);
 }
 
-int main(void)
+/* With arguments, runs only the tests named (e.g. broker_down, to repeat it in a loop). */
+int main(int argc, char **argv)
 {
     log_set_level(LOG_ERROR);
     setup();
@@ -735,8 +989,15 @@ int main(void)
         {"unknown_topic", test_unknown_topic},
         {"out_of_range", test_out_of_range},
         {"broker_down", test_broker_down},
+        {"broker_frozen", test_broker_frozen},
+        {"broker_frozen_reconnecting", test_broker_frozen_reconnecting},
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(tests); i++) {
+        bool named = argc < 2;
+        for (int a = 1; a < argc; a++)
+            named = named || strcmp(argv[a], tests[i].name) == 0;
+        if (!named)
+            continue;
         int64_t t0 = util_mono_ns();
         tests[i].fn();
         printf("%-24s %6.2f s\n", tests[i].name, (double)(util_mono_ns() - t0) / 1e9);
