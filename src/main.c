@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "catalog/catalog.h"
+#include "query/query.h"
 #include "quickstart.h"
 #include "source/source.h"
 #include "util/time.h"
@@ -153,7 +154,7 @@ static int cmd_serve(int argc, char **argv)
     }
     struct lerr err;
     lerr_init(&err);
-    if (api_serve(&o, &err)) {
+    if (query_limits_from_env(&err) || api_serve(&o, &err)) {
         fprintf(stderr, "lodestar serve: %s\n", err.msg);
         return 1;
     }

@@ -103,6 +103,8 @@ struct qrun {
 };
 
 #define BLOCK STORAGE_BLOCK_ROWS
+/* what a refused allocation during evaluation was for, in its error */
+#define EXPR_RESULTS "expression results (such as the strings REPEAT, CONCAT or LPAD build)"
 #define NO_GID UINT32_MAX
 
 static inline uint32_t dpos(const uint32_t *sel, uint32_t k)
@@ -675,7 +677,7 @@ static int eval_vec(struct qrun *r, const struct sql_expr *e, int bare_col,
     struct sql_batch b = batch_of(r);
     rc = sql_eval_batch(e, &b, NULL, r->nsel, &r->x->scratch, v, r->x->err);
     if (rc)
-        return r->x->err->code ? r->x->err->code : rc;
+        return qctx_sql_error(r->x, rc, EXPR_RESULTS);
     *out = v;
     return 0;
 }
@@ -1081,7 +1083,10 @@ static int agg_block(struct qrun *r)
             if (!fsel && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
                 return qctx_nomem(r->x, "a filter selection");
             struct sql_batch b = batch_of(r);
-            m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel);
+            int nomem;
+            m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel, &nomem);
+            if (nomem)
+                return qctx_nomem(r->x, EXPR_RESULTS);
             fidx = fsel;
         }
         switch (a->mode) {
@@ -1115,6 +1120,8 @@ static int scan_block(struct qrun *r)
     if (!vec || !row)
         return qctx_nomem(r->x, "result rows");
     int rc;
+    if (!p->norder && p->keep >= 0 && (uint64_t)p->keep - r->col->n < r->nsel)
+        r->nsel = (uint32_t)((uint64_t)p->keep - r->col->n);   /* LIMIT: build no more rows than kept */
     for (size_t i = 0; i < q->nitems; i++)
         if ((rc = eval_vec(r, q->items[i].expr, p->item_ref[i], &vec[i])))
             return rc;
@@ -1156,7 +1163,10 @@ static int run_block(struct qrun *r, uint64_t row0, uint32_t n, const uint32_t *
         if (!keep)
             return qctx_nomem(x, "a row selection");
         struct sql_batch b = batch_of(r);
-        uint32_t m = sql_filter_batch(where, &b, NULL, nsel, &x->scratch, keep);
+        int nomem;
+        uint32_t m = sql_filter_batch(where, &b, NULL, nsel, &x->scratch, keep, &nomem);
+        if (nomem)
+            return qctx_nomem(x, EXPR_RESULTS);
         if (m < nsel)
             compact(r, keep, m);
     }
@@ -1602,7 +1612,7 @@ static int group_item(struct qrun *r, size_t i, const struct sql_value *grow,
     } else {
         int rc = sql_eval_row(p->q->items[i].expr, grow, &r->x->scratch, &vals[i], r->x->err);
         if (rc)
-            return r->x->err->code ? r->x->err->code : rc;
+            return qctx_sql_error(r->x, rc, EXPR_RESULTS);
     }
     have[i] = true;
     return 0;
@@ -1638,8 +1648,16 @@ static int finish_groups(struct qrun *r)
         memcpy(grow, qgroups_keys(&r->groups, g), nk * sizeof *grow);
         for (size_t i = 0; i < na; i++)
             qgroups_final(&r->groups, g, i, &grow[nk + i]);
-        if (q->having && !sql_eval_filter(q->having, grow, &x->scratch, NULL, NULL))
-            continue;
+        if (q->having) {
+            int hrc;
+            bool yes = sql_eval_filter(q->having, grow, &x->scratch, &hrc, NULL);
+            if (hrc == LERR_NOMEM) {
+                rc = qctx_nomem(x, EXPR_RESULTS);
+                break;
+            }
+            if (!yes)
+                continue;
+        }
         memset(have, 0, ni * sizeof *have);
         /* ORDER BY values first: most groups of a top-N stop here */
         for (size_t j = 0; j < p->norder; j++) {
@@ -1651,7 +1669,7 @@ static int finish_groups(struct qrun *r)
                 row[idx] = grow[(size_t)idx - ni];
             } else if ((rc = sql_eval_row(p->extra[(size_t)idx - ni], grow, &x->scratch, &row[idx],
                                           x->err))) {
-                rc = x->err->code ? x->err->code : rc;
+                rc = qctx_sql_error(x, rc, EXPR_RESULTS);
                 break;
             }
         }

@@ -3,6 +3,7 @@
  * SHA-256 (OpenSSL's libcrypto), clocks and atomic file writes.
  */
 #include "util/util.h"
+#include "util/budget.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +107,13 @@ void arena_init(struct arena *a, size_t block_size, size_t cap)
     a->block_size = block_size ? block_size : 64 * 1024;
     a->total = 0;
     a->cap = cap;
+    a->budget = NULL;
+}
+
+/* What a block costs its budget: the header and the bytes. */
+static size_t block_cost(const struct arena_block *b)
+{
+    return sizeof *b + b->size;
 }
 
 void *arena_alloc(struct arena *a, size_t n)
@@ -118,9 +126,14 @@ void *arena_alloc(struct arena *a, size_t n)
     struct arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
         size_t sz = n > a->block_size ? n : a->block_size;
-        b = malloc(sizeof *b + sz);
-        if (!b)
+        /* charged before the memory exists: a refusal is a NULL, not an OOM kill */
+        if (a->budget && !mem_budget_charge(a->budget, sizeof *b + sz))
             return NULL;
+        b = malloc(sizeof *b + sz);
+        if (!b) {
+            mem_budget_release(a->budget, sizeof *b + sz);
+            return NULL;
+        }
         b->size = sz;
         b->used = 0;
         /* A huge one-off block goes second so the current block keeps filling. */
@@ -188,6 +201,8 @@ void arena_reset(struct arena *a)
             keep = b;
             keep->used = 0;
         } else {
+            if (a->budget)
+                mem_budget_release(a->budget, block_cost(b));
             free(b);
         }
         b = next;
@@ -198,16 +213,86 @@ void arena_reset(struct arena *a)
     a->total = 0;
 }
 
+void arena_mark(const struct arena *a, struct arena_mark *m)
+{
+    m->head = a->head;
+    m->next = a->head ? a->head->next : NULL;
+    m->used = a->head ? a->head->used : 0;
+    m->total = a->total;
+}
+
+void arena_release(struct arena *a, const struct arena_mark *m)
+{
+    a->total = m->total;
+    if (a->head == m->head && (!m->head || m->head->next == m->next)) {
+        if (m->head)
+            m->head->used = m->used;   /* the common case: nothing but bytes */
+        return;
+    }
+    /* Newer blocks are in front of the marked head; huge ones may also sit
+     * right behind it (arena_alloc puts them second). Unless the marked
+     * head is empty (then it is the one reused), keep one ordinary block as
+     * the new head so that the next row does not malloc again. */
+    bool want_spare = !m->head || m->used > 0;
+    struct arena_block *spare = NULL, *b = a->head;
+    while (b && b != m->head) {
+        struct arena_block *next = b->next;
+        if (want_spare && !spare && b->size == a->block_size) {
+            spare = b;
+        } else {
+            if (a->budget)
+                mem_budget_release(a->budget, block_cost(b));
+            free(b);
+        }
+        b = next;
+    }
+    if (m->head) {
+        for (b = m->head->next; b && b != m->next;) {
+            struct arena_block *next = b->next;
+            if (a->budget)
+                mem_budget_release(a->budget, block_cost(b));
+            free(b);
+            b = next;
+        }
+        m->head->next = m->next;
+        m->head->used = m->used;
+    }
+    if (spare) {
+        spare->used = 0;
+        spare->next = m->head;
+        a->head = spare;
+    } else {
+        a->head = m->head;
+    }
+}
+
 void arena_destroy(struct arena *a)
 {
     struct arena_block *b = a->head;
     while (b) {
         struct arena_block *next = b->next;
+        if (a->budget)
+            mem_budget_release(a->budget, block_cost(b));
         free(b);
         b = next;
     }
     a->head = NULL;
     a->total = 0;
+}
+
+bool arena_set_budget(struct arena *a, struct mem_budget *budget)
+{
+    if (budget == a->budget)
+        return true;
+    size_t held = 0;
+    for (const struct arena_block *b = a->head; b; b = b->next)
+        held += block_cost(b);
+    if (held && budget && !mem_budget_charge(budget, held))
+        return false;
+    if (held && a->budget)
+        mem_budget_release(a->budget, held);
+    a->budget = budget;
+    return true;
 }
 
 /* ---- buffer ---------------------------------------------------------- */
@@ -218,6 +303,7 @@ void buf_init(struct buf *b, size_t cap)
     b->len = b->alloc = 0;
     b->cap = cap;
     b->failed = false;
+    b->budget = NULL;
 }
 
 static bool buf_reserve(struct buf *b, size_t extra)
@@ -234,8 +320,15 @@ static bool buf_reserve(struct buf *b, size_t extra)
     size_t na = b->alloc ? b->alloc : 256;
     while (na < need)
         na *= 2;
+    if (b->cap && na > b->cap + 1)
+        na = b->cap + 1;   /* the cap bounds the allocation too, not only the length */
+    if (b->budget && !mem_budget_charge(b->budget, na - b->alloc)) {
+        b->failed = true;
+        return false;
+    }
     char *p = realloc(b->data, na);
     if (!p) {
+        mem_budget_release(b->budget, na - b->alloc);
         b->failed = true;
         return false;
     }
@@ -286,8 +379,22 @@ void buf_reset(struct buf *b)
 
 void buf_free(struct buf *b)
 {
+    struct mem_budget *budget = b->budget;
     free(b->data);
+    mem_budget_release(budget, b->alloc);
     buf_init(b, b->cap);
+    b->budget = budget;
+}
+
+bool buf_set_budget(struct buf *b, struct mem_budget *budget)
+{
+    if (budget == b->budget)
+        return true;
+    if (b->alloc && budget && !mem_budget_charge(budget, b->alloc))
+        return false;
+    mem_budget_release(b->budget, b->alloc);
+    b->budget = budget;
+    return true;
 }
 
 char *buf_steal(struct buf *b, size_t *len)
@@ -300,6 +407,7 @@ char *buf_steal(struct buf *b, size_t *len)
     }
     if (len)
         *len = b->len;
+    mem_budget_release(b->budget, b->alloc);
     b->data = NULL;
     b->len = b->alloc = 0;
     b->failed = false;

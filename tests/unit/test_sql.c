@@ -435,6 +435,9 @@ static const struct sql_case cases[] = {
     {"RIGHT(city, 5)", 0, "Paulo"},
     {"LEFT(z, 1)", 0, NULL},
     {"REPEAT('ab', 3)", 0, "ababab"},
+    {"REPEAT('abc', 7)", 0, "abcabcabcabcabcabcabc"},
+    {"LENGTH(REPEAT('é😀x', 5))", 0, "20"},
+    {"LENGTH('São Paulo, 😀 and 東京 too')", 0, "24"},
     {"REPEAT('ab', 0)", 0, ""},
     {"REPEAT(s, nl)", 0, NULL},
     /* REPLACE, PAD, STRPOS, CONTAINS */
@@ -850,7 +853,7 @@ static void test_batch(void)
     sql_expr_free(e);
     e = compile("n > 500 AND s = 'abc'", SQL_MODE_SCALAR, &err);
     static uint32_t sel[N];
-    uint32_t m = e ? sql_filter_batch(e, &b, NULL, N, &mem, sel) : 0;
+    uint32_t m = e ? sql_filter_batch(e, &b, NULL, N, &mem, sel, NULL) : 0;
     int want = 0;
     for (int r = 501; r < N; r++)
         want += r % 7 != 0 && r % 3 == 0;
