@@ -1071,17 +1071,22 @@ static int agg_block(struct qrun *r)
         r->stride = r->groups.rec_size;
     }
     uint32_t *fsel = NULL;
+    for (size_t i = 0; i < p->q->naggs && !fsel; i++)
+        if (p->aggs[i].call->filter && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
+            return qctx_nomem(r->x, "a filter selection");
+    struct arena_mark mark;
     for (size_t i = 0; i < p->q->naggs; i++) {
         const struct qagg_plan *a = &p->aggs[i];
         if (r->vs && a->mode == QA_COUNT_STAR)
             continue;   /* per-id arrays count rows in vs->cnt */
+        /* an aggregate's argument vectors are dead once it has added them:
+         * thousands of aggregates need one's worth of scratch, not all */
+        arena_mark(&r->x->scratch, &mark);
         const uint32_t *fidx = NULL;
         uint32_t m = r->nsel;
         if (a->call->filter) {
             if ((rc = load_refs(r, a->call->filter)))
                 return rc;
-            if (!fsel && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
-                return qctx_nomem(r->x, "a filter selection");
             struct sql_batch b = batch_of(r);
             int nomem;
             m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel, &nomem);
@@ -1104,6 +1109,7 @@ static int agg_block(struct qrun *r)
         }
         if (rc)
             return rc;
+        arena_release(&r->x->scratch, &mark);
     }
     return 0;
 }

@@ -969,8 +969,11 @@ static int eval_verdict(const struct qf_node *n, const struct sql_value *val, si
     struct lerr err;
     lerr_init(&err);
     /* a run-time error counts as unknown: neither the leaf nor its negation */
+    struct arena_mark mark;
+    arena_mark(&x->leaf, &mark);
     int erc = sql_eval_row(n->expr, row, &x->leaf, &out, &err);
     int v = erc ? V_UNKNOWN : verdict_of(&out);
+    arena_release(&x->leaf, &mark);   /* a verdict keeps none of the value's strings */
     *rc = erc == LERR_NOMEM ? qctx_nomem(x, "evaluating the WHERE per dictionary value") : 0;
     row[n->col] = sql_null(SQL_STRING);
     return v;

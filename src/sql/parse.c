@@ -297,6 +297,7 @@ struct nvec {
     struct sql_node **v;
     size_t n, cap, max;
     const char *what;
+    size_t uncounted;   /* leading elements the message does not count (IN's operand) */
 };
 
 static void nvec_init(struct nvec *v, const char *what, size_t max)
@@ -306,6 +307,7 @@ static void nvec_init(struct nvec *v, const char *what, size_t max)
     v->cap = LS_ARRAY_LEN(v->inl);
     v->max = max;
     v->what = what;
+    v->uncounted = 0;
 }
 
 static bool nvec_push(struct parser *p, struct nvec *v, struct sql_node *x)
@@ -314,7 +316,7 @@ static bool nvec_push(struct parser *p, struct nvec *v, struct sql_node *x)
         return false;
     if (v->n >= v->max) {
         perr(p, x->pos, "too many %s: more than %zu (split the list; IN lists can be combined with OR)",
-             v->what, v->max);
+             v->what, v->max - v->uncounted);
         return false;
     }
     if (v->n == v->cap) {
@@ -1051,6 +1053,7 @@ static struct sql_node *parse_predicate(struct parser *p, struct sql_node *lhs)
         }
         struct nvec v;
         nvec_init(&v, "values in one IN list", SQL_MAX_ARGS);
+        v.uncounted = 1;   /* the IN call's first argument is the operand */
         if (!nvec_push(p, &v, lhs))
             return NULL;
         for (;;) {

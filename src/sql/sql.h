@@ -49,7 +49,8 @@
  * sql_options.)
  */
 #define SQL_MAX_NESTING 200   /* parentheses, calls, CASE, unary minus and NOT inside one another */
-#define SQL_MAX_ARGS 65535    /* arguments of one call, values of one IN list, terms of one CASE */
+#define SQL_MAX_ARGS 65535    /* arguments of one call, terms of one CASE, values of one IN
+                               * list (less its operand: 65534) */
 #define SQL_MAX_ITEMS 4096    /* terms of a SELECT list, of GROUP BY and of ORDER BY, each */
 
 /* ---- types and values -------------------------------------------------- */
