@@ -40,11 +40,12 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 for t in tests/e2e/test_*.py; do
   [ -f "$t" ] && run_one "e2e/$(basename "$t" .py)" python3 "$t"
 done
-# The server itself under ASan + UBSan, through the API, push, batch and preview suites: a leak,
+# The server itself under ASan + UBSan, through the API, push, batch, preview and query-limit
+# suites (the last without its memory cap, which ASan cannot live under): a leak,
 # overflow or UB
 # in a handler fails the run (the server exits non-zero on a LeakSanitizer report).
 if [ -x build/asan/lodestar ]; then
-  for t in ${ASAN_E2E:-test_api test_push test_batch test_sample}; do
+  for t in ${ASAN_E2E:-test_api test_push test_batch test_sample test_query_limits}; do
     ASAN_OPTIONS=detect_leaks=1 LODESTAR_BIN=build/asan/lodestar \
       run_one "e2e-asan/$t" python3 "tests/e2e/$t.py"
   done

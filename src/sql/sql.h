@@ -15,19 +15,24 @@
  *                        serialize / deserialize of their states.
  *
  * Memory: a compiled expression or bound SELECT owns everything it needs
- * (one arena inside, released by sql_expr_free / sql_select_free). Evaluation
- * never allocates from the heap: results that need new bytes (CONCAT,
- * LOWER, ...) go into the arena the caller passes, which it resets per batch;
- * string results may also point into the input row's bytes or the compiled
+ * (one arena inside, released by sql_expr_free / sql_select_free), charged
+ * to sql_options.budget when one is given. Evaluation never allocates from
+ * the heap: results that need new bytes (CONCAT, LOWER, ...) go into the
+ * arena the caller passes, which it resets per batch (and which may carry a
+ * budget: a refusal is LERR_NOMEM for that row); the batch evaluators free
+ * what a row allocated before the next row when the result holds no bytes.
+ * String results may also point into the input row's bytes or the compiled
  * expression's constants, so they live until the earlier of those ends.
+ * Parsing, binding and evaluation are linear in the text (see "limits").
  *
  * Thread-safety: compiled expressions and bound SELECTs are immutable after
  * compilation; any number of threads may evaluate the same one at once, each
  * with its own arena.
  *
  * Errors: compile/bind errors are LERR_INVALID with a message naming the bad
- * thing, "at line L, column C", and a hint; err->pos is the 0-based character
- * offset in the text. Run-time errors (integer division by zero, PARSE_JSON of
+ * thing (or the limit passed), "at line L, column C", and a hint; err->pos is
+ * the 0-based character offset in the text. LERR_NOMEM when memory (or the
+ * budget) refused. Run-time errors (integer division by zero, PARSE_JSON of
  * invalid text) make the eval call return LERR_INVALID for that row.
  */
 #ifndef LODESTAR_SQL_H

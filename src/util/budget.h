@@ -24,7 +24,8 @@
  * smaller charges may still succeed.
  *
  * Entry points: mem_pool_init(), mem_pool_used(), mem_budget_init(),
- * mem_budget_charge(), mem_budget_release(), mem_budget_destroy().
+ * mem_budget_charge(), mem_budget_release(), mem_budget_destroy(); they are
+ * implemented in util.c, beside the arenas that charge them.
  */
 #ifndef LODESTAR_UTIL_BUDGET_H
 #define LODESTAR_UTIL_BUDGET_H
