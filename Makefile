@@ -1,11 +1,20 @@
 # Lodestar — build, test, bench.
-#   make            build/lodestar (-O2, warnings are errors)
+#   make            deps + build/lodestar (-O2, warnings are errors)
 #   make deps       install the Debian packages the build and tests need
 #   make test       deps + build + unit tests + unit tests under ASan/UBSan + e2e tests
-#   make bench      the benchmarks (never part of make test)
+#   make bench      deps + build + the benchmarks (never part of make test)
 #   make quickstart deps + build + `lodestar quickstart`
+#
+# The top-level targets install what is missing first and then build in a
+# new make invocation: pkg-config is asked only once the packages are there
+# (it is asked lazily, when a compile or link first needs its answer), and
+# -j can never race a compile against `make deps`. File targets
+# (build/lodestar, build/tests/...) may be made directly once deps are in.
 
-CC       ?= gcc
+# make's built-in default is `cc`; gcc unless the caller chose (make CC=clang).
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 PKGS     := libmicrohttpd jansson sqlite3 rdkafka libcrypto zlib liblz4 libzstd
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral -Werror
 # snprintf truncation is intended wherever it is used; clang has no such warning.
@@ -14,9 +23,17 @@ WARN     += -Wno-format-truncation
 endif
 BASEFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -pthread $(WARN)
 CFLAGS   ?= -O2
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS   := $(PKG_LIBS) -lroaring -lcurl -lm -lpthread
+
+# pkg-config's answer for all of PKGS, or a stop naming the missing ones.
+pkgconf = $(or $(shell pkg-config $(1) $(PKGS) 2>/dev/null),$(error pkg-config cannot find \
+  $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))) (its .pc file \
+  comes with the matching -dev package); run `make deps` (scripts/deps.sh) to install them))
+# Memoised on first use: asked once per make invocation, and only when needed.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgconf,--cflags))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(call pkgconf,--libs))$(PKG_LIBS)
+LDLIBS     = $(PKG_LIBS) -lroaring -lcurl -lm -lpthread
+# The ENOSPC shim (tests/enospc/) looks up libc's functions with dlsym.
+TEST_LIBS := -ldl
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -30,12 +47,35 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC))
 ASAN_BIN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit unit-asan e2e fuzz bench quickstart clean format
-all: build/lodestar
+TSAN     := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJ := $(patsubst src/%.c,build/tsan/obj/%.o,$(LIB_SRC))
+
+.PHONY: all deps test bench quickstart unit unit-asan tsan fuzz clean format
+.PHONY: _all _test _bench _quickstart _unit _unit-asan _tsan
+
+# ---- top-level targets: deps first, then a fresh make ---------------------------------
+all test bench quickstart unit unit-asan tsan: deps
+	@$(MAKE) --no-print-directory _$@
 
 deps:
 	@bash scripts/deps.sh
 
+_all: build/lodestar
+_unit: $(UNIT_BIN) build/tests/libenospc.so
+_unit-asan: $(ASAN_BIN) build/asan/lodestar build/tests/libenospc.so
+_tsan: build/tsan/lodestar
+
+_test:
+	@$(MAKE) --no-print-directory -j$$(nproc) _all _unit _unit-asan _tsan
+	@bash tests/run.sh
+
+_bench: build/lodestar
+	@bash bench/run.sh
+
+_quickstart: build/lodestar
+	./build/lodestar quickstart
+
+# ---- files ---------------------------------------------------------------------------
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
@@ -47,9 +87,15 @@ build/liblodestar.a: $(OBJ)
 build/lodestar: build/obj/main.o build/liblodestar.a
 	$(CC) $(BASEFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: tests/unit/%.c build/liblodestar.a $(HDRS)
+build/tests/%: tests/unit/%.c build/liblodestar.a $(HDRS) tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/liblodestar.a $(LDLIBS) $(TEST_LIBS)
+
+# A full disk on demand, preloaded into the server by tests/e2e/test_diskfull.py. Never
+# instrumented: under ASan it runs ahead of the sanitizer's own interceptors.
+build/tests/libenospc.so: tests/enospc/enospc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 build/asan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -62,25 +108,25 @@ build/asan/liblodestar.a: $(ASAN_OBJ)
 build/asan/lodestar: build/asan/obj/main.o build/asan/liblodestar.a
 	$(CC) $(BASEFLAGS) -O1 $(SAN) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS)
+build/asan/tests/%: tests/unit/%.c build/asan/liblodestar.a $(HDRS) tests/enospc/enospc.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS)
+	$(CC) $(BASEFLAGS) -O1 $(SAN) -Itests/unit $(PKG_CFLAGS) -o $@ $< build/asan/liblodestar.a $(LDLIBS) $(TEST_LIBS)
 
-unit: $(UNIT_BIN)
-unit-asan: $(ASAN_BIN) build/asan/lodestar
+# The server under ThreadSanitizer, for the streaming, push and API suites.
+build/tsan/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -O1 $(TSAN) $(PKG_CFLAGS) -c $< -o $@
 
-test: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) all unit unit-asan
-	@bash tests/run.sh
+build/tsan/liblodestar.a: $(TSAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# tests/sanitizers/tsan_c11threads.c: librdkafka's C11 threads and locks, made visible to TSan.
+build/tsan/lodestar: build/tsan/obj/main.o build/tsan/liblodestar.a tests/sanitizers/tsan_c11threads.c
+	$(CC) $(BASEFLAGS) -O1 $(TSAN) -o $@ $^ $(LDLIBS)
 
 fuzz:
 	@bash tests/fuzz/run.sh
-
-bench: deps all
-	@bash bench/run.sh
-
-quickstart: deps all
-	./build/lodestar quickstart
 
 format:
 	clang-format -i $(SRC) $(HDRS)

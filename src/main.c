@@ -8,6 +8,7 @@
  *   lodestar version
  */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,15 +132,70 @@ static uint64_t env_u64(const char *name)
     return v && *v && !*end ? x : 0;
 }
 
+/*
+ * The data directory holds connection secrets, API key hashes and every
+ * event: the server creates it 0700 and everything in it 0600 (umask 077,
+ * set in main). One the user made first (mkdir -p, a mounted volume) may let
+ * others in: say so, and take group/other permissions off the files inside
+ * (written by an older version or under another umask).
+ */
+static void check_data_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return;   /* api_serve creates it, 0700 */
+    if (st.st_mode & 077)
+        log_msg(LOG_WARN, "server",
+                "data directory %s can be entered by other users (mode %04o): it holds "
+                "connection secrets, API key hashes and every event; its files are made "
+                "private (0600), and `chmod 700 %s` closes the directory itself",
+                dir, (unsigned)(st.st_mode & 07777), dir);
+    struct lerr err;
+    lerr_init(&err);
+    int n = util_private_tree(dir, &err);
+    if (n > 0)
+        log_msg(LOG_WARN, "server", "%s: took group and other permissions off %d file(s)", dir,
+                n);
+    else if (n < 0)
+        log_msg(LOG_WARN, "server", "%s", err.msg);
+}
+
+/* An HTTP limit from the environment (README "HTTP limits"): left as it is when
+ * unset; -1 (after saying why) when set to anything but a whole number. */
+static int env_limit(const char *name, unsigned *out)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return 0;
+    char *end;
+    unsigned long x = strtoul(v, &end, 10);
+    if (*end || v[0] == '-' || x > 1000000000ul) {
+        fprintf(stderr, "lodestar serve: %s='%s' is not a whole number of at most 1000000000; "
+                        "unset it for the default\n", name, v);
+        return -1;
+    }
+    *out = (unsigned)x;
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
-    struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088"};
+    struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088",
+                         .http = API_HTTP_OPTS_DEFAULT};
+    if (env_limit("LODESTAR_HTTP_IDLE_TIMEOUT_S", &o.http.idle_timeout_s) ||
+        env_limit("LODESTAR_HTTP_REQUEST_TIMEOUT_S", &o.http.request_timeout_s) ||
+        env_limit("LODESTAR_HTTP_MIN_BODY_RATE", &o.http.min_body_rate) ||
+        env_limit("LODESTAR_HTTP_MAX_CONNECTIONS", &o.http.max_connections) ||
+        env_limit("LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP", &o.http.max_connections_per_ip))
+        return 2;
     o.ingest.persist_max_rows = env_u64("LODESTAR_PERSIST_MAX_ROWS");
     o.ingest.persist_max_bytes = env_u64("LODESTAR_PERSIST_MAX_BYTES");
     o.ingest.persist_max_age_ms = (int64_t)env_u64("LODESTAR_PERSIST_MAX_AGE_MS");
     o.ingest.push_segment_bytes = env_u64("LODESTAR_PUSH_SEGMENT_BYTES");
     o.ingest.trim_period_ms = (int)env_u64("LODESTAR_PUSH_TRIM_MS");
     o.ingest.compact_period_ms = (int)env_u64("LODESTAR_COMPACT_MS");
+    uint64_t shutdown_ms = env_u64("LODESTAR_SHUTDOWN_TIMEOUT_MS");
+    o.ingest.shutdown_timeout_ms = shutdown_ms > 3600000 ? 3600000 : (int)shutdown_ms;
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
@@ -154,6 +210,9 @@ static int cmd_serve(int argc, char **argv)
     }
     struct lerr err;
     lerr_init(&err);
+    check_data_dir(o.data_dir);
+    /* Exit 1 when it could not start, and also when a shutdown left buffered rows
+     * unpersisted (a full disk): supervisors then see that the stop was not clean. */
     if (query_limits_from_env(&err) || api_serve(&o, &err)) {
         fprintf(stderr, "lodestar serve: %s\n", err.msg);
         return 1;
@@ -310,6 +369,9 @@ static int cmd_quickstart(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Everything Lodestar writes is private to its user: the catalog (connection secrets,
+     * key hashes), push logs, segments, uploads. */
+    umask(077);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -16,19 +16,42 @@
 #include "ingest/ingest.h"
 #include "util/util.h"
 
+/*
+ * Limits on HTTP clients (README "HTTP limits"; the environment variables
+ * LODESTAR_HTTP_* set them). idle_timeout_s must be shorter than
+ * request_timeout_s: a client that sent nothing is closed silently by the
+ * idle timeout, so the request deadline only ever cuts a request that is
+ * arriving, and answers it 408.
+ */
+struct api_http_opts {
+    unsigned idle_timeout_s;          /* no byte received or sent for this long: closed */
+    unsigned request_timeout_s;       /* the request line and headers, and then the body,
+                                         each within this long */
+    unsigned min_body_rate;           /* bytes/s: each this many body bytes received add 1 s
+                                         to the body's deadline; 0 = a fixed deadline */
+    unsigned max_connections;         /* open connections in all */
+    unsigned max_connections_per_ip;  /* from one client address; 0 = no limit */
+};
+#define API_HTTP_OPTS_DEFAULT {30, 60, 16384, 4096, 64}
+
 struct api_opts {
     const char *data_dir;   /* created if missing */
     const char *listen;     /* "HOST:PORT" */
     unsigned threads;       /* 0 = number of cores, at least 2 */
     struct ingest_runtime_opts ingest;   /* persist bounds, push-log sizes (0 = defaults) */
+    struct api_http_opts http;           /* API_HTTP_OPTS_DEFAULT unless set */
 };
 
 /*
  * Opens the catalog in data_dir, creates the admin key on first start
  * (printed once on stderr and written to DIR/admin.key, mode 0600), serves
  * until SIGTERM or SIGINT, then stops accepting, lets in-flight requests
- * finish, closes the catalog and returns 0. Blocks those signals in the
- * calling thread. Sets err and returns its code when it cannot start.
+ * finish, stops the jobs (ingest_runtime_stop), closes the catalog and
+ * returns 0 — or ingest_runtime_stop's error when buffered rows could not
+ * be persisted in time (a full disk). Blocks those signals in the calling
+ * thread. Raises the soft RLIMIT_NOFILE when max_connections needs it. Sets
+ * err and returns its code when it cannot start (LERR_INVALID for http
+ * limits that contradict each other).
  */
 int api_serve(const struct api_opts *o, struct lerr *err);
 

@@ -54,6 +54,7 @@ struct api_req {
     char *text;                           /* owned; a non-JSON body (wins over resp) */
     size_t text_len;
     const char *content_type;             /* for text; static */
+    char warning[600];                    /* an X-Lodestar-Warning header ("" none) */
 };
 
 /* ---- responses ---- */

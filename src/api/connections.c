@@ -40,7 +40,8 @@ static const char *const *type_fields(const char *type)
 int v_connection_name(const char *name, const char *target, struct lerr *err)
 {
     size_t n = strlen(name);
-    bool ok = n >= 1 && n <= 64;
+    /* A push connection's name names its log directory: never "." or "..". */
+    bool ok = n >= 1 && n <= 64 && util_name_is_path_safe(name);
     for (size_t i = 0; ok && i < n; i++) {
         char c = name[i];
         ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -48,8 +49,8 @@ int v_connection_name(const char *name, const char *target, struct lerr *err)
     }
     if (!ok)
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: connection name '%s' must be 1 to 64 characters of A-Z, a-z, "
-                           "0-9, '.', '_' and '-'",
+                           "%s: connection name '%.100s' must be 1 to 64 characters of A-Z, "
+                           "a-z, 0-9, '.', '_' and '-', and not '.' or '..'",
                            target, name);
     return 0;
 }

@@ -1,10 +1,12 @@
 /*
  * events.c — POST /v1/events/{connection}: push events into a push_streaming
- * connection. The body is newline-delimited JSON (optionally gzip), at most
- * 1 MB as sent. Each line is checked as one JSON object; malformed lines are
- * reported with their line number and not stored, the rest are appended to
- * the connection's durable log and the answer comes only after they are on
- * disk (group commit with fsync). Also GET /metrics (Prometheus text).
+ * connection. The body is newline-delimited JSON (optionally gzip, one or
+ * more members), at most 1 MB as sent. Each line is checked as one JSON
+ * object; malformed lines are reported with their line number and not
+ * stored, the rest are appended to the connection's durable log as one unit
+ * — after a crash the log holds all of them or none — and the answer comes
+ * only after they are on disk (group commit with fsync). Also GET /metrics
+ * (Prometheus text).
  */
 #include <string.h>
 #include <zlib.h>
@@ -17,7 +19,12 @@
 #define PUSH_MAX_INFLATED (64u * 1024u * 1024u) /* after gunzip */
 #define PUSH_MAX_REPORTED 100                   /* rejected lines listed in the answer */
 
-/* Inflates a gzip body into out (capped). */
+/*
+ * Inflates a gzip body into out (capped). A body may hold several gzip
+ * members one after another (`cat a.gz b.gz`, as many gzip writers produce):
+ * every member is read, as zcat does; bytes after the last member that do
+ * not start another one are refused with their byte offset.
+ */
 static int gunzip(const char *p, size_t n, struct buf *out, struct lerr *err)
 {
     z_stream z = {0};
@@ -26,28 +33,49 @@ static int gunzip(const char *p, size_t n, struct buf *out, struct lerr *err)
     z.next_in = (Bytef *)p;
     z.avail_in = (uInt)n;
     char chunk[65536];
-    int rc;
-    do {
+    int members = 1, rc = 0;
+    for (;;) {
         z.next_out = (Bytef *)chunk;
         z.avail_out = sizeof chunk;
-        rc = inflate(&z, Z_NO_FLUSH);
-        if (rc != Z_OK && rc != Z_STREAM_END) {
-            inflateEnd(&z);
-            return lerr_set(err, LERR_INVALID,
-                            "the body is not valid gzip (Content-Encoding: gzip): %s",
-                            z.msg ? z.msg : "corrupt data");
+        int zr = inflate(&z, Z_NO_FLUSH);
+        if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+            rc = lerr_set(err, LERR_INVALID,
+                          "the body is not valid gzip (Content-Encoding: gzip): %s in member %d "
+                          "at byte %zu",
+                          z.msg ? z.msg : "corrupt data", members, n - z.avail_in);
+            break;
         }
         if (!buf_append(out, chunk, sizeof chunk - z.avail_out)) {
-            inflateEnd(&z);
-            return lerr_set(err, LERR_TOO_LARGE,
-                            "the gzip body inflates past %u bytes; send smaller requests",
-                            PUSH_MAX_INFLATED);
+            rc = lerr_set(err, LERR_TOO_LARGE,
+                          "the gzip body inflates past %u bytes; send smaller requests",
+                          PUSH_MAX_INFLATED);
+            break;
         }
-    } while (rc != Z_STREAM_END && z.avail_in > 0);
+        if (zr == Z_STREAM_END) {
+            if (z.avail_in == 0)
+                break;   /* the last member */
+            const unsigned char *next = z.next_in;
+            if (z.avail_in < 2 || next[0] != 0x1f || next[1] != 0x8b) {
+                rc = lerr_set(err, LERR_INVALID,
+                              "the gzip body has %u bytes after its last gzip member, from byte "
+                              "%zu, that are not another gzip member; send only gzip data",
+                              (unsigned)z.avail_in, n - z.avail_in);
+                break;
+            }
+            inflateReset(&z);   /* the next member */
+            members++;
+            continue;
+        }
+        /* Input used up with room left in the output: inflate wants more. */
+        if (zr == Z_BUF_ERROR || (z.avail_in == 0 && z.avail_out != 0)) {
+            rc = lerr_set(err, LERR_INVALID,
+                          "the gzip body is truncated (member %d ends early); send the whole file",
+                          members);
+            break;
+        }
+    }
     inflateEnd(&z);
-    if (rc != Z_STREAM_END)
-        return lerr_set(err, LERR_INVALID, "the gzip body is truncated");
-    return 0;
+    return rc;
 }
 
 /* Checks one line as a JSON object with the record scanner (no allocation). */

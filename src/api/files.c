@@ -1,10 +1,13 @@
 /*
  * files.c — the Files API for batch ingestion: POST /v1/files (and the
- * project-scoped path) takes multipart/form-data and streams each file part
- * straight to DIR/files/ (never holding it in memory; up to 10 GB; gzip
- * files are kept as they are and read transparently by batch jobs), GET
- * lists, DELETE removes. The upload bypasses the server's 10 MB body buffer:
- * server.c hands its chunks to api_upload_*() as they arrive.
+ * project-scoped path) takes multipart/form-data (multipart.c) and streams
+ * each file part straight to a temporary file in DIR/files/ (never holding
+ * it in memory; up to 10 GB; gzip files are kept as they are and read
+ * transparently by batch jobs). Only a body read whole, closing boundary
+ * included, stores its files — all of them or none, never over an existing
+ * name (409, as Polaris). GET lists, DELETE removes. The upload bypasses the
+ * server's 10 MB body buffer: server.c hands its chunks to api_upload_*() as
+ * they arrive.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,18 +19,31 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/multipart.h"
 
 #define UPLOAD_MAX (10ull * 1024 * 1024 * 1024)
+#define UPLOAD_FILES_MAX 64
 
+/* A file part being written, or written and waiting for the end of the body. */
+struct upload_file {
+    char name[256];
+    char tmp[1200];
+    uint64_t size;
+};
+
+/*
+ * An upload is all or nothing: each file part goes to a temporary file; only
+ * when the whole body has been read (its closing boundary included) are they
+ * renamed into place (never over an existing file: 409) and recorded.
+ */
 struct api_upload {
     struct api_server *srv;
-    struct MHD_PostProcessor *pp;
+    struct multipart mp;
+    bool mp_ready;
     struct lerr err;
-    int fd;
-    char tmp[1200];
-    char name[256];
-    uint64_t size;
-    json_t *done;   /* files finished so far */
+    int fd;                          /* the current file part, or -1 */
+    struct upload_file files[UPLOAD_FILES_MAX];
+    size_t nfiles;
 };
 
 bool api_files_is_upload(const char *method, const char *url)
@@ -41,11 +57,11 @@ bool api_files_is_upload(const char *method, const char *url)
             (strncmp(url, "/v1/files", 9) == 0 || strncmp(url, "/v1/projects/", 13) == 0));
 }
 
-/* File names: 1..255 of [A-Za-z0-9._-], not starting with '.'. */
+/* File names: 1..255 of [A-Za-z0-9._-], not starting with '.' (so never "." or ".."). */
 static int check_name(const char *name, struct lerr *err)
 {
     size_t n = strlen(name);
-    bool ok = n >= 1 && n <= 255 && name[0] != '.';
+    bool ok = n >= 1 && n <= 255 && name[0] != '.' && util_name_is_path_safe(name);
     for (size_t i = 0; ok && i < n; i++) {
         char c = name[i];
         ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -53,83 +69,104 @@ static int check_name(const char *name, struct lerr *err)
     }
     if (!ok)
         return lerr_set_at(err, LERR_INVALID, "filename",
-                           "file name '%s' must be 1 to 255 characters of A-Z, a-z, 0-9, '.', '_' "
-                           "and '-', not starting with '.'; rename the file",
+                           "file name '%.300s' must be 1 to 255 characters of A-Z, a-z, 0-9, "
+                           "'.', '_' and '-', not starting with '.'; rename the file",
                            name);
     return 0;
 }
 
-static int finish_file(struct api_upload *u)
+static void file_path(const struct api_upload *u, const char *name, char *out, size_t cap)
 {
-    if (u->fd < 0)
-        return 0;
-    int rc = fsync(u->fd);
-    close(u->fd);
-    u->fd = -1;
-    if (rc != 0)
-        return lerr_set(&u->err, LERR_IO, "cannot sync upload: %s", strerror(errno));
+    snprintf(out, cap, "%s/files/%s", u->srv->data_dir, name);
+}
+
+/* 409 when a file of that name is stored (on disk or in the catalog) or in this upload. */
+static int check_new(struct api_upload *u, const char *name, struct lerr *err)
+{
     char path[1300];
-    snprintf(path, sizeof path, "%s/files/%s", u->srv->data_dir, u->name);
-    if (rename(u->tmp, path) != 0)
-        return lerr_set(&u->err, LERR_IO, "cannot store %s: %s", u->name, strerror(errno));
-    u->tmp[0] = '\0';
-    if (catalog_file_put(u->srv->cat, u->name, (int64_t)u->size, &u->err))
-        return u->err.code;
-    json_array_append_new(u->done, json_pack("{s:s, s:I}", "name", u->name, "size",
-                                             (json_int_t)u->size));
+    file_path(u, name, path, sizeof path);
+    struct catalog_file *f = NULL;
+    size_t n = 0;
+    struct lerr e;
+    lerr_init(&e);
+    bool listed = catalog_file_list(u->srv->cat, name, &f, &n, &e) == 0 && n > 0;
+    free(f);
+    bool twice = false;
+    for (size_t i = 0; i < u->nfiles; i++)
+        twice = twice || strcmp(u->files[i].name, name) == 0;
+    if (listed || access(path, F_OK) == 0 || twice)
+        return lerr_set_at(err, LERR_CONFLICT, "filename",
+                           "file '%s' %s; delete it first (DELETE /v1/files/%s) or upload it "
+                           "under another name",
+                           name, twice ? "is twice in this upload" : "already exists", name);
     return 0;
 }
 
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
+static int on_begin(void *ctx, const struct multipart_part *part, struct lerr *err)
 {
-    (void)kind;
-    (void)key;
-    (void)content_type;
-    (void)transfer_encoding;
-    struct api_upload *u = cls;
-    if (u->err.code)
-        return MHD_NO;
-    if (!filename)
-        return MHD_YES;   /* plain form fields carry nothing we need */
-    if (off == 0 || strcmp(filename, u->name) != 0) {
-        if (finish_file(u) || check_name(filename, &u->err))
-            return MHD_NO;
-        snprintf(u->name, sizeof u->name, "%s", filename);
-        snprintf(u->tmp, sizeof u->tmp, "%s/files/.upload-%d-%p", u->srv->data_dir, (int)getpid(),
-                 (void *)u);
-        u->fd = open(u->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        u->size = 0;
-        if (u->fd < 0) {
-            lerr_set(&u->err, LERR_IO, "cannot create %s: %s", u->tmp, strerror(errno));
-            return MHD_NO;
-        }
-    }
-    if (u->size + size > UPLOAD_MAX) {
-        lerr_set(&u->err, LERR_TOO_LARGE, "file '%s' is larger than 10 GB; split it", filename);
-        return MHD_NO;
-    }
+    struct api_upload *u = ctx;
+    if (!part->has_filename)
+        return 0;   /* plain form fields carry nothing we need */
+    if (u->nfiles == UPLOAD_FILES_MAX)
+        return lerr_set(err, LERR_INVALID, "an upload takes at most %d files; send several",
+                        UPLOAD_FILES_MAX);
+    if (check_name(part->filename, err) || check_new(u, part->filename, err))
+        return err->code;
+    struct upload_file *f = &u->files[u->nfiles];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", part->filename);
+    snprintf(f->tmp, sizeof f->tmp, "%s/files/.upload-%d-%p-%zu", u->srv->data_dir,
+             (int)getpid(), (void *)u, u->nfiles);
+    u->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (u->fd < 0)
+        return lerr_set(err, LERR_IO, "cannot create %s: %s", f->tmp, strerror(errno));
+    u->nfiles++;
+    return 0;
+}
+
+static int on_data(void *ctx, const char *data, size_t size, struct lerr *err)
+{
+    struct api_upload *u = ctx;
+    if (u->fd < 0)
+        return 0;
+    struct upload_file *f = &u->files[u->nfiles - 1];
+    if (f->size + size > UPLOAD_MAX)
+        return lerr_set(err, LERR_TOO_LARGE, "file '%s' is larger than 10 GB; split it", f->name);
     for (size_t done = 0; done < size;) {
         ssize_t w = write(u->fd, data + done, size - done);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0) {
-            lerr_set(&u->err, LERR_IO, "cannot write upload: %s", strerror(errno));
-            return MHD_NO;
-        }
+        if (w < 0)
+            return lerr_set(err, LERR_IO, "cannot write upload '%s': %s", f->name,
+                            strerror(errno));
         done += (size_t)w;
     }
-    u->size += size;
-    return MHD_YES;
+    f->size += size;
+    return 0;
+}
+
+static int on_end(void *ctx, struct lerr *err)
+{
+    struct api_upload *u = ctx;
+    if (u->fd < 0)
+        return 0;
+    int rc = fsync(u->fd);
+    int e = errno;
+    close(u->fd);
+    u->fd = -1;
+    if (rc != 0)
+        return lerr_set(err, LERR_IO, "cannot sync upload '%s': %s",
+                        u->files[u->nfiles - 1].name, strerror(e));
+    return 0;
 }
 
 struct api_upload *api_upload_begin(struct api_server *srv, void *conn, struct lerr *err)
 {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/files", srv->data_dir);
-    if (util_mkdirs(dir, 0700, err))
+    char boundary[MULTIPART_BOUNDARY_MAX + 1];
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (multipart_boundary(ct, boundary, sizeof boundary, err) || util_mkdirs(dir, 0700, err))
         return NULL;
     struct api_upload *u = calloc(1, sizeof *u);
     if (!u) {
@@ -139,22 +176,16 @@ struct api_upload *api_upload_begin(struct api_server *srv, void *conn, struct l
     u->srv = srv;
     u->fd = -1;
     lerr_init(&u->err);
-    u->done = json_array();
-    u->pp = MHD_create_post_processor(conn, 64 * 1024, on_part, u);
-    if (!u->pp) {
-        lerr_set(err, LERR_UNSUPPORTED_MEDIA,
-                 "upload files as multipart/form-data (curl -F 'file=@events.json')");
-        json_decref(u->done);
-        free(u);
-        return NULL;
-    }
+    multipart_init(&u->mp, boundary,
+                   &(struct multipart_handler){on_begin, on_data, on_end, u});
+    u->mp_ready = true;
     return u;
 }
 
 void api_upload_data(struct api_upload *u, const char *data, size_t size)
 {
-    if (!u->err.code && MHD_post_process(u->pp, data, size) != MHD_YES && !u->err.code)
-        lerr_set(&u->err, LERR_INVALID, "the multipart/form-data body is malformed");
+    if (!u->err.code)
+        multipart_feed(&u->mp, data, size, &u->err);
 }
 
 void api_upload_free(struct api_upload *u)
@@ -163,30 +194,81 @@ void api_upload_free(struct api_upload *u)
         return;
     if (u->fd >= 0)
         close(u->fd);
-    if (u->tmp[0])
-        unlink(u->tmp);
-    if (u->pp)
-        MHD_destroy_post_processor(u->pp);
-    json_decref(u->done);
+    for (size_t i = 0; i < u->nfiles; i++)
+        if (u->files[i].tmp[0])
+            unlink(u->files[i].tmp);
+    if (u->mp_ready)
+        multipart_destroy(&u->mp);
     free(u);
+}
+
+/* The body was read whole: the files go into place, none over an existing one. */
+static int store_files(struct api_upload *u, json_t *done)
+{
+    size_t placed = 0;
+    for (; placed < u->nfiles; placed++) {
+        struct upload_file *f = &u->files[placed];
+        char path[1300];
+        file_path(u, f->name, path, sizeof path);
+        if (renameat2(AT_FDCWD, f->tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+            if (errno == EEXIST)
+                lerr_set_at(&u->err, LERR_CONFLICT, "filename",
+                            "file '%s' already exists; delete it first (DELETE /v1/files/%s) "
+                            "or upload it under another name",
+                            f->name, f->name);
+            else
+                lerr_set(&u->err, LERR_IO, "cannot store %s: %s", f->name, strerror(errno));
+            break;
+        }
+        f->tmp[0] = '\0';
+    }
+    if (!u->err.code) {
+        for (size_t i = 0; i < u->nfiles && !u->err.code; i++)
+            if (catalog_file_put(u->srv->cat, u->files[i].name, (int64_t)u->files[i].size,
+                                 &u->err) == 0)
+                json_array_append_new(done, json_pack("{s:s, s:I}", "name", u->files[i].name,
+                                                      "size", (json_int_t)u->files[i].size));
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/files", u->srv->data_dir);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);   /* the renames are durable before the 200 */
+            close(dfd);
+        }
+        if (!u->err.code)
+            return 0;
+    }
+    /* Undo: what was placed goes again (all or nothing). */
+    for (size_t i = 0; i < placed; i++) {
+        char path[1300];
+        file_path(u, u->files[i].name, path, sizeof path);
+        unlink(path);
+        struct lerr e;
+        lerr_init(&e);
+        catalog_file_delete(u->srv->cat, u->files[i].name, &e);
+    }
+    return u->err.code;
 }
 
 int api_upload_finish(struct api_upload *u, struct api_req *r)
 {
-    if (!u->err.code) {
-        MHD_destroy_post_processor(u->pp);
-        u->pp = NULL;
-        finish_file(u);
-    }
-    if (!u->err.code && json_array_size(u->done) == 0)
+    if (!u->err.code)
+        multipart_finish(&u->mp, &u->err);
+    if (!u->err.code && u->nfiles == 0)
         lerr_set(&u->err, LERR_INVALID,
                  "no file in the upload: send a multipart/form-data part with a filename "
                  "(curl -F 'file=@events.json')");
-    if (u->err.code)
+    json_t *done = json_array();
+    if (!u->err.code)
+        store_files(u, done);
+    if (u->err.code) {
+        json_decref(done);
         return api_reply_err(r, &u->err);
-    json_t *first = json_array_get(u->done, 0);
-    api_reply(r, 200, json_array_size(u->done) == 1 ? json_incref(first)
-                                                    : json_pack("{s:O}", "values", u->done));
+    }
+    json_t *first = json_array_get(done, 0);
+    api_reply(r, 200, json_array_size(done) == 1 ? json_incref(first)
+                                                 : json_pack("{s:O}", "values", done));
+    json_decref(done);
     return 0;
 }
 

@@ -83,6 +83,11 @@ int api_query_sql(struct api_req *r)
             r->status = 200;
             r->text = buf_steal(&out, &r->text_len);
             r->content_type = meta.content_type;
+            if (meta.partial[0]) {
+                /* Asked for with context.allowPartialResults: the answer lacks these. */
+                snprintf(r->warning, sizeof r->warning, "partial results: left out %s",
+                         meta.partial);
+            }
         }
     }
     observe((double)(util_mono_ns() - t0) / 1e6, err.code == 0);

@@ -4,18 +4,34 @@
  * paths serve the same handlers), authentication and permissions, one log
  * line per request, and a clean shutdown on SIGTERM/SIGINT.
  *
+ * It also guards the server against slow, idle and malformed clients
+ * (README "HTTP limits"): libmicrohttpd's idle timeout and connection
+ * limits (total and per address); a request deadline that libmicrohttpd
+ * lacks, kept by a watchdog thread over every open connection; framing
+ * checks (Content-Length with Transfer-Encoding, conflicting lengths,
+ * transfer codings other than chunked) and size checks (request target,
+ * header block) made in the first call of a request, where the answer can
+ * still be the JSON error object; libmicrohttpd's own log lines routed
+ * through log_msg().
+ *
  * Entry point: api_serve().
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api_int.h"
@@ -27,12 +43,362 @@ static atomic_bool shutting_down;
 struct conn_state {
     struct buf body;
     struct api_upload *upload;   /* POST /files: streamed to disk, not buffered */
+    struct conn_watch *watch;    /* its connection's; NULL if it could not be made */
     int64_t start_ns;
+    uint64_t dropped;            /* body bytes read and dropped after too_large */
     int status;
     bool too_large;
     char method[16];
     char path[256];
 };
+
+/* ---- connection guard: deadlines, the watchdog, answers MHD cannot queue -- */
+
+/*
+ * Where a connection is in its request, for its deadline. libmicrohttpd only
+ * knows an idle timeout (no byte for N s), which a client sending one byte a
+ * second never reaches; the guard adds the request deadline:
+ *   WAIT   between requests, or the request line and headers arriving: they
+ *          must be complete within request_timeout_s of the connection
+ *          opening or of the previous response;
+ *   BODY   the body arriving: within request_timeout_s of the headers, plus
+ *          1 s per min_body_rate bytes received (a steady upload of any size
+ *          keeps going; one byte every 2 s does not);
+ *   ANSWER the handler runs and the response is sent: no deadline;
+ *   CUT    past its deadline (408), or a chunked body past the limit with
+ *          no end in sight (413): answered and shut down.
+ * Transitions are compare-and-swaps, so that the watchdog and the worker
+ * thread never both act: the worker moves WAIT->BODY->ANSWER->WAIT, the
+ * watchdog only WAIT|BODY->CUT.
+ */
+enum conn_phase { PHASE_WAIT, PHASE_BODY, PHASE_ANSWER, PHASE_CUT };
+
+struct http_guard;
+
+/* One per TCP connection (libmicrohttpd's socket context), from
+ * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED. */
+struct conn_watch {
+    struct conn_watch *prev, *next;   /* guard->list, under guard->mu */
+    struct http_guard *guard;
+    int fd;
+    atomic_int phase;
+    atomic_llong deadline_ns;         /* monotonic; for WAIT and BODY */
+    atomic_llong body_start_ns;       /* written by the worker thread */
+    atomic_ullong body_bytes;         /* written by the worker thread */
+    char peer[64];                    /* "ADDR:PORT" */
+};
+
+struct http_guard {
+    struct api_http_opts opts;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;                /* CLOCK_MONOTONIC; wakes the watchdog to stop */
+    struct conn_watch *list;
+    bool stop;
+    pthread_t thread;
+    /* libmicrohttpd's log lines, at most MHD_LOG_BURST a second (one per
+     * refused connection would flood the log under an attack) */
+    pthread_mutex_t log_mu;
+    int64_t log_window_ns;
+    int log_lines;
+    uint64_t log_dropped;
+};
+
+#define MHD_LOG_BURST 20
+#define WATCHDOG_TICK_MS 200
+/* libmicrohttpd's per-connection memory: the request line and headers must
+ * fit in it with room to spare, or libmicrohttpd answers 414/431 itself
+ * (as an HTML page); past our own limits below we answer first, in JSON. */
+#define HTTP_CONN_MEMORY (64u * 1024u)
+#define HTTP_MAX_TARGET 8192u          /* request target (path and query): larger is 414 */
+#define HTTP_MAX_HEADER_BLOCK 32768u   /* request line and headers: larger is 431 */
+/* A body over API_MAX_BODY is read and dropped before the 413 so that a
+ * client that sends it all before reading sees the answer; past this much,
+ * or with "Expect: 100-continue", the 413 goes at once. */
+#define HTTP_MAX_DRAIN (64ull * 1024u * 1024u)
+/* Descriptors kept for everything but HTTP connections (catalog, segments,
+ * push logs, Kafka) when sizing max_connections to RLIMIT_NOFILE. */
+#define FD_RESERVE 1024u
+
+static struct conn_watch *conn_watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/*
+ * Answers a connection with a JSON error written straight on its socket,
+ * then shuts the socket down so that libmicrohttpd sees the end and closes
+ * it. Only for what libmicrohttpd 0.9.75 cannot answer: MHD_queue_response()
+ * is refused while a body arrives (it works in the first and the final call
+ * only), and from any thread but the connection's. Called by the worker
+ * thread during the body, or by the watchdog under guard->mu (so the socket
+ * is still open: MHD_CONNECTION_NOTIFY_CLOSED takes the same lock before it
+ * closes). The socket is non-blocking; a few hundred bytes fit its empty
+ * send buffer.
+ */
+static void conn_cut(struct conn_watch *w, int status, const char *reason, const char *name,
+                     const char *msg)
+{
+    json_t *e = json_pack("{s:s, s:s}", "error", name, "message", msg);
+    char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    size_t blen = body ? strlen(body) : 0;
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
+                     "%zu\r\nConnection: close\r\n\r\n",
+                     status, reason, blen);
+    if (n > 0 && send(w->fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) == n &&
+        blen)
+        (void)!send(w->fd, body, blen, MSG_NOSIGNAL | MSG_DONTWAIT);
+    free(body);
+    shutdown(w->fd, SHUT_RDWR);
+    log_msg(LOG_INFO, "http", "%s: %d %s: %s; connection closed", w->peer, status, reason, msg);
+}
+
+/* The watchdog's cut of a connection past its deadline (phase was WAIT or BODY). */
+static void conn_cut_late(struct conn_watch *w, int was, int64_t now)
+{
+    const struct api_http_opts *o = &w->guard->opts;
+    char msg[400];
+    if (was == PHASE_WAIT)
+        snprintf(msg, sizeof msg,
+                 "the request line and headers did not arrive within %u s "
+                 "(LODESTAR_HTTP_REQUEST_TIMEOUT_S); send the whole request at once",
+                 o->request_timeout_s);
+    else
+        snprintf(msg, sizeof msg,
+                 "the request body did not arrive in time: %llu bytes in %.1f s, where %u s "
+                 "plus 1 s per %u bytes received are allowed (LODESTAR_HTTP_REQUEST_TIMEOUT_S, "
+                 "LODESTAR_HTTP_MIN_BODY_RATE); send the body without pauses",
+                 (unsigned long long)atomic_load(&w->body_bytes),
+                 (double)(now - atomic_load(&w->body_start_ns)) / 1e9,
+                 o->request_timeout_s, o->min_body_rate);
+    conn_cut(w, 408, "Request Timeout", "RequestTimeout", msg);
+}
+
+static int64_t body_deadline(const struct conn_watch *w)
+{
+    const struct api_http_opts *o = &w->guard->opts;
+    int64_t d = atomic_load(&w->body_start_ns) + (int64_t)o->request_timeout_s * 1000000000LL;
+    if (o->min_body_rate)
+        d += (int64_t)(atomic_load(&w->body_bytes) / o->min_body_rate * 1000000000ull +
+                       atomic_load(&w->body_bytes) % o->min_body_rate * 1000000000ull /
+                           o->min_body_rate);
+    return d;
+}
+
+/* The worker thread: the headers are in (first call). False when the watchdog cut it first. */
+static bool watch_begin_body(struct conn_watch *w)
+{
+    if (!w)
+        return true;
+    /* The body's deadline is in place before the phase says BODY, so that the
+     * watchdog never judges the body by the headers' deadline. */
+    atomic_store(&w->body_start_ns, util_mono_ns());
+    atomic_store(&w->body_bytes, 0);
+    atomic_store(&w->deadline_ns, body_deadline(w));
+    int want = PHASE_WAIT;
+    return atomic_compare_exchange_strong(&w->phase, &want, PHASE_BODY);
+}
+
+/* The worker thread: n more body bytes. False when the request is past its
+ * deadline: it is answered 408 here and the caller returns MHD_NO. */
+static bool watch_body_bytes(struct conn_watch *w, size_t n)
+{
+    if (!w)
+        return true;
+    if (atomic_load(&w->phase) == PHASE_CUT)
+        return false;
+    atomic_fetch_add(&w->body_bytes, n);
+    int64_t now = util_mono_ns();
+    if (now <= body_deadline(w)) {
+        atomic_store(&w->deadline_ns, body_deadline(w));
+        return true;
+    }
+    int want = PHASE_BODY;
+    if (atomic_compare_exchange_strong(&w->phase, &want, PHASE_CUT))
+        conn_cut_late(w, PHASE_BODY, now);
+    return false;
+}
+
+/* The worker thread: the request is complete and will be answered. False when cut. */
+static bool watch_answer(struct conn_watch *w)
+{
+    if (!w)
+        return true;
+    int want = PHASE_BODY;
+    return atomic_compare_exchange_strong(&w->phase, &want, PHASE_ANSWER);
+}
+
+/* The worker thread: the response is sent; the next request's deadline starts now. */
+static void watch_wait_next(struct conn_watch *w)
+{
+    if (!w)
+        return;
+    atomic_store(&w->deadline_ns,
+                 util_mono_ns() + (int64_t)w->guard->opts.request_timeout_s * 1000000000LL);
+    int want = PHASE_ANSWER;
+    if (!atomic_compare_exchange_strong(&w->phase, &want, PHASE_WAIT)) {
+        want = PHASE_BODY;   /* answered in the first call */
+        atomic_compare_exchange_strong(&w->phase, &want, PHASE_WAIT);
+    }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_guard *g = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn_watch *w = calloc(1, sizeof *w);
+        if (!w) {
+            /* No deadline can be kept for it: refuse it rather than serve it unguarded. */
+            if (fd)
+                shutdown(fd->connect_fd, SHUT_RDWR);
+            return;
+        }
+        w->guard = g;
+        w->fd = fd ? fd->connect_fd : -1;
+        atomic_init(&w->phase, PHASE_WAIT);
+        atomic_init(&w->deadline_ns,
+                    util_mono_ns() + (int64_t)g->opts.request_timeout_s * 1000000000LL);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr_in *sin = ai ? (const struct sockaddr_in *)ai->client_addr : NULL;
+        char addr[INET_ADDRSTRLEN] = "?";
+        if (sin && sin->sin_family == AF_INET)
+            inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
+        snprintf(w->peer, sizeof w->peer, "%s:%u", addr, sin ? ntohs(sin->sin_port) : 0);
+        pthread_mutex_lock(&g->mu);
+        w->next = g->list;
+        if (g->list)
+            g->list->prev = w;
+        g->list = w;
+        pthread_mutex_unlock(&g->mu);
+        *socket_context = w;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct conn_watch *w = *socket_context;
+        if (!w)
+            return;
+        pthread_mutex_lock(&g->mu);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            g->list = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&g->mu);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+static void mhd_log_tick(struct http_guard *g, int64_t now);
+
+/* Cuts every connection past its deadline, every WATCHDOG_TICK_MS, until stopped. */
+static void *watchdog_main(void *arg)
+{
+    struct http_guard *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += WATCHDOG_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        int64_t now = util_mono_ns();
+        for (struct conn_watch *w = g->list; w && !g->stop; w = w->next) {
+            int ph = atomic_load(&w->phase);
+            if ((ph == PHASE_WAIT || ph == PHASE_BODY) && now > atomic_load(&w->deadline_ns) &&
+                atomic_compare_exchange_strong(&w->phase, &ph, PHASE_CUT))
+                conn_cut_late(w, ph, now);
+        }
+        pthread_mutex_unlock(&g->mu);
+        mhd_log_tick(g, now);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/*
+ * libmicrohttpd's messages (MHD_OPTION_EXTERNAL_LOGGER), one log line each,
+ * through log_msg() so that they carry our timestamp; its HTML error pages
+ * quoted in them are left out. At most MHD_LOG_BURST a second: the rest are
+ * counted and the count is logged with the next line that passes.
+ */
+static void mhd_log_flush(uint64_t dropped)
+{
+    log_msg(LOG_INFO, "http", "libmicrohttpd: %llu more lines not logged (at most %d a second)",
+            (unsigned long long)dropped, MHD_LOG_BURST);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct http_guard *g = cls;
+    char msg[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *html = strstr(msg, " ('<html>");
+    if (html) {
+        char *end = strstr(html, "</html>')");
+        if (end)
+            memmove(html, end + 9, strlen(end + 9) + 1);
+    }
+    size_t len = strlen(msg);
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r' || msg[len - 1] == ' '))
+        msg[--len] = '\0';
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    int64_t now = util_mono_ns();
+    uint64_t dropped = 0;
+    pthread_mutex_lock(&g->log_mu);
+    if (now - g->log_window_ns >= 1000000000LL) {
+        g->log_window_ns = now;
+        g->log_lines = 0;
+    }
+    bool pass = g->log_lines < MHD_LOG_BURST;
+    if (pass) {
+        g->log_lines++;
+        dropped = g->log_dropped;
+        g->log_dropped = 0;
+    } else {
+        g->log_dropped++;
+    }
+    pthread_mutex_unlock(&g->log_mu);
+    if (!pass)
+        return;
+    if (dropped)
+        mhd_log_flush(dropped);
+    /* Its words for a refusal by either limit; say which limits there are. */
+    if (strstr(msg, "reached connection limit"))
+        log_msg(LOG_INFO, "http",
+                "libmicrohttpd: %s (limits: LODESTAR_HTTP_MAX_CONNECTIONS=%u in all, "
+                "LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP=%u from one address)",
+                msg, g->opts.max_connections, g->opts.max_connections_per_ip);
+    else
+        log_msg(LOG_INFO, "http", "libmicrohttpd: %s", msg);
+}
+
+/* The watchdog: the count of lines held back in a window that has ended. */
+static void mhd_log_tick(struct http_guard *g, int64_t now)
+{
+    pthread_mutex_lock(&g->log_mu);
+    uint64_t dropped = 0;
+    if (g->log_dropped && now - g->log_window_ns >= 1000000000LL) {
+        dropped = g->log_dropped;
+        g->log_dropped = 0;
+    }
+    pthread_mutex_unlock(&g->log_mu);
+    if (dropped)
+        mhd_log_flush(dropped);
+}
 
 /* ---- routing ------------------------------------------------------------ */
 
@@ -148,7 +514,10 @@ static void dispatch(struct api_req *r, const char *authorization)
     snprintf(pathbuf, sizeof pathbuf, "%s", r->url);
     bool is_projects = false;
     if (split_path(r, pathbuf, &is_projects, &err)) {
-        api_reply_err(r, &err);
+        /* Who may learn which projects exist: authenticate before saying 404. */
+        struct lerr ae;
+        lerr_init(&ae);
+        api_reply_err(r, api_auth(r->srv, authorization, &r->key, &ae) ? &ae : &err);
         return;
     }
     const struct route *match = NULL;
@@ -232,8 +601,8 @@ static const char *query_value(void *conn, const char *name, int idx)
     return c.found;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, struct conn_state *cs, int status,
-                                 json_t *body)
+static enum MHD_Result send_json_close(struct MHD_Connection *conn, struct conn_state *cs,
+                                       int status, json_t *body, bool close)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     size_t len = text ? strlen(text) : 0;
@@ -244,10 +613,18 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct conn_state 
         return MHD_NO;
     if (body)
         MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (close)
+        MHD_add_response_header(resp, "Connection", "close");
     cs->status = status;
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return rc;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, struct conn_state *cs, int status,
+                                 json_t *body)
+{
+    return send_json_close(conn, cs, status, body, false);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, struct conn_state *cs, int code,
@@ -255,6 +632,144 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct conn_state
 {
     json_t *e = json_pack("{s:s, s:s}", "error", lerr_name(code), "message", msg);
     enum MHD_Result rc = send_json(conn, cs, lerr_http_status(code), e);
+    json_decref(e);
+    return rc;
+}
+
+/* ---- framing and size checks of a request's first call ------------------ */
+
+/* A refusal with a status that struct lerr has no code for (408, 414, 431, 501). */
+struct refusal {
+    int status;
+    const char *name;
+    char msg[512];
+};
+
+struct header_scan {
+    int n_cl, n_te;
+    const char *cl, *cl_other, *te;
+    size_t bytes;   /* "Name: value\r\n" of every header */
+    bool expect_continue;
+};
+
+static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct header_scan *h = cls;
+    if (!value)
+        value = "";
+    h->bytes += strlen(key) + strlen(value) + 4;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->n_cl++ == 0)
+            h->cl = value;
+        else if (strcmp(value, h->cl) != 0 && !h->cl_other)
+            h->cl_other = value;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        if (h->n_te++ == 0)
+            h->te = value;
+    } else if (strcasecmp(key, "Expect") == 0 && strcasecmp(value, "100-continue") == 0) {
+        h->expect_continue = true;
+    }
+    return MHD_YES;
+}
+
+static bool refuse(struct refusal *rf, int status, const char *name, const char *fmt, ...)
+    LS_PRINTF(4, 5);
+
+static bool refuse(struct refusal *rf, int status, const char *name, const char *fmt, ...)
+{
+    rf->status = status;
+    rf->name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rf->msg, sizeof rf->msg, fmt, ap);
+    va_end(ap);
+    return true;
+}
+
+/*
+ * The checks made when a request's headers are in, before any byte of its
+ * body is read, where the answer can still be queued (and so be JSON): the
+ * framing of RFC 9112 section 6 (a request that could be read two ways is
+ * refused, and the connection closed, so that no second request can be
+ * smuggled in its body) and the sizes of the request target and header
+ * block. libmicrohttpd has by then used the first Content-Length, or decoded
+ * chunked framing for any Transfer-Encoding that is exactly "chunked".
+ * Returns true and fills rf when the request is refused.
+ */
+static bool check_request(struct MHD_Connection *conn, const char *method, const char *version,
+                          bool is_upload, struct refusal *rf)
+{
+    struct header_scan h = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, header_iter, &h);
+    if (h.n_te && h.n_cl)
+        return refuse(rf, 400, "InvalidInput",
+                      "the request has both Content-Length and Transfer-Encoding, which RFC 9112 "
+                      "(section 6.3) forbids as ambiguous; send only one of them");
+    if (h.n_te > 1)
+        return refuse(rf, 400, "InvalidInput",
+                      "Transfer-Encoding appears %d times; send it once, as "
+                      "'Transfer-Encoding: chunked'",
+                      h.n_te);
+    if (h.n_te) {
+        const char *comma = strrchr(h.te, ',');
+        const char *last = comma ? comma + 1 : h.te;
+        while (*last == ' ' || *last == '\t')
+            last++;
+        size_t n = strlen(last);
+        while (n && (last[n - 1] == ' ' || last[n - 1] == '\t'))
+            n--;
+        if (n != 7 || strncasecmp(last, "chunked", 7) != 0)
+            return refuse(rf, 400, "InvalidInput",
+                          "Transfer-Encoding '%.100s' does not end in chunked, so where the body "
+                          "ends is unknown; send Content-Length, or 'Transfer-Encoding: chunked'",
+                          h.te);
+        if (comma)
+            return refuse(rf, 501, "NotImplemented",
+                          "Transfer-Encoding '%.100s': only chunked is supported; send "
+                          "'Transfer-Encoding: chunked' (a gzip body of POST /v1/events goes "
+                          "with 'Content-Encoding: gzip')",
+                          h.te);
+    }
+    if (h.cl_other)
+        return refuse(rf, 400, "InvalidInput",
+                      "Content-Length appears %d times with different values ('%.40s' and "
+                      "'%.40s'); send it once",
+                      h.n_cl, h.cl, h.cl_other);
+    /* header_size runs from the method to the blank line; what is not a header,
+     * the method, the version, two spaces and two CRLFs is the request target. */
+    const union MHD_ConnectionInfo *hi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t hsize = hi ? hi->header_size : 0;
+    size_t fixed = h.bytes + strlen(method) + strlen(version) + 6;
+    size_t target = hsize > fixed ? hsize - fixed : 0;
+    if (target > HTTP_MAX_TARGET)
+        return refuse(rf, 414, "UriTooLong",
+                      "the request target (path and query) is %zu bytes, over the %u-byte limit; "
+                      "send long values in the request body",
+                      target, HTTP_MAX_TARGET);
+    if (hsize > HTTP_MAX_HEADER_BLOCK)
+        return refuse(rf, 431, "RequestHeaderFieldsTooLarge",
+                      "the request line and headers are %zu bytes, over the %u-byte limit; send "
+                      "fewer or shorter headers",
+                      hsize, HTTP_MAX_HEADER_BLOCK);
+    if (!is_upload && h.cl) {
+        unsigned long long cl = strtoull(h.cl, NULL, 10);
+        if (cl > API_MAX_BODY && (h.expect_continue || cl > HTTP_MAX_DRAIN))
+            return refuse(rf, 413, lerr_name(LERR_TOO_LARGE),
+                          "request body is larger than the %u-byte limit (Content-Length: %llu); "
+                          "send less per request",
+                          API_MAX_BODY, cl);
+    }
+    return false;
+}
+
+static enum MHD_Result send_refusal(struct MHD_Connection *conn, struct conn_state *cs,
+                                    const struct refusal *rf)
+{
+    json_t *e = json_pack("{s:s, s:s}", "error", rf->name, "message", rf->msg);
+    enum MHD_Result rc = send_json_close(conn, cs, rf->status, e, true);
     json_decref(e);
     return rc;
 }
@@ -296,7 +811,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
 {
-    (void)version;
     struct api_server *srv = cls;
     struct conn_state *cs = *con_cls;
     if (!cs) {
@@ -308,19 +822,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(cs->method, sizeof cs->method, "%s", method);
         snprintf(cs->path, sizeof cs->path, "%s", url);
         *con_cls = cs;
-        if (api_files_is_upload(method, url))
-            return begin_upload(srv, conn, url, cs);
+        cs->watch = conn_watch_of(conn);
+        if (!watch_begin_body(cs->watch))
+            return MHD_NO;   /* the watchdog cut it while its headers came */
+        bool is_upload = api_files_is_upload(method, url);
+        struct refusal rf;
+        if (check_request(conn, method, version, is_upload, &rf)) {
+            watch_answer(cs->watch);
+            return send_refusal(conn, cs, &rf);
+        }
+        if (is_upload) {
+            enum MHD_Result rc = begin_upload(srv, conn, url, cs);
+            if (cs->status)
+                watch_answer(cs->watch);   /* refused at once */
+            return rc;
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
             cs->too_large = true;
         return MHD_YES;
     }
+    if (*upload_size > 0 && !watch_body_bytes(cs->watch, *upload_size))
+        return MHD_NO;   /* past its deadline: answered 408 */
     if (cs->upload) {
         if (*upload_size > 0) {
             api_upload_data(cs->upload, upload_data, *upload_size);
             *upload_size = 0;
             return MHD_YES;
         }
+        if (!watch_answer(cs->watch))
+            return MHD_NO;
         struct api_req ur = {.srv = srv, .method = method, .url = url, .status = 500};
         api_upload_finish(cs->upload, &ur);
         enum MHD_Result rc = send_json(conn, cs, ur.status, ur.resp);
@@ -330,9 +861,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size > 0) {
         if (!cs->too_large && !buf_append(&cs->body, upload_data, *upload_size))
             cs->too_large = true;
+        if (cs->too_large && (cs->dropped += *upload_size) > HTTP_MAX_DRAIN && cs->watch) {
+            /* A chunked body with no end in sight: answer now and close. */
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "request body is larger than the %u-byte limit; send less per request",
+                     API_MAX_BODY);
+            int want = PHASE_BODY;
+            if (atomic_compare_exchange_strong(&cs->watch->phase, &want, PHASE_CUT))
+                conn_cut(cs->watch, 413, "Content Too Large", lerr_name(LERR_TOO_LARGE), msg);
+            return MHD_NO;
+        }
         *upload_size = 0;
         return MHD_YES;
     }
+    if (!watch_answer(cs->watch))
+        return MHD_NO;   /* the watchdog cut it as it completed */
     if (atomic_load(&shutting_down))
         return send_error(conn, cs, LERR_UNAVAILABLE,
                           "the server is shutting down; retry against a running server");
@@ -367,6 +911,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         MHD_add_response_header(resp, "Content-Type",
                                 r.content_type ? r.content_type : "text/plain");
+        if (r.warning[0])
+            MHD_add_response_header(resp, "X-Lodestar-Warning", r.warning);
         cs->status = r.status;
         rc = MHD_queue_response(conn, (unsigned)r.status, resp);
         MHD_destroy_response(resp);
@@ -382,7 +928,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
+    watch_wait_next(conn_watch_of(conn));
     struct conn_state *cs = *con_cls;
     if (!cs)
         return;
@@ -447,9 +993,93 @@ static int ensure_admin_key(struct api_server *s, struct lerr *err)
     return 0;
 }
 
+/*
+ * Makes room for max_connections sockets plus FD_RESERVE other descriptors:
+ * raises the soft RLIMIT_NOFILE up to the hard one, and past that lowers
+ * *max_connections (with a warning that says how to raise the limit).
+ */
+static void fit_fd_limit(unsigned *max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)*max_connections + FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = old;
+        else
+            log_msg(LOG_INFO, "server", "open-file limit raised from %llu to %llu",
+                    (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        unsigned fit = rl.rlim_cur > FD_RESERVE + 64 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 64;
+        log_msg(LOG_WARN, "server",
+                "the open-file limit (%llu, hard limit %llu) leaves room for %u HTTP connections, "
+                "not the %u of LODESTAR_HTTP_MAX_CONNECTIONS; serving at most %u (raise the hard "
+                "limit: ulimit -Hn, or LimitNOFILE= in a systemd unit)",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, fit,
+                *max_connections, fit);
+        *max_connections = fit;
+    }
+}
+
+static int check_http_opts(const struct api_http_opts *h, struct lerr *err)
+{
+    if (h->idle_timeout_s < 1 || h->request_timeout_s <= h->idle_timeout_s)
+        return lerr_set(err, LERR_INVALID,
+                        "LODESTAR_HTTP_IDLE_TIMEOUT_S (%u) must be at least 1 and shorter than "
+                        "LODESTAR_HTTP_REQUEST_TIMEOUT_S (%u): an idle client is closed silently, "
+                        "a late request is answered 408",
+                        h->idle_timeout_s, h->request_timeout_s);
+    if (h->max_connections < 16)
+        return lerr_set(err, LERR_INVALID,
+                        "LODESTAR_HTTP_MAX_CONNECTIONS (%u) must be at least 16",
+                        h->max_connections);
+    return 0;
+}
+
+static int guard_start(struct http_guard *g, const struct api_http_opts *opts, struct lerr *err)
+{
+    memset(g, 0, sizeof *g);
+    g->opts = *opts;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&g->log_mu, NULL);
+    int rc = pthread_create(&g->thread, NULL, watchdog_main, g);
+    if (rc) {
+        pthread_cond_destroy(&g->cv);
+        pthread_mutex_destroy(&g->mu);
+        pthread_mutex_destroy(&g->log_mu);
+        return lerr_set(err, LERR_INTERNAL, "cannot start the HTTP watchdog thread: %s",
+                        strerror(rc));
+    }
+    return 0;
+}
+
+/* After MHD_stop_daemon(): every connection is closed and unlisted. */
+static void guard_stop(struct http_guard *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->stop = true;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->thread, NULL);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    pthread_mutex_destroy(&g->log_mu);
+}
+
 int api_serve(const struct api_opts *o, struct lerr *err)
 {
     struct api_server srv = {0};
+    struct http_guard guard;
+    struct api_http_opts http = o->http;
     struct sockaddr_in sa;
     /* Signals are taken by sigwait() below; every thread started after this (the
      * runtime's, librdkafka's, libmicrohttpd's) inherits the mask. */
@@ -459,8 +1089,9 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (parse_listen(o->listen, &sa, err))
+    if (parse_listen(o->listen, &sa, err) || check_http_opts(&http, err))
         return err->code;
+    fit_fd_limit(&http.max_connections);
     snprintf(srv.data_dir, sizeof srv.data_dir, "%s", o->data_dir);
     if (util_mkdirs(o->data_dir, 0700, err))
         return err->code;
@@ -480,19 +1111,43 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         threads = nc < 2 ? 2 : (unsigned)nc;
     }
+    if (guard_start(&guard, &http, err)) {
+        struct lerr e2;
+        lerr_init(&e2);
+        if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
+            catalog_close(srv.cat);
+        return err->code;
+    }
+    /* MHD splits the connection limit evenly between its threads. */
+    if (threads > http.max_connections / 8)
+        threads = http.max_connections / 8;
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, &srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &guard, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, &guard, MHD_OPTION_CONNECTION_TIMEOUT, http.idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        http.max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_END);
     if (!d) {
-        ingest_runtime_stop(srv.rt);
-        catalog_close(srv.cat);
-        return lerr_set(err, LERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
+        int e = errno;
+        guard_stop(&guard);
+        struct lerr e2;
+        lerr_init(&e2);
+        if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
+            catalog_close(srv.cat);
+        return lerr_set(err, LERR_IO, "cannot listen on %s: %s", o->listen, strerror(e));
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     log_msg(LOG_INFO, "server", "listening on %s (port %u), data in %s, project %s", o->listen,
             info ? info->port : 0, o->data_dir, srv.project.id);
+    log_msg(LOG_INFO, "server",
+            "HTTP limits: idle %u s, request %u s (+1 s per %u body bytes), %u connections, "
+            "%u per address (0 = no limit)",
+            http.idle_timeout_s, http.request_timeout_s, http.min_body_rate,
+            http.max_connections, http.max_connections_per_ip);
 
     int sig = 0;
     sigwait(&set, &sig);
@@ -501,9 +1156,12 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     /* Stop accepting, then let in-flight requests finish (MHD joins its threads). */
     MHD_quiesce_daemon(d);
     MHD_stop_daemon(d);
-    /* Running jobs persist what they buffered before the catalog closes. */
-    ingest_runtime_stop(srv.rt);
-    catalog_close(srv.cat);
-    log_msg(LOG_INFO, "server", "stopped");
-    return 0;
+    guard_stop(&guard);
+    /* Running jobs persist what they buffered before the catalog closes; a runtime that
+     * could not stop every thread in time still uses it (the process exits around them). */
+    int rc = ingest_runtime_stop(srv.rt, err);
+    if (rc != LERR_TIMEOUT)
+        catalog_close(srv.cat);
+    log_msg(rc ? LOG_ERROR : LOG_INFO, "server", "%s", rc ? "stopped with errors" : "stopped");
+    return rc;
 }

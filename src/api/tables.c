@@ -52,9 +52,10 @@ int v_table_name(const char *name, const char *target, struct lerr *err)
     if (n == 0 || n > 255)
         return lerr_set_at(err, LERR_INVALID, target,
                            "%s: a table name must be 1 to 255 bytes long", target);
-    if (strchr(name, '/'))
+    if (!util_name_is_path_safe(name))
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: table name '%s' must not contain '/'", target, name);
+                           "%s: table name '%s' must not contain '/' or be '.' or '..'", target,
+                           name);
     if (v_column_name(name, target, true, err)) {
         lerr_init(err);
         return lerr_set_at(err, LERR_INVALID, target,

@@ -242,13 +242,22 @@ struct ingest_runtime_opts {
     uint64_t push_segment_bytes;   /* push-log file size before rolling; 0 = 64 MiB */
     int trim_period_ms;            /* how often push logs are trimmed; 0 = 10 s */
     int compact_period_ms;         /* how often small segments are merged; 0 = 30 s */
+    int shutdown_timeout_ms;       /* how long a stop retries failing persists; 0 = 10 s */
 };
 
 int ingest_runtime_start(struct catalog *cat, const char *data_dir,
                          const struct ingest_runtime_opts *opts, struct ingest_runtime **out,
                          struct lerr *err);
-/* Stops every runner (persisting what they buffered), then frees. */
-void ingest_runtime_stop(struct ingest_runtime *rt);
+/*
+ * Stops every runner, persisting what they buffered, then frees everything. Persists that
+ * keep failing (a full disk) are retried until opts.shutdown_timeout_ms has passed, then
+ * given up: returns LERR_IO naming the tables whose buffered rows were not persisted (their
+ * checkpoints never passed them: the jobs read them again after a restart). LERR_TIMEOUT
+ * when a thread was still inside a write 5 s after that bound: the runtime is then left
+ * as it is (not freed) for the process to exit around it — the caller must not close the
+ * catalog. 0 when everything was persisted.
+ */
+int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err);
 /* Wakes the supervisor (a job was created or its desired status changed). */
 void ingest_runtime_notify(struct ingest_runtime *rt);
 /*

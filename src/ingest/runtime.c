@@ -19,6 +19,11 @@
  * are removed when the table opens, and the job re-reads from the committed
  * offsets.
  *
+ * A full disk: a persist that fails keeps its sealed rows (visible, uncommitted) and is
+ * retried, with the job's health saying why; the runner stops reading once one more set
+ * waits. Only a server shutdown gives up on it, after its bound (ingest_runtime_stop),
+ * and the rows given up are read again after the restart (struct persister).
+ *
  * Locks: rt->mu guards the registries (tables, logs, runners) and is never
  * held across I/O except while opening a table or log; a table's own mutex
  * serialises its writers (the runner's append/persist, schema changes);
@@ -48,6 +53,13 @@
 #define GAP_WARN_MS 60000
 #define TRIM_EVERY_MS 10000
 #define COMPACT_EVERY_MS 30000
+#define COMPACT_BACKOFF_MAX_MS 600000   /* a compaction that keeps failing: at most every 10 min */
+#define SHUTDOWN_TIMEOUT_MS 10000       /* LODESTAR_SHUTDOWN_TIMEOUT_MS's default */
+#define SHUTDOWN_GRACE_MS 5000          /* past the bound, for threads inside one last write */
+#define PERSIST_RETRY_MS 1000
+#define PERSIST_REPORT_MS 30000   /* a persist that keeps failing: health refreshed this often, */
+#define PERSIST_LOG_MS 60000      /* and a log line this often */
+#define PERSIST_FAILED "persisting failed (will retry): "
 
 struct rt_table {
     struct rt_table *next;
@@ -57,6 +69,10 @@ struct rt_table {
     struct storage_table *st;
     enum storage_gran partitioning;
     pthread_mutex_t mu;   /* writer lock */
+    /* the compactor's own (only it reads or writes these) */
+    int compact_failures;         /* in a row */
+    int64_t compact_retry_ms;     /* no compaction before this (a failure's backoff) */
+    int64_t compact_logged_ms;    /* when a failure was last logged */
 };
 
 struct rt_push {
@@ -92,6 +108,10 @@ struct ingest_runtime {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_bool stopping;
+    _Atomic int64_t stop_deadline_ns;   /* set before `stopping`: failing persists give up then */
+    _Atomic bool compactor_done;
+    _Atomic uint64_t unpersisted_rows;  /* rows runners gave up at the shutdown bound */
+    char unpersisted_tables[512];       /* their tables, quoted (under mu) */
     bool kick;
     struct rt_table *tables;
     struct rt_push *pushes;
@@ -168,6 +188,7 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
     size_t ncols = 0;
     struct catalog_segment_list segs = {0};
     const char **known = NULL;
+    int64_t *chunks = NULL;
     int rc = doc_columns(doc, &mem, &cols, &ncols, err);
     if (rc)
         goto out;
@@ -187,13 +208,16 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
     if ((rc = catalog_segment_list(rt->cat, t->name, &segs, err)))
         goto out;
     known = calloc(segs.n + 1, sizeof *known);
-    if (!known) {
+    chunks = calloc(2 * segs.n + 1, sizeof *chunks);
+    if (!known || !chunks) {
         rc = lerr_set(err, LERR_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < segs.n; i++) {
         const char *slash = strrchr(segs.items[i].path, '/');
         known[i] = slash ? slash + 1 : segs.items[i].path;
+        chunks[2 * i] = segs.items[i].chunk_start;
+        chunks[2 * i + 1] = segs.items[i].chunk_end;
     }
     struct storage_open_opts oo = {
         /* A job holds the set it fills and at most one sealed set being written, so
@@ -203,10 +227,12 @@ static int open_storage(struct ingest_runtime *rt, struct rt_table *t, json_t *d
                    rt->opts.persist_max_age_ms},
         .known = known,
         .nknown = segs.n,
+        .known_chunks = chunks,
     };
     rc = storage_table_open(t->dir, t->name, &sch, &oo, &t->st, err);
 out:
     free(known);
+    free(chunks);
     catalog_segment_list_free(&segs);
     arena_destroy(&mem);
     return rc;
@@ -629,6 +655,14 @@ struct persister {
     bool conflict;        /* a commit met a moved checkpoint: a reset happened */
     char *expected;       /* the checkpoint text last committed (or found) */
     char error[512];      /* the last failure, until a persist succeeds */
+    /* Failures: the set is kept and retried every PERSIST_RETRY_MS. Once a shutdown's bound
+     * passes with persists still failing, the persister gives up for good (sticky): every
+     * set, this one and those queued after it, is dropped uncommitted — committing a later
+     * set would move the checkpoint past the rows of the dropped one. */
+    bool abandoned;
+    uint64_t abandoned_rows;
+    uint64_t failures;    /* attempts failed in a row */
+    int64_t failing_since_ns, reported_ns, logged_ns;
 };
 
 /*
@@ -802,6 +836,7 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                 return err->code;
             }
             const char *dt = c->measure ? NULL : sql_type_name(sc.type);
+            char buf[32];   /* fetchers of different tables run this at once */
             if (c->measure) {
                 static const char *const names[] = {
                     [SQL_AGG_COUNT_STAR] = "count", [SQL_AGG_COUNT] = "count",
@@ -809,7 +844,6 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     [SQL_AGG_MAX] = "Max",          [SQL_AGG_LATEST] = "Latest",
                     [SQL_AGG_EARLIEST] = "Earliest", [SQL_AGG_LATEST_BY] = "Latest",
                     [SQL_AGG_EARLIEST_BY] = "Earliest"};
-                static char buf[32];
                 const char *suffix = c->agg->kind < LS_ARRAY_LEN(names) && names[c->agg->kind]
                                          ? names[c->agg->kind] : "Sum";
                 const char *base = c->type == SQL_DOUBLE || c->type == SQL_FLOAT ? "double"
@@ -1064,6 +1098,66 @@ static int persist_item(struct runner *r, struct persist_item *it, struct lerr *
     return rc;
 }
 
+/* "1.2 GB": a byte count for people. */
+static void fmt_bytes(uint64_t n, char out[32])
+{
+    static const char *const unit[] = {"bytes", "KB", "MB", "GB", "TB"};
+    double x = (double)n;
+    size_t u = 0;
+    while (x >= 1000 && u + 1 < LS_ARRAY_LEN(unit)) {
+        x /= 1000;
+        u++;
+    }
+    snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+}
+
+/* Whether a shutdown is under way and its bound has passed. */
+static bool shutdown_due(struct ingest_runtime *rt)
+{
+    return atomic_load(&rt->stopping) && util_mono_ns() >= atomic_load(&rt->stop_deadline_ns);
+}
+
+/*
+ * A failed persist of `it`: the error the job's health shows — what failed, where (the
+ * directory whose disk to free), and how much waits in memory —, refreshed every
+ * PERSIST_REPORT_MS while it lasts (each attempt names another temporary file: refreshing
+ * on every one would rewrite the job's status each second), and logged on the first
+ * failure and every PERSIST_LOG_MS. p->mu held.
+ */
+static void persist_failed(struct runner *r, const struct persist_item *it,
+                           const struct lerr *err)
+{
+    struct persister *p = &r->ps;
+    int64_t now = util_mono_ns();
+    bool first = p->failures++ == 0;
+    if (first)
+        p->failing_since_ns = now;
+    if (first || now - p->reported_ns >= (int64_t)PERSIST_REPORT_MS * 1000000) {
+        uint64_t rows, bytes;
+        storage_table_realtime_usage(r->table->st, &rows, &bytes);
+        rows += storage_sealed_rows(it->sealed);
+        bytes += storage_sealed_bytes(it->sealed);
+        char size[32];
+        fmt_bytes(bytes, size);
+        snprintf(p->error, sizeof p->error, PERSIST_FAILED "%s; %llu rows (%s) buffered in memory",
+                 err->msg, (unsigned long long)rows, size);
+        p->reported_ns = now;
+    }
+    if (first || now - p->logged_ns >= (int64_t)PERSIST_LOG_MS * 1000000) {
+        log_msg(LOG_WARN, "ingest", "job %s: %s (attempt %llu, failing for %.0f s)", r->job->id,
+                p->error, (unsigned long long)p->failures,
+                (double)(now - p->failing_since_ns) / 1e9);
+        p->logged_ns = now;
+    }
+}
+
+/*
+ * The persister: persists queued sets in order. A set that fails stays at the head, sealed
+ * and visible, and is retried (the runner meanwhile fills one more set, then waits: memory
+ * stays bounded). Only at a shutdown, once its bound has passed, does it give up (see
+ * struct persister); the rows given up were never committed, so the job reads them again
+ * after a restart.
+ */
 static void *persister_main(void *arg)
 {
     struct runner *r = arg;
@@ -1075,29 +1169,51 @@ static void *persister_main(void *arg)
         if (!p->n)
             break;
         struct persist_item *it = &p->q[p->head];
-        pthread_mutex_unlock(&p->mu);
-        struct lerr err;
-        lerr_init(&err);
-        int rc = persist_item(r, it, &err);
-        pthread_mutex_lock(&p->mu);
-        if (rc) {
-            snprintf(p->error, sizeof p->error, "persisting failed (will retry): %s", err.msg);
-            log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, p->error);
-            if (p->stop)
-                break;   /* shutting down: the rows are re-read after the restart */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-            continue;
+        if (!p->abandoned) {
+            pthread_mutex_unlock(&p->mu);
+            struct lerr err;
+            lerr_init(&err);
+            int rc = persist_item(r, it, &err);
+            pthread_mutex_lock(&p->mu);
+            if (rc) {
+                persist_failed(r, it, &err);
+                if (p->stop)
+                    break;   /* the job failed: its rows are re-read when it runs again */
+                if (!shutdown_due(r->rt)) {
+                    int64_t wait_ns = (int64_t)PERSIST_RETRY_MS * 1000000;
+                    if (atomic_load(&r->rt->stopping)) {
+                        int64_t left = atomic_load(&r->rt->stop_deadline_ns) - util_mono_ns();
+                        wait_ns = left < wait_ns ? (left > 0 ? left : 0) : wait_ns;
+                    }
+                    struct timespec ts;
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    int64_t ns = ts.tv_nsec + wait_ns;
+                    ts.tv_sec += (time_t)(ns / 1000000000);
+                    ts.tv_nsec = (long)(ns % 1000000000);
+                    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+                    continue;
+                }
+                p->abandoned = true;
+            } else {
+                if (p->failures)
+                    log_msg(LOG_INFO, "ingest",
+                            "job %s: persisting works again after %llu failed attempts "
+                            "(%.0f s); nothing was lost",
+                            r->job->id, (unsigned long long)p->failures,
+                            (double)(util_mono_ns() - p->failing_since_ns) / 1e9);
+                p->failures = 0;
+                p->error[0] = '\0';
+                if (it->offsets) {
+                    free(p->expected);
+                    p->expected = it->offsets;
+                    it->offsets = NULL;
+                }
+            }
         }
-        p->error[0] = '\0';
-        if (it->offsets) {
-            free(p->expected);
-            p->expected = it->offsets;
-            it->offsets = NULL;
-        }
+        if (p->abandoned)
+            p->abandoned_rows += storage_sealed_rows(it->sealed);
         storage_sealed_free(it->sealed);
+        free(it->offsets);
         free(it->counters);
         memset(it, 0, sizeof *it);
         p->head = (p->head + 1) % PERSIST_QUEUE;
@@ -1119,10 +1235,14 @@ static int persister_start(struct runner *r, struct lerr *err)
     return 0;
 }
 
-/* Waits until every queued persist is done; false when one keeps failing past deadline. */
+/*
+ * Waits until every queued persist is done: true when they all committed; false when one
+ * kept failing past timeout_ms (< 0: no limit) or was given up at a shutdown's bound.
+ */
 static bool persister_drain(struct runner *r, int timeout_ms)
 {
-    int64_t deadline = util_mono_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX
+                                      : util_mono_ns() + (int64_t)timeout_ms * 1000000;
     pthread_mutex_lock(&r->ps.mu);
     while (r->ps.n && util_mono_ns() < deadline) {
         struct timespec ts;
@@ -1134,7 +1254,7 @@ static bool persister_drain(struct runner *r, int timeout_ms)
         }
         pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts);
     }
-    bool ok = r->ps.n == 0;
+    bool ok = r->ps.n == 0 && !r->ps.abandoned;
     pthread_mutex_unlock(&r->ps.mu);
     return ok;
 }
@@ -1167,6 +1287,8 @@ static void persister_stop(struct runner *r)
  * PERSIST_QUEUE sets wait (back-pressure when the disk is slower than the
  * stream).
  */
+static void update_health(struct runner *r);
+
 static int persist(struct runner *r, bool advance, struct lerr *err)
 {
     struct source_offsets pos;
@@ -1184,23 +1306,19 @@ static int persist(struct runner *r, bool advance, struct lerr *err)
     struct pipeline_counters pc;
     pipeline_counters(r->job->pipe, &pc);
     it.counters = counters_json(&pc, r->job->pipe);
-    /* Back-pressure: wait for the set being written. While persists keep failing, a
-     * job asked to stop gives up instead (its rows are re-read after a restart). */
+    /* Back-pressure: wait for the set being written (while persists keep failing, the
+     * persister's retries and, at a shutdown, its bound decide how long). */
     pthread_mutex_lock(&r->ps.mu);
     while (r->ps.n == PERSIST_QUEUE) {
-        if (r->ps.error[0] && atomic_load(&r->job->stop)) {
-            rc = lerr_set(err, LERR_IO, "%s", r->ps.error);
-            pthread_mutex_unlock(&r->ps.mu);
-            goto out;
-        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
+        ts.tv_sec += 1;
+        if (pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts) == ETIMEDOUT && r->job->src) {
+            /* the persister is slow or failing (a full disk): health says so meanwhile */
+            pthread_mutex_unlock(&r->ps.mu);
+            update_health(r);
+            pthread_mutex_lock(&r->ps.mu);
         }
-        pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts);
     }
     pthread_mutex_unlock(&r->ps.mu);
     pthread_mutex_lock(&r->table->mu);
@@ -1889,6 +2007,43 @@ static int runner_start(struct runner *r, struct lerr *err)
     return r->blocked ? 0 : commit_assignment(r, err);
 }
 
+/*
+ * At the end of a runner: rows still in memory (given up at the shutdown bound, or never
+ * sealed) are said in the log and counted for ingest_runtime_stop(). They are not lost:
+ * no commit advanced the checkpoint past them, so the job reads them again on restart.
+ */
+static void note_unpersisted(struct runner *r)
+{
+    uint64_t rows, bytes;
+    storage_table_realtime_usage(r->table->st, &rows, &bytes);
+    char why[512];
+    pthread_mutex_lock(&r->ps.mu);
+    rows += r->ps.abandoned_rows;
+    const char *e = r->ps.error;
+    if (strncmp(e, PERSIST_FAILED, strlen(PERSIST_FAILED)) == 0)
+        e += strlen(PERSIST_FAILED);
+    snprintf(why, sizeof why, "%s", *e ? e : "the final persist failed");
+    pthread_mutex_unlock(&r->ps.mu);
+    if (!rows)
+        return;
+    log_msg(LOG_ERROR, "ingest",
+            "job %s: %llu rows of table '%s' were not persisted when the job stopped (last "
+            "error: %s); the checkpoint was not advanced past them, so they are read again "
+            "from %s after a restart",
+            r->job->id, (unsigned long long)rows, r->table->name, why, r->stream);
+    struct ingest_runtime *rt = r->rt;
+    atomic_fetch_add(&rt->unpersisted_rows, rows);
+    char quoted[300];
+    snprintf(quoted, sizeof quoted, "'%s'", r->table->name);
+    pthread_mutex_lock(&rt->mu);
+    size_t len = strlen(rt->unpersisted_tables);
+    if (!strstr(rt->unpersisted_tables, quoted) &&
+        len + strlen(quoted) + 3 < sizeof rt->unpersisted_tables)
+        snprintf(rt->unpersisted_tables + len, sizeof rt->unpersisted_tables - len, "%s%s",
+                 len ? ", " : "", quoted);
+    pthread_mutex_unlock(&rt->mu);
+}
+
 static void *runner_main(void *arg)
 {
     struct rt_job *job = arg;
@@ -1955,13 +2110,17 @@ static void *runner_main(void *arg)
             push_trim(r.rt, r.cj.connection_name, r.stream);
     }
     /* Suspend, cancel or shutdown: what was appended becomes durable first (batches
-     * fetched but not appended are read again on resume). */
+     * fetched but not appended are read again on resume). A persist that keeps failing (a
+     * full disk) is retried as long as it takes — a suspend waits for the disk — except at
+     * a server shutdown, whose bound makes the persister give up (struct persister). */
     fetcher_stop(&r);
     lerr_init(&err);
     /* A blocked job read nothing: its checkpoint stays as it is. */
-    if (persist(&r, !r.blocked, &err) || !persister_drain(&r, 60000))
-        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id,
-                err.code ? err.msg : "the persister did not finish");
+    if (persist(&r, !r.blocked, &err))
+        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id, err.msg);
+    else
+        persister_drain(&r, -1);
+    note_unpersisted(&r);
 out:
     fetcher_stop(&r);
     persister_stop(&r);
@@ -2561,8 +2720,12 @@ static void *compactor_main(void *arg)
         for (struct rt_table *t = rt->tables; t && n < LS_ARRAY_LEN(ts); t = t->next)
             ts[n++] = t;
         pthread_mutex_unlock(&rt->mu);
+        int period = rt->opts.compact_period_ms ? rt->opts.compact_period_ms : COMPACT_EVERY_MS;
         for (size_t i = 0; i < n && !rt->stopping; i++) {
-            struct compact_ctx ctx = {rt, ts[i]};
+            struct rt_table *t = ts[i];
+            if (util_now_ms() < t->compact_retry_ms)
+                continue;
+            struct compact_ctx ctx = {rt, t};
             /* Compacted segments are read many times and written once: zstd where it pays. */
             struct storage_compact_opts co = {.zstd = true};
             bool did = true;
@@ -2570,13 +2733,32 @@ static void *compactor_main(void *arg)
                 struct lerr err;
                 lerr_init(&err);
                 did = false;
-                if (storage_table_compact(ts[i]->st, &co, compact_commit, &ctx, &did, &err)) {
-                    log_msg(LOG_WARN, "ingest", "compaction of '%s': %s", ts[i]->name, err.msg);
-                    break;
+                if (storage_table_compact(t->st, &co, compact_commit, &ctx, &did, &err) == 0) {
+                    if (t->compact_failures)
+                        log_msg(LOG_INFO, "ingest", "compaction of '%s' works again after %d "
+                                "failed attempts", t->name, t->compact_failures);
+                    t->compact_failures = 0;
+                    continue;
                 }
+                /* Nothing changed (the table's data is as it was). Retry later, less and
+                 * less often while it keeps failing (a full disk); say so on the first
+                 * failure and then at most every COMPACT_BACKOFF_MAX_MS. */
+                int shift = t->compact_failures < 6 ? t->compact_failures : 6;
+                int64_t wait = (int64_t)period << shift, now = util_now_ms();
+                wait = wait < COMPACT_BACKOFF_MAX_MS ? wait : COMPACT_BACKOFF_MAX_MS;
+                if (!t->compact_failures++ || now - t->compact_logged_ms >= COMPACT_BACKOFF_MAX_MS) {
+                    log_msg(LOG_WARN, "ingest",
+                            "compaction of '%s' failed (its data is unchanged; retrying in "
+                            "%lld s, less often while it fails): %s",
+                            t->name, (long long)(wait / 1000), err.msg);
+                    t->compact_logged_ms = now;
+                }
+                t->compact_retry_ms = now + wait;
+                break;
             }
         }
     }
+    atomic_store(&rt->compactor_done, true);
     return NULL;
 }
 
@@ -2631,10 +2813,15 @@ void ingest_runtime_notify(struct ingest_runtime *rt)
     pthread_mutex_unlock(&rt->mu);
 }
 
-void ingest_runtime_stop(struct ingest_runtime *rt)
+int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err)
 {
     if (!rt)
-        return;
+        return 0;
+    int64_t bound_ms = rt->opts.shutdown_timeout_ms > 0 ? rt->opts.shutdown_timeout_ms
+                                                        : SHUTDOWN_TIMEOUT_MS;
+    int64_t t0 = util_mono_ns();
+    int64_t hard = t0 + (bound_ms + SHUTDOWN_GRACE_MS) * 1000000;
+    atomic_store(&rt->stop_deadline_ns, t0 + bound_ms * 1000000);
     pthread_mutex_lock(&rt->mu);
     rt->stopping = true;
     pthread_cond_broadcast(&rt->cv);
@@ -2644,6 +2831,33 @@ void ingest_runtime_stop(struct ingest_runtime *rt)
         pushlog_wakeup(p->log);
     pthread_mutex_unlock(&rt->mu);
     pthread_join(rt->supervisor, NULL);
+    /* Runners persist what they buffered and end by the bound (persists that keep failing
+     * give up then); a thread still inside one last write past the grace is left behind:
+     * the process exits around it, as after kill -9, which start-up recovers from. */
+    for (;;) {
+        bool all = atomic_load(&rt->compactor_done);
+        char late[200] = "";
+        pthread_mutex_lock(&rt->mu);
+        for (struct rt_job *j = rt->jobs; j; j = j->next) {
+            if (atomic_load(&j->done))
+                continue;
+            all = false;
+            size_t len = strlen(late);
+            snprintf(late + len, sizeof late - len, "%s%s", len ? ", " : "", j->id);
+        }
+        pthread_mutex_unlock(&rt->mu);
+        if (all)
+            break;
+        if (util_mono_ns() >= hard)
+            return lerr_set(err, LERR_TIMEOUT,
+                            "shutdown: %s still writing %lld ms after the shutdown began; "
+                            "exiting without waiting (what it had not committed is read again "
+                            "after a restart; raise LODESTAR_SHUTDOWN_TIMEOUT_MS if the disk is "
+                            "only slow)",
+                            late[0] ? late : "compaction", (long long)(bound_ms + SHUTDOWN_GRACE_MS));
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     pthread_join(rt->compactor, NULL);
     while (rt->jobs)
         reap(rt, rt->jobs, NULL);
@@ -2660,9 +2874,20 @@ void ingest_runtime_stop(struct ingest_runtime *rt)
         pushlog_close(p->log);
         free(p);
     }
+    uint64_t lost = atomic_load(&rt->unpersisted_rows);
+    int rc = 0;
+    if (lost)
+        rc = lerr_set(err, LERR_IO,
+                      "shutdown: %llu buffered rows of table %s were not persisted: persisting "
+                      "kept failing until the shutdown bound (%lld ms, "
+                      "LODESTAR_SHUTDOWN_TIMEOUT_MS); the checkpoints were not advanced past "
+                      "them, so they will be read again from their sources after a restart "
+                      "(free the disk the log names first)",
+                      (unsigned long long)lost, rt->unpersisted_tables, (long long)bound_ms);
     pthread_cond_destroy(&rt->cv);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
+    return rc;
 }
 
 static bool settled(const struct catalog_job *j)

@@ -129,11 +129,45 @@ static int cmp_views(const void *pa, const void *pb)
     return strcmp(storage_view_name(a), storage_view_name(b));
 }
 
+/*
+ * A segment the snapshot cannot read (corrupt or missing) whose time chunk
+ * meets the query's time range: the answer would silently lack its rows, so
+ * the query fails naming it — unless the user asked for partial results,
+ * when the answer says what it left out.
+ */
+static int check_missing(const struct qplan *p, struct qctx *x)
+{
+    const struct storage_snapshot *s = p->src->snap;
+    for (size_t i = 0; i < s->nmissing; i++) {
+        const struct storage_missing *m = &s->missing[i];
+        if (m->chunk_end <= p->q->time_min || m->chunk_start >= p->q->time_max)
+            continue;
+        char a[32] = "-inf", b[32] = "+inf";
+        if (m->chunk_start != INT64_MIN)
+            util_format_iso_ms(m->chunk_start, a);
+        if (m->chunk_end != INT64_MAX)
+            util_format_iso_ms(m->chunk_end, b);
+        if (!x->req->allow_partial)
+            return lerr_set(x->err, LERR_CORRUPT,
+                            "table '%s': segment %s, holding rows of %s/%s, cannot be read, so "
+                            "the answer would be missing them (%s). Restore the segment file, or "
+                            "set \"allowPartialResults\": true in the query context to answer "
+                            "without it",
+                            p->src->table, m->name, a, b, m->msg);
+        size_t used = strlen(x->partial);
+        snprintf(x->partial + used, sizeof x->partial - used, "%ssegment %s of '%s' (%s/%s)",
+                 used ? "; " : "", m->name, p->src->table, a, b);
+    }
+    return 0;
+}
+
 static int plan_views(struct qplan *p, struct qctx *x)
 {
     const struct storage_snapshot *s = p->src->snap;
     if (!s)
         return 0;
+    if (check_missing(p, x))
+        return x->err->code;
     p->nviews_all = s->nviews;
     p->views = arena_alloc(&x->keep, (s->nviews ? s->nviews : 1) * sizeof *p->views);
     if (!p->views)

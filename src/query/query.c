@@ -401,6 +401,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
         meta->rows = res.nrows;
         meta->ncols = res.ncols;
         meta->elapsed_us = (util_mono_ns() - t0) / 1000;
+        snprintf(meta->partial, sizeof meta->partial, "%s", x.partial);
     }
     /* the body is the caller's from here: it leaves the query's budget */
     buf_set_budget(out, NULL);

@@ -104,6 +104,9 @@ struct query_request {
                                  * the default (see "Memory" above) */
     int64_t now_ms;             /* CURRENT_TIMESTAMP; 0 = the clock at start */
     const char *query_id;       /* context.sqlQueryId, or NULL */
+    /* context.allowPartialResults: answer without the segments that cannot be
+     * read (saying so in query_result_meta.partial) instead of failing. */
+    bool allow_partial;
 };
 
 /* Defaults: object format, no headers, no parameters, 60 s timeout, the
@@ -151,6 +154,8 @@ struct query_result_meta {
     uint64_t rows;              /* result rows written (headers not counted) */
     size_t ncols;
     int64_t elapsed_us;
+    /* With allowPartialResults: what the answer leaves out ("" = nothing). */
+    char partial[512];
 };
 
 /*
@@ -173,7 +178,10 @@ struct query_result_meta {
  *                  retry"), a 503
  *   LERR_TIMEOUT   the query ran past req->timeout_ms ("query exceeded its
  *                  timeout of N ms; ..."); the clock is read every block
- *   LERR_CORRUPT, LERR_IO, LERR_NOMEM from storage or allocation
+ *   LERR_CORRUPT  a segment in the query's time range cannot be read
+ *                  (corrupt or missing: named with its time chunk), unless
+ *                  req->allow_partial; then meta->partial says what is left out
+ *   LERR_IO, LERR_NOMEM from storage or allocation
  * meta (may be NULL) is filled on success. Thread-safe.
  */
 int query_execute(const struct query_request *req, const struct query_env *env, struct buf *out,

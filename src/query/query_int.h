@@ -49,6 +49,7 @@ struct qctx {
     uint32_t tick;           /* counts calls to qctx_poll */
     bool mem_error;          /* err holds the memory error */
     struct lerr *err;
+    char partial[512];       /* segments left out under allowPartialResults */
 };
 
 /* The pool every query's budget draws from (query.c). */

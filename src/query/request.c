@@ -207,6 +207,12 @@ static int parse_context(json_t *ctx, struct query_request *req, struct arena *m
     }
     if ((v = json_object_get(ctx, "sqlQueryId")) && json_is_string(v))
         req->query_id = arena_strdup(mem, json_string_value(v));
+    if ((v = json_object_get(ctx, "allowPartialResults"))) {
+        if (!json_is_boolean(v))
+            return bad(err, "context.allowPartialResults",
+                       "context.allowPartialResults must be true or false");
+        req->allow_partial = json_is_true(v);
+    }
     return 0;
 }
 

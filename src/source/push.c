@@ -6,11 +6,20 @@
  *
  * Entry point: source_open_push().
  *
- * A start offset that no longer exists — trimmed away (only possible after a
- * reset or by hand: the runtime trims below the minimum checkpoint) or past
- * the end (the connection was deleted and re-created, so its log started
- * over) — moves the reader to the earliest retained offset and reports the
- * gap in the next batch, as Kafka's offset-out-of-range does.
+ * A start offset below the log's start — trimmed away (only possible after a
+ * reset, or when the first files were deleted by hand: the runtime trims
+ * below the minimum checkpoint) — moves the reader to the earliest retained
+ * offset and reports the gap in the next batch, as Kafka's
+ * offset-out-of-range does. A start offset past the log's end means records
+ * the table already holds were lost from the log (a deleted last file,
+ * damage cut away by hand, a log re-created under the same name): that is
+ * LERR_CORRUPT, telling the user to reset the job, never a rewind that would
+ * read everything again.
+ *
+ * Records the log skips (pushlog_batch.skip: damaged, or missing) become a
+ * gap in the batch that carries the records after them, with `corrupt` and a
+ * reason naming the file and bytes; the position moves past the skip so it
+ * never goes backwards.
  */
 #include "source/source_int.h"
 
@@ -31,8 +40,8 @@ struct push_source {
     int64_t next;                 /* one past the last record returned */
     struct source_record *recs;
     size_t recs_alloc;
-    struct source_gap gap;        /* reported by the next poll when has_gap */
-    bool has_gap;
+    struct source_gap gaps[2];    /* reported by the next poll: a trim, then a skip */
+    size_t ngaps;
 };
 
 static void set_next(struct push_source *ps, int64_t v)
@@ -42,19 +51,28 @@ static void set_next(struct push_source *ps, int64_t v)
     pthread_mutex_unlock(&ps->mu);
 }
 
-/* Moves to the earliest offset after `from` turned out not to exist. */
-static int push_recover(struct push_source *ps, int64_t from, const char *why, struct lerr *err)
+static struct source_gap *add_gap(struct push_source *ps, int64_t from, int64_t to, bool corrupt,
+                                  const char *reason)
+{
+    struct source_gap *g = &ps->gaps[ps->ngaps < LS_ARRAY_LEN(ps->gaps) ? ps->ngaps++ : ps->ngaps - 1];
+    *g = (struct source_gap){.topic = ps->topic, .partition = 0, .from = from, .to = to,
+                             .corrupt = corrupt};
+    snprintf(g->reason, sizeof g->reason, "%s", reason);
+    return g;
+}
+
+/* Moves to the earliest offset after `from` turned out to be trimmed away. */
+static int push_recover(struct push_source *ps, int64_t from, struct lerr *err)
 {
     struct lerr e2;
     lerr_init(&e2);
     if (pushlog_cursor_seek(ps->cur, SOURCE_OFFSET_EARLIEST, &e2))
         return lerr_set(err, e2.code, "%s", e2.msg);
     int64_t to = pushlog_cursor_offset(ps->cur);
-    ps->gap = (struct source_gap){.topic = ps->topic, .partition = 0, .from = from, .to = to};
-    snprintf(ps->gap.reason, sizeof ps->gap.reason, "%s", why);
-    ps->has_gap = true;
+    const char *why = "no longer in the push log (trimmed, or its files were deleted)";
+    add_gap(ps, from, to, false, why);
     set_next(ps, to);
-    log_msg(LOG_WARN, MOD, "%s: offset %" PRId64 " is gone (%s); reading on from %" PRId64, ps->topic,
+    log_msg(LOG_WARN, MOD, "%s: offset %" PRId64 " is %s; reading on from %" PRId64, ps->topic,
             from, why, to);
     return 0;
 }
@@ -75,19 +93,27 @@ static int push_assign(struct source *s, const struct source_offsets *start,
     }
     pushlog_cursor_close(ps->cur);
     ps->cur = NULL;
-    ps->has_gap = false;
+    ps->ngaps = 0;
     set_next(ps, SOURCE_OFFSET_NONE);
     struct lerr e2;
     lerr_init(&e2);
     int rc = pushlog_cursor_open(ps->log, want, &ps->cur, &e2);
-    if (rc == LERR_NOT_FOUND || rc == LERR_INVALID) {
+    if (rc == LERR_INVALID && want >= 0) {
+        int64_t end = pushlog_end_offset(ps->log);
+        log_msg(LOG_ERROR, MOD, "%s: the checkpoint %" PRId64 " is past the log's end %" PRId64,
+                ps->topic, want, end);
+        return lerr_set(err, LERR_CORRUPT,
+                        "push log of connection '%s' ends at offset %" PRId64 " but the table's "
+                        "checkpoint is at %" PRId64 ": records were lost from the log (deleted or "
+                        "damaged); reset the job (POST /v2/jobs/{id}/reset) to read from its "
+                        "readFromPoint",
+                        ps->topic, end, want);
+    }
+    if (rc == LERR_NOT_FOUND) {
         lerr_init(&e2);
         if (pushlog_cursor_open(ps->log, SOURCE_OFFSET_EARLIEST, &ps->cur, &e2))
             return lerr_set(err, e2.code, "%s", e2.msg);
-        return push_recover(ps, want,
-                            rc == LERR_NOT_FOUND ? "trimmed from the push log"
-                                                 : "past the end of the push log (re-created?)",
-                            err);
+        return push_recover(ps, want, err);
     }
     if (rc)
         return lerr_set(err, e2.code, "%s", e2.msg);
@@ -117,16 +143,23 @@ static int push_poll(struct source *s, size_t max_records, int timeout_ms,
     struct lerr e2;
     lerr_init(&e2);
     int64_t at = pushlog_cursor_offset(ps->cur);
-    int rc = pushlog_cursor_read(ps->cur, max_records, ps->has_gap ? 0 : timeout_ms, &b, &e2);
+    int rc = pushlog_cursor_read(ps->cur, max_records, ps->ngaps ? 0 : timeout_ms, &b, &e2);
     if (rc == LERR_NOT_FOUND) {
         /* Trimmed under us: go on from the earliest, and say so. */
-        if (push_recover(ps, at, "trimmed from the push log", err))
+        if (push_recover(ps, at, err))
             return err->code;
         lerr_init(&e2);
         rc = pushlog_cursor_read(ps->cur, max_records, 0, &b, &e2);
     }
     if (rc)
         return lerr_set(err, e2.code, "%s", e2.msg);
+    if (b.has_skip) {
+        /* Damaged or missing records: passed over, and said so. */
+        add_gap(ps, b.skip.from, b.skip.to, b.skip.corrupt, b.skip.why);
+        log_msg(LOG_WARN, MOD, "%s: skipped offsets %" PRId64 "..%" PRId64 " (%s)", ps->topic,
+                b.skip.from, b.skip.to - 1, b.skip.why);
+        set_next(ps, b.skip.to);
+    }
     size_t bytes = 0;
     for (size_t i = 0; i < b.n; i++) {
         ps->recs[i] = (struct source_record){
@@ -142,10 +175,10 @@ static int push_poll(struct source *s, size_t max_records, int timeout_ms,
     out->records = ps->recs;
     out->n = b.n;
     out->bytes = bytes;
-    if (ps->has_gap) {
-        out->gaps = &ps->gap;
-        out->ngaps = 1;
-        ps->has_gap = false;
+    if (ps->ngaps) {
+        out->gaps = ps->gaps;
+        out->ngaps = ps->ngaps;
+        ps->ngaps = 0;
     }
     if (b.n)
         set_next(ps, b.recs[b.n - 1].offset + 1);

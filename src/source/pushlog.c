@@ -1,8 +1,8 @@
 /*
  * pushlog.c — the push log: Lodestar's own durable single-partition stream,
  * one per push connection (DESIGN.md §6). POST /v1/events/{connection}
- * appends the request's events here and answers once they are on disk; jobs
- * read the log like a Kafka partition.
+ * appends the request's events here as one unit and answers once they are on
+ * disk; jobs read the log like a Kafka partition.
  *
  * Entry points: pushlog_open(), pushlog_append(), pushlog_trim(),
  * pushlog_start_offset(), pushlog_end_offset(), pushlog_wakeup(),
@@ -14,15 +14,25 @@
  * open) and segment files named by the offset of their first record,
  * "%020lld.log". A segment is a sequence of frames:
  *
- *     u32 len | u32 crc | u64 offset | i64 timestamp ms | len payload bytes
+ *     u32 lenf | u32 crc | u64 offset | i64 timestamp ms | len payload bytes
  *
- * little-endian; crc is CRC-32C (util_crc32c) over len, timestamp, payload and
- * then offset — everything but itself, so a torn or flipped header is caught
- * as surely as a flipped payload byte. The offset goes last so an appender
- * can checksum its records before it holds the mutex (before it knows their
- * offsets) and finish each with 8 bytes under it. Offsets are dense (0, 1,
- * 2, ...) and stored explicitly so a reader can check it is where it thinks
- * it is.
+ * little-endian. lenf is the payload length (at most 2^31 - 1) with bit 31
+ * set on every frame of a unit but its last: "more frames of this unit
+ * follow". crc is CRC-32C (util_crc32c) over lenf, timestamp, payload and
+ * then offset — everything but itself, so a torn or flipped header (the unit
+ * bit included) is caught as surely as a flipped payload byte. The offset
+ * goes last so an appender can checksum its records before it holds the
+ * mutex (before it knows their offsets) and finish each with 8 bytes under
+ * it. Offsets are dense (0, 1, 2, ...) and stored explicitly so a reader can
+ * check it is where it thinks it is.
+ *
+ * Units: one pushlog_append() call — one push request — is one unit, durable
+ * as a whole or not at all. Logs written before the unit bit existed have it
+ * clear everywhere, so every old frame reads as a unit by itself and old logs
+ * read unchanged (older code refuses a new log's multi-record units: their
+ * length fields look too large). A unit never spans two segment files: the
+ * roll is decided once per append, before its first frame, so a unit larger
+ * than segment_bytes makes its segment that much larger.
  *
  * Group commit without a writer thread: an appender, holding the mutex,
  * assigns its offsets and encodes its frames into the shared pending buffer.
@@ -32,18 +42,45 @@
  * wakes everyone. Appenders whose records were in that group return; the
  * rest elect the next writer, whose group is what arrived during the last
  * sync. So one fsync covers as many requests as arrive while one is running.
+ * The roll points are recorded in the pending buffer so the writer knows
+ * where one file ends and the next begins; a segment is fdatasync'd before
+ * the next one is created, so only the last segment can have a torn tail.
  *
- * Segments roll at segment_bytes; the roll point is decided at append time
- * (under the mutex) and recorded in the pending buffer so the writer knows
- * where one file ends and the next begins. A segment is fdatasync'd before
- * the next one is created, so only the last segment can have a torn tail;
- * recovery scans it and cuts the tail back to the last good frame.
+ * Torn tail versus damage inside. A crash can leave the last segment ending
+ * in a partial write: a frame cut short, or whole frames of a unit whose
+ * last frame never arrived. That torn tail was never acknowledged and is cut
+ * at open, back to the end of the last complete unit. Anything else that
+ * fails a check — a flipped byte, a garbled header, records missing — is
+ * damage inside the log: nothing is cut. The reader (and recovery) searches
+ * forward for the next good frame ("resynchronising") and skips the damaged
+ * records, and every reader reports the skipped offsets with the file and
+ * byte range (struct pushlog_skip), so a job counts them and says so. A bad
+ * frame is damage inside exactly when a good frame follows it somewhere in
+ * the file; only a tail with none after it is torn. A sealed segment whose
+ * bytes end before the next file's first offset (a deleted file) is skipped
+ * the same way, reported as records missing rather than damaged. A reader
+ * never goes backwards and never stops at damage.
+ *
+ * What a good frame is, when searching after damage: whole, checksum valid,
+ * an offset not below the expected one, at most one more per 24 bytes
+ * skipped (a frame is at least that long) and below the segment's end, and
+ * confirmed by what follows it: the end of the durable bytes, or a good
+ * frame holding the next offset. Event bytes that happen to (or are made to)
+ * look like a frame are the risk: a payload is never parsed as frames on the
+ * normal path (frames are followed by their lengths from a known start), so
+ * a forged frame can only be picked up inside the damaged region itself —
+ * the damaged record's own bytes — and the offset chain keeps it from
+ * hiding anything: the genuine frame after the damage holds a lower offset
+ * than a forged frame claiming a later one would need for confirmation. At
+ * worst a forgery stands in for the damaged record that carried it. Recovery
+ * at open also accepts, as confirmation, a torn frame claiming the next
+ * offset (the crash may have cut the tail right after the damage).
  *
  * Readers (cursors) have their own file descriptors and only read bytes
- * below the published durable size of a segment, so they never wait for or
- * block the writer; the mutex is held only to look up segment bounds. A
- * deleted (trimmed) segment stays readable through a descriptor already
- * open on it.
+ * below the published durable size of a segment (always at a unit boundary),
+ * so they never wait for or block the writer and only see complete units;
+ * the mutex is held only to look up segment bounds. A deleted (trimmed)
+ * segment stays readable through a descriptor already open on it.
  *
  * A failed write or fdatasync makes the log refuse appends until it is
  * reopened: after a failed fsync the kernel may have dropped the dirty pages,
@@ -68,8 +105,12 @@
 #define MOD "pushlog"
 
 #define HDR 24u                     /* frame header bytes */
+#define LEN_MORE 0x80000000u        /* lenf: more frames of this unit follow */
+#define LEN_MASK 0x7fffffffu        /* lenf: the payload length */
 #define READ_CHUNK (1024u * 1024u)  /* a cursor reads this much per pread */
+#define TAIL_PROBE (64u * 1024u)    /* open: bytes read from a sealed segment's end */
 #define SEG_NAME_LEN 24             /* 20 digits + ".log" */
+#define MAX_DAMAGE_LOGGED 8         /* damaged regions named one by one at open */
 
 /* One segment file. end and bytes cover durable records only. */
 struct seg {
@@ -94,6 +135,7 @@ struct pending {
 
 struct pushlog {
     char *dir;
+    const char *name;       /* the last part of dir (the connection), for messages */
     size_t seg_max, rec_max;
     int lock_fd;
 
@@ -145,13 +187,13 @@ static uint64_t get_u64(const unsigned char *p)
 }
 
 
-/* The checksum of a frame up to its offset: len, timestamp, payload. */
-static uint32_t crc_partial(uint32_t len, int64_t ts, const void *payload)
+/* The checksum of a frame up to its offset: lenf, timestamp, payload. */
+static uint32_t crc_partial(uint32_t lenf, int64_t ts, const void *payload)
 {
     unsigned char b[12];
-    put_u32(b, len);
+    put_u32(b, lenf);
     put_u64(b + 4, (uint64_t)ts);
-    return util_crc32c(util_crc32c(0, b, 12), payload, len);
+    return util_crc32c(util_crc32c(0, b, 12), payload, lenf & LEN_MASK);
 }
 
 /* ... finished with the offset. */
@@ -163,16 +205,17 @@ static uint32_t crc_finish(uint32_t partial, int64_t offset)
 }
 
 /* The checksum a frame should carry, from its bytes. */
-static uint32_t frame_crc(const unsigned char *hdr, const void *payload, uint32_t len)
+static uint32_t frame_crc(const unsigned char *hdr, const void *payload)
 {
-    return crc_finish(crc_partial(len, (int64_t)get_u64(hdr + 16), payload),
+    return crc_finish(crc_partial(get_u32(hdr), (int64_t)get_u64(hdr + 16), payload),
                       (int64_t)get_u64(hdr + 8));
 }
 
-static void encode_frame(unsigned char *out, int64_t offset, int64_t ts, const void *p,
-                         size_t len, uint32_t partial)
+static void encode_frame(unsigned char *out, uint32_t lenf, int64_t offset, int64_t ts,
+                         const void *p, uint32_t partial)
 {
-    put_u32(out, (uint32_t)len);
+    size_t len = lenf & LEN_MASK;
+    put_u32(out, lenf);
     put_u64(out + 8, (uint64_t)offset);
     put_u64(out + 16, (uint64_t)ts);
     if (len)
@@ -253,79 +296,293 @@ static int segs_push(struct pushlog *log, struct seg s)
     return 0;
 }
 
+/* ---- walking a segment's frames ------------------------------------------- */
+
 /*
- * Walks the frames of a segment from byte `pos` (offset `off`), stopping at
- * `stop` (an offset; INT64_MAX for none), at `limit` bytes, or at the first
- * frame that is short, oversized, fails its CRC or carries the wrong offset.
- * Reports where it stopped and why (*bad: the frame at *pos is invalid;
- * false: clean end). buf must hold HDR + rec_max bytes.
+ * A segment file seen through a window of its bytes: recovery, seeks and
+ * reads all walk frames with it, so they agree on what is a good frame and
+ * where the next one starts after damage.
  */
-struct scan {
-    uint64_t pos;
-    int64_t off;
-    bool bad;
-    char why[96];
+struct walker {
+    int fd;
+    size_t rec_max;
+    uint64_t limit;     /* bytes that may be read: durable bytes, or the file size */
+    char *buf;          /* the window; cap >= HDR + rec_max holds any frame */
+    size_t cap;
+    uint64_t wpos;      /* the window holds bytes [wpos, wpos + wlen) */
+    size_t wlen;
+    char *vbuf;         /* HDR + rec_max: resync checks candidates here; malloc'd when needed */
 };
 
-static int scan_frames(int fd, char *buf, size_t bufcap, size_t rec_max, uint64_t limit,
-                       int64_t stop, struct scan *sc)
+static size_t window_cap(size_t rec_max)
 {
-    sc->bad = false;
-    sc->why[0] = '\0';
-    while (sc->off < stop && sc->pos < limit) {
-        size_t want = bufcap;
-        if (limit - sc->pos < want)
-            want = (size_t)(limit - sc->pos);
-        ssize_t got = pread_full(fd, buf, want, sc->pos);
+    return HDR + rec_max > READ_CHUNK ? HDR + rec_max : READ_CHUNK;
+}
+
+static bool in_window(const struct walker *w, uint64_t pos, size_t n)
+{
+    return pos >= w->wpos && pos - w->wpos <= w->wlen && n <= w->wlen - (size_t)(pos - w->wpos);
+}
+
+/* Reads the window from pos (as much as the limit and the file allow). */
+static int refill(struct walker *w, uint64_t pos)
+{
+    size_t want = w->cap;
+    if (w->limit - pos < want)
+        want = (size_t)(w->limit - pos);
+    ssize_t got = pread_full(w->fd, w->buf, want, pos);
+    w->wpos = pos;
+    w->wlen = got < 0 ? 0 : (size_t)got;
+    return got < 0 ? -1 : 0;
+}
+
+enum fchk { FC_OK, FC_BAD, FC_STOP, FC_IOERR };
+
+/*
+ * The frame at byte pos (< limit). FC_OK: *hp points at it in the window;
+ * its length is within rec_max and the limit and its checksum holds (its
+ * offset is the caller's to check). FC_BAD: *why says what is wrong.
+ * FC_STOP: it is not wholly in the window and may_read is false (records
+ * returned earlier point into the window). FC_IOERR: errno is set.
+ */
+static enum fchk frame_at(struct walker *w, uint64_t pos, bool may_read,
+                          const unsigned char **hp, const char **why)
+{
+    if (w->limit - pos < HDR) {
+        *why = "a frame header is cut short";
+        return FC_BAD;
+    }
+    if (!in_window(w, pos, HDR)) {
+        if (!may_read)
+            return FC_STOP;
+        if (refill(w, pos))
+            return FC_IOERR;
+        if (!in_window(w, pos, HDR)) {
+            *why = "the file ends before its recorded size";
+            return FC_BAD;
+        }
+    }
+    const unsigned char *h = (const unsigned char *)w->buf + (pos - w->wpos);
+    size_t len = get_u32(h) & LEN_MASK;
+    if (len > w->rec_max) {
+        *why = "a frame claims more bytes than a record may hold";
+        return FC_BAD;
+    }
+    if (w->limit - pos - HDR < len) {
+        *why = "a frame is cut short";
+        return FC_BAD;
+    }
+    if (!in_window(w, pos, HDR + len)) {
+        if (!may_read)
+            return FC_STOP;
+        if (refill(w, pos))
+            return FC_IOERR;
+        if (!in_window(w, pos, HDR + len)) {
+            *why = "the file ends before its recorded size";
+            return FC_BAD;
+        }
+        h = (const unsigned char *)w->buf;
+    }
+    if (get_u32(h + 4) != frame_crc(h, h + HDR)) {
+        *why = "checksum mismatch";
+        return FC_BAD;
+    }
+    *hp = h;
+    return FC_OK;
+}
+
+/*
+ * Checks the frame at byte q (length, limit, checksum), from the window when
+ * it holds the bytes, else read into vbuf: 1 good (*lenf and *off filled), 0
+ * not, -1 I/O error. A frame cut short by the limit whose header is whole is
+ * reported through *torn (when torn is not NULL) with *off filled, and
+ * counts as not good.
+ */
+static int check_at(struct walker *w, uint64_t q, uint32_t *lenf, int64_t *off, bool *torn)
+{
+    if (torn)
+        *torn = false;
+    if (w->limit - q < HDR)
+        return 0;
+    const unsigned char *v = (const unsigned char *)w->vbuf;
+    bool windowed = in_window(w, q, HDR);
+    if (windowed) {
+        v = (const unsigned char *)w->buf + (q - w->wpos);
+    } else {
+        ssize_t got = pread_full(w->fd, w->vbuf, HDR, q);
         if (got < 0)
             return -1;
-        size_t at = 0;
-        while (sc->off < stop) {
-            if ((size_t)got - at < HDR) {
-                if (sc->pos + at + HDR > limit) {
-                    sc->bad = true;
-                    snprintf(sc->why, sizeof sc->why, "a frame header is cut short");
-                }
-                break;
-            }
-            const unsigned char *h = (const unsigned char *)buf + at;
-            uint32_t len = get_u32(h);
-            if (len > rec_max) {
-                sc->bad = true;
-                snprintf(sc->why, sizeof sc->why, "a frame claims %" PRIu32 " bytes", len);
-                break;
-            }
-            if ((size_t)got - at < HDR + (size_t)len) {
-                if (sc->pos + at + HDR + len > limit) {
-                    sc->bad = true;
-                    snprintf(sc->why, sizeof sc->why, "a frame is cut short");
-                }
-                break;
-            }
-            if (get_u32(h + 4) != frame_crc(h, h + HDR, len)) {
-                sc->bad = true;
-                snprintf(sc->why, sizeof sc->why, "checksum mismatch");
-                break;
-            }
-            if ((int64_t)get_u64(h + 8) != sc->off) {
-                sc->bad = true;
-                snprintf(sc->why, sizeof sc->why, "frame holds offset %" PRId64 ", expected %" PRId64,
-                         (int64_t)get_u64(h + 8), sc->off);
-                break;
-            }
-            at += HDR + len;
-            sc->off++;
-        }
-        sc->pos += at;
-        if (sc->bad || at == 0)
-            break;   /* invalid, or the clean end (a partial frame stays for the caller) */
+        if ((size_t)got < HDR)
+            return 0;
     }
-    if (!sc->bad && sc->off < stop && sc->pos < limit) {
-        /* Bytes remain that do not form a whole frame. */
-        sc->bad = true;
-        snprintf(sc->why, sizeof sc->why, "a frame is cut short");
+    *lenf = get_u32(v);
+    *off = (int64_t)get_u64(v + 8);
+    size_t len = *lenf & LEN_MASK;
+    if (len > w->rec_max)
+        return 0;
+    if (w->limit - q - HDR < len) {
+        if (torn)
+            *torn = true;
+        return 0;
+    }
+    if (!windowed || !in_window(w, q, HDR + len)) {
+        v = (const unsigned char *)w->vbuf;
+        ssize_t got = pread_full(w->fd, w->vbuf, HDR + len, q);
+        if (got < 0)
+            return -1;
+        if ((size_t)got < HDR + len)
+            return 0;
+    }
+    return get_u32(v + 4) == frame_crc(v, v + HDR);
+}
+
+/*
+ * After a bad frame at byte `from`, where offset `expect` was due: the first
+ * later frame that is good, holds an offset in [expect, expect + (its byte
+ * position - from) / HDR] and below hi, and is confirmed by what follows it:
+ * the limit, or a good frame holding the next offset — or, with torn_ok (the
+ * tail of the last segment at open), a frame cut short by the limit that
+ * claims the next offset, or less than a header. The header comment says why
+ * this is safe against payloads that look like frames. 1 found (*at, *off),
+ * 0 none, -1 I/O error or no memory (errno set). Uses the window.
+ */
+static int resync(struct walker *w, uint64_t from, int64_t expect, int64_t hi, bool torn_ok,
+                  uint64_t *at, int64_t *off)
+{
+    if (!w->vbuf && !(w->vbuf = malloc(HDR + w->rec_max)))
+        return -1;
+    for (uint64_t q = from + 1; q < w->limit && w->limit - q >= HDR; q++) {
+        if (!in_window(w, q, HDR)) {
+            if (refill(w, q))
+                return -1;
+            if (!in_window(w, q, HDR))
+                return 0;   /* the file ends before the limit */
+        }
+        const unsigned char *h = (const unsigned char *)w->buf + (q - w->wpos);
+        size_t len = get_u32(h) & LEN_MASK;
+        if (len > w->rec_max || w->limit - q - HDR < len)
+            continue;
+        int64_t o = (int64_t)get_u64(h + 8);
+        if (o < expect || o >= hi || (uint64_t)(o - expect) > (q - from) / HDR)
+            continue;
+        uint32_t lenf;
+        int64_t o1;
+        int r = check_at(w, q, &lenf, &o1, NULL);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            continue;
+        /* Confirmed by what follows? */
+        uint64_t q2 = q + HDR + len;
+        bool ok;
+        if (q2 == w->limit) {
+            ok = true;
+        } else if (w->limit - q2 < HDR) {
+            ok = torn_ok;
+        } else {
+            uint32_t lenf2;
+            int64_t o2;
+            bool torn;
+            r = check_at(w, q2, &lenf2, &o2, &torn);
+            if (r < 0)
+                return -1;
+            ok = o2 == o + 1 && (r == 1 || (torn && torn_ok));
+        }
+        if (ok) {
+            *at = q;
+            *off = o;
+            return 1;
+        }
     }
     return 0;
+}
+
+/* Offsets a walk skipped, and why (static text). */
+struct skipinfo {
+    int64_t from, to;
+    uint64_t byte_from, byte_to;   /* the damaged bytes; equal when records are missing */
+    bool corrupt;
+    const char *why;
+};
+
+/* A walk along one segment's frames. */
+struct chain {
+    struct walker *w;
+    uint64_t pos;     /* byte position of the next frame */
+    int64_t off;      /* the offset it should hold */
+    int64_t hi;       /* offsets are below this (the segment's end); INT64_MAX at open */
+    bool torn_ok;     /* the tail of the last segment at open: it may be torn */
+};
+
+enum step { ST_RECORD, ST_SKIP, ST_END, ST_STOP, ST_TORN, ST_ERR };
+
+/*
+ * One step along the chain:
+ *   ST_RECORD  *hp is the frame of offset ch->off - 1 (pos moved past it);
+ *   ST_SKIP    offsets sk->from..to-1 cannot be read: a good frame holds a
+ *              later offset (records missing), or bad bytes were skipped to
+ *              the next good frame, or to the segment's end when none
+ *              follows (ch->hi bounds the walk); from == to when damaged
+ *              bytes held no record;
+ *   ST_END     the bytes end here;
+ *   ST_STOP    the next frame needs a read, and may_read is false;
+ *   ST_TORN    (hi == INT64_MAX only) a bad frame with no good one after it:
+ *              sk->why says what is wrong at ch->pos;
+ *   ST_ERR     an I/O error (errno).
+ */
+static enum step chain_step(struct chain *ch, bool may_read, const unsigned char **hp,
+                            struct skipinfo *sk)
+{
+    struct walker *w = ch->w;
+    if (ch->pos >= w->limit)
+        return ST_END;
+    const unsigned char *h;
+    const char *why = NULL;
+    enum fchk fc = frame_at(w, ch->pos, may_read, &h, &why);
+    if (fc == FC_STOP)
+        return ST_STOP;
+    if (fc == FC_IOERR)
+        return ST_ERR;
+    if (fc == FC_OK) {
+        int64_t o = (int64_t)get_u64(h + 8);
+        if (o == ch->off) {
+            *hp = h;
+            ch->pos += HDR + (get_u32(h) & LEN_MASK);
+            ch->off++;
+            return ST_RECORD;
+        }
+        if (o > ch->off && o < ch->hi) {
+            /* A good frame where one was due, with a later offset: the
+             * records between are missing, not damaged. */
+            *sk = (struct skipinfo){ch->off, o, ch->pos, ch->pos, false,
+                                    "the frame there holds a later offset"};
+            ch->off = o;
+            return ST_SKIP;
+        }
+        why = o < ch->off ? "a frame holds an offset below the one expected"
+                          : "a frame holds an offset past the segment's end";
+    }
+    if (!may_read)
+        return ST_STOP;
+    uint64_t at = 0;
+    int64_t o = 0;
+    int r = resync(w, ch->pos, ch->off, ch->hi, ch->torn_ok, &at, &o);
+    if (r < 0)
+        return ST_ERR;
+    if (r == 0) {
+        /* Nothing good follows: to the segment's end (never backwards). */
+        int64_t to = ch->hi > ch->off ? ch->hi : ch->off;
+        *sk = (struct skipinfo){ch->off, to, ch->pos, w->limit, true, why};
+        if (ch->hi == INT64_MAX)
+            return ST_TORN;
+        ch->pos = w->limit;
+        ch->off = to;
+        return ST_SKIP;
+    }
+    *sk = (struct skipinfo){ch->off, o, ch->pos, at, true, why};
+    ch->pos = at;
+    ch->off = o;
+    return ST_SKIP;
 }
 
 /* ---- open and recovery ---------------------------------------------------- */
@@ -385,7 +642,10 @@ static int list_segments(const char *dir, int64_t **out, size_t *n, struct lerr 
     return 0;
 }
 
-/* Scans the last segment and cuts a torn or corrupt tail. */
+/*
+ * Scans the last segment: damage inside is kept (readers skip and report
+ * it), a torn tail is cut back to the end of the last complete unit.
+ */
 static int recover_last(struct pushlog *log, int64_t base, struct lerr *err)
 {
     char path[4200];
@@ -399,44 +659,158 @@ static int recover_last(struct pushlog *log, int64_t base, struct lerr *err)
         close(fd);
         return lerr_set(err, LERR_IO, "push log: cannot stat %s: %s", path, strerror(e));
     }
-    size_t cap = HDR + log->rec_max > READ_CHUNK ? HDR + log->rec_max : READ_CHUNK;
-    char *buf = malloc(cap);
-    if (!buf) {
+    uint64_t size = (uint64_t)st.st_size;
+    struct walker w = {.fd = fd, .rec_max = log->rec_max, .limit = size,
+                       .cap = window_cap(log->rec_max)};
+    w.buf = malloc(w.cap);
+    if (!w.buf) {
         close(fd);
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     }
-    struct scan sc = {.pos = 0, .off = base};
-    int rc = scan_frames(fd, buf, cap, log->rec_max, (uint64_t)st.st_size, INT64_MAX, &sc);
-    free(buf);
-    if (rc) {
-        int e = errno;
+    struct chain ch = {.w = &w, .pos = 0, .off = base, .hi = INT64_MAX, .torn_ok = true};
+    uint64_t unit_pos = 0;   /* the end of the last complete unit */
+    int64_t unit_off = base;
+    struct skipinfo damage[MAX_DAMAGE_LOGGED], torn = {0};
+    size_t ndamage = 0;
+    bool is_torn = false;
+    enum step s;
+    for (;;) {
+        const unsigned char *h;
+        struct skipinfo sk;
+        s = chain_step(&ch, true, &h, &sk);
+        if (s == ST_RECORD) {
+            if (!(get_u32(h) & LEN_MORE)) {
+                unit_pos = ch.pos;
+                unit_off = ch.off;
+            }
+        } else if (s == ST_SKIP) {
+            if (ndamage < MAX_DAMAGE_LOGGED)
+                damage[ndamage] = sk;
+            ndamage++;
+        } else {
+            if (s == ST_TORN) {
+                torn = sk;
+                is_torn = true;
+            }
+            break;
+        }
+    }
+    int e = errno;
+    free(w.buf);
+    free(w.vbuf);
+    if (s == ST_ERR) {
         close(fd);
         return lerr_set(err, LERR_IO, "push log: cannot read %s: %s", path, strerror(e));
     }
-    if (sc.pos < (uint64_t)st.st_size) {
+    /* Damage before the cut point stays, and is named once here. */
+    for (size_t i = 0; i < ndamage && i < MAX_DAMAGE_LOGGED; i++) {
+        const struct skipinfo *d = &damage[i];
+        if (d->byte_to >= unit_pos)
+            continue;   /* in the torn tail: cut below */
+        if (!d->corrupt)
+            log_msg(LOG_WARN, MOD,
+                    "%s: offsets %" PRId64 "..%" PRId64 " are missing before byte %" PRIu64
+                    " (%s); jobs reading them will skip them and say so",
+                    path, d->from, d->to - 1, d->byte_from, d->why);
+        else if (d->from < d->to)
+            log_msg(LOG_WARN, MOD,
+                    "%s: bytes %" PRIu64 "..%" PRIu64 " are damaged (%s): offsets %" PRId64
+                    "..%" PRId64 " cannot be read; nothing was cut: the records after them are "
+                    "kept, and jobs reading the damaged ones will skip them and say so",
+                    path, d->byte_from, d->byte_to - 1, d->why, d->from, d->to - 1);
+        else
+            log_msg(LOG_WARN, MOD,
+                    "%s: bytes %" PRIu64 "..%" PRIu64 " are damaged (%s) but hold no record; "
+                    "readers step over them",
+                    path, d->byte_from, d->byte_to - 1, d->why);
+    }
+    if (ndamage > MAX_DAMAGE_LOGGED)
+        log_msg(LOG_WARN, MOD, "%s: %zu more damaged regions are not listed", path,
+                ndamage - MAX_DAMAGE_LOGGED);
+    if (unit_pos < size) {
+        char why[200];
+        if (!is_torn)
+            snprintf(why, sizeof why, "the last unit's final frame was never written");
+        else if (torn.byte_from > unit_pos)
+            snprintf(why, sizeof why,
+                     "an incomplete unit, then at byte %" PRIu64 ": %s, with no good frame after it",
+                     torn.byte_from, torn.why);
+        else
+            snprintf(why, sizeof why, "%s, with no good frame after it", torn.why);
         log_msg(LOG_WARN, MOD,
-                "%s: cut %" PRIu64 " bytes of torn or corrupt tail at byte %" PRIu64
+                "%s: cut %" PRIu64 " bytes of torn tail at byte %" PRIu64
                 " (%s); the log continues at offset %" PRId64,
-                path, (uint64_t)st.st_size - sc.pos, sc.pos, sc.why[0] ? sc.why : "partial frame",
-                sc.off);
-        if (ftruncate(fd, (off_t)sc.pos) != 0 || fdatasync(fd) != 0) {
-            int e = errno;
+                path, size - unit_pos, unit_pos, why, unit_off);
+        if (ftruncate(fd, (off_t)unit_pos) != 0 || fdatasync(fd) != 0) {
+            e = errno;
             close(fd);
             return lerr_set(err, LERR_IO, "push log: cannot truncate %s: %s", path, strerror(e));
         }
     }
-    if (lseek(fd, (off_t)sc.pos, SEEK_SET) < 0) {
-        int e = errno;
+    if (lseek(fd, (off_t)unit_pos, SEEK_SET) < 0) {
+        e = errno;
         close(fd);
         return lerr_set(err, LERR_IO, "push log: cannot seek %s: %s", path, strerror(e));
     }
     log->fd = fd;
-    if (segs_push(log, (struct seg){.base = base, .end = sc.off, .bytes = sc.pos})) {
+    if (segs_push(log, (struct seg){.base = base, .end = unit_off, .bytes = unit_pos}))
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
-    }
-    log->durable_end = log->next_offset = sc.off;
-    log->active_logical = sc.pos;
+    log->durable_end = log->next_offset = unit_off;
+    log->active_logical = unit_pos;
     return 0;
+}
+
+/*
+ * The offset of the last record of a sealed segment, found backwards from
+ * its end: the frame nearest the end that ends exactly there and whose
+ * checksum holds. -1 when none is found in the last TAIL_PROBE bytes (then
+ * HDR + rec_max). Only for the message at open: readers walk the frames.
+ */
+static int64_t last_offset(int fd, uint64_t size, size_t rec_max, char *buf, size_t cap)
+{
+    size_t win = size < TAIL_PROBE + HDR ? (size_t)size : TAIL_PROBE + HDR;
+    if (win > cap)
+        win = cap;
+    for (;;) {
+        if (win < HDR || pread_full(fd, buf, win, size - win) != (ssize_t)win)
+            return -1;
+        const unsigned char *b = (const unsigned char *)buf;
+        for (size_t p = win - HDR + 1; p-- > 0;) {
+            size_t len = get_u32(b + p) & LEN_MASK;
+            if (len <= rec_max && p + HDR + len == win && get_u32(b + p + 4) == frame_crc(b + p, b + p + HDR))
+                return (int64_t)get_u64(b + p + 8);
+        }
+        size_t more = size < HDR + rec_max ? (size_t)size : HDR + rec_max;
+        if (more > cap)
+            more = cap;
+        if (more <= win)
+            return -1;
+        win = more;
+    }
+}
+
+/* Says at open when a sealed segment ends before the next file begins. */
+static void check_sealed(const char *path, int64_t base, int64_t next, uint64_t size,
+                         size_t rec_max, char *buf, size_t cap)
+{
+    if (size == 0) {
+        log_msg(LOG_WARN, MOD,
+                "%s is empty but the next file starts at offset %" PRId64 ": offsets %" PRId64
+                "..%" PRId64 " are missing; jobs reading them will skip them and say so",
+                path, next, base, next - 1);
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;   /* readers report it */
+    int64_t last = last_offset(fd, size, rec_max, buf, cap);
+    close(fd);
+    if (last >= base && last + 1 < next)
+        log_msg(LOG_WARN, MOD,
+                "%s ends with offset %" PRId64 " but the next file starts at offset %" PRId64
+                ": offsets %" PRId64 "..%" PRId64 " are missing (a deleted file?); jobs reading "
+                "them will skip them and say so",
+                path, last, next, last + 1, next - 1);
 }
 
 static int create_segment(struct pushlog *log, int64_t base, int *fd_out, struct lerr *err)
@@ -491,11 +865,16 @@ int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlo
         free(log);
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     }
+    size_t dl = strlen(log->dir);
+    while (dl > 1 && log->dir[dl - 1] == '/')
+        log->dir[--dl] = '\0';
+    const char *slash = strrchr(log->dir, '/');
+    log->name = slash && slash[1] ? slash + 1 : log->dir;
     log->fd = log->lock_fd = -1;
     log->seg_max = opts && opts->segment_bytes ? opts->segment_bytes : PUSHLOG_SEGMENT_DEFAULT;
     log->rec_max = opts && opts->max_record ? opts->max_record : PUSHLOG_MAX_RECORD_DEFAULT;
-    if (log->rec_max > (size_t)INT32_MAX)
-        log->rec_max = (size_t)INT32_MAX;
+    if (log->rec_max > (size_t)LEN_MASK)
+        log->rec_max = (size_t)LEN_MASK;
     pthread_mutex_init(&log->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -506,6 +885,7 @@ int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlo
     int64_t *bases = NULL;
     size_t nb = 0;
     char path[4200];
+    char *probe = NULL;
     if (util_mkdirs(dir, 0755, err))
         goto fail;
     snprintf(path, sizeof path, "%s/LOCK", dir);
@@ -535,7 +915,10 @@ int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlo
         return 0;
     }
     /* Sealed segments: each ends where the next begins; sizes from the file
-     * system. Their records are checked by readers (CRC, offsets). */
+     * system. Their records are checked by readers (CRC, offsets), which
+     * skip and report what is damaged or missing — a file deleted between
+     * two others leaves the one before it short of the next one's base. */
+    size_t probe_cap = HDR + log->rec_max;
     for (size_t i = 0; i + 1 < nb; i++) {
         seg_path(log, bases[i], path, sizeof path);
         struct stat st;
@@ -543,24 +926,26 @@ int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlo
             lerr_set(err, LERR_IO, "push log: cannot stat %s: %s", path, strerror(errno));
             goto fail;
         }
-        if ((st.st_size == 0) != (bases[i + 1] == bases[i])) {
-            lerr_set(err, LERR_CORRUPT,
-                     "push log: %s holds %lld bytes but the next segment starts at offset "
-                     "%" PRId64 "; the segment files do not fit together",
-                     path, (long long)st.st_size, bases[i + 1]);
+        if (!probe && !(probe = malloc(probe_cap))) {
+            lerr_set(err, LERR_NOMEM, "push log: out of memory");
             goto fail;
         }
+        check_sealed(path, bases[i], bases[i + 1], (uint64_t)st.st_size, log->rec_max, probe,
+                     probe_cap);
         if (segs_push(log, (struct seg){bases[i], bases[i + 1], (uint64_t)st.st_size})) {
             lerr_set(err, LERR_NOMEM, "push log: out of memory");
             goto fail;
         }
     }
+    free(probe);
+    probe = NULL;
     if (recover_last(log, bases[nb - 1], err))
         goto fail;
     free(bases);
     *out = log;
     return 0;
 fail:
+    free(probe);
     free(bases);
     pushlog_close(log);
     return err->code;
@@ -712,13 +1097,15 @@ int pushlog_append(struct pushlog *log, const struct pushlog_entry *e, size_t n,
         total += HDR + e[i].len;
     }
     /* Checksums, all but the offsets, before taking the mutex: under it only
-     * memcpy and 8 bytes of CRC per record remain. */
+     * memcpy and 8 bytes of CRC per record remain. Every frame but the last
+     * says more of its unit follows. */
     uint32_t crc_small[512];
     uint32_t *crcs = n <= LS_ARRAY_LEN(crc_small) ? crc_small : malloc(n * sizeof *crcs);
     if (!crcs)
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     for (size_t i = 0; i < n; i++)
-        crcs[i] = crc_partial((uint32_t)e[i].len, e[i].ts_ms, e[i].p);
+        crcs[i] = crc_partial((uint32_t)e[i].len | (i + 1 < n ? LEN_MORE : 0), e[i].ts_ms,
+                              e[i].p);
     int rc = 0;
     pthread_mutex_lock(&log->mu);
     if (log->failed) {
@@ -729,36 +1116,26 @@ int pushlog_append(struct pushlog *log, const struct pushlog_entry *e, size_t n,
         *first_offset = log->next_offset;
     if (n == 0)
         goto out;
-    /* Rolls: at most one per record, but never more than total/seg_max + 2. */
-    size_t max_rolls = total / log->seg_max + 2;
-    if (max_rolls > n)
-        max_rolls = n;
-    if (pending_reserve(&log->pend, total, max_rolls)) {
+    /* The unit goes whole into one segment: roll before it, or not at all. */
+    bool roll = log->active_logical > 0 && log->active_logical + total > log->seg_max;
+    if (pending_reserve(&log->pend, total, roll ? 1 : 0)) {
         rc = lerr_set(err, LERR_NOMEM, "push log: out of memory for %zu bytes", total);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        size_t fl = HDR + e[i].len;
-        if (log->active_logical > 0 && log->active_logical + fl > log->seg_max) {
-            if (log->pend.nrolls == log->pend.rolls_alloc &&
-                pending_reserve(&log->pend, 0, 1)) {
-                /* Cannot happen after the reservation above unless segments
-                 * are tiny; refuse rather than write past the limit. */
-                log->failed = true;
-                snprintf(log->failmsg, sizeof log->failmsg, "push log %s: out of memory",
-                         log->dir);
-                break;
-            }
-            log->pend.rolls[log->pend.nrolls++] =
-                (struct roll){.pos = log->pend.len, .base = log->next_offset};
-            log->active_logical = 0;
-        }
-        encode_frame((unsigned char *)log->pend.p + log->pend.len, log->next_offset, e[i].ts_ms,
-                     e[i].p, e[i].len, crcs[i]);
-        log->pend.len += fl;
-        log->next_offset++;
-        log->active_logical += fl;
+    if (roll) {
+        log->pend.rolls[log->pend.nrolls++] =
+            (struct roll){.pos = log->pend.len, .base = log->next_offset};
+        log->active_logical = 0;
     }
+    unsigned char *out = (unsigned char *)log->pend.p + log->pend.len;
+    for (size_t i = 0; i < n; i++) {
+        encode_frame(out, (uint32_t)e[i].len | (i + 1 < n ? LEN_MORE : 0), log->next_offset,
+                     e[i].ts_ms, e[i].p, crcs[i]);
+        out += HDR + e[i].len;
+        log->next_offset++;
+    }
+    log->pend.len += total;
+    log->active_logical += total;
     int64_t my_end = log->next_offset;
     log->n_appends++;
     while (log->durable_end < my_end && !log->failed) {
@@ -841,13 +1218,15 @@ void pushlog_wakeup(struct pushlog *log)
 
 struct pushlog_cursor {
     struct pushlog *log;
-    int64_t offset;      /* next record to return */
+    int64_t offset;      /* next record to return (after the pending skip, when there is one) */
     int fd;              /* the segment holding `offset`, or -1 */
     int64_t seg_base;
-    uint64_t pos;        /* byte position of record `offset` in it */
-    uint64_t limit;      /* its durable bytes, as last looked up */
-    char *buf;
-    size_t cap;
+    int64_t seg_end;     /* its end offset, as last looked up */
+    bool seg_last;       /* it was the segment being written */
+    uint64_t pos;        /* byte position of the frame due next */
+    struct walker w;     /* over fd; w.limit: its durable bytes as last looked up */
+    struct pushlog_skip skip;   /* found but not yet returned */
+    bool has_skip;
     struct pushlog_record *recs;
     size_t recs_alloc;
 };
@@ -856,12 +1235,45 @@ static void cursor_drop_fd(struct pushlog_cursor *c)
 {
     if (c->fd >= 0)
         close(c->fd);
-    c->fd = -1;
+    c->fd = c->w.fd = -1;
+    c->w.wlen = 0;
 }
 
 /*
- * Makes c->fd/pos/limit describe the segment holding c->offset. The caller
- * knows c->offset < durable end. LERR_NOT_FOUND when it was trimmed.
+ * Makes offsets [from, sk->to) the cursor's pending skip, with a reason that
+ * names the file and bytes; the caller moves the cursor past it. An empty
+ * one (damaged bytes that held no record) is only logged.
+ */
+static void cursor_set_skip(struct pushlog_cursor *c, const struct skipinfo *sk, int64_t from)
+{
+    char file[32];
+    snprintf(file, sizeof file, "%020" PRId64 ".log", c->seg_base);
+    if (from >= sk->to) {
+        log_msg(LOG_WARN, MOD,
+                "push log %s, file %s: bytes %" PRIu64 "..%" PRIu64
+                " are damaged (%s) but hold no record; stepped over",
+                c->log->name, file, sk->byte_from, sk->byte_to - 1, sk->why);
+        return;
+    }
+    struct pushlog_skip *s = &c->skip;
+    s->from = from;
+    s->to = sk->to;
+    s->corrupt = sk->corrupt;
+    if (sk->corrupt)
+        snprintf(s->why, sizeof s->why, "push log %s, file %s, bytes %" PRIu64 "..%" PRIu64
+                 " damaged: %s", c->log->name, file, sk->byte_from, sk->byte_to - 1, sk->why);
+    else
+        snprintf(s->why, sizeof s->why, "push log %s, file %s, at byte %" PRIu64
+                 ": records missing from the log (%s)", c->log->name, file, sk->byte_from,
+                 sk->why);
+    c->has_skip = true;
+}
+
+/*
+ * Makes c->fd/pos/w.limit describe the segment holding c->offset (reading
+ * past damage to it, which may leave a pending skip). LERR_NOT_FOUND when it
+ * was trimmed, LERR_IO. fd stays -1 when the file is gone (then a skip is
+ * pending, or nothing is left to read).
  */
 static int cursor_locate(struct pushlog_cursor *c, struct lerr *err)
 {
@@ -874,7 +1286,7 @@ static int cursor_locate(struct pushlog_cursor *c, struct lerr *err)
     if (i == 0) {
         pthread_mutex_unlock(&log->mu);
         /* Trimmed, but a descriptor already open on it still reads it. */
-        if (c->fd >= 0 && c->pos < c->limit)
+        if (c->fd >= 0 && c->pos < c->w.limit)
             return 0;
         cursor_drop_fd(c);
         return lerr_set(err, LERR_NOT_FOUND,
@@ -882,45 +1294,71 @@ static int cursor_locate(struct pushlog_cursor *c, struct lerr *err)
                         c->offset, start);
     }
     struct seg s = log->segs[i - 1];
+    bool last = i == log->nsegs;
     pthread_mutex_unlock(&log->mu);
     if (c->fd >= 0 && c->seg_base == s.base) {
-        c->limit = s.bytes;
+        c->w.limit = s.bytes;
+        c->seg_end = s.end;
+        c->seg_last = last;
         return 0;
     }
     cursor_drop_fd(c);
+    c->seg_base = s.base;
+    c->seg_end = s.end;
+    c->seg_last = last;
+    c->pos = 0;
+    c->w.limit = 0;
     char path[4200];
     seg_path(log, s.base, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT)
+        if (errno != ENOENT)
+            return lerr_set(err, LERR_IO, "push log: cannot open %s: %s", path, strerror(errno));
+        start = pushlog_start_offset(log);
+        if (c->offset < start)
             return lerr_set(err, LERR_NOT_FOUND,
                             "push log: offset %" PRId64 " was trimmed; the log now starts at %" PRId64,
-                            c->offset, pushlog_start_offset(log));
-        return lerr_set(err, LERR_IO, "push log: cannot open %s: %s", path, strerror(errno));
+                            c->offset, start);
+        /* Deleted from under the log: its records are missing. */
+        if (c->offset < s.end) {
+            struct skipinfo sk = {c->offset, s.end, 0, 0, false, "the file is gone"};
+            cursor_set_skip(c, &sk, c->offset);
+            c->offset = s.end;
+        }
+        return 0;
     }
-    uint64_t pos = 0;
-    if (c->offset == s.end) {
-        pos = s.bytes;
-    } else if (c->offset != s.base) {
-        /* Somewhere inside: walk the frames from the start (checking them). */
-        struct scan sc = {.pos = 0, .off = s.base};
-        if (scan_frames(fd, c->buf, c->cap, log->rec_max, s.bytes, c->offset, &sc) != 0) {
+    c->fd = c->w.fd = fd;
+    c->w.limit = s.bytes;
+    if (c->offset == s.base)
+        return 0;
+    if (c->offset >= s.end) {
+        c->pos = s.bytes;
+        return 0;
+    }
+    /* Somewhere inside: walk the frames from the start (checking them). */
+    struct chain ch = {.w = &c->w, .pos = 0, .off = s.base, .hi = s.end};
+    while (ch.off < c->offset) {
+        const unsigned char *h;
+        struct skipinfo sk;
+        enum step st = chain_step(&ch, true, &h, &sk);
+        if (st == ST_RECORD)
+            continue;
+        if (st == ST_SKIP) {
+            if (sk.to > c->offset) {   /* c->offset lies in what is skipped */
+                cursor_set_skip(c, &sk, c->offset);
+                c->offset = sk.to;
+                break;
+            }
+            continue;
+        }
+        if (st == ST_ERR) {
             int e = errno;
-            close(fd);
+            cursor_drop_fd(c);
             return lerr_set(err, LERR_IO, "push log: cannot read %s: %s", path, strerror(e));
         }
-        if (sc.off != c->offset) {
-            close(fd);
-            return lerr_set(err, LERR_CORRUPT,
-                            "push log: %s is damaged at byte %" PRIu64 " (%s) before offset %" PRId64,
-                            path, sc.pos, sc.why[0] ? sc.why : "short", c->offset);
-        }
-        pos = sc.pos;
+        break;   /* ST_END: short of c->offset; the read reports the rest as missing */
     }
-    c->fd = fd;
-    c->seg_base = s.base;
-    c->pos = pos;
-    c->limit = s.bytes;
+    c->pos = ch.pos;
     return 0;
 }
 
@@ -945,6 +1383,7 @@ int pushlog_cursor_seek(struct pushlog_cursor *c, int64_t offset, struct lerr *e
                         " to %" PRId64,
                         offset, start, end);
     cursor_drop_fd(c);
+    c->has_skip = false;
     c->offset = offset;
     return cursor_locate(c, err);
 }
@@ -958,9 +1397,9 @@ int pushlog_cursor_open(struct pushlog *log, int64_t offset, struct pushlog_curs
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     c->log = log;
     c->fd = -1;
-    c->cap = HDR + log->rec_max > READ_CHUNK ? HDR + log->rec_max : READ_CHUNK;
-    c->buf = malloc(c->cap);
-    if (!c->buf) {
+    c->w = (struct walker){.fd = -1, .rec_max = log->rec_max, .cap = window_cap(log->rec_max)};
+    c->w.buf = malloc(c->w.cap);
+    if (!c->w.buf) {
         free(c);
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     }
@@ -974,7 +1413,7 @@ int pushlog_cursor_open(struct pushlog *log, int64_t offset, struct pushlog_curs
 
 int64_t pushlog_cursor_offset(const struct pushlog_cursor *c)
 {
-    return c->offset;
+    return c->has_skip ? c->skip.from : c->offset;
 }
 
 void pushlog_cursor_close(struct pushlog_cursor *c)
@@ -982,7 +1421,8 @@ void pushlog_cursor_close(struct pushlog_cursor *c)
     if (!c)
         return;
     cursor_drop_fd(c);
-    free(c->buf);
+    free(c->w.buf);
+    free(c->w.vbuf);
     free(c->recs);
     free(c);
 }
@@ -1013,7 +1453,8 @@ int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeou
 {
     out->recs = NULL;
     out->n = 0;
-    if (max_records == 0 || !cursor_wait(c, timeout_ms))
+    out->has_skip = false;
+    if (max_records == 0 || (!c->has_skip && !cursor_wait(c, timeout_ms)))
         return 0;
     if (c->recs_alloc < max_records) {
         size_t na = max_records < 65536 ? max_records : 65536;
@@ -1027,71 +1468,73 @@ int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeou
     }
     if (max_records > c->recs_alloc)
         max_records = c->recs_alloc;
-    /* At the end of a sealed segment: locate moves on to the next one. */
-    if (cursor_locate(c, err))
-        return err->code;
-    if (c->pos >= c->limit) {
-        /* The segment ended; the next one starts at c->offset. */
+    size_t n = 0;
+    struct lerr e2;
+    lerr_init(&e2);
+    int rc = 0;
+    /* Every round moves on: records, a skip, or the next segment. A batch
+     * carries at most one skip, and its records all come after it. */
+    for (;;) {
+        if (c->has_skip) {
+            if (n > 0 || out->has_skip)
+                break;   /* the next read returns it */
+            out->skip = c->skip;
+            out->has_skip = true;
+            c->has_skip = false;
+        }
+        if (n >= max_records)
+            break;
+        if ((rc = cursor_locate(c, &e2)) != 0)
+            break;
+        if (c->has_skip)
+            continue;
+        if (c->fd < 0)
+            break;   /* the last file is gone and nothing follows */
+        struct chain ch = {.w = &c->w, .pos = c->pos, .off = c->offset, .hi = c->seg_end};
+        const unsigned char *h;
+        struct skipinfo sk;
+        enum step st = ST_STOP;
+        /* Records in the batch point into the window: once there is one, the
+         * window is not read again (ST_STOP) and damage waits for the next read. */
+        while (n < max_records && (st = chain_step(&ch, n == 0, &h, &sk)) == ST_RECORD)
+            c->recs[n++] = (struct pushlog_record){
+                .offset = ch.off - 1,
+                .ts_ms = (int64_t)get_u64(h + 16),
+                .p = h + HDR,
+                .len = get_u32(h) & LEN_MASK,
+            };
+        c->pos = ch.pos;
+        c->offset = ch.off;
+        if (n >= max_records || st == ST_STOP)
+            break;
+        if (st == ST_ERR) {
+            char path[4200];
+            seg_path(c->log, c->seg_base, path, sizeof path);
+            rc = lerr_set(&e2, LERR_IO, "push log: cannot read %s: %s", path, strerror(errno));
+            break;
+        }
+        if (st == ST_SKIP) {
+            cursor_set_skip(c, &sk, sk.from);
+            continue;
+        }
+        /* ST_END: every durable byte of the segment is read. */
+        if (c->offset < c->seg_end) {
+            struct skipinfo miss = {c->offset, c->seg_end, c->pos, c->pos, false,
+                                    c->seg_last ? "the file ends before the log's end"
+                                                : "the file ends before the next file's first "
+                                                  "offset: a file between them was deleted?"};
+            cursor_set_skip(c, &miss, c->offset);
+            c->offset = c->seg_end;
+            continue;
+        }
+        if (c->seg_last || n > 0)
+            break;   /* nothing more is durable; or the next file, in the next read */
         cursor_drop_fd(c);
-        if (cursor_locate(c, err))
-            return err->code;
-        if (c->pos >= c->limit)
-            return 0;
     }
-    char path[4200];
-    size_t want = c->cap;
-    if (c->limit - c->pos < want)
-        want = (size_t)(c->limit - c->pos);
-    ssize_t got = pread_full(c->fd, c->buf, want, c->pos);
-    if (got < 0) {
-        seg_path(c->log, c->seg_base, path, sizeof path);
-        return lerr_set(err, LERR_IO, "push log: cannot read %s: %s", path, strerror(errno));
-    }
-    size_t at = 0, n = 0;
-    const char *why = NULL;
-    while (n < max_records) {
-        if ((size_t)got - at < HDR) {
-            if (at == (size_t)got && c->pos + at == c->limit)
-                break;
-            if (c->pos + at + HDR > c->limit)
-                why = "a frame header is cut short";
-            break;
-        }
-        const unsigned char *h = (const unsigned char *)c->buf + at;
-        uint32_t len = get_u32(h);
-        if (len > c->log->rec_max) {
-            why = "a frame claims more bytes than a record may hold";
-            break;
-        }
-        if ((size_t)got - at < HDR + (size_t)len) {
-            if (c->pos + at + HDR + len > c->limit)
-                why = "a frame is cut short";
-            break;   /* whole, but past this read: the next read starts with it */
-        }
-        if (get_u32(h + 4) != frame_crc(h, h + HDR, len)) {
-            why = "checksum mismatch";
-            break;
-        }
-        if ((int64_t)get_u64(h + 8) != c->offset + (int64_t)n) {
-            why = "a frame holds the wrong offset";
-            break;
-        }
-        c->recs[n] = (struct pushlog_record){
-            .offset = c->offset + (int64_t)n,
-            .ts_ms = (int64_t)get_u64(h + 16),
-            .p = h + HDR,
-            .len = len,
-        };
-        n++;
-        at += HDR + len;
-    }
-    if (why && n == 0) {
-        seg_path(c->log, c->seg_base, path, sizeof path);
-        return lerr_set(err, LERR_CORRUPT, "push log: %s is damaged at byte %" PRIu64 ": %s",
-                        path, c->pos + at, why);
-    }
-    c->pos += at;
-    c->offset += (int64_t)n;
+    if (rc && (n > 0 || out->has_skip))
+        rc = 0;   /* first what was read; the error comes again next time */
+    if (rc)
+        return lerr_set(err, e2.code, "%s", e2.msg);
     out->recs = c->recs;
     out->n = n;
     return 0;

@@ -187,7 +187,12 @@ struct source *source_open_kafka(const struct source_kafka_config *cfg, struct l
 /*
  * A push connection's log as a one-partition source: topic = `stream` (the
  * connection name), partition 0. Borrows `log`, which must outlive the
- * source.
+ * source. Records the log skips (damaged: gap.corrupt true; missing, e.g. a
+ * deleted file: false) come as gaps whose reason names the file and bytes;
+ * the position moves past them, never backwards. Assigning a start below the
+ * log's start (trimmed) moves to the earliest offset with a gap; a start
+ * past the log's end is LERR_CORRUPT (records were lost from the log: the
+ * message says to reset the job), never a rewind.
  */
 struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err);
 
@@ -210,8 +215,8 @@ int source_assign(struct source *s, const struct source_offsets *start, int64_t 
  * Waits up to timeout_ms for records, then returns what is ready, at most
  * max_records. Releases the previous batch first. out->n == 0 on a timeout.
  * Errors are fatal for the current position (LERR_NOT_FOUND: the topic was
- * deleted; LERR_CORRUPT: a damaged push log); an unreachable broker is not an
- * error (see source_health). Single caller thread.
+ * deleted); damaged push-log records are gaps, not errors; an unreachable
+ * broker is not an error (see source_health). Single caller thread.
  */
 int source_poll(struct source *s, size_t max_records, int timeout_ms, struct source_batch *out,
                 struct lerr *err);
@@ -260,9 +265,12 @@ void source_close(struct source *s);
 /*
  * A durable single-partition stream in one directory: segment files
  * NNNNNNNNNNNNNNNNNNNN.log (20-digit base offset), records framed with
- * length and CRC-32, offsets 0, 1, 2, ... Appends are group-committed: each
- * call returns once its records are on disk (fdatasync). Readers never block
- * the writer and only see durable records.
+ * length and CRC-32C, offsets 0, 1, 2, ... Appends are group-committed: each
+ * call returns once its records are on disk (fdatasync), and each call's
+ * records are one unit — after a crash all of them are in the log or none.
+ * Readers never block the writer and only see durable records. Damage is
+ * never cut away: readers skip damaged or missing records and report them
+ * (struct pushlog_skip); only a torn tail left by a crash is cut at open.
  */
 #define PUSHLOG_MAX_RECORD_DEFAULT (1024 * 1024)
 #define PUSHLOG_SEGMENT_DEFAULT (64 * 1024 * 1024)
@@ -273,10 +281,13 @@ struct pushlog_opts {
 };
 
 /*
- * Opens (creating) the log in dir and recovers it: a torn or corrupt tail of
- * the last segment is cut back to the last good record (logged with the
- * number of bytes cut). LERR_CONFLICT when another process holds the log,
- * LERR_CORRUPT when the segment files do not fit together, LERR_IO.
+ * Opens (creating) the log in dir and recovers it: a torn tail of the last
+ * segment — bytes after the last complete unit with no good frame after
+ * them — is cut (logged with the number of bytes cut). Damage with good
+ * frames after it is kept, logged once, and skipped by readers; so are
+ * segment files that are gone or short (logged once when a sealed file ends
+ * before the next one's first offset). LERR_CONFLICT when another process
+ * holds the log, LERR_IO.
  */
 int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlog **out,
                  struct lerr *err);
@@ -290,12 +301,13 @@ struct pushlog_entry {
 };
 
 /*
- * Appends n records and returns after they are durable; *first_offset (may
- * be NULL) gets the first one's offset, the rest follow densely. Thread-safe;
- * concurrent calls share one write and one fdatasync. LERR_TOO_LARGE when a
- * record is over max_record (nothing is appended), LERR_IO when a write or
- * sync failed — the log then refuses appends until reopened (after a failed
- * fsync the page cache cannot be trusted).
+ * Appends n records as one unit and returns after they are durable;
+ * *first_offset (may be NULL) gets the first one's offset, the rest follow
+ * densely. After a crash at any moment the log holds all n or none of them.
+ * Thread-safe; concurrent calls share one write and one fdatasync.
+ * LERR_TOO_LARGE when a record is over max_record (nothing is appended),
+ * LERR_IO when a write or sync failed — the log then refuses appends until
+ * reopened (after a failed fsync the page cache cannot be trusted).
  */
 int pushlog_append(struct pushlog *log, const struct pushlog_entry *e, size_t n,
                    int64_t *first_offset, struct lerr *err);
@@ -331,9 +343,19 @@ struct pushlog_record {
     const void *p;
     size_t len;
 };
+/* Offsets a reader will never return, and why. */
+struct pushlog_skip {
+    int64_t from, to;   /* [from, to) */
+    /* true: the bytes are damaged (checksum, framing); false: the records are
+     * missing from the log (a deleted or short file). */
+    bool corrupt;
+    char why[200];      /* names the connection, the file and the byte range */
+};
 struct pushlog_batch {
     const struct pushlog_record *recs;   /* valid until the next read, seek or close */
     size_t n;
+    bool has_skip;
+    struct pushlog_skip skip;   /* when has_skip: comes before recs[0] (recs[0].offset >= to) */
 };
 
 struct pushlog_cursor;
@@ -341,22 +363,27 @@ struct pushlog_cursor;
 /*
  * A reader at `offset` (or SOURCE_OFFSET_EARLIEST / SOURCE_OFFSET_LATEST).
  * An offset below the start (trimmed away) is LERR_NOT_FOUND, one past the
- * end LERR_INVALID; the messages say which offsets exist. A cursor belongs
- * to one thread; many cursors may read one log.
+ * end LERR_INVALID; the messages say which offsets exist. An offset inside
+ * damaged or missing records is fine: the first read reports the skip from
+ * it. A cursor belongs to one thread; many cursors may read one log.
  */
 int pushlog_cursor_open(struct pushlog *log, int64_t offset, struct pushlog_cursor **out,
                         struct lerr *err);
 int pushlog_cursor_seek(struct pushlog_cursor *c, int64_t offset, struct lerr *err);
 /*
  * Waits up to timeout_ms until a record at the cursor is durable, then reads
- * up to max_records of them (and about 1 MiB). out->n == 0 on a timeout.
- * LERR_NOT_FOUND when the cursor's records were trimmed away under it (seek
- * to pushlog_start_offset() to go on), LERR_CORRUPT when a durable record
- * fails its checksum, LERR_IO.
+ * up to max_records of them (and about 1 MiB). out->n == 0 and !has_skip on
+ * a timeout. Damaged or missing records are skipped: the batch then reports
+ * the offsets passed over (out->skip, at most one per batch, before the
+ * batch's records) and the cursor goes on after them; it never goes
+ * backwards and never stops at damage. LERR_NOT_FOUND when the cursor's
+ * records were trimmed away under it (seek to pushlog_start_offset() to go
+ * on), LERR_IO.
  */
 int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeout_ms,
                         struct pushlog_batch *out, struct lerr *err);
-/* The offset of the next record the cursor will return. */
+/* The offset the cursor reads from next: its next record's, or the start of
+ * a skip it has not returned yet. */
 int64_t pushlog_cursor_offset(const struct pushlog_cursor *c);
 void pushlog_cursor_close(struct pushlog_cursor *c);
 

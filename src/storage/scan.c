@@ -24,8 +24,27 @@ struct snap {
     struct st_version *ver;
     struct storage_view **ptrs;
     uint32_t *dict_counts;
+    struct storage_missing *missing;
     struct storage_view views[];
 };
+
+bool st_snapshot_add_missing(struct storage_snapshot *s, const char *name, int64_t chunk_start,
+                             int64_t chunk_end, const char *msg)
+{
+    struct snap *sn = (struct snap *)s;
+    struct storage_missing *m = realloc(sn->missing, (s->nmissing + 1) * sizeof *m);
+    if (!m)
+        return false;
+    sn->missing = m;
+    m += s->nmissing;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->chunk_start = chunk_start;
+    m->chunk_end = chunk_end;
+    snprintf(m->msg, sizeof m->msg, "%s", msg);
+    s->nmissing++;
+    s->missing = sn->missing;
+    return true;
+}
 
 void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struct st_vseg *vs)
 {
@@ -60,8 +79,16 @@ struct storage_snapshot *st_snapshot_build(struct st_version *v)
     sn->ver = st_version_ref(v);
     size_t k = 0;
     for (size_t i = 0; i < v->nsegs; i++) {
-        if (atomic_load_explicit(&v->segs[i]->seg->corrupt, memory_order_acquire))
+        const struct st_seg *seg = v->segs[i]->seg;
+        if (atomic_load_explicit(&seg->corrupt, memory_order_acquire)) {
+            /* found damaged on a read: not readable, and queries must know */
+            if (!st_snapshot_add_missing(&sn->pub, seg->name, seg->chunk_start, seg->chunk_end,
+                                         seg->corrupt_msg)) {
+                storage_snapshot_free(&sn->pub);
+                return NULL;
+            }
             continue;
+        }
         st_view_init_seg(&sn->views[k], v->schema, v->segs[i]);
         sn->ptrs[k] = &sn->views[k];
         k++;
@@ -104,6 +131,7 @@ void storage_snapshot_free(struct storage_snapshot *s)
         return;
     struct snap *sn = (struct snap *)s;
     st_version_unref(sn->ver);
+    free(sn->missing);
     free(sn->ptrs);
     free(sn->dict_counts);
     free(sn);

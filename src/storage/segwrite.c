@@ -14,6 +14,15 @@
  * exist or names a complete file. The catalog commit happens after this;
  * a crash in between leaves a file the catalog does not know, which the
  * next open removes.
+ *
+ * A full disk (or any failed write, fsync, close, rename or directory
+ * fsync) is an ordinary error: the first failure sticks (struct out), the
+ * rest of the body is skipped — the footer is written only after every
+ * column was — everything is freed, the temporary file is removed, and the
+ * caller gets LERR_IO naming the file, the errno and the directory whose
+ * disk to free. The rows being written are only read, never changed, so
+ * the caller can retry with the same buffers (tests/unit/
+ * test_storage_diskfull.c fails every step in turn).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,13 +37,28 @@
 
 struct out {
     int fd;
-    const char *path;
+    const char *path;       /* the temporary file being written */
+    const char *dir;        /* its directory (named in errors: the disk to free) */
     struct buf b;
     uint64_t pos;           /* file offset of the next byte */
     uint32_t crc;           /* of the current part */
     struct lerr *err;
     bool failed;
 };
+
+/*
+ * The error of a failed system call on a segment file: what failed, the
+ * file, the errno's text, and what to do about it. A full disk (or quota)
+ * names the directory whose filesystem needs space.
+ */
+static int io_error(struct lerr *err, const char *what, const char *path, const char *dir, int e)
+{
+    if (e == ENOSPC || e == EDQUOT)
+        return lerr_set(err, LERR_IO, "storage: %s %s: %s (free space on the disk that holds %s)",
+                        what, path, strerror(e), dir);
+    return lerr_set(err, LERR_IO, "storage: %s %s: %s (check the disk that holds %s)", what, path,
+                    strerror(e), dir);
+}
 
 static int out_flush(struct out *o)
 {
@@ -44,9 +68,9 @@ static int out_flush(struct out *o)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
+            /* a write that stores nothing without an error: the disk is full */
+            io_error(o->err, "writing segment file", o->path, o->dir, w == 0 ? ENOSPC : errno);
             o->failed = true;
-            lerr_set(o->err, LERR_IO, "storage: writing segment %s: %s (check disk space)",
-                     o->path, strerror(errno));
         }
         done += w > 0 ? (size_t)w : 0;
     }
@@ -766,7 +790,7 @@ int st_fsync_dir(const char *dir, struct lerr *err)
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return lerr_set(err, LERR_IO, "storage: fsync of directory %s: %s", dir, strerror(e));
+        return io_error(err, "fsync of directory", dir, dir, e);
     }
     close(fd);
     return 0;
@@ -895,6 +919,9 @@ static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
             write_numeric(w, c, sc);
         }
     }
+    /* after a failure the columns past it are not filled in: no footer then */
+    if (w->o->failed)
+        return -1;
     int64_t cs, ce;
     rt_chunk(w->b, &cs, &ce);
     write_footer(w->o, sch, cols, w->n, mn, mx, cs, ce, w->zstd);
@@ -933,7 +960,8 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
         lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
         goto out;
     }
-    o.path = path;
+    o.path = tmp;
+    o.dir = dir;
     for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
         uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
         rt_read_time(b, r0, m, t + r0);
@@ -1018,25 +1046,29 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
 
     o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (o.fd < 0) {
-        lerr_set(err, LERR_IO, "storage: cannot create %s: %s (check the data directory)", tmp,
-                 strerror(errno));
+        io_error(err, "cannot create segment file", tmp, dir, errno);
         goto out;
     }
     info->name = name;
     if (write_body(&w, cols, t, info) != 0 || out_flush(&o) != 0)
         goto out;
     if (fsync(o.fd) != 0) {
-        lerr_set(err, LERR_IO, "storage: fsync %s: %s", tmp, strerror(errno));
+        io_error(err, "fsync of segment file", tmp, dir, errno);
         goto out;
     }
     info->bytes = o.pos;
-    close(o.fd);
+    int fd = o.fd;
     o.fd = -1;
+    if (close(fd) != 0) {   /* network filesystems report late write errors here */
+        io_error(err, "closing segment file", tmp, dir, errno);
+        goto out;
+    }
     if (rename(tmp, path) != 0) {
-        lerr_set(err, LERR_IO, "storage: rename %s to %s: %s", tmp, path, strerror(errno));
+        io_error(err, "renaming segment file", tmp, dir, errno);
         goto out;
     }
     if (st_fsync_dir(dir, err) != 0) {
+        /* the name may or may not be durable: take it back, the caller retries */
         unlink(path);
         goto out;
     }

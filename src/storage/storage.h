@@ -142,8 +142,11 @@ struct storage_open_opts {
      * directory are removed (one log line each). */
     const char *const *known;
     size_t nknown;
-    /* Check every part's checksum at open (default: header and footer only;
-     * parts are checked on first read either way). */
+    /* The time chunk [start, end) of each known segment (2 values each), for
+     * naming what a corrupt or missing one leaves out; NULL: unknown. */
+    const int64_t *known_chunks;
+    /* Also decode every block and bitmap at open (every part's checksum and
+     * structure are always checked when a segment is opened). */
     bool verify_all;
 };
 
@@ -233,8 +236,10 @@ void storage_table_realtime_usage(const struct storage_table *t, uint64_t *rows,
  * the directory), then calls commit once with all of them. On success the
  * segments replace the buffers atomically for new snapshots (older snapshots
  * keep reading the buffers). On failure (write error or commit != 0) the new
- * files are deleted, the buffers are kept, and the error is returned.
- * Writer thread only.
+ * files are deleted, the buffers are kept, and the error is returned:
+ * LERR_IO for a failed write, fsync, close or rename — a full disk says "No
+ * space left on device" and names the file and the directory whose disk to
+ * free —, LERR_NOMEM, or the commit's own error. Writer thread only.
  */
 int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
                           struct lerr *err);
@@ -254,6 +259,8 @@ int storage_table_seal(struct storage_table *t, struct storage_sealed **out, str
 int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed *s,
                                  storage_commit_fn commit, void *ctx, struct lerr *err);
 uint64_t storage_sealed_rows(const struct storage_sealed *s);
+/* The memory the sealed buffers hold (approximate, as storage_table_realtime_usage). */
+uint64_t storage_sealed_bytes(const struct storage_sealed *s);
 void storage_sealed_free(struct storage_sealed *s);
 
 struct storage_compact_opts {
@@ -326,6 +333,17 @@ struct storage_snapshot {
     const struct storage_column *cols;
     size_t nviews;
     struct storage_view *const *views;
+    /* Rows the snapshot cannot read: segments found corrupt or missing, by
+     * time chunk. A query whose time range meets one must fail (or, when the
+     * user asked for partial results, say what it left out). */
+    size_t nmissing;
+    const struct storage_missing *missing;
+};
+
+struct storage_missing {
+    char name[96];                    /* the segment file */
+    int64_t chunk_start, chunk_end;   /* its time chunk; INT64_MIN, INT64_MAX when unknown */
+    char msg[400];
 };
 
 /* Takes a snapshot (never fails except for memory: NULL). Any thread. */

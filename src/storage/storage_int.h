@@ -433,6 +433,9 @@ struct storage_view {
 /* Views over a version (segments not known corrupt, realtime buffers with
  * rows); the snapshot holds a reference to the version. */
 struct storage_snapshot *st_snapshot_build(struct st_version *v);
+/* Adds a segment the snapshot cannot read (storage_snapshot.missing); false on OOM. */
+bool st_snapshot_add_missing(struct storage_snapshot *s, const char *name, int64_t chunk_start,
+                             int64_t chunk_end, const char *msg);
 /* A view of one segment for schema sc (compaction reads through it). */
 void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struct st_vseg *vs);
 

@@ -41,6 +41,7 @@ struct active {
 struct corrupt_ent {
     char *name;
     char *msg;
+    int64_t chunk_start, chunk_end;   /* INT64_MIN, INT64_MAX when unknown */
 };
 
 struct storage_table {
@@ -252,13 +253,16 @@ static struct st_version *current(struct storage_table *t)
 
 /* ---- corrupt list -------------------------------------------------------- */
 
-static void add_corrupt(struct storage_table *t, const char *name, const char *msg)
+static void add_corrupt(struct storage_table *t, const char *name, const char *msg,
+                        int64_t chunk_start, int64_t chunk_end)
 {
     log_msg(LOG_ERROR, "storage", "table %s: %s", t->name, msg);
     pthread_mutex_lock(&t->corrupt_lock);
     void *p = realloc(t->corrupt, (t->ncorrupt + 1) * sizeof *t->corrupt);
     if (p) {
         t->corrupt = p;
+        t->corrupt[t->ncorrupt].chunk_start = chunk_start;
+        t->corrupt[t->ncorrupt].chunk_end = chunk_end;
         t->corrupt[t->ncorrupt].name = strdup(name);
         t->corrupt[t->ncorrupt].msg = strdup(msg);
         if (t->corrupt[t->ncorrupt].name && t->corrupt[t->ncorrupt].msg)
@@ -376,7 +380,8 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
             break;
         }
         if (orc) {
-            add_corrupt(t, de->d_name, e2.msg);
+            add_corrupt(t, de->d_name, e2.msg, o->known_chunks ? o->known_chunks[2 * k] : INT64_MIN,
+                        o->known_chunks ? o->known_chunks[2 * k + 1] : INT64_MAX);
             continue;
         }
         segs[nsegs++] = s;
@@ -390,7 +395,9 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
                  "segment %s is in the catalog but not in %s; its rows are missing until the "
                  "file is restored",
                  plain_name(o->known[k]) ? o->known[k] : "(invalid name)", t->dir);
-        add_corrupt(t, o->known[k] ? o->known[k] : "", msg);
+        add_corrupt(t, o->known[k] ? o->known[k] : "", msg,
+                    o->known_chunks ? o->known_chunks[2 * k] : INT64_MIN,
+                    o->known_chunks ? o->known_chunks[2 * k + 1] : INT64_MAX);
     }
     for (size_t i = 0; rc == 0 && i < nsegs; i++)
         rc = adopt_columns(t, segs[i], err);
@@ -711,13 +718,14 @@ static size_t open_committed(struct storage_table *t, const struct storage_segme
         struct lerr e2;
         lerr_init(&e2);
         if (asprintf(&path, "%s/%s", t->dir, infos[i].name) < 0) {
-            add_corrupt(t, infos[i].name, "out of memory opening a new segment");
+            add_corrupt(t, infos[i].name, "out of memory opening a new segment",
+                        infos[i].chunk_start, infos[i].chunk_end);
             continue;
         }
         if (st_seg_open(path, infos[i].name, &out[k], &e2) == 0)
             k++;
         else
-            add_corrupt(t, infos[i].name, e2.msg);
+            add_corrupt(t, infos[i].name, e2.msg, infos[i].chunk_start, infos[i].chunk_end);
         free(path);
     }
     return k;
@@ -766,6 +774,14 @@ int storage_table_seal(struct storage_table *t, struct storage_sealed **out, str
 }
 
 uint64_t storage_sealed_rows(const struct storage_sealed *s) { return s ? s->rows : 0; }
+
+uint64_t storage_sealed_bytes(const struct storage_sealed *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; s && i < s->n; i++)
+        n += rt_bytes(s->rts[i]);
+    return n;
+}
 
 void storage_sealed_free(struct storage_sealed *s)
 {
@@ -1257,5 +1273,15 @@ struct storage_snapshot *storage_table_snapshot(struct storage_table *t)
     struct st_version *v = current(t);
     struct storage_snapshot *s = st_snapshot_build(v);
     st_version_unref(v);
+    /* Segments that could not be opened at all leave their chunks out too. */
+    pthread_mutex_lock(&t->corrupt_lock);
+    for (size_t i = 0; s && i < t->ncorrupt; i++) {
+        if (!st_snapshot_add_missing(s, t->corrupt[i].name, t->corrupt[i].chunk_start,
+                                     t->corrupt[i].chunk_end, t->corrupt[i].msg)) {
+            storage_snapshot_free(s);
+            s = NULL;
+        }
+    }
+    pthread_mutex_unlock(&t->corrupt_lock);
     return s;
 }

@@ -751,6 +751,33 @@ int util_remove_tree(const char *path, struct lerr *err)
     return rc != 0 ? err->code : 0;
 }
 
+static int private_changed;
+static const char *private_root;
+
+static int private_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (strcmp(path, private_root) == 0 || flag == FTW_SL || !(st->st_mode & 077))
+        return 0;
+    if (chmod(path, st->st_mode & 07700) == 0)
+        private_changed++;
+    return 0;
+}
+
+int util_private_tree(const char *dir, struct lerr *err)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;   /* nftw has no context */
+    pthread_mutex_lock(&mu);
+    private_changed = 0;
+    private_root = dir;
+    int rc = nftw(dir, private_entry, 16, FTW_PHYS);
+    int n = private_changed;
+    pthread_mutex_unlock(&mu);
+    if (rc != 0)
+        return lerr_set(err, LERR_IO, "cannot walk %s: %s", dir, strerror(errno)), -1;
+    return n;
+}
+
 static int fsync_dir_of(const char *path)
 {
     char tmp[4096];

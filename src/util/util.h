@@ -190,6 +190,13 @@ int util_mkdirs(const char *path, int mode, struct lerr *err);
  * a file or directory name (tables, connections, files) goes through this.
  */
 bool util_name_is_path_safe(const char *name);
+/*
+ * Takes group and other permissions off everything under `dir` (not dir
+ * itself; symlinks not followed): data written by an older version, or
+ * with another umask, becomes private. Returns how many entries changed, or
+ * -1 with err set.
+ */
+int util_private_tree(const char *dir, struct lerr *err);
 /* rm -rf of a directory tree (without following symlinks); a missing path is
  * fine. 0 or LERR_IO naming the first entry that could not be removed. */
 int util_remove_tree(const char *path, struct lerr *err);

@@ -44,6 +44,9 @@ def wait_port(port, timeout=10.0):
     return False
 
 
+SANITIZER_MARKS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
 # Servers that ended badly (a non-zero exit after SIGTERM: e.g. a sanitizer report);
 # Checks.done() counts each as a failure, so no test can pass over a crashed server.
 SERVER_FAILURES = []
@@ -117,6 +120,7 @@ class Server:
         self.port = None
         self.key = None
         self.log_path = os.path.join(self.data_dir, "server.log")
+        self.log_checked = 0
 
     def start(self):
         self.port = free_port()
@@ -156,9 +160,18 @@ class Server:
             rc = self.proc.wait()
         self.proc = None
         self.log.close()
+        text = self.log_text()
         if sig == signal.SIGTERM and rc != 0:
-            tail = self.log_text()[-3000:]
-            SERVER_FAILURES.append(f"exit code {rc} after SIGTERM; log tail:\n{tail}")
+            SERVER_FAILURES.append(f"exit code {rc} after SIGTERM; log tail:\n{text[-3000:]}")
+        # A sanitizer report fails the run even when the server was then killed (kill -9
+        # loses the exit code, not the report in the log).
+        for mark in SANITIZER_MARKS:
+            at = text.find(mark, self.log_checked)
+            if at >= 0:
+                SERVER_FAILURES.append(f"sanitizer report in {self.log_path}:\n"
+                                       f"{text[at:at + 4000]}")
+                break
+        self.log_checked = len(text)
         return rc, time.time() - t0
 
     def kill9(self):

@@ -166,7 +166,7 @@ finally:
 
 # push-log files go once every job reading them has checkpointed past them
 # (small files, frequent persists and trims, through the server's tuning knobs)
-env = {"LODESTAR_PUSH_SEGMENT_BYTES": "65536", "LODESTAR_PERSIST_MAX_AGE_MS": "300",
+env = {"LODESTAR_PUSH_SEGMENT_BYTES": "16384", "LODESTAR_PERSIST_MAX_AGE_MS": "300",
        "LODESTAR_PUSH_TRIM_MS": "200", "LODESTAR_COMPACT_MS": "6000"}
 with Server(env=env) as s2:
     s2.req("POST", "/v2/connections", {"type": "push_streaming", "name": "web"})
@@ -174,7 +174,12 @@ with Server(env=env) as s2:
     logdir = os.path.join(s2.data_dir, "push", "web")
     max_files = max_segs = 0
     for k in range(3):   # apart, so that each lands in its own persist (and segment)
-        s2.req("POST", "/v1/events/web", raw_body="\n".join(events(k * 500, 500)) + "\n")
+        # three requests back to back: a request goes whole into one file, so these
+        # (about 24 KB each) are three files before any checkpoint passes them
+        for j in range(3):
+            first = k * 500 + j * 167
+            s2.req("POST", "/v1/events/web",
+                   raw_body="\n".join(events(first, min(167, k * 500 + 500 - first))) + "\n")
         max_files = max(max_files, len(glob.glob(os.path.join(logdir, "*.log"))))
         st = wait_for(lambda: (lambda x: x if x["segmentCount"] > k else None)(
             s2.req("GET", "/v2/tables/pushed").json["status"]), timeout=5)

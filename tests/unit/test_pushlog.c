@@ -1,8 +1,15 @@
 /*
  * test_pushlog.c — the push log (src/source/pushlog.c) and the push source
  * (src/source/push.c): round trips, dense offsets, concurrent appenders with
- * a concurrent reader, reopen, torn and corrupt tails, trim, trimmed
- * offsets, the record cap, and the log read through the source interface.
+ * a concurrent reader, reopen, trim, trimmed offsets, the record cap, and
+ * the log read through the source interface. Damage: a torn tail is cut
+ * (back to the last complete append), damage inside is skipped and reported
+ * with exact offsets and bytes and never cuts good records (a flip in a
+ * payload, in a length, offset or checksum field, across two records,
+ * garbage after the last frame, a payload carrying a forged frame), deleted
+ * and short segment files (first, middle, last), an append is all-or-nothing
+ * and never split across files, and logs written before the unit flag read
+ * as before.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,17 +53,81 @@ static void rm_rf(const char *dir)
     rmdir(dir);
 }
 
-static int count_segments(const char *dir)
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The base offsets of the segment files in dir, sorted; returns how many. */
+static int list_bases(const char *dir, long long *out, int cap)
 {
     DIR *d = opendir(dir);
     int n = 0;
     struct dirent *de;
     while (d && (de = readdir(d)))
-        if (strstr(de->d_name, ".log"))
-            n++;
+        if (strlen(de->d_name) == 24 && strstr(de->d_name, ".log") && n < cap)
+            out[n++] = atoll(de->d_name);
     if (d)
         closedir(d);
+    qsort(out, (size_t)n, sizeof *out, cmp_ll);
     return n;
+}
+
+static int count_segments(const char *dir)
+{
+    long long b[4096];
+    return list_bases(dir, b, 4096);
+}
+
+static void seg_file(const char *dir, long long base, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%020lld.log", dir, base);
+}
+
+static off_t file_size(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            break;
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+}
+
+/* Copies every segment file of one log directory into a new one. */
+static void copy_log(const char *from, const char *to)
+{
+    mkdir(to, 0755);
+    long long b[4096];
+    int n = list_bases(from, b, 4096);
+    for (int i = 0; i < n; i++) {
+        char p1[400], p2[400];
+        seg_file(from, b[i], p1, sizeof p1);
+        seg_file(to, b[i], p2, sizeof p2);
+        copy_file(p1, p2);
+    }
+}
+
+/* XORs the byte at `at` of a file with x. */
+static void flip(const char *path, off_t at, unsigned char x)
+{
+    int fd = open(path, O_RDWR);
+    unsigned char ch = 0;
+    CHECK_EQ_INT(pread(fd, &ch, 1, at), 1);
+    ch ^= x;
+    CHECK_EQ_INT(pwrite(fd, &ch, 1, at), 1);
+    close(fd);
 }
 
 /* Record i's deterministic payload: length 0..max-1, bytes from i. */
@@ -68,15 +139,18 @@ static size_t make_payload(int64_t i, char *buf, size_t max)
     return len;
 }
 
-static int append_range(struct pushlog *log, int64_t from, int64_t to, size_t maxlen)
+/* Appends records from..to-1, per_call of them in each pushlog_append (one
+ * unit each). Each call is an fdatasync, which can take milliseconds on a
+ * busy disk. */
+static int append_units(struct pushlog *log, int64_t from, int64_t to, size_t maxlen, int per_call)
 {
-    /* 512 records per call: each call is an fdatasync, which can take
-     * milliseconds on a busy disk. */
     static char bufs[512][2048];
     static struct pushlog_entry e[512];
+    if (per_call > 512)
+        per_call = 512;
     for (int64_t i = from; i < to;) {
         int k = 0;
-        for (; k < 512 && i < to; k++, i++) {
+        for (; k < per_call && i < to; k++, i++) {
             e[k].len = make_payload(i, bufs[k], maxlen);
             e[k].p = bufs[k];
             e[k].ts_ms = 1700000000000 + i;
@@ -97,6 +171,11 @@ static int append_range(struct pushlog *log, int64_t from, int64_t to, size_t ma
     return 0;
 }
 
+static int append_range(struct pushlog *log, int64_t from, int64_t to, size_t maxlen)
+{
+    return append_units(log, from, to, maxlen, 512);
+}
+
 /* Reads [from, to) and checks every record; returns the number that matched. */
 static int64_t verify_range(struct pushlog *log, int64_t from, int64_t to, size_t maxlen)
 {
@@ -115,6 +194,11 @@ static int64_t verify_range(struct pushlog *log, int64_t from, int64_t to, size_
             fprintf(stderr, "read at %lld: %s\n", (long long)next, err.msg);
             break;
         }
+        if (b.has_skip) {
+            fprintf(stderr, "read at %lld: skipped %lld..%lld: %s\n", (long long)next,
+                    (long long)b.skip.from, (long long)b.skip.to, b.skip.why);
+            break;
+        }
         if (b.n == 0)
             break;
         for (size_t i = 0; i < b.n; i++, next++) {
@@ -126,6 +210,111 @@ static int64_t verify_range(struct pushlog *log, int64_t from, int64_t to, size_
     }
     pushlog_cursor_close(c);
     return ok;
+}
+
+/* ---- reading everything, skips included ---------------------------------- */
+
+#define RO_MAX 4096
+struct readout {
+    long long offs[RO_MAX];   /* offsets of the records returned, in order */
+    int n;
+    int bad;                  /* records whose bytes or timestamp are wrong, or out of order */
+    struct pushlog_skip skips[16];
+    int nskips;
+    int rounds;               /* reads made; capped, so a cursor that loops is caught */
+    int rc;
+    char err[256];
+};
+
+/* Reads from `from` until a read brings nothing (at most 10000 reads). */
+static void read_all(struct pushlog *log, int64_t from, size_t maxlen, struct readout *r)
+{
+    memset(r, 0, sizeof *r);
+    struct pushlog_cursor *c;
+    struct lerr err;
+    lerr_init(&err);
+    if ((r->rc = pushlog_cursor_open(log, from, &c, &err)) != 0) {
+        snprintf(r->err, sizeof r->err, "%s", err.msg);
+        return;
+    }
+    char want[2048];
+    long long last = -1;
+    for (r->rounds = 0; r->rounds < 10000; r->rounds++) {
+        struct pushlog_batch b;
+        int64_t at = pushlog_cursor_offset(c);
+        if ((r->rc = pushlog_cursor_read(c, 7, 0, &b, &err)) != 0) {
+            snprintf(r->err, sizeof r->err, "%s", err.msg);
+            break;
+        }
+        if (b.has_skip) {
+            if (r->nskips < 16)
+                r->skips[r->nskips] = b.skip;
+            r->nskips++;
+            if (b.skip.from != at || b.skip.to <= b.skip.from ||
+                (b.n && b.recs[0].offset < b.skip.to))
+                r->bad++;
+        }
+        if (b.n == 0 && !b.has_skip)
+            break;
+        for (size_t i = 0; i < b.n; i++) {
+            long long o = b.recs[i].offset;
+            size_t wl = make_payload(o, want, maxlen);
+            if (o <= last || b.recs[i].len != wl || memcmp(b.recs[i].p, want, wl) != 0 ||
+                b.recs[i].ts_ms != 1700000000000 + o)
+                r->bad++;
+            last = o;
+            if (r->n < RO_MAX)
+                r->offs[r->n++] = o;
+        }
+    }
+    pushlog_cursor_close(c);
+}
+
+struct want_skip {
+    long long from, to;
+    int corrupt;
+    const char *has[3];   /* texts the reason must contain */
+};
+
+/*
+ * Checks a readout against [from, end) minus the expected skips: every
+ * other record exactly once, in order, intact; the skips exactly as given;
+ * and the reader finished.
+ */
+static void check_readout(const struct readout *r, long long from, long long end,
+                          const struct want_skip *ws, int nws, const char *what)
+{
+    CHECK_MSG(r->rc == 0, "%s: read error %d: %s", what, r->rc, r->err);
+    CHECK_MSG(r->rounds < 10000, "%s: the reader never finished", what);
+    CHECK_MSG(r->bad == 0, "%s: %d bad records or skips", what, r->bad);
+    int k = 0, missing = 0, extra = 0;
+    for (long long o = from; o < end; o++) {
+        bool skipped = false;
+        for (int i = 0; i < nws; i++)
+            skipped |= o >= ws[i].from && o < ws[i].to;
+        if (skipped)
+            continue;
+        if (k < r->n && r->offs[k] == o)
+            k++;
+        else
+            missing++;
+    }
+    extra = r->n - k;
+    CHECK_MSG(missing == 0 && extra == 0, "%s: %d records missing, %d unexpected (%d read)", what,
+              missing, extra, r->n);
+    CHECK_MSG(r->nskips == nws, "%s: %d skips, want %d (first: %lld..%lld %s)", what, r->nskips,
+              nws, r->nskips ? (long long)r->skips[0].from : -1LL,
+              r->nskips ? (long long)r->skips[0].to : -1LL, r->nskips ? r->skips[0].why : "");
+    for (int i = 0; i < nws && i < r->nskips && i < 16; i++) {
+        const struct pushlog_skip *s = &r->skips[i];
+        CHECK_MSG(s->from == ws[i].from && s->to == ws[i].to && s->corrupt == (ws[i].corrupt != 0),
+                  "%s: skip %d is %lld..%lld corrupt=%d, want %lld..%lld corrupt=%d (%s)", what, i,
+                  (long long)s->from, (long long)s->to, s->corrupt, ws[i].from, ws[i].to,
+                  ws[i].corrupt, s->why);
+        for (int t = 0; t < 3 && ws[i].has[t]; t++)
+            CHECK_MSG(strstr(s->why, ws[i].has[t]) != NULL, "%s: skip %d reason lacks '%s': %s",
+                      what, i, ws[i].has[t], s->why);
+    }
 }
 
 static void test_crc32c(void)
@@ -158,7 +347,7 @@ static void test_round_trip(void)
     CHECK_EQ_INT(pushlog_start_offset(log), 0);
     CHECK_EQ_INT(pushlog_end_offset(log), 0);
     const int64_t N = 20000;
-    CHECK_EQ_INT(append_range(log, 0, N, 2000), 0);
+    CHECK_EQ_INT(append_units(log, 0, N, 2000, 100), 0);
     CHECK_EQ_INT(pushlog_end_offset(log), N);
     CHECK_EQ_INT(verify_range(log, 0, N, 2000), N);
     CHECK_EQ_INT(verify_range(log, 12345, N, 2000), N - 12345);   /* seek inside a segment */
@@ -174,6 +363,7 @@ static void test_round_trip(void)
     CHECK_EQ_INT(pushlog_cursor_read(c, 100, 0, &b, &err), 0);
     CHECK_EQ_INT(b.n, 3);
     CHECK_EQ_INT(b.recs[0].offset, N);
+    CHECK(!b.has_skip);
     pushlog_cursor_close(c);
 
     /* offsets past the end are refused with the range in the message */
@@ -415,161 +605,693 @@ static void test_wait(void)
     rm_rf(dir);
 }
 
-/* ---- torn and corrupt tails ---------------------------------------------- */
+/* ---- torn tails and damage inside ---------------------------------------- */
 
-static off_t file_size(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 ? st.st_size : -1;
-}
+/* One frame as a test sees it in a file. */
+struct tframe {
+    long long off;
+    off_t start, end;
+    unsigned lenf;
+};
 
-/* A log of n records of 100 bytes in one segment; returns its file's path. */
-static void build_small(const char *dir, int64_t n, char *seg, size_t cap)
+/* Walks a segment file's frames by their lengths (no checks); returns how many. */
+static int file_frames(const char *path, struct tframe *out, int cap)
 {
-    struct pushlog *log;
-    struct lerr err;
-    lerr_init(&err);
-    if (pushlog_open(dir, NULL, &log, &err) == 0) {
-        append_range(log, 0, n, 101);
-        pushlog_close(log);
+    FILE *f = fopen(path, "rb");
+    int n = 0;
+    off_t pos = 0;
+    unsigned char h[24];
+    while (f && n < cap && fread(h, 1, 24, f) == 24) {
+        unsigned lenf = (unsigned)h[0] | (unsigned)h[1] << 8 | (unsigned)h[2] << 16 |
+                        (unsigned)h[3] << 24;
+        long long off = 0;
+        for (int i = 7; i >= 0; i--)
+            off = off << 8 | h[8 + i];
+        off_t end = pos + 24 + (off_t)(lenf & 0x7fffffffu);
+        out[n++] = (struct tframe){off, pos, end, lenf};
+        if (fseeko(f, end, SEEK_SET) != 0)
+            break;
+        pos = end;
     }
-    snprintf(seg, cap, "%s/%020d.log", dir, 0);
+    if (f)
+        fclose(f);
+    return n;
 }
 
-/* Reopens after damage and checks: end == want_end, content intact, appends continue. */
-static void check_recovered(const char *dir, int64_t want_end, const char *what)
+/* A frame as the log writes it (lenf without the unit bit is the old format). */
+static size_t encode_frame(unsigned char *out, unsigned lenf, long long off, long long ts,
+                           const void *p)
+{
+    size_t len = lenf & 0x7fffffffu;
+    unsigned char b[12];
+    for (int i = 0; i < 4; i++)
+        out[i] = b[i] = (unsigned char)(lenf >> (8 * i));
+    for (int i = 0; i < 8; i++) {
+        out[8 + i] = (unsigned char)((unsigned long long)off >> (8 * i));
+        out[16 + i] = b[4 + i] = (unsigned char)((unsigned long long)ts >> (8 * i));
+    }
+    memcpy(out + 24, p, len);
+    uint32_t crc = util_crc32c(util_crc32c(util_crc32c(0, b, 12), p, len), out + 8, 8);
+    for (int i = 0; i < 4; i++)
+        out[4 + i] = (unsigned char)(crc >> (8 * i));
+    return 24 + len;
+}
+
+#define SMALL_N 50
+static char g_small[300];             /* SMALL_N one-record appends, built once */
+static off_t g_ends[SMALL_N + 1];     /* record i's frame is bytes g_ends[i]..g_ends[i + 1] */
+
+/* A copy of the small log in a new directory; seg gets its file's path. */
+static void build_small(char *dir, size_t dcap, char *seg, size_t cap)
+{
+    if (!g_small[0]) {
+        new_dir(g_small, sizeof g_small);
+        struct pushlog *log;
+        struct lerr err;
+        lerr_init(&err);
+        if (pushlog_open(g_small, NULL, &log, &err) == 0) {
+            CHECK_EQ_INT(append_units(log, 0, SMALL_N, 101, 1), 0);
+            pushlog_close(log);
+        }
+        char tmp[200];
+        for (int64_t i = 0; i < SMALL_N; i++)
+            g_ends[i + 1] = g_ends[i] + 24 + (off_t)make_payload(i, tmp, 101);
+    }
+    new_dir(dir, dcap);
+    copy_log(g_small, dir);
+    seg_file(dir, 0, seg, cap);
+}
+
+/*
+ * Reopens after damage and checks: end == want_end; every record but the
+ * skipped ones intact, the skips reported exactly; appends continue; and
+ * the same after another reopen (damage stays reported, nothing is cut).
+ */
+static void check_recovered(const char *dir, const struct pushlog_opts *o, int64_t want_end,
+                            const struct want_skip *ws, int nws, const char *what)
 {
     struct pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    if (pushlog_open(dir, NULL, &log, &err) != 0) {
+    if (pushlog_open(dir, o, &log, &err) != 0) {
         CHECK_MSG(0, "%s: reopen: %s", what, err.msg);
         return;
     }
     CHECK_MSG(pushlog_end_offset(log) == want_end, "%s: end %lld, want %lld", what,
               (long long)pushlog_end_offset(log), (long long)want_end);
-    CHECK_MSG(verify_range(log, 0, want_end, 101) == want_end, "%s: content", what);
-    CHECK_MSG(append_range(log, want_end, want_end + 5, 101) == 0, "%s: append", what);
-    CHECK_MSG(verify_range(log, 0, want_end + 5, 101) == want_end + 5, "%s: content after", what);
+    static struct readout r;
+    read_all(log, SOURCE_OFFSET_EARLIEST, 101, &r);
+    long long start = pushlog_start_offset(log);
+    check_readout(&r, start, want_end, ws, nws, what);
+    CHECK_MSG(append_units(log, want_end, want_end + 5, 101, 1) == 0, "%s: append", what);
+    read_all(log, SOURCE_OFFSET_EARLIEST, 101, &r);
+    check_readout(&r, start, want_end + 5, ws, nws, what);
     pushlog_close(log);
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);   /* and it stays good */
+    CHECK_EQ_INT(pushlog_open(dir, o, &log, &err), 0);   /* and it stays that way */
     if (log) {
         CHECK_EQ_INT(pushlog_end_offset(log), want_end + 5);
+        read_all(log, SOURCE_OFFSET_EARLIEST, 101, &r);
+        check_readout(&r, start, want_end + 5, ws, nws, what);
         pushlog_close(log);
     }
 }
 
+/* The bytes text a skip's reason carries for frames i..j-1 of the small log. */
+static const char *bytes_of(int i, int j)
+{
+    static char b[8][64];
+    static int k;
+    char *p = b[k++ % 8];
+    snprintf(p, 64, "bytes %lld..%lld", (long long)g_ends[i], (long long)g_ends[j] - 1);
+    return p;
+}
+
 static void test_torn_tail(void)
 {
-    const int64_t N = 50;
+    const int64_t N = SMALL_N;
     char dir[300], seg[400];
-    /* Frame sizes: payload of record i is make_payload(i, .., 101) bytes + 24. */
-    off_t ends[51];
-    ends[0] = 0;
     char tmp[200];
-    for (int64_t i = 0; i < N; i++)
-        ends[i + 1] = ends[i] + 24 + (off_t)make_payload(i, tmp, 101);
+    build_small(dir, sizeof dir, seg, sizeof seg);   /* builds the template */
+    rm_rf(dir);
 
-    /* Cut the file at every byte of the last two frames and a few elsewhere. */
+    /* Cut the file at every byte of the last two frames and a few elsewhere:
+     * each record is its own unit, so whole frames before the cut stay. */
     off_t cuts[64];
     int ncuts = 0;
-    for (off_t x = ends[N - 2]; x < ends[N] && ncuts < 24; x += (ends[N] - ends[N - 2]) / 21 + 1)
+    for (off_t x = g_ends[N - 2]; x < g_ends[N] && ncuts < 24;
+         x += (g_ends[N] - g_ends[N - 2]) / 21 + 1)
         cuts[ncuts++] = x;
-    cuts[ncuts++] = ends[N - 1] + 1;    /* one byte into the last header */
-    cuts[ncuts++] = ends[N - 1] + 23;   /* header whole, no payload */
-    cuts[ncuts++] = ends[10] + 5;
+    cuts[ncuts++] = g_ends[N - 1] + 1;    /* one byte into the last header */
+    cuts[ncuts++] = g_ends[N - 1] + 23;   /* header whole, no payload */
+    cuts[ncuts++] = g_ends[10] + 5;
     cuts[ncuts++] = 3;
     for (int k = 0; k < ncuts; k++) {
-        new_dir(dir, sizeof dir);
-        build_small(dir, N, seg, sizeof seg);
-        CHECK_EQ_INT(file_size(seg), ends[N]);
+        build_small(dir, sizeof dir, seg, sizeof seg);
+        CHECK_EQ_INT(file_size(seg), g_ends[N]);
         if (truncate(seg, cuts[k]) != 0)
             CHECK(0);
         int64_t want = 0;
-        while (want < N && ends[want + 1] <= cuts[k])
+        while (want < N && g_ends[want + 1] <= cuts[k])
             want++;
         char what[64];
         snprintf(what, sizeof what, "cut at byte %lld", (long long)cuts[k]);
-        check_recovered(dir, want, what);
+        check_recovered(dir, NULL, want, NULL, 0, what);
         rm_rf(dir);
     }
 
-    /* Garbage after the last record. */
-    new_dir(dir, sizeof dir);
-    build_small(dir, N, seg, sizeof seg);
-    int fd = open(seg, O_WRONLY | O_APPEND);
-    char junk[300];
-    for (size_t i = 0; i < sizeof junk; i++)
-        junk[i] = (char)(i * 37 + 11);
-    CHECK_EQ_INT(write(fd, junk, sizeof junk), (long)sizeof junk);
-    close(fd);
-    check_recovered(dir, N, "garbage tail");
-    rm_rf(dir);
-
-    /* Zeros after the last record (a preallocated or half-flushed page). */
-    new_dir(dir, sizeof dir);
-    build_small(dir, N, seg, sizeof seg);
-    fd = open(seg, O_WRONLY | O_APPEND);
-    memset(junk, 0, sizeof junk);
-    CHECK_EQ_INT(write(fd, junk, sizeof junk), (long)sizeof junk);
-    close(fd);
-    check_recovered(dir, N, "zero tail");
-    rm_rf(dir);
-
-    /* A flipped CRC byte in the last record, then in a payload byte of record 40. */
-    struct { off_t at; int64_t want; const char *what; } flips[] = {
-        {ends[N - 1] + 5, N - 1, "flipped crc of the last record"},
-        {ends[40] + 24, 40, "flipped payload byte of record 40"},
-        {ends[45] + 9, 45, "flipped offset byte of record 45"},
-        {ends[30] + 1, 30, "flipped length byte of record 30"},
-    };
-    for (size_t k = 0; k < LS_ARRAY_LEN(flips); k++) {
-        new_dir(dir, sizeof dir);
-        build_small(dir, N, seg, sizeof seg);
-        fd = open(seg, O_RDWR);
-        unsigned char ch;
-        CHECK_EQ_INT(pread(fd, &ch, 1, flips[k].at), 1);
-        ch ^= 0x5a;
-        CHECK_EQ_INT(pwrite(fd, &ch, 1, flips[k].at), 1);
+    /* Garbage after the last record, and zeros (a half-flushed page): cut. */
+    for (int z = 0; z < 2; z++) {
+        build_small(dir, sizeof dir, seg, sizeof seg);
+        int fd = open(seg, O_WRONLY | O_APPEND);
+        char junk[300];
+        for (size_t i = 0; i < sizeof junk; i++)
+            junk[i] = z ? 0 : (char)(i * 37 + 11);
+        CHECK_EQ_INT(write(fd, junk, sizeof junk), (long)sizeof junk);
         close(fd);
-        check_recovered(dir, flips[k].want, flips[k].what);
+        check_recovered(dir, NULL, N, NULL, 0, z ? "zero tail" : "garbage tail");
+        off_t want = g_ends[N];   /* the junk is gone; the 5 records appended follow */
+        for (int64_t i = N; i < N + 5; i++)
+            want += 24 + (off_t)make_payload(i, tmp, 101);
+        CHECK_EQ_INT(file_size(seg), want);
         rm_rf(dir);
     }
 }
 
-/* Damage in a sealed segment is not cut: the reader reports it. */
-static void test_corrupt_sealed(void)
+/* Damage inside the log: only the damaged records are skipped, and said so. */
+static void test_damage_inside(void)
+{
+    const int64_t N = SMALL_N;
+    char dir[300], seg[400];
+    const char *file = "00000000000000000000.log";
+    build_small(dir, sizeof dir, seg, sizeof seg);
+    rm_rf(dir);
+    struct {
+        off_t at, at2;        /* bytes flipped (at2 -1: one byte) */
+        unsigned char x;      /* with this mask */
+        int64_t end;
+        int from, to;         /* the skip; from == to: none */
+        bool garbage;         /* then garbage appended too */
+        const char *what;
+    } cases[] = {
+        {g_ends[40] + 24, -1, 0x5a, N, 40, 41, false, "payload byte of record 40"},
+        {g_ends[40] + 26, g_ends[40] + 27, 0x5a, N, 40, 41, false, "two payload bytes of record 40"},
+        {g_ends[45] + 9, -1, 0x5a, N, 45, 46, false, "offset byte of record 45"},
+        {g_ends[30] + 1, -1, 0x5a, N, 30, 31, false, "length byte of record 30"},
+        {g_ends[30] + 3, -1, 0x80, N, 30, 31, false, "the unit bit of record 30"},
+        {g_ends[0], -1, 0x5a, N, 0, 1, false, "length byte of the first record"},
+        {g_ends[0] + 5, -1, 0x5a, N, 0, 1, false, "checksum byte of the first record"},
+        {g_ends[1] + 17, -1, 0x5a, N, 1, 2, false, "timestamp byte of record 1"},
+        {g_ends[21] - 1, g_ends[21], 0x5a, N, 20, 22, false, "two bytes across records 20 and 21"},
+        {g_ends[25] + 30, -1, 0x5a, N, 25, 26, true, "record 25, and garbage after the last record"},
+        /* The last record has no good frame after it: that is a torn tail. */
+        {g_ends[N - 1] + 5, -1, 0x5a, N - 1, 0, 0, false, "checksum of the last record"},
+    };
+    for (size_t k = 0; k < LS_ARRAY_LEN(cases); k++) {
+        build_small(dir, sizeof dir, seg, sizeof seg);
+        flip(seg, cases[k].at, cases[k].x);
+        if (cases[k].at2 >= 0)
+            flip(seg, cases[k].at2, 0x21);
+        if (cases[k].garbage) {
+            int fd = open(seg, O_WRONLY | O_APPEND);
+            char junk[500];
+            for (size_t i = 0; i < sizeof junk; i++)
+                junk[i] = (char)(i * 53 + 3);
+            CHECK_EQ_INT(write(fd, junk, sizeof junk), (long)sizeof junk);
+            close(fd);
+        }
+        struct want_skip ws = {cases[k].from, cases[k].to, 1,
+                               {file, bytes_of(cases[k].from, cases[k].to), "push log log"}};
+        check_recovered(dir, NULL, cases[k].end, &ws, cases[k].from < cases[k].to,
+                        cases[k].what);
+        /* Nothing before the damage was cut, and the file keeps every good frame. */
+        if (cases[k].from < cases[k].to)
+            CHECK_MSG(file_size(seg) > g_ends[N], "%s: file size %lld", cases[k].what,
+                      (long long)file_size(seg));
+
+        /* A reader starting inside the damage hears of it first; one after it does not. */
+        if (cases[k].from < cases[k].to) {
+            struct pushlog *log;
+            struct lerr err;
+            lerr_init(&err);
+            CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
+            struct pushlog_cursor *c;
+            CHECK_EQ_INT(pushlog_cursor_open(log, cases[k].to - 1, &c, &err), 0);
+            CHECK_EQ_INT(pushlog_cursor_offset(c), cases[k].to - 1);
+            struct pushlog_batch b;
+            CHECK_EQ_INT(pushlog_cursor_read(c, 3, 0, &b, &err), 0);
+            CHECK(b.has_skip);
+            CHECK_EQ_INT(b.has_skip ? b.skip.from : -1, cases[k].to - 1);
+            CHECK_EQ_INT(b.has_skip ? b.skip.to : -1, cases[k].to);
+            CHECK_EQ_INT(b.n ? b.recs[0].offset : -1, cases[k].to);
+            CHECK_EQ_INT(pushlog_cursor_seek(c, cases[k].to, &err), 0);
+            CHECK_EQ_INT(pushlog_cursor_read(c, 3, 0, &b, &err), 0);
+            CHECK(!b.has_skip);
+            CHECK_EQ_INT(b.n ? b.recs[0].offset : -1, cases[k].to);
+            pushlog_cursor_close(c);
+            pushlog_close(log);
+        }
+        rm_rf(dir);
+    }
+}
+
+/* A zeroed range inside the log (a lost page): the records in it are skipped, the rest kept. */
+static void test_zeroed_range(void)
+{
+    char dir[300], seg[400];
+    build_small(dir, sizeof dir, seg, sizeof seg);
+    int fd = open(seg, O_WRONLY);
+    char zeros[4096] = {0};
+    off_t from = g_ends[10] + 7, to = g_ends[20] - 3;   /* from inside 10 to inside 19 */
+    CHECK_EQ_INT(pwrite(fd, zeros, (size_t)(to - from), from), to - from);
+    close(fd);
+    struct want_skip ws = {10, 20, 1, {bytes_of(10, 20), NULL, NULL}};
+    check_recovered(dir, NULL, SMALL_N, &ws, 1, "zeroed range");
+    rm_rf(dir);
+    /* ... and at the very start, where zero offsets are plausible ones. */
+    build_small(dir, sizeof dir, seg, sizeof seg);
+    fd = open(seg, O_WRONLY);
+    CHECK_EQ_INT(pwrite(fd, zeros, (size_t)g_ends[5], 0), g_ends[5]);
+    close(fd);
+    ws = (struct want_skip){0, 5, 1, {bytes_of(0, 5), NULL, NULL}};
+    check_recovered(dir, NULL, SMALL_N, &ws, 1, "zeroed start");
+    rm_rf(dir);
+}
+
+/*
+ * An event whose bytes hold a well-formed frame claiming the next offset:
+ * when damage hits that event, the search for the next good frame must not
+ * take the forged one (it would hide the genuine record after it).
+ */
+static void test_forged_frame(void)
+{
+    char dir[300], seg[400];
+    new_dir(dir, sizeof dir);
+    struct pushlog *log;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
+    off_t starts[11] = {0};
+    for (int i = 0; i < 10; i++) {
+        unsigned char p[200];
+        size_t len = (size_t)snprintf((char *)p, sizeof p, "event-%d:", i);
+        if (i == 5)   /* a frame for offset 6 ending where record 5 ends */
+            len += encode_frame(p + len, 6, 6, 1700000000006, "FORGED");
+        struct pushlog_entry e = {p, len, 1700000000000 + i};
+        CHECK_EQ_INT(pushlog_append(log, &e, 1, NULL, &err), 0);
+        starts[i + 1] = starts[i] + 24 + (off_t)len;
+    }
+    pushlog_close(log);
+    seg_file(dir, 0, seg, sizeof seg);
+    flip(seg, starts[5] + 5, 0x44);   /* record 5's checksum */
+    lerr_init(&err);
+    CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
+    CHECK_EQ_INT(pushlog_end_offset(log), 10);
+    struct pushlog_cursor *c;
+    CHECK_EQ_INT(pushlog_cursor_open(log, 0, &c, &err), 0);
+    int got = 0, forged = 0, wrong = 0, skips = 0;
+    for (int round = 0; round < 100; round++) {
+        struct pushlog_batch b;
+        CHECK_EQ_INT(pushlog_cursor_read(c, 100, 0, &b, &err), 0);
+        if (b.has_skip) {
+            skips++;
+            CHECK_EQ_INT(b.skip.from, 5);
+            CHECK_EQ_INT(b.skip.to, 6);
+            CHECK(b.skip.corrupt);
+        }
+        if (!b.n && !b.has_skip)
+            break;
+        for (size_t i = 0; i < b.n; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "event-%lld:", (long long)b.recs[i].offset);
+            forged += b.recs[i].len == 6 && memcmp(b.recs[i].p, "FORGED", 6) == 0;
+            wrong += b.recs[i].len != strlen(want) || memcmp(b.recs[i].p, want, strlen(want));
+            got++;
+        }
+    }
+    CHECK_EQ_INT(got, 9);
+    CHECK_EQ_INT(skips, 1);
+    CHECK_EQ_INT(forged, 0);
+    CHECK_EQ_INT(wrong, 0);
+    pushlog_cursor_close(c);
+    pushlog_close(log);
+    rm_rf(dir);
+}
+
+/* ---- units: one append, all or nothing ----------------------------------- */
+
+static void test_unit_torn(void)
+{
+    /* Three appends of 10 records: 0-9, 10-19, 20-29, in one file. */
+    char tmpl[300], dir[300], seg[400];
+    new_dir(tmpl, sizeof tmpl);
+    struct pushlog *log;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(pushlog_open(tmpl, NULL, &log, &err), 0);
+    CHECK_EQ_INT(append_units(log, 0, 30, 101, 10), 0);
+    pushlog_close(log);
+    struct tframe f[40];
+    seg_file(tmpl, 0, seg, sizeof seg);
+    CHECK_EQ_INT(file_frames(seg, f, 40), 30);
+    /* Every frame of a unit but its last says more follow. */
+    int flags_ok = 0;
+    for (int i = 0; i < 30; i++)
+        flags_ok += ((f[i].lenf & 0x80000000u) != 0) == (i % 10 != 9);
+    CHECK_EQ_INT(flags_ok, 30);
+    struct {
+        off_t cut;
+        int64_t want;
+    } cases[] = {
+        {f[15].start, 10},       /* half of the second append's frames */
+        {f[15].start + 7, 10},   /* ... and a frame cut short */
+        {f[19].start, 10},       /* all but its last frame */
+        {f[19].end - 1, 10},     /* its last frame one byte short */
+        {f[10].start + 3, 10},
+        {f[20].start, 20},       /* the second append whole */
+        {f[29].start, 20},
+        {f[21].start + 30, 20},
+        {f[9].end - 2, 0},       /* the first append torn: nothing */
+    };
+    for (size_t k = 0; k < LS_ARRAY_LEN(cases); k++) {
+        new_dir(dir, sizeof dir);
+        copy_log(tmpl, dir);
+        seg_file(dir, 0, seg, sizeof seg);
+        CHECK_EQ_INT(truncate(seg, cases[k].cut), 0);
+        char what[64];
+        snprintf(what, sizeof what, "unit torn at byte %lld", (long long)cases[k].cut);
+        check_recovered(dir, NULL, cases[k].want, NULL, 0, what);
+        rm_rf(dir);
+    }
+    /* Damage inside an append that is otherwise whole keeps its good records. */
+    new_dir(dir, sizeof dir);
+    copy_log(tmpl, dir);
+    seg_file(dir, 0, seg, sizeof seg);
+    flip(seg, f[13].start + 26, 0x10);
+    struct want_skip ws = {13, 14, 1, {"bytes", NULL, NULL}};
+    check_recovered(dir, NULL, 30, &ws, 1, "damage inside a unit");
+    rm_rf(dir);
+    rm_rf(tmpl);
+}
+
+/* An append never spans two segment files; one larger than a segment gets a file of its own. */
+static void test_unit_segments(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
     struct pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct pushlog_opts o = {.segment_bytes = 4096};
+    struct pushlog_opts o = {.segment_bytes = 1000};
     CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(append_range(log, 0, 400, 101), 0);
+    const int sizes[] = {7, 3, 12, 1, 30, 5, 9, 2, 2, 2, 14, 6};
+    long long starts[LS_ARRAY_LEN(sizes) + 1];
+    long long at = 0;
+    for (size_t i = 0; i < LS_ARRAY_LEN(sizes); i++) {
+        starts[i] = at;
+        CHECK_EQ_INT(append_units(log, at, at + sizes[i], 101, sizes[i]), 0);
+        at += sizes[i];
+    }
+    starts[LS_ARRAY_LEN(sizes)] = at;
     pushlog_close(log);
-    char seg[400];
-    snprintf(seg, sizeof seg, "%s/%020d.log", dir, 0);
-    int fd = open(seg, O_RDWR);
-    unsigned char ch = 0;
-    CHECK_EQ_INT(pread(fd, &ch, 1, 200), 1);
-    ch ^= 1;
-    CHECK_EQ_INT(pwrite(fd, &ch, 1, 200), 1);
-    close(fd);
+    long long bases[64];
+    int nb = list_bases(dir, bases, 64);
+    CHECK_MSG(nb >= 5, "segments: %d", nb);
+    int split = 0, open_end = 0;
+    for (int i = 0; i < nb; i++) {
+        bool is_start = false;
+        for (size_t k = 0; k <= LS_ARRAY_LEN(sizes); k++)
+            is_start |= bases[i] == starts[k];
+        split += !is_start;
+        char p[400];
+        seg_file(dir, bases[i], p, sizeof p);
+        struct tframe f[64];
+        int nf = file_frames(p, f, 64);
+        open_end += nf > 0 && (f[nf - 1].lenf & 0x80000000u);
+    }
+    CHECK_MSG(split == 0, "%d segment files start inside an append", split);
+    CHECK_EQ_INT(open_end, 0);
     lerr_init(&err);
     CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(pushlog_end_offset(log), 400);
+    CHECK_EQ_INT(verify_range(log, 0, at, 101), at);
+    pushlog_close(log);
+    rm_rf(dir);
+}
+
+/* A log written before the unit bit existed: every frame its own unit. */
+static void test_old_format(void)
+{
+    char dir[300], seg[400];
+    new_dir(dir, sizeof dir);
+    mkdir(dir, 0755);
+    seg_file(dir, 0, seg, sizeof seg);
+    FILE *fp = fopen(seg, "wb");
+    off_t ends[31] = {0};
+    for (int i = 0; i < 30; i++) {
+        char p[128];
+        unsigned char fr[200];
+        size_t len = make_payload(i, p, 101);
+        size_t fl = encode_frame(fr, (unsigned)len, i, 1700000000000 + i, p);
+        CHECK_EQ_INT(fwrite(fr, 1, fl, fp), fl);
+        ends[i + 1] = ends[i] + (off_t)fl;
+    }
+    fclose(fp);
+    char dir2[300];
+    new_dir(dir2, sizeof dir2);
+    copy_log(dir, dir2);
+    check_recovered(dir, NULL, 30, NULL, 0, "old format");
+    /* torn in the middle of what was one old append: whole frames stay */
+    char seg2[400];
+    seg_file(dir2, 0, seg2, sizeof seg2);
+    CHECK_EQ_INT(truncate(seg2, ends[25] + 10), 0);
+    check_recovered(dir2, NULL, 25, NULL, 0, "old format, torn");
+    rm_rf(dir);
+    rm_rf(dir2);
+}
+
+/* ---- segment files: damaged, short, deleted ----------------------------- */
+
+#define MS_N 400
+/* A log of MS_N records in appends of 4, over files of about 4 KB. */
+static int build_multi(char *dir, size_t cap, long long *bases, int maxb)
+{
+    static char tmpl[300];
+    struct pushlog_opts o = {.segment_bytes = 4096};
+    if (!tmpl[0]) {
+        new_dir(tmpl, sizeof tmpl);
+        struct pushlog *log;
+        struct lerr err;
+        lerr_init(&err);
+        if (pushlog_open(tmpl, &o, &log, &err) == 0) {
+            CHECK_EQ_INT(append_units(log, 0, MS_N, 101, 4), 0);
+            pushlog_close(log);
+        }
+    }
+    new_dir(dir, cap);
+    copy_log(tmpl, dir);
+    return list_bases(dir, bases, maxb);
+}
+
+static void test_segment_files(void)
+{
+    struct pushlog_opts o = {.segment_bytes = 4096};
+    char dir[300], p[400], name[40];
+    long long b[64];
+    int nb = build_multi(dir, sizeof dir, b, 64);
+    CHECK_MSG(nb >= 6, "segments: %d", nb);
+    rm_rf(dir);
+    if (nb < 6)
+        return;
+
+    /* A middle file deleted: its records are missing, the rest reads on. */
+    build_multi(dir, sizeof dir, b, 64);
+    seg_file(dir, b[2], p, sizeof p);
+    CHECK_EQ_INT(unlink(p), 0);
+    snprintf(name, sizeof name, "%020lld.log", b[1]);
+    struct want_skip ws = {b[2], b[3], 0, {name, "missing", "deleted"}};
+    check_recovered(dir, &o, MS_N, &ws, 1, "middle file deleted");
+    rm_rf(dir);
+
+    /* Two adjacent middle files deleted: one skip over both. */
+    build_multi(dir, sizeof dir, b, 64);
+    seg_file(dir, b[3], p, sizeof p);
+    CHECK_EQ_INT(unlink(p), 0);
+    seg_file(dir, b[4], p, sizeof p);
+    CHECK_EQ_INT(unlink(p), 0);
+    ws = (struct want_skip){b[3], b[5], 0, {"missing", NULL, NULL}};
+    check_recovered(dir, &o, MS_N, &ws, 1, "two middle files deleted");
+    rm_rf(dir);
+
+    /* A middle file emptied. */
+    build_multi(dir, sizeof dir, b, 64);
+    seg_file(dir, b[2], p, sizeof p);
+    CHECK_EQ_INT(truncate(p, 0), 0);
+    snprintf(name, sizeof name, "%020lld.log", b[2]);
+    ws = (struct want_skip){b[2], b[3], 0, {name, "missing", NULL}};
+    check_recovered(dir, &o, MS_N, &ws, 1, "middle file emptied");
+    rm_rf(dir);
+
+    /* A middle file cut short inside a frame: the cut frame is damaged. */
+    build_multi(dir, sizeof dir, b, 64);
+    seg_file(dir, b[2], p, sizeof p);
+    struct tframe f[128];
+    int nf = file_frames(p, f, 128);
+    CHECK(nf > 4);
+    CHECK_EQ_INT(truncate(p, f[nf / 2].start + 10), 0);
+    ws = (struct want_skip){f[nf / 2].off, b[3], 1, {"cut short", NULL, NULL}};
+    check_recovered(dir, &o, MS_N, &ws, 1, "middle file cut short");
+    rm_rf(dir);
+
+    /* A flipped byte in a sealed file: one record skipped. */
+    build_multi(dir, sizeof dir, b, 64);
+    seg_file(dir, b[1], p, sizeof p);
+    nf = file_frames(p, f, 128);
+    int k = 1;
+    while (k + 1 < nf && f[k].end - f[k].start < 24 + 10)
+        k++;
+    flip(p, f[k].start + 24 + 3, 0x01);
+    char bytes[64];
+    snprintf(bytes, sizeof bytes, "bytes %lld..%lld", (long long)f[k].start,
+             (long long)f[k].end - 1);
+    snprintf(name, sizeof name, "%020lld.log", b[1]);
+    ws = (struct want_skip){f[k].off, f[k].off + 1, 1, {name, bytes, "checksum"}};
+    check_recovered(dir, &o, MS_N, &ws, 1, "flip in a sealed file");
+    rm_rf(dir);
+
+    /* The first file deleted: like a trim; a reader there hears of it. */
+    build_multi(dir, sizeof dir, b, 64);
+    seg_file(dir, b[0], p, sizeof p);
+    CHECK_EQ_INT(unlink(p), 0);
+    check_recovered(dir, &o, MS_N, NULL, 0, "first file deleted");
+    struct pushlog *log;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(pushlog_start_offset(log), b[1]);
     struct pushlog_cursor *c;
-    CHECK_EQ_INT(pushlog_cursor_open(log, 0, &c, &err), 0);
-    struct pushlog_batch b;
-    int rc = 0;
-    for (int i = 0; i < 10 && rc == 0; i++)
-        rc = pushlog_cursor_read(c, 1000, 0, &b, &err);
-    CHECK_EQ_INT(rc, LERR_CORRUPT);
-    CHECK_MSG(strstr(err.msg, "damaged") != NULL, "%s", err.msg);
-    pushlog_cursor_close(c);
+    CHECK_EQ_INT(pushlog_cursor_open(log, 5, &c, &err), LERR_NOT_FOUND);
+    struct source *s = source_open_push(log, "web", &err);
+    struct source_offsets pos;
+    source_offsets_init(&pos);
+    CHECK_EQ_INT(source_offsets_set(&pos, "web", 0, 5, &err), 0);
+    CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
+    struct source_batch sb;
+    CHECK_EQ_INT(source_poll(s, 10, 0, &sb, &err), 0);
+    CHECK_EQ_INT(sb.ngaps, 1);
+    if (sb.ngaps == 1) {
+        CHECK_EQ_INT(sb.gaps[0].from, 5);
+        CHECK_EQ_INT(sb.gaps[0].to, b[1]);
+        CHECK(!sb.gaps[0].corrupt);
+        CHECK_MSG(strstr(sb.gaps[0].reason, "no longer in the push log") != NULL, "%s",
+                  sb.gaps[0].reason);
+    }
+    CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, b[1]);
+    source_close(s);
+    pushlog_close(log);
+    rm_rf(dir);
+
+    /* The last file deleted: the log ends earlier; a checkpoint past its end is
+     * an error that says to reset, never a rewind to the start. */
+    build_multi(dir, sizeof dir, b, 64);
+    seg_file(dir, b[nb - 1], p, sizeof p);
+    CHECK_EQ_INT(unlink(p), 0);
+    check_recovered(dir, &o, b[nb - 1], NULL, 0, "last file deleted");
+    lerr_init(&err);
+    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    s = source_open_push(log, "web", &err);
+    source_offsets_clear(&pos);
+    CHECK_EQ_INT(source_offsets_set(&pos, "web", 0, MS_N, &err), 0);
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_EARLIEST, &err), LERR_CORRUPT);
+    char want[200];
+    snprintf(want, sizeof want, "ends at offset %lld but the table's checkpoint is at %d",
+             b[nb - 1] + 5, MS_N);
+    CHECK_MSG(strstr(err.msg, want) != NULL, "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "connection 'web'") && strstr(err.msg, "/reset"), "%s", err.msg);
+    /* ... and a reset (no checkpoint) reads from the start again. */
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    CHECK_EQ_INT(source_poll(s, 10, 0, &sb, &err), 0);
+    CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, 0);
+    source_offsets_destroy(&pos);
+    source_close(s);
+    pushlog_close(log);
+    rm_rf(dir);
+}
+
+/* Damage read through the source interface: a gap with `corrupt`, positions only forward. */
+static void test_source_skips(void)
+{
+    struct pushlog_opts o = {.segment_bytes = 4096};
+    char dir[300], p[400];
+    long long b[64];
+    int nb = build_multi(dir, sizeof dir, b, 64);
+    CHECK(nb >= 6);
+    seg_file(dir, b[1], p, sizeof p);
+    struct tframe f[128];
+    file_frames(p, f, 128);
+    flip(p, f[2].start + 4, 0x80);   /* a checksum */
+    seg_file(dir, b[4], p, sizeof p);
+    CHECK_EQ_INT(unlink(p), 0);       /* and a deleted file */
+    struct pushlog *log;
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    struct source *s = source_open_push(log, "web", &err);
+    CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    struct source_offsets pos;
+    source_offsets_init(&pos);
+    long long last_pos = 0, n = 0, back = 0, bad = 0;
+    struct source_gap gaps[8];
+    int ngaps = 0, rounds = 0;
+    for (; rounds < 1000; rounds++) {
+        struct source_batch sb;
+        CHECK_EQ_INT(source_poll(s, 16, 0, &sb, &err), 0);
+        for (size_t i = 0; i < sb.ngaps; i++)
+            if (ngaps < 8)
+                gaps[ngaps++] = sb.gaps[i];
+        char want[200];
+        for (size_t i = 0; i < sb.n; i++) {
+            size_t wl = make_payload(sb.records[i].offset, want, 101);
+            bad += sb.records[i].value_len != wl || memcmp(sb.records[i].value, want, wl) != 0;
+        }
+        n += (long long)sb.n;
+        CHECK_EQ_INT(source_position(s, &pos, &err), 0);
+        long long now = source_offsets_get(&pos, "web", 0);
+        back += now < last_pos;
+        last_pos = now;
+        if (!sb.n && !sb.ngaps)
+            break;
+    }
+    CHECK(rounds < 1000);
+    CHECK_EQ_INT(back, 0);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(n, MS_N - 1 - (b[5] - b[4]));
+    CHECK_EQ_INT(last_pos, MS_N);
+    CHECK_EQ_INT(ngaps, 2);
+    if (ngaps == 2) {
+        CHECK_EQ_INT(gaps[0].from, f[2].off);
+        CHECK_EQ_INT(gaps[0].to, f[2].off + 1);
+        CHECK(gaps[0].corrupt);
+        CHECK_MSG(strstr(gaps[0].reason, "checksum") != NULL, "%s", gaps[0].reason);
+        CHECK_EQ_INT(gaps[1].from, b[4]);
+        CHECK_EQ_INT(gaps[1].to, b[5]);
+        CHECK(!gaps[1].corrupt);
+        CHECK_EQ_STR(gaps[1].topic, "web");
+    }
+    /* A checkpoint right at the damaged record: the gap comes first, from there. */
+    source_offsets_clear(&pos);
+    CHECK_EQ_INT(source_offsets_set(&pos, "web", 0, f[2].off, &err), 0);
+    CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
+    CHECK_EQ_INT(source_position(s, &pos, &err), 0);
+    CHECK_EQ_INT(source_offsets_get(&pos, "web", 0), f[2].off);
+    struct source_batch sb;
+    CHECK_EQ_INT(source_poll(s, 16, 0, &sb, &err), 0);
+    CHECK_EQ_INT(sb.ngaps, 1);
+    CHECK_EQ_INT(sb.ngaps ? sb.gaps[0].from : -1, f[2].off);
+    CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, f[2].off + 1);
+    source_offsets_destroy(&pos);
+    source_close(s);
     pushlog_close(log);
     rm_rf(dir);
 }
@@ -585,7 +1307,7 @@ static void test_trim(void)
     lerr_init(&err);
     struct pushlog_opts o = {.segment_bytes = 4096};
     CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(append_range(log, 0, 1000, 101), 0);
+    CHECK_EQ_INT(append_units(log, 0, 1000, 101, 8), 0);
     int nseg = count_segments(dir);
     CHECK_MSG(nseg > 10, "segments: %d", nseg);
 
@@ -654,7 +1376,7 @@ static void test_push_source(void)
     lerr_init(&err);
     struct pushlog_opts o = {.segment_bytes = 4096};
     CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(append_range(log, 0, 300, 101), 0);
+    CHECK_EQ_INT(append_units(log, 0, 300, 101, 8), 0);
 
     struct source *s = source_open_push(log, "clicks", &err);
     CHECK(s != NULL);
@@ -705,8 +1427,13 @@ static void test_push_source(void)
     CHECK_EQ_INT(source_offsets_from_json(ck, strlen(ck), &pos, &err), 0);
     CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
     CHECK_EQ_INT(source_poll(s, 1000, 100, &b, &err), 0);
-    CHECK_EQ_INT(b.n, 15);
     CHECK_EQ_INT(b.n ? b.records[0].offset : -1, 295);
+    int64_t rest = (int64_t)b.n;
+    for (int i = 0; i < 10 && b.n; i++) {   /* a read stops at the end of a file */
+        CHECK_EQ_INT(source_poll(s, 1000, 0, &b, &err), 0);
+        rest += (int64_t)b.n;
+    }
+    CHECK_EQ_INT(rest, 15);
 
     /* latest: nothing old */
     CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_LATEST, &err), 0);
@@ -728,18 +1455,22 @@ static void test_push_source(void)
         CHECK_EQ_INT(b.gaps[0].to, start);
         CHECK_EQ_STR(b.gaps[0].topic, "clicks");
         CHECK(strstr(b.gaps[0].reason, "trimmed") != NULL);
+        CHECK(!b.gaps[0].corrupt);
     }
     CHECK_EQ_INT(b.n ? b.records[0].offset : -1, start);
     CHECK_EQ_INT(source_poll(s, 1000, 0, &b, &err), 0);
     CHECK_EQ_INT(b.ngaps, 0);   /* reported once */
 
-    /* A checkpoint past the end (the connection was re-created) does the same. */
+    /* A checkpoint past the end (records lost from the log, or the log re-created)
+     * is an error telling to reset the job: never a silent rewind. */
     source_offsets_clear(&pos);
     CHECK_EQ_INT(source_offsets_set(&pos, "clicks", 0, 99999, &err), 0);
-    CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
-    CHECK_EQ_INT(source_poll(s, 1, 100, &b, &err), 0);
-    CHECK_EQ_INT(b.ngaps, 1);
-    CHECK_EQ_INT(b.ngaps ? b.gaps[0].from : -1, 99999);
+    lerr_init(&err);
+    CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), LERR_CORRUPT);
+    CHECK_MSG(strstr(err.msg, "push log of connection 'clicks' ends at offset 310 but the "
+                              "table's checkpoint is at 99999") != NULL &&
+                  strstr(err.msg, "POST /v2/jobs/{id}/reset") != NULL,
+              "%s", err.msg);
 
     source_offsets_destroy(&pos);
     source_close(s);
@@ -761,7 +1492,14 @@ int main(void)
     test_concurrent();
     test_wait();
     test_torn_tail();
-    test_corrupt_sealed();
+    test_damage_inside();
+    test_zeroed_range();
+    test_forged_frame();
+    test_unit_torn();
+    test_unit_segments();
+    test_old_format();
+    test_segment_files();
+    test_source_skips();
     test_trim();
     test_push_source();
     rm_rf(g_root);
