@@ -22,7 +22,9 @@
  *     states, or merge stored measure states;
  *   - no aggregate: items and ORDER BY terms are evaluated per block and
  *     rows go to the collector (top-N with ORDER BY + LIMIT; stop early
- *     with LIMIT alone).
+ *     with LIMIT alone, evaluating no more rows than it keeps).
+ * Everything here allocates under the query's budget (query_int.h); an
+ * aggregate's argument vectors are freed once it has added them.
  * Groups are finalized into rows (HAVING, items, ORDER BY terms, DISTINCT)
  * and collected the same way; without ORDER BY they come out sorted by
  * their keys, as Druid's group-by returns them.

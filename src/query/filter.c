@@ -21,7 +21,11 @@
  * the result is inexact the executor runs the whole WHERE vectorized over
  * the candidate rows; when it is exact no row is evaluated at all. Leaves
  * that scan rows (realtime ids, partial time ranges, numbers) look only at
- * the blocks where the AND they sit in still has candidates.
+ * the blocks where the AND they sit in still has candidates. Equalities on
+ * one column under an OR (and negated ones under an AND) become one leaf
+ * with a list of values, and each leaf's buffers live in a per-leaf arena
+ * (x->leaf): a WHERE of 50,000 terms costs one pass over the rows and one
+ * leaf's memory, not 50,000.
  *
  * Entry points: qfilter_build(), qfilter_free(), qfilter_explain(),
  * qfilter_view_rows(), qrowset_free(), qrowset_count().
