@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "catalog/catalog.h"
+#include "query/query.h"
 #include "quickstart.h"
 #include "source/source.h"
 #include "util/time.h"
@@ -212,7 +213,7 @@ static int cmd_serve(int argc, char **argv)
     check_data_dir(o.data_dir);
     /* Exit 1 when it could not start, and also when a shutdown left buffered rows
      * unpersisted (a full disk): supervisors then see that the stop was not clean. */
-    if (api_serve(&o, &err)) {
+    if (query_limits_from_env(&err) || api_serve(&o, &err)) {
         fprintf(stderr, "lodestar serve: %s\n", err.msg);
         return 1;
     }

@@ -2,7 +2,9 @@
  * query.c — POST /v1/query/sql (and the project-scoped path): Druid SQL over
  * the tables, through the query engine (src/query/) on snapshots the runtime
  * hands out, so a query never blocks ingestion. Keeps a latency histogram
- * for GET /metrics.
+ * for GET /metrics, beside the memory all running queries hold. A query
+ * past its memory budget answers 400, past the pool of all queries 503
+ * (query.h "Memory").
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -113,4 +115,13 @@ void api_query_metrics(struct buf *out)
     buf_printf(out, "lodestar_query_duration_ms_count %lld\n", cum);
     buf_printf(out, "# TYPE lodestar_query_errors_total counter\nlodestar_query_errors_total %lld\n",
                (long long)atomic_load(&query_errors));
+    struct query_limits lim;
+    query_limits_get(&lim);
+    buf_printf(out,
+               "# HELP lodestar_query_memory_bytes Memory the running queries hold "
+               "(at most lodestar_query_memory_limit_bytes: LODESTAR_QUERY_TOTAL_BYTES).\n"
+               "# TYPE lodestar_query_memory_bytes gauge\nlodestar_query_memory_bytes %llu\n"
+               "# TYPE lodestar_query_memory_limit_bytes gauge\n"
+               "lodestar_query_memory_limit_bytes %llu\n",
+               (unsigned long long)query_memory_in_use(), (unsigned long long)lim.total_bytes);
 }

@@ -20,7 +20,7 @@
  * One record never fails a batch. Each row (parse, filter, mappings, its
  * values) may take a share of the batch arena (row_cap: PIPE_ROW_MEM_MAX or
  * an eighth of the arena's cap); a row that needs more is skippedByError and
- * its memory given back (arena_rewind), so only rows that together outgrow
+ * its memory given back (arena_release), so only rows that together outgrow
  * the arena end a batch with LERR_NOMEM. Discovered fields become columns
  * only while the table stays within MAX_TABLE_COLUMNS: the record that would
  * pass it is skipped (reason schema) and its fields are held back until a
@@ -1265,7 +1265,7 @@ static int process_text(struct pipeline *p, const struct format_record *whole, c
         give_back = true;
     }
     if (give_back && !p->row_reserved)
-        arena_rewind(mem, &mark);
+        arena_release(mem, &mark);
     return rc;
 }
 

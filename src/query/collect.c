@@ -18,11 +18,6 @@
 
 #define MIN_BUFFER 1024
 
-static void account(struct qcollect *c)
-{
-    c->x->extra_bytes = c->mem[0].total + c->mem[1].total + c->cap * sizeof *c->rows;
-}
-
 int qcollect_init(struct qcollect *c, size_t width, const int *order_idx, const bool *desc,
                   size_t norder, int64_t keep, struct qctx *x)
 {
@@ -36,6 +31,9 @@ int qcollect_init(struct qcollect *c, size_t width, const int *order_idx, const 
     c->x = x;
     arena_init(&c->mem[0], 64 * 1024, 0);
     arena_init(&c->mem[1], 64 * 1024, 0);
+    /* row copies, like everything else, are charged before they are made */
+    arena_set_budget(&c->mem[0], &x->budget);
+    arena_set_budget(&c->mem[1], &x->budget);
     return 0;
 }
 
@@ -45,7 +43,7 @@ void qcollect_destroy(struct qcollect *c)
     arena_destroy(&c->mem[1]);
     free(c->rows);
     if (c->x)
-        c->x->extra_bytes = 0;
+        qctx_uncharge(c->x, c->cap * sizeof *c->rows);
     memset(c, 0, sizeof *c);
 }
 
@@ -97,7 +95,7 @@ static int sort_rows(struct qcollect *c)
 {
     if (c->n < 2)
         return 0;
-    int rc = qctx_charge(c->x, c->n * sizeof(struct sql_value *), "sorting");
+    int rc = qctx_charge(c->x, c->n * sizeof(struct sql_value *), "sorting the result rows");
     if (rc)
         return rc;
     struct sql_value **tmp = malloc(c->n * sizeof *tmp);
@@ -148,7 +146,6 @@ static int prune(struct qcollect *c)
     arena_reset(&c->mem[c->cur]);
     c->cur = 1 - c->cur;
     c->threshold = c->n == keep && keep ? c->rows[keep - 1] : NULL;
-    account(c);
     return 0;
 }
 
@@ -167,9 +164,14 @@ int qcollect_add(struct qcollect *c, const struct sql_value *row)
         }
         if (c->n == c->cap) {
             size_t ncap = c->cap ? c->cap * 2 : MIN_BUFFER;
+            size_t more = (ncap - c->cap) * sizeof *c->rows;
+            if ((rc = qctx_charge(c->x, more, "result rows")))
+                return rc;
             struct sql_value **nr = realloc(c->rows, ncap * sizeof *nr);
-            if (!nr)
+            if (!nr) {
+                qctx_uncharge(c->x, more);
                 return lerr_set(c->x->err, LERR_NOMEM, "out of memory collecting results");
+            }
             c->rows = nr;
             c->cap = ncap;
         }
@@ -177,10 +179,8 @@ int qcollect_add(struct qcollect *c, const struct sql_value *row)
     if ((rc = copy_row(c, &c->mem[c->cur], row, &c->rows[c->n])))
         return rc;
     c->n++;
-    if ((c->n & 1023) == 0) {
-        account(c);
+    if ((c->n & 1023) == 0)
         return qctx_check(c->x);
-    }
     return 0;
 }
 
@@ -191,7 +191,6 @@ bool qcollect_full(const struct qcollect *c)
 
 int qcollect_finish(struct qcollect *c)
 {
-    account(c);
     int rc = c->ordered ? sort_rows(c) : 0;
     if (!rc && c->keep >= 0 && c->n > (size_t)c->keep)
         c->n = (size_t)c->keep;

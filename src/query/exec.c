@@ -22,7 +22,9 @@
  *     states, or merge stored measure states;
  *   - no aggregate: items and ORDER BY terms are evaluated per block and
  *     rows go to the collector (top-N with ORDER BY + LIMIT; stop early
- *     with LIMIT alone).
+ *     with LIMIT alone, evaluating no more rows than it keeps).
+ * Everything here allocates under the query's budget (query_int.h); an
+ * aggregate's argument vectors are freed once it has added them.
  * Groups are finalized into rows (HAVING, items, ORDER BY terms, DISTINCT)
  * and collected the same way; without ORDER BY they come out sorted by
  * their keys, as Druid's group-by returns them.
@@ -103,6 +105,8 @@ struct qrun {
 };
 
 #define BLOCK STORAGE_BLOCK_ROWS
+/* what a refused allocation during evaluation was for, in its error */
+#define EXPR_RESULTS "expression results (such as the strings REPEAT, CONCAT or LPAD build)"
 #define NO_GID UINT32_MAX
 
 static inline uint32_t dpos(const uint32_t *sel, uint32_t k)
@@ -709,7 +713,7 @@ static int eval_vec(struct qrun *r, const struct sql_expr *e, int bare_col,
     struct sql_batch b = batch_of(r);
     rc = sql_eval_batch(e, &b, NULL, r->nsel, &r->x->scratch, v, r->x->err);
     if (rc)
-        return r->x->err->code ? r->x->err->code : rc;
+        return qctx_sql_error(r->x, rc, EXPR_RESULTS);
     *out = v;
     return 0;
 }
@@ -1103,19 +1107,27 @@ static int agg_block(struct qrun *r)
         r->stride = r->groups.rec_size;
     }
     uint32_t *fsel = NULL;
+    for (size_t i = 0; i < p->q->naggs && !fsel; i++)
+        if (p->aggs[i].call->filter && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
+            return qctx_nomem(r->x, "a filter selection");
+    struct arena_mark mark;
     for (size_t i = 0; i < p->q->naggs; i++) {
         const struct qagg_plan *a = &p->aggs[i];
         if (r->vs && a->mode == QA_COUNT_STAR)
             continue;   /* per-id arrays count rows in vs->cnt */
+        /* an aggregate's argument vectors are dead once it has added them:
+         * thousands of aggregates need one's worth of scratch, not all */
+        arena_mark(&r->x->scratch, &mark);
         const uint32_t *fidx = NULL;
         uint32_t m = r->nsel;
         if (a->call->filter) {
             if ((rc = load_refs(r, a->call->filter)))
                 return rc;
-            if (!fsel && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
-                return qctx_nomem(r->x, "a filter selection");
             struct sql_batch b = batch_of(r);
-            m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel);
+            int nomem;
+            m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel, &nomem);
+            if (nomem)
+                return qctx_nomem(r->x, EXPR_RESULTS);
             fidx = fsel;
         }
         switch (a->mode) {
@@ -1133,6 +1145,7 @@ static int agg_block(struct qrun *r)
         }
         if (rc)
             return rc;
+        arena_release(&r->x->scratch, &mark);
     }
     return 0;
 }
@@ -1149,6 +1162,8 @@ static int scan_block(struct qrun *r)
     if (!vec || !row)
         return qctx_nomem(r->x, "result rows");
     int rc;
+    if (!p->norder && p->keep >= 0 && (uint64_t)p->keep - r->col->n < r->nsel)
+        r->nsel = (uint32_t)((uint64_t)p->keep - r->col->n);   /* LIMIT: build no more rows than kept */
     for (size_t i = 0; i < q->nitems; i++)
         if ((rc = eval_vec(r, q->items[i].expr, p->item_ref[i], &vec[i])))
             return rc;
@@ -1190,7 +1205,10 @@ static int run_block(struct qrun *r, uint64_t row0, uint32_t n, const uint32_t *
         if (!keep)
             return qctx_nomem(x, "a row selection");
         struct sql_batch b = batch_of(r);
-        uint32_t m = sql_filter_batch(where, &b, NULL, nsel, &x->scratch, keep);
+        int nomem;
+        uint32_t m = sql_filter_batch(where, &b, NULL, nsel, &x->scratch, keep, &nomem);
+        if (nomem)
+            return qctx_nomem(x, EXPR_RESULTS);
         if (m < nsel)
             compact(r, keep, m);
     }
@@ -1636,7 +1654,7 @@ static int group_item(struct qrun *r, size_t i, const struct sql_value *grow,
     } else {
         int rc = sql_eval_row(p->q->items[i].expr, grow, &r->x->scratch, &vals[i], r->x->err);
         if (rc)
-            return r->x->err->code ? r->x->err->code : rc;
+            return qctx_sql_error(r->x, rc, EXPR_RESULTS);
     }
     have[i] = true;
     return 0;
@@ -1672,8 +1690,16 @@ static int finish_groups(struct qrun *r)
         memcpy(grow, qgroups_keys(&r->groups, g), nk * sizeof *grow);
         for (size_t i = 0; i < na; i++)
             qgroups_final(&r->groups, g, i, &grow[nk + i]);
-        if (q->having && !sql_eval_filter(q->having, grow, &x->scratch, NULL, NULL))
-            continue;
+        if (q->having) {
+            int hrc;
+            bool yes = sql_eval_filter(q->having, grow, &x->scratch, &hrc, NULL);
+            if (hrc == LERR_NOMEM) {
+                rc = qctx_nomem(x, EXPR_RESULTS);
+                break;
+            }
+            if (!yes)
+                continue;
+        }
         memset(have, 0, ni * sizeof *have);
         /* ORDER BY values first: most groups of a top-N stop here */
         for (size_t j = 0; j < p->norder; j++) {
@@ -1685,7 +1711,7 @@ static int finish_groups(struct qrun *r)
                 row[idx] = grow[(size_t)idx - ni];
             } else if ((rc = sql_eval_row(p->extra[(size_t)idx - ni], grow, &x->scratch, &row[idx],
                                           x->err))) {
-                rc = x->err->code ? x->err->code : rc;
+                rc = qctx_sql_error(x, rc, EXPR_RESULTS);
                 break;
             }
         }

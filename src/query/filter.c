@@ -21,7 +21,11 @@
  * the result is inexact the executor runs the whole WHERE vectorized over
  * the candidate rows; when it is exact no row is evaluated at all. Leaves
  * that scan rows (realtime ids, partial time ranges, numbers) look only at
- * the blocks where the AND they sit in still has candidates.
+ * the blocks where the AND they sit in still has candidates. Equalities on
+ * one column under an OR (and negated ones under an AND) become one leaf
+ * with a list of values, and each leaf's buffers live in a per-leaf arena
+ * (x->leaf): a WHERE of 50,000 terms costs one pass over the rows and one
+ * leaf's memory, not 50,000.
  *
  * Entry points: qfilter_build(), qfilter_free(), qfilter_explain(),
  * qfilter_view_rows(), qrowset_free(), qrowset_count().
@@ -117,14 +121,18 @@ static const struct sql_expr *compile_leaf(struct fbuild *fb, struct buf *text)
     lerr_init(&err);
     if (sql_compile_expr(text->data, text->len, fb->cols, &o, &e, &err))
         return NULL;
-    struct sql_expr **owned = realloc(fb->f->owned, (fb->f->nowned + 1) * sizeof *owned);
-    if (!owned) {
-        sql_expr_free(e);
-        fb->nomem = true;
-        return NULL;
+    if (fb->f->nowned == fb->f->owned_cap) {
+        size_t ncap = fb->f->owned_cap ? fb->f->owned_cap * 2 : 8;
+        struct sql_expr **owned = realloc(fb->f->owned, ncap * sizeof *owned);
+        if (!owned) {
+            sql_expr_free(e);
+            fb->nomem = true;
+            return NULL;
+        }
+        fb->f->owned = owned;
+        fb->f->owned_cap = ncap;
     }
-    fb->f->owned = owned;
-    owned[fb->f->nowned++] = e;
+    fb->f->owned[fb->f->nowned++] = e;
     return e;
 }
 
@@ -177,7 +185,7 @@ static struct qf_node *time_leaf(struct fbuild *fb, int64_t lo, int64_t hi, bool
     return n;
 }
 
-enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
+enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_IN };
 
 static bool is_long_col(const struct fbuild *fb, const struct qshape *s)
 {
@@ -286,38 +294,146 @@ static const char *shape_str(struct fbuild *fb, const struct qshape *s)
 
 static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg);
 
+/*
+ * Equality leaves on one column combined: in an OR, `col = a` leaves (and
+ * in an AND, `NOT col = a` ones, which NOT (x = a OR x = b) becomes) are
+ * one "IN" leaf: a STRING column's values become one list of ids, a LONG
+ * column's one sorted set tested per row by binary search. A chain of N
+ * such terms then costs one pass over the rows, not N (and not N sets of
+ * per-leaf buffers). Groups smaller than MERGE_MIN stay as written (EXPLAIN
+ * shows them so).
+ */
+#define MERGE_MIN 4
+
+/* Is k `col = v` (for the OR of non-negated leaves) or `NOT col = v` (for
+ * the AND of negated ones)? */
+static bool eq_leaf(const struct qf_node *k, bool neg)
+{
+    if (k->kind == QF_NUM)
+        return (k->cmp == CMP_EQ && k->neg == neg) || (k->cmp == CMP_NE && k->neg != neg);
+    return k->kind == QF_STR && k->op == QFO_EQ && k->neg == neg;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static struct qf_node *merge_eq_leaves(struct fbuild *fb, struct qf_node *n)
+{
+    bool neg = n->kind == QF_AND;   /* an AND merges negated leaves */
+    if (n->nkids < MERGE_MIN)
+        return n;
+    size_t out = 0;
+    for (size_t i = 0; i < n->nkids; i++) {
+        struct qf_node *k = n->kids[i];
+        if (!k || !eq_leaf(k, neg)) {
+            if (k)
+                n->kids[out++] = k;
+            continue;
+        }
+        /* k leads its group: count the others (same kind and column) */
+        size_t cnt = 0, nvals = 0;
+        for (size_t j = i; j < n->nkids; j++) {
+            const struct qf_node *o = n->kids[j];
+            if (o && eq_leaf(o, neg) && o->kind == k->kind && o->col == k->col) {
+                cnt++;
+                nvals += o->kind == QF_NUM ? 1 : o->nlits;
+            }
+        }
+        if (cnt < MERGE_MIN) {
+            n->kids[out++] = k;
+            continue;
+        }
+        struct qf_node *m = new_node(fb, k->kind, neg, NULL);
+        if (!m)
+            return NULL;
+        m->col = k->col;
+        if (k->kind == QF_NUM) {
+            m->cmp = CMP_IN;
+            m->nums = arena_alloc(&fb->x->keep, nvals * sizeof *m->nums);
+        } else {
+            m->op = QFO_EQ;
+            m->lits = arena_alloc(&fb->x->keep, nvals * sizeof *m->lits);
+        }
+        if (!m->nums && !m->lits) {
+            fb->nomem = true;
+            return NULL;
+        }
+        for (size_t j = i; j < n->nkids; j++) {
+            struct qf_node *o = n->kids[j];
+            if (!o || !eq_leaf(o, neg) || o->kind != k->kind || o->col != k->col)
+                continue;
+            if (k->kind == QF_NUM)
+                m->nums[m->nnums++] = o->num;
+            else
+                for (size_t l = 0; l < o->nlits; l++)
+                    m->lits[m->nlits++] = o->lits[l];
+            if (j > i)
+                n->kids[j] = NULL;   /* taken: skipped when its turn comes */
+        }
+        if (k->kind == QF_NUM) {
+            qsort(m->nums, m->nnums, sizeof *m->nums, cmp_i64);
+            size_t u = 0;
+            for (size_t l = 0; l < m->nnums; l++)
+                if (l == 0 || m->nums[l] != m->nums[u - 1])
+                    m->nums[u++] = m->nums[l];
+            m->nnums = u;
+        }
+        m->text = arena_printf(&fb->x->keep, "%s$%d = one of %zu values",
+                               neg ? "NOT " : "", k->col, k->kind == QF_NUM ? m->nnums : m->nlits);
+        if (!m->text) {
+            fb->nomem = true;
+            return NULL;
+        }
+        n->kids[out++] = m;
+    }
+    n->nkids = out;
+    return n;
+}
+
+/* Appends kid k to n's kids (capacity *cap, doubling: linear in all). */
+static bool add_kid(struct fbuild *fb, struct qf_node *n, size_t *cap, struct qf_node *k)
+{
+    if (n->nkids == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        struct qf_node **nk = arena_alloc(&fb->x->keep, ncap * sizeof *nk);
+        if (!nk) {
+            fb->nomem = true;
+            return false;
+        }
+        if (n->nkids)
+            memcpy(nk, n->kids, n->nkids * sizeof *nk);
+        n->kids = nk;
+        *cap = ncap;
+    }
+    n->kids[n->nkids++] = k;
+    return true;
+}
+
 static struct qf_node *logic(struct fbuild *fb, bool is_and, const struct qshape *s, bool neg)
 {
     /* NOT (a AND b) = NOT a OR NOT b */
     struct qf_node *n = new_node(fb, (is_and != neg) ? QF_AND : QF_OR, false, NULL);
     if (!n)
         return NULL;
-    n->kids = arena_alloc(&fb->x->keep, s->nargs * sizeof *n->kids);
-    if (!n->kids) {
-        fb->nomem = true;
-        return NULL;
-    }
+    size_t cap = 0;
     for (size_t i = 0; i < s->nargs; i++) {
         struct qf_node *k = build(fb, s->args[i], neg);
         if (!k)
             return NULL;
         /* flatten AND(AND(..)) */
         if (k->kind == n->kind) {
-            struct qf_node **nk = arena_alloc(&fb->x->keep,
-                                              (s->nargs + n->nkids + k->nkids) * sizeof *nk);
-            if (!nk) {
-                fb->nomem = true;
-                return NULL;
-            }
-            memcpy(nk, n->kids, n->nkids * sizeof *nk);
-            memcpy(nk + n->nkids, k->kids, k->nkids * sizeof *nk);
-            n->kids = nk;
-            n->nkids += k->nkids;
+            for (size_t j = 0; j < k->nkids; j++)
+                if (!add_kid(fb, n, &cap, k->kids[j]))
+                    return NULL;
             continue;
         }
-        n->kids[n->nkids++] = k;
+        if (!add_kid(fb, n, &cap, k))
+            return NULL;
     }
-    return n;
+    return merge_eq_leaves(fb, n);
 }
 
 static struct qf_node *cmp_leaf(struct fbuild *fb, const struct qshape *s, bool neg)
@@ -696,8 +812,8 @@ static int scan_rows(const void *ctx, row_test_fn test, const struct storage_vie
     if (rc)
         return rc;
     uint64_t rows = storage_view_rows(v);
-    uint8_t *keep = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS);
-    uint32_t *hits = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *hits);
+    uint8_t *keep = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS);
+    uint32_t *hits = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *hits);
     if (!keep || !hits)
         return qctx_nomem(x, "a row bitmap");
     bool all = !within || within->all;
@@ -776,9 +892,24 @@ struct num_test {
     uint8_t cmp;
     bool neg;
     int64_t num;
+    const int64_t *nums;   /* CMP_IN: sorted */
+    size_t nnums;
     int64_t *v;
     bool *nulls;
 };
+
+static bool in_sorted(const int64_t *s, size_t n, int64_t v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && s[lo] == v;
+}
 
 static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
                       uint8_t *keep, struct lerr *err)
@@ -800,7 +931,11 @@ static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, u
     case CMP_LT: TEST_LOOP(<); break;
     case CMP_LE: TEST_LOOP(<=); break;
     case CMP_GT: TEST_LOOP(>); break;
-    default:     TEST_LOOP(>=); break;
+    case CMP_GE: TEST_LOOP(>=); break;
+    default:
+        for (uint32_t k = 0; k < n; k++)
+            keep[k] = (uint8_t)(((uint8_t)in_sorted(t->nums, t->nnums, v[k]) ^ flip) & (nl[k] ^ 1));
+        break;
     }
 #undef TEST_LOOP
     return 0;
@@ -826,9 +961,11 @@ static int verdict_of(const struct sql_value *v)
     }
 }
 
-/* The leaf's verdict for one value of its column (all other columns NULL). */
+/* The leaf's verdict for one value of its column (all other columns NULL).
+ * *rc: 0, or the memory error when the evaluation could not get memory
+ * (no verdict then: the query fails rather than guess). */
 static int eval_verdict(const struct qf_node *n, const struct sql_value *val, size_t ncols,
-                        struct sql_value *row, struct qctx *x)
+                        struct sql_value *row, struct qctx *x, int *rc)
 {
     (void)ncols;
     row[n->col] = *val;
@@ -836,7 +973,12 @@ static int eval_verdict(const struct qf_node *n, const struct sql_value *val, si
     struct lerr err;
     lerr_init(&err);
     /* a run-time error counts as unknown: neither the leaf nor its negation */
-    int v = sql_eval_row(n->expr, row, &x->scratch, &out, &err) ? V_UNKNOWN : verdict_of(&out);
+    struct arena_mark mark;
+    arena_mark(&x->leaf, &mark);
+    int erc = sql_eval_row(n->expr, row, &x->leaf, &out, &err);
+    int v = erc ? V_UNKNOWN : verdict_of(&out);
+    arena_release(&x->leaf, &mark);   /* a verdict keeps none of the value's strings */
+    *rc = erc == LERR_NOMEM ? qctx_nomem(x, "evaluating the WHERE per dictionary value") : 0;
     row[n->col] = sql_null(SQL_STRING);
     return v;
 }
@@ -858,7 +1000,7 @@ static int idsel_push(struct idsel *s, size_t *cap, uint32_t id, struct qctx *x)
 {
     if (s->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        uint32_t *ni = arena_alloc(&x->scratch, ncap * sizeof *ni);
+        uint32_t *ni = arena_alloc(&x->leaf, ncap * sizeof *ni);
         if (!ni)
             return qctx_nomem(x, "a dictionary selection");
         if (s->n)
@@ -868,6 +1010,12 @@ static int idsel_push(struct idsel *s, size_t *cap, uint32_t id, struct qctx *x)
     }
     s->ids[s->n++] = id;
     return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_t ncols,
@@ -889,13 +1037,17 @@ static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_
             return rc;
         for (size_t i = 0; i < n->nlits; i++) {
             int64_t id = storage_view_dict_find(v, col, n->lits[i].v.s.p, n->lits[i].v.s.n);
-            if (id < 0)
-                continue;
-            bool dup = false;
-            for (size_t k = 0; k < out->n; k++)
-                dup |= out->ids[k] == (uint32_t)id;
-            if (!dup && (rc = idsel_push(out, &cap, (uint32_t)id, x)))
+            if (id >= 0 && (rc = idsel_push(out, &cap, (uint32_t)id, x)))
                 return rc;
+        }
+        /* each id once (a long IN list must not cost its length squared) */
+        if (out->n > 1) {
+            qsort(out->ids, out->n, sizeof *out->ids, cmp_id);
+            size_t k = 0;
+            for (size_t i = 0; i < out->n; i++)
+                if (i == 0 || out->ids[i] != out->ids[i - 1])
+                    out->ids[k++] = out->ids[i];
+            out->n = k;
         }
         return 0;
     case QFO_PREFIX: {
@@ -915,8 +1067,8 @@ static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_
         break;
     }
     /* QFO_EVAL: one verdict per dictionary value; keep the smaller side */
-    uint8_t *sel = arena_alloc(&x->scratch, dsize ? dsize : 1);
-    struct sql_value *row = arena_alloc(&x->scratch, (ncols ? ncols : 1) * sizeof *row);
+    uint8_t *sel = arena_alloc(&x->leaf, dsize ? dsize : 1);
+    struct sql_value *row = arena_alloc(&x->leaf, (ncols ? ncols : 1) * sizeof *row);
     if (!sel || !row)
         return qctx_nomem(x, "a dictionary selection");
     for (size_t c = 0; c < ncols; c++)
@@ -927,7 +1079,9 @@ static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_
         if ((id & 1023) == 0 && (rc = qctx_check(x)))
             return rc;
         struct sql_value val = id == STORAGE_NULL_ID ? null : storage_view_dict_value(v, col, id);
-        sel[id] = selects(n, eval_verdict(n, &val, ncols, row, x));
+        sel[id] = selects(n, eval_verdict(n, &val, ncols, row, x, &rc));
+        if (rc)
+            return rc;
         nsel += sel[id];
     }
     out->complement = nsel * 2 > dsize;
@@ -948,7 +1102,7 @@ static bool leaf_selects_null(const struct qf_node *n, size_t ncols, struct qctx
     case QFO_PREFIX:
         return false;   /* unknown either way */
     default: {
-        struct sql_value *row = arena_alloc(&x->scratch, (ncols ? ncols : 1) * sizeof *row);
+        struct sql_value *row = arena_alloc(&x->leaf, (ncols ? ncols : 1) * sizeof *row);
         if (!row) {
             *rc = qctx_nomem(x, "a filter row");
             return false;
@@ -956,7 +1110,7 @@ static bool leaf_selects_null(const struct qf_node *n, size_t ncols, struct qctx
         for (size_t c = 0; c < ncols; c++)
             row[c] = sql_null(SQL_NULL);
         struct sql_value null = sql_null(SQL_STRING);
-        return selects(n, eval_verdict(n, &null, ncols, row, x));
+        return selects(n, eval_verdict(n, &null, ncols, row, x, rc));
     }
     }
 }
@@ -994,8 +1148,8 @@ static int leaf_str(const struct qf_node *n, const struct storage_view *v, struc
     if (!first) {
         /* realtime buffer: scan ids against a mask */
         uint32_t dsize = storage_view_dict_size(v, col);
-        uint8_t *mask = arena_alloc(&x->scratch, dsize ? dsize : 1);
-        uint32_t *idbuf = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *idbuf);
+        uint8_t *mask = arena_alloc(&x->leaf, dsize ? dsize : 1);
+        uint32_t *idbuf = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *idbuf);
         if (!mask || !idbuf)
             return qctx_nomem(x, "a dictionary mask");
         memset(mask, ids.complement, dsize);
@@ -1013,7 +1167,7 @@ static int leaf_str(const struct qf_node *n, const struct storage_view *v, struc
         rs_all(out, true);
         return 0;
     }
-    const roaring_bitmap_t **bms = arena_alloc(&x->scratch, ids.n * sizeof *bms);
+    const roaring_bitmap_t **bms = arena_alloc(&x->leaf, ids.n * sizeof *bms);
     if (!bms)
         return qctx_nomem(x, "a bitmap list");
     for (size_t i = 0; i < ids.n; i++) {
@@ -1061,7 +1215,7 @@ static int leaf_time(const struct qf_node *n, const struct storage_view *v, stru
         }
         return rs_empty(out, x);
     }
-    int64_t *tbuf = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *tbuf);
+    int64_t *tbuf = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *tbuf);
     if (!tbuf)
         return qctx_nomem(x, "a time vector");
     struct time_test t = {n->lo, n->hi, n->neg, tbuf};
@@ -1080,11 +1234,11 @@ static int leaf_num(const struct qf_node *n, const struct storage_view *v, struc
         rs_all(out, false);        /* stored as another type here: evaluate rows */
         return 0;
     }
-    int64_t *vals = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *vals);
-    bool *nulls = arena_alloc(&x->scratch, STORAGE_BLOCK_ROWS * sizeof *nulls);
+    int64_t *vals = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *vals);
+    bool *nulls = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *nulls);
     if (!vals || !nulls)
         return qctx_nomem(x, "a column vector");
-    struct num_test t = {col, n->cmp, n->neg, n->num, vals, nulls};
+    struct num_test t = {col, n->cmp, n->neg, n->num, n->nums, n->nnums, vals, nulls};
     int rc = scan_rows(&t, test_longs, v, sc, within, x, out);
     out->exact = true;
     return rc;
@@ -1121,12 +1275,20 @@ static int eval_node(const struct qf_node *n, const struct storage_view *v, stru
             }
         }
         return 0;
+    /* a leaf's buffers are dead once its row set is made: a chain of
+     * thousands of leaves reuses one block */
     case QF_STR:
-        return leaf_str(n, v, sc, ncols, within, x, out);
+        rc = leaf_str(n, v, sc, ncols, within, x, out);
+        arena_reset(&x->leaf);
+        return rc;
     case QF_TIME:
-        return leaf_time(n, v, sc, within, x, out);
+        rc = leaf_time(n, v, sc, within, x, out);
+        arena_reset(&x->leaf);
+        return rc;
     case QF_NUM:
-        return leaf_num(n, v, sc, within, x, out);
+        rc = leaf_num(n, v, sc, within, x, out);
+        arena_reset(&x->leaf);
+        return rc;
     case QF_CONST:
         if (n->value) {
             rs_all(out, true);

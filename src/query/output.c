@@ -16,7 +16,9 @@
  * does), TIMESTAMP as ISO-8601 with milliseconds in sqlTimeZone ("Z" in
  * UTC), BOOLEAN as true/false, COMPLEX<json> as the JSON itself, NULL as
  * null (an empty field in csv). Strings are escaped for any UTF-8 input;
- * invalid bytes become U+FFFD.
+ * invalid bytes become U+FFFD. The body grows under the query's memory budget
+ * (query_execute attaches it to `out`): a result too big for it is the
+ * budget's error, before the memory is taken.
  *
  * Entry points: qoutput_content_type(), qoutput_write().
  */
@@ -214,6 +216,7 @@ static int write_csv(const struct qresult *r, const struct query_request *req,
     }
     struct buf tmp;
     buf_init(&tmp, 0);
+    buf_set_budget(&tmp, &x->budget);   /* empty: cannot be refused */
     for (size_t k = 0; k < r->nrows && !out->failed; k++) {
         buf_reset(&tmp);
         for (size_t i = 0; i < n; i++) {
@@ -305,6 +308,7 @@ static int write_json(const struct qresult *r, const struct query_request *req,
     /* object keys, escaped once */
     struct buf keys;
     buf_init(&keys, 0);
+    buf_set_budget(&keys, &x->budget);   /* empty: cannot be refused */
     size_t *koff = arena_alloc(&x->scratch, (r->ncols + 1) * sizeof *koff);
     if (!koff)
         return qctx_nomem(x, "the JSON writer");

@@ -4,6 +4,7 @@
  * and writes the HTTP response body exactly as Druid's SQL API returns it.
  *
  * Entry points:
+ *   query_limits_from_env() the server-wide memory limits (at start)
  *   query_request_init()    defaults (object format, 60 s timeout, 512 MB cap)
  *   query_request_parse()   the JSON body of POST /v1/query/sql into a request
  *   query_execute()         run it: parse, bind, plan against one snapshot per
@@ -56,6 +57,36 @@ int query_format_parse(const char *s, size_t n);
 #define QUERY_DEFAULT_TIMEOUT_MS 60000
 #define QUERY_DEFAULT_MAX_BYTES (512ull << 20)
 
+/*
+ * Memory. Every query runs under a budget charged before anything is
+ * allocated (parse and bound trees, expression results, group tables, sort
+ * arrays, result rows, the response body): context.maxQueryBytes, by
+ * default QUERY_DEFAULT_MAX_BYTES or max_query_bytes if lower. All running
+ * queries together draw from one pool of total_bytes. Past its own budget a
+ * query fails with LERR_INVALID (400) naming context.maxQueryBytes; when the
+ * pool is spent by others, with LERR_UNAVAILABLE (503: retry).
+ *
+ *   total_bytes      LODESTAR_QUERY_TOTAL_BYTES; default 2 GiB, or half the
+ *                    physical memory or half the process's RLIMIT_AS if lower
+ *   max_query_bytes  LODESTAR_QUERY_MAX_BYTES: the most context.maxQueryBytes
+ *                    may ask for; default total_bytes
+ */
+struct query_limits {
+    uint64_t total_bytes;
+    uint64_t max_query_bytes;
+};
+
+/* The limits in force (the defaults until query_limits_set). Thread-safe. */
+void query_limits_get(struct query_limits *out);
+/* Sets them; a 0 field takes its default. Call before queries run. */
+void query_limits_set(const struct query_limits *l);
+/* Reads LODESTAR_QUERY_TOTAL_BYTES and LODESTAR_QUERY_MAX_BYTES (bytes, or
+ * a number with a K, M or G suffix: powers of 1024) and sets the limits.
+ * LERR_INVALID naming the variable when one is not such a size. */
+int query_limits_from_env(struct lerr *err);
+/* Bytes the running queries hold from the pool now (for tests, metrics). */
+uint64_t query_memory_in_use(void);
+
 struct query_request {
     const char *sql;            /* the statement (need not be NUL-terminated) */
     size_t sql_len;
@@ -69,7 +100,8 @@ struct query_request {
     size_t nparams;
     int64_t timeout_ms;         /* context.timeout: 0 = none (Druid) */
     const char *time_zone;      /* context.sqlTimeZone (IANA), NULL = UTC */
-    uint64_t max_bytes;         /* context.maxQueryBytes (ours): memory cap */
+    uint64_t max_bytes;         /* context.maxQueryBytes (ours): memory budget; 0 =
+                                 * the default (see "Memory" above) */
     int64_t now_ms;             /* CURRENT_TIMESTAMP; 0 = the clock at start */
     const char *query_id;       /* context.sqlQueryId, or NULL */
     /* context.allowPartialResults: answer without the segments that cannot be
@@ -77,8 +109,8 @@ struct query_request {
     bool allow_partial;
 };
 
-/* Defaults: object format, no headers, no parameters, 60 s timeout, 512 MB,
- * UTC, now = the clock when the query starts. */
+/* Defaults: object format, no headers, no parameters, 60 s timeout, the
+ * default memory budget, UTC, now = the clock when the query starts. */
 void query_request_init(struct query_request *req);
 
 /*
@@ -135,9 +167,15 @@ struct query_result_meta {
  *                  column and a "did you mean" hint), unknown tables
  *                  ("table 'x' not found (did you mean 'y'?)": Druid
  *                  answers 400 for those too), run-time errors (integer
- *                  division by zero), a bad sqlTimeZone, and the memory cap:
- *                  "the query needs more than maxQueryBytes = N bytes ..."
- *                  (like Druid's ResourceLimitExceeded, a 400)
+ *                  division by zero), a bad sqlTimeZone, a statement past
+ *                  the SQL limits (SQL_MAX_NESTING, SQL_MAX_ARGS, ...), a
+ *                  context.maxQueryBytes above max_query_bytes, and the
+ *                  query's memory budget: "query memory limit exceeded: the
+ *                  query needs more than context.maxQueryBytes = N bytes
+ *                  ..." (like Druid's ResourceLimitExceeded, a 400)
+ *   LERR_UNAVAILABLE  the pool of all queries is spent by the others
+ *                  ("server query memory is in use by other queries ...;
+ *                  retry"), a 503
  *   LERR_TIMEOUT   the query ran past req->timeout_ms ("query exceeded its
  *                  timeout of N ms; ..."); the clock is read every block
  *   LERR_CORRUPT  a segment in the query's time range cannot be read

@@ -15,9 +15,16 @@
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
  *   query.c    query_execute(): statement → table → bind → run → output
  *
- * Memory: one struct qctx per query owns a `keep` arena (query lifetime) and
- * a `scratch` arena reset after every block; heap blocks the engine mallocs
- * (group records, id maps, hash slots) are charged to the same byte budget.
+ * Memory: one struct qctx per query owns a memory budget (util/budget.h) of
+ * context.maxQueryBytes that draws from the process-wide pool of all
+ * running queries (LODESTAR_QUERY_TOTAL_BYTES). Everything the query
+ * allocates is charged to it before it is allocated: the `keep` arena
+ * (query lifetime), the `scratch` arena reset after every block (column
+ * vectors, expression results such as REPEAT's strings), the parse and
+ * bound trees (sql_options.budget), the collector's arenas and row array,
+ * heap blocks the engine mallocs (group records, id maps, hash slots, sort
+ * arrays; qctx_charge) and the response body. A refusal is the query's
+ * error (qctx_too_big), never an allocation past the limit.
  */
 #ifndef LODESTAR_QUERY_INT_H
 #define LODESTAR_QUERY_INT_H
@@ -25,6 +32,7 @@
 #include <roaring/roaring.h>
 
 #include "query/query.h"
+#include "util/budget.h"
 #include "util/time.h"
 
 /* ---- per-query context ----------------------------------------------------- */
@@ -32,29 +40,39 @@
 struct qctx {
     const struct query_request *req;
     int64_t deadline_ns;     /* monotonic clock; INT64_MAX = no timeout */
-    uint64_t max_bytes;
-    uint64_t heap_bytes;     /* malloc'd blocks charged to the budget */
-    uint64_t extra_bytes;    /* other arenas (the collector's) */
+    uint64_t max_bytes;      /* this query's limit (context.maxQueryBytes) */
+    struct mem_budget budget;   /* of max_bytes, drawing on the pool of all queries */
     struct arena keep;       /* lives as long as the query */
     struct arena scratch;    /* per block */
+    struct arena leaf;       /* per filter leaf (filter.c): reset after each leaf's rows */
     const struct ls_tz *tz;  /* sqlTimeZone */
     uint32_t tick;           /* counts calls to qctx_poll */
+    bool mem_error;          /* err holds the memory error */
     struct lerr *err;
     char partial[512];       /* segments left out under allowPartialResults */
 };
 
-/* 0, or LERR_TIMEOUT / the memory error (set in x->err). Call once per
- * block of work; cheap. */
+/* The pool every query's budget draws from (query.c). */
+extern struct mem_pool query_pool;
+
+/* 0, or LERR_TIMEOUT (set in x->err). Call once per block of work; cheap. */
 int qctx_check(struct qctx *x);
-/* Heap accounting: charge before malloc, uncharge after free. Charging past
- * the cap sets the memory error and returns it. */
+/* Heap accounting: charge before malloc, uncharge after free. A refused
+ * charge sets the memory error (qctx_too_big) and returns it. */
 int qctx_charge(struct qctx *x, size_t n, const char *what);
 void qctx_uncharge(struct qctx *x, size_t n);
-/* Sets the "needs more than maxQueryBytes" error naming `what`. */
+/* Sets the memory error naming `what` and the limit that refused it: the
+ * query's own (context.maxQueryBytes, LERR_INVALID: a 400) or the pool of
+ * all running queries (LODESTAR_QUERY_TOTAL_BYTES, LERR_UNAVAILABLE: a 503
+ * to retry). It replaces an error that only said "out of memory". */
 int qctx_too_big(struct qctx *x, const char *what);
-/* An allocation from an arena failed: the memory error if the budget is
- * spent, LERR_NOMEM otherwise. */
+/* An allocation failed (NULL from an arena, LERR_NOMEM from the SQL
+ * library): the memory error if the budget refused something, LERR_NOMEM
+ * otherwise. */
 int qctx_nomem(struct qctx *x, const char *what);
+/* After an SQL library call returned rc: the memory error when rc is
+ * LERR_NOMEM and the budget refused, else rc (err already set). */
+int qctx_sql_error(struct qctx *x, int rc, const char *what);
 
 /* ---- shapes: EXPLAIN text read back ----------------------------------------- */
 
@@ -116,6 +134,8 @@ struct qf_node {
     int64_t lo, hi;          /* QF_TIME: [lo, hi) on __time */
     uint8_t cmp;             /* QF_NUM: column <cmp> num (enum in filter.c) */
     int64_t num;
+    int64_t *nums;           /* QF_NUM "IN": sorted distinct values (nnums) */
+    size_t nnums;
     const char *text;        /* for EXPLAIN */
 };
 
@@ -123,7 +143,7 @@ struct qfilter {
     struct qf_node *root;          /* NULL = no WHERE */
     const struct sql_expr *where;  /* the bound WHERE (run over inexact rows) */
     bool exact;                    /* no opaque part: row sets are the answer */
-    size_t nowned;
+    size_t nowned, owned_cap;
     struct sql_expr **owned;       /* leaf expressions compiled here */
 };
 

@@ -728,16 +728,55 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void collect_refs(const struct sql_node *n, uint8_t *seen, size_t nfields)
+/* The fields a tree references, in a growing vector: work in proportion to
+ * the tree, not to the number of fields (a query with thousands of
+ * aggregates wraps thousands of expressions over that many fields). */
+struct refvec {
+    uint32_t *v;
+    size_t n, cap;
+    bool failed;
+};
+
+static void collect_refs(const struct sql_node *n, struct refvec *rv, size_t nfields)
 {
-    if (n->kind == NK_REF && n->field < nfields)
-        seen[n->field] = 1;
+    if (n->kind == NK_REF && n->field < nfields) {
+        if (rv->n == rv->cap) {
+            size_t ncap = rv->cap ? rv->cap * 2 : 16;
+            uint32_t *nv = realloc(rv->v, ncap * sizeof *nv);
+            if (!nv) {
+                rv->failed = true;
+                return;
+            }
+            rv->v = nv;
+            rv->cap = ncap;
+        }
+        rv->v[rv->n++] = n->field;
+    }
     if (n->kind != NK_CALL)
         return;
     for (int i = 0; i < n->nargs; i++)
-        collect_refs(n->args[i], seen, nfields);
+        collect_refs(n->args[i], rv, nfields);
     if (n->filter)
-        collect_refs(n->filter, seen, nfields);
+        collect_refs(n->filter, rv, nfields);
+}
+
+static bool has_bytes(int type)
+{
+    return type == SQL_STRING || type == SQL_JSON || type == SQL_ARRAY;
+}
+
+/* Can evaluating n allocate? Calls that produce strings, JSON or arrays do
+ * (references and literals only point at bytes that exist). */
+static bool may_allocate(const struct sql_node *n)
+{
+    if (n->kind != NK_CALL)
+        return false;
+    if (has_bytes(n->type))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (may_allocate(n->args[i]))
+            return true;
+    return n->filter && may_allocate(n->filter);
 }
 
 struct sql_expr *sql_expr_wrap(struct sql_bctx *b, struct sql_node *root, size_t nfields)
@@ -749,24 +788,29 @@ struct sql_expr *sql_expr_wrap(struct sql_bctx *b, struct sql_node *root, size_t
     e->root = root;
     e->type = root->type;
     e->text = b->text;
+    e->row_garbage = !has_bytes(root->type) && may_allocate(root);
     if (nfields) {
-        uint8_t *seen = calloc(nfields, 1);
-        if (!seen)
-            return NULL;
-        collect_refs(root, seen, nfields);
-        size_t k = 0;
-        for (size_t i = 0; i < nfields; i++)
-            k += seen[i];
-        e->refs = arena_alloc(b->arena, sizeof *e->refs * (k ? k : 1));
-        if (!e->refs) {
-            free(seen);
+        struct refvec rv = {NULL, 0, 0, false};
+        collect_refs(root, &rv, nfields);
+        if (rv.failed) {
+            free(rv.v);
             return NULL;
         }
-        for (size_t i = 0; i < nfields; i++)
-            if (seen[i])
-                e->refs[e->nrefs++] = (uint32_t)i;
-        free(seen);
-        qsort(e->refs, e->nrefs, sizeof *e->refs, cmp_u32);
+        if (rv.n > 1)
+            qsort(rv.v, rv.n, sizeof *rv.v, cmp_u32);
+        size_t k = 0;
+        for (size_t i = 0; i < rv.n; i++)
+            if (i == 0 || rv.v[i] != rv.v[i - 1])
+                rv.v[k++] = rv.v[i];
+        e->refs = arena_alloc(b->arena, sizeof *e->refs * (k ? k : 1));
+        if (!e->refs) {
+            free(rv.v);
+            return NULL;
+        }
+        if (k)
+            memcpy(e->refs, rv.v, k * sizeof *e->refs);
+        e->nrefs = k;
+        free(rv.v);
     }
     return e;
 }
@@ -824,6 +868,7 @@ int sql_compile_expr(const char *text, size_t len, const struct sql_schema *sche
     struct sql_owner *o = sql_owner_new();
     if (!o)
         return lerr_set(err, LERR_NOMEM, "out of memory");
+    arena_set_budget(&o->arena, opt ? opt->budget : NULL);   /* empty: cannot be refused */
     char *copy = arena_strndup(&o->arena, text ? text : "", text ? len : 0);
     if (!copy) {
         sql_owner_free(o);
@@ -934,6 +979,43 @@ bool sql_node_equal(const struct sql_node *a, const struct sql_node *b)
     default:
         return false;
     }
+}
+
+static uint32_t hash_mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return (uint32_t)(h ^ (h >> 31));
+}
+
+uint32_t sql_node_hash_tree(struct sql_node *n)
+{
+    uint32_t h = hash_mix(n->kind, n->type);
+    switch (n->kind) {
+    case NK_LIT:
+        h = hash_mix(h, n->k.is_null);
+        if (!n->k.is_null)
+            h = hash_mix(hash_mix(h, n->k.type), sql_value_hash(&n->k));
+        break;
+    case NK_REF:
+    case NK_AGGREF:
+        h = hash_mix(h, n->field);
+        break;
+    case NK_CALL:
+        h = hash_mix(h, ((uint64_t)n->func << 32) | ((uint64_t)n->nargs << 16) |
+                            ((uint64_t)n->flags << 8) | n->ttype);
+        h = hash_mix(h, (uint64_t)n->ival);
+        for (int i = 0; i < n->nargs; i++)
+            h = hash_mix(h, sql_node_hash_tree(n->args[i]));
+        if (n->filter)
+            h = hash_mix(h, sql_node_hash_tree(n->filter));
+        break;
+    default:
+        h = hash_mix(h, (uint64_t)(uintptr_t)n);   /* equal only to itself */
+        break;
+    }
+    n->hash = h;
+    return h;
 }
 
 bool sql_node_explain(const struct sql_node *n, struct buf *out)

@@ -98,7 +98,19 @@ static size_t byte_at_unit(const char *s, size_t n, int64_t units)
 static int64_t unit_length(const char *s, size_t n)
 {
     int64_t u = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    /* 8 bytes at a time: count the bytes that do not continue a character
+     * (10xxxxxx), plus one more unit for each 4-byte lead (11110xxx) */
+    const uint64_t hi = 0x8080808080808080ULL;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = util_load_u64(s + i);
+        uint64_t cont = w & ~(w << 1) & hi;
+        uint64_t four = w & (w << 1) & (w << 2) & (w << 3) & hi;
+        /* each byte of x >> 7 is 0 or 1: one multiply adds them up */
+        const uint64_t ones = 0x0101010101010101ULL;
+        u += 8 - (int64_t)(((cont >> 7) * ones) >> 56) + (int64_t)(((four >> 7) * ones) >> 56);
+    }
+    for (; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         u += ((ch & 0xC0) != 0x80) + (ch >= 0xF0);
     }
@@ -439,8 +451,13 @@ EVAL(repeat_fn)
         str_result_null(n, out);
         return;
     }
-    for (int64_t i = 0; i < k.v.l; i++)
-        memcpy(o + (size_t)i * s.v.s.n, s.v.s.p, s.v.s.n);
+    /* one copy, then the copies so far doubled: log(k) memcpys */
+    memcpy(o, s.v.s.p, s.v.s.n);
+    for (size_t have = s.v.s.n; have < total;) {
+        size_t m = have < total - have ? have : total - have;
+        memcpy(o + have, o, m);
+        have += m;
+    }
     sql_set_str(out, SQL_STRING, o, total);
 }
 

@@ -10,6 +10,12 @@
  *
  * Entry points: sql_parse_expr_text(), sql_parse_select(), sql_error_at(),
  * sql_node_new(), sql_node_call().
+ *
+ * Size: everything here is linear in the text. Operator chains (a OR b OR
+ * ...) become one call collected in a doubling vector; nesting is bounded
+ * by SQL_MAX_NESTING (the recursion depth) and SQL_MAX_HEIGHT (the tree's),
+ * lists by SQL_MAX_ARGS and SQL_MAX_ITEMS, each refusal a 400 with line and
+ * column.
  */
 #include "sql/sql_int.h"
 
@@ -19,7 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 200   /* nesting limit: keeps the recursion bounded */
+/* The parser recurses once per level of nesting: SQL_MAX_NESTING bounds it. */
+#define NESTING_MSG                                                                          \
+    "expression nested too deeply: more than " LS_STR(SQL_MAX_NESTING) " levels of "         \
+    "parentheses, function calls, CASE, NOT or unary minus inside one another (write it "    \
+    "with fewer levels: a chain of OR or AND, or an IN list, needs none)"
+#define LS_STR_(x) #x
+#define LS_STR(x) LS_STR_(x)
 
 struct parser {
     struct sql_lexer lx;
@@ -237,7 +249,7 @@ static struct sql_node *call(struct parser *p, int func, uint32_t pos, int nargs
             return NULL;
     struct sql_node *n = sql_node_call(p->a, func, pos, (size_t)nargs, a);
     if (n && n->height > SQL_MAX_HEIGHT) {
-        perr(p, pos, "expression nested too deeply (more than %d levels; split it up)", SQL_MAX_HEIGHT);
+        perr(p, pos, "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)", SQL_MAX_HEIGHT);
         return NULL;
     }
     return n ? n : oom(p);
@@ -278,29 +290,36 @@ static char *unquote(struct parser *p, const struct sql_token *t, size_t *outn)
     return o;
 }
 
-/* Argument lists grow in a small vector, then move to the arena. */
+/* Argument lists grow in a small vector (doubling: linear in all), then
+ * move to the arena. `what` names the list in the error past `max`. */
 struct nvec {
     struct sql_node *inl[8];
     struct sql_node **v;
-    size_t n, cap;
+    size_t n, cap, max;
+    const char *what;
+    size_t uncounted;   /* leading elements the message does not count (IN's operand) */
 };
 
-static void nvec_init(struct nvec *v)
+static void nvec_init(struct nvec *v, const char *what, size_t max)
 {
     v->v = v->inl;
     v->n = 0;
     v->cap = LS_ARRAY_LEN(v->inl);
+    v->max = max;
+    v->what = what;
+    v->uncounted = 0;
 }
 
 static bool nvec_push(struct parser *p, struct nvec *v, struct sql_node *x)
 {
     if (!x)
         return false;
+    if (v->n >= v->max) {
+        perr(p, x->pos, "too many %s: more than %zu (split the list; IN lists can be combined with OR)",
+             v->what, v->max - v->uncounted);
+        return false;
+    }
     if (v->n == v->cap) {
-        if (v->cap >= 60000) {
-            perr(p, x->pos, "too many arguments");
-            return false;
-        }
         struct sql_node **nv = arena_alloc(p->a, sizeof *nv * v->cap * 2);
         if (!nv) {
             oom(p);
@@ -318,7 +337,7 @@ static struct sql_node *call_vec(struct parser *p, int func, uint32_t pos, struc
 {
     struct sql_node *n = sql_node_call(p->a, func, pos, v->n, v->v);
     if (n && n->height > SQL_MAX_HEIGHT) {
-        perr(p, pos, "expression nested too deeply (more than %d levels; split it up)", SQL_MAX_HEIGHT);
+        perr(p, pos, "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)", SQL_MAX_HEIGHT);
         return NULL;
     }
     return n ? n : oom(p);
@@ -512,7 +531,7 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
 #define NAME_IS(s) (nl == strlen(s) && strncasecmp(nm, s, nl) == 0)
     uint32_t pos = name.off;
     struct nvec args;
-    nvec_init(&args);
+    nvec_init(&args, "arguments in one call", SQL_MAX_ARGS);
     struct sql_node *n = NULL;
     uint8_t flags = 0;
     int ttype = 0;
@@ -656,7 +675,7 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
             if (args.v[i]->height + 1 > n->height)
                 n->height = args.v[i]->height + 1;
         if (n->height > SQL_MAX_HEIGHT) {
-            perr(p, pos, "expression nested too deeply (more than %d levels; split it up)", SQL_MAX_HEIGHT);
+            perr(p, pos, "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)", SQL_MAX_HEIGHT);
             return NULL;
         }
     }
@@ -680,7 +699,7 @@ filter:
 static struct sql_node *parse_case(struct parser *p, uint32_t pos)
 {
     struct nvec v;
-    nvec_init(&v);
+    nvec_init(&v, "terms in one CASE", SQL_MAX_ARGS);
     int fn = F_CASE;
     if (is_kw(p, "END")) {
         perr(p, p->tok.off, "expected WHEN in CASE");
@@ -847,7 +866,7 @@ static struct sql_node *parse_primary(struct parser *p)
             next(p);
             next(p);
             struct nvec v;
-            nvec_init(&v);
+            nvec_init(&v, "elements in one ARRAY", SQL_MAX_ARGS);
             if (p->tok.kind != TK_RBRACKET) {
                 for (;;) {
                     if (!nvec_push(p, &v, parse_expr(p, 0)))
@@ -872,8 +891,8 @@ static struct sql_node *parse_primary(struct parser *p)
     next(p);
     if (p->tok.kind == TK_LPAREN) {
         next(p);
-        if (++p->depth > MAX_DEPTH) {
-            perr(p, t.off, "expression nested too deeply");
+        if (++p->depth > SQL_MAX_NESTING) {
+            perr(p, t.off, NESTING_MSG);
             return NULL;
         }
         struct sql_node *x = parse_call(p, t);
@@ -945,8 +964,8 @@ static struct sql_node *parse_unary(struct parser *p)
                 x->pos = t.off;
             return x;
         }
-        if (++p->depth > MAX_DEPTH) {
-            perr(p, t.off, "expression nested too deeply");
+        if (++p->depth > SQL_MAX_NESTING) {
+            perr(p, t.off, NESTING_MSG);
             return NULL;
         }
         struct sql_node *x = parse_unary(p);
@@ -1033,7 +1052,8 @@ static struct sql_node *parse_predicate(struct parser *p, struct sql_node *lhs)
             return NULL;
         }
         struct nvec v;
-        nvec_init(&v);
+        nvec_init(&v, "values in one IN list", SQL_MAX_ARGS);
+        v.uncounted = 1;   /* the IN call's first argument is the operand */
         if (!nvec_push(p, &v, lhs))
             return NULL;
         for (;;) {
@@ -1084,12 +1104,54 @@ static struct sql_node *parse_predicate(struct parser *p, struct sql_node *lhs)
     return NULL;
 }
 
+/*
+ * `first AND b AND c ...` (or OR) at the current operator: one call over
+ * every term, collected in a vector, so that a chain of N terms costs O(N)
+ * (copying the list for each term made a 50,000-term OR need gigabytes).
+ * A first term that is already the same call, `(a AND b) AND c`, lends its
+ * terms too, as the old flattening did. Past SQL_MAX_ARGS terms the chain
+ * nests: the call so far becomes the first term of the next.
+ */
+static struct sql_node *parse_chain(struct parser *p, int fn, int prec, uint32_t pos,
+                                    struct sql_node *first)
+{
+    struct nvec v;
+    nvec_init(&v, fn == F_AND ? "terms in one AND" : "terms in one OR", SQL_MAX_ARGS);
+    bool ok;
+    if (first->kind == NK_CALL && first->func == fn && !first->filter) {
+        pos = first->pos;
+        ok = true;
+        for (size_t i = 0; i < first->nargs && ok; i++)
+            ok = nvec_push(p, &v, first->args[i]);
+    } else {
+        ok = nvec_push(p, &v, first);
+    }
+    int f = 0;
+    while (ok && !p->failed && binop(p, &f) == prec && f == fn) {
+        next(p);
+        struct sql_node *rhs = parse_expr(p, prec + 1);
+        if (!rhs)
+            return NULL;
+        if (v.n == SQL_MAX_ARGS) {
+            struct sql_node *so_far = call_vec(p, fn, pos, &v);
+            if (!so_far)
+                return NULL;
+            nvec_init(&v, v.what, SQL_MAX_ARGS);
+            ok = nvec_push(p, &v, so_far);
+        }
+        ok = ok && nvec_push(p, &v, rhs);
+    }
+    if (!ok || p->failed)
+        return NULL;
+    return v.n == 1 ? v.v[0] : call_vec(p, fn, pos, &v);
+}
+
 static struct sql_node *parse_expr(struct parser *p, int minprec)
 {
     if (p->failed)
         return NULL;
-    if (++p->depth > MAX_DEPTH) {
-        perr(p, p->tok.off, "expression nested too deeply");
+    if (++p->depth > SQL_MAX_NESTING) {
+        perr(p, p->tok.off, NESTING_MSG);
         return NULL;
     }
     struct sql_node *lhs;
@@ -1111,27 +1173,15 @@ static struct sql_node *parse_expr(struct parser *p, int minprec)
             continue;
         }
         uint32_t pos = p->tok.off;
+        if (fn == F_AND || fn == F_OR) {
+            lhs = parse_chain(p, fn, prec, pos, lhs);
+            continue;
+        }
         next(p);
         struct sql_node *rhs = parse_expr(p, prec + 1);
         if (!rhs) {
             lhs = NULL;
             break;
-        }
-        /* flatten a AND b AND c into one call so deep chains do not recurse */
-        if ((fn == F_AND || fn == F_OR) && lhs->kind == NK_CALL && lhs->func == fn &&
-            lhs->nargs < 60000) {
-            struct sql_node **na = arena_alloc(p->a, sizeof *na * (lhs->nargs + 1u));
-            if (!na) {
-                lhs = oom(p);
-                break;
-            }
-            memcpy(na, lhs->args, sizeof *na * lhs->nargs);
-            na[lhs->nargs] = rhs;
-            lhs->args = na;
-            lhs->nargs++;
-            if (rhs->height + 1 > lhs->height)
-                lhs->height = rhs->height + 1;
-            continue;
         }
         lhs = call(p, fn, pos, 2, lhs, rhs);
     }
@@ -1188,10 +1238,10 @@ static char *ident_text(struct parser *p, const struct sql_token *t)
     return s;
 }
 
-static bool parse_list(struct parser *p, struct sql_node ***out, size_t *n)
+static bool parse_list(struct parser *p, const char *what, struct sql_node ***out, size_t *n)
 {
     struct nvec v;
-    nvec_init(&v);
+    nvec_init(&v, what, SQL_MAX_ITEMS);
     for (;;) {
         if (!nvec_push(p, &v, parse_expr(p, 0)))
             return false;
@@ -1227,6 +1277,10 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
     if (!s->items)
         return oom(p), false;
     for (;;) {
+        if (s->nitems == SQL_MAX_ITEMS) {
+            perr(p, p->tok.off, "too many terms in the SELECT list: more than %d", SQL_MAX_ITEMS);
+            return false;
+        }
         if (s->nitems == cap) {
             struct sql_parse_item *ni = arena_alloc(p->a, sizeof *ni * cap * 2);
             if (!ni)
@@ -1308,7 +1362,7 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
     }
     if (is_kw(p, "GROUP")) {
         next(p);
-        if (!expect_kw(p, "BY") || !parse_list(p, &s->group, &s->ngroup))
+        if (!expect_kw(p, "BY") || !parse_list(p, "GROUP BY terms", &s->group, &s->ngroup))
             return false;
     }
     if (accept_kw(p, "HAVING")) {
@@ -1329,6 +1383,10 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
         if (!s->order)
             return oom(p), false;
         for (;;) {
+            if (s->norder == SQL_MAX_ITEMS) {
+                perr(p, p->tok.off, "too many ORDER BY terms: more than %d", SQL_MAX_ITEMS);
+                return false;
+            }
             if (s->norder == ocap) {
                 struct sql_order_parse *no = arena_alloc(p->a, sizeof *no * ocap * 2);
                 if (!no)
@@ -1413,6 +1471,12 @@ int sql_parse_stmt_into(const char *text, size_t len, struct arena *a, struct sq
 
 int sql_parse_select(const char *text, size_t len, struct sql_stmt **out, struct lerr *err)
 {
+    return sql_parse_select_in(text, len, NULL, out, err);
+}
+
+int sql_parse_select_in(const char *text, size_t len, struct mem_budget *budget,
+                        struct sql_stmt **out, struct lerr *err)
+{
     *out = NULL;
     if (len > UINT32_MAX / 2)
         return lerr_set(err, LERR_INVALID, "query too long");
@@ -1420,6 +1484,7 @@ int sql_parse_select(const char *text, size_t len, struct sql_stmt **out, struct
     if (!s)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     arena_init(&s->owner.arena, 16 * 1024, 0);
+    arena_set_budget(&s->owner.arena, budget);   /* empty: cannot be refused */
     char *copy = arena_strndup(&s->owner.arena, text, len);
     if (!copy) {
         sql_stmt_free(s);

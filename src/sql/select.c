@@ -16,14 +16,80 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A set of bound trees found by structural hash (sql_node_hash_tree), so
+ * that matching a subtree against the aggregates or GROUP BY keys seen so
+ * far is one probe, not a comparison with each: a select list of 60,000
+ * distinct aggregates must not cost 60,000² comparisons. Open addressing
+ * over (hash, index); equal trees are confirmed with sql_node_equal.
+ */
+struct tset {
+    struct tslot {
+        uint32_t hash;
+        uint32_t idx;   /* UINT32_MAX = empty */
+    } *slots;
+    size_t nslots, n;
+};
+
 struct qctx {
     struct sql_select *q;
     struct sql_bctx *b;
     size_t agg_cap;
     struct sql_node **agg_nodes;   /* bound aggregate calls, for sharing repeats */
+    struct tset aggset;            /* agg_nodes by hash */
     size_t nkeys;
     struct sql_node **keys;
+    struct tset keyset;            /* keys by hash */
 };
+
+static bool tset_grow(struct tset *t, struct arena *a)
+{
+    size_t n = t->nslots ? t->nslots * 2 : 64;
+    struct tslot *s = arena_alloc(a, n * sizeof *s);
+    if (!s)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        s[i].idx = UINT32_MAX;
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (t->slots[i].idx == UINT32_MAX)
+            continue;
+        size_t j = t->slots[i].hash & (n - 1);
+        while (s[j].idx != UINT32_MAX)
+            j = (j + 1) & (n - 1);
+        s[j] = t->slots[i];
+    }
+    t->slots = s;
+    t->nslots = n;
+    return true;
+}
+
+static bool tset_add(struct tset *t, struct arena *a, uint32_t hash, uint32_t idx)
+{
+    if ((t->n + 1) * 2 > t->nslots && !tset_grow(t, a))
+        return false;
+    size_t j = hash & (t->nslots - 1);
+    while (t->slots[j].idx != UINT32_MAX)
+        j = (j + 1) & (t->nslots - 1);
+    t->slots[j].hash = hash;
+    t->slots[j].idx = idx;
+    t->n++;
+    return true;
+}
+
+/* The lowest index whose tree `same` says matches n (hash h), or -1. */
+static long tset_find(const struct tset *t, uint32_t h, struct sql_node *const *trees,
+                      const struct sql_node *n,
+                      bool (*same)(const struct sql_node *, const struct sql_node *))
+{
+    long best = -1;
+    if (!t->nslots)
+        return -1;
+    for (size_t j = h & (t->nslots - 1); t->slots[j].idx != UINT32_MAX; j = (j + 1) & (t->nslots - 1))
+        if (t->slots[j].hash == h && (best < 0 || t->slots[j].idx < (uint32_t)best) &&
+            same(trees[t->slots[j].idx], n))
+            best = t->slots[j].idx;
+    return best;
+}
 
 static int nomem(struct sql_bctx *b)
 {
@@ -42,6 +108,17 @@ static bool agg_same(const struct sql_node *a, const struct sql_node *b)
     return !a->filter || sql_node_equal(a->filter, b->filter);
 }
 
+/* A hash that agrees with agg_same. */
+static uint32_t agg_hash(struct sql_node *n)
+{
+    uint32_t h = (uint32_t)n->func * 2654435761u ^ (uint32_t)n->flags * 40503u ^ n->nargs;
+    for (int i = 0; i < n->nargs; i++)
+        h = (h * 1000003u) ^ sql_node_hash_tree(n->args[i]);
+    if (n->filter)
+        h = (h * 1000003u) ^ sql_node_hash_tree(n->filter);
+    return h;
+}
+
 static void eval_unbound(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
 {
     *out = sql_null(n->type);
@@ -56,13 +133,9 @@ static int agg_hook(struct sql_bctx *b, struct sql_node *n)
     int rc = sql_bind_agg_call(b, n, &call);
     if (rc)
         return rc;
-    size_t idx = q->naggs;
-    for (size_t i = 0; i < q->naggs; i++) {
-        if (agg_same(x->agg_nodes[i], n)) {
-            idx = i;
-            break;
-        }
-    }
+    uint32_t h = agg_hash(n);
+    long found = tset_find(&x->aggset, h, x->agg_nodes, n, agg_same);
+    size_t idx = found >= 0 ? (size_t)found : q->naggs;
     if (idx == q->naggs) {
         if (q->naggs == x->agg_cap) {
             size_t nc = x->agg_cap ? x->agg_cap * 2 : 8;
@@ -85,6 +158,8 @@ static int agg_hook(struct sql_bctx *b, struct sql_node *n)
             return nomem(b);
         *keep = *n;
         x->agg_nodes[idx] = keep;
+        if (!tset_add(&x->aggset, b->arena, h, (uint32_t)idx))
+            return nomem(b);
         q->naggs++;
     }
     n->kind = NK_AGGREF;
@@ -97,17 +172,20 @@ static int agg_hook(struct sql_bctx *b, struct sql_node *n)
 }
 
 /* Rewrites a bound tree over table columns into one over the group row. */
+/* Rewrites a bound tree over table columns into one over the group row.
+ * The tree's hashes must be stored (sql_node_hash_tree) and x->keyset
+ * built; a subtree equal to a key (the first, as written) becomes a
+ * reference to that key. */
 static int to_group_row(struct qctx *x, struct sql_node **np)
 {
     struct sql_node *n = *np;
-    for (size_t i = 0; i < x->nkeys; i++) {
-        if (sql_node_equal(n, x->keys[i])) {
-            struct sql_node *r = sql_node_ref(x->b->arena, (uint32_t)i, x->keys[i]->type, n->pos);
-            if (!r)
-                return nomem(x->b);
-            *np = r;
-            return 0;
-        }
+    long key = tset_find(&x->keyset, n->hash, x->keys, n, sql_node_equal);
+    if (key >= 0) {
+        struct sql_node *r = sql_node_ref(x->b->arena, (uint32_t)key, x->keys[key]->type, n->pos);
+        if (!r)
+            return nomem(x->b);
+        *np = r;
+        return 0;
     }
     switch (n->kind) {
     case NK_AGGREF: {
@@ -237,6 +315,7 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
     struct sql_owner *o = sql_owner_new();
     if (!o)
         return lerr_set(err, LERR_NOMEM, "out of memory");
+    arena_set_budget(&o->arena, opt ? opt->budget : NULL);   /* empty: cannot be refused */
     struct sql_select *q = arena_zalloc(&o->arena, sizeof *q);
     char *text = q ? arena_strndup(&o->arena, stmt->text, stmt->len) : NULL;
     struct sql_stmt *s = text ? arena_zalloc(&o->arena, sizeof *s) : NULL;
@@ -427,6 +506,19 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
 
     size_t nfields = columns->n;
     if (q->aggregate) {
+        /* hashes first, then every rewrite is a lookup per node */
+        for (size_t i = 0; i < x.nkeys; i++)
+            if (!tset_add(&x.keyset, &o->arena, sql_node_hash_tree(x.keys[i]), (uint32_t)i)) {
+                rc = nomem(b);
+                goto fail;
+            }
+        for (size_t i = 0; i < nitems; i++)
+            sql_node_hash_tree(item_nodes[i]);
+        if (s->having)
+            sql_node_hash_tree(s->having);
+        for (size_t i = 0; i < s->norder; i++)
+            if (onodes[i])
+                sql_node_hash_tree(onodes[i]);
         for (size_t i = 0; i < nitems; i++)
             if ((rc = to_group_row(&x, &item_nodes[i])))
                 goto fail;

@@ -15,19 +15,24 @@
  *                        serialize / deserialize of their states.
  *
  * Memory: a compiled expression or bound SELECT owns everything it needs
- * (one arena inside, released by sql_expr_free / sql_select_free). Evaluation
- * never allocates from the heap: results that need new bytes (CONCAT,
- * LOWER, ...) go into the arena the caller passes, which it resets per batch;
- * string results may also point into the input row's bytes or the compiled
+ * (one arena inside, released by sql_expr_free / sql_select_free), charged
+ * to sql_options.budget when one is given. Evaluation never allocates from
+ * the heap: results that need new bytes (CONCAT, LOWER, ...) go into the
+ * arena the caller passes, which it resets per batch (and which may carry a
+ * budget: a refusal is LERR_NOMEM for that row); the batch evaluators free
+ * what a row allocated before the next row when the result holds no bytes.
+ * String results may also point into the input row's bytes or the compiled
  * expression's constants, so they live until the earlier of those ends.
+ * Parsing, binding and evaluation are linear in the text (see "limits").
  *
  * Thread-safety: compiled expressions and bound SELECTs are immutable after
  * compilation; any number of threads may evaluate the same one at once, each
  * with its own arena.
  *
  * Errors: compile/bind errors are LERR_INVALID with a message naming the bad
- * thing, "at line L, column C", and a hint; err->pos is the 0-based character
- * offset in the text. Run-time errors (integer division by zero, PARSE_JSON of
+ * thing (or the limit passed), "at line L, column C", and a hint; err->pos is
+ * the 0-based character offset in the text. LERR_NOMEM when memory (or the
+ * budget) refused. Run-time errors (integer division by zero, PARSE_JSON of
  * invalid text) make the eval call return LERR_INVALID for that row.
  */
 #ifndef LODESTAR_SQL_H
@@ -38,6 +43,20 @@
 #include <stdint.h>
 
 #include "util/util.h"
+
+/* ---- limits ------------------------------------------------------------ */
+
+/*
+ * Bounds on one expression or statement, so that parsing, binding and
+ * evaluation stay linear in its size and their recursion stays bounded. A
+ * text past one is refused with LERR_INVALID naming the limit, at the line
+ * and column where it was passed. (Memory has its own bound: the budget in
+ * sql_options.)
+ */
+#define SQL_MAX_NESTING 200   /* parentheses, calls, CASE, unary minus and NOT inside one another */
+#define SQL_MAX_ARGS 65535    /* arguments of one call, terms of one CASE, values of one IN
+                               * list (less its operand: 65534) */
+#define SQL_MAX_ITEMS 4096    /* terms of a SELECT list, of GROUP BY and of ORDER BY, each */
 
 /* ---- types and values -------------------------------------------------- */
 
@@ -170,6 +189,10 @@ struct sql_options {
     /* Values for `?` placeholders, in order (query parameters). */
     const struct sql_value *params;
     size_t nparams;
+    /* NULL, or the budget the compiled form (tree, folded constants) is
+     * charged to before it is allocated; it must outlive the expression or
+     * SELECT. A refusal is LERR_NOMEM (the budget records which limit). */
+    struct mem_budget *budget;
 };
 
 /* ---- compiled expressions ---------------------------------------------- */
@@ -207,7 +230,8 @@ int sql_eval_row(const struct sql_expr *e, const struct sql_value *row, struct a
                  struct sql_value *out, struct lerr *err);
 /* A filter's verdict: true only when the value is non-NULL and true (three-
  * valued logic: unknown is false). A run-time error counts as false and
- * returns through *rc when rc is not NULL. */
+ * returns through *rc when rc is not NULL (LERR_NOMEM when `mem` refused:
+ * then there is no verdict, and the caller must fail). */
 bool sql_eval_filter(const struct sql_expr *e, const struct sql_value *row, struct arena *mem,
                      int *rc, struct lerr *err);
 
@@ -225,9 +249,13 @@ int sql_eval_batch(const struct sql_expr *e, const struct sql_batch *b, const ui
                    uint32_t n, struct arena *mem, struct sql_value *out, struct lerr *err);
 /* Filters a batch: writes the rows (from sel, or 0..n-1) whose filter is
  * true to out_sel (capacity n) and returns how many. A row whose filter
- * fails at run time (1/0) is left out, as unknown is. out_sel may be sel. */
+ * fails at run time (1/0) is left out, as unknown is. But a row that could
+ * not get memory from `mem` (its arena's cap or budget refused) has no
+ * verdict at all: *nomem (when not NULL) is then set to LERR_NOMEM, and the
+ * caller must fail rather than answer without that row. out_sel may be sel. */
 uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b,
-                          const uint32_t *sel, uint32_t n, struct arena *mem, uint32_t *out_sel);
+                          const uint32_t *sel, uint32_t n, struct arena *mem, uint32_t *out_sel,
+                          int *nomem);
 
 /* ---- aggregators --------------------------------------------------------- */
 
@@ -397,6 +425,10 @@ struct sql_stmt;   /* a parsed, not yet bound statement */
 
 /* Parses `[EXPLAIN PLAN FOR] SELECT ...`. */
 int sql_parse_select(const char *text, size_t len, struct sql_stmt **out, struct lerr *err);
+/* The same, the statement's memory charged to `budget` (NULL = none), which
+ * must outlive it; a refusal is LERR_NOMEM. */
+int sql_parse_select_in(const char *text, size_t len, struct mem_budget *budget,
+                        struct sql_stmt **out, struct lerr *err);
 void sql_stmt_free(struct sql_stmt *s);
 /* The FROM table: schema ("" or "INFORMATION_SCHEMA", "druid") and name;
  * name is "" for a SELECT without FROM. Valid for the life of s. */

@@ -86,6 +86,7 @@ struct sql_node {
     uint32_t pos;        /* byte offset in the source text */
     uint32_t height;     /* levels below this node: bounds recursion in bind/eval */
     uint32_t field;      /* NK_REF field, NK_PARAM index, NK_AGGREF agg */
+    uint32_t hash;       /* structural hash, when sql_node_hash_tree() stored it */
     struct sql_node **args;
     struct sql_node *filter;  /* aggregate FILTER (WHERE ...) */
     const char *name;    /* identifier text (quotes removed) / call name */
@@ -165,6 +166,11 @@ struct sql_expr {
     size_t nrefs;
     struct sql_agg_call *agg;
     const char *text;            /* source (copied), for run-time messages */
+    /* Evaluating it may allocate (inner string results: LENGTH(REPEAT(..)),
+     * LOWER(x) = 'a') but its result holds no bytes: what one row allocates
+     * is garbage once the row is done, and the batch evaluators free it
+     * before the next row, as a per-row memory context. */
+    bool row_garbage;
 };
 
 bool sql_owner_cleanup(struct sql_owner *o, void (*fn)(void *), void *p);
@@ -528,6 +534,11 @@ bool sql_json_append_value(struct buf *b, const struct sql_value *v);
 
 /* Bound tree utilities (bind.c) */
 bool sql_node_equal(const struct sql_node *a, const struct sql_node *b);
+/* A hash of a bound tree that agrees with sql_node_equal (equal trees hash
+ * alike), stored in n->hash of every node of the tree and returned: so that
+ * finding equal subtrees (shared aggregates, GROUP BY expressions) costs a
+ * lookup instead of a comparison with every candidate. */
+uint32_t sql_node_hash_tree(struct sql_node *n);
 /* A bound reference to field i of the current schema. */
 struct sql_node *sql_node_ref(struct arena *a, uint32_t field, int type, uint32_t pos);
 /* A deep copy of a parsed (unbound) tree, so that it can be bound twice. */

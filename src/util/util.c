@@ -1,8 +1,10 @@
 /*
- * util.c — errors, arenas, capped buffers, logging, randomness, UUIDs,
- * SHA-256 (OpenSSL's libcrypto), clocks and atomic file writes.
+ * util.c — errors, memory budgets (util/budget.h), arenas, capped buffers,
+ * logging, randomness, UUIDs, SHA-256 (OpenSSL's libcrypto), clocks and
+ * atomic file writes.
  */
 #include "util/util.h"
+#include "util/budget.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +94,109 @@ int lerr_http_status(int code)
     return lerr_table[code].http;
 }
 
+/* ---- memory budgets (util/budget.h) --------------------------------- */
+/* Here rather than in a file of their own: arenas and buffers charge them,
+ * so whatever links util.c has them. */
+void mem_pool_init(struct mem_pool *p, uint64_t limit)
+{
+    atomic_init(&p->limit, limit);
+    atomic_init(&p->used, 0);
+}
+
+void mem_pool_set_limit(struct mem_pool *p, uint64_t limit)
+{
+    atomic_store(&p->limit, limit);
+}
+
+uint64_t mem_pool_limit(const struct mem_pool *p)
+{
+    return atomic_load(&((struct mem_pool *)p)->limit);
+}
+
+uint64_t mem_pool_used(const struct mem_pool *p)
+{
+    return atomic_load(&((struct mem_pool *)p)->used);
+}
+
+/* Takes n bytes from the pool unless that passes its limit. */
+static bool pool_take(struct mem_pool *p, uint64_t n)
+{
+    uint64_t limit = atomic_load(&p->limit);
+    uint64_t cur = atomic_load(&p->used);
+    for (;;) {
+        if (limit && (cur > limit || n > limit - cur))
+            return false;
+        if (atomic_compare_exchange_weak(&p->used, &cur, cur + n))
+            return true;
+    }
+}
+
+static void pool_give(struct mem_pool *p, uint64_t n)
+{
+    atomic_fetch_sub(&p->used, n);
+}
+
+void mem_budget_init(struct mem_budget *b, uint64_t limit, struct mem_pool *pool)
+{
+    memset(b, 0, sizeof *b);
+    b->limit = limit;
+    b->pool = pool;
+}
+
+static bool refuse(struct mem_budget *b, int why, size_t n)
+{
+    if (b->refused == MEM_REFUSED_NONE) {
+        b->refused = why;
+        b->refused_need = n;
+        b->refused_used = b->used;
+    }
+    return false;
+}
+
+bool mem_budget_charge(struct mem_budget *b, size_t n)
+{
+    if (!b)
+        return true;
+    if (b->limit && (b->used > b->limit || n > b->limit - b->used))
+        return refuse(b, MEM_REFUSED_BUDGET, n);
+    uint64_t need = b->used + n;
+    if (b->pool && need > b->reserved) {
+        uint64_t want = need - b->reserved;
+        uint64_t chunked = (want + MEM_POOL_CHUNK - 1) / MEM_POOL_CHUNK * MEM_POOL_CHUNK;
+        /* a whole chunk when the pool has it, else just what this needs */
+        if (pool_take(b->pool, chunked))
+            b->reserved += chunked;
+        else if (chunked != want && pool_take(b->pool, want))
+            b->reserved += want;
+        else
+            return refuse(b, MEM_REFUSED_POOL, n);
+    }
+    b->used = need;
+    if (need > b->peak)
+        b->peak = need;
+    return true;
+}
+
+void mem_budget_release(struct mem_budget *b, size_t n)
+{
+    if (!b)
+        return;
+    b->used = n > b->used ? 0 : b->used - n;
+    if (b->pool && b->reserved - b->used > 2 * MEM_POOL_CHUNK) {
+        uint64_t give = b->reserved - b->used - MEM_POOL_CHUNK;
+        b->reserved -= give;
+        pool_give(b->pool, give);
+    }
+}
+
+void mem_budget_destroy(struct mem_budget *b)
+{
+    if (b->pool && b->reserved)
+        pool_give(b->pool, b->reserved);
+    b->reserved = 0;
+    b->used = 0;
+}
+
 /* ---- arena ----------------------------------------------------------- */
 
 struct arena_block {
@@ -107,6 +212,13 @@ void arena_init(struct arena *a, size_t block_size, size_t cap)
     a->total = 0;
     a->cap = cap;
     a->capped = false;
+    a->budget = NULL;
+}
+
+/* What a block costs its budget: the header and the bytes. */
+static size_t block_cost(const struct arena_block *b)
+{
+    return sizeof *b + b->size;
 }
 
 void *arena_alloc(struct arena *a, size_t n)
@@ -121,9 +233,14 @@ void *arena_alloc(struct arena *a, size_t n)
     struct arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
         size_t sz = n > a->block_size ? n : a->block_size;
-        b = malloc(sizeof *b + sz);
-        if (!b)
+        /* charged before the memory exists: a refusal is a NULL, not an OOM kill */
+        if (a->budget && !mem_budget_charge(a->budget, sizeof *b + sz))
             return NULL;
+        b = malloc(sizeof *b + sz);
+        if (!b) {
+            mem_budget_release(a->budget, sizeof *b + sz);
+            return NULL;
+        }
         b->size = sz;
         b->used = 0;
         /* A huge one-off block goes second so the current block keeps filling. */
@@ -191,6 +308,8 @@ void arena_reset(struct arena *a)
             keep = b;
             keep->used = 0;
         } else {
+            if (a->budget)
+                mem_budget_release(a->budget, block_cost(b));
             free(b);
         }
         b = next;
@@ -209,28 +328,49 @@ void arena_mark(const struct arena *a, struct arena_mark *m)
     m->total = a->total;
 }
 
-void arena_rewind(struct arena *a, const struct arena_mark *m)
+void arena_release(struct arena *a, const struct arena_mark *m)
 {
-    /* Blocks added since the mark sit in front of the marked head (new
-     * heads) or right behind whichever block was the head when they came
-     * (huge one-off blocks): both are before m->next in the list. */
-    struct arena_block *b = a->head;
+    a->total = m->total;
+    if (a->head == m->head && (!m->head || m->head->next == m->next)) {
+        if (m->head)
+            m->head->used = m->used;   /* the common case: nothing but bytes */
+        return;
+    }
+    /* Newer blocks are in front of the marked head; huge ones may also sit
+     * right behind it (arena_alloc puts them second). Unless the marked
+     * head is empty (then it is the one reused), keep one ordinary block as
+     * the new head so that the next row does not malloc again. */
+    bool want_spare = !m->head || m->used > 0;
+    struct arena_block *spare = NULL, *b = a->head;
     while (b && b != m->head) {
         struct arena_block *next = b->next;
-        free(b);
+        if (want_spare && !spare && b->size == a->block_size) {
+            spare = b;
+        } else {
+            if (a->budget)
+                mem_budget_release(a->budget, block_cost(b));
+            free(b);
+        }
         b = next;
     }
     if (m->head) {
         for (b = m->head->next; b && b != m->next;) {
             struct arena_block *next = b->next;
+            if (a->budget)
+                mem_budget_release(a->budget, block_cost(b));
             free(b);
             b = next;
         }
         m->head->next = m->next;
         m->head->used = m->used;
     }
-    a->head = m->head;
-    a->total = m->total;
+    if (spare) {
+        spare->used = 0;
+        spare->next = m->head;
+        a->head = spare;
+    } else {
+        a->head = m->head;
+    }
 }
 
 void arena_destroy(struct arena *a)
@@ -238,11 +378,28 @@ void arena_destroy(struct arena *a)
     struct arena_block *b = a->head;
     while (b) {
         struct arena_block *next = b->next;
+        if (a->budget)
+            mem_budget_release(a->budget, block_cost(b));
         free(b);
         b = next;
     }
     a->head = NULL;
     a->total = 0;
+}
+
+bool arena_set_budget(struct arena *a, struct mem_budget *budget)
+{
+    if (budget == a->budget)
+        return true;
+    size_t held = 0;
+    for (const struct arena_block *b = a->head; b; b = b->next)
+        held += block_cost(b);
+    if (held && budget && !mem_budget_charge(budget, held))
+        return false;
+    if (held && a->budget)
+        mem_budget_release(a->budget, held);
+    a->budget = budget;
+    return true;
 }
 
 /* ---- buffer ---------------------------------------------------------- */
@@ -253,6 +410,7 @@ void buf_init(struct buf *b, size_t cap)
     b->len = b->alloc = 0;
     b->cap = cap;
     b->failed = false;
+    b->budget = NULL;
 }
 
 static bool buf_reserve(struct buf *b, size_t extra)
@@ -269,8 +427,15 @@ static bool buf_reserve(struct buf *b, size_t extra)
     size_t na = b->alloc ? b->alloc : 256;
     while (na < need)
         na *= 2;
+    if (b->cap && na > b->cap + 1)
+        na = b->cap + 1;   /* the cap bounds the allocation too, not only the length */
+    if (b->budget && !mem_budget_charge(b->budget, na - b->alloc)) {
+        b->failed = true;
+        return false;
+    }
     char *p = realloc(b->data, na);
     if (!p) {
+        mem_budget_release(b->budget, na - b->alloc);
         b->failed = true;
         return false;
     }
@@ -321,8 +486,22 @@ void buf_reset(struct buf *b)
 
 void buf_free(struct buf *b)
 {
+    struct mem_budget *budget = b->budget;
     free(b->data);
+    mem_budget_release(budget, b->alloc);
     buf_init(b, b->cap);
+    b->budget = budget;
+}
+
+bool buf_set_budget(struct buf *b, struct mem_budget *budget)
+{
+    if (budget == b->budget)
+        return true;
+    if (b->alloc && budget && !mem_budget_charge(budget, b->alloc))
+        return false;
+    mem_budget_release(b->budget, b->alloc);
+    b->budget = budget;
+    return true;
 }
 
 char *buf_steal(struct buf *b, size_t *len)
@@ -335,6 +514,7 @@ char *buf_steal(struct buf *b, size_t *len)
     }
     if (len)
         *len = b->len;
+    mem_budget_release(b->budget, b->alloc);
     b->data = NULL;
     b->len = b->alloc = 0;
     b->failed = false;

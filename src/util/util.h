@@ -3,9 +3,11 @@
  * growable byte buffer with a cap, logging, random bytes, UUIDs, SHA-256 and
  * wall-clock helpers.
  *
- * Entry points: lerr_set(), arena_alloc(), arena_mark() / arena_rewind(),
+ * Entry points: lerr_set(), arena_alloc(), arena_mark() / arena_release(),
  * buf_append(), log_msg(), util_random_bytes(), util_uuid_v4(),
- * util_sha256_hex(), util_now_ms().
+ * util_sha256_hex(), util_now_ms(). Arenas and buffers can charge a memory
+ * budget (util/budget.h) before they allocate: arena_set_budget(),
+ * buf_set_budget().
  * Everything here is thread-safe except where a function says it mutates an
  * object the caller owns (arenas and buffers are single-owner).
  */
@@ -76,6 +78,8 @@ int lerr_http_status(int code);
 
 /* ---- arena ------------------------------------------------------------- */
 
+struct mem_budget;   /* util/budget.h */
+
 /* A bump allocator: allocations live until arena_reset() or arena_destroy(). */
 struct arena_block;
 struct arena {
@@ -84,12 +88,7 @@ struct arena {
     size_t total;   /* bytes handed out since the last reset */
     size_t cap;     /* 0 = unlimited; allocations past it return NULL */
     bool capped;    /* sticky: an allocation was refused because of cap (not malloc) */
-};
-
-/* A position in an arena, to give back everything allocated after it. */
-struct arena_mark {
-    struct arena_block *head, *next;
-    size_t used, total;
+    struct mem_budget *budget;   /* NULL, or charged for each block before it is malloc'd */
 };
 
 void arena_init(struct arena *a, size_t block_size, size_t cap);
@@ -99,12 +98,21 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...) LS_PRINTF(2, 3);
 void arena_reset(struct arena *a);   /* keeps the first block, frees the rest */
-/* Remembers the arena's position (O(1)). */
+/* A point to return to: arena_release() frees everything allocated since
+ * arena_mark() (keeping one block of the ordinary size for reuse), as a
+ * per-row memory context is reset between rows. Marks nest like a stack. */
+struct arena_mark {
+    struct arena_block *head, *next;
+    size_t used, total;
+};
 void arena_mark(const struct arena *a, struct arena_mark *m);
-/* Frees everything allocated since the mark, which must be a position of
- * the arena since its last reset (later marks are then invalid). */
-void arena_rewind(struct arena *a, const struct arena_mark *m);
+void arena_release(struct arena *a, const struct arena_mark *m);
 void arena_destroy(struct arena *a);
+/* Moves the arena's blocks (and every later one) to budget `b` (NULL =
+ * none): charges what it holds to b and releases it from the old budget.
+ * false (nothing changed) when b refuses. The budget must outlive the
+ * arena's blocks: destroy the arena, or detach it, before the budget. */
+bool arena_set_budget(struct arena *a, struct mem_budget *b);
 
 /* ---- growable buffer with a cap ---------------------------------------- */
 
@@ -113,7 +121,8 @@ struct buf {
     size_t len;
     size_t alloc;
     size_t cap;   /* 0 = unlimited */
-    bool failed;  /* sticky: an append past cap or an OOM sets it */
+    bool failed;  /* sticky: an append past cap, an OOM or a refused budget sets it */
+    struct mem_budget *budget;   /* NULL, or charged for each growth before realloc */
 };
 
 void buf_init(struct buf *b, size_t cap);
@@ -124,8 +133,12 @@ bool buf_printf(struct buf *b, const char *fmt, ...) LS_PRINTF(2, 3);
 const char *buf_cstr(struct buf *b);  /* "" for an empty buffer */
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
-/* Hands the bytes to the caller (malloc'd, NUL-terminated); the buffer is reset. */
+/* Hands the bytes to the caller (malloc'd, NUL-terminated); the buffer is
+ * reset. The bytes leave the budget, if any: they are the caller's now. */
 char *buf_steal(struct buf *b, size_t *len);
+/* As arena_set_budget: the buffer's allocation moves to budget b (NULL =
+ * none); false (nothing changed) when b refuses it. */
+bool buf_set_budget(struct buf *b, struct mem_budget *budget);
 
 /* ---- logging ----------------------------------------------------------- */
 

@@ -4,7 +4,9 @@
  * chunks; a detail table, an aggregate table with rolled-up measures, a
  * bigger one for the timeout and memory cap), then runs the SQL test files
  * tests/unit/sql_queries/<name>.txt through query_request_parse() and
- * query_execute(), and checks request parsing directly.
+ * query_execute(), and checks request parsing directly, and the memory
+ * budgets: refusals before allocation, per-row garbage freed, the pool of
+ * all queries, the server's limits and their environment variables.
  *
  * SQL file format (one case after another):
  *   -- query: <name>           starts a case; the SQL follows on its own lines
@@ -22,6 +24,7 @@
  */
 #include "check.h"
 #include "query/query.h"
+#include "query/query_int.h"   /* query_pool: another query holding memory */
 #include "storage/storage.h"
 
 #include <dirent.h>
@@ -31,7 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DAY 86400000LL
@@ -955,6 +960,207 @@ static void test_concurrent_appends(const char *root)
     CHECK_EQ_INT(last, 200 * 100);
 }
 
+/* ---- memory: budgets, the pool, limits --------------------------------------------------- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long max_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+/* What others hold from the pool (a simulated concurrent query). */
+static uint64_t pool_held;
+
+/* One request {"query": sql, "resultFormat": "arrayLines", "context": ctx};
+ * the pool must be back where it was after it, whatever happened. */
+static int mem_query(const char *sql, const char *ctx, struct buf *out, struct lerr *err,
+                     double *secs)
+{
+    json_t *req = json_pack("{s:s, s:s}", "query", sql, "resultFormat", "arrayLines");
+    if (ctx)
+        json_object_set_new(req, "context", json_loads(ctx, 0, NULL));
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct query_request qr;
+    lerr_init(err);
+    buf_reset(out);
+    double t0 = mono_s();
+    int rc = query_request_parse(body, strlen(body), &qr, &mem, err);
+    if (!rc) {
+        qr.now_ms = T0 + 3 * DAY;
+        rc = query_execute(&qr, &env, out, NULL, err);
+    }
+    if (secs)
+        *secs = mono_s() - t0;
+    free(body);
+    arena_destroy(&mem);
+    CHECK_MSG(query_memory_in_use() == pool_held,
+              "%.60s: the query left %llu bytes taken from the pool", sql,
+              (unsigned long long)(query_memory_in_use() - pool_held));
+    return rc;
+}
+
+static int64_t one_long(struct buf *out)
+{
+    return out->data ? strtoll(out->data + (out->data[0] == '['), NULL, 10) : -1;
+}
+
+static void test_memory(void)
+{
+    struct buf out, sql;
+    buf_init(&out, 0);
+    buf_init(&sql, 0);
+    struct lerr err;
+    double secs;
+    long rss0 = max_rss_mb();
+
+    /* strings built per row are charged before they exist: REPEAT over the
+     * 60,000 rows of big wants 24 GB; refused at the budget, at once */
+    int rc = mem_query("SELECT REPEAT(page, 100000) FROM big", "{\"maxQueryBytes\": 67108864}",
+                       &out, &err, &secs);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "query memory limit exceeded") &&
+                  strstr(err.msg, "context.maxQueryBytes = 67108864") && strstr(err.msg, "REPEAT"),
+              "rc=%d %s", rc, err.msg);
+    CHECK_EQ_INT(lerr_http_status(err.code), 400);
+    CHECK_MSG(secs < 2.0, "refused after %.2f s", secs);
+    CHECK_EQ_INT(out.len, 0);
+    if (!UNDER_ASAN)   /* before budgets, a block's 4,096 strings were made first: 2 GB */
+        CHECK_MSG(max_rss_mb() - rss0 < 256, "the refused query grew the process by %ld MB",
+                  max_rss_mb() - rss0);
+
+    /* ... but what only an inner expression builds is freed row by row:
+     * LENGTH(REPEAT()) answers within a 16 MB budget */
+    rc = mem_query("SELECT SUM(LENGTH(page)) FROM big", NULL, &out, &err, NULL);
+    int64_t chars = one_long(&out);
+    CHECK_MSG(rc == 0 && chars > 60000, "rc=%d %s", rc, err.msg);
+    rc = mem_query("SELECT SUM(LENGTH(REPEAT(page, 10000))) FROM big",
+                   "{\"maxQueryBytes\": 16777216}", &out, &err, NULL);
+    CHECK_MSG(rc == 0 && one_long(&out) == chars * 10000, "rc=%d %s %s", rc, err.msg,
+              buf_cstr(&out));
+    rc = mem_query("SELECT COUNT(*) FROM big WHERE LENGTH(page) > 4", NULL, &out, &err, NULL);
+    int64_t long_pages = one_long(&out);
+    rc = mem_query("SELECT COUNT(*) FROM big WHERE LENGTH(REPEAT(page, 10000)) > 40000",
+                   "{\"maxQueryBytes\": 16777216}", &out, &err, NULL);
+    CHECK_MSG(rc == 0 && one_long(&out) == long_pages && long_pages > 0, "rc=%d %s %s", rc,
+              err.msg, buf_cstr(&out));
+    /* a WHERE row that cannot get memory fails the query: never a count
+     * silently missing it */
+    rc = mem_query("SELECT COUNT(*) FROM big WHERE REPEAT(page, 3000000) <> ''",
+                   "{\"maxQueryBytes\": 8388608}", &out, &err, NULL);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "query memory limit exceeded"), "rc=%d %s %s",
+              rc, err.msg, buf_cstr(&out));
+    /* LIMIT without ORDER BY builds only the rows it keeps */
+    buf_reset(&sql);
+    buf_puts(&sql, "SELECT CONCAT(page");
+    for (int i = 1; i < 10000; i++)
+        buf_puts(&sql, ", page");
+    buf_puts(&sql, ") FROM big LIMIT 1");
+    rc = mem_query(sql.data, "{\"maxQueryBytes\": 16777216}", &out, &err, &secs);
+    CHECK_MSG(rc == 0 && out.len > 20000, "rc=%d %s", rc, err.msg);
+
+    /* group tables, sorts and results are charged too */
+    rc = mem_query("SELECT page, user, COUNT(*) FROM big GROUP BY 1, 2",
+                   "{\"maxQueryBytes\": 1048576}", &out, &err, &secs);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 1048576") && secs < 1.0,
+              "rc=%d %.2f s %s", rc, secs, err.msg);
+    rc = mem_query("SELECT page, user FROM big ORDER BY user, page", "{\"maxQueryBytes\": 1048576}",
+                   &out, &err, &secs);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 1048576") && secs < 1.0,
+              "rc=%d %.2f s %s", rc, secs, err.msg);
+    rc = mem_query("SELECT page, user, __time FROM big", "{\"maxQueryBytes\": 3145728}", &out,
+                   &err, &secs);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 3145728"), "rc=%d %s",
+              rc, err.msg);
+    CHECK_EQ_INT(out.len, 0);
+
+    /* the parse and bound trees are charged: a 50,000-term OR is refused
+     * within a 1 MB budget while parsing, and answers within a normal one */
+    buf_reset(&sql);
+    buf_puts(&sql, "SELECT COUNT(*) FROM big WHERE user = 'u0'");
+    for (int i = 1; i < 50000; i++)
+        buf_printf(&sql, " OR user = 'u%d'", i);
+    rc = mem_query(sql.data, "{\"maxQueryBytes\": 1048576}", &out, &err, NULL);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "parsing the query"), "rc=%d %s", rc, err.msg);
+    rc = mem_query(sql.data, NULL, &out, &err, &secs);
+    CHECK_MSG(rc == 0 && one_long(&out) == 60000, "rc=%d %s %s", rc, err.msg, buf_cstr(&out));
+    CHECK_MSG(secs < 2.0, "a 50,000-term OR took %.2f s", secs);
+
+    /* the pool of all queries: spent by others, a query gets a 503 to retry */
+    struct query_limits lim = {64u << 20, 64u << 20}, got;
+    query_limits_set(&lim);
+    query_limits_get(&got);
+    CHECK(got.total_bytes == 64u << 20 && got.max_query_bytes == 64u << 20);
+    struct mem_budget other;   /* another query, holding 60 MB */
+    mem_budget_init(&other, 0, &query_pool);
+    CHECK(mem_budget_charge(&other, 60u << 20));
+    pool_held = query_memory_in_use();
+    rc = mem_query("SELECT REPEAT(page, 1000) FROM big", NULL, &out, &err, &secs);
+    CHECK_MSG(rc == LERR_UNAVAILABLE && strstr(err.msg, "in use by other queries") &&
+                  strstr(err.msg, "LODESTAR_QUERY_TOTAL_BYTES") && secs < 1.0,
+              "rc=%d %.2f s %s", rc, secs, err.msg);
+    CHECK_EQ_INT(lerr_http_status(err.code), 503);
+    CHECK_EQ_INT(query_memory_in_use(), 60u << 20);   /* the failed query gave all back */
+    mem_budget_destroy(&other);
+    pool_held = 0;
+    rc = mem_query("SELECT REPEAT(page, 1000) FROM big", NULL, &out, &err, NULL);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 67108864"),
+              "the default budget is the server's limit when lower: rc=%d %s", rc, err.msg);
+    /* context.maxQueryBytes may not ask for more than the server allows */
+    lim.max_query_bytes = 32u << 20;
+    query_limits_set(&lim);
+    rc = mem_query("SELECT 1", "{\"maxQueryBytes\": 33554433}", &out, &err, NULL);
+    CHECK_MSG(rc == LERR_INVALID && strcmp(err.target, "context.maxQueryBytes") == 0 &&
+                  strstr(err.msg, "LODESTAR_QUERY_MAX_BYTES = 33554432"),
+              "rc=%d %s", rc, err.msg);
+    rc = mem_query("SELECT 1", "{\"maxQueryBytes\": 33554432}", &out, &err, NULL);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+
+    /* the environment */
+    setenv("LODESTAR_QUERY_TOTAL_BYTES", "3G", 1);
+    setenv("LODESTAR_QUERY_MAX_BYTES", "512MiB", 1);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), 0);
+    query_limits_get(&got);
+    CHECK(got.total_bytes == 3ull << 30 && got.max_query_bytes == 512ull << 20);
+    setenv("LODESTAR_QUERY_MAX_BYTES", "lots", 1);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "LODESTAR_QUERY_MAX_BYTES='lots' is not a memory size"), "%s", err.msg);
+    setenv("LODESTAR_QUERY_MAX_BYTES", "0", 1);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
+    unsetenv("LODESTAR_QUERY_TOTAL_BYTES");
+    unsetenv("LODESTAR_QUERY_MAX_BYTES");
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), 0);   /* unset: the defaults */
+    query_limits_get(&got);
+    CHECK(got.total_bytes >= (64u << 20) && got.total_bytes <= (2ull << 30) &&
+          got.max_query_bytes == got.total_bytes);
+    buf_free(&out);
+    buf_free(&sql);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
@@ -971,6 +1177,7 @@ int main(int argc, char **argv)
     build_rollup(root);
     build_big(root);
 
+    test_memory();
     test_request_parse();
     test_snapshot_and_meta();
 
@@ -995,6 +1202,8 @@ int main(int argc, char **argv)
     }
 
     test_concurrent_appends(root);
+    CHECK_MSG(query_memory_in_use() == 0, "queries left %llu bytes taken from the pool",
+              (unsigned long long)query_memory_in_use());
 
     for (size_t i = 0; i < ntables; i++)
         storage_table_free(tables[i].t);

@@ -4,15 +4,18 @@
  * error) over every scalar function family, null propagation and
  * coercions, then the lexer and parser edges, error positions, the
  * compile API (types, references, aggregation mappings), batch evaluation,
- * aggregators (add / merge / finalize / serialize) and SELECT binding.
+ * aggregators (add / merge / finalize / serialize), SELECT binding, and the
+ * limits: nesting, list sizes, linear work on huge chains, budgets charged.
  * Time functions are in test_sql_time.c.
  */
 #include "check.h"
 #include "sql/sql_cases.h"
 #include "sql/sql.h"
+#include "util/budget.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const struct sql_case cases[] = {
     /* literals and identifiers */
@@ -435,6 +438,9 @@ static const struct sql_case cases[] = {
     {"RIGHT(city, 5)", 0, "Paulo"},
     {"LEFT(z, 1)", 0, NULL},
     {"REPEAT('ab', 3)", 0, "ababab"},
+    {"REPEAT('abc', 7)", 0, "abcabcabcabcabcabcabc"},
+    {"LENGTH(REPEAT('é😀x', 5))", 0, "20"},
+    {"LENGTH('São Paulo, 😀 and 東京 too')", 0, "24"},
     {"REPEAT('ab', 0)", 0, ""},
     {"REPEAT(s, nl)", 0, NULL},
     /* REPLACE, PAD, STRPOS, CONTAINS */
@@ -850,7 +856,7 @@ static void test_batch(void)
     sql_expr_free(e);
     e = compile("n > 500 AND s = 'abc'", SQL_MODE_SCALAR, &err);
     static uint32_t sel[N];
-    uint32_t m = e ? sql_filter_batch(e, &b, NULL, N, &mem, sel) : 0;
+    uint32_t m = e ? sql_filter_batch(e, &b, NULL, N, &mem, sel, NULL) : 0;
     int want = 0;
     for (int r = 501; r < N; r++)
         want += r % 7 != 0 && r % 3 == 0;
@@ -1165,6 +1171,233 @@ static void test_select(void)
     sql_select_free(q);
 }
 
+/* ---- limits: size, nesting, memory ------------------------------------------------------ */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "<head><sep>-joined terms fmt(i) for i in [0, n)<tail>" into b (reset). */
+static void gen(struct buf *b, const char *head, const char *fmt, const char *sep, int n,
+                const char *tail)
+{
+    buf_reset(b);
+    buf_puts(b, head);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            buf_puts(b, sep);
+        buf_printf(b, fmt, i, i);
+    }
+    buf_puts(b, tail);
+}
+
+/* head, then s n times, then tail, into b (reset). */
+static void times(struct buf *b, const char *head, const char *s, int n, const char *tail)
+{
+    buf_reset(b);
+    buf_puts(b, head);
+    for (int i = 0; i < n; i++)
+        buf_puts(b, s);
+    buf_puts(b, tail);
+}
+
+static int parse_err(const char *text, size_t len, struct lerr *err)
+{
+    struct sql_stmt *st = NULL;
+    lerr_init(err);
+    int rc = sql_parse_select(text, len, &st, err);
+    sql_stmt_free(st);
+    return rc;
+}
+
+static void test_limits(void)
+{
+    struct lerr err;
+    struct buf b;
+    buf_init(&b, 0);
+
+    /* 100,000 nested parentheses: a 400 where the 201st level starts, not a
+     * stack overflow */
+    buf_puts(&b, "SELECT ");
+    for (int i = 0; i < 100000; i++)
+        buf_putc(&b, '(');
+    buf_putc(&b, '1');
+    for (int i = 0; i < 100000; i++)
+        buf_putc(&b, ')');
+    CHECK(parse_err(b.data, b.len, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "nested too deeply: more than 200 levels") &&
+                  strstr(err.msg, "at line 1, column 208"),
+              "%s", err.msg);
+    CHECK_EQ_INT(lerr_http_status(err.code), 400);
+    times(&b, "SELECT ", "(", 199, "1");
+    for (int i = 0; i < 199; i++)
+        buf_putc(&b, ')');
+    CHECK_MSG(parse_err(b.data, b.len, &err) == 0, "199 levels: %s", err.msg);
+    /* nested calls, NOT and minus count alike */
+    times(&b, "", "UPPER(", 100000, "s");
+    struct sql_expr *e = NULL;
+    struct sql_options opt = {.now_ms = TEST_NOW_MS};
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "nested too deeply") != NULL, "%s", err.msg);
+    times(&b, "", "NOT ", 100000, "TRUE");
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_INVALID);
+    times(&b, "", "- ", 100000, "1");
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_INVALID);
+
+    /* a 50,000-term OR: parse, bind and evaluation linear in its size (the
+     * parser used to copy the argument list for each term: gigabytes) */
+    gen(&b, "", "n = %d", " OR ", 50000, "");
+    struct mem_budget mb;
+    mem_budget_init(&mb, 0, NULL);
+    opt.budget = &mb;
+    double t0 = now_s();
+    lerr_init(&err);
+    int rc = sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err);
+    double secs = now_s() - t0;
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK_MSG(mb.peak < (64u << 20), "a 50,000-term OR took %llu bytes to compile",
+              (unsigned long long)mb.peak);
+    CHECK_MSG(secs < 2.0, "a 50,000-term OR took %.2f s to compile", secs);
+    struct sql_value rows[3][F__N];
+    test_rows(rows);
+    struct sql_value v;
+    rows[0][F_N] = sql_long(49999);
+    CHECK(e && sql_eval_row(e, rows[0], NULL, &v, NULL) == 0 && v.v.l == 1);
+    rows[0][F_N] = sql_long(50000);
+    CHECK(e && sql_eval_row(e, rows[0], NULL, &v, NULL) == 0 && v.v.l == 0);
+    sql_expr_free(e);
+    CHECK_EQ_INT(mb.used, 0);   /* the compiled form was charged, and released */
+    /* the same under a budget too small for it: refused, not allocated */
+    mem_budget_init(&mb, 1u << 20, NULL);
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_NOMEM);
+    CHECK_EQ_INT(mb.refused, MEM_REFUSED_BUDGET);
+    CHECK_EQ_INT(mb.used, 0);
+    opt.budget = NULL;
+    /* more terms than one call holds: the chain nests, and is still right */
+    gen(&b, "", "n = %d", " OR ", 70000, "");
+    lerr_init(&err);
+    CHECK_MSG(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == 0, "%s", err.msg);
+    rows[0][F_N] = sql_long(69999);
+    CHECK(e && sql_eval_row(e, rows[0], NULL, &v, NULL) == 0 && v.v.l == 1);
+    sql_expr_free(e);
+    gen(&b, "", "n <> %d", " AND ", 70000, "");
+    lerr_init(&err);
+    CHECK_MSG(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == 0, "%s", err.msg);
+    rows[0][F_N] = sql_long(70000);
+    CHECK(e && sql_eval_row(e, rows[0], NULL, &v, NULL) == 0 && v.v.l == 1);
+    sql_expr_free(e);
+    rows[0][F_N] = sql_long(5);
+
+    /* IN lists and arguments: SQL_MAX_ARGS, named when passed */
+    gen(&b, "n IN (", "%d", ", ", 65534, ")");
+    lerr_init(&err);
+    CHECK_MSG(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == 0, "%s", err.msg);
+    sql_expr_free(e);
+    gen(&b, "n IN (", "%d", ", ", 65535, ")");
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "too many values in one IN list: more than 65534 at line 1"), "%s",
+              err.msg);
+    gen(&b, "CONCAT(", "s", ", ", 65536, ")");
+    lerr_init(&err);
+    CHECK(sql_compile_expr(b.data, b.len, &test_schema, &opt, &e, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "too many arguments in one call: more than 65535"), "%s", err.msg);
+
+    /* SELECT list, GROUP BY and ORDER BY: SQL_MAX_ITEMS each */
+    gen(&b, "SELECT ", "added + %d", ", ", 4097, " FROM wiki");
+    CHECK(parse_err(b.data, b.len, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "too many terms in the SELECT list: more than 4096"), "%s", err.msg);
+    gen(&b, "SELECT COUNT(*) FROM wiki GROUP BY ", "added + %d", ", ", 4097, "");
+    CHECK(parse_err(b.data, b.len, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "too many GROUP BY terms: more than 4096"), "%s", err.msg);
+    gen(&b, "SELECT page FROM wiki ORDER BY ", "added + %d", ", ", 4097, "");
+    CHECK(parse_err(b.data, b.len, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "too many ORDER BY terms: more than 4096"), "%s", err.msg);
+
+    /* 20,000 aggregates, each once and one repeated: shared by hash */
+    gen(&b, "SELECT CONCAT(", "SUM(added + %d)", ", ", 20000, ", SUM(added + 7)) FROM wiki");
+    t0 = now_s();
+    struct sql_select *q = bind_q(b.data, &err);
+    secs = now_s() - t0;
+    CHECK_MSG(q && q->naggs == 20000, "%s", err.msg);
+    CHECK_MSG(secs < 2.0, "20,000 aggregates took %.2f s to bind", secs);
+    sql_select_free(q);
+    /* 4,096 GROUP BY keys matched against 4,096 select items by hash */
+    buf_reset(&b);
+    buf_puts(&b, "SELECT ");
+    for (int i = 0; i < 4096; i++)
+        buf_printf(&b, "%sadded + %d", i ? ", " : "", i);
+    buf_puts(&b, " FROM wiki GROUP BY ");
+    for (int i = 0; i < 4096; i++)
+        buf_printf(&b, "%sadded + %d", i ? ", " : "", 4095 - i);
+    t0 = now_s();
+    q = bind_q(b.data, &err);
+    secs = now_s() - t0;
+    CHECK_MSG(q && q->nkeys == 4096, "%s", err.msg);
+    if (q) {   /* item 0 is key 4095: the group row's field 4095 */
+        struct sql_value *grow = calloc(4096, sizeof *grow);
+        for (int i = 0; i < 4096; i++)
+            grow[i] = sql_long(i);
+        CHECK(sql_eval_row(q->items[0].expr, grow, NULL, &v, NULL) == 0 && v.v.l == 4095);
+        free(grow);
+    }
+    CHECK_MSG(secs < 2.0, "4,096 keys took %.2f s to bind", secs);
+    sql_select_free(q);
+
+    /* batch evaluation frees each row's inner strings when the result holds
+     * none: 1,000 rows of a 300 KB REPEAT fit a 1 MB budget */
+    enum { N = 1000 };
+    static struct sql_value cols[F__N][N];
+    for (int r = 0; r < N; r++)
+        for (int f = 0; f < F__N; f++)
+            cols[f][r] = rows[0][f];
+    const struct sql_value *colp[F__N];
+    for (int f = 0; f < F__N; f++)
+        colp[f] = cols[f];
+    struct sql_batch bt = {colp, N};
+    static struct sql_value out[N];
+    static uint32_t sel[N];
+    struct arena mem;
+    arena_init(&mem, 64 * 1024, 0);
+    mem_budget_init(&mb, 1u << 20, NULL);
+    arena_set_budget(&mem, &mb);
+    e = compile("LENGTH(REPEAT(s, 100000))", SQL_MODE_SCALAR, &err);
+    CHECK(e && sql_eval_batch(e, &bt, NULL, N, &mem, out, NULL) == 0);
+    CHECK(out[N - 1].v.l == 300000 && out[0].v.l == 300000);
+    CHECK(mb.peak < (1u << 20) && mb.refused == MEM_REFUSED_NONE);
+    sql_expr_free(e);
+    e = compile("REPEAT(s, 100000) <> '' AND LENGTH(UPPER(REPEAT(s, 1000))) = 3000", SQL_MODE_SCALAR,
+                &err);
+    int nomem = -1;
+    CHECK(e && sql_filter_batch(e, &bt, NULL, N, &mem, sel, &nomem) == N && nomem == 0);
+    sql_expr_free(e);
+    /* a string result is kept: past the budget the batch fails, says so */
+    e = compile("REPEAT(s, 100000)", SQL_MODE_SCALAR, &err);
+    CHECK(e && sql_eval_batch(e, &bt, NULL, N, &mem, out, NULL) == LERR_NOMEM);
+    CHECK_EQ_INT(mb.refused, MEM_REFUSED_BUDGET);
+    sql_expr_free(e);
+    arena_reset(&mem);
+    /* a filter row that cannot get memory is reported, never silently left out */
+    mem_budget_init(&mb, 200 * 1024, NULL);
+    arena_set_budget(&mem, NULL);
+    arena_set_budget(&mem, &mb);
+    e = compile("REPEAT(s, 100000) <> ''", SQL_MODE_SCALAR, &err);
+    CHECK(e && sql_filter_batch(e, &bt, NULL, N, &mem, sel, &nomem) == 0 && nomem == LERR_NOMEM);
+    int frc = 0;
+    CHECK(e && !sql_eval_filter(e, rows[0], &mem, &frc, NULL) && frc == LERR_NOMEM);
+    sql_expr_free(e);
+    arena_destroy(&mem);
+    CHECK_EQ_INT(mb.used, 0);
+    buf_free(&b);
+}
+
 int main(void)
 {
     test_cases();
@@ -1174,5 +1407,6 @@ int main(void)
     test_batch();
     test_aggs();
     test_select();
+    test_limits();
     return check_summary();
 }
