@@ -18,7 +18,7 @@ if ! make --no-print-directory build/lodestar >/dev/null 2>&1; then
 fi
 mkdir -p build/bench
 # -O2 like run.sh builds the other benchmarks; it needs librdkafka only.
-gcc -std=c11 -O2 -g -Wall -Wextra -Werror $(pkg-config --cflags rdkafka) bench/kafka_ref.c \
+gcc -std=c11 -O2 -g -Wall -Wextra -Wshadow -Wformat=2 -Werror $(pkg-config --cflags rdkafka) bench/kafka_ref.c \
     -o build/bench/kafka_ref $(pkg-config --libs rdkafka) \
   || { echo "bench_stream: bench/kafka_ref.c does not build (librdkafka-dev: make deps)"; exit 1; }
 for t in kcat wrk python3; do

@@ -149,7 +149,8 @@ int main(int argc, char **argv)
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
-        fprintf(stderr, "kafka_ref: no partitions for topic '%s' at %s: %s\n", topic, brokers,
+        fprintf(stderr, "kafka_ref: no partitions for topic '%s' at %s: %s (is the broker up and the "
+                        "topic created?)\n", topic, brokers,
                 rd_kafka_err2str(e ? e : md->topic_cnt == 1 ? md->topics[0].err
                                                              : RD_KAFKA_RESP_ERR_UNKNOWN));
         return 1;
@@ -180,8 +181,10 @@ int main(int argc, char **argv)
     while (got < want) {
         double tp = now_s();
         if (tp > deadline) {
-            fprintf(stderr, "kafka_ref: only %lld of %lld messages from '%s' in %.0f s (-T)\n", got,
-                    want, topic, limit_s);
+            fprintf(stderr,
+                    "kafka_ref: only %lld of %lld messages from '%s' in %.0f s: check that the "
+                    "topic holds -n messages, or raise -T\n",
+                    got, want, topic, limit_s);
             return 1;
         }
         ssize_t n = rd_kafka_consume_batch_queue(q, 100, msgs, (size_t)batch);
