@@ -1255,6 +1255,7 @@ int api_jobs_sample(struct api_req *r)
     struct buf data;
     buf_init(&data, 64u << 20);
     struct format_record *recs = NULL;
+    struct pipeline_tally *tally = NULL;
     size_t nrecs = 0;
     struct sample_ctx x = {0};
     json_t *body = api_body_object(r, &err);
@@ -1326,8 +1327,10 @@ int api_jobs_sample(struct api_req *r)
     x.pending_out = calloc(x.cap, sizeof *x.pending_out);
     x.pending_row = calloc(x.cap, sizeof *x.pending_row);
     struct pipeline_out out;
-    if (!x.fields || !x.pending_out || !x.pending_row ||
-        pipeline_process(p, recs, nrecs, &mem, &out, sample_observe, &x, &err))
+    tally = malloc(sizeof *tally);
+    if (!x.fields || !x.pending_out || !x.pending_row || !tally)
+        lerr_set(&err, LERR_NOMEM, "out of memory");
+    if (err.code || pipeline_process(p, recs, nrecs, &mem, &out, tally, sample_observe, &x, &err))
         goto out;
     for (size_t k = 0; k < x.npending; k++) {
         json_t *o = json_object();
@@ -1358,10 +1361,8 @@ int api_jobs_sample(struct api_req *r)
                                                                         : sql_type_name(pc->type),
                                                 "columnType", pc->measure ? "measure" : "dimension"));
     }
-    struct pipeline_counters cnt;
-    pipeline_counters(p, &cnt);
     api_reply(r, 200, json_pack("{s:o, s:o, s:o}", "schema", schema, "rows", x.rows, "totals",
-                                totals_json(&cnt)));
+                                totals_json(&tally->c)));
     x.rows = NULL;
 out:
     if (err.code)
@@ -1370,6 +1371,7 @@ out:
     free(x.fields);
     free(x.pending_out);
     free(x.pending_row);
+    free(tally);
     free(recs);
     buf_free(&data);
     pipeline_free(p);

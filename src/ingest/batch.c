@@ -125,12 +125,15 @@ void *ingest__batch_main(void *arg)
     struct rt_job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
+    r.batch_tally = malloc(sizeof *r.batch_tally);
     arena_init(&r.ptable_mem, 4096, 0);
     struct lerr err;
     lerr_init(&err);
     struct pipeline *p = NULL;
     struct source *src = NULL;
-    if (catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
+    if (!r.batch_tally)
+        lerr_set(&err, LERR_NOMEM, "out of memory");
+    if (err.code || catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
         !(r.spec = json_loads(r.cj.spec, 0, NULL)) ||
         !(r.table = storage_db_get(r.rt->db, r.cj.table_name, &err)) || ingest__build_ptable(&r, &err)) {
         ingest__fail(&r, "cannot start: %s", err.code ? err.msg : "unreadable spec");
@@ -206,6 +209,7 @@ out:
     json_decref(r.spec);
     catalog_job_destroy(&r.cj);
     arena_destroy(&r.batch);
+    free(r.batch_tally);
     arena_destroy(&r.ptable_mem);
     atomic_store(&job->done, true);
     ingest_runtime_notify(job->rt);

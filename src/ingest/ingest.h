@@ -10,14 +10,15 @@
  * Entry points:
  *   pipeline_new() / pipeline_free()   compile a job spec once
  *   pipeline_validate()                the API's check of a spec's expressions
- *   pipeline_process()                 one batch of records
- *   pipeline_process_deferred()        the same, counted when its rows are appended
- *   pipeline_counters() / pipeline_rejections()
+ *   pipeline_process()                 one batch of records, with the batch's tally
+ *   pipeline_tally_*()                 counts and rejections: a batch's, or a job's totals
  *
- * Thread-safety: a pipeline's row path is used by one thread at a time (a
- * streaming job's fetcher, a batch job's runner); pipeline_counters(),
- * pipeline_counters_add(), pipeline_rejections() and pipeline_note() may be
- * called from any thread.
+ * Thread-safety: a pipeline is used by one thread at a time (a streaming
+ * job's fetcher, a batch job's runner, a preview). It keeps no counts: each
+ * batch's outcome comes back in a tally the caller gives, and the job adds
+ * it to the totals it owns (and locks) when the batch's rows are appended,
+ * so counters saved with a persist never count rows the persist does not
+ * hold.
  */
 #ifndef LODESTAR_INGEST_H
 #define LODESTAR_INGEST_H
@@ -86,6 +87,35 @@ struct pipeline_rejection {
     char raw[PIPE_RAW_MAX + 1];   /* the record, cut at 1 KB */
     bool raw_cut;
 };
+
+/*
+ * Counts by outcome and reason, and the last PIPE_RING rejections (oldest
+ * first in a ring): of one batch (pipeline_process fills it), or of a job so
+ * far (the sum of its batches' tallies, restored after a restart). Plain
+ * data: whoever shares one locks it.
+ */
+struct pipeline_tally {
+    struct pipeline_counters c;
+    uint32_t ring_next, ring_count;
+    struct pipeline_rejection ring[PIPE_RING];
+};
+
+/* Empty: zero counts, newest_event_ms INT64_MIN, no rejections. */
+void pipeline_tally_init(struct pipeline_tally *t);
+/* Adds from's counts and appends its rejections, in order, to `to`'s ring. */
+void pipeline_tally_add(struct pipeline_tally *to, const struct pipeline_tally *from);
+/* Adds saved counters (a restarted job continues its totals). */
+void pipeline_tally_add_counts(struct pipeline_tally *to, const struct pipeline_counters *c);
+/* The last rejections, oldest first, into out[0..cap); returns how many. */
+size_t pipeline_tally_rejections(const struct pipeline_tally *t, struct pipeline_rejection *out,
+                                 size_t cap);
+/* Puts saved rejections (oldest first) back into the ring. */
+void pipeline_tally_restore(struct pipeline_tally *t, const struct pipeline_rejection *rej,
+                            size_t n);
+/* Records an event that is not about one row (an offset gap, a widening) in the ring. */
+void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
+                         int32_t partition, int64_t offset, const char *fmt, ...)
+    LS_PRINTF(5, 6);
 
 /* ---- the pipeline ---------------------------------------------------------- */
 
@@ -192,7 +222,8 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
 
 /*
  * Runs records[0..n) through the pipeline into *out (memory from `mem`,
- * which the caller resets per batch). Each record is one text for the
+ * which the caller resets per batch), and tells what happened to every
+ * record in *batch (emptied first). Each record is one text for the
  * format's splitter (a Kafka message or a pushed line). Bad records are
  * counted and sampled, never stop the batch: a record that cannot be
  * parsed, a row whose mappings need more than PIPE_ROW_MEM_MAX, a record
@@ -200,39 +231,14 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
  * (STORAGE_MAX_COLUMNS) are each skippedByError. Returns 0, or LERR_NOMEM
  * when `mem` ran out for the batch as a whole (its rows together outgrew
  * the arena's cap, or malloc failed): the batch is then incomplete and
- * nothing of it should be used.
+ * nothing of it, its tally included, should be used.
  */
 int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
-                     struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
-                     void *obs_ctx, struct lerr *err);
-
-/*
- * pipeline_process() for a batch whose rows become part of the job later,
- * on another thread: its counts go to *counts instead of the job's
- * counters, and the caller adds them (pipeline_counters_add) once the rows
- * are appended, so counters saved with a persist never count rows the
- * persist does not hold. No observer.
- */
-int pipeline_process_deferred(struct pipeline *p, const struct format_record *records,
-                              size_t n, struct arena *mem, struct pipeline_out *out,
-                              struct pipeline_counters *counts, struct lerr *err);
+                     struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
+                     pipeline_observer obs, void *obs_ctx, struct lerr *err);
 
 /* The input schema the expressions are bound against (declared, metadata, discovered). */
 size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, size_t cap);
-
-/* Counters so far (copied under a lock). Any thread. */
-void pipeline_counters(struct pipeline *p, struct pipeline_counters *out);
-/* Adds saved counters (a restarted job continues its totals). */
-void pipeline_counters_add(struct pipeline *p, const struct pipeline_counters *c);
-/* The last rejections, oldest first, into out[0..cap); returns how many. Any thread. */
-size_t pipeline_rejections(struct pipeline *p, struct pipeline_rejection *out, size_t cap);
-/* Puts saved rejections (oldest first) back into the ring: a restarted or
- * resumed job keeps the log it had. Any thread. */
-void pipeline_rejections_restore(struct pipeline *p, const struct pipeline_rejection *rej,
-                                 size_t n);
-/* Records an event that is not about one row (an offset gap, a widening) in the ring. */
-void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t partition,
-                   int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
 
 /* ==== the runtime: the jobs that run ====================================== */
 

@@ -45,6 +45,10 @@ struct rt_job {
     atomic_llong newest_produced_ms;
     atomic_llong persist_count;
     _Atomic double persist_ms_last;
+    /* The job's counts and last rejections: the tallies of the batches it appended (and,
+     * at once, notes about gaps and resets). Read by the API, saved with each persist. */
+    pthread_mutex_t tally_mu;
+    struct pipeline_tally totals;
 };
 
 struct ingest_runtime {
@@ -112,7 +116,7 @@ struct persister {
  */
 struct staged {
     struct storage_batch sb;
-    struct pipeline_counters counts;
+    struct pipeline_tally *tally;   /* the batch's outcome (its owner's memory) */
 };
 
 /*
@@ -135,6 +139,7 @@ struct fetch_slot {
     struct format_record *recs;
     size_t n;
     struct staged rows;
+    struct pipeline_tally *tally;   /* rows.tally's memory */
     struct source_offsets pos;   /* the position after this batch */
     struct source_gap *gaps;
     size_t ngaps;
@@ -167,6 +172,7 @@ struct runner {
     char read_from[16];
     int64_t reset_generation;
     struct arena batch;              /* batch jobs: the rows of one chunk of text */
+    struct pipeline_tally *batch_tally;   /* batch jobs: that chunk's outcome */
     struct pipeline_table ptable;
     struct arena ptable_mem;
     char health[8];
@@ -209,7 +215,7 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                      const char *counters, const struct storage_segment_info *added,
                      size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
                      struct lerr *err);
-void ingest__rejections_from_json(const char *text, struct pipeline *pipe);
+void ingest__rejections_from_json(const char *text, struct rt_job *job);
 void ingest__counters_from_json(const char *text, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
 bool ingest__persister_drain(struct runner *r, int timeout_ms);
@@ -226,6 +232,11 @@ void *ingest__batch_main(void *arg);
 struct rt_job *ingest__find_job(struct ingest_runtime *rt, const char *id);
 void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct catalog_job *cj);
 void *ingest__supervisor_main(void *arg);
+
+/* job.c: the job's totals, under job->tally_mu */
+void ingest__totals_add(struct rt_job *j, const struct pipeline_tally *t);
+void ingest__totals_counters(struct rt_job *j, struct pipeline_counters *out);
+size_t ingest__totals_rejections(struct rt_job *j, struct pipeline_rejection *out, size_t cap);
 
 /* wake.c */
 void ingest__wait_kick(struct ingest_runtime *rt, int ms);

@@ -249,7 +249,7 @@ struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size
 /* The counters saved with a checkpoint, with the recent rejections
  * ("logs"), so /logs still answers once the job has ended or the server
  * restarted. */
-static char *counters_json(const struct pipeline_counters *c, struct pipeline *pipe)
+static char *counters_json(const struct pipeline_counters *c, struct rt_job *job)
 {
     json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "numRowsProcessed", (json_int_t)c->processed,
                           "numRowsProcessedWithWarnings", (json_int_t)c->processed_with_warnings,
@@ -260,9 +260,9 @@ static char *counters_json(const struct pipeline_counters *c, struct pipeline *p
         json_object_set_new(reasons, pipeline_reason_name(i), json_integer((json_int_t)c->by_reason[i]));
     json_object_set_new(o, "byReason", reasons);
     json_object_set_new(o, "newestEventTime", json_integer(c->newest_event_ms));
-    struct pipeline_rejection *rej = pipe ? calloc(PIPE_RING, sizeof *rej) : NULL;
+    struct pipeline_rejection *rej = calloc(PIPE_RING, sizeof *rej);
     if (rej) {
-        size_t n = pipeline_rejections(pipe, rej, PIPE_RING);
+        size_t n = ingest__totals_rejections(job, rej, PIPE_RING);
         json_object_set_new(o, "logs", ingest_rejections_json(rej, n));
         free(rej);
     }
@@ -279,8 +279,8 @@ static int name_index(const char *name, const char *(*name_of)(int), int n)
     return -1;
 }
 
-/* The saved "logs" back into a pipeline's ring (what /logs lists). */
-void ingest__rejections_from_json(const char *text, struct pipeline *pipe)
+/* The saved "logs" back into the job's ring (what /logs lists). */
+void ingest__rejections_from_json(const char *text, struct rt_job *job)
 {
     json_t *o = json_loads(text, 0, NULL);
     json_t *logs = json_object_get(o, "logs");
@@ -309,8 +309,11 @@ void ingest__rejections_from_json(const char *text, struct pipeline *pipe)
         r->raw_cut = json_is_true(json_object_get(e, "rawTruncated"));
         k++;
     }
-    if (k)
-        pipeline_rejections_restore(pipe, rej, k);
+    if (k) {
+        pthread_mutex_lock(&job->tally_mu);
+        pipeline_tally_restore(&job->totals, rej, k);
+        pthread_mutex_unlock(&job->tally_mu);
+    }
     free(rej);
     json_decref(o);
 }
@@ -580,8 +583,8 @@ int ingest__persist(struct runner *r, bool advance, struct lerr *err)
         }
     }
     struct pipeline_counters pc;
-    pipeline_counters(r->job->pipe, &pc);
-    it.counters = counters_json(&pc, r->job->pipe);
+    ingest__totals_counters(r->job, &pc);
+    it.counters = counters_json(&pc, r->job);
     /* Back-pressure: wait for the set being written (while persists keep failing, the
      * persister's retries and, at a shutdown, its bound decide how long). */
     pthread_mutex_lock(&r->ps.mu);
@@ -622,7 +625,7 @@ out:
 static int rejection_percent(struct runner *r, uint64_t *rows)
 {
     struct pipeline_counters now;
-    pipeline_counters(r->job->pipe, &now);
+    ingest__totals_counters(r->job, &now);
     const struct pipeline_counters *w = &r->window_start;
     uint64_t bad = now.skipped_by_error - w->skipped_by_error;
     uint64_t all = bad + (now.processed - w->processed) +
@@ -674,7 +677,7 @@ int ingest__stage_records(struct runner *r, const struct format_record *recs, si
     struct pipeline *p = r->job->pipe;
     struct pipeline_out out;
     memset(&st->sb, 0, sizeof st->sb);
-    int rc = pipeline_process_deferred(p, recs, n, mem, &out, &st->counts, err);
+    int rc = pipeline_process(p, recs, n, mem, &out, st->tally, NULL, NULL, err);
     if (rc)
         return rc;
     storage_db_table_lock(r->table);
@@ -705,15 +708,37 @@ int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr
         storage_db_table_unlock(r->table);
     }
     if (!rc)
-        pipeline_counters_add(r->job->pipe, &st->counts);
+        ingest__totals_add(r->job, st->tally);
     return rc;
+}
+
+void ingest__totals_add(struct rt_job *j, const struct pipeline_tally *t)
+{
+    pthread_mutex_lock(&j->tally_mu);
+    pipeline_tally_add(&j->totals, t);
+    pthread_mutex_unlock(&j->tally_mu);
+}
+
+void ingest__totals_counters(struct rt_job *j, struct pipeline_counters *out)
+{
+    pthread_mutex_lock(&j->tally_mu);
+    *out = j->totals.c;
+    pthread_mutex_unlock(&j->tally_mu);
+}
+
+size_t ingest__totals_rejections(struct rt_job *j, struct pipeline_rejection *out, size_t cap)
+{
+    pthread_mutex_lock(&j->tally_mu);
+    size_t n = pipeline_tally_rejections(&j->totals, out, cap);
+    pthread_mutex_unlock(&j->tally_mu);
+    return n;
 }
 
 /* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
 int ingest__ingest_records(struct runner *r, const struct format_record *recs, size_t n,
                           struct lerr *err)
 {
-    struct staged st;
+    struct staged st = {.tally = r->batch_tally};
     if (ingest__stage_records(r, recs, n, &r->batch, &st, err))
         return err->code;
     return ingest__append_staged(r, &st, err);

@@ -37,7 +37,7 @@ bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
         pthread_mutex_lock(&j->mu);
         if (j->pipe && j->src) {
             found = true;
-            pipeline_counters(j->pipe, &out->counters);
+            ingest__totals_counters(j, &out->counters);
             out->lag = source_lag(j->src);
             int64_t newest = atomic_load(&j->newest_produced_ms);
             out->freshness_ms = newest >= 0 ? util_now_ms() - newest : -1;
@@ -65,7 +65,7 @@ size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
     if (j) {
         pthread_mutex_lock(&j->mu);
         if (j->pipe)
-            n = pipeline_rejections(j->pipe, out, cap);
+            n = ingest__totals_rejections(j, out, cap);
         pthread_mutex_unlock(&j->mu);
     }
     pthread_mutex_unlock(&rt->mu);
@@ -85,7 +85,7 @@ void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out)
         pthread_mutex_lock(&j->mu);
         if (j->pipe && j->src) {
             snprintf(jobs[n].id, sizeof jobs[n].id, "%s", j->id);
-            pipeline_counters(j->pipe, &jobs[n].c);
+            ingest__totals_counters(j, &jobs[n].c);
             jobs[n].lag = source_lag(j->src);
             n++;
         }

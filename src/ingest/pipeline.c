@@ -133,12 +133,8 @@ struct pipeline {
     size_t row_base;                  /* arena total where the row's budget starts */
     bool in_row, row_reserved, batch_full;
     int row_phase;
-    /* counters and the rejection ring (read by other threads) */
-    pthread_mutex_t mu;
-    struct pipeline_counters counters;
-    struct pipeline_counters pending;   /* this batch's counts: writer thread only */
-    struct pipeline_rejection ring[PIPE_RING];
-    size_t ring_next, ring_count;
+    /* the batch being processed: its counts and rejections (pipeline_process) */
+    struct pipeline_tally *batch;
 };
 
 /* ---- the target table ------------------------------------------------------------ */
@@ -486,8 +482,6 @@ int pipeline_new(const struct pipeline_opts *o, struct pipeline **out, struct le
     if (!p)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     arena_init(&p->mem, 16 * 1024, 0);
-    pthread_mutex_init(&p->mu, NULL);
-    p->counters.newest_event_ms = INT64_MIN;
     p->table = o->table;
     p->has_table = o->table && o->table->cols;
     p->aggregate = o->table && o->table->aggregate;
@@ -522,7 +516,6 @@ void pipeline_free(struct pipeline *p)
     free(p->field_col);
     free(p->held);
     free(p->scratch);
-    pthread_mutex_destroy(&p->mu);
     arena_destroy(&p->mem);
     free(p);
 }
@@ -543,68 +536,68 @@ size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, si
     return format_parser_schema(p->parser, out, cap);
 }
 
-/* ---- counters and the ring ------------------------------------------------------- */
+/* ---- tallies: counts and the rejection ring ------------------------------------------ */
 
-void pipeline_counters(struct pipeline *p, struct pipeline_counters *out)
+void pipeline_tally_init(struct pipeline_tally *t)
 {
-    pthread_mutex_lock(&p->mu);
-    *out = p->counters;
-    pthread_mutex_unlock(&p->mu);
+    memset(&t->c, 0, sizeof t->c);
+    t->c.newest_event_ms = INT64_MIN;
+    t->ring_next = t->ring_count = 0;
 }
 
-void pipeline_counters_add(struct pipeline *p, const struct pipeline_counters *c)
+void pipeline_tally_add_counts(struct pipeline_tally *to, const struct pipeline_counters *c)
 {
-    pthread_mutex_lock(&p->mu);
-    p->counters.processed += c->processed;
-    p->counters.processed_with_warnings += c->processed_with_warnings;
-    p->counters.skipped_by_filter += c->skipped_by_filter;
-    p->counters.skipped_by_error += c->skipped_by_error;
+    to->c.processed += c->processed;
+    to->c.processed_with_warnings += c->processed_with_warnings;
+    to->c.skipped_by_filter += c->skipped_by_filter;
+    to->c.skipped_by_error += c->skipped_by_error;
     for (int i = 0; i < PIPE_R__COUNT; i++)
-        p->counters.by_reason[i] += c->by_reason[i];
-    if (c->newest_event_ms > p->counters.newest_event_ms)
-        p->counters.newest_event_ms = c->newest_event_ms;
-    pthread_mutex_unlock(&p->mu);
+        to->c.by_reason[i] += c->by_reason[i];
+    if (c->newest_event_ms > to->c.newest_event_ms)
+        to->c.newest_event_ms = c->newest_event_ms;
 }
 
-size_t pipeline_rejections(struct pipeline *p, struct pipeline_rejection *out, size_t cap)
+size_t pipeline_tally_rejections(const struct pipeline_tally *t, struct pipeline_rejection *out,
+                                 size_t cap)
 {
-    pthread_mutex_lock(&p->mu);
-    size_t n = p->ring_count < cap ? p->ring_count : cap;
-    size_t start = (p->ring_next + PIPE_RING - p->ring_count) % PIPE_RING;
+    size_t n = t->ring_count < cap ? t->ring_count : cap;
+    size_t start = (t->ring_next + PIPE_RING - t->ring_count) % PIPE_RING;
     for (size_t i = 0; i < n; i++)
-        out[i] = p->ring[(start + (p->ring_count - n) + i) % PIPE_RING];
-    pthread_mutex_unlock(&p->mu);
+        out[i] = t->ring[(start + (t->ring_count - n) + i) % PIPE_RING];
     return n;
 }
 
-/* Locked by the caller. */
-static struct pipeline_rejection *ring_slot(struct pipeline *p);
-
-void pipeline_rejections_restore(struct pipeline *p, const struct pipeline_rejection *rej,
-                                 size_t n)
+/* The next slot of the ring (the oldest entry when it is full), cleared and dated. */
+static struct pipeline_rejection *ring_slot(struct pipeline_tally *t)
 {
-    pthread_mutex_lock(&p->mu);
-    for (size_t i = n > PIPE_RING ? n - PIPE_RING : 0; i < n; i++)
-        *ring_slot(p) = rej[i];
-    pthread_mutex_unlock(&p->mu);
-}
-
-static struct pipeline_rejection *ring_slot(struct pipeline *p)
-{
-    struct pipeline_rejection *r = &p->ring[p->ring_next];
-    p->ring_next = (p->ring_next + 1) % PIPE_RING;
-    if (p->ring_count < PIPE_RING)
-        p->ring_count++;
+    struct pipeline_rejection *r = &t->ring[t->ring_next];
+    t->ring_next = (t->ring_next + 1) % PIPE_RING;
+    if (t->ring_count < PIPE_RING)
+        t->ring_count++;
     memset(r, 0, sizeof *r);
     r->at_ms = util_now_ms();
     return r;
 }
 
-void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t partition,
-                   int64_t offset, const char *fmt, ...)
+void pipeline_tally_restore(struct pipeline_tally *t, const struct pipeline_rejection *rej,
+                            size_t n)
 {
-    pthread_mutex_lock(&p->mu);
-    struct pipeline_rejection *r = ring_slot(p);
+    for (size_t i = n > PIPE_RING ? n - PIPE_RING : 0; i < n; i++)
+        *ring_slot(t) = rej[i];
+}
+
+void pipeline_tally_add(struct pipeline_tally *to, const struct pipeline_tally *from)
+{
+    pipeline_tally_add_counts(to, &from->c);
+    size_t start = (from->ring_next + PIPE_RING - from->ring_count) % PIPE_RING;
+    for (size_t i = 0; i < from->ring_count; i++)
+        *ring_slot(to) = from->ring[(start + i) % PIPE_RING];
+}
+
+void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
+                         int32_t partition, int64_t offset, const char *fmt, ...)
+{
+    struct pipeline_rejection *r = ring_slot(t);
     r->partition = partition;
     r->offset = offset;
     r->outcome = PIPE_PROCESSED_WITH_WARNINGS;
@@ -613,16 +606,15 @@ void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t part
     va_start(ap, fmt);
     vsnprintf(r->message, sizeof r->message, fmt, ap);
     va_end(ap);
-    pthread_mutex_unlock(&p->mu);
 }
 
-/* Counts one row's outcome (batch-local: merged at the end of the batch);
- * samples it into the ring unless processed cleanly. */
+/* Counts one row's outcome in the batch's tally; samples it into the batch's
+ * ring unless processed cleanly. */
 static void count(struct pipeline *p, const struct format_record *rec, const char *text,
                   size_t len, enum pipeline_outcome oc, enum pipeline_reason why,
                   const char *msg)
 {
-    struct pipeline_counters *c = &p->pending;
+    struct pipeline_counters *c = &p->batch->c;
     switch (oc) {
     case PIPE_PROCESSED: c->processed++; break;
     case PIPE_PROCESSED_WITH_WARNINGS: c->processed_with_warnings++; break;
@@ -632,8 +624,7 @@ static void count(struct pipeline *p, const struct format_record *rec, const cha
     c->by_reason[why]++;
     if (oc == PIPE_PROCESSED)
         return;
-    pthread_mutex_lock(&p->mu);
-    struct pipeline_rejection *r = ring_slot(p);
+    struct pipeline_rejection *r = ring_slot(p->batch);
     r->partition = rec->partition;
     r->offset = rec->offset;
     r->outcome = (uint8_t)oc;
@@ -645,14 +636,6 @@ static void count(struct pipeline *p, const struct format_record *rec, const cha
     memcpy(r->raw, text, n);
     r->raw[n] = '\0';
     r->raw_cut = n < len;
-    pthread_mutex_unlock(&p->mu);
-}
-
-static void flush_counts(struct pipeline *p)
-{
-    pipeline_counters_add(p, &p->pending);
-    memset(&p->pending, 0, sizeof p->pending);
-    p->pending.newest_event_ms = INT64_MIN;
 }
 
 /* The first warning about a row (later ones are not reported). */
@@ -818,7 +801,7 @@ static int absorb_schema_changes(struct pipeline *p, const struct format_record 
             int32_t c = i < p->nfield_col ? p->field_col[i] : -1;
             if (c < 0 || p->cols[c].type == f[i].type)
                 continue;
-            pipeline_note(p, PIPE_R_SCHEMA, rec->partition, rec->offset,
+            pipeline_tally_note(p->batch, PIPE_R_SCHEMA, rec->partition, rec->offset,
                           "field '%s' now holds %s values; column '%s' keeps type %s and "
                           "casts them",
                           f[i].name, sql_type_sql_name(f[i].type), p->cols[c].name,
@@ -1142,8 +1125,8 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         }
     }
     out->nrows++;
-    if (t > p->pending.newest_event_ms)
-        p->pending.newest_event_ms = t;
+    if (t > p->batch->c.newest_event_ms)
+        p->batch->c.newest_event_ms = t;
     if (w->msg[0])
         finish_row(x, row, PIPE_PROCESSED_WITH_WARNINGS, w->reason, w->msg, r);
     else
@@ -1357,34 +1340,14 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     return 0;
 }
 
-/* One batch; its counts are left in p->pending. */
-static int process_batch(struct pipeline *p, const struct format_record *records, size_t n,
-                         struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
-                         void *obs_ctx, struct lerr *err)
+int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+                     struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
+                     pipeline_observer obs, void *obs_ctx, struct lerr *err)
 {
     memset(out, 0, sizeof *out);
-    memset(&p->pending, 0, sizeof p->pending);
-    p->pending.newest_event_ms = INT64_MIN;
-    return process_records(p, records, n, mem, out, obs, obs_ctx, err);
-}
-
-int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
-                     struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
-                     void *obs_ctx, struct lerr *err)
-{
-    int rc = process_batch(p, records, n, mem, out, obs, obs_ctx, err);
-    if (rc == 0)
-        flush_counts(p);   /* an incomplete batch is re-run: count it then */
-    return rc;
-}
-
-int pipeline_process_deferred(struct pipeline *p, const struct format_record *records,
-                              size_t n, struct arena *mem, struct pipeline_out *out,
-                              struct pipeline_counters *counts, struct lerr *err)
-{
-    int rc = process_batch(p, records, n, mem, out, NULL, NULL, err);
-    *counts = p->pending;
-    memset(&p->pending, 0, sizeof p->pending);
-    p->pending.newest_event_ms = INT64_MIN;
+    pipeline_tally_init(batch);
+    p->batch = batch;
+    int rc = process_records(p, records, n, mem, out, obs, obs_ctx, err);
+    p->batch = NULL;
     return rc;
 }

@@ -267,10 +267,12 @@ static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *er
     pthread_mutex_unlock(&r->ps.mu);
     log_msg(LOG_INFO, "ingest", "job %s: checkpoint reset; reading again from %s", r->job->id,
             r->read_from);
-    pipeline_note(r->job->pipe, PIPE_R_GAP, -1, -1,
-                  "checkpoint reset by request: reading again from %s (events may be skipped "
-                  "or read twice)",
-                  r->read_from);
+    pthread_mutex_lock(&r->job->tally_mu);
+    pipeline_tally_note(&r->job->totals, PIPE_R_GAP, -1, -1,
+                        "checkpoint reset by request: reading again from %s (events may be "
+                        "skipped or read twice)",
+                        r->read_from);
+    pthread_mutex_unlock(&r->job->tally_mu);
     r->reset_generation = generation;
     int rc = assign_source(r, err);
     if (!rc && !r->blocked)
@@ -296,11 +298,13 @@ static void note_gaps(struct runner *r, const struct source_batch *b)
 {
     for (size_t i = 0; i < b->ngaps; i++) {
         const struct source_gap *g = &b->gaps[i];
-        pipeline_note(r->job->pipe, PIPE_R_GAP, g->partition, g->from,
-                      "offsets %lld..%lld of %s partition %d can no longer be read (%s); "
-                      "continuing from %lld",
-                      (long long)g->from, (long long)g->to - 1, g->topic, g->partition,
-                      g->reason, (long long)g->to);
+        pthread_mutex_lock(&r->job->tally_mu);
+        pipeline_tally_note(&r->job->totals, PIPE_R_GAP, g->partition, g->from,
+                            "offsets %lld..%lld of %s partition %d can no longer be read (%s); "
+                            "continuing from %lld",
+                            (long long)g->from, (long long)g->to - 1, g->topic, g->partition,
+                            g->reason, (long long)g->to);
+        pthread_mutex_unlock(&r->job->tally_mu);
         snprintf(r->gap_msg, sizeof r->gap_msg,
                  "skipped offsets %lld..%lld of %s partition %d: %s", (long long)g->from,
                  (long long)g->to - 1, g->topic, g->partition, g->reason);
@@ -398,7 +402,8 @@ static void *fetcher_main(void *arg)
         }
         source_release(r->job->src);
         memset(&sl->rows, 0, sizeof sl->rows);
-        sl->rows.counts.newest_event_ms = INT64_MIN;
+        sl->rows.tally = sl->tally;
+        pipeline_tally_init(sl->tally);
         if (!sl->rc && sl->n)
             sl->rc = ingest__stage_records(r, sl->recs, sl->n, &sl->mem, &sl->rows, &sl->err);
         pthread_mutex_lock(&f->mu);
@@ -424,6 +429,8 @@ static int fetcher_start(struct runner *r, bool paused, struct lerr *err)
     for (int i = 0; i < FETCH_SLOTS; i++) {
         arena_init(&f->slot[i].mem, SLOT_BLOCK, BATCH_ARENA_CAP);
         source_offsets_init(&f->slot[i].pos);
+        if (!(f->slot[i].tally = malloc(sizeof *f->slot[i].tally)))
+            return lerr_set(err, LERR_NOMEM, "out of memory");
     }
     if (pthread_create(&f->th, NULL, fetcher_main, r) != 0)
         return lerr_set(err, LERR_INTERNAL, "cannot start the fetch thread");
@@ -472,6 +479,8 @@ static void fetcher_stop(struct runner *r)
     for (int i = 0; i < FETCH_SLOTS; i++) {
         arena_destroy(&f->slot[i].mem);
         source_offsets_destroy(&f->slot[i].pos);
+        free(f->slot[i].tally);
+        f->slot[i].tally = NULL;
     }
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
@@ -516,10 +525,10 @@ static void count_gaps(struct runner *r, struct fetch_slot *sl)
         const struct source_gap *g = &sl->gaps[i];
         uint64_t n = g->to > g->from ? (uint64_t)(g->to - g->from) : 0;
         if (g->corrupt) {
-            sl->rows.counts.skipped_by_error += n;
-            sl->rows.counts.by_reason[PIPE_R_CORRUPT] += n;
+            sl->rows.tally->c.skipped_by_error += n;
+            sl->rows.tally->c.by_reason[PIPE_R_CORRUPT] += n;
         } else {
-            sl->rows.counts.by_reason[PIPE_R_GAP] += n;
+            sl->rows.tally->c.by_reason[PIPE_R_GAP] += n;
         }
     }
 }
@@ -627,8 +636,10 @@ static int runner_start(struct runner *r, struct lerr *err)
     if (catalog_job_counters(r->rt->cat, r->job->id, &saved, &e) == 0) {
         struct pipeline_counters c;
         ingest__counters_from_json(saved, &c);
-        pipeline_counters_add(p, &c);
-        ingest__rejections_from_json(saved, p);
+        pthread_mutex_lock(&r->job->tally_mu);
+        pipeline_tally_add_counts(&r->job->totals, &c);
+        pthread_mutex_unlock(&r->job->tally_mu);
+        ingest__rejections_from_json(saved, r->job);
         free(saved);
     }
     pthread_mutex_lock(&r->job->mu);
@@ -708,7 +719,7 @@ void *ingest__stream_main(void *arg)
         goto out;
     }
     ingest__set_status(&r, "running", "ok", "", util_now_ns(), 0);
-    pipeline_counters(job->pipe, &r.window_start);
+    ingest__totals_counters(job, &r.window_start);
     r.window_start_ms = util_now_ms();
     log_msg(LOG_INFO, "ingest", "job %s: running into table '%s' from %s", job->id,
             r.cj.table_name, r.stream);

@@ -47,9 +47,12 @@ static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj
     snprintf(j->connection, sizeof j->connection, "%s", cj->connection_name);
     atomic_init(&j->newest_produced_ms, -1);
     pthread_mutex_init(&j->mu, NULL);
+    pthread_mutex_init(&j->tally_mu, NULL);
+    pipeline_tally_init(&j->totals);
     if (pthread_create(&j->th, NULL, main_fn, j) != 0) {
         log_msg(LOG_ERROR, "ingest", "job %s: cannot start a thread", cj->id);
         pthread_mutex_destroy(&j->mu);
+        pthread_mutex_destroy(&j->tally_mu);
         free(j);
         return;
     }
@@ -81,6 +84,7 @@ void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct cata
             catalog_job_set_status(rt->cat, cj->id, "suspended", "ok", "", 0, 0, &err);
     }
     pthread_mutex_destroy(&j->mu);
+    pthread_mutex_destroy(&j->tally_mu);
     free(j);
 }
 

@@ -89,6 +89,8 @@ static char *spec_json(const struct spec *s)
     return text;
 }
 
+static void totals_forget(struct pipeline *p);
+
 static struct pipeline *make(const struct spec *s, const struct pipeline_table *t)
 {
     char *text = spec_json(s);
@@ -99,7 +101,56 @@ static struct pipeline *make(const struct spec *s, const struct pipeline_table *
     int rc = pipeline_new(&o, &p, &err);
     CHECK_MSG(rc == 0, "pipeline_new: %s: %s (spec %s)", err.target, err.msg, text);
     free(text);
+    if (!rc)
+        totals_forget(p);
     return rc ? NULL : p;
+}
+
+/* ---- the job around a pipeline: the totals of the batches it ran ------------------------ */
+
+/* What a job keeps (src/ingest/job.c): each successful batch's tally added to its totals. */
+static struct {
+    struct pipeline *p;
+    struct pipeline_tally t;
+} g_jobs[8];
+static size_t g_next_job;
+static struct pipeline_tally g_batch;
+
+static struct pipeline_tally *totals(struct pipeline *p)
+{
+    for (size_t i = 0; i < 8; i++)
+        if (g_jobs[i].p == p)
+            return &g_jobs[i].t;
+    size_t i = g_next_job++ % 8;
+    g_jobs[i].p = p;
+    pipeline_tally_init(&g_jobs[i].t);
+    return &g_jobs[i].t;
+}
+
+/* A new pipeline starts with empty totals (even at a freed one's address). */
+static void totals_forget(struct pipeline *p)
+{
+    pipeline_tally_init(totals(p));
+}
+
+static int job_process(struct pipeline *p, const struct format_record *recs, size_t n,
+                       struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
+                       void *ctx, struct lerr *err)
+{
+    int rc = pipeline_process(p, recs, n, mem, out, &g_batch, obs, ctx, err);
+    if (rc == 0)
+        pipeline_tally_add(totals(p), &g_batch);
+    return rc;
+}
+
+static void job_counters(struct pipeline *p, struct pipeline_counters *out)
+{
+    *out = totals(p)->c;
+}
+
+static size_t job_rejections(struct pipeline *p, struct pipeline_rejection *out, size_t cap)
+{
+    return pipeline_tally_rejections(totals(p), out, cap);
 }
 
 /* ---- running records and watching each row ------------------------------------------- */
@@ -178,7 +229,7 @@ static int run(struct pipeline *p, const char *const *texts, size_t n, struct ar
     }
     struct lerr err;
     lerr_init(&err);
-    int rc = pipeline_process(p, recs, n, mem, out, w ? observe : NULL, w, &err);
+    int rc = job_process(p, recs, n, mem, out, w ? observe : NULL, w, &err);
     CHECK_MSG(rc == 0, "pipeline_process: %s", err.msg);
     return rc;
 }
@@ -340,7 +391,7 @@ static void test_outcomes(void)
 
     /* counters: per outcome and per reason */
     struct pipeline_counters c;
-    pipeline_counters(p, &c);
+    job_counters(p, &c);
     CHECK_EQ_INT(c.processed, 1);
     CHECK_EQ_INT(c.processed_with_warnings, 2);
     CHECK_EQ_INT(c.skipped_by_filter, 4);
@@ -355,7 +406,7 @@ static void test_outcomes(void)
 
     /* the ring: every row that was not processed cleanly, oldest first */
     static struct pipeline_rejection rej[PIPE_RING];
-    size_t nr = pipeline_rejections(p, rej, PIPE_RING);
+    size_t nr = job_rejections(p, rej, PIPE_RING);
     CHECK_EQ_INT(nr, n - 1);
     for (size_t i = 0; i < nr; i++) {
         const struct outcome_case *oc = &outcome_cases[i + 1];
@@ -374,8 +425,8 @@ static void test_outcomes(void)
     struct pipeline_counters saved = {.processed = 10, .skipped_by_error = 2,
                                       .newest_event_ms = NOW + 99000};
     saved.by_reason[PIPE_R_PARSE] = 2;
-    pipeline_counters_add(p, &saved);
-    pipeline_counters(p, &c);
+    pipeline_tally_add_counts(totals(p), &saved);
+    job_counters(p, &c);
     CHECK_EQ_INT(c.processed, 12);
     CHECK_EQ_INT(c.skipped_by_error, 7);
     CHECK_EQ_INT(c.by_reason[PIPE_R_PARSE], 6);
@@ -428,7 +479,7 @@ static void test_ring(void)
     const char *texts[] = {big};
     run(p, texts, 1, &mem, &out, NULL);
     static struct pipeline_rejection rej[PIPE_RING];
-    size_t nr = pipeline_rejections(p, rej, PIPE_RING);
+    size_t nr = job_rejections(p, rej, PIPE_RING);
     CHECK_EQ_INT(nr, 1);
     CHECK_EQ_INT(strlen(rej[0].raw), 1023);
     CHECK(rej[0].raw_cut);
@@ -438,7 +489,7 @@ static void test_ring(void)
     big[1024] = '\0';
     arena_reset(&mem);
     run(p, texts, 1, &mem, &out, NULL);
-    nr = pipeline_rejections(p, rej, PIPE_RING);
+    nr = job_rejections(p, rej, PIPE_RING);
     CHECK_EQ_INT(nr, 2);
     CHECK_EQ_INT(strlen(rej[1].raw), 1024);
     CHECK(!rej[1].raw_cut);
@@ -447,7 +498,7 @@ static void test_ring(void)
     big[1025] = '\0';
     arena_reset(&mem);
     run(p, texts, 1, &mem, &out, NULL);
-    nr = pipeline_rejections(p, rej, PIPE_RING);
+    nr = job_rejections(p, rej, PIPE_RING);
     CHECK_EQ_INT(strlen(rej[2].raw), 1024);
     CHECK(rej[2].raw_cut);
 
@@ -462,7 +513,7 @@ static void test_ring(void)
         arena_reset(&mem);
         run(p, bt, 50, &mem, &out, NULL);
     }
-    nr = pipeline_rejections(p, rej, PIPE_RING);
+    nr = job_rejections(p, rej, PIPE_RING);
     CHECK_EQ_INT(nr, PIPE_RING);
     CHECK_EQ_STR(rej[0].raw, "bad 150");
     CHECK_EQ_STR(rej[99].raw, "bad 249");
@@ -471,13 +522,13 @@ static void test_ring(void)
         ordered = ordered && atoi(rej[i].raw + 4) == atoi(rej[i - 1].raw + 4) + 1;
     CHECK(ordered);
     /* a smaller cap gives the newest ones */
-    nr = pipeline_rejections(p, rej, 3);
+    nr = job_rejections(p, rej, 3);
     CHECK_EQ_INT(nr, 3);
     CHECK_EQ_STR(rej[0].raw, "bad 247");
     CHECK_EQ_STR(rej[2].raw, "bad 249");
     /* notes share the ring */
-    pipeline_note(p, PIPE_R_GAP, 3, 42, "offsets %d..%d are gone", 10, 41);
-    nr = pipeline_rejections(p, rej, 2);
+    pipeline_tally_note(totals(p), PIPE_R_GAP, 3, 42, "offsets %d..%d are gone", 10, 41);
+    nr = job_rejections(p, rej, 2);
     CHECK_EQ_STR(rej[0].raw, "bad 249");
     CHECK_EQ_STR(rej[1].message, "offsets 10..41 are gone");
     CHECK_EQ_INT(rej[1].reason, PIPE_R_GAP);
@@ -485,7 +536,7 @@ static void test_ring(void)
     CHECK_EQ_INT(rej[1].partition, 3);
     CHECK_EQ_INT(rej[1].offset, 42);
     struct pipeline_counters c;
-    pipeline_counters(p, &c);
+    job_counters(p, &c);
     CHECK_EQ_INT(c.skipped_by_error, 253);
     arena_destroy(&mem);
     pipeline_free(p);
@@ -923,7 +974,7 @@ static void test_discovery(void)
         CHECK_CELL(p, &out, "extra", 0, "long:2");
         CHECK_CELL(p, &out, "more", 0, "long:1");
         static struct pipeline_rejection rej[4];
-        size_t nr = pipeline_rejections(p, rej, 4);
+        size_t nr = job_rejections(p, rej, 4);
         CHECK_EQ_INT(nr, 1);
         CHECK_EQ_INT(rej[0].reason, PIPE_R_SCHEMA);
         CHECK_EQ_STR(rej[0].message, "field 'extra' now holds DOUBLE values; column 'extra' "
@@ -1054,7 +1105,7 @@ static void test_multiline_ndjson(void)
         CHECK_EQ_INT(w.rows[6].offset, 4);
     }
     static struct pipeline_rejection rej[8];
-    size_t nr = pipeline_rejections(p, rej, 8);
+    size_t nr = job_rejections(p, rej, 8);
     CHECK_EQ_INT(nr, 4);
     CHECK_EQ_STR(rej[0].raw, "{bad");
     CHECK_EQ_STR(rej[1].raw, "{");
@@ -1142,7 +1193,7 @@ static void test_kafka(void)
     lerr_init(&err);
     static struct watch w;
     w.p = p;
-    if (pipeline_process(p, recs, 4, &mem, &out, observe, &w, &err) == 0) {
+    if (job_process(p, recs, 4, &mem, &out, observe, &w, &err) == 0) {
         CHECK_EQ_INT(out.nrows, 4);
         CHECK_EQ_INT(out.time[0], NOW);
         CHECK_CELL(p, &out, "page", 0, "string:a");
@@ -1161,7 +1212,7 @@ static void test_kafka(void)
         CHECK_MSG(0, "kafka batch: %s", err.msg);
     }
     static struct pipeline_rejection rej[2];
-    CHECK_EQ_INT(pipeline_rejections(p, rej, 2), 1);
+    CHECK_EQ_INT(job_rejections(p, rej, 2), 1);
     CHECK_EQ_INT(rej[0].partition, 2);
     CHECK_EQ_INT(rej[0].offset, 103);
     CHECK_EQ_STR(rej[0].raw, "{\"page\":");
@@ -1192,20 +1243,20 @@ static void test_nomem(void)
     struct pipeline_out out;
     struct lerr err;
     lerr_init(&err);
-    int rc = pipeline_process(p, recs, 64, &mem, &out, NULL, NULL, &err);
+    int rc = job_process(p, recs, 64, &mem, &out, NULL, NULL, &err);
     CHECK_EQ_INT(rc, LERR_NOMEM);
     struct pipeline_counters c;
-    pipeline_counters(p, &c);
+    job_counters(p, &c);
     CHECK_EQ_INT(c.processed, 0);
     arena_destroy(&mem);
     /* the same batch with room goes through */
     arena_init(&mem, 1 << 16, 0);
     lerr_init(&err);
-    rc = pipeline_process(p, recs, 64, &mem, &out, NULL, NULL, &err);
+    rc = job_process(p, recs, 64, &mem, &out, NULL, NULL, &err);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(out.nrows, 64);
     CHECK_CELL(p, &out, "page", 63, "string:PAGE 63");
-    pipeline_counters(p, &c);
+    job_counters(p, &c);
     CHECK_EQ_INT(c.processed, 64);
     arena_destroy(&mem);
     pipeline_free(p);
@@ -1290,7 +1341,7 @@ static void test_column_limit(void)
         CHECK_CELL(p, &out, "c7", 2, "long:0");
     }
     struct pipeline_counters c;
-    pipeline_counters(p, &c);
+    job_counters(p, &c);
     CHECK_EQ_INT(c.skipped_by_error, 2);
     CHECK_EQ_INT(c.by_reason[PIPE_R_SCHEMA], 2);
     arena_destroy(&mem);
@@ -1472,9 +1523,9 @@ static void test_row_memory(void)
             recs[i] = (struct format_record){.data = t4[i], .len = strlen(t4[i])};
         struct lerr err;
         lerr_init(&err);
-        CHECK_EQ_INT(pipeline_process(p, recs, 40, &mem, &out, NULL, NULL, &err), LERR_NOMEM);
+        CHECK_EQ_INT(job_process(p, recs, 40, &mem, &out, NULL, NULL, &err), LERR_NOMEM);
         struct pipeline_counters c;
-        pipeline_counters(p, &c);
+        job_counters(p, &c);
         CHECK_EQ_INT(c.skipped_by_error, 0);
     }
     arena_destroy(&mem);

@@ -590,6 +590,7 @@ static char *tspec(void)
 /* Events through the pipeline into the table, in batches of 500 records. */
 static void tappend(struct pipeline *p, struct storage_table *t, const struct tev *e, int n)
 {
+    static struct pipeline_tally tally;
     char(*text)[256] = malloc(500 * sizeof *text);
     struct format_record *recs = malloc(500 * sizeof *recs);
     struct arena mem;
@@ -611,7 +612,7 @@ static void tappend(struct pipeline *p, struct storage_table *t, const struct te
         struct pipeline_out out;
         struct lerr err;
         lerr_init(&err);
-        CHECK_MSG(pipeline_process(p, recs, (size_t)k, &mem, &out, NULL, NULL, &err) == 0,
+        CHECK_MSG(pipeline_process(p, recs, (size_t)k, &mem, &out, &tally, NULL, NULL, &err) == 0,
                   "pipeline: %s", err.msg);
         CHECK_EQ_INT(out.nrows, k);
         struct storage_batch_col bc[TM + 1];
