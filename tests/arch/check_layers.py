@@ -237,6 +237,32 @@ def check_layers(edges, verbose):
     return bad
 
 
+def print_levels(files, edges):
+    """Each module's files bottom up: level 0 calls no file of its module,
+    level n calls files of lower levels only (the files of a circle are
+    not ordered among themselves)."""
+    comp = {}
+    for c in sccs(files.keys(), edges):
+        for f in c:
+            comp[f] = c[0]
+    level = {}
+
+    def lv(f, seen=()):
+        if f in level:
+            return level[f]
+        deps = [b for (a, b) in edges if comp.get(a, a) == comp.get(f, f) and
+                module_of(b) == module_of(f) and comp.get(b, b) != comp.get(f, f)]
+        level[f] = 1 + max((lv(b) for b in deps), default=-1)
+        return level[f]
+    print("files of each module, bottom up (a file calls files of lower levels only):")
+    for m in sorted({module_of(f) for f in files}, key=lambda m: (RANK.get(m, 99), m)):
+        fs = sorted((lv(f), f) for f in files if module_of(f) == m)
+        rows = {}
+        for n, f in fs:
+            rows.setdefault(n, []).append(os.path.basename(f))
+        print("  %s: %s" % (m, " < ".join(", ".join(v) for _, v in sorted(rows.items()))))
+
+
 SIGNATURE = re.compile(r"^[A-Za-z_][^=;]*?\b([A-Za-z_]\w*)\s*\(")
 
 
@@ -321,6 +347,8 @@ def main():
         n = check()
         failed += 1 if n else 0
         passed += 0 if n else 1
+    if a.graph:
+        print_levels(files, edges)
     if a.sizes:
         print_sizes(files, a.obj, a.src, a.top)
     print("arch: %d passed, %d failed" % (passed, failed))
