@@ -263,7 +263,10 @@ def print_levels(files, edges):
         print("  %s: %s" % (m, " < ".join(", ".join(v) for _, v in sorted(rows.items()))))
 
 
-SIGNATURE = re.compile(r"^[A-Za-z_][^=;]*?\b([A-Za-z_]\w*)\s*\(")
+SIGNATURE = re.compile(r"^(?:[A-Za-z_][^=;(]*?\b)?([A-Za-z_]\w*)\s*\(")
+# A function defined through a macro, such as sql/'s EVAL(name): the name is
+# the macro's argument.
+MACRO_SIGNATURE = re.compile(r"^([A-Z][A-Z0-9_]*)\(\s*([A-Za-z_]\w*)\s*\)\s*$")
 
 
 def source_functions(path):
@@ -281,7 +284,8 @@ def source_functions(path):
                 j -= 1
             m = SIGNATURE.match(lines[j]) if j >= 0 else None
             if m:
-                start, name = i, m.group(1)
+                mm = MACRO_SIGNATURE.match(lines[j])
+                start, name = i, mm.group(2) if mm else m.group(1)
         elif start is not None and line.startswith("}"):
             out.append((i - start + 1, name))
             start, name = None, None
