@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- suggestions ------------------------------------------------ */
+/* ---- suggestions ----------------------------------------------------------- */
 
 static int lower(int c)
 {
