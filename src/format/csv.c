@@ -2,9 +2,9 @@
  * csv.c — the CSV family (csv, tsv, delimited) and the splitting of texts
  * (push bodies, files, multi-row messages) into records for every format.
  *
- * Entry points: format_split_init(), format_split_next(), and module-
- * internal format__csv_init(), format__csv_free(), format__csv_row(),
- * format__csv_first(), format__is_csv().
+ * Entry points: format_split_init(), format_split_next(), format_is_blank(),
+ * and module-internal format__csv_init(), format__csv_free(),
+ * format__csv_row(), format__csv_first(), format__is_csv().
  *
  * One field scanner serves both the splitter (lenient: it only has to find
  * where a record ends, and must agree with the row parser on that) and the
@@ -482,6 +482,17 @@ int format__csv_first(struct format__ctx *c, const char *delim, size_t dlen, con
 }
 
 /* ---- splitting ------------------------------------------------------------------ */
+
+bool format_is_blank(const char *p, size_t n)
+{
+    size_t i = 0;
+    if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    for (; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
 
 enum { SPLIT_LINES, SPLIT_CSV, SPLIT_JSON_VALUES };
 

@@ -7,7 +7,7 @@
  *
  * Entry points: format_parser_new(), format_parser_free(),
  * format_parser_set_max_discovered(), format_parser_schema(),
- * format_parser_nfixed(), format_parse(), format_is_blank().
+ * format_parser_nfixed(), format_parse().
  *
  * Hot path (nd-json): one pass of the json.h scanner over the record; each
  * member's key is first compared with the key seen at the same position in
@@ -321,17 +321,6 @@ size_t format_parser_schema(const struct format_parser *p, struct sql_field *out
 }
 
 size_t format_parser_nfixed(const struct format_parser *p) { return p->nfixed; }
-
-bool format_is_blank(const char *p, size_t n)
-{
-    size_t i = 0;
-    if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-        i = 3;
-    for (; i < n; i++)
-        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-            return false;
-    return true;
-}
 
 /* ---- nd-json --------------------------------------------------------------- */
 

@@ -3,13 +3,11 @@
  * Parses the statement, finds its FROM table (a snapshot from the server's
  * env, an INFORMATION_SCHEMA table, or none), binds the SELECT against the
  * table's columns, runs it (exec.c) and writes the rows in the requested
- * format (output.c). Also the per-query context: the memory budget behind
- * context.maxQueryBytes, drawing on the pool of all running queries
- * (LODESTAR_QUERY_TOTAL_BYTES), and the deadline behind context.timeout.
+ * format (output.c). The top of query/: it calls every other file of the
+ * module and none calls it; the per-query context it sets up (struct qctx)
+ * is qctx.c's.
  *
- * Entry points: query_execute(), query_limits_*(), qctx_check(),
- * qctx_charge(), qctx_uncharge(), qctx_too_big(), qctx_nomem(),
- * qctx_sql_error().
+ * Entry points: query_execute().
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,177 +19,6 @@
 #include <unistd.h>
 
 #include "query/query_int.h"
-
-/* ---- memory limits ------------------------------------------------------------------ */
-
-struct mem_pool query_pool = {0, 0};   /* limit set at first use or by query_limits_set */
-static _Atomic uint64_t max_query_limit;
-static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
-
-/* 2 GiB, or half the machine's memory or half the address space the process
- * may use (RLIMIT_AS), whichever is least. */
-static uint64_t default_total(void)
-{
-    uint64_t t = 2ull << 30;
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && psz > 0 && (uint64_t)pages * (uint64_t)psz / 2 < t)
-        t = (uint64_t)pages * (uint64_t)psz / 2;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < t)
-        t = rl.rlim_cur / 2;
-    return t < (64u << 20) ? (64u << 20) : t;
-}
-
-static void limits_default(void)
-{
-    if (!mem_pool_limit(&query_pool)) {
-        uint64_t t = default_total();
-        mem_pool_init(&query_pool, t);
-        atomic_store(&max_query_limit, t);
-    }
-}
-
-void query_limits_get(struct query_limits *out)
-{
-    pthread_once(&limits_once, limits_default);
-    out->total_bytes = mem_pool_limit(&query_pool);
-    out->max_query_bytes = atomic_load(&max_query_limit);
-}
-
-void query_limits_set(const struct query_limits *l)
-{
-    pthread_once(&limits_once, limits_default);
-    uint64_t t = l->total_bytes ? l->total_bytes : default_total();
-    mem_pool_set_limit(&query_pool, t);
-    atomic_store(&max_query_limit, l->max_query_bytes ? l->max_query_bytes : t);
-}
-
-uint64_t query_memory_in_use(void)
-{
-    return mem_pool_used(&query_pool);
-}
-
-/* "1073741824", "512M", "2g", "64KiB": bytes; 0 when unset. */
-static int env_size(const char *name, uint64_t *out, struct lerr *err)
-{
-    *out = 0;
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    int shift = 0;
-    if (end != v && *end) {
-        shift = *end == 'k' || *end == 'K' ? 10 : *end == 'm' || *end == 'M' ? 20
-              : *end == 'g' || *end == 'G' ? 30 : -1;
-        if (shift > 0) {
-            end++;
-            if (*end == 'i' || *end == 'I')
-                end++;
-            if (*end == 'b' || *end == 'B')
-                end++;
-        }
-    }
-    if (end == v || *end || shift < 0 || errno || x == 0 || x > (UINT64_MAX >> shift))
-        return lerr_set(err, LERR_INVALID,
-                        "%s='%s' is not a memory size: write a number of bytes greater than 0, "
-                        "or one with a K, M or G suffix (powers of 1024), such as 2G",
-                        name, v);
-    *out = (uint64_t)x << shift;
-    return 0;
-}
-
-int query_limits_from_env(struct lerr *err)
-{
-    struct query_limits l = {0, 0};
-    if (env_size("LODESTAR_QUERY_TOTAL_BYTES", &l.total_bytes, err) ||
-        env_size("LODESTAR_QUERY_MAX_BYTES", &l.max_query_bytes, err))
-        return err->code;
-    query_limits_set(&l);
-    return 0;
-}
-
-/* ---- the per-query context -------------------------------------------------------- */
-
-static const char *size_text(uint64_t n, char buf[32])
-{
-    if (n >= (1ull << 30) && n % (1ull << 30) == 0)
-        snprintf(buf, 32, "%llu GiB", (unsigned long long)(n >> 30));
-    else if (n >= (1ull << 20) && n % (1ull << 20) == 0)
-        snprintf(buf, 32, "%llu MiB", (unsigned long long)(n >> 20));
-    else
-        snprintf(buf, 32, "%llu bytes", (unsigned long long)n);
-    return buf;
-}
-
-int qctx_too_big(struct qctx *x, const char *what)
-{
-    if (x->mem_error)
-        return x->err->code;
-    /* this error replaces a plain "out of memory" set on the way up */
-    lerr_init(x->err);
-    x->mem_error = true;
-    char a[32], b[32], c[32];
-    if (x->budget.refused == MEM_REFUSED_POOL) {
-        return lerr_set(x->err, LERR_UNAVAILABLE,
-                        "server query memory is in use by other queries: all running queries "
-                        "together may hold %s (LODESTAR_QUERY_TOTAL_BYTES) and this one could "
-                        "not get %s more for %s while it held %s; retry in a moment, or raise "
-                        "LODESTAR_QUERY_TOTAL_BYTES where the server starts",
-                        size_text(mem_pool_limit(&query_pool), a),
-                        size_text(x->budget.refused_need, b), what,
-                        size_text(x->budget.refused_used, c));
-    }
-    struct query_limits l;
-    query_limits_get(&l);
-    return lerr_set(x->err, LERR_INVALID,
-                    "query memory limit exceeded: the query needs more than "
-                    "context.maxQueryBytes = %llu bytes (for %s); narrow the __time range or the "
-                    "WHERE, build fewer or shorter strings, group by fewer or lower-cardinality "
-                    "columns, add a LIMIT, or raise context.maxQueryBytes (this server allows up "
-                    "to %llu: LODESTAR_QUERY_MAX_BYTES)",
-                    (unsigned long long)x->max_bytes, what,
-                    (unsigned long long)l.max_query_bytes);
-}
-
-int qctx_nomem(struct qctx *x, const char *what)
-{
-    if (x->budget.refused != MEM_REFUSED_NONE)
-        return qctx_too_big(x, what);
-    if (x->mem_error)
-        return x->err->code;
-    return lerr_set(x->err, LERR_NOMEM, "out of memory for %s", what);
-}
-
-int qctx_sql_error(struct qctx *x, int rc, const char *what)
-{
-    if (rc == LERR_NOMEM || (x->err->code == LERR_NOMEM && !x->mem_error))
-        return qctx_nomem(x, what);
-    return x->err->code ? x->err->code : rc;
-}
-
-int qctx_check(struct qctx *x)
-{
-    if (x->err->code)
-        return x->err->code;
-    if (x->deadline_ns != INT64_MAX && util_mono_ns() > x->deadline_ns)
-        return lerr_set(x->err, LERR_TIMEOUT,
-                        "query exceeded its timeout of %lld ms; narrow the __time range or "
-                        "the WHERE, or raise context.timeout",
-                        (long long)x->req->timeout_ms);
-    return 0;
-}
-
-int qctx_charge(struct qctx *x, size_t n, const char *what)
-{
-    return mem_budget_charge(&x->budget, n) ? 0 : qctx_too_big(x, what);
-}
-
-void qctx_uncharge(struct qctx *x, size_t n)
-{
-    mem_budget_release(&x->budget, n);
-}
 
 /* ---- tables --------------------------------------------------------------------------- */
 
@@ -340,7 +167,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
                          "LODESTAR_QUERY_MAX_BYTES where the server starts",
                          (unsigned long long)req->max_bytes,
                          (unsigned long long)lim.max_query_bytes,
-                         size_text(lim.max_query_bytes, a));
+                         qctx_size_text(lim.max_query_bytes, a));
     }
     if (!rc && !buf_set_budget(out, &x.budget))
         rc = qctx_too_big(&x, "the response body");

@@ -1,16 +1,19 @@
 /*
  * query_int.h — private to src/query/: the pieces query_execute() is built
- * from, in pipeline order:
+ * from, bottom up: each file calls only files listed before it (no
+ * circles between files; tests/arch/check_layers.py checks it):
  *
+ *   qctx.c     the per-query context (memory budget, deadline, their
+ *              errors) and the server-wide query memory limits
  *   shape.c    reads a bound expression's EXPLAIN text back into a small tree
  *              (sql.h keeps the bound tree opaque), so the planner can
  *              recognise filter leaves, bare column references and
  *              TIME_FLOOR(__time, period) keys
  *   filter.c   WHERE → a tree of bitmap-able leaves; per view → row set
  *   group.c    the group table: keys, hash index, accumulator rows
+ *   collect.c  result rows: top-N, sort, OFFSET/LIMIT
  *   exec.c     planning (read-only plan) and running it over views or an
  *              in-memory table, block by block; EXPLAIN text
- *   collect.c  result rows: top-N, sort, OFFSET/LIMIT
  *   output.c   the five result formats and their headers
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
  *   query.c    query_execute(): statement → table → bind → run → output
@@ -52,7 +55,7 @@ struct qctx {
     char partial[512];       /* segments left out under allowPartialResults */
 };
 
-/* The pool every query's budget draws from (query.c). */
+/* The pool every query's budget draws from (qctx.c). */
 extern struct mem_pool query_pool;
 
 /* 0, or LERR_TIMEOUT (set in x->err). Call once per block of work; cheap. */
@@ -66,6 +69,8 @@ void qctx_uncharge(struct qctx *x, size_t n);
  * all running queries (LODESTAR_QUERY_TOTAL_BYTES, LERR_UNAVAILABLE: a 503
  * to retry). It replaces an error that only said "out of memory". */
 int qctx_too_big(struct qctx *x, const char *what);
+/* n bytes as text for messages: "2 GiB", "512 MiB" or "1000 bytes"; returns buf. */
+const char *qctx_size_text(uint64_t n, char buf[32]);
 /* An allocation failed (NULL from an arena, LERR_NOMEM from the SQL
  * library): the memory error if the budget refused something, LERR_NOMEM
  * otherwise. */

@@ -5,7 +5,8 @@
  * partition and checkpoints it as {"<connection>":{"0":<next>}}.
  *
  * Entry points: source_open_push(), source__open_push_held() (pushreg.c's
- * pushreg_source: the source gives the registry's reference back on close).
+ * pushreg_source: the source calls back at close to give the registry's
+ * reference back).
  *
  * A start offset below the log's start — trimmed away (only possible after a
  * reset, or when the first files were deleted by hand: the runtime trims
@@ -43,7 +44,9 @@ struct push_source {
     size_t recs_alloc;
     struct source_gap gaps[2];    /* reported by the next poll: a trim, then a skip */
     size_t ngaps;
-    struct pushreg *reg;          /* when opened through the registry: its reference to put */
+    /* called with the log at close (the registry gives its reference back); NULL: borrowed */
+    void (*release)(void *ctx, struct pushlog *log);
+    void *release_ctx;
 };
 
 static void set_next(struct push_source *ps, int64_t v)
@@ -243,8 +246,8 @@ static void push_close(struct source *s)
     pushlog_cursor_close(ps->cur);
     pthread_mutex_destroy(&ps->mu);
     free(ps->recs);
-    if (ps->reg)
-        pushreg_put(ps->reg, ps->log);
+    if (ps->release)
+        ps->release(ps->release_ctx, ps->log);
     free(ps);
 }
 
@@ -261,11 +264,12 @@ static const struct source_ops push_ops = {
 
 struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err)
 {
-    return source__open_push_held(log, stream, NULL, err);
+    return source__open_push_held(log, stream, NULL, NULL, err);
 }
 
 struct source *source__open_push_held(struct pushlog *log, const char *stream,
-                                      struct pushreg *reg, struct lerr *err)
+                                      void (*release)(void *ctx, struct pushlog *log),
+                                      void *release_ctx, struct lerr *err)
 {
     if (!log) {
         lerr_set(err, LERR_INVALID, "source: no push log given");
@@ -283,7 +287,8 @@ struct source *source__open_push_held(struct pushlog *log, const char *stream,
     }
     ps->base.ops = &push_ops;
     ps->log = log;
-    ps->reg = reg;
+    ps->release = release;
+    ps->release_ctx = release_ctx;
     snprintf(ps->topic, sizeof ps->topic, "%s", stream);
     pthread_mutex_init(&ps->mu, NULL);
     ps->next = SOURCE_OFFSET_NONE;

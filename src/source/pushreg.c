@@ -3,6 +3,7 @@
  * {name, log, references}, guarded by one mutex that is held while a log
  * opens (so it opens once) and never across other I/O.
  */
+#include "source/pushreg.h"
 #include "source/source_int.h"
 
 #include <pthread.h>
@@ -142,12 +143,14 @@ int pushreg_append(struct pushreg *reg, const char *name, const struct pushlog_e
     return rc;
 }
 
+static void release_log(void *reg, struct pushlog *log) { pushreg_put(reg, log); }
+
 struct source *pushreg_source(struct pushreg *reg, const char *name, struct lerr *err)
 {
     struct pushlog *log = pushreg_get(reg, name, err);
     if (!log)
         return NULL;
-    struct source *src = source__open_push_held(log, name, reg, err);
+    struct source *src = source__open_push_held(log, name, release_log, reg, err);
     if (!src)
         pushreg_put(reg, log);
     return src;

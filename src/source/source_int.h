@@ -8,7 +8,6 @@
 #ifndef LODESTAR_SOURCE_INT_H
 #define LODESTAR_SOURCE_INT_H
 
-#include "source/pushreg.h"
 #include "source/source.h"
 
 struct source_ops {
@@ -30,11 +29,11 @@ struct source {
 };
 
 
-/* source_open_push() whose close gives `reg`'s reference to `log` back
- * (pushreg_put); reg NULL = borrowed. push.c, for pushreg.c. */
-struct pushreg;
+/* source_open_push() whose close calls release(release_ctx, log) (pushreg.c
+ * gives the registry's reference back); release NULL = borrowed. push.c. */
 struct source *source__open_push_held(struct pushlog *log, const char *stream,
-                                      struct pushreg *reg, struct lerr *err);
+                                      void (*release)(void *ctx, struct pushlog *log),
+                                      void *release_ctx, struct lerr *err);
 
 /* Whether a topic name is usable as a checkpoint key: 1..SOURCE_TOPIC_MAX bytes. */
 bool source_topic_name_ok(const char *topic);

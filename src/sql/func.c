@@ -1,6 +1,6 @@
 /*
- * func.c — the function table (generated from SQL_FUNC_MAP in sql_int.h)
- * and the core of the library: arithmetic, comparison, three-valued logic,
+ * func.c — the table of binders (generated from SQL_FUNC_MAP in sql_int.h;
+ * names and arities are functab.c's) and the core of the library: arithmetic, comparison, three-valued logic,
  * IS / IN / BETWEEN / LIKE, CASE, COALESCE / NVL / NULLIF, GREATEST / LEAST,
  * math and arrays. Each binder types its arguments and picks one
  * monomorphic eval function, so evaluation does no type dispatch.
@@ -15,8 +15,8 @@
  *   - Comparisons with NULL are NULL; AND/OR are three-valued; text
  *     compared with a number compares as numbers.
  *
- * Entry points: sql_funcs[], sql_func_find(), the sql_bind_* binders named
- * in SQL_FUNC_MAP, sql_eval_bool().
+ * Entry points: sql_func_binders[], the sql_bind_* binders named in
+ * SQL_FUNC_MAP, sql_eval_bool().
  */
 #include "sql/sql_int.h"
 
@@ -26,23 +26,11 @@
 #include <string.h>
 #include <strings.h>
 
-const struct sql_func sql_funcs[F__COUNT] = {
-#define SQL_FUNC_ROW(id, name, mn, mx, fl, bind, var) {name, mn, mx, fl, bind, var},
-    SQL_FUNC_MAP(SQL_FUNC_ROW)
-#undef SQL_FUNC_ROW
+const sql_bind_fn sql_func_binders[F__COUNT] = {
+#define SQL_FUNC_BINDER(id, name, mn, mx, fl, bind, var) bind,
+    SQL_FUNC_MAP(SQL_FUNC_BINDER)
+#undef SQL_FUNC_BINDER
 };
-
-int sql_func_find(const char *name, size_t n)
-{
-    for (int i = 0; i < F__COUNT; i++) {
-        const struct sql_func *f = &sql_funcs[i];
-        if ((f->flags & FF_OP) || strlen(f->name) != n)
-            continue;
-        if (strncasecmp(f->name, name, n) == 0)
-            return i;
-    }
-    return -1;
-}
 
 int sql_eval_bool(const struct sql_node *n, struct sql_ectx *c)
 {

@@ -7,6 +7,22 @@
  * fills kind/name/args/pos, the binder resolves names, types the tree,
  * inserts casts, picks an evaluation function per node (`fn`) and folds
  * constants; the evaluator then just calls root->fn.
+ *
+ * The files, bottom up: each calls only files on the lines before its own
+ * (no circles between files; tests/arch/check_layers.py checks it):
+ *
+ *   lex.c, functab.c, json_scan.c   tokens; the function table (names,
+ *               arities, flags, variants); the JSON text scanner
+ *   value.c, parse.c   values, casts and their text (JSON included); the
+ *               parser, which names call nodes from the function table
+ *   bind_util.c, eval.c   the binders' services (errors, argument checks,
+ *               coercion, folding, owners); running compiled expressions
+ *   agg.c, func_json.c, func_str.c, func_time.c   aggregators; binders
+ *   func.c      the core binders and sql_func_binders[], the binder of
+ *               every function
+ *   bind.c      the binder: names, calls through sql_func_binders[],
+ *               aggregate calls, compiled expressions
+ *   select.c    binding a SELECT
  */
 #ifndef LODESTAR_SQL_INT_H
 #define LODESTAR_SQL_INT_H
@@ -388,17 +404,21 @@ enum sql_func_id {
     F__COUNT
 };
 
+/* A row of the function table (functab.c); its binder is sql_func_binders[id]. */
 struct sql_func {
     const char *name;
     int8_t min_args, max_args;
     uint8_t flags;
-    sql_bind_fn bind;
     int variant;
 };
 
 extern const struct sql_func sql_funcs[F__COUNT];
 /* Case-insensitive lookup of a callable function; -1 if none. */
 int sql_func_find(const char *name, size_t n);
+/* The binder of each function (func.c), NULL where the binder itself
+ * handles the call (aggregates, unsupported functions). Apart from
+ * sql_funcs[] so that the binders, which read the table, sit below it. */
+extern const sql_bind_fn sql_func_binders[F__COUNT];
 
 /* the binders (NULL entries are handled by the binder itself) */
 int sql_bind_arith(struct sql_bctx *b, struct sql_node *n);
@@ -459,8 +479,8 @@ struct sql_bctx {
     const char *agg_refusal;      /* why aggregates are refused here */
 };
 
-/* Binds a parsed tree in place (names, types, casts, eval functions,
- * constant folding). */
+/* The binder (bind.c). Binds a parsed tree in place (names, types, casts,
+ * eval functions, constant folding). */
 int sql_bind_node(struct sql_bctx *b, struct sql_node *n);
 /* Binds an aggregate call node into *out (args become sub-expressions). */
 int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out);
@@ -470,6 +490,10 @@ int sql_bctx_init(struct sql_bctx *b, struct sql_owner *o, const char *text, siz
                   const struct sql_schema *schema, const struct sql_options *opt,
                   struct lerr *err);
 
+/* The services every binder uses (bind_util.c). */
+/* Evaluates a constant call once and makes n the literal it gives; a
+ * run-time error (1/0) leaves n as it is, for run time. */
+void sql_fold(struct sql_bctx *b, struct sql_node *n);
 /* An error at node n: "<message> at line L, column C". */
 int sql_bind_error(struct sql_bctx *b, const struct sql_node *n, const char *fmt, ...)
     LS_PRINTF(3, 4);
@@ -527,9 +551,18 @@ static inline void sql_set_double(struct sql_value *out, int type, double x)
 void sql_eval_cast(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
 void sql_eval_lit(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
 
-/* JSON helpers (func_json.c), also used by casts and TO_JSON_STRING. */
+/* The JSON scanner (json_scan.c), under the JSON functions and casts. */
 bool sql_json_valid(const char *p, size_t n);
-/* Appends v as JSON text. */
+/* p past any blanks, up to e. */
+const char *sql_json_ws(const char *p, const char *e);
+/* p at '"': returns the end (after the closing quote) or NULL. */
+const char *sql_json_scan_string(const char *p, const char *e, bool *escaped);
+/* p at a value (no leading blanks): returns its end, or NULL if invalid. */
+const char *sql_json_scan_value(const char *p, const char *e, int depth);
+/* Decodes a JSON string token [p, end) into o (capacity >= token length);
+ * returns the length. */
+size_t sql_json_unescape(const char *p, const char *end, char *o);
+/* Appends v as JSON text (value.c), for casts and TO_JSON_STRING. */
 bool sql_json_append_value(struct buf *b, const struct sql_value *v);
 
 /* Bound tree utilities (bind.c) */

@@ -6,7 +6,7 @@
  *
  * Entry points: sql_type_*(), sql_value_cast(), sql_value_to_text(),
  * sql_value_compare(), sql_value_equal(), sql_value_hash(), sql_fmt_double(),
- * sql_parse_number(), sql_rt_error(), sql_alloc().
+ * sql_parse_number(), sql_json_append_value(), sql_rt_error(), sql_alloc().
  */
 #include "sql/sql_int.h"
 
@@ -240,6 +240,79 @@ bool sql_value_truthy(const struct sql_value *v)
     }
     default:
         return false;
+    }
+}
+
+/* ---- JSON text of a value ------------------------------------------------------ */
+
+static bool append_compact(struct buf *b, const char *p, size_t n)
+{
+    const char *e = p + n;
+    while (p < e) {
+        if (*p == '"') {
+            const char *q = sql_json_scan_string(p, e, NULL);
+            if (!q)
+                q = e;
+            buf_append(b, p, (size_t)(q - p));
+            p = q;
+        } else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+        } else {
+            buf_putc(b, *p++);
+        }
+    }
+    return !b->failed;
+}
+
+bool sql_json_append_value(struct buf *b, const struct sql_value *v)
+{
+    if (v->is_null)
+        return buf_puts(b, "null");
+    char tmp[64];
+    switch (v->type) {
+    case SQL_LONG:
+    case SQL_TIMESTAMP:
+        return buf_printf(b, "%lld", (long long)v->v.l);
+    case SQL_BOOLEAN:
+        return buf_puts(b, v->v.l ? "true" : "false");
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        if (v->v.d != v->v.d || v->v.d - v->v.d != 0)
+            return buf_puts(b, "null");
+        sql_fmt_double(v->v.d, v->type == SQL_FLOAT, tmp);
+        return buf_puts(b, tmp);
+    case SQL_JSON:
+        return append_compact(b, v->v.s.p, v->v.s.n);
+    case SQL_STRING:
+        buf_putc(b, '"');
+        for (uint32_t i = 0; i < v->v.s.n; i++) {
+            unsigned char ch = (unsigned char)v->v.s.p[i];
+            switch (ch) {
+            case '"': buf_puts(b, "\\\""); break;
+            case '\\': buf_puts(b, "\\\\"); break;
+            case '\n': buf_puts(b, "\\n"); break;
+            case '\r': buf_puts(b, "\\r"); break;
+            case '\t': buf_puts(b, "\\t"); break;
+            case '\b': buf_puts(b, "\\b"); break;
+            case '\f': buf_puts(b, "\\f"); break;
+            default:
+                if (ch < 0x20)
+                    buf_printf(b, "\\u%04x", ch);
+                else
+                    buf_putc(b, (char)ch);
+            }
+        }
+        return buf_putc(b, '"');
+    case SQL_ARRAY:
+        buf_putc(b, '[');
+        for (uint32_t i = 0; i < v->v.a.n; i++) {
+            if (i)
+                buf_putc(b, ',');
+            sql_json_append_value(b, &v->v.a.items[i]);
+        }
+        return buf_putc(b, ']');
+    default:
+        return buf_puts(b, "null");
     }
 }
 

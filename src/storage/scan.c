@@ -4,7 +4,8 @@
  * segment or one buffer), dictionary and bitmap access, and scans that
  * decode row ranges of a view into sql_values or raw arrays.
  *
- * Entry points: st_snapshot_build(), storage_snapshot_free(),
+ * Entry points: st_version_ref/unref(), st_vseg_unref(),
+ * st_snapshot_build(), storage_snapshot_free(),
  * storage_view_*(), storage_scan_new/free(), storage_scan_values/time/
  * longs/doubles/ids/states().
  *
@@ -16,6 +17,36 @@
 #include <stdio.h>
 
 #include "storage/storage_int.h"
+
+/* ---- versions: references (table.c derives and publishes them) ---------- */
+
+struct st_version *st_version_ref(struct st_version *v)
+{
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    return v;
+}
+
+void st_vseg_unref(struct st_vseg *vs)
+{
+    if (!vs || atomic_fetch_sub_explicit(&vs->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    st_seg_unref(vs->seg);
+    free(vs);
+}
+
+void st_version_unref(struct st_version *v)
+{
+    if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < v->nsegs; i++)
+        st_vseg_unref(v->segs[i]);
+    for (size_t i = 0; i < v->nrts; i++)
+        rt_unref(v->rts[i]);
+    free(v->segs);
+    free(v->rts);
+    st_schema_unref(v->schema);
+    free(v);
+}
 
 /* ---- snapshots ----------------------------------------------------------- */
 

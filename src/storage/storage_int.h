@@ -9,8 +9,10 @@
  *   rt.c        realtime buffers: append with rollup, reads
  *   segwrite.c  a realtime buffer → an immutable segment file
  *   segread.c   segment files: mmap, validation, lazy part checks, decoding
- *   table.c     tables: versions, persist, compaction, start-up, status
- *   scan.c      snapshots, views and scans over buffers and segments
+ *   table.c     tables: deriving and publishing versions, persist,
+ *               compaction, start-up, status (calls down to scan.c)
+ *   scan.c      version references, snapshots, views and scans over
+ *               buffers and segments
  *
  * Segment file layout (all integers little-endian):
  *

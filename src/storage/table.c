@@ -82,34 +82,6 @@ static int nomem(struct lerr *err)
 
 /* ---- versions ------------------------------------------------------------ */
 
-struct st_version *st_version_ref(struct st_version *v)
-{
-    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
-    return v;
-}
-
-void st_vseg_unref(struct st_vseg *vs)
-{
-    if (!vs || atomic_fetch_sub_explicit(&vs->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    st_seg_unref(vs->seg);
-    free(vs);
-}
-
-void st_version_unref(struct st_version *v)
-{
-    if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    for (size_t i = 0; i < v->nsegs; i++)
-        st_vseg_unref(v->segs[i]);
-    for (size_t i = 0; i < v->nrts; i++)
-        rt_unref(v->rts[i]);
-    free(v->segs);
-    free(v->rts);
-    st_schema_unref(v->schema);
-    free(v);
-}
-
 /* Maps schema columns to the segment's by name; incompatible ones read as
  * NULL (logged once per segment and column). */
 static struct st_vseg *vseg_new(struct st_seg *seg, const struct st_schema *sc,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target tests/fuzz/fuzz_<name>.c with clang
 # (-fsanitize=fuzzer,address,undefined) against the sources it names in a
-# first-line comment "// SOURCES: src/a.c src/b.c", and runs each for
+# first-line comment "// SOURCES: src/a.c src/b.c" (shell patterns such as
+# src/sql/*.c too, so that a file added to a module is built), and runs each for
 # FUZZ_SECONDS (default 8) over its corpus tests/fuzz/corpus/<name>/.
 # Skips (and says so) when clang's libFuzzer runtime is missing.
 # Prints "N passed, N failed": one per target.

@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""check_layers.py — files call downward only (issue 12, item 5).
+
+Reads the objects of the build (build/obj/**/*.o, one per src/**/*.c) with
+`nm`, and builds the file-level graph "file A uses a symbol that file B
+defines" (A's undefined symbols, `nm -u`, against every file's defined
+globals, `nm -g --defined-only`). Then two checks:
+
+  circles   every strongly connected component of more than one file is a
+            circle: it is printed with, for each edge inside it, the symbols
+            that make the edge. A circle fails the check unless all the
+            edges that close it are in ALLOWED_EDGES below.
+  layers    every call from one module (src/<module>/) to another must go
+            down the order in LAYERS (the module table of
+            docs/ARCHITECTURE.md). A call up or sideways (between two
+            modules of the same rank) fails the check unless it is in
+            ALLOWED_UPCALLS.
+
+It prints "arch: N passed, N failed" last (tests/run.sh adds that up) and
+exits non-zero when a check failed.
+
+  python3 tests/arch/check_layers.py              the two checks
+  python3 tests/arch/check_layers.py --sizes      also the largest files
+                                                  and functions (for notes)
+  python3 tests/arch/check_layers.py --graph      also every module edge and
+                                                  the symbols that make it
+  --obj DIR   the objects to read (default build/obj); --src DIR (default src)
+
+Only objects whose source file still exists are read (a moved file leaves
+its old .o behind in build/); an object older than its source is named, as
+the graph may then be out of date (run `make _all` first).
+Python 3 standard library only; needs binutils' nm.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+# The module order of docs/ARCHITECTURE.md, lowest first: a module may call
+# only modules of a lower rank. format, source and storage share a rank and
+# must not call one another. `main` is src/main.c and src/quickstart.c.
+LAYERS = [
+    ("util",),
+    ("sql",),
+    ("format", "source", "storage"),
+    ("query",),
+    ("catalog",),
+    ("ingest",),
+    ("api",),
+    ("main",),
+]
+RANK = {m: i for i, group in enumerate(LAYERS) for m in group}
+
+# Edges (from file, to file) -> the symbols allowed to close a circle over
+# that edge. Each entry is a debt with an owner; delete it when it is paid.
+ALLOWED_EDGES = {}   # none today
+
+# Calls up (or sideways) between modules that are known and accepted:
+# (from module, to module) -> symbols. Empty: there are none today.
+ALLOWED_UPCALLS = {}
+
+
+def run_nm(args, path):
+    out = subprocess.run(["nm"] + args + [path], check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    return out.splitlines()
+
+
+def load_objects(obj_dir, src_dir):
+    """{file: (defined set, undefined set)}, file as 'module/name.c'."""
+    files, stale, orphans = {}, [], []
+    for root, _, names in os.walk(obj_dir):
+        for n in sorted(names):
+            if not n.endswith(".o"):
+                continue
+            obj = os.path.join(root, n)
+            rel = os.path.relpath(obj, obj_dir)[:-2] + ".c"
+            src = os.path.join(src_dir, rel)
+            if not os.path.exists(src):
+                orphans.append(rel)
+                continue
+            if os.path.getmtime(obj) < os.path.getmtime(src):
+                stale.append(rel)
+            defined = set()
+            for line in run_nm(["-P", "-g", "--defined-only"], obj):
+                parts = line.split()
+                if len(parts) >= 2:
+                    defined.add(parts[0])
+            undefined = set()
+            for line in run_nm(["-P", "-u"], obj):
+                parts = line.split()
+                if parts:
+                    undefined.add(parts[0])
+            files[rel] = (defined, undefined)
+    return files, stale, orphans
+
+
+def module_of(f):
+    return f.split("/", 1)[0] if "/" in f else "main"
+
+
+def build_graph(files):
+    """{(a, b): set of symbols}: a uses symbols b defines (a != b)."""
+    owner = {}
+    for f, (defined, _) in files.items():
+        for s in defined:
+            owner.setdefault(s, f)
+    edges = {}
+    for f, (_, undefined) in files.items():
+        for s in undefined:
+            g = owner.get(s)
+            if g is not None and g != f:
+                edges.setdefault((f, g), set()).add(s)
+    return edges
+
+
+def sccs(nodes, edges):
+    """Tarjan's algorithm, iterative; components of more than one node."""
+    succ = {n: [] for n in nodes}
+    for (a, b) in edges:
+        succ[a].append(b)
+    for n in succ:
+        succ[n].sort()
+    index, low, on_stack, stack, out = {}, {}, set(), [], []
+    counter = [0]
+    for root in sorted(nodes):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = counter[0]
+                counter[0] += 1
+                stack.append(v)
+                on_stack.add(v)
+            recurse = False
+            for j in range(i, len(succ[v])):
+                w = succ[v][j]
+                if w not in index:
+                    work.append((v, j + 1))
+                    work.append((w, 0))
+                    recurse = True
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if recurse:
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+            if work:
+                u = work[-1][0]
+                low[u] = min(low[u], low[v])
+    return sorted(out)
+
+
+def print_circle(comp, edges, indent="    "):
+    members = set(comp)
+    for (a, b) in sorted(edges):
+        if a in members and b in members:
+            print("%s%s -> %s: %s" % (indent, a, b, ", ".join(sorted(edges[(a, b)]))))
+
+
+def check_circles(files, edges):
+    """Prints every circle; returns the number that are not allowed."""
+    all_circles = sccs(files.keys(), edges)
+    # The same graph without the allowed symbols: what must have no circle.
+    rest = {}
+    for e, syms in edges.items():
+        left = syms - ALLOWED_EDGES.get(e, set())
+        if left:
+            rest[e] = left
+    bad = sccs(files.keys(), rest)
+    print("circles between files: %d (%d once the allow-list is applied)" % (len(all_circles), len(bad)))
+    for comp in all_circles:
+        tag = "allowed" if not any(set(comp) >= set(c) for c in bad) else "CIRCLE"
+        print("  %s: %s" % (tag, " ".join(comp)))
+        print_circle(comp, edges)
+    for e, syms in sorted(ALLOWED_EDGES.items()):
+        used = edges.get(e, set()) & syms
+        if not used:
+            print("  note: allow-list entry %s -> %s (%s) is no longer needed; delete it from %s"
+                  % (e[0], e[1], ", ".join(sorted(syms)), os.path.relpath(__file__)))
+    for comp in bad:
+        print("FAIL: circle between %s; move the functions that close it (listed above) so "
+              "that every file calls downward, see docs/ARCHITECTURE.md" % ", ".join(comp))
+    return len(bad)
+
+
+def check_layers(edges, verbose):
+    """Prints calls between modules that go up or sideways; returns how many
+    are not allowed."""
+    mod_edges = {}
+    for (a, b), syms in edges.items():
+        ma, mb = module_of(a), module_of(b)
+        if ma != mb:
+            mod_edges.setdefault((ma, mb), {}).setdefault((a, b), set()).update(syms)
+    order = " < ".join("/".join(g) for g in LAYERS)
+    print("module layers: %s" % order)
+    bad = 0
+    for (ma, mb), per_file in sorted(mod_edges.items()):
+        if ma not in RANK or mb not in RANK:
+            print("FAIL: module %s is not in LAYERS of %s; add it where docs/ARCHITECTURE.md "
+                  "puts it" % (ma if ma not in RANK else mb, os.path.relpath(__file__)))
+            bad += 1
+            continue
+        down = RANK[mb] < RANK[ma]
+        allowed = ALLOWED_UPCALLS.get((ma, mb), set())
+        syms = set().union(*per_file.values())
+        if verbose or not down:
+            kind = "down" if down else ("sideways" if RANK[mb] == RANK[ma] else "UP")
+            print("  %s -> %s (%s)" % (ma, mb, kind))
+            for (a, b), s in sorted(per_file.items()):
+                print("    %s -> %s: %s" % (a, b, ", ".join(sorted(s))))
+        if not down and not syms <= allowed:
+            print("FAIL: %s calls %s %s (%s); %s may call only modules below it: move the "
+                  "code down or change the layers in docs/ARCHITECTURE.md and here together"
+                  % (ma, "up to" if RANK[mb] > RANK[ma] else "sideways into", mb,
+                     ", ".join(sorted(syms - allowed)), ma))
+            bad += 1
+    return bad
+
+
+def print_levels(files, edges):
+    """Each module's files bottom up: level 0 calls no file of its module,
+    level n calls files of lower levels only (the files of a circle are
+    not ordered among themselves)."""
+    comp = {}
+    for c in sccs(files.keys(), edges):
+        for f in c:
+            comp[f] = c[0]
+    level = {}
+
+    def lv(f, seen=()):
+        if f in level:
+            return level[f]
+        deps = [b for (a, b) in edges if comp.get(a, a) == comp.get(f, f) and
+                module_of(b) == module_of(f) and comp.get(b, b) != comp.get(f, f)]
+        level[f] = 1 + max((lv(b) for b in deps), default=-1)
+        return level[f]
+    print("files of each module, bottom up (a file calls files of lower levels only):")
+    for m in sorted({module_of(f) for f in files}, key=lambda m: (RANK.get(m, 99), m)):
+        fs = sorted((lv(f), f) for f in files if module_of(f) == m)
+        rows = {}
+        for n, f in fs:
+            rows.setdefault(n, []).append(os.path.basename(f))
+        print("  %s: %s" % (m, " < ".join(", ".join(v) for _, v in sorted(rows.items()))))
+
+
+SIGNATURE = re.compile(r"^(?:[A-Za-z_][^=;(]*?\b)?([A-Za-z_]\w*)\s*\(")
+# A function defined through a macro, such as sql/'s EVAL(name): the name is
+# the macro's argument.
+MACRO_SIGNATURE = re.compile(r"^([A-Z][A-Z0-9_]*)\(\s*([A-Za-z_]\w*)\s*\)\s*$")
+
+
+def source_functions(path):
+    """[(lines, name)] of the functions in a C file, in the house layout: the
+    body's braces in column 0, the name on the last line before the '{' that
+    starts in column 0 (the parameters may go on over indented lines)."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().split("\n")
+    start, name = None, None
+    for i, line in enumerate(lines):
+        if start is None and line.startswith("{"):
+            j = i - 1
+            while j >= 0 and lines[j][:1] in (" ", "\t"):
+                j -= 1
+            m = SIGNATURE.match(lines[j]) if j >= 0 else None
+            if m:
+                mm = MACRO_SIGNATURE.match(lines[j])
+                start, name = i, mm.group(2) if mm else m.group(1)
+        elif start is not None and line.startswith("}"):
+            out.append((i - start + 1, name))
+            start, name = None, None
+    return out
+
+
+def print_sizes(files, obj_dir, src_dir, top):
+    rows = []
+    for f in files:
+        with open(os.path.join(src_dir, f), encoding="utf-8", errors="replace") as fh:
+            rows.append((sum(1 for _ in fh), f))
+    rows.sort(reverse=True)
+    print("largest files (lines):")
+    for n, f in rows[:top]:
+        print("  %6d  src/%s" % (n, f))
+    code = {}
+    for f in files:
+        obj = os.path.join(obj_dir, f[:-2] + ".o")
+        for line in run_nm(["-P", "-S", "--defined-only"], obj):
+            parts = line.split()
+            if len(parts) >= 4 and parts[1] in "Tt":
+                code[(f, parts[0])] = int(parts[3], 16)
+    funcs = []
+    for f in files:
+        for n, name in source_functions(os.path.join(src_dir, f)):
+            funcs.append((n, name, f, code.get((f, name))))
+    funcs.sort(key=lambda r: (-r[0], r[2], r[1]))
+    print("largest functions (lines in the source; bytes of code in %s, '-' when inlined):" % obj_dir)
+    for n, name, f, size in funcs[:top]:
+        print("  %6d  %7s  src/%s: %s" % (n, "-" if size is None else size, f, name))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--obj", default="build/obj")
+    ap.add_argument("--src", default="src")
+    ap.add_argument("--sizes", action="store_true", help="print the largest files and functions")
+    ap.add_argument("--top", type=int, default=20, help="how many of each with --sizes")
+    ap.add_argument("--graph", action="store_true", help="print every module edge")
+    ap.add_argument("--allow", action="append", default=[], metavar="FROM:TO:SYMBOL",
+                    help="also allow SYMBOL to close a circle over the edge FROM -> TO "
+                         "(files relative to src/; for tests of the checker)")
+    a = ap.parse_args()
+    for spec in a.allow:
+        frm, to, sym = spec.split(":")
+        ALLOWED_EDGES.setdefault((frm, to), set()).add(sym)
+    if not os.path.isdir(a.obj) or not any(n.endswith(".o") for _, _, ns in os.walk(a.obj) for n in ns):
+        print("FAIL: no objects under %s; build them first (make _all)" % a.obj)
+        print("arch: 0 passed, 1 failed")
+        return 1
+    files, stale, orphans = load_objects(a.obj, a.src)
+    for f in orphans:
+        print("note: %s/%s.o has no source any more; ignored" % (a.obj, f[:-2]))
+    for f in stale:
+        print("warning: %s/%s.o is older than src/%s; run make _all for a true graph"
+              % (a.obj, f[:-2], f))
+    missing = []
+    for root, _, names in os.walk(a.src):
+        for n in names:
+            rel = os.path.relpath(os.path.join(root, n), a.src)
+            if n.endswith(".c") and rel not in files:
+                missing.append(rel)
+    for f in sorted(missing):
+        print("warning: src/%s has no object in %s; run make _all for a true graph" % (f, a.obj))
+    edges = build_graph(files)
+    print("files: %d, edges between files: %d" % (len(files), len(edges)))
+    failed = passed = 0
+    for check in (lambda: check_circles(files, edges), lambda: check_layers(edges, a.graph)):
+        n = check()
+        failed += 1 if n else 0
+        passed += 0 if n else 1
+    if a.graph:
+        print_levels(files, edges)
+    if a.sizes:
+        print_sizes(files, a.obj, a.src, a.top)
+    print("arch: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
