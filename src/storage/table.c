@@ -19,6 +19,10 @@
  *   compact_lock  one compaction at a time (taken before commit_lock)
  * The writer's own state (active buffers, scratch arena) belongs to the
  * writer thread and needs no lock.
+ *
+ * Segment files are reached only through the table's segment store
+ * (segstore.h; storage_open_opts.store, or a local one over `dir`): written
+ * by segwrite.c, opened by segread.c, listed, swept and removed here.
  */
 #include <stdio.h>
 
