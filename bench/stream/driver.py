@@ -7,9 +7,16 @@ load average of the machine at that moment.
   1. Kafka -> detail table: N wiki-edit events (default 2,000,000) pre-produced
      into a dev-kafka topic with enough partitions for the broker's ~5 MiB per
      partition; rows/s of one job from creation (readFromPoint earliest) until
-     rowCount == N, and from the first visible row to the last; reference: kcat
-     consuming the same topic to /dev/null (timed, before and after the job, the
-     faster one counts). The final count must be exactly N.
+     rowCount == N, and from the first visible row to the last; references, each
+     run before and after the job on the same topic (the faster run counts):
+     bench/kafka_ref.c, a bare librdkafka consumer (every partition assigned from
+     the beginning, rd_kafka_consume_batch_queue, every payload byte read) — the
+     ceiling for anything built on librdkafka, goal >= 0.8x — and kcat consuming
+     to /dev/null (goal >= 0.7x). The server's CPU per ingested row (utime+stime
+     of every thread, /proc/PID/stat, from job creation to the N-th row; goal
+     <= 1.5 us) beside the bare consumer's CPU per message, and split by thread
+     (/proc/PID/task/*/stat, grouped by thread name). The final count must be
+     exactly N.
   2. Push: events/s accepted (HTTP 200 after fsync) with 4 concurrent keep-alive
      clients (wrk, one connection per thread) sending 500-event bodies; references:
      one client on the same endpoint (what the group commit buys), and the disk:
@@ -24,7 +31,12 @@ load average of the machine at that moment.
      (ru_maxrss) consuming the same topic.
 
 Environment: BENCH_STREAM_EVENTS (N), BENCH_STREAM_PUSH_SECONDS (15),
-BENCH_STREAM_RATE (50000), BENCH_STREAM_FRESH_SECONDS (30), LODESTAR_BIN.
+BENCH_STREAM_RATE (50000), BENCH_STREAM_FRESH_SECONDS (30), LODESTAR_BIN,
+BENCH_KAFKA_REF (build/bench/kafka_ref, built by bench_stream.sh).
+BENCH_PERF=1: `perf record` on the server from job creation to the N-th row of
+part 1 (BENCH_PERF_ARGS, default "-g -F 999"; data in BENCH_PERF_OUT, default
+build/bench/perf-stream.data), then the top symbols by self time per thread;
+the Kafka figures of that run include perf's overhead.
 Everything binds 127.0.0.1; every process it starts is stopped on exit.
 """
 import http.client
@@ -55,6 +67,10 @@ FRESH_SECONDS = int(os.environ.get("BENCH_STREAM_FRESH_SECONDS", "30"))
 REF_FETCH_WAIT_MS = int(os.environ.get("BENCH_STREAM_REF_FETCH_WAIT_MS", "50"))
 FRESH_PARTITIONS = int(os.environ.get("BENCH_STREAM_FRESH_PARTITIONS", "16"))
 PUSH_BATCH = 500
+KAFKA_REF = os.environ.get("BENCH_KAFKA_REF", os.path.join(ROOT, "build", "bench", "kafka_ref"))
+PERF = os.environ.get("BENCH_PERF", "") not in ("", "0")
+PERF_ARGS = os.environ.get("BENCH_PERF_ARGS", "-g -F 999").split()
+PERF_OUT = os.environ.get("BENCH_PERF_OUT", os.path.join(ROOT, "build", "bench", "perf-stream.data"))
 CLK = os.sysconf("SC_CLK_TCK")
 
 WORK = tempfile.mkdtemp(prefix="lodestar-bench-stream-")
@@ -109,6 +125,43 @@ def cpu_s(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def thread_cpu_s(pid):
+    """{thread group name: utime+stime seconds} over the process's live threads;
+    librdkafka's per-broker threads (rdk:broker1, rdk:broker-1, ...) are one group."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for t in tids:
+        try:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        if name.startswith("rdk:broker"):
+            name = "rdk:broker*"
+        fields = raw.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK
+    return out
+
+
+def perf_top(path, lines=40):
+    """The top symbols by self time, per thread name, of a perf.data file."""
+    argv = ["perf", "report", "-i", path, "--stdio", "--no-children", "-g", "none",
+            "--sort", "comm,dso,sym", "--percent-limit", "0.4"]
+    try:
+        out = subprocess.run(argv, capture_output=True, timeout=600).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        say(f"  ! perf report failed: {e}")
+        return
+    rows = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("#")]
+    say(f"  {' '.join(argv)} (top {lines}):")
+    for ln in rows[:lines]:
+        say("    " + ln.rstrip())
 
 
 def runq_wait_s(pid):
@@ -297,12 +350,43 @@ def bench_kafka():
             f"peak RSS {ru.ru_maxrss / 1024:.0f} MB, broker cpu {cpu_s(broker.proc.pid) - b0:.1f} s"
             f"   load {ld}")
 
+    bares = []
+
+    def bare_ref(label):
+        """bench/kafka_ref on the same topic; appends its JSON line to bares."""
+        ld = load()
+        b0 = cpu_s(broker.proc.pid)
+        out = tempfile.TemporaryFile(dir=WORK)
+        dt, _, rc = run_timed([KAFKA_REF, "-b", broker.bootstrap, "-t", "wiki", "-n", str(n),
+                               "-T", str(max(120, n // 5000))], stdout=out)
+        out.seek(0)
+        raw = out.read().decode("utf-8", "replace").strip()
+        out.close()
+        if rc != 0:
+            return
+        r = json.loads(raw)
+        bares.append(r)
+        say(f"  bare librdkafka consumer ({label}): {r['seconds']:.2f} s = "
+            f"{r['msg_per_s']:,.0f} msg/s (first message after {r['first_msg_s']:.2f} s, "
+            f"{r['idle_s']:.2f} s in empty polls), cpu {r['cpu_user_s'] + r['cpu_sys_s']:.2f} s = "
+            f"{r['cpu_us_per_msg']:.2f} us/msg, peak RSS {r['maxrss_kb'] / 1024:.0f} MB, "
+            f"broker cpu {cpu_s(broker.proc.pid) - b0:.1f} s   load {ld}")
+
     kcat_ref("before the job")
+    bare_ref("before the job")
 
     s, api = start_server()
     api.call("POST", "/v2/connections", {"type": "kafka", "name": "wk",
                                          "bootstrapServers": broker.bootstrap, "topicName": "wiki"})
     pid = s.proc.pid
+    perf = None
+    if PERF:
+        os.makedirs(os.path.dirname(PERF_OUT), exist_ok=True)
+        perf = subprocess.Popen(["perf", "record", *PERF_ARGS, "-o", PERF_OUT, "-p", str(pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        LIVE.append(perf)
+        time.sleep(1.0)   # perf attaches to every thread before the job starts
+    tcpu0 = thread_cpu_s(pid)
     cpu0 = cpu_s(pid)
     bcpu0 = cpu_s(broker.proc.pid)
     wait0 = runq_wait_s(pid)
@@ -325,6 +409,18 @@ def bench_kafka():
             break
         time.sleep(0.05)
     cpu = cpu_s(pid) - cpu0
+    tcpu1 = thread_cpu_s(pid)
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        try:
+            _, perr = perf.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            perf.kill()
+            _, perr = perf.communicate()
+        LIVE.remove(perf)
+        last = perr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        say(f"  perf record {' '.join(PERF_ARGS)} -> {PERF_OUT}: {' '.join(last)}")
+        perf_top(PERF_OUT)
     bcpu = cpu_s(broker.proc.pid) - bcpu0
     waited = runq_wait_s(pid) - wait0
     hwm = vm_hwm_kb(pid)
@@ -336,6 +432,7 @@ def bench_kafka():
         if st == 200 and b:
             sql_count = b[0][0]
     stop(s)
+    bare_ref("after the job")
     kcat_ref("after the job")
     stop(broker)
 
@@ -360,10 +457,36 @@ def bench_kafka():
         f"{ratio(rate_span, best[0]):.2f}x kcat   (first row after {t_first - t0:.2f} s)")
     say(f"  server cpu {cpu:.1f} s = {n / cpu:,.0f} rows per cpu-second   vs kcat "
         f"{n / best[2]:,.0f} msg per cpu-second: {ratio(n / cpu, n / best[2]):.2f}x")
+    us_row = cpu * 1e6 / n
+    split = {k: v - tcpu0.get(k, 0.0) for k, v in tcpu1.items()}
+    split = sorted(((k, v) for k, v in split.items() if v > 0), key=lambda kv: -kv[1])
+    say(f"  server cpu per ingested row: {us_row:.2f} us (goal <= 1.5); by thread: "
+        + ", ".join(f"{k} {v * 1e6 / n:.2f}" for k, v in split))
+    if bares:
+        bbest = max(bares, key=lambda r: r["msg_per_s"])
+        bcpu_us = min(r["cpu_us_per_msg"] for r in bares)
+        say(f"  vs bare librdkafka consumer {bbest['msg_per_s']:,.0f} msg/s: "
+            f"{ratio(rate, bbest['msg_per_s']):.2f}x (goal >= 0.8); first row -> last row "
+            f"{ratio(rate_span, bbest['msg_per_s']):.2f}x; cpu {us_row:.2f} us/row vs its "
+            f"{bcpu_us:.2f} us/msg: {ratio(us_row, bcpu_us):.1f}x")
     say(f"  server busy {cpu / total:.2f} cores on average over the run ({os.cpu_count()} cores); "
         f"its threads waited {waited:.1f} s for a CPU (shared machine); broker cpu {bcpu:.1f} s")
     say(f"  server peak RSS (VmHWM) {hwm / 1024:.0f} MB   vs kcat {kcat_rss / 1024:.0f} MB: "
         f"{ratio(hwm, kcat_rss):.1f}x (goal <= 512 MB)")
+    if bares:
+        rb = ratio(rate, bbest["msg_per_s"])
+        SUMMARY.append(("Kafka rows/s vs bare consumer", f"{rate:,.0f}",
+                        f"librdkafka {bbest['msg_per_s']:,.0f}", f"{rb:.2f}", ">= 0.80x",
+                        ("met" if rb >= 0.8 else "not met") + ("" if exact else ", COUNT WRONG")))
+        SUMMARY.append(("Server cpu us per Kafka row", f"{us_row:.2f}",
+                        f"librdkafka {bcpu_us:.2f}", f"{ratio(us_row, bcpu_us):.1f}", "<= 1.5 us",
+                        "met" if us_row <= 1.5 else "not met"))
+    else:
+        say(f"  ! no bare librdkafka consumer figure ({KAFKA_REF})")
+        SUMMARY.append(("Kafka rows/s vs bare consumer", f"{rate:,.0f}", "no reference", "",
+                        ">= 0.80x", "not measured"))
+        SUMMARY.append(("Server cpu us per Kafka row", f"{us_row:.2f}", "no reference", "",
+                        "<= 1.5 us", "met" if us_row <= 1.5 else "not met"))
     r1 = ratio(rate, best[0])
     SUMMARY.append(("Kafka rows/s (create->all)", f"{rate:,.0f}", f"kcat {best[0]:,.0f}",
                     f"{r1:.2f}", ">= 0.70x", ("met" if r1 >= 0.7 else "not met")
@@ -697,7 +820,7 @@ def bench_freshness():
 
 
 def main():
-    for tool in ("kcat",):
+    for tool in ("kcat",) + (("perf",) if PERF else ()):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not installed (make deps)")
     say(f"bench_stream: {os.cpu_count()} cores, load {load()}, binary {BIN}")

@@ -25,10 +25,14 @@ enum api_perm {
 };
 
 struct ingest_runtime;
+struct storage_db;
+struct pushreg;
 
 struct api_server {
     struct catalog *cat;
-    struct ingest_runtime *rt;
+    struct storage_db *db;          /* the tables (storage/db.h) */
+    struct pushreg *pushes;         /* the push logs (source/pushreg.h) */
+    struct ingest_runtime *rt;      /* the jobs */
     struct catalog_project project;
     char data_dir[1024];
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "source/pushreg.h"
 
 static const char *const conn_types[] = {"push_streaming", "kafka", "confluent",
                                          "confluent_schema_registry", "kinesis", NULL};
@@ -383,8 +384,13 @@ int api_connections_delete(struct api_req *r)
     if (catalog_doc_delete(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &err))
         return api_reply_err(r, &err);
     /* A push connection's events go with it: its log, and the checkpoints of its stream. */
-    if (push && ingest_push_dropped(r->srv->rt, r->seg[1], &err))
-        log_msg(LOG_WARN, "api", "connection '%s' deleted, but: %s", r->seg[1], err.msg);
+    if (push) {
+        char stream[300];
+        snprintf(stream, sizeof stream, "push:%s", r->seg[1]);
+        if (catalog_checkpoint_drop_stream(r->srv->cat, stream, &err) ||
+            pushreg_drop(r->srv->pushes, r->seg[1], &err))
+            log_msg(LOG_WARN, "api", "connection '%s' deleted, but: %s", r->seg[1], err.msg);
+    }
     api_reply(r, 200, NULL);
     return 0;
 }

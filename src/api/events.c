@@ -14,6 +14,7 @@
 #include "api/api_int.h"
 #include "format/json.h"
 #include "ingest/ingest.h"
+#include "source/pushreg.h"
 
 #define PUSH_MAX_BODY (1024u * 1024u)          /* as sent */
 #define PUSH_MAX_INFLATED (64u * 1024u * 1024u) /* after gunzip */
@@ -171,7 +172,7 @@ int api_events_push(struct api_req *r)
         }
         p = stop + 1;
     }
-    if (n && ingest_push_append(r->srv->rt, name, entries, n, NULL, &err))
+    if (n && pushreg_append(r->srv->pushes, name, entries, n, NULL, &err))
         goto out;
     json_t *ans = json_pack("{s:I, s:o}", "accepted", (json_int_t)n, "rejected", rejected);
     rejected = NULL;

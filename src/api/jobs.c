@@ -11,6 +11,7 @@
 
 #include "api/api_int.h"
 #include "ingest/ingest.h"
+#include "source/pushreg.h"
 #include "storage/storage.h"
 #include "util/time.h"
 
@@ -1180,12 +1181,11 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
     if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, err))
         return err->code;
     struct source *src = NULL;
-    void *hold = NULL;
     struct arena a;
     arena_init(&a, 4096, 0);
     int rc = 0;
     if (strcmp(cd.kind, "push_streaming") == 0) {
-        if (!(src = ingest_push_source(r->srv->rt, conn, &hold, err))) {
+        if (!(src = pushreg_source(r->srv->pushes, conn, err))) {
             rc = err->code;
             goto out;
         }
@@ -1234,10 +1234,7 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
     *nrecs = n;
     free(spans);
 out:
-    if (hold)
-        ingest_push_source_close(r->srv->rt, src, hold);
-    else
-        source_close(src);
+    source_close(src);
     arena_destroy(&a);
     catalog_doc_destroy(&cd);
     return rc;

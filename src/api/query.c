@@ -1,7 +1,7 @@
 /*
  * query.c — POST /v1/query/sql (and the project-scoped path): Druid SQL over
- * the tables, through the query engine (src/query/) on snapshots the runtime
- * hands out, so a query never blocks ingestion. Keeps a latency histogram
+ * the tables, through the query engine (src/query/) on snapshots the engine
+ * (storage/db.h) hands out, so a query never blocks ingestion. Keeps a latency histogram
  * for GET /metrics, beside the memory all running queries hold. A query
  * past its memory budget answers 400, past the pool of all queries 503
  * (query.h "Memory").
@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
-#include "ingest/ingest.h"
 #include "query/query.h"
+#include "storage/db.h"
 
 static const double latency_buckets_ms[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000};
 static atomic_llong latency_hist[LS_ARRAY_LEN(latency_buckets_ms) + 1];
@@ -21,7 +21,7 @@ static int open_table(void *ctx, const char *name, struct storage_snapshot **sna
                       struct lerr *err)
 {
     struct api_server *srv = ctx;
-    *snap = ingest_table_snapshot(srv->rt, name, err);
+    *snap = storage_db_snapshot(srv->db, name, err);
     return *snap ? 0 : err->code;
 }
 
@@ -41,7 +41,7 @@ static int list_tables(void *ctx, query_table_fn fn, void *arg, struct lerr *err
     for (size_t i = 0; i < l.n && !rc; i++) {
         struct lerr e;
         lerr_init(&e);
-        struct storage_snapshot *s = ingest_table_snapshot(srv->rt, l.items[i].name, &e);
+        struct storage_snapshot *s = storage_db_snapshot(srv->db, l.items[i].name, &e);
         if (!s)
             continue;   /* a table that cannot open is left out, not fatal */
         rc = fn(arg, l.items[i].name, s->cols, s->ncols);

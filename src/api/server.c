@@ -35,7 +35,10 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "catalog/tabledesc.h"
 #include "ingest/ingest.h"
+#include "source/pushreg.h"
+#include "storage/db.h"
 
 static atomic_bool shutting_down;
 
@@ -1075,6 +1078,14 @@ static void guard_stop(struct http_guard *g)
     pthread_mutex_destroy(&g->log_mu);
 }
 
+/* Frees what api_serve opened, in the reverse order; once the runtime has stopped. */
+static void server_close(struct api_server *srv)
+{
+    pushreg_close(srv->pushes);
+    storage_db_close(srv->db);
+    catalog_close(srv->cat);
+}
+
 int api_serve(const struct api_opts *o, struct lerr *err)
 {
     struct api_server srv = {0};
@@ -1099,9 +1110,21 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     snprintf(dbpath, sizeof dbpath, "%s/catalog.db", o->data_dir);
     if (catalog_open(dbpath, &srv.cat, err))
         return err->code;
+    /* A job holds the set it fills and at most one sealed set being written, so each takes
+     * half of the 1M-row / 256 MB budget by default. */
+    struct storage_db_opts dbo = {
+        .limits = {o->ingest.persist_max_rows ? o->ingest.persist_max_rows : 500000,
+                   o->ingest.persist_max_bytes ? o->ingest.persist_max_bytes : 128u << 20,
+                   o->ingest.persist_max_age_ms},
+        .describe = catalog_describe_table,
+        .describe_ctx = srv.cat,
+    };
     if (catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err) ||
-        ingest_runtime_start(srv.cat, o->data_dir, &o->ingest, &srv.rt, err)) {
-        catalog_close(srv.cat);
+        storage_db_open(o->data_dir, &dbo, &srv.db, err) ||
+        pushreg_open(o->data_dir, o->ingest.push_segment_bytes, &srv.pushes, err) ||
+        ingest_runtime_start(srv.cat, srv.db, srv.pushes, o->data_dir, &o->ingest, &srv.rt,
+                             err)) {
+        server_close(&srv);
         return err->code;
     }
 
@@ -1115,7 +1138,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         struct lerr e2;
         lerr_init(&e2);
         if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
-            catalog_close(srv.cat);
+            server_close(&srv);
         return err->code;
     }
     /* MHD splits the connection limit evenly between its threads. */
@@ -1137,7 +1160,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         struct lerr e2;
         lerr_init(&e2);
         if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
-            catalog_close(srv.cat);
+            server_close(&srv);
         return lerr_set(err, LERR_IO, "cannot listen on %s: %s", o->listen, strerror(e));
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -1161,7 +1184,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
      * could not stop every thread in time still uses it (the process exits around them). */
     int rc = ingest_runtime_stop(srv.rt, err);
     if (rc != LERR_TIMEOUT)
-        catalog_close(srv.cat);
+        server_close(&srv);
     log_msg(rc ? LOG_ERROR : LOG_INFO, "server", "%s", rc ? "stopped with errors" : "stopped");
     return rc;
 }

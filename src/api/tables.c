@@ -11,8 +11,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
-#include "ingest/ingest.h"
-#include "storage/storage.h"
+#include "storage/db.h"
 
 static const char *const table_types[] = {"detail", "aggregate", NULL};
 static const char *const schema_modes[] = {"flexible", "strict", NULL};
@@ -306,7 +305,7 @@ static json_t *table_status(struct api_server *srv, const char *name)
     struct storage_status st;
     struct lerr err;
     lerr_init(&err);
-    if (!srv->rt || ingest_table_status(srv->rt, name, &st, &err))
+    if (!srv->db || storage_db_status(srv->db, name, &st, &err))
         return json_pack("{s:i, s:i, s:i, s:n, s:n, s:s}", "rowCount", 0, "segmentCount", 0,
                          "totalBytes", 0, "minTime", "maxTime", "error", err.msg);
     json_t *o = json_pack("{s:I, s:I, s:I}", "rowCount", (json_int_t)st.row_count,
@@ -326,8 +325,7 @@ static json_t *table_status(struct api_server *srv, const char *name)
         json_t *bad = json_array();
         char name_buf[256], msg[512];
         for (size_t i = 0; i < st.corrupt_count && i < 20; i++)
-            if (ingest_table_corrupt(srv->rt, name, i, name_buf, sizeof name_buf, msg,
-                                         sizeof msg))
+            if (storage_db_corrupt(srv->db, name, i, name_buf, sizeof name_buf, msg, sizeof msg))
                 json_array_append_new(bad, json_pack("{s:s, s:s}", "segment", name_buf,
                                                      "message", msg));
         json_object_set_new(o, "corruptSegments", bad);
@@ -415,7 +413,7 @@ int api_tables_update(struct api_req *r)
     if (!spec || v_known_keys(spec, "", put_fields, &err))
         goto fail;
     /* The table's writer lock: a running job may be adding discovered columns. */
-    ingest_table_lock(r->srv->rt, r->seg[1]);
+    storage_db_lock(r->srv->db, r->seg[1]);
     locked = true;
     if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, r->seg[1], &d, &err))
         goto fail;
@@ -447,14 +445,14 @@ int api_tables_update(struct api_req *r)
     d.modified_ns = util_now_ns();
     if (catalog_doc_update(r->srv->cat, CATALOG_TABLE, &d, &err))
         goto fail;
-    ingest_table_unlock(r->srv->rt, r->seg[1]);
+    storage_db_unlock(r->srv->db, r->seg[1]);
     json_decref(doc);
     json_decref(spec);
     catalog_doc_destroy(&d);
     return api_tables_get(r);
 fail:
     if (locked)
-        ingest_table_unlock(r->srv->rt, r->seg[1]);
+        storage_db_unlock(r->srv->db, r->seg[1]);
     json_decref(doc);
     json_decref(spec);
     catalog_doc_destroy(&d);
@@ -475,7 +473,7 @@ int api_tables_delete(struct api_req *r)
     catalog_doc_destroy(&d);
     if (catalog_doc_delete(r->srv->cat, CATALOG_TABLE, r->seg[1], &err))
         return api_reply_err(r, &err);
-    ingest_table_dropped(r->srv->rt, r->seg[1], id);   /* the data goes with it */
+    storage_db_dropped(r->srv->db, r->seg[1], id);   /* the data goes with it */
     api_reply(r, 200, NULL);
     return 0;
 }

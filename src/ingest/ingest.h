@@ -234,13 +234,14 @@ void pipeline_rejections_restore(struct pipeline *p, const struct pipeline_rejec
 void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t partition,
                    int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
 
-/* ==== the runtime: tables, push logs and the jobs that run ================= */
+/* ==== the runtime: the jobs that run ====================================== */
 
 /*
- * The runtime owns what the server serves data from: open tables (storage),
- * push-connection logs, and one runner thread per running streaming job,
- * started and stopped by a supervisor that follows the catalog's
- * desiredExecutionStatus. (runtime.c)
+ * The runtime runs jobs: one runner thread per running streaming job (with
+ * its fetcher and persister), one per batch job, started and stopped by a
+ * supervisor that follows the catalog's desiredExecutionStatus, and a
+ * compactor. It reads tables through storage/db.h and push logs through
+ * source/pushreg.h, which the server owns. (runtime.c)
  *
  * A runner: poll a batch from its source → the row pipeline → append to the
  * table → persist when a bound is passed; the persist's catalog transaction
@@ -249,8 +250,6 @@ void pipeline_note(struct pipeline *p, enum pipeline_reason reason, int32_t part
  * resumes from the last commit and no event is lost or counted twice.
  */
 struct catalog;
-struct storage_snapshot;
-struct storage_status;
 struct ingest_runtime;
 
 struct ingest_runtime_opts {
@@ -264,9 +263,16 @@ struct ingest_runtime_opts {
     int shutdown_timeout_ms;       /* how long a stop retries failing persists; 0 = 10 s */
 };
 
-int ingest_runtime_start(struct catalog *cat, const char *data_dir,
-                         const struct ingest_runtime_opts *opts, struct ingest_runtime **out,
-                         struct lerr *err);
+/*
+ * Starts the supervisor and the compactor. Tables come from `db` (every
+ * table of the catalog is opened now, which removes files the catalog does
+ * not know), push logs from `pushes`; both outlive the runtime.
+ */
+struct storage_db;
+struct pushreg;
+int ingest_runtime_start(struct catalog *cat, struct storage_db *db, struct pushreg *pushes,
+                         const char *data_dir, const struct ingest_runtime_opts *opts,
+                         struct ingest_runtime **out, struct lerr *err);
 /*
  * Stops every runner, persisting what they buffered, then frees everything. Persists that
  * keep failing (a full disk) are retried until opts.shutdown_timeout_ms has passed, then
@@ -313,22 +319,6 @@ struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size
 size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
                              struct pipeline_rejection *out, size_t cap);
 
-/* Tables. A snapshot for a query; NULL with LERR_NOT_FOUND when the table
- * does not exist. */
-struct storage_snapshot *ingest_table_snapshot(struct ingest_runtime *rt, const char *name,
-                                               struct lerr *err);
-int ingest_table_status(struct ingest_runtime *rt, const char *name, struct storage_status *out,
-                        struct lerr *err);
-/* The i-th corrupt segment of a table (file name, message); false past the end. */
-bool ingest_table_corrupt(struct ingest_runtime *rt, const char *name, size_t i, char *file,
-                          size_t file_cap, char *msg, size_t msg_cap);
-/* Holds the table's writer lock across an API read-modify-write of its
- * document; ingest_table_unlock also applies new schema columns to storage. */
-void ingest_table_lock(struct ingest_runtime *rt, const char *name);
-void ingest_table_unlock(struct ingest_runtime *rt, const char *name);
-/* After the catalog dropped the table: forget it and delete its files. */
-void ingest_table_dropped(struct ingest_runtime *rt, const char *name, const char *table_id);
-
 /*
  * The key of a connection's checkpoints: the topic name (Kafka), "pattern:"
  * + the pattern, or "push:" + the connection name. Tables keep one
@@ -346,26 +336,6 @@ void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap);
  */
 struct catalog_job;
 int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err);
-
-/* Push connections: appends records durably; first offset in *first. */
-struct pushlog_entry;
-int ingest_push_append(struct ingest_runtime *rt, const char *connection,
-                       const struct pushlog_entry *e, size_t n, int64_t *first,
-                       struct lerr *err);
-
-/* A reader over a push connection's log (for previews: reads without any
- * checkpoint). *hold keeps the log open while it reads; close both with
- * ingest_push_source_close(). */
-struct source *ingest_push_source(struct ingest_runtime *rt, const char *connection,
-                                  void **hold, struct lerr *err);
-void ingest_push_source_close(struct ingest_runtime *rt, struct source *src, void *hold);
-/*
- * After the catalog deleted a push connection: its log is closed (once the
- * appends and previews still using it are done) and its directory deleted,
- * and every table's checkpoint of its stream dropped — a new connection of
- * the same name is a new stream. Errors name what could not be removed.
- */
-int ingest_push_dropped(struct ingest_runtime *rt, const char *connection, struct lerr *err);
 
 /* Prometheus text of the runtime's metrics. */
 void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out);

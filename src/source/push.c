@@ -4,7 +4,8 @@
  * connection name), so the job runner reads it exactly like a Kafka
  * partition and checkpoints it as {"<connection>":{"0":<next>}}.
  *
- * Entry point: source_open_push().
+ * Entry points: source_open_push(), source__open_push_held() (pushreg.c's
+ * pushreg_source: the source gives the registry's reference back on close).
  *
  * A start offset below the log's start — trimmed away (only possible after a
  * reset, or when the first files were deleted by hand: the runtime trims
@@ -42,6 +43,7 @@ struct push_source {
     size_t recs_alloc;
     struct source_gap gaps[2];    /* reported by the next poll: a trim, then a skip */
     size_t ngaps;
+    struct pushreg *reg;          /* when opened through the registry: its reference to put */
 };
 
 static void set_next(struct push_source *ps, int64_t v)
@@ -241,6 +243,8 @@ static void push_close(struct source *s)
     pushlog_cursor_close(ps->cur);
     pthread_mutex_destroy(&ps->mu);
     free(ps->recs);
+    if (ps->reg)
+        pushreg_put(ps->reg, ps->log);
     free(ps);
 }
 
@@ -256,6 +260,12 @@ static const struct source_ops push_ops = {
 };
 
 struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err)
+{
+    return source__open_push_held(log, stream, NULL, err);
+}
+
+struct source *source__open_push_held(struct pushlog *log, const char *stream,
+                                      struct pushreg *reg, struct lerr *err)
 {
     if (!log) {
         lerr_set(err, LERR_INVALID, "source: no push log given");
@@ -273,6 +283,7 @@ struct source *source_open_push(struct pushlog *log, const char *stream, struct 
     }
     ps->base.ops = &push_ops;
     ps->log = log;
+    ps->reg = reg;
     snprintf(ps->topic, sizeof ps->topic, "%s", stream);
     pthread_mutex_init(&ps->mu, NULL);
     ps->next = SOURCE_OFFSET_NONE;

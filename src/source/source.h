@@ -12,7 +12,8 @@
  * Entry points:
  *   offsets     source_offsets_init/_set/_get/_destroy, source_offsets_to_json,
  *               source_offsets_from_json (the checkpoint text the catalog keeps)
- *   sources     source_open_kafka(), source_open_push(), source_assign(),
+ *   sources     source_open_kafka(), source_open_push(), source_open_files(),
+ *               source_assign(),
  *               source_poll(), source_release(), source_position(),
  *               source_partitions(), source_lag(), source_health(), source_ready(),
  *               source_close()
@@ -130,6 +131,8 @@ struct source_batch {
      * pattern): their start offsets are in source_position() now, and a
      * checkpoint soon keeps a restart from applying readFromPoint to them. */
     bool partitions_changed;
+    /* A bounded source (uploaded files, inline data) has nothing more to read. */
+    bool end;
 };
 
 /* One partition as the source sees it (a snapshot). */
@@ -195,6 +198,28 @@ struct source *source_open_kafka(const struct source_kafka_config *cfg, struct l
  * message says to reset the job), never a rewind.
  */
 struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err);
+
+/*
+ * A batch job's text (file.c): uploaded files read in turn (plain or gzip),
+ * or inline data. Each record is a chunk of whole rows, about 2-4 MB: for
+ * CSV-family texts (csv true) rows end at newlines outside quotes, and every
+ * chunk after a file's first starts with that file's first prefix_rows rows
+ * again (skipped rows and the header), so each chunk parses on its own.
+ * Partition i is file i (topic = its name, "inline" for inline data), offsets
+ * count its chunks. A poll returns one chunk, or end = true after the last.
+ * A file that cannot be opened is LERR_NOT_FOUND naming it and how to upload
+ * it again; a read error names the file. Files open lazily, in order.
+ */
+struct source_files_config {
+    const char *dir;               /* where uploaded files are (dataDir/files) */
+    const char *const *files;      /* nfiles names in dir; NULL: inline data */
+    size_t nfiles;
+    const char *inline_data;
+    size_t inline_len;
+    bool csv;
+    uint32_t prefix_rows;
+};
+struct source *source_open_files(const struct source_files_config *cfg, struct lerr *err);
 
 /*
  * Sets where every partition starts: its entry in `start` when there is one

@@ -8,6 +8,7 @@
 #ifndef LODESTAR_SOURCE_INT_H
 #define LODESTAR_SOURCE_INT_H
 
+#include "source/pushreg.h"
 #include "source/source.h"
 
 struct source_ops {
@@ -28,6 +29,12 @@ struct source {
     const struct source_ops *ops;
 };
 
+
+/* source_open_push() whose close gives `reg`'s reference to `log` back
+ * (pushreg_put); reg NULL = borrowed. push.c, for pushreg.c. */
+struct pushreg;
+struct source *source__open_push_held(struct pushlog *log, const char *stream,
+                                      struct pushreg *reg, struct lerr *err);
 
 /* Whether a topic name is usable as a checkpoint key: 1..SOURCE_TOPIC_MAX bytes. */
 bool source_topic_name_ok(const char *topic);

@@ -1,0 +1,213 @@
+/*
+ * batch.c — a batch job's runner (ingest__batch_main): replace mode first
+ * (the whole table, or whole time chunks of target.intervals), then the
+ * job's text — uploaded files or inline data, read through the file source
+ * (source_open_files) in chunks of whole rows — through the pipeline into
+ * the table, persisted as it goes and at the end.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest_int.h"
+#include "source/pushreg.h"
+#include "storage/db.h"
+#include "util/time.h"
+
+/* ---- batch jobs -------------------------------------------------------------------- */
+
+/* Removes every row of the table (ingestionMode replace): catalog first, then files. */
+static int replace_all(struct runner *r, struct lerr *err)
+{
+    struct catalog_segment_list segs;
+    if (catalog_segment_list(r->rt->cat, r->table->name, &segs, err))
+        return err->code;
+    const char **ids = calloc(segs.n + 1, sizeof *ids);
+    int rc = ids ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < segs.n; i++)
+        ids[i] = segs.items[i].id;
+    struct catalog_commit cm = {.table_name = r->table->name, .remove_ids = ids,
+                                .nremove = segs.n};
+    if (!rc && segs.n)
+        rc = catalog_commit(r->rt->cat, &cm, err);
+    if (!rc) {
+        storage_db_table_lock(r->table);
+        rc = storage_table_drop_data(r->table->st, err);
+        storage_db_table_unlock(r->table);
+    }
+    free(ids);
+    catalog_segment_list_free(&segs);
+    return rc;
+}
+
+/*
+ * Removes the rows of target.intervals (ingestionMode replace with
+ * intervals), whole time chunks of the table's partitioningGranularity, as
+ * Druid requires of a REPLACE's OVERWRITE WHERE: catalog first, then files.
+ */
+static int replace_intervals(struct runner *r, json_t *intervals, struct lerr *err)
+{
+    size_t n = json_array_size(intervals);
+    int64_t *iv = calloc(2 * n + 1, sizeof *iv);
+    if (!iv)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    int rc = ingest_check_intervals(intervals, (int)r->table->partitioning, iv, err);
+    struct catalog_segment_list segs = {0};
+    const char **ids = NULL;
+    size_t nids = 0;
+    if (!rc)
+        rc = catalog_segment_list(r->rt->cat, r->table->name, &segs, err);
+    if (!rc && !(ids = calloc(segs.n + 1, sizeof *ids)))
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < segs.n; i++)
+        for (size_t k = 0; k < n; k++)
+            if (segs.items[i].chunk_start >= iv[2 * k] && segs.items[i].chunk_end <= iv[2 * k + 1]) {
+                ids[nids++] = segs.items[i].id;
+                break;
+            }
+    struct catalog_commit cm = {.table_name = r->table->name, .remove_ids = ids, .nremove = nids};
+    if (!rc && nids)
+        rc = catalog_commit(r->rt->cat, &cm, err);
+    storage_db_table_lock(r->table);
+    for (size_t k = 0; !rc && k < n; k++)
+        rc = storage_table_drop_range(r->table->st, iv[2 * k], iv[2 * k + 1], err);
+    storage_db_table_unlock(r->table);
+    free(ids);
+    free(iv);
+    catalog_segment_list_free(&segs);
+    return rc;
+}
+
+/* The job's text as a source: its uploaded files, or the spec's inline data. */
+static struct source *batch_source(struct runner *r, json_t *src, struct lerr *err)
+{
+    json_t *fs = json_object_get(src, "formatSettings");
+    const char *format = json_string_value(json_object_get(fs, "format"));
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/files", r->rt->dir);
+    struct source_files_config cfg = {
+        .dir = dir,
+        .csv = format && strcmp(format, "nd-json") != 0,
+        .prefix_rows = (uint32_t)json_integer_value(json_object_get(fs, "skipHeaderRows")) +
+                       (json_is_true(json_object_get(fs, "findColumnsFromHeader")) ? 1 : 0),
+    };
+    const char *type = json_string_value(json_object_get(src, "type"));
+    json_t *list = json_object_get(src, "fileList");
+    const char **names = NULL;
+    if (type && strcmp(type, "inline") == 0) {
+        json_t *d = json_object_get(src, "data");
+        cfg.inline_data = json_string_value(d);
+        cfg.inline_len = json_string_length(d);
+    } else if (list) {
+        cfg.nfiles = json_array_size(list);
+        if (!(names = calloc(cfg.nfiles + 1, sizeof *names))) {
+            lerr_set(err, LERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        for (size_t i = 0; i < cfg.nfiles; i++)
+            names[i] = json_string_value(json_array_get(list, i));
+        cfg.files = names;
+    }
+    struct source *s = source_open_files(&cfg, err);
+    free(names);
+    return s;
+}
+
+void *ingest__batch_main(void *arg)
+{
+    struct rt_job *job = arg;
+    struct runner r = {.job = job, .rt = job->rt};
+    arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
+    arena_init(&r.ptable_mem, 4096, 0);
+    struct lerr err;
+    lerr_init(&err);
+    struct pipeline *p = NULL;
+    struct source *src = NULL;
+    if (catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
+        !(r.spec = json_loads(r.cj.spec, 0, NULL)) ||
+        !(r.table = storage_db_get(r.rt->db, r.cj.table_name, &err)) || ingest__build_ptable(&r, &err)) {
+        ingest__fail(&r, "cannot start: %s", err.code ? err.msg : "unreadable spec");
+        goto out;
+    }
+    struct pipeline_opts po = {r.cj.spec, strlen(r.cj.spec), &r.ptable, util_now_ms()};
+    if (pipeline_new(&po, &p, &err) || ingest__persister_start(&r, &err)) {
+        ingest__fail(&r, "cannot start: %s", err.msg);
+        goto out;
+    }
+    pthread_mutex_lock(&job->mu);
+    job->pipe = p;
+    pthread_mutex_unlock(&job->mu);
+    ingest__set_status(&r, "running", "ok", "", util_now_ns(), 0);
+    const char *mode = json_string_value(json_object_get(r.spec, "ingestionMode"));
+    json_t *intervals = json_object_get(json_object_get(r.spec, "target"), "intervals");
+    if (mode && strcmp(mode, "replace") == 0 &&
+        (json_array_size(intervals) ? replace_intervals(&r, intervals, &err)
+                                    : replace_all(&r, &err))) {
+        ingest__fail(&r, "replacing the table's data failed: %s", err.msg);
+        goto out;
+    }
+    if (!(src = batch_source(&r, json_object_get(r.spec, "source"), &err))) {
+        ingest__fail(&r, "%s", err.msg);
+        goto out;
+    }
+    const char *stype = json_string_value(json_object_get(json_object_get(r.spec, "source"),
+                                                          "type"));
+    bool inline_data = stype && strcmp(stype, "inline") == 0;
+    int64_t chunk_no = 0;
+    while (!atomic_load(&job->stop)) {
+        struct source_batch b;
+        if (source_poll(src, 1, 0, &b, &err)) {
+            ingest__fail(&r, "%s", err.msg);
+            goto out;
+        }
+        if (b.end)
+            break;
+        for (size_t i = 0; i < b.n; i++) {
+            arena_reset(&r.batch);
+            const struct source_record *sr = &b.records[i];
+            struct format_record rec = {.data = sr->value, .len = sr->value_len,
+                                        .partition = sr->partition, .offset = chunk_no++};
+            if (ingest__ingest_records(&r, &rec, 1, &err) ||
+                (storage_table_should_persist(r.table->st, util_now_ms()) &&
+                 ingest__persist(&r, false, &err))) {
+                if (inline_data)
+                    ingest__fail(&r, "inline data: %s", err.msg);
+                else
+                    ingest__fail(&r, "file '%s': %s", sr->topic, err.msg);
+                goto out;
+            }
+        }
+    }
+    if (atomic_load(&job->stop)) {
+        /* Canceled: what was read stays only if it was already persisted. */
+        goto out;
+    }
+    if (ingest__persist(&r, false, &err) || !ingest__persister_drain(&r, 600000)) {
+        ingest__fail(&r, "final persist failed: %s", err.code ? err.msg : r.ps.error);
+        goto out;
+    }
+    ingest__set_status(&r, "succeeded", "ok", "", 0, util_now_ns());
+    log_msg(LOG_INFO, "ingest", "batch job %s succeeded", job->id);
+out:
+    ingest__persister_stop(&r);
+    source_close(src);
+    pthread_mutex_lock(&job->mu);
+    job->pipe = NULL;
+    pthread_mutex_unlock(&job->mu);
+    storage_db_put(r.rt->db, r.table);
+    pipeline_free(p);
+    json_decref(r.spec);
+    catalog_job_destroy(&r.cj);
+    arena_destroy(&r.batch);
+    arena_destroy(&r.ptable_mem);
+    atomic_store(&job->done, true);
+    ingest_runtime_notify(job->rt);
+    return NULL;
+}

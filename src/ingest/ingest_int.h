@@ -1,0 +1,234 @@
+/*
+ * ingest_int.h — private to src/ingest/: the runtime's state (struct
+ * ingest_runtime, one struct rt_job per running job, a job's runner with its
+ * fetcher and persister) and the functions its files share, named
+ * ingest__*. runtime.c's header comment maps the files.
+ */
+#ifndef LODESTAR_INGEST_INT_H
+#define LODESTAR_INGEST_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest.h"
+#include "storage/db.h"
+
+#define POLL_MAX_RECORDS 4096
+#define POLL_TIMEOUT_MS 100
+#define BATCH_ARENA_CAP (512u * 1024 * 1024)
+#define RESET_CHECK_MS 500
+#define GAP_WARN_MS 60000
+#define TRIM_EVERY_MS 10000
+#define COMPACT_EVERY_MS 30000
+#define SHUTDOWN_TIMEOUT_MS 10000       /* LODESTAR_SHUTDOWN_TIMEOUT_MS's default */
+#define SHUTDOWN_GRACE_MS 5000          /* past the bound, for threads inside one last write */
+#define PERSIST_RETRY_MS 1000
+#define PERSIST_REPORT_MS 30000   /* a persist that keeps failing: health refreshed this often, */
+#define PERSIST_LOG_MS 60000      /* and a log line this often */
+#define PERSIST_FAILED "persisting failed (will retry): "
+
+struct rt_job {
+    struct rt_job *next;
+    struct ingest_runtime *rt;
+    char id[37];
+    char table[256];
+    char connection[256];
+    pthread_t th;
+    atomic_bool stop;
+    atomic_bool done;
+    bool failed;
+    pthread_mutex_t mu;   /* guards pipe and src for readers on other threads */
+    struct pipeline *pipe;
+    struct source *src;
+    atomic_llong newest_produced_ms;
+    atomic_llong persist_count;
+    _Atomic double persist_ms_last;
+};
+
+struct ingest_runtime {
+    struct catalog *cat;
+    char dir[1024];
+    struct ingest_runtime_opts opts;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_bool stopping;
+    _Atomic int64_t stop_deadline_ns;   /* set before `stopping`: failing persists give up then */
+    _Atomic bool compactor_done;
+    _Atomic uint64_t unpersisted_rows;  /* rows runners gave up at the shutdown bound */
+    char unpersisted_tables[512];       /* their tables, quoted (under mu) */
+    bool kick;
+    struct storage_db *db;
+    struct pushreg *pushes;
+    struct rt_job *jobs;
+    pthread_t supervisor, compactor;
+    /* Prometheus numbers */
+    atomic_llong persists, persist_failures;
+    atomic_llong persist_us_total;
+    atomic_llong persist_hist[8];   /* <=10ms, 50, 100, 250, 500, 1000, 5000, +Inf */
+};
+
+/* ---- a runner --------------------------------------------------------------------- */
+
+/*
+ * A runner's persister: a thread that turns sealed buffers into segments and
+ * commits them with their offsets, in order, while the runner keeps reading.
+ * At most PERSIST_QUEUE sealed sets wait; the runner blocks past that.
+ */
+#define PERSIST_QUEUE 1
+
+struct persist_item {
+    struct storage_sealed *sealed;
+    char *offsets;     /* the checkpoint this persist commits; NULL keeps it */
+    char *counters;    /* the job's counters at the seal */
+};
+
+struct persister {
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct persist_item q[PERSIST_QUEUE];
+    size_t head, n;
+    bool stop;
+    bool conflict;        /* a commit met a moved checkpoint: a reset happened */
+    char *expected;       /* the checkpoint text last committed (or found) */
+    char error[512];      /* the last failure, until a persist succeeds */
+    /* Failures: the set is kept and retried every PERSIST_RETRY_MS. Once a shutdown's bound
+     * passes with persists still failing, the persister gives up for good (sticky): every
+     * set, this one and those queued after it, is dropped uncommitted — committing a later
+     * set would move the checkpoint past the rows of the dropped one. */
+    bool abandoned;
+    uint64_t abandoned_rows;
+    uint64_t failures;    /* attempts failed in a row */
+    int64_t failing_since_ns, reported_ns, logged_ns;
+};
+
+/*
+ * Rows of a batch ready to append: the pipeline's output as a storage batch
+ * (columns mapped to the table's), and the batch's counts, which join the
+ * job's counters only when the rows are appended.
+ */
+struct staged {
+    struct storage_batch sb;
+    struct pipeline_counters counts;
+};
+
+/*
+ * A runner's fetcher: a thread that polls the source, copies each batch
+ * (records and the source position after it) into one of FETCH_SLOTS slots
+ * and runs it through the pipeline there, so that reading and parsing the
+ * next batches (one core) overlap the runner appending this one (the
+ * other). Batches are small enough that a slot's rows are still in cache
+ * when the runner appends them. Only the fetcher calls source_poll() and
+ * uses the pipeline's row path; the runner touches the source only while
+ * the fetcher is paused (assign, reset).
+ */
+#define FETCH_SLOTS 4
+/* A slot's arena block holds a whole batch (~430-byte records and their rows), so that
+ * reusing a slot reuses its memory. */
+#define SLOT_BLOCK (8u << 20)
+
+struct fetch_slot {
+    struct arena mem;            /* the records' copies and the pipeline's output */
+    struct format_record *recs;
+    size_t n;
+    struct staged rows;
+    struct source_offsets pos;   /* the position after this batch */
+    struct source_gap *gaps;
+    size_t ngaps;
+    bool partitions_changed;
+    int64_t newest;              /* newest Kafka timestamp in the batch, -1 none */
+    int rc;
+    struct lerr err;
+};
+
+struct fetcher {
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct fetch_slot slot[FETCH_SLOTS];
+    size_t head, n;              /* ready slots, in order */
+    bool stop, pause, paused;
+};
+
+struct runner {
+    struct rt_job *job;
+    struct persister ps;
+    struct fetcher fx;
+    struct source_offsets appended;   /* the source position after the last appended batch */
+    struct ingest_runtime *rt;
+    struct storage_db_table *table;
+    struct catalog_job cj;
+    json_t *spec;
+    char stream[300];
+    char read_from[16];
+    int64_t reset_generation;
+    struct arena batch;              /* batch jobs: the rows of one chunk of text */
+    struct pipeline_table ptable;
+    struct arena ptable_mem;
+    char health[8];
+    char health_msg[512];
+    int64_t gap_until_ms;
+    char gap_msg[512];
+    int64_t last_commit_ms;
+    bool dirty_offsets;        /* polled past the last committed offsets */
+    /* The partitions the checkpoint holds (committed, or queued to be, in order): a
+     * partition outside it gets its start committed before any of its rows is
+     * appended (commit_starts). has_checkpoint: the stream has one at all. */
+    struct source_offsets covered;
+    bool has_checkpoint;
+    /* The source cannot go on from the checkpoint (a push log that lost records
+     * past it): health error with blocked_msg until a reset. */
+    bool blocked;
+    char blocked_msg[512];
+    /* rejection rate over a sliding window of rows */
+    struct pipeline_counters window_start;
+    int64_t window_start_ms;
+};
+
+#define REJECT_WINDOW_MS 10000
+#define REJECT_WARN_MIN_ROWS 100
+#define REJECT_WARN_PERCENT 50
+
+/* ---- shared between the files of the runtime ------------------------------------- */
+
+#define INGEST__PERSIST_BUCKETS 7
+extern const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS];   /* job.c */
+
+/* job.c */
+void ingest__set_status(struct runner *r, const char *status, const char *health,
+                       const char *msg, int64_t started, int64_t completed);
+void ingest__set_health(struct runner *r, const char *health, const char *msg);
+void ingest__fail(struct runner *r, const char *fmt, ...) LS_PRINTF(2, 3);
+int ingest__build_ptable(struct runner *r, struct lerr *err);
+int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, const char *job_id,
+                     const char *stream, const char *expected, const char *new_offsets,
+                     const char *counters, const struct storage_segment_info *added,
+                     size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
+                     struct lerr *err);
+void ingest__rejections_from_json(const char *text, struct pipeline *pipe);
+void ingest__counters_from_json(const char *text, struct pipeline_counters *c);
+int ingest__persister_start(struct runner *r, struct lerr *err);
+bool ingest__persister_drain(struct runner *r, int timeout_ms);
+void ingest__persister_stop(struct runner *r);
+int ingest__persist(struct runner *r, bool advance, struct lerr *err);
+void ingest__update_health(struct runner *r);
+int ingest__stage_records(struct runner *r, const struct format_record *recs, size_t n,
+                         struct arena *mem, struct staged *st, struct lerr *err);
+int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr *err);
+int ingest__ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+                          struct lerr *err);
+void *ingest__stream_main(void *arg);
+void *ingest__batch_main(void *arg);
+struct rt_job *ingest__find_job(struct ingest_runtime *rt, const char *id);
+void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct catalog_job *cj);
+void *ingest__supervisor_main(void *arg);
+
+/* wake.c */
+void ingest__wait_kick(struct ingest_runtime *rt, int ms);
+void ingest__wait_stop(struct ingest_runtime *rt, int ms);
+
+#endif

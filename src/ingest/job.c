@@ -1,0 +1,720 @@
+/*
+ * job.c — what a streaming and a batch job share: their status and health in
+ * the catalog, the table description the pipeline compiles against, staging
+ * a batch's rows for the table (adding the columns a flexible table gains),
+ * and the persister.
+ *
+ * The persister is a thread per job that writes sealed buffers to segments
+ * and commits each in one catalog transaction (ingest__commit_tx) with the
+ * checkpoint — by compare-and-swap from the text it last committed — and the
+ * job's counters, which count only appended rows. A persist that fails keeps
+ * its sealed rows (visible, uncommitted) and is retried, with the job's
+ * health saying why; the runner stops reading once one more set waits. Only
+ * a server shutdown gives up on it, after its bound, and the rows given up
+ * are read again after the restart (struct persister).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "catalog/tabledesc.h"
+#include "ingest/ingest_int.h"
+#include "source/pushreg.h"
+#include "storage/db.h"
+#include "util/time.h"
+
+const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS] = {10, 50, 100, 250, 500, 1000, 5000};
+
+void ingest__set_status(struct runner *r, const char *status, const char *health,
+                       const char *msg, int64_t started, int64_t completed)
+{
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_job_set_status(r->rt->cat, r->job->id, status, health, msg, started, completed,
+                               &err))
+        log_msg(LOG_WARN, "ingest", "job %s: cannot record status: %s", r->job->id, err.msg);
+}
+
+void ingest__set_health(struct runner *r, const char *health, const char *msg)
+{
+    if (strcmp(r->health, health) == 0 && strcmp(r->health_msg, msg) == 0)
+        return;
+    snprintf(r->health, sizeof r->health, "%s", health);
+    snprintf(r->health_msg, sizeof r->health_msg, "%s", msg);
+    ingest__set_status(r, "running", health, msg, 0, 0);
+    if (strcmp(health, "ok") != 0)
+        log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, msg);
+}
+
+void ingest__fail(struct runner *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_msg(LOG_ERROR, "ingest", "job %s failed: %s", r->job->id, msg);
+    ingest__set_status(r, "failed", "error", msg, 0, util_now_ns());
+    r->job->failed = true;
+}
+
+/* The table as the pipeline sees it: type, mode and declared columns. */
+int ingest__build_ptable(struct runner *r, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(r->rt->cat, CATALOG_TABLE, r->cj.table_name, &d, err))
+        return err->code;
+    int rc = pipeline_table_from_json(d.doc, &r->ptable_mem, &r->ptable, err);
+    catalog_doc_destroy(&d);
+    return rc;
+}
+
+/*
+ * Gives every pipeline column a storage column, adding the missing ones to
+ * the table (document and storage) — flexible tables grow as discovery and
+ * mappings name new columns. Table lock held.
+ */
+static int ensure_columns(struct runner *r, struct lerr *err)
+{
+    struct pipeline *p = r->job->pipe;
+    size_t n = pipeline_ncolumns(p), nnew = 0;
+    struct catalog_new_column *add = NULL;
+    char (*types)[32] = NULL;   /* the added measures' type names */
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct pipeline_column *c = pipeline_column(p, i);
+        if (c->storage_col >= 0)
+            continue;
+        int idx = storage_table_find_column(r->table->st, c->name, strlen(c->name));
+        if (idx < 0) {
+            if (r->ptable.strict) {
+                rc = lerr_set(err, LERR_INVALID,
+                              "column '%s' is not in strict table '%s'; add it to the table's "
+                              "schema",
+                              c->name, r->table->name);
+                break;
+            }
+            if (!add && (!(add = calloc(n, sizeof *add)) || !(types = calloc(n, sizeof *types)))) {
+                rc = lerr_set(err, LERR_NOMEM, "out of memory");
+                break;
+            }
+            struct storage_column sc = {.name = c->name,
+                                        .type = c->type == SQL_BOOLEAN ? SQL_LONG : c->type,
+                                        .kind = c->measure ? STORAGE_MEASURE : STORAGE_DIMENSION};
+            if (c->measure)
+                sc.agg = *c->agg;
+            if (sc.type == SQL_ARRAY || sc.type == SQL_NULL)
+                sc.type = SQL_STRING;
+            idx = storage_table_add_column(r->table->st, &sc, err);
+            if (idx < 0) {
+                rc = err->code;
+                break;
+            }
+            const char *dt = c->measure ? NULL : sql_type_name(sc.type);
+            if (c->measure) {
+                static const char *const names[] = {
+                    [SQL_AGG_COUNT_STAR] = "count", [SQL_AGG_COUNT] = "count",
+                    [SQL_AGG_SUM] = "Sum",          [SQL_AGG_MIN] = "Min",
+                    [SQL_AGG_MAX] = "Max",          [SQL_AGG_LATEST] = "Latest",
+                    [SQL_AGG_EARLIEST] = "Earliest", [SQL_AGG_LATEST_BY] = "Latest",
+                    [SQL_AGG_EARLIEST_BY] = "Earliest"};
+                const char *suffix = c->agg->kind < LS_ARRAY_LEN(names) && names[c->agg->kind]
+                                         ? names[c->agg->kind] : "Sum";
+                const char *base = c->type == SQL_DOUBLE || c->type == SQL_FLOAT ? "double"
+                                   : c->type == SQL_STRING                      ? "string"
+                                                                               : "long";
+                if (strcmp(suffix, "count") == 0)
+                    snprintf(types[nnew], sizeof types[nnew], "count");
+                else
+                    snprintf(types[nnew], sizeof types[nnew], "%s%s", base, suffix);
+                dt = types[nnew];
+            }
+            add[nnew++] = (struct catalog_new_column){c->name, dt, c->measure};
+        }
+        c->storage_col = idx;
+    }
+    /* Columns storage took are recorded even when a later one failed. */
+    struct lerr e;
+    lerr_init(&e);
+    if (nnew && catalog_table_add_columns(r->rt->cat, r->table->name, add, nnew, &e) && !rc)
+        rc = lerr_set(err, e.code, "%s", e.msg);
+    free(add);
+    free(types);
+    return rc;
+}
+
+/* ---- persist: rows and offsets, one transaction ------------------------------------ */
+
+struct commit_ctx {
+    struct runner *r;
+    const char *new_offsets;   /* NULL: leave the checkpoint as it is */
+    const char *counters;
+};
+
+static void segment_row(const struct storage_db_table *t, const struct storage_segment_info *s,
+                        struct catalog_segment *out)
+{
+    memset(out, 0, sizeof *out);
+    /* Ids are "<table id>/<file name>": unique, and derivable from a file. */
+    snprintf(out->id, sizeof out->id, "%s/%s", t->id, s->name);
+    snprintf(out->path, sizeof out->path, "tables/%s/%s", t->id, s->name);
+    out->chunk_start = s->chunk_start;
+    out->chunk_end = s->chunk_end;
+    out->min_time = s->min_time;
+    out->max_time = s->max_time;
+    out->rows = (int64_t)s->rows;
+    out->bytes = (int64_t)s->bytes;
+}
+
+int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, const char *job_id,
+                     const char *stream, const char *expected, const char *new_offsets,
+                     const char *counters, const struct storage_segment_info *added,
+                     size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
+                     struct lerr *err)
+{
+    struct arena a;
+    arena_init(&a, 4096, 0);
+    struct catalog_segment *segs = arena_zalloc(&a, (nadded + 1) * sizeof *segs);
+    const char **rm = arena_zalloc(&a, (nremoved + 1) * sizeof *rm);
+    int rc = 0;
+    if (!segs || !rm) {
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nadded; i++)
+        segment_row(t, &added[i], &segs[i]);
+    for (size_t i = 0; i < nremoved; i++)
+        rm[i] = arena_printf(&a, "%s/%s", t->id, removed[i].name);
+    struct catalog_commit cm = {
+        .table_name = t->name,
+        .add = segs,
+        .nadd = nadded,
+        .remove_ids = rm,
+        .nremove = nremoved,
+        .stream = new_offsets ? stream : NULL,
+        .expected_offsets = expected,
+        .new_offsets = new_offsets,
+        .job_id = job_id,
+        .job_counters = counters,
+    };
+    rc = catalog_commit(rt->cat, &cm, err);
+out:
+    arena_destroy(&a);
+    return rc;
+}
+
+static int persist_commit(void *ctx, const struct storage_segment_info *added, size_t nadded,
+                          const struct storage_segment_info *removed, size_t nremoved,
+                          struct lerr *err)
+{
+    struct commit_ctx *c = ctx;
+    struct runner *r = c->r;
+    /* Only the persister thread commits while it runs, so expected is stable here. */
+    return ingest__commit_tx(r->rt, r->table, r->job->id, r->stream, r->ps.expected, c->new_offsets,
+                     c->counters, added, nadded, removed, nremoved, err);
+}
+
+struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size_t n)
+{
+    json_t *values = json_array();
+    for (size_t i = 0; values && i < n; i++) {
+        char ts[32];
+        util_format_iso_ms(rej[i].at_ms, ts);
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", ts, "outcome",
+                              pipeline_outcome_name(rej[i].outcome), "reason",
+                              pipeline_reason_name(rej[i].reason), "message", rej[i].message);
+        if (!e)
+            continue;
+        if (rej[i].partition >= 0)
+            json_object_set_new(e, "partition", json_integer(rej[i].partition));
+        if (rej[i].offset >= 0)
+            json_object_set_new(e, "offset", json_integer(rej[i].offset));
+        if (rej[i].raw[0] || rej[i].outcome != PIPE_PROCESSED_WITH_WARNINGS) {
+            json_t *raw = json_string(rej[i].raw);
+            json_object_set_new(e, "raw", raw ? raw : json_string("(not UTF-8)"));
+            json_object_set_new(e, "rawTruncated", json_boolean(rej[i].raw_cut));
+        }
+        json_array_append_new(values, e);
+    }
+    return values;
+}
+
+/* The counters saved with a checkpoint, with the recent rejections
+ * ("logs"), so /logs still answers once the job has ended or the server
+ * restarted. */
+static char *counters_json(const struct pipeline_counters *c, struct pipeline *pipe)
+{
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "numRowsProcessed", (json_int_t)c->processed,
+                          "numRowsProcessedWithWarnings", (json_int_t)c->processed_with_warnings,
+                          "numRowsSkippedByFilter", (json_int_t)c->skipped_by_filter,
+                          "numRowsSkippedByError", (json_int_t)c->skipped_by_error);
+    json_t *reasons = json_object();
+    for (int i = 1; i < PIPE_R__COUNT; i++)
+        json_object_set_new(reasons, pipeline_reason_name(i), json_integer((json_int_t)c->by_reason[i]));
+    json_object_set_new(o, "byReason", reasons);
+    json_object_set_new(o, "newestEventTime", json_integer(c->newest_event_ms));
+    struct pipeline_rejection *rej = pipe ? calloc(PIPE_RING, sizeof *rej) : NULL;
+    if (rej) {
+        size_t n = pipeline_rejections(pipe, rej, PIPE_RING);
+        json_object_set_new(o, "logs", ingest_rejections_json(rej, n));
+        free(rej);
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static int name_index(const char *name, const char *(*name_of)(int), int n)
+{
+    for (int i = 0; name && i < n; i++)
+        if (strcmp(name_of(i), name) == 0)
+            return i;
+    return -1;
+}
+
+/* The saved "logs" back into a pipeline's ring (what /logs lists). */
+void ingest__rejections_from_json(const char *text, struct pipeline *pipe)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    json_t *logs = json_object_get(o, "logs");
+    size_t n = json_array_size(logs);
+    struct pipeline_rejection *rej = n ? calloc(n, sizeof *rej) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; rej && i < n; i++) {
+        json_t *e = json_array_get(logs, i);
+        struct pipeline_rejection *r = &rej[k];
+        int oc = name_index(json_string_value(json_object_get(e, "outcome")),
+                            pipeline_outcome_name, 4);
+        int why = name_index(json_string_value(json_object_get(e, "reason")),
+                             pipeline_reason_name, PIPE_R__COUNT);
+        const char *ts = json_string_value(json_object_get(e, "timestamp"));
+        if (oc < 0 || why < 0 || !ts || !time_parse_iso(ts, strlen(ts), NULL, &r->at_ms))
+            continue;   /* written by another version: leave it out */
+        json_t *part = json_object_get(e, "partition"), *off = json_object_get(e, "offset");
+        r->partition = part ? (int32_t)json_integer_value(part) : -1;
+        r->offset = off ? json_integer_value(off) : -1;
+        r->outcome = (uint8_t)oc;
+        r->reason = (uint8_t)why;
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        const char *raw = json_string_value(json_object_get(e, "raw"));
+        snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
+        snprintf(r->raw, sizeof r->raw, "%s", raw ? raw : "");
+        r->raw_cut = json_is_true(json_object_get(e, "rawTruncated"));
+        k++;
+    }
+    if (k)
+        pipeline_rejections_restore(pipe, rej, k);
+    free(rej);
+    json_decref(o);
+}
+
+void ingest__counters_from_json(const char *text, struct pipeline_counters *c)
+{
+    memset(c, 0, sizeof *c);
+    c->newest_event_ms = INT64_MIN;
+    json_t *o = json_loads(text, 0, NULL);
+    if (!o)
+        return;
+    c->processed = (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
+    c->processed_with_warnings =
+        (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessedWithWarnings"));
+    c->skipped_by_filter = (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByFilter"));
+    c->skipped_by_error = (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByError"));
+    json_t *reasons = json_object_get(o, "byReason");
+    for (int i = 1; i < PIPE_R__COUNT; i++)
+        c->by_reason[i] =
+            (uint64_t)json_integer_value(json_object_get(reasons, pipeline_reason_name(i)));
+    json_t *nt = json_object_get(o, "newestEventTime");
+    if (nt)
+        c->newest_event_ms = json_integer_value(nt);
+    json_decref(o);
+}
+
+static void observe_persist(struct ingest_runtime *rt, double ms, bool ok)
+{
+    atomic_fetch_add(&rt->persists, 1);
+    if (!ok)
+        atomic_fetch_add(&rt->persist_failures, 1);
+    atomic_fetch_add(&rt->persist_us_total, (long long)(ms * 1000));
+    size_t b = 0;
+    while (b < LS_ARRAY_LEN(ingest__persist_buckets_ms) && ms > ingest__persist_buckets_ms[b])
+        b++;
+    atomic_fetch_add(&rt->persist_hist[b], 1);
+}
+
+/* Persists one sealed set; on a moved checkpoint keeps it and says so. Persister thread. */
+static int persist_item(struct runner *r, struct persist_item *it, struct lerr *err)
+{
+    struct commit_ctx ctx = {r, it->offsets, it->counters};
+    int64_t t0 = util_mono_ns();
+    int rc = storage_table_persist_sealed(r->table->st, it->sealed, persist_commit, &ctx, err);
+    if (rc == LERR_CONFLICT && it->offsets) {
+        /* A reset moved the checkpoint: keep the rows (read before it), not the offsets. */
+        pthread_mutex_lock(&r->ps.mu);
+        r->ps.conflict = true;
+        pthread_mutex_unlock(&r->ps.mu);
+        free(it->offsets);
+        it->offsets = NULL;
+        lerr_init(err);
+        ctx.new_offsets = NULL;
+        rc = storage_table_persist_sealed(r->table->st, it->sealed, persist_commit, &ctx, err);
+    }
+    double ms = (double)(util_mono_ns() - t0) / 1e6;
+    observe_persist(r->rt, ms, rc == 0);
+    if (rc == 0) {
+        atomic_fetch_add(&r->job->persist_count, 1);
+        atomic_store(&r->job->persist_ms_last, ms);
+    }
+    return rc;
+}
+
+/* "1.2 GB": a byte count for people. */
+static void fmt_bytes(uint64_t n, char out[32])
+{
+    static const char *const unit[] = {"bytes", "KB", "MB", "GB", "TB"};
+    double x = (double)n;
+    size_t u = 0;
+    while (x >= 1000 && u + 1 < LS_ARRAY_LEN(unit)) {
+        x /= 1000;
+        u++;
+    }
+    snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+}
+
+/* Whether a shutdown is under way and its bound has passed. */
+static bool shutdown_due(struct ingest_runtime *rt)
+{
+    return atomic_load(&rt->stopping) && util_mono_ns() >= atomic_load(&rt->stop_deadline_ns);
+}
+
+/*
+ * A failed persist of `it`: the error the job's health shows — what failed, where (the
+ * directory whose disk to free), and how much waits in memory —, refreshed every
+ * PERSIST_REPORT_MS while it lasts (each attempt names another temporary file: refreshing
+ * on every one would rewrite the job's status each second), and logged on the first
+ * failure and every PERSIST_LOG_MS. p->mu held.
+ */
+static void persist_failed(struct runner *r, const struct persist_item *it,
+                           const struct lerr *err)
+{
+    struct persister *p = &r->ps;
+    int64_t now = util_mono_ns();
+    bool first = p->failures++ == 0;
+    if (first)
+        p->failing_since_ns = now;
+    if (first || now - p->reported_ns >= (int64_t)PERSIST_REPORT_MS * 1000000) {
+        uint64_t rows, bytes;
+        storage_table_realtime_usage(r->table->st, &rows, &bytes);
+        rows += storage_sealed_rows(it->sealed);
+        bytes += storage_sealed_bytes(it->sealed);
+        char size[32];
+        fmt_bytes(bytes, size);
+        snprintf(p->error, sizeof p->error, PERSIST_FAILED "%s; %llu rows (%s) buffered in memory",
+                 err->msg, (unsigned long long)rows, size);
+        p->reported_ns = now;
+    }
+    if (first || now - p->logged_ns >= (int64_t)PERSIST_LOG_MS * 1000000) {
+        log_msg(LOG_WARN, "ingest", "job %s: %s (attempt %llu, failing for %.0f s)", r->job->id,
+                p->error, (unsigned long long)p->failures,
+                (double)(now - p->failing_since_ns) / 1e9);
+        p->logged_ns = now;
+    }
+}
+
+/*
+ * The persister: persists queued sets in order. A set that fails stays at the head, sealed
+ * and visible, and is retried (the runner meanwhile fills one more set, then waits: memory
+ * stays bounded). Only at a shutdown, once its bound has passed, does it give up (see
+ * struct persister); the rows given up were never committed, so the job reads them again
+ * after a restart.
+ */
+static void *persister_main(void *arg)
+{
+    struct runner *r = arg;
+    struct persister *p = &r->ps;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->n && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!p->n)
+            break;
+        struct persist_item *it = &p->q[p->head];
+        if (!p->abandoned) {
+            pthread_mutex_unlock(&p->mu);
+            struct lerr err;
+            lerr_init(&err);
+            int rc = persist_item(r, it, &err);
+            pthread_mutex_lock(&p->mu);
+            if (rc) {
+                persist_failed(r, it, &err);
+                if (p->stop)
+                    break;   /* the job failed: its rows are re-read when it runs again */
+                if (!shutdown_due(r->rt)) {
+                    int64_t wait_ns = (int64_t)PERSIST_RETRY_MS * 1000000;
+                    if (atomic_load(&r->rt->stopping)) {
+                        int64_t left = atomic_load(&r->rt->stop_deadline_ns) - util_mono_ns();
+                        wait_ns = left < wait_ns ? (left > 0 ? left : 0) : wait_ns;
+                    }
+                    struct timespec ts;
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    int64_t ns = ts.tv_nsec + wait_ns;
+                    ts.tv_sec += (time_t)(ns / 1000000000);
+                    ts.tv_nsec = (long)(ns % 1000000000);
+                    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+                    continue;
+                }
+                p->abandoned = true;
+            } else {
+                if (p->failures)
+                    log_msg(LOG_INFO, "ingest",
+                            "job %s: persisting works again after %llu failed attempts "
+                            "(%.0f s); nothing was lost",
+                            r->job->id, (unsigned long long)p->failures,
+                            (double)(util_mono_ns() - p->failing_since_ns) / 1e9);
+                p->failures = 0;
+                p->error[0] = '\0';
+                if (it->offsets) {
+                    free(p->expected);
+                    p->expected = it->offsets;
+                    it->offsets = NULL;
+                }
+            }
+        }
+        if (p->abandoned)
+            p->abandoned_rows += storage_sealed_rows(it->sealed);
+        storage_sealed_free(it->sealed);
+        free(it->offsets);
+        free(it->counters);
+        memset(it, 0, sizeof *it);
+        p->head = (p->head + 1) % PERSIST_QUEUE;
+        p->n--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int ingest__persister_start(struct runner *r, struct lerr *err)
+{
+    pthread_mutex_init(&r->ps.mu, NULL);
+    pthread_cond_init(&r->ps.cv, NULL);
+    if (pthread_create(&r->ps.th, NULL, persister_main, r) != 0)
+        return lerr_set(err, LERR_INTERNAL, "cannot start the persist thread");
+    pthread_setname_np(r->ps.th, "job-persist");   /* for top -H and perf */
+    r->ps.started = true;
+    return 0;
+}
+
+/*
+ * Waits until every queued persist is done: true when they all committed; false when one
+ * kept failing past timeout_ms (< 0: no limit) or was given up at a shutdown's bound.
+ */
+bool ingest__persister_drain(struct runner *r, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX
+                                      : util_mono_ns() + (int64_t)timeout_ms * 1000000;
+    pthread_mutex_lock(&r->ps.mu);
+    while (r->ps.n && util_mono_ns() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts);
+    }
+    bool ok = r->ps.n == 0 && !r->ps.abandoned;
+    pthread_mutex_unlock(&r->ps.mu);
+    return ok;
+}
+
+void ingest__persister_stop(struct runner *r)
+{
+    if (!r->ps.started)
+        return;
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.stop = true;
+    pthread_cond_broadcast(&r->ps.cv);
+    pthread_mutex_unlock(&r->ps.mu);
+    pthread_join(r->ps.th, NULL);
+    for (size_t k = 0; k < r->ps.n; k++) {
+        struct persist_item *it = &r->ps.q[(r->ps.head + k) % PERSIST_QUEUE];
+        storage_sealed_free(it->sealed);
+        free(it->offsets);
+        free(it->counters);
+    }
+    free(r->ps.expected);
+    pthread_cond_destroy(&r->ps.cv);
+    pthread_mutex_destroy(&r->ps.mu);
+    r->ps.started = false;
+}
+
+/*
+ * Seals the table's buffers with the source's position (advance) or without
+ * moving the checkpoint, and queues them for the persister: cheap for the
+ * runner, which goes on reading while segments are written. Blocks while
+ * PERSIST_QUEUE sets wait (back-pressure when the disk is slower than the
+ * stream).
+ */
+
+int ingest__persist(struct runner *r, bool advance, struct lerr *err)
+{
+    struct source_offsets pos;
+    source_offsets_init(&pos);
+    struct persist_item it = {0};
+    int rc = 0;
+    if (advance && r->job->src) {
+        /* The position after the last batch appended, not the source's own (the
+         * fetcher may have read further): exactly the rows being sealed. */
+        if (!(it.offsets = source_offsets_to_json(&r->appended, err))) {
+            rc = err->code;
+            goto out;
+        }
+    }
+    struct pipeline_counters pc;
+    pipeline_counters(r->job->pipe, &pc);
+    it.counters = counters_json(&pc, r->job->pipe);
+    /* Back-pressure: wait for the set being written (while persists keep failing, the
+     * persister's retries and, at a shutdown, its bound decide how long). */
+    pthread_mutex_lock(&r->ps.mu);
+    while (r->ps.n == PERSIST_QUEUE) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts) == ETIMEDOUT && r->job->src) {
+            /* the persister is slow or failing (a full disk): health says so meanwhile */
+            pthread_mutex_unlock(&r->ps.mu);
+            ingest__update_health(r);
+            pthread_mutex_lock(&r->ps.mu);
+        }
+    }
+    pthread_mutex_unlock(&r->ps.mu);
+    storage_db_table_lock(r->table);
+    rc = storage_table_seal(r->table->st, &it.sealed, err);
+    storage_db_table_unlock(r->table);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.q[(r->ps.head + r->ps.n) % PERSIST_QUEUE] = it;
+    r->ps.n++;
+    pthread_cond_broadcast(&r->ps.cv);
+    pthread_mutex_unlock(&r->ps.mu);
+    memset(&it, 0, sizeof it);
+    r->last_commit_ms = util_now_ms();
+    if (advance)
+        r->dirty_offsets = false;
+out:
+    free(it.offsets);
+    free(it.counters);
+    source_offsets_destroy(&pos);
+    return rc;
+}
+
+/* The share of rows rejected (skipped by error) over the last window, or -1. */
+static int rejection_percent(struct runner *r, uint64_t *rows)
+{
+    struct pipeline_counters now;
+    pipeline_counters(r->job->pipe, &now);
+    const struct pipeline_counters *w = &r->window_start;
+    uint64_t bad = now.skipped_by_error - w->skipped_by_error;
+    uint64_t all = bad + (now.processed - w->processed) +
+                   (now.processed_with_warnings - w->processed_with_warnings) +
+                   (now.skipped_by_filter - w->skipped_by_filter);
+    if (util_now_ms() - r->window_start_ms >= REJECT_WINDOW_MS) {
+        r->window_start = now;
+        r->window_start_ms = util_now_ms();
+    }
+    *rows = all;
+    return all >= REJECT_WARN_MIN_ROWS ? (int)(bad * 100 / all) : -1;
+}
+
+void ingest__update_health(struct runner *r)
+{
+    char msg[512];
+    uint64_t rows = 0;
+    int pct = rejection_percent(r, &rows);
+    pthread_mutex_lock(&r->ps.mu);
+    bool perr = r->ps.error[0] != '\0';
+    if (perr)
+        snprintf(msg, sizeof msg, "%s", r->ps.error);
+    pthread_mutex_unlock(&r->ps.mu);
+    if (perr) {
+        ingest__set_health(r, "warn", msg);
+    } else if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK) {
+        ingest__set_health(r, "warn", msg);
+    } else if (r->gap_until_ms > util_now_ms()) {
+        ingest__set_health(r, "warn", r->gap_msg);
+    } else if (pct >= REJECT_WARN_PERCENT) {
+        snprintf(msg, sizeof msg,
+                 "%d%% of the last %llu rows were rejected as errors; GET /jobs/{id}/logs shows "
+                 "why (check inputSchema, formatSettings and the __time mapping)",
+                 pct, (unsigned long long)rows);
+        ingest__set_health(r, "warn", msg);
+    } else {
+        ingest__set_health(r, "ok", "");
+    }
+}
+
+/*
+ * Records → pipeline → rows ready to append (memory from `mem`), with every
+ * pipeline column given a table column. The thread that owns the pipeline's
+ * row path (the fetcher, or a batch job's runner).
+ */
+int ingest__stage_records(struct runner *r, const struct format_record *recs, size_t n,
+                         struct arena *mem, struct staged *st, struct lerr *err)
+{
+    struct pipeline *p = r->job->pipe;
+    struct pipeline_out out;
+    memset(&st->sb, 0, sizeof st->sb);
+    int rc = pipeline_process_deferred(p, recs, n, mem, &out, &st->counts, err);
+    if (rc)
+        return rc;
+    storage_db_table_lock(r->table);
+    rc = ensure_columns(r, err);
+    storage_db_table_unlock(r->table);
+    if (rc || !out.nrows)
+        return rc;
+    struct storage_batch_col *cols = arena_alloc(mem, (out.ncols + 1) * sizeof *cols);
+    if (!cols)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t c = 0; c < out.ncols; c++) {
+        const struct pipeline_column *pc = pipeline_column(p, c);
+        cols[c].col = (uint32_t)pc->storage_col;
+        cols[c].values = pc->measure ? NULL : out.values[c];
+        cols[c].states = pc->measure ? out.states[c] : NULL;
+    }
+    st->sb = (struct storage_batch){out.nrows, out.time, out.ncols, cols};
+    return 0;
+}
+
+/* Staged rows into the table's buffers; their counts join the job's. */
+int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr *err)
+{
+    int rc = 0;
+    if (st->sb.nrows) {
+        storage_db_table_lock(r->table);
+        rc = storage_table_append(r->table->st, &st->sb, err);
+        storage_db_table_unlock(r->table);
+    }
+    if (!rc)
+        pipeline_counters_add(r->job->pipe, &st->counts);
+    return rc;
+}
+
+/* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
+int ingest__ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+                          struct lerr *err)
+{
+    struct staged st;
+    if (ingest__stage_records(r, recs, n, &r->batch, &st, err))
+        return err->code;
+    return ingest__append_staged(r, &st, err);
+}

@@ -1,0 +1,123 @@
+/*
+ * metrics.c — the running jobs seen from the API: live counters, lag and
+ * partitions of one job, its last rejections, and the Prometheus text of
+ * every job and of persists.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest_int.h"
+#include "source/pushreg.h"
+#include "storage/db.h"
+#include "util/time.h"
+
+bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
+                        struct ingest_job_metrics *out, struct source_partition **parts,
+                        size_t *nparts)
+{
+    memset(out, 0, sizeof *out);
+    out->lag = -1;
+    out->freshness_ms = -1;
+    if (parts)
+        *parts = NULL;
+    if (nparts)
+        *nparts = 0;
+    pthread_mutex_lock(&rt->mu);
+    struct rt_job *j = ingest__find_job(rt, job_id);
+    bool found = false;
+    if (j) {
+        pthread_mutex_lock(&j->mu);
+        if (j->pipe && j->src) {
+            found = true;
+            pipeline_counters(j->pipe, &out->counters);
+            out->lag = source_lag(j->src);
+            int64_t newest = atomic_load(&j->newest_produced_ms);
+            out->freshness_ms = newest >= 0 ? util_now_ms() - newest : -1;
+            out->persist_count = atomic_load(&j->persist_count);
+            out->persist_ms_last = atomic_load(&j->persist_ms_last);
+            struct lerr err;
+            lerr_init(&err);
+            if (parts && nparts && source_partitions(j->src, parts, nparts, &err)) {
+                *parts = NULL;
+                *nparts = 0;
+            }
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return found;
+}
+
+size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
+                             struct pipeline_rejection *out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&rt->mu);
+    struct rt_job *j = ingest__find_job(rt, job_id);
+    if (j) {
+        pthread_mutex_lock(&j->mu);
+        if (j->pipe)
+            n = pipeline_rejections(j->pipe, out, cap);
+        pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return n;
+}
+
+void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out)
+{
+    static const char *const outcomes[] = {"processed", "processedWithWarnings",
+                                           "skippedByFilter", "skippedByError"};
+    buf_puts(out, "# HELP lodestar_job_rows_total Rows by outcome, per job.\n"
+                  "# TYPE lodestar_job_rows_total counter\n");
+    struct { char id[37]; struct pipeline_counters c; int64_t lag; } jobs[256];
+    size_t n = 0;
+    pthread_mutex_lock(&rt->mu);
+    for (struct rt_job *j = rt->jobs; j && n < LS_ARRAY_LEN(jobs); j = j->next) {
+        pthread_mutex_lock(&j->mu);
+        if (j->pipe && j->src) {
+            snprintf(jobs[n].id, sizeof jobs[n].id, "%s", j->id);
+            pipeline_counters(j->pipe, &jobs[n].c);
+            jobs[n].lag = source_lag(j->src);
+            n++;
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t v[] = {jobs[i].c.processed, jobs[i].c.processed_with_warnings,
+                              jobs[i].c.skipped_by_filter, jobs[i].c.skipped_by_error};
+        for (int k = 0; k < 4; k++)
+            buf_printf(out, "lodestar_job_rows_total{job=\"%s\",outcome=\"%s\"} %llu\n",
+                       jobs[i].id, outcomes[k], (unsigned long long)v[k]);
+    }
+    buf_puts(out, "# HELP lodestar_job_lag_records Records not yet read, per job.\n"
+                  "# TYPE lodestar_job_lag_records gauge\n");
+    for (size_t i = 0; i < n; i++)
+        buf_printf(out, "lodestar_job_lag_records{job=\"%s\"} %lld\n", jobs[i].id,
+                   (long long)jobs[i].lag);
+    buf_puts(out, "# HELP lodestar_persist_duration_ms Persist (segment write + catalog "
+                  "commit) latency.\n# TYPE lodestar_persist_duration_ms histogram\n");
+    long long cum = 0;
+    for (size_t b = 0; b < LS_ARRAY_LEN(ingest__persist_buckets_ms); b++) {
+        cum += atomic_load(&rt->persist_hist[b]);
+        buf_printf(out, "lodestar_persist_duration_ms_bucket{le=\"%g\"} %lld\n",
+                   ingest__persist_buckets_ms[b], cum);
+    }
+    cum += atomic_load(&rt->persist_hist[LS_ARRAY_LEN(ingest__persist_buckets_ms)]);
+    buf_printf(out, "lodestar_persist_duration_ms_bucket{le=\"+Inf\"} %lld\n", cum);
+    buf_printf(out, "lodestar_persist_duration_ms_sum %.3f\n",
+               (double)atomic_load(&rt->persist_us_total) / 1000.0);
+    buf_printf(out, "lodestar_persist_duration_ms_count %lld\n", cum);
+    buf_printf(out, "# TYPE lodestar_persist_failures_total counter\n"
+                    "lodestar_persist_failures_total %lld\n",
+               (long long)atomic_load(&rt->persist_failures));
+}

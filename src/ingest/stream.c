@@ -1,0 +1,788 @@
+/*
+ * stream.c — a streaming job's runner (ingest__stream_main) and its fetcher.
+ *
+ * The fetcher polls the source and runs each batch through the pipeline in
+ * one of FETCH_SLOTS slots; the runner appends slots to the table in order,
+ * seals when a persist bound is passed and hands the sealed rows to the
+ * persister (job.c), which commits them with the source position after them.
+ *
+ * Exactly-once (DESIGN §6): readFromPoint is resolved to concrete offsets and
+ * committed before any row of a partition is appended (commit_starts), at
+ * the first start, after a reset and for partitions that appear later; every
+ * persist then advances the checkpoint by compare-and-swap with its rows.
+ * After kill -9 the job re-reads from the committed offsets. Resets, gaps,
+ * a blocked source and push-log trimming are handled here too.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest_int.h"
+#include "source/pushreg.h"
+#include "storage/db.h"
+#include "util/time.h"
+
+/*
+ * Deletes push-log files every live job reading the log has checkpointed
+ * past. A live job without a checkpoint yet holds everything.
+ */
+static void push_trim(struct ingest_runtime *rt, const char *conn, const char *stream)
+{
+    struct lerr err;
+    lerr_init(&err);
+    if (!pushreg_trim_due(rt->pushes, conn,
+                          rt->opts.trim_period_ms ? rt->opts.trim_period_ms : TRIM_EVERY_MS))
+        return;
+    struct catalog_job_list jobs;
+    if (catalog_job_list(rt->cat, &jobs, &err))
+        return;
+    int64_t min = INT64_MAX;
+    for (size_t i = 0; i < jobs.n; i++) {
+        const struct catalog_job *j = &jobs.items[i];
+        if (strcmp(j->connection_name, conn) != 0 || !catalog_job_status_live(j->status))
+            continue;
+        char *off = NULL;
+        struct source_offsets o;
+        source_offsets_init(&o);
+        int64_t next = -1;
+        if (catalog_checkpoint_get(rt->cat, j->table_name, stream, &off, &err) == 0 &&
+            source_offsets_from_json(off, strlen(off), &o, &err) == 0)
+            next = source_offsets_get(&o, conn, 0);
+        lerr_init(&err);
+        free(off);
+        source_offsets_destroy(&o);
+        min = next < 0 ? -1 : (next < min ? next : min);
+        if (min < 0)
+            break;
+    }
+    catalog_job_list_free(&jobs);
+    int deleted = 0;
+    struct pushlog *log = min > 0 && min != INT64_MAX ? pushreg_get(rt->pushes, conn, &err) : NULL;
+    if (log && pushlog_trim(log, min, &deleted, &err) == 0 && deleted)
+        log_msg(LOG_INFO, "ingest", "push log '%s': deleted %d file(s) below offset %lld", conn,
+                deleted, (long long)min);
+    pushreg_put(rt->pushes, log);
+}
+
+/* ---- streams and their checkpoints ------------------------------------------------ */
+
+void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap)
+{
+    json_t *doc = json_loads(conn->doc ? conn->doc : "", 0, NULL);
+    const char *topic = json_string_value(json_object_get(doc, "topicName"));
+    const char *pattern = json_string_value(json_object_get(doc, "topicNamePattern"));
+    if (strcmp(conn->kind, "push_streaming") == 0)
+        snprintf(out, cap, "push:%s", conn->name);
+    else if (topic)
+        snprintf(out, cap, "%s", topic);
+    else
+        snprintf(out, cap, "pattern:%s", pattern ? pattern : "");
+    json_decref(doc);
+}
+
+/* ---- start, reset, loop ---------------------------------------------------------- */
+
+static int open_source(struct runner *r, struct lerr *err)
+{
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
+        return err->code;
+    struct source *src = NULL;
+    if (strcmp(cd.kind, "push_streaming") == 0) {
+        src = pushreg_source(r->rt->pushes, cd.name, err);
+    } else {
+        struct arena a;
+        arena_init(&a, 4096, 0);
+        struct source_kafka_config cfg;
+        if (source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err) == 0) {
+            /* Blocking metadata calls bound how fast a runner notices suspend/cancel. */
+            cfg.timeout_ms = 2000;
+            src = source_open_kafka(&cfg, err);
+        }
+        arena_destroy(&a);
+    }
+    catalog_doc_destroy(&cd);
+    if (!src)
+        return err->code;
+    pthread_mutex_lock(&r->job->mu);
+    r->job->src = src;
+    pthread_mutex_unlock(&r->job->mu);
+    return 0;
+}
+
+static int64_t default_start(const struct runner *r)
+{
+    return strcmp(r->read_from, "earliest") == 0 ? SOURCE_OFFSET_EARLIEST : SOURCE_OFFSET_LATEST;
+}
+
+/* Seeks the source to the checkpoint, or to readFromPoint when there is none. */
+static int assign_from_checkpoint(struct runner *r, struct lerr *err)
+{
+    char *text = NULL;
+    struct source_offsets start;
+    source_offsets_init(&start);
+    struct lerr e;
+    lerr_init(&e);
+    int rc = catalog_checkpoint_get(r->rt->cat, r->cj.table_name, r->stream, &text, &e);
+    if (rc && rc != LERR_NOT_FOUND) {
+        source_offsets_destroy(&start);
+        return lerr_set(err, rc, "%s", e.msg);
+    }
+    if (text && source_offsets_from_json(text, strlen(text), &start, err)) {
+        free(text);
+        source_offsets_destroy(&start);
+        return err->code;
+    }
+    pthread_mutex_lock(&r->ps.mu);
+    free(r->ps.expected);
+    r->ps.expected = text;
+    pthread_mutex_unlock(&r->ps.mu);
+    r->has_checkpoint = text != NULL;
+    rc = source_offsets_copy(&r->covered, &start, err);
+    /* readFromPoint applies only where the table's reading of this stream starts
+     * afresh (the first start, a new topic, a reset). A partition an existing
+     * checkpoint does not name appeared after it was taken: all of its records are
+     * new to the job, so it starts at its earliest offset. */
+    if (!rc)
+        rc = source_assign(r->job->src, &start, text ? SOURCE_OFFSET_EARLIEST : default_start(r),
+                           err);
+    if (!rc)
+        rc = source_position(r->job->src, &r->appended, err);
+    source_offsets_destroy(&start);
+    return rc;
+}
+
+/* Whether `pos` names a partition (with a known offset) the checkpoint does not hold. */
+static bool uncovered(const struct runner *r, const struct source_offsets *pos)
+{
+    for (size_t i = 0; i < pos->n; i++)
+        if (pos->items[i].next >= 0 &&
+            source_offsets_get(&r->covered, pos->items[i].topic, pos->items[i].partition) ==
+                SOURCE_OFFSET_NONE)
+            return true;
+    return false;
+}
+
+#define START_COMMIT_MS 30000
+
+/*
+ * Makes r->appended — the position of the rows appended so far, with the
+ * start offset of every partition not read yet — the checkpoint, and waits
+ * until it is committed (DESIGN §6): a restart then resumes from these
+ * positions instead of applying readFromPoint again, which for "latest"
+ * would skip whatever arrived in between. Called before the first rows of a
+ * new partition are appended: at the first start, after a reset, for
+ * partitions and topics that appear later. Rows already appended are
+ * persisted with it. Fails (the caller retries) when the persist or commit
+ * does not complete in time, or a reset moved the checkpoint meanwhile.
+ */
+static int commit_starts(struct runner *r, struct lerr *err)
+{
+    if (!ingest__persister_drain(r, START_COMMIT_MS) || ingest__persist(r, true, err) ||
+        !ingest__persister_drain(r, START_COMMIT_MS)) {
+        if (err->code)
+            return err->code;
+        pthread_mutex_lock(&r->ps.mu);
+        lerr_set(err, LERR_IO, "cannot commit the start positions yet: %s",
+                 r->ps.error[0] ? r->ps.error : "the persist did not finish");
+        pthread_mutex_unlock(&r->ps.mu);
+        return err->code;
+    }
+    pthread_mutex_lock(&r->ps.mu);
+    bool conflict = r->ps.conflict;
+    pthread_mutex_unlock(&r->ps.mu);
+    if (conflict)
+        return lerr_set(err, LERR_CONFLICT, "the checkpoint was reset meanwhile");
+    r->has_checkpoint = true;
+    return source_offsets_copy(&r->covered, &r->appended, err);
+}
+
+/*
+ * After an assignment (start or reset): a source that knows its start
+ * offsets gets them committed now, before it is read; a Kafka source still
+ * waiting for metadata reports partitions_changed in the poll that assigns
+ * them, and step() commits them then.
+ */
+static int commit_assignment(struct runner *r, struct lerr *err)
+{
+    if (!source_ready(r->job->src) || (r->has_checkpoint && !uncovered(r, &r->appended)))
+        return 0;
+    return commit_starts(r, err);
+}
+
+/*
+ * Assigns the source from the checkpoint. A source that cannot go on from
+ * it (LERR_CORRUPT: a push log that lost records past the checkpoint) blocks
+ * the job — health error, nothing read — until a reset, rather than failing
+ * it (a failed job cannot be reset) or rewinding it.
+ */
+static int assign_source(struct runner *r, struct lerr *err)
+{
+    struct lerr e;
+    lerr_init(&e);
+    int rc = assign_from_checkpoint(r, &e);
+    r->blocked = rc == LERR_CORRUPT;
+    if (r->blocked) {
+        snprintf(r->blocked_msg, sizeof r->blocked_msg, "%s", e.msg);
+        log_msg(LOG_ERROR, "ingest", "job %s: %s", r->job->id, e.msg);
+        return 0;
+    }
+    if (rc)
+        lerr_set_at(err, rc, e.target, "%s", e.msg);
+    return rc;
+}
+
+static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *err);
+static void fetcher_pause(struct runner *r);
+static void fetcher_resume(struct runner *r);
+
+/* Acts on POST /jobs/{id}/reset: keep what was read, start again from readFromPoint. */
+static int do_reset(struct runner *r, int64_t generation, struct lerr *err)
+{
+    /* What was read before the reset becomes durable without moving the checkpoint;
+     * then the source starts again from readFromPoint. Batches fetched but not yet
+     * appended are dropped: they are read again from the new position. */
+    fetcher_pause(r);
+    int rc = do_reset_paused(r, generation, err);
+    if (!r->blocked)
+        fetcher_resume(r);
+    return rc;
+}
+
+static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *err)
+{
+    if (ingest__persist(r, false, err))
+        return err->code;
+    if (!ingest__persister_drain(r, 60000))
+        return lerr_set(err, LERR_IO, "persisting before the reset did not finish");
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.conflict = false;
+    pthread_mutex_unlock(&r->ps.mu);
+    log_msg(LOG_INFO, "ingest", "job %s: checkpoint reset; reading again from %s", r->job->id,
+            r->read_from);
+    pipeline_note(r->job->pipe, PIPE_R_GAP, -1, -1,
+                  "checkpoint reset by request: reading again from %s (events may be skipped "
+                  "or read twice)",
+                  r->read_from);
+    r->reset_generation = generation;
+    int rc = assign_source(r, err);
+    if (!rc && !r->blocked)
+        rc = commit_assignment(r, err);
+    return rc;
+}
+
+static bool check_reset(struct runner *r, struct lerr *err)
+{
+    struct catalog_job j = {0};
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_job_get(r->rt->cat, r->job->id, &j, &e))
+        return false;
+    int64_t gen = j.reset_generation;
+    catalog_job_destroy(&j);
+    if (gen == r->reset_generation)
+        return false;
+    return do_reset(r, gen, err) == 0;
+}
+
+static void note_gaps(struct runner *r, const struct source_batch *b)
+{
+    for (size_t i = 0; i < b->ngaps; i++) {
+        const struct source_gap *g = &b->gaps[i];
+        pipeline_note(r->job->pipe, PIPE_R_GAP, g->partition, g->from,
+                      "offsets %lld..%lld of %s partition %d can no longer be read (%s); "
+                      "continuing from %lld",
+                      (long long)g->from, (long long)g->to - 1, g->topic, g->partition,
+                      g->reason, (long long)g->to);
+        snprintf(r->gap_msg, sizeof r->gap_msg,
+                 "skipped offsets %lld..%lld of %s partition %d: %s", (long long)g->from,
+                 (long long)g->to - 1, g->topic, g->partition, g->reason);
+        r->gap_until_ms = util_now_ms() + GAP_WARN_MS;
+    }
+}
+
+/* Copies a polled batch into a slot: the source's memory goes at the next poll. */
+static int fill_slot(struct runner *r, struct fetch_slot *sl, const struct source_batch *b)
+{
+    arena_reset(&sl->mem);
+    sl->n = 0;
+    sl->ngaps = 0;
+    sl->newest = -1;
+    sl->partitions_changed = b->partitions_changed;
+    sl->recs = arena_alloc(&sl->mem, (b->n + 1) * sizeof *sl->recs);
+    sl->gaps = arena_alloc(&sl->mem, (b->ngaps + 1) * sizeof *sl->gaps);
+    if (!sl->recs || !sl->gaps)
+        return lerr_set(&sl->err, LERR_NOMEM, "out of memory for a batch of %zu records", b->n);
+    for (size_t i = 0; i < b->ngaps; i++) {
+        sl->gaps[i] = b->gaps[i];
+        sl->gaps[i].topic = arena_strdup(&sl->mem, b->gaps[i].topic);
+    }
+    sl->ngaps = b->ngaps;
+    /* Records of a partition share their topic string: copied once per run of them. */
+    const char *topic_from = NULL, *topic = NULL;
+    size_t topic_len = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct source_record *s = &b->records[i];
+        if (s->topic != topic_from) {
+            topic_from = s->topic;
+            topic_len = strlen(s->topic);
+            if (!(topic = arena_strndup(&sl->mem, s->topic, topic_len)))
+                return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
+        }
+        struct format_header *h = s->nheaders
+                                      ? arena_alloc(&sl->mem, s->nheaders * sizeof *h)
+                                      : NULL;
+        for (size_t k = 0; h && k < s->nheaders; k++)
+            h[k] = (struct format_header){
+                arena_strndup(&sl->mem, s->headers[k].name, s->headers[k].name_len),
+                s->headers[k].name_len,
+                s->headers[k].value ? arena_strndup(&sl->mem, s->headers[k].value,
+                                                    s->headers[k].value_len)
+                                    : NULL,
+                s->headers[k].value_len};
+        sl->recs[i] = (struct format_record){
+            .data = arena_strndup(&sl->mem, s->value, s->value_len),
+            .len = s->value_len,
+            .partition = s->partition,
+            .offset = s->offset,
+            .key = s->key ? arena_strndup(&sl->mem, s->key, s->key_len) : NULL,
+            .key_len = s->key_len,
+            .headers = h,
+            .nheaders = h ? s->nheaders : 0,
+            .has_timestamp = s->timestamp_ms >= 0,
+            .timestamp_ms = s->timestamp_ms,
+            .topic = topic,
+            .topic_len = topic_len,
+        };
+        if (!sl->recs[i].data)
+            return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
+        if (s->timestamp_ms > sl->newest)
+            sl->newest = s->timestamp_ms;
+    }
+    sl->n = b->n;
+    return source_position(r->job->src, &sl->pos, &sl->err);
+}
+
+static void *fetcher_main(void *arg)
+{
+    struct runner *r = arg;
+    struct fetcher *f = &r->fx;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while ((f->n == FETCH_SLOTS || f->pause) && !f->stop) {
+            if (f->pause && !f->paused) {
+                f->paused = true;
+                pthread_cond_broadcast(&f->cv);
+            }
+            pthread_cond_wait(&f->cv, &f->mu);
+        }
+        if (f->stop)
+            break;
+        f->paused = false;
+        struct fetch_slot *sl = &f->slot[(f->head + f->n) % FETCH_SLOTS];
+        pthread_mutex_unlock(&f->mu);
+        struct source_batch b;
+        lerr_init(&sl->err);
+        sl->rc = source_poll(r->job->src, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b, &sl->err);
+        bool publish = sl->rc != 0;
+        if (!sl->rc && (b.n || b.ngaps || b.partitions_changed)) {
+            sl->rc = fill_slot(r, sl, &b);
+            publish = true;
+        }
+        source_release(r->job->src);
+        memset(&sl->rows, 0, sizeof sl->rows);
+        sl->rows.counts.newest_event_ms = INT64_MIN;
+        if (!sl->rc && sl->n)
+            sl->rc = ingest__stage_records(r, sl->recs, sl->n, &sl->mem, &sl->rows, &sl->err);
+        pthread_mutex_lock(&f->mu);
+        if (publish) {
+            f->n++;
+            pthread_cond_broadcast(&f->cv);
+            if (sl->rc)
+                break;   /* the runner fails the job on it */
+        }
+    }
+    f->paused = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+static int fetcher_start(struct runner *r, bool paused, struct lerr *err)
+{
+    struct fetcher *f = &r->fx;
+    f->pause = paused;   /* a blocked job's fetcher waits for the reset */
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    for (int i = 0; i < FETCH_SLOTS; i++) {
+        arena_init(&f->slot[i].mem, SLOT_BLOCK, BATCH_ARENA_CAP);
+        source_offsets_init(&f->slot[i].pos);
+    }
+    if (pthread_create(&f->th, NULL, fetcher_main, r) != 0)
+        return lerr_set(err, LERR_INTERNAL, "cannot start the fetch thread");
+    pthread_setname_np(f->th, "job-fetch");
+    f->started = true;
+    return 0;
+}
+
+/* Stops polling (waits until the fetcher is outside source_poll) and drops ready batches. */
+static void fetcher_pause(struct runner *r)
+{
+    struct fetcher *f = &r->fx;
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->pause = true;
+    pthread_cond_broadcast(&f->cv);
+    while (!f->paused)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->n = 0;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void fetcher_resume(struct runner *r)
+{
+    struct fetcher *f = &r->fx;
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->pause = false;
+    f->paused = false;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void fetcher_stop(struct runner *r)
+{
+    struct fetcher *f = &r->fx;
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stop = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->th, NULL);
+    for (int i = 0; i < FETCH_SLOTS; i++) {
+        arena_destroy(&f->slot[i].mem);
+        source_offsets_destroy(&f->slot[i].pos);
+    }
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    f->started = false;
+}
+
+/*
+ * The start offsets of the partitions in a batch's position that the
+ * checkpoint does not hold, into r->appended: the first offset of the
+ * batch's records of each, or its position when the batch has none.
+ */
+static int slot_starts(struct runner *r, const struct fetch_slot *sl, struct lerr *err)
+{
+    for (size_t i = 0; i < sl->pos.n; i++) {
+        const struct source_offset *o = &sl->pos.items[i];
+        if (o->next < 0 ||
+            source_offsets_get(&r->covered, o->topic, o->partition) != SOURCE_OFFSET_NONE)
+            continue;
+        int64_t start = o->next;
+        for (size_t k = 0; k < sl->n; k++)
+            if (sl->recs[k].partition == o->partition && sl->recs[k].offset < start &&
+                strcmp(sl->recs[k].topic, o->topic) == 0)
+                start = sl->recs[k].offset;
+        if (source_offsets_set(&r->appended, o->topic, o->partition, start, err))
+            return err->code;
+    }
+    return 0;
+}
+
+/*
+ * A batch's gaps: noted in the job's logs and health, and their offsets
+ * counted with the batch (so they join the counters saved with the rows):
+ * records that no longer exist under reason "gap" (not rows: outside the
+ * four row totals), damaged records that were skipped under "corrupt" as
+ * rows skipped by error.
+ */
+static void count_gaps(struct runner *r, struct fetch_slot *sl)
+{
+    struct source_batch gb = {.gaps = sl->gaps, .ngaps = sl->ngaps};
+    note_gaps(r, &gb);
+    for (size_t i = 0; i < sl->ngaps; i++) {
+        const struct source_gap *g = &sl->gaps[i];
+        uint64_t n = g->to > g->from ? (uint64_t)(g->to - g->from) : 0;
+        if (g->corrupt) {
+            sl->rows.counts.skipped_by_error += n;
+            sl->rows.counts.by_reason[PIPE_R_CORRUPT] += n;
+        } else {
+            sl->rows.counts.by_reason[PIPE_R_GAP] += n;
+        }
+    }
+}
+
+/* Sleeps up to ms, waking early when the job is asked to stop. */
+static void wait_stop_ms(struct runner *r, int ms)
+{
+    for (int waited = 0; waited < ms && !atomic_load(&r->job->stop); waited += 20) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/*
+ * Takes the next fetched batch (waiting up to POLL_TIMEOUT_MS) through the
+ * pipeline into the table, and records the source position after it.
+ * Returns 0, or an error that stops the job.
+ */
+static int step(struct runner *r, struct lerr *err)
+{
+    struct fetcher *f = &r->fx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += POLL_TIMEOUT_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&f->mu);
+    while (f->n == 0)
+        if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)
+            break;
+    struct fetch_slot *sl = f->n ? &f->slot[f->head] : NULL;
+    pthread_mutex_unlock(&f->mu);
+    if (!sl)
+        return 0;
+    int rc = sl->rc;
+    if (rc) {
+        lerr_set_at(err, sl->err.code, sl->err.target, "%s", sl->err.msg);
+    } else {
+        if (uncovered(r, &sl->pos)) {
+            /* New partitions (the first start of a source that assigned them late, a
+             * topic or partition that appeared): their starts become the checkpoint
+             * before any of their rows is appended. On failure the batch waits. */
+            struct lerr ce;
+            lerr_init(&ce);
+            if (slot_starts(r, sl, &ce) || commit_starts(r, &ce)) {
+                if (ce.code != LERR_CONFLICT)
+                    ingest__set_health(r, "warn", ce.msg);
+                wait_stop_ms(r, 200);
+                return 0;
+            }
+        }
+        count_gaps(r, sl);
+        rc = ingest__append_staged(r, &sl->rows, err);
+        if (!rc) {
+            source_offsets_copy(&r->appended, &sl->pos, err);
+            if (sl->newest > atomic_load(&r->job->newest_produced_ms))
+                atomic_store(&r->job->newest_produced_ms, sl->newest);
+            r->dirty_offsets = true;
+        }
+    }
+    pthread_mutex_lock(&f->mu);
+    f->head = (f->head + 1) % FETCH_SLOTS;
+    f->n--;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static bool should_persist(struct runner *r)
+{
+    int64_t now = util_now_ms();
+    if (storage_table_should_persist(r->table->st, now))
+        return true;
+    /* Nothing buffered (all filtered) but the offsets moved: commit them now and then. */
+    int64_t age = r->rt->opts.persist_max_age_ms ? r->rt->opts.persist_max_age_ms : 10000;
+    return r->dirty_offsets && now - r->last_commit_ms >= age;
+}
+
+static int runner_start(struct runner *r, struct lerr *err)
+{
+    if (catalog_job_get(r->rt->cat, r->job->id, &r->cj, err))
+        return err->code;
+    r->reset_generation = r->cj.reset_generation;
+    r->spec = json_loads(r->cj.spec, 0, NULL);
+    if (!r->spec)
+        return lerr_set(err, LERR_CORRUPT, "the job's stored spec is unreadable");
+    const char *rfp = json_string_value(json_object_get(r->spec, "readFromPoint"));
+    snprintf(r->read_from, sizeof r->read_from, "%s", rfp ? rfp : "latest");
+    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)) || ingest__build_ptable(r, err))
+        return err->code;
+    struct catalog_doc cd = {0};
+    if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
+        return err->code;
+    ingest_stream_key(&cd, r->stream, sizeof r->stream);
+    catalog_doc_destroy(&cd);
+    struct pipeline_opts po = {r->cj.spec, strlen(r->cj.spec), &r->ptable, util_now_ms()};
+    struct pipeline *p = NULL;
+    if (pipeline_new(&po, &p, err))
+        return err->code;
+    char *saved = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_job_counters(r->rt->cat, r->job->id, &saved, &e) == 0) {
+        struct pipeline_counters c;
+        ingest__counters_from_json(saved, &c);
+        pipeline_counters_add(p, &c);
+        ingest__rejections_from_json(saved, p);
+        free(saved);
+    }
+    pthread_mutex_lock(&r->job->mu);
+    r->job->pipe = p;
+    pthread_mutex_unlock(&r->job->mu);
+    if (open_source(r, err))
+        return err->code;
+    /* One checkpoint per table, tied to its topic or stream: reading another one
+     * drops it (the Polaris rule), so coming back later starts at readFromPoint. */
+    int dropped = 0;
+    if (catalog_checkpoint_claim(r->rt->cat, r->cj.table_name, r->stream, &dropped, err))
+        return err->code;
+    if (dropped)
+        log_msg(LOG_INFO, "ingest",
+                "job %s: table '%s' now reads %s; its checkpoint of another topic or stream "
+                "was dropped",
+                r->job->id, r->cj.table_name, r->stream);
+    if (assign_source(r, err))
+        return err->code;
+    return r->blocked ? 0 : commit_assignment(r, err);
+}
+
+/*
+ * At the end of a runner: rows still in memory (given up at the shutdown bound, or never
+ * sealed) are said in the log and counted for ingest_runtime_stop(). They are not lost:
+ * no commit advanced the checkpoint past them, so the job reads them again on restart.
+ */
+static void note_unpersisted(struct runner *r)
+{
+    uint64_t rows, bytes;
+    storage_table_realtime_usage(r->table->st, &rows, &bytes);
+    char why[512];
+    pthread_mutex_lock(&r->ps.mu);
+    rows += r->ps.abandoned_rows;
+    const char *e = r->ps.error;
+    if (strncmp(e, PERSIST_FAILED, strlen(PERSIST_FAILED)) == 0)
+        e += strlen(PERSIST_FAILED);
+    snprintf(why, sizeof why, "%s", *e ? e : "the final persist failed");
+    pthread_mutex_unlock(&r->ps.mu);
+    if (!rows)
+        return;
+    log_msg(LOG_ERROR, "ingest",
+            "job %s: %llu rows of table '%s' were not persisted when the job stopped (last "
+            "error: %s); the checkpoint was not advanced past them, so they are read again "
+            "from %s after a restart",
+            r->job->id, (unsigned long long)rows, r->table->name, why, r->stream);
+    struct ingest_runtime *rt = r->rt;
+    atomic_fetch_add(&rt->unpersisted_rows, rows);
+    char quoted[300];
+    snprintf(quoted, sizeof quoted, "'%s'", r->table->name);
+    pthread_mutex_lock(&rt->mu);
+    size_t len = strlen(rt->unpersisted_tables);
+    if (!strstr(rt->unpersisted_tables, quoted) &&
+        len + strlen(quoted) + 3 < sizeof rt->unpersisted_tables)
+        snprintf(rt->unpersisted_tables + len, sizeof rt->unpersisted_tables - len, "%s%s",
+                 len ? ", " : "", quoted);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void *ingest__stream_main(void *arg)
+{
+    struct rt_job *job = arg;
+    struct runner r = {.job = job, .rt = job->rt};
+    source_offsets_init(&r.appended);
+    source_offsets_init(&r.covered);
+    arena_init(&r.ptable_mem, 4096, 0);
+    snprintf(r.health, sizeof r.health, "ok");
+    r.last_commit_ms = util_now_ms();
+    struct lerr err;
+    lerr_init(&err);
+    if (ingest__persister_start(&r, &err) || runner_start(&r, &err)) {
+        ingest__fail(&r, "cannot start: %s", err.msg);
+        goto out;
+    }
+    if (fetcher_start(&r, r.blocked, &err)) {
+        ingest__fail(&r, "cannot start: %s", err.msg);
+        goto out;
+    }
+    ingest__set_status(&r, "running", "ok", "", util_now_ns(), 0);
+    pipeline_counters(job->pipe, &r.window_start);
+    r.window_start_ms = util_now_ms();
+    log_msg(LOG_INFO, "ingest", "job %s: running into table '%s' from %s", job->id,
+            r.cj.table_name, r.stream);
+    int64_t last_reset_check = 0;
+    while (!atomic_load(&job->stop)) {
+        lerr_init(&err);
+        int64_t now = util_now_ms();
+        if (now - last_reset_check >= RESET_CHECK_MS || r.blocked) {
+            last_reset_check = now;
+            if (check_reset(&r, &err) == false && err.code) {
+                ingest__fail(&r, "reset failed: %s", err.msg);
+                goto out;
+            }
+        }
+        if (r.blocked) {
+            ingest__set_health(&r, "error", r.blocked_msg);
+            wait_stop_ms(&r, RESET_CHECK_MS);
+            continue;
+        }
+        if (step(&r, &err)) {
+            ingest__fail(&r, "%s", err.msg);
+            goto out;
+        }
+        ingest__update_health(&r);
+        if (should_persist(&r)) {
+            lerr_init(&err);
+            if (ingest__persist(&r, true, &err))
+                ingest__set_health(&r, "warn", err.msg);
+        }
+        pthread_mutex_lock(&r.ps.mu);
+        bool conflict = r.ps.conflict;
+        pthread_mutex_unlock(&r.ps.mu);
+        if (conflict) {
+            /* A commit met a moved checkpoint: a reset; act on it now. */
+            lerr_init(&err);
+            last_reset_check = 0;
+            if (!check_reset(&r, &err) && err.code) {
+                ingest__fail(&r, "after a checkpoint change: %s", err.msg);
+                goto out;
+            }
+        }
+        if (strncmp(r.stream, "push:", 5) == 0)
+            push_trim(r.rt, r.cj.connection_name, r.stream);
+    }
+    /* Suspend, cancel or shutdown: what was appended becomes durable first (batches
+     * fetched but not appended are read again on resume). A persist that keeps failing (a
+     * full disk) is retried as long as it takes — a suspend waits for the disk — except at
+     * a server shutdown, whose bound makes the persister give up (struct persister). */
+    fetcher_stop(&r);
+    lerr_init(&err);
+    /* A blocked job read nothing: its checkpoint stays as it is. */
+    if (ingest__persist(&r, !r.blocked, &err))
+        log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id, err.msg);
+    else
+        ingest__persister_drain(&r, -1);
+    note_unpersisted(&r);
+out:
+    fetcher_stop(&r);
+    ingest__persister_stop(&r);
+    source_offsets_destroy(&r.appended);
+    source_offsets_destroy(&r.covered);
+    pthread_mutex_lock(&job->mu);
+    struct source *src = job->src;
+    struct pipeline *pipe = job->pipe;
+    job->src = NULL;
+    job->pipe = NULL;
+    pthread_mutex_unlock(&job->mu);
+    source_close(src);
+    storage_db_put(r.rt->db, r.table);
+    pipeline_free(pipe);
+    json_decref(r.spec);
+    catalog_job_destroy(&r.cj);
+    arena_destroy(&r.ptable_mem);
+    atomic_store(&job->done, true);
+    ingest_runtime_notify(job->rt);
+    return NULL;
+}

@@ -1,0 +1,204 @@
+/*
+ * supervisor.c — one thread that brings the runners in line with what the
+ * catalog asks for: every pass (each 250 ms, or at once when the API kicks
+ * it) it lists the active jobs, starts a runner for a job that should run,
+ * stops the runner of one that should not, and reaps finished runners,
+ * setting the job's final status (canceled, suspended) after its runner
+ * persisted. A batch job interrupted by a restart is marked failed.
+ *
+ * Entry points (ingest_int.h): ingest__supervisor_main, ingest__find_job,
+ * ingest__reap.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest_int.h"
+#include "source/pushreg.h"
+#include "storage/db.h"
+#include "util/time.h"
+
+/* ---- the supervisor ------------------------------------------------------------ */
+
+struct rt_job *ingest__find_job(struct ingest_runtime *rt, const char *id)
+{
+    for (struct rt_job *j = rt->jobs; j; j = j->next)
+        if (strcmp(j->id, id) == 0)
+            return j;
+    return NULL;
+}
+
+static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj,
+                         void *(*main_fn)(void *))
+{
+    struct rt_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->rt = rt;
+    snprintf(j->id, sizeof j->id, "%s", cj->id);
+    snprintf(j->table, sizeof j->table, "%s", cj->table_name);
+    snprintf(j->connection, sizeof j->connection, "%s", cj->connection_name);
+    atomic_init(&j->newest_produced_ms, -1);
+    pthread_mutex_init(&j->mu, NULL);
+    if (pthread_create(&j->th, NULL, main_fn, j) != 0) {
+        log_msg(LOG_ERROR, "ingest", "job %s: cannot start a thread", cj->id);
+        pthread_mutex_destroy(&j->mu);
+        free(j);
+        return;
+    }
+    pthread_setname_np(j->th, "job-run");
+    pthread_mutex_lock(&rt->mu);
+    j->next = rt->jobs;
+    rt->jobs = j;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Joins a finished runner and removes it; the job's final status follows its wish. */
+void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct catalog_job *cj)
+{
+    pthread_join(j->th, NULL);
+    pthread_mutex_lock(&rt->mu);
+    for (struct rt_job **pp = &rt->jobs; *pp; pp = &(*pp)->next) {
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    struct lerr err;
+    lerr_init(&err);
+    if (cj && !j->failed && !rt->stopping) {
+        if (strcmp(cj->desired, "canceled") == 0)
+            catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
+        else if (strcmp(cj->desired, "suspended") == 0)
+            catalog_job_set_status(rt->cat, cj->id, "suspended", "ok", "", 0, 0, &err);
+    }
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+/* Brings one job's runner and status in line with what the user asked for. */
+/* Batch jobs: pending → a runner; a run cut short by a restart → failed. */
+static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job *cj,
+                            struct rt_job *j)
+{
+    struct lerr err;
+    lerr_init(&err);
+    if (j) {
+        if (strcmp(cj->desired, "canceled") == 0)
+            atomic_store(&j->stop, true);
+        if (atomic_load(&j->done))
+            ingest__reap(rt, j, cj);
+        return;
+    }
+    if (strcmp(cj->desired, "canceled") == 0 && catalog_job_status_live(cj->status)) {
+        catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
+    } else if (strcmp(cj->status, "pending") == 0 && strcmp(cj->desired, "running") == 0 &&
+               !rt->stopping) {
+        start_runner(rt, cj, ingest__batch_main);
+    } else if (strcmp(cj->status, "running") == 0) {
+        catalog_job_set_status(rt->cat, cj->id, "failed", "error",
+                               "the server stopped while this batch job ran; rows it had "
+                               "persisted remain — run it again with ingestionMode replace",
+                               0, util_now_ns(), &err);
+    }
+}
+
+static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *cj)
+{
+    if (strcmp(cj->type, "streaming") != 0) {
+        pthread_mutex_lock(&rt->mu);
+        struct rt_job *bj = ingest__find_job(rt, cj->id);
+        pthread_mutex_unlock(&rt->mu);
+        supervise_batch(rt, cj, bj);
+        return;
+    }
+    pthread_mutex_lock(&rt->mu);
+    struct rt_job *j = ingest__find_job(rt, cj->id);
+    pthread_mutex_unlock(&rt->mu);
+    bool want = strcmp(cj->desired, "running") == 0 && strcmp(cj->status, "failed") != 0 &&
+                strcmp(cj->status, "canceled") != 0;
+    struct lerr err;
+    lerr_init(&err);
+    if (j) {
+        if (!want)
+            atomic_store(&j->stop, true);
+        if (atomic_load(&j->done))
+            ingest__reap(rt, j, cj);
+        return;
+    }
+    if (want && !rt->stopping) {
+        if (strcmp(cj->status, "suspended") == 0)
+            catalog_job_set_status(rt->cat, cj->id, "pending", "ok", "", 0, 0, &err);
+        start_runner(rt, cj, ingest__stream_main);
+    } else if (strcmp(cj->desired, "canceled") == 0 && strcmp(cj->status, "canceled") != 0) {
+        catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
+    } else if (strcmp(cj->desired, "suspended") == 0 &&
+               (strcmp(cj->status, "pending") == 0 || strcmp(cj->status, "running") == 0)) {
+        catalog_job_set_status(rt->cat, cj->id, "suspended", "ok", "", 0, 0, &err);
+    }
+}
+
+static void supervise(struct ingest_runtime *rt)
+{
+    struct catalog_job_list l;
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_job_list_active(rt->cat, &l, &err)) {
+        log_msg(LOG_WARN, "ingest", "supervisor: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++)
+        supervise_job(rt, &l.items[i]);
+    /* Runners whose job left the active set (suspended, canceled, deleted) stop too. */
+    pthread_mutex_lock(&rt->mu);
+    char ids[64][37];
+    size_t no = 0;
+    for (struct rt_job *j = rt->jobs; j && no < LS_ARRAY_LEN(ids); j = j->next) {
+        bool known = false;
+        for (size_t i = 0; i < l.n && !known; i++)
+            known = strcmp(l.items[i].id, j->id) == 0;
+        if (!known)
+            snprintf(ids[no++], sizeof ids[0], "%s", j->id);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    catalog_job_list_free(&l);
+    for (size_t i = 0; i < no; i++) {
+        struct catalog_job cj = {0};
+        lerr_init(&err);
+        if (catalog_job_get(rt->cat, ids[i], &cj, &err) == 0) {
+            supervise_job(rt, &cj);
+            catalog_job_destroy(&cj);
+            continue;
+        }
+        pthread_mutex_lock(&rt->mu);
+        struct rt_job *j = ingest__find_job(rt, ids[i]);
+        pthread_mutex_unlock(&rt->mu);
+        if (j) {
+            atomic_store(&j->stop, true);
+            if (atomic_load(&j->done))
+                ingest__reap(rt, j, NULL);
+        }
+    }
+}
+
+void *ingest__supervisor_main(void *arg)
+{
+    struct ingest_runtime *rt = arg;
+    int period = rt->opts.supervisor_period_ms ? rt->opts.supervisor_period_ms : 250;
+    while (!rt->stopping) {
+        supervise(rt);
+        ingest__wait_kick(rt, period);
+        /* A burst of API calls kicks many times: one pass per 20 ms serves them all. */
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}

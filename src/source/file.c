@@ -1,0 +1,343 @@
+/*
+ * file.c — a batch job's text as a source (source_open_files in source.h):
+ * uploaded files (zlib reads plain and gzip alike) or inline data, cut into
+ * chunks of whole rows. CSV-family texts are cut at row ends outside quotes,
+ * and every chunk after a file's first starts with the file's prefix rows
+ * (skipped rows, header) again, so header handling stays per file.
+ */
+#include "source/source_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define CHUNK (4u << 20)
+
+struct file_source {
+    struct source base;
+    char dir[1024];
+    char **files;               /* owned copies; NULL: inline */
+    size_t nfiles;
+    const char *inline_p;       /* borrowed */
+    size_t inline_len, inline_off;
+    bool csv;
+    uint32_t prefix_rows;
+    size_t cur;                 /* the file (partition) being read */
+    bool opened;                /* cur is open (gz, or inline) */
+    gzFile gz;
+    char *buf;                  /* unread bytes of the current file */
+    size_t len, cap;
+    bool eof;
+    char *prefix;               /* the current file's first prefix_rows rows */
+    size_t prefix_len;
+    bool first;                 /* no chunk of the current file given yet */
+    struct buf text;            /* the chunk handed out */
+    struct source_record rec;
+    pthread_mutex_t mu;         /* guards chunks (read by source_partitions) */
+    int64_t *chunks;            /* chunks given per file */
+};
+
+/* End of the last complete row in p[0..n) (just past its '\n'), or 0. */
+static size_t last_row_end(const char *p, size_t n, bool csv)
+{
+    if (!csv) {
+        for (size_t i = n; i > 0; i--)
+            if (p[i - 1] == '\n')
+                return i;
+        return 0;
+    }
+    bool quoted = false;
+    size_t end = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            quoted = !quoted;
+        else if (p[i] == '\n' && !quoted)
+            end = i + 1;
+    }
+    return end;
+}
+
+/* Length of the first `rows` rows of p (quote-aware), or 0 if fewer. */
+static size_t first_rows(const char *p, size_t n, uint32_t rows)
+{
+    bool quoted = false;
+    for (size_t i = 0; i < n && rows; i++) {
+        if (p[i] == '"')
+            quoted = !quoted;
+        else if (p[i] == '\n' && !quoted && --rows == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+static const char *name_of(const struct file_source *fs, size_t i)
+{
+    return fs->files ? fs->files[i] : "inline";
+}
+
+/* "file 'x'" or "inline data", for messages. */
+static void what(const struct file_source *fs, char *out, size_t cap)
+{
+    if (fs->files)
+        snprintf(out, cap, "file '%s'", fs->files[fs->cur]);
+    else
+        snprintf(out, cap, "inline data");
+}
+
+static int open_current(struct file_source *fs, struct lerr *err)
+{
+    fs->len = 0;
+    fs->eof = false;
+    fs->first = true;
+    free(fs->prefix);
+    fs->prefix = NULL;
+    fs->prefix_len = 0;
+    fs->opened = true;
+    if (!fs->files)
+        return 0;
+    const char *name = fs->files[fs->cur];
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", fs->dir, name);
+    fs->gz = gzopen(path, "rb");
+    if (!fs->gz)
+        return lerr_set(err, LERR_NOT_FOUND,
+                        "uploaded file '%s' cannot be read (%s); upload it again (POST /v1/files)",
+                        name, strerror(errno));
+    gzbuffer(fs->gz, 1u << 20);
+    return 0;
+}
+
+static void close_current(struct file_source *fs)
+{
+    if (fs->gz)
+        gzclose(fs->gz);
+    fs->gz = NULL;
+    fs->opened = false;
+}
+
+static int fill(struct file_source *fs, struct lerr *err)
+{
+    char w[300];
+    if (fs->cap - fs->len < CHUNK) {
+        size_t cap = fs->len + CHUNK + 1;
+        char *nb = realloc(fs->buf, cap);
+        if (!nb) {
+            what(fs, w, sizeof w);
+            return lerr_set(err, LERR_NOMEM, "%s: out of memory reading a batch file", w);
+        }
+        fs->buf = nb;
+        fs->cap = cap;
+    }
+    if (fs->gz) {
+        int n = gzread(fs->gz, fs->buf + fs->len, CHUNK);
+        if (n < 0) {
+            int zerr;
+            what(fs, w, sizeof w);
+            return lerr_set(err, LERR_IO, "%s: cannot read the file: %s", w,
+                            gzerror(fs->gz, &zerr));
+        }
+        fs->len += (size_t)n;
+        fs->eof = n == 0;
+    } else {
+        size_t n = fs->inline_len - fs->inline_off;
+        n = n > CHUNK ? CHUNK : n;
+        memcpy(fs->buf + fs->len, fs->inline_p + fs->inline_off, n);
+        fs->inline_off += n;
+        fs->len += n;
+        fs->eof = n == 0;
+    }
+    return 0;
+}
+
+/* The current file's next chunk (prefix + whole rows) into fs->text: 1, 0 at its end, or -1. */
+static int next_chunk(struct file_source *fs, struct lerr *err)
+{
+    for (;;) {
+        size_t end = last_row_end(fs->buf, fs->len, fs->csv);
+        if (fs->eof && fs->len)
+            end = fs->len;   /* the last row may lack its newline */
+        if (end && (end >= CHUNK / 2 || fs->eof)) {
+            buf_reset(&fs->text);
+            if (fs->first && fs->prefix_rows) {
+                fs->prefix_len = first_rows(fs->buf, end, fs->prefix_rows);
+                fs->prefix = malloc(fs->prefix_len + 1);
+                if (fs->prefix)
+                    memcpy(fs->prefix, fs->buf, fs->prefix_len);
+                else
+                    fs->prefix_len = 0;
+            } else if (fs->prefix_len) {
+                buf_append(&fs->text, fs->prefix, fs->prefix_len);
+            }
+            fs->first = false;
+            buf_append(&fs->text, fs->buf, end);
+            memmove(fs->buf, fs->buf + end, fs->len - end);
+            fs->len -= end;
+            if (fs->text.failed) {
+                char w[300];
+                what(fs, w, sizeof w);
+                lerr_set(err, LERR_NOMEM, "%s: out of memory reading a batch file", w);
+                return -1;
+            }
+            return 1;
+        }
+        if (fs->eof)
+            return 0;
+        if (fill(fs, err))
+            return -1;
+    }
+}
+
+static int files_assign(struct source *s, const struct source_offsets *start,
+                        int64_t default_start, struct lerr *err)
+{
+    (void)s, (void)start, (void)default_start, (void)err;
+    return 0;   /* a batch reads everything, from the start */
+}
+
+static int files_poll(struct source *s, size_t max_records, int timeout_ms,
+                      struct source_batch *out, struct lerr *err)
+{
+    (void)max_records, (void)timeout_ms;
+    struct file_source *fs = (struct file_source *)s;
+    memset(out, 0, sizeof *out);
+    size_t n = fs->files ? fs->nfiles : 1;
+    while (fs->cur < n) {
+        if (!fs->opened && open_current(fs, err))
+            return err->code;
+        int got = next_chunk(fs, err);
+        if (got < 0)
+            return err->code;
+        if (got) {
+            pthread_mutex_lock(&fs->mu);
+            int64_t off = fs->chunks[fs->cur]++;
+            pthread_mutex_unlock(&fs->mu);
+            fs->rec = (struct source_record){
+                .topic = name_of(fs, fs->cur),
+                .partition = (int32_t)fs->cur,
+                .offset = off,
+                .timestamp_ms = -1,
+                .value = fs->text.data ? fs->text.data : "",
+                .value_len = fs->text.len,
+            };
+            out->records = &fs->rec;
+            out->n = 1;
+            out->bytes = fs->text.len;
+            return 0;
+        }
+        close_current(fs);
+        fs->cur++;
+    }
+    out->end = true;
+    return 0;
+}
+
+static void files_release(struct source *s) { (void)s; }
+
+static int files_position(struct source *s, struct source_offsets *out, struct lerr *err)
+{
+    struct file_source *fs = (struct file_source *)s;
+    source_offsets_clear(out);
+    size_t n = fs->files ? fs->nfiles : 1;
+    int rc = 0;
+    pthread_mutex_lock(&fs->mu);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = source_offsets_set(out, name_of(fs, i), (int32_t)i, fs->chunks[i], err);
+    pthread_mutex_unlock(&fs->mu);
+    return rc;
+}
+
+static int files_partitions(struct source *s, struct source_partition **out, size_t *nout,
+                            struct lerr *err)
+{
+    struct file_source *fs = (struct file_source *)s;
+    size_t n = fs->files ? fs->nfiles : 1;
+    struct source_partition *p = calloc(n + 1, sizeof *p);
+    if (!p)
+        return lerr_set(err, LERR_NOMEM, "source: out of memory");
+    pthread_mutex_lock(&fs->mu);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p[i].topic, sizeof p[i].topic, "%s", name_of(fs, i));
+        p[i].partition = (int32_t)i;
+        p[i].next_offset = fs->chunks[i];
+        p[i].end_offset = -1;
+        p[i].lag = -1;
+    }
+    pthread_mutex_unlock(&fs->mu);
+    *out = p;
+    *nout = n;
+    return 0;
+}
+
+static int files_health(struct source *s, char *msg, size_t cap)
+{
+    (void)s;
+    if (cap)
+        msg[0] = '\0';
+    return SOURCE_HEALTH_OK;
+}
+
+static bool files_ready(struct source *s)
+{
+    (void)s;
+    return true;
+}
+
+static void files_close(struct source *s)
+{
+    struct file_source *fs = (struct file_source *)s;
+    close_current(fs);
+    for (size_t i = 0; fs->files && i < fs->nfiles; i++)
+        free(fs->files[i]);
+    free(fs->files);
+    free(fs->buf);
+    free(fs->prefix);
+    free(fs->chunks);
+    buf_free(&fs->text);
+    pthread_mutex_destroy(&fs->mu);
+    free(fs);
+}
+
+static const struct source_ops files_ops = {
+    .assign = files_assign,
+    .poll = files_poll,
+    .release = files_release,
+    .position = files_position,
+    .partitions = files_partitions,
+    .health = files_health,
+    .ready = files_ready,
+    .close = files_close,
+};
+
+struct source *source_open_files(const struct source_files_config *cfg, struct lerr *err)
+{
+    struct file_source *fs = calloc(1, sizeof *fs);
+    if (!fs) {
+        lerr_set(err, LERR_NOMEM, "source: out of memory");
+        return NULL;
+    }
+    fs->base.ops = &files_ops;
+    pthread_mutex_init(&fs->mu, NULL);
+    buf_init(&fs->text, 0);
+    snprintf(fs->dir, sizeof fs->dir, "%s", cfg->dir ? cfg->dir : "");
+    fs->csv = cfg->csv;
+    fs->prefix_rows = cfg->prefix_rows;
+    fs->inline_p = cfg->inline_data ? cfg->inline_data : "";
+    fs->inline_len = cfg->inline_data ? cfg->inline_len : 0;
+    size_t n = cfg->files ? cfg->nfiles : 1;
+    bool ok = (fs->chunks = calloc(n + 1, sizeof *fs->chunks)) != NULL;
+    if (ok && cfg->files) {
+        ok = (fs->files = calloc(n + 1, sizeof *fs->files)) != NULL;
+        fs->nfiles = n;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (fs->files[i] = strdup(cfg->files[i] ? cfg->files[i] : "")) != NULL;
+    }
+    if (!ok) {
+        files_close(&fs->base);
+        lerr_set(err, LERR_NOMEM, "source: out of memory");
+        return NULL;
+    }
+    return &fs->base;
+}
