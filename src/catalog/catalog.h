@@ -1,17 +1,22 @@
 /*
  * catalog.h — the metadata store: the project, API keys, tables,
- * connections, jobs and stream checkpoints. SQLite by default (catalog.c);
- * the interface is plain C structs and JSON text so that a PostgreSQL
- * implementation can sit behind it later (DESIGN §8). It knows nothing of
- * HTTP and does not parse the JSON documents it stores.
+ * connections, jobs, stream checkpoints, segments and uploaded files. The
+ * functions here keep the rules (catalog.c) over an implementation's
+ * operations table (catalog_int.h): SQLite today (catalog_sqlite.c), a
+ * PostgreSQL one later (DESIGN §8). Callers never know which: plain C
+ * structs and JSON text in and out. It knows nothing of HTTP and does not
+ * parse the JSON documents it stores.
  *
  * Resources are stored as JSON documents (the normalised spec the API
  * validated) beside the few columns the catalog itself must query: names,
  * the job's table and connection, statuses and timestamps.
  *
  * Thread-safety: a struct catalog may be shared by threads; calls are
- * serialised inside. Other processes (e.g. `lodestar apikey create`) may use
- * the same file at the same time (WAL, busy timeout).
+ * serialised inside. Other handles and other processes (e.g. `lodestar
+ * apikey create`, later other servers) may write the same catalog at the
+ * same time: nothing is cached across calls, each rule that reads before it
+ * writes runs in one transaction, and a commit advances its checkpoint only
+ * by compare-and-swap (tests/unit/test_catalog_concurrent.c).
  *
  * Errors: every function returns 0 or an LERR_* code also set in err:
  * LERR_NOT_FOUND, LERR_CONFLICT (with a message naming the clash), LERR_IO
@@ -28,7 +33,7 @@
 
 struct catalog;
 
-/* Opens (creating if needed) and migrates the database at path. */
+/* Opens (creating if needed) and migrates the catalog at path (SQLite). */
 int catalog_open(const char *path, struct catalog **out, struct lerr *err);
 void catalog_close(struct catalog *c);
 /* The schema version after migrations (the number of migrations applied). */

@@ -1,5 +1,6 @@
 /*
- * segread.c — segment files for reading: mmap, the cheap checks at open
+ * segread.c — segment files for reading: mapped through the segment store
+ * (segstore.h), the cheap checks at open
  * (header, trailer, footer checksum and every field of the footer, plus the
  * string dictionaries, which the read API uses without an error path), the
  * per-part checks on first use (checksum and structure), and decoding of
@@ -18,12 +19,7 @@
  * published with compare-and-swap, and a part checked twice at once is only
  * wasted work.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "storage/storage_int.h"
 
@@ -318,41 +314,22 @@ int st_seg_open_mem(const void *p, size_t n, const char *name, struct st_seg **o
     return 0;
 }
 
-int st_seg_open(const char *path, const char *name, struct st_seg **out, struct lerr *err)
+int st_seg_open(struct segstore *store, const char *name, struct st_seg **out, struct lerr *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lerr_set(err, errno == ENOENT ? LERR_NOT_FOUND : LERR_IO,
-                        "segment %s: cannot open %s: %s", name, path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return lerr_set(err, LERR_IO, "segment %s: stat: %s", name, strerror(e));
-    }
+    struct segstore_map m;
+    if (segstore_open(store, name, &m, err))
+        return err->code;
     struct st_seg *s = seg_alloc(name);
     if (!s) {
-        close(fd);
+        segstore_close(store, &m);
         return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", name);
     }
-    s->path = strdup(path);
-    s->size = (size_t)st.st_size;
-    if (s->size >= ST_HEADER_SIZE + ST_TRAILER_SIZE) {
-        void *m = mmap(NULL, s->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            st_seg_unref(s);
-            return lerr_set(err, LERR_IO, "segment %s: mmap: %s", name, strerror(e));
-        }
-        s->map = m;
-        s->mapped = true;
-    }
-    close(fd);
-    if (!s->path || parse(s, err)) {
-        if (!s->path)
-            lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", name);
+    s->store = segstore_ref(store);
+    s->smap = m;
+    s->map = m.p;
+    s->size = m.n;
+    if (parse(s, err)) {
         int code = err->code ? err->code : LERR_CORRUPT;
         st_seg_unref(s);
         return code;
@@ -386,11 +363,12 @@ void st_seg_unref(struct st_seg *s)
     free(s->cols);
     st_bitmap_free(s->empty);
     st_bitmap_free(s->all);
-    if (s->mapped)
-        munmap((void *)s->map, s->size);
-    if (s->path && atomic_load(&s->obsolete))
-        unlink(s->path);
-    free(s->path);
+    if (s->store) {
+        segstore_close(s->store, &s->smap);
+        if (atomic_load(&s->obsolete))
+            segstore_remove(s->store, s->name, &(struct lerr){0});
+        segstore_unref(s->store);
+    }
     free(s->name);
     free(s);
 }
@@ -1220,9 +1198,19 @@ static int verify_seg(struct st_seg *s, uint64_t *rows, struct lerr *err)
 
 int storage_segment_verify(const char *path, uint64_t *rows, struct lerr *err)
 {
-    struct st_seg *s;
+    /* a local store over the file's directory ("" = the current one) */
     const char *slash = strrchr(path, '/');
-    int rc = st_seg_open(path, slash ? slash + 1 : path, &s, err);
+    char *dir = strndup(path, slash ? (size_t)(slash - path) + (slash == path) : 0);
+    struct segstore *store = NULL;
+    if (!dir)
+        return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", path);
+    int rc = segstore_local_new(dir, &store, err);
+    free(dir);
+    if (rc)
+        return rc;
+    struct st_seg *s;
+    rc = st_seg_open(store, slash ? slash + 1 : path, &s, err);
+    segstore_unref(store);
     return rc ? rc : verify_seg(s, rows, err);
 }
 

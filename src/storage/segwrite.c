@@ -7,10 +7,11 @@
  * blocks with a null bitmap, JSON and measure states in compressed blocks of
  * variable-length values. Each part carries a CRC32C.
  *
- * Entry points: st_seg_write(), st_seg_name(), st_fsync_dir().
+ * Entry points: st_seg_write(), st_seg_name().
  *
- * Crash safety: the file is written under a temporary name, fsynced,
- * renamed, and the directory fsynced, so a segment name either does not
+ * Crash safety: the file is written into a temporary file of the segment
+ * store (segstore.h) and published by segstore_put — locally: fsynced,
+ * renamed, and the directory fsynced — so a segment name either does not
  * exist or names a complete file. The catalog commit happens after this;
  * a crash in between leaves a file the catalog does not know, which the
  * next open removes.
@@ -25,7 +26,6 @@
  * test_storage_diskfull.c fails every step in turn).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -46,19 +46,8 @@ struct out {
     bool failed;
 };
 
-/*
- * The error of a failed system call on a segment file: what failed, the
- * file, the errno's text, and what to do about it. A full disk (or quota)
- * names the directory whose filesystem needs space.
- */
-static int io_error(struct lerr *err, const char *what, const char *path, const char *dir, int e)
-{
-    if (e == ENOSPC || e == EDQUOT)
-        return lerr_set(err, LERR_IO, "storage: %s %s: %s (free space on the disk that holds %s)",
-                        what, path, strerror(e), dir);
-    return lerr_set(err, LERR_IO, "storage: %s %s: %s (check the disk that holds %s)", what, path,
-                    strerror(e), dir);
-}
+/* The error of a failed system call on a segment file (segstore.h). */
+#define io_error segstore_io_error
 
 static int out_flush(struct out *o)
 {
@@ -783,19 +772,6 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
 
 /* ---- the whole file ------------------------------------------------------ */
 
-int st_fsync_dir(const char *dir, struct lerr *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return io_error(err, "fsync of directory", dir, dir, e);
-    }
-    close(fd);
-    return 0;
-}
-
 void st_seg_name(int64_t chunk_start, char out[96])
 {
     static atomic_uint_fast64_t seq;
@@ -933,14 +909,14 @@ static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
     return w->o->failed ? -1 : 0;
 }
 
-int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
+int st_seg_write(struct segstore *store, const char *name, const struct st_schema *sch,
                  const struct rt_buf *b, uint64_t n, bool try_zstd,
                  struct storage_segment_info *info, struct lerr *err)
 {
     if (n > UINT32_MAX)
         return lerr_set(err, LERR_INVALID, "storage: a segment holds at most %u rows", UINT32_MAX);
     size_t nc = sch->ncols;
-    char *path = NULL, *tmp = NULL;
+    struct segstore_temp tmp = {.fd = -1};
     int64_t *t = malloc((n ? n : 1) * sizeof *t);
     uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
     struct st_scol *cols = calloc(nc, sizeof *cols);
@@ -952,16 +928,12 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
     struct out o = {.fd = -1, .err = err};
     buf_init(&o.b, 0);
     int rc = -1;
-    if (asprintf(&path, "%s/%s", dir, name) < 0)
-        path = NULL;
-    if (asprintf(&tmp, "%s/%s%s", dir, ST_TMP_PREFIX, name) < 0)
-        tmp = NULL;
-    if (!t || !perm || !cols || !dicts || !ids || !keys || !owned || !path || !tmp) {
+    if (!t || !perm || !cols || !dicts || !ids || !keys || !owned) {
         lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
         goto out;
     }
-    o.path = tmp;
-    o.dir = dir;
+    o.path = name;
+    o.dir = store->where;
     for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
         uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
         rt_read_time(b, r0, m, t + r0);
@@ -1044,43 +1016,26 @@ int st_seg_write(const char *dir, const char *name, const struct st_schema *sch,
         qsort_r(perm, n, sizeof *perm, row_cmp, &sctx);
     }
 
-    o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (o.fd < 0) {
-        io_error(err, "cannot create segment file", tmp, dir, errno);
+    /* the file I/O: a temporary file from the store, made durable by segstore_put */
+    if (segstore_temp_create(store, name, &tmp, err))
         goto out;
-    }
+    o.fd = tmp.fd;
+    o.path = tmp.path;
+    o.dir = tmp.where;
     info->name = name;
     if (write_body(&w, cols, t, info) != 0 || out_flush(&o) != 0)
         goto out;
-    if (fsync(o.fd) != 0) {
-        io_error(err, "fsync of segment file", tmp, dir, errno);
-        goto out;
-    }
     info->bytes = o.pos;
-    int fd = o.fd;
     o.fd = -1;
-    if (close(fd) != 0) {   /* network filesystems report late write errors here */
-        io_error(err, "closing segment file", tmp, dir, errno);
+    if (segstore_put(store, &tmp, err) != 0)   /* ends tmp either way */
         goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        io_error(err, "renaming segment file", tmp, dir, errno);
-        goto out;
-    }
-    if (st_fsync_dir(dir, err) != 0) {
-        /* the name may or may not be durable: take it back, the caller retries */
-        unlink(path);
-        goto out;
-    }
     rc = 0;
     goto out;
 nomem:
     lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
 out:
-    if (o.fd >= 0)
-        close(o.fd);
-    if (rc != 0 && tmp)
-        unlink(tmp);
+    if (tmp.path)   /* created, never put */
+        segstore_temp_abort(store, &tmp);
     buf_free(&o.b);
     for (size_t c = 0; c < nc; c++) {
         if (dicts)
@@ -1097,7 +1052,5 @@ out:
     free(cols);
     free(perm);
     free(t);
-    free(path);
-    free(tmp);
     return rc;
 }

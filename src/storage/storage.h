@@ -136,8 +136,13 @@ typedef int (*storage_commit_fn)(void *ctx, const struct storage_segment_info *a
                                  size_t nadded, const struct storage_segment_info *removed,
                                  size_t nremoved, struct lerr *err);
 
+struct segstore;   /* storage/segstore.h */
+
 struct storage_open_opts {
     struct storage_limits limits;
+    /* Where the segment files live (a reference is taken); NULL: a local
+     * store over `dir` (segstore_local_new), as before. */
+    struct segstore *store;
     /* Segment file names the catalog knows for this table. Others in the
      * directory are removed (one log line each). */
     const char *const *known;

@@ -7,8 +7,10 @@
  *   gran.c      granularities (time chunks, timeResolution)
  *   schema.c    the immutable, refcounted schema versions
  *   rt.c        realtime buffers: append with rollup, reads
+ *   segstore.c  where segment files live (segstore.h): put, open, remove,
+ *               list; the local directory store
  *   segwrite.c  a realtime buffer → an immutable segment file
- *   segread.c   segment files: mmap, validation, lazy part checks, decoding
+ *   segread.c   segment files: mapping, validation, lazy part checks, decoding
  *   table.c     tables: deriving and publishing versions, persist,
  *               compaction, start-up, status (calls down to scan.c)
  *   scan.c      version references, snapshots, views and scans over
@@ -50,6 +52,7 @@
 
 #include <roaring/roaring.h>
 
+#include "storage/segstore.h"
 #include "storage/storage.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -66,7 +69,7 @@ _Static_assert((1u << ST_BLOCK_SHIFT) == STORAGE_BLOCK_ROWS, "block shift");
 #define ST_MAGIC "LODESEG"     /* + NUL: 8 bytes */
 #define ST_TRAILER_MAGIC "LSEGEND" /* + NUL */
 #define ST_FILE_SUFFIX ".lseg"
-#define ST_TMP_PREFIX ".tmp-"
+#define ST_TMP_PREFIX SEGSTORE_TMP_PREFIX
 
 /* Sanity caps for lengths read from disk. */
 #define ST_MAX_BLOCK_BYTES (1u << 30)
@@ -338,17 +341,17 @@ struct st_scol {
 
 struct st_seg {
     atomic_int refs;
-    char *path;                  /* NULL for in-memory segments */
+    struct segstore *store;      /* holds the file; NULL for in-memory segments */
+    struct segstore_map smap;    /* the store's mapping (store != NULL) */
     char *name;
     const uint8_t *map;
     size_t size;
-    bool mapped;
     uint64_t nrows;
     int64_t min_time, max_time, chunk_start, chunk_end;
     uint8_t table_type, partitioning, time_resolution, flags;
     size_t ncols;                /* column 0 is __time */
     struct st_scol *cols;
-    atomic_bool obsolete;        /* delete the file at the last unref */
+    atomic_bool obsolete;        /* remove it from the store at the last unref */
     atomic_bool corrupt;         /* a part failed its check at read time */
     atomic_bool claimed;         /* the first failure writes corrupt_msg */
     char corrupt_msg[512];       /* valid once `corrupt` reads true (acquire) */
@@ -356,7 +359,8 @@ struct st_seg {
     roaring_bitmap_t *all;       /* every row: NULLs of a column the segment lacks */
 };
 
-int st_seg_open(const char *path, const char *name, struct st_seg **out, struct lerr *err);
+/* Opens segment `name` of a store (the segment holds a reference to it). */
+int st_seg_open(struct segstore *store, const char *name, struct st_seg **out, struct lerr *err);
 /* Reads in place from p (which must outlive the segment). */
 int st_seg_open_mem(const void *p, size_t n, const char *name, struct st_seg **out,
                     struct lerr *err);
@@ -444,17 +448,15 @@ void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struc
 /* ---- segwrite.c --------------------------------------------------------- */
 
 /*
- * Writes rows [0, nrows) of buffer b as segment file `dir/name` (temp file,
- * fsync, rename, fsync dir) and fills info (info->name points to `name`).
- * `sc` is the schema to record (>= the buffer's columns). On error no file is
- * left behind.
+ * Writes rows [0, nrows) of buffer b as segment `name` of the store (a
+ * temporary file, then segstore_put) and fills info (info->name points to
+ * `name`). `sc` is the schema to record (>= the buffer's columns). On error
+ * nothing is left behind.
  */
-int st_seg_write(const char *dir, const char *name, const struct st_schema *sc,
+int st_seg_write(struct segstore *store, const char *name, const struct st_schema *sc,
                  const struct rt_buf *b, uint64_t nrows, bool try_zstd,
                  struct storage_segment_info *info, struct lerr *err);
 /* A fresh segment file name for a chunk (into out[96]). */
 void st_seg_name(int64_t chunk_start, char out[96]);
-/* fsync a directory. */
-int st_fsync_dir(const char *dir, struct lerr *err);
 
 #endif

@@ -19,12 +19,12 @@
  *   compact_lock  one compaction at a time (taken before commit_lock)
  * The writer's own state (active buffers, scratch arena) belongs to the
  * writer thread and needs no lock.
+ *
+ * Segment files are reached only through the table's segment store
+ * (segstore.h; storage_open_opts.store, or a local one over `dir`): written
+ * by segwrite.c, opened by segread.c, listed, swept and removed here.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "storage/storage_int.h"
 
@@ -46,6 +46,7 @@ struct corrupt_ent {
 
 struct storage_table {
     char *dir, *name;
+    struct segstore *store;   /* the segment files (segstore.h) */
     struct storage_limits lim;
     pthread_mutex_t vlock;
     struct st_version *cur;
@@ -290,75 +291,85 @@ static int adopt_columns(struct storage_table *t, const struct st_seg *s, struct
     return 0;
 }
 
+/* segstore_list callback: collects the names present. */
+struct name_list {
+    char **v;
+    size_t n, cap;
+};
+
+static int collect_name(void *ctx, const char *name)
+{
+    struct name_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **p = realloc(l->v, cap * sizeof *p);
+        if (!p)
+            return LERR_NOMEM;
+        l->v = p;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(name)))
+        return LERR_NOMEM;
+    l->n++;
+    return 0;
+}
+
 static int load_segments(struct storage_table *t, const struct storage_open_opts *o,
                          struct lerr *err)
 {
     size_t nknown = o ? o->nknown : 0;
     bool *seen = calloc(nknown + 1, 1);
     struct st_seg **segs = calloc(nknown + 1, sizeof *segs);
+    struct name_list present = {0};
     size_t nsegs = 0;
     int rc = 0;
     if (!seen || !segs) {
         rc = nomem(err);
         goto out;
     }
-    DIR *d = opendir(t->dir);
-    if (!d) {
-        rc = lerr_set(err, LERR_IO, "storage: cannot read directory %s: %s", t->dir,
-                      strerror(errno));
+    /* temp files of an interrupted persist: not table data */
+    if (segstore_remove_temps(t->store, NULL, err) ||
+        segstore_list(t->store, collect_name, &present, err)) {
+        rc = err->code ? err->code : nomem(err);
         goto out;
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char *path;
-        if (asprintf(&path, "%s/%s", t->dir, de->d_name) < 0) {
-            rc = nomem(err);
-            break;
-        }
-        struct stat st;
-        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-            free(path);
-            continue;
-        }
+    for (size_t i = 0; i < present.n; i++) {
+        const char *name = present.v[i];
         size_t k = 0;
-        while (k < nknown && (!o->known[k] || strcmp(o->known[k], de->d_name) != 0))
+        while (k < nknown && (!o->known[k] || strcmp(o->known[k], name) != 0))
             k++;
         if (k == nknown || seen[k]) {
-            /* a temp file of an interrupted persist, or a segment whose
-             * commit never happened (or was dropped): not table data */
-            if (unlink(path) == 0)
-                log_msg(LOG_INFO, "storage", "table %s: removed %s: not a committed segment",
-                        t->name, path);
+            /* a segment whose commit never happened (or was dropped): not table data */
+            struct lerr e2;
+            lerr_init(&e2);
+            if (segstore_remove(t->store, name, &e2) == 0)
+                log_msg(LOG_INFO, "storage", "table %s: removed %s/%s: not a committed segment",
+                        t->name, t->dir, name);
             else
-                log_msg(LOG_WARN, "storage", "table %s: cannot remove stray file %s: %s",
-                        t->name, path, strerror(errno));
-            free(path);
+                log_msg(LOG_WARN, "storage", "table %s: cannot remove stray file %s/%s: %s",
+                        t->name, t->dir, name, e2.msg);
             continue;
         }
         seen[k] = true;
         struct lerr e2;
         lerr_init(&e2);
         struct st_seg *s;
-        int orc = st_seg_open(path, de->d_name, &s, &e2);
+        int orc = st_seg_open(t->store, name, &s, &e2);
         if (orc == 0 && o->verify_all && st_seg_verify_all(s, &e2) != 0) {
             st_seg_unref(s);
             orc = LERR_CORRUPT;
         }
-        free(path);
         if (orc == LERR_NOMEM) {
             rc = lerr_set(err, LERR_NOMEM, "%s", e2.msg);
             break;
         }
         if (orc) {
-            add_corrupt(t, de->d_name, e2.msg, o->known_chunks ? o->known_chunks[2 * k] : INT64_MIN,
+            add_corrupt(t, name, e2.msg, o->known_chunks ? o->known_chunks[2 * k] : INT64_MIN,
                         o->known_chunks ? o->known_chunks[2 * k + 1] : INT64_MAX);
             continue;
         }
         segs[nsegs++] = s;
     }
-    closedir(d);
     for (size_t k = 0; rc == 0 && k < nknown; k++) {
         if (seen[k])
             continue;
@@ -378,6 +389,9 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
 out:
     for (size_t i = 0; segs && i < nsegs; i++)
         st_seg_unref(segs[i]);
+    for (size_t i = 0; i < present.n; i++)
+        free(present.v[i]);
+    free(present.v);
     free(segs);
     free(seen);
     return rc;
@@ -421,6 +435,10 @@ int storage_table_open(const char *dir, const char *name, const struct storage_s
         rc = nomem(err);
     if (rc == 0)
         rc = util_mkdirs(dir, 0755, err);
+    if (rc == 0 && opts && opts->store)
+        t->store = segstore_ref(opts->store);
+    else if (rc == 0)
+        rc = segstore_local_new(dir, &t->store, err);
     if (rc == 0) {
         struct storage_open_opts none = {0};
         rc = load_segments(t, opts ? opts : &none, err);
@@ -450,6 +468,7 @@ void storage_table_free(struct storage_table *t)
     pthread_mutex_destroy(&t->corrupt_lock);
     pthread_mutex_destroy(&t->seal_lock);
     free(t->sealed);
+    segstore_unref(t->store);
     free(t->dir);
     free(t->name);
     free(t);
@@ -667,15 +686,11 @@ void storage_table_realtime_usage(const struct storage_table *t, uint64_t *rows,
 
 /* ---- persist ------------------------------------------------------------- */
 
-static void unlink_named(const char *dir, const struct storage_segment_info *infos, size_t n)
+static void remove_named(struct segstore *store, const struct storage_segment_info *infos,
+                         size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char *path;
-        if (asprintf(&path, "%s/%s", dir, infos[i].name) >= 0) {
-            unlink(path);
-            free(path);
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        segstore_remove(store, infos[i].name, &(struct lerr){0});
 }
 
 /* Opens freshly committed files; one that fails is reported, not fatal
@@ -686,19 +701,12 @@ static size_t open_committed(struct storage_table *t, const struct storage_segme
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        char *path;
         struct lerr e2;
         lerr_init(&e2);
-        if (asprintf(&path, "%s/%s", t->dir, infos[i].name) < 0) {
-            add_corrupt(t, infos[i].name, "out of memory opening a new segment",
-                        infos[i].chunk_start, infos[i].chunk_end);
-            continue;
-        }
-        if (st_seg_open(path, infos[i].name, &out[k], &e2) == 0)
+        if (st_seg_open(t->store, infos[i].name, &out[k], &e2) == 0)
             k++;
         else
             add_corrupt(t, infos[i].name, e2.msg, infos[i].chunk_start, infos[i].chunk_end);
-        free(path);
     }
     return k;
 }
@@ -801,7 +809,7 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
         int64_t cs, ce;
         rt_chunk(sealed->rts[i], &cs, &ce);
         st_seg_name(cs, names[nw]);
-        if (st_seg_write(t->dir, names[nw], sv->schema, sealed->rts[i], rows, false, &infos[nw],
+        if (st_seg_write(t->store, names[nw], sv->schema, sealed->rts[i], rows, false, &infos[nw],
                          err)) {
             rc = err->code;
             break;
@@ -812,9 +820,9 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
         rc = err->code ? err->code : lerr_set(err, LERR_INTERNAL,
                                               "storage: the catalog commit failed without a message");
     if (rc) {
-        unlink_named(t->dir, infos, nw);
+        remove_named(t->store, infos, nw);
         if (nw)
-            st_fsync_dir(t->dir, &(struct lerr){0});
+            segstore_sync(t->store, &(struct lerr){0});
         goto out;   /* the buffers stay sealed and visible: persist them again */
     }
     nseg = open_committed(t, infos, nw, segs);
@@ -1022,7 +1030,7 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
     if (rc)
         goto out;
     st_seg_name(pick[0]->seg->chunk_start, name);
-    if (st_seg_write(t->dir, name, sc, dst, rt_rows(dst), opts && opts->zstd, &info, err)) {
+    if (st_seg_write(t->store, name, sc, dst, rt_rows(dst), opts && opts->zstd, &info, err)) {
         rc = err->code;
         goto out;
     }
@@ -1058,7 +1066,7 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
     pthread_mutex_unlock(&t->commit_lock);
 out:
     if (written) {
-        unlink_named(t->dir, &info, 1);
+        remove_named(t->store, &info, 1);
     }
     st_seg_unref(nseg);
     rt_unref(dst);
@@ -1098,13 +1106,8 @@ int storage_table_drop_data(struct storage_table *t, struct lerr *err)
     /* files the catalog listed but that could not be read go too */
     pthread_mutex_lock(&t->corrupt_lock);
     for (size_t i = 0; i < t->ncorrupt; i++) {
-        if (!plain_name(t->corrupt[i].name))
-            continue;
-        char *path;
-        if (asprintf(&path, "%s/%s", t->dir, t->corrupt[i].name) >= 0) {
-            unlink(path);
-            free(path);
-        }
+        if (plain_name(t->corrupt[i].name))
+            segstore_remove(t->store, t->corrupt[i].name, &(struct lerr){0});
     }
     pthread_mutex_unlock(&t->corrupt_lock);
     clear_corrupt(t);

@@ -513,7 +513,10 @@ static void test_zero_rows(void)
     struct st_schema *sc = st_schema_new(&sch, &err);
     struct rt_buf *b = rt_new(sc, 0, 86400000, 10, &err);
     struct storage_segment_info info;
-    CHECK(st_seg_write(dir, "empty.lseg", sc, b, 0, false, &info, &err) == 0);
+    struct segstore *store = NULL;
+    CHECK(segstore_local_new(dir, &store, &err) == 0);
+    CHECK(st_seg_write(store, "empty.lseg", sc, b, 0, false, &info, &err) == 0);
+    segstore_unref(store);
     char p[1024];
     snprintf(p, sizeof p, "%s/empty.lseg", dir);
     uint64_t rows = 99;

@@ -1,0 +1,124 @@
+/*
+ * segstore.h — where a table's segment files live, behind a small
+ * operations table: put a finished segment durably, open one for reading
+ * (mapped bytes), remove one, list the names present. The local-directory
+ * store (segstore.c) is today's behaviour; an object store (S3) can sit
+ * behind the same table later (DESIGN.md's cluster plan), with the temp
+ * file on local disk and put() uploading it.
+ *
+ * Entry points: segstore_local_new(), segstore_ref/unref(),
+ * segstore_temp_create(), segstore_put(), segstore_temp_abort(),
+ * segstore_open(), segstore_close(), segstore_remove(), segstore_sync(),
+ * segstore_list(), segstore_remove_temps(), segstore_io_error().
+ *
+ * A segment is written into a local temporary file (segstore_temp_create:
+ * the writer gets a file descriptor) and then made visible under its name
+ * by segstore_put, which is all or nothing: after a failure the name does
+ * not exist and the temporary file is gone. Temporary files are never
+ * listed and never opened as segments.
+ *
+ * Other writers: a store keeps no list of names in memory; list and open
+ * ask the storage each time. segstore_remove_temps removes every temporary
+ * file, so it belongs at start-up, when no write of this table is under way.
+ *
+ * Thread-safety: every function may be called from any thread; a store is
+ * shared by reference (segment readers hold one).
+ * Errors: 0 or an LERR_* code also set in err: LERR_IO (naming the file,
+ * the system's reason and the disk to free or check), LERR_NOT_FOUND (open
+ * of a name that does not exist), LERR_NOMEM.
+ */
+#ifndef LODESTAR_SEGSTORE_H
+#define LODESTAR_SEGSTORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/util.h"
+
+/* The name prefix of temporary files; such names are never segments. */
+#define SEGSTORE_TMP_PREFIX ".tmp-"
+
+struct segstore;
+
+/* A segment being written: a local file the writer fills through fd. */
+struct segstore_temp {
+    int fd;
+    char *name;        /* the segment's name once put */
+    char *path;        /* the local temporary file (named in errors) */
+    const char *where; /* the local directory that holds it (the disk to free) */
+};
+
+/* A segment open for reading: its bytes (p NULL when n is 0). */
+struct segstore_map {
+    const void *p;
+    size_t n;
+};
+
+/* Called once per name by segstore_list; non-zero stops the listing and is returned. */
+typedef int (*segstore_name_fn)(void *ctx, const char *name);
+
+struct segstore_ops {
+    const char *kind;   /* "local" */
+    int (*temp_create)(struct segstore *s, const char *name, struct segstore_temp *t,
+                       struct lerr *err);
+    /* fsync, close, publish under t->name durably; on failure nothing is visible */
+    int (*put)(struct segstore *s, struct segstore_temp *t, struct lerr *err);
+    /* closes and removes the temporary file */
+    void (*temp_abort)(struct segstore *s, struct segstore_temp *t);
+    int (*open)(struct segstore *s, const char *name, struct segstore_map *out, struct lerr *err);
+    void (*close)(struct segstore *s, struct segstore_map *m);
+    int (*remove)(struct segstore *s, const char *name, struct lerr *err);
+    /* makes the removals so far durable */
+    int (*sync)(struct segstore *s, struct lerr *err);
+    int (*list)(struct segstore *s, segstore_name_fn fn, void *ctx, struct lerr *err);
+    /* removes temporary files left by interrupted writes; *n gets how many */
+    int (*remove_temps)(struct segstore *s, size_t *n, struct lerr *err);
+    void (*destroy)(struct segstore *s);
+};
+
+/* The common head of every store (an implementation's struct begins with it). */
+struct segstore {
+    const struct segstore_ops *ops;
+    _Atomic long refs;
+    char *where;   /* the directory (or bucket/prefix), named in messages */
+};
+
+/* A store over an existing local directory ("" = the current one). */
+int segstore_local_new(const char *dir, struct segstore **out, struct lerr *err);
+
+struct segstore *segstore_ref(struct segstore *s);
+void segstore_unref(struct segstore *s);
+
+/*
+ * Writing: temp_create, write to t->fd, then put (which always ends the
+ * temp: published, or removed on failure) or temp_abort. The temp's fields
+ * are owned by the store until put or abort.
+ */
+int segstore_temp_create(struct segstore *s, const char *name, struct segstore_temp *t,
+                         struct lerr *err);
+int segstore_put(struct segstore *s, struct segstore_temp *t, struct lerr *err);
+void segstore_temp_abort(struct segstore *s, struct segstore_temp *t);
+
+/* Reading: the segment's bytes until segstore_close. LERR_NOT_FOUND when absent. */
+int segstore_open(struct segstore *s, const char *name, struct segstore_map *out,
+                  struct lerr *err);
+void segstore_close(struct segstore *s, struct segstore_map *m);
+
+/* Removes a segment (LERR_NOT_FOUND when absent); segstore_sync makes removals durable. */
+int segstore_remove(struct segstore *s, const char *name, struct lerr *err);
+int segstore_sync(struct segstore *s, struct lerr *err);
+
+/* The names of the segments present (never temporary files), in no order. */
+int segstore_list(struct segstore *s, segstore_name_fn fn, void *ctx, struct lerr *err);
+int segstore_remove_temps(struct segstore *s, size_t *n, struct lerr *err);
+
+/*
+ * LERR_IO for a failed system call on a segment file: what failed, the
+ * file, the errno's text, and what to do (a full disk or quota names the
+ * directory whose filesystem needs space). For stores and the writer.
+ */
+int segstore_io_error(struct lerr *err, const char *what, const char *path, const char *dir,
+                      int e);
+
+#endif
