@@ -150,7 +150,7 @@ static bool key_matches(const struct map *m, const struct map_entry *e, const vo
         return b->n == n && memcmp(b->p, probe, n) == 0;
     }
     default:
-        return m->equal(probe, e->key, m->ctx);
+        return m->equal(probe, e, m->ctx);
     }
 }
 

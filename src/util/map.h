@@ -6,9 +6,10 @@
  *   MAP_BYTES   byte strings {p, n}; the map keeps its own copy of each key
  *               (in its arena), hashed with util_hash_bytes().
  *   MAP_CUSTOM  the caller's keys: the caller hashes (map_*_h functions take
- *               the hash) and supplies equal(probe, key, ctx); the stored key
- *               is a 64-bit word the caller chooses (an index into its own
- *               records, or a pointer), so the map never copies or frees it.
+ *               the hash) and supplies equal(probe, entry, ctx); the stored
+ *               key is what the caller puts in the entry's two words (an
+ *               index into its own records, a pointer, a small value packed
+ *               into key and val), so the map never copies or frees it.
  *
  * Every entry holds the full 64-bit hash, the key word and a 64-bit value
  * (a number, an index, or a pointer through uintptr_t).
@@ -63,8 +64,8 @@ struct map_entry {
     uint64_t val;
 };
 
-/* MAP_CUSTOM: whether the stored key word is the key `probe` points at. */
-typedef bool (*map_equal_fn)(const void *probe, uint64_t key, void *ctx);
+/* MAP_CUSTOM: whether entry e holds the key `probe` points at. */
+typedef bool (*map_equal_fn)(const void *probe, const struct map_entry *e, void *ctx);
 
 struct mem_budget;
 

@@ -218,10 +218,10 @@ struct recs {
     size_t n;
 };
 
-static bool rec_equal(const void *probe, uint64_t key, void *ctx)
+static bool rec_equal(const void *probe, const struct map_entry *e, void *ctx)
 {
     const struct recs *r = ctx;
-    return r->v[key] == *(const uint32_t *)probe;
+    return r->v[e->key] == *(const uint32_t *)probe;
 }
 
 /* Only 3 distinct hashes, all with the same low bits: one long run of
