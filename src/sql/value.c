@@ -9,6 +9,7 @@
  * sql_parse_number(), sql_rt_error(), sql_alloc().
  */
 #include "sql/sql_int.h"
+#include "util/num.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -90,26 +91,10 @@ size_t sql_fmt_double(double d, bool is_float, char *out)
     if (d == 0)
         return (size_t)sprintf(out, signbit(d) ? "-0.0" : "0.0");
     /* shortest digits that read back as the same value */
-    char tmp[40];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (is_float ? (float)strtod(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
-            break;
-    }
-    /* tmp = [-]D.DDDDe[+-]XX */
     char digits[24];
-    int nd = 0;
-    const char *q = tmp;
-    bool neg = false;
-    if (*q == '-') {
-        neg = true;
-        q++;
-    }
-    for (; *q && *q != 'e'; q++)
-        if (*q >= '0' && *q <= '9')
-            digits[nd++] = *q;
-    int exp10 = atoi(q + 1);
+    int exp10;
+    bool neg;
+    int nd = util_shortest_digits(d, is_float, digits, &exp10, &neg);
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
     char *o = out;
@@ -584,31 +569,21 @@ bool sql_value_equal(const struct sql_value *a, const struct sql_value *b)
     return sql_value_compare(a, b) == 0;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 uint64_t sql_value_hash(const struct sql_value *a)
 {
     if (a->is_null)
         return 0x9e3779b97f4a7c15ULL;
     switch (vclass(a->type)) {
     case 1:
-        return mix64((uint64_t)a->v.l);
+        return util_mix64((uint64_t)a->v.l);
     case 2: {
         double d = a->v.d;
         /* integral doubles hash like the equal long */
         if (d == d && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d)
-            return mix64((uint64_t)(int64_t)d);
+            return util_mix64((uint64_t)(int64_t)d);
         uint64_t u;
         memcpy(&u, &d, sizeof u);
-        return mix64(u ^ 0x5555);
+        return util_mix64(u ^ 0x5555);
     }
     case 3: {
         uint64_t h = 1469598103934665603ULL;
@@ -616,12 +591,12 @@ uint64_t sql_value_hash(const struct sql_value *a)
             h ^= (unsigned char)a->v.s.p[i];
             h *= 1099511628211ULL;
         }
-        return mix64(h);
+        return util_mix64(h);
     }
     case 4: {
         uint64_t h = 7;
         for (uint32_t i = 0; i < a->v.a.n; i++)
-            h = mix64(h * 31 + sql_value_hash(&a->v.a.items[i]));
+            h = util_mix64(h * 31 + sql_value_hash(&a->v.a.items[i]));
         return h;
     }
     default:
