@@ -8,6 +8,7 @@
  * in order, each in its own transaction, and is only ever appended to.
  */
 #include "catalog/catalog.h"
+#include "util/vec.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -223,8 +224,7 @@ static int collect_rows(struct catalog *c, sqlite3_stmt *st, size_t elem, row_fi
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            char *p = realloc(arr, cap * elem);
+            char *p = vec_grow(arr, &cap, count + 1, elem, 16);
             if (!p) {
                 rc = SQLITE_NOMEM;
                 break;
