@@ -1,4 +1,4 @@
-// SOURCES: src/storage/segread.c src/storage/codec.c src/sql/agg.c src/sql/bind.c src/sql/eval.c src/sql/func.c src/sql/func_json.c src/sql/func_str.c src/sql/func_time.c src/sql/lex.c src/sql/parse.c src/sql/select.c src/sql/value.c src/util/util.c src/util/crc32c.c src/util/time.c
+// SOURCES: src/storage/segread.c src/storage/codec.c src/sql/agg.c src/sql/bind.c src/sql/eval.c src/sql/func.c src/sql/func_json.c src/sql/func_str.c src/sql/func_time.c src/sql/lex.c src/sql/parse.c src/sql/select.c src/sql/value.c src/util/util.c src/util/map.c src/util/num.c src/util/vec.c src/util/crc32c.c src/util/time.c
 /*
  * fuzz_segment.c — libFuzzer target: arbitrary bytes opened and fully
  * verified as a segment file (header, trailer, footer, every part, every

@@ -1,4 +1,4 @@
-// SOURCES: src/sql/agg.c src/sql/bind.c src/sql/eval.c src/sql/func.c src/sql/func_json.c src/sql/func_str.c src/sql/func_time.c src/sql/lex.c src/sql/parse.c src/sql/select.c src/sql/value.c src/util/util.c src/util/time.c
+// SOURCES: src/sql/agg.c src/sql/bind.c src/sql/eval.c src/sql/func.c src/sql/func_json.c src/sql/func_str.c src/sql/func_time.c src/sql/lex.c src/sql/parse.c src/sql/select.c src/sql/value.c src/util/util.c src/util/map.c src/util/num.c src/util/vec.c src/util/time.c
 /*
  * fuzz_sql.c — libFuzzer target for the SQL front end: lexer, parser,
  * binder and evaluator. The first byte picks what the rest is: an
