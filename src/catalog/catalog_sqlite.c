@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "util/vec.h"
 
 struct catalog_store {
     sqlite3 *db;
@@ -296,8 +297,7 @@ static int collect_rows(struct catalog_store *c, sqlite3_stmt *st, size_t elem, 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            char *p = realloc(arr, cap * elem);
+            char *p = vec_grow(arr, &cap, count + 1, elem, 16);
             if (!p) {
                 rc = SQLITE_NOMEM;
                 break;

@@ -20,6 +20,7 @@
  * splitter reads into the parser (names in an arena reset per header).
  */
 #include "format/format_int.h"
+#include "util/vec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +200,7 @@ static uint32_t column_ref(const struct format_parser *p, const char *name, size
 {
     if (n == 0)
         return REF_NONE;
-    uint32_t ref = format__lookup(p, name, n, format__hash(name, n));
+    uint32_t ref = format__lookup(p, name, n);
     if (ref == REF_NONE && p->discovery)
         return REF_UNRESOLVED;
     return ref;
@@ -209,12 +210,11 @@ static bool add_column(struct format_parser *p, const char *name, size_t n)
 {
     struct format__csv *cs = &p->csv;
     if (cs->ncols == cs->cols_cap) {
-        uint32_t cap = cs->cols_cap ? cs->cols_cap * 2 : 32;
-        struct format__column *c = realloc(cs->cols, cap * sizeof *c);
+        struct format__column *c =
+            vec_grow(cs->cols, &cs->cols_cap, (size_t)cs->ncols + 1, sizeof *c, 32);
         if (!c)
             return false;
         cs->cols = c;
-        cs->cols_cap = cap;
     }
     struct format__column *col = &cs->cols[cs->ncols++];
     col->name = name;

@@ -2,9 +2,8 @@
  * discover.c — the parser's field table and schema discovery.
  *
  * The name table maps field names (declared, kafka metadata, discovered) and
- * dimensionExclusions to references; it is open addressing with linear
- * probing over a cheap 8-bytes-at-a-time hash, kept at most half full. The
- * nd-json path consults it only when its per-position prediction misses.
+ * dimensionExclusions to references; it is a util/map.h byte-string map.
+ * The nd-json path consults it only when its per-position prediction misses.
  *
  * Discovery follows Druid's type rules for undeclared fields: string →
  * STRING, integer → LONG, other numbers → DOUBLE, boolean → LONG (1/0),
@@ -19,92 +18,42 @@
  * nothing to store before that.
  *
  * Entry points: format_discovered_fields(), format_parser_generation(), and
- * module-internal format__hash(), format__lookup(), format__insert(),
+ * module-internal format__lookup(), format__insert(),
  * format__add_field(), format__discover(), format__observe_json(),
  * format__widen().
  */
 #include "format/format_int.h"
+#include "util/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- the name table ------------------------------------------------------ */
 
-uint32_t format__hash(const char *s, size_t n)
+uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-        h ^= h >> 29;
-    }
-    h *= 0x9E3779B97F4A7C15ull;
-    return (uint32_t)(h >> 32);
-}
-
-uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n, uint32_t hash)
-{
-    if (!p->tab)
-        return REF_NONE;
-    for (uint32_t i = hash & p->tab_mask;; i = (i + 1) & p->tab_mask) {
-        const struct format__name *e = &p->tab[i];
-        if (!e->name)
-            return REF_NONE;
-        if (e->hash == hash && e->len == n && memcmp(e->name, s, n) == 0)
-            return e->ref;
-    }
-}
-
-static void tab_put(struct format__name *tab, uint32_t mask, const struct format__name *e)
-{
-    uint32_t i = e->hash & mask;
-    while (tab[i].name)
-        i = (i + 1) & mask;
-    tab[i] = *e;
+    const struct map_entry *e = map_get_bytes(&p->names, s, n);
+    return e ? (uint32_t)e->val : REF_NONE;
 }
 
 bool format__insert(struct format_parser *p, const char *s, size_t n, uint32_t ref)
 {
-    if (!p->tab || (p->tab_used + 1) * 2 > p->tab_mask + 1) {
-        uint32_t size = p->tab ? (p->tab_mask + 1) * 2 : 64;
-        struct format__name *t = calloc(size, sizeof *t);
-        if (!t)
-            return false;
-        if (p->tab)
-            for (uint32_t i = 0; i <= p->tab_mask; i++)
-                if (p->tab[i].name)
-                    tab_put(t, size - 1, &p->tab[i]);
-        free(p->tab);
-        p->tab = t;
-        p->tab_mask = size - 1;
-    }
-    struct format__name e = {.name = s, .len = (uint32_t)n, .hash = format__hash(s, n), .ref = ref};
-    tab_put(p->tab, p->tab_mask, &e);
-    p->tab_used++;
-    return true;
+    if (map_get_bytes(&p->names, s, n))
+        return true;   /* the first reference of a name stays */
+    return map_put_bytes(&p->names, s, n, ref) == MAP_OK;
 }
 
 uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, uint8_t type,
                            uint8_t origin, struct lerr *err)
 {
     if (p->nfields == p->fields_cap) {
-        uint32_t cap = p->fields_cap ? p->fields_cap * 2 : 32;
-        struct format_field *f = realloc(p->fields, cap * sizeof *f);
+        struct format_field *f =
+            vec_grow(p->fields, &p->fields_cap, (size_t)p->nfields + 1, sizeof *f, 32);
         if (!f) {
             lerr_set(err, LERR_NOMEM, "out of memory adding input field '%.*s'", (int)n, name);
             return UINT32_MAX;
         }
         p->fields = f;
-        p->fields_cap = cap;
     }
     char *copy = arena_strndup(&p->mem, name, n);
     if (!copy || !format__insert(p, copy, n, p->nfields)) {
@@ -212,14 +161,12 @@ static bool grow_discovered(struct format_parser *p, uint32_t need)
 {
     if (need <= p->disc_cap)
         return true;
-    uint32_t cap = p->disc_cap ? p->disc_cap * 2 : 64;
-    while (cap < need)
-        cap *= 2;
-    uint32_t *st = realloc(p->disc_stamp, cap * sizeof *st);
+    size_t cap = p->disc_cap, cap2 = p->disc_cap;
+    uint32_t *st = vec_grow(p->disc_stamp, &cap, need, sizeof *st, 64);
     if (!st)
         return false;
     p->disc_stamp = st;
-    uint32_t *sl = realloc(p->disc_slot, cap * sizeof *sl);
+    uint32_t *sl = vec_grow(p->disc_slot, &cap2, need, sizeof *sl, 64);
     if (!sl)
         return false;
     p->disc_slot = sl;
@@ -237,7 +184,7 @@ struct sql_value *format__discover(struct format__ctx *c, const char *name, size
 {
     struct format_parser *p = c->p;
     if (ref == REF_NONE) /* callers' predictions of "unknown" may be stale */
-        ref = format__lookup(p, name, n, format__hash(name, n));
+        ref = format__lookup(p, name, n);
     if (ref == REF_EXCLUDED)
         return NULL;
     if (ref == REF_NONE) {
@@ -289,14 +236,14 @@ struct sql_value *format__discover(struct format__ctx *c, const char *name, size
     if (p->disc_stamp[d] == p->serial)
         return &p->x_val[p->disc_slot[d]]; /* a duplicate key: the last one wins */
     if (p->x_n == p->x_cap) {
-        uint32_t cap = p->x_cap ? p->x_cap * 2 : 16;
-        uint32_t *xi = realloc(p->x_index, cap * sizeof *xi);
+        size_t cap = p->x_cap, cap2 = p->x_cap;
+        uint32_t *xi = vec_grow(p->x_index, &cap, (size_t)p->x_n + 1, sizeof *xi, 16);
         if (!xi) {
             c->nomem = true;
             return NULL;
         }
         p->x_index = xi;
-        struct sql_value *xv = realloc(p->x_val, cap * sizeof *xv);
+        struct sql_value *xv = vec_grow(p->x_val, &cap2, (size_t)p->x_n + 1, sizeof *xv, 16);
         if (!xv) {
             c->nomem = true;
             return NULL;

@@ -11,6 +11,7 @@
 #include <locale.h>
 
 #include "format/format.h"
+#include "util/map.h"
 
 /* Which record metadata feeds a field (format_field.meta). */
 enum { META_NONE, META_TIMESTAMP, META_KEY, META_TOPIC, META_HEADER };
@@ -19,14 +20,6 @@ enum { META_NONE, META_TIMESTAMP, META_KEY, META_TOPIC, META_HEADER };
 #define REF_NONE UINT32_MAX          /* not a field: ignore */
 #define REF_EXCLUDED (UINT32_MAX - 1) /* in dimensionExclusions */
 #define REF_UNRESOLVED (UINT32_MAX - 2) /* CSV column to discover on first use */
-
-/* A name-table slot: open addressing, linear probing. */
-struct format__name {
-    const char *name;
-    uint32_t len;
-    uint32_t hash;
-    uint32_t ref;    /* field index or REF_EXCLUDED; name NULL = empty slot */
-};
 
 /* The predicted name at one member position of an nd-json record: records
  * of a stream mostly repeat their key order, so one memcmp usually replaces
@@ -64,7 +57,8 @@ struct format__csv {
     /* Current column map: configured columns, the inputSchema order, or the
      * header of the current text. */
     struct format__column *cols;
-    uint32_t ncols, cols_cap;
+    uint32_t ncols;
+    size_t cols_cap;
     bool have_header;                  /* from_header: a header was read */
     bool header_bad;
     char header_err[300];
@@ -80,13 +74,14 @@ struct format_parser {
 
     /* Fields: declared, then metadata, then discovered. */
     struct format_field *fields;
-    uint32_t nfields, fields_cap;
+    uint32_t nfields;
+    size_t fields_cap;
     uint32_t ndeclared, nfixed;
     struct sql_value *null_row;        /* typed NULLs of the fixed fields */
 
-    /* Name table over field names and exclusions. */
-    struct format__name *tab;
-    uint32_t tab_mask, tab_used;
+    /* Name table over field names and exclusions: name → field index or
+     * REF_EXCLUDED. */
+    struct map names;
     struct format__pred pred[PRED_POSITIONS];
 
     /* Discovery. */
@@ -94,13 +89,14 @@ struct format_parser {
     uint32_t ndiscovered, max_discovered;
     uint32_t *disc_stamp;              /* per discovered field: record serial seen */
     uint32_t *disc_slot;               /* ... and its position in the extras */
-    uint32_t disc_cap;
+    size_t disc_cap;
     uint32_t serial;
 
     /* Extras of the record being parsed. */
     uint32_t *x_index;
     struct sql_value *x_val;
-    uint32_t x_n, x_cap;
+    uint32_t x_n;
+    size_t x_cap;
 
     /* CSV family (value or only format). */
     struct format__csv csv;
@@ -164,10 +160,10 @@ int format__text_long(const struct format_parser *p, const char *s, size_t n, in
 
 /* ---- discover.c ---------------------------------------------------------- */
 
-uint32_t format__hash(const char *s, size_t n);
 /* The ref of a name: field index, REF_EXCLUDED or REF_NONE. */
-uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n, uint32_t hash);
-/* Adds a name → ref; false on OOM. The name must outlive the parser. */
+uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n);
+/* Adds a name → ref (the table keeps a copy; a name already there keeps its
+ * first ref); false on OOM. */
 bool format__insert(struct format_parser *p, const char *s, size_t n, uint32_t ref);
 /* Appends a field (name copied into the parser). UINT32_MAX on OOM. */
 uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, uint8_t type,

@@ -39,7 +39,7 @@ static int bind_meta(struct format_parser *p, const char *name, const char *sett
         return lerr_set_at(err, LERR_INVALID, setting,
                            "formatSettings.%s must not be empty; leave it out for the default",
                            setting);
-    uint32_t ref = format__lookup(p, name, n, format__hash(name, n));
+    uint32_t ref = format__lookup(p, name, n);
     if (ref < p->nfields && p->fields[ref].meta != META_NONE)
         return lerr_set_at(err, LERR_INVALID, setting,
                            "formatSettings.%s '%s' names the same field as another kafka "
@@ -128,8 +128,7 @@ static int compile_flatten(struct format_parser *p, const struct format_settings
          * path feeds the declared field of its name (undeclared: unused). */
         if (ff->type == FORMAT_FLATTEN_ROOT)
             continue;
-        uint32_t ref = format__lookup(p, ff->name, strlen(ff->name),
-                                      format__hash(ff->name, strlen(ff->name)));
+        uint32_t ref = format__lookup(p, ff->name, strlen(ff->name));
         if (ref >= p->ndeclared)
             continue;
         struct format__flat *fl = &p->flat[p->nflat];
@@ -216,6 +215,8 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
         return NULL;
     }
     arena_init(&p->mem, 16 * 1024, 0);
+    map_init(&p->names, MAP_BYTES, NULL, NULL);
+    map_set_arena(&p->names, &p->mem);
     buf_init(&p->tmp, 6 * (size_t)FORMAT_MAX_RECORD + 16);
     p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     p->kind = fs->kind;
@@ -241,8 +242,7 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
                         target, (int)in->name_len, in->name);
             goto fail;
         }
-        if (format__lookup(p, in->name, in->name_len, format__hash(in->name, in->name_len)) !=
-            REF_NONE) {
+        if (format__lookup(p, in->name, in->name_len) != REF_NONE) {
             lerr_set_at(err, LERR_INVALID, target, "%s: input field '%.*s' is declared twice",
                         target, (int)in->name_len, in->name);
             goto fail;
@@ -265,7 +265,7 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
 
     for (size_t i = 0; i < nexclusions; i++) {
         size_t n = strlen(exclusions[i]);
-        if (format__lookup(p, exclusions[i], n, format__hash(exclusions[i], n)) != REF_NONE)
+        if (format__lookup(p, exclusions[i], n) != REF_NONE)
             continue; /* declared fields are read whatever the exclusions say */
         const char *copy = arena_strndup(&p->mem, exclusions[i], n);
         if (!copy || !format__insert(p, copy, n, REF_EXCLUDED)) {
@@ -291,7 +291,7 @@ void format_parser_free(struct format_parser *p)
         return;
     format__csv_free(p);
     free(p->fields);
-    free(p->tab);
+    map_destroy(&p->names);
     free(p->disc_stamp);
     free(p->disc_slot);
     free(p->x_index);
@@ -346,7 +346,7 @@ static uint32_t member_ref(struct format_parser *p, const struct json_member *m)
     struct format__pred *pr = m->index < PRED_POSITIONS ? &p->pred[m->index] : NULL;
     if (pr && pr->name && pr->len == m->key_len && key_eq(pr->name, m->key, m->key_len))
         return pr->ref;
-    uint32_t ref = format__lookup(p, m->key, m->key_len, format__hash(m->key, m->key_len));
+    uint32_t ref = format__lookup(p, m->key, m->key_len);
     if (pr) {
         pr->ref = ref;
         pr->len = (uint32_t)m->key_len;
@@ -491,7 +491,7 @@ static void kafka_headers(struct format__ctx *c, const struct format_record *rec
         memcpy(name, p->header_prefix, plen);
         memcpy(name + plen, hd->name, hd->name_len);
         size_t n = plen + hd->name_len;
-        uint32_t ref = format__lookup(p, name, n, format__hash(name, n));
+        uint32_t ref = format__lookup(p, name, n);
         if (ref < p->nfixed || ref == REF_EXCLUDED)
             continue;
         if (ref != REF_NONE && format__discovered_seen(p, ref)) {

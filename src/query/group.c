@@ -9,6 +9,12 @@
  * SUM, MIN, MAX over numbers, with the same rules as sql_agg) or sql_agg
  * states.
  *
+ * The index is its own table, not util/map.h: qgroups_find runs once per
+ * row, and the shared map (24-byte entries, the key compare through a
+ * function pointer) measured slower here — BENCH=query "top pages" 105 →
+ * 139 ms and "filtered top pages" 195 → 294 ms (median of 5, 10 M rows).
+ * Slots are 16 bytes and keys_equal is inlined into the probe loop.
+ *
  * Entry points: qgroups_init(), qgroups_destroy(), qgroups_hash(),
  * qgroups_find(), qgroups_final(), qnacc_merge(), qvalue_copy().
  */

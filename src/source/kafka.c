@@ -77,6 +77,7 @@
  * or its own threads (log; log_msg is thread-safe).
  */
 #include "source/source_int.h"
+#include "util/vec.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -226,12 +227,10 @@ static struct kpart *kpart_add(struct kafka_source *ks, const char *topic, int32
     if (i < ks->nparts)
         return &ks->parts[i];
     if (ks->nparts == ks->alloc) {
-        size_t na = ks->alloc ? ks->alloc * 2 : 16;
-        struct kpart *np = realloc(ks->parts, na * sizeof *np);
+        struct kpart *np = vec_grow(ks->parts, &ks->alloc, ks->nparts + 1, sizeof *np, 16);
         if (!np)
             return NULL;
         ks->parts = np;
-        ks->alloc = na;
     }
     char *t = strdup(topic);
     if (!t)
@@ -957,12 +956,10 @@ static void add_gap(struct kafka_source *ks, const char *topic, int32_t partitio
                     int64_t to, const char *reason)
 {
     if (ks->ngaps == ks->gaps_alloc) {
-        size_t na = ks->gaps_alloc ? ks->gaps_alloc * 2 : 4;
-        struct source_gap *ng = realloc(ks->gaps, na * sizeof *ng);
+        struct source_gap *ng = vec_grow(ks->gaps, &ks->gaps_alloc, ks->ngaps + 1, sizeof *ng, 4);
         if (!ng)
             return;   /* the warning below still goes to the log */
         ks->gaps = ng;
-        ks->gaps_alloc = na;
     }
     struct source_gap *g = &ks->gaps[ks->ngaps++];
     *g = (struct source_gap){.topic = topic, .partition = partition, .from = from, .to = to};

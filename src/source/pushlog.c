@@ -88,6 +88,7 @@
  * cuts the segment back to its last durable size first (best effort).
  */
 #include "source/source_int.h"
+#include "util/vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -285,12 +286,10 @@ static void deadline_after(struct timespec *ts, int ms)
 static int segs_push(struct pushlog *log, struct seg s)
 {
     if (log->nsegs == log->segs_alloc) {
-        size_t na = log->segs_alloc ? log->segs_alloc * 2 : 8;
-        struct seg *ns = realloc(log->segs, na * sizeof *ns);
+        struct seg *ns = vec_grow(log->segs, &log->segs_alloc, log->nsegs + 1, sizeof *ns, 8);
         if (!ns)
             return -1;
         log->segs = ns;
-        log->segs_alloc = na;
     }
     log->segs[log->nsegs++] = s;
     return 0;
@@ -623,8 +622,7 @@ static int list_segments(const char *dir, int64_t **out, size_t *n, struct lerr 
         if (b < 0)
             continue;
         if (*n == alloc) {
-            size_t na = alloc ? alloc * 2 : 16;
-            int64_t *nb = realloc(*out, na * sizeof *nb);
+            int64_t *nb = vec_grow(*out, &alloc, *n + 1, sizeof *nb, 16);
             if (!nb) {
                 closedir(d);
                 free(*out);
@@ -632,7 +630,6 @@ static int list_segments(const char *dir, int64_t **out, size_t *n, struct lerr 
                 return lerr_set(err, LERR_NOMEM, "push log %s: out of memory", dir);
             }
             *out = nb;
-            alloc = na;
         }
         (*out)[(*n)++] = b;
     }

@@ -9,6 +9,7 @@
  * source_health(), source_ready(), source_close().
  */
 #include "source/source_int.h"
+#include "util/vec.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -97,12 +98,10 @@ int source_offsets_set(struct source_offsets *o, const char *topic, int32_t part
         return 0;
     }
     if (o->n == o->alloc) {
-        size_t na = o->alloc ? o->alloc * 2 : 8;
-        struct source_offset *ni = realloc(o->items, na * sizeof *ni);
+        struct source_offset *ni = vec_grow(o->items, &o->alloc, o->n + 1, sizeof *ni, 8);
         if (!ni)
             return lerr_set(err, LERR_NOMEM, "offsets: out of memory");
         o->items = ni;
-        o->alloc = na;
     }
     char *t = strdup(topic);
     if (!t)

@@ -28,16 +28,23 @@
  * sql_agg_measure_fit(), sql_agg_measure_default(), sql_agg_add_row_as().
  */
 #include "sql/sql_int.h"
+#include "util/map.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* A distinct set: util/map.h with each value packed into its entry (the
+ * first 8 bytes of the value's union in the key word; the 4 after them —
+ * a string's or array's length — and the type in the value word), the
+ * bytes of strings and the table in the caller's arena. The map grows
+ * exactly as the set did before it (16 slots, doubled before an add that
+ * would pass 3/4 full) with the same hash, so the slot order, in which
+ * states serialize their values, is unchanged. */
 struct dset {
-    struct sql_value *slots;   /* is_null + type SQL_NULL marks an empty slot */
-    uint8_t *used;
-    size_t cap, n;
+    struct map m;
     bool has_null;             /* NULL never counts, kept for completeness */
 };
 
@@ -90,32 +97,49 @@ static bool keep_value(struct sql_value *dst, const struct sql_value *v, uint32_
     return true;
 }
 
-static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem);
+_Static_assert(sizeof(((struct sql_value *)0)->v) <= 16 &&
+                   offsetof(struct sql_value, v.s.n) - offsetof(struct sql_value, v) == 8 &&
+                   offsetof(struct sql_value, v.a.n) - offsetof(struct sql_value, v) == 8,
+               "a distinct-set entry packs a value's union as 8 bytes and a 4-byte length");
+
+static void set_pack(const struct sql_value *v, struct map_entry *e)
+{
+    uint32_t n = 0;
+    memcpy(&e->key, &v->v, 8);
+    if (v->type == SQL_STRING || v->type == SQL_JSON || v->type == SQL_ARRAY)
+        n = v->type == SQL_ARRAY ? v->v.a.n : v->v.s.n;
+    e->val = (uint64_t)n | (uint64_t)v->type << 32;
+}
+
+static struct sql_value set_unpack(const struct map_entry *e)
+{
+    struct sql_value v;
+    memset(&v, 0, sizeof v);
+    v.type = (uint8_t)(e->val >> 32);
+    memcpy(&v.v, &e->key, 8);
+    uint32_t n = (uint32_t)e->val;
+    if (v.type == SQL_ARRAY)
+        v.v.a.n = n;
+    else if (v.type == SQL_STRING || v.type == SQL_JSON)
+        v.v.s.n = n;
+    return v;
+}
+
+static bool set_equal(const void *probe, const struct map_entry *e, void *ctx)
+{
+    (void)ctx;
+    struct sql_value v = set_unpack(e);
+    return sql_value_equal(&v, probe);
+}
 
 static struct dset *set_new(struct arena *mem)
 {
     struct dset *d = arena_zalloc(mem, sizeof *d);
     if (!d)
         return NULL;
-    d->cap = 16;
-    d->slots = arena_alloc(mem, sizeof *d->slots * d->cap);
-    d->used = arena_zalloc(mem, d->cap);
-    return d->slots && d->used ? d : NULL;
-}
-
-static bool set_insert_slot(struct dset *d, const struct sql_value *v)
-{
-    size_t mask = d->cap - 1;
-    for (size_t i = sql_value_hash(v) & mask;; i = (i + 1) & mask) {
-        if (!d->used[i]) {
-            d->used[i] = 1;
-            d->slots[i] = *v;
-            d->n++;
-            return true;
-        }
-        if (sql_value_equal(&d->slots[i], v))
-            return false;
-    }
+    map_init(&d->m, MAP_CUSTOM, set_equal, NULL);
+    map_set_arena(&d->m, mem);
+    return map_reserve(&d->m, 0) == MAP_OK ? d : NULL;
 }
 
 static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem)
@@ -124,33 +148,29 @@ static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem
         d->has_null = true;
         return true;
     }
-    if ((d->n + 1) * 4 > d->cap * 3) {
-        size_t ncap = d->cap * 2;
-        struct sql_value *ns = arena_alloc(mem, sizeof *ns * ncap);
-        uint8_t *nu = arena_zalloc(mem, ncap);
-        if (!ns || !nu)
-            return false;
-        struct sql_value *os = d->slots;
-        uint8_t *ou = d->used;
-        size_t ocap = d->cap;
-        d->slots = ns;
-        d->used = nu;
-        d->cap = ncap;
-        d->n = 0;
-        for (size_t i = 0; i < ocap; i++)
-            if (ou[i])
-                set_insert_slot(d, &os[i]);
-    }
-    /* probe first so that only new values copy their bytes */
-    size_t mask = d->cap - 1;
-    for (size_t i = sql_value_hash(v) & mask; d->used[i]; i = (i + 1) & mask)
-        if (sql_value_equal(&d->slots[i], v))
-            return true;
+    /* grow before the probe, duplicate or not, as the set always has */
+    map_set_arena(&d->m, mem);
+    if (map_reserve(&d->m, map_count(&d->m) + 1) != MAP_OK)
+        return false;
+    uint64_t h = sql_value_hash(v);
+    if (map_get_h(&d->m, h, v))
+        return true;
+    /* only new values copy their bytes */
     struct sql_value k;
     if (!keep_value(&k, v, UINT32_MAX, mem))
         return false;
-    set_insert_slot(d, &k);
-    return true;
+    struct map_entry e;
+    set_pack(&k, &e);
+    return map_add_h(&d->m, h, e.key, e.val) == MAP_OK;
+}
+
+/* The next value of the set in slot order, into *out; false at the end. */
+static bool set_next(const struct dset *d, size_t *pos, struct sql_value *out)
+{
+    const struct map_entry *e = map_next(&d->m, pos);
+    if (e)
+        *out = set_unpack(e);
+    return e != NULL;
 }
 
 static bool is_long_sum(const struct sql_agg_call *c)
@@ -294,8 +314,9 @@ bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, str
             return true;
         if (!d->set && !(d->set = set_new(mem)))
             return false;
-        for (size_t i = 0; i < s->set->cap; i++)
-            if (s->set->used[i] && !set_add(d->set, &s->set->slots[i], mem))
+        size_t pos = 0;
+        for (struct sql_value v; set_next(s->set, &pos, &v);)
+            if (!set_add(d->set, &v, mem))
                 return false;
         return true;
     default:
@@ -312,7 +333,7 @@ void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sq
         *out = sql_long(s->cnt);
         return;
     case SQL_AGG_COUNT_DISTINCT:
-        *out = sql_long(s->set ? (int64_t)s->set->n : 0);
+        *out = sql_long(s->set ? (int64_t)map_count(&s->set->m) : 0);
         return;
     case SQL_AGG_SUM:
         if (!s->has)
@@ -414,10 +435,10 @@ bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct b
     put_u64(out, u);
     switch (c->kind) {
     case SQL_AGG_COUNT_DISTINCT: {
-        put_u64(out, s->set ? s->set->n : 0);
-        for (size_t i = 0; s->set && i < s->set->cap; i++)
-            if (s->set->used[i])
-                put_value(out, &s->set->slots[i]);
+        put_u64(out, s->set ? map_count(&s->set->m) : 0);
+        size_t pos = 0;
+        for (struct sql_value v; s->set && set_next(s->set, &pos, &v);)
+            put_value(out, &v);
         break;
     }
     case SQL_AGG_MIN:

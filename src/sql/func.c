@@ -19,6 +19,7 @@
  * SQL_FUNC_MAP, sql_eval_bool().
  */
 #include "sql/sql_int.h"
+#include "util/num.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1014,25 +1015,10 @@ static double round_decimal(double x, int64_t d, bool truncate)
         return x;
     if (d < -300)
         return 0;
-    char tmp[40];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
-        if (strtod(tmp, NULL) == x)
-            break;
-    }
     char digits[24];
-    int nd = 0;
-    const char *q = tmp;
-    bool neg = false;
-    if (*q == '-') {
-        neg = true;
-        q++;
-    }
-    for (; *q && *q != 'e'; q++)
-        if (*q >= '0' && *q <= '9')
-            digits[nd++] = *q;
-    int e10 = atoi(q + 1);
+    int e10;
+    bool neg;
+    int nd = util_shortest_digits(x, false, digits, &e10, &neg);
     /* value = 0.D1D2... * 10^(e10+1); keep the digits before position e10+1+d */
     int64_t keep = (int64_t)e10 + 1 + d;
     if (keep >= nd)

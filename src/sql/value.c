@@ -4,11 +4,18 @@
  * string conversions do), the total order used by sorting and grouping, and
  * hashing. Also the run-time error and allocation helpers of evaluation.
  *
+ * sql_value_cast dispatches on the target type to one helper each, as
+ * SQLite's sqlite3VdbeMemCast delegates to sqlite3VdbeMemIntegerify and
+ * ...Realify: cast_to_integer (LONG, TIMESTAMP, BOOLEAN), cast_to_real
+ * (DOUBLE, FLOAT), cast_to_string, json_text (JSON, and arrays as STRING),
+ * cast_to_array.
+ *
  * Entry points: sql_type_*(), sql_value_cast(), sql_value_to_text(),
  * sql_value_compare(), sql_value_equal(), sql_value_hash(), sql_fmt_double(),
  * sql_parse_number(), sql_json_append_value(), sql_rt_error(), sql_alloc().
  */
 #include "sql/sql_int.h"
+#include "util/num.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -90,26 +97,10 @@ size_t sql_fmt_double(double d, bool is_float, char *out)
     if (d == 0)
         return (size_t)sprintf(out, signbit(d) ? "-0.0" : "0.0");
     /* shortest digits that read back as the same value */
-    char tmp[40];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (is_float ? (float)strtod(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
-            break;
-    }
-    /* tmp = [-]D.DDDDe[+-]XX */
     char digits[24];
-    int nd = 0;
-    const char *q = tmp;
-    bool neg = false;
-    if (*q == '-') {
-        neg = true;
-        q++;
-    }
-    for (; *q && *q != 'e'; q++)
-        if (*q >= '0' && *q <= '9')
-            digits[nd++] = *q;
-    int exp10 = atoi(q + 1);
+    int exp10;
+    bool neg;
+    int nd = util_shortest_digits(d, is_float, digits, &exp10, &neg);
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
     char *o = out;
@@ -352,205 +343,228 @@ static struct sql_value text_value(const char *s, size_t n, struct arena *mem)
     return sql_string(p, n);
 }
 
+/* x (any type but NULL) as JSON text, typed `type` (STRING or JSON): NULL
+ * when the text passes 1 MiB or mem is NULL or full. */
+static struct sql_value json_text(const struct sql_value *x, int type, struct arena *mem)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    sql_json_append_value(&b, x);
+    struct sql_value v = b.failed ? sql_null(type) : text_value(b.data ? b.data : "", b.len, mem);
+    buf_free(&b);
+    v.type = (uint8_t)type;
+    return v;
+}
+
+/* The text of a JSON string literal p[0..len) (quotes included, len >= 2),
+ * unescaped into mem; NULL when mem is NULL or full. */
+static struct sql_value json_string_text(const char *p, size_t len, struct arena *mem)
+{
+    char *o = mem ? arena_alloc(mem, len) : NULL;
+    if (!o)
+        return sql_null(SQL_STRING);
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < len; i++) {
+        char ch = p[i];
+        if (ch == '\\' && i + 2 < len) {
+            ch = p[++i];
+            switch (ch) {
+            case 'n': ch = '\n'; break;
+            case 't': ch = '\t'; break;
+            case 'r': ch = '\r'; break;
+            case 'b': ch = '\b'; break;
+            case 'f': ch = '\f'; break;
+            case 'u': {
+                unsigned cp = 0;
+                if (i + 4 < len) {
+                    for (int j = 1; j <= 4; j++) {
+                        char h = p[i + (size_t)j];
+                        cp = cp * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
+                    }
+                    i += 4;
+                }
+                if (cp < 0x80) {
+                    ch = (char)cp;
+                } else if (cp < 0x800) {
+                    o[k++] = (char)(0xC0 | (cp >> 6));
+                    ch = (char)(0x80 | (cp & 0x3F));
+                } else {
+                    o[k++] = (char)(0xE0 | (cp >> 12));
+                    o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    ch = (char)(0x80 | (cp & 0x3F));
+                }
+                break;
+            }
+            default: break;
+            }
+        }
+        o[k++] = ch;
+    }
+    return sql_string(o, k);
+}
+
+/* To LONG, TIMESTAMP or BOOLEAN (as SQLite's sqlite3VdbeMemIntegerify). */
+static struct sql_value cast_to_integer(const struct sql_value *x, int type)
+{
+    struct sql_value r = {.type = (uint8_t)type};
+    int from = x->type;
+    switch (from) {
+    case SQL_LONG:
+    case SQL_TIMESTAMP:
+    case SQL_BOOLEAN:
+        r.v.l = x->v.l;
+        break;
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        r.v.l = double_to_long(x->v.d);
+        break;
+    case SQL_STRING:
+    case SQL_JSON: {
+        const char *p = x->v.s.p;
+        size_t n = x->v.s.n;
+        if (from == SQL_JSON && n >= 2 && p[0] == '"')
+            return sql_null(type);   /* a JSON string is not a number */
+        if (type == SQL_TIMESTAMP) {
+            int64_t ms;
+            if (time_parse_iso(p, n, NULL, &ms)) {
+                r.v.l = ms;
+                break;
+            }
+        }
+        if (type == SQL_BOOLEAN) {
+            r.v.l = sql_value_truthy(x);
+            return r;
+        }
+        int64_t l;
+        double d;
+        int k = sql_parse_number(p, n, &l, &d);
+        if (k == 1)
+            r.v.l = l;
+        else if (k == 2)
+            r.v.l = double_to_long(d);
+        else
+            return sql_null(type);
+        break;
+    }
+    default:
+        return sql_null(type);
+    }
+    if (type == SQL_BOOLEAN)
+        r.v.l = r.v.l != 0;
+    return r;
+}
+
+/* To DOUBLE or FLOAT (as sqlite3VdbeMemRealify). */
+static struct sql_value cast_to_real(const struct sql_value *x, int type)
+{
+    struct sql_value r = {.type = (uint8_t)type};
+    int from = x->type;
+    switch (from) {
+    case SQL_LONG:
+    case SQL_TIMESTAMP:
+    case SQL_BOOLEAN:
+        r.v.d = (double)x->v.l;
+        break;
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        r.v.d = x->v.d;
+        break;
+    case SQL_STRING:
+    case SQL_JSON: {
+        if (from == SQL_JSON && x->v.s.n >= 2 && x->v.s.p[0] == '"')
+            return sql_null(type);
+        int64_t l;
+        double d;
+        int k = sql_parse_number(x->v.s.p, x->v.s.n, &l, &d);
+        if (k == 1)
+            r.v.d = (double)l;
+        else if (k == 2)
+            r.v.d = d;
+        else
+            return sql_null(type);
+        break;
+    }
+    default:
+        return sql_null(type);
+    }
+    if (type == SQL_FLOAT)
+        r.v.d = (double)(float)r.v.d;
+    return r;
+}
+
+/* To STRING: numbers and times as their SQL text, JSON strings unescaped,
+ * arrays as JSON text. */
+static struct sql_value cast_to_string(const struct sql_value *x, struct arena *mem)
+{
+    int from = x->type;
+    char tmp[64];
+    size_t n;
+    switch (from) {
+    case SQL_LONG:
+        n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, x->v.l);
+        break;
+    case SQL_BOOLEAN:
+        n = (size_t)snprintf(tmp, sizeof tmp, "%s", x->v.l ? "true" : "false");
+        break;
+    case SQL_TIMESTAMP:
+        n = fmt_sql_timestamp(x->v.l, tmp);
+        break;
+    case SQL_DOUBLE:
+    case SQL_FLOAT:
+        n = sql_fmt_double(x->v.d, from == SQL_FLOAT, tmp);
+        break;
+    case SQL_JSON: {
+        /* a JSON string becomes its text; other JSON stays JSON text */
+        const char *p = x->v.s.p;
+        size_t len = x->v.s.n;
+        if (len >= 2 && p[0] == '"')
+            return json_string_text(p, len, mem);
+        if (len == 4 && memcmp(p, "null", 4) == 0)
+            return sql_null(SQL_STRING);
+        return sql_string(p, len);
+    }
+    case SQL_ARRAY:
+        return json_text(x, SQL_STRING, mem);
+    default:
+        return sql_null(SQL_STRING);
+    }
+    return text_value(tmp, n, mem);
+}
+
+/* To ARRAY: a scalar becomes a one-element array. */
+static struct sql_value cast_to_array(const struct sql_value *x, struct arena *mem)
+{
+    struct sql_value r = {.type = SQL_ARRAY};
+    struct sql_value *it = mem ? arena_alloc(mem, sizeof *it) : NULL;
+    if (!it)
+        return sql_null(SQL_ARRAY);
+    *it = *x;
+    r.v.a.items = it;
+    r.v.a.n = 1;
+    return r;
+}
+
 struct sql_value sql_value_cast(const struct sql_value *x, int type, struct arena *mem)
 {
     if (x->is_null)
         return sql_null(type);
     if (x->type == type)
         return *x;
-    struct sql_value r = {.type = (uint8_t)type};
-    int from = x->type;
     switch (type) {
     case SQL_LONG:
     case SQL_TIMESTAMP:
     case SQL_BOOLEAN:
-        switch (from) {
-        case SQL_LONG:
-        case SQL_TIMESTAMP:
-        case SQL_BOOLEAN:
-            r.v.l = x->v.l;
-            break;
-        case SQL_DOUBLE:
-        case SQL_FLOAT:
-            r.v.l = double_to_long(x->v.d);
-            break;
-        case SQL_STRING:
-        case SQL_JSON: {
-            const char *p = x->v.s.p;
-            size_t n = x->v.s.n;
-            if (from == SQL_JSON && n >= 2 && p[0] == '"')
-                return sql_null(type);   /* a JSON string is not a number */
-            if (type == SQL_TIMESTAMP) {
-                int64_t ms;
-                if (time_parse_iso(p, n, NULL, &ms)) {
-                    r.v.l = ms;
-                    break;
-                }
-            }
-            if (type == SQL_BOOLEAN) {
-                r.v.l = sql_value_truthy(x);
-                return r;
-            }
-            int64_t l;
-            double d;
-            int k = sql_parse_number(p, n, &l, &d);
-            if (k == 1)
-                r.v.l = l;
-            else if (k == 2)
-                r.v.l = double_to_long(d);
-            else
-                return sql_null(type);
-            break;
-        }
-        default:
-            return sql_null(type);
-        }
-        if (type == SQL_BOOLEAN)
-            r.v.l = r.v.l != 0;
-        return r;
+        return cast_to_integer(x, type);
     case SQL_DOUBLE:
     case SQL_FLOAT:
-        switch (from) {
-        case SQL_LONG:
-        case SQL_TIMESTAMP:
-        case SQL_BOOLEAN:
-            r.v.d = (double)x->v.l;
-            break;
-        case SQL_DOUBLE:
-        case SQL_FLOAT:
-            r.v.d = x->v.d;
-            break;
-        case SQL_STRING:
-        case SQL_JSON: {
-            if (from == SQL_JSON && x->v.s.n >= 2 && x->v.s.p[0] == '"')
-                return sql_null(type);
-            int64_t l;
-            double d;
-            int k = sql_parse_number(x->v.s.p, x->v.s.n, &l, &d);
-            if (k == 1)
-                r.v.d = (double)l;
-            else if (k == 2)
-                r.v.d = d;
-            else
-                return sql_null(type);
-            break;
-        }
-        default:
-            return sql_null(type);
-        }
-        if (type == SQL_FLOAT)
-            r.v.d = (double)(float)r.v.d;
-        return r;
-    case SQL_STRING: {
-        char tmp[64];
-        size_t n;
-        switch (from) {
-        case SQL_LONG:
-            n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, x->v.l);
-            break;
-        case SQL_BOOLEAN:
-            n = (size_t)snprintf(tmp, sizeof tmp, "%s", x->v.l ? "true" : "false");
-            break;
-        case SQL_TIMESTAMP:
-            n = fmt_sql_timestamp(x->v.l, tmp);
-            break;
-        case SQL_DOUBLE:
-        case SQL_FLOAT:
-            n = sql_fmt_double(x->v.d, from == SQL_FLOAT, tmp);
-            break;
-        case SQL_JSON: {
-            /* a JSON string becomes its text; other JSON stays JSON text */
-            const char *p = x->v.s.p;
-            size_t len = x->v.s.n;
-            if (len >= 2 && p[0] == '"') {
-                char *o = mem ? arena_alloc(mem, len) : NULL;
-                if (!o)
-                    return sql_null(SQL_STRING);
-                size_t k = 0;
-                for (size_t i = 1; i + 1 < len; i++) {
-                    char ch = p[i];
-                    if (ch == '\\' && i + 2 < len) {
-                        ch = p[++i];
-                        switch (ch) {
-                        case 'n': ch = '\n'; break;
-                        case 't': ch = '\t'; break;
-                        case 'r': ch = '\r'; break;
-                        case 'b': ch = '\b'; break;
-                        case 'f': ch = '\f'; break;
-                        case 'u': {
-                            unsigned cp = 0;
-                            if (i + 4 < len) {
-                                for (int j = 1; j <= 4; j++) {
-                                    char h = p[i + (size_t)j];
-                                    cp = cp * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
-                                }
-                                i += 4;
-                            }
-                            if (cp < 0x80) {
-                                ch = (char)cp;
-                            } else if (cp < 0x800) {
-                                o[k++] = (char)(0xC0 | (cp >> 6));
-                                ch = (char)(0x80 | (cp & 0x3F));
-                            } else {
-                                o[k++] = (char)(0xE0 | (cp >> 12));
-                                o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                                ch = (char)(0x80 | (cp & 0x3F));
-                            }
-                            break;
-                        }
-                        default: break;
-                        }
-                    }
-                    o[k++] = ch;
-                }
-                return sql_string(o, k);
-            }
-            if (len == 4 && memcmp(p, "null", 4) == 0)
-                return sql_null(SQL_STRING);
-            return sql_string(p, len);
-        }
-        case SQL_ARRAY: {
-            struct buf b;
-            buf_init(&b, 1 << 20);
-            sql_json_append_value(&b, x);
-            struct sql_value v = b.failed ? sql_null(SQL_STRING) : text_value(b.data ? b.data : "", b.len, mem);
-            buf_free(&b);
-            return v;
-        }
-        default:
-            return sql_null(SQL_STRING);
-        }
-        return text_value(tmp, n, mem);
-    }
-    case SQL_JSON: {
-        if (from == SQL_STRING) {
-            /* CAST('x' AS JSON): the string as a JSON string value */
-            struct buf b;
-            buf_init(&b, 1 << 20);
-            sql_json_append_value(&b, x);
-            struct sql_value v = b.failed ? sql_null(SQL_JSON) : text_value(b.data ? b.data : "", b.len, mem);
-            buf_free(&b);
-            v.type = SQL_JSON;
-            return v;
-        }
-        struct buf b;
-        buf_init(&b, 1 << 20);
-        sql_json_append_value(&b, x);
-        struct sql_value v = b.failed ? sql_null(SQL_JSON) : text_value(b.data ? b.data : "", b.len, mem);
-        buf_free(&b);
-        v.type = SQL_JSON;
-        return v;
-    }
-    case SQL_ARRAY: {
-        /* a scalar becomes a one-element array */
-        struct sql_value *it = mem ? arena_alloc(mem, sizeof *it) : NULL;
-        if (!it)
-            return sql_null(SQL_ARRAY);
-        *it = *x;
-        r.v.a.items = it;
-        r.v.a.n = 1;
-        return r;
-    }
+        return cast_to_real(x, type);
+    case SQL_STRING:
+        return cast_to_string(x, mem);
+    case SQL_JSON:
+        /* CAST('x' AS JSON) is the string as a JSON string value */
+        return json_text(x, SQL_JSON, mem);
+    case SQL_ARRAY:
+        return cast_to_array(x, mem);
     default:
         return sql_null(type);
     }
@@ -657,31 +671,21 @@ bool sql_value_equal(const struct sql_value *a, const struct sql_value *b)
     return sql_value_compare(a, b) == 0;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 uint64_t sql_value_hash(const struct sql_value *a)
 {
     if (a->is_null)
         return 0x9e3779b97f4a7c15ULL;
     switch (vclass(a->type)) {
     case 1:
-        return mix64((uint64_t)a->v.l);
+        return util_mix64((uint64_t)a->v.l);
     case 2: {
         double d = a->v.d;
         /* integral doubles hash like the equal long */
         if (d == d && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d)
-            return mix64((uint64_t)(int64_t)d);
+            return util_mix64((uint64_t)(int64_t)d);
         uint64_t u;
         memcpy(&u, &d, sizeof u);
-        return mix64(u ^ 0x5555);
+        return util_mix64(u ^ 0x5555);
     }
     case 3: {
         uint64_t h = 1469598103934665603ULL;
@@ -689,12 +693,12 @@ uint64_t sql_value_hash(const struct sql_value *a)
             h ^= (unsigned char)a->v.s.p[i];
             h *= 1099511628211ULL;
         }
-        return mix64(h);
+        return util_mix64(h);
     }
     case 4: {
         uint64_t h = 7;
         for (uint32_t i = 0; i < a->v.a.n; i++)
-            h = mix64(h * 31 + sql_value_hash(&a->v.a.items[i]));
+            h = util_mix64(h * 31 + sql_value_hash(&a->v.a.items[i]));
         return h;
     }
     default:

@@ -29,14 +29,14 @@ uint64_t st_hash_bytes(const void *p, size_t n)
     const uint8_t *s = p;
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
     while (n >= 8) {
-        h = (h ^ st_mix64(st_get_u64(s))) * 0x100000001b3ULL;
+        h = (h ^ util_mix64(st_get_u64(s))) * 0x100000001b3ULL;
         s += 8;
         n -= 8;
     }
     uint64_t tail = 0;
     for (size_t i = 0; i < n; i++)
         tail |= (uint64_t)s[i] << (8 * i);
-    return st_mix64(h ^ tail ^ (n << 56));
+    return util_mix64(h ^ tail ^ (n << 56));
 }
 
 /* ---- bit packing -------------------------------------------------------- */

@@ -495,7 +495,7 @@ static uint64_t key_hash(const struct rt_col *c, size_t col, const struct key *k
     } else {
         h = k->u;
     }
-    return st_mix64(h ^ ((uint64_t)col * 0x9E3779B97F4A7C15ULL));
+    return util_mix64(h ^ ((uint64_t)col * 0x9E3779B97F4A7C15ULL));
 }
 
 static bool key_equal_stored(const struct rt_col *c, uint64_t row, const struct key *k)
@@ -649,7 +649,7 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
         int64_t t = batch->time[r];
         if (agg)
             t = storage_gran_floor(b->res, t);
-        uint64_t h = agg ? st_mix64((uint64_t)t) : 0;   /* the rollup key's hash */
+        uint64_t h = agg ? util_mix64((uint64_t)t) : 0;   /* the rollup key's hash */
         bool ok = true;
         for (size_t c = 1; c < ncols && ok; c++) {
             if (cols[c]->kind != STORAGE_DIMENSION)

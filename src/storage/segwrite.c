@@ -788,7 +788,7 @@ void st_seg_name(int64_t chunk_start, char out[96])
     struct lerr e;
     lerr_init(&e);
     if (util_random_bytes(rnd, sizeof rnd, &e) != 0) {
-        uint64_t x = st_mix64((uint64_t)util_now_ns() ^ atomic_fetch_add(&seq, 1));
+        uint64_t x = util_mix64((uint64_t)util_now_ns() ^ atomic_fetch_add(&seq, 1));
         memcpy(rnd, &x, 8);
     }
     snprintf(out, 96, "%s_%02x%02x%02x%02x%02x%02x%02x%02x%s", when, rnd[0], rnd[1], rnd[2],

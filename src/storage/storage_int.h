@@ -54,6 +54,7 @@
 
 #include "storage/segstore.h"
 #include "storage/storage.h"
+#include "util/num.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "storage: segment files are little-endian and this code reads them in place"
@@ -98,15 +99,6 @@ static inline void st_bitmap_free(roaring_bitmap_t *bm)
 /* ---- codec.c ------------------------------------------------------------ */
 
 uint64_t st_hash_bytes(const void *p, size_t n);
-static inline uint64_t st_mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 /* Bits needed for values 0..max (0 for max 0). */
 unsigned st_bits_for(uint64_t max);

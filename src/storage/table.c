@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "storage/storage_int.h"
+#include "util/vec.h"
 
 #define DEF_MAX_ROWS 1000000ULL
 #define DEF_MAX_BYTES (256ULL << 20)
@@ -542,14 +543,12 @@ static struct rt_buf *active_for(struct storage_table *t, int64_t chunk, struct 
         if (t->active[i].chunk == chunk)
             return t->active[i].rt;
     if (t->nactive == t->cap_active) {
-        size_t nc = t->cap_active ? t->cap_active * 2 : 8;
-        void *p = realloc(t->active, nc * sizeof *t->active);
+        void *p = vec_grow(t->active, &t->cap_active, t->nactive + 1, sizeof *t->active, 8);
         if (!p) {
             nomem(err);
             return NULL;
         }
         t->active = p;
-        t->cap_active = nc;
     }
     struct rt_buf *b = rt_new(t->schema, chunk, storage_gran_next(t->schema->partitioning, chunk),
                               buffer_cap(t), err);
