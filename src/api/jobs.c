@@ -620,7 +620,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     snprintf(j->type, sizeof j->type, "batch");
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     j->connection_name[0] = '\0';
-    snprintf(j->desired, sizeof j->desired, "running");
+    j->desired = CATALOG_JOB_RUNNING;
     return spec;
 }
 
@@ -692,7 +692,7 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     snprintf(j->connection_name, sizeof j->connection_name, "%s",
              json_string_value(json_object_get(source, "connectionName")));
-    snprintf(j->desired, sizeof j->desired, "%s", desired);
+    j->desired = (enum catalog_job_state)catalog_job_state_parse(desired);
     return spec;
 }
 
@@ -702,11 +702,12 @@ static json_t *job_response(const struct catalog_job *j)
     if (!doc)
         doc = json_object();
     json_object_set_new(doc, "id", json_string(j->id));
-    json_object_set_new(doc, "desiredExecutionStatus", json_string(j->desired));
+    json_object_set_new(doc, "desiredExecutionStatus",
+                        json_string(catalog_job_state_name(j->desired)));
     json_object_set_new(doc, "createdBy", json_loads(j->created_by, 0, NULL));
     json_object_set_new(doc, "lastModifiedBy", json_loads(j->modified_by, 0, NULL));
-    json_object_set_new(doc, "executionStatus", json_string(j->status));
-    json_t *health = json_pack("{s:s}", "status", j->health);
+    json_object_set_new(doc, "executionStatus", json_string(catalog_job_state_name(j->status)));
+    json_t *health = json_pack("{s:s}", "status", catalog_health_name(j->health));
     if (j->health_message[0])
         json_object_set_new(health, "message", json_string(j->health_message));
     json_object_set_new(doc, "health", health);
@@ -788,9 +789,8 @@ int api_jobs_create(struct api_req *r)
     j.created_by = json_dumps(caller, JSON_COMPACT);
     j.modified_by = json_dumps(caller, JSON_COMPACT);
     json_decref(caller);
-    snprintf(j.status, sizeof j.status, "%s",
-             strcmp(j.desired, "suspended") == 0 ? "suspended" : "pending");
-    snprintf(j.health, sizeof j.health, "ok");
+    j.status = j.desired == CATALOG_JOB_SUSPENDED ? CATALOG_JOB_SUSPENDED : CATALOG_JOB_PENDING;
+    j.health = CATALOG_HEALTH_OK;
     j.created_ns = j.updated_ns = util_now_ns();
     if (catalog_job_insert(r->srv->cat, &j, &err))
         goto fail;
@@ -817,7 +817,8 @@ fail:
 static bool job_matches(struct api_req *r, const struct catalog_job *j)
 {
     static const char *const names[] = {"type", "executionStatus", "healthStatus", "tableName"};
-    const char *values[] = {j->type, j->status, j->health, j->table_name};
+    const char *values[] = {j->type, catalog_job_state_name(j->status),
+                            catalog_health_name(j->health), j->table_name};
     for (size_t f = 0; f < LS_ARRAY_LEN(names); f++) {
         const char *v = r->query(r->conn, names[f], 0);
         if (!v)
@@ -924,7 +925,7 @@ int api_jobs_update(struct api_req *r)
                     "\"canceled\"");
         goto out;
     }
-    if (strcmp(j.desired, "canceled") == 0 || strcmp(j.status, "canceled") == 0) {
+    if (j.desired == CATALOG_JOB_CANCELED || j.status == CATALOG_JOB_CANCELED) {
         if (strcmp(desired, "canceled") != 0) {
             lerr_set_at(&err, LERR_INVALID, "desiredExecutionStatus",
                         "job %s is canceled, which is final; create a new job (it resumes "
@@ -936,7 +937,8 @@ int api_jobs_update(struct api_req *r)
         json_t *caller = api_caller(r);
         char *by = json_dumps(caller, JSON_COMPACT);
         json_decref(caller);
-        int rc = catalog_job_set_desired(r->srv->cat, j.id, desired, by, &err);
+        int rc = catalog_job_set_desired(
+            r->srv->cat, j.id, (enum catalog_job_state)catalog_job_state_parse(desired), by, &err);
         free(by);
         if (rc)
             goto out;
@@ -969,7 +971,7 @@ int api_jobs_reset(struct api_req *r)
         lerr_set(&err, LERR_INVALID,
                  "job %s is %s; only a live streaming job can be reset (its new position "
                  "comes from its readFromPoint)",
-                 j.id, j.status);
+                 j.id, catalog_job_state_name(j.status));
         goto out;
     }
     if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, j.connection_name, &cd, &err))

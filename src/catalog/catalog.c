@@ -260,10 +260,10 @@ int catalog_doc_delete(struct catalog *c, enum catalog_doc_type t, const char *n
 
 /* ---- jobs -------------------------------------------------------------- */
 
-bool catalog_job_status_live(const char *status)
+bool catalog_job_status_live(enum catalog_job_state status)
 {
-    return strcmp(status, "canceled") != 0 && strcmp(status, "failed") != 0 &&
-           strcmp(status, "succeeded") != 0;
+    return status != CATALOG_JOB_CANCELED && status != CATALOG_JOB_FAILED &&
+           status != CATALOG_JOB_SUCCEEDED;
 }
 
 static int job_insert_locked(struct catalog *c, const struct catalog_job *j, struct lerr *err)
@@ -345,8 +345,9 @@ int catalog_job_update_state(struct catalog *c, const struct catalog_job *j, str
     return LOCKED(c, job_update_state_locked(c, j, err));
 }
 
-static int job_set_status_locked(struct catalog *c, const char *id, const char *status,
-                                 const char *health, const char *msg, int64_t started_ns,
+static int job_set_status_locked(struct catalog *c, const char *id,
+                                 enum catalog_job_state status, enum catalog_health health,
+                                 const char *msg, int64_t started_ns,
                                  int64_t completed_ns, struct lerr *err)
 {
     int64_t changed = 0;
@@ -355,15 +356,16 @@ static int job_set_status_locked(struct catalog *c, const char *id, const char *
     return job_changed(rc, changed, id, err);
 }
 
-int catalog_job_set_status(struct catalog *c, const char *id, const char *status,
-                           const char *health, const char *health_message, int64_t started_ns,
-                           int64_t completed_ns, struct lerr *err)
+int catalog_job_set_status(struct catalog *c, const char *id, enum catalog_job_state status,
+                           enum catalog_health health, const char *health_message,
+                           int64_t started_ns, int64_t completed_ns, struct lerr *err)
 {
     return LOCKED(c, job_set_status_locked(c, id, status, health, health_message, started_ns,
                                            completed_ns, err));
 }
 
-static int job_set_desired_locked(struct catalog *c, const char *id, const char *desired,
+static int job_set_desired_locked(struct catalog *c, const char *id,
+                                  enum catalog_job_state desired,
                                   const char *modified_by, struct lerr *err)
 {
     int64_t changed = 0;
@@ -371,7 +373,7 @@ static int job_set_desired_locked(struct catalog *c, const char *id, const char 
     return job_changed(rc, changed, id, err);
 }
 
-int catalog_job_set_desired(struct catalog *c, const char *id, const char *desired,
+int catalog_job_set_desired(struct catalog *c, const char *id, enum catalog_job_state desired,
                             const char *modified_by, struct lerr *err)
 {
     return LOCKED(c, job_set_desired_locked(c, id, desired, modified_by, err));

@@ -107,14 +107,50 @@ int catalog_doc_delete(struct catalog *c, enum catalog_doc_type t, const char *n
 
 /* ---- jobs -------------------------------------------------------------- */
 
+/* A job's executionStatus and desiredExecutionStatus (desired is running,
+ * suspended or canceled), with their API names. */
+#define CATALOG_JOB_STATE_MAP(X)            \
+    X(CATALOG_JOB_PENDING, "pending")       \
+    X(CATALOG_JOB_RUNNING, "running")       \
+    X(CATALOG_JOB_SUSPENDED, "suspended")   \
+    X(CATALOG_JOB_CANCELED, "canceled")     \
+    X(CATALOG_JOB_FAILED, "failed")         \
+    X(CATALOG_JOB_SUCCEEDED, "succeeded")
+
+enum catalog_job_state {
+#define CATALOG_JOB_STATE_ENUM(e, name) e,
+    CATALOG_JOB_STATE_MAP(CATALOG_JOB_STATE_ENUM)
+#undef CATALOG_JOB_STATE_ENUM
+    CATALOG_JOB__STATE_COUNT
+};
+
+/* A job's health.status. */
+#define CATALOG_HEALTH_MAP(X)          \
+    X(CATALOG_HEALTH_OK, "ok")         \
+    X(CATALOG_HEALTH_WARN, "warn")     \
+    X(CATALOG_HEALTH_ERROR, "error")
+
+enum catalog_health {
+#define CATALOG_HEALTH_ENUM(e, name) e,
+    CATALOG_HEALTH_MAP(CATALOG_HEALTH_ENUM)
+#undef CATALOG_HEALTH_ENUM
+    CATALOG__HEALTH_COUNT
+};
+
+/* The API names, and back (-1 for a name that is none of them). values.c */
+const char *catalog_job_state_name(enum catalog_job_state s);
+int catalog_job_state_parse(const char *name);
+const char *catalog_health_name(enum catalog_health h);
+int catalog_health_parse(const char *name);
+
 struct catalog_job {
     char id[37];
     char type[16];               /* "streaming", "batch" */
     char table_name[256];
     char connection_name[256];   /* "" when the source is not a connection */
-    char desired[16];            /* running | suspended | canceled */
-    char status[16];             /* pending | running | suspended | canceled | failed | succeeded */
-    char health[8];              /* ok | warn | error */
+    enum catalog_job_state desired;   /* running | suspended | canceled */
+    enum catalog_job_state status;
+    enum catalog_health health;
     char health_message[512];
     char *spec;                  /* malloc'd JSON: the normalised user spec */
     char *created_by;            /* malloc'd JSON {"username","userId"} */
@@ -131,7 +167,7 @@ void catalog_job_destroy(struct catalog_job *j);
 void catalog_job_list_free(struct catalog_job_list *l);
 
 /* Whether a status counts as live (holds its table). */
-bool catalog_job_status_live(const char *status);
+bool catalog_job_status_live(enum catalog_job_state status);
 
 /*
  * Inserts a job. LERR_CONFLICT when another job (streaming or batch) on the
@@ -160,16 +196,16 @@ int catalog_job_update_state(struct catalog *c, const struct catalog_job *j, str
  * and the started/completed times (0 = leave as is). Leaves desired and
  * modified_by alone, so it never undoes a user's concurrent request.
  */
-int catalog_job_set_status(struct catalog *c, const char *id, const char *status,
-                           const char *health, const char *health_message, int64_t started_ns,
-                           int64_t completed_ns, struct lerr *err);
+int catalog_job_set_status(struct catalog *c, const char *id, enum catalog_job_state status,
+                           enum catalog_health health, const char *health_message,
+                           int64_t started_ns, int64_t completed_ns, struct lerr *err);
 
 /*
  * What the user changes: desiredExecutionStatus and lastModifiedBy. A resume
  * ("running") of a suspended or failed job also puts it back to pending with
  * health ok, atomically, so the runtime starts it again.
  */
-int catalog_job_set_desired(struct catalog *c, const char *id, const char *desired,
+int catalog_job_set_desired(struct catalog *c, const char *id, enum catalog_job_state desired,
                             const char *modified_by, struct lerr *err);
 
 /* ---- stream checkpoints, keyed by (table, stream) ---------------------- */

@@ -99,14 +99,15 @@ struct catalog_ops {
     int (*job_update_state)(struct catalog_store *s, const struct catalog_job *j,
                             int64_t *changed, struct lerr *err);
     /* as catalog_job_set_status (0 times: leave as is), updated_ns = now */
-    int (*job_set_status)(struct catalog_store *s, const char *id, const char *status,
-                          const char *health, const char *health_message, int64_t started_ns,
-                          int64_t completed_ns, int64_t now, int64_t *changed, struct lerr *err);
+    int (*job_set_status)(struct catalog_store *s, const char *id, enum catalog_job_state status,
+                          enum catalog_health health, const char *health_message,
+                          int64_t started_ns, int64_t completed_ns, int64_t now,
+                          int64_t *changed, struct lerr *err);
     /* as catalog_job_set_desired, in one statement (the resume rule reads
      * the status it changes) */
-    int (*job_set_desired)(struct catalog_store *s, const char *id, const char *desired,
-                           const char *modified_by, int64_t now, int64_t *changed,
-                           struct lerr *err);
+    int (*job_set_desired)(struct catalog_store *s, const char *id,
+                           enum catalog_job_state desired, const char *modified_by, int64_t now,
+                           int64_t *changed, struct lerr *err);
     /* reset_generation + 1, updated_ns = now */
     int (*job_bump_reset)(struct catalog_store *s, const char *id, int64_t now, int64_t *changed,
                           struct lerr *err);

@@ -499,9 +499,14 @@ static void job_from_row(sqlite3_stmt *st, struct catalog_job *j)
     col_copy(st, 1, j->type, sizeof j->type);
     col_copy(st, 2, j->table_name, sizeof j->table_name);
     col_copy(st, 3, j->connection_name, sizeof j->connection_name);
-    col_copy(st, 4, j->desired, sizeof j->desired);
-    col_copy(st, 5, j->status, sizeof j->status);
-    col_copy(st, 6, j->health, sizeof j->health);
+    /* A name this version does not know (written by a newer one) reads as failed/error:
+     * the runtime then leaves the job alone. */
+    int v = catalog_job_state_parse((const char *)sqlite3_column_text(st, 4));
+    j->desired = v < 0 ? CATALOG_JOB_SUSPENDED : (enum catalog_job_state)v;
+    v = catalog_job_state_parse((const char *)sqlite3_column_text(st, 5));
+    j->status = v < 0 ? CATALOG_JOB_FAILED : (enum catalog_job_state)v;
+    v = catalog_health_parse((const char *)sqlite3_column_text(st, 6));
+    j->health = v < 0 ? CATALOG_HEALTH_ERROR : (enum catalog_health)v;
     col_copy(st, 7, j->health_message, sizeof j->health_message);
     j->spec = col_dup(st, 8);
     j->created_by = col_dup(st, 9);
@@ -544,8 +549,9 @@ static int sq_job_insert(struct catalog_store *c, const struct catalog_job *j, s
     return RUN(c, err, "job", NULL,
                "INSERT INTO job (" JOB_COLUMNS ") VALUES "
                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-               "sssssssssssiiii", j->id, j->type, j->table_name, j->connection_name, j->desired,
-               j->status, j->health, j->health_message, j->spec, j->created_by, j->modified_by,
+               "sssssssssssiiii", j->id, j->type, j->table_name, j->connection_name,
+               catalog_job_state_name(j->desired), catalog_job_state_name(j->status),
+               catalog_health_name(j->health), j->health_message, j->spec, j->created_by, j->modified_by,
                j->created_ns, j->updated_ns, j->started_ns, j->completed_ns);
 }
 
@@ -596,12 +602,14 @@ static int sq_job_update_state(struct catalog_store *c, const struct catalog_job
                "UPDATE job SET desired = ?, status = ?, health = ?, "
                "health_message = ?, modified_by = ?, updated_ns = ?, "
                "started_ns = ?, completed_ns = ? WHERE id = ?",
-               "sssssiiis", j->desired, j->status, j->health, j->health_message, j->modified_by,
+               "sssssiiis", catalog_job_state_name(j->desired), catalog_job_state_name(j->status),
+               catalog_health_name(j->health), j->health_message, j->modified_by,
                j->updated_ns, j->started_ns, j->completed_ns, j->id);
 }
 
-static int sq_job_set_status(struct catalog_store *c, const char *id, const char *status,
-                             const char *health, const char *msg, int64_t started_ns,
+static int sq_job_set_status(struct catalog_store *c, const char *id,
+                             enum catalog_job_state status, enum catalog_health health,
+                             const char *msg, int64_t started_ns,
                              int64_t completed_ns, int64_t now, int64_t *changed,
                              struct lerr *err)
 {
@@ -611,14 +619,16 @@ static int sq_job_set_status(struct catalog_store *c, const char *id, const char
                "started_ns = CASE WHEN ? = 0 THEN started_ns ELSE ? END, "
                "completed_ns = CASE WHEN ? = 0 THEN completed_ns ELSE ? END "
                "WHERE id = ?",
-               "sssiiiiis", status, health, msg ? msg : "", now, started_ns, started_ns,
+               "sssiiiiis", catalog_job_state_name(status), catalog_health_name(health),
+               msg ? msg : "", now, started_ns, started_ns,
                completed_ns, completed_ns, id);
 }
 
-static int sq_job_set_desired(struct catalog_store *c, const char *id, const char *desired,
-                              const char *modified_by, int64_t now, int64_t *changed,
-                              struct lerr *err)
+static int sq_job_set_desired(struct catalog_store *c, const char *id,
+                              enum catalog_job_state desired_state, const char *modified_by,
+                              int64_t now, int64_t *changed, struct lerr *err)
 {
+    const char *desired = catalog_job_state_name(desired_state);
     return RUN(c, err, "job", changed,
                "UPDATE job SET desired = ?, modified_by = ?, updated_ns = ?, "
                "status = CASE WHEN ? = 'running' AND status IN ('suspended', "

@@ -147,7 +147,7 @@ void *ingest__batch_main(void *arg)
     pthread_mutex_lock(&job->mu);
     job->pipe = p;
     pthread_mutex_unlock(&job->mu);
-    ingest__set_status(&r, "running", "ok", "", util_now_ns(), 0);
+    ingest__set_status(&r, CATALOG_JOB_RUNNING, CATALOG_HEALTH_OK, "", util_now_ns(), 0);
     const char *mode = json_string_value(json_object_get(r.spec, "ingestionMode"));
     json_t *intervals = json_object_get(json_object_get(r.spec, "target"), "intervals");
     if (mode && strcmp(mode, "replace") == 0 &&
@@ -196,7 +196,7 @@ void *ingest__batch_main(void *arg)
         ingest__fail(&r, "final persist failed: %s", err.code ? err.msg : r.ps.error);
         goto out;
     }
-    ingest__set_status(&r, "succeeded", "ok", "", 0, util_now_ns());
+    ingest__set_status(&r, CATALOG_JOB_SUCCEEDED, CATALOG_HEALTH_OK, "", 0, util_now_ns());
     log_msg(LOG_INFO, "ingest", "batch job %s succeeded", job->id);
 out:
     ingest__persister_stop(&r);

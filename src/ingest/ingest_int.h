@@ -175,7 +175,7 @@ struct runner {
     struct pipeline_tally *batch_tally;   /* batch jobs: that chunk's outcome */
     struct pipeline_table ptable;
     struct arena ptable_mem;
-    char health[8];
+    enum catalog_health health;
     char health_msg[512];
     int64_t gap_until_ms;
     char gap_msg[512];
@@ -205,9 +205,10 @@ struct runner {
 extern const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS];   /* job.c */
 
 /* job.c */
-void ingest__set_status(struct runner *r, const char *status, const char *health,
-                       const char *msg, int64_t started, int64_t completed);
-void ingest__set_health(struct runner *r, const char *health, const char *msg);
+void ingest__set_status(struct runner *r, enum catalog_job_state status,
+                        enum catalog_health health, const char *msg, int64_t started,
+                        int64_t completed);
+void ingest__set_health(struct runner *r, enum catalog_health health, const char *msg);
 void ingest__fail(struct runner *r, const char *fmt, ...) LS_PRINTF(2, 3);
 int ingest__build_ptable(struct runner *r, struct lerr *err);
 int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, const char *job_id,

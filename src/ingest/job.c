@@ -32,8 +32,9 @@
 
 const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS] = {10, 50, 100, 250, 500, 1000, 5000};
 
-void ingest__set_status(struct runner *r, const char *status, const char *health,
-                       const char *msg, int64_t started, int64_t completed)
+void ingest__set_status(struct runner *r, enum catalog_job_state status,
+                        enum catalog_health health, const char *msg, int64_t started,
+                        int64_t completed)
 {
     struct lerr err;
     lerr_init(&err);
@@ -42,14 +43,14 @@ void ingest__set_status(struct runner *r, const char *status, const char *health
         log_msg(LOG_WARN, "ingest", "job %s: cannot record status: %s", r->job->id, err.msg);
 }
 
-void ingest__set_health(struct runner *r, const char *health, const char *msg)
+void ingest__set_health(struct runner *r, enum catalog_health health, const char *msg)
 {
-    if (strcmp(r->health, health) == 0 && strcmp(r->health_msg, msg) == 0)
+    if (r->health == health && strcmp(r->health_msg, msg) == 0)
         return;
-    snprintf(r->health, sizeof r->health, "%s", health);
+    r->health = health;
     snprintf(r->health_msg, sizeof r->health_msg, "%s", msg);
-    ingest__set_status(r, "running", health, msg, 0, 0);
-    if (strcmp(health, "ok") != 0)
+    ingest__set_status(r, CATALOG_JOB_RUNNING, health, msg, 0, 0);
+    if (health != CATALOG_HEALTH_OK)
         log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, msg);
 }
 
@@ -61,7 +62,7 @@ void ingest__fail(struct runner *r, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     log_msg(LOG_ERROR, "ingest", "job %s failed: %s", r->job->id, msg);
-    ingest__set_status(r, "failed", "error", msg, 0, util_now_ns());
+    ingest__set_status(r, CATALOG_JOB_FAILED, CATALOG_HEALTH_ERROR, msg, 0, util_now_ns());
     r->job->failed = true;
 }
 
@@ -650,19 +651,19 @@ void ingest__update_health(struct runner *r)
         snprintf(msg, sizeof msg, "%s", r->ps.error);
     pthread_mutex_unlock(&r->ps.mu);
     if (perr) {
-        ingest__set_health(r, "warn", msg);
+        ingest__set_health(r, CATALOG_HEALTH_WARN, msg);
     } else if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK) {
-        ingest__set_health(r, "warn", msg);
+        ingest__set_health(r, CATALOG_HEALTH_WARN, msg);
     } else if (r->gap_until_ms > util_now_ms()) {
-        ingest__set_health(r, "warn", r->gap_msg);
+        ingest__set_health(r, CATALOG_HEALTH_WARN, r->gap_msg);
     } else if (pct >= REJECT_WARN_PERCENT) {
         snprintf(msg, sizeof msg,
                  "%d%% of the last %llu rows were rejected as errors; GET /jobs/{id}/logs shows "
                  "why (check inputSchema, formatSettings and the __time mapping)",
                  pct, (unsigned long long)rows);
-        ingest__set_health(r, "warn", msg);
+        ingest__set_health(r, CATALOG_HEALTH_WARN, msg);
     } else {
-        ingest__set_health(r, "ok", "");
+        ingest__set_health(r, CATALOG_HEALTH_OK, "");
     }
 }
 

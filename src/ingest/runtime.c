@@ -228,11 +228,11 @@ int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err)
 
 static bool settled(const struct catalog_job *j)
 {
-    if (strcmp(j->desired, "canceled") == 0)
-        return strcmp(j->status, "canceled") == 0;
-    if (strcmp(j->desired, "suspended") == 0)
-        return strcmp(j->status, "suspended") == 0 || strcmp(j->status, "failed") == 0;
-    return strcmp(j->status, "suspended") != 0;
+    if (j->desired == CATALOG_JOB_CANCELED)
+        return j->status == CATALOG_JOB_CANCELED;
+    if (j->desired == CATALOG_JOB_SUSPENDED)
+        return j->status == CATALOG_JOB_SUSPENDED || j->status == CATALOG_JOB_FAILED;
+    return j->status != CATALOG_JOB_SUSPENDED;
 }
 
 bool ingest_runtime_settle(struct ingest_runtime *rt, const char *job_id, int timeout_ms)

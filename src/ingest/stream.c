@@ -577,7 +577,7 @@ static int step(struct runner *r, struct lerr *err)
             lerr_init(&ce);
             if (slot_starts(r, sl, &ce) || commit_starts(r, &ce)) {
                 if (ce.code != LERR_CONFLICT)
-                    ingest__set_health(r, "warn", ce.msg);
+                    ingest__set_health(r, CATALOG_HEALTH_WARN, ce.msg);
                 wait_stop_ms(r, 200);
                 return 0;
             }
@@ -706,7 +706,7 @@ void *ingest__stream_main(void *arg)
     source_offsets_init(&r.appended);
     source_offsets_init(&r.covered);
     arena_init(&r.ptable_mem, 4096, 0);
-    snprintf(r.health, sizeof r.health, "ok");
+    r.health = CATALOG_HEALTH_OK;
     r.last_commit_ms = util_now_ms();
     struct lerr err;
     lerr_init(&err);
@@ -718,7 +718,7 @@ void *ingest__stream_main(void *arg)
         ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
-    ingest__set_status(&r, "running", "ok", "", util_now_ns(), 0);
+    ingest__set_status(&r, CATALOG_JOB_RUNNING, CATALOG_HEALTH_OK, "", util_now_ns(), 0);
     ingest__totals_counters(job, &r.window_start);
     r.window_start_ms = util_now_ms();
     log_msg(LOG_INFO, "ingest", "job %s: running into table '%s' from %s", job->id,
@@ -735,7 +735,7 @@ void *ingest__stream_main(void *arg)
             }
         }
         if (r.blocked) {
-            ingest__set_health(&r, "error", r.blocked_msg);
+            ingest__set_health(&r, CATALOG_HEALTH_ERROR, r.blocked_msg);
             wait_stop_ms(&r, RESET_CHECK_MS);
             continue;
         }
@@ -747,7 +747,7 @@ void *ingest__stream_main(void *arg)
         if (should_persist(&r)) {
             lerr_init(&err);
             if (ingest__persist(&r, true, &err))
-                ingest__set_health(&r, "warn", err.msg);
+                ingest__set_health(&r, CATALOG_HEALTH_WARN, err.msg);
         }
         pthread_mutex_lock(&r.ps.mu);
         bool conflict = r.ps.conflict;

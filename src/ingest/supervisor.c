@@ -78,10 +78,10 @@ void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct cata
     struct lerr err;
     lerr_init(&err);
     if (cj && !j->failed && !rt->stopping) {
-        if (strcmp(cj->desired, "canceled") == 0)
-            catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
-        else if (strcmp(cj->desired, "suspended") == 0)
-            catalog_job_set_status(rt->cat, cj->id, "suspended", "ok", "", 0, 0, &err);
+        if (cj->desired == CATALOG_JOB_CANCELED)
+            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0, util_now_ns(), &err);
+        else if (cj->desired == CATALOG_JOB_SUSPENDED)
+            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_SUSPENDED, CATALOG_HEALTH_OK, "", 0, 0, &err);
     }
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->tally_mu);
@@ -96,19 +96,19 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
     struct lerr err;
     lerr_init(&err);
     if (j) {
-        if (strcmp(cj->desired, "canceled") == 0)
+        if (cj->desired == CATALOG_JOB_CANCELED)
             atomic_store(&j->stop, true);
         if (atomic_load(&j->done))
             ingest__reap(rt, j, cj);
         return;
     }
-    if (strcmp(cj->desired, "canceled") == 0 && catalog_job_status_live(cj->status)) {
-        catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
-    } else if (strcmp(cj->status, "pending") == 0 && strcmp(cj->desired, "running") == 0 &&
+    if (cj->desired == CATALOG_JOB_CANCELED && catalog_job_status_live(cj->status)) {
+        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0, util_now_ns(), &err);
+    } else if (cj->status == CATALOG_JOB_PENDING && cj->desired == CATALOG_JOB_RUNNING &&
                !rt->stopping) {
         start_runner(rt, cj, ingest__batch_main);
-    } else if (strcmp(cj->status, "running") == 0) {
-        catalog_job_set_status(rt->cat, cj->id, "failed", "error",
+    } else if (cj->status == CATALOG_JOB_RUNNING) {
+        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_FAILED, CATALOG_HEALTH_ERROR,
                                "the server stopped while this batch job ran; rows it had "
                                "persisted remain — run it again with ingestionMode replace",
                                0, util_now_ns(), &err);
@@ -127,8 +127,8 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
     pthread_mutex_lock(&rt->mu);
     struct rt_job *j = ingest__find_job(rt, cj->id);
     pthread_mutex_unlock(&rt->mu);
-    bool want = strcmp(cj->desired, "running") == 0 && strcmp(cj->status, "failed") != 0 &&
-                strcmp(cj->status, "canceled") != 0;
+    bool want = cj->desired == CATALOG_JOB_RUNNING && cj->status != CATALOG_JOB_FAILED &&
+                cj->status != CATALOG_JOB_CANCELED;
     struct lerr err;
     lerr_init(&err);
     if (j) {
@@ -139,14 +139,14 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
         return;
     }
     if (want && !rt->stopping) {
-        if (strcmp(cj->status, "suspended") == 0)
-            catalog_job_set_status(rt->cat, cj->id, "pending", "ok", "", 0, 0, &err);
+        if (cj->status == CATALOG_JOB_SUSPENDED)
+            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_PENDING, CATALOG_HEALTH_OK, "", 0, 0, &err);
         start_runner(rt, cj, ingest__stream_main);
-    } else if (strcmp(cj->desired, "canceled") == 0 && strcmp(cj->status, "canceled") != 0) {
-        catalog_job_set_status(rt->cat, cj->id, "canceled", "ok", "", 0, util_now_ns(), &err);
-    } else if (strcmp(cj->desired, "suspended") == 0 &&
-               (strcmp(cj->status, "pending") == 0 || strcmp(cj->status, "running") == 0)) {
-        catalog_job_set_status(rt->cat, cj->id, "suspended", "ok", "", 0, 0, &err);
+    } else if (cj->desired == CATALOG_JOB_CANCELED && cj->status != CATALOG_JOB_CANCELED) {
+        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0, util_now_ns(), &err);
+    } else if (cj->desired == CATALOG_JOB_SUSPENDED &&
+               (cj->status == CATALOG_JOB_PENDING || cj->status == CATALOG_JOB_RUNNING)) {
+        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_SUSPENDED, CATALOG_HEALTH_OK, "", 0, 0, &err);
     }
 }
 

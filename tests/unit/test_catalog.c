@@ -91,8 +91,8 @@ static void test_docs_and_jobs(void)
     lerr_init(&e);
 
     struct catalog_job j = {.id = "22222222-2222-4222-8222-222222222222", .type = "streaming",
-                            .table_name = "wiki", .connection_name = "k", .desired = "running",
-                            .status = "pending", .health = "ok", .spec = "{}",
+                            .table_name = "wiki", .connection_name = "k", .desired = CATALOG_JOB_RUNNING,
+                            .status = CATALOG_JOB_PENDING, .health = CATALOG_HEALTH_OK, .spec = "{}",
                             .created_by = "{}", .modified_by = "{}", .created_ns = 10,
                             .updated_ns = 10};
     CHECK_EQ_INT(catalog_job_insert(c, &j, &e), 0);
@@ -118,8 +118,8 @@ static void test_docs_and_jobs(void)
     struct catalog_job g = {0};
     CHECK_EQ_INT(catalog_job_get(c, j.id, &g, &e), 0);
     CHECK_EQ_INT(g.reset_generation, 1);
-    snprintf(g.status, sizeof g.status, "canceled");
-    snprintf(g.desired, sizeof g.desired, "canceled");
+    g.status = CATALOG_JOB_CANCELED;
+    g.desired = CATALOG_JOB_CANCELED;
     g.completed_ns = 99;
     CHECK_EQ_INT(catalog_job_update_state(c, &g, &e), 0);
     catalog_job_destroy(&g);
@@ -128,8 +128,15 @@ static void test_docs_and_jobs(void)
     CHECK_EQ_INT(catalog_job_list(c, &l, &e), 0);
     CHECK_EQ_INT(l.n, 2);
     catalog_job_list_free(&l);
-    CHECK(!catalog_job_status_live("canceled"));
-    CHECK(catalog_job_status_live("suspended"));
+    CHECK(!catalog_job_status_live(CATALOG_JOB_CANCELED));
+    CHECK(catalog_job_status_live(CATALOG_JOB_SUSPENDED));
+    /* the names the API and the store use, both ways */
+    for (int i = 0; i < CATALOG_JOB__STATE_COUNT; i++)
+        CHECK_EQ_INT(catalog_job_state_parse(catalog_job_state_name((enum catalog_job_state)i)), i);
+    CHECK_EQ_STR(catalog_job_state_name(CATALOG_JOB_SUCCEEDED), "succeeded");
+    CHECK_EQ_STR(catalog_health_name(CATALOG_HEALTH_WARN), "warn");
+    CHECK_EQ_INT(catalog_job_state_parse("paused"), -1);
+    CHECK_EQ_INT(catalog_health_parse(NULL), -1);
 
     struct catalog_doc_list dl;
     CHECK_EQ_INT(catalog_doc_list(c, CATALOG_CONNECTION, &dl, &e), 0);
