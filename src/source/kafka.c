@@ -75,6 +75,10 @@
  * called from any thread (the partition table and health state are under a
  * mutex). librdkafka's callbacks run in the polling thread (error, stats)
  * or its own threads (log; log_msg is thread-safe).
+ *
+ * Why one file of ~1,500 lines: it is one concern, the librdkafka consumer as a
+ * source (assignment, metadata refresh, offsets, polling, gaps, broker health), and its
+ * parts share the consumer's state and locks; splitting it would export that state.
  */
 #include "source/source_int.h"
 #include "util/vec.h"

@@ -86,6 +86,10 @@
  * reopened: after a failed fsync the kernel may have dropped the dirty pages,
  * so nothing written since the last good sync can be trusted. The writer
  * cuts the segment back to its last durable size first (best effort).
+ *
+ * Why one file of ~1,500 lines: it is one on-disk format, the log's frames and
+ * units, with its writer (group commit), recovery at open and readers, which must agree on
+ * every byte; keeping them together keeps that agreement in one place.
  */
 #include "source/source_int.h"
 #include "util/vec.h"

@@ -16,6 +16,9 @@
  * by SQL_MAX_NESTING (the recursion depth) and SQL_MAX_HEIGHT (the tree's),
  * lists by SQL_MAX_ARGS and SQL_MAX_ITEMS, each refusal a 400 with line and
  * column.
+ *
+ * Why one file of ~1,500 lines: it is one recursive-descent parser of Druid's
+ * SQL grammar; its productions call one another throughout.
  */
 #include "sql/sql_int.h"
 

@@ -18,6 +18,9 @@
  * Thread-safety: a segment is shared by readers; lazily built pieces are
  * published with compare-and-swap, and a part checked twice at once is only
  * wasted work.
+ *
+ * Why one file of ~1,200 lines: it is the reader of one format (segwrite.c's),
+ * opening, validating and decoding every part; the checks must match the layout exactly.
  */
 #include <stdio.h>
 
