@@ -4,7 +4,7 @@
  * built; everything that changes while it runs lives beside it in struct
  * qrun, in the PostgreSQL executor manner.
  *
- * Entry point: qexec_run().
+ * Entry point: query__exec_run().
  *
  * Running: views outside the query's __time interval and empty views are
  * pruned; the others are read in chunk order. Per view the WHERE becomes a
@@ -40,10 +40,10 @@ enum qkey_kind { QK_NONE, QK_DICT, QK_TFLOOR, QK_GENERIC };
 
 struct qplan {
     const struct sql_select *q;
-    const struct qsource *src;
+    const struct query__source *src;
     size_t ncols;
     int time_col;                    /* __time, or -1 */
-    struct qfilter filter;
+    struct query__filter filter;
     const struct storage_view **views;   /* to read, in chunk order */
     size_t nviews, nviews_all, npruned, nempty, nrealtime;
     /* aggregation */
@@ -54,7 +54,7 @@ struct qplan {
     struct period per;
     int64_t per_ms;                  /* fixed-width UTC buckets, else 0 */
     int *key_cols;                   /* QK_GENERIC: bare column of each key, or -1 */
-    struct qagg_plan *aggs;
+    struct query__agg_plan *aggs;
     size_t acc_size;
     bool count_only;                 /* every aggregate is COUNT(*) without FILTER */
     bool by_id;                      /* one STRING key, native aggregates: per-id arrays */
@@ -75,14 +75,14 @@ struct qplan {
 
 struct qrun {
     const struct qplan *p;
-    struct qctx *x;
-    struct qgroups groups;
-    struct qcollect *col;
+    struct query__ctx *x;
+    struct query__groups groups;
+    struct query__collect *col;
     bool done;
     /* the view being read */
     const struct storage_view *view;
     struct storage_scan *scan;
-    const struct qmemtable *mem;
+    const struct query__memtable *mem;
     uint32_t *id2gid;                /* QK_DICT: group of each dictionary id */
     size_t id2gid_n;
     struct vstate *vs;               /* aggregating this view by dictionary id */
@@ -137,7 +137,7 @@ static int cmp_views(const void *pa, const void *pb)
  * the query fails naming it — unless the user asked for partial results,
  * when the answer says what it left out.
  */
-static int check_missing(const struct qplan *p, struct qctx *x)
+static int check_missing(const struct qplan *p, struct query__ctx *x)
 {
     const struct storage_snapshot *s = p->src->snap;
     for (size_t i = 0; i < s->nmissing; i++) {
@@ -163,7 +163,7 @@ static int check_missing(const struct qplan *p, struct qctx *x)
     return 0;
 }
 
-static int plan_views(struct qplan *p, struct qctx *x)
+static int plan_views(struct qplan *p, struct query__ctx *x)
 {
     const struct storage_snapshot *s = p->src->snap;
     if (!s)
@@ -173,7 +173,7 @@ static int plan_views(struct qplan *p, struct qctx *x)
     p->nviews_all = s->nviews;
     p->views = arena_alloc(&x->keep, (s->nviews ? s->nviews : 1) * sizeof *p->views);
     if (!p->views)
-        return qctx_nomem(x, "the view list");
+        return query__ctx_nomem(x, "the view list");
     for (size_t i = 0; i < s->nviews; i++) {
         const struct storage_view *v = s->views[i];
         int64_t lo, hi;
@@ -235,19 +235,19 @@ static bool native_ok(const struct sql_agg_call *c)
     }
 }
 
-static int plan_aggs(struct qplan *p, struct qctx *x)
+static int plan_aggs(struct qplan *p, struct query__ctx *x)
 {
     const struct sql_select *q = p->q;
     p->aggs = arena_zalloc(&x->keep, (q->naggs ? q->naggs : 1) * sizeof *p->aggs);
     if (!p->aggs)
-        return qctx_nomem(x, "the plan");
+        return query__ctx_nomem(x, "the plan");
     p->count_only = q->naggs > 0;
     for (size_t i = 0; i < q->naggs; i++) {
         const struct sql_agg_call *c = &q->aggs[i];
-        struct qagg_plan *a = &p->aggs[i];
+        struct query__agg_plan *a = &p->aggs[i];
         a->call = c;
         a->state = c;
-        a->arg_col = c->nargs ? qshape_ref_of(c->args[0], &x->keep) : -1;
+        a->arg_col = c->nargs ? query__shape_ref_of(c->args[0], &x->keep) : -1;
         const struct sql_agg_call *m = merge_call(p, c, a->arg_col);
         if (m) {
             a->mode = QA_MERGE;
@@ -263,21 +263,21 @@ static int plan_aggs(struct qplan *p, struct qctx *x)
         }
         p->count_only &= a->mode == QA_COUNT_STAR && !c->filter;
         a->size = (a->mode == QA_SQL || a->mode == QA_MERGE) ? sql_agg_state_size(a->state)
-                                                              : sizeof(struct qnacc);
+                                                              : sizeof(struct query__nacc);
         a->off = p->acc_size;
         p->acc_size += (a->size + 7) & ~(size_t)7;
     }
     return 0;
 }
 
-static void plan_keys(struct qplan *p, struct qctx *x)
+static void plan_keys(struct qplan *p, struct query__ctx *x)
 {
     const struct sql_select *q = p->q;
     p->key_kind = q->nkeys == 0 ? QK_NONE : QK_GENERIC;
     p->key_col = -1;
     p->key_cols = arena_alloc(&x->keep, (q->nkeys ? q->nkeys : 1) * sizeof *p->key_cols);
     for (size_t i = 0; p->key_cols && i < q->nkeys; i++)
-        p->key_cols[i] = qshape_ref_of(q->keys[i], &x->keep);
+        p->key_cols[i] = query__shape_ref_of(q->keys[i], &x->keep);
     if (q->nkeys != 1 || !p->key_cols)
         return;
     const struct sql_schema *cols = &p->src->schema;
@@ -289,13 +289,13 @@ static void plan_keys(struct qplan *p, struct qctx *x)
     }
     if (sql_expr_type(q->keys[0]) != SQL_TIMESTAMP || p->time_col < 0)
         return;
-    const struct qshape *s = qshape_of(q->keys[0], &x->keep);
+    const struct query__shape *s = query__shape_of(q->keys[0], &x->keep);
     if (!s || s->nargs != 2 || s->args[0]->kind != QSH_REF ||
         (int)s->args[0]->field != p->time_col || s->args[1]->kind != QSH_STR)
         return;
     struct lerr err;
     lerr_init(&err);
-    if (s->kind == QSH_CALL && qshape_is(s, "TIME_FLOOR") && !s->not_flag &&
+    if (s->kind == QSH_CALL && query__shape_is(s, "TIME_FLOOR") && !s->not_flag &&
         period_parse(s->args[1]->lit, s->args[1]->lit_len, &p->per, &err) == 0) {
         p->key_kind = QK_TFLOOR;
         int64_t ms = period_fixed_ms(&p->per);
@@ -303,14 +303,14 @@ static void plan_keys(struct qplan *p, struct qctx *x)
          * weeks (weeks align to Monday) */
         if (ms > 0 && p->per.weeks == 0 && x->tz == tz_utc())
             p->per_ms = ms;
-    } else if (s->kind == QSH_BINOP && qshape_is(s, "FLOOR TO") &&
+    } else if (s->kind == QSH_BINOP && query__shape_is(s, "FLOOR TO") &&
                time_unit_parse(s->args[1]->lit, s->args[1]->lit_len, &p->unit)) {
         p->key_kind = QK_TFLOOR;
         p->floor_unit = true;
     }
 }
 
-static int plan_output(struct qplan *p, struct qctx *x)
+static int plan_output(struct qplan *p, struct query__ctx *x)
 {
     const struct sql_select *q = p->q;
     p->item_ref = arena_alloc(&x->keep, q->nitems * sizeof *p->item_ref);
@@ -319,9 +319,9 @@ static int plan_output(struct qplan *p, struct qctx *x)
     p->order_idx = arena_alloc(&x->keep, (maxorder ? maxorder : 1) * sizeof *p->order_idx);
     p->desc = arena_alloc(&x->keep, (maxorder ? maxorder : 1) * sizeof *p->desc);
     if (!p->item_ref || !p->extra || !p->order_idx || !p->desc)
-        return qctx_nomem(x, "the plan");
+        return query__ctx_nomem(x, "the plan");
     for (size_t i = 0; i < q->nitems; i++)
-        p->item_ref[i] = qshape_ref_of(q->items[i].expr, &x->keep);
+        p->item_ref[i] = query__shape_ref_of(q->items[i].expr, &x->keep);
     for (size_t i = 0; i < q->norder; i++) {
         p->desc[i] = q->order[i].desc;
         if (q->order[i].item >= 0) {
@@ -350,7 +350,7 @@ static int plan_output(struct qplan *p, struct qctx *x)
 
 /* GROUP BY one STRING column with only native aggregates: per-view arrays
  * by dictionary id, and whether a top-N by one of them can prune (run_topn). */
-static void plan_by_id(struct qplan *p, struct qctx *x)
+static void plan_by_id(struct qplan *p, struct query__ctx *x)
 {
     const struct sql_select *q = p->q;
     p->topn_agg = -1;
@@ -363,17 +363,17 @@ static void plan_by_id(struct qplan *p, struct qctx *x)
         return;
     size_t idx = (size_t)p->order_idx[0];
     int field = idx < q->nitems ? p->item_ref[idx]
-                                : qshape_ref_of(p->extra[idx - q->nitems], &x->keep);
+                                : query__shape_ref_of(p->extra[idx - q->nitems], &x->keep);
     if (field < (int)q->nkeys)
         return;
-    const struct qagg_plan *a = &p->aggs[field - (int)q->nkeys];
+    const struct query__agg_plan *a = &p->aggs[field - (int)q->nkeys];
     /* additive: a value's total is the sum of its per-view values */
     if (a->mode == QA_COUNT_STAR || a->call->kind == SQL_AGG_COUNT || a->call->kind == SQL_AGG_SUM)
         p->topn_agg = field - (int)q->nkeys;
 }
 
-static int plan_build(struct qplan *p, const struct sql_select *q, const struct qsource *src,
-                      const struct sql_options *opt, struct qctx *x)
+static int plan_build(struct qplan *p, const struct sql_select *q, const struct query__source *src,
+                      const struct sql_options *opt, struct query__ctx *x)
 {
     memset(p, 0, sizeof *p);
     p->q = q;
@@ -386,7 +386,7 @@ static int plan_build(struct qplan *p, const struct sql_select *q, const struct 
             p->time_col = (int)i;
     int rc;
     if (src->snap) {
-        if ((rc = qfilter_build(&p->filter, q, &src->schema, opt, x)))
+        if ((rc = query__filter_build(&p->filter, q, &src->schema, opt, x)))
             return rc;
     } else {
         p->filter.where = q->where;
@@ -396,7 +396,7 @@ static int plan_build(struct qplan *p, const struct sql_select *q, const struct 
         return rc;
     plan_keys(p, x);
     if (!p->key_cols)
-        return qctx_nomem(x, "the plan");
+        return query__ctx_nomem(x, "the plan");
     if ((rc = plan_output(p, x)))
         return rc;
     plan_by_id(p, x);
@@ -416,12 +416,12 @@ static void explain_time(struct buf *b, int64_t t)
     buf_puts(b, s);
 }
 
-static void explain_expr(struct buf *b, const struct sql_expr *e, struct qctx *x)
+static void explain_expr(struct buf *b, const struct sql_expr *e, struct query__ctx *x)
 {
-    buf_puts(b, qshape_text(e, &x->keep));
+    buf_puts(b, query__shape_text(e, &x->keep));
 }
 
-static const char *agg_how(const struct qplan *p, const struct qagg_plan *a)
+static const char *agg_how(const struct qplan *p, const struct query__agg_plan *a)
 {
     switch (a->mode) {
     case QA_COUNT_STAR:
@@ -438,7 +438,7 @@ static const char *agg_how(const struct qplan *p, const struct qagg_plan *a)
     }
 }
 
-static int explain(const struct qplan *p, struct qctx *x, struct qresult *res)
+static int explain(const struct qplan *p, struct query__ctx *x, struct query__result *res)
 {
     const struct sql_select *q = p->q;
     struct buf b;
@@ -465,7 +465,7 @@ static int explain(const struct qplan *p, struct qctx *x, struct qresult *res)
     }
     buf_puts(&b, "Filter: ");
     if (p->src->snap) {
-        qfilter_explain(&p->filter, &b);
+        query__filter_explain(&p->filter, &b);
     } else if (q->where) {
         buf_puts(&b, "rows[");
         explain_expr(&b, q->where, x);
@@ -570,7 +570,7 @@ static int explain(const struct qplan *p, struct qctx *x, struct qresult *res)
         buf_puts(&b, "\nDistinct: yes");
     if (b.failed) {
         buf_free(&b);
-        return qctx_too_big(x, "the plan text");
+        return query__ctx_too_big(x, "the plan text");
     }
     struct buf r;
     buf_init(&r, 0);
@@ -588,18 +588,19 @@ static int explain(const struct qplan *p, struct qctx *x, struct qresult *res)
     buf_free(&b);
     buf_free(&r);
     if (!row || !rows || !plan || !resources)
-        return qctx_nomem(x, "the plan text");
+        return query__ctx_nomem(x, "the plan text");
     row[0] = sql_string(plan, strlen(plan));
     row[1] = sql_string(resources, strlen(resources));
     row[2] = sql_string("{\"statementType\":\"SELECT\"}", 26);
     rows[0] = row;
-    *res = (struct qresult){3, names, types, rows, 1};
+    *res = (struct query__result){3, names, types, rows, 1};
     return 0;
 }
 
 /* ---- reading blocks ---------------------------------------------------------------- */
 
-static int run_init(struct qrun *r, const struct qplan *p, struct qctx *x, struct qcollect *c)
+static int run_init(struct qrun *r, const struct qplan *p, struct query__ctx *x,
+                    struct query__collect *c)
 {
     memset(r, 0, sizeof *r);
     r->p = p;
@@ -615,7 +616,7 @@ static int run_init(struct qrun *r, const struct qplan *p, struct qctx *x, struc
     r->nullvec = arena_alloc(&x->keep, BLOCK * sizeof *r->nullvec);
     if (!r->selbuf || !r->gids || !r->colv || !r->colgen || !r->colptr || !r->loaded ||
         !r->nullvec)
-        return qctx_nomem(x, "the executor");
+        return query__ctx_nomem(x, "the executor");
     for (uint32_t k = 0; k < BLOCK; k++)
         r->nullvec[k] = sql_null(SQL_NULL);
     for (size_t i = 0; i < n; i++)
@@ -628,7 +629,7 @@ static void free_id2gid(struct qrun *r)
 {
     if (r->id2gid) {
         free(r->id2gid);
-        qctx_uncharge(r->x, r->id2gid_n * sizeof *r->id2gid);
+        query__ctx_uncharge(r->x, r->id2gid_n * sizeof *r->id2gid);
     }
     r->id2gid = NULL;
     r->id2gid_n = 0;
@@ -637,7 +638,7 @@ static void free_id2gid(struct qrun *r)
 static void run_destroy(struct qrun *r)
 {
     free_id2gid(r);
-    qgroups_destroy(&r->groups);
+    query__groups_destroy(&r->groups);
 }
 
 static int storage_err(struct qrun *r, int rc)
@@ -658,7 +659,7 @@ static int load_col(struct qrun *r, size_t c, const struct sql_value **out)
     if (!r->colv[c]) {
         r->colv[c] = arena_alloc(&r->x->keep, BLOCK * sizeof *r->colv[c]);
         if (!r->colv[c])
-            return qctx_nomem(r->x, "column vectors");
+            return query__ctx_nomem(r->x, "column vectors");
     }
     struct sql_value *v = r->colv[c];
     if (r->mem) {
@@ -709,11 +710,11 @@ static int eval_vec(struct qrun *r, const struct sql_expr *e, int bare_col,
         return rc;
     struct sql_value *v = arena_alloc(&r->x->scratch, (r->nsel ? r->nsel : 1) * sizeof *v);
     if (!v)
-        return qctx_nomem(r->x, "expression values");
+        return query__ctx_nomem(r->x, "expression values");
     struct sql_batch b = batch_of(r);
     rc = sql_eval_batch(e, &b, NULL, r->nsel, &r->x->scratch, v, r->x->err);
     if (rc)
-        return qctx_sql_error(r->x, rc, EXPR_RESULTS);
+        return query__ctx_sql_error(r->x, rc, EXPR_RESULTS);
     *out = v;
     return 0;
 }
@@ -736,7 +737,7 @@ static void compact(struct qrun *r, const uint32_t *keep, uint32_t m)
 
 static int find_group(struct qrun *r, const struct sql_value *keys, uint32_t *gid)
 {
-    return qgroups_find(&r->groups, keys, qgroups_hash(keys, r->groups.nkeys), gid);
+    return query__groups_find(&r->groups, keys, query__groups_hash(keys, r->groups.nkeys), gid);
 }
 
 static int gids_dict(struct qrun *r)
@@ -744,14 +745,15 @@ static int gids_dict(struct qrun *r)
     const struct qplan *p = r->p;
     uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
     if (!ids)
-        return qctx_nomem(r->x, "dictionary ids");
+        return query__ctx_nomem(r->x, "dictionary ids");
     int rc = storage_scan_ids(r->scan, (size_t)p->key_col, r->row0, r->n, ids, r->x->err);
     if (rc)
         return storage_err(r, rc);
     for (uint32_t k = 0; k < r->nsel; k++) {
         uint32_t id = ids[dpos(r->sel, k)];
         if (id >= r->id2gid_n)
-            return lerr_set(r->x->err, LERR_CORRUPT, "%s: dictionary id %u of column %d is out of range",
+            return lerr_set(r->x->err, LERR_CORRUPT,
+                            "%s: dictionary id %u of column %d is out of range",
                             storage_view_name(r->view), id, p->key_col);
         uint32_t g = r->id2gid[id];
         if (g == NO_GID) {
@@ -772,7 +774,7 @@ static int times_of(struct qrun *r, const int64_t **out)
 {
     int64_t *t = arena_alloc(&r->x->scratch, BLOCK * sizeof *t);
     if (!t)
-        return qctx_nomem(r->x, "a time vector");
+        return query__ctx_nomem(r->x, "a time vector");
     if (r->mem) {
         const struct sql_value *v;
         int rc = load_col(r, (size_t)r->p->time_col, &v);
@@ -830,7 +832,7 @@ static int gids_generic(struct qrun *r)
     const struct sql_value **kv = arena_alloc(&r->x->scratch, (nk ? nk : 1) * sizeof *kv);
     struct sql_value *row = arena_alloc(&r->x->scratch, (nk ? nk : 1) * sizeof *row);
     if (!kv || !row)
-        return qctx_nomem(r->x, "group keys");
+        return query__ctx_nomem(r->x, "group keys");
     int rc;
     for (size_t i = 0; i < nk; i++)
         if ((rc = eval_vec(r, q->keys[i], r->p->key_cols[i], &kv[i])))
@@ -864,15 +866,15 @@ struct numvec {
 
 /* Numeric argument values of a native aggregate for the selected rows
  * (compacted), in the accumulator's class. */
-static int numeric_args(struct qrun *r, const struct qagg_plan *a, struct numvec *nv)
+static int numeric_args(struct qrun *r, const struct query__agg_plan *a, struct numvec *nv)
 {
-    struct qctx *x = r->x;
+    struct query__ctx *x = r->x;
     uint32_t cap = BLOCK;
     nv->l = arena_alloc(&x->scratch, cap * sizeof *nv->l);
     nv->d = arena_alloc(&x->scratch, cap * sizeof *nv->d);
     nv->nulls = arena_zalloc(&x->scratch, cap * sizeof *nv->nulls);
     if (!nv->l || !nv->d || !nv->nulls)
-        return qctx_nomem(x, "aggregate arguments");
+        return query__ctx_nomem(x, "aggregate arguments");
     const struct storage_snapshot *s = r->p->src->snap;
     int col = a->arg_col;
     int vt = r->view && col >= 0 ? storage_view_column_type(r->view, (size_t)col) : SQL_NULL;
@@ -883,7 +885,8 @@ static int numeric_args(struct qrun *r, const struct qagg_plan *a, struct numvec
             return storage_err(r, rc);
         vt = SQL_LONG;
     } else if (dim && (vt == SQL_LONG || vt == SQL_TIMESTAMP)) {
-        if ((rc = storage_scan_longs(r->scan, (size_t)col, r->row0, r->n, nv->l, nv->nulls, x->err)))
+        if ((rc =
+                 storage_scan_longs(r->scan, (size_t)col, r->row0, r->n, nv->l, nv->nulls, x->err)))
             return storage_err(r, rc);
         vt = SQL_LONG;
     } else if (dim && (vt == SQL_DOUBLE || vt == SQL_FLOAT)) {
@@ -928,14 +931,15 @@ static int numeric_args(struct qrun *r, const struct qagg_plan *a, struct numvec
 }
 
 /* The native accumulator of aggregate `a` for group (or id) gid. */
-#define ACC(gid) ((struct qnacc *)(void *)(r->accbase + (size_t)(gid) * r->stride + a->off))
+#define ACC(gid) ((struct query__nacc *)(void *)(r->accbase + (size_t)(gid) * r->stride + a->off))
 #define FOR_ROWS(body)                                        \
     for (uint32_t j_ = 0; j_ < m; j_++) {                     \
         uint32_t k = fidx ? fidx[j_] : j_;                    \
         body                                                  \
     }
 
-static int agg_native(struct qrun *r, const struct qagg_plan *a, const uint32_t *fidx, uint32_t m)
+static int agg_native(struct qrun *r, const struct query__agg_plan *a, const uint32_t *fidx,
+                      uint32_t m)
 {
     const struct sql_agg_call *c = a->call;
     const uint32_t *gids = r->gids;
@@ -955,13 +959,13 @@ static int agg_native(struct qrun *r, const struct qagg_plan *a, const uint32_t 
     case SQL_AGG_SUM:
         if (a->dbl)
             FOR_ROWS(if (!nl[k]) {
-                struct qnacc *s = ACC(gids[k]);
+                struct query__nacc *s = ACC(gids[k]);
                 s->d += nv.d[k];
                 s->n++;
             })
         else
             FOR_ROWS(if (!nl[k]) {
-                struct qnacc *s = ACC(gids[k]);
+                struct query__nacc *s = ACC(gids[k]);
                 s->l = (int64_t)((uint64_t)s->l + (uint64_t)nv.l[k]);   /* wraps, as Java */
                 s->n++;
             })
@@ -971,15 +975,15 @@ static int agg_native(struct qrun *r, const struct qagg_plan *a, const uint32_t 
         bool mx = c->kind == SQL_AGG_MAX;
         if (a->dbl)
             FOR_ROWS(if (!nl[k]) {
-                struct qnacc *s = ACC(gids[k]);
+                struct query__nacc *s = ACC(gids[k]);
                 double v = nv.d[k];
-                if (!s->n || (mx ? qdlt(s->d, v) : qdlt(v, s->d)))
+                if (!s->n || (mx ? query__dlt(s->d, v) : query__dlt(v, s->d)))
                     s->d = v;
                 s->n++;
             })
         else
             FOR_ROWS(if (!nl[k]) {
-                struct qnacc *s = ACC(gids[k]);
+                struct query__nacc *s = ACC(gids[k]);
                 int64_t v = nv.l[k];
                 if (!s->n || (mx ? v > s->l : v < s->l))
                     s->l = v;
@@ -988,11 +992,13 @@ static int agg_native(struct qrun *r, const struct qagg_plan *a, const uint32_t 
         return 0;
     }
     default:
-        return lerr_set(r->x->err, LERR_INTERNAL, "aggregate %d has no native accumulator", c->kind);
+        return lerr_set(r->x->err, LERR_INTERNAL, "aggregate %d has no native accumulator",
+                        c->kind);
     }
 }
 
-static int agg_sql(struct qrun *r, const struct qagg_plan *a, const uint32_t *fidx, uint32_t m)
+static int agg_sql(struct qrun *r, const struct query__agg_plan *a, const uint32_t *fidx,
+                   uint32_t m)
 {
     const struct sql_agg_call *c = a->call;
     const struct sql_value *args[2] = {NULL, NULL};
@@ -1009,29 +1015,31 @@ static int agg_sql(struct qrun *r, const struct qagg_plan *a, const uint32_t *fi
         struct sql_value av[2];
         for (int i = 0; i < c->nargs && i < 2; i++)
             av[i] = args[i][k];
-        if (!sql_agg_add(c, qgroups_acc(&r->groups, r->gids[k]) + a->off, av, t ? t[k] : 0, mem))
-            return qctx_nomem(r->x, "aggregator states");
+        if (!sql_agg_add(c, query__groups_acc(&r->groups, r->gids[k]) + a->off, av, t ? t[k] : 0,
+                         mem))
+            return query__ctx_nomem(r->x, "aggregator states");
     })
     return 0;
 }
 
-static int agg_merge(struct qrun *r, const struct qagg_plan *a, const uint32_t *fidx, uint32_t m)
+static int agg_merge(struct qrun *r, const struct query__agg_plan *a, const uint32_t *fidx,
+                     uint32_t m)
 {
     if (!r->view || !storage_view_has_column(r->view, (size_t)a->arg_col))
         return 0;   /* no states here: nothing to merge */
     size_t size = a->size;
     uint8_t *st = arena_alloc(&r->x->scratch, (size_t)r->n * size);
     if (!st)
-        return qctx_nomem(r->x, "measure states");
+        return query__ctx_nomem(r->x, "measure states");
     int rc = storage_scan_states(r->scan, (size_t)a->arg_col, r->row0, r->n, st, &r->x->scratch,
                                  r->x->err);
     if (rc)
         return storage_err(r, rc);
     FOR_ROWS({
         const uint8_t *src = st + (size_t)dpos(r->sel, k) * size;
-        if (!sql_agg_merge(a->state, qgroups_acc(&r->groups, r->gids[k]) + a->off, src,
+        if (!sql_agg_merge(a->state, query__groups_acc(&r->groups, r->gids[k]) + a->off, src,
                            &r->x->keep))
-            return qctx_nomem(r->x, "aggregator states");
+            return query__ctx_nomem(r->x, "aggregator states");
     })
     return 0;
 }
@@ -1056,7 +1064,7 @@ static int byid_block(struct qrun *r)
     } else {
         uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
         if (!ids)
-            return qctx_nomem(r->x, "dictionary ids");
+            return query__ctx_nomem(r->x, "dictionary ids");
         int rc = storage_scan_ids(r->scan, (size_t)p->key_col, r->row0, r->n, ids, r->x->err);
         if (rc)
             return storage_err(r, rc);
@@ -1109,10 +1117,10 @@ static int agg_block(struct qrun *r)
     uint32_t *fsel = NULL;
     for (size_t i = 0; i < p->q->naggs && !fsel; i++)
         if (p->aggs[i].call->filter && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
-            return qctx_nomem(r->x, "a filter selection");
+            return query__ctx_nomem(r->x, "a filter selection");
     struct arena_mark mark;
     for (size_t i = 0; i < p->q->naggs; i++) {
-        const struct qagg_plan *a = &p->aggs[i];
+        const struct query__agg_plan *a = &p->aggs[i];
         if (r->vs && a->mode == QA_COUNT_STAR)
             continue;   /* per-id arrays count rows in vs->cnt */
         /* an aggregate's argument vectors are dead once it has added them:
@@ -1127,7 +1135,7 @@ static int agg_block(struct qrun *r)
             int nomem;
             m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel, &nomem);
             if (nomem)
-                return qctx_nomem(r->x, EXPR_RESULTS);
+                return query__ctx_nomem(r->x, EXPR_RESULTS);
             fidx = fsel;
         }
         switch (a->mode) {
@@ -1160,10 +1168,11 @@ static int scan_block(struct qrun *r)
     const struct sql_value **vec = arena_alloc(&r->x->scratch, (w ? w : 1) * sizeof *vec);
     struct sql_value *row = arena_alloc(&r->x->scratch, (w ? w : 1) * sizeof *row);
     if (!vec || !row)
-        return qctx_nomem(r->x, "result rows");
+        return query__ctx_nomem(r->x, "result rows");
     int rc;
     if (!p->norder && p->keep >= 0 && (uint64_t)p->keep - r->col->n < r->nsel)
-        r->nsel = (uint32_t)((uint64_t)p->keep - r->col->n);   /* LIMIT: build no more rows than kept */
+        r->nsel =
+            (uint32_t)((uint64_t)p->keep - r->col->n); /* LIMIT: build no more rows than kept */
     for (size_t i = 0; i < q->nitems; i++)
         if ((rc = eval_vec(r, q->items[i].expr, p->item_ref[i], &vec[i])))
             return rc;
@@ -1173,9 +1182,9 @@ static int scan_block(struct qrun *r)
     for (uint32_t k = 0; k < r->nsel; k++) {
         for (size_t i = 0; i < w; i++)
             row[i] = vec[i][k];
-        if ((rc = qcollect_add(r->col, row)))
+        if ((rc = query__collect_add(r->col, row)))
             return rc;
-        if (qcollect_full(r->col)) {
+        if (query__collect_full(r->col)) {
             r->done = true;
             break;
         }
@@ -1186,9 +1195,9 @@ static int scan_block(struct qrun *r)
 static int run_block(struct qrun *r, uint64_t row0, uint32_t n, const uint32_t *sel, uint32_t nsel,
                      bool exact)
 {
-    struct qctx *x = r->x;
+    struct query__ctx *x = r->x;
     arena_reset(&x->scratch);
-    int rc = qctx_check(x);
+    int rc = query__ctx_check(x);
     if (rc)
         return rc;
     r->gen++;
@@ -1203,12 +1212,12 @@ static int run_block(struct qrun *r, uint64_t row0, uint32_t n, const uint32_t *
             return rc;
         uint32_t *keep = arena_alloc(&x->scratch, (nsel ? nsel : 1) * sizeof *keep);
         if (!keep)
-            return qctx_nomem(x, "a row selection");
+            return query__ctx_nomem(x, "a row selection");
         struct sql_batch b = batch_of(r);
         int nomem;
         uint32_t m = sql_filter_batch(where, &b, NULL, nsel, &x->scratch, keep, &nomem);
         if (nomem)
-            return qctx_nomem(x, EXPR_RESULTS);
+            return query__ctx_nomem(x, EXPR_RESULTS);
         if (m < nsel)
             compact(r, keep, m);
     }
@@ -1218,7 +1227,7 @@ static int run_block(struct qrun *r, uint64_t row0, uint32_t n, const uint32_t *
 }
 
 /* Every block of a view (or in-memory table) that holds candidate rows. */
-static int run_blocks(struct qrun *r, uint64_t rows, const struct qrowset *rs)
+static int run_blocks(struct qrun *r, uint64_t rows, const struct query__rowset *rs)
 {
     int rc = 0;
     if (rs->all) {
@@ -1228,15 +1237,15 @@ static int run_blocks(struct qrun *r, uint64_t rows, const struct qrowset *rs)
         }
         return rc;
     }
-    struct qrowiter ri;
-    qrowiter_init(&ri, rs->bm);
+    struct query__rowiter ri;
+    query__rowiter_init(&ri, rs->bm);
     uint32_t first;
-    while (!rc && !r->done && qrowiter_peek(&ri, &first)) {
+    while (!rc && !r->done && query__rowiter_peek(&ri, &first)) {
         uint64_t row0 = (uint64_t)first / BLOCK * BLOCK;
         uint64_t end = row0 + BLOCK < rows ? row0 + BLOCK : rows;
         /* run_block resets selbuf only through compact(), after reading it */
         uint32_t *sel = r->selbuf;
-        uint32_t nsel = qrowiter_take(&ri, end, sel);
+        uint32_t nsel = query__rowiter_take(&ri, end, sel);
         if (!nsel)
             break;   /* rows past the view: none are candidates */
         for (uint32_t k = 0; k < nsel; k++)
@@ -1273,7 +1282,7 @@ static int vstate_new(struct qrun *r, const struct storage_view *v, struct vstat
         vs->n = 1;
     size_t acc = p->has_native ? p->acc_size : 0;
     vs->bytes = (size_t)vs->n * (sizeof *vs->cnt + acc);
-    int rc = qctx_charge(r->x, vs->bytes, "per-id aggregation arrays");
+    int rc = query__ctx_charge(r->x, vs->bytes, "per-id aggregation arrays");
     if (rc) {
         vs->bytes = 0;
         return rc;
@@ -1289,11 +1298,12 @@ static void vstate_free(struct qrun *r, struct vstate *vs)
 {
     free(vs->cnt);
     free(vs->acc);
-    qctx_uncharge(r->x, vs->bytes);
+    query__ctx_uncharge(r->x, vs->bytes);
     memset(vs, 0, sizeof *vs);
 }
 
-static int byid_bitmaps(struct qrun *r, const struct qrowset *rs, struct vstate *vs, bool *done)
+static int byid_bitmaps(struct qrun *r, const struct query__rowset *rs, struct vstate *vs,
+                        bool *done)
 {
     size_t col = (size_t)r->p->key_col;
     struct lerr berr;
@@ -1304,7 +1314,7 @@ static int byid_bitmaps(struct qrun *r, const struct qrowset *rs, struct vstate 
         return berr.code ? lerr_set(r->x->err, berr.code, "%s", berr.msg) : 0;
     int rc;
     for (uint32_t id = 0; id < vs->n; id++) {
-        if ((id & 255) == 0 && (rc = qctx_check(r->x)))
+        if ((id & 255) == 0 && (rc = query__ctx_check(r->x)))
             return rc;
         const roaring_bitmap_t *bm =
             (const roaring_bitmap_t *)storage_view_bitmap(r->view, col, id, &berr);
@@ -1322,12 +1332,12 @@ static int byid_bitmaps(struct qrun *r, const struct qrowset *rs, struct vstate 
 }
 
 /* Fills a view's per-id arrays. */
-static int byid_fill(struct qrun *r, const struct qrowset *rs, struct vstate *vs)
+static int byid_fill(struct qrun *r, const struct query__rowset *rs, struct vstate *vs)
 {
     uint64_t rows = storage_view_rows(r->view);
     if (!r->p->has_native && rs->exact) {
         if (!vs->present) {
-            vs->cnt[STORAGE_NULL_ID] += (uint32_t)qrowset_count(rs, rows);
+            vs->cnt[STORAGE_NULL_ID] += (uint32_t)query__rowset_count(rs, rows);
             return 0;
         }
         bool done = false;
@@ -1354,15 +1364,16 @@ static struct sql_value id_value(const struct vstate *vs, size_t col, uint32_t i
 static void merge_id(struct qrun *r, const struct vstate *vs, uint32_t id, uint32_t g)
 {
     const struct qplan *p = r->p;
-    uint8_t *dst = qgroups_acc(&r->groups, g);
+    uint8_t *dst = query__groups_acc(&r->groups, g);
     for (size_t i = 0; i < p->q->naggs; i++) {
-        const struct qagg_plan *a = &p->aggs[i];
-        struct qnacc *d = (struct qnacc *)(void *)(dst + a->off);
+        const struct query__agg_plan *a = &p->aggs[i];
+        struct query__nacc *d = (struct query__nacc *)(void *)(dst + a->off);
         if (a->mode == QA_COUNT_STAR)
             d->n += vs->cnt[id];
         else
-            qnacc_merge(a, d, (const struct qnacc *)(void *)(vs->acc + (size_t)id * p->acc_size +
-                                                             a->off));
+            query__nacc_merge(
+                a, d,
+                (const struct query__nacc *)(void *)(vs->acc + (size_t)id * p->acc_size + a->off));
     }
 }
 
@@ -1373,7 +1384,7 @@ static int byid_merge(struct qrun *r, const struct vstate *vs)
     for (uint32_t id = 0; id < vs->n; id++) {
         if (!vs->cnt[id])
             continue;
-        if ((id & 4095) == 0 && (rc = qctx_check(r->x)))
+        if ((id & 4095) == 0 && (rc = query__ctx_check(r->x)))
             return rc;
         struct sql_value key = id_value(vs, (size_t)r->p->key_col, id);
         uint32_t g;
@@ -1386,7 +1397,7 @@ static int byid_merge(struct qrun *r, const struct vstate *vs)
 
 /* The ranking value of a native accumulator (COUNT(*), COUNT, SUM); false
  * for a NULL SUM, which sorts after every value. */
-static bool rank_value(const struct qagg_plan *a, const struct qnacc *q, uint64_t cnt,
+static bool rank_value(const struct query__agg_plan *a, const struct query__nacc *q, uint64_t cnt,
                        long double *out)
 {
     if (a->mode == QA_COUNT_STAR) {
@@ -1437,11 +1448,11 @@ static long double kth_largest(long double *v, size_t n, size_t k)
 
 static long double view_rank(const struct qplan *p, const struct vstate *vs, uint32_t id)
 {
-    const struct qagg_plan *a = &p->aggs[p->topn_agg];
-    const struct qnacc *q =
-        vs->acc ? (const struct qnacc *)(void *)(vs->acc + (size_t)id * p->acc_size + a->off)
+    const struct query__agg_plan *a = &p->aggs[p->topn_agg];
+    const struct query__nacc *q =
+        vs->acc ? (const struct query__nacc *)(void *)(vs->acc + (size_t)id * p->acc_size + a->off)
                 : NULL;
-    struct qnacc zero = {0, 0, 0};
+    struct query__nacc zero = {0, 0, 0};
     long double v;
     return rank_value(a, q ? q : &zero, vs->cnt[id], &v) ? v : -INFINITY;
 }
@@ -1463,7 +1474,7 @@ static int topn_round(struct qrun *r, const struct vstate *vs, size_t nv, size_t
         if (nz > K) {
             long double *tmp = arena_alloc(&r->x->scratch, nz * sizeof *tmp);
             if (!tmp)
-                return qctx_nomem(r->x, "the top-N candidates");
+                return query__ctx_nomem(r->x, "the top-N candidates");
             size_t m = 0;
             for (uint32_t id = 0; id < vs[i].n; id++)
                 if (vs[i].cnt[id])
@@ -1489,13 +1500,14 @@ static int topn_round(struct qrun *r, const struct vstate *vs, size_t nv, size_t
     }
     /* exact totals of the candidates: their ids in every view */
     for (uint32_t g = 0; g < r->groups.ngroups; g++) {
-        if ((g & 1023) == 0 && (rc = qctx_check(r->x)))
+        if ((g & 1023) == 0 && (rc = query__ctx_check(r->x)))
             return rc;
-        const struct sql_value *key = qgroups_keys(&r->groups, g);
+        const struct sql_value *key = query__groups_keys(&r->groups, g);
         for (size_t i = 0; i < nv; i++) {
             int64_t id = key->is_null ? (int64_t)STORAGE_NULL_ID
-                         : vs[i].present ? storage_view_dict_find(vs[i].v, col, key->v.s.p, key->v.s.n)
-                                         : -1;
+                         : vs[i].present
+                             ? storage_view_dict_find(vs[i].v, col, key->v.s.p, key->v.s.n)
+                             : -1;
             if (id >= 0 && (uint64_t)id < vs[i].n && vs[i].cnt[id])
                 merge_id(r, &vs[i], (uint32_t)id, g);
         }
@@ -1507,16 +1519,17 @@ static int topn_round(struct qrun *r, const struct vstate *vs, size_t nv, size_t
 static int topn_done(struct qrun *r, size_t nth, long double bound, bool *done)
 {
     const struct qplan *p = r->p;
-    const struct qagg_plan *a = &p->aggs[p->topn_agg];
+    const struct query__agg_plan *a = &p->aggs[p->topn_agg];
     uint32_t ng = r->groups.ngroups;
     *done = false;
     if (ng < nth)
         return 0;
     long double *v = arena_alloc(&r->x->scratch, ng * sizeof *v);
     if (!v)
-        return qctx_nomem(r->x, "the top-N candidates");
+        return query__ctx_nomem(r->x, "the top-N candidates");
     for (uint32_t g = 0; g < ng; g++) {
-        const struct qnacc *q = (const struct qnacc *)(void *)(qgroups_acc(&r->groups, g) + a->off);
+        const struct query__nacc *q =
+            (const struct query__nacc *)(void *)(query__groups_acc(&r->groups, g) + a->off);
         if (!rank_value(a, q, (uint64_t)q->n, &v[g]))
             v[g] = -INFINITY;
     }
@@ -1544,8 +1557,9 @@ static int run_topn(struct qrun *r, struct vstate *vs, size_t nv)
         if (rc || done || K >= maxn)
             return rc;   /* K >= every view's ids: every value is a candidate */
         K *= 8;
-        qgroups_destroy(&r->groups);
-        if ((rc = qgroups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size, r->x)))
+        query__groups_destroy(&r->groups);
+        if ((rc = query__groups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size,
+                                     r->x)))
             return rc;
     }
 }
@@ -1557,12 +1571,12 @@ static int setup_dict(struct qrun *r)
         storage_view_column_type(r->view, (size_t)p->key_col) != SQL_STRING)
         return 0;   /* this view groups by evaluated keys */
     size_t n = storage_view_dict_size(r->view, (size_t)p->key_col);
-    int rc = qctx_charge(r->x, n * sizeof *r->id2gid, "the dictionary-id group map");
+    int rc = query__ctx_charge(r->x, n * sizeof *r->id2gid, "the dictionary-id group map");
     if (rc)
         return rc;
     r->id2gid = malloc((n ? n : 1) * sizeof *r->id2gid);
     if (!r->id2gid) {
-        qctx_uncharge(r->x, n * sizeof *r->id2gid);
+        query__ctx_uncharge(r->x, n * sizeof *r->id2gid);
         return lerr_set(r->x->err, LERR_NOMEM, "out of memory for the dictionary-id group map");
     }
     r->id2gid_n = n;
@@ -1580,43 +1594,43 @@ static void teardown_view(struct qrun *r)
 }
 
 /* Starts reading a view: its scan and its candidate rows. */
-static int open_view(struct qrun *r, const struct storage_view *v, struct qrowset *rs)
+static int open_view(struct qrun *r, const struct storage_view *v, struct query__rowset *rs)
 {
     r->view = v;
     r->scan = storage_scan_new(v);
     if (!r->scan)
         return lerr_set(r->x->err, LERR_NOMEM, "out of memory opening %s", storage_view_name(v));
     arena_reset(&r->x->scratch);
-    return qfilter_view_rows(&r->p->filter, v, r->scan, r->x, rs);
+    return query__filter_view_rows(&r->p->filter, v, r->scan, r->x, rs);
 }
 
 static int run_view(struct qrun *r, const struct storage_view *v)
 {
     const struct qplan *p = r->p;
-    struct qrowset rs;
+    struct query__rowset rs;
     int rc = open_view(r, v, &rs);
     if (rc)
         return rc;
     uint64_t rows = storage_view_rows(v);
     if (!rs.all && roaring_bitmap_is_empty(rs.bm)) {
-        qrowset_free(&rs);
+        query__rowset_free(&rs);
         return 0;
     }
     if (p->q->aggregate && p->key_kind == QK_NONE && p->count_only && rs.exact) {
         /* COUNT(*) from row counts and bitmap cardinalities */
-        uint64_t c = qrowset_count(&rs, rows);
+        uint64_t c = query__rowset_count(&rs, rows);
         for (size_t i = 0; i < p->q->naggs; i++)
-            ((struct qnacc *)(void *)(qgroups_acc(&r->groups, 0) + p->aggs[i].off))->n +=
-                (int64_t)c;
-        qrowset_free(&rs);
+            ((struct query__nacc *)(void *)(query__groups_acc(&r->groups, 0) + p->aggs[i].off))
+                ->n += (int64_t)c;
+        query__rowset_free(&rs);
         return 0;
     }
     if (p->q->aggregate && (rc = setup_dict(r))) {
-        qrowset_free(&rs);
+        query__rowset_free(&rs);
         return rc;
     }
     rc = run_blocks(r, rows, &rs);
-    qrowset_free(&rs);
+    query__rowset_free(&rs);
     return rc;
 }
 
@@ -1624,7 +1638,7 @@ static int run_view(struct qrun *r, const struct storage_view *v)
  * the top-N. */
 static int run_view_byid(struct qrun *r, const struct storage_view *v, struct vstate *keep)
 {
-    struct qrowset rs;
+    struct query__rowset rs;
     int rc = open_view(r, v, &rs);
     if (rc)
         return rc;
@@ -1632,7 +1646,7 @@ static int run_view_byid(struct qrun *r, const struct storage_view *v, struct vs
     rc = vstate_new(r, v, vs);
     if (!rc && (rs.all || !roaring_bitmap_is_empty(rs.bm)))
         rc = byid_fill(r, &rs, vs);
-    qrowset_free(&rs);
+    query__rowset_free(&rs);
     if (!rc && !keep)
         rc = byid_merge(r, vs);
     if (!keep || rc)
@@ -1654,7 +1668,7 @@ static int group_item(struct qrun *r, size_t i, const struct sql_value *grow,
     } else {
         int rc = sql_eval_row(p->q->items[i].expr, grow, &r->x->scratch, &vals[i], r->x->err);
         if (rc)
-            return qctx_sql_error(r->x, rc, EXPR_RESULTS);
+            return query__ctx_sql_error(r->x, rc, EXPR_RESULTS);
     }
     have[i] = true;
     return 0;
@@ -1664,12 +1678,12 @@ static int finish_groups(struct qrun *r)
 {
     const struct qplan *p = r->p;
     const struct sql_select *q = p->q;
-    struct qctx *x = r->x;
+    struct query__ctx *x = r->x;
     size_t nk = q->nkeys, na = q->naggs, ni = q->nitems;
     size_t w = p->width;
-    struct qgroups seen;   /* DISTINCT over aggregated rows */
+    struct query__groups seen;   /* DISTINCT over aggregated rows */
     bool dedupe = q->distinct;
-    int rc = dedupe ? qgroups_init(&seen, ni, NULL, 0, 0, x) : 0;
+    int rc = dedupe ? query__groups_init(&seen, ni, NULL, 0, 0, x) : 0;
     if (rc)
         return rc;
     struct sql_value *grow = NULL, *row = NULL;
@@ -1681,20 +1695,20 @@ static int finish_groups(struct qrun *r)
             row = arena_alloc(&x->scratch, (w + 1) * sizeof *row);
             have = arena_alloc(&x->scratch, (ni + 1) * sizeof *have);
             if (!grow || !row || !have) {
-                rc = qctx_nomem(x, "result rows");
+                rc = query__ctx_nomem(x, "result rows");
                 break;
             }
-            if ((rc = qctx_check(x)))
+            if ((rc = query__ctx_check(x)))
                 break;
         }
-        memcpy(grow, qgroups_keys(&r->groups, g), nk * sizeof *grow);
+        memcpy(grow, query__groups_keys(&r->groups, g), nk * sizeof *grow);
         for (size_t i = 0; i < na; i++)
-            qgroups_final(&r->groups, g, i, &grow[nk + i]);
+            query__groups_final(&r->groups, g, i, &grow[nk + i]);
         if (q->having) {
             int hrc;
             bool yes = sql_eval_filter(q->having, grow, &x->scratch, &hrc, NULL);
             if (hrc == LERR_NOMEM) {
-                rc = qctx_nomem(x, EXPR_RESULTS);
+                rc = query__ctx_nomem(x, EXPR_RESULTS);
                 break;
             }
             if (!yes)
@@ -1711,11 +1725,11 @@ static int finish_groups(struct qrun *r)
                 row[idx] = grow[(size_t)idx - ni];
             } else if ((rc = sql_eval_row(p->extra[(size_t)idx - ni], grow, &x->scratch, &row[idx],
                                           x->err))) {
-                rc = qctx_sql_error(x, rc, EXPR_RESULTS);
+                rc = query__ctx_sql_error(x, rc, EXPR_RESULTS);
                 break;
             }
         }
-        if (rc || qcollect_rejects(r->col, row))
+        if (rc || query__collect_rejects(r->col, row))
             continue;
         for (size_t i = 0; i < ni && !rc; i++)
             rc = group_item(r, i, grow, row, have);
@@ -1723,15 +1737,15 @@ static int finish_groups(struct qrun *r)
             break;
         if (dedupe) {
             uint32_t before = seen.ngroups, gid;
-            if ((rc = qgroups_find(&seen, row, qgroups_hash(row, ni), &gid)))
+            if ((rc = query__groups_find(&seen, row, query__groups_hash(row, ni), &gid)))
                 break;
             if (seen.ngroups == before)
                 continue;
         }
-        rc = qcollect_add(r->col, row);
+        rc = query__collect_add(r->col, row);
     }
     if (dedupe)
-        qgroups_destroy(&seen);
+        query__groups_destroy(&seen);
     return rc;
 }
 
@@ -1775,7 +1789,8 @@ static int run_source(struct qrun *r)
     const struct qplan *p = r->p;
     int rc = 0;
     if (p->q->aggregate) {
-        if ((rc = qgroups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size, r->x)))
+        if ((rc = query__groups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size,
+                                     r->x)))
             return rc;
         if (p->q->nkeys == 0) {   /* a global aggregate has its row even over no rows */
             uint32_t g;
@@ -1793,10 +1808,10 @@ static int run_source(struct qrun *r)
             teardown_view(r);
         }
     } else {
-        const struct qmemtable *m = p->src->mem;
-        struct qmemtable one = {0, NULL, 1, NULL};   /* SELECT without FROM: one empty row */
+        const struct query__memtable *m = p->src->mem;
+        struct query__memtable one = {0, NULL, 1, NULL};   /* SELECT without FROM: one empty row */
         r->mem = m ? m : &one;
-        struct qrowset rs = {NULL, true, p->filter.where == NULL, false};
+        struct query__rowset rs = {NULL, true, p->filter.where == NULL, false};
         rc = run_blocks(r, r->mem->nrows, &rs);
         r->mem = NULL;
     }
@@ -1805,9 +1820,9 @@ static int run_source(struct qrun *r)
     return rc;
 }
 
-int qexec_run(const struct sql_select *q, const struct qsource *src,
-              const struct sql_options *opt, struct qctx *x, struct qcollect *c,
-              struct qresult *res)
+int query__exec_run(const struct sql_select *q, const struct query__source *src,
+              const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
+              struct query__result *res)
 {
     memset(res, 0, sizeof *res);
     struct qplan p;
@@ -1815,10 +1830,10 @@ int qexec_run(const struct sql_select *q, const struct qsource *src,
     if (!rc && q->explain)
         rc = explain(&p, x, res);
     if (rc || q->explain) {
-        qfilter_free(&p.filter);
+        query__filter_free(&p.filter);
         return rc;
     }
-    rc = qcollect_init(c, p.width, p.order_idx, p.desc, p.norder, p.keep, x);
+    rc = query__collect_init(c, p.width, p.order_idx, p.desc, p.norder, p.keep, x);
     struct qrun r;
     if (!rc)
         rc = run_init(&r, &p, x, c);
@@ -1827,14 +1842,14 @@ int qexec_run(const struct sql_select *q, const struct qsource *src,
         run_destroy(&r);
     }
     if (!rc)
-        rc = qcollect_finish(c);
-    qfilter_free(&p.filter);
+        rc = query__collect_finish(c);
+    query__filter_free(&p.filter);
     if (rc)
         return rc;
     const char **names = arena_alloc(&x->keep, (q->nitems ? q->nitems : 1) * sizeof *names);
     uint8_t *types = arena_alloc(&x->keep, q->nitems ? q->nitems : 1);
     if (!names || !types)
-        return qctx_nomem(x, "the result");
+        return query__ctx_nomem(x, "the result");
     for (size_t i = 0; i < q->nitems; i++) {
         names[i] = q->items[i].name;
         types[i] = q->items[i].type;

@@ -201,8 +201,9 @@ static int parse_context(json_t *ctx, struct query_request *req, struct arena *m
     }
     if ((v = json_object_get(ctx, "sqlTimeZone")) && !json_is_null(v)) {
         if (!json_is_string(v))
-            return bad(err, "context.sqlTimeZone",
-                       "context.sqlTimeZone must be a time zone name such as \"America/Los_Angeles\"");
+            return bad(
+                err, "context.sqlTimeZone",
+                "context.sqlTimeZone must be a time zone name such as \"America/Los_Angeles\"");
         req->time_zone = arena_strdup(mem, json_string_value(v));
     }
     if ((v = json_object_get(ctx, "sqlQueryId")) && json_is_string(v))
