@@ -12,8 +12,13 @@
  *   filter.c   WHERE → a tree of bitmap-able leaves; per view → row set
  *   group.c    the group table: keys, hash index, accumulator rows
  *   collect.c  result rows: top-N, sort, OFFSET/LIMIT
- *   exec.c     planning (read-only plan) and running it over views or an
- *              in-memory table, block by block; EXPLAIN text
+ *   plan.c     planning (read-only plan); EXPLAIN text
+ *   block.c    a run's state; reading, aggregating and collecting rows
+ *              block by block
+ *   view.c     one view: its row set, its blocks; aggregation by
+ *              dictionary id and its top-N pruning
+ *   exec.c     query__exec_run(): every view, or an in-memory table, then
+ *              the groups into rows (these four share exec_int.h)
  *   output.c   the five result formats and their headers
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
  *   query.c    query_execute(): statement → table → bind → run → output
