@@ -119,7 +119,7 @@ static struct sql_value param_value(const char *type, json_t *v, struct arena *m
         return out;
     }
     if (is_ts && !strcasecmp(type, "DATE"))
-        out.v.l -= ls_floor_mod(out.v.l, LS_MS_PER_DAY);
+        out.v.l -= util_floor_mod(out.v.l, LS_MS_PER_DAY);
     return out;
 }
 
