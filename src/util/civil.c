@@ -10,18 +10,6 @@
  */
 #include "util/time_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 /* ---- civil calendar --------------------------------------------------- */
 
 int64_t util_floor_div(int64_t a, int64_t b)

@@ -14,18 +14,6 @@
  */
 #include "util/time_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 /* ---- ISO-8601 timestamps: parsing ---------------------------------------- */
 
 static unsigned dig(const char *s, size_t i) { return (unsigned)((unsigned char)s[i] - '0'); }
