@@ -7,7 +7,7 @@
  * blocks with a null bitmap, JSON and measure states in compressed blocks of
  * variable-length values. Each part carries a CRC32C.
  *
- * Entry points: st_seg_write(), st_seg_name().
+ * Entry points: storage__seg_write(), storage__seg_name().
  *
  * Crash safety: the file is written into a temporary file of the segment
  * store (segstore.h) and published by segstore_put — locally: fsynced,
@@ -84,13 +84,13 @@ static void out_write(struct out *o, const void *p, size_t n)
 
 static void out_u32(struct out *o, uint32_t v) { out_write(o, &v, 4); }
 
-static void part_begin(struct out *o, struct st_part *pt)
+static void part_begin(struct out *o, struct storage__part *pt)
 {
     pt->off = o->pos;
     o->crc = 0;
 }
 
-static void part_end(struct out *o, struct st_part *pt)
+static void part_end(struct out *o, struct storage__part *pt)
 {
     pt->len = o->pos - pt->off;
     pt->crc = o->crc;
@@ -128,9 +128,9 @@ static void blocked_add(struct blocked *bl, struct out *o, int codec, size_t raw
         return;
     }
     uint8_t e[24] = {0};
-    st_put_u64(e, o->pos - bl->part_off);
-    st_put_u32(e + 8, (uint32_t)bl->tmp.len);
-    st_put_u32(e + 12, (uint32_t)rawlen);
+    storage__put_u64(e, o->pos - bl->part_off);
+    storage__put_u32(e + 8, (uint32_t)bl->tmp.len);
+    storage__put_u32(e + 12, (uint32_t)rawlen);
     e[16] = (uint8_t)codec;
     if (!buf_append(&bl->dir, e, sizeof e))
         oom(o);
@@ -245,8 +245,8 @@ static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids,
         rt_dict_entry(b, col, id, &k->p, &k->n);
         uint8_t first[16] = {0};
         memcpy(first, k->p, k->n < 16 ? k->n : 16);
-        k->pfx[0] = __builtin_bswap64(st_get_u64(first));
-        k->pfx[1] = __builtin_bswap64(st_get_u64(first + 8));
+        k->pfx[0] = __builtin_bswap64(storage__get_u64(first));
+        k->pfx[1] = __builtin_bswap64(storage__get_u64(first + 8));
         k->id = id;
     }
     qsort(keys, d->count, sizeof *keys, skey_cmp);
@@ -268,7 +268,7 @@ static void sdict_free(struct sdict *d)
 
 struct wctx {
     struct out *o;
-    const struct st_schema *sc;
+    const struct storage__schema *sc;
     const struct rt_buf *b;
     uint64_t n;
     const uint32_t *perm;      /* sorted position -> buffer row */
@@ -277,17 +277,17 @@ struct wctx {
     uint32_t **ids;            /* per column (STRING): ids by buffer row */
 };
 
-static void write_time(struct wctx *w, struct st_scol *sc, const int64_t *t)
+static void write_time(struct wctx *w, struct storage__scol *sc, const int64_t *t)
 {
     int64_t vals[ST_BLOCK];
     struct blocked bl;
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(w->n, r0 / ST_BLOCK);
         for (uint32_t k = 0; k < m; k++)
             vals[k] = t[w->perm[r0 + k]];
-        blocked_add(&bl, w->o, st_encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
+        blocked_add(&bl, w->o, storage__encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
     }
     blocked_end(&bl, w->o);
     part_end(w->o, &sc->parts[ST_P_DATA]);
@@ -308,7 +308,7 @@ static void write_roaring(struct out *o, const roaring_bitmap_t *bm)
 }
 
 /* The nulls part: empty (length 0) when the column has no NULL. */
-static void write_nulls(struct wctx *w, struct st_scol *sc, const roaring_bitmap_t *nulls)
+static void write_nulls(struct wctx *w, struct storage__scol *sc, const roaring_bitmap_t *nulls)
 {
     part_begin(w->o, &sc->parts[ST_P_NULLS]);
     if (!roaring_bitmap_is_empty(nulls))
@@ -317,10 +317,10 @@ static void write_nulls(struct wctx *w, struct st_scol *sc, const roaring_bitmap
     sc->nparts = 2;
 }
 
-static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
+static void write_numeric(struct wctx *w, size_t col, struct storage__scol *sc)
 {
     int type = w->sc->cols[col].type;
-    bool dbl = st_is_doubleish(type);
+    bool dbl = storage__is_doubleish(type);
     int64_t vals[ST_BLOCK];
     bool nulls[ST_BLOCK];
     uint32_t nullrows[ST_BLOCK];
@@ -333,7 +333,7 @@ static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(w->n, r0 / ST_BLOCK);
         uint32_t nn = 0;
         for (uint32_t k = 0; k < m; k++) {
             /* the buffer reads one row at a time here: rows are permuted */
@@ -350,26 +350,26 @@ static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
             for (uint32_t k = 0; k < m; k++) {
                 double d;
                 memcpy(&d, &vals[k], 8);
-                f[k] = (float)st_round_float(d);
+                f[k] = (float)storage__round_float(d);
             }
-            blocked_add(&bl, w->o, st_encode_bytes(f, (size_t)m * 4, w->zstd, &bl.tmp),
+            blocked_add(&bl, w->o, storage__encode_bytes(f, (size_t)m * 4, w->zstd, &bl.tmp),
                         (size_t)m * 4);
         } else if (dbl) {
-            blocked_add(&bl, w->o, st_encode_bytes(vals, (size_t)m * 8, w->zstd, &bl.tmp),
+            blocked_add(&bl, w->o, storage__encode_bytes(vals, (size_t)m * 8, w->zstd, &bl.tmp),
                         (size_t)m * 8);
         } else {
-            blocked_add(&bl, w->o, st_encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
+            blocked_add(&bl, w->o, storage__encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
         }
     }
     blocked_end(&bl, w->o);
     part_end(w->o, &sc->parts[ST_P_DATA]);
     roaring_bitmap_run_optimize(nb);
     write_nulls(w, sc, nb);
-    st_bitmap_free(nb);
+    storage__bitmap_free(nb);
 }
 
 /* JSON text or measure states: blocks of [u32 len[n]][bytes]. */
-static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
+static void write_var(struct wctx *w, size_t col, struct storage__scol *sc)
 {
     const struct storage_column *def = &w->sc->cols[col];
     bool states = def->kind == STORAGE_MEASURE;
@@ -380,7 +380,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
     void *init_state = states ? calloc(1, w->sc->state_size[col] + 16) : NULL;
     if (!nb || (states && !init_state)) {
         oom(w->o);
-        st_bitmap_free(nb);
+        storage__bitmap_free(nb);
         free(init_state);
         return;
     }
@@ -390,7 +390,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(w->n, r0 / ST_BLOCK);
         buf_reset(&raw);
         buf_reset(&one);
         uint32_t lens[ST_BLOCK];
@@ -416,7 +416,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
             oom(w->o);
             break;
         }
-        blocked_add(&bl, w->o, st_encode_bytes(raw.data, raw.len, w->zstd, &bl.tmp), raw.len);
+        blocked_add(&bl, w->o, storage__encode_bytes(raw.data, raw.len, w->zstd, &bl.tmp), raw.len);
     }
     blocked_end(&bl, w->o);
     part_end(w->o, &sc->parts[ST_P_DATA]);
@@ -424,7 +424,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
         roaring_bitmap_run_optimize(nb);
         write_nulls(w, sc, nb);
     }
-    st_bitmap_free(nb);
+    storage__bitmap_free(nb);
     free(init_state);
     buf_free(&raw);
     buf_free(&one);
@@ -468,8 +468,8 @@ static void ef_sizes(const uint64_t *end, uint32_t nid, uint64_t n, uint64_t *li
 {
     uint64_t eb = 0, gb = 0, start = 0;
     for (uint32_t id = 0; id < nid; id++) {
-        eb += st_ef_bits(end[id] - start, n);
-        gb += st_gamma_bits(end[id] - start + 1);
+        eb += storage__ef_bits(end[id] - start, n);
+        gb += storage__gamma_bits(end[id] - start + 1);
         start = end[id];
     }
     *lists = (eb + 7) / 8 + 8;
@@ -481,7 +481,7 @@ static void set_bit(uint8_t *p, uint64_t bit) { p[bit >> 3] |= (uint8_t)(1u << (
 /* ORs v (< 2^32) in at bit offset `bit`; the 8 bytes from its byte exist. */
 static void put_low(uint8_t *p, uint64_t bit, uint64_t v)
 {
-    st_put_u64(p + (bit >> 3), st_get_u64(p + (bit >> 3)) | v << (bit & 7));
+    storage__put_u64(p + (bit >> 3), storage__get_u64(p + (bit >> 3)) | v << (bit & 7));
 }
 
 /* [lists][counts][samples: u64 list bit, u64 count bit per ST_EF_GROUP ids]
@@ -514,14 +514,14 @@ static void write_ef(struct out *o, const uint64_t *end, const uint32_t *rowsby,
         gb += 2u * z + 1u;
         if (!k)
             continue;
-        unsigned L = st_ef_low_bits(k, n);
+        unsigned L = storage__ef_low_bits(k, n);
         uint64_t up = eb + k * L;
         for (uint64_t i = 0; i < k; i++) {
             if (L)
                 put_low(lists, eb + i * L, rows[i] & ((1ULL << L) - 1));
             set_bit(lists, up + ((uint64_t)rows[i] >> L) + i);
         }
-        eb += st_ef_bits(k, n);
+        eb += storage__ef_bits(k, n);
     }
     out_write(o, lists, lbytes);
     out_write(o, counts, cbytes);
@@ -556,7 +556,7 @@ static void write_roarings(struct out *o, const uint64_t *end, const uint32_t *r
         }
         roaring_bitmap_run_optimize(bm);
         write_roaring(o, bm);
-        st_bitmap_free(bm);
+        storage__bitmap_free(bm);
         boff[id + 1] = o->pos - base;
     }
     out_write(o, boff, ((size_t)nid + 1) * 8);
@@ -634,7 +634,7 @@ static void write_dict(struct wctx *w, size_t col, const struct sdict *d)
     uint32_t zh[2] = {d->count, ST_DICT_FRONT};
     uint64_t fclen = fc.len;
     if (plain.failed || fc.failed || !buf_append(&z, zh, sizeof zh) ||
-        !buf_append(&z, &fclen, 8) || (fc.len && !st_zstd_append(&z, fc.data, fc.len, 3))) {
+        !buf_append(&z, &fclen, 8) || (fc.len && !storage__zstd_append(&z, fc.data, fc.len, 3))) {
         oom(w->o);
         goto done;
     }
@@ -648,7 +648,7 @@ done:
     buf_free(&z);
 }
 
-static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
+static void write_string(struct wctx *w, size_t col, struct storage__scol *sc)
 {
     const struct sdict *d = &w->dicts[col];
     const uint32_t *ids = w->ids[col];
@@ -663,10 +663,10 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
         return;
 
     /* ids: [u8 width][7 pad][packed] in sorted row order */
-    unsigned width = st_bits_for(d->count);
+    unsigned width = storage__bits_for(d->count);
     sc->id_width = width;
     uint32_t *sorted_ids = malloc((w->n ? w->n : 1) * sizeof *sorted_ids);
-    uint8_t *packed = calloc(1, st_bitpack_size(w->n, width));
+    uint8_t *packed = calloc(1, storage__bitpack_size(w->n, width));
     uint64_t *cnt = calloc(nid + 1, sizeof *cnt);
     uint32_t *rowsby = malloc((w->n ? w->n : 1) * sizeof *rowsby);
     if (!sorted_ids || !packed || !cnt || !rowsby) {
@@ -677,11 +677,11 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
         sorted_ids[r] = d->newid[ids[w->perm[r]]];
         cnt[sorted_ids[r] + 1]++;
     }
-    st_bitpack32(sorted_ids, w->n, width, packed);
+    storage__bitpack32(sorted_ids, w->n, width, packed);
     part_begin(w->o, &sc->parts[ST_P_IDS]);
     uint8_t hdr[8] = {(uint8_t)width};
     out_write(w->o, hdr, 8);
-    out_write(w->o, packed, st_bitpack_size(w->n, width));
+    out_write(w->o, packed, storage__bitpack_size(w->n, width));
     part_end(w->o, &sc->parts[ST_P_IDS]);
 
     /* rows grouped by id (a counting sort keeps them ascending within an id);
@@ -713,8 +713,9 @@ static void put16(struct buf *f, uint16_t v) { buf_append(f, &v, 2); }
 static void put32(struct buf *f, uint32_t v) { buf_append(f, &v, 4); }
 static void put64(struct buf *f, uint64_t v) { buf_append(f, &v, 8); }
 
-static void write_footer(struct out *o, const struct st_schema *sch, const struct st_scol *cols,
-                         uint64_t n, int64_t mn, int64_t mx, int64_t cs, int64_t ce, bool zstd)
+static void write_footer(struct out *o, const struct storage__schema *sch,
+                         const struct storage__scol *cols, uint64_t n, int64_t mn, int64_t mx,
+                         int64_t cs, int64_t ce, bool zstd)
 {
     struct buf f;
     buf_init(&f, 0);
@@ -729,7 +730,7 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
     put8(&f, zstd ? 1 : 0);
     put32(&f, (uint32_t)sch->ncols);
     for (size_t i = 0; i < sch->ncols; i++) {
-        const struct st_scol *c = &cols[i];
+        const struct storage__scol *c = &cols[i];
         size_t nl = strlen(c->def.name);
         put16(&f, (uint16_t)nl);
         buf_append(&f, c->def.name, nl);
@@ -761,10 +762,10 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
     uint64_t foff = o->pos;
     out_write(o, f.data, f.len);
     uint8_t tr[ST_TRAILER_SIZE] = {0};
-    st_put_u64(tr, foff);
-    st_put_u64(tr + 8, f.len);
-    st_put_u32(tr + 16, util_crc32c(0, f.data, f.len));
-    st_put_u32(tr + 20, ST_FORMAT_VERSION);
+    storage__put_u64(tr, foff);
+    storage__put_u64(tr + 8, f.len);
+    storage__put_u32(tr + 16, util_crc32c(0, f.data, f.len));
+    storage__put_u32(tr + 20, ST_FORMAT_VERSION);
     memcpy(tr + 24, ST_TRAILER_MAGIC, 8);
     out_write(o, tr, sizeof tr);
     buf_free(&f);
@@ -772,7 +773,7 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
 
 /* ---- the whole file ------------------------------------------------------ */
 
-void st_seg_name(int64_t chunk_start, char out[96])
+void storage__seg_name(int64_t chunk_start, char out[96])
 {
     static atomic_uint_fast64_t seq;
     char when[40];
@@ -811,7 +812,7 @@ static bool radix_sort_time(const int64_t *t, uint64_t n, uint32_t *perm)
         mn = t[r] < mn ? t[r] : mn;
         mx = t[r] > mx ? t[r] : mx;
     }
-    unsigned rb = st_bits_for((uint64_t)mx - (uint64_t)mn), wb = st_bits_for(n - 1);
+    unsigned rb = storage__bits_for((uint64_t)mx - (uint64_t)mn), wb = storage__bits_for(n - 1);
     if (rb + wb > 64)
         return false;
     uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
@@ -857,14 +858,14 @@ static bool is_sorted_time(const int64_t *t, uint64_t n)
     return true;
 }
 
-static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
+static int write_body(struct wctx *w, struct storage__scol *cols, const int64_t *t,
                       struct storage_segment_info *info)
 {
-    const struct st_schema *sch = w->sc;
+    const struct storage__schema *sch = w->sc;
     uint8_t hdr[ST_HEADER_SIZE] = {0};
     memcpy(hdr, ST_MAGIC, 8);
-    st_put_u32(hdr + 8, ST_FORMAT_VERSION);
-    st_put_u32(hdr + 12, util_crc32c(0, hdr, 12));
+    storage__put_u32(hdr + 8, ST_FORMAT_VERSION);
+    storage__put_u32(hdr + 12, util_crc32c(0, hdr, 12));
     out_write(w->o, hdr, sizeof hdr);
     int64_t mn = INT64_MAX, mx = INT64_MIN;
     for (uint64_t r = 0; r < w->n; r++) {
@@ -872,7 +873,7 @@ static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
         mx = t[r] > mx ? t[r] : mx;
     }
     for (size_t c = 0; c < sch->ncols && !w->o->failed; c++) {
-        struct st_scol *sc = &cols[c];
+        struct storage__scol *sc = &cols[c];
         sc->def = sch->cols[c];
         sc->state_size = sch->state_size[c];
         int type = sch->cols[c].type;
@@ -909,7 +910,7 @@ static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
     return w->o->failed ? -1 : 0;
 }
 
-int st_seg_write(struct segstore *store, const char *name, const struct st_schema *sch,
+int storage__seg_write(struct segstore *store, const char *name, const struct storage__schema *sch,
                  const struct rt_buf *b, uint64_t n, bool try_zstd,
                  struct storage_segment_info *info, struct lerr *err)
 {
@@ -919,7 +920,7 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
     struct segstore_temp tmp = {.fd = -1};
     int64_t *t = malloc((n ? n : 1) * sizeof *t);
     uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
-    struct st_scol *cols = calloc(nc, sizeof *cols);
+    struct storage__scol *cols = calloc(nc, sizeof *cols);
     struct sdict *dicts = calloc(nc, sizeof *dicts);
     uint32_t **ids = calloc(nc, sizeof *ids);
     struct sortkey *keys = calloc(nc, sizeof *keys);
@@ -935,7 +936,7 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
     o.path = name;
     o.dir = store->where;
     for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(n, r0 / ST_BLOCK);
         rt_read_time(b, r0, m, t + r0);
     }
     for (uint64_t r = 0; r < n; r++)
@@ -954,7 +955,7 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
             goto out;
         }
         for (uint64_t r0 = 0; c < nbcols && r0 < n; r0 += ST_BLOCK) {
-            uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
+            uint32_t m = storage__block_rows(n, r0 / ST_BLOCK);
             rt_read_ids(b, c, r0, m, ids[c] + r0);
         }
         if (!sdict_build(b, c, ids[c], c < nbcols ? n : 0, &dicts[c])) {
@@ -1001,10 +1002,10 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
                 if (!nulls || !l)
                     goto nomem;
                 for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
-                    uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
+                    uint32_t m = storage__block_rows(n, r0 / ST_BLOCK);
                     rt_read_longs(b, c, r0, m, l + r0, nulls + r0);
                 }
-                k->cls = st_is_doubleish(def->type) ? 2 : 1;
+                k->cls = storage__is_doubleish(def->type) ? 2 : 1;
                 k->l = l;
                 k->d = (const double *)l;
             }

@@ -90,9 +90,6 @@ NAME_PREFIXES = {
         "interval_": "debt: interval_parse -> time_interval_parse (used in ingest/intervals.c)",
     },
     "storage": {
-        "st_": "kept: storage's internals (storage_int.h), named before the "
-               "<module>__ rule; `st_` also prefixes struct stat's fields, so "
-               "the rename is not a mechanical one",
         "rt_": "kept: the realtime buffer (storage_int.h)",
         "segstore_": "kept: the segment store (segstore.h)",
     },

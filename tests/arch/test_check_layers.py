@@ -139,11 +139,11 @@ def main():
     rc, out = run(tree({
         "query/a.c": fn("query_run") + fn("query__ctx_new") +
                      "static int helper(void)\n{\n    return 1;\n}\nint query_h(void) { return helper(); }\n",
-        "storage/s.c": fn("storage_open") + fn("st_seg_open"),
+        "storage/s.c": fn("storage_open") + fn("rt_open"),
         "main.c": fn("main_one") + fn("main"),
     }))
     check(rc == 0 and "arch: 3 passed, 0 failed" in out, "names with their module's prefix pass", out)
-    check(re.search(r"\n  storage/ +st_ +1  kept: ", out) is not None,
+    check(re.search(r"\n  storage/ +rt_ +1  kept: ", out) is not None,
           "an allowed prefix is printed with its count and reason", out)
     check("prefix quickstart_ of main matches no symbol any more" in out,
           "an allowed prefix that matches nothing is named", out)
