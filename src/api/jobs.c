@@ -718,19 +718,40 @@ static json_t *job_response(const struct catalog_job *j)
     return doc;
 }
 
-/* Compiles the spec's format, filter and mappings against the target table. */
-static int validate_pipeline(const char *spec, json_t *table, bool any_agg, struct lerr *err)
+/*
+ * Reads the normalised spec and the target table (NULL: a table the job
+ * will create, aggregate when a mapping aggregates) with the catalog's
+ * parsers, the ones the runtime loads them with, and compiles the spec's
+ * format, filter and mappings against the table: *out when given, else
+ * only checked. The table's columns come from `mem`.
+ */
+static int compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
+                            struct pipeline_table *pt, struct pipeline **out, struct lerr *err)
+{
+    struct table_spec ts;
+    struct job_spec js;
+    *pt = (struct pipeline_table){.aggregate = any_agg};
+    const char *tname = json_string_value(json_object_get(table, "name"));
+    int rc = table ? catalog_table_spec_parse(table, tname ? tname : "", mem, &ts, err) : 0;
+    if (!rc && table)
+        rc = pipeline_table_from_spec(&ts, mem, pt, err);
+    if (rc)
+        return rc;
+    rc = catalog_job_spec_parse(spec, &js, err);
+    if (!rc) {
+        struct pipeline_opts po = {&js, pt, util_now_ms()};
+        rc = out ? pipeline_new(&po, out, err) : pipeline_validate(&po, err);
+    }
+    catalog_job_spec_destroy(&js);
+    return rc;
+}
+
+static int validate_pipeline(json_t *spec, json_t *table, bool any_agg, struct lerr *err)
 {
     struct arena mem;
+    struct pipeline_table pt;
     arena_init(&mem, 4096, 0);
-    struct pipeline_table pt = {.aggregate = any_agg};
-    char *doc = table ? json_dumps(table, JSON_COMPACT) : NULL;
-    int rc = doc ? pipeline_table_from_json(doc, &mem, &pt, err) : 0;
-    if (!rc) {
-        struct pipeline_opts po = {spec, strlen(spec), &pt, util_now_ms()};
-        rc = pipeline_validate(&po, err);
-    }
-    free(doc);
+    int rc = compile_pipeline(spec, table, any_agg, &mem, &pt, NULL, err);
     arena_destroy(&mem);
     return rc;
 }
@@ -773,7 +794,7 @@ int api_jobs_create(struct api_req *r)
     if (load_target(r, spec, &j, create_table, &table, &err))
         goto fail;
     j.spec = json_dumps(spec, JSON_COMPACT);
-    if (validate_pipeline(j.spec, table, any_agg, &err))
+    if (validate_pipeline(spec, table, any_agg, &err))
         goto fail;
     if (!table) {
         json_t *tspec = json_pack("{s:s, s:s}", "name", j.table_name, "type",
@@ -964,21 +985,20 @@ int api_jobs_reset(struct api_req *r)
     struct lerr err;
     lerr_init(&err);
     struct catalog_job j = {0};
-    struct catalog_doc cd = {0};
+    struct connection_spec cs = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         goto out;
-    if (strcmp(j.type, "streaming") != 0 || !catalog_job_status_live(j.status)) {
+    if (catalog_job_type_parse(j.type) != CATALOG_JOB_STREAMING ||
+        !catalog_job_status_live(j.status)) {
         lerr_set(&err, LERR_INVALID,
                  "job %s is %s; only a live streaming job can be reset (its new position "
                  "comes from its readFromPoint)",
                  j.id, catalog_job_state_name(j.status));
         goto out;
     }
-    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, j.connection_name, &cd, &err))
+    if (catalog_connection_spec_load(r->srv->cat, j.connection_name, &cs, &err))
         goto out;
-    char stream[300];
-    ingest_stream_key(&cd, stream, sizeof stream);
-    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, &err))
+    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, cs.stream, &err))
         goto out;
     ingest_runtime_notify(r->srv->rt);
     api_reply(r, 200, NULL);
@@ -986,7 +1006,7 @@ out:
     if (err.code)
         api_reply_err(r, &err);
     catalog_job_destroy(&j);
-    catalog_doc_destroy(&cd);
+    catalog_connection_spec_destroy(&cs);
     return err.code;
 }
 
@@ -1179,21 +1199,23 @@ static void sample_observe(void *ctx, const struct pipeline_row_info *info)
 static int sample_read(struct api_req *r, const char *conn, size_t limit, struct buf *data,
                        struct format_record **recs, size_t *nrecs, struct lerr *err)
 {
-    struct catalog_doc cd = {0};
-    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, err))
+    struct connection_spec cs;
+    if (catalog_connection_spec_load(r->srv->cat, conn, &cs, err)) {
+        catalog_connection_spec_destroy(&cs);
         return err->code;
+    }
     struct source *src = NULL;
     struct arena a;
     arena_init(&a, 4096, 0);
     int rc = 0;
-    if (strcmp(cd.kind, "push_streaming") == 0) {
+    if (cs.type == CATALOG_CONN_PUSH) {
         if (!(src = pushreg_source(r->srv->pushes, conn, err))) {
             rc = err->code;
             goto out;
         }
     } else {
         struct source_kafka_config cfg;
-        if ((rc = source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err)) ||
+        if ((rc = catalog_connection_spec_kafka(&cs, &cfg, &a, err)) ||
             !(src = source_open_kafka(&cfg, err))) {
             rc = err->code;
             goto out;
@@ -1238,7 +1260,7 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
 out:
     source_close(src);
     arena_destroy(&a);
-    catalog_doc_destroy(&cd);
+    catalog_connection_spec_destroy(&cs);
     return rc;
 }
 
@@ -1288,13 +1310,8 @@ int api_jobs_sample(struct api_req *r)
         goto out;
     if (load_target(r, spec, &j, create_table, &table, &err))
         goto out;
-    j.spec = json_dumps(spec, JSON_COMPACT);
-    struct pipeline_table pt = {.aggregate = any_agg};
-    char *tdoc = table ? json_dumps(table, JSON_COMPACT) : NULL;
-    int rc = tdoc ? pipeline_table_from_json(tdoc, &tmem, &pt, &err) : 0;
-    free(tdoc);
-    struct pipeline_opts po = {j.spec, strlen(j.spec), &pt, util_now_ms()};
-    if (rc || pipeline_new(&po, &p, &err))
+    struct pipeline_table pt;
+    if (compile_pipeline(spec, table, any_agg, &tmem, &pt, &p, &err))
         goto out;
     if (text) {
         /* One record per line, as a push body is read. */

@@ -167,9 +167,8 @@ struct runner {
     struct ingest_runtime *rt;
     struct storage_db_table *table;
     struct catalog_job cj;
-    json_t *spec;
-    char stream[300];
-    char read_from[16];
+    struct job_spec spec;            /* the job's spec as the catalog parsed it */
+    char stream[300];                /* the checkpoint's key (connection_spec.stream) */
     int64_t reset_generation;
     struct arena batch;              /* batch jobs: the rows of one chunk of text */
     struct pipeline_tally *batch_tally;   /* batch jobs: that chunk's outcome */

@@ -69,12 +69,10 @@ void ingest__fail(struct runner *r, const char *fmt, ...)
 /* The table as the pipeline sees it: type, mode and declared columns. */
 int ingest__build_ptable(struct runner *r, struct lerr *err)
 {
-    struct catalog_doc d = {0};
-    if (catalog_doc_get(r->rt->cat, CATALOG_TABLE, r->cj.table_name, &d, err))
+    struct table_spec t;
+    if (catalog_table_spec_load(r->rt->cat, r->cj.table_name, &r->ptable_mem, &t, err))
         return err->code;
-    int rc = pipeline_table_from_json(d.doc, &r->ptable_mem, &r->ptable, err);
-    catalog_doc_destroy(&d);
-    return rc;
+    return pipeline_table_from_spec(&t, &r->ptable_mem, &r->ptable, err);
 }
 
 /*

@@ -143,40 +143,26 @@ struct pipeline {
 
 /* ---- the target table ------------------------------------------------------------ */
 
-int pipeline_table_from_json(const char *text, struct arena *mem, struct pipeline_table *out,
-                             struct lerr *err)
+int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
+                             struct pipeline_table *out, struct lerr *err)
 {
     memset(out, 0, sizeof *out);
-    if (!text)
+    if (!t)
         return 0;
-    json_t *doc = json_loads(text, 0, NULL);
-    if (!doc)
-        return lerr_set(err, LERR_CORRUPT, "the table's catalog entry is unreadable");
-    json_t *schema = json_object_get(doc, "schema");
-    size_t n = json_array_size(schema), k = 0, i;
-    struct pipeline_table_col *cols = arena_zalloc(mem, (n + 1) * sizeof *cols);
-    json_t *c;
-    json_array_foreach(schema, i, c) {
-        const char *name = json_string_value(json_object_get(c, "name"));
-        const char *dt = json_string_value(json_object_get(c, "dataType"));
-        const char *ct = json_string_value(json_object_get(c, "columnType"));
-        if (!cols || !name || !dt || strcmp(name, "__time") == 0)
-            continue;
-        cols[k].name = arena_strdup(mem, name);
-        cols[k].measure = ct && strcmp(ct, "measure") == 0;
-        cols[k].measure_type = arena_strdup(mem, dt);
-        int t = cols[k].measure ? -1 : sql_type_from_name(dt, strlen(dt));
-        cols[k].type = (uint8_t)(t < 0 ? SQL_NULL : t);
-        k++;
+    struct pipeline_table_col *cols = arena_zalloc(mem, (t->ncols + 1) * sizeof *cols);
+    if (!cols)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < t->ncols; k++) {
+        cols[k].name = t->cols[k].name;
+        cols[k].measure = t->cols[k].column_type == CATALOG_COLUMN_MEASURE;
+        cols[k].measure_type = t->cols[k].data_type;
+        cols[k].type = t->cols[k].type;
     }
-    const char *type = json_string_value(json_object_get(doc, "type"));
-    const char *mode = json_string_value(json_object_get(doc, "schemaMode"));
-    out->aggregate = type && strcmp(type, "aggregate") == 0;
-    out->strict = mode && strcmp(mode, "strict") == 0;
+    out->aggregate = t->type == CATALOG_TABLE_AGGREGATE;
+    out->strict = t->mode == CATALOG_SCHEMA_STRICT;
     out->cols = cols;
-    out->ncols = k;
-    json_decref(doc);
-    return cols ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+    out->ncols = t->ncols;
+    return 0;
 }
 
 /* ---- compile ------------------------------------------------------------------ */
@@ -368,41 +354,23 @@ static void block_refs(struct pipeline *p, const struct sql_expr *e)
             p->field_blocked[refs[k]] = true;
 }
 
-static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *spec,
-                   struct lerr *err)
+static int compile(struct pipeline *p, const struct pipeline_opts *o, struct lerr *err)
 {
-    json_t *src = json_object_get(spec, "source");
-    json_t *fs = json_object_get(src, "formatSettings");
-    json_t *is = json_object_get(src, "inputSchema");
-    char *fs_text = fs ? json_dumps(fs, JSON_COMPACT) : NULL;
-    char *is_text = is ? json_dumps(is, JSON_COMPACT) : NULL;
-    struct format_settings settings;
-    struct sql_schema input;
+    const struct job_spec *js = o->spec;
+    json_t *spec = js->doc;
+    struct format_settings settings = js->format;
+    struct sql_schema input = js->input;
     int rc = 0;
-    if (!fs_text || !is_text) {
+    if (!js->has_format) {
         rc = lerr_set_at(err, LERR_INVALID, "source", "the job spec has no source.formatSettings "
                                                       "or source.inputSchema");
         goto out;
     }
-    if (format_settings_from_json(fs_text, strlen(fs_text), &p->mem, &settings, err)) {
-        rc = set_target(err, "source.formatSettings");
-        goto out;
-    }
-    if (format_input_schema_from_json(is_text, strlen(is_text), &p->mem, &input, err)) {
-        rc = set_target(err, "source.inputSchema");
-        goto out;
-    }
-    p->discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
-    const char *tname =
-        json_string_value(json_object_get(json_object_get(spec, "target"), "tableName"));
-    p->table_name = arena_strdup(&p->mem, tname ? tname : "");
+    p->discovery = js->use_schema_discovery;
+    p->table_name = arena_strdup(&p->mem, js->table_name);
     p->ntable_cols = p->has_table ? p->table->ncols : 0;
-    json_t *excl = json_object_get(spec, "dimensionExclusions");
-    size_t nexcl = json_array_size(excl);
-    const char **ex = arena_zalloc(&p->mem, (nexcl + 1) * sizeof *ex);
-    for (size_t i = 0; ex && i < nexcl; i++)
-        ex[i] = json_string_value(json_array_get(excl, i));
-    p->parser = format_parser_new(&settings, &input, p->discovery, ex, nexcl, err);
+    p->parser = format_parser_new(&settings, &input, p->discovery, js->exclusions,
+                                  js->nexclusions, err);
     if (!p->parser) {
         rc = set_target(err, "source.formatSettings");
         goto out;
@@ -475,8 +443,6 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
         period_bound(spec, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
     rc = err->code ? err->code : parse_intervals(p, spec, err);
 out:
-    free(fs_text);
-    free(is_text);
     return rc;
 }
 
@@ -490,15 +456,7 @@ int pipeline_new(const struct pipeline_opts *o, struct pipeline **out, struct le
     p->has_table = o->table && o->table->cols;
     p->aggregate = o->table && o->table->aggregate;
     p->strict = o->table && o->table->strict;
-    json_error_t je;
-    json_t *spec = json_loadb(o->spec_json, o->spec_len, 0, &je);
-    if (!spec) {
-        lerr_set(err, LERR_INVALID, "job spec is not JSON: %s", je.text);
-        pipeline_free(p);
-        return err->code;
-    }
-    int rc = compile(p, o, spec, err);
-    json_decref(spec);
+    int rc = compile(p, o, err);
     if (rc) {
         pipeline_free(p);
         return rc;
