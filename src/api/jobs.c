@@ -15,8 +15,8 @@
 #include "storage/storage.h"
 #include "util/time.h"
 
-static const char *const job_types[] = {"streaming", "batch", NULL};
-static const char *const read_points[] = {"earliest", "latest", NULL};
+static const char *const job_types[] = {CATALOG_JOB_TYPE_MAP(CATALOG_NAME_LIST) NULL};
+static const char *const read_points[] = {CATALOG_READ_FROM_MAP(CATALOG_NAME_LIST) NULL};
 static const char *const desired_values[] = {"running", "suspended", "canceled", NULL};
 static const char *const input_types[] = {"string", "long", "float", "double", "json", NULL};
 static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kafka",
@@ -266,7 +266,7 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
     }
     json_t *cdoc = json_loads(cd.doc, 0, NULL);
     int bad = 0;
-    if (strcmp(cd.kind, "kinesis") == 0)
+    if (catalog_conn_type_parse(cd.kind) == CATALOG_CONN_KINESIS)
         bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
                           "source.connectionName: '%s' is a kinesis connection, and Kinesis "
                           "streams are not supported yet; use a kafka, confluent or "
@@ -277,7 +277,7 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
                           "source.connectionName: '%s' is a schema registry, not a stream; "
                           "name a kafka, confluent or push_streaming connection",
                           conn);
-    else if (strcmp(cd.kind, "push_streaming") == 0)
+    else if (catalog_conn_type_parse(cd.kind) == CATALOG_CONN_PUSH)
         snprintf(stream, 300, "push:%s", conn);
     else if (cdoc && json_object_get(cdoc, "topicName"))
         snprintf(stream, 300, "%s", json_string_value(json_object_get(cdoc, "topicName")));
@@ -395,7 +395,7 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
     const char *mode = json_string_value(json_object_get(table, "schemaMode"));
     const char *tname = json_string_value(json_object_get(table, "name"));
     json_t *schema = json_object_get(table, "schema");
-    if (discovery && strcmp(mode, "strict") == 0)
+    if (discovery && catalog_schema_mode_parse(mode) == CATALOG_SCHEMA_STRICT)
         return lerr_set_at(err, LERR_INVALID, "useSchemaDiscovery",
                            "useSchemaDiscovery needs a flexible table, and '%s' is strict; "
                            "set it to false or target a flexible table",
@@ -406,14 +406,15 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
         const char *col = json_string_value(json_object_get(m, "columnName"));
         bool agg = json_is_true(json_object_get(m, "isAggregation"));
         char t[96];
-        if (agg && strcmp(ttype, "aggregate") != 0) {
+        if (agg && catalog_table_type_parse(ttype) != CATALOG_TABLE_AGGREGATE) {
             snprintf(t, sizeof t, "mappings[%zu].isAggregation", i);
             return lerr_set_at(err, LERR_INVALID, t,
                                "%s: table '%s' is a detail table, which stores rows as they "
                                "are; aggregations need an aggregate table",
                                t, tname);
         }
-        if (strcmp(mode, "strict") == 0 && strcmp(col, "__time") != 0) {
+        if (catalog_schema_mode_parse(mode) == CATALOG_SCHEMA_STRICT &&
+            strcmp(col, "__time") != 0) {
             bool found = false;
             size_t j;
             json_t *c;
@@ -447,7 +448,7 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
         v_object(src, "formatSettings", "source", true, &fs_in, err))
         return NULL;
     json_t *out = json_pack("{s:s}", "type", type);
-    if (strcmp(type, "uploaded") == 0) {
+    if (catalog_source_type_parse(type) == CATALOG_SOURCE_UPLOADED) {
         if (v_array(src, "fileList", "source", true, &files, err))
             goto fail;
         if (json_array_size(files) == 0) {
@@ -543,7 +544,7 @@ static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char 
     size_t n = json_array_size(intervals);
     if (!n)
         return json_array();
-    if (strcmp(mode, "replace") != 0) {
+    if (catalog_ingest_mode_parse(mode) != CATALOG_INGEST_REPLACE) {
         lerr_set_at(err, LERR_INVALID, "target.intervals",
                     "target.intervals says which time a replace job replaces; add "
                     "\"ingestionMode\": \"replace\", or omit intervals to append");
@@ -584,7 +585,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     static const char *const keys[] = {"type", "target", "createTableIfNotExists", "source",
                                        "mappings", "useSchemaDiscovery", "dimensionExclusions",
                                        "filterExpression", "ingestionMode", NULL};
-    static const char *const modes[] = {"append", "replace", NULL};
+    static const char *const modes[] = {CATALOG_INGEST_MODE_MAP(CATALOG_NAME_LIST) NULL};
     const char *mode = "append";
     struct common_fields f;
     json_t *excl = NULL;
@@ -635,7 +636,7 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
     *create_table = false;
     if (v_enum(body, "type", "", true, job_types, &type, err))
         return NULL;
-    if (strcmp(type, "batch") == 0)
+    if (catalog_job_type_parse(type) == CATALOG_JOB_BATCH)
         return batch_spec(r, body, j, any_agg, create_table, err);
     if (v_known_keys(body, "", spec_keys, err))
         return NULL;
@@ -798,7 +799,8 @@ int api_jobs_create(struct api_req *r)
         goto fail;
     if (!table) {
         json_t *tspec = json_pack("{s:s, s:s}", "name", j.table_name, "type",
-                                  any_agg ? "aggregate" : "detail");
+                                  catalog_table_type_name(any_agg ? CATALOG_TABLE_AGGREGATE
+                                                                  : CATALOG_TABLE_DETAIL));
         int rc = api_table_create_from_spec(r, tspec, "target", &table, &err);
         json_decref(tspec);
         if (rc)

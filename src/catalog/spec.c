@@ -9,7 +9,7 @@
  *
  * Entry points: catalog_table_spec_parse/_load, catalog_connection_spec_parse/
  * _load/_kafka/_destroy, catalog_job_spec_parse/_parse_text/_load/_destroy,
- * catalog_<set>_name/_parse.
+ * catalog_job_counters_load, catalog_<set>_name/_parse.
  */
 #include "catalog/spec.h"
 
@@ -358,6 +358,19 @@ int catalog_job_spec_parse_text(const char *text, size_t len, struct job_spec *o
 int catalog_job_spec_load(const struct catalog_job *j, struct job_spec *out, struct lerr *err)
 {
     return catalog_job_spec_parse_text(j->spec, j->spec ? strlen(j->spec) : 0, out, err);
+}
+
+int catalog_job_counters_load(struct catalog *c, const char *job_id, json_t **out,
+                              struct lerr *err)
+{
+    char *text = NULL;
+    *out = NULL;
+    if (catalog_job_counters(c, job_id, &text, err))
+        return err->code;
+    *out = json_loads(text, 0, NULL);
+    free(text);
+    return *out ? 0
+                : lerr_set(err, LERR_CORRUPT, "job %s: its saved counters are unreadable", job_id);
 }
 
 void catalog_job_spec_destroy(struct job_spec *s)

@@ -11,7 +11,8 @@
  * util.h's LERR_MAP does for errors; catalog_<set>_name() and
  * catalog_<set>_parse() go between the two (parse: -1 for an unknown name).
  * Measure types are sql.h's SQL_MEASURE_MAP, column types sql.h's
- * SQL_TYPE_MAP.
+ * SQL_TYPE_MAP. The API lists the names it accepts from these tables
+ * (CATALOG_NAME_LIST), in their order, which its messages show.
  *
  * Parsers take a parsed document (jansson) and never keep pointers into it
  * except where a struct holds its own reference (connection_spec.doc,
@@ -64,8 +65,8 @@ struct catalog_job;
     X(CATALOG_JOB_BATCH, "batch")
 
 #define CATALOG_READ_FROM_MAP(X)              \
-    X(CATALOG_READ_LATEST, "latest")          \
-    X(CATALOG_READ_EARLIEST, "earliest")
+    X(CATALOG_READ_EARLIEST, "earliest")      \
+    X(CATALOG_READ_LATEST, "latest")
 
 #define CATALOG_SOURCE_TYPE_MAP(X)            \
     X(CATALOG_SOURCE_CONNECTION, "connection")\
@@ -75,6 +76,9 @@ struct catalog_job;
 #define CATALOG_INGEST_MODE_MAP(X)            \
     X(CATALOG_INGEST_APPEND, "append")        \
     X(CATALOG_INGEST_REPLACE, "replace")
+
+/* A set's names as a NULL-terminated list: {CATALOG_TABLE_TYPE_MAP(CATALOG_NAME_LIST) NULL}. */
+#define CATALOG_NAME_LIST(e, name) name,
 
 #define CATALOG_SPEC_ENUM(e, name) e,
 enum catalog_table_type { CATALOG_TABLE_TYPE_MAP(CATALOG_SPEC_ENUM) CATALOG__TABLE_TYPE_COUNT };
@@ -208,5 +212,13 @@ int catalog_job_spec_parse_text(const char *text, size_t len, struct job_spec *o
 /* A stored job's spec (j from catalog_job_get or a list). */
 int catalog_job_spec_load(const struct catalog_job *j, struct job_spec *out, struct lerr *err);
 void catalog_job_spec_destroy(struct job_spec *s);
+
+/*
+ * A job's saved counters (catalog_job_counters), parsed: *out is a new
+ * reference. LERR_NOT_FOUND when none are saved yet, LERR_CORRUPT when the
+ * saved text is not JSON.
+ */
+int catalog_job_counters_load(struct catalog *c, const char *job_id, json_t **out,
+                              struct lerr *err);
 
 #endif

@@ -82,7 +82,9 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
     for (size_t i = 0; i < n; i++)
         json_array_append_new(schema, json_pack("{s:s, s:s, s:s}", "name", cols[i].name,
                                                 "dataType", cols[i].data_type, "columnType",
-                                                cols[i].measure ? "measure" : "dimension"));
+                                                catalog_column_type_name(
+                                                    cols[i].measure ? CATALOG_COLUMN_MEASURE
+                                                                    : CATALOG_COLUMN_DIMENSION)));
     struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
     snprintf(nd.name, sizeof nd.name, "%s", table);
     json_decref(doc);

@@ -615,17 +615,17 @@ static int runner_start(struct runner *r, struct lerr *err)
     struct pipeline *p = NULL;
     if (pipeline_new(&po, &p, err))
         return err->code;
-    char *saved = NULL;
+    json_t *saved = NULL;
     struct lerr e;
     lerr_init(&e);
-    if (catalog_job_counters(r->rt->cat, r->job->id, &saved, &e) == 0) {
+    if (catalog_job_counters_load(r->rt->cat, r->job->id, &saved, &e) == 0) {
         struct pipeline_counters c;
         ingest__counters_from_json(saved, &c);
         pthread_mutex_lock(&r->job->tally_mu);
         pipeline_tally_add_counts(&r->job->totals, &c);
         pthread_mutex_unlock(&r->job->tally_mu);
         ingest__rejections_from_json(saved, r->job);
-        free(saved);
+        json_decref(saved);
     }
     pthread_mutex_lock(&r->job->mu);
     r->job->pipe = p;

@@ -324,7 +324,7 @@ static void test_job_bad(void)
         {"{\"type\":\"sometimes\"}", LERR_INVALID, "type",
          "job: type is \"sometimes\"; use \"streaming\" or \"batch\""},
         {"{\"readFromPoint\":\"middle\"}", LERR_INVALID, "readFromPoint",
-         "use \"latest\" or \"earliest\""},
+         "use \"earliest\" or \"latest\""},
         {"{\"ingestionMode\":\"merge\"}", LERR_INVALID, "ingestionMode",
          "use \"append\" or \"replace\""},
         {"{\"source\":{\"type\":\"carrier\"}}", LERR_INVALID, "type",
