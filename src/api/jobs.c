@@ -387,15 +387,12 @@ fail:
     return NULL;
 }
 
-/* Checks the mappings against an existing table's type and schema mode. */
-static int check_against_table(json_t *table, json_t *mappings, bool discovery,
-                               struct lerr *err)
+/* Checks the mappings against an existing table's type, schema mode and columns. */
+static int check_mappings(const struct table_spec *ts, const char *tname, json_t *mappings,
+                          bool discovery, struct lerr *err)
 {
-    const char *ttype = json_string_value(json_object_get(table, "type"));
-    const char *mode = json_string_value(json_object_get(table, "schemaMode"));
-    const char *tname = json_string_value(json_object_get(table, "name"));
-    json_t *schema = json_object_get(table, "schema");
-    if (discovery && catalog_schema_mode_parse(mode) == CATALOG_SCHEMA_STRICT)
+    bool strict = ts->mode == CATALOG_SCHEMA_STRICT;
+    if (discovery && strict)
         return lerr_set_at(err, LERR_INVALID, "useSchemaDiscovery",
                            "useSchemaDiscovery needs a flexible table, and '%s' is strict; "
                            "set it to false or target a flexible table",
@@ -406,20 +403,17 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
         const char *col = json_string_value(json_object_get(m, "columnName"));
         bool agg = json_is_true(json_object_get(m, "isAggregation"));
         char t[96];
-        if (agg && catalog_table_type_parse(ttype) != CATALOG_TABLE_AGGREGATE) {
+        if (agg && ts->type != CATALOG_TABLE_AGGREGATE) {
             snprintf(t, sizeof t, "mappings[%zu].isAggregation", i);
             return lerr_set_at(err, LERR_INVALID, t,
                                "%s: table '%s' is a detail table, which stores rows as they "
                                "are; aggregations need an aggregate table",
                                t, tname);
         }
-        if (catalog_schema_mode_parse(mode) == CATALOG_SCHEMA_STRICT &&
-            strcmp(col, "__time") != 0) {
+        if (strict && strcmp(col, "__time") != 0) {
             bool found = false;
-            size_t j;
-            json_t *c;
-            json_array_foreach(schema, j, c)
-                found |= strcmp(json_string_value(json_object_get(c, "name")), col) == 0;
+            for (size_t k = 0; k < ts->ncols; k++)
+                found |= strcmp(ts->cols[k].name, col) == 0;
             if (!found) {
                 snprintf(t, sizeof t, "mappings[%zu].columnName", i);
                 return lerr_set_at(err, LERR_INVALID, t,
@@ -430,6 +424,21 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
         }
     }
     return 0;
+}
+
+/* The same against the table's stored document. */
+static int check_against_table(json_t *table, json_t *mappings, bool discovery,
+                               struct lerr *err)
+{
+    const char *tname = json_string_value(json_object_get(table, "name"));
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct table_spec ts;
+    int rc = catalog_table_spec_parse(table, tname ? tname : "", &mem, &ts, err);
+    if (!rc)
+        rc = check_mappings(&ts, tname, mappings, discovery, err);
+    arena_destroy(&mem);
+    return rc;
 }
 
 /* ---- the job document ------------------------------------------------------------ */
@@ -550,18 +559,16 @@ static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char 
                     "\"ingestionMode\": \"replace\", or omit intervals to append");
         return NULL;
     }
+    /* A table the job will create is partitioned by day. */
     int gran = STORAGE_GRAN_DAY;
-    struct catalog_doc td = {0};
+    struct arena tmem;
+    arena_init(&tmem, 1024, 0);
+    struct table_spec ts;
     struct lerr te;
     lerr_init(&te);
-    if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, table, &td, &te) == 0) {
-        json_t *doc = json_loads(td.doc, 0, NULL);
-        const char *g = json_string_value(json_object_get(doc, "partitioningGranularity"));
-        if (g && storage_gran_parse(g, strlen(g)) >= 0)
-            gran = storage_gran_parse(g, strlen(g));
-        json_decref(doc);
-        catalog_doc_destroy(&td);
-    }
+    if (catalog_table_spec_load(r->srv->cat, table, &tmem, &ts, &te) == 0)
+        gran = (int)ts.partitioning;
+    arena_destroy(&tmem);
     int64_t *iv = calloc(2 * n, sizeof *iv);
     if (!iv) {
         lerr_set(err, LERR_NOMEM, "out of memory");
