@@ -325,6 +325,22 @@ int catalog_job_spec_parse(json_t *doc, struct job_spec *out, struct lerr *err)
                     &out->nexclusions, err) ||
         string_list(out, json_object_get(src, "fileList"), &out->files, &out->nfiles, err))
         return err->code;
+    const json_t *maps = json_object_get(doc, "mappings");
+    out->nmappings = json_array_size(maps);
+    if (!(out->mappings = arena_zalloc(&out->mem, (out->nmappings + 1) * sizeof *out->mappings)))
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < out->nmappings; i++) {
+        const json_t *m = json_array_get(maps, i);
+        out->mappings[i].column = json_string_value(json_object_get(m, "columnName"));
+        out->mappings[i].expression = json_string_value(json_object_get(m, "expression"));
+        out->mappings[i].aggregation = json_is_true(json_object_get(m, "isAggregation"));
+    }
+    out->filter = json_string_value(json_object_get(doc, "filterExpression"));
+    out->late_period = json_string_value(json_object_get(doc, "lateMessageRejectionPeriod"));
+    out->early_period = json_string_value(json_object_get(doc, "earlyMessageRejectionPeriod"));
+    out->intervals = json_object_get(target, "intervals");
+    if (!(out->nintervals = json_array_size(out->intervals)))
+        out->intervals = NULL;
     const json_t *fs = json_object_get(src, "formatSettings");
     const json_t *is = json_object_get(src, "inputSchema");
     /* Missing (or not a document at all): the pipeline says so, naming both. */

@@ -174,6 +174,12 @@ int catalog_connection_spec_kafka(const struct connection_spec *s, struct source
 
 /* ---- jobs ----------------------------------------------------------------------------- */
 
+struct job_spec_mapping {
+    const char *column;                   /* columnName (NULL when missing: the pipeline says so) */
+    const char *expression;               /* expression (NULL when missing) */
+    bool aggregation;                     /* isAggregation */
+};
+
 struct job_spec {
     enum catalog_job_type type;           /* default streaming */
     const char *table_name;               /* target.tableName ("" when none) */
@@ -191,8 +197,15 @@ struct job_spec {
     size_t nfiles;
     const char *inline_data;              /* source.data (inline) */
     size_t inline_len;
-    /* What the pipeline compiles (read with jansson's accessors): mappings,
-     * filterExpression, late/early rejection periods, target.intervals. */
+    struct job_spec_mapping *mappings;    /* mappings, in order */
+    size_t nmappings;
+    const char *filter;                   /* filterExpression, NULL when none */
+    const char *late_period;              /* lateMessageRejectionPeriod, NULL when none */
+    const char *early_period;             /* earlyMessageRejectionPeriod, NULL when none */
+    json_t *intervals;                    /* target.intervals (a batch replace), NULL when none */
+    size_t nintervals;
+    /* Strings point into doc; the expressions, periods and intervals are
+     * checked where they are compiled (ingest/pipeline.c). */
     json_t *doc;                          /* the whole document (a reference held by the spec) */
     struct arena mem;                     /* the strings and arrays above */
 };

@@ -133,10 +133,9 @@ void *ingest__batch_main(void *arg)
     job->pipe = p;
     pthread_mutex_unlock(&job->mu);
     ingest__set_status(&r, CATALOG_JOB_RUNNING, CATALOG_HEALTH_OK, "", util_now_ns(), 0);
-    json_t *intervals = json_object_get(json_object_get(r.spec.doc, "target"), "intervals");
     if (r.spec.mode == CATALOG_INGEST_REPLACE &&
-        (json_array_size(intervals) ? replace_intervals(&r, intervals, &err)
-                                    : replace_all(&r, &err))) {
+        (r.spec.nintervals ? replace_intervals(&r, r.spec.intervals, &err)
+                           : replace_all(&r, &err))) {
         ingest__fail(&r, "replacing the table's data failed: %s", err.msg);
         goto out;
     }

@@ -39,7 +39,6 @@
  * late/early, coercion, discovery) whose steps share the per-row memory budget and the
  * output batch.
  */
-#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,14 +173,13 @@ static int set_target(struct lerr *err, const char *target)
     return err ? err->code : LERR_INVALID;
 }
 
-static int64_t period_bound(json_t *spec, const char *key, int64_t now, int sign, int64_t none,
+static int64_t period_bound(const char *v, const char *key, int64_t now, int sign, int64_t none,
                             struct lerr *err)
 {
-    json_t *v = json_object_get(spec, key);
-    if (!v || !json_is_string(v))
+    if (!v)
         return none;
     struct period per;
-    if (period_parse(json_string_value(v), json_string_length(v), &per, err)) {
+    if (period_parse(v, strlen(v), &per, err)) {
         set_target(err, key);
         return none;
     }
@@ -189,10 +187,10 @@ static int64_t period_bound(json_t *spec, const char *key, int64_t now, int sign
 }
 
 /* target.intervals of a batch replace job: rows outside them are dropped. */
-static int parse_intervals(struct pipeline *p, json_t *spec, struct lerr *err)
+static int parse_intervals(struct pipeline *p, const struct job_spec *js, struct lerr *err)
 {
-    json_t *iv = json_object_get(json_object_get(spec, "target"), "intervals");
-    size_t n = json_array_size(iv);
+    struct json_t *iv = js->intervals;
+    size_t n = js->nintervals;
     if (!n)
         return 0;
     p->ivals = arena_alloc(&p->mem, 2 * n * sizeof *p->ivals);
@@ -270,20 +268,21 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     return (int)i;
 }
 
-static int compile_mapping(struct pipeline *p, size_t i, json_t *m, const struct sql_schema *sch,
-                           const struct sql_options *so, struct lerr *err)
+static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_mapping *m,
+                           const struct sql_schema *sch, const struct sql_options *so,
+                           struct lerr *err)
 {
     struct mapping *mp = &p->maps[i];
     char target[64];
     snprintf(target, sizeof target, "mappings[%zu].expression", i);
-    const char *col = json_string_value(json_object_get(m, "columnName"));
-    const char *text = json_string_value(json_object_get(m, "expression"));
+    const char *col = m->column;
+    const char *text = m->expression;
     if (!col || !text)
         return lerr_set_at(err, LERR_INVALID, target, "%s: a mapping needs columnName and "
                                                       "expression", target);
     mp->column = arena_strdup(&p->mem, col);
     mp->text = arena_strdup(&p->mem, text);
-    mp->aggregation = json_is_true(json_object_get(m, "isAggregation"));
+    mp->aggregation = m->aggregation;
     mp->out_col = -1;
     struct sql_options o = *so;
     o.mode = mp->aggregation ? SQL_MODE_ROLLUP : SQL_MODE_SCALAR;
@@ -357,7 +356,6 @@ static void block_refs(struct pipeline *p, const struct sql_expr *e)
 static int compile(struct pipeline *p, const struct pipeline_opts *o, struct lerr *err)
 {
     const struct job_spec *js = o->spec;
-    json_t *spec = js->doc;
     struct format_settings settings = js->format;
     struct sql_schema input = js->input;
     int rc = 0;
@@ -392,18 +390,16 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
     struct sql_schema sch = {fields, nf};
     struct sql_options so = {.now_ms = o->now_ms, .mode = SQL_MODE_SCALAR};
 
-    json_t *filter = json_object_get(spec, "filterExpression");
-    if (filter && json_is_string(filter)) {
+    if (js->filter) {
         struct lerr e;
         lerr_init(&e);
-        const char *ft = json_string_value(filter);
+        const char *ft = js->filter;
         if (sql_compile_expr(ft, strlen(ft), &sch, &so, &p->filter, &e)) {
             rc = lerr_set_at(err, e.code, "filterExpression", "filterExpression: %s", e.msg);
             goto out;
         }
     }
-    json_t *maps = json_object_get(spec, "mappings");
-    p->nmaps = json_array_size(maps);
+    p->nmaps = js->nmappings;
     if (p->nmaps > MAX_MAPPINGS) {
         rc = lerr_set_at(err, LERR_INVALID, "mappings", "at most %d mappings", MAX_MAPPINGS);
         goto out;
@@ -411,7 +407,7 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
     p->maps = arena_zalloc(&p->mem, (p->nmaps + 1) * sizeof *p->maps);
     p->time_map = -1;
     for (size_t i = 0; i < p->nmaps; i++)
-        if ((rc = compile_mapping(p, i, json_array_get(maps, i), &sch, &so, err)))
+        if ((rc = compile_mapping(p, i, &js->mappings[i], &sch, &so, err)))
             goto out;
     p->first_discovered = p->ncols;
     if (p->ntable_cols + p->nnew_cols > MAX_TABLE_COLUMNS) {
@@ -438,10 +434,10 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
             block_refs(p, agg->args[k]);
     }
     p->late_bound =
-        period_bound(spec, "lateMessageRejectionPeriod", o->now_ms, -1, INT64_MIN, err);
+        period_bound(js->late_period, "lateMessageRejectionPeriod", o->now_ms, -1, INT64_MIN, err);
     p->early_bound =
-        period_bound(spec, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
-    rc = err->code ? err->code : parse_intervals(p, spec, err);
+        period_bound(js->early_period, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
+    rc = err->code ? err->code : parse_intervals(p, js, err);
 out:
     return rc;
 }

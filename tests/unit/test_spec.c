@@ -265,7 +265,11 @@ static void test_job_good(void)
         "{\"format\":\"csv\",\"skipHeaderRows\":2},\"inputSchema\":[{\"name\":\"ts\","
         "\"dataType\":\"string\"},{\"name\":\"n\",\"dataType\":\"long\"}]},"
         "\"readFromPoint\":\"earliest\",\"useSchemaDiscovery\":true,"
-        "\"dimensionExclusions\":[\"a\",\"b\"],\"mappings\":[]}";
+        "\"dimensionExclusions\":[\"a\",\"b\"],\"filterExpression\":\"n > 1\","
+        "\"lateMessageRejectionPeriod\":\"P1D\",\"earlyMessageRejectionPeriod\":null,"
+        "\"mappings\":[{\"columnName\":\"__time\",\"expression\":\"TIME_PARSE(ts)\"},"
+        "{\"columnName\":\"m\",\"expression\":\"SUM(n)\",\"isAggregation\":true},"
+        "{\"expression\":\"n\"}]}";
     CHECK_EQ_INT(catalog_job_spec_parse_text(text, strlen(text), &js, &err), 0);
     CHECK_EQ_INT(js.type, CATALOG_JOB_STREAMING);
     CHECK_EQ_STR(js.table_name, "t");
@@ -283,11 +287,24 @@ static void test_job_good(void)
     CHECK_EQ_INT(js.nexclusions, 2);
     if (js.nexclusions == 2)
         CHECK_EQ_STR(js.exclusions[1], "b");
-    CHECK(json_is_array(json_object_get(js.doc, "mappings")));
+    CHECK_EQ_INT(js.nmappings, 3);
+    if (js.nmappings == 3) {
+        CHECK_EQ_STR(js.mappings[0].column, "__time");
+        CHECK_EQ_STR(js.mappings[0].expression, "TIME_PARSE(ts)");
+        CHECK(!js.mappings[0].aggregation);
+        CHECK(js.mappings[1].aggregation);
+        CHECK(js.mappings[2].column == NULL);   /* the pipeline names what is missing */
+    }
+    CHECK_EQ_STR(js.filter, "n > 1");
+    CHECK_EQ_STR(js.late_period, "P1D");
+    CHECK(js.early_period == NULL);
+    CHECK(js.intervals == NULL && js.nintervals == 0);
+    CHECK(json_is_object(js.doc));
     catalog_job_spec_destroy(&js);
 
     /* A batch job with inline data; defaults elsewhere. */
-    text = "{\"type\":\"batch\",\"ingestionMode\":\"replace\",\"target\":{\"tableName\":\"t\"},"
+    text = "{\"type\":\"batch\",\"ingestionMode\":\"replace\",\"target\":{\"tableName\":\"t\","
+           "\"intervals\":[\"2024-01-01/2024-01-02\"]},"
            "\"source\":{\"type\":\"inline\",\"data\":\"a,b\\n\",\"formatSettings\":{\"format\":"
            "\"nd-json\"},\"inputSchema\":[]}}";
     CHECK_EQ_INT(catalog_job_spec_parse_text(text, strlen(text), &js, &err), 0);
@@ -296,6 +313,9 @@ static void test_job_good(void)
     CHECK_EQ_INT(js.source_type, CATALOG_SOURCE_INLINE);
     CHECK_EQ_INT(js.read_from, CATALOG_READ_LATEST);
     CHECK_EQ_INT(js.inline_len, 4);
+    CHECK_EQ_INT(js.nintervals, 1);
+    CHECK(json_is_array(js.intervals));
+    CHECK(js.filter == NULL && js.nmappings == 0);
     CHECK(js.inline_data && memcmp(js.inline_data, "a,b\n", 4) == 0);
     CHECK_EQ_STR(js.connection_name, "");
     CHECK(!js.use_schema_discovery);
