@@ -251,10 +251,11 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
                     "[{\"name\": \"date\", \"dataType\": \"string\"}]");
         return NULL;
     }
-    struct catalog_doc cd = {0};
+    struct connection_spec cs;
     struct lerr ce;
     lerr_init(&ce);
-    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, &ce)) {
+    if (catalog_connection_spec_load(r->srv->cat, conn, &cs, &ce)) {
+        catalog_connection_spec_destroy(&cs);
         if (ce.code == LERR_NOT_FOUND)
             lerr_set_at(err, LERR_INVALID, "source.connectionName",
                         "source.connectionName: no connection named '%s'; create it first "
@@ -264,28 +265,21 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
             lerr_set(err, ce.code, "%s", ce.msg);
         return NULL;
     }
-    json_t *cdoc = json_loads(cd.doc, 0, NULL);
     int bad = 0;
-    if (catalog_conn_type_parse(cd.kind) == CATALOG_CONN_KINESIS)
+    if (cs.type == CATALOG_CONN_KINESIS)
         bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
                           "source.connectionName: '%s' is a kinesis connection, and Kinesis "
                           "streams are not supported yet; use a kafka, confluent or "
                           "push_streaming connection",
                           conn);
-    else if (strcmp(cd.kind, "confluent_schema_registry") == 0)
+    else if (cs.type == CATALOG_CONN_SCHEMA_REGISTRY)
         bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
                           "source.connectionName: '%s' is a schema registry, not a stream; "
                           "name a kafka, confluent or push_streaming connection",
                           conn);
-    else if (catalog_conn_type_parse(cd.kind) == CATALOG_CONN_PUSH)
-        snprintf(stream, 300, "push:%s", conn);
-    else if (cdoc && json_object_get(cdoc, "topicName"))
-        snprintf(stream, 300, "%s", json_string_value(json_object_get(cdoc, "topicName")));
-    else if (cdoc)
-        snprintf(stream, 300, "pattern:%s",
-                 json_string_value(json_object_get(cdoc, "topicNamePattern")));
-    json_decref(cdoc);
-    catalog_doc_destroy(&cd);
+    else
+        snprintf(stream, 300, "%s", cs.stream);   /* the key the runtime checkpoints under */
+    catalog_connection_spec_destroy(&cs);
     if (bad)
         return NULL;
     json_t *schema = input_schema(schema_in, "source.inputSchema", err);
