@@ -184,11 +184,16 @@ int main(void)
            "load average %.2f\n",
            n, mb, (double)b.len / (double)n, BATCH, passes, load);
 
-    struct pipeline_opts po = {spec, sizeof spec - 1, NULL, 1442016000000LL};
+    struct job_spec js;
     struct pipeline *p = NULL;
     struct lerr err;
     lerr_init(&err);
-    if (pipeline_new(&po, &p, &err)) {
+    int rc = catalog_job_spec_parse_text(spec, sizeof spec - 1, &js, &err);
+    struct pipeline_opts po = {&js, NULL, 1442016000000LL};
+    if (!rc)
+        rc = pipeline_new(&po, &p, &err);
+    catalog_job_spec_destroy(&js);
+    if (rc) {
         fprintf(stderr, "bench_pipeline: %s: %s\n", err.target, err.msg);
         return 1;
     }

@@ -8,7 +8,7 @@
  * scanner under it is json.h.
  *
  * Entry points:
- *   format_settings_from_json()   the API's normalised formatSettings → C struct
+ *   format_settings_from_json()   the API's normalised formatSettings (parsed) → C struct
  *   format_input_schema_from_json()  the inputSchema array → sql_schema
  *   format_parser_new() / format_parser_free()   compile once per job
  *   format_parser_schema()        the full input schema (declared + kafka
@@ -173,7 +173,8 @@ struct format_settings {
  * bad key (e.g. "formatSettings.valueFormat.delimiter must ..."), or
  * LERR_NOMEM.
  */
-int format_settings_from_json(const char *json, size_t len, struct arena *mem,
+struct json_t;   /* jansson's document: the caller parsed it (catalog/spec.c) */
+int format_settings_from_json(const struct json_t *json, struct arena *mem,
                               struct format_settings *out, struct lerr *err);
 
 /*
@@ -182,7 +183,7 @@ int format_settings_from_json(const char *json, size_t len, struct arena *mem,
  * double or json). Fields and names come from `mem`. LERR_INVALID with the
  * index of the bad entry, or LERR_NOMEM.
  */
-int format_input_schema_from_json(const char *json, size_t len, struct arena *mem,
+int format_input_schema_from_json(const struct json_t *json, struct arena *mem,
                                   struct sql_schema *out, struct lerr *err);
 
 /* ---- parser ------------------------------------------------------------- */

@@ -167,9 +167,8 @@ struct runner {
     struct ingest_runtime *rt;
     struct storage_db_table *table;
     struct catalog_job cj;
-    json_t *spec;
-    char stream[300];
-    char read_from[16];
+    struct job_spec spec;            /* the job's spec as the catalog parsed it */
+    char stream[300];                /* the checkpoint's key (connection_spec.stream) */
     int64_t reset_generation;
     struct arena batch;              /* batch jobs: the rows of one chunk of text */
     struct pipeline_tally *batch_tally;   /* batch jobs: that chunk's outcome */
@@ -216,8 +215,8 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                      const char *counters, const struct storage_segment_info *added,
                      size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
                      struct lerr *err);
-void ingest__rejections_from_json(const char *text, struct rt_job *job);
-void ingest__counters_from_json(const char *text, struct pipeline_counters *c);
+void ingest__rejections_from_json(const json_t *saved, struct rt_job *job);
+void ingest__counters_from_json(const json_t *saved, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
 bool ingest__persister_drain(struct runner *r, int timeout_ms);
 void ingest__persister_stop(struct runner *r);

@@ -1492,20 +1492,18 @@ static const struct source_ops kafka_ops = {
 
 /* ---- connection documents ---------------------------------------------------------- */
 
-int source_kafka_config_from_json(const char *conn_json, const char *secrets_json,
+int source_kafka_config_from_json(const json_t *doc, const json_t *sec,
                                   struct source_kafka_config *cfg, struct arena *a,
                                   struct lerr *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    json_t *doc = json_loads(conn_json ? conn_json : "", 0, NULL);
-    json_t *sec = secrets_json ? json_loads(secrets_json, 0, NULL) : NULL;
     int rc = 0;
     const char *type = json_string_value(json_object_get(doc, "type"));
     if (!doc || !type || (strcmp(type, "kafka") != 0 && strcmp(type, "confluent") != 0)) {
         rc = lerr_set(err, LERR_INVALID, "not a kafka or confluent connection document");
         goto done;
     }
-    if (secrets_json && !json_is_object(sec)) {
+    if (sec && !json_is_object(sec)) {
         rc = lerr_set(err, LERR_INVALID, "the connection's secrets are not a JSON object");
         goto done;
     }
@@ -1545,7 +1543,5 @@ int source_kafka_config_from_json(const char *conn_json, const char *secrets_jso
     if (!rc && (!cfg->bootstrap_servers || (topic && !cfg->topic) || (pat && !cfg->topic_pattern)))
         rc = lerr_set(err, LERR_INVALID, "the connection has no bootstrapServers");
 done:
-    json_decref(doc);
-    json_decref(sec);
     return rc;
 }

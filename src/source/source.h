@@ -171,12 +171,13 @@ struct source_kafka_config {
 };
 
 /*
- * Fills cfg from a connection document (type "kafka" or "confluent":
- * bootstrapServers, topicName | topicNamePattern, ssl) and its secrets JSON
- * ({"type":"sasl_plain"|"sasl_scram","mechanism","username","password"}, or
- * NULL). Strings point into `a`. Confluent is always SASL_SSL with PLAIN.
+ * Fills cfg from a parsed connection document (type "kafka" or "confluent":
+ * bootstrapServers, topicName | topicNamePattern, ssl; NULL: not one) and its
+ * secrets ({"type":"sasl_plain"|"sasl_scram","mechanism","username","password"}, or
+ * NULL; anything but an object is refused). Strings point into `a`. Confluent is always SASL_SSL with PLAIN.
  */
-int source_kafka_config_from_json(const char *conn_json, const char *secrets_json,
+struct json_t;   /* jansson's: the caller parsed the documents (catalog/spec.c) */
+int source_kafka_config_from_json(const struct json_t *conn, const struct json_t *secrets,
                                   struct source_kafka_config *cfg, struct arena *a,
                                   struct lerr *err);
 

@@ -9,6 +9,7 @@
  * that is not valid UTF-8, a value outside the row's bounds, or a field
  * count that does not match the schema.
  */
+#include <jansson.h>
 #include "format/format.h"
 
 #include <stdio.h>
@@ -84,8 +85,10 @@ static struct format_parser *parser(size_t which)
         {"a", 1, SQL_STRING}, {"n", 1, SQL_LONG}, {"x", 1, SQL_DOUBLE}, {"j", 1, SQL_JSON},
         {"kafka.header.h", 14, SQL_STRING}, {"f", 1, SQL_FLOAT}};
     struct sql_schema sch = {fields, LS_ARRAY_LEN(fields)};
-    if (format_settings_from_json(settings[which], strlen(settings[which]), &a, &fs, &err))
-        die(err.msg);
+    json_t *doc = json_loads(settings[which], 0, NULL);
+    if (!doc || format_settings_from_json(doc, &a, &fs, &err))
+        die(doc ? err.msg : "settings are not JSON");
+    json_decref(doc);
     bool discovery = which == 2 || which == 4;
     parsers[which] = format_parser_new(&fs, &sch, discovery, NULL, 0, &err);
     if (!parsers[which])

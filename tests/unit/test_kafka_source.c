@@ -15,6 +15,7 @@
  * is no CreatePartitions handler), so discovery is tested with a new topic
  * matching the pattern; both go through the same metadata diff.
  */
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -920,6 +921,18 @@ static void test_offsets_json(void)
     source_offsets_destroy(&p);
 }
 
+/* source_kafka_config_from_json over the documents' text (secrets NULL: none). */
+static int config_text(const char *conn, const char *secrets, struct source_kafka_config *cfg,
+                       struct arena *a, struct lerr *err)
+{
+    json_t *c = json_loads(conn, 0, NULL), *s = secrets ? json_loads(secrets, 0, NULL) : NULL;
+    CHECK_MSG(c != NULL && (!secrets || s != NULL), "test JSON does not parse: %s", conn);
+    int rc = source_kafka_config_from_json(c, s, cfg, a, err);
+    json_decref(c);
+    json_decref(s);
+    return rc;
+}
+
 static void test_config_from_json(void)
 {
     struct arena a;
@@ -927,7 +940,7 @@ static void test_config_from_json(void)
     struct source_kafka_config cfg;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"kafka\",\"name\":\"k\",\"bootstrapServers\":\"b1:9092,b2:9092\","
                      "\"topicNamePattern\":\"ev-.*\",\"ssl\":true,\"hasSecrets\":true}",
                      "{\"type\":\"sasl_scram\",\"mechanism\":\"SCRAM-SHA-512\",\"username\":\"u\","
@@ -946,7 +959,7 @@ static void test_config_from_json(void)
     CHECK_MSG(s != NULL, "%s", err.msg);
     source_close(s);
 
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"confluent\",\"bootstrapServers\":\"pkc:9092\",\"topicName\":\"t\"}",
                      "{\"type\":\"sasl_plain\",\"username\":\"key\",\"password\":\"secret\"}", &cfg,
                      &a, &err),
@@ -954,7 +967,7 @@ static void test_config_from_json(void)
     CHECK_EQ_STR(cfg.sasl_mechanism, "PLAIN");
     CHECK(cfg.ssl);
     CHECK_EQ_STR(cfg.topic, "t");
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\","
                      "\"ssl\":false}",
                      NULL, &cfg, &a, &err),
@@ -962,11 +975,11 @@ static void test_config_from_json(void)
     CHECK(!cfg.ssl);
     CHECK(cfg.sasl_mechanism == NULL);
     lerr_init(&err);
-    CHECK_EQ_INT(source_kafka_config_from_json("{\"type\":\"push_streaming\"}", NULL, &cfg, &a,
+    CHECK_EQ_INT(config_text("{\"type\":\"push_streaming\"}", NULL, &cfg, &a,
                                                &err),
                  LERR_INVALID);
     lerr_init(&err);
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\"}",
                      "{\"type\":\"sasl_scram\",\"username\":\"u\",\"password\":\"hunter2\"}", &cfg,
                      &a, &err),

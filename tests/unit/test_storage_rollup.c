@@ -775,12 +775,17 @@ static void trace(void)
                                  .ncols = TM + 1};
     struct pipeline_table pt = {.aggregate = true, .cols = pcols, .ncols = TM + 1};
     char *spec = tspec();
-    struct pipeline_opts po = {spec, strlen(spec), &pt, T0};
+    struct job_spec js;
     struct pipeline *p = NULL;
     struct storage_table *t = NULL;
     struct lerr err;
     lerr_init(&err);
-    CHECK_MSG(pipeline_new(&po, &p, &err) == 0, "pipeline: %s: %s", err.target, err.msg);
+    CHECK_MSG(catalog_job_spec_parse_text(spec, strlen(spec), &js, &err) == 0, "spec: %s",
+              err.msg);
+    struct pipeline_opts po = {&js, &pt, T0};
+    CHECK_MSG(!err.code && pipeline_new(&po, &p, &err) == 0, "pipeline: %s: %s", err.target,
+              err.msg);
+    catalog_job_spec_destroy(&js);
     CHECK_MSG(storage_table_open(dir, "trace", &sch, NULL, &t, &err) == 0, "%s", err.msg);
     if (!p || !t)
         goto out;
