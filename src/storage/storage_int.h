@@ -451,4 +451,24 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
 /* A fresh segment file name for a chunk (into out[96]). */
 void st_seg_name(int64_t chunk_start, char out[96]);
 
+/*
+ * A dictionary value to sort for a segment: its first 16 bytes big-endian
+ * (zero padded) decide most comparisons without touching the bytes (values
+ * often share a first 8: "Article_", "https://").
+ */
+struct st_skey {
+    uint64_t pfx[2];
+    const char *p;
+    uint32_t n, id;
+};
+
+/* Fills k for value (p, n) of dictionary id `id`. */
+void st_skey_set(struct st_skey *k, const char *p, uint32_t n, uint32_t id);
+/* Byte order of the values (shorter first on a common prefix), for qsort. */
+int st_skey_cmp(const void *a, const void *b);
+/* Sorts k[0..n) into st_skey_cmp order (a radix sort on the prefixes, then
+ * comparisons where they tie); tmp is scratch for n keys. Equal keys may
+ * come out in any order: a dictionary has none. */
+void st_skey_sort(struct st_skey *k, size_t n, struct st_skey *tmp);
+
 #endif
