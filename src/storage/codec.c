@@ -24,6 +24,56 @@
 
 /* ---- hashing ------------------------------------------------------------ */
 
+/*
+ * The realtime dictionaries hash every string value they are given (rt.c),
+ * so this is on the path of each ingested row. Never stored: it may change
+ * between builds. With 128-bit products (their two halves folded), 16
+ * bytes per two independent multiplies and the tail read as overlapping
+ * words, not byte by byte, in the manner of wyhash; each word is
+ * multiplied by a constant of its own rather than by another input word,
+ * so no input makes a product zero for every value of the rest (which
+ * would let crafted values share one slot), and util_mix64 at the end
+ * spreads every bit into the top ones, which pick the slot and the tag.
+ */
+#if defined(__SIZEOF_INT128__)
+__extension__ typedef unsigned __int128 st_u128;
+
+static inline uint64_t hash_mum(uint64_t a, uint64_t b)
+{
+    st_u128 r = (st_u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t hash_u32(const uint8_t *s) { return util_load_u32(s); }
+
+uint64_t st_hash_bytes(const void *p, size_t n)
+{
+    static const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL,
+                          k2 = 0x8ebc6af09c88c6e3ULL;
+    const uint8_t *s = p;
+    uint64_t seed = 0x9E3779B97F4A7C15ULL, a, b;
+    if (n <= 16) {
+        if (n >= 4) {
+            size_t m = (n >> 3) << 2;   /* 0 below 8 bytes, else 4 */
+            a = hash_u32(s) << 32 | hash_u32(s + m);
+            b = hash_u32(s + n - 4) << 32 | hash_u32(s + n - 4 - m);
+        } else if (n > 0) {
+            a = (uint64_t)s[0] << 16 | (uint64_t)s[n >> 1] << 8 | s[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t i = n;
+        for (; i > 16; i -= 16, s += 16)
+            seed = hash_mum(util_load_u64(s) ^ seed ^ k1, k2) ^
+                   hash_mum(util_load_u64(s + 8) ^ k0, k1);
+        a = util_load_u64(s + i - 16);
+        b = util_load_u64(s + i - 8);
+    }
+    return util_mix64(hash_mum(a ^ seed ^ k1, k2 ^ (uint64_t)n) + hash_mum(b ^ k0, k1));
+}
+#else
 uint64_t st_hash_bytes(const void *p, size_t n)
 {
     const uint8_t *s = p;
@@ -38,6 +88,7 @@ uint64_t st_hash_bytes(const void *p, size_t n)
         tail |= (uint64_t)s[i] << (8 * i);
     return util_mix64(h ^ tail ^ (n << 56));
 }
+#endif
 
 /* ---- bit packing -------------------------------------------------------- */
 
