@@ -179,20 +179,44 @@ void st_bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width,
  * compressing one 4096-row block: each thread keeps one of each kind, freed
  * when the thread exits.
  */
-static pthread_key_t zkey_c, zkey_d;
+static pthread_key_t zkey_c, zkey_d, zkey_pick;
 static pthread_once_t zonce = PTHREAD_ONCE_INIT;
 static bool zkeys_ok;
 
+/* The two buffers "pick the smallest" (below) builds candidates in, kept
+ * per thread too: built afresh for every block they grew by doubling from
+ * 256 bytes each time, copying as they went. */
+struct pick_bufs {
+    struct buf a, b;
+};
+
 static void free_cctx(void *p) { ZSTD_freeCCtx(p); }
 static void free_dctx(void *p) { ZSTD_freeDCtx(p); }
+static void free_pick_bufs(void *p)
+{
+    struct pick_bufs *pb = p;
+    buf_free(&pb->a);
+    buf_free(&pb->b);
+    free(pb);
+}
 static void zkeys_init(void)
 {
     zkeys_ok = pthread_key_create(&zkey_c, free_cctx) == 0 &&
-               pthread_key_create(&zkey_d, free_dctx) == 0;
+               pthread_key_create(&zkey_d, free_dctx) == 0 &&
+               pthread_key_create(&zkey_pick, free_pick_bufs) == 0;
 }
 
 static void *new_cctx(void) { return ZSTD_createCCtx(); }
 static void *new_dctx(void) { return ZSTD_createDCtx(); }
+static void *new_pick_bufs(void)
+{
+    struct pick_bufs *pb = malloc(sizeof *pb);
+    if (pb) {
+        buf_init(&pb->a, 0);
+        buf_init(&pb->b, 0);
+    }
+    return pb;
+}
 
 /* key is read after the once-init that creates it */
 static void *thread_ctx(const pthread_key_t *key, void *(*create)(void), void (*destroy)(void *))
@@ -305,32 +329,54 @@ static bool append_narrow_zstd(struct buf *out, int64_t base, const uint64_t *va
  * "Pick the smallest": each candidate encoding is built into `cand`, and
  * offered; the best so far is kept in `best`. zstd must beat the best by 10%
  * to be chosen, as it decodes several times slower than LZ4 or unpacking.
+ * The two buffers are the thread's (pick_bufs), kept between blocks unless
+ * a block made them big; without them (no memory for the thread's), fresh.
  */
+#define PICK_KEEP_BYTES (1u << 20)
+
 struct pick {
-    struct buf best, cand;
+    struct buf *best, *cand;
     int codec;
+    struct pick_bufs *tl;   /* the thread's buffers, or NULL: own */
+    struct pick_bufs own;
 };
 
 static void pick_init(struct pick *pk)
 {
-    buf_init(&pk->best, 0);
-    buf_init(&pk->cand, 0);
+    pk->tl = thread_ctx(&zkey_pick, new_pick_bufs, free_pick_bufs);
+    struct pick_bufs *pb = pk->tl ? pk->tl : &pk->own;
+    if (!pk->tl) {
+        buf_init(&pb->a, 0);
+        buf_init(&pb->b, 0);
+    }
+    buf_reset(&pb->a);
+    buf_reset(&pb->b);
+    pk->best = &pb->a;
+    pk->cand = &pb->b;
     pk->codec = -1;
 }
 
 static void pick_offer(struct pick *pk, bool built, int codec)
 {
-    bool better = pk->codec < 0 || pk->cand.len < pk->best.len;
+    bool better = pk->codec < 0 || pk->cand->len < pk->best->len;
     bool slow = codec == ST_CODEC_ZSTD || codec == ST_CODEC_FORZ || codec == ST_CODEC_DELTAZ;
     if (slow && pk->codec >= 0)
-        better = pk->cand.len * 10 <= pk->best.len * 9;
-    if (built && !pk->cand.failed && better) {
-        struct buf t = pk->best;
+        better = pk->cand->len * 10 <= pk->best->len * 9;
+    if (built && !pk->cand->failed && better) {
+        struct buf *t = pk->best;
         pk->best = pk->cand;
         pk->cand = t;
         pk->codec = codec;
     }
-    buf_reset(&pk->cand);
+    buf_reset(pk->cand);
+}
+
+static void pick_release(struct pick *pk, struct buf *b)
+{
+    if (!pk->tl || b->alloc > PICK_KEEP_BYTES)
+        buf_free(b);
+    else
+        buf_reset(b);
 }
 
 /* Appends the winner (RAW unless something beat the raw size) to out. */
@@ -338,14 +384,14 @@ static int pick_finish(struct pick *pk, const void *raw, size_t len, struct buf 
 {
     int codec = pk->codec;
     bool ok;
-    if (codec < 0 || pk->best.len >= len) {
+    if (codec < 0 || pk->best->len >= len) {
         codec = ST_CODEC_RAW;
         ok = len == 0 || buf_append(out, raw, len);
     } else {
-        ok = buf_append(out, pk->best.data, pk->best.len);
+        ok = buf_append(out, pk->best->data, pk->best->len);
     }
-    buf_free(&pk->best);
-    buf_free(&pk->cand);
+    pick_release(pk, pk->best);
+    pick_release(pk, pk->cand);
     return ok ? codec : -1;
 }
 
@@ -364,25 +410,25 @@ int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out
         for (uint32_t i = 0; i < n; i++)
             tmp[i] = (uint64_t)v[i] - (uint64_t)mn;
         unsigned wf = st_bits_for((uint64_t)mx - (uint64_t)mn);
-        pick_offer(&pk, append_packed(&pk.cand, mn, tmp, n, wf), ST_CODEC_FOR);
+        pick_offer(&pk, append_packed(pk.cand, mn, tmp, n, wf), ST_CODEC_FOR);
         if (try_zstd && wf)
-            pick_offer(&pk, append_narrow_zstd(&pk.cand, mn, tmp, n, wf), ST_CODEC_FORZ);
+            pick_offer(&pk, append_narrow_zstd(pk.cand, mn, tmp, n, wf), ST_CODEC_FORZ);
         uint64_t dor = 0;
         for (uint32_t i = 1; i < n; i++) {
             tmp[i - 1] = zigzag((uint64_t)v[i] - (uint64_t)v[i - 1]);
             dor |= tmp[i - 1];
         }
         unsigned wd = st_bits_for(dor);
-        pick_offer(&pk, append_packed(&pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTA);
+        pick_offer(&pk, append_packed(pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTA);
         if (try_zstd && wd)
-            pick_offer(&pk, append_narrow_zstd(&pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTAZ);
+            pick_offer(&pk, append_narrow_zstd(pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTAZ);
     }
     free(tmp);
     /* LZ4 only when packing left much to gain (repeated values, patterns) */
-    if (pk.codec < 0 || pk.best.len > len / 4)
-        pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_LZ4, v, len), ST_CODEC_LZ4);
+    if (pk.codec < 0 || pk.best->len > len / 4)
+        pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_LZ4, v, len), ST_CODEC_LZ4);
     if (try_zstd)
-        pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_ZSTD, v, len), ST_CODEC_ZSTD);
+        pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_ZSTD, v, len), ST_CODEC_ZSTD);
     return pick_finish(&pk, v, len, out);
 }
 
@@ -390,9 +436,9 @@ int st_encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out)
 {
     struct pick pk;
     pick_init(&pk);
-    pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_LZ4, raw, len), ST_CODEC_LZ4);
+    pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_LZ4, raw, len), ST_CODEC_LZ4);
     if (try_zstd)
-        pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_ZSTD, raw, len), ST_CODEC_ZSTD);
+        pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_ZSTD, raw, len), ST_CODEC_ZSTD);
     return pick_finish(&pk, raw, len, out);
 }
 

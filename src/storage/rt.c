@@ -888,6 +888,24 @@ void rt_read_doubles(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t
     read_fixed(b, col, row0, n, out, nulls);
 }
 
+void rt_gather_longs(const struct rt_buf *b, size_t col, const uint32_t *rows, uint32_t n,
+                     int64_t *out, bool *nulls)
+{
+    const struct rt_col *c = col_at(b, col);
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t row = rows[k];
+        const uint8_t *pg = c ? page_get(c, row) : NULL;
+        size_t at = (size_t)(row & (ST_BLOCK - 1));
+        if (pg) {
+            memcpy(&out[k], pg + ST_BLOCK + at * 8, 8);
+            nulls[k] = !pg[at];
+        } else {
+            out[k] = 0;
+            nulls[k] = true;
+        }
+    }
+}
+
 void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,
                   struct sql_value *out, int type)
 {

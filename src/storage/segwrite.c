@@ -425,9 +425,9 @@ static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
         uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
         uint32_t nn = 0;
+        /* rows in sorted order: a gather, not a range */
+        rt_gather_longs(w->b, col, w->perm + r0, m, vals, nulls);
         for (uint32_t k = 0; k < m; k++) {
-            /* the buffer reads one row at a time here: rows are permuted */
-            rt_read_longs(w->b, col, w->perm[r0 + k], 1, &vals[k], &nulls[k]);
             if (nulls[k]) {
                 vals[k] = 0;
                 nullrows[nn++] = (uint32_t)(r0 + k);

@@ -264,6 +264,10 @@ void rt_read_longs(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n
                    bool *nulls);
 void rt_read_doubles(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n, double *out,
                      bool *nulls);
+/* The same for the rows listed in rows[0..n) (any order: the segment
+ * writer's sorted order), the column looked up once. */
+void rt_gather_longs(const struct rt_buf *b, size_t col, const uint32_t *rows, uint32_t n,
+                     int64_t *out, bool *nulls);
 /* JSON columns: text slices into the buffer (stable); NULL is p == NULL. */
 void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,
                   struct sql_value *out, int type);

@@ -1,12 +1,14 @@
 /*
- * test_storage_sort.c — the segment writer's dictionary sort (st_skey_sort,
- * segwrite.c) against qsort with the same comparison as the oracle: random
+ * test_storage_write.c — helpers of the segment writer (segwrite.c). Its
+ * dictionary sort (st_skey_sort) against qsort with the same comparison as the oracle: random
  * values of every length around the 8- and 16-byte prefixes, values that
  * share their first 8 or 16 bytes (the radix passes decide nothing then),
  * values that are prefixes of one another or differ only in trailing zero
  * bytes (the zero padding of the prefixes ties them), bytes >= 0x80, runs
- * of every size around the thresholds, and duplicates (ties). Then the
- * same dictionary written as a segment twice gives the same bytes.
+ * of every size around the thresholds, and duplicates (ties). The same
+ * dictionary written as a segment twice gives the same bytes. Numbers read
+ * from a realtime buffer in sorted order (rt_gather_longs) are what reading
+ * row by row gives.
  */
 #include "test_storage_common.h"
 #include "storage/storage_int.h"
@@ -154,8 +156,11 @@ static long slurp(const char *path, uint8_t **out)
 
 /*
  * One realtime buffer with a high-cardinality string column written as a
- * segment twice: the same bytes (a sort that left ties or scratch to chance
- * would show here), and the dictionary reads back in byte order.
+ * segment twice, the first time with fresh encoding buffers, the second
+ * with the ones the thread kept (codec.c's pick_bufs) after other blocks
+ * went through them: the same bytes (a sort that left ties, or scratch
+ * reused, to chance would show here), and the dictionary reads back in
+ * byte order.
  */
 static void test_segment_repeatable(void)
 {
@@ -193,6 +198,20 @@ static void test_segment_repeatable(void)
         struct storage_segment_info info;
         snprintf(names[k], sizeof names[k], "seg%d%s", k, ST_FILE_SUFFIX);
         CHECK(st_seg_write(store, names[k], sc, b, N, false, &info, &err) == 0);
+        if (k == 0) {
+            /* between the two: other blocks through the thread's encoding buffers,
+             * one small (leaves its bytes there) and one big (they are let go) */
+            enum { BIG = 3 << 20 };
+            uint8_t *junk = malloc(BIG);
+            for (size_t i = 0; i < BIG; i++)
+                junk[i] = (uint8_t)(rnd() >> 60);
+            struct buf o;
+            buf_init(&o, 0);
+            CHECK(st_encode_longs((const int64_t *)junk, 4096, true, &o) >= 0);
+            CHECK(st_encode_bytes(junk, BIG, true, &o) >= 0);
+            buf_free(&o);
+            free(junk);
+        }
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", dir, names[k]);
         len[k] = slurp(path, &bytes[k]);
@@ -232,11 +251,61 @@ static void test_segment_repeatable(void)
     free(dir);
 }
 
+/* rt_gather_longs against rt_read_longs row by row: values, NULLs (rows
+ * never given a value, and a column with no page at all), any order. */
+static void test_gather(void)
+{
+    struct lerr err;
+    lerr_init(&err);
+    static const struct storage_column cols[] = {{.name = "l", .type = SQL_LONG},
+                                                 {.name = "e", .type = SQL_DOUBLE}};
+    struct storage_schema def = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
+                                 .cols = cols, .ncols = 2};
+    struct st_schema *sc = st_schema_new(&def, &err);
+    enum { N = 3 * STORAGE_BLOCK_ROWS + 77 };
+    static int64_t tm[N];
+    static struct sql_value lv[N], ev[N];
+    static uint32_t rows[N], perm[N];
+    for (uint32_t i = 0; i < N; i++) {
+        tm[i] = 1700000000000LL + i;
+        lv[i] = i % 5 == 0 ? sql_null(SQL_LONG) : sql_long((int64_t)(rnd() >> 1) - (1LL << 61));
+        ev[i] = sql_null(SQL_DOUBLE);   /* the column never gets a page */
+        rows[i] = perm[i] = i;
+    }
+    for (uint32_t i = N - 1; i > 0; i--) {   /* a shuffle */
+        uint32_t j = (uint32_t)(rnd() % (i + 1)), x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+    }
+    struct storage_batch_col bc[2] = {{.col = 1, .values = lv}, {.col = 2, .values = ev}};
+    struct storage_batch batch = {.nrows = N, .time = tm, .ncols = 2, .cols = bc};
+    struct rt_buf *b = rt_new(sc, 1699920000000LL, 1700006400000LL, N, &err);
+    struct arena scratch;
+    arena_init(&scratch, 1 << 16, 0);
+    CHECK(rt_append(b, sc, &batch, rows, N, &scratch, &err) == N);
+    static int64_t got[N], want[N];
+    static bool gn[N], wn[N];
+    for (size_t col = 1; col <= 2; col++) {
+        rt_gather_longs(b, col, perm, N, got, gn);
+        int bad = 0;
+        for (uint32_t k = 0; k < N; k++) {
+            rt_read_longs(b, col, perm[k], 1, &want[k], &wn[k]);
+            bad += got[k] != want[k] || gn[k] != wn[k];
+        }
+        CHECK_MSG(bad == 0, "column %zu: %d rows differ", col, bad);
+        CHECK(gn[0] == (perm[0] % 5 == 0 || col == 2));
+    }
+    arena_destroy(&scratch);
+    rt_unref(b);
+    st_schema_unref(sc);
+}
+
 int main(void)
 {
     log_set_level((enum log_level)(LOG_ERROR + 1));
     test_sort_oracle();
     test_sort_mixed_runs();
     test_segment_repeatable();
+    test_gather();
     return check_summary();
 }
