@@ -6,7 +6,9 @@
  *
  * Entry points: util_crc32c(), st_bitpack*(), st_bitunpack*(),
  * st_encode_longs(), st_encode_bytes(), st_decode_block(), st_hash_bytes().
- * Everything is thread-safe. (The CRC32C of every part is util_crc32c.)
+ * Everything is thread-safe: what is kept between calls (zstd contexts,
+ * the encoders' candidate buffers) is kept per thread. (The CRC32C of
+ * every part is util_crc32c.)
  *
  * Decoders treat their input as hostile: every length is checked against
  * the bytes present before anything is read.

@@ -3,7 +3,8 @@
  * ingested and not yet persisted, column by column, readable while the
  * writer appends.
  *
- * Entry points: rt_new(), rt_append(), rt_ref/unref(), rt_read_*().
+ * Entry points: rt_new(), rt_append(), rt_ref/unref(), rt_read_*(),
+ * rt_gather_longs() (the segment writer's reads in sorted row order).
  *
  * Concurrency (one writer, many readers):
  *  - Columns are arrays of pages of ST_BLOCK rows. Page directories are sized

@@ -7,7 +7,8 @@
  * blocks with a null bitmap, JSON and measure states in compressed blocks of
  * variable-length values. Each part carries a CRC32C.
  *
- * Entry points: st_seg_write(), st_seg_name().
+ * Entry points: st_seg_write(), st_seg_name(); st_skey_sort() (the
+ * dictionaries' sort, exposed for its test against qsort).
  *
  * Crash safety: the file is written into a temporary file of the segment
  * store (segstore.h) and published by segstore_put — locally: fsynced,
