@@ -264,6 +264,10 @@ void rt_read_longs(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n
                    bool *nulls);
 void rt_read_doubles(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n, double *out,
                      bool *nulls);
+/* The same for the rows listed in rows[0..n) (any order: the segment
+ * writer's sorted order), the column looked up once. */
+void rt_gather_longs(const struct rt_buf *b, size_t col, const uint32_t *rows, uint32_t n,
+                     int64_t *out, bool *nulls);
 /* JSON columns: text slices into the buffer (stable); NULL is p == NULL. */
 void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,
                   struct sql_value *out, int type);
@@ -450,5 +454,25 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
                  struct storage_segment_info *info, struct lerr *err);
 /* A fresh segment file name for a chunk (into out[96]). */
 void st_seg_name(int64_t chunk_start, char out[96]);
+
+/*
+ * A dictionary value to sort for a segment: its first 16 bytes big-endian
+ * (zero padded) decide most comparisons without touching the bytes (values
+ * often share a first 8: "Article_", "https://").
+ */
+struct st_skey {
+    uint64_t pfx[2];
+    const char *p;
+    uint32_t n, id;
+};
+
+/* Fills k for value (p, n) of dictionary id `id`. */
+void st_skey_set(struct st_skey *k, const char *p, uint32_t n, uint32_t id);
+/* Byte order of the values (shorter first on a common prefix), for qsort. */
+int st_skey_cmp(const void *a, const void *b);
+/* Sorts k[0..n) into st_skey_cmp order (a radix sort on the prefixes, then
+ * comparisons where they tie); tmp is scratch for n keys. Equal keys may
+ * come out in any order: a dictionary has none. */
+void st_skey_sort(struct st_skey *k, size_t n, struct st_skey *tmp);
 
 #endif
