@@ -533,6 +533,11 @@ int pipeline_validate(const struct pipeline_opts *o, struct lerr *err)
 }
 
 size_t pipeline_ncolumns(const struct pipeline *p) { return p->ncols; }
+
+bool pipeline_reads_headers(const struct pipeline *p)
+{
+    return format_parser_reads_headers(p->parser);
+}
 struct pipeline_column *pipeline_column(struct pipeline *p, size_t i) { return &p->cols[i]; }
 
 size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, size_t cap)
@@ -614,7 +619,7 @@ void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
 
 /* Counts one row's outcome in the batch's tally; samples it into the batch's
  * ring unless processed cleanly. */
-static void count(struct pipeline *p, const struct format_record *rec, const char *text,
+static void count(struct pipeline *p, const struct record *rec, const char *text,
                   size_t len, enum pipeline_outcome oc, enum pipeline_reason why,
                   const char *msg)
 {
@@ -763,7 +768,7 @@ static bool grow_scratch(struct pipeline *p, size_t n)
  * fields would take the table past its column limit (*why; see
  * add_discovered()).
  */
-static int absorb_schema_changes(struct pipeline *p, const struct format_record *rec,
+static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
                                  struct row_warning *w, char *why, size_t why_cap)
 {
     const struct format_field *f;
@@ -953,7 +958,7 @@ static void describe_inputs(const struct sql_expr *e, const struct sql_field *fi
 
 struct row_ctx {
     struct pipeline *p;
-    const struct format_record *rec;
+    const struct record *rec;
     const char *text;
     size_t len;
     pipeline_observer obs;
@@ -1182,7 +1187,7 @@ static void row_too_big(struct pipeline *p, struct row_ctx *x)
 }
 
 /* parse → discovered columns → process_row(). 0, 1 (see process_text) or LERR_NOMEM. */
-static int parse_row(struct pipeline *p, struct row_ctx *x, const struct format_record *rec,
+static int parse_row(struct pipeline *p, struct row_ctx *x, const struct record *rec,
                      bool probe, struct arena *mem, struct pipeline_out *out)
 {
     struct row_warning w;
@@ -1225,11 +1230,11 @@ static int parse_row(struct pipeline *p, struct row_ctx *x, const struct format_
  * nothing counted); otherwise it is counted as skippedByError. 0, 1, or
  * LERR_NOMEM (the batch's memory ran out).
  */
-static int process_text(struct pipeline *p, const struct format_record *whole, const char *text,
+static int process_text(struct pipeline *p, const struct record *whole, const char *text,
                         size_t len, bool probe, struct arena *mem, struct pipeline_out *out,
                         pipeline_observer obs, void *obs_ctx)
 {
-    struct format_record rec = *whole;
+    struct record rec = *whole;
     rec.data = text;
     rec.len = len;
     struct row_ctx x = {p, whole, text, len, obs, obs_ctx};
@@ -1294,7 +1299,7 @@ static int batch_nomem(const struct pipeline *p, struct lerr *err)
                     mem_text(p->batch_cap, lim, sizeof lim));
 }
 
-static int process_records(struct pipeline *p, const struct format_record *records, size_t n,
+static int process_records(struct pipeline *p, const struct record *records, size_t n,
                            struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                            void *obs_ctx, struct lerr *err)
 {
@@ -1310,7 +1315,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     if (out_reserve(p, out, mem, rows))
         return batch_nomem(p, err);
     for (size_t i = 0; i < n; i++) {
-        const struct format_record *whole = &records[i];
+        const struct record *whole = &records[i];
         size_t len;
         int rc = 1;
         if (whole_record(p, whole->data, whole->len, &len))
@@ -1344,7 +1349,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     return 0;
 }
 
-int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+int pipeline_process(struct pipeline *p, const struct record *records, size_t n,
                      struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
                      pipeline_observer obs, void *obs_ctx, struct lerr *err)
 {
