@@ -79,6 +79,11 @@ struct mapping {
     bool aggregation;
     const struct sql_agg_call *agg;   /* aggregations: the mapping's own call */
     int out_col;               /* output column, -1 for __time */
+    /* A plain input-field reference (sql_expr_is_ref): its value is handed through
+     * when it already has the mapping's type or is NULL, without evaluating. */
+    bool is_ref;
+    uint32_t ref_field;
+    uint8_t ref_type;
 };
 
 /* What a row was doing when it ran out of its memory (row_phase; >= 0: mapping i). */
@@ -307,6 +312,8 @@ static int compile_mapping(struct pipeline *p, size_t i, json_t *m, const struct
         return lerr_set_at(err, e.code, target, "%s: %s", target, e.msg);
     bool is_time = strcmp(col, "__time") == 0;
     int type = sql_expr_type(mp->expr);
+    mp->is_ref = !mp->aggregation && sql_expr_is_ref(mp->expr, &mp->ref_field);
+    mp->ref_type = (uint8_t)type;
     if (is_time) {
         p->time_map = (int)i;
         if (type != SQL_TIMESTAMP && type != SQL_LONG && type != SQL_NULL)
@@ -1103,7 +1110,14 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             continue;
         }
         struct sql_value *v = &out->values[oc][r];
-        int rc = sql_eval_row(mp->expr, in, mem, v, &e);
+        int rc = 0;
+        const struct sql_value *iv = mp->is_ref ? &in[mp->ref_field] : NULL;
+        if (iv && !iv->is_null && iv->type == mp->ref_type)
+            *v = *iv;   /* what sql_eval_row would give, without the call */
+        else if (iv && iv->is_null)
+            *v = sql_null(mp->ref_type);
+        else
+            rc = sql_eval_row(mp->expr, in, mem, v, &e);
         if (rc == LERR_NOMEM)
             return LERR_NOMEM;
         if (rc) {
