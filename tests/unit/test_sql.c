@@ -732,7 +732,7 @@ static void test_api(void)
         row[F_DATE] = sql_string("2024-01-02", 10);
         struct sql_value v;
         CHECK_EQ_INT(sql_eval_row(e, row, NULL, &v, NULL), 0);
-        CHECK(!v.is_null && v.type == SQL_STRING && v.v.s.len == 10 && v.v.s.p == row[F_DATE].v.s.p);
+        CHECK(!v.is_null && v.type == SQL_STRING && v.v.s.n == 10 && v.v.s.p == row[F_DATE].v.s.p);
         row[F_DATE] = sql_null(SQL_LONG);
         CHECK_EQ_INT(sql_eval_row(e, row, NULL, &v, NULL), 0);
         CHECK(v.is_null && v.type == SQL_STRING);
