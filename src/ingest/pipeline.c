@@ -30,7 +30,8 @@
  * The per-row path is the ingest hot path (bench/bench_pipeline.c measures
  * it in rows/s per core), so what can be decided once is decided at compile
  * time: each column's target type, which columns are discovered ones and
- * the field each reads, and whether a record can go straight to the parser
+ * the field each reads, which mappings are plain field references (their
+ * values are handed through), and whether a record can go straight to the parser
  * without the splitter (see whole_record()). Nothing is allocated per row
  * except from the batch arena; messages are only formatted for rows that
  * have something to say.
