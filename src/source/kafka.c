@@ -17,8 +17,9 @@
  *     source_position() can be checkpointed before any record arrives.
  *   - Polls take the first record with rd_kafka_consumer_poll (returns as
  *     soon as one is there) and the rest that are already fetched with
- *     rd_kafka_consume_batch_queue(timeout 0). Messages are kept until the
- *     next poll so records can point into them without copying.
+ *     rd_kafka_consume_batch_queue(timeout 0). Each message is copied into
+ *     the caller's arena (value, key, topic once per partition run, headers
+ *     only when asked for) and destroyed within the poll.
  *   - Fetching is tuned for throughput with bounded delay: the broker
  *     answers a fetch when 64 KiB are ready or after 50 ms
  *     (fetch.min.bytes / fetch.wait.max.ms) with at most 4 MiB
