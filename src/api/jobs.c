@@ -1198,9 +1198,11 @@ static void sample_observe(void *ctx, const struct pipeline_row_info *info)
     }
 }
 
-/* Reads up to limit records from the connection's earliest point, touching no checkpoint. */
-static int sample_read(struct api_req *r, const char *conn, size_t limit, struct buf *data,
-                       struct format_record **recs, size_t *nrecs, struct lerr *err)
+/* Reads up to limit records from the connection's earliest point, touching no checkpoint.
+ * The records' bytes go into `data`; *recs (malloc'd) hold each record's value and
+ * position only, as the sample has always shown them. */
+static int sample_read(struct api_req *r, const char *conn, size_t limit, struct arena *data,
+                       struct record **recs, size_t *nrecs, struct lerr *err)
 {
     struct connection_spec cs;
     if (catalog_connection_spec_load(r->srv->cat, conn, &cs, err)) {
@@ -1230,36 +1232,25 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
     source_offsets_destroy(&none);
     if (rc)
         goto out;
-    /* Copy records out: the source's memory goes at the next poll. */
-    struct span {
-        size_t off, len;
-        int32_t part;
-        int64_t offset, ts;
-    } *spans = calloc(limit + 1, sizeof *spans);
+    /* The source copies each polled batch into `data`, which outlives it. */
+    *recs = calloc(limit + 1, sizeof **recs);
     size_t n = 0;
     int64_t deadline = util_mono_ns() + (int64_t)SAMPLE_READ_MS * 1000000;
-    while (spans && n < limit && util_mono_ns() < deadline) {
+    while (*recs && n < limit && util_mono_ns() < deadline) {
         struct source_batch b;
-        if ((rc = source_poll(src, limit - n, 200, &b, err)))
+        if ((rc = source_poll(src, data, limit - n, 200, &b, err)))
             break;
         for (size_t i = 0; i < b.n; i++) {
-            spans[n] = (struct span){data->len, b.records[i].value_len, b.records[i].partition,
-                                        b.records[i].offset, b.records[i].timestamp_ms};
-            buf_append(data, b.records[i].value, b.records[i].value_len);
-            n++;
+            const struct record *br = &b.records[i];
+            (*recs)[n++] = (struct record){.data = br->data, .len = br->len,
+                                           .partition = br->partition, .offset = br->offset,
+                                           .has_timestamp = br->has_timestamp,
+                                           .timestamp_ms = br->timestamp_ms};
         }
         if (b.n == 0 && n > 0)
             break;   /* caught up */
     }
-    *recs = calloc(n + 1, sizeof **recs);
-    for (size_t i = 0; *recs && i < n; i++)
-        (*recs)[i] = (struct format_record){.data = data->data + spans[i].off,
-                                            .len = spans[i].len, .partition = spans[i].part,
-                                            .offset = spans[i].offset,
-                                            .has_timestamp = spans[i].ts >= 0,
-                                            .timestamp_ms = spans[i].ts};
     *nrecs = n;
-    free(spans);
 out:
     source_close(src);
     arena_destroy(&a);
@@ -1279,9 +1270,9 @@ int api_jobs_sample(struct api_req *r)
     struct arena mem, tmem;
     arena_init(&mem, 1u << 20, 256u << 20);
     arena_init(&tmem, 4096, 0);
-    struct buf data;
-    buf_init(&data, 64u << 20);
-    struct format_record *recs = NULL;
+    struct arena data;   /* the bytes of records read from the connection */
+    arena_init(&data, 1u << 20, 64u << 20);
+    struct record *recs = NULL;
     struct pipeline_tally *tally = NULL;
     size_t nrecs = 0;
     struct sample_ctx x = {0};
@@ -1324,13 +1315,13 @@ int api_jobs_sample(struct api_req *r)
             const char *nl = memchr(q, '\n', (size_t)(end - q));
             const char *stop = nl ? nl : end;
             if (nrecs == cap) {
-                struct format_record *nr = realloc(recs, (cap *= 2) * sizeof *nr);
+                struct record *nr = realloc(recs, (cap *= 2) * sizeof *nr);
                 if (!nr)
                     break;
                 recs = nr;
             }
             if (stop > q && !format_is_blank(q, (size_t)(stop - q))) {
-                recs[nrecs] = (struct format_record){.data = q, .len = (size_t)(stop - q),
+                recs[nrecs] = (struct record){.data = q, .len = (size_t)(stop - q),
                                                      .offset = (int64_t)nrecs};
                 nrecs++;
             }
@@ -1395,7 +1386,7 @@ out:
     free(x.pending_row);
     free(tally);
     free(recs);
-    buf_free(&data);
+    arena_destroy(&data);
     pipeline_free(p);
     arena_destroy(&mem);
     arena_destroy(&tmem);

@@ -110,6 +110,8 @@ void *ingest__batch_main(void *arg)
     struct rt_job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
+    struct arena text;   /* the chunk being read (the source fills it) */
+    arena_init(&text, 1u << 20, BATCH_ARENA_CAP);
     r.batch_tally = malloc(sizeof *r.batch_tally);
     arena_init(&r.ptable_mem, 4096, 0);
     struct lerr err;
@@ -147,7 +149,8 @@ void *ingest__batch_main(void *arg)
     int64_t chunk_no = 0;
     while (!atomic_load(&job->stop)) {
         struct source_batch b;
-        if (source_poll(src, 1, 0, &b, &err)) {
+        arena_reset(&text);
+        if (source_poll(src, &text, 1, 0, &b, &err)) {
             ingest__fail(&r, "%s", err.msg);
             goto out;
         }
@@ -155,9 +158,10 @@ void *ingest__batch_main(void *arg)
             break;
         for (size_t i = 0; i < b.n; i++) {
             arena_reset(&r.batch);
-            const struct source_record *sr = &b.records[i];
-            struct format_record rec = {.data = sr->value, .len = sr->value_len,
-                                        .partition = sr->partition, .offset = chunk_no++};
+            const struct record *sr = &b.records[i];
+            /* The chunk's text alone: offsets count chunks over all files. */
+            struct record rec = {.data = sr->data, .len = sr->len, .partition = sr->partition,
+                                 .offset = chunk_no++};
             if (ingest__ingest_records(&r, &rec, 1, &err) ||
                 (storage_table_should_persist(r.table->st, util_now_ms()) &&
                  ingest__persist(&r, false, &err))) {
@@ -190,6 +194,7 @@ out:
     catalog_job_spec_destroy(&r.spec);
     catalog_job_destroy(&r.cj);
     arena_destroy(&r.batch);
+    arena_destroy(&text);
     free(r.batch_tally);
     arena_destroy(&r.ptable_mem);
     atomic_store(&job->done, true);

@@ -191,6 +191,8 @@ int pipeline_validate(const struct pipeline_opts *o, struct lerr *err);
 
 /* The output columns now (they grow when discovery finds new fields). */
 size_t pipeline_ncolumns(const struct pipeline *p);
+/* Whether the job's format reads Kafka headers (source_kafka_config.headers). */
+bool pipeline_reads_headers(const struct pipeline *p);
 struct pipeline_column *pipeline_column(struct pipeline *p, size_t i);
 
 /*
@@ -211,7 +213,7 @@ struct pipeline_out {
 
 /* Called once per produced or rejected row, when given (previews). */
 struct pipeline_row_info {
-    const struct format_record *rec;
+    const struct record *rec;
     const struct format_row *input;    /* NULL when the record did not parse */
     enum pipeline_outcome outcome;
     enum pipeline_reason reason;
@@ -233,7 +235,7 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
  * the arena's cap, or malloc failed): the batch is then incomplete and
  * nothing of it, its tally included, should be used.
  */
-int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+int pipeline_process(struct pipeline *p, const struct record *records, size_t n,
                      struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
                      pipeline_observer obs, void *obs_ctx, struct lerr *err);
 

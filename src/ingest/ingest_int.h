@@ -120,9 +120,10 @@ struct staged {
 };
 
 /*
- * A runner's fetcher: a thread that polls the source, copies each batch
- * (records and the source position after it) into one of FETCH_SLOTS slots
- * and runs it through the pipeline there, so that reading and parsing the
+ * A runner's fetcher: a thread that polls the source into one of FETCH_SLOTS
+ * slots (the source copies the records into the slot's arena, the slot keeps
+ * the source position after them) and runs the batch through the pipeline
+ * there, so that reading and parsing the
  * next batches (one core) overlap the runner appending this one (the
  * other). Batches are small enough that a slot's rows are still in cache
  * when the runner appends them. Only the fetcher calls source_poll() and
@@ -135,13 +136,13 @@ struct staged {
 #define SLOT_BLOCK (8u << 20)
 
 struct fetch_slot {
-    struct arena mem;            /* the records' copies and the pipeline's output */
-    struct format_record *recs;
+    struct arena mem;            /* the records (source_poll fills it) and the pipeline's output */
+    const struct record *recs;
     size_t n;
     struct staged rows;
     struct pipeline_tally *tally;   /* rows.tally's memory */
     struct source_offsets pos;   /* the position after this batch */
-    struct source_gap *gaps;
+    const struct source_gap *gaps;
     size_t ngaps;
     bool partitions_changed;
     int64_t newest;              /* newest Kafka timestamp in the batch, -1 none */
@@ -222,10 +223,10 @@ bool ingest__persister_drain(struct runner *r, int timeout_ms);
 void ingest__persister_stop(struct runner *r);
 int ingest__persist(struct runner *r, bool advance, struct lerr *err);
 void ingest__update_health(struct runner *r);
-int ingest__stage_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
                          struct arena *mem, struct staged *st, struct lerr *err);
 int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr *err);
-int ingest__ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n,
                           struct lerr *err);
 void *ingest__stream_main(void *arg);
 void *ingest__batch_main(void *arg);

@@ -666,7 +666,7 @@ void ingest__update_health(struct runner *r)
  * pipeline column given a table column. The thread that owns the pipeline's
  * row path (the fetcher, or a batch job's runner).
  */
-int ingest__stage_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
                          struct arena *mem, struct staged *st, struct lerr *err)
 {
     struct pipeline *p = r->job->pipe;
@@ -730,7 +730,7 @@ size_t ingest__totals_rejections(struct rt_job *j, struct pipeline_rejection *ou
 }
 
 /* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
-int ingest__ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n,
                           struct lerr *err)
 {
     struct staged st = {.tally = r->batch_tally};

@@ -30,7 +30,8 @@
  * The per-row path is the ingest hot path (bench/bench_pipeline.c measures
  * it in rows/s per core), so what can be decided once is decided at compile
  * time: each column's target type, which columns are discovered ones and
- * the field each reads, and whether a record can go straight to the parser
+ * the field each reads, which mappings are plain field references (their
+ * values are handed through), and whether a record can go straight to the parser
  * without the splitter (see whole_record()). Nothing is allocated per row
  * except from the batch arena; messages are only formatted for rows that
  * have something to say.
@@ -78,6 +79,11 @@ struct mapping {
     bool aggregation;
     const struct sql_agg_call *agg;   /* aggregations: the mapping's own call */
     int out_col;               /* output column, -1 for __time */
+    /* A plain input-field reference (sql_expr_is_ref): its value is handed through
+     * when it already has the mapping's type or is NULL, without evaluating. */
+    bool is_ref;
+    uint32_t ref_field;
+    uint8_t ref_type;
 };
 
 /* What a row was doing when it ran out of its memory (row_phase; >= 0: mapping i). */
@@ -292,6 +298,8 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
         return lerr_set_at(err, e.code, target, "%s: %s", target, e.msg);
     bool is_time = strcmp(col, "__time") == 0;
     int type = sql_expr_type(mp->expr);
+    mp->is_ref = !mp->aggregation && sql_expr_is_ref(mp->expr, &mp->ref_field);
+    mp->ref_type = (uint8_t)type;
     if (is_time) {
         p->time_map = (int)i;
         if (type != SQL_TIMESTAMP && type != SQL_LONG && type != SQL_NULL)
@@ -487,6 +495,11 @@ int pipeline_validate(const struct pipeline_opts *o, struct lerr *err)
 }
 
 size_t pipeline_ncolumns(const struct pipeline *p) { return p->ncols; }
+
+bool pipeline_reads_headers(const struct pipeline *p)
+{
+    return format_parser_reads_headers(p->parser);
+}
 struct pipeline_column *pipeline_column(struct pipeline *p, size_t i) { return &p->cols[i]; }
 
 size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, size_t cap)
@@ -568,7 +581,7 @@ void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
 
 /* Counts one row's outcome in the batch's tally; samples it into the batch's
  * ring unless processed cleanly. */
-static void count(struct pipeline *p, const struct format_record *rec, const char *text,
+static void count(struct pipeline *p, const struct record *rec, const char *text,
                   size_t len, enum pipeline_outcome oc, enum pipeline_reason why,
                   const char *msg)
 {
@@ -717,7 +730,7 @@ static bool grow_scratch(struct pipeline *p, size_t n)
  * fields would take the table past its column limit (*why; see
  * add_discovered()).
  */
-static int absorb_schema_changes(struct pipeline *p, const struct format_record *rec,
+static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
                                  struct row_warning *w, char *why, size_t why_cap)
 {
     const struct format_field *f;
@@ -907,7 +920,7 @@ static void describe_inputs(const struct sql_expr *e, const struct sql_field *fi
 
 struct row_ctx {
     struct pipeline *p;
-    const struct format_record *rec;
+    const struct record *rec;
     const char *text;
     size_t len;
     pipeline_observer obs;
@@ -1052,7 +1065,14 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             continue;
         }
         struct sql_value *v = &out->values[oc][r];
-        int rc = sql_eval_row(mp->expr, in, mem, v, &e);
+        int rc = 0;
+        const struct sql_value *iv = mp->is_ref ? &in[mp->ref_field] : NULL;
+        if (iv && !iv->is_null && iv->type == mp->ref_type)
+            *v = *iv;   /* what sql_eval_row would give, without the call */
+        else if (iv && iv->is_null)
+            *v = sql_null(mp->ref_type);
+        else
+            rc = sql_eval_row(mp->expr, in, mem, v, &e);
         if (rc == LERR_NOMEM)
             return LERR_NOMEM;
         if (rc) {
@@ -1136,7 +1156,7 @@ static void row_too_big(struct pipeline *p, struct row_ctx *x)
 }
 
 /* parse → discovered columns → process_row(). 0, 1 (see process_text) or LERR_NOMEM. */
-static int parse_row(struct pipeline *p, struct row_ctx *x, const struct format_record *rec,
+static int parse_row(struct pipeline *p, struct row_ctx *x, const struct record *rec,
                      bool probe, struct arena *mem, struct pipeline_out *out)
 {
     struct row_warning w;
@@ -1179,11 +1199,11 @@ static int parse_row(struct pipeline *p, struct row_ctx *x, const struct format_
  * nothing counted); otherwise it is counted as skippedByError. 0, 1, or
  * LERR_NOMEM (the batch's memory ran out).
  */
-static int process_text(struct pipeline *p, const struct format_record *whole, const char *text,
+static int process_text(struct pipeline *p, const struct record *whole, const char *text,
                         size_t len, bool probe, struct arena *mem, struct pipeline_out *out,
                         pipeline_observer obs, void *obs_ctx)
 {
-    struct format_record rec = *whole;
+    struct record rec = *whole;
     rec.data = text;
     rec.len = len;
     struct row_ctx x = {p, whole, text, len, obs, obs_ctx};
@@ -1248,7 +1268,7 @@ static int batch_nomem(const struct pipeline *p, struct lerr *err)
                     mem_text(p->batch_cap, lim, sizeof lim));
 }
 
-static int process_records(struct pipeline *p, const struct format_record *records, size_t n,
+static int process_records(struct pipeline *p, const struct record *records, size_t n,
                            struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                            void *obs_ctx, struct lerr *err)
 {
@@ -1264,7 +1284,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     if (out_reserve(p, out, mem, rows))
         return batch_nomem(p, err);
     for (size_t i = 0; i < n; i++) {
-        const struct format_record *whole = &records[i];
+        const struct record *whole = &records[i];
         size_t len;
         int rc = 1;
         if (whole_record(p, whole->data, whole->len, &len))
@@ -1298,7 +1318,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     return 0;
 }
 
-int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+int pipeline_process(struct pipeline *p, const struct record *records, size_t n,
                      struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
                      pipeline_observer obs, void *obs_ctx, struct lerr *err)
 {

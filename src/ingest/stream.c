@@ -90,6 +90,7 @@ static int open_source(struct runner *r, struct lerr *err)
         if (catalog_connection_spec_kafka(&cs, &cfg, &a, err) == 0) {
             /* Blocking metadata calls bound how fast a runner notices suspend/cancel. */
             cfg.timeout_ms = 2000;
+            cfg.headers = pipeline_reads_headers(r->job->pipe);
             src = source_open_kafka(&cfg, err);
         }
         arena_destroy(&a);
@@ -299,65 +300,19 @@ static void note_gaps(struct runner *r, const struct source_batch *b)
     }
 }
 
-/* Copies a polled batch into a slot: the source's memory goes at the next poll. */
+/* Takes a polled batch into its slot: the source put the records, their bytes and the
+ * gaps into the slot's arena already, so only the batch's summary is kept here. */
 static int fill_slot(struct runner *r, struct fetch_slot *sl, const struct source_batch *b)
 {
-    arena_reset(&sl->mem);
-    sl->n = 0;
-    sl->ngaps = 0;
-    sl->newest = -1;
-    sl->partitions_changed = b->partitions_changed;
-    sl->recs = arena_alloc(&sl->mem, (b->n + 1) * sizeof *sl->recs);
-    sl->gaps = arena_alloc(&sl->mem, (b->ngaps + 1) * sizeof *sl->gaps);
-    if (!sl->recs || !sl->gaps)
-        return lerr_set(&sl->err, LERR_NOMEM, "out of memory for a batch of %zu records", b->n);
-    for (size_t i = 0; i < b->ngaps; i++) {
-        sl->gaps[i] = b->gaps[i];
-        sl->gaps[i].topic = arena_strdup(&sl->mem, b->gaps[i].topic);
-    }
-    sl->ngaps = b->ngaps;
-    /* Records of a partition share their topic string: copied once per run of them. */
-    const char *topic_from = NULL, *topic = NULL;
-    size_t topic_len = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        const struct source_record *s = &b->records[i];
-        if (s->topic != topic_from) {
-            topic_from = s->topic;
-            topic_len = strlen(s->topic);
-            if (!(topic = arena_strndup(&sl->mem, s->topic, topic_len)))
-                return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
-        }
-        struct format_header *h = s->nheaders
-                                      ? arena_alloc(&sl->mem, s->nheaders * sizeof *h)
-                                      : NULL;
-        for (size_t k = 0; h && k < s->nheaders; k++)
-            h[k] = (struct format_header){
-                arena_strndup(&sl->mem, s->headers[k].name, s->headers[k].name_len),
-                s->headers[k].name_len,
-                s->headers[k].value ? arena_strndup(&sl->mem, s->headers[k].value,
-                                                    s->headers[k].value_len)
-                                    : NULL,
-                s->headers[k].value_len};
-        sl->recs[i] = (struct format_record){
-            .data = arena_strndup(&sl->mem, s->value, s->value_len),
-            .len = s->value_len,
-            .partition = s->partition,
-            .offset = s->offset,
-            .key = s->key ? arena_strndup(&sl->mem, s->key, s->key_len) : NULL,
-            .key_len = s->key_len,
-            .headers = h,
-            .nheaders = h ? s->nheaders : 0,
-            .has_timestamp = s->timestamp_ms >= 0,
-            .timestamp_ms = s->timestamp_ms,
-            .topic = topic,
-            .topic_len = topic_len,
-        };
-        if (!sl->recs[i].data)
-            return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
-        if (s->timestamp_ms > sl->newest)
-            sl->newest = s->timestamp_ms;
-    }
+    sl->recs = b->records;
     sl->n = b->n;
+    sl->gaps = b->gaps;
+    sl->ngaps = b->ngaps;
+    sl->partitions_changed = b->partitions_changed;
+    sl->newest = -1;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->records[i].timestamp_ms > sl->newest)
+            sl->newest = b->records[i].timestamp_ms;
     return source_position(r->job->src, &sl->pos, &sl->err);
 }
 
@@ -381,13 +336,16 @@ static void *fetcher_main(void *arg)
         pthread_mutex_unlock(&f->mu);
         struct source_batch b;
         lerr_init(&sl->err);
-        sl->rc = source_poll(r->job->src, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b, &sl->err);
+        arena_reset(&sl->mem);
+        sl->n = 0;
+        sl->ngaps = 0;
+        sl->rc = source_poll(r->job->src, &sl->mem, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b,
+                             &sl->err);
         bool publish = sl->rc != 0;
         if (!sl->rc && (b.n || b.ngaps || b.partitions_changed)) {
             sl->rc = fill_slot(r, sl, &b);
             publish = true;
         }
-        source_release(r->job->src);
         memset(&sl->rows, 0, sizeof sl->rows);
         sl->rows.tally = sl->tally;
         pipeline_tally_init(sl->tally);

@@ -109,8 +109,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     size_t n = size - 1;
     /* Kafka: the first up-to-8 bytes are the key, one header follows. */
     size_t klen = n < 8 ? n : 8;
-    struct format_header h = {"h", 1, text, klen};
-    struct format_record base = {.partition = 0, .offset = 1, .has_timestamp = true,
+    struct record_header h = {"h", 1, text, klen};
+    struct record base = {.partition = 0, .offset = 1, .has_timestamp = true,
                                  .timestamp_ms = 1700000000000, .topic = "t", .topic_len = 1};
     if (which >= 3) {
         base.key = text;
@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (line < last_line)
             die("line numbers went backwards");
         last_line = line;
-        struct format_record r = base;
+        struct record r = base;
         r.data = rec;
         r.len = len;
         struct format_row row;

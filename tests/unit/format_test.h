@@ -181,7 +181,7 @@ static const char *tf_type(const struct format_parser *p, const char *name)
 
 /* Parses one record (value bytes only). */
 static enum format_outcome tf_parse_rec(struct format_parser *p, struct arena *mem,
-                                        const struct format_record *rec, struct format_row *row,
+                                        const struct record *rec, struct format_row *row,
                                         struct lerr *err)
 {
     lerr_init(err);
@@ -191,7 +191,7 @@ static enum format_outcome tf_parse_rec(struct format_parser *p, struct arena *m
 static enum format_outcome tf_parse(struct format_parser *p, struct arena *mem, const char *text,
                                     size_t n, struct format_row *row, struct lerr *err)
 {
-    struct format_record rec = {.data = text, .len = n};
+    struct record rec = {.data = text, .len = n};
     return tf_parse_rec(p, mem, &rec, row, err);
 }
 

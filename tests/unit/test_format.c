@@ -260,7 +260,7 @@ static void test_records(void)
                   err.msg);
     }
     /* A record past the size limit is refused without reading it. */
-    struct format_record big = {.data = "{}", .len = (size_t)FORMAT_MAX_RECORD + 1};
+    struct record big = {.data = "{}", .len = (size_t)FORMAT_MAX_RECORD + 1};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &big, &row, &err), FORMAT_ERROR);
     CHECK(strstr(err.msg, "limit") != NULL);
     format_parser_free(p);

@@ -149,7 +149,7 @@ static void totals_forget(struct pipeline *p)
     pipeline_tally_init(totals(p));
 }
 
-static int job_process(struct pipeline *p, const struct format_record *recs, size_t n,
+static int job_process(struct pipeline *p, const struct record *recs, size_t n,
                        struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                        void *ctx, struct lerr *err)
 {
@@ -235,9 +235,9 @@ static void observe(void *ctx, const struct pipeline_row_info *info)
 static int run(struct pipeline *p, const char *const *texts, size_t n, struct arena *mem,
                struct pipeline_out *out, struct watch *w)
 {
-    struct format_record recs[64];
+    struct record recs[64];
     for (size_t i = 0; i < n && i < 64; i++)
-        recs[i] = (struct format_record){.data = texts[i], .len = strlen(texts[i]),
+        recs[i] = (struct record){.data = texts[i], .len = strlen(texts[i]),
                                          .partition = 0, .offset = (int64_t)i};
     if (w) {
         w->n = 0;
@@ -1186,16 +1186,16 @@ static void test_kafka(void)
     struct pipeline *p = make(&s, NULL);
     if (!p)
         return;
-    struct format_header h = {"env", 3, "prod", 4};
+    struct record_header h = {"env", 3, "prod", 4};
     const char *vals[] = {
         "{\"page\":\"a\"}",
         "{\"page\":\"b\"}{\"page\":\"c\"}",
         "{\n  \"page\": \"pretty\"\n}\n",
         "{\"page\":",
     };
-    struct format_record recs[4];
+    struct record recs[4];
     for (int i = 0; i < 4; i++)
-        recs[i] = (struct format_record){.data = vals[i], .len = strlen(vals[i]),
+        recs[i] = (struct record){.data = vals[i], .len = strlen(vals[i]),
                                          .partition = 2, .offset = 100 + i,
                                          .key = "user-1", .key_len = 6, .headers = &h,
                                          .nheaders = i == 0, .has_timestamp = true,
@@ -1250,9 +1250,9 @@ static void test_nomem(void)
         snprintf(rows[i], sizeof rows[i], "{\"ts\":\"2023-06-14\",\"page\":\"page %d\"}", i);
         texts[i] = rows[i];
     }
-    struct format_record recs[64];
+    struct record recs[64];
     for (int i = 0; i < 64; i++)
-        recs[i] = (struct format_record){.data = texts[i], .len = strlen(texts[i])};
+        recs[i] = (struct record){.data = texts[i], .len = strlen(texts[i])};
     struct arena mem;
     arena_init(&mem, 1024, 2048);
     struct pipeline_out out;
@@ -1532,9 +1532,9 @@ static void test_row_memory(void)
         t4[i] = texts[0];
     arena_init(&mem, 1 << 16, 64u << 10);   /* 64 KB; a row's 4 KB fits its 8 KB share */
     if (p) {
-        struct format_record recs[40];
+        struct record recs[40];
         for (int i = 0; i < 40; i++)
-            recs[i] = (struct format_record){.data = t4[i], .len = strlen(t4[i])};
+            recs[i] = (struct record){.data = t4[i], .len = strlen(t4[i])};
         struct lerr err;
         lerr_init(&err);
         CHECK_EQ_INT(job_process(p, recs, 40, &mem, &out, NULL, NULL, &err), LERR_NOMEM);

@@ -592,7 +592,7 @@ static void tappend(struct pipeline *p, struct storage_table *t, const struct te
 {
     static struct pipeline_tally tally;
     char(*text)[256] = malloc(500 * sizeof *text);
-    struct format_record *recs = malloc(500 * sizeof *recs);
+    struct record *recs = malloc(500 * sizeof *recs);
     struct arena mem;
     arena_init(&mem, 1 << 20, 0);
     for (int i0 = 0; i0 < n; i0 += 500) {
@@ -607,7 +607,7 @@ static void tappend(struct pipeline *p, struct storage_table *t, const struct te
             snprintf(text[j], sizeof text[j],
                      "{\"ts\":\"%s\",\"id\":\"k%d\",\"n\":%s,\"x\":%s,\"s\":%s,\"seq\":%lld}", ts,
                      v->id, nb, xb, sb, (long long)v->seq);
-            recs[j] = (struct format_record){.data = text[j], .len = strlen(text[j])};
+            recs[j] = (struct record){.data = text[j], .len = strlen(text[j])};
         }
         struct pipeline_out out;
         struct lerr err;
