@@ -48,11 +48,11 @@ static uint64_t run_format(struct format_parser *p, const struct corpus *c, bool
      * costs a third of the throughput. */
     arena_init(&mem, 4 << 20, 0);
     uint64_t h = 0;
-    struct format_header hdr = {"env", 3, "prod", 4};
+    struct record_header hdr = {"env", 3, "prod", 4};
     for (size_t i = 0; i < c->n; i++) {
         if ((i & 4095) == 0)
             arena_reset(&mem);
-        struct format_record r = {.data = c->data + c->off[i],
+        struct record r = {.data = c->data + c->off[i],
                                   .len = c->off[i + 1] - c->off[i] - 1};
         if (kafka) {
             r.key = "user-1";

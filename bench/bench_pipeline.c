@@ -92,7 +92,7 @@ static uint64_t touch_batch(const struct pipeline_out *out, uint64_t h)
 }
 
 static int run_pipeline(struct pipeline *p, const struct corpus *c,
-                        struct format_record *recs, size_t block, uint64_t *sum)
+                        struct record *recs, size_t block, uint64_t *sum)
 {
     struct arena mem;
     arena_init(&mem, block, 0);
@@ -156,7 +156,7 @@ int main(void)
     struct buf b;
     buf_init(&b, 0);
     struct corpus c = {.off = malloc((n + 1) * sizeof(size_t)), .n = n};
-    struct format_record *recs = calloc(n + 1, sizeof *recs);
+    struct record *recs = calloc(n + 1, sizeof *recs);
     if (!g || !c.off || !recs)
         return 1;
     /* Times from 2015-09-12 on, as the quickstart data. */
@@ -169,7 +169,7 @@ int main(void)
     c.data = b.data;
     wikigen_free(g);
     for (size_t i = 0; i < n; i++)
-        recs[i] = (struct format_record){.data = c.data + c.off[i],
+        recs[i] = (struct record){.data = c.data + c.off[i],
                                          .len = c.off[i + 1] - c.off[i] - 1,
                                          .offset = (int64_t)i};
     double mb = (double)b.len / 1e6;
@@ -184,11 +184,16 @@ int main(void)
            "load average %.2f\n",
            n, mb, (double)b.len / (double)n, BATCH, passes, load);
 
-    struct pipeline_opts po = {spec, sizeof spec - 1, NULL, 1442016000000LL};
+    struct job_spec js;
     struct pipeline *p = NULL;
     struct lerr err;
     lerr_init(&err);
-    if (pipeline_new(&po, &p, &err)) {
+    int rc = catalog_job_spec_parse_text(spec, sizeof spec - 1, &js, &err);
+    struct pipeline_opts po = {&js, NULL, 1442016000000LL};
+    if (!rc)
+        rc = pipeline_new(&po, &p, &err);
+    catalog_job_spec_destroy(&js);
+    if (rc) {
         fprintf(stderr, "bench_pipeline: %s: %s\n", err.target, err.msg);
         return 1;
     }

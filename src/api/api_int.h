@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "catalog/catalog.h"
+#include "catalog/spec.h"
 #include "util/util.h"
 
 #define API_MAX_BODY (10u * 1024u * 1024u)   /* 10 MB; larger: 413 */

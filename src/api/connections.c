@@ -10,8 +10,7 @@
 #include "api/api_int.h"
 #include "source/pushreg.h"
 
-static const char *const conn_types[] = {"push_streaming", "kafka", "confluent",
-                                         "confluent_schema_registry", "kinesis", NULL};
+static const char *const conn_types[] = {CATALOG_CONN_TYPE_MAP(CATALOG_NAME_LIST) NULL};
 static const char *const server_fields[] = {"submittedByUser", "submittedOnTimestamp",
                                             "modifiedByUser", "modifiedOnTimestamp", NULL};
 
@@ -27,13 +26,13 @@ static const char *const *type_fields(const char *type)
                                            NULL};
     static const char *const kinesis[] = {"type", "name", "description", "stream", "endpoint",
                                           "awsAssumedRoleArn", "secrets", NULL};
-    if (strcmp(type, "kafka") == 0)
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA)
         return kafka;
-    if (strcmp(type, "confluent") == 0)
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT)
         return confluent;
-    if (strcmp(type, "confluent_schema_registry") == 0)
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY)
         return registry;
-    if (strcmp(type, "kinesis") == 0)
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS)
         return kinesis;
     return push;
 }
@@ -100,7 +99,7 @@ static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
     static const char *const sasl_keys[] = {"type", "mechanism", "username", "password", NULL};
     static const char *const basic_keys[] = {"type", "username", "password", NULL};
     static const char *const aws_keys[] = {"type", "accessKeyId", "secretAccessKey", NULL};
-    if (strcmp(type, "kinesis") == 0) {
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
         if (v_known_keys(sec, "secrets", aws_keys, err) ||
             v_enum(sec, "type", "secrets", true, aws_types, &stype, err) ||
             v_string(sec, "accessKeyId", "secrets", true, 256, &user, err) ||
@@ -108,9 +107,9 @@ static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
             return NULL;
         return json_deep_copy(sec);
     }
-    bool registry = strcmp(type, "confluent_schema_registry") == 0;
+    bool registry = catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY;
     const char *const *types =
-        registry ? basic_only : strcmp(type, "confluent") == 0 ? plain_only : kafka_types;
+        registry ? basic_only : catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT ? plain_only : kafka_types;
     if (v_known_keys(sec, "secrets", registry ? basic_keys : sasl_keys, err) ||
         v_enum(sec, "type", "secrets", true, types, &stype, err) ||
         v_string(sec, "username", "secrets", true, 1024, &user, err) ||
@@ -175,7 +174,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
     }
     json_t *doc = json_pack("{s:s, s:s, s:s}", "type", type, "name", name, "description",
                             desc ? desc : "");
-    if (strcmp(type, "kafka") == 0 || strcmp(type, "confluent") == 0) {
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA || catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT) {
         const char *bs = NULL, *topic = NULL, *pattern = NULL;
         bool ssl = false;
         if (v_string(body, "bootstrapServers", "", true, 0, &bs, err) || v_bootstrap(bs, err) ||
@@ -195,7 +194,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
             goto fail;
         bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
-        if (strcmp(type, "confluent") == 0 && !has_secrets) {
+        if (catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT && !has_secrets) {
             lerr_set_at(err, LERR_INVALID, "secrets",
                         "secrets is required for a confluent connection: {\"type\": "
                         "\"sasl_plain\", \"username\": \"<API key>\", \"password\": \"<API "
@@ -203,12 +202,12 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
             goto fail;
         }
         ssl = has_secrets;
-        if (strcmp(type, "kafka") == 0 && v_bool(body, "ssl", "", &ssl, err))
+        if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA && v_bool(body, "ssl", "", &ssl, err))
             goto fail;
-        if (strcmp(type, "kafka") == 0)
+        if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA)
             json_object_set_new(doc, "ssl", json_boolean(ssl));
         json_object_set_new(doc, "hasSecrets", json_boolean(has_secrets));
-    } else if (strcmp(type, "confluent_schema_registry") == 0) {
+    } else if (catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY) {
         json_t *urls = NULL;
         if (v_array(body, "urls", "", true, &urls, err))
             goto fail;
@@ -236,7 +235,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         json_object_set_new(doc, "hasSecrets",
                             json_boolean(*secrets || (prev && json_is_true(json_object_get(
                                                                   prev, "hasSecrets")))));
-    } else if (strcmp(type, "kinesis") == 0) {
+    } else if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
         const char *stream = NULL, *endpoint = NULL, *role = NULL;
         if (v_string(body, "stream", "", true, 128, &stream, err) ||
             v_string(body, "endpoint", "", true, 1024, &endpoint, err) ||
@@ -376,17 +375,19 @@ int api_connections_delete(struct api_req *r)
 {
     struct lerr err;
     lerr_init(&err);
-    struct catalog_doc cd = {0};
-    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &cd, &err))
+    struct connection_spec cs;
+    if (catalog_connection_spec_load(r->srv->cat, r->seg[1], &cs, &err)) {
+        catalog_connection_spec_destroy(&cs);
         return api_reply_err(r, &err);
-    bool push = strcmp(cd.kind, "push_streaming") == 0;
-    catalog_doc_destroy(&cd);
+    }
+    bool push = cs.type == CATALOG_CONN_PUSH;
+    char stream[300];
+    snprintf(stream, sizeof stream, "%s", cs.stream);
+    catalog_connection_spec_destroy(&cs);
     if (catalog_doc_delete(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &err))
         return api_reply_err(r, &err);
     /* A push connection's events go with it: its log, and the checkpoints of its stream. */
     if (push) {
-        char stream[300];
-        snprintf(stream, sizeof stream, "push:%s", r->seg[1]);
         if (catalog_checkpoint_drop_stream(r->srv->cat, stream, &err) ||
             pushreg_drop(r->srv->pushes, r->seg[1], &err))
             log_msg(LOG_WARN, "api", "connection '%s' deleted, but: %s", r->seg[1], err.msg);

@@ -15,8 +15,8 @@
 #include "storage/storage.h"
 #include "util/time.h"
 
-static const char *const job_types[] = {"streaming", "batch", NULL};
-static const char *const read_points[] = {"earliest", "latest", NULL};
+static const char *const job_types[] = {CATALOG_JOB_TYPE_MAP(CATALOG_NAME_LIST) NULL};
+static const char *const read_points[] = {CATALOG_READ_FROM_MAP(CATALOG_NAME_LIST) NULL};
 static const char *const desired_values[] = {"running", "suspended", "canceled", NULL};
 static const char *const input_types[] = {"string", "long", "float", "double", "json", NULL};
 static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kafka",
@@ -251,10 +251,11 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
                     "[{\"name\": \"date\", \"dataType\": \"string\"}]");
         return NULL;
     }
-    struct catalog_doc cd = {0};
+    struct connection_spec cs;
     struct lerr ce;
     lerr_init(&ce);
-    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, &ce)) {
+    if (catalog_connection_spec_load(r->srv->cat, conn, &cs, &ce)) {
+        catalog_connection_spec_destroy(&cs);
         if (ce.code == LERR_NOT_FOUND)
             lerr_set_at(err, LERR_INVALID, "source.connectionName",
                         "source.connectionName: no connection named '%s'; create it first "
@@ -264,28 +265,21 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
             lerr_set(err, ce.code, "%s", ce.msg);
         return NULL;
     }
-    json_t *cdoc = json_loads(cd.doc, 0, NULL);
     int bad = 0;
-    if (strcmp(cd.kind, "kinesis") == 0)
+    if (cs.type == CATALOG_CONN_KINESIS)
         bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
                           "source.connectionName: '%s' is a kinesis connection, and Kinesis "
                           "streams are not supported yet; use a kafka, confluent or "
                           "push_streaming connection",
                           conn);
-    else if (strcmp(cd.kind, "confluent_schema_registry") == 0)
+    else if (cs.type == CATALOG_CONN_SCHEMA_REGISTRY)
         bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
                           "source.connectionName: '%s' is a schema registry, not a stream; "
                           "name a kafka, confluent or push_streaming connection",
                           conn);
-    else if (strcmp(cd.kind, "push_streaming") == 0)
-        snprintf(stream, 300, "push:%s", conn);
-    else if (cdoc && json_object_get(cdoc, "topicName"))
-        snprintf(stream, 300, "%s", json_string_value(json_object_get(cdoc, "topicName")));
-    else if (cdoc)
-        snprintf(stream, 300, "pattern:%s",
-                 json_string_value(json_object_get(cdoc, "topicNamePattern")));
-    json_decref(cdoc);
-    catalog_doc_destroy(&cd);
+    else
+        snprintf(stream, 300, "%s", cs.stream);   /* the key the runtime checkpoints under */
+    catalog_connection_spec_destroy(&cs);
     if (bad)
         return NULL;
     json_t *schema = input_schema(schema_in, "source.inputSchema", err);
@@ -387,15 +381,12 @@ fail:
     return NULL;
 }
 
-/* Checks the mappings against an existing table's type and schema mode. */
-static int check_against_table(json_t *table, json_t *mappings, bool discovery,
-                               struct lerr *err)
+/* Checks the mappings against an existing table's type, schema mode and columns. */
+static int check_mappings(const struct table_spec *ts, const char *tname, json_t *mappings,
+                          bool discovery, struct lerr *err)
 {
-    const char *ttype = json_string_value(json_object_get(table, "type"));
-    const char *mode = json_string_value(json_object_get(table, "schemaMode"));
-    const char *tname = json_string_value(json_object_get(table, "name"));
-    json_t *schema = json_object_get(table, "schema");
-    if (discovery && strcmp(mode, "strict") == 0)
+    bool strict = ts->mode == CATALOG_SCHEMA_STRICT;
+    if (discovery && strict)
         return lerr_set_at(err, LERR_INVALID, "useSchemaDiscovery",
                            "useSchemaDiscovery needs a flexible table, and '%s' is strict; "
                            "set it to false or target a flexible table",
@@ -406,19 +397,17 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
         const char *col = json_string_value(json_object_get(m, "columnName"));
         bool agg = json_is_true(json_object_get(m, "isAggregation"));
         char t[96];
-        if (agg && strcmp(ttype, "aggregate") != 0) {
+        if (agg && ts->type != CATALOG_TABLE_AGGREGATE) {
             snprintf(t, sizeof t, "mappings[%zu].isAggregation", i);
             return lerr_set_at(err, LERR_INVALID, t,
                                "%s: table '%s' is a detail table, which stores rows as they "
                                "are; aggregations need an aggregate table",
                                t, tname);
         }
-        if (strcmp(mode, "strict") == 0 && strcmp(col, "__time") != 0) {
+        if (strict && strcmp(col, "__time") != 0) {
             bool found = false;
-            size_t j;
-            json_t *c;
-            json_array_foreach(schema, j, c)
-                found |= strcmp(json_string_value(json_object_get(c, "name")), col) == 0;
+            for (size_t k = 0; k < ts->ncols; k++)
+                found |= strcmp(ts->cols[k].name, col) == 0;
             if (!found) {
                 snprintf(t, sizeof t, "mappings[%zu].columnName", i);
                 return lerr_set_at(err, LERR_INVALID, t,
@@ -429,6 +418,21 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
         }
     }
     return 0;
+}
+
+/* The same against the table's stored document. */
+static int check_against_table(json_t *table, json_t *mappings, bool discovery,
+                               struct lerr *err)
+{
+    const char *tname = json_string_value(json_object_get(table, "name"));
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct table_spec ts;
+    int rc = catalog_table_spec_parse(table, tname ? tname : "", &mem, &ts, err);
+    if (!rc)
+        rc = check_mappings(&ts, tname, mappings, discovery, err);
+    arena_destroy(&mem);
+    return rc;
 }
 
 /* ---- the job document ------------------------------------------------------------ */
@@ -447,7 +451,7 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
         v_object(src, "formatSettings", "source", true, &fs_in, err))
         return NULL;
     json_t *out = json_pack("{s:s}", "type", type);
-    if (strcmp(type, "uploaded") == 0) {
+    if (catalog_source_type_parse(type) == CATALOG_SOURCE_UPLOADED) {
         if (v_array(src, "fileList", "source", true, &files, err))
             goto fail;
         if (json_array_size(files) == 0) {
@@ -543,24 +547,22 @@ static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char 
     size_t n = json_array_size(intervals);
     if (!n)
         return json_array();
-    if (strcmp(mode, "replace") != 0) {
+    if (catalog_ingest_mode_parse(mode) != CATALOG_INGEST_REPLACE) {
         lerr_set_at(err, LERR_INVALID, "target.intervals",
                     "target.intervals says which time a replace job replaces; add "
                     "\"ingestionMode\": \"replace\", or omit intervals to append");
         return NULL;
     }
+    /* A table the job will create is partitioned by day. */
     int gran = STORAGE_GRAN_DAY;
-    struct catalog_doc td = {0};
+    struct arena tmem;
+    arena_init(&tmem, 1024, 0);
+    struct table_spec ts;
     struct lerr te;
     lerr_init(&te);
-    if (catalog_doc_get(r->srv->cat, CATALOG_TABLE, table, &td, &te) == 0) {
-        json_t *doc = json_loads(td.doc, 0, NULL);
-        const char *g = json_string_value(json_object_get(doc, "partitioningGranularity"));
-        if (g && storage_gran_parse(g, strlen(g)) >= 0)
-            gran = storage_gran_parse(g, strlen(g));
-        json_decref(doc);
-        catalog_doc_destroy(&td);
-    }
+    if (catalog_table_spec_load(r->srv->cat, table, &tmem, &ts, &te) == 0)
+        gran = (int)ts.partitioning;
+    arena_destroy(&tmem);
     int64_t *iv = calloc(2 * n, sizeof *iv);
     if (!iv) {
         lerr_set(err, LERR_NOMEM, "out of memory");
@@ -584,7 +586,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     static const char *const keys[] = {"type", "target", "createTableIfNotExists", "source",
                                        "mappings", "useSchemaDiscovery", "dimensionExclusions",
                                        "filterExpression", "ingestionMode", NULL};
-    static const char *const modes[] = {"append", "replace", NULL};
+    static const char *const modes[] = {CATALOG_INGEST_MODE_MAP(CATALOG_NAME_LIST) NULL};
     const char *mode = "append";
     struct common_fields f;
     json_t *excl = NULL;
@@ -635,7 +637,7 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
     *create_table = false;
     if (v_enum(body, "type", "", true, job_types, &type, err))
         return NULL;
-    if (strcmp(type, "batch") == 0)
+    if (catalog_job_type_parse(type) == CATALOG_JOB_BATCH)
         return batch_spec(r, body, j, any_agg, create_table, err);
     if (v_known_keys(body, "", spec_keys, err))
         return NULL;
@@ -718,19 +720,40 @@ static json_t *job_response(const struct catalog_job *j)
     return doc;
 }
 
-/* Compiles the spec's format, filter and mappings against the target table. */
-static int validate_pipeline(const char *spec, json_t *table, bool any_agg, struct lerr *err)
+/*
+ * Reads the normalised spec and the target table (NULL: a table the job
+ * will create, aggregate when a mapping aggregates) with the catalog's
+ * parsers, the ones the runtime loads them with, and compiles the spec's
+ * format, filter and mappings against the table: *out when given, else
+ * only checked. The table's columns come from `mem`.
+ */
+static int compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
+                            struct pipeline_table *pt, struct pipeline **out, struct lerr *err)
+{
+    struct table_spec ts;
+    struct job_spec js;
+    *pt = (struct pipeline_table){.aggregate = any_agg};
+    const char *tname = json_string_value(json_object_get(table, "name"));
+    int rc = table ? catalog_table_spec_parse(table, tname ? tname : "", mem, &ts, err) : 0;
+    if (!rc && table)
+        rc = pipeline_table_from_spec(&ts, mem, pt, err);
+    if (rc)
+        return rc;
+    rc = catalog_job_spec_parse(spec, &js, err);
+    if (!rc) {
+        struct pipeline_opts po = {&js, pt, util_now_ms()};
+        rc = out ? pipeline_new(&po, out, err) : pipeline_validate(&po, err);
+    }
+    catalog_job_spec_destroy(&js);
+    return rc;
+}
+
+static int validate_pipeline(json_t *spec, json_t *table, bool any_agg, struct lerr *err)
 {
     struct arena mem;
+    struct pipeline_table pt;
     arena_init(&mem, 4096, 0);
-    struct pipeline_table pt = {.aggregate = any_agg};
-    char *doc = table ? json_dumps(table, JSON_COMPACT) : NULL;
-    int rc = doc ? pipeline_table_from_json(doc, &mem, &pt, err) : 0;
-    if (!rc) {
-        struct pipeline_opts po = {spec, strlen(spec), &pt, util_now_ms()};
-        rc = pipeline_validate(&po, err);
-    }
-    free(doc);
+    int rc = compile_pipeline(spec, table, any_agg, &mem, &pt, NULL, err);
     arena_destroy(&mem);
     return rc;
 }
@@ -773,11 +796,12 @@ int api_jobs_create(struct api_req *r)
     if (load_target(r, spec, &j, create_table, &table, &err))
         goto fail;
     j.spec = json_dumps(spec, JSON_COMPACT);
-    if (validate_pipeline(j.spec, table, any_agg, &err))
+    if (validate_pipeline(spec, table, any_agg, &err))
         goto fail;
     if (!table) {
         json_t *tspec = json_pack("{s:s, s:s}", "name", j.table_name, "type",
-                                  any_agg ? "aggregate" : "detail");
+                                  catalog_table_type_name(any_agg ? CATALOG_TABLE_AGGREGATE
+                                                                  : CATALOG_TABLE_DETAIL));
         int rc = api_table_create_from_spec(r, tspec, "target", &table, &err);
         json_decref(tspec);
         if (rc)
@@ -964,21 +988,20 @@ int api_jobs_reset(struct api_req *r)
     struct lerr err;
     lerr_init(&err);
     struct catalog_job j = {0};
-    struct catalog_doc cd = {0};
+    struct connection_spec cs = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         goto out;
-    if (strcmp(j.type, "streaming") != 0 || !catalog_job_status_live(j.status)) {
+    if (catalog_job_type_parse(j.type) != CATALOG_JOB_STREAMING ||
+        !catalog_job_status_live(j.status)) {
         lerr_set(&err, LERR_INVALID,
                  "job %s is %s; only a live streaming job can be reset (its new position "
                  "comes from its readFromPoint)",
                  j.id, catalog_job_state_name(j.status));
         goto out;
     }
-    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, j.connection_name, &cd, &err))
+    if (catalog_connection_spec_load(r->srv->cat, j.connection_name, &cs, &err))
         goto out;
-    char stream[300];
-    ingest_stream_key(&cd, stream, sizeof stream);
-    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, &err))
+    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, cs.stream, &err))
         goto out;
     ingest_runtime_notify(r->srv->rt);
     api_reply(r, 200, NULL);
@@ -986,7 +1009,7 @@ out:
     if (err.code)
         api_reply_err(r, &err);
     catalog_job_destroy(&j);
-    catalog_doc_destroy(&cd);
+    catalog_connection_spec_destroy(&cs);
     return err.code;
 }
 
@@ -1175,25 +1198,29 @@ static void sample_observe(void *ctx, const struct pipeline_row_info *info)
     }
 }
 
-/* Reads up to limit records from the connection's earliest point, touching no checkpoint. */
-static int sample_read(struct api_req *r, const char *conn, size_t limit, struct buf *data,
-                       struct format_record **recs, size_t *nrecs, struct lerr *err)
+/* Reads up to limit records from the connection's earliest point, touching no checkpoint.
+ * The records' bytes go into `data`; *recs (malloc'd) hold each record's value and
+ * position only, as the sample has always shown them. */
+static int sample_read(struct api_req *r, const char *conn, size_t limit, struct arena *data,
+                       struct record **recs, size_t *nrecs, struct lerr *err)
 {
-    struct catalog_doc cd = {0};
-    if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, conn, &cd, err))
+    struct connection_spec cs;
+    if (catalog_connection_spec_load(r->srv->cat, conn, &cs, err)) {
+        catalog_connection_spec_destroy(&cs);
         return err->code;
+    }
     struct source *src = NULL;
     struct arena a;
     arena_init(&a, 4096, 0);
     int rc = 0;
-    if (strcmp(cd.kind, "push_streaming") == 0) {
+    if (cs.type == CATALOG_CONN_PUSH) {
         if (!(src = pushreg_source(r->srv->pushes, conn, err))) {
             rc = err->code;
             goto out;
         }
     } else {
         struct source_kafka_config cfg;
-        if ((rc = source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err)) ||
+        if ((rc = catalog_connection_spec_kafka(&cs, &cfg, &a, err)) ||
             !(src = source_open_kafka(&cfg, err))) {
             rc = err->code;
             goto out;
@@ -1205,40 +1232,29 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
     source_offsets_destroy(&none);
     if (rc)
         goto out;
-    /* Copy records out: the source's memory goes at the next poll. */
-    struct span {
-        size_t off, len;
-        int32_t part;
-        int64_t offset, ts;
-    } *spans = calloc(limit + 1, sizeof *spans);
+    /* The source copies each polled batch into `data`, which outlives it. */
+    *recs = calloc(limit + 1, sizeof **recs);
     size_t n = 0;
     int64_t deadline = util_mono_ns() + (int64_t)SAMPLE_READ_MS * 1000000;
-    while (spans && n < limit && util_mono_ns() < deadline) {
+    while (*recs && n < limit && util_mono_ns() < deadline) {
         struct source_batch b;
-        if ((rc = source_poll(src, limit - n, 200, &b, err)))
+        if ((rc = source_poll(src, data, limit - n, 200, &b, err)))
             break;
         for (size_t i = 0; i < b.n; i++) {
-            spans[n] = (struct span){data->len, b.records[i].value_len, b.records[i].partition,
-                                        b.records[i].offset, b.records[i].timestamp_ms};
-            buf_append(data, b.records[i].value, b.records[i].value_len);
-            n++;
+            const struct record *br = &b.records[i];
+            (*recs)[n++] = (struct record){.data = br->data, .len = br->len,
+                                           .partition = br->partition, .offset = br->offset,
+                                           .has_timestamp = br->has_timestamp,
+                                           .timestamp_ms = br->timestamp_ms};
         }
         if (b.n == 0 && n > 0)
             break;   /* caught up */
     }
-    *recs = calloc(n + 1, sizeof **recs);
-    for (size_t i = 0; *recs && i < n; i++)
-        (*recs)[i] = (struct format_record){.data = data->data + spans[i].off,
-                                            .len = spans[i].len, .partition = spans[i].part,
-                                            .offset = spans[i].offset,
-                                            .has_timestamp = spans[i].ts >= 0,
-                                            .timestamp_ms = spans[i].ts};
     *nrecs = n;
-    free(spans);
 out:
     source_close(src);
     arena_destroy(&a);
-    catalog_doc_destroy(&cd);
+    catalog_connection_spec_destroy(&cs);
     return rc;
 }
 
@@ -1254,9 +1270,9 @@ int api_jobs_sample(struct api_req *r)
     struct arena mem, tmem;
     arena_init(&mem, 1u << 20, 256u << 20);
     arena_init(&tmem, 4096, 0);
-    struct buf data;
-    buf_init(&data, 64u << 20);
-    struct format_record *recs = NULL;
+    struct arena data;   /* the bytes of records read from the connection */
+    arena_init(&data, 1u << 20, 64u << 20);
+    struct record *recs = NULL;
     struct pipeline_tally *tally = NULL;
     size_t nrecs = 0;
     struct sample_ctx x = {0};
@@ -1288,13 +1304,8 @@ int api_jobs_sample(struct api_req *r)
         goto out;
     if (load_target(r, spec, &j, create_table, &table, &err))
         goto out;
-    j.spec = json_dumps(spec, JSON_COMPACT);
-    struct pipeline_table pt = {.aggregate = any_agg};
-    char *tdoc = table ? json_dumps(table, JSON_COMPACT) : NULL;
-    int rc = tdoc ? pipeline_table_from_json(tdoc, &tmem, &pt, &err) : 0;
-    free(tdoc);
-    struct pipeline_opts po = {j.spec, strlen(j.spec), &pt, util_now_ms()};
-    if (rc || pipeline_new(&po, &p, &err))
+    struct pipeline_table pt;
+    if (compile_pipeline(spec, table, any_agg, &tmem, &pt, &p, &err))
         goto out;
     if (text) {
         /* One record per line, as a push body is read. */
@@ -1304,13 +1315,13 @@ int api_jobs_sample(struct api_req *r)
             const char *nl = memchr(q, '\n', (size_t)(end - q));
             const char *stop = nl ? nl : end;
             if (nrecs == cap) {
-                struct format_record *nr = realloc(recs, (cap *= 2) * sizeof *nr);
+                struct record *nr = realloc(recs, (cap *= 2) * sizeof *nr);
                 if (!nr)
                     break;
                 recs = nr;
             }
             if (stop > q && !format_is_blank(q, (size_t)(stop - q))) {
-                recs[nrecs] = (struct format_record){.data = q, .len = (size_t)(stop - q),
+                recs[nrecs] = (struct record){.data = q, .len = (size_t)(stop - q),
                                                      .offset = (int64_t)nrecs};
                 nrecs++;
             }
@@ -1375,7 +1386,7 @@ out:
     free(x.pending_row);
     free(tally);
     free(recs);
-    buf_free(&data);
+    arena_destroy(&data);
     pipeline_free(p);
     arena_destroy(&mem);
     arena_destroy(&tmem);

@@ -13,8 +13,8 @@
 #include "api/api_int.h"
 #include "storage/db.h"
 
-static const char *const table_types[] = {"detail", "aggregate", NULL};
-static const char *const schema_modes[] = {"flexible", "strict", NULL};
+static const char *const table_types[] = {CATALOG_TABLE_TYPE_MAP(CATALOG_NAME_LIST) NULL};
+static const char *const schema_modes[] = {CATALOG_SCHEMA_MODE_MAP(CATALOG_NAME_LIST) NULL};
 static const char *const granularities[] = {"hour", "day", "week", "month", "year", "all", NULL};
 static const char *const resolutions[] = {"millisecond", "second", "minute", "fifteen_minute",
                                           "hour", "day", NULL};
@@ -93,7 +93,7 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
                     target);
         return NULL;
     }
-    if (measure && strcmp(table_type, "aggregate") != 0) {
+    if (measure && catalog_table_type_parse(table_type) != CATALOG_TABLE_AGGREGATE) {
         lerr_set_at(err, LERR_INVALID, target,
                     "%s: \"%s\" is a measure type; measures need an aggregate table "
                     "(\"type\": \"aggregate\") — a detail table takes %s",
@@ -107,17 +107,18 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
                     target, dtype);
         return NULL;
     }
-    static const char *const ctypes[] = {"dimension", "measure", NULL};
+    static const char *const ctypes[] = {CATALOG_COLUMN_TYPE_MAP(CATALOG_NAME_LIST) NULL};
     if (v_enum(e, "columnType", path, false, ctypes, &ctype, err))
         return NULL;
-    if (ctype && strcmp(ctype, measure ? "measure" : "dimension") != 0) {
+    enum catalog_column_type want = measure ? CATALOG_COLUMN_MEASURE : CATALOG_COLUMN_DIMENSION;
+    if (ctype && catalog_column_type_parse(ctype) != (int)want) {
         v_path(target, sizeof target, path, "columnType");
         lerr_set_at(err, LERR_INVALID, target, "%s: \"%s\" is a %s type, not a %s", target,
-                    dtype, measure ? "measure" : "dimension", ctype);
+                    dtype, catalog_column_type_name(want), ctype);
         return NULL;
     }
     return json_pack("{s:s, s:s, s:s}", "name", name, "dataType", dtype, "columnType",
-                     measure ? "measure" : "dimension");
+                     catalog_column_type_name(want));
 }
 
 /*
@@ -189,7 +190,7 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
         v_array(spec, "schema", path, false, &schema_in, err) ||
         v_array(spec, "clusteringColumns", path, false, &clustering, err))
         return err->code;
-    if (res && strcmp(type, "aggregate") != 0) {
+    if (res && catalog_table_type_parse(type) != CATALOG_TABLE_AGGREGATE) {
         v_path(target, sizeof target, path, "timeResolution");
         return lerr_set_at(err, LERR_INVALID, target,
                            "%s applies to aggregate tables only (rows roll up to it); remove it "
@@ -223,7 +224,8 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
     if (clustering) {
         size_t i;
         json_t *c;
-        bool strict = strcmp(json_string_value(json_object_get(doc, "schemaMode")), "strict") == 0;
+        bool strict = catalog_schema_mode_parse(json_string_value(json_object_get(
+                          doc, "schemaMode"))) == CATALOG_SCHEMA_STRICT;
         json_array_foreach(clustering, i, c) {
             char p[200], pp[200];
             v_path(pp, sizeof pp, path, "clusteringColumns");
@@ -240,7 +242,8 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
         }
         json_object_set(doc, "clusteringColumns", clustering);
     }
-    if (strcmp(json_string_value(json_object_get(doc, "schemaMode")), "strict") == 0 &&
+    if (catalog_schema_mode_parse(json_string_value(json_object_get(doc, "schemaMode"))) ==
+            CATALOG_SCHEMA_STRICT &&
         json_array_size(schema) <= 1) {
         v_path(target, sizeof target, path, "schema");
         return lerr_set_at(err, LERR_INVALID, target,
@@ -255,7 +258,7 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
 int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path,
                                json_t **out_doc, struct lerr *err)
 {
-    const char *name = NULL, *type = "detail";
+    const char *name = NULL, *type = catalog_table_type_name(CATALOG_TABLE_DETAIL);
     char target[200];
     if (v_known_keys(spec, path, user_fields, err) ||
         v_string(spec, "name", path, true, 0, &name, err) ||
@@ -272,7 +275,7 @@ int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path
                             "partitioningGranularity", "day", "clusteringColumns", "schema",
                             "name", "__time", "dataType", "timestamp", "columnType",
                             "dimension", "description", "");
-    if (strcmp(type, "aggregate") == 0)
+    if (catalog_table_type_parse(type) == CATALOG_TABLE_AGGREGATE)
         json_object_set_new(doc, "timeResolution", json_string("millisecond"));
     if (apply_fields(doc, spec, path, false, err)) {
         json_decref(doc);

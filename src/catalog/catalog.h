@@ -4,8 +4,10 @@
  * functions here keep the rules (catalog.c) over an implementation's
  * operations table (catalog_int.h): SQLite today (catalog_sqlite.c), a
  * PostgreSQL one later (DESIGN §8). Callers never know which: plain C
- * structs and JSON text in and out. It knows nothing of HTTP and does not
- * parse the JSON documents it stores.
+ * structs and JSON text in and out. It knows nothing of HTTP; the rules and
+ * the implementations do not parse the JSON documents they store: spec.h
+ * (spec.c) is the one parser of those documents, for the API and the
+ * runtime alike.
  *
  * Resources are stored as JSON documents (the normalised spec the API
  * validated) beside the few columns the catalog itself must query: names,
@@ -74,7 +76,7 @@ int catalog_apikey_by_hash(struct catalog *c, const char *hash, struct catalog_a
  */
 struct catalog_doc {
     char name[256];
-    char kind[40];        /* table type ("detail"/"aggregate") or connection type */
+    char kind[40];        /* table type or connection type: an API name from spec.h's maps */
     char *doc;
     char *secret;         /* NULL when none */
     int64_t created_ns, modified_ns;
@@ -145,7 +147,7 @@ int catalog_health_parse(const char *name);
 
 struct catalog_job {
     char id[37];
-    char type[16];               /* "streaming", "batch" */
+    char type[16];               /* spec.h's CATALOG_JOB_TYPE_MAP name: "streaming", "batch" */
     char table_name[256];
     char connection_name[256];   /* "" when the source is not a connection */
     enum catalog_job_state desired;   /* running | suspended | canceled */

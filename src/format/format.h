@@ -8,11 +8,12 @@
  * scanner under it is json.h.
  *
  * Entry points:
- *   format_settings_from_json()   the API's normalised formatSettings → C struct
+ *   format_settings_from_json()   the API's normalised formatSettings (parsed) → C struct
  *   format_input_schema_from_json()  the inputSchema array → sql_schema
  *   format_parser_new() / format_parser_free()   compile once per job
  *   format_parser_schema()        the full input schema (declared + kafka
  *                                 metadata + discovered) for the SQL compiler
+ *   format_parser_reads_headers() whether records need their headers
  *   format_split_init() / format_split_next()   split a body or a message into
  *                                 records (quoted CSV newlines, blank lines,
  *                                 BOM, header rows)
@@ -23,7 +24,7 @@
  * Typical caller loop, per Kafka message or push body:
  *
  *   struct format_splitter s;
- *   struct format_record r = msg;            // metadata of the message
+ *   struct record r = msg;            // the message and its metadata
  *   format_split_init(&s, parser, msg.data, msg.len);
  *   while (format_split_next(&s, &r.data, &r.len, &line)) {
  *       lerr_init(&err);
@@ -111,6 +112,7 @@
 
 #include "format/json.h"
 #include "sql/sql.h"
+#include "util/record.h"
 #include "util/util.h"
 
 /* Records larger than this are rejected (sql_value strings are 32-bit). */
@@ -173,7 +175,8 @@ struct format_settings {
  * bad key (e.g. "formatSettings.valueFormat.delimiter must ..."), or
  * LERR_NOMEM.
  */
-int format_settings_from_json(const char *json, size_t len, struct arena *mem,
+struct json_t;   /* jansson's document: the caller parsed it (catalog/spec.c) */
+int format_settings_from_json(const struct json_t *json, struct arena *mem,
                               struct format_settings *out, struct lerr *err);
 
 /*
@@ -182,7 +185,7 @@ int format_settings_from_json(const char *json, size_t len, struct arena *mem,
  * double or json). Fields and names come from `mem`. LERR_INVALID with the
  * index of the bad entry, or LERR_NOMEM.
  */
-int format_input_schema_from_json(const char *json, size_t len, struct arena *mem,
+int format_input_schema_from_json(const struct json_t *json, struct arena *mem,
                                   struct sql_schema *out, struct lerr *err);
 
 /* ---- parser ------------------------------------------------------------- */
@@ -240,6 +243,9 @@ struct format_field {
 size_t format_parser_schema(const struct format_parser *p, struct sql_field *out, size_t cap);
 /* Declared + metadata fields: the length of format_row.values. */
 size_t format_parser_nfixed(const struct format_parser *p);
+/* Whether format_parse() reads record headers (a kafka format with header fields
+ * declared, or with discovery): a source need not fill them otherwise. */
+bool format_parser_reads_headers(const struct format_parser *p);
 
 /*
  * Every field (the same order as format_parser_schema()) with its details.
@@ -254,28 +260,8 @@ uint64_t format_parser_generation(const struct format_parser *p);
 
 /* ---- records and rows ---------------------------------------------------- */
 
-struct format_header {
-    const char *name;
-    size_t name_len;
-    const char *value;     /* NULL = a null header value */
-    size_t value_len;
-};
-
-/* A record: bytes plus where they came from. Everything is borrowed. */
-struct format_record {
-    const char *data;
-    size_t len;
-    int32_t partition;
-    int64_t offset;
-    const char *key;                  /* NULL = no key */
-    size_t key_len;
-    const struct format_header *headers;
-    size_t nheaders;
-    bool has_timestamp;
-    int64_t timestamp_ms;             /* Kafka message timestamp */
-    const char *topic;                /* NULL = none */
-    size_t topic_len;
-};
+/* Records are util/record.h's struct record: the bytes and their metadata
+ * (partition, offset, key, headers, timestamp, topic), read directly. */
 
 /*
  * An input row. values[i] is fixed field i (declared + metadata, schema
@@ -307,7 +293,7 @@ enum format_outcome {
  * be clear (lerr_init) on entry. For CSV, the record is one row (a final
  * line terminator is allowed); split texts with format_split_next().
  */
-enum format_outcome format_parse(struct format_parser *p, const struct format_record *rec,
+enum format_outcome format_parse(struct format_parser *p, const struct record *rec,
                                  struct arena *mem, struct format_row *row, struct lerr *err);
 
 /* True when p[0..n) holds nothing but a BOM and whitespace. */

@@ -7,7 +7,7 @@
  *
  * Entry points: format_parser_new(), format_parser_free(),
  * format_parser_set_max_discovered(), format_parser_schema(),
- * format_parser_nfixed(), format_parse().
+ * format_parser_nfixed(), format_parser_reads_headers(), format_parse().
  *
  * Hot path (nd-json): one pass of the json.h scanner over the record; each
  * member's key is first compared with the key seen at the same position in
@@ -322,6 +322,12 @@ size_t format_parser_schema(const struct format_parser *p, struct sql_field *out
 
 size_t format_parser_nfixed(const struct format_parser *p) { return p->nfixed; }
 
+bool format_parser_reads_headers(const struct format_parser *p)
+{
+    /* Headers feed declared header fields, or discovered ones. */
+    return p->kind == FORMAT_KAFKA && (p->nheader_fields > 0 || p->discovery);
+}
+
 /* ---- nd-json --------------------------------------------------------------- */
 
 /* Key equality for the prediction check: keys are mostly short, where two
@@ -411,7 +417,7 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
 
 /* ---- kafka ------------------------------------------------------------------ */
 
-static void kafka_key(struct format__ctx *c, const struct format_record *rec)
+static void kafka_key(struct format__ctx *c, const struct record *rec)
 {
     struct format_parser *p = c->p;
     uint32_t f = p->meta_key;
@@ -455,7 +461,7 @@ static void kafka_key(struct format__ctx *c, const struct format_record *rec)
 
 /* Headers into declared header fields (the last header of a name wins) and,
  * with discovery, into discovered "<prefix><name>" fields. */
-static void kafka_headers(struct format__ctx *c, const struct format_record *rec)
+static void kafka_headers(struct format__ctx *c, const struct record *rec)
 {
     struct format_parser *p = c->p;
     size_t plen = p->header_prefix_len;
@@ -465,7 +471,7 @@ static void kafka_headers(struct format__ctx *c, const struct format_record *rec
             continue; /* the value had a field of this name */
         const struct format_field *fd = &p->fields[f];
         for (size_t h = rec->nheaders; h-- > 0;) {
-            const struct format_header *hd = &rec->headers[h];
+            const struct record_header *hd = &rec->headers[h];
             if (hd->name_len == fd->name_len - plen &&
                 memcmp(hd->name, fd->name + plen, hd->name_len) == 0) {
                 if (hd->value)
@@ -478,7 +484,7 @@ static void kafka_headers(struct format__ctx *c, const struct format_record *rec
         return;
     char name[FORMAT_MAX_NAME + 1];
     for (size_t h = 0; h < rec->nheaders; h++) {
-        const struct format_header *hd = &rec->headers[h];
+        const struct record_header *hd = &rec->headers[h];
         if (!hd->value)
             continue;
         if (plen + hd->name_len > FORMAT_MAX_NAME ||
@@ -513,7 +519,7 @@ static void kafka_headers(struct format__ctx *c, const struct format_record *rec
     }
 }
 
-static void kafka_meta(struct format__ctx *c, const struct format_record *rec)
+static void kafka_meta(struct format__ctx *c, const struct record *rec)
 {
     struct format_parser *p = c->p;
     if (rec->has_timestamp && c->vals[p->meta_ts].is_null)
@@ -548,7 +554,7 @@ static bool ensure_scratch(struct format_parser *p, size_t need)
     return true;
 }
 
-enum format_outcome format_parse(struct format_parser *p, const struct format_record *rec,
+enum format_outcome format_parse(struct format_parser *p, const struct record *rec,
                                  struct arena *mem, struct format_row *row, struct lerr *err)
 {
     const char *data = rec->data ? rec->data : "";

@@ -1,6 +1,7 @@
 /*
  * settings.c — builds the C form of a job's formatSettings and inputSchema
- * from the normalised JSON the API stores (jansson). The API has already
+ * from the normalised JSON the API stores, already parsed (jansson; the
+ * catalog's job spec parser, catalog/spec.c, calls these). The API has already
  * validated them, so this mostly maps fields, but it still checks types so
  * that a hand-edited catalog cannot crash a job.
  *
@@ -193,35 +194,25 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
     }
 }
 
-int format_settings_from_json(const char *json, size_t len, struct arena *mem,
-                              struct format_settings *out, struct lerr *err)
+int format_settings_from_json(const json_t *json, struct arena *mem, struct format_settings *out,
+                              struct lerr *err)
 {
-    json_error_t je;
-    json_t *o = json_loadb(json, len, 0, &je);
-    if (!o)
-        return lerr_set(err, LERR_INVALID, "formatSettings is not valid JSON: %s at line %d",
-                        je.text, je.line);
-    int rc = json_is_object(o)
-                 ? settings_obj(o, "formatSettings", mem, false, out, err)
-                 : lerr_set_at(err, LERR_INVALID, "formatSettings",
-                               "formatSettings must be an object");
-    json_decref(o);
-    return rc;
+    /* settings_obj only reads; jansson's getters want a non-const pointer. */
+    json_t *o = (json_t *)json;
+    return json_is_object(o) ? settings_obj(o, "formatSettings", mem, false, out, err)
+                             : lerr_set_at(err, LERR_INVALID, "formatSettings",
+                                           "formatSettings must be an object");
 }
 
-int format_input_schema_from_json(const char *json, size_t len, struct arena *mem,
-                                  struct sql_schema *out, struct lerr *err)
+int format_input_schema_from_json(const json_t *json, struct arena *mem, struct sql_schema *out,
+                                  struct lerr *err)
 {
     static const struct {
         const char *name;
         uint8_t type;
     } types[] = {{"string", SQL_STRING}, {"long", SQL_LONG}, {"float", SQL_FLOAT},
                  {"double", SQL_DOUBLE}, {"json", SQL_JSON}};
-    json_error_t je;
-    json_t *a = json_loadb(json, len, 0, &je);
-    if (!a)
-        return lerr_set(err, LERR_INVALID, "inputSchema is not valid JSON: %s at line %d",
-                        je.text, je.line);
+    const json_t *a = json;
     int rc = 0;
     if (!json_is_array(a)) {
         rc = lerr_set_at(err, LERR_INVALID, "inputSchema", "inputSchema must be an array");
@@ -263,6 +254,5 @@ int format_input_schema_from_json(const char *json, size_t len, struct arena *me
     out->fields = fields;
     out->n = n;
 done:
-    json_decref(a);
     return rc;
 }

@@ -86,38 +86,23 @@ static int replace_intervals(struct runner *r, json_t *intervals, struct lerr *e
 }
 
 /* The job's text as a source: its uploaded files, or the spec's inline data. */
-static struct source *batch_source(struct runner *r, json_t *src, struct lerr *err)
+static struct source *batch_source(struct runner *r, const struct job_spec *js, struct lerr *err)
 {
-    json_t *fs = json_object_get(src, "formatSettings");
-    const char *format = json_string_value(json_object_get(fs, "format"));
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/files", r->rt->dir);
     struct source_files_config cfg = {
         .dir = dir,
-        .csv = format && strcmp(format, "nd-json") != 0,
-        .prefix_rows = (uint32_t)json_integer_value(json_object_get(fs, "skipHeaderRows")) +
-                       (json_is_true(json_object_get(fs, "findColumnsFromHeader")) ? 1 : 0),
+        .csv = js->has_format && js->format.kind != FORMAT_NDJSON,
+        .prefix_rows = js->format.skip_header_rows + (js->format.find_columns_from_header ? 1 : 0),
     };
-    const char *type = json_string_value(json_object_get(src, "type"));
-    json_t *list = json_object_get(src, "fileList");
-    const char **names = NULL;
-    if (type && strcmp(type, "inline") == 0) {
-        json_t *d = json_object_get(src, "data");
-        cfg.inline_data = json_string_value(d);
-        cfg.inline_len = json_string_length(d);
-    } else if (list) {
-        cfg.nfiles = json_array_size(list);
-        if (!(names = calloc(cfg.nfiles + 1, sizeof *names))) {
-            lerr_set(err, LERR_NOMEM, "out of memory");
-            return NULL;
-        }
-        for (size_t i = 0; i < cfg.nfiles; i++)
-            names[i] = json_string_value(json_array_get(list, i));
-        cfg.files = names;
+    if (js->source_type == CATALOG_SOURCE_INLINE) {
+        cfg.inline_data = js->inline_data;
+        cfg.inline_len = js->inline_len;
+    } else if (js->nfiles) {
+        cfg.files = js->files;
+        cfg.nfiles = js->nfiles;
     }
-    struct source *s = source_open_files(&cfg, err);
-    free(names);
-    return s;
+    return source_open_files(&cfg, err);
 }
 
 void *ingest__batch_main(void *arg)
@@ -125,6 +110,8 @@ void *ingest__batch_main(void *arg)
     struct rt_job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
+    struct arena text;   /* the chunk being read (the source fills it) */
+    arena_init(&text, 1u << 20, BATCH_ARENA_CAP);
     r.batch_tally = malloc(sizeof *r.batch_tally);
     arena_init(&r.ptable_mem, 4096, 0);
     struct lerr err;
@@ -134,12 +121,12 @@ void *ingest__batch_main(void *arg)
     if (!r.batch_tally)
         lerr_set(&err, LERR_NOMEM, "out of memory");
     if (err.code || catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
-        !(r.spec = json_loads(r.cj.spec, 0, NULL)) ||
+        catalog_job_spec_load(&r.cj, &r.spec, &err) ||
         !(r.table = storage_db_get(r.rt->db, r.cj.table_name, &err)) || ingest__build_ptable(&r, &err)) {
-        ingest__fail(&r, "cannot start: %s", err.code ? err.msg : "unreadable spec");
+        ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
-    struct pipeline_opts po = {r.cj.spec, strlen(r.cj.spec), &r.ptable, util_now_ms()};
+    struct pipeline_opts po = {&r.spec, &r.ptable, util_now_ms()};
     if (pipeline_new(&po, &p, &err) || ingest__persister_start(&r, &err)) {
         ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;
@@ -148,25 +135,22 @@ void *ingest__batch_main(void *arg)
     job->pipe = p;
     pthread_mutex_unlock(&job->mu);
     ingest__set_status(&r, CATALOG_JOB_RUNNING, CATALOG_HEALTH_OK, "", util_now_ns(), 0);
-    const char *mode = json_string_value(json_object_get(r.spec, "ingestionMode"));
-    json_t *intervals = json_object_get(json_object_get(r.spec, "target"), "intervals");
-    if (mode && strcmp(mode, "replace") == 0 &&
-        (json_array_size(intervals) ? replace_intervals(&r, intervals, &err)
-                                    : replace_all(&r, &err))) {
+    if (r.spec.mode == CATALOG_INGEST_REPLACE &&
+        (r.spec.nintervals ? replace_intervals(&r, r.spec.intervals, &err)
+                           : replace_all(&r, &err))) {
         ingest__fail(&r, "replacing the table's data failed: %s", err.msg);
         goto out;
     }
-    if (!(src = batch_source(&r, json_object_get(r.spec, "source"), &err))) {
+    if (!(src = batch_source(&r, &r.spec, &err))) {
         ingest__fail(&r, "%s", err.msg);
         goto out;
     }
-    const char *stype = json_string_value(json_object_get(json_object_get(r.spec, "source"),
-                                                          "type"));
-    bool inline_data = stype && strcmp(stype, "inline") == 0;
+    bool inline_data = r.spec.source_type == CATALOG_SOURCE_INLINE;
     int64_t chunk_no = 0;
     while (!atomic_load(&job->stop)) {
         struct source_batch b;
-        if (source_poll(src, 1, 0, &b, &err)) {
+        arena_reset(&text);
+        if (source_poll(src, &text, 1, 0, &b, &err)) {
             ingest__fail(&r, "%s", err.msg);
             goto out;
         }
@@ -174,9 +158,10 @@ void *ingest__batch_main(void *arg)
             break;
         for (size_t i = 0; i < b.n; i++) {
             arena_reset(&r.batch);
-            const struct source_record *sr = &b.records[i];
-            struct format_record rec = {.data = sr->value, .len = sr->value_len,
-                                        .partition = sr->partition, .offset = chunk_no++};
+            const struct record *sr = &b.records[i];
+            /* The chunk's text alone: offsets count chunks over all files. */
+            struct record rec = {.data = sr->data, .len = sr->len, .partition = sr->partition,
+                                 .offset = chunk_no++};
             if (ingest__ingest_records(&r, &rec, 1, &err) ||
                 (storage_table_should_persist(r.table->st, util_now_ms()) &&
                  ingest__persist(&r, false, &err))) {
@@ -206,9 +191,10 @@ out:
     pthread_mutex_unlock(&job->mu);
     storage_db_put(r.rt->db, r.table);
     pipeline_free(p);
-    json_decref(r.spec);
+    catalog_job_spec_destroy(&r.spec);
     catalog_job_destroy(&r.cj);
     arena_destroy(&r.batch);
+    arena_destroy(&text);
     free(r.batch_tally);
     arena_destroy(&r.ptable_mem);
     atomic_store(&job->done, true);

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/spec.h"
 #include "format/format.h"
 #include "source/source.h"
 #include "sql/sql.h"
@@ -164,16 +165,15 @@ struct pipeline_table {
 };
 
 /*
- * Builds the table description from a table document (the API's JSON:
- * type, schemaMode, schema[{name, dataType, columnType}]); memory from
- * `mem`. NULL doc = the table does not exist yet.
+ * Builds the table description from the catalog's parsed table
+ * (catalog/spec.h); the columns array from `mem`, names borrowed from t.
+ * NULL t = the table does not exist yet.
  */
-int pipeline_table_from_json(const char *doc, struct arena *mem, struct pipeline_table *out,
-                             struct lerr *err);
+int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
+                             struct pipeline_table *out, struct lerr *err);
 
 struct pipeline_opts {
-    const char *spec_json;           /* the job's normalised spec (as the API stores it) */
-    size_t spec_len;
+    const struct job_spec *spec;     /* the job's parsed spec; borrowed only by pipeline_new */
     const struct pipeline_table *table;
     int64_t now_ms;                  /* job start: CURRENT_TIMESTAMP and late/early bounds */
 };
@@ -191,6 +191,8 @@ int pipeline_validate(const struct pipeline_opts *o, struct lerr *err);
 
 /* The output columns now (they grow when discovery finds new fields). */
 size_t pipeline_ncolumns(const struct pipeline *p);
+/* Whether the job's format reads Kafka headers (source_kafka_config.headers). */
+bool pipeline_reads_headers(const struct pipeline *p);
 struct pipeline_column *pipeline_column(struct pipeline *p, size_t i);
 
 /*
@@ -211,7 +213,7 @@ struct pipeline_out {
 
 /* Called once per produced or rejected row, when given (previews). */
 struct pipeline_row_info {
-    const struct format_record *rec;
+    const struct record *rec;
     const struct format_row *input;    /* NULL when the record did not parse */
     enum pipeline_outcome outcome;
     enum pipeline_reason reason;
@@ -233,7 +235,7 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
  * the arena's cap, or malloc failed): the batch is then incomplete and
  * nothing of it, its tally included, should be used.
  */
-int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+int pipeline_process(struct pipeline *p, const struct record *records, size_t n,
                      struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
                      pipeline_observer obs, void *obs_ctx, struct lerr *err);
 
@@ -324,14 +326,6 @@ struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size
 
 size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
                              struct pipeline_rejection *out, size_t cap);
-
-/*
- * The key of a connection's checkpoints: the topic name (Kafka), "pattern:"
- * + the pattern, or "push:" + the connection name. Tables keep one
- * checkpoint, tied to this key, whatever the connection is called.
- */
-struct catalog_doc;
-void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap);
 
 /*
  * A job was created (the API calls this right after the catalog insert): a

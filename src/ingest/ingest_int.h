@@ -120,9 +120,10 @@ struct staged {
 };
 
 /*
- * A runner's fetcher: a thread that polls the source, copies each batch
- * (records and the source position after it) into one of FETCH_SLOTS slots
- * and runs it through the pipeline there, so that reading and parsing the
+ * A runner's fetcher: a thread that polls the source into one of FETCH_SLOTS
+ * slots (the source copies the records into the slot's arena, the slot keeps
+ * the source position after them) and runs the batch through the pipeline
+ * there, so that reading and parsing the
  * next batches (one core) overlap the runner appending this one (the
  * other). Batches are small enough that a slot's rows are still in cache
  * when the runner appends them. Only the fetcher calls source_poll() and
@@ -135,13 +136,13 @@ struct staged {
 #define SLOT_BLOCK (8u << 20)
 
 struct fetch_slot {
-    struct arena mem;            /* the records' copies and the pipeline's output */
-    struct format_record *recs;
+    struct arena mem;            /* the records (source_poll fills it) and the pipeline's output */
+    const struct record *recs;
     size_t n;
     struct staged rows;
     struct pipeline_tally *tally;   /* rows.tally's memory */
     struct source_offsets pos;   /* the position after this batch */
-    struct source_gap *gaps;
+    const struct source_gap *gaps;
     size_t ngaps;
     bool partitions_changed;
     int64_t newest;              /* newest Kafka timestamp in the batch, -1 none */
@@ -167,9 +168,8 @@ struct runner {
     struct ingest_runtime *rt;
     struct storage_db_table *table;
     struct catalog_job cj;
-    json_t *spec;
-    char stream[300];
-    char read_from[16];
+    struct job_spec spec;            /* the job's spec as the catalog parsed it */
+    char stream[300];                /* the checkpoint's key (connection_spec.stream) */
     int64_t reset_generation;
     struct arena batch;              /* batch jobs: the rows of one chunk of text */
     struct pipeline_tally *batch_tally;   /* batch jobs: that chunk's outcome */
@@ -216,17 +216,17 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                      const char *counters, const struct storage_segment_info *added,
                      size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
                      struct lerr *err);
-void ingest__rejections_from_json(const char *text, struct rt_job *job);
-void ingest__counters_from_json(const char *text, struct pipeline_counters *c);
+void ingest__rejections_from_json(const json_t *saved, struct rt_job *job);
+void ingest__counters_from_json(const json_t *saved, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
 bool ingest__persister_drain(struct runner *r, int timeout_ms);
 void ingest__persister_stop(struct runner *r);
 int ingest__persist(struct runner *r, bool advance, struct lerr *err);
 void ingest__update_health(struct runner *r);
-int ingest__stage_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
                          struct arena *mem, struct staged *st, struct lerr *err);
 int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr *err);
-int ingest__ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n,
                           struct lerr *err);
 void *ingest__stream_main(void *arg);
 void *ingest__batch_main(void *arg);

@@ -69,12 +69,10 @@ void ingest__fail(struct runner *r, const char *fmt, ...)
 /* The table as the pipeline sees it: type, mode and declared columns. */
 int ingest__build_ptable(struct runner *r, struct lerr *err)
 {
-    struct catalog_doc d = {0};
-    if (catalog_doc_get(r->rt->cat, CATALOG_TABLE, r->cj.table_name, &d, err))
+    struct table_spec t;
+    if (catalog_table_spec_load(r->rt->cat, r->cj.table_name, &r->ptable_mem, &t, err))
         return err->code;
-    int rc = pipeline_table_from_json(d.doc, &r->ptable_mem, &r->ptable, err);
-    catalog_doc_destroy(&d);
-    return rc;
+    return pipeline_table_from_spec(&t, &r->ptable_mem, &r->ptable, err);
 }
 
 /*
@@ -281,9 +279,8 @@ static int name_index(const char *name, const char *(*name_of)(int), int n)
 }
 
 /* The saved "logs" back into the job's ring (what /logs lists). */
-void ingest__rejections_from_json(const char *text, struct rt_job *job)
+void ingest__rejections_from_json(const json_t *o, struct rt_job *job)
 {
-    json_t *o = json_loads(text, 0, NULL);
     json_t *logs = json_object_get(o, "logs");
     size_t n = json_array_size(logs);
     struct pipeline_rejection *rej = n ? calloc(n, sizeof *rej) : NULL;
@@ -316,14 +313,12 @@ void ingest__rejections_from_json(const char *text, struct rt_job *job)
         pthread_mutex_unlock(&job->tally_mu);
     }
     free(rej);
-    json_decref(o);
 }
 
-void ingest__counters_from_json(const char *text, struct pipeline_counters *c)
+void ingest__counters_from_json(const json_t *o, struct pipeline_counters *c)
 {
     memset(c, 0, sizeof *c);
     c->newest_event_ms = INT64_MIN;
-    json_t *o = json_loads(text, 0, NULL);
     if (!o)
         return;
     c->processed = (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
@@ -338,7 +333,6 @@ void ingest__counters_from_json(const char *text, struct pipeline_counters *c)
     json_t *nt = json_object_get(o, "newestEventTime");
     if (nt)
         c->newest_event_ms = json_integer_value(nt);
-    json_decref(o);
 }
 
 static void observe_persist(struct ingest_runtime *rt, double ms, bool ok)
@@ -672,7 +666,7 @@ void ingest__update_health(struct runner *r)
  * pipeline column given a table column. The thread that owns the pipeline's
  * row path (the fetcher, or a batch job's runner).
  */
-int ingest__stage_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
                          struct arena *mem, struct staged *st, struct lerr *err)
 {
     struct pipeline *p = r->job->pipe;
@@ -736,7 +730,7 @@ size_t ingest__totals_rejections(struct rt_job *j, struct pipeline_rejection *ou
 }
 
 /* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
-int ingest__ingest_records(struct runner *r, const struct format_record *recs, size_t n,
+int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n,
                           struct lerr *err)
 {
     struct staged st = {.tally = r->batch_tally};

@@ -30,7 +30,8 @@
  * The per-row path is the ingest hot path (bench/bench_pipeline.c measures
  * it in rows/s per core), so what can be decided once is decided at compile
  * time: each column's target type, which columns are discovered ones and
- * the field each reads, and whether a record can go straight to the parser
+ * the field each reads, which mappings are plain field references (their
+ * values are handed through), and whether a record can go straight to the parser
  * without the splitter (see whole_record()). Nothing is allocated per row
  * except from the batch arena; messages are only formatted for rows that
  * have something to say.
@@ -39,7 +40,6 @@
  * late/early, coercion, discovery) whose steps share the per-row memory budget and the
  * output batch.
  */
-#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +79,11 @@ struct mapping {
     bool aggregation;
     const struct sql_agg_call *agg;   /* aggregations: the mapping's own call */
     int out_col;               /* output column, -1 for __time */
+    /* A plain input-field reference (sql_expr_is_ref): its value is handed through
+     * when it already has the mapping's type or is NULL, without evaluating. */
+    bool is_ref;
+    uint32_t ref_field;
+    uint8_t ref_type;
 };
 
 /* What a row was doing when it ran out of its memory (row_phase; >= 0: mapping i). */
@@ -143,40 +148,26 @@ struct pipeline {
 
 /* ---- the target table ------------------------------------------------------------ */
 
-int pipeline_table_from_json(const char *text, struct arena *mem, struct pipeline_table *out,
-                             struct lerr *err)
+int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
+                             struct pipeline_table *out, struct lerr *err)
 {
     memset(out, 0, sizeof *out);
-    if (!text)
+    if (!t)
         return 0;
-    json_t *doc = json_loads(text, 0, NULL);
-    if (!doc)
-        return lerr_set(err, LERR_CORRUPT, "the table's catalog entry is unreadable");
-    json_t *schema = json_object_get(doc, "schema");
-    size_t n = json_array_size(schema), k = 0, i;
-    struct pipeline_table_col *cols = arena_zalloc(mem, (n + 1) * sizeof *cols);
-    json_t *c;
-    json_array_foreach(schema, i, c) {
-        const char *name = json_string_value(json_object_get(c, "name"));
-        const char *dt = json_string_value(json_object_get(c, "dataType"));
-        const char *ct = json_string_value(json_object_get(c, "columnType"));
-        if (!cols || !name || !dt || strcmp(name, "__time") == 0)
-            continue;
-        cols[k].name = arena_strdup(mem, name);
-        cols[k].measure = ct && strcmp(ct, "measure") == 0;
-        cols[k].measure_type = arena_strdup(mem, dt);
-        int t = cols[k].measure ? -1 : sql_type_from_name(dt, strlen(dt));
-        cols[k].type = (uint8_t)(t < 0 ? SQL_NULL : t);
-        k++;
+    struct pipeline_table_col *cols = arena_zalloc(mem, (t->ncols + 1) * sizeof *cols);
+    if (!cols)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < t->ncols; k++) {
+        cols[k].name = t->cols[k].name;
+        cols[k].measure = t->cols[k].column_type == CATALOG_COLUMN_MEASURE;
+        cols[k].measure_type = t->cols[k].data_type;
+        cols[k].type = t->cols[k].type;
     }
-    const char *type = json_string_value(json_object_get(doc, "type"));
-    const char *mode = json_string_value(json_object_get(doc, "schemaMode"));
-    out->aggregate = type && strcmp(type, "aggregate") == 0;
-    out->strict = mode && strcmp(mode, "strict") == 0;
+    out->aggregate = t->type == CATALOG_TABLE_AGGREGATE;
+    out->strict = t->mode == CATALOG_SCHEMA_STRICT;
     out->cols = cols;
-    out->ncols = k;
-    json_decref(doc);
-    return cols ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+    out->ncols = t->ncols;
+    return 0;
 }
 
 /* ---- compile ------------------------------------------------------------------ */
@@ -188,14 +179,13 @@ static int set_target(struct lerr *err, const char *target)
     return err ? err->code : LERR_INVALID;
 }
 
-static int64_t period_bound(json_t *spec, const char *key, int64_t now, int sign, int64_t none,
+static int64_t period_bound(const char *v, const char *key, int64_t now, int sign, int64_t none,
                             struct lerr *err)
 {
-    json_t *v = json_object_get(spec, key);
-    if (!v || !json_is_string(v))
+    if (!v)
         return none;
     struct period per;
-    if (period_parse(json_string_value(v), json_string_length(v), &per, err)) {
+    if (period_parse(v, strlen(v), &per, err)) {
         set_target(err, key);
         return none;
     }
@@ -203,10 +193,10 @@ static int64_t period_bound(json_t *spec, const char *key, int64_t now, int sign
 }
 
 /* target.intervals of a batch replace job: rows outside them are dropped. */
-static int parse_intervals(struct pipeline *p, json_t *spec, struct lerr *err)
+static int parse_intervals(struct pipeline *p, const struct job_spec *js, struct lerr *err)
 {
-    json_t *iv = json_object_get(json_object_get(spec, "target"), "intervals");
-    size_t n = json_array_size(iv);
+    struct json_t *iv = js->intervals;
+    size_t n = js->nintervals;
     if (!n)
         return 0;
     p->ivals = arena_alloc(&p->mem, 2 * n * sizeof *p->ivals);
@@ -284,20 +274,21 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     return (int)i;
 }
 
-static int compile_mapping(struct pipeline *p, size_t i, json_t *m, const struct sql_schema *sch,
-                           const struct sql_options *so, struct lerr *err)
+static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_mapping *m,
+                           const struct sql_schema *sch, const struct sql_options *so,
+                           struct lerr *err)
 {
     struct mapping *mp = &p->maps[i];
     char target[64];
     snprintf(target, sizeof target, "mappings[%zu].expression", i);
-    const char *col = json_string_value(json_object_get(m, "columnName"));
-    const char *text = json_string_value(json_object_get(m, "expression"));
+    const char *col = m->column;
+    const char *text = m->expression;
     if (!col || !text)
         return lerr_set_at(err, LERR_INVALID, target, "%s: a mapping needs columnName and "
                                                       "expression", target);
     mp->column = arena_strdup(&p->mem, col);
     mp->text = arena_strdup(&p->mem, text);
-    mp->aggregation = json_is_true(json_object_get(m, "isAggregation"));
+    mp->aggregation = m->aggregation;
     mp->out_col = -1;
     struct sql_options o = *so;
     o.mode = mp->aggregation ? SQL_MODE_ROLLUP : SQL_MODE_SCALAR;
@@ -307,6 +298,8 @@ static int compile_mapping(struct pipeline *p, size_t i, json_t *m, const struct
         return lerr_set_at(err, e.code, target, "%s: %s", target, e.msg);
     bool is_time = strcmp(col, "__time") == 0;
     int type = sql_expr_type(mp->expr);
+    mp->is_ref = !mp->aggregation && sql_expr_is_ref(mp->expr, &mp->ref_field);
+    mp->ref_type = (uint8_t)type;
     if (is_time) {
         p->time_map = (int)i;
         if (type != SQL_TIMESTAMP && type != SQL_LONG && type != SQL_NULL)
@@ -368,41 +361,22 @@ static void block_refs(struct pipeline *p, const struct sql_expr *e)
             p->field_blocked[refs[k]] = true;
 }
 
-static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *spec,
-                   struct lerr *err)
+static int compile(struct pipeline *p, const struct pipeline_opts *o, struct lerr *err)
 {
-    json_t *src = json_object_get(spec, "source");
-    json_t *fs = json_object_get(src, "formatSettings");
-    json_t *is = json_object_get(src, "inputSchema");
-    char *fs_text = fs ? json_dumps(fs, JSON_COMPACT) : NULL;
-    char *is_text = is ? json_dumps(is, JSON_COMPACT) : NULL;
-    struct format_settings settings;
-    struct sql_schema input;
+    const struct job_spec *js = o->spec;
+    struct format_settings settings = js->format;
+    struct sql_schema input = js->input;
     int rc = 0;
-    if (!fs_text || !is_text) {
+    if (!js->has_format) {
         rc = lerr_set_at(err, LERR_INVALID, "source", "the job spec has no source.formatSettings "
                                                       "or source.inputSchema");
         goto out;
     }
-    if (format_settings_from_json(fs_text, strlen(fs_text), &p->mem, &settings, err)) {
-        rc = set_target(err, "source.formatSettings");
-        goto out;
-    }
-    if (format_input_schema_from_json(is_text, strlen(is_text), &p->mem, &input, err)) {
-        rc = set_target(err, "source.inputSchema");
-        goto out;
-    }
-    p->discovery = json_is_true(json_object_get(spec, "useSchemaDiscovery"));
-    const char *tname =
-        json_string_value(json_object_get(json_object_get(spec, "target"), "tableName"));
-    p->table_name = arena_strdup(&p->mem, tname ? tname : "");
+    p->discovery = js->use_schema_discovery;
+    p->table_name = arena_strdup(&p->mem, js->table_name);
     p->ntable_cols = p->has_table ? p->table->ncols : 0;
-    json_t *excl = json_object_get(spec, "dimensionExclusions");
-    size_t nexcl = json_array_size(excl);
-    const char **ex = arena_zalloc(&p->mem, (nexcl + 1) * sizeof *ex);
-    for (size_t i = 0; ex && i < nexcl; i++)
-        ex[i] = json_string_value(json_array_get(excl, i));
-    p->parser = format_parser_new(&settings, &input, p->discovery, ex, nexcl, err);
+    p->parser = format_parser_new(&settings, &input, p->discovery, js->exclusions,
+                                  js->nexclusions, err);
     if (!p->parser) {
         rc = set_target(err, "source.formatSettings");
         goto out;
@@ -424,18 +398,16 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
     struct sql_schema sch = {fields, nf};
     struct sql_options so = {.now_ms = o->now_ms, .mode = SQL_MODE_SCALAR};
 
-    json_t *filter = json_object_get(spec, "filterExpression");
-    if (filter && json_is_string(filter)) {
+    if (js->filter) {
         struct lerr e;
         lerr_init(&e);
-        const char *ft = json_string_value(filter);
+        const char *ft = js->filter;
         if (sql_compile_expr(ft, strlen(ft), &sch, &so, &p->filter, &e)) {
             rc = lerr_set_at(err, e.code, "filterExpression", "filterExpression: %s", e.msg);
             goto out;
         }
     }
-    json_t *maps = json_object_get(spec, "mappings");
-    p->nmaps = json_array_size(maps);
+    p->nmaps = js->nmappings;
     if (p->nmaps > MAX_MAPPINGS) {
         rc = lerr_set_at(err, LERR_INVALID, "mappings", "at most %d mappings", MAX_MAPPINGS);
         goto out;
@@ -443,7 +415,7 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
     p->maps = arena_zalloc(&p->mem, (p->nmaps + 1) * sizeof *p->maps);
     p->time_map = -1;
     for (size_t i = 0; i < p->nmaps; i++)
-        if ((rc = compile_mapping(p, i, json_array_get(maps, i), &sch, &so, err)))
+        if ((rc = compile_mapping(p, i, &js->mappings[i], &sch, &so, err)))
             goto out;
     p->first_discovered = p->ncols;
     if (p->ntable_cols + p->nnew_cols > MAX_TABLE_COLUMNS) {
@@ -470,13 +442,11 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, json_t *sp
             block_refs(p, agg->args[k]);
     }
     p->late_bound =
-        period_bound(spec, "lateMessageRejectionPeriod", o->now_ms, -1, INT64_MIN, err);
+        period_bound(js->late_period, "lateMessageRejectionPeriod", o->now_ms, -1, INT64_MIN, err);
     p->early_bound =
-        period_bound(spec, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
-    rc = err->code ? err->code : parse_intervals(p, spec, err);
+        period_bound(js->early_period, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
+    rc = err->code ? err->code : parse_intervals(p, js, err);
 out:
-    free(fs_text);
-    free(is_text);
     return rc;
 }
 
@@ -490,15 +460,7 @@ int pipeline_new(const struct pipeline_opts *o, struct pipeline **out, struct le
     p->has_table = o->table && o->table->cols;
     p->aggregate = o->table && o->table->aggregate;
     p->strict = o->table && o->table->strict;
-    json_error_t je;
-    json_t *spec = json_loadb(o->spec_json, o->spec_len, 0, &je);
-    if (!spec) {
-        lerr_set(err, LERR_INVALID, "job spec is not JSON: %s", je.text);
-        pipeline_free(p);
-        return err->code;
-    }
-    int rc = compile(p, o, spec, err);
-    json_decref(spec);
+    int rc = compile(p, o, err);
     if (rc) {
         pipeline_free(p);
         return rc;
@@ -533,6 +495,11 @@ int pipeline_validate(const struct pipeline_opts *o, struct lerr *err)
 }
 
 size_t pipeline_ncolumns(const struct pipeline *p) { return p->ncols; }
+
+bool pipeline_reads_headers(const struct pipeline *p)
+{
+    return format_parser_reads_headers(p->parser);
+}
 struct pipeline_column *pipeline_column(struct pipeline *p, size_t i) { return &p->cols[i]; }
 
 size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, size_t cap)
@@ -614,7 +581,7 @@ void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
 
 /* Counts one row's outcome in the batch's tally; samples it into the batch's
  * ring unless processed cleanly. */
-static void count(struct pipeline *p, const struct format_record *rec, const char *text,
+static void count(struct pipeline *p, const struct record *rec, const char *text,
                   size_t len, enum pipeline_outcome oc, enum pipeline_reason why,
                   const char *msg)
 {
@@ -763,7 +730,7 @@ static bool grow_scratch(struct pipeline *p, size_t n)
  * fields would take the table past its column limit (*why; see
  * add_discovered()).
  */
-static int absorb_schema_changes(struct pipeline *p, const struct format_record *rec,
+static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
                                  struct row_warning *w, char *why, size_t why_cap)
 {
     const struct format_field *f;
@@ -953,7 +920,7 @@ static void describe_inputs(const struct sql_expr *e, const struct sql_field *fi
 
 struct row_ctx {
     struct pipeline *p;
-    const struct format_record *rec;
+    const struct record *rec;
     const char *text;
     size_t len;
     pipeline_observer obs;
@@ -1098,7 +1065,14 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             continue;
         }
         struct sql_value *v = &out->values[oc][r];
-        int rc = sql_eval_row(mp->expr, in, mem, v, &e);
+        int rc = 0;
+        const struct sql_value *iv = mp->is_ref ? &in[mp->ref_field] : NULL;
+        if (iv && !iv->is_null && iv->type == mp->ref_type)
+            *v = *iv;   /* what sql_eval_row would give, without the call */
+        else if (iv && iv->is_null)
+            *v = sql_null(mp->ref_type);
+        else
+            rc = sql_eval_row(mp->expr, in, mem, v, &e);
         if (rc == LERR_NOMEM)
             return LERR_NOMEM;
         if (rc) {
@@ -1182,7 +1156,7 @@ static void row_too_big(struct pipeline *p, struct row_ctx *x)
 }
 
 /* parse → discovered columns → process_row(). 0, 1 (see process_text) or LERR_NOMEM. */
-static int parse_row(struct pipeline *p, struct row_ctx *x, const struct format_record *rec,
+static int parse_row(struct pipeline *p, struct row_ctx *x, const struct record *rec,
                      bool probe, struct arena *mem, struct pipeline_out *out)
 {
     struct row_warning w;
@@ -1225,11 +1199,11 @@ static int parse_row(struct pipeline *p, struct row_ctx *x, const struct format_
  * nothing counted); otherwise it is counted as skippedByError. 0, 1, or
  * LERR_NOMEM (the batch's memory ran out).
  */
-static int process_text(struct pipeline *p, const struct format_record *whole, const char *text,
+static int process_text(struct pipeline *p, const struct record *whole, const char *text,
                         size_t len, bool probe, struct arena *mem, struct pipeline_out *out,
                         pipeline_observer obs, void *obs_ctx)
 {
-    struct format_record rec = *whole;
+    struct record rec = *whole;
     rec.data = text;
     rec.len = len;
     struct row_ctx x = {p, whole, text, len, obs, obs_ctx};
@@ -1294,7 +1268,7 @@ static int batch_nomem(const struct pipeline *p, struct lerr *err)
                     mem_text(p->batch_cap, lim, sizeof lim));
 }
 
-static int process_records(struct pipeline *p, const struct format_record *records, size_t n,
+static int process_records(struct pipeline *p, const struct record *records, size_t n,
                            struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                            void *obs_ctx, struct lerr *err)
 {
@@ -1310,7 +1284,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     if (out_reserve(p, out, mem, rows))
         return batch_nomem(p, err);
     for (size_t i = 0; i < n; i++) {
-        const struct format_record *whole = &records[i];
+        const struct record *whole = &records[i];
         size_t len;
         int rc = 1;
         if (whole_record(p, whole->data, whole->len, &len))
@@ -1344,7 +1318,7 @@ static int process_records(struct pipeline *p, const struct format_record *recor
     return 0;
 }
 
-int pipeline_process(struct pipeline *p, const struct format_record *records, size_t n,
+int pipeline_process(struct pipeline *p, const struct record *records, size_t n,
                      struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
                      pipeline_observer obs, void *obs_ctx, struct lerr *err)
 {

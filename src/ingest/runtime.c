@@ -41,15 +41,16 @@
 
 int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err)
 {
-    if (strcmp(j->type, "streaming") != 0)
+    if (catalog_job_type_parse(j->type) != CATALOG_JOB_STREAMING)
         return 0;
-    struct catalog_doc cd = {0};
-    if (catalog_doc_get(rt->cat, CATALOG_CONNECTION, j->connection_name, &cd, err))
-        return err->code;
+    struct connection_spec cs;
+    int rc = catalog_connection_spec_load(rt->cat, j->connection_name, &cs, err);
     char stream[300];
-    ingest_stream_key(&cd, stream, sizeof stream);
-    bool push = strcmp(cd.kind, "push_streaming") == 0;
-    catalog_doc_destroy(&cd);
+    snprintf(stream, sizeof stream, "%s", cs.stream);
+    bool push = cs.type == CATALOG_CONN_PUSH;
+    catalog_connection_spec_destroy(&cs);
+    if (rc)
+        return rc;
     int dropped = 0;
     if (catalog_checkpoint_claim(rt->cat, j->table_name, stream, &dropped, err))
         return err->code;
@@ -72,16 +73,19 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     struct pushlog *log = pushreg_get(rt->pushes, j->connection_name, err);
     if (!log)
         return err->code;
-    json_t *spec = json_loads(j->spec ? j->spec : "", 0, NULL);
-    const char *rfp = json_string_value(json_object_get(spec, "readFromPoint"));
-    int64_t at = rfp && strcmp(rfp, "earliest") == 0 ? pushlog_start_offset(log)
-                                                     : pushlog_end_offset(log);
+    /* An unreadable spec reads from latest, as a spec without readFromPoint does. */
+    struct job_spec js;
+    struct lerr je;
+    lerr_init(&je);
+    catalog_job_spec_load(j, &js, &je);
+    int64_t at = !je.code && js.read_from == CATALOG_READ_EARLIEST ? pushlog_start_offset(log)
+                                                                   : pushlog_end_offset(log);
+    catalog_job_spec_destroy(&js);
     pushreg_put(rt->pushes, log);
-    json_decref(spec);
     struct source_offsets o;
     source_offsets_init(&o);
     char *text = NULL;
-    int rc = source_offsets_set(&o, j->connection_name, 0, at, err);
+    rc = source_offsets_set(&o, j->connection_name, 0, at, err);
     if (!rc && !(text = source_offsets_to_json(&o, err)))
         rc = err->code;
     struct catalog_commit cm = {.table_name = j->table_name, .stream = stream,

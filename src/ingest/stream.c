@@ -71,44 +71,31 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     pushreg_put(rt->pushes, log);
 }
 
-/* ---- streams and their checkpoints ------------------------------------------------ */
-
-void ingest_stream_key(const struct catalog_doc *conn, char *out, size_t cap)
-{
-    json_t *doc = json_loads(conn->doc ? conn->doc : "", 0, NULL);
-    const char *topic = json_string_value(json_object_get(doc, "topicName"));
-    const char *pattern = json_string_value(json_object_get(doc, "topicNamePattern"));
-    if (strcmp(conn->kind, "push_streaming") == 0)
-        snprintf(out, cap, "push:%s", conn->name);
-    else if (topic)
-        snprintf(out, cap, "%s", topic);
-    else
-        snprintf(out, cap, "pattern:%s", pattern ? pattern : "");
-    json_decref(doc);
-}
-
 /* ---- start, reset, loop ---------------------------------------------------------- */
 
 static int open_source(struct runner *r, struct lerr *err)
 {
-    struct catalog_doc cd = {0};
-    if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
+    struct connection_spec cs;
+    if (catalog_connection_spec_load(r->rt->cat, r->cj.connection_name, &cs, err)) {
+        catalog_connection_spec_destroy(&cs);
         return err->code;
+    }
     struct source *src = NULL;
-    if (strcmp(cd.kind, "push_streaming") == 0) {
-        src = pushreg_source(r->rt->pushes, cd.name, err);
+    if (cs.type == CATALOG_CONN_PUSH) {
+        src = pushreg_source(r->rt->pushes, cs.name, err);
     } else {
         struct arena a;
         arena_init(&a, 4096, 0);
         struct source_kafka_config cfg;
-        if (source_kafka_config_from_json(cd.doc, cd.secret, &cfg, &a, err) == 0) {
+        if (catalog_connection_spec_kafka(&cs, &cfg, &a, err) == 0) {
             /* Blocking metadata calls bound how fast a runner notices suspend/cancel. */
             cfg.timeout_ms = 2000;
+            cfg.headers = pipeline_reads_headers(r->job->pipe);
             src = source_open_kafka(&cfg, err);
         }
         arena_destroy(&a);
     }
-    catalog_doc_destroy(&cd);
+    catalog_connection_spec_destroy(&cs);
     if (!src)
         return err->code;
     pthread_mutex_lock(&r->job->mu);
@@ -119,7 +106,8 @@ static int open_source(struct runner *r, struct lerr *err)
 
 static int64_t default_start(const struct runner *r)
 {
-    return strcmp(r->read_from, "earliest") == 0 ? SOURCE_OFFSET_EARLIEST : SOURCE_OFFSET_LATEST;
+    return r->spec.read_from == CATALOG_READ_EARLIEST ? SOURCE_OFFSET_EARLIEST
+                                                      : SOURCE_OFFSET_LATEST;
 }
 
 /* Seeks the source to the checkpoint, or to readFromPoint when there is none. */
@@ -266,12 +254,12 @@ static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *er
     r->ps.conflict = false;
     pthread_mutex_unlock(&r->ps.mu);
     log_msg(LOG_INFO, "ingest", "job %s: checkpoint reset; reading again from %s", r->job->id,
-            r->read_from);
+            catalog_read_from_name(r->spec.read_from));
     pthread_mutex_lock(&r->job->tally_mu);
     pipeline_tally_note(&r->job->totals, PIPE_R_GAP, -1, -1,
                         "checkpoint reset by request: reading again from %s (events may be "
                         "skipped or read twice)",
-                        r->read_from);
+                        catalog_read_from_name(r->spec.read_from));
     pthread_mutex_unlock(&r->job->tally_mu);
     r->reset_generation = generation;
     int rc = assign_source(r, err);
@@ -312,65 +300,19 @@ static void note_gaps(struct runner *r, const struct source_batch *b)
     }
 }
 
-/* Copies a polled batch into a slot: the source's memory goes at the next poll. */
+/* Takes a polled batch into its slot: the source put the records, their bytes and the
+ * gaps into the slot's arena already, so only the batch's summary is kept here. */
 static int fill_slot(struct runner *r, struct fetch_slot *sl, const struct source_batch *b)
 {
-    arena_reset(&sl->mem);
-    sl->n = 0;
-    sl->ngaps = 0;
-    sl->newest = -1;
-    sl->partitions_changed = b->partitions_changed;
-    sl->recs = arena_alloc(&sl->mem, (b->n + 1) * sizeof *sl->recs);
-    sl->gaps = arena_alloc(&sl->mem, (b->ngaps + 1) * sizeof *sl->gaps);
-    if (!sl->recs || !sl->gaps)
-        return lerr_set(&sl->err, LERR_NOMEM, "out of memory for a batch of %zu records", b->n);
-    for (size_t i = 0; i < b->ngaps; i++) {
-        sl->gaps[i] = b->gaps[i];
-        sl->gaps[i].topic = arena_strdup(&sl->mem, b->gaps[i].topic);
-    }
-    sl->ngaps = b->ngaps;
-    /* Records of a partition share their topic string: copied once per run of them. */
-    const char *topic_from = NULL, *topic = NULL;
-    size_t topic_len = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        const struct source_record *s = &b->records[i];
-        if (s->topic != topic_from) {
-            topic_from = s->topic;
-            topic_len = strlen(s->topic);
-            if (!(topic = arena_strndup(&sl->mem, s->topic, topic_len)))
-                return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
-        }
-        struct format_header *h = s->nheaders
-                                      ? arena_alloc(&sl->mem, s->nheaders * sizeof *h)
-                                      : NULL;
-        for (size_t k = 0; h && k < s->nheaders; k++)
-            h[k] = (struct format_header){
-                arena_strndup(&sl->mem, s->headers[k].name, s->headers[k].name_len),
-                s->headers[k].name_len,
-                s->headers[k].value ? arena_strndup(&sl->mem, s->headers[k].value,
-                                                    s->headers[k].value_len)
-                                    : NULL,
-                s->headers[k].value_len};
-        sl->recs[i] = (struct format_record){
-            .data = arena_strndup(&sl->mem, s->value, s->value_len),
-            .len = s->value_len,
-            .partition = s->partition,
-            .offset = s->offset,
-            .key = s->key ? arena_strndup(&sl->mem, s->key, s->key_len) : NULL,
-            .key_len = s->key_len,
-            .headers = h,
-            .nheaders = h ? s->nheaders : 0,
-            .has_timestamp = s->timestamp_ms >= 0,
-            .timestamp_ms = s->timestamp_ms,
-            .topic = topic,
-            .topic_len = topic_len,
-        };
-        if (!sl->recs[i].data)
-            return lerr_set(&sl->err, LERR_NOMEM, "out of memory copying a batch");
-        if (s->timestamp_ms > sl->newest)
-            sl->newest = s->timestamp_ms;
-    }
+    sl->recs = b->records;
     sl->n = b->n;
+    sl->gaps = b->gaps;
+    sl->ngaps = b->ngaps;
+    sl->partitions_changed = b->partitions_changed;
+    sl->newest = -1;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->records[i].timestamp_ms > sl->newest)
+            sl->newest = b->records[i].timestamp_ms;
     return source_position(r->job->src, &sl->pos, &sl->err);
 }
 
@@ -394,13 +336,16 @@ static void *fetcher_main(void *arg)
         pthread_mutex_unlock(&f->mu);
         struct source_batch b;
         lerr_init(&sl->err);
-        sl->rc = source_poll(r->job->src, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b, &sl->err);
+        arena_reset(&sl->mem);
+        sl->n = 0;
+        sl->ngaps = 0;
+        sl->rc = source_poll(r->job->src, &sl->mem, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b,
+                             &sl->err);
         bool publish = sl->rc != 0;
         if (!sl->rc && (b.n || b.ngaps || b.partitions_changed)) {
             sl->rc = fill_slot(r, sl, &b);
             publish = true;
         }
-        source_release(r->job->src);
         memset(&sl->rows, 0, sizeof sl->rows);
         sl->rows.tally = sl->tally;
         pipeline_tally_init(sl->tally);
@@ -614,33 +559,31 @@ static int runner_start(struct runner *r, struct lerr *err)
     if (catalog_job_get(r->rt->cat, r->job->id, &r->cj, err))
         return err->code;
     r->reset_generation = r->cj.reset_generation;
-    r->spec = json_loads(r->cj.spec, 0, NULL);
-    if (!r->spec)
-        return lerr_set(err, LERR_CORRUPT, "the job's stored spec is unreadable");
-    const char *rfp = json_string_value(json_object_get(r->spec, "readFromPoint"));
-    snprintf(r->read_from, sizeof r->read_from, "%s", rfp ? rfp : "latest");
+    if (catalog_job_spec_load(&r->cj, &r->spec, err))
+        return err->code;
     if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)) || ingest__build_ptable(r, err))
         return err->code;
-    struct catalog_doc cd = {0};
-    if (catalog_doc_get(r->rt->cat, CATALOG_CONNECTION, r->cj.connection_name, &cd, err))
-        return err->code;
-    ingest_stream_key(&cd, r->stream, sizeof r->stream);
-    catalog_doc_destroy(&cd);
-    struct pipeline_opts po = {r->cj.spec, strlen(r->cj.spec), &r->ptable, util_now_ms()};
+    struct connection_spec cs;
+    int rc = catalog_connection_spec_load(r->rt->cat, r->cj.connection_name, &cs, err);
+    snprintf(r->stream, sizeof r->stream, "%s", cs.stream);
+    catalog_connection_spec_destroy(&cs);
+    if (rc)
+        return rc;
+    struct pipeline_opts po = {&r->spec, &r->ptable, util_now_ms()};
     struct pipeline *p = NULL;
     if (pipeline_new(&po, &p, err))
         return err->code;
-    char *saved = NULL;
+    json_t *saved = NULL;
     struct lerr e;
     lerr_init(&e);
-    if (catalog_job_counters(r->rt->cat, r->job->id, &saved, &e) == 0) {
+    if (catalog_job_counters_load(r->rt->cat, r->job->id, &saved, &e) == 0) {
         struct pipeline_counters c;
         ingest__counters_from_json(saved, &c);
         pthread_mutex_lock(&r->job->tally_mu);
         pipeline_tally_add_counts(&r->job->totals, &c);
         pthread_mutex_unlock(&r->job->tally_mu);
         ingest__rejections_from_json(saved, r->job);
-        free(saved);
+        json_decref(saved);
     }
     pthread_mutex_lock(&r->job->mu);
     r->job->pipe = p;
@@ -790,7 +733,7 @@ out:
     source_close(src);
     storage_db_put(r.rt->db, r.table);
     pipeline_free(pipe);
-    json_decref(r.spec);
+    catalog_job_spec_destroy(&r.spec);
     catalog_job_destroy(&r.cj);
     arena_destroy(&r.ptable_mem);
     atomic_store(&job->done, true);

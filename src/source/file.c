@@ -34,8 +34,6 @@ struct file_source {
     char *prefix;               /* the current file's first prefix_rows rows */
     size_t prefix_len;
     bool first;                 /* no chunk of the current file given yet */
-    struct buf text;            /* the chunk handed out */
-    struct source_record rec;
     pthread_mutex_t mu;         /* guards chunks (read by source_partitions) */
     int64_t *chunks;            /* chunks given per file */
 };
@@ -152,15 +150,17 @@ static int fill(struct file_source *fs, struct lerr *err)
     return 0;
 }
 
-/* The current file's next chunk (prefix + whole rows) into fs->text: 1, 0 at its end, or -1. */
-static int next_chunk(struct file_source *fs, struct lerr *err)
+/* The current file's next chunk (prefix + whole rows), built in the caller's arena
+ * (*text, *len): 1, 0 at its end, or -1. */
+static int next_chunk(struct file_source *fs, struct arena *mem, const char **text, size_t *len,
+                      struct lerr *err)
 {
     for (;;) {
         size_t end = last_row_end(fs->buf, fs->len, fs->csv);
         if (fs->eof && fs->len)
             end = fs->len;   /* the last row may lack its newline */
         if (end && (end >= CHUNK / 2 || fs->eof)) {
-            buf_reset(&fs->text);
+            size_t pre = 0;
             if (fs->first && fs->prefix_rows) {
                 fs->prefix_len = first_rows(fs->buf, end, fs->prefix_rows);
                 fs->prefix = malloc(fs->prefix_len + 1);
@@ -168,19 +168,25 @@ static int next_chunk(struct file_source *fs, struct lerr *err)
                     memcpy(fs->prefix, fs->buf, fs->prefix_len);
                 else
                     fs->prefix_len = 0;
-            } else if (fs->prefix_len) {
-                buf_append(&fs->text, fs->prefix, fs->prefix_len);
+            } else {
+                pre = fs->prefix_len;
             }
-            fs->first = false;
-            buf_append(&fs->text, fs->buf, end);
-            memmove(fs->buf, fs->buf + end, fs->len - end);
-            fs->len -= end;
-            if (fs->text.failed) {
+            char *t = arena_alloc(mem, pre + end + 1);
+            if (!t) {
                 char w[300];
                 what(fs, w, sizeof w);
                 lerr_set(err, LERR_NOMEM, "%s: out of memory reading a batch file", w);
                 return -1;
             }
+            if (pre)
+                memcpy(t, fs->prefix, pre);
+            memcpy(t + pre, fs->buf, end);
+            t[pre + end] = '\0';
+            *text = t;
+            *len = pre + end;
+            fs->first = false;
+            memmove(fs->buf, fs->buf + end, fs->len - end);
+            fs->len -= end;
             return 1;
         }
         if (fs->eof)
@@ -197,7 +203,7 @@ static int files_assign(struct source *s, const struct source_offsets *start,
     return 0;   /* a batch reads everything, from the start */
 }
 
-static int files_poll(struct source *s, size_t max_records, int timeout_ms,
+static int files_poll(struct source *s, struct arena *mem, size_t max_records, int timeout_ms,
                       struct source_batch *out, struct lerr *err)
 {
     (void)max_records, (void)timeout_ms;
@@ -207,24 +213,33 @@ static int files_poll(struct source *s, size_t max_records, int timeout_ms,
     while (fs->cur < n) {
         if (!fs->opened && open_current(fs, err))
             return err->code;
-        int got = next_chunk(fs, err);
+        const char *text;
+        size_t len;
+        int got = next_chunk(fs, mem, &text, &len, err);
         if (got < 0)
             return err->code;
         if (got) {
+            const char *topic = name_of(fs, fs->cur);
+            struct record *rec = arena_alloc(mem, sizeof *rec);
+            const char *tcopy = source__copy(mem, topic, strlen(topic));
+            if (!rec || !tcopy)
+                return lerr_set(err, LERR_NOMEM, "%s: out of memory reading a batch file",
+                                topic);
             pthread_mutex_lock(&fs->mu);
             int64_t off = fs->chunks[fs->cur]++;
             pthread_mutex_unlock(&fs->mu);
-            fs->rec = (struct source_record){
-                .topic = name_of(fs, fs->cur),
+            *rec = (struct record){
+                .data = text,
+                .len = len,
                 .partition = (int32_t)fs->cur,
                 .offset = off,
                 .timestamp_ms = -1,
-                .value = fs->text.data ? fs->text.data : "",
-                .value_len = fs->text.len,
+                .topic = tcopy,
+                .topic_len = strlen(tcopy),
             };
-            out->records = &fs->rec;
+            out->records = rec;
             out->n = 1;
-            out->bytes = fs->text.len;
+            out->bytes = len;
             return 0;
         }
         close_current(fs);
@@ -233,8 +248,6 @@ static int files_poll(struct source *s, size_t max_records, int timeout_ms,
     out->end = true;
     return 0;
 }
-
-static void files_release(struct source *s) { (void)s; }
 
 static int files_position(struct source *s, struct source_offsets *out, struct lerr *err)
 {
@@ -295,7 +308,6 @@ static void files_close(struct source *s)
     free(fs->buf);
     free(fs->prefix);
     free(fs->chunks);
-    buf_free(&fs->text);
     pthread_mutex_destroy(&fs->mu);
     free(fs);
 }
@@ -303,7 +315,6 @@ static void files_close(struct source *s)
 static const struct source_ops files_ops = {
     .assign = files_assign,
     .poll = files_poll,
-    .release = files_release,
     .position = files_position,
     .partitions = files_partitions,
     .health = files_health,
@@ -320,7 +331,6 @@ struct source *source_open_files(const struct source_files_config *cfg, struct l
     }
     fs->base.ops = &files_ops;
     pthread_mutex_init(&fs->mu, NULL);
-    buf_init(&fs->text, 0);
     snprintf(fs->dir, sizeof fs->dir, "%s", cfg->dir ? cfg->dir : "");
     fs->csv = cfg->csv;
     fs->prefix_rows = cfg->prefix_rows;

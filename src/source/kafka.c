@@ -17,8 +17,9 @@
  *     source_position() can be checkpointed before any record arrives.
  *   - Polls take the first record with rd_kafka_consumer_poll (returns as
  *     soon as one is there) and the rest that are already fetched with
- *     rd_kafka_consume_batch_queue(timeout 0). Messages are kept until the
- *     next poll so records can point into them without copying.
+ *     rd_kafka_consume_batch_queue(timeout 0). Each message is copied into
+ *     the caller's arena (value, key, topic once per partition run, headers
+ *     only when asked for) and destroyed within the poll.
  *   - Fetching is tuned for throughput with bounded delay: the broker
  *     answers a fetch when 64 KiB are ready or after 50 ms
  *     (fetch.min.bytes / fetch.wait.max.ms) with at most 4 MiB
@@ -70,7 +71,7 @@
  *     working broker gives us, so a slow broker is not turned into a
  *     reconnecting one.
  *
- * Threads: source_poll/assign/release/position/close belong to one thread
+ * Threads: source_poll/assign/position/close belong to one thread
  * (the job runner); source_partitions, source_lag and source_health may be
  * called from any thread (the partition table and health state are under a
  * mutex). librdkafka's callbacks run in the polling thread (error, stats)
@@ -177,13 +178,11 @@ struct kafka_source {
     size_t last_hit;         /* parts index of the last record (lookup cache) */
     struct lerr fatal;       /* an error to return from the next poll */
 
-    /* The current batch. */
-    rd_kafka_message_t **msgs;   /* msgs, recs, hstart: batch_alloc entries each */
-    size_t nmsgs, batch_alloc;
-    struct source_record *recs;
-    size_t *hstart;          /* per record: index of its first header in hdrs */
-    struct source_header *hdrs;
-    size_t hdrs_alloc;
+    /* The current poll: messages are copied into the caller's arena and destroyed
+     * within the poll, so nothing of a batch stays here after it. */
+    rd_kafka_message_t **msgs;   /* batch_alloc entries */
+    size_t batch_alloc;
+    bool headers;            /* fill record headers (source_kafka_config.headers) */
     struct source_gap *gaps;
     size_t ngaps, gaps_alloc;
     bool partitions_changed;
@@ -665,6 +664,7 @@ struct source *source_open_kafka(const struct source_kafka_config *cfg, struct l
     lerr_init(&ks->fatal);
     ks->refresh_ms = cfg->metadata_refresh_ms > 0 ? cfg->metadata_refresh_ms : REFRESH_MS_DEFAULT;
     ks->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : TIMEOUT_MS_DEFAULT;
+    ks->headers = cfg->headers;
     ks->bootstrap = strdup(cfg->bootstrap_servers);
     if (has_topic)
         ks->topic = strdup(cfg->topic);
@@ -910,11 +910,9 @@ done:
     return rc;
 }
 
-static void release_batch(struct kafka_source *ks)
+/* Forgets what the last poll reported (gaps, new partitions). */
+static void clear_report(struct kafka_source *ks)
 {
-    for (size_t i = 0; i < ks->nmsgs; i++)
-        rd_kafka_message_destroy(ks->msgs[i]);
-    ks->nmsgs = 0;
     ks->ngaps = 0;
     ks->partitions_changed = false;
 }
@@ -923,7 +921,7 @@ static int kafka_assign(struct source *s, const struct source_offsets *start,
                         int64_t default_start, struct lerr *err)
 {
     struct kafka_source *ks = (struct kafka_source *)s;
-    release_batch(ks);
+    clear_report(ks);
     if (ks->assigned)
         rd_kafka_assign(ks->rk, NULL);   /* a re-assignment (reset) starts from scratch */
     pthread_mutex_lock(&ks->mu);
@@ -1107,36 +1105,36 @@ static void message_error(struct kafka_source *ks, rd_kafka_message_t *m)
     }
 }
 
-/* Fills hdrs for one message; returns the count (0 when none). */
-static size_t take_headers(struct kafka_source *ks, rd_kafka_message_t *m, size_t used,
-                           struct lerr *err)
+/* Copies one message's headers into mem and points rec at them; false when mem is full. */
+static bool take_headers(rd_kafka_message_t *m, struct arena *mem, struct record *rec)
 {
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h)
-        return 0;
+        return true;
     size_t n = rd_kafka_header_cnt(h);
-    if (used + n > ks->hdrs_alloc) {
-        size_t na = ks->hdrs_alloc ? ks->hdrs_alloc : 256;
-        while (na < used + n)
-            na *= 2;
-        struct source_header *nh = realloc(ks->hdrs, na * sizeof *nh);
-        if (!nh) {
-            lerr_set(err, LERR_NOMEM, "Kafka: out of memory for headers");
-            return 0;
-        }
-        ks->hdrs = nh;
-        ks->hdrs_alloc = na;
-    }
-    for (size_t i = 0; i < n; i++) {
+    if (n == 0)
+        return true;
+    struct record_header *hd = arena_alloc(mem, n * sizeof *hd);
+    if (!hd)
+        return false;
+    size_t got = 0;
+    for (; got < n; got++) {
         const char *name;
         const void *val;
         size_t vlen;
-        if (rd_kafka_header_get_all(h, i, &name, &val, &vlen))
-            return i;
-        ks->hdrs[used + i] = (struct source_header){
-            .name = name, .name_len = strlen(name), .value = val, .value_len = val ? vlen : 0};
+        if (rd_kafka_header_get_all(h, got, &name, &val, &vlen))
+            break;
+        size_t nlen = strlen(name);
+        hd[got] = (struct record_header){.name = source__copy(mem, name, nlen),
+                                         .name_len = nlen,
+                                         .value = val ? source__copy(mem, val, vlen) : NULL,
+                                         .value_len = val ? vlen : 0};
+        if (!hd[got].name || (val && !hd[got].value))
+            return false;
     }
-    return n;
+    rec->headers = got ? hd : NULL;
+    rec->nheaders = got;
+    return true;
 }
 
 /* Watermarks from librdkafka's cache; a blocking query for unknown ones. */
@@ -1200,11 +1198,11 @@ static void wake_fetching(struct kafka_source *ks, size_t batch)
     }
 }
 
-static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
+static int kafka_poll(struct source *s, struct arena *mem, size_t max_records, int timeout_ms,
                       struct source_batch *out, struct lerr *err)
 {
     struct kafka_source *ks = (struct kafka_source *)s;
-    release_batch(ks);
+    clear_report(ks);
     if (!ks->assigned)
         return lerr_set(err, LERR_INTERNAL, "Kafka source: poll before assign");
     if (ks->fatal.code) {
@@ -1215,16 +1213,10 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
         max_records = BATCH_MAX;
     if (max_records > ks->batch_alloc) {
         rd_kafka_message_t **nm = realloc(ks->msgs, max_records * sizeof *nm);
-        if (nm)
-            ks->msgs = nm;
-        struct source_record *nr = nm ? realloc(ks->recs, max_records * sizeof *nr) : NULL;
-        if (nr)
-            ks->recs = nr;
-        size_t *nhs = nr ? realloc(ks->hstart, max_records * sizeof *nhs) : NULL;
-        if (!nhs)
+        if (!nm)
             return lerr_set(err, LERR_NOMEM, "Kafka: out of memory for a batch of %zu",
                             max_records);
-        ks->hstart = nhs;
+        ks->msgs = nm;
         ks->batch_alloc = max_records;
     }
     int64_t t0 = mono_ms();
@@ -1284,17 +1276,32 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
         }
     }
 
-    /* Keep the records; turn error messages into state and drop them. The
-     * partition table is only changed by this thread, so reading it needs no
-     * lock; writing `next` does (source_partitions reads it): the lock is held
-     * over the batch rather than taken per record, and let go around errors. */
-    size_t nrec = 0, nh = 0, bytes = 0;
+    /* Copy the records into the caller's arena and destroy the messages at once; turn
+     * error messages into state. The partition table is only changed by this thread,
+     * so reading it needs no lock; writing `next` does (source_partitions reads it):
+     * the lock is held over the batch rather than taken per record, and let go around
+     * errors. */
+    struct record *recs = n ? arena_alloc(mem, n * sizeof *recs) : NULL;
+    if (n && !recs) {
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(ks->msgs[i]);
+        return lerr_set(err, LERR_NOMEM, "Kafka: out of memory for a batch of %zu records", n);
+    }
+    size_t nrec = 0, bytes = 0;
+    const struct kpart *topic_of = NULL;   /* records of a partition share one topic copy */
+    const char *topic = NULL;
+    size_t topic_len = 0;
+    bool full = false;
     pthread_mutex_lock(&ks->mu);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = ks->msgs[i];
+        if (full) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
         /* librdkafka's broker thread wrote the messages, so each is a cache miss here
-         * (its header count, after the value, is read first) and the caller's copy of
-         * the value another: fetch them a few messages ahead, the message struct first. */
+         * (and the copy of its value another): fetch them a few messages ahead, the
+         * message struct first. */
         if (i + 8 < n)
             __builtin_prefetch(ks->msgs[i + 8]);
         if (i + 4 < n && ks->msgs[i + 4]->payload) {
@@ -1315,50 +1322,58 @@ static int kafka_poll(struct source *s, size_t max_records, int timeout_ms,
             rd_kafka_message_destroy(m);
             continue;
         }
-        kp->next = m->offset + 1;
-        ks->msgs[nrec] = m;
-        struct lerr he;
-        lerr_init(&he);
-        ks->hstart[nrec] = nh;
-        size_t hn = take_headers(ks, m, nh, &he);
-        nh += hn;
+        if (kp != topic_of) {
+            topic_of = kp;
+            topic_len = strlen(kp->topic);
+            topic = source__copy(mem, kp->topic, topic_len);
+        }
         rd_kafka_timestamp_type_t tst;
         int64_t ts = rd_kafka_message_timestamp(m, &tst);
-        ks->recs[nrec] = (struct source_record){
-            .topic = kp->topic,
+        if (tst == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+            ts = -1;
+        struct record *r = &recs[nrec];
+        *r = (struct record){
+            .data = source__copy(mem, m->payload, m->payload ? m->len : 0),
+            .len = m->payload ? m->len : 0,
             .partition = m->partition,
             .offset = m->offset,
-            .timestamp_ms = tst == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
-            .value = m->payload ? m->payload : (const void *)"",
-            .value_len = m->payload ? m->len : 0,
-            .key = m->key,
+            .key = m->key ? source__copy(mem, m->key, m->key_len) : NULL,
             .key_len = m->key ? m->key_len : 0,
-            .nheaders = hn,
+            .has_timestamp = ts >= 0,
+            .timestamp_ms = ts,
+            .topic = topic,
+            .topic_len = topic_len,
         };
-        bytes += ks->recs[nrec].value_len + ks->recs[nrec].key_len;
+        /* Headers only when the job's format reads them: asking librdkafka for them
+         * parses them, a cache miss per message even when there are none. */
+        if (!topic || !r->data || (m->key && !r->key) ||
+            (ks->headers && !take_headers(m, mem, r))) {
+            full = true;   /* the rest of the batch is dropped; the poll fails */
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        rd_kafka_message_destroy(m);
+        kp->next = r->offset + 1;
+        bytes += r->len + r->key_len;
         nrec++;
     }
     pthread_mutex_unlock(&ks->mu);
-    /* The header array may have moved while growing: point records at it now. */
-    for (size_t i = 0; i < nrec; i++)
-        ks->recs[i].headers = ks->recs[i].nheaders ? ks->hdrs + ks->hstart[i] : NULL;
-    ks->nmsgs = nrec;
+    if (full)
+        return lerr_set(err, LERR_NOMEM,
+                        "Kafka: out of memory copying a batch of %zu records (the batch's "
+                        "memory cap was reached)",
+                        n);
     if (nrec > 0)
         note_up(ks);   /* records flow: whatever failed is back */
     if (n < max_records && !down && mono_ms() >= ks->next_wake_ms)
         wake_fetching(ks, max_records);
-    out->records = ks->recs;
+    if (source__gaps_copy(mem, ks->gaps, ks->ngaps, out, err))
+        return err->code;
+    out->records = recs;
     out->n = nrec;
     out->bytes = bytes;
-    out->gaps = ks->gaps;
-    out->ngaps = ks->ngaps;
     out->partitions_changed = ks->partitions_changed;
     return 0;
-}
-
-static void kafka_release(struct source *s)
-{
-    release_batch((struct kafka_source *)s);
 }
 
 static int kafka_position(struct source *s, struct source_offsets *out, struct lerr *err)
@@ -1454,7 +1469,7 @@ static bool kafka_ready(struct source *s)
 static void kafka_close(struct source *s)
 {
     struct kafka_source *ks = (struct kafka_source *)s;
-    release_batch(ks);
+    clear_report(ks);
     if (ks->q)
         rd_kafka_queue_destroy(ks->q);
     if (ks->rk) {
@@ -1468,9 +1483,6 @@ static void kafka_close(struct source *s)
     source_offsets_destroy(&ks->start);
     pthread_mutex_destroy(&ks->mu);
     free(ks->msgs);
-    free(ks->recs);
-    free(ks->hstart);
-    free(ks->hdrs);
     free(ks->gaps);
     free(ks->brokers);
     free(ks->bootstrap);
@@ -1482,7 +1494,6 @@ static void kafka_close(struct source *s)
 static const struct source_ops kafka_ops = {
     .assign = kafka_assign,
     .poll = kafka_poll,
-    .release = kafka_release,
     .position = kafka_position,
     .partitions = kafka_partitions,
     .health = kafka_health,
@@ -1492,20 +1503,18 @@ static const struct source_ops kafka_ops = {
 
 /* ---- connection documents ---------------------------------------------------------- */
 
-int source_kafka_config_from_json(const char *conn_json, const char *secrets_json,
+int source_kafka_config_from_json(const json_t *doc, const json_t *sec,
                                   struct source_kafka_config *cfg, struct arena *a,
                                   struct lerr *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    json_t *doc = json_loads(conn_json ? conn_json : "", 0, NULL);
-    json_t *sec = secrets_json ? json_loads(secrets_json, 0, NULL) : NULL;
     int rc = 0;
     const char *type = json_string_value(json_object_get(doc, "type"));
     if (!doc || !type || (strcmp(type, "kafka") != 0 && strcmp(type, "confluent") != 0)) {
         rc = lerr_set(err, LERR_INVALID, "not a kafka or confluent connection document");
         goto done;
     }
-    if (secrets_json && !json_is_object(sec)) {
+    if (sec && !json_is_object(sec)) {
         rc = lerr_set(err, LERR_INVALID, "the connection's secrets are not a JSON object");
         goto done;
     }
@@ -1545,7 +1554,5 @@ int source_kafka_config_from_json(const char *conn_json, const char *secrets_jso
     if (!rc && (!cfg->bootstrap_servers || (topic && !cfg->topic) || (pat && !cfg->topic_pattern)))
         rc = lerr_set(err, LERR_INVALID, "the connection has no bootstrapServers");
 done:
-    json_decref(doc);
-    json_decref(sec);
     return rc;
 }

@@ -40,8 +40,7 @@ struct push_source {
     struct pushlog_cursor *cur;   /* NULL until assigned */
     pthread_mutex_t mu;           /* guards next (read by source_partitions) */
     int64_t next;                 /* one past the last record returned */
-    struct source_record *recs;
-    size_t recs_alloc;
+    size_t topic_len;
     struct source_gap gaps[2];    /* reported by the next poll: a trim, then a skip */
     size_t ngaps;
     /* called with the log at close (the registry gives its reference back); NULL: borrowed */
@@ -126,24 +125,14 @@ static int push_assign(struct source *s, const struct source_offsets *start,
     return 0;
 }
 
-static int push_poll(struct source *s, size_t max_records, int timeout_ms,
+static int push_poll(struct source *s, struct arena *mem, size_t max_records, int timeout_ms,
                      struct source_batch *out, struct lerr *err)
 {
     struct push_source *ps = (struct push_source *)s;
     if (!ps->cur)
         return lerr_set(err, LERR_INTERNAL, "source %s: poll before assign", ps->topic);
-    if (max_records > ps->recs_alloc) {
-        size_t na = max_records < 65536 ? max_records : 65536;
-        if (na > ps->recs_alloc) {
-            struct source_record *nr = realloc(ps->recs, na * sizeof *nr);
-            if (!nr)
-                return lerr_set(err, LERR_NOMEM, "source %s: out of memory", ps->topic);
-            ps->recs = nr;
-            ps->recs_alloc = na;
-        }
-        if (max_records > ps->recs_alloc)
-            max_records = ps->recs_alloc;
-    }
+    if (max_records > 65536)
+        max_records = 65536;
     struct pushlog_batch b;
     struct lerr e2;
     lerr_init(&e2);
@@ -165,34 +154,41 @@ static int push_poll(struct source *s, size_t max_records, int timeout_ms,
                 b.skip.from, b.skip.to - 1, b.skip.why);
         set_next(ps, b.skip.to);
     }
+    /* Into the caller's arena: the cursor's buffer is reused by the next read. */
     size_t bytes = 0;
+    struct record *recs = b.n ? arena_alloc(mem, b.n * sizeof *recs) : NULL;
+    const char *topic = b.n ? source__copy(mem, ps->topic, ps->topic_len) : NULL;
+    if (b.n && (!recs || !topic))
+        return lerr_set(err, LERR_NOMEM, "source %s: out of memory for a batch of %zu records",
+                        ps->topic, b.n);
     for (size_t i = 0; i < b.n; i++) {
-        ps->recs[i] = (struct source_record){
-            .topic = ps->topic,
+        const char *data = source__copy(mem, b.recs[i].p, b.recs[i].len);
+        if (!data)
+            return lerr_set(err, LERR_NOMEM, "source %s: out of memory copying a batch",
+                            ps->topic);
+        recs[i] = (struct record){
+            .data = data,
+            .len = b.recs[i].len,
             .partition = 0,
             .offset = b.recs[i].offset,
+            .has_timestamp = b.recs[i].ts_ms >= 0,
             .timestamp_ms = b.recs[i].ts_ms,
-            .value = b.recs[i].p,
-            .value_len = b.recs[i].len,
+            .topic = topic,
+            .topic_len = ps->topic_len,
         };
         bytes += b.recs[i].len;
     }
-    out->records = ps->recs;
+    out->records = recs;
     out->n = b.n;
     out->bytes = bytes;
     if (ps->ngaps) {
-        out->gaps = ps->gaps;
-        out->ngaps = ps->ngaps;
+        if (source__gaps_copy(mem, ps->gaps, ps->ngaps, out, err))
+            return err->code;
         ps->ngaps = 0;
     }
     if (b.n)
         set_next(ps, b.recs[b.n - 1].offset + 1);
     return 0;
-}
-
-static void push_release(struct source *s)
-{
-    (void)s;   /* records live in the cursor's buffer until the next read */
 }
 
 static int push_position(struct source *s, struct source_offsets *out, struct lerr *err)
@@ -245,7 +241,6 @@ static void push_close(struct source *s)
     struct push_source *ps = (struct push_source *)s;
     pushlog_cursor_close(ps->cur);
     pthread_mutex_destroy(&ps->mu);
-    free(ps->recs);
     if (ps->release)
         ps->release(ps->release_ctx, ps->log);
     free(ps);
@@ -254,7 +249,6 @@ static void push_close(struct source *s)
 static const struct source_ops push_ops = {
     .assign = push_assign,
     .poll = push_poll,
-    .release = push_release,
     .position = push_position,
     .partitions = push_partitions,
     .health = push_health,
@@ -290,6 +284,7 @@ struct source *source__open_push_held(struct pushlog *log, const char *stream,
     ps->release = release;
     ps->release_ctx = release_ctx;
     snprintf(ps->topic, sizeof ps->topic, "%s", stream);
+    ps->topic_len = strlen(ps->topic);
     pthread_mutex_init(&ps->mu, NULL);
     ps->next = SOURCE_OFFSET_NONE;
     return &ps->base;

@@ -5,8 +5,9 @@
  *
  * Entry points: source_offsets_*(), source_offsets_to_json(),
  * source_offsets_from_json(), source_assign(), source_poll(),
- * source_release(), source_position(), source_partitions(), source_lag(),
- * source_health(), source_ready(), source_close().
+ * source_position(), source_partitions(), source_lag(),
+ * source_health(), source_ready(), source_close(); source__copy() and
+ * source__gaps_copy(), how the sources put a batch into the caller's arena.
  */
 #include "source/source_int.h"
 #include "util/vec.h"
@@ -294,21 +295,39 @@ int source_assign(struct source *s, const struct source_offsets *start, int64_t 
     return s->ops->assign(s, start, default_start, err);
 }
 
-int source_poll(struct source *s, size_t max_records, int timeout_ms, struct source_batch *out,
-                struct lerr *err)
+int source_poll(struct source *s, struct arena *mem, size_t max_records, int timeout_ms,
+                struct source_batch *out, struct lerr *err)
 {
     memset(out, 0, sizeof *out);
     if (max_records == 0)
         max_records = 1;
     if (timeout_ms < 0)
         timeout_ms = 0;
-    return s->ops->poll(s, max_records, timeout_ms, out, err);
+    return s->ops->poll(s, mem, max_records, timeout_ms, out, err);
 }
 
-void source_release(struct source *s)
+const char *source__copy(struct arena *mem, const void *p, size_t n)
 {
-    if (s)
-        s->ops->release(s);
+    /* arena_strndup: a NUL after the bytes costs one byte and lets a topic be a C string. */
+    return arena_strndup(mem, n ? p : "", n);
+}
+
+int source__gaps_copy(struct arena *mem, const struct source_gap *gaps, size_t n,
+                      struct source_batch *out, struct lerr *err)
+{
+    if (n == 0)
+        return 0;
+    struct source_gap *g = arena_alloc(mem, n * sizeof *g);
+    if (!g)
+        return lerr_set(err, LERR_NOMEM, "out of memory for the gaps of a batch");
+    for (size_t i = 0; i < n; i++) {
+        g[i] = gaps[i];
+        if (!(g[i].topic = source__copy(mem, gaps[i].topic, strlen(gaps[i].topic))))
+            return lerr_set(err, LERR_NOMEM, "out of memory for the gaps of a batch");
+    }
+    out->gaps = g;
+    out->ngaps = n;
+    return 0;
 }
 
 int source_position(struct source *s, struct source_offsets *out, struct lerr *err)

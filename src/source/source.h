@@ -14,7 +14,7 @@
  *               source_offsets_from_json (the checkpoint text the catalog keeps)
  *   sources     source_open_kafka(), source_open_push(), source_open_files(),
  *               source_assign(),
- *               source_poll(), source_release(), source_position(),
+ *               source_poll(), source_position(),
  *               source_partitions(), source_lag(), source_health(), source_ready(),
  *               source_close()
  *   Kafka       source_kafka_config_from_json() (a connection document + its
@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/record.h"
 #include "util/util.h"
 
 /* ======================================================================== */
@@ -83,27 +84,11 @@ int source_offsets_from_json(const char *p, size_t len, struct source_offsets *o
 
 /* ---- records and batches ------------------------------------------------ */
 
-struct source_header {
-    const char *name;
-    size_t name_len;
-    const void *value;   /* NULL for a header with a null value */
-    size_t value_len;
-};
-
-/* Every pointer stays valid until the next source_poll(), source_release()
- * or source_close() on the same source. */
-struct source_record {
-    const char *topic;   /* NUL-terminated */
-    int32_t partition;
-    int64_t offset;
-    int64_t timestamp_ms;   /* -1 when the record has none */
-    const void *value;      /* never NULL (a Kafka null value is an empty slice) */
-    size_t value_len;
-    const void *key;        /* NULL when the record has no key */
-    size_t key_len;
-    const struct source_header *headers;
-    size_t nheaders;
-};
+/* Records are util/record.h's struct record. A source copies each record's
+ * bytes (value, key, headers, topic) into the arena its caller passes to
+ * source_poll(), once, so they stay valid for as long as the caller keeps that
+ * arena, and the source frees its own buffers right away. Topics are
+ * NUL-terminated; the records of one partition in a batch share one copy. */
 
 /*
  * Records that will never be read: the wanted offset was deleted (retention,
@@ -121,8 +106,9 @@ struct source_gap {
     char reason[200];
 };
 
+/* Everything a batch points to is in the caller's arena (source_poll). */
 struct source_batch {
-    const struct source_record *records;
+    const struct record *records;
     size_t n;
     size_t bytes;                  /* sum of value and key lengths */
     const struct source_gap *gaps;
@@ -168,15 +154,20 @@ struct source_kafka_config {
     int timeout_ms;               /* blocking metadata / watermark queries; 0 = 5000 */
     int queued_max_kbytes;        /* bound on prefetched bytes in librdkafka; 0 = 65536 */
     const char *const *rdkafka_props;   /* NULL-terminated name, value, ... (tuning, tests) */
+    /* Fill record headers: only a job whose format reads them (the kafka format
+     * with header fields or discovery) sets it; reading a message's headers
+     * costs a cache miss per message even when it has none. */
+    bool headers;
 };
 
 /*
- * Fills cfg from a connection document (type "kafka" or "confluent":
- * bootstrapServers, topicName | topicNamePattern, ssl) and its secrets JSON
- * ({"type":"sasl_plain"|"sasl_scram","mechanism","username","password"}, or
- * NULL). Strings point into `a`. Confluent is always SASL_SSL with PLAIN.
+ * Fills cfg from a parsed connection document (type "kafka" or "confluent":
+ * bootstrapServers, topicName | topicNamePattern, ssl; NULL: not one) and its
+ * secrets ({"type":"sasl_plain"|"sasl_scram","mechanism","username","password"}, or
+ * NULL; anything but an object is refused). Strings point into `a`. Confluent is always SASL_SSL with PLAIN.
  */
-int source_kafka_config_from_json(const char *conn_json, const char *secrets_json,
+struct json_t;   /* jansson's: the caller parsed the documents (catalog/spec.c) */
+int source_kafka_config_from_json(const struct json_t *conn, const struct json_t *secrets,
                                   struct source_kafka_config *cfg, struct arena *a,
                                   struct lerr *err);
 
@@ -238,15 +229,17 @@ int source_assign(struct source *s, const struct source_offsets *start, int64_t 
 
 /*
  * Waits up to timeout_ms for records, then returns what is ready, at most
- * max_records. Releases the previous batch first. out->n == 0 on a timeout.
- * Errors are fatal for the current position (LERR_NOT_FOUND: the topic was
- * deleted); damaged push-log records are gaps, not errors; an unreachable
- * broker is not an error (see source_health). Single caller thread.
+ * max_records. The records, the bytes they point to and the gaps are copied
+ * into `mem` (the caller's arena; nothing of the batch is in the source's own
+ * memory), so they stay valid until the caller resets it. out->n == 0 on a
+ * timeout. Errors are fatal for the current position (LERR_NOT_FOUND: the
+ * topic was deleted; LERR_NOMEM: `mem` reached its cap, the batch is lost
+ * and the caller must start again from a checkpoint); damaged push-log
+ * records are gaps, not errors; an unreachable broker is not an error (see
+ * source_health). Single caller thread.
  */
-int source_poll(struct source *s, size_t max_records, int timeout_ms, struct source_batch *out,
-                struct lerr *err);
-/* Frees the last batch early (records become invalid). */
-void source_release(struct source *s);
+int source_poll(struct source *s, struct arena *mem, size_t max_records, int timeout_ms,
+                struct source_batch *out, struct lerr *err);
 
 /*
  * The next offset of every assigned partition: one past the last record
@@ -281,7 +274,7 @@ int source_health(struct source *s, char *msg, size_t cap);
  */
 bool source_ready(struct source *s);
 
-/* Stops and frees; records of the last batch become invalid. NULL is fine. */
+/* Stops and frees. NULL is fine. */
 void source_close(struct source *s);
 
 /* ======================================================================== */

@@ -13,9 +13,8 @@
 struct source_ops {
     int (*assign)(struct source *s, const struct source_offsets *start, int64_t default_start,
                   struct lerr *err);
-    int (*poll)(struct source *s, size_t max_records, int timeout_ms, struct source_batch *out,
-                struct lerr *err);
-    void (*release)(struct source *s);
+    int (*poll)(struct source *s, struct arena *mem, size_t max_records, int timeout_ms,
+                struct source_batch *out, struct lerr *err);
     int (*position)(struct source *s, struct source_offsets *out, struct lerr *err);
     int (*partitions)(struct source *s, struct source_partition **out, size_t *n,
                       struct lerr *err);
@@ -34,6 +33,13 @@ struct source {
 struct source *source__open_push_held(struct pushlog *log, const char *stream,
                                       void (*release)(void *ctx, struct pushlog *log),
                                       void *release_ctx, struct lerr *err);
+
+/* n bytes of p copied into mem with a NUL after them; NULL when mem is full. */
+const char *source__copy(struct arena *mem, const void *p, size_t n);
+/* Copies gaps[0..n) (and their topics) into mem and points out->gaps at them.
+ * LERR_NOMEM when mem is full. */
+int source__gaps_copy(struct arena *mem, const struct source_gap *gaps, size_t n,
+                      struct source_batch *out, struct lerr *err);
 
 /* Whether a topic name is usable as a checkpoint key: 1..SOURCE_TOPIC_MAX bytes. */
 bool source_topic_name_ok(const char *topic);

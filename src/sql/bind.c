@@ -662,6 +662,14 @@ bool sql_expr_is_constant(const struct sql_expr *e)
     return e->root->kind == NK_LIT;
 }
 
+bool sql_expr_is_ref(const struct sql_expr *e, uint32_t *field)
+{
+    if (e->root->kind != NK_REF || e->root->type != e->type)
+        return false;
+    *field = e->root->field;
+    return true;
+}
+
 size_t sql_expr_refs(const struct sql_expr *e, const uint32_t **fields)
 {
     *fields = e->refs;

@@ -217,6 +217,11 @@ bool sql_expr_is_constant(const struct sql_expr *e);
 /* The input fields the expression references: indexes into the schema,
  * ascending, each once. Valid for the life of e. */
 size_t sql_expr_refs(const struct sql_expr *e, const uint32_t **fields);
+/* True when the expression is nothing but a reference to input field *field:
+ * sql_eval_row() of it gives row[*field] itself when that is of the
+ * expression's type, a NULL of that type when it is NULL, and a cast
+ * otherwise (so a caller may hand the first two through without evaluating). */
+bool sql_expr_is_ref(const struct sql_expr *e, uint32_t *field);
 
 /*
  * Evaluates a scalar expression over one row: row[i] is the value of

@@ -6,7 +6,9 @@
  *
  * Entry points: util_crc32c(), storage__bitpack*(), storage__bitunpack*(),
  * storage__encode_longs(), storage__encode_bytes(), storage__decode_block(), storage__hash_bytes().
- * Everything is thread-safe. (The CRC32C of every part is util_crc32c.)
+ * Everything is thread-safe: what is kept between calls (zstd contexts,
+ * the encoders' candidate buffers) is kept per thread. (The CRC32C of
+ * every part is util_crc32c.)
  *
  * Decoders treat their input as hostile: every length is checked against
  * the bytes present before anything is read.
@@ -24,6 +26,56 @@
 
 /* ---- hashing ------------------------------------------------------------ */
 
+/*
+ * The realtime dictionaries hash every string value they are given (rt.c),
+ * so this is on the path of each ingested row. Never stored: it may change
+ * between builds. With 128-bit products (their two halves folded), 16
+ * bytes per two independent multiplies and the tail read as overlapping
+ * words, not byte by byte, in the manner of wyhash; each word is
+ * multiplied by a constant of its own rather than by another input word,
+ * so no input makes a product zero for every value of the rest (which
+ * would let crafted values share one slot), and util_mix64 at the end
+ * spreads every bit into the top ones, which pick the slot and the tag.
+ */
+#if defined(__SIZEOF_INT128__)
+__extension__ typedef unsigned __int128 storage__u128;
+
+static inline uint64_t hash_mum(uint64_t a, uint64_t b)
+{
+    storage__u128 r = (storage__u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t hash_u32(const uint8_t *s) { return util_load_u32(s); }
+
+uint64_t storage__hash_bytes(const void *p, size_t n)
+{
+    static const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL,
+                          k2 = 0x8ebc6af09c88c6e3ULL;
+    const uint8_t *s = p;
+    uint64_t seed = 0x9E3779B97F4A7C15ULL, a, b;
+    if (n <= 16) {
+        if (n >= 4) {
+            size_t m = (n >> 3) << 2;   /* 0 below 8 bytes, else 4 */
+            a = hash_u32(s) << 32 | hash_u32(s + m);
+            b = hash_u32(s + n - 4) << 32 | hash_u32(s + n - 4 - m);
+        } else if (n > 0) {
+            a = (uint64_t)s[0] << 16 | (uint64_t)s[n >> 1] << 8 | s[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t i = n;
+        for (; i > 16; i -= 16, s += 16)
+            seed = hash_mum(util_load_u64(s) ^ seed ^ k1, k2) ^
+                   hash_mum(util_load_u64(s + 8) ^ k0, k1);
+        a = util_load_u64(s + i - 16);
+        b = util_load_u64(s + i - 8);
+    }
+    return util_mix64(hash_mum(a ^ seed ^ k1, k2 ^ (uint64_t)n) + hash_mum(b ^ k0, k1));
+}
+#else
 uint64_t storage__hash_bytes(const void *p, size_t n)
 {
     const uint8_t *s = p;
@@ -38,6 +90,7 @@ uint64_t storage__hash_bytes(const void *p, size_t n)
         tail |= (uint64_t)s[i] << (8 * i);
     return util_mix64(h ^ tail ^ (n << 56));
 }
+#endif
 
 /* ---- bit packing -------------------------------------------------------- */
 
@@ -89,8 +142,7 @@ static inline uint64_t get_bits(const uint8_t *in, uint64_t bit, unsigned w, uin
     return v & mask;
 }
 
-void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width,
-                          uint64_t *out)
+void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint64_t *out)
 {
     if (!width) {
         memset(out, 0, n * sizeof *out);
@@ -110,8 +162,7 @@ void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned 
 
 /* The hot loop of GROUP BY over string ids: widths <= 32 fit one unaligned
  * 64-bit load per value (shift <= 7, 7 + 32 < 64). */
-void storage__bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width,
-                          uint32_t *out)
+void storage__bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint32_t *out)
 {
     if (!width) {
         memset(out, 0, n * sizeof *out);
@@ -130,20 +181,44 @@ void storage__bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned 
  * compressing one 4096-row block: each thread keeps one of each kind, freed
  * when the thread exits.
  */
-static pthread_key_t zkey_c, zkey_d;
+static pthread_key_t zkey_c, zkey_d, zkey_pick;
 static pthread_once_t zonce = PTHREAD_ONCE_INIT;
 static bool zkeys_ok;
 
+/* The two buffers "pick the smallest" (below) builds candidates in, kept
+ * per thread too: built afresh for every block they grew by doubling from
+ * 256 bytes each time, copying as they went. */
+struct pick_bufs {
+    struct buf a, b;
+};
+
 static void free_cctx(void *p) { ZSTD_freeCCtx(p); }
 static void free_dctx(void *p) { ZSTD_freeDCtx(p); }
+static void free_pick_bufs(void *p)
+{
+    struct pick_bufs *pb = p;
+    buf_free(&pb->a);
+    buf_free(&pb->b);
+    free(pb);
+}
 static void zkeys_init(void)
 {
     zkeys_ok = pthread_key_create(&zkey_c, free_cctx) == 0 &&
-               pthread_key_create(&zkey_d, free_dctx) == 0;
+               pthread_key_create(&zkey_d, free_dctx) == 0 &&
+               pthread_key_create(&zkey_pick, free_pick_bufs) == 0;
 }
 
 static void *new_cctx(void) { return ZSTD_createCCtx(); }
 static void *new_dctx(void) { return ZSTD_createDCtx(); }
+static void *new_pick_bufs(void)
+{
+    struct pick_bufs *pb = malloc(sizeof *pb);
+    if (pb) {
+        buf_init(&pb->a, 0);
+        buf_init(&pb->b, 0);
+    }
+    return pb;
+}
 
 /* key is read after the once-init that creates it */
 static void *thread_ctx(const pthread_key_t *key, void *(*create)(void), void (*destroy)(void *))
@@ -247,8 +322,7 @@ static bool append_narrow_zstd(struct buf *out, int64_t base, const uint64_t *va
     uint8_t hdr[PACK_HDR] = {0};
     storage__put_u64(hdr, (uint64_t)base);
     hdr[8] = (uint8_t)bpv;
-    bool ok =
-        buf_append(out, hdr, sizeof hdr) && (n == 0 || storage__zstd_append(out, tmp, n * bpv, 1));
+    bool ok = buf_append(out, hdr, sizeof hdr) && (n == 0 || storage__zstd_append(out, tmp, n * bpv, 1));
     free(tmp);
     return ok;
 }
@@ -257,32 +331,54 @@ static bool append_narrow_zstd(struct buf *out, int64_t base, const uint64_t *va
  * "Pick the smallest": each candidate encoding is built into `cand`, and
  * offered; the best so far is kept in `best`. zstd must beat the best by 10%
  * to be chosen, as it decodes several times slower than LZ4 or unpacking.
+ * The two buffers are the thread's (pick_bufs), kept between blocks unless
+ * a block made them big; without them (no memory for the thread's), fresh.
  */
+#define PICK_KEEP_BYTES (1u << 20)
+
 struct pick {
-    struct buf best, cand;
+    struct buf *best, *cand;
     int codec;
+    struct pick_bufs *tl;   /* the thread's buffers, or NULL: own */
+    struct pick_bufs own;
 };
 
 static void pick_init(struct pick *pk)
 {
-    buf_init(&pk->best, 0);
-    buf_init(&pk->cand, 0);
+    pk->tl = thread_ctx(&zkey_pick, new_pick_bufs, free_pick_bufs);
+    struct pick_bufs *pb = pk->tl ? pk->tl : &pk->own;
+    if (!pk->tl) {
+        buf_init(&pb->a, 0);
+        buf_init(&pb->b, 0);
+    }
+    buf_reset(&pb->a);
+    buf_reset(&pb->b);
+    pk->best = &pb->a;
+    pk->cand = &pb->b;
     pk->codec = -1;
 }
 
 static void pick_offer(struct pick *pk, bool built, int codec)
 {
-    bool better = pk->codec < 0 || pk->cand.len < pk->best.len;
+    bool better = pk->codec < 0 || pk->cand->len < pk->best->len;
     bool slow = codec == ST_CODEC_ZSTD || codec == ST_CODEC_FORZ || codec == ST_CODEC_DELTAZ;
     if (slow && pk->codec >= 0)
-        better = pk->cand.len * 10 <= pk->best.len * 9;
-    if (built && !pk->cand.failed && better) {
-        struct buf t = pk->best;
+        better = pk->cand->len * 10 <= pk->best->len * 9;
+    if (built && !pk->cand->failed && better) {
+        struct buf *t = pk->best;
         pk->best = pk->cand;
         pk->cand = t;
         pk->codec = codec;
     }
-    buf_reset(&pk->cand);
+    buf_reset(pk->cand);
+}
+
+static void pick_release(struct pick *pk, struct buf *b)
+{
+    if (!pk->tl || b->alloc > PICK_KEEP_BYTES)
+        buf_free(b);
+    else
+        buf_reset(b);
 }
 
 /* Appends the winner (RAW unless something beat the raw size) to out. */
@@ -290,14 +386,14 @@ static int pick_finish(struct pick *pk, const void *raw, size_t len, struct buf 
 {
     int codec = pk->codec;
     bool ok;
-    if (codec < 0 || pk->best.len >= len) {
+    if (codec < 0 || pk->best->len >= len) {
         codec = ST_CODEC_RAW;
         ok = len == 0 || buf_append(out, raw, len);
     } else {
-        ok = buf_append(out, pk->best.data, pk->best.len);
+        ok = buf_append(out, pk->best->data, pk->best->len);
     }
-    buf_free(&pk->best);
-    buf_free(&pk->cand);
+    pick_release(pk, pk->best);
+    pick_release(pk, pk->cand);
     return ok ? codec : -1;
 }
 
@@ -316,25 +412,25 @@ int storage__encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct bu
         for (uint32_t i = 0; i < n; i++)
             tmp[i] = (uint64_t)v[i] - (uint64_t)mn;
         unsigned wf = storage__bits_for((uint64_t)mx - (uint64_t)mn);
-        pick_offer(&pk, append_packed(&pk.cand, mn, tmp, n, wf), ST_CODEC_FOR);
+        pick_offer(&pk, append_packed(pk.cand, mn, tmp, n, wf), ST_CODEC_FOR);
         if (try_zstd && wf)
-            pick_offer(&pk, append_narrow_zstd(&pk.cand, mn, tmp, n, wf), ST_CODEC_FORZ);
+            pick_offer(&pk, append_narrow_zstd(pk.cand, mn, tmp, n, wf), ST_CODEC_FORZ);
         uint64_t dor = 0;
         for (uint32_t i = 1; i < n; i++) {
             tmp[i - 1] = zigzag((uint64_t)v[i] - (uint64_t)v[i - 1]);
             dor |= tmp[i - 1];
         }
         unsigned wd = storage__bits_for(dor);
-        pick_offer(&pk, append_packed(&pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTA);
+        pick_offer(&pk, append_packed(pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTA);
         if (try_zstd && wd)
-            pick_offer(&pk, append_narrow_zstd(&pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTAZ);
+            pick_offer(&pk, append_narrow_zstd(pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTAZ);
     }
     free(tmp);
     /* LZ4 only when packing left much to gain (repeated values, patterns) */
-    if (pk.codec < 0 || pk.best.len > len / 4)
-        pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_LZ4, v, len), ST_CODEC_LZ4);
+    if (pk.codec < 0 || pk.best->len > len / 4)
+        pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_LZ4, v, len), ST_CODEC_LZ4);
     if (try_zstd)
-        pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_ZSTD, v, len), ST_CODEC_ZSTD);
+        pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_ZSTD, v, len), ST_CODEC_ZSTD);
     return pick_finish(&pk, v, len, out);
 }
 
@@ -342,9 +438,9 @@ int storage__encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf
 {
     struct pick pk;
     pick_init(&pk);
-    pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_LZ4, raw, len), ST_CODEC_LZ4);
+    pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_LZ4, raw, len), ST_CODEC_LZ4);
     if (try_zstd)
-        pick_offer(&pk, append_compressed(&pk.cand, ST_CODEC_ZSTD, raw, len), ST_CODEC_ZSTD);
+        pick_offer(&pk, append_compressed(pk.cand, ST_CODEC_ZSTD, raw, len), ST_CODEC_ZSTD);
     return pick_finish(&pk, raw, len, out);
 }
 

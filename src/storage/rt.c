@@ -3,7 +3,8 @@
  * ingested and not yet persisted, column by column, readable while the
  * writer appends.
  *
- * Entry points: rt_new(), rt_append(), rt_ref/unref(), rt_read_*().
+ * Entry points: rt_new(), rt_append(), rt_ref/unref(), rt_read_*(),
+ * rt_gather_longs() (the segment writer's reads in sorted row order).
  *
  * Concurrency (one writer, many readers):
  *  - Columns are arrays of pages of ST_BLOCK rows. Page directories are sized
@@ -887,6 +888,24 @@ void rt_read_doubles(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t
                      bool *nulls)
 {
     read_fixed(b, col, row0, n, out, nulls);
+}
+
+void rt_gather_longs(const struct rt_buf *b, size_t col, const uint32_t *rows, uint32_t n,
+                     int64_t *out, bool *nulls)
+{
+    const struct rt_col *c = col_at(b, col);
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t row = rows[k];
+        const uint8_t *pg = c ? page_get(c, row) : NULL;
+        size_t at = (size_t)(row & (ST_BLOCK - 1));
+        if (pg) {
+            memcpy(&out[k], pg + ST_BLOCK + at * 8, 8);
+            nulls[k] = !pg[at];
+        } else {
+            out[k] = 0;
+            nulls[k] = true;
+        }
+    }
 }
 
 void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,

@@ -7,7 +7,8 @@
  * blocks with a null bitmap, JSON and measure states in compressed blocks of
  * variable-length values. Each part carries a CRC32C.
  *
- * Entry points: storage__seg_write(), storage__seg_name().
+ * Entry points: storage__seg_write(), storage__seg_name(); storage__skey_sort() (the
+ * dictionaries' sort, exposed for its test against qsort).
  *
  * Crash safety: the file is written into a temporary file of the segment
  * store (segstore.h) and published by segstore_put — locally: fsynced,
@@ -200,22 +201,13 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
 /* A string column's dictionary, sorted, restricted to the ids rows use. */
 struct sdict {
     uint32_t count;          /* values (without NULL) */
-    uint32_t *sorted;        /* old ids in byte order, count of them */
+    struct storage__skey *sorted;  /* the values in byte order, count of them */
     uint32_t *newid;         /* old id -> new id (0 = NULL / unused) */
 };
 
-/* A value to sort: its first 16 bytes big-endian (zero padded) decide
- * most comparisons without touching the bytes (values often share a first
- * 8: "Article_", "https://"). */
-struct skey {
-    uint64_t pfx[2];
-    const char *p;
-    uint32_t n, id;
-};
-
-static int skey_cmp(const void *pa, const void *pb)
+int storage__skey_cmp(const void *pa, const void *pb)
 {
-    const struct skey *a = pa, *b = pb;
+    const struct storage__skey *a = pa, *b = pb;
     if (a->pfx[0] != b->pfx[0])
         return a->pfx[0] < b->pfx[0] ? -1 : 1;
     if (a->pfx[1] != b->pfx[1])
@@ -223,15 +215,119 @@ static int skey_cmp(const void *pa, const void *pb)
     return cmp_bytes(a->p, a->n, b->p, b->n);
 }
 
+void storage__skey_set(struct storage__skey *k, const char *p, uint32_t n, uint32_t id)
+{
+    uint8_t first[16] = {0};
+    memcpy(first, p, n < 16 ? n : 16);
+    k->pfx[0] = __builtin_bswap64(storage__get_u64(first));
+    k->pfx[1] = __builtin_bswap64(storage__get_u64(first + 8));
+    k->p = p;
+    k->n = n;
+    k->id = id;
+}
+
+/* Sorts a run of keys whose prefixes decided nothing yet: by insertion when
+ * short, else by qsort. */
+static void skey_sort_cmp(struct storage__skey *k, size_t n)
+{
+    if (n > 24) {
+        qsort(k, n, sizeof *k, storage__skey_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct storage__skey x = k[i];
+        size_t j = i;
+        for (; j > 0 && storage__skey_cmp(&k[j - 1], &x) > 0; j--)
+            k[j] = k[j - 1];
+        k[j] = x;
+    }
+}
+
+/*
+ * A stable LSD radix sort of k[0..n) on pfx[w], a byte a pass, through tmp
+ * (n keys); the histograms of all 8 bytes come from one read, and a byte
+ * that every key shares (a common first letter, "Article_") costs no pass.
+ */
+static void skey_radix(struct storage__skey *k, size_t n, struct storage__skey *tmp, unsigned w)
+{
+    size_t (*cnt)[256] = calloc(8, sizeof *cnt);
+    if (!cnt) {
+        skey_sort_cmp(k, n);   /* no memory for counts: the comparison sort needs none */
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = k[i].pfx[w];
+        for (unsigned d = 0; d < 8; d++)
+            cnt[d][(v >> (8 * d)) & 255]++;
+    }
+    struct storage__skey *src = k, *dst = tmp;
+    for (unsigned d = 0; d < 8; d++) {
+        size_t pos = 0;
+        bool one = false;
+        for (unsigned x = 0; x < 256; x++) {
+            size_t c = cnt[d][x];
+            if (c == n) {
+                one = true;
+                break;
+            }
+            cnt[d][x] = pos;
+            pos += c;
+        }
+        if (one)
+            continue;
+        unsigned sh = 8 * d;
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[d][(src[i].pfx[w] >> sh) & 255]++] = src[i];
+        struct storage__skey *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != k)
+        memcpy(k, src, n * sizeof *k);
+    free(cnt);
+}
+
+/*
+ * Sorts k[0..n) by storage__skey_cmp, whose order is byte order on the values:
+ * radix on the first 8 bytes, then each run sharing them radix on the next
+ * 8 (runs of 64 or more: URLs, "Category:..."), then the runs that share
+ * all 16 by comparison. tmp holds n keys. For distinct values (a
+ * dictionary) the result is the one order qsort with storage__skey_cmp gives.
+ */
+void storage__skey_sort(struct storage__skey *k, size_t n, struct storage__skey *tmp)
+{
+    if (n < 64) {
+        skey_sort_cmp(k, n);
+        return;
+    }
+    skey_radix(k, n, tmp, 0);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && k[j].pfx[0] == k[i].pfx[0]; j++)
+            ;
+        if (j - i < 2)
+            continue;
+        if (j - i >= 64)
+            skey_radix(k + i, j - i, tmp, 1);
+        for (size_t a = i, e; a < j; a = e) {
+            for (e = a + 1; e < j && k[e].pfx[1] == k[a].pfx[1]; e++)
+                ;
+            if (j - i < 64)
+                e = j;   /* the whole run, by comparison */
+            if (e - a > 1)
+                skey_sort_cmp(k + a, e - a);
+        }
+    }
+}
+
 static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids, uint64_t n,
                         struct sdict *d)
 {
     uint32_t dc = rt_dict_count(b, col);
     d->newid = calloc(dc, sizeof *d->newid);
-    d->sorted = malloc((size_t)dc * sizeof *d->sorted);
-    struct skey *keys = malloc((size_t)(dc ? dc : 1) * sizeof *keys);
-    if (!d->newid || !d->sorted || !keys) {
-        free(keys);
+    d->sorted = malloc((size_t)(dc ? dc : 1) * sizeof *d->sorted);
+    struct storage__skey *tmp = malloc((size_t)(dc ? dc : 1) * sizeof *tmp);
+    if (!d->newid || !d->sorted || !tmp) {
+        free(tmp);
         return false;
     }
     for (uint64_t r = 0; r < n; r++)
@@ -241,20 +337,15 @@ static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids,
     for (uint32_t id = 1; id < dc; id++) {
         if (!d->newid[id])
             continue;
-        struct skey *k = &keys[d->count++];
-        rt_dict_entry(b, col, id, &k->p, &k->n);
-        uint8_t first[16] = {0};
-        memcpy(first, k->p, k->n < 16 ? k->n : 16);
-        k->pfx[0] = __builtin_bswap64(storage__get_u64(first));
-        k->pfx[1] = __builtin_bswap64(storage__get_u64(first + 8));
-        k->id = id;
+        const char *p;
+        uint32_t len;
+        rt_dict_entry(b, col, id, &p, &len);
+        storage__skey_set(&d->sorted[d->count++], p, len, id);
     }
-    qsort(keys, d->count, sizeof *keys, skey_cmp);
-    for (uint32_t i = 0; i < d->count; i++) {
-        d->sorted[i] = keys[i].id;
-        d->newid[keys[i].id] = i + 1;
-    }
-    free(keys);
+    storage__skey_sort(d->sorted, d->count, tmp);
+    for (uint32_t i = 0; i < d->count; i++)
+        d->newid[d->sorted[i].id] = i + 1;
+    free(tmp);
     return true;
 }
 
@@ -335,9 +426,9 @@ static void write_numeric(struct wctx *w, size_t col, struct storage__scol *sc)
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
         uint32_t m = storage__block_rows(w->n, r0 / ST_BLOCK);
         uint32_t nn = 0;
+        /* rows in sorted order: a gather, not a range */
+        rt_gather_longs(w->b, col, w->perm + r0, m, vals, nulls);
         for (uint32_t k = 0; k < m; k++) {
-            /* the buffer reads one row at a time here: rows are permuted */
-            rt_read_longs(w->b, col, w->perm[r0 + k], 1, &vals[k], &nulls[k]);
             if (nulls[k]) {
                 vals[k] = 0;
                 nullrows[nn++] = (uint32_t)(r0 + k);
@@ -565,16 +656,16 @@ static void write_roarings(struct out *o, const uint64_t *end, const uint32_t *r
     free(boff);
 }
 
-static void put_varint(struct buf *b, uint32_t v)
+/* Writes v as a varint at p; returns the bytes written (at most 5). */
+static size_t put_varint(uint8_t *p, uint32_t v)
 {
-    uint8_t t[5];
     size_t n = 0;
     while (v >= 0x80) {
-        t[n++] = (uint8_t)(v | 0x80);
+        p[n++] = (uint8_t)(v | 0x80);
         v >>= 7;
     }
-    t[n++] = (uint8_t)v;
-    buf_append(b, t, n);
+    p[n++] = (uint8_t)v;
+    return n;
 }
 
 /*
@@ -585,66 +676,72 @@ static void put_varint(struct buf *b, uint32_t v)
  * previous value) varint(suffix length) suffix. Sorted values share long
  * prefixes (page titles, URLs, user names), so the second is usually a
  * fraction of the first; readers decode it to the plain layout once, when
- * the segment opens. The smaller is written.
+ * the segment opens. The smaller is written. Both are built in arrays sized
+ * once from the values' total length (no growth, no copies).
  */
 static void write_dict(struct wctx *w, size_t col, const struct sdict *d)
 {
-    struct buf plain, fc, z;
-    buf_init(&plain, 0);
-    buf_init(&fc, 0);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < d->count; i++)
+        total += d->sorted[i].n;
+    if (total > UINT32_MAX) {
+        if (!w->o->failed)
+            lerr_set(w->o->err, LERR_INVALID,
+                     "storage: column '%s' has more than 4 GB of distinct values in one "
+                     "time chunk; use a finer partitioningGranularity",
+                     w->sc->cols[col].name);
+        w->o->failed = true;
+        return;
+    }
+    /* plain: [u32 count][u32 0][u32 off[count + 1]][bytes]; front coded: at
+     * most two 5-byte varints and the bytes per value */
+    size_t plen = 8 + 4 * ((size_t)d->count + 1) + total;
+    uint8_t *plain = malloc(plen);
+    uint8_t *fc = malloc(10 * (size_t)d->count + total + 1);
+    struct buf z;
     buf_init(&z, 0);
-    uint32_t hdr[2] = {d->count, ST_DICT_PLAIN};
-    buf_append(&plain, hdr, sizeof hdr);
-    uint64_t off = 0;
-    uint32_t o32 = 0;
-    buf_append(&plain, &o32, 4);
-    const char *prev = NULL;
-    uint32_t prevn = 0;
-    for (uint32_t i = 0; i < d->count; i++) {
-        const char *p;
-        uint32_t n;
-        rt_dict_entry(w->b, col, d->sorted[i], &p, &n);
-        off += n;
-        if (off > UINT32_MAX) {
-            if (!w->o->failed)
-                lerr_set(w->o->err, LERR_INVALID,
-                         "storage: column '%s' has more than 4 GB of distinct values in one "
-                         "time chunk; use a finer partitioningGranularity",
-                         w->sc->cols[col].name);
-            w->o->failed = true;
-            goto done;
-        }
-        o32 = (uint32_t)off;
-        buf_append(&plain, &o32, 4);
-        uint32_t k = 0, lim = n < prevn ? n : prevn;
-        while (k < lim && p[k] == prev[k])
-            k++;
-        put_varint(&fc, k);
-        put_varint(&fc, n - k);
-        buf_append(&fc, p + k, n - k);
-        prev = p;
-        prevn = n;
-    }
-    for (uint32_t i = 0; i < d->count; i++) {
-        const char *p;
-        uint32_t n;
-        rt_dict_entry(w->b, col, d->sorted[i], &p, &n);
-        buf_append(&plain, p, n);
-    }
-    uint32_t zh[2] = {d->count, ST_DICT_FRONT};
-    uint64_t fclen = fc.len;
-    if (plain.failed || fc.failed || !buf_append(&z, zh, sizeof zh) ||
-        !buf_append(&z, &fclen, 8) || (fc.len && !storage__zstd_append(&z, fc.data, fc.len, 3))) {
+    if (!plain || !fc) {
         oom(w->o);
         goto done;
     }
-    if (z.len < plain.len)
+    storage__put_u32(plain, d->count);
+    storage__put_u32(plain + 4, ST_DICT_PLAIN);
+    uint8_t *offs = plain + 8, *bytes = plain + 8 + 4 * ((size_t)d->count + 1);
+    uint32_t off = 0;
+    size_t fcl = 0;
+    storage__put_u32(offs, 0);
+    const char *prev = NULL;
+    uint32_t prevn = 0;
+    for (uint32_t i = 0; i < d->count; i++) {
+        const char *p = d->sorted[i].p;
+        uint32_t n = d->sorted[i].n;
+        memcpy(bytes + off, p, n);
+        off += n;
+        storage__put_u32(offs + 4 * ((size_t)i + 1), off);
+        uint32_t k = 0, lim = n < prevn ? n : prevn;
+        while (k < lim && p[k] == prev[k])
+            k++;
+        fcl += put_varint(fc + fcl, k);
+        fcl += put_varint(fc + fcl, n - k);
+        memcpy(fc + fcl, p + k, n - k);
+        fcl += n - k;
+        prev = p;
+        prevn = n;
+    }
+    uint32_t zh[2] = {d->count, ST_DICT_FRONT};
+    uint64_t fclen = fcl;
+    if (!buf_append(&z, zh, sizeof zh) || !buf_append(&z, &fclen, 8) ||
+        (fcl && !storage__zstd_append(&z, fc, fcl, 3))) {
+        oom(w->o);
+        goto done;
+    }
+    if (z.len < plen)
         out_write(w->o, z.data, z.len);
     else
-        out_write(w->o, plain.data, plain.len);
+        out_write(w->o, plain, plen);
 done:
-    buf_free(&plain);
-    buf_free(&fc);
+    free(plain);
+    free(fc);
     buf_free(&z);
 }
 
@@ -713,9 +810,8 @@ static void put16(struct buf *f, uint16_t v) { buf_append(f, &v, 2); }
 static void put32(struct buf *f, uint32_t v) { buf_append(f, &v, 4); }
 static void put64(struct buf *f, uint64_t v) { buf_append(f, &v, 8); }
 
-static void write_footer(struct out *o, const struct storage__schema *sch,
-                         const struct storage__scol *cols, uint64_t n, int64_t mn, int64_t mx,
-                         int64_t cs, int64_t ce, bool zstd)
+static void write_footer(struct out *o, const struct storage__schema *sch, const struct storage__scol *cols,
+                         uint64_t n, int64_t mn, int64_t mx, int64_t cs, int64_t ce, bool zstd)
 {
     struct buf f;
     buf_init(&f, 0);

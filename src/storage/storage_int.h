@@ -270,6 +270,10 @@ void rt_read_longs(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n
                    bool *nulls);
 void rt_read_doubles(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n, double *out,
                      bool *nulls);
+/* The same for the rows listed in rows[0..n) (any order: the segment
+ * writer's sorted order), the column looked up once. */
+void rt_gather_longs(const struct rt_buf *b, size_t col, const uint32_t *rows, uint32_t n,
+                     int64_t *out, bool *nulls);
 /* JSON columns: text slices into the buffer (stable); NULL is p == NULL. */
 void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,
                   struct sql_value *out, int type);
@@ -460,5 +464,25 @@ int storage__seg_write(struct segstore *store, const char *name, const struct st
                  struct storage_segment_info *info, struct lerr *err);
 /* A fresh segment file name for a chunk (into out[96]). */
 void storage__seg_name(int64_t chunk_start, char out[96]);
+
+/*
+ * A dictionary value to sort for a segment: its first 16 bytes big-endian
+ * (zero padded) decide most comparisons without touching the bytes (values
+ * often share a first 8: "Article_", "https://").
+ */
+struct storage__skey {
+    uint64_t pfx[2];
+    const char *p;
+    uint32_t n, id;
+};
+
+/* Fills k for value (p, n) of dictionary id `id`. */
+void storage__skey_set(struct storage__skey *k, const char *p, uint32_t n, uint32_t id);
+/* Byte order of the values (shorter first on a common prefix), for qsort. */
+int storage__skey_cmp(const void *a, const void *b);
+/* Sorts k[0..n) into storage__skey_cmp order (a radix sort on the prefixes, then
+ * comparisons where they tie); tmp is scratch for n keys. Equal keys may
+ * come out in any order: a dictionary has none. */
+void storage__skey_sort(struct storage__skey *k, size_t n, struct storage__skey *tmp);
 
 #endif

@@ -9,6 +9,7 @@
  * that is not valid UTF-8, a value outside the row's bounds, or a field
  * count that does not match the schema.
  */
+#include <jansson.h>
 #include "format/format.h"
 
 #include <stdio.h>
@@ -84,8 +85,10 @@ static struct format_parser *parser(size_t which)
         {"a", 1, SQL_STRING}, {"n", 1, SQL_LONG}, {"x", 1, SQL_DOUBLE}, {"j", 1, SQL_JSON},
         {"kafka.header.h", 14, SQL_STRING}, {"f", 1, SQL_FLOAT}};
     struct sql_schema sch = {fields, LS_ARRAY_LEN(fields)};
-    if (format_settings_from_json(settings[which], strlen(settings[which]), &a, &fs, &err))
-        die(err.msg);
+    json_t *doc = json_loads(settings[which], 0, NULL);
+    if (!doc || format_settings_from_json(doc, &a, &fs, &err))
+        die(doc ? err.msg : "settings are not JSON");
+    json_decref(doc);
     bool discovery = which == 2 || which == 4;
     parsers[which] = format_parser_new(&fs, &sch, discovery, NULL, 0, &err);
     if (!parsers[which])
@@ -106,8 +109,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     size_t n = size - 1;
     /* Kafka: the first up-to-8 bytes are the key, one header follows. */
     size_t klen = n < 8 ? n : 8;
-    struct format_header h = {"h", 1, text, klen};
-    struct format_record base = {.partition = 0, .offset = 1, .has_timestamp = true,
+    struct record_header h = {"h", 1, text, klen};
+    struct record base = {.partition = 0, .offset = 1, .has_timestamp = true,
                                  .timestamp_ms = 1700000000000, .topic = "t", .topic_len = 1};
     if (which >= 3) {
         base.key = text;
@@ -131,7 +134,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (line < last_line)
             die("line numbers went backwards");
         last_line = line;
-        struct format_record r = base;
+        struct record r = base;
         r.data = rec;
         r.len = len;
         struct format_row row;

@@ -8,6 +8,7 @@
 #ifndef LODESTAR_TESTS_FORMAT_TEST_H
 #define LODESTAR_TESTS_FORMAT_TEST_H
 
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +55,12 @@ static struct format_parser *tf_parser_ex(const char *settings, const char *spec
     struct sql_field fields[64];
     struct sql_schema sch = {fields, spec ? tf_schema(spec, fields, 64) : 0};
     struct format_parser *p = NULL;
-    if (format_settings_from_json(settings, strlen(settings), &a, &fs, &err) == 0)
+    json_t *doc = json_loads(settings, 0, NULL);
+    if (!doc)
+        lerr_set(&err, LERR_INVALID, "test settings are not JSON: %s", settings);
+    else if (format_settings_from_json(doc, &a, &fs, &err) == 0)
         p = format_parser_new(&fs, &sch, discovery, excl, nexcl, &err);
+    json_decref(doc);
     arena_destroy(&a);
     if (err_out)
         *err_out = err;
@@ -176,7 +181,7 @@ static const char *tf_type(const struct format_parser *p, const char *name)
 
 /* Parses one record (value bytes only). */
 static enum format_outcome tf_parse_rec(struct format_parser *p, struct arena *mem,
-                                        const struct format_record *rec, struct format_row *row,
+                                        const struct record *rec, struct format_row *row,
                                         struct lerr *err)
 {
     lerr_init(err);
@@ -186,7 +191,7 @@ static enum format_outcome tf_parse_rec(struct format_parser *p, struct arena *m
 static enum format_outcome tf_parse(struct format_parser *p, struct arena *mem, const char *text,
                                     size_t n, struct format_row *row, struct lerr *err)
 {
-    struct format_record rec = {.data = text, .len = n};
+    struct record rec = {.data = text, .len = n};
     return tf_parse_rec(p, mem, &rec, row, err);
 }
 

@@ -11,6 +11,27 @@
 
 static const char *NDJSON = "{\"format\":\"nd-json\",\"flattenSpec\":{}}";
 
+/* format_settings_from_json / format_input_schema_from_json over JSON text (any value). */
+static int settings_text(const char *text, struct arena *a, struct format_settings *fs,
+                         struct lerr *err)
+{
+    json_t *doc = json_loads(text, JSON_DECODE_ANY, NULL);
+    CHECK_MSG(doc != NULL, "test JSON does not parse: %s", text);
+    int rc = doc ? format_settings_from_json(doc, a, fs, err) : LERR_INVALID;
+    json_decref(doc);
+    return rc;
+}
+
+static int input_schema_text(const char *text, struct arena *a, struct sql_schema *sch,
+                             struct lerr *err)
+{
+    json_t *doc = json_loads(text, JSON_DECODE_ANY, NULL);
+    CHECK_MSG(doc != NULL, "test JSON does not parse: %s", text);
+    int rc = doc ? format_input_schema_from_json(doc, a, sch, err) : LERR_INVALID;
+    json_decref(doc);
+    return rc;
+}
+
 /* ---- coercions: {"f": <value>} into a field of each dataType ------------ */
 
 struct coerce_case {
@@ -239,7 +260,7 @@ static void test_records(void)
                   err.msg);
     }
     /* A record past the size limit is refused without reading it. */
-    struct format_record big = {.data = "{}", .len = (size_t)FORMAT_MAX_RECORD + 1};
+    struct record big = {.data = "{}", .len = (size_t)FORMAT_MAX_RECORD + 1};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &big, &row, &err), FORMAT_ERROR);
     CHECK(strstr(err.msg, "limit") != NULL);
     format_parser_free(p);
@@ -556,7 +577,7 @@ static void test_settings(void)
                     "\"keyColumnName\":\"k\",\"timestampColumnName\":\"ts\","
                     "\"headerLabelPrefix\":\"h.\",\"topicColumnName\":\"t\"}";
     lerr_init(&err);
-    CHECK_EQ_INT(format_settings_from_json(k, strlen(k), &a, &fs, &err), 0);
+    CHECK_EQ_INT(settings_text(k, &a, &fs, &err), 0);
     CHECK_EQ_INT(fs.kind, FORMAT_KAFKA);
     CHECK(fs.value_format && fs.value_format->kind == FORMAT_DELIMITED);
     CHECK_EQ_STR(fs.value_format->delimiter, "|");
@@ -576,7 +597,7 @@ static void test_settings(void)
         {"{\"format\":\"xml\"}", "\"xml\" is not supported"},
         {"{}", "formatSettings.format is required"},
         {"[]", "must be an object"},
-        {"{\"format\":", "not valid JSON"},
+        {"\"csv\"", "must be an object"},
         {"{\"format\":\"delimited\"}", "formatSettings.delimiter is required"},
         {"{\"format\":\"csv\",\"skipHeaderRows\":-1}", "skipHeaderRows must be"},
         {"{\"format\":\"csv\",\"columns\":[1]}", "columns must hold only strings"},
@@ -586,7 +607,7 @@ static void test_settings(void)
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
         lerr_init(&err);
-        CHECK(format_settings_from_json(bad[i].json, strlen(bad[i].json), &a, &fs, &err) != 0);
+        CHECK(settings_text(bad[i].json, &a, &fs, &err) != 0);
         CHECK_MSG(strstr(err.msg, bad[i].msg_has) != NULL, "%s: '%s' lacks '%s'", bad[i].json,
                   err.msg, bad[i].msg_has);
     }
@@ -595,13 +616,13 @@ static void test_settings(void)
     const char *is = "[{\"name\":\"a\",\"dataType\":\"string\"},{\"name\":\"b\",\"dataType\":"
                      "\"LONG\"},{\"name\":\"c\",\"dataType\":\"json\"}]";
     lerr_init(&err);
-    CHECK_EQ_INT(format_input_schema_from_json(is, strlen(is), &a, &sch, &err), 0);
+    CHECK_EQ_INT(input_schema_text(is, &a, &sch, &err), 0);
     CHECK_EQ_INT(sch.n, 3);
     CHECK_EQ_INT(sch.fields[1].type, SQL_LONG);
     CHECK_EQ_INT(sch.fields[2].type, SQL_JSON);
     const char *bad_is = "[{\"name\":\"a\",\"dataType\":\"blob\"}]";
     lerr_init(&err);
-    CHECK(format_input_schema_from_json(bad_is, strlen(bad_is), &a, &sch, &err) != 0);
+    CHECK(input_schema_text(bad_is, &a, &sch, &err) != 0);
     CHECK(strstr(err.msg, "inputSchema[0].dataType 'blob'") != NULL);
 
     /* Parser-level checks. */

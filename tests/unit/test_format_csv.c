@@ -322,13 +322,13 @@ static void test_kafka_defaults(void)
 
     struct arena mem;
     arena_init(&mem, 0, 0);
-    struct format_header hdrs[] = {
+    struct record_header hdrs[] = {
         {"env", 3, "staging", 7},
         {"other", 5, "x", 1},
         {"env", 3, "prod", 4},        /* the last one wins */
     };
     const char *v = "{\"page\":\"Main\"}";
-    struct format_record rec = {.data = v, .len = strlen(v), .partition = 3, .offset = 99,
+    struct record rec = {.data = v, .len = strlen(v), .partition = 3, .offset = 99,
                                 .key = "user-1", .key_len = 6, .headers = hdrs, .nheaders = 3,
                                 .has_timestamp = true, .timestamp_ms = 1700000000123,
                                 .topic = "wiki", .topic_len = 4};
@@ -343,9 +343,9 @@ static void test_kafka_defaults(void)
 
     /* No key, no timestamp, a null header: NULLs. A value field of a
      * metadata name wins over the metadata. */
-    struct format_header nullh = {"env", 3, NULL, 0};
+    struct record_header nullh = {"env", 3, NULL, 0};
     v = "{\"page\":\"P\",\"kafka.topic\":\"from-value\"}";
-    struct format_record r2 = {.data = v, .len = strlen(v), .headers = &nullh, .nheaders = 1,
+    struct record r2 = {.data = v, .len = strlen(v), .headers = &nullh, .nheaders = 1,
                                .topic = "wiki", .topic_len = 4};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r2, &row, &err), FORMAT_OK);
     CHECK_EQ_STR(tf_field(p, &row, "kafka.header.env"), "NULL");
@@ -354,9 +354,9 @@ static void test_kafka_defaults(void)
     CHECK_EQ_STR(tf_field(p, &row, "kafka.topic"), "S:from-value");
 
     /* Invalid UTF-8 in a key or header: U+FFFD and a warning. */
-    struct format_header badh = {"env", 3, "a\xFF", 2};
+    struct record_header badh = {"env", 3, "a\xFF", 2};
     v = "{}";
-    struct format_record r3 = {.data = v, .len = 2, .key = "k\xC3", .key_len = 2,
+    struct record r3 = {.data = v, .len = 2, .key = "k\xC3", .key_len = 2,
                                .headers = &badh, .nheaders = 1};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r3, &row, &err), FORMAT_OK_WITH_WARNINGS);
     CHECK_EQ_STR(tf_field(p, &row, "kafka.key"), "S:k\xEF\xBF\xBD");
@@ -364,10 +364,10 @@ static void test_kafka_defaults(void)
     CHECK(strstr(err.msg, "invalid UTF-8") != NULL);
 
     /* An empty or null message is an error. */
-    struct format_record r4 = {.data = "", .len = 0, .key = "k", .key_len = 1};
+    struct record r4 = {.data = "", .len = 0, .key = "k", .key_len = 1};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r4, &row, &err), FORMAT_ERROR);
     CHECK_EQ_STR(err.msg, "empty record");
-    struct format_record r5 = {.data = NULL};
+    struct record r5 = {.data = NULL};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r5, &row, &err), FORMAT_ERROR);
     format_parser_free(p);
     arena_destroy(&mem);
@@ -385,8 +385,8 @@ static void test_kafka_custom(void)
         return;
     struct arena mem;
     arena_init(&mem, 0, 0);
-    struct format_header h = {"trace", 5, "abc", 3};
-    struct format_record rec = {.data = "x,2.5\n", .len = 6, .key = "{\"id\": 42, \"x\": 1}",
+    struct record_header h = {"trace", 5, "abc", 3};
+    struct record rec = {.data = "x,2.5\n", .len = 6, .key = "{\"id\": 42, \"x\": 1}",
                                 .key_len = 18, .headers = &h, .nheaders = 1,
                                 .has_timestamp = true, .timestamp_ms = -5, .topic = "tp",
                                 .topic_len = 2};
@@ -412,7 +412,7 @@ static void test_kafka_custom(void)
     p = tf_parser("{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\"},"
                   "\"keyFormat\":{\"format\":\"csv\"}}",
                   "v:long", false);
-    struct format_record r2 = {.data = "{\"v\":1}", .len = 7, .key = "\"a,\"\"b\",c", .key_len = 10};
+    struct record r2 = {.data = "{\"v\":1}", .len = 7, .key = "\"a,\"\"b\",c", .key_len = 10};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r2, &row, &err), FORMAT_OK);
     CHECK_EQ_STR(tf_field(p, &row, "kafka.key"), "S:a,\"b");
     format_parser_free(p);
@@ -420,7 +420,7 @@ static void test_kafka_custom(void)
     /* CSV columns in inputSchema order skip the kafka metadata declared there. */
     p = tf_parser("{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"csv\"}}",
                   "a:string,kafka.key:string,kafka.header.h:string,b:long", false);
-    struct format_record r3 = {.data = "x,5", .len = 3, .key = "k", .key_len = 1};
+    struct record r3 = {.data = "x,5", .len = 3, .key = "k", .key_len = 1};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r3, &row, &err), FORMAT_OK);
     CHECK_EQ_STR(tf_field(p, &row, "a"), "S:x");
     CHECK_EQ_STR(tf_field(p, &row, "b"), "L:5");
@@ -448,13 +448,13 @@ static void test_kafka_discovery(void)
         return;
     struct arena mem;
     arena_init(&mem, 0, 0);
-    struct format_header h[] = {{"trace", 5, "t1", 2},
+    struct record_header h[] = {{"trace", 5, "t1", 2},
                                 {"secret", 6, "s", 1},
                                 {"dup", 3, "first", 5},
                                 {"dup", 3, "second", 6},
                                 {"shadow", 6, "from-header", 11}};
     const char *v = "{\"v\":1,\"w\":2,\"kafka.header.shadow\":\"from-value\"}";
-    struct format_record rec = {.data = v, .len = strlen(v), .headers = h, .nheaders = 5};
+    struct record rec = {.data = v, .len = strlen(v), .headers = h, .nheaders = 5};
     struct format_row row;
     struct lerr err;
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &rec, &row, &err), FORMAT_OK);

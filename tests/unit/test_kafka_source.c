@@ -15,6 +15,7 @@
  * is no CreatePartitions handler), so discovery is tested with a new topic
  * matching the pattern; both go through the same metadata diff.
  */
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 
 #include "check.h"
 #include "source/source.h"
+#include "source_poll_test.h"
 
 static rd_kafka_t *g_holder;          /* hosts the mock cluster */
 static rd_kafka_mock_cluster_t *g_mock;
@@ -142,8 +144,8 @@ static int64_t now_ms(void)
     return util_mono_ns() / 1000000;
 }
 
-static struct source *open_src_t(const char *topic, const char *pattern, int refresh_ms,
-                                 int timeout_ms)
+static struct source *open_src_h(const char *topic, const char *pattern, int refresh_ms,
+                                 int timeout_ms, bool headers)
 {
     static const char *const props[] = {"log_level", "3", NULL};
     struct source_kafka_config cfg = {
@@ -153,12 +155,20 @@ static struct source *open_src_t(const char *topic, const char *pattern, int ref
         .metadata_refresh_ms = refresh_ms,
         .timeout_ms = timeout_ms,
         .rdkafka_props = props,
+        .headers = headers,
     };
     struct lerr err;
     lerr_init(&err);
     struct source *s = source_open_kafka(&cfg, &err);
     CHECK_MSG(s != NULL, "open: %s", err.msg);
     return s;
+}
+
+/* The tests below check every record's headers: they ask for them. */
+static struct source *open_src_t(const char *topic, const char *pattern, int refresh_ms,
+                                 int timeout_ms)
+{
+    return open_src_h(topic, pattern, refresh_ms, timeout_ms, true);
 }
 
 static struct source *open_src(const char *topic, const char *pattern, int refresh_ms)
@@ -185,13 +195,13 @@ static void seen_init(struct seen *s, int64_t cap)
     s->cap = cap;
 }
 
-static void check_record(struct seen *s, const struct source_record *r, const char *topic)
+static void check_record(struct seen *s, const struct record *r, const char *topic)
 {
     int64_t i = -1;
     char t[64] = "";
     char v[128];
-    size_t l = r->value_len < sizeof v - 1 ? r->value_len : sizeof v - 1;
-    memcpy(v, r->value, l);
+    size_t l = r->len < sizeof v - 1 ? r->len : sizeof v - 1;
+    memcpy(v, r->data, l);
     v[l] = '\0';
     if (sscanf(v, "{\"i\":%" SCNd64 ",\"topic\":\"%63[^\"]\"}", &i, t) != 2 || i < 0 ||
         i >= s->cap || (topic && strcmp(r->topic, topic) != 0) || strcmp(r->topic, t) != 0) {
@@ -243,7 +253,7 @@ static int64_t drain(struct source *src, struct seen *s, const char *topic, int6
         struct source_batch b;
         struct lerr err;
         lerr_init(&err);
-        if (source_poll(src, max, 100, &b, &err)) {
+        if (poll_src(src, max, 100, &b, &err)) {
             fprintf(stderr, "poll: %s\n", err.msg);
             s->bad++;
             break;
@@ -516,7 +526,7 @@ static void test_out_of_range(void)
     int ngaps = 0;
     while (got < hi - lo && util_mono_ns() / 1000000 - t0 < 8000) {
         struct source_batch b;
-        CHECK_EQ_INT(source_poll(src, 5000, 100, &b, &err), 0);
+        CHECK_EQ_INT(poll_src(src, 5000, 100, &b, &err), 0);
         if (b.ngaps) {
             gap = b.gaps[0];
             ngaps += (int)b.ngaps;
@@ -543,7 +553,7 @@ static void test_out_of_range(void)
     t0 = util_mono_ns() / 1000000;
     while (first < 0 && util_mono_ns() / 1000000 - t0 < 8000) {
         struct source_batch b;
-        CHECK_EQ_INT(source_poll(src, 10, 100, &b, &err), 0);
+        CHECK_EQ_INT(poll_src(src, 10, 100, &b, &err), 0);
         if (b.ngaps) {
             gap = b.gaps[0];
             ngaps += (int)b.ngaps;
@@ -642,7 +652,7 @@ static void test_broker_down(void)
     /* A job stopped while the broker is down does not hang in close. */
     rd_kafka_mock_broker_set_down(g_mock, 1);
     struct source_batch b;
-    source_poll(src, 10, 200, &b, &err);
+    poll_src(src, 10, 200, &b, &err);
     t0 = util_mono_ns() / 1000000;
     source_close(src);
     int64_t close_ms = util_mono_ns() / 1000000 - t0;
@@ -814,7 +824,7 @@ static void test_broker_frozen_reconnecting(void)
     static const char *const props[] = {"log_level", "3", "socket.timeout.ms", "2000",
                                         "api.version.request.timeout.ms", "1500", NULL};
     struct source_kafka_config cfg = {.bootstrap_servers = g_bootstrap, .topic = "frozen2",
-                                      .rdkafka_props = props};
+                                      .rdkafka_props = props, .headers = true};
     struct lerr err;
     lerr_init(&err);
     struct source *src = source_open_kafka(&cfg, &err);
@@ -920,6 +930,18 @@ static void test_offsets_json(void)
     source_offsets_destroy(&p);
 }
 
+/* source_kafka_config_from_json over the documents' text (secrets NULL: none). */
+static int config_text(const char *conn, const char *secrets, struct source_kafka_config *cfg,
+                       struct arena *a, struct lerr *err)
+{
+    json_t *c = json_loads(conn, 0, NULL), *s = secrets ? json_loads(secrets, 0, NULL) : NULL;
+    CHECK_MSG(c != NULL && (!secrets || s != NULL), "test JSON does not parse: %s", conn);
+    int rc = source_kafka_config_from_json(c, s, cfg, a, err);
+    json_decref(c);
+    json_decref(s);
+    return rc;
+}
+
 static void test_config_from_json(void)
 {
     struct arena a;
@@ -927,7 +949,7 @@ static void test_config_from_json(void)
     struct source_kafka_config cfg;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"kafka\",\"name\":\"k\",\"bootstrapServers\":\"b1:9092,b2:9092\","
                      "\"topicNamePattern\":\"ev-.*\",\"ssl\":true,\"hasSecrets\":true}",
                      "{\"type\":\"sasl_scram\",\"mechanism\":\"SCRAM-SHA-512\",\"username\":\"u\","
@@ -946,7 +968,7 @@ static void test_config_from_json(void)
     CHECK_MSG(s != NULL, "%s", err.msg);
     source_close(s);
 
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"confluent\",\"bootstrapServers\":\"pkc:9092\",\"topicName\":\"t\"}",
                      "{\"type\":\"sasl_plain\",\"username\":\"key\",\"password\":\"secret\"}", &cfg,
                      &a, &err),
@@ -954,7 +976,7 @@ static void test_config_from_json(void)
     CHECK_EQ_STR(cfg.sasl_mechanism, "PLAIN");
     CHECK(cfg.ssl);
     CHECK_EQ_STR(cfg.topic, "t");
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\","
                      "\"ssl\":false}",
                      NULL, &cfg, &a, &err),
@@ -962,17 +984,107 @@ static void test_config_from_json(void)
     CHECK(!cfg.ssl);
     CHECK(cfg.sasl_mechanism == NULL);
     lerr_init(&err);
-    CHECK_EQ_INT(source_kafka_config_from_json("{\"type\":\"push_streaming\"}", NULL, &cfg, &a,
+    CHECK_EQ_INT(config_text("{\"type\":\"push_streaming\"}", NULL, &cfg, &a,
                                                &err),
                  LERR_INVALID);
     lerr_init(&err);
-    CHECK_EQ_INT(source_kafka_config_from_json(
+    CHECK_EQ_INT(config_text(
                      "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\"}",
                      "{\"type\":\"sasl_scram\",\"username\":\"u\",\"password\":\"hunter2\"}", &cfg,
                      &a, &err),
                  LERR_INVALID);
     CHECK(strstr(err.msg, "hunter2") == NULL);   /* secrets never in messages */
     arena_destroy(&a);
+}
+
+/*
+ * Records are copied into the caller's arena: they outlive the next poll and the
+ * source itself; headers come only when asked for (a kafka-format job), and an
+ * arena at its cap fails the poll with LERR_NOMEM instead of cutting records.
+ */
+static void test_records_in_caller_arena(void)
+{
+    create_topic("arena", 1);
+    produce_range("arena", 1, 0, 20);
+    struct lerr err;
+    lerr_init(&err);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct record got[20];
+    size_t n = 0;
+    bool any_header = false;
+    struct source *src = open_src_h("arena", NULL, 0, 3000, false);
+    if (!src)
+        return;
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    int64_t t0 = now_ms();
+    while (n < 20 && now_ms() - t0 < 10000) {
+        struct source_batch b;
+        CHECK_EQ_INT(source_poll(src, &mem, 7, 100, &b, &err), 0);   /* several polls */
+        CHECK(b.n <= 7);
+        for (size_t i = 0; i < b.n && n < 20; i++) {
+            any_header = any_header || b.records[i].nheaders || b.records[i].headers;
+            got[n++] = b.records[i];
+        }
+    }
+    source_close(src);   /* frees everything the source had: the copies stay */
+    CHECK_EQ_INT(n, 20);
+    CHECK(!any_header);
+    for (size_t i = 0; i < n; i++) {
+        char want[64], key[32];
+        snprintf(want, sizeof want, "{\"i\":%zu,\"topic\":\"arena\"}", i);
+        snprintf(key, sizeof key, "k%zu", i);
+        CHECK_MSG(got[i].len == strlen(want) && memcmp(got[i].data, want, got[i].len) == 0,
+                  "record %zu: '%.*s'", i, (int)got[i].len, got[i].data);
+        CHECK_EQ_INT(got[i].offset, (int64_t)i);
+        CHECK(got[i].has_timestamp && got[i].timestamp_ms == TS0 + (int64_t)i);
+        CHECK(got[i].topic && got[i].topic_len == 5 && strcmp(got[i].topic, "arena") == 0);
+        if (i % 7 == 3)
+            CHECK(got[i].key == NULL && got[i].key_len == 0);
+        else
+            CHECK(got[i].key_len == strlen(key) && memcmp(got[i].key, key, got[i].key_len) == 0);
+    }
+    /* Records of one partition share one copy of the topic within a batch. */
+    CHECK(got[0].topic == got[1].topic);
+    arena_destroy(&mem);
+
+    /* Asked for: headers are there, in the arena too. */
+    arena_init(&mem, 4096, 0);
+    src = open_src_h("arena", NULL, 0, 3000, true);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    n = 0;
+    t0 = now_ms();
+    while (n == 0 && now_ms() - t0 < 10000) {
+        struct source_batch b;
+        CHECK_EQ_INT(source_poll(src, &mem, 1, 100, &b, &err), 0);
+        if (b.n)
+            got[n++] = b.records[0];
+    }
+    source_close(src);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(got[0].nheaders, 2);
+    if (got[0].nheaders == 2) {
+        CHECK(got[0].headers[0].name_len == 2 && memcmp(got[0].headers[0].name, "h1", 2) == 0);
+        CHECK(got[0].headers[0].value_len == 2 && memcmp(got[0].headers[0].value, "x0", 2) == 0);
+        CHECK(got[0].headers[1].name_len == 5 && got[0].headers[1].value == NULL);
+    }
+    arena_destroy(&mem);
+
+    /* An arena at its cap: the poll fails and says so. */
+    arena_init(&mem, 256, 256);
+    src = open_src_h("arena", NULL, 0, 3000, false);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    int rc = 0;
+    t0 = now_ms();
+    while (rc == 0 && now_ms() - t0 < 10000) {
+        struct source_batch b;
+        arena_reset(&mem);
+        rc = source_poll(src, &mem, 20, 100, &b, &err);
+    }
+    CHECK_EQ_INT(rc, LERR_NOMEM);
+    CHECK_MSG(strstr(err.msg, "out of memory") != NULL, "%s", err.msg);
+    source_close(src);
+    arena_destroy(&mem);
 }
 
 /* With arguments, runs only the tests named (e.g. broker_down, to repeat it in a loop). */
@@ -984,6 +1096,7 @@ int main(int argc, char **argv)
         {"offsets_json", test_offsets_json},
         {"config_from_json", test_config_from_json},
         {"consume_all", test_consume_all},
+        {"records_in_caller_arena", test_records_in_caller_arena},
         {"seek_and_latest", test_seek_and_latest},
         {"pattern_and_discovery", test_pattern_and_discovery},
         {"unknown_topic", test_unknown_topic},
@@ -1003,5 +1116,6 @@ int main(int argc, char **argv)
         printf("%-24s %6.2f s\n", tests[i].name, (double)(util_mono_ns() - t0) / 1e9);
     }
     teardown();
+    poll_mem_destroy();
     return check_summary();
 }

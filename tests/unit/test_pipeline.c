@@ -91,14 +91,30 @@ static char *spec_json(const struct spec *s)
 
 static void totals_forget(struct pipeline *p);
 
+/*
+ * pipeline_new (out) or pipeline_validate (out NULL) over stored spec text,
+ * read by the catalog's job spec parser as a job's runner reads it.
+ */
+static int compile_text(const char *text, const struct pipeline_table *t, struct pipeline **out,
+                        struct lerr *err)
+{
+    struct job_spec js;
+    int rc = catalog_job_spec_parse_text(text, strlen(text), &js, err);
+    if (!rc) {
+        struct pipeline_opts o = {&js, t, NOW};
+        rc = out ? pipeline_new(&o, out, err) : pipeline_validate(&o, err);
+    }
+    catalog_job_spec_destroy(&js);
+    return rc;
+}
+
 static struct pipeline *make(const struct spec *s, const struct pipeline_table *t)
 {
     char *text = spec_json(s);
-    struct pipeline_opts o = {text, strlen(text), t, NOW};
     struct pipeline *p = NULL;
     struct lerr err;
     lerr_init(&err);
-    int rc = pipeline_new(&o, &p, &err);
+    int rc = compile_text(text, t, &p, &err);
     CHECK_MSG(rc == 0, "pipeline_new: %s: %s (spec %s)", err.target, err.msg, text);
     free(text);
     if (!rc)
@@ -133,7 +149,7 @@ static void totals_forget(struct pipeline *p)
     pipeline_tally_init(totals(p));
 }
 
-static int job_process(struct pipeline *p, const struct format_record *recs, size_t n,
+static int job_process(struct pipeline *p, const struct record *recs, size_t n,
                        struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
                        void *ctx, struct lerr *err)
 {
@@ -219,9 +235,9 @@ static void observe(void *ctx, const struct pipeline_row_info *info)
 static int run(struct pipeline *p, const char *const *texts, size_t n, struct arena *mem,
                struct pipeline_out *out, struct watch *w)
 {
-    struct format_record recs[64];
+    struct record recs[64];
     for (size_t i = 0; i < n && i < 64; i++)
-        recs[i] = (struct format_record){.data = texts[i], .len = strlen(texts[i]),
+        recs[i] = (struct record){.data = texts[i], .len = strlen(texts[i]),
                                          .partition = 0, .offset = (int64_t)i};
     if (w) {
         w->n = 0;
@@ -813,11 +829,10 @@ static void test_measures(void)
         struct pipeline_table_col tc[] = {{"m", SQL_NULL, true, mc->mtype}};
         struct pipeline_table t = {.aggregate = true, .cols = tc, .ncols = mc->mtype ? 1 : 0};
         char *text = spec_json(&sp);
-        struct pipeline_opts o = {text, strlen(text), &t, NOW};
         struct pipeline *p = NULL;
         struct lerr err;
         lerr_init(&err);
-        int rc = pipeline_new(&o, &p, &err);
+        int rc = compile_text(text, &t, &p, &err);
         if (mc->want_type) {
             CHECK_MSG(rc == 0, "case %zu (%s into %s): %s", i, mc->expr,
                       mc->mtype ? mc->mtype : "a new column", err.msg);
@@ -1171,16 +1186,16 @@ static void test_kafka(void)
     struct pipeline *p = make(&s, NULL);
     if (!p)
         return;
-    struct format_header h = {"env", 3, "prod", 4};
+    struct record_header h = {"env", 3, "prod", 4};
     const char *vals[] = {
         "{\"page\":\"a\"}",
         "{\"page\":\"b\"}{\"page\":\"c\"}",
         "{\n  \"page\": \"pretty\"\n}\n",
         "{\"page\":",
     };
-    struct format_record recs[4];
+    struct record recs[4];
     for (int i = 0; i < 4; i++)
-        recs[i] = (struct format_record){.data = vals[i], .len = strlen(vals[i]),
+        recs[i] = (struct record){.data = vals[i], .len = strlen(vals[i]),
                                          .partition = 2, .offset = 100 + i,
                                          .key = "user-1", .key_len = 6, .headers = &h,
                                          .nheaders = i == 0, .has_timestamp = true,
@@ -1235,9 +1250,9 @@ static void test_nomem(void)
         snprintf(rows[i], sizeof rows[i], "{\"ts\":\"2023-06-14\",\"page\":\"page %d\"}", i);
         texts[i] = rows[i];
     }
-    struct format_record recs[64];
+    struct record recs[64];
     for (int i = 0; i < 64; i++)
-        recs[i] = (struct format_record){.data = texts[i], .len = strlen(texts[i])};
+        recs[i] = (struct record){.data = texts[i], .len = strlen(texts[i])};
     struct arena mem;
     arena_init(&mem, 1024, 2048);
     struct pipeline_out out;
@@ -1358,10 +1373,9 @@ static void test_column_limit(void)
                                {"x3", "a"}, {"x4", "a"}, {"x5", "a"}, {"c3", "a"},
                                {"x6", "a"}}};
     char *text = spec_json(&s2);
-    struct pipeline_opts o = {text, strlen(text), &t, NOW};
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pipeline_validate(&o, &err), LERR_INVALID);
+    CHECK_EQ_INT(compile_text(text, &t, NULL, &err), LERR_INVALID);
     CHECK_EQ_STR(err.target, "mappings");
     CHECK_MSG(strstr(err.msg, "maps 6 columns that table 't' does not have, and it has 4090") != NULL, "%s", err.msg);
     CHECK_MSG(strstr(err.msg, "at most 4095 columns") != NULL, "%s", err.msg);
@@ -1518,9 +1532,9 @@ static void test_row_memory(void)
         t4[i] = texts[0];
     arena_init(&mem, 1 << 16, 64u << 10);   /* 64 KB; a row's 4 KB fits its 8 KB share */
     if (p) {
-        struct format_record recs[40];
+        struct record recs[40];
         for (int i = 0; i < 40; i++)
-            recs[i] = (struct format_record){.data = t4[i], .len = strlen(t4[i])};
+            recs[i] = (struct record){.data = t4[i], .len = strlen(t4[i])};
         struct lerr err;
         lerr_init(&err);
         CHECK_EQ_INT(job_process(p, recs, 40, &mem, &out, NULL, NULL, &err), LERR_NOMEM);
@@ -1674,10 +1688,9 @@ static void test_validate(void)
     for (size_t i = 0; i < LS_ARRAY_LEN(invalid_cases); i++) {
         const struct invalid_case *c = &invalid_cases[i];
         char *text = spec_json(&c->spec);
-        struct pipeline_opts o = {text, strlen(text), c->table, NOW};
         struct lerr err;
         lerr_init(&err);
-        int rc = pipeline_validate(&o, &err);
+        int rc = compile_text(text, c->table, NULL, &err);
         CHECK_MSG(rc == LERR_INVALID, "case %zu: rc %d (%s)", i, rc, err.msg);
         CHECK_MSG(strstr(err.target, c->target) != NULL, "case %zu: target \"%s\", want \"%s\"",
                   i, err.target, c->target);
@@ -1686,27 +1699,30 @@ static void test_validate(void)
                       i, err.msg, c->has[k]);
         free(text);
     }
-    /* not JSON at all */
-    struct pipeline_opts o = {"{\"mappings\": [", 14, NULL, NOW};
+    /* not JSON at all: the catalog's parser says so before any pipeline */
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pipeline_validate(&o, &err), LERR_INVALID);
-    CHECK(strstr(err.msg, "not JSON") != NULL);
+    CHECK_EQ_INT(compile_text("{\"mappings\": [", NULL, NULL, &err), LERR_CORRUPT);
+    CHECK(strstr(err.msg, "unreadable") != NULL);
+    /* a spec without formatSettings or inputSchema */
+    lerr_init(&err);
+    CHECK_EQ_INT(compile_text("{\"mappings\": []}", NULL, NULL, &err), LERR_INVALID);
+    CHECK_EQ_STR(err.target, "source");
     /* a valid spec validates */
     char *text = spec_json(&outcome_spec);
-    struct pipeline_opts ok = {text, strlen(text), NULL, NOW};
     lerr_init(&err);
-    CHECK_EQ_INT(pipeline_validate(&ok, &err), 0);
+    CHECK_EQ_INT(compile_text(text, NULL, NULL, &err), 0);
     free(text);
 }
 
 /* ---- 10. the table document ----------------------------------------------------------------- */
 
-static void test_table_from_json(void)
+static void test_table_from_spec(void)
 {
     struct arena mem;
     arena_init(&mem, 4096, 0);
     struct pipeline_table t;
+    struct table_spec ts;
     struct lerr err;
     lerr_init(&err);
     const char *doc =
@@ -1715,7 +1731,10 @@ static void test_table_from_json(void)
         "{\"name\":\"page\",\"dataType\":\"string\",\"columnType\":\"dimension\"},"
         "{\"name\":\"n\",\"dataType\":\"long\"},"
         "{\"name\":\"total\",\"dataType\":\"longSum\",\"columnType\":\"measure\"}]}";
-    CHECK_EQ_INT(pipeline_table_from_json(doc, &mem, &t, &err), 0);
+    json_t *jdoc = json_loads(doc, 0, NULL);
+    CHECK_EQ_INT(catalog_table_spec_parse(jdoc, "t", &mem, &ts, &err), 0);
+    json_decref(jdoc);
+    CHECK_EQ_INT(pipeline_table_from_spec(&ts, &mem, &t, &err), 0);
     CHECK(t.aggregate && t.strict);
     CHECK_EQ_INT(t.ncols, 3);
     if (t.ncols == 3) {
@@ -1726,9 +1745,8 @@ static void test_table_from_json(void)
         CHECK(t.cols[2].measure);
         CHECK_EQ_STR(t.cols[2].measure_type, "longSum");
     }
-    CHECK_EQ_INT(pipeline_table_from_json(NULL, &mem, &t, &err), 0);
+    CHECK_EQ_INT(pipeline_table_from_spec(NULL, &mem, &t, &err), 0);
     CHECK(t.cols == NULL && !t.aggregate);
-    CHECK_EQ_INT(pipeline_table_from_json("{", &mem, &t, &err), LERR_CORRUPT);
     arena_destroy(&mem);
 }
 
@@ -1762,6 +1780,6 @@ int main(void)
     test_row_memory();
     test_bad_records();
     test_validate();
-    test_table_from_json();
+    test_table_from_spec();
     return check_summary();
 }

@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "source/source_int.h"   /* util_crc32c, the frames' checksum */
+#include "source_poll_test.h"
 
 static char g_root[256];
 static int g_dirn;
@@ -1176,7 +1177,7 @@ static void test_segment_files(void)
     CHECK_EQ_INT(source_offsets_set(&pos, "web", 0, 5, &err), 0);
     CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
     struct source_batch sb;
-    CHECK_EQ_INT(source_poll(s, 10, 0, &sb, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 10, 0, &sb, &err), 0);
     CHECK_EQ_INT(sb.ngaps, 1);
     if (sb.ngaps == 1) {
         CHECK_EQ_INT(sb.gaps[0].from, 5);
@@ -1211,7 +1212,7 @@ static void test_segment_files(void)
     /* ... and a reset (no checkpoint) reads from the start again. */
     lerr_init(&err);
     CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
-    CHECK_EQ_INT(source_poll(s, 10, 0, &sb, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 10, 0, &sb, &err), 0);
     CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, 0);
     source_offsets_destroy(&pos);
     source_close(s);
@@ -1246,14 +1247,14 @@ static void test_source_skips(void)
     int ngaps = 0, rounds = 0;
     for (; rounds < 1000; rounds++) {
         struct source_batch sb;
-        CHECK_EQ_INT(source_poll(s, 16, 0, &sb, &err), 0);
+        CHECK_EQ_INT(poll_src(s, 16, 0, &sb, &err), 0);
         for (size_t i = 0; i < sb.ngaps; i++)
             if (ngaps < 8)
                 gaps[ngaps++] = sb.gaps[i];
         char want[200];
         for (size_t i = 0; i < sb.n; i++) {
             size_t wl = make_payload(sb.records[i].offset, want, 101);
-            bad += sb.records[i].value_len != wl || memcmp(sb.records[i].value, want, wl) != 0;
+            bad += sb.records[i].len != wl || memcmp(sb.records[i].data, want, wl) != 0;
         }
         n += (long long)sb.n;
         CHECK_EQ_INT(source_position(s, &pos, &err), 0);
@@ -1286,7 +1287,7 @@ static void test_source_skips(void)
     CHECK_EQ_INT(source_position(s, &pos, &err), 0);
     CHECK_EQ_INT(source_offsets_get(&pos, "web", 0), f[2].off);
     struct source_batch sb;
-    CHECK_EQ_INT(source_poll(s, 16, 0, &sb, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 16, 0, &sb, &err), 0);
     CHECK_EQ_INT(sb.ngaps, 1);
     CHECK_EQ_INT(sb.ngaps ? sb.gaps[0].from : -1, f[2].off);
     CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, f[2].off + 1);
@@ -1384,12 +1385,12 @@ static void test_push_source(void)
     struct source_batch b;
     int64_t n = 0, bad = 0;
     char want[200];
-    while (source_poll(s, 64, 0, &b, &err) == 0 && b.n) {
+    while (poll_src(s, 64, 0, &b, &err) == 0 && b.n) {
         for (size_t i = 0; i < b.n; i++, n++) {
             size_t wl = make_payload(n, want, 101);
             if (b.records[i].offset != n || b.records[i].partition != 0 ||
-                strcmp(b.records[i].topic, "clicks") != 0 || b.records[i].value_len != wl ||
-                memcmp(b.records[i].value, want, wl) != 0 || b.records[i].key != NULL ||
+                strcmp(b.records[i].topic, "clicks") != 0 || b.records[i].len != wl ||
+                memcmp(b.records[i].data, want, wl) != 0 || b.records[i].key != NULL ||
                 b.records[i].nheaders != 0 || b.records[i].timestamp_ms != 1700000000000 + n)
                 bad++;
         }
@@ -1426,18 +1427,18 @@ static void test_push_source(void)
     const char *ck = "{\"clicks\":{\"0\":295}}";
     CHECK_EQ_INT(source_offsets_from_json(ck, strlen(ck), &pos, &err), 0);
     CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
-    CHECK_EQ_INT(source_poll(s, 1000, 100, &b, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 1000, 100, &b, &err), 0);
     CHECK_EQ_INT(b.n ? b.records[0].offset : -1, 295);
     int64_t rest = (int64_t)b.n;
     for (int i = 0; i < 10 && b.n; i++) {   /* a read stops at the end of a file */
-        CHECK_EQ_INT(source_poll(s, 1000, 0, &b, &err), 0);
+        CHECK_EQ_INT(poll_src(s, 1000, 0, &b, &err), 0);
         rest += (int64_t)b.n;
     }
     CHECK_EQ_INT(rest, 15);
 
     /* latest: nothing old */
     CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_LATEST, &err), 0);
-    CHECK_EQ_INT(source_poll(s, 1000, 10, &b, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 1000, 10, &b, &err), 0);
     CHECK_EQ_INT(b.n, 0);
 
     /* A checkpoint below the trimmed start moves to the earliest and reports the gap. */
@@ -1448,7 +1449,7 @@ static void test_push_source(void)
     source_offsets_clear(&pos);
     CHECK_EQ_INT(source_offsets_set(&pos, "clicks", 0, 5, &err), 0);
     CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
-    CHECK_EQ_INT(source_poll(s, 1000, 100, &b, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 1000, 100, &b, &err), 0);
     CHECK_EQ_INT(b.ngaps, 1);
     if (b.ngaps == 1) {
         CHECK_EQ_INT(b.gaps[0].from, 5);
@@ -1458,7 +1459,7 @@ static void test_push_source(void)
         CHECK(!b.gaps[0].corrupt);
     }
     CHECK_EQ_INT(b.n ? b.records[0].offset : -1, start);
-    CHECK_EQ_INT(source_poll(s, 1000, 0, &b, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 1000, 0, &b, &err), 0);
     CHECK_EQ_INT(b.ngaps, 0);   /* reported once */
 
     /* A checkpoint past the end (records lost from the log, or the log re-created)
@@ -1474,6 +1475,76 @@ static void test_push_source(void)
 
     source_offsets_destroy(&pos);
     source_close(s);
+    pushlog_close(log);
+    rm_rf(dir);
+}
+
+/* The push source copies records and gaps into the caller's arena: they outlive the
+ * next read, the source and the log; an arena at its cap fails the poll. */
+static void test_push_source_arena(void)
+{
+    char dir[300];
+    new_dir(dir, sizeof dir);
+    struct pushlog *log;
+    struct lerr err;
+    lerr_init(&err);
+    struct pushlog_opts o = {.segment_bytes = 4096};
+    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(append_units(log, 0, 100, 101, 8), 0);
+    struct source *s = source_open_push(log, "web", &err);
+    struct source_offsets pos;
+    source_offsets_init(&pos);
+    CHECK_EQ_INT(source_offsets_set(&pos, "web", 0, 10, &err), 0);
+    CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
+    struct arena mem;
+    arena_init(&mem, 1024, 0);
+    struct source_batch first, b;
+    CHECK_EQ_INT(source_poll(s, &mem, 5, 0, &first, &err), 0);
+    CHECK_EQ_INT(first.n, 5);
+    int64_t n = (int64_t)first.n;
+    while (source_poll(s, &mem, 16, 0, &b, &err) == 0 && b.n)   /* the cursor's buffer moves on */
+        n += (int64_t)b.n;
+    CHECK_EQ_INT(n, 90);
+    source_close(s);
+    pushlog_close(log);
+    char want[200];
+    for (size_t i = 0; i < first.n; i++) {
+        const struct record *r = &first.records[i];
+        size_t wl = make_payload(10 + (int64_t)i, want, 101);
+        CHECK_EQ_INT(r->offset, 10 + (int64_t)i);
+        CHECK_MSG(r->len == wl && memcmp(r->data, want, wl) == 0, "record %zu", i);
+        CHECK(r->topic_len == 3 && strcmp(r->topic, "web") == 0);
+        CHECK(r->has_timestamp && r->timestamp_ms == 1700000000000 + 10 + (int64_t)i);
+    }
+    arena_destroy(&mem);
+
+    /* Trimmed below the checkpoint: the gap (and its topic) is in the arena too. */
+    lerr_init(&err);
+    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    int deleted;
+    CHECK_EQ_INT(append_range(log, 100, 400, 101), 0);
+    CHECK_EQ_INT(pushlog_trim(log, 200, &deleted, &err), 0);
+    s = source_open_push(log, "web", &err);
+    CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
+    arena_init(&mem, 1024, 0);
+    CHECK_EQ_INT(source_poll(s, &mem, 5, 0, &b, &err), 0);
+    source_close(s);
+    CHECK_EQ_INT(b.ngaps, 1);
+    if (b.ngaps == 1) {
+        CHECK_EQ_STR(b.gaps[0].topic, "web");
+        CHECK_EQ_INT(b.gaps[0].from, 10);
+    }
+    arena_destroy(&mem);
+
+    /* An arena at its cap: LERR_NOMEM naming the stream. */
+    s = source_open_push(log, "web", &err);
+    CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    arena_init(&mem, 256, 256);
+    CHECK_EQ_INT(source_poll(s, &mem, 64, 0, &b, &err), LERR_NOMEM);
+    CHECK_MSG(strstr(err.msg, "source web: out of memory") != NULL, "%s", err.msg);
+    arena_destroy(&mem);
+    source_close(s);
+    source_offsets_destroy(&pos);
     pushlog_close(log);
     rm_rf(dir);
 }
@@ -1502,6 +1573,8 @@ int main(void)
     test_source_skips();
     test_trim();
     test_push_source();
+    test_push_source_arena();
     rm_rf(g_root);
+    poll_mem_destroy();
     return check_summary();
 }

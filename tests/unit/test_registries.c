@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "source/pushreg.h"
+#include "source_poll_test.h"
 #include "storage/db.h"
 
 static char g_root[256];
@@ -192,10 +193,10 @@ static void test_pushreg(void)
     CHECK_EQ_INT(source_assign(src, &none, SOURCE_OFFSET_EARLIEST, &err), 0);
     source_offsets_destroy(&none);
     struct source_batch bt;
-    CHECK_EQ_INT(source_poll(src, 10, 100, &bt, &err), 0);
+    CHECK_EQ_INT(poll_src(src, 10, 100, &bt, &err), 0);
     CHECK_EQ_INT(bt.n, 3);
     if (bt.n == 3)
-        CHECK(bt.records[2].value_len == 3 && memcmp(bt.records[2].value, "ccc", 3) == 0);
+        CHECK(bt.records[2].len == 3 && memcmp(bt.records[2].data, "ccc", 3) == 0);
 
     /* trim is due once per period */
     CHECK(pushreg_trim_due(reg, "events", 60000));
@@ -238,13 +239,13 @@ static char *read_all(struct source *src, int *n, struct lerr *err)
     *n = 0;
     for (;;) {
         struct source_batch b;
-        if (source_poll(src, 1, 0, &b, err))
+        if (poll_src(src, 1, 0, &b, err))
             break;
         if (b.end)
             break;
         for (size_t i = 0; i < b.n; i++) {
             CHECK_EQ_INT(b.records[i].offset, *n);
-            buf_append(&all, b.records[i].value, b.records[i].value_len);
+            buf_append(&all, b.records[i].data, b.records[i].len);
             buf_putc(&all, '|');
             (*n)++;
         }
@@ -272,6 +273,21 @@ static void test_files(void)
     free(all);
     source_close(s);
 
+    /* The chunk is built in the caller's arena: it outlives the source. */
+    s = source_open_files(&ic, &err);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct source_batch cb;
+    CHECK_EQ_INT(source_poll(s, &mem, 1, 0, &cb, &err), 0);
+    source_close(s);
+    CHECK_EQ_INT(cb.n, 1);
+    if (cb.n == 1) {
+        CHECK(cb.records[0].len == 15 && memcmp(cb.records[0].data, "{\"a\":1}\n{\"a\":2}", 15) == 0);
+        CHECK(cb.records[0].topic_len == 6 && strcmp(cb.records[0].topic, "inline") == 0);
+        CHECK(!cb.records[0].has_timestamp);
+    }
+    arena_destroy(&mem);
+
     /* a large CSV file with a header and a quoted newline in every row: several chunks,
      * each starting with the header, no row cut */
     char path[400];
@@ -291,10 +307,10 @@ static void test_files(void)
     bool headers_ok = true, rows_ok = true;
     for (;;) {
         struct source_batch b;
-        if (source_poll(s, 1, 0, &b, &err) || b.end)
+        if (poll_src(s, 1, 0, &b, &err) || b.end)
             break;
-        const char *p = b.records[0].value;
-        size_t len = b.records[0].value_len;
+        const char *p = b.records[0].data;
+        size_t len = b.records[0].len;
         CHECK_EQ_STR(b.records[0].topic, "big.csv");
         headers_ok &= len > 18 && memcmp(p, "skip me\nname,text\n", 18) == 0;
         headers_ok &= p[len - 1] == '\n';
@@ -328,10 +344,10 @@ static void test_files(void)
     s = source_open_files(&gc, &err);
     struct source_batch b;
     lerr_init(&err);
-    CHECK_EQ_INT(source_poll(s, 1, 0, &b, &err), 0);
-    CHECK(b.n == 1 && b.records[0].value_len == 16 &&
-          memcmp(b.records[0].value, "{\"x\":1}\n{\"x\":2}\n", 16) == 0);
-    CHECK_EQ_INT(source_poll(s, 1, 0, &b, &err), LERR_NOT_FOUND);
+    CHECK_EQ_INT(poll_src(s, 1, 0, &b, &err), 0);
+    CHECK(b.n == 1 && b.records[0].len == 16 &&
+          memcmp(b.records[0].data, "{\"x\":1}\n{\"x\":2}\n", 16) == 0);
+    CHECK_EQ_INT(poll_src(s, 1, 0, &b, &err), LERR_NOT_FOUND);
     CHECK_MSG(strstr(err.msg, "'missing.json'") && strstr(err.msg, "POST /v1/files"), "%s",
               err.msg);
     source_close(s);
@@ -340,7 +356,7 @@ static void test_files(void)
     struct source_files_config ec = {.dir = dir, .files = names, .nfiles = 0};
     s = source_open_files(&ec, &err);
     lerr_init(&err);
-    CHECK_EQ_INT(source_poll(s, 1, 0, &b, &err), 0);
+    CHECK_EQ_INT(poll_src(s, 1, 0, &b, &err), 0);
     CHECK(b.end && b.n == 0);
     source_close(s);
 }
@@ -364,5 +380,6 @@ int main(void)
     test_pushreg();
     test_files();
     rm_rf(g_root);
+    poll_mem_destroy();
     return check_summary();
 }

@@ -720,6 +720,36 @@ static void test_api(void)
     e = compile("n > 1 AND d < 3", SQL_MODE_SCALAR, &err);
     CHECK(e && sql_expr_type(e) == SQL_BOOLEAN);
     sql_expr_free(e);
+    /* plain references (the pipeline hands their values through) */
+    uint32_t rf = 999;
+    e = compile("date", SQL_MODE_SCALAR, &err);
+    CHECK(e && sql_expr_is_ref(e, &rf) && rf == F_DATE);
+    if (e) {
+        /* what the pipeline's hand-through assumes: the same value, NULL typed */
+        struct sql_value row[F__N];
+        for (int i = 0; i < F__N; i++)
+            row[i] = sql_null(SQL_STRING);
+        row[F_DATE] = sql_string("2024-01-02", 10);
+        struct sql_value v;
+        CHECK_EQ_INT(sql_eval_row(e, row, NULL, &v, NULL), 0);
+        CHECK(!v.is_null && v.type == SQL_STRING && v.v.s.n == 10 && v.v.s.p == row[F_DATE].v.s.p);
+        row[F_DATE] = sql_null(SQL_LONG);
+        CHECK_EQ_INT(sql_eval_row(e, row, NULL, &v, NULL), 0);
+        CHECK(v.is_null && v.type == SQL_STRING);
+    }
+    sql_expr_free(e);
+    e = compile("(\"date\")", SQL_MODE_SCALAR, &err);
+    CHECK(e && sql_expr_is_ref(e, &rf) && rf == F_DATE);
+    sql_expr_free(e);
+    e = compile("UPPER(date)", SQL_MODE_SCALAR, &err);
+    CHECK(e && !sql_expr_is_ref(e, &rf));
+    sql_expr_free(e);
+    e = compile("CAST(n AS VARCHAR)", SQL_MODE_SCALAR, &err);
+    CHECK(e && !sql_expr_is_ref(e, &rf));
+    sql_expr_free(e);
+    e = compile("'date'", SQL_MODE_SCALAR, &err);
+    CHECK(e && !sql_expr_is_ref(e, &rf));
+    sql_expr_free(e);
     e = compile("1 + 2 * 3", SQL_MODE_SCALAR, &err);
     CHECK(e && sql_expr_is_constant(e) && sql_expr_type(e) == SQL_LONG);
     sql_expr_free(e);

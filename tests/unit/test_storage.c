@@ -80,6 +80,67 @@ static void test_bitpack(void)
     }
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * storage__hash_bytes (the realtime dictionaries' hash): it reads exactly its n
+ * bytes (each value in a buffer of its own size: ASan sees an overread),
+ * depends on every one of them and on the length, and spreads values that
+ * differ in one bit over the top bits that pick a slot.
+ */
+static void test_hash(void)
+{
+    enum { MAXN = 70 };
+    uint8_t base[MAXN];
+    for (int i = 0; i < MAXN; i++)
+        base[i] = (uint8_t)(i * 37 + 11);
+    int same_len = 0, flips_same = 0, top_same = 0, trials = 0;
+    for (size_t n = 0; n <= MAXN - 1; n++) {
+        uint8_t *v = malloc(n ? n : 1);
+        memcpy(v, base, n);
+        uint64_t h = storage__hash_bytes(v, n);
+        /* a prefix of another length hashes differently */
+        uint8_t *w = malloc(n + 1);
+        memcpy(w, base, n + 1);
+        same_len += storage__hash_bytes(w, n + 1) == h;
+        free(w);
+        for (size_t i = 0; i < n; i++)
+            for (int bit = 0; bit < 8; bit++) {
+                v[i] ^= (uint8_t)(1u << bit);
+                uint64_t g = storage__hash_bytes(v, n);
+                v[i] ^= (uint8_t)(1u << bit);
+                flips_same += g == h;
+                top_same += (g >> 48) == (h >> 48);
+                trials++;
+            }
+        CHECK(storage__hash_bytes(v, n) == h);   /* deterministic */
+        free(v);
+    }
+    CHECK_EQ_INT(same_len, 0);
+    CHECK_EQ_INT(flips_same, 0);
+    /* 16 top bits equal by chance about once in 65536 */
+    CHECK_MSG(top_same <= trials / 1000 + 2, "%d of %d one-bit changes kept the top 16 bits",
+              top_same, trials);
+    /* no collisions of the top 40 bits among 200,000 numbered names */
+    enum { M = 200000 };
+    uint64_t *hs = malloc(M * sizeof *hs);
+    char name[32];
+    for (int i = 0; i < M; i++) {
+        int len = snprintf(name, sizeof name, "Article_%d", i * 7919);
+        hs[i] = storage__hash_bytes(name, (size_t)len) >> 24;
+    }
+    qsort(hs, M, sizeof *hs, cmp_u64);
+    int dup = 0;
+    for (int i = 1; i < M; i++)
+        dup += hs[i] == hs[i - 1];
+    CHECK_MSG(dup <= 1, "%d collisions of the top 40 bits", dup);
+    free(hs);
+}
+
 static void test_codecs(void)
 {
     enum { N = 4096 };
@@ -834,6 +895,7 @@ int main(void)
     test_crc();
     test_bitpack();
     test_codecs();
+    test_hash();
     test_gran();
     test_roundtrip();
     test_zero_rows();

@@ -592,7 +592,7 @@ static void tappend(struct pipeline *p, struct storage_table *t, const struct te
 {
     static struct pipeline_tally tally;
     char(*text)[256] = malloc(500 * sizeof *text);
-    struct format_record *recs = malloc(500 * sizeof *recs);
+    struct record *recs = malloc(500 * sizeof *recs);
     struct arena mem;
     arena_init(&mem, 1 << 20, 0);
     for (int i0 = 0; i0 < n; i0 += 500) {
@@ -607,7 +607,7 @@ static void tappend(struct pipeline *p, struct storage_table *t, const struct te
             snprintf(text[j], sizeof text[j],
                      "{\"ts\":\"%s\",\"id\":\"k%d\",\"n\":%s,\"x\":%s,\"s\":%s,\"seq\":%lld}", ts,
                      v->id, nb, xb, sb, (long long)v->seq);
-            recs[j] = (struct format_record){.data = text[j], .len = strlen(text[j])};
+            recs[j] = (struct record){.data = text[j], .len = strlen(text[j])};
         }
         struct pipeline_out out;
         struct lerr err;
@@ -775,12 +775,17 @@ static void trace(void)
                                  .ncols = TM + 1};
     struct pipeline_table pt = {.aggregate = true, .cols = pcols, .ncols = TM + 1};
     char *spec = tspec();
-    struct pipeline_opts po = {spec, strlen(spec), &pt, T0};
+    struct job_spec js;
     struct pipeline *p = NULL;
     struct storage_table *t = NULL;
     struct lerr err;
     lerr_init(&err);
-    CHECK_MSG(pipeline_new(&po, &p, &err) == 0, "pipeline: %s: %s", err.target, err.msg);
+    CHECK_MSG(catalog_job_spec_parse_text(spec, strlen(spec), &js, &err) == 0, "spec: %s",
+              err.msg);
+    struct pipeline_opts po = {&js, &pt, T0};
+    CHECK_MSG(!err.code && pipeline_new(&po, &p, &err) == 0, "pipeline: %s: %s", err.target,
+              err.msg);
+    catalog_job_spec_destroy(&js);
     CHECK_MSG(storage_table_open(dir, "trace", &sch, NULL, &t, &err) == 0, "%s", err.msg);
     if (!p || !t)
         goto out;
