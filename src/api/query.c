@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "api/query_request.h"
 #include "query/query.h"
 #include "storage/db.h"
 
@@ -76,7 +77,7 @@ int api_query_sql(struct api_req *r)
     if (!r->body || r->body_len == 0) {
         lerr_set(&err, LERR_INVALID, "the request needs a JSON body such as {\"query\": "
                                      "\"SELECT COUNT(*) FROM \\\"wikipedia\\\"\"}");
-    } else if (query_request_parse(r->body, r->body_len, &req, &mem, &err) == 0) {
+    } else if (api_query_request_parse(r->body, r->body_len, &req, &mem, &err) == 0) {
         struct query_env env = {r->srv, open_table, close_table, list_tables};
         struct query_result_meta meta = {0};
         if (query_execute(&req, &env, &out, &meta, &err) == 0) {

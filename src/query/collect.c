@@ -8,8 +8,8 @@
  * Ordering is sql_value_compare's: NULL first ascending (and so last
  * descending), numbers by value, strings by UTF-8 bytes.
  *
- * Entry points: qcollect_init(), qcollect_destroy(), qcollect_rejects(),
- * qcollect_add(), qcollect_full(), qcollect_finish().
+ * Entry points: query__collect_init(), query__collect_destroy(), query__collect_rejects(),
+ * query__collect_add(), query__collect_full(), query__collect_finish().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +18,8 @@
 
 #define MIN_BUFFER 1024
 
-int qcollect_init(struct qcollect *c, size_t width, const int *order_idx, const bool *desc,
-                  size_t norder, int64_t keep, struct qctx *x)
+int query__collect_init(struct query__collect *c, size_t width, const int *order_idx,
+                        const bool *desc, size_t norder, int64_t keep, struct query__ctx *x)
 {
     memset(c, 0, sizeof *c);
     c->width = width;
@@ -37,17 +37,18 @@ int qcollect_init(struct qcollect *c, size_t width, const int *order_idx, const 
     return 0;
 }
 
-void qcollect_destroy(struct qcollect *c)
+void query__collect_destroy(struct query__collect *c)
 {
     arena_destroy(&c->mem[0]);
     arena_destroy(&c->mem[1]);
     free(c->rows);
     if (c->x)
-        qctx_uncharge(c->x, c->cap * sizeof *c->rows);
+        query__ctx_uncharge(c->x, c->cap * sizeof *c->rows);
     memset(c, 0, sizeof *c);
 }
 
-static int cmp_rows(const struct qcollect *c, const struct sql_value *a, const struct sql_value *b)
+static int cmp_rows(const struct query__collect *c, const struct sql_value *a,
+                    const struct sql_value *b)
 {
     for (size_t i = 0; i < c->norder; i++) {
         int k = c->order_idx[i];
@@ -59,8 +60,8 @@ static int cmp_rows(const struct qcollect *c, const struct sql_value *a, const s
 }
 
 /* Stable merge sort of rows[0..n) using tmp[0..n). */
-static void merge_sort(const struct qcollect *c, struct sql_value **rows, struct sql_value **tmp,
-                       size_t n)
+static void merge_sort(const struct query__collect *c, struct sql_value **rows,
+                       struct sql_value **tmp, size_t n)
 {
     if (n < 2)
         return;
@@ -91,46 +92,46 @@ static void merge_sort(const struct qcollect *c, struct sql_value **rows, struct
         rows[k++] = tmp[j++];
 }
 
-static int sort_rows(struct qcollect *c)
+static int sort_rows(struct query__collect *c)
 {
     if (c->n < 2)
         return 0;
-    int rc = qctx_charge(c->x, c->n * sizeof(struct sql_value *), "sorting the result rows");
+    int rc = query__ctx_charge(c->x, c->n * sizeof(struct sql_value *), "sorting the result rows");
     if (rc)
         return rc;
     struct sql_value **tmp = malloc(c->n * sizeof *tmp);
     if (!tmp) {
-        qctx_uncharge(c->x, c->n * sizeof *tmp);
+        query__ctx_uncharge(c->x, c->n * sizeof *tmp);
         return lerr_set(c->x->err, LERR_NOMEM, "out of memory sorting results");
     }
     merge_sort(c, c->rows, tmp, c->n);
     free(tmp);
-    qctx_uncharge(c->x, c->n * sizeof *tmp);
+    query__ctx_uncharge(c->x, c->n * sizeof *tmp);
     return 0;
 }
 
-bool qcollect_rejects(const struct qcollect *c, const struct sql_value *row)
+bool query__collect_rejects(const struct query__collect *c, const struct sql_value *row)
 {
     if (c->keep == 0)
         return true;
     return c->threshold && cmp_rows(c, row, c->threshold) >= 0;
 }
 
-static int copy_row(struct qcollect *c, struct arena *mem, const struct sql_value *row,
+static int copy_row(struct query__collect *c, struct arena *mem, const struct sql_value *row,
                     struct sql_value **out)
 {
     struct sql_value *r = arena_alloc(mem, c->width * sizeof *r);
     if (!r)
-        return qctx_nomem(c->x, "result rows");
+        return query__ctx_nomem(c->x, "result rows");
     for (size_t i = 0; i < c->width; i++)
-        if (!qvalue_copy(&r[i], &row[i], mem))
-            return qctx_nomem(c->x, "result rows");
+        if (!query__value_copy(&r[i], &row[i], mem))
+            return query__ctx_nomem(c->x, "result rows");
     *out = r;
     return 0;
 }
 
 /* Sorts, keeps `keep` rows in the other arena and remembers the worst. */
-static int prune(struct qcollect *c)
+static int prune(struct query__collect *c)
 {
     int rc = sort_rows(c);
     if (rc)
@@ -149,9 +150,9 @@ static int prune(struct qcollect *c)
     return 0;
 }
 
-int qcollect_add(struct qcollect *c, const struct sql_value *row)
+int query__collect_add(struct query__collect *c, const struct sql_value *row)
 {
-    if (qcollect_rejects(c, row))
+    if (query__collect_rejects(c, row))
         return 0;
     int rc;
     if (c->n == c->cap) {
@@ -159,17 +160,17 @@ int qcollect_add(struct qcollect *c, const struct sql_value *row)
         if (topn && c->n >= 2 * (size_t)c->keep && c->n >= MIN_BUFFER) {
             if ((rc = prune(c)))
                 return rc;
-            if (qcollect_rejects(c, row))
+            if (query__collect_rejects(c, row))
                 return 0;
         }
         if (c->n == c->cap) {
             size_t ncap = c->cap ? c->cap * 2 : MIN_BUFFER;
             size_t more = (ncap - c->cap) * sizeof *c->rows;
-            if ((rc = qctx_charge(c->x, more, "result rows")))
+            if ((rc = query__ctx_charge(c->x, more, "result rows")))
                 return rc;
             struct sql_value **nr = realloc(c->rows, ncap * sizeof *nr);
             if (!nr) {
-                qctx_uncharge(c->x, more);
+                query__ctx_uncharge(c->x, more);
                 return lerr_set(c->x->err, LERR_NOMEM, "out of memory collecting results");
             }
             c->rows = nr;
@@ -180,16 +181,16 @@ int qcollect_add(struct qcollect *c, const struct sql_value *row)
         return rc;
     c->n++;
     if ((c->n & 1023) == 0)
-        return qctx_check(c->x);
+        return query__ctx_check(c->x);
     return 0;
 }
 
-bool qcollect_full(const struct qcollect *c)
+bool query__collect_full(const struct query__collect *c)
 {
     return !c->ordered && c->keep >= 0 && c->n >= (size_t)c->keep;
 }
 
-int qcollect_finish(struct qcollect *c)
+int query__collect_finish(struct query__collect *c)
 {
     int rc = c->ordered ? sort_rows(c) : 0;
     if (!rc && c->keep >= 0 && c->n > (size_t)c->keep)

@@ -1,5 +1,5 @@
 /*
- * filter.c — WHERE as bitmap operations. qfilter_build() turns the bound
+ * filter.c — WHERE as bitmap operations. query__filter_build() turns the bound
  * WHERE into a tree of AND/OR over leaves, with NOT pushed down to the
  * leaves (De Morgan holds in SQL's three-valued logic, and a negated leaf
  * selects the rows where its condition is FALSE, never UNKNOWN):
@@ -13,7 +13,7 @@
  *   QF_CONST  TRUE / FALSE / NULL
  *   QF_OPAQUE anything else
  *
- * qfilter_view_rows() evaluates the tree for one view into a row set:
+ * query__filter_view_rows() evaluates the tree for one view into a row set:
  * segments OR the bitmaps of the chosen ids; realtime buffers (no bitmaps)
  * scan their dictionary ids against a mask. Each result is a superset of the
  * matching rows plus an `exact` flag (an opaque leaf gives "every row,
@@ -27,8 +27,8 @@
  * (x->leaf): a WHERE of 50,000 terms costs one pass over the rows and one
  * leaf's memory, not 50,000.
  *
- * Entry points: qfilter_build(), qfilter_free(), qfilter_explain(),
- * qfilter_view_rows(), qrowset_free(), qrowset_count().
+ * Entry points: query__filter_build(), query__filter_free(), query__filter_explain(),
+ * query__filter_view_rows(), query__rowset_free(), query__rowset_count().
  *
  * Why one file of ~1,300 lines: it is one concern, a WHERE clause as row sets
  * (bitmaps from indexes, then scans), and every predicate shape shares its planning and
@@ -41,19 +41,19 @@
 #include "query/query_int.h"
 
 struct fbuild {
-    struct qfilter *f;
+    struct query__filter *f;
     const struct sql_schema *cols;
     const struct sql_options *opt;
-    struct qctx *x;
+    struct query__ctx *x;
     int time_col;
     bool nomem;
 };
 
 /* ---- building ---------------------------------------------------------------- */
 
-static struct qf_node *new_node(struct fbuild *fb, int kind, bool neg, const char *text)
+static struct query__fnode *new_node(struct fbuild *fb, int kind, bool neg, const char *text)
 {
-    struct qf_node *n = arena_zalloc(&fb->x->keep, sizeof *n);
+    struct query__fnode *n = arena_zalloc(&fb->x->keep, sizeof *n);
     if (!n) {
         fb->nomem = true;
         return NULL;
@@ -65,19 +65,19 @@ static struct qf_node *new_node(struct fbuild *fb, int kind, bool neg, const cha
     return n;
 }
 
-static bool is_str_col(const struct fbuild *fb, const struct qshape *s)
+static bool is_str_col(const struct fbuild *fb, const struct query__shape *s)
 {
     return s->kind == QSH_REF && s->field < fb->cols->n &&
            fb->cols->fields[s->field].type == SQL_STRING;
 }
 
-static bool is_time_col(const struct fbuild *fb, const struct qshape *s)
+static bool is_time_col(const struct fbuild *fb, const struct query__shape *s)
 {
     return s->kind == QSH_REF && (int)s->field == fb->time_col;
 }
 
 /* A timestamp literal as EXPLAIN prints it (ISO-8601, UTC). */
-static bool time_lit(const struct qshape *s, int64_t *ms)
+static bool time_lit(const struct query__shape *s, int64_t *ms)
 {
     return s->kind == QSH_LIT && time_parse_iso(s->lit, s->lit_len, tz_utc(), ms);
 }
@@ -93,7 +93,7 @@ static void put_ident(struct buf *b, const struct sql_field *f)
     buf_putc(b, '"');
 }
 
-static void put_lit(struct buf *b, const struct qshape *s)
+static void put_lit(struct buf *b, const struct query__shape *s)
 {
     if (s->kind == QSH_NULL) {
         buf_puts(b, "NULL");
@@ -140,16 +140,16 @@ static const struct sql_expr *compile_leaf(struct fbuild *fb, struct buf *text)
     return e;
 }
 
-static struct qf_node *opaque(struct fbuild *fb, const char *text)
+static struct query__fnode *opaque(struct fbuild *fb, const char *text)
 {
     fb->f->exact = false;
     return new_node(fb, QF_OPAQUE, false, text);
 }
 
 /* A leaf evaluated per dictionary value: `"col" <op> <args>`. */
-static struct qf_node *eval_leaf(struct fbuild *fb, const struct qshape *col, const char *op,
-                                 const struct qshape *const *args, size_t nargs,
-                                 const char *sep, bool neg, const char *text)
+static struct query__fnode *eval_leaf(struct fbuild *fb, const struct query__shape *col,
+                                      const char *op, const struct query__shape *const *args,
+                                      size_t nargs, const char *sep, bool neg, const char *text)
 {
     struct buf b;
     buf_init(&b, 1u << 20);
@@ -169,7 +169,7 @@ static struct qf_node *eval_leaf(struct fbuild *fb, const struct qshape *col, co
     buf_free(&b);
     if (!e)
         return fb->nomem ? NULL : opaque(fb, text);
-    struct qf_node *n = new_node(fb, QF_STR, neg, text);
+    struct query__fnode *n = new_node(fb, QF_STR, neg, text);
     if (n) {
         n->op = QFO_EVAL;
         n->col = (int)col->field;
@@ -178,10 +178,10 @@ static struct qf_node *eval_leaf(struct fbuild *fb, const struct qshape *col, co
     return n;
 }
 
-static struct qf_node *time_leaf(struct fbuild *fb, int64_t lo, int64_t hi, bool neg,
+static struct query__fnode *time_leaf(struct fbuild *fb, int64_t lo, int64_t hi, bool neg,
                                  const char *text)
 {
-    struct qf_node *n = new_node(fb, QF_TIME, neg, text);
+    struct query__fnode *n = new_node(fb, QF_TIME, neg, text);
     if (n) {
         n->lo = lo;
         n->hi = hi;
@@ -191,14 +191,14 @@ static struct qf_node *time_leaf(struct fbuild *fb, int64_t lo, int64_t hi, bool
 
 enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_IN };
 
-static bool is_long_col(const struct fbuild *fb, const struct qshape *s)
+static bool is_long_col(const struct fbuild *fb, const struct query__shape *s)
 {
     return s->kind == QSH_REF && s->field < fb->cols->n &&
            fb->cols->fields[s->field].type == SQL_LONG;
 }
 
 /* An integer literal as EXPLAIN prints a BIGINT. */
-static bool int_lit(const struct qshape *s, int64_t *v)
+static bool int_lit(const struct query__shape *s, int64_t *v)
 {
     if (s->kind != QSH_LIT || s->lit_len == 0 || s->lit_len > 20)
         return false;
@@ -220,10 +220,10 @@ static bool int_lit(const struct qshape *s, int64_t *v)
     return true;
 }
 
-static struct qf_node *num_leaf(struct fbuild *fb, int col, const char *op, int64_t v, bool neg,
-                                const char *text)
+static struct query__fnode *num_leaf(struct fbuild *fb, int col, const char *op, int64_t v,
+                                     bool neg, const char *text)
 {
-    struct qf_node *n = new_node(fb, QF_NUM, neg, text);
+    struct query__fnode *n = new_node(fb, QF_NUM, neg, text);
     if (!n)
         return NULL;
     n->col = col;
@@ -243,7 +243,7 @@ static int64_t plus1(int64_t v)
 }
 
 /* The text of a sub-shape for EXPLAIN: re-printed from the shape. */
-static void shape_print(const struct qshape *s, struct buf *b)
+static void shape_print(const struct query__shape *s, struct buf *b)
 {
     switch (s->kind) {
     case QSH_REF:
@@ -284,7 +284,7 @@ static void shape_print(const struct qshape *s, struct buf *b)
     }
 }
 
-static const char *shape_str(struct fbuild *fb, const struct qshape *s)
+static const char *shape_str(struct fbuild *fb, const struct query__shape *s)
 {
     struct buf b;
     buf_init(&b, 1u << 16);
@@ -296,7 +296,7 @@ static const char *shape_str(struct fbuild *fb, const struct qshape *s)
     return t ? t : "";
 }
 
-static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg);
+static struct query__fnode *build(struct fbuild *fb, const struct query__shape *s, bool neg);
 
 /*
  * Equality leaves on one column combined: in an OR, `col = a` leaves (and
@@ -311,7 +311,7 @@ static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg
 
 /* Is k `col = v` (for the OR of non-negated leaves) or `NOT col = v` (for
  * the AND of negated ones)? */
-static bool eq_leaf(const struct qf_node *k, bool neg)
+static bool eq_leaf(const struct query__fnode *k, bool neg)
 {
     if (k->kind == QF_NUM)
         return (k->cmp == CMP_EQ && k->neg == neg) || (k->cmp == CMP_NE && k->neg != neg);
@@ -324,14 +324,14 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static struct qf_node *merge_eq_leaves(struct fbuild *fb, struct qf_node *n)
+static struct query__fnode *merge_eq_leaves(struct fbuild *fb, struct query__fnode *n)
 {
     bool neg = n->kind == QF_AND;   /* an AND merges negated leaves */
     if (n->nkids < MERGE_MIN)
         return n;
     size_t out = 0;
     for (size_t i = 0; i < n->nkids; i++) {
-        struct qf_node *k = n->kids[i];
+        struct query__fnode *k = n->kids[i];
         if (!k || !eq_leaf(k, neg)) {
             if (k)
                 n->kids[out++] = k;
@@ -340,7 +340,7 @@ static struct qf_node *merge_eq_leaves(struct fbuild *fb, struct qf_node *n)
         /* k leads its group: count the others (same kind and column) */
         size_t cnt = 0, nvals = 0;
         for (size_t j = i; j < n->nkids; j++) {
-            const struct qf_node *o = n->kids[j];
+            const struct query__fnode *o = n->kids[j];
             if (o && eq_leaf(o, neg) && o->kind == k->kind && o->col == k->col) {
                 cnt++;
                 nvals += o->kind == QF_NUM ? 1 : o->nlits;
@@ -350,7 +350,7 @@ static struct qf_node *merge_eq_leaves(struct fbuild *fb, struct qf_node *n)
             n->kids[out++] = k;
             continue;
         }
-        struct qf_node *m = new_node(fb, k->kind, neg, NULL);
+        struct query__fnode *m = new_node(fb, k->kind, neg, NULL);
         if (!m)
             return NULL;
         m->col = k->col;
@@ -366,7 +366,7 @@ static struct qf_node *merge_eq_leaves(struct fbuild *fb, struct qf_node *n)
             return NULL;
         }
         for (size_t j = i; j < n->nkids; j++) {
-            struct qf_node *o = n->kids[j];
+            struct query__fnode *o = n->kids[j];
             if (!o || !eq_leaf(o, neg) || o->kind != k->kind || o->col != k->col)
                 continue;
             if (k->kind == QF_NUM)
@@ -398,11 +398,11 @@ static struct qf_node *merge_eq_leaves(struct fbuild *fb, struct qf_node *n)
 }
 
 /* Appends kid k to n's kids (capacity *cap, doubling: linear in all). */
-static bool add_kid(struct fbuild *fb, struct qf_node *n, size_t *cap, struct qf_node *k)
+static bool add_kid(struct fbuild *fb, struct query__fnode *n, size_t *cap, struct query__fnode *k)
 {
     if (n->nkids == *cap) {
         size_t ncap = *cap ? *cap * 2 : 4;
-        struct qf_node **nk = arena_alloc(&fb->x->keep, ncap * sizeof *nk);
+        struct query__fnode **nk = arena_alloc(&fb->x->keep, ncap * sizeof *nk);
         if (!nk) {
             fb->nomem = true;
             return false;
@@ -416,15 +416,16 @@ static bool add_kid(struct fbuild *fb, struct qf_node *n, size_t *cap, struct qf
     return true;
 }
 
-static struct qf_node *logic(struct fbuild *fb, bool is_and, const struct qshape *s, bool neg)
+static struct query__fnode *logic(struct fbuild *fb, bool is_and, const struct query__shape *s,
+                                  bool neg)
 {
     /* NOT (a AND b) = NOT a OR NOT b */
-    struct qf_node *n = new_node(fb, (is_and != neg) ? QF_AND : QF_OR, false, NULL);
+    struct query__fnode *n = new_node(fb, (is_and != neg) ? QF_AND : QF_OR, false, NULL);
     if (!n)
         return NULL;
     size_t cap = 0;
     for (size_t i = 0; i < s->nargs; i++) {
-        struct qf_node *k = build(fb, s->args[i], neg);
+        struct query__fnode *k = build(fb, s->args[i], neg);
         if (!k)
             return NULL;
         /* flatten AND(AND(..)) */
@@ -440,15 +441,15 @@ static struct qf_node *logic(struct fbuild *fb, bool is_and, const struct qshape
     return merge_eq_leaves(fb, n);
 }
 
-static struct qf_node *cmp_leaf(struct fbuild *fb, const struct qshape *s, bool neg)
+static struct query__fnode *cmp_leaf(struct fbuild *fb, const struct query__shape *s, bool neg)
 {
-    const struct qshape *a = s->args[0], *b = s->args[1];
+    const struct query__shape *a = s->args[0], *b = s->args[1];
     char op[3] = {0};
     if (s->name_len > 2)
         return opaque(fb, shape_str(fb, s));
     memcpy(op, s->name, s->name_len);
     if (a->kind != QSH_REF && b->kind == QSH_REF) {
-        const struct qshape *t = a;
+        const struct query__shape *t = a;
         a = b;
         b = t;
         /* mirror the operator: 'x' < $1 is $1 > 'x' */
@@ -468,7 +469,7 @@ static struct qf_node *cmp_leaf(struct fbuild *fb, const struct qshape *s, bool 
     const char *text = shape_str(fb, s);
     if (is_str_col(fb, a) && b->kind == QSH_STR) {
         if (!strcmp(op, "=") || !strcmp(op, "<>")) {
-            struct qf_node *n = new_node(fb, QF_STR, neg != (op[0] == '<'), text);
+            struct query__fnode *n = new_node(fb, QF_STR, neg != (op[0] == '<'), text);
             if (!n)
                 return NULL;
             n->op = QFO_EQ;
@@ -482,7 +483,7 @@ static struct qf_node *cmp_leaf(struct fbuild *fb, const struct qshape *s, bool 
             n->nlits = 1;
             return n;
         }
-        const struct qshape *args[1] = {b};
+        const struct query__shape *args[1] = {b};
         return eval_leaf(fb, a, op, args, 1, "", neg, text);
     }
     int64_t t;
@@ -504,7 +505,7 @@ static struct qf_node *cmp_leaf(struct fbuild *fb, const struct qshape *s, bool 
     return opaque(fb, text);
 }
 
-static bool all_strings(const struct qshape *s, size_t from, bool *has_null)
+static bool all_strings(const struct query__shape *s, size_t from, bool *has_null)
 {
     *has_null = false;
     for (size_t i = from; i < s->nargs; i++) {
@@ -517,7 +518,7 @@ static bool all_strings(const struct qshape *s, size_t from, bool *has_null)
 }
 
 /* 'abc%' with no other wildcard: the prefix, else false. */
-static bool like_prefix(const struct qshape *p, size_t *n)
+static bool like_prefix(const struct query__shape *p, size_t *n)
 {
     if (p->kind != QSH_STR || p->lit_len == 0 || p->lit[p->lit_len - 1] != '%')
         return false;
@@ -528,26 +529,28 @@ static bool like_prefix(const struct qshape *p, size_t *n)
     return true;
 }
 
-static struct qf_node *call_leaf(struct fbuild *fb, const struct qshape *s, bool neg)
+static struct query__fnode *call_leaf(struct fbuild *fb, const struct query__shape *s, bool neg)
 {
     const char *text = shape_str(fb, s);
     bool nneg = neg != s->not_flag;
-    const struct qshape *a = s->nargs ? s->args[0] : NULL;
+    const struct query__shape *a = s->nargs ? s->args[0] : NULL;
     bool has_null;
-    if ((qshape_is(s, "IS NULL") || qshape_is(s, "IS NOT NULL")) && s->nargs == 1 &&
+    if ((query__shape_is(s, "IS NULL") || query__shape_is(s, "IS NOT NULL")) && s->nargs == 1 &&
         is_str_col(fb, a)) {
-        struct qf_node *n = new_node(fb, QF_STR, neg != qshape_is(s, "IS NOT NULL"), text);
+        struct query__fnode *n =
+            new_node(fb, QF_STR, neg != query__shape_is(s, "IS NOT NULL"), text);
         if (n) {
             n->op = QFO_ISNULL;
             n->col = (int)a->field;
         }
         return n;
     }
-    if (qshape_is(s, "IN") && s->nargs >= 2 && is_str_col(fb, a) && all_strings(s, 1, &has_null)) {
+    if (query__shape_is(s, "IN") && s->nargs >= 2 && is_str_col(fb, a) &&
+        all_strings(s, 1, &has_null)) {
         if (has_null)   /* x NOT IN ('a', NULL) is never TRUE: let the library decide */
-            return eval_leaf(fb, a, "IN", (const struct qshape *const *)s->args + 1,
+            return eval_leaf(fb, a, "IN", (const struct query__shape *const *)s->args + 1,
                              s->nargs - 1, ", ", nneg, text);
-        struct qf_node *n = new_node(fb, QF_STR, nneg, text);
+        struct query__fnode *n = new_node(fb, QF_STR, nneg, text);
         if (!n)
             return NULL;
         n->op = QFO_EQ;
@@ -561,48 +564,49 @@ static struct qf_node *call_leaf(struct fbuild *fb, const struct qshape *s, bool
             n->lits[n->nlits++] = sql_string(s->args[i]->lit, s->args[i]->lit_len);
         return n;
     }
-    if (qshape_is(s, "LIKE") && (s->nargs == 2 || s->nargs == 3) && is_str_col(fb, a) &&
+    if (query__shape_is(s, "LIKE") && (s->nargs == 2 || s->nargs == 3) && is_str_col(fb, a) &&
         all_strings(s, 1, &has_null) && !has_null) {
         size_t plen;
-        struct qf_node *n = eval_leaf(fb, a, "LIKE", (const struct qshape *const *)s->args + 1, 1,
-                                      "", nneg, text);
+        struct query__fnode *n = eval_leaf(
+            fb, a, "LIKE", (const struct query__shape *const *)s->args + 1, 1, "", nneg, text);
         if (n && n->kind == QF_STR && s->nargs == 2 && like_prefix(s->args[1], &plen)) {
             n->op = QFO_PREFIX;
             n->prefix = s->args[1]->lit;
             n->prefix_len = plen;
         } else if (n && n->kind == QF_STR && s->nargs == 3) {
             /* re-compile with the ESCAPE clause */
-            const struct qshape *args[2] = {s->args[1], s->args[2]};
+            const struct query__shape *args[2] = {s->args[1], s->args[2]};
             n = eval_leaf(fb, a, "LIKE", args, 2, " ESCAPE ", nneg, text);
         }
         return n;
     }
-    if (qshape_is(s, "BETWEEN") && s->nargs == 3) {
+    if (query__shape_is(s, "BETWEEN") && s->nargs == 3) {
         int64_t lo, hi;
         if (is_time_col(fb, a) && time_lit(s->args[1], &lo) && time_lit(s->args[2], &hi))
             return time_leaf(fb, lo, plus1(hi), nneg, text);
         if (is_str_col(fb, a) && all_strings(s, 1, &has_null))
-            return eval_leaf(fb, a, "BETWEEN", (const struct qshape *const *)s->args + 1, 2,
+            return eval_leaf(fb, a, "BETWEEN", (const struct query__shape *const *)s->args + 1, 2,
                              " AND ", nneg, text);
     }
     return opaque(fb, text);
 }
 
-static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg)
+static struct query__fnode *build(struct fbuild *fb, const struct query__shape *s, bool neg)
 {
     switch (s->kind) {
     case QSH_BINOP:
-        if (qshape_is(s, "AND") || qshape_is(s, "OR"))
-            return logic(fb, qshape_is(s, "AND"), s, neg);
+        if (query__shape_is(s, "AND") || query__shape_is(s, "OR"))
+            return logic(fb, query__shape_is(s, "AND"), s, neg);
         return cmp_leaf(fb, s, neg);
     case QSH_CALL:
-        if ((qshape_is(s, "AND") || qshape_is(s, "OR")) && !s->not_flag && s->nargs >= 1)
-            return logic(fb, qshape_is(s, "AND"), s, neg);
-        if (qshape_is(s, "NOT") && s->nargs == 1 && !s->not_flag)
+        if ((query__shape_is(s, "AND") || query__shape_is(s, "OR")) && !s->not_flag &&
+            s->nargs >= 1)
+            return logic(fb, query__shape_is(s, "AND"), s, neg);
+        if (query__shape_is(s, "NOT") && s->nargs == 1 && !s->not_flag)
             return build(fb, s->args[0], !neg);
         return call_leaf(fb, s, neg);
     case QSH_NULL: {
-        struct qf_node *n = new_node(fb, QF_CONST, false, "NULL");
+        struct query__fnode *n = new_node(fb, QF_CONST, false, "NULL");
         if (n)
             n->value = false;   /* NULL and NOT NULL are both unknown: no row */
         return n;
@@ -610,7 +614,8 @@ static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg
     case QSH_LIT:
         if ((s->lit_len == 4 && !memcmp(s->lit, "true", 4)) ||
             (s->lit_len == 5 && !memcmp(s->lit, "false", 5))) {
-            struct qf_node *n = new_node(fb, QF_CONST, false, s->lit_len == 4 ? "true" : "false");
+            struct query__fnode *n =
+                new_node(fb, QF_CONST, false, s->lit_len == 4 ? "true" : "false");
             if (n)
                 n->value = (s->lit_len == 4) != neg;
             return n;
@@ -621,7 +626,7 @@ static struct qf_node *build(struct fbuild *fb, const struct qshape *s, bool neg
     }
 }
 
-static bool has_opaque(const struct qf_node *n)
+static bool has_opaque(const struct query__fnode *n)
 {
     if (n->kind == QF_OPAQUE)
         return true;
@@ -631,8 +636,9 @@ static bool has_opaque(const struct qf_node *n)
     return false;
 }
 
-int qfilter_build(struct qfilter *f, const struct sql_select *q, const struct sql_schema *cols,
-                  const struct sql_options *opt, struct qctx *x)
+int query__filter_build(struct query__filter *f, const struct sql_select *q,
+                        const struct sql_schema *cols, const struct sql_options *opt,
+                        struct query__ctx *x)
 {
     memset(f, 0, sizeof *f);
     f->exact = true;
@@ -644,19 +650,20 @@ int qfilter_build(struct qfilter *f, const struct sql_select *q, const struct sq
         if (cols->fields[i].type == SQL_TIMESTAMP && cols->fields[i].name_len == 6 &&
             memcmp(cols->fields[i].name, "__time", 6) == 0)
             fb.time_col = (int)i;
-    const struct qshape *s = qshape_of(q->where, &x->keep);
-    f->root = s ? build(&fb, s, false) : opaque(&fb, qshape_text(q->where, &x->keep));
+    const struct query__shape *s = query__shape_of(q->where, &x->keep);
+    f->root = s ? build(&fb, s, false) : opaque(&fb, query__shape_text(q->where, &x->keep));
     if (fb.nomem || !f->root)
-        return qctx_nomem(x, "the WHERE analysis");
+        return query__ctx_nomem(x, "the WHERE analysis");
     f->exact = !has_opaque(f->root);
     /* A WHERE over one STRING column alone is decided per dictionary value,
      * whatever its form (LOWER("c") = 'x', "c" = 1, ...). */
     const uint32_t *refs;
     if (!f->exact && sql_expr_refs(q->where, &refs) == 1 && refs[0] < cols->n &&
         cols->fields[refs[0]].type == SQL_STRING) {
-        struct qf_node *n = new_node(&fb, QF_STR, false, qshape_text(q->where, &x->keep));
+        struct query__fnode *n =
+            new_node(&fb, QF_STR, false, query__shape_text(q->where, &x->keep));
         if (!n)
-            return qctx_nomem(x, "the WHERE analysis");
+            return query__ctx_nomem(x, "the WHERE analysis");
         n->op = QFO_EVAL;
         n->col = (int)refs[0];
         n->expr = q->where;
@@ -666,7 +673,7 @@ int qfilter_build(struct qfilter *f, const struct sql_select *q, const struct sq
     return 0;
 }
 
-void qfilter_free(struct qfilter *f)
+void query__filter_free(struct query__filter *f)
 {
     for (size_t i = 0; i < f->nowned; i++)
         sql_expr_free(f->owned[i]);
@@ -677,7 +684,7 @@ void qfilter_free(struct qfilter *f)
 
 /* ---- EXPLAIN ------------------------------------------------------------------- */
 
-static void explain_node(const struct qf_node *n, struct buf *out)
+static void explain_node(const struct query__fnode *n, struct buf *out)
 {
     static const char *const ops[] = {"ids of values", "null id", "id range of prefix",
                                       "per dictionary value"};
@@ -709,7 +716,7 @@ static void explain_node(const struct qf_node *n, struct buf *out)
     }
 }
 
-void qfilter_explain(const struct qfilter *f, struct buf *out)
+void query__filter_explain(const struct query__filter *f, struct buf *out)
 {
     if (!f->root) {
         buf_puts(out, "none");
@@ -722,40 +729,40 @@ void qfilter_explain(const struct qfilter *f, struct buf *out)
 
 /* ---- row sets -------------------------------------------------------------------- */
 
-void qrowset_free(struct qrowset *r)
+void query__rowset_free(struct query__rowset *r)
 {
     if (r->bm && !r->borrowed)
         roaring_bitmap_free(r->bm);
     r->bm = NULL;
 }
 
-uint64_t qrowset_count(const struct qrowset *r, uint64_t view_rows)
+uint64_t query__rowset_count(const struct query__rowset *r, uint64_t view_rows)
 {
     return r->all ? view_rows : roaring_bitmap_get_cardinality(r->bm);
 }
 
-static int rs_empty(struct qrowset *r, struct qctx *x)
+static int rs_empty(struct query__rowset *r, struct query__ctx *x)
 {
     memset(r, 0, sizeof *r);
     r->exact = true;
     r->bm = roaring_bitmap_create();
-    return r->bm ? 0 : qctx_nomem(x, "a row bitmap");
+    return r->bm ? 0 : query__ctx_nomem(x, "a row bitmap");
 }
 
-static void rs_all(struct qrowset *r, bool exact)
+static void rs_all(struct query__rowset *r, bool exact)
 {
     memset(r, 0, sizeof *r);
     r->all = true;
     r->exact = exact;
 }
 
-static bool rs_is_empty(const struct qrowset *r)
+static bool rs_is_empty(const struct query__rowset *r)
 {
     return !r->all && roaring_bitmap_is_empty(r->bm);
 }
 
 /* acc &= r (r is consumed). */
-static int rs_and(struct qrowset *acc, struct qrowset *r, struct qctx *x)
+static int rs_and(struct query__rowset *acc, struct query__rowset *r, struct query__ctx *x)
 {
     bool exact = acc->exact && r->exact;
     if (r->all) {
@@ -774,18 +781,18 @@ static int rs_and(struct qrowset *acc, struct qrowset *r, struct qctx *x)
     } else {
         roaring_bitmap_and_inplace(acc->bm, r->bm);
     }
-    qrowset_free(r);
+    query__rowset_free(r);
     acc->exact = exact;
-    return acc->bm ? 0 : qctx_nomem(x, "a row bitmap");
+    return acc->bm ? 0 : query__ctx_nomem(x, "a row bitmap");
 }
 
 /* acc |= r (r is consumed). */
-static int rs_or(struct qrowset *acc, struct qrowset *r, struct qctx *x)
+static int rs_or(struct query__rowset *acc, struct query__rowset *r, struct query__ctx *x)
 {
     bool exact = acc->exact && r->exact;
     if (acc->all || r->all) {
-        qrowset_free(acc);
-        qrowset_free(r);
+        query__rowset_free(acc);
+        query__rowset_free(r);
         rs_all(acc, exact);
         return 0;
     }
@@ -796,9 +803,9 @@ static int rs_or(struct qrowset *acc, struct qrowset *r, struct qctx *x)
     } else {
         roaring_bitmap_or_inplace(acc->bm, r->bm);
     }
-    qrowset_free(r);
+    query__rowset_free(r);
     acc->exact = exact;
-    return acc->bm ? 0 : qctx_nomem(x, "a row bitmap");
+    return acc->bm ? 0 : query__ctx_nomem(x, "a row bitmap");
 }
 
 /* Rows whose flag is set, scanned block by block: realtime id masks and
@@ -809,8 +816,8 @@ typedef int (*row_test_fn)(const void *ctx, struct storage_scan *sc, uint64_t ro
 /* Tests the rows of `v` block by block, only blocks holding rows of
  * `within` (NULL or all: every block) and only those rows. */
 static int scan_rows(const void *ctx, row_test_fn test, const struct storage_view *v,
-                     struct storage_scan *sc, const struct qrowset *within, struct qctx *x,
-                     struct qrowset *out)
+                     struct storage_scan *sc, const struct query__rowset *within,
+                     struct query__ctx *x, struct query__rowset *out)
 {
     int rc = rs_empty(out, x);
     if (rc)
@@ -819,21 +826,22 @@ static int scan_rows(const void *ctx, row_test_fn test, const struct storage_vie
     uint8_t *keep = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS);
     uint32_t *hits = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *hits);
     if (!keep || !hits)
-        return qctx_nomem(x, "a row bitmap");
+        return query__ctx_nomem(x, "a row bitmap");
     bool all = !within || within->all;
-    struct qrowiter ri;
+    struct query__rowiter ri;
     if (!all)
-        qrowiter_init(&ri, within->bm);
+        query__rowiter_init(&ri, within->bm);
     for (uint64_t row0 = 0; row0 < rows; row0 += STORAGE_BLOCK_ROWS) {
         if (!all) {
             uint32_t first;
-            if (!qrowiter_peek(&ri, &first))
+            if (!query__rowiter_peek(&ri, &first))
                 break;
             row0 = (uint64_t)first / STORAGE_BLOCK_ROWS * STORAGE_BLOCK_ROWS;
         }
-        if ((rc = qctx_check(x)))
+        if ((rc = query__ctx_check(x)))
             return rc;
-        uint32_t n = (uint32_t)(rows - row0 < STORAGE_BLOCK_ROWS ? rows - row0 : STORAGE_BLOCK_ROWS);
+        uint32_t n =
+            (uint32_t)(rows - row0 < STORAGE_BLOCK_ROWS ? rows - row0 : STORAGE_BLOCK_ROWS);
         if ((rc = test(ctx, sc, row0, n, keep, x->err)))
             return rc;
         uint32_t m = 0;
@@ -843,7 +851,7 @@ static int scan_rows(const void *ctx, row_test_fn test, const struct storage_vie
                 m += keep[k];
             }
         } else {
-            uint32_t nin = qrowiter_take(&ri, row0 + n, hits);
+            uint32_t nin = query__rowiter_take(&ri, row0 + n, hits);
             for (uint32_t k = 0; k < nin; k++) {
                 uint32_t row = hits[k];
                 hits[m] = row;
@@ -927,8 +935,9 @@ static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, u
     /* branch-free, so the loops vectorize; NULL is unknown: neither the leaf
      * nor its negation (nulls are 0/1 bytes) */
     const uint8_t *nl = (const uint8_t *)t->nulls;
-#define TEST_LOOP(op) \
-    for (uint32_t k = 0; k < n; k++) keep[k] = (uint8_t)(((uint8_t)(v[k] op c) ^ flip) & (nl[k] ^ 1))
+#define TEST_LOOP(op)                                                                              \
+    for (uint32_t k = 0; k < n; k++)                                                               \
+    keep[k] = (uint8_t)(((uint8_t)(v[k] op c) ^ flip) & (nl[k] ^ 1))
     switch (t->cmp) {
     case CMP_EQ: TEST_LOOP(==); break;
     case CMP_NE: TEST_LOOP(!=); break;
@@ -968,8 +977,8 @@ static int verdict_of(const struct sql_value *v)
 /* The leaf's verdict for one value of its column (all other columns NULL).
  * *rc: 0, or the memory error when the evaluation could not get memory
  * (no verdict then: the query fails rather than guess). */
-static int eval_verdict(const struct qf_node *n, const struct sql_value *val, size_t ncols,
-                        struct sql_value *row, struct qctx *x, int *rc)
+static int eval_verdict(const struct query__fnode *n, const struct sql_value *val, size_t ncols,
+                        struct sql_value *row, struct query__ctx *x, int *rc)
 {
     (void)ncols;
     row[n->col] = *val;
@@ -982,12 +991,12 @@ static int eval_verdict(const struct qf_node *n, const struct sql_value *val, si
     int erc = sql_eval_row(n->expr, row, &x->leaf, &out, &err);
     int v = erc ? V_UNKNOWN : verdict_of(&out);
     arena_release(&x->leaf, &mark);   /* a verdict keeps none of the value's strings */
-    *rc = erc == LERR_NOMEM ? qctx_nomem(x, "evaluating the WHERE per dictionary value") : 0;
+    *rc = erc == LERR_NOMEM ? query__ctx_nomem(x, "evaluating the WHERE per dictionary value") : 0;
     row[n->col] = sql_null(SQL_STRING);
     return v;
 }
 
-static bool selects(const struct qf_node *n, int verdict)
+static bool selects(const struct query__fnode *n, int verdict)
 {
     return verdict == (n->neg ? V_FALSE : V_TRUE);
 }
@@ -1000,13 +1009,13 @@ struct idsel {
     bool complement;
 };
 
-static int idsel_push(struct idsel *s, size_t *cap, uint32_t id, struct qctx *x)
+static int idsel_push(struct idsel *s, size_t *cap, uint32_t id, struct query__ctx *x)
 {
     if (s->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         uint32_t *ni = arena_alloc(&x->leaf, ncap * sizeof *ni);
         if (!ni)
-            return qctx_nomem(x, "a dictionary selection");
+            return query__ctx_nomem(x, "a dictionary selection");
         if (s->n)
             memcpy(ni, s->ids, s->n * sizeof *ni);
         s->ids = ni;
@@ -1022,8 +1031,8 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_t ncols,
-                    struct qctx *x, struct idsel *out)
+static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, size_t ncols,
+                    struct query__ctx *x, struct idsel *out)
 {
     memset(out, 0, sizeof *out);
     size_t cap = 0;
@@ -1074,13 +1083,13 @@ static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_
     uint8_t *sel = arena_alloc(&x->leaf, dsize ? dsize : 1);
     struct sql_value *row = arena_alloc(&x->leaf, (ncols ? ncols : 1) * sizeof *row);
     if (!sel || !row)
-        return qctx_nomem(x, "a dictionary selection");
+        return query__ctx_nomem(x, "a dictionary selection");
     for (size_t c = 0; c < ncols; c++)
         row[c] = sql_null(SQL_NULL);
     size_t nsel = 0;
     struct sql_value null = sql_null(SQL_STRING);
     for (uint32_t id = 0; id < dsize; id++) {
-        if ((id & 1023) == 0 && (rc = qctx_check(x)))
+        if ((id & 1023) == 0 && (rc = query__ctx_check(x)))
             return rc;
         struct sql_value val = id == STORAGE_NULL_ID ? null : storage_view_dict_value(v, col, id);
         sel[id] = selects(n, eval_verdict(n, &val, ncols, row, x, &rc));
@@ -1096,7 +1105,8 @@ static int leaf_ids(const struct qf_node *n, const struct storage_view *v, size_
 }
 
 /* Does the leaf select the NULL value (views lacking the column)? */
-static bool leaf_selects_null(const struct qf_node *n, size_t ncols, struct qctx *x, int *rc)
+static bool leaf_selects_null(const struct query__fnode *n, size_t ncols, struct query__ctx *x,
+                              int *rc)
 {
     *rc = 0;
     switch (n->op) {
@@ -1108,7 +1118,7 @@ static bool leaf_selects_null(const struct qf_node *n, size_t ncols, struct qctx
     default: {
         struct sql_value *row = arena_alloc(&x->leaf, (ncols ? ncols : 1) * sizeof *row);
         if (!row) {
-            *rc = qctx_nomem(x, "a filter row");
+            *rc = query__ctx_nomem(x, "a filter row");
             return false;
         }
         for (size_t c = 0; c < ncols; c++)
@@ -1119,9 +1129,9 @@ static bool leaf_selects_null(const struct qf_node *n, size_t ncols, struct qctx
     }
 }
 
-static int leaf_str(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
-                    size_t ncols, const struct qrowset *within, struct qctx *x,
-                    struct qrowset *out)
+static int leaf_str(const struct query__fnode *n, const struct storage_view *v,
+                    struct storage_scan *sc, size_t ncols, const struct query__rowset *within,
+                    struct query__ctx *x, struct query__rowset *out)
 {
     size_t col = (size_t)n->col;
     uint64_t rows = storage_view_rows(v);
@@ -1155,7 +1165,7 @@ static int leaf_str(const struct qf_node *n, const struct storage_view *v, struc
         uint8_t *mask = arena_alloc(&x->leaf, dsize ? dsize : 1);
         uint32_t *idbuf = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *idbuf);
         if (!mask || !idbuf)
-            return qctx_nomem(x, "a dictionary mask");
+            return query__ctx_nomem(x, "a dictionary mask");
         memset(mask, ids.complement, dsize);
         for (size_t i = 0; i < ids.n; i++)
             if (ids.ids[i] < dsize)
@@ -1173,7 +1183,7 @@ static int leaf_str(const struct qf_node *n, const struct storage_view *v, struc
     }
     const roaring_bitmap_t **bms = arena_alloc(&x->leaf, ids.n * sizeof *bms);
     if (!bms)
-        return qctx_nomem(x, "a bitmap list");
+        return query__ctx_nomem(x, "a bitmap list");
     for (size_t i = 0; i < ids.n; i++) {
         bms[i] = (const roaring_bitmap_t *)storage_view_bitmap(v, col, ids.ids[i], &berr);
         if (!bms[i]) {
@@ -1191,22 +1201,24 @@ static int leaf_str(const struct qf_node *n, const struct storage_view *v, struc
         out->borrowed = true;
         return 0;
     }
-    roaring_bitmap_t *u = ids.n == 1 ? roaring_bitmap_copy(bms[0]) : roaring_bitmap_or_many(ids.n, bms);
+    roaring_bitmap_t *u =
+        ids.n == 1 ? roaring_bitmap_copy(bms[0]) : roaring_bitmap_or_many(ids.n, bms);
     if (!u)
-        return qctx_nomem(x, "a row bitmap");
+        return query__ctx_nomem(x, "a row bitmap");
     if (ids.complement) {
         roaring_bitmap_t *c = roaring_bitmap_flip(u, 0, rows);
         roaring_bitmap_free(u);
         if (!c)
-            return qctx_nomem(x, "a row bitmap");
+            return query__ctx_nomem(x, "a row bitmap");
         u = c;
     }
     out->bm = u;
     return 0;
 }
 
-static int leaf_time(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
-                     const struct qrowset *within, struct qctx *x, struct qrowset *out)
+static int leaf_time(const struct query__fnode *n, const struct storage_view *v,
+                     struct storage_scan *sc, const struct query__rowset *within,
+                     struct query__ctx *x, struct query__rowset *out)
 {
     int64_t vmin, vmax;
     storage_view_time_range(v, &vmin, &vmax);
@@ -1221,15 +1233,16 @@ static int leaf_time(const struct qf_node *n, const struct storage_view *v, stru
     }
     int64_t *tbuf = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *tbuf);
     if (!tbuf)
-        return qctx_nomem(x, "a time vector");
+        return query__ctx_nomem(x, "a time vector");
     struct time_test t = {n->lo, n->hi, n->neg, tbuf};
     int rc = scan_rows(&t, test_time, v, sc, within, x, out);
     out->exact = true;
     return rc;
 }
 
-static int leaf_num(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
-                    const struct qrowset *within, struct qctx *x, struct qrowset *out)
+static int leaf_num(const struct query__fnode *n, const struct storage_view *v,
+                    struct storage_scan *sc, const struct query__rowset *within,
+                    struct query__ctx *x, struct query__rowset *out)
 {
     size_t col = (size_t)n->col;
     if (!storage_view_has_column(v, col))
@@ -1241,7 +1254,7 @@ static int leaf_num(const struct qf_node *n, const struct storage_view *v, struc
     int64_t *vals = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *vals);
     bool *nulls = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *nulls);
     if (!vals || !nulls)
-        return qctx_nomem(x, "a column vector");
+        return query__ctx_nomem(x, "a column vector");
     struct num_test t = {col, n->cmp, n->neg, n->num, n->nums, n->nnums, vals, nulls};
     int rc = scan_rows(&t, test_longs, v, sc, within, x, out);
     out->exact = true;
@@ -1250,19 +1263,20 @@ static int leaf_num(const struct qf_node *n, const struct storage_view *v, struc
 
 /* The rows of view v where node n holds; leaves that scan look only at the
  * rows of `within` (NULL: all), which the caller intersects with anyway. */
-static int eval_node(const struct qf_node *n, const struct storage_view *v, struct storage_scan *sc,
-                     size_t ncols, const struct qrowset *within, struct qctx *x,
-                     struct qrowset *out)
+static int eval_node(const struct query__fnode *n, const struct storage_view *v,
+                     struct storage_scan *sc, size_t ncols, const struct query__rowset *within,
+                     struct query__ctx *x, struct query__rowset *out)
 {
     int rc;
     switch (n->kind) {
     case QF_AND:
         rs_all(out, true);
         for (size_t i = 0; i < n->nkids && !rs_is_empty(out); i++) {
-            struct qrowset r = {0};
-            const struct qrowset *in = out->all ? within : out;
-            if ((rc = eval_node(n->kids[i], v, sc, ncols, in, x, &r)) || (rc = rs_and(out, &r, x))) {
-                qrowset_free(&r);
+            struct query__rowset r = {0};
+            const struct query__rowset *in = out->all ? within : out;
+            if ((rc = eval_node(n->kids[i], v, sc, ncols, in, x, &r)) ||
+                (rc = rs_and(out, &r, x))) {
+                query__rowset_free(&r);
                 return rc;
             }
         }
@@ -1271,10 +1285,10 @@ static int eval_node(const struct qf_node *n, const struct storage_view *v, stru
         if ((rc = rs_empty(out, x)))
             return rc;
         for (size_t i = 0; i < n->nkids && !(out->all && out->exact); i++) {
-            struct qrowset r = {0};
+            struct query__rowset r = {0};
             if ((rc = eval_node(n->kids[i], v, sc, ncols, within, x, &r)) ||
                 (rc = rs_or(out, &r, x))) {
-                qrowset_free(&r);
+                query__rowset_free(&r);
                 return rc;
             }
         }
@@ -1305,8 +1319,8 @@ static int eval_node(const struct qf_node *n, const struct storage_view *v, stru
     }
 }
 
-int qfilter_view_rows(const struct qfilter *f, const struct storage_view *v,
-                      struct storage_scan *sc, struct qctx *x, struct qrowset *out)
+int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
+                      struct storage_scan *sc, struct query__ctx *x, struct query__rowset *out)
 {
     memset(out, 0, sizeof *out);
     if (!f->root) {
@@ -1322,6 +1336,6 @@ int qfilter_view_rows(const struct qfilter *f, const struct storage_view *v,
             ncols = refs[i] + 1;
     int rc = eval_node(f->root, v, sc, ncols, NULL, x, out);
     if (rc)
-        qrowset_free(out);
+        query__rowset_free(out);
     return rc;
 }

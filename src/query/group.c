@@ -5,11 +5,11 @@
  * as base + gid * stride; sql_agg states hold no pointers into themselves,
  * so moving them is safe), and an open-addressing hash index of (hash, gid).
  * Key strings are copied into the query arena when a
- * group is created; accumulators are either native (struct qnacc: COUNT,
+ * group is created; accumulators are either native (struct query__nacc: COUNT,
  * SUM, MIN, MAX over numbers, with the same rules as sql_agg) or sql_agg
  * states.
  *
- * The index is its own table, not util/map.h: qgroups_find runs once per
+ * The index is its own table, not util/map.h: query__groups_find runs once per
  * row, and on the shared map (24-byte entries, the key compare through a
  * function pointer) BENCH=query "filtered top pages" took 227 ms against
  * 191 ms here, back to back on a quiet machine ("top pages" 64.5 against
@@ -17,8 +17,8 @@
  * index also charges the query's memory budget less per group, and
  * keys_equal is inlined into the probe loop.
  *
- * Entry points: qgroups_init(), qgroups_destroy(), qgroups_hash(),
- * qgroups_find(), qgroups_final(), qnacc_merge(), qvalue_copy().
+ * Entry points: query__groups_init(), query__groups_destroy(), query__groups_hash(),
+ * query__groups_find(), query__groups_final(), query__nacc_merge(), query__value_copy().
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,8 +35,8 @@ static size_t align16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
-int qgroups_init(struct qgroups *g, size_t nkeys, const struct qagg_plan *aggs, size_t naggs,
-                 size_t acc_size, struct qctx *x)
+int query__groups_init(struct query__groups *g, size_t nkeys, const struct query__agg_plan *aggs,
+                       size_t naggs, size_t acc_size, struct query__ctx *x)
 {
     memset(g, 0, sizeof *g);
     g->nkeys = nkeys;
@@ -46,7 +46,7 @@ int qgroups_init(struct qgroups *g, size_t nkeys, const struct qagg_plan *aggs, 
     g->rec_size = align16(g->acc_off + acc_size);
     g->x = x;
     g->nslots = 1024;
-    int rc = qctx_charge(x, g->nslots * sizeof *g->slots, "the group-by hash table");
+    int rc = query__ctx_charge(x, g->nslots * sizeof *g->slots, "the group-by hash table");
     if (rc)
         return rc;
     g->slots = malloc(g->nslots * sizeof *g->slots);
@@ -56,15 +56,15 @@ int qgroups_init(struct qgroups *g, size_t nkeys, const struct qagg_plan *aggs, 
     return 0;
 }
 
-void qgroups_destroy(struct qgroups *g)
+void query__groups_destroy(struct query__groups *g)
 {
     if (g->slots) {
         free(g->slots);
-        qctx_uncharge(g->x, g->nslots * sizeof *g->slots);
+        query__ctx_uncharge(g->x, g->nslots * sizeof *g->slots);
     }
     if (g->recs) {
         free(g->recs);
-        qctx_uncharge(g->x, g->cap * g->rec_size);
+        query__ctx_uncharge(g->x, g->cap * g->rec_size);
     }
     memset(g, 0, sizeof *g);
 }
@@ -102,7 +102,7 @@ static uint64_t hash_value(const struct sql_value *v)
     return mix(h);
 }
 
-uint64_t qgroups_hash(const struct sql_value *keys, size_t n)
+uint64_t query__groups_hash(const struct sql_value *keys, size_t n)
 {
     uint64_t h = 0x2545f4914f6cdd1dULL;
     for (size_t i = 0; i < n; i++)
@@ -126,7 +126,7 @@ static bool keys_equal(const struct sql_value *a, const struct sql_value *b, siz
 
 /* ---- values -------------------------------------------------------------------- */
 
-bool qvalue_copy(struct sql_value *dst, const struct sql_value *src, struct arena *mem)
+bool query__value_copy(struct sql_value *dst, const struct sql_value *src, struct arena *mem)
 {
     *dst = *src;
     if (src->is_null)
@@ -143,7 +143,7 @@ bool qvalue_copy(struct sql_value *dst, const struct sql_value *src, struct aren
         if (!items)
             return false;
         for (uint32_t i = 0; i < src->v.a.n; i++)
-            if (!qvalue_copy(&items[i], &src->v.a.items[i], mem))
+            if (!query__value_copy(&items[i], &src->v.a.items[i], mem))
                 return false;
         dst->v.a.items = items;
     }
@@ -152,15 +152,15 @@ bool qvalue_copy(struct sql_value *dst, const struct sql_value *src, struct aren
 
 /* ---- the table ------------------------------------------------------------------- */
 
-static int grow_slots(struct qgroups *g)
+static int grow_slots(struct query__groups *g)
 {
     size_t n = g->nslots * 2;
-    int rc = qctx_charge(g->x, n * sizeof *g->slots, "the group-by hash table");
+    int rc = query__ctx_charge(g->x, n * sizeof *g->slots, "the group-by hash table");
     if (rc)
         return rc;
-    struct qslot *s = malloc(n * sizeof *s);
+    struct query__slot *s = malloc(n * sizeof *s);
     if (!s) {
-        qctx_uncharge(g->x, n * sizeof *g->slots);
+        query__ctx_uncharge(g->x, n * sizeof *g->slots);
         return lerr_set(g->x->err, LERR_NOMEM, "out of memory for the group-by hash table");
     }
     memset(s, 0xff, n * sizeof *s);
@@ -174,57 +174,58 @@ static int grow_slots(struct qgroups *g)
         s[j] = g->slots[i];
     }
     free(g->slots);
-    qctx_uncharge(g->x, g->nslots * sizeof *g->slots);
+    query__ctx_uncharge(g->x, g->nslots * sizeof *g->slots);
     g->slots = s;
     g->nslots = n;
     return 0;
 }
 
-static int new_group(struct qgroups *g, const struct sql_value *keys, uint32_t *gid)
+static int new_group(struct query__groups *g, const struct sql_value *keys, uint32_t *gid)
 {
     if (g->ngroups >= MAX_GROUPS)
-        return qctx_too_big(g->x, "the group-by (too many groups)");
+        return query__ctx_too_big(g->x, "the group-by (too many groups)");
     uint32_t id = g->ngroups;
     if (id == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 256;
         size_t more = (ncap - g->cap) * g->rec_size;
-        int rc = qctx_charge(g->x, more, "the group-by state");
+        int rc = query__ctx_charge(g->x, more, "the group-by state");
         if (rc)
             return rc;
         uint8_t *nr = realloc(g->recs, ncap * g->rec_size);
         if (!nr) {
-            qctx_uncharge(g->x, more);
+            query__ctx_uncharge(g->x, more);
             return lerr_set(g->x->err, LERR_NOMEM, "out of memory for group-by state");
         }
         g->recs = nr;
         g->cap = ncap;
     }
     g->ngroups++;
-    struct sql_value *k = qgroups_keys(g, id);
+    struct sql_value *k = query__groups_keys(g, id);
     for (size_t i = 0; i < g->nkeys; i++)
-        if (!qvalue_copy(&k[i], &keys[i], &g->x->keep))
-            return qctx_nomem(g->x, "group keys");
-    uint8_t *acc = qgroups_acc(g, id);
+        if (!query__value_copy(&k[i], &keys[i], &g->x->keep))
+            return query__ctx_nomem(g->x, "group keys");
+    uint8_t *acc = query__groups_acc(g, id);
     for (size_t i = 0; i < g->naggs; i++) {
-        const struct qagg_plan *a = &g->aggs[i];
+        const struct query__agg_plan *a = &g->aggs[i];
         if (a->mode == QA_SQL || a->mode == QA_MERGE)
             sql_agg_init(a->state, acc + a->off);
         else
-            memset(acc + a->off, 0, sizeof(struct qnacc));
+            memset(acc + a->off, 0, sizeof(struct query__nacc));
     }
     *gid = id;
     return 0;
 }
 
-int qgroups_find(struct qgroups *g, const struct sql_value *keys, uint64_t hash, uint32_t *gid)
+int query__groups_find(struct query__groups *g, const struct sql_value *keys, uint64_t hash,
+                       uint32_t *gid)
 {
     size_t mask = g->nslots - 1;
     size_t i = hash & mask;
     for (;;) {
-        struct qslot *s = &g->slots[i];
+        struct query__slot *s = &g->slots[i];
         if (s->gid == EMPTY_GID)
             break;
-        if (s->hash == hash && keys_equal(qgroups_keys(g, s->gid), keys, g->nkeys)) {
+        if (s->hash == hash && keys_equal(query__groups_keys(g, s->gid), keys, g->nkeys)) {
             *gid = s->gid;
             return 0;
         }
@@ -240,7 +241,8 @@ int qgroups_find(struct qgroups *g, const struct sql_value *keys, uint64_t hash,
     return 0;
 }
 
-void qnacc_merge(const struct qagg_plan *a, struct qnacc *dst, const struct qnacc *src)
+void query__nacc_merge(const struct query__agg_plan *a, struct query__nacc *dst,
+                       const struct query__nacc *src)
 {
     if (!src->n)
         return;
@@ -252,13 +254,13 @@ void qnacc_merge(const struct qagg_plan *a, struct qnacc *dst, const struct qnac
             dst->l = (int64_t)((uint64_t)dst->l + (uint64_t)src->l);
         break;
     case SQL_AGG_MIN:
-        if (!dst->n || (a->dbl ? qdlt(src->d, dst->d) : src->l < dst->l)) {
+        if (!dst->n || (a->dbl ? query__dlt(src->d, dst->d) : src->l < dst->l)) {
             dst->l = src->l;
             dst->d = src->d;
         }
         break;
     case SQL_AGG_MAX:
-        if (!dst->n || (a->dbl ? qdlt(dst->d, src->d) : src->l > dst->l)) {
+        if (!dst->n || (a->dbl ? query__dlt(dst->d, src->d) : src->l > dst->l)) {
             dst->l = src->l;
             dst->d = src->d;
         }
@@ -278,15 +280,16 @@ static struct sql_value typed_result(struct sql_value v, int result_type)
     return v;
 }
 
-void qgroups_final(const struct qgroups *g, uint32_t gid, size_t i, struct sql_value *out)
+void query__groups_final(const struct query__groups *g, uint32_t gid, size_t i,
+                         struct sql_value *out)
 {
-    const struct qagg_plan *a = &g->aggs[i];
-    const uint8_t *p = qgroups_acc(g, gid) + a->off;
+    const struct query__agg_plan *a = &g->aggs[i];
+    const uint8_t *p = query__groups_acc(g, gid) + a->off;
     if (a->mode == QA_SQL || a->mode == QA_MERGE) {
         sql_agg_finalize(a->state, p, out);
         return;
     }
-    struct qnacc acc;
+    struct query__nacc acc;
     memcpy(&acc, p, sizeof acc);
     const struct sql_agg_call *c = a->call;
     switch (c->kind) {

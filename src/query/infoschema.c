@@ -7,7 +7,7 @@
  * SQL type (VARCHAR, BIGINT, DOUBLE, FLOAT, TIMESTAMP, COMPLEX<json>), and
  * IS_NULLABLE is 'NO' only for __time. Tables are listed by name.
  *
- * Entry point: qinfo_table().
+ * Entry point: query__info_table().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -68,21 +68,21 @@ static const struct {
 /* ---- building an in-memory table ---------------------------------------------- */
 
 struct builder {
-    struct qmemtable *t;
+    struct query__memtable *t;
     size_t cap;
-    struct qctx *x;
+    struct query__ctx *x;
     int rc;
 };
 
 static int add_row(struct builder *b, const struct sql_value *row)
 {
-    struct qmemtable *t = b->t;
+    struct query__memtable *t = b->t;
     if (t->nrows == b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 64;
         for (size_t c = 0; c < t->ncols; c++) {
             struct sql_value *nv = arena_alloc(&b->x->keep, ncap * sizeof *nv);
             if (!nv)
-                return qctx_nomem(b->x, "INFORMATION_SCHEMA rows");
+                return query__ctx_nomem(b->x, "INFORMATION_SCHEMA rows");
             if (t->nrows)
                 memcpy(nv, t->cols[c], t->nrows * sizeof *nv);
             t->cols[c] = nv;
@@ -90,10 +90,10 @@ static int add_row(struct builder *b, const struct sql_value *row)
         b->cap = ncap;
     }
     for (size_t c = 0; c < t->ncols; c++)
-        if (!qvalue_copy(&t->cols[c][t->nrows], &row[c], &b->x->keep))
-            return qctx_nomem(b->x, "INFORMATION_SCHEMA rows");
+        if (!query__value_copy(&t->cols[c][t->nrows], &row[c], &b->x->keep))
+            return query__ctx_nomem(b->x, "INFORMATION_SCHEMA rows");
     t->nrows++;
-    return qctx_check(b->x);
+    return query__ctx_check(b->x);
 }
 
 static struct sql_value str(const char *s)
@@ -117,7 +117,7 @@ struct tinfo {
 struct tlist {
     struct tinfo *t;
     size_t n, cap;
-    struct qctx *x;
+    struct query__ctx *x;
 };
 
 static int collect_table(void *arg, const char *name, const struct storage_column *cols,
@@ -128,7 +128,7 @@ static int collect_table(void *arg, const char *name, const struct storage_colum
         size_t ncap = l->cap ? l->cap * 2 : 16;
         struct tinfo *nt = arena_alloc(&l->x->keep, ncap * sizeof *nt);
         if (!nt)
-            return qctx_nomem(l->x, "the table list");
+            return query__ctx_nomem(l->x, "the table list");
         if (l->n)
             memcpy(nt, l->t, l->n * sizeof *nt);
         l->t = nt;
@@ -138,12 +138,12 @@ static int collect_table(void *arg, const char *name, const struct storage_colum
     struct storage_column *cc = arena_alloc(&l->x->keep, (ncols ? ncols : 1) * sizeof *cc);
     char *nm = arena_strdup(&l->x->keep, name);
     if (!cc || !nm)
-        return qctx_nomem(l->x, "the table list");
+        return query__ctx_nomem(l->x, "the table list");
     for (size_t i = 0; i < ncols; i++) {
         cc[i] = cols[i];
         cc[i].name = arena_strdup(&l->x->keep, cols[i].name);
         if (!cc[i].name)
-            return qctx_nomem(l->x, "the table list");
+            return query__ctx_nomem(l->x, "the table list");
     }
     l->t[l->n++] = (struct tinfo){nm, cc, ncols};
     return 0;
@@ -154,7 +154,7 @@ static int cmp_tinfo(const void *a, const void *b)
     return strcmp(((const struct tinfo *)a)->name, ((const struct tinfo *)b)->name);
 }
 
-static int list_tables(const struct query_env *env, struct tlist *l, struct qctx *x)
+static int list_tables(const struct query_env *env, struct tlist *l, struct query__ctx *x)
 {
     memset(l, 0, sizeof *l);
     l->x = x;
@@ -251,8 +251,8 @@ static int fill(const char *which, const struct tlist *l, struct builder *b)
     return rc;
 }
 
-int qinfo_table(const char *name, const struct query_env *env, struct qmemtable *t,
-                struct qctx *x)
+int query__info_table(const char *name, const struct query_env *env, struct query__memtable *t,
+                struct query__ctx *x)
 {
     memset(t, 0, sizeof *t);
     size_t which = LS_ARRAY_LEN(systables);
@@ -274,7 +274,7 @@ int qinfo_table(const char *name, const struct query_env *env, struct qmemtable 
     t->fields = arena_alloc(&x->keep, t->ncols * sizeof *t->fields);
     t->cols = arena_zalloc(&x->keep, t->ncols * sizeof *t->cols);
     if (!t->fields || !t->cols)
-        return qctx_nomem(x, "INFORMATION_SCHEMA");
+        return query__ctx_nomem(x, "INFORMATION_SCHEMA");
     for (size_t c = 0; c < t->ncols; c++) {
         const struct colspec *cs = &systables[which].cols[c];
         t->fields[c] = (struct sql_field){cs->name, strlen(cs->name), cs->type};

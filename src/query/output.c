@@ -20,7 +20,7 @@
  * (query_execute attaches it to `out`): a result too big for it is the
  * budget's error, before the memory is taken.
  *
- * Entry points: qoutput_content_type(), qoutput_write().
+ * Entry points: query__output_content_type(), query__output_write().
  */
 #include <math.h>
 #include <string.h>
@@ -28,7 +28,7 @@
 #include "format/json.h"
 #include "query/query_int.h"
 
-const char *qoutput_content_type(enum query_format f)
+const char *query__output_content_type(enum query_format f)
 {
     switch (f) {
     case QUERY_FORMAT_OBJECT_LINES:
@@ -184,15 +184,15 @@ static void csv_value_text(struct buf *tmp, const struct sql_value *v, const str
         sql_value_to_text(v, tmp, true);
 }
 
-static int write_csv(const struct qresult *r, const struct query_request *req,
-                     const struct ls_tz *tz, struct buf *out, struct qctx *x)
+static int write_csv(const struct query__result *r, const struct query_request *req,
+                     const struct ls_tz *tz, struct buf *out, struct query__ctx *x)
 {
     size_t n = r->ncols;
     const char **txt = arena_alloc(&x->scratch, (n ? n : 1) * sizeof *txt);
     size_t *len = arena_alloc(&x->scratch, (n ? n : 1) * sizeof *len);
     size_t *offs = arena_alloc(&x->scratch, (n ? n : 1) * sizeof *offs);
     if (!txt || !len || !offs)
-        return qctx_nomem(x, "the csv writer");
+        return query__ctx_nomem(x, "the csv writer");
     if (req->header) {
         for (size_t i = 0; i < n; i++) {
             txt[i] = r->names[i];
@@ -226,7 +226,7 @@ static int write_csv(const struct qresult *r, const struct query_request *req,
         }
         if (tmp.failed) {
             buf_free(&tmp);
-            return qctx_nomem(x, "the csv writer");
+            return query__ctx_nomem(x, "the csv writer");
         }
         for (size_t i = 0; i < n; i++)
             txt[i] = tmp.data ? tmp.data + offs[i] : "";
@@ -237,7 +237,8 @@ static int write_csv(const struct qresult *r, const struct query_request *req,
     return 0;
 }
 
-static void header_object(struct buf *b, const struct qresult *r, const struct query_request *req)
+static void header_object(struct buf *b, const struct query__result *r,
+                          const struct query_request *req)
 {
     buf_putc(b, '{');
     for (size_t i = 0; i < r->ncols; i++) {
@@ -276,8 +277,8 @@ static void next_elem(struct buf *b, size_t *count, bool lines)
 }
 
 /* The header rows of array formats: names, then the requested type rows. */
-static void header_arrays(struct buf *b, const struct qresult *r, const struct query_request *req,
-                          size_t *count, bool lines)
+static void header_arrays(struct buf *b, const struct query__result *r,
+                          const struct query_request *req, size_t *count, bool lines)
 {
     for (int row = 0; row < 3; row++) {
         if ((row == 1 && !req->types_header) || (row == 2 && !req->sql_types_header))
@@ -299,8 +300,8 @@ static void header_arrays(struct buf *b, const struct qresult *r, const struct q
     }
 }
 
-static int write_json(const struct qresult *r, const struct query_request *req,
-                      const struct ls_tz *tz, struct buf *out, struct qctx *x)
+static int write_json(const struct query__result *r, const struct query_request *req,
+                      const struct ls_tz *tz, struct buf *out, struct query__ctx *x)
 {
     enum query_format f = req->format;
     bool objects = f == QUERY_FORMAT_OBJECT || f == QUERY_FORMAT_OBJECT_LINES;
@@ -311,7 +312,7 @@ static int write_json(const struct qresult *r, const struct query_request *req,
     buf_set_budget(&keys, &x->budget);   /* empty: cannot be refused */
     size_t *koff = arena_alloc(&x->scratch, (r->ncols + 1) * sizeof *koff);
     if (!koff)
-        return qctx_nomem(x, "the JSON writer");
+        return query__ctx_nomem(x, "the JSON writer");
     for (size_t i = 0; i < r->ncols; i++) {
         koff[i] = keys.len;
         json_write_string(&keys, r->names[i], strlen(r->names[i]));
@@ -320,7 +321,7 @@ static int write_json(const struct qresult *r, const struct query_request *req,
     koff[r->ncols] = keys.len;
     if (keys.failed) {
         buf_free(&keys);
-        return qctx_nomem(x, "the JSON writer");
+        return query__ctx_nomem(x, "the JSON writer");
     }
     size_t count = 0;
     if (!lines)
@@ -351,14 +352,14 @@ static int write_json(const struct qresult *r, const struct query_request *req,
     return 0;
 }
 
-int qoutput_write(const struct qresult *r, const struct query_request *req,
-                  const struct ls_tz *tz, struct buf *out, struct qctx *x)
+int query__output_write(const struct query__result *r, const struct query_request *req,
+                  const struct ls_tz *tz, struct buf *out, struct query__ctx *x)
 {
     int rc = req->format == QUERY_FORMAT_CSV ? write_csv(r, req, tz, out, x)
                                              : write_json(r, req, tz, out, x);
     if (rc)
         return rc;
     if (out->failed)
-        return qctx_too_big(x, "the response body");
+        return query__ctx_too_big(x, "the response body");
     return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * qctx.c — the per-query context every file of query/ reports to, and the
+ * query__ctx.c — the per-query context every file of query/ reports to, and the
  * server-wide limits it draws on: the memory budget behind
  * context.maxQueryBytes, drawing on the pool of all running queries
  * (LODESTAR_QUERY_TOTAL_BYTES, LODESTAR_QUERY_MAX_BYTES), the deadline
@@ -7,8 +7,8 @@
  * of query/: it calls no other file of the module.
  *
  * Entry points: query_limits_get/set(), query_limits_from_env(),
- * query_memory_in_use(), qctx_check(), qctx_charge(), qctx_uncharge(),
- * qctx_too_big(), qctx_nomem(), qctx_sql_error(), qctx_size_text().
+ * query_memory_in_use(), query__ctx_check(), query__ctx_charge(), query__ctx_uncharge(),
+ * query__ctx_too_big(), query__ctx_nomem(), query__ctx_sql_error(), query__ctx_size_text().
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,7 +21,7 @@
 
 /* ---- memory limits ------------------------------------------------------------------ */
 
-struct mem_pool query_pool = {0, 0};   /* limit set at first use or by query_limits_set */
+struct mem_pool query__pool = {0, 0};   /* limit set at first use or by query_limits_set */
 static _Atomic uint64_t max_query_limit;
 static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
@@ -41,9 +41,9 @@ static uint64_t default_total(void)
 
 static void limits_default(void)
 {
-    if (!mem_pool_limit(&query_pool)) {
+    if (!mem_pool_limit(&query__pool)) {
         uint64_t t = default_total();
-        mem_pool_init(&query_pool, t);
+        mem_pool_init(&query__pool, t);
         atomic_store(&max_query_limit, t);
     }
 }
@@ -51,7 +51,7 @@ static void limits_default(void)
 void query_limits_get(struct query_limits *out)
 {
     pthread_once(&limits_once, limits_default);
-    out->total_bytes = mem_pool_limit(&query_pool);
+    out->total_bytes = mem_pool_limit(&query__pool);
     out->max_query_bytes = atomic_load(&max_query_limit);
 }
 
@@ -59,13 +59,13 @@ void query_limits_set(const struct query_limits *l)
 {
     pthread_once(&limits_once, limits_default);
     uint64_t t = l->total_bytes ? l->total_bytes : default_total();
-    mem_pool_set_limit(&query_pool, t);
+    mem_pool_set_limit(&query__pool, t);
     atomic_store(&max_query_limit, l->max_query_bytes ? l->max_query_bytes : t);
 }
 
 uint64_t query_memory_in_use(void)
 {
-    return mem_pool_used(&query_pool);
+    return mem_pool_used(&query__pool);
 }
 
 /* "1073741824", "512M", "2g", "64KiB": bytes; 0 when unset. */
@@ -111,7 +111,7 @@ int query_limits_from_env(struct lerr *err)
 
 /* ---- the per-query context -------------------------------------------------------- */
 
-const char *qctx_size_text(uint64_t n, char buf[32])
+const char *query__ctx_size_text(uint64_t n, char buf[32])
 {
     if (n >= (1ull << 30) && n % (1ull << 30) == 0)
         snprintf(buf, 32, "%llu GiB", (unsigned long long)(n >> 30));
@@ -122,7 +122,7 @@ const char *qctx_size_text(uint64_t n, char buf[32])
     return buf;
 }
 
-int qctx_too_big(struct qctx *x, const char *what)
+int query__ctx_too_big(struct query__ctx *x, const char *what)
 {
     if (x->mem_error)
         return x->err->code;
@@ -136,9 +136,9 @@ int qctx_too_big(struct qctx *x, const char *what)
                         "together may hold %s (LODESTAR_QUERY_TOTAL_BYTES) and this one could "
                         "not get %s more for %s while it held %s; retry in a moment, or raise "
                         "LODESTAR_QUERY_TOTAL_BYTES where the server starts",
-                        qctx_size_text(mem_pool_limit(&query_pool), a),
-                        qctx_size_text(x->budget.refused_need, b), what,
-                        qctx_size_text(x->budget.refused_used, c));
+                        query__ctx_size_text(mem_pool_limit(&query__pool), a),
+                        query__ctx_size_text(x->budget.refused_need, b), what,
+                        query__ctx_size_text(x->budget.refused_used, c));
     }
     struct query_limits l;
     query_limits_get(&l);
@@ -152,23 +152,23 @@ int qctx_too_big(struct qctx *x, const char *what)
                     (unsigned long long)l.max_query_bytes);
 }
 
-int qctx_nomem(struct qctx *x, const char *what)
+int query__ctx_nomem(struct query__ctx *x, const char *what)
 {
     if (x->budget.refused != MEM_REFUSED_NONE)
-        return qctx_too_big(x, what);
+        return query__ctx_too_big(x, what);
     if (x->mem_error)
         return x->err->code;
     return lerr_set(x->err, LERR_NOMEM, "out of memory for %s", what);
 }
 
-int qctx_sql_error(struct qctx *x, int rc, const char *what)
+int query__ctx_sql_error(struct query__ctx *x, int rc, const char *what)
 {
     if (rc == LERR_NOMEM || (x->err->code == LERR_NOMEM && !x->mem_error))
-        return qctx_nomem(x, what);
+        return query__ctx_nomem(x, what);
     return x->err->code ? x->err->code : rc;
 }
 
-int qctx_check(struct qctx *x)
+int query__ctx_check(struct query__ctx *x)
 {
     if (x->err->code)
         return x->err->code;
@@ -180,12 +180,12 @@ int qctx_check(struct qctx *x)
     return 0;
 }
 
-int qctx_charge(struct qctx *x, size_t n, const char *what)
+int query__ctx_charge(struct query__ctx *x, size_t n, const char *what)
 {
-    return mem_budget_charge(&x->budget, n) ? 0 : qctx_too_big(x, what);
+    return mem_budget_charge(&x->budget, n) ? 0 : query__ctx_too_big(x, what);
 }
 
-void qctx_uncharge(struct qctx *x, size_t n)
+void query__ctx_uncharge(struct query__ctx *x, size_t n)
 {
     mem_budget_release(&x->budget, n);
 }

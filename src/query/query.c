@@ -4,8 +4,8 @@
  * env, an INFORMATION_SCHEMA table, or none), binds the SELECT against the
  * table's columns, runs it (exec.c) and writes the rows in the requested
  * format (output.c). The top of query/: it calls every other file of the
- * module and none calls it; the per-query context it sets up (struct qctx)
- * is qctx.c's.
+ * module and none calls it; the per-query context it sets up (struct query__ctx)
+ * is query__ctx.c's.
  *
  * Entry points: query_execute().
  */
@@ -28,7 +28,8 @@ struct names {
     struct arena *mem;
 };
 
-static int collect_name(void *arg, const char *name, const struct storage_column *cols, size_t ncols)
+static int collect_name(void *arg, const char *name, const struct storage_column *cols,
+                        size_t ncols)
 {
     (void)cols;
     (void)ncols;
@@ -51,7 +52,7 @@ static int collect_name(void *arg, const char *name, const struct storage_column
     return 0;
 }
 
-static int table_not_found(const struct query_env *env, const char *table, struct qctx *x)
+static int table_not_found(const struct query_env *env, const char *table, struct query__ctx *x)
 {
     struct names l = {NULL, 0, 0, &x->keep};
     struct lerr ignored;
@@ -67,13 +68,13 @@ static int table_not_found(const struct query_env *env, const char *table, struc
 }
 
 struct resolved {
-    struct qsource src;
+    struct query__source src;
     struct storage_snapshot *snap;
-    struct qmemtable mem;
+    struct query__memtable mem;
     struct sql_field *fields;
 };
 
-static int resolve(const struct sql_stmt *s, const struct query_env *env, struct qctx *x,
+static int resolve(const struct sql_stmt *s, const struct query_env *env, struct query__ctx *x,
                    struct resolved *out)
 {
     memset(out, 0, sizeof *out);
@@ -85,7 +86,7 @@ static int resolve(const struct sql_stmt *s, const struct query_env *env, struct
     if (!*table)
         return 0;   /* SELECT without FROM */
     if (strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
-        int rc = qinfo_table(table, env, &out->mem, x);
+        int rc = query__info_table(table, env, &out->mem, x);
         if (rc == LERR_NOT_FOUND)
             x->err->code = LERR_INVALID;   /* Druid answers 400 for unknown tables */
         if (rc)
@@ -109,7 +110,7 @@ static int resolve(const struct sql_stmt *s, const struct query_env *env, struct
     size_t n = out->snap->ncols;
     out->fields = arena_alloc(&x->keep, (n ? n : 1) * sizeof *out->fields);
     if (!out->fields)
-        return qctx_nomem(x, "the table's columns");
+        return query__ctx_nomem(x, "the table's columns");
     for (size_t i = 0; i < n; i++) {
         const struct storage_column *c = &out->snap->cols[i];
         out->fields[i] = (struct sql_field){c->name, strlen(c->name), c->type};
@@ -138,7 +139,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
     int64_t t0 = util_mono_ns();
     struct query_limits lim;
     query_limits_get(&lim);
-    struct qctx x;
+    struct query__ctx x;
     memset(&x, 0, sizeof x);
     x.req = req;
     x.err = err;
@@ -149,7 +150,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
                         ? t0 + req->timeout_ms * 1000000
                         : INT64_MAX;
     /* every arena and buffer of the query charges the budget before it grows */
-    mem_budget_init(&x.budget, x.max_bytes, &query_pool);
+    mem_budget_init(&x.budget, x.max_bytes, &query__pool);
     arena_init(&x.keep, 64 * 1024, 0);
     arena_init(&x.scratch, 256 * 1024, 0);
     arena_init(&x.leaf, 128 * 1024, 0);
@@ -167,10 +168,10 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
                          "LODESTAR_QUERY_MAX_BYTES where the server starts",
                          (unsigned long long)req->max_bytes,
                          (unsigned long long)lim.max_query_bytes,
-                         qctx_size_text(lim.max_query_bytes, a));
+                         query__ctx_size_text(lim.max_query_bytes, a));
     }
     if (!rc && !buf_set_budget(out, &x.budget))
-        rc = qctx_too_big(&x, "the response body");
+        rc = query__ctx_too_big(&x, "the response body");
     if (!rc && req->time_zone && *req->time_zone) {
         struct lerr tzerr;
         lerr_init(&tzerr);
@@ -191,30 +192,30 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
     struct sql_select *q = NULL;
     struct resolved res_src;
     memset(&res_src, 0, sizeof res_src);
-    struct qcollect col;
+    struct query__collect col;
     memset(&col, 0, sizeof col);
-    struct qresult res;
+    struct query__result res;
     memset(&res, 0, sizeof res);
     if (!rc && (!req->sql || req->sql_len == 0))
         rc = lerr_set_at(err, LERR_INVALID, "query",
                          "the request has no SQL: put a SELECT statement in \"query\"");
     if (!rc && (rc = sql_parse_select_in(req->sql, req->sql_len, &x.budget, &stmt, err)))
-        rc = qctx_sql_error(&x, rc, "parsing the query");
+        rc = query__ctx_sql_error(&x, rc, "parsing the query");
     if (!rc)
         rc = resolve(stmt, env, &x, &res_src);
     if (!rc) {
         const struct sql_schema *cols = res_src.src.schema.n ? &res_src.src.schema : NULL;
         if ((rc = sql_bind_select(stmt, cols, &opt, &q, err)))
-            rc = qctx_sql_error(&x, rc, "binding the query");
+            rc = query__ctx_sql_error(&x, rc, "binding the query");
     }
     if (!rc)
-        rc = qexec_run(q, &res_src.src, &opt, &x, &col, &res);
+        rc = query__exec_run(q, &res_src.src, &opt, &x, &col, &res);
     /* result rows live in the collector (or keep): the last block's vectors
      * and strings can go before the body is written */
     arena_reset(&x.scratch);
     size_t mark = out->len;
     if (!rc)
-        rc = qoutput_write(&res, req, x.tz, out, &x);
+        rc = query__output_write(&res, req, x.tz, out, &x);
     if (rc) {
         /* nothing of a failed query reaches the body */
         out->len = mark;
@@ -224,7 +225,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
         if (!err->code)
             lerr_set(err, rc, "the query failed");
     } else if (meta) {
-        meta->content_type = qoutput_content_type(req->format);
+        meta->content_type = query__output_content_type(req->format);
         meta->rows = res.nrows;
         meta->ncols = res.ncols;
         meta->elapsed_us = (util_mono_ns() - t0) / 1000;
@@ -233,7 +234,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
     /* the body is the caller's from here: it leaves the query's budget */
     buf_set_budget(out, NULL);
     buf_set_budget(out, out_budget);
-    qcollect_destroy(&col);
+    query__collect_destroy(&col);
     sql_select_free(q);
     sql_stmt_free(stmt);
     release(env, &res_src);

@@ -5,8 +5,9 @@
  *
  * Entry points:
  *   query_limits_from_env() the server-wide memory limits (at start)
- *   query_request_init()    defaults (object format, 60 s timeout, 512 MB cap)
- *   query_request_parse()   the JSON body of POST /v1/query/sql into a request
+ *   query_request_init()    defaults (object format, 60 s timeout, 512 MB cap);
+ *                           the API fills the rest from the JSON body
+ *                           (api/query_request.h)
  *   query_execute()         run it: parse, bind, plan against one snapshot per
  *                           query, scan, aggregate, sort, format
  *
@@ -113,20 +114,9 @@ struct query_request {
  * default memory budget, UTC, now = the clock when the query starts. */
 void query_request_init(struct query_request *req);
 
-/*
- * Parses a Druid SQL request body {"query", "resultFormat", "header",
- * "typesHeader", "sqlTypesHeader", "parameters": [{"type","value"}],
- * "context": {"timeout", "sqlTimeZone", "sqlQueryId", "maxQueryBytes", ...}}
- * into *req (strings and parameter values are allocated from `mem`, which
- * must outlive req). Unknown top-level fields are rejected (API.md); unknown
- * context keys are accepted and ignored, as Druid ignores the ones it does
- * not use. Parameter types are SQL names (VARCHAR, BIGINT, INTEGER, DOUBLE,
- * FLOAT, REAL, DECIMAL, BOOLEAN, TIMESTAMP, DATE); a TIMESTAMP value is
- * "2000-01-02 03:04:05", ISO-8601, or epoch ms. Errors: LERR_INVALID with
- * err->target naming the field ("parameters[1].type"), LERR_NOMEM.
- */
-int query_request_parse(const char *body, size_t len, struct query_request *req,
-                        struct arena *mem, struct lerr *err);
+/* The JSON body of POST /v1/query/sql is read into a query_request by the
+ * API (api/query_request.h, api_query_request_parse): query/ takes the
+ * typed request, never the API's document. */
 
 /* A table visible to queries, as query_env.list_tables reports it. cols[0]
  * is __time, as in a storage snapshot. */

@@ -3,7 +3,7 @@
  * from, bottom up: each file calls only files listed before it (no
  * circles between files; tests/arch/check_layers.py checks it):
  *
- *   qctx.c     the per-query context (memory budget, deadline, their
+ *   query__ctx.c     the per-query context (memory budget, deadline, their
  *              errors) and the server-wide query memory limits
  *   shape.c    reads a bound expression's EXPLAIN text back into a small tree
  *              (sql.h keeps the bound tree opaque), so the planner can
@@ -12,13 +12,25 @@
  *   filter.c   WHERE → a tree of bitmap-able leaves; per view → row set
  *   group.c    the group table: keys, hash index, accumulator rows
  *   collect.c  result rows: top-N, sort, OFFSET/LIMIT
- *   exec.c     planning (read-only plan) and running it over views or an
- *              in-memory table, block by block; EXPLAIN text
+ *   plan.c     planning (read-only plan); EXPLAIN text
+ *   block.c    a run's state; reading, aggregating and collecting rows
+ *              block by block
+ *   view.c     one view: its row set, its blocks; aggregation by
+ *              dictionary id and its top-N pruning
+ *   exec.c     query__exec_run(): every view, or an in-memory table, then
+ *              the groups into rows (these four share exec_int.h)
  *   output.c   the five result formats and their headers
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
  *   query.c    query_execute(): statement → table → bind → run → output
  *
- * Memory: one struct qctx per query owns a memory budget (util/budget.h) of
+ * Names: query.h's public names are `query_`; what the files here share
+ * (functions, the global query__pool, and the types of this header) is
+ * `query__<thing>` (libuv's uv_/uv__), so a reader knows from a name
+ * alone that it is private to src/query/. Enum constants and macros of this
+ * header keep short upper-case prefixes (QF_, QSH_, QA_). File-static names
+ * are short. tests/arch/check_layers.py checks the linker-visible names.
+ *
+ * Memory: one struct query__ctx per query owns a memory budget (util/budget.h) of
  * context.maxQueryBytes that draws from the process-wide pool of all
  * running queries (LODESTAR_QUERY_TOTAL_BYTES). Everything the query
  * allocates is charged to it before it is allocated: the `keep` arena
@@ -26,8 +38,8 @@
  * vectors, expression results such as REPEAT's strings), the parse and
  * bound trees (sql_options.budget), the collector's arenas and row array,
  * heap blocks the engine mallocs (group records, id maps, hash slots, sort
- * arrays; qctx_charge) and the response body. A refusal is the query's
- * error (qctx_too_big), never an allocation past the limit.
+ * arrays; query__ctx_charge) and the response body. A refusal is the query's
+ * error (query__ctx_too_big), never an allocation past the limit.
  */
 #ifndef LODESTAR_QUERY_INT_H
 #define LODESTAR_QUERY_INT_H
@@ -40,7 +52,7 @@
 
 /* ---- per-query context ----------------------------------------------------- */
 
-struct qctx {
+struct query__ctx {
     const struct query_request *req;
     int64_t deadline_ns;     /* monotonic clock; INT64_MAX = no timeout */
     uint64_t max_bytes;      /* this query's limit (context.maxQueryBytes) */
@@ -49,39 +61,39 @@ struct qctx {
     struct arena scratch;    /* per block */
     struct arena leaf;       /* per filter leaf (filter.c): reset after each leaf's rows */
     const struct ls_tz *tz;  /* sqlTimeZone */
-    uint32_t tick;           /* counts calls to qctx_poll */
+    uint32_t tick;           /* counts calls to query__ctx_poll */
     bool mem_error;          /* err holds the memory error */
     struct lerr *err;
     char partial[512];       /* segments left out under allowPartialResults */
 };
 
-/* The pool every query's budget draws from (qctx.c). */
-extern struct mem_pool query_pool;
+/* The pool every query's budget draws from (query__ctx.c). */
+extern struct mem_pool query__pool;
 
 /* 0, or LERR_TIMEOUT (set in x->err). Call once per block of work; cheap. */
-int qctx_check(struct qctx *x);
+int query__ctx_check(struct query__ctx *x);
 /* Heap accounting: charge before malloc, uncharge after free. A refused
- * charge sets the memory error (qctx_too_big) and returns it. */
-int qctx_charge(struct qctx *x, size_t n, const char *what);
-void qctx_uncharge(struct qctx *x, size_t n);
+ * charge sets the memory error (query__ctx_too_big) and returns it. */
+int query__ctx_charge(struct query__ctx *x, size_t n, const char *what);
+void query__ctx_uncharge(struct query__ctx *x, size_t n);
 /* Sets the memory error naming `what` and the limit that refused it: the
  * query's own (context.maxQueryBytes, LERR_INVALID: a 400) or the pool of
  * all running queries (LODESTAR_QUERY_TOTAL_BYTES, LERR_UNAVAILABLE: a 503
  * to retry). It replaces an error that only said "out of memory". */
-int qctx_too_big(struct qctx *x, const char *what);
+int query__ctx_too_big(struct query__ctx *x, const char *what);
 /* n bytes as text for messages: "2 GiB", "512 MiB" or "1000 bytes"; returns buf. */
-const char *qctx_size_text(uint64_t n, char buf[32]);
+const char *query__ctx_size_text(uint64_t n, char buf[32]);
 /* An allocation failed (NULL from an arena, LERR_NOMEM from the SQL
  * library): the memory error if the budget refused something, LERR_NOMEM
  * otherwise. */
-int qctx_nomem(struct qctx *x, const char *what);
+int query__ctx_nomem(struct query__ctx *x, const char *what);
 /* After an SQL library call returned rc: the memory error when rc is
  * LERR_NOMEM and the budget refused, else rc (err already set). */
-int qctx_sql_error(struct qctx *x, int rc, const char *what);
+int query__ctx_sql_error(struct query__ctx *x, int rc, const char *what);
 
 /* ---- shapes: EXPLAIN text read back ----------------------------------------- */
 
-enum qshape_kind {
+enum query__shape_kind {
     QSH_REF,     /* $N: a table column (or a group-row field) */
     QSH_AGGREF,  /* $aggN */
     QSH_STR,     /* 'text' (lit/lit_len: the bytes, quotes undone) */
@@ -92,7 +104,7 @@ enum qshape_kind {
     QSH_CAST     /* CAST(a AS TYPE) */
 };
 
-struct qshape {
+struct query__shape {
     uint8_t kind;
     bool not_flag;           /* NOT IN, NOT LIKE, NOT BETWEEN */
     uint32_t field;          /* QSH_REF, QSH_AGGREF */
@@ -101,35 +113,35 @@ struct qshape {
     const char *lit;         /* QSH_STR (unescaped), QSH_LIT (raw) */
     size_t lit_len;
     size_t nargs;
-    struct qshape **args;
+    struct query__shape **args;
 };
 
 /* The shape of a bound expression, or NULL when its text is not understood
  * (callers then treat the expression as opaque). Memory from `a`. */
-struct qshape *qshape_of(const struct sql_expr *e, struct arena *a);
+struct query__shape *query__shape_of(const struct sql_expr *e, struct arena *a);
 /* The field a bare reference names, or -1 (uses `a` for the text). */
-int qshape_ref_of(const struct sql_expr *e, struct arena *a);
-bool qshape_is(const struct qshape *s, const char *name);
+int query__shape_ref_of(const struct sql_expr *e, struct arena *a);
+bool query__shape_is(const struct query__shape *s, const char *name);
 /* The expression text as EXPLAIN shows it, from `a` ("?" on failure). */
-const char *qshape_text(const struct sql_expr *e, struct arena *a);
+const char *query__shape_text(const struct sql_expr *e, struct arena *a);
 
 /* ---- filters ------------------------------------------------------------------ */
 
-enum qf_kind { QF_AND, QF_OR, QF_STR, QF_TIME, QF_NUM, QF_CONST, QF_OPAQUE };
-enum qf_op {
+enum query__fnode_kind { QF_AND, QF_OR, QF_STR, QF_TIME, QF_NUM, QF_CONST, QF_OPAQUE };
+enum query__fnode_op {
     QFO_EQ,       /* column = one of lits (IN, =, <> with neg) */
     QFO_ISNULL,   /* column IS NULL */
     QFO_PREFIX,   /* column LIKE 'prefix%' */
     QFO_EVAL      /* expr evaluated once per dictionary value */
 };
 
-struct qf_node {
-    uint8_t kind;            /* enum qf_kind */
-    uint8_t op;              /* enum qf_op (QF_STR) */
+struct query__fnode {
+    uint8_t kind;            /* enum query__fnode_kind */
+    uint8_t op;              /* enum query__fnode_op (QF_STR) */
     bool neg;                /* NOT pushed down to the leaf (3-valued: selects FALSE) */
     bool value;              /* QF_CONST */
     size_t nkids;
-    struct qf_node **kids;
+    struct query__fnode **kids;
     int col;                 /* QF_STR */
     struct sql_value *lits;  /* QFO_EQ */
     size_t nlits;
@@ -144,8 +156,8 @@ struct qf_node {
     const char *text;        /* for EXPLAIN */
 };
 
-struct qfilter {
-    struct qf_node *root;          /* NULL = no WHERE */
+struct query__filter {
+    struct query__fnode *root;          /* NULL = no WHERE */
     const struct sql_expr *where;  /* the bound WHERE (run over inexact rows) */
     bool exact;                    /* no opaque part: row sets are the answer */
     size_t nowned, owned_cap;
@@ -154,11 +166,12 @@ struct qfilter {
 
 /* Analyses q->where against the table columns (fields[]). Never fails on
  * shapes it does not know (they become opaque); fails only for memory. */
-int qfilter_build(struct qfilter *f, const struct sql_select *q, const struct sql_schema *cols,
-                  const struct sql_options *opt, struct qctx *x);
-void qfilter_free(struct qfilter *f);
+int query__filter_build(struct query__filter *f, const struct sql_select *q,
+                        const struct sql_schema *cols, const struct sql_options *opt,
+                        struct query__ctx *x);
+void query__filter_free(struct query__filter *f);
 /* Appends the filter as EXPLAIN shows it. */
-void qfilter_explain(const struct qfilter *f, struct buf *out);
+void query__filter_explain(const struct query__filter *f, struct buf *out);
 
 /*
  * Candidate rows of one view. `all` = every row (bm NULL); otherwise bm
@@ -166,7 +179,7 @@ void qfilter_explain(const struct qfilter *f, struct buf *out);
  * = the rows are exactly those where WHERE is true; otherwise WHERE must
  * still run over them.
  */
-struct qrowset {
+struct query__rowset {
     roaring_bitmap_t *bm;
     bool all, exact, borrowed;
 };
@@ -176,20 +189,20 @@ struct qrowset {
  * buffer, then each block takes the rows below its end. Walking the
  * iterator a value at a time cost more than the filter it fed.
  */
-struct qrowiter {
+struct query__rowiter {
     roaring_uint32_iterator_t it;
     uint32_t buf[512];
     uint32_t n, pos;
 };
 
-static inline void qrowiter_init(struct qrowiter *ri, const roaring_bitmap_t *bm)
+static inline void query__rowiter_init(struct query__rowiter *ri, const roaring_bitmap_t *bm)
 {
     roaring_init_iterator(bm, &ri->it);
     ri->n = ri->pos = 0;
 }
 
 /* The next row without taking it; false when none is left. */
-static inline bool qrowiter_peek(struct qrowiter *ri, uint32_t *row)
+static inline bool query__rowiter_peek(struct query__rowiter *ri, uint32_t *row)
 {
     if (ri->pos == ri->n) {
         ri->n = ri->it.has_value ? roaring_read_uint32_iterator(&ri->it, ri->buf, 512) : 0;
@@ -203,10 +216,10 @@ static inline bool qrowiter_peek(struct qrowiter *ri, uint32_t *row)
 
 /* Takes the rows below `end` (at most STORAGE_BLOCK_ROWS past the first
  * row, which must lie in the same block) into out; returns how many. */
-static inline uint32_t qrowiter_take(struct qrowiter *ri, uint64_t end, uint32_t *out)
+static inline uint32_t query__rowiter_take(struct query__rowiter *ri, uint64_t end, uint32_t *out)
 {
     uint32_t m = 0, row;
-    while (qrowiter_peek(ri, &row) && row < end) {
+    while (query__rowiter_peek(ri, &row) && row < end) {
         uint32_t k = ri->pos;
         while (k < ri->n && ri->buf[k] < end)
             k++;
@@ -217,88 +230,91 @@ static inline uint32_t qrowiter_take(struct qrowiter *ri, uint64_t end, uint32_t
     return m;
 }
 
-int qfilter_view_rows(const struct qfilter *f, const struct storage_view *v,
-                      struct storage_scan *sc, struct qctx *x, struct qrowset *out);
-void qrowset_free(struct qrowset *r);
-uint64_t qrowset_count(const struct qrowset *r, uint64_t view_rows);
+int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
+                      struct storage_scan *sc, struct query__ctx *x, struct query__rowset *out);
+void query__rowset_free(struct query__rowset *r);
+uint64_t query__rowset_count(const struct query__rowset *r, uint64_t view_rows);
 
 /* ---- group table ------------------------------------------------------------ */
 
-enum qagg_mode {
+enum query__agg_mode {
     QA_COUNT_STAR,   /* native count of rows */
-    QA_NATIVE,       /* COUNT(x), SUM, MIN, MAX over numbers: struct qnacc */
+    QA_NATIVE,       /* COUNT(x), SUM, MIN, MAX over numbers: struct query__nacc */
     QA_SQL,          /* sql_agg_* state of the query's call */
     QA_MERGE         /* measure states merged with the measure's own call */
 };
 
 /* A native accumulator (COUNT/SUM/MIN/MAX over numbers). */
-struct qnacc {
+struct query__nacc {
     int64_t n;       /* rows counted / values seen */
     int64_t l;       /* long sum, min or max */
     double d;        /* double sum, min or max */
 };
 
 /* a < b with NaN sorting last, as in sql_value_compare. */
-static inline bool qdlt(double a, double b)
+static inline bool query__dlt(double a, double b)
 {
     return a != a ? false : (b != b || a < b);
 }
 
-struct qagg_plan {
+struct query__agg_plan {
     const struct sql_agg_call *call;   /* the query's call */
     const struct sql_agg_call *state;  /* the call whose state is kept */
-    uint8_t mode;                      /* enum qagg_mode */
+    uint8_t mode;                      /* enum query__agg_mode */
     bool dbl;                          /* native: double class (else long) */
     int arg_col;                       /* bare column argument, or -1 */
     size_t off, size;                  /* place in a group's accumulator row */
 };
 
-struct qgroups {
+struct query__groups {
     size_t nkeys;
     size_t rec_size;          /* keys + accumulators, 16-aligned */
     size_t acc_off;           /* accumulators' offset in a record */
     size_t naggs;
-    const struct qagg_plan *aggs;
+    const struct query__agg_plan *aggs;
     uint32_t ngroups;
-    uint8_t *recs;            /* records, contiguous: qgroups_find may move them */
+    uint8_t *recs;            /* records, contiguous: query__groups_find may move them */
     size_t cap;
-    struct qslot { uint64_t hash; uint32_t gid; } *slots;
+    struct query__slot { uint64_t hash; uint32_t gid; } *slots;
     size_t nslots;
-    struct qctx *x;
+    struct query__ctx *x;
 };
 
-int qgroups_init(struct qgroups *g, size_t nkeys, const struct qagg_plan *aggs, size_t naggs,
-                 size_t acc_size, struct qctx *x);
-void qgroups_destroy(struct qgroups *g);
-uint64_t qgroups_hash(const struct sql_value *keys, size_t n);
+int query__groups_init(struct query__groups *g, size_t nkeys, const struct query__agg_plan *aggs,
+                       size_t naggs, size_t acc_size, struct query__ctx *x);
+void query__groups_destroy(struct query__groups *g);
+uint64_t query__groups_hash(const struct sql_value *keys, size_t n);
 /* The group of these keys, created (strings copied, accumulators
- * initialised) when new. Records may move: pointers from qgroups_rec()
- * and friends are valid until the next qgroups_find(). 0 or the memory
+ * initialised) when new. Records may move: pointers from query__groups_rec()
+ * and friends are valid until the next query__groups_find(). 0 or the memory
  * error. */
-int qgroups_find(struct qgroups *g, const struct sql_value *keys, uint64_t hash, uint32_t *gid);
+int query__groups_find(struct query__groups *g, const struct sql_value *keys, uint64_t hash,
+                       uint32_t *gid);
 
-static inline uint8_t *qgroups_rec(const struct qgroups *g, uint32_t gid)
+static inline uint8_t *query__groups_rec(const struct query__groups *g, uint32_t gid)
 {
     return g->recs + (size_t)gid * g->rec_size;
 }
-static inline struct sql_value *qgroups_keys(const struct qgroups *g, uint32_t gid)
+static inline struct sql_value *query__groups_keys(const struct query__groups *g, uint32_t gid)
 {
-    return (struct sql_value *)(void *)qgroups_rec(g, gid);
+    return (struct sql_value *)(void *)query__groups_rec(g, gid);
 }
-static inline uint8_t *qgroups_acc(const struct qgroups *g, uint32_t gid)
+static inline uint8_t *query__groups_acc(const struct query__groups *g, uint32_t gid)
 {
-    return qgroups_rec(g, gid) + g->acc_off;
+    return query__groups_rec(g, gid) + g->acc_off;
 }
 /* Combines native accumulator src into dst (COUNT, SUM, MIN, MAX). */
-void qnacc_merge(const struct qagg_plan *a, struct qnacc *dst, const struct qnacc *src);
+void query__nacc_merge(const struct query__agg_plan *a, struct query__nacc *dst,
+                       const struct query__nacc *src);
 /* Deep copy of a value's bytes (strings, arrays) into mem; false on OOM. */
-bool qvalue_copy(struct sql_value *dst, const struct sql_value *src, struct arena *mem);
+bool query__value_copy(struct sql_value *dst, const struct sql_value *src, struct arena *mem);
 /* The finalized value of aggregate i of a group. */
-void qgroups_final(const struct qgroups *g, uint32_t gid, size_t i, struct sql_value *out);
+void query__groups_final(const struct query__groups *g, uint32_t gid, size_t i,
+                         struct sql_value *out);
 
 /* ---- result rows ------------------------------------------------------------- */
 
-struct qcollect {
+struct query__collect {
     size_t width;            /* values per row: items, then extra order keys */
     size_t norder;
     const int *order_idx;    /* index into a row for each ORDER BY term */
@@ -310,24 +326,24 @@ struct qcollect {
     struct arena mem[2];
     int cur;
     struct sql_value *threshold;   /* worst kept row after a prune */
-    struct qctx *x;
+    struct query__ctx *x;
 };
 
-int qcollect_init(struct qcollect *c, size_t width, const int *order_idx, const bool *desc,
-                  size_t norder, int64_t keep, struct qctx *x);
-void qcollect_destroy(struct qcollect *c);
+int query__collect_init(struct query__collect *c, size_t width, const int *order_idx,
+                        const bool *desc, size_t norder, int64_t keep, struct query__ctx *x);
+void query__collect_destroy(struct query__collect *c);
 /* True when a row with these order values cannot make the top-N. */
-bool qcollect_rejects(const struct qcollect *c, const struct sql_value *row);
+bool query__collect_rejects(const struct query__collect *c, const struct sql_value *row);
 /* Copies the row (width values). 0 or the memory error. */
-int qcollect_add(struct qcollect *c, const struct sql_value *row);
+int query__collect_add(struct query__collect *c, const struct sql_value *row);
 /* Rows collected so far without order, when the caller can stop early. */
-bool qcollect_full(const struct qcollect *c);
+bool query__collect_full(const struct query__collect *c);
 /* Sorts (stable) and keeps at most `keep` rows. */
-int qcollect_finish(struct qcollect *c);
+int query__collect_finish(struct query__collect *c);
 
 /* ---- output ------------------------------------------------------------------- */
 
-struct qresult {
+struct query__result {
     size_t ncols;
     const char *const *names;
     const uint8_t *types;          /* enum sql_type per column */
@@ -335,14 +351,14 @@ struct qresult {
     size_t nrows;
 };
 
-const char *qoutput_content_type(enum query_format f);
+const char *query__output_content_type(enum query_format f);
 /* Appends the body; when `out` hits its cap that is the memory error. */
-int qoutput_write(const struct qresult *r, const struct query_request *req,
-                  const struct ls_tz *tz, struct buf *out, struct qctx *x);
+int query__output_write(const struct query__result *r, const struct query_request *req,
+                  const struct ls_tz *tz, struct buf *out, struct query__ctx *x);
 
 /* ---- in-memory tables and execution ------------------------------------------ */
 
-struct qmemtable {
+struct query__memtable {
     size_t ncols;
     struct sql_field *fields;
     size_t nrows;
@@ -351,21 +367,21 @@ struct qmemtable {
 
 /* INFORMATION_SCHEMA.<name> built from env.list_tables; LERR_NOT_FOUND with
  * a hint when there is no such table. */
-int qinfo_table(const char *name, const struct query_env *env, struct qmemtable *t,
-                struct qctx *x);
+int query__info_table(const char *name, const struct query_env *env, struct query__memtable *t,
+                struct query__ctx *x);
 
 /* Where the rows come from: a storage snapshot or one in-memory table. */
-struct qsource {
+struct query__source {
     const char *table;                    /* for messages and EXPLAIN */
     const struct storage_snapshot *snap;  /* or NULL */
-    const struct qmemtable *mem;          /* or NULL */
+    const struct query__memtable *mem;          /* or NULL */
     struct sql_schema schema;             /* the columns as bound */
 };
 
 /* Runs a bound SELECT (or EXPLAIN) and fills the result: columns and rows
  * live in x->keep or in `c` (destroy it after writing the output). */
-int qexec_run(const struct sql_select *q, const struct qsource *src,
-              const struct sql_options *opt, struct qctx *x, struct qcollect *c,
-              struct qresult *res);
+int query__exec_run(const struct sql_select *q, const struct query__source *src,
+              const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
+              struct query__result *res);
 
 #endif

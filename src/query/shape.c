@@ -5,7 +5,7 @@
  * LIKE($3, 'ab%'), comparisons of $0 with timestamps), bare column
  * references and TIME_FLOOR($0, 'PT1H') group keys.
  *
- * Entry points: qshape_of(), qshape_ref_of(), qshape_is(), qshape_text().
+ * Entry points: query__shape_of(), query__shape_ref_of(), query__shape_is(), query__shape_text().
  *
  * The grammar is the one sql_node_explain() prints:
  *   term := '(' term ' ' OP ' ' term ')'         binary operators
@@ -32,7 +32,7 @@ static const char *const multiword_ops[] = {"IS NOT DISTINCT FROM", "IS DISTINCT
 
 #define SHAPE_MAX_DEPTH 200
 
-static struct qshape *term(struct sparser *ps);
+static struct query__shape *term(struct sparser *ps);
 
 static bool eat(struct sparser *ps, const char *s)
 {
@@ -43,9 +43,9 @@ static bool eat(struct sparser *ps, const char *s)
     return true;
 }
 
-static struct qshape *node(struct sparser *ps, int kind)
+static struct query__shape *node(struct sparser *ps, int kind)
 {
-    struct qshape *s = arena_zalloc(ps->a, sizeof *s);
+    struct query__shape *s = arena_zalloc(ps->a, sizeof *s);
     if (s)
         s->kind = (uint8_t)kind;
     return s;
@@ -56,13 +56,14 @@ static bool is_name_char(char c)
     return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ' ';
 }
 
-static bool add_arg(struct sparser *ps, struct qshape *s, struct qshape *arg, size_t *cap)
+static bool add_arg(struct sparser *ps, struct query__shape *s, struct query__shape *arg,
+                    size_t *cap)
 {
     if (!arg)
         return false;
     if (s->nargs == *cap) {
         size_t ncap = *cap ? *cap * 2 : 4;
-        struct qshape **na = arena_alloc(ps->a, ncap * sizeof *na);
+        struct query__shape **na = arena_alloc(ps->a, ncap * sizeof *na);
         if (!na)
             return false;
         if (s->nargs)
@@ -74,9 +75,9 @@ static bool add_arg(struct sparser *ps, struct qshape *s, struct qshape *arg, si
     return true;
 }
 
-static struct qshape *binop(struct sparser *ps)
+static struct query__shape *binop(struct sparser *ps)
 {
-    struct qshape *s = node(ps, QSH_BINOP);
+    struct query__shape *s = node(ps, QSH_BINOP);
     size_t cap = 0;
     if (!s || !add_arg(ps, s, term(ps), &cap) || !eat(ps, " "))
         return NULL;
@@ -101,9 +102,9 @@ static struct qshape *binop(struct sparser *ps)
     return s;
 }
 
-static struct qshape *string_lit(struct sparser *ps)
+static struct query__shape *string_lit(struct sparser *ps)
 {
-    struct qshape *s = node(ps, QSH_STR);
+    struct query__shape *s = node(ps, QSH_STR);
     if (!s)
         return NULL;
     const char *start = ps->p;
@@ -141,10 +142,10 @@ static struct qshape *string_lit(struct sparser *ps)
     return s;
 }
 
-static struct qshape *ref(struct sparser *ps)
+static struct query__shape *ref(struct sparser *ps)
 {
     bool agg = eat(ps, "agg");
-    struct qshape *s = node(ps, agg ? QSH_AGGREF : QSH_REF);
+    struct query__shape *s = node(ps, agg ? QSH_AGGREF : QSH_REF);
     if (!s)
         return NULL;
     uint64_t v = 0;
@@ -160,9 +161,9 @@ static struct qshape *ref(struct sparser *ps)
     return s;
 }
 
-static struct qshape *call(struct sparser *ps, const char *name, size_t n)
+static struct query__shape *call(struct sparser *ps, const char *name, size_t n)
 {
-    struct qshape *s = node(ps, QSH_CALL);
+    struct query__shape *s = node(ps, QSH_CALL);
     if (!s)
         return NULL;
     while (n && name[n - 1] == ' ')
@@ -196,11 +197,11 @@ static struct qshape *call(struct sparser *ps, const char *name, size_t n)
     return eat(ps, ")") ? s : NULL;
 }
 
-static struct qshape *term(struct sparser *ps)
+static struct query__shape *term(struct sparser *ps)
 {
     if (ps->p >= ps->end || ++ps->depth > SHAPE_MAX_DEPTH)
         return NULL;
-    struct qshape *s = NULL;
+    struct query__shape *s = NULL;
     char c = *ps->p;
     if (c == '(') {
         ps->p++;
@@ -242,7 +243,7 @@ static struct qshape *term(struct sparser *ps)
 /* Explain texts longer than this are not worth reading back. */
 #define SHAPE_MAX_TEXT (1u << 20)
 
-const char *qshape_text(const struct sql_expr *e, struct arena *a)
+const char *query__shape_text(const struct sql_expr *e, struct arena *a)
 {
     struct buf b;
     buf_init(&b, SHAPE_MAX_TEXT);
@@ -256,11 +257,11 @@ const char *qshape_text(const struct sql_expr *e, struct arena *a)
     return s;
 }
 
-struct qshape *qshape_of(const struct sql_expr *e, struct arena *a)
+struct query__shape *query__shape_of(const struct sql_expr *e, struct arena *a)
 {
     struct buf b;
     buf_init(&b, SHAPE_MAX_TEXT);
-    struct qshape *s = NULL;
+    struct query__shape *s = NULL;
     if (sql_expr_explain(e, &b) && !b.failed && b.len) {
         char *text = arena_strndup(a, b.data, b.len);
         if (text) {
@@ -274,13 +275,13 @@ struct qshape *qshape_of(const struct sql_expr *e, struct arena *a)
     return s;
 }
 
-int qshape_ref_of(const struct sql_expr *e, struct arena *a)
+int query__shape_ref_of(const struct sql_expr *e, struct arena *a)
 {
-    const struct qshape *s = qshape_of(e, a);
+    const struct query__shape *s = query__shape_of(e, a);
     return s && s->kind == QSH_REF && s->field <= INT32_MAX ? (int)s->field : -1;
 }
 
-bool qshape_is(const struct qshape *s, const char *name)
+bool query__shape_is(const struct query__shape *s, const char *name)
 {
     size_t n = strlen(name);
     return s && s->name && s->name_len == n && memcmp(s->name, name, n) == 0;

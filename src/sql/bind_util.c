@@ -295,7 +295,7 @@ void sql_eval_cast(const struct sql_node *n, struct sql_ectx *c, struct sql_valu
         /* DATE: floor to the day in the session time zone */
         const struct ls_tz *tz = n->aux ? n->aux : tz_utc();
         int64_t local = tz_utc_to_local(tz, x.v.l);
-        x.v.l = tz_local_to_utc(tz, ls_floor_div(local, LS_MS_PER_DAY) * LS_MS_PER_DAY);
+        x.v.l = tz_local_to_utc(tz, util_floor_div(local, LS_MS_PER_DAY) * LS_MS_PER_DAY);
     }
     *out = x;
 }

@@ -172,7 +172,7 @@ EVAL(floor_fixed_fn)
 {
     SQL_ARG(0, ts);
     const struct tfn *t = n->aux;
-    sql_set_long(out, SQL_TIMESTAMP, ls_floor_div(ts.v.l, t->fixed_ms) * t->fixed_ms);
+    sql_set_long(out, SQL_TIMESTAMP, util_floor_div(ts.v.l, t->fixed_ms) * t->fixed_ms);
 }
 
 EVAL(floor_fn)
@@ -491,7 +491,7 @@ int sql_bind_now(struct sql_bctx *b, struct sql_node *n)
     if (sql_funcs[n->func].variant == 1) {
         const struct ls_tz *tz = b->tz ? b->tz : tz_utc();
         int64_t local = tz_utc_to_local(tz, now);
-        now = tz_local_to_utc(tz, ls_floor_div(local, LS_MS_PER_DAY) * LS_MS_PER_DAY);
+        now = tz_local_to_utc(tz, util_floor_div(local, LS_MS_PER_DAY) * LS_MS_PER_DAY);
     }
     n->kind = NK_LIT;
     n->type = SQL_TIMESTAMP;

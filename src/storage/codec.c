@@ -4,8 +4,8 @@
  * block codecs (LZ4, zstd, frame of reference, delta) with "pick the
  * smallest" encoders. Also a byte hash for the realtime dictionaries.
  *
- * Entry points: util_crc32c(), st_bitpack*(), st_bitunpack*(),
- * st_encode_longs(), st_encode_bytes(), st_decode_block(), st_hash_bytes().
+ * Entry points: util_crc32c(), storage__bitpack*(), storage__bitunpack*(),
+ * storage__encode_longs(), storage__encode_bytes(), storage__decode_block(), storage__hash_bytes().
  * Everything is thread-safe: what is kept between calls (zstd contexts,
  * the encoders' candidate buffers) is kept per thread. (The CRC32C of
  * every part is util_crc32c.)
@@ -38,17 +38,17 @@
  * spreads every bit into the top ones, which pick the slot and the tag.
  */
 #if defined(__SIZEOF_INT128__)
-__extension__ typedef unsigned __int128 st_u128;
+__extension__ typedef unsigned __int128 storage__u128;
 
 static inline uint64_t hash_mum(uint64_t a, uint64_t b)
 {
-    st_u128 r = (st_u128)a * b;
+    storage__u128 r = (storage__u128)a * b;
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
 static inline uint64_t hash_u32(const uint8_t *s) { return util_load_u32(s); }
 
-uint64_t st_hash_bytes(const void *p, size_t n)
+uint64_t storage__hash_bytes(const void *p, size_t n)
 {
     static const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL,
                           k2 = 0x8ebc6af09c88c6e3ULL;
@@ -76,12 +76,12 @@ uint64_t st_hash_bytes(const void *p, size_t n)
     return util_mix64(hash_mum(a ^ seed ^ k1, k2 ^ (uint64_t)n) + hash_mum(b ^ k0, k1));
 }
 #else
-uint64_t st_hash_bytes(const void *p, size_t n)
+uint64_t storage__hash_bytes(const void *p, size_t n)
 {
     const uint8_t *s = p;
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
     while (n >= 8) {
-        h = (h ^ util_mix64(st_get_u64(s))) * 0x100000001b3ULL;
+        h = (h ^ util_mix64(storage__get_u64(s))) * 0x100000001b3ULL;
         s += 8;
         n -= 8;
     }
@@ -94,12 +94,12 @@ uint64_t st_hash_bytes(const void *p, size_t n)
 
 /* ---- bit packing -------------------------------------------------------- */
 
-unsigned st_bits_for(uint64_t max)
+unsigned storage__bits_for(uint64_t max)
 {
     return max ? 64u - (unsigned)__builtin_clzll(max) : 0u;
 }
 
-size_t st_bitpack_size(uint64_t n, unsigned width)
+size_t storage__bitpack_size(uint64_t n, unsigned width)
 {
     return (size_t)((n * width + 63) / 64) * 8 + 8;
 }
@@ -110,13 +110,13 @@ static inline void put_bits(uint8_t *out, uint64_t bit, uint64_t v, unsigned w)
     uint64_t byte = bit >> 3;
     unsigned sh = (unsigned)(bit & 7);
     /* Up to 64 + 7 bits: write as a 64-bit word then a spill byte. */
-    uint64_t lo = st_get_u64(out + byte) | (v << sh);
-    st_put_u64(out + byte, lo);
+    uint64_t lo = storage__get_u64(out + byte) | (v << sh);
+    storage__put_u64(out + byte, lo);
     if (sh && w + sh > 64)
         out[byte + 8] |= (uint8_t)(v >> (64 - sh));
 }
 
-void st_bitpack(const uint64_t *in, size_t n, unsigned width, uint8_t *out)
+void storage__bitpack(const uint64_t *in, size_t n, unsigned width, uint8_t *out)
 {
     if (!width)
         return;
@@ -124,7 +124,7 @@ void st_bitpack(const uint64_t *in, size_t n, unsigned width, uint8_t *out)
         put_bits(out, (uint64_t)i * width, in[i], width);
 }
 
-void st_bitpack32(const uint32_t *in, size_t n, unsigned width, uint8_t *out)
+void storage__bitpack32(const uint32_t *in, size_t n, unsigned width, uint8_t *out)
 {
     if (!width)
         return;
@@ -136,13 +136,13 @@ static inline uint64_t get_bits(const uint8_t *in, uint64_t bit, unsigned w, uin
 {
     uint64_t byte = bit >> 3;
     unsigned sh = (unsigned)(bit & 7);
-    uint64_t v = st_get_u64(in + byte) >> sh;
+    uint64_t v = storage__get_u64(in + byte) >> sh;
     if (sh && w + sh > 64)
         v |= (uint64_t)in[byte + 8] << (64 - sh);
     return v & mask;
 }
 
-void st_bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint64_t *out)
+void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint64_t *out)
 {
     if (!width) {
         memset(out, 0, n * sizeof *out);
@@ -153,7 +153,7 @@ void st_bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width,
     if (width <= 56) {
         /* one unaligned load per value: shift <= 7, 7 + 56 <= 64 */
         for (size_t i = 0; i < n; i++, bit += width)
-            out[i] = (st_get_u64(in + (bit >> 3)) >> (bit & 7)) & mask;
+            out[i] = (storage__get_u64(in + (bit >> 3)) >> (bit & 7)) & mask;
         return;
     }
     for (size_t i = 0; i < n; i++, bit += width)
@@ -162,7 +162,7 @@ void st_bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width,
 
 /* The hot loop of GROUP BY over string ids: widths <= 32 fit one unaligned
  * 64-bit load per value (shift <= 7, 7 + 32 < 64). */
-void st_bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint32_t *out)
+void storage__bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint32_t *out)
 {
     if (!width) {
         memset(out, 0, n * sizeof *out);
@@ -171,7 +171,7 @@ void st_bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width,
     uint64_t mask = (1ULL << width) - 1;
     uint64_t bit = start * width;
     for (size_t i = 0; i < n; i++, bit += width)
-        out[i] = (uint32_t)((st_get_u64(in + (bit >> 3)) >> (bit & 7)) & mask);
+        out[i] = (uint32_t)((storage__get_u64(in + (bit >> 3)) >> (bit & 7)) & mask);
 }
 
 /* ---- zstd with per-thread contexts -------------------------------------- */
@@ -234,7 +234,7 @@ static void *thread_ctx(const pthread_key_t *key, void *(*create)(void), void (*
     return c;
 }
 
-bool st_zstd_append(struct buf *out, const void *raw, size_t len, int level)
+bool storage__zstd_append(struct buf *out, const void *raw, size_t len, int level)
 {
     ZSTD_CCtx *c = thread_ctx(&zkey_c, new_cctx, free_cctx);
     size_t bound = ZSTD_compressBound(len);
@@ -247,7 +247,7 @@ bool st_zstd_append(struct buf *out, const void *raw, size_t len, int level)
     return ok;
 }
 
-bool st_zstd_decode(const void *src, size_t clen, void *dst, size_t rawlen)
+bool storage__zstd_decode(const void *src, size_t clen, void *dst, size_t rawlen)
 {
     ZSTD_DCtx *d = thread_ctx(&zkey_d, new_dctx, free_dctx);
     if (!d)
@@ -267,13 +267,13 @@ static uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (0ULL - (z & 1)); }
 static bool append_packed(struct buf *out, int64_t base, const uint64_t *vals, size_t n,
                           unsigned width)
 {
-    size_t sz = PACK_HDR + st_bitpack_size(n, width);
+    size_t sz = PACK_HDR + storage__bitpack_size(n, width);
     uint8_t *tmp = calloc(1, sz);
     if (!tmp)
         return false;
-    st_put_u64(tmp, (uint64_t)base);
+    storage__put_u64(tmp, (uint64_t)base);
     tmp[8] = (uint8_t)width;
-    st_bitpack(vals, n, width, tmp + PACK_HDR);
+    storage__bitpack(vals, n, width, tmp + PACK_HDR);
     bool ok = buf_append(out, tmp, sz);
     free(tmp);
     return ok;
@@ -284,7 +284,7 @@ static bool append_compressed(struct buf *out, int codec, const void *raw, size_
     if (!len || len > INT32_MAX)
         return false;
     if (codec == ST_CODEC_ZSTD)
-        return st_zstd_append(out, raw, len, 3);
+        return storage__zstd_append(out, raw, len, 3);
     int bound = LZ4_compressBound((int)len);
     char *tmp = malloc((size_t)bound);
     if (!tmp)
@@ -320,9 +320,9 @@ static bool append_narrow_zstd(struct buf *out, int64_t base, const uint64_t *va
             tmp[i * bpv + k] = (uint8_t)(v >> (8 * k));
     }
     uint8_t hdr[PACK_HDR] = {0};
-    st_put_u64(hdr, (uint64_t)base);
+    storage__put_u64(hdr, (uint64_t)base);
     hdr[8] = (uint8_t)bpv;
-    bool ok = buf_append(out, hdr, sizeof hdr) && (n == 0 || st_zstd_append(out, tmp, n * bpv, 1));
+    bool ok = buf_append(out, hdr, sizeof hdr) && (n == 0 || storage__zstd_append(out, tmp, n * bpv, 1));
     free(tmp);
     return ok;
 }
@@ -397,7 +397,7 @@ static int pick_finish(struct pick *pk, const void *raw, size_t len, struct buf 
     return ok ? codec : -1;
 }
 
-int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out)
+int storage__encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out)
 {
     struct pick pk;
     pick_init(&pk);
@@ -411,7 +411,7 @@ int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out
         }
         for (uint32_t i = 0; i < n; i++)
             tmp[i] = (uint64_t)v[i] - (uint64_t)mn;
-        unsigned wf = st_bits_for((uint64_t)mx - (uint64_t)mn);
+        unsigned wf = storage__bits_for((uint64_t)mx - (uint64_t)mn);
         pick_offer(&pk, append_packed(pk.cand, mn, tmp, n, wf), ST_CODEC_FOR);
         if (try_zstd && wf)
             pick_offer(&pk, append_narrow_zstd(pk.cand, mn, tmp, n, wf), ST_CODEC_FORZ);
@@ -420,7 +420,7 @@ int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out
             tmp[i - 1] = zigzag((uint64_t)v[i] - (uint64_t)v[i - 1]);
             dor |= tmp[i - 1];
         }
-        unsigned wd = st_bits_for(dor);
+        unsigned wd = storage__bits_for(dor);
         pick_offer(&pk, append_packed(pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTA);
         if (try_zstd && wd)
             pick_offer(&pk, append_narrow_zstd(pk.cand, v[0], tmp, n - 1, wd), ST_CODEC_DELTAZ);
@@ -434,7 +434,7 @@ int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out
     return pick_finish(&pk, v, len, out);
 }
 
-int st_encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out)
+int storage__encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out)
 {
     struct pick pk;
     pick_init(&pk);
@@ -469,13 +469,13 @@ static bool decode_narrow(int codec, const uint8_t *src, size_t clen, int64_t *d
 {
     if (clen < PACK_HDR)
         return false;
-    uint64_t base = st_get_u64(src);
+    uint64_t base = storage__get_u64(src);
     unsigned bpv = src[8];
     if (bpv != 1 && bpv != 2 && bpv != 4 && bpv != 8)
         return false;
     size_t npacked = codec == ST_CODEC_FORZ ? n : (n ? n - 1 : 0);
     uint64_t *vals = (uint64_t *)dst + (codec == ST_CODEC_FORZ ? 0 : 1);
-    if (npacked && !st_zstd_decode(src + PACK_HDR, clen - PACK_HDR, vals, npacked * bpv))
+    if (npacked && !storage__zstd_decode(src + PACK_HDR, clen - PACK_HDR, vals, npacked * bpv))
         return false;
     if (!npacked && clen != PACK_HDR)
         return false;
@@ -494,10 +494,10 @@ static bool decode_packed(int codec, const uint8_t *src, size_t clen, int64_t *d
 {
     if (clen < PACK_HDR)
         return false;
-    uint64_t base = st_get_u64(src);
+    uint64_t base = storage__get_u64(src);
     unsigned w = src[8];
     size_t npacked = codec == ST_CODEC_FOR ? n : (n ? n - 1 : 0);
-    if (w > 64 || clen < PACK_HDR + st_bitpack_size(npacked, w))
+    if (w > 64 || clen < PACK_HDR + storage__bitpack_size(npacked, w))
         return false;
     /* FOR into dst[0..] with the base added on the way (the hot path of
      * numeric scans); delta into dst[1..], then a prefix sum from base */
@@ -505,17 +505,17 @@ static bool decode_packed(int codec, const uint8_t *src, size_t clen, int64_t *d
     if (codec == ST_CODEC_FOR && w && w <= 56) {
         uint64_t mask = (1ULL << w) - 1, bit = 0;
         for (size_t i = 0; i < n; i++, bit += w)
-            dst[i] = (int64_t)(((st_get_u64(p + (bit >> 3)) >> (bit & 7)) & mask) + base);
+            dst[i] = (int64_t)(((storage__get_u64(p + (bit >> 3)) >> (bit & 7)) & mask) + base);
         return true;
     }
     bool is_for = codec == ST_CODEC_FOR;
     if (npacked)
-        st_bitunpack64(p, 0, npacked, w, (uint64_t *)dst + (is_for ? 0 : 1));
+        storage__bitunpack64(p, 0, npacked, w, (uint64_t *)dst + (is_for ? 0 : 1));
     add_base(is_for, base, dst, n);
     return true;
 }
 
-bool st_decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size_t rawlen)
+bool storage__decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size_t rawlen)
 {
     switch (codec) {
     case ST_CODEC_RAW:
@@ -531,7 +531,7 @@ bool st_decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size
         return r >= 0 && (size_t)r == rawlen;
     }
     case ST_CODEC_ZSTD:
-        return st_zstd_decode(src, clen, dst, rawlen);
+        return storage__zstd_decode(src, clen, dst, rawlen);
     case ST_CODEC_FORZ:
     case ST_CODEC_DELTAZ:
         if (rawlen % 8)

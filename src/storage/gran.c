@@ -54,14 +54,14 @@ int64_t storage_gran_floor(enum storage_gran g, int64_t t)
     if (g == STORAGE_GRAN_WEEK && t < INT64_MIN + MONDAY_ORIGIN_MS)
         return INT64_MIN;
     if (g == STORAGE_GRAN_WEEK)
-        return ls_floor_div(t - MONDAY_ORIGIN_MS, f) * f + MONDAY_ORIGIN_MS;
+        return util_floor_div(t - MONDAY_ORIGIN_MS, f) * f + MONDAY_ORIGIN_MS;
     if (f)
-        return ls_floor_div(t, f) * f;
+        return util_floor_div(t, f) * f;
     if (g == STORAGE_GRAN_ALL)
         return INT64_MIN;
     int64_t y;
     int m, d;
-    civil_ymd_from_days(ls_floor_div(t, LS_MS_PER_DAY), &y, &m, &d);
+    civil_ymd_from_days(util_floor_div(t, LS_MS_PER_DAY), &y, &m, &d);
     return civil_days_from_ymd(y, g == STORAGE_GRAN_YEAR ? 1 : m, 1) * LS_MS_PER_DAY;
 }
 
@@ -74,7 +74,7 @@ int64_t storage_gran_next(enum storage_gran g, int64_t start)
         return start > INT64_MAX - f ? INT64_MAX : start + f;
     int64_t y;
     int m, d;
-    civil_ymd_from_days(ls_floor_div(start, LS_MS_PER_DAY), &y, &m, &d);
+    civil_ymd_from_days(util_floor_div(start, LS_MS_PER_DAY), &y, &m, &d);
     if (g == STORAGE_GRAN_YEAR)
         return civil_days_from_ymd(y + 1, 1, 1) * LS_MS_PER_DAY;
     return (m == 12 ? civil_days_from_ymd(y + 1, 1, 1) : civil_days_from_ymd(y, m + 1, 1)) *

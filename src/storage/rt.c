@@ -104,7 +104,7 @@ static void count_bytes(struct rt_buf *b, size_t n)
     atomic_store_explicit(&b->bytes, b->wbytes + b->mem.total, memory_order_relaxed);
 }
 
-struct rt_buf *rt_new(const struct st_schema *sc, int64_t chunk_start, int64_t chunk_end,
+struct rt_buf *rt_new(const struct storage__schema *sc, int64_t chunk_start, int64_t chunk_end,
                       uint64_t max_rows, struct lerr *err)
 {
     struct rt_buf *b = calloc(1, sizeof *b);
@@ -188,7 +188,7 @@ void rt_unref(struct rt_buf *b)
 
 /* ---- columns ------------------------------------------------------------- */
 
-static struct rt_col *col_new(struct rt_buf *b, const struct st_schema *sc, size_t i)
+static struct rt_col *col_new(struct rt_buf *b, const struct storage__schema *sc, size_t i)
 {
     const struct storage_column *def = &sc->cols[i];
     struct rt_col *c = calloc(1, sizeof *c);
@@ -231,7 +231,7 @@ static struct rt_col *col_new(struct rt_buf *b, const struct st_schema *sc, size
 }
 
 /* Makes sure the buffer has every column of sc. */
-static int ensure_cols(struct rt_buf *b, const struct st_schema *sc, struct lerr *err)
+static int ensure_cols(struct rt_buf *b, const struct storage__schema *sc, struct lerr *err)
 {
     struct rt_colvec *cv = atomic_load_explicit(&b->cols, memory_order_relaxed);
     if (cv->n >= sc->ncols)
@@ -368,7 +368,7 @@ static inline void dict_prefetch_entry(const struct rt_col *c, uint64_t h)
 }
 
 /*
- * The id of (p, n), whose st_hash_bytes is h, adding it when new. 0 on OOM
+ * The id of (p, n), whose storage__hash_bytes is h, adding it when new. 0 on OOM
  * (never a valid value id). The slot's tag (the hash's high half) saves
  * reading the entries of slots that cannot match.
  */
@@ -434,8 +434,8 @@ static struct sql_value coerce(const struct sql_value *v, int type, struct arena
     case SQL_STRING: same = v->type == SQL_STRING; break;
     case SQL_JSON: same = v->type == SQL_JSON; break;
     case SQL_LONG:
-    case SQL_TIMESTAMP: same = st_is_longish(v->type); break;
-    default: same = st_is_doubleish(v->type); break;
+    case SQL_TIMESTAMP: same = storage__is_longish(v->type); break;
+    default: same = storage__is_doubleish(v->type); break;
     }
     if (same)
         return *v;
@@ -450,7 +450,7 @@ static inline uint64_t dbl_bits(double d)
 }
 
 /* Fills k from v for column c; false on OOM (dictionary insert). `hash`
- * is the string's st_hash_bytes when the caller computed it, else 0. */
+ * is the string's storage__hash_bytes when the caller computed it, else 0. */
 static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value *v,
                      struct arena *scratch, uint64_t hash, struct key *k)
 {
@@ -461,7 +461,7 @@ static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value 
     switch (c->type) {
     case SQL_STRING: {
         const char *p = x.v.s.p ? x.v.s.p : "";
-        k->u = dict_id(b, c, p, x.v.s.n, hash ? hash : st_hash_bytes(p, x.v.s.n));
+        k->u = dict_id(b, c, p, x.v.s.n, hash ? hash : storage__hash_bytes(p, x.v.s.n));
         return k->u != 0;
     }
     case SQL_JSON:
@@ -469,7 +469,7 @@ static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value 
         k->n = x.v.s.n;
         return true;
     case SQL_FLOAT:
-        k->u = dbl_bits(st_round_float(x.v.d));
+        k->u = dbl_bits(storage__round_float(x.v.d));
         return true;
     case SQL_DOUBLE:
         k->u = dbl_bits(x.v.d);
@@ -488,8 +488,8 @@ static uint64_t key_hash(const struct rt_col *c, size_t col, const struct key *k
         return 0;
     uint64_t h;
     if (c->type == SQL_JSON) {
-        h = st_hash_bytes(k->p, k->n);
-    } else if (st_is_doubleish(c->type)) {
+        h = storage__hash_bytes(k->p, k->n);
+    } else if (storage__is_doubleish(c->type)) {
         double d;
         memcpy(&d, &k->u, 8);
         h = d == 0 ? 0 : d != d ? 0x7ff8000000000000ULL : k->u;   /* -0 = 0; one NaN */
@@ -514,8 +514,8 @@ static bool key_equal_stored(const struct rt_col *c, uint64_t row, const struct 
         const struct rt_str *s = (const struct rt_str *)vp;
         return s->n == k->n && (k->n == 0 || memcmp(s->p, k->p, k->n) == 0);
     }
-    uint64_t u = st_get_u64(vp);
-    if (st_is_doubleish(c->type)) {
+    uint64_t u = storage__get_u64(vp);
+    if (storage__is_doubleish(c->type)) {
         double a, bb;
         memcpy(&a, &u, 8);
         memcpy(&bb, &k->u, 8);
@@ -549,7 +549,7 @@ static bool store_key(struct rt_buf *b, struct rt_col *c, uint64_t row, const st
         }
         memcpy(vp, &s, sizeof s);
     } else {
-        st_put_u64(vp, k->u);
+        storage__put_u64(vp, k->u);
     }
     pg[row & (ST_BLOCK - 1)] = 1;
     return true;
@@ -594,8 +594,9 @@ static bool rhash_reserve(struct rt_buf *b, uint64_t rows)
 
 /* ---- append -------------------------------------------------------------- */
 
-int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct storage_batch *batch,
-                  const uint32_t *rows, uint32_t n, struct arena *scratch, struct lerr *err)
+int64_t rt_append(struct rt_buf *b, const struct storage__schema *sc,
+                  const struct storage_batch *batch, const uint32_t *rows, uint32_t n,
+                  struct arena *scratch, struct lerr *err)
 {
     if (ensure_cols(b, sc, err))
         return -1;
@@ -634,7 +635,7 @@ int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct sto
             }
             const struct sql_value *v = &src[c]->values[rows[k]];
             hashes[c][k] = !v->is_null && v->type == SQL_STRING
-                               ? st_hash_bytes(v->v.s.p ? v->v.s.p : "", v->v.s.n) : 0;
+                               ? storage__hash_bytes(v->v.s.p ? v->v.s.p : "", v->v.s.n) : 0;
         }
     }
 
@@ -932,8 +933,8 @@ const void *rt_state_at(const struct rt_buf *b, size_t col, uint64_t row)
     return pg ? val_ptr(c, (uint8_t *)pg, row) : NULL;
 }
 
-bool rt_copy_states(const struct rt_buf *b, const struct st_schema *sc, uint64_t row0, uint32_t n,
-                    uint8_t *const *dst, struct arena *mem)
+bool rt_copy_states(const struct rt_buf *b, const struct storage__schema *sc, uint64_t row0,
+                    uint32_t n, uint8_t *const *dst, struct arena *mem)
 {
     bool ok = true;
     pthread_rwlock_rdlock(&((struct rt_buf *)b)->lock);

@@ -4,8 +4,8 @@
  * segment or one buffer), dictionary and bitmap access, and scans that
  * decode row ranges of a view into sql_values or raw arrays.
  *
- * Entry points: st_version_ref/unref(), st_vseg_unref(),
- * st_snapshot_build(), storage_snapshot_free(),
+ * Entry points: storage__version_ref/unref(), storage__vseg_unref(),
+ * storage__snapshot_build(), storage_snapshot_free(),
  * storage_view_*(), storage_scan_new/free(), storage_scan_values/time/
  * longs/doubles/ids/states().
  *
@@ -20,31 +20,31 @@
 
 /* ---- versions: references (table.c derives and publishes them) ---------- */
 
-struct st_version *st_version_ref(struct st_version *v)
+struct storage__version *storage__version_ref(struct storage__version *v)
 {
     atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
     return v;
 }
 
-void st_vseg_unref(struct st_vseg *vs)
+void storage__vseg_unref(struct storage__vseg *vs)
 {
     if (!vs || atomic_fetch_sub_explicit(&vs->refs, 1, memory_order_acq_rel) != 1)
         return;
-    st_seg_unref(vs->seg);
+    storage__seg_unref(vs->seg);
     free(vs);
 }
 
-void st_version_unref(struct st_version *v)
+void storage__version_unref(struct storage__version *v)
 {
     if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < v->nsegs; i++)
-        st_vseg_unref(v->segs[i]);
+        storage__vseg_unref(v->segs[i]);
     for (size_t i = 0; i < v->nrts; i++)
         rt_unref(v->rts[i]);
     free(v->segs);
     free(v->rts);
-    st_schema_unref(v->schema);
+    storage__schema_unref(v->schema);
     free(v);
 }
 
@@ -52,15 +52,15 @@ void st_version_unref(struct st_version *v)
 
 struct snap {
     struct storage_snapshot pub;
-    struct st_version *ver;
+    struct storage__version *ver;
     struct storage_view **ptrs;
     uint32_t *dict_counts;
     struct storage_missing *missing;
     struct storage_view views[];
 };
 
-bool st_snapshot_add_missing(struct storage_snapshot *s, const char *name, int64_t chunk_start,
-                             int64_t chunk_end, const char *msg)
+bool storage__snapshot_add_missing(struct storage_snapshot *s, const char *name,
+                                   int64_t chunk_start, int64_t chunk_end, const char *msg)
 {
     struct snap *sn = (struct snap *)s;
     struct storage_missing *m = realloc(sn->missing, (s->nmissing + 1) * sizeof *m);
@@ -77,10 +77,11 @@ bool st_snapshot_add_missing(struct storage_snapshot *s, const char *name, int64
     return true;
 }
 
-void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struct st_vseg *vs)
+void storage__view_init_seg(struct storage_view *vw, const struct storage__schema *sc,
+                            struct storage__vseg *vs)
 {
     memset(vw, 0, sizeof *vw);
-    struct st_seg *s = vs->seg;
+    struct storage__seg *s = vs->seg;
     vw->schema = sc;
     vw->seg = s;
     vw->colmap = vs->colmap;
@@ -92,7 +93,7 @@ void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struc
     snprintf(vw->name, sizeof vw->name, "%s", s->name);
 }
 
-struct storage_snapshot *st_snapshot_build(struct st_version *v)
+struct storage_snapshot *storage__snapshot_build(struct storage__version *v)
 {
     size_t n = v->nsegs + v->nrts;
     size_t ncols = v->schema->ncols;
@@ -107,20 +108,20 @@ struct storage_snapshot *st_snapshot_build(struct st_version *v)
         free(sn);
         return NULL;
     }
-    sn->ver = st_version_ref(v);
+    sn->ver = storage__version_ref(v);
     size_t k = 0;
     for (size_t i = 0; i < v->nsegs; i++) {
-        const struct st_seg *seg = v->segs[i]->seg;
+        const struct storage__seg *seg = v->segs[i]->seg;
         if (atomic_load_explicit(&seg->corrupt, memory_order_acquire)) {
             /* found damaged on a read: not readable, and queries must know */
-            if (!st_snapshot_add_missing(&sn->pub, seg->name, seg->chunk_start, seg->chunk_end,
-                                         seg->corrupt_msg)) {
+            if (!storage__snapshot_add_missing(&sn->pub, seg->name, seg->chunk_start,
+                                               seg->chunk_end, seg->corrupt_msg)) {
                 storage_snapshot_free(&sn->pub);
                 return NULL;
             }
             continue;
         }
-        st_view_init_seg(&sn->views[k], v->schema, v->segs[i]);
+        storage__view_init_seg(&sn->views[k], v->schema, v->segs[i]);
         sn->ptrs[k] = &sn->views[k];
         k++;
     }
@@ -161,7 +162,7 @@ void storage_snapshot_free(struct storage_snapshot *s)
     if (!s)
         return;
     struct snap *sn = (struct snap *)s;
-    st_version_unref(sn->ver);
+    storage__version_unref(sn->ver);
     free(sn->missing);
     free(sn->ptrs);
     free(sn->dict_counts);
@@ -242,7 +243,7 @@ struct sql_value storage_view_dict_value(const struct storage_view *v, size_t co
     if (v->realtime)
         rt_dict_entry(v->rt, (size_t)c, id, &p, &n);
     else
-        st_seg_dict_entry(v->seg, (size_t)c, id, &p, &n);
+        storage__seg_dict_entry(v->seg, (size_t)c, id, &p, &n);
     return sql_string(p, n);
 }
 
@@ -252,12 +253,12 @@ int64_t storage_view_dict_find(const struct storage_view *v, size_t col, const c
     if (!is_string_col(v, col, &c))
         return -1;
     if (!v->realtime) {
-        uint32_t id = st_seg_dict_lower(v->seg, (size_t)c, p, n);
+        uint32_t id = storage__seg_dict_lower(v->seg, (size_t)c, p, n);
         if (id > v->seg->cols[c].dict_count)
             return -1;
         const char *q;
         uint32_t qn;
-        st_seg_dict_entry(v->seg, (size_t)c, id, &q, &qn);
+        storage__seg_dict_entry(v->seg, (size_t)c, id, &q, &qn);
         return qn == n && (n == 0 || memcmp(q, p, n) == 0) ? (int64_t)id : -1;
     }
     /* realtime dictionaries are unsorted and small: a scan */
@@ -282,7 +283,7 @@ bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const ch
     if (!is_string_col(v, col, &c))
         return true;
     uint32_t end = v->seg->cols[c].dict_count + 1;
-    *lo = st_seg_dict_lower(v->seg, (size_t)c, p, n);
+    *lo = storage__seg_dict_lower(v->seg, (size_t)c, p, n);
     /* the first value past the prefix: the prefix with its last byte below
      * 0xff incremented (trailing 0xff bytes dropped) */
     size_t k = n;
@@ -300,7 +301,7 @@ bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const ch
     }
     memcpy(succ, p, k);
     succ[k - 1] = (char)((unsigned char)succ[k - 1] + 1);
-    *hi = st_seg_dict_lower(v->seg, (size_t)c, succ, k);
+    *hi = storage__seg_dict_lower(v->seg, (size_t)c, succ, k);
     if (succ != stackbuf)
         free(succ);
     return true;
@@ -319,7 +320,7 @@ const struct roaring_bitmap_s *storage_view_bitmap(const struct storage_view *v,
                  v->schema->cols[col].name);
         return NULL;
     }
-    return st_seg_bitmap(v->seg, (size_t)c, id, err);
+    return storage__seg_bitmap(v->seg, (size_t)c, id, err);
 }
 
 const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_view *v,
@@ -330,7 +331,7 @@ const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_vie
     int c = vcol(v, col);
     if (c < 0)
         return v->seg->all;
-    return st_seg_null_bitmap(v->seg, (size_t)c, err);
+    return storage__seg_null_bitmap(v->seg, (size_t)c, err);
 }
 
 /* ---- scans --------------------------------------------------------------- */
@@ -468,7 +469,7 @@ static enum phys phys_of(const struct storage_view *v, size_t col, int *vc)
         return PH_STRING;
     if (d->type == SQL_JSON)
         return PH_TEXT;
-    return st_is_doubleish(d->type) ? PH_DOUBLE : PH_LONG;
+    return storage__is_doubleish(d->type) ? PH_DOUBLE : PH_LONG;
 }
 
 /* Loads block blk of a LONG/DOUBLE (or __time) column into the cache. */
@@ -476,7 +477,7 @@ static int load_fixed(struct storage_scan *s, struct ccache *c, size_t col, int 
                       struct lerr *err)
 {
     const struct storage_view *v = s->v;
-    uint32_t m = st_block_rows(v->rows, blk);
+    uint32_t m = storage__block_rows(v->rows, blk);
     uint64_t r0 = blk * ST_BLOCK;
     if (v->realtime) {
         if (col == 0) {
@@ -486,12 +487,12 @@ static int load_fixed(struct storage_scan *s, struct ccache *c, size_t col, int 
             rt_read_longs(v->rt, col, r0, m, c->l, c->nulls);
         }
     } else {
-        int64_t got = st_seg_block_fixed(v->seg, (size_t)vc, blk, c->l, err);
+        int64_t got = storage__seg_block_fixed(v->seg, (size_t)vc, blk, c->l, err);
         if (got < 0)
             return -1;
         if (v->seg->cols[vc].enc == ST_ENC_TIME)
             memset(c->nulls, 0, m);
-        else if (st_seg_null_flags(v->seg, (size_t)vc, r0, m, c->nulls, err))
+        else if (storage__seg_null_flags(v->seg, (size_t)vc, r0, m, c->nulls, err))
             return -1;
     }
     c->blk = (int64_t)blk;
@@ -503,10 +504,10 @@ static int load_ids(struct storage_scan *s, struct ccache *c, int vc, uint64_t b
                     struct lerr *err)
 {
     const struct storage_view *v = s->v;
-    uint32_t m = st_block_rows(v->rows, blk);
+    uint32_t m = storage__block_rows(v->rows, blk);
     if (v->realtime)
         rt_read_ids(v->rt, (size_t)vc, blk * ST_BLOCK, m, c->ids);
-    else if (st_seg_ids(v->seg, (size_t)vc, blk * ST_BLOCK, m, c->ids, err))
+    else if (storage__seg_ids(v->seg, (size_t)vc, blk * ST_BLOCK, m, c->ids, err))
         return -1;
     c->blk = (int64_t)blk;
     c->m = m;
@@ -517,15 +518,15 @@ static int load_ids(struct storage_scan *s, struct ccache *c, int vc, uint64_t b
 static int load_var(struct storage_scan *s, struct ccache *c, int vc, uint64_t blk,
                     struct lerr *err)
 {
-    struct st_seg *seg = s->v->seg;
-    int64_t m = st_seg_block_var(seg, (size_t)vc, blk, &c->var, &c->lens, &c->bytes, err);
+    struct storage__seg *seg = s->v->seg;
+    int64_t m = storage__seg_block_var(seg, (size_t)vc, blk, &c->var, &c->lens, &c->bytes, err);
     if (m < 0)
         return -1;
     c->offs[0] = 0;
     for (int64_t i = 0; i < m; i++)
         c->offs[i + 1] = c->offs[i] + c->lens[i];
     if (seg->cols[vc].enc == ST_ENC_TEXT) {
-        if (st_seg_null_flags(seg, (size_t)vc, blk * ST_BLOCK, (uint32_t)m, c->nulls, err))
+        if (storage__seg_null_flags(seg, (size_t)vc, blk * ST_BLOCK, (uint32_t)m, c->nulls, err))
             return -1;
     } else {
         memset(c->nulls, 0, (size_t)m);
@@ -539,7 +540,7 @@ static int load_var(struct storage_scan *s, struct ccache *c, int vc, uint64_t b
 static int load_rt_measures(struct storage_scan *s, uint64_t blk, struct lerr *err)
 {
     struct mcache *mc = &s->mc;
-    const struct st_schema *sc = s->v->schema;
+    const struct storage__schema *sc = s->v->schema;
     if (!mc->ready) {
         mc->st = calloc(s->ncols, sizeof *mc->st);
         if (!mc->st)
@@ -564,7 +565,8 @@ static int load_rt_measures(struct storage_scan *s, uint64_t blk, struct lerr *e
         return 0;
     arena_reset(&mc->mem);
     mc->blk = -1;
-    if (!rt_copy_states(s->v->rt, sc, blk * ST_BLOCK, st_block_rows(s->v->rows, blk), mc->st, &mc->mem))
+    if (!rt_copy_states(s->v->rt, sc, blk * ST_BLOCK, storage__block_rows(s->v->rows, blk), mc->st,
+                        &mc->mem))
         return scan_nomem(err);
     mc->blk = (int64_t)blk;
     return 0;
@@ -581,7 +583,7 @@ static void *state_from(const struct storage_view *v, int vc, const struct stora
         return NULL;
     }
     if (sql_agg_deserialize(&def->agg, c->bytes + c->offs[j], c->lens[j], st, mem, err) != 0) {
-        st_seg_corrupt(v->seg, (size_t)vc, ST_P_DATA, 0, err,
+        storage__seg_corrupt(v->seg, (size_t)vc, ST_P_DATA, 0, err,
                        "a measure's state does not deserialize");
         return NULL;
     }
@@ -682,8 +684,8 @@ int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint3
             break;
         }
         if (x.type != type && !x.is_null) {
-            bool relabel = (st_is_longish(x.type) && st_is_longish(type)) ||
-                           (st_is_doubleish(x.type) && st_is_doubleish(type));
+            bool relabel = (storage__is_longish(x.type) && storage__is_longish(type)) ||
+                           (storage__is_doubleish(x.type) && storage__is_doubleish(type));
             if (relabel)
                 x.type = (uint8_t)type;
             else
@@ -811,7 +813,7 @@ int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t
         rt_read_ids(s->v->rt, (size_t)vc, row0, n, out);
         return 0;
     }
-    return st_seg_ids(s->v->seg, (size_t)vc, row0, n, out, err) ? err->code : 0;
+    return storage__seg_ids(s->v->seg, (size_t)vc, row0, n, out, err) ? err->code : 0;
 }
 
 int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
@@ -827,7 +829,7 @@ int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint3
     int vc;
     enum phys ph = phys_of(v, col, &vc);
     if (ph == PH_MISSING || (ph == PH_STATE && !v->realtime &&
-                             !st_column_compatible(def, &v->seg->cols[vc].def))) {
+                             !storage__column_compatible(def, &v->seg->cols[vc].def))) {
         for (uint32_t k = 0; k < n; k++)
             sql_agg_init(&def->agg, (uint8_t *)out + (size_t)k * ss);
         return 0;
@@ -857,7 +859,7 @@ int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint3
         uint8_t *dst = (uint8_t *)out + (size_t)k * ss;
         uint32_t j = (uint32_t)(row % ST_BLOCK);
         if (sql_agg_deserialize(&def->agg, c->bytes + c->offs[j], c->lens[j], dst, mem, err))
-            return st_seg_corrupt(v->seg, (size_t)vc, ST_P_DATA, 0, err,
+            return storage__seg_corrupt(v->seg, (size_t)vc, ST_P_DATA, 0, err,
                                   "a measure's state does not deserialize");
     }
     return 0;

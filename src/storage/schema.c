@@ -3,8 +3,8 @@
  * schema only grows (schema discovery adds columns while data flows), so
  * each growth makes a new version; snapshots hold the version they saw.
  *
- * Entry points: st_schema_new(), st_schema_add(), st_schema_ref/unref(),
- * st_schema_find(), st_column_check(), st_column_compatible().
+ * Entry points: storage__schema_new(), storage__schema_add(), storage__schema_ref/unref(),
+ * storage__schema_find(), storage__column_check(), storage__column_compatible().
  * Thread-safety: versions are immutable; ref/unref are atomic.
  */
 #include <stdio.h>
@@ -17,7 +17,7 @@ static bool dim_type_ok(int t)
            t == SQL_JSON || t == SQL_TIMESTAMP;
 }
 
-int st_column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
+int storage__column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
                     struct lerr *err)
 {
     char target[64];
@@ -61,7 +61,7 @@ int st_column_check(enum storage_table_type tt, const struct storage_column *c, 
     return 0;
 }
 
-bool st_column_compatible(const struct storage_column *a, const struct storage_column *b)
+bool storage__column_compatible(const struct storage_column *a, const struct storage_column *b)
 {
     if (a->kind != b->kind)
         return false;
@@ -69,13 +69,13 @@ bool st_column_compatible(const struct storage_column *a, const struct storage_c
         return a->agg.distinct == b->agg.distinct && sql_agg_state_compatible(&a->agg, &b->agg);
     if (a->type == b->type)
         return true;
-    return (st_is_longish(a->type) && st_is_longish(b->type)) ||
-           (st_is_doubleish(a->type) && st_is_doubleish(b->type));
+    return (storage__is_longish(a->type) && storage__is_longish(b->type)) ||
+           (storage__is_doubleish(a->type) && storage__is_doubleish(b->type));
 }
 
-static struct st_schema *schema_alloc(size_t ncols)
+static struct storage__schema *schema_alloc(size_t ncols)
 {
-    struct st_schema *s = calloc(1, sizeof *s);
+    struct storage__schema *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->cols = calloc(ncols, sizeof *s->cols);
@@ -91,7 +91,7 @@ static struct st_schema *schema_alloc(size_t ncols)
 }
 
 /* Copies column c into slot i (name duplicated, expressions dropped). */
-static bool schema_put(struct st_schema *s, size_t i, const struct storage_column *c)
+static bool schema_put(struct storage__schema *s, size_t i, const struct storage_column *c)
 {
     struct storage_column *d = &s->cols[i];
     *d = *c;
@@ -111,7 +111,7 @@ static int nomem(struct lerr *err)
     return lerr_set(err, LERR_NOMEM, "storage: out of memory building a table schema");
 }
 
-struct st_schema *st_schema_new(const struct storage_schema *in, struct lerr *err)
+struct storage__schema *storage__schema_new(const struct storage_schema *in, struct lerr *err)
 {
     if (in->type != STORAGE_DETAIL && in->type != STORAGE_AGGREGATE) {
         lerr_set(err, LERR_INVALID, "table type must be detail or aggregate");
@@ -129,7 +129,7 @@ struct st_schema *st_schema_new(const struct storage_schema *in, struct lerr *er
         return NULL;
     }
     for (size_t i = 0; i < in->ncols; i++) {
-        if (st_column_check(in->type, &in->cols[i], i, err))
+        if (storage__column_check(in->type, &in->cols[i], i, err))
             return NULL;
         for (size_t j = 0; j < i; j++)
             if (strcmp(in->cols[i].name, in->cols[j].name) == 0) {
@@ -141,7 +141,7 @@ struct st_schema *st_schema_new(const struct storage_schema *in, struct lerr *er
                 return NULL;
             }
     }
-    struct st_schema *s = schema_alloc(in->ncols + 1);
+    struct storage__schema *s = schema_alloc(in->ncols + 1);
     if (!s) {
         nomem(err);
         return NULL;
@@ -156,28 +156,28 @@ struct st_schema *st_schema_new(const struct storage_schema *in, struct lerr *er
     for (size_t i = 0; ok && i < in->ncols; i++)
         ok = schema_put(s, i + 1, &in->cols[i]);
     if (!ok) {
-        st_schema_unref(s);
+        storage__schema_unref(s);
         nomem(err);
         return NULL;
     }
     return s;
 }
 
-struct st_schema *st_schema_add(const struct st_schema *old, const struct storage_column *c,
-                                struct lerr *err)
+struct storage__schema *storage__schema_add(const struct storage__schema *old,
+                                            const struct storage_column *c, struct lerr *err)
 {
     if (old->ncols >= STORAGE_MAX_COLUMNS) {
         lerr_set(err, LERR_INVALID, "a table has at most %d columns; column '%s' not added",
                  STORAGE_MAX_COLUMNS - 1, c->name ? c->name : "");
         return NULL;
     }
-    if (st_column_check(old->type, c, old->ncols - 1, err))
+    if (storage__column_check(old->type, c, old->ncols - 1, err))
         return NULL;
-    if (st_schema_find(old, c->name, strlen(c->name)) >= 0) {
+    if (storage__schema_find(old, c->name, strlen(c->name)) >= 0) {
         lerr_set(err, LERR_INVALID, "column '%s' already exists", c->name);
         return NULL;
     }
-    struct st_schema *s = schema_alloc(old->ncols + 1);
+    struct storage__schema *s = schema_alloc(old->ncols + 1);
     if (!s) {
         nomem(err);
         return NULL;
@@ -189,20 +189,20 @@ struct st_schema *st_schema_add(const struct st_schema *old, const struct storag
     for (size_t i = 0; ok && i < old->ncols; i++)
         ok = schema_put(s, i, &old->cols[i]);
     if (!ok || !schema_put(s, old->ncols, c)) {
-        st_schema_unref(s);
+        storage__schema_unref(s);
         nomem(err);
         return NULL;
     }
     return s;
 }
 
-struct st_schema *st_schema_ref(struct st_schema *s)
+struct storage__schema *storage__schema_ref(struct storage__schema *s)
 {
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
     return s;
 }
 
-void st_schema_unref(struct st_schema *s)
+void storage__schema_unref(struct storage__schema *s)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
@@ -213,7 +213,7 @@ void st_schema_unref(struct st_schema *s)
     free(s);
 }
 
-int st_schema_find(const struct st_schema *s, const char *name, size_t n)
+int storage__schema_find(const struct storage__schema *s, const char *name, size_t n)
 {
     for (size_t i = 0; i < s->ncols; i++)
         if (strlen(s->cols[i].name) == n && memcmp(s->cols[i].name, name, n) == 0)

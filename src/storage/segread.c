@@ -6,10 +6,10 @@
  * per-part checks on first use (checksum and structure), and decoding of
  * blocks, ids, dictionaries and bitmaps.
  *
- * Entry points: st_seg_open(), st_seg_open_mem(), st_seg_verify_all(),
- * st_seg_ref/unref(), st_seg_part(), st_seg_block_fixed/var(),
- * st_seg_null_flags(), st_seg_ids(), st_seg_dict_entry/lower(),
- * st_seg_bitmap(), st_seg_null_bitmap(); storage_segment_verify(_mem)().
+ * Entry points: storage__seg_open(), storage__seg_open_mem(), storage__seg_verify_all(),
+ * storage__seg_ref/unref(), storage__seg_part(), storage__seg_block_fixed/var(),
+ * storage__seg_null_flags(), storage__seg_ids(), storage__seg_dict_entry/lower(),
+ * storage__seg_bitmap(), storage__seg_null_bitmap(); storage_segment_verify(_mem)().
  *
  * Everything read from the file is hostile until checked: lengths are
  * compared with the bytes present before use, and a failed check yields
@@ -45,10 +45,10 @@ static const uint8_t enc_nparts[8] = {
 
 #define HINT "the segment is skipped; restore the file or remove it from the table"
 
-int st_seg_corrupt(struct st_seg *s, size_t col, unsigned part, uint64_t off, struct lerr *err,
-                   const char *what)
+int storage__seg_corrupt(struct storage__seg *s, size_t col, unsigned part, uint64_t off,
+                         struct lerr *err, const char *what)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     const char *pn = c->enc < 8 && part < ST_MAX_PARTS && part_names[c->enc][part]
                          ? part_names[c->enc][part] : "?";
     char msg[sizeof s->corrupt_msg];
@@ -103,12 +103,12 @@ static uint16_t rd16(struct rd *r)
 static uint32_t rd32(struct rd *r)
 {
     const uint8_t *p = rd_take(r, 4);
-    return p ? st_get_u32(p) : 0;
+    return p ? storage__get_u32(p) : 0;
 }
 static uint64_t rd64(struct rd *r)
 {
     const uint8_t *p = rd_take(r, 8);
-    return p ? st_get_u64(p) : 0;
+    return p ? storage__get_u64(p) : 0;
 }
 
 static bool enc_fits(int enc, const struct storage_column *d, size_t index)
@@ -129,7 +129,7 @@ static bool enc_fits(int enc, const struct storage_column *d, size_t index)
     }
 }
 
-static int parse_footer(struct st_seg *s, const uint8_t *f, size_t flen, uint64_t foff,
+static int parse_footer(struct storage__seg *s, const uint8_t *f, size_t flen, uint64_t foff,
                         struct lerr *err)
 {
     struct rd r = {.p = f, .n = flen};
@@ -156,7 +156,7 @@ static int parse_footer(struct st_seg *s, const uint8_t *f, size_t flen, uint64_
     s->ncols = 0;
     uint64_t data_end = foff;
     for (uint32_t i = 0; i < ncols; i++) {
-        struct st_scol *c = &s->cols[i];
+        struct storage__scol *c = &s->cols[i];
         size_t at = r.off;
         uint16_t nl = rd16(&r);
         const uint8_t *name = rd_take(&r, nl);
@@ -198,7 +198,7 @@ static int parse_footer(struct st_seg *s, const uint8_t *f, size_t flen, uint64_
             return bad_file(s->name, foff + at, err,
                             "measure's aggregator does not match this build's state size");
         if (c->enc == ST_ENC_STRING &&
-            (c->dict_count > s->nrows || c->id_width != st_bits_for(c->dict_count)))
+            (c->dict_count > s->nrows || c->id_width != storage__bits_for(c->dict_count)))
             return bad_file(s->name, foff + at, err, "dictionary size out of range");
         for (unsigned p = 0; p < c->nparts; p++) {
             c->parts[p].off = rd64(&r);
@@ -223,20 +223,20 @@ static int parse_footer(struct st_seg *s, const uint8_t *f, size_t flen, uint64_
 
 /* ---- open ---------------------------------------------------------------- */
 
-static int verify_dicts(struct st_seg *s, struct lerr *err)
+static int verify_dicts(struct storage__seg *s, struct lerr *err)
 {
     for (size_t i = 0; i < s->ncols; i++) {
         if (s->cols[i].enc != ST_ENC_STRING)
             continue;
         const uint8_t *p;
         uint64_t n;
-        if (st_seg_part(s, i, ST_P_DICT, &p, &n, err))
+        if (storage__seg_part(s, i, ST_P_DICT, &p, &n, err))
             return -1;
     }
     return 0;
 }
 
-static int parse(struct st_seg *s, struct lerr *err)
+static int parse(struct storage__seg *s, struct lerr *err)
 {
     const uint8_t *m = s->map;
     size_t n = s->size;
@@ -244,23 +244,23 @@ static int parse(struct st_seg *s, struct lerr *err)
         return bad_file(s->name, 0, err, "file too short to be a segment (truncated?)");
     if (memcmp(m, ST_MAGIC, 8) != 0)
         return bad_file(s->name, 0, err, "not a segment file (wrong magic)");
-    if (st_get_u32(m + 12) != util_crc32c(0, m, 12))
+    if (storage__get_u32(m + 12) != util_crc32c(0, m, 12))
         return bad_file(s->name, 0, err, "header checksum mismatch");
-    if (st_get_u32(m + 8) != ST_FORMAT_VERSION)
+    if (storage__get_u32(m + 8) != ST_FORMAT_VERSION)
         return lerr_set(err, LERR_CORRUPT,
                         "segment %s: format version %u, this build reads version %u; " HINT,
-                        s->name, st_get_u32(m + 8), ST_FORMAT_VERSION);
+                        s->name, storage__get_u32(m + 8), ST_FORMAT_VERSION);
     const uint8_t *tr = m + n - ST_TRAILER_SIZE;
     if (memcmp(tr + 24, ST_TRAILER_MAGIC, 8) != 0)
         return bad_file(s->name, n - ST_TRAILER_SIZE, err,
                         "no segment trailer at the end (truncated or overwritten)");
-    if (st_get_u32(tr + 20) != ST_FORMAT_VERSION)
+    if (storage__get_u32(tr + 20) != ST_FORMAT_VERSION)
         return bad_file(s->name, n - ST_TRAILER_SIZE + 20, err, "trailer version mismatch");
-    uint64_t foff = st_get_u64(tr), flen = st_get_u64(tr + 8);
+    uint64_t foff = storage__get_u64(tr), flen = storage__get_u64(tr + 8);
     if (foff < ST_HEADER_SIZE || foff > n - ST_TRAILER_SIZE ||
         flen != n - ST_TRAILER_SIZE - foff)
         return bad_file(s->name, n - ST_TRAILER_SIZE, err, "footer position out of range");
-    if (util_crc32c(0, m + foff, flen) != st_get_u32(tr + 16))
+    if (util_crc32c(0, m + foff, flen) != storage__get_u32(tr + 16))
         return bad_file(s->name, foff, err, "footer checksum mismatch");
     if (parse_footer(s, m + foff, flen, foff, err))
         return -1;
@@ -276,16 +276,16 @@ static int parse(struct st_seg *s, struct lerr *err)
         for (unsigned p = 0; p < s->cols[i].nparts; p++) {
             const uint8_t *d;
             uint64_t len;
-            if (st_seg_part(s, i, p, &d, &len, err))
+            if (storage__seg_part(s, i, p, &d, &len, err))
                 return -1;
         }
     }
     return 0;
 }
 
-static struct st_seg *seg_alloc(const char *name)
+static struct storage__seg *seg_alloc(const char *name)
 {
-    struct st_seg *s = calloc(1, sizeof *s);
+    struct storage__seg *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->name = strdup(name);
@@ -300,30 +300,31 @@ static struct st_seg *seg_alloc(const char *name)
     return s;
 }
 
-int st_seg_open_mem(const void *p, size_t n, const char *name, struct st_seg **out,
+int storage__seg_open_mem(const void *p, size_t n, const char *name, struct storage__seg **out,
                     struct lerr *err)
 {
     *out = NULL;
-    struct st_seg *s = seg_alloc(name);
+    struct storage__seg *s = seg_alloc(name);
     if (!s)
         return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", name);
     s->map = p;
     s->size = n;
     if (parse(s, err)) {
-        st_seg_unref(s);
+        storage__seg_unref(s);
         return err->code ? err->code : LERR_CORRUPT;
     }
     *out = s;
     return 0;
 }
 
-int st_seg_open(struct segstore *store, const char *name, struct st_seg **out, struct lerr *err)
+int storage__seg_open(struct segstore *store, const char *name, struct storage__seg **out,
+                      struct lerr *err)
 {
     *out = NULL;
     struct segstore_map m;
     if (segstore_open(store, name, &m, err))
         return err->code;
-    struct st_seg *s = seg_alloc(name);
+    struct storage__seg *s = seg_alloc(name);
     if (!s) {
         segstore_close(store, &m);
         return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", name);
@@ -334,38 +335,38 @@ int st_seg_open(struct segstore *store, const char *name, struct st_seg **out, s
     s->size = m.n;
     if (parse(s, err)) {
         int code = err->code ? err->code : LERR_CORRUPT;
-        st_seg_unref(s);
+        storage__seg_unref(s);
         return code;
     }
     *out = s;
     return 0;
 }
 
-struct st_seg *st_seg_ref(struct st_seg *s)
+struct storage__seg *storage__seg_ref(struct storage__seg *s)
 {
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
     return s;
 }
 
-void st_seg_unref(struct st_seg *s)
+void storage__seg_unref(struct storage__seg *s)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < s->ncols; i++) {
-        struct st_scol *c = &s->cols[i];
+        struct storage__scol *c = &s->cols[i];
         free((char *)c->def.name);
         free(atomic_load(&c->dict_heap));
-        st_bitmap_free(atomic_load(&c->nulls));
+        storage__bitmap_free(atomic_load(&c->nulls));
         _Atomic(roaring_bitmap_t *) *bms = atomic_load(&c->bitmaps);
         if (bms) {
             for (uint64_t id = 0; id <= c->dict_count; id++)
-                st_bitmap_free(atomic_load(&bms[id]));
+                storage__bitmap_free(atomic_load(&bms[id]));
             free(bms);
         }
     }
     free(s->cols);
-    st_bitmap_free(s->empty);
-    st_bitmap_free(s->all);
+    storage__bitmap_free(s->empty);
+    storage__bitmap_free(s->all);
     if (s->store) {
         segstore_close(s->store, &s->smap);
         if (atomic_load(&s->obsolete))
@@ -376,7 +377,7 @@ void st_seg_unref(struct st_seg *s)
     free(s);
 }
 
-uint64_t st_seg_file_bytes(const struct st_seg *s) { return s->size; }
+uint64_t storage__seg_file_bytes(const struct storage__seg *s) { return s->size; }
 
 /* ---- part checks --------------------------------------------------------- */
 
@@ -399,32 +400,32 @@ static size_t fixed_width(int enc)
 
 static uint64_t nblocks_for(uint64_t rows) { return (rows + ST_BLOCK - 1) / ST_BLOCK; }
 
-static int check_blocked(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_blocked(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                          struct lerr *err)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     uint64_t nb = nblocks_for(s->nrows);
-    if (len < 8 || st_get_u32(p + len - 8) != nb || (len - 8) / 24 < nb)
-        return st_seg_corrupt(s, col, ST_P_DATA, len < 8 ? 0 : len - 8, err,
+    if (len < 8 || storage__get_u32(p + len - 8) != nb || (len - 8) / 24 < nb)
+        return storage__seg_corrupt(s, col, ST_P_DATA, len < 8 ? 0 : len - 8, err,
                               "block count does not match the row count");
     uint64_t dir = len - 8 - nb * 24;
     size_t fw = fixed_width(c->enc);
     for (uint64_t b = 0; b < nb; b++) {
         const uint8_t *e = p + dir + b * 24;
-        uint64_t off = st_get_u64(e);
-        uint32_t clen = st_get_u32(e + 8), rawlen = st_get_u32(e + 12);
+        uint64_t off = storage__get_u64(e);
+        uint32_t clen = storage__get_u32(e + 8), rawlen = storage__get_u32(e + 12);
         uint8_t codec = e[16];
-        uint32_t m = st_block_rows(s->nrows, b);
+        uint32_t m = storage__block_rows(s->nrows, b);
         bool ok = off <= dir && clen <= dir - off && codec < ST_CODEC__COUNT;
         if (fw)
             ok = ok && rawlen == (uint64_t)m * fw &&
-                 (fw == 8 || !st_codec_is_int(codec)) &&
-                 (c->enc != ST_ENC_DOUBLE || !st_codec_is_int(codec));
+                 (fw == 8 || !storage__codec_is_int(codec)) &&
+                 (c->enc != ST_ENC_DOUBLE || !storage__codec_is_int(codec));
         else
             ok = ok && rawlen >= (uint64_t)m * 4 && rawlen <= ST_MAX_BLOCK_BYTES &&
-                 !st_codec_is_int(codec);
+                 !storage__codec_is_int(codec);
         if (!ok)
-            return st_seg_corrupt(s, col, ST_P_DATA, dir + b * 24, err,
+            return storage__seg_corrupt(s, col, ST_P_DATA, dir + b * 24, err,
                                   "bad block directory entry");
     }
     return 0;
@@ -438,55 +439,56 @@ static roaring_bitmap_t *load_bitmap(const uint8_t *p, uint64_t n, uint64_t nrow
         return NULL;
     roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)p, n);
     if (bm && !roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= nrows) {
-        st_bitmap_free(bm);
+        storage__bitmap_free(bm);
         bm = NULL;
     }
     return bm;
 }
 
-static int check_nulls(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_nulls(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                        struct lerr *err)
 {
-    struct st_scol *c = &s->cols[col];
+    struct storage__scol *c = &s->cols[col];
     if (len == 0)
         return 0;
     roaring_bitmap_t *bm = load_bitmap(p, len, s->nrows);
     if (!bm)
-        return st_seg_corrupt(s, col, ST_P_NULLS, 0, err, "not a valid null bitmap");
+        return storage__seg_corrupt(s, col, ST_P_NULLS, 0, err, "not a valid null bitmap");
     roaring_bitmap_t *expect = NULL;
     if (!atomic_compare_exchange_strong(&c->nulls, &expect, bm))
-        st_bitmap_free(bm);
+        storage__bitmap_free(bm);
     return 0;
 }
 
 /* The plain layout: header, offsets in range and ascending, values strictly
  * ascending (binary search and ids rely on it). */
-static int check_plain_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_plain_dict(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                             struct lerr *err)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     uint64_t cnt = c->dict_count;
-    if (len < 8 || st_get_u32(p) != cnt || (len - 8) / 4 < cnt + 1)
-        return st_seg_corrupt(s, col, ST_P_DICT, 0, err, "dictionary header does not match");
+    if (len < 8 || storage__get_u32(p) != cnt || (len - 8) / 4 < cnt + 1)
+        return storage__seg_corrupt(s, col, ST_P_DICT, 0, err, "dictionary header does not match");
     const uint8_t *offs = p + 8;
     const uint8_t *bytes = offs + (cnt + 1) * 4;
     uint64_t avail = len - 8 - (cnt + 1) * 4;
-    uint64_t prev = st_get_u32(offs);
+    uint64_t prev = storage__get_u32(offs);
     if (prev != 0)
-        return st_seg_corrupt(s, col, ST_P_DICT, 8, err, "dictionary offsets do not start at 0");
+        return storage__seg_corrupt(s, col, ST_P_DICT, 8, err,
+                                    "dictionary offsets do not start at 0");
     const uint8_t *pv = NULL;
     uint64_t pvn = 0;
     for (uint64_t i = 1; i <= cnt; i++) {
-        uint64_t o = st_get_u32(offs + i * 4);
+        uint64_t o = storage__get_u32(offs + i * 4);
         if (o < prev || o > avail)
-            return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
+            return storage__seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
                                   "dictionary offset out of range");
         const uint8_t *v = bytes + prev;
         uint64_t vn = o - prev;
         if (i > 1) {
             int cmpv = memcmp(pv, v, pvn < vn ? pvn : vn);
             if (cmpv > 0 || (cmpv == 0 && pvn >= vn))
-                return st_seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
+                return storage__seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
                                       "dictionary values are not sorted");
         }
         pv = v;
@@ -516,22 +518,22 @@ static bool get_varint(const uint8_t *p, uint64_t n, uint64_t *at, uint32_t *v)
 
 /* The front-coded layout (see segwrite.c): decompressed, then rebuilt in
  * the plain layout on the heap, every length checked on the way. */
-static uint8_t *decode_front_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
-                                  uint64_t *plain_len, struct lerr *err)
+static uint8_t *decode_front_dict(struct storage__seg *s, size_t col, const uint8_t *p,
+                                  uint64_t len, uint64_t *plain_len, struct lerr *err)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     uint64_t cnt = c->dict_count;
-    if (len < 16 || st_get_u32(p) != cnt) {
-        st_seg_corrupt(s, col, ST_P_DICT, 0, err, "dictionary header does not match");
+    if (len < 16 || storage__get_u32(p) != cnt) {
+        storage__seg_corrupt(s, col, ST_P_DICT, 0, err, "dictionary header does not match");
         return NULL;
     }
-    uint64_t fclen = st_get_u64(p + 8);
+    uint64_t fclen = storage__get_u64(p + 8);
     unsigned long long fsz = ZSTD_getFrameContentSize(p + 16, len - 16);
     /* each value costs at least two bytes of stream; a suffix at most its
      * own bytes plus ten of lengths */
     if (fclen < 2 * cnt || (cnt == 0 && fclen != 0) ||
         (fclen && fsz != fclen) || fclen > ((uint64_t)UINT32_MAX) + 10 * cnt) {
-        st_seg_corrupt(s, col, ST_P_DICT, 8, err, "dictionary stream length does not match");
+        storage__seg_corrupt(s, col, ST_P_DICT, 8, err, "dictionary stream length does not match");
         return NULL;
     }
     uint8_t *fc = malloc(fclen ? fclen : 1);
@@ -540,8 +542,8 @@ static uint8_t *decode_front_dict(struct st_seg *s, size_t col, const uint8_t *p
         return NULL;
     }
     uint8_t *out = NULL;
-    if (fclen && !st_zstd_decode(p + 16, len - 16, fc, fclen)) {
-        st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream does not decompress");
+    if (fclen && !storage__zstd_decode(p + 16, len - 16, fc, fclen)) {
+        storage__seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream does not decompress");
         goto fail;
     }
     /* first pass: lengths, to size the plain layout */
@@ -551,19 +553,19 @@ static uint8_t *decode_front_dict(struct st_seg *s, size_t col, const uint8_t *p
         uint32_t k, m;
         if (!get_varint(fc, fclen, &at, &k) || !get_varint(fc, fclen, &at, &m) || k > prevn ||
             m > fclen - at || (uint64_t)k + m > UINT32_MAX) {
-            st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream is malformed");
+            storage__seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream is malformed");
             goto fail;
         }
         at += m;
         prevn = k + m;
         total += prevn;
         if (total > UINT32_MAX) {
-            st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary larger than 4 GB");
+            storage__seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary larger than 4 GB");
             goto fail;
         }
     }
     if (at != fclen) {
-        st_seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream has trailing bytes");
+        storage__seg_corrupt(s, col, ST_P_DICT, 16, err, "dictionary stream has trailing bytes");
         goto fail;
     }
     *plain_len = 8 + (cnt + 1) * 4 + total;
@@ -572,9 +574,9 @@ static uint8_t *decode_front_dict(struct st_seg *s, size_t col, const uint8_t *p
         lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
         goto fail;
     }
-    st_put_u32(out, (uint32_t)cnt);
-    st_put_u32(out + 4, ST_DICT_PLAIN);
-    st_put_u32(out + 8, 0);
+    storage__put_u32(out, (uint32_t)cnt);
+    storage__put_u32(out + 4, ST_DICT_PLAIN);
+    storage__put_u32(out + 8, 0);
     uint8_t *bytes = out + 8 + (cnt + 1) * 4;
     const uint8_t *prev = bytes;
     uint64_t pos = 0;
@@ -588,7 +590,7 @@ static uint8_t *decode_front_dict(struct st_seg *s, size_t col, const uint8_t *p
         at += m;
         prev = bytes + pos;
         pos += (uint64_t)k + m;
-        st_put_u32(out + 8 + (i + 1) * 4, (uint32_t)pos);
+        storage__put_u32(out + 8 + (i + 1) * 4, (uint32_t)pos);
     }
     free(fc);
     return out;
@@ -598,11 +600,11 @@ fail:
     return NULL;
 }
 
-static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_dict(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                       struct lerr *err)
 {
-    struct st_scol *c = &s->cols[col];
-    if (len >= 8 && st_get_u32(p + 4) == ST_DICT_FRONT) {
+    struct storage__scol *c = &s->cols[col];
+    if (len >= 8 && storage__get_u32(p + 4) == ST_DICT_FRONT) {
         uint8_t *heap = atomic_load_explicit(&c->dict_heap, memory_order_acquire);
         uint64_t plain_len = 0;
         if (!heap) {
@@ -624,30 +626,30 @@ static int check_dict(struct st_seg *s, size_t col, const uint8_t *p, uint64_t l
         c->dict = heap;
         return 0;
     }
-    if (len >= 8 && st_get_u32(p + 4) != ST_DICT_PLAIN)
-        return st_seg_corrupt(s, col, ST_P_DICT, 4, err, "unknown dictionary layout");
+    if (len >= 8 && storage__get_u32(p + 4) != ST_DICT_PLAIN)
+        return storage__seg_corrupt(s, col, ST_P_DICT, 4, err, "unknown dictionary layout");
     if (check_plain_dict(s, col, p, len, err))
         return -1;
     c->dict = p;
     return 0;
 }
 
-static int check_ids(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_ids(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                      struct lerr *err)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     if (len < 8 || p[0] != c->id_width || c->id_width > 32 ||
-        len - 8 < st_bitpack_size(s->nrows, c->id_width))
-        return st_seg_corrupt(s, col, ST_P_IDS, 0, err, "id array too short or wrong width");
+        len - 8 < storage__bitpack_size(s->nrows, c->id_width))
+        return storage__seg_corrupt(s, col, ST_P_IDS, 0, err, "id array too short or wrong width");
     uint32_t ids[ST_BLOCK];
     for (uint64_t r0 = 0; r0 < s->nrows; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(s->nrows, r0 / ST_BLOCK);
-        st_bitunpack32(p + 8, r0, m, c->id_width, ids);
+        uint32_t m = storage__block_rows(s->nrows, r0 / ST_BLOCK);
+        storage__bitunpack32(p + 8, r0, m, c->id_width, ids);
         uint32_t mx = 0;
         for (uint32_t k = 0; k < m; k++)
             mx = ids[k] > mx ? ids[k] : mx;
         if (mx > c->dict_count)
-            return st_seg_corrupt(s, col, ST_P_IDS, 8 + r0 * c->id_width / 8, err,
+            return storage__seg_corrupt(s, col, ST_P_IDS, 8 + r0 * c->id_width / 8, err,
                                   "a row's id is past the dictionary");
     }
     return 0;
@@ -656,37 +658,38 @@ static int check_ids(struct st_seg *s, size_t col, const uint8_t *p, uint64_t le
 /* Sizes of the posting-list layout of a bitmaps part. */
 static void postings_widths(uint64_t nrows, unsigned *ws, unsigned *wr)
 {
-    *ws = st_bits_for(nrows);
-    *wr = st_bits_for(nrows ? nrows - 1 : 0);
+    *ws = storage__bits_for(nrows);
+    *wr = storage__bits_for(nrows ? nrows - 1 : 0);
 }
 
-static int check_postings(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_postings(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                           struct lerr *err)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     uint64_t nb = (uint64_t)c->dict_count + 1;
     unsigned ws, wr;
     postings_widths(s->nrows, &ws, &wr);
-    uint64_t ssz = st_bitpack_size(nb + 1, ws);
-    if (len != ssz + st_bitpack_size(s->nrows, wr) + 8)
-        return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "posting lists have the wrong size");
+    uint64_t ssz = storage__bitpack_size(nb + 1, ws);
+    if (len != ssz + storage__bitpack_size(s->nrows, wr) + 8)
+        return storage__seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
+                                    "posting lists have the wrong size");
     uint64_t starts[2], prev = 0;
     uint32_t rows[256];
     for (uint64_t id = 0; id < nb; id++) {
-        st_bitunpack64(p, id, 2, ws, starts);
+        storage__bitunpack64(p, id, 2, ws, starts);
         if ((id == 0 && starts[0] != 0) || starts[0] < prev || starts[1] < starts[0] ||
             starts[1] > s->nrows || (id == nb - 1 && starts[1] != s->nrows))
-            return st_seg_corrupt(s, col, ST_P_BITMAPS, (id * ws) / 8, err,
+            return storage__seg_corrupt(s, col, ST_P_BITMAPS, (id * ws) / 8, err,
                                   "posting list bounds out of order");
         prev = starts[0];
         /* rows of one id: strictly ascending and inside the segment */
         int64_t last = -1;
         for (uint64_t r0 = starts[0]; r0 < starts[1]; r0 += 256) {
             uint32_t m = (uint32_t)(starts[1] - r0 < 256 ? starts[1] - r0 : 256);
-            st_bitunpack32(p + ssz, r0, m, wr, rows);
+            storage__bitunpack32(p + ssz, r0, m, wr, rows);
             for (uint32_t k = 0; k < m; k++) {
                 if ((int64_t)rows[k] <= last || rows[k] >= s->nrows)
-                    return st_seg_corrupt(s, col, ST_P_BITMAPS, ssz + (r0 + k) * wr / 8, err,
+                    return storage__seg_corrupt(s, col, ST_P_BITMAPS, ssz + (r0 + k) * wr / 8, err,
                                           "posting list rows out of order");
                 last = rows[k];
             }
@@ -705,7 +708,7 @@ static bool ef_part(const uint8_t *p, uint64_t len, uint64_t nb, struct ef_part 
 {
     if (len < 24)
         return false;
-    uint64_t lbytes = st_get_u64(p + len - 24), cbytes = st_get_u64(p + len - 16);
+    uint64_t lbytes = storage__get_u64(p + len - 24), cbytes = storage__get_u64(p + len - 16);
     uint64_t sbytes = (nb + ST_EF_GROUP - 1) / ST_EF_GROUP * 16;
     if (lbytes < 8 || cbytes < 8 || lbytes > len || cbytes > len - lbytes ||
         sbytes > len - lbytes - cbytes || len - lbytes - cbytes - sbytes != 24)
@@ -723,13 +726,13 @@ static bool ef_count(const struct ef_part *e, uint64_t *bit, uint64_t *k)
 {
     if (*bit >= e->cbits)
         return false;
-    uint64_t w = st_bits_at(e->counts, *bit, 56);
+    uint64_t w = storage__bits_at(e->counts, *bit, 56);
     if (!w)
         return false;
     unsigned z = (unsigned)__builtin_ctzll(w);
     if (z > 33 || *bit + 2u * z + 1u > e->cbits)
         return false;
-    *k = ((1ULL << z) | st_bits_at(e->counts, *bit + z + 1, z)) - 1;
+    *k = ((1ULL << z) | storage__bits_at(e->counts, *bit + z + 1, z)) - 1;
     *bit += 2u * z + 1u;
     return true;
 }
@@ -738,17 +741,17 @@ static bool ef_count(const struct ef_part *e, uint64_t *bit, uint64_t *k)
  * inside the list's bits, strictly ascending and below n. */
 static bool ef_decode(const struct ef_part *e, uint64_t eb, uint64_t k, uint64_t n, uint32_t *rows)
 {
-    unsigned L = st_ef_low_bits(k, n);
-    uint64_t up = eb + k * L, up_end = eb + st_ef_bits(k, n);
+    unsigned L = storage__ef_low_bits(k, n);
+    uint64_t up = eb + k * L, up_end = eb + storage__ef_bits(k, n);
     if (up_end > e->lbits || up_end < eb)
         return false;
     uint64_t i = 0, last = 0;
     for (uint64_t at = up; at < up_end && i < k; at += 56) {
         unsigned take = up_end - at < 56 ? (unsigned)(up_end - at) : 56u;
-        uint64_t w = st_bits_at(e->lists, at, take);
+        uint64_t w = storage__bits_at(e->lists, at, take);
         while (w && i < k) {
             uint64_t high = at + (unsigned)__builtin_ctzll(w) - up - i;
-            uint64_t r = high << L | st_bits_at(e->lists, eb + i * L, L);
+            uint64_t r = high << L | storage__bits_at(e->lists, eb + i * L, L);
             if (r >= n || (i && r <= last))
                 return false;
             rows[i++] = (uint32_t)r;
@@ -762,68 +765,69 @@ static bool ef_decode(const struct ef_part *e, uint64_t eb, uint64_t k, uint64_t
 /* Walks every count: samples where they belong, counts summing to the
  * rows, lists inside the part. Each list is checked when it is decoded
  * (ef_decode), so a first query does not pay for decoding them all. */
-static int check_ef(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_ef(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                     struct lerr *err)
 {
     uint64_t nb = (uint64_t)s->cols[col].dict_count + 1, n = s->nrows;
     struct ef_part e;
     if (!ef_part(p, len, nb, &e))
-        return st_seg_corrupt(s, col, ST_P_BITMAPS, len < 24 ? 0 : len - 24, err,
+        return storage__seg_corrupt(s, col, ST_P_BITMAPS, len < 24 ? 0 : len - 24, err,
                               "Elias-Fano sizes do not add up");
     uint64_t eb = 0, cb = 0, total = 0;
     for (uint64_t id = 0; id < nb; id++) {
         uint64_t k;
         if (id % ST_EF_GROUP == 0 &&
-            (st_get_u64(e.samples + id / ST_EF_GROUP * 16) != eb ||
-             st_get_u64(e.samples + id / ST_EF_GROUP * 16 + 8) != cb))
-            return st_seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.samples - p), err,
+            (storage__get_u64(e.samples + id / ST_EF_GROUP * 16) != eb ||
+             storage__get_u64(e.samples + id / ST_EF_GROUP * 16 + 8) != cb))
+            return storage__seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.samples - p), err,
                                   "Elias-Fano sample does not match");
         if (!ef_count(&e, &cb, &k) || k > n - total)
-            return st_seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.counts - p) + cb / 8, err,
-                                  "Elias-Fano count out of range");
+            return storage__seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.counts - p) + cb / 8,
+                                        err, "Elias-Fano count out of range");
         total += k;
-        eb += st_ef_bits(k, n);
+        eb += storage__ef_bits(k, n);
         if (eb > e.lbits)
-            return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
+            return storage__seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
                                   "Elias-Fano lists overrun their part");
     }
     if (total != n)
-        return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
+        return storage__seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
                               "Elias-Fano lists do not hold every row");
     return 0;
 }
 
-static int check_bitmaps(struct st_seg *s, size_t col, const uint8_t *p, uint64_t len,
+static int check_bitmaps(struct storage__seg *s, size_t col, const uint8_t *p, uint64_t len,
                          struct lerr *err)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     uint64_t nb = (uint64_t)c->dict_count + 1;
-    if (len < 8 || st_get_u32(p + len - 8) != nb)
-        return st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "bitmap directory does not match");
-    uint32_t layout = st_get_u32(p + len - 4);
+    if (len < 8 || storage__get_u32(p + len - 8) != nb)
+        return storage__seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
+                                    "bitmap directory does not match");
+    uint32_t layout = storage__get_u32(p + len - 4);
     if (layout == ST_BITMAPS_POSTINGS)
         return check_postings(s, col, p, len, err);
     if (layout == ST_BITMAPS_EF)
         return check_ef(s, col, p, len, err);
     if (layout != ST_BITMAPS_ROARING || (len - 8) / 8 < nb + 1)
-        return st_seg_corrupt(s, col, ST_P_BITMAPS, len - 4, err, "unknown bitmap layout");
+        return storage__seg_corrupt(s, col, ST_P_BITMAPS, len - 4, err, "unknown bitmap layout");
     uint64_t dir = len - 8 - (nb + 1) * 8;
     uint64_t prev = 0;
     for (uint64_t i = 0; i <= nb; i++) {
-        uint64_t o = st_get_u64(p + dir + i * 8);
+        uint64_t o = storage__get_u64(p + dir + i * 8);
         if ((i == 0 && o != 0) || o < prev || o > dir)
-            return st_seg_corrupt(s, col, ST_P_BITMAPS, dir + i * 8, err,
+            return storage__seg_corrupt(s, col, ST_P_BITMAPS, dir + i * 8, err,
                                   "bitmap offset out of range");
         prev = o;
     }
     return 0;
 }
 
-int st_seg_part(struct st_seg *s, size_t col, unsigned part, const uint8_t **p, uint64_t *len,
-                struct lerr *err)
+int storage__seg_part(struct storage__seg *s, size_t col, unsigned part, const uint8_t **p,
+                      uint64_t *len, struct lerr *err)
 {
-    struct st_scol *c = &s->cols[col];
-    struct st_part *pt = &c->parts[part];
+    struct storage__scol *c = &s->cols[col];
+    struct storage__part *pt = &c->parts[part];
     *p = s->map + pt->off;
     *len = pt->len;
     if (atomic_load_explicit(&pt->checked, memory_order_acquire))
@@ -833,7 +837,7 @@ int st_seg_part(struct st_seg *s, size_t col, unsigned part, const uint8_t **p, 
         char what[96];
         snprintf(what, sizeof what, "checksum mismatch (stored %08x, computed %08x)", pt->crc,
                  crc);
-        return st_seg_corrupt(s, col, part, 0, err, what);
+        return storage__seg_corrupt(s, col, part, 0, err, what);
     }
     int rc;
     if (enc_is_blocked(c->enc, part))
@@ -853,9 +857,9 @@ int st_seg_part(struct st_seg *s, size_t col, unsigned part, const uint8_t **p, 
 /* Decodes every block of a blocked part (and deserializes every state of a
  * measure column): what no checksum can vouch for when the bytes were
  * forged, and what a bug in a writer would leave. */
-static int verify_blocks(struct st_seg *s, size_t col, struct lerr *err)
+static int verify_blocks(struct storage__seg *s, size_t col, struct lerr *err)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     uint64_t nb = nblocks_for(s->nrows);
     int rc = 0;
     if (fixed_width(c->enc)) {
@@ -863,7 +867,7 @@ static int verify_blocks(struct st_seg *s, size_t col, struct lerr *err)
         if (!tmp)
             return lerr_set(err, LERR_NOMEM, "storage: out of memory verifying %s", s->name);
         for (uint64_t b = 0; b < nb && rc == 0; b++)
-            rc = st_seg_block_fixed(s, col, b, tmp, err) < 0 ? -1 : 0;
+            rc = storage__seg_block_fixed(s, col, b, tmp, err) < 0 ? -1 : 0;
         free(tmp);
         return rc;
     }
@@ -877,7 +881,7 @@ static int verify_blocks(struct st_seg *s, size_t col, struct lerr *err)
     for (uint64_t b = 0; b < nb && rc == 0; b++) {
         const uint32_t *lens;
         const uint8_t *bytes;
-        int64_t m = st_seg_block_var(s, col, b, &scratch, &lens, &bytes, err);
+        int64_t m = storage__seg_block_var(s, col, b, &scratch, &lens, &bytes, err);
         if (m < 0) {
             rc = -1;
             break;
@@ -885,7 +889,8 @@ static int verify_blocks(struct st_seg *s, size_t col, struct lerr *err)
         for (int64_t i = 0; state && i < m && rc == 0; i++) {
             arena_reset(&mem);
             if (sql_agg_deserialize(&c->def.agg, bytes, lens[i], state, &mem, err) != 0)
-                rc = st_seg_corrupt(s, col, ST_P_DATA, 0, err, "a state does not deserialize");
+                rc =
+                    storage__seg_corrupt(s, col, ST_P_DATA, 0, err, "a state does not deserialize");
             bytes += lens[i];
         }
     }
@@ -895,18 +900,18 @@ static int verify_blocks(struct st_seg *s, size_t col, struct lerr *err)
     return rc;
 }
 
-int st_seg_verify_all(struct st_seg *s, struct lerr *err)
+int storage__seg_verify_all(struct storage__seg *s, struct lerr *err)
 {
     for (size_t i = 0; i < s->ncols; i++) {
-        const struct st_scol *c = &s->cols[i];
+        const struct storage__scol *c = &s->cols[i];
         for (unsigned p = 0; p < c->nparts; p++) {
             const uint8_t *d;
             uint64_t n;
-            if (st_seg_part(s, i, p, &d, &n, err))
+            if (storage__seg_part(s, i, p, &d, &n, err))
                 return -1;
         }
         for (uint32_t id = 0; c->enc == ST_ENC_STRING && id <= c->dict_count; id++)
-            if (!st_seg_bitmap(s, i, id, err))
+            if (!storage__seg_bitmap(s, i, id, err))
                 return -1;
         if (c->enc != ST_ENC_STRING && verify_blocks(s, i, err))
             return -1;
@@ -922,30 +927,30 @@ static const uint8_t *block_entry(const uint8_t *p, uint64_t len, uint64_t nb, u
     return p + (len - 8 - nb * 24) + blk * 24;
 }
 
-static int64_t decode_block(struct st_seg *s, size_t col, uint64_t blk, void *dst, size_t cap,
+static int64_t decode_block(struct storage__seg *s, size_t col, uint64_t blk, void *dst, size_t cap,
                             uint32_t *rawlen_out, struct lerr *err)
 {
     const uint8_t *p;
     uint64_t len;
-    if (st_seg_part(s, col, ST_P_DATA, &p, &len, err))
+    if (storage__seg_part(s, col, ST_P_DATA, &p, &len, err))
         return -1;
     uint64_t nb = nblocks_for(s->nrows);
     if (blk >= nb)
         return lerr_set(err, LERR_INVALID, "segment %s: block %llu past the end", s->name,
                         (unsigned long long)blk);
     const uint8_t *e = block_entry(p, len, nb, blk);
-    uint64_t off = st_get_u64(e);
-    uint32_t clen = st_get_u32(e + 8), rawlen = st_get_u32(e + 12);
+    uint64_t off = storage__get_u64(e);
+    uint32_t clen = storage__get_u32(e + 8), rawlen = storage__get_u32(e + 12);
     if (rawlen > cap)
-        return st_seg_corrupt(s, col, ST_P_DATA, off, err, "block larger than announced");
-    if (!st_decode_block(e[16], p + off, clen, dst, rawlen))
-        return st_seg_corrupt(s, col, ST_P_DATA, off, err, "block does not decode");
+        return storage__seg_corrupt(s, col, ST_P_DATA, off, err, "block larger than announced");
+    if (!storage__decode_block(e[16], p + off, clen, dst, rawlen))
+        return storage__seg_corrupt(s, col, ST_P_DATA, off, err, "block does not decode");
     if (rawlen_out)
         *rawlen_out = rawlen;
-    return st_block_rows(s->nrows, blk);
+    return storage__block_rows(s->nrows, blk);
 }
 
-int64_t st_seg_block_fixed(struct st_seg *s, size_t col, uint64_t blk, void *dst,
+int64_t storage__seg_block_fixed(struct storage__seg *s, size_t col, uint64_t blk, void *dst,
                            struct lerr *err)
 {
     int64_t m = decode_block(s, col, blk, dst, (size_t)ST_BLOCK * 8, NULL, err);
@@ -962,17 +967,18 @@ int64_t st_seg_block_fixed(struct st_seg *s, size_t col, uint64_t blk, void *dst
     return m;
 }
 
-int64_t st_seg_block_var(struct st_seg *s, size_t col, uint64_t blk, struct buf *scratch,
-                         const uint32_t **lens, const uint8_t **bytes, struct lerr *err)
+int64_t storage__seg_block_var(struct storage__seg *s, size_t col, uint64_t blk,
+                               struct buf *scratch, const uint32_t **lens, const uint8_t **bytes,
+                               struct lerr *err)
 {
     const uint8_t *p;
     uint64_t len;
-    if (st_seg_part(s, col, ST_P_DATA, &p, &len, err))
+    if (storage__seg_part(s, col, ST_P_DATA, &p, &len, err))
         return -1;
     uint64_t nb = nblocks_for(s->nrows);
     if (blk >= nb)
         return lerr_set(err, LERR_INVALID, "segment %s: block past the end", s->name);
-    uint32_t rawlen = st_get_u32(block_entry(p, len, nb, blk) + 12);
+    uint32_t rawlen = storage__get_u32(block_entry(p, len, nb, blk) + 12);
     buf_reset(scratch);
     /* grow the scratch to rawlen (+16 to keep lens aligned and non-empty) */
     static const char zeros[4096];
@@ -990,32 +996,33 @@ int64_t st_seg_block_var(struct st_seg *s, size_t col, uint64_t blk, struct buf 
     for (int64_t i = 0; i < m; i++)
         total += l[i];
     if (total > rawlen - (uint64_t)m * 4)
-        return st_seg_corrupt(s, col, ST_P_DATA, 0, err, "value lengths exceed the block");
+        return storage__seg_corrupt(s, col, ST_P_DATA, 0, err, "value lengths exceed the block");
     *lens = l;
     *bytes = (const uint8_t *)scratch->data + m * 4;
     return m;
 }
 
-const roaring_bitmap_t *st_seg_null_bitmap(struct st_seg *s, size_t col, struct lerr *err)
+const roaring_bitmap_t *storage__seg_null_bitmap(struct storage__seg *s, size_t col,
+                                                 struct lerr *err)
 {
-    struct st_scol *c = &s->cols[col];
+    struct storage__scol *c = &s->cols[col];
     if (c->enc == ST_ENC_STRING)
-        return st_seg_bitmap(s, col, STORAGE_NULL_ID, err);
+        return storage__seg_bitmap(s, col, STORAGE_NULL_ID, err);
     if (c->enc == ST_ENC_TIME || c->enc == ST_ENC_STATE)
         return s->empty;
     const uint8_t *p;
     uint64_t len;
-    if (st_seg_part(s, col, ST_P_NULLS, &p, &len, err))
+    if (storage__seg_part(s, col, ST_P_NULLS, &p, &len, err))
         return NULL;
     roaring_bitmap_t *bm = atomic_load_explicit(&c->nulls, memory_order_acquire);
     return bm ? bm : s->empty;
 }
 
-int st_seg_null_flags(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, bool *out,
-                      struct lerr *err)
+int storage__seg_null_flags(struct storage__seg *s, size_t col, uint64_t row0, uint32_t n,
+                            bool *out, struct lerr *err)
 {
     memset(out, 0, n);
-    const roaring_bitmap_t *bm = st_seg_null_bitmap(s, col, err);
+    const roaring_bitmap_t *bm = storage__seg_null_bitmap(s, col, err);
     if (!bm)
         return -1;
     if (bm == s->empty || n == 0)
@@ -1031,36 +1038,37 @@ int st_seg_null_flags(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, b
     return 0;
 }
 
-int st_seg_ids(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
+int storage__seg_ids(struct storage__seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
                struct lerr *err)
 {
     const uint8_t *p;
     uint64_t len;
-    if (st_seg_part(s, col, ST_P_IDS, &p, &len, err))
+    if (storage__seg_part(s, col, ST_P_IDS, &p, &len, err))
         return -1;
-    st_bitunpack32(p + 8, row0, n, s->cols[col].id_width, out);
+    storage__bitunpack32(p + 8, row0, n, s->cols[col].id_width, out);
     return 0;
 }
 
-void st_seg_dict_entry(const struct st_seg *s, size_t col, uint32_t id, const char **p,
+void storage__seg_dict_entry(const struct storage__seg *s, size_t col, uint32_t id, const char **p,
                        uint32_t *n)
 {
-    const struct st_scol *c = &s->cols[col];
+    const struct storage__scol *c = &s->cols[col];
     const uint8_t *offs = c->dict + 8;
     const uint8_t *bytes = offs + ((uint64_t)c->dict_count + 1) * 4;
-    uint32_t a = st_get_u32(offs + (uint64_t)(id - 1) * 4), b = st_get_u32(offs + (uint64_t)id * 4);
+    uint32_t a = storage__get_u32(offs + (uint64_t)(id - 1) * 4),
+             b = storage__get_u32(offs + (uint64_t)id * 4);
     *p = (const char *)bytes + a;
     *n = (uint32_t)(b - a);
 }
 
-uint32_t st_seg_dict_lower(const struct st_seg *s, size_t col, const char *p, size_t n)
+uint32_t storage__seg_dict_lower(const struct storage__seg *s, size_t col, const char *p, size_t n)
 {
     uint32_t lo = 1, hi = s->cols[col].dict_count + 1;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         const char *v;
         uint32_t vn;
-        st_seg_dict_entry(s, col, mid, &v, &vn);
+        storage__seg_dict_entry(s, col, mid, &v, &vn);
         int c = memcmp(v, p, vn < n ? vn : n);
         if (c < 0 || (c == 0 && vn < n))
             lo = mid + 1;
@@ -1070,33 +1078,34 @@ uint32_t st_seg_dict_lower(const struct st_seg *s, size_t col, const char *p, si
     return lo;
 }
 
-static roaring_bitmap_t *bitmap_from_roaring(struct st_seg *s, size_t col, const uint8_t *p,
+static roaring_bitmap_t *bitmap_from_roaring(struct storage__seg *s, size_t col, const uint8_t *p,
                                              uint64_t len, uint32_t id, struct lerr *err)
 {
     uint64_t nb = (uint64_t)s->cols[col].dict_count + 1;
     uint64_t dir = len - 8 - (nb + 1) * 8;
-    uint64_t a = st_get_u64(p + dir + (uint64_t)id * 8), b = st_get_u64(p + dir + (uint64_t)id * 8 + 8);
+    uint64_t a = storage__get_u64(p + dir + (uint64_t)id * 8),
+             b = storage__get_u64(p + dir + (uint64_t)id * 8 + 8);
     roaring_bitmap_t *bm = load_bitmap(p + a, b - a, s->nrows);
     if (!bm)
-        st_seg_corrupt(s, col, ST_P_BITMAPS, a, err, "not a valid roaring bitmap");
+        storage__seg_corrupt(s, col, ST_P_BITMAPS, a, err, "not a valid roaring bitmap");
     return bm;
 }
 
-static roaring_bitmap_t *bitmap_from_postings(struct st_seg *s, size_t col, const uint8_t *p,
+static roaring_bitmap_t *bitmap_from_postings(struct storage__seg *s, size_t col, const uint8_t *p,
                                               uint32_t id, struct lerr *err)
 {
     uint64_t nb = (uint64_t)s->cols[col].dict_count + 1;
     unsigned ws, wr;
     postings_widths(s->nrows, &ws, &wr);
     uint64_t starts[2];
-    st_bitunpack64(p, id, 2, ws, starts);
+    storage__bitunpack64(p, id, 2, ws, starts);
     uint64_t n = starts[1] - starts[0];
     uint32_t *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows) {
         lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
         return NULL;
     }
-    st_bitunpack32(p + st_bitpack_size(nb + 1, ws), starts[0], n, wr, rows);
+    storage__bitunpack32(p + storage__bitpack_size(nb + 1, ws), starts[0], n, wr, rows);
     roaring_bitmap_t *bm = roaring_bitmap_of_ptr(n, rows);
     free(rows);
     if (!bm)
@@ -1108,22 +1117,22 @@ static roaring_bitmap_t *bitmap_from_postings(struct st_seg *s, size_t col, cons
 
 /* The list of one id of a checked part: from the sample before it, skip
  * the lists between by their counts. */
-static roaring_bitmap_t *bitmap_from_ef(struct st_seg *s, size_t col, const uint8_t *p,
+static roaring_bitmap_t *bitmap_from_ef(struct storage__seg *s, size_t col, const uint8_t *p,
                                         uint64_t len, uint32_t id, struct lerr *err)
 {
     uint64_t nb = (uint64_t)s->cols[col].dict_count + 1, n = s->nrows;
     struct ef_part e;
     ef_part(p, len, nb, &e);
-    uint64_t eb = st_get_u64(e.samples + id / ST_EF_GROUP * 16);
-    uint64_t cb = st_get_u64(e.samples + id / ST_EF_GROUP * 16 + 8);
+    uint64_t eb = storage__get_u64(e.samples + id / ST_EF_GROUP * 16);
+    uint64_t cb = storage__get_u64(e.samples + id / ST_EF_GROUP * 16 + 8);
     uint64_t k = 0;
     for (uint32_t j = id - id % ST_EF_GROUP; j <= id; j++) {
         if (!ef_count(&e, &cb, &k)) {
-            st_seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "Elias-Fano count out of range");
+            storage__seg_corrupt(s, col, ST_P_BITMAPS, 0, err, "Elias-Fano count out of range");
             return NULL;
         }
         if (j < id)
-            eb += st_ef_bits(k, n);
+            eb += storage__ef_bits(k, n);
     }
     uint32_t *rows = malloc((k ? k : 1) * sizeof *rows);
     if (!rows) {
@@ -1132,7 +1141,7 @@ static roaring_bitmap_t *bitmap_from_ef(struct st_seg *s, size_t col, const uint
     }
     roaring_bitmap_t *bm = NULL;
     if (!ef_decode(&e, eb, k, n, rows))
-        st_seg_corrupt(s, col, ST_P_BITMAPS, eb / 8, err, "Elias-Fano list malformed");
+        storage__seg_corrupt(s, col, ST_P_BITMAPS, eb / 8, err, "Elias-Fano list malformed");
     else if (!(bm = roaring_bitmap_of_ptr(k, rows)))
         lerr_set(err, LERR_NOMEM, "storage: out of memory reading segment %s", s->name);
     else
@@ -1141,10 +1150,10 @@ static roaring_bitmap_t *bitmap_from_ef(struct st_seg *s, size_t col, const uint
     return bm;
 }
 
-const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
+const roaring_bitmap_t *storage__seg_bitmap(struct storage__seg *s, size_t col, uint32_t id,
                                       struct lerr *err)
 {
-    struct st_scol *c = &s->cols[col];
+    struct storage__scol *c = &s->cols[col];
     if (c->enc != ST_ENC_STRING || id > c->dict_count) {
         lerr_set(err, LERR_INVALID, "segment %s: column '%s' has no bitmap for id %u", s->name,
                  c->def.name, id);
@@ -1158,7 +1167,7 @@ const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
     }
     const uint8_t *p;
     uint64_t len;
-    if (st_seg_part(s, col, ST_P_BITMAPS, &p, &len, err))
+    if (storage__seg_part(s, col, ST_P_BITMAPS, &p, &len, err))
         return NULL;
     if (!bms) {
         _Atomic(roaring_bitmap_t *) *fresh = calloc((size_t)c->dict_count + 1, sizeof *fresh);
@@ -1174,7 +1183,7 @@ const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
             bms = expect;
         }
     }
-    uint32_t layout = st_get_u32(p + len - 4);
+    uint32_t layout = storage__get_u32(p + len - 4);
     roaring_bitmap_t *bm = layout == ST_BITMAPS_EF         ? bitmap_from_ef(s, col, p, len, id, err)
                            : layout == ST_BITMAPS_POSTINGS ? bitmap_from_postings(s, col, p, id, err)
                                                            : bitmap_from_roaring(s, col, p, len, id, err);
@@ -1182,7 +1191,7 @@ const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
         return NULL;
     roaring_bitmap_t *expect = NULL;
     if (!atomic_compare_exchange_strong(&bms[id], &expect, bm)) {
-        st_bitmap_free(bm);
+        storage__bitmap_free(bm);
         bm = expect;
     }
     return bm;
@@ -1190,12 +1199,12 @@ const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
 
 /* ---- standalone verification -------------------------------------------- */
 
-static int verify_seg(struct st_seg *s, uint64_t *rows, struct lerr *err)
+static int verify_seg(struct storage__seg *s, uint64_t *rows, struct lerr *err)
 {
-    int rc = st_seg_verify_all(s, err) ? (err->code ? err->code : LERR_CORRUPT) : 0;
+    int rc = storage__seg_verify_all(s, err) ? (err->code ? err->code : LERR_CORRUPT) : 0;
     if (rc == 0 && rows)
         *rows = s->nrows;
-    st_seg_unref(s);
+    storage__seg_unref(s);
     return rc;
 }
 
@@ -1211,8 +1220,8 @@ int storage_segment_verify(const char *path, uint64_t *rows, struct lerr *err)
     free(dir);
     if (rc)
         return rc;
-    struct st_seg *s;
-    rc = st_seg_open(store, slash ? slash + 1 : path, &s, err);
+    struct storage__seg *s;
+    rc = storage__seg_open(store, slash ? slash + 1 : path, &s, err);
     segstore_unref(store);
     return rc ? rc : verify_seg(s, rows, err);
 }
@@ -1220,7 +1229,7 @@ int storage_segment_verify(const char *path, uint64_t *rows, struct lerr *err)
 int storage_segment_verify_mem(const void *p, size_t n, const char *name, uint64_t *rows,
                                struct lerr *err)
 {
-    struct st_seg *s;
-    int rc = st_seg_open_mem(p, n, name, &s, err);
+    struct storage__seg *s;
+    int rc = storage__seg_open_mem(p, n, name, &s, err);
     return rc ? rc : verify_seg(s, rows, err);
 }

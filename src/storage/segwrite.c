@@ -7,7 +7,7 @@
  * blocks with a null bitmap, JSON and measure states in compressed blocks of
  * variable-length values. Each part carries a CRC32C.
  *
- * Entry points: st_seg_write(), st_seg_name(); st_skey_sort() (the
+ * Entry points: storage__seg_write(), storage__seg_name(); storage__skey_sort() (the
  * dictionaries' sort, exposed for its test against qsort).
  *
  * Crash safety: the file is written into a temporary file of the segment
@@ -85,13 +85,13 @@ static void out_write(struct out *o, const void *p, size_t n)
 
 static void out_u32(struct out *o, uint32_t v) { out_write(o, &v, 4); }
 
-static void part_begin(struct out *o, struct st_part *pt)
+static void part_begin(struct out *o, struct storage__part *pt)
 {
     pt->off = o->pos;
     o->crc = 0;
 }
 
-static void part_end(struct out *o, struct st_part *pt)
+static void part_end(struct out *o, struct storage__part *pt)
 {
     pt->len = o->pos - pt->off;
     pt->crc = o->crc;
@@ -129,9 +129,9 @@ static void blocked_add(struct blocked *bl, struct out *o, int codec, size_t raw
         return;
     }
     uint8_t e[24] = {0};
-    st_put_u64(e, o->pos - bl->part_off);
-    st_put_u32(e + 8, (uint32_t)bl->tmp.len);
-    st_put_u32(e + 12, (uint32_t)rawlen);
+    storage__put_u64(e, o->pos - bl->part_off);
+    storage__put_u32(e + 8, (uint32_t)bl->tmp.len);
+    storage__put_u32(e + 12, (uint32_t)rawlen);
     e[16] = (uint8_t)codec;
     if (!buf_append(&bl->dir, e, sizeof e))
         oom(o);
@@ -201,13 +201,13 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
 /* A string column's dictionary, sorted, restricted to the ids rows use. */
 struct sdict {
     uint32_t count;          /* values (without NULL) */
-    struct st_skey *sorted;  /* the values in byte order, count of them */
+    struct storage__skey *sorted;  /* the values in byte order, count of them */
     uint32_t *newid;         /* old id -> new id (0 = NULL / unused) */
 };
 
-int st_skey_cmp(const void *pa, const void *pb)
+int storage__skey_cmp(const void *pa, const void *pb)
 {
-    const struct st_skey *a = pa, *b = pb;
+    const struct storage__skey *a = pa, *b = pb;
     if (a->pfx[0] != b->pfx[0])
         return a->pfx[0] < b->pfx[0] ? -1 : 1;
     if (a->pfx[1] != b->pfx[1])
@@ -215,12 +215,12 @@ int st_skey_cmp(const void *pa, const void *pb)
     return cmp_bytes(a->p, a->n, b->p, b->n);
 }
 
-void st_skey_set(struct st_skey *k, const char *p, uint32_t n, uint32_t id)
+void storage__skey_set(struct storage__skey *k, const char *p, uint32_t n, uint32_t id)
 {
     uint8_t first[16] = {0};
     memcpy(first, p, n < 16 ? n : 16);
-    k->pfx[0] = __builtin_bswap64(st_get_u64(first));
-    k->pfx[1] = __builtin_bswap64(st_get_u64(first + 8));
+    k->pfx[0] = __builtin_bswap64(storage__get_u64(first));
+    k->pfx[1] = __builtin_bswap64(storage__get_u64(first + 8));
     k->p = p;
     k->n = n;
     k->id = id;
@@ -228,16 +228,16 @@ void st_skey_set(struct st_skey *k, const char *p, uint32_t n, uint32_t id)
 
 /* Sorts a run of keys whose prefixes decided nothing yet: by insertion when
  * short, else by qsort. */
-static void skey_sort_cmp(struct st_skey *k, size_t n)
+static void skey_sort_cmp(struct storage__skey *k, size_t n)
 {
     if (n > 24) {
-        qsort(k, n, sizeof *k, st_skey_cmp);
+        qsort(k, n, sizeof *k, storage__skey_cmp);
         return;
     }
     for (size_t i = 1; i < n; i++) {
-        struct st_skey x = k[i];
+        struct storage__skey x = k[i];
         size_t j = i;
-        for (; j > 0 && st_skey_cmp(&k[j - 1], &x) > 0; j--)
+        for (; j > 0 && storage__skey_cmp(&k[j - 1], &x) > 0; j--)
             k[j] = k[j - 1];
         k[j] = x;
     }
@@ -248,7 +248,7 @@ static void skey_sort_cmp(struct st_skey *k, size_t n)
  * (n keys); the histograms of all 8 bytes come from one read, and a byte
  * that every key shares (a common first letter, "Article_") costs no pass.
  */
-static void skey_radix(struct st_skey *k, size_t n, struct st_skey *tmp, unsigned w)
+static void skey_radix(struct storage__skey *k, size_t n, struct storage__skey *tmp, unsigned w)
 {
     size_t (*cnt)[256] = calloc(8, sizeof *cnt);
     if (!cnt) {
@@ -260,7 +260,7 @@ static void skey_radix(struct st_skey *k, size_t n, struct st_skey *tmp, unsigne
         for (unsigned d = 0; d < 8; d++)
             cnt[d][(v >> (8 * d)) & 255]++;
     }
-    struct st_skey *src = k, *dst = tmp;
+    struct storage__skey *src = k, *dst = tmp;
     for (unsigned d = 0; d < 8; d++) {
         size_t pos = 0;
         bool one = false;
@@ -278,7 +278,7 @@ static void skey_radix(struct st_skey *k, size_t n, struct st_skey *tmp, unsigne
         unsigned sh = 8 * d;
         for (size_t i = 0; i < n; i++)
             dst[cnt[d][(src[i].pfx[w] >> sh) & 255]++] = src[i];
-        struct st_skey *x = src;
+        struct storage__skey *x = src;
         src = dst;
         dst = x;
     }
@@ -288,13 +288,13 @@ static void skey_radix(struct st_skey *k, size_t n, struct st_skey *tmp, unsigne
 }
 
 /*
- * Sorts k[0..n) by st_skey_cmp, whose order is byte order on the values:
+ * Sorts k[0..n) by storage__skey_cmp, whose order is byte order on the values:
  * radix on the first 8 bytes, then each run sharing them radix on the next
  * 8 (runs of 64 or more: URLs, "Category:..."), then the runs that share
  * all 16 by comparison. tmp holds n keys. For distinct values (a
- * dictionary) the result is the one order qsort with st_skey_cmp gives.
+ * dictionary) the result is the one order qsort with storage__skey_cmp gives.
  */
-void st_skey_sort(struct st_skey *k, size_t n, struct st_skey *tmp)
+void storage__skey_sort(struct storage__skey *k, size_t n, struct storage__skey *tmp)
 {
     if (n < 64) {
         skey_sort_cmp(k, n);
@@ -325,7 +325,7 @@ static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids,
     uint32_t dc = rt_dict_count(b, col);
     d->newid = calloc(dc, sizeof *d->newid);
     d->sorted = malloc((size_t)(dc ? dc : 1) * sizeof *d->sorted);
-    struct st_skey *tmp = malloc((size_t)(dc ? dc : 1) * sizeof *tmp);
+    struct storage__skey *tmp = malloc((size_t)(dc ? dc : 1) * sizeof *tmp);
     if (!d->newid || !d->sorted || !tmp) {
         free(tmp);
         return false;
@@ -340,9 +340,9 @@ static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids,
         const char *p;
         uint32_t len;
         rt_dict_entry(b, col, id, &p, &len);
-        st_skey_set(&d->sorted[d->count++], p, len, id);
+        storage__skey_set(&d->sorted[d->count++], p, len, id);
     }
-    st_skey_sort(d->sorted, d->count, tmp);
+    storage__skey_sort(d->sorted, d->count, tmp);
     for (uint32_t i = 0; i < d->count; i++)
         d->newid[d->sorted[i].id] = i + 1;
     free(tmp);
@@ -359,7 +359,7 @@ static void sdict_free(struct sdict *d)
 
 struct wctx {
     struct out *o;
-    const struct st_schema *sc;
+    const struct storage__schema *sc;
     const struct rt_buf *b;
     uint64_t n;
     const uint32_t *perm;      /* sorted position -> buffer row */
@@ -368,17 +368,17 @@ struct wctx {
     uint32_t **ids;            /* per column (STRING): ids by buffer row */
 };
 
-static void write_time(struct wctx *w, struct st_scol *sc, const int64_t *t)
+static void write_time(struct wctx *w, struct storage__scol *sc, const int64_t *t)
 {
     int64_t vals[ST_BLOCK];
     struct blocked bl;
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(w->n, r0 / ST_BLOCK);
         for (uint32_t k = 0; k < m; k++)
             vals[k] = t[w->perm[r0 + k]];
-        blocked_add(&bl, w->o, st_encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
+        blocked_add(&bl, w->o, storage__encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
     }
     blocked_end(&bl, w->o);
     part_end(w->o, &sc->parts[ST_P_DATA]);
@@ -399,7 +399,7 @@ static void write_roaring(struct out *o, const roaring_bitmap_t *bm)
 }
 
 /* The nulls part: empty (length 0) when the column has no NULL. */
-static void write_nulls(struct wctx *w, struct st_scol *sc, const roaring_bitmap_t *nulls)
+static void write_nulls(struct wctx *w, struct storage__scol *sc, const roaring_bitmap_t *nulls)
 {
     part_begin(w->o, &sc->parts[ST_P_NULLS]);
     if (!roaring_bitmap_is_empty(nulls))
@@ -408,10 +408,10 @@ static void write_nulls(struct wctx *w, struct st_scol *sc, const roaring_bitmap
     sc->nparts = 2;
 }
 
-static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
+static void write_numeric(struct wctx *w, size_t col, struct storage__scol *sc)
 {
     int type = w->sc->cols[col].type;
-    bool dbl = st_is_doubleish(type);
+    bool dbl = storage__is_doubleish(type);
     int64_t vals[ST_BLOCK];
     bool nulls[ST_BLOCK];
     uint32_t nullrows[ST_BLOCK];
@@ -424,7 +424,7 @@ static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(w->n, r0 / ST_BLOCK);
         uint32_t nn = 0;
         /* rows in sorted order: a gather, not a range */
         rt_gather_longs(w->b, col, w->perm + r0, m, vals, nulls);
@@ -441,26 +441,26 @@ static void write_numeric(struct wctx *w, size_t col, struct st_scol *sc)
             for (uint32_t k = 0; k < m; k++) {
                 double d;
                 memcpy(&d, &vals[k], 8);
-                f[k] = (float)st_round_float(d);
+                f[k] = (float)storage__round_float(d);
             }
-            blocked_add(&bl, w->o, st_encode_bytes(f, (size_t)m * 4, w->zstd, &bl.tmp),
+            blocked_add(&bl, w->o, storage__encode_bytes(f, (size_t)m * 4, w->zstd, &bl.tmp),
                         (size_t)m * 4);
         } else if (dbl) {
-            blocked_add(&bl, w->o, st_encode_bytes(vals, (size_t)m * 8, w->zstd, &bl.tmp),
+            blocked_add(&bl, w->o, storage__encode_bytes(vals, (size_t)m * 8, w->zstd, &bl.tmp),
                         (size_t)m * 8);
         } else {
-            blocked_add(&bl, w->o, st_encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
+            blocked_add(&bl, w->o, storage__encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
         }
     }
     blocked_end(&bl, w->o);
     part_end(w->o, &sc->parts[ST_P_DATA]);
     roaring_bitmap_run_optimize(nb);
     write_nulls(w, sc, nb);
-    st_bitmap_free(nb);
+    storage__bitmap_free(nb);
 }
 
 /* JSON text or measure states: blocks of [u32 len[n]][bytes]. */
-static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
+static void write_var(struct wctx *w, size_t col, struct storage__scol *sc)
 {
     const struct storage_column *def = &w->sc->cols[col];
     bool states = def->kind == STORAGE_MEASURE;
@@ -471,7 +471,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
     void *init_state = states ? calloc(1, w->sc->state_size[col] + 16) : NULL;
     if (!nb || (states && !init_state)) {
         oom(w->o);
-        st_bitmap_free(nb);
+        storage__bitmap_free(nb);
         free(init_state);
         return;
     }
@@ -481,7 +481,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
     part_begin(w->o, &sc->parts[ST_P_DATA]);
     blocked_init(&bl, w->o);
     for (uint64_t r0 = 0; r0 < w->n && !w->o->failed; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(w->n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(w->n, r0 / ST_BLOCK);
         buf_reset(&raw);
         buf_reset(&one);
         uint32_t lens[ST_BLOCK];
@@ -507,7 +507,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
             oom(w->o);
             break;
         }
-        blocked_add(&bl, w->o, st_encode_bytes(raw.data, raw.len, w->zstd, &bl.tmp), raw.len);
+        blocked_add(&bl, w->o, storage__encode_bytes(raw.data, raw.len, w->zstd, &bl.tmp), raw.len);
     }
     blocked_end(&bl, w->o);
     part_end(w->o, &sc->parts[ST_P_DATA]);
@@ -515,7 +515,7 @@ static void write_var(struct wctx *w, size_t col, struct st_scol *sc)
         roaring_bitmap_run_optimize(nb);
         write_nulls(w, sc, nb);
     }
-    st_bitmap_free(nb);
+    storage__bitmap_free(nb);
     free(init_state);
     buf_free(&raw);
     buf_free(&one);
@@ -559,8 +559,8 @@ static void ef_sizes(const uint64_t *end, uint32_t nid, uint64_t n, uint64_t *li
 {
     uint64_t eb = 0, gb = 0, start = 0;
     for (uint32_t id = 0; id < nid; id++) {
-        eb += st_ef_bits(end[id] - start, n);
-        gb += st_gamma_bits(end[id] - start + 1);
+        eb += storage__ef_bits(end[id] - start, n);
+        gb += storage__gamma_bits(end[id] - start + 1);
         start = end[id];
     }
     *lists = (eb + 7) / 8 + 8;
@@ -572,7 +572,7 @@ static void set_bit(uint8_t *p, uint64_t bit) { p[bit >> 3] |= (uint8_t)(1u << (
 /* ORs v (< 2^32) in at bit offset `bit`; the 8 bytes from its byte exist. */
 static void put_low(uint8_t *p, uint64_t bit, uint64_t v)
 {
-    st_put_u64(p + (bit >> 3), st_get_u64(p + (bit >> 3)) | v << (bit & 7));
+    storage__put_u64(p + (bit >> 3), storage__get_u64(p + (bit >> 3)) | v << (bit & 7));
 }
 
 /* [lists][counts][samples: u64 list bit, u64 count bit per ST_EF_GROUP ids]
@@ -605,14 +605,14 @@ static void write_ef(struct out *o, const uint64_t *end, const uint32_t *rowsby,
         gb += 2u * z + 1u;
         if (!k)
             continue;
-        unsigned L = st_ef_low_bits(k, n);
+        unsigned L = storage__ef_low_bits(k, n);
         uint64_t up = eb + k * L;
         for (uint64_t i = 0; i < k; i++) {
             if (L)
                 put_low(lists, eb + i * L, rows[i] & ((1ULL << L) - 1));
             set_bit(lists, up + ((uint64_t)rows[i] >> L) + i);
         }
-        eb += st_ef_bits(k, n);
+        eb += storage__ef_bits(k, n);
     }
     out_write(o, lists, lbytes);
     out_write(o, counts, cbytes);
@@ -647,7 +647,7 @@ static void write_roarings(struct out *o, const uint64_t *end, const uint32_t *r
         }
         roaring_bitmap_run_optimize(bm);
         write_roaring(o, bm);
-        st_bitmap_free(bm);
+        storage__bitmap_free(bm);
         boff[id + 1] = o->pos - base;
     }
     out_write(o, boff, ((size_t)nid + 1) * 8);
@@ -704,12 +704,12 @@ static void write_dict(struct wctx *w, size_t col, const struct sdict *d)
         oom(w->o);
         goto done;
     }
-    st_put_u32(plain, d->count);
-    st_put_u32(plain + 4, ST_DICT_PLAIN);
+    storage__put_u32(plain, d->count);
+    storage__put_u32(plain + 4, ST_DICT_PLAIN);
     uint8_t *offs = plain + 8, *bytes = plain + 8 + 4 * ((size_t)d->count + 1);
     uint32_t off = 0;
     size_t fcl = 0;
-    st_put_u32(offs, 0);
+    storage__put_u32(offs, 0);
     const char *prev = NULL;
     uint32_t prevn = 0;
     for (uint32_t i = 0; i < d->count; i++) {
@@ -717,7 +717,7 @@ static void write_dict(struct wctx *w, size_t col, const struct sdict *d)
         uint32_t n = d->sorted[i].n;
         memcpy(bytes + off, p, n);
         off += n;
-        st_put_u32(offs + 4 * ((size_t)i + 1), off);
+        storage__put_u32(offs + 4 * ((size_t)i + 1), off);
         uint32_t k = 0, lim = n < prevn ? n : prevn;
         while (k < lim && p[k] == prev[k])
             k++;
@@ -731,7 +731,7 @@ static void write_dict(struct wctx *w, size_t col, const struct sdict *d)
     uint32_t zh[2] = {d->count, ST_DICT_FRONT};
     uint64_t fclen = fcl;
     if (!buf_append(&z, zh, sizeof zh) || !buf_append(&z, &fclen, 8) ||
-        (fcl && !st_zstd_append(&z, fc, fcl, 3))) {
+        (fcl && !storage__zstd_append(&z, fc, fcl, 3))) {
         oom(w->o);
         goto done;
     }
@@ -745,7 +745,7 @@ done:
     buf_free(&z);
 }
 
-static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
+static void write_string(struct wctx *w, size_t col, struct storage__scol *sc)
 {
     const struct sdict *d = &w->dicts[col];
     const uint32_t *ids = w->ids[col];
@@ -760,10 +760,10 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
         return;
 
     /* ids: [u8 width][7 pad][packed] in sorted row order */
-    unsigned width = st_bits_for(d->count);
+    unsigned width = storage__bits_for(d->count);
     sc->id_width = width;
     uint32_t *sorted_ids = malloc((w->n ? w->n : 1) * sizeof *sorted_ids);
-    uint8_t *packed = calloc(1, st_bitpack_size(w->n, width));
+    uint8_t *packed = calloc(1, storage__bitpack_size(w->n, width));
     uint64_t *cnt = calloc(nid + 1, sizeof *cnt);
     uint32_t *rowsby = malloc((w->n ? w->n : 1) * sizeof *rowsby);
     if (!sorted_ids || !packed || !cnt || !rowsby) {
@@ -774,11 +774,11 @@ static void write_string(struct wctx *w, size_t col, struct st_scol *sc)
         sorted_ids[r] = d->newid[ids[w->perm[r]]];
         cnt[sorted_ids[r] + 1]++;
     }
-    st_bitpack32(sorted_ids, w->n, width, packed);
+    storage__bitpack32(sorted_ids, w->n, width, packed);
     part_begin(w->o, &sc->parts[ST_P_IDS]);
     uint8_t hdr[8] = {(uint8_t)width};
     out_write(w->o, hdr, 8);
-    out_write(w->o, packed, st_bitpack_size(w->n, width));
+    out_write(w->o, packed, storage__bitpack_size(w->n, width));
     part_end(w->o, &sc->parts[ST_P_IDS]);
 
     /* rows grouped by id (a counting sort keeps them ascending within an id);
@@ -810,7 +810,7 @@ static void put16(struct buf *f, uint16_t v) { buf_append(f, &v, 2); }
 static void put32(struct buf *f, uint32_t v) { buf_append(f, &v, 4); }
 static void put64(struct buf *f, uint64_t v) { buf_append(f, &v, 8); }
 
-static void write_footer(struct out *o, const struct st_schema *sch, const struct st_scol *cols,
+static void write_footer(struct out *o, const struct storage__schema *sch, const struct storage__scol *cols,
                          uint64_t n, int64_t mn, int64_t mx, int64_t cs, int64_t ce, bool zstd)
 {
     struct buf f;
@@ -826,7 +826,7 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
     put8(&f, zstd ? 1 : 0);
     put32(&f, (uint32_t)sch->ncols);
     for (size_t i = 0; i < sch->ncols; i++) {
-        const struct st_scol *c = &cols[i];
+        const struct storage__scol *c = &cols[i];
         size_t nl = strlen(c->def.name);
         put16(&f, (uint16_t)nl);
         buf_append(&f, c->def.name, nl);
@@ -858,10 +858,10 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
     uint64_t foff = o->pos;
     out_write(o, f.data, f.len);
     uint8_t tr[ST_TRAILER_SIZE] = {0};
-    st_put_u64(tr, foff);
-    st_put_u64(tr + 8, f.len);
-    st_put_u32(tr + 16, util_crc32c(0, f.data, f.len));
-    st_put_u32(tr + 20, ST_FORMAT_VERSION);
+    storage__put_u64(tr, foff);
+    storage__put_u64(tr + 8, f.len);
+    storage__put_u32(tr + 16, util_crc32c(0, f.data, f.len));
+    storage__put_u32(tr + 20, ST_FORMAT_VERSION);
     memcpy(tr + 24, ST_TRAILER_MAGIC, 8);
     out_write(o, tr, sizeof tr);
     buf_free(&f);
@@ -869,7 +869,7 @@ static void write_footer(struct out *o, const struct st_schema *sch, const struc
 
 /* ---- the whole file ------------------------------------------------------ */
 
-void st_seg_name(int64_t chunk_start, char out[96])
+void storage__seg_name(int64_t chunk_start, char out[96])
 {
     static atomic_uint_fast64_t seq;
     char when[40];
@@ -908,7 +908,7 @@ static bool radix_sort_time(const int64_t *t, uint64_t n, uint32_t *perm)
         mn = t[r] < mn ? t[r] : mn;
         mx = t[r] > mx ? t[r] : mx;
     }
-    unsigned rb = st_bits_for((uint64_t)mx - (uint64_t)mn), wb = st_bits_for(n - 1);
+    unsigned rb = storage__bits_for((uint64_t)mx - (uint64_t)mn), wb = storage__bits_for(n - 1);
     if (rb + wb > 64)
         return false;
     uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
@@ -954,14 +954,14 @@ static bool is_sorted_time(const int64_t *t, uint64_t n)
     return true;
 }
 
-static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
+static int write_body(struct wctx *w, struct storage__scol *cols, const int64_t *t,
                       struct storage_segment_info *info)
 {
-    const struct st_schema *sch = w->sc;
+    const struct storage__schema *sch = w->sc;
     uint8_t hdr[ST_HEADER_SIZE] = {0};
     memcpy(hdr, ST_MAGIC, 8);
-    st_put_u32(hdr + 8, ST_FORMAT_VERSION);
-    st_put_u32(hdr + 12, util_crc32c(0, hdr, 12));
+    storage__put_u32(hdr + 8, ST_FORMAT_VERSION);
+    storage__put_u32(hdr + 12, util_crc32c(0, hdr, 12));
     out_write(w->o, hdr, sizeof hdr);
     int64_t mn = INT64_MAX, mx = INT64_MIN;
     for (uint64_t r = 0; r < w->n; r++) {
@@ -969,7 +969,7 @@ static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
         mx = t[r] > mx ? t[r] : mx;
     }
     for (size_t c = 0; c < sch->ncols && !w->o->failed; c++) {
-        struct st_scol *sc = &cols[c];
+        struct storage__scol *sc = &cols[c];
         sc->def = sch->cols[c];
         sc->state_size = sch->state_size[c];
         int type = sch->cols[c].type;
@@ -1006,7 +1006,7 @@ static int write_body(struct wctx *w, struct st_scol *cols, const int64_t *t,
     return w->o->failed ? -1 : 0;
 }
 
-int st_seg_write(struct segstore *store, const char *name, const struct st_schema *sch,
+int storage__seg_write(struct segstore *store, const char *name, const struct storage__schema *sch,
                  const struct rt_buf *b, uint64_t n, bool try_zstd,
                  struct storage_segment_info *info, struct lerr *err)
 {
@@ -1016,7 +1016,7 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
     struct segstore_temp tmp = {.fd = -1};
     int64_t *t = malloc((n ? n : 1) * sizeof *t);
     uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
-    struct st_scol *cols = calloc(nc, sizeof *cols);
+    struct storage__scol *cols = calloc(nc, sizeof *cols);
     struct sdict *dicts = calloc(nc, sizeof *dicts);
     uint32_t **ids = calloc(nc, sizeof *ids);
     struct sortkey *keys = calloc(nc, sizeof *keys);
@@ -1032,7 +1032,7 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
     o.path = name;
     o.dir = store->where;
     for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
-        uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
+        uint32_t m = storage__block_rows(n, r0 / ST_BLOCK);
         rt_read_time(b, r0, m, t + r0);
     }
     for (uint64_t r = 0; r < n; r++)
@@ -1051,7 +1051,7 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
             goto out;
         }
         for (uint64_t r0 = 0; c < nbcols && r0 < n; r0 += ST_BLOCK) {
-            uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
+            uint32_t m = storage__block_rows(n, r0 / ST_BLOCK);
             rt_read_ids(b, c, r0, m, ids[c] + r0);
         }
         if (!sdict_build(b, c, ids[c], c < nbcols ? n : 0, &dicts[c])) {
@@ -1098,10 +1098,10 @@ int st_seg_write(struct segstore *store, const char *name, const struct st_schem
                 if (!nulls || !l)
                     goto nomem;
                 for (uint64_t r0 = 0; r0 < n; r0 += ST_BLOCK) {
-                    uint32_t m = st_block_rows(n, r0 / ST_BLOCK);
+                    uint32_t m = storage__block_rows(n, r0 / ST_BLOCK);
                     rt_read_longs(b, c, r0, m, l + r0, nulls + r0);
                 }
-                k->cls = st_is_doubleish(def->type) ? 2 : 1;
+                k->cls = storage__is_doubleish(def->type) ? 2 : 1;
                 k->l = l;
                 k->d = (const double *)l;
             }

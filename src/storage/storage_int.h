@@ -1,6 +1,9 @@
 /*
  * storage_int.h — private to src/storage/: the pieces the files of the module
- * share. Nothing outside src/storage/ includes it.
+ * share. Nothing outside src/storage/ includes it (but its unit tests).
+ * What the files share is named storage__<thing> (functions and types;
+ * enum constants keep ST_), storage.h's interface storage_; the realtime
+ * buffer keeps its short rt_ (one small library, as segstore.h's segstore_).
  *
  *   codec.c     CRC32C, bit packing, block codecs (LZ4, zstd, frame of
  *               reference, delta), byte hashing, little-endian helpers
@@ -76,7 +79,7 @@ _Static_assert((1u << ST_BLOCK_SHIFT) == STORAGE_BLOCK_ROWS, "block shift");
 #define ST_MAX_BLOCK_BYTES (1u << 30)
 
 /* Rows in block blk of a view or segment of nrows rows. */
-static inline uint32_t st_block_rows(uint64_t nrows, uint64_t blk)
+static inline uint32_t storage__block_rows(uint64_t nrows, uint64_t blk)
 {
     uint64_t left = nrows - blk * ST_BLOCK;
     return (uint32_t)(left < ST_BLOCK ? left : ST_BLOCK);
@@ -84,13 +87,13 @@ static inline uint32_t st_block_rows(uint64_t nrows, uint64_t blk)
 
 /* ---- little-endian access (memcpy: files are read in place, unaligned) -- */
 
-static inline uint32_t st_get_u32(const void *p) { return util_load_u32(p); }
-static inline uint64_t st_get_u64(const void *p) { return util_load_u64(p); }
-static inline void st_put_u32(void *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void st_put_u64(void *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint32_t storage__get_u32(const void *p) { return util_load_u32(p); }
+static inline uint64_t storage__get_u64(const void *p) { return util_load_u64(p); }
+static inline void storage__put_u32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void storage__put_u64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* CRoaring 0.2's free does not take NULL. */
-static inline void st_bitmap_free(roaring_bitmap_t *bm)
+static inline void storage__bitmap_free(roaring_bitmap_t *bm)
 {
     if (bm)
         roaring_bitmap_free(bm);
@@ -98,24 +101,26 @@ static inline void st_bitmap_free(roaring_bitmap_t *bm)
 
 /* ---- codec.c ------------------------------------------------------------ */
 
-uint64_t st_hash_bytes(const void *p, size_t n);
+uint64_t storage__hash_bytes(const void *p, size_t n);
 
 /* Bits needed for values 0..max (0 for max 0). */
-unsigned st_bits_for(uint64_t max);
+unsigned storage__bits_for(uint64_t max);
 /* Bytes of n values of `width` bits, plus the 8 bytes of slack the unpacker
  * may touch past the last value. */
-size_t st_bitpack_size(uint64_t n, unsigned width);
-/* Packs n values (each < 2^width) into out (st_bitpack_size bytes, zeroed
+size_t storage__bitpack_size(uint64_t n, unsigned width);
+/* Packs n values (each < 2^width) into out (storage__bitpack_size bytes, zeroed
  * by the caller). */
-void st_bitpack(const uint64_t *in, size_t n, unsigned width, uint8_t *out);
-void st_bitpack32(const uint32_t *in, size_t n, unsigned width, uint8_t *out);
+void storage__bitpack(const uint64_t *in, size_t n, unsigned width, uint8_t *out);
+void storage__bitpack32(const uint32_t *in, size_t n, unsigned width, uint8_t *out);
 /* Unpacks values start..start+n-1. The packed area must have its slack. */
-void st_bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint64_t *out);
-void st_bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint32_t *out);
+void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width,
+                          uint64_t *out);
+void storage__bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width,
+                          uint32_t *out);
 
 /* Reads w <= 56 bits at bit offset `bit` (LSB first); 8 bytes of slack
  * must follow the last byte in use. */
-static inline uint64_t st_bits_at(const uint8_t *p, uint64_t bit, unsigned w)
+static inline uint64_t storage__bits_at(const uint8_t *p, uint64_t bit, unsigned w)
 {
     uint64_t v;
     memcpy(&v, p + (bit >> 3), 8);
@@ -131,22 +136,22 @@ static inline uint64_t st_bits_at(const uint8_t *p, uint64_t bit, unsigned w)
  * end; Elias-gamma coded counts (k + 1) and a sample of both bit offsets
  * every ST_EF_GROUP ids find the start of any id's list.
  */
-static inline unsigned st_ef_low_bits(uint64_t k, uint64_t n)
+static inline unsigned storage__ef_low_bits(uint64_t k, uint64_t n)
 {
     return k == 0 || k >= n ? 0u : 63u - (unsigned)__builtin_clzll(n / k);
 }
 
-static inline uint64_t st_ef_bits(uint64_t k, uint64_t n)
+static inline uint64_t storage__ef_bits(uint64_t k, uint64_t n)
 {
-    return k ? k * st_ef_low_bits(k, n) + k + ((n - 1) >> st_ef_low_bits(k, n)) : 0;
+    return k ? k * storage__ef_low_bits(k, n) + k + ((n - 1) >> storage__ef_low_bits(k, n)) : 0;
 }
 
-static inline uint64_t st_gamma_bits(uint64_t x)
+static inline uint64_t storage__gamma_bits(uint64_t x)
 {
     return 2u * (63u - (unsigned)__builtin_clzll(x)) + 1u;
 }
 
-enum st_codec {
+enum storage__codec {
     ST_CODEC_RAW,
     ST_CODEC_LZ4,
     ST_CODEC_ZSTD,
@@ -160,9 +165,9 @@ enum st_codec {
 /* Encodes n int64 with the smallest of the codecs that fit (FOR, DELTA,
  * LZ4, zstd when try_zstd, RAW); appends to out, returns the codec or -1
  * (out failed). */
-int st_encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out);
+int storage__encode_longs(const int64_t *v, uint32_t n, bool try_zstd, struct buf *out);
 /* Codecs that only hold int64 values. */
-static inline bool st_codec_is_int(int codec)
+static inline bool storage__codec_is_int(int codec)
 {
     return codec == ST_CODEC_FOR || codec == ST_CODEC_DELTA || codec == ST_CODEC_FORZ ||
            codec == ST_CODEC_DELTAZ;
@@ -170,13 +175,13 @@ static inline bool st_codec_is_int(int codec)
 
 /* zstd through a context kept per thread: appends the frame of raw to out,
  * or decodes exactly rawlen bytes (false when the frame is not that). */
-bool st_zstd_append(struct buf *out, const void *raw, size_t len, int level);
-bool st_zstd_decode(const void *src, size_t clen, void *dst, size_t rawlen);
+bool storage__zstd_append(struct buf *out, const void *raw, size_t len, int level);
+bool storage__zstd_decode(const void *src, size_t clen, void *dst, size_t rawlen);
 /* Encodes opaque bytes with LZ4 (and zstd when try_zstd), else RAW. */
-int st_encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out);
+int storage__encode_bytes(const void *raw, size_t len, bool try_zstd, struct buf *out);
 /* Decodes a block into dst (exactly rawlen bytes; for FOR/DELTA rawlen =
  * 8 * n). false when the payload is not a valid encoding of that size. */
-bool st_decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size_t rawlen);
+bool storage__decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size_t rawlen);
 
 /* ---- gran.c ------------------------------------------------------------- */
 
@@ -185,7 +190,7 @@ bool st_decode_block(int codec, const uint8_t *src, size_t clen, void *dst, size
 /* ---- schema.c ----------------------------------------------------------- */
 
 /* An immutable schema version (column 0 = __time). */
-struct st_schema {
+struct storage__schema {
     atomic_int refs;
     enum storage_table_type type;
     enum storage_gran partitioning;
@@ -196,29 +201,29 @@ struct st_schema {
 };
 
 /* Validates and copies; NULL with err set. */
-struct st_schema *st_schema_new(const struct storage_schema *s, struct lerr *err);
+struct storage__schema *storage__schema_new(const struct storage_schema *s, struct lerr *err);
 /* A copy with one more column (validated). */
-struct st_schema *st_schema_add(const struct st_schema *s, const struct storage_column *c,
-                                struct lerr *err);
-struct st_schema *st_schema_ref(struct st_schema *s);
-void st_schema_unref(struct st_schema *s);
-int st_schema_find(const struct st_schema *s, const char *name, size_t n);
+struct storage__schema *storage__schema_add(const struct storage__schema *s,
+                                            const struct storage_column *c, struct lerr *err);
+struct storage__schema *storage__schema_ref(struct storage__schema *s);
+void storage__schema_unref(struct storage__schema *s);
+int storage__schema_find(const struct storage__schema *s, const char *name, size_t n);
 /* Checks one column definition (name, type, kind, aggregator). */
-int st_column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
+int storage__column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
                     struct lerr *err);
 /* Whether two columns store compatible bytes (same physical layout and, for
  * measures, states one can read as the other's: sql_agg_state_compatible). */
-bool st_column_compatible(const struct storage_column *a, const struct storage_column *b);
+bool storage__column_compatible(const struct storage_column *a, const struct storage_column *b);
 
 /* Physical classes of dimension types. */
-static inline bool st_is_longish(int t)
+static inline bool storage__is_longish(int t)
 {
     return t == SQL_LONG || t == SQL_TIMESTAMP || t == SQL_BOOLEAN;
 }
-static inline bool st_is_doubleish(int t) { return t == SQL_DOUBLE || t == SQL_FLOAT; }
+static inline bool storage__is_doubleish(int t) { return t == SQL_DOUBLE || t == SQL_FLOAT; }
 /* A double rounded to float precision, without the undefined behaviour of
  * converting an out-of-range double (it becomes an infinity). */
-static inline double st_round_float(double d)
+static inline double storage__round_float(double d)
 {
     if (d > 3.4028234663852886e38)
         return d < 3.4028235677973366e38 ? 3.4028234663852886e38 : __builtin_inf();
@@ -232,7 +237,7 @@ static inline double st_round_float(double d)
 struct rt_buf;
 
 /* A buffer for chunk [start, end) able to hold up to max_rows rows. */
-struct rt_buf *rt_new(const struct st_schema *sc, int64_t chunk_start, int64_t chunk_end,
+struct rt_buf *rt_new(const struct storage__schema *sc, int64_t chunk_start, int64_t chunk_end,
                       uint64_t max_rows, struct lerr *err);
 struct rt_buf *rt_ref(struct rt_buf *b);
 void rt_unref(struct rt_buf *b);
@@ -243,8 +248,9 @@ void rt_unref(struct rt_buf *b);
  * Returns how many of the listed rows were consumed (< n when the buffer is
  * full: the caller starts another buffer), or -1 with err set.
  */
-int64_t rt_append(struct rt_buf *b, const struct st_schema *sc, const struct storage_batch *batch,
-                  const uint32_t *rows, uint32_t n, struct arena *scratch, struct lerr *err);
+int64_t rt_append(struct rt_buf *b, const struct storage__schema *sc,
+                  const struct storage_batch *batch, const uint32_t *rows, uint32_t n,
+                  struct arena *scratch, struct lerr *err);
 
 uint64_t rt_rows(const struct rt_buf *b);            /* published (acquire) */
 uint64_t rt_bytes(const struct rt_buf *b);
@@ -278,15 +284,15 @@ void rt_read_text(const struct rt_buf *b, size_t col, uint64_t row0, uint32_t n,
  * of a row are read as of one moment even while the writer merges into it.
  * false on OOM.
  */
-bool rt_copy_states(const struct rt_buf *b, const struct st_schema *sc, uint64_t row0, uint32_t n,
-                    uint8_t *const *dst, struct arena *mem);
+bool rt_copy_states(const struct rt_buf *b, const struct storage__schema *sc, uint64_t row0,
+                    uint32_t n, uint8_t *const *dst, struct arena *mem);
 /* Raw access for the segment writer (the buffer is not appended to
  * meanwhile): the state of one row (NULL if the column has no page). */
 const void *rt_state_at(const struct rt_buf *b, size_t col, uint64_t row);
 
 /* ---- segread.c: segment files ------------------------------------------ */
 
-enum st_enc {
+enum storage__enc {
     ST_ENC_TIME = 1,     /* parts: data (blocked longs) */
     ST_ENC_LONG = 2,     /* parts: data (blocked longs), nulls */
     ST_ENC_DOUBLE = 3,   /* parts: data (blocked raw doubles), nulls */
@@ -312,19 +318,19 @@ enum st_enc {
 #define ST_BITMAPS_EF 2u
 #define ST_EF_GROUP 64u          /* ids per sample of the Elias-Fano layout */
 
-struct st_part {
+struct storage__part {
     uint64_t off, len;
     uint32_t crc;
     atomic_int checked;   /* 0 not yet, 1 checksum and structure good */
 };
 
-struct st_scol {
+struct storage__scol {
     struct storage_column def;   /* name owned; agg with no expressions */
     uint8_t enc;
     uint8_t nparts;
     uint32_t dict_count;          /* STRING: values, excluding the NULL id */
     uint32_t state_size;
-    struct st_part parts[ST_MAX_PARTS];
+    struct storage__part parts[ST_MAX_PARTS];
     /* lazily built, published with CAS */
     _Atomic(roaring_bitmap_t *) nulls;
     _Atomic(_Atomic(roaring_bitmap_t *) *) bitmaps;   /* dict_count + 1 */
@@ -335,7 +341,7 @@ struct st_scol {
     _Atomic(uint8_t *) dict_heap;
 };
 
-struct st_seg {
+struct storage__seg {
     atomic_int refs;
     struct segstore *store;      /* holds the file; NULL for in-memory segments */
     struct segstore_map smap;    /* the store's mapping (store != NULL) */
@@ -346,7 +352,7 @@ struct st_seg {
     int64_t min_time, max_time, chunk_start, chunk_end;
     uint8_t table_type, partitioning, time_resolution, flags;
     size_t ncols;                /* column 0 is __time */
-    struct st_scol *cols;
+    struct storage__scol *cols;
     atomic_bool obsolete;        /* remove it from the store at the last unref */
     atomic_bool corrupt;         /* a part failed its check at read time */
     atomic_bool claimed;         /* the first failure writes corrupt_msg */
@@ -356,90 +362,94 @@ struct st_seg {
 };
 
 /* Opens segment `name` of a store (the segment holds a reference to it). */
-int st_seg_open(struct segstore *store, const char *name, struct st_seg **out, struct lerr *err);
+int storage__seg_open(struct segstore *store, const char *name, struct storage__seg **out,
+                      struct lerr *err);
 /* Reads in place from p (which must outlive the segment). */
-int st_seg_open_mem(const void *p, size_t n, const char *name, struct st_seg **out,
+int storage__seg_open_mem(const void *p, size_t n, const char *name, struct storage__seg **out,
                     struct lerr *err);
-int st_seg_verify_all(struct st_seg *s, struct lerr *err);
-struct st_seg *st_seg_ref(struct st_seg *s);
-void st_seg_unref(struct st_seg *s);
-uint64_t st_seg_file_bytes(const struct st_seg *s);
+int storage__seg_verify_all(struct storage__seg *s, struct lerr *err);
+struct storage__seg *storage__seg_ref(struct storage__seg *s);
+void storage__seg_unref(struct storage__seg *s);
+uint64_t storage__seg_file_bytes(const struct storage__seg *s);
 
 /* Verified part bytes (checksum on first use). */
-int st_seg_part(struct st_seg *s, size_t col, unsigned part, const uint8_t **p, uint64_t *len,
-                struct lerr *err);
+int storage__seg_part(struct storage__seg *s, size_t col, unsigned part, const uint8_t **p,
+                      uint64_t *len, struct lerr *err);
 /* Decodes block `blk` of a blocked part: int64/double/float values (dst of
  * ST_BLOCK * 8 bytes) or var data (into `scratch`, then lens/bytes point into
  * it). Returns the row count of the block or -1 with err set. */
-int64_t st_seg_block_fixed(struct st_seg *s, size_t col, uint64_t blk, void *dst,
+int64_t storage__seg_block_fixed(struct storage__seg *s, size_t col, uint64_t blk, void *dst,
                            struct lerr *err);
-int64_t st_seg_block_var(struct st_seg *s, size_t col, uint64_t blk, struct buf *scratch,
-                         const uint32_t **lens, const uint8_t **bytes, struct lerr *err);
+int64_t storage__seg_block_var(struct storage__seg *s, size_t col, uint64_t blk,
+                               struct buf *scratch, const uint32_t **lens, const uint8_t **bytes,
+                               struct lerr *err);
 /* Null flags of rows [row0, row0+n) (zeros when the column has no nulls). */
-int st_seg_null_flags(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, bool *out,
-                      struct lerr *err);
-int st_seg_ids(struct st_seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
+int storage__seg_null_flags(struct storage__seg *s, size_t col, uint64_t row0, uint32_t n,
+                            bool *out, struct lerr *err);
+int storage__seg_ids(struct storage__seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
                struct lerr *err);
 /* Dictionary entry id (1..dict_count) of a verified dict part. */
-void st_seg_dict_entry(const struct st_seg *s, size_t col, uint32_t id, const char **p,
+void storage__seg_dict_entry(const struct storage__seg *s, size_t col, uint32_t id, const char **p,
                        uint32_t *n);
 /* Lower bound: first id >= 1 whose value is >= (p, n) in byte order. */
-uint32_t st_seg_dict_lower(const struct st_seg *s, size_t col, const char *p, size_t n);
-const roaring_bitmap_t *st_seg_bitmap(struct st_seg *s, size_t col, uint32_t id,
+uint32_t storage__seg_dict_lower(const struct storage__seg *s, size_t col, const char *p, size_t n);
+const roaring_bitmap_t *storage__seg_bitmap(struct storage__seg *s, size_t col, uint32_t id,
                                       struct lerr *err);
-const roaring_bitmap_t *st_seg_null_bitmap(struct st_seg *s, size_t col, struct lerr *err);
+const roaring_bitmap_t *storage__seg_null_bitmap(struct storage__seg *s, size_t col,
+                                                 struct lerr *err);
 /* Sets err to the standard "part is corrupt" message and marks the segment. */
-int st_seg_corrupt(struct st_seg *s, size_t col, unsigned part, uint64_t off, struct lerr *err,
-                   const char *what);
+int storage__seg_corrupt(struct storage__seg *s, size_t col, unsigned part, uint64_t off,
+                         struct lerr *err, const char *what);
 
 /* ---- table versions and views (table.c, scan.c) ------------------------ */
 
 /* A segment as one schema version sees it: colmap[i] is the segment's
  * column for schema column i, or -1 (reads as NULL). Shared by versions with
  * the same schema. */
-struct st_vseg {
+struct storage__vseg {
     atomic_int refs;
-    struct st_seg *seg;
+    struct storage__seg *seg;
     size_t ncols;
     int32_t colmap[];
 };
 
 /* What the table shows at one moment: immutable, refcounted. */
-struct st_version {
+struct storage__version {
     atomic_int refs;
-    struct st_schema *schema;
+    struct storage__schema *schema;
     size_t nsegs;
-    struct st_vseg **segs;
+    struct storage__vseg **segs;
     size_t nrts;
     struct rt_buf **rts;
 };
 
-struct st_version *st_version_ref(struct st_version *v);
-void st_version_unref(struct st_version *v);
-void st_vseg_unref(struct st_vseg *vs);
+struct storage__version *storage__version_ref(struct storage__version *v);
+void storage__version_unref(struct storage__version *v);
+void storage__vseg_unref(struct storage__vseg *vs);
 
 struct storage_view {
     bool realtime;
-    const struct st_schema *schema;
+    const struct storage__schema *schema;
     uint64_t rows;
     int64_t min_time, max_time, chunk_start, chunk_end;
     /* realtime */
     struct rt_buf *rt;
     const uint32_t *dict_counts;    /* per schema column, at snapshot time */
     /* segment */
-    struct st_seg *seg;
+    struct storage__seg *seg;
     const int32_t *colmap;
     char name[96];
 };
 
 /* Views over a version (segments not known corrupt, realtime buffers with
  * rows); the snapshot holds a reference to the version. */
-struct storage_snapshot *st_snapshot_build(struct st_version *v);
+struct storage_snapshot *storage__snapshot_build(struct storage__version *v);
 /* Adds a segment the snapshot cannot read (storage_snapshot.missing); false on OOM. */
-bool st_snapshot_add_missing(struct storage_snapshot *s, const char *name, int64_t chunk_start,
-                             int64_t chunk_end, const char *msg);
+bool storage__snapshot_add_missing(struct storage_snapshot *s, const char *name,
+                                   int64_t chunk_start, int64_t chunk_end, const char *msg);
 /* A view of one segment for schema sc (compaction reads through it). */
-void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struct st_vseg *vs);
+void storage__view_init_seg(struct storage_view *vw, const struct storage__schema *sc,
+                            struct storage__vseg *vs);
 
 /* ---- segwrite.c --------------------------------------------------------- */
 
@@ -449,30 +459,30 @@ void st_view_init_seg(struct storage_view *vw, const struct st_schema *sc, struc
  * `name`). `sc` is the schema to record (>= the buffer's columns). On error
  * nothing is left behind.
  */
-int st_seg_write(struct segstore *store, const char *name, const struct st_schema *sc,
+int storage__seg_write(struct segstore *store, const char *name, const struct storage__schema *sc,
                  const struct rt_buf *b, uint64_t nrows, bool try_zstd,
                  struct storage_segment_info *info, struct lerr *err);
 /* A fresh segment file name for a chunk (into out[96]). */
-void st_seg_name(int64_t chunk_start, char out[96]);
+void storage__seg_name(int64_t chunk_start, char out[96]);
 
 /*
  * A dictionary value to sort for a segment: its first 16 bytes big-endian
  * (zero padded) decide most comparisons without touching the bytes (values
  * often share a first 8: "Article_", "https://").
  */
-struct st_skey {
+struct storage__skey {
     uint64_t pfx[2];
     const char *p;
     uint32_t n, id;
 };
 
 /* Fills k for value (p, n) of dictionary id `id`. */
-void st_skey_set(struct st_skey *k, const char *p, uint32_t n, uint32_t id);
+void storage__skey_set(struct storage__skey *k, const char *p, uint32_t n, uint32_t id);
 /* Byte order of the values (shorter first on a common prefix), for qsort. */
-int st_skey_cmp(const void *a, const void *b);
-/* Sorts k[0..n) into st_skey_cmp order (a radix sort on the prefixes, then
+int storage__skey_cmp(const void *a, const void *b);
+/* Sorts k[0..n) into storage__skey_cmp order (a radix sort on the prefixes, then
  * comparisons where they tie); tmp is scratch for n keys. Equal keys may
  * come out in any order: a dictionary has none. */
-void st_skey_sort(struct st_skey *k, size_t n, struct st_skey *tmp);
+void storage__skey_sort(struct storage__skey *k, size_t n, struct storage__skey *tmp);
 
 #endif

@@ -53,11 +53,11 @@ struct storage_table {
     struct segstore *store;   /* the segment files (segstore.h) */
     struct storage_limits lim;
     pthread_mutex_t vlock;
-    struct st_version *cur;
+    struct storage__version *cur;
     pthread_mutex_t commit_lock;
     pthread_mutex_t compact_lock;
     /* writer */
-    struct st_schema *schema;
+    struct storage__schema *schema;
     struct active *active;
     size_t nactive, cap_active;
     struct arena scratch;
@@ -89,14 +89,14 @@ static int nomem(struct lerr *err)
 
 /* Maps schema columns to the segment's by name; incompatible ones read as
  * NULL (logged once per segment and column). */
-static struct st_vseg *vseg_new(struct st_seg *seg, const struct st_schema *sc,
-                                const struct st_vseg *prev)
+static struct storage__vseg *vseg_new(struct storage__seg *seg, const struct storage__schema *sc,
+                                const struct storage__vseg *prev)
 {
-    struct st_vseg *vs = malloc(sizeof *vs + sc->ncols * sizeof vs->colmap[0]);
+    struct storage__vseg *vs = malloc(sizeof *vs + sc->ncols * sizeof vs->colmap[0]);
     if (!vs)
         return NULL;
     atomic_init(&vs->refs, 1);
-    vs->seg = st_seg_ref(seg);
+    vs->seg = storage__seg_ref(seg);
     vs->ncols = sc->ncols;
     for (size_t i = 0; i < sc->ncols; i++) {
         if (prev && i < prev->ncols) {
@@ -109,7 +109,7 @@ static struct st_vseg *vseg_new(struct st_seg *seg, const struct st_schema *sc,
                 continue;
             if (seg->cols[j].def.kind == sc->cols[i].kind &&
                 (sc->cols[i].kind == STORAGE_DIMENSION ||
-                 st_column_compatible(&seg->cols[j].def, &sc->cols[i])))
+                 storage__column_compatible(&seg->cols[j].def, &sc->cols[i])))
                 vs->colmap[i] = (int32_t)j;
             else
                 log_msg(LOG_WARN, "storage",
@@ -127,24 +127,25 @@ static struct st_vseg *vseg_new(struct st_seg *seg, const struct st_schema *sc,
  * drop_segs and buffers in drop_rts, adds add_segs and add_rts, and maps
  * every segment to `sc`. Returns NULL on OOM.
  */
-static struct st_version *version_derive(const struct st_version *old, struct st_schema *sc,
-                                         struct st_seg *const *drop_segs, size_t ndrop_segs,
-                                         struct rt_buf *const *drop_rts, size_t ndrop_rts,
-                                         struct st_seg *const *add_segs, size_t nadd_segs,
-                                         struct rt_buf *const *add_rts, size_t nadd_rts)
+static struct storage__version *
+version_derive(const struct storage__version *old, struct storage__schema *sc,
+               struct storage__seg *const *drop_segs, size_t ndrop_segs,
+               struct rt_buf *const *drop_rts, size_t ndrop_rts,
+               struct storage__seg *const *add_segs, size_t nadd_segs,
+               struct rt_buf *const *add_rts, size_t nadd_rts)
 {
-    struct st_version *v = calloc(1, sizeof *v);
+    struct storage__version *v = calloc(1, sizeof *v);
     size_t oseg = old ? old->nsegs : 0, ort = old ? old->nrts : 0;
     if (!v)
         return NULL;
     atomic_init(&v->refs, 1);
-    v->schema = st_schema_ref(sc);
+    v->schema = storage__schema_ref(sc);
     v->segs = calloc(oseg + nadd_segs + 1, sizeof *v->segs);
     v->rts = calloc(ort + nadd_rts + 1, sizeof *v->rts);
     if (!v->segs || !v->rts)
         goto fail;
     for (size_t i = 0; i < oseg; i++) {
-        struct st_vseg *vs = old->segs[i];
+        struct storage__vseg *vs = old->segs[i];
         bool drop = false;
         for (size_t j = 0; j < ndrop_segs && !drop; j++)
             drop = vs->seg == drop_segs[j];
@@ -158,7 +159,7 @@ static struct st_version *version_derive(const struct st_version *old, struct st
         v->segs[v->nsegs++] = vs;
     }
     for (size_t i = 0; i < nadd_segs; i++) {
-        struct st_vseg *vs = vseg_new(add_segs[i], sc, NULL);
+        struct storage__vseg *vs = vseg_new(add_segs[i], sc, NULL);
         if (!vs)
             goto fail;
         v->segs[v->nsegs++] = vs;
@@ -174,7 +175,7 @@ static struct st_version *version_derive(const struct st_version *old, struct st
         v->rts[v->nrts++] = rt_ref(add_rts[i]);
     return v;
 fail:
-    st_version_unref(v);
+    storage__version_unref(v);
     return NULL;
 }
 
@@ -184,18 +185,18 @@ fail:
  * caller's reference), so that a compaction publishing from its own thread
  * reads a stable schema.
  */
-static int publish_ex(struct storage_table *t, struct st_schema *schema,
-                      struct st_seg *const *drop_segs, size_t ndrop_segs,
+static int publish_ex(struct storage_table *t, struct storage__schema *schema,
+                      struct storage__seg *const *drop_segs, size_t ndrop_segs,
                       struct rt_buf *const *drop_rts, size_t ndrop_rts,
-                      struct st_seg *const *add_segs, size_t nadd_segs,
+                      struct storage__seg *const *add_segs, size_t nadd_segs,
                       struct rt_buf *const *add_rts, size_t nadd_rts, struct lerr *err)
 {
     pthread_mutex_lock(&t->vlock);
-    struct st_schema *sc = schema ? schema : t->schema;
-    struct st_version *v = version_derive(t->cur, sc, drop_segs, ndrop_segs, drop_rts,
+    struct storage__schema *sc = schema ? schema : t->schema;
+    struct storage__version *v = version_derive(t->cur, sc, drop_segs, ndrop_segs, drop_rts,
                                           ndrop_rts, add_segs, nadd_segs, add_rts, nadd_rts);
-    struct st_version *old = v ? t->cur : NULL;
-    struct st_schema *old_schema = NULL;
+    struct storage__version *old = v ? t->cur : NULL;
+    struct storage__schema *old_schema = NULL;
     if (v) {
         t->cur = v;
         if (schema) {
@@ -206,24 +207,24 @@ static int publish_ex(struct storage_table *t, struct st_schema *schema,
     pthread_mutex_unlock(&t->vlock);
     if (!v)
         return nomem(err);
-    st_version_unref(old);
-    st_schema_unref(old_schema);
+    storage__version_unref(old);
+    storage__schema_unref(old_schema);
     return 0;
 }
 
-static int publish(struct storage_table *t, struct st_seg *const *drop_segs, size_t ndrop_segs,
-                   struct rt_buf *const *drop_rts, size_t ndrop_rts,
-                   struct st_seg *const *add_segs, size_t nadd_segs,
+static int publish(struct storage_table *t, struct storage__seg *const *drop_segs,
+                   size_t ndrop_segs, struct rt_buf *const *drop_rts, size_t ndrop_rts,
+                   struct storage__seg *const *add_segs, size_t nadd_segs,
                    struct rt_buf *const *add_rts, size_t nadd_rts, struct lerr *err)
 {
     return publish_ex(t, NULL, drop_segs, ndrop_segs, drop_rts, ndrop_rts, add_segs, nadd_segs,
                       add_rts, nadd_rts, err);
 }
 
-static struct st_version *current(struct storage_table *t)
+static struct storage__version *current(struct storage_table *t)
 {
     pthread_mutex_lock(&t->vlock);
-    struct st_version *v = st_version_ref(t->cur);
+    struct storage__version *v = storage__version_ref(t->cur);
     pthread_mutex_unlock(&t->vlock);
     return v;
 }
@@ -273,15 +274,15 @@ static bool plain_name(const char *s)
 }
 
 /* Adds to the schema the columns a segment has that it lacks. */
-static int adopt_columns(struct storage_table *t, const struct st_seg *s, struct lerr *err)
+static int adopt_columns(struct storage_table *t, const struct storage__seg *s, struct lerr *err)
 {
     for (size_t j = 1; j < s->ncols; j++) {
         const struct storage_column *d = &s->cols[j].def;
-        if (st_schema_find(t->schema, d->name, strlen(d->name)) >= 0)
+        if (storage__schema_find(t->schema, d->name, strlen(d->name)) >= 0)
             continue;
         struct lerr e2;
         lerr_init(&e2);
-        struct st_schema *ns = st_schema_add(t->schema, d, &e2);
+        struct storage__schema *ns = storage__schema_add(t->schema, d, &e2);
         if (!ns) {
             if (e2.code == LERR_NOMEM)
                 return lerr_set(err, LERR_NOMEM, "%s", e2.msg);
@@ -289,7 +290,7 @@ static int adopt_columns(struct storage_table *t, const struct st_seg *s, struct
                     t->name, s->name, d->name, e2.msg);
             continue;
         }
-        st_schema_unref(t->schema);
+        storage__schema_unref(t->schema);
         t->schema = ns;   /* start-up: no other thread knows the table yet */
     }
     return 0;
@@ -323,7 +324,7 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
 {
     size_t nknown = o ? o->nknown : 0;
     bool *seen = calloc(nknown + 1, 1);
-    struct st_seg **segs = calloc(nknown + 1, sizeof *segs);
+    struct storage__seg **segs = calloc(nknown + 1, sizeof *segs);
     struct name_list present = {0};
     size_t nsegs = 0;
     int rc = 0;
@@ -357,10 +358,10 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
         seen[k] = true;
         struct lerr e2;
         lerr_init(&e2);
-        struct st_seg *s;
-        int orc = st_seg_open(t->store, name, &s, &e2);
-        if (orc == 0 && o->verify_all && st_seg_verify_all(s, &e2) != 0) {
-            st_seg_unref(s);
+        struct storage__seg *s;
+        int orc = storage__seg_open(t->store, name, &s, &e2);
+        if (orc == 0 && o->verify_all && storage__seg_verify_all(s, &e2) != 0) {
+            storage__seg_unref(s);
             orc = LERR_CORRUPT;
         }
         if (orc == LERR_NOMEM) {
@@ -392,7 +393,7 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
         rc = publish(t, NULL, 0, NULL, 0, segs, nsegs, NULL, 0, err);
 out:
     for (size_t i = 0; segs && i < nsegs; i++)
-        st_seg_unref(segs[i]);
+        storage__seg_unref(segs[i]);
     for (size_t i = 0; i < present.n; i++)
         free(present.v[i]);
     free(present.v);
@@ -406,12 +407,12 @@ int storage_table_open(const char *dir, const char *name, const struct storage_s
                        struct lerr *err)
 {
     *out = NULL;
-    struct st_schema *sc = st_schema_new(schema, err);
+    struct storage__schema *sc = storage__schema_new(schema, err);
     if (!sc)
         return err->code;
     struct storage_table *t = calloc(1, sizeof *t);
     if (!t) {
-        st_schema_unref(sc);
+        storage__schema_unref(sc);
         return nomem(err);
     }
     t->schema = sc;
@@ -462,8 +463,8 @@ void storage_table_free(struct storage_table *t)
     for (size_t i = 0; i < t->nactive; i++)
         rt_unref(t->active[i].rt);
     free(t->active);
-    st_version_unref(t->cur);
-    st_schema_unref(t->schema);
+    storage__version_unref(t->cur);
+    storage__schema_unref(t->schema);
     clear_corrupt(t);
     arena_destroy(&t->scratch);
     pthread_mutex_destroy(&t->vlock);
@@ -483,11 +484,11 @@ void storage_table_free(struct storage_table *t)
 int storage_table_add_column(struct storage_table *t, const struct storage_column *col,
                              struct lerr *err)
 {
-    struct st_schema *ns = st_schema_add(t->schema, col, err);
+    struct storage__schema *ns = storage__schema_add(t->schema, col, err);
     if (!ns)
         return -1;
     if (publish_ex(t, ns, NULL, 0, NULL, 0, NULL, 0, NULL, 0, err)) {
-        st_schema_unref(ns);
+        storage__schema_unref(ns);
         return -1;
     }
     return (int)(ns->ncols - 1);
@@ -502,7 +503,7 @@ const struct storage_column *storage_table_column(const struct storage_table *t,
 
 int storage_table_find_column(const struct storage_table *t, const char *name, size_t n)
 {
-    return st_schema_find(t->schema, name, n);
+    return storage__schema_find(t->schema, name, n);
 }
 
 /* ---- append -------------------------------------------------------------- */
@@ -510,7 +511,7 @@ int storage_table_find_column(const struct storage_table *t, const char *name, s
 static int check_batch(const struct storage_table *t, const struct storage_batch *b,
                        struct lerr *err)
 {
-    const struct st_schema *sc = t->schema;
+    const struct storage__schema *sc = t->schema;
     if (b->nrows && !b->time)
         return lerr_set(err, LERR_INVALID, "storage: a batch of %u rows has no __time values",
                         b->nrows);
@@ -591,7 +592,7 @@ static bool is_sealed(const struct storage_table *t, const struct rt_buf *b)
 static void update_usage(struct storage_table *t)
 {
     uint64_t rows = 0, bytes = 0;
-    struct st_version *v = current(t);
+    struct storage__version *v = current(t);
     pthread_mutex_lock(&t->seal_lock);
     for (size_t i = 0; i < v->nrts; i++) {
         if (is_sealed(t, v->rts[i]))
@@ -600,7 +601,7 @@ static void update_usage(struct storage_table *t)
         bytes += rt_bytes(v->rts[i]);
     }
     pthread_mutex_unlock(&t->seal_lock);
-    st_version_unref(v);
+    storage__version_unref(v);
     atomic_store_explicit(&t->rt_rows, rows, memory_order_relaxed);
     atomic_store_explicit(&t->rt_bytes, bytes, memory_order_relaxed);
 }
@@ -631,7 +632,7 @@ int storage_table_append(struct storage_table *t, const struct storage_batch *b,
     if (!b->nrows)
         return 0;
     arena_reset(&t->scratch);
-    const struct st_schema *sc = t->schema;
+    const struct storage__schema *sc = t->schema;
     bool agg = sc->type == STORAGE_AGGREGATE;
     int64_t *chunk = arena_alloc(&t->scratch, b->nrows * sizeof *chunk);
     uint32_t *rows = arena_alloc(&t->scratch, b->nrows * sizeof *rows);
@@ -699,13 +700,13 @@ static void remove_named(struct segstore *store, const struct storage_segment_in
  * (the commit stands: the rows are in the file, and start-up will say it
  * is corrupt if it really is). */
 static size_t open_committed(struct storage_table *t, const struct storage_segment_info *infos,
-                             size_t n, struct st_seg **out)
+                             size_t n, struct storage__seg **out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         struct lerr e2;
         lerr_init(&e2);
-        if (st_seg_open(t->store, infos[i].name, &out[k], &e2) == 0)
+        if (storage__seg_open(t->store, infos[i].name, &out[k], &e2) == 0)
             k++;
         else
             add_corrupt(t, infos[i].name, e2.msg, infos[i].chunk_start, infos[i].chunk_end);
@@ -717,10 +718,10 @@ int storage_table_seal(struct storage_table *t, struct storage_sealed **out, str
 {
     *out = NULL;
     struct storage_sealed *s = calloc(1, sizeof *s);
-    struct st_version *v = current(t);
+    struct storage__version *v = current(t);
     if (!s || !(s->rts = calloc(v->nrts + 1, sizeof *s->rts))) {
         free(s);
-        st_version_unref(v);
+        storage__version_unref(v);
         return nomem(err);
     }
     pthread_mutex_lock(&t->seal_lock);
@@ -729,7 +730,7 @@ int storage_table_seal(struct storage_table *t, struct storage_sealed **out, str
         void *p = realloc(t->sealed, (need + 8) * sizeof *t->sealed);
         if (!p) {
             pthread_mutex_unlock(&t->seal_lock);
-            st_version_unref(v);
+            storage__version_unref(v);
             storage_sealed_free(s);
             return nomem(err);
         }
@@ -744,7 +745,7 @@ int storage_table_seal(struct storage_table *t, struct storage_sealed **out, str
         t->sealed[t->nsealed++] = v->rts[i];
     }
     pthread_mutex_unlock(&t->seal_lock);
-    st_version_unref(v);
+    storage__version_unref(v);
     /* New appends go to fresh buffers; the sealed ones stay visible until replaced. */
     for (size_t i = 0; i < t->nactive; i++)
         rt_unref(t->active[i].rt);
@@ -793,11 +794,11 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
 {
     pthread_mutex_lock(&t->commit_lock);
     /* The schema through a version reference: the writer may add columns meanwhile. */
-    struct st_version *sv = current(t);
+    struct storage__version *sv = current(t);
     size_t n = sealed->n;
     struct storage_segment_info *infos = calloc(n + 1, sizeof *infos);
     char (*names)[96] = calloc(n + 1, sizeof *names);
-    struct st_seg **segs = calloc(n + 1, sizeof *segs);
+    struct storage__seg **segs = calloc(n + 1, sizeof *segs);
     size_t nw = 0, nseg = 0;
     int rc = 0;
     if (!infos || !names || !segs) {
@@ -810,9 +811,9 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
             continue;
         int64_t cs, ce;
         rt_chunk(sealed->rts[i], &cs, &ce);
-        st_seg_name(cs, names[nw]);
-        if (st_seg_write(t->store, names[nw], sv->schema, sealed->rts[i], rows, false, &infos[nw],
-                         err)) {
+        storage__seg_name(cs, names[nw]);
+        if (storage__seg_write(t->store, names[nw], sv->schema, sealed->rts[i], rows, false,
+                               &infos[nw], err)) {
             rc = err->code;
             break;
         }
@@ -834,11 +835,11 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
         unseal(t, sealed->rts, n);
 out:
     for (size_t i = 0; segs && i < nseg; i++)
-        st_seg_unref(segs[i]);
+        storage__seg_unref(segs[i]);
     free(segs);
     free(names);
     free(infos);
-    st_version_unref(sv);
+    storage__version_unref(sv);
     pthread_mutex_unlock(&t->commit_lock);
     return rc;
 }
@@ -865,17 +866,18 @@ int storage_table_persist(struct storage_table *t, storage_commit_fn commit, voi
 
 static int cmp_rows(const void *a, const void *b)
 {
-    const struct st_vseg *x = *(struct st_vseg *const *)a, *y = *(struct st_vseg *const *)b;
+    const struct storage__vseg *x = *(struct storage__vseg *const *)a,
+                               *y = *(struct storage__vseg *const *)b;
     return (x->seg->nrows > y->seg->nrows) - (x->seg->nrows < y->seg->nrows);
 }
 
 /* Picks the chunk with the most small segments: fills pick[] (refs not
  * taken: the version holds them). */
-static size_t pick_chunk(const struct st_version *v, uint64_t max_rows, uint32_t min_segs,
-                         struct st_vseg **pick)
+static size_t pick_chunk(const struct storage__version *v, uint64_t max_rows, uint32_t min_segs,
+                         struct storage__vseg **pick)
 {
     size_t best = 0;
-    struct st_vseg **cand = calloc(v->nsegs + 1, sizeof *cand);
+    struct storage__vseg **cand = calloc(v->nsegs + 1, sizeof *cand);
     if (!cand)
         return 0;
     for (size_t i = 0; i < v->nsegs; i++) {
@@ -905,7 +907,7 @@ static size_t pick_chunk(const struct st_version *v, uint64_t max_rows, uint32_t
 
 /* Reads every row of the picked segments into a fresh buffer (re-rolling
  * aggregate tables). */
-static int merge_into(struct st_schema *sc, struct st_vseg **pick, size_t npick,
+static int merge_into(struct storage__schema *sc, struct storage__vseg **pick, size_t npick,
                       struct rt_buf *dst, struct lerr *err)
 {
     size_t nc = sc->ncols;
@@ -922,8 +924,8 @@ static int merge_into(struct st_schema *sc, struct st_vseg **pick, size_t npick,
         rows[i] = i;
     for (size_t p = 0; p < npick && rc == 0; p++) {
         struct storage_view vw;
-        struct st_vseg *vs = pick[p]->ncols == nc ? pick[p] : NULL;
-        struct st_vseg *own = NULL;
+        struct storage__vseg *vs = pick[p]->ncols == nc ? pick[p] : NULL;
+        struct storage__vseg *own = NULL;
         if (!vs) {
             vs = own = vseg_new(pick[p]->seg, sc, NULL);
             if (!vs) {
@@ -931,12 +933,12 @@ static int merge_into(struct st_schema *sc, struct st_vseg **pick, size_t npick,
                 break;
             }
         }
-        st_view_init_seg(&vw, sc, vs);
+        storage__view_init_seg(&vw, sc, vs);
         struct storage_scan *scan = storage_scan_new(&vw);
         if (!scan)
             rc = nomem(err);
         for (uint64_t r0 = 0; rc == 0 && r0 < vw.rows; r0 += ST_BLOCK) {
-            uint32_t m = st_block_rows(vw.rows, r0 / ST_BLOCK);
+            uint32_t m = storage__block_rows(vw.rows, r0 / ST_BLOCK);
             arena_reset(&mem);
             uint32_t k = 0;
             if (storage_scan_time(scan, r0, m, time, err)) {
@@ -977,7 +979,7 @@ static int merge_into(struct st_schema *sc, struct st_vseg **pick, size_t npick,
                 rc = lerr_set(err, LERR_INTERNAL, "storage: compaction buffer overflowed");
         }
         storage_scan_free(scan);
-        st_vseg_unref(own);
+        storage__vseg_unref(own);
     }
     free(time);
     free(rows);
@@ -994,12 +996,12 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
     uint64_t max_rows = opts && opts->max_rows ? opts->max_rows : DEF_COMPACT_ROWS;
     uint32_t min_segs = opts && opts->min_segments >= 2 ? opts->min_segments : 2;
     pthread_mutex_lock(&t->compact_lock);
-    struct st_version *v = current(t);
-    struct st_vseg **pick = calloc(v->nsegs + 1, sizeof *pick);
-    struct st_seg **olds = calloc(v->nsegs + 1, sizeof *olds);
+    struct storage__version *v = current(t);
+    struct storage__vseg **pick = calloc(v->nsegs + 1, sizeof *pick);
+    struct storage__seg **olds = calloc(v->nsegs + 1, sizeof *olds);
     struct storage_segment_info *removed = calloc(v->nsegs + 1, sizeof *removed);
     struct rt_buf *dst = NULL;
-    struct st_seg *nseg = NULL;
+    struct storage__seg *nseg = NULL;
     char name[96];
     struct storage_segment_info info = {0};
     bool written = false;
@@ -1013,7 +1015,7 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
         goto out;
     uint64_t total = 0;
     for (size_t i = 0; i < npick; i++) {
-        struct st_seg *s = pick[i]->seg;
+        struct storage__seg *s = pick[i]->seg;
         total += s->nrows;
         olds[i] = s;
         removed[i] = (struct storage_segment_info){
@@ -1022,7 +1024,7 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
     }
     /* the version's schema: a compaction running beside the writer must not
      * touch the writer's schema pointer */
-    struct st_schema *sc = v->schema;
+    struct storage__schema *sc = v->schema;
     dst = rt_new(sc, pick[0]->seg->chunk_start, pick[0]->seg->chunk_end, total + 1, err);
     if (!dst) {
         rc = err->code;
@@ -1031,20 +1033,20 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
     rc = merge_into(sc, pick, npick, dst, err);
     if (rc)
         goto out;
-    st_seg_name(pick[0]->seg->chunk_start, name);
-    if (st_seg_write(t->store, name, sc, dst, rt_rows(dst), opts && opts->zstd, &info, err)) {
+    storage__seg_name(pick[0]->seg->chunk_start, name);
+    if (storage__seg_write(t->store, name, sc, dst, rt_rows(dst), opts && opts->zstd, &info, err)) {
         rc = err->code;
         goto out;
     }
     written = true;
     pthread_mutex_lock(&t->commit_lock);
     /* a drop (or another change) may have removed the inputs meanwhile */
-    struct st_version *now = current(t);
+    struct storage__version *now = current(t);
     size_t still = 0;
     for (size_t i = 0; i < npick; i++)
         for (size_t j = 0; j < now->nsegs; j++)
             still += now->segs[j]->seg == olds[i];
-    st_version_unref(now);
+    storage__version_unref(now);
     if (still != npick) {
         pthread_mutex_unlock(&t->commit_lock);
         goto out;
@@ -1070,12 +1072,12 @@ out:
     if (written) {
         remove_named(t->store, &info, 1);
     }
-    st_seg_unref(nseg);
+    storage__seg_unref(nseg);
     rt_unref(dst);
     free(pick);
     free(olds);
     free(removed);
-    st_version_unref(v);
+    storage__version_unref(v);
     pthread_mutex_unlock(&t->compact_lock);
     return rc;
 }
@@ -1086,8 +1088,9 @@ int storage_table_drop_data(struct storage_table *t, struct lerr *err)
 {
     pthread_mutex_lock(&t->commit_lock);
     pthread_mutex_lock(&t->vlock);
-    struct st_version *v = version_derive(NULL, t->schema, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
-    struct st_version *old = v ? t->cur : NULL;
+    struct storage__version *v =
+        version_derive(NULL, t->schema, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+    struct storage__version *old = v ? t->cur : NULL;
     if (v)
         t->cur = v;
     pthread_mutex_unlock(&t->vlock);
@@ -1097,7 +1100,7 @@ int storage_table_drop_data(struct storage_table *t, struct lerr *err)
     }
     for (size_t i = 0; i < old->nsegs; i++)
         atomic_store(&old->segs[i]->seg->obsolete, true);
-    st_version_unref(old);
+    storage__version_unref(old);
     for (size_t i = 0; i < t->nactive; i++)
         rt_unref(t->active[i].rt);
     t->nactive = 0;
@@ -1130,13 +1133,13 @@ int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end
         return lerr_set(err, LERR_CONFLICT,
                         "storage: rows of this table are still being persisted; try again");
     }
-    struct st_version *v = current(t);
-    struct st_seg **segs = calloc(v->nsegs + 1, sizeof *segs);
+    struct storage__version *v = current(t);
+    struct storage__seg **segs = calloc(v->nsegs + 1, sizeof *segs);
     struct rt_buf **rts = calloc(v->nrts + 1, sizeof *rts);
     size_t ns = 0, nr = 0;
     int rc = segs && rts ? 0 : nomem(err);
     for (size_t i = 0; !rc && i < v->nsegs; i++) {
-        struct st_seg *sg = v->segs[i]->seg;
+        struct storage__seg *sg = v->segs[i]->seg;
         if (sg->chunk_start >= start && sg->chunk_end <= end)
             segs[ns++] = sg;
     }
@@ -1164,7 +1167,7 @@ int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end
         update_usage(t);
     free(segs);
     free(rts);
-    st_version_unref(v);
+    storage__version_unref(v);
     pthread_mutex_unlock(&t->commit_lock);
     return rc;
 }
@@ -1176,9 +1179,9 @@ void storage_table_status(struct storage_table *t, struct storage_status *out)
     memset(out, 0, sizeof *out);
     out->min_time = INT64_MAX;
     out->max_time = INT64_MIN;
-    struct st_version *v = current(t);
+    struct storage__version *v = current(t);
     for (size_t i = 0; i < v->nsegs; i++) {
-        const struct st_seg *s = v->segs[i]->seg;
+        const struct storage__seg *s = v->segs[i]->seg;
         if (atomic_load(&s->corrupt)) {
             out->corrupt_count++;
             continue;
@@ -1203,7 +1206,7 @@ void storage_table_status(struct storage_table *t, struct storage_status *out)
         out->min_time = mn < out->min_time ? mn : out->min_time;
         out->max_time = mx > out->max_time ? mx : out->max_time;
     }
-    st_version_unref(v);
+    storage__version_unref(v);
     pthread_mutex_lock(&t->corrupt_lock);
     out->corrupt_count += t->ncorrupt;
     pthread_mutex_unlock(&t->corrupt_lock);
@@ -1229,10 +1232,10 @@ bool storage_table_corrupt(struct storage_table *t, size_t i, char *name, size_t
         return true;
     /* then segments found corrupt while being read */
     i -= n;
-    struct st_version *v = current(t);
+    struct storage__version *v = current(t);
     bool found = false;
     for (size_t k = 0; k < v->nsegs && !found; k++) {
-        struct st_seg *s = v->segs[k]->seg;
+        struct storage__seg *s = v->segs[k]->seg;
         if (!atomic_load_explicit(&s->corrupt, memory_order_acquire))
             continue;
         if (i-- == 0) {
@@ -1241,19 +1244,19 @@ bool storage_table_corrupt(struct storage_table *t, size_t i, char *name, size_t
             found = true;
         }
     }
-    st_version_unref(v);
+    storage__version_unref(v);
     return found;
 }
 
 struct storage_snapshot *storage_table_snapshot(struct storage_table *t)
 {
-    struct st_version *v = current(t);
-    struct storage_snapshot *s = st_snapshot_build(v);
-    st_version_unref(v);
+    struct storage__version *v = current(t);
+    struct storage_snapshot *s = storage__snapshot_build(v);
+    storage__version_unref(v);
     /* Segments that could not be opened at all leave their chunks out too. */
     pthread_mutex_lock(&t->corrupt_lock);
     for (size_t i = 0; s && i < t->ncorrupt; i++) {
-        if (!st_snapshot_add_missing(s, t->corrupt[i].name, t->corrupt[i].chunk_start,
+        if (!storage__snapshot_add_missing(s, t->corrupt[i].name, t->corrupt[i].chunk_start,
                                      t->corrupt[i].chunk_end, t->corrupt[i].msg)) {
             storage_snapshot_free(s);
             s = NULL;

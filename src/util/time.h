@@ -9,6 +9,10 @@
  * Thread-safety: everything is thread-safe. Time zones are loaded once and
  * cached for the life of the process (never freed); compiled Joda patterns are
  * immutable after joda_compile() and may be shared between threads.
+ *
+ * The implementation, bottom up: civil.c (the calendar), tz.c (time zones),
+ * time.c (ISO-8601 timestamps), period.c (periods, shift/floor/ceil, units,
+ * intervals), joda.c (Joda patterns); time_int.h is what they share.
  */
 #ifndef LODESTAR_UTIL_TIME_H
 #define LODESTAR_UTIL_TIME_H
@@ -41,8 +45,8 @@ bool civil_is_leap(int64_t y);
 int civil_days_in_month(int64_t y, int m);
 int civil_day_of_week(int64_t days);  /* ISO: Monday = 1 .. Sunday = 7 */
 /* Floor division helpers, correct for negative values (b == 0 gives 0). */
-int64_t ls_floor_div(int64_t a, int64_t b);
-int64_t ls_floor_mod(int64_t a, int64_t b);
+int64_t util_floor_div(int64_t a, int64_t b);
+int64_t util_floor_mod(int64_t a, int64_t b);
 
 /* ---- time zones -------------------------------------------------------- */
 

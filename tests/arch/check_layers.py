@@ -4,7 +4,7 @@
 Reads the objects of the build (build/obj/**/*.o, one per src/**/*.c) with
 `nm`, and builds the file-level graph "file A uses a symbol that file B
 defines" (A's undefined symbols, `nm -u`, against every file's defined
-globals, `nm -g --defined-only`). Then two checks:
+globals, `nm -g --defined-only`). Then three checks:
 
   circles   every strongly connected component of more than one file is a
             circle: it is printed with, for each edge inside it, the symbols
@@ -15,6 +15,12 @@ globals, `nm -g --defined-only`). Then two checks:
             docs/ARCHITECTURE.md). A call up or sideways (between two
             modules of the same rank) fails the check unless it is in
             ALLOWED_UPCALLS.
+  names     every global symbol a file of src/<module>/ defines starts with
+            `<module>_`: `<module>_` for the module's public names,
+            `<module>__` for what its files share (libuv's uv_/uv__);
+            src/main.c and src/quickstart.c are module `main`. The prefixes
+            that remain besides are in NAME_PREFIXES below, each with its
+            reason, and are printed; a symbol with any other prefix fails.
 
 It prints "arch: N passed, N failed" last (tests/run.sh adds that up) and
 exits non-zero when a check failed.
@@ -59,6 +65,53 @@ ALLOWED_EDGES = {}   # none today
 # Calls up (or sideways) between modules that are known and accepted:
 # (from module, to module) -> symbols. Empty: there are none today.
 ALLOWED_UPCALLS = {}
+
+
+# Prefixes a module's global symbols may have besides `<module>_`, each with
+# why: {module: {prefix: reason}}. Kept: small libraries inside a module with
+# a header and a prefix of their own (Redis's sds, dict). Debts: names to
+# rename to `<module>_`/`<module>__`; delete the entry with the rename (the
+# check says when an entry matches no symbol any more).
+NAME_PREFIXES = {
+    "util": {
+        "arena_": "kept: arenas (util.h)",
+        "buf_": "kept: capped buffers (util.h)",
+        "lerr_": "kept: the error struct (util.h)",
+        "log_": "kept: logging (util.h)",
+        "mem_": "kept: memory budgets and pools (budget.h)",
+        "map_": "kept: the hash map (map.h)",
+        "vec_": "kept: growable arrays (vec.h)",
+        "wikigen_": "kept: the Wikipedia event generator (wikigen.h)",
+        "civil_": "kept: the civil calendar (time.h)",
+        "tz_": "kept: time zones (time.h)",
+        "time_": "kept: ISO-8601 timestamps, shift/floor/ceil, units (time.h)",
+        "period_": "kept: ISO-8601 periods (time.h)",
+        "joda_": "kept: Joda patterns (time.h)",
+        "interval_": "debt: interval_parse -> time_interval_parse (used in ingest/intervals.c)",
+    },
+    "storage": {
+        "rt_": "kept: the realtime buffer (storage_int.h)",
+        "segstore_": "kept: the segment store (segstore.h)",
+    },
+    "format": {
+        "json_": "debt: format/json.h's scanner and writer -> format_json_",
+    },
+    "source": {
+        "pushlog_": "debt: the push log (source.h) -> source_pushlog_",
+        "pushreg_": "kept: the registry of push logs (pushreg.h)",
+    },
+    "ingest": {
+        "pipeline_": "debt: the row pipeline (ingest.h) -> ingest_pipeline_",
+    },
+    "api": {
+        "v_": "debt: the validators of API documents (api_int.h) -> api__v_",
+        "multipart_": "kept: the multipart reader (multipart.h)",
+    },
+    "main": {
+        "main": "kept: the program's entry point",
+        "quickstart_": "kept: `lodestar quickstart` (quickstart.c)",
+    },
+}
 
 
 def run_nm(args, path):
@@ -231,6 +284,42 @@ def check_layers(edges, verbose):
     return bad
 
 
+def check_names(files):
+    """Prints the naming rule, the prefixes allowed besides it and the
+    symbols that follow neither; returns how many symbols fail."""
+    print("names: every global symbol of src/<module>/ starts with <module>_ "
+          "(public) or <module>__ (shared by the module's files); besides "
+          "(module, prefix, symbols, why):")
+    used = {}
+    bad = []
+    for f, (defined, _) in sorted(files.items()):
+        m = module_of(f)
+        extra = NAME_PREFIXES.get(m, {})
+        for sym in sorted(defined):
+            if sym.startswith(m + "_"):
+                continue
+            # "x_" is a prefix; a name without the underscore ("main") is one symbol.
+            hit = next((p for p in sorted(extra, key=len, reverse=True)
+                        if sym == p or (p.endswith("_") and sym.startswith(p))), None)
+            if hit is None:
+                bad.append((f, sym))
+            else:
+                used[(m, hit)] = used.get((m, hit), 0) + 1
+    for m in sorted(NAME_PREFIXES, key=lambda m: (RANK.get(m, 99), m)):
+        for p, why in sorted(NAME_PREFIXES[m].items()):
+            n = used.get((m, p), 0)
+            print("  %-9s %-11s %3d  %s" % (m + "/", p, n, why))
+            if not n and any(module_of(f) == m for f in files):
+                print("  note: prefix %s of %s matches no symbol any more; delete it from "
+                      "NAME_PREFIXES in %s" % (p, m, os.path.relpath(__file__)))
+    for f, sym in bad:
+        m = module_of(f)
+        print("FAIL: src/%s defines %s, which does not start with %s_ (the module's prefix); "
+              "rename it %s_... (public) or %s__... (shared by %s's files), or make it static"
+              % (f, sym, m, m, m, m))
+    return len(bad)
+
+
 def print_levels(files, edges):
     """Each module's files bottom up: level 0 calls no file of its module,
     level n calls files of lower levels only (the files of a circle are
@@ -347,7 +436,8 @@ def main():
     edges = build_graph(files)
     print("files: %d, edges between files: %d" % (len(files), len(edges)))
     failed = passed = 0
-    for check in (lambda: check_circles(files, edges), lambda: check_layers(edges, a.graph)):
+    for check in (lambda: check_circles(files, edges), lambda: check_layers(edges, a.graph),
+                  lambda: check_names(files)):
         n = check()
         failed += 1 if n else 0
         passed += 0 if n else 1

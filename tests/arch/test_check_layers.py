@@ -7,7 +7,10 @@ passes; a circle between two files, a circle round three, a call up to a
 higher module and a call sideways between format/ and storage/ each fail
 and are named with their symbols; an allow-listed edge (--allow) passes,
 while any other symbol on the same edge still fails; an object whose
-source is gone is ignored. Prints "N passed, N failed" (tests/run.sh).
+source is gone is ignored. Names: a global symbol without its module's
+prefix (a function or a variable) fails and is named; `<module>__`
+internals, static names and the prefixes of NAME_PREFIXES pass, and those
+prefixes are printed; an entry that matches no symbol is named. Prints "N passed, N failed" (tests/run.sh).
 """
 import os
 import re
@@ -67,7 +70,7 @@ def main():
         "main.c": fn("main_one", ["query_one"]),
     })
     rc, out = run(root, "--graph", "--sizes")
-    check(rc == 0 and "arch: 2 passed, 0 failed" in out, "a clean tree passes", out)
+    check(rc == 0 and "arch: 3 passed, 0 failed" in out, "a clean tree passes", out)
     check("util: u.c < v.c" in out, "--graph orders a module's files bottom up", out)
     check(re.search(r"\n +3 +[1-9][0-9]* +src/query/q\.c: query_one\n", out) is not None,
           "--sizes lists each function's lines and bytes of code", out)
@@ -83,15 +86,15 @@ def main():
         "sql/b.c": fn("sql_b2") + fn("sql_b", ["sql_a"]),
     }))
     check(rc != 0 and "CIRCLE: sql/a.c sql/b.c" in out and "sql/a.c -> sql/b.c: sql_b" in out
-          and "sql/b.c -> sql/a.c: sql_a" in out and "arch: 1 passed, 1 failed" in out,
+          and "sql/b.c -> sql/a.c: sql_a" in out and "arch: 2 passed, 1 failed" in out,
           "a circle of two files fails with its symbols", out)
 
     # a circle round three files
     rc, out = run(tree({
-        "query/x.c": fn("qx", ["qy"]),
-        "query/y.c": fn("qy", ["qz"]),
-        "query/z.c": fn("qz", ["qx"]),
-        "query/w.c": fn("qw", ["qx"]),
+        "query/x.c": fn("query__x", ["query__y"]),
+        "query/y.c": fn("query__y", ["query__z"]),
+        "query/z.c": fn("query__z", ["query__x"]),
+        "query/w.c": fn("query_w", ["query__x"]),
     }))
     check(rc != 0 and "CIRCLE: query/x.c query/y.c query/z.c" in out and "query/w.c" not in
           out.split("CIRCLE:")[1].split("\n")[0], "a circle of three files fails, alone", out)
@@ -130,6 +133,35 @@ def main():
     rc, out = run(tree({"ingest/pipeline.c": fn("pipeline_new"),
                         "ingest/runtime.c": fn("ingest_run", ["pipeline_new"])}), allow)
     check(rc == 0 and "is no longer needed" in out, "a stale allow-list entry is named", out)
+
+    # names: <module>_ and <module>__ pass, as do static names and the
+    # prefixes of NAME_PREFIXES (printed with their count)
+    rc, out = run(tree({
+        "query/a.c": fn("query_run") + fn("query__ctx_new") +
+                     "static int helper(void)\n{\n    return 1;\n}\nint query_h(void) { return helper(); }\n",
+        "storage/s.c": fn("storage_open") + fn("rt_open"),
+        "main.c": fn("main_one") + fn("main"),
+    }))
+    check(rc == 0 and "arch: 3 passed, 0 failed" in out, "names with their module's prefix pass", out)
+    check(re.search(r"\n  storage/ +rt_ +1  kept: ", out) is not None,
+          "an allowed prefix is printed with its count and reason", out)
+    check("prefix quickstart_ of main matches no symbol any more" in out,
+          "an allowed prefix that matches nothing is named", out)
+    # ... a function or a variable without it fails, named with its file
+    rc, out = run(tree({
+        "storage/t.c": fn("storage_open") + fn("table_open") + "int open_count = 1;\n",
+        "query/q.c": fn("qctx_new", ["storage_open"]),
+        "main.c": fn("mainframe"),
+    }))
+    check(rc != 0 and "FAIL: src/storage/t.c defines table_open, which does not start with storage_"
+          in out and "rename it storage_... (public) or storage__..." in out,
+          "a function without its module's prefix fails", out)
+    check("FAIL: src/storage/t.c defines open_count," in out, "a global variable is checked too", out)
+    check("FAIL: src/query/q.c defines qctx_new," in out, "a q* name in query/ fails", out)
+    check("FAIL: src/main.c defines mainframe," in out,
+          "a prefix without an underscore (main) allows that one name only", out)
+    check("arch: 2 passed, 1 failed" in out and "storage_open," not in out,
+          "names are one check; good names are not named", out)
 
     # no objects at all: a failure that says how to fix it
     empty = tempfile.mkdtemp(prefix="arch-test-")

@@ -1,4 +1,4 @@
-// SOURCES: src/storage/segread.c src/storage/segstore.c src/storage/codec.c src/sql/*.c src/util/util.c src/util/crc32c.c src/util/time.c src/util/map.c src/util/num.c src/util/vec.c
+// SOURCES: src/storage/segread.c src/storage/segstore.c src/storage/codec.c src/sql/*.c src/util/util.c src/util/crc32c.c src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/map.c src/util/num.c src/util/vec.c
 /*
  * fuzz_segment.c — libFuzzer target: arbitrary bytes opened and fully
  * verified as a segment file (header, trailer, footer, every part, every
@@ -28,7 +28,7 @@ static bool fix_part_crcs(uint8_t *p, size_t n, uint64_t foff, uint64_t flen)
     size_t at = 44;   /* 5 x u64, 4 x u8, u32 ncols */
     if (flen < at)
         return false;
-    uint32_t ncols = st_get_u32(f + 40);
+    uint32_t ncols = storage__get_u32(f + 40);
     for (uint32_t c = 0; c < ncols && c < 64; c++) {
         if (at + 2 > flen)
             return false;
@@ -42,9 +42,9 @@ static bool fix_part_crcs(uint8_t *p, size_t n, uint64_t foff, uint64_t flen)
         for (unsigned k = 0; k < nparts && k < 3; k++) {
             if (at + 20 > flen)
                 return false;
-            uint64_t off = st_get_u64(f + at), len = st_get_u64(f + at + 8);
+            uint64_t off = storage__get_u64(f + at), len = storage__get_u64(f + at + 8);
             if (off <= n && len <= n - off)
-                st_put_u32(f + at + 16, util_crc32c(0, p + off, len));
+                storage__put_u32(f + at + 16, util_crc32c(0, p + off, len));
             at += 20;
         }
     }
@@ -55,13 +55,13 @@ static void fix_crcs(uint8_t *p, size_t n)
 {
     if (n < ST_HEADER_SIZE + ST_TRAILER_SIZE)
         return;
-    st_put_u32(p + 12, util_crc32c(0, p, 12));
+    storage__put_u32(p + 12, util_crc32c(0, p, 12));
     const uint8_t *tr = p + n - ST_TRAILER_SIZE;
-    uint64_t foff = st_get_u64(tr), flen = st_get_u64(tr + 8);
+    uint64_t foff = storage__get_u64(tr), flen = storage__get_u64(tr + 8);
     if (foff > n - ST_TRAILER_SIZE || flen != n - ST_TRAILER_SIZE - foff)
         return;
     fix_part_crcs(p, n, foff, flen);
-    st_put_u32(p + n - ST_TRAILER_SIZE + 16, util_crc32c(0, p + foff, flen));
+    storage__put_u32(p + n - ST_TRAILER_SIZE + 16, util_crc32c(0, p + foff, flen));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

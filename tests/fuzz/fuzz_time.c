@@ -1,9 +1,9 @@
-// SOURCES: src/util/time.c src/util/util.c
+// SOURCES: src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/util.c
 /*
- * fuzz_time.c — libFuzzer target for src/util/time.c. The whole input goes to
- * time_parse_iso, period_parse, interval_parse and tz_get; split at the first
- * newline or NUL it is a Joda pattern and a text for joda_compile /
- * joda_parse / joda_format. Besides "no crash, no sanitizer report" it checks
+ * fuzz_time.c — libFuzzer target for the time files of src/util/ (time.h).
+ * The whole input goes to time_parse_iso, period_parse, interval_parse and
+ * tz_get; split at the first newline or NUL it is a Joda pattern and a text
+ * for joda_compile / joda_parse / joda_format. Besides "no crash, no sanitizer report" it checks
  * cheap invariants: an ISO timestamp formats and parses back to the same
  * instant (in UTC and in a DST zone), floor <= t <= ceil, a period formats
  * back to the same fields, and every failure comes with a message.

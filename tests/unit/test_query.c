@@ -3,7 +3,7 @@
  * (persisted segments and realtime rows in the same and in separate time
  * chunks; a detail table, an aggregate table with rolled-up measures, a
  * bigger one for the timeout and memory cap), then runs the SQL test files
- * tests/unit/sql_queries/<name>.txt through query_request_parse() and
+ * tests/unit/sql_queries/<name>.txt through api_query_request_parse() and
  * query_execute(), and checks request parsing directly, and the memory
  * budgets: refusals before allocation, per-row garbage freed, the pool of
  * all queries, the server's limits and their environment variables.
@@ -22,9 +22,10 @@
  *                              (tables wiki and tiny; __time as epoch ms "t")
  * Lines starting with "#" are comments.
  */
+#include "api/query_request.h"
 #include "check.h"
 #include "query/query.h"
-#include "query/query_int.h"   /* query_pool: another query holding memory */
+#include "query/query_int.h"   /* query__pool: another query holding memory */
 #include "storage/storage.h"
 
 #include <dirent.h>
@@ -628,7 +629,7 @@ static void run_case(struct tcase *c)
     struct buf out;
     buf_init(&out, 64u << 20);
     struct query_result_meta meta;
-    int rc = query_request_parse(body, strlen(body), &qr, &mem, &err);
+    int rc = api_query_request_parse(body, strlen(body), &qr, &mem, &err);
     if (!rc) {
         qr.now_ms = T0 + 3 * DAY;
         rc = query_execute(&qr, &env, &out, &meta, &err);
@@ -810,7 +811,7 @@ static void test_request_parse(void)
         "\"context\":{\"timeout\":\"1500\",\"sqlTimeZone\":\"America/Los_Angeles\","
         "\"useCache\":false,\"maxQueryBytes\":1000000}}";
     lerr_init(&err);
-    CHECK_EQ_INT(query_request_parse(ok, strlen(ok), &r, &mem, &err), 0);
+    CHECK_EQ_INT(api_query_request_parse(ok, strlen(ok), &r, &mem, &err), 0);
     CHECK_EQ_INT(r.format, QUERY_FORMAT_CSV);
     CHECK(r.header && r.types_header && !r.sql_types_header);
     CHECK_EQ_INT(r.nparams, 3);
@@ -839,7 +840,7 @@ static void test_request_parse(void)
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
         lerr_init(&err);
-        int rc = query_request_parse(bad[i].body, strlen(bad[i].body), &r, &mem, &err);
+        int rc = api_query_request_parse(bad[i].body, strlen(bad[i].body), &r, &mem, &err);
         CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, bad[i].msg) &&
                       strcmp(err.target, bad[i].target) == 0,
                   "request %zu: rc=%d target '%s' msg %s", i, rc, err.target, err.msg);
@@ -1006,7 +1007,7 @@ static int mem_query(const char *sql, const char *ctx, struct buf *out, struct l
     lerr_init(err);
     buf_reset(out);
     double t0 = mono_s();
-    int rc = query_request_parse(body, strlen(body), &qr, &mem, err);
+    int rc = api_query_request_parse(body, strlen(body), &qr, &mem, err);
     if (!rc) {
         qr.now_ms = T0 + 3 * DAY;
         rc = query_execute(&qr, &env, out, NULL, err);
@@ -1112,7 +1113,7 @@ static void test_memory(void)
     query_limits_get(&got);
     CHECK(got.total_bytes == 64u << 20 && got.max_query_bytes == 64u << 20);
     struct mem_budget other;   /* another query, holding 60 MB */
-    mem_budget_init(&other, 0, &query_pool);
+    mem_budget_init(&other, 0, &query__pool);
     CHECK(mem_budget_charge(&other, 60u << 20));
     pool_held = query_memory_in_use();
     rc = mem_query("SELECT REPEAT(page, 1000) FROM big", NULL, &out, &err, &secs);

@@ -62,18 +62,18 @@ static void test_bitpack(void)
             in[i] = rnd() & mask;
             in32[i] = (uint32_t)in[i];
         }
-        uint8_t *p = calloc(1, st_bitpack_size(N, width));
-        st_bitpack(in, N, width, p);
-        st_bitunpack64(p, 0, N, width, out);
+        uint8_t *p = calloc(1, storage__bitpack_size(N, width));
+        storage__bitpack(in, N, width, p);
+        storage__bitunpack64(p, 0, N, width, out);
         CHECK_MSG(memcmp(in, out, sizeof in) == 0, "bitpack64 width %u", width);
-        st_bitunpack64(p, 377, 100, width, out);
+        storage__bitunpack64(p, 377, 100, width, out);
         CHECK_MSG(memcmp(in + 377, out, 100 * 8) == 0, "bitpack64 width %u at 377", width);
         if (width <= 32) {
-            memset(p, 0, st_bitpack_size(N, width));
-            st_bitpack32(in32, N, width, p);
-            st_bitunpack32(p, 0, N, width, out32);
+            memset(p, 0, storage__bitpack_size(N, width));
+            storage__bitpack32(in32, N, width, p);
+            storage__bitunpack32(p, 0, N, width, out32);
             CHECK_MSG(memcmp(in32, out32, sizeof in32) == 0, "bitpack32 width %u", width);
-            st_bitunpack32(p, 999, 1, width, out32);
+            storage__bitunpack32(p, 999, 1, width, out32);
             CHECK_EQ_INT(out32[0], in32[999]);
         }
         free(p);
@@ -87,7 +87,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /*
- * st_hash_bytes (the realtime dictionaries' hash): it reads exactly its n
+ * storage__hash_bytes (the realtime dictionaries' hash): it reads exactly its n
  * bytes (each value in a buffer of its own size: ASan sees an overread),
  * depends on every one of them and on the length, and spreads values that
  * differ in one bit over the top bits that pick a slot.
@@ -102,22 +102,22 @@ static void test_hash(void)
     for (size_t n = 0; n <= MAXN - 1; n++) {
         uint8_t *v = malloc(n ? n : 1);
         memcpy(v, base, n);
-        uint64_t h = st_hash_bytes(v, n);
+        uint64_t h = storage__hash_bytes(v, n);
         /* a prefix of another length hashes differently */
         uint8_t *w = malloc(n + 1);
         memcpy(w, base, n + 1);
-        same_len += st_hash_bytes(w, n + 1) == h;
+        same_len += storage__hash_bytes(w, n + 1) == h;
         free(w);
         for (size_t i = 0; i < n; i++)
             for (int bit = 0; bit < 8; bit++) {
                 v[i] ^= (uint8_t)(1u << bit);
-                uint64_t g = st_hash_bytes(v, n);
+                uint64_t g = storage__hash_bytes(v, n);
                 v[i] ^= (uint8_t)(1u << bit);
                 flips_same += g == h;
                 top_same += (g >> 48) == (h >> 48);
                 trials++;
             }
-        CHECK(st_hash_bytes(v, n) == h);   /* deterministic */
+        CHECK(storage__hash_bytes(v, n) == h);   /* deterministic */
         free(v);
     }
     CHECK_EQ_INT(same_len, 0);
@@ -131,7 +131,7 @@ static void test_hash(void)
     char name[32];
     for (int i = 0; i < M; i++) {
         int len = snprintf(name, sizeof name, "Article_%d", i * 7919);
-        hs[i] = st_hash_bytes(name, (size_t)len) >> 24;
+        hs[i] = storage__hash_bytes(name, (size_t)len) >> 24;
     }
     qsort(hs, M, sizeof *hs, cmp_u64);
     int dup = 0;
@@ -161,10 +161,10 @@ static void test_codecs(void)
         for (int z = 0; z < 2; z++) {
             struct buf b;
             buf_init(&b, 0);
-            int codec = st_encode_longs(v, n, z, &b);
+            int codec = storage__encode_longs(v, n, z, &b);
             CHECK_MSG(codec >= 0, "encode kind %d", kind);
             memset(back, 0x55, sizeof back);
-            CHECK_MSG(st_decode_block(codec, (const uint8_t *)b.data, b.len, back, n * 8u),
+            CHECK_MSG(storage__decode_block(codec, (const uint8_t *)b.data, b.len, back, n * 8u),
                       "decode kind %d codec %d", kind, codec);
             CHECK_MSG(memcmp(v, back, n * 8u) == 0, "round trip kind %d codec %d", kind, codec);
             if (kind == 0 || kind == 1)
@@ -176,12 +176,14 @@ static void test_codecs(void)
                           codec, b.len);
             /* a payload one byte short never decodes */
             if (b.len > 0)
-                CHECK(!st_decode_block(codec, (const uint8_t *)b.data, b.len - 1, back, n * 8u) ||
+                CHECK(!storage__decode_block(codec, (const uint8_t *)b.data, b.len - 1, back,
+                                             n * 8u) ||
                       codec == ST_CODEC_LZ4 || codec == ST_CODEC_ZSTD);
             buf_free(&b);
             buf_init(&b, 0);
-            codec = st_encode_bytes(v, n * 8u, z, &b);
-            CHECK(codec >= 0 && st_decode_block(codec, (const uint8_t *)b.data, b.len, back, n * 8u) &&
+            codec = storage__encode_bytes(v, n * 8u, z, &b);
+            CHECK(codec >= 0 &&
+                  storage__decode_block(codec, (const uint8_t *)b.data, b.len, back, n * 8u) &&
                   memcmp(v, back, n * 8u) == 0);
             buf_free(&b);
         }
@@ -192,7 +194,7 @@ static void test_codecs(void)
         for (size_t k = 0; k < sizeof junk; k++)
             junk[k] = (uint8_t)rnd();
         for (int codec = 0; codec < ST_CODEC__COUNT; codec++)
-            (void)st_decode_block(codec, junk, (size_t)(rnd() % sizeof junk), back, 800);
+            (void)storage__decode_block(codec, junk, (size_t)(rnd() % sizeof junk), back, 800);
     }
 }
 
@@ -571,12 +573,12 @@ static void test_zero_rows(void)
     struct lerr err;
     lerr_init(&err);
     struct storage_schema sch = detail_schema();
-    struct st_schema *sc = st_schema_new(&sch, &err);
+    struct storage__schema *sc = storage__schema_new(&sch, &err);
     struct rt_buf *b = rt_new(sc, 0, 86400000, 10, &err);
     struct storage_segment_info info;
     struct segstore *store = NULL;
     CHECK(segstore_local_new(dir, &store, &err) == 0);
-    CHECK(st_seg_write(store, "empty.lseg", sc, b, 0, false, &info, &err) == 0);
+    CHECK(storage__seg_write(store, "empty.lseg", sc, b, 0, false, &info, &err) == 0);
     segstore_unref(store);
     char p[1024];
     snprintf(p, sizeof p, "%s/empty.lseg", dir);
@@ -584,7 +586,7 @@ static void test_zero_rows(void)
     CHECK(storage_segment_verify(p, &rows, &err) == 0);
     CHECK_EQ_INT(rows, 0);
     rt_unref(b);
-    st_schema_unref(sc);
+    storage__schema_unref(sc);
 
     /* a table whose persist has nothing still commits (offsets may move) */
     struct tst_catalog cat = {0};
@@ -643,10 +645,10 @@ static void test_bitmap_layouts(void)
     for (size_t col = 1; col <= 2; col++) {
         const uint8_t *p;
         uint64_t len;
-        CHECK(st_seg_part(v->seg, col, ST_P_BITMAPS, &p, &len, &err) == 0);
-        CHECK_EQ_INT(st_get_u32(p + len - 4), want_layout[col]);
-        CHECK(st_seg_part(v->seg, col, ST_P_DICT, &p, &len, &err) == 0);
-        CHECK_EQ_INT(st_get_u32(p + 4), want_dict[col]);
+        CHECK(storage__seg_part(v->seg, col, ST_P_BITMAPS, &p, &len, &err) == 0);
+        CHECK_EQ_INT(storage__get_u32(p + len - 4), want_layout[col]);
+        CHECK(storage__seg_part(v->seg, col, ST_P_DICT, &p, &len, &err) == 0);
+        CHECK_EQ_INT(storage__get_u32(p + 4), want_dict[col]);
         if (col == 2)   /* the front-coded dictionary is a fraction of the values' bytes */
             CHECK_MSG(len < N * 8 / 4, "dict part %llu bytes", (unsigned long long)len);
         static uint32_t ids[N];
@@ -774,8 +776,8 @@ static void test_corruption(void)
         return;
     struct lerr err;
     lerr_init(&err);
-    struct st_seg *seg;
-    CHECK(st_seg_open_mem(file, n, seg_name, &seg, &err) == 0);
+    struct storage__seg *seg;
+    CHECK(storage__seg_open_mem(file, n, seg_name, &seg, &err) == 0);
     uint8_t *bad = malloc(n);
     /* a flipped byte in every part of every column */
     int parts = 0;
@@ -786,7 +788,7 @@ static void test_corruption(void)
         [ST_ENC_STATE] = {"states"}};
     for (size_t c = 0; c < seg->ncols; c++) {
         for (unsigned p = 0; p < seg->cols[c].nparts; p++) {
-            const struct st_part *pt = &seg->cols[c].parts[p];
+            const struct storage__part *pt = &seg->cols[c].parts[p];
             if (!pt->len)
                 continue;
             static const double where[] = {0.0, 0.5, 0.999};
@@ -802,7 +804,7 @@ static void test_corruption(void)
         }
     }
     CHECK(parts >= 14);
-    st_seg_unref(seg);
+    storage__seg_unref(seg);
     /* header, footer and trailer bytes */
     static const struct { long off; const char *what; } flips[] = {
         {0, "magic"}, {9, "version byte"}, {13, "header crc"}, {-1, "trailer magic"},
@@ -820,8 +822,8 @@ static void test_corruption(void)
     expect_corrupt(file, 47, NULL, "header and trailer only");
     /* a newer format version, with a valid header checksum */
     memcpy(bad, file, n);
-    st_put_u32(bad + 8, ST_FORMAT_VERSION + 1);
-    st_put_u32(bad + 12, util_crc32c(0, bad, 12));
+    storage__put_u32(bad + 8, ST_FORMAT_VERSION + 1);
+    storage__put_u32(bad + 12, util_crc32c(0, bad, 12));
     lerr_init(&err);
     CHECK_EQ_INT(storage_segment_verify_mem(bad, n, seg_name, NULL, &err), LERR_CORRUPT);
     CHECK_MSG(strstr(err.msg, "format version 2") != NULL, "%s", err.msg);
@@ -835,11 +837,11 @@ static void test_corruption(void)
      * segment, so a damaged one is never shown; the snapshot says which rows
      * are missing (queries over them fail) and the table lists it as corrupt */
     char *dir = tst_mkdtemp();
-    CHECK(st_seg_open_mem(file, n, seg_name, &seg, &err) == 0);
-    const struct st_part *ids = &seg->cols[C_S].parts[ST_P_IDS];
+    CHECK(storage__seg_open_mem(file, n, seg_name, &seg, &err) == 0);
+    const struct storage__part *ids = &seg->cols[C_S].parts[ST_P_IDS];
     memcpy(bad, file, n);
     bad[ids->off + ids->len / 2] ^= 0x40;
-    st_seg_unref(seg);
+    storage__seg_unref(seg);
     char p[1024];
     snprintf(p, sizeof p, "%s/%s", dir, seg_name);
     FILE *f = fopen(p, "wb");

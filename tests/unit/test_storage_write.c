@@ -1,6 +1,6 @@
 /*
  * test_storage_write.c — helpers of the segment writer (segwrite.c). Its
- * dictionary sort (st_skey_sort) against qsort with the same comparison as the oracle: random
+ * dictionary sort (storage__skey_sort) against qsort with the same comparison as the oracle: random
  * values of every length around the 8- and 16-byte prefixes, values that
  * share their first 8 or 16 bytes (the radix passes decide nothing then),
  * values that are prefixes of one another or differ only in trailing zero
@@ -69,7 +69,7 @@ static uint32_t make_value(enum shape sh, uint8_t *out)
 static void check_one(enum shape sh, size_t n, size_t dups)
 {
     uint8_t *bytes = malloc(n * 48 + 1);
-    struct st_skey *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b),
+    struct storage__skey *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b),
                    *tmp = malloc((n + 1) * sizeof *tmp);
     for (size_t i = 0; i < n; i++) {
         uint8_t *p = bytes + i * 48;
@@ -81,11 +81,11 @@ static void check_one(enum shape sh, size_t n, size_t dups)
         } else {
             len = make_value(sh, p);
         }
-        st_skey_set(&a[i], (const char *)p, len, (uint32_t)i + 1);
+        storage__skey_set(&a[i], (const char *)p, len, (uint32_t)i + 1);
     }
     memcpy(b, a, n * sizeof *a);
-    qsort(b, n, sizeof *b, st_skey_cmp);
-    st_skey_sort(a, n, tmp);
+    qsort(b, n, sizeof *b, storage__skey_cmp);
+    storage__skey_sort(a, n, tmp);
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < n; i++)
         if (a[i].n != b[i].n || memcmp(a[i].p, b[i].p, a[i].n) != 0)
@@ -123,15 +123,15 @@ static void test_sort_mixed_runs(void)
 {
     enum { N = 5000 };
     static uint8_t bytes[N][48];
-    static struct st_skey a[N], b[N], tmp[N];
+    static struct storage__skey a[N], b[N], tmp[N];
     for (size_t i = 0; i < N; i++) {
         enum shape sh = i % 3 == 0 ? RANDOM : i % 3 == 1 ? SHARE8 : SHARE16;
         uint32_t n = make_value(sh, bytes[i]);
-        st_skey_set(&a[i], (const char *)bytes[i], n, (uint32_t)i + 1);
+        storage__skey_set(&a[i], (const char *)bytes[i], n, (uint32_t)i + 1);
     }
     memcpy(b, a, sizeof a);
-    qsort(b, N, sizeof *b, st_skey_cmp);
-    st_skey_sort(a, N, tmp);
+    qsort(b, N, sizeof *b, storage__skey_cmp);
+    storage__skey_sort(a, N, tmp);
     size_t bad = 0;
     for (size_t i = 0; i < N; i++)
         bad += a[i].n != b[i].n || memcmp(a[i].p, b[i].p, a[i].n) != 0;
@@ -172,7 +172,7 @@ static void test_segment_repeatable(void)
     static const struct storage_column cols[] = {{.name = "s", .type = SQL_STRING}};
     struct storage_schema def = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
                                  .cols = cols, .ncols = 1};
-    struct st_schema *sc = st_schema_new(&def, &err);
+    struct storage__schema *sc = storage__schema_new(&def, &err);
     CHECK(sc != NULL);
     enum { N = 9000 };
     static uint8_t vb[N][48];
@@ -197,7 +197,7 @@ static void test_segment_repeatable(void)
     for (int k = 0; k < 2; k++) {
         struct storage_segment_info info;
         snprintf(names[k], sizeof names[k], "seg%d%s", k, ST_FILE_SUFFIX);
-        CHECK(st_seg_write(store, names[k], sc, b, N, false, &info, &err) == 0);
+        CHECK(storage__seg_write(store, names[k], sc, b, N, false, &info, &err) == 0);
         if (k == 0) {
             /* between the two: other blocks through the thread's encoding buffers,
              * one small (leaves its bytes there) and one big (they are let go) */
@@ -207,8 +207,8 @@ static void test_segment_repeatable(void)
                 junk[i] = (uint8_t)(rnd() >> 60);
             struct buf o;
             buf_init(&o, 0);
-            CHECK(st_encode_longs((const int64_t *)junk, 4096, true, &o) >= 0);
-            CHECK(st_encode_bytes(junk, BIG, true, &o) >= 0);
+            CHECK(storage__encode_longs((const int64_t *)junk, 4096, true, &o) >= 0);
+            CHECK(storage__encode_bytes(junk, BIG, true, &o) >= 0);
             buf_free(&o);
             free(junk);
         }
@@ -219,10 +219,10 @@ static void test_segment_repeatable(void)
     CHECK(len[0] > 0 && len[0] == len[1]);
     CHECK(len[0] > 0 && bytes[0] && bytes[1] && memcmp(bytes[0], bytes[1], (size_t)len[0]) == 0);
     /* the dictionary in byte order, every value once */
-    struct st_seg *seg = NULL;
-    CHECK(st_seg_open(store, names[0], &seg, &err) == 0);
+    struct storage__seg *seg = NULL;
+    CHECK(storage__seg_open(store, names[0], &seg, &err) == 0);
     if (seg) {
-        CHECK(st_seg_verify_all(seg, &err) == 0);
+        CHECK(storage__seg_verify_all(seg, &err) == 0);
         uint32_t count = seg->cols[1].dict_count;
         int bad = 0;
         const char *pp = NULL;
@@ -230,7 +230,7 @@ static void test_segment_repeatable(void)
         for (uint32_t id = 1; id <= count; id++) {
             const char *p;
             uint32_t n;
-            st_seg_dict_entry(seg, 1, id, &p, &n);
+            storage__seg_dict_entry(seg, 1, id, &p, &n);
             if (id > 1) {
                 int c = memcmp(pp, p, pn < n ? pn : n);
                 bad += c > 0 || (c == 0 && pn >= n);
@@ -239,13 +239,13 @@ static void test_segment_repeatable(void)
             pn = n;
         }
         CHECK_EQ_INT(bad, 0);
-        st_seg_unref(seg);
+        storage__seg_unref(seg);
     }
     free(bytes[0]);
     free(bytes[1]);
     arena_destroy(&scratch);
     rt_unref(b);
-    st_schema_unref(sc);
+    storage__schema_unref(sc);
     segstore_unref(store);
     tst_rmtree(dir);
     free(dir);
@@ -261,7 +261,7 @@ static void test_gather(void)
                                                  {.name = "e", .type = SQL_DOUBLE}};
     struct storage_schema def = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
                                  .cols = cols, .ncols = 2};
-    struct st_schema *sc = st_schema_new(&def, &err);
+    struct storage__schema *sc = storage__schema_new(&def, &err);
     enum { N = 3 * STORAGE_BLOCK_ROWS + 77 };
     static int64_t tm[N];
     static struct sql_value lv[N], ev[N];
@@ -297,7 +297,7 @@ static void test_gather(void)
     }
     arena_destroy(&scratch);
     rt_unref(b);
-    st_schema_unref(sc);
+    storage__schema_unref(sc);
 }
 
 int main(void)

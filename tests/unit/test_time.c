@@ -1,6 +1,6 @@
 /*
- * test_time.c — unit tests for src/util/time.c: civil calendar, ISO parsing and
- * formatting, periods, zones (TZif files, POSIX footer rules, DST gaps and
+ * test_time.c — unit tests for the time files of src/util/ (time.h): civil
+ * calendar, ISO parsing and formatting, periods, zones (TZif files, POSIX footer rules, DST gaps and
  * overlaps), floor/ceil/shift, TIME_EXTRACT units, intervals and Joda
  * patterns. Expected values were checked against Python's datetime/zoneinfo
  * on the same tz database and against Joda/Druid documentation; they are
@@ -115,8 +115,8 @@ static void test_civil(void)
               {-1, 1000, -1, 999}, {0, 5, 0, 0}, {-86400000, 86400000, -1, 0},
               {INT64_MIN, -1, INT64_MAX, 0}};
     for (size_t i = 0; i < LS_ARRAY_LEN(fl); i++) {
-        CHECK_EQ_INT(ls_floor_div(fl[i].a, fl[i].b), fl[i].div);
-        CHECK_EQ_INT(ls_floor_mod(fl[i].a, fl[i].b), fl[i].mod);
+        CHECK_EQ_INT(util_floor_div(fl[i].a, fl[i].b), fl[i].div);
+        CHECK_EQ_INT(util_floor_mod(fl[i].a, fl[i].b), fl[i].mod);
     }
 
     struct civil c;
@@ -466,7 +466,7 @@ static void test_tz_offsets(void)
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         int64_t off = tz_offset_at(zone(cases[i].tz), iso(cases[i].at));
-        CHECK_MSG(ls_floor_div(off, LS_MS_PER_MINUTE) == cases[i].off_min,
+        CHECK_MSG(util_floor_div(off, LS_MS_PER_MINUTE) == cases[i].off_min,
                   "offset %s at %s: got %lld ms, want %lld min", cases[i].tz, cases[i].at,
                   (long long)off, (long long)cases[i].off_min);
     }
@@ -1139,7 +1139,7 @@ static void test_joda_roundtrip_and_errors(void)
             const struct ls_tz *tz = zone(zones[z]);
             for (int64_t t = -2000000000000; t < 4000000000000; t += 97654321012) {
                 char buf[128];
-                int64_t back = 0, want = ls_floor_div(t, pats[p].unit) * pats[p].unit;
+                int64_t back = 0, want = util_floor_div(t, pats[p].unit) * pats[p].unit;
                 size_t n = joda_format(f, t, tz, buf, sizeof buf);
                 if (!joda_parse(f, buf, n, tz, &back) || back != want) {
                     if (bad++ < 5)

@@ -1,0 +1,675 @@
+/*
+ * block.c — a run's state and the reading of rows in blocks of
+ * STORAGE_BLOCK_ROWS candidate rows: the rest of the WHERE runs vectorized,
+ * then either
+ *   - aggregate: each row's group id comes from its dictionary id (an id →
+ *     group map per view, so each distinct value is hashed once per view),
+ *     from its raw __time (TIME_FLOOR / FLOOR TO keys), or from a hash of
+ *     the evaluated keys; aggregates then update native accumulators
+ *     straight from raw column vectors, sql_agg states, or merge stored
+ *     measure states (or the per-id arrays of view.c);
+ *   - no aggregate: items and ORDER BY terms are evaluated per block and
+ *     rows go to the collector (top-N with ORDER BY + LIMIT; stop early
+ *     with LIMIT alone, evaluating no more rows than it keeps).
+ * Everything here allocates under the query's budget (query_int.h); an
+ * aggregate's argument vectors are freed once it has added them.
+ *
+ * Entry points: query__run_init() / query__run_destroy(),
+ * query__run_blocks(), query__run_find_group(), query__run_free_id2gid()
+ * (exec_int.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/json.h"
+#include "query/exec_int.h"
+
+/* ---- reading blocks ---------------------------------------------------------------- */
+
+int query__run_init(struct query__run *r, const struct query__plan *p, struct query__ctx *x,
+                    struct query__collect *c)
+{
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->x = x;
+    r->col = c;
+    size_t n = p->ncols ? p->ncols : 1;
+    r->selbuf = arena_alloc(&x->keep, BLOCK * sizeof *r->selbuf);
+    r->gids = arena_alloc(&x->keep, BLOCK * sizeof *r->gids);
+    r->colv = arena_zalloc(&x->keep, n * sizeof *r->colv);
+    r->colgen = arena_zalloc(&x->keep, n * sizeof *r->colgen);
+    r->colptr = arena_alloc(&x->keep, n * sizeof *r->colptr);
+    r->loaded = arena_alloc(&x->keep, n * sizeof *r->loaded);
+    r->nullvec = arena_alloc(&x->keep, BLOCK * sizeof *r->nullvec);
+    if (!r->selbuf || !r->gids || !r->colv || !r->colgen || !r->colptr || !r->loaded ||
+        !r->nullvec)
+        return query__ctx_nomem(x, "the executor");
+    for (uint32_t k = 0; k < BLOCK; k++)
+        r->nullvec[k] = sql_null(SQL_NULL);
+    for (size_t i = 0; i < n; i++)
+        r->colptr[i] = r->nullvec;
+    return 0;
+}
+
+/* Frees the dictionary-id group map (and its charge to the query). */
+void query__run_free_id2gid(struct query__run *r)
+{
+    if (r->id2gid) {
+        free(r->id2gid);
+        query__ctx_uncharge(r->x, r->id2gid_n * sizeof *r->id2gid);
+    }
+    r->id2gid = NULL;
+    r->id2gid_n = 0;
+}
+
+void query__run_destroy(struct query__run *r)
+{
+    query__run_free_id2gid(r);
+    query__groups_destroy(&r->groups);
+}
+
+static int storage_err(struct query__run *r, int rc)
+{
+    struct lerr *e = r->x->err;
+    if (!e->code)
+        lerr_set(e, rc, "reading %s failed", r->view ? storage_view_name(r->view) : "a table");
+    return e->code;
+}
+
+/* Column c of the block's selected rows (compacted: value k is row sel[k]). */
+static int load_col(struct query__run *r, size_t c, const struct sql_value **out)
+{
+    if (r->colgen[c] == r->gen) {
+        *out = r->colv[c];
+        return 0;
+    }
+    if (!r->colv[c]) {
+        r->colv[c] = arena_alloc(&r->x->keep, BLOCK * sizeof *r->colv[c]);
+        if (!r->colv[c])
+            return query__ctx_nomem(r->x, "column vectors");
+    }
+    struct sql_value *v = r->colv[c];
+    if (r->mem) {
+        const struct sql_value *src = r->mem->cols[c];
+        for (uint32_t k = 0; k < r->nsel; k++)
+            v[k] = src[r->row0 + query__dpos(r->sel, k)];
+    } else {
+        int rc = storage_scan_values(r->scan, c, r->row0, r->nsel, r->sel, v, r->x->err);
+        if (rc)
+            return storage_err(r, rc);
+    }
+    r->colgen[c] = r->gen;
+    r->colptr[c] = v;
+    r->loaded[r->nloaded++] = (uint32_t)c;
+    *out = v;
+    return 0;
+}
+
+static int load_refs(struct query__run *r, const struct sql_expr *e)
+{
+    const uint32_t *refs;
+    size_t n = sql_expr_refs(e, &refs);
+    for (size_t i = 0; i < n; i++) {
+        const struct sql_value *v;
+        if (refs[i] >= r->p->ncols)
+            continue;
+        int rc = load_col(r, refs[i], &v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static struct sql_batch batch_of(const struct query__run *r)
+{
+    struct sql_batch b = {r->colptr, r->nsel};
+    return b;
+}
+
+/* Values of e for the block's selected rows. */
+static int eval_vec(struct query__run *r, const struct sql_expr *e, int bare_col,
+                    const struct sql_value **out)
+{
+    if (bare_col >= 0 && (size_t)bare_col < r->p->ncols)
+        return load_col(r, (size_t)bare_col, out);
+    int rc = load_refs(r, e);
+    if (rc)
+        return rc;
+    struct sql_value *v = arena_alloc(&r->x->scratch, (r->nsel ? r->nsel : 1) * sizeof *v);
+    if (!v)
+        return query__ctx_nomem(r->x, "expression values");
+    struct sql_batch b = batch_of(r);
+    rc = sql_eval_batch(e, &b, NULL, r->nsel, &r->x->scratch, v, r->x->err);
+    if (rc)
+        return query__ctx_sql_error(r->x, rc, EXPR_RESULTS);
+    *out = v;
+    return 0;
+}
+
+/* Keeps the selected rows listed in keep[0..m) (ascending). */
+static void compact(struct query__run *r, const uint32_t *keep, uint32_t m)
+{
+    for (size_t i = 0; i < r->nloaded; i++) {
+        struct sql_value *v = r->colv[r->loaded[i]];
+        for (uint32_t j = 0; j < m; j++)
+            v[j] = v[keep[j]];
+    }
+    for (uint32_t j = 0; j < m; j++)
+        r->selbuf[j] = query__dpos(r->sel, keep[j]);
+    r->sel = r->selbuf;
+    r->nsel = m;
+}
+
+/* ---- aggregation --------------------------------------------------------------------- */
+
+int query__run_find_group(struct query__run *r, const struct sql_value *keys, uint32_t *gid)
+{
+    return query__groups_find(&r->groups, keys, query__groups_hash(keys, r->groups.nkeys), gid);
+}
+
+static int gids_dict(struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
+    if (!ids)
+        return query__ctx_nomem(r->x, "dictionary ids");
+    int rc = storage_scan_ids(r->scan, (size_t)p->key_col, r->row0, r->n, ids, r->x->err);
+    if (rc)
+        return storage_err(r, rc);
+    for (uint32_t k = 0; k < r->nsel; k++) {
+        uint32_t id = ids[query__dpos(r->sel, k)];
+        if (id >= r->id2gid_n)
+            return lerr_set(r->x->err, LERR_CORRUPT,
+                            "%s: dictionary id %u of column %d is out of range",
+                            storage_view_name(r->view), id, p->key_col);
+        uint32_t g = r->id2gid[id];
+        if (g == NO_GID) {
+            struct sql_value key = id == STORAGE_NULL_ID
+                                       ? sql_null(SQL_STRING)
+                                       : storage_view_dict_value(r->view, (size_t)p->key_col, id);
+            if ((rc = query__run_find_group(r, &key, &g)))
+                return rc;
+            r->id2gid[id] = g;
+        }
+        r->gids[k] = g;
+    }
+    return 0;
+}
+
+/* The raw __time of the selected rows (compacted). */
+static int times_of(struct query__run *r, const int64_t **out)
+{
+    int64_t *t = arena_alloc(&r->x->scratch, BLOCK * sizeof *t);
+    if (!t)
+        return query__ctx_nomem(r->x, "a time vector");
+    if (r->mem) {
+        const struct sql_value *v;
+        int rc = load_col(r, (size_t)r->p->time_col, &v);
+        if (rc)
+            return rc;
+        for (uint32_t k = 0; k < r->nsel; k++)
+            t[k] = v[k].is_null ? 0 : v[k].v.l;
+        *out = t;
+        return 0;
+    }
+    int rc = storage_scan_time(r->scan, r->row0, r->n, t, r->x->err);
+    if (rc)
+        return storage_err(r, rc);
+    if (r->sel)
+        for (uint32_t k = 0; k < r->nsel; k++)
+            t[k] = t[r->sel[k]];   /* sel is ascending: in place is safe */
+    *out = t;
+    return 0;
+}
+
+static int gids_tfloor(struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    const int64_t *t;
+    int rc = times_of(r, &t);
+    if (rc)
+        return rc;
+    int64_t last = 0;
+    uint32_t last_gid = NO_GID;
+    for (uint32_t k = 0; k < r->nsel; k++) {
+        int64_t b;
+        if (p->per_ms) {
+            int64_t m = t[k] % p->per_ms;   /* inline floor: this runs per row */
+            b = t[k] - (m < 0 ? m + p->per_ms : m);
+        } else if (p->floor_unit) {
+            b = time_floor_unit(t[k], p->unit, r->x->tz);
+        } else {
+            b = time_floor(t[k], &p->per, INT64_MIN, r->x->tz);
+        }
+        if (last_gid == NO_GID || b != last) {
+            struct sql_value key = sql_timestamp(b);
+            if ((rc = query__run_find_group(r, &key, &last_gid)))
+                return rc;
+            last = b;
+        }
+        r->gids[k] = last_gid;
+    }
+    return 0;
+}
+
+static int gids_generic(struct query__run *r)
+{
+    const struct sql_select *q = r->p->q;
+    size_t nk = q->nkeys;
+    const struct sql_value **kv = arena_alloc(&r->x->scratch, (nk ? nk : 1) * sizeof *kv);
+    struct sql_value *row = arena_alloc(&r->x->scratch, (nk ? nk : 1) * sizeof *row);
+    if (!kv || !row)
+        return query__ctx_nomem(r->x, "group keys");
+    int rc;
+    for (size_t i = 0; i < nk; i++)
+        if ((rc = eval_vec(r, q->keys[i], r->p->key_cols[i], &kv[i])))
+            return rc;
+    for (uint32_t k = 0; k < r->nsel; k++) {
+        for (size_t i = 0; i < nk; i++)
+            row[i] = kv[i][k];
+        if ((rc = query__run_find_group(r, row, &r->gids[k])))
+            return rc;
+    }
+    return 0;
+}
+
+/* A double as a long without undefined behaviour (sql_agg truncates). */
+static int64_t d2l(double d)
+{
+    if (isnan(d))
+        return 0;
+    if (d >= 9.2233720368547758e18)
+        return INT64_MAX;
+    if (d <= -9.2233720368547758e18)
+        return INT64_MIN;
+    return (int64_t)d;
+}
+
+struct numvec {
+    int64_t *l;
+    double *d;
+    bool *nulls;
+};
+
+/* Numeric argument values of a native aggregate for the selected rows
+ * (compacted), in the accumulator's class. */
+static int numeric_args(struct query__run *r, const struct query__agg_plan *a, struct numvec *nv)
+{
+    struct query__ctx *x = r->x;
+    uint32_t cap = BLOCK;
+    nv->l = arena_alloc(&x->scratch, cap * sizeof *nv->l);
+    nv->d = arena_alloc(&x->scratch, cap * sizeof *nv->d);
+    nv->nulls = arena_zalloc(&x->scratch, cap * sizeof *nv->nulls);
+    if (!nv->l || !nv->d || !nv->nulls)
+        return query__ctx_nomem(x, "aggregate arguments");
+    const struct storage_snapshot *s = r->p->src->snap;
+    int col = a->arg_col;
+    int vt = r->view && col >= 0 ? storage_view_column_type(r->view, (size_t)col) : SQL_NULL;
+    bool dim = s && col >= 0 && s->cols[col].kind == STORAGE_DIMENSION;
+    int rc = 0;
+    if (dim && col == r->p->time_col) {
+        if ((rc = storage_scan_time(r->scan, r->row0, r->n, nv->l, x->err)))
+            return storage_err(r, rc);
+        vt = SQL_LONG;
+    } else if (dim && (vt == SQL_LONG || vt == SQL_TIMESTAMP)) {
+        if ((rc =
+                 storage_scan_longs(r->scan, (size_t)col, r->row0, r->n, nv->l, nv->nulls, x->err)))
+            return storage_err(r, rc);
+        vt = SQL_LONG;
+    } else if (dim && (vt == SQL_DOUBLE || vt == SQL_FLOAT)) {
+        if ((rc = storage_scan_doubles(r->scan, (size_t)col, r->row0, r->n, nv->d, nv->nulls,
+                                       x->err)))
+            return storage_err(r, rc);
+        vt = SQL_DOUBLE;
+    } else {
+        const struct sql_value *v;
+        if ((rc = eval_vec(r, a->call->args[0], col, &v)))
+            return rc;
+        for (uint32_t k = 0; k < r->nsel; k++) {
+            nv->nulls[k] = v[k].is_null;
+            if (v[k].is_null)
+                continue;
+            bool isd = v[k].type == SQL_DOUBLE || v[k].type == SQL_FLOAT;
+            if (a->dbl)
+                nv->d[k] = isd ? v[k].v.d : (double)v[k].v.l;
+            else
+                nv->l[k] = isd ? d2l(v[k].v.d) : v[k].v.l;
+        }
+        return 0;
+    }
+    /* raw dense vectors: gather the selected rows, then convert the class */
+    if (r->sel && vt == SQL_LONG)
+        for (uint32_t k = 0; k < r->nsel; k++) {
+            nv->l[k] = nv->l[r->sel[k]];
+            nv->nulls[k] = nv->nulls[r->sel[k]];
+        }
+    else if (r->sel)
+        for (uint32_t k = 0; k < r->nsel; k++) {
+            nv->d[k] = nv->d[r->sel[k]];
+            nv->nulls[k] = nv->nulls[r->sel[k]];
+        }
+    if (a->dbl && vt == SQL_LONG)
+        for (uint32_t k = 0; k < r->nsel; k++)
+            nv->d[k] = (double)nv->l[k];
+    else if (!a->dbl && vt == SQL_DOUBLE)
+        for (uint32_t k = 0; k < r->nsel; k++)
+            nv->l[k] = d2l(nv->d[k]);
+    return 0;
+}
+
+/* The native accumulator of aggregate `a` for group (or id) gid. */
+#define ACC(gid) ((struct query__nacc *)(void *)(r->accbase + (size_t)(gid) * r->stride + a->off))
+#define FOR_ROWS(body)                                        \
+    for (uint32_t j_ = 0; j_ < m; j_++) {                     \
+        uint32_t k = fidx ? fidx[j_] : j_;                    \
+        body                                                  \
+    }
+
+static int agg_native(struct query__run *r, const struct query__agg_plan *a, const uint32_t *fidx,
+                      uint32_t m)
+{
+    const struct sql_agg_call *c = a->call;
+    const uint32_t *gids = r->gids;
+    int rc;
+    if (c->kind == SQL_AGG_COUNT) {
+        const struct sql_value *v;
+        if ((rc = eval_vec(r, c->args[0], a->arg_col, &v)))
+            return rc;
+        FOR_ROWS(ACC(gids[k])->n += !v[k].is_null;)
+        return 0;
+    }
+    struct numvec nv;
+    if ((rc = numeric_args(r, a, &nv)))
+        return rc;
+    const bool *nl = nv.nulls;
+    switch (c->kind) {
+    case SQL_AGG_SUM:
+        if (a->dbl)
+            FOR_ROWS(if (!nl[k]) {
+                struct query__nacc *s = ACC(gids[k]);
+                s->d += nv.d[k];
+                s->n++;
+            })
+        else
+            FOR_ROWS(if (!nl[k]) {
+                struct query__nacc *s = ACC(gids[k]);
+                s->l = (int64_t)((uint64_t)s->l + (uint64_t)nv.l[k]);   /* wraps, as Java */
+                s->n++;
+            })
+        return 0;
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX: {
+        bool mx = c->kind == SQL_AGG_MAX;
+        if (a->dbl)
+            FOR_ROWS(if (!nl[k]) {
+                struct query__nacc *s = ACC(gids[k]);
+                double v = nv.d[k];
+                if (!s->n || (mx ? query__dlt(s->d, v) : query__dlt(v, s->d)))
+                    s->d = v;
+                s->n++;
+            })
+        else
+            FOR_ROWS(if (!nl[k]) {
+                struct query__nacc *s = ACC(gids[k]);
+                int64_t v = nv.l[k];
+                if (!s->n || (mx ? v > s->l : v < s->l))
+                    s->l = v;
+                s->n++;
+            })
+        return 0;
+    }
+    default:
+        return lerr_set(r->x->err, LERR_INTERNAL, "aggregate %d has no native accumulator",
+                        c->kind);
+    }
+}
+
+static int agg_sql(struct query__run *r, const struct query__agg_plan *a, const uint32_t *fidx,
+                   uint32_t m)
+{
+    const struct sql_agg_call *c = a->call;
+    const struct sql_value *args[2] = {NULL, NULL};
+    int rc;
+    for (int i = 0; i < c->nargs && i < 2; i++)
+        if ((rc = eval_vec(r, c->args[i], i == 0 ? a->arg_col : -1, &args[i])))
+            return rc;
+    const int64_t *t = NULL;
+    if ((c->kind == SQL_AGG_EARLIEST || c->kind == SQL_AGG_LATEST) && r->p->time_col >= 0 &&
+        (rc = times_of(r, &t)))
+        return rc;
+    struct arena *mem = &r->x->keep;
+    FOR_ROWS({
+        struct sql_value av[2];
+        for (int i = 0; i < c->nargs && i < 2; i++)
+            av[i] = args[i][k];
+        if (!sql_agg_add(c, query__groups_acc(&r->groups, r->gids[k]) + a->off, av, t ? t[k] : 0,
+                         mem))
+            return query__ctx_nomem(r->x, "aggregator states");
+    })
+    return 0;
+}
+
+static int agg_merge(struct query__run *r, const struct query__agg_plan *a, const uint32_t *fidx,
+                     uint32_t m)
+{
+    if (!r->view || !storage_view_has_column(r->view, (size_t)a->arg_col))
+        return 0;   /* no states here: nothing to merge */
+    size_t size = a->size;
+    uint8_t *st = arena_alloc(&r->x->scratch, (size_t)r->n * size);
+    if (!st)
+        return query__ctx_nomem(r->x, "measure states");
+    int rc = storage_scan_states(r->scan, (size_t)a->arg_col, r->row0, r->n, st, &r->x->scratch,
+                                 r->x->err);
+    if (rc)
+        return storage_err(r, rc);
+    FOR_ROWS({
+        const uint8_t *src = st + (size_t)query__dpos(r->sel, k) * size;
+        if (!sql_agg_merge(a->state, query__groups_acc(&r->groups, r->gids[k]) + a->off, src,
+                           &r->x->keep))
+            return query__ctx_nomem(r->x, "aggregator states");
+    })
+    return 0;
+}
+
+/* A block aggregated into the view's per-id arrays (the group id is the
+ * dictionary id). */
+static int byid_block(struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    struct query__vstate *vs = r->vs;
+    if (!vs->present) {
+        memset(r->gids, 0, r->nsel * sizeof *r->gids);   /* every row is NULL: id 0 */
+    } else {
+        uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
+        if (!ids)
+            return query__ctx_nomem(r->x, "dictionary ids");
+        int rc = storage_scan_ids(r->scan, (size_t)p->key_col, r->row0, r->n, ids, r->x->err);
+        if (rc)
+            return storage_err(r, rc);
+        for (uint32_t k = 0; k < r->nsel; k++) {
+            uint32_t id = ids[query__dpos(r->sel, k)];
+            if (id >= vs->n)
+                return lerr_set(r->x->err, LERR_CORRUPT,
+                                "%s: dictionary id %u of column %d is out of range",
+                                storage_view_name(r->view), id, p->key_col);
+            r->gids[k] = id;
+        }
+    }
+    for (uint32_t k = 0; k < r->nsel; k++)
+        vs->cnt[r->gids[k]]++;
+    if (!vs->acc)
+        return 0;
+    r->accbase = vs->acc;
+    r->stride = p->acc_size;
+    return 0;
+}
+
+static int agg_block(struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    int rc;
+    if (r->vs) {
+        if ((rc = byid_block(r)) || !r->vs->acc)
+            return rc;
+    } else {
+        switch (p->key_kind) {
+        case QK_NONE:
+            memset(r->gids, 0, r->nsel * sizeof *r->gids);
+            rc = 0;
+            break;
+        case QK_DICT:
+            rc = r->id2gid ? gids_dict(r) : gids_generic(r);
+            break;
+        case QK_TFLOOR:
+            rc = gids_tfloor(r);
+            break;
+        default:
+            rc = gids_generic(r);
+        }
+        if (rc)
+            return rc;
+        /* after the lookups: creating groups may have moved the records */
+        r->accbase = r->groups.recs + r->groups.acc_off;
+        r->stride = r->groups.rec_size;
+    }
+    uint32_t *fsel = NULL;
+    for (size_t i = 0; i < p->q->naggs && !fsel; i++)
+        if (p->aggs[i].call->filter && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
+            return query__ctx_nomem(r->x, "a filter selection");
+    struct arena_mark mark;
+    for (size_t i = 0; i < p->q->naggs; i++) {
+        const struct query__agg_plan *a = &p->aggs[i];
+        if (r->vs && a->mode == QA_COUNT_STAR)
+            continue;   /* per-id arrays count rows in vs->cnt */
+        /* an aggregate's argument vectors are dead once it has added them:
+         * thousands of aggregates need one's worth of scratch, not all */
+        arena_mark(&r->x->scratch, &mark);
+        const uint32_t *fidx = NULL;
+        uint32_t m = r->nsel;
+        if (a->call->filter) {
+            if ((rc = load_refs(r, a->call->filter)))
+                return rc;
+            struct sql_batch b = batch_of(r);
+            int nomem;
+            m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel, &nomem);
+            if (nomem)
+                return query__ctx_nomem(r->x, EXPR_RESULTS);
+            fidx = fsel;
+        }
+        switch (a->mode) {
+        case QA_COUNT_STAR:
+            FOR_ROWS(ACC(r->gids[k])->n++;)
+            break;
+        case QA_NATIVE:
+            rc = agg_native(r, a, fidx, m);
+            break;
+        case QA_MERGE:
+            rc = agg_merge(r, a, fidx, m);
+            break;
+        default:
+            rc = agg_sql(r, a, fidx, m);
+        }
+        if (rc)
+            return rc;
+        arena_release(&r->x->scratch, &mark);
+    }
+    return 0;
+}
+
+/* ---- rows without aggregation ------------------------------------------------------- */
+
+static int scan_block(struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    const struct sql_select *q = p->q;
+    size_t w = p->width;
+    const struct sql_value **vec = arena_alloc(&r->x->scratch, (w ? w : 1) * sizeof *vec);
+    struct sql_value *row = arena_alloc(&r->x->scratch, (w ? w : 1) * sizeof *row);
+    if (!vec || !row)
+        return query__ctx_nomem(r->x, "result rows");
+    int rc;
+    if (!p->norder && p->keep >= 0 && (uint64_t)p->keep - r->col->n < r->nsel)
+        r->nsel =
+            (uint32_t)((uint64_t)p->keep - r->col->n); /* LIMIT: build no more rows than kept */
+    for (size_t i = 0; i < q->nitems; i++)
+        if ((rc = eval_vec(r, q->items[i].expr, p->item_ref[i], &vec[i])))
+            return rc;
+    for (size_t j = 0; j < p->nextra; j++)
+        if ((rc = eval_vec(r, p->extra[j], -1, &vec[q->nitems + j])))
+            return rc;
+    for (uint32_t k = 0; k < r->nsel; k++) {
+        for (size_t i = 0; i < w; i++)
+            row[i] = vec[i][k];
+        if ((rc = query__collect_add(r->col, row)))
+            return rc;
+        if (query__collect_full(r->col)) {
+            r->done = true;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int run_block(struct query__run *r, uint64_t row0, uint32_t n, const uint32_t *sel, uint32_t nsel,
+                     bool exact)
+{
+    struct query__ctx *x = r->x;
+    arena_reset(&x->scratch);
+    int rc = query__ctx_check(x);
+    if (rc)
+        return rc;
+    r->gen++;
+    r->nloaded = 0;
+    r->row0 = row0;
+    r->n = n;
+    r->sel = sel;
+    r->nsel = nsel;
+    const struct sql_expr *where = r->p->filter.where;
+    if (!exact && where) {
+        if ((rc = load_refs(r, where)))
+            return rc;
+        uint32_t *keep = arena_alloc(&x->scratch, (nsel ? nsel : 1) * sizeof *keep);
+        if (!keep)
+            return query__ctx_nomem(x, "a row selection");
+        struct sql_batch b = batch_of(r);
+        int nomem;
+        uint32_t m = sql_filter_batch(where, &b, NULL, nsel, &x->scratch, keep, &nomem);
+        if (nomem)
+            return query__ctx_nomem(x, EXPR_RESULTS);
+        if (m < nsel)
+            compact(r, keep, m);
+    }
+    if (!r->nsel)
+        return 0;
+    return r->p->q->aggregate ? agg_block(r) : scan_block(r);
+}
+
+/* Every block of a view (or in-memory table) that holds candidate rows. */
+int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__rowset *rs)
+{
+    int rc = 0;
+    if (rs->all) {
+        for (uint64_t row0 = 0; row0 < rows && !rc && !r->done; row0 += BLOCK) {
+            uint32_t n = (uint32_t)(rows - row0 < BLOCK ? rows - row0 : BLOCK);
+            rc = run_block(r, row0, n, NULL, n, rs->exact);
+        }
+        return rc;
+    }
+    struct query__rowiter ri;
+    query__rowiter_init(&ri, rs->bm);
+    uint32_t first;
+    while (!rc && !r->done && query__rowiter_peek(&ri, &first)) {
+        uint64_t row0 = (uint64_t)first / BLOCK * BLOCK;
+        uint64_t end = row0 + BLOCK < rows ? row0 + BLOCK : rows;
+        /* run_block resets selbuf only through compact(), after reading it */
+        uint32_t *sel = r->selbuf;
+        uint32_t nsel = query__rowiter_take(&ri, end, sel);
+        if (!nsel)
+            break;   /* rows past the view: none are candidates */
+        for (uint32_t k = 0; k < nsel; k++)
+            sel[k] -= (uint32_t)row0;
+        rc = run_block(r, row0, (uint32_t)(end - row0), sel, nsel, rs->exact);
+    }
+    return rc;
+}

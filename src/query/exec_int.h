@@ -1,0 +1,143 @@
+/*
+ * exec_int.h — private to the files that plan and run a SELECT (query.h's
+ * engine; query_int.h lists the module), bottom up: plan.c (the read-only
+ * plan and EXPLAIN) < block.c (a run's state, reading blocks of rows,
+ * aggregating them, collecting rows) < view.c (reading one view; the
+ * aggregation by dictionary id and its top-N pruning) < exec.c
+ * (query__exec_run: every view, then the groups into rows). The plan
+ * (struct query__plan) is read-only once built; everything that changes
+ * while it runs lives beside it in struct query__run, in the PostgreSQL
+ * executor manner.
+ */
+#ifndef LODESTAR_QUERY_EXEC_INT_H
+#define LODESTAR_QUERY_EXEC_INT_H
+
+#include "query/query_int.h"
+
+enum query__key_kind { QK_NONE, QK_DICT, QK_TFLOOR, QK_GENERIC };
+
+struct query__plan {
+    const struct sql_select *q;
+    const struct query__source *src;
+    size_t ncols;
+    int time_col;                    /* __time, or -1 */
+    struct query__filter filter;
+    const struct storage_view **views;   /* to read, in chunk order */
+    size_t nviews, nviews_all, npruned, nempty, nrealtime;
+    /* aggregation */
+    uint8_t key_kind;
+    int key_col;                     /* QK_DICT */
+    bool floor_unit;                 /* QK_TFLOOR: FLOOR(__time TO unit) */
+    enum time_unit unit;
+    struct period per;
+    int64_t per_ms;                  /* fixed-width UTC buckets, else 0 */
+    int *key_cols;                   /* QK_GENERIC: bare column of each key, or -1 */
+    struct query__agg_plan *aggs;
+    size_t acc_size;
+    bool count_only;                 /* every aggregate is COUNT(*) without FILTER */
+    bool by_id;                      /* one STRING key, native aggregates: per-id arrays */
+    bool has_native;                 /* some aggregate is QA_NATIVE */
+    int topn_agg;                    /* by_id, ordered by this COUNT/SUM DESC with a LIMIT */
+    bool need_time;                  /* EARLIEST / LATEST need the row time */
+    /* output */
+    int *item_ref;                   /* bare column (scan) / group-row field (aggregate), or -1 */
+    size_t width;                    /* items + extra order values */
+    size_t nextra;
+    const struct sql_expr **extra;   /* ORDER BY terms that are not items */
+    bool key_order;                  /* aggregate without ORDER BY: sorted by keys */
+    int *order_idx;
+    bool *desc;
+    size_t norder;
+    int64_t keep;                    /* OFFSET + LIMIT, or -1 */
+};
+
+struct query__run {
+    const struct query__plan *p;
+    struct query__ctx *x;
+    struct query__groups groups;
+    struct query__collect *col;
+    bool done;
+    /* the view being read */
+    const struct storage_view *view;
+    struct storage_scan *scan;
+    const struct query__memtable *mem;
+    uint32_t *id2gid;                /* QK_DICT: group of each dictionary id */
+    size_t id2gid_n;
+    struct query__vstate *vs;               /* aggregating this view by dictionary id */
+    uint8_t *accbase;                /* native accumulators: accbase + gid * stride */
+    size_t stride;
+    /* the block being read */
+    uint64_t row0;
+    uint32_t n;
+    uint32_t *selbuf;
+    const uint32_t *sel;             /* offsets in the block of the rows, or NULL = all n */
+    uint32_t nsel;
+    struct sql_value **colv;         /* loaded columns: values of the nsel rows */
+    uint32_t *colgen;
+    uint32_t gen;
+    const struct sql_value **colptr;
+    uint32_t *loaded;
+    size_t nloaded;
+    struct sql_value *nullvec;
+    uint32_t *gids;
+};
+
+#define BLOCK STORAGE_BLOCK_ROWS
+/* what a refused allocation during evaluation was for, in its error */
+#define EXPR_RESULTS "expression results (such as the strings REPEAT, CONCAT or LPAD build)"
+#define NO_GID UINT32_MAX
+
+static inline uint32_t query__dpos(const uint32_t *sel, uint32_t k)
+{
+    return sel ? sel[k] : k;
+}
+
+/* A view aggregated by dictionary id (view.c). */
+struct query__vstate {
+    const struct storage_view *v;
+    bool present;        /* the view has the key column */
+    uint32_t n;          /* ids */
+    uint32_t *cnt;       /* rows per id */
+    uint8_t *acc;        /* n accumulator rows of acc_size bytes, or NULL */
+    size_t bytes;        /* charged to the budget */
+};
+
+/* ---- plan.c ---------------------------------------------------------------------- */
+
+/* Plans q over src: prunes views, chooses the group keys and aggregators,
+ * the output columns and order. Memory from x->keep. 0 or the error. */
+int query__plan_build(struct query__plan *p, const struct sql_select *q,
+                      const struct query__source *src, const struct sql_options *opt,
+                      struct query__ctx *x);
+/* The EXPLAIN PLAN FOR result of p (one row, Druid's three columns). */
+int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
+                        struct query__result *res);
+
+/* ---- block.c ----------------------------------------------------------------------- */
+
+int query__run_init(struct query__run *r, const struct query__plan *p, struct query__ctx *x,
+                    struct query__collect *c);
+void query__run_destroy(struct query__run *r);
+/* Frees the id -> group map of the view being read. */
+void query__run_free_id2gid(struct query__run *r);
+/* The group of these keys (created when new); 0 or the memory error. */
+int query__run_find_group(struct query__run *r, const struct sql_value *keys, uint32_t *gid);
+/* Reads the candidate rows rs of the current source (rows in all) block by
+ * block: the rest of the WHERE, then aggregation or collection. */
+int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__rowset *rs);
+
+/* ---- view.c ------------------------------------------------------------------------- */
+
+/* Reads one view (its row set, then its blocks). */
+int query__view_run(struct query__run *r, const struct storage_view *v);
+/* Aggregates one view by dictionary id into *keep (or merges it at once
+ * when keep is NULL). */
+int query__view_run_byid(struct query__run *r, const struct storage_view *v,
+                         struct query__vstate *keep);
+/* Merges the nv views' per-id states into groups, top-N rounds first. */
+int query__view_topn(struct query__run *r, struct query__vstate *vs, size_t nv);
+void query__vstate_free(struct query__run *r, struct query__vstate *vs);
+/* Releases what query__view_run held for the view just read. */
+void query__view_teardown(struct query__run *r);
+
+#endif
