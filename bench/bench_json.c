@@ -39,28 +39,28 @@ static uint64_t run_scanner(const struct corpus *c, char *scratch, size_t scratc
                             long *errors)
 {
     uint64_t h = 0;
-    struct json_iter it;
-    struct json_member m;
+    struct format_json_iter it;
+    struct format_json_member m;
     struct lerr err;
     for (size_t i = 0; i < c->n; i++) {
         const char *p = c->data + c->off[i];
         size_t len = c->off[i + 1] - c->off[i] - 1;
         err.code = LERR_OK;
-        if (json_iter_init(&it, p, len, scratch, scratch_cap, &err) < 0) {
+        if (format_json_iter_init(&it, p, len, scratch, scratch_cap, &err) < 0) {
             (*errors)++;
             continue;
         }
         int r;
-        while ((r = json_iter_next(&it, &m, &err)) == 1) {
+        while ((r = format_json_iter_next(&it, &m, &err)) == 1) {
             h = touch_bytes(h, m.key, m.key_len);
             h = fold(h, m.v.kind);
             switch (m.v.kind) {
-            case JSON_KIND_STRING: h = touch_bytes(h, m.v.str, m.v.str_len); break;
-            case JSON_KIND_NUMBER:
-                h = fold(h, (m.v.num_flags & JSON_NUM_INT) ? (uint64_t)m.v.i : (uint64_t)m.v.d);
+            case FORMAT_JSON_KIND_STRING: h = touch_bytes(h, m.v.str, m.v.str_len); break;
+            case FORMAT_JSON_KIND_NUMBER:
+                h = fold(h, (m.v.num_flags & FORMAT_JSON_NUM_INT) ? (uint64_t)m.v.i : (uint64_t)m.v.d);
                 break;
-            case JSON_KIND_OBJECT:
-            case JSON_KIND_ARRAY: h = touch_bytes(h, m.v.raw, m.v.raw_len); break;
+            case FORMAT_JSON_KIND_OBJECT:
+            case FORMAT_JSON_KIND_ARRAY: h = touch_bytes(h, m.v.raw, m.v.raw_len); break;
             default: break;
             }
         }

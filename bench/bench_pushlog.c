@@ -48,7 +48,7 @@ struct corpus {
 };
 
 static struct corpus g_c;
-static struct pushlog *g_log;
+static struct source_pushlog *g_log;
 static int64_t g_per_thread;
 static int g_failed;
 
@@ -97,15 +97,15 @@ static void rm_rf(const char *dir)
 static void *appender(void *arg)
 {
     size_t id = (size_t)(uintptr_t)arg;
-    struct pushlog_entry e[BATCH];
+    struct source_pushlog_entry e[BATCH];
     size_t k = id * 997 % g_c.n;
     for (int64_t done = 0; done < g_per_thread; done += BATCH) {
         for (int i = 0; i < BATCH; i++, k = (k + 1) % g_c.n)
-            e[i] = (struct pushlog_entry){g_c.data + g_c.off[k], g_c.off[k + 1] - g_c.off[k],
+            e[i] = (struct source_pushlog_entry){g_c.data + g_c.off[k], g_c.off[k + 1] - g_c.off[k],
                                           1442016000000LL};
         struct lerr err;
         lerr_init(&err);
-        if (pushlog_append(g_log, e, BATCH, NULL, &err)) {
+        if (source_pushlog_append(g_log, e, BATCH, NULL, &err)) {
             fprintf(stderr, "append: %s\n", err.msg);
             g_failed = 1;
             break;
@@ -119,7 +119,7 @@ static double run_log(const char *dir, int threads, int64_t events, double *grou
 {
     struct lerr err;
     lerr_init(&err);
-    if (pushlog_open(dir, NULL, &g_log, &err)) {
+    if (source_pushlog_open(dir, NULL, &g_log, &err)) {
         fprintf(stderr, "open: %s\n", err.msg);
         exit(1);
     }
@@ -131,9 +131,9 @@ static double run_log(const char *dir, int threads, int64_t events, double *grou
     for (int i = 0; i < threads; i++)
         pthread_join(th[i], NULL);
     double s = secs_since(t0);
-    struct pushlog_stats st;
-    pushlog_get_stats(g_log, &st);
-    pushlog_close(g_log);
+    struct source_pushlog_stats st;
+    source_pushlog_get_stats(g_log, &st);
+    source_pushlog_close(g_log);
     *group = st.groups ? (double)st.appends / (double)st.groups : 0;
     return (double)st.end_offset / s;
 }
@@ -178,12 +178,12 @@ static double read_log(const char *dir, int64_t *count, size_t *bytes)
 {
     struct lerr err;
     lerr_init(&err);
-    if (pushlog_open(dir, NULL, &g_log, &err)) {
+    if (source_pushlog_open(dir, NULL, &g_log, &err)) {
         fprintf(stderr, "open: %s\n", err.msg);
         exit(1);
     }
-    struct pushlog_cursor *c;
-    if (pushlog_cursor_open(g_log, SOURCE_OFFSET_EARLIEST, &c, &err)) {
+    struct source_pushlog_cursor *c;
+    if (source_pushlog_cursor_open(g_log, SOURCE_OFFSET_EARLIEST, &c, &err)) {
         fprintf(stderr, "cursor: %s\n", err.msg);
         exit(1);
     }
@@ -192,8 +192,8 @@ static double read_log(const char *dir, int64_t *count, size_t *bytes)
     uint64_t h = 0;
     int64_t t0 = util_mono_ns();
     for (;;) {
-        struct pushlog_batch bt;
-        if (pushlog_cursor_read(c, 10000, 0, &bt, &err)) {
+        struct source_pushlog_batch bt;
+        if (source_pushlog_cursor_read(c, 10000, 0, &bt, &err)) {
             fprintf(stderr, "read: %s\n", err.msg);
             exit(1);
         }
@@ -206,8 +206,8 @@ static double read_log(const char *dir, int64_t *count, size_t *bytes)
         n += (int64_t)bt.n;
     }
     double s = secs_since(t0);
-    pushlog_cursor_close(c);
-    pushlog_close(g_log);
+    source_pushlog_cursor_close(c);
+    source_pushlog_close(g_log);
     if (h == 0)
         fprintf(stderr, "(checksum 0)\n");
     *count = n;

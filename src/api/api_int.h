@@ -74,32 +74,32 @@ json_t *api_ts(int64_t ns);
 /* Parses the body as a JSON object; LERR_INVALID with line/column otherwise. */
 json_t *api_body_object(const struct api_req *r, struct lerr *err);
 /* Refuses keys of obj not in allowed (NULL-terminated), naming the closest allowed one. */
-int v_known_keys(json_t *obj, const char *path, const char *const *allowed, struct lerr *err);
+int api__v_known_keys(json_t *obj, const char *path, const char *const *allowed, struct lerr *err);
 /* Each returns 0, or LERR_INVALID with the target "<path>.<key>". A missing
  * or null optional key leaves *out untouched. */
-int v_string(json_t *obj, const char *key, const char *path, bool required, size_t maxlen,
+int api__v_string(json_t *obj, const char *key, const char *path, bool required, size_t maxlen,
              const char **out, struct lerr *err);
-int v_bool(json_t *obj, const char *key, const char *path, bool *out, struct lerr *err);
-int v_enum(json_t *obj, const char *key, const char *path, bool required,
+int api__v_bool(json_t *obj, const char *key, const char *path, bool *out, struct lerr *err);
+int api__v_enum(json_t *obj, const char *key, const char *path, bool required,
            const char *const *values, const char **out, struct lerr *err);
-int v_array(json_t *obj, const char *key, const char *path, bool required, json_t **out,
+int api__v_array(json_t *obj, const char *key, const char *path, bool required, json_t **out,
             struct lerr *err);
-int v_object(json_t *obj, const char *key, const char *path, bool required, json_t **out,
+int api__v_object(json_t *obj, const char *key, const char *path, bool required, json_t **out,
              struct lerr *err);
 /* A period ("P30D"); null allowed when nullable. */
-int v_period(json_t *obj, const char *key, const char *path, bool nullable, const char **out,
+int api__v_period(json_t *obj, const char *key, const char *path, bool nullable, const char **out,
              struct lerr *err);
 /* Builds "path.key" or "key" into out. */
-void v_path(char *out, size_t cap, const char *path, const char *key);
-void v_path_idx(char *out, size_t cap, const char *path, size_t idx);
+void api__v_path(char *out, size_t cap, const char *path, const char *key);
+void api__v_path_idx(char *out, size_t cap, const char *path, size_t idx);
 /* Column names: 1..255 bytes, valid UTF-8 text, no control characters. */
-int v_column_name(const char *name, const char *target, bool allow_reserved, struct lerr *err);
+int api__v_column_name(const char *name, const char *target, bool allow_reserved, struct lerr *err);
 
 /* Table names: 1..255 bytes, no '/', no control characters. */
-int v_table_name(const char *name, const char *target, struct lerr *err);
+int api__v_table_name(const char *name, const char *target, struct lerr *err);
 
 /* Connection names: 1..64 of [A-Za-z0-9._-]. */
-int v_connection_name(const char *name, const char *target, struct lerr *err);
+int api__v_connection_name(const char *name, const char *target, struct lerr *err);
 
 /* ---- handlers (each sets r->status/r->resp via api_reply*) ---- */
 int api_projects_list(struct api_req *r);

@@ -73,7 +73,7 @@ json_t *api_body_object(const struct api_req *r, struct lerr *err)
     return v;
 }
 
-void v_path(char *out, size_t cap, const char *path, const char *key)
+void api__v_path(char *out, size_t cap, const char *path, const char *key)
 {
     if (path && path[0])
         snprintf(out, cap, "%s.%s", path, key);
@@ -81,7 +81,7 @@ void v_path(char *out, size_t cap, const char *path, const char *key)
         snprintf(out, cap, "%s", key);
 }
 
-void v_path_idx(char *out, size_t cap, const char *path, size_t idx)
+void api__v_path_idx(char *out, size_t cap, const char *path, size_t idx)
 {
     snprintf(out, cap, "%s[%zu]", path, idx);
 }
@@ -100,7 +100,7 @@ static const char *type_name(json_t *v)
     }
 }
 
-int v_known_keys(json_t *obj, const char *path, const char *const *allowed, struct lerr *err)
+int api__v_known_keys(json_t *obj, const char *path, const char *const *allowed, struct lerr *err)
 {
     const char *key;
     json_t *val;
@@ -116,7 +116,7 @@ int v_known_keys(json_t *obj, const char *path, const char *const *allowed, stru
         for (size_t i = 0; allowed[i]; i++)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
                                      allowed[i]);
-        v_path(target, sizeof target, path, key);
+        api__v_path(target, sizeof target, path, key);
         const char *hint = util_closest(key, strlen(key), allowed);
         return lerr_set_at(err, LERR_INVALID, target,
                            "unknown field '%s'%s%s%s; the fields allowed here are: %s", target,
@@ -133,7 +133,7 @@ static json_t *field(json_t *obj, const char *key, const char *path, bool requir
     json_t *v = json_object_get(obj, key);
     if ((!v || json_is_null(v)) && required) {
         char target[160];
-        v_path(target, sizeof target, path, key);
+        api__v_path(target, sizeof target, path, key);
         lerr_set_at(err, LERR_INVALID, target, "%s is required: give %s", target, what);
     }
     return (v && !json_is_null(v)) ? v : NULL;
@@ -143,12 +143,12 @@ static int wrong_type(json_t *v, const char *key, const char *path, const char *
                       struct lerr *err)
 {
     char target[160];
-    v_path(target, sizeof target, path, key);
+    api__v_path(target, sizeof target, path, key);
     return lerr_set_at(err, LERR_INVALID, target, "%s must be %s, not %s", target, want,
                        type_name(v));
 }
 
-int v_string(json_t *obj, const char *key, const char *path, bool required, size_t maxlen,
+int api__v_string(json_t *obj, const char *key, const char *path, bool required, size_t maxlen,
              const char **out, struct lerr *err)
 {
     json_t *v = field(obj, key, path, required, "a string", err);
@@ -158,7 +158,7 @@ int v_string(json_t *obj, const char *key, const char *path, bool required, size
         return wrong_type(v, key, path, "a string", err);
     if (maxlen && json_string_length(v) > maxlen) {
         char target[160];
-        v_path(target, sizeof target, path, key);
+        api__v_path(target, sizeof target, path, key);
         return lerr_set_at(err, LERR_INVALID, target, "%s is %zu bytes long; at most %zu allowed",
                            target, json_string_length(v), maxlen);
     }
@@ -166,7 +166,7 @@ int v_string(json_t *obj, const char *key, const char *path, bool required, size
     return 0;
 }
 
-int v_bool(json_t *obj, const char *key, const char *path, bool *out, struct lerr *err)
+int api__v_bool(json_t *obj, const char *key, const char *path, bool *out, struct lerr *err)
 {
     json_t *v = field(obj, key, path, false, "true or false", err);
     if (!v)
@@ -177,7 +177,7 @@ int v_bool(json_t *obj, const char *key, const char *path, bool *out, struct ler
     return 0;
 }
 
-int v_enum(json_t *obj, const char *key, const char *path, bool required,
+int api__v_enum(json_t *obj, const char *key, const char *path, bool required,
            const char *const *values, const char **out, struct lerr *err)
 {
     char list[512] = "";
@@ -200,14 +200,14 @@ int v_enum(json_t *obj, const char *key, const char *path, bool required,
         }
     }
     char target[160];
-    v_path(target, sizeof target, path, key);
+    api__v_path(target, sizeof target, path, key);
     const char *hint = util_closest(s, strlen(s), values);
     return lerr_set_at(err, LERR_INVALID, target, "%s: \"%s\" is not allowed%s%s%s; use %s",
                        target, s, hint ? " (did you mean \"" : "", hint ? hint : "",
                        hint ? "\"?)" : "", what);
 }
 
-int v_array(json_t *obj, const char *key, const char *path, bool required, json_t **out,
+int api__v_array(json_t *obj, const char *key, const char *path, bool required, json_t **out,
             struct lerr *err)
 {
     json_t *v = field(obj, key, path, required, "an array", err);
@@ -219,7 +219,7 @@ int v_array(json_t *obj, const char *key, const char *path, bool required, json_
     return 0;
 }
 
-int v_object(json_t *obj, const char *key, const char *path, bool required, json_t **out,
+int api__v_object(json_t *obj, const char *key, const char *path, bool required, json_t **out,
              struct lerr *err)
 {
     json_t *v = field(obj, key, path, required, "an object", err);
@@ -231,7 +231,7 @@ int v_object(json_t *obj, const char *key, const char *path, bool required, json
     return 0;
 }
 
-int v_period(json_t *obj, const char *key, const char *path, bool nullable, const char **out,
+int api__v_period(json_t *obj, const char *key, const char *path, bool nullable, const char **out,
              struct lerr *err)
 {
     json_t *v = json_object_get(obj, key);
@@ -251,7 +251,7 @@ int v_period(json_t *obj, const char *key, const char *path, bool nullable, cons
     lerr_init(&pe);
     if (period_parse(json_string_value(v), json_string_length(v), &p, &pe)) {
         char target[160];
-        v_path(target, sizeof target, path, key);
+        api__v_path(target, sizeof target, path, key);
         return lerr_set_at(err, LERR_INVALID, target, "%s: %s", target, pe.msg);
     }
     *out = json_string_value(v);
@@ -283,7 +283,7 @@ static bool utf8_text_ok(const unsigned char *s, size_t n)
     return true;
 }
 
-int v_column_name(const char *name, const char *target, bool allow_reserved, struct lerr *err)
+int api__v_column_name(const char *name, const char *target, bool allow_reserved, struct lerr *err)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 255)

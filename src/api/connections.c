@@ -37,7 +37,7 @@ static const char *const *type_fields(const char *type)
     return push;
 }
 
-int v_connection_name(const char *name, const char *target, struct lerr *err)
+int api__v_connection_name(const char *name, const char *target, struct lerr *err)
 {
     size_t n = strlen(name);
     /* A push connection's name names its log directory: never "." or "..". */
@@ -56,7 +56,7 @@ int v_connection_name(const char *name, const char *target, struct lerr *err)
 }
 
 /* "host:port[,host:port...]" */
-static int v_bootstrap(const char *s, struct lerr *err)
+static int api__v_bootstrap(const char *s, struct lerr *err)
 {
     char tmp[1024];
     if (strlen(s) >= sizeof tmp)
@@ -84,7 +84,7 @@ static int v_bootstrap(const char *s, struct lerr *err)
 }
 
 /* Validates the secrets object for the connection type; returns a copy to store. */
-static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
+static json_t *api__v_secrets(json_t *sec, const char *type, struct lerr *err)
 {
     if (!json_is_object(sec)) {
         lerr_set_at(err, LERR_INVALID, "secrets", "secrets must be an object");
@@ -100,23 +100,23 @@ static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
     static const char *const basic_keys[] = {"type", "username", "password", NULL};
     static const char *const aws_keys[] = {"type", "accessKeyId", "secretAccessKey", NULL};
     if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
-        if (v_known_keys(sec, "secrets", aws_keys, err) ||
-            v_enum(sec, "type", "secrets", true, aws_types, &stype, err) ||
-            v_string(sec, "accessKeyId", "secrets", true, 256, &user, err) ||
-            v_string(sec, "secretAccessKey", "secrets", true, 256, &pass, err))
+        if (api__v_known_keys(sec, "secrets", aws_keys, err) ||
+            api__v_enum(sec, "type", "secrets", true, aws_types, &stype, err) ||
+            api__v_string(sec, "accessKeyId", "secrets", true, 256, &user, err) ||
+            api__v_string(sec, "secretAccessKey", "secrets", true, 256, &pass, err))
             return NULL;
         return json_deep_copy(sec);
     }
     bool registry = catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY;
     const char *const *types =
         registry ? basic_only : catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT ? plain_only : kafka_types;
-    if (v_known_keys(sec, "secrets", registry ? basic_keys : sasl_keys, err) ||
-        v_enum(sec, "type", "secrets", true, types, &stype, err) ||
-        v_string(sec, "username", "secrets", true, 1024, &user, err) ||
-        v_string(sec, "password", "secrets", true, 4096, &pass, err))
+    if (api__v_known_keys(sec, "secrets", registry ? basic_keys : sasl_keys, err) ||
+        api__v_enum(sec, "type", "secrets", true, types, &stype, err) ||
+        api__v_string(sec, "username", "secrets", true, 1024, &user, err) ||
+        api__v_string(sec, "password", "secrets", true, 4096, &pass, err))
         return NULL;
     if (strcmp(stype, "sasl_scram") == 0) {
-        if (v_enum(sec, "mechanism", "secrets", true, mechs, &mech, err))
+        if (api__v_enum(sec, "mechanism", "secrets", true, mechs, &mech, err))
             return NULL;
     } else if (json_object_get(sec, "mechanism")) {
         lerr_set_at(err, LERR_INVALID, "secrets.mechanism",
@@ -136,7 +136,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
 {
     const char *type = NULL, *name = NULL, *desc = NULL;
     *secrets = NULL;
-    if (v_enum(body, "type", "", prev == NULL, conn_types, &type, err))
+    if (api__v_enum(body, "type", "", prev == NULL, conn_types, &type, err))
         return NULL;
     const char *prev_type = prev ? json_string_value(json_object_get(prev, "type")) : NULL;
     if (!type)
@@ -158,13 +158,13 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         for (size_t i = 0; server_fields[i]; i++)
             allowed[na++] = server_fields[i];
     allowed[na] = NULL;
-    if (v_known_keys(body, "", allowed, err) ||
-        v_string(body, "name", "", prev == NULL && !path_name, 0, &name, err) ||
-        v_string(body, "description", "", false, 4096, &desc, err))
+    if (api__v_known_keys(body, "", allowed, err) ||
+        api__v_string(body, "name", "", prev == NULL && !path_name, 0, &name, err) ||
+        api__v_string(body, "description", "", false, 4096, &desc, err))
         return NULL;
     if (!name)
         name = path_name;
-    if (v_connection_name(name, "name", err))
+    if (api__v_connection_name(name, "name", err))
         return NULL;
     if (path_name && strcmp(name, path_name) != 0) {
         lerr_set_at(err, LERR_INVALID, "name",
@@ -177,9 +177,9 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
     if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA || catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT) {
         const char *bs = NULL, *topic = NULL, *pattern = NULL;
         bool ssl = false;
-        if (v_string(body, "bootstrapServers", "", true, 0, &bs, err) || v_bootstrap(bs, err) ||
-            v_string(body, "topicName", "", false, 249, &topic, err) ||
-            v_string(body, "topicNamePattern", "", false, 1024, &pattern, err))
+        if (api__v_string(body, "bootstrapServers", "", true, 0, &bs, err) || api__v_bootstrap(bs, err) ||
+            api__v_string(body, "topicName", "", false, 249, &topic, err) ||
+            api__v_string(body, "topicNamePattern", "", false, 1024, &pattern, err))
             goto fail;
         if (!topic == !pattern) {
             lerr_set_at(err, LERR_INVALID, topic ? "topicNamePattern" : "topicName",
@@ -191,7 +191,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         json_object_set_new(doc, topic ? "topicName" : "topicNamePattern",
                             json_string(topic ? topic : pattern));
         json_t *sec = json_object_get(body, "secrets");
-        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
+        if (sec && !json_is_null(sec) && !(*secrets = api__v_secrets(sec, type, err)))
             goto fail;
         bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
         if (catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT && !has_secrets) {
@@ -202,14 +202,14 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
             goto fail;
         }
         ssl = has_secrets;
-        if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA && v_bool(body, "ssl", "", &ssl, err))
+        if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA && api__v_bool(body, "ssl", "", &ssl, err))
             goto fail;
         if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA)
             json_object_set_new(doc, "ssl", json_boolean(ssl));
         json_object_set_new(doc, "hasSecrets", json_boolean(has_secrets));
     } else if (catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY) {
         json_t *urls = NULL;
-        if (v_array(body, "urls", "", true, &urls, err))
+        if (api__v_array(body, "urls", "", true, &urls, err))
             goto fail;
         if (json_array_size(urls) == 0) {
             lerr_set_at(err, LERR_INVALID, "urls",
@@ -221,7 +221,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         json_t *u;
         json_array_foreach(urls, i, u) {
             char t[64];
-            v_path_idx(t, sizeof t, "urls", i);
+            api__v_path_idx(t, sizeof t, "urls", i);
             const char *s = json_string_value(u);
             if (!s || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)) {
                 lerr_set_at(err, LERR_INVALID, t, "%s must be an http:// or https:// URL", t);
@@ -230,19 +230,19 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         }
         json_object_set(doc, "urls", urls);
         json_t *sec = json_object_get(body, "secrets");
-        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
+        if (sec && !json_is_null(sec) && !(*secrets = api__v_secrets(sec, type, err)))
             goto fail;
         json_object_set_new(doc, "hasSecrets",
                             json_boolean(*secrets || (prev && json_is_true(json_object_get(
                                                                   prev, "hasSecrets")))));
     } else if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
         const char *stream = NULL, *endpoint = NULL, *role = NULL;
-        if (v_string(body, "stream", "", true, 128, &stream, err) ||
-            v_string(body, "endpoint", "", true, 1024, &endpoint, err) ||
-            v_string(body, "awsAssumedRoleArn", "", false, 2048, &role, err))
+        if (api__v_string(body, "stream", "", true, 128, &stream, err) ||
+            api__v_string(body, "endpoint", "", true, 1024, &endpoint, err) ||
+            api__v_string(body, "awsAssumedRoleArn", "", false, 2048, &role, err))
             goto fail;
         json_t *sec = json_object_get(body, "secrets");
-        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
+        if (sec && !json_is_null(sec) && !(*secrets = api__v_secrets(sec, type, err)))
             goto fail;
         bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
         if (!role && !has_secrets) {

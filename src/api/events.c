@@ -82,12 +82,12 @@ static int gunzip(const char *p, size_t n, struct buf *out, struct lerr *err)
 /* Checks one line as a JSON object with the record scanner (no allocation). */
 static bool line_ok(const char *p, size_t n, char *scratch, struct lerr *err)
 {
-    struct json_iter it;
-    if (json_iter_init(&it, p, n, scratch, n + 1, err))
+    struct format_json_iter it;
+    if (format_json_iter_init(&it, p, n, scratch, n + 1, err))
         return false;
-    struct json_member m;
+    struct format_json_member m;
     int rc;
-    while ((rc = json_iter_next(&it, &m, err)) == 1)
+    while ((rc = format_json_iter_next(&it, &m, err)) == 1)
         ;
     return rc == 0;
 }
@@ -100,7 +100,7 @@ int api_events_push(struct api_req *r)
     struct catalog_doc cd = {0};
     struct buf inflated;
     buf_init(&inflated, PUSH_MAX_INFLATED);
-    struct pushlog_entry *entries = NULL;
+    struct source_pushlog_entry *entries = NULL;
     json_t *rejected = json_array();
     char *scratch = NULL;
     if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, name, &cd, &err))
@@ -161,14 +161,14 @@ int api_events_push(struct api_req *r)
         } else if (!blank) {
             if (n == cap) {
                 cap *= 2;
-                struct pushlog_entry *ne = realloc(entries, cap * sizeof *ne);
+                struct source_pushlog_entry *ne = realloc(entries, cap * sizeof *ne);
                 if (!ne) {
                     lerr_set(&err, LERR_NOMEM, "out of memory");
                     goto out;
                 }
                 entries = ne;
             }
-            entries[n++] = (struct pushlog_entry){p, l, now};
+            entries[n++] = (struct source_pushlog_entry){p, l, now};
         }
         p = stop + 1;
     }

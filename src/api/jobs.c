@@ -35,11 +35,11 @@ static const char *const server_keys[] = {
 
 static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err);
 
-static int v_string_list(json_t *obj, const char *key, const char *path, json_t **out,
+static int api__v_string_list(json_t *obj, const char *key, const char *path, json_t **out,
                          struct lerr *err)
 {
     json_t *arr = NULL;
-    if (v_array(obj, key, path, false, &arr, err))
+    if (api__v_array(obj, key, path, false, &arr, err))
         return err->code;
     *out = json_array();
     if (!arr)
@@ -47,9 +47,9 @@ static int v_string_list(json_t *obj, const char *key, const char *path, json_t 
     size_t i;
     json_t *v;
     char p[200], t[220];
-    v_path(p, sizeof p, path, key);
+    api__v_path(p, sizeof p, path, key);
     json_array_foreach(arr, i, v) {
-        v_path_idx(t, sizeof t, p, i);
+        api__v_path_idx(t, sizeof t, p, i);
         if (!json_is_string(v) || json_string_length(v) == 0) {
             json_decref(*out);
             *out = NULL;
@@ -73,15 +73,15 @@ static json_t *delimited_settings(json_t *fs, const char *path, const char *form
     bool from_header = false;
     const char *list_delim = NULL, *delim = NULL;
     char t[200];
-    if (v_known_keys(fs, path, custom ? keys : keys_no_delim, err) ||
-        v_bool(fs, "findColumnsFromHeader", path, &from_header, err) ||
-        v_string(fs, "listDelimiter", path, false, 16, &list_delim, err) ||
-        (custom && v_string(fs, "delimiter", path, true, 16, &delim, err)))
+    if (api__v_known_keys(fs, path, custom ? keys : keys_no_delim, err) ||
+        api__v_bool(fs, "findColumnsFromHeader", path, &from_header, err) ||
+        api__v_string(fs, "listDelimiter", path, false, 16, &list_delim, err) ||
+        (custom && api__v_string(fs, "delimiter", path, true, 16, &delim, err)))
         return NULL;
     json_t *skip = json_object_get(fs, "skipHeaderRows");
     json_int_t skip_rows = 0;
     if (skip && !json_is_null(skip)) {
-        v_path(t, sizeof t, path, "skipHeaderRows");
+        api__v_path(t, sizeof t, path, "skipHeaderRows");
         if (!json_is_integer(skip) || json_integer_value(skip) < 0 ||
             json_integer_value(skip) > 1000000) {
             lerr_set_at(err, LERR_INVALID, t, "%s must be a whole number from 0 to 1000000", t);
@@ -90,15 +90,15 @@ static json_t *delimited_settings(json_t *fs, const char *path, const char *form
         skip_rows = json_integer_value(skip);
     }
     if (custom && !delim[0]) {
-        v_path(t, sizeof t, path, "delimiter");
+        api__v_path(t, sizeof t, path, "delimiter");
         lerr_set_at(err, LERR_INVALID, t, "%s must not be empty; e.g. \"|\"", t);
         return NULL;
     }
-    if (v_string_list(fs, "columns", path, &columns, err))
+    if (api__v_string_list(fs, "columns", path, &columns, err))
         return NULL;
     if (from_header && json_array_size(columns) > 0) {
         json_decref(columns);
-        v_path(t, sizeof t, path, "columns");
+        api__v_path(t, sizeof t, path, "columns");
         lerr_set_at(err, LERR_INVALID, t,
                     "%s and findColumnsFromHeader: true contradict each other; give one", t);
         return NULL;
@@ -122,20 +122,20 @@ static json_t *kafka_settings(json_t *fs, const char *path, struct lerr *err)
     const char *key_col = "kafka.key", *ts_col = "kafka.timestamp",
                *hdr = "kafka.header.", *topic_col = "kafka.topic";
     char p[200];
-    if (v_known_keys(fs, path, keys, err) || v_object(fs, "valueFormat", path, true, &vf, err) ||
-        v_object(fs, "keyFormat", path, false, &kf, err) ||
-        v_string(fs, "keyColumnName", path, false, 255, &key_col, err) ||
-        v_string(fs, "timestampColumnName", path, false, 255, &ts_col, err) ||
-        v_string(fs, "headerLabelPrefix", path, false, 255, &hdr, err) ||
-        v_string(fs, "topicColumnName", path, false, 255, &topic_col, err))
+    if (api__v_known_keys(fs, path, keys, err) || api__v_object(fs, "valueFormat", path, true, &vf, err) ||
+        api__v_object(fs, "keyFormat", path, false, &kf, err) ||
+        api__v_string(fs, "keyColumnName", path, false, 255, &key_col, err) ||
+        api__v_string(fs, "timestampColumnName", path, false, 255, &ts_col, err) ||
+        api__v_string(fs, "headerLabelPrefix", path, false, 255, &hdr, err) ||
+        api__v_string(fs, "topicColumnName", path, false, 255, &topic_col, err))
         return NULL;
-    v_path(p, sizeof p, path, "valueFormat");
+    api__v_path(p, sizeof p, path, "valueFormat");
     json_t *value = format_settings(vf, p, true, err);
     if (!value)
         return NULL;
     json_t *key = NULL;
     if (kf) {
-        v_path(p, sizeof p, path, "keyFormat");
+        api__v_path(p, sizeof p, path, "keyFormat");
         if (!(key = format_settings(kf, p, true, err))) {
             json_decref(value);
             return NULL;
@@ -151,10 +151,10 @@ static json_t *kafka_settings(json_t *fs, const char *path, struct lerr *err)
 static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err)
 {
     const char *format = NULL;
-    if (v_enum(fs, "format", path, true, formats, &format, err))
+    if (api__v_enum(fs, "format", path, true, formats, &format, err))
         return NULL;
     char t[200];
-    v_path(t, sizeof t, path, "format");
+    api__v_path(t, sizeof t, path, "format");
     if (strcmp(format, "avro_stream") == 0 || strcmp(format, "protobuf") == 0) {
         lerr_set_at(err, LERR_INVALID, t,
                     "%s: \"%s\" is not supported yet (it comes with schema-registry support); "
@@ -165,8 +165,8 @@ static json_t *format_settings(json_t *fs, const char *path, bool nested, struct
     if (strcmp(format, "nd-json") == 0) {
         static const char *const keys[] = {"format", "flattenSpec", NULL};
         json_t *flat = NULL;
-        if (v_known_keys(fs, path, keys, err) ||
-            v_object(fs, "flattenSpec", path, false, &flat, err))
+        if (api__v_known_keys(fs, path, keys, err) ||
+            api__v_object(fs, "flattenSpec", path, false, &flat, err))
             return NULL;
         return json_pack("{s:o, s:s}", "flattenSpec", flat ? json_deep_copy(flat) : json_object(),
                          "format", "nd-json");
@@ -192,7 +192,7 @@ static json_t *input_schema(json_t *arr, const char *path, struct lerr *err)
     json_array_foreach(arr, i, e) {
         static const char *const keys[] = {"name", "dataType", NULL};
         char p[200], t[220];
-        v_path_idx(p, sizeof p, path, i);
+        api__v_path_idx(p, sizeof p, path, i);
         const char *name = NULL, *type = NULL;
         if (!json_is_object(e)) {
             lerr_set_at(err, LERR_INVALID, p,
@@ -201,10 +201,10 @@ static json_t *input_schema(json_t *arr, const char *path, struct lerr *err)
                         p);
             goto fail;
         }
-        if (v_known_keys(e, p, keys, err) || v_string(e, "name", p, true, 255, &name, err) ||
-            v_enum(e, "dataType", p, true, input_types, &type, err))
+        if (api__v_known_keys(e, p, keys, err) || api__v_string(e, "name", p, true, 255, &name, err) ||
+            api__v_enum(e, "dataType", p, true, input_types, &type, err))
             goto fail;
-        v_path(t, sizeof t, p, "name");
+        api__v_path(t, sizeof t, p, "name");
         if (!name[0]) {
             lerr_set_at(err, LERR_INVALID, t, "%s must not be empty", t);
             goto fail;
@@ -238,12 +238,12 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
     static const char *const src_types[] = {"connection", NULL};
     const char *type = NULL, *conn = NULL;
     json_t *schema_in = NULL, *fs_in = NULL;
-    if (v_known_keys(src, "source", keys, err) ||
-        v_enum(src, "type", "source", true, src_types, &type, err) ||
-        v_string(src, "connectionName", "source", true, 0, &conn, err) ||
-        v_connection_name(conn, "source.connectionName", err) ||
-        v_array(src, "inputSchema", "source", true, &schema_in, err) ||
-        v_object(src, "formatSettings", "source", true, &fs_in, err))
+    if (api__v_known_keys(src, "source", keys, err) ||
+        api__v_enum(src, "type", "source", true, src_types, &type, err) ||
+        api__v_string(src, "connectionName", "source", true, 0, &conn, err) ||
+        api__v_connection_name(conn, "source.connectionName", err) ||
+        api__v_array(src, "inputSchema", "source", true, &schema_in, err) ||
+        api__v_object(src, "formatSettings", "source", true, &fs_in, err))
         return NULL;
     if (json_array_size(schema_in) == 0) {
         lerr_set_at(err, LERR_INVALID, "source.inputSchema",
@@ -321,7 +321,7 @@ static json_t *job_mappings(json_t *arr, bool *any_agg, struct lerr *err)
     json_array_foreach(arr, i, e) {
         static const char *const keys[] = {"columnName", "expression", "isAggregation", NULL};
         char p[64], t[96];
-        v_path_idx(p, sizeof p, "mappings", i);
+        api__v_path_idx(p, sizeof p, "mappings", i);
         const char *col = NULL, *expr = NULL;
         bool agg = false;
         if (!json_is_object(e)) {
@@ -331,12 +331,12 @@ static json_t *job_mappings(json_t *arr, bool *any_agg, struct lerr *err)
                         p);
             goto fail;
         }
-        if (v_known_keys(e, p, keys, err) || v_string(e, "columnName", p, true, 0, &col, err) ||
-            v_string(e, "expression", p, true, MAX_EXPRESSION, &expr, err) ||
-            v_bool(e, "isAggregation", p, &agg, err))
+        if (api__v_known_keys(e, p, keys, err) || api__v_string(e, "columnName", p, true, 0, &col, err) ||
+            api__v_string(e, "expression", p, true, MAX_EXPRESSION, &expr, err) ||
+            api__v_bool(e, "isAggregation", p, &agg, err))
             goto fail;
-        v_path(t, sizeof t, p, "columnName");
-        if (v_column_name(col, t, false, err))
+        api__v_path(t, sizeof t, p, "columnName");
+        if (api__v_column_name(col, t, false, err))
             goto fail;
         size_t j;
         json_t *prev;
@@ -349,13 +349,13 @@ static json_t *job_mappings(json_t *arr, bool *any_agg, struct lerr *err)
                 goto fail;
             }
         }
-        v_path(t, sizeof t, p, "expression");
+        api__v_path(t, sizeof t, p, "expression");
         if (check_expression(expr, t, err))
             goto fail;
         if (strcmp(col, "__time") == 0) {
             has_time = true;
             if (agg) {
-                v_path(t, sizeof t, p, "isAggregation");
+                api__v_path(t, sizeof t, p, "isAggregation");
                 lerr_set_at(err, LERR_INVALID, t,
                             "%s: __time cannot be an aggregation; map it with a timestamp "
                             "expression such as TIME_PARSE(\"date\")",
@@ -445,14 +445,14 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
     static const char *const types[] = {"uploaded", "inline", NULL};
     const char *type = NULL, *data = NULL;
     json_t *files = NULL, *schema_in = NULL, *fs_in = NULL;
-    if (v_known_keys(src, "source", keys, err) ||
-        v_enum(src, "type", "source", true, types, &type, err) ||
-        v_array(src, "inputSchema", "source", true, &schema_in, err) ||
-        v_object(src, "formatSettings", "source", true, &fs_in, err))
+    if (api__v_known_keys(src, "source", keys, err) ||
+        api__v_enum(src, "type", "source", true, types, &type, err) ||
+        api__v_array(src, "inputSchema", "source", true, &schema_in, err) ||
+        api__v_object(src, "formatSettings", "source", true, &fs_in, err))
         return NULL;
     json_t *out = json_pack("{s:s}", "type", type);
     if (catalog_source_type_parse(type) == CATALOG_SOURCE_UPLOADED) {
-        if (v_array(src, "fileList", "source", true, &files, err))
+        if (api__v_array(src, "fileList", "source", true, &files, err))
             goto fail;
         if (json_array_size(files) == 0) {
             lerr_set_at(err, LERR_INVALID, "source.fileList",
@@ -480,7 +480,7 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
         }
         json_object_set(out, "fileList", files);
     } else {
-        if (v_string(src, "data", "source", true, 0, &data, err))
+        if (api__v_string(src, "data", "source", true, 0, &data, err))
             goto fail;
         json_object_set_new(out, "data", json_string(data));
     }
@@ -517,17 +517,17 @@ static int common_fields(json_t *body, struct common_fields *f, bool *create_tab
     const char *ttype = NULL;
     json_t *target = NULL;
     memset(f, 0, sizeof *f);
-    if (v_object(body, "target", "", true, &target, err) ||
-        v_known_keys(target, "target", target_keys, err) ||
-        v_enum(target, "type", "target", true, target_types, &ttype, err) ||
-        v_string(target, "tableName", "target", true, 0, &f->table, err) ||
-        v_table_name(f->table, "target.tableName", err) ||
-        v_array(target, "intervals", "target", false, &f->intervals, err) ||
-        v_bool(body, "createTableIfNotExists", "", create_table, err) ||
-        v_object(body, "source", "", true, &f->src, err) ||
-        v_array(body, "mappings", "", true, &f->maps, err) ||
-        v_bool(body, "useSchemaDiscovery", "", &f->discovery, err) ||
-        v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &f->filter, err))
+    if (api__v_object(body, "target", "", true, &target, err) ||
+        api__v_known_keys(target, "target", target_keys, err) ||
+        api__v_enum(target, "type", "target", true, target_types, &ttype, err) ||
+        api__v_string(target, "tableName", "target", true, 0, &f->table, err) ||
+        api__v_table_name(f->table, "target.tableName", err) ||
+        api__v_array(target, "intervals", "target", false, &f->intervals, err) ||
+        api__v_bool(body, "createTableIfNotExists", "", create_table, err) ||
+        api__v_object(body, "source", "", true, &f->src, err) ||
+        api__v_array(body, "mappings", "", true, &f->maps, err) ||
+        api__v_bool(body, "useSchemaDiscovery", "", &f->discovery, err) ||
+        api__v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &f->filter, err))
         return err->code;
     if (f->filter && check_expression(f->filter, "filterExpression", err))
         return err->code;
@@ -572,7 +572,7 @@ static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char 
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (iv[2 * i] >= iv[2 * i + 1]) {
             char t[64];
-            v_path_idx(t, sizeof t, "target.intervals", i);
+            api__v_path_idx(t, sizeof t, "target.intervals", i);
             rc = lerr_set_at(err, LERR_INVALID, t, "%s: the interval is empty (start >= end)", t);
         }
     free(iv);
@@ -590,8 +590,8 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     const char *mode = "append";
     struct common_fields f;
     json_t *excl = NULL;
-    if (v_known_keys(body, "", keys, err) || common_fields(body, &f, create_table, err) ||
-        v_enum(body, "ingestionMode", "", false, modes, &mode, err))
+    if (api__v_known_keys(body, "", keys, err) || common_fields(body, &f, create_table, err) ||
+        api__v_enum(body, "ingestionMode", "", false, modes, &mode, err))
         return NULL;
     const char *tname = f.table, *filter = f.filter;
     json_t *intervals = f.intervals, *src = f.src, *maps = f.maps;
@@ -599,7 +599,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     json_t *ivs = batch_intervals(r, intervals, mode, tname, err);
     if (!ivs)
         return NULL;
-    if (v_string_list(body, "dimensionExclusions", "", &excl, err)) {
+    if (api__v_string_list(body, "dimensionExclusions", "", &excl, err)) {
         json_decref(ivs);
         return NULL;
     }
@@ -635,18 +635,18 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
     bool discovery = false;
     json_t *src = NULL, *maps = NULL, *excl = NULL;
     *create_table = false;
-    if (v_enum(body, "type", "", true, job_types, &type, err))
+    if (api__v_enum(body, "type", "", true, job_types, &type, err))
         return NULL;
     if (catalog_job_type_parse(type) == CATALOG_JOB_BATCH)
         return batch_spec(r, body, j, any_agg, create_table, err);
-    if (v_known_keys(body, "", spec_keys, err))
+    if (api__v_known_keys(body, "", spec_keys, err))
         return NULL;
     struct common_fields f;
     if (common_fields(body, &f, create_table, err) ||
-        v_period(body, "lateMessageRejectionPeriod", "", true, &late, err) ||
-        v_period(body, "earlyMessageRejectionPeriod", "", true, &early, err) ||
-        v_enum(body, "readFromPoint", "", false, read_points, &rfp, err) ||
-        v_enum(body, "desiredExecutionStatus", "", false, desired_values, &desired, err))
+        api__v_period(body, "lateMessageRejectionPeriod", "", true, &late, err) ||
+        api__v_period(body, "earlyMessageRejectionPeriod", "", true, &early, err) ||
+        api__v_enum(body, "readFromPoint", "", false, read_points, &rfp, err) ||
+        api__v_enum(body, "desiredExecutionStatus", "", false, desired_values, &desired, err))
         return NULL;
     tname = f.table;
     filter = f.filter;
@@ -666,7 +666,7 @@ static json_t *job_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
         return NULL;
     }
     json_t *dim_excl = NULL;
-    if (v_string_list(body, "dimensionExclusions", "", &dim_excl, err))
+    if (api__v_string_list(body, "dimensionExclusions", "", &dim_excl, err))
         return NULL;
     excl = dim_excl;
     json_t *source = job_source(r, src, stream, err);
@@ -924,8 +924,8 @@ int api_jobs_update(struct api_req *r)
     for (size_t i = 0; server_keys[i]; i++)
         allowed[na++] = server_keys[i];
     allowed[na] = NULL;
-    if (v_known_keys(body, "", allowed, &err) ||
-        v_enum(body, "desiredExecutionStatus", "", false, desired_values, &desired, &err))
+    if (api__v_known_keys(body, "", allowed, &err) ||
+        api__v_enum(body, "desiredExecutionStatus", "", false, desired_values, &desired, &err))
         goto out;
     /* Everything else may be sent back as it is, but not changed. */
     spec = json_loads(j.spec, 0, NULL);
@@ -1284,8 +1284,8 @@ int api_jobs_sample(struct api_req *r)
     static const char *const sample_keys[] = {"data", "limit", NULL};
     json_int_t limit = 100;
     const char *text = NULL;
-    if (sample && (!json_is_object(sample) || v_known_keys(sample, "sample", sample_keys, &err) ||
-                   v_string(sample, "data", "sample", false, 16u << 20, &text, &err))) {
+    if (sample && (!json_is_object(sample) || api__v_known_keys(sample, "sample", sample_keys, &err) ||
+                   api__v_string(sample, "data", "sample", false, 16u << 20, &text, &err))) {
         if (!err.code)
             lerr_set_at(&err, LERR_INVALID, "sample", "sample must be an object: "
                                                       "{\"data\": \"...\", \"limit\": 100}");

@@ -45,7 +45,7 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-int v_table_name(const char *name, const char *target, struct lerr *err)
+int api__v_table_name(const char *name, const char *target, struct lerr *err)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 255)
@@ -55,7 +55,7 @@ int v_table_name(const char *name, const char *target, struct lerr *err)
         return lerr_set_at(err, LERR_INVALID, target,
                            "%s: table name '%s' must not contain '/' or be '.' or '..'", target,
                            name);
-    if (v_column_name(name, target, true, err)) {
+    if (api__v_column_name(name, target, true, err)) {
         lerr_init(err);
         return lerr_set_at(err, LERR_INVALID, target,
                            "%s: table name '%s' contains a control character or invalid UTF-8",
@@ -80,14 +80,14 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
     }
     const char *name = NULL, *dtype = NULL, *ctype = NULL;
     char target[200];
-    if (v_known_keys(e, path, keys, err) || v_string(e, "name", path, true, 0, &name, err) ||
-        v_enum(e, "dataType", path, true, all_types, &dtype, err))
+    if (api__v_known_keys(e, path, keys, err) || api__v_string(e, "name", path, true, 0, &name, err) ||
+        api__v_enum(e, "dataType", path, true, all_types, &dtype, err))
         return NULL;
-    v_path(target, sizeof target, path, "name");
-    if (v_column_name(name, target, false, err))
+    api__v_path(target, sizeof target, path, "name");
+    if (api__v_column_name(name, target, false, err))
         return NULL;
     bool measure = in_list(dtype, measure_types);
-    v_path(target, sizeof target, path, "dataType");
+    api__v_path(target, sizeof target, path, "dataType");
     if (strcmp(name, "__time") == 0 && strcmp(dtype, "timestamp") != 0) {
         lerr_set_at(err, LERR_INVALID, target, "%s: __time is always of type \"timestamp\"",
                     target);
@@ -108,11 +108,11 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
         return NULL;
     }
     static const char *const ctypes[] = {CATALOG_COLUMN_TYPE_MAP(CATALOG_NAME_LIST) NULL};
-    if (v_enum(e, "columnType", path, false, ctypes, &ctype, err))
+    if (api__v_enum(e, "columnType", path, false, ctypes, &ctype, err))
         return NULL;
     enum catalog_column_type want = measure ? CATALOG_COLUMN_MEASURE : CATALOG_COLUMN_DIMENSION;
     if (ctype && catalog_column_type_parse(ctype) != (int)want) {
-        v_path(target, sizeof target, path, "columnType");
+        api__v_path(target, sizeof target, path, "columnType");
         lerr_set_at(err, LERR_INVALID, target, "%s: \"%s\" is a %s type, not a %s", target,
                     dtype, catalog_column_type_name(want), ctype);
         return NULL;
@@ -132,7 +132,7 @@ static int merge_schema(json_t *schema, json_t *given, const char *path, const c
     json_t *e;
     json_array_foreach(given, i, e) {
         char p[200];
-        v_path_idx(p, sizeof p, path, i);
+        api__v_path_idx(p, sizeof p, path, i);
         json_t *col = schema_entry(e, p, table_type, err);
         if (!col)
             return err->code;
@@ -148,7 +148,7 @@ static int merge_schema(json_t *schema, json_t *given, const char *path, const c
             const char *nt = json_string_value(json_object_get(col, "dataType"));
             if (strcmp(ot, nt) != 0) {
                 char t[220];
-                v_path(t, sizeof t, p, "dataType");
+                api__v_path(t, sizeof t, p, "dataType");
                 lerr_set_at(err, LERR_INVALID, t,
                             "%s: column '%s' is already of type \"%s\"; a column's type "
                             "cannot change (listed twice, or changed by an update)",
@@ -183,15 +183,15 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
     const char *mode = NULL, *gran = NULL, *res = NULL, *desc = NULL;
     json_t *schema_in = NULL, *clustering = NULL;
     char target[200];
-    if (v_enum(spec, "schemaMode", path, false, schema_modes, &mode, err) ||
-        v_enum(spec, "partitioningGranularity", path, false, granularities, &gran, err) ||
-        v_enum(spec, "timeResolution", path, false, resolutions, &res, err) ||
-        v_string(spec, "description", path, false, 4096, &desc, err) ||
-        v_array(spec, "schema", path, false, &schema_in, err) ||
-        v_array(spec, "clusteringColumns", path, false, &clustering, err))
+    if (api__v_enum(spec, "schemaMode", path, false, schema_modes, &mode, err) ||
+        api__v_enum(spec, "partitioningGranularity", path, false, granularities, &gran, err) ||
+        api__v_enum(spec, "timeResolution", path, false, resolutions, &res, err) ||
+        api__v_string(spec, "description", path, false, 4096, &desc, err) ||
+        api__v_array(spec, "schema", path, false, &schema_in, err) ||
+        api__v_array(spec, "clusteringColumns", path, false, &clustering, err))
         return err->code;
     if (res && catalog_table_type_parse(type) != CATALOG_TABLE_AGGREGATE) {
-        v_path(target, sizeof target, path, "timeResolution");
+        api__v_path(target, sizeof target, path, "timeResolution");
         return lerr_set_at(err, LERR_INVALID, target,
                            "%s applies to aggregate tables only (rows roll up to it); remove it "
                            "or create the table with \"type\": \"aggregate\"",
@@ -204,7 +204,7 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
     if (res) {
         json_t *old = json_object_get(doc, "timeResolution");
         if (existing && old && strcmp(json_string_value(old), res) != 0) {
-            v_path(target, sizeof target, path, "timeResolution");
+            api__v_path(target, sizeof target, path, "timeResolution");
             return lerr_set_at(err, LERR_INVALID, target,
                                "%s cannot change once a table exists (stored rows are rolled "
                                "up to \"%s\")",
@@ -217,7 +217,7 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
     json_t *schema = json_object_get(doc, "schema");
     if (schema_in) {
         char p[200];
-        v_path(p, sizeof p, path, "schema");
+        api__v_path(p, sizeof p, path, "schema");
         if (merge_schema(schema, schema_in, p, type, err))
             return err->code;
     }
@@ -228,12 +228,12 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
                           doc, "schemaMode"))) == CATALOG_SCHEMA_STRICT;
         json_array_foreach(clustering, i, c) {
             char p[200], pp[200];
-            v_path(pp, sizeof pp, path, "clusteringColumns");
-            v_path_idx(p, sizeof p, pp, i);
+            api__v_path(pp, sizeof pp, path, "clusteringColumns");
+            api__v_path_idx(p, sizeof p, pp, i);
             if (!json_is_string(c))
                 return lerr_set_at(err, LERR_INVALID, p, "%s must be a column name (a string)",
                                    p);
-            if (v_column_name(json_string_value(c), p, false, err))
+            if (api__v_column_name(json_string_value(c), p, false, err))
                 return err->code;
             if (strict && !schema_has(schema, json_string_value(c)))
                 return lerr_set_at(err, LERR_INVALID, p,
@@ -245,7 +245,7 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
     if (catalog_schema_mode_parse(json_string_value(json_object_get(doc, "schemaMode"))) ==
             CATALOG_SCHEMA_STRICT &&
         json_array_size(schema) <= 1) {
-        v_path(target, sizeof target, path, "schema");
+        api__v_path(target, sizeof target, path, "schema");
         return lerr_set_at(err, LERR_INVALID, target,
                            "a strict table needs a schema: list its columns in %s, e.g. "
                            "[{\"name\": \"page\", \"dataType\": \"string\"}], or use "
@@ -260,12 +260,12 @@ int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path
 {
     const char *name = NULL, *type = catalog_table_type_name(CATALOG_TABLE_DETAIL);
     char target[200];
-    if (v_known_keys(spec, path, user_fields, err) ||
-        v_string(spec, "name", path, true, 0, &name, err) ||
-        v_enum(spec, "type", path, false, table_types, &type, err))
+    if (api__v_known_keys(spec, path, user_fields, err) ||
+        api__v_string(spec, "name", path, true, 0, &name, err) ||
+        api__v_enum(spec, "type", path, false, table_types, &type, err))
         return err->code;
-    v_path(target, sizeof target, path, "name");
-    if (v_table_name(name, target, err))
+    api__v_path(target, sizeof target, path, "name");
+    if (api__v_table_name(name, target, err))
         return err->code;
     char id[37];
     if (util_uuid_v4(id, err))
@@ -413,7 +413,7 @@ int api_tables_update(struct api_req *r)
     struct catalog_doc d = {0};
     json_t *spec = api_body_object(r, &err), *doc = NULL;
     bool locked = false;
-    if (!spec || v_known_keys(spec, "", put_fields, &err))
+    if (!spec || api__v_known_keys(spec, "", put_fields, &err))
         goto fail;
     /* The table's writer lock: a running job may be adding discovered columns. */
     storage_db_lock(r->srv->db, r->seg[1]);
@@ -426,8 +426,8 @@ int api_tables_update(struct api_req *r)
         goto fail;
     }
     const char *name = NULL, *type = NULL;
-    if (v_string(spec, "name", "", false, 0, &name, &err) ||
-        v_enum(spec, "type", "", false, table_types, &type, &err))
+    if (api__v_string(spec, "name", "", false, 0, &name, &err) ||
+        api__v_enum(spec, "type", "", false, table_types, &type, &err))
         goto fail;
     if (name && strcmp(name, d.name) != 0) {
         lerr_set_at(&err, LERR_INVALID, "name",

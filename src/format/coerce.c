@@ -369,7 +369,7 @@ static void put_json_string(struct format__ctx *c, const char *s, size_t n, stru
 {
     struct buf *b = &c->p->tmp;
     buf_reset(b);
-    if (!json_write_string(b, s, n)) {
+    if (!format_json_write_string(b, s, n)) {
         nomem(c);
         set_null(out, SQL_JSON);
         return;
@@ -538,19 +538,19 @@ void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct s
 
 /* A JSON scalar or container into a scalar slot of `type`. */
 static void json_scalar(struct format__ctx *c, const struct format_field *f, uint8_t type,
-                        const struct json_value *v, struct sql_value *out)
+                        const struct format_json_value *v, struct sql_value *out)
 {
-    if (v->kind == JSON_KIND_NULL) {
+    if (v->kind == FORMAT_JSON_KIND_NULL) {
         set_null(out, type);
         return;
     }
-    bool container = v->kind == JSON_KIND_OBJECT || v->kind == JSON_KIND_ARRAY;
-    bool boolean = v->kind == JSON_KIND_TRUE || v->kind == JSON_KIND_FALSE;
+    bool container = v->kind == FORMAT_JSON_KIND_OBJECT || v->kind == FORMAT_JSON_KIND_ARRAY;
+    bool boolean = v->kind == FORMAT_JSON_KIND_TRUE || v->kind == FORMAT_JSON_KIND_FALSE;
     switch (type) {
     case SQL_LONG:
-        if (v->kind == JSON_KIND_NUMBER) {
+        if (v->kind == FORMAT_JSON_KIND_NUMBER) {
             int64_t x;
-            if (v->num_flags & JSON_NUM_INT)
+            if (v->num_flags & FORMAT_JSON_NUM_INT)
                 set_long(out, v->i);
             else if (double_to_long(v->d, &x))
                 set_long(out, x);
@@ -563,26 +563,26 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
                              f->name, s);
                 set_null(out, type);
             }
-        } else if (v->kind == JSON_KIND_STRING) {
+        } else if (v->kind == FORMAT_JSON_KIND_STRING) {
             text_scalar(c, f, type, v->str, v->str_len, false, out);
         } else if (boolean) {
-            set_long(out, v->kind == JSON_KIND_TRUE);
+            set_long(out, v->kind == FORMAT_JSON_KIND_TRUE);
         } else {
-            warn_value(c, f, type, v->kind == JSON_KIND_OBJECT ? "object" : "array", v->raw,
+            warn_value(c, f, type, v->kind == FORMAT_JSON_KIND_OBJECT ? "object" : "array", v->raw,
                        v->raw_len);
             set_null(out, type);
         }
         return;
     case SQL_DOUBLE:
     case SQL_FLOAT:
-        if (v->kind == JSON_KIND_NUMBER)
+        if (v->kind == FORMAT_JSON_KIND_NUMBER)
             put_double(c, f, type, v->d, v->raw, v->raw_len, out);
-        else if (v->kind == JSON_KIND_STRING)
+        else if (v->kind == FORMAT_JSON_KIND_STRING)
             text_scalar(c, f, type, v->str, v->str_len, false, out);
         else if (boolean)
-            put_double(c, f, type, v->kind == JSON_KIND_TRUE ? 1.0 : 0.0, "", 0, out);
+            put_double(c, f, type, v->kind == FORMAT_JSON_KIND_TRUE ? 1.0 : 0.0, "", 0, out);
         else {
-            warn_value(c, f, type, v->kind == JSON_KIND_OBJECT ? "object" : "array", v->raw,
+            warn_value(c, f, type, v->kind == FORMAT_JSON_KIND_OBJECT ? "object" : "array", v->raw,
                        v->raw_len);
             set_null(out, type);
         }
@@ -594,15 +594,15 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
         out->v.s.n = (uint32_t)v->raw_len;
         return;
     default:
-        if (v->kind == JSON_KIND_STRING) {
+        if (v->kind == FORMAT_JSON_KIND_STRING) {
             const char *k = format__keep(c, v->str, v->str_len);
             if (k)
                 set_str(out, k, v->str_len);
             else
                 set_null(out, SQL_STRING);
         } else if (boolean) {
-            set_str(out, v->kind == JSON_KIND_TRUE ? "true" : "false",
-                    v->kind == JSON_KIND_TRUE ? 4 : 5);
+            set_str(out, v->kind == FORMAT_JSON_KIND_TRUE ? "true" : "false",
+                    v->kind == FORMAT_JSON_KIND_TRUE ? 4 : 5);
         } else {
             (void)container; /* numbers as written, containers as their JSON text */
             set_str(out, v->raw, v->raw_len);
@@ -613,9 +613,9 @@ static void json_scalar(struct format__ctx *c, const struct format_field *f, uin
 
 /* A JSON array (or a scalar, as one element) into an ARRAY slot. */
 static void json_array(struct format__ctx *c, const struct format_field *f,
-                       const struct json_value *v, struct sql_value *out)
+                       const struct format_json_value *v, struct sql_value *out)
 {
-    if (v->kind != JSON_KIND_ARRAY) {
+    if (v->kind != FORMAT_JSON_KIND_ARRAY) {
         struct sql_value *item = one_element(c, out);
         if (item)
             json_scalar(c, f, f->elem_type, v, item);
@@ -624,11 +624,11 @@ static void json_array(struct format__ctx *c, const struct format_field *f,
     struct format_parser *p = c->p;
     struct lerr e;
     lerr_init(&e);
-    struct json_iter it;
-    struct json_member m;
+    struct format_json_iter it;
+    struct format_json_member m;
     uint32_t n = 0;
-    if (json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0)
-        while (json_iter_next(&it, &m, &e) > 0)
+    if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0)
+        while (format_json_iter_next(&it, &m, &e) > 0)
             n++;
     struct sql_value *items = arena_alloc(c->mem, (n ? n : 1) * sizeof *items);
     if (!items) {
@@ -637,8 +637,8 @@ static void json_array(struct format__ctx *c, const struct format_field *f,
         return;
     }
     uint32_t k = 0;
-    if (json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0)
-        while (k < n && json_iter_next(&it, &m, &e) > 0)
+    if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0)
+        while (k < n && format_json_iter_next(&it, &m, &e) > 0)
             json_scalar(c, f, f->elem_type, &m.v, &items[k++]);
     out->type = SQL_ARRAY;
     out->is_null = false;
@@ -646,12 +646,12 @@ static void json_array(struct format__ctx *c, const struct format_field *f,
     out->v.a.n = k;
 }
 
-void format__put_json(struct format__ctx *c, uint32_t field, const struct json_value *v,
+void format__put_json(struct format__ctx *c, uint32_t field, const struct format_json_value *v,
                       struct sql_value *out)
 {
     const struct format_field *f = &c->p->fields[field];
     if (f->type == SQL_ARRAY) {
-        if (v->kind == JSON_KIND_NULL)
+        if (v->kind == FORMAT_JSON_KIND_NULL)
             set_null(out, SQL_ARRAY);
         else
             json_array(c, f, v, out);

@@ -108,36 +108,36 @@ void format__widen(uint8_t *type, uint8_t *elem, uint8_t t2, uint8_t e2)
     }
 }
 
-static uint8_t scalar_kind_type(const struct json_value *v)
+static uint8_t scalar_kind_type(const struct format_json_value *v)
 {
     switch (v->kind) {
-    case JSON_KIND_STRING: return SQL_STRING;
-    case JSON_KIND_NUMBER: return (v->num_flags & JSON_NUM_INT) ? SQL_LONG : SQL_DOUBLE;
-    case JSON_KIND_TRUE:
-    case JSON_KIND_FALSE: return SQL_LONG;
+    case FORMAT_JSON_KIND_STRING: return SQL_STRING;
+    case FORMAT_JSON_KIND_NUMBER: return (v->num_flags & FORMAT_JSON_NUM_INT) ? SQL_LONG : SQL_DOUBLE;
+    case FORMAT_JSON_KIND_TRUE:
+    case FORMAT_JSON_KIND_FALSE: return SQL_LONG;
     default: return SQL_NULL;
     }
 }
 
-bool format__observe_json(struct format_parser *p, const struct json_value *v, uint8_t *type,
+bool format__observe_json(struct format_parser *p, const struct format_json_value *v, uint8_t *type,
                           uint8_t *elem)
 {
     *elem = SQL_NULL;
     switch (v->kind) {
-    case JSON_KIND_NULL:
+    case FORMAT_JSON_KIND_NULL:
         return false;
-    case JSON_KIND_OBJECT:
+    case FORMAT_JSON_KIND_OBJECT:
         *type = SQL_JSON;
         return true;
-    case JSON_KIND_ARRAY: {
+    case FORMAT_JSON_KIND_ARRAY: {
         struct lerr e;
         lerr_init(&e);
-        struct json_iter it;
-        struct json_member m;
+        struct format_json_iter it;
+        struct format_json_member m;
         uint8_t el = SQL_NULL;
-        if (json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0) {
-            while (json_iter_next(&it, &m, &e) > 0) {
-                if (m.v.kind == JSON_KIND_OBJECT || m.v.kind == JSON_KIND_ARRAY) {
+        if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0) {
+            while (format_json_iter_next(&it, &m, &e) > 0) {
+                if (m.v.kind == FORMAT_JSON_KIND_OBJECT || m.v.kind == FORMAT_JSON_KIND_ARRAY) {
                     *type = SQL_JSON;
                     return true;
                 }

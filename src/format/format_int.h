@@ -44,7 +44,7 @@ struct format__column {
 struct format__flat {
     uint32_t field;                    /* declared field it feeds */
     size_t nsteps;
-    struct json_path_step *steps;
+    struct format_json_path_step *steps;
 };
 
 struct format__csv {
@@ -149,7 +149,7 @@ void format__put_text(struct format__ctx *c, uint32_t field, const char *s, size
 void format__put_text_lossy(struct format__ctx *c, uint32_t field, const char *s, size_t n,
                             struct sql_value *out);
 /* JSON value → field's type; the array form for ARRAY fields. */
-void format__put_json(struct format__ctx *c, uint32_t field, const struct json_value *v,
+void format__put_json(struct format__ctx *c, uint32_t field, const struct format_json_value *v,
                       struct sql_value *out);
 /* A whole number → field's type (kafka timestamp). */
 void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct sql_value *out);
@@ -181,7 +181,7 @@ struct sql_value *format__discover(struct format__ctx *c, const char *name, size
 /* Whether discovered field `ref` already has a value in this record. */
 bool format__discovered_seen(const struct format_parser *p, uint32_t ref);
 /* The discovery type of a JSON value: false for null (nothing learnt). */
-bool format__observe_json(struct format_parser *p, const struct json_value *v, uint8_t *type,
+bool format__observe_json(struct format_parser *p, const struct format_json_value *v, uint8_t *type,
                           uint8_t *elem);
 /* Combines two observed types by Druid's rules. */
 void format__widen(uint8_t *type, uint8_t *elem, uint8_t t2, uint8_t e2);

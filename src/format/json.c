@@ -1,8 +1,8 @@
 /*
  * json.c — the nd-json record scanner (see json.h for the contract).
  *
- * Entry points: json_iter_init(), json_iter_init_span(), json_iter_next(),
- * json_parse_value(), json_find_path(), json_write_string().
+ * Entry points: format_json_iter_init(), format_json_iter_init_span(), format_json_iter_next(),
+ * format_json_parse_value(), format_json_find_path(), format_json_write_string().
  *
  * Shape: one cursor moves forward over the input once. Members of the
  * iterated container are decoded (keys, strings, numbers); nested containers
@@ -35,7 +35,7 @@ enum { ST_FIRST, ST_NEXT, ST_DONE, ST_FAILED };
 
 /* Sets "invalid JSON at byte N: ..." with pos N, unless an error is set. */
 LS_PRINTF(3, 4)
-static const char *fail(struct json_iter *it, const char *at, const char *fmt, ...)
+static const char *fail(struct format_json_iter *it, const char *at, const char *fmt, ...)
 {
     struct lerr *e = it->err;
     if (e && e->code == LERR_OK) {
@@ -53,7 +53,7 @@ static const char *fail(struct json_iter *it, const char *at, const char *fmt, .
 }
 
 /* Describes the byte at `at` for a message: 'x', byte 0xC3, or end of input. */
-static void describe(const struct json_iter *it, const char *at, char out[32])
+static void describe(const struct format_json_iter *it, const char *at, char out[32])
 {
     if (at >= it->end) {
         snprintf(out, 32, "end of input");
@@ -211,7 +211,7 @@ static size_t utf8_put(char *dst, uint32_t cp)
 /* ---- strings ----------------------------------------------------------- */
 
 /* Room for `need` more decoded bytes in the scratch area? */
-static bool scratch_room(struct json_iter *it, const char *dst, size_t need, const char *at)
+static bool scratch_room(struct format_json_iter *it, const char *dst, size_t need, const char *at)
 {
     if (it->scratch && (size_t)(it->scratch + it->scratch_cap - dst) >= need)
         return true;
@@ -233,7 +233,7 @@ static bool scratch_room(struct json_iter *it, const char *dst, size_t need, con
  * NULL (error set). With decode, *s and *slen get the decoded bytes: the
  * input itself when there are no escapes, else scratch.
  */
-static const char *lex_string_slow(struct json_iter *it, const char *q, const char *p,
+static const char *lex_string_slow(struct format_json_iter *it, const char *q, const char *p,
                                    bool decode, const char **s, size_t *slen)
 {
     const char *end = it->end;
@@ -367,7 +367,7 @@ static const char *lex_string_slow(struct json_iter *it, const char *q, const ch
 }
 
 /* The common case inline: plain ASCII up to the closing quote. */
-static inline const char *lex_string(struct json_iter *it, const char *q, bool decode,
+static inline const char *lex_string(struct format_json_iter *it, const char *q, bool decode,
                                      const char **s, size_t *slen)
 {
     const char *start = q + 1, *p = skip_plain(start, it->end);
@@ -459,7 +459,7 @@ static double slow_double(const char *ds, const char *de, size_t nint, int64_t e
  * Lexes a number; p points at '-' or a digit. Returns the byte after it or
  * NULL (error set). With v, fills the number fields.
  */
-static const char *lex_number(struct json_iter *it, const char *p, struct json_value *v)
+static const char *lex_number(struct format_json_iter *it, const char *p, struct format_json_value *v)
 {
     const char *end = it->end, *start = p;
     bool neg = false;
@@ -527,7 +527,7 @@ static const char *lex_number(struct json_iter *it, const char *p, struct json_v
     if (!v)
         return p;
 
-    v->kind = JSON_KIND_NUMBER;
+    v->kind = FORMAT_JSON_KIND_NUMBER;
     v->raw = start;
     v->raw_len = (size_t)(p - start);
     v->str = NULL;
@@ -539,15 +539,15 @@ static const char *lex_number(struct json_iter *it, const char *p, struct json_v
         /* 19 digits always fit a uint64; the sign decides the int64 bound. */
         if (m <= (uint64_t)INT64_MAX) {
             v->i = neg ? -(int64_t)m : (int64_t)m;
-            v->num_flags = JSON_NUM_INT;
+            v->num_flags = FORMAT_JSON_NUM_INT;
             v->d = neg ? -(double)m : (double)m;
             if (neg && m == 0)
-                v->num_flags |= JSON_NUM_NEGZERO;
+                v->num_flags |= FORMAT_JSON_NUM_NEGZERO;
             return p;
         }
         if (neg && m == (uint64_t)INT64_MAX + 1) {
             v->i = INT64_MIN;
-            v->num_flags = JSON_NUM_INT;
+            v->num_flags = FORMAT_JSON_NUM_INT;
             v->d = (double)INT64_MIN;
             return p;
         }
@@ -560,7 +560,7 @@ static const char *lex_number(struct json_iter *it, const char *p, struct json_v
         if (m == 0) {
             v->d = neg ? -0.0 : 0.0;
             if (neg)
-                v->num_flags |= JSON_NUM_NEGZERO;
+                v->num_flags |= FORMAT_JSON_NUM_NEGZERO;
             return p;
         }
         if (e >= -22 && e <= 22) {
@@ -575,31 +575,31 @@ static const char *lex_number(struct json_iter *it, const char *p, struct json_v
     double d = slow_double(ds, de, nint, exp10, neg, &nonzero);
     v->d = d;
     if (isinf(d))
-        v->num_flags |= JSON_NUM_OVERFLOW;
+        v->num_flags |= FORMAT_JSON_NUM_OVERFLOW;
     else if (d == 0) {
         if (nonzero)
-            v->num_flags |= JSON_NUM_UNDERFLOW;
+            v->num_flags |= FORMAT_JSON_NUM_UNDERFLOW;
         if (neg)
-            v->num_flags |= JSON_NUM_NEGZERO;
+            v->num_flags |= FORMAT_JSON_NUM_NEGZERO;
     }
     return p;
 }
 
 /* ---- values ------------------------------------------------------------ */
 
-static const char *lex_literal(struct json_iter *it, const char *p, struct json_value *v)
+static const char *lex_literal(struct format_json_iter *it, const char *p, struct format_json_value *v)
 {
     size_t avail = (size_t)(it->end - p);
-    enum json_kind kind;
+    enum format_json_kind kind;
     size_t len;
     if (avail >= 4 && memcmp(p, "true", 4) == 0) {
-        kind = JSON_KIND_TRUE;
+        kind = FORMAT_JSON_KIND_TRUE;
         len = 4;
     } else if (avail >= 5 && memcmp(p, "false", 5) == 0) {
-        kind = JSON_KIND_FALSE;
+        kind = FORMAT_JSON_KIND_FALSE;
         len = 5;
     } else if (avail >= 4 && memcmp(p, "null", 4) == 0) {
-        kind = JSON_KIND_NULL;
+        kind = FORMAT_JSON_KIND_NULL;
         len = 4;
     } else {
         return fail(it, p, "invalid literal (expected true, false or null)");
@@ -613,7 +613,7 @@ static const char *lex_literal(struct json_iter *it, const char *p, struct json_
     return p + len;
 }
 
-static const char *expected_value(struct json_iter *it, const char *p)
+static const char *expected_value(struct format_json_iter *it, const char *p)
 {
     char what[32];
     describe(it, p, what);
@@ -625,16 +625,16 @@ static const char *expected_value(struct json_iter *it, const char *p)
  * and returns the byte after it, or NULL. Iterative: the stack holds the
  * closing bracket of each open container.
  */
-static const char *skip_container(struct json_iter *it, const char *p, unsigned depth)
+static const char *skip_container(struct format_json_iter *it, const char *p, unsigned depth)
 {
     const char *end = it->end;
-    char stack[JSON_MAX_DEPTH];
+    char stack[FORMAT_JSON_MAX_DEPTH];
     unsigned sp = 0;
     const char *key = NULL;
     size_t key_len = 0;
 
-    if (depth > JSON_MAX_DEPTH)
-        return fail(it, p, "nesting deeper than %d levels", JSON_MAX_DEPTH);
+    if (depth > FORMAT_JSON_MAX_DEPTH)
+        return fail(it, p, "nesting deeper than %d levels", FORMAT_JSON_MAX_DEPTH);
     stack[sp++] = *p == '{' ? '}' : ']';
     p++;
 
@@ -672,8 +672,8 @@ value:
     switch (*p) {
     case '{':
     case '[':
-        if (depth + sp > JSON_MAX_DEPTH)
-            return fail(it, p, "nesting deeper than %d levels", JSON_MAX_DEPTH);
+        if (depth + sp > FORMAT_JSON_MAX_DEPTH)
+            return fail(it, p, "nesting deeper than %d levels", FORMAT_JSON_MAX_DEPTH);
         stack[sp++] = *p == '{' ? '}' : ']';
         p++;
         goto open;
@@ -719,7 +719,7 @@ after_value:
 
 /* Lexes the value at p into *v (decoding strings and numbers); nested
  * containers at level `depth` are validated and reported as raw spans. */
-static const char *lex_value(struct json_iter *it, const char *p, struct json_value *v,
+static const char *lex_value(struct format_json_iter *it, const char *p, struct format_json_value *v,
                              unsigned depth)
 {
     if (p >= it->end)
@@ -730,7 +730,7 @@ static const char *lex_value(struct json_iter *it, const char *p, struct json_va
         p = lex_string(it, p, true, &v->str, &v->str_len);
         if (!p)
             return NULL;
-        v->kind = JSON_KIND_STRING;
+        v->kind = FORMAT_JSON_KIND_STRING;
         v->num_flags = 0;
         v->i = 0;
         v->d = 0;
@@ -748,7 +748,7 @@ static const char *lex_value(struct json_iter *it, const char *p, struct json_va
         if (!p)
             return NULL;
         memset(v, 0, sizeof *v);
-        v->kind = *start == '{' ? JSON_KIND_OBJECT : JSON_KIND_ARRAY;
+        v->kind = *start == '{' ? FORMAT_JSON_KIND_OBJECT : FORMAT_JSON_KIND_ARRAY;
         break;
     default:
         return expected_value(it, p);
@@ -761,7 +761,7 @@ static const char *lex_value(struct json_iter *it, const char *p, struct json_va
 /* ---- iterator ---------------------------------------------------------- */
 
 /* Positions in messages count from `base`, which may lie before p (paths). */
-static void iter_setup(struct json_iter *it, const char *base, const char *end, char *scratch,
+static void iter_setup(struct format_json_iter *it, const char *base, const char *end, char *scratch,
                        size_t scratch_cap, struct lerr *err)
 {
     it->base = base;
@@ -776,7 +776,7 @@ static void iter_setup(struct json_iter *it, const char *base, const char *end, 
     it->close = '}';
 }
 
-static int empty_value(struct json_iter *it, const char *at, const char *msg)
+static int empty_value(struct format_json_iter *it, const char *at, const char *msg)
 {
     it->state = ST_FAILED;
     struct lerr *e = it->err;
@@ -788,7 +788,7 @@ static int empty_value(struct json_iter *it, const char *at, const char *msg)
 }
 
 /* Opens the object (or, unless record, array) at p. */
-static int iter_open(struct json_iter *it, const char *p, bool record)
+static int iter_open(struct format_json_iter *it, const char *p, bool record)
 {
     if (record && it->end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
@@ -810,14 +810,14 @@ static int iter_open(struct json_iter *it, const char *p, bool record)
     return 0;
 }
 
-int json_iter_init(struct json_iter *it, const char *p, size_t n, char *scratch,
+int format_json_iter_init(struct format_json_iter *it, const char *p, size_t n, char *scratch,
                    size_t scratch_cap, struct lerr *err)
 {
     iter_setup(it, p, p + n, scratch, scratch_cap, err);
     return iter_open(it, p, true);
 }
 
-int json_iter_init_span(struct json_iter *it, const char *p, size_t n, char *scratch,
+int format_json_iter_init_span(struct format_json_iter *it, const char *p, size_t n, char *scratch,
                         size_t scratch_cap, struct lerr *err)
 {
     iter_setup(it, p, p + n, scratch, scratch_cap, err);
@@ -825,7 +825,7 @@ int json_iter_init_span(struct json_iter *it, const char *p, size_t n, char *scr
 }
 
 /* After the closing bracket: only whitespace may follow. */
-static int iter_finish(struct json_iter *it, const char *p)
+static int iter_finish(struct format_json_iter *it, const char *p)
 {
     p = skip_ws(p, it->end);
     if (p < it->end) {
@@ -839,7 +839,7 @@ static int iter_finish(struct json_iter *it, const char *p)
     return 0;
 }
 
-int json_iter_next(struct json_iter *it, struct json_member *m, struct lerr *err)
+int format_json_iter_next(struct format_json_iter *it, struct format_json_member *m, struct lerr *err)
 {
     if (it->state == ST_DONE)
         return 0;
@@ -898,10 +898,10 @@ int json_iter_next(struct json_iter *it, struct json_member *m, struct lerr *err
 /* ---- single values and paths ------------------------------------------- */
 
 /* The one value in [p, end), positions counted from base. */
-static int parse_one(const char *base, const char *p, const char *end, struct json_value *out,
+static int parse_one(const char *base, const char *p, const char *end, struct format_json_value *out,
                      char *scratch, size_t scratch_cap, struct lerr *err)
 {
-    struct json_iter it;
+    struct format_json_iter it;
     iter_setup(&it, base, end, scratch, scratch_cap, err);
     const char *q = skip_ws(p, end);
     if (q >= end)
@@ -919,14 +919,14 @@ static int parse_one(const char *base, const char *p, const char *end, struct js
     return 0;
 }
 
-int json_parse_value(const char *p, size_t n, struct json_value *out, char *scratch,
+int format_json_parse_value(const char *p, size_t n, struct format_json_value *out, char *scratch,
                      size_t scratch_cap, struct lerr *err)
 {
     return parse_one(p, p, p + n, out, scratch, scratch_cap, err);
 }
 
-int json_find_path(const char *p, size_t n, const struct json_path_step *steps,
-                   size_t nsteps, struct json_value *out, char *scratch,
+int format_json_find_path(const char *p, size_t n, const struct format_json_path_step *steps,
+                   size_t nsteps, struct format_json_value *out, char *scratch,
                    size_t scratch_cap, struct lerr *err)
 {
     const char *cur = p, *cur_end = p + n;
@@ -935,17 +935,17 @@ int json_find_path(const char *p, size_t n, const struct json_path_step *steps,
         bool want_obj = steps[s].key != NULL;
         if (q < cur_end && *q != (want_obj ? '{' : '['))
             return 0; /* a scalar or the other container kind: no match */
-        struct json_iter it;
+        struct format_json_iter it;
         iter_setup(&it, p, cur_end, scratch, scratch_cap, err);
         if (iter_open(&it, cur, false) < 0)
             return -1;
-        struct json_member m;
+        struct format_json_member m;
         const char *found = NULL, *found_end = NULL;
         int r;
         for (;;) {
             /* Only the current key matters: reuse the scratch for each member. */
             it.scratch_used = 0;
-            r = json_iter_next(&it, &m, err);
+            r = format_json_iter_next(&it, &m, err);
             if (r <= 0)
                 break;
             if (want_obj) {
@@ -973,7 +973,7 @@ int json_find_path(const char *p, size_t n, const struct json_path_step *steps,
 
 /* ---- writer ------------------------------------------------------------ */
 
-bool json_write_string(struct buf *b, const char *s, size_t n)
+bool format_json_write_string(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const char *p = s, *end = s + n, *run = s;

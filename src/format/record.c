@@ -68,7 +68,7 @@ static int compile_path(struct format_parser *p, const char *expr, struct format
         return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
     out->nsteps = 0;
     while (i < n) {
-        struct json_path_step *st = &out->steps[out->nsteps];
+        struct format_json_path_step *st = &out->steps[out->nsteps];
         if (expr[i] == '.') {
             size_t s = ++i;
             while (i < n && expr[i] != '.' && expr[i] != '[')
@@ -347,7 +347,7 @@ static inline bool key_eq(const char *a, const char *b, size_t n)
 
 /* The field (or REF_NONE/REF_EXCLUDED) of a member key, via the prediction
  * for its position, else the name table (which then becomes the prediction). */
-static uint32_t member_ref(struct format_parser *p, const struct json_member *m)
+static uint32_t member_ref(struct format_parser *p, const struct format_json_member *m)
 {
     struct format__pred *pr = m->index < PRED_POSITIONS ? &p->pred[m->index] : NULL;
     if (pr && pr->name && pr->len == m->key_len && key_eq(pr->name, m->key, m->key_len))
@@ -371,12 +371,12 @@ static uint32_t member_ref(struct format_parser *p, const struct json_member *m)
 static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
-    struct json_iter it;
-    struct json_member m;
-    if (json_iter_init(&it, s, n, p->scratch, p->scratch_cap, c->err) < 0)
+    struct format_json_iter it;
+    struct format_json_member m;
+    if (format_json_iter_init(&it, s, n, p->scratch, p->scratch_cap, c->err) < 0)
         return -1;
     int r;
-    while ((r = json_iter_next(&it, &m, c->err)) > 0) {
+    while ((r = format_json_iter_next(&it, &m, c->err)) > 0) {
         uint32_t ref = member_ref(p, &m);
         if (ref < p->nfixed) {
             format__put_json(c, ref, &m.v, &c->vals[ref]);
@@ -405,11 +405,11 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
         return -1;
     /* flattenSpec paths override members of the same name. */
     for (size_t i = 0; i < p->nflat; i++) {
-        struct json_value v;
+        struct format_json_value v;
         struct lerr e;
         lerr_init(&e);
         const struct format__flat *fl = &p->flat[i];
-        if (json_find_path(s, n, fl->steps, fl->nsteps, &v, p->scratch2, p->scratch_cap, &e) == 1)
+        if (format_json_find_path(s, n, fl->steps, fl->nsteps, &v, p->scratch2, p->scratch_cap, &e) == 1)
             format__put_json(c, fl->field, &v, &c->vals[fl->field]);
     }
     return 0;
@@ -431,15 +431,15 @@ static void kafka_key(struct format__ctx *c, const struct record *rec)
         /* The first member of the key object (Druid keeps the first column). */
         struct lerr e;
         lerr_init(&e);
-        struct json_iter it;
-        struct json_member m;
-        int r = json_iter_init(&it, rec->key, rec->key_len, p->scratch, p->scratch_cap, &e);
+        struct format_json_iter it;
+        struct format_json_member m;
+        int r = format_json_iter_init(&it, rec->key, rec->key_len, p->scratch, p->scratch_cap, &e);
         if (r == 0)
-            r = json_iter_next(&it, &m, &e);
+            r = format_json_iter_next(&it, &m, &e);
         if (r > 0) {
             format__put_json(c, f, &m.v, &c->vals[f]);
             /* The rest must be valid too, or the key is not JSON. */
-            while ((r = json_iter_next(&it, &m, &e)) > 0)
+            while ((r = format_json_iter_next(&it, &m, &e)) > 0)
                 ;
         }
         if (r < 0) {

@@ -107,7 +107,7 @@ static struct source *batch_source(struct runner *r, const struct job_spec *js, 
 
 void *ingest__batch_main(void *arg)
 {
-    struct rt_job *job = arg;
+    struct ingest__job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
     struct arena text;   /* the chunk being read (the source fills it) */

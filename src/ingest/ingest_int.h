@@ -1,6 +1,6 @@
 /*
  * ingest_int.h — private to src/ingest/: the runtime's state (struct
- * ingest_runtime, one struct rt_job per running job, a job's runner with its
+ * ingest_runtime, one struct ingest__job per running job, a job's runner with its
  * fetcher and persister) and the functions its files share, named
  * ingest__*. runtime.c's header comment maps the files.
  */
@@ -29,8 +29,8 @@
 #define PERSIST_LOG_MS 60000      /* and a log line this often */
 #define PERSIST_FAILED "persisting failed (will retry): "
 
-struct rt_job {
-    struct rt_job *next;
+struct ingest__job {
+    struct ingest__job *next;
     struct ingest_runtime *rt;
     char id[37];
     char table[256];
@@ -65,7 +65,7 @@ struct ingest_runtime {
     bool kick;
     struct storage_db *db;
     struct pushreg *pushes;
-    struct rt_job *jobs;
+    struct ingest__job *jobs;
     pthread_t supervisor, compactor;
     /* Prometheus numbers */
     atomic_llong persists, persist_failures;
@@ -161,7 +161,7 @@ struct fetcher {
 };
 
 struct runner {
-    struct rt_job *job;
+    struct ingest__job *job;
     struct persister ps;
     struct fetcher fx;
     struct source_offsets appended;   /* the source position after the last appended batch */
@@ -216,7 +216,7 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                      const char *counters, const struct storage_segment_info *added,
                      size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
                      struct lerr *err);
-void ingest__rejections_from_json(const json_t *saved, struct rt_job *job);
+void ingest__rejections_from_json(const json_t *saved, struct ingest__job *job);
 void ingest__counters_from_json(const json_t *saved, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
 bool ingest__persister_drain(struct runner *r, int timeout_ms);
@@ -230,14 +230,14 @@ int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n
                           struct lerr *err);
 void *ingest__stream_main(void *arg);
 void *ingest__batch_main(void *arg);
-struct rt_job *ingest__find_job(struct ingest_runtime *rt, const char *id);
-void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct catalog_job *cj);
+struct ingest__job *ingest__find_job(struct ingest_runtime *rt, const char *id);
+void ingest__reap(struct ingest_runtime *rt, struct ingest__job *j, const struct catalog_job *cj);
 void *ingest__supervisor_main(void *arg);
 
 /* job.c: the job's totals, under job->tally_mu */
-void ingest__totals_add(struct rt_job *j, const struct pipeline_tally *t);
-void ingest__totals_counters(struct rt_job *j, struct pipeline_counters *out);
-size_t ingest__totals_rejections(struct rt_job *j, struct pipeline_rejection *out, size_t cap);
+void ingest__totals_add(struct ingest__job *j, const struct pipeline_tally *t);
+void ingest__totals_counters(struct ingest__job *j, struct pipeline_counters *out);
+size_t ingest__totals_rejections(struct ingest__job *j, struct pipeline_rejection *out, size_t cap);
 
 /* wake.c */
 void ingest__wait_kick(struct ingest_runtime *rt, int ms);

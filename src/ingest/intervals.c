@@ -21,7 +21,7 @@ int ingest_check_intervals(struct json_t *intervals, int gran, int64_t *out, str
         struct lerr ie;
         lerr_init(&ie);
         if (!json_is_string(e) ||
-            interval_parse(json_string_value(e), json_string_length(e), &a, &b, &ie))
+            time_interval_parse(json_string_value(e), json_string_length(e), &a, &b, &ie))
             return lerr_set_at(err, LERR_INVALID, t, "%s: %s", t,
                                ie.code ? ie.msg : "expected a string \"start/end\"");
         if (gran >= 0 && g == STORAGE_GRAN_ALL)

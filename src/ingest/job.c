@@ -248,7 +248,7 @@ struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size
 /* The counters saved with a checkpoint, with the recent rejections
  * ("logs"), so /logs still answers once the job has ended or the server
  * restarted. */
-static char *counters_json(const struct pipeline_counters *c, struct rt_job *job)
+static char *counters_json(const struct pipeline_counters *c, struct ingest__job *job)
 {
     json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "numRowsProcessed", (json_int_t)c->processed,
                           "numRowsProcessedWithWarnings", (json_int_t)c->processed_with_warnings,
@@ -279,7 +279,7 @@ static int name_index(const char *name, const char *(*name_of)(int), int n)
 }
 
 /* The saved "logs" back into the job's ring (what /logs lists). */
-void ingest__rejections_from_json(const json_t *o, struct rt_job *job)
+void ingest__rejections_from_json(const json_t *o, struct ingest__job *job)
 {
     json_t *logs = json_object_get(o, "logs");
     size_t n = json_array_size(logs);
@@ -707,21 +707,21 @@ int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr
     return rc;
 }
 
-void ingest__totals_add(struct rt_job *j, const struct pipeline_tally *t)
+void ingest__totals_add(struct ingest__job *j, const struct pipeline_tally *t)
 {
     pthread_mutex_lock(&j->tally_mu);
     pipeline_tally_add(&j->totals, t);
     pthread_mutex_unlock(&j->tally_mu);
 }
 
-void ingest__totals_counters(struct rt_job *j, struct pipeline_counters *out)
+void ingest__totals_counters(struct ingest__job *j, struct pipeline_counters *out)
 {
     pthread_mutex_lock(&j->tally_mu);
     *out = j->totals.c;
     pthread_mutex_unlock(&j->tally_mu);
 }
 
-size_t ingest__totals_rejections(struct rt_job *j, struct pipeline_rejection *out, size_t cap)
+size_t ingest__totals_rejections(struct ingest__job *j, struct pipeline_rejection *out, size_t cap)
 {
     pthread_mutex_lock(&j->tally_mu);
     size_t n = pipeline_tally_rejections(&j->totals, out, cap);

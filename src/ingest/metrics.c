@@ -31,7 +31,7 @@ bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
     if (nparts)
         *nparts = 0;
     pthread_mutex_lock(&rt->mu);
-    struct rt_job *j = ingest__find_job(rt, job_id);
+    struct ingest__job *j = ingest__find_job(rt, job_id);
     bool found = false;
     if (j) {
         pthread_mutex_lock(&j->mu);
@@ -61,7 +61,7 @@ size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
 {
     size_t n = 0;
     pthread_mutex_lock(&rt->mu);
-    struct rt_job *j = ingest__find_job(rt, job_id);
+    struct ingest__job *j = ingest__find_job(rt, job_id);
     if (j) {
         pthread_mutex_lock(&j->mu);
         if (j->pipe)
@@ -81,7 +81,7 @@ void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out)
     struct { char id[37]; struct pipeline_counters c; int64_t lag; } jobs[256];
     size_t n = 0;
     pthread_mutex_lock(&rt->mu);
-    for (struct rt_job *j = rt->jobs; j && n < LS_ARRAY_LEN(jobs); j = j->next) {
+    for (struct ingest__job *j = rt->jobs; j && n < LS_ARRAY_LEN(jobs); j = j->next) {
         pthread_mutex_lock(&j->mu);
         if (j->pipe && j->src) {
             snprintf(jobs[n].id, sizeof jobs[n].id, "%s", j->id);

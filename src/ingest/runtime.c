@@ -70,7 +70,7 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
         free(cur);
         return 0;   /* the table resumes where it stopped reading this stream */
     }
-    struct pushlog *log = pushreg_get(rt->pushes, j->connection_name, err);
+    struct source_pushlog *log = pushreg_get(rt->pushes, j->connection_name, err);
     if (!log)
         return err->code;
     /* An unreadable spec reads from latest, as a spec without readFromPoint does. */
@@ -78,8 +78,8 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     struct lerr je;
     lerr_init(&je);
     catalog_job_spec_load(j, &js, &je);
-    int64_t at = !je.code && js.read_from == CATALOG_READ_EARLIEST ? pushlog_start_offset(log)
-                                                                   : pushlog_end_offset(log);
+    int64_t at = !je.code && js.read_from == CATALOG_READ_EARLIEST ? source_pushlog_start_offset(log)
+                                                                   : source_pushlog_end_offset(log);
     catalog_job_spec_destroy(&js);
     pushreg_put(rt->pushes, log);
     struct source_offsets o;
@@ -179,7 +179,7 @@ int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err)
     pthread_mutex_lock(&rt->mu);
     rt->stopping = true;
     pthread_cond_broadcast(&rt->cv);
-    for (struct rt_job *j = rt->jobs; j; j = j->next)
+    for (struct ingest__job *j = rt->jobs; j; j = j->next)
         atomic_store(&j->stop, true);
     pthread_mutex_unlock(&rt->mu);
     pushreg_wakeup_all(rt->pushes);
@@ -191,7 +191,7 @@ int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err)
         bool all = atomic_load(&rt->compactor_done);
         char late[200] = "";
         pthread_mutex_lock(&rt->mu);
-        for (struct rt_job *j = rt->jobs; j; j = j->next) {
+        for (struct ingest__job *j = rt->jobs; j; j = j->next) {
             if (atomic_load(&j->done))
                 continue;
             all = false;

@@ -64,8 +64,8 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     }
     catalog_job_list_free(&jobs);
     int deleted = 0;
-    struct pushlog *log = min > 0 && min != INT64_MAX ? pushreg_get(rt->pushes, conn, &err) : NULL;
-    if (log && pushlog_trim(log, min, &deleted, &err) == 0 && deleted)
+    struct source_pushlog *log = min > 0 && min != INT64_MAX ? pushreg_get(rt->pushes, conn, &err) : NULL;
+    if (log && source_pushlog_trim(log, min, &deleted, &err) == 0 && deleted)
         log_msg(LOG_INFO, "ingest", "push log '%s': deleted %d file(s) below offset %lld", conn,
                 deleted, (long long)min);
     pushreg_put(rt->pushes, log);
@@ -644,7 +644,7 @@ static void note_unpersisted(struct runner *r)
 
 void *ingest__stream_main(void *arg)
 {
-    struct rt_job *job = arg;
+    struct ingest__job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     source_offsets_init(&r.appended);
     source_offsets_init(&r.covered);

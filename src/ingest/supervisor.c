@@ -27,9 +27,9 @@
 
 /* ---- the supervisor ------------------------------------------------------------ */
 
-struct rt_job *ingest__find_job(struct ingest_runtime *rt, const char *id)
+struct ingest__job *ingest__find_job(struct ingest_runtime *rt, const char *id)
 {
-    for (struct rt_job *j = rt->jobs; j; j = j->next)
+    for (struct ingest__job *j = rt->jobs; j; j = j->next)
         if (strcmp(j->id, id) == 0)
             return j;
     return NULL;
@@ -38,7 +38,7 @@ struct rt_job *ingest__find_job(struct ingest_runtime *rt, const char *id)
 static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj,
                          void *(*main_fn)(void *))
 {
-    struct rt_job *j = calloc(1, sizeof *j);
+    struct ingest__job *j = calloc(1, sizeof *j);
     if (!j)
         return;
     j->rt = rt;
@@ -64,11 +64,11 @@ static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj
 }
 
 /* Joins a finished runner and removes it; the job's final status follows its wish. */
-void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct catalog_job *cj)
+void ingest__reap(struct ingest_runtime *rt, struct ingest__job *j, const struct catalog_job *cj)
 {
     pthread_join(j->th, NULL);
     pthread_mutex_lock(&rt->mu);
-    for (struct rt_job **pp = &rt->jobs; *pp; pp = &(*pp)->next) {
+    for (struct ingest__job **pp = &rt->jobs; *pp; pp = &(*pp)->next) {
         if (*pp == j) {
             *pp = j->next;
             break;
@@ -91,7 +91,7 @@ void ingest__reap(struct ingest_runtime *rt, struct rt_job *j, const struct cata
 /* Brings one job's runner and status in line with what the user asked for. */
 /* Batch jobs: pending → a runner; a run cut short by a restart → failed. */
 static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job *cj,
-                            struct rt_job *j)
+                            struct ingest__job *j)
 {
     struct lerr err;
     lerr_init(&err);
@@ -119,13 +119,13 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
 {
     if (catalog_job_type_parse(cj->type) != CATALOG_JOB_STREAMING) {
         pthread_mutex_lock(&rt->mu);
-        struct rt_job *bj = ingest__find_job(rt, cj->id);
+        struct ingest__job *bj = ingest__find_job(rt, cj->id);
         pthread_mutex_unlock(&rt->mu);
         supervise_batch(rt, cj, bj);
         return;
     }
     pthread_mutex_lock(&rt->mu);
-    struct rt_job *j = ingest__find_job(rt, cj->id);
+    struct ingest__job *j = ingest__find_job(rt, cj->id);
     pthread_mutex_unlock(&rt->mu);
     bool want = cj->desired == CATALOG_JOB_RUNNING && cj->status != CATALOG_JOB_FAILED &&
                 cj->status != CATALOG_JOB_CANCELED;
@@ -165,7 +165,7 @@ static void supervise(struct ingest_runtime *rt)
     pthread_mutex_lock(&rt->mu);
     char ids[64][37];
     size_t no = 0;
-    for (struct rt_job *j = rt->jobs; j && no < LS_ARRAY_LEN(ids); j = j->next) {
+    for (struct ingest__job *j = rt->jobs; j && no < LS_ARRAY_LEN(ids); j = j->next) {
         bool known = false;
         for (size_t i = 0; i < l.n && !known; i++)
             known = strcmp(l.items[i].id, j->id) == 0;
@@ -183,7 +183,7 @@ static void supervise(struct ingest_runtime *rt)
             continue;
         }
         pthread_mutex_lock(&rt->mu);
-        struct rt_job *j = ingest__find_job(rt, ids[i]);
+        struct ingest__job *j = ingest__find_job(rt, ids[i]);
         pthread_mutex_unlock(&rt->mu);
         if (j) {
             atomic_store(&j->stop, true);

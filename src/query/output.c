@@ -91,7 +91,7 @@ static void put_time(struct buf *b, int64_t ms, const struct ls_tz *tz)
     buf_append(b, tmp, n);
 }
 
-static void json_value(struct buf *b, const struct sql_value *v, const struct ls_tz *tz)
+static void value_json(struct buf *b, const struct sql_value *v, const struct ls_tz *tz)
 {
     if (v->is_null) {
         buf_append(b, "null", 4);
@@ -120,7 +120,7 @@ static void json_value(struct buf *b, const struct sql_value *v, const struct ls
         sql_value_to_text(v, b, true);
         return;
     case SQL_STRING:
-        json_write_string(b, v->v.s.p, v->v.s.n);
+        format_json_write_string(b, v->v.s.p, v->v.s.n);
         return;
     case SQL_JSON:
         /* stored JSON is validated text: inline it as Druid does */
@@ -244,7 +244,7 @@ static void header_object(struct buf *b, const struct query__result *r,
     for (size_t i = 0; i < r->ncols; i++) {
         if (i)
             buf_putc(b, ',');
-        json_write_string(b, r->names[i], strlen(r->names[i]));
+        format_json_write_string(b, r->names[i], strlen(r->names[i]));
         buf_putc(b, ':');
         if (!req->types_header && !req->sql_types_header) {
             buf_puts(b, "null");
@@ -255,14 +255,14 @@ static void header_object(struct buf *b, const struct query__result *r,
             const char *t = native_type(r->types[i]);
             buf_puts(b, "\"type\":");
             if (t)
-                json_write_string(b, t, strlen(t));
+                format_json_write_string(b, t, strlen(t));
             else
                 buf_puts(b, "null");
         }
         if (req->sql_types_header) {
             const char *t = sql_type(r->types[i]);
             buf_printf(b, "%s\"sqlType\":", req->types_header ? "," : "");
-            json_write_string(b, t, strlen(t));
+            format_json_write_string(b, t, strlen(t));
         }
         buf_putc(b, '}');
     }
@@ -292,7 +292,7 @@ static void header_arrays(struct buf *b, const struct query__result *r,
                           : row == 1 ? native_type(r->types[i])
                                      : sql_type(r->types[i]);
             if (t)
-                json_write_string(b, t, strlen(t));
+                format_json_write_string(b, t, strlen(t));
             else
                 buf_puts(b, "null");
         }
@@ -315,7 +315,7 @@ static int write_json(const struct query__result *r, const struct query_request 
         return query__ctx_nomem(x, "the JSON writer");
     for (size_t i = 0; i < r->ncols; i++) {
         koff[i] = keys.len;
-        json_write_string(&keys, r->names[i], strlen(r->names[i]));
+        format_json_write_string(&keys, r->names[i], strlen(r->names[i]));
         buf_putc(&keys, ':');
     }
     koff[r->ncols] = keys.len;
@@ -342,7 +342,7 @@ static int write_json(const struct query__result *r, const struct query_request 
                 buf_putc(out, ',');
             if (objects)
                 buf_append(out, keys.data + koff[i], koff[i + 1] - koff[i]);
-            json_value(out, &r->rows[k][i], tz);
+            value_json(out, &r->rows[k][i], tz);
         }
         buf_putc(out, objects ? '}' : ']');
     }

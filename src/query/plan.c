@@ -478,7 +478,7 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x, struc
     struct buf r;
     buf_init(&r, 0);
     buf_puts(&r, "[{\"name\":");
-    json_write_string(&r, p->src->table, strlen(p->src->table));
+    format_json_write_string(&r, p->src->table, strlen(p->src->table));
     buf_puts(&r, ",\"type\":\"DATASOURCE\"}]");
     static const char *const names[] = {"PLAN", "RESOURCES", "ATTRIBUTES"};
     static const uint8_t types[] = {SQL_STRING, SQL_STRING, SQL_STRING};

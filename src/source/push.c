@@ -18,7 +18,7 @@
  * LERR_CORRUPT, telling the user to reset the job, never a rewind that would
  * read everything again.
  *
- * Records the log skips (pushlog_batch.skip: damaged, or missing) become a
+ * Records the log skips (source_pushlog_batch.skip: damaged, or missing) become a
  * gap in the batch that carries the records after them, with `corrupt` and a
  * reason naming the file and bytes; the position moves past the skip so it
  * never goes backwards.
@@ -35,16 +35,16 @@
 
 struct push_source {
     struct source base;
-    struct pushlog *log;
+    struct source_pushlog *log;
     char topic[SOURCE_TOPIC_MAX + 1];
-    struct pushlog_cursor *cur;   /* NULL until assigned */
+    struct source_pushlog_cursor *cur;   /* NULL until assigned */
     pthread_mutex_t mu;           /* guards next (read by source_partitions) */
     int64_t next;                 /* one past the last record returned */
     size_t topic_len;
     struct source_gap gaps[2];    /* reported by the next poll: a trim, then a skip */
     size_t ngaps;
     /* called with the log at close (the registry gives its reference back); NULL: borrowed */
-    void (*release)(void *ctx, struct pushlog *log);
+    void (*release)(void *ctx, struct source_pushlog *log);
     void *release_ctx;
 };
 
@@ -70,9 +70,9 @@ static int push_recover(struct push_source *ps, int64_t from, struct lerr *err)
 {
     struct lerr e2;
     lerr_init(&e2);
-    if (pushlog_cursor_seek(ps->cur, SOURCE_OFFSET_EARLIEST, &e2))
+    if (source_pushlog_cursor_seek(ps->cur, SOURCE_OFFSET_EARLIEST, &e2))
         return lerr_set(err, e2.code, "%s", e2.msg);
-    int64_t to = pushlog_cursor_offset(ps->cur);
+    int64_t to = source_pushlog_cursor_offset(ps->cur);
     const char *why = "no longer in the push log (trimmed, or its files were deleted)";
     add_gap(ps, from, to, false, why);
     set_next(ps, to);
@@ -95,15 +95,15 @@ static int push_assign(struct source *s, const struct source_offsets *start,
                         " (a push stream has only partition 0)",
                         ps->topic, start->items[i].topic, start->items[i].partition);
     }
-    pushlog_cursor_close(ps->cur);
+    source_pushlog_cursor_close(ps->cur);
     ps->cur = NULL;
     ps->ngaps = 0;
     set_next(ps, SOURCE_OFFSET_NONE);
     struct lerr e2;
     lerr_init(&e2);
-    int rc = pushlog_cursor_open(ps->log, want, &ps->cur, &e2);
+    int rc = source_pushlog_cursor_open(ps->log, want, &ps->cur, &e2);
     if (rc == LERR_INVALID && want >= 0) {
-        int64_t end = pushlog_end_offset(ps->log);
+        int64_t end = source_pushlog_end_offset(ps->log);
         log_msg(LOG_ERROR, MOD, "%s: the checkpoint %" PRId64 " is past the log's end %" PRId64,
                 ps->topic, want, end);
         return lerr_set(err, LERR_CORRUPT,
@@ -115,13 +115,13 @@ static int push_assign(struct source *s, const struct source_offsets *start,
     }
     if (rc == LERR_NOT_FOUND) {
         lerr_init(&e2);
-        if (pushlog_cursor_open(ps->log, SOURCE_OFFSET_EARLIEST, &ps->cur, &e2))
+        if (source_pushlog_cursor_open(ps->log, SOURCE_OFFSET_EARLIEST, &ps->cur, &e2))
             return lerr_set(err, e2.code, "%s", e2.msg);
         return push_recover(ps, want, err);
     }
     if (rc)
         return lerr_set(err, e2.code, "%s", e2.msg);
-    set_next(ps, pushlog_cursor_offset(ps->cur));
+    set_next(ps, source_pushlog_cursor_offset(ps->cur));
     return 0;
 }
 
@@ -133,17 +133,17 @@ static int push_poll(struct source *s, struct arena *mem, size_t max_records, in
         return lerr_set(err, LERR_INTERNAL, "source %s: poll before assign", ps->topic);
     if (max_records > 65536)
         max_records = 65536;
-    struct pushlog_batch b;
+    struct source_pushlog_batch b;
     struct lerr e2;
     lerr_init(&e2);
-    int64_t at = pushlog_cursor_offset(ps->cur);
-    int rc = pushlog_cursor_read(ps->cur, max_records, ps->ngaps ? 0 : timeout_ms, &b, &e2);
+    int64_t at = source_pushlog_cursor_offset(ps->cur);
+    int rc = source_pushlog_cursor_read(ps->cur, max_records, ps->ngaps ? 0 : timeout_ms, &b, &e2);
     if (rc == LERR_NOT_FOUND) {
         /* Trimmed under us: go on from the earliest, and say so. */
         if (push_recover(ps, at, err))
             return err->code;
         lerr_init(&e2);
-        rc = pushlog_cursor_read(ps->cur, max_records, 0, &b, &e2);
+        rc = source_pushlog_cursor_read(ps->cur, max_records, 0, &b, &e2);
     }
     if (rc)
         return lerr_set(err, e2.code, "%s", e2.msg);
@@ -215,7 +215,7 @@ static int push_partitions(struct source *s, struct source_partition **out, size
     p->next_offset = ps->next;   /* SOURCE_OFFSET_NONE until assigned */
     pthread_mutex_unlock(&ps->mu);
     bool assigned = p->next_offset >= 0;
-    p->end_offset = pushlog_end_offset(ps->log);
+    p->end_offset = source_pushlog_end_offset(ps->log);
     p->lag = assigned ? (p->end_offset > p->next_offset ? p->end_offset - p->next_offset : 0)
                       : -1;
     *out = p;
@@ -239,7 +239,7 @@ static bool push_ready(struct source *s)
 static void push_close(struct source *s)
 {
     struct push_source *ps = (struct push_source *)s;
-    pushlog_cursor_close(ps->cur);
+    source_pushlog_cursor_close(ps->cur);
     pthread_mutex_destroy(&ps->mu);
     if (ps->release)
         ps->release(ps->release_ctx, ps->log);
@@ -256,13 +256,13 @@ static const struct source_ops push_ops = {
     .close = push_close,
 };
 
-struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err)
+struct source *source_open_push(struct source_pushlog *log, const char *stream, struct lerr *err)
 {
     return source__open_push_held(log, stream, NULL, NULL, err);
 }
 
-struct source *source__open_push_held(struct pushlog *log, const char *stream,
-                                      void (*release)(void *ctx, struct pushlog *log),
+struct source *source__open_push_held(struct source_pushlog *log, const char *stream,
+                                      void (*release)(void *ctx, struct source_pushlog *log),
                                       void *release_ctx, struct lerr *err)
 {
     if (!log) {

@@ -4,11 +4,11 @@
  * appends the request's events here as one unit and answers once they are on
  * disk; jobs read the log like a Kafka partition.
  *
- * Entry points: pushlog_open(), pushlog_append(), pushlog_trim(),
- * pushlog_start_offset(), pushlog_end_offset(), pushlog_wakeup(),
- * pushlog_cursor_open(), pushlog_cursor_seek(), pushlog_cursor_read(),
- * pushlog_cursor_offset(), pushlog_cursor_close(), pushlog_get_stats(),
- * pushlog_close().
+ * Entry points: source_pushlog_open(), source_pushlog_append(), source_pushlog_trim(),
+ * source_pushlog_start_offset(), source_pushlog_end_offset(), source_pushlog_wakeup(),
+ * source_pushlog_cursor_open(), source_pushlog_cursor_seek(), source_pushlog_cursor_read(),
+ * source_pushlog_cursor_offset(), source_pushlog_cursor_close(), source_pushlog_get_stats(),
+ * source_pushlog_close().
  *
  * On disk: a directory holding LOCK (flock'd by the process that has the log
  * open) and segment files named by the offset of their first record,
@@ -26,7 +26,7 @@
  * it. Offsets are dense (0, 1, 2, ...) and stored explicitly so a reader can
  * check it is where it thinks it is.
  *
- * Units: one pushlog_append() call — one push request — is one unit, durable
+ * Units: one source_pushlog_append() call — one push request — is one unit, durable
  * as a whole or not at all. Logs written before the unit bit existed have it
  * clear everywhere, so every old frame reads as a unit by itself and old logs
  * read unchanged (older code refuses a new log's multi-record units: their
@@ -54,7 +54,7 @@
  * damage inside the log: nothing is cut. The reader (and recovery) searches
  * forward for the next good frame ("resynchronising") and skips the damaged
  * records, and every reader reports the skipped offsets with the file and
- * byte range (struct pushlog_skip), so a job counts them and says so. A bad
+ * byte range (struct source_pushlog_skip), so a job counts them and says so. A bad
  * frame is damage inside exactly when a good frame follows it somewhere in
  * the file; only a tail with none after it is torn. A sealed segment whose
  * bytes end before the next file's first offset (a deleted file) is skipped
@@ -138,7 +138,7 @@ struct pending {
     size_t nrolls, rolls_alloc;
 };
 
-struct pushlog {
+struct source_pushlog {
     char *dir;
     const char *name;       /* the last part of dir (the connection), for messages */
     size_t seg_max, rec_max;
@@ -155,7 +155,7 @@ struct pushlog {
     bool writing;           /* an appender is writing a group */
     bool failed;            /* sticky: appends are refused */
     char failmsg[300];
-    unsigned wake_gen;      /* bumped by pushlog_wakeup() */
+    unsigned wake_gen;      /* bumped by source_pushlog_wakeup() */
     int64_t n_appends, n_groups;
     uint64_t n_bytes;
 
@@ -228,7 +228,7 @@ static void encode_frame(unsigned char *out, uint32_t lenf, int64_t offset, int6
     put_u32(out + 4, crc_finish(partial, offset));
 }
 
-static void seg_path(const struct pushlog *log, int64_t base, char *out, size_t cap)
+static void seg_path(const struct source_pushlog *log, int64_t base, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%020" PRId64 ".log", log->dir, base);
 }
@@ -287,7 +287,7 @@ static void deadline_after(struct timespec *ts, int ms)
     }
 }
 
-static int segs_push(struct pushlog *log, struct seg s)
+static int segs_push(struct source_pushlog *log, struct seg s)
 {
     if (log->nsegs == log->segs_alloc) {
         struct seg *ns = vec_grow(log->segs, &log->segs_alloc, log->nsegs + 1, sizeof *ns, 8);
@@ -647,7 +647,7 @@ static int list_segments(const char *dir, int64_t **out, size_t *n, struct lerr 
  * Scans the last segment: damage inside is kept (readers skip and report
  * it), a torn tail is cut back to the end of the last complete unit.
  */
-static int recover_last(struct pushlog *log, int64_t base, struct lerr *err)
+static int recover_last(struct source_pushlog *log, int64_t base, struct lerr *err)
 {
     char path[4200];
     seg_path(log, base, path, sizeof path);
@@ -814,7 +814,7 @@ static void check_sealed(const char *path, int64_t base, int64_t next, uint64_t 
                 path, last, next, last + 1, next - 1);
 }
 
-static int create_segment(struct pushlog *log, int64_t base, int *fd_out, struct lerr *err)
+static int create_segment(struct source_pushlog *log, int64_t base, int *fd_out, struct lerr *err)
 {
     char path[4200];
     seg_path(log, base, path, sizeof path);
@@ -832,7 +832,7 @@ static int create_segment(struct pushlog *log, int64_t base, int *fd_out, struct
     return 0;
 }
 
-void pushlog_close(struct pushlog *log)
+void source_pushlog_close(struct source_pushlog *log)
 {
     if (!log)
         return;
@@ -855,13 +855,13 @@ void pushlog_close(struct pushlog *log)
     free(log);
 }
 
-int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlog **out,
+int source_pushlog_open(const char *dir, const struct source_pushlog_opts *opts, struct source_pushlog **out,
                  struct lerr *err)
 {
     *out = NULL;
     if (!dir || !*dir || strlen(dir) > 4000)
         return lerr_set(err, LERR_INVALID, "push log: directory name empty or too long");
-    struct pushlog *log = calloc(1, sizeof *log);
+    struct source_pushlog *log = calloc(1, sizeof *log);
     if (!log || !(log->dir = strdup(dir))) {
         free(log);
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
@@ -948,7 +948,7 @@ int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlo
 fail:
     free(probe);
     free(bases);
-    pushlog_close(log);
+    source_pushlog_close(log);
     return err->code;
 }
 
@@ -984,7 +984,7 @@ static int pending_reserve(struct pending *p, size_t more, size_t more_rolls)
  * false; drops mu for the I/O. On return mu is held again, the durable end
  * covers the group (or the log has failed) and waiters were woken.
  */
-static void write_group(struct pushlog *log)
+static void write_group(struct source_pushlog *log)
 {
     log->writing = true;
     struct pending g = log->pend;
@@ -1084,7 +1084,7 @@ done:
     pthread_cond_broadcast(&log->cv);
 }
 
-int pushlog_append(struct pushlog *log, const struct pushlog_entry *e, size_t n,
+int source_pushlog_append(struct source_pushlog *log, const struct source_pushlog_entry *e, size_t n,
                    int64_t *first_offset, struct lerr *err)
 {
     size_t total = 0;
@@ -1154,7 +1154,7 @@ out:
     return rc;
 }
 
-int64_t pushlog_start_offset(struct pushlog *log)
+int64_t source_pushlog_start_offset(struct source_pushlog *log)
 {
     pthread_mutex_lock(&log->mu);
     int64_t v = log->segs[0].base;
@@ -1162,7 +1162,7 @@ int64_t pushlog_start_offset(struct pushlog *log)
     return v;
 }
 
-int64_t pushlog_end_offset(struct pushlog *log)
+int64_t source_pushlog_end_offset(struct source_pushlog *log)
 {
     pthread_mutex_lock(&log->mu);
     int64_t v = log->durable_end;
@@ -1170,7 +1170,7 @@ int64_t pushlog_end_offset(struct pushlog *log)
     return v;
 }
 
-int pushlog_trim(struct pushlog *log, int64_t offset, int *deleted, struct lerr *err)
+int source_pushlog_trim(struct source_pushlog *log, int64_t offset, int *deleted, struct lerr *err)
 {
     int nd = 0, rc = 0;
     pthread_mutex_lock(&log->mu);
@@ -1193,10 +1193,10 @@ int pushlog_trim(struct pushlog *log, int64_t offset, int *deleted, struct lerr 
     return rc;
 }
 
-void pushlog_get_stats(struct pushlog *log, struct pushlog_stats *out)
+void source_pushlog_get_stats(struct source_pushlog *log, struct source_pushlog_stats *out)
 {
     pthread_mutex_lock(&log->mu);
-    *out = (struct pushlog_stats){
+    *out = (struct source_pushlog_stats){
         .start_offset = log->segs[0].base,
         .end_offset = log->durable_end,
         .appends = log->n_appends,
@@ -1207,7 +1207,7 @@ void pushlog_get_stats(struct pushlog *log, struct pushlog_stats *out)
     pthread_mutex_unlock(&log->mu);
 }
 
-void pushlog_wakeup(struct pushlog *log)
+void source_pushlog_wakeup(struct source_pushlog *log)
 {
     pthread_mutex_lock(&log->mu);
     log->wake_gen++;
@@ -1217,8 +1217,8 @@ void pushlog_wakeup(struct pushlog *log)
 
 /* ---- cursors -------------------------------------------------------------- */
 
-struct pushlog_cursor {
-    struct pushlog *log;
+struct source_pushlog_cursor {
+    struct source_pushlog *log;
     int64_t offset;      /* next record to return (after the pending skip, when there is one) */
     int fd;              /* the segment holding `offset`, or -1 */
     int64_t seg_base;
@@ -1226,13 +1226,13 @@ struct pushlog_cursor {
     bool seg_last;       /* it was the segment being written */
     uint64_t pos;        /* byte position of the frame due next */
     struct walker w;     /* over fd; w.limit: its durable bytes as last looked up */
-    struct pushlog_skip skip;   /* found but not yet returned */
+    struct source_pushlog_skip skip;   /* found but not yet returned */
     bool has_skip;
-    struct pushlog_record *recs;
+    struct source_pushlog_record *recs;
     size_t recs_alloc;
 };
 
-static void cursor_drop_fd(struct pushlog_cursor *c)
+static void cursor_drop_fd(struct source_pushlog_cursor *c)
 {
     if (c->fd >= 0)
         close(c->fd);
@@ -1245,7 +1245,7 @@ static void cursor_drop_fd(struct pushlog_cursor *c)
  * names the file and bytes; the caller moves the cursor past it. An empty
  * one (damaged bytes that held no record) is only logged.
  */
-static void cursor_set_skip(struct pushlog_cursor *c, const struct skipinfo *sk, int64_t from)
+static void cursor_set_skip(struct source_pushlog_cursor *c, const struct skipinfo *sk, int64_t from)
 {
     char file[32];
     snprintf(file, sizeof file, "%020" PRId64 ".log", c->seg_base);
@@ -1256,7 +1256,7 @@ static void cursor_set_skip(struct pushlog_cursor *c, const struct skipinfo *sk,
                 c->log->name, file, sk->byte_from, sk->byte_to - 1, sk->why);
         return;
     }
-    struct pushlog_skip *s = &c->skip;
+    struct source_pushlog_skip *s = &c->skip;
     s->from = from;
     s->to = sk->to;
     s->corrupt = sk->corrupt;
@@ -1276,9 +1276,9 @@ static void cursor_set_skip(struct pushlog_cursor *c, const struct skipinfo *sk,
  * was trimmed, LERR_IO. fd stays -1 when the file is gone (then a skip is
  * pending, or nothing is left to read).
  */
-static int cursor_locate(struct pushlog_cursor *c, struct lerr *err)
+static int cursor_locate(struct source_pushlog_cursor *c, struct lerr *err)
 {
-    struct pushlog *log = c->log;
+    struct source_pushlog *log = c->log;
     pthread_mutex_lock(&log->mu);
     int64_t start = log->segs[0].base;
     size_t i = log->nsegs;
@@ -1315,7 +1315,7 @@ static int cursor_locate(struct pushlog_cursor *c, struct lerr *err)
     if (fd < 0) {
         if (errno != ENOENT)
             return lerr_set(err, LERR_IO, "push log: cannot open %s: %s", path, strerror(errno));
-        start = pushlog_start_offset(log);
+        start = source_pushlog_start_offset(log);
         if (c->offset < start)
             return lerr_set(err, LERR_NOT_FOUND,
                             "push log: offset %" PRId64 " was trimmed; the log now starts at %" PRId64,
@@ -1363,9 +1363,9 @@ static int cursor_locate(struct pushlog_cursor *c, struct lerr *err)
     return 0;
 }
 
-int pushlog_cursor_seek(struct pushlog_cursor *c, int64_t offset, struct lerr *err)
+int source_pushlog_cursor_seek(struct source_pushlog_cursor *c, int64_t offset, struct lerr *err)
 {
-    struct pushlog *log = c->log;
+    struct source_pushlog *log = c->log;
     pthread_mutex_lock(&log->mu);
     int64_t start = log->segs[0].base, end = log->durable_end;
     pthread_mutex_unlock(&log->mu);
@@ -1389,11 +1389,11 @@ int pushlog_cursor_seek(struct pushlog_cursor *c, int64_t offset, struct lerr *e
     return cursor_locate(c, err);
 }
 
-int pushlog_cursor_open(struct pushlog *log, int64_t offset, struct pushlog_cursor **out,
+int source_pushlog_cursor_open(struct source_pushlog *log, int64_t offset, struct source_pushlog_cursor **out,
                         struct lerr *err)
 {
     *out = NULL;
-    struct pushlog_cursor *c = calloc(1, sizeof *c);
+    struct source_pushlog_cursor *c = calloc(1, sizeof *c);
     if (!c)
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     c->log = log;
@@ -1404,20 +1404,20 @@ int pushlog_cursor_open(struct pushlog *log, int64_t offset, struct pushlog_curs
         free(c);
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     }
-    if (pushlog_cursor_seek(c, offset, err)) {
-        pushlog_cursor_close(c);
+    if (source_pushlog_cursor_seek(c, offset, err)) {
+        source_pushlog_cursor_close(c);
         return err->code;
     }
     *out = c;
     return 0;
 }
 
-int64_t pushlog_cursor_offset(const struct pushlog_cursor *c)
+int64_t source_pushlog_cursor_offset(const struct source_pushlog_cursor *c)
 {
     return c->has_skip ? c->skip.from : c->offset;
 }
 
-void pushlog_cursor_close(struct pushlog_cursor *c)
+void source_pushlog_cursor_close(struct source_pushlog_cursor *c)
 {
     if (!c)
         return;
@@ -1429,9 +1429,9 @@ void pushlog_cursor_close(struct pushlog_cursor *c)
 }
 
 /* Waits until a record at c->offset is durable; false on timeout / wakeup. */
-static bool cursor_wait(struct pushlog_cursor *c, int timeout_ms)
+static bool cursor_wait(struct source_pushlog_cursor *c, int timeout_ms)
 {
-    struct pushlog *log = c->log;
+    struct source_pushlog *log = c->log;
     pthread_mutex_lock(&log->mu);
     bool ready = log->durable_end > c->offset;
     if (!ready && timeout_ms > 0) {
@@ -1449,8 +1449,8 @@ static bool cursor_wait(struct pushlog_cursor *c, int timeout_ms)
     return ready;
 }
 
-int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeout_ms,
-                        struct pushlog_batch *out, struct lerr *err)
+int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_records, int timeout_ms,
+                        struct source_pushlog_batch *out, struct lerr *err)
 {
     out->recs = NULL;
     out->n = 0;
@@ -1460,7 +1460,7 @@ int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeou
     if (c->recs_alloc < max_records) {
         size_t na = max_records < 65536 ? max_records : 65536;
         if (na > c->recs_alloc) {
-            struct pushlog_record *nr = realloc(c->recs, na * sizeof *nr);
+            struct source_pushlog_record *nr = realloc(c->recs, na * sizeof *nr);
             if (!nr)
                 return lerr_set(err, LERR_NOMEM, "push log: out of memory");
             c->recs = nr;
@@ -1498,7 +1498,7 @@ int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeou
         /* Records in the batch point into the window: once there is one, the
          * window is not read again (ST_STOP) and damage waits for the next read. */
         while (n < max_records && (st = chain_step(&ch, n == 0, &h, &sk)) == ST_RECORD)
-            c->recs[n++] = (struct pushlog_record){
+            c->recs[n++] = (struct source_pushlog_record){
                 .offset = ch.off - 1,
                 .ts_ms = (int64_t)get_u64(h + 16),
                 .p = h + HDR,

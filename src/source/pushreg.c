@@ -15,7 +15,7 @@
 struct push_entry {
     struct push_entry *next;
     char name[80];
-    struct pushlog *log;
+    struct source_pushlog *log;
     int64_t last_trim_ms;
     int refs;        /* the registry's own (while listed) + one per user */
 };
@@ -47,7 +47,7 @@ void pushreg_close(struct pushreg *reg)
     while (reg->list) {
         struct push_entry *p = reg->list;
         reg->list = p->next;
-        pushlog_close(p->log);
+        source_pushlog_close(p->log);
         free(p);
     }
     pthread_mutex_destroy(&reg->mu);
@@ -67,7 +67,7 @@ static struct push_entry *entry_get(struct pushreg *reg, const char *name, struc
         if (!p) {
             lerr_set(err, LERR_NOMEM, "out of memory");
         } else if (util_mkdirs(dir, 0700, err) ||
-                   pushlog_open(dir, &(struct pushlog_opts){.segment_bytes = reg->segment_bytes},
+                   source_pushlog_open(dir, &(struct source_pushlog_opts){.segment_bytes = reg->segment_bytes},
                                 &p->log, err)) {
             free(p);
             p = NULL;
@@ -83,7 +83,7 @@ static struct push_entry *entry_get(struct pushreg *reg, const char *name, struc
     return p;
 }
 
-struct pushlog *pushreg_get(struct pushreg *reg, const char *name, struct lerr *err)
+struct source_pushlog *pushreg_get(struct pushreg *reg, const char *name, struct lerr *err)
 {
     if (!util_name_is_path_safe(name)) {
         lerr_set(err, LERR_INVALID, "connection name '%s' cannot name a push log directory",
@@ -111,12 +111,12 @@ static void entry_put(struct pushreg *reg, struct push_entry *p)
     }
     pthread_mutex_unlock(&reg->mu);
     if (last) {
-        pushlog_close(p->log);
+        source_pushlog_close(p->log);
         free(p);
     }
 }
 
-void pushreg_put(struct pushreg *reg, struct pushlog *log)
+void pushreg_put(struct pushreg *reg, struct source_pushlog *log)
 {
     if (!log)
         return;
@@ -132,22 +132,22 @@ void pushreg_put(struct pushreg *reg, struct pushlog *log)
         entry_put(reg, p);
 }
 
-int pushreg_append(struct pushreg *reg, const char *name, const struct pushlog_entry *e, size_t n,
+int pushreg_append(struct pushreg *reg, const char *name, const struct source_pushlog_entry *e, size_t n,
                    int64_t *first, struct lerr *err)
 {
-    struct pushlog *log = pushreg_get(reg, name, err);
+    struct source_pushlog *log = pushreg_get(reg, name, err);
     if (!log)
         return err->code;
-    int rc = pushlog_append(log, e, n, first, err);
+    int rc = source_pushlog_append(log, e, n, first, err);
     pushreg_put(reg, log);
     return rc;
 }
 
-static void release_log(void *reg, struct pushlog *log) { pushreg_put(reg, log); }
+static void release_log(void *reg, struct source_pushlog *log) { pushreg_put(reg, log); }
 
 struct source *pushreg_source(struct pushreg *reg, const char *name, struct lerr *err)
 {
-    struct pushlog *log = pushreg_get(reg, name, err);
+    struct source_pushlog *log = pushreg_get(reg, name, err);
     if (!log)
         return NULL;
     struct source *src = source__open_push_held(log, name, release_log, reg, err);
@@ -178,7 +178,7 @@ void pushreg_wakeup_all(struct pushreg *reg)
 {
     pthread_mutex_lock(&reg->mu);
     for (struct push_entry *p = reg->list; p; p = p->next)
-        pushlog_wakeup(p->log);
+        source_pushlog_wakeup(p->log);
     pthread_mutex_unlock(&reg->mu);
 }
 

@@ -6,7 +6,7 @@
  * Entry points:
  *   pushreg_open() / pushreg_close()
  *   pushreg_get() / pushreg_put()     a counted reference to a connection's log
- *   pushreg_append()                  durable appends (pushlog_append)
+ *   pushreg_append()                  durable appends (source_pushlog_append)
  *   pushreg_source()                  a source over the log that holds its reference
  *   pushreg_trim_due(), pushreg_wakeup_all(), pushreg_drop()
  *
@@ -20,7 +20,7 @@
 
 struct pushreg;
 
-/* Logs live in dir/push/<name>; segment_bytes as pushlog_opts (0: default). */
+/* Logs live in dir/push/<name>; segment_bytes as source_pushlog_opts (0: default). */
 int pushreg_open(const char *dir, size_t segment_bytes, struct pushreg **out, struct lerr *err);
 /* Closes every log. No reference may be in use. NULL is fine. */
 void pushreg_close(struct pushreg *reg);
@@ -28,11 +28,11 @@ void pushreg_close(struct pushreg *reg);
 /* The log of connection `name` (opened, and created, on first use) with a
  * reference to give back with pushreg_put(); NULL + err (LERR_INVALID for a
  * name that cannot name a directory). */
-struct pushlog *pushreg_get(struct pushreg *reg, const char *name, struct lerr *err);
-void pushreg_put(struct pushreg *reg, struct pushlog *log);   /* NULL is fine */
+struct source_pushlog *pushreg_get(struct pushreg *reg, const char *name, struct lerr *err);
+void pushreg_put(struct pushreg *reg, struct source_pushlog *log);   /* NULL is fine */
 
-/* pushlog_append() on the connection's log. */
-int pushreg_append(struct pushreg *reg, const char *name, const struct pushlog_entry *e, size_t n,
+/* source_pushlog_append() on the connection's log. */
+int pushreg_append(struct pushreg *reg, const char *name, const struct source_pushlog_entry *e, size_t n,
                    int64_t *first, struct lerr *err);
 
 /* A source over the connection's log (stream = the connection name) that keeps

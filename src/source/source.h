@@ -19,9 +19,9 @@
  *               source_close()
  *   Kafka       source_kafka_config_from_json() (a connection document + its
  *               secrets into a config)
- *   push log    pushlog_open(), pushlog_append(), pushlog_trim(),
- *               pushlog_cursor_open(), pushlog_cursor_read(), pushlog_get_stats(),
- *               pushlog_close()
+ *   push log    source_pushlog_open(), source_pushlog_append(), source_pushlog_trim(),
+ *               source_pushlog_cursor_open(), source_pushlog_cursor_read(), source_pushlog_get_stats(),
+ *               source_pushlog_close()
  *   dev broker  source_devkafka_run()
  */
 #ifndef LODESTAR_SOURCE_H
@@ -133,7 +133,7 @@ struct source_partition {
 /* ---- sources ------------------------------------------------------------ */
 
 struct source;     /* opaque */
-struct pushlog;    /* below */
+struct source_pushlog;    /* below */
 
 /*
  * A Kafka connection. Strings are borrowed for the duration of
@@ -188,7 +188,7 @@ struct source *source_open_kafka(const struct source_kafka_config *cfg, struct l
  * past the log's end is LERR_CORRUPT (records were lost from the log: the
  * message says to reset the job), never a rewind.
  */
-struct source *source_open_push(struct pushlog *log, const char *stream, struct lerr *err);
+struct source *source_open_push(struct source_pushlog *log, const char *stream, struct lerr *err);
 
 /*
  * A batch job's text (file.c): uploaded files read in turn (plain or gzip),
@@ -288,12 +288,12 @@ void source_close(struct source *s);
  * records are one unit — after a crash all of them are in the log or none.
  * Readers never block the writer and only see durable records. Damage is
  * never cut away: readers skip damaged or missing records and report them
- * (struct pushlog_skip); only a torn tail left by a crash is cut at open.
+ * (struct source_pushlog_skip); only a torn tail left by a crash is cut at open.
  */
 #define PUSHLOG_MAX_RECORD_DEFAULT (1024 * 1024)
 #define PUSHLOG_SEGMENT_DEFAULT (64 * 1024 * 1024)
 
-struct pushlog_opts {
+struct source_pushlog_opts {
     size_t segment_bytes;   /* roll past this; 0 = PUSHLOG_SEGMENT_DEFAULT */
     size_t max_record;      /* payload cap; 0 = PUSHLOG_MAX_RECORD_DEFAULT */
 };
@@ -307,12 +307,12 @@ struct pushlog_opts {
  * before the next one's first offset). LERR_CONFLICT when another process
  * holds the log, LERR_IO.
  */
-int pushlog_open(const char *dir, const struct pushlog_opts *opts, struct pushlog **out,
+int source_pushlog_open(const char *dir, const struct source_pushlog_opts *opts, struct source_pushlog **out,
                  struct lerr *err);
 /* No append, cursor or source may be in use. NULL is fine. */
-void pushlog_close(struct pushlog *log);
+void source_pushlog_close(struct source_pushlog *log);
 
-struct pushlog_entry {
+struct source_pushlog_entry {
     const void *p;
     size_t len;
     int64_t ts_ms;
@@ -327,12 +327,12 @@ struct pushlog_entry {
  * LERR_IO when a write or sync failed — the log then refuses appends until
  * reopened (after a failed fsync the page cache cannot be trusted).
  */
-int pushlog_append(struct pushlog *log, const struct pushlog_entry *e, size_t n,
+int source_pushlog_append(struct source_pushlog *log, const struct source_pushlog_entry *e, size_t n,
                    int64_t *first_offset, struct lerr *err);
 
 /* The first retained offset and one past the last durable one. Thread-safe. */
-int64_t pushlog_start_offset(struct pushlog *log);
-int64_t pushlog_end_offset(struct pushlog *log);
+int64_t source_pushlog_start_offset(struct source_pushlog *log);
+int64_t source_pushlog_end_offset(struct source_pushlog *log);
 
 /*
  * Deletes every sealed segment whose records are all below `offset` (the
@@ -340,43 +340,43 @@ int64_t pushlog_end_offset(struct pushlog *log);
  * two and never deletes the segment being written. *deleted (may be NULL)
  * gets the number of files removed. Thread-safe.
  */
-int pushlog_trim(struct pushlog *log, int64_t offset, int *deleted, struct lerr *err);
+int source_pushlog_trim(struct source_pushlog *log, int64_t offset, int *deleted, struct lerr *err);
 
 /* Counters since open, for metrics and benchmarks. Thread-safe. */
-struct pushlog_stats {
+struct source_pushlog_stats {
     int64_t start_offset, end_offset;
-    int64_t appends;        /* pushlog_append calls that wrote records */
+    int64_t appends;        /* source_pushlog_append calls that wrote records */
     int64_t groups;         /* write + fdatasync rounds; appends / groups = group size */
     uint64_t bytes;         /* framed bytes written */
     int segments;           /* files now */
 };
-void pushlog_get_stats(struct pushlog *log, struct pushlog_stats *out);
+void source_pushlog_get_stats(struct source_pushlog *log, struct source_pushlog_stats *out);
 
-/* Wakes every reader waiting in pushlog_cursor_read() (shutdown). */
-void pushlog_wakeup(struct pushlog *log);
+/* Wakes every reader waiting in source_pushlog_cursor_read() (shutdown). */
+void source_pushlog_wakeup(struct source_pushlog *log);
 
-struct pushlog_record {
+struct source_pushlog_record {
     int64_t offset;
     int64_t ts_ms;
     const void *p;
     size_t len;
 };
 /* Offsets a reader will never return, and why. */
-struct pushlog_skip {
+struct source_pushlog_skip {
     int64_t from, to;   /* [from, to) */
     /* true: the bytes are damaged (checksum, framing); false: the records are
      * missing from the log (a deleted or short file). */
     bool corrupt;
     char why[200];      /* names the connection, the file and the byte range */
 };
-struct pushlog_batch {
-    const struct pushlog_record *recs;   /* valid until the next read, seek or close */
+struct source_pushlog_batch {
+    const struct source_pushlog_record *recs;   /* valid until the next read, seek or close */
     size_t n;
     bool has_skip;
-    struct pushlog_skip skip;   /* when has_skip: comes before recs[0] (recs[0].offset >= to) */
+    struct source_pushlog_skip skip;   /* when has_skip: comes before recs[0] (recs[0].offset >= to) */
 };
 
-struct pushlog_cursor;
+struct source_pushlog_cursor;
 
 /*
  * A reader at `offset` (or SOURCE_OFFSET_EARLIEST / SOURCE_OFFSET_LATEST).
@@ -385,9 +385,9 @@ struct pushlog_cursor;
  * damaged or missing records is fine: the first read reports the skip from
  * it. A cursor belongs to one thread; many cursors may read one log.
  */
-int pushlog_cursor_open(struct pushlog *log, int64_t offset, struct pushlog_cursor **out,
+int source_pushlog_cursor_open(struct source_pushlog *log, int64_t offset, struct source_pushlog_cursor **out,
                         struct lerr *err);
-int pushlog_cursor_seek(struct pushlog_cursor *c, int64_t offset, struct lerr *err);
+int source_pushlog_cursor_seek(struct source_pushlog_cursor *c, int64_t offset, struct lerr *err);
 /*
  * Waits up to timeout_ms until a record at the cursor is durable, then reads
  * up to max_records of them (and about 1 MiB). out->n == 0 and !has_skip on
@@ -395,15 +395,15 @@ int pushlog_cursor_seek(struct pushlog_cursor *c, int64_t offset, struct lerr *e
  * the offsets passed over (out->skip, at most one per batch, before the
  * batch's records) and the cursor goes on after them; it never goes
  * backwards and never stops at damage. LERR_NOT_FOUND when the cursor's
- * records were trimmed away under it (seek to pushlog_start_offset() to go
+ * records were trimmed away under it (seek to source_pushlog_start_offset() to go
  * on), LERR_IO.
  */
-int pushlog_cursor_read(struct pushlog_cursor *c, size_t max_records, int timeout_ms,
-                        struct pushlog_batch *out, struct lerr *err);
+int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_records, int timeout_ms,
+                        struct source_pushlog_batch *out, struct lerr *err);
 /* The offset the cursor reads from next: its next record's, or the start of
  * a skip it has not returned yet. */
-int64_t pushlog_cursor_offset(const struct pushlog_cursor *c);
-void pushlog_cursor_close(struct pushlog_cursor *c);
+int64_t source_pushlog_cursor_offset(const struct source_pushlog_cursor *c);
+void source_pushlog_cursor_close(struct source_pushlog_cursor *c);
 
 /* ======================================================================== */
 /* ---- the development broker --------------------------------------------- */

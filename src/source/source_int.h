@@ -30,8 +30,8 @@ struct source {
 
 /* source_open_push() whose close calls release(release_ctx, log) (pushreg.c
  * gives the registry's reference back); release NULL = borrowed. push.c. */
-struct source *source__open_push_held(struct pushlog *log, const char *stream,
-                                      void (*release)(void *ctx, struct pushlog *log),
+struct source *source__open_push_held(struct source_pushlog *log, const char *stream,
+                                      void (*release)(void *ctx, struct source_pushlog *log),
                                       void *release_ctx, struct lerr *err);
 
 /* n bytes of p copied into mem with a NUL after them; NULL when mem is full. */

@@ -450,7 +450,7 @@ int sql_bind_time_in_interval(struct sql_bctx *b, struct sql_node *n)
         return LERR_INVALID;
     struct lerr e;
     lerr_init(&e);
-    if (interval_parse(s, len, &t->lo, &t->hi, &e))
+    if (time_interval_parse(s, len, &t->lo, &t->hi, &e))
         return sql_bind_error(b, n->args[1], "invalid interval '%.*s': %s (write it as '2000-01-01/2000-01-02')",
                               (int)(len > 60 ? 60 : len), s, e.msg);
     n->type = SQL_BOOLEAN;

@@ -6,7 +6,7 @@
  *
  * Entry points: period_parse() / period_format() / period_is_zero() /
  * period_fixed_ms(), time_shift() / time_floor() / time_ceil(),
- * time_unit_parse() / time_extract() / time_floor_unit(), interval_parse().
+ * time_unit_parse() / time_extract() / time_floor_unit(), time_interval_parse().
  */
 #include "util/time_int.h"
 
@@ -493,7 +493,7 @@ static int interval_fail(struct lerr *err, const char *s, size_t n, const char *
 
 static bool is_period_text(const char *s, size_t n) { return n > 0 && upper(s[0]) == 'P'; }
 
-int interval_parse(const char *s, size_t n, int64_t *start, int64_t *end, struct lerr *err)
+int time_interval_parse(const char *s, size_t n, int64_t *start, int64_t *end, struct lerr *err)
 {
     const char *slash = s ? memchr(s, '/', n) : NULL;
     if (!slash)

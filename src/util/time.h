@@ -151,7 +151,7 @@ int64_t time_extract(int64_t t, enum time_unit u, const struct ls_tz *tz);
 int64_t time_floor_unit(int64_t t, enum time_unit u, const struct ls_tz *tz);
 
 /* "2000-01-01/2001-01-01" or "2000-01-01T00:00Z/P1D" or "P1D/2001-01-01": [start, end). */
-int interval_parse(const char *s, size_t n, int64_t *start, int64_t *end, struct lerr *err);
+int time_interval_parse(const char *s, size_t n, int64_t *start, int64_t *end, struct lerr *err);
 
 /* ---- Joda-style patterns (TIME_PARSE / TIME_FORMAT with a pattern) ------ */
 

@@ -87,24 +87,20 @@ NAME_PREFIXES = {
         "time_": "kept: ISO-8601 timestamps, shift/floor/ceil, units (time.h)",
         "period_": "kept: ISO-8601 periods (time.h)",
         "joda_": "kept: Joda patterns (time.h)",
-        "interval_": "debt: interval_parse -> time_interval_parse (used in ingest/intervals.c)",
     },
     "storage": {
         "rt_": "kept: the realtime buffer (storage_int.h)",
         "segstore_": "kept: the segment store (segstore.h)",
     },
     "format": {
-        "json_": "debt: format/json.h's scanner and writer -> format_json_",
     },
     "source": {
-        "pushlog_": "debt: the push log (source.h) -> source_pushlog_",
         "pushreg_": "kept: the registry of push logs (pushreg.h)",
     },
     "ingest": {
-        "pipeline_": "debt: the row pipeline (ingest.h) -> ingest_pipeline_",
+        "pipeline_": "kept: the row pipeline (pipeline.h)",
     },
     "api": {
-        "v_": "debt: the validators of API documents (api_int.h) -> api__v_",
         "multipart_": "kept: the multipart reader (multipart.h)",
     },
     "main": {

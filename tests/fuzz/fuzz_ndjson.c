@@ -2,7 +2,7 @@
 /*
  * fuzz_ndjson.c — libFuzzer target for the nd-json record scanner. Scans any
  * input as a record, walks every nested span with the span iterator and
- * json_find_path(), round-trips decoded strings through json_write_string(),
+ * format_json_find_path(), round-trips decoded strings through format_json_write_string(),
  * and compares accept/reject (and top-level scalar values) with jansson's
  * json_loadb(flags 0). An unexplained disagreement aborts so the fuzzer
  * reports it; the intended differences are those listed in
@@ -28,21 +28,21 @@ static void walk(const char *p, size_t n, int depth)
 {
     char *scratch = malloc(n + 1);
     char *scratch2 = malloc(n + 1);
-    struct json_iter it;
-    struct json_member m;
+    struct format_json_iter it;
+    struct format_json_member m;
     struct lerr err;
     lerr_init(&err);
-    if (json_iter_init_span(&it, p, n, scratch, n, &err) < 0)
+    if (format_json_iter_init_span(&it, p, n, scratch, n, &err) < 0)
         die("nested span does not open", err.msg);
     int r;
-    while ((r = json_iter_next(&it, &m, &err)) == 1) {
-        struct json_path_step step = {m.key, m.key_len, m.index};
-        struct json_value v;
+    while ((r = format_json_iter_next(&it, &m, &err)) == 1) {
+        struct format_json_path_step step = {m.key, m.key_len, m.index};
+        struct format_json_value v;
         struct lerr e2;
         lerr_init(&e2);
-        if (json_find_path(p, n, &step, 1, &v, scratch2, n, &e2) != 1)
-            die("json_find_path misses a member", e2.msg);
-        if (m.v.kind == JSON_KIND_OBJECT || m.v.kind == JSON_KIND_ARRAY)
+        if (format_json_find_path(p, n, &step, 1, &v, scratch2, n, &e2) != 1)
+            die("format_json_find_path misses a member", e2.msg);
+        if (m.v.kind == FORMAT_JSON_KIND_OBJECT || m.v.kind == FORMAT_JSON_KIND_ARRAY)
             walk(m.v.raw, m.v.raw_len, depth + 1);
     }
     if (r < 0)
@@ -56,14 +56,14 @@ static void round_trip(const char *s, size_t n)
 {
     struct buf b;
     buf_init(&b, 0);
-    json_write_string(&b, s, n);
+    format_json_write_string(&b, s, n);
     char *sc = malloc(b.len + 1);
-    struct json_value v;
+    struct format_json_value v;
     struct lerr err;
     lerr_init(&err);
-    if (json_parse_value(b.data, b.len, &v, sc, b.len, &err) < 0)
+    if (format_json_parse_value(b.data, b.len, &v, sc, b.len, &err) < 0)
         die("written string does not parse", err.msg);
-    if (v.kind != JSON_KIND_STRING || v.str_len != n || memcmp(v.str, s, n) != 0)
+    if (v.kind != FORMAT_JSON_KIND_STRING || v.str_len != n || memcmp(v.str, s, n) != 0)
         die("written string reads back differently", b.data);
     free(sc);
     buf_free(&b);
@@ -73,18 +73,18 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     const char *in = (const char *)data;
     char *scratch = malloc(size + 1);
-    struct json_iter it;
-    struct json_member m[64];
+    struct format_json_iter it;
+    struct format_json_member m[64];
     size_t count = 0;
     struct lerr err;
     lerr_init(&err);
-    int r = json_iter_init(&it, in, size, scratch, size, &err);
-    struct json_member tmp;
-    while (r == 0 && (r = json_iter_next(&it, count < 64 ? &m[count] : &tmp, &err)) == 1) {
-        struct json_member *cur = count < 64 ? &m[count] : &tmp;
-        if (cur->v.kind == JSON_KIND_OBJECT || cur->v.kind == JSON_KIND_ARRAY)
+    int r = format_json_iter_init(&it, in, size, scratch, size, &err);
+    struct format_json_member tmp;
+    while (r == 0 && (r = format_json_iter_next(&it, count < 64 ? &m[count] : &tmp, &err)) == 1) {
+        struct format_json_member *cur = count < 64 ? &m[count] : &tmp;
+        if (cur->v.kind == FORMAT_JSON_KIND_OBJECT || cur->v.kind == FORMAT_JSON_KIND_ARRAY)
             walk(cur->v.raw, cur->v.raw_len, 2);
-        if (cur->v.kind == JSON_KIND_STRING)
+        if (cur->v.kind == FORMAT_JSON_KIND_STRING)
             round_trip(cur->v.str, cur->v.str_len);
         count++;
         r = 0;
@@ -128,26 +128,26 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             json_t *jv = json_object_getn(j, m[i].key, m[i].key_len);
             if (!jv)
                 die("key missing in jansson", NULL);
-            const struct json_value *v = &m[i].v;
+            const struct format_json_value *v = &m[i].v;
             bool same = true;
             switch (v->kind) {
-            case JSON_KIND_NULL: same = json_is_null(jv); break;
-            case JSON_KIND_TRUE: same = json_is_true(jv); break;
-            case JSON_KIND_FALSE: same = json_is_false(jv); break;
-            case JSON_KIND_STRING:
+            case FORMAT_JSON_KIND_NULL: same = json_is_null(jv); break;
+            case FORMAT_JSON_KIND_TRUE: same = json_is_true(jv); break;
+            case FORMAT_JSON_KIND_FALSE: same = json_is_false(jv); break;
+            case FORMAT_JSON_KIND_STRING:
                 same = json_is_string(jv) && json_string_length(jv) == v->str_len &&
                        memcmp(json_string_value(jv), v->str, v->str_len) == 0;
                 break;
-            case JSON_KIND_NUMBER:
-                if (v->num_flags & JSON_NUM_INT) {
+            case FORMAT_JSON_KIND_NUMBER:
+                if (v->num_flags & FORMAT_JSON_NUM_INT) {
                     same = json_is_integer(jv) && json_integer_value(jv) == v->i;
                 } else {
                     double d = json_is_real(jv) ? json_real_value(jv) : 0;
                     same = json_is_real(jv) && memcmp(&d, &v->d, sizeof d) == 0;
                 }
                 break;
-            case JSON_KIND_OBJECT: same = json_is_object(jv); break;
-            case JSON_KIND_ARRAY: same = json_is_array(jv); break;
+            case FORMAT_JSON_KIND_OBJECT: same = json_is_object(jv); break;
+            case FORMAT_JSON_KIND_ARRAY: same = json_is_array(jv); break;
             }
             if (!same)
                 die("member value differs from jansson", NULL);

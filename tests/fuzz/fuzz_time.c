@@ -1,7 +1,7 @@
 // SOURCES: src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/util.c
 /*
  * fuzz_time.c — libFuzzer target for the time files of src/util/ (time.h).
- * The whole input goes to time_parse_iso, period_parse, interval_parse and
+ * The whole input goes to time_parse_iso, period_parse, time_interval_parse and
  * tz_get; split at the first newline or NUL it is a Joda pattern and a text
  * for joda_compile / joda_parse / joda_format. Besides "no crash, no sanitizer report" it checks
  * cheap invariants: an ISO timestamp formats and parses back to the same
@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     int64_t a, b;
     struct lerr e;
     lerr_init(&e);
-    if (interval_parse(s, size, &a, &b, &e) == LERR_OK ? a > b : e.msg[0] == '\0')
+    if (time_interval_parse(s, size, &a, &b, &e) == LERR_OK ? a > b : e.msg[0] == '\0')
         abort();
     lerr_init(&e);
     if (!tz_get(s, size, &e) && e.msg[0] == '\0')

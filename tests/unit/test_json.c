@@ -25,32 +25,32 @@ static void put_bytes(struct buf *b, const char *p, size_t n)
     }
 }
 
-static void put_value(struct buf *b, const struct json_value *v)
+static void put_value(struct buf *b, const struct format_json_value *v)
 {
     switch (v->kind) {
-    case JSON_KIND_NULL: buf_puts(b, "N"); break;
-    case JSON_KIND_TRUE: buf_puts(b, "T"); break;
-    case JSON_KIND_FALSE: buf_puts(b, "F"); break;
-    case JSON_KIND_STRING:
+    case FORMAT_JSON_KIND_NULL: buf_puts(b, "N"); break;
+    case FORMAT_JSON_KIND_TRUE: buf_puts(b, "T"); break;
+    case FORMAT_JSON_KIND_FALSE: buf_puts(b, "F"); break;
+    case FORMAT_JSON_KIND_STRING:
         buf_puts(b, "S(");
         put_bytes(b, v->str, v->str_len);
         buf_puts(b, ")");
         break;
-    case JSON_KIND_NUMBER:
-        if (v->num_flags & JSON_NUM_INT)
+    case FORMAT_JSON_KIND_NUMBER:
+        if (v->num_flags & FORMAT_JSON_NUM_INT)
             buf_printf(b, "I(%lld)", (long long)v->i);
         else
             buf_printf(b, "D(%.17g)", v->d);
-        if (v->num_flags & JSON_NUM_OVERFLOW)
+        if (v->num_flags & FORMAT_JSON_NUM_OVERFLOW)
             buf_puts(b, "+ovf");
-        if (v->num_flags & JSON_NUM_UNDERFLOW)
+        if (v->num_flags & FORMAT_JSON_NUM_UNDERFLOW)
             buf_puts(b, "+unf");
-        if (v->num_flags & JSON_NUM_NEGZERO)
+        if (v->num_flags & FORMAT_JSON_NUM_NEGZERO)
             buf_puts(b, "+negz");
         break;
-    case JSON_KIND_OBJECT:
-    case JSON_KIND_ARRAY:
-        buf_puts(b, v->kind == JSON_KIND_OBJECT ? "O(" : "A(");
+    case FORMAT_JSON_KIND_OBJECT:
+    case FORMAT_JSON_KIND_ARRAY:
+        buf_puts(b, v->kind == FORMAT_JSON_KIND_OBJECT ? "O(" : "A(");
         put_bytes(b, v->raw, v->raw_len);
         buf_puts(b, ")");
         break;
@@ -67,10 +67,10 @@ static const char *scan(const char *p, size_t n, struct lerr *err)
     free(scratch);
     scratch = malloc(n + 1);
     lerr_init(err);
-    struct json_iter it;
-    struct json_member m;
-    int r = json_iter_init(&it, p, n, scratch, n, err);
-    while (r == 0 && (r = json_iter_next(&it, &m, err)) == 1) {
+    struct format_json_iter it;
+    struct format_json_member m;
+    int r = format_json_iter_init(&it, p, n, scratch, n, err);
+    while (r == 0 && (r = format_json_iter_next(&it, &m, err)) == 1) {
         if (out.len)
             buf_putc(&out, ' ');
         put_bytes(&out, m.key, m.key_len);
@@ -344,37 +344,37 @@ static void test_scratch(void)
 {
     const char *rec = "{\"a\":\"x\\ny\",\"b\\u0062\":\"plain\"}";
     size_t n = strlen(rec);
-    struct json_iter it;
-    struct json_member m;
+    struct format_json_iter it;
+    struct format_json_member m;
     struct lerr err;
     /* no scratch: fine until a string needs decoding */
     lerr_init(&err);
-    CHECK_EQ_INT(json_iter_init(&it, rec, n, NULL, 0, &err), 0);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), -1);
+    CHECK_EQ_INT(format_json_iter_init(&it, rec, n, NULL, 0, &err), 0);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), -1);
     CHECK_EQ_INT(err.code, LERR_TOO_LARGE);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), -1); /* sticky */
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), -1); /* sticky */
     /* too small */
     char small[3];
     lerr_init(&err);
-    json_iter_init(&it, rec, n, small, sizeof small, &err);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), -1);
+    format_json_iter_init(&it, rec, n, small, sizeof small, &err);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 1);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), -1);
     CHECK_EQ_INT(err.code, LERR_TOO_LARGE);
     /* strings without escapes point into the input */
     char sc[64];
     lerr_init(&err);
-    json_iter_init(&it, rec, n, sc, sizeof sc, &err);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
+    format_json_iter_init(&it, rec, n, sc, sizeof sc, &err);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 1);
     CHECK(m.v.str >= sc && m.v.str < sc + sizeof sc);
     CHECK(m.key == rec + 2);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 1);
     CHECK(m.key >= sc && m.key < sc + sizeof sc);
     CHECK_EQ_INT(m.key_len, 2);
     CHECK(memcmp(m.key, "bb", 2) == 0);
     CHECK(m.v.str > rec && m.v.str < rec + n);
     CHECK_EQ_INT(m.index, 1);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 0);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 0);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 0);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 0);
     CHECK_EQ_INT(err.code, LERR_OK);
 }
 
@@ -385,63 +385,63 @@ static void test_spans_and_paths(void)
     size_t n = strlen(rec);
     char sc[256];
     struct lerr err;
-    struct json_value v;
+    struct format_json_value v;
     lerr_init(&err);
 
     /* the last duplicate wins */
-    struct json_path_step p1[] = {{"a", 1, 0}, {"b", 1, 0}, {NULL, 0, 0}};
-    CHECK_EQ_INT(json_find_path(rec, n, p1, 3, &v, sc, sizeof sc, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_KIND_NUMBER);
+    struct format_json_path_step p1[] = {{"a", 1, 0}, {"b", 1, 0}, {NULL, 0, 0}};
+    CHECK_EQ_INT(format_json_find_path(rec, n, p1, 3, &v, sc, sizeof sc, &err), 1);
+    CHECK_EQ_INT(v.kind, FORMAT_JSON_KIND_NUMBER);
     CHECK_EQ_INT(v.i, 20);
 
     /* inside the first "a", by its raw span */
-    struct json_iter it;
-    struct json_member m;
-    json_iter_init(&it, rec, n, sc, sizeof sc, &err);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
-    CHECK_EQ_INT(m.v.kind, JSON_KIND_OBJECT);
+    struct format_json_iter it;
+    struct format_json_member m;
+    format_json_iter_init(&it, rec, n, sc, sizeof sc, &err);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 1);
+    CHECK_EQ_INT(m.v.kind, FORMAT_JSON_KIND_OBJECT);
     const char *a = m.v.raw;
     size_t alen = m.v.raw_len;
-    struct json_path_step p2[] = {{"b", 1, 0}, {NULL, 0, 1}, {"c", 1, 0}};
+    struct format_json_path_step p2[] = {{"b", 1, 0}, {NULL, 0, 1}, {"c", 1, 0}};
     char sc2[64];
-    CHECK_EQ_INT(json_find_path(a, alen, p2, 3, &v, sc2, sizeof sc2, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_KIND_STRING);
+    CHECK_EQ_INT(format_json_find_path(a, alen, p2, 3, &v, sc2, sizeof sc2, &err), 1);
+    CHECK_EQ_INT(v.kind, FORMAT_JSON_KIND_STRING);
     CHECK(v.str_len == 3 && memcmp(v.str, "x\ty", 3) == 0);
-    struct json_path_step p3[] = {{"b", 1, 0}, {NULL, 0, 2}};
-    CHECK_EQ_INT(json_find_path(a, alen, p3, 2, &v, sc2, sizeof sc2, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_KIND_ARRAY);
+    struct format_json_path_step p3[] = {{"b", 1, 0}, {NULL, 0, 2}};
+    CHECK_EQ_INT(format_json_find_path(a, alen, p3, 2, &v, sc2, sizeof sc2, &err), 1);
+    CHECK_EQ_INT(v.kind, FORMAT_JSON_KIND_ARRAY);
     CHECK(v.raw_len == 6 && memcmp(v.raw, "[true]", 6) == 0);
-    struct json_path_step p4[] = {{"b", 1, 0}, {NULL, 0, 3}};
-    CHECK_EQ_INT(json_find_path(a, alen, p4, 2, &v, sc2, sizeof sc2, &err), 0);
-    struct json_path_step p5[] = {{"b", 1, 0}, {"c", 1, 0}};
-    CHECK_EQ_INT(json_find_path(a, alen, p5, 2, &v, sc2, sizeof sc2, &err), 0);
-    struct json_path_step p6[] = {{"zz", 2, 0}};
-    CHECK_EQ_INT(json_find_path(a, alen, p6, 1, &v, sc2, sizeof sc2, &err), 0);
-    struct json_path_step p7[] = {{"b2", 2, 0}, {"x", 1, 0}};
-    CHECK_EQ_INT(json_find_path(a, alen, p7, 2, &v, sc2, sizeof sc2, &err), 0);
-    CHECK_EQ_INT(json_find_path(a, alen, NULL, 0, &v, sc2, sizeof sc2, &err), 1);
-    CHECK_EQ_INT(v.kind, JSON_KIND_OBJECT);
+    struct format_json_path_step p4[] = {{"b", 1, 0}, {NULL, 0, 3}};
+    CHECK_EQ_INT(format_json_find_path(a, alen, p4, 2, &v, sc2, sizeof sc2, &err), 0);
+    struct format_json_path_step p5[] = {{"b", 1, 0}, {"c", 1, 0}};
+    CHECK_EQ_INT(format_json_find_path(a, alen, p5, 2, &v, sc2, sizeof sc2, &err), 0);
+    struct format_json_path_step p6[] = {{"zz", 2, 0}};
+    CHECK_EQ_INT(format_json_find_path(a, alen, p6, 1, &v, sc2, sizeof sc2, &err), 0);
+    struct format_json_path_step p7[] = {{"b2", 2, 0}, {"x", 1, 0}};
+    CHECK_EQ_INT(format_json_find_path(a, alen, p7, 2, &v, sc2, sizeof sc2, &err), 0);
+    CHECK_EQ_INT(format_json_find_path(a, alen, NULL, 0, &v, sc2, sizeof sc2, &err), 1);
+    CHECK_EQ_INT(v.kind, FORMAT_JSON_KIND_OBJECT);
     CHECK_EQ_INT(err.code, LERR_OK);
 
     /* iterate an array span */
     const char *arr = " [1, \"two\", {\"x\":3}, [], null] ";
-    json_iter_init_span(&it, arr, strlen(arr), sc, sizeof sc, &err);
+    format_json_iter_init_span(&it, arr, strlen(arr), sc, sizeof sc, &err);
     int kinds[8], k = 0, r;
-    while ((r = json_iter_next(&it, &m, &err)) == 1 && k < 8) {
+    while ((r = format_json_iter_next(&it, &m, &err)) == 1 && k < 8) {
         CHECK(m.key == NULL);
         CHECK_EQ_INT(m.index, (size_t)k);
         kinds[k++] = (int)m.v.kind;
     }
     CHECK_EQ_INT(r, 0);
     CHECK_EQ_INT(k, 5);
-    CHECK(kinds[0] == JSON_KIND_NUMBER && kinds[1] == JSON_KIND_STRING && kinds[2] == JSON_KIND_OBJECT &&
-          kinds[3] == JSON_KIND_ARRAY && kinds[4] == JSON_KIND_NULL);
+    CHECK(kinds[0] == FORMAT_JSON_KIND_NUMBER && kinds[1] == FORMAT_JSON_KIND_STRING && kinds[2] == FORMAT_JSON_KIND_OBJECT &&
+          kinds[3] == FORMAT_JSON_KIND_ARRAY && kinds[4] == FORMAT_JSON_KIND_NULL);
 
     /* an error on the path, positioned in the whole span */
     const char *bad = "{\"a\":{\"b\":[1,}]}}";
-    struct json_path_step p8[] = {{"a", 1, 0}, {"b", 1, 0}, {NULL, 0, 1}};
+    struct format_json_path_step p8[] = {{"a", 1, 0}, {"b", 1, 0}, {NULL, 0, 1}};
     lerr_init(&err);
-    CHECK_EQ_INT(json_find_path(bad, strlen(bad), p8, 3, &v, sc, sizeof sc, &err), -1);
+    CHECK_EQ_INT(format_json_find_path(bad, strlen(bad), p8, 3, &v, sc, sizeof sc, &err), -1);
     CHECK_EQ_INT(err.pos, 13);
     CHECK_EQ_STR(err.msg, "invalid JSON at byte 13: expected a value, found '}'");
 }
@@ -449,21 +449,21 @@ static void test_spans_and_paths(void)
 static void test_parse_value(void)
 {
     char sc[64];
-    struct json_value v;
+    struct format_json_value v;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(json_parse_value(" 12 ", 4, &v, sc, sizeof sc, &err), 0);
-    CHECK(v.kind == JSON_KIND_NUMBER && v.i == 12 && (v.num_flags & JSON_NUM_INT));
-    CHECK_EQ_INT(json_parse_value("\"a\\u00e9\"", 9, &v, sc, sizeof sc, &err), 0);
-    CHECK(v.kind == JSON_KIND_STRING && v.str_len == 3 && memcmp(v.str, "a\xC3\xA9", 3) == 0);
-    CHECK_EQ_INT(json_parse_value("[1,2]", 5, &v, sc, sizeof sc, &err), 0);
-    CHECK(v.kind == JSON_KIND_ARRAY && v.raw_len == 5);
-    CHECK_EQ_INT(json_parse_value("false", 5, &v, sc, sizeof sc, &err), 0);
-    CHECK_EQ_INT(v.kind, JSON_KIND_FALSE);
-    CHECK_EQ_INT(json_parse_value("1 2", 3, &v, sc, sizeof sc, &err), -1);
+    CHECK_EQ_INT(format_json_parse_value(" 12 ", 4, &v, sc, sizeof sc, &err), 0);
+    CHECK(v.kind == FORMAT_JSON_KIND_NUMBER && v.i == 12 && (v.num_flags & FORMAT_JSON_NUM_INT));
+    CHECK_EQ_INT(format_json_parse_value("\"a\\u00e9\"", 9, &v, sc, sizeof sc, &err), 0);
+    CHECK(v.kind == FORMAT_JSON_KIND_STRING && v.str_len == 3 && memcmp(v.str, "a\xC3\xA9", 3) == 0);
+    CHECK_EQ_INT(format_json_parse_value("[1,2]", 5, &v, sc, sizeof sc, &err), 0);
+    CHECK(v.kind == FORMAT_JSON_KIND_ARRAY && v.raw_len == 5);
+    CHECK_EQ_INT(format_json_parse_value("false", 5, &v, sc, sizeof sc, &err), 0);
+    CHECK_EQ_INT(v.kind, FORMAT_JSON_KIND_FALSE);
+    CHECK_EQ_INT(format_json_parse_value("1 2", 3, &v, sc, sizeof sc, &err), -1);
     CHECK_EQ_INT(err.pos, 2);
     lerr_init(&err);
-    CHECK_EQ_INT(json_parse_value("  ", 2, &v, sc, sizeof sc, &err), -1);
+    CHECK_EQ_INT(format_json_parse_value("  ", 2, &v, sc, sizeof sc, &err), -1);
     CHECK_EQ_STR(err.msg, "empty JSON value");
 }
 
@@ -490,12 +490,12 @@ static void test_numbers_vs_strtod(void)
         char rec[2048];
         snprintf(rec, sizeof rec, "{\"n\":%s}", nums[i]);
         char sc[8];
-        struct json_iter it;
-        struct json_member m;
+        struct format_json_iter it;
+        struct format_json_member m;
         struct lerr err;
         lerr_init(&err);
-        json_iter_init(&it, rec, strlen(rec), sc, sizeof sc, &err);
-        CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
+        format_json_iter_init(&it, rec, strlen(rec), sc, sizeof sc, &err);
+        CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 1);
         double want = strtod(nums[i], NULL);
         CHECK_MSG(memcmp(&m.v.d, &want, sizeof want) == 0, "%.40s...: got %.17g, want %.17g",
                   nums[i], m.v.d, want);
@@ -509,13 +509,13 @@ static void test_numbers_vs_strtod(void)
         buf_putc(&b, '9');
     buf_puts(&b, "}");
     char sc[8];
-    struct json_iter it;
-    struct json_member m;
+    struct format_json_iter it;
+    struct format_json_member m;
     struct lerr err;
     lerr_init(&err);
-    json_iter_init(&it, b.data, b.len, sc, sizeof sc, &err);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
-    CHECK(isinf(m.v.d) && (m.v.num_flags & JSON_NUM_OVERFLOW));
+    format_json_iter_init(&it, b.data, b.len, sc, sizeof sc, &err);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 1);
+    CHECK(isinf(m.v.d) && (m.v.num_flags & FORMAT_JSON_NUM_OVERFLOW));
     buf_reset(&b);
     buf_puts(&b, "{\"n\":1");
     for (int i = 0; i < 300; i++)
@@ -524,8 +524,8 @@ static void test_numbers_vs_strtod(void)
     for (int i = 0; i < 1000; i++)
         buf_putc(&b, (char)('0' + (i * 7) % 10));
     buf_puts(&b, "e-5}");
-    json_iter_init(&it, b.data, b.len, sc, sizeof sc, &err);
-    CHECK_EQ_INT(json_iter_next(&it, &m, &err), 1);
+    format_json_iter_init(&it, b.data, b.len, sc, sizeof sc, &err);
+    CHECK_EQ_INT(format_json_iter_next(&it, &m, &err), 1);
     double want = strtod(b.data + 5, NULL);
     CHECK_MSG(m.v.d == want, "long: got %.17g want %.17g", m.v.d, want);
     buf_free(&b);
@@ -536,23 +536,23 @@ static void test_writer(void)
     struct buf b;
     buf_init(&b, 0);
     const char in[] = "a\"b\\c/\n\t\r\b\f\x01\x1f\x7f\xC3\xA9\xF0\x9F\x98\x80\xFF\xC3 z";
-    CHECK(json_write_string(&b, in, sizeof in - 1));
+    CHECK(format_json_write_string(&b, in, sizeof in - 1));
     CHECK_EQ_STR(buf_cstr(&b), "\"a\\\"b\\\\c/\\n\\t\\r\\b\\f\\u0001\\u001f\x7f\xC3\xA9\xF0\x9F\x98\x80"
                                "\xEF\xBF\xBD\xEF\xBF\xBD z\"");
     buf_reset(&b);
-    CHECK(json_write_string(&b, "", 0));
+    CHECK(format_json_write_string(&b, "", 0));
     CHECK_EQ_STR(buf_cstr(&b), "\"\"");
     /* NUL bytes survive a round trip */
     buf_reset(&b);
     buf_puts(&b, "{\"k\":");
-    json_write_string(&b, "x\0y0123456789abcdefghijklmnopqrstuvwxyz", 39);
+    format_json_write_string(&b, "x\0y0123456789abcdefghijklmnopqrstuvwxyz", 39);
     buf_puts(&b, "}");
     struct lerr err;
     CHECK_EQ_STR(scan(b.data, b.len, &err), "k=S(x\\x00y0123456789abcdefghijklmnopqrstuvwxyz)");
     buf_free(&b);
     /* a capped buffer fails cleanly */
     buf_init(&b, 4);
-    CHECK(!json_write_string(&b, "abcdef", 6));
+    CHECK(!format_json_write_string(&b, "abcdef", 6));
     buf_free(&b);
 }
 

@@ -16,7 +16,7 @@
  *   - jansson rejects "\u0000" in strings (without JSON_ALLOW_NUL) and keys;
  *     we accept it (the decoded string holds a NUL byte);
  *   - jansson rejects integers outside int64 and reals that overflow; we
- *     report them as doubles (±inf with JSON_NUM_OVERFLOW);
+ *     report them as doubles (±inf with FORMAT_JSON_NUM_OVERFLOW);
  *   - jansson accepts a top-level array; a record must be an object;
  *   - jansson does not skip a UTF-8 BOM; we do (we strip it before handing
  *     the input to jansson, so BOM inputs are still compared);
@@ -305,28 +305,28 @@ static void mutate(struct buf *b)
 static long n_inputs, n_accepted, n_rejected, n_members;
 static long skip_nul, skip_overflow, skip_array, skip_raw_nul, n_bom;
 
-static bool values_equal(const struct json_value *v, json_t *j, char *why, size_t whylen);
+static bool values_equal(const struct format_json_value *v, json_t *j, char *why, size_t whylen);
 
 /* Walks a container span with our iterator and compares it member by member. */
-static bool span_equal(const struct json_value *v, json_t *j, char *why, size_t whylen)
+static bool span_equal(const struct format_json_value *v, json_t *j, char *why, size_t whylen)
 {
-    bool is_obj = v->kind == JSON_KIND_OBJECT;
+    bool is_obj = v->kind == FORMAT_JSON_KIND_OBJECT;
     if (is_obj ? !json_is_object(j) : !json_is_array(j)) {
         snprintf(why, whylen, "container kind differs");
         return false;
     }
     char *scratch = malloc(v->raw_len + 1);
-    struct json_iter it;
-    struct json_member m;
+    struct format_json_iter it;
+    struct format_json_member m;
     struct lerr err;
     lerr_init(&err);
-    bool ok = json_iter_init_span(&it, v->raw, v->raw_len, scratch, v->raw_len, &err) == 0;
+    bool ok = format_json_iter_init_span(&it, v->raw, v->raw_len, scratch, v->raw_len, &err) == 0;
     size_t count = 0, distinct = 0;
     /* keys seen so far, to count distinct ones (objects here are small) */
     const char *seen_key[64];
     size_t seen_len[64];
     int r = 0;
-    while (ok && (r = json_iter_next(&it, &m, &err)) == 1) {
+    while (ok && (r = format_json_iter_next(&it, &m, &err)) == 1) {
         count++;
         if (is_obj) {
             bool dup = false;
@@ -340,14 +340,14 @@ static bool span_equal(const struct json_value *v, json_t *j, char *why, size_t 
                 }
                 distinct++;
             }
-            /* jansson keeps the last duplicate; json_find_path() should pick
+            /* jansson keeps the last duplicate; format_json_find_path() should pick
              * the same one, which also tests it on every nested key. */
-            struct json_path_step step = {m.key, m.key_len, 0};
-            struct json_value last;
+            struct format_json_path_step step = {m.key, m.key_len, 0};
+            struct format_json_value last;
             char *sc2 = malloc(v->raw_len + 1);
             struct lerr e2;
             lerr_init(&e2);
-            int fr = json_find_path(v->raw, v->raw_len, &step, 1, &last, sc2, v->raw_len, &e2);
+            int fr = format_json_find_path(v->raw, v->raw_len, &step, 1, &last, sc2, v->raw_len, &e2);
             json_t *jv = json_object_getn(j, m.key, m.key_len);
             if (fr != 1 || !jv) {
                 snprintf(why, whylen, "nested key %.*s: find %d, jansson %p", (int)m.key_len,
@@ -376,28 +376,28 @@ static bool span_equal(const struct json_value *v, json_t *j, char *why, size_t 
     return ok;
 }
 
-static bool values_equal(const struct json_value *v, json_t *j, char *why, size_t whylen)
+static bool values_equal(const struct format_json_value *v, json_t *j, char *why, size_t whylen)
 {
     switch (v->kind) {
-    case JSON_KIND_NULL:
+    case FORMAT_JSON_KIND_NULL:
         if (json_is_null(j))
             return true;
         break;
-    case JSON_KIND_TRUE:
+    case FORMAT_JSON_KIND_TRUE:
         if (json_is_true(j))
             return true;
         break;
-    case JSON_KIND_FALSE:
+    case FORMAT_JSON_KIND_FALSE:
         if (json_is_false(j))
             return true;
         break;
-    case JSON_KIND_STRING:
+    case FORMAT_JSON_KIND_STRING:
         if (json_is_string(j) && json_string_length(j) == v->str_len &&
             memcmp(json_string_value(j), v->str, v->str_len) == 0)
             return true;
         break;
-    case JSON_KIND_NUMBER:
-        if (v->num_flags & JSON_NUM_INT) {
+    case FORMAT_JSON_KIND_NUMBER:
+        if (v->num_flags & FORMAT_JSON_NUM_INT) {
             if (json_is_integer(j) && json_integer_value(j) == v->i &&
                 v->d == (double)v->i)
                 return true;
@@ -407,8 +407,8 @@ static bool values_equal(const struct json_value *v, json_t *j, char *why, size_
                 return true;
         }
         break;
-    case JSON_KIND_OBJECT:
-    case JSON_KIND_ARRAY: {
+    case FORMAT_JSON_KIND_OBJECT:
+    case FORMAT_JSON_KIND_ARRAY: {
         /* jansson re-parses our raw span to the same value ... */
         json_error_t je;
         json_t *again = json_loadb(v->raw, v->raw_len, JSON_DECODE_ANY, &je);
@@ -435,14 +435,14 @@ static bool compare(const char *p, size_t n)
     char *in = malloc(n ? n : 1); /* exact size: ASan catches over-reads */
     memcpy(in, p, n);
     char *scratch = malloc(n + 1);
-    struct json_iter it;
+    struct format_json_iter it;
     struct lerr err;
     lerr_init(&err);
     size_t cap = 64, count = 0;
-    struct json_member *ms = malloc(cap * sizeof *ms);
-    int r = json_iter_init(&it, in, n, scratch, n, &err);
+    struct format_json_member *ms = malloc(cap * sizeof *ms);
+    int r = format_json_iter_init(&it, in, n, scratch, n, &err);
     if (r == 0) {
-        while ((r = json_iter_next(&it, &ms[count], &err)) == 1) {
+        while ((r = format_json_iter_next(&it, &ms[count], &err)) == 1) {
             if (++count == cap) {
                 cap *= 2;
                 ms = realloc(ms, cap * sizeof *ms);

@@ -140,13 +140,13 @@ static size_t make_payload(int64_t i, char *buf, size_t max)
     return len;
 }
 
-/* Appends records from..to-1, per_call of them in each pushlog_append (one
+/* Appends records from..to-1, per_call of them in each source_pushlog_append (one
  * unit each). Each call is an fdatasync, which can take milliseconds on a
  * busy disk. */
-static int append_units(struct pushlog *log, int64_t from, int64_t to, size_t maxlen, int per_call)
+static int append_units(struct source_pushlog *log, int64_t from, int64_t to, size_t maxlen, int per_call)
 {
     static char bufs[512][2048];
-    static struct pushlog_entry e[512];
+    static struct source_pushlog_entry e[512];
     if (per_call > 512)
         per_call = 512;
     for (int64_t i = from; i < to;) {
@@ -159,7 +159,7 @@ static int append_units(struct pushlog *log, int64_t from, int64_t to, size_t ma
         struct lerr err;
         lerr_init(&err);
         int64_t first = -1;
-        if (pushlog_append(log, e, (size_t)k, &first, &err)) {
+        if (source_pushlog_append(log, e, (size_t)k, &first, &err)) {
             fprintf(stderr, "append: %s\n", err.msg);
             return -1;
         }
@@ -172,26 +172,26 @@ static int append_units(struct pushlog *log, int64_t from, int64_t to, size_t ma
     return 0;
 }
 
-static int append_range(struct pushlog *log, int64_t from, int64_t to, size_t maxlen)
+static int append_range(struct source_pushlog *log, int64_t from, int64_t to, size_t maxlen)
 {
     return append_units(log, from, to, maxlen, 512);
 }
 
 /* Reads [from, to) and checks every record; returns the number that matched. */
-static int64_t verify_range(struct pushlog *log, int64_t from, int64_t to, size_t maxlen)
+static int64_t verify_range(struct source_pushlog *log, int64_t from, int64_t to, size_t maxlen)
 {
-    struct pushlog_cursor *c;
+    struct source_pushlog_cursor *c;
     struct lerr err;
     lerr_init(&err);
-    if (pushlog_cursor_open(log, from, &c, &err)) {
+    if (source_pushlog_cursor_open(log, from, &c, &err)) {
         fprintf(stderr, "cursor: %s\n", err.msg);
         return -1;
     }
     char want[2048];
     int64_t ok = 0, next = from;
     while (next < to) {
-        struct pushlog_batch b;
-        if (pushlog_cursor_read(c, 1000, 0, &b, &err)) {
+        struct source_pushlog_batch b;
+        if (source_pushlog_cursor_read(c, 1000, 0, &b, &err)) {
             fprintf(stderr, "read at %lld: %s\n", (long long)next, err.msg);
             break;
         }
@@ -209,7 +209,7 @@ static int64_t verify_range(struct pushlog *log, int64_t from, int64_t to, size_
                 ok++;
         }
     }
-    pushlog_cursor_close(c);
+    source_pushlog_cursor_close(c);
     return ok;
 }
 
@@ -220,7 +220,7 @@ struct readout {
     long long offs[RO_MAX];   /* offsets of the records returned, in order */
     int n;
     int bad;                  /* records whose bytes or timestamp are wrong, or out of order */
-    struct pushlog_skip skips[16];
+    struct source_pushlog_skip skips[16];
     int nskips;
     int rounds;               /* reads made; capped, so a cursor that loops is caught */
     int rc;
@@ -228,22 +228,22 @@ struct readout {
 };
 
 /* Reads from `from` until a read brings nothing (at most 10000 reads). */
-static void read_all(struct pushlog *log, int64_t from, size_t maxlen, struct readout *r)
+static void read_all(struct source_pushlog *log, int64_t from, size_t maxlen, struct readout *r)
 {
     memset(r, 0, sizeof *r);
-    struct pushlog_cursor *c;
+    struct source_pushlog_cursor *c;
     struct lerr err;
     lerr_init(&err);
-    if ((r->rc = pushlog_cursor_open(log, from, &c, &err)) != 0) {
+    if ((r->rc = source_pushlog_cursor_open(log, from, &c, &err)) != 0) {
         snprintf(r->err, sizeof r->err, "%s", err.msg);
         return;
     }
     char want[2048];
     long long last = -1;
     for (r->rounds = 0; r->rounds < 10000; r->rounds++) {
-        struct pushlog_batch b;
-        int64_t at = pushlog_cursor_offset(c);
-        if ((r->rc = pushlog_cursor_read(c, 7, 0, &b, &err)) != 0) {
+        struct source_pushlog_batch b;
+        int64_t at = source_pushlog_cursor_offset(c);
+        if ((r->rc = source_pushlog_cursor_read(c, 7, 0, &b, &err)) != 0) {
             snprintf(r->err, sizeof r->err, "%s", err.msg);
             break;
         }
@@ -268,7 +268,7 @@ static void read_all(struct pushlog *log, int64_t from, size_t maxlen, struct re
                 r->offs[r->n++] = o;
         }
     }
-    pushlog_cursor_close(c);
+    source_pushlog_cursor_close(c);
 }
 
 struct want_skip {
@@ -307,7 +307,7 @@ static void check_readout(const struct readout *r, long long from, long long end
               nws, r->nskips ? (long long)r->skips[0].from : -1LL,
               r->nskips ? (long long)r->skips[0].to : -1LL, r->nskips ? r->skips[0].why : "");
     for (int i = 0; i < nws && i < r->nskips && i < 16; i++) {
-        const struct pushlog_skip *s = &r->skips[i];
+        const struct source_pushlog_skip *s = &r->skips[i];
         CHECK_MSG(s->from == ws[i].from && s->to == ws[i].to && s->corrupt == (ws[i].corrupt != 0),
                   "%s: skip %d is %lld..%lld corrupt=%d, want %lld..%lld corrupt=%d (%s)", what, i,
                   (long long)s->from, (long long)s->to, s->corrupt, ws[i].from, ws[i].to,
@@ -340,52 +340,52 @@ static void test_round_trip(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct pushlog_opts o = {.segment_bytes = 256 * 1024};
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(pushlog_start_offset(log), 0);
-    CHECK_EQ_INT(pushlog_end_offset(log), 0);
+    struct source_pushlog_opts o = {.segment_bytes = 256 * 1024};
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_start_offset(log), 0);
+    CHECK_EQ_INT(source_pushlog_end_offset(log), 0);
     const int64_t N = 20000;
     CHECK_EQ_INT(append_units(log, 0, N, 2000, 100), 0);
-    CHECK_EQ_INT(pushlog_end_offset(log), N);
+    CHECK_EQ_INT(source_pushlog_end_offset(log), N);
     CHECK_EQ_INT(verify_range(log, 0, N, 2000), N);
     CHECK_EQ_INT(verify_range(log, 12345, N, 2000), N - 12345);   /* seek inside a segment */
     CHECK_MSG(count_segments(dir) > 50, "segments: %d", count_segments(dir));
 
     /* latest gives nothing old, then exactly what comes next */
-    struct pushlog_cursor *c;
-    CHECK_EQ_INT(pushlog_cursor_open(log, SOURCE_OFFSET_LATEST, &c, &err), 0);
-    struct pushlog_batch b;
-    CHECK_EQ_INT(pushlog_cursor_read(c, 100, 0, &b, &err), 0);
+    struct source_pushlog_cursor *c;
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, SOURCE_OFFSET_LATEST, &c, &err), 0);
+    struct source_pushlog_batch b;
+    CHECK_EQ_INT(source_pushlog_cursor_read(c, 100, 0, &b, &err), 0);
     CHECK_EQ_INT(b.n, 0);
     CHECK_EQ_INT(append_range(log, N, N + 3, 2000), 0);
-    CHECK_EQ_INT(pushlog_cursor_read(c, 100, 0, &b, &err), 0);
+    CHECK_EQ_INT(source_pushlog_cursor_read(c, 100, 0, &b, &err), 0);
     CHECK_EQ_INT(b.n, 3);
     CHECK_EQ_INT(b.recs[0].offset, N);
     CHECK(!b.has_skip);
-    pushlog_cursor_close(c);
+    source_pushlog_cursor_close(c);
 
     /* offsets past the end are refused with the range in the message */
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_cursor_open(log, N + 100, &c, &err), LERR_INVALID);
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, N + 100, &c, &err), LERR_INVALID);
     CHECK_MSG(strstr(err.msg, "past the end") != NULL, "%s", err.msg);
 
     /* a second opener of the same directory is refused */
-    struct pushlog *log2;
+    struct source_pushlog *log2;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log2, &err), LERR_CONFLICT);
-    pushlog_close(log);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log2, &err), LERR_CONFLICT);
+    source_pushlog_close(log);
 
     /* durability: reopen and find everything */
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(pushlog_end_offset(log), N + 3);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_end_offset(log), N + 3);
     CHECK_EQ_INT(verify_range(log, 0, N + 3, 2000), N + 3);
     CHECK_EQ_INT(append_range(log, N + 3, N + 10, 2000), 0);
     CHECK_EQ_INT(verify_range(log, N - 5, N + 10, 2000), 15);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -393,35 +393,35 @@ static void test_cap(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, NULL, &log, &err), 0);
     char *big = calloc(1, PUSHLOG_MAX_RECORD_DEFAULT + 1);
-    struct pushlog_entry e[2] = {{"ok", 2, 1}, {big, PUSHLOG_MAX_RECORD_DEFAULT + 1, 2}};
-    CHECK_EQ_INT(pushlog_append(log, e, 2, NULL, &err), LERR_TOO_LARGE);
+    struct source_pushlog_entry e[2] = {{"ok", 2, 1}, {big, PUSHLOG_MAX_RECORD_DEFAULT + 1, 2}};
+    CHECK_EQ_INT(source_pushlog_append(log, e, 2, NULL, &err), LERR_TOO_LARGE);
     CHECK_MSG(strstr(err.msg, "event 1") != NULL, "%s", err.msg);
-    CHECK_EQ_INT(pushlog_end_offset(log), 0);   /* nothing of the call was kept */
+    CHECK_EQ_INT(source_pushlog_end_offset(log), 0);   /* nothing of the call was kept */
     e[1].len = PUSHLOG_MAX_RECORD_DEFAULT;      /* exactly the cap is fine */
     lerr_init(&err);
     int64_t first = -1;
-    CHECK_EQ_INT(pushlog_append(log, e, 2, &first, &err), 0);
+    CHECK_EQ_INT(source_pushlog_append(log, e, 2, &first, &err), 0);
     CHECK_EQ_INT(first, 0);
-    struct pushlog_cursor *c;
-    CHECK_EQ_INT(pushlog_cursor_open(log, 0, &c, &err), 0);
-    struct pushlog_batch b;
+    struct source_pushlog_cursor *c;
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, 0, &c, &err), 0);
+    struct source_pushlog_batch b;
     size_t got = 0, bytes = 0;
     for (int i = 0; i < 4 && got < 2; i++) {
-        CHECK_EQ_INT(pushlog_cursor_read(c, 10, 0, &b, &err), 0);
+        CHECK_EQ_INT(source_pushlog_cursor_read(c, 10, 0, &b, &err), 0);
         for (size_t k = 0; k < b.n; k++)
             bytes += b.recs[k].len;
         got += b.n;
     }
     CHECK_EQ_INT(got, 2);
     CHECK_EQ_INT(bytes, 2 + PUSHLOG_MAX_RECORD_DEFAULT);
-    pushlog_cursor_close(c);
+    source_pushlog_cursor_close(c);
     free(big);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -432,7 +432,7 @@ static void test_cap(void)
 #define CT_PER_CALL 50
 
 struct ct_arg {
-    struct pushlog *log;
+    struct source_pushlog *log;
     int id;
     int fails;
 };
@@ -441,27 +441,27 @@ static void *ct_appender(void *p)
 {
     struct ct_arg *a = p;
     char bufs[CT_PER_CALL][64];
-    struct pushlog_entry e[CT_PER_CALL];
+    struct source_pushlog_entry e[CT_PER_CALL];
     for (int call = 0; call < CT_CALLS; call++) {
         for (int k = 0; k < CT_PER_CALL; k++) {
             int seq = call * CT_PER_CALL + k;
             int n = snprintf(bufs[k], sizeof bufs[k], "t%d:%d", a->id, seq);
-            e[k] = (struct pushlog_entry){bufs[k], (size_t)n, seq};
+            e[k] = (struct source_pushlog_entry){bufs[k], (size_t)n, seq};
         }
         struct lerr err;
         lerr_init(&err);
         int64_t first;
-        if (pushlog_append(a->log, e, CT_PER_CALL, &first, &err))
+        if (source_pushlog_append(a->log, e, CT_PER_CALL, &first, &err))
             a->fails++;
         /* the call returned after its records were durable */
-        if (pushlog_end_offset(a->log) < first + CT_PER_CALL)
+        if (source_pushlog_end_offset(a->log) < first + CT_PER_CALL)
             a->fails++;
     }
     return NULL;
 }
 
 struct ct_reader {
-    struct pushlog *log;
+    struct source_pushlog *log;
     int next_seq[CT_THREADS];
     int64_t total, bad, expected_offset;
     int64_t max_wait_ms;
@@ -470,18 +470,18 @@ struct ct_reader {
 static void *ct_read(void *p)
 {
     struct ct_reader *r = p;
-    struct pushlog_cursor *c;
+    struct source_pushlog_cursor *c;
     struct lerr err;
     lerr_init(&err);
-    if (pushlog_cursor_open(r->log, SOURCE_OFFSET_EARLIEST, &c, &err)) {
+    if (source_pushlog_cursor_open(r->log, SOURCE_OFFSET_EARLIEST, &c, &err)) {
         r->bad++;
         return NULL;
     }
     const int64_t want = (int64_t)CT_THREADS * CT_CALLS * CT_PER_CALL;
     int idle = 0;
     while (r->total < want && idle < 50) {
-        struct pushlog_batch b;
-        if (pushlog_cursor_read(c, 97, 200, &b, &err)) {
+        struct source_pushlog_batch b;
+        if (source_pushlog_cursor_read(c, 97, 200, &b, &err)) {
             r->bad++;
             break;
         }
@@ -501,7 +501,7 @@ static void *ct_read(void *p)
             r->total++;
         }
     }
-    pushlog_cursor_close(c);
+    source_pushlog_cursor_close(c);
     return NULL;
 }
 
@@ -509,11 +509,11 @@ static void test_concurrent(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct pushlog_opts o = {.segment_bytes = 32 * 1024};   /* rolls during the run */
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    struct source_pushlog_opts o = {.segment_bytes = 32 * 1024};   /* rolls during the run */
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     struct ct_reader rd = {.log = log};
     pthread_t rt, th[CT_THREADS];
     struct ct_arg args[CT_THREADS];
@@ -532,45 +532,45 @@ static void test_concurrent(void)
     CHECK_EQ_INT(rd.bad, 0);        /* ... dense offsets, per-thread order */
     for (int i = 0; i < CT_THREADS; i++)
         CHECK_EQ_INT(rd.next_seq[i], CT_CALLS * CT_PER_CALL);
-    CHECK_EQ_INT(pushlog_end_offset(log), want);
-    struct pushlog_stats st;
-    pushlog_get_stats(log, &st);
+    CHECK_EQ_INT(source_pushlog_end_offset(log), want);
+    struct source_pushlog_stats st;
+    source_pushlog_get_stats(log, &st);
     CHECK_EQ_INT(st.appends, CT_THREADS * CT_CALLS);
     CHECK_MSG(st.groups >= 1 && st.groups <= st.appends, "groups %lld for %lld appends",
               (long long)st.groups, (long long)st.appends);
     CHECK_EQ_INT(st.end_offset, want);
     CHECK_EQ_INT(st.segments, count_segments(dir));
-    pushlog_close(log);
+    source_pushlog_close(log);
 
     /* and the same after a reopen */
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     struct ct_reader rd2 = {.log = log};
     ct_read(&rd2);
     CHECK_EQ_INT(rd2.total, want);
     CHECK_EQ_INT(rd2.bad, 0);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
 /* A reader waiting on the log sees an append within milliseconds. */
 struct wake_arg {
-    struct pushlog *log;
+    struct source_pushlog *log;
     int64_t seen_ms;
 };
 
 static void *wake_reader(void *p)
 {
     struct wake_arg *w = p;
-    struct pushlog_cursor *c;
+    struct source_pushlog_cursor *c;
     struct lerr err;
     lerr_init(&err);
-    if (pushlog_cursor_open(w->log, SOURCE_OFFSET_LATEST, &c, &err))
+    if (source_pushlog_cursor_open(w->log, SOURCE_OFFSET_LATEST, &c, &err))
         return NULL;
-    struct pushlog_batch b;
-    if (pushlog_cursor_read(c, 10, 5000, &b, &err) == 0 && b.n == 1)
+    struct source_pushlog_batch b;
+    if (source_pushlog_cursor_read(c, 10, 5000, &b, &err) == 0 && b.n == 1)
         w->seen_ms = util_mono_ns() / 1000000;
-    pushlog_cursor_close(c);
+    source_pushlog_cursor_close(c);
     return NULL;
 }
 
@@ -578,31 +578,31 @@ static void test_wait(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, NULL, &log, &err), 0);
     struct wake_arg w = {.log = log, .seen_ms = -1};
     pthread_t t;
     pthread_create(&t, NULL, wake_reader, &w);
     usleep(100 * 1000);
-    struct pushlog_entry e = {"x", 1, 0};
-    CHECK_EQ_INT(pushlog_append(log, &e, 1, NULL, &err), 0);
+    struct source_pushlog_entry e = {"x", 1, 0};
+    CHECK_EQ_INT(source_pushlog_append(log, &e, 1, NULL, &err), 0);
     int64_t appended = util_mono_ns() / 1000000;
     pthread_join(t, NULL);
     CHECK_MSG(w.seen_ms >= 0 && w.seen_ms - appended < 100,
               "reader saw the append %lld ms after it returned", (long long)(w.seen_ms - appended));
     /* a timed-out read returns nothing, promptly */
-    struct pushlog_cursor *c;
-    CHECK_EQ_INT(pushlog_cursor_open(log, SOURCE_OFFSET_LATEST, &c, &err), 0);
-    struct pushlog_batch b;
+    struct source_pushlog_cursor *c;
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, SOURCE_OFFSET_LATEST, &c, &err), 0);
+    struct source_pushlog_batch b;
     int64_t t0 = util_mono_ns();
-    CHECK_EQ_INT(pushlog_cursor_read(c, 10, 50, &b, &err), 0);
+    CHECK_EQ_INT(source_pushlog_cursor_read(c, 10, 50, &b, &err), 0);
     int64_t ms = (util_mono_ns() - t0) / 1000000;
     CHECK_EQ_INT(b.n, 0);
     CHECK_MSG(ms >= 45 && ms < 1000, "timed read took %lld ms", (long long)ms);
-    pushlog_cursor_close(c);
-    pushlog_close(log);
+    source_pushlog_cursor_close(c);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -667,12 +667,12 @@ static void build_small(char *dir, size_t dcap, char *seg, size_t cap)
 {
     if (!g_small[0]) {
         new_dir(g_small, sizeof g_small);
-        struct pushlog *log;
+        struct source_pushlog *log;
         struct lerr err;
         lerr_init(&err);
-        if (pushlog_open(g_small, NULL, &log, &err) == 0) {
+        if (source_pushlog_open(g_small, NULL, &log, &err) == 0) {
             CHECK_EQ_INT(append_units(log, 0, SMALL_N, 101, 1), 0);
-            pushlog_close(log);
+            source_pushlog_close(log);
         }
         char tmp[200];
         for (int64_t i = 0; i < SMALL_N; i++)
@@ -688,33 +688,33 @@ static void build_small(char *dir, size_t dcap, char *seg, size_t cap)
  * skipped ones intact, the skips reported exactly; appends continue; and
  * the same after another reopen (damage stays reported, nothing is cut).
  */
-static void check_recovered(const char *dir, const struct pushlog_opts *o, int64_t want_end,
+static void check_recovered(const char *dir, const struct source_pushlog_opts *o, int64_t want_end,
                             const struct want_skip *ws, int nws, const char *what)
 {
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    if (pushlog_open(dir, o, &log, &err) != 0) {
+    if (source_pushlog_open(dir, o, &log, &err) != 0) {
         CHECK_MSG(0, "%s: reopen: %s", what, err.msg);
         return;
     }
-    CHECK_MSG(pushlog_end_offset(log) == want_end, "%s: end %lld, want %lld", what,
-              (long long)pushlog_end_offset(log), (long long)want_end);
+    CHECK_MSG(source_pushlog_end_offset(log) == want_end, "%s: end %lld, want %lld", what,
+              (long long)source_pushlog_end_offset(log), (long long)want_end);
     static struct readout r;
     read_all(log, SOURCE_OFFSET_EARLIEST, 101, &r);
-    long long start = pushlog_start_offset(log);
+    long long start = source_pushlog_start_offset(log);
     check_readout(&r, start, want_end, ws, nws, what);
     CHECK_MSG(append_units(log, want_end, want_end + 5, 101, 1) == 0, "%s: append", what);
     read_all(log, SOURCE_OFFSET_EARLIEST, 101, &r);
     check_readout(&r, start, want_end + 5, ws, nws, what);
-    pushlog_close(log);
+    source_pushlog_close(log);
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, o, &log, &err), 0);   /* and it stays that way */
+    CHECK_EQ_INT(source_pushlog_open(dir, o, &log, &err), 0);   /* and it stays that way */
     if (log) {
-        CHECK_EQ_INT(pushlog_end_offset(log), want_end + 5);
+        CHECK_EQ_INT(source_pushlog_end_offset(log), want_end + 5);
         read_all(log, SOURCE_OFFSET_EARLIEST, 101, &r);
         check_readout(&r, start, want_end + 5, ws, nws, what);
-        pushlog_close(log);
+        source_pushlog_close(log);
     }
 }
 
@@ -832,25 +832,25 @@ static void test_damage_inside(void)
 
         /* A reader starting inside the damage hears of it first; one after it does not. */
         if (cases[k].from < cases[k].to) {
-            struct pushlog *log;
+            struct source_pushlog *log;
             struct lerr err;
             lerr_init(&err);
-            CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
-            struct pushlog_cursor *c;
-            CHECK_EQ_INT(pushlog_cursor_open(log, cases[k].to - 1, &c, &err), 0);
-            CHECK_EQ_INT(pushlog_cursor_offset(c), cases[k].to - 1);
-            struct pushlog_batch b;
-            CHECK_EQ_INT(pushlog_cursor_read(c, 3, 0, &b, &err), 0);
+            CHECK_EQ_INT(source_pushlog_open(dir, NULL, &log, &err), 0);
+            struct source_pushlog_cursor *c;
+            CHECK_EQ_INT(source_pushlog_cursor_open(log, cases[k].to - 1, &c, &err), 0);
+            CHECK_EQ_INT(source_pushlog_cursor_offset(c), cases[k].to - 1);
+            struct source_pushlog_batch b;
+            CHECK_EQ_INT(source_pushlog_cursor_read(c, 3, 0, &b, &err), 0);
             CHECK(b.has_skip);
             CHECK_EQ_INT(b.has_skip ? b.skip.from : -1, cases[k].to - 1);
             CHECK_EQ_INT(b.has_skip ? b.skip.to : -1, cases[k].to);
             CHECK_EQ_INT(b.n ? b.recs[0].offset : -1, cases[k].to);
-            CHECK_EQ_INT(pushlog_cursor_seek(c, cases[k].to, &err), 0);
-            CHECK_EQ_INT(pushlog_cursor_read(c, 3, 0, &b, &err), 0);
+            CHECK_EQ_INT(source_pushlog_cursor_seek(c, cases[k].to, &err), 0);
+            CHECK_EQ_INT(source_pushlog_cursor_read(c, 3, 0, &b, &err), 0);
             CHECK(!b.has_skip);
             CHECK_EQ_INT(b.n ? b.recs[0].offset : -1, cases[k].to);
-            pushlog_cursor_close(c);
-            pushlog_close(log);
+            source_pushlog_cursor_close(c);
+            source_pushlog_close(log);
         }
         rm_rf(dir);
     }
@@ -888,32 +888,32 @@ static void test_forged_frame(void)
 {
     char dir[300], seg[400];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, NULL, &log, &err), 0);
     off_t starts[11] = {0};
     for (int i = 0; i < 10; i++) {
         unsigned char p[200];
         size_t len = (size_t)snprintf((char *)p, sizeof p, "event-%d:", i);
         if (i == 5)   /* a frame for offset 6 ending where record 5 ends */
             len += encode_frame(p + len, 6, 6, 1700000000006, "FORGED");
-        struct pushlog_entry e = {p, len, 1700000000000 + i};
-        CHECK_EQ_INT(pushlog_append(log, &e, 1, NULL, &err), 0);
+        struct source_pushlog_entry e = {p, len, 1700000000000 + i};
+        CHECK_EQ_INT(source_pushlog_append(log, &e, 1, NULL, &err), 0);
         starts[i + 1] = starts[i] + 24 + (off_t)len;
     }
-    pushlog_close(log);
+    source_pushlog_close(log);
     seg_file(dir, 0, seg, sizeof seg);
     flip(seg, starts[5] + 5, 0x44);   /* record 5's checksum */
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, NULL, &log, &err), 0);
-    CHECK_EQ_INT(pushlog_end_offset(log), 10);
-    struct pushlog_cursor *c;
-    CHECK_EQ_INT(pushlog_cursor_open(log, 0, &c, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, NULL, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_end_offset(log), 10);
+    struct source_pushlog_cursor *c;
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, 0, &c, &err), 0);
     int got = 0, forged = 0, wrong = 0, skips = 0;
     for (int round = 0; round < 100; round++) {
-        struct pushlog_batch b;
-        CHECK_EQ_INT(pushlog_cursor_read(c, 100, 0, &b, &err), 0);
+        struct source_pushlog_batch b;
+        CHECK_EQ_INT(source_pushlog_cursor_read(c, 100, 0, &b, &err), 0);
         if (b.has_skip) {
             skips++;
             CHECK_EQ_INT(b.skip.from, 5);
@@ -934,8 +934,8 @@ static void test_forged_frame(void)
     CHECK_EQ_INT(skips, 1);
     CHECK_EQ_INT(forged, 0);
     CHECK_EQ_INT(wrong, 0);
-    pushlog_cursor_close(c);
-    pushlog_close(log);
+    source_pushlog_cursor_close(c);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -946,12 +946,12 @@ static void test_unit_torn(void)
     /* Three appends of 10 records: 0-9, 10-19, 20-29, in one file. */
     char tmpl[300], dir[300], seg[400];
     new_dir(tmpl, sizeof tmpl);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(tmpl, NULL, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(tmpl, NULL, &log, &err), 0);
     CHECK_EQ_INT(append_units(log, 0, 30, 101, 10), 0);
-    pushlog_close(log);
+    source_pushlog_close(log);
     struct tframe f[40];
     seg_file(tmpl, 0, seg, sizeof seg);
     CHECK_EQ_INT(file_frames(seg, f, 40), 30);
@@ -1000,11 +1000,11 @@ static void test_unit_segments(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct pushlog_opts o = {.segment_bytes = 1000};
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    struct source_pushlog_opts o = {.segment_bytes = 1000};
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     const int sizes[] = {7, 3, 12, 1, 30, 5, 9, 2, 2, 2, 14, 6};
     long long starts[LS_ARRAY_LEN(sizes) + 1];
     long long at = 0;
@@ -1014,7 +1014,7 @@ static void test_unit_segments(void)
         at += sizes[i];
     }
     starts[LS_ARRAY_LEN(sizes)] = at;
-    pushlog_close(log);
+    source_pushlog_close(log);
     long long bases[64];
     int nb = list_bases(dir, bases, 64);
     CHECK_MSG(nb >= 5, "segments: %d", nb);
@@ -1033,9 +1033,9 @@ static void test_unit_segments(void)
     CHECK_MSG(split == 0, "%d segment files start inside an append", split);
     CHECK_EQ_INT(open_end, 0);
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     CHECK_EQ_INT(verify_range(log, 0, at, 101), at);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -1077,15 +1077,15 @@ static void test_old_format(void)
 static int build_multi(char *dir, size_t cap, long long *bases, int maxb)
 {
     static char tmpl[300];
-    struct pushlog_opts o = {.segment_bytes = 4096};
+    struct source_pushlog_opts o = {.segment_bytes = 4096};
     if (!tmpl[0]) {
         new_dir(tmpl, sizeof tmpl);
-        struct pushlog *log;
+        struct source_pushlog *log;
         struct lerr err;
         lerr_init(&err);
-        if (pushlog_open(tmpl, &o, &log, &err) == 0) {
+        if (source_pushlog_open(tmpl, &o, &log, &err) == 0) {
             CHECK_EQ_INT(append_units(log, 0, MS_N, 101, 4), 0);
-            pushlog_close(log);
+            source_pushlog_close(log);
         }
     }
     new_dir(dir, cap);
@@ -1095,7 +1095,7 @@ static int build_multi(char *dir, size_t cap, long long *bases, int maxb)
 
 static void test_segment_files(void)
 {
-    struct pushlog_opts o = {.segment_bytes = 4096};
+    struct source_pushlog_opts o = {.segment_bytes = 4096};
     char dir[300], p[400], name[40];
     long long b[64];
     int nb = build_multi(dir, sizeof dir, b, 64);
@@ -1164,13 +1164,13 @@ static void test_segment_files(void)
     seg_file(dir, b[0], p, sizeof p);
     CHECK_EQ_INT(unlink(p), 0);
     check_recovered(dir, &o, MS_N, NULL, 0, "first file deleted");
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(pushlog_start_offset(log), b[1]);
-    struct pushlog_cursor *c;
-    CHECK_EQ_INT(pushlog_cursor_open(log, 5, &c, &err), LERR_NOT_FOUND);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_start_offset(log), b[1]);
+    struct source_pushlog_cursor *c;
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, 5, &c, &err), LERR_NOT_FOUND);
     struct source *s = source_open_push(log, "web", &err);
     struct source_offsets pos;
     source_offsets_init(&pos);
@@ -1188,7 +1188,7 @@ static void test_segment_files(void)
     }
     CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, b[1]);
     source_close(s);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 
     /* The last file deleted: the log ends earlier; a checkpoint past its end is
@@ -1198,7 +1198,7 @@ static void test_segment_files(void)
     CHECK_EQ_INT(unlink(p), 0);
     check_recovered(dir, &o, b[nb - 1], NULL, 0, "last file deleted");
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     s = source_open_push(log, "web", &err);
     source_offsets_clear(&pos);
     CHECK_EQ_INT(source_offsets_set(&pos, "web", 0, MS_N, &err), 0);
@@ -1216,14 +1216,14 @@ static void test_segment_files(void)
     CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, 0);
     source_offsets_destroy(&pos);
     source_close(s);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
 /* Damage read through the source interface: a gap with `corrupt`, positions only forward. */
 static void test_source_skips(void)
 {
-    struct pushlog_opts o = {.segment_bytes = 4096};
+    struct source_pushlog_opts o = {.segment_bytes = 4096};
     char dir[300], p[400];
     long long b[64];
     int nb = build_multi(dir, sizeof dir, b, 64);
@@ -1234,10 +1234,10 @@ static void test_source_skips(void)
     flip(p, f[2].start + 4, 0x80);   /* a checksum */
     seg_file(dir, b[4], p, sizeof p);
     CHECK_EQ_INT(unlink(p), 0);       /* and a deleted file */
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     struct source *s = source_open_push(log, "web", &err);
     CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
     struct source_offsets pos;
@@ -1293,7 +1293,7 @@ static void test_source_skips(void)
     CHECK_EQ_INT(sb.n ? sb.records[0].offset : -1, f[2].off + 1);
     source_offsets_destroy(&pos);
     source_close(s);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -1303,26 +1303,26 @@ static void test_trim(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct pushlog_opts o = {.segment_bytes = 4096};
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    struct source_pushlog_opts o = {.segment_bytes = 4096};
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     CHECK_EQ_INT(append_units(log, 0, 1000, 101, 8), 0);
     int nseg = count_segments(dir);
     CHECK_MSG(nseg > 10, "segments: %d", nseg);
 
     /* A cursor parked in the first segment before the trim. */
-    struct pushlog_cursor *held;
-    CHECK_EQ_INT(pushlog_cursor_open(log, 3, &held, &err), 0);
+    struct source_pushlog_cursor *held;
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, 3, &held, &err), 0);
 
     int deleted = -1;
-    CHECK_EQ_INT(pushlog_trim(log, 0, &deleted, &err), 0);
+    CHECK_EQ_INT(source_pushlog_trim(log, 0, &deleted, &err), 0);
     CHECK_EQ_INT(deleted, 0);
     /* Trim at 500: every file wholly below 500 goes, the one holding 500 stays. */
-    CHECK_EQ_INT(pushlog_trim(log, 500, &deleted, &err), 0);
+    CHECK_EQ_INT(source_pushlog_trim(log, 500, &deleted, &err), 0);
     CHECK(deleted > 0);
-    int64_t start = pushlog_start_offset(log);
+    int64_t start = source_pushlog_start_offset(log);
     CHECK_MSG(start <= 500 && start > 400, "start %lld", (long long)start);
     CHECK_EQ_INT(count_segments(dir), nseg - deleted);
     char first[400];
@@ -1331,38 +1331,38 @@ static void test_trim(void)
     CHECK_EQ_INT(verify_range(log, start, 1000, 101), 1000 - start);
 
     /* A reader at a trimmed offset gets a clear error naming the range. */
-    struct pushlog_cursor *c;
+    struct source_pushlog_cursor *c;
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_cursor_open(log, 10, &c, &err), LERR_NOT_FOUND);
+    CHECK_EQ_INT(source_pushlog_cursor_open(log, 10, &c, &err), LERR_NOT_FOUND);
     CHECK_MSG(strstr(err.msg, "trimmed") != NULL, "%s", err.msg);
 
     /* The held cursor finishes its (deleted) segment, then hears of the trim. */
-    struct pushlog_batch b;
+    struct source_pushlog_batch b;
     int64_t got = 0;
     int rc = 0;
     lerr_init(&err);
-    while ((rc = pushlog_cursor_read(held, 1000, 0, &b, &err)) == 0 && b.n)
+    while ((rc = source_pushlog_cursor_read(held, 1000, 0, &b, &err)) == 0 && b.n)
         got += (int64_t)b.n;
     CHECK(got > 0);
     CHECK_EQ_INT(rc, LERR_NOT_FOUND);
-    pushlog_cursor_close(held);
+    source_pushlog_cursor_close(held);
 
     /* Trim past the end never removes the active segment. */
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_trim(log, 1 << 30, &deleted, &err), 0);
+    CHECK_EQ_INT(source_pushlog_trim(log, 1 << 30, &deleted, &err), 0);
     CHECK_EQ_INT(count_segments(dir), 1);
-    CHECK_EQ_INT(pushlog_end_offset(log), 1000);
+    CHECK_EQ_INT(source_pushlog_end_offset(log), 1000);
     CHECK_EQ_INT(append_range(log, 1000, 1010, 101), 0);
-    int64_t s2 = pushlog_start_offset(log);
+    int64_t s2 = source_pushlog_start_offset(log);
     CHECK_EQ_INT(verify_range(log, s2, 1010, 101), 1010 - s2);
-    pushlog_close(log);
+    source_pushlog_close(log);
 
     /* And the trimmed state survives a reopen. */
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
-    CHECK_EQ_INT(pushlog_start_offset(log), s2);
-    CHECK_EQ_INT(pushlog_end_offset(log), 1010);
-    pushlog_close(log);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_start_offset(log), s2);
+    CHECK_EQ_INT(source_pushlog_end_offset(log), 1010);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -1372,11 +1372,11 @@ static void test_push_source(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct pushlog_opts o = {.segment_bytes = 4096};
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    struct source_pushlog_opts o = {.segment_bytes = 4096};
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     CHECK_EQ_INT(append_units(log, 0, 300, 101, 8), 0);
 
     struct source *s = source_open_push(log, "clicks", &err);
@@ -1443,8 +1443,8 @@ static void test_push_source(void)
 
     /* A checkpoint below the trimmed start moves to the earliest and reports the gap. */
     int deleted;
-    CHECK_EQ_INT(pushlog_trim(log, 200, &deleted, &err), 0);
-    int64_t start = pushlog_start_offset(log);
+    CHECK_EQ_INT(source_pushlog_trim(log, 200, &deleted, &err), 0);
+    int64_t start = source_pushlog_start_offset(log);
     CHECK(start > 0);
     source_offsets_clear(&pos);
     CHECK_EQ_INT(source_offsets_set(&pos, "clicks", 0, 5, &err), 0);
@@ -1475,7 +1475,7 @@ static void test_push_source(void)
 
     source_offsets_destroy(&pos);
     source_close(s);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 
@@ -1485,11 +1485,11 @@ static void test_push_source_arena(void)
 {
     char dir[300];
     new_dir(dir, sizeof dir);
-    struct pushlog *log;
+    struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct pushlog_opts o = {.segment_bytes = 4096};
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    struct source_pushlog_opts o = {.segment_bytes = 4096};
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     CHECK_EQ_INT(append_units(log, 0, 100, 101, 8), 0);
     struct source *s = source_open_push(log, "web", &err);
     struct source_offsets pos;
@@ -1506,7 +1506,7 @@ static void test_push_source_arena(void)
         n += (int64_t)b.n;
     CHECK_EQ_INT(n, 90);
     source_close(s);
-    pushlog_close(log);
+    source_pushlog_close(log);
     char want[200];
     for (size_t i = 0; i < first.n; i++) {
         const struct record *r = &first.records[i];
@@ -1520,10 +1520,10 @@ static void test_push_source_arena(void)
 
     /* Trimmed below the checkpoint: the gap (and its topic) is in the arena too. */
     lerr_init(&err);
-    CHECK_EQ_INT(pushlog_open(dir, &o, &log, &err), 0);
+    CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     int deleted;
     CHECK_EQ_INT(append_range(log, 100, 400, 101), 0);
-    CHECK_EQ_INT(pushlog_trim(log, 200, &deleted, &err), 0);
+    CHECK_EQ_INT(source_pushlog_trim(log, 200, &deleted, &err), 0);
     s = source_open_push(log, "web", &err);
     CHECK_EQ_INT(source_assign(s, &pos, SOURCE_OFFSET_LATEST, &err), 0);
     arena_init(&mem, 1024, 0);
@@ -1545,7 +1545,7 @@ static void test_push_source_arena(void)
     arena_destroy(&mem);
     source_close(s);
     source_offsets_destroy(&pos);
-    pushlog_close(log);
+    source_pushlog_close(log);
     rm_rf(dir);
 }
 

@@ -174,15 +174,15 @@ static void test_pushreg(void)
     CHECK_EQ_INT(err.code, LERR_INVALID);
 
     lerr_init(&err);
-    struct pushlog *l1 = pushreg_get(reg, "events", &err);
-    struct pushlog *l2 = pushreg_get(reg, "events", &err);
+    struct source_pushlog *l1 = pushreg_get(reg, "events", &err);
+    struct source_pushlog *l2 = pushreg_get(reg, "events", &err);
     CHECK(l1 != NULL && l1 == l2);
     pushreg_put(reg, l2);
-    struct pushlog_entry e[3] = {{"a", 1, 1}, {"bb", 2, 2}, {"ccc", 3, 3}};
+    struct source_pushlog_entry e[3] = {{"a", 1, 1}, {"bb", 2, 2}, {"ccc", 3, 3}};
     int64_t first = -1;
     CHECK_EQ_INT(pushreg_append(reg, "events", e, 3, &first, &err), 0);
     CHECK_EQ_INT(first, 0);
-    CHECK_EQ_INT(pushlog_end_offset(l1), 3);
+    CHECK_EQ_INT(source_pushlog_end_offset(l1), 3);
     pushreg_put(reg, l1);
 
     /* a source holds the log; it reads what was appended */
@@ -221,10 +221,10 @@ static void test_pushreg(void)
 
     /* the same name again is a new, empty log */
     lerr_init(&err);
-    struct pushlog *l3 = pushreg_get(reg, "events", &err);
+    struct source_pushlog *l3 = pushreg_get(reg, "events", &err);
     CHECK(l3 != NULL);
     if (l3)
-        CHECK_EQ_INT(pushlog_end_offset(l3), 0);
+        CHECK_EQ_INT(source_pushlog_end_offset(l3), 0);
     pushreg_put(reg, l3);
     pushreg_close(reg);
 }

@@ -923,7 +923,7 @@ static void test_intervals(void)
         int64_t s = 0, e = 0;
         struct lerr err;
         lerr_init(&err);
-        int rc = interval_parse(ok[i].in, strlen(ok[i].in), &s, &e, &err);
+        int rc = time_interval_parse(ok[i].in, strlen(ok[i].in), &s, &e, &err);
         CHECK_MSG(rc == LERR_OK && s == iso(ok[i].start) && e == iso(ok[i].end),
                   "interval '%s': rc %d %s", ok[i].in, rc, err.msg);
     }
@@ -944,7 +944,7 @@ static void test_intervals(void)
         int64_t s, e;
         struct lerr err;
         lerr_init(&err);
-        int rc = interval_parse(bad[i].in, strlen(bad[i].in), &s, &e, &err);
+        int rc = time_interval_parse(bad[i].in, strlen(bad[i].in), &s, &e, &err);
         CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, bad[i].msg), "interval '%s': %s",
                   bad[i].in, err.msg);
     }
