@@ -123,6 +123,30 @@ int api_jobs_reset(struct api_req *r);
 int api_jobs_metrics(struct api_req *r);
 int api_jobs_logs(struct api_req *r);
 int api_jobs_sample(struct api_req *r);
+
+/* A job request's body (jobs_spec.c), shared by jobs.c and jobs_sample.c. */
+struct catalog_job;
+struct pipeline;
+struct pipeline_table;
+struct pipeline_counters;
+struct arena;
+extern const char *const api__job_spec_keys[];      /* the keys a job's body may have */
+extern const char *const api__job_server_keys[];    /* the keys the server sets (read-only) */
+extern const char *const api__job_desired_values[]; /* desiredExecutionStatus's values */
+/* The body checked and normalised (defaults filled in) into j and the returned spec; NULL
+ * with err set on a 400. stream gets the (table, stream) checkpoint key of a streaming job. */
+json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, char stream[300],
+                      bool *any_agg, bool *create_table, struct lerr *err);
+/* The spec compiled as the runtime would (*out when given, else only checked); the table's
+ * columns come from mem. table NULL: a table the job will create. */
+int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
+                          struct pipeline_table *pt, struct pipeline **out, struct lerr *err);
+int api__validate_pipeline(json_t *spec, json_t *table, bool any_agg, struct lerr *err);
+/* The spec's target table (NULL when it will be created), its mappings checked against it. */
+int api__load_target(struct api_req *r, json_t *spec, const struct catalog_job *j,
+                     bool create_table, json_t **table, struct lerr *err);
+/* A job's counters as the metrics API shows them (jobs.c). */
+json_t *api__job_totals_json(const struct pipeline_counters *c);
 int api_events_push(struct api_req *r);
 int api_query_sql(struct api_req *r);
 int api_files_list(struct api_req *r);
