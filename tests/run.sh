@@ -5,7 +5,8 @@
 # built with ASan + UBSan and with TSan) and, when clang's libFuzzer is
 # available, each fuzz target for a few seconds; and the architecture check
 # (tests/arch/check_layers.py: no circle between files, modules call only
-# modules below them, read from build/obj/). A program that dies before
+# modules below them, read from build/obj/) and the format check (make
+# format-check: make format would change nothing). A program that dies before
 # printing its summary counts as one failure. The last line is the total.
 set -u
 cd "$(dirname "$0")/.."
@@ -38,6 +39,8 @@ run_one() {  # label, command...
 
 run_one "arch/check_layers" python3 tests/arch/check_layers.py
 run_one "arch/test_check_layers" python3 tests/arch/test_check_layers.py
+# Every C file is formatted as .clang-format says (make format would change nothing).
+run_one "format/check" make --no-print-directory format-check
 for t in build/tests/test_*; do [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"; done
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for t in build/asan/tests/test_*; do [ -x "$t" ] && run_one "asan/$(basename "$t")" "$t"; done
