@@ -25,8 +25,10 @@
 #define NROWS 1000000
 #define CHUNK 4096
 
+// clang-format off
 enum { C_DATE, C_TIME, C_TS, C_CHANNEL, C_PAGE, C_USER, C_ROBOT, C_ADDED, C_DELETED, C_DELTA,
        C_COUNTRY, C_COMMENT, C__N };
+// clang-format on
 
 static const struct sql_field fields[C__N] = {
     {"date", 4, SQL_STRING},     {"time", 4, SQL_STRING},     {"timestamp", 9, SQL_STRING},

@@ -32,7 +32,9 @@ struct api_http_opts {
     unsigned max_connections;         /* open connections in all */
     unsigned max_connections_per_ip;  /* from one client address; 0 = no limit */
 };
+// clang-format off
 #define API_HTTP_OPTS_DEFAULT {30, 60, 16384, 4096, 64}
+// clang-format on
 
 struct api_opts {
     const char *data_dir;   /* created if missing */

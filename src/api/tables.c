@@ -18,6 +18,7 @@ static const char *const schema_modes[] = {CATALOG_SCHEMA_MODE_MAP(CATALOG_NAME_
 static const char *const granularities[] = {"hour", "day", "week", "month", "year", "all", NULL};
 static const char *const resolutions[] = {"millisecond", "second", "minute", "fifteen_minute",
                                           "hour", "day", NULL};
+// clang-format off
 static const char *const measure_types[] = {
     "longSum", "doubleSum", "longMin", "longMax", "doubleMin", "doubleMax", "count",
     "HLLSketch", "thetaSketch", "longLatest", "doubleLatest", "stringLatest", "longEarliest",
@@ -27,15 +28,18 @@ static const char *const all_types[] = {
     "longMin", "longMax", "doubleMin", "doubleMax", "count", "HLLSketch", "thetaSketch",
     "longLatest", "doubleLatest", "stringLatest", "longEarliest", "doubleEarliest",
     "stringEarliest", NULL};
+// clang-format on
 
 static const char *const user_fields[] = {"name", "type", "schemaMode", "partitioningGranularity",
                                           "timeResolution", "clusteringColumns", "schema",
                                           "description", NULL};
 /* What a PUT may also carry when a client sends back a document it got. */
+// clang-format off
 static const char *const put_fields[] = {
     "name", "type", "schemaMode", "partitioningGranularity", "timeResolution",
     "clusteringColumns", "schema", "description", "id", "createdByUser", "createdOnTimestamp",
     "modifiedByUser", "modifiedOnTimestamp", "status", NULL};
+// clang-format on
 
 static bool in_list(const char *s, const char *const *list)
 {

@@ -680,8 +680,10 @@ value:
     case '"':
         p = lex_string(it, p, false, NULL, NULL);
         break;
+    // clang-format off
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
+    // clang-format on
         p = lex_number(it, p, NULL);
         break;
     case 't':
@@ -735,8 +737,10 @@ static const char *lex_value(struct format_json_iter *it, const char *p, struct 
         v->i = 0;
         v->d = 0;
         break;
+    // clang-format off
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
+    // clang-format on
         return lex_number(it, p, v);
     case 't':
     case 'f':

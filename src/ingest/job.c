@@ -118,12 +118,14 @@ static int ensure_columns(struct runner *r, struct lerr *err)
             }
             const char *dt = c->measure ? NULL : sql_type_name(sc.type);
             if (c->measure) {
+                // clang-format off
                 static const char *const names[] = {
                     [SQL_AGG_COUNT_STAR] = "count", [SQL_AGG_COUNT] = "count",
                     [SQL_AGG_SUM] = "Sum",          [SQL_AGG_MIN] = "Min",
                     [SQL_AGG_MAX] = "Max",          [SQL_AGG_LATEST] = "Latest",
                     [SQL_AGG_EARLIEST] = "Earliest", [SQL_AGG_LATEST_BY] = "Latest",
                     [SQL_AGG_EARLIEST_BY] = "Earliest"};
+                // clang-format on
                 const char *suffix = c->agg->kind < LS_ARRAY_LEN(names) && names[c->agg->kind]
                                          ? names[c->agg->kind] : "Sum";
                 const char *base = c->type == SQL_DOUBLE || c->type == SQL_FLOAT ? "double"

@@ -175,6 +175,7 @@ static void column_row(struct sql_value *row, const char *schema, const char *ta
     bool numeric = type == SQL_LONG || type == SQL_DOUBLE || type == SQL_FLOAT;
     bool chars = type == SQL_STRING;
     int64_t jdbc, precision = 0;
+    // clang-format off
     switch (type) {
     case SQL_STRING: jdbc = 12; break;
     case SQL_LONG: jdbc = -5; precision = 19; break;
@@ -185,6 +186,7 @@ static void column_row(struct sql_value *row, const char *schema, const char *ta
     case SQL_ARRAY: jdbc = 2003; break;
     default: jdbc = 1111; break;   /* OTHER: COMPLEX<json> */
     }
+    // clang-format on
     row[0] = str("druid");
     row[1] = str(schema);
     row[2] = str(table);

@@ -653,6 +653,7 @@ static const char *value_types_text(uint8_t want)
 /* "COUNT(*), COUNT(x) or SUM(x) (x: BIGINT, BOOLEAN or TIMESTAMP)": what a measure accepts. */
 static void accepts_text(const struct measure_def *m, char *out, size_t cap)
 {
+    // clang-format off
     static const struct {
         enum sql_agg_kind kind;
         const char *form;
@@ -664,6 +665,7 @@ static void accepts_text(const struct measure_def *m, char *out, size_t cap)
         {SQL_AGG_LATEST_BY, "LATEST_BY(x, t)", true},
         {SQL_AGG_EARLIEST, "EARLIEST(x)", true},  {SQL_AGG_EARLIEST_BY, "EARLIEST_BY(x, t)", true},
     };
+    // clang-format on
     size_t n = 0, total = 0, k = 0;
     bool typed = false;
     for (size_t i = 0; i < LS_ARRAY_LEN(forms); i++)
@@ -685,6 +687,7 @@ static void accepts_text(const struct measure_def *m, char *out, size_t cap)
 /* "COUNT(*)", "SUM(x)", "LATEST_BY(x, t)": a mapping's aggregation in messages. */
 static const char *kind_name(const struct sql_agg_call *m)
 {
+    // clang-format off
     static const char *const names[] = {
         [SQL_AGG_COUNT_STAR] = "COUNT(*)",  [SQL_AGG_COUNT] = "COUNT(x)",
         [SQL_AGG_SUM] = "SUM(x)",           [SQL_AGG_MIN] = "MIN(x)",
@@ -695,6 +698,7 @@ static const char *kind_name(const struct sql_agg_call *m)
         [SQL_AGG_COUNT_DISTINCT] = "COUNT(DISTINCT x)",
         [SQL_AGG_ANY_VALUE] = "ANY_VALUE(x)",
     };
+    // clang-format on
     return (unsigned)m->kind < LS_ARRAY_LEN(names) && names[m->kind] ? names[m->kind] : "?";
 }
 

@@ -237,6 +237,7 @@ int sql_bind_time_floor(struct sql_bctx *b, struct sql_node *n)
 /* A unit word as a period of one unit; false for units that are not spans. */
 static bool unit_period(const char *s, size_t len, struct period *p, bool *identity)
 {
+    // clang-format off
     static const struct {
         const char *name;
         struct period p;
@@ -246,6 +247,7 @@ static bool unit_period(const char *s, size_t len, struct period *p, bool *ident
         {"MONTH", {.months = 1}},      {"QUARTER", {.months = 3}},  {"YEAR", {.years = 1}},
         {"DECADE", {.years = 10}},     {"CENTURY", {.years = 100}}, {"MILLENNIUM", {.years = 1000}},
     };
+    // clang-format on
     *identity = false;
     if (len > 1 && (s[len - 1] == 's' || s[len - 1] == 'S'))
         len--;   /* DATE_TRUNC accepts plurals ('milliseconds') */

@@ -173,12 +173,14 @@ static bool expect_kw(struct parser *p, const char *kw)
 
 /* Words that end an expression or start a clause: never column names
  * unless quoted. */
+// clang-format off
 static const char *const reserved[] = {
     "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AND",
     "OR", "NOT", "AS", "ON", "IS", "IN", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE",
     "END", "NULL", "TRUE", "FALSE", "DISTINCT", "ALL", "UNION", "JOIN", "ASC", "DESC",
     "ESCAPE", "FILTER", "EXPLAIN", "WITH", "INNER", "LEFT", "RIGHT", "FULL", "CROSS",
     "OUTER", "USING", "INTERSECT", "EXCEPT", "FETCH", "UNKNOWN", "OVER", "WINDOW"};
+// clang-format on
 
 static bool is_reserved(struct parser *p, const struct sql_token *t)
 {

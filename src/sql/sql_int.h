@@ -32,6 +32,7 @@
 
 /* ---- tokens ------------------------------------------------------------ */
 
+// clang-format off
 enum tok_kind {
     TK_EOF,
     TK_IDENT,     /* unquoted word (keywords too: the parser decides) */
@@ -45,6 +46,7 @@ enum tok_kind {
     TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE, TK_COLON,
     TK_ERROR      /* unterminated string/comment, stray character */
 };
+// clang-format on
 
 struct sql_token {
     uint8_t kind;

@@ -138,11 +138,13 @@ int64_t time_ceil(int64_t t, const struct period *p, int64_t origin, const struc
 
 /* ---- units for TIME_EXTRACT / EXTRACT / FLOOR(t TO unit) --------------- */
 
+// clang-format off
 enum time_unit {
     TU_MILLISECOND, TU_SECOND, TU_MINUTE, TU_HOUR, TU_DAY, TU_DOW, TU_ISODOW,
     TU_DOY, TU_WEEK, TU_MONTH, TU_QUARTER, TU_YEAR, TU_ISOYEAR, TU_DECADE,
     TU_CENTURY, TU_MILLENNIUM, TU_EPOCH
 };
+// clang-format on
 /* Case-insensitive names as Druid spells them ("HOUR", "DOW", "EPOCH", ...). */
 bool time_unit_parse(const char *s, size_t n, enum time_unit *out);
 /* Druid's TIME_EXTRACT: DOW is 1 (Monday)..7, EPOCH in seconds, WEEK ISO week. */

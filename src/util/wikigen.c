@@ -33,6 +33,7 @@ struct words {
     const char *const *w;
     uint32_t n;
 };
+// clang-format off
 #define WORDS(a) {a, (uint32_t)LS_ARRAY_LEN(a)}
 
 static const char *const w_en[] = {
@@ -617,6 +618,7 @@ static const struct qpoint q_added_bot[] = {{0, 1}, {1000, 12}, {2500, 17}, {500
                                             {10000, 49061}};
 static const struct qpoint q_deleted[] = {{0, 1}, {1000, 2}, {2500, 5}, {5000, 18}, {7500, 56},
                                           {9000, 182}, {9900, 445}, {10000, 500}};
+// clang-format on
 
 /* ---- the generator ----------------------------------------------------- */
 

@@ -52,8 +52,10 @@
 
 #define ENOSPC_MAX_FD 65536
 
+// clang-format off
 enum enospc_kind { EK_NONE, EK_FULL, EK_BYTES, EK_WRITES, EK_OPEN, EK_FSYNC, EK_DIRFSYNC,
                    EK_RENAME, EK_CLOSE };
+// clang-format on
 
 /* What a tracked descriptor is: 1 a file under the prefix, 2 a directory there. */
 static _Atomic unsigned char enospc_fds[ENOSPC_MAX_FD];

@@ -81,9 +81,11 @@ static struct format_parser *parser(size_t which)
     struct format_settings fs;
     struct lerr err;
     lerr_init(&err);
+    // clang-format off
     static const struct sql_field fields[] = {
         {"a", 1, SQL_STRING}, {"n", 1, SQL_LONG}, {"x", 1, SQL_DOUBLE}, {"j", 1, SQL_JSON},
         {"kafka.header.h", 14, SQL_STRING}, {"f", 1, SQL_FLOAT}};
+    // clang-format on
     struct sql_schema sch = {fields, LS_ARRAY_LEN(fields)};
     json_t *doc = json_loads(settings[which], 0, NULL);
     if (!doc || format_settings_from_json(doc, &a, &fs, &err))

@@ -214,6 +214,7 @@ static void test_split(void)
  * reason other than "more than one row". */
 static void test_split_agrees(void)
 {
+    // clang-format off
     static const char *texts[] = {
         "a,\"b\nc\"d,e\nf",
         "\"\"\"\n\"\"\",x\ny",
@@ -222,6 +223,7 @@ static void test_split_agrees(void)
         "a,b\"\nc\"d\n",
         "\"open\n",
     };
+    // clang-format on
     struct format_parser *p = tf_parser(CSV, "a:string,b:string", false);
     struct arena mem;
     arena_init(&mem, 0, 0);

@@ -173,11 +173,13 @@ static void gen_number(struct buf *b)
             v >>= rn(63);
         buf_printf(b, "%lld", (long long)v);
     } else if (r < 44) {
+        // clang-format off
         static const char *edge[] = {"9223372036854775807", "-9223372036854775808",
                                      "9223372036854775806", "-9223372036854775807", "-0",
                                      "0", "-0.0", "0.0", "0e0", "-0e-0", "1E+0",
                                      "9007199254740993", "4.9e-324", "2.2250738585072014e-308",
                                      "1.7976931348623157e308", "1e-400", "-1e-330"};
+        // clang-format on
         buf_puts(b, edge[rn(LS_ARRAY_LEN(edge))]);
     } else if (r < 45 && rn(4) == 0) {
         /* outside int64 or overflowing: jansson rejects these */

@@ -821,8 +821,10 @@ static void test_broker_frozen_reconnecting(void)
 {
     create_topic("frozen2", 1);
     produce_range("frozen2", 1, 0, 10);
+    // clang-format off
     static const char *const props[] = {"log_level", "3", "socket.timeout.ms", "2000",
                                         "api.version.request.timeout.ms", "1500", NULL};
+    // clang-format on
     struct source_kafka_config cfg = {.bootstrap_servers = g_bootstrap, .topic = "frozen2",
                                       .rdkafka_props = props, .headers = true};
     struct lerr err;
@@ -916,6 +918,7 @@ static void test_offsets_json(void)
     j = source_offsets_to_json(&p, &err);
     CHECK_EQ_STR(j, "{}");
     free(j);
+    // clang-format off
     static const char *const bad[] = {
         "[]", "{\"t\":5}", "{\"t\":{\"01\":5}}", "{\"t\":{\"-1\":5}}", "{\"t\":{\"x\":5}}",
         "{\"t\":{\"0\":-5}}", "{\"t\":{\"0\":\"5\"}}", "{\"t\":{\"0\":1.5}}",
@@ -929,6 +932,7 @@ static void test_offsets_json(void)
     source_offsets_destroy(&o);
     source_offsets_destroy(&p);
 }
+    // clang-format on
 
 /* source_kafka_config_from_json over the documents' text (secrets NULL: none). */
 static int config_text(const char *conn, const char *secrets, struct source_kafka_config *cfg,

@@ -702,10 +702,12 @@ static void test_rollup(void)
         CHECK_CELL(p, &out, "nn", 2, "long:0");
         CHECK_CELL(p, &out, "cnt", 2, "long:1");
         /* merged, as storage rolls the three rows of the hour up */
+        // clang-format off
         struct {
             const char *name, *want;
         } merged[] = {{"cnt", "long:3"}, {"total", "long:3"}, {"lo", "long:-2"},
                       {"hi", "double:1.5"}, {"nn", "long:2"}};
+        // clang-format on
         for (size_t k = 0; k < LS_ARRAY_LEN(merged); k++) {
             int c = col_index(p, merged[k].name);
             struct pipeline_column *pc = pipeline_column(p, (size_t)c);
@@ -761,6 +763,7 @@ struct measure_case {
     const char *has[3];       /* refused: substrings of the message */
 };
 
+// clang-format off
 static const struct measure_case measure_cases[] = {
     {"count", "COUNT(*)", "count", {NULL}},
     {"count", "COUNT(s)", "count", {NULL}},
@@ -817,6 +820,7 @@ static const struct measure_case measure_cases[] = {
     {NULL, "MIN(s)", NULL, {"MIN of a VARCHAR", "LATEST"}},
     {"HLLSketch", "COUNT(*)", NULL, {"HLLSketch is not supported yet"}},
 };
+// clang-format on
 
 static void test_measures(void)
 {
@@ -902,12 +906,14 @@ static void test_measures(void)
         CHECK_CELL(p, &out, "last", 0, "string:5");
         CHECK_CELL(p, &out, "first", 0, "string:\xc3\xbc");   /* 2 bytes: "ü", not cut inside */
         CHECK_CELL(p, &out, "by", 1, "NULL(string)");        /* no time: no value */
+        // clang-format off
         struct {
             const char *name, *want;
         } merged[] = {{"cnt", "long:3"},       {"nn", "long:2"},          {"big", "long:1"},
                       {"hi", "double:5.0"},    {"lo", "float:-7.0"},      {"tot", "double:-2.0"},
                       {"last", "NULL(string)"}, /* the latest row (10:00:03) has no n */
                       {"first", "string:c"},   {"by", "string:\xc3\xbc" "ber"}};
+        // clang-format on
         for (size_t k = 0; k < LS_ARRAY_LEN(merged); k++) {
             int c = col_index(p, merged[k].name);
             struct pipeline_column *pc = pipeline_column(p, (size_t)c);
@@ -1369,9 +1375,11 @@ static void test_column_limit(void)
 
     /* mappings alone past the limit: refused when the job is made */
     struct spec s2 = {.input = "ts:string,a:long",
+                      // clang-format off
                       .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"x1", "a"}, {"x2", "a"},
                                {"x3", "a"}, {"x4", "a"}, {"x5", "a"}, {"c3", "a"},
                                {"x6", "a"}}};
+                      // clang-format on
     char *text = spec_json(&s2);
     struct lerr err;
     lerr_init(&err);

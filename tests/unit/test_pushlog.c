@@ -960,6 +960,7 @@ static void test_unit_torn(void)
     for (int i = 0; i < 30; i++)
         flags_ok += ((f[i].lenf & 0x80000000u) != 0) == (i % 10 != 9);
     CHECK_EQ_INT(flags_ok, 30);
+    // clang-format off
     struct {
         off_t cut;
         int64_t want;
@@ -974,6 +975,7 @@ static void test_unit_torn(void)
         {f[21].start + 30, 20},
         {f[9].end - 2, 0},       /* the first append torn: nothing */
     };
+    // clang-format on
     for (size_t k = 0; k < LS_ARRAY_LEN(cases); k++) {
         new_dir(dir, sizeof dir);
         copy_log(tmpl, dir);

@@ -181,10 +181,12 @@ static void build_tiny(const char *root)
     struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols, 4};
     struct storage_table *t = open_table(root, "tiny", &sch);
     static const int64_t H = 3600000;
+    // clang-format off
     int64_t time[12] = {T0,           T0 + H,       T0 + 2 * H + H / 2, T0 + 5 * H,
                         T0 + DAY,     T0 + DAY + 10 * H, T0 + 2 * DAY - 1, T0 + DAY + 12 * H,
                         T0 + 2 * DAY, T0 + 2 * DAY + 6 * H, T0 + 2 * DAY + 7 * H,
                         T0 + 2 * DAY + 8 * H};
+    // clang-format on
     struct sql_value s[12], n[12], d[12], j[12];
     const char *sv[12] = {"a", "b", NULL, "a", "", "c", "a", "b", "ab", NULL, "\xc3\x9cn\xc3\xaf",
                           "a\"q,x"};

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "sql/sql_cases.h"
 
+// clang-format off
 static const struct sql_case utc_cases[] = {
     /* TIME_PARSE, default parser */
     {"TIME_PARSE('2000-01-02T03:04:05Z')", 0, "2000-01-02T03:04:05.000Z"},
@@ -253,6 +254,7 @@ static const struct sql_case utc_cases[] = {
     {"CONCAT('t=', ts)", 0, "t=2000-01-02 03:04:05"},
     {"TIME_FORMAT(TIME_FLOOR(TIME_PARSE(CONCAT(date, 'T', time)), 'PT1H'), 'HH:mm')", 0, "03:00"},
 };
+// clang-format on
 
 /* sqlTimeZone = America/Los_Angeles: default zone of every time function */
 static const struct sql_case la_cases[] = {

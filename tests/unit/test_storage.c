@@ -207,6 +207,7 @@ static int64_t iso(const char *s)
 
 static void test_gran(void)
 {
+    // clang-format off
     static const struct {
         enum storage_gran g;
         const char *t, *floor, *next;
@@ -223,6 +224,7 @@ static void test_gran(void)
         {STORAGE_GRAN_YEAR, "2023-12-31T23:59:59.999Z", "2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z"},
         {STORAGE_GRAN_YEAR, "1900-06-01T00:00:00Z", "1900-01-01T00:00:00Z", "1901-01-01T00:00:00Z"},
     };
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         int64_t f = storage_gran_floor(cases[i].g, iso(cases[i].t));
         CHECK_MSG(f == iso(cases[i].floor), "%s floor %s", storage_gran_name(cases[i].g), cases[i].t);

@@ -166,8 +166,10 @@ static uint64_t dir_bytes(const char *dir)
 static int failure_plans(uint64_t size, long writes, char plans[][32], int cap)
 {
     int n = 0;
+    // clang-format off
     const uint64_t at[] = {0, 1, 15, 16, 4096, (1u << 20) - 1, 1u << 20, (1u << 20) + 7,
                            size / 3, size / 2, size - 4096, size - 33, size - 32, size - 1};
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(at) && n < cap; i++)
         if (at[i] < size)
             snprintf(plans[n++], 32, "bytes=%llu", (unsigned long long)at[i]);

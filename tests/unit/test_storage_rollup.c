@@ -840,6 +840,7 @@ out:
 static void compat(void)
 {
     char *dir = tst_mkdtemp();
+    // clang-format off
     struct sql_agg_call old[4] = {
         {.kind = SQL_AGG_COUNT, .arg_type = SQL_STRING, .result_type = SQL_LONG, .nargs = 1,
          .max_bytes = 1024},
@@ -850,6 +851,7 @@ static void compat(void)
         {.kind = SQL_AGG_SUM, .arg_type = SQL_DOUBLE, .result_type = SQL_DOUBLE, .nargs = 1,
          .max_bytes = 1024},
     };
+    // clang-format on
     static const char *const now_types[4] = {"count", "stringLatest", "longMin", "longSum"};
     static const char *const names[4] = {"c", "l", "m", "s"};
     static const char *const want[4] = {"long:2", "string:b", "long:1700000000001",

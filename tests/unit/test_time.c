@@ -109,11 +109,13 @@ static void test_civil(void)
     for (size_t i = 0; i < LS_ARRAY_LEN(dims); i++)
         CHECK_EQ_INT(civil_days_in_month(dims[i].y, dims[i].m), dims[i].dim);
 
+    // clang-format off
     static const struct {
         int64_t a, b, div, mod;
     } fl[] = {{7, 2, 3, 1},    {-7, 2, -4, 1},  {7, -2, -4, -1}, {-7, -2, 3, -1},
               {-1, 1000, -1, 999}, {0, 5, 0, 0}, {-86400000, 86400000, -1, 0},
               {INT64_MIN, -1, INT64_MAX, 0}};
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(fl); i++) {
         CHECK_EQ_INT(util_floor_div(fl[i].a, fl[i].b), fl[i].div);
         CHECK_EQ_INT(util_floor_mod(fl[i].a, fl[i].b), fl[i].mod);
@@ -206,6 +208,7 @@ static void test_iso_parse(void)
                   ok[i].tz ? ok[i].tz : "UTC", r, (long long)got, (long long)ok[i].want);
     }
 
+    // clang-format off
     static const char *const bad[] = {
         "", " ", "x", "2023-13-01", "2023-00-10", "2023-13-45", "2023-02-29", "2024-02-30",
         "1900-02-29", "2023-04-31", "2023-01-32", "2023-01-00", "2000-01-02T24:00",
@@ -220,6 +223,7 @@ static void test_iso_parse(void)
         "2000-01-02T03:04:05+05:30x", "--2000", "2000-01-02T03:",
         "2000-01-02T03:04:", "2000-01-02T:04", "2000-01-02\0",
     };
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
         int64_t got = 12345;
         size_t n = strlen(bad[i]);
@@ -393,6 +397,7 @@ static void test_tz_get(void)
     CHECK_EQ_STR(tz_name(zone("+0530")), "+05:30");
     CHECK_EQ_STR(tz_name(zone("-08")), "-08:00");
 
+    // clang-format off
     static const struct {
         const char *name;
         int64_t off_min;  /* at 2024-01-15T12:00Z */
@@ -402,17 +407,20 @@ static void test_tz_get(void)
         {"Europe/London", 0}, {"Australia/Lord_Howe", 660}, {"Asia/Kathmandu", 345},
         {"Etc/GMT+5", -300}, {"America/St_Johns", -210}, {"Pacific/Chatham", 825},
     };
+    // clang-format on
     int64_t t = iso("2024-01-15T12:00:00Z");
     for (size_t i = 0; i < LS_ARRAY_LEN(offs); i++)
         CHECK_MSG(tz_offset_at(zone(offs[i].name), t) == offs[i].off_min * LS_MS_PER_MINUTE,
                   "offset of %s", offs[i].name);
 
+    // clang-format off
     static const char *const bad[] = {
         "Mars/Base", "America/Nowhere", "../../etc/passwd", "/etc/localtime",
         "America/../Europe/London", "America//Los_Angeles", "./UTC", "America/",
         "+24:00", "+5", "+05:", "+05:3", "-0860", "+05:30:15", "+053000", "", "America/Los Angeles", "zone.tab",
         "America", "iso3166.tab", "Etc/.hidden", "a\nb",
     };
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
         struct lerr e;
         lerr_init(&e);
@@ -620,6 +628,7 @@ static void test_tz_threads(void)
 
 static void test_floor_ceil(void)
 {
+    // clang-format off
     static const struct {
         const char *t, *period, *origin, *tz, *floor, *ceil;
     } cases[] = {
@@ -691,6 +700,7 @@ static void test_floor_ceil(void)
         {"2024-04-06T15:15:00Z", "PT30M", NULL, "Australia/Lord_Howe", "2024-04-06T15:00Z", "2024-04-06T15:30Z"},
         {"2024-04-07T01:00:00Z", "P1D", NULL, "Australia/Lord_Howe", "2024-04-06T13:00Z", "2024-04-07T13:30Z"},
     };
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         struct period p = per(cases[i].period);
         const struct ls_tz *tz = zone(cases[i].tz);
@@ -852,6 +862,7 @@ static void test_extract(void)
                   (long long)cases[i].want);
     }
 
+    // clang-format off
     static const struct {
         const char *name;
         bool ok;
@@ -863,6 +874,7 @@ static void test_extract(void)
         {"hours", false, TU_HOUR},     {"", false, TU_HOUR},        {"HOU", false, TU_HOUR},
         {"MICROSECOND", false, TU_HOUR},
     };
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(names); i++) {
         enum time_unit u = TU_EPOCH;
         bool ok = time_unit_parse(names[i].name, strlen(names[i].name), &u);
@@ -1117,6 +1129,7 @@ static void test_joda_parse(void)
 
 static void test_joda_roundtrip_and_errors(void)
 {
+    // clang-format off
     static const struct {
         const char *pat;
         int64_t unit;  /* the pattern keeps time to this many ms */
@@ -1129,6 +1142,7 @@ static void test_joda_roundtrip_and_errors(void)
         {"xxxx-'W'ww-e HH:mm:ss.SSS", 1},
         {"yyyy DDD HH:mm:ss.SSS", 1},
     };
+    // clang-format on
     static const char *const zones[] = {"UTC", "America/Los_Angeles", "Asia/Kolkata",
                                         "Australia/Lord_Howe"};
     int bad = 0;

@@ -21,12 +21,14 @@ static void test_errors(void)
     lerr_set_at(&e, LERR_INVALID, "[3]", "bad");
     lerr_prefix_target(&e, "mappings");
     CHECK_EQ_STR(e.target, "mappings[3]");
+    // clang-format off
     static const struct { int code; const char *name; int http; } table[] = {
         {LERR_INVALID, "InvalidInput", 400}, {LERR_UNAUTHORIZED, "Unauthorized", 401},
         {LERR_FORBIDDEN, "Forbidden", 403},  {LERR_NOT_FOUND, "NotFound", 404},
         {LERR_CONFLICT, "Conflict", 409},    {LERR_TOO_LARGE, "PayloadTooLarge", 413},
         {LERR_UNAVAILABLE, "ServiceUnavailable", 503}, {LERR_INTERNAL, "InternalError", 500},
     };
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(table); i++) {
         CHECK_EQ_STR(lerr_name(table[i].code), table[i].name);
         CHECK_EQ_INT(lerr_http_status(table[i].code), table[i].http);

@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+// clang-format off
 enum { F_S, F_N, F_D, F_F, F_Z, F_NL, F_E, F_TS, F_J, F_NEG, F_DATE, F_TIME, F_NUM, F_B, F_CITY,
        F_PAGE, F_TSS, F_ARR, F__N };
+// clang-format on
 
 static const struct sql_field test_fields[F__N] = {
     {"s", 1, SQL_STRING},     {"n", 1, SQL_LONG},       {"d", 1, SQL_DOUBLE},
