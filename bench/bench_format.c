@@ -39,8 +39,7 @@ static uint64_t touch(uint64_t h, const struct sql_value *v)
     return fold(h, (uint64_t)v->v.l);
 }
 
-static uint64_t run_format(struct format_parser *p, const struct corpus *c, bool kafka,
-                           long *bad)
+static uint64_t run_format(struct format_parser *p, const struct corpus *c, bool kafka, long *bad)
 {
     struct arena mem;
     /* One block holds a whole batch (4096 rows of ~512 bytes), so a reset
@@ -52,8 +51,7 @@ static uint64_t run_format(struct format_parser *p, const struct corpus *c, bool
     for (size_t i = 0; i < c->n; i++) {
         if ((i & 4095) == 0)
             arena_reset(&mem);
-        struct record r = {.data = c->data + c->off[i],
-                                  .len = c->off[i + 1] - c->off[i] - 1};
+        struct record r = {.data = c->data + c->off[i], .len = c->off[i + 1] - c->off[i] - 1};
         if (kafka) {
             r.key = "user-1";
             r.key_len = 6;

@@ -57,7 +57,8 @@ static uint64_t run_scanner(const struct corpus *c, char *scratch, size_t scratc
             switch (m.v.kind) {
             case FORMAT_JSON_KIND_STRING: h = touch_bytes(h, m.v.str, m.v.str_len); break;
             case FORMAT_JSON_KIND_NUMBER:
-                h = fold(h, (m.v.num_flags & FORMAT_JSON_NUM_INT) ? (uint64_t)m.v.i : (uint64_t)m.v.d);
+                h = fold(h, (m.v.num_flags & FORMAT_JSON_NUM_INT) ? (uint64_t)m.v.i
+                                                                  : (uint64_t)m.v.d);
                 break;
             case FORMAT_JSON_KIND_OBJECT:
             case FORMAT_JSON_KIND_ARRAY: h = touch_bytes(h, m.v.raw, m.v.raw_len); break;
@@ -88,7 +89,9 @@ static uint64_t run_jansson(const struct corpus *c, long *errors)
             h = touch_bytes(h, key, strlen(key));
             h = fold(h, json_typeof(v));
             switch (json_typeof(v)) {
-            case JSON_STRING: h = touch_bytes(h, json_string_value(v), json_string_length(v)); break;
+            case JSON_STRING:
+                h = touch_bytes(h, json_string_value(v), json_string_length(v));
+                break;
             case JSON_INTEGER: h = fold(h, (uint64_t)json_integer_value(v)); break;
             case JSON_REAL: h = fold(h, (uint64_t)json_real_value(v)); break;
             default: break;

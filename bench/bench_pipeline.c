@@ -91,8 +91,8 @@ static uint64_t touch_batch(const struct pipeline_out *out, uint64_t h)
     return h;
 }
 
-static int run_pipeline(struct pipeline *p, const struct corpus *c,
-                        struct record *recs, size_t block, uint64_t *sum)
+static int run_pipeline(struct pipeline *p, const struct corpus *c, struct record *recs,
+                        size_t block, uint64_t *sum)
 {
     struct arena mem;
     arena_init(&mem, block, 0);
@@ -169,9 +169,8 @@ int main(void)
     c.data = b.data;
     wikigen_free(g);
     for (size_t i = 0; i < n; i++)
-        recs[i] = (struct record){.data = c.data + c.off[i],
-                                         .len = c.off[i + 1] - c.off[i] - 1,
-                                         .offset = (int64_t)i};
+        recs[i] = (struct record){
+            .data = c.data + c.off[i], .len = c.off[i + 1] - c.off[i] - 1, .offset = (int64_t)i};
     double mb = (double)b.len / 1e6;
     double load = 0;
     FILE *la = fopen("/proc/loadavg", "r");

@@ -37,12 +37,12 @@
 
 #define BATCH 500
 #define THREADS 4
-#define HDR 24   /* the log's frame header, for the reference's byte count */
+#define HDR 24 /* the log's frame header, for the reference's byte count */
 #define ROUNDS 3
 
 struct corpus {
     char *data;
-    size_t *off;   /* event i is data[off[i] .. off[i+1]) */
+    size_t *off; /* event i is data[off[i] .. off[i+1]) */
     size_t n;
     size_t bytes;
 };
@@ -70,10 +70,7 @@ static void make_corpus(size_t n)
     wikigen_free(w);
 }
 
-static double secs_since(int64_t t0)
-{
-    return (double)(util_mono_ns() - t0) / 1e9;
-}
+static double secs_since(int64_t t0) { return (double)(util_mono_ns() - t0) / 1e9; }
 
 static void rm_rf(const char *dir)
 {
@@ -101,8 +98,8 @@ static void *appender(void *arg)
     size_t k = id * 997 % g_c.n;
     for (int64_t done = 0; done < g_per_thread; done += BATCH) {
         for (int i = 0; i < BATCH; i++, k = (k + 1) % g_c.n)
-            e[i] = (struct source_pushlog_entry){g_c.data + g_c.off[k], g_c.off[k + 1] - g_c.off[k],
-                                          1442016000000LL};
+            e[i] = (struct source_pushlog_entry){g_c.data + g_c.off[k],
+                                                 g_c.off[k + 1] - g_c.off[k], 1442016000000LL};
         struct lerr err;
         lerr_init(&err);
         if (source_pushlog_append(g_log, e, BATCH, NULL, &err)) {
@@ -254,8 +251,8 @@ int main(void)
     if (events < THREADS * BATCH)
         events = THREADS * BATCH;
     make_corpus(20000);
-    printf("corpus: %zu wiki events, %.0f bytes on average; batches of %d; %d appenders\n",
-           g_c.n, (double)g_c.bytes / (double)g_c.n, BATCH, THREADS);
+    printf("corpus: %zu wiki events, %.0f bytes on average; batches of %d; %d appenders\n", g_c.n,
+           (double)g_c.bytes / (double)g_c.n, BATCH, THREADS);
 
     char root[256] = "build/bench/pushlog-XXXXXX";
     if (!mkdtemp(root)) {
@@ -297,7 +294,7 @@ int main(void)
 
     int64_t n = 0;
     size_t rb = 0, pb = 0;
-    read_plain(d4, &pb);   /* warm the page cache for both */
+    read_plain(d4, &pb); /* warm the page cache for both */
     double rs = read_log(d4, &n, &rb);
     double ps = read_plain(d4, &pb);
     printf("read, plain read() of the segment files (reference):          %10.0f events/s "

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define DAY_MS 86400000LL
-#define T0 1442016000000LL   /* 2015-09-12T00:00:00Z, the quickstart's day */
+#define T0 1442016000000LL /* 2015-09-12T00:00:00Z, the quickstart's day */
 #define BATCH 65536u
 #define PERSIST_EVERY 1000000u
 #define NPAGES 500000u
@@ -47,10 +47,7 @@ static uint64_t next_u64(void)
     return rng * 2685821657736338717ULL;
 }
 
-static double next_unit(void)
-{
-    return (double)(next_u64() >> 11) / 9007199254740992.0;
-}
+static double next_unit(void) { return (double)(next_u64() >> 11) / 9007199254740992.0; }
 
 /* ---- the table ----------------------------------------------------------------------- */
 
@@ -72,8 +69,8 @@ static void make_names(void)
 {
     page_names = malloc(NPAGES * sizeof *page_names);
     user_names = malloc(NUSERS * sizeof *user_names);
-    static const char *const words[] = {"History", "List", "Battle", "Station", "Album",
-                                        "Election", "River", "Film", "Church", "School"};
+    static const char *const words[] = {"History",  "List",  "Battle", "Station", "Album",
+                                        "Election", "River", "Film",   "Church",  "School"};
     char tmp[96];
     for (uint32_t i = 0; i < NPAGES; i++) {
         snprintf(tmp, sizeof tmp, "%s of %s %u", words[i % 10], words[(i / 10) % 10], i);
@@ -210,7 +207,7 @@ static double run_sqlite(sqlite3 *db, const char *sql, struct buf *out)
     }
     sqlite3_finalize(st);
     double ms = (double)(util_mono_ns() - t0) / 1e6;
-    buf_putc(out, '\n');   /* our csv ends with a blank line */
+    buf_putc(out, '\n'); /* our csv ends with a blank line */
     return ms;
 }
 
@@ -226,7 +223,8 @@ static const struct bq queries[] = {
      "FROM wiki GROUP BY t / 3600000 ORDER BY 1"},
     {"filtered count", "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia'",
      "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia'"},
-    {"filtered count, rows", "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia' AND added > 100",
+    {"filtered count, rows",
+     "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia' AND added > 100",
      "SELECT COUNT(*) FROM wiki WHERE channel = '#en.wikipedia' AND added > 100"},
     {"count", "SELECT COUNT(*) FROM wiki", "SELECT COUNT(*) FROM wiki"},
     {"channels SUM(added)", "SELECT channel, COUNT(*), SUM(added) FROM wiki GROUP BY channel",
@@ -265,10 +263,11 @@ int main(void)
     sqlite3 *db;
     if (sqlite3_open(":memory:", &db) != SQLITE_OK)
         die("sqlite3_open", "failed");
-    sqlite3_exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                     "CREATE TABLE wiki(t INTEGER, channel TEXT, page TEXT, user TEXT,"
-                     " countryName TEXT, added INTEGER, deleted INTEGER, delta INTEGER);"
-                     "BEGIN",
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                 "CREATE TABLE wiki(t INTEGER, channel TEXT, page TEXT, user TEXT,"
+                 " countryName TEXT, added INTEGER, deleted INTEGER, delta INTEGER);"
+                 "BEGIN",
                  NULL, NULL, NULL);
     sqlite3_stmt *ins;
     if (sqlite3_prepare_v2(db, "INSERT INTO wiki VALUES(?,?,?,?,?,?,?,?)", -1, &ins, NULL))
@@ -331,7 +330,7 @@ int main(void)
     buf_init(&a, 0);
     buf_init(&b, 0);
     double *ta = malloc((size_t)runs * sizeof *ta), *tb = malloc((size_t)runs * sizeof *tb);
-    const char *only = getenv("BENCH_QUERY_ONLY");   /* a part of a query's name */
+    const char *only = getenv("BENCH_QUERY_ONLY"); /* a part of a query's name */
     for (size_t q = 0; q < LS_ARRAY_LEN(queries); q++) {
         if (only && !strstr(queries[q].name, only))
             continue;

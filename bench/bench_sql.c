@@ -31,10 +31,10 @@ enum { C_DATE, C_TIME, C_TS, C_CHANNEL, C_PAGE, C_USER, C_ROBOT, C_ADDED, C_DELE
 // clang-format on
 
 static const struct sql_field fields[C__N] = {
-    {"date", 4, SQL_STRING},     {"time", 4, SQL_STRING},     {"timestamp", 9, SQL_STRING},
-    {"channel", 7, SQL_STRING},  {"page", 4, SQL_STRING},     {"user", 4, SQL_STRING},
-    {"isRobot", 7, SQL_STRING},  {"added", 5, SQL_LONG},      {"deleted", 7, SQL_LONG},
-    {"delta", 5, SQL_LONG},      {"countryName", 11, SQL_STRING}, {"comment", 7, SQL_STRING},
+    {"date", 4, SQL_STRING},    {"time", 4, SQL_STRING},         {"timestamp", 9, SQL_STRING},
+    {"channel", 7, SQL_STRING}, {"page", 4, SQL_STRING},         {"user", 4, SQL_STRING},
+    {"isRobot", 7, SQL_STRING}, {"added", 5, SQL_LONG},          {"deleted", 7, SQL_LONG},
+    {"delta", 5, SQL_LONG},     {"countryName", 11, SQL_STRING}, {"comment", 7, SQL_STRING},
 };
 static const struct sql_schema schema = {fields, C__N};
 
@@ -87,8 +87,8 @@ static void gen_chunk(struct chunk *c, size_t base)
         o += snprintf(t + o, 160 - (size_t)o, "%02d:%02d:%02d", hh, mm, ss);
         row[C_TIME] = sql_string(t + 10, 8);
         int ts0 = o;
-        o += snprintf(t + o, 160 - (size_t)o, "2024-%02d-%02dT%02d:%02d:%02d.%03dZ", mon, day, hh, mm,
-                      ss, (int)((r >> 40) % 1000));
+        o += snprintf(t + o, 160 - (size_t)o, "2024-%02d-%02dT%02d:%02d:%02d.%03dZ", mon, day, hh,
+                      mm, ss, (int)((r >> 40) % 1000));
         row[C_TS] = sql_string(t + ts0, (size_t)(o - ts0));
         int u0 = o;
         o += snprintf(t + o, 160 - (size_t)o, "User%zu", id % 5000);
@@ -137,7 +137,7 @@ static void ref_ten(const struct sql_value *row, struct arena *mem, struct sql_v
 {
     int64_t ms;
     out[0] = time_parse_iso(row[C_TS].v.s.p, row[C_TS].v.s.n, NULL, &ms) ? sql_timestamp(ms)
-                                                                          : sql_null(SQL_TIMESTAMP);
+                                                                         : sql_null(SQL_TIMESTAMP);
     const struct sql_value *ch = &row[C_CHANNEL];
     char *l = arena_alloc(mem, ch->v.s.n);
     for (uint32_t i = 0; i < ch->v.s.n; i++)
@@ -153,7 +153,9 @@ static void ref_ten(const struct sql_value *row, struct arena *mem, struct sql_v
     out[4] = sql_long(row[C_ROBOT].v.s.n == 4 && memcmp(row[C_ROBOT].v.s.p, "true", 4) == 0);
     out[5] = sql_long(row[C_ADDED].v.l - row[C_DELETED].v.l);
     int64_t dl = row[C_DELTA].v.l;
-    out[6] = dl > 100 ? sql_string("big", 3) : dl < -100 ? sql_string("shrink", 6) : sql_string("small", 5);
+    out[6] = dl > 100    ? sql_string("big", 3)
+             : dl < -100 ? sql_string("shrink", 6)
+                         : sql_string("small", 5);
     out[7] = row[C_COUNTRY].is_null ? sql_string("unknown", 7) : row[C_COUNTRY];
     out[8] = sql_double((double)row[C_ADDED].v.l * 1.0 / (double)(row[C_DELETED].v.l + 1));
     out[9] = sql_long(row[C_COMMENT].v.s.n);

@@ -33,7 +33,7 @@
 #define NPAGES 1000000
 #define NUSERS 200000
 #define NCHANNELS 48
-#define T0 1442016000000LL   /* 2015-09-12, the wikiticker day */
+#define T0 1442016000000LL /* 2015-09-12, the wikiticker day */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t rnd(void)
@@ -59,7 +59,7 @@ static double now_s(void)
 struct data {
     uint64_t n;
     int64_t *time;
-    uint32_t *page, *user, *channel;   /* ranks */
+    uint32_t *page, *user, *channel; /* ranks */
     int64_t *added, *deleted, *delta;
     char **page_names, **user_names, **channel_names;
     uint32_t *page_len, *user_len, *channel_len;
@@ -76,8 +76,8 @@ static char *fmt(const char *f, uint32_t i)
 
 static void gen(struct data *d, uint64_t n)
 {
-    static const char *const langs[] = {"en", "it", "vi", "de", "fr", "ru", "es", "ja", "zh", "pl",
-                                        "sv", "uk", "pt", "nl", "ko", "ar"};
+    static const char *const langs[] = {"en", "it", "vi", "de", "fr", "ru", "es", "ja",
+                                        "zh", "pl", "sv", "uk", "pt", "nl", "ko", "ar"};
     d->n = n;
     d->time = malloc(n * 8);
     d->page = malloc(n * 4);
@@ -93,8 +93,10 @@ static void gen(struct data *d, uint64_t n)
     d->user_len = malloc(NUSERS * 4);
     d->channel_len = malloc(NCHANNELS * 4);
     for (uint32_t i = 0; i < NPAGES; i++) {
-        d->page_names[i] = fmt(i % 7 == 0 ? "Talk:Article_%u" : i % 11 == 0 ? "Café_Ωmega_%u"
-                                                                            : "Article_%u", i);
+        d->page_names[i] = fmt(i % 7 == 0    ? "Talk:Article_%u"
+                               : i % 11 == 0 ? "Café_Ωmega_%u"
+                                             : "Article_%u",
+                               i);
         d->page_len[i] = (uint32_t)strlen(d->page_names[i]);
     }
     for (uint32_t i = 0; i < NUSERS; i++) {
@@ -103,14 +105,17 @@ static void gen(struct data *d, uint64_t n)
     }
     for (uint32_t i = 0; i < NCHANNELS; i++) {
         char tmp[64];
-        snprintf(tmp, sizeof tmp, "#%s.%s", langs[i % 16], i < 16 ? "wikipedia" : i < 32 ? "wiktionary" : "wikinews");
+        snprintf(tmp, sizeof tmp, "#%s.%s", langs[i % 16],
+                 i < 16   ? "wikipedia"
+                 : i < 32 ? "wiktionary"
+                          : "wikinews");
         d->channel_names[i] = strdup(tmp);
         d->channel_len[i] = (uint32_t)strlen(tmp);
     }
     struct zipf zp, zu, zc;
     zipf_init(&zp, NPAGES, 1.05);
     zipf_init(&zu, NUSERS, 1.1);
-    zipf_init(&zc, NCHANNELS, 1.6);   /* #en.wikipedia about a third */
+    zipf_init(&zc, NCHANNELS, 1.6); /* #en.wikipedia about a third */
     for (uint64_t i = 0; i < n; i++) {
         /* a day of edits, roughly in arrival order */
         d->time[i] = T0 + (int64_t)((double)i * 86399000.0 / (double)n) + (int64_t)(rnd() % 200);
@@ -137,7 +142,7 @@ enum { C_CHANNEL = 1, C_PAGE, C_USER, C_ADDED, C_DELETED, C_DELTA };
 
 struct seglist {
     uint64_t bytes, nsegs, first_bytes;
-    char *names[64];                 /* persisted segments, in row order */
+    char *names[64]; /* persisted segments, in row order */
     /* the compacted segment: its bytes and the persisted ones it replaced */
     uint64_t merged_bytes, merged_rows;
     int merged_lo, merged_hi;
@@ -148,7 +153,7 @@ static int commit(void *ctx, const struct storage_segment_info *a, size_t na,
 {
     (void)err;
     struct seglist *s = ctx;
-    if (nr) {   /* compaction: which persisted segments, so which rows */
+    if (nr) { /* compaction: which persisted segments, so which rows */
         s->merged_lo = 64;
         s->merged_hi = -1;
         for (size_t i = 0; i < nr; i++)
@@ -269,8 +274,8 @@ static double count_eq(const struct storage_snapshot *s, const char *val, uint64
         int64_t id = storage_view_dict_find(s->views[v], C_CHANNEL, val, strlen(val));
         if (id < 0)
             continue;
-        const roaring_bitmap_t *bm =
-            (const roaring_bitmap_t *)storage_view_bitmap(s->views[v], C_CHANNEL, (uint32_t)id, &err);
+        const roaring_bitmap_t *bm = (const roaring_bitmap_t *)storage_view_bitmap(
+            s->views[v], C_CHANNEL, (uint32_t)id, &err);
         if (!bm) {
             fprintf(stderr, "bitmap: %s\n", err.msg);
             exit(1);
@@ -404,7 +409,7 @@ static double group_by_ids(const struct storage_snapshot *s, struct sc_ent *top,
                 cnt[v][ids[j]]++;
         }
         storage_scan_free(sc);
-        cur[v] = 1;   /* id 0 is NULL: its own group */
+        cur[v] = 1; /* id 0 is NULL: its own group */
         if (cur[v] < size[v])
             head[v] = storage_view_dict_value(vw, C_PAGE, 1);
     }
@@ -506,8 +511,8 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    struct storage_schema sch = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
-                                 .cols = cols, .ncols = 6};
+    struct storage_schema sch = {
+        .type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY, .cols = cols, .ncols = 6};
     struct storage_open_opts oo = {.limits = {.max_rows = SEG_ROWS, .max_bytes = 4ULL << 30}};
     struct storage_table *t;
     struct lerr err;
@@ -596,8 +601,8 @@ int main(void)
         gz = gzip_ndjson(&d, from, to < n ? to : n, &raw);
         printf("            compacted segment %.1f MB for %llu rows; gzip -6 of the same rows "
                "%.1f MB; ratio %.2f\n",
-               (double)sl.merged_bytes / 1e6, (unsigned long long)sl.merged_rows,
-               (double)gz / 1e6, (double)sl.merged_bytes / (double)gz);
+               (double)sl.merged_bytes / 1e6, (unsigned long long)sl.merged_rows, (double)gz / 1e6,
+               (double)sl.merged_bytes / (double)gz);
     } else {
         printf("            compaction: %s\n", err.code ? err.msg : "nothing merged");
     }

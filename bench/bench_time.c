@@ -49,8 +49,8 @@ static void generate(void)
         struct civil c;
         civil_from_ms(t, &c);
         int shape = (int)(rng() % 4);
-        int len = snprintf(strs[i], sizeof strs[i], shapes[shape], c.year, c.month, c.day,
-                           c.hour, c.minute, c.second, c.millis);
+        int len = snprintf(strs[i], sizeof strs[i], shapes[shape], c.year, c.month, c.day, c.hour,
+                           c.minute, c.second, c.millis);
         if (shape == 3)
             len = snprintf(strs[i], sizeof strs[i], shapes[3], c.year, c.month, c.day);
         lens[i] = (size_t)len;
@@ -62,8 +62,9 @@ static int64_t ref_parse(const char *s)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    const char *fmt = s[10] == 'T' ? "%Y-%m-%dT%H:%M:%S" : s[10] == ' ' ? "%Y-%m-%d %H:%M:%S"
-                                                                         : "%Y-%m-%d";
+    const char *fmt = s[10] == 'T'   ? "%Y-%m-%dT%H:%M:%S"
+                      : s[10] == ' ' ? "%Y-%m-%d %H:%M:%S"
+                                     : "%Y-%m-%d";
     const char *p = strptime(s, fmt, &tm);
     if (!p)
         return INT64_MIN;

@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     set(c, "bootstrap.servers", brokers);
     set(c, "client.id", "lodestar-bench-kafka-ref");
-    set(c, "group.id", "lodestar-bench-kafka-ref");   /* a consumer needs one; never joined */
+    set(c, "group.id", "lodestar-bench-kafka-ref"); /* a consumer needs one; never joined */
     set(c, "enable.auto.commit", "false");
     set(c, "enable.auto.offset.store", "false");
     set(c, "enable.partition.eof", "false");
@@ -149,10 +149,13 @@ int main(int argc, char **argv)
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
-        fprintf(stderr, "kafka_ref: no partitions for topic '%s' at %s: %s (is the broker up and the "
-                        "topic created?)\n", topic, brokers,
-                rd_kafka_err2str(e ? e : md->topic_cnt == 1 ? md->topics[0].err
-                                                             : RD_KAFKA_RESP_ERR_UNKNOWN));
+        fprintf(stderr,
+                "kafka_ref: no partitions for topic '%s' at %s: %s (is the broker up and the "
+                "topic created?)\n",
+                topic, brokers,
+                rd_kafka_err2str(e                    ? e
+                                 : md->topic_cnt == 1 ? md->topics[0].err
+                                                      : RD_KAFKA_RESP_ERR_UNKNOWN));
         return 1;
     }
     int nparts = md->topics[0].partition_cnt;

@@ -97,8 +97,8 @@ static int cmd_dev_kafka(int argc, char **argv)
                 char *end;
                 parts = strtol(colon + 1, &end, 10);
                 if (*end || parts < 1 || parts > 1000) {
-                    fprintf(stderr,
-                            "lodestar dev-kafka: --topic %s: partitions must be 1..1000\n", v);
+                    fprintf(stderr, "lodestar dev-kafka: --topic %s: partitions must be 1..1000\n",
+                            v);
                     return 2;
                 }
             }
@@ -146,7 +146,7 @@ static void check_data_dir(const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) != 0)
-        return;   /* api_serve creates it, 0700 */
+        return; /* api_serve creates it, 0700 */
     if (st.st_mode & 077)
         log_msg(LOG_WARN, "server",
                 "data directory %s can be entered by other users (mode %04o): it holds "
@@ -157,8 +157,7 @@ static void check_data_dir(const char *dir)
     lerr_init(&err);
     int n = util_private_tree(dir, &err);
     if (n > 0)
-        log_msg(LOG_WARN, "server", "%s: took group and other permissions off %d file(s)", dir,
-                n);
+        log_msg(LOG_WARN, "server", "%s: took group and other permissions off %d file(s)", dir, n);
     else if (n < 0)
         log_msg(LOG_WARN, "server", "%s", err.msg);
 }
@@ -173,8 +172,10 @@ static int env_limit(const char *name, unsigned *out)
     char *end;
     unsigned long x = strtoul(v, &end, 10);
     if (*end || v[0] == '-' || x > 1000000000ul) {
-        fprintf(stderr, "lodestar serve: %s='%s' is not a whole number of at most 1000000000; "
-                        "unset it for the default\n", name, v);
+        fprintf(stderr,
+                "lodestar serve: %s='%s' is not a whole number of at most 1000000000; "
+                "unset it for the default\n",
+                name, v);
         return -1;
     }
     *out = (unsigned)x;
@@ -215,8 +216,8 @@ static void tune_malloc(void)
 
 static int cmd_serve(int argc, char **argv)
 {
-    struct api_opts o = {.data_dir = "./lodestar-data", .listen = "127.0.0.1:8088",
-                         .http = API_HTTP_OPTS_DEFAULT};
+    struct api_opts o = {
+        .data_dir = "./lodestar-data", .listen = "127.0.0.1:8088", .http = API_HTTP_OPTS_DEFAULT};
     if (env_limit("LODESTAR_HTTP_IDLE_TIMEOUT_S", &o.http.idle_timeout_s) ||
         env_limit("LODESTAR_HTTP_REQUEST_TIMEOUT_S", &o.http.request_timeout_s) ||
         env_limit("LODESTAR_HTTP_MIN_BODY_RATE", &o.http.min_body_rate) ||
@@ -303,8 +304,7 @@ static int parse_count(const char *flag, const char *v, long long min, long long
     char *end;
     long long x = strtoll(v, &end, 10);
     if (*end || x < min) {
-        fprintf(stderr, "lodestar: %s must be a whole number >= %lld, got '%s'\n", flag,
-                min, v);
+        fprintf(stderr, "lodestar: %s must be a whole number >= %lld, got '%s'\n", flag, min, v);
         return 2;
     }
     *out = x;
@@ -326,8 +326,10 @@ static int cmd_generate(int argc, char **argv)
             rc = parse_count("--seed", v, 0, &seed);
         else if ((v = opt_value(argc, argv, &i, "--start"))) {
             if (!time_parse_iso(v, strlen(v), NULL, &start)) {
-                fprintf(stderr, "lodestar generate: --start '%s' is not an ISO-8601 time such "
-                                "as 2015-09-12T00:00:00Z\n", v);
+                fprintf(stderr,
+                        "lodestar generate: --start '%s' is not an ISO-8601 time such "
+                        "as 2015-09-12T00:00:00Z\n",
+                        v);
                 return 2;
             }
         } else {
@@ -365,7 +367,7 @@ static int cmd_generate(int argc, char **argv)
         wikigen_next(g, t, &b);
         buf_putc(&b, '\n');
         if (fwrite(b.data, 1, b.len, stdout) != b.len)
-            break;   /* the reader went away */
+            break; /* the reader went away */
     }
     fflush(stdout);
     buf_free(&b);

@@ -93,8 +93,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 /* One API call; returns the HTTP status (0 = no answer) and the parsed body. */
-static long api(struct qs *q, const char *method, const char *path, const char *body,
-                json_t **out)
+static long api(struct qs *q, const char *method, const char *path, const char *body, json_t **out)
 {
     char url[512], auth[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", q->port, path);
@@ -238,12 +237,13 @@ static int print_table(struct qs *q, const char *title, const char *sql)
             if (json_is_string(v))
                 snprintf(cells[r][c], sizeof cells[r][c], "%s", json_string_value(v));
             else if (json_is_integer(v))
-                snprintf(cells[r][c], sizeof cells[r][c], "%lld", (long long)json_integer_value(v));
+                snprintf(cells[r][c], sizeof cells[r][c], "%lld",
+                         (long long)json_integer_value(v));
             else if (json_is_real(v))
                 snprintf(cells[r][c], sizeof cells[r][c], "%.2f", json_real_value(v));
             else
                 snprintf(cells[r][c], sizeof cells[r][c], "null");
-            size_t w = 0;   /* display width: count UTF-8 lead bytes */
+            size_t w = 0; /* display width: count UTF-8 lead bytes */
             for (const char *p = cells[r][c]; *p; p++)
                 w += ((unsigned char)*p & 0xc0) != 0x80;
             if (w > width[c])
@@ -256,9 +256,10 @@ static int print_table(struct qs *q, const char *title, const char *sql)
             size_t w = 0;
             for (const char *p = cells[r][c]; *p; p++)
                 w += ((unsigned char)*p & 0xc0) != 0x80;
-            bool num = r > 0 && (isdigit((unsigned char)cells[r][c][0]) ||
-                                 (cells[r][c][0] == '-' && isdigit((unsigned char)cells[r][c][1])));
-            if (num)   /* numbers right-aligned, text left-aligned */
+            bool num = r > 0 &&
+                       (isdigit((unsigned char)cells[r][c][0]) ||
+                        (cells[r][c][0] == '-' && isdigit((unsigned char)cells[r][c][1])));
+            if (num) /* numbers right-aligned, text left-aligned */
                 say("%*s%s  ", (int)(width[c] - w), "", cells[r][c]);
             else
                 say("%s%*s  ", cells[r][c], (int)(width[c] - w), "");
@@ -325,11 +326,13 @@ static int run(struct qs *q, int64_t events, int64_t rate)
     char conn[512];
     snprintf(conn, sizeof conn,
              "{\"type\": \"kafka\", \"name\": \"wikipedia-kafka\", \"bootstrapServers\": \"%s\","
-             " \"topicName\": \"wikipedia\"}", q->bootstrap);
+             " \"topicName\": \"wikipedia\"}",
+             q->bootstrap);
     json_t *job = NULL;
     if (api(q, "POST", "/v2/tables",
             "{\"name\": \"wikipedia\", \"type\": \"detail\", \"partitioningGranularity\": "
-            "\"hour\"}", NULL) != 201 ||
+            "\"hour\"}",
+            NULL) != 201 ||
         api(q, "POST", "/v2/connections", conn, NULL) != 201 ||
         api(q, "POST", "/v2/jobs", JOB, &job) != 201) {
         json_decref(job);

@@ -24,24 +24,24 @@
  * arriving, and answers it 408.
  */
 struct api_http_opts {
-    unsigned idle_timeout_s;          /* no byte received or sent for this long: closed */
-    unsigned request_timeout_s;       /* the request line and headers, and then the body,
+    unsigned idle_timeout_s;         /* no byte received or sent for this long: closed */
+    unsigned request_timeout_s;      /* the request line and headers, and then the body,
                                          each within this long */
-    unsigned min_body_rate;           /* bytes/s: each this many body bytes received add 1 s
+    unsigned min_body_rate;          /* bytes/s: each this many body bytes received add 1 s
                                          to the body's deadline; 0 = a fixed deadline */
-    unsigned max_connections;         /* open connections in all */
-    unsigned max_connections_per_ip;  /* from one client address; 0 = no limit */
+    unsigned max_connections;        /* open connections in all */
+    unsigned max_connections_per_ip; /* from one client address; 0 = no limit */
 };
 // clang-format off
 #define API_HTTP_OPTS_DEFAULT {30, 60, 16384, 4096, 64}
 // clang-format on
 
 struct api_opts {
-    const char *data_dir;   /* created if missing */
-    const char *listen;     /* "HOST:PORT" */
-    unsigned threads;       /* 0 = number of cores, at least 2 */
-    struct ingest_runtime_opts ingest;   /* persist bounds, push-log sizes (0 = defaults) */
-    struct api_http_opts http;           /* API_HTTP_OPTS_DEFAULT unless set */
+    const char *data_dir;              /* created if missing */
+    const char *listen;                /* "HOST:PORT" */
+    unsigned threads;                  /* 0 = number of cores, at least 2 */
+    struct ingest_runtime_opts ingest; /* persist bounds, push-log sizes (0 = defaults) */
+    struct api_http_opts http;         /* API_HTTP_OPTS_DEFAULT unless set */
 };
 
 /*
@@ -58,12 +58,12 @@ struct api_opts {
 int api_serve(const struct api_opts *o, struct lerr *err);
 
 /* The permissions a key can hold, as API.md names them. */
-#define API_PERMISSIONS(X)      \
-    X(ManageTables)             \
-    X(ViewTables)               \
-    X(ManageConnections)        \
-    X(ManageIngestionJobs)      \
-    X(AccessQueries)            \
+#define API_PERMISSIONS(X) \
+    X(ManageTables)        \
+    X(ViewTables)          \
+    X(ManageConnections)   \
+    X(ManageIngestionJobs) \
+    X(AccessQueries)       \
     X(ManageApiKeys)
 
 /*
@@ -73,7 +73,7 @@ int api_serve(const struct api_opts *o, struct lerr *err);
  * LERR_INVALID for an unknown permission or a bad name, LERR_CONFLICT when
  * the name is taken.
  */
-int api_apikey_create(struct catalog *cat, const char *name, const char *perms,
-                      char key_out[48], struct lerr *err);
+int api_apikey_create(struct catalog *cat, const char *name, const char *perms, char key_out[48],
+                      struct lerr *err);
 
 #endif

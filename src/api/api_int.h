@@ -14,15 +14,15 @@
 #include "catalog/spec.h"
 #include "util/util.h"
 
-#define API_MAX_BODY (10u * 1024u * 1024u)   /* 10 MB; larger: 413 */
+#define API_MAX_BODY (10u * 1024u * 1024u) /* 10 MB; larger: 413 */
 #define API_MAX_SEGMENTS 8
 
 enum api_perm {
 #define API_PERM_ENUM(p) API_PERM_##p,
     API_PERMISSIONS(API_PERM_ENUM)
 #undef API_PERM_ENUM
-    API_PERM__COUNT,
-    API_PERM_ANY = 100   /* any valid key */
+        API_PERM__COUNT,
+    API_PERM_ANY = 100 /* any valid key */
 };
 
 struct ingest_runtime;
@@ -31,9 +31,9 @@ struct pushreg;
 
 struct api_server {
     struct catalog *cat;
-    struct storage_db *db;          /* the tables (storage/db.h) */
-    struct pushreg *pushes;         /* the push logs (source/pushreg.h) */
-    struct ingest_runtime *rt;      /* the jobs */
+    struct storage_db *db;     /* the tables (storage/db.h) */
+    struct pushreg *pushes;    /* the push logs (source/pushreg.h) */
+    struct ingest_runtime *rt; /* the jobs */
     struct catalog_project project;
     char data_dir[1024];
 };
@@ -44,27 +44,27 @@ typedef const char *(*api_query_fn)(void *conn, const char *name, int idx);
 struct api_req {
     struct api_server *srv;
     const char *method;
-    const char *url;                      /* as received (decoded path) */
-    const char *seg[API_MAX_SEGMENTS];    /* resource path after the project prefix */
+    const char *url;                   /* as received (decoded path) */
+    const char *seg[API_MAX_SEGMENTS]; /* resource path after the project prefix */
     int nseg;
-    const char *body;                     /* NUL-terminated; may be NULL */
+    const char *body; /* NUL-terminated; may be NULL */
     size_t body_len;
-    struct catalog_apikey key;            /* the caller */
-    void *conn;                           /* opaque, for query parameters */
+    struct catalog_apikey key; /* the caller */
+    void *conn;                /* opaque, for query parameters */
     api_query_fn query;
     const char *content_encoding;
     /* response */
     int status;
-    json_t *resp;                         /* owned; NULL = empty body */
-    char *text;                           /* owned; a non-JSON body (wins over resp) */
+    json_t *resp; /* owned; NULL = empty body */
+    char *text;   /* owned; a non-JSON body (wins over resp) */
     size_t text_len;
-    const char *content_type;             /* for text; static */
-    char warning[600];                    /* an X-Lodestar-Warning header ("" none) */
+    const char *content_type; /* for text; static */
+    char warning[600];        /* an X-Lodestar-Warning header ("" none) */
 };
 
 /* ---- responses ---- */
-void api_reply(struct api_req *r, int status, json_t *body);          /* takes body */
-int api_reply_err(struct api_req *r, const struct lerr *err);         /* returns err->code */
+void api_reply(struct api_req *r, int status, json_t *body);  /* takes body */
+int api_reply_err(struct api_req *r, const struct lerr *err); /* returns err->code */
 /* {"username": "api-key-<name>", "userId": "<key id>"} of the caller. */
 json_t *api_caller(const struct api_req *r);
 /* ISO-8601 with nanoseconds and Z, or JSON null for 0. */
@@ -78,22 +78,23 @@ int api__v_known_keys(json_t *obj, const char *path, const char *const *allowed,
 /* Each returns 0, or LERR_INVALID with the target "<path>.<key>". A missing
  * or null optional key leaves *out untouched. */
 int api__v_string(json_t *obj, const char *key, const char *path, bool required, size_t maxlen,
-             const char **out, struct lerr *err);
+                  const char **out, struct lerr *err);
 int api__v_bool(json_t *obj, const char *key, const char *path, bool *out, struct lerr *err);
 int api__v_enum(json_t *obj, const char *key, const char *path, bool required,
-           const char *const *values, const char **out, struct lerr *err);
+                const char *const *values, const char **out, struct lerr *err);
 int api__v_array(json_t *obj, const char *key, const char *path, bool required, json_t **out,
-            struct lerr *err);
+                 struct lerr *err);
 int api__v_object(json_t *obj, const char *key, const char *path, bool required, json_t **out,
-             struct lerr *err);
+                  struct lerr *err);
 /* A period ("P30D"); null allowed when nullable. */
 int api__v_period(json_t *obj, const char *key, const char *path, bool nullable, const char **out,
-             struct lerr *err);
+                  struct lerr *err);
 /* Builds "path.key" or "key" into out. */
 void api__v_path(char *out, size_t cap, const char *path, const char *key);
 void api__v_path_idx(char *out, size_t cap, const char *path, size_t idx);
 /* Column names: 1..255 bytes, valid UTF-8 text, no control characters. */
-int api__v_column_name(const char *name, const char *target, bool allow_reserved, struct lerr *err);
+int api__v_column_name(const char *name, const char *target, bool allow_reserved,
+                       struct lerr *err);
 
 /* Table names: 1..255 bytes, no '/', no control characters. */
 int api__v_table_name(const char *name, const char *target, struct lerr *err);
@@ -164,8 +165,8 @@ int api_metrics(struct api_req *r);
 /* ---- shared between handlers ---- */
 /* Creates a table from a validated spec object (used by POST /tables and
  * by jobs with createTableIfNotExists). Takes nothing; spec is borrowed. */
-int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path,
-                               json_t **out_doc, struct lerr *err);
+int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path, json_t **out_doc,
+                               struct lerr *err);
 /* The table document as JSON (borrowed text parsed anew), or NULL + err. */
 json_t *api_table_load(struct api_req *r, const char *name, struct lerr *err);
 

@@ -16,13 +16,10 @@ static const char *const perm_names[] = {
 #define API_PERM_NAME(p) #p,
     API_PERMISSIONS(API_PERM_NAME)
 #undef API_PERM_NAME
-    NULL,
+        NULL,
 };
 
-const char *api_perm_name(enum api_perm p)
-{
-    return p < API_PERM__COUNT ? perm_names[p] : "any";
-}
+const char *api_perm_name(enum api_perm p) { return p < API_PERM__COUNT ? perm_names[p] : "any"; }
 
 /* Normalises "A, B" / "*" into the stored comma list; LERR_INVALID on an unknown name. */
 static int parse_perms(const char *perms, char *out, size_t cap, struct lerr *err)
@@ -58,13 +55,14 @@ static int parse_perms(const char *perms, char *out, size_t cap, struct lerr *er
         used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? "," : "", t);
     }
     if (!out[0])
-        return lerr_set(err, LERR_INVALID, "no permissions given; e.g. --permissions "
-                                           "ManageTables,ManageIngestionJobs");
+        return lerr_set(err, LERR_INVALID,
+                        "no permissions given; e.g. --permissions "
+                        "ManageTables,ManageIngestionJobs");
     return 0;
 }
 
-int api_apikey_create(struct catalog *cat, const char *name, const char *perms,
-                      char key_out[48], struct lerr *err)
+int api_apikey_create(struct catalog *cat, const char *name, const char *perms, char key_out[48],
+                      struct lerr *err)
 {
     static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     size_t nlen = strlen(name);
@@ -84,7 +82,7 @@ int api_apikey_create(struct catalog *cat, const char *name, const char *perms,
         if (util_random_bytes(rnd, sizeof rnd, err))
             return err->code;
         for (size_t i = 0; i < sizeof rnd && have < 40; i++)
-            if (rnd[i] < 248)   /* 248 = 4 * 62 */
+            if (rnd[i] < 248) /* 248 = 4 * 62 */
                 key_out[4 + have++] = b62[rnd[i] % 62];
     }
     key_out[44] = '\0';
@@ -141,7 +139,7 @@ static bool key_from_header(const char *h, char out[64])
     if (len <= 0)
         return false;
     while (len > 0 && dec[len - 1] == '\0' && cred[n - 1] == '=')
-        len--;   /* EVP_DecodeBlock counts padding as zero bytes */
+        len--; /* EVP_DecodeBlock counts padding as zero bytes */
     const unsigned char *colon = memchr(dec, ':', (size_t)len);
     size_t klen = colon ? (size_t)(colon - dec) : (size_t)len;
     if (klen == 0 || klen >= 64)

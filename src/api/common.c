@@ -59,8 +59,8 @@ json_t *api_body_object(const struct api_req *r, struct lerr *err)
     json_error_t je;
     json_t *v = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!v) {
-        lerr_set(err, LERR_INVALID, "malformed JSON at line %d, column %d: %s", je.line,
-                 je.column, je.text);
+        lerr_set(err, LERR_INVALID, "malformed JSON at line %d, column %d: %s", je.line, je.column,
+                 je.text);
         err->pos = je.position;
         return NULL;
     }
@@ -118,10 +118,9 @@ int api__v_known_keys(json_t *obj, const char *path, const char *const *allowed,
                                      allowed[i]);
         api__v_path(target, sizeof target, path, key);
         const char *hint = util_closest(key, strlen(key), allowed);
-        return lerr_set_at(err, LERR_INVALID, target,
-                           "unknown field '%s'%s%s%s; the fields allowed here are: %s", target,
-                           hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "",
-                           list);
+        return lerr_set_at(
+            err, LERR_INVALID, target, "unknown field '%s'%s%s%s; the fields allowed here are: %s",
+            target, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "", list);
     }
     return 0;
 }
@@ -149,7 +148,7 @@ static int wrong_type(json_t *v, const char *key, const char *path, const char *
 }
 
 int api__v_string(json_t *obj, const char *key, const char *path, bool required, size_t maxlen,
-             const char **out, struct lerr *err)
+                  const char **out, struct lerr *err)
 {
     json_t *v = field(obj, key, path, required, "a string", err);
     if (!v)
@@ -178,7 +177,7 @@ int api__v_bool(json_t *obj, const char *key, const char *path, bool *out, struc
 }
 
 int api__v_enum(json_t *obj, const char *key, const char *path, bool required,
-           const char *const *values, const char **out, struct lerr *err)
+                const char *const *values, const char **out, struct lerr *err)
 {
     char list[512] = "";
     size_t used = 0;
@@ -208,7 +207,7 @@ int api__v_enum(json_t *obj, const char *key, const char *path, bool required,
 }
 
 int api__v_array(json_t *obj, const char *key, const char *path, bool required, json_t **out,
-            struct lerr *err)
+                 struct lerr *err)
 {
     json_t *v = field(obj, key, path, required, "an array", err);
     if (!v)
@@ -220,7 +219,7 @@ int api__v_array(json_t *obj, const char *key, const char *path, bool required, 
 }
 
 int api__v_object(json_t *obj, const char *key, const char *path, bool required, json_t **out,
-             struct lerr *err)
+                  struct lerr *err)
 {
     json_t *v = field(obj, key, path, required, "an object", err);
     if (!v)
@@ -232,7 +231,7 @@ int api__v_object(json_t *obj, const char *key, const char *path, bool required,
 }
 
 int api__v_period(json_t *obj, const char *key, const char *path, bool nullable, const char **out,
-             struct lerr *err)
+                  struct lerr *err)
 {
     json_t *v = json_object_get(obj, key);
     if (!v)
@@ -308,8 +307,8 @@ static json_t *project_json(const struct api_server *s)
     char created[40];
     util_format_iso_ns(s->project.created_ns, created);
     return json_pack("{s:{s:s, s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata", "uid", s->project.id,
-                     "name", s->project.name, "createdOnTimestamp", created, "spec",
-                     "displayName", s->project.name, "status", "state", "running");
+                     "name", s->project.name, "createdOnTimestamp", created, "spec", "displayName",
+                     s->project.name, "status", "state", "running");
 }
 
 int api_projects_list(struct api_req *r)

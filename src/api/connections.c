@@ -18,14 +18,14 @@ static const char *const server_fields[] = {"submittedByUser", "submittedOnTimes
 static const char *const *type_fields(const char *type)
 {
     static const char *const push[] = {"type", "name", "description", NULL};
-    static const char *const kafka[] = {"type", "name", "description", "bootstrapServers",
-                                        "topicName", "topicNamePattern", "secrets", "ssl", NULL};
-    static const char *const confluent[] = {"type", "name", "description", "bootstrapServers",
-                                            "topicName", "secrets", NULL};
-    static const char *const registry[] = {"type", "name", "description", "urls", "secrets",
-                                           NULL};
-    static const char *const kinesis[] = {"type", "name", "description", "stream", "endpoint",
-                                          "awsAssumedRoleArn", "secrets", NULL};
+    static const char *const kafka[] = {
+        "type",    "name", "description", "bootstrapServers", "topicName", "topicNamePattern",
+        "secrets", "ssl",  NULL};
+    static const char *const confluent[] = {
+        "type", "name", "description", "bootstrapServers", "topicName", "secrets", NULL};
+    static const char *const registry[] = {"type", "name", "description", "urls", "secrets", NULL};
+    static const char *const kinesis[] = {
+        "type", "name", "description", "stream", "endpoint", "awsAssumedRoleArn", "secrets", NULL};
     if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA)
         return kafka;
     if (catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT)
@@ -108,8 +108,10 @@ static json_t *api__v_secrets(json_t *sec, const char *type, struct lerr *err)
         return json_deep_copy(sec);
     }
     bool registry = catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY;
-    const char *const *types =
-        registry ? basic_only : catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT ? plain_only : kafka_types;
+    const char *const *types = registry ? basic_only
+                               : catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT
+                                   ? plain_only
+                                   : kafka_types;
     if (api__v_known_keys(sec, "secrets", registry ? basic_keys : sasl_keys, err) ||
         api__v_enum(sec, "type", "secrets", true, types, &stype, err) ||
         api__v_string(sec, "username", "secrets", true, 1024, &user, err) ||
@@ -131,8 +133,8 @@ static json_t *api__v_secrets(json_t *sec, const char *type, struct lerr *err)
  * secrets to store (NULL when none given). prev is the stored document on
  * update, NULL on create.
  */
-static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
-                              json_t **secrets, struct lerr *err)
+static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev, json_t **secrets,
+                              struct lerr *err)
 {
     const char *type = NULL, *name = NULL, *desc = NULL;
     *secrets = NULL;
@@ -172,12 +174,14 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
                     name, path_name);
         return NULL;
     }
-    json_t *doc = json_pack("{s:s, s:s, s:s}", "type", type, "name", name, "description",
-                            desc ? desc : "");
-    if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA || catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT) {
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s}", "type", type, "name", name, "description", desc ? desc : "");
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA ||
+        catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT) {
         const char *bs = NULL, *topic = NULL, *pattern = NULL;
         bool ssl = false;
-        if (api__v_string(body, "bootstrapServers", "", true, 0, &bs, err) || api__v_bootstrap(bs, err) ||
+        if (api__v_string(body, "bootstrapServers", "", true, 0, &bs, err) ||
+            api__v_bootstrap(bs, err) ||
             api__v_string(body, "topicName", "", false, 249, &topic, err) ||
             api__v_string(body, "topicNamePattern", "", false, 1024, &pattern, err))
             goto fail;
@@ -202,7 +206,8 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
             goto fail;
         }
         ssl = has_secrets;
-        if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA && api__v_bool(body, "ssl", "", &ssl, err))
+        if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA &&
+            api__v_bool(body, "ssl", "", &ssl, err))
             goto fail;
         if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA)
             json_object_set_new(doc, "ssl", json_boolean(ssl));
@@ -232,9 +237,9 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         json_t *sec = json_object_get(body, "secrets");
         if (sec && !json_is_null(sec) && !(*secrets = api__v_secrets(sec, type, err)))
             goto fail;
-        json_object_set_new(doc, "hasSecrets",
-                            json_boolean(*secrets || (prev && json_is_true(json_object_get(
-                                                                  prev, "hasSecrets")))));
+        json_object_set_new(
+            doc, "hasSecrets",
+            json_boolean(*secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")))));
     } else if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
         const char *stream = NULL, *endpoint = NULL, *role = NULL;
         if (api__v_string(body, "stream", "", true, 128, &stream, err) ||

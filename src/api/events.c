@@ -16,7 +16,7 @@
 #include "ingest/ingest.h"
 #include "source/pushreg.h"
 
-#define PUSH_MAX_BODY (1024u * 1024u)          /* as sent */
+#define PUSH_MAX_BODY (1024u * 1024u)           /* as sent */
 #define PUSH_MAX_INFLATED (64u * 1024u * 1024u) /* after gunzip */
 #define PUSH_MAX_REPORTED 100                   /* rejected lines listed in the answer */
 
@@ -54,7 +54,7 @@ static int gunzip(const char *p, size_t n, struct buf *out, struct lerr *err)
         }
         if (zr == Z_STREAM_END) {
             if (z.avail_in == 0)
-                break;   /* the last member */
+                break; /* the last member */
             const unsigned char *next = z.next_in;
             if (z.avail_in < 2 || next[0] != 0x1f || next[1] != 0x8b) {
                 rc = lerr_set(err, LERR_INVALID,
@@ -63,7 +63,7 @@ static int gunzip(const char *p, size_t n, struct buf *out, struct lerr *err)
                               (unsigned)z.avail_in, n - z.avail_in);
                 break;
             }
-            inflateReset(&z);   /* the next member */
+            inflateReset(&z); /* the next member */
             members++;
             continue;
         }
@@ -155,9 +155,8 @@ int api_events_push(struct api_req *r)
         if (!blank && !line_ok(p, l, scratch, &le)) {
             nrejected++;
             if (json_array_size(rejected) < PUSH_MAX_REPORTED)
-                json_array_append_new(rejected,
-                                      json_pack("{s:I, s:s}", "line", (json_int_t)line,
-                                                "message", le.msg));
+                json_array_append_new(rejected, json_pack("{s:I, s:s}", "line", (json_int_t)line,
+                                                          "message", le.msg));
         } else if (!blank) {
             if (n == cap) {
                 cap *= 2;

@@ -41,7 +41,7 @@ struct api_upload {
     struct multipart mp;
     bool mp_ready;
     struct lerr err;
-    int fd;                          /* the current file part, or -1 */
+    int fd; /* the current file part, or -1 */
     struct upload_file files[UPLOAD_FILES_MAX];
     size_t nfiles;
 };
@@ -106,7 +106,7 @@ static int on_begin(void *ctx, const struct multipart_part *part, struct lerr *e
 {
     struct api_upload *u = ctx;
     if (!part->has_filename)
-        return 0;   /* plain form fields carry nothing we need */
+        return 0; /* plain form fields carry nothing we need */
     if (u->nfiles == UPLOAD_FILES_MAX)
         return lerr_set(err, LERR_INVALID, "an upload takes at most %d files; send several",
                         UPLOAD_FILES_MAX);
@@ -115,8 +115,8 @@ static int on_begin(void *ctx, const struct multipart_part *part, struct lerr *e
     struct upload_file *f = &u->files[u->nfiles];
     memset(f, 0, sizeof *f);
     snprintf(f->name, sizeof f->name, "%s", part->filename);
-    snprintf(f->tmp, sizeof f->tmp, "%s/files/.upload-%d-%p-%zu", u->srv->data_dir,
-             (int)getpid(), (void *)u, u->nfiles);
+    snprintf(f->tmp, sizeof f->tmp, "%s/files/.upload-%d-%p-%zu", u->srv->data_dir, (int)getpid(),
+             (void *)u, u->nfiles);
     u->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (u->fd < 0)
         return lerr_set(err, LERR_IO, "cannot create %s: %s", f->tmp, strerror(errno));
@@ -155,8 +155,8 @@ static int on_end(void *ctx, struct lerr *err)
     close(u->fd);
     u->fd = -1;
     if (rc != 0)
-        return lerr_set(err, LERR_IO, "cannot sync upload '%s': %s",
-                        u->files[u->nfiles - 1].name, strerror(e));
+        return lerr_set(err, LERR_IO, "cannot sync upload '%s': %s", u->files[u->nfiles - 1].name,
+                        strerror(e));
     return 0;
 }
 
@@ -176,8 +176,7 @@ struct api_upload *api_upload_begin(struct api_server *srv, void *conn, struct l
     u->srv = srv;
     u->fd = -1;
     lerr_init(&u->err);
-    multipart_init(&u->mp, boundary,
-                   &(struct multipart_handler){on_begin, on_data, on_end, u});
+    multipart_init(&u->mp, boundary, &(struct multipart_handler){on_begin, on_data, on_end, u});
     u->mp_ready = true;
     return u;
 }
@@ -232,7 +231,7 @@ static int store_files(struct api_upload *u, json_t *done)
         snprintf(dir, sizeof dir, "%s/files", u->srv->data_dir);
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
-            fsync(dfd);   /* the renames are durable before the 200 */
+            fsync(dfd); /* the renames are durable before the 200 */
             close(dfd);
         }
         if (!u->err.code)
@@ -266,8 +265,9 @@ int api_upload_finish(struct api_upload *u, struct api_req *r)
         return api_reply_err(r, &u->err);
     }
     json_t *first = json_array_get(done, 0);
-    api_reply(r, 200, json_array_size(done) == 1 ? json_incref(first)
-                                                 : json_pack("{s:O}", "values", done));
+    api_reply(r, 200,
+              json_array_size(done) == 1 ? json_incref(first)
+                                         : json_pack("{s:O}", "values", done));
     json_decref(done);
     return 0;
 }

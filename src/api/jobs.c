@@ -54,9 +54,9 @@ int api_jobs_create(struct api_req *r)
     if (api__validate_pipeline(spec, table, any_agg, &err))
         goto fail;
     if (!table) {
-        json_t *tspec = json_pack("{s:s, s:s}", "name", j.table_name, "type",
-                                  catalog_table_type_name(any_agg ? CATALOG_TABLE_AGGREGATE
-                                                                  : CATALOG_TABLE_DETAIL));
+        json_t *tspec = json_pack(
+            "{s:s, s:s}", "name", j.table_name, "type",
+            catalog_table_type_name(any_agg ? CATALOG_TABLE_AGGREGATE : CATALOG_TABLE_DETAIL));
         int rc = api_table_create_from_spec(r, tspec, "target", &table, &err);
         json_decref(tspec);
         if (rc)
@@ -152,9 +152,11 @@ int api_jobs_status(struct api_req *r)
         return api_reply_err(r, &err);
     json_t *full = job_response(&j);
     json_t *st = json_object();
+    // clang-format off
     static const char *const keys[] = {"id", "executionStatus", "desiredExecutionStatus",
                                        "health", "startedTimestamp", "completedTimestamp",
                                        "lastUpdatedTimestamp"};
+    // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(keys); i++)
         json_object_set(st, keys[i], json_object_get(full, keys[i]));
     json_decref(full);
@@ -180,7 +182,8 @@ int api_jobs_update(struct api_req *r)
         allowed[na++] = api__job_server_keys[i];
     allowed[na] = NULL;
     if (api__v_known_keys(body, "", allowed, &err) ||
-        api__v_enum(body, "desiredExecutionStatus", "", false, api__job_desired_values, &desired, &err))
+        api__v_enum(body, "desiredExecutionStatus", "", false, api__job_desired_values, &desired,
+                    &err))
         goto out;
     /* Everything else may be sent back as it is, but not changed. */
     spec = json_loads(j.spec, 0, NULL);
@@ -303,9 +306,10 @@ int api_jobs_metrics(struct api_req *r)
         m.freshness_ms = -1;
         if (catalog_job_counters(r->srv->cat, j.id, &saved, &e) == 0) {
             json_t *o = json_loads(saved, 0, NULL);
-            m.counters.processed = (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
-            m.counters.processed_with_warnings = (uint64_t)json_integer_value(
-                json_object_get(o, "numRowsProcessedWithWarnings"));
+            m.counters.processed =
+                (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
+            m.counters.processed_with_warnings =
+                (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessedWithWarnings"));
             m.counters.skipped_by_filter =
                 (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByFilter"));
             m.counters.skipped_by_error =
@@ -320,14 +324,14 @@ int api_jobs_metrics(struct api_req *r)
     }
     json_t *lag = json_array();
     for (size_t i = 0; i < nparts; i++)
-        json_array_append_new(lag, json_pack("{s:s, s:i, s:I, s:I, s:I}", "topic",
-                                             parts[i].topic, "partition", parts[i].partition,
-                                             "nextOffset", (json_int_t)parts[i].next_offset,
-                                             "endOffset", (json_int_t)parts[i].end_offset,
-                                             "lag", (json_int_t)parts[i].lag));
+        json_array_append_new(lag, json_pack("{s:s, s:i, s:I, s:I, s:I}", "topic", parts[i].topic,
+                                             "partition", parts[i].partition, "nextOffset",
+                                             (json_int_t)parts[i].next_offset, "endOffset",
+                                             (json_int_t)parts[i].end_offset, "lag",
+                                             (json_int_t)parts[i].lag));
     free(parts);
-    json_t *body = json_pack("{s:o, s:o, s:I, s:b}", "totals", api__job_totals_json(&m.counters), "lag",
-                             lag, "totalLag", (json_int_t)m.lag, "live", live);
+    json_t *body = json_pack("{s:o, s:o, s:I, s:b}", "totals", api__job_totals_json(&m.counters),
+                             "lag", lag, "totalLag", (json_int_t)m.lag, "live", live);
     json_object_set_new(body, "freshnessMs",
                         m.freshness_ms >= 0 ? json_integer(m.freshness_ms) : json_null());
     catalog_job_destroy(&j);
@@ -365,4 +369,3 @@ int api_jobs_logs(struct api_req *r)
     api_reply(r, 200, json_pack("{s:o}", "values", values));
     return 0;
 }
-

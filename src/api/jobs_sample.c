@@ -30,11 +30,9 @@ static json_t *value_json(const struct sql_value *v)
         return json_null();
     switch (v->type) {
     case SQL_LONG:
-    case SQL_BOOLEAN:
-        return json_integer(v->v.l);
+    case SQL_BOOLEAN: return json_integer(v->v.l);
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        return json_real(v->v.d);
+    case SQL_FLOAT: return json_real(v->v.d);
     case SQL_TIMESTAMP: {
         char ts[32];
         util_format_iso_ms(v->v.l, ts);
@@ -64,7 +62,7 @@ struct sample_ctx {
     json_t *rows;
     struct sql_field *fields;
     size_t nfields;
-    json_t **pending_out;   /* per row: the entry whose "output" is filled after the batch */
+    json_t **pending_out; /* per row: the entry whose "output" is filled after the batch */
     int64_t *pending_row;
     size_t npending, cap;
 };
@@ -141,13 +139,15 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
             break;
         for (size_t i = 0; i < b.n; i++) {
             const struct record *br = &b.records[i];
-            (*recs)[n++] = (struct record){.data = br->data, .len = br->len,
-                                           .partition = br->partition, .offset = br->offset,
+            (*recs)[n++] = (struct record){.data = br->data,
+                                           .len = br->len,
+                                           .partition = br->partition,
+                                           .offset = br->offset,
                                            .has_timestamp = br->has_timestamp,
                                            .timestamp_ms = br->timestamp_ms};
         }
         if (b.n == 0 && n > 0)
-            break;   /* caught up */
+            break; /* caught up */
     }
     *nrecs = n;
 out:
@@ -169,7 +169,7 @@ int api_jobs_sample(struct api_req *r)
     struct arena mem, tmem;
     arena_init(&mem, 1u << 20, 256u << 20);
     arena_init(&tmem, 4096, 0);
-    struct arena data;   /* the bytes of records read from the connection */
+    struct arena data; /* the bytes of records read from the connection */
     arena_init(&data, 1u << 20, 64u << 20);
     struct record *recs = NULL;
     struct pipeline_tally *tally = NULL;
@@ -183,11 +183,13 @@ int api_jobs_sample(struct api_req *r)
     static const char *const sample_keys[] = {"data", "limit", NULL};
     json_int_t limit = 100;
     const char *text = NULL;
-    if (sample && (!json_is_object(sample) || api__v_known_keys(sample, "sample", sample_keys, &err) ||
-                   api__v_string(sample, "data", "sample", false, 16u << 20, &text, &err))) {
+    if (sample &&
+        (!json_is_object(sample) || api__v_known_keys(sample, "sample", sample_keys, &err) ||
+         api__v_string(sample, "data", "sample", false, 16u << 20, &text, &err))) {
         if (!err.code)
-            lerr_set_at(&err, LERR_INVALID, "sample", "sample must be an object: "
-                                                      "{\"data\": \"...\", \"limit\": 100}");
+            lerr_set_at(&err, LERR_INVALID, "sample",
+                        "sample must be an object: "
+                        "{\"data\": \"...\", \"limit\": 100}");
         goto out;
     }
     json_t *lim = sample ? json_object_get(sample, "limit") : NULL;
@@ -210,7 +212,8 @@ int api_jobs_sample(struct api_req *r)
         /* One record per line, as a push body is read. */
         size_t cap = 64;
         recs = calloc(cap, sizeof *recs);
-        for (const char *q = text, *end = text + strlen(text); recs && q < end && nrecs < (size_t)limit;) {
+        for (const char *q = text, *end = text + strlen(text);
+             recs && q < end && nrecs < (size_t)limit;) {
             const char *nl = memchr(q, '\n', (size_t)(end - q));
             const char *stop = nl ? nl : end;
             if (nrecs == cap) {
@@ -220,14 +223,15 @@ int api_jobs_sample(struct api_req *r)
                 recs = nr;
             }
             if (stop > q && !format_is_blank(q, (size_t)(stop - q))) {
-                recs[nrecs] = (struct record){.data = q, .len = (size_t)(stop - q),
-                                                     .offset = (int64_t)nrecs};
+                recs[nrecs] = (struct record){
+                    .data = q, .len = (size_t)(stop - q), .offset = (int64_t)nrecs};
                 nrecs++;
             }
             q = stop + 1;
         }
-    } else if (sample_read(r, json_string_value(json_object_get(
-                                  json_object_get(spec, "source"), "connectionName")),
+    } else if (sample_read(r,
+                           json_string_value(
+                               json_object_get(json_object_get(spec, "source"), "connectionName")),
                            (size_t)limit, &data, &recs, &nrecs, &err)) {
         goto out;
     }
@@ -264,17 +268,18 @@ int api_jobs_sample(struct api_req *r)
         json_decref(o);
     }
     json_t *schema = json_array();
-    json_array_append_new(schema, json_pack("{s:s, s:s}", "name", "__time", "dataType",
-                                            "timestamp"));
+    json_array_append_new(schema,
+                          json_pack("{s:s, s:s}", "name", "__time", "dataType", "timestamp"));
     for (size_t c = 0; c < pipeline_ncolumns(p); c++) {
         struct pipeline_column *pc = pipeline_column(p, c);
-        json_array_append_new(schema, json_pack("{s:s, s:s, s:s}", "name", pc->name,
-                                                "dataType", pc->measure ? pc->measure_type
-                                                                        : sql_type_name(pc->type),
-                                                "columnType", pc->measure ? "measure" : "dimension"));
+        json_array_append_new(schema,
+                              json_pack("{s:s, s:s, s:s}", "name", pc->name, "dataType",
+                                        pc->measure ? pc->measure_type : sql_type_name(pc->type),
+                                        "columnType", pc->measure ? "measure" : "dimension"));
     }
-    api_reply(r, 200, json_pack("{s:o, s:o, s:o}", "schema", schema, "rows", x.rows, "totals",
-                                api__job_totals_json(&tally->c)));
+    api_reply(r, 200,
+              json_pack("{s:o, s:o, s:o}", "schema", schema, "rows", x.rows, "totals",
+                        api__job_totals_json(&tally->c)));
     x.rows = NULL;
 out:
     if (err.code)

@@ -22,6 +22,7 @@ static const char *const job_types[] = {CATALOG_JOB_TYPE_MAP(CATALOG_NAME_LIST) 
 static const char *const read_points[] = {CATALOG_READ_FROM_MAP(CATALOG_NAME_LIST) NULL};
 const char *const api__job_desired_values[] = {"running", "suspended", "canceled", NULL};
 static const char *const input_types[] = {"string", "long", "float", "double", "json", NULL};
+// clang-format off
 static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kafka",
                                       "avro_stream", "protobuf", NULL};
 const char *const api__job_spec_keys[] = {
@@ -31,6 +32,7 @@ const char *const api__job_spec_keys[] = {
 const char *const api__job_server_keys[] = {
     "id", "createdBy", "lastModifiedBy", "executionStatus", "health", "createdTimestamp",
     "lastUpdatedTimestamp", "startedTimestamp", "completedTimestamp", NULL};
+// clang-format on
 
 #define MAX_EXPRESSION 65536
 
@@ -39,7 +41,7 @@ const char *const api__job_server_keys[] = {
 static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err);
 
 static int api__v_string_list(json_t *obj, const char *key, const char *path, json_t **out,
-                         struct lerr *err)
+                              struct lerr *err)
 {
     json_t *arr = NULL;
     if (api__v_array(obj, key, path, false, &arr, err))
@@ -66,11 +68,11 @@ static int api__v_string_list(json_t *obj, const char *key, const char *path, js
 static json_t *delimited_settings(json_t *fs, const char *path, const char *format,
                                   struct lerr *err)
 {
-    static const char *const keys[] = {"format", "skipHeaderRows", "columns",
-                                       "findColumnsFromHeader", "listDelimiter", "delimiter",
-                                       NULL};
-    static const char *const keys_no_delim[] = {"format", "skipHeaderRows", "columns",
-                                                "findColumnsFromHeader", "listDelimiter", NULL};
+    static const char *const keys[] = {
+        "format",        "skipHeaderRows", "columns", "findColumnsFromHeader",
+        "listDelimiter", "delimiter",      NULL};
+    static const char *const keys_no_delim[] = {
+        "format", "skipHeaderRows", "columns", "findColumnsFromHeader", "listDelimiter", NULL};
     bool custom = strcmp(format, "delimited") == 0;
     json_t *columns = NULL;
     bool from_header = false;
@@ -118,14 +120,17 @@ static json_t *delimited_settings(json_t *fs, const char *path, const char *form
 
 static json_t *kafka_settings(json_t *fs, const char *path, struct lerr *err)
 {
+    // clang-format off
     static const char *const keys[] = {"format", "valueFormat", "keyFormat", "keyColumnName",
                                        "timestampColumnName", "headerLabelPrefix",
                                        "topicColumnName", NULL};
+    // clang-format on
     json_t *vf = NULL, *kf = NULL;
-    const char *key_col = "kafka.key", *ts_col = "kafka.timestamp",
-               *hdr = "kafka.header.", *topic_col = "kafka.topic";
+    const char *key_col = "kafka.key", *ts_col = "kafka.timestamp", *hdr = "kafka.header.",
+               *topic_col = "kafka.topic";
     char p[200];
-    if (api__v_known_keys(fs, path, keys, err) || api__v_object(fs, "valueFormat", path, true, &vf, err) ||
+    if (api__v_known_keys(fs, path, keys, err) ||
+        api__v_object(fs, "valueFormat", path, true, &vf, err) ||
         api__v_object(fs, "keyFormat", path, false, &kf, err) ||
         api__v_string(fs, "keyColumnName", path, false, 255, &key_col, err) ||
         api__v_string(fs, "timestampColumnName", path, false, 255, &ts_col, err) ||
@@ -204,7 +209,8 @@ static json_t *input_schema(json_t *arr, const char *path, struct lerr *err)
                         p);
             goto fail;
         }
-        if (api__v_known_keys(e, p, keys, err) || api__v_string(e, "name", p, true, 255, &name, err) ||
+        if (api__v_known_keys(e, p, keys, err) ||
+            api__v_string(e, "name", p, true, 255, &name, err) ||
             api__v_enum(e, "dataType", p, true, input_types, &type, err))
             goto fail;
         api__v_path(t, sizeof t, p, "name");
@@ -217,8 +223,8 @@ static json_t *input_schema(json_t *arr, const char *path, struct lerr *err)
         json_array_foreach(out, j, prev) {
             if (strcmp(json_string_value(json_object_get(prev, "name")), name) == 0) {
                 lerr_set_at(err, LERR_INVALID, t,
-                            "%s: input field '%s' is declared twice (also at %s[%zu])", t,
-                            name, path, j);
+                            "%s: input field '%s' is declared twice (also at %s[%zu])", t, name,
+                            path, j);
                 goto fail;
             }
         }
@@ -236,8 +242,8 @@ fail:
  */
 static json_t *job_source(struct api_req *r, json_t *src, char stream[300], struct lerr *err)
 {
-    static const char *const keys[] = {"type", "connectionName", "inputSchema",
-                                       "formatSettings", NULL};
+    static const char *const keys[] = {"type", "connectionName", "inputSchema", "formatSettings",
+                                       NULL};
     static const char *const src_types[] = {"connection", NULL};
     const char *type = NULL, *conn = NULL;
     json_t *schema_in = NULL, *fs_in = NULL;
@@ -281,7 +287,7 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
                           "name a kafka, confluent or push_streaming connection",
                           conn);
     else
-        snprintf(stream, 300, "%s", cs.stream);   /* the key the runtime checkpoints under */
+        snprintf(stream, 300, "%s", cs.stream); /* the key the runtime checkpoints under */
     catalog_connection_spec_destroy(&cs);
     if (bad)
         return NULL;
@@ -334,7 +340,8 @@ static json_t *job_mappings(json_t *arr, bool *any_agg, struct lerr *err)
                         p);
             goto fail;
         }
-        if (api__v_known_keys(e, p, keys, err) || api__v_string(e, "columnName", p, true, 0, &col, err) ||
+        if (api__v_known_keys(e, p, keys, err) ||
+            api__v_string(e, "columnName", p, true, 0, &col, err) ||
             api__v_string(e, "expression", p, true, MAX_EXPRESSION, &expr, err) ||
             api__v_bool(e, "isAggregation", p, &agg, err))
             goto fail;
@@ -424,8 +431,7 @@ static int check_mappings(const struct table_spec *ts, const char *tname, json_t
 }
 
 /* The same against the table's stored document. */
-static int check_against_table(json_t *table, json_t *mappings, bool discovery,
-                               struct lerr *err)
+static int check_against_table(json_t *table, json_t *mappings, bool discovery, struct lerr *err)
 {
     const char *tname = json_string_value(json_object_get(table, "name"));
     struct arena mem;
@@ -443,8 +449,8 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery,
 /* The source of a batch job: uploaded files or inline data. */
 static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
 {
-    static const char *const keys[] = {"type", "fileList", "data", "inputSchema",
-                                       "formatSettings", NULL};
+    static const char *const keys[] = {"type",        "fileList",       "data",
+                                       "inputSchema", "formatSettings", NULL};
     static const char *const types[] = {"uploaded", "inline", NULL};
     const char *type = NULL, *data = NULL;
     json_t *files = NULL, *schema_in = NULL, *fs_in = NULL;
@@ -475,8 +481,8 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
                 catalog_file_list(r->srv->cat, json_string_value(f), &cf, &n, &e)) {
                 free(cf);
                 lerr_set_at(err, LERR_INVALID, t,
-                            "%s: no uploaded file named '%s'; upload it first (POST /v1/files)",
-                            t, json_is_string(f) ? json_string_value(f) : "(not a string)");
+                            "%s: no uploaded file named '%s'; upload it first (POST /v1/files)", t,
+                            json_is_string(f) ? json_string_value(f) : "(not a string)");
                 goto fail;
             }
             free(cf);
@@ -586,9 +592,11 @@ static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char 
 static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
                           bool *create_table, struct lerr *err)
 {
+    // clang-format off
     static const char *const keys[] = {"type", "target", "createTableIfNotExists", "source",
                                        "mappings", "useSchemaDiscovery", "dimensionExclusions",
                                        "filterExpression", "ingestionMode", NULL};
+    // clang-format on
     static const char *const modes[] = {CATALOG_INGEST_MODE_MAP(CATALOG_NAME_LIST) NULL};
     const char *mode = "append";
     struct common_fields f;
@@ -614,12 +622,11 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
         json_decref(ivs);
         return NULL;
     }
-    json_t *spec = json_pack("{s:o, s:o, s:o, s:b, s:s?, s:s, s:s, s:{s:s, s:o, s:s}, s:b}",
-                             "source", source, "mappings", mappings, "dimensionExclusions", excl,
-                             "useSchemaDiscovery", discovery, "filterExpression", filter,
-                             "ingestionMode", mode, "type", "batch", "target", "tableName", tname,
-                             "intervals", ivs, "type", "table", "createTableIfNotExists",
-                             *create_table);
+    json_t *spec = json_pack(
+        "{s:o, s:o, s:o, s:b, s:s?, s:s, s:s, s:{s:s, s:o, s:s}, s:b}", "source", source,
+        "mappings", mappings, "dimensionExclusions", excl, "useSchemaDiscovery", discovery,
+        "filterExpression", filter, "ingestionMode", mode, "type", "batch", "target", "tableName",
+        tname, "intervals", ivs, "type", "table", "createTableIfNotExists", *create_table);
     if (!filter)
         json_object_set_new(spec, "filterExpression", json_null());
     snprintf(j->type, sizeof j->type, "batch");
@@ -631,7 +638,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
 
 /* Validates a POST body into the normalised spec; fills table/connection/stream. */
 json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, char stream[300],
-                        bool *any_agg, bool *create_table, struct lerr *err)
+                      bool *any_agg, bool *create_table, struct lerr *err)
 {
     const char *type = NULL, *rfp = "latest", *late = "P30D", *early = NULL, *filter = NULL,
                *desired = "running", *tname = NULL;
@@ -649,7 +656,8 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
         api__v_period(body, "lateMessageRejectionPeriod", "", true, &late, err) ||
         api__v_period(body, "earlyMessageRejectionPeriod", "", true, &early, err) ||
         api__v_enum(body, "readFromPoint", "", false, read_points, &rfp, err) ||
-        api__v_enum(body, "desiredExecutionStatus", "", false, api__job_desired_values, &desired, err))
+        api__v_enum(body, "desiredExecutionStatus", "", false, api__job_desired_values, &desired,
+                    err))
         return NULL;
     tname = f.table;
     filter = f.filter;
@@ -681,11 +689,10 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
     }
     json_t *spec = json_pack(
         "{s:o, s:o, s:o, s:b, s:s?, s:s?, s:s?, s:s, s:s, s:{s:s, s:[], s:s}, s:b}", "source",
-        source, "mappings", mappings, "dimensionExclusions", excl, "useSchemaDiscovery",
-        discovery, "filterExpression", filter, "lateMessageRejectionPeriod", late,
+        source, "mappings", mappings, "dimensionExclusions", excl, "useSchemaDiscovery", discovery,
+        "filterExpression", filter, "lateMessageRejectionPeriod", late,
         "earlyMessageRejectionPeriod", early, "readFromPoint", rfp, "type", type, "target",
-        "tableName", tname, "intervals", "type", "table", "createTableIfNotExists",
-        *create_table);
+        "tableName", tname, "intervals", "type", "table", "createTableIfNotExists", *create_table);
     /* s? drops NULLs; the API echoes them as JSON null. */
     if (!filter)
         json_object_set_new(spec, "filterExpression", json_null());
@@ -701,7 +708,6 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
     return spec;
 }
 
-
 /*
  * Reads the normalised spec and the target table (NULL: a table the job
  * will create, aggregate when a mapping aggregates) with the catalog's
@@ -710,7 +716,7 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
  * only checked. The table's columns come from `mem`.
  */
 int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
-                            struct pipeline_table *pt, struct pipeline **out, struct lerr *err)
+                          struct pipeline_table *pt, struct pipeline **out, struct lerr *err)
 {
     struct table_spec ts;
     struct job_spec js;
@@ -746,7 +752,7 @@ int api__validate_pipeline(json_t *spec, json_t *table, bool any_agg, struct ler
  * target.tableName. The mappings are then checked against the table.
  */
 int api__load_target(struct api_req *r, json_t *spec, const struct catalog_job *j,
-                       bool create_table, json_t **table, struct lerr *err)
+                     bool create_table, json_t **table, struct lerr *err)
 {
     *table = api_table_load(r, j->table_name, err);
     if (!*table) {

@@ -137,8 +137,8 @@ static int fail(struct multipart *m, struct lerr *err, const char *fmt, ...)
 }
 
 /* One quoted-string or token parameter value of a header, into out (cap bytes). */
-static const char *param_value(const char *p, const char *end, char *out, size_t cap,
-                               size_t *outn, bool *nul, bool *too_long)
+static const char *param_value(const char *p, const char *end, char *out, size_t cap, size_t *outn,
+                               bool *nul, bool *too_long)
 {
     size_t n = 0;
     if (p < end && *p == '"') {
@@ -155,7 +155,7 @@ static const char *param_value(const char *p, const char *end, char *out, size_t
             p++;
         }
         if (p < end)
-            p++;   /* the closing quote */
+            p++; /* the closing quote */
     } else {
         while (p < end && *p != ';' && *p != ' ' && *p != '\t') {
             if (*p == '\0')
@@ -300,7 +300,7 @@ int multipart_feed(struct multipart *m, const char *in, size_t n, struct lerr *e
                 break;
             }
             if (wn - k < 2) {
-                memcpy(m->hold, w + i, wn - i);   /* wait for the next bytes */
+                memcpy(m->hold, w + i, wn - i); /* wait for the next bytes */
                 m->nhold = wn - i;
                 i = wn;
                 break;
@@ -341,7 +341,7 @@ int multipart_feed(struct multipart *m, const char *in, size_t n, struct lerr *e
                 i = wn;
                 break;
             }
-            size_t used = (size_t)(end - m->hold) + 4;   /* header bytes in hold */
+            size_t used = (size_t)(end - m->hold) + 4; /* header bytes in hold */
             if (memchr(m->hold, '\0', used)) {
                 rc = fail(m, err, "part %d: a NUL byte in its headers", m->parts);
                 break;
@@ -350,13 +350,12 @@ int multipart_feed(struct multipart *m, const char *in, size_t n, struct lerr *e
             rc = parse_headers(m, m->hold + 2, end, &part, err);
             if (!rc && m->h.begin)
                 rc = m->h.begin(m->h.ctx, &part, err);
-            i += used - before;   /* the rest of w is the part's data */
+            i += used - before; /* the rest of w is the part's data */
             m->nhold = 0;
             m->state = MP_BODY;
             break;
         }
-        default:   /* MP_END: the epilogue is ignored */
-            i = wn;
+        default: /* MP_END: the epilogue is ignored */ i = wn;
         }
     }
     free(w);
@@ -372,10 +371,12 @@ int multipart_finish(struct multipart *m, struct lerr *err)
     if (m->state == MP_END)
         return 0;
     if (m->state == MP_PREAMBLE)
-        return fail(m, err, "no boundary line '--%s' found in %llu bytes; is the boundary "
-                            "in the Content-Type the one the body uses?",
+        return fail(m, err,
+                    "no boundary line '--%s' found in %llu bytes; is the boundary "
+                    "in the Content-Type the one the body uses?",
                     m->delim + 4, (unsigned long long)m->offset);
-    return fail(m, err, "the body ends at byte %llu inside part %d, before the closing "
-                        "boundary '--%s--': the upload was cut short; send it again",
+    return fail(m, err,
+                "the body ends at byte %llu inside part %d, before the closing "
+                "boundary '--%s--': the upload was cut short; send it again",
                 (unsigned long long)m->offset, m->parts, m->delim + 4);
 }

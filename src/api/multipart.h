@@ -22,8 +22,8 @@
 
 #include "util/util.h"
 
-#define MULTIPART_BOUNDARY_MAX 70     /* RFC 2046 */
-#define MULTIPART_HEADERS_MAX 16384   /* a part's header block */
+#define MULTIPART_BOUNDARY_MAX 70   /* RFC 2046 */
+#define MULTIPART_HEADERS_MAX 16384 /* a part's header block */
 #define MULTIPART_NAME_MAX 1024
 
 /* A part as its headers describe it. Strings are NUL-terminated copies;
@@ -31,7 +31,7 @@
 struct multipart_part {
     char name[MULTIPART_NAME_MAX + 1];
     char filename[MULTIPART_NAME_MAX + 1];
-    size_t filename_len;   /* may be less than strlen() never: a NUL is an error */
+    size_t filename_len; /* may be less than strlen() never: a NUL is an error */
     bool has_filename;
 };
 
@@ -47,12 +47,12 @@ struct multipart_handler {
 
 struct multipart {
     struct multipart_handler h;
-    char delim[MULTIPART_BOUNDARY_MAX + 5];   /* "\r\n--" + boundary */
+    char delim[MULTIPART_BOUNDARY_MAX + 5]; /* "\r\n--" + boundary */
     size_t dlen;
     int state;
-    char *hold;            /* bytes that may start a delimiter, or a part's headers */
+    char *hold; /* bytes that may start a delimiter, or a part's headers */
     size_t nhold, cap;
-    uint64_t offset;       /* body bytes consumed, for messages */
+    uint64_t offset; /* body bytes consumed, for messages */
     int parts;
     bool failed;
 };
@@ -65,8 +65,7 @@ struct multipart {
  */
 int multipart_boundary(const char *content_type, char *out, size_t cap, struct lerr *err);
 
-void multipart_init(struct multipart *m, const char *boundary,
-                    const struct multipart_handler *h);
+void multipart_init(struct multipart *m, const char *boundary, const struct multipart_handler *h);
 /* Feeds the next n bytes of the body. 0 or an LERR code (err set): the first
  * error sticks, later calls return it again. */
 int multipart_feed(struct multipart *m, const char *p, size_t n, struct lerr *err);

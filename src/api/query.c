@@ -44,7 +44,7 @@ static int list_tables(void *ctx, query_table_fn fn, void *arg, struct lerr *err
         lerr_init(&e);
         struct storage_snapshot *s = storage_db_snapshot(srv->db, l.items[i].name, &e);
         if (!s)
-            continue;   /* a table that cannot open is left out, not fatal */
+            continue; /* a table that cannot open is left out, not fatal */
         rc = fn(arg, l.items[i].name, s->cols, s->ncols);
         storage_snapshot_free(s);
     }
@@ -75,8 +75,9 @@ int api_query_sql(struct api_req *r)
     buf_init(&out, 0);
     int64_t t0 = util_mono_ns();
     if (!r->body || r->body_len == 0) {
-        lerr_set(&err, LERR_INVALID, "the request needs a JSON body such as {\"query\": "
-                                     "\"SELECT COUNT(*) FROM \\\"wikipedia\\\"\"}");
+        lerr_set(&err, LERR_INVALID,
+                 "the request needs a JSON body such as {\"query\": "
+                 "\"SELECT COUNT(*) FROM \\\"wikipedia\\\"\"}");
     } else if (api_query_request_parse(r->body, r->body_len, &req, &mem, &err) == 0) {
         struct query_env env = {r->srv, open_table, close_table, list_tables};
         struct query_result_meta meta = {0};
@@ -114,7 +115,8 @@ void api_query_metrics(struct buf *out)
     buf_printf(out, "lodestar_query_duration_ms_sum %.3f\n",
                (double)atomic_load(&latency_us_total) / 1000.0);
     buf_printf(out, "lodestar_query_duration_ms_count %lld\n", cum);
-    buf_printf(out, "# TYPE lodestar_query_errors_total counter\nlodestar_query_errors_total %lld\n",
+    buf_printf(out,
+               "# TYPE lodestar_query_errors_total counter\nlodestar_query_errors_total %lld\n",
                (long long)atomic_load(&query_errors));
     struct query_limits lim;
     query_limits_get(&lim);

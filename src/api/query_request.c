@@ -54,7 +54,7 @@ static bool get_int(json_t *v, const char *name, int64_t *out, struct lerr *err)
         *out = (int64_t)json_real_value(v);
         return true;
     }
-    if (json_is_string(v)) {   /* Druid accepts "60000" in context */
+    if (json_is_string(v)) { /* Druid accepts "60000" in context */
         char *end;
         long long x = strtoll(json_string_value(v), &end, 10);
         if (*json_string_value(v) && !*end) {
@@ -71,14 +71,14 @@ static struct sql_value param_value(const char *type, json_t *v, struct arena *m
     *ok = true;
     bool is_ts = !strcasecmp(type, "TIMESTAMP") || !strcasecmp(type, "DATE");
     int t = !strcasecmp(type, "VARCHAR") || !strcasecmp(type, "CHAR") ? SQL_STRING
-          : !strcasecmp(type, "BIGINT") || !strcasecmp(type, "INTEGER") ||
+            : !strcasecmp(type, "BIGINT") || !strcasecmp(type, "INTEGER") ||
                     !strcasecmp(type, "SMALLINT") || !strcasecmp(type, "TINYINT")
-              ? SQL_LONG
-          : !strcasecmp(type, "DOUBLE") || !strcasecmp(type, "DECIMAL") ? SQL_DOUBLE
-          : !strcasecmp(type, "FLOAT") || !strcasecmp(type, "REAL")     ? SQL_FLOAT
-          : !strcasecmp(type, "BOOLEAN")                                ? SQL_BOOLEAN
-          : is_ts                                                       ? SQL_TIMESTAMP
-                                                                        : -1;
+                ? SQL_LONG
+            : !strcasecmp(type, "DOUBLE") || !strcasecmp(type, "DECIMAL") ? SQL_DOUBLE
+            : !strcasecmp(type, "FLOAT") || !strcasecmp(type, "REAL")     ? SQL_FLOAT
+            : !strcasecmp(type, "BOOLEAN")                                ? SQL_BOOLEAN
+            : is_ts                                                       ? SQL_TIMESTAMP
+                                                                          : -1;
     if (t < 0) {
         *ok = false;
         return sql_null(SQL_NULL);
@@ -115,7 +115,7 @@ static struct sql_value param_value(const char *type, json_t *v, struct arena *m
     }
     struct sql_value out = in.type == t ? in : sql_value_cast(&in, t, mem);
     if (out.is_null) {
-        *ok = false;   /* "abc" as BIGINT: say so rather than run with NULL */
+        *ok = false; /* "abc" as BIGINT: say so rather than run with NULL */
         return out;
     }
     if (is_ts && !strcasecmp(type, "DATE"))
@@ -140,20 +140,22 @@ static int parse_params(json_t *arr, struct query_request *req, struct arena *me
         json_t *e = json_array_get(arr, i);
         json_t *type = json_object_get(e, "type");
         if (!json_is_object(e) || !json_is_string(type))
-            return bad(err, target, "%s must be an object with a \"type\" (VARCHAR, BIGINT, "
-                       "DOUBLE, TIMESTAMP, ...) and a \"value\"", target);
+            return bad(err, target,
+                       "%s must be an object with a \"type\" (VARCHAR, BIGINT, "
+                       "DOUBLE, TIMESTAMP, ...) and a \"value\"",
+                       target);
         bool ok;
         p[i] = param_value(json_string_value(type), json_object_get(e, "value"), mem, &ok);
         if (!ok) {
             char t2[64];
             snprintf(t2, sizeof t2, "%s.value", target);
-            return lerr_set_at(err, LERR_INVALID, t2,
-                               "%s: cannot use %s as a parameter of type '%s' (types: VARCHAR, "
-                               "BIGINT, INTEGER, DOUBLE, FLOAT, DECIMAL, BOOLEAN, TIMESTAMP, "
-                               "DATE; timestamps as \"2000-01-02 03:04:05\" or epoch ms)",
-                               target, json_is_string(json_object_get(e, "value")) ? "this text"
-                                                                                   : "this value",
-                               json_string_value(type));
+            return lerr_set_at(
+                err, LERR_INVALID, t2,
+                "%s: cannot use %s as a parameter of type '%s' (types: VARCHAR, "
+                "BIGINT, INTEGER, DOUBLE, FLOAT, DECIMAL, BOOLEAN, TIMESTAMP, "
+                "DATE; timestamps as \"2000-01-02 03:04:05\" or epoch ms)",
+                target, json_is_string(json_object_get(e, "value")) ? "this text" : "this value",
+                json_string_value(type));
         }
     }
     req->params = p;
@@ -209,23 +211,26 @@ int api_query_request_parse(const char *body, size_t len, struct query_request *
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return lerr_set(err, LERR_INVALID, "the request body is not valid JSON: %s at line %d, "
-                        "column %d", je.text, je.line, je.column);
-    static const char *const fields[] = {"query", "resultFormat", "header", "typesHeader",
-                                         "sqlTypesHeader", "parameters", "context", NULL};
+        return lerr_set(err, LERR_INVALID,
+                        "the request body is not valid JSON: %s at line %d, "
+                        "column %d",
+                        je.text, je.line, je.column);
+    static const char *const fields[] = {
+        "query",          "resultFormat", "header",  "typesHeader",
+        "sqlTypesHeader", "parameters",   "context", NULL};
     int rc = 0;
     const char *key;
     json_t *v;
     if (!json_is_object(root))
         rc = bad(err, "", "the request body must be a JSON object with a \"query\"");
-    json_object_foreach(json_is_object(root) ? root : NULL, key, v)
-    {
+    json_object_foreach(json_is_object(root) ? root : NULL, key, v) {
         bool known = false;
         for (size_t i = 0; fields[i]; i++)
             known |= strcmp(key, fields[i]) == 0;
         if (!known && !rc) {
             const char *hint = util_closest(key, strlen(key), fields);
-            rc = bad(err, key, "unknown field '%s' in the SQL request%s%s%s; the fields are query, "
+            rc = bad(err, key,
+                     "unknown field '%s' in the SQL request%s%s%s; the fields are query, "
                      "resultFormat, header, typesHeader, sqlTypesHeader, parameters, context",
                      key, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
         }
@@ -249,11 +254,11 @@ int api_query_request_parse(const char *body, size_t len, struct query_request *
         else
             req->format = (enum query_format)f;
     }
-    if (!rc && (!get_bool(json_object_get(root, "header"), "header", &req->header, err) ||
-                !get_bool(json_object_get(root, "typesHeader"), "typesHeader", &req->types_header,
-                          err) ||
-                !get_bool(json_object_get(root, "sqlTypesHeader"), "sqlTypesHeader",
-                          &req->sql_types_header, err)))
+    if (!rc &&
+        (!get_bool(json_object_get(root, "header"), "header", &req->header, err) ||
+         !get_bool(json_object_get(root, "typesHeader"), "typesHeader", &req->types_header, err) ||
+         !get_bool(json_object_get(root, "sqlTypesHeader"), "sqlTypesHeader",
+                   &req->sql_types_header, err)))
         rc = err->code;
     if (!rc)
         rc = parse_params(json_object_get(root, "parameters"), req, mem, err);

@@ -45,10 +45,10 @@ static atomic_bool shutting_down;
 /* Per-connection state: the body so far and the response status for the log. */
 struct conn_state {
     struct buf body;
-    struct api_upload *upload;   /* POST /files: streamed to disk, not buffered */
-    struct conn_watch *watch;    /* its connection's; NULL if it could not be made */
+    struct api_upload *upload; /* POST /files: streamed to disk, not buffered */
+    struct conn_watch *watch;  /* its connection's; NULL if it could not be made */
     int64_t start_ns;
-    uint64_t dropped;            /* body bytes read and dropped after too_large */
+    uint64_t dropped; /* body bytes read and dropped after too_large */
     int status;
     bool too_large;
     char method[16];
@@ -81,20 +81,20 @@ struct http_guard;
 /* One per TCP connection (libmicrohttpd's socket context), from
  * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED. */
 struct conn_watch {
-    struct conn_watch *prev, *next;   /* guard->list, under guard->mu */
+    struct conn_watch *prev, *next; /* guard->list, under guard->mu */
     struct http_guard *guard;
     int fd;
     atomic_int phase;
-    atomic_llong deadline_ns;         /* monotonic; for WAIT and BODY */
-    atomic_llong body_start_ns;       /* written by the worker thread */
-    atomic_ullong body_bytes;         /* written by the worker thread */
-    char peer[64];                    /* "ADDR:PORT" */
+    atomic_llong deadline_ns;   /* monotonic; for WAIT and BODY */
+    atomic_llong body_start_ns; /* written by the worker thread */
+    atomic_ullong body_bytes;   /* written by the worker thread */
+    char peer[64];              /* "ADDR:PORT" */
 };
 
 struct http_guard {
     struct api_http_opts opts;
     pthread_mutex_t mu;
-    pthread_cond_t cv;                /* CLOCK_MONOTONIC; wakes the watchdog to stop */
+    pthread_cond_t cv; /* CLOCK_MONOTONIC; wakes the watchdog to stop */
     struct conn_watch *list;
     bool stop;
     pthread_t thread;
@@ -112,8 +112,8 @@ struct http_guard {
  * fit in it with room to spare, or libmicrohttpd answers 414/431 itself
  * (as an HTML page); past our own limits below we answer first, in JSON. */
 #define HTTP_CONN_MEMORY (64u * 1024u)
-#define HTTP_MAX_TARGET 8192u          /* request target (path and query): larger is 414 */
-#define HTTP_MAX_HEADER_BLOCK 32768u   /* request line and headers: larger is 431 */
+#define HTTP_MAX_TARGET 8192u        /* request target (path and query): larger is 414 */
+#define HTTP_MAX_HEADER_BLOCK 32768u /* request line and headers: larger is 431 */
 /* A body over API_MAX_BODY is read and dropped before the 413 so that a
  * client that sends it all before reading sees the answer; past this much,
  * or with "Expect: 100-continue", the 413 goes at once. */
@@ -152,8 +152,7 @@ static void conn_cut(struct conn_watch *w, int status, const char *reason, const
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
                      "%zu\r\nConnection: close\r\n\r\n",
                      status, reason, blen);
-    if (n > 0 && send(w->fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) == n &&
-        blen)
+    if (n > 0 && send(w->fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) == n && blen)
         (void)!send(w->fd, body, blen, MSG_NOSIGNAL | MSG_DONTWAIT);
     free(body);
     shutdown(w->fd, SHUT_RDWR);
@@ -176,8 +175,8 @@ static void conn_cut_late(struct conn_watch *w, int was, int64_t now)
                  "plus 1 s per %u bytes received are allowed (LODESTAR_HTTP_REQUEST_TIMEOUT_S, "
                  "LODESTAR_HTTP_MIN_BODY_RATE); send the body without pauses",
                  (unsigned long long)atomic_load(&w->body_bytes),
-                 (double)(now - atomic_load(&w->body_start_ns)) / 1e9,
-                 o->request_timeout_s, o->min_body_rate);
+                 (double)(now - atomic_load(&w->body_start_ns)) / 1e9, o->request_timeout_s,
+                 o->min_body_rate);
     conn_cut(w, 408, "Request Timeout", "RequestTimeout", msg);
 }
 
@@ -244,7 +243,7 @@ static void watch_wait_next(struct conn_watch *w)
                  util_mono_ns() + (int64_t)w->guard->opts.request_timeout_s * 1000000000LL);
     int want = PHASE_ANSWER;
     if (!atomic_compare_exchange_strong(&w->phase, &want, PHASE_WAIT)) {
-        want = PHASE_BODY;   /* answered in the first call */
+        want = PHASE_BODY; /* answered in the first call */
         atomic_compare_exchange_strong(&w->phase, &want, PHASE_WAIT);
     }
 }
@@ -409,9 +408,9 @@ typedef int (*handler_fn)(struct api_req *r);
 
 struct route {
     const char *method;
-    const char *pattern;   /* segments; "*" matches one */
+    const char *pattern; /* segments; "*" matches one */
     enum api_perm perm;
-    enum api_perm perm_alt;   /* also accepted; API_PERM__COUNT = none */
+    enum api_perm perm_alt; /* also accepted; API_PERM__COUNT = none */
     handler_fn fn;
 };
 
@@ -490,13 +489,13 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
             skip = 3;
         }
     } else if (n >= 2 && strcmp(seg[0], "v2") == 0) {
-        skip = 1;   /* /v2/jobs, /v2/tables, /v2/connections */
+        skip = 1; /* /v2/jobs, /v2/tables, /v2/connections */
     } else if (n >= 2 && strcmp(seg[0], "v1") == 0 &&
                (strcmp(seg[1], "events") == 0 || strcmp(seg[1], "query") == 0 ||
                 strcmp(seg[1], "files") == 0)) {
-        skip = 1;   /* /v1/events/{conn}, /v1/query/sql, /v1/files */
+        skip = 1; /* /v1/events/{conn}, /v1/query/sql, /v1/files */
     } else if (n == 1 && strcmp(seg[0], "metrics") == 0) {
-        skip = 0;   /* GET /metrics: Prometheus */
+        skip = 0; /* GET /metrics: Prometheus */
     } else {
         return lerr_set(err, LERR_NOT_FOUND, "no such path: %s", r->url);
     }
@@ -651,7 +650,7 @@ struct refusal {
 struct header_scan {
     int n_cl, n_te;
     const char *cl, *cl_other, *te;
-    size_t bytes;   /* "Name: value\r\n" of every header */
+    size_t bytes; /* "Name: value\r\n" of every header */
     bool expect_continue;
 };
 
@@ -791,8 +790,8 @@ static enum MHD_Result begin_upload(struct api_server *srv, struct MHD_Connectio
     snprintf(pathbuf, sizeof pathbuf, "%s", url);
     bool is_projects;
     if (split_path(&r, pathbuf, &is_projects, &err) == 0 &&
-        api_auth(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
-                 &r.key, &err) == 0) {
+        api_auth(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), &r.key,
+                 &err) == 0) {
         if (!api_key_has(&r.key, API_PERM_ManageIngestionJobs))
             lerr_set(&err, LERR_FORBIDDEN,
                      "API key '%s' lacks the ManageIngestionJobs permission that uploading "
@@ -811,8 +810,8 @@ static enum MHD_Result begin_upload(struct api_server *srv, struct MHD_Connectio
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct api_server *srv = cls;
     struct conn_state *cs = *con_cls;
@@ -827,7 +826,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = cs;
         cs->watch = conn_watch_of(conn);
         if (!watch_begin_body(cs->watch))
-            return MHD_NO;   /* the watchdog cut it while its headers came */
+            return MHD_NO; /* the watchdog cut it while its headers came */
         bool is_upload = api_files_is_upload(method, url);
         struct refusal rf;
         if (check_request(conn, method, version, is_upload, &rf)) {
@@ -837,7 +836,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (is_upload) {
             enum MHD_Result rc = begin_upload(srv, conn, url, cs);
             if (cs->status)
-                watch_answer(cs->watch);   /* refused at once */
+                watch_answer(cs->watch); /* refused at once */
             return rc;
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -846,7 +845,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size > 0 && !watch_body_bytes(cs->watch, *upload_size))
-        return MHD_NO;   /* past its deadline: answered 408 */
+        return MHD_NO; /* past its deadline: answered 408 */
     if (cs->upload) {
         if (*upload_size > 0) {
             api_upload_data(cs->upload, upload_data, *upload_size);
@@ -879,7 +878,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (!watch_answer(cs->watch))
-        return MHD_NO;   /* the watchdog cut it as it completed */
+        return MHD_NO; /* the watchdog cut it as it completed */
     if (atomic_load(&shutting_down))
         return send_error(conn, cs, LERR_UNAVAILABLE,
                           "the server is shutting down; retry against a running server");
@@ -898,8 +897,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .body_len = cs->body.len,
         .conn = conn,
         .query = query_value,
-        .content_encoding =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding"),
+        .content_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding"),
         .status = 500,
     };
     dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
@@ -939,8 +937,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (cs->status)
         log_msg(LOG_INFO, "http", "%s %s %d %.1fms", cs->method, cs->path, cs->status, ms);
     else
-        log_msg(LOG_INFO, "http", "%s %s aborted (%d) %.1fms", cs->method, cs->path, (int)toe,
-                ms);
+        log_msg(LOG_INFO, "http", "%s %s aborted (%d) %.1fms", cs->method, cs->path, (int)toe, ms);
     buf_free(&cs->body);
     api_upload_free(cs->upload);
     free(cs);
@@ -954,8 +951,8 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct lerr 
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-        return lerr_set(err, LERR_INVALID, "--listen '%s': expected HOST:PORT, e.g. 127.0.0.1:8088",
-                        listen);
+        return lerr_set(err, LERR_INVALID,
+                        "--listen '%s': expected HOST:PORT, e.g. 127.0.0.1:8088", listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     char *end;
@@ -1122,12 +1119,10 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     if (catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err) ||
         storage_db_open(o->data_dir, &dbo, &srv.db, err) ||
         pushreg_open(o->data_dir, o->ingest.push_segment_bytes, &srv.pushes, err) ||
-        ingest_runtime_start(srv.cat, srv.db, srv.pushes, o->data_dir, &o->ingest, &srv.rt,
-                             err)) {
+        ingest_runtime_start(srv.cat, srv.db, srv.pushes, o->data_dir, &o->ingest, &srv.rt, err)) {
         server_close(&srv);
         return err->code;
     }
-
 
     unsigned threads = o->threads;
     if (!threads) {
@@ -1145,15 +1140,14 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     if (threads > http.max_connections / 8)
         threads = http.max_connections / 8;
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &guard, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, &guard, MHD_OPTION_CONNECTION_TIMEOUT, http.idle_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        http.max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_END);
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
+        &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &guard, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &guard,
+        MHD_OPTION_CONNECTION_TIMEOUT, http.idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, http.max_connections_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!d) {
         int e = errno;
         guard_stop(&guard);
@@ -1169,8 +1163,8 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     log_msg(LOG_INFO, "server",
             "HTTP limits: idle %u s, request %u s (+1 s per %u body bytes), %u connections, "
             "%u per address (0 = no limit)",
-            http.idle_timeout_s, http.request_timeout_s, http.min_body_rate,
-            http.max_connections, http.max_connections_per_ip);
+            http.idle_timeout_s, http.request_timeout_s, http.min_body_rate, http.max_connections,
+            http.max_connections_per_ip);
 
     int sig = 0;
     sigwait(&set, &sig);

@@ -17,7 +17,7 @@ static const char *const table_types[] = {CATALOG_TABLE_TYPE_MAP(CATALOG_NAME_LI
 static const char *const schema_modes[] = {CATALOG_SCHEMA_MODE_MAP(CATALOG_NAME_LIST) NULL};
 static const char *const granularities[] = {"hour", "day", "week", "month", "year", "all", NULL};
 static const char *const resolutions[] = {"millisecond", "second", "minute", "fifteen_minute",
-                                          "hour", "day", NULL};
+                                          "hour",        "day",    NULL};
 // clang-format off
 static const char *const measure_types[] = {
     "longSum", "doubleSum", "longMin", "longMax", "doubleMin", "doubleMax", "count",
@@ -30,9 +30,15 @@ static const char *const all_types[] = {
     "stringEarliest", NULL};
 // clang-format on
 
-static const char *const user_fields[] = {"name", "type", "schemaMode", "partitioningGranularity",
-                                          "timeResolution", "clusteringColumns", "schema",
-                                          "description", NULL};
+static const char *const user_fields[] = {"name",
+                                          "type",
+                                          "schemaMode",
+                                          "partitioningGranularity",
+                                          "timeResolution",
+                                          "clusteringColumns",
+                                          "schema",
+                                          "description",
+                                          NULL};
 /* What a PUT may also carry when a client sends back a document it got. */
 // clang-format off
 static const char *const put_fields[] = {
@@ -72,8 +78,7 @@ int api__v_table_name(const char *name, const char *target, struct lerr *err)
 }
 
 /* Validates one schema entry and returns a normalised copy. */
-static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
-                            struct lerr *err)
+static json_t *schema_entry(json_t *e, const char *path, const char *table_type, struct lerr *err)
 {
     static const char *const keys[] = {"name", "dataType", "columnType", NULL};
     if (!json_is_object(e)) {
@@ -84,7 +89,8 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
     }
     const char *name = NULL, *dtype = NULL, *ctype = NULL;
     char target[200];
-    if (api__v_known_keys(e, path, keys, err) || api__v_string(e, "name", path, true, 0, &name, err) ||
+    if (api__v_known_keys(e, path, keys, err) ||
+        api__v_string(e, "name", path, true, 0, &name, err) ||
         api__v_enum(e, "dataType", path, true, all_types, &dtype, err))
         return NULL;
     api__v_path(target, sizeof target, path, "name");
@@ -117,8 +123,8 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
     enum catalog_column_type want = measure ? CATALOG_COLUMN_MEASURE : CATALOG_COLUMN_DIMENSION;
     if (ctype && catalog_column_type_parse(ctype) != (int)want) {
         api__v_path(target, sizeof target, path, "columnType");
-        lerr_set_at(err, LERR_INVALID, target, "%s: \"%s\" is a %s type, not a %s", target,
-                    dtype, catalog_column_type_name(want), ctype);
+        lerr_set_at(err, LERR_INVALID, target, "%s: \"%s\" is a %s type, not a %s", target, dtype,
+                    catalog_column_type_name(want), ctype);
         return NULL;
     }
     return json_pack("{s:s, s:s, s:s}", "name", name, "dataType", dtype, "columnType",
@@ -228,15 +234,15 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
     if (clustering) {
         size_t i;
         json_t *c;
-        bool strict = catalog_schema_mode_parse(json_string_value(json_object_get(
-                          doc, "schemaMode"))) == CATALOG_SCHEMA_STRICT;
+        bool strict =
+            catalog_schema_mode_parse(json_string_value(json_object_get(doc, "schemaMode"))) ==
+            CATALOG_SCHEMA_STRICT;
         json_array_foreach(clustering, i, c) {
             char p[200], pp[200];
             api__v_path(pp, sizeof pp, path, "clusteringColumns");
             api__v_path_idx(p, sizeof p, pp, i);
             if (!json_is_string(c))
-                return lerr_set_at(err, LERR_INVALID, p, "%s must be a column name (a string)",
-                                   p);
+                return lerr_set_at(err, LERR_INVALID, p, "%s must be a column name (a string)", p);
             if (api__v_column_name(json_string_value(c), p, false, err))
                 return err->code;
             if (strict && !schema_has(schema, json_string_value(c)))
@@ -259,8 +265,8 @@ static int apply_fields(json_t *doc, json_t *spec, const char *path, bool existi
     return 0;
 }
 
-int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path,
-                               json_t **out_doc, struct lerr *err)
+int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path, json_t **out_doc,
+                               struct lerr *err)
 {
     const char *name = NULL, *type = catalog_table_type_name(CATALOG_TABLE_DETAIL);
     char target[200];
@@ -274,11 +280,11 @@ int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path
     char id[37];
     if (util_uuid_v4(id, err))
         return err->code;
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:[{s:s, s:s, s:s}], s:s}", "id",
-                            id, "name", name, "type", type, "schemaMode", "flexible",
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:[{s:s, s:s, s:s}], s:s}", "id", id,
+                            "name", name, "type", type, "schemaMode", "flexible",
                             "partitioningGranularity", "day", "clusteringColumns", "schema",
-                            "name", "__time", "dataType", "timestamp", "columnType",
-                            "dimension", "description", "");
+                            "name", "__time", "dataType", "timestamp", "columnType", "dimension",
+                            "description", "");
     if (catalog_table_type_parse(type) == CATALOG_TABLE_AGGREGATE)
         json_object_set_new(doc, "timeResolution", json_string("millisecond"));
     if (apply_fields(doc, spec, path, false, err)) {
@@ -315,9 +321,8 @@ static json_t *table_status(struct api_server *srv, const char *name)
     if (!srv->db || storage_db_status(srv->db, name, &st, &err))
         return json_pack("{s:i, s:i, s:i, s:n, s:n, s:s}", "rowCount", 0, "segmentCount", 0,
                          "totalBytes", 0, "minTime", "maxTime", "error", err.msg);
-    json_t *o = json_pack("{s:I, s:I, s:I}", "rowCount", (json_int_t)st.row_count,
-                          "segmentCount", (json_int_t)st.segment_count, "totalBytes",
-                          (json_int_t)st.total_bytes);
+    json_t *o = json_pack("{s:I, s:I, s:I}", "rowCount", (json_int_t)st.row_count, "segmentCount",
+                          (json_int_t)st.segment_count, "totalBytes", (json_int_t)st.total_bytes);
     char ts[32];
     if (st.min_time <= st.max_time) {
         util_format_iso_ms(st.min_time, ts);
@@ -333,8 +338,8 @@ static json_t *table_status(struct api_server *srv, const char *name)
         char name_buf[256], msg[512];
         for (size_t i = 0; i < st.corrupt_count && i < 20; i++)
             if (storage_db_corrupt(srv->db, name, i, name_buf, sizeof name_buf, msg, sizeof msg))
-                json_array_append_new(bad, json_pack("{s:s, s:s}", "segment", name_buf,
-                                                     "message", msg));
+                json_array_append_new(
+                    bad, json_pack("{s:s, s:s}", "segment", name_buf, "message", msg));
         json_object_set_new(o, "corruptSegments", bad);
     }
     return o;
@@ -375,8 +380,8 @@ int api_tables_create(struct api_req *r)
         return api_reply_err(r, &err);
     }
     json_decref(spec);
-    json_object_set_new(doc, "status", table_status(r->srv, json_string_value(
-                                                                json_object_get(doc, "name"))));
+    json_object_set_new(doc, "status",
+                        table_status(r->srv, json_string_value(json_object_get(doc, "name"))));
     api_reply(r, 201, doc);
     return 0;
 }
@@ -480,7 +485,7 @@ int api_tables_delete(struct api_req *r)
     catalog_doc_destroy(&d);
     if (catalog_doc_delete(r->srv->cat, CATALOG_TABLE, r->seg[1], &err))
         return api_reply_err(r, &err);
-    storage_db_dropped(r->srv->db, r->seg[1], id);   /* the data goes with it */
+    storage_db_dropped(r->srv->db, r->seg[1], id); /* the data goes with it */
     api_reply(r, 200, NULL);
     return 0;
 }

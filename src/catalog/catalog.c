@@ -70,12 +70,12 @@ int catalog_schema_version(struct catalog *c) { return c->version; }
 
 int catalog_latest_schema_version(void) { return catalog_sqlite_ops.latest_schema_version(); }
 
-#define LOCKED(c, expr)                         \
-    ({                                          \
-        pthread_mutex_lock(&(c)->mu);           \
-        int rc_ = (expr);                       \
-        pthread_mutex_unlock(&(c)->mu);         \
-        rc_;                                    \
+#define LOCKED(c, expr)                 \
+    ({                                  \
+        pthread_mutex_lock(&(c)->mu);   \
+        int rc_ = (expr);               \
+        pthread_mutex_unlock(&(c)->mu); \
+        rc_;                            \
     })
 
 /* Rolls back the open transaction and returns the error already in err. */
@@ -91,8 +91,7 @@ static int abort_tx(struct catalog *c, struct lerr *err)
  * Read, and create when absent, in one write transaction: two processes
  * opening a new catalog at once agree on one default project.
  */
-static int project_default_locked(struct catalog *c, struct catalog_project *out,
-                                  struct lerr *err)
+static int project_default_locked(struct catalog *c, struct catalog_project *out, struct lerr *err)
 {
     bool found;
     if (c->ops->project_get_default(c->s, out, &found, err))
@@ -243,9 +242,8 @@ static int doc_delete_locked(struct catalog *c, enum catalog_doc_type t, const c
         lerr_set(err, LERR_NOT_FOUND, "no %s named '%s'", doc_noun(t), name);
         return abort_tx(c, err);
     }
-    if (t == CATALOG_TABLE &&
-        (c->ops->checkpoint_delete(c->s, name, NULL, false, NULL, err) ||
-         c->ops->segment_delete(c->s, name, NULL, NULL, err)))
+    if (t == CATALOG_TABLE && (c->ops->checkpoint_delete(c->s, name, NULL, false, NULL, err) ||
+                               c->ops->segment_delete(c->s, name, NULL, NULL, err)))
         return abort_tx(c, err);
     if (c->ops->commit(c->s, err))
         return abort_tx(c, err);
@@ -345,9 +343,8 @@ int catalog_job_update_state(struct catalog *c, const struct catalog_job *j, str
     return LOCKED(c, job_update_state_locked(c, j, err));
 }
 
-static int job_set_status_locked(struct catalog *c, const char *id,
-                                 enum catalog_job_state status, enum catalog_health health,
-                                 const char *msg, int64_t started_ns,
+static int job_set_status_locked(struct catalog *c, const char *id, enum catalog_job_state status,
+                                 enum catalog_health health, const char *msg, int64_t started_ns,
                                  int64_t completed_ns, struct lerr *err)
 {
     int64_t changed = 0;
@@ -365,8 +362,8 @@ int catalog_job_set_status(struct catalog *c, const char *id, enum catalog_job_s
 }
 
 static int job_set_desired_locked(struct catalog *c, const char *id,
-                                  enum catalog_job_state desired,
-                                  const char *modified_by, struct lerr *err)
+                                  enum catalog_job_state desired, const char *modified_by,
+                                  struct lerr *err)
 {
     int64_t changed = 0;
     int rc = c->ops->job_set_desired(c->s, id, desired, modified_by, util_now_ns(), &changed, err);
@@ -379,8 +376,7 @@ int catalog_job_set_desired(struct catalog *c, const char *id, enum catalog_job_
     return LOCKED(c, job_set_desired_locked(c, id, desired, modified_by, err));
 }
 
-static int job_counters_locked(struct catalog *c, const char *job_id, char **out,
-                               struct lerr *err)
+static int job_counters_locked(struct catalog *c, const char *job_id, char **out, struct lerr *err)
 {
     bool found;
     if (c->ops->job_counters_get(c->s, job_id, out, &found, err))
@@ -413,8 +409,8 @@ static int job_reset_locked(struct catalog *c, const char *job_id, const char *t
     return 0;
 }
 
-int catalog_job_reset(struct catalog *c, const char *job_id, const char *table,
-                      const char *stream, struct lerr *err)
+int catalog_job_reset(struct catalog *c, const char *job_id, const char *table, const char *stream,
+                      struct lerr *err)
 {
     return LOCKED(c, job_reset_locked(c, job_id, table, stream, err));
 }
@@ -439,8 +435,8 @@ int catalog_checkpoint_get(struct catalog *c, const char *table, const char *str
 int catalog_checkpoint_put(struct catalog *c, const char *table, const char *stream,
                            const char *offsets_json, struct lerr *err)
 {
-    return LOCKED(c, c->ops->checkpoint_put(c->s, table, stream, offsets_json, util_now_ns(),
-                                            err));
+    return LOCKED(c,
+                  c->ops->checkpoint_put(c->s, table, stream, offsets_json, util_now_ns(), err));
 }
 
 static int checkpoint_claim_locked(struct catalog *c, const char *table, const char *stream,
@@ -480,8 +476,8 @@ static int commit_locked(struct catalog *c, const struct catalog_commit *cm, str
         return err->code;
     for (size_t i = 0; i < cm->nadd; i++) {
         const struct catalog_segment *g = &cm->add[i];
-        if (o->segment_insert(c->s, cm->table_name, g, g->created_ns ? g->created_ns : util_now_ns(),
-                              err))
+        if (o->segment_insert(c->s, cm->table_name, g,
+                              g->created_ns ? g->created_ns : util_now_ns(), err))
             return abort_tx(c, err);
     }
     for (size_t i = 0; i < cm->nremove; i++) {

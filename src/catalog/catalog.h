@@ -55,10 +55,10 @@ int catalog_project_default(struct catalog *c, struct catalog_project *out, stru
 /* ---- API keys ---------------------------------------------------------- */
 
 struct catalog_apikey {
-    char id[37];             /* uuid */
+    char id[37]; /* uuid */
     char name[128];
-    char hash[65];           /* SHA-256 of the key, hex; the key itself is never stored */
-    char permissions[512];   /* comma-separated permission names */
+    char hash[65];         /* SHA-256 of the key, hex; the key itself is never stored */
+    char permissions[512]; /* comma-separated permission names */
     int64_t created_ns;
 };
 int catalog_apikey_count(struct catalog *c, int64_t *out, struct lerr *err);
@@ -76,9 +76,9 @@ int catalog_apikey_by_hash(struct catalog *c, const char *hash, struct catalog_a
  */
 struct catalog_doc {
     char name[256];
-    char kind[40];        /* table type or connection type: an API name from spec.h's maps */
+    char kind[40]; /* table type or connection type: an API name from spec.h's maps */
     char *doc;
-    char *secret;         /* NULL when none */
+    char *secret; /* NULL when none */
     int64_t created_ns, modified_ns;
 };
 struct catalog_doc_list {
@@ -111,32 +111,32 @@ int catalog_doc_delete(struct catalog *c, enum catalog_doc_type t, const char *n
 
 /* A job's executionStatus and desiredExecutionStatus (desired is running,
  * suspended or canceled), with their API names. */
-#define CATALOG_JOB_STATE_MAP(X)            \
-    X(CATALOG_JOB_PENDING, "pending")       \
-    X(CATALOG_JOB_RUNNING, "running")       \
-    X(CATALOG_JOB_SUSPENDED, "suspended")   \
-    X(CATALOG_JOB_CANCELED, "canceled")     \
-    X(CATALOG_JOB_FAILED, "failed")         \
+#define CATALOG_JOB_STATE_MAP(X)          \
+    X(CATALOG_JOB_PENDING, "pending")     \
+    X(CATALOG_JOB_RUNNING, "running")     \
+    X(CATALOG_JOB_SUSPENDED, "suspended") \
+    X(CATALOG_JOB_CANCELED, "canceled")   \
+    X(CATALOG_JOB_FAILED, "failed")       \
     X(CATALOG_JOB_SUCCEEDED, "succeeded")
 
 enum catalog_job_state {
 #define CATALOG_JOB_STATE_ENUM(e, name) e,
     CATALOG_JOB_STATE_MAP(CATALOG_JOB_STATE_ENUM)
 #undef CATALOG_JOB_STATE_ENUM
-    CATALOG_JOB__STATE_COUNT
+        CATALOG_JOB__STATE_COUNT
 };
 
 /* A job's health.status. */
-#define CATALOG_HEALTH_MAP(X)          \
-    X(CATALOG_HEALTH_OK, "ok")         \
-    X(CATALOG_HEALTH_WARN, "warn")     \
+#define CATALOG_HEALTH_MAP(X)      \
+    X(CATALOG_HEALTH_OK, "ok")     \
+    X(CATALOG_HEALTH_WARN, "warn") \
     X(CATALOG_HEALTH_ERROR, "error")
 
 enum catalog_health {
 #define CATALOG_HEALTH_ENUM(e, name) e,
     CATALOG_HEALTH_MAP(CATALOG_HEALTH_ENUM)
 #undef CATALOG_HEALTH_ENUM
-    CATALOG__HEALTH_COUNT
+        CATALOG__HEALTH_COUNT
 };
 
 /* The API names, and back (-1 for a name that is none of them). values.c */
@@ -147,19 +147,19 @@ int catalog_health_parse(const char *name);
 
 struct catalog_job {
     char id[37];
-    char type[16];               /* spec.h's CATALOG_JOB_TYPE_MAP name: "streaming", "batch" */
+    char type[16]; /* spec.h's CATALOG_JOB_TYPE_MAP name: "streaming", "batch" */
     char table_name[256];
-    char connection_name[256];   /* "" when the source is not a connection */
-    enum catalog_job_state desired;   /* running | suspended | canceled */
+    char connection_name[256];      /* "" when the source is not a connection */
+    enum catalog_job_state desired; /* running | suspended | canceled */
     enum catalog_job_state status;
     enum catalog_health health;
     char health_message[512];
-    char *spec;                  /* malloc'd JSON: the normalised user spec */
-    char *created_by;            /* malloc'd JSON {"username","userId"} */
-    char *modified_by;           /* malloc'd JSON */
+    char *spec;        /* malloc'd JSON: the normalised user spec */
+    char *created_by;  /* malloc'd JSON {"username","userId"} */
+    char *modified_by; /* malloc'd JSON */
     int64_t created_ns, updated_ns;
-    int64_t started_ns, completed_ns;   /* 0 = not yet */
-    int64_t reset_generation;           /* bumped by every reset request */
+    int64_t started_ns, completed_ns; /* 0 = not yet */
+    int64_t reset_generation;         /* bumped by every reset request */
 };
 struct catalog_job_list {
     struct catalog_job *items;
@@ -216,8 +216,8 @@ int catalog_job_set_desired(struct catalog *c, const char *id, enum catalog_job_
  * Records a reset request for a job: drops the checkpoint of (table, stream)
  * and bumps the job's reset_generation, in one transaction.
  */
-int catalog_job_reset(struct catalog *c, const char *job_id, const char *table,
-                      const char *stream, struct lerr *err);
+int catalog_job_reset(struct catalog *c, const char *job_id, const char *table, const char *stream,
+                      struct lerr *err);
 /* The checkpoint's JSON text (malloc'd) or LERR_NOT_FOUND. */
 int catalog_checkpoint_get(struct catalog *c, const char *table, const char *stream,
                            char **offsets_json, struct lerr *err);
@@ -250,11 +250,11 @@ int catalog_file_delete(struct catalog *c, const char *name, struct lerr *err);
 /* ---- segments, and the commit that makes rows and offsets durable together ---- */
 
 struct catalog_segment {
-    char id[320];                /* unique across tables, e.g. "<table id>/<file name>" */
+    char id[320]; /* unique across tables, e.g. "<table id>/<file name>" */
     char table_name[256];
-    char path[512];              /* relative to the data dir */
-    int64_t chunk_start, chunk_end;   /* the time chunk, ms [start, end) */
-    int64_t min_time, max_time;       /* of the rows, ms */
+    char path[512];                 /* relative to the data dir */
+    int64_t chunk_start, chunk_end; /* the time chunk, ms [start, end) */
+    int64_t min_time, max_time;     /* of the rows, ms */
     int64_t rows, bytes;
     int64_t created_ns;
 };
@@ -282,11 +282,11 @@ struct catalog_commit {
     size_t nadd;
     const char *const *remove_ids;
     size_t nremove;
-    const char *stream;              /* checkpoint key (with table_name) or NULL */
-    const char *expected_offsets;    /* JSON text, or NULL when none is expected */
-    const char *new_offsets;         /* JSON text */
-    const char *job_id;              /* counters of this job, or NULL */
-    const char *job_counters;        /* JSON text */
+    const char *stream;           /* checkpoint key (with table_name) or NULL */
+    const char *expected_offsets; /* JSON text, or NULL when none is expected */
+    const char *new_offsets;      /* JSON text */
+    const char *job_id;           /* counters of this job, or NULL */
+    const char *job_counters;     /* JSON text */
 };
 int catalog_commit(struct catalog *c, const struct catalog_commit *cm, struct lerr *err);
 /* A job's saved counters (malloc'd JSON) or LERR_NOT_FOUND when none yet. */

@@ -40,12 +40,12 @@ struct catalog_store;
 /* Which jobs a job_list returns (newest first, then by id). */
 enum catalog_job_filter {
     CATALOG_JOBS_ALL,
-    CATALOG_JOBS_OF_TABLE,   /* job.table_name = table */
-    CATALOG_JOBS_ACTIVE,     /* the ones catalog_job_list_active documents */
+    CATALOG_JOBS_OF_TABLE, /* job.table_name = table */
+    CATALOG_JOBS_ACTIVE,   /* the ones catalog_job_list_active documents */
 };
 
 struct catalog_ops {
-    const char *name;   /* "sqlite"; named in messages */
+    const char *name; /* "sqlite"; named in messages */
 
     /* ---- connection and transactions ---- */
     /* Opens (creating if needed) and migrates the store at target; *version
@@ -96,18 +96,18 @@ struct catalog_ops {
                     struct catalog_job_list *out, struct lerr *err);
     /* desired, status, health, health_message, modified_by, updated_ns,
      * started_ns, completed_ns of j, by id */
-    int (*job_update_state)(struct catalog_store *s, const struct catalog_job *j,
-                            int64_t *changed, struct lerr *err);
+    int (*job_update_state)(struct catalog_store *s, const struct catalog_job *j, int64_t *changed,
+                            struct lerr *err);
     /* as catalog_job_set_status (0 times: leave as is), updated_ns = now */
     int (*job_set_status)(struct catalog_store *s, const char *id, enum catalog_job_state status,
                           enum catalog_health health, const char *health_message,
-                          int64_t started_ns, int64_t completed_ns, int64_t now,
-                          int64_t *changed, struct lerr *err);
+                          int64_t started_ns, int64_t completed_ns, int64_t now, int64_t *changed,
+                          struct lerr *err);
     /* as catalog_job_set_desired, in one statement (the resume rule reads
      * the status it changes) */
-    int (*job_set_desired)(struct catalog_store *s, const char *id,
-                           enum catalog_job_state desired, const char *modified_by, int64_t now,
-                           int64_t *changed, struct lerr *err);
+    int (*job_set_desired)(struct catalog_store *s, const char *id, enum catalog_job_state desired,
+                           const char *modified_by, int64_t now, int64_t *changed,
+                           struct lerr *err);
     /* reset_generation + 1, updated_ns = now */
     int (*job_bump_reset)(struct catalog_store *s, const char *id, int64_t now, int64_t *changed,
                           struct lerr *err);

@@ -103,7 +103,7 @@ static int migrate(struct catalog_store *c, int *out, struct lerr *err)
     int version;
     if (read_version(c, &version, err))
         return err->code;
-    if (version == latest_version()) {   /* the usual case: no write lock taken */
+    if (version == latest_version()) { /* the usual case: no write lock taken */
         *out = version;
         return 0;
     }
@@ -160,8 +160,9 @@ static int sq_open(const char *path, struct catalog_store **out, int *version, s
         return err->code;
     }
     sqlite3_busy_timeout(c->db, 5000);
-    if (exec_sql(c, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                    "PRAGMA synchronous=FULL;",
+    if (exec_sql(c,
+                 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
+                 "PRAGMA synchronous=FULL;",
                  err) ||
         migrate(c, version, err)) {
         sq_close(c);
@@ -226,8 +227,8 @@ static sqlite3_stmt *prep(struct catalog_store *c, struct lerr *err, const char 
  * Steps a statement that returns no rows; maps a UNIQUE failure to CONFLICT.
  * *changed (may be NULL) gets the rows it changed.
  */
-static int step_done(struct catalog_store *c, sqlite3_stmt *st, struct lerr *err,
-                     const char *what, int64_t *changed)
+static int step_done(struct catalog_store *c, sqlite3_stmt *st, struct lerr *err, const char *what,
+                     int64_t *changed)
 {
     int rc = sqlite3_step(st);
     int ext = sqlite3_extended_errcode(c->db);
@@ -243,10 +244,10 @@ static int step_done(struct catalog_store *c, sqlite3_stmt *st, struct lerr *err
 }
 
 /* prep + step_done */
-#define RUN(c, err, what, changed, sql, ...)                                  \
-    ({                                                                        \
-        sqlite3_stmt *st_ = prep((c), (err), (sql), __VA_ARGS__);             \
-        st_ ? step_done((c), st_, (err), (what), (changed)) : (err)->code;    \
+#define RUN(c, err, what, changed, sql, ...)                               \
+    ({                                                                     \
+        sqlite3_stmt *st_ = prep((c), (err), (sql), __VA_ARGS__);          \
+        st_ ? step_done((c), st_, (err), (what), (changed)) : (err)->code; \
     })
 
 static char *col_dup(sqlite3_stmt *st, int i)
@@ -265,8 +266,9 @@ static void col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)
  * Steps a statement that returns at most one row: *found says whether it
  * did, and fill(st, out) copies it. Finalizes st.
  */
-static int step_one(struct catalog_store *c, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
-                    void *out, bool *found, const char *what, struct lerr *err)
+static int step_one(struct catalog_store *c, sqlite3_stmt *st,
+                    void (*fill)(sqlite3_stmt *, void *), void *out, bool *found, const char *what,
+                    struct lerr *err)
 {
     if (!st)
         return err->code;
@@ -421,8 +423,8 @@ static void doc_from_row(enum catalog_doc_type t, sqlite3_stmt *st, struct catal
     out->secret = t == CATALOG_CONNECTION ? col_dup(st, 5) : NULL;
 }
 
-static sqlite3_stmt *doc_select(struct catalog_store *c, enum catalog_doc_type t,
-                                const char *name, struct lerr *err)
+static sqlite3_stmt *doc_select(struct catalog_store *c, enum catalog_doc_type t, const char *name,
+                                struct lerr *err)
 {
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT name, kind, doc, created_ns, modified_ns%s FROM %s %s",
@@ -461,17 +463,16 @@ static int sq_doc_list(struct catalog_store *c, enum catalog_doc_type t,
     sqlite3_stmt *st = doc_select(c, t, NULL, err);
     if (!st)
         return err->code;
-    return collect_rows(c, st, sizeof *out->items, doc_fill, &t, doc_free,
-                        (void **)&out->items, &out->n, "listing documents", err);
+    return collect_rows(c, st, sizeof *out->items, doc_fill, &t, doc_free, (void **)&out->items,
+                        &out->n, "listing documents", err);
 }
 
 static int sq_doc_update(struct catalog_store *c, enum catalog_doc_type t,
                          const struct catalog_doc *d, int64_t *changed, struct lerr *err)
 {
     char sql[256];
-    snprintf(sql, sizeof sql,
-             "UPDATE %s SET doc = ?, modified_ns = ?%s WHERE name = ?", doc_table(t),
-             (t == CATALOG_CONNECTION && d->secret) ? ", secret = ?" : "");
+    snprintf(sql, sizeof sql, "UPDATE %s SET doc = ?, modified_ns = ?%s WHERE name = ?",
+             doc_table(t), (t == CATALOG_CONNECTION && d->secret) ? ", secret = ?" : "");
     if (t == CATALOG_CONNECTION && d->secret)
         return RUN(c, err, doc_noun(t), changed, sql, "siss", d->doc, d->modified_ns, d->secret,
                    d->name);
@@ -488,9 +489,9 @@ static int sq_doc_delete(struct catalog_store *c, enum catalog_doc_type t, const
 
 /* ---- jobs -------------------------------------------------------------- */
 
-#define JOB_COLUMNS                                                                         \
+#define JOB_COLUMNS                                                                          \
     "id, type, table_name, connection_name, desired, status, health, health_message, spec, " \
-    "created_by, modified_by, created_ns, updated_ns, started_ns, completed_ns, "           \
+    "created_by, modified_by, created_ns, updated_ns, started_ns, completed_ns, "            \
     "reset_generation"
 
 static void job_from_row(sqlite3_stmt *st, struct catalog_job *j)
@@ -551,8 +552,8 @@ static int sq_job_insert(struct catalog_store *c, const struct catalog_job *j, s
                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
                "sssssssssssiiii", j->id, j->type, j->table_name, j->connection_name,
                catalog_job_state_name(j->desired), catalog_job_state_name(j->status),
-               catalog_health_name(j->health), j->health_message, j->spec, j->created_by, j->modified_by,
-               j->created_ns, j->updated_ns, j->started_ns, j->completed_ns);
+               catalog_health_name(j->health), j->health_message, j->spec, j->created_by,
+               j->modified_by, j->created_ns, j->updated_ns, j->started_ns, j->completed_ns);
 }
 
 static void job_get_fill(sqlite3_stmt *st, void *elem) { job_from_row(st, elem); }
@@ -591,8 +592,8 @@ static int sq_job_list(struct catalog_store *c, enum catalog_job_filter f, const
                                                   : prep(c, err, sql, "");
     if (!st)
         return err->code;
-    return collect_rows(c, st, sizeof *out->items, job_fill, NULL, job_free,
-                        (void **)&out->items, &out->n, "listing jobs", err);
+    return collect_rows(c, st, sizeof *out->items, job_fill, NULL, job_free, (void **)&out->items,
+                        &out->n, "listing jobs", err);
 }
 
 static int sq_job_update_state(struct catalog_store *c, const struct catalog_job *j,
@@ -603,15 +604,14 @@ static int sq_job_update_state(struct catalog_store *c, const struct catalog_job
                "health_message = ?, modified_by = ?, updated_ns = ?, "
                "started_ns = ?, completed_ns = ? WHERE id = ?",
                "sssssiiis", catalog_job_state_name(j->desired), catalog_job_state_name(j->status),
-               catalog_health_name(j->health), j->health_message, j->modified_by,
-               j->updated_ns, j->started_ns, j->completed_ns, j->id);
+               catalog_health_name(j->health), j->health_message, j->modified_by, j->updated_ns,
+               j->started_ns, j->completed_ns, j->id);
 }
 
 static int sq_job_set_status(struct catalog_store *c, const char *id,
                              enum catalog_job_state status, enum catalog_health health,
-                             const char *msg, int64_t started_ns,
-                             int64_t completed_ns, int64_t now, int64_t *changed,
-                             struct lerr *err)
+                             const char *msg, int64_t started_ns, int64_t completed_ns,
+                             int64_t now, int64_t *changed, struct lerr *err)
 {
     return RUN(c, err, "job", changed,
                "UPDATE job SET status = ?, health = ?, health_message = ?, "
@@ -620,8 +620,7 @@ static int sq_job_set_status(struct catalog_store *c, const char *id,
                "completed_ns = CASE WHEN ? = 0 THEN completed_ns ELSE ? END "
                "WHERE id = ?",
                "sssiiiiis", catalog_job_state_name(status), catalog_health_name(health),
-               msg ? msg : "", now, started_ns, started_ns,
-               completed_ns, completed_ns, id);
+               msg ? msg : "", now, started_ns, started_ns, completed_ns, completed_ns, id);
 }
 
 static int sq_job_set_desired(struct catalog_store *c, const char *id,
@@ -656,10 +655,9 @@ static int sq_job_counters_get(struct catalog_store *c, const char *job_id, char
                                bool *found, struct lerr *err)
 {
     *out = NULL;
-    return step_one(c,
-                    prep(c, err, "SELECT counters FROM job_counters WHERE job_id = ?", "s",
-                         job_id),
-                    text_fill, out, found, "reading job counters", err);
+    return step_one(
+        c, prep(c, err, "SELECT counters FROM job_counters WHERE job_id = ?", "s", job_id),
+        text_fill, out, found, "reading job counters", err);
 }
 
 static int sq_job_counters_put(struct catalog_store *c, const char *job_id, const char *counters,
@@ -701,8 +699,8 @@ static int sq_checkpoint_put(struct catalog_store *c, const char *table, const c
  * write lock, so no other connection can move the row in between.
  */
 static int sq_checkpoint_cas(struct catalog_store *c, const char *table, const char *stream,
-                             const char *expected, const char *offsets, int64_t now,
-                             bool *swapped, struct lerr *err)
+                             const char *expected, const char *offsets, int64_t now, bool *swapped,
+                             struct lerr *err)
 {
     bool own = sqlite3_get_autocommit(c->db) != 0;
     if (own && sq_begin(c, err))
@@ -777,13 +775,12 @@ static int sq_segment_list(struct catalog_store *c, const char *table,
     sqlite3_stmt *st = table ? prep(c, err, sql, "s", table) : prep(c, err, sql, "");
     if (!st)
         return err->code;
-    return collect_rows(c, st, sizeof *out->items, segment_fill, NULL, NULL,
-                        (void **)&out->items, &out->n, "listing segments", err);
+    return collect_rows(c, st, sizeof *out->items, segment_fill, NULL, NULL, (void **)&out->items,
+                        &out->n, "listing segments", err);
 }
 
 static int sq_segment_insert(struct catalog_store *c, const char *table,
-                             const struct catalog_segment *g, int64_t created_ns,
-                             struct lerr *err)
+                             const struct catalog_segment *g, int64_t created_ns, struct lerr *err)
 {
     return RUN(c, err, "segment", NULL,
                "INSERT INTO segment (id, table_name, path, chunk_start, "
@@ -799,8 +796,7 @@ static int sq_segment_delete(struct catalog_store *c, const char *table, const c
     if (id)
         return RUN(c, err, "segment", changed,
                    "DELETE FROM segment WHERE id = ? AND table_name = ?", "ss", id, table);
-    return RUN(c, err, "segment", changed, "DELETE FROM segment WHERE table_name = ?", "s",
-               table);
+    return RUN(c, err, "segment", changed, "DELETE FROM segment WHERE table_name = ?", "s", table);
 }
 
 /* ---- uploaded files -------------------------------------------------------- */
@@ -829,10 +825,9 @@ static int sq_file_list(struct catalog_store *c, const char *name, struct catalo
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = name ? prep(c, err, "SELECT name, size, created_ns FROM file WHERE name = ?",
-                                   "s", name)
-                            : prep(c, err, "SELECT name, size, created_ns FROM file ORDER BY name",
-                                   "");
+    sqlite3_stmt *st =
+        name ? prep(c, err, "SELECT name, size, created_ns FROM file WHERE name = ?", "s", name)
+             : prep(c, err, "SELECT name, size, created_ns FROM file ORDER BY name", "");
     if (!st)
         return err->code;
     return collect_rows(c, st, sizeof **out, file_fill, NULL, NULL, (void **)out, n,

@@ -30,16 +30,13 @@ static int find_name(const char *const *names, int n, const char *name)
 }
 
 #define SPEC_NAME(e, name) [e] = name,
-#define SPEC_NAMES(set, MAP, COUNT)                                         \
-    static const char *const set##_names[] = {MAP(SPEC_NAME)};              \
-    const char *catalog_##set##_name(enum catalog_##set v)                  \
-    {                                                                       \
-        return (unsigned)v < (unsigned)COUNT ? set##_names[v] : "unknown";  \
-    }                                                                       \
-    int catalog_##set##_parse(const char *name)                             \
-    {                                                                       \
-        return find_name(set##_names, COUNT, name);                         \
-    }
+#define SPEC_NAMES(set, MAP, COUNT)                                        \
+    static const char *const set##_names[] = {MAP(SPEC_NAME)};             \
+    const char *catalog_##set##_name(enum catalog_##set v)                 \
+    {                                                                      \
+        return (unsigned)v < (unsigned)COUNT ? set##_names[v] : "unknown"; \
+    }                                                                      \
+    int catalog_##set##_parse(const char *name) { return find_name(set##_names, COUNT, name); }
 
 SPEC_NAMES(table_type, CATALOG_TABLE_TYPE_MAP, CATALOG__TABLE_TYPE_COUNT)
 SPEC_NAMES(schema_mode, CATALOG_SCHEMA_MODE_MAP, CATALOG__SCHEMA_MODE_COUNT)
@@ -59,7 +56,10 @@ static const char *name_list(const char *const *names, int n, char *buf, size_t 
     size_t k = 0;
     buf[0] = 0;
     for (int i = 0; i < n && k < cap; i++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s\"%s\"", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+        k += (size_t)snprintf(buf + k, cap - k, "%s\"%s\"",
+                              i == 0       ? ""
+                              : i == n - 1 ? " or "
+                                           : ", ",
                               names[i]);
     return buf;
 }
@@ -129,8 +129,8 @@ static int table_column(const json_t *c, size_t i, const char *table, struct are
     if (ct == CATALOG_COLUMN_MEASURE) {
         if (!sql_agg_for_measure(dt, &out->agg))
             return lerr_set_at(err, LERR_INVALID, at,
-                               "column '%s' has measure type %s, which is not supported yet",
-                               name, dt);
+                               "column '%s' has measure type %s, which is not supported yet", name,
+                               dt);
         out->type = out->agg.result_type;
         return 0;
     }
@@ -146,8 +146,7 @@ int catalog_table_spec_parse(const json_t *doc, const char *table, struct arena 
 {
     memset(out, 0, sizeof *out);
     if (!json_is_object(doc))
-        return lerr_set(err, LERR_CORRUPT, "table '%s': its document is not a JSON object",
-                        table);
+        return lerr_set(err, LERR_CORRUPT, "table '%s': its document is not a JSON object", table);
     const char *id = json_string_value(json_object_get(doc, "id"));
     int type = CATALOG_TABLE_DETAIL, mode = CATALOG_SCHEMA_FLEXIBLE;
     if (!(out->id = arena_strdup(mem, id ? id : "")))
@@ -213,9 +212,9 @@ int catalog_connection_spec_parse(const char *name, json_t *doc, json_t *secret,
         return err->code;
     if (type < 0) {
         char list[200];
-        return lerr_set_at(err, LERR_INVALID, "type", "connection '%s' has no type; use %s", name,
-                           name_list(conn_type_names, CATALOG__CONN_TYPE_COUNT, list,
-                                     sizeof list));
+        return lerr_set_at(
+            err, LERR_INVALID, "type", "connection '%s' has no type; use %s", name,
+            name_list(conn_type_names, CATALOG__CONN_TYPE_COUNT, list, sizeof list));
     }
     out->type = (enum catalog_conn_type)type;
     out->topic = json_string_value(json_object_get(doc, "topicName"));
@@ -230,8 +229,8 @@ int catalog_connection_spec_parse(const char *name, json_t *doc, json_t *secret,
     return 0;
 }
 
-int catalog_connection_spec_load(struct catalog *c, const char *name,
-                                 struct connection_spec *out, struct lerr *err)
+int catalog_connection_spec_load(struct catalog *c, const char *name, struct connection_spec *out,
+                                 struct lerr *err)
 {
     memset(out, 0, sizeof *out);
     struct catalog_doc d = {0};
@@ -276,7 +275,7 @@ static int string_list(struct job_spec *s, const json_t *arr, const char *const 
     for (size_t i = 0; i < cap; i++) {
         const char *str = json_string_value(json_array_get(arr, i));
         if (str)
-            v[k++] = str;   /* the spec holds doc */
+            v[k++] = str; /* the spec holds doc */
     }
     *out = v;
     *n = k;

@@ -41,40 +41,40 @@ struct catalog_job;
 
 /* ---- the closed sets, with their API names ------------------------------------------ */
 
-#define CATALOG_TABLE_TYPE_MAP(X)             \
-    X(CATALOG_TABLE_DETAIL, "detail")         \
+#define CATALOG_TABLE_TYPE_MAP(X)     \
+    X(CATALOG_TABLE_DETAIL, "detail") \
     X(CATALOG_TABLE_AGGREGATE, "aggregate")
 
-#define CATALOG_SCHEMA_MODE_MAP(X)            \
-    X(CATALOG_SCHEMA_FLEXIBLE, "flexible")    \
+#define CATALOG_SCHEMA_MODE_MAP(X)         \
+    X(CATALOG_SCHEMA_FLEXIBLE, "flexible") \
     X(CATALOG_SCHEMA_STRICT, "strict")
 
-#define CATALOG_COLUMN_TYPE_MAP(X)            \
-    X(CATALOG_COLUMN_DIMENSION, "dimension")  \
+#define CATALOG_COLUMN_TYPE_MAP(X)           \
+    X(CATALOG_COLUMN_DIMENSION, "dimension") \
     X(CATALOG_COLUMN_MEASURE, "measure")
 
-#define CATALOG_CONN_TYPE_MAP(X)                                   \
-    X(CATALOG_CONN_PUSH, "push_streaming")                         \
-    X(CATALOG_CONN_KAFKA, "kafka")                                 \
-    X(CATALOG_CONN_CONFLUENT, "confluent")                         \
-    X(CATALOG_CONN_SCHEMA_REGISTRY, "confluent_schema_registry")   \
+#define CATALOG_CONN_TYPE_MAP(X)                                 \
+    X(CATALOG_CONN_PUSH, "push_streaming")                       \
+    X(CATALOG_CONN_KAFKA, "kafka")                               \
+    X(CATALOG_CONN_CONFLUENT, "confluent")                       \
+    X(CATALOG_CONN_SCHEMA_REGISTRY, "confluent_schema_registry") \
     X(CATALOG_CONN_KINESIS, "kinesis")
 
-#define CATALOG_JOB_TYPE_MAP(X)               \
-    X(CATALOG_JOB_STREAMING, "streaming")     \
+#define CATALOG_JOB_TYPE_MAP(X)           \
+    X(CATALOG_JOB_STREAMING, "streaming") \
     X(CATALOG_JOB_BATCH, "batch")
 
-#define CATALOG_READ_FROM_MAP(X)              \
-    X(CATALOG_READ_EARLIEST, "earliest")      \
+#define CATALOG_READ_FROM_MAP(X)         \
+    X(CATALOG_READ_EARLIEST, "earliest") \
     X(CATALOG_READ_LATEST, "latest")
 
-#define CATALOG_SOURCE_TYPE_MAP(X)            \
-    X(CATALOG_SOURCE_CONNECTION, "connection")\
-    X(CATALOG_SOURCE_UPLOADED, "uploaded")    \
+#define CATALOG_SOURCE_TYPE_MAP(X)             \
+    X(CATALOG_SOURCE_CONNECTION, "connection") \
+    X(CATALOG_SOURCE_UPLOADED, "uploaded")     \
     X(CATALOG_SOURCE_INLINE, "inline")
 
-#define CATALOG_INGEST_MODE_MAP(X)            \
-    X(CATALOG_INGEST_APPEND, "append")        \
+#define CATALOG_INGEST_MODE_MAP(X)     \
+    X(CATALOG_INGEST_APPEND, "append") \
     X(CATALOG_INGEST_REPLACE, "replace")
 
 /* A set's names as a NULL-terminated list: {CATALOG_TABLE_TYPE_MAP(CATALOG_NAME_LIST) NULL}. */
@@ -113,19 +113,19 @@ int catalog_ingest_mode_parse(const char *name);
 
 struct table_spec_column {
     const char *name;
-    const char *data_type;            /* the API name: "string", ... or a measure type ("longSum") */
+    const char *data_type; /* the API name: "string", ... or a measure type ("longSum") */
     enum catalog_column_type column_type;
-    uint8_t type;                     /* enum sql_type; measures: the measure's result type */
-    struct sql_agg_call agg;          /* measures: the stored aggregator (sql_agg_for_measure) */
+    uint8_t type;            /* enum sql_type; measures: the measure's result type */
+    struct sql_agg_call agg; /* measures: the stored aggregator (sql_agg_for_measure) */
 };
 
 struct table_spec {
-    const char *id;                   /* "" when the document has none */
-    enum catalog_table_type type;     /* default detail */
-    enum catalog_schema_mode mode;    /* default flexible */
-    enum storage_gran partitioning;   /* default day */
-    enum storage_gran time_resolution;   /* default millisecond */
-    struct table_spec_column *cols;   /* the schema without __time */
+    const char *id;                    /* "" when the document has none */
+    enum catalog_table_type type;      /* default detail */
+    enum catalog_schema_mode mode;     /* default flexible */
+    enum storage_gran partitioning;    /* default day */
+    enum storage_gran time_resolution; /* default millisecond */
+    struct table_spec_column *cols;    /* the schema without __time */
     size_t ncols;
 };
 
@@ -147,11 +147,11 @@ int catalog_table_spec_load(struct catalog *c, const char *name, struct arena *m
 struct connection_spec {
     char name[256];
     enum catalog_conn_type type;
-    const char *topic;                /* topicName, NULL when none (points into doc) */
-    const char *topic_pattern;        /* topicNamePattern, NULL when none */
-    char stream[300];                 /* the checkpoint's key: topic, "pattern:...", "push:<name>" */
-    json_t *doc;                      /* the document (a reference held by the spec) */
-    json_t *secret;                   /* its secrets, or NULL */
+    const char *topic;         /* topicName, NULL when none (points into doc) */
+    const char *topic_pattern; /* topicNamePattern, NULL when none */
+    char stream[300];          /* the checkpoint's key: topic, "pattern:...", "push:<name>" */
+    json_t *doc;               /* the document (a reference held by the spec) */
+    json_t *secret;            /* its secrets, or NULL */
 };
 
 /*
@@ -162,8 +162,8 @@ struct connection_spec {
 int catalog_connection_spec_parse(const char *name, json_t *doc, json_t *secret,
                                   struct connection_spec *out, struct lerr *err);
 /* The stored connection `name`, parsed; LERR_CORRUPT when its text is not JSON. */
-int catalog_connection_spec_load(struct catalog *c, const char *name,
-                                 struct connection_spec *out, struct lerr *err);
+int catalog_connection_spec_load(struct catalog *c, const char *name, struct connection_spec *out,
+                                 struct lerr *err);
 void catalog_connection_spec_destroy(struct connection_spec *s);
 /*
  * The Kafka consumer's settings of a kafka or confluent connection (source.h:
@@ -175,9 +175,9 @@ int catalog_connection_spec_kafka(const struct connection_spec *s, struct source
 /* ---- jobs ----------------------------------------------------------------------------- */
 
 struct job_spec_mapping {
-    const char *column;                   /* columnName (NULL when missing: the pipeline says so) */
-    const char *expression;               /* expression (NULL when missing) */
-    bool aggregation;                     /* isAggregation */
+    const char *column;     /* columnName (NULL when missing: the pipeline says so) */
+    const char *expression; /* expression (NULL when missing) */
+    bool aggregation;       /* isAggregation */
 };
 
 struct job_spec {
@@ -188,26 +188,26 @@ struct job_spec {
     enum catalog_read_from read_from;     /* default latest */
     enum catalog_ingest_mode mode;        /* default append */
     bool use_schema_discovery;
-    bool has_format;                      /* source.formatSettings and inputSchema are there */
-    struct format_settings format;        /* source.formatSettings */
-    struct sql_schema input;              /* source.inputSchema */
-    const char *const *exclusions;        /* dimensionExclusions */
+    bool has_format;               /* source.formatSettings and inputSchema are there */
+    struct format_settings format; /* source.formatSettings */
+    struct sql_schema input;       /* source.inputSchema */
+    const char *const *exclusions; /* dimensionExclusions */
     size_t nexclusions;
-    const char *const *files;             /* source.fileList (uploaded) */
+    const char *const *files; /* source.fileList (uploaded) */
     size_t nfiles;
-    const char *inline_data;              /* source.data (inline) */
+    const char *inline_data; /* source.data (inline) */
     size_t inline_len;
-    struct job_spec_mapping *mappings;    /* mappings, in order */
+    struct job_spec_mapping *mappings; /* mappings, in order */
     size_t nmappings;
-    const char *filter;                   /* filterExpression, NULL when none */
-    const char *late_period;              /* lateMessageRejectionPeriod, NULL when none */
-    const char *early_period;             /* earlyMessageRejectionPeriod, NULL when none */
-    json_t *intervals;                    /* target.intervals (a batch replace), NULL when none */
+    const char *filter;       /* filterExpression, NULL when none */
+    const char *late_period;  /* lateMessageRejectionPeriod, NULL when none */
+    const char *early_period; /* earlyMessageRejectionPeriod, NULL when none */
+    json_t *intervals;        /* target.intervals (a batch replace), NULL when none */
     size_t nintervals;
     /* Strings point into doc; the expressions, periods and intervals are
      * checked where they are compiled (ingest/pipeline.c). */
-    json_t *doc;                          /* the whole document (a reference held by the spec) */
-    struct arena mem;                     /* the strings and arrays above */
+    json_t *doc;      /* the whole document (a reference held by the spec) */
+    struct arena mem; /* the strings and arrays above */
 };
 
 /*

@@ -22,7 +22,7 @@ int catalog_describe_table(void *cat, const char *name, bool with_segments, stru
 /* A column a job adds to a flexible table (schema discovery, new mappings). */
 struct catalog_new_column {
     const char *name;
-    const char *data_type;   /* "string", "long", ..., or a measure type ("longSum") */
+    const char *data_type; /* "string", "long", ..., or a measure type ("longSum") */
     bool measure;
 };
 

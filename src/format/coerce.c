@@ -58,17 +58,13 @@ static void snip(const char *s, size_t n, char out[80])
     out[o] = '\0';
 }
 
-static void nomem(struct format__ctx *c)
-{
-    c->nomem = true;
-}
+static void nomem(struct format__ctx *c) { c->nomem = true; }
 
 const char *format__keep(struct format__ctx *c, const char *s, size_t n)
 {
     const struct format_parser *p = c->p;
-    bool in_scratch = p->scratch_cap &&
-                      ((s >= p->scratch && s < p->scratch + p->scratch_cap) ||
-                       (s >= p->scratch2 && s < p->scratch2 + p->scratch_cap));
+    bool in_scratch = p->scratch_cap && ((s >= p->scratch && s < p->scratch + p->scratch_cap) ||
+                                         (s >= p->scratch2 && s < p->scratch2 + p->scratch_cap));
     if (!in_scratch)
         return s;
     char *d = arena_alloc(c->mem, n ? n : 1);
@@ -99,8 +95,7 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
         return 3;
     }
     if (c < 0xF5) {
-        if (avail < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-            (s[3] & 0xC0) != 0x80)
+        if (avail < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
             return 0;
         if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
             return 0;
@@ -143,12 +138,12 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 struct num_text {
-    const char *s;       /* the number without surrounding blanks */
+    const char *s; /* the number without surrounding blanks */
     size_t n;
-    bool neg, integral;  /* integral: no fraction and no exponent */
-    uint64_t m;          /* significant digits (valid when ndig <= 19) */
-    int ndig;            /* significant digits, leading zeros dropped */
-    int64_t exp10;       /* value = m * 10^exp10 when ndig <= 19 */
+    bool neg, integral; /* integral: no fraction and no exponent */
+    uint64_t m;         /* significant digits (valid when ndig <= 19) */
+    int ndig;           /* significant digits, leading zeros dropped */
+    int64_t exp10;      /* value = m * 10^exp10 when ndig <= 19 */
 };
 
 static bool is_blank_byte(char c) { return c == ' ' || c == '\t'; }
@@ -332,13 +327,13 @@ static void warn_value(struct format__ctx *c, const struct format_field *f, uint
 {
     char v[80];
     snip(s, n, v);
-    format__warn(c, "input field '%s': %s %s%s%s is not a valid %s; stored as NULL", f->name,
-                 what, s ? "\"" : "", v, s ? "\"" : "", type_word(type));
+    format__warn(c, "input field '%s': %s %s%s%s is not a valid %s; stored as NULL", f->name, what,
+                 s ? "\"" : "", v, s ? "\"" : "", type_word(type));
 }
 
 /* A double into a DOUBLE or FLOAT slot. */
-static void put_double(struct format__ctx *c, const struct format_field *f, uint8_t type,
-                       double d, const char *raw, size_t raw_len, struct sql_value *out)
+static void put_double(struct format__ctx *c, const struct format_field *f, uint8_t type, double d,
+                       const char *raw, size_t raw_len, struct sql_value *out)
 {
     if (!isfinite(d)) {
         char v[80];
@@ -423,9 +418,7 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
         }
         return;
     }
-    case SQL_JSON:
-        put_json_string(c, s, n, out);
-        return;
+    case SQL_JSON: put_json_string(c, s, n, out); return;
     default: {
         const char *k = copy ? format__keep(c, s, n) : s;
         if (k)
@@ -516,9 +509,7 @@ void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct s
         out->v.l = x;
         return;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        put_double(c, f, type, (double)x, "", 0, out);
-        return;
+    case SQL_FLOAT: put_double(c, f, type, (double)x, "", 0, out); return;
     default: {
         /* STRING and JSON alike: the decimal digits. */
         char *d = arena_printf(c->mem, "%" PRId64, x);

@@ -38,7 +38,7 @@ enum { F_MORE, F_LAST, F_ERR };
 struct csv_field {
     const char *s;
     size_t n;
-    bool escaped;   /* holds doubled quotes */
+    bool escaped; /* holds doubled quotes */
 };
 
 /* An unquoted field from i: up to a delimiter or a line end. */
@@ -223,8 +223,7 @@ static bool add_column(struct format_parser *p, const char *name, size_t n)
     return true;
 }
 
-int format__csv_init(struct format_parser *p, const struct format_settings *fs,
-                     struct lerr *err)
+int format__csv_init(struct format_parser *p, const struct format_settings *fs, struct lerr *err)
 {
     struct format__csv *cs = &p->csv;
     arena_init(&cs->header_mem, 4096, 0);
@@ -232,8 +231,8 @@ int format__csv_init(struct format_parser *p, const struct format_settings *fs,
     if (copy_delim(cs->delim, &cs->delim_len, sizeof cs->delim, d, "delimiter", err))
         return err->code;
     if (fs->list_delimiter && fs->list_delimiter[0] &&
-        copy_delim(cs->list, &cs->list_len, sizeof cs->list, fs->list_delimiter,
-                   "listDelimiter", err))
+        copy_delim(cs->list, &cs->list_len, sizeof cs->list, fs->list_delimiter, "listDelimiter",
+                   err))
         return err->code;
     cs->skip_header_rows = fs->skip_header_rows;
     cs->from_header = fs->find_columns_from_header;
@@ -369,8 +368,7 @@ static bool has_list_delim(const struct format__csv *cs, const char *s, size_t n
 }
 
 /* One field's text into its column's field (fixed, or discovered now). */
-static void put_field(struct format__ctx *c, struct format__column *col, const char *s,
-                      size_t n)
+static void put_field(struct format__ctx *c, struct format__column *col, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
     bool list = has_list_delim(&p->csv, s, n);
@@ -380,10 +378,9 @@ static void put_field(struct format__ctx *c, struct format__column *col, const c
         slot = &c->vals[field];
     } else {
         /* Discovery: CSV values are strings (lists: arrays of strings). */
-        slot = format__discover(c, col->name, col->len,
-                                col->ref == REF_UNRESOLVED ? REF_NONE : col->ref,
-                                list ? SQL_ARRAY : SQL_STRING, list ? SQL_STRING : SQL_NULL,
-                                &field);
+        slot = format__discover(
+            c, col->name, col->len, col->ref == REF_UNRESOLVED ? REF_NONE : col->ref,
+            list ? SQL_ARRAY : SQL_STRING, list ? SQL_STRING : SQL_NULL, &field);
         if (!slot)
             return; /* not kept (a warning says why) or out of memory */
         col->ref = field;
@@ -454,12 +451,14 @@ int format__csv_row(struct format__ctx *c, const char *s, size_t n)
         return -1;
     }
     if (col < cs->ncols)
-        format__warn(c, "the row has %u fields but there are %u columns; the missing ones "
-                        "are NULL",
+        format__warn(c,
+                     "the row has %u fields but there are %u columns; the missing ones "
+                     "are NULL",
                      col, cs->ncols);
     else if (col > cs->ncols)
-        format__warn(c, "the row has %u fields but there are only %u columns; the extra ones "
-                        "are ignored",
+        format__warn(c,
+                     "the row has %u fields but there are only %u columns; the extra ones "
+                     "are ignored",
                      col, cs->ncols);
     return 0;
 }
@@ -539,9 +538,9 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
     s->line = 1;
     if (s->end - s->cur >= 3 && memcmp(s->cur, "\xEF\xBB\xBF", 3) == 0)
         s->cur += 3;
-    s->mode = format__is_csv(p->vkind) ? SPLIT_CSV
-              : p->kind == FORMAT_KAFKA   ? SPLIT_JSON_VALUES
-                                          : SPLIT_LINES;
+    s->mode = format__is_csv(p->vkind)  ? SPLIT_CSV
+              : p->kind == FORMAT_KAFKA ? SPLIT_JSON_VALUES
+                                        : SPLIT_LINES;
     if (s->mode == SPLIT_CSV) {
         s->skip_left = p->csv.skip_header_rows;
         s->want_header = p->csv.from_header;
@@ -584,8 +583,7 @@ bool format_split_next(struct format_splitter *s, const char **rec, size_t *len,
             struct csv_field f;
             int rc;
             do {
-                rc = scan_field(start, avail, i, cs->delim, cs->delim_len, false, &f, &next,
-                                NULL);
+                rc = scan_field(start, avail, i, cs->delim, cs->delim_len, false, &f, &next, NULL);
                 i = next;
             } while (rc == F_MORE && i < avail);
             used = i;

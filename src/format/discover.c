@@ -39,7 +39,7 @@ uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n)
 bool format__insert(struct format_parser *p, const char *s, size_t n, uint32_t ref)
 {
     if (map_get_bytes(&p->names, s, n))
-        return true;   /* the first reference of a name stays */
+        return true; /* the first reference of a name stays */
     return map_put_bytes(&p->names, s, n, ref) == MAP_OK;
 }
 
@@ -112,30 +112,29 @@ static uint8_t scalar_kind_type(const struct format_json_value *v)
 {
     switch (v->kind) {
     case FORMAT_JSON_KIND_STRING: return SQL_STRING;
-    case FORMAT_JSON_KIND_NUMBER: return (v->num_flags & FORMAT_JSON_NUM_INT) ? SQL_LONG : SQL_DOUBLE;
+    case FORMAT_JSON_KIND_NUMBER:
+        return (v->num_flags & FORMAT_JSON_NUM_INT) ? SQL_LONG : SQL_DOUBLE;
     case FORMAT_JSON_KIND_TRUE:
     case FORMAT_JSON_KIND_FALSE: return SQL_LONG;
     default: return SQL_NULL;
     }
 }
 
-bool format__observe_json(struct format_parser *p, const struct format_json_value *v, uint8_t *type,
-                          uint8_t *elem)
+bool format__observe_json(struct format_parser *p, const struct format_json_value *v,
+                          uint8_t *type, uint8_t *elem)
 {
     *elem = SQL_NULL;
     switch (v->kind) {
-    case FORMAT_JSON_KIND_NULL:
-        return false;
-    case FORMAT_JSON_KIND_OBJECT:
-        *type = SQL_JSON;
-        return true;
+    case FORMAT_JSON_KIND_NULL: return false;
+    case FORMAT_JSON_KIND_OBJECT: *type = SQL_JSON; return true;
     case FORMAT_JSON_KIND_ARRAY: {
         struct lerr e;
         lerr_init(&e);
         struct format_json_iter it;
         struct format_json_member m;
         uint8_t el = SQL_NULL;
-        if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0) {
+        if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) ==
+            0) {
             while (format_json_iter_next(&it, &m, &e) > 0) {
                 if (m.v.kind == FORMAT_JSON_KIND_OBJECT || m.v.kind == FORMAT_JSON_KIND_ARRAY) {
                     *type = SQL_JSON;
@@ -148,9 +147,7 @@ bool format__observe_json(struct format_parser *p, const struct format_json_valu
         *elem = el;
         return true;
     }
-    default:
-        *type = scalar_kind_type(v);
-        return true;
+    default: *type = scalar_kind_type(v); return true;
     }
 }
 
@@ -179,8 +176,8 @@ bool format__discovered_seen(const struct format_parser *p, uint32_t ref)
     return ref >= p->nfixed && ref < p->nfields && p->disc_stamp[ref - p->nfixed] == p->serial;
 }
 
-struct sql_value *format__discover(struct format__ctx *c, const char *name, size_t n,
-                                   uint32_t ref, uint8_t type, uint8_t elem, uint32_t *field)
+struct sql_value *format__discover(struct format__ctx *c, const char *name, size_t n, uint32_t ref,
+                                   uint8_t type, uint8_t elem, uint32_t *field)
 {
     struct format_parser *p = c->p;
     if (ref == REF_NONE) /* callers' predictions of "unknown" may be stale */
@@ -259,8 +256,8 @@ struct sql_value *format__discover(struct format__ctx *c, const char *name, size
 
 /* ---- public -------------------------------------------------------------- */
 
-size_t format_discovered_fields(const struct format_parser *p,
-                                const struct format_field **fields, uint64_t *gen)
+size_t format_discovered_fields(const struct format_parser *p, const struct format_field **fields,
+                                uint64_t *gen)
 {
     if (fields)
         *fields = p->fields;

@@ -138,8 +138,8 @@ enum format_kind {
 enum format_flatten_type { FORMAT_FLATTEN_ROOT, FORMAT_FLATTEN_PATH };
 struct format_flatten_field {
     enum format_flatten_type type;
-    const char *name;        /* the input field it defines */
-    const char *expr;        /* path: "$.a.b", "$.a[0]", "$['a b']"; root: NULL */
+    const char *name; /* the input field it defines */
+    const char *expr; /* path: "$.a.b", "$.a[0]", "$['a b']"; root: NULL */
 };
 
 /*
@@ -150,9 +150,9 @@ struct format_flatten_field {
 struct format_settings {
     enum format_kind kind;
     /* csv, tsv, delimited */
-    const char *delimiter;       /* delimited: 1+ bytes (at most 15); csv ","; tsv "\t" */
-    const char *list_delimiter;  /* NULL = no multi-value splitting */
-    const char *const *columns;  /* names in order; ncolumns == 0: header or inputSchema */
+    const char *delimiter;      /* delimited: 1+ bytes (at most 15); csv ","; tsv "\t" */
+    const char *list_delimiter; /* NULL = no multi-value splitting */
+    const char *const *columns; /* names in order; ncolumns == 0: header or inputSchema */
     size_t ncolumns;
     uint32_t skip_header_rows;
     bool find_columns_from_header;
@@ -160,12 +160,12 @@ struct format_settings {
     const struct format_flatten_field *flatten;
     size_t nflatten;
     /* kafka */
-    const struct format_settings *value_format;  /* required; not kafka */
-    const struct format_settings *key_format;    /* NULL = the raw key bytes */
-    const char *key_column;        /* default "kafka.key" */
-    const char *timestamp_column;  /* default "kafka.timestamp" */
-    const char *header_prefix;     /* default "kafka.header." */
-    const char *topic_column;      /* default "kafka.topic" */
+    const struct format_settings *value_format; /* required; not kafka */
+    const struct format_settings *key_format;   /* NULL = the raw key bytes */
+    const char *key_column;                     /* default "kafka.key" */
+    const char *timestamp_column;               /* default "kafka.timestamp" */
+    const char *header_prefix;                  /* default "kafka.header." */
+    const char *topic_column;                   /* default "kafka.topic" */
 };
 
 /*
@@ -175,7 +175,7 @@ struct format_settings {
  * bad key (e.g. "formatSettings.valueFormat.delimiter must ..."), or
  * LERR_NOMEM.
  */
-struct json_t;   /* jansson's document: the caller parsed it (catalog/spec.c) */
+struct json_t; /* jansson's document: the caller parsed it (catalog/spec.c) */
 int format_settings_from_json(const struct json_t *json, struct arena *mem,
                               struct format_settings *out, struct lerr *err);
 
@@ -211,9 +211,9 @@ void format_parser_set_max_discovered(struct format_parser *p, uint32_t max);
 
 /* Where a field of the input schema comes from. */
 enum format_origin {
-    FORMAT_ORIGIN_DECLARED,    /* inputSchema (kafka metadata declared there too) */
-    FORMAT_ORIGIN_METADATA,    /* kafka timestamp/key/topic not declared */
-    FORMAT_ORIGIN_DISCOVERED,  /* schema discovery */
+    FORMAT_ORIGIN_DECLARED,   /* inputSchema (kafka metadata declared there too) */
+    FORMAT_ORIGIN_METADATA,   /* kafka timestamp/key/topic not declared */
+    FORMAT_ORIGIN_DISCOVERED, /* schema discovery */
 };
 
 /*
@@ -224,12 +224,12 @@ enum format_origin {
  * known from the start).
  */
 struct format_field {
-    const char *name;      /* NUL-terminated, lives as long as the parser */
+    const char *name; /* NUL-terminated, lives as long as the parser */
     size_t name_len;
-    uint8_t type;          /* enum sql_type */
-    uint8_t elem_type;     /* SQL_ARRAY: element type; else SQL_NULL */
-    uint8_t origin;        /* enum format_origin */
-    uint8_t meta;          /* internal: which kafka metadata feeds it */
+    uint8_t type;      /* enum sql_type */
+    uint8_t elem_type; /* SQL_ARRAY: element type; else SQL_NULL */
+    uint8_t origin;    /* enum format_origin */
+    uint8_t meta;      /* internal: which kafka metadata feeds it */
     uint64_t added, changed;
 };
 
@@ -253,8 +253,8 @@ bool format_parser_reads_headers(const struct format_parser *p);
  * gets the current generation: the fields with `changed` > N are those added
  * or widened since the caller last saw generation N.
  */
-size_t format_discovered_fields(const struct format_parser *p,
-                                const struct format_field **fields, uint64_t *gen);
+size_t format_discovered_fields(const struct format_parser *p, const struct format_field **fields,
+                                uint64_t *gen);
 /* Bumped once per discovered field added and per type widening. */
 uint64_t format_parser_generation(const struct format_parser *p);
 
@@ -281,9 +281,9 @@ struct format_row {
 };
 
 enum format_outcome {
-    FORMAT_OK,                 /* processed */
-    FORMAT_OK_WITH_WARNINGS,   /* processedWithWarnings: err holds the first warning */
-    FORMAT_ERROR,              /* skippedByError: err holds why, pos the byte offset */
+    FORMAT_OK,               /* processed */
+    FORMAT_OK_WITH_WARNINGS, /* processedWithWarnings: err holds the first warning */
+    FORMAT_ERROR,            /* skippedByError: err holds why, pos the byte offset */
 };
 
 /*
@@ -305,10 +305,10 @@ bool format_is_blank(const char *p, size_t n);
 struct format_splitter {
     struct format_parser *p;
     const char *base, *cur, *end;
-    size_t line;             /* physical line of cur, 1-based */
+    size_t line; /* physical line of cur, 1-based */
     uint32_t skip_left;
     bool want_header;
-    uint8_t mode;            /* lines, CSV rows, or JSON values (kafka) */
+    uint8_t mode; /* lines, CSV rows, or JSON values (kafka) */
 };
 
 /*
@@ -329,7 +329,6 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
  * message may hold one pretty-printed object or several objects, as Druid
  * reads them (text that is not an object or array runs to the line end).
  */
-bool format_split_next(struct format_splitter *s, const char **rec, size_t *len,
-                       size_t *line);
+bool format_split_next(struct format_splitter *s, const char **rec, size_t *len, size_t *line);
 
 #endif

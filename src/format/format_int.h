@@ -17,8 +17,8 @@
 enum { META_NONE, META_TIMESTAMP, META_KEY, META_TOPIC, META_HEADER };
 
 /* References in the name table and column maps. */
-#define REF_NONE UINT32_MAX          /* not a field: ignore */
-#define REF_EXCLUDED (UINT32_MAX - 1) /* in dimensionExclusions */
+#define REF_NONE UINT32_MAX             /* not a field: ignore */
+#define REF_EXCLUDED (UINT32_MAX - 1)   /* in dimensionExclusions */
 #define REF_UNRESOLVED (UINT32_MAX - 2) /* CSV column to discover on first use */
 
 /* The predicted name at one member position of an nd-json record: records
@@ -27,22 +27,22 @@ enum { META_NONE, META_TIMESTAMP, META_KEY, META_TOPIC, META_HEADER };
 #define PRED_POSITIONS 64
 #define PRED_KEY 40
 struct format__pred {
-    const char *name;    /* NULL = no prediction */
+    const char *name; /* NULL = no prediction */
     uint32_t len;
-    uint32_t ref;        /* field index, REF_NONE or REF_EXCLUDED */
-    char own[PRED_KEY];  /* storage for remembered unknown keys */
+    uint32_t ref;       /* field index, REF_NONE or REF_EXCLUDED */
+    char own[PRED_KEY]; /* storage for remembered unknown keys */
 };
 
 /* A CSV column: its name (for messages and discovery) and field. */
 struct format__column {
     const char *name;
     uint32_t len;
-    uint32_t ref;        /* field index, REF_NONE, REF_EXCLUDED or REF_UNRESOLVED */
+    uint32_t ref; /* field index, REF_NONE, REF_EXCLUDED or REF_UNRESOLVED */
 };
 
 /* A compiled flattenSpec path. */
 struct format__flat {
-    uint32_t field;                    /* declared field it feeds */
+    uint32_t field; /* declared field it feeds */
     size_t nsteps;
     struct format_json_path_step *steps;
 };
@@ -51,7 +51,7 @@ struct format__csv {
     char delim[16];
     uint8_t delim_len;
     char list[16];
-    uint8_t list_len;                  /* 0 = no multi-value splitting */
+    uint8_t list_len; /* 0 = no multi-value splitting */
     uint32_t skip_header_rows;
     bool from_header;
     /* Current column map: configured columns, the inputSchema order, or the
@@ -59,17 +59,17 @@ struct format__csv {
     struct format__column *cols;
     uint32_t ncols;
     size_t cols_cap;
-    bool have_header;                  /* from_header: a header was read */
+    bool have_header; /* from_header: a header was read */
     bool header_bad;
     char header_err[300];
-    struct arena header_mem;           /* header names; reset per header */
+    struct arena header_mem; /* header names; reset per header */
 };
 
 struct format_parser {
-    enum format_kind kind;             /* top level */
-    enum format_kind vkind;            /* value format (kind unless kafka) */
+    enum format_kind kind;  /* top level */
+    enum format_kind vkind; /* value format (kind unless kafka) */
     bool discovery;
-    struct arena mem;                  /* names and compiled settings; never reset */
+    struct arena mem; /* names and compiled settings; never reset */
     locale_t c_locale;
 
     /* Fields: declared, then metadata, then discovered. */
@@ -77,7 +77,7 @@ struct format_parser {
     uint32_t nfields;
     size_t fields_cap;
     uint32_t ndeclared, nfixed;
-    struct sql_value *null_row;        /* typed NULLs of the fixed fields */
+    struct sql_value *null_row; /* typed NULLs of the fixed fields */
 
     /* Name table over field names and exclusions: name → field index or
      * REF_EXCLUDED. */
@@ -87,8 +87,8 @@ struct format_parser {
     /* Discovery. */
     uint64_t gen;
     uint32_t ndiscovered, max_discovered;
-    uint32_t *disc_stamp;              /* per discovered field: record serial seen */
-    uint32_t *disc_slot;               /* ... and its position in the extras */
+    uint32_t *disc_stamp; /* per discovered field: record serial seen */
+    uint32_t *disc_slot;  /* ... and its position in the extras */
     size_t disc_cap;
     uint32_t serial;
 
@@ -105,12 +105,12 @@ struct format_parser {
     size_t nflat;
 
     /* kafka */
-    uint32_t meta_ts, meta_key, meta_topic;   /* field indexes */
+    uint32_t meta_ts, meta_key, meta_topic; /* field indexes */
     const char *header_prefix;
     uint32_t header_prefix_len;
-    uint32_t *header_fields;           /* declared header fields */
+    uint32_t *header_fields; /* declared header fields */
     uint32_t nheader_fields;
-    int key_kind;                      /* -1 raw, else FORMAT_NDJSON or a CSV kind */
+    int key_kind; /* -1 raw, else FORMAT_NDJSON or a CSV kind */
     char key_delim[16];
     uint8_t key_delim_len;
 
@@ -124,9 +124,9 @@ struct format_parser {
 struct format__ctx {
     struct format_parser *p;
     struct arena *mem;
-    struct sql_value *vals;            /* fixed fields */
+    struct sql_value *vals; /* fixed fields */
     struct lerr *err;
-    struct lerr warn;                  /* first warning; valid when warned */
+    struct lerr warn; /* first warning; valid when warned */
     bool warned;
     bool nomem;
     bool changed;
@@ -176,13 +176,13 @@ uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, 
  * (c->nomem). *field gets the field index; ref is the field's index as the
  * caller knows it, or REF_NONE (looked up again).
  */
-struct sql_value *format__discover(struct format__ctx *c, const char *name, size_t n,
-                                   uint32_t ref, uint8_t type, uint8_t elem, uint32_t *field);
+struct sql_value *format__discover(struct format__ctx *c, const char *name, size_t n, uint32_t ref,
+                                   uint8_t type, uint8_t elem, uint32_t *field);
 /* Whether discovered field `ref` already has a value in this record. */
 bool format__discovered_seen(const struct format_parser *p, uint32_t ref);
 /* The discovery type of a JSON value: false for null (nothing learnt). */
-bool format__observe_json(struct format_parser *p, const struct format_json_value *v, uint8_t *type,
-                          uint8_t *elem);
+bool format__observe_json(struct format_parser *p, const struct format_json_value *v,
+                          uint8_t *type, uint8_t *elem);
 /* Combines two observed types by Druid's rules. */
 void format__widen(uint8_t *type, uint8_t *elem, uint8_t t2, uint8_t e2);
 
@@ -190,8 +190,7 @@ void format__widen(uint8_t *type, uint8_t *elem, uint8_t t2, uint8_t e2);
 
 bool format__is_csv(enum format_kind k);
 /* Compiles the CSV part of the parser from settings. */
-int format__csv_init(struct format_parser *p, const struct format_settings *fs,
-                     struct lerr *err);
+int format__csv_init(struct format_parser *p, const struct format_settings *fs, struct lerr *err);
 void format__csv_free(struct format_parser *p);
 /* Parses one CSV record into the context's row. 0 or -1 (err set). */
 int format__csv_row(struct format__ctx *c, const char *s, size_t n);

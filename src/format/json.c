@@ -103,8 +103,9 @@ static inline const char *skip_plain(const char *p, const char *end)
     while (end - p >= 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         /* A signed compare against 0x20 catches 0x00-0x1F and 0x80-0xFF at once. */
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                   _mm_cmplt_epi8(v, space));
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                         _mm_cmplt_epi8(v, space));
         unsigned mask = (unsigned)_mm_movemask_epi8(hit);
         if (mask)
             return p + __builtin_ctz(mask);
@@ -157,8 +158,7 @@ static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
         return 3;
     }
     if (c < 0xF5) {
-        if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-            (p[3] & 0xC0) != 0x80)
+        if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
             return 0;
         if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
             return 0;
@@ -459,7 +459,8 @@ static double slow_double(const char *ds, const char *de, size_t nint, int64_t e
  * Lexes a number; p points at '-' or a digit. Returns the byte after it or
  * NULL (error set). With v, fills the number fields.
  */
-static const char *lex_number(struct format_json_iter *it, const char *p, struct format_json_value *v)
+static const char *lex_number(struct format_json_iter *it, const char *p,
+                              struct format_json_value *v)
 {
     const char *end = it->end, *start = p;
     bool neg = false;
@@ -587,7 +588,8 @@ static const char *lex_number(struct format_json_iter *it, const char *p, struct
 
 /* ---- values ------------------------------------------------------------ */
 
-static const char *lex_literal(struct format_json_iter *it, const char *p, struct format_json_value *v)
+static const char *lex_literal(struct format_json_iter *it, const char *p,
+                               struct format_json_value *v)
 {
     size_t avail = (size_t)(it->end - p);
     enum format_json_kind kind;
@@ -677,22 +679,17 @@ value:
         stack[sp++] = *p == '{' ? '}' : ']';
         p++;
         goto open;
-    case '"':
-        p = lex_string(it, p, false, NULL, NULL);
-        break;
+    case '"': p = lex_string(it, p, false, NULL, NULL); break;
     // clang-format off
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
-    // clang-format on
+        // clang-format on
         p = lex_number(it, p, NULL);
         break;
     case 't':
     case 'f':
-    case 'n':
-        p = lex_literal(it, p, NULL);
-        break;
-    default:
-        return expected_value(it, p);
+    case 'n': p = lex_literal(it, p, NULL); break;
+    default: return expected_value(it, p);
     }
     if (!p)
         return NULL;
@@ -721,8 +718,8 @@ after_value:
 
 /* Lexes the value at p into *v (decoding strings and numbers); nested
  * containers at level `depth` are validated and reported as raw spans. */
-static const char *lex_value(struct format_json_iter *it, const char *p, struct format_json_value *v,
-                             unsigned depth)
+static const char *lex_value(struct format_json_iter *it, const char *p,
+                             struct format_json_value *v, unsigned depth)
 {
     if (p >= it->end)
         return expected_value(it, p);
@@ -740,12 +737,11 @@ static const char *lex_value(struct format_json_iter *it, const char *p, struct 
     // clang-format off
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
-    // clang-format on
+        // clang-format on
         return lex_number(it, p, v);
     case 't':
     case 'f':
-    case 'n':
-        return lex_literal(it, p, v);
+    case 'n': return lex_literal(it, p, v);
     case '{':
     case '[':
         p = skip_container(it, p, depth);
@@ -754,8 +750,7 @@ static const char *lex_value(struct format_json_iter *it, const char *p, struct 
         memset(v, 0, sizeof *v);
         v->kind = *start == '{' ? FORMAT_JSON_KIND_OBJECT : FORMAT_JSON_KIND_ARRAY;
         break;
-    default:
-        return expected_value(it, p);
+    default: return expected_value(it, p);
     }
     v->raw = start;
     v->raw_len = (size_t)(p - start);
@@ -765,8 +760,8 @@ static const char *lex_value(struct format_json_iter *it, const char *p, struct 
 /* ---- iterator ---------------------------------------------------------- */
 
 /* Positions in messages count from `base`, which may lie before p (paths). */
-static void iter_setup(struct format_json_iter *it, const char *base, const char *end, char *scratch,
-                       size_t scratch_cap, struct lerr *err)
+static void iter_setup(struct format_json_iter *it, const char *base, const char *end,
+                       char *scratch, size_t scratch_cap, struct lerr *err)
 {
     it->base = base;
     it->p = base;
@@ -815,14 +810,14 @@ static int iter_open(struct format_json_iter *it, const char *p, bool record)
 }
 
 int format_json_iter_init(struct format_json_iter *it, const char *p, size_t n, char *scratch,
-                   size_t scratch_cap, struct lerr *err)
+                          size_t scratch_cap, struct lerr *err)
 {
     iter_setup(it, p, p + n, scratch, scratch_cap, err);
     return iter_open(it, p, true);
 }
 
 int format_json_iter_init_span(struct format_json_iter *it, const char *p, size_t n, char *scratch,
-                        size_t scratch_cap, struct lerr *err)
+                               size_t scratch_cap, struct lerr *err)
 {
     iter_setup(it, p, p + n, scratch, scratch_cap, err);
     return iter_open(it, p, false);
@@ -843,7 +838,8 @@ static int iter_finish(struct format_json_iter *it, const char *p)
     return 0;
 }
 
-int format_json_iter_next(struct format_json_iter *it, struct format_json_member *m, struct lerr *err)
+int format_json_iter_next(struct format_json_iter *it, struct format_json_member *m,
+                          struct lerr *err)
 {
     if (it->state == ST_DONE)
         return 0;
@@ -902,8 +898,9 @@ int format_json_iter_next(struct format_json_iter *it, struct format_json_member
 /* ---- single values and paths ------------------------------------------- */
 
 /* The one value in [p, end), positions counted from base. */
-static int parse_one(const char *base, const char *p, const char *end, struct format_json_value *out,
-                     char *scratch, size_t scratch_cap, struct lerr *err)
+static int parse_one(const char *base, const char *p, const char *end,
+                     struct format_json_value *out, char *scratch, size_t scratch_cap,
+                     struct lerr *err)
 {
     struct format_json_iter it;
     iter_setup(&it, base, end, scratch, scratch_cap, err);
@@ -924,14 +921,14 @@ static int parse_one(const char *base, const char *p, const char *end, struct fo
 }
 
 int format_json_parse_value(const char *p, size_t n, struct format_json_value *out, char *scratch,
-                     size_t scratch_cap, struct lerr *err)
+                            size_t scratch_cap, struct lerr *err)
 {
     return parse_one(p, p, p + n, out, scratch, scratch_cap, err);
 }
 
 int format_json_find_path(const char *p, size_t n, const struct format_json_path_step *steps,
-                   size_t nsteps, struct format_json_value *out, char *scratch,
-                   size_t scratch_cap, struct lerr *err)
+                          size_t nsteps, struct format_json_value *out, char *scratch,
+                          size_t scratch_cap, struct lerr *err)
 {
     const char *cur = p, *cur_end = p + n;
     for (size_t s = 0; s < nsteps; s++) {

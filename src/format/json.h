@@ -70,19 +70,19 @@ enum {
 
 struct format_json_value {
     enum format_json_kind kind;
-    unsigned num_flags;      /* FORMAT_JSON_KIND_NUMBER: JSON_NUM_* bits; else 0 */
-    const char *raw;         /* the value's text in the input (strings with quotes) */
+    unsigned num_flags; /* FORMAT_JSON_KIND_NUMBER: JSON_NUM_* bits; else 0 */
+    const char *raw;    /* the value's text in the input (strings with quotes) */
     size_t raw_len;
-    const char *str;         /* FORMAT_JSON_KIND_STRING: decoded UTF-8 (may hold NUL bytes); else NULL */
+    const char *str; /* FORMAT_JSON_KIND_STRING: decoded UTF-8 (may hold NUL bytes); else NULL */
     size_t str_len;
-    int64_t i;               /* FORMAT_JSON_KIND_NUMBER with FORMAT_JSON_NUM_INT; else 0 */
-    double d;                /* FORMAT_JSON_KIND_NUMBER: the value, correctly rounded; else 0 */
+    int64_t i; /* FORMAT_JSON_KIND_NUMBER with FORMAT_JSON_NUM_INT; else 0 */
+    double d;  /* FORMAT_JSON_KIND_NUMBER: the value, correctly rounded; else 0 */
 };
 
 struct format_json_member {
-    const char *key;         /* decoded; NULL for array elements */
+    const char *key; /* decoded; NULL for array elements */
     size_t key_len;
-    size_t index;            /* 0-based position in its object or array */
+    size_t index; /* 0-based position in its object or array */
     struct format_json_value v;
 };
 
@@ -94,7 +94,7 @@ struct format_json_iter {
     size_t scratch_cap, scratch_used;
     size_t index;
     struct lerr *err;
-    char close;              /* '}' or ']' */
+    char close; /* '}' or ']' */
     uint8_t state;
 };
 
@@ -106,13 +106,13 @@ struct format_json_iter {
  * "expected '{'" when the record is not an object.
  */
 int format_json_iter_init(struct format_json_iter *it, const char *p, size_t n, char *scratch,
-                   size_t scratch_cap, struct lerr *err);
+                          size_t scratch_cap, struct lerr *err);
 
 /* Starts on a span holding one object or array (leading and trailing
  * whitespace allowed, no BOM); nesting is counted from the span. Errors as
  * format_json_iter_init(), positions relative to p. */
 int format_json_iter_init_span(struct format_json_iter *it, const char *p, size_t n, char *scratch,
-                        size_t scratch_cap, struct lerr *err);
+                               size_t scratch_cap, struct lerr *err);
 
 /*
  * Reads the next member (object) or element (array, key NULL) into *m.
@@ -121,12 +121,13 @@ int format_json_iter_init_span(struct format_json_iter *it, const char *p, size_
  * too small (LERR_TOO_LARGE). After 0 or -1 it keeps returning the same.
  * Slices in *m stay valid while the input and scratch do.
  */
-int format_json_iter_next(struct format_json_iter *it, struct format_json_member *m, struct lerr *err);
+int format_json_iter_next(struct format_json_iter *it, struct format_json_member *m,
+                          struct lerr *err);
 
 /* Parses the one value in p[0..n) (surrounding whitespace allowed), of any
  * kind. Returns 0 or -1 (err set as above). */
 int format_json_parse_value(const char *p, size_t n, struct format_json_value *out, char *scratch,
-                     size_t scratch_cap, struct lerr *err);
+                            size_t scratch_cap, struct lerr *err);
 
 /* One step of a path: a member name (key != NULL) or an array index. */
 struct format_json_path_step {
@@ -143,8 +144,8 @@ struct format_json_path_step {
  * Only the containers on the path are walked; needs at most n scratch bytes.
  */
 int format_json_find_path(const char *p, size_t n, const struct format_json_path_step *steps,
-                   size_t nsteps, struct format_json_value *out, char *scratch,
-                   size_t scratch_cap, struct lerr *err);
+                          size_t nsteps, struct format_json_value *out, char *scratch,
+                          size_t scratch_cap, struct lerr *err);
 
 /*
  * Appends s[0..n) to b as a JSON string literal with quotes: '"', '\\' and

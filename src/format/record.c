@@ -26,13 +26,12 @@
 
 static bool input_type_ok(uint8_t t)
 {
-    return t == SQL_STRING || t == SQL_LONG || t == SQL_FLOAT || t == SQL_DOUBLE ||
-           t == SQL_JSON;
+    return t == SQL_STRING || t == SQL_LONG || t == SQL_FLOAT || t == SQL_DOUBLE || t == SQL_JSON;
 }
 
 /* Binds a kafka metadata name: the declared field of that name, or a new one. */
-static int bind_meta(struct format_parser *p, const char *name, const char *setting,
-                     uint8_t meta, uint8_t type, uint32_t *out, struct lerr *err)
+static int bind_meta(struct format_parser *p, const char *name, const char *setting, uint8_t meta,
+                     uint8_t type, uint32_t *out, struct lerr *err)
 {
     size_t n = strlen(name);
     if (n == 0)
@@ -62,7 +61,8 @@ static int compile_path(struct format_parser *p, const char *expr, struct format
     size_t n = strlen(expr), cap = n + 1, i = 1;
     if (n == 0 || expr[0] != '$')
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: path '%s' must start with '$', e.g. \"$.user.name\"", target, expr);
+                           "%s: path '%s' must start with '$', e.g. \"$.user.name\"", target,
+                           expr);
     out->steps = arena_zalloc(&p->mem, cap * sizeof *out->steps);
     if (!out->steps)
         return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
@@ -140,8 +140,7 @@ static int compile_flatten(struct format_parser *p, const struct format_settings
     return 0;
 }
 
-static int setup_kafka(struct format_parser *p, const struct format_settings *fs,
-                       struct lerr *err)
+static int setup_kafka(struct format_parser *p, const struct format_settings *fs, struct lerr *err)
 {
     if (bind_meta(p, fs->timestamp_column ? fs->timestamp_column : "kafka.timestamp",
                   "timestampColumnName", META_TIMESTAMP, SQL_LONG, &p->meta_ts, err) ||
@@ -247,8 +246,8 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
                         target, (int)in->name_len, in->name);
             goto fail;
         }
-        if (format__add_field(p, in->name, in->name_len, in->type, FORMAT_ORIGIN_DECLARED,
-                              err) == UINT32_MAX)
+        if (format__add_field(p, in->name, in->name_len, in->type, FORMAT_ORIGIN_DECLARED, err) ==
+            UINT32_MAX)
             goto fail;
     }
     p->ndeclared = p->nfields;
@@ -338,9 +337,11 @@ static inline bool key_eq(const char *a, const char *b, size_t n)
     if (n > 16)
         return memcmp(a, b, n) == 0;
     if (n >= 8)
-        return util_load_u64(a) == util_load_u64(b) && util_load_u64(a + n - 8) == util_load_u64(b + n - 8);
+        return util_load_u64(a) == util_load_u64(b) &&
+               util_load_u64(a + n - 8) == util_load_u64(b + n - 8);
     if (n >= 4)
-        return util_load_u32(a) == util_load_u32(b) && util_load_u32(a + n - 4) == util_load_u32(b + n - 4);
+        return util_load_u32(a) == util_load_u32(b) &&
+               util_load_u32(a + n - 4) == util_load_u32(b + n - 4);
     /* 0..3 bytes: the first, middle and last cover them all */
     return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
@@ -409,7 +410,8 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
         struct lerr e;
         lerr_init(&e);
         const struct format__flat *fl = &p->flat[i];
-        if (format_json_find_path(s, n, fl->steps, fl->nsteps, &v, p->scratch2, p->scratch_cap, &e) == 1)
+        if (format_json_find_path(s, n, fl->steps, fl->nsteps, &v, p->scratch2, p->scratch_cap,
+                                  &e) == 1)
             format__put_json(c, fl->field, &v, &c->vals[fl->field]);
     }
     return 0;
@@ -489,8 +491,9 @@ static void kafka_headers(struct format__ctx *c, const struct record *rec)
             continue;
         if (plen + hd->name_len > FORMAT_MAX_NAME ||
             format__utf8_valid(hd->name, hd->name_len) != hd->name_len) {
-            format__warn(c, "kafka header %zu has a name that is not valid UTF-8 or is too "
-                            "long for a column; it is not discovered",
+            format__warn(c,
+                         "kafka header %zu has a name that is not valid UTF-8 or is too "
+                         "long for a column; it is not discovered",
                          h);
             continue;
         }

@@ -49,8 +49,7 @@ static int delimited(json_t *o, const char *path, struct arena *mem, struct form
         return bad(err, path, "delimiter", "is required for \"delimited\", e.g. \"|\"");
     json_t *v = json_object_get(o, "skipHeaderRows");
     if (v && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > 1000000)
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
             return bad(err, path, "skipHeaderRows", "must be a whole number from 0 to 1000000");
         out->skip_header_rows = (uint32_t)json_integer_value(v);
     }
@@ -133,8 +132,9 @@ static int kafka(json_t *o, const char *path, struct arena *mem, struct format_s
     char p[200];
     json_t *v = json_object_get(o, "valueFormat");
     if (!json_is_object(v))
-        return bad(err, path, "valueFormat", "is required: an object such as "
-                                             "{\"format\": \"nd-json\"}");
+        return bad(err, path, "valueFormat",
+                   "is required: an object such as "
+                   "{\"format\": \"nd-json\"}");
     struct format_settings *vs = arena_zalloc(mem, sizeof *vs);
     if (!vs)
         return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
@@ -165,16 +165,19 @@ static int kafka(json_t *o, const char *path, struct arena *mem, struct format_s
 static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nested,
                         struct format_settings *out, struct lerr *err)
 {
+    // clang-format off
     static const struct {
         const char *name;
         enum format_kind kind;
     } kinds[] = {{"nd-json", FORMAT_NDJSON}, {"csv", FORMAT_CSV}, {"tsv", FORMAT_TSV},
                  {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA}};
+    // clang-format on
     memset(out, 0, sizeof *out);
     json_t *f = json_object_get(o, "format");
     if (!json_is_string(f))
-        return bad(err, path, "format", "is required: \"nd-json\", \"csv\", \"tsv\", "
-                                        "\"delimited\" or \"kafka\"");
+        return bad(err, path, "format",
+                   "is required: \"nd-json\", \"csv\", \"tsv\", "
+                   "\"delimited\" or \"kafka\"");
     size_t k = 0;
     while (k < LS_ARRAY_LEN(kinds) && strcmp(kinds[k].name, json_string_value(f)) != 0)
         k++;
@@ -207,11 +210,13 @@ int format_settings_from_json(const json_t *json, struct arena *mem, struct form
 int format_input_schema_from_json(const json_t *json, struct arena *mem, struct sql_schema *out,
                                   struct lerr *err)
 {
+    // clang-format off
     static const struct {
         const char *name;
         uint8_t type;
     } types[] = {{"string", SQL_STRING}, {"long", SQL_LONG}, {"float", SQL_FLOAT},
                  {"double", SQL_DOUBLE}, {"json", SQL_JSON}};
+    // clang-format on
     const json_t *a = json;
     int rc = 0;
     if (!json_is_array(a)) {
@@ -239,8 +244,8 @@ int format_input_schema_from_json(const json_t *json, struct arena *mem, struct 
             k++;
         if (k == LS_ARRAY_LEN(types)) {
             rc = lerr_set_at(err, LERR_INVALID, t,
-                             "%s.dataType '%s' is not one of string, long, float, double, json",
-                             t, json_string_value(dt));
+                             "%s.dataType '%s' is not one of string, long, float, double, json", t,
+                             json_string_value(dt));
             goto done;
         }
         fields[i].name_len = json_string_length(name);

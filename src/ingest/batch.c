@@ -33,8 +33,8 @@ static int replace_all(struct runner *r, struct lerr *err)
     int rc = ids ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < segs.n; i++)
         ids[i] = segs.items[i].id;
-    struct catalog_commit cm = {.table_name = r->table->name, .remove_ids = ids,
-                                .nremove = segs.n};
+    struct catalog_commit cm = {
+        .table_name = r->table->name, .remove_ids = ids, .nremove = segs.n};
     if (!rc && segs.n)
         rc = catalog_commit(r->rt->cat, &cm, err);
     if (!rc) {
@@ -68,7 +68,8 @@ static int replace_intervals(struct runner *r, json_t *intervals, struct lerr *e
         rc = lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < segs.n; i++)
         for (size_t k = 0; k < n; k++)
-            if (segs.items[i].chunk_start >= iv[2 * k] && segs.items[i].chunk_end <= iv[2 * k + 1]) {
+            if (segs.items[i].chunk_start >= iv[2 * k] &&
+                segs.items[i].chunk_end <= iv[2 * k + 1]) {
                 ids[nids++] = segs.items[i].id;
                 break;
             }
@@ -110,7 +111,7 @@ void *ingest__batch_main(void *arg)
     struct ingest__job *job = arg;
     struct runner r = {.job = job, .rt = job->rt};
     arena_init(&r.batch, 1u << 20, BATCH_ARENA_CAP);
-    struct arena text;   /* the chunk being read (the source fills it) */
+    struct arena text; /* the chunk being read (the source fills it) */
     arena_init(&text, 1u << 20, BATCH_ARENA_CAP);
     r.batch_tally = malloc(sizeof *r.batch_tally);
     arena_init(&r.ptable_mem, 4096, 0);
@@ -122,7 +123,8 @@ void *ingest__batch_main(void *arg)
         lerr_set(&err, LERR_NOMEM, "out of memory");
     if (err.code || catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
         catalog_job_spec_load(&r.cj, &r.spec, &err) ||
-        !(r.table = storage_db_get(r.rt->db, r.cj.table_name, &err)) || ingest__build_ptable(&r, &err)) {
+        !(r.table = storage_db_get(r.rt->db, r.cj.table_name, &err)) ||
+        ingest__build_ptable(&r, &err)) {
         ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
@@ -160,7 +162,9 @@ void *ingest__batch_main(void *arg)
             arena_reset(&r.batch);
             const struct record *sr = &b.records[i];
             /* The chunk's text alone: offsets count chunks over all files. */
-            struct record rec = {.data = sr->data, .len = sr->len, .partition = sr->partition,
+            struct record rec = {.data = sr->data,
+                                 .len = sr->len,
+                                 .partition = sr->partition,
                                  .offset = chunk_no++};
             if (ingest__ingest_records(&r, &rec, 1, &err) ||
                 (storage_table_should_persist(r.table->st, util_now_ms()) &&

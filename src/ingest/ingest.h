@@ -31,14 +31,14 @@ struct catalog;
 struct ingest_runtime;
 
 struct ingest_runtime_opts {
-    uint64_t persist_max_rows;     /* 0 = storage default (1M) */
-    uint64_t persist_max_bytes;    /* 0 = storage default (256 MB) */
-    int64_t persist_max_age_ms;    /* 0 = storage default (10 s) */
-    int supervisor_period_ms;      /* 0 = 250 */
-    uint64_t push_segment_bytes;   /* push-log file size before rolling; 0 = 64 MiB */
-    int trim_period_ms;            /* how often push logs are trimmed; 0 = 10 s */
-    int compact_period_ms;         /* how often small segments are merged; 0 = 30 s */
-    int shutdown_timeout_ms;       /* how long a stop retries failing persists; 0 = 10 s */
+    uint64_t persist_max_rows;   /* 0 = storage default (1M) */
+    uint64_t persist_max_bytes;  /* 0 = storage default (256 MB) */
+    int64_t persist_max_age_ms;  /* 0 = storage default (10 s) */
+    int supervisor_period_ms;    /* 0 = 250 */
+    uint64_t push_segment_bytes; /* push-log file size before rolling; 0 = 64 MiB */
+    int trim_period_ms;          /* how often push logs are trimmed; 0 = 10 s */
+    int compact_period_ms;       /* how often small segments are merged; 0 = 30 s */
+    int shutdown_timeout_ms;     /* how long a stop retries failing persists; 0 = 10 s */
 };
 
 /*
@@ -72,14 +72,14 @@ bool ingest_runtime_settle(struct ingest_runtime *rt, const char *job_id, int ti
 /* Live numbers of a running job; false when it is not running here. */
 struct ingest_job_metrics {
     struct pipeline_counters counters;
-    int64_t lag;                  /* total, -1 unknown */
-    int64_t freshness_ms;         /* now - produce time of the newest ingested event; -1 */
+    int64_t lag;          /* total, -1 unknown */
+    int64_t freshness_ms; /* now - produce time of the newest ingested event; -1 */
     int64_t persist_count;
     double persist_ms_last;
 };
 bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
-                        struct ingest_job_metrics *out,
-                        struct source_partition **parts, size_t *nparts);
+                        struct ingest_job_metrics *out, struct source_partition **parts,
+                        size_t *nparts);
 /* The last rejections of a running job; 0 when not running here. */
 /*
  * Checks a replace job's target.intervals against a table's

@@ -22,11 +22,11 @@
 #define GAP_WARN_MS 60000
 #define TRIM_EVERY_MS 10000
 #define COMPACT_EVERY_MS 30000
-#define SHUTDOWN_TIMEOUT_MS 10000       /* LODESTAR_SHUTDOWN_TIMEOUT_MS's default */
-#define SHUTDOWN_GRACE_MS 5000          /* past the bound, for threads inside one last write */
+#define SHUTDOWN_TIMEOUT_MS 10000 /* LODESTAR_SHUTDOWN_TIMEOUT_MS's default */
+#define SHUTDOWN_GRACE_MS 5000    /* past the bound, for threads inside one last write */
 #define PERSIST_RETRY_MS 1000
-#define PERSIST_REPORT_MS 30000   /* a persist that keeps failing: health refreshed this often, */
-#define PERSIST_LOG_MS 60000      /* and a log line this often */
+#define PERSIST_REPORT_MS 30000 /* a persist that keeps failing: health refreshed this often, */
+#define PERSIST_LOG_MS 60000    /* and a log line this often */
 #define PERSIST_FAILED "persisting failed (will retry): "
 
 struct ingest__job {
@@ -39,7 +39,7 @@ struct ingest__job {
     atomic_bool stop;
     atomic_bool done;
     bool failed;
-    pthread_mutex_t mu;   /* guards pipe and src for readers on other threads */
+    pthread_mutex_t mu; /* guards pipe and src for readers on other threads */
     struct pipeline *pipe;
     struct source *src;
     atomic_llong newest_produced_ms;
@@ -58,10 +58,10 @@ struct ingest_runtime {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_bool stopping;
-    _Atomic int64_t stop_deadline_ns;   /* set before `stopping`: failing persists give up then */
+    _Atomic int64_t stop_deadline_ns; /* set before `stopping`: failing persists give up then */
     _Atomic bool compactor_done;
-    _Atomic uint64_t unpersisted_rows;  /* rows runners gave up at the shutdown bound */
-    char unpersisted_tables[512];       /* their tables, quoted (under mu) */
+    _Atomic uint64_t unpersisted_rows; /* rows runners gave up at the shutdown bound */
+    char unpersisted_tables[512];      /* their tables, quoted (under mu) */
     bool kick;
     struct storage_db *db;
     struct pushreg *pushes;
@@ -70,7 +70,7 @@ struct ingest_runtime {
     /* Prometheus numbers */
     atomic_llong persists, persist_failures;
     atomic_llong persist_us_total;
-    atomic_llong persist_hist[8];   /* <=10ms, 50, 100, 250, 500, 1000, 5000, +Inf */
+    atomic_llong persist_hist[8]; /* <=10ms, 50, 100, 250, 500, 1000, 5000, +Inf */
 };
 
 /* ---- a runner --------------------------------------------------------------------- */
@@ -84,8 +84,8 @@ struct ingest_runtime {
 
 struct persist_item {
     struct storage_sealed *sealed;
-    char *offsets;     /* the checkpoint this persist commits; NULL keeps it */
-    char *counters;    /* the job's counters at the seal */
+    char *offsets;  /* the checkpoint this persist commits; NULL keeps it */
+    char *counters; /* the job's counters at the seal */
 };
 
 struct persister {
@@ -96,16 +96,16 @@ struct persister {
     struct persist_item q[PERSIST_QUEUE];
     size_t head, n;
     bool stop;
-    bool conflict;        /* a commit met a moved checkpoint: a reset happened */
-    char *expected;       /* the checkpoint text last committed (or found) */
-    char error[512];      /* the last failure, until a persist succeeds */
+    bool conflict;   /* a commit met a moved checkpoint: a reset happened */
+    char *expected;  /* the checkpoint text last committed (or found) */
+    char error[512]; /* the last failure, until a persist succeeds */
     /* Failures: the set is kept and retried every PERSIST_RETRY_MS. Once a shutdown's bound
      * passes with persists still failing, the persister gives up for good (sticky): every
      * set, this one and those queued after it, is dropped uncommitted — committing a later
      * set would move the checkpoint past the rows of the dropped one. */
     bool abandoned;
     uint64_t abandoned_rows;
-    uint64_t failures;    /* attempts failed in a row */
+    uint64_t failures; /* attempts failed in a row */
     int64_t failing_since_ns, reported_ns, logged_ns;
 };
 
@@ -116,7 +116,7 @@ struct persister {
  */
 struct staged {
     struct storage_batch sb;
-    struct pipeline_tally *tally;   /* the batch's outcome (its owner's memory) */
+    struct pipeline_tally *tally; /* the batch's outcome (its owner's memory) */
 };
 
 /*
@@ -136,16 +136,16 @@ struct staged {
 #define SLOT_BLOCK (8u << 20)
 
 struct fetch_slot {
-    struct arena mem;            /* the records (source_poll fills it) and the pipeline's output */
+    struct arena mem; /* the records (source_poll fills it) and the pipeline's output */
     const struct record *recs;
     size_t n;
     struct staged rows;
-    struct pipeline_tally *tally;   /* rows.tally's memory */
-    struct source_offsets pos;   /* the position after this batch */
+    struct pipeline_tally *tally; /* rows.tally's memory */
+    struct source_offsets pos;    /* the position after this batch */
     const struct source_gap *gaps;
     size_t ngaps;
     bool partitions_changed;
-    int64_t newest;              /* newest Kafka timestamp in the batch, -1 none */
+    int64_t newest; /* newest Kafka timestamp in the batch, -1 none */
     int rc;
     struct lerr err;
 };
@@ -156,7 +156,7 @@ struct fetcher {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct fetch_slot slot[FETCH_SLOTS];
-    size_t head, n;              /* ready slots, in order */
+    size_t head, n; /* ready slots, in order */
     bool stop, pause, paused;
 };
 
@@ -164,15 +164,15 @@ struct runner {
     struct ingest__job *job;
     struct persister ps;
     struct fetcher fx;
-    struct source_offsets appended;   /* the source position after the last appended batch */
+    struct source_offsets appended; /* the source position after the last appended batch */
     struct ingest_runtime *rt;
     struct storage_db_table *table;
     struct catalog_job cj;
-    struct job_spec spec;            /* the job's spec as the catalog parsed it */
-    char stream[300];                /* the checkpoint's key (connection_spec.stream) */
+    struct job_spec spec; /* the job's spec as the catalog parsed it */
+    char stream[300];     /* the checkpoint's key (connection_spec.stream) */
     int64_t reset_generation;
-    struct arena batch;              /* batch jobs: the rows of one chunk of text */
-    struct pipeline_tally *batch_tally;   /* batch jobs: that chunk's outcome */
+    struct arena batch;                 /* batch jobs: the rows of one chunk of text */
+    struct pipeline_tally *batch_tally; /* batch jobs: that chunk's outcome */
     struct pipeline_table ptable;
     struct arena ptable_mem;
     enum catalog_health health;
@@ -180,7 +180,7 @@ struct runner {
     int64_t gap_until_ms;
     char gap_msg[512];
     int64_t last_commit_ms;
-    bool dirty_offsets;        /* polled past the last committed offsets */
+    bool dirty_offsets; /* polled past the last committed offsets */
     /* The partitions the checkpoint holds (committed, or queued to be, in order): a
      * partition outside it gets its start committed before any of its rows is
      * appended (commit_starts). has_checkpoint: the stream has one at all. */
@@ -202,7 +202,7 @@ struct runner {
 /* ---- shared between the files of the runtime ------------------------------------- */
 
 #define INGEST__PERSIST_BUCKETS 7
-extern const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS];   /* job.c */
+extern const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS]; /* job.c */
 
 /* job.c */
 void ingest__set_status(struct runner *r, enum catalog_job_state status,
@@ -212,10 +212,10 @@ void ingest__set_health(struct runner *r, enum catalog_health health, const char
 void ingest__fail(struct runner *r, const char *fmt, ...) LS_PRINTF(2, 3);
 int ingest__build_ptable(struct runner *r, struct lerr *err);
 int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, const char *job_id,
-                     const char *stream, const char *expected, const char *new_offsets,
-                     const char *counters, const struct storage_segment_info *added,
-                     size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
-                     struct lerr *err);
+                      const char *stream, const char *expected, const char *new_offsets,
+                      const char *counters, const struct storage_segment_info *added,
+                      size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
+                      struct lerr *err);
 void ingest__rejections_from_json(const json_t *saved, struct ingest__job *job);
 void ingest__counters_from_json(const json_t *saved, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
@@ -223,11 +223,11 @@ bool ingest__persister_drain(struct runner *r, int timeout_ms);
 void ingest__persister_stop(struct runner *r);
 int ingest__persist(struct runner *r, bool advance, struct lerr *err);
 void ingest__update_health(struct runner *r);
-int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
-                         struct arena *mem, struct staged *st, struct lerr *err);
+int ingest__stage_records(struct runner *r, const struct record *recs, size_t n, struct arena *mem,
+                          struct staged *st, struct lerr *err);
 int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr *err);
 int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n,
-                          struct lerr *err);
+                           struct lerr *err);
 void *ingest__stream_main(void *arg);
 void *ingest__batch_main(void *arg);
 struct ingest__job *ingest__find_job(struct ingest_runtime *rt, const char *id);
@@ -237,7 +237,8 @@ void *ingest__supervisor_main(void *arg);
 /* job.c: the job's totals, under job->tally_mu */
 void ingest__totals_add(struct ingest__job *j, const struct pipeline_tally *t);
 void ingest__totals_counters(struct ingest__job *j, struct pipeline_counters *out);
-size_t ingest__totals_rejections(struct ingest__job *j, struct pipeline_rejection *out, size_t cap);
+size_t ingest__totals_rejections(struct ingest__job *j, struct pipeline_rejection *out,
+                                 size_t cap);
 
 /* wake.c */
 void ingest__wait_kick(struct ingest_runtime *rt, int ms);

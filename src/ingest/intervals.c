@@ -27,7 +27,8 @@ int ingest_check_intervals(struct json_t *intervals, int gran, int64_t *out, str
         if (gran >= 0 && g == STORAGE_GRAN_ALL)
             return lerr_set_at(err, LERR_INVALID, t,
                                "%s: the table's partitioningGranularity is 'all', one chunk "
-                               "for all time; omit intervals to replace the whole table", t);
+                               "for all time; omit intervals to replace the whole table",
+                               t);
         if (gran >= 0 && !storage_gran_aligned(g, a, b, &ca, &cb)) {
             char fa[32], fb[32];
             util_format_iso_ms(ca, fa);

@@ -30,7 +30,8 @@
 #include "storage/db.h"
 #include "util/time.h"
 
-const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS] = {10, 50, 100, 250, 500, 1000, 5000};
+const double ingest__persist_buckets_ms[INGEST__PERSIST_BUCKETS] = {10,  50,   100, 250,
+                                                                    500, 1000, 5000};
 
 void ingest__set_status(struct runner *r, enum catalog_job_state status,
                         enum catalog_health health, const char *msg, int64_t started,
@@ -85,7 +86,7 @@ static int ensure_columns(struct runner *r, struct lerr *err)
     struct pipeline *p = r->job->pipe;
     size_t n = pipeline_ncolumns(p), nnew = 0;
     struct catalog_new_column *add = NULL;
-    char (*types)[32] = NULL;   /* the added measures' type names */
+    char(*types)[32] = NULL; /* the added measures' type names */
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         struct pipeline_column *c = pipeline_column(p, i);
@@ -127,10 +128,11 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     [SQL_AGG_EARLIEST_BY] = "Earliest"};
                 // clang-format on
                 const char *suffix = c->agg->kind < LS_ARRAY_LEN(names) && names[c->agg->kind]
-                                         ? names[c->agg->kind] : "Sum";
+                                         ? names[c->agg->kind]
+                                         : "Sum";
                 const char *base = c->type == SQL_DOUBLE || c->type == SQL_FLOAT ? "double"
-                                   : c->type == SQL_STRING                      ? "string"
-                                                                               : "long";
+                                   : c->type == SQL_STRING                       ? "string"
+                                                                                 : "long";
                 if (strcmp(suffix, "count") == 0)
                     snprintf(types[nnew], sizeof types[nnew], "count");
                 else
@@ -155,7 +157,7 @@ static int ensure_columns(struct runner *r, struct lerr *err)
 
 struct commit_ctx {
     struct runner *r;
-    const char *new_offsets;   /* NULL: leave the checkpoint as it is */
+    const char *new_offsets; /* NULL: leave the checkpoint as it is */
     const char *counters;
 };
 
@@ -175,10 +177,10 @@ static void segment_row(const struct storage_db_table *t, const struct storage_s
 }
 
 int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, const char *job_id,
-                     const char *stream, const char *expected, const char *new_offsets,
-                     const char *counters, const struct storage_segment_info *added,
-                     size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
-                     struct lerr *err)
+                      const char *stream, const char *expected, const char *new_offsets,
+                      const char *counters, const struct storage_segment_info *added,
+                      size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
+                      struct lerr *err)
 {
     struct arena a;
     arena_init(&a, 4096, 0);
@@ -218,8 +220,8 @@ static int persist_commit(void *ctx, const struct storage_segment_info *added, s
     struct commit_ctx *c = ctx;
     struct runner *r = c->r;
     /* Only the persister thread commits while it runs, so expected is stable here. */
-    return ingest__commit_tx(r->rt, r->table, r->job->id, r->stream, r->ps.expected, c->new_offsets,
-                     c->counters, added, nadded, removed, nremoved, err);
+    return ingest__commit_tx(r->rt, r->table, r->job->id, r->stream, r->ps.expected,
+                             c->new_offsets, c->counters, added, nadded, removed, nremoved, err);
 }
 
 struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size_t n)
@@ -258,7 +260,8 @@ static char *counters_json(const struct pipeline_counters *c, struct ingest__job
                           "numRowsSkippedByError", (json_int_t)c->skipped_by_error);
     json_t *reasons = json_object();
     for (int i = 1; i < PIPE_R__COUNT; i++)
-        json_object_set_new(reasons, pipeline_reason_name(i), json_integer((json_int_t)c->by_reason[i]));
+        json_object_set_new(reasons, pipeline_reason_name(i),
+                            json_integer((json_int_t)c->by_reason[i]));
     json_object_set_new(o, "byReason", reasons);
     json_object_set_new(o, "newestEventTime", json_integer(c->newest_event_ms));
     struct pipeline_rejection *rej = calloc(PIPE_RING, sizeof *rej);
@@ -290,13 +293,13 @@ void ingest__rejections_from_json(const json_t *o, struct ingest__job *job)
     for (size_t i = 0; rej && i < n; i++) {
         json_t *e = json_array_get(logs, i);
         struct pipeline_rejection *r = &rej[k];
-        int oc = name_index(json_string_value(json_object_get(e, "outcome")),
-                            pipeline_outcome_name, 4);
-        int why = name_index(json_string_value(json_object_get(e, "reason")),
-                             pipeline_reason_name, PIPE_R__COUNT);
+        int oc =
+            name_index(json_string_value(json_object_get(e, "outcome")), pipeline_outcome_name, 4);
+        int why = name_index(json_string_value(json_object_get(e, "reason")), pipeline_reason_name,
+                             PIPE_R__COUNT);
         const char *ts = json_string_value(json_object_get(e, "timestamp"));
         if (oc < 0 || why < 0 || !ts || !time_parse_iso(ts, strlen(ts), NULL, &r->at_ms))
-            continue;   /* written by another version: leave it out */
+            continue; /* written by another version: leave it out */
         json_t *part = json_object_get(e, "partition"), *off = json_object_get(e, "offset");
         r->partition = part ? (int32_t)json_integer_value(part) : -1;
         r->offset = off ? json_integer_value(off) : -1;
@@ -326,8 +329,10 @@ void ingest__counters_from_json(const json_t *o, struct pipeline_counters *c)
     c->processed = (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
     c->processed_with_warnings =
         (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessedWithWarnings"));
-    c->skipped_by_filter = (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByFilter"));
-    c->skipped_by_error = (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByError"));
+    c->skipped_by_filter =
+        (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByFilter"));
+    c->skipped_by_error =
+        (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByError"));
     json_t *reasons = json_object_get(o, "byReason");
     for (int i = 1; i < PIPE_R__COUNT; i++)
         c->by_reason[i] =
@@ -401,8 +406,7 @@ static bool shutdown_due(struct ingest_runtime *rt)
  * on every one would rewrite the job's status each second), and logged on the first
  * failure and every PERSIST_LOG_MS. p->mu held.
  */
-static void persist_failed(struct runner *r, const struct persist_item *it,
-                           const struct lerr *err)
+static void persist_failed(struct runner *r, const struct persist_item *it, const struct lerr *err)
 {
     struct persister *p = &r->ps;
     int64_t now = util_mono_ns();
@@ -455,7 +459,7 @@ static void *persister_main(void *arg)
             if (rc) {
                 persist_failed(r, it, &err);
                 if (p->stop)
-                    break;   /* the job failed: its rows are re-read when it runs again */
+                    break; /* the job failed: its rows are re-read when it runs again */
                 if (!shutdown_due(r->rt)) {
                     int64_t wait_ns = (int64_t)PERSIST_RETRY_MS * 1000000;
                     if (atomic_load(&r->rt->stopping)) {
@@ -507,7 +511,7 @@ int ingest__persister_start(struct runner *r, struct lerr *err)
     pthread_cond_init(&r->ps.cv, NULL);
     if (pthread_create(&r->ps.th, NULL, persister_main, r) != 0)
         return lerr_set(err, LERR_INTERNAL, "cannot start the persist thread");
-    pthread_setname_np(r->ps.th, "job-persist");   /* for top -H and perf */
+    pthread_setname_np(r->ps.th, "job-persist"); /* for top -H and perf */
     r->ps.started = true;
     return 0;
 }
@@ -518,8 +522,7 @@ int ingest__persister_start(struct runner *r, struct lerr *err)
  */
 bool ingest__persister_drain(struct runner *r, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX
-                                      : util_mono_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : util_mono_ns() + (int64_t)timeout_ms * 1000000;
     pthread_mutex_lock(&r->ps.mu);
     while (r->ps.n && util_mono_ns() < deadline) {
         struct timespec ts;
@@ -668,8 +671,8 @@ void ingest__update_health(struct runner *r)
  * pipeline column given a table column. The thread that owns the pipeline's
  * row path (the fetcher, or a batch job's runner).
  */
-int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
-                         struct arena *mem, struct staged *st, struct lerr *err)
+int ingest__stage_records(struct runner *r, const struct record *recs, size_t n, struct arena *mem,
+                          struct staged *st, struct lerr *err)
 {
     struct pipeline *p = r->job->pipe;
     struct pipeline_out out;
@@ -732,8 +735,7 @@ size_t ingest__totals_rejections(struct ingest__job *j, struct pipeline_rejectio
 }
 
 /* Records → pipeline → the table's buffers. The caller owns r->batch's reset. */
-int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n,
-                          struct lerr *err)
+int ingest__ingest_records(struct runner *r, const struct record *recs, size_t n, struct lerr *err)
 {
     struct staged st = {.tally = r->batch_tally};
     if (ingest__stage_records(r, recs, n, &r->batch, &st, err))

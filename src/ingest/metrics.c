@@ -74,11 +74,15 @@ size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
 
 void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out)
 {
-    static const char *const outcomes[] = {"processed", "processedWithWarnings",
-                                           "skippedByFilter", "skippedByError"};
+    static const char *const outcomes[] = {"processed", "processedWithWarnings", "skippedByFilter",
+                                           "skippedByError"};
     buf_puts(out, "# HELP lodestar_job_rows_total Rows by outcome, per job.\n"
                   "# TYPE lodestar_job_rows_total counter\n");
-    struct { char id[37]; struct pipeline_counters c; int64_t lag; } jobs[256];
+    struct {
+        char id[37];
+        struct pipeline_counters c;
+        int64_t lag;
+    } jobs[256];
     size_t n = 0;
     pthread_mutex_lock(&rt->mu);
     for (struct ingest__job *j = rt->jobs; j && n < LS_ARRAY_LEN(jobs); j = j->next) {
@@ -117,7 +121,8 @@ void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out)
     buf_printf(out, "lodestar_persist_duration_ms_sum %.3f\n",
                (double)atomic_load(&rt->persist_us_total) / 1000.0);
     buf_printf(out, "lodestar_persist_duration_ms_count %lld\n", cum);
-    buf_printf(out, "# TYPE lodestar_persist_failures_total counter\n"
-                    "lodestar_persist_failures_total %lld\n",
+    buf_printf(out,
+               "# TYPE lodestar_persist_failures_total counter\n"
+               "lodestar_persist_failures_total %lld\n",
                (long long)atomic_load(&rt->persist_failures));
 }

@@ -77,8 +77,8 @@ struct mapping {
     char *text;
     struct sql_expr *expr;
     bool aggregation;
-    const struct sql_agg_call *agg;   /* aggregations: the mapping's own call */
-    int out_col;               /* output column, -1 for __time */
+    const struct sql_agg_call *agg; /* aggregations: the mapping's own call */
+    int out_col;                    /* output column, -1 for __time */
     /* A plain input-field reference (sql_expr_is_ref): its value is handed through
      * when it already has the mapping's type or is NULL, without evaluating. */
     bool is_ref;
@@ -92,26 +92,26 @@ enum { ROW_PARSE = -1, ROW_FILTER = -2, ROW_VALUES = -3 };
 /* Records the parser can take whole, skipping the splitter when the record
  * holds one row (whole_record()). */
 enum whole_kind {
-    WHOLE_NEVER,     /* CSV family: always split (headers, quoted line breaks) */
-    WHOLE_LINE,      /* nd-json: a record without an inner line break is one line */
-    WHOLE_VALUE,     /* kafka over nd-json: a message that parses as one object */
+    WHOLE_NEVER, /* CSV family: always split (headers, quoted line breaks) */
+    WHOLE_LINE,  /* nd-json: a record without an inner line break is one line */
+    WHOLE_VALUE, /* kafka over nd-json: a message that parses as one object */
 };
 
 struct pipeline {
-    struct arena mem;                 /* compile-time memory: lives with the pipeline */
+    struct arena mem; /* compile-time memory: lives with the pipeline */
     struct format_parser *parser;
     enum whole_kind whole;
-    const struct sql_field *in_fields;   /* the input schema the expressions were bound to */
+    const struct sql_field *in_fields; /* the input schema the expressions were bound to */
     size_t nin_fields;
     struct sql_expr *filter;
     struct mapping *maps;
     size_t nmaps;
-    int time_map;                     /* index of the __time mapping */
+    int time_map; /* index of the __time mapping */
     bool discovery;
     const struct pipeline_table *table;
     bool has_table;
     bool aggregate, strict;
-    int64_t late_bound, early_bound;  /* INT64_MIN / INT64_MAX when off */
+    int64_t late_bound, early_bound; /* INT64_MIN / INT64_MAX when off */
     /* a replace job's target.intervals, [start, end) pairs (none: every time) */
     int64_t *ivals;
     size_t nivals;
@@ -119,10 +119,10 @@ struct pipeline {
      * column's type is what its values are coerced to: the table's type for a column
      * the table has, else the mapping's result type or the field's discovered type. */
     struct pipeline_column *cols;
-    int32_t *col_field;               /* discovered identity columns: input field; else -1 */
+    int32_t *col_field; /* discovered identity columns: input field; else -1 */
     size_t ncols, cols_cap;
     size_t first_discovered;
-    int32_t *field_col;               /* input field -> its discovered column, or -1 */
+    int32_t *field_col; /* input field -> its discovered column, or -1 */
     size_t nfield_col;
     /* input fields that never become identity columns */
     bool *field_blocked;
@@ -135,11 +135,11 @@ struct pipeline {
      * limit: they become columns with the first row that fits (held[f]) */
     uint8_t *held;
     size_t nheld, held_cap;
-    uint32_t *scratch;                /* field indexes, absorb_schema_changes() */
+    uint32_t *scratch; /* field indexes, absorb_schema_changes() */
     size_t scratch_cap;
     /* the current row's share of the batch arena (process_text()) */
-    size_t batch_cap, row_cap;        /* the arena's own cap (0 = none); a row's */
-    size_t row_base;                  /* arena total where the row's budget starts */
+    size_t batch_cap, row_cap; /* the arena's own cap (0 = none); a row's */
+    size_t row_base;           /* arena total where the row's budget starts */
     bool in_row, row_reserved, batch_full;
     int row_phase;
     /* the batch being processed: its counts and rejections (pipeline_process) */
@@ -284,8 +284,10 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
     const char *col = m->column;
     const char *text = m->expression;
     if (!col || !text)
-        return lerr_set_at(err, LERR_INVALID, target, "%s: a mapping needs columnName and "
-                                                      "expression", target);
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: a mapping needs columnName and "
+                           "expression",
+                           target);
     mp->column = arena_strdup(&p->mem, col);
     mp->text = arena_strdup(&p->mem, text);
     mp->aggregation = m->aggregation;
@@ -341,8 +343,7 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
     if (!cc)
         return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
     if (!mtype || sql_agg_measure_fit(mtype, agg, cc, &e))
-        return lerr_set_at(err, LERR_INVALID, target, "%s: column '%s': %s", target, col,
-                           e.msg);
+        return lerr_set_at(err, LERR_INVALID, target, "%s: column '%s': %s", target, col, e.msg);
     mp->out_col = add_column(p, col, cc->result_type, true, cc, -1);
     if (mp->out_col < 0 || !(p->cols[mp->out_col].measure_type = arena_strdup(&p->mem, mtype)))
         return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
@@ -368,15 +369,16 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
     struct sql_schema input = js->input;
     int rc = 0;
     if (!js->has_format) {
-        rc = lerr_set_at(err, LERR_INVALID, "source", "the job spec has no source.formatSettings "
-                                                      "or source.inputSchema");
+        rc = lerr_set_at(err, LERR_INVALID, "source",
+                         "the job spec has no source.formatSettings "
+                         "or source.inputSchema");
         goto out;
     }
     p->discovery = js->use_schema_discovery;
     p->table_name = arena_strdup(&p->mem, js->table_name);
     p->ntable_cols = p->has_table ? p->table->ncols : 0;
-    p->parser = format_parser_new(&settings, &input, p->discovery, js->exclusions,
-                                  js->nexclusions, err);
+    p->parser =
+        format_parser_new(&settings, &input, p->discovery, js->exclusions, js->nexclusions, err);
     if (!p->parser) {
         rc = set_target(err, "source.formatSettings");
         goto out;
@@ -436,15 +438,15 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
     p->field_blocked = arena_zalloc(&p->mem, nf + 1);
     block_refs(p, p->maps[p->time_map].expr);
     for (size_t i = 0; i < p->nmaps; i++) {
-        const struct sql_agg_call *agg =
-            p->maps[i].aggregation ? sql_expr_agg(p->maps[i].expr) : NULL;
+        const struct sql_agg_call *agg = p->maps[i].aggregation ? sql_expr_agg(p->maps[i].expr)
+                                                                : NULL;
         for (int k = 0; agg && k < agg->nargs; k++)
             block_refs(p, agg->args[k]);
     }
     p->late_bound =
         period_bound(js->late_period, "lateMessageRejectionPeriod", o->now_ms, -1, INT64_MIN, err);
-    p->early_bound =
-        period_bound(js->early_period, "earlyMessageRejectionPeriod", o->now_ms, 1, INT64_MAX, err);
+    p->early_bound = period_bound(js->early_period, "earlyMessageRejectionPeriod", o->now_ms, 1,
+                                  INT64_MAX, err);
     rc = err->code ? err->code : parse_intervals(p, js, err);
 out:
     return rc;
@@ -565,8 +567,8 @@ void pipeline_tally_add(struct pipeline_tally *to, const struct pipeline_tally *
         *ring_slot(to) = from->ring[(start + i) % PIPE_RING];
 }
 
-void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
-                         int32_t partition, int64_t offset, const char *fmt, ...)
+void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason, int32_t partition,
+                         int64_t offset, const char *fmt, ...)
 {
     struct pipeline_rejection *r = ring_slot(t);
     r->partition = partition;
@@ -581,9 +583,8 @@ void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
 
 /* Counts one row's outcome in the batch's tally; samples it into the batch's
  * ring unless processed cleanly. */
-static void count(struct pipeline *p, const struct record *rec, const char *text,
-                  size_t len, enum pipeline_outcome oc, enum pipeline_reason why,
-                  const char *msg)
+static void count(struct pipeline *p, const struct record *rec, const char *text, size_t len,
+                  enum pipeline_outcome oc, enum pipeline_reason why, const char *msg)
 {
     struct pipeline_counters *c = &p->batch->c;
     switch (oc) {
@@ -603,7 +604,7 @@ static void count(struct pipeline *p, const struct record *rec, const char *text
     snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
     size_t n = len > PIPE_RAW_MAX ? PIPE_RAW_MAX : len;
     while (n < len && n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
-        n--;   /* cut on a UTF-8 character boundary */
+        n--; /* cut on a UTF-8 character boundary */
     memcpy(r->raw, text, n);
     r->raw[n] = '\0';
     r->raw_cut = n < len;
@@ -612,7 +613,7 @@ static void count(struct pipeline *p, const struct record *rec, const char *text
 /* The first warning about a row (later ones are not reported). */
 struct row_warning {
     enum pipeline_reason reason;
-    char msg[512];   /* "" = none yet; only msg[0] is cleared per row */
+    char msg[512]; /* "" = none yet; only msg[0] is cleared per row */
 };
 
 static void warn(struct row_warning *w, enum pipeline_reason why, const char *fmt, ...)
@@ -761,8 +762,10 @@ static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
                     p->nfield_blocked = nn;
                 }
                 p->field_blocked[i] = true;
-                warn(w, PIPE_R_SCHEMA, "field '%.100s' does not become a column (%s); map it "
-                     "into a column of another name to keep it", f[i].name, bad);
+                warn(w, PIPE_R_SCHEMA,
+                     "field '%.100s' does not become a column (%s); map it "
+                     "into a column of another name to keep it",
+                     f[i].name, bad);
                 continue;
             }
             if (!grow_scratch(p, k + 1))
@@ -773,10 +776,10 @@ static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
             if (c < 0 || p->cols[c].type == f[i].type)
                 continue;
             pipeline_tally_note(p->batch, PIPE_R_SCHEMA, rec->partition, rec->offset,
-                          "field '%s' now holds %s values; column '%s' keeps type %s and "
-                          "casts them",
-                          f[i].name, sql_type_sql_name(f[i].type), p->cols[c].name,
-                          sql_type_sql_name(p->cols[c].type));
+                                "field '%s' now holds %s values; column '%s' keeps type %s and "
+                                "casts them",
+                                f[i].name, sql_type_sql_name(f[i].type), p->cols[c].name,
+                                sql_type_sql_name(p->cols[c].type));
         }
     }
     p->seen_generation = gen;
@@ -787,8 +790,7 @@ static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
  * A row that carries fields held back (held[]) makes columns of them, if
  * they fit now. 0, LERR_NOMEM, or 1 (*why) when they still do not.
  */
-static int absorb_held(struct pipeline *p, const struct format_row *row, char *why,
-                       size_t why_cap)
+static int absorb_held(struct pipeline *p, const struct format_row *row, char *why, size_t why_cap)
 {
     size_t k = 0;
     for (uint32_t j = 0; j < row->nextra; j++) {
@@ -968,8 +970,10 @@ static int coerce(const struct pipeline *p, size_t c, struct sql_value *v, struc
         struct buf b;
         buf_init(&b, 200);
         sql_value_to_text(v, &b, true);
-        warn(w, PIPE_R_COERCE, "column '%s' is %s; the value '%.100s' cannot be converted, "
-             "stored NULL", p->cols[c].name, sql_type_sql_name(want), buf_cstr(&b));
+        warn(w, PIPE_R_COERCE,
+             "column '%s' is %s; the value '%.100s' cannot be converted, "
+             "stored NULL",
+             p->cols[c].name, sql_type_sql_name(want), buf_cstr(&b));
         buf_free(&b);
     }
     *v = cv;
@@ -1023,16 +1027,19 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         bool late = t < p->late_bound;
         util_format_iso_ms(late ? p->late_bound : p->early_bound, bound);
         snprintf(why, sizeof why, "__time %s is %s than the %s bound %s (%s)", when,
-                 late ? "earlier" : "later", late ? "lateMessageRejectionPeriod" :
-                 "earlyMessageRejectionPeriod", bound, late ? "too late" : "too early");
+                 late ? "earlier" : "later",
+                 late ? "lateMessageRejectionPeriod" : "earlyMessageRejectionPeriod", bound,
+                 late ? "too late" : "too early");
         finish_row(x, row, PIPE_SKIPPED_BY_FILTER, late ? PIPE_R_LATE : PIPE_R_EARLY, why, -1);
         return 0;
     }
     if (!in_intervals(p, t)) {
         char when[40], why[128];
         util_format_iso_ms(t, when);
-        snprintf(why, sizeof why, "__time %s is outside target.intervals (this job replaces "
-                 "only those)", when);
+        snprintf(why, sizeof why,
+                 "__time %s is outside target.intervals (this job replaces "
+                 "only those)",
+                 when);
         finish_row(x, row, PIPE_SKIPPED_BY_FILTER, PIPE_R_INTERVAL, why, -1);
         return 0;
     }
@@ -1060,15 +1067,17 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             if (rc == LERR_NOMEM)
                 return LERR_NOMEM;
             if (rc)
-                warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; the row counts "
-                     "without it", mp->column, mp->text, e.msg);
+                warn(w, PIPE_R_MAPPING,
+                     "mapping of '%s' (%s) failed: %s; the row counts "
+                     "without it",
+                     mp->column, mp->text, e.msg);
             continue;
         }
         struct sql_value *v = &out->values[oc][r];
         int rc = 0;
         const struct sql_value *iv = mp->is_ref ? &in[mp->ref_field] : NULL;
         if (iv && !iv->is_null && iv->type == mp->ref_type)
-            *v = *iv;   /* what sql_eval_row would give, without the call */
+            *v = *iv; /* what sql_eval_row would give, without the call */
         else if (iv && iv->is_null)
             *v = sql_null(mp->ref_type);
         else
@@ -1077,8 +1086,8 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             return LERR_NOMEM;
         if (rc) {
             *v = sql_null(c->type);
-            warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL",
-                 mp->column, mp->text, e.msg);
+            warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL", mp->column,
+                 mp->text, e.msg);
         } else if (v->type != c->type && coerce(p, (size_t)oc, v, mem, w)) {
             return LERR_NOMEM;
         }
@@ -1140,24 +1149,27 @@ static void row_too_big(struct pipeline *p, struct row_ctx *x)
     } else if (p->row_phase == ROW_FILTER) {
         snprintf(why, sizeof why,
                  "filterExpression needs more memory than a row may use (%s); the row is "
-                 "skipped", lim);
+                 "skipped",
+                 lim);
     } else if (p->row_phase == ROW_VALUES) {
         reason = PIPE_R_COERCE;
         snprintf(why, sizeof why,
                  "the row's values need more memory than a row may use (%s) to be stored; "
-                 "the row is skipped", lim);
+                 "the row is skipped",
+                 lim);
     } else {
         reason = PIPE_R_PARSE;
         snprintf(why, sizeof why,
                  "the record needs more memory to parse than a row may use (%s); the record "
-                 "is skipped", lim);
+                 "is skipped",
+                 lim);
     }
     finish_row(x, NULL, PIPE_SKIPPED_BY_ERROR, reason, why, -1);
 }
 
 /* parse → discovered columns → process_row(). 0, 1 (see process_text) or LERR_NOMEM. */
-static int parse_row(struct pipeline *p, struct row_ctx *x, const struct record *rec,
-                     bool probe, struct arena *mem, struct pipeline_out *out)
+static int parse_row(struct pipeline *p, struct row_ctx *x, const struct record *rec, bool probe,
+                     struct arena *mem, struct pipeline_out *out)
 {
     struct row_warning w;
     w.reason = PIPE_R_NONE;
@@ -1288,8 +1300,8 @@ static int process_records(struct pipeline *p, const struct record *records, siz
         size_t len;
         int rc = 1;
         if (whole_record(p, whole->data, whole->len, &len))
-            rc = process_text(p, whole, whole->data, len, p->whole == WHOLE_VALUE, mem, out,
-                              obs, obs_ctx);
+            rc = process_text(p, whole, whole->data, len, p->whole == WHOLE_VALUE, mem, out, obs,
+                              obs_ctx);
         if (rc == LERR_NOMEM)
             return batch_nomem(p, err);
         if (rc == 0)
@@ -1318,9 +1330,9 @@ static int process_records(struct pipeline *p, const struct record *records, siz
     return 0;
 }
 
-int pipeline_process(struct pipeline *p, const struct record *records, size_t n,
-                     struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
-                     pipeline_observer obs, void *obs_ctx, struct lerr *err)
+int pipeline_process(struct pipeline *p, const struct record *records, size_t n, struct arena *mem,
+                     struct pipeline_out *out, struct pipeline_tally *batch, pipeline_observer obs,
+                     void *obs_ctx, struct lerr *err)
 {
     memset(out, 0, sizeof *out);
     pipeline_tally_init(batch);

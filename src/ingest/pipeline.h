@@ -43,28 +43,28 @@ enum pipeline_outcome {
 };
 
 /* Why a row was filtered or rejected, or warned about. */
-#define PIPE_REASON_MAP(X)            \
-    X(PIPE_R_NONE, "none")            \
-    X(PIPE_R_FILTER, "filter")        \
-    X(PIPE_R_LATE, "late")            \
-    X(PIPE_R_EARLY, "early")          \
-    X(PIPE_R_PARSE, "parse")          \
-    X(PIPE_R_TIME, "time")            \
-    X(PIPE_R_MAPPING, "mapping")      \
-    X(PIPE_R_COERCE, "coercion")      \
-    X(PIPE_R_GAP, "gap")              \
-    X(PIPE_R_SCHEMA, "schema")        \
-    X(PIPE_R_INTERVAL, "interval")    \
+#define PIPE_REASON_MAP(X)         \
+    X(PIPE_R_NONE, "none")         \
+    X(PIPE_R_FILTER, "filter")     \
+    X(PIPE_R_LATE, "late")         \
+    X(PIPE_R_EARLY, "early")       \
+    X(PIPE_R_PARSE, "parse")       \
+    X(PIPE_R_TIME, "time")         \
+    X(PIPE_R_MAPPING, "mapping")   \
+    X(PIPE_R_COERCE, "coercion")   \
+    X(PIPE_R_GAP, "gap")           \
+    X(PIPE_R_SCHEMA, "schema")     \
+    X(PIPE_R_INTERVAL, "interval") \
     X(PIPE_R_CORRUPT, "corrupt")
 
 enum pipeline_reason {
 #define PIPE_REASON_ENUM(e, name) e,
     PIPE_REASON_MAP(PIPE_REASON_ENUM)
 #undef PIPE_REASON_ENUM
-    PIPE_R__COUNT
+        PIPE_R__COUNT
 };
 const char *pipeline_reason_name(int reason);
-const char *pipeline_outcome_name(int outcome);   /* "processed", ... as Druid names them */
+const char *pipeline_outcome_name(int outcome); /* "processed", ... as Druid names them */
 
 struct pipeline_counters {
     uint64_t processed;
@@ -72,7 +72,7 @@ struct pipeline_counters {
     uint64_t skipped_by_filter;
     uint64_t skipped_by_error;
     uint64_t by_reason[PIPE_R__COUNT];
-    int64_t newest_event_ms;   /* latest __time ingested, INT64_MIN before any */
+    int64_t newest_event_ms; /* latest __time ingested, INT64_MIN before any */
 };
 
 #define PIPE_RING 100
@@ -81,11 +81,11 @@ struct pipeline_counters {
 struct pipeline_rejection {
     int32_t partition;
     int64_t offset;
-    uint8_t outcome;        /* enum pipeline_outcome */
-    uint8_t reason;         /* enum pipeline_reason */
-    int64_t at_ms;          /* when it was seen */
+    uint8_t outcome; /* enum pipeline_outcome */
+    uint8_t reason;  /* enum pipeline_reason */
+    int64_t at_ms;   /* when it was seen */
     char message[512];
-    char raw[PIPE_RAW_MAX + 1];   /* the record, cut at 1 KB */
+    char raw[PIPE_RAW_MAX + 1]; /* the record, cut at 1 KB */
     bool raw_cut;
 };
 
@@ -114,9 +114,8 @@ size_t pipeline_tally_rejections(const struct pipeline_tally *t, struct pipeline
 void pipeline_tally_restore(struct pipeline_tally *t, const struct pipeline_rejection *rej,
                             size_t n);
 /* Records an event that is not about one row (an offset gap, a widening) in the ring. */
-void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason,
-                         int32_t partition, int64_t offset, const char *fmt, ...)
-    LS_PRINTF(5, 6);
+void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason, int32_t partition,
+                         int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
 
 /* ---- the pipeline ---------------------------------------------------------- */
 
@@ -125,7 +124,7 @@ struct pipeline;
 /* One column of the output batch. */
 struct pipeline_column {
     const char *name;
-    uint8_t type;                      /* enum sql_type of the values */
+    uint8_t type; /* enum sql_type of the values */
     bool measure;
     /* measures: the column's measure type ("longSum": the table's, or for a
      * new column the one its aggregation gets, sql_agg_measure_default) and
@@ -134,7 +133,7 @@ struct pipeline_column {
     const char *measure_type;
     const struct sql_agg_call *agg;
     size_t state_size;
-    int storage_col;                   /* set by the caller (runner); -1 = none yet */
+    int storage_col; /* set by the caller (runner); -1 = none yet */
 };
 
 /*
@@ -153,9 +152,9 @@ struct pipeline_column {
  */
 struct pipeline_table_col {
     const char *name;
-    uint8_t type;           /* enum sql_type; measures: their result type */
+    uint8_t type; /* enum sql_type; measures: their result type */
     bool measure;
-    const char *measure_type;   /* "longSum", ... (measures) */
+    const char *measure_type; /* "longSum", ... (measures) */
 };
 struct pipeline_table {
     bool aggregate;
@@ -173,9 +172,9 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
                              struct pipeline_table *out, struct lerr *err);
 
 struct pipeline_opts {
-    const struct job_spec *spec;     /* the job's parsed spec; borrowed only by pipeline_new */
+    const struct job_spec *spec; /* the job's parsed spec; borrowed only by pipeline_new */
     const struct pipeline_table *table;
-    int64_t now_ms;                  /* job start: CURRENT_TIMESTAMP and late/early bounds */
+    int64_t now_ms; /* job start: CURRENT_TIMESTAMP and late/early bounds */
 };
 
 /*
@@ -208,17 +207,17 @@ struct pipeline_out {
     int64_t *time;
     struct sql_value **values;
     uint8_t **states;
-    uint32_t cap;   /* private */
+    uint32_t cap; /* private */
 };
 
 /* Called once per produced or rejected row, when given (previews). */
 struct pipeline_row_info {
     const struct record *rec;
-    const struct format_row *input;    /* NULL when the record did not parse */
+    const struct format_row *input; /* NULL when the record did not parse */
     enum pipeline_outcome outcome;
     enum pipeline_reason reason;
-    const char *message;               /* NULL when processed cleanly */
-    int64_t out_row;                   /* index in pipeline_out, or -1 */
+    const char *message; /* NULL when processed cleanly */
+    int64_t out_row;     /* index in pipeline_out, or -1 */
 };
 typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *info);
 
@@ -235,9 +234,9 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
  * the arena's cap, or malloc failed): the batch is then incomplete and
  * nothing of it, its tally included, should be used.
  */
-int pipeline_process(struct pipeline *p, const struct record *records, size_t n,
-                     struct arena *mem, struct pipeline_out *out, struct pipeline_tally *batch,
-                     pipeline_observer obs, void *obs_ctx, struct lerr *err);
+int pipeline_process(struct pipeline *p, const struct record *records, size_t n, struct arena *mem,
+                     struct pipeline_out *out, struct pipeline_tally *batch, pipeline_observer obs,
+                     void *obs_ctx, struct lerr *err);
 
 /* The input schema the expressions are bound against (declared, metadata, discovered). */
 size_t pipeline_input_schema(const struct pipeline *p, struct sql_field *out, size_t cap);

@@ -60,7 +60,7 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
                 "was dropped",
                 j->id, j->table_name, stream);
     if (!push)
-        return 0;   /* a Kafka job resolves readFromPoint when it starts (it needs the broker) */
+        return 0; /* a Kafka job resolves readFromPoint when it starts (it needs the broker) */
     /* A push connection's readFromPoint is resolved now, so that every event
      * acknowledged after the job was created reaches it, however soon. */
     char *cur = NULL;
@@ -68,7 +68,7 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     lerr_init(&e);
     if (catalog_checkpoint_get(rt->cat, j->table_name, stream, &cur, &e) == 0) {
         free(cur);
-        return 0;   /* the table resumes where it stopped reading this stream */
+        return 0; /* the table resumes where it stopped reading this stream */
     }
     struct source_pushlog *log = pushreg_get(rt->pushes, j->connection_name, err);
     if (!log)
@@ -78,8 +78,9 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     struct lerr je;
     lerr_init(&je);
     catalog_job_spec_load(j, &js, &je);
-    int64_t at = !je.code && js.read_from == CATALOG_READ_EARLIEST ? source_pushlog_start_offset(log)
-                                                                   : source_pushlog_end_offset(log);
+    int64_t at = !je.code && js.read_from == CATALOG_READ_EARLIEST
+                     ? source_pushlog_start_offset(log)
+                     : source_pushlog_end_offset(log);
     catalog_job_spec_destroy(&js);
     pushreg_put(rt->pushes, log);
     struct source_offsets o;
@@ -88,10 +89,12 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     rc = source_offsets_set(&o, j->connection_name, 0, at, err);
     if (!rc && !(text = source_offsets_to_json(&o, err)))
         rc = err->code;
-    struct catalog_commit cm = {.table_name = j->table_name, .stream = stream,
-                                .expected_offsets = NULL, .new_offsets = text};
+    struct catalog_commit cm = {.table_name = j->table_name,
+                                .stream = stream,
+                                .expected_offsets = NULL,
+                                .new_offsets = text};
     if (!rc && (rc = catalog_commit(rt->cat, &cm, &e)) == LERR_CONFLICT)
-        rc = 0;   /* a checkpoint appeared meanwhile: it stands */
+        rc = 0; /* a checkpoint appeared meanwhile: it stands */
     else if (rc)
         lerr_set(err, rc, "%s", e.msg);
     free(text);
@@ -106,8 +109,8 @@ static int compact_commit(void *ctx, struct storage_db_table *t,
                           const struct storage_segment_info *removed, size_t nremoved,
                           struct lerr *err)
 {
-    return ingest__commit_tx(ctx, t, NULL, NULL, NULL, NULL, NULL, added, nadded, removed, nremoved,
-                     err);
+    return ingest__commit_tx(ctx, t, NULL, NULL, NULL, NULL, NULL, added, nadded, removed,
+                             nremoved, err);
 }
 
 static void *compactor_main(void *arg)
@@ -207,7 +210,8 @@ int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err)
                             "exiting without waiting (what it had not committed is read again "
                             "after a restart; raise LODESTAR_SHUTDOWN_TIMEOUT_MS if the disk is "
                             "only slow)",
-                            late[0] ? late : "compaction", (long long)(bound_ms + SHUTDOWN_GRACE_MS));
+                            late[0] ? late : "compaction",
+                            (long long)(bound_ms + SHUTDOWN_GRACE_MS));
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }

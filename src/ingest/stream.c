@@ -64,7 +64,8 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     }
     catalog_job_list_free(&jobs);
     int deleted = 0;
-    struct source_pushlog *log = min > 0 && min != INT64_MAX ? pushreg_get(rt->pushes, conn, &err) : NULL;
+    struct source_pushlog *log = min > 0 && min != INT64_MAX ? pushreg_get(rt->pushes, conn, &err)
+                                                             : NULL;
     if (log && source_pushlog_trim(log, min, &deleted, &err) == 0 && deleted)
         log_msg(LOG_INFO, "ingest", "push log '%s': deleted %d file(s) below offset %lld", conn,
                 deleted, (long long)min);
@@ -339,8 +340,8 @@ static void *fetcher_main(void *arg)
         arena_reset(&sl->mem);
         sl->n = 0;
         sl->ngaps = 0;
-        sl->rc = source_poll(r->job->src, &sl->mem, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b,
-                             &sl->err);
+        sl->rc =
+            source_poll(r->job->src, &sl->mem, POLL_MAX_RECORDS, POLL_TIMEOUT_MS, &b, &sl->err);
         bool publish = sl->rc != 0;
         if (!sl->rc && (b.n || b.ngaps || b.partitions_changed)) {
             sl->rc = fill_slot(r, sl, &b);
@@ -356,7 +357,7 @@ static void *fetcher_main(void *arg)
             f->n++;
             pthread_cond_broadcast(&f->cv);
             if (sl->rc)
-                break;   /* the runner fails the job on it */
+                break; /* the runner fails the job on it */
         }
     }
     f->paused = true;
@@ -368,7 +369,7 @@ static void *fetcher_main(void *arg)
 static int fetcher_start(struct runner *r, bool paused, struct lerr *err)
 {
     struct fetcher *f = &r->fx;
-    f->pause = paused;   /* a blocked job's fetcher waits for the reset */
+    f->pause = paused; /* a blocked job's fetcher waits for the reset */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     for (int i = 0; i < FETCH_SLOTS; i++) {
@@ -561,7 +562,8 @@ static int runner_start(struct runner *r, struct lerr *err)
     r->reset_generation = r->cj.reset_generation;
     if (catalog_job_spec_load(&r->cj, &r->spec, err))
         return err->code;
-    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)) || ingest__build_ptable(r, err))
+    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)) ||
+        ingest__build_ptable(r, err))
         return err->code;
     struct connection_spec cs;
     int rc = catalog_connection_spec_load(r->rt->cat, r->cj.connection_name, &cs, err);

@@ -79,9 +79,11 @@ void ingest__reap(struct ingest_runtime *rt, struct ingest__job *j, const struct
     lerr_init(&err);
     if (cj && !j->failed && !rt->stopping) {
         if (cj->desired == CATALOG_JOB_CANCELED)
-            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0, util_now_ns(), &err);
+            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0,
+                                   util_now_ns(), &err);
         else if (cj->desired == CATALOG_JOB_SUSPENDED)
-            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_SUSPENDED, CATALOG_HEALTH_OK, "", 0, 0, &err);
+            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_SUSPENDED, CATALOG_HEALTH_OK, "",
+                                   0, 0, &err);
     }
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->tally_mu);
@@ -103,7 +105,8 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
         return;
     }
     if (cj->desired == CATALOG_JOB_CANCELED && catalog_job_status_live(cj->status)) {
-        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0, util_now_ns(), &err);
+        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0,
+                               util_now_ns(), &err);
     } else if (cj->status == CATALOG_JOB_PENDING && cj->desired == CATALOG_JOB_RUNNING &&
                !rt->stopping) {
         start_runner(rt, cj, ingest__batch_main);
@@ -140,13 +143,16 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
     }
     if (want && !rt->stopping) {
         if (cj->status == CATALOG_JOB_SUSPENDED)
-            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_PENDING, CATALOG_HEALTH_OK, "", 0, 0, &err);
+            catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_PENDING, CATALOG_HEALTH_OK, "", 0,
+                                   0, &err);
         start_runner(rt, cj, ingest__stream_main);
     } else if (cj->desired == CATALOG_JOB_CANCELED && cj->status != CATALOG_JOB_CANCELED) {
-        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0, util_now_ns(), &err);
+        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0,
+                               util_now_ns(), &err);
     } else if (cj->desired == CATALOG_JOB_SUSPENDED &&
                (cj->status == CATALOG_JOB_PENDING || cj->status == CATALOG_JOB_RUNNING)) {
-        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_SUSPENDED, CATALOG_HEALTH_OK, "", 0, 0, &err);
+        catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_SUSPENDED, CATALOG_HEALTH_OK, "", 0, 0,
+                               &err);
     }
 }
 

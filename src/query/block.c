@@ -218,7 +218,7 @@ static int times_of(struct query__run *r, const int64_t **out)
         return storage_err(r, rc);
     if (r->sel)
         for (uint32_t k = 0; k < r->nsel; k++)
-            t[k] = t[r->sel[k]];   /* sel is ascending: in place is safe */
+            t[k] = t[r->sel[k]]; /* sel is ascending: in place is safe */
     *out = t;
     return 0;
 }
@@ -235,7 +235,7 @@ static int gids_tfloor(struct query__run *r)
     for (uint32_t k = 0; k < r->nsel; k++) {
         int64_t b;
         if (p->per_ms) {
-            int64_t m = t[k] % p->per_ms;   /* inline floor: this runs per row */
+            int64_t m = t[k] % p->per_ms; /* inline floor: this runs per row */
             b = t[k] - (m < 0 ? m + p->per_ms : m);
         } else if (p->floor_unit) {
             b = time_floor_unit(t[k], p->unit, r->x->tz);
@@ -313,8 +313,8 @@ static int numeric_args(struct query__run *r, const struct query__agg_plan *a, s
             return storage_err(r, rc);
         vt = SQL_LONG;
     } else if (dim && (vt == SQL_LONG || vt == SQL_TIMESTAMP)) {
-        if ((rc =
-                 storage_scan_longs(r->scan, (size_t)col, r->row0, r->n, nv->l, nv->nulls, x->err)))
+        if ((rc = storage_scan_longs(r->scan, (size_t)col, r->row0, r->n, nv->l, nv->nulls,
+                                     x->err)))
             return storage_err(r, rc);
         vt = SQL_LONG;
     } else if (dim && (vt == SQL_DOUBLE || vt == SQL_FLOAT)) {
@@ -359,11 +359,11 @@ static int numeric_args(struct query__run *r, const struct query__agg_plan *a, s
 }
 
 /* The native accumulator of aggregate `a` for group (or id) gid. */
-#define ACC(gid) ((struct query__nacc *)(void *)(r->accbase + (size_t)(gid) * r->stride + a->off))
-#define FOR_ROWS(body)                                        \
-    for (uint32_t j_ = 0; j_ < m; j_++) {                     \
-        uint32_t k = fidx ? fidx[j_] : j_;                    \
-        body                                                  \
+#define ACC(gid) ((struct query__nacc *)(void *)(r->accbase + (size_t)(gid)*r->stride + a->off))
+#define FOR_ROWS(body)                     \
+    for (uint32_t j_ = 0; j_ < m; j_++) {  \
+        uint32_t k = fidx ? fidx[j_] : j_; \
+        body                               \
     }
 
 static int agg_native(struct query__run *r, const struct query__agg_plan *a, const uint32_t *fidx,
@@ -394,7 +394,7 @@ static int agg_native(struct query__run *r, const struct query__agg_plan *a, con
         else
             FOR_ROWS(if (!nl[k]) {
                 struct query__nacc *s = ACC(gids[k]);
-                s->l = (int64_t)((uint64_t)s->l + (uint64_t)nv.l[k]);   /* wraps, as Java */
+                s->l = (int64_t)((uint64_t)s->l + (uint64_t)nv.l[k]); /* wraps, as Java */
                 s->n++;
             })
         return 0;
@@ -454,7 +454,7 @@ static int agg_merge(struct query__run *r, const struct query__agg_plan *a, cons
                      uint32_t m)
 {
     if (!r->view || !storage_view_has_column(r->view, (size_t)a->arg_col))
-        return 0;   /* no states here: nothing to merge */
+        return 0; /* no states here: nothing to merge */
     size_t size = a->size;
     uint8_t *st = arena_alloc(&r->x->scratch, (size_t)r->n * size);
     if (!st)
@@ -479,7 +479,7 @@ static int byid_block(struct query__run *r)
     const struct query__plan *p = r->p;
     struct query__vstate *vs = r->vs;
     if (!vs->present) {
-        memset(r->gids, 0, r->nsel * sizeof *r->gids);   /* every row is NULL: id 0 */
+        memset(r->gids, 0, r->nsel * sizeof *r->gids); /* every row is NULL: id 0 */
     } else {
         uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
         if (!ids)
@@ -518,14 +518,9 @@ static int agg_block(struct query__run *r)
             memset(r->gids, 0, r->nsel * sizeof *r->gids);
             rc = 0;
             break;
-        case QK_DICT:
-            rc = r->id2gid ? gids_dict(r) : gids_generic(r);
-            break;
-        case QK_TFLOOR:
-            rc = gids_tfloor(r);
-            break;
-        default:
-            rc = gids_generic(r);
+        case QK_DICT: rc = r->id2gid ? gids_dict(r) : gids_generic(r); break;
+        case QK_TFLOOR: rc = gids_tfloor(r); break;
+        default: rc = gids_generic(r);
         }
         if (rc)
             return rc;
@@ -541,7 +536,7 @@ static int agg_block(struct query__run *r)
     for (size_t i = 0; i < p->q->naggs; i++) {
         const struct query__agg_plan *a = &p->aggs[i];
         if (r->vs && a->mode == QA_COUNT_STAR)
-            continue;   /* per-id arrays count rows in vs->cnt */
+            continue; /* per-id arrays count rows in vs->cnt */
         /* an aggregate's argument vectors are dead once it has added them:
          * thousands of aggregates need one's worth of scratch, not all */
         arena_mark(&r->x->scratch, &mark);
@@ -558,17 +553,10 @@ static int agg_block(struct query__run *r)
             fidx = fsel;
         }
         switch (a->mode) {
-        case QA_COUNT_STAR:
-            FOR_ROWS(ACC(r->gids[k])->n++;)
-            break;
-        case QA_NATIVE:
-            rc = agg_native(r, a, fidx, m);
-            break;
-        case QA_MERGE:
-            rc = agg_merge(r, a, fidx, m);
-            break;
-        default:
-            rc = agg_sql(r, a, fidx, m);
+        case QA_COUNT_STAR: FOR_ROWS(ACC(r->gids[k])->n++;) break;
+        case QA_NATIVE: rc = agg_native(r, a, fidx, m); break;
+        case QA_MERGE: rc = agg_merge(r, a, fidx, m); break;
+        default: rc = agg_sql(r, a, fidx, m);
         }
         if (rc)
             return rc;
@@ -611,8 +599,8 @@ static int scan_block(struct query__run *r)
     return 0;
 }
 
-static int run_block(struct query__run *r, uint64_t row0, uint32_t n, const uint32_t *sel, uint32_t nsel,
-                     bool exact)
+static int run_block(struct query__run *r, uint64_t row0, uint32_t n, const uint32_t *sel,
+                     uint32_t nsel, bool exact)
 {
     struct query__ctx *x = r->x;
     arena_reset(&x->scratch);
@@ -666,7 +654,7 @@ int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__r
         uint32_t *sel = r->selbuf;
         uint32_t nsel = query__rowiter_take(&ri, end, sel);
         if (!nsel)
-            break;   /* rows past the view: none are candidates */
+            break; /* rows past the view: none are candidates */
         for (uint32_t k = 0; k < nsel; k++)
             sel[k] -= (uint32_t)row0;
         rc = run_block(r, row0, (uint32_t)(end - row0), sel, nsel, rs->exact);

@@ -65,7 +65,7 @@ static void merge_sort(const struct query__collect *c, struct sql_value **rows,
 {
     if (n < 2)
         return;
-    if (n <= 16) {   /* insertion sort: stable */
+    if (n <= 16) { /* insertion sort: stable */
         for (size_t i = 1; i < n; i++) {
             struct sql_value *r = rows[i];
             size_t j = i;

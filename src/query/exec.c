@@ -43,7 +43,7 @@ static int finish_groups(struct query__run *r)
     struct query__ctx *x = r->x;
     size_t nk = q->nkeys, na = q->naggs, ni = q->nitems;
     size_t w = p->width;
-    struct query__groups seen;   /* DISTINCT over aggregated rows */
+    struct query__groups seen; /* DISTINCT over aggregated rows */
     bool dedupe = q->distinct;
     int rc = dedupe ? query__groups_init(&seen, ni, NULL, 0, 0, x) : 0;
     if (rc)
@@ -154,7 +154,7 @@ static int run_source(struct query__run *r)
         if ((rc = query__groups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size,
                                      r->x)))
             return rc;
-        if (p->q->nkeys == 0) {   /* a global aggregate has its row even over no rows */
+        if (p->q->nkeys == 0) { /* a global aggregate has its row even over no rows */
             uint32_t g;
             if ((rc = query__run_find_group(r, NULL, &g)))
                 return rc;
@@ -171,7 +171,7 @@ static int run_source(struct query__run *r)
         }
     } else {
         const struct query__memtable *m = p->src->mem;
-        struct query__memtable one = {0, NULL, 1, NULL};   /* SELECT without FROM: one empty row */
+        struct query__memtable one = {0, NULL, 1, NULL}; /* SELECT without FROM: one empty row */
         r->mem = m ? m : &one;
         struct query__rowset rs = {NULL, true, p->filter.where == NULL, false};
         rc = query__run_blocks(r, r->mem->nrows, &rs);
@@ -183,8 +183,8 @@ static int run_source(struct query__run *r)
 }
 
 int query__exec_run(const struct sql_select *q, const struct query__source *src,
-              const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
-              struct query__result *res)
+                    const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
+                    struct query__result *res)
 {
     memset(res, 0, sizeof *res);
     struct query__plan p;

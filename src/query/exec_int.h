@@ -20,35 +20,35 @@ struct query__plan {
     const struct sql_select *q;
     const struct query__source *src;
     size_t ncols;
-    int time_col;                    /* __time, or -1 */
+    int time_col; /* __time, or -1 */
     struct query__filter filter;
-    const struct storage_view **views;   /* to read, in chunk order */
+    const struct storage_view **views; /* to read, in chunk order */
     size_t nviews, nviews_all, npruned, nempty, nrealtime;
     /* aggregation */
     uint8_t key_kind;
-    int key_col;                     /* QK_DICT */
-    bool floor_unit;                 /* QK_TFLOOR: FLOOR(__time TO unit) */
+    int key_col;     /* QK_DICT */
+    bool floor_unit; /* QK_TFLOOR: FLOOR(__time TO unit) */
     enum time_unit unit;
     struct period per;
-    int64_t per_ms;                  /* fixed-width UTC buckets, else 0 */
-    int *key_cols;                   /* QK_GENERIC: bare column of each key, or -1 */
+    int64_t per_ms; /* fixed-width UTC buckets, else 0 */
+    int *key_cols;  /* QK_GENERIC: bare column of each key, or -1 */
     struct query__agg_plan *aggs;
     size_t acc_size;
-    bool count_only;                 /* every aggregate is COUNT(*) without FILTER */
-    bool by_id;                      /* one STRING key, native aggregates: per-id arrays */
-    bool has_native;                 /* some aggregate is QA_NATIVE */
-    int topn_agg;                    /* by_id, ordered by this COUNT/SUM DESC with a LIMIT */
-    bool need_time;                  /* EARLIEST / LATEST need the row time */
+    bool count_only; /* every aggregate is COUNT(*) without FILTER */
+    bool by_id;      /* one STRING key, native aggregates: per-id arrays */
+    bool has_native; /* some aggregate is QA_NATIVE */
+    int topn_agg;    /* by_id, ordered by this COUNT/SUM DESC with a LIMIT */
+    bool need_time;  /* EARLIEST / LATEST need the row time */
     /* output */
-    int *item_ref;                   /* bare column (scan) / group-row field (aggregate), or -1 */
-    size_t width;                    /* items + extra order values */
+    int *item_ref; /* bare column (scan) / group-row field (aggregate), or -1 */
+    size_t width;  /* items + extra order values */
     size_t nextra;
-    const struct sql_expr **extra;   /* ORDER BY terms that are not items */
-    bool key_order;                  /* aggregate without ORDER BY: sorted by keys */
+    const struct sql_expr **extra; /* ORDER BY terms that are not items */
+    bool key_order;                /* aggregate without ORDER BY: sorted by keys */
     int *order_idx;
     bool *desc;
     size_t norder;
-    int64_t keep;                    /* OFFSET + LIMIT, or -1 */
+    int64_t keep; /* OFFSET + LIMIT, or -1 */
 };
 
 struct query__run {
@@ -61,18 +61,18 @@ struct query__run {
     const struct storage_view *view;
     struct storage_scan *scan;
     const struct query__memtable *mem;
-    uint32_t *id2gid;                /* QK_DICT: group of each dictionary id */
+    uint32_t *id2gid; /* QK_DICT: group of each dictionary id */
     size_t id2gid_n;
-    struct query__vstate *vs;               /* aggregating this view by dictionary id */
-    uint8_t *accbase;                /* native accumulators: accbase + gid * stride */
+    struct query__vstate *vs; /* aggregating this view by dictionary id */
+    uint8_t *accbase;         /* native accumulators: accbase + gid * stride */
     size_t stride;
     /* the block being read */
     uint64_t row0;
     uint32_t n;
     uint32_t *selbuf;
-    const uint32_t *sel;             /* offsets in the block of the rows, or NULL = all n */
+    const uint32_t *sel; /* offsets in the block of the rows, or NULL = all n */
     uint32_t nsel;
-    struct sql_value **colv;         /* loaded columns: values of the nsel rows */
+    struct sql_value **colv; /* loaded columns: values of the nsel rows */
     uint32_t *colgen;
     uint32_t gen;
     const struct sql_value **colptr;
@@ -87,19 +87,16 @@ struct query__run {
 #define EXPR_RESULTS "expression results (such as the strings REPEAT, CONCAT or LPAD build)"
 #define NO_GID UINT32_MAX
 
-static inline uint32_t query__dpos(const uint32_t *sel, uint32_t k)
-{
-    return sel ? sel[k] : k;
-}
+static inline uint32_t query__dpos(const uint32_t *sel, uint32_t k) { return sel ? sel[k] : k; }
 
 /* A view aggregated by dictionary id (view.c). */
 struct query__vstate {
     const struct storage_view *v;
-    bool present;        /* the view has the key column */
-    uint32_t n;          /* ids */
-    uint32_t *cnt;       /* rows per id */
-    uint8_t *acc;        /* n accumulator rows of acc_size bytes, or NULL */
-    size_t bytes;        /* charged to the budget */
+    bool present;  /* the view has the key column */
+    uint32_t n;    /* ids */
+    uint32_t *cnt; /* rows per id */
+    uint8_t *acc;  /* n accumulator rows of acc_size bytes, or NULL */
+    size_t bytes;  /* charged to the budget */
 };
 
 /* ---- plan.c ---------------------------------------------------------------------- */

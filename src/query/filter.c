@@ -179,7 +179,7 @@ static struct query__fnode *eval_leaf(struct fbuild *fb, const struct query__sha
 }
 
 static struct query__fnode *time_leaf(struct fbuild *fb, int64_t lo, int64_t hi, bool neg,
-                                 const char *text)
+                                      const char *text)
 {
     struct query__fnode *n = new_node(fb, QF_TIME, neg, text);
     if (n) {
@@ -237,30 +237,17 @@ static struct query__fnode *num_leaf(struct fbuild *fb, int col, const char *op,
     return n;
 }
 
-static int64_t plus1(int64_t v)
-{
-    return v < INT64_MAX ? v + 1 : v;
-}
+static int64_t plus1(int64_t v) { return v < INT64_MAX ? v + 1 : v; }
 
 /* The text of a sub-shape for EXPLAIN: re-printed from the shape. */
 static void shape_print(const struct query__shape *s, struct buf *b)
 {
     switch (s->kind) {
-    case QSH_REF:
-        buf_printf(b, "$%u", s->field);
-        return;
-    case QSH_AGGREF:
-        buf_printf(b, "$agg%u", s->field);
-        return;
-    case QSH_STR:
-        put_lit(b, s);
-        return;
-    case QSH_NULL:
-        buf_puts(b, "NULL");
-        return;
-    case QSH_LIT:
-        buf_append(b, s->lit, s->lit_len);
-        return;
+    case QSH_REF: buf_printf(b, "$%u", s->field); return;
+    case QSH_AGGREF: buf_printf(b, "$agg%u", s->field); return;
+    case QSH_STR: put_lit(b, s); return;
+    case QSH_NULL: buf_puts(b, "NULL"); return;
+    case QSH_LIT: buf_append(b, s->lit, s->lit_len); return;
     case QSH_BINOP:
         buf_putc(b, '(');
         shape_print(s->args[0], b);
@@ -326,7 +313,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static struct query__fnode *merge_eq_leaves(struct fbuild *fb, struct query__fnode *n)
 {
-    bool neg = n->kind == QF_AND;   /* an AND merges negated leaves */
+    bool neg = n->kind == QF_AND; /* an AND merges negated leaves */
     if (n->nkids < MERGE_MIN)
         return n;
     size_t out = 0;
@@ -375,7 +362,7 @@ static struct query__fnode *merge_eq_leaves(struct fbuild *fb, struct query__fno
                 for (size_t l = 0; l < o->nlits; l++)
                     m->lits[m->nlits++] = o->lits[l];
             if (j > i)
-                n->kids[j] = NULL;   /* taken: skipped when its turn comes */
+                n->kids[j] = NULL; /* taken: skipped when its turn comes */
         }
         if (k->kind == QF_NUM) {
             qsort(m->nums, m->nnums, sizeof *m->nums, cmp_i64);
@@ -385,8 +372,8 @@ static struct query__fnode *merge_eq_leaves(struct fbuild *fb, struct query__fno
                     m->nums[u++] = m->nums[l];
             m->nnums = u;
         }
-        m->text = arena_printf(&fb->x->keep, "%s$%d = one of %zu values",
-                               neg ? "NOT " : "", k->col, k->kind == QF_NUM ? m->nnums : m->nlits);
+        m->text = arena_printf(&fb->x->keep, "%s$%d = one of %zu values", neg ? "NOT " : "",
+                               k->col, k->kind == QF_NUM ? m->nnums : m->nlits);
         if (!m->text) {
             fb->nomem = true;
             return NULL;
@@ -462,8 +449,8 @@ static struct query__fnode *cmp_leaf(struct fbuild *fb, const struct query__shap
         else if (!strcmp(op, ">="))
             strcpy(op, "<=");
     }
-    bool known = !strcmp(op, "=") || !strcmp(op, "<>") || !strcmp(op, "<") ||
-                 !strcmp(op, "<=") || !strcmp(op, ">") || !strcmp(op, ">=");
+    bool known = !strcmp(op, "=") || !strcmp(op, "<>") || !strcmp(op, "<") || !strcmp(op, "<=") ||
+                 !strcmp(op, ">") || !strcmp(op, ">=");
     if (!known)
         return opaque(fb, shape_str(fb, s));
     const char *text = shape_str(fb, s);
@@ -547,7 +534,7 @@ static struct query__fnode *call_leaf(struct fbuild *fb, const struct query__sha
     }
     if (query__shape_is(s, "IN") && s->nargs >= 2 && is_str_col(fb, a) &&
         all_strings(s, 1, &has_null)) {
-        if (has_null)   /* x NOT IN ('a', NULL) is never TRUE: let the library decide */
+        if (has_null) /* x NOT IN ('a', NULL) is never TRUE: let the library decide */
             return eval_leaf(fb, a, "IN", (const struct query__shape *const *)s->args + 1,
                              s->nargs - 1, ", ", nneg, text);
         struct query__fnode *n = new_node(fb, QF_STR, nneg, text);
@@ -608,7 +595,7 @@ static struct query__fnode *build(struct fbuild *fb, const struct query__shape *
     case QSH_NULL: {
         struct query__fnode *n = new_node(fb, QF_CONST, false, "NULL");
         if (n)
-            n->value = false;   /* NULL and NOT NULL are both unknown: no row */
+            n->value = false; /* NULL and NOT NULL are both unknown: no row */
         return n;
     }
     case QSH_LIT:
@@ -621,8 +608,7 @@ static struct query__fnode *build(struct fbuild *fb, const struct query__shape *
             return n;
         }
         return opaque(fb, shape_str(fb, s));
-    default:
-        return opaque(fb, shape_str(fb, s));
+    default: return opaque(fb, shape_str(fb, s));
     }
 }
 
@@ -702,17 +688,10 @@ static void explain_node(const struct query__fnode *n, struct buf *out)
     case QF_STR:
         buf_printf(out, "%sbitmap[%s: %s]", n->neg ? "NOT " : "", ops[n->op], n->text);
         return;
-    case QF_TIME:
-        buf_printf(out, "%stime[%s]", n->neg ? "NOT " : "", n->text);
-        return;
-    case QF_NUM:
-        buf_printf(out, "%slongs[%s]", n->neg ? "NOT " : "", n->text);
-        return;
-    case QF_CONST:
-        buf_puts(out, n->value ? "TRUE" : "FALSE");
-        return;
-    default:
-        buf_printf(out, "rows[%s]", n->text);
+    case QF_TIME: buf_printf(out, "%stime[%s]", n->neg ? "NOT " : "", n->text); return;
+    case QF_NUM: buf_printf(out, "%slongs[%s]", n->neg ? "NOT " : "", n->text); return;
+    case QF_CONST: buf_puts(out, n->value ? "TRUE" : "FALSE"); return;
+    default: buf_printf(out, "rows[%s]", n->text);
     }
 }
 
@@ -904,7 +883,7 @@ struct num_test {
     uint8_t cmp;
     bool neg;
     int64_t num;
-    const int64_t *nums;   /* CMP_IN: sorted */
+    const int64_t *nums; /* CMP_IN: sorted */
     size_t nnums;
     int64_t *v;
     bool *nulls;
@@ -935,8 +914,8 @@ static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, u
     /* branch-free, so the loops vectorize; NULL is unknown: neither the leaf
      * nor its negation (nulls are 0/1 bytes) */
     const uint8_t *nl = (const uint8_t *)t->nulls;
-#define TEST_LOOP(op)                                                                              \
-    for (uint32_t k = 0; k < n; k++)                                                               \
+#define TEST_LOOP(op)                \
+    for (uint32_t k = 0; k < n; k++) \
     keep[k] = (uint8_t)(((uint8_t)(v[k] op c) ^ flip) & (nl[k] ^ 1))
     switch (t->cmp) {
     case CMP_EQ: TEST_LOOP(==); break;
@@ -947,7 +926,8 @@ static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, u
     case CMP_GE: TEST_LOOP(>=); break;
     default:
         for (uint32_t k = 0; k < n; k++)
-            keep[k] = (uint8_t)(((uint8_t)in_sorted(t->nums, t->nnums, v[k]) ^ flip) & (nl[k] ^ 1));
+            keep[k] =
+                (uint8_t)(((uint8_t)in_sorted(t->nums, t->nnums, v[k]) ^ flip) & (nl[k] ^ 1));
         break;
     }
 #undef TEST_LOOP
@@ -963,14 +943,11 @@ static int verdict_of(const struct sql_value *v)
         return V_UNKNOWN;
     switch (v->type) {
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        return v->v.d != 0 ? V_TRUE : V_FALSE;
+    case SQL_FLOAT: return v->v.d != 0 ? V_TRUE : V_FALSE;
     case SQL_LONG:
     case SQL_BOOLEAN:
-    case SQL_TIMESTAMP:
-        return v->v.l != 0 ? V_TRUE : V_FALSE;
-    default:
-        return V_FALSE;
+    case SQL_TIMESTAMP: return v->v.l != 0 ? V_TRUE : V_FALSE;
+    default: return V_FALSE;
     }
 }
 
@@ -990,7 +967,7 @@ static int eval_verdict(const struct query__fnode *n, const struct sql_value *va
     arena_mark(&x->leaf, &mark);
     int erc = sql_eval_row(n->expr, row, &x->leaf, &out, &err);
     int v = erc ? V_UNKNOWN : verdict_of(&out);
-    arena_release(&x->leaf, &mark);   /* a verdict keeps none of the value's strings */
+    arena_release(&x->leaf, &mark); /* a verdict keeps none of the value's strings */
     *rc = erc == LERR_NOMEM ? query__ctx_nomem(x, "evaluating the WHERE per dictionary value") : 0;
     row[n->col] = sql_null(SQL_STRING);
     return v;
@@ -1040,9 +1017,7 @@ static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, 
     uint32_t dsize = storage_view_dict_size(v, col);
     int rc;
     switch (n->op) {
-    case QFO_ISNULL:
-        out->complement = n->neg;
-        return idsel_push(out, &cap, STORAGE_NULL_ID, x);
+    case QFO_ISNULL: out->complement = n->neg; return idsel_push(out, &cap, STORAGE_NULL_ID, x);
     case QFO_EQ:
         /* negated: every id but NULL and the listed values */
         out->complement = n->neg;
@@ -1074,10 +1049,9 @@ static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, 
                     return rc;
             return 0;
         }
-        break;   /* unsorted dictionary: per value */
+        break; /* unsorted dictionary: per value */
     }
-    default:
-        break;
+    default: break;
     }
     /* QFO_EVAL: one verdict per dictionary value; keep the smaller side */
     uint8_t *sel = arena_alloc(&x->leaf, dsize ? dsize : 1);
@@ -1110,11 +1084,9 @@ static bool leaf_selects_null(const struct query__fnode *n, size_t ncols, struct
 {
     *rc = 0;
     switch (n->op) {
-    case QFO_ISNULL:
-        return !n->neg;
+    case QFO_ISNULL: return !n->neg;
     case QFO_EQ:
-    case QFO_PREFIX:
-        return false;   /* unknown either way */
+    case QFO_PREFIX: return false; /* unknown either way */
     default: {
         struct sql_value *row = arena_alloc(&x->leaf, (ncols ? ncols : 1) * sizeof *row);
         if (!row) {
@@ -1147,7 +1119,7 @@ static int leaf_str(const struct query__fnode *n, const struct storage_view *v,
         return rs_empty(out, x);
     }
     if (storage_view_column_type(v, col) != SQL_STRING || rows > UINT32_MAX) {
-        rs_all(out, false);   /* stored as another type here: evaluate rows */
+        rs_all(out, false); /* stored as another type here: evaluate rows */
         return 0;
     }
     struct idsel ids;
@@ -1201,8 +1173,8 @@ static int leaf_str(const struct query__fnode *n, const struct storage_view *v,
         out->borrowed = true;
         return 0;
     }
-    roaring_bitmap_t *u =
-        ids.n == 1 ? roaring_bitmap_copy(bms[0]) : roaring_bitmap_or_many(ids.n, bms);
+    roaring_bitmap_t *u = ids.n == 1 ? roaring_bitmap_copy(bms[0])
+                                     : roaring_bitmap_or_many(ids.n, bms);
     if (!u)
         return query__ctx_nomem(x, "a row bitmap");
     if (ids.complement) {
@@ -1246,9 +1218,9 @@ static int leaf_num(const struct query__fnode *n, const struct storage_view *v,
 {
     size_t col = (size_t)n->col;
     if (!storage_view_has_column(v, col))
-        return rs_empty(out, x);   /* NULL everywhere: unknown, never selected */
+        return rs_empty(out, x); /* NULL everywhere: unknown, never selected */
     if (storage_view_column_type(v, col) != SQL_LONG) {
-        rs_all(out, false);        /* stored as another type here: evaluate rows */
+        rs_all(out, false); /* stored as another type here: evaluate rows */
         return 0;
     }
     int64_t *vals = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *vals);
@@ -1313,14 +1285,13 @@ static int eval_node(const struct query__fnode *n, const struct storage_view *v,
             return 0;
         }
         return rs_empty(out, x);
-    default:
-        rs_all(out, false);
-        return 0;
+    default: rs_all(out, false); return 0;
     }
 }
 
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
-                      struct storage_scan *sc, struct query__ctx *x, struct query__rowset *out)
+                            struct storage_scan *sc, struct query__ctx *x,
+                            struct query__rowset *out)
 {
     memset(out, 0, sizeof *out);
     if (!f->root) {

@@ -30,10 +30,7 @@
 /* Groups are ids below UINT32_MAX; far past any memory cap anyway. */
 #define MAX_GROUPS (UINT32_MAX - 1u)
 
-static size_t align16(size_t n)
-{
-    return (n + 15) & ~(size_t)15;
-}
+static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 int query__groups_init(struct query__groups *g, size_t nkeys, const struct query__agg_plan *aggs,
                        size_t naggs, size_t acc_size, struct query__ctx *x)
@@ -265,8 +262,7 @@ void query__nacc_merge(const struct query__agg_plan *a, struct query__nacc *dst,
             dst->d = src->d;
         }
         break;
-    default:   /* COUNT(*), COUNT(x): the count is all there is */
-        break;
+    default: /* COUNT(*), COUNT(x): the count is all there is */ break;
     }
     dst->n += src->n;
 }
@@ -294,9 +290,7 @@ void query__groups_final(const struct query__groups *g, uint32_t gid, size_t i,
     const struct sql_agg_call *c = a->call;
     switch (c->kind) {
     case SQL_AGG_COUNT_STAR:
-    case SQL_AGG_COUNT:
-        *out = sql_long(acc.n);
-        return;
+    case SQL_AGG_COUNT: *out = sql_long(acc.n); return;
     case SQL_AGG_SUM:
         /* as sql_agg: the sum's class comes from the argument's type */
         if (!acc.n)
@@ -304,7 +298,7 @@ void query__groups_final(const struct query__groups *g, uint32_t gid, size_t i,
         else
             *out = a->dbl ? sql_double(acc.d) : sql_long(acc.l);
         return;
-    default: {   /* MIN, MAX: the argument's value, typed as the result */
+    default: { /* MIN, MAX: the argument's value, typed as the result */
         if (!acc.n) {
             *out = sql_null(c->result_type);
             return;

@@ -229,8 +229,8 @@ static int fill(const char *which, const struct tlist *l, struct builder *b)
             rc = add_row(b, row);
         }
         for (size_t i = 0; i < LS_ARRAY_LEN(systables) && !rc; i++) {
-            const char *v[] = {"druid", "INFORMATION_SCHEMA", systables[i].name, "SYSTEM_TABLE",
-                               "NO", "NO"};
+            const char *v[] = {
+                "druid", "INFORMATION_SCHEMA", systables[i].name, "SYSTEM_TABLE", "NO", "NO"};
             for (size_t c = 0; c < 6; c++)
                 row[c] = str(v[c]);
             rc = add_row(b, row);
@@ -254,7 +254,7 @@ static int fill(const char *which, const struct tlist *l, struct builder *b)
 }
 
 int query__info_table(const char *name, const struct query_env *env, struct query__memtable *t,
-                struct query__ctx *x)
+                      struct query__ctx *x)
 {
     memset(t, 0, sizeof *t);
     size_t which = LS_ARRAY_LEN(systables);

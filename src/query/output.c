@@ -32,12 +32,9 @@ const char *query__output_content_type(enum query_format f)
 {
     switch (f) {
     case QUERY_FORMAT_OBJECT_LINES:
-    case QUERY_FORMAT_ARRAY_LINES:
-        return "text/plain";
-    case QUERY_FORMAT_CSV:
-        return "text/csv";
-    default:
-        return "application/json";
+    case QUERY_FORMAT_ARRAY_LINES: return "text/plain";
+    case QUERY_FORMAT_CSV: return "text/csv";
+    default: return "application/json";
     }
 }
 
@@ -45,30 +42,20 @@ const char *query__output_content_type(enum query_format f)
 static const char *native_type(int t)
 {
     switch (t) {
-    case SQL_STRING:
-        return "STRING";
+    case SQL_STRING: return "STRING";
     case SQL_LONG:
     case SQL_TIMESTAMP:
-    case SQL_BOOLEAN:
-        return "LONG";
-    case SQL_DOUBLE:
-        return "DOUBLE";
-    case SQL_FLOAT:
-        return "FLOAT";
-    case SQL_JSON:
-        return "COMPLEX<json>";
-    case SQL_ARRAY:
-        return "ARRAY<STRING>";
-    default:
-        return NULL;
+    case SQL_BOOLEAN: return "LONG";
+    case SQL_DOUBLE: return "DOUBLE";
+    case SQL_FLOAT: return "FLOAT";
+    case SQL_JSON: return "COMPLEX<json>";
+    case SQL_ARRAY: return "ARRAY<STRING>";
+    default: return NULL;
     }
 }
 
 /* Calcite's SQL type names (sqlTypesHeader). */
-static const char *sql_type(int t)
-{
-    return t == SQL_JSON ? "OTHER" : sql_type_sql_name(t);
-}
+static const char *sql_type(int t) { return t == SQL_JSON ? "OTHER" : sql_type_sql_name(t); }
 
 static void put_long(struct buf *b, int64_t v)
 {
@@ -98,12 +85,8 @@ static void value_json(struct buf *b, const struct sql_value *v, const struct ls
         return;
     }
     switch (v->type) {
-    case SQL_LONG:
-        put_long(b, v->v.l);
-        return;
-    case SQL_BOOLEAN:
-        buf_puts(b, v->v.l ? "true" : "false");
-        return;
+    case SQL_LONG: put_long(b, v->v.l); return;
+    case SQL_BOOLEAN: buf_puts(b, v->v.l ? "true" : "false"); return;
     case SQL_TIMESTAMP:
         buf_putc(b, '"');
         put_time(b, v->v.l, tz);
@@ -111,7 +94,7 @@ static void value_json(struct buf *b, const struct sql_value *v, const struct ls
         return;
     case SQL_DOUBLE:
     case SQL_FLOAT:
-        if (!isfinite(v->v.d)) {   /* Jackson quotes non-numeric numbers */
+        if (!isfinite(v->v.d)) { /* Jackson quotes non-numeric numbers */
             buf_putc(b, '"');
             sql_value_to_text(v, b, true);
             buf_putc(b, '"');
@@ -119,9 +102,7 @@ static void value_json(struct buf *b, const struct sql_value *v, const struct ls
         }
         sql_value_to_text(v, b, true);
         return;
-    case SQL_STRING:
-        format_json_write_string(b, v->v.s.p, v->v.s.n);
-        return;
+    case SQL_STRING: format_json_write_string(b, v->v.s.p, v->v.s.n); return;
     case SQL_JSON:
         /* stored JSON is validated text: inline it as Druid does */
         if (v->v.s.n)
@@ -129,9 +110,7 @@ static void value_json(struct buf *b, const struct sql_value *v, const struct ls
         else
             buf_append(b, "null", 4);
         return;
-    default:
-        sql_value_to_text(v, b, true);
-        return;
+    default: sql_value_to_text(v, b, true); return;
     }
 }
 
@@ -216,7 +195,7 @@ static int write_csv(const struct query__result *r, const struct query_request *
     }
     struct buf tmp;
     buf_init(&tmp, 0);
-    buf_set_budget(&tmp, &x->budget);   /* empty: cannot be refused */
+    buf_set_budget(&tmp, &x->budget); /* empty: cannot be refused */
     for (size_t k = 0; k < r->nrows && !out->failed; k++) {
         buf_reset(&tmp);
         for (size_t i = 0; i < n; i++) {
@@ -288,9 +267,9 @@ static void header_arrays(struct buf *b, const struct query__result *r,
         for (size_t i = 0; i < r->ncols; i++) {
             if (i)
                 buf_putc(b, ',');
-            const char *t = row == 0 ? r->names[i]
-                          : row == 1 ? native_type(r->types[i])
-                                     : sql_type(r->types[i]);
+            const char *t = row == 0   ? r->names[i]
+                            : row == 1 ? native_type(r->types[i])
+                                       : sql_type(r->types[i]);
             if (t)
                 format_json_write_string(b, t, strlen(t));
             else
@@ -309,7 +288,7 @@ static int write_json(const struct query__result *r, const struct query_request 
     /* object keys, escaped once */
     struct buf keys;
     buf_init(&keys, 0);
-    buf_set_budget(&keys, &x->budget);   /* empty: cannot be refused */
+    buf_set_budget(&keys, &x->budget); /* empty: cannot be refused */
     size_t *koff = arena_alloc(&x->scratch, (r->ncols + 1) * sizeof *koff);
     if (!koff)
         return query__ctx_nomem(x, "the JSON writer");
@@ -353,7 +332,7 @@ static int write_json(const struct query__result *r, const struct query_request 
 }
 
 int query__output_write(const struct query__result *r, const struct query_request *req,
-                  const struct ls_tz *tz, struct buf *out, struct query__ctx *x)
+                        const struct ls_tz *tz, struct buf *out, struct query__ctx *x)
 {
     int rc = req->format == QUERY_FORMAT_CSV ? write_csv(r, req, tz, out, x)
                                              : write_json(r, req, tz, out, x);

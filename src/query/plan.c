@@ -30,7 +30,7 @@ static int cmp_views(const void *pa, const void *pb)
         return as < bs ? -1 : 1;
     bool ar = storage_view_is_realtime(a), br = storage_view_is_realtime(b);
     if (ar != br)
-        return ar ? 1 : -1;   /* persisted rows before newer realtime rows */
+        return ar ? 1 : -1; /* persisted rows before newer realtime rows */
     return strcmp(storage_view_name(a), storage_view_name(b));
 }
 
@@ -99,8 +99,8 @@ static int plan_views(struct query__plan *p, struct query__ctx *x)
 
 /* The measure's aggregator, when the query applies the same function to
  * the bare measure column (documented in query.h). */
-static const struct sql_agg_call *merge_call(const struct query__plan *p, const struct sql_agg_call *c,
-                                             int col)
+static const struct sql_agg_call *merge_call(const struct query__plan *p,
+                                             const struct sql_agg_call *c, int col)
 {
     const struct storage_snapshot *s = p->src->snap;
     if (!s || col < 0 || (size_t)col >= s->ncols || s->cols[col].kind != STORAGE_MEASURE)
@@ -126,15 +126,12 @@ static bool native_ok(const struct sql_agg_call *c)
 {
     int t = c->arg_type;
     switch (c->kind) {
-    case SQL_AGG_COUNT:
-        return c->nargs == 1;
-    case SQL_AGG_SUM:
-        return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT;
+    case SQL_AGG_COUNT: return c->nargs == 1;
+    case SQL_AGG_SUM: return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT;
     case SQL_AGG_MIN:
     case SQL_AGG_MAX:
         return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT || t == SQL_TIMESTAMP;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -166,7 +163,7 @@ static int plan_aggs(struct query__plan *p, struct query__ctx *x)
         }
         p->count_only &= a->mode == QA_COUNT_STAR && !c->filter;
         a->size = (a->mode == QA_SQL || a->mode == QA_MERGE) ? sql_agg_state_size(a->state)
-                                                              : sizeof(struct query__nacc);
+                                                             : sizeof(struct query__nacc);
         a->off = p->acc_size;
         p->acc_size += (a->size + 7) & ~(size_t)7;
     }
@@ -275,8 +272,9 @@ static void plan_by_id(struct query__plan *p, struct query__ctx *x)
         p->topn_agg = field - (int)q->nkeys;
 }
 
-int query__plan_build(struct query__plan *p, const struct sql_select *q, const struct query__source *src,
-                      const struct sql_options *opt, struct query__ctx *x)
+int query__plan_build(struct query__plan *p, const struct sql_select *q,
+                      const struct query__source *src, const struct sql_options *opt,
+                      struct query__ctx *x)
 {
     memset(p, 0, sizeof *p);
     p->q = q;
@@ -334,14 +332,13 @@ static const char *agg_how(const struct query__plan *p, const struct query__agg_
         return a->call->kind == SQL_AGG_COUNT ? "native count of non-NULL values"
                : a->dbl                       ? "native double accumulator"
                                               : "native long accumulator";
-    case QA_MERGE:
-        return "merged from the measure's stored states";
-    default:
-        return "aggregator states";
+    case QA_MERGE: return "merged from the measure's stored states";
+    default: return "aggregator states";
     }
 }
 
-int query__plan_explain(const struct query__plan *p, struct query__ctx *x, struct query__result *res)
+int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
+                        struct query__result *res)
 {
     const struct sql_select *q = p->q;
     struct buf b;
@@ -380,9 +377,7 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x, struc
     if (q->aggregate) {
         buf_puts(&b, "Group by: ");
         switch (p->key_kind) {
-        case QK_NONE:
-            buf_puts(&b, "none (one group)");
-            break;
+        case QK_NONE: buf_puts(&b, "none (one group)"); break;
         case QK_DICT:
             buf_printf(&b, "%s of \"%.*s\" in each view, merged by value",
                        p->by_id ? "arrays by dictionary id" : "dictionary ids",
@@ -391,8 +386,9 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x, struc
             if (p->by_id && !p->has_native)
                 buf_puts(&b, " (bitmap cardinalities on segments with small dictionaries)");
             if (p->topn_agg >= 0)
-                buf_printf(&b, "; only the values among each view's largest $agg%d are merged, "
-                               "until their N-th total beats every other value's bound",
+                buf_printf(&b,
+                           "; only the values among each view's largest $agg%d are merged, "
+                           "until their N-th total beats every other value's bound",
                            p->topn_agg);
             break;
         case QK_TFLOOR:

@@ -21,7 +21,7 @@
 
 /* ---- memory limits ------------------------------------------------------------------ */
 
-struct mem_pool query__pool = {0, 0};   /* limit set at first use or by query_limits_set */
+struct mem_pool query__pool = {0, 0}; /* limit set at first use or by query_limits_set */
 static _Atomic uint64_t max_query_limit;
 static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
@@ -63,10 +63,7 @@ void query_limits_set(const struct query_limits *l)
     atomic_store(&max_query_limit, l->max_query_bytes ? l->max_query_bytes : t);
 }
 
-uint64_t query_memory_in_use(void)
-{
-    return mem_pool_used(&query__pool);
-}
+uint64_t query_memory_in_use(void) { return mem_pool_used(&query__pool); }
 
 /* "1073741824", "512M", "2g", "64KiB": bytes; 0 when unset. */
 static int env_size(const char *name, uint64_t *out, struct lerr *err)
@@ -80,8 +77,10 @@ static int env_size(const char *name, uint64_t *out, struct lerr *err)
     unsigned long long x = strtoull(v, &end, 10);
     int shift = 0;
     if (end != v && *end) {
-        shift = *end == 'k' || *end == 'K' ? 10 : *end == 'm' || *end == 'M' ? 20
-              : *end == 'g' || *end == 'G' ? 30 : -1;
+        shift = *end == 'k' || *end == 'K'   ? 10
+                : *end == 'm' || *end == 'M' ? 20
+                : *end == 'g' || *end == 'G' ? 30
+                                             : -1;
         if (shift > 0) {
             end++;
             if (*end == 'i' || *end == 'I')
@@ -148,8 +147,7 @@ int query__ctx_too_big(struct query__ctx *x, const char *what)
                     "WHERE, build fewer or shorter strings, group by fewer or lower-cardinality "
                     "columns, add a LIMIT, or raise context.maxQueryBytes (this server allows up "
                     "to %llu: LODESTAR_QUERY_MAX_BYTES)",
-                    (unsigned long long)x->max_bytes, what,
-                    (unsigned long long)l.max_query_bytes);
+                    (unsigned long long)x->max_bytes, what, (unsigned long long)l.max_query_bytes);
 }
 
 int query__ctx_nomem(struct query__ctx *x, const char *what)
@@ -185,7 +183,4 @@ int query__ctx_charge(struct query__ctx *x, size_t n, const char *what)
     return mem_budget_charge(&x->budget, n) ? 0 : query__ctx_too_big(x, what);
 }
 
-void query__ctx_uncharge(struct query__ctx *x, size_t n)
-{
-    mem_budget_release(&x->budget, n);
-}
+void query__ctx_uncharge(struct query__ctx *x, size_t n) { mem_budget_release(&x->budget, n); }

@@ -84,11 +84,11 @@ static int resolve(const struct sql_stmt *s, const struct query_env *env, struct
     table = table ? table : "";
     out->src.table = table;
     if (!*table)
-        return 0;   /* SELECT without FROM */
+        return 0; /* SELECT without FROM */
     if (strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
         int rc = query__info_table(table, env, &out->mem, x);
         if (rc == LERR_NOT_FOUND)
-            x->err->code = LERR_INVALID;   /* Druid answers 400 for unknown tables */
+            x->err->code = LERR_INVALID; /* Druid answers 400 for unknown tables */
         if (rc)
             return x->err->code;
         out->src.mem = &out->mem;
@@ -143,7 +143,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
     memset(&x, 0, sizeof x);
     x.req = req;
     x.err = err;
-    x.max_bytes = req->max_bytes ? req->max_bytes
+    x.max_bytes = req->max_bytes                                  ? req->max_bytes
                   : QUERY_DEFAULT_MAX_BYTES < lim.max_query_bytes ? QUERY_DEFAULT_MAX_BYTES
                                                                   : lim.max_query_bytes;
     x.deadline_ns = req->timeout_ms > 0 && req->timeout_ms < INT64_MAX / 1000000 - t0 / 1000000
@@ -177,8 +177,8 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
         lerr_init(&tzerr);
         x.tz = tz_get(req->time_zone, strlen(req->time_zone), &tzerr);
         if (!x.tz)
-            rc = lerr_set_at(err, LERR_INVALID, "context.sqlTimeZone",
-                             "context.sqlTimeZone: %s", tzerr.msg);
+            rc = lerr_set_at(err, LERR_INVALID, "context.sqlTimeZone", "context.sqlTimeZone: %s",
+                             tzerr.msg);
     }
     struct sql_options opt = {
         .now_ms = req->now_ms ? req->now_ms : util_now_ms(),

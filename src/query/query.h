@@ -45,11 +45,11 @@
 #include "util/util.h"
 
 enum query_format {
-    QUERY_FORMAT_OBJECT,        /* [{"a":1},...]\n                 application/json */
-    QUERY_FORMAT_ARRAY,         /* [[1],...]\n                     application/json */
-    QUERY_FORMAT_OBJECT_LINES,  /* {"a":1}\n...\n\n                 text/plain */
-    QUERY_FORMAT_ARRAY_LINES,   /* [1]\n...\n\n                     text/plain */
-    QUERY_FORMAT_CSV            /* RFC 4180 rows, then a blank line  text/csv */
+    QUERY_FORMAT_OBJECT,       /* [{"a":1},...]\n                 application/json */
+    QUERY_FORMAT_ARRAY,        /* [[1],...]\n                     application/json */
+    QUERY_FORMAT_OBJECT_LINES, /* {"a":1}\n...\n\n                 text/plain */
+    QUERY_FORMAT_ARRAY_LINES,  /* [1]\n...\n\n                     text/plain */
+    QUERY_FORMAT_CSV           /* RFC 4180 rows, then a blank line  text/csv */
 };
 
 /* "object", "array", "objectLines", "arrayLines", "csv"; -1 when unknown. */
@@ -89,7 +89,7 @@ int query_limits_from_env(struct lerr *err);
 uint64_t query_memory_in_use(void);
 
 struct query_request {
-    const char *sql;            /* the statement (need not be NUL-terminated) */
+    const char *sql; /* the statement (need not be NUL-terminated) */
     size_t sql_len;
     enum query_format format;
     /* Druid's header options: `header` adds the column names (the first row
@@ -97,14 +97,14 @@ struct query_request {
      * formats); typesHeader / sqlTypesHeader add Druid's native type
      * ("LONG") and SQL type ("BIGINT") of each column to it. */
     bool header, types_header, sql_types_header;
-    const struct sql_value *params;   /* values for `?`, in order */
+    const struct sql_value *params; /* values for `?`, in order */
     size_t nparams;
-    int64_t timeout_ms;         /* context.timeout: 0 = none (Druid) */
-    const char *time_zone;      /* context.sqlTimeZone (IANA), NULL = UTC */
-    uint64_t max_bytes;         /* context.maxQueryBytes (ours): memory budget; 0 =
+    int64_t timeout_ms;    /* context.timeout: 0 = none (Druid) */
+    const char *time_zone; /* context.sqlTimeZone (IANA), NULL = UTC */
+    uint64_t max_bytes;    /* context.maxQueryBytes (ours): memory budget; 0 =
                                  * the default (see "Memory" above) */
-    int64_t now_ms;             /* CURRENT_TIMESTAMP; 0 = the clock at start */
-    const char *query_id;       /* context.sqlQueryId, or NULL */
+    int64_t now_ms;        /* CURRENT_TIMESTAMP; 0 = the clock at start */
+    const char *query_id;  /* context.sqlQueryId, or NULL */
     /* context.allowPartialResults: answer without the segments that cannot be
      * read (saying so in query_result_meta.partial) instead of failing. */
     bool allow_partial;
@@ -140,8 +140,8 @@ struct query_env {
 };
 
 struct query_result_meta {
-    const char *content_type;   /* static: application/json, text/plain, text/csv */
-    uint64_t rows;              /* result rows written (headers not counted) */
+    const char *content_type; /* static: application/json, text/plain, text/csv */
+    uint64_t rows;            /* result rows written (headers not counted) */
     size_t ncols;
     int64_t elapsed_us;
     /* With allowPartialResults: what the answer leaves out ("" = nothing). */

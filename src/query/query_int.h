@@ -54,17 +54,17 @@
 
 struct query__ctx {
     const struct query_request *req;
-    int64_t deadline_ns;     /* monotonic clock; INT64_MAX = no timeout */
-    uint64_t max_bytes;      /* this query's limit (context.maxQueryBytes) */
-    struct mem_budget budget;   /* of max_bytes, drawing on the pool of all queries */
-    struct arena keep;       /* lives as long as the query */
-    struct arena scratch;    /* per block */
-    struct arena leaf;       /* per filter leaf (filter.c): reset after each leaf's rows */
-    const struct ls_tz *tz;  /* sqlTimeZone */
-    uint32_t tick;           /* counts calls to query__ctx_poll */
-    bool mem_error;          /* err holds the memory error */
+    int64_t deadline_ns;      /* monotonic clock; INT64_MAX = no timeout */
+    uint64_t max_bytes;       /* this query's limit (context.maxQueryBytes) */
+    struct mem_budget budget; /* of max_bytes, drawing on the pool of all queries */
+    struct arena keep;        /* lives as long as the query */
+    struct arena scratch;     /* per block */
+    struct arena leaf;        /* per filter leaf (filter.c): reset after each leaf's rows */
+    const struct ls_tz *tz;   /* sqlTimeZone */
+    uint32_t tick;            /* counts calls to query__ctx_poll */
+    bool mem_error;           /* err holds the memory error */
     struct lerr *err;
-    char partial[512];       /* segments left out under allowPartialResults */
+    char partial[512]; /* segments left out under allowPartialResults */
 };
 
 /* The pool every query's budget draws from (query__ctx.c). */
@@ -94,23 +94,23 @@ int query__ctx_sql_error(struct query__ctx *x, int rc, const char *what);
 /* ---- shapes: EXPLAIN text read back ----------------------------------------- */
 
 enum query__shape_kind {
-    QSH_REF,     /* $N: a table column (or a group-row field) */
-    QSH_AGGREF,  /* $aggN */
-    QSH_STR,     /* 'text' (lit/lit_len: the bytes, quotes undone) */
-    QSH_NULL,    /* NULL */
-    QSH_LIT,     /* any other literal token: 5, 1.5, true, 2000-01-01T00:00:00.000Z */
-    QSH_CALL,    /* NAME(args): functions and operators printed as calls */
-    QSH_BINOP,   /* (a OP b) */
-    QSH_CAST     /* CAST(a AS TYPE) */
+    QSH_REF,    /* $N: a table column (or a group-row field) */
+    QSH_AGGREF, /* $aggN */
+    QSH_STR,    /* 'text' (lit/lit_len: the bytes, quotes undone) */
+    QSH_NULL,   /* NULL */
+    QSH_LIT,    /* any other literal token: 5, 1.5, true, 2000-01-01T00:00:00.000Z */
+    QSH_CALL,   /* NAME(args): functions and operators printed as calls */
+    QSH_BINOP,  /* (a OP b) */
+    QSH_CAST    /* CAST(a AS TYPE) */
 };
 
 struct query__shape {
     uint8_t kind;
-    bool not_flag;           /* NOT IN, NOT LIKE, NOT BETWEEN */
-    uint32_t field;          /* QSH_REF, QSH_AGGREF */
-    const char *name;        /* call name, operator, or cast type */
+    bool not_flag;    /* NOT IN, NOT LIKE, NOT BETWEEN */
+    uint32_t field;   /* QSH_REF, QSH_AGGREF */
+    const char *name; /* call name, operator, or cast type */
     size_t name_len;
-    const char *lit;         /* QSH_STR (unescaped), QSH_LIT (raw) */
+    const char *lit; /* QSH_STR (unescaped), QSH_LIT (raw) */
     size_t lit_len;
     size_t nargs;
     struct query__shape **args;
@@ -129,39 +129,39 @@ const char *query__shape_text(const struct sql_expr *e, struct arena *a);
 
 enum query__fnode_kind { QF_AND, QF_OR, QF_STR, QF_TIME, QF_NUM, QF_CONST, QF_OPAQUE };
 enum query__fnode_op {
-    QFO_EQ,       /* column = one of lits (IN, =, <> with neg) */
-    QFO_ISNULL,   /* column IS NULL */
-    QFO_PREFIX,   /* column LIKE 'prefix%' */
-    QFO_EVAL      /* expr evaluated once per dictionary value */
+    QFO_EQ,     /* column = one of lits (IN, =, <> with neg) */
+    QFO_ISNULL, /* column IS NULL */
+    QFO_PREFIX, /* column LIKE 'prefix%' */
+    QFO_EVAL    /* expr evaluated once per dictionary value */
 };
 
 struct query__fnode {
-    uint8_t kind;            /* enum query__fnode_kind */
-    uint8_t op;              /* enum query__fnode_op (QF_STR) */
-    bool neg;                /* NOT pushed down to the leaf (3-valued: selects FALSE) */
-    bool value;              /* QF_CONST */
+    uint8_t kind; /* enum query__fnode_kind */
+    uint8_t op;   /* enum query__fnode_op (QF_STR) */
+    bool neg;     /* NOT pushed down to the leaf (3-valued: selects FALSE) */
+    bool value;   /* QF_CONST */
     size_t nkids;
     struct query__fnode **kids;
-    int col;                 /* QF_STR */
-    struct sql_value *lits;  /* QFO_EQ */
+    int col;                /* QF_STR */
+    struct sql_value *lits; /* QFO_EQ */
     size_t nlits;
-    const char *prefix;      /* QFO_PREFIX */
+    const char *prefix; /* QFO_PREFIX */
     size_t prefix_len;
-    const struct sql_expr *expr;  /* QFO_EVAL, QFO_PREFIX: over the table columns */
-    int64_t lo, hi;          /* QF_TIME: [lo, hi) on __time */
-    uint8_t cmp;             /* QF_NUM: column <cmp> num (enum in filter.c) */
+    const struct sql_expr *expr; /* QFO_EVAL, QFO_PREFIX: over the table columns */
+    int64_t lo, hi;              /* QF_TIME: [lo, hi) on __time */
+    uint8_t cmp;                 /* QF_NUM: column <cmp> num (enum in filter.c) */
     int64_t num;
-    int64_t *nums;           /* QF_NUM "IN": sorted distinct values (nnums) */
+    int64_t *nums; /* QF_NUM "IN": sorted distinct values (nnums) */
     size_t nnums;
-    const char *text;        /* for EXPLAIN */
+    const char *text; /* for EXPLAIN */
 };
 
 struct query__filter {
-    struct query__fnode *root;          /* NULL = no WHERE */
-    const struct sql_expr *where;  /* the bound WHERE (run over inexact rows) */
-    bool exact;                    /* no opaque part: row sets are the answer */
+    struct query__fnode *root;    /* NULL = no WHERE */
+    const struct sql_expr *where; /* the bound WHERE (run over inexact rows) */
+    bool exact;                   /* no opaque part: row sets are the answer */
     size_t nowned, owned_cap;
-    struct sql_expr **owned;       /* leaf expressions compiled here */
+    struct sql_expr **owned; /* leaf expressions compiled here */
 };
 
 /* Analyses q->where against the table columns (fields[]). Never fails on
@@ -231,51 +231,52 @@ static inline uint32_t query__rowiter_take(struct query__rowiter *ri, uint64_t e
 }
 
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
-                      struct storage_scan *sc, struct query__ctx *x, struct query__rowset *out);
+                            struct storage_scan *sc, struct query__ctx *x,
+                            struct query__rowset *out);
 void query__rowset_free(struct query__rowset *r);
 uint64_t query__rowset_count(const struct query__rowset *r, uint64_t view_rows);
 
 /* ---- group table ------------------------------------------------------------ */
 
 enum query__agg_mode {
-    QA_COUNT_STAR,   /* native count of rows */
-    QA_NATIVE,       /* COUNT(x), SUM, MIN, MAX over numbers: struct query__nacc */
-    QA_SQL,          /* sql_agg_* state of the query's call */
-    QA_MERGE         /* measure states merged with the measure's own call */
+    QA_COUNT_STAR, /* native count of rows */
+    QA_NATIVE,     /* COUNT(x), SUM, MIN, MAX over numbers: struct query__nacc */
+    QA_SQL,        /* sql_agg_* state of the query's call */
+    QA_MERGE       /* measure states merged with the measure's own call */
 };
 
 /* A native accumulator (COUNT/SUM/MIN/MAX over numbers). */
 struct query__nacc {
-    int64_t n;       /* rows counted / values seen */
-    int64_t l;       /* long sum, min or max */
-    double d;        /* double sum, min or max */
+    int64_t n; /* rows counted / values seen */
+    int64_t l; /* long sum, min or max */
+    double d;  /* double sum, min or max */
 };
 
 /* a < b with NaN sorting last, as in sql_value_compare. */
-static inline bool query__dlt(double a, double b)
-{
-    return a != a ? false : (b != b || a < b);
-}
+static inline bool query__dlt(double a, double b) { return a != a ? false : (b != b || a < b); }
 
 struct query__agg_plan {
-    const struct sql_agg_call *call;   /* the query's call */
-    const struct sql_agg_call *state;  /* the call whose state is kept */
-    uint8_t mode;                      /* enum query__agg_mode */
-    bool dbl;                          /* native: double class (else long) */
-    int arg_col;                       /* bare column argument, or -1 */
-    size_t off, size;                  /* place in a group's accumulator row */
+    const struct sql_agg_call *call;  /* the query's call */
+    const struct sql_agg_call *state; /* the call whose state is kept */
+    uint8_t mode;                     /* enum query__agg_mode */
+    bool dbl;                         /* native: double class (else long) */
+    int arg_col;                      /* bare column argument, or -1 */
+    size_t off, size;                 /* place in a group's accumulator row */
 };
 
 struct query__groups {
     size_t nkeys;
-    size_t rec_size;          /* keys + accumulators, 16-aligned */
-    size_t acc_off;           /* accumulators' offset in a record */
+    size_t rec_size; /* keys + accumulators, 16-aligned */
+    size_t acc_off;  /* accumulators' offset in a record */
     size_t naggs;
     const struct query__agg_plan *aggs;
     uint32_t ngroups;
-    uint8_t *recs;            /* records, contiguous: query__groups_find may move them */
+    uint8_t *recs; /* records, contiguous: query__groups_find may move them */
     size_t cap;
-    struct query__slot { uint64_t hash; uint32_t gid; } *slots;
+    struct query__slot {
+        uint64_t hash;
+        uint32_t gid;
+    } * slots;
     size_t nslots;
     struct query__ctx *x;
 };
@@ -315,17 +316,17 @@ void query__groups_final(const struct query__groups *g, uint32_t gid, size_t i,
 /* ---- result rows ------------------------------------------------------------- */
 
 struct query__collect {
-    size_t width;            /* values per row: items, then extra order keys */
+    size_t width; /* values per row: items, then extra order keys */
     size_t norder;
-    const int *order_idx;    /* index into a row for each ORDER BY term */
+    const int *order_idx; /* index into a row for each ORDER BY term */
     const bool *desc;
-    int64_t keep;            /* top-N bound (OFFSET + LIMIT) or -1 */
+    int64_t keep; /* top-N bound (OFFSET + LIMIT) or -1 */
     bool ordered;
     struct sql_value **rows;
     size_t n, cap;
     struct arena mem[2];
     int cur;
-    struct sql_value *threshold;   /* worst kept row after a prune */
+    struct sql_value *threshold; /* worst kept row after a prune */
     struct query__ctx *x;
 };
 
@@ -354,7 +355,7 @@ struct query__result {
 const char *query__output_content_type(enum query_format f);
 /* Appends the body; when `out` hits its cap that is the memory error. */
 int query__output_write(const struct query__result *r, const struct query_request *req,
-                  const struct ls_tz *tz, struct buf *out, struct query__ctx *x);
+                        const struct ls_tz *tz, struct buf *out, struct query__ctx *x);
 
 /* ---- in-memory tables and execution ------------------------------------------ */
 
@@ -362,26 +363,26 @@ struct query__memtable {
     size_t ncols;
     struct sql_field *fields;
     size_t nrows;
-    struct sql_value **cols;       /* cols[c][r] */
+    struct sql_value **cols; /* cols[c][r] */
 };
 
 /* INFORMATION_SCHEMA.<name> built from env.list_tables; LERR_NOT_FOUND with
  * a hint when there is no such table. */
 int query__info_table(const char *name, const struct query_env *env, struct query__memtable *t,
-                struct query__ctx *x);
+                      struct query__ctx *x);
 
 /* Where the rows come from: a storage snapshot or one in-memory table. */
 struct query__source {
-    const char *table;                    /* for messages and EXPLAIN */
-    const struct storage_snapshot *snap;  /* or NULL */
-    const struct query__memtable *mem;          /* or NULL */
-    struct sql_schema schema;             /* the columns as bound */
+    const char *table;                   /* for messages and EXPLAIN */
+    const struct storage_snapshot *snap; /* or NULL */
+    const struct query__memtable *mem;   /* or NULL */
+    struct sql_schema schema;            /* the columns as bound */
 };
 
 /* Runs a bound SELECT (or EXPLAIN) and fills the result: columns and rows
  * live in x->keep or in `c` (destroy it after writing the output). */
 int query__exec_run(const struct sql_select *q, const struct query__source *src,
-              const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
-              struct query__result *res);
+                    const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
+                    struct query__result *res);
 
 #endif

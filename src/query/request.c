@@ -26,5 +26,5 @@ void query_request_init(struct query_request *req)
     memset(req, 0, sizeof *req);
     req->format = QUERY_FORMAT_OBJECT;
     req->timeout_ms = QUERY_DEFAULT_TIMEOUT_MS;
-    req->max_bytes = 0;   /* the default budget: QUERY_DEFAULT_MAX_BYTES or the server's limit */
+    req->max_bytes = 0; /* the default budget: QUERY_DEFAULT_MAX_BYTES or the server's limit */
 }

@@ -27,8 +27,8 @@ struct sparser {
 };
 
 /* Binary operators whose names contain spaces; the rest are one token. */
-static const char *const multiword_ops[] = {"IS NOT DISTINCT FROM", "IS DISTINCT FROM",
-                                            "FLOOR TO", "CEIL TO"};
+static const char *const multiword_ops[] = {"IS NOT DISTINCT FROM", "IS DISTINCT FROM", "FLOOR TO",
+                                            "CEIL TO"};
 
 #define SHAPE_MAX_DEPTH 200
 
@@ -135,7 +135,7 @@ static struct query__shape *string_lit(struct sparser *ps)
     for (size_t i = 0; i < n; i++) {
         out[k++] = start[i];
         if (start[i] == '\'')
-            i++;   /* '' stands for one quote */
+            i++; /* '' stands for one quote */
     }
     s->lit = out;
     s->lit_len = k;
@@ -167,7 +167,7 @@ static struct query__shape *call(struct sparser *ps, const char *name, size_t n)
     if (!s)
         return NULL;
     while (n && name[n - 1] == ' ')
-        n--;   /* "CASE (" prints with a space */
+        n--; /* "CASE (" prints with a space */
     if (n > 4 && memcmp(name, "NOT ", 4) == 0) {
         s->not_flag = true;
         name += 4;

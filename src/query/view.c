@@ -63,8 +63,8 @@ void query__vstate_free(struct query__run *r, struct query__vstate *vs)
     memset(vs, 0, sizeof *vs);
 }
 
-static int byid_bitmaps(struct query__run *r, const struct query__rowset *rs, struct query__vstate *vs,
-                        bool *done)
+static int byid_bitmaps(struct query__run *r, const struct query__rowset *rs,
+                        struct query__vstate *vs, bool *done)
 {
     size_t col = (size_t)r->p->key_col;
     struct lerr berr;
@@ -93,7 +93,8 @@ static int byid_bitmaps(struct query__run *r, const struct query__rowset *rs, st
 }
 
 /* Fills a view's per-id arrays. */
-static int byid_fill(struct query__run *r, const struct query__rowset *rs, struct query__vstate *vs)
+static int byid_fill(struct query__run *r, const struct query__rowset *rs,
+                     struct query__vstate *vs)
 {
     uint64_t rows = storage_view_rows(r->view);
     if (!r->p->has_native && rs->exact) {
@@ -207,7 +208,8 @@ static long double kth_largest(long double *v, size_t n, size_t k)
     return v[want];
 }
 
-static long double view_rank(const struct query__plan *p, const struct query__vstate *vs, uint32_t id)
+static long double view_rank(const struct query__plan *p, const struct query__vstate *vs,
+                             uint32_t id)
 {
     const struct query__agg_plan *a = &p->aggs[p->topn_agg];
     const struct query__nacc *q =
@@ -231,7 +233,7 @@ static int topn_round(struct query__run *r, const struct query__vstate *vs, size
         size_t nz = 0;
         for (uint32_t id = 0; id < vs[i].n; id++)
             nz += vs[i].cnt[id] != 0;
-        long double kth = -INFINITY;   /* below every rank: all ids with rows */
+        long double kth = -INFINITY; /* below every rank: all ids with rows */
         if (nz > K) {
             long double *tmp = arena_alloc(&r->x->scratch, nz * sizeof *tmp);
             if (!tmp)
@@ -242,7 +244,7 @@ static int topn_round(struct query__run *r, const struct query__vstate *vs, size
                     tmp[m++] = view_rank(p, &vs[i], id);
             kth = kth_largest(tmp, m, K);
         }
-        long double below = 0;   /* values missing from a view add 0 there */
+        long double below = 0; /* values missing from a view add 0 there */
         for (uint32_t id = 0; id < vs[i].n; id++) {
             if (!vs[i].cnt[id])
                 continue;
@@ -316,7 +318,7 @@ int query__view_topn(struct query__run *r, struct query__vstate *vs, size_t nv)
         if (!rc)
             rc = topn_done(r, keep, bound, &done);
         if (rc || done || K >= maxn)
-            return rc;   /* K >= every view's ids: every value is a candidate */
+            return rc; /* K >= every view's ids: every value is a candidate */
         K *= 8;
         query__groups_destroy(&r->groups);
         if ((rc = query__groups_init(&r->groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size,
@@ -330,7 +332,7 @@ static int setup_dict(struct query__run *r)
     const struct query__plan *p = r->p;
     if (p->key_kind != QK_DICT || !storage_view_has_column(r->view, (size_t)p->key_col) ||
         storage_view_column_type(r->view, (size_t)p->key_col) != SQL_STRING)
-        return 0;   /* this view groups by evaluated keys */
+        return 0; /* this view groups by evaluated keys */
     size_t n = storage_view_dict_size(r->view, (size_t)p->key_col);
     int rc = query__ctx_charge(r->x, n * sizeof *r->id2gid, "the dictionary-id group map");
     if (rc)
@@ -397,7 +399,8 @@ int query__view_run(struct query__run *r, const struct storage_view *v)
 
 /* A view aggregated by dictionary id: merged now, or kept in *keep for
  * the top-N. */
-int query__view_run_byid(struct query__run *r, const struct storage_view *v, struct query__vstate *keep)
+int query__view_run_byid(struct query__run *r, const struct storage_view *v,
+                         struct query__vstate *keep)
 {
     struct query__rowset rs;
     int rc = open_view(r, v, &rs);

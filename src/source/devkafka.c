@@ -62,28 +62,28 @@
 /* One direction of a relayed connection: bytes read from src, not yet sent to dst. */
 struct fwd_dir {
     char *buf;
-    size_t off, len;  /* pending bytes are buf[off..len) */
-    bool eof;         /* src said EOF */
-    bool shut;        /* EOF passed on to dst with shutdown(SHUT_WR) */
+    size_t off, len; /* pending bytes are buf[off..len) */
+    bool eof;        /* src said EOF */
+    bool shut;       /* EOF passed on to dst with shutdown(SHUT_WR) */
 };
 
 struct fwd_conn {
-    int cfd;          /* the client's socket (accepted) */
-    int ufd;          /* our socket to the mock broker */
-    bool connecting;  /* ufd's non-blocking connect() still in progress */
+    int cfd;         /* the client's socket (accepted) */
+    int ufd;         /* our socket to the mock broker */
+    bool connecting; /* ufd's non-blocking connect() still in progress */
     struct fwd_dir c2u, u2c;
 };
 
 struct fwd {
-    int lfd;                       /* listening socket on 127.0.0.1:port */
-    int wake[2];                   /* self-pipe: the main thread writes on stop/down/up */
-    struct sockaddr_storage up;    /* the mock broker's listener */
+    int lfd;                    /* listening socket on 127.0.0.1:port */
+    int wake[2];                /* self-pipe: the main thread writes on stop/down/up */
+    struct sockaddr_storage up; /* the mock broker's listener */
     socklen_t uplen;
     atomic_bool stop;
     atomic_bool down;
-    atomic_bool failed;            /* the thread hit an unrecoverable error */
-    atomic_bool down_applied;      /* the thread has acted on `down` */
-    bool listening;                /* lfd accepts connections (forwarder thread only) */
+    atomic_bool failed;       /* the thread hit an unrecoverable error */
+    atomic_bool down_applied; /* the thread has acted on `down` */
+    bool listening;           /* lfd accepts connections (forwarder thread only) */
     struct fwd_conn *conns[FWD_MAX_CONNS];
     int nconns;
     pthread_t thread;
@@ -230,10 +230,7 @@ static short want_read(const struct fwd_dir *d)
     return (!d->eof && !(d->len == FWD_BUF && d->off == 0)) ? POLLIN : 0;
 }
 
-static short want_write(const struct fwd_dir *d)
-{
-    return d->off < d->len ? POLLOUT : 0;
-}
+static short want_write(const struct fwd_dir *d) { return d->off < d->len ? POLLOUT : 0; }
 
 /* Handles poll results for one connection. Returns false when it must close. */
 static bool fwd_conn_step(struct fwd_conn *c, short crev, short urev)
@@ -275,10 +272,12 @@ static bool fwd_conn_step(struct fwd_conn *c, short crev, short urev)
 static void fwd_set_listening(struct fwd *f, bool on)
 {
     if (!on) {
-        fwd_drop_all(f);  /* clients relayed so far lose the broker too */
+        fwd_drop_all(f); /* clients relayed so far lose the broker too */
         if (shutdown(f->lfd, SHUT_RDWR) != 0)
-            log_msg(LOG_WARN, MOD, "forwarder: cannot stop listening: %s (new connections "
-                                   "will be reset instead)", strerror(errno));
+            log_msg(LOG_WARN, MOD,
+                    "forwarder: cannot stop listening: %s (new connections "
+                    "will be reset instead)",
+                    strerror(errno));
         else
             f->listening = false;
         return;
@@ -365,11 +364,10 @@ static int fwd_resolve_upstream(struct fwd *f, const char *bootstraps, struct le
 {
     char hostport[256];
     snprintf(hostport, sizeof hostport, "%s", bootstraps);
-    hostport[strcspn(hostport, ",")] = '\0';  /* one broker, but be safe */
+    hostport[strcspn(hostport, ",")] = '\0'; /* one broker, but be safe */
     char *colon = strrchr(hostport, ':');
     if (!colon)
-        return lerr_set(err, LERR_INTERNAL, "mock cluster bootstrap '%s' has no port",
-                        bootstraps);
+        return lerr_set(err, LERR_INTERNAL, "mock cluster bootstrap '%s' has no port", bootstraps);
     *colon = '\0';
     const char *host = hostport, *port = colon + 1;
     /* "[::1]" style brackets are not for getaddrinfo. */
@@ -421,8 +419,7 @@ static int fwd_start(struct fwd *f, int port, const char *bootstraps, struct ler
     f->listening = true;
     int rc = pthread_create(&f->thread, NULL, fwd_main, f);
     if (rc != 0)
-        return lerr_set(err, LERR_INTERNAL, "cannot start the forwarder thread: %s",
-                        strerror(rc));
+        return lerr_set(err, LERR_INTERNAL, "cannot start the forwarder thread: %s", strerror(rc));
     f->started = true;
     return 0;
 }
@@ -455,7 +452,7 @@ static void rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const ch
      */
     if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "bootstrap.servers"))
         return;
-    enum log_level lvl = LOG_DEBUG;  /* syslog levels: 3 error, 4 warning, 5-6 info */
+    enum log_level lvl = LOG_DEBUG; /* syslog levels: 3 error, 4 warning, 5-6 info */
     if (level <= 3)
         lvl = LOG_ERROR;
     else if (level == 4)
@@ -598,8 +595,8 @@ int source_devkafka_run(const struct source_devkafka_opts *o, struct lerr *err)
     fflush(stdout);
 
     if (use_fwd)
-        log_msg(LOG_INFO, MOD, "listening on %s (forwarding to the mock broker at %s)",
-                bootstrap, mock_addr);
+        log_msg(LOG_INFO, MOD, "listening on %s (forwarding to the mock broker at %s)", bootstrap,
+                mock_addr);
     else
         log_msg(LOG_INFO, MOD, "listening on %s", bootstrap);
     for (int i = 0; i < o->ntopics; i++)
@@ -644,8 +641,9 @@ int source_devkafka_run(const struct source_devkafka_opts *o, struct lerr *err)
             if (!set_broker_state(mc, use_fwd ? &fwd : NULL, true))
                 continue;
             down = true;
-            log_msg(LOG_INFO, MOD, "SIGUSR1: broker down (connections closed and refused; "
-                                   "data kept)");
+            log_msg(LOG_INFO, MOD,
+                    "SIGUSR1: broker down (connections closed and refused; "
+                    "data kept)");
         } else if (sig == SIGUSR2) {
             if (!down) {
                 log_msg(LOG_INFO, MOD, "SIGUSR2: the broker is already up");
@@ -657,7 +655,9 @@ int source_devkafka_run(const struct source_devkafka_opts *o, struct lerr *err)
             log_msg(LOG_INFO, MOD, "SIGUSR2: broker up again");
         } else {
             log_msg(LOG_INFO, MOD, "%s: shutting down",
-                    sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP");
+                    sig == SIGTERM  ? "SIGTERM"
+                    : sig == SIGINT ? "SIGINT"
+                                    : "SIGHUP");
             break;
         }
     }

@@ -19,23 +19,23 @@
 struct file_source {
     struct source base;
     char dir[1024];
-    char **files;               /* owned copies; NULL: inline */
+    char **files; /* owned copies; NULL: inline */
     size_t nfiles;
-    const char *inline_p;       /* borrowed */
+    const char *inline_p; /* borrowed */
     size_t inline_len, inline_off;
     bool csv;
     uint32_t prefix_rows;
-    size_t cur;                 /* the file (partition) being read */
-    bool opened;                /* cur is open (gz, or inline) */
+    size_t cur;  /* the file (partition) being read */
+    bool opened; /* cur is open (gz, or inline) */
     gzFile gz;
-    char *buf;                  /* unread bytes of the current file */
+    char *buf; /* unread bytes of the current file */
     size_t len, cap;
     bool eof;
-    char *prefix;               /* the current file's first prefix_rows rows */
+    char *prefix; /* the current file's first prefix_rows rows */
     size_t prefix_len;
-    bool first;                 /* no chunk of the current file given yet */
-    pthread_mutex_t mu;         /* guards chunks (read by source_partitions) */
-    int64_t *chunks;            /* chunks given per file */
+    bool first;         /* no chunk of the current file given yet */
+    pthread_mutex_t mu; /* guards chunks (read by source_partitions) */
+    int64_t *chunks;    /* chunks given per file */
 };
 
 /* End of the last complete row in p[0..n) (just past its '\n'), or 0. */
@@ -158,7 +158,7 @@ static int next_chunk(struct file_source *fs, struct arena *mem, const char **te
     for (;;) {
         size_t end = last_row_end(fs->buf, fs->len, fs->csv);
         if (fs->eof && fs->len)
-            end = fs->len;   /* the last row may lack its newline */
+            end = fs->len; /* the last row may lack its newline */
         if (end && (end >= CHUNK / 2 || fs->eof)) {
             size_t pre = 0;
             if (fs->first && fs->prefix_rows) {
@@ -200,7 +200,7 @@ static int files_assign(struct source *s, const struct source_offsets *start,
                         int64_t default_start, struct lerr *err)
 {
     (void)s, (void)start, (void)default_start, (void)err;
-    return 0;   /* a batch reads everything, from the start */
+    return 0; /* a batch reads everything, from the start */
 }
 
 static int files_poll(struct source *s, struct arena *mem, size_t max_records, int timeout_ms,
@@ -223,8 +223,7 @@ static int files_poll(struct source *s, struct arena *mem, size_t max_records, i
             struct record *rec = arena_alloc(mem, sizeof *rec);
             const char *tcopy = source__copy(mem, topic, strlen(topic));
             if (!rec || !tcopy)
-                return lerr_set(err, LERR_NOMEM, "%s: out of memory reading a batch file",
-                                topic);
+                return lerr_set(err, LERR_NOMEM, "%s: out of memory reading a batch file", topic);
             pthread_mutex_lock(&fs->mu);
             int64_t off = fs->chunks[fs->cur]++;
             pthread_mutex_unlock(&fs->mu);

@@ -135,37 +135,37 @@ struct kbroker {
 struct kpart {
     char *topic;
     int32_t partition;
-    int64_t next;      /* next offset to read; < 0: symbolic, not yet resolved */
-    int64_t hi;        /* last known high watermark, -1 unknown */
-    bool reset;        /* out of range: waiting to be moved to the low watermark */
+    int64_t next; /* next offset to read; < 0: symbolic, not yet resolved */
+    int64_t hi;   /* last known high watermark, -1 unknown */
+    bool reset;   /* out of range: waiting to be moved to the low watermark */
     int64_t reset_from;
 };
 
 struct kafka_source {
     struct source base;
     rd_kafka_t *rk;
-    rd_kafka_queue_t *q;     /* the consumer queue */
+    rd_kafka_queue_t *q; /* the consumer queue */
     char *bootstrap;
-    char *topic;             /* or NULL with a pattern */
+    char *topic; /* or NULL with a pattern */
     char *pattern;
     regex_t re;
     bool has_re;
     int refresh_ms, timeout_ms;
 
-    pthread_mutex_t mu;      /* parts (array and fields), health state */
-    struct kpart *parts;     /* sorted by (topic, partition) */
+    pthread_mutex_t mu;  /* parts (array and fields), health state */
+    struct kpart *parts; /* sorted by (topic, partition) */
     size_t nparts, alloc;
     char down_reason[256];
-    int64_t down_since_ms;   /* monotonic ms; 0 = no connection trouble */
+    int64_t down_since_ms;    /* monotonic ms; 0 = no connection trouble */
     enum down_kind down_kind; /* what the reason says (see classify) */
-    char down_host[144];     /* the broker the reason names ("" the bootstrap list) */
-    int64_t silent_since_ms; /* the longest-silent broker (statistics); 0 none */
-    int64_t stats_ms;        /* when the statistics that said so were taken */
+    char down_host[144];      /* the broker the reason names ("" the bootstrap list) */
+    int64_t silent_since_ms;  /* the longest-silent broker (statistics); 0 none */
+    int64_t stats_ms;         /* when the statistics that said so were taken */
     char silent_host[144];
-    char warn[320];          /* another standing warning ("" none) */
+    char warn[320]; /* another standing warning ("" none) */
 
-    bool assigned;           /* source_assign() was called */
-    bool pending;            /* ... but the metadata to carry it out is not in yet */
+    bool assigned; /* source_assign() was called */
+    bool pending;  /* ... but the metadata to carry it out is not in yet */
     int64_t default_start;
     struct source_offsets start;
     int64_t next_meta_ms;    /* monotonic ms of the next metadata refresh */
@@ -175,23 +175,20 @@ struct kafka_source {
     struct kbroker *brokers; /* from the statistics (poll thread only) */
     size_t nbrokers, brokers_alloc;
     bool any_reset;
-    size_t last_hit;         /* parts index of the last record (lookup cache) */
-    struct lerr fatal;       /* an error to return from the next poll */
+    size_t last_hit;   /* parts index of the last record (lookup cache) */
+    struct lerr fatal; /* an error to return from the next poll */
 
     /* The current poll: messages are copied into the caller's arena and destroyed
      * within the poll, so nothing of a batch stays here after it. */
-    rd_kafka_message_t **msgs;   /* batch_alloc entries */
+    rd_kafka_message_t **msgs; /* batch_alloc entries */
     size_t batch_alloc;
-    bool headers;            /* fill record headers (source_kafka_config.headers) */
+    bool headers; /* fill record headers (source_kafka_config.headers) */
     struct source_gap *gaps;
     size_t ngaps, gaps_alloc;
     bool partitions_changed;
 };
 
-static int64_t mono_ms(void)
-{
-    return util_mono_ns() / 1000000;
-}
+static int64_t mono_ms(void) { return util_mono_ns() / 1000000; }
 
 /* ---- the partition table ---------------------------------------------------- */
 
@@ -280,7 +277,7 @@ static void reason_host(const char *reason, char *out, size_t cap)
     const char *slash = NULL;
     for (const char *p = reason; end && p < end; p++) {
         if (*p == ' ')
-            return;   /* prose, not a broker name */
+            return; /* prose, not a broker name */
         if (*p == '/')
             slash = p;
     }
@@ -450,7 +447,7 @@ static void track_broker(struct kbroker *kb, json_t *b, bool up, int64_t ts)
 {
     kb->seen = true;
     if (kb->ts_ms && ts <= kb->ts_ms)
-        return;   /* the same round again */
+        return; /* the same round again */
     int64_t rx = jint(b, "rx", 0), rxbytes = jint(b, "rxbytes", 0);
     int64_t rxidle = jint(b, "rxidle", -1);
     bool heard = kb->ts_ms && (rx > kb->rx || rxbytes > kb->rxbytes ||
@@ -518,7 +515,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     json_decref(brokers);
     const struct kbroker *silent = NULL;
     for (size_t i = 0; i < ks->nbrokers;) {
-        if (!ks->brokers[i].seen) {   /* gone from the cluster */
+        if (!ks->brokers[i].seen) { /* gone from the cluster */
             ks->brokers[i] = ks->brokers[--ks->nbrokers];
             continue;
         }
@@ -535,7 +532,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     pthread_mutex_unlock(&ks->mu);
     if (down && any_up && leaders_up && !silent)
         note_up(ks);
-    return 0;   /* librdkafka frees json */
+    return 0; /* librdkafka frees json */
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -543,8 +540,10 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     (void)rk;
     /* syslog levels. librdkafka logs a failed connection at 3 (LOG_ERR); that
      * is a warning for us — health reports it, and the source recovers. */
-    log_msg(level <= 2 ? LOG_ERROR : level <= 4 ? LOG_WARN : LOG_DEBUG, MOD, "rdkafka %s: %s",
-            fac, buf);
+    log_msg(level <= 2   ? LOG_ERROR
+            : level <= 4 ? LOG_WARN
+                         : LOG_DEBUG,
+            MOD, "rdkafka %s: %s", fac, buf);
 }
 
 /* ---- configuration ------------------------------------------------------------ */
@@ -555,7 +554,7 @@ static int conf_set(rd_kafka_conf_t *c, const char *name, const char *value, boo
     char es[256];
     if (rd_kafka_conf_set(c, name, value, es, sizeof es) == RD_KAFKA_CONF_OK)
         return 0;
-    if (secret)   /* librdkafka's message might quote the value */
+    if (secret) /* librdkafka's message might quote the value */
         return lerr_set(err, LERR_INVALID, "Kafka: the value given for %s was refused", name);
     return lerr_set(err, LERR_INVALID, "Kafka: %s", es);
 }
@@ -593,10 +592,9 @@ static rd_kafka_conf_t *make_conf(struct kafka_source *ks, const struct source_k
         conf_set(c, "socket.timeout.ms", SOCKET_TIMEOUT_MS, false, err) ||
         conf_set(c, "security.protocol", proto, false, err))
         goto fail;
-    if (cfg->sasl_mechanism &&
-        (conf_set(c, "sasl.mechanism", cfg->sasl_mechanism, false, err) ||
-         conf_set(c, "sasl.username", cfg->sasl_username, true, err) ||
-         conf_set(c, "sasl.password", cfg->sasl_password, true, err)))
+    if (cfg->sasl_mechanism && (conf_set(c, "sasl.mechanism", cfg->sasl_mechanism, false, err) ||
+                                conf_set(c, "sasl.username", cfg->sasl_username, true, err) ||
+                                conf_set(c, "sasl.password", cfg->sasl_password, true, err)))
         goto fail;
     for (const char *const *p = cfg->rdkafka_props; p && p[0]; p += 2) {
         if (!p[1]) {
@@ -626,7 +624,8 @@ struct source *source_open_kafka(const struct source_kafka_config *cfg, struct l
                     "bootstrapServers is empty; give e.g. \"localhost:9092\"");
         return NULL;
     }
-    bool has_topic = cfg->topic && *cfg->topic, has_pat = cfg->topic_pattern && *cfg->topic_pattern;
+    bool has_topic = cfg->topic && *cfg->topic,
+         has_pat = cfg->topic_pattern && *cfg->topic_pattern;
     if (has_topic == has_pat) {
         lerr_set_at(err, LERR_INVALID, has_topic ? "topicNamePattern" : "topicName",
                     "give exactly one of topicName and topicNamePattern");
@@ -723,7 +722,7 @@ static bool topic_wanted(const struct kafka_source *ks, const char *name)
     if (ks->topic)
         return strcmp(name, ks->topic) == 0;
     if (strncmp(name, "__", 2) == 0)
-        return false;   /* internal topics (__consumer_offsets, ...) */
+        return false; /* internal topics (__consumer_offsets, ...) */
     return regexec(&ks->re, name, 0, NULL, 0) == 0;
 }
 
@@ -739,8 +738,9 @@ static void resolve_symbolic(struct kafka_source *ks, rd_kafka_topic_partition_l
     for (int i = 0; i < l->cnt; i++)
         if (l->elems[i].offset < 0)
             rd_kafka_topic_partition_list_add(q, l->elems[i].topic, l->elems[i].partition)
-                ->offset = l->elems[i].offset;   /* -2 earliest, -1 latest: ListOffsets timestamps */
-    if (q->cnt > 0 && rd_kafka_offsets_for_times(ks->rk, q, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                ->offset = l->elems[i].offset; /* -2 earliest, -1 latest: ListOffsets timestamps */
+    if (q->cnt > 0 &&
+        rd_kafka_offsets_for_times(ks->rk, q, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < q->cnt; i++) {
             if (q->elems[i].err || q->elems[i].offset < 0)
                 continue;
@@ -832,8 +832,8 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
             const struct source_offset *o = &ks->start.items[i];
             if (!rd_kafka_topic_partition_list_find(add, o->topic, o->partition))
                 log_msg(LOG_WARN, MOD,
-                        "checkpoint names '%s' partition %" PRId32
-                        " (next offset %" PRId64 "), which does not exist now; ignored",
+                        "checkpoint names '%s' partition %" PRId32 " (next offset %" PRId64
+                        "), which does not exist now; ignored",
                         o->topic, o->partition, o->next);
         }
         char w[320] = "";
@@ -857,7 +857,8 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
         if (add->elems[i].offset >= 0)
             continue;
         if (unresolved++ == 0)
-            log_msg(LOG_WARN, MOD, "'%s' %" PRId32 ": cannot look up its %s offset yet; will retry",
+            log_msg(LOG_WARN, MOD,
+                    "'%s' %" PRId32 ": cannot look up its %s offset yet; will retry",
                     add->elems[i].topic, add->elems[i].partition,
                     add->elems[i].offset == RD_KAFKA_OFFSET_END ? "latest" : "earliest");
         if (!initial)
@@ -923,7 +924,7 @@ static int kafka_assign(struct source *s, const struct source_offsets *start,
     struct kafka_source *ks = (struct kafka_source *)s;
     clear_report(ks);
     if (ks->assigned)
-        rd_kafka_assign(ks->rk, NULL);   /* a re-assignment (reset) starts from scratch */
+        rd_kafka_assign(ks->rk, NULL); /* a re-assignment (reset) starts from scratch */
     pthread_mutex_lock(&ks->mu);
     kparts_clear(ks);
     pthread_mutex_unlock(&ks->mu);
@@ -960,7 +961,7 @@ static void add_gap(struct kafka_source *ks, const char *topic, int32_t partitio
     if (ks->ngaps == ks->gaps_alloc) {
         struct source_gap *ng = vec_grow(ks->gaps, &ks->gaps_alloc, ks->ngaps + 1, sizeof *ng, 4);
         if (!ng)
-            return;   /* the warning below still goes to the log */
+            return; /* the warning below still goes to the log */
         ks->gaps = ng;
     }
     struct source_gap *g = &ks->gaps[ks->ngaps++];
@@ -1001,8 +1002,8 @@ static void handle_resets(struct kafka_source *ks, int timeout_ms)
         if (!kp->reset)
             continue;
         int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t e = list_offset(ks, kp->topic, kp->partition,
-                                            RD_KAFKA_OFFSET_BEGINNING, timeout_ms, &lo);
+        rd_kafka_resp_err_t e =
+            list_offset(ks, kp->topic, kp->partition, RD_KAFKA_OFFSET_BEGINNING, timeout_ms, &lo);
         if (!e)
             e = list_offset(ks, kp->topic, kp->partition, RD_KAFKA_OFFSET_END, timeout_ms, &hi);
         if (e) {
@@ -1070,8 +1071,7 @@ static void message_error(struct kafka_source *ks, rd_kafka_message_t *m)
 {
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
     switch (m->err) {
-    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-        return;
+    case RD_KAFKA_RESP_ERR__PARTITION_EOF: return;
     case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
     case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE: {
         struct kpart *kp = lookup(ks, topic, m->partition);
@@ -1143,13 +1143,12 @@ static void refresh_watermarks(struct kafka_source *ks, bool allow_query)
     for (size_t i = 0; i < ks->nparts; i++) {
         struct kpart *kp = &ks->parts[i];
         int64_t lo = -1, hi = -1;
-        if (rd_kafka_get_watermark_offsets(ks->rk, kp->topic, kp->partition, &lo, &hi) ||
-            hi < 0) {
+        if (rd_kafka_get_watermark_offsets(ks->rk, kp->topic, kp->partition, &lo, &hi) || hi < 0) {
             if (!allow_query)
                 continue;
             if (list_offset(ks, kp->topic, kp->partition, RD_KAFKA_OFFSET_END, 200, &hi))
                 continue;
-            allow_query = false;   /* one blocking query per round is enough */
+            allow_query = false; /* one blocking query per round is enough */
         }
         pthread_mutex_lock(&ks->mu);
         kp->hi = hi;
@@ -1220,7 +1219,7 @@ static int kafka_poll(struct source *s, struct arena *mem, size_t max_records, i
         ks->batch_alloc = max_records;
     }
     int64_t t0 = mono_ms();
-    rd_kafka_poll(ks->rk, 0);   /* error and statistics callbacks */
+    rd_kafka_poll(ks->rk, 0); /* error and statistics callbacks */
 
     bool down = in_trouble(ks);
     if (ks->pending || t0 >= ks->next_meta_ms) {
@@ -1263,7 +1262,7 @@ static int kafka_poll(struct source *s, struct arena *mem, size_t max_records, i
 
     int remain = timeout_ms - (int)(mono_ms() - t0);
     if (remain < 0 || ks->ngaps > 0)
-        remain = 0;   /* a gap to report goes out now */
+        remain = 0; /* a gap to report goes out now */
     size_t n = 0;
     rd_kafka_message_t *first = rd_kafka_consumer_poll(ks->rk, remain);
     if (first) {
@@ -1288,7 +1287,7 @@ static int kafka_poll(struct source *s, struct arena *mem, size_t max_records, i
         return lerr_set(err, LERR_NOMEM, "Kafka: out of memory for a batch of %zu records", n);
     }
     size_t nrec = 0, bytes = 0;
-    const struct kpart *topic_of = NULL;   /* records of a partition share one topic copy */
+    const struct kpart *topic_of = NULL; /* records of a partition share one topic copy */
     const char *topic = NULL;
     size_t topic_len = 0;
     bool full = false;
@@ -1348,7 +1347,7 @@ static int kafka_poll(struct source *s, struct arena *mem, size_t max_records, i
          * parses them, a cache miss per message even when there are none. */
         if (!topic || !r->data || (m->key && !r->key) ||
             (ks->headers && !take_headers(m, mem, r))) {
-            full = true;   /* the rest of the batch is dropped; the poll fails */
+            full = true; /* the rest of the batch is dropped; the poll fails */
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -1364,7 +1363,7 @@ static int kafka_poll(struct source *s, struct arena *mem, size_t max_records, i
                         "memory cap was reached)",
                         n);
     if (nrec > 0)
-        note_up(ks);   /* records flow: whatever failed is back */
+        note_up(ks); /* records flow: whatever failed is back */
     if (n < max_records && !down && mono_ms() >= ks->next_wake_ms)
         wake_fetching(ks, max_records);
     if (source__gaps_copy(mem, ks->gaps, ks->ngaps, out, err))
@@ -1385,8 +1384,8 @@ static int kafka_position(struct source *s, struct source_offsets *out, struct l
         const struct kpart *kp = &ks->parts[i];
         /* An out-of-range partition keeps its old position until it is moved
          * and the gap reported. */
-        rc = source_offsets_set(out, kp->topic, kp->partition, kp->reset ? kp->reset_from : kp->next,
-                                err);
+        rc = source_offsets_set(out, kp->topic, kp->partition,
+                                kp->reset ? kp->reset_from : kp->next, err);
     }
     pthread_mutex_unlock(&ks->mu);
     return rc;
@@ -1417,10 +1416,10 @@ static int kafka_partitions(struct source *s, struct source_partition **out, siz
         if (rd_kafka_get_watermark_offsets(ks->rk, p[i].topic, p[i].partition, &lo, &hi) == 0 &&
             hi >= 0)
             p[i].end_offset = hi;
-        p[i].lag = p[i].end_offset < 0 || p[i].next_offset < 0
-                       ? -1
-                       : (p[i].end_offset > p[i].next_offset ? p[i].end_offset - p[i].next_offset
-                                                             : 0);
+        p[i].lag =
+            p[i].end_offset < 0 || p[i].next_offset < 0
+                ? -1
+                : (p[i].end_offset > p[i].next_offset ? p[i].end_offset - p[i].next_offset : 0);
     }
     *out = p;
     *n = cnt;
@@ -1473,7 +1472,7 @@ static void kafka_close(struct source *s)
     if (ks->q)
         rd_kafka_queue_destroy(ks->q);
     if (ks->rk) {
-        rd_kafka_consumer_close(ks->rk);   /* unassigns; commits nothing (auto commit off) */
+        rd_kafka_consumer_close(ks->rk); /* unassigns; commits nothing (auto commit off) */
         rd_kafka_destroy(ks->rk);
     }
     if (ks->has_re)

@@ -37,11 +37,11 @@ struct push_source {
     struct source base;
     struct source_pushlog *log;
     char topic[SOURCE_TOPIC_MAX + 1];
-    struct source_pushlog_cursor *cur;   /* NULL until assigned */
-    pthread_mutex_t mu;           /* guards next (read by source_partitions) */
-    int64_t next;                 /* one past the last record returned */
+    struct source_pushlog_cursor *cur; /* NULL until assigned */
+    pthread_mutex_t mu;                /* guards next (read by source_partitions) */
+    int64_t next;                      /* one past the last record returned */
     size_t topic_len;
-    struct source_gap gaps[2];    /* reported by the next poll: a trim, then a skip */
+    struct source_gap gaps[2]; /* reported by the next poll: a trim, then a skip */
     size_t ngaps;
     /* called with the log at close (the registry gives its reference back); NULL: borrowed */
     void (*release)(void *ctx, struct source_pushlog *log);
@@ -58,9 +58,10 @@ static void set_next(struct push_source *ps, int64_t v)
 static struct source_gap *add_gap(struct push_source *ps, int64_t from, int64_t to, bool corrupt,
                                   const char *reason)
 {
-    struct source_gap *g = &ps->gaps[ps->ngaps < LS_ARRAY_LEN(ps->gaps) ? ps->ngaps++ : ps->ngaps - 1];
-    *g = (struct source_gap){.topic = ps->topic, .partition = 0, .from = from, .to = to,
-                             .corrupt = corrupt};
+    struct source_gap *g =
+        &ps->gaps[ps->ngaps < LS_ARRAY_LEN(ps->gaps) ? ps->ngaps++ : ps->ngaps - 1];
+    *g = (struct source_gap){
+        .topic = ps->topic, .partition = 0, .from = from, .to = to, .corrupt = corrupt};
     snprintf(g->reason, sizeof g->reason, "%s", reason);
     return g;
 }
@@ -81,8 +82,8 @@ static int push_recover(struct push_source *ps, int64_t from, struct lerr *err)
     return 0;
 }
 
-static int push_assign(struct source *s, const struct source_offsets *start,
-                       int64_t default_start, struct lerr *err)
+static int push_assign(struct source *s, const struct source_offsets *start, int64_t default_start,
+                       struct lerr *err)
 {
     struct push_source *ps = (struct push_source *)s;
     int64_t want = source_offsets_get(start, ps->topic, 0);
@@ -91,7 +92,8 @@ static int push_assign(struct source *s, const struct source_offsets *start,
     if (start) {
         for (size_t i = 0; i < start->n; i++)
             if (strcmp(start->items[i].topic, ps->topic) != 0 || start->items[i].partition != 0)
-                log_msg(LOG_WARN, MOD, "%s: ignoring a start offset for '%s' partition %" PRId32
+                log_msg(LOG_WARN, MOD,
+                        "%s: ignoring a start offset for '%s' partition %" PRId32
                         " (a push stream has only partition 0)",
                         ps->topic, start->items[i].topic, start->items[i].partition);
     }
@@ -212,12 +214,11 @@ static int push_partitions(struct source *s, struct source_partition **out, size
     snprintf(p->topic, sizeof p->topic, "%s", ps->topic);
     p->partition = 0;
     pthread_mutex_lock(&ps->mu);
-    p->next_offset = ps->next;   /* SOURCE_OFFSET_NONE until assigned */
+    p->next_offset = ps->next; /* SOURCE_OFFSET_NONE until assigned */
     pthread_mutex_unlock(&ps->mu);
     bool assigned = p->next_offset >= 0;
     p->end_offset = source_pushlog_end_offset(ps->log);
-    p->lag = assigned ? (p->end_offset > p->next_offset ? p->end_offset - p->next_offset : 0)
-                      : -1;
+    p->lag = assigned ? (p->end_offset > p->next_offset ? p->end_offset - p->next_offset : 0) : -1;
     *out = p;
     *n = 1;
     return 0;
@@ -228,12 +229,12 @@ static int push_health(struct source *s, char *msg, size_t cap)
     (void)s;
     (void)msg;
     (void)cap;
-    return SOURCE_HEALTH_OK;   /* a local log has no broker to lose; errors come from poll */
+    return SOURCE_HEALTH_OK; /* a local log has no broker to lose; errors come from poll */
 }
 
 static bool push_ready(struct source *s)
 {
-    return ((struct push_source *)s)->cur != NULL;   /* a log's ends are always known */
+    return ((struct push_source *)s)->cur != NULL; /* a log's ends are always known */
 }
 
 static void push_close(struct source *s)

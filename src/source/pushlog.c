@@ -109,19 +109,19 @@
 
 #define MOD "pushlog"
 
-#define HDR 24u                     /* frame header bytes */
-#define LEN_MORE 0x80000000u        /* lenf: more frames of this unit follow */
-#define LEN_MASK 0x7fffffffu        /* lenf: the payload length */
-#define READ_CHUNK (1024u * 1024u)  /* a cursor reads this much per pread */
-#define TAIL_PROBE (64u * 1024u)    /* open: bytes read from a sealed segment's end */
-#define SEG_NAME_LEN 24             /* 20 digits + ".log" */
-#define MAX_DAMAGE_LOGGED 8         /* damaged regions named one by one at open */
+#define HDR 24u                    /* frame header bytes */
+#define LEN_MORE 0x80000000u       /* lenf: more frames of this unit follow */
+#define LEN_MASK 0x7fffffffu       /* lenf: the payload length */
+#define READ_CHUNK (1024u * 1024u) /* a cursor reads this much per pread */
+#define TAIL_PROBE (64u * 1024u)   /* open: bytes read from a sealed segment's end */
+#define SEG_NAME_LEN 24            /* 20 digits + ".log" */
+#define MAX_DAMAGE_LOGGED 8        /* damaged regions named one by one at open */
 
 /* One segment file. end and bytes cover durable records only. */
 struct seg {
-    int64_t base;     /* offset of the first record */
-    int64_t end;      /* one past the last durable record */
-    uint64_t bytes;   /* durable bytes */
+    int64_t base;   /* offset of the first record */
+    int64_t end;    /* one past the last durable record */
+    uint64_t bytes; /* durable bytes */
 };
 
 /* In the pending buffer: a new segment starts at byte pos with offset base. */
@@ -140,28 +140,28 @@ struct pending {
 
 struct source_pushlog {
     char *dir;
-    const char *name;       /* the last part of dir (the connection), for messages */
+    const char *name; /* the last part of dir (the connection), for messages */
     size_t seg_max, rec_max;
     int lock_fd;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* durable end moved, a writer finished, failure, wakeup */
-    struct seg *segs;       /* sorted by base; the last one is being written */
+    pthread_cond_t cv; /* durable end moved, a writer finished, failure, wakeup */
+    struct seg *segs;  /* sorted by base; the last one is being written */
     size_t nsegs, segs_alloc;
-    int64_t durable_end;    /* one past the last durable record */
-    int64_t next_offset;    /* next offset to assign */
-    uint64_t active_logical;   /* bytes of the active segment, pending ones included */
-    struct pending pend;    /* appenders add here (under mu) */
-    bool writing;           /* an appender is writing a group */
-    bool failed;            /* sticky: appends are refused */
+    int64_t durable_end;     /* one past the last durable record */
+    int64_t next_offset;     /* next offset to assign */
+    uint64_t active_logical; /* bytes of the active segment, pending ones included */
+    struct pending pend;     /* appenders add here (under mu) */
+    bool writing;            /* an appender is writing a group */
+    bool failed;             /* sticky: appends are refused */
     char failmsg[300];
-    unsigned wake_gen;      /* bumped by source_pushlog_wakeup() */
+    unsigned wake_gen; /* bumped by source_pushlog_wakeup() */
     int64_t n_appends, n_groups;
     uint64_t n_bytes;
 
     /* Owned by the appender that holds `writing`. */
     struct pending spare;
-    int fd;                 /* the active segment, open for writing */
+    int fd; /* the active segment, open for writing */
 };
 
 /* ---- little helpers ------------------------------------------------------- */
@@ -190,7 +190,6 @@ static uint64_t get_u64(const unsigned char *p)
         v = v << 8 | p[i];
     return v;
 }
-
 
 /* The checksum of a frame up to its offset: lenf, timestamp, payload. */
 static uint32_t crc_partial(uint32_t lenf, int64_t ts, const void *payload)
@@ -309,12 +308,12 @@ static int segs_push(struct source_pushlog *log, struct seg s)
 struct walker {
     int fd;
     size_t rec_max;
-    uint64_t limit;     /* bytes that may be read: durable bytes, or the file size */
-    char *buf;          /* the window; cap >= HDR + rec_max holds any frame */
+    uint64_t limit; /* bytes that may be read: durable bytes, or the file size */
+    char *buf;      /* the window; cap >= HDR + rec_max holds any frame */
     size_t cap;
-    uint64_t wpos;      /* the window holds bytes [wpos, wpos + wlen) */
+    uint64_t wpos; /* the window holds bytes [wpos, wpos + wlen) */
     size_t wlen;
-    char *vbuf;         /* HDR + rec_max: resync checks candidates here; malloc'd when needed */
+    char *vbuf; /* HDR + rec_max: resync checks candidates here; malloc'd when needed */
 };
 
 static size_t window_cap(size_t rec_max)
@@ -348,8 +347,8 @@ enum fchk { FC_OK, FC_BAD, FC_STOP, FC_IOERR };
  * FC_STOP: it is not wholly in the window and may_read is false (records
  * returned earlier point into the window). FC_IOERR: errno is set.
  */
-static enum fchk frame_at(struct walker *w, uint64_t pos, bool may_read,
-                          const unsigned char **hp, const char **why)
+static enum fchk frame_at(struct walker *w, uint64_t pos, bool may_read, const unsigned char **hp,
+                          const char **why)
 {
     if (w->limit - pos < HDR) {
         *why = "a frame header is cut short";
@@ -459,7 +458,7 @@ static int resync(struct walker *w, uint64_t from, int64_t expect, int64_t hi, b
             if (refill(w, q))
                 return -1;
             if (!in_window(w, q, HDR))
-                return 0;   /* the file ends before the limit */
+                return 0; /* the file ends before the limit */
         }
         const unsigned char *h = (const unsigned char *)w->buf + (q - w->wpos);
         size_t len = get_u32(h) & LEN_MASK;
@@ -503,7 +502,7 @@ static int resync(struct walker *w, uint64_t from, int64_t expect, int64_t hi, b
 /* Offsets a walk skipped, and why (static text). */
 struct skipinfo {
     int64_t from, to;
-    uint64_t byte_from, byte_to;   /* the damaged bytes; equal when records are missing */
+    uint64_t byte_from, byte_to; /* the damaged bytes; equal when records are missing */
     bool corrupt;
     const char *why;
 };
@@ -511,10 +510,10 @@ struct skipinfo {
 /* A walk along one segment's frames. */
 struct chain {
     struct walker *w;
-    uint64_t pos;     /* byte position of the next frame */
-    int64_t off;      /* the offset it should hold */
-    int64_t hi;       /* offsets are below this (the segment's end); INT64_MAX at open */
-    bool torn_ok;     /* the tail of the last segment at open: it may be torn */
+    uint64_t pos; /* byte position of the next frame */
+    int64_t off;  /* the offset it should hold */
+    int64_t hi;   /* offsets are below this (the segment's end); INT64_MAX at open */
+    bool torn_ok; /* the tail of the last segment at open: it may be torn */
 };
 
 enum step { ST_RECORD, ST_SKIP, ST_END, ST_STOP, ST_TORN, ST_ERR };
@@ -557,8 +556,8 @@ static enum step chain_step(struct chain *ch, bool may_read, const unsigned char
         if (o > ch->off && o < ch->hi) {
             /* A good frame where one was due, with a later offset: the
              * records between are missing, not damaged. */
-            *sk = (struct skipinfo){ch->off, o, ch->pos, ch->pos, false,
-                                    "the frame there holds a later offset"};
+            *sk = (struct skipinfo){ch->off, o,     ch->pos,
+                                    ch->pos, false, "the frame there holds a later offset"};
             ch->off = o;
             return ST_SKIP;
         }
@@ -661,15 +660,15 @@ static int recover_last(struct source_pushlog *log, int64_t base, struct lerr *e
         return lerr_set(err, LERR_IO, "push log: cannot stat %s: %s", path, strerror(e));
     }
     uint64_t size = (uint64_t)st.st_size;
-    struct walker w = {.fd = fd, .rec_max = log->rec_max, .limit = size,
-                       .cap = window_cap(log->rec_max)};
+    struct walker w = {
+        .fd = fd, .rec_max = log->rec_max, .limit = size, .cap = window_cap(log->rec_max)};
     w.buf = malloc(w.cap);
     if (!w.buf) {
         close(fd);
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     }
     struct chain ch = {.w = &w, .pos = 0, .off = base, .hi = INT64_MAX, .torn_ok = true};
-    uint64_t unit_pos = 0;   /* the end of the last complete unit */
+    uint64_t unit_pos = 0; /* the end of the last complete unit */
     int64_t unit_off = base;
     struct skipinfo damage[MAX_DAMAGE_LOGGED], torn = {0};
     size_t ndamage = 0;
@@ -707,7 +706,7 @@ static int recover_last(struct source_pushlog *log, int64_t base, struct lerr *e
     for (size_t i = 0; i < ndamage && i < MAX_DAMAGE_LOGGED; i++) {
         const struct skipinfo *d = &damage[i];
         if (d->byte_to >= unit_pos)
-            continue;   /* in the torn tail: cut below */
+            continue; /* in the torn tail: cut below */
         if (!d->corrupt)
             log_msg(LOG_WARN, MOD,
                     "%s: offsets %" PRId64 "..%" PRId64 " are missing before byte %" PRIu64
@@ -734,7 +733,8 @@ static int recover_last(struct source_pushlog *log, int64_t base, struct lerr *e
             snprintf(why, sizeof why, "the last unit's final frame was never written");
         else if (torn.byte_from > unit_pos)
             snprintf(why, sizeof why,
-                     "an incomplete unit, then at byte %" PRIu64 ": %s, with no good frame after it",
+                     "an incomplete unit, then at byte %" PRIu64
+                     ": %s, with no good frame after it",
                      torn.byte_from, torn.why);
         else
             snprintf(why, sizeof why, "%s, with no good frame after it", torn.why);
@@ -778,7 +778,8 @@ static int64_t last_offset(int fd, uint64_t size, size_t rec_max, char *buf, siz
         const unsigned char *b = (const unsigned char *)buf;
         for (size_t p = win - HDR + 1; p-- > 0;) {
             size_t len = get_u32(b + p) & LEN_MASK;
-            if (len <= rec_max && p + HDR + len == win && get_u32(b + p + 4) == frame_crc(b + p, b + p + HDR))
+            if (len <= rec_max && p + HDR + len == win &&
+                get_u32(b + p + 4) == frame_crc(b + p, b + p + HDR))
                 return (int64_t)get_u64(b + p + 8);
         }
         size_t more = size < HDR + rec_max ? (size_t)size : HDR + rec_max;
@@ -803,7 +804,7 @@ static void check_sealed(const char *path, int64_t base, int64_t next, uint64_t 
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;   /* readers report it */
+        return; /* readers report it */
     int64_t last = last_offset(fd, size, rec_max, buf, cap);
     close(fd);
     if (last >= base && last + 1 < next)
@@ -843,7 +844,7 @@ void source_pushlog_close(struct source_pushlog *log)
     if (log->fd >= 0)
         close(log->fd);
     if (log->lock_fd >= 0)
-        close(log->lock_fd);   /* releases the flock */
+        close(log->lock_fd); /* releases the flock */
     pthread_cond_destroy(&log->cv);
     pthread_mutex_destroy(&log->mu);
     free(log->pend.p);
@@ -855,8 +856,8 @@ void source_pushlog_close(struct source_pushlog *log)
     free(log);
 }
 
-int source_pushlog_open(const char *dir, const struct source_pushlog_opts *opts, struct source_pushlog **out,
-                 struct lerr *err)
+int source_pushlog_open(const char *dir, const struct source_pushlog_opts *opts,
+                        struct source_pushlog **out, struct lerr *err)
 {
     *out = NULL;
     if (!dir || !*dir || strlen(dir) > 4000)
@@ -1043,8 +1044,7 @@ done:
                     strerror(errno));
         log->failed = true;
         snprintf(log->failmsg, sizeof log->failmsg, "push log %s: %s", log->dir, why);
-        log_msg(LOG_ERROR, MOD, "%s; appends are refused until the log is reopened",
-                log->failmsg);
+        log_msg(LOG_ERROR, MOD, "%s; appends are refused until the log is reopened", log->failmsg);
     } else {
         /* Publish: sealed segments get their final size, new ones join. */
         size_t start = 0;
@@ -1084,8 +1084,8 @@ done:
     pthread_cond_broadcast(&log->cv);
 }
 
-int source_pushlog_append(struct source_pushlog *log, const struct source_pushlog_entry *e, size_t n,
-                   int64_t *first_offset, struct lerr *err)
+int source_pushlog_append(struct source_pushlog *log, const struct source_pushlog_entry *e,
+                          size_t n, int64_t *first_offset, struct lerr *err)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1105,8 +1105,7 @@ int source_pushlog_append(struct source_pushlog *log, const struct source_pushlo
     if (!crcs)
         return lerr_set(err, LERR_NOMEM, "push log: out of memory");
     for (size_t i = 0; i < n; i++)
-        crcs[i] = crc_partial((uint32_t)e[i].len | (i + 1 < n ? LEN_MORE : 0), e[i].ts_ms,
-                              e[i].p);
+        crcs[i] = crc_partial((uint32_t)e[i].len | (i + 1 < n ? LEN_MORE : 0), e[i].ts_ms, e[i].p);
     int rc = 0;
     pthread_mutex_lock(&log->mu);
     if (log->failed) {
@@ -1187,7 +1186,7 @@ int source_pushlog_trim(struct source_pushlog *log, int64_t offset, int *deleted
     }
     pthread_mutex_unlock(&log->mu);
     if (nd)
-        fsync_dir(log->dir);   /* a lost unlink only delays the deletion to the next trim */
+        fsync_dir(log->dir); /* a lost unlink only delays the deletion to the next trim */
     if (deleted)
         *deleted = nd;
     return rc;
@@ -1219,14 +1218,14 @@ void source_pushlog_wakeup(struct source_pushlog *log)
 
 struct source_pushlog_cursor {
     struct source_pushlog *log;
-    int64_t offset;      /* next record to return (after the pending skip, when there is one) */
-    int fd;              /* the segment holding `offset`, or -1 */
+    int64_t offset; /* next record to return (after the pending skip, when there is one) */
+    int fd;         /* the segment holding `offset`, or -1 */
     int64_t seg_base;
-    int64_t seg_end;     /* its end offset, as last looked up */
-    bool seg_last;       /* it was the segment being written */
-    uint64_t pos;        /* byte position of the frame due next */
-    struct walker w;     /* over fd; w.limit: its durable bytes as last looked up */
-    struct source_pushlog_skip skip;   /* found but not yet returned */
+    int64_t seg_end;                 /* its end offset, as last looked up */
+    bool seg_last;                   /* it was the segment being written */
+    uint64_t pos;                    /* byte position of the frame due next */
+    struct walker w;                 /* over fd; w.limit: its durable bytes as last looked up */
+    struct source_pushlog_skip skip; /* found but not yet returned */
     bool has_skip;
     struct source_pushlog_record *recs;
     size_t recs_alloc;
@@ -1245,7 +1244,8 @@ static void cursor_drop_fd(struct source_pushlog_cursor *c)
  * names the file and bytes; the caller moves the cursor past it. An empty
  * one (damaged bytes that held no record) is only logged.
  */
-static void cursor_set_skip(struct source_pushlog_cursor *c, const struct skipinfo *sk, int64_t from)
+static void cursor_set_skip(struct source_pushlog_cursor *c, const struct skipinfo *sk,
+                            int64_t from)
 {
     char file[32];
     snprintf(file, sizeof file, "%020" PRId64 ".log", c->seg_base);
@@ -1261,12 +1261,13 @@ static void cursor_set_skip(struct source_pushlog_cursor *c, const struct skipin
     s->to = sk->to;
     s->corrupt = sk->corrupt;
     if (sk->corrupt)
-        snprintf(s->why, sizeof s->why, "push log %s, file %s, bytes %" PRIu64 "..%" PRIu64
-                 " damaged: %s", c->log->name, file, sk->byte_from, sk->byte_to - 1, sk->why);
+        snprintf(s->why, sizeof s->why,
+                 "push log %s, file %s, bytes %" PRIu64 "..%" PRIu64 " damaged: %s", c->log->name,
+                 file, sk->byte_from, sk->byte_to - 1, sk->why);
     else
-        snprintf(s->why, sizeof s->why, "push log %s, file %s, at byte %" PRIu64
-                 ": records missing from the log (%s)", c->log->name, file, sk->byte_from,
-                 sk->why);
+        snprintf(s->why, sizeof s->why,
+                 "push log %s, file %s, at byte %" PRIu64 ": records missing from the log (%s)",
+                 c->log->name, file, sk->byte_from, sk->why);
     c->has_skip = true;
 }
 
@@ -1318,7 +1319,8 @@ static int cursor_locate(struct source_pushlog_cursor *c, struct lerr *err)
         start = source_pushlog_start_offset(log);
         if (c->offset < start)
             return lerr_set(err, LERR_NOT_FOUND,
-                            "push log: offset %" PRId64 " was trimmed; the log now starts at %" PRId64,
+                            "push log: offset %" PRId64
+                            " was trimmed; the log now starts at %" PRId64,
                             c->offset, start);
         /* Deleted from under the log: its records are missing. */
         if (c->offset < s.end) {
@@ -1345,7 +1347,7 @@ static int cursor_locate(struct source_pushlog_cursor *c, struct lerr *err)
         if (st == ST_RECORD)
             continue;
         if (st == ST_SKIP) {
-            if (sk.to > c->offset) {   /* c->offset lies in what is skipped */
+            if (sk.to > c->offset) { /* c->offset lies in what is skipped */
                 cursor_set_skip(c, &sk, c->offset);
                 c->offset = sk.to;
                 break;
@@ -1357,7 +1359,7 @@ static int cursor_locate(struct source_pushlog_cursor *c, struct lerr *err)
             cursor_drop_fd(c);
             return lerr_set(err, LERR_IO, "push log: cannot read %s: %s", path, strerror(e));
         }
-        break;   /* ST_END: short of c->offset; the read reports the rest as missing */
+        break; /* ST_END: short of c->offset; the read reports the rest as missing */
     }
     c->pos = ch.pos;
     return 0;
@@ -1380,8 +1382,8 @@ int source_pushlog_cursor_seek(struct source_pushlog_cursor *c, int64_t offset, 
                         offset, start, end);
     if (offset > end)
         return lerr_set(err, LERR_INVALID,
-                        "push log: offset %" PRId64 " is past the end; the log holds offsets %" PRId64
-                        " to %" PRId64,
+                        "push log: offset %" PRId64
+                        " is past the end; the log holds offsets %" PRId64 " to %" PRId64,
                         offset, start, end);
     cursor_drop_fd(c);
     c->has_skip = false;
@@ -1389,8 +1391,8 @@ int source_pushlog_cursor_seek(struct source_pushlog_cursor *c, int64_t offset, 
     return cursor_locate(c, err);
 }
 
-int source_pushlog_cursor_open(struct source_pushlog *log, int64_t offset, struct source_pushlog_cursor **out,
-                        struct lerr *err)
+int source_pushlog_cursor_open(struct source_pushlog *log, int64_t offset,
+                               struct source_pushlog_cursor **out, struct lerr *err)
 {
     *out = NULL;
     struct source_pushlog_cursor *c = calloc(1, sizeof *c);
@@ -1450,7 +1452,7 @@ static bool cursor_wait(struct source_pushlog_cursor *c, int timeout_ms)
 }
 
 int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_records, int timeout_ms,
-                        struct source_pushlog_batch *out, struct lerr *err)
+                               struct source_pushlog_batch *out, struct lerr *err)
 {
     out->recs = NULL;
     out->n = 0;
@@ -1478,7 +1480,7 @@ int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_recor
     for (;;) {
         if (c->has_skip) {
             if (n > 0 || out->has_skip)
-                break;   /* the next read returns it */
+                break; /* the next read returns it */
             out->skip = c->skip;
             out->has_skip = true;
             c->has_skip = false;
@@ -1490,7 +1492,7 @@ int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_recor
         if (c->has_skip)
             continue;
         if (c->fd < 0)
-            break;   /* the last file is gone and nothing follows */
+            break; /* the last file is gone and nothing follows */
         struct chain ch = {.w = &c->w, .pos = c->pos, .off = c->offset, .hi = c->seg_end};
         const unsigned char *h;
         struct skipinfo sk;
@@ -1520,7 +1522,11 @@ int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_recor
         }
         /* ST_END: every durable byte of the segment is read. */
         if (c->offset < c->seg_end) {
-            struct skipinfo miss = {c->offset, c->seg_end, c->pos, c->pos, false,
+            struct skipinfo miss = {c->offset,
+                                    c->seg_end,
+                                    c->pos,
+                                    c->pos,
+                                    false,
                                     c->seg_last ? "the file ends before the log's end"
                                                 : "the file ends before the next file's first "
                                                   "offset: a file between them was deleted?"};
@@ -1529,11 +1535,11 @@ int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_recor
             continue;
         }
         if (c->seg_last || n > 0)
-            break;   /* nothing more is durable; or the next file, in the next read */
+            break; /* nothing more is durable; or the next file, in the next read */
         cursor_drop_fd(c);
     }
     if (rc && (n > 0 || out->has_skip))
-        rc = 0;   /* first what was read; the error comes again next time */
+        rc = 0; /* first what was read; the error comes again next time */
     if (rc)
         return lerr_set(err, e2.code, "%s", e2.msg);
     out->recs = c->recs;

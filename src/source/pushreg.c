@@ -17,15 +17,15 @@ struct push_entry {
     char name[80];
     struct source_pushlog *log;
     int64_t last_trim_ms;
-    int refs;        /* the registry's own (while listed) + one per user */
+    int refs; /* the registry's own (while listed) + one per user */
 };
 
 struct pushreg {
     char dir[1024];
     size_t segment_bytes;
     pthread_mutex_t mu;
-    struct push_entry *list;   /* listed entries */
-    struct push_entry *gone;   /* dropped entries still in use */
+    struct push_entry *list; /* listed entries */
+    struct push_entry *gone; /* dropped entries still in use */
 };
 
 int pushreg_open(const char *dir, size_t segment_bytes, struct pushreg **out, struct lerr *err)
@@ -67,8 +67,9 @@ static struct push_entry *entry_get(struct pushreg *reg, const char *name, struc
         if (!p) {
             lerr_set(err, LERR_NOMEM, "out of memory");
         } else if (util_mkdirs(dir, 0700, err) ||
-                   source_pushlog_open(dir, &(struct source_pushlog_opts){.segment_bytes = reg->segment_bytes},
-                                &p->log, err)) {
+                   source_pushlog_open(
+                       dir, &(struct source_pushlog_opts){.segment_bytes = reg->segment_bytes},
+                       &p->log, err)) {
             free(p);
             p = NULL;
         } else {
@@ -86,8 +87,7 @@ static struct push_entry *entry_get(struct pushreg *reg, const char *name, struc
 struct source_pushlog *pushreg_get(struct pushreg *reg, const char *name, struct lerr *err)
 {
     if (!util_name_is_path_safe(name)) {
-        lerr_set(err, LERR_INVALID, "connection name '%s' cannot name a push log directory",
-                 name);
+        lerr_set(err, LERR_INVALID, "connection name '%s' cannot name a push log directory", name);
         return NULL;
     }
     pthread_mutex_lock(&reg->mu);
@@ -132,8 +132,8 @@ void pushreg_put(struct pushreg *reg, struct source_pushlog *log)
         entry_put(reg, p);
 }
 
-int pushreg_append(struct pushreg *reg, const char *name, const struct source_pushlog_entry *e, size_t n,
-                   int64_t *first, struct lerr *err)
+int pushreg_append(struct pushreg *reg, const char *name, const struct source_pushlog_entry *e,
+                   size_t n, int64_t *first, struct lerr *err)
 {
     struct source_pushlog *log = pushreg_get(reg, name, err);
     if (!log)
@@ -185,7 +185,7 @@ void pushreg_wakeup_all(struct pushreg *reg)
 int pushreg_drop(struct pushreg *reg, const char *name, struct lerr *err)
 {
     if (!util_name_is_path_safe(name))
-        return 0;   /* never had a log directory */
+        return 0; /* never had a log directory */
     pthread_mutex_lock(&reg->mu);
     struct push_entry **pp = &reg->list, *p = NULL;
     for (; *pp; pp = &(*pp)->next) {

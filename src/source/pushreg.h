@@ -29,11 +29,11 @@ void pushreg_close(struct pushreg *reg);
  * reference to give back with pushreg_put(); NULL + err (LERR_INVALID for a
  * name that cannot name a directory). */
 struct source_pushlog *pushreg_get(struct pushreg *reg, const char *name, struct lerr *err);
-void pushreg_put(struct pushreg *reg, struct source_pushlog *log);   /* NULL is fine */
+void pushreg_put(struct pushreg *reg, struct source_pushlog *log); /* NULL is fine */
 
 /* source_pushlog_append() on the connection's log. */
-int pushreg_append(struct pushreg *reg, const char *name, const struct source_pushlog_entry *e, size_t n,
-                   int64_t *first, struct lerr *err);
+int pushreg_append(struct pushreg *reg, const char *name, const struct source_pushlog_entry *e,
+                   size_t n, int64_t *first, struct lerr *err);
 
 /* A source over the connection's log (stream = the connection name) that keeps
  * the log open until source_close(). */

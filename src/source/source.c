@@ -33,10 +33,7 @@ bool source_topic_name_ok(const char *topic)
 
 /* ---- offsets list -------------------------------------------------------- */
 
-void source_offsets_init(struct source_offsets *o)
-{
-    memset(o, 0, sizeof *o);
-}
+void source_offsets_init(struct source_offsets *o) { memset(o, 0, sizeof *o); }
 
 void source_offsets_clear(struct source_offsets *o)
 {
@@ -173,7 +170,7 @@ char *source_offsets_to_json(const struct source_offsets *o, struct lerr *err)
     for (size_t i = 0; i < o->n; i++) {
         const struct source_offset *e = &o->items[i];
         if (e->next < 0)
-            continue;   /* not yet known: the partition starts from readFromPoint */
+            continue; /* not yet known: the partition starts from readFromPoint */
         if (!cur || strcmp(cur, e->topic) != 0) {
             if (cur)
                 buf_putc(&b, '}');
@@ -185,8 +182,7 @@ char *source_offsets_to_json(const struct source_offsets *o, struct lerr *err)
             cur = e->topic;
             first_part = true;
         }
-        buf_printf(&b, "%s\"%" PRId32 "\":%" PRId64, first_part ? "" : ",", e->partition,
-                   e->next);
+        buf_printf(&b, "%s\"%" PRId32 "\":%" PRId64, first_part ? "" : ",", e->partition, e->next);
         first_part = false;
     }
     if (cur)
@@ -268,8 +264,8 @@ int source_offsets_from_json(const char *p, size_t len, struct source_offsets *o
                 goto done;
             }
             if (++count > OFFSETS_MAX_ENTRIES) {
-                rc = lerr_set(err, LERR_TOO_LARGE,
-                              "checkpoint offsets: more than %d partitions", OFFSETS_MAX_ENTRIES);
+                rc = lerr_set(err, LERR_TOO_LARGE, "checkpoint offsets: more than %d partitions",
+                              OFFSETS_MAX_ENTRIES);
                 goto done;
             }
             if ((rc = source_offsets_set(out, topic, part, (int64_t)json_integer_value(v), err)))
@@ -336,8 +332,7 @@ int source_position(struct source *s, struct source_offsets *out, struct lerr *e
     return s->ops->position(s, out, err);
 }
 
-int source_partitions(struct source *s, struct source_partition **out, size_t *n,
-                      struct lerr *err)
+int source_partitions(struct source *s, struct source_partition **out, size_t *n, struct lerr *err)
 {
     *out = NULL;
     *n = 0;
@@ -371,10 +366,7 @@ int source_health(struct source *s, char *msg, size_t cap)
     return s->ops->health(s, msg, cap);
 }
 
-bool source_ready(struct source *s)
-{
-    return s->ops->ready(s);
-}
+bool source_ready(struct source *s) { return s->ops->ready(s); }
 
 void source_close(struct source *s)
 {

@@ -47,9 +47,9 @@
 #define SOURCE_TOPIC_MAX 255
 
 struct source_offset {
-    char *topic;         /* malloc'd, owned by the list */
+    char *topic; /* malloc'd, owned by the list */
     int32_t partition;
-    int64_t next;        /* the next offset to read (one past the last record taken) */
+    int64_t next; /* the next offset to read (one past the last record taken) */
 };
 
 /* A list of {topic, partition, next}, kept sorted by (topic, partition). */
@@ -60,7 +60,7 @@ struct source_offsets {
 
 void source_offsets_init(struct source_offsets *o);
 void source_offsets_destroy(struct source_offsets *o);
-void source_offsets_clear(struct source_offsets *o);   /* empties, keeps storage */
+void source_offsets_clear(struct source_offsets *o); /* empties, keeps storage */
 /* Inserts or replaces. LERR_INVALID for an empty/too long topic or a
  * negative partition, LERR_NOMEM. */
 int source_offsets_set(struct source_offsets *o, const char *topic, int32_t partition,
@@ -110,7 +110,7 @@ struct source_gap {
 struct source_batch {
     const struct record *records;
     size_t n;
-    size_t bytes;                  /* sum of value and key lengths */
+    size_t bytes; /* sum of value and key lengths */
     const struct source_gap *gaps;
     size_t ngaps;
     /* Partitions were added (new partitions, new topics matching the
@@ -125,15 +125,15 @@ struct source_batch {
 struct source_partition {
     char topic[SOURCE_TOPIC_MAX + 1];
     int32_t partition;
-    int64_t next_offset;   /* next to read; < 0 while still symbolic (earliest/latest pending) */
-    int64_t end_offset;    /* high watermark / end of the push log; -1 unknown */
-    int64_t lag;           /* end_offset - next_offset, clamped >= 0; -1 unknown */
+    int64_t next_offset; /* next to read; < 0 while still symbolic (earliest/latest pending) */
+    int64_t end_offset;  /* high watermark / end of the push log; -1 unknown */
+    int64_t lag;         /* end_offset - next_offset, clamped >= 0; -1 unknown */
 };
 
 /* ---- sources ------------------------------------------------------------ */
 
-struct source;     /* opaque */
-struct source_pushlog;    /* below */
+struct source;         /* opaque */
+struct source_pushlog; /* below */
 
 /*
  * A Kafka connection. Strings are borrowed for the duration of
@@ -146,14 +146,14 @@ struct source_kafka_config {
     const char *bootstrap_servers;
     const char *topic;
     const char *topic_pattern;
-    const char *sasl_mechanism;   /* NULL: no SASL; "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" */
+    const char *sasl_mechanism; /* NULL: no SASL; "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" */
     const char *sasl_username;
-    const char *sasl_password;    /* never logged, never put in a message */
-    bool ssl;                     /* TLS: SASL_SSL / SSL, else SASL_PLAINTEXT / PLAINTEXT */
-    int metadata_refresh_ms;      /* new partitions and topics; 0 = 10000 */
-    int timeout_ms;               /* blocking metadata / watermark queries; 0 = 5000 */
-    int queued_max_kbytes;        /* bound on prefetched bytes in librdkafka; 0 = 65536 */
-    const char *const *rdkafka_props;   /* NULL-terminated name, value, ... (tuning, tests) */
+    const char *sasl_password;        /* never logged, never put in a message */
+    bool ssl;                         /* TLS: SASL_SSL / SSL, else SASL_PLAINTEXT / PLAINTEXT */
+    int metadata_refresh_ms;          /* new partitions and topics; 0 = 10000 */
+    int timeout_ms;                   /* blocking metadata / watermark queries; 0 = 5000 */
+    int queued_max_kbytes;            /* bound on prefetched bytes in librdkafka; 0 = 65536 */
+    const char *const *rdkafka_props; /* NULL-terminated name, value, ... (tuning, tests) */
     /* Fill record headers: only a job whose format reads them (the kafka format
      * with header fields or discovery) sets it; reading a message's headers
      * costs a cache miss per message even when it has none. */
@@ -166,7 +166,7 @@ struct source_kafka_config {
  * secrets ({"type":"sasl_plain"|"sasl_scram","mechanism","username","password"}, or
  * NULL; anything but an object is refused). Strings point into `a`. Confluent is always SASL_SSL with PLAIN.
  */
-struct json_t;   /* jansson's: the caller parsed the documents (catalog/spec.c) */
+struct json_t; /* jansson's: the caller parsed the documents (catalog/spec.c) */
 int source_kafka_config_from_json(const struct json_t *conn, const struct json_t *secrets,
                                   struct source_kafka_config *cfg, struct arena *a,
                                   struct lerr *err);
@@ -202,8 +202,8 @@ struct source *source_open_push(struct source_pushlog *log, const char *stream, 
  * it again; a read error names the file. Files open lazily, in order.
  */
 struct source_files_config {
-    const char *dir;               /* where uploaded files are (dataDir/files) */
-    const char *const *files;      /* nfiles names in dir; NULL: inline data */
+    const char *dir;          /* where uploaded files are (dataDir/files) */
+    const char *const *files; /* nfiles names in dir; NULL: inline data */
     size_t nfiles;
     const char *inline_data;
     size_t inline_len;
@@ -294,8 +294,8 @@ void source_close(struct source *s);
 #define PUSHLOG_SEGMENT_DEFAULT (64 * 1024 * 1024)
 
 struct source_pushlog_opts {
-    size_t segment_bytes;   /* roll past this; 0 = PUSHLOG_SEGMENT_DEFAULT */
-    size_t max_record;      /* payload cap; 0 = PUSHLOG_MAX_RECORD_DEFAULT */
+    size_t segment_bytes; /* roll past this; 0 = PUSHLOG_SEGMENT_DEFAULT */
+    size_t max_record;    /* payload cap; 0 = PUSHLOG_MAX_RECORD_DEFAULT */
 };
 
 /*
@@ -307,8 +307,8 @@ struct source_pushlog_opts {
  * before the next one's first offset). LERR_CONFLICT when another process
  * holds the log, LERR_IO.
  */
-int source_pushlog_open(const char *dir, const struct source_pushlog_opts *opts, struct source_pushlog **out,
-                 struct lerr *err);
+int source_pushlog_open(const char *dir, const struct source_pushlog_opts *opts,
+                        struct source_pushlog **out, struct lerr *err);
 /* No append, cursor or source may be in use. NULL is fine. */
 void source_pushlog_close(struct source_pushlog *log);
 
@@ -327,8 +327,8 @@ struct source_pushlog_entry {
  * LERR_IO when a write or sync failed — the log then refuses appends until
  * reopened (after a failed fsync the page cache cannot be trusted).
  */
-int source_pushlog_append(struct source_pushlog *log, const struct source_pushlog_entry *e, size_t n,
-                   int64_t *first_offset, struct lerr *err);
+int source_pushlog_append(struct source_pushlog *log, const struct source_pushlog_entry *e,
+                          size_t n, int64_t *first_offset, struct lerr *err);
 
 /* The first retained offset and one past the last durable one. Thread-safe. */
 int64_t source_pushlog_start_offset(struct source_pushlog *log);
@@ -340,15 +340,16 @@ int64_t source_pushlog_end_offset(struct source_pushlog *log);
  * two and never deletes the segment being written. *deleted (may be NULL)
  * gets the number of files removed. Thread-safe.
  */
-int source_pushlog_trim(struct source_pushlog *log, int64_t offset, int *deleted, struct lerr *err);
+int source_pushlog_trim(struct source_pushlog *log, int64_t offset, int *deleted,
+                        struct lerr *err);
 
 /* Counters since open, for metrics and benchmarks. Thread-safe. */
 struct source_pushlog_stats {
     int64_t start_offset, end_offset;
-    int64_t appends;        /* source_pushlog_append calls that wrote records */
-    int64_t groups;         /* write + fdatasync rounds; appends / groups = group size */
-    uint64_t bytes;         /* framed bytes written */
-    int segments;           /* files now */
+    int64_t appends; /* source_pushlog_append calls that wrote records */
+    int64_t groups;  /* write + fdatasync rounds; appends / groups = group size */
+    uint64_t bytes;  /* framed bytes written */
+    int segments;    /* files now */
 };
 void source_pushlog_get_stats(struct source_pushlog *log, struct source_pushlog_stats *out);
 
@@ -363,17 +364,18 @@ struct source_pushlog_record {
 };
 /* Offsets a reader will never return, and why. */
 struct source_pushlog_skip {
-    int64_t from, to;   /* [from, to) */
+    int64_t from, to; /* [from, to) */
     /* true: the bytes are damaged (checksum, framing); false: the records are
      * missing from the log (a deleted or short file). */
     bool corrupt;
-    char why[200];      /* names the connection, the file and the byte range */
+    char why[200]; /* names the connection, the file and the byte range */
 };
 struct source_pushlog_batch {
-    const struct source_pushlog_record *recs;   /* valid until the next read, seek or close */
+    const struct source_pushlog_record *recs; /* valid until the next read, seek or close */
     size_t n;
     bool has_skip;
-    struct source_pushlog_skip skip;   /* when has_skip: comes before recs[0] (recs[0].offset >= to) */
+    struct source_pushlog_skip
+        skip; /* when has_skip: comes before recs[0] (recs[0].offset >= to) */
 };
 
 struct source_pushlog_cursor;
@@ -385,8 +387,8 @@ struct source_pushlog_cursor;
  * damaged or missing records is fine: the first read reports the skip from
  * it. A cursor belongs to one thread; many cursors may read one log.
  */
-int source_pushlog_cursor_open(struct source_pushlog *log, int64_t offset, struct source_pushlog_cursor **out,
-                        struct lerr *err);
+int source_pushlog_cursor_open(struct source_pushlog *log, int64_t offset,
+                               struct source_pushlog_cursor **out, struct lerr *err);
 int source_pushlog_cursor_seek(struct source_pushlog_cursor *c, int64_t offset, struct lerr *err);
 /*
  * Waits up to timeout_ms until a record at the cursor is durable, then reads
@@ -399,7 +401,7 @@ int source_pushlog_cursor_seek(struct source_pushlog_cursor *c, int64_t offset, 
  * on), LERR_IO.
  */
 int source_pushlog_cursor_read(struct source_pushlog_cursor *c, size_t max_records, int timeout_ms,
-                        struct source_pushlog_batch *out, struct lerr *err);
+                               struct source_pushlog_batch *out, struct lerr *err);
 /* The offset the cursor reads from next: its next record's, or the start of
  * a skip it has not returned yet. */
 int64_t source_pushlog_cursor_offset(const struct source_pushlog_cursor *c);
@@ -410,11 +412,11 @@ void source_pushlog_cursor_close(struct source_pushlog_cursor *c);
 
 struct source_devkafka_topic {
     const char *name;
-    int partitions;   /* >= 1 */
+    int partitions; /* >= 1 */
 };
 
 struct source_devkafka_opts {
-    int port;                             /* 0 = any free loopback port */
+    int port; /* 0 = any free loopback port */
     const struct source_devkafka_topic *topics;
     int ntopics;
 };

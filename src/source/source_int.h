@@ -27,7 +27,6 @@ struct source {
     const struct source_ops *ops;
 };
 
-
 /* source_open_push() whose close calls release(release_ctx, log) (pushreg.c
  * gives the registry's reference back); release NULL = borrowed. push.c. */
 struct source *source__open_push_held(struct source_pushlog *log, const char *stream,

@@ -45,7 +45,7 @@
  * states serialize their values, is unchanged. */
 struct dset {
     struct map m;
-    bool has_null;             /* NULL never counts, kept for completeness */
+    bool has_null; /* NULL never counts, kept for completeness */
 };
 
 struct agg_state {
@@ -75,7 +75,8 @@ void sql_agg_init(const struct sql_agg_call *c, void *state)
 
 /* Copies a string value's bytes into mem (cut to max bytes at a UTF-8
  * boundary); other values are returned as they are. */
-static bool keep_value(struct sql_value *dst, const struct sql_value *v, uint32_t max, struct arena *mem)
+static bool keep_value(struct sql_value *dst, const struct sql_value *v, uint32_t max,
+                       struct arena *mem)
 {
     if (v->is_null || (v->type != SQL_STRING && v->type != SQL_JSON)) {
         *dst = *v;
@@ -184,9 +185,7 @@ bool sql_agg_add(const struct sql_agg_call *c, void *state, const struct sql_val
     struct agg_state *s = state;
     const struct sql_value *x = c->nargs ? &args[0] : NULL;
     switch (c->kind) {
-    case SQL_AGG_COUNT_STAR:
-        s->cnt++;
-        return true;
+    case SQL_AGG_COUNT_STAR: s->cnt++; return true;
     case SQL_AGG_COUNT:
         if (!x->is_null)
             s->cnt++;
@@ -244,8 +243,7 @@ bool sql_agg_add(const struct sql_agg_call *c, void *state, const struct sql_val
         if (!s->set && !(s->set = set_new(mem)))
             return false;
         return set_add(s->set, x, mem);
-    default:
-        return true;
+    default: return true;
     }
 }
 
@@ -274,9 +272,7 @@ bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, str
     const struct agg_state *s = src;
     switch (c->kind) {
     case SQL_AGG_COUNT_STAR:
-    case SQL_AGG_COUNT:
-        d->cnt += s->cnt;
-        return true;
+    case SQL_AGG_COUNT: d->cnt += s->cnt; return true;
     case SQL_AGG_SUM:
     case SQL_AGG_AVG:
         if (!s->has)
@@ -319,8 +315,7 @@ bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, str
             if (!set_add(d->set, &v, mem))
                 return false;
         return true;
-    default:
-        return true;
+    default: return true;
     }
 }
 
@@ -329,9 +324,7 @@ void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sq
     const struct agg_state *s = state;
     switch (c->kind) {
     case SQL_AGG_COUNT_STAR:
-    case SQL_AGG_COUNT:
-        *out = sql_long(s->cnt);
-        return;
+    case SQL_AGG_COUNT: *out = sql_long(s->cnt); return;
     case SQL_AGG_COUNT_DISTINCT:
         *out = sql_long(s->set ? (int64_t)map_count(&s->set->m) : 0);
         return;
@@ -406,8 +399,7 @@ static void put_value(struct buf *b, const struct sql_value *v)
         put_u64(b, u);
         break;
     }
-    default:
-        put_u64(b, (uint64_t)v->v.l);
+    default: put_u64(b, (uint64_t)v->v.l);
     }
 }
 
@@ -447,11 +439,8 @@ bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct b
     case SQL_AGG_EARLIEST:
     case SQL_AGG_LATEST:
     case SQL_AGG_EARLIEST_BY:
-    case SQL_AGG_LATEST_BY:
-        put_value(out, &s->v);
-        break;
-    default:
-        break;
+    case SQL_AGG_LATEST_BY: put_value(out, &s->v); break;
+    default: break;
     }
     return !out->failed;
 }
@@ -514,7 +503,8 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
     sql_agg_init(c, s);
     struct rd r = {p, (const unsigned char *)p + n};
     if (n < 27 || r.p[0] != STATE_VERSION || r.p[1] != state_family(c->kind))
-        return lerr_set(err, LERR_CORRUPT, "aggregator state is not a %s state (version or kind differs)",
+        return lerr_set(err, LERR_CORRUPT,
+                        "aggregator state is not a %s state (version or kind differs)",
                         agg_names[c->kind]);
     s->has = r.p[2] != 0;
     r.p += 3;
@@ -548,11 +538,11 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
         if (!get_value(&r, &s->v, mem))
             return lerr_set(err, LERR_CORRUPT, "aggregator state is truncated");
         break;
-    default:
-        break;
+    default: break;
     }
     if (r.p != r.e)
-        return lerr_set(err, LERR_CORRUPT, "aggregator state has %zu trailing bytes", (size_t)(r.e - r.p));
+        return lerr_set(err, LERR_CORRUPT, "aggregator state has %zu trailing bytes",
+                        (size_t)(r.e - r.p));
     return 0;
 }
 
@@ -570,13 +560,11 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
         return false;
     switch (a->kind) {
     case SQL_AGG_COUNT_STAR:
-    case SQL_AGG_COUNT:
-        return true;   /* a count of rows or of values is a count */
+    case SQL_AGG_COUNT: return true; /* a count of rows or of values is a count */
     case SQL_AGG_SUM:
     case SQL_AGG_AVG:
-        return is_long_sum(a) == is_long_sum(b);   /* the sum's bits are a long or a double */
-    default:
-        return value_family(a->result_type) == value_family(b->result_type);
+        return is_long_sum(a) == is_long_sum(b); /* the sum's bits are a long or a double */
+    default: return value_family(a->result_type) == value_family(b->result_type);
     }
 }
 
@@ -626,17 +614,13 @@ bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out)
 static bool value_fits(uint8_t t, uint8_t want)
 {
     switch (want) {
-    case SQL_STRING:
-        return true;
-    case SQL_LONG:
-        return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_TIMESTAMP || t == SQL_NULL;
-    case SQL_FLOAT:
-        return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_FLOAT || t == SQL_NULL;
+    case SQL_STRING: return true;
+    case SQL_LONG: return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_TIMESTAMP || t == SQL_NULL;
+    case SQL_FLOAT: return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_FLOAT || t == SQL_NULL;
     case SQL_DOUBLE:
         return t == SQL_LONG || t == SQL_BOOLEAN || t == SQL_FLOAT || t == SQL_DOUBLE ||
                t == SQL_NULL;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -676,7 +660,10 @@ static void accepts_text(const struct measure_def *m, char *out, size_t cap)
             continue;
         k++;
         typed |= forms[i].typed;
-        int w = snprintf(out + n, cap - n, "%s%s", k == 1 ? "" : k == total ? " or " : ", ",
+        int w = snprintf(out + n, cap - n, "%s%s",
+                         k == 1       ? ""
+                         : k == total ? " or "
+                                      : ", ",
                          forms[i].form);
         n += w > 0 ? (size_t)w : 0;
     }
@@ -729,8 +716,7 @@ static const char *unstorable(const struct sql_agg_call *m)
     case SQL_AGG_ANY_VALUE:
         return "no measure type keeps ANY_VALUE: use LATEST(x) or EARLIEST(x) (a *Latest or "
                "*Earliest column)";
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -746,10 +732,8 @@ const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *e
     bool number = whole || t == SQL_FLOAT || t == SQL_DOUBLE;
     switch (m->kind) {
     case SQL_AGG_COUNT_STAR:
-    case SQL_AGG_COUNT:
-        return "count";
-    case SQL_AGG_SUM:
-        return whole ? "longSum" : "doubleSum";
+    case SQL_AGG_COUNT: return "count";
+    case SQL_AGG_SUM: return whole ? "longSum" : "doubleSum";
     case SQL_AGG_MIN:
     case SQL_AGG_MAX:
         if (!number) {
@@ -763,14 +747,11 @@ const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *e
             return whole ? "longMin" : "doubleMin";
         return whole ? "longMax" : "doubleMax";
     case SQL_AGG_LATEST:
-    case SQL_AGG_LATEST_BY:
-        return whole ? "longLatest" : number ? "doubleLatest" : "stringLatest";
+    case SQL_AGG_LATEST_BY: return whole ? "longLatest" : number ? "doubleLatest" : "stringLatest";
     case SQL_AGG_EARLIEST:
     case SQL_AGG_EARLIEST_BY:
         return whole ? "longEarliest" : number ? "doubleEarliest" : "stringEarliest";
-    default:
-        lerr_set(err, LERR_INVALID, "%s cannot feed a measure", kind_name(m));
-        return NULL;
+    default: lerr_set(err, LERR_INVALID, "%s cannot feed a measure", kind_name(m)); return NULL;
     }
 }
 
@@ -839,7 +820,8 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
                 /* a count of no row is 0, not NULL: a longSum gets a 0 */
                 struct sql_value zero = sql_long(0);
                 return sql_agg_add(col, state, &zero, row_time, mem)
-                           ? 0 : lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
+                           ? 0
+                           : lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
             }
             return rc;
         }
@@ -853,12 +835,8 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
     struct sql_value v;
     int64_t t = row_time;
     switch (m->kind) {
-    case SQL_AGG_COUNT_STAR:
-        v = sql_long(1);
-        break;
-    case SQL_AGG_COUNT:
-        v = sql_long(!args[0].is_null);
-        break;
+    case SQL_AGG_COUNT_STAR: v = sql_long(1); break;
+    case SQL_AGG_COUNT: v = sql_long(!args[0].is_null); break;
     case SQL_AGG_EARLIEST_BY:
     case SQL_AGG_LATEST_BY:
         if (args[1].is_null)
@@ -866,9 +844,7 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
         t = args[1].v.l;
         v = args[0];
         break;
-    default:
-        v = args[0];
-        break;
+    default: v = args[0]; break;
     }
     if (counts) {
         s->cnt += v.is_null ? 0 : v.v.l;

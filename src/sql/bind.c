@@ -23,10 +23,7 @@
 
 /* ---- suggestions ----------------------------------------------------------- */
 
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
 
 /* Case-insensitive edit distance, bounded to 64 characters per side. */
 static int edit_distance(const char *a, size_t an, const char *b, size_t bn)
@@ -54,10 +51,7 @@ static int edit_distance(const char *a, size_t an, const char *b, size_t bn)
     return row[bn];
 }
 
-static bool close_enough(int d, size_t n)
-{
-    return d <= (n <= 4 ? 1 : n <= 8 ? 2 : 3);
-}
+static bool close_enough(int d, size_t n) { return d <= (n <= 4 ? 1 : n <= 8 ? 2 : 3); }
 
 /* ---- evaluation of leaves ------------------------------------------------------ */
 
@@ -125,14 +119,16 @@ static int bind_ident(struct sql_bctx *b, struct sql_node *n)
 {
     const struct sql_schema *s = b->schema;
     if (n->qual && b->table) {
-        bool ok = (n->qual_len == strlen(b->table) && memcmp(n->qual, b->table, n->qual_len) == 0) ||
-                  (b->table_alias && n->qual_len == strlen(b->table_alias) &&
-                   memcmp(n->qual, b->table_alias, n->qual_len) == 0);
+        bool ok =
+            (n->qual_len == strlen(b->table) && memcmp(n->qual, b->table, n->qual_len) == 0) ||
+            (b->table_alias && n->qual_len == strlen(b->table_alias) &&
+             memcmp(n->qual, b->table_alias, n->qual_len) == 0);
         if (!ok)
             return sql_bind_error(b, n, "unknown table '%.*s' (the query reads \"%s\")",
                                   (int)n->qual_len, n->qual, b->table);
     } else if (n->qual) {
-        return sql_bind_error(b, n, "unknown %s '%.*s.%.*s' (refer to fields by name, such as \"%.*s\")",
+        return sql_bind_error(b, n,
+                              "unknown %s '%.*s.%.*s' (refer to fields by name, such as \"%.*s\")",
                               b->field_what, (int)n->qual_len, n->qual, (int)n->name_len, n->name,
                               (int)n->name_len, n->name);
     }
@@ -159,20 +155,20 @@ static int bind_ident(struct sql_bctx *b, struct sql_node *n)
     int nl = (int)(n->name_len > 80 ? 80 : n->name_len);
     if (best < 1000 && close_enough(best, n->name_len)) {
         const struct sql_field *f = &s->fields[bi];
-        return sql_bind_error(b, n, "unknown %s '%.*s' (did you mean \"%.*s\"?%s)", b->field_what, nl,
-                              n->name, (int)(f->name_len > 80 ? 80 : f->name_len), f->name,
+        return sql_bind_error(b, n, "unknown %s '%.*s' (did you mean \"%.*s\"?%s)", b->field_what,
+                              nl, n->name, (int)(f->name_len > 80 ? 80 : f->name_len), f->name,
                               best == 0 ? " names are case-sensitive" : "");
     }
     if (!(n->flags & NF_QUOTED) && sql_func_find(n->name, n->name_len) >= 0)
         return sql_bind_error(b, n, "unknown %s '%.*s' (to call the function write %.*s(...))",
                               b->field_what, nl, n->name, nl, n->name);
     if (!s || s->n == 0)
-        return sql_bind_error(b, n, "unknown %s '%.*s' (there are no %ss to refer to)", b->field_what,
-                              nl, n->name, b->field_what);
-    return sql_bind_error(b, n, "unknown %s '%.*s' (declare it%s, or write a string in single quotes: '%.*s')",
-                          b->field_what, nl, n->name,
-                          strcmp(b->field_what, "column") == 0 ? " in the table" : " in inputSchema",
-                          nl, n->name);
+        return sql_bind_error(b, n, "unknown %s '%.*s' (there are no %ss to refer to)",
+                              b->field_what, nl, n->name, b->field_what);
+    return sql_bind_error(
+        b, n, "unknown %s '%.*s' (declare it%s, or write a string in single quotes: '%.*s')",
+        b->field_what, nl, n->name,
+        strcmp(b->field_what, "column") == 0 ? " in the table" : " in inputSchema", nl, n->name);
 }
 
 static int bind_param(struct sql_bctx *b, struct sql_node *n)
@@ -213,8 +209,10 @@ static int unknown_function(struct sql_bctx *b, struct sql_node *n)
     if (bi >= 0 && close_enough(best, n->name_len))
         return sql_bind_error(b, n, "unknown function '%.*s' (did you mean %s?)", nl, n->name,
                               sql_funcs[bi].name);
-    return sql_bind_error(b, n, "unknown function '%.*s' (see the list of supported functions in the API documentation)",
-                          nl, n->name);
+    return sql_bind_error(
+        b, n,
+        "unknown function '%.*s' (see the list of supported functions in the API documentation)",
+        nl, n->name);
 }
 
 int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
@@ -227,19 +225,14 @@ int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
         n->fn = sql_eval_lit;
         return 0;
     case NK_REF:
-    case NK_AGGREF:
-        return 0;   /* already bound (shared subtrees) */
-    case NK_IDENT:
-        return bind_ident(b, n);
-    case NK_PARAM:
-        return bind_param(b, n);
-    case NK_STAR:
-        return sql_bind_error(b, n, "'*' is only allowed in COUNT(*) and SELECT *");
-    default:
-        break;
+    case NK_AGGREF: return 0; /* already bound (shared subtrees) */
+    case NK_IDENT: return bind_ident(b, n);
+    case NK_PARAM: return bind_param(b, n);
+    case NK_STAR: return sql_bind_error(b, n, "'*' is only allowed in COUNT(*) and SELECT *");
+    default: break;
     }
     if (n->fn)
-        return 0;   /* a call bound earlier (coercions share nodes) */
+        return 0; /* a call bound earlier (coercions share nodes) */
     if (n->func == UINT16_MAX) {
         int f = sql_func_find(n->name, n->name_len);
         if (f < 0)
@@ -248,16 +241,19 @@ int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
     }
     const struct sql_func *f = &sql_funcs[n->func];
     if (f->flags & FF_UNSUPPORTED)
-        return sql_bind_error(b, n, "%s is not supported yet (HLL and theta sketch functions come in a later release; use COUNT(DISTINCT ...) in queries)",
-                              f->name);
+        return sql_bind_error(
+            b, n,
+            "%s is not supported yet (HLL and theta sketch functions come in a later release; use COUNT(DISTINCT ...) in queries)",
+            f->name);
     if (f->flags & FF_AGG) {
         if (b->agg_depth > 0)
             return sql_bind_error(b, n, "aggregate %s cannot be nested inside another aggregate",
                                   f->name);
         if (!b->agg_hook)
             return sql_bind_error(b, n, "aggregate %s is not allowed here (%s)", f->name,
-                                  b->agg_refusal ? b->agg_refusal
-                                                 : "only a whole isAggregation mapping may aggregate");
+                                  b->agg_refusal
+                                      ? b->agg_refusal
+                                      : "only a whole isAggregation mapping may aggregate");
         return b->agg_hook(b, n);
     }
     if (n->flags & NF_DISTINCT)
@@ -281,7 +277,8 @@ int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
         if (rc)
             return rc;
         if (n->args[i]->type == SQL_INTERVAL && n->func != F_ADD && n->func != F_SUB)
-            return sql_bind_error(b, n->args[i], "an INTERVAL can only be added to or subtracted from a TIMESTAMP");
+            return sql_bind_error(
+                b, n->args[i], "an INTERVAL can only be added to or subtracted from a TIMESTAMP");
     }
     int rc = sql_func_binders[n->func](b, n);
     if (rc)
@@ -305,7 +302,8 @@ static int lit_int_arg(struct sql_bctx *b, struct sql_node *n, int i, const char
         return b->err->code;
     if (a->kind != NK_LIT || a->k.is_null || a->k.type != SQL_LONG || a->k.v.l < lo ||
         a->k.v.l > hi)
-        return sql_bind_error(b, a, "the %s argument of %s must be an integer literal from %lld to %lld",
+        return sql_bind_error(b, a,
+                              "the %s argument of %s must be an integer literal from %lld to %lld",
                               what, sql_funcs[n->func].name, (long long)lo, (long long)hi);
     *out = a->k.v.l;
     return 0;
@@ -324,7 +322,7 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
                               f->max_args, n->nargs);
     }
     if (n->func == F_COUNT) {
-        out->kind = n->nargs == 0 ? SQL_AGG_COUNT_STAR
+        out->kind = n->nargs == 0              ? SQL_AGG_COUNT_STAR
                     : (n->flags & NF_DISTINCT) ? SQL_AGG_COUNT_DISTINCT
                                                : SQL_AGG_COUNT;
         out->distinct = (n->flags & NF_DISTINCT) != 0;
@@ -337,7 +335,8 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
     b->agg_depth++;
     int rc = 0;
     int nvals = n->nargs;
-    if (out->kind == SQL_AGG_EARLIEST || out->kind == SQL_AGG_LATEST || out->kind == SQL_AGG_ANY_VALUE) {
+    if (out->kind == SQL_AGG_EARLIEST || out->kind == SQL_AGG_LATEST ||
+        out->kind == SQL_AGG_ANY_VALUE) {
         if (n->nargs == 2) {
             int64_t mb;
             if ((rc = lit_int_arg(b, n, 1, "maxBytes", 1, 1 << 20, &mb)))
@@ -377,7 +376,8 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
     case SQL_AGG_SUM:
     case SQL_AGG_AVG:
         if (!sql_type_is_numeric(at) && at != SQL_NULL) {
-            rc = sql_bind_error(b, n->args[0], "%s needs a number but got %s (CAST it to BIGINT or DOUBLE)",
+            rc = sql_bind_error(b, n->args[0],
+                                "%s needs a number but got %s (CAST it to BIGINT or DOUBLE)",
                                 f->name, sql_type_sql_name(at));
             break;
         }
@@ -417,15 +417,16 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
         if (nvals == 2) {
             int tt = n->args[1]->type;
             if (tt != SQL_TIMESTAMP && tt != SQL_LONG && tt != SQL_NULL) {
-                rc = sql_bind_error(b, n->args[1], "the time argument of %s must be a TIMESTAMP (use TIME_PARSE or MILLIS_TO_TIMESTAMP)",
-                                    f->name);
+                rc = sql_bind_error(
+                    b, n->args[1],
+                    "the time argument of %s must be a TIMESTAMP (use TIME_PARSE or MILLIS_TO_TIMESTAMP)",
+                    f->name);
                 break;
             }
             sql_coerce(b, n, 1, SQL_TIMESTAMP);
         }
         break;
-    default:
-        break;
+    default: break;
     }
     if (rc)
         goto done;
@@ -561,7 +562,8 @@ int sql_bctx_init(struct sql_bctx *b, struct sql_owner *o, const char *text, siz
         lerr_init(&e);
         b->tz = tz_get(opt->time_zone, strlen(opt->time_zone), &e);
         if (!b->tz)
-            return lerr_set(err, LERR_INVALID, "unknown time zone '%s' (use an IANA name such as 'America/New_York')",
+            return lerr_set(err, LERR_INVALID,
+                            "unknown time zone '%s' (use an IANA name such as 'America/New_York')",
                             opt->time_zone);
     }
     return 0;
@@ -577,7 +579,9 @@ static int top_agg_hook(struct sql_bctx *b, struct sql_node *n)
 {
     struct top_agg *t = b->hook_ud;
     if (n != t->root)
-        return sql_bind_error(b, n, "an aggregation mapping must be a single aggregate call, such as SUM(\"bytes\") (compute expressions inside it: SUM(\"a\" * 2))");
+        return sql_bind_error(
+            b, n,
+            "an aggregation mapping must be a single aggregate call, such as SUM(\"bytes\") (compute expressions inside it: SUM(\"a\" * 2))");
     t->call = arena_zalloc(b->arena, sizeof *t->call);
     if (!t->call)
         return lerr_set(b->err, LERR_NOMEM, "out of memory");
@@ -596,7 +600,7 @@ int sql_compile_expr(const char *text, size_t len, const struct sql_schema *sche
     struct sql_owner *o = sql_owner_new();
     if (!o)
         return lerr_set(err, LERR_NOMEM, "out of memory");
-    arena_set_budget(&o->arena, opt ? opt->budget : NULL);   /* empty: cannot be refused */
+    arena_set_budget(&o->arena, opt ? opt->budget : NULL); /* empty: cannot be refused */
     char *copy = arena_strndup(&o->arena, text ? text : "", text ? len : 0);
     if (!copy) {
         sql_owner_free(o);
@@ -623,7 +627,9 @@ int sql_compile_expr(const char *text, size_t len, const struct sql_schema *sche
     }
     rc = sql_bind_node(&b, root);
     if (!rc && mode == SQL_MODE_ROLLUP && !top.call)
-        rc = sql_bind_error(&b, root, "an aggregation mapping must be an aggregate call, such as SUM(\"bytes\"), COUNT(*) or LATEST(\"x\") (or set isAggregation to false)");
+        rc = sql_bind_error(
+            &b, root,
+            "an aggregation mapping must be an aggregate call, such as SUM(\"bytes\"), COUNT(*) or LATEST(\"x\") (or set isAggregation to false)");
     if (!rc && root->type == SQL_INTERVAL)
         rc = sql_bind_error(&b, root, "an INTERVAL is not a value (add it to a TIMESTAMP)");
     struct sql_expr *e = NULL;
@@ -652,15 +658,9 @@ void sql_expr_free(struct sql_expr *e)
         sql_owner_free(e->owner);
 }
 
-int sql_expr_type(const struct sql_expr *e)
-{
-    return e->type;
-}
+int sql_expr_type(const struct sql_expr *e) { return e->type; }
 
-bool sql_expr_is_constant(const struct sql_expr *e)
-{
-    return e->root->kind == NK_LIT;
-}
+bool sql_expr_is_constant(const struct sql_expr *e) { return e->root->kind == NK_LIT; }
 
 bool sql_expr_is_ref(const struct sql_expr *e, uint32_t *field)
 {
@@ -676,15 +676,9 @@ size_t sql_expr_refs(const struct sql_expr *e, const uint32_t **fields)
     return e->nrefs;
 }
 
-const struct sql_agg_call *sql_expr_agg(const struct sql_expr *e)
-{
-    return e->agg;
-}
+const struct sql_agg_call *sql_expr_agg(const struct sql_expr *e) { return e->agg; }
 
-bool sql_expr_is_aggregation(const struct sql_expr *e)
-{
-    return e->agg != NULL;
-}
+bool sql_expr_is_aggregation(const struct sql_expr *e) { return e->agg != NULL; }
 
 /* ---- tree utilities ---------------------------------------------------------- */
 
@@ -700,8 +694,7 @@ bool sql_node_equal(const struct sql_node *a, const struct sql_node *b)
             return a->k.is_null == b->k.is_null;
         return a->k.type == b->k.type && sql_value_equal(&a->k, &b->k);
     case NK_REF:
-    case NK_AGGREF:
-        return a->field == b->field;
+    case NK_AGGREF: return a->field == b->field;
     case NK_CALL:
         if (a->func != b->func || a->nargs != b->nargs || a->flags != b->flags ||
             a->ttype != b->ttype || a->ival != b->ival || a->fn != b->fn)
@@ -712,8 +705,7 @@ bool sql_node_equal(const struct sql_node *a, const struct sql_node *b)
         if ((a->filter == NULL) != (b->filter == NULL))
             return false;
         return !a->filter || sql_node_equal(a->filter, b->filter);
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -734,9 +726,7 @@ uint32_t sql_node_hash_tree(struct sql_node *n)
             h = hash_mix(hash_mix(h, n->k.type), sql_value_hash(&n->k));
         break;
     case NK_REF:
-    case NK_AGGREF:
-        h = hash_mix(h, n->field);
-        break;
+    case NK_AGGREF: h = hash_mix(h, n->field); break;
     case NK_CALL:
         h = hash_mix(h, ((uint64_t)n->func << 32) | ((uint64_t)n->nargs << 16) |
                             ((uint64_t)n->flags << 8) | n->ttype);
@@ -747,7 +737,7 @@ uint32_t sql_node_hash_tree(struct sql_node *n)
             h = hash_mix(h, sql_node_hash_tree(n->filter));
         break;
     default:
-        h = hash_mix(h, (uint64_t)(uintptr_t)n);   /* equal only to itself */
+        h = hash_mix(h, (uint64_t)(uintptr_t)n); /* equal only to itself */
         break;
     }
     n->hash = h;
@@ -773,16 +763,11 @@ bool sql_node_explain(const struct sql_node *n, struct buf *out)
             return buf_printf(out, "INTERVAL %lld %s", (long long)n->k.v.l,
                               n->k.v.s.n ? "MONTH" : "MILLISECOND");
         return sql_value_to_text(&n->k, out, true);
-    case NK_REF:
-        return buf_printf(out, "$%u", n->field);
-    case NK_AGGREF:
-        return buf_printf(out, "$agg%u", n->field);
-    case NK_IDENT:
-        return buf_printf(out, "\"%.*s\"", (int)n->name_len, n->name);
-    case NK_CALL:
-        break;
-    default:
-        return buf_puts(out, "?");
+    case NK_REF: return buf_printf(out, "$%u", n->field);
+    case NK_AGGREF: return buf_printf(out, "$agg%u", n->field);
+    case NK_IDENT: return buf_printf(out, "\"%.*s\"", (int)n->name_len, n->name);
+    case NK_CALL: break;
+    default: return buf_puts(out, "?");
     }
     const struct sql_func *f = &sql_funcs[n->func];
     if (n->func == F_CAST) {

@@ -80,7 +80,7 @@ int sql_arg_lit_string(struct sql_bctx *b, struct sql_node *n, int i, const char
     if (a->kind != NK_LIT || a->k.is_null || (a->k.type != SQL_STRING)) {
         return sql_bind_error(b, a, "the %s argument of %s must be a string literal, such as '%s'",
                               what, sql_funcs[n->func].name,
-                              strcmp(what, "period") == 0     ? "PT1H"
+                              strcmp(what, "period") == 0      ? "PT1H"
                               : strcmp(what, "time zone") == 0 ? "America/Los_Angeles"
                               : strcmp(what, "unit") == 0      ? "HOUR"
                               : strcmp(what, "pattern") == 0   ? "yyyy-MM-dd"
@@ -105,17 +105,15 @@ int sql_arg_tz(struct sql_bctx *b, struct sql_node *n, int i, const struct ls_tz
     lerr_init(&e);
     const struct ls_tz *tz = tz_get(p, len, &e);
     if (!tz)
-        return sql_bind_error(b, n->args[i],
-                              "unknown time zone '%.*s' (use an IANA name such as 'America/New_York' or an offset such as '+05:30')",
-                              (int)(len > 64 ? 64 : len), p);
+        return sql_bind_error(
+            b, n->args[i],
+            "unknown time zone '%.*s' (use an IANA name such as 'America/New_York' or an offset such as '+05:30')",
+            (int)(len > 64 ? 64 : len), p);
     *out = tz;
     return 0;
 }
 
-static bool is_intlike(int t)
-{
-    return t == SQL_LONG || t == SQL_BOOLEAN;
-}
+static bool is_intlike(int t) { return t == SQL_LONG || t == SQL_BOOLEAN; }
 
 bool sql_type_is_numeric(int t)
 {
@@ -160,17 +158,12 @@ int sql_arg_check(struct sql_bctx *b, struct sql_node *n, int i, int type)
     bool ok;
     switch (type) {
     case SQL_LONG:
-    case SQL_DOUBLE:
-        ok = sql_type_is_numeric(t) || t == SQL_STRING || t == SQL_NULL;
-        break;
+    case SQL_DOUBLE: ok = sql_type_is_numeric(t) || t == SQL_STRING || t == SQL_NULL; break;
     case SQL_TIMESTAMP:
         ok = t == SQL_TIMESTAMP || t == SQL_LONG || t == SQL_STRING || t == SQL_NULL;
         break;
-    case SQL_STRING:
-        ok = t != SQL_ARRAY && t != SQL_INTERVAL;
-        break;
-    default:
-        ok = true;
+    case SQL_STRING: ok = t != SQL_ARRAY && t != SQL_INTERVAL; break;
+    default: ok = true;
     }
     if (!ok)
         return sql_bind_error(b, a, "%s cannot take a %s as argument %d (it needs a %s)",
@@ -209,7 +202,8 @@ void sql_fold(struct sql_bctx *b, struct sql_node *n)
 }
 
 /* The common numeric widenings skip the general cast. */
-static void eval_long_to_double(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+static void eval_long_to_double(const struct sql_node *n, struct sql_ectx *c,
+                                struct sql_value *out)
 {
     SQL_ARG(0, x);
     sql_set_double(out, SQL_DOUBLE, (double)x.v.l);

@@ -32,10 +32,8 @@ static bool verdict(const struct sql_value *v)
     switch (v->type) {
     case SQL_BOOLEAN:
     case SQL_LONG:
-    case SQL_TIMESTAMP:
-        return v->v.l != 0;
-    default:
-        return sql_value_truthy(v);
+    case SQL_TIMESTAMP: return v->v.l != 0;
+    default: return sql_value_truthy(v);
     }
 }
 
@@ -68,7 +66,7 @@ int sql_eval_batch(const struct sql_expr *e, const struct sql_batch *b, const ui
             arena_mark(mem, &mark);
         sql_eval_arg(root, &c, &out[k]);
         if (e->row_garbage && mem)
-            arena_release(mem, &mark);   /* the row's inner strings: the result needs none */
+            arena_release(mem, &mark); /* the row's inner strings: the result needs none */
         if (c.rc) {
             if (!first)
                 first = c.rc;
@@ -98,7 +96,7 @@ uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b, c
             arena_mark(mem, &mark);
         sql_eval_arg(root, &c, &v);
         if (e->row_garbage && mem)
-            arena_release(mem, &mark);   /* a verdict needs none of the row's strings */
+            arena_release(mem, &mark); /* a verdict needs none of the row's strings */
         if (!c.rc && verdict(&v))
             out_sel[m++] = r;
         /* no memory is no verdict: never a silently missing row */

@@ -44,35 +44,36 @@ int sql_eval_bool(const struct sql_node *n, struct sql_ectx *c)
     return sql_value_truthy(&v);
 }
 
-#define EVAL(name) static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+#define EVAL(name) \
+    static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
 
 /* ---- arithmetic ---------------------------------------------------------------- */
 
-#define ARITH_L(name, expr)                                   \
-    EVAL(name)                                                \
-    {                                                         \
-        SQL_ARG(0, a);                                        \
-        SQL_ARG(1, b);                                        \
-        uint64_t x = (uint64_t)a.v.l, y = (uint64_t)b.v.l;    \
-        (void)x;                                              \
-        (void)y;                                              \
-        sql_set_long(out, SQL_LONG, (int64_t)(expr));         \
+#define ARITH_L(name, expr)                                \
+    EVAL(name)                                             \
+    {                                                      \
+        SQL_ARG(0, a);                                     \
+        SQL_ARG(1, b);                                     \
+        uint64_t x = (uint64_t)a.v.l, y = (uint64_t)b.v.l; \
+        (void)x;                                           \
+        (void)y;                                           \
+        sql_set_long(out, SQL_LONG, (int64_t)(expr));      \
     }
-#define ARITH_D(name, expr)                                   \
-    EVAL(name)                                                \
-    {                                                         \
-        SQL_ARG(0, a);                                        \
-        SQL_ARG(1, b);                                        \
-        double x = a.v.d, y = b.v.d;                          \
-        sql_set_double(out, SQL_DOUBLE, (expr));              \
+#define ARITH_D(name, expr)                      \
+    EVAL(name)                                   \
+    {                                            \
+        SQL_ARG(0, a);                           \
+        SQL_ARG(1, b);                           \
+        double x = a.v.d, y = b.v.d;             \
+        sql_set_double(out, SQL_DOUBLE, (expr)); \
     }
 
 ARITH_L(add_l, x + y)
 ARITH_L(sub_l, x - y)
-ARITH_L(mul_l, x * y)
+ARITH_L(mul_l, x *y)
 ARITH_D(add_d, x + y)
 ARITH_D(sub_d, x - y)
-ARITH_D(mul_d, x * y)
+ARITH_D(mul_d, x *y)
 ARITH_D(div_d, x / y)
 ARITH_D(mod_d, fmod(x, y))
 
@@ -80,7 +81,8 @@ ARITH_D(mod_d, fmod(x, y))
 static bool ldiv_checked(struct sql_ectx *c, int64_t a, int64_t b, bool mod, int64_t *out)
 {
     if (b == 0) {
-        sql_rt_error(c, mod ? "MOD by zero" : "division by zero (use SAFE_DIVIDE, or CAST to DOUBLE)");
+        sql_rt_error(c, mod ? "MOD by zero"
+                            : "division by zero (use SAFE_DIVIDE, or CAST to DOUBLE)");
         return false;
     }
     if (b == -1) {
@@ -142,7 +144,7 @@ EVAL(ts_interval)
 {
     SQL_ARG(0, t);
     SQL_ARG(1, iv);
-    int64_t sign = n->ival;   /* +1 or -1 */
+    int64_t sign = n->ival; /* +1 or -1 */
     struct period p = {0};
     if (iv.v.s.n)
         p.months = 1;
@@ -190,9 +192,11 @@ int sql_bind_arith(struct sql_bctx *b, struct sql_node *n)
             tb = n->args[1]->type;
         }
         if ((v != 0 && v != 1) || tb != SQL_INTERVAL || ta == SQL_INTERVAL)
-            return sql_bind_error(b, n, "an INTERVAL can only be added to or subtracted from a TIMESTAMP");
+            return sql_bind_error(
+                b, n, "an INTERVAL can only be added to or subtracted from a TIMESTAMP");
         if (ta != SQL_TIMESTAMP)
-            return sql_bind_error(b, n->args[0], "an INTERVAL can only be added to a TIMESTAMP, not to a %s",
+            return sql_bind_error(b, n->args[0],
+                                  "an INTERVAL can only be added to a TIMESTAMP, not to a %s",
                                   sql_type_sql_name(ta));
         n->type = SQL_TIMESTAMP;
         n->ival = v == 0 ? 1 : -1;
@@ -203,7 +207,7 @@ int sql_bind_arith(struct sql_bctx *b, struct sql_node *n)
     int t = numeric_side(b, n);
     if (t < 0 || (b->err && b->err->code))
         return LERR_INVALID;
-    if (v == 5)   /* DIV: integer division whatever the types */
+    if (v == 5) /* DIV: integer division whatever the types */
         t = SQL_LONG;
     sql_coerce(b, n, 0, t);
     sql_coerce(b, n, 1, t);
@@ -257,30 +261,30 @@ static int cmp_bytes(const struct sql_value *a, const struct sql_value *b)
 
 #define CMP_OPS(X) X(eq, ==) X(ne, !=) X(lt, <) X(le, <=) X(gt, >) X(ge, >=)
 
-#define CMP_FNS(name, op)                                                 \
-    EVAL(cmp_##name##_l)                                                  \
-    {                                                                     \
-        SQL_ARG(0, a);                                                    \
-        SQL_ARG(1, b);                                                    \
-        sql_set_long(out, SQL_BOOLEAN, a.v.l op b.v.l);                   \
-    }                                                                     \
-    EVAL(cmp_##name##_d)                                                  \
-    {                                                                     \
-        SQL_ARG(0, a);                                                    \
-        SQL_ARG(1, b);                                                    \
-        sql_set_long(out, SQL_BOOLEAN, a.v.d op b.v.d);                   \
-    }                                                                     \
-    EVAL(cmp_##name##_s)                                                  \
-    {                                                                     \
-        SQL_ARG(0, a);                                                    \
-        SQL_ARG(1, b);                                                    \
-        sql_set_long(out, SQL_BOOLEAN, cmp_bytes(&a, &b) op 0);           \
-    }                                                                     \
-    EVAL(cmp_##name##_g)                                                  \
-    {                                                                     \
-        SQL_ARG(0, a);                                                    \
-        SQL_ARG(1, b);                                                    \
-        sql_set_long(out, SQL_BOOLEAN, sql_value_compare(&a, &b) op 0);   \
+#define CMP_FNS(name, op)                                               \
+    EVAL(cmp_##name##_l)                                                \
+    {                                                                   \
+        SQL_ARG(0, a);                                                  \
+        SQL_ARG(1, b);                                                  \
+        sql_set_long(out, SQL_BOOLEAN, a.v.l op b.v.l);                 \
+    }                                                                   \
+    EVAL(cmp_##name##_d)                                                \
+    {                                                                   \
+        SQL_ARG(0, a);                                                  \
+        SQL_ARG(1, b);                                                  \
+        sql_set_long(out, SQL_BOOLEAN, a.v.d op b.v.d);                 \
+    }                                                                   \
+    EVAL(cmp_##name##_s)                                                \
+    {                                                                   \
+        SQL_ARG(0, a);                                                  \
+        SQL_ARG(1, b);                                                  \
+        sql_set_long(out, SQL_BOOLEAN, cmp_bytes(&a, &b) op 0);         \
+    }                                                                   \
+    EVAL(cmp_##name##_g)                                                \
+    {                                                                   \
+        SQL_ARG(0, a);                                                  \
+        SQL_ARG(1, b);                                                  \
+        sql_set_long(out, SQL_BOOLEAN, sql_value_compare(&a, &b) op 0); \
     }
 CMP_OPS(CMP_FNS)
 
@@ -303,13 +307,13 @@ EVAL(is_distinct)
 
 /* column = 'literal' / column <> 'literal': the most common filter shape;
  * reads the constant in place and compares lengths first. */
-#define CMP_LIT_S(name, want)                                                   \
-    EVAL(name)                                                                  \
-    {                                                                           \
-        SQL_ARG(0, a);                                                          \
-        const struct sql_value *k = &n->args[1]->k;                             \
+#define CMP_LIT_S(name, want)                                                      \
+    EVAL(name)                                                                     \
+    {                                                                              \
+        SQL_ARG(0, a);                                                             \
+        const struct sql_value *k = &n->args[1]->k;                                \
         bool eq = a.v.s.n == k->v.s.n && memcmp(a.v.s.p, k->v.s.p, k->v.s.n) == 0; \
-        sql_set_long(out, SQL_BOOLEAN, eq == (want));                           \
+        sql_set_long(out, SQL_BOOLEAN, eq == (want));                              \
     }
 CMP_LIT_S(cmp_eq_s_lit, true)
 CMP_LIT_S(cmp_ne_s_lit, false)
@@ -319,16 +323,12 @@ static int cmp_class(int t)
     switch (t) {
     case SQL_LONG:
     case SQL_TIMESTAMP:
-    case SQL_BOOLEAN:
-        return 0;
+    case SQL_BOOLEAN: return 0;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        return 1;
+    case SQL_FLOAT: return 1;
     case SQL_STRING:
-    case SQL_JSON:
-        return 2;
-    default:
-        return 3;
+    case SQL_JSON: return 2;
+    default: return 3;
     }
 }
 
@@ -419,8 +419,8 @@ static int bool_arg(struct sql_bctx *b, struct sql_node *n, int i)
 {
     int t = n->args[i]->type;
     if (t == SQL_ARRAY || t == SQL_JSON || t == SQL_INTERVAL)
-        return sql_bind_error(b, n->args[i], "%s needs a boolean but got %s", sql_funcs[n->func].name,
-                              sql_type_sql_name(t));
+        return sql_bind_error(b, n->args[i], "%s needs a boolean but got %s",
+                              sql_funcs[n->func].name, sql_type_sql_name(t));
     if (t != SQL_BOOLEAN && t != SQL_LONG)
         sql_coerce(b, n, i, SQL_BOOLEAN);
     return 0;
@@ -463,10 +463,10 @@ EVAL(is_fn)
     int r = sql_eval_bool(n->args[0], c);
     bool res;
     switch (v) {
-    case 2: res = r == 1; break;    /* IS TRUE */
-    case 3: res = r != 1; break;    /* IS NOT TRUE */
-    case 4: res = r == 0; break;    /* IS FALSE */
-    default: res = r != 0; break;   /* IS NOT FALSE */
+    case 2: res = r == 1; break;  /* IS TRUE */
+    case 3: res = r != 1; break;  /* IS NOT TRUE */
+    case 4: res = r == 0; break;  /* IS FALSE */
+    default: res = r != 0; break; /* IS NOT FALSE */
     }
     sql_set_long(out, SQL_BOOLEAN, res);
 }
@@ -484,15 +484,12 @@ int sql_bind_is(struct sql_bctx *b, struct sql_node *n)
 /* ---- IN, BETWEEN ---------------------------------------------------------------- */
 
 struct in_set {
-    struct sql_value *v;   /* sorted literal values */
+    struct sql_value *v; /* sorted literal values */
     size_t n;
     bool has_null;
 };
 
-static int cmp_values(const void *a, const void *b)
-{
-    return sql_value_compare(a, b);
-}
+static int cmp_values(const void *a, const void *b) { return sql_value_compare(a, b); }
 
 EVAL(in_set_fn)
 {
@@ -676,7 +673,8 @@ int sql_bind_like(struct sql_bctx *b, struct sql_node *n)
             return LERR_INVALID;
     if (n->nargs > 2 && n->args[2]->kind == NK_LIT && !n->args[2]->k.is_null &&
         n->args[2]->k.v.s.n != 1)
-        return sql_bind_error(b, n->args[2], "the ESCAPE of LIKE must be one character, such as '\\'");
+        return sql_bind_error(b, n->args[2],
+                              "the ESCAPE of LIKE must be one character, such as '\\'");
     n->type = SQL_BOOLEAN;
     n->fn = like_fn;
     return 0;
@@ -919,28 +917,16 @@ static double cbrt_exact(double x)
     return k * k * k == x ? k : r;
 }
 
-static double cot(double x)
-{
-    return 1.0 / tan(x);
-}
-static double degrees(double x)
-{
-    return x * 180.0 / M_PI;
-}
-static double radians(double x)
-{
-    return x * M_PI / 180.0;
-}
-static double sign_d(double x)
-{
-    return x > 0 ? 1.0 : x < 0 ? -1.0 : x;
-}
+static double cot(double x) { return 1.0 / tan(x); }
+static double degrees(double x) { return x * 180.0 / M_PI; }
+static double radians(double x) { return x * M_PI / 180.0; }
+static double sign_d(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x; }
 
 /* variants of sql_bind_math that work on doubles */
 static double (*const dfns[])(double) = {
-    [0] = fabs, [1] = floor, [2] = ceil, [3] = sign_d, [10] = sqrt, [11] = cbrt_exact, [12] = log,
-    [13] = log10, [14] = exp, [15] = sin, [16] = cos, [17] = tan, [18] = asin, [19] = acos,
-    [20] = atan, [21] = cot, [22] = degrees, [23] = radians,
+    [0] = fabs,  [1] = floor,  [2] = ceil,  [3] = sign_d, [10] = sqrt,    [11] = cbrt_exact,
+    [12] = log,  [13] = log10, [14] = exp,  [15] = sin,   [16] = cos,     [17] = tan,
+    [18] = asin, [19] = acos,  [20] = atan, [21] = cot,   [22] = degrees, [23] = radians,
 };
 
 EVAL(math_d)
@@ -952,7 +938,7 @@ EVAL(math_d)
 int sql_bind_math(struct sql_bctx *b, struct sql_node *n)
 {
     int v = sql_funcs[n->func].variant;
-    if (v == 30) {   /* PI */
+    if (v == 30) { /* PI */
         n->type = SQL_DOUBLE;
         n->kind = NK_LIT;
         n->k = sql_double(M_PI);
@@ -1024,7 +1010,7 @@ static double round_decimal(double x, int64_t d, bool truncate)
     if (keep >= nd)
         return x;
     char buf[64];
-    int64_t m = 0;   /* mantissa of kept digits */
+    int64_t m = 0; /* mantissa of kept digits */
     for (int64_t i = 0; i < keep && i < nd; i++)
         m = m * 10 + (digits[i] - '0');
     bool up = !truncate && keep >= 0 && digits[keep] >= '5';
@@ -1033,7 +1019,8 @@ static double round_decimal(double x, int64_t d, bool truncate)
     if (up)
         m++;
     /* m * 10^(e10 + 1 - keep) */
-    snprintf(buf, sizeof buf, "%s%llde%lld", neg ? "-" : "", (long long)m, (long long)(e10 + 1 - keep));
+    snprintf(buf, sizeof buf, "%s%llde%lld", neg ? "-" : "", (long long)m,
+             (long long)(e10 + 1 - keep));
     return strtod(buf, NULL);
 }
 
@@ -1055,7 +1042,7 @@ EVAL(round_l)
     }
     int64_t p = pow10_l(-d);
     int64_t q = a.v.l / p, r = a.v.l % p;
-    if (!n->ival) {   /* HALF_UP: away from zero */
+    if (!n->ival) { /* HALF_UP: away from zero */
         if (r >= p / 2 + (p % 2))
             q++;
         else if (-r >= p / 2 + (p % 2))
@@ -1102,7 +1089,8 @@ int sql_bind_round(struct sql_bctx *b, struct sql_node *n)
 
 EVAL(array_fn)
 {
-    struct sql_value *items = (struct sql_value *)sql_alloc(c, sizeof *items * (n->nargs ? n->nargs : 1));
+    struct sql_value *items =
+        (struct sql_value *)sql_alloc(c, sizeof *items * (n->nargs ? n->nargs : 1));
     if (!items) {
         *out = sql_null(SQL_ARRAY);
         return;

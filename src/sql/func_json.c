@@ -21,12 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL(name) static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+#define EVAL(name) \
+    static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
 
 /* ---- paths ---------------------------------------------------------------------------- */
 
 struct jstep {
-    const char *key;   /* NULL: array index */
+    const char *key; /* NULL: array index */
     size_t keyn;
     int64_t index;
 };
@@ -36,7 +37,8 @@ struct jpath {
     size_t n;
 };
 
-static bool compile_path(struct arena *a, const char *p, size_t n, struct jpath *out, const char **why)
+static bool compile_path(struct arena *a, const char *p, size_t n, struct jpath *out,
+                         const char **why)
 {
     size_t i = 0;
     *why = "a path starts with $";
@@ -106,7 +108,8 @@ static bool compile_path(struct arena *a, const char *p, size_t n, struct jpath 
 
 /* Walks [p, e) (a value, blanks allowed around) along the path; returns the
  * target value's [*vs, *ve) or false when absent or the text is invalid. */
-static bool walk(const char *p, const char *e, const struct jpath *path, const char **vs, const char **ve)
+static bool walk(const char *p, const char *e, const struct jpath *path, const char **vs,
+                 const char **ve)
 {
     p = sql_json_ws(p, e);
     for (size_t si = 0; si < path->n; si++) {
@@ -125,7 +128,8 @@ static bool walk(const char *p, const char *e, const struct jpath *path, const c
                     return false;
                 bool match;
                 if (!esc) {
-                    match = (size_t)(kend - ks - 2) == s->keyn && memcmp(ks + 1, s->key, s->keyn) == 0;
+                    match = (size_t)(kend - ks - 2) == s->keyn &&
+                            memcmp(ks + 1, s->key, s->keyn) == 0;
                 } else {
                     char tmp[256];
                     match = false;
@@ -195,9 +199,7 @@ EVAL(json_value_fn)
     switch (*vs) {
     case '{':
     case '[':
-    case 'n':
-        *out = sql_null(n->type);
-        return;
+    case 'n': *out = sql_null(n->type); return;
     case '"': {
         if (memchr(vs, '\\', (size_t)(ve - vs))) {
             char *o = sql_alloc(c, (size_t)(ve - vs));
@@ -274,8 +276,9 @@ EVAL(parse_json_fn)
     trimmed(&s, &p, &len);
     if (!sql_json_valid(p, len)) {
         if (n->ival == 2)
-            sql_rt_error(c, "PARSE_JSON: invalid JSON text '%.*s' (use TRY_PARSE_JSON to get NULL instead)",
-                         (int)(len > 60 ? 60 : len), p);
+            sql_rt_error(
+                c, "PARSE_JSON: invalid JSON text '%.*s' (use TRY_PARSE_JSON to get NULL instead)",
+                (int)(len > 60 ? 60 : len), p);
         *out = sql_null(SQL_JSON);
         return;
     }
@@ -315,8 +318,10 @@ int sql_bind_json(struct sql_bctx *b, struct sql_node *n)
     if (v <= 1) {
         int t = n->args[0]->type;
         if (t != SQL_JSON && t != SQL_STRING && t != SQL_NULL)
-            return sql_bind_error(b, n->args[0], "%s needs a JSON value but got %s (declare the field with dataType json)",
-                                  sql_funcs[n->func].name, sql_type_sql_name(t));
+            return sql_bind_error(
+                b, n->args[0],
+                "%s needs a JSON value but got %s (declare the field with dataType json)",
+                sql_funcs[n->func].name, sql_type_sql_name(t));
         const char *p;
         size_t len;
         if (sql_arg_lit_string(b, n, 1, "path", &p, &len))
@@ -324,13 +329,17 @@ int sql_bind_json(struct sql_bctx *b, struct sql_node *n)
         struct jpath *path = arena_alloc(b->arena, sizeof *path);
         const char *why = "out of memory";
         if (!path || !compile_path(b->arena, p, len, path, &why))
-            return sql_bind_error(b, n->args[1], "invalid JSON path '%.*s': %s (write paths like '$.a.b' or '$.items[0]')",
-                                  (int)(len > 60 ? 60 : len), p, why);
+            return sql_bind_error(
+                b, n->args[1],
+                "invalid JSON path '%.*s': %s (write paths like '$.a.b' or '$.items[0]')",
+                (int)(len > 60 ? 60 : len), p, why);
         n->aux = path;
         if (v == 0) {
             int rt = n->ttype ? n->ttype : SQL_STRING;
             if (rt == SQL_ARRAY || rt == SQL_JSON)
-                return sql_bind_error(b, n, "JSON_VALUE returns primitives only (use JSON_QUERY for objects and arrays)");
+                return sql_bind_error(
+                    b, n,
+                    "JSON_VALUE returns primitives only (use JSON_QUERY for objects and arrays)");
             n->type = (uint8_t)rt;
             n->fn = json_value_fn;
         } else {

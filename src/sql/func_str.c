@@ -22,9 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL(name) static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+#define EVAL(name) \
+    static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
 
-#define MAX_RESULT (16u << 20)   /* cap on one string result (REPEAT, LPAD, CONCAT) */
+#define MAX_RESULT (16u << 20) /* cap on one string result (REPEAT, LPAD, CONCAT) */
 
 static void str_result_null(const struct sql_node *n, struct sql_value *out)
 {
@@ -60,10 +61,7 @@ static size_t u8_decode(const char *p, const char *e, uint32_t *cp)
 }
 
 /* UTF-16 units of the code point starting with this byte. */
-static int u16_units(unsigned char c0)
-{
-    return (c0 & 0xF8) == 0xF0 ? 2 : 1;
-}
+static int u16_units(unsigned char c0) { return (c0 & 0xF8) == 0xF0 ? 2 : 1; }
 
 static size_t u8_step(const char *p, const char *e)
 {
@@ -152,8 +150,8 @@ static uint32_t case_map(uint32_t cp, bool upper)
             return cp - 32;
         if (cp == 0xFF)
             return 0x178;
-        if (cp >= 0x100 && cp <= 0x17F && cp != 0x130 && cp != 0x131 && cp != 0x138 && cp != 0x149 &&
-            cp != 0x17F) {
+        if (cp >= 0x100 && cp <= 0x17F && cp != 0x130 && cp != 0x131 && cp != 0x138 &&
+            cp != 0x149 && cp != 0x17F) {
             bool odd_lower = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
             if (odd_lower ? (cp % 2 == 0) : (cp % 2 == 1))
                 return cp - 1;
@@ -280,7 +278,7 @@ EVAL(case_fn)
         uint32_t cp;
         size_t l = u8_decode(p + i, e, &cp);
         if (l == 1) {
-            o[k++] = (char)ch;   /* invalid byte: keep */
+            o[k++] = (char)ch; /* invalid byte: keep */
         } else {
             k += u8_encode(case_map(cp, upper), o + k);
         }
@@ -351,7 +349,7 @@ EVAL(trim_fn)
     }
     const char *p = s.v.s.p;
     size_t a = 0, e = s.v.s.n;
-    if (n->ival != 2) {   /* leading */
+    if (n->ival != 2) { /* leading */
         while (a < e) {
             size_t l = u8_step(p + a, p + e);
             if (!in_set(set, setn, p + a, l))
@@ -359,7 +357,7 @@ EVAL(trim_fn)
             a += l;
         }
     }
-    if (n->ival != 1) {   /* trailing */
+    if (n->ival != 1) { /* trailing */
         while (e > a) {
             size_t st = e - 1;
             while (st > a && ((unsigned char)p[st] & 0xC0) == 0x80)
@@ -377,7 +375,7 @@ int sql_bind_trim(struct sql_bctx *b, struct sql_node *n)
     for (int i = 0; i < n->nargs; i++)
         if (sql_arg_check(b, n, i, SQL_STRING))
             return LERR_INVALID;
-    n->ival = sql_funcs[n->func].variant;   /* 0 both, 1 leading, 2 trailing */
+    n->ival = sql_funcs[n->func].variant; /* 0 both, 1 leading, 2 trailing */
     n->type = SQL_STRING;
     n->fn = trim_fn;
     return 0;
@@ -389,12 +387,13 @@ EVAL(substr_fn)
 {
     SQL_ARG(0, s);
     SQL_ARG(1, start);
-    int64_t from = start.v.l;          /* 1-based, in UTF-16 units */
-    int64_t to = INT64_MAX;            /* exclusive */
+    int64_t from = start.v.l; /* 1-based, in UTF-16 units */
+    int64_t to = INT64_MAX;   /* exclusive */
     if (n->nargs > 2) {
         SQL_ARG(2, len);
         if (len.v.l < 0) {
-            sql_rt_error(c, "SUBSTRING length must not be negative (got %lld)", (long long)len.v.l);
+            sql_rt_error(c, "SUBSTRING length must not be negative (got %lld)",
+                         (long long)len.v.l);
             str_result_null(n, out);
             return;
         }
@@ -416,8 +415,8 @@ EVAL(left_right_fn)
     SQL_ARG(0, s);
     SQL_ARG(1, k);
     if (k.v.l < 0) {
-        sql_rt_error(c, "%s needs a length of 0 or more (got %lld)", n->ival == 1 ? "LEFT" : "RIGHT",
-                     (long long)k.v.l);
+        sql_rt_error(c, "%s needs a length of 0 or more (got %lld)",
+                     n->ival == 1 ? "LEFT" : "RIGHT", (long long)k.v.l);
         str_result_null(n, out);
         return;
     }
@@ -554,7 +553,7 @@ EVAL(pad_fn)
         sql_set_str(out, SQL_STRING, s.v.s.p, byte_at_unit(s.v.s.p, s.v.s.n, len.v.l));
         return;
     }
-    int64_t need = len.v.l - have;   /* units of padding */
+    int64_t need = len.v.l - have; /* units of padding */
     char *o = sql_alloc(c, s.v.s.n + (size_t)need * 4);
     if (!o) {
         str_result_null(n, out);
@@ -601,7 +600,7 @@ EVAL(strpos_fn)
     SQL_ARG(0, s);
     SQL_ARG(1, sub);
     size_t from = 0;
-    if (n->nargs > 2) {   /* POSITION(a IN b FROM k): k is 1-based */
+    if (n->nargs > 2) { /* POSITION(a IN b FROM k): k is 1-based */
         SQL_ARG(2, k);
         from = k.v.l > 1 ? byte_at_unit(s.v.s.p, s.v.s.n, k.v.l - 1) : 0;
     }
@@ -717,13 +716,10 @@ int sql_bind_parse_long(struct sql_bctx *b, struct sql_node *n)
 
 struct rx {
     regex_t re;
-    int group;   /* REGEXP_EXTRACT group */
+    int group; /* REGEXP_EXTRACT group */
 };
 
-static void rx_free(void *p)
-{
-    regfree(&((struct rx *)p)->re);
-}
+static void rx_free(void *p) { regfree(&((struct rx *)p)->re); }
 
 /* Java regex → POSIX ERE for the common subset; false if it uses something
  * POSIX cannot express (lazy quantifiers, look-around, back-references). */
@@ -784,7 +780,7 @@ static bool translate_regex(const char *p, size_t n, struct buf *o, bool *icase)
             if (ch == ']')
                 in_class = false;
             if (ch == '[' && i + 1 < n && p[i + 1] != ':')
-                return false;   /* nested classes / intersections */
+                return false; /* nested classes / intersections */
             buf_putc(o, ch);
             continue;
         }
@@ -803,10 +799,10 @@ static bool translate_regex(const char *p, size_t n, struct buf *o, bool *icase)
         }
         if ((ch == '?' || ch == '+') && i > 0 &&
             (p[i - 1] == '*' || p[i - 1] == '+' || p[i - 1] == '?' || p[i - 1] == '}'))
-            return false;   /* lazy / possessive */
+            return false; /* lazy / possessive */
         if (ch == '(' && i + 1 < n && p[i + 1] == '?') {
             if (i + 2 < n && p[i + 2] == ':') {
-                buf_putc(o, '(');   /* non-capturing: POSIX captures it; groups renumber */
+                buf_putc(o, '('); /* non-capturing: POSIX captures it; groups renumber */
                 i += 2;
                 continue;
             }
@@ -817,7 +813,8 @@ static bool translate_regex(const char *p, size_t n, struct buf *o, bool *icase)
     return !in_class && !o->failed;
 }
 
-static bool match_at(const regex_t *re, const char *s, size_t n, size_t from, regmatch_t *m, size_t nm)
+static bool match_at(const regex_t *re, const char *s, size_t n, size_t from, regmatch_t *m,
+                     size_t nm)
 {
     m[0].rm_so = (regoff_t)from;
     m[0].rm_eo = (regoff_t)n;
@@ -883,7 +880,8 @@ EVAL(rx_replace_fn)
         buf_append(&o, s.v.s.p + at, (size_t)m[0].rm_so - at);
         for (uint32_t i = 0; i < rep.v.s.n; i++) {
             char ch = rep.v.s.p[i];
-            if (ch == '$' && i + 1 < rep.v.s.n && rep.v.s.p[i + 1] >= '0' && rep.v.s.p[i + 1] <= '9') {
+            if (ch == '$' && i + 1 < rep.v.s.n && rep.v.s.p[i + 1] >= '0' &&
+                rep.v.s.p[i + 1] <= '9') {
                 int g = rep.v.s.p[++i] - '0';
                 if (m[g].rm_so >= 0)
                     buf_append(&o, s.v.s.p + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
@@ -940,15 +938,18 @@ int sql_bind_regexp(struct sql_bctx *b, struct sql_node *n)
     int rc = ok ? regcomp(&r->re, buf_cstr(&tr), REG_EXTENDED | (icase ? REG_ICASE : 0)) : -1;
     buf_free(&tr);
     if (!ok || rc != 0)
-        return sql_bind_error(b, n->args[1], "unsupported or invalid regular expression '%.*s' (use plain groups, classes such as [0-9] or \\d, and greedy quantifiers)",
-                              (int)(pn > 60 ? 60 : pn), pat);
+        return sql_bind_error(
+            b, n->args[1],
+            "unsupported or invalid regular expression '%.*s' (use plain groups, classes such as [0-9] or \\d, and greedy quantifiers)",
+            (int)(pn > 60 ? 60 : pn), pat);
     sql_owner_cleanup(b->owner, rx_free, r);
     if (v == 0 && n->nargs > 2) {
         struct sql_node *g = n->args[2];
-        if (g->kind != NK_LIT || g->k.is_null || g->k.v.l < 0 || g->k.v.l > (int64_t)r->re.re_nsub ||
-            g->k.v.l > 9)
-            return sql_bind_error(b, g, "the group argument of REGEXP_EXTRACT must be a literal from 0 to %zu",
-                                  r->re.re_nsub < 9 ? r->re.re_nsub : 9);
+        if (g->kind != NK_LIT || g->k.is_null || g->k.v.l < 0 ||
+            g->k.v.l > (int64_t)r->re.re_nsub || g->k.v.l > 9)
+            return sql_bind_error(
+                b, g, "the group argument of REGEXP_EXTRACT must be a literal from 0 to %zu",
+                r->re.re_nsub < 9 ? r->re.re_nsub : 9);
         r->group = (int)g->k.v.l;
     }
     n->aux = r;

@@ -22,17 +22,18 @@
 #include <string.h>
 #include <strings.h>
 
-#define EVAL(name) static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+#define EVAL(name) \
+    static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
 
 /* What a time node pre-compiled from its literal arguments. */
 struct tfn {
     const struct ls_tz *tz;
-    struct joda_fmt *fmt;     /* TIME_PARSE / TIME_FORMAT pattern, or NULL */
+    struct joda_fmt *fmt; /* TIME_PARSE / TIME_FORMAT pattern, or NULL */
     struct period per;
-    int64_t origin;           /* INT64_MIN: default */
-    int64_t fixed_ms;         /* > 0 when the period is fixed and the zone UTC */
+    int64_t origin;   /* INT64_MIN: default */
+    int64_t fixed_ms; /* > 0 when the period is fixed and the zone UTC */
     enum time_unit unit;
-    int64_t lo, hi;           /* TIME_IN_INTERVAL */
+    int64_t lo, hi; /* TIME_IN_INTERVAL */
 };
 
 static struct tfn *tfn_new(struct sql_bctx *b, struct sql_node *n)
@@ -48,10 +49,7 @@ static struct tfn *tfn_new(struct sql_bctx *b, struct sql_node *n)
     return t;
 }
 
-static void joda_free_v(void *p)
-{
-    joda_free(p);
-}
+static void joda_free_v(void *p) { joda_free(p); }
 
 static int bind_pattern(struct sql_bctx *b, struct sql_node *n, int i, struct tfn *t)
 {
@@ -80,10 +78,11 @@ static int bind_period(struct sql_bctx *b, struct sql_node *n, int i, struct tfn
     struct lerr e;
     lerr_init(&e);
     if (period_parse(p, len, &t->per, &e))
-        return sql_bind_error(b, n->args[i], "invalid period '%.*s': %s", (int)(len > 60 ? 60 : len),
-                              p, e.msg);
+        return sql_bind_error(b, n->args[i], "invalid period '%.*s': %s",
+                              (int)(len > 60 ? 60 : len), p, e.msg);
     if (period_is_zero(&t->per))
-        return sql_bind_error(b, n->args[i], "the period of %s must not be zero (use one such as PT1H)",
+        return sql_bind_error(b, n->args[i],
+                              "the period of %s must not be zero (use one such as PT1H)",
                               sql_funcs[n->func].name);
     return 0;
 }
@@ -222,8 +221,10 @@ int sql_bind_time_floor(struct sql_bctx *b, struct sql_node *n)
                 return LERR_INVALID;
             o = n->args[2];
             if (o->kind != NK_LIT || o->k.is_null)
-                return sql_bind_error(b, o, "the origin argument of %s must be a TIMESTAMP literal, such as TIMESTAMP '2000-01-01 00:00:00'",
-                                      sql_funcs[n->func].name);
+                return sql_bind_error(
+                    b, o,
+                    "the origin argument of %s must be a TIMESTAMP literal, such as TIMESTAMP '2000-01-01 00:00:00'",
+                    sql_funcs[n->func].name);
             t->origin = o->k.v.l;
         }
     }
@@ -250,7 +251,7 @@ static bool unit_period(const char *s, size_t len, struct period *p, bool *ident
     // clang-format on
     *identity = false;
     if (len > 1 && (s[len - 1] == 's' || s[len - 1] == 'S'))
-        len--;   /* DATE_TRUNC accepts plurals ('milliseconds') */
+        len--; /* DATE_TRUNC accepts plurals ('milliseconds') */
     for (size_t i = 0; i < LS_ARRAY_LEN(units); i++) {
         if (strlen(units[i].name) == len && strncasecmp(units[i].name, s, len) == 0) {
             *p = units[i].p;
@@ -261,15 +262,18 @@ static bool unit_period(const char *s, size_t len, struct period *p, bool *ident
     return false;
 }
 
-static int bind_unit_period(struct sql_bctx *b, struct sql_node *n, int i, struct tfn *t, bool *identity)
+static int bind_unit_period(struct sql_bctx *b, struct sql_node *n, int i, struct tfn *t,
+                            bool *identity)
 {
     const char *s;
     size_t len;
     if (sql_arg_lit_string(b, n, i, "unit", &s, &len))
         return LERR_INVALID;
     if (!unit_period(s, len, &t->per, identity))
-        return sql_bind_error(b, n->args[i], "unknown time unit '%.*s' (use SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR)",
-                              (int)(len > 40 ? 40 : len), s);
+        return sql_bind_error(
+            b, n->args[i],
+            "unknown time unit '%.*s' (use SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR)",
+            (int)(len > 40 ? 40 : len), s);
     return 0;
 }
 
@@ -351,8 +355,10 @@ static int64_t months_between(int64_t a, int64_t b, const struct ls_tz *tz)
     civil_from_ms(tz_utc_to_local(tz, b), &cb);
     int64_t m = ((int64_t)cb.year - ca.year) * 12 + (cb.month - ca.month);
     /* compare the rest of the fields (day and time of day) */
-    int64_t ra = ((((int64_t)ca.day * 24 + ca.hour) * 60 + ca.minute) * 60 + ca.second) * 1000 + ca.millis;
-    int64_t rb = ((((int64_t)cb.day * 24 + cb.hour) * 60 + cb.minute) * 60 + cb.second) * 1000 + cb.millis;
+    int64_t ra =
+        ((((int64_t)ca.day * 24 + ca.hour) * 60 + ca.minute) * 60 + ca.second) * 1000 + ca.millis;
+    int64_t rb =
+        ((((int64_t)cb.day * 24 + cb.hour) * 60 + cb.minute) * 60 + cb.second) * 1000 + cb.millis;
     if (m > 0 && rb < ra)
         m--;
     else if (m < 0 && rb > ra)
@@ -422,8 +428,10 @@ int sql_bind_time_extract(struct sql_bctx *b, struct sql_node *n)
         if (sql_arg_lit_string(b, n, 1, "unit", &s, &len))
             return LERR_INVALID;
         if (!time_unit_parse(s, len, &t->unit))
-            return sql_bind_error(b, n->args[1], "unknown time unit '%.*s' (use EPOCH, SECOND, MINUTE, HOUR, DAY, DOW, DOY, WEEK, MONTH, QUARTER or YEAR)",
-                                  (int)(len > 40 ? 40 : len), s);
+            return sql_bind_error(
+                b, n->args[1],
+                "unknown time unit '%.*s' (use EPOCH, SECOND, MINUTE, HOUR, DAY, DOW, DOY, WEEK, MONTH, QUARTER or YEAR)",
+                (int)(len > 40 ? 40 : len), s);
     }
     if (sql_arg_tz(b, n, 2, &t->tz))
         return LERR_INVALID;
@@ -453,7 +461,8 @@ int sql_bind_time_in_interval(struct sql_bctx *b, struct sql_node *n)
     struct lerr e;
     lerr_init(&e);
     if (time_interval_parse(s, len, &t->lo, &t->hi, &e))
-        return sql_bind_error(b, n->args[1], "invalid interval '%.*s': %s (write it as '2000-01-01/2000-01-02')",
+        return sql_bind_error(b, n->args[1],
+                              "invalid interval '%.*s': %s (write it as '2000-01-01/2000-01-02')",
                               (int)(len > 60 ? 60 : len), s, e.msg);
     n->type = SQL_BOOLEAN;
     n->fn = in_interval_fn;

@@ -107,8 +107,7 @@ const char *sql_json_scan_value(const char *p, const char *e, int depth)
     if (p >= e || depth > MAX_DEPTH)
         return NULL;
     switch (*p) {
-    case '"':
-        return sql_json_scan_string(p, e, NULL);
+    case '"': return sql_json_scan_string(p, e, NULL);
     case '{':
     case '[': {
         char close = *p == '{' ? '}' : ']';
@@ -137,14 +136,10 @@ const char *sql_json_scan_value(const char *p, const char *e, int depth)
             return NULL;
         }
     }
-    case 't':
-        return e - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
-    case 'f':
-        return e - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
-    case 'n':
-        return e - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-    default:
-        return scan_number(p, e);
+    case 't': return e - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'f': return e - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    case 'n': return e - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    default: return scan_number(p, e);
     }
 }
 

@@ -50,10 +50,7 @@ static bool is_ident_char(int ch)
     return is_ident_start(ch) || (ch >= '0' && ch <= '9') || ch == '$';
 }
 
-static bool is_digit(int ch)
-{
-    return ch >= '0' && ch <= '9';
-}
+static bool is_digit(int ch) { return ch >= '0' && ch <= '9'; }
 
 /* Skips blanks and comments; false (with *why) on an unterminated comment. */
 static bool skip_space(struct sql_lexer *lx, const char **why)
@@ -147,7 +144,7 @@ void sql_lex_next(struct sql_lexer *lx, struct sql_token *t, const char **why)
             while (is_digit(peek(lx, 0)))
                 adv(lx);
         } else if (peek(lx, 0) == '.' && !is_ident_start(peek(lx, 1))) {
-            dec = true;  /* "1." */
+            dec = true; /* "1." */
             adv(lx);
         }
         if ((peek(lx, 0) == 'e' || peek(lx, 0) == 'E') &&

@@ -29,16 +29,17 @@
 #include <string.h>
 
 /* The parser recurses once per level of nesting: SQL_MAX_NESTING bounds it. */
-#define NESTING_MSG                                                                          \
-    "expression nested too deeply: more than " LS_STR(SQL_MAX_NESTING) " levels of "         \
-    "parentheses, function calls, CASE, NOT or unary minus inside one another (write it "    \
-    "with fewer levels: a chain of OR or AND, or an IN list, needs none)"
+#define NESTING_MSG                                                                                            \
+    "expression nested too deeply: more than " LS_STR(                                                         \
+        SQL_MAX_NESTING) " levels of "                                                                         \
+                         "parentheses, function calls, CASE, NOT or unary minus inside one another (write it " \
+                         "with fewer levels: a chain of OR or AND, or an IN list, needs none)"
 #define LS_STR_(x) #x
 #define LS_STR(x) LS_STR_(x)
 
 struct parser {
     struct sql_lexer lx;
-    struct sql_token tok;   /* current */
+    struct sql_token tok; /* current */
     struct arena *a;
     struct lerr *err;
     const char *text;
@@ -129,10 +130,7 @@ static struct sql_token peek_tok(struct parser *p)
     return t;
 }
 
-static bool is_kw(struct parser *p, const char *kw)
-{
-    return sql_tok_is(&p->lx, &p->tok, kw);
-}
+static bool is_kw(struct parser *p, const char *kw) { return sql_tok_is(&p->lx, &p->tok, kw); }
 
 static bool accept_kw(struct parser *p, const char *kw)
 {
@@ -205,7 +203,7 @@ struct sql_node *sql_node_new(struct arena *a, int kind, uint32_t pos)
 }
 
 struct sql_node *sql_node_call(struct arena *a, int func, uint32_t pos, size_t nargs,
-                              struct sql_node *const *args)
+                               struct sql_node *const *args)
 {
     struct sql_node *n = sql_node_new(a, NK_CALL, pos);
     if (!n)
@@ -254,7 +252,10 @@ static struct sql_node *call(struct parser *p, int func, uint32_t pos, int nargs
             return NULL;
     struct sql_node *n = sql_node_call(p->a, func, pos, (size_t)nargs, a);
     if (n && n->height > SQL_MAX_HEIGHT) {
-        perr(p, pos, "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)", SQL_MAX_HEIGHT);
+        perr(
+            p, pos,
+            "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)",
+            SQL_MAX_HEIGHT);
         return NULL;
     }
     return n ? n : oom(p);
@@ -302,7 +303,7 @@ struct nvec {
     struct sql_node **v;
     size_t n, cap, max;
     const char *what;
-    size_t uncounted;   /* leading elements the message does not count (IN's operand) */
+    size_t uncounted; /* leading elements the message does not count (IN's operand) */
 };
 
 static void nvec_init(struct nvec *v, const char *what, size_t max)
@@ -320,7 +321,8 @@ static bool nvec_push(struct parser *p, struct nvec *v, struct sql_node *x)
     if (!x)
         return false;
     if (v->n >= v->max) {
-        perr(p, x->pos, "too many %s: more than %zu (split the list; IN lists can be combined with OR)",
+        perr(p, x->pos,
+             "too many %s: more than %zu (split the list; IN lists can be combined with OR)",
              v->what, v->max - v->uncounted);
         return false;
     }
@@ -342,7 +344,10 @@ static struct sql_node *call_vec(struct parser *p, int func, uint32_t pos, struc
 {
     struct sql_node *n = sql_node_call(p->a, func, pos, v->n, v->v);
     if (n && n->height > SQL_MAX_HEIGHT) {
-        perr(p, pos, "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)", SQL_MAX_HEIGHT);
+        perr(
+            p, pos,
+            "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)",
+            SQL_MAX_HEIGHT);
         return NULL;
     }
     return n ? n : oom(p);
@@ -361,7 +366,8 @@ static bool parse_type(struct parser *p, int *type, bool *date)
     struct sql_token t = p->tok;
     if (t.kind != TK_IDENT && t.kind != TK_QIDENT) {
         char b[64];
-        perr(p, t.off, "expected a type name (VARCHAR, BIGINT, DOUBLE, TIMESTAMP, ...) but found %s",
+        perr(p, t.off,
+             "expected a type name (VARCHAR, BIGINT, DOUBLE, TIMESTAMP, ...) but found %s",
              tok_desc(p, b, sizeof b));
         return false;
     }
@@ -369,13 +375,13 @@ static bool parse_type(struct parser *p, int *type, bool *date)
         const char *name;
         int type;
     } names[] = {
-        {"VARCHAR", SQL_STRING}, {"CHAR", SQL_STRING},       {"CHARACTER", SQL_STRING},
-        {"STRING", SQL_STRING},  {"BIGINT", SQL_LONG},       {"INTEGER", SQL_LONG},
-        {"INT", SQL_LONG},       {"SMALLINT", SQL_LONG},     {"TINYINT", SQL_LONG},
-        {"LONG", SQL_LONG},      {"DOUBLE", SQL_DOUBLE},     {"DECIMAL", SQL_DOUBLE},
-        {"NUMERIC", SQL_DOUBLE}, {"FLOAT", SQL_FLOAT},       {"REAL", SQL_FLOAT},
+        {"VARCHAR", SQL_STRING},  {"CHAR", SQL_STRING},         {"CHARACTER", SQL_STRING},
+        {"STRING", SQL_STRING},   {"BIGINT", SQL_LONG},         {"INTEGER", SQL_LONG},
+        {"INT", SQL_LONG},        {"SMALLINT", SQL_LONG},       {"TINYINT", SQL_LONG},
+        {"LONG", SQL_LONG},       {"DOUBLE", SQL_DOUBLE},       {"DECIMAL", SQL_DOUBLE},
+        {"NUMERIC", SQL_DOUBLE},  {"FLOAT", SQL_FLOAT},         {"REAL", SQL_FLOAT},
         {"BOOLEAN", SQL_BOOLEAN}, {"TIMESTAMP", SQL_TIMESTAMP}, {"DATE", SQL_TIMESTAMP},
-        {"JSON", SQL_JSON},      {"COMPLEX", SQL_JSON},      {"ARRAY", SQL_ARRAY},
+        {"JSON", SQL_JSON},       {"COMPLEX", SQL_JSON},        {"ARRAY", SQL_ARRAY},
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(names); i++) {
         if (sql_tok_is(&p->lx, &t, names[i].name)) {
@@ -398,7 +404,7 @@ static bool parse_type(struct parser *p, int *type, bool *date)
                 if (!expect(p, TK_GT, "'>'"))
                     return false;
             }
-            if (p->tok.kind == TK_LPAREN) {   /* VARCHAR(10), DECIMAL(10, 2) */
+            if (p->tok.kind == TK_LPAREN) { /* VARCHAR(10), DECIMAL(10, 2) */
                 next(p);
                 while (p->tok.kind == TK_INTEGER || p->tok.kind == TK_COMMA)
                     next(p);
@@ -412,7 +418,8 @@ static bool parse_type(struct parser *p, int *type, bool *date)
             return !p->failed;
         }
     }
-    perr(p, t.off, "unknown type '%.*s' (use VARCHAR, BIGINT, DOUBLE, FLOAT, BOOLEAN, TIMESTAMP or DATE)",
+    perr(p, t.off,
+         "unknown type '%.*s' (use VARCHAR, BIGINT, DOUBLE, FLOAT, BOOLEAN, TIMESTAMP or DATE)",
          (int)t.len, p->text + t.off);
     return false;
 }
@@ -422,7 +429,8 @@ static struct sql_node *unit_lit(struct parser *p)
 {
     if (p->tok.kind != TK_IDENT && p->tok.kind != TK_STRING) {
         char b[64];
-        perr(p, p->tok.off, "expected a time unit (SECOND, MINUTE, HOUR, DAY, MONTH, YEAR, ...) but found %s",
+        perr(p, p->tok.off,
+             "expected a time unit (SECOND, MINUTE, HOUR, DAY, MONTH, YEAR, ...) but found %s",
              tok_desc(p, b, sizeof b));
         return NULL;
     }
@@ -517,7 +525,8 @@ static struct sql_node *parse_interval(struct parser *p, uint32_t pos)
             return x;
         }
     }
-    perr(p, p->tok.off, "expected an INTERVAL unit (SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR)");
+    perr(p, p->tok.off,
+         "expected an INTERVAL unit (SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR)");
     return NULL;
 }
 
@@ -603,7 +612,8 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
             return NULL;
         if (!expect(p, TK_RPAREN, "')'"))
             return NULL;
-        return from ? call(p, F_STRPOS, pos, 3, hay, needle, from) : call(p, F_STRPOS, pos, 2, hay, needle);
+        return from ? call(p, F_STRPOS, pos, 3, hay, needle, from)
+                    : call(p, F_STRPOS, pos, 2, hay, needle);
     }
     if (NAME_IS("TIMESTAMPADD") || NAME_IS("TIMESTAMPDIFF")) {
         struct sql_node *u = unit_lit(p);
@@ -632,7 +642,8 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
                     return NULL;
                 return call(p, NAME_IS("FLOOR") ? F_FLOOR_TO : F_CEIL_TO, pos, 2, x, u);
             }
-            if ((NAME_IS("SUBSTRING") || NAME_IS("SUBSTR")) && args.n == 1 && accept_kw(p, "FROM")) {
+            if ((NAME_IS("SUBSTRING") || NAME_IS("SUBSTR")) && args.n == 1 &&
+                accept_kw(p, "FROM")) {
                 struct sql_node *i = parse_expr(p, 0);
                 if (!i || !nvec_push(p, &args, i))
                     return NULL;
@@ -663,7 +674,7 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
         return NULL;
     n->name = nm;
     n->name_len = (uint32_t)nl;
-    n->func = UINT16_MAX;   /* resolved by the binder */
+    n->func = UINT16_MAX; /* resolved by the binder */
     n->flags = flags;
     n->ttype = (uint8_t)ttype;
     if (args.n > UINT16_MAX) {
@@ -680,7 +691,10 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
             if (args.v[i]->height + 1 > n->height)
                 n->height = args.v[i]->height + 1;
         if (n->height > SQL_MAX_HEIGHT) {
-            perr(p, pos, "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)", SQL_MAX_HEIGHT);
+            perr(
+                p, pos,
+                "expression nested too deeply: its tree is more than %d levels high (write it with fewer levels)",
+                SQL_MAX_HEIGHT);
             return NULL;
         }
     }
@@ -775,9 +789,7 @@ static struct sql_node *parse_primary(struct parser *p)
     char b[64];
     switch (t.kind) {
     case TK_INTEGER:
-    case TK_DECIMAL:
-        next(p);
-        return number_lit(p, &t, false);
+    case TK_DECIMAL: next(p); return number_lit(p, &t, false);
     case TK_STRING: {
         next(p);
         size_t n;
@@ -807,8 +819,7 @@ static struct sql_node *parse_primary(struct parser *p)
         return x;
     }
     case TK_IDENT:
-    case TK_QIDENT:
-        break;
+    case TK_QIDENT: break;
     case TK_STAR: {
         next(p);
         return mk(p, NK_STAR, t.off);
@@ -860,12 +871,13 @@ static struct sql_node *parse_primary(struct parser *p)
             next(p);
             return parse_interval(p, t.off);
         }
-        if ((sql_tok_is(&p->lx, &t, "CURRENT_TIMESTAMP") || sql_tok_is(&p->lx, &t, "CURRENT_DATE") ||
-             sql_tok_is(&p->lx, &t, "LOCALTIMESTAMP")) &&
+        if ((sql_tok_is(&p->lx, &t, "CURRENT_TIMESTAMP") ||
+             sql_tok_is(&p->lx, &t, "CURRENT_DATE") || sql_tok_is(&p->lx, &t, "LOCALTIMESTAMP")) &&
             nt.kind != TK_LPAREN) {
             next(p);
-            return call(p, sql_tok_is(&p->lx, &t, "CURRENT_DATE") ? F_CURRENT_DATE : F_CURRENT_TIMESTAMP,
-                        t.off, 0);
+            return call(
+                p, sql_tok_is(&p->lx, &t, "CURRENT_DATE") ? F_CURRENT_DATE : F_CURRENT_TIMESTAMP,
+                t.off, 0);
         }
         if (sql_tok_is(&p->lx, &t, "ARRAY") && nt.kind == TK_LBRACKET) {
             next(p);
@@ -888,8 +900,10 @@ static struct sql_node *parse_primary(struct parser *p)
         bool call_ok = nt.kind == TK_LPAREN &&
                        (sql_tok_is(&p->lx, &t, "LEFT") || sql_tok_is(&p->lx, &t, "RIGHT"));
         if (is_reserved(p, &t) && !call_ok) {
-            perr(p, t.off, "expected an expression but found the keyword %.*s (quote it as \"%.*s\" if it is a column)",
-                 (int)t.len, p->text + t.off, (int)t.len, p->text + t.off);
+            perr(
+                p, t.off,
+                "expected an expression but found the keyword %.*s (quote it as \"%.*s\" if it is a column)",
+                (int)t.len, p->text + t.off, (int)t.len, p->text + t.off);
             return NULL;
         }
     }
@@ -1058,7 +1072,7 @@ static struct sql_node *parse_predicate(struct parser *p, struct sql_node *lhs)
         }
         struct nvec v;
         nvec_init(&v, "values in one IN list", SQL_MAX_ARGS);
-        v.uncounted = 1;   /* the IN call's first argument is the operand */
+        v.uncounted = 1; /* the IN call's first argument is the operand */
         if (!nvec_push(p, &v, lhs))
             return NULL;
         for (;;) {
@@ -1105,7 +1119,8 @@ static struct sql_node *parse_predicate(struct parser *p, struct sql_node *lhs)
         return n;
     }
     char b[64];
-    perr(p, p->tok.off, "expected IN, LIKE or BETWEEN after NOT but found %s", tok_desc(p, b, sizeof b));
+    perr(p, p->tok.off, "expected IN, LIKE or BETWEEN after NOT but found %s",
+         tok_desc(p, b, sizeof b));
     return NULL;
 }
 
@@ -1194,7 +1209,8 @@ static struct sql_node *parse_expr(struct parser *p, int minprec)
     return p->failed ? NULL : lhs;
 }
 
-static void parser_init(struct parser *p, const char *text, size_t len, struct arena *a, struct lerr *err)
+static void parser_init(struct parser *p, const char *text, size_t len, struct arena *a,
+                        struct lerr *err)
 {
     memset(p, 0, sizeof *p);
     p->text = text;
@@ -1216,13 +1232,15 @@ int sql_parse_expr_text(const char *text, size_t len, struct arena *a, struct sq
     if (p.failed)
         return err ? err->code : LERR_INVALID;
     if (p.tok.kind == TK_EOF) {
-        perr(&p, 0, "the expression is empty (write one, such as \"column\" or TIME_PARSE(\"ts\"))");
+        perr(&p, 0,
+             "the expression is empty (write one, such as \"column\" or TIME_PARSE(\"ts\"))");
         return LERR_INVALID;
     }
     struct sql_node *n = parse_expr(&p, 0);
     if (n && !p.failed && p.tok.kind != TK_EOF) {
         char b[64];
-        perr(&p, p.tok.off, "unexpected %s after the end of the expression", tok_desc(&p, b, sizeof b));
+        perr(&p, p.tok.off, "unexpected %s after the end of the expression",
+             tok_desc(&p, b, sizeof b));
     }
     if (p.failed || !n)
         return err && err->code ? err->code : LERR_INVALID;
@@ -1300,8 +1318,8 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
         it->expr = parse_expr(p, 0);
         if (!it->expr)
             return false;
-        if (accept_kw(p, "AS") || ((p->tok.kind == TK_IDENT && !is_reserved(p, &p->tok)) ||
-                                   p->tok.kind == TK_QIDENT)) {
+        if (accept_kw(p, "AS") ||
+            ((p->tok.kind == TK_IDENT && !is_reserved(p, &p->tok)) || p->tok.kind == TK_QIDENT)) {
             if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
                 perr(p, p->tok.off, "expected an alias after AS");
                 return false;
@@ -1489,7 +1507,7 @@ int sql_parse_select_in(const char *text, size_t len, struct mem_budget *budget,
     if (!s)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     arena_init(&s->owner.arena, 16 * 1024, 0);
-    arena_set_budget(&s->owner.arena, budget);   /* empty: cannot be refused */
+    arena_set_budget(&s->owner.arena, budget); /* empty: cannot be refused */
     char *copy = arena_strndup(&s->owner.arena, text, len);
     if (!copy) {
         sql_stmt_free(s);

@@ -26,8 +26,8 @@
 struct tset {
     struct tslot {
         uint32_t hash;
-        uint32_t idx;   /* UINT32_MAX = empty */
-    } *slots;
+        uint32_t idx; /* UINT32_MAX = empty */
+    } * slots;
     size_t nslots, n;
 };
 
@@ -35,11 +35,11 @@ struct qctx {
     struct sql_select *q;
     struct sql_bctx *b;
     size_t agg_cap;
-    struct sql_node **agg_nodes;   /* bound aggregate calls, for sharing repeats */
-    struct tset aggset;            /* agg_nodes by hash */
+    struct sql_node **agg_nodes; /* bound aggregate calls, for sharing repeats */
+    struct tset aggset;          /* agg_nodes by hash */
     size_t nkeys;
     struct sql_node **keys;
-    struct tset keyset;            /* keys by hash */
+    struct tset keyset; /* keys by hash */
 };
 
 static bool tset_grow(struct tset *t, struct arena *a)
@@ -84,17 +84,15 @@ static long tset_find(const struct tset *t, uint32_t h, struct sql_node *const *
     long best = -1;
     if (!t->nslots)
         return -1;
-    for (size_t j = h & (t->nslots - 1); t->slots[j].idx != UINT32_MAX; j = (j + 1) & (t->nslots - 1))
+    for (size_t j = h & (t->nslots - 1); t->slots[j].idx != UINT32_MAX;
+         j = (j + 1) & (t->nslots - 1))
         if (t->slots[j].hash == h && (best < 0 || t->slots[j].idx < (uint32_t)best) &&
             same(trees[t->slots[j].idx], n))
             best = t->slots[j].idx;
     return best;
 }
 
-static int nomem(struct sql_bctx *b)
-{
-    return lerr_set(b->err, LERR_NOMEM, "out of memory");
-}
+static int nomem(struct sql_bctx *b) { return lerr_set(b->err, LERR_NOMEM, "out of memory"); }
 
 static bool agg_same(const struct sql_node *a, const struct sql_node *b)
 {
@@ -189,7 +187,8 @@ static int to_group_row(struct qctx *x, struct sql_node **np)
     }
     switch (n->kind) {
     case NK_AGGREF: {
-        struct sql_node *r = sql_node_ref(x->b->arena, (uint32_t)(x->nkeys + n->field), n->type, n->pos);
+        struct sql_node *r =
+            sql_node_ref(x->b->arena, (uint32_t)(x->nkeys + n->field), n->type, n->pos);
         if (!r)
             return nomem(x->b);
         *np = r;
@@ -197,8 +196,10 @@ static int to_group_row(struct qctx *x, struct sql_node **np)
     }
     case NK_REF: {
         const struct sql_field *f = &x->b->schema->fields[n->field];
-        return sql_bind_error(x->b, n, "column \"%.*s\" must appear in GROUP BY or inside an aggregate such as MAX(\"%.*s\")",
-                              (int)f->name_len, f->name, (int)f->name_len, f->name);
+        return sql_bind_error(
+            x->b, n,
+            "column \"%.*s\" must appear in GROUP BY or inside an aggregate such as MAX(\"%.*s\")",
+            (int)f->name_len, f->name, (int)f->name_len, f->name);
     }
     case NK_CALL:
         for (int i = 0; i < n->nargs; i++) {
@@ -207,8 +208,7 @@ static int to_group_row(struct qctx *x, struct sql_node **np)
                 return rc;
         }
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -266,8 +266,8 @@ static void time_range(struct sql_select *q, const struct sql_node *w, int tcol)
     }
     if (w->kind != NK_CALL || (w->flags & NF_NOT))
         return;
-    bool is_t0 = w->nargs >= 2 && w->args[0]->kind == NK_REF && w->args[0]->field == (uint32_t)tcol &&
-                 w->args[0]->type == SQL_TIMESTAMP;
+    bool is_t0 = w->nargs >= 2 && w->args[0]->kind == NK_REF &&
+                 w->args[0]->field == (uint32_t)tcol && w->args[0]->type == SQL_TIMESTAMP;
     if (w->func == F_BETWEEN) {
         if (is_t0 && w->args[1]->kind == NK_LIT && !w->args[1]->k.is_null &&
             w->args[2]->kind == NK_LIT && !w->args[2]->k.is_null) {
@@ -295,7 +295,10 @@ static void time_range(struct sql_select *q, const struct sql_node *w, int tcol)
     int64_t v = c->k.v.l;
     int64_t lo = INT64_MIN, hi = INT64_MAX;
     switch (op) {
-    case F_EQ: lo = v; hi = v < INT64_MAX ? v + 1 : v; break;
+    case F_EQ:
+        lo = v;
+        hi = v < INT64_MAX ? v + 1 : v;
+        break;
     case F_GT: lo = v < INT64_MAX ? v + 1 : v; break;
     case F_GE: lo = v; break;
     case F_LT: hi = v; break;
@@ -315,7 +318,7 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
     struct sql_owner *o = sql_owner_new();
     if (!o)
         return lerr_set(err, LERR_NOMEM, "out of memory");
-    arena_set_budget(&o->arena, opt ? opt->budget : NULL);   /* empty: cannot be refused */
+    arena_set_budget(&o->arena, opt ? opt->budget : NULL); /* empty: cannot be refused */
     struct sql_select *q = arena_zalloc(&o->arena, sizeof *q);
     char *text = q ? arena_strndup(&o->arena, stmt->text, stmt->len) : NULL;
     struct sql_stmt *s = text ? arena_zalloc(&o->arena, sizeof *s) : NULL;
@@ -406,12 +409,14 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
             goto fail;
         int t = s->where->type;
         if (t == SQL_STRING || t == SQL_JSON || t == SQL_ARRAY) {
-            rc = sql_bind_error(b, s->where, "WHERE needs a boolean condition, such as \"x\" = 'a'");
+            rc = sql_bind_error(b, s->where,
+                                "WHERE needs a boolean condition, such as \"x\" = 'a'");
             goto fail;
         }
         int tcol = -1;
         for (size_t i = 0; i < columns->n; i++)
-            if (columns->fields[i].name_len == 6 && memcmp(columns->fields[i].name, "__time", 6) == 0)
+            if (columns->fields[i].name_len == 6 &&
+                memcmp(columns->fields[i].name, "__time", 6) == 0)
                 tcol = (int)i;
         time_range(q, s->where, tcol);
         q->where = sql_expr_wrap(b, s->where, columns->n);
@@ -551,7 +556,8 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
     }
     for (size_t i = 0; i < nitems; i++) {
         if (item_nodes[i]->type == SQL_INTERVAL) {
-            rc = sql_bind_error(b, item_nodes[i], "an INTERVAL is not a value (add it to a TIMESTAMP)");
+            rc = sql_bind_error(b, item_nodes[i],
+                                "an INTERVAL is not a value (add it to a TIMESTAMP)");
             goto fail;
         }
         q->items[i].name = names[i];

@@ -53,31 +53,32 @@
  * and column where it was passed. (Memory has its own bound: the budget in
  * sql_options.)
  */
-#define SQL_MAX_NESTING 200   /* parentheses, calls, CASE, unary minus and NOT inside one another */
-#define SQL_MAX_ARGS 65535    /* arguments of one call, terms of one CASE, values of one IN
+#define SQL_MAX_NESTING 200 /* parentheses, calls, CASE, unary minus and NOT inside one another */
+#define SQL_MAX_ARGS \
+    65535                  /* arguments of one call, terms of one CASE, values of one IN
                                * list (less its operand: 65534) */
-#define SQL_MAX_ITEMS 4096    /* terms of a SELECT list, of GROUP BY and of ORDER BY, each */
+#define SQL_MAX_ITEMS 4096 /* terms of a SELECT list, of GROUP BY and of ORDER BY, each */
 
 /* ---- types and values -------------------------------------------------- */
 
 /* X(enum, Druid SQL name, lower-case name used by inputSchema/table schemas) */
-#define SQL_TYPE_MAP(X)                          \
-    X(SQL_NULL, "NULL", "null")                  \
-    X(SQL_STRING, "VARCHAR", "string")           \
-    X(SQL_LONG, "BIGINT", "long")                \
-    X(SQL_FLOAT, "FLOAT", "float")               \
-    X(SQL_DOUBLE, "DOUBLE", "double")            \
-    X(SQL_TIMESTAMP, "TIMESTAMP", "timestamp")   \
-    X(SQL_BOOLEAN, "BOOLEAN", "boolean")         \
-    X(SQL_JSON, "COMPLEX<json>", "json")         \
-    X(SQL_ARRAY, "ARRAY", "array")               \
+#define SQL_TYPE_MAP(X)                        \
+    X(SQL_NULL, "NULL", "null")                \
+    X(SQL_STRING, "VARCHAR", "string")         \
+    X(SQL_LONG, "BIGINT", "long")              \
+    X(SQL_FLOAT, "FLOAT", "float")             \
+    X(SQL_DOUBLE, "DOUBLE", "double")          \
+    X(SQL_TIMESTAMP, "TIMESTAMP", "timestamp") \
+    X(SQL_BOOLEAN, "BOOLEAN", "boolean")       \
+    X(SQL_JSON, "COMPLEX<json>", "json")       \
+    X(SQL_ARRAY, "ARRAY", "array")             \
     X(SQL_INTERVAL, "INTERVAL", "interval")
 
 enum sql_type {
 #define SQL_TYPE_ENUM(e, sqlname, name) e,
     SQL_TYPE_MAP(SQL_TYPE_ENUM)
 #undef SQL_TYPE_ENUM
-    SQL__TYPE_COUNT
+        SQL__TYPE_COUNT
 };
 
 /*
@@ -92,7 +93,7 @@ enum sql_type {
  * produced it (or SQL_NULL). 24 bytes.
  */
 struct sql_value {
-    uint8_t type;      /* enum sql_type */
+    uint8_t type; /* enum sql_type */
     bool is_null;
     union {
         int64_t l;
@@ -114,7 +115,7 @@ const char *sql_type_name(int type);
 /* Parses a schema dataType ("string", "long", "float", "double", "json",
  * "timestamp", "boolean", "array"; case-insensitive); -1 if unknown. */
 int sql_type_from_name(const char *s, size_t n);
-bool sql_type_is_numeric(int type);  /* LONG FLOAT DOUBLE TIMESTAMP BOOLEAN */
+bool sql_type_is_numeric(int type); /* LONG FLOAT DOUBLE TIMESTAMP BOOLEAN */
 
 static inline struct sql_value sql_null(int type)
 {
@@ -168,7 +169,7 @@ uint64_t sql_value_hash(const struct sql_value *a);
 struct sql_field {
     const char *name;
     size_t name_len;
-    uint8_t type;   /* enum sql_type */
+    uint8_t type; /* enum sql_type */
 };
 
 struct sql_schema {
@@ -177,14 +178,14 @@ struct sql_schema {
 };
 
 enum sql_mode {
-    SQL_MODE_SCALAR,      /* mappings of detail tables, filters: no aggregates */
-    SQL_MODE_ROLLUP,      /* isAggregation mappings: exactly one aggregate call at the top */
-    SQL_MODE_ANY          /* either (the caller asks sql_expr_is_aggregation) */
+    SQL_MODE_SCALAR, /* mappings of detail tables, filters: no aggregates */
+    SQL_MODE_ROLLUP, /* isAggregation mappings: exactly one aggregate call at the top */
+    SQL_MODE_ANY     /* either (the caller asks sql_expr_is_aggregation) */
 };
 
 struct sql_options {
-    int64_t now_ms;           /* CURRENT_TIMESTAMP: fixed per job start or per query */
-    const char *time_zone;    /* sqlTimeZone (IANA name); NULL = UTC */
+    int64_t now_ms;        /* CURRENT_TIMESTAMP: fixed per job start or per query */
+    const char *time_zone; /* sqlTimeZone (IANA name); NULL = UTC */
     enum sql_mode mode;
     /* Values for `?` placeholders, in order (query parameters). */
     const struct sql_value *params;
@@ -197,7 +198,7 @@ struct sql_options {
 
 /* ---- compiled expressions ---------------------------------------------- */
 
-struct sql_expr;   /* opaque: a bound, constant-folded, evaluable tree */
+struct sql_expr; /* opaque: a bound, constant-folded, evaluable tree */
 
 /*
  * Compiles one expression (a mapping or a filter) against `schema`. On
@@ -212,7 +213,7 @@ int sql_compile_expr(const char *text, size_t len, const struct sql_schema *sche
                      const struct sql_options *opt, struct sql_expr **out, struct lerr *err);
 void sql_expr_free(struct sql_expr *e);
 
-int sql_expr_type(const struct sql_expr *e);     /* enum sql_type of the result */
+int sql_expr_type(const struct sql_expr *e); /* enum sql_type of the result */
 bool sql_expr_is_constant(const struct sql_expr *e);
 /* The input fields the expression references: indexes into the schema,
  * ascending, each once. Valid for the life of e. */
@@ -258,31 +259,30 @@ int sql_eval_batch(const struct sql_expr *e, const struct sql_batch *b, const ui
  * not get memory from `mem` (its arena's cap or budget refused) has no
  * verdict at all: *nomem (when not NULL) is then set to LERR_NOMEM, and the
  * caller must fail rather than answer without that row. out_sel may be sel. */
-uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b,
-                          const uint32_t *sel, uint32_t n, struct arena *mem, uint32_t *out_sel,
-                          int *nomem);
+uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b, const uint32_t *sel,
+                          uint32_t n, struct arena *mem, uint32_t *out_sel, int *nomem);
 
 /* ---- aggregators --------------------------------------------------------- */
 
-#define SQL_AGG_MAP(X)                                 \
-    X(SQL_AGG_COUNT_STAR, "COUNT")                     \
-    X(SQL_AGG_COUNT, "COUNT")                          \
-    X(SQL_AGG_SUM, "SUM")                              \
-    X(SQL_AGG_MIN, "MIN")                              \
-    X(SQL_AGG_MAX, "MAX")                              \
-    X(SQL_AGG_AVG, "AVG")                              \
-    X(SQL_AGG_EARLIEST, "EARLIEST")                    \
-    X(SQL_AGG_LATEST, "LATEST")                        \
-    X(SQL_AGG_EARLIEST_BY, "EARLIEST_BY")              \
-    X(SQL_AGG_LATEST_BY, "LATEST_BY")                  \
-    X(SQL_AGG_COUNT_DISTINCT, "COUNT_DISTINCT")        \
+#define SQL_AGG_MAP(X)                          \
+    X(SQL_AGG_COUNT_STAR, "COUNT")              \
+    X(SQL_AGG_COUNT, "COUNT")                   \
+    X(SQL_AGG_SUM, "SUM")                       \
+    X(SQL_AGG_MIN, "MIN")                       \
+    X(SQL_AGG_MAX, "MAX")                       \
+    X(SQL_AGG_AVG, "AVG")                       \
+    X(SQL_AGG_EARLIEST, "EARLIEST")             \
+    X(SQL_AGG_LATEST, "LATEST")                 \
+    X(SQL_AGG_EARLIEST_BY, "EARLIEST_BY")       \
+    X(SQL_AGG_LATEST_BY, "LATEST_BY")           \
+    X(SQL_AGG_COUNT_DISTINCT, "COUNT_DISTINCT") \
     X(SQL_AGG_ANY_VALUE, "ANY_VALUE")
 
 enum sql_agg_kind {
 #define SQL_AGG_ENUM(e, name) e,
     SQL_AGG_MAP(SQL_AGG_ENUM)
 #undef SQL_AGG_ENUM
-    SQL__AGG_COUNT
+        SQL__AGG_COUNT
 };
 
 /*
@@ -293,13 +293,13 @@ enum sql_agg_kind {
  */
 struct sql_agg_call {
     enum sql_agg_kind kind;
-    uint8_t arg_type;          /* type of args[0] (SQL_NULL for COUNT(*)) */
+    uint8_t arg_type; /* type of args[0] (SQL_NULL for COUNT(*)) */
     uint8_t result_type;
-    uint8_t nargs;             /* value arguments: 0, 1, or 2 for the _BY forms */
-    bool distinct;             /* COUNT(DISTINCT x) (kind is COUNT_DISTINCT) */
-    uint32_t max_bytes;        /* strings kept by EARLIEST/LATEST (default 1024) */
+    uint8_t nargs;      /* value arguments: 0, 1, or 2 for the _BY forms */
+    bool distinct;      /* COUNT(DISTINCT x) (kind is COUNT_DISTINCT) */
+    uint32_t max_bytes; /* strings kept by EARLIEST/LATEST (default 1024) */
     struct sql_expr *args[2];
-    struct sql_expr *filter;   /* AGG(...) FILTER (WHERE ...), or NULL */
+    struct sql_expr *filter; /* AGG(...) FILTER (WHERE ...), or NULL */
 };
 
 /* For an aggregation expression (SQL_MODE_ROLLUP or an aggregate at the top
@@ -379,22 +379,22 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
 #define SQL_FEEDS_COUNT (SQL_FEEDS(SQL_AGG_COUNT_STAR) | SQL_FEEDS(SQL_AGG_COUNT))
 #define SQL_FEEDS_LATEST (SQL_FEEDS(SQL_AGG_LATEST) | SQL_FEEDS(SQL_AGG_LATEST_BY))
 #define SQL_FEEDS_EARLIEST (SQL_FEEDS(SQL_AGG_EARLIEST) | SQL_FEEDS(SQL_AGG_EARLIEST_BY))
-#define SQL_MEASURE_MAP(X)                                                                    \
-    X("count", SQL_AGG_COUNT_STAR, SQL_LONG, SQL_FEEDS_COUNT)                                 \
-    X("longSum", SQL_AGG_SUM, SQL_LONG, SQL_FEEDS_COUNT | SQL_FEEDS(SQL_AGG_SUM))             \
-    X("doubleSum", SQL_AGG_SUM, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_SUM))                           \
-    X("floatSum", SQL_AGG_SUM, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_SUM))                            \
-    X("longMin", SQL_AGG_MIN, SQL_LONG, SQL_FEEDS(SQL_AGG_MIN))                               \
-    X("longMax", SQL_AGG_MAX, SQL_LONG, SQL_FEEDS(SQL_AGG_MAX))                               \
-    X("doubleMin", SQL_AGG_MIN, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_MIN))                           \
-    X("doubleMax", SQL_AGG_MAX, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_MAX))                           \
-    X("floatMin", SQL_AGG_MIN, SQL_FLOAT, SQL_FEEDS(SQL_AGG_MIN))                             \
-    X("floatMax", SQL_AGG_MAX, SQL_FLOAT, SQL_FEEDS(SQL_AGG_MAX))                             \
-    X("longLatest", SQL_AGG_LATEST, SQL_LONG, SQL_FEEDS_LATEST)                               \
-    X("doubleLatest", SQL_AGG_LATEST, SQL_DOUBLE, SQL_FEEDS_LATEST)                           \
-    X("stringLatest", SQL_AGG_LATEST, SQL_STRING, SQL_FEEDS_LATEST)                           \
-    X("longEarliest", SQL_AGG_EARLIEST, SQL_LONG, SQL_FEEDS_EARLIEST)                         \
-    X("doubleEarliest", SQL_AGG_EARLIEST, SQL_DOUBLE, SQL_FEEDS_EARLIEST)                     \
+#define SQL_MEASURE_MAP(X)                                                        \
+    X("count", SQL_AGG_COUNT_STAR, SQL_LONG, SQL_FEEDS_COUNT)                     \
+    X("longSum", SQL_AGG_SUM, SQL_LONG, SQL_FEEDS_COUNT | SQL_FEEDS(SQL_AGG_SUM)) \
+    X("doubleSum", SQL_AGG_SUM, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_SUM))               \
+    X("floatSum", SQL_AGG_SUM, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_SUM))                \
+    X("longMin", SQL_AGG_MIN, SQL_LONG, SQL_FEEDS(SQL_AGG_MIN))                   \
+    X("longMax", SQL_AGG_MAX, SQL_LONG, SQL_FEEDS(SQL_AGG_MAX))                   \
+    X("doubleMin", SQL_AGG_MIN, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_MIN))               \
+    X("doubleMax", SQL_AGG_MAX, SQL_DOUBLE, SQL_FEEDS(SQL_AGG_MAX))               \
+    X("floatMin", SQL_AGG_MIN, SQL_FLOAT, SQL_FEEDS(SQL_AGG_MIN))                 \
+    X("floatMax", SQL_AGG_MAX, SQL_FLOAT, SQL_FEEDS(SQL_AGG_MAX))                 \
+    X("longLatest", SQL_AGG_LATEST, SQL_LONG, SQL_FEEDS_LATEST)                   \
+    X("doubleLatest", SQL_AGG_LATEST, SQL_DOUBLE, SQL_FEEDS_LATEST)               \
+    X("stringLatest", SQL_AGG_LATEST, SQL_STRING, SQL_FEEDS_LATEST)               \
+    X("longEarliest", SQL_AGG_EARLIEST, SQL_LONG, SQL_FEEDS_EARLIEST)             \
+    X("doubleEarliest", SQL_AGG_EARLIEST, SQL_DOUBLE, SQL_FEEDS_EARLIEST)         \
     X("stringEarliest", SQL_AGG_EARLIEST, SQL_STRING, SQL_FEEDS_EARLIEST)
 
 /*
@@ -426,7 +426,7 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
 
 /* ---- SELECT -------------------------------------------------------------- */
 
-struct sql_stmt;   /* a parsed, not yet bound statement */
+struct sql_stmt; /* a parsed, not yet bound statement */
 
 /* Parses `[EXPLAIN PLAN FOR] SELECT ...`. */
 int sql_parse_select(const char *text, size_t len, struct sql_stmt **out, struct lerr *err);
@@ -440,7 +440,7 @@ void sql_stmt_free(struct sql_stmt *s);
 void sql_stmt_table(const struct sql_stmt *s, const char **schema_name, const char **table);
 
 struct sql_select_item {
-    const char *name;         /* alias, the column's own name, or EXPR$<i> */
+    const char *name; /* alias, the column's own name, or EXPR$<i> */
     struct sql_expr *expr;
     uint8_t type;
 };
@@ -448,7 +448,7 @@ struct sql_select_item {
 struct sql_order_item {
     struct sql_expr *expr;
     bool desc;
-    int item;                 /* the select item it names, or -1 */
+    int item; /* the select item it names, or -1 */
 };
 
 /*
@@ -465,20 +465,20 @@ struct sql_select {
     bool explain;
     bool distinct;
     bool aggregate;
-    const char *schema_name;  /* "" unless qualified, e.g. "INFORMATION_SCHEMA" */
-    const char *table;        /* "" when there is no FROM */
-    struct sql_expr *where;   /* NULL = all rows */
+    const char *schema_name; /* "" unless qualified, e.g. "INFORMATION_SCHEMA" */
+    const char *table;       /* "" when there is no FROM */
+    struct sql_expr *where;  /* NULL = all rows */
     size_t nitems;
     struct sql_select_item *items;
     size_t nkeys;
     struct sql_expr **keys;
     size_t naggs;
     struct sql_agg_call *aggs;
-    struct sql_expr *having;  /* NULL = all groups */
+    struct sql_expr *having; /* NULL = all groups */
     size_t norder;
     struct sql_order_item *order;
-    int64_t limit;            /* -1 = none */
-    int64_t offset;           /* 0 = none */
+    int64_t limit;  /* -1 = none */
+    int64_t offset; /* 0 = none */
     /* Interval on __time implied by WHERE (for segment pruning): rows outside
      * [time_min, time_max) cannot match. INT64_MIN/INT64_MAX when open. */
     int64_t time_min, time_max;

@@ -50,8 +50,8 @@ enum tok_kind {
 
 struct sql_token {
     uint8_t kind;
-    uint32_t off, len;   /* byte slice of the source text */
-    uint32_t line, col;  /* 1-based; col counts characters */
+    uint32_t off, len;  /* byte slice of the source text */
+    uint32_t line, col; /* 1-based; col counts characters */
 };
 
 struct sql_lexer {
@@ -70,20 +70,20 @@ bool sql_tok_is(const struct sql_lexer *lx, const struct sql_token *t, const cha
 /* ---- tree ---------------------------------------------------------------- */
 
 enum node_kind {
-    NK_LIT,      /* literal or folded constant: k */
-    NK_IDENT,    /* unbound name: name/name_len (qualifier in qual) */
-    NK_REF,      /* bound input field: field */
-    NK_PARAM,    /* ?: field = parameter index */
-    NK_CALL,     /* function or operator: func, args */
-    NK_STAR,     /* the * of COUNT(*) or SELECT * */
-    NK_AGGREF    /* an aggregate call lifted out of a query: field = agg index */
+    NK_LIT,   /* literal or folded constant: k */
+    NK_IDENT, /* unbound name: name/name_len (qualifier in qual) */
+    NK_REF,   /* bound input field: field */
+    NK_PARAM, /* ?: field = parameter index */
+    NK_CALL,  /* function or operator: func, args */
+    NK_STAR,  /* the * of COUNT(*) or SELECT * */
+    NK_AGGREF /* an aggregate call lifted out of a query: field = agg index */
 };
 
 /* node flags */
-#define NF_NOT 0x01        /* NOT IN, NOT LIKE, NOT BETWEEN */
-#define NF_DISTINCT 0x02   /* COUNT(DISTINCT x) */
-#define NF_HAS_ELSE 0x04   /* CASE ... ELSE */
-#define NF_QUOTED 0x08     /* identifier was "quoted" */
+#define NF_NOT 0x01      /* NOT IN, NOT LIKE, NOT BETWEEN */
+#define NF_DISTINCT 0x02 /* COUNT(DISTINCT x) */
+#define NF_HAS_ELSE 0x04 /* CASE ... ELSE */
+#define NF_QUOTED 0x08   /* identifier was "quoted" */
 
 /* Deepest tree the parser accepts: binding and evaluation recurse once per
  * level, and ingestion threads have ordinary stacks. */
@@ -96,38 +96,39 @@ typedef void (*sql_eval_fn)(const struct sql_node *n, struct sql_ectx *c, struct
 struct sql_node {
     sql_eval_fn fn;
     uint8_t kind;
-    uint8_t type;        /* bound result type */
+    uint8_t type; /* bound result type */
     uint8_t flags;
-    uint8_t ttype;       /* CAST target / JSON_VALUE RETURNING type (0 = none) */
-    uint16_t func;       /* index into sql_funcs[] for NK_CALL */
+    uint8_t ttype; /* CAST target / JSON_VALUE RETURNING type (0 = none) */
+    uint16_t func; /* index into sql_funcs[] for NK_CALL */
     uint16_t nargs;
-    uint32_t pos;        /* byte offset in the source text */
-    uint32_t height;     /* levels below this node: bounds recursion in bind/eval */
-    uint32_t field;      /* NK_REF field, NK_PARAM index, NK_AGGREF agg */
-    uint32_t hash;       /* structural hash, when sql_node_hash_tree() stored it */
+    uint32_t pos;    /* byte offset in the source text */
+    uint32_t height; /* levels below this node: bounds recursion in bind/eval */
+    uint32_t field;  /* NK_REF field, NK_PARAM index, NK_AGGREF agg */
+    uint32_t hash;   /* structural hash, when sql_node_hash_tree() stored it */
     struct sql_node **args;
-    struct sql_node *filter;  /* aggregate FILTER (WHERE ...) */
-    const char *name;    /* identifier text (quotes removed) / call name */
+    struct sql_node *filter; /* aggregate FILTER (WHERE ...) */
+    const char *name;        /* identifier text (quotes removed) / call name */
     uint32_t name_len;
-    const char *qual;    /* table qualifier of an identifier, or NULL */
+    const char *qual; /* table qualifier of an identifier, or NULL */
     uint32_t qual_len;
-    struct sql_value k;  /* NK_LIT */
-    void *aux;           /* pre-compiled literal argument: regex, tz, period, ... */
-    int64_t ival;        /* small per-node integer (agg max bytes, unit, ...) */
+    struct sql_value k; /* NK_LIT */
+    void *aux;          /* pre-compiled literal argument: regex, tz, period, ... */
+    int64_t ival;       /* small per-node integer (agg max bytes, unit, ...) */
 };
 
 /* Evaluation context: one per eval call; never allocates except from mem. */
 struct sql_ectx {
-    const struct sql_value *row;          /* row mode */
-    const struct sql_value *const *cols;  /* column mode */
+    const struct sql_value *row;         /* row mode */
+    const struct sql_value *const *cols; /* column mode */
     uint32_t r;
     struct arena *mem;
-    int rc;                               /* first run-time error */
+    int rc; /* first run-time error */
     struct lerr *err;
     const struct sql_value *params;
 };
 
-static inline void sql_eval_node(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
+static inline void sql_eval_node(const struct sql_node *n, struct sql_ectx *c,
+                                 struct sql_value *out)
 {
     n->fn(n, c, out);
 }
@@ -154,12 +155,12 @@ static inline void sql_eval_arg(const struct sql_node *a, struct sql_ectx *c, st
 
 /* Evaluate argument i into v; on NULL make *out NULL of the node's type and
  * return from the calling eval function. Most functions are strict. */
-#define SQL_ARG(i, v)                                  \
-    struct sql_value v;                                \
-    sql_eval_arg(n->args[i], c, &v);                   \
-    if (v.is_null) {                                   \
-        *out = sql_null(n->type);                      \
-        return;                                        \
+#define SQL_ARG(i, v)                \
+    struct sql_value v;              \
+    sql_eval_arg(n->args[i], c, &v); \
+    if (v.is_null) {                 \
+        *out = sql_null(n->type);    \
+        return;                      \
     }
 
 /* ---- owners: where compiled things live ---------------------------------- */
@@ -176,14 +177,14 @@ struct sql_owner {
 };
 
 struct sql_expr {
-    struct sql_owner *owner;     /* shared by sub-expressions and SELECT parts */
-    bool owns;                   /* free the owner with the expression */
+    struct sql_owner *owner; /* shared by sub-expressions and SELECT parts */
+    bool owns;               /* free the owner with the expression */
     struct sql_node *root;
     uint8_t type;
     uint32_t *refs;
     size_t nrefs;
     struct sql_agg_call *agg;
-    const char *text;            /* source (copied), for run-time messages */
+    const char *text; /* source (copied), for run-time messages */
     /* Evaluating it may allocate (inner string results: LENGTH(REPEAT(..)),
      * LOWER(x) = 'a') but its result holds no bytes: what one row allocates
      * is garbage once the row is done, and the batch evaluators free it
@@ -197,7 +198,7 @@ bool sql_owner_cleanup(struct sql_owner *o, void (*fn)(void *), void *p);
 
 struct sql_parse_item {
     struct sql_node *expr;
-    const char *alias;   /* NUL-terminated, or NULL */
+    const char *alias; /* NUL-terminated, or NULL */
     uint32_t pos;
 };
 
@@ -255,155 +256,155 @@ typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
  * The binder checks and coerces the arguments, sets n->type and n->fn.
  * `variant` tells one binder which of its family this is.
  */
-#define SQL_FUNC_MAP(X)                                                    \
-    /* operators and syntax */                                             \
-    X(F_ADD, "+", 2, 2, FF_OP, sql_bind_arith, 0)                          \
-    X(F_SUB, "-", 2, 2, FF_OP, sql_bind_arith, 1)                          \
-    X(F_MUL, "*", 2, 2, FF_OP, sql_bind_arith, 2)                          \
-    X(F_DIV, "/", 2, 2, FF_OP, sql_bind_arith, 3)                          \
-    X(F_MODOP, "%", 2, 2, FF_OP, sql_bind_arith, 4)                        \
-    X(F_NEG, "NEG", 1, 1, FF_OP, sql_bind_neg, 0)                          \
-    X(F_EQ, "=", 2, 2, FF_OP, sql_bind_cmp, 0)                             \
-    X(F_NE, "<>", 2, 2, FF_OP, sql_bind_cmp, 1)                            \
-    X(F_LT, "<", 2, 2, FF_OP, sql_bind_cmp, 2)                             \
-    X(F_LE, "<=", 2, 2, FF_OP, sql_bind_cmp, 3)                            \
-    X(F_GT, ">", 2, 2, FF_OP, sql_bind_cmp, 4)                             \
-    X(F_GE, ">=", 2, 2, FF_OP, sql_bind_cmp, 5)                            \
-    X(F_DISTINCT, "IS DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 6) \
-    X(F_NOTDISTINCT, "IS NOT DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 7) \
-    X(F_AND, "AND", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 0)             \
-    X(F_OR, "OR", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 1)               \
-    X(F_NOT, "NOT", 1, 1, FF_OP, sql_bind_logic, 2)                        \
-    X(F_ISNULL, "IS NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 0)          \
-    X(F_ISNOTNULL, "IS NOT NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 1)   \
-    X(F_ISTRUE, "IS TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 2)          \
-    X(F_ISNOTTRUE, "IS NOT TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 3)   \
-    X(F_ISFALSE, "IS FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 4)        \
-    X(F_ISNOTFALSE, "IS NOT FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 5) \
-    X(F_IN, "IN", 2, -1, FF_OP | FF_LAZY, sql_bind_in, 0)                  \
-    X(F_BETWEEN, "BETWEEN", 3, 3, FF_OP | FF_LAZY, sql_bind_between, 0)    \
-    X(F_LIKE, "LIKE", 2, 3, FF_OP, sql_bind_like, 0)                       \
-    X(F_CASE, "CASE", 2, -1, FF_OP | FF_LAZY, sql_bind_case, 0)            \
-    X(F_CASE_SIMPLE, "CASE ", 3, -1, FF_OP | FF_LAZY, sql_bind_case, 1)    \
-    X(F_CAST, "CAST", 1, 1, FF_OP, sql_bind_cast, 0)                       \
-    X(F_CONCATOP, "||", 2, 2, FF_OP, sql_bind_concat, 0)                   \
-    X(F_EXTRACT, "EXTRACT", 2, 2, FF_OP, sql_bind_time_extract, 1)         \
-    X(F_FLOOR_TO, "FLOOR TO", 2, 2, FF_OP, sql_bind_floor_unit, 0)         \
-    X(F_CEIL_TO, "CEIL TO", 2, 2, FF_OP, sql_bind_floor_unit, 1)           \
-    X(F_TSADD, "TIMESTAMPADD", 3, 3, 0, sql_bind_timestampadd, 0)          \
-    X(F_TSDIFF, "TIMESTAMPDIFF", 3, 3, 0, sql_bind_timestampadd, 1)        \
-    X(F_ARRAY, "ARRAY", 0, -1, 0, sql_bind_array, 0)                       \
-    /* conditionals */                                                     \
-    X(F_COALESCE, "COALESCE", 1, -1, FF_LAZY, sql_bind_coalesce, 0)        \
-    X(F_NVL, "NVL", 2, 2, FF_LAZY, sql_bind_coalesce, 1)                   \
-    X(F_IFNULL, "IFNULL", 2, 2, FF_LAZY, sql_bind_coalesce, 2)             \
-    X(F_NULLIF, "NULLIF", 2, 2, FF_LAZY, sql_bind_nullif, 0)               \
-    X(F_GREATEST, "GREATEST", 1, -1, FF_LAZY, sql_bind_greatest, 0)        \
-    X(F_LEAST, "LEAST", 1, -1, FF_LAZY, sql_bind_greatest, 1)              \
-    /* math */                                                             \
-    X(F_ABS, "ABS", 1, 1, 0, sql_bind_math, 0)                             \
-    X(F_FLOOR, "FLOOR", 1, 1, 0, sql_bind_math, 1)                         \
-    X(F_CEIL, "CEIL", 1, 1, 0, sql_bind_math, 2)                           \
-    X(F_CEILING, "CEILING", 1, 1, 0, sql_bind_math, 2)                     \
-    X(F_SIGN, "SIGN", 1, 1, 0, sql_bind_math, 3)                           \
-    X(F_SQRT, "SQRT", 1, 1, 0, sql_bind_math, 10)                          \
-    X(F_CBRT, "CBRT", 1, 1, 0, sql_bind_math, 11)                          \
-    X(F_LN, "LN", 1, 1, 0, sql_bind_math, 12)                              \
-    X(F_LOG10, "LOG10", 1, 1, 0, sql_bind_math, 13)                        \
-    X(F_EXP, "EXP", 1, 1, 0, sql_bind_math, 14)                            \
-    X(F_SIN, "SIN", 1, 1, 0, sql_bind_math, 15)                            \
-    X(F_COS, "COS", 1, 1, 0, sql_bind_math, 16)                            \
-    X(F_TAN, "TAN", 1, 1, 0, sql_bind_math, 17)                            \
-    X(F_ASIN, "ASIN", 1, 1, 0, sql_bind_math, 18)                          \
-    X(F_ACOS, "ACOS", 1, 1, 0, sql_bind_math, 19)                          \
-    X(F_ATAN, "ATAN", 1, 1, 0, sql_bind_math, 20)                          \
-    X(F_COT, "COT", 1, 1, 0, sql_bind_math, 21)                            \
-    X(F_DEGREES, "DEGREES", 1, 1, 0, sql_bind_math, 22)                    \
-    X(F_RADIANS, "RADIANS", 1, 1, 0, sql_bind_math, 23)                    \
-    X(F_ATAN2, "ATAN2", 2, 2, 0, sql_bind_math2, 0)                        \
-    X(F_POWER, "POWER", 2, 2, 0, sql_bind_math2, 1)                        \
-    X(F_MOD, "MOD", 2, 2, 0, sql_bind_arith, 4)                            \
-    X(F_DIVFN, "DIV", 2, 2, 0, sql_bind_arith, 5)                          \
-    X(F_SAFE_DIVIDE, "SAFE_DIVIDE", 2, 2, 0, sql_bind_arith, 6)            \
-    X(F_ROUND, "ROUND", 1, 2, 0, sql_bind_round, 0)                        \
-    X(F_TRUNCATE, "TRUNCATE", 1, 2, 0, sql_bind_round, 1)                  \
-    X(F_TRUNC, "TRUNC", 1, 2, 0, sql_bind_round, 1)                        \
-    X(F_PI, "PI", 0, 0, 0, sql_bind_math, 30)                              \
-    /* strings */                                                          \
-    X(F_CONCAT, "CONCAT", 1, -1, 0, sql_bind_concat, 1)                    \
-    X(F_TEXTCAT, "TEXTCAT", 2, 2, 0, sql_bind_concat, 2)                   \
-    X(F_UPPER, "UPPER", 1, 1, 0, sql_bind_str1, 0)                         \
-    X(F_LOWER, "LOWER", 1, 1, 0, sql_bind_str1, 1)                         \
-    X(F_REVERSE, "REVERSE", 1, 1, 0, sql_bind_str1, 2)                     \
-    X(F_LENGTH, "LENGTH", 1, 1, 0, sql_bind_str1, 3)                       \
-    X(F_CHAR_LENGTH, "CHAR_LENGTH", 1, 1, 0, sql_bind_str1, 3)             \
-    X(F_CHARACTER_LENGTH, "CHARACTER_LENGTH", 1, 1, 0, sql_bind_str1, 3)   \
-    X(F_STRLEN, "STRLEN", 1, 1, 0, sql_bind_str1, 3)                       \
-    X(F_TRIM, "TRIM", 1, 2, 0, sql_bind_trim, 0)                           \
-    X(F_BTRIM, "BTRIM", 1, 2, 0, sql_bind_trim, 0)                         \
-    X(F_LTRIM, "LTRIM", 1, 2, 0, sql_bind_trim, 1)                         \
-    X(F_RTRIM, "RTRIM", 1, 2, 0, sql_bind_trim, 2)                         \
-    X(F_SUBSTRING, "SUBSTRING", 2, 3, 0, sql_bind_substr, 0)               \
-    X(F_SUBSTR, "SUBSTR", 2, 3, 0, sql_bind_substr, 0)                     \
-    X(F_LEFT, "LEFT", 2, 2, 0, sql_bind_substr, 1)                         \
-    X(F_RIGHT, "RIGHT", 2, 2, 0, sql_bind_substr, 2)                       \
-    X(F_REPEAT, "REPEAT", 2, 2, 0, sql_bind_substr, 3)                     \
-    X(F_REPLACE, "REPLACE", 3, 3, 0, sql_bind_str3, 0)                     \
-    X(F_LPAD, "LPAD", 2, 3, 0, sql_bind_str3, 1)                           \
-    X(F_RPAD, "RPAD", 2, 3, 0, sql_bind_str3, 2)                           \
-    X(F_STRPOS, "STRPOS", 2, 3, 0, sql_bind_str3, 3)                       \
-    X(F_CONTAINS, "CONTAINS_STRING", 2, 2, 0, sql_bind_str3, 4)            \
-    X(F_ICONTAINS, "ICONTAINS_STRING", 2, 2, 0, sql_bind_str3, 5)          \
-    X(F_PARSE_LONG, "PARSE_LONG", 1, 2, 0, sql_bind_parse_long, 0)         \
-    X(F_REGEXP_EXTRACT, "REGEXP_EXTRACT", 2, 3, 0, sql_bind_regexp, 0)     \
-    X(F_REGEXP_LIKE, "REGEXP_LIKE", 2, 2, 0, sql_bind_regexp, 1)           \
-    X(F_REGEXP_REPLACE, "REGEXP_REPLACE", 3, 3, 0, sql_bind_regexp, 2)     \
-    /* time */                                                             \
-    X(F_TIME_PARSE, "TIME_PARSE", 1, 3, 0, sql_bind_time_parse, 0)         \
-    X(F_TIME_FORMAT, "TIME_FORMAT", 1, 3, 0, sql_bind_time_format, 0)      \
-    X(F_TIME_FLOOR, "TIME_FLOOR", 2, 4, 0, sql_bind_time_floor, 0)         \
-    X(F_TIME_CEIL, "TIME_CEIL", 2, 4, 0, sql_bind_time_floor, 1)           \
-    X(F_TIME_SHIFT, "TIME_SHIFT", 3, 4, 0, sql_bind_time_shift, 0)         \
-    X(F_TIME_EXTRACT, "TIME_EXTRACT", 1, 3, 0, sql_bind_time_extract, 0)   \
-    X(F_TIME_IN_INTERVAL, "TIME_IN_INTERVAL", 2, 2, 0, sql_bind_time_in_interval, 0) \
-    X(F_MILLIS_TO_TS, "MILLIS_TO_TIMESTAMP", 1, 1, 0, sql_bind_millis, 0)  \
-    X(F_TS_TO_MILLIS, "TIMESTAMP_TO_MILLIS", 1, 1, 0, sql_bind_millis, 1)  \
-    X(F_DATE_TRUNC, "DATE_TRUNC", 2, 2, 0, sql_bind_date_trunc, 0)         \
-    X(F_CURRENT_TIMESTAMP, "CURRENT_TIMESTAMP", 0, 0, 0, sql_bind_now, 0)  \
-    X(F_CURRENT_DATE, "CURRENT_DATE", 0, 0, 0, sql_bind_now, 1)            \
-    X(F_NOW, "NOW", 0, 0, 0, sql_bind_now, 0)                              \
-    /* JSON */                                                             \
-    X(F_JSON_VALUE, "JSON_VALUE", 2, 2, 0, sql_bind_json, 0)               \
-    X(F_JSON_QUERY, "JSON_QUERY", 2, 2, 0, sql_bind_json, 1)               \
-    X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)               \
-    X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)       \
-    X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)       \
-    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array, 1)          \
-    /* aggregates */                                                       \
-    X(F_COUNT, "COUNT", 0, 1, FF_AGG, NULL, SQL_AGG_COUNT)                 \
-    X(F_SUM, "SUM", 1, 1, FF_AGG, NULL, SQL_AGG_SUM)                       \
-    X(F_MIN, "MIN", 1, 1, FF_AGG, NULL, SQL_AGG_MIN)                       \
-    X(F_MAX, "MAX", 1, 1, FF_AGG, NULL, SQL_AGG_MAX)                       \
-    X(F_AVG, "AVG", 1, 1, FF_AGG, NULL, SQL_AGG_AVG)                       \
-    X(F_EARLIEST, "EARLIEST", 1, 2, FF_AGG, NULL, SQL_AGG_EARLIEST)        \
-    X(F_LATEST, "LATEST", 1, 2, FF_AGG, NULL, SQL_AGG_LATEST)              \
-    X(F_EARLIEST_BY, "EARLIEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_EARLIEST_BY) \
-    X(F_LATEST_BY, "LATEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_LATEST_BY)     \
-    X(F_ANY_VALUE, "ANY_VALUE", 1, 2, FF_AGG, NULL, SQL_AGG_ANY_VALUE)     \
-    X(F_APPROX_CD, "APPROX_COUNT_DISTINCT", 1, 1, FF_AGG, NULL, SQL_AGG_COUNT_DISTINCT) \
-    X(F_HLL1, "APPROX_COUNT_DISTINCT_DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0) \
-    X(F_HLL2, "DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)            \
+#define SQL_FUNC_MAP(X)                                                                   \
+    /* operators and syntax */                                                            \
+    X(F_ADD, "+", 2, 2, FF_OP, sql_bind_arith, 0)                                         \
+    X(F_SUB, "-", 2, 2, FF_OP, sql_bind_arith, 1)                                         \
+    X(F_MUL, "*", 2, 2, FF_OP, sql_bind_arith, 2)                                         \
+    X(F_DIV, "/", 2, 2, FF_OP, sql_bind_arith, 3)                                         \
+    X(F_MODOP, "%", 2, 2, FF_OP, sql_bind_arith, 4)                                       \
+    X(F_NEG, "NEG", 1, 1, FF_OP, sql_bind_neg, 0)                                         \
+    X(F_EQ, "=", 2, 2, FF_OP, sql_bind_cmp, 0)                                            \
+    X(F_NE, "<>", 2, 2, FF_OP, sql_bind_cmp, 1)                                           \
+    X(F_LT, "<", 2, 2, FF_OP, sql_bind_cmp, 2)                                            \
+    X(F_LE, "<=", 2, 2, FF_OP, sql_bind_cmp, 3)                                           \
+    X(F_GT, ">", 2, 2, FF_OP, sql_bind_cmp, 4)                                            \
+    X(F_GE, ">=", 2, 2, FF_OP, sql_bind_cmp, 5)                                           \
+    X(F_DISTINCT, "IS DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 6)             \
+    X(F_NOTDISTINCT, "IS NOT DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 7)      \
+    X(F_AND, "AND", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 0)                            \
+    X(F_OR, "OR", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 1)                              \
+    X(F_NOT, "NOT", 1, 1, FF_OP, sql_bind_logic, 2)                                       \
+    X(F_ISNULL, "IS NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 0)                         \
+    X(F_ISNOTNULL, "IS NOT NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 1)                  \
+    X(F_ISTRUE, "IS TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 2)                         \
+    X(F_ISNOTTRUE, "IS NOT TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 3)                  \
+    X(F_ISFALSE, "IS FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 4)                       \
+    X(F_ISNOTFALSE, "IS NOT FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 5)                \
+    X(F_IN, "IN", 2, -1, FF_OP | FF_LAZY, sql_bind_in, 0)                                 \
+    X(F_BETWEEN, "BETWEEN", 3, 3, FF_OP | FF_LAZY, sql_bind_between, 0)                   \
+    X(F_LIKE, "LIKE", 2, 3, FF_OP, sql_bind_like, 0)                                      \
+    X(F_CASE, "CASE", 2, -1, FF_OP | FF_LAZY, sql_bind_case, 0)                           \
+    X(F_CASE_SIMPLE, "CASE ", 3, -1, FF_OP | FF_LAZY, sql_bind_case, 1)                   \
+    X(F_CAST, "CAST", 1, 1, FF_OP, sql_bind_cast, 0)                                      \
+    X(F_CONCATOP, "||", 2, 2, FF_OP, sql_bind_concat, 0)                                  \
+    X(F_EXTRACT, "EXTRACT", 2, 2, FF_OP, sql_bind_time_extract, 1)                        \
+    X(F_FLOOR_TO, "FLOOR TO", 2, 2, FF_OP, sql_bind_floor_unit, 0)                        \
+    X(F_CEIL_TO, "CEIL TO", 2, 2, FF_OP, sql_bind_floor_unit, 1)                          \
+    X(F_TSADD, "TIMESTAMPADD", 3, 3, 0, sql_bind_timestampadd, 0)                         \
+    X(F_TSDIFF, "TIMESTAMPDIFF", 3, 3, 0, sql_bind_timestampadd, 1)                       \
+    X(F_ARRAY, "ARRAY", 0, -1, 0, sql_bind_array, 0)                                      \
+    /* conditionals */                                                                    \
+    X(F_COALESCE, "COALESCE", 1, -1, FF_LAZY, sql_bind_coalesce, 0)                       \
+    X(F_NVL, "NVL", 2, 2, FF_LAZY, sql_bind_coalesce, 1)                                  \
+    X(F_IFNULL, "IFNULL", 2, 2, FF_LAZY, sql_bind_coalesce, 2)                            \
+    X(F_NULLIF, "NULLIF", 2, 2, FF_LAZY, sql_bind_nullif, 0)                              \
+    X(F_GREATEST, "GREATEST", 1, -1, FF_LAZY, sql_bind_greatest, 0)                       \
+    X(F_LEAST, "LEAST", 1, -1, FF_LAZY, sql_bind_greatest, 1)                             \
+    /* math */                                                                            \
+    X(F_ABS, "ABS", 1, 1, 0, sql_bind_math, 0)                                            \
+    X(F_FLOOR, "FLOOR", 1, 1, 0, sql_bind_math, 1)                                        \
+    X(F_CEIL, "CEIL", 1, 1, 0, sql_bind_math, 2)                                          \
+    X(F_CEILING, "CEILING", 1, 1, 0, sql_bind_math, 2)                                    \
+    X(F_SIGN, "SIGN", 1, 1, 0, sql_bind_math, 3)                                          \
+    X(F_SQRT, "SQRT", 1, 1, 0, sql_bind_math, 10)                                         \
+    X(F_CBRT, "CBRT", 1, 1, 0, sql_bind_math, 11)                                         \
+    X(F_LN, "LN", 1, 1, 0, sql_bind_math, 12)                                             \
+    X(F_LOG10, "LOG10", 1, 1, 0, sql_bind_math, 13)                                       \
+    X(F_EXP, "EXP", 1, 1, 0, sql_bind_math, 14)                                           \
+    X(F_SIN, "SIN", 1, 1, 0, sql_bind_math, 15)                                           \
+    X(F_COS, "COS", 1, 1, 0, sql_bind_math, 16)                                           \
+    X(F_TAN, "TAN", 1, 1, 0, sql_bind_math, 17)                                           \
+    X(F_ASIN, "ASIN", 1, 1, 0, sql_bind_math, 18)                                         \
+    X(F_ACOS, "ACOS", 1, 1, 0, sql_bind_math, 19)                                         \
+    X(F_ATAN, "ATAN", 1, 1, 0, sql_bind_math, 20)                                         \
+    X(F_COT, "COT", 1, 1, 0, sql_bind_math, 21)                                           \
+    X(F_DEGREES, "DEGREES", 1, 1, 0, sql_bind_math, 22)                                   \
+    X(F_RADIANS, "RADIANS", 1, 1, 0, sql_bind_math, 23)                                   \
+    X(F_ATAN2, "ATAN2", 2, 2, 0, sql_bind_math2, 0)                                       \
+    X(F_POWER, "POWER", 2, 2, 0, sql_bind_math2, 1)                                       \
+    X(F_MOD, "MOD", 2, 2, 0, sql_bind_arith, 4)                                           \
+    X(F_DIVFN, "DIV", 2, 2, 0, sql_bind_arith, 5)                                         \
+    X(F_SAFE_DIVIDE, "SAFE_DIVIDE", 2, 2, 0, sql_bind_arith, 6)                           \
+    X(F_ROUND, "ROUND", 1, 2, 0, sql_bind_round, 0)                                       \
+    X(F_TRUNCATE, "TRUNCATE", 1, 2, 0, sql_bind_round, 1)                                 \
+    X(F_TRUNC, "TRUNC", 1, 2, 0, sql_bind_round, 1)                                       \
+    X(F_PI, "PI", 0, 0, 0, sql_bind_math, 30)                                             \
+    /* strings */                                                                         \
+    X(F_CONCAT, "CONCAT", 1, -1, 0, sql_bind_concat, 1)                                   \
+    X(F_TEXTCAT, "TEXTCAT", 2, 2, 0, sql_bind_concat, 2)                                  \
+    X(F_UPPER, "UPPER", 1, 1, 0, sql_bind_str1, 0)                                        \
+    X(F_LOWER, "LOWER", 1, 1, 0, sql_bind_str1, 1)                                        \
+    X(F_REVERSE, "REVERSE", 1, 1, 0, sql_bind_str1, 2)                                    \
+    X(F_LENGTH, "LENGTH", 1, 1, 0, sql_bind_str1, 3)                                      \
+    X(F_CHAR_LENGTH, "CHAR_LENGTH", 1, 1, 0, sql_bind_str1, 3)                            \
+    X(F_CHARACTER_LENGTH, "CHARACTER_LENGTH", 1, 1, 0, sql_bind_str1, 3)                  \
+    X(F_STRLEN, "STRLEN", 1, 1, 0, sql_bind_str1, 3)                                      \
+    X(F_TRIM, "TRIM", 1, 2, 0, sql_bind_trim, 0)                                          \
+    X(F_BTRIM, "BTRIM", 1, 2, 0, sql_bind_trim, 0)                                        \
+    X(F_LTRIM, "LTRIM", 1, 2, 0, sql_bind_trim, 1)                                        \
+    X(F_RTRIM, "RTRIM", 1, 2, 0, sql_bind_trim, 2)                                        \
+    X(F_SUBSTRING, "SUBSTRING", 2, 3, 0, sql_bind_substr, 0)                              \
+    X(F_SUBSTR, "SUBSTR", 2, 3, 0, sql_bind_substr, 0)                                    \
+    X(F_LEFT, "LEFT", 2, 2, 0, sql_bind_substr, 1)                                        \
+    X(F_RIGHT, "RIGHT", 2, 2, 0, sql_bind_substr, 2)                                      \
+    X(F_REPEAT, "REPEAT", 2, 2, 0, sql_bind_substr, 3)                                    \
+    X(F_REPLACE, "REPLACE", 3, 3, 0, sql_bind_str3, 0)                                    \
+    X(F_LPAD, "LPAD", 2, 3, 0, sql_bind_str3, 1)                                          \
+    X(F_RPAD, "RPAD", 2, 3, 0, sql_bind_str3, 2)                                          \
+    X(F_STRPOS, "STRPOS", 2, 3, 0, sql_bind_str3, 3)                                      \
+    X(F_CONTAINS, "CONTAINS_STRING", 2, 2, 0, sql_bind_str3, 4)                           \
+    X(F_ICONTAINS, "ICONTAINS_STRING", 2, 2, 0, sql_bind_str3, 5)                         \
+    X(F_PARSE_LONG, "PARSE_LONG", 1, 2, 0, sql_bind_parse_long, 0)                        \
+    X(F_REGEXP_EXTRACT, "REGEXP_EXTRACT", 2, 3, 0, sql_bind_regexp, 0)                    \
+    X(F_REGEXP_LIKE, "REGEXP_LIKE", 2, 2, 0, sql_bind_regexp, 1)                          \
+    X(F_REGEXP_REPLACE, "REGEXP_REPLACE", 3, 3, 0, sql_bind_regexp, 2)                    \
+    /* time */                                                                            \
+    X(F_TIME_PARSE, "TIME_PARSE", 1, 3, 0, sql_bind_time_parse, 0)                        \
+    X(F_TIME_FORMAT, "TIME_FORMAT", 1, 3, 0, sql_bind_time_format, 0)                     \
+    X(F_TIME_FLOOR, "TIME_FLOOR", 2, 4, 0, sql_bind_time_floor, 0)                        \
+    X(F_TIME_CEIL, "TIME_CEIL", 2, 4, 0, sql_bind_time_floor, 1)                          \
+    X(F_TIME_SHIFT, "TIME_SHIFT", 3, 4, 0, sql_bind_time_shift, 0)                        \
+    X(F_TIME_EXTRACT, "TIME_EXTRACT", 1, 3, 0, sql_bind_time_extract, 0)                  \
+    X(F_TIME_IN_INTERVAL, "TIME_IN_INTERVAL", 2, 2, 0, sql_bind_time_in_interval, 0)      \
+    X(F_MILLIS_TO_TS, "MILLIS_TO_TIMESTAMP", 1, 1, 0, sql_bind_millis, 0)                 \
+    X(F_TS_TO_MILLIS, "TIMESTAMP_TO_MILLIS", 1, 1, 0, sql_bind_millis, 1)                 \
+    X(F_DATE_TRUNC, "DATE_TRUNC", 2, 2, 0, sql_bind_date_trunc, 0)                        \
+    X(F_CURRENT_TIMESTAMP, "CURRENT_TIMESTAMP", 0, 0, 0, sql_bind_now, 0)                 \
+    X(F_CURRENT_DATE, "CURRENT_DATE", 0, 0, 0, sql_bind_now, 1)                           \
+    X(F_NOW, "NOW", 0, 0, 0, sql_bind_now, 0)                                             \
+    /* JSON */                                                                            \
+    X(F_JSON_VALUE, "JSON_VALUE", 2, 2, 0, sql_bind_json, 0)                              \
+    X(F_JSON_QUERY, "JSON_QUERY", 2, 2, 0, sql_bind_json, 1)                              \
+    X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)                              \
+    X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)                      \
+    X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)                      \
+    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array, 1)                         \
+    /* aggregates */                                                                      \
+    X(F_COUNT, "COUNT", 0, 1, FF_AGG, NULL, SQL_AGG_COUNT)                                \
+    X(F_SUM, "SUM", 1, 1, FF_AGG, NULL, SQL_AGG_SUM)                                      \
+    X(F_MIN, "MIN", 1, 1, FF_AGG, NULL, SQL_AGG_MIN)                                      \
+    X(F_MAX, "MAX", 1, 1, FF_AGG, NULL, SQL_AGG_MAX)                                      \
+    X(F_AVG, "AVG", 1, 1, FF_AGG, NULL, SQL_AGG_AVG)                                      \
+    X(F_EARLIEST, "EARLIEST", 1, 2, FF_AGG, NULL, SQL_AGG_EARLIEST)                       \
+    X(F_LATEST, "LATEST", 1, 2, FF_AGG, NULL, SQL_AGG_LATEST)                             \
+    X(F_EARLIEST_BY, "EARLIEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_EARLIEST_BY)              \
+    X(F_LATEST_BY, "LATEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_LATEST_BY)                    \
+    X(F_ANY_VALUE, "ANY_VALUE", 1, 2, FF_AGG, NULL, SQL_AGG_ANY_VALUE)                    \
+    X(F_APPROX_CD, "APPROX_COUNT_DISTINCT", 1, 1, FF_AGG, NULL, SQL_AGG_COUNT_DISTINCT)   \
+    X(F_HLL1, "APPROX_COUNT_DISTINCT_DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)     \
+    X(F_HLL2, "DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)                           \
     X(F_THETA1, "APPROX_COUNT_DISTINCT_DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0) \
-    X(F_THETA2, "DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0)        \
-    X(F_THETA_EST, "THETA_SKETCH_ESTIMATE", 1, 1, FF_UNSUPPORTED, NULL, 0) \
-    X(F_HLL_EST, "HLL_SKETCH_ESTIMATE", 1, 2, FF_UNSUPPORTED, NULL, 0)     \
+    X(F_THETA2, "DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0)                       \
+    X(F_THETA_EST, "THETA_SKETCH_ESTIMATE", 1, 1, FF_UNSUPPORTED, NULL, 0)                \
+    X(F_HLL_EST, "HLL_SKETCH_ESTIMATE", 1, 2, FF_UNSUPPORTED, NULL, 0)                    \
     X(F_APPROX_QUANTILE, "APPROX_QUANTILE_DS", 2, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)
 
 enum sql_func_id {
 #define SQL_FUNC_ENUM(id, name, mn, mx, fl, bind, var) id,
     SQL_FUNC_MAP(SQL_FUNC_ENUM)
 #undef SQL_FUNC_ENUM
-    F__COUNT
+        F__COUNT
 };
 
 /* A row of the function table (functab.c); its binder is sql_func_binders[id]. */
@@ -465,20 +466,20 @@ int sql_bind_json(struct sql_bctx *b, struct sql_node *n);
 struct sql_bctx {
     const char *text;
     size_t len;
-    struct arena *arena;          /* the owner's: nodes, folded constants */
+    struct arena *arena; /* the owner's: nodes, folded constants */
     struct sql_owner *owner;
     const struct sql_schema *schema;
     const struct sql_options *opt;
-    const struct ls_tz *tz;       /* sqlTimeZone */
+    const struct ls_tz *tz; /* sqlTimeZone */
     struct lerr *err;
-    const char *field_what;       /* "input field" or "column", for messages */
-    const char *table, *table_alias;  /* qualifiers accepted on identifiers */
+    const char *field_what;          /* "input field" or "column", for messages */
+    const char *table, *table_alias; /* qualifiers accepted on identifiers */
     /* Query mode (select.c): aggregate calls are lifted out by this hook,
      * which turns the node into an NK_AGGREF. NULL: aggregates are errors. */
     int (*agg_hook)(struct sql_bctx *b, struct sql_node *n);
     void *hook_ud;
-    int agg_depth;                /* > 0 while binding an aggregate's arguments */
-    const char *agg_refusal;      /* why aggregates are refused here */
+    int agg_depth;           /* > 0 while binding an aggregate's arguments */
+    const char *agg_refusal; /* why aggregates are refused here */
 };
 
 /* The binder (bind.c). Binds a parsed tree in place (names, types, casts,

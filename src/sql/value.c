@@ -80,7 +80,8 @@ char *sql_alloc(struct sql_ectx *c, size_t n)
         if (!c->rc) {
             c->rc = LERR_NOMEM;
             if (c->err)
-                lerr_set(c->err, LERR_NOMEM, "out of memory evaluating an expression (result too large)");
+                lerr_set(c->err, LERR_NOMEM,
+                         "out of memory evaluating an expression (result too large)");
         }
     }
     return p;
@@ -216,11 +217,9 @@ bool sql_value_truthy(const struct sql_value *v)
     switch (v->type) {
     case SQL_LONG:
     case SQL_BOOLEAN:
-    case SQL_TIMESTAMP:
-        return v->v.l != 0;
+    case SQL_TIMESTAMP: return v->v.l != 0;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        return v->v.d != 0;
+    case SQL_FLOAT: return v->v.d != 0;
     case SQL_STRING: {
         if (v->v.s.n == 4 && strncasecmp(v->v.s.p, "true", 4) == 0)
             return true;
@@ -229,8 +228,7 @@ bool sql_value_truthy(const struct sql_value *v)
         int k = sql_parse_number(v->v.s.p, v->v.s.n, &l, &d);
         return k == 1 ? l != 0 : k == 2 ? d != 0 : false;
     }
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -262,18 +260,15 @@ bool sql_json_append_value(struct buf *b, const struct sql_value *v)
     char tmp[64];
     switch (v->type) {
     case SQL_LONG:
-    case SQL_TIMESTAMP:
-        return buf_printf(b, "%lld", (long long)v->v.l);
-    case SQL_BOOLEAN:
-        return buf_puts(b, v->v.l ? "true" : "false");
+    case SQL_TIMESTAMP: return buf_printf(b, "%lld", (long long)v->v.l);
+    case SQL_BOOLEAN: return buf_puts(b, v->v.l ? "true" : "false");
     case SQL_DOUBLE:
     case SQL_FLOAT:
         if (v->v.d != v->v.d || v->v.d - v->v.d != 0)
             return buf_puts(b, "null");
         sql_fmt_double(v->v.d, v->type == SQL_FLOAT, tmp);
         return buf_puts(b, tmp);
-    case SQL_JSON:
-        return append_compact(b, v->v.s.p, v->v.s.n);
+    case SQL_JSON: return append_compact(b, v->v.s.p, v->v.s.n);
     case SQL_STRING:
         buf_putc(b, '"');
         for (uint32_t i = 0; i < v->v.s.n; i++) {
@@ -302,8 +297,7 @@ bool sql_json_append_value(struct buf *b, const struct sql_value *v)
             sql_json_append_value(b, &v->v.a.items[i]);
         }
         return buf_putc(b, ']');
-    default:
-        return buf_puts(b, "null");
+    default: return buf_puts(b, "null");
     }
 }
 
@@ -327,8 +321,8 @@ static size_t fmt_sql_timestamp(int64_t ms, char *out)
 {
     struct civil c;
     civil_from_ms(ms, &c);
-    int n = snprintf(out, 48, "%04d-%02d-%02d %02d:%02d:%02d", (int)c.year, (int)c.month, (int)c.day,
-                     (int)c.hour, (int)c.minute, (int)c.second);
+    int n = snprintf(out, 48, "%04d-%02d-%02d %02d:%02d:%02d", (int)c.year, (int)c.month,
+                     (int)c.day, (int)c.hour, (int)c.minute, (int)c.second);
     if (c.millis)
         n += snprintf(out + n, 48 - (size_t)n, ".%03d", (int)c.millis);
     return (size_t)n;
@@ -411,19 +405,15 @@ static struct sql_value cast_to_integer(const struct sql_value *x, int type)
     switch (from) {
     case SQL_LONG:
     case SQL_TIMESTAMP:
-    case SQL_BOOLEAN:
-        r.v.l = x->v.l;
-        break;
+    case SQL_BOOLEAN: r.v.l = x->v.l; break;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        r.v.l = double_to_long(x->v.d);
-        break;
+    case SQL_FLOAT: r.v.l = double_to_long(x->v.d); break;
     case SQL_STRING:
     case SQL_JSON: {
         const char *p = x->v.s.p;
         size_t n = x->v.s.n;
         if (from == SQL_JSON && n >= 2 && p[0] == '"')
-            return sql_null(type);   /* a JSON string is not a number */
+            return sql_null(type); /* a JSON string is not a number */
         if (type == SQL_TIMESTAMP) {
             int64_t ms;
             if (time_parse_iso(p, n, NULL, &ms)) {
@@ -446,8 +436,7 @@ static struct sql_value cast_to_integer(const struct sql_value *x, int type)
             return sql_null(type);
         break;
     }
-    default:
-        return sql_null(type);
+    default: return sql_null(type);
     }
     if (type == SQL_BOOLEAN)
         r.v.l = r.v.l != 0;
@@ -462,13 +451,9 @@ static struct sql_value cast_to_real(const struct sql_value *x, int type)
     switch (from) {
     case SQL_LONG:
     case SQL_TIMESTAMP:
-    case SQL_BOOLEAN:
-        r.v.d = (double)x->v.l;
-        break;
+    case SQL_BOOLEAN: r.v.d = (double)x->v.l; break;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        r.v.d = x->v.d;
-        break;
+    case SQL_FLOAT: r.v.d = x->v.d; break;
     case SQL_STRING:
     case SQL_JSON: {
         if (from == SQL_JSON && x->v.s.n >= 2 && x->v.s.p[0] == '"')
@@ -484,8 +469,7 @@ static struct sql_value cast_to_real(const struct sql_value *x, int type)
             return sql_null(type);
         break;
     }
-    default:
-        return sql_null(type);
+    default: return sql_null(type);
     }
     if (type == SQL_FLOAT)
         r.v.d = (double)(float)r.v.d;
@@ -500,19 +484,13 @@ static struct sql_value cast_to_string(const struct sql_value *x, struct arena *
     char tmp[64];
     size_t n;
     switch (from) {
-    case SQL_LONG:
-        n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, x->v.l);
-        break;
+    case SQL_LONG: n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, x->v.l); break;
     case SQL_BOOLEAN:
         n = (size_t)snprintf(tmp, sizeof tmp, "%s", x->v.l ? "true" : "false");
         break;
-    case SQL_TIMESTAMP:
-        n = fmt_sql_timestamp(x->v.l, tmp);
-        break;
+    case SQL_TIMESTAMP: n = fmt_sql_timestamp(x->v.l, tmp); break;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        n = sql_fmt_double(x->v.d, from == SQL_FLOAT, tmp);
-        break;
+    case SQL_FLOAT: n = sql_fmt_double(x->v.d, from == SQL_FLOAT, tmp); break;
     case SQL_JSON: {
         /* a JSON string becomes its text; other JSON stays JSON text */
         const char *p = x->v.s.p;
@@ -523,10 +501,8 @@ static struct sql_value cast_to_string(const struct sql_value *x, struct arena *
             return sql_null(SQL_STRING);
         return sql_string(p, len);
     }
-    case SQL_ARRAY:
-        return json_text(x, SQL_STRING, mem);
-    default:
-        return sql_null(SQL_STRING);
+    case SQL_ARRAY: return json_text(x, SQL_STRING, mem);
+    default: return sql_null(SQL_STRING);
     }
     return text_value(tmp, n, mem);
 }
@@ -553,20 +529,15 @@ struct sql_value sql_value_cast(const struct sql_value *x, int type, struct aren
     switch (type) {
     case SQL_LONG:
     case SQL_TIMESTAMP:
-    case SQL_BOOLEAN:
-        return cast_to_integer(x, type);
+    case SQL_BOOLEAN: return cast_to_integer(x, type);
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        return cast_to_real(x, type);
-    case SQL_STRING:
-        return cast_to_string(x, mem);
+    case SQL_FLOAT: return cast_to_real(x, type);
+    case SQL_STRING: return cast_to_string(x, mem);
     case SQL_JSON:
         /* CAST('x' AS JSON) is the string as a JSON string value */
         return json_text(x, SQL_JSON, mem);
-    case SQL_ARRAY:
-        return cast_to_array(x, mem);
-    default:
-        return sql_null(type);
+    case SQL_ARRAY: return cast_to_array(x, mem);
+    default: return sql_null(type);
     }
 }
 
@@ -578,26 +549,16 @@ bool sql_value_to_text(const struct sql_value *x, struct buf *out, bool null_tex
         return null_text ? buf_puts(out, "null") : !out->failed;
     char tmp[64];
     switch (x->type) {
-    case SQL_LONG:
-        return buf_printf(out, "%" PRId64, x->v.l);
-    case SQL_BOOLEAN:
-        return buf_puts(out, x->v.l ? "true" : "false");
+    case SQL_LONG: return buf_printf(out, "%" PRId64, x->v.l);
+    case SQL_BOOLEAN: return buf_puts(out, x->v.l ? "true" : "false");
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        sql_fmt_double(x->v.d, x->type == SQL_FLOAT, tmp);
-        return buf_puts(out, tmp);
-    case SQL_TIMESTAMP:
-        util_format_iso_ms(x->v.l, tmp);
-        return buf_puts(out, tmp);
+    case SQL_FLOAT: sql_fmt_double(x->v.d, x->type == SQL_FLOAT, tmp); return buf_puts(out, tmp);
+    case SQL_TIMESTAMP: util_format_iso_ms(x->v.l, tmp); return buf_puts(out, tmp);
     case SQL_STRING:
-    case SQL_JSON:
-        return buf_append(out, x->v.s.p, x->v.s.n);
-    case SQL_ARRAY:
-        return sql_json_append_value(out, x);
-    case SQL_INTERVAL:
-        return buf_printf(out, "%" PRId64, x->v.l);
-    default:
-        return buf_puts(out, "null");
+    case SQL_JSON: return buf_append(out, x->v.s.p, x->v.s.n);
+    case SQL_ARRAY: return sql_json_append_value(out, x);
+    case SQL_INTERVAL: return buf_printf(out, "%" PRId64, x->v.l);
+    default: return buf_puts(out, "null");
     }
 }
 
@@ -608,18 +569,13 @@ static int vclass(int t)
     switch (t) {
     case SQL_LONG:
     case SQL_TIMESTAMP:
-    case SQL_BOOLEAN:
-        return 1;
+    case SQL_BOOLEAN: return 1;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        return 2;
+    case SQL_FLOAT: return 2;
     case SQL_STRING:
-    case SQL_JSON:
-        return 3;
-    case SQL_ARRAY:
-        return 4;
-    default:
-        return 5;
+    case SQL_JSON: return 3;
+    case SQL_ARRAY: return 4;
+    default: return 5;
     }
 }
 
@@ -646,7 +602,7 @@ int sql_value_compare(const struct sql_value *a, const struct sql_value *b)
             return -1;
         if (x > y)
             return 1;
-        if (isnan(x) || isnan(y))   /* NaN sorts last, equal to itself */
+        if (isnan(x) || isnan(y)) /* NaN sorts last, equal to itself */
             return isnan(x) ? (isnan(y) ? 0 : 1) : -1;
         return 0;
     }
@@ -676,8 +632,7 @@ uint64_t sql_value_hash(const struct sql_value *a)
     if (a->is_null)
         return 0x9e3779b97f4a7c15ULL;
     switch (vclass(a->type)) {
-    case 1:
-        return util_mix64((uint64_t)a->v.l);
+    case 1: return util_mix64((uint64_t)a->v.l);
     case 2: {
         double d = a->v.d;
         /* integral doubles hash like the equal long */
@@ -701,7 +656,6 @@ uint64_t sql_value_hash(const struct sql_value *a)
             h = util_mix64(h * 31 + sql_value_hash(&a->v.a.items[i]));
         return h;
     }
-    default:
-        return 1;
+    default: return 1;
     }
 }

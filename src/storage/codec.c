@@ -56,7 +56,7 @@ uint64_t storage__hash_bytes(const void *p, size_t n)
     uint64_t seed = 0x9E3779B97F4A7C15ULL, a, b;
     if (n <= 16) {
         if (n >= 4) {
-            size_t m = (n >> 3) << 2;   /* 0 below 8 bytes, else 4 */
+            size_t m = (n >> 3) << 2; /* 0 below 8 bytes, else 4 */
             a = hash_u32(s) << 32 | hash_u32(s + m);
             b = hash_u32(s + n - 4) << 32 | hash_u32(s + n - 4 - m);
         } else if (n > 0) {
@@ -142,7 +142,8 @@ static inline uint64_t get_bits(const uint8_t *in, uint64_t bit, unsigned w, uin
     return v & mask;
 }
 
-void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint64_t *out)
+void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned width,
+                          uint64_t *out)
 {
     if (!width) {
         memset(out, 0, n * sizeof *out);
@@ -162,7 +163,8 @@ void storage__bitunpack64(const uint8_t *in, uint64_t start, size_t n, unsigned 
 
 /* The hot loop of GROUP BY over string ids: widths <= 32 fit one unaligned
  * 64-bit load per value (shift <= 7, 7 + 32 < 64). */
-void storage__bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width, uint32_t *out)
+void storage__bitunpack32(const uint8_t *in, uint64_t start, size_t n, unsigned width,
+                          uint32_t *out)
 {
     if (!width) {
         memset(out, 0, n * sizeof *out);
@@ -322,7 +324,8 @@ static bool append_narrow_zstd(struct buf *out, int64_t base, const uint64_t *va
     uint8_t hdr[PACK_HDR] = {0};
     storage__put_u64(hdr, (uint64_t)base);
     hdr[8] = (uint8_t)bpv;
-    bool ok = buf_append(out, hdr, sizeof hdr) && (n == 0 || storage__zstd_append(out, tmp, n * bpv, 1));
+    bool ok = buf_append(out, hdr, sizeof hdr) &&
+              (n == 0 || storage__zstd_append(out, tmp, n * bpv, 1));
     free(tmp);
     return ok;
 }
@@ -339,7 +342,7 @@ static bool append_narrow_zstd(struct buf *out, int64_t base, const uint64_t *va
 struct pick {
     struct buf *best, *cand;
     int codec;
-    struct pick_bufs *tl;   /* the thread's buffers, or NULL: own */
+    struct pick_bufs *tl; /* the thread's buffers, or NULL: own */
     struct pick_bufs own;
 };
 
@@ -530,8 +533,7 @@ bool storage__decode_block(int codec, const uint8_t *src, size_t clen, void *dst
         int r = LZ4_decompress_safe((const char *)src, dst, (int)clen, (int)rawlen);
         return r >= 0 && (size_t)r == rawlen;
     }
-    case ST_CODEC_ZSTD:
-        return storage__zstd_decode(src, clen, dst, rawlen);
+    case ST_CODEC_ZSTD: return storage__zstd_decode(src, clen, dst, rawlen);
     case ST_CODEC_FORZ:
     case ST_CODEC_DELTAZ:
         if (rawlen % 8)
@@ -542,7 +544,6 @@ bool storage__decode_block(int codec, const uint8_t *src, size_t clen, void *dst
         if (rawlen % 8)
             return false;
         return decode_packed(codec, src, clen, dst, rawlen / 8);
-    default:
-        return false;
+    default: return false;
     }
 }

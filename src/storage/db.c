@@ -15,7 +15,7 @@
 #include <time.h>
 
 #define COMPACT_ROUNDS 16
-#define COMPACT_BACKOFF_MAX_MS 600000   /* a compaction that keeps failing: at most every 10 min */
+#define COMPACT_BACKOFF_MAX_MS 600000 /* a compaction that keeps failing: at most every 10 min */
 
 struct storage_db {
     char dir[1024];
@@ -84,8 +84,7 @@ static int open_table(struct storage_db *db, struct storage_db_table *t, struct 
     return rc;
 }
 
-struct storage_db_table *storage_db_get(struct storage_db *db, const char *name,
-                                        struct lerr *err)
+struct storage_db_table *storage_db_get(struct storage_db *db, const char *name, struct lerr *err)
 {
     pthread_mutex_lock(&db->mu);
     struct storage_db_table *t = db->tables;
@@ -140,7 +139,7 @@ struct storage_snapshot *storage_db_snapshot(struct storage_db *db, const char *
     struct storage_snapshot *s = storage_table_snapshot(t->st);
     if (!s)
         lerr_set(err, LERR_NOMEM, "out of memory taking a snapshot of '%s'", name);
-    storage_db_put(db, t);   /* the snapshot keeps what it references alive */
+    storage_db_put(db, t); /* the snapshot keeps what it references alive */
     return s;
 }
 
@@ -188,7 +187,7 @@ void storage_db_lock(struct storage_db *db, const char *name)
     lerr_init(&err);
     struct storage_db_table *t = storage_db_get(db, name, &err);
     if (t)
-        storage_db_table_lock(t);   /* the reference is given back by storage_db_unlock */
+        storage_db_table_lock(t); /* the reference is given back by storage_db_unlock */
 }
 
 void storage_db_unlock(struct storage_db *db, const char *name)
@@ -199,7 +198,7 @@ void storage_db_unlock(struct storage_db *db, const char *name)
         t = t->next;
     pthread_mutex_unlock(&db->mu);
     if (!t)
-        return;   /* storage_db_lock found no table either */
+        return; /* storage_db_lock found no table either */
     struct lerr err;
     lerr_init(&err);
     if (storage_db_sync_columns(db, t, &err))
@@ -226,7 +225,7 @@ void storage_db_dropped(struct storage_db *db, const char *name, const char *tab
         storage_db_table_lock(t);
         storage_table_drop_data(t->st, &err);
         storage_db_table_unlock(t);
-        storage_db_put(db, t);   /* the registry's reference */
+        storage_db_put(db, t); /* the registry's reference */
     }
     if (util_uuid_valid(table_id)) {
         char dir[1200];
@@ -266,8 +265,10 @@ static void compact_table(struct storage_db_table *t, const struct storage_compa
         did = false;
         if (storage_table_compact(t->st, opts, compact_commit, ctx, &did, &err) == 0) {
             if (t->compact_failures)
-                log_msg(LOG_INFO, "ingest", "compaction of '%s' works again after %d "
-                        "failed attempts", t->name, t->compact_failures);
+                log_msg(LOG_INFO, "ingest",
+                        "compaction of '%s' works again after %d "
+                        "failed attempts",
+                        t->name, t->compact_failures);
             t->compact_failures = 0;
             continue;
         }

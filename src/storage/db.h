@@ -35,17 +35,17 @@ struct storage_db;
 /* An open table. The first four members are read-only for callers. */
 struct storage_db_table {
     const char *name;
-    const char *id;                    /* the catalog's id: its directory is tables/<id> */
+    const char *id; /* the catalog's id: its directory is tables/<id> */
     struct storage_table *st;
     enum storage_gran partitioning;
     /* private */
     struct storage_db_table *next;
-    pthread_mutex_t mu;                /* writer lock */
-    int refs;                          /* the registry's own (while listed) + one per user */
+    pthread_mutex_t mu; /* writer lock */
+    int refs;           /* the registry's own (while listed) + one per user */
     char name_buf[256], id_buf[40];
-    int compact_failures;              /* in a row (the compactor's own) */
-    int64_t compact_retry_ms;          /* no compaction before this */
-    int64_t compact_logged_ms;         /* when a failure was last logged */
+    int compact_failures;      /* in a row (the compactor's own) */
+    int64_t compact_retry_ms;  /* no compaction before this */
+    int64_t compact_logged_ms; /* when a failure was last logged */
 };
 
 /* What a table is, as the metadata store describes it; memory from `mem`. */
@@ -65,7 +65,7 @@ typedef int (*storage_db_describe_fn)(void *ctx, const char *name, bool with_seg
                                       struct lerr *err);
 
 struct storage_db_opts {
-    struct storage_limits limits;      /* realtime bounds of each table (0: storage's) */
+    struct storage_limits limits; /* realtime bounds of each table (0: storage's) */
     storage_db_describe_fn describe;
     void *describe_ctx;
 };
@@ -81,9 +81,8 @@ void storage_db_close(struct storage_db *db);
  * store does not know), with a reference the caller gives back with
  * storage_db_put(). NULL + err (LERR_NOT_FOUND: no such table).
  */
-struct storage_db_table *storage_db_get(struct storage_db *db, const char *name,
-                                        struct lerr *err);
-void storage_db_put(struct storage_db *db, struct storage_db_table *t);   /* NULL is fine */
+struct storage_db_table *storage_db_get(struct storage_db *db, const char *name, struct lerr *err);
+void storage_db_put(struct storage_db *db, struct storage_db_table *t); /* NULL is fine */
 
 void storage_db_table_lock(struct storage_db_table *t);
 void storage_db_table_unlock(struct storage_db_table *t);

@@ -41,25 +41,25 @@ struct rt_str {
  */
 #define RT_DENT_INLINE 20
 struct rt_dent {
-    const char *p;            /* inl, or bytes in the buffer's arena */
+    const char *p; /* inl, or bytes in the buffer's arena */
     uint32_t n;
     char inl[RT_DENT_INLINE];
 };
 _Static_assert(sizeof(struct rt_dent) == 32, "a dictionary entry is half a cache line");
 
 struct rt_col {
-    uint8_t type;             /* table column type (measures: result type) */
+    uint8_t type; /* table column type (measures: result type) */
     uint8_t kind;
-    uint32_t width;           /* bytes of one row's value */
-    bool flags;               /* pages start with ST_BLOCK present bytes */
+    uint32_t width; /* bytes of one row's value */
+    bool flags;     /* pages start with ST_BLOCK present bytes */
     size_t page_bytes;
     _Atomic(uint8_t *) *pages;
     /* STRING dictionary: id 0 is NULL, entries 1.. */
     _Atomic(struct rt_dent *) *dpages;
     atomic_uint dcount;
-    uint64_t *dslots;         /* writer only: open addressing, hash tag << 32 | id */
+    uint64_t *dslots; /* writer only: open addressing, hash tag << 32 | id */
     uint32_t dcap;
-    uint8_t dshift;           /* a hash's home slot is hash >> dshift (its top bits) */
+    uint8_t dshift; /* a hash's home slot is hash >> dshift (its top bits) */
 };
 
 struct rt_colvec {
@@ -81,21 +81,22 @@ struct rt_buf {
     _Atomic(struct rt_colvec *) cols;
     pthread_rwlock_t lock;
     /* writer only */
-    uint64_t nw;                 /* rows written (published at the end of a batch) */
+    uint64_t nw; /* rows written (published at the end of a batch) */
     uint64_t wbytes;
-    struct rt_colvec **retired;  /* column vectors replaced by bigger ones */
+    struct rt_colvec **retired; /* column vectors replaced by bigger ones */
     size_t nretired;
-    struct arena mem;            /* string bytes, measures' variable data */
-    uint32_t *rslots;            /* rollup: row + 1, 0 = empty */
+    struct arena mem; /* string bytes, measures' variable data */
+    uint32_t *rslots; /* rollup: row + 1, 0 = empty */
     uint64_t rcap;
-    uint64_t *rhash;             /* per row */
+    uint64_t *rhash; /* per row */
     uint64_t rhash_cap;
 };
 
 static int nomem(struct lerr *err)
 {
-    return lerr_set(err, LERR_NOMEM, "storage: out of memory in a realtime buffer; persist "
-                                     "more often (lower the row or byte limits)");
+    return lerr_set(err, LERR_NOMEM,
+                    "storage: out of memory in a realtime buffer; persist "
+                    "more often (lower the row or byte limits)");
 }
 
 static void count_bytes(struct rt_buf *b, size_t n)
@@ -468,15 +469,9 @@ static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value 
         k->p = x.v.s.p ? x.v.s.p : "";
         k->n = x.v.s.n;
         return true;
-    case SQL_FLOAT:
-        k->u = dbl_bits(storage__round_float(x.v.d));
-        return true;
-    case SQL_DOUBLE:
-        k->u = dbl_bits(x.v.d);
-        return true;
-    default:
-        k->u = (uint64_t)x.v.l;
-        return true;
+    case SQL_FLOAT: k->u = dbl_bits(storage__round_float(x.v.d)); return true;
+    case SQL_DOUBLE: k->u = dbl_bits(x.v.d); return true;
+    default: k->u = (uint64_t)x.v.l; return true;
     }
 }
 
@@ -492,7 +487,7 @@ static uint64_t key_hash(const struct rt_col *c, size_t col, const struct key *k
     } else if (storage__is_doubleish(c->type)) {
         double d;
         memcpy(&d, &k->u, 8);
-        h = d == 0 ? 0 : d != d ? 0x7ff8000000000000ULL : k->u;   /* -0 = 0; one NaN */
+        h = d == 0 ? 0 : d != d ? 0x7ff8000000000000ULL : k->u; /* -0 = 0; one NaN */
     } else {
         h = k->u;
     }
@@ -528,7 +523,7 @@ static bool key_equal_stored(const struct rt_col *c, uint64_t row, const struct 
 static bool store_key(struct rt_buf *b, struct rt_col *c, uint64_t row, const struct key *k)
 {
     if (k->null)
-        return true;   /* zeroed pages read as NULL */
+        return true; /* zeroed pages read as NULL */
     uint8_t *pg = page_for(b, c, row);
     if (!pg)
         return false;
@@ -635,7 +630,8 @@ int64_t rt_append(struct rt_buf *b, const struct storage__schema *sc,
             }
             const struct sql_value *v = &src[c]->values[rows[k]];
             hashes[c][k] = !v->is_null && v->type == SQL_STRING
-                               ? storage__hash_bytes(v->v.s.p ? v->v.s.p : "", v->v.s.n) : 0;
+                               ? storage__hash_bytes(v->v.s.p ? v->v.s.p : "", v->v.s.n)
+                               : 0;
         }
     }
 
@@ -651,7 +647,7 @@ int64_t rt_append(struct rt_buf *b, const struct storage__schema *sc,
         int64_t t = batch->time[r];
         if (agg)
             t = storage_gran_floor(b->res, t);
-        uint64_t h = agg ? util_mix64((uint64_t)t) : 0;   /* the rollup key's hash */
+        uint64_t h = agg ? util_mix64((uint64_t)t) : 0; /* the rollup key's hash */
         bool ok = true;
         for (size_t c = 1; c < ncols && ok; c++) {
             if (cols[c]->kind != STORAGE_DIMENSION)
@@ -688,8 +684,8 @@ int64_t rt_append(struct rt_buf *b, const struct storage__schema *sc,
                 uint64_t row = b->rslots[i] - 1;
                 if (b->rhash[row] != h)
                     continue;
-                const int64_t *tp = atomic_load_explicit(&b->tpages[row >> ST_BLOCK_SHIFT],
-                                                         memory_order_relaxed);
+                const int64_t *tp =
+                    atomic_load_explicit(&b->tpages[row >> ST_BLOCK_SHIFT], memory_order_relaxed);
                 if (tp[row & (ST_BLOCK - 1)] != t)
                     continue;
                 bool eq = true;
@@ -706,9 +702,9 @@ int64_t rt_append(struct rt_buf *b, const struct storage__schema *sc,
                     if (cols[c]->kind != STORAGE_MEASURE || !src[c])
                         continue;
                     uint8_t *st = val_ptr(cols[c], (uint8_t *)page_get(cols[c], found), found);
-                    ok = sql_agg_merge(&sc->cols[c].agg, st,
-                                       (const uint8_t *)src[c]->states + (size_t)r * sc->state_size[c],
-                                       &b->mem);
+                    ok = sql_agg_merge(
+                        &sc->cols[c].agg, st,
+                        (const uint8_t *)src[c]->states + (size_t)r * sc->state_size[c], &b->mem);
                 }
                 if (!ok) {
                     rc = nomem(err);

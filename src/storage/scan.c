@@ -127,7 +127,7 @@ struct storage_snapshot *storage__snapshot_build(struct storage__version *v)
     }
     for (size_t i = 0; i < v->nrts; i++) {
         struct rt_buf *b = v->rts[i];
-        uint64_t rows = rt_rows(b);   /* acquire: everything below is complete */
+        uint64_t rows = rt_rows(b); /* acquire: everything below is complete */
         if (!rows)
             continue;
         struct storage_view *vw = &sn->views[k];
@@ -197,7 +197,10 @@ void storage_view_chunk(const struct storage_view *v, int64_t *start, int64_t *e
 
 bool storage_view_is_realtime(const struct storage_view *v) { return v->realtime; }
 const char *storage_view_name(const struct storage_view *v) { return v->name; }
-bool storage_view_has_column(const struct storage_view *v, size_t col) { return vcol(v, col) >= 0; }
+bool storage_view_has_column(const struct storage_view *v, size_t col)
+{
+    return vcol(v, col) >= 0;
+}
 
 int storage_view_column_type(const struct storage_view *v, size_t col)
 {
@@ -296,7 +299,7 @@ bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const ch
     char stackbuf[256];
     char *succ = k <= sizeof stackbuf ? stackbuf : malloc(k);
     if (!succ) {
-        *hi = end;   /* over-approximate; callers still check values */
+        *hi = end; /* over-approximate; callers still check values */
         return true;
     }
     memcpy(succ, p, k);
@@ -323,8 +326,8 @@ const struct roaring_bitmap_s *storage_view_bitmap(const struct storage_view *v,
     return storage__seg_bitmap(v->seg, (size_t)c, id, err);
 }
 
-const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_view *v,
-                                                        size_t col, struct lerr *err)
+const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_view *v, size_t col,
+                                                        struct lerr *err)
 {
     if (v->realtime)
         return NULL;
@@ -337,16 +340,16 @@ const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_vie
 /* ---- scans --------------------------------------------------------------- */
 
 struct ccache {
-    int64_t blk;               /* cached block, -1 none */
-    uint32_t m;                /* its rows */
-    int64_t *l;                /* ST_BLOCK values (double bits for DOUBLE/FLOAT) */
-    bool *nulls;               /* ST_BLOCK */
-    uint32_t *ids;             /* ST_BLOCK */
-    struct buf var;            /* decoded var block */
+    int64_t blk;    /* cached block, -1 none */
+    uint32_t m;     /* its rows */
+    int64_t *l;     /* ST_BLOCK values (double bits for DOUBLE/FLOAT) */
+    bool *nulls;    /* ST_BLOCK */
+    uint32_t *ids;  /* ST_BLOCK */
+    struct buf var; /* decoded var block */
     const uint32_t *lens;
-    uint32_t *offs;            /* ST_BLOCK + 1 */
+    uint32_t *offs; /* ST_BLOCK + 1 */
     const uint8_t *bytes;
-    struct arena mem;          /* values of the last read (casts, measures) */
+    struct arena mem; /* values of the last read (casts, measures) */
     bool ready;
 };
 
@@ -354,7 +357,7 @@ struct ccache {
  * copied under one lock so that a row's measures agree with each other. */
 struct mcache {
     int64_t blk;
-    uint8_t **st;              /* per column (measures only) */
+    uint8_t **st; /* per column (measures only) */
     struct arena mem;
     bool ready;
 };
@@ -443,13 +446,12 @@ static int check_range(const struct storage_scan *s, size_t col, uint64_t row0, 
                        struct lerr *err)
 {
     if (col >= s->ncols)
-        return lerr_set(err, LERR_INVALID, "storage: column %zu is not in the snapshot (%zu columns)",
-                        col, s->ncols);
-    if (n > s->v->rows || row0 > s->v->rows - n)
         return lerr_set(err, LERR_INVALID,
-                        "storage: rows %llu..%llu are outside %s (%llu rows)",
-                        (unsigned long long)row0, (unsigned long long)(row0 + n),
-                        s->v->name, (unsigned long long)s->v->rows);
+                        "storage: column %zu is not in the snapshot (%zu columns)", col, s->ncols);
+    if (n > s->v->rows || row0 > s->v->rows - n)
+        return lerr_set(err, LERR_INVALID, "storage: rows %llu..%llu are outside %s (%llu rows)",
+                        (unsigned long long)row0, (unsigned long long)(row0 + n), s->v->name,
+                        (unsigned long long)s->v->rows);
     return 0;
 }
 
@@ -461,8 +463,7 @@ static enum phys phys_of(const struct storage_view *v, size_t col, int *vc)
     *vc = vcol(v, col);
     if (*vc < 0)
         return PH_MISSING;
-    const struct storage_column *d =
-        v->realtime ? &v->schema->cols[col] : &v->seg->cols[*vc].def;
+    const struct storage_column *d = v->realtime ? &v->schema->cols[col] : &v->seg->cols[*vc].def;
     if (d->kind == STORAGE_MEASURE)
         return PH_STATE;
     if (d->type == SQL_STRING)
@@ -584,7 +585,7 @@ static void *state_from(const struct storage_view *v, int vc, const struct stora
     }
     if (sql_agg_deserialize(&def->agg, c->bytes + c->offs[j], c->lens[j], st, mem, err) != 0) {
         storage__seg_corrupt(v->seg, (size_t)vc, ST_P_DATA, 0, err,
-                       "a measure's state does not deserialize");
+                             "a measure's state does not deserialize");
         return NULL;
     }
     return st;
@@ -664,13 +665,12 @@ int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint3
                 return err->code;
         }
         switch (ph) {
-        case PH_STRING:
-            x = storage_view_dict_value(v, col, c->ids[j]);
-            break;
+        case PH_STRING: x = storage_view_dict_value(v, col, c->ids[j]); break;
         case PH_TEXT:
             if (v->realtime)
                 break;
-            x = c->nulls[j] ? sql_null(stored) : sql_string((const char *)c->bytes + c->offs[j], c->lens[j]);
+            x = c->nulls[j] ? sql_null(stored)
+                            : sql_string((const char *)c->bytes + c->offs[j], c->lens[j]);
             x.type = (uint8_t)stored;
             break;
         case PH_DOUBLE:
@@ -741,8 +741,8 @@ static int wrong_class(const struct storage_scan *s, size_t col, const char *wan
                     s->v->schema->cols[col].name, want, s->v->name);
 }
 
-int storage_scan_longs(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
-                       int64_t *out, bool *nulls, struct lerr *err)
+int storage_scan_longs(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n, int64_t *out,
+                       bool *nulls, struct lerr *err)
 {
     if (check_range(s, col, row0, n, err))
         return err->code;
@@ -796,8 +796,8 @@ int storage_scan_doubles(struct storage_scan *s, size_t col, uint64_t row0, uint
     return rc;
 }
 
-int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
-                     uint32_t *out, struct lerr *err)
+int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
+                     struct lerr *err)
 {
     if (check_range(s, col, row0, n, err))
         return err->code;
@@ -816,8 +816,8 @@ int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t
     return storage__seg_ids(s->v->seg, (size_t)vc, row0, n, out, err) ? err->code : 0;
 }
 
-int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
-                        void *out, struct arena *mem, struct lerr *err)
+int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n, void *out,
+                        struct arena *mem, struct lerr *err)
 {
     if (check_range(s, col, row0, n, err))
         return err->code;
@@ -860,7 +860,7 @@ int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint3
         uint32_t j = (uint32_t)(row % ST_BLOCK);
         if (sql_agg_deserialize(&def->agg, c->bytes + c->offs[j], c->lens[j], dst, mem, err))
             return storage__seg_corrupt(v->seg, (size_t)vc, ST_P_DATA, 0, err,
-                                  "a measure's state does not deserialize");
+                                        "a measure's state does not deserialize");
     }
     return 0;
 }

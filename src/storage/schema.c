@@ -18,7 +18,7 @@ static bool dim_type_ok(int t)
 }
 
 int storage__column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
-                    struct lerr *err)
+                          struct lerr *err)
 {
     char target[64];
     snprintf(target, sizeof target, "schema[%zu]", index);
@@ -65,7 +65,7 @@ bool storage__column_compatible(const struct storage_column *a, const struct sto
 {
     if (a->kind != b->kind)
         return false;
-    if (a->kind == STORAGE_MEASURE)   /* states one can read as the other's */
+    if (a->kind == STORAGE_MEASURE) /* states one can read as the other's */
         return a->agg.distinct == b->agg.distinct && sql_agg_state_compatible(&a->agg, &b->agg);
     if (a->type == b->type)
         return true;
@@ -149,9 +149,9 @@ struct storage__schema *storage__schema_new(const struct storage_schema *in, str
     s->type = in->type;
     s->partitioning = in->partitioning;
     s->time_resolution = in->type == STORAGE_AGGREGATE ? in->time_resolution
-                                                        : STORAGE_GRAN_MILLISECOND;
-    struct storage_column tcol = {.name = "__time", .type = SQL_TIMESTAMP,
-                                  .kind = STORAGE_DIMENSION};
+                                                       : STORAGE_GRAN_MILLISECOND;
+    struct storage_column tcol = {
+        .name = "__time", .type = SQL_TIMESTAMP, .kind = STORAGE_DIMENSION};
     bool ok = schema_put(s, 0, &tcol);
     for (size_t i = 0; ok && i < in->ncols; i++)
         ok = schema_put(s, i + 1, &in->cols[i]);

@@ -39,7 +39,7 @@ static const char *const part_names[8][ST_MAX_PARTS] = {
 };
 
 static const uint8_t enc_nparts[8] = {
-    [ST_ENC_TIME] = 1, [ST_ENC_LONG] = 2, [ST_ENC_DOUBLE] = 2, [ST_ENC_FLOAT] = 2,
+    [ST_ENC_TIME] = 1,   [ST_ENC_LONG] = 2, [ST_ENC_DOUBLE] = 2, [ST_ENC_FLOAT] = 2,
     [ST_ENC_STRING] = 3, [ST_ENC_TEXT] = 2, [ST_ENC_STATE] = 1,
 };
 
@@ -50,7 +50,8 @@ int storage__seg_corrupt(struct storage__seg *s, size_t col, unsigned part, uint
 {
     const struct storage__scol *c = &s->cols[col];
     const char *pn = c->enc < 8 && part < ST_MAX_PARTS && part_names[c->enc][part]
-                         ? part_names[c->enc][part] : "?";
+                         ? part_names[c->enc][part]
+                         : "?";
     char msg[sizeof s->corrupt_msg];
     snprintf(msg, sizeof msg, "segment %s: column '%s', part '%s' at file offset %llu: %s; " HINT,
              s->name, c->def.name, pn, (unsigned long long)(c->parts[part].off + off), what);
@@ -164,12 +165,11 @@ static int parse_footer(struct storage__seg *s, const uint8_t *f, size_t flen, u
             return bad_file(s->name, foff + at, err, "bad column name in the footer");
         char *nm = malloc(nl + 1u);
         if (!nm)
-            return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s",
-                            s->name);
+            return lerr_set(err, LERR_NOMEM, "storage: out of memory opening segment %s", s->name);
         memcpy(nm, name, nl);
         nm[nl] = 0;
         c->def.name = nm;
-        s->ncols = i + 1;   /* owns the name from here */
+        s->ncols = i + 1; /* owns the name from here */
         c->def.type = rd8(&r);
         c->def.kind = rd8(&r);
         c->enc = rd8(&r);
@@ -257,8 +257,7 @@ static int parse(struct storage__seg *s, struct lerr *err)
     if (storage__get_u32(tr + 20) != ST_FORMAT_VERSION)
         return bad_file(s->name, n - ST_TRAILER_SIZE + 20, err, "trailer version mismatch");
     uint64_t foff = storage__get_u64(tr), flen = storage__get_u64(tr + 8);
-    if (foff < ST_HEADER_SIZE || foff > n - ST_TRAILER_SIZE ||
-        flen != n - ST_TRAILER_SIZE - foff)
+    if (foff < ST_HEADER_SIZE || foff > n - ST_TRAILER_SIZE || flen != n - ST_TRAILER_SIZE - foff)
         return bad_file(s->name, n - ST_TRAILER_SIZE, err, "footer position out of range");
     if (util_crc32c(0, m + foff, flen) != storage__get_u32(tr + 16))
         return bad_file(s->name, foff, err, "footer checksum mismatch");
@@ -301,7 +300,7 @@ static struct storage__seg *seg_alloc(const char *name)
 }
 
 int storage__seg_open_mem(const void *p, size_t n, const char *name, struct storage__seg **out,
-                    struct lerr *err)
+                          struct lerr *err)
 {
     *out = NULL;
     struct storage__seg *s = seg_alloc(name);
@@ -407,7 +406,7 @@ static int check_blocked(struct storage__seg *s, size_t col, const uint8_t *p, u
     uint64_t nb = nblocks_for(s->nrows);
     if (len < 8 || storage__get_u32(p + len - 8) != nb || (len - 8) / 24 < nb)
         return storage__seg_corrupt(s, col, ST_P_DATA, len < 8 ? 0 : len - 8, err,
-                              "block count does not match the row count");
+                                    "block count does not match the row count");
     uint64_t dir = len - 8 - nb * 24;
     size_t fw = fixed_width(c->enc);
     for (uint64_t b = 0; b < nb; b++) {
@@ -418,15 +417,14 @@ static int check_blocked(struct storage__seg *s, size_t col, const uint8_t *p, u
         uint32_t m = storage__block_rows(s->nrows, b);
         bool ok = off <= dir && clen <= dir - off && codec < ST_CODEC__COUNT;
         if (fw)
-            ok = ok && rawlen == (uint64_t)m * fw &&
-                 (fw == 8 || !storage__codec_is_int(codec)) &&
+            ok = ok && rawlen == (uint64_t)m * fw && (fw == 8 || !storage__codec_is_int(codec)) &&
                  (c->enc != ST_ENC_DOUBLE || !storage__codec_is_int(codec));
         else
             ok = ok && rawlen >= (uint64_t)m * 4 && rawlen <= ST_MAX_BLOCK_BYTES &&
                  !storage__codec_is_int(codec);
         if (!ok)
             return storage__seg_corrupt(s, col, ST_P_DATA, dir + b * 24, err,
-                                  "bad block directory entry");
+                                        "bad block directory entry");
     }
     return 0;
 }
@@ -482,14 +480,14 @@ static int check_plain_dict(struct storage__seg *s, size_t col, const uint8_t *p
         uint64_t o = storage__get_u32(offs + i * 4);
         if (o < prev || o > avail)
             return storage__seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
-                                  "dictionary offset out of range");
+                                        "dictionary offset out of range");
         const uint8_t *v = bytes + prev;
         uint64_t vn = o - prev;
         if (i > 1) {
             int cmpv = memcmp(pv, v, pvn < vn ? pvn : vn);
             if (cmpv > 0 || (cmpv == 0 && pvn >= vn))
                 return storage__seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err,
-                                      "dictionary values are not sorted");
+                                            "dictionary values are not sorted");
         }
         pv = v;
         pvn = vn;
@@ -531,8 +529,8 @@ static uint8_t *decode_front_dict(struct storage__seg *s, size_t col, const uint
     unsigned long long fsz = ZSTD_getFrameContentSize(p + 16, len - 16);
     /* each value costs at least two bytes of stream; a suffix at most its
      * own bytes plus ten of lengths */
-    if (fclen < 2 * cnt || (cnt == 0 && fclen != 0) ||
-        (fclen && fsz != fclen) || fclen > ((uint64_t)UINT32_MAX) + 10 * cnt) {
+    if (fclen < 2 * cnt || (cnt == 0 && fclen != 0) || (fclen && fsz != fclen) ||
+        fclen > ((uint64_t)UINT32_MAX) + 10 * cnt) {
         storage__seg_corrupt(s, col, ST_P_DICT, 8, err, "dictionary stream length does not match");
         return NULL;
     }
@@ -650,7 +648,7 @@ static int check_ids(struct storage__seg *s, size_t col, const uint8_t *p, uint6
             mx = ids[k] > mx ? ids[k] : mx;
         if (mx > c->dict_count)
             return storage__seg_corrupt(s, col, ST_P_IDS, 8 + r0 * c->id_width / 8, err,
-                                  "a row's id is past the dictionary");
+                                        "a row's id is past the dictionary");
     }
     return 0;
 }
@@ -680,7 +678,7 @@ static int check_postings(struct storage__seg *s, size_t col, const uint8_t *p, 
         if ((id == 0 && starts[0] != 0) || starts[0] < prev || starts[1] < starts[0] ||
             starts[1] > s->nrows || (id == nb - 1 && starts[1] != s->nrows))
             return storage__seg_corrupt(s, col, ST_P_BITMAPS, (id * ws) / 8, err,
-                                  "posting list bounds out of order");
+                                        "posting list bounds out of order");
         prev = starts[0];
         /* rows of one id: strictly ascending and inside the segment */
         int64_t last = -1;
@@ -690,7 +688,7 @@ static int check_postings(struct storage__seg *s, size_t col, const uint8_t *p, 
             for (uint32_t k = 0; k < m; k++) {
                 if ((int64_t)rows[k] <= last || rows[k] >= s->nrows)
                     return storage__seg_corrupt(s, col, ST_P_BITMAPS, ssz + (r0 + k) * wr / 8, err,
-                                          "posting list rows out of order");
+                                                "posting list rows out of order");
                 last = rows[k];
             }
         }
@@ -701,7 +699,7 @@ static int check_postings(struct storage__seg *s, size_t col, const uint8_t *p, 
 /* The Elias-Fano part's pieces (layout in storage_int.h). */
 struct ef_part {
     const uint8_t *lists, *counts, *samples;
-    uint64_t lbits, cbits;   /* usable bits, slack excluded */
+    uint64_t lbits, cbits; /* usable bits, slack excluded */
 };
 
 static bool ef_part(const uint8_t *p, uint64_t len, uint64_t nb, struct ef_part *e)
@@ -772,7 +770,7 @@ static int check_ef(struct storage__seg *s, size_t col, const uint8_t *p, uint64
     struct ef_part e;
     if (!ef_part(p, len, nb, &e))
         return storage__seg_corrupt(s, col, ST_P_BITMAPS, len < 24 ? 0 : len - 24, err,
-                              "Elias-Fano sizes do not add up");
+                                    "Elias-Fano sizes do not add up");
     uint64_t eb = 0, cb = 0, total = 0;
     for (uint64_t id = 0; id < nb; id++) {
         uint64_t k;
@@ -780,7 +778,7 @@ static int check_ef(struct storage__seg *s, size_t col, const uint8_t *p, uint64
             (storage__get_u64(e.samples + id / ST_EF_GROUP * 16) != eb ||
              storage__get_u64(e.samples + id / ST_EF_GROUP * 16 + 8) != cb))
             return storage__seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.samples - p), err,
-                                  "Elias-Fano sample does not match");
+                                        "Elias-Fano sample does not match");
         if (!ef_count(&e, &cb, &k) || k > n - total)
             return storage__seg_corrupt(s, col, ST_P_BITMAPS, (uint64_t)(e.counts - p) + cb / 8,
                                         err, "Elias-Fano count out of range");
@@ -788,11 +786,11 @@ static int check_ef(struct storage__seg *s, size_t col, const uint8_t *p, uint64
         eb += storage__ef_bits(k, n);
         if (eb > e.lbits)
             return storage__seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
-                                  "Elias-Fano lists overrun their part");
+                                        "Elias-Fano lists overrun their part");
     }
     if (total != n)
         return storage__seg_corrupt(s, col, ST_P_BITMAPS, 0, err,
-                              "Elias-Fano lists do not hold every row");
+                                    "Elias-Fano lists do not hold every row");
     return 0;
 }
 
@@ -817,7 +815,7 @@ static int check_bitmaps(struct storage__seg *s, size_t col, const uint8_t *p, u
         uint64_t o = storage__get_u64(p + dir + i * 8);
         if ((i == 0 && o != 0) || o < prev || o > dir)
             return storage__seg_corrupt(s, col, ST_P_BITMAPS, dir + i * 8, err,
-                                  "bitmap offset out of range");
+                                        "bitmap offset out of range");
         prev = o;
     }
     return 0;
@@ -889,8 +887,8 @@ static int verify_blocks(struct storage__seg *s, size_t col, struct lerr *err)
         for (int64_t i = 0; state && i < m && rc == 0; i++) {
             arena_reset(&mem);
             if (sql_agg_deserialize(&c->def.agg, bytes, lens[i], state, &mem, err) != 0)
-                rc =
-                    storage__seg_corrupt(s, col, ST_P_DATA, 0, err, "a state does not deserialize");
+                rc = storage__seg_corrupt(s, col, ST_P_DATA, 0, err,
+                                          "a state does not deserialize");
             bytes += lens[i];
         }
     }
@@ -927,8 +925,8 @@ static const uint8_t *block_entry(const uint8_t *p, uint64_t len, uint64_t nb, u
     return p + (len - 8 - nb * 24) + blk * 24;
 }
 
-static int64_t decode_block(struct storage__seg *s, size_t col, uint64_t blk, void *dst, size_t cap,
-                            uint32_t *rawlen_out, struct lerr *err)
+static int64_t decode_block(struct storage__seg *s, size_t col, uint64_t blk, void *dst,
+                            size_t cap, uint32_t *rawlen_out, struct lerr *err)
 {
     const uint8_t *p;
     uint64_t len;
@@ -951,7 +949,7 @@ static int64_t decode_block(struct storage__seg *s, size_t col, uint64_t blk, vo
 }
 
 int64_t storage__seg_block_fixed(struct storage__seg *s, size_t col, uint64_t blk, void *dst,
-                           struct lerr *err)
+                                 struct lerr *err)
 {
     int64_t m = decode_block(s, col, blk, dst, (size_t)ST_BLOCK * 8, NULL, err);
     if (m > 0 && s->cols[col].enc == ST_ENC_FLOAT) {
@@ -1039,7 +1037,7 @@ int storage__seg_null_flags(struct storage__seg *s, size_t col, uint64_t row0, u
 }
 
 int storage__seg_ids(struct storage__seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
-               struct lerr *err)
+                     struct lerr *err)
 {
     const uint8_t *p;
     uint64_t len;
@@ -1050,7 +1048,7 @@ int storage__seg_ids(struct storage__seg *s, size_t col, uint64_t row0, uint32_t
 }
 
 void storage__seg_dict_entry(const struct storage__seg *s, size_t col, uint32_t id, const char **p,
-                       uint32_t *n)
+                             uint32_t *n)
 {
     const struct storage__scol *c = &s->cols[col];
     const uint8_t *offs = c->dict + 8;
@@ -1151,7 +1149,7 @@ static roaring_bitmap_t *bitmap_from_ef(struct storage__seg *s, size_t col, cons
 }
 
 const roaring_bitmap_t *storage__seg_bitmap(struct storage__seg *s, size_t col, uint32_t id,
-                                      struct lerr *err)
+                                            struct lerr *err)
 {
     struct storage__scol *c = &s->cols[col];
     if (c->enc != ST_ENC_STRING || id > c->dict_count) {
@@ -1184,9 +1182,10 @@ const roaring_bitmap_t *storage__seg_bitmap(struct storage__seg *s, size_t col, 
         }
     }
     uint32_t layout = storage__get_u32(p + len - 4);
-    roaring_bitmap_t *bm = layout == ST_BITMAPS_EF         ? bitmap_from_ef(s, col, p, len, id, err)
-                           : layout == ST_BITMAPS_POSTINGS ? bitmap_from_postings(s, col, p, id, err)
-                                                           : bitmap_from_roaring(s, col, p, len, id, err);
+    roaring_bitmap_t *bm = layout == ST_BITMAPS_EF ? bitmap_from_ef(s, col, p, len, id, err)
+                           : layout == ST_BITMAPS_POSTINGS
+                               ? bitmap_from_postings(s, col, p, id, err)
+                               : bitmap_from_roaring(s, col, p, len, id, err);
     if (!bm)
         return NULL;
     roaring_bitmap_t *expect = NULL;

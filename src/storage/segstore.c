@@ -60,21 +60,14 @@ int segstore_put(struct segstore *s, struct segstore_temp *t, struct lerr *err)
     return s->ops->put(s, t, err);
 }
 
-void segstore_temp_abort(struct segstore *s, struct segstore_temp *t)
-{
-    s->ops->temp_abort(s, t);
-}
+void segstore_temp_abort(struct segstore *s, struct segstore_temp *t) { s->ops->temp_abort(s, t); }
 
-int segstore_open(struct segstore *s, const char *name, struct segstore_map *out,
-                  struct lerr *err)
+int segstore_open(struct segstore *s, const char *name, struct segstore_map *out, struct lerr *err)
 {
     return s->ops->open(s, name, out, err);
 }
 
-void segstore_close(struct segstore *s, struct segstore_map *m)
-{
-    s->ops->close(s, m);
-}
+void segstore_close(struct segstore *s, struct segstore_map *m) { s->ops->close(s, m); }
 
 int segstore_remove(struct segstore *s, const char *name, struct lerr *err)
 {
@@ -174,7 +167,7 @@ static int local_put(struct segstore *s, struct segstore_temp *t, struct lerr *e
     }
     int fd = t->fd;
     t->fd = -1;
-    if (close(fd) != 0) {   /* network filesystems report late write errors here */
+    if (close(fd) != 0) { /* network filesystems report late write errors here */
         segstore_io_error(err, "closing segment file", t->path, s->where, errno);
         goto fail;
     }
@@ -248,9 +241,9 @@ static int local_remove(struct segstore *s, const char *name, struct lerr *err)
     int rc = 0;
     if (unlink(path) != 0) {
         int e = errno;
-        rc = e == ENOENT ? lerr_set(err, LERR_NOT_FOUND, "segment %s: %s does not exist", name,
-                                    path)
-                         : segstore_io_error(err, "removing segment file", path, s->where, e);
+        rc = e == ENOENT
+                 ? lerr_set(err, LERR_NOT_FOUND, "segment %s: %s does not exist", name, path)
+                 : segstore_io_error(err, "removing segment file", path, s->where, e);
     }
     free(path);
     return rc;

@@ -59,7 +59,7 @@ struct segstore_map {
 typedef int (*segstore_name_fn)(void *ctx, const char *name);
 
 struct segstore_ops {
-    const char *kind;   /* "local" */
+    const char *kind; /* "local" */
     int (*temp_create)(struct segstore *s, const char *name, struct segstore_temp *t,
                        struct lerr *err);
     /* fsync, close, publish under t->name durably; on failure nothing is visible */
@@ -81,7 +81,7 @@ struct segstore_ops {
 struct segstore {
     const struct segstore_ops *ops;
     _Atomic long refs;
-    char *where;   /* the directory (or bucket/prefix), named in messages */
+    char *where; /* the directory (or bucket/prefix), named in messages */
 };
 
 /* A store over an existing local directory ("" = the current one). */

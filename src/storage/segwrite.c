@@ -38,11 +38,11 @@
 
 struct out {
     int fd;
-    const char *path;       /* the temporary file being written */
-    const char *dir;        /* its directory (named in errors: the disk to free) */
+    const char *path; /* the temporary file being written */
+    const char *dir;  /* its directory (named in errors: the disk to free) */
     struct buf b;
-    uint64_t pos;           /* file offset of the next byte */
-    uint32_t crc;           /* of the current part */
+    uint64_t pos; /* file offset of the next byte */
+    uint32_t crc; /* of the current part */
     struct lerr *err;
     bool failed;
 };
@@ -152,8 +152,8 @@ static void blocked_end(struct blocked *bl, struct out *o)
 /* ---- sorting ------------------------------------------------------------- */
 
 struct sortkey {
-    int cls;                      /* 0 ranks, 1 longs, 2 doubles, 3 text */
-    const uint32_t *rank;         /* per row, 0 = NULL */
+    int cls;              /* 0 ranks, 1 longs, 2 doubles, 3 text */
+    const uint32_t *rank; /* per row, 0 = NULL */
     const int64_t *l;
     const double *d;
     const bool *nulls;
@@ -184,7 +184,7 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
         if (k->cls == 0) {
             c = (k->rank[a] > k->rank[b]) - (k->rank[a] < k->rank[b]);
         } else if (k->nulls[a] || k->nulls[b]) {
-            c = (int)k->nulls[b] - (int)k->nulls[a];   /* NULL first */
+            c = (int)k->nulls[b] - (int)k->nulls[a]; /* NULL first */
         } else if (k->cls == 1) {
             c = (k->l[a] > k->l[b]) - (k->l[a] < k->l[b]);
         } else if (k->cls == 2) {
@@ -200,9 +200,9 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
 
 /* A string column's dictionary, sorted, restricted to the ids rows use. */
 struct sdict {
-    uint32_t count;          /* values (without NULL) */
-    struct storage__skey *sorted;  /* the values in byte order, count of them */
-    uint32_t *newid;         /* old id -> new id (0 = NULL / unused) */
+    uint32_t count;               /* values (without NULL) */
+    struct storage__skey *sorted; /* the values in byte order, count of them */
+    uint32_t *newid;              /* old id -> new id (0 = NULL / unused) */
 };
 
 int storage__skey_cmp(const void *pa, const void *pb)
@@ -250,9 +250,9 @@ static void skey_sort_cmp(struct storage__skey *k, size_t n)
  */
 static void skey_radix(struct storage__skey *k, size_t n, struct storage__skey *tmp, unsigned w)
 {
-    size_t (*cnt)[256] = calloc(8, sizeof *cnt);
+    size_t(*cnt)[256] = calloc(8, sizeof *cnt);
     if (!cnt) {
-        skey_sort_cmp(k, n);   /* no memory for counts: the comparison sort needs none */
+        skey_sort_cmp(k, n); /* no memory for counts: the comparison sort needs none */
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -312,7 +312,7 @@ void storage__skey_sort(struct storage__skey *k, size_t n, struct storage__skey 
             for (e = a + 1; e < j && k[e].pfx[1] == k[a].pfx[1]; e++)
                 ;
             if (j - i < 64)
-                e = j;   /* the whole run, by comparison */
+                e = j; /* the whole run, by comparison */
             if (e - a > 1)
                 skey_sort_cmp(k + a, e - a);
         }
@@ -332,7 +332,7 @@ static bool sdict_build(const struct rt_buf *b, size_t col, const uint32_t *ids,
     }
     for (uint64_t r = 0; r < n; r++)
         d->newid[ids[r]] = 1;
-    d->newid[STORAGE_NULL_ID] = STORAGE_NULL_ID;   /* NULL stays id 0 */
+    d->newid[STORAGE_NULL_ID] = STORAGE_NULL_ID; /* NULL stays id 0 */
     d->count = 0;
     for (uint32_t id = 1; id < dc; id++) {
         if (!d->newid[id])
@@ -362,10 +362,10 @@ struct wctx {
     const struct storage__schema *sc;
     const struct rt_buf *b;
     uint64_t n;
-    const uint32_t *perm;      /* sorted position -> buffer row */
+    const uint32_t *perm; /* sorted position -> buffer row */
     bool zstd;
-    struct sdict *dicts;       /* per column (STRING) */
-    uint32_t **ids;            /* per column (STRING): ids by buffer row */
+    struct sdict *dicts; /* per column (STRING) */
+    uint32_t **ids;      /* per column (STRING): ids by buffer row */
 };
 
 static void write_time(struct wctx *w, struct storage__scol *sc, const int64_t *t)
@@ -449,7 +449,8 @@ static void write_numeric(struct wctx *w, size_t col, struct storage__scol *sc)
             blocked_add(&bl, w->o, storage__encode_bytes(vals, (size_t)m * 8, w->zstd, &bl.tmp),
                         (size_t)m * 8);
         } else {
-            blocked_add(&bl, w->o, storage__encode_longs(vals, m, w->zstd, &bl.tmp), (size_t)m * 8);
+            blocked_add(&bl, w->o, storage__encode_longs(vals, m, w->zstd, &bl.tmp),
+                        (size_t)m * 8);
         }
     }
     blocked_end(&bl, w->o);
@@ -507,7 +508,8 @@ static void write_var(struct wctx *w, size_t col, struct storage__scol *sc)
             oom(w->o);
             break;
         }
-        blocked_add(&bl, w->o, storage__encode_bytes(raw.data, raw.len, w->zstd, &bl.tmp), raw.len);
+        blocked_add(&bl, w->o, storage__encode_bytes(raw.data, raw.len, w->zstd, &bl.tmp),
+                    raw.len);
     }
     blocked_end(&bl, w->o);
     part_end(w->o, &sc->parts[ST_P_DATA]);
@@ -536,7 +538,7 @@ static uint64_t roaring_bytes(const uint64_t *end, const uint32_t *rowsby, uint3
 {
     uint64_t roaring = 8 * ((uint64_t)nid + 1), start = 0;
     for (uint32_t id = 0; id < nid; id++) {
-        roaring += 8;   /* cookie and container count */
+        roaring += 8; /* cookie and container count */
         for (uint64_t i = start; i < end[id];) {
             /* one container: the rows sharing the high 16 bits, as an
              * array, a bitset or runs, whichever is smallest (as
@@ -810,8 +812,9 @@ static void put16(struct buf *f, uint16_t v) { buf_append(f, &v, 2); }
 static void put32(struct buf *f, uint32_t v) { buf_append(f, &v, 4); }
 static void put64(struct buf *f, uint64_t v) { buf_append(f, &v, 8); }
 
-static void write_footer(struct out *o, const struct storage__schema *sch, const struct storage__scol *cols,
-                         uint64_t n, int64_t mn, int64_t mx, int64_t cs, int64_t ce, bool zstd)
+static void write_footer(struct out *o, const struct storage__schema *sch,
+                         const struct storage__scol *cols, uint64_t n, int64_t mn, int64_t mx,
+                         int64_t cs, int64_t ce, bool zstd)
 {
     struct buf f;
     buf_init(&f, 0);
@@ -987,8 +990,9 @@ static int write_body(struct wctx *w, struct storage__scol *cols, const int64_t 
             sc->enc = ST_ENC_TEXT;
             write_var(w, c, sc);
         } else {
-            sc->enc = type == SQL_FLOAT ? ST_ENC_FLOAT
-                      : type == SQL_DOUBLE ? ST_ENC_DOUBLE : ST_ENC_LONG;
+            sc->enc = type == SQL_FLOAT    ? ST_ENC_FLOAT
+                      : type == SQL_DOUBLE ? ST_ENC_DOUBLE
+                                           : ST_ENC_LONG;
             write_numeric(w, c, sc);
         }
     }
@@ -1007,8 +1011,8 @@ static int write_body(struct wctx *w, struct storage__scol *cols, const int64_t 
 }
 
 int storage__seg_write(struct segstore *store, const char *name, const struct storage__schema *sch,
-                 const struct rt_buf *b, uint64_t n, bool try_zstd,
-                 struct storage_segment_info *info, struct lerr *err)
+                       const struct rt_buf *b, uint64_t n, bool try_zstd,
+                       struct storage_segment_info *info, struct lerr *err)
 {
     if (n > UINT32_MAX)
         return lerr_set(err, LERR_INVALID, "storage: a segment holds at most %u rows", UINT32_MAX);
@@ -1040,8 +1044,14 @@ int storage__seg_write(struct segstore *store, const char *name, const struct st
 
     /* string dictionaries (needed to write, and to sort aggregate rows) */
     size_t nbcols = rt_ncols(b);
-    struct wctx w = {.o = &o, .sc = sch, .b = b, .n = n, .perm = perm, .zstd = try_zstd,
-                     .dicts = dicts, .ids = ids};
+    struct wctx w = {.o = &o,
+                     .sc = sch,
+                     .b = b,
+                     .n = n,
+                     .perm = perm,
+                     .zstd = try_zstd,
+                     .dicts = dicts,
+                     .ids = ids};
     for (size_t c = 1; c < nc; c++) {
         if (sch->cols[c].kind != STORAGE_DIMENSION || sch->cols[c].type != SQL_STRING)
             continue;
@@ -1124,14 +1134,14 @@ int storage__seg_write(struct segstore *store, const char *name, const struct st
         goto out;
     info->bytes = o.pos;
     o.fd = -1;
-    if (segstore_put(store, &tmp, err) != 0)   /* ends tmp either way */
+    if (segstore_put(store, &tmp, err) != 0) /* ends tmp either way */
         goto out;
     rc = 0;
     goto out;
 nomem:
     lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
 out:
-    if (tmp.path)   /* created, never put */
+    if (tmp.path) /* created, never put */
         segstore_temp_abort(store, &tmp);
     buf_free(&o.b);
     for (size_t c = 0; c < nc; c++) {

@@ -52,7 +52,7 @@ enum storage_gran {
     STORAGE_GRAN_FIFTEEN_MINUTE,
     STORAGE_GRAN_HOUR,
     STORAGE_GRAN_DAY,
-    STORAGE_GRAN_WEEK,    /* ISO weeks: Monday 00:00 UTC */
+    STORAGE_GRAN_WEEK, /* ISO weeks: Monday 00:00 UTC */
     STORAGE_GRAN_MONTH,
     STORAGE_GRAN_YEAR,
     STORAGE_GRAN_ALL
@@ -87,16 +87,16 @@ enum storage_col_kind { STORAGE_DIMENSION, STORAGE_MEASURE };
  * job's mapping call are both fine.
  */
 struct storage_column {
-    const char *name;    /* NUL-terminated; storage copies it */
-    uint8_t type;        /* enum sql_type */
-    uint8_t kind;        /* enum storage_col_kind */
+    const char *name; /* NUL-terminated; storage copies it */
+    uint8_t type;     /* enum sql_type */
+    uint8_t kind;     /* enum storage_col_kind */
     struct sql_agg_call agg;
 };
 
 struct storage_schema {
     enum storage_table_type type;
-    enum storage_gran partitioning;       /* default DAY */
-    enum storage_gran time_resolution;    /* aggregate tables; default MILLISECOND */
+    enum storage_gran partitioning;    /* default DAY */
+    enum storage_gran time_resolution; /* aggregate tables; default MILLISECOND */
     /* User columns, in order (not __time: storage adds it as column 0). */
     const struct storage_column *cols;
     size_t ncols;
@@ -108,18 +108,18 @@ struct storage_table;
 
 /* Persist bounds; a zero field takes its default. */
 struct storage_limits {
-    uint64_t max_rows;      /* realtime rows per table before a persist: 1,000,000 */
-    uint64_t max_bytes;     /* realtime bytes per table: 256 MB */
-    int64_t max_age_ms;     /* oldest unpersisted row: 10,000 ms */
+    uint64_t max_rows;  /* realtime rows per table before a persist: 1,000,000 */
+    uint64_t max_bytes; /* realtime bytes per table: 256 MB */
+    int64_t max_age_ms; /* oldest unpersisted row: 10,000 ms */
 };
 
 /* A segment file as the catalog records it. */
 struct storage_segment_info {
-    const char *name;       /* file name inside the table directory */
-    int64_t chunk_start;    /* the time chunk [start, end) */
+    const char *name;    /* file name inside the table directory */
+    int64_t chunk_start; /* the time chunk [start, end) */
     int64_t chunk_end;
     uint64_t rows;
-    uint64_t bytes;         /* file size */
+    uint64_t bytes; /* file size */
     int64_t min_time, max_time;
 };
 
@@ -136,7 +136,7 @@ typedef int (*storage_commit_fn)(void *ctx, const struct storage_segment_info *a
                                  size_t nadded, const struct storage_segment_info *removed,
                                  size_t nremoved, struct lerr *err);
 
-struct segstore;   /* storage/segstore.h */
+struct segstore; /* storage/segstore.h */
 
 struct storage_open_opts {
     struct storage_limits limits;
@@ -191,7 +191,7 @@ int storage_table_find_column(const struct storage_table *t, const char *name, s
 
 /* One column of a batch. */
 struct storage_batch_col {
-    uint32_t col;                    /* index in the table schema, >= 1 */
+    uint32_t col; /* index in the table schema, >= 1 */
     /* Dimensions: nrows values. A value of another type than the column is
      * cast (Druid CAST rules). */
     const struct sql_value *values;
@@ -209,7 +209,7 @@ struct storage_batch_col {
  */
 struct storage_batch {
     uint32_t nrows;
-    const int64_t *time;             /* __time, ms, per row */
+    const int64_t *time; /* __time, ms, per row */
     uint32_t ncols;
     const struct storage_batch_col *cols;
 };
@@ -223,8 +223,7 @@ struct storage_batch {
  * values, NULL time), checked before anything is added; LERR_NOMEM, after
  * which the rows before the failing one may have been added. Writer only.
  */
-int storage_table_append(struct storage_table *t, const struct storage_batch *b,
-                         struct lerr *err);
+int storage_table_append(struct storage_table *t, const struct storage_batch *b, struct lerr *err);
 
 /*
  * True when the realtime buffers passed a bound of the limits: rows, bytes, or
@@ -309,12 +308,12 @@ int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end
 /* ---- status ------------------------------------------------------------- */
 
 struct storage_status {
-    uint64_t row_count;       /* stored rows (after rollup), segments + realtime */
+    uint64_t row_count; /* stored rows (after rollup), segments + realtime */
     uint64_t segment_count;
-    uint64_t total_bytes;     /* segment files + realtime memory */
+    uint64_t total_bytes;       /* segment files + realtime memory */
     int64_t min_time, max_time; /* INT64_MAX / INT64_MIN when empty */
     uint64_t realtime_rows;
-    uint64_t corrupt_count;   /* segments skipped as corrupt */
+    uint64_t corrupt_count; /* segments skipped as corrupt */
 };
 
 /* Any thread. */
@@ -346,8 +345,8 @@ struct storage_snapshot {
 };
 
 struct storage_missing {
-    char name[96];                    /* the segment file */
-    int64_t chunk_start, chunk_end;   /* its time chunk; INT64_MIN, INT64_MAX when unknown */
+    char name[96];                  /* the segment file */
+    int64_t chunk_start, chunk_end; /* its time chunk; INT64_MIN, INT64_MAX when unknown */
     char msg[400];
 };
 
@@ -357,8 +356,7 @@ void storage_snapshot_free(struct storage_snapshot *s);
 
 uint64_t storage_view_rows(const struct storage_view *v);
 /* The rows' __time range, inclusive; an empty view gives min > max. */
-void storage_view_time_range(const struct storage_view *v, int64_t *min_time,
-                             int64_t *max_time);
+void storage_view_time_range(const struct storage_view *v, int64_t *min_time, int64_t *max_time);
 /* The time chunk [start, end) the view belongs to. */
 void storage_view_chunk(const struct storage_view *v, int64_t *start, int64_t *end);
 bool storage_view_is_realtime(const struct storage_view *v);
@@ -385,8 +383,7 @@ bool storage_view_dict_sorted(const struct storage_view *v, size_t col);
 /* The value of an id (bytes live as long as the snapshot). */
 struct sql_value storage_view_dict_value(const struct storage_view *v, size_t col, uint32_t id);
 /* The id of a value, or -1 when the view has no row with it. */
-int64_t storage_view_dict_find(const struct storage_view *v, size_t col, const char *p,
-                               size_t n);
+int64_t storage_view_dict_find(const struct storage_view *v, size_t col, const char *p, size_t n);
 /* Sorted dictionaries: the ids [*lo, *hi) of values that start with the
  * prefix (an empty range when none). false for an unsorted dictionary. */
 bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const char *p, size_t n,
@@ -407,8 +404,8 @@ const struct roaring_bitmap_s *storage_view_bitmap(const struct storage_view *v,
                                                    uint32_t id, struct lerr *err);
 /* The rows where a column is NULL (any type; for STRING the bitmap of id 0).
  * Same ownership and errors. */
-const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_view *v,
-                                                        size_t col, struct lerr *err);
+const struct roaring_bitmap_s *storage_view_null_bitmap(const struct storage_view *v, size_t col,
+                                                        struct lerr *err);
 
 /* --- scans: decode row ranges --- */
 
@@ -441,20 +438,20 @@ int storage_scan_time(struct storage_scan *s, uint64_t row0, uint32_t n, int64_t
                       struct lerr *err);
 /* LONG/TIMESTAMP/DOUBLE/FLOAT dimension columns, raw: values (DOUBLE/FLOAT
  * as double) and null flags (may be NULL) for rows row0..row0+n-1. */
-int storage_scan_longs(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
-                       int64_t *out, bool *nulls, struct lerr *err);
+int storage_scan_longs(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n, int64_t *out,
+                       bool *nulls, struct lerr *err);
 int storage_scan_doubles(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
                          double *out, bool *nulls, struct lerr *err);
 /* STRING columns: the dictionary ids of rows row0..row0+n-1. */
-int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
-                     uint32_t *out, struct lerr *err);
+int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
+                     struct lerr *err);
 /*
  * Measure columns: the aggregator states of rows row0..row0+n-1 into out
  * (n * sql_agg_state_size(&col.agg) bytes), for merging across rows/views.
  * Variable data lives in `mem`.
  */
-int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
-                        void *out, struct arena *mem, struct lerr *err);
+int storage_scan_states(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n, void *out,
+                        struct arena *mem, struct lerr *err);
 
 /* ---- segment files (tests, tools, fuzzing) ------------------------------ */
 
@@ -467,7 +464,5 @@ int storage_segment_verify(const char *path, uint64_t *rows, struct lerr *err);
 /* Same over bytes in memory (`name` is used in messages). */
 int storage_segment_verify_mem(const void *p, size_t n, const char *name, uint64_t *rows,
                                struct lerr *err);
-
-
 
 #endif

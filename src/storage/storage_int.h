@@ -70,7 +70,7 @@ _Static_assert((1u << ST_BLOCK_SHIFT) == STORAGE_BLOCK_ROWS, "block shift");
 #define ST_FORMAT_VERSION 1u
 #define ST_HEADER_SIZE 16u
 #define ST_TRAILER_SIZE 32u
-#define ST_MAGIC "LODESEG"     /* + NUL: 8 bytes */
+#define ST_MAGIC "LODESEG"         /* + NUL: 8 bytes */
 #define ST_TRAILER_MAGIC "LSEGEND" /* + NUL */
 #define ST_FILE_SUFFIX ".lseg"
 #define ST_TMP_PREFIX SEGSTORE_TMP_PREFIX
@@ -155,10 +155,10 @@ enum storage__codec {
     ST_CODEC_RAW,
     ST_CODEC_LZ4,
     ST_CODEC_ZSTD,
-    ST_CODEC_FOR,     /* int64: min + bit-packed (v - min) */
-    ST_CODEC_DELTA,   /* int64: first + bit-packed zigzag(v[i] - v[i-1]) */
-    ST_CODEC_FORZ,    /* int64: FOR at a whole byte width, then zstd */
-    ST_CODEC_DELTAZ,  /* int64: DELTA at a whole byte width, then zstd */
+    ST_CODEC_FOR,    /* int64: min + bit-packed (v - min) */
+    ST_CODEC_DELTA,  /* int64: first + bit-packed zigzag(v[i] - v[i-1]) */
+    ST_CODEC_FORZ,   /* int64: FOR at a whole byte width, then zstd */
+    ST_CODEC_DELTAZ, /* int64: DELTA at a whole byte width, then zstd */
     ST_CODEC__COUNT
 };
 
@@ -196,8 +196,8 @@ struct storage__schema {
     enum storage_gran partitioning;
     enum storage_gran time_resolution;
     size_t ncols;
-    struct storage_column *cols;   /* names owned */
-    uint32_t *state_size;          /* per column: measures' state bytes, else 0 */
+    struct storage_column *cols; /* names owned */
+    uint32_t *state_size;        /* per column: measures' state bytes, else 0 */
 };
 
 /* Validates and copies; NULL with err set. */
@@ -210,7 +210,7 @@ void storage__schema_unref(struct storage__schema *s);
 int storage__schema_find(const struct storage__schema *s, const char *name, size_t n);
 /* Checks one column definition (name, type, kind, aggregator). */
 int storage__column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
-                    struct lerr *err);
+                          struct lerr *err);
 /* Whether two columns store compatible bytes (same physical layout and, for
  * measures, states one can read as the other's: sql_agg_state_compatible). */
 bool storage__column_compatible(const struct storage_column *a, const struct storage_column *b);
@@ -252,7 +252,7 @@ int64_t rt_append(struct rt_buf *b, const struct storage__schema *sc,
                   const struct storage_batch *batch, const uint32_t *rows, uint32_t n,
                   struct arena *scratch, struct lerr *err);
 
-uint64_t rt_rows(const struct rt_buf *b);            /* published (acquire) */
+uint64_t rt_rows(const struct rt_buf *b); /* published (acquire) */
 uint64_t rt_bytes(const struct rt_buf *b);
 void rt_chunk(const struct rt_buf *b, int64_t *start, int64_t *end);
 void rt_time_range(const struct rt_buf *b, int64_t *min_time, int64_t *max_time);
@@ -293,13 +293,13 @@ const void *rt_state_at(const struct rt_buf *b, size_t col, uint64_t row);
 /* ---- segread.c: segment files ------------------------------------------ */
 
 enum storage__enc {
-    ST_ENC_TIME = 1,     /* parts: data (blocked longs) */
-    ST_ENC_LONG = 2,     /* parts: data (blocked longs), nulls */
-    ST_ENC_DOUBLE = 3,   /* parts: data (blocked raw doubles), nulls */
-    ST_ENC_FLOAT = 4,    /* parts: data (blocked raw floats), nulls */
-    ST_ENC_STRING = 5,   /* parts: dict, ids, bitmaps */
-    ST_ENC_TEXT = 6,     /* JSON: data (blocked var), nulls */
-    ST_ENC_STATE = 7     /* measures: data (blocked var: serialized states) */
+    ST_ENC_TIME = 1,   /* parts: data (blocked longs) */
+    ST_ENC_LONG = 2,   /* parts: data (blocked longs), nulls */
+    ST_ENC_DOUBLE = 3, /* parts: data (blocked raw doubles), nulls */
+    ST_ENC_FLOAT = 4,  /* parts: data (blocked raw floats), nulls */
+    ST_ENC_STRING = 5, /* parts: dict, ids, bitmaps */
+    ST_ENC_TEXT = 6,   /* JSON: data (blocked var), nulls */
+    ST_ENC_STATE = 7   /* measures: data (blocked var: serialized states) */
 };
 
 #define ST_MAX_PARTS 3
@@ -314,26 +314,26 @@ enum storage__enc {
 #define ST_DICT_PLAIN 0u
 #define ST_DICT_FRONT 1u
 #define ST_BITMAPS_ROARING 0u
-#define ST_BITMAPS_POSTINGS 1u   /* read only: files of earlier builds */
+#define ST_BITMAPS_POSTINGS 1u /* read only: files of earlier builds */
 #define ST_BITMAPS_EF 2u
-#define ST_EF_GROUP 64u          /* ids per sample of the Elias-Fano layout */
+#define ST_EF_GROUP 64u /* ids per sample of the Elias-Fano layout */
 
 struct storage__part {
     uint64_t off, len;
     uint32_t crc;
-    atomic_int checked;   /* 0 not yet, 1 checksum and structure good */
+    atomic_int checked; /* 0 not yet, 1 checksum and structure good */
 };
 
 struct storage__scol {
-    struct storage_column def;   /* name owned; agg with no expressions */
+    struct storage_column def; /* name owned; agg with no expressions */
     uint8_t enc;
     uint8_t nparts;
-    uint32_t dict_count;          /* STRING: values, excluding the NULL id */
+    uint32_t dict_count; /* STRING: values, excluding the NULL id */
     uint32_t state_size;
     struct storage__part parts[ST_MAX_PARTS];
     /* lazily built, published with CAS */
     _Atomic(roaring_bitmap_t *) nulls;
-    _Atomic(_Atomic(roaring_bitmap_t *) *) bitmaps;   /* dict_count + 1 */
+    _Atomic(_Atomic(roaring_bitmap_t *) *) bitmaps; /* dict_count + 1 */
     unsigned id_width;
     /* STRING: the dictionary in the plain layout, set when the dict part is
      * checked: the mapped part itself, or `dict_heap` decoded from it */
@@ -343,22 +343,22 @@ struct storage__scol {
 
 struct storage__seg {
     atomic_int refs;
-    struct segstore *store;      /* holds the file; NULL for in-memory segments */
-    struct segstore_map smap;    /* the store's mapping (store != NULL) */
+    struct segstore *store;   /* holds the file; NULL for in-memory segments */
+    struct segstore_map smap; /* the store's mapping (store != NULL) */
     char *name;
     const uint8_t *map;
     size_t size;
     uint64_t nrows;
     int64_t min_time, max_time, chunk_start, chunk_end;
     uint8_t table_type, partitioning, time_resolution, flags;
-    size_t ncols;                /* column 0 is __time */
+    size_t ncols; /* column 0 is __time */
     struct storage__scol *cols;
-    atomic_bool obsolete;        /* remove it from the store at the last unref */
-    atomic_bool corrupt;         /* a part failed its check at read time */
-    atomic_bool claimed;         /* the first failure writes corrupt_msg */
-    char corrupt_msg[512];       /* valid once `corrupt` reads true (acquire) */
-    roaring_bitmap_t *empty;     /* returned for "no nulls" */
-    roaring_bitmap_t *all;       /* every row: NULLs of a column the segment lacks */
+    atomic_bool obsolete;    /* remove it from the store at the last unref */
+    atomic_bool corrupt;     /* a part failed its check at read time */
+    atomic_bool claimed;     /* the first failure writes corrupt_msg */
+    char corrupt_msg[512];   /* valid once `corrupt` reads true (acquire) */
+    roaring_bitmap_t *empty; /* returned for "no nulls" */
+    roaring_bitmap_t *all;   /* every row: NULLs of a column the segment lacks */
 };
 
 /* Opens segment `name` of a store (the segment holds a reference to it). */
@@ -366,7 +366,7 @@ int storage__seg_open(struct segstore *store, const char *name, struct storage__
                       struct lerr *err);
 /* Reads in place from p (which must outlive the segment). */
 int storage__seg_open_mem(const void *p, size_t n, const char *name, struct storage__seg **out,
-                    struct lerr *err);
+                          struct lerr *err);
 int storage__seg_verify_all(struct storage__seg *s, struct lerr *err);
 struct storage__seg *storage__seg_ref(struct storage__seg *s);
 void storage__seg_unref(struct storage__seg *s);
@@ -379,7 +379,7 @@ int storage__seg_part(struct storage__seg *s, size_t col, unsigned part, const u
  * ST_BLOCK * 8 bytes) or var data (into `scratch`, then lens/bytes point into
  * it). Returns the row count of the block or -1 with err set. */
 int64_t storage__seg_block_fixed(struct storage__seg *s, size_t col, uint64_t blk, void *dst,
-                           struct lerr *err);
+                                 struct lerr *err);
 int64_t storage__seg_block_var(struct storage__seg *s, size_t col, uint64_t blk,
                                struct buf *scratch, const uint32_t **lens, const uint8_t **bytes,
                                struct lerr *err);
@@ -387,14 +387,15 @@ int64_t storage__seg_block_var(struct storage__seg *s, size_t col, uint64_t blk,
 int storage__seg_null_flags(struct storage__seg *s, size_t col, uint64_t row0, uint32_t n,
                             bool *out, struct lerr *err);
 int storage__seg_ids(struct storage__seg *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
-               struct lerr *err);
+                     struct lerr *err);
 /* Dictionary entry id (1..dict_count) of a verified dict part. */
 void storage__seg_dict_entry(const struct storage__seg *s, size_t col, uint32_t id, const char **p,
-                       uint32_t *n);
+                             uint32_t *n);
 /* Lower bound: first id >= 1 whose value is >= (p, n) in byte order. */
-uint32_t storage__seg_dict_lower(const struct storage__seg *s, size_t col, const char *p, size_t n);
+uint32_t storage__seg_dict_lower(const struct storage__seg *s, size_t col, const char *p,
+                                 size_t n);
 const roaring_bitmap_t *storage__seg_bitmap(struct storage__seg *s, size_t col, uint32_t id,
-                                      struct lerr *err);
+                                            struct lerr *err);
 const roaring_bitmap_t *storage__seg_null_bitmap(struct storage__seg *s, size_t col,
                                                  struct lerr *err);
 /* Sets err to the standard "part is corrupt" message and marks the segment. */
@@ -434,7 +435,7 @@ struct storage_view {
     int64_t min_time, max_time, chunk_start, chunk_end;
     /* realtime */
     struct rt_buf *rt;
-    const uint32_t *dict_counts;    /* per schema column, at snapshot time */
+    const uint32_t *dict_counts; /* per schema column, at snapshot time */
     /* segment */
     struct storage__seg *seg;
     const int32_t *colmap;
@@ -460,8 +461,8 @@ void storage__view_init_seg(struct storage_view *vw, const struct storage__schem
  * nothing is left behind.
  */
 int storage__seg_write(struct segstore *store, const char *name, const struct storage__schema *sc,
-                 const struct rt_buf *b, uint64_t nrows, bool try_zstd,
-                 struct storage_segment_info *info, struct lerr *err);
+                       const struct rt_buf *b, uint64_t nrows, bool try_zstd,
+                       struct storage_segment_info *info, struct lerr *err);
 /* A fresh segment file name for a chunk (into out[96]). */
 void storage__seg_name(int64_t chunk_start, char out[96]);
 

@@ -45,12 +45,12 @@ struct active {
 struct corrupt_ent {
     char *name;
     char *msg;
-    int64_t chunk_start, chunk_end;   /* INT64_MIN, INT64_MAX when unknown */
+    int64_t chunk_start, chunk_end; /* INT64_MIN, INT64_MAX when unknown */
 };
 
 struct storage_table {
     char *dir, *name;
-    struct segstore *store;   /* the segment files (segstore.h) */
+    struct segstore *store; /* the segment files (segstore.h) */
     struct storage_limits lim;
     pthread_mutex_t vlock;
     struct storage__version *cur;
@@ -62,7 +62,7 @@ struct storage_table {
     size_t nactive, cap_active;
     struct arena scratch;
     /* any thread */
-    _Atomic int64_t oldest_ms;     /* first unpersisted append, 0 = none */
+    _Atomic int64_t oldest_ms; /* first unpersisted append, 0 = none */
     _Atomic uint64_t rt_rows, rt_bytes;
     pthread_mutex_t corrupt_lock;
     struct corrupt_ent *corrupt;
@@ -80,17 +80,14 @@ struct storage_sealed {
     uint64_t rows;
 };
 
-static int nomem(struct lerr *err)
-{
-    return lerr_set(err, LERR_NOMEM, "storage: out of memory");
-}
+static int nomem(struct lerr *err) { return lerr_set(err, LERR_NOMEM, "storage: out of memory"); }
 
 /* ---- versions ------------------------------------------------------------ */
 
 /* Maps schema columns to the segment's by name; incompatible ones read as
  * NULL (logged once per segment and column). */
 static struct storage__vseg *vseg_new(struct storage__seg *seg, const struct storage__schema *sc,
-                                const struct storage__vseg *prev)
+                                      const struct storage__vseg *prev)
 {
     struct storage__vseg *vs = malloc(sizeof *vs + sc->ncols * sizeof vs->colmap[0]);
     if (!vs)
@@ -194,7 +191,7 @@ static int publish_ex(struct storage_table *t, struct storage__schema *schema,
     pthread_mutex_lock(&t->vlock);
     struct storage__schema *sc = schema ? schema : t->schema;
     struct storage__version *v = version_derive(t->cur, sc, drop_segs, ndrop_segs, drop_rts,
-                                          ndrop_rts, add_segs, nadd_segs, add_rts, nadd_rts);
+                                                ndrop_rts, add_segs, nadd_segs, add_rts, nadd_rts);
     struct storage__version *old = v ? t->cur : NULL;
     struct storage__schema *old_schema = NULL;
     if (v) {
@@ -291,7 +288,7 @@ static int adopt_columns(struct storage_table *t, const struct storage__seg *s, 
             continue;
         }
         storage__schema_unref(t->schema);
-        t->schema = ns;   /* start-up: no other thread knows the table yet */
+        t->schema = ns; /* start-up: no other thread knows the table yet */
     }
     return 0;
 }
@@ -528,17 +525,14 @@ static int check_batch(const struct storage_table *t, const struct storage_batch
                 return lerr_set(err, LERR_INVALID, "storage: column '%s' appears twice in a batch",
                                 sc->cols[c].name);
         if (sc->cols[c].kind == STORAGE_MEASURE ? !b->cols[i].states : !b->cols[i].values)
-            return lerr_set(err, LERR_INVALID,
-                            "storage: batch column '%s' has no %s", sc->cols[c].name,
+            return lerr_set(err, LERR_INVALID, "storage: batch column '%s' has no %s",
+                            sc->cols[c].name,
                             sc->cols[c].kind == STORAGE_MEASURE ? "aggregator states" : "values");
     }
     return 0;
 }
 
-static uint64_t buffer_cap(const struct storage_table *t)
-{
-    return t->lim.max_rows * 2;
-}
+static uint64_t buffer_cap(const struct storage_table *t) { return t->lim.max_rows * 2; }
 
 /* The writer's open buffer for a chunk, created (and published) if needed. */
 static struct rt_buf *active_for(struct storage_table *t, int64_t chunk, struct lerr *err)
@@ -624,8 +618,7 @@ static int append_chunk(struct storage_table *t, const struct storage_batch *b, 
     return 0;
 }
 
-int storage_table_append(struct storage_table *t, const struct storage_batch *b,
-                         struct lerr *err)
+int storage_table_append(struct storage_table *t, const struct storage_batch *b, struct lerr *err)
 {
     if (check_batch(t, b, err))
         return err->code;
@@ -797,7 +790,7 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
     struct storage__version *sv = current(t);
     size_t n = sealed->n;
     struct storage_segment_info *infos = calloc(n + 1, sizeof *infos);
-    char (*names)[96] = calloc(n + 1, sizeof *names);
+    char(*names)[96] = calloc(n + 1, sizeof *names);
     struct storage__seg **segs = calloc(n + 1, sizeof *segs);
     size_t nw = 0, nseg = 0;
     int rc = 0;
@@ -820,13 +813,14 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
         nw++;
     }
     if (rc == 0 && commit(ctx, infos, nw, NULL, 0, err) != 0)
-        rc = err->code ? err->code : lerr_set(err, LERR_INTERNAL,
-                                              "storage: the catalog commit failed without a message");
+        rc = err->code ? err->code
+                       : lerr_set(err, LERR_INTERNAL,
+                                  "storage: the catalog commit failed without a message");
     if (rc) {
         remove_named(t->store, infos, nw);
         if (nw)
             segstore_sync(t->store, &(struct lerr){0});
-        goto out;   /* the buffers stay sealed and visible: persist them again */
+        goto out; /* the buffers stay sealed and visible: persist them again */
     }
     nseg = open_committed(t, infos, nw, segs);
     /* sealed buffers take no more rows, so the segments hold exactly what they did */
@@ -1018,9 +1012,13 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
         struct storage__seg *s = pick[i]->seg;
         total += s->nrows;
         olds[i] = s;
-        removed[i] = (struct storage_segment_info){
-            .name = s->name, .chunk_start = s->chunk_start, .chunk_end = s->chunk_end,
-            .rows = s->nrows, .bytes = s->size, .min_time = s->min_time, .max_time = s->max_time};
+        removed[i] = (struct storage_segment_info){.name = s->name,
+                                                   .chunk_start = s->chunk_start,
+                                                   .chunk_end = s->chunk_end,
+                                                   .rows = s->nrows,
+                                                   .bytes = s->size,
+                                                   .min_time = s->min_time,
+                                                   .max_time = s->max_time};
     }
     /* the version's schema: a compaction running beside the writer must not
      * touch the writer's schema pointer */
@@ -1034,7 +1032,8 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
     if (rc)
         goto out;
     storage__seg_name(pick[0]->seg->chunk_start, name);
-    if (storage__seg_write(t->store, name, sc, dst, rt_rows(dst), opts && opts->zstd, &info, err)) {
+    if (storage__seg_write(t->store, name, sc, dst, rt_rows(dst), opts && opts->zstd, &info,
+                           err)) {
         rc = err->code;
         goto out;
     }
@@ -1058,7 +1057,7 @@ int storage_table_compact(struct storage_table *t, const struct storage_compact_
         pthread_mutex_unlock(&t->commit_lock);
         goto out;
     }
-    written = false;   /* committed: the file is table data now */
+    written = false; /* committed: the file is table data now */
     size_t nopen = open_committed(t, &info, 1, &nseg);
     rc = publish(t, olds, npick, NULL, 0, &nseg, nopen, NULL, 0, err);
     if (rc == 0) {
@@ -1121,8 +1120,7 @@ int storage_table_drop_data(struct storage_table *t, struct lerr *err)
     return 0;
 }
 
-int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end,
-                             struct lerr *err)
+int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end, struct lerr *err)
 {
     pthread_mutex_lock(&t->commit_lock);
     pthread_mutex_lock(&t->seal_lock);
@@ -1257,7 +1255,7 @@ struct storage_snapshot *storage_table_snapshot(struct storage_table *t)
     pthread_mutex_lock(&t->corrupt_lock);
     for (size_t i = 0; s && i < t->ncorrupt; i++) {
         if (!storage__snapshot_add_missing(s, t->corrupt[i].name, t->corrupt[i].chunk_start,
-                                     t->corrupt[i].chunk_end, t->corrupt[i].msg)) {
+                                           t->corrupt[i].chunk_end, t->corrupt[i].msg)) {
             storage_snapshot_free(s);
             s = NULL;
         }

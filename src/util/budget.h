@@ -40,25 +40,25 @@
 #define MEM_POOL_CHUNK ((uint64_t)1 << 20)
 
 struct mem_pool {
-    _Atomic uint64_t limit;   /* 0 = unlimited */
-    _Atomic uint64_t used;    /* bytes the budgets hold (reserved chunks) */
+    _Atomic uint64_t limit; /* 0 = unlimited */
+    _Atomic uint64_t used;  /* bytes the budgets hold (reserved chunks) */
 };
 
 enum mem_refusal {
     MEM_REFUSED_NONE,
-    MEM_REFUSED_BUDGET,   /* the budget's own limit */
-    MEM_REFUSED_POOL      /* the pool's limit: other budgets hold the rest */
+    MEM_REFUSED_BUDGET, /* the budget's own limit */
+    MEM_REFUSED_POOL    /* the pool's limit: other budgets hold the rest */
 };
 
 struct mem_budget {
-    uint64_t limit;          /* 0 = unlimited */
-    uint64_t used;           /* bytes charged and not released */
-    uint64_t peak;           /* the most `used` has been */
-    uint64_t reserved;       /* bytes taken from the pool (>= used) */
-    struct mem_pool *pool;   /* or NULL */
-    int refused;             /* enum mem_refusal: the first refusal */
-    uint64_t refused_need;   /* bytes that first refused charge asked for */
-    uint64_t refused_used;   /* what the budget held then */
+    uint64_t limit;        /* 0 = unlimited */
+    uint64_t used;         /* bytes charged and not released */
+    uint64_t peak;         /* the most `used` has been */
+    uint64_t reserved;     /* bytes taken from the pool (>= used) */
+    struct mem_pool *pool; /* or NULL */
+    int refused;           /* enum mem_refusal: the first refusal */
+    uint64_t refused_need; /* bytes that first refused charge asked for */
+    uint64_t refused_used; /* what the budget held then */
 };
 
 void mem_pool_init(struct mem_pool *p, uint64_t limit);

@@ -15,7 +15,7 @@
 int64_t util_floor_div(int64_t a, int64_t b)
 {
     if (b == 0)
-        return 0;  /* documented as a precondition; never divide by zero */
+        return 0; /* documented as a precondition; never divide by zero */
     if (b == -1)
         return a == INT64_MIN ? INT64_MAX : -a;
     int64_t q = a / b;
@@ -87,11 +87,11 @@ int64_t civil_to_ms(const struct civil *c)
 void civil_from_ms(int64_t ms, struct civil *out)
 {
     int64_t days = util_floor_div(ms, LS_MS_PER_DAY);
-    int64_t rem = util_floor_mod(ms, LS_MS_PER_DAY);  /* days * DAY overflows at INT64_MIN */
+    int64_t rem = util_floor_mod(ms, LS_MS_PER_DAY); /* days * DAY overflows at INT64_MIN */
     int64_t y;
     int m, d;
     civil_ymd_from_days(days, &y, &m, &d);
-    out->year = (int32_t)y;  /* |y| <= 292 million for any int64 ms */
+    out->year = (int32_t)y; /* |y| <= 292 million for any int64 ms */
     out->month = m;
     out->day = d;
     out->hour = (int32_t)(rem / LS_MS_PER_HOUR);
@@ -134,4 +134,3 @@ bool util__ymd_to_days(int64_t y, int64_t m, int64_t d, int64_t *days)
     *days = civil_days_from_ymd(y, (int)m, (int)d);
     return *days >= -DAYS_LIMIT && *days <= DAYS_LIMIT;
 }
-

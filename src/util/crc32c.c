@@ -24,7 +24,7 @@
 #define CRC_HAVE_X86 1
 #endif
 
-#define POLY 0x82F63B78u   /* Castagnoli, reflected */
+#define POLY 0x82F63B78u /* Castagnoli, reflected */
 
 static uint32_t tab[8][256];
 static bool use_hw;
@@ -73,7 +73,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const unsig
     uint64_t c64 = c;
     while (n >= 8) {
         uint64_t w;
-        memcpy(&w, p, 8);   /* x86 is little-endian, as the instruction expects */
+        memcpy(&w, p, 8); /* x86 is little-endian, as the instruction expects */
         c64 = _mm_crc32_u64(c64, w);
         p += 8;
         n -= 8;

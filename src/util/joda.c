@@ -13,19 +13,21 @@
 
 /* ---- Joda patterns: compiling ---------------------------------------------- */
 
+// clang-format off
 enum jkind {
     JK_LIT, JK_ERA, JK_YEAR, JK_YEAR_OF_ERA, JK_WEEKYEAR, JK_CENTURY, JK_DOW_NUM, JK_DOW_TEXT,
     JK_DOY, JK_MONTH, JK_MONTH_TEXT, JK_DAY, JK_HALFDAY, JK_HOUR0_11, JK_HOUR1_12, JK_HOUR0_23,
     JK_HOUR1_24, JK_MINUTE, JK_SECOND, JK_FRACTION, JK_WEEK, JK_ZONE_NAME, JK_ZONE_OFFSET,
     JK_ZONE_ID
 };
+// clang-format on
 
 struct jop {
     uint8_t kind;
-    uint8_t count;       /* letters in the run, capped at JODA_MAX_COUNT */
-    uint8_t max_digits;  /* parsing reads at most this many digits */
-    bool exact;          /* ... and exactly that many */
-    bool two_digit;      /* yy, YY, xx: two-digit year pivoting around 2000 */
+    uint8_t count;      /* letters in the run, capped at JODA_MAX_COUNT */
+    uint8_t max_digits; /* parsing reads at most this many digits */
+    bool exact;         /* ... and exactly that many */
+    bool two_digit;     /* yy, YY, xx: two-digit year pivoting around 2000 */
     uint32_t lit_off, lit_len;
 };
 
@@ -40,6 +42,7 @@ struct joda_fmt {
 #define JODA_MAX_COUNT 64
 
 /* natural = the widest value of a numeric field; 0 for text fields. */
+// clang-format off
 static const struct {
     char letter;
     uint8_t kind, natural;
@@ -53,9 +56,11 @@ static const struct {
     {'S', JK_FRACTION, 9},   {'w', JK_WEEK, 2},        {'z', JK_ZONE_NAME, 0},
     {'Z', JK_ZONE_OFFSET, 0},
 };
+// clang-format on
 
 static bool jop_numeric(const struct jop *o)
 {
+    // clang-format off
     switch (o->kind) {
     case JK_YEAR: case JK_YEAR_OF_ERA: case JK_WEEKYEAR: case JK_CENTURY: case JK_DOW_NUM:
     case JK_DOY: case JK_MONTH: case JK_DAY: case JK_HOUR0_11: case JK_HOUR1_12:
@@ -63,6 +68,7 @@ static bool jop_numeric(const struct jop *o)
     case JK_WEEK:
         return true;
     }
+    // clang-format on
     return false;
 }
 
@@ -229,15 +235,16 @@ void joda_free(struct joda_fmt *f)
 
 /* ---- Joda patterns: parsing ------------------------------------------------ */
 
-static const char *const month_names[12] = {"January", "February", "March",     "April",
-                                            "May",     "June",     "July",      "August",
-                                            "September", "October", "November", "December"};
+static const char *const month_names[12] = {"January",   "February", "March",    "April",
+                                            "May",       "June",     "July",     "August",
+                                            "September", "October",  "November", "December"};
 static const char *const day_names[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                          "Friday", "Saturday", "Sunday"};
 static const char *const halfday_names[2] = {"AM", "PM"};
 static const char *const era_names[2] = {"BC", "AD"};
 
 /* The zone abbreviations Joda parses for 'z' (DateTimeUtils.getDefaultTimeZoneNames). */
+// clang-format off
 static const struct {
     const char *abbr, *zone;
 } zone_abbrs[] = {
@@ -247,6 +254,7 @@ static const struct {
     {"MST", "America/Denver"},      {"MDT", "America/Denver"},
     {"PST", "America/Los_Angeles"}, {"PDT", "America/Los_Angeles"},
 };
+// clang-format on
 
 /* What a pattern parse has read so far; 0 / -1 / false mean "not given". */
 struct jfields {
@@ -377,8 +385,7 @@ static bool jp_fraction(struct cur *c, const struct jop *o, int64_t *millis)
 }
 
 /* Reads one op's text; false if it does not match. */
-static bool jp_op(const struct joda_fmt *f, const struct jop *o, struct cur *c,
-                  struct jfields *jf)
+static bool jp_op(const struct joda_fmt *f, const struct jop *o, struct cur *c, struct jfields *jf)
 {
     int k;
     switch (o->kind) {
@@ -401,9 +408,10 @@ static bool jp_op(const struct joda_fmt *f, const struct jop *o, struct cur *c,
         return k >= 0;
     case JK_DAY: return jp_number(c, o, false, &jf->day) && jf->day >= 1;
     case JK_HALFDAY: return (jf->halfday = match_name(c, halfday_names, 2, false)) >= 0;
-    case JK_HOUR0_11: case JK_HOUR1_12: case JK_HOUR0_23: case JK_HOUR1_24:
-        jf->hour_kind = o->kind;
-        return jp_number(c, o, false, &jf->hour);
+    case JK_HOUR0_11:
+    case JK_HOUR1_12:
+    case JK_HOUR0_23:
+    case JK_HOUR1_24: jf->hour_kind = o->kind; return jp_number(c, o, false, &jf->hour);
     case JK_MINUTE: return jp_number(c, o, false, &jf->minute) && jf->minute <= 59;
     case JK_SECOND: return jp_number(c, o, false, &jf->second) && jf->second <= 59;
     case JK_FRACTION: return jp_fraction(c, o, &jf->millis);
@@ -434,8 +442,7 @@ static int64_t jp_hour(const struct jfields *jf)
         if (h > 23)
             return -1;
         break;
-    default:
-        h = 0;
+    default: h = 0;
     }
     /* AM/PM with a 24-hour field moves the hour into that half of the day, as Joda does. */
     if (jf->halfday == 1 && h < 12)
@@ -605,7 +612,8 @@ size_t joda_format(const struct joda_fmt *f, int64_t t, const struct ls_tz *tz, 
     if (!f || cap == 0)
         return 0;
     struct jctx x = {.t = t, .tz = tz ? tz : tz_utc()};
-    int64_t local = util__tz_to_local(x.tz, t, &x.off), days = util_floor_div(local, LS_MS_PER_DAY);
+    int64_t local = util__tz_to_local(x.tz, t, &x.off),
+            days = util_floor_div(local, LS_MS_PER_DAY);
     civil_from_ms(local, &x.c);
     x.dow = civil_day_of_week(days);
     x.doy = (int)(days - civil_days_from_ymd(x.c.year, 1, 1) + 1);

@@ -12,7 +12,7 @@
 #include "util/budget.h"
 #include "util/num.h"
 
-#define FILLED (1ull << 63)   /* set in every stored hash: 0 is an empty slot */
+#define FILLED (1ull << 63) /* set in every stored hash: 0 is an empty slot */
 #define FIRST_SLOTS 16
 
 /* A copied byte key: its length, then the bytes and a NUL. */
@@ -143,14 +143,12 @@ static bool key_matches(const struct map *m, const struct map_entry *e, const vo
                         size_t n)
 {
     switch (m->kind) {
-    case MAP_U64:
-        return e->key == *(const uint64_t *)probe;
+    case MAP_U64: return e->key == *(const uint64_t *)probe;
     case MAP_BYTES: {
         const struct map_bytes *b = (const struct map_bytes *)(uintptr_t)e->key;
         return b->n == n && memcmp(b->p, probe, n) == 0;
     }
-    default:
-        return m->equal(probe, e, m->ctx);
+    default: return m->equal(probe, e, m->ctx);
     }
 }
 

@@ -59,8 +59,8 @@ enum map_kind { MAP_U64, MAP_BYTES, MAP_CUSTOM };
 enum { MAP_OK = 0, MAP_NOMEM = -1, MAP_REFUSED = -2 };
 
 struct map_entry {
-    uint64_t hash;   /* 0: an empty slot */
-    uint64_t key;    /* the u64 key, the copy's address (bytes), or the caller's word */
+    uint64_t hash; /* 0: an empty slot */
+    uint64_t key;  /* the u64 key, the copy's address (bytes), or the caller's word */
     uint64_t val;
 };
 
@@ -70,15 +70,15 @@ typedef bool (*map_equal_fn)(const void *probe, const struct map_entry *e, void 
 struct mem_budget;
 
 struct map {
-    struct map_entry *e;   /* NULL until the first insertion or map_reserve */
-    size_t mask;           /* slots - 1 */
+    struct map_entry *e; /* NULL until the first insertion or map_reserve */
+    size_t mask;         /* slots - 1 */
     size_t count;
-    size_t first;          /* the first table's slots (a power of two) */
+    size_t first; /* the first table's slots (a power of two) */
     enum map_kind kind;
     map_equal_fn equal;
     void *ctx;
-    struct arena *arena;   /* the table and byte keys come from here, or NULL */
-    struct arena own;      /* byte keys when arena is NULL */
+    struct arena *arena; /* the table and byte keys come from here, or NULL */
+    struct arena own;    /* byte keys when arena is NULL */
     struct mem_budget *budget;
 };
 
@@ -105,7 +105,7 @@ static inline size_t map_slots(const struct map *m) { return m->e ? m->mask + 1 
 struct map_entry *map_get_u64(const struct map *m, uint64_t key);
 /* Inserts key → val, or replaces the value of an existing key. */
 int map_put_u64(struct map *m, uint64_t key, uint64_t val);
-bool map_del_u64(struct map *m, uint64_t key);   /* false: not there */
+bool map_del_u64(struct map *m, uint64_t key); /* false: not there */
 
 /* ---- MAP_BYTES --------------------------------------------------------------------- */
 

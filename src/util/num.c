@@ -32,7 +32,7 @@ uint64_t util_hash_bytes(const void *p, size_t n)
         h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
         h ^= h >> 29;
     }
-    return util_mix64(h);   /* the map indexes by the low bits: mix them all in */
+    return util_mix64(h); /* the map indexes by the low bits: mix them all in */
 }
 
 int util_shortest_digits(double d, bool is_float, char digits[24], int *exp10, bool *neg)

@@ -37,6 +37,7 @@ static int period_slot(char d, bool in_time, const char **why, const char **exam
 {
     *why = "a number must be followed by a designator (Y, M, W, D, or after T: H, M, S)";
     *example = in_time ? "PT30M" : "P30D";
+    // clang-format off
     switch (upper(d)) {
     case 'Y': if (!in_time) return PS_YEAR; break;
     case 'M': return in_time ? PS_MINUTE : PS_MONTH;
@@ -46,6 +47,7 @@ static int period_slot(char d, bool in_time, const char **why, const char **exam
     case 'S': if (in_time) return PS_SECOND; break;
     default: return -1;
     }
+    // clang-format on
     *why = in_time ? "years, weeks and days must come before 'T'"
                    : "hours, minutes and seconds must come after 'T'";
     *example = in_time ? "P1DT12H" : "PT1H";
@@ -54,7 +56,7 @@ static int period_slot(char d, bool in_time, const char **why, const char **exam
 
 static void period_set(struct period *p, int slot, int32_t v)
 {
-    int32_t *f[] = {&p->years, &p->months, &p->weeks, &p->days,
+    int32_t *f[] = {&p->years, &p->months,  &p->weeks,  &p->days,
                     &p->hours, &p->minutes, &p->seconds};
     *f[slot] = v;
 }
@@ -68,8 +70,7 @@ static int period_field(const char *s, size_t n, size_t *i, bool in_time, int *l
     while (*i < n && is_digit(s[*i])) {
         v = v * 10 + (s[(*i)++] - '0');
         if (v > INT32_MAX)
-            return period_fail(err, s, n, start, "a number is larger than 2147483647",
-                               "P30D");
+            return period_fail(err, s, n, start, "a number is larger than 2147483647", "P30D");
     }
     int64_t ms = 0;
     bool frac = false;
@@ -216,7 +217,7 @@ static void local_split(int64_t local, struct local_ymd *o)
 /* o + months, clamping the day to the end of the month (Jan 31 + P1M = Feb 28/29). */
 static int64_t local_ymd_add_months(const struct local_ymd *o, int64_t months)
 {
-    int64_t total = sat_add(o->y * 12 + (o->m - 1), months);  /* |o->y| < 2^40: no overflow */
+    int64_t total = sat_add(o->y * 12 + (o->m - 1), months); /* |o->y| < 2^40: no overflow */
     if (total < -MONTHS_LIMIT || total > MONTHS_LIMIT)
         return months < 0 ? INT64_MIN : INT64_MAX;
     int64_t y = util_floor_div(total, 12);
@@ -253,7 +254,8 @@ int64_t time_shift(int64_t t, const struct period *p, int64_t n, const struct ls
         int64_t off, local = util__tz_to_local(tz, t, &off);
         local = local_add_months(local, sat_mul((int64_t)p->years * 12, n));
         local = local_add_months(local, sat_mul(p->months, n));
-        local = sat_add(local, sat_mul(sat_mul((int64_t)p->weeks * 7 + p->days, n), LS_MS_PER_DAY));
+        local =
+            sat_add(local, sat_mul(sat_mul((int64_t)p->weeks * 7 + p->days, n), LS_MS_PER_DAY));
         t = util__tz_local_to_utc_hint(tz, local, off);
     }
     int64_t time_ms = (int64_t)p->hours * LS_MS_PER_HOUR + (int64_t)p->minutes * LS_MS_PER_MINUTE +
@@ -341,7 +343,7 @@ static int64_t floor_impl(int64_t t, const struct period *p, int64_t origin,
     int64_t lorigin;
     if (origin != INT64_MIN)
         lorigin = util__tz_to_local(tz, origin, &unused);
-    else  /* 1970-01-01 local; weeks start on Monday 1970-01-05 */
+    else /* 1970-01-01 local; weeks start on Monday 1970-01-05 */
         lorigin = (p->weeks && period_months(p) == 0) ? 4 * LS_MS_PER_DAY : 0;
     struct bucket b;
     bucket_of(local, p, lorigin, next_out != NULL, &b);
@@ -381,6 +383,7 @@ int64_t time_ceil(int64_t t, const struct period *p, int64_t origin, const struc
 
 /* ---- units: TIME_EXTRACT, FLOOR(t TO unit) ------------------------------ */
 
+// clang-format off
 static const struct {
     const char *name;
     enum time_unit unit;
@@ -392,6 +395,7 @@ static const struct {
     {"ISOYEAR", TU_ISOYEAR},         {"DECADE", TU_DECADE},   {"CENTURY", TU_CENTURY},
     {"MILLENNIUM", TU_MILLENNIUM},   {"EPOCH", TU_EPOCH},
 };
+// clang-format on
 
 bool time_unit_parse(const char *s, size_t n, enum time_unit *out)
 {
@@ -409,7 +413,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return -util_floor_div(-a, b); }
 int64_t time_extract(int64_t t, enum time_unit u, const struct ls_tz *tz)
 {
     if (u == TU_EPOCH)
-        return t / 1000;  /* Druid divides with Java's truncation */
+        return t / 1000; /* Druid divides with Java's truncation */
     int64_t off, local = util__tz_to_local(tz, t, &off);
     int64_t days = util_floor_div(local, LS_MS_PER_DAY), week_year;
     int week;
@@ -427,7 +431,7 @@ int64_t time_extract(int64_t t, enum time_unit u, const struct ls_tz *tz)
     case TU_MONTH: return c.month;
     case TU_QUARTER: return (c.month - 1) / 3 + 1;
     case TU_YEAR: return c.year;
-    case TU_DECADE: return c.year / 10;  /* truncating, as Druid */
+    case TU_DECADE: return c.year / 10; /* truncating, as Druid */
     case TU_CENTURY: return ceil_div(c.year, 100);
     case TU_MILLENNIUM: return ceil_div(c.year, 1000);
     case TU_WEEK:
@@ -445,7 +449,8 @@ static int64_t floor_iso_year(int64_t t, const struct ls_tz *tz)
     int64_t off, local = util__tz_to_local(tz, t, &off), week_year;
     int week;
     util__iso_week_of(util_floor_div(local, LS_MS_PER_DAY), &week_year, &week);
-    return util__tz_local_to_utc_hint(tz, sat_mul(util__iso_week1_monday(week_year), LS_MS_PER_DAY), off);
+    return util__tz_local_to_utc_hint(
+        tz, sat_mul(util__iso_week1_monday(week_year), LS_MS_PER_DAY), off);
 }
 
 int64_t time_floor_unit(int64_t t, enum time_unit u, const struct ls_tz *tz)
@@ -518,4 +523,3 @@ int time_interval_parse(const char *s, size_t n, int64_t *start, int64_t *end, s
         return interval_fail(err, s, n, "the end is before the start");
     return LERR_OK;
 }
-

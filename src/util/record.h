@@ -29,19 +29,19 @@ struct record_header {
 };
 
 struct record {
-    const char *data;       /* the value; never NULL from a source (a Kafka null value is "") */
+    const char *data; /* the value; never NULL from a source (a Kafka null value is "") */
     size_t len;
     int32_t partition;
     int64_t offset;
-    const char *key;        /* NULL = no key */
+    const char *key; /* NULL = no key */
     size_t key_len;
     /* Sources fill headers only when asked to (a kafka-format job reads them):
      * nheaders is 0 otherwise. */
     const struct record_header *headers;
     size_t nheaders;
     bool has_timestamp;
-    int64_t timestamp_ms;   /* the message's timestamp (epoch ms) when has_timestamp */
-    const char *topic;      /* NULL = none; NUL-terminated when a source made it */
+    int64_t timestamp_ms; /* the message's timestamp (epoch ms) when has_timestamp */
+    const char *topic;    /* NULL = none; NUL-terminated when a source made it */
     size_t topic_len;
 };
 

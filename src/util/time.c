@@ -216,4 +216,3 @@ size_t time_format_iso(int64_t ms, const struct ls_tz *tz, char *out, size_t cap
     p = put_offset(p, off, true, true);
     return emit(tmp, (size_t)(p - tmp), out, cap);
 }
-

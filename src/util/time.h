@@ -31,26 +31,26 @@
 /* ---- civil calendar (proleptic Gregorian, UTC) ------------------------- */
 
 struct civil {
-    int32_t year;    /* e.g. 2023; may be negative or > 9999 */
-    int32_t month;   /* 1..12 */
-    int32_t day;     /* 1..31 */
+    int32_t year;  /* e.g. 2023; may be negative or > 9999 */
+    int32_t month; /* 1..12 */
+    int32_t day;   /* 1..31 */
     int32_t hour, minute, second, millis;
 };
 
-int64_t civil_days_from_ymd(int64_t y, int m, int d);          /* days since 1970-01-01 */
+int64_t civil_days_from_ymd(int64_t y, int m, int d); /* days since 1970-01-01 */
 void civil_ymd_from_days(int64_t days, int64_t *y, int *m, int *d);
-int64_t civil_to_ms(const struct civil *c);                    /* c taken as UTC */
+int64_t civil_to_ms(const struct civil *c); /* c taken as UTC */
 void civil_from_ms(int64_t ms, struct civil *out);
 bool civil_is_leap(int64_t y);
 int civil_days_in_month(int64_t y, int m);
-int civil_day_of_week(int64_t days);  /* ISO: Monday = 1 .. Sunday = 7 */
+int civil_day_of_week(int64_t days); /* ISO: Monday = 1 .. Sunday = 7 */
 /* Floor division helpers, correct for negative values (b == 0 gives 0). */
 int64_t util_floor_div(int64_t a, int64_t b);
 int64_t util_floor_mod(int64_t a, int64_t b);
 
 /* ---- time zones -------------------------------------------------------- */
 
-struct ls_tz;  /* opaque */
+struct ls_tz; /* opaque */
 
 const struct ls_tz *tz_utc(void);
 /*
@@ -157,7 +157,7 @@ int time_interval_parse(const char *s, size_t n, int64_t *start, int64_t *end, s
 
 /* ---- Joda-style patterns (TIME_PARSE / TIME_FORMAT with a pattern) ------ */
 
-struct joda_fmt;  /* opaque, immutable */
+struct joda_fmt; /* opaque, immutable */
 
 /*
  * Compiles a Joda DateTimeFormat pattern: G y Y u x C e E D M d a K h H k m s

@@ -46,7 +46,6 @@ static inline int64_t sat_mul(int64_t a, int64_t b)
     return r;
 }
 
-
 static inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -87,7 +86,7 @@ static inline bool cur_digits(struct cur *c, size_t maxd, int64_t *v, size_t *nd
     int64_t x = 0;
     while (c->i < c->n && c->i - start < maxd && is_digit(c->s[c->i])) {
         int d = c->s[c->i++] - '0';
-        x = x < 100000000000000000LL ? x * 10 + d : x;  /* saturates; callers range-check */
+        x = x < 100000000000000000LL ? x * 10 + d : x; /* saturates; callers range-check */
     }
     *v = x;
     if (nd)
@@ -127,37 +126,37 @@ static inline bool cur_fraction(struct cur *c, int64_t unit_ms, int64_t *ms)
 
 /* One local time type of a TZif file. */
 struct tz_type {
-    int32_t off;      /* ms east of UTC */
-    char abbr[8];     /* "PST", "+0530", ... */
+    int32_t off;  /* ms east of UTC */
+    char abbr[8]; /* "PST", "+0530", ... */
 };
 
 /* A date in a POSIX TZ rule: Jn (1..365, no Feb 29), n (0..365), Mm.w.d. */
 struct tz_rdate {
-    char kind;        /* 'J', 'D' or 'M' */
-    int16_t n;        /* day for J/D, month for M */
-    int16_t w, d;     /* week 1..5 (5 = last), weekday 0 = Sunday */
-    int32_t secs;     /* local time of day of the change, may be < 0 or > 24h */
+    char kind;    /* 'J', 'D' or 'M' */
+    int16_t n;    /* day for J/D, month for M */
+    int16_t w, d; /* week 1..5 (5 = last), weekday 0 = Sunday */
+    int32_t secs; /* local time of day of the change, may be < 0 or > 24h */
 };
 
 /* The POSIX TZ string of a TZif footer: the rule after the last transition. */
 struct tz_rule {
-    int32_t std_off, dst_off;   /* ms east of UTC */
+    int32_t std_off, dst_off; /* ms east of UTC */
     bool has_dst;
-    struct tz_rdate start, end;  /* DST starts (in standard time), ends (in DST) */
+    struct tz_rdate start, end; /* DST starts (in standard time), ends (in DST) */
     char std_abbr[8], dst_abbr[8];
 };
 
 struct ls_tz {
     const char *name;
-    bool fixed;            /* one offset forever: UTC, "+05:30", Etc/GMT+5 */
-    int32_t fixed_off;     /* ms, when fixed */
+    bool fixed;        /* one offset forever: UTC, "+05:30", Etc/GMT+5 */
+    int32_t fixed_off; /* ms, when fixed */
     char fixed_abbr[8];
     size_t ntrans;
-    int64_t *trans;        /* ascending UTC ms at which each transition happens */
-    uint8_t *tidx;         /* type in force after each transition */
+    int64_t *trans; /* ascending UTC ms at which each transition happens */
+    uint8_t *tidx;  /* type in force after each transition */
     struct tz_type *types;
     size_t ntypes;
-    uint8_t first_type;    /* type in force before the first transition */
+    uint8_t first_type; /* type in force before the first transition */
     bool has_rule;
     struct tz_rule rule;
     /* index[b]: transitions before index_base + b * 2^TZ_INDEX_SHIFT ms; NULL if none */
@@ -180,11 +179,11 @@ struct tz_span {
     const char *abbr;
 };
 
-
 /* ---- writing ISO-8601 text (time.c, period.c, joda.c) ------------------- */
 
 /* Local wall-clock ms to an instant: an explicit offset wins, else the zone (NULL = UTC). */
-static inline int64_t resolve_local(int64_t local, bool has_off, int64_t off, const struct ls_tz *tz)
+static inline int64_t resolve_local(int64_t local, bool has_off, int64_t off,
+                                    const struct ls_tz *tz)
 {
     if (has_off)
         return local - off;
@@ -248,7 +247,6 @@ static inline size_t emit(const char *tmp, size_t len, char *out, size_t cap)
     out[len] = '\0';
     return len;
 }
-
 
 /* ---- what one time file offers the others ---------------------------------- */
 

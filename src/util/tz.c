@@ -27,7 +27,10 @@
 #include <unistd.h>
 
 static const struct ls_tz tz_utc_zone = {
-    .name = "UTC", .fixed = true, .fixed_off = 0, .fixed_abbr = "UTC",
+    .name = "UTC",
+    .fixed = true,
+    .fixed_off = 0,
+    .fixed_abbr = "UTC",
 };
 
 const struct ls_tz *tz_utc(void) { return &tz_utc_zone; }
@@ -60,10 +63,10 @@ static int64_t rdate_local(const struct tz_rdate *r, int64_t y)
         days = civil_days_from_ymd(y, 1, 1) + r->n;
     } else {
         int64_t first = civil_days_from_ymd(y, r->n, 1);
-        int wd0 = (int)util_floor_mod(first + 4, 7);  /* weekday of the 1st, 0 = Sunday */
+        int wd0 = (int)util_floor_mod(first + 4, 7); /* weekday of the 1st, 0 = Sunday */
         int day = 1 + (int)util_floor_mod(r->d - wd0, 7) + (r->w - 1) * 7;
         while (day > civil_days_in_month(y, r->n))
-            day -= 7;  /* week 5 means "the last" */
+            day -= 7; /* week 5 means "the last" */
         days = first + day - 1;
     }
     return sat_add(sat_mul(days, LS_MS_PER_DAY), (int64_t)r->secs * 1000);
@@ -175,7 +178,7 @@ int64_t tz_local_to_utc(const struct ls_tz *tz, int64_t local_ms)
 {
     if (!tz || tz->fixed)
         return sat_sub(local_ms, tz ? tz->fixed_off : 0);
-    struct tz_span sp[3];  /* previous, guess, next */
+    struct tz_span sp[3]; /* previous, guess, next */
     int64_t u;
     util__tz_lookup(tz, sat_sub(local_ms, tz_offset_at(tz, local_ms)), &sp[1]);
     if (span_has_local(&sp[1], local_ms, &u) && sat_sub(u, sp[1].start) >= TZ_MARGIN &&
@@ -243,7 +246,7 @@ static int64_t be_signed(const uint8_t *p, size_t width)
     if (width == 4)
         return (int32_t)be32(p);
     uint64_t v = (uint64_t)be32(p) << 32 | be32(p + 4);
-    return (int64_t)v;  /* two's complement conversion, defined by gcc/clang */
+    return (int64_t)v; /* two's complement conversion, defined by gcc/clang */
 }
 
 /* Reads a 44-byte header at `at`; checks the magic and caps every count. */
@@ -252,8 +255,8 @@ static bool tzif_header(const uint8_t *p, size_t n, size_t at, struct tzif_count
     if (n < 44 || at > n - 44 || memcmp(p + at, "TZif", 4) != 0)
         return false;
     const uint8_t *h = p + at + 20;
-    *c = (struct tzif_counts){be32(h), be32(h + 4), be32(h + 8), be32(h + 12), be32(h + 16),
-                              be32(h + 20)};
+    *c = (struct tzif_counts){be32(h),      be32(h + 4),  be32(h + 8),
+                              be32(h + 12), be32(h + 16), be32(h + 20)};
     return c->time <= TZIF_MAX_TIMES && c->type >= 1 && c->type <= 256 && c->chars >= 1 &&
            c->chars <= TZIF_MAX_CHARS && c->leap <= TZIF_MAX_LEAPS &&
            (c->isstd == 0 || c->isstd == c->type) && (c->isut == 0 || c->isut == c->type);
@@ -297,7 +300,7 @@ static bool tzif_block(const uint8_t *p, const struct tzif_counts *c, size_t tsi
             return false;
         if (i > 0 && secs <= be_signed(times + (size_t)(i - 1) * tsize, tsize))
             return false;
-        if (secs < -lim) {  /* "big bang" sentinels: the type holds from the start */
+        if (secs < -lim) { /* "big bang" sentinels: the type holds from the start */
             tz->first_type = idx[i];
             continue;
         }
@@ -406,7 +409,7 @@ static bool posix_rule(const char *s, size_t n, struct tz_rule *r)
     memset(r, 0, sizeof *r);
     if (!posix_abbr(s, n, &i, r->std_abbr) || !posix_hms(s, n, &i, 24, &secs))
         return false;
-    r->std_off = -secs * 1000;  /* POSIX offsets count west of Greenwich */
+    r->std_off = -secs * 1000; /* POSIX offsets count west of Greenwich */
     if (i == n)
         return true;
     if (!posix_abbr(s, n, &i, r->dst_abbr))
@@ -418,7 +421,7 @@ static bool posix_rule(const char *s, size_t n, struct tz_rule *r)
             return false;
         r->dst_off = -secs * 1000;
     }
-    if (i == n) {  /* no rule given: POSIX leaves it open; use the US rule */
+    if (i == n) { /* no rule given: POSIX leaves it open; use the US rule */
         r->start = (struct tz_rdate){'M', 3, 2, 0, 7200};
         r->end = (struct tz_rdate){'M', 11, 1, 0, 7200};
         return true;
@@ -464,7 +467,7 @@ static bool tz_expand_rule(struct ls_tz *tz)
     struct civil c;
     civil_from_ms(tz->trans[tz->ntrans - 1], &c);
     if (std < 0 || dst < 0 || c.year >= TZ_RULE_EXPAND_TO)
-        return true;  /* nothing to do, or no room: lookups evaluate the rule instead */
+        return true; /* nothing to do, or no room: lookups evaluate the rule instead */
     size_t extra = 2 * (size_t)(TZ_RULE_EXPAND_TO - c.year + 1);
     int64_t *trans = realloc(tz->trans, (tz->ntrans + extra) * sizeof *trans);
     if (trans)
@@ -489,7 +492,7 @@ static bool tz_build_index(struct ls_tz *tz)
     tz->index_base = tz->trans[0];
     uint64_t span = (uint64_t)tz->trans[tz->ntrans - 1] - (uint64_t)tz->index_base;
     if ((span >> TZ_INDEX_SHIFT) >= TZ_INDEX_MAX)
-        return true;  /* transitions spread over too long a span: binary search it is */
+        return true; /* transitions spread over too long a span: binary search it is */
     tz->nindex = (size_t)(span >> TZ_INDEX_SHIFT) + 1;
     tz->index = malloc(tz->nindex * sizeof *tz->index);
     if (!tz->index)
@@ -604,7 +607,7 @@ static bool tz_name_is_safe(const char *s, size_t n)
         if (c == '/' && s[i + 1] == '/')
             return false;
         if (c == '.' && (i == 0 || s[i - 1] == '/'))
-            return false;  /* no ".", "..", or hidden components */
+            return false; /* no ".", "..", or hidden components */
     }
     return true;
 }
@@ -694,8 +697,8 @@ bool util__tz_parse_offset(const char *s, size_t n, size_t *i, int64_t *off_ms)
     if (v[0] > 23 || v[1] > 59 || v[2] > 59)
         return false;
     *i = j;
-    *off_ms = sign * ((int64_t)v[0] * LS_MS_PER_HOUR + v[1] * LS_MS_PER_MINUTE +
-                      v[2] * LS_MS_PER_SECOND);
+    *off_ms = sign *
+              ((int64_t)v[0] * LS_MS_PER_HOUR + v[1] * LS_MS_PER_MINUTE + v[2] * LS_MS_PER_SECOND);
     return true;
 }
 
@@ -741,7 +744,7 @@ struct tz_entry {
 
 static _Atomic(struct tz_entry *) tz_cache[TZ_CACHE_SLOTS];
 static pthread_mutex_t tz_cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static size_t tz_cache_used;  /* guarded by tz_cache_mu */
+static size_t tz_cache_used; /* guarded by tz_cache_mu */
 
 static uint64_t fnv1a(const char *s, size_t n)
 {
@@ -866,4 +869,3 @@ const struct ls_tz *tz_get(const char *name, size_t len, struct lerr *err)
     pthread_mutex_unlock(&tz_cache_mu);
     return tz;
 }
-

@@ -103,10 +103,7 @@ void mem_pool_init(struct mem_pool *p, uint64_t limit)
     atomic_init(&p->used, 0);
 }
 
-void mem_pool_set_limit(struct mem_pool *p, uint64_t limit)
-{
-    atomic_store(&p->limit, limit);
-}
+void mem_pool_set_limit(struct mem_pool *p, uint64_t limit) { atomic_store(&p->limit, limit); }
 
 uint64_t mem_pool_limit(const struct mem_pool *p)
 {
@@ -131,10 +128,7 @@ static bool pool_take(struct mem_pool *p, uint64_t n)
     }
 }
 
-static void pool_give(struct mem_pool *p, uint64_t n)
-{
-    atomic_fetch_sub(&p->used, n);
-}
+static void pool_give(struct mem_pool *p, uint64_t n) { atomic_fetch_sub(&p->used, n); }
 
 void mem_budget_init(struct mem_budget *b, uint64_t limit, struct mem_pool *pool)
 {
@@ -216,10 +210,7 @@ void arena_init(struct arena *a, size_t block_size, size_t cap)
 }
 
 /* What a block costs its budget: the header and the bytes. */
-static size_t block_cost(const struct arena_block *b)
-{
-    return sizeof *b + b->size;
-}
+static size_t block_cost(const struct arena_block *b) { return sizeof *b + b->size; }
 
 void *arena_alloc(struct arena *a, size_t n)
 {
@@ -276,10 +267,7 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
     return p;
 }
 
-char *arena_strdup(struct arena *a, const char *s)
-{
-    return arena_strndup(a, s, strlen(s));
-}
+char *arena_strdup(struct arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
 
 char *arena_printf(struct arena *a, const char *fmt, ...)
 {
@@ -333,7 +321,7 @@ void arena_release(struct arena *a, const struct arena_mark *m)
     a->total = m->total;
     if (a->head == m->head && (!m->head || m->head->next == m->next)) {
         if (m->head)
-            m->head->used = m->used;   /* the common case: nothing but bytes */
+            m->head->used = m->used; /* the common case: nothing but bytes */
         return;
     }
     /* Newer blocks are in front of the marked head; huge ones may also sit
@@ -428,7 +416,7 @@ static bool buf_reserve(struct buf *b, size_t extra)
     while (na < need)
         na *= 2;
     if (b->cap && na > b->cap + 1)
-        na = b->cap + 1;   /* the cap bounds the allocation too, not only the length */
+        na = b->cap + 1; /* the cap bounds the allocation too, not only the length */
     if (b->budget && !mem_budget_charge(b->budget, na - b->alloc)) {
         b->failed = true;
         return false;
@@ -573,8 +561,7 @@ int util_uuid_v4(char out[37], struct lerr *err)
         return err->code;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
     return 0;
@@ -589,8 +576,7 @@ bool util_uuid_valid(const char *s)
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (c != '-')
                 return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F'))) {
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
             return false;
         }
     }
@@ -741,7 +727,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 int util_remove_tree(const char *path, struct lerr *err)
 {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;   /* nftw has no context */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* nftw has no context */
     struct stat st;
     if (lstat(path, &st) != 0 && errno == ENOENT)
         return 0;
@@ -769,7 +755,7 @@ static int private_entry(const char *path, const struct stat *st, int flag, stru
 
 int util_private_tree(const char *dir, struct lerr *err)
 {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;   /* nftw has no context */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* nftw has no context */
     pthread_mutex_lock(&mu);
     private_changed = 0;
     private_root = dir;
@@ -793,8 +779,7 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-int util_write_file_atomic(const char *path, const void *p, size_t n, int mode,
-                           struct lerr *err)
+int util_write_file_atomic(const char *path, const void *p, size_t n, int mode, struct lerr *err)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)

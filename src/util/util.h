@@ -26,29 +26,29 @@
 /* ---- errors ------------------------------------------------------------ */
 
 /* One table: code, stable name (the "error" field of the JSON), HTTP status. */
-#define LERR_MAP(X)                                   \
-    X(LERR_OK, "OK", 200)                             \
-    X(LERR_INVALID, "InvalidInput", 400)              \
-    X(LERR_UNAUTHORIZED, "Unauthorized", 401)         \
-    X(LERR_FORBIDDEN, "Forbidden", 403)               \
-    X(LERR_NOT_FOUND, "NotFound", 404)                \
-    X(LERR_METHOD, "MethodNotAllowed", 405)           \
-    X(LERR_CONFLICT, "Conflict", 409)                 \
-    X(LERR_TOO_LARGE, "PayloadTooLarge", 413)         \
+#define LERR_MAP(X)                                        \
+    X(LERR_OK, "OK", 200)                                  \
+    X(LERR_INVALID, "InvalidInput", 400)                   \
+    X(LERR_UNAUTHORIZED, "Unauthorized", 401)              \
+    X(LERR_FORBIDDEN, "Forbidden", 403)                    \
+    X(LERR_NOT_FOUND, "NotFound", 404)                     \
+    X(LERR_METHOD, "MethodNotAllowed", 405)                \
+    X(LERR_CONFLICT, "Conflict", 409)                      \
+    X(LERR_TOO_LARGE, "PayloadTooLarge", 413)              \
     X(LERR_UNSUPPORTED_MEDIA, "UnsupportedMediaType", 415) \
-    X(LERR_RATE_LIMIT, "TooManyRequests", 429)        \
-    X(LERR_INTERNAL, "InternalError", 500)            \
-    X(LERR_IO, "IOError", 500)                        \
-    X(LERR_CORRUPT, "CorruptData", 500)               \
-    X(LERR_NOMEM, "OutOfMemory", 500)                 \
-    X(LERR_UNAVAILABLE, "ServiceUnavailable", 503)    \
+    X(LERR_RATE_LIMIT, "TooManyRequests", 429)             \
+    X(LERR_INTERNAL, "InternalError", 500)                 \
+    X(LERR_IO, "IOError", 500)                             \
+    X(LERR_CORRUPT, "CorruptData", 500)                    \
+    X(LERR_NOMEM, "OutOfMemory", 500)                      \
+    X(LERR_UNAVAILABLE, "ServiceUnavailable", 503)         \
     X(LERR_TIMEOUT, "Timeout", 504)
 
 enum lerr_code {
 #define LERR_ENUM(c, name, http) c,
     LERR_MAP(LERR_ENUM)
 #undef LERR_ENUM
-    LERR__COUNT
+        LERR__COUNT
 };
 
 /*
@@ -78,26 +78,26 @@ int lerr_http_status(int code);
 
 /* ---- arena ------------------------------------------------------------- */
 
-struct mem_budget;   /* util/budget.h */
+struct mem_budget; /* util/budget.h */
 
 /* A bump allocator: allocations live until arena_reset() or arena_destroy(). */
 struct arena_block;
 struct arena {
     struct arena_block *head;
     size_t block_size;
-    size_t total;   /* bytes handed out since the last reset */
-    size_t cap;     /* 0 = unlimited; allocations past it return NULL */
-    bool capped;    /* sticky: an allocation was refused because of cap (not malloc) */
-    struct mem_budget *budget;   /* NULL, or charged for each block before it is malloc'd */
+    size_t total;              /* bytes handed out since the last reset */
+    size_t cap;                /* 0 = unlimited; allocations past it return NULL */
+    bool capped;               /* sticky: an allocation was refused because of cap (not malloc) */
+    struct mem_budget *budget; /* NULL, or charged for each block before it is malloc'd */
 };
 
 void arena_init(struct arena *a, size_t block_size, size_t cap);
-void *arena_alloc(struct arena *a, size_t n);  /* 16-byte aligned; NULL past cap or on OOM */
+void *arena_alloc(struct arena *a, size_t n); /* 16-byte aligned; NULL past cap or on OOM */
 void *arena_zalloc(struct arena *a, size_t n);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...) LS_PRINTF(2, 3);
-void arena_reset(struct arena *a);   /* keeps the first block, frees the rest */
+void arena_reset(struct arena *a); /* keeps the first block, frees the rest */
 /* A point to return to: arena_release() frees everything allocated since
  * arena_mark() (keeping one block of the ordinary size for reuse), as a
  * per-row memory context is reset between rows. Marks nest like a stack. */
@@ -117,12 +117,12 @@ bool arena_set_budget(struct arena *a, struct mem_budget *b);
 /* ---- growable buffer with a cap ---------------------------------------- */
 
 struct buf {
-    char *data;   /* always NUL-terminated when len > 0 or after buf_cstr() */
+    char *data; /* always NUL-terminated when len > 0 or after buf_cstr() */
     size_t len;
     size_t alloc;
-    size_t cap;   /* 0 = unlimited */
-    bool failed;  /* sticky: an append past cap, an OOM or a refused budget sets it */
-    struct mem_budget *budget;   /* NULL, or charged for each growth before realloc */
+    size_t cap;                /* 0 = unlimited */
+    bool failed;               /* sticky: an append past cap, an OOM or a refused budget sets it */
+    struct mem_budget *budget; /* NULL, or charged for each growth before realloc */
 };
 
 void buf_init(struct buf *b, size_t cap);
@@ -130,7 +130,7 @@ bool buf_append(struct buf *b, const void *p, size_t n);
 bool buf_puts(struct buf *b, const char *s);
 bool buf_putc(struct buf *b, char c);
 bool buf_printf(struct buf *b, const char *fmt, ...) LS_PRINTF(2, 3);
-const char *buf_cstr(struct buf *b);  /* "" for an empty buffer */
+const char *buf_cstr(struct buf *b); /* "" for an empty buffer */
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 /* Hands the bytes to the caller (malloc'd, NUL-terminated); the buffer is
@@ -149,15 +149,15 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...) LS_PR
 
 /* ---- randomness, ids, hashing, clocks ---------------------------------- */
 
-int util_random_bytes(void *p, size_t n, struct lerr *err);  /* getrandom(2) */
+int util_random_bytes(void *p, size_t n, struct lerr *err); /* getrandom(2) */
 /* Writes a lowercase RFC 4122 v4 UUID (36 chars + NUL) into out[37]. */
 int util_uuid_v4(char out[37], struct lerr *err);
 bool util_uuid_valid(const char *s);
 /* SHA-256 of n bytes as 64 lowercase hex chars + NUL. */
 void util_sha256_hex(const void *p, size_t n, char out[65]);
-int64_t util_now_ms(void);        /* wall clock, ms since the epoch */
-int64_t util_now_ns(void);        /* wall clock, ns since the epoch */
-int64_t util_mono_ns(void);       /* monotonic clock */
+int64_t util_now_ms(void);  /* wall clock, ms since the epoch */
+int64_t util_now_ns(void);  /* wall clock, ns since the epoch */
+int64_t util_mono_ns(void); /* monotonic clock */
 /* Formats ms since the epoch as "2023-03-23T23:00:57.235Z" into out[32]. */
 void util_format_iso_ms(int64_t ms, char out[32]);
 /* Formats ns since the epoch as "2023-03-23T23:00:57.235117332Z" into out[40]. */
@@ -203,8 +203,7 @@ int util_private_tree(const char *dir, struct lerr *err);
  * fine. 0 or LERR_IO naming the first entry that could not be removed. */
 int util_remove_tree(const char *path, struct lerr *err);
 /* Writes a whole file atomically (temp + fsync + rename + fsync dir). */
-int util_write_file_atomic(const char *path, const void *p, size_t n, int mode,
-                           struct lerr *err);
+int util_write_file_atomic(const char *path, const void *p, size_t n, int mode, struct lerr *err);
 
 /* Unaligned native-order loads (memcpy compiles to one move). */
 static inline uint32_t util_load_u32(const void *p)

@@ -54,18 +54,18 @@ void *vec_grow_arena(struct arena *a, void *p, size_t len, size_t *cap, size_t n
 
 /* tmp_ holds realloc's answer until it is known not to be NULL, so the
  * macros stay expressions without type-punning the element pointer. */
-#define VEC(T)          \
-    struct {            \
-        T *v;           \
-        size_t n, cap;  \
-        void *tmp_;     \
+#define VEC(T)         \
+    struct {           \
+        T *v;          \
+        size_t n, cap; \
+        void *tmp_;    \
     }
 
 /* Room for `extra` more elements; false (vector unchanged) on overflow or OOM. */
-#define VEC_RESERVE(vec, extra)                                                       \
-    ((vec)->cap - (vec)->n >= (size_t)(extra) ||                                      \
-     (((vec)->tmp_ = vec_grow_by_((vec)->v, &(vec)->cap, (vec)->n, (extra),           \
-                                  sizeof *(vec)->v)) != NULL &&                       \
+#define VEC_RESERVE(vec, extra)                                                                   \
+    ((vec)->cap - (vec)->n >= (size_t)(extra) ||                                                  \
+     (((vec)->tmp_ = vec_grow_by_((vec)->v, &(vec)->cap, (vec)->n, (extra), sizeof *(vec)->v)) != \
+          NULL &&                                                                                 \
       ((vec)->v = (vec)->tmp_, true)))
 /* Appends x; false (vector unchanged) on overflow or OOM. */
 #define VEC_PUSH(vec, x) (VEC_RESERVE(vec, 1) ? ((vec)->v[(vec)->n++] = (x), true) : false)

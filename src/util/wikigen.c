@@ -628,13 +628,13 @@ struct zipf {
 };
 
 struct wikigen {
-    uint64_t s[4];                  /* xoshiro256** state */
-    uint32_t lang_cum[NLANGS];      /* cumulative channel weights */
+    uint64_t s[4];             /* xoshiro256** state */
+    uint32_t lang_cum[NLANGS]; /* cumulative channel weights */
     uint32_t country_cum[NCOUNTRIES];
     uint32_t ns_cum[NS__COUNT];
     struct zipf pages, pages_ns, users, ips, bots[8];
     int64_t cached_sec;
-    char time_prefix[24];           /* "2015-09-12T00:46:58" for cached_sec */
+    char time_prefix[24]; /* "2015-09-12T00:46:58" for cached_sec */
 };
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -675,7 +675,10 @@ static inline uint32_t below(struct wikigen *g, uint32_t n)
 
 static inline double unif(struct wikigen *g) { return (double)(next64(g) >> 11) * 0x1.0p-53; }
 
-static inline bool chance(struct wikigen *g, uint32_t per_mille) { return below(g, 1000) < per_mille; }
+static inline bool chance(struct wikigen *g, uint32_t per_mille)
+{
+    return below(g, 1000) < per_mille;
+}
 
 /* Same as below() but from a hash value (stable choices). */
 static inline uint32_t hpick(uint64_t *h, uint32_t n)
@@ -843,8 +846,12 @@ static void put_str(struct out *o, const char *s, size_t n, bool ascii_only)
                 units[0] = cp;
             }
             for (int u = 0; u < nu; u++) {
-                char e[6] = {'\\', 'u', hex[(units[u] >> 12) & 15], hex[(units[u] >> 8) & 15],
-                             hex[(units[u] >> 4) & 15], hex[units[u] & 15]};
+                char e[6] = {'\\',
+                             'u',
+                             hex[(units[u] >> 12) & 15],
+                             hex[(units[u] >> 8) & 15],
+                             hex[(units[u] >> 4) & 15],
+                             hex[units[u] & 15]};
                 put(o, e, 6);
             }
             i += k;
@@ -1061,27 +1068,17 @@ static void expand(struct wikigen *g, const struct lang *l, size_t li, const cha
         }
         tput(t, p, (size_t)(d - p));
         switch (d[1]) {
-        case 'U':
-            ipv4_of(zipf_draw(g, &g->ips), t);
-            break;
-        case 'V':
-            human_name(l, li, zipf_draw(g, &g->users), t);
-            break;
-        case 'W':
-            tputs(t, rword(g, &l->title));
-            break;
-        case 'N':
-            tputu(t, 1 + below(g, chance(g, 500) ? 99 : 2999999));
-            break;
-        default:
-            tput(t, d, 2);
+        case 'U': ipv4_of(zipf_draw(g, &g->ips), t); break;
+        case 'V': human_name(l, li, zipf_draw(g, &g->users), t); break;
+        case 'W': tputs(t, rword(g, &l->title)); break;
+        case 'N': tputu(t, 1 + below(g, chance(g, 500) ? 99 : 2999999)); break;
+        default: tput(t, d, 2);
         }
         p = d + 2;
     }
 }
 
-static void comment(struct wikigen *g, const struct lang *l, size_t li, bool robot,
-                    struct text *t)
+static void comment(struct wikigen *g, const struct lang *l, size_t li, bool robot, struct text *t)
 {
     if (robot) {
         /* bots repeat a few summaries: the first ones most */
@@ -1296,8 +1293,7 @@ size_t wikigen_next(struct wikigen *g, int64_t time_ms, struct buf *outbuf)
                 if (strcmp(countries[i].iso, l->home) == 0)
                     ci = i;
         if (ci == NCOUNTRIES)
-            ci = cum_pick(g->country_cum, NCOUNTRIES,
-                          hpick(&h, g->country_cum[NCOUNTRIES - 1]));
+            ci = cum_pick(g->country_cum, NCOUNTRIES, hpick(&h, g->country_cum[NCOUNTRIES - 1]));
         co = &countries[ci];
         const struct region *r0 = &co->regions[hpick(&h, co->nregions)];
         const struct city *c0 = &r0->cities[hpick(&h, r0->ncities)];

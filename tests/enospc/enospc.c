@@ -32,7 +32,7 @@
  * enospc_failures() counts the calls failed on purpose; enospc_writes() the
  * write calls made to files under the prefix (to find every failure point).
  */
-#undef _FORTIFY_SOURCE   /* its inline open() would clash with ours */
+#undef _FORTIFY_SOURCE /* its inline open() would clash with ours */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -62,7 +62,7 @@ static _Atomic unsigned char enospc_fds[ENOSPC_MAX_FD];
 static char enospc_prefix[1024];
 static size_t enospc_prefix_len;
 static _Atomic int enospc_kind_now;
-static _Atomic long long enospc_left;     /* bytes= / writes= budget */
+static _Atomic long long enospc_left; /* bytes= / writes= budget */
 static _Atomic long enospc_failed, enospc_nwrites;
 /* the control file as last read (preloaded use) */
 static char enospc_ctl_path[1024];
@@ -166,7 +166,7 @@ static bool enospc_under(int dirfd, const char *path)
         snprintf(abs + n, sizeof abs - n, "/%s", path);
         path = abs;
     } else if (path[0] != '/') {
-        return false;   /* relative to another directory: not used by the code under test */
+        return false; /* relative to another directory: not used by the code under test */
     }
     return strncmp(path, enospc_prefix, enospc_prefix_len) == 0 &&
            (path[enospc_prefix_len] == '/' || path[enospc_prefix_len] == '\0');
@@ -196,16 +196,17 @@ static void *enospc_next(const char *name)
     return f;
 }
 
-#define ENOSPC_REAL(ret, name, args)                                   \
-    static ret(*real_##name) args;                                     \
-    if (!real_##name)                                                  \
+#define ENOSPC_REAL(ret, name, args) \
+    static ret(*real_##name) args;   \
+    if (!real_##name)                \
         real_##name = (ret(*) args)enospc_next(#name);
 
 static int enospc_opened(int fd, int dirfd, const char *path, int flags)
 {
     if (fd >= 0 && fd < ENOSPC_MAX_FD)
         atomic_store(&enospc_fds[fd], !enospc_under(dirfd, path) ? 0
-                                      : (flags & O_DIRECTORY) ? 2 : 1);
+                                      : (flags & O_DIRECTORY)    ? 2
+                                                                 : 1);
     return fd;
 }
 
@@ -250,10 +251,7 @@ int openat(int dirfd, const char *path, int flags, ...)
     return enospc_opened(real_openat(dirfd, path, flags, mode), dirfd, path, flags);
 }
 
-int creat(const char *path, mode_t mode)
-{
-    return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
-}
+int creat(const char *path, mode_t mode) { return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
 
 int close(int fd)
 {
@@ -270,18 +268,15 @@ static size_t enospc_room(size_t n)
 {
     atomic_fetch_add(&enospc_nwrites, 1);
     switch (enospc_kind()) {
-    case EK_FULL:
-        return 0;
+    case EK_FULL: return 0;
     case EK_BYTES: {
         long long left = atomic_load(&enospc_left);
         size_t k = left <= 0 ? 0 : (size_t)left < n ? (size_t)left : n;
         atomic_fetch_sub(&enospc_left, (long long)k);
         return k;
     }
-    case EK_WRITES:
-        return atomic_fetch_sub(&enospc_left, 1) > 0 ? n : 0;
-    default:
-        return n;
+    case EK_WRITES: return atomic_fetch_sub(&enospc_left, 1) > 0 ? n : 0;
+    default: return n;
     }
 }
 
@@ -309,10 +304,7 @@ ssize_t pwrite(int fd, const void *p, size_t n, off_t off)
     return real_pwrite(fd, p, n, off);
 }
 
-ssize_t pwrite64(int fd, const void *p, size_t n, off_t off)
-{
-    return pwrite(fd, p, n, off);
-}
+ssize_t pwrite64(int fd, const void *p, size_t n, off_t off) { return pwrite(fd, p, n, off); }
 
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
@@ -322,7 +314,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
         for (int i = 0; i < iovcnt; i++)
             n += iov[i].iov_len;
         if (n && enospc_room(n) < n)
-            return enospc_fail(ENOSPC);   /* all or nothing: simpler, and still legal */
+            return enospc_fail(ENOSPC); /* all or nothing: simpler, and still legal */
     }
     return real_writev(fd, iov, iovcnt);
 }

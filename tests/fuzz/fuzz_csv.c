@@ -112,8 +112,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     /* Kafka: the first up-to-8 bytes are the key, one header follows. */
     size_t klen = n < 8 ? n : 8;
     struct record_header h = {"h", 1, text, klen};
-    struct record base = {.partition = 0, .offset = 1, .has_timestamp = true,
-                                 .timestamp_ms = 1700000000000, .topic = "t", .topic_len = 1};
+    struct record base = {.partition = 0,
+                          .offset = 1,
+                          .has_timestamp = true,
+                          .timestamp_ms = 1700000000000,
+                          .topic = "t",
+                          .topic_len = 1};
     if (which >= 3) {
         base.key = text;
         base.key_len = klen;

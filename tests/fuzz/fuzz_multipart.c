@@ -17,7 +17,7 @@ struct trace {
     unsigned char sum[64];
     size_t bytes;
     int parts, ends;
-    char last[4096];   /* the tail of the current part's data */
+    char last[4096]; /* the tail of the current part's data */
     size_t nlast;
 };
 

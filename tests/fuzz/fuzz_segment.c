@@ -25,7 +25,7 @@
 static bool fix_part_crcs(uint8_t *p, size_t n, uint64_t foff, uint64_t flen)
 {
     uint8_t *f = p + foff;
-    size_t at = 44;   /* 5 x u64, 4 x u8, u32 ncols */
+    size_t at = 44; /* 5 x u64, 4 x u8, u32 ncols */
     if (flen < at)
         return false;
     uint32_t ncols = storage__get_u32(f + 40);

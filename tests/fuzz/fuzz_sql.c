@@ -29,8 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lerr_init(&err);
     struct sql_value params[2] = {sql_long(7), sql_string("p", 1)};
     struct sql_options opt = {.now_ms = 1700000000000LL, .params = params, .nparams = 2};
-    struct sql_value row[6] = {sql_timestamp(946782245000LL), sql_string("abc", 3), sql_long(5),
-                               sql_double(2.5), sql_string("{\"a\":[1,{\"b\":\"x\"}]}", 19),
+    struct sql_value row[6] = {sql_timestamp(946782245000LL),
+                               sql_string("abc", 3),
+                               sql_long(5),
+                               sql_double(2.5),
+                               sql_string("{\"a\":[1,{\"b\":\"x\"}]}", 19),
                                sql_null(SQL_STRING)};
     row[4].type = SQL_JSON;
     struct arena mem;

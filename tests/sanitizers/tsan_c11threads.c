@@ -39,8 +39,11 @@ static void *trampoline(void *p)
 
 static int result(int rc)
 {
-    return rc == 0 ? thrd_success : rc == ENOMEM ? thrd_nomem : rc == EBUSY ? thrd_busy
-           : rc == ETIMEDOUT ? thrd_timedout : thrd_error;
+    return rc == 0           ? thrd_success
+           : rc == ENOMEM    ? thrd_nomem
+           : rc == EBUSY     ? thrd_busy
+           : rc == ETIMEDOUT ? thrd_timedout
+                             : thrd_error;
 }
 
 int thrd_create(thrd_t *thr, thrd_start_t fn, void *arg)
@@ -106,7 +109,4 @@ void cnd_destroy(cnd_t *c) { pthread_cond_destroy((pthread_cond_t *)c); }
 
 _Static_assert(sizeof(once_flag) == sizeof(pthread_once_t), "once_flag is a pthread_once_t");
 
-void call_once(once_flag *flag, void (*fn)(void))
-{
-    pthread_once((pthread_once_t *)flag, fn);
-}
+void call_once(once_flag *flag, void (*fn)(void)) { pthread_once((pthread_once_t *)flag, fn); }

@@ -84,13 +84,9 @@ static void tf_val(const struct sql_value *v, char *out, size_t cap)
         return;
     }
     switch (v->type) {
-    case SQL_LONG:
-        snprintf(out + l, cap - l, "L:%" PRId64, v->v.l);
-        break;
+    case SQL_LONG: snprintf(out + l, cap - l, "L:%" PRId64, v->v.l); break;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        snprintf(out + l, cap - l, "D:%.17g", v->v.d);
-        break;
+    case SQL_FLOAT: snprintf(out + l, cap - l, "D:%.17g", v->v.d); break;
     case SQL_STRING:
     case SQL_JSON:
         snprintf(out + l, cap - l, "%s:%.*s", v->type == SQL_STRING ? "S" : "J", (int)v->v.s.n,
@@ -105,8 +101,7 @@ static void tf_val(const struct sql_value *v, char *out, size_t cap)
         }
         strncat(out, "]", cap - strlen(out) - 1);
         break;
-    default:
-        snprintf(out + l, cap - l, "?%d", v->type);
+    default: snprintf(out + l, cap - l, "?%d", v->type);
     }
 }
 

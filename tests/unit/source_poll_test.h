@@ -12,8 +12,8 @@
 static struct arena poll_mem_;
 static bool poll_mem_ready_;
 
-static int poll_src(struct source *s, size_t max_records, int timeout_ms,
-                    struct source_batch *out, struct lerr *err)
+static int poll_src(struct source *s, size_t max_records, int timeout_ms, struct source_batch *out,
+                    struct lerr *err)
 {
     if (!poll_mem_ready_) {
         arena_init(&poll_mem_, 1u << 20, 0);

@@ -89,8 +89,8 @@ int main(void)
     snprintf(h, sizeof h, "Basic %s", b64);
     lerr_init(&e);
     CHECK_EQ_INT(api_auth(&s, h, &k, &e), 0);
-    const char *bad[] = {NULL, "", "Basic", "Basic !!!", "Token abc", "Bearer pok_nope",
-                         "Basic cG9rX25vcGU6"};
+    const char *bad[] = {
+        NULL, "", "Basic", "Basic !!!", "Token abc", "Bearer pok_nope", "Basic cG9rX25vcGU6"};
     for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
         lerr_init(&e);
         CHECK_EQ_INT(api_auth(&s, bad[i], &k, &e), LERR_UNAUTHORIZED);

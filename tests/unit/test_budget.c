@@ -22,20 +22,20 @@ static void test_budget_alone(void)
     CHECK(mem_budget_charge(&b, 400));
     CHECK_EQ_INT(b.used, 1000);
     CHECK_EQ_INT(b.refused, MEM_REFUSED_NONE);
-    CHECK(!mem_budget_charge(&b, 1));            /* one byte past the limit */
-    CHECK_EQ_INT(b.used, 1000);                  /* nothing charged */
+    CHECK(!mem_budget_charge(&b, 1)); /* one byte past the limit */
+    CHECK_EQ_INT(b.used, 1000);       /* nothing charged */
     CHECK_EQ_INT(b.refused, MEM_REFUSED_BUDGET);
     CHECK_EQ_INT(b.refused_need, 1);
     CHECK_EQ_INT(b.refused_used, 1000);
     mem_budget_release(&b, 500);
-    CHECK(mem_budget_charge(&b, 300));           /* a refusal does not poison */
-    CHECK(!mem_budget_charge(&b, (size_t)-1));   /* no overflow past the limit */
-    CHECK_EQ_INT(b.refused_need, 1);             /* the first refusal is kept */
+    CHECK(mem_budget_charge(&b, 300));         /* a refusal does not poison */
+    CHECK(!mem_budget_charge(&b, (size_t)-1)); /* no overflow past the limit */
+    CHECK_EQ_INT(b.refused_need, 1);           /* the first refusal is kept */
     CHECK_EQ_INT(b.peak, 1000);
     mem_budget_release(&b, 800);
     CHECK_EQ_INT(b.used, 0);
     mem_budget_destroy(&b);
-    CHECK(mem_budget_charge(NULL, 1u << 30));    /* no budget: no limit */
+    CHECK(mem_budget_charge(NULL, 1u << 30)); /* no budget: no limit */
 }
 
 static void test_pool(void)
@@ -48,7 +48,7 @@ static void test_pool(void)
     /* a takes whole chunks: 1 byte reserves one */
     CHECK(mem_budget_charge(&a, 1));
     CHECK_EQ_INT(mem_pool_used(&p), MEM_POOL_CHUNK);
-    CHECK(mem_budget_charge(&a, MEM_POOL_CHUNK));   /* now 2 chunks */
+    CHECK(mem_budget_charge(&a, MEM_POOL_CHUNK)); /* now 2 chunks */
     CHECK_EQ_INT(mem_pool_used(&p), 2 * MEM_POOL_CHUNK);
     CHECK(mem_budget_charge(&b, 2 * MEM_POOL_CHUNK - 10));
     CHECK_EQ_INT(mem_pool_used(&p), 4 * MEM_POOL_CHUNK);
@@ -69,7 +69,7 @@ static void test_pool(void)
     mem_budget_init(&c, 100, &p);
     CHECK(!mem_budget_charge(&c, 101));
     CHECK_EQ_INT(c.refused, MEM_REFUSED_BUDGET);
-    CHECK_EQ_INT(mem_pool_used(&p), 4 * MEM_POOL_CHUNK);   /* c took nothing */
+    CHECK_EQ_INT(mem_pool_used(&p), 4 * MEM_POOL_CHUNK); /* c took nothing */
     mem_budget_destroy(&c);
     /* releasing much gives chunks back beyond one spare */
     mem_budget_release(&b, b.used);
@@ -80,7 +80,7 @@ static void test_pool(void)
     mem_pool_set_limit(&p, MEM_POOL_CHUNK / 2);
     mem_budget_init(&a, 0, &p);
     CHECK(!mem_budget_charge(&a, MEM_POOL_CHUNK));
-    CHECK(mem_budget_charge(&a, MEM_POOL_CHUNK / 2));   /* an exact take fits */
+    CHECK(mem_budget_charge(&a, MEM_POOL_CHUNK / 2)); /* an exact take fits */
     mem_budget_destroy(&a);
     CHECK_EQ_INT(mem_pool_used(&p), 0);
 }
@@ -96,14 +96,14 @@ static void test_arena(void)
     /* one block charged: its bytes and its header */
     CHECK(b.used >= 64 * 1024 && b.used < 65 * 1024);
     uint64_t one = b.used;
-    CHECK(arena_alloc(&a, 100 * 1024) != NULL);   /* a huge block, charged too */
+    CHECK(arena_alloc(&a, 100 * 1024) != NULL); /* a huge block, charged too */
     CHECK(b.used > one + 100 * 1024);
     /* refused before malloc: NULL, nothing charged, the refusal recorded */
     uint64_t before = b.used;
     CHECK(arena_alloc(&a, 150 * 1024) == NULL);
     CHECK_EQ_INT(b.used, before);
     CHECK_EQ_INT(b.refused, MEM_REFUSED_BUDGET);
-    CHECK(arena_alloc(&a, 10) != NULL);           /* small ones still fit the block */
+    CHECK(arena_alloc(&a, 10) != NULL); /* small ones still fit the block */
     /* reset keeps the first ordinary block, releases the rest */
     arena_reset(&a);
     CHECK_EQ_INT(b.used, one);
@@ -113,18 +113,18 @@ static void test_arena(void)
     uint64_t base = b.used;
     for (int row = 0; row < 100; row++) {
         arena_mark(&a, &m);
-        char *p = arena_alloc(&a, 120 * 1024);     /* past the block: a huge block */
+        char *p = arena_alloc(&a, 120 * 1024); /* past the block: a huge block */
         char *q = arena_alloc(&a, 40 * 1024);
         CHECK(p && q);
         if (p)
             memset(p, row, 120 * 1024);
         arena_release(&a, &m);
     }
-    CHECK(b.used <= base + 65 * 1024);   /* at most one spare block kept */
+    CHECK(b.used <= base + 65 * 1024); /* at most one spare block kept */
     size_t total = a.total;
     arena_mark(&a, &m);
     for (int i = 0; i < 3; i++)
-        CHECK(arena_alloc(&a, 50 * 1024) != NULL);   /* two new ordinary blocks */
+        CHECK(arena_alloc(&a, 50 * 1024) != NULL); /* two new ordinary blocks */
     arena_release(&a, &m);
     CHECK_EQ_INT(a.total, total);
     CHECK(b.used <= base + 65 * 1024);
@@ -134,7 +134,7 @@ static void test_arena(void)
     CHECK_EQ_INT(b.used, 0);
     struct mem_budget tiny;
     mem_budget_init(&tiny, 10, NULL);
-    CHECK(!arena_set_budget(&a, &tiny));   /* refused: stays unbudgeted */
+    CHECK(!arena_set_budget(&a, &tiny)); /* refused: stays unbudgeted */
     CHECK(a.budget == NULL);
     CHECK(arena_set_budget(&a, &b));
     CHECK_EQ_INT(b.used, held);
@@ -157,11 +157,11 @@ static void test_buf(void)
         n++;
     CHECK(x.failed);
     CHECK(n >= 4 && n < 10);
-    CHECK_EQ_INT(b.used, x.alloc);   /* exactly the allocation */
+    CHECK_EQ_INT(b.used, x.alloc); /* exactly the allocation */
     CHECK(b.used <= 10000);
     CHECK_EQ_INT(b.refused, MEM_REFUSED_BUDGET);
     size_t len;
-    char *p = buf_steal(&x, &len);   /* the bytes leave the budget */
+    char *p = buf_steal(&x, &len); /* the bytes leave the budget */
     CHECK_EQ_INT(b.used, 0);
     CHECK_EQ_INT(len, (size_t)n * 1000);
     free(p);
@@ -200,7 +200,7 @@ static void *hammer(void *arg)
             mem_budget_release(&b, n);
         else
             w->refused++;
-        if (i % 100 == 0) {   /* a query ends, another starts */
+        if (i % 100 == 0) { /* a query ends, another starts */
             mem_budget_destroy(&b);
             mem_budget_init(&b, 0, w->pool);
         }
@@ -221,7 +221,7 @@ static void test_pool_threads(void)
     }
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
-    CHECK_EQ_INT(mem_pool_used(&p), 0);   /* every chunk came back */
+    CHECK_EQ_INT(mem_pool_used(&p), 0); /* every chunk came back */
 }
 
 int main(void)

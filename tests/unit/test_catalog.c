@@ -28,7 +28,7 @@ static void test_migrations_and_project(void)
     CHECK_EQ_INT(catalog_project_default(c, &p2, &e), 0);
     CHECK_EQ_STR(p1.id, p2.id);
     catalog_close(c);
-    c = open_cat();   /* reopening migrates nothing and keeps the project */
+    c = open_cat(); /* reopening migrates nothing and keeps the project */
     CHECK_EQ_INT(catalog_project_default(c, &p2, &e), 0);
     CHECK_EQ_STR(p1.id, p2.id);
     catalog_close(c);
@@ -42,8 +42,11 @@ static void test_keys(void)
     int64_t n = -1;
     CHECK_EQ_INT(catalog_apikey_count(c, &n, &e), 0);
     CHECK_EQ_INT(n, 0);
-    struct catalog_apikey k = {.id = "11111111-1111-4111-8111-111111111111", .name = "admin",
-                               .hash = "abc", .permissions = "ManageTables", .created_ns = 5};
+    struct catalog_apikey k = {.id = "11111111-1111-4111-8111-111111111111",
+                               .name = "admin",
+                               .hash = "abc",
+                               .permissions = "ManageTables",
+                               .created_ns = 5};
     CHECK_EQ_INT(catalog_apikey_insert(c, &k, &e), 0);
     CHECK_EQ_INT(catalog_apikey_insert(c, &k, &e), LERR_CONFLICT);
     CHECK(strstr(e.msg, "admin") != NULL);
@@ -61,13 +64,20 @@ static void test_docs_and_jobs(void)
     struct catalog *c = open_cat();
     struct lerr e;
     lerr_init(&e);
-    struct catalog_doc t = {.name = "wiki", .kind = "detail", .doc = "{\"name\":\"wiki\"}",
-                            .created_ns = 1, .modified_ns = 1};
+    struct catalog_doc t = {.name = "wiki",
+                            .kind = "detail",
+                            .doc = "{\"name\":\"wiki\"}",
+                            .created_ns = 1,
+                            .modified_ns = 1};
     CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
     CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), LERR_CONFLICT);
     lerr_init(&e);
-    struct catalog_doc conn = {.name = "k", .kind = "kafka", .doc = "{}", .secret = "{\"p\":1}",
-                               .created_ns = 2, .modified_ns = 2};
+    struct catalog_doc conn = {.name = "k",
+                               .kind = "kafka",
+                               .doc = "{}",
+                               .secret = "{\"p\":1}",
+                               .created_ns = 2,
+                               .modified_ns = 2};
     CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_CONNECTION, &conn, &e), 0);
     /* the same name in another kind of document is fine */
     struct catalog_doc conn2 = conn;
@@ -90,15 +100,22 @@ static void test_docs_and_jobs(void)
     CHECK_EQ_INT(catalog_doc_update(c, CATALOG_TABLE, &upd, &e), LERR_NOT_FOUND);
     lerr_init(&e);
 
-    struct catalog_job j = {.id = "22222222-2222-4222-8222-222222222222", .type = "streaming",
-                            .table_name = "wiki", .connection_name = "k", .desired = CATALOG_JOB_RUNNING,
-                            .status = CATALOG_JOB_PENDING, .health = CATALOG_HEALTH_OK, .spec = "{}",
-                            .created_by = "{}", .modified_by = "{}", .created_ns = 10,
+    struct catalog_job j = {.id = "22222222-2222-4222-8222-222222222222",
+                            .type = "streaming",
+                            .table_name = "wiki",
+                            .connection_name = "k",
+                            .desired = CATALOG_JOB_RUNNING,
+                            .status = CATALOG_JOB_PENDING,
+                            .health = CATALOG_HEALTH_OK,
+                            .spec = "{}",
+                            .created_by = "{}",
+                            .modified_by = "{}",
+                            .created_ns = 10,
                             .updated_ns = 10};
     CHECK_EQ_INT(catalog_job_insert(c, &j, &e), 0);
     struct catalog_job j2 = j;
     snprintf(j2.id, sizeof j2.id, "33333333-3333-4333-8333-333333333333");
-    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), LERR_CONFLICT);   /* one live job per table */
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), LERR_CONFLICT); /* one live job per table */
     CHECK_EQ_STR(e.target, "target.tableName");
     lerr_init(&e);
     CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_TABLE, "wiki", &e), LERR_CONFLICT);
@@ -123,7 +140,7 @@ static void test_docs_and_jobs(void)
     g.completed_ns = 99;
     CHECK_EQ_INT(catalog_job_update_state(c, &g, &e), 0);
     catalog_job_destroy(&g);
-    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), 0);   /* the table is free again */
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), 0); /* the table is free again */
     struct catalog_job_list l;
     CHECK_EQ_INT(catalog_job_list(c, &l, &e), 0);
     CHECK_EQ_INT(l.n, 2);
@@ -132,7 +149,8 @@ static void test_docs_and_jobs(void)
     CHECK(catalog_job_status_live(CATALOG_JOB_SUSPENDED));
     /* the names the API and the store use, both ways */
     for (int i = 0; i < CATALOG_JOB__STATE_COUNT; i++)
-        CHECK_EQ_INT(catalog_job_state_parse(catalog_job_state_name((enum catalog_job_state)i)), i);
+        CHECK_EQ_INT(catalog_job_state_parse(catalog_job_state_name((enum catalog_job_state)i)),
+                     i);
     CHECK_EQ_STR(catalog_job_state_name(CATALOG_JOB_SUCCEEDED), "succeeded");
     CHECK_EQ_STR(catalog_health_name(CATALOG_HEALTH_WARN), "warn");
     CHECK_EQ_INT(catalog_job_state_parse("paused"), -1);
@@ -154,19 +172,40 @@ static void test_commit(void)
     struct catalog_doc t = {.name = "seg_t", .kind = "detail", .doc = "{}"};
     CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
     struct catalog_segment segs[2] = {
-        {.id = "s1", .path = "tables/seg_t/s1.seg", .chunk_start = 0, .chunk_end = 86400000,
-         .min_time = 5, .max_time = 9, .rows = 10, .bytes = 100},
-        {.id = "s2", .path = "tables/seg_t/s2.seg", .chunk_start = 0, .chunk_end = 86400000,
-         .min_time = 1, .max_time = 3, .rows = 4, .bytes = 50},
+        {.id = "s1",
+         .path = "tables/seg_t/s1.seg",
+         .chunk_start = 0,
+         .chunk_end = 86400000,
+         .min_time = 5,
+         .max_time = 9,
+         .rows = 10,
+         .bytes = 100},
+        {.id = "s2",
+         .path = "tables/seg_t/s2.seg",
+         .chunk_start = 0,
+         .chunk_end = 86400000,
+         .min_time = 1,
+         .max_time = 3,
+         .rows = 4,
+         .bytes = 50},
     };
-    struct catalog_commit cm = {.table_name = "seg_t", .add = segs, .nadd = 2, .stream = "ev",
-                                .expected_offsets = NULL, .new_offsets = "{\"0\":10}",
-                                .job_id = "j1", .job_counters = "{\"numRowsProcessed\":14}"};
+    struct catalog_commit cm = {.table_name = "seg_t",
+                                .add = segs,
+                                .nadd = 2,
+                                .stream = "ev",
+                                .expected_offsets = NULL,
+                                .new_offsets = "{\"0\":10}",
+                                .job_id = "j1",
+                                .job_counters = "{\"numRowsProcessed\":14}"};
     CHECK_EQ_INT(catalog_commit(c, &cm, &e), 0);
     /* The same expected state again: the checkpoint moved, nothing is written. */
     struct catalog_segment s3 = {.id = "s3", .path = "p3", .rows = 1};
-    struct catalog_commit stale = {.table_name = "seg_t", .add = &s3, .nadd = 1, .stream = "ev",
-                                   .expected_offsets = NULL, .new_offsets = "{\"0\":11}"};
+    struct catalog_commit stale = {.table_name = "seg_t",
+                                   .add = &s3,
+                                   .nadd = 1,
+                                   .stream = "ev",
+                                   .expected_offsets = NULL,
+                                   .new_offsets = "{\"0\":11}"};
     CHECK_EQ_INT(catalog_commit(c, &stale, &e), LERR_CONFLICT);
     lerr_init(&e);
     struct catalog_segment_list l;
@@ -175,7 +214,7 @@ static void test_commit(void)
     CHECK_EQ_STR(l.items[0].id, "s1");
     CHECK_EQ_INT(l.items[1].rows, 4);
     catalog_segment_list_free(&l);
-    stale.expected_offsets = "{\"0\":10}";   /* now right: commits */
+    stale.expected_offsets = "{\"0\":10}"; /* now right: commits */
     CHECK_EQ_INT(catalog_commit(c, &stale, &e), 0);
     char *off = NULL, *cnt = NULL;
     CHECK_EQ_INT(catalog_checkpoint_get(c, "seg_t", "ev", &off, &e), 0);
@@ -187,17 +226,17 @@ static void test_commit(void)
     /* Compaction: swap s1+s2 for s4 atomically; removing a missing id fails whole. */
     const char *rm[] = {"s1", "s2"};
     struct catalog_segment s4 = {.id = "s4", .path = "p4", .rows = 14};
-    struct catalog_commit compact = {.table_name = "seg_t", .add = &s4, .nadd = 1,
-                                     .remove_ids = rm, .nremove = 2};
+    struct catalog_commit compact = {
+        .table_name = "seg_t", .add = &s4, .nadd = 1, .remove_ids = rm, .nremove = 2};
     CHECK_EQ_INT(catalog_commit(c, &compact, &e), 0);
     CHECK_EQ_INT(catalog_commit(c, &compact, &e), LERR_CONFLICT);
     lerr_init(&e);
     CHECK_EQ_INT(catalog_segment_list(c, NULL, &l, &e), 0);
-    CHECK_EQ_INT(l.n, 2);   /* s3 and s4 */
+    CHECK_EQ_INT(l.n, 2); /* s3 and s4 */
     catalog_segment_list_free(&l);
     CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_TABLE, "seg_t", &e), 0);
     CHECK_EQ_INT(catalog_segment_list(c, "seg_t", &l, &e), 0);
-    CHECK_EQ_INT(l.n, 0);   /* dropping a table drops its segments */
+    CHECK_EQ_INT(l.n, 0); /* dropping a table drops its segments */
     catalog_segment_list_free(&l);
     catalog_close(c);
 }

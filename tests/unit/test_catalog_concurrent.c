@@ -79,8 +79,8 @@ struct shared {
 
 static struct shared *shared_new(void)
 {
-    struct shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                             -1, 0);
+    struct shared *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return NULL;
     pthread_barrierattr_t a;
@@ -111,19 +111,23 @@ static void cas_rounds(const struct catalog_ops *ops, const char *path, struct s
         char *cur = NULL;
         if (c)
             catalog_checkpoint_get(c, "t", "s", &cur, &e);
-        pthread_barrier_wait(&sh->bar);   /* both have read the same value */
+        pthread_barrier_wait(&sh->bar); /* both have read the same value */
         char next[64], segid[64];
         snprintf(next, sizeof next, "{\"round\":%d,\"by\":%d}", r, who);
         snprintf(segid, sizeof segid, "t/r%d-w%d", r, who);
         struct catalog_segment g = {.chunk_start = r, .chunk_end = r + 1, .rows = 1};
         snprintf(g.id, sizeof g.id, "%s", segid);
         snprintf(g.path, sizeof g.path, "tables/t/%s", segid + 2);
-        struct catalog_commit cm = {.table_name = "t", .add = &g, .nadd = 1, .stream = "s",
-                                    .expected_offsets = cur, .new_offsets = next};
+        struct catalog_commit cm = {.table_name = "t",
+                                    .add = &g,
+                                    .nadd = 1,
+                                    .stream = "s",
+                                    .expected_offsets = cur,
+                                    .new_offsets = next};
         lerr_init(&e);
         sh->rc[who][r] = c ? catalog_commit(c, &cm, &e) : -1;
         free(cur);
-        pthread_barrier_wait(&sh->bar);   /* both have committed or lost */
+        pthread_barrier_wait(&sh->bar); /* both have committed or lost */
     }
     catalog_close(c);
 }
@@ -156,7 +160,7 @@ static int cas_scenario(const struct catalog_ops *ops, const char *name, bool us
     CHECK(sh != NULL);
     if (!sh)
         return ROUNDS;
-    struct catalog *c = open_with(&catalog_sqlite_ops, path);   /* creates the schema first */
+    struct catalog *c = open_with(&catalog_sqlite_ops, path); /* creates the schema first */
     if (use_fork) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -260,9 +264,14 @@ static int commit_loop(const char *path, int who)
             snprintf(g[i].id, sizeof g[i].id, "t/w%d-c%d-%d", who, k, i);
             snprintf(g[i].path, sizeof g[i].path, "tables/t/w%d-c%d-%d", who, k, i);
         }
-        struct catalog_commit cm = {.table_name = "t", .add = g, .nadd = 2, .stream = "s",
-                                    .expected_offsets = cur, .new_offsets = next,
-                                    .job_id = job, .job_counters = counters};
+        struct catalog_commit cm = {.table_name = "t",
+                                    .add = g,
+                                    .nadd = 2,
+                                    .stream = "s",
+                                    .expected_offsets = cur,
+                                    .new_offsets = next,
+                                    .job_id = job,
+                                    .job_counters = counters};
         lerr_init(&e);
         int rc = catalog_commit(c, &cm, &e);
         free(cur);
@@ -303,7 +312,7 @@ static void check_two_writers(const char *path)
     lerr_init(&e);
     char *cur = NULL;
     CHECK_EQ_INT(catalog_checkpoint_get(c, "t", "s", &cur, &e), 0);
-    CHECK_EQ_STR(cur, "80");   /* 2 writers x COMMITS */
+    CHECK_EQ_STR(cur, "80"); /* 2 writers x COMMITS */
     free(cur);
     struct catalog_segment_list l = {0};
     CHECK_EQ_INT(catalog_segment_list(c, "t", &l, &e), 0);
@@ -429,8 +438,12 @@ static void test_reader_sees_whole_commits(void)
         char prev[16], next[16];
         snprintf(prev, sizeof prev, "%d", k);
         snprintf(next, sizeof next, "%d", k + 1);
-        struct catalog_commit cm = {.table_name = "t", .add = g, .nadd = BATCH, .stream = "s",
-                                    .expected_offsets = k ? prev : NULL, .new_offsets = next};
+        struct catalog_commit cm = {.table_name = "t",
+                                    .add = g,
+                                    .nadd = BATCH,
+                                    .stream = "s",
+                                    .expected_offsets = k ? prev : NULL,
+                                    .new_offsets = next};
         failed += catalog_commit(w, &cm, &e) != 0;
     }
     /* let the reader see the last state too */

@@ -214,7 +214,7 @@ static void test_map_bytes_random(int steps, bool in_arena)
 /* ---- MAP_CUSTOM: the caller's records, a hash that collides on purpose ----------------- */
 
 struct recs {
-    uint32_t v[MAXK];   /* record i's key */
+    uint32_t v[MAXK]; /* record i's key */
     size_t n;
 };
 
@@ -226,7 +226,10 @@ static bool rec_equal(const void *probe, const struct map_entry *e, void *ctx)
 
 /* Only 3 distinct hashes, all with the same low bits: one long run of
  * collisions that wraps around the end of the table. */
-static uint64_t bad_hash(uint32_t k) { return 0xF0F0F0F0F0F0F0Full + (uint64_t)(k % 3) * 0x1000000; }
+static uint64_t bad_hash(uint32_t k)
+{
+    return 0xF0F0F0F0F0F0F0Full + (uint64_t)(k % 3) * 0x1000000;
+}
 
 static void test_map_custom_collisions(int steps)
 {
@@ -306,11 +309,11 @@ static void test_map_edges(void)
             resizes++;
             slots = map_slots(&m);
         }
-        if (map_count(&m) * 4 > map_slots(&m) * 3)   /* never past 3/4 */
+        if (map_count(&m) * 4 > map_slots(&m) * 3) /* never past 3/4 */
             bad++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK(resizes >= 13);   /* 16 → 262144 slots */
+    CHECK(resizes >= 13); /* 16 → 262144 slots */
     for (uint64_t k = 0; k < 100000; k++)
         if (!map_get_u64(&m, k * 0x9E3779B9ull) || map_get_u64(&m, k * 0x9E3779B9ull)->val != k)
             bad++;
@@ -346,7 +349,7 @@ static void test_map_edges(void)
 
     /* a budget that refuses: MAP_REFUSED, the map unchanged and usable */
     struct mem_budget b;
-    mem_budget_init(&b, 2000, NULL);   /* room for the 16-slot table (384 B), not 1024 slots */
+    mem_budget_init(&b, 2000, NULL); /* room for the 16-slot table (384 B), not 1024 slots */
     map_init(&m, MAP_U64, NULL, NULL);
     map_set_budget(&m, &b);
     int rc = MAP_OK;
@@ -362,7 +365,7 @@ static void test_map_edges(void)
     CHECK(map_get_u64(&m, k - 1) == NULL);
     CHECK(b.used > 0);
     map_destroy(&m);
-    CHECK_EQ_INT(b.used, 0);   /* every charge released */
+    CHECK_EQ_INT(b.used, 0); /* every charge released */
     mem_budget_destroy(&b);
 
     /* bytes: the map keeps its own copy; the caller's buffer may change */
@@ -428,10 +431,10 @@ static void test_vec(void)
     CHECK_EQ_INT(vec_next_cap(16, 100, 4, 16), 128);
     CHECK_EQ_INT(vec_next_cap(32, 20, 4, 16), 32);
     CHECK_EQ_INT(vec_next_cap(0, SIZE_MAX / 8 + 1, 8, 16), 0);
-    CHECK_EQ_INT(vec_next_cap(0, SIZE_MAX / 8, 8, 16), SIZE_MAX / 8);   /* capped, not wrapped */
+    CHECK_EQ_INT(vec_next_cap(0, SIZE_MAX / 8, 8, 16), SIZE_MAX / 8); /* capped, not wrapped */
     /* doubling past the largest count stops at it */
     CHECK_EQ_INT(vec_next_cap(SIZE_MAX / 32 + 1, SIZE_MAX / 32 + 2, 16, 1), SIZE_MAX / 16);
-    CHECK_EQ_INT(vec_next_cap(4, 5, 0, 1), 0);   /* no element size */
+    CHECK_EQ_INT(vec_next_cap(4, 5, 0, 1), 0); /* no element size */
 
     /* vec_grow: a failure leaves the array and its capacity as they were */
     size_t cap = 0;
@@ -468,7 +471,7 @@ static void test_vec(void)
         }
         v[n++] = i;
     }
-    CHECK(n < 500);   /* the arena's 2 KiB cap refused a growth */
+    CHECK(n < 500); /* the arena's 2 KiB cap refused a growth */
     CHECK_EQ_INT(cap, n);
     for (size_t i = 0; i < n; i++)
         if (v[i] != (int)i)
@@ -488,8 +491,8 @@ static void test_vec(void)
         if (tv.v[i] != i * 3)
             bad++;
     CHECK_EQ_INT(bad, 0);
-    CHECK(!VEC_RESERVE(&tv, SIZE_MAX));   /* n + extra overflows */
-    CHECK(!VEC_RESERVE(&tv, SIZE_MAX / 8));   /* bytes overflow */
+    CHECK(!VEC_RESERVE(&tv, SIZE_MAX));     /* n + extra overflows */
+    CHECK(!VEC_RESERVE(&tv, SIZE_MAX / 8)); /* bytes overflow */
     CHECK_EQ_INT(tv.n, 100000);
     CHECK(VEC_RESERVE(&tv, 10));
     VEC_FREE(&tv);
@@ -517,7 +520,7 @@ static void test_num(void)
     CHECK(nd == 4 && memcmp(d, "2675", 4) == 0 && e == 0 && neg);
     nd = util_shortest_digits(0.1f, true, d, &e, &neg);
     CHECK(nd == 1 && d[0] == '1');
-    nd = util_shortest_digits(0.1f, false, d, &e, &neg);   /* as a double: all its digits */
+    nd = util_shortest_digits(0.1f, false, d, &e, &neg); /* as a double: all its digits */
     CHECK_EQ_INT(nd, 17);
     nd = util_shortest_digits(1e300, false, d, &e, &neg);
     CHECK(nd == 1 && e == 300);
@@ -527,8 +530,8 @@ static void test_num(void)
 
 int main(void)
 {
-    test_map_u64_random(64, 20000);      /* a small key set: mostly hits */
-    test_map_u64_random(3000, 60000);    /* grows to thousands of keys */
+    test_map_u64_random(64, 20000);   /* a small key set: mostly hits */
+    test_map_u64_random(3000, 60000); /* grows to thousands of keys */
     test_map_bytes_random(40000, false);
     test_map_bytes_random(40000, true);
     test_map_custom_collisions(30000);

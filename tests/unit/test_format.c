@@ -36,10 +36,10 @@ static int input_schema_text(const char *text, struct arena *a, struct sql_schem
 
 struct coerce_case {
     const char *type;
-    const char *json;           /* the value of "f" */
-    const char *want;           /* tf_str of the result */
+    const char *json; /* the value of "f" */
+    const char *want; /* tf_str of the result */
     enum format_outcome outcome;
-    const char *msg_has;        /* a substring of the warning, or NULL */
+    const char *msg_has; /* a substring of the warning, or NULL */
 };
 
 static const struct coerce_case coerce_cases[] = {
@@ -49,7 +49,8 @@ static const struct coerce_case coerce_cases[] = {
     {"long", "\" 12 \"", "L:12", FORMAT_OK, NULL},
     {"long", "\"+5\"", "L:5", FORMAT_OK, NULL},
     {"long", "\"1e3\"", "L:1000", FORMAT_OK, NULL},
-    {"long", "\"abc\"", "NULL", FORMAT_OK_WITH_WARNINGS, "input field 'f': text \"abc\" is not a valid long"},
+    {"long", "\"abc\"", "NULL", FORMAT_OK_WITH_WARNINGS,
+     "input field 'f': text \"abc\" is not a valid long"},
     {"long", "\"12abc\"", "NULL", FORMAT_OK_WITH_WARNINGS, "\"12abc\""},
     {"long", "\"\"", "NULL", FORMAT_OK, NULL},
     {"long", "12.7", "L:12", FORMAT_OK, NULL},
@@ -65,7 +66,8 @@ static const struct coerce_case coerce_cases[] = {
     {"long", "9223372036854775807", "L:9223372036854775807", FORMAT_OK, NULL},
     {"long", "-9223372036854775808", "L:-9223372036854775808", FORMAT_OK, NULL},
     {"long", "9223372036854775808", "NULL", FORMAT_OK_WITH_WARNINGS, "out of the range"},
-    {"long", "\"9223372036854775808\"", "NULL", FORMAT_OK_WITH_WARNINGS, "9223372036854775808 is out of the range of a long"},
+    {"long", "\"9223372036854775808\"", "NULL", FORMAT_OK_WITH_WARNINGS,
+     "9223372036854775808 is out of the range of a long"},
     {"long", "\"-9223372036854775808\"", "L:-9223372036854775808", FORMAT_OK, NULL},
     {"long", "1e400", "NULL", FORMAT_OK_WITH_WARNINGS, "out of the range"},
     /* double */
@@ -83,7 +85,8 @@ static const struct coerce_case coerce_cases[] = {
     {"double", "-1e400", "NULL", FORMAT_OK_WITH_WARNINGS, "out of the range"},
     {"double", "\"1e400\"", "NULL", FORMAT_OK_WITH_WARNINGS, "out of the range of a double"},
     {"double", "123456789012345678901234567890", "D:1.2345678901234568e+29", FORMAT_OK, NULL},
-    {"double", "\"0.1000000000000000055511151231257827021181583404541015625\"", "D:0.10000000000000001", FORMAT_OK, NULL},
+    {"double", "\"0.1000000000000000055511151231257827021181583404541015625\"",
+     "D:0.10000000000000001", FORMAT_OK, NULL},
     {"double", "\"NaN\"", "NULL", FORMAT_OK_WITH_WARNINGS, "not a valid double"},
     {"double", "\"Infinity\"", "NULL", FORMAT_OK_WITH_WARNINGS, "not a valid double"},
     {"double", "\"abc\"", "NULL", FORMAT_OK_WITH_WARNINGS, "not a valid double"},
@@ -101,7 +104,8 @@ static const struct coerce_case coerce_cases[] = {
     {"string", "1.50", "S:1.50", FORMAT_OK, NULL},
     {"string", "-0", "S:-0", FORMAT_OK, NULL},
     {"string", "1e400", "S:1e400", FORMAT_OK, NULL},
-    {"string", "123456789012345678901234567890", "S:123456789012345678901234567890", FORMAT_OK, NULL},
+    {"string", "123456789012345678901234567890", "S:123456789012345678901234567890", FORMAT_OK,
+     NULL},
     {"string", "true", "S:true", FORMAT_OK, NULL},
     {"string", "false", "S:false", FORMAT_OK, NULL},
     {"string", "null", "NULL", FORMAT_OK, NULL},
@@ -182,17 +186,17 @@ static void test_null_types(void)
 
 struct record_case {
     const char *rec;
-    size_t len;                 /* 0 = strlen */
+    size_t len; /* 0 = strlen */
     enum format_outcome outcome;
-    int64_t pos;                /* error position, or -1 */
+    int64_t pos; /* error position, or -1 */
     const char *msg_has;
-    const char *a;              /* the value of a:string when parsed */
+    const char *a; /* the value of a:string when parsed */
 };
 
 static const struct record_case record_cases[] = {
     {"{\"a\":\"x\"}", 0, FORMAT_OK, -1, NULL, "S:x"},
-    {"{\"b\":1}", 0, FORMAT_OK, -1, NULL, "NULL"},                 /* missing: NULL, no warning */
-    {"{\"a\":\"x\",\"a\":\"y\"}", 0, FORMAT_OK, -1, NULL, "S:y"},   /* last duplicate wins */
+    {"{\"b\":1}", 0, FORMAT_OK, -1, NULL, "NULL"},                /* missing: NULL, no warning */
+    {"{\"a\":\"x\",\"a\":\"y\"}", 0, FORMAT_OK, -1, NULL, "S:y"}, /* last duplicate wins */
     {"\xEF\xBB\xBF{\"a\":\"bom\"}", 0, FORMAT_OK, -1, NULL, "S:bom"},
     {"  {\"a\":\"ws\"}\r\n", 0, FORMAT_OK, -1, NULL, "S:ws"},
     {"{\"\\u0061\":\"escaped key\"}", 0, FORMAT_OK, -1, NULL, "S:escaped key"},
@@ -343,8 +347,9 @@ static void test_flatten(void)
         return;
     struct arena mem;
     arena_init(&mem, 0, 0);
-    const char *r = "{\"id\":7,\"geo\":{\"city\":\"Par\\u00eds\",\"zip\":1},\"tags\":[\"t1\",\"t2\"],"
-                    "\"we ird\":{\"x\":\"5\"},\"city\":\"shadowed\"}";
+    const char *r =
+        "{\"id\":7,\"geo\":{\"city\":\"Par\\u00eds\",\"zip\":1},\"tags\":[\"t1\",\"t2\"],"
+        "\"we ird\":{\"x\":\"5\"},\"city\":\"shadowed\"}";
     struct format_row row;
     struct lerr err;
     CHECK_EQ_INT(tf_parse(p, &mem, r, strlen(r), &row, &err), FORMAT_OK);
@@ -395,9 +400,9 @@ static void test_discovery_types(void)
     CHECK_EQ_STR(tf_type(p, "d"), "json");
     CHECK_EQ_STR(tf_type(p, "e"), "array<long>");
     CHECK_EQ_STR(tf_type(p, "f"), "json");
-    CHECK_EQ_STR(tf_type(p, "g"), "none");      /* only null so far */
+    CHECK_EQ_STR(tf_type(p, "g"), "none"); /* only null so far */
     CHECK_EQ_STR(tf_type(p, "h"), "double");
-    CHECK_EQ_STR(tf_type(p, "secret"), "none");  /* excluded */
+    CHECK_EQ_STR(tf_type(p, "secret"), "none"); /* excluded */
     CHECK_EQ_STR(tf_type(p, "i"), "json");
     CHECK_EQ_STR(tf_type(p, "j"), "array<?>");
     CHECK_EQ_STR(tf_field(p, &row, "declared"), "S:d");
@@ -411,7 +416,7 @@ static void test_discovery_types(void)
     CHECK_EQ_STR(tf_field(p, &row, "h"), "D:1.5");
     CHECK_EQ_STR(tf_field(p, &row, "j"), "A:[]");
     CHECK_EQ_INT(row.nvalues, 1);
-    CHECK_EQ_INT(row.nextra, 10);   /* a b c d e f h i j k: not g (null), not secret */
+    CHECK_EQ_INT(row.nextra, 10); /* a b c d e f h i j k: not g (null), not secret */
     uint64_t gen1 = format_parser_generation(p);
     CHECK_EQ_INT(gen1, 10);
 
@@ -420,13 +425,13 @@ static void test_discovery_types(void)
         const char *rec, *field, *type, *value;
         bool changed;
     } steps[] = {
-        {"{\"a\":2.5}", "a", "double", "D:2.5", true},     /* long then double → DOUBLE */
-        {"{\"a\":3}", "a", "double", "D:3", false},        /* stays DOUBLE */
-        {"{\"a\":\"zz\"}", "a", "string", "S:zz", true},   /* number then string → STRING */
+        {"{\"a\":2.5}", "a", "double", "D:2.5", true},   /* long then double → DOUBLE */
+        {"{\"a\":3}", "a", "double", "D:3", false},      /* stays DOUBLE */
+        {"{\"a\":\"zz\"}", "a", "string", "S:zz", true}, /* number then string → STRING */
         {"{\"a\":4}", "a", "string", "S:4", false},
         {"{\"b\":5}", "b", "string", "S:5", false},
         {"{\"c\":2}", "c", "long", "L:2", false},
-        {"{\"g\":3}", "g", "long", "L:3", true},           /* first non-null value */
+        {"{\"g\":3}", "g", "long", "L:3", true}, /* first non-null value */
         {"{\"e\":[1.5,\"x\",null]}", "e", "array<string>", "A:[S:1.5,S:x,NULL]", true},
         {"{\"e\":7}", "e", "array<string>", "A:[S:7]", false},
         {"{\"j\":[1]}", "j", "array<long>", "A:[L:1]", true},
@@ -439,10 +444,9 @@ static void test_discovery_types(void)
     };
     uint64_t gen = gen1;
     for (size_t i = 0; i < LS_ARRAY_LEN(steps); i++) {
-        CHECK_EQ_INT(tf_parse(p, &mem, steps[i].rec, strlen(steps[i].rec), &row, &err),
-                     FORMAT_OK);
-        CHECK_MSG(strcmp(tf_type(p, steps[i].field), steps[i].type) == 0, "step %zu: type %s, want %s",
-                  i, tf_type(p, steps[i].field), steps[i].type);
+        CHECK_EQ_INT(tf_parse(p, &mem, steps[i].rec, strlen(steps[i].rec), &row, &err), FORMAT_OK);
+        CHECK_MSG(strcmp(tf_type(p, steps[i].field), steps[i].type) == 0,
+                  "step %zu: type %s, want %s", i, tf_type(p, steps[i].field), steps[i].type);
         CHECK_MSG(strcmp(tf_field(p, &row, steps[i].field), steps[i].value) == 0,
                   "step %zu: value %s, want %s", i, tf_field(p, &row, steps[i].field),
                   steps[i].value);

@@ -26,7 +26,9 @@ static void run_text(struct format_parser *p, const char *text, size_t n, char *
         enum format_outcome o = tf_parse(p, &mem, rec, len, &row, &err);
         size_t l = strlen(out);
         snprintf(out + l, cap - l, "%zu:%s", line,
-                 o == FORMAT_OK ? "OK" : o == FORMAT_ERROR ? "ERR" : "WARN");
+                 o == FORMAT_OK      ? "OK"
+                 : o == FORMAT_ERROR ? "ERR"
+                                     : "WARN");
         if (o != FORMAT_ERROR)
             for (uint32_t i = 0; i < row.nvalues; i++) {
                 l = strlen(out);
@@ -46,8 +48,8 @@ static void run_text(struct format_parser *p, const char *text, size_t n, char *
 struct row_case {
     const char *rec;
     enum format_outcome outcome;
-    const char *want;      /* values "a|b|c" in tf_str form, or NULL */
-    int64_t pos;           /* error position */
+    const char *want; /* values "a|b|c" in tf_str form, or NULL */
+    int64_t pos;      /* error position */
     const char *msg_has;
 };
 
@@ -58,17 +60,18 @@ static const struct row_case csv_rows[] = {
     {"\"\"\"\"\"\",1,2", FORMAT_OK, "S:\"\"|L:1|D:2", -1, NULL},
     {"\"two\nlines\",1,2", FORMAT_OK, "S:two\nlines|L:1|D:2", -1, NULL},
     {"\"crlf\r\ninside\",1,2\r\n", FORMAT_OK, "S:crlf\r\ninside|L:1|D:2", -1, NULL},
-    {",,", FORMAT_OK, "S:|NULL|NULL", -1, NULL},                  /* empty: '' and NULL */
+    {",,", FORMAT_OK, "S:|NULL|NULL", -1, NULL}, /* empty: '' and NULL */
     {"\"\",\"\",\"\"", FORMAT_OK, "S:|NULL|NULL", -1, NULL},
-    {"a b , 7 , -0", FORMAT_OK, "S:a b |L:7|D:-0", -1, NULL},     /* strings not trimmed */
-    {"ab\"c,1,2", FORMAT_OK, "S:ab\"c|L:1|D:2", -1, NULL},        /* a bare quote is data */
+    {"a b , 7 , -0", FORMAT_OK, "S:a b |L:7|D:-0", -1, NULL}, /* strings not trimmed */
+    {"ab\"c,1,2", FORMAT_OK, "S:ab\"c|L:1|D:2", -1, NULL},    /* a bare quote is data */
     {"x,1,2\n", FORMAT_OK, "S:x|L:1|D:2", -1, NULL},
     {"x,1,2\r\n", FORMAT_OK, "S:x|L:1|D:2", -1, NULL},
     {"x,1,2\r", FORMAT_OK, "S:x|L:1|D:2", -1, NULL},
     {"\xEF\xBB\xBFx,1,2", FORMAT_OK, "S:x|L:1|D:2", -1, NULL},
     {"\xC3\xA9t\xC3\xA9,1,2", FORMAT_OK, "S:\xC3\xA9t\xC3\xA9|L:1|D:2", -1, NULL},
     {"x,1e400,1e400", FORMAT_OK_WITH_WARNINGS, "S:x|NULL|NULL", -1, "out of the range"},
-    {"x,abc,1", FORMAT_OK_WITH_WARNINGS, "S:x|NULL|D:1", -1, "input field 'b': text \"abc\" is not a valid long"},
+    {"x,abc,1", FORMAT_OK_WITH_WARNINGS, "S:x|NULL|D:1", -1,
+     "input field 'b': text \"abc\" is not a valid long"},
     {"x,1", FORMAT_OK_WITH_WARNINGS, "S:x|L:1|NULL", -1, "2 fields but there are 3 columns"},
     {"x", FORMAT_OK_WITH_WARNINGS, "S:x|NULL|NULL", -1, "missing ones are NULL"},
     {"x,1,2,extra,more", FORMAT_OK_WITH_WARNINGS, "S:x|L:1|D:2", -1, "extra ones are ignored"},
@@ -106,8 +109,8 @@ static void test_csv_rows(void)
             CHECK_MSG(err.pos == tc->pos, "row %zu: pos %lld, want %lld (%s)", i,
                       (long long)err.pos, (long long)tc->pos, err.msg);
         if (tc->msg_has)
-            CHECK_MSG(strstr(err.msg, tc->msg_has) != NULL, "row %zu: '%s' lacks '%s'", i,
-                      err.msg, tc->msg_has);
+            CHECK_MSG(strstr(err.msg, tc->msg_has) != NULL, "row %zu: '%s' lacks '%s'", i, err.msg,
+                      tc->msg_has);
     }
     format_parser_free(p);
     arena_destroy(&mem);
@@ -177,7 +180,7 @@ static void test_split(void)
     /* A bad header makes each row of its text an error. */
     t = "\"n,name\n1,x\n";
     run_text(p, t, strlen(t), out, sizeof out);
-    CHECK_EQ_STR(out, "");  /* the unterminated quote swallows the text into the header */
+    CHECK_EQ_STR(out, ""); /* the unterminated quote swallows the text into the header */
     t = "\"n\"x,name\n1,x\n";
     run_text(p, t, strlen(t), out, sizeof out);
     CHECK(strstr(out, "2:ERR (the header row is invalid: invalid CSV at byte 3") == out);
@@ -192,8 +195,9 @@ static void test_split(void)
     format_parser_free(p);
 
     /* skipHeaderRows without a header; explicit columns. */
-    p = tf_parser("{\"format\":\"csv\",\"skipHeaderRows\":1,\"columns\":[\"b\",\"ignored\",\"a\"]}",
-                  "a:string,b:long", false);
+    p = tf_parser(
+        "{\"format\":\"csv\",\"skipHeaderRows\":1,\"columns\":[\"b\",\"ignored\",\"a\"]}",
+        "a:string,b:long", false);
     t = "b,ignored,a\n1,zzz,x\n";
     run_text(p, t, strlen(t), out, sizeof out);
     CHECK_EQ_STR(out, "2:OK S:x L:1\n");
@@ -306,10 +310,9 @@ static void test_kafka_defaults(void)
     struct sql_field sch[16];
     size_t n = format_parser_schema(p, sch, 16);
     CHECK_EQ_INT(n, 5);
-    static const char *want_names[] = {"page", "kafka.header.env", "kafka.timestamp",
-                                       "kafka.key", "kafka.topic"};
-    static const uint8_t want_types[] = {SQL_STRING, SQL_STRING, SQL_LONG, SQL_STRING,
-                                         SQL_STRING};
+    static const char *want_names[] = {"page", "kafka.header.env", "kafka.timestamp", "kafka.key",
+                                       "kafka.topic"};
+    static const uint8_t want_types[] = {SQL_STRING, SQL_STRING, SQL_LONG, SQL_STRING, SQL_STRING};
     for (size_t i = 0; i < 5 && i < n; i++) {
         CHECK_MSG(sch[i].name_len == strlen(want_names[i]) &&
                       memcmp(sch[i].name, want_names[i], sch[i].name_len) == 0,
@@ -327,13 +330,21 @@ static void test_kafka_defaults(void)
     struct record_header hdrs[] = {
         {"env", 3, "staging", 7},
         {"other", 5, "x", 1},
-        {"env", 3, "prod", 4},        /* the last one wins */
+        {"env", 3, "prod", 4}, /* the last one wins */
     };
     const char *v = "{\"page\":\"Main\"}";
-    struct record rec = {.data = v, .len = strlen(v), .partition = 3, .offset = 99,
-                                .key = "user-1", .key_len = 6, .headers = hdrs, .nheaders = 3,
-                                .has_timestamp = true, .timestamp_ms = 1700000000123,
-                                .topic = "wiki", .topic_len = 4};
+    struct record rec = {.data = v,
+                         .len = strlen(v),
+                         .partition = 3,
+                         .offset = 99,
+                         .key = "user-1",
+                         .key_len = 6,
+                         .headers = hdrs,
+                         .nheaders = 3,
+                         .has_timestamp = true,
+                         .timestamp_ms = 1700000000123,
+                         .topic = "wiki",
+                         .topic_len = 4};
     struct format_row row;
     struct lerr err;
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &rec, &row, &err), FORMAT_OK);
@@ -347,8 +358,12 @@ static void test_kafka_defaults(void)
      * metadata name wins over the metadata. */
     struct record_header nullh = {"env", 3, NULL, 0};
     v = "{\"page\":\"P\",\"kafka.topic\":\"from-value\"}";
-    struct record r2 = {.data = v, .len = strlen(v), .headers = &nullh, .nheaders = 1,
-                               .topic = "wiki", .topic_len = 4};
+    struct record r2 = {.data = v,
+                        .len = strlen(v),
+                        .headers = &nullh,
+                        .nheaders = 1,
+                        .topic = "wiki",
+                        .topic_len = 4};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r2, &row, &err), FORMAT_OK);
     CHECK_EQ_STR(tf_field(p, &row, "kafka.header.env"), "NULL");
     CHECK_EQ_STR(tf_field(p, &row, "kafka.timestamp"), "NULL");
@@ -358,8 +373,8 @@ static void test_kafka_defaults(void)
     /* Invalid UTF-8 in a key or header: U+FFFD and a warning. */
     struct record_header badh = {"env", 3, "a\xFF", 2};
     v = "{}";
-    struct record r3 = {.data = v, .len = 2, .key = "k\xC3", .key_len = 2,
-                               .headers = &badh, .nheaders = 1};
+    struct record r3 = {
+        .data = v, .len = 2, .key = "k\xC3", .key_len = 2, .headers = &badh, .nheaders = 1};
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &r3, &row, &err), FORMAT_OK_WITH_WARNINGS);
     CHECK_EQ_STR(tf_field(p, &row, "kafka.key"), "S:k\xEF\xBF\xBD");
     CHECK_EQ_STR(tf_field(p, &row, "kafka.header.env"), "S:a\xEF\xBF\xBD");
@@ -388,10 +403,16 @@ static void test_kafka_custom(void)
     struct arena mem;
     arena_init(&mem, 0, 0);
     struct record_header h = {"trace", 5, "abc", 3};
-    struct record rec = {.data = "x,2.5\n", .len = 6, .key = "{\"id\": 42, \"x\": 1}",
-                                .key_len = 18, .headers = &h, .nheaders = 1,
-                                .has_timestamp = true, .timestamp_ms = -5, .topic = "tp",
-                                .topic_len = 2};
+    struct record rec = {.data = "x,2.5\n",
+                         .len = 6,
+                         .key = "{\"id\": 42, \"x\": 1}",
+                         .key_len = 18,
+                         .headers = &h,
+                         .nheaders = 1,
+                         .has_timestamp = true,
+                         .timestamp_ms = -5,
+                         .topic = "tp",
+                         .topic_len = 2};
     struct format_row row;
     struct lerr err;
     CHECK_EQ_INT(tf_parse_rec(p, &mem, &rec, &row, &err), FORMAT_OK);
@@ -442,9 +463,9 @@ static void test_kafka_discovery(void)
 {
     static const char *const excl[] = {"kafka.header.secret"};
     struct lerr e;
-    struct format_parser *p = tf_parser_ex(
-        "{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\"}}", "v:long", true, excl,
-        1, &e);
+    struct format_parser *p =
+        tf_parser_ex("{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\"}}", "v:long",
+                     true, excl, 1, &e);
     CHECK(p != NULL);
     if (!p)
         return;
@@ -481,9 +502,9 @@ static void test_kafka_discovery(void)
  * pretty-printed object is one record, several objects are several. */
 static void test_kafka_split(void)
 {
-    struct format_parser *p = tf_parser(
-        "{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\"}}", "a:long,s:string",
-        false);
+    struct format_parser *p =
+        tf_parser("{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\"}}",
+                  "a:long,s:string", false);
     if (!p)
         return;
     char out[2048];

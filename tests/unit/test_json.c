@@ -124,37 +124,37 @@ static const struct scase cases[] = {
     {"{\"a\":\"\\n\x01\"}", 0, "ERR@8"},
     {"{\"a\":\"x\x7f\"}", 0, "a=S(x\\x7F)"},
     /* UTF-8 */
-    {"{\"a\":\"\xC0\x80\"}", 0, "ERR@6"},          /* overlong NUL */
-    {"{\"a\":\"\xC1\xBF\"}", 0, "ERR@6"},          /* overlong 2-byte */
-    {"{\"a\":\"\xE0\x80\x80\"}", 0, "ERR@6"},      /* overlong 3-byte */
-    {"{\"a\":\"\xE0\x9F\xBF\"}", 0, "ERR@6"},      /* overlong 3-byte, top */
-    {"{\"a\":\"\xF0\x8F\xBF\xBF\"}", 0, "ERR@6"},  /* overlong 4-byte */
-    {"{\"a\":\"\xED\xA0\x80\"}", 0, "ERR@6"},      /* UTF-8 encoded surrogate */
+    {"{\"a\":\"\xC0\x80\"}", 0, "ERR@6"},         /* overlong NUL */
+    {"{\"a\":\"\xC1\xBF\"}", 0, "ERR@6"},         /* overlong 2-byte */
+    {"{\"a\":\"\xE0\x80\x80\"}", 0, "ERR@6"},     /* overlong 3-byte */
+    {"{\"a\":\"\xE0\x9F\xBF\"}", 0, "ERR@6"},     /* overlong 3-byte, top */
+    {"{\"a\":\"\xF0\x8F\xBF\xBF\"}", 0, "ERR@6"}, /* overlong 4-byte */
+    {"{\"a\":\"\xED\xA0\x80\"}", 0, "ERR@6"},     /* UTF-8 encoded surrogate */
     {"{\"a\":\"\xED\xBF\xBF\"}", 0, "ERR@6"},
-    {"{\"a\":\"\xF4\x90\x80\x80\"}", 0, "ERR@6"},  /* > U+10FFFF */
+    {"{\"a\":\"\xF4\x90\x80\x80\"}", 0, "ERR@6"}, /* > U+10FFFF */
     {"{\"a\":\"\xF5\x80\x80\x80\"}", 0, "ERR@6"},
     {"{\"a\":\"\xFF\"}", 0, "ERR@6"},
-    {"{\"a\":\"ok\x80\"}", 0, "ERR@8"},            /* stray continuation */
-    {"{\"a\":\"\xE2\x82\"}", 0, "ERR@6"},          /* truncated by the quote */
-    {"{\"a\":\"\xE2\x82", 0, "ERR@6"},             /* truncated by the end */
+    {"{\"a\":\"ok\x80\"}", 0, "ERR@8"},   /* stray continuation */
+    {"{\"a\":\"\xE2\x82\"}", 0, "ERR@6"}, /* truncated by the quote */
+    {"{\"a\":\"\xE2\x82", 0, "ERR@6"},    /* truncated by the end */
     {"{\"a\":\"\xF0\x9F\x98\"}", 0, "ERR@6"},
-    {"{\"a\":\"\\n\xC3\"}", 0, "ERR@8"},           /* after an escape (slow path) */
-    {"{\"\xC3\x28\":1}", 0, "ERR@2"},              /* in a key */
-    {"{\"a\":1,\xC3\xA9:1}", 0, "ERR@7"},          /* outside strings */
+    {"{\"a\":\"\\n\xC3\"}", 0, "ERR@8"},  /* after an escape (slow path) */
+    {"{\"\xC3\x28\":1}", 0, "ERR@2"},     /* in a key */
+    {"{\"a\":1,\xC3\xA9:1}", 0, "ERR@7"}, /* outside strings */
     {"{\"a\":\"\xF4\x8F\xBF\xBF\xEF\xBF\xBF\xED\x9F\xBF\xE0\xA0\x80\xC2\x80\"}", 0,
      "a=S(\\xF4\\x8F\\xBF\\xBF\\xEF\\xBF\\xBF\\xED\\x9F\\xBF\\xE0\\xA0\\x80\\xC2\\x80)"},
     {"{\"a\":\"\xE4\xB8\xAD\xE6\x96\x87 \xD0\xBA\xD0\xB8\xD1\x80 \xF0\x9F\x98\x80\"}", 0,
      "a=S(\\xE4\\xB8\\xAD\\xE6\\x96\\x87 \\xD0\\xBA\\xD0\\xB8\\xD1\\x80 \\xF0\\x9F\\x98\\x80)"},
     /* numbers */
-    {"{\"a\":0,\"b\":-1,\"c\":42,\"d\":123456789012}", 0, "a=I(0) b=I(-1) c=I(42) d=I(123456789012)"},
+    {"{\"a\":0,\"b\":-1,\"c\":42,\"d\":123456789012}", 0,
+     "a=I(0) b=I(-1) c=I(42) d=I(123456789012)"},
     {"{\"a\":9223372036854775807}", 0, "a=I(9223372036854775807)"},
     {"{\"a\":9223372036854775808}", 0, "a=D(9.2233720368547758e+18)"},
     {"{\"a\":-9223372036854775808}", 0, "a=I(-9223372036854775808)"},
     {"{\"a\":-9223372036854775809}", 0, "a=D(-9.2233720368547758e+18)"},
     {"{\"a\":9999999999999999999}", 0, "a=D(1e+19)"},
     {"{\"a\":123456789012345678901234567890}", 0, "a=D(1.2345678901234568e+29)"},
-    {"{\"a\":1e308,\"b\":1.7976931348623157e308}", 0,
-     "a=D(1e+308) b=D(1.7976931348623157e+308)"},
+    {"{\"a\":1e308,\"b\":1.7976931348623157e308}", 0, "a=D(1e+308) b=D(1.7976931348623157e+308)"},
     {"{\"a\":1e400,\"b\":-1e400,\"c\":1.8e308}", 0, "a=D(inf)+ovf b=D(-inf)+ovf c=D(inf)+ovf"},
     {"{\"a\":1e99999999999999999999}", 0, "a=D(inf)+ovf"},
     {"{\"a\":1e-400,\"b\":-1e-400}", 0, "a=D(0)+unf b=D(-0)+unf+negz"},
@@ -170,7 +170,8 @@ static const struct scase cases[] = {
     {"{\"a\":9007199254740993}", 0, "a=I(9007199254740993)"},
     {"{\"a\":9007199254740993.0}", 0, "a=D(9007199254740992)"},
     {"{\"a\":9007199254740993.00001}", 0, "a=D(9007199254740994)"},
-    {"{\"a\":1e22,\"b\":1e23,\"c\":8.5e-23}", 0, "a=D(1e+22) b=D(9.9999999999999992e+22) c=D(8.4999999999999996e-23)"},
+    {"{\"a\":1e22,\"b\":1e23,\"c\":8.5e-23}", 0,
+     "a=D(1e+22) b=D(9.9999999999999992e+22) c=D(8.4999999999999996e-23)"},
     {"{\"a\":01}", 0, "ERR@5"},
     {"{\"a\":-01}", 0, "ERR@6"},
     {"{\"a\":00}", 0, "ERR@5"},
@@ -273,8 +274,9 @@ static void test_messages(void)
     CHECK_EQ_STR(err.msg, "empty record");
     CHECK_EQ_INT(err.code, LERR_INVALID);
     scan("[1]", 3, &err);
-    CHECK_EQ_STR(err.msg,
-                 "invalid JSON at byte 0: expected '{': a record must be a JSON object, found '['");
+    CHECK_EQ_STR(
+        err.msg,
+        "invalid JSON at byte 0: expected '{': a record must be a JSON object, found '['");
     scan("{\"a\":1}x", 8, &err);
     CHECK_EQ_STR(err.msg, "invalid JSON at byte 7: unexpected 'x' after the object");
     scan("{\"a\":01}", 8, &err);
@@ -380,8 +382,9 @@ static void test_scratch(void)
 
 static void test_spans_and_paths(void)
 {
-    const char *rec = "{\"a\":{\"b\":[10,{\"c\":\"x\\ty\"},[true]],\"b2\":null},\"a\":{\"b\":[20]},"
-                      "\"s\":\"str\"}";
+    const char *rec =
+        "{\"a\":{\"b\":[10,{\"c\":\"x\\ty\"},[true]],\"b2\":null},\"a\":{\"b\":[20]},"
+        "\"s\":\"str\"}";
     size_t n = strlen(rec);
     char sc[256];
     struct lerr err;
@@ -434,8 +437,9 @@ static void test_spans_and_paths(void)
     }
     CHECK_EQ_INT(r, 0);
     CHECK_EQ_INT(k, 5);
-    CHECK(kinds[0] == FORMAT_JSON_KIND_NUMBER && kinds[1] == FORMAT_JSON_KIND_STRING && kinds[2] == FORMAT_JSON_KIND_OBJECT &&
-          kinds[3] == FORMAT_JSON_KIND_ARRAY && kinds[4] == FORMAT_JSON_KIND_NULL);
+    CHECK(kinds[0] == FORMAT_JSON_KIND_NUMBER && kinds[1] == FORMAT_JSON_KIND_STRING &&
+          kinds[2] == FORMAT_JSON_KIND_OBJECT && kinds[3] == FORMAT_JSON_KIND_ARRAY &&
+          kinds[4] == FORMAT_JSON_KIND_NULL);
 
     /* an error on the path, positioned in the whole span */
     const char *bad = "{\"a\":{\"b\":[1,}]}}";
@@ -455,7 +459,8 @@ static void test_parse_value(void)
     CHECK_EQ_INT(format_json_parse_value(" 12 ", 4, &v, sc, sizeof sc, &err), 0);
     CHECK(v.kind == FORMAT_JSON_KIND_NUMBER && v.i == 12 && (v.num_flags & FORMAT_JSON_NUM_INT));
     CHECK_EQ_INT(format_json_parse_value("\"a\\u00e9\"", 9, &v, sc, sizeof sc, &err), 0);
-    CHECK(v.kind == FORMAT_JSON_KIND_STRING && v.str_len == 3 && memcmp(v.str, "a\xC3\xA9", 3) == 0);
+    CHECK(v.kind == FORMAT_JSON_KIND_STRING && v.str_len == 3 &&
+          memcmp(v.str, "a\xC3\xA9", 3) == 0);
     CHECK_EQ_INT(format_json_parse_value("[1,2]", 5, &v, sc, sizeof sc, &err), 0);
     CHECK(v.kind == FORMAT_JSON_KIND_ARRAY && v.raw_len == 5);
     CHECK_EQ_INT(format_json_parse_value("false", 5, &v, sc, sizeof sc, &err), 0);
@@ -537,8 +542,9 @@ static void test_writer(void)
     buf_init(&b, 0);
     const char in[] = "a\"b\\c/\n\t\r\b\f\x01\x1f\x7f\xC3\xA9\xF0\x9F\x98\x80\xFF\xC3 z";
     CHECK(format_json_write_string(&b, in, sizeof in - 1));
-    CHECK_EQ_STR(buf_cstr(&b), "\"a\\\"b\\\\c/\\n\\t\\r\\b\\f\\u0001\\u001f\x7f\xC3\xA9\xF0\x9F\x98\x80"
-                               "\xEF\xBF\xBD\xEF\xBF\xBD z\"");
+    CHECK_EQ_STR(buf_cstr(&b),
+                 "\"a\\\"b\\\\c/\\n\\t\\r\\b\\f\\u0001\\u001f\x7f\xC3\xA9\xF0\x9F\x98\x80"
+                 "\xEF\xBF\xBD\xEF\xBF\xBD z\"");
     buf_reset(&b);
     CHECK(format_json_write_string(&b, "", 0));
     CHECK_EQ_STR(buf_cstr(&b), "\"\"");

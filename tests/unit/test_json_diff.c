@@ -100,8 +100,8 @@ static uint32_t rand_cp(void)
     }
     case 2: return 0x10000 + rn(0x110000 - 0x10000);
     default: {
-        static const uint32_t edge[] = {0x80, 0x7FF, 0x800, 0xFFFF, 0xFFFE, 0xD7FF, 0xE000,
-                                        0x10000, 0x10FFFF, 0x1F600, 0x4E2D, 0x0416};
+        static const uint32_t edge[] = {0x80,   0x7FF,   0x800,    0xFFFF,  0xFFFE, 0xD7FF,
+                                        0xE000, 0x10000, 0x10FFFF, 0x1F600, 0x4E2D, 0x0416};
         return edge[rn(LS_ARRAY_LEN(edge))];
     }
     }
@@ -145,9 +145,10 @@ static void gen_string(struct buf *b, unsigned maxlen)
         } else if (r < 99 && rn(20) == 0) {
             buf_puts(b, "\\u0000"); /* jansson rejects; we accept */
         } else if (plant_errors && rn(4) == 0) {
-            static const char *bad[] = {"\\ud800", "\\udc00x", "\\ud83d\\u0041", "\x01", "\n",
-                                        "\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\\x",
-                                        "\\u12g4", "\x80", "\xE2\x82", "\xF5\x80\x80\x80"};
+            static const char *bad[] = {
+                "\\ud800",  "\\udc00x",     "\\ud83d\\u0041",   "\x01", "\n",
+                "\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\\x",  "\\u12g4",
+                "\x80",     "\xE2\x82",     "\xF5\x80\x80\x80"};
             buf_puts(b, bad[rn(LS_ARRAY_LEN(bad))]);
         } else {
             buf_putc(b, 'z');
@@ -214,8 +215,8 @@ static void gen_value(struct buf *b, unsigned depth);
 
 static void gen_object(struct buf *b, unsigned depth)
 {
-    static const char *keys[] = {"\"a\"", "\"b\"", "\"page\"", "\"\"", "\"k\\u0065y\"",
-                                 "\"\xC3\xA9t\xC3\xA9\""};
+    static const char *keys[] = {"\"a\"", "\"b\"",         "\"page\"",
+                                 "\"\"",  "\"k\\u0065y\"", "\"\xC3\xA9t\xC3\xA9\""};
     buf_putc(b, '{');
     gen_ws(b);
     unsigned n = rn(depth == 1 ? 12 : 5);
@@ -282,9 +283,7 @@ static void mutate(struct buf *b)
             if (n)
                 b->data[pos] = (char)(b->data[pos] ^ (1 << rn(8)));
             break;
-        case 2: /* truncate */
-            b->len = pos;
-            break;
+        case 2: /* truncate */ b->len = pos; break;
         case 3: { /* insert 1-3 bytes */
             unsigned m = 1 + rn(3);
             buf_append(b, "   ", m); /* grow, then shift */
@@ -349,7 +348,8 @@ static bool span_equal(const struct format_json_value *v, json_t *j, char *why, 
             char *sc2 = malloc(v->raw_len + 1);
             struct lerr e2;
             lerr_init(&e2);
-            int fr = format_json_find_path(v->raw, v->raw_len, &step, 1, &last, sc2, v->raw_len, &e2);
+            int fr =
+                format_json_find_path(v->raw, v->raw_len, &step, 1, &last, sc2, v->raw_len, &e2);
             json_t *jv = json_object_getn(j, m.key, m.key_len);
             if (fr != 1 || !jv) {
                 snprintf(why, whylen, "nested key %.*s: find %d, jansson %p", (int)m.key_len,
@@ -400,8 +400,7 @@ static bool values_equal(const struct format_json_value *v, json_t *j, char *why
         break;
     case FORMAT_JSON_KIND_NUMBER:
         if (v->num_flags & FORMAT_JSON_NUM_INT) {
-            if (json_is_integer(j) && json_integer_value(j) == v->i &&
-                v->d == (double)v->i)
+            if (json_is_integer(j) && json_integer_value(j) == v->i && v->d == (double)v->i)
                 return true;
         } else if (json_is_real(j)) {
             double jd = json_real_value(j);
@@ -483,8 +482,8 @@ static bool compare(const char *p, size_t n)
                      je.position);
             ok = false;
         }
-    } else if (!ours && theirs && err.code == LERR_INVALID && err.pos > 0 &&
-               (size_t)err.pos < n && in[err.pos] == '\0' &&
+    } else if (!ours && theirs && err.code == LERR_INVALID && err.pos > 0 && (size_t)err.pos < n &&
+               in[err.pos] == '\0' &&
                ((in[err.pos - 1] >= '0' && in[err.pos - 1] <= '9') ||
                 (in[err.pos - 1] >= 'a' && in[err.pos - 1] <= 'z'))) {
         skip_raw_nul++; /* jansson's dropped NUL after a number or literal */

@@ -29,7 +29,7 @@
 #include "source/source.h"
 #include "source_poll_test.h"
 
-static rd_kafka_t *g_holder;          /* hosts the mock cluster */
+static rd_kafka_t *g_holder; /* hosts the mock cluster */
 static rd_kafka_mock_cluster_t *g_mock;
 static rd_kafka_t *g_prod;
 static const char *g_bootstrap;
@@ -78,16 +78,15 @@ static void produce_to(rd_kafka_t *prod, const char *topic, int32_t partition, i
     snprintf(key, sizeof key, "k%" PRId64, i);
     snprintf(val, sizeof val, "{\"i\":%" PRId64 ",\"topic\":\"%s\"}", i, topic);
     snprintf(h, sizeof h, "x%" PRId64, i);
-    const void *kp = i % 7 == 3 ? NULL : (const void *)key;   /* every 7th has no key */
+    const void *kp = i % 7 == 3 ? NULL : (const void *)key; /* every 7th has no key */
     size_t kl = kp ? strlen(key) : 0;
     rd_kafka_resp_err_t e;
     do {
         e = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY(kp, kl),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(kp, kl),
                               RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_HEADER("h1", h, -1),
-                              RD_KAFKA_V_HEADER("nullh", NULL, 0),
-                              RD_KAFKA_V_TIMESTAMP(TS0 + i), RD_KAFKA_V_END);
+                              RD_KAFKA_V_HEADER("nullh", NULL, 0), RD_KAFKA_V_TIMESTAMP(TS0 + i),
+                              RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(prod, 10);
     } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
@@ -139,10 +138,7 @@ static void produce_range_one_batch(const char *topic, int32_t nparts, int64_t f
     rd_kafka_destroy(p);
 }
 
-static int64_t now_ms(void)
-{
-    return util_mono_ns() / 1000000;
-}
+static int64_t now_ms(void) { return util_mono_ns() / 1000000; }
 
 static struct source *open_src_h(const char *topic, const char *pattern, int refresh_ms,
                                  int timeout_ms, bool headers)
@@ -179,9 +175,13 @@ static struct source *open_src(const char *topic, const char *pattern, int refre
 /* What a consumer saw: per (topic index, value index) how many times. */
 struct seen {
     int64_t n, bad, dup;
-    unsigned char *count;   /* by value index */
+    unsigned char *count; /* by value index */
     int64_t cap;
-    struct { char topic[32]; int32_t partition; int64_t off; } last[32];   /* order check */
+    struct {
+        char topic[32];
+        int32_t partition;
+        int64_t off;
+    } last[32]; /* order check */
     int nlast;
     struct source_gap gaps[8];
     int ngaps;
@@ -221,8 +221,8 @@ static void check_record(struct seen *s, const struct record *r, const char *top
                   memcmp(r->headers[0].value, want_h, r->headers[0].value_len) == 0 &&
                   strcmp(r->headers[1].name, "nullh") == 0 && r->headers[1].value == NULL;
     int li = 0;
-    while (li < s->nlast && !(strcmp(s->last[li].topic, r->topic) == 0 &&
-                              s->last[li].partition == r->partition))
+    while (li < s->nlast &&
+           !(strcmp(s->last[li].topic, r->topic) == 0 && s->last[li].partition == r->partition))
         li++;
     if (li == s->nlast && li < 32) {
         snprintf(s->last[li].topic, sizeof s->last[li].topic, "%s", r->topic);
@@ -245,8 +245,8 @@ static void check_record(struct seen *s, const struct record *r, const char *top
 }
 
 /* Polls until `want` records were seen or ms pass; returns records seen. */
-static int64_t drain(struct source *src, struct seen *s, const char *topic, int64_t want,
-                     int ms, size_t max)
+static int64_t drain(struct source *src, struct seen *s, const char *topic, int64_t want, int ms,
+                     size_t max)
 {
     int64_t t0 = util_mono_ns() / 1000000;
     while (s->n < want && util_mono_ns() / 1000000 - t0 < ms) {
@@ -306,7 +306,7 @@ static void test_consume_all(void)
     struct lerr err;
     lerr_init(&err);
     CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
-    char *j = position_json(src);   /* earliest resolved to numbers before any record */
+    char *j = position_json(src); /* earliest resolved to numbers before any record */
     CHECK_EQ_STR(j, "{\"events\":{\"0\":0,\"1\":0,\"2\":0,\"3\":0}}");
     free(j);
     struct seen s;
@@ -316,7 +316,7 @@ static void test_consume_all(void)
     CHECK_EQ_INT(s.dup, 0);
     CHECK_EQ_INT(s.nlast, 4);
     for (int p = 0; p < s.nlast; p++)
-        CHECK_EQ_INT(s.last[p].off, N / 4 - 1);   /* dense per partition */
+        CHECK_EQ_INT(s.last[p].off, N / 4 - 1); /* dense per partition */
     j = position_json(src);
     CHECK_EQ_STR(j, "{\"events\":{\"0\":500,\"1\":500,\"2\":500,\"3\":500}}");
     free(j);
@@ -355,7 +355,7 @@ static void test_consume_all(void)
 static void test_seek_and_latest(void)
 {
     create_topic("seek", 4);
-    produce_range("seek", 4, 0, 2000);   /* 500 per partition */
+    produce_range("seek", 4, 0, 2000); /* 500 per partition */
     struct source *src = open_src("seek", NULL, 0);
     if (!src)
         return;
@@ -370,7 +370,7 @@ static void test_seek_and_latest(void)
     seen_init(&s, 3000);
     int64_t want = 400 + 300 + 200 + 1;
     CHECK_EQ_INT(drain(src, &s, "seek", want, 8000, 1000), want);
-    CHECK_EQ_INT(drain(src, &s, "seek", want + 1, 300, 1000), want);   /* and nothing more */
+    CHECK_EQ_INT(drain(src, &s, "seek", want + 1, 300, 1000), want); /* and nothing more */
     CHECK_EQ_INT(s.bad, 0);
     CHECK_EQ_INT(s.dup, 0);
     /* exactly the rest: value i sits in partition i%4 at offset i/4 */
@@ -390,14 +390,14 @@ static void test_seek_and_latest(void)
     source_offsets_clear(&start);
     CHECK_EQ_INT(source_offsets_set(&start, "seek", 0, 490, &err), 0);
     CHECK_EQ_INT(source_offsets_set(&start, "seek", 1, 495, &err), 0);
-    CHECK_EQ_INT(source_offsets_set(&start, "seek", 7, 5, &err), 0);   /* no such partition */
+    CHECK_EQ_INT(source_offsets_set(&start, "seek", 7, 5, &err), 0); /* no such partition */
     CHECK_EQ_INT(source_assign(src, &start, SOURCE_OFFSET_LATEST, &err), 0);
     j = position_json(src);
     CHECK_EQ_STR(j, "{\"seek\":{\"0\":490,\"1\":495,\"2\":500,\"3\":500}}");
     free(j);
     seen_init(&s, 3000);
     CHECK_EQ_INT(drain(src, &s, "seek", 15, 5000, 1000), 15);
-    CHECK_EQ_INT(drain(src, &s, "seek", 16, 300, 1000), 15);   /* nothing old from 2, 3 */
+    CHECK_EQ_INT(drain(src, &s, "seek", 16, 300, 1000), 15); /* nothing old from 2, 3 */
     produce_range("seek", 4, 2000, 2008);
     CHECK_EQ_INT(drain(src, &s, "seek", 23, 5000, 1000), 23);
     CHECK_EQ_INT(s.bad, 0);
@@ -411,9 +411,9 @@ static void test_pattern_and_discovery(void)
 {
     create_topic("ev-a", 2);
     create_topic("ev-b", 1);
-    create_topic("xev-a", 1);   /* pattern matches whole names only */
+    create_topic("xev-a", 1); /* pattern matches whole names only */
     create_topic("other", 1);
-    produce_range("ev-a", 2, 0, 10);   /* before the job: skipped (latest) */
+    produce_range("ev-a", 2, 0, 10); /* before the job: skipped (latest) */
     produce_range("xev-a", 1, 0, 10);
     produce_range("other", 1, 0, 10);
     struct source *src = open_src(NULL, "ev-.*", 300);
@@ -451,7 +451,8 @@ static void test_pattern_and_discovery(void)
         CHECK_EQ_INT(s.count[i], 1);
     CHECK_EQ_INT(s.count[0] + s.count[300] + s.count[400], 0);
     char *j = position_json(src);
-    CHECK_EQ_STR(j, "{\"ev-a\":{\"0\":10,\"1\":10},\"ev-b\":{\"0\":5},\"ev-c\":{\"0\":10,\"1\":10}}");
+    CHECK_EQ_STR(j,
+                 "{\"ev-a\":{\"0\":10,\"1\":10},\"ev-b\":{\"0\":5},\"ev-c\":{\"0\":10,\"1\":10}}");
     free(j);
     free(s.count);
     source_close(src);
@@ -482,12 +483,14 @@ static void test_unknown_topic(void)
     lerr_init(&err);
     CHECK(source_open_kafka(&cfg, &err) == NULL);
     CHECK_EQ_STR(err.target, "topicNamePattern");
-    cfg = (struct source_kafka_config){.bootstrap_servers = g_bootstrap, .topic = "a",
-                                       .topic_pattern = "b"};
+    cfg = (struct source_kafka_config){
+        .bootstrap_servers = g_bootstrap, .topic = "a", .topic_pattern = "b"};
     lerr_init(&err);
     CHECK(source_open_kafka(&cfg, &err) == NULL);
-    cfg = (struct source_kafka_config){.bootstrap_servers = g_bootstrap, .topic = "a",
-                                       .sasl_mechanism = "GSSAPI", .sasl_username = "u",
+    cfg = (struct source_kafka_config){.bootstrap_servers = g_bootstrap,
+                                       .topic = "a",
+                                       .sasl_mechanism = "GSSAPI",
+                                       .sasl_username = "u",
                                        .sasl_password = "p"};
     lerr_init(&err);
     CHECK(source_open_kafka(&cfg, &err) == NULL);
@@ -502,7 +505,8 @@ static void test_out_of_range(void)
     memset(big, 'z', 1024);
     for (int i = 0; i < 8192; i++) {
         while (rd_kafka_producev(g_prod, RD_KAFKA_V_TOPIC("ret"), RD_KAFKA_V_PARTITION(0),
-                                 RD_KAFKA_V_VALUE(big, 1024), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_VALUE(big, 1024),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(g_prod, 10);
     }
@@ -597,7 +601,7 @@ static void test_broker_down(void)
     int h = SOURCE_HEALTH_OK;
     int64_t t0 = util_mono_ns() / 1000000;
     while (util_mono_ns() / 1000000 - t0 < 8000) {
-        drain(src, &s, "down", 1000, 100, 20);   /* keeps polling; what was prefetched arrives */
+        drain(src, &s, "down", 1000, 100, 20); /* keeps polling; what was prefetched arrives */
         if ((h = source_health(src, msg, sizeof msg)) == SOURCE_HEALTH_WARN && s.n == 100)
             break;
     }
@@ -620,8 +624,8 @@ static void test_broker_down(void)
             break;
     }
     CHECK_MSG(h == SOURCE_HEALTH_OK, "health still: %s", msg);
-    CHECK_EQ_INT(s.n, 150);   /* nothing lost ... */
-    CHECK_EQ_INT(s.dup, 0);   /* ... nothing twice */
+    CHECK_EQ_INT(s.n, 150); /* nothing lost ... */
+    CHECK_EQ_INT(s.dup, 0); /* ... nothing twice */
     CHECK_EQ_INT(s.bad, 0);
     char *j = position_json(src);
     CHECK_EQ_STR(j, "{\"down\":{\"0\":75,\"1\":75}}");
@@ -662,7 +666,7 @@ static void test_broker_down(void)
     /* A source opened while the broker is down: assign succeeds, health warns,
      * and records flow once it is back. */
     rd_kafka_mock_broker_set_down(g_mock, 1);
-    src = open_src_t("down", NULL, 0, 500);   /* assign waits this long for metadata */
+    src = open_src_t("down", NULL, 0, 500); /* assign waits this long for metadata */
     lerr_init(&err);
     CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
     h = source_health(src, msg, sizeof msg);
@@ -742,7 +746,7 @@ static void test_broker_frozen(void)
      * answers and does not re-arm it, so after an hour-long one it would hold
      * answers longer than asked.) */
     rd_kafka_mock_broker_set_rtt(g_mock, 1, 2000);
-    produce_range("frozen", 2, 100, 120);   /* waits for the (slow) acknowledgements */
+    produce_range("frozen", 2, 100, 120); /* waits for the (slow) acknowledgements */
     CHECK_EQ_INT(count_not_ok(src, &s, "frozen", 7000, "slow broker"), 0);
     CHECK_EQ_INT(drain(src, &s, "frozen", 120, 8000, 100), 120);
     rd_kafka_mock_broker_set_rtt(g_mock, 1, 0);
@@ -825,8 +829,10 @@ static void test_broker_frozen_reconnecting(void)
     static const char *const props[] = {"log_level", "3", "socket.timeout.ms", "2000",
                                         "api.version.request.timeout.ms", "1500", NULL};
     // clang-format on
-    struct source_kafka_config cfg = {.bootstrap_servers = g_bootstrap, .topic = "frozen2",
-                                      .rdkafka_props = props, .headers = true};
+    struct source_kafka_config cfg = {.bootstrap_servers = g_bootstrap,
+                                      .topic = "frozen2",
+                                      .rdkafka_props = props,
+                                      .headers = true};
     struct lerr err;
     lerr_init(&err);
     struct source *src = source_open_kafka(&cfg, &err);
@@ -892,7 +898,7 @@ static void test_offsets_json(void)
     CHECK_EQ_INT(source_offsets_set(&o, "alpha", 2, 1234, &err), 0);
     CHECK_EQ_INT(source_offsets_set(&o, "zeta", 2, 99, &err), 0);
     CHECK_EQ_INT(source_offsets_set(&o, "alpha", 0, 0, &err), 0);
-    CHECK_EQ_INT(source_offsets_set(&o, "alpha", 2, 1235, &err), 0);   /* replaces */
+    CHECK_EQ_INT(source_offsets_set(&o, "alpha", 2, 1235, &err), 0); /* replaces */
     CHECK_EQ_INT(source_offsets_set(&o, "q\"x", 0, 9007199254740993LL, &err), 0);
     CHECK_EQ_INT(source_offsets_set(&o, "pending", 0, SOURCE_OFFSET_LATEST, &err), 0);
     char *j = source_offsets_to_json(&o, &err);
@@ -904,7 +910,7 @@ static void test_offsets_json(void)
     CHECK_EQ_INT(source_offsets_get(&p, "q\"x", 0), 9007199254740993LL);
     CHECK_EQ_INT(source_offsets_get(&p, "alpha", 1), SOURCE_OFFSET_NONE);
     char *j2 = source_offsets_to_json(&p, &err);
-    CHECK_EQ_STR(j2, j);   /* round trip is byte-identical */
+    CHECK_EQ_STR(j2, j); /* round trip is byte-identical */
     free(j);
     free(j2);
     /* the example from the design */
@@ -932,7 +938,7 @@ static void test_offsets_json(void)
     source_offsets_destroy(&o);
     source_offsets_destroy(&p);
 }
-    // clang-format on
+// clang-format on
 
 /* source_kafka_config_from_json over the documents' text (secrets NULL: none). */
 static int config_text(const char *conn, const char *secrets, struct source_kafka_config *cfg,
@@ -953,13 +959,13 @@ static void test_config_from_json(void)
     struct source_kafka_config cfg;
     struct lerr err;
     lerr_init(&err);
-    CHECK_EQ_INT(config_text(
-                     "{\"type\":\"kafka\",\"name\":\"k\",\"bootstrapServers\":\"b1:9092,b2:9092\","
-                     "\"topicNamePattern\":\"ev-.*\",\"ssl\":true,\"hasSecrets\":true}",
-                     "{\"type\":\"sasl_scram\",\"mechanism\":\"SCRAM-SHA-512\",\"username\":\"u\","
-                     "\"password\":\"pw\"}",
-                     &cfg, &a, &err),
-                 0);
+    CHECK_EQ_INT(
+        config_text("{\"type\":\"kafka\",\"name\":\"k\",\"bootstrapServers\":\"b1:9092,b2:9092\","
+                    "\"topicNamePattern\":\"ev-.*\",\"ssl\":true,\"hasSecrets\":true}",
+                    "{\"type\":\"sasl_scram\",\"mechanism\":\"SCRAM-SHA-512\",\"username\":\"u\","
+                    "\"password\":\"pw\"}",
+                    &cfg, &a, &err),
+        0);
     CHECK_EQ_STR(cfg.bootstrap_servers, "b1:9092,b2:9092");
     CHECK(cfg.topic == NULL);
     CHECK_EQ_STR(cfg.topic_pattern, "ev-.*");
@@ -972,32 +978,31 @@ static void test_config_from_json(void)
     CHECK_MSG(s != NULL, "%s", err.msg);
     source_close(s);
 
-    CHECK_EQ_INT(config_text(
-                     "{\"type\":\"confluent\",\"bootstrapServers\":\"pkc:9092\",\"topicName\":\"t\"}",
-                     "{\"type\":\"sasl_plain\",\"username\":\"key\",\"password\":\"secret\"}", &cfg,
-                     &a, &err),
-                 0);
+    CHECK_EQ_INT(
+        config_text(
+            "{\"type\":\"confluent\",\"bootstrapServers\":\"pkc:9092\",\"topicName\":\"t\"}",
+            "{\"type\":\"sasl_plain\",\"username\":\"key\",\"password\":\"secret\"}", &cfg, &a,
+            &err),
+        0);
     CHECK_EQ_STR(cfg.sasl_mechanism, "PLAIN");
     CHECK(cfg.ssl);
     CHECK_EQ_STR(cfg.topic, "t");
-    CHECK_EQ_INT(config_text(
-                     "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\","
-                     "\"ssl\":false}",
-                     NULL, &cfg, &a, &err),
-                 0);
+    CHECK_EQ_INT(
+        config_text("{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\","
+                    "\"ssl\":false}",
+                    NULL, &cfg, &a, &err),
+        0);
     CHECK(!cfg.ssl);
     CHECK(cfg.sasl_mechanism == NULL);
     lerr_init(&err);
-    CHECK_EQ_INT(config_text("{\"type\":\"push_streaming\"}", NULL, &cfg, &a,
-                                               &err),
-                 LERR_INVALID);
+    CHECK_EQ_INT(config_text("{\"type\":\"push_streaming\"}", NULL, &cfg, &a, &err), LERR_INVALID);
     lerr_init(&err);
-    CHECK_EQ_INT(config_text(
-                     "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\"}",
-                     "{\"type\":\"sasl_scram\",\"username\":\"u\",\"password\":\"hunter2\"}", &cfg,
-                     &a, &err),
-                 LERR_INVALID);
-    CHECK(strstr(err.msg, "hunter2") == NULL);   /* secrets never in messages */
+    CHECK_EQ_INT(
+        config_text("{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\",\"topicName\":\"t\"}",
+                    "{\"type\":\"sasl_scram\",\"username\":\"u\",\"password\":\"hunter2\"}", &cfg,
+                    &a, &err),
+        LERR_INVALID);
+    CHECK(strstr(err.msg, "hunter2") == NULL); /* secrets never in messages */
     arena_destroy(&a);
 }
 
@@ -1024,14 +1029,14 @@ static void test_records_in_caller_arena(void)
     int64_t t0 = now_ms();
     while (n < 20 && now_ms() - t0 < 10000) {
         struct source_batch b;
-        CHECK_EQ_INT(source_poll(src, &mem, 7, 100, &b, &err), 0);   /* several polls */
+        CHECK_EQ_INT(source_poll(src, &mem, 7, 100, &b, &err), 0); /* several polls */
         CHECK(b.n <= 7);
         for (size_t i = 0; i < b.n && n < 20; i++) {
             any_header = any_header || b.records[i].nheaders || b.records[i].headers;
             got[n++] = b.records[i];
         }
     }
-    source_close(src);   /* frees everything the source had: the copies stay */
+    source_close(src); /* frees everything the source had: the copies stay */
     CHECK_EQ_INT(n, 20);
     CHECK(!any_header);
     for (size_t i = 0; i < n; i++) {
@@ -1096,7 +1101,10 @@ int main(int argc, char **argv)
 {
     log_set_level(LOG_ERROR);
     setup();
-    static const struct { const char *name; void (*fn)(void); } tests[] = {
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
         {"offsets_json", test_offsets_json},
         {"config_from_json", test_config_from_json},
         {"consume_all", test_consume_all},

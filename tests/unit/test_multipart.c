@@ -119,7 +119,7 @@ static void test_parts(void)
     CHECK_EQ_INT(g.len[0], 5);
     CHECK_EQ_STR(g.files[1], "a.json");
     CHECK(g.has_file[1]);
-    CHECK_EQ_INT(g.len[1], 18);   /* the last CRLF belongs to the delimiter */
+    CHECK_EQ_INT(g.len[1], 18); /* the last CRLF belongs to the delimiter */
     CHECK(memcmp(g.data[1], "{\"a\":1}\r\n{\"a\":2}\r\n", 18) == 0);
     CHECK_EQ_STR(g.files[2], "b.csv");
     const char d2[] = "x,y\r\n-XyZ not a delimiter\r\n-- XyZ\r\n--Xy";
@@ -174,7 +174,7 @@ static void test_filenames(void)
     const char quote[] = "--B\r\nContent-Disposition: form-data; name=\"file\"; "
                          "filename=\"q\\\"uote.json\"\r\n\r\nx\r\n--B--\r\n";
     CHECK_EQ_INT(run("B", BODY(quote), 0, &g, &err), 0);
-    CHECK_EQ_STR(g.files[0], "q\"uote.json");   /* whole, for the caller to refuse */
+    CHECK_EQ_STR(g.files[0], "q\"uote.json"); /* whole, for the caller to refuse */
 
     const char nul[] = "--B\r\nContent-Disposition: form-data; name=\"file\"; "
                        "filename=\"a\0b.json\"\r\n\r\nx\r\n--B--\r\n";
@@ -214,7 +214,8 @@ static void test_malformed(void)
     CHECK_MSG(strstr(err.msg, "longer than") != NULL, "%s", err.msg);
     free(big);
     /* Junk right after a boundary. */
-    const char junk[] = "--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n--Bjunk\r\n";
+    const char junk[] =
+        "--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n--Bjunk\r\n";
     CHECK_EQ_INT(run("B", BODY(junk), 0, &g, &err), LERR_INVALID);
     CHECK_MSG(strstr(err.msg, "after the boundary") != NULL, "%s", err.msg);
     /* A part without the empty line after its headers, then the end. */

@@ -31,13 +31,13 @@
 /* ---- specs ---------------------------------------------------------------------- */
 
 struct spec {
-    const char *format;        /* formatSettings JSON; NULL = nd-json */
-    const char *input;         /* inputSchema as "name:type,name:type" */
-    const char *maps[12][3];   /* columnName, expression, "agg" when isAggregation */
+    const char *format;      /* formatSettings JSON; NULL = nd-json */
+    const char *input;       /* inputSchema as "name:type,name:type" */
+    const char *maps[12][3]; /* columnName, expression, "agg" when isAggregation */
     const char *filter;
-    const char *late, *early;  /* rejection periods */
+    const char *late, *early; /* rejection periods */
     bool discovery;
-    const char *exclusions;    /* dimensionExclusions as "a,b" */
+    const char *exclusions; /* dimensionExclusions as "a,b" */
 };
 
 static json_t *split_names(const char *list)
@@ -64,15 +64,15 @@ static char *spec_json(const struct spec *s)
     json_t *fmt = json_loads(s->format ? s->format : "{\"format\": \"nd-json\"}", 0, NULL);
     json_t *maps = json_array();
     for (size_t i = 0; i < 12 && s->maps[i][0]; i++) {
-        json_t *m = json_pack("{s:s, s:s}", "columnName", s->maps[i][0], "expression",
-                              s->maps[i][1]);
+        json_t *m =
+            json_pack("{s:s, s:s}", "columnName", s->maps[i][0], "expression", s->maps[i][1]);
         if (s->maps[i][2])
             json_object_set_new(m, "isAggregation", json_true());
         json_array_append_new(maps, m);
     }
-    json_t *o = json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:o, s:o}, s:o}", "type",
-                          "streaming", "target", "type", "table", "tableName", "t", "source",
-                          "type", "connection", "connectionName", "c", "inputSchema", schema,
+    json_t *o = json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:o, s:o}, s:o}", "type", "streaming",
+                          "target", "type", "table", "tableName", "t", "source", "type",
+                          "connection", "connectionName", "c", "inputSchema", schema,
                           "formatSettings", fmt, "mappings", maps);
     if (s->filter)
         json_object_set_new(o, "filterExpression", json_string(s->filter));
@@ -144,14 +144,11 @@ static struct pipeline_tally *totals(struct pipeline *p)
 }
 
 /* A new pipeline starts with empty totals (even at a freed one's address). */
-static void totals_forget(struct pipeline *p)
-{
-    pipeline_tally_init(totals(p));
-}
+static void totals_forget(struct pipeline *p) { pipeline_tally_init(totals(p)); }
 
-static int job_process(struct pipeline *p, const struct record *recs, size_t n,
-                       struct arena *mem, struct pipeline_out *out, pipeline_observer obs,
-                       void *ctx, struct lerr *err)
+static int job_process(struct pipeline *p, const struct record *recs, size_t n, struct arena *mem,
+                       struct pipeline_out *out, pipeline_observer obs, void *ctx,
+                       struct lerr *err)
 {
     int rc = pipeline_process(p, recs, n, mem, out, &g_batch, obs, ctx, err);
     if (rc == 0)
@@ -179,7 +176,7 @@ struct seen {
     bool has_message;
     int64_t out_row;
     int64_t offset;
-    char input[256];       /* the input row's fields, "name=value;..." (NULL when unparsed) */
+    char input[256]; /* the input row's fields, "name=value;..." (NULL when unparsed) */
 };
 
 struct watch {
@@ -237,8 +234,8 @@ static int run(struct pipeline *p, const char *const *texts, size_t n, struct ar
 {
     struct record recs[64];
     for (size_t i = 0; i < n && i < 64; i++)
-        recs[i] = (struct record){.data = texts[i], .len = strlen(texts[i]),
-                                         .partition = 0, .offset = (int64_t)i};
+        recs[i] = (struct record){
+            .data = texts[i], .len = strlen(texts[i]), .partition = 0, .offset = (int64_t)i};
     if (w) {
         w->n = 0;
         w->p = p;
@@ -276,10 +273,10 @@ static const char *cell(struct pipeline *p, const struct pipeline_out *out, cons
     return vstr(&out->values[c][r], buf, cap);
 }
 
-#define CHECK_CELL(p, out, name, r, want)                                        \
-    do {                                                                         \
-        char cb_[256];                                                           \
-        CHECK_EQ_STR(cell((p), (out), (name), (r), cb_, sizeof cb_), (want));    \
+#define CHECK_CELL(p, out, name, r, want)                                     \
+    do {                                                                      \
+        char cb_[256];                                                        \
+        CHECK_EQ_STR(cell((p), (out), (name), (r), cb_, sizeof cb_), (want)); \
     } while (0)
 
 static const char *columns_str(struct pipeline *p, char *buf, size_t cap)
@@ -302,16 +299,13 @@ static const char *columns_str(struct pipeline *p, char *buf, size_t cap)
 struct outcome_case {
     const char *record;
     int outcome, reason;
-    const char *message;       /* exact; NULL = no message */
-    const char *message_has;   /* or a substring of it */
+    const char *message;     /* exact; NULL = no message */
+    const char *message_has; /* or a substring of it */
 };
 
 static const struct spec outcome_spec = {
     .input = "ts:string,page:string,n:long,d:long",
-    .maps = {{"__time", "TIME_PARSE(\"ts\")"},
-             {"page", "page"},
-             {"n", "n"},
-             {"ratio", "n / d"}},
+    .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"page", "page"}, {"n", "n"}, {"ratio", "n / d"}},
     .filter = "page <> 'skip'",
     .late = "P1D",
     .early = "PT1H",
@@ -345,8 +339,7 @@ static const struct outcome_case outcome_cases[] = {
      "__time is NULL: TIME_PARSE(\"ts\") of ts=NULL", NULL},
     /* a run-time error in a mapping: the row is kept with NULL there */
     {"{\"ts\":\"2023-06-15T00:00:03Z\",\"page\":\"div\",\"n\":5,\"d\":0}",
-     PIPE_PROCESSED_WITH_WARNINGS, PIPE_R_MAPPING, NULL,
-     "mapping of 'ratio' (n / d) failed: "},
+     PIPE_PROCESSED_WITH_WARNINGS, PIPE_R_MAPPING, NULL, "mapping of 'ratio' (n / d) failed: "},
     /* the filter compares a NULL page: unknown is not true */
     {"{\"ts\":\"2023-06-15T00:00:04Z\",\"n\":6}", PIPE_SKIPPED_BY_FILTER, PIPE_R_FILTER,
      "filterExpression is not true for this row", NULL},
@@ -380,11 +373,9 @@ static void test_outcomes(void)
                 CHECK_EQ_STR(s->message, c->message);
             else if (c->message_has)
                 CHECK_MSG(strstr(s->message, c->message_has) != NULL,
-                          "case %zu: message \"%s\" lacks \"%s\"", i, s->message,
-                          c->message_has);
+                          "case %zu: message \"%s\" lacks \"%s\"", i, s->message, c->message_has);
             else
-                CHECK_MSG(!s->has_message, "case %zu: unexpected message \"%s\"", i,
-                          s->message);
+                CHECK_MSG(!s->has_message, "case %zu: unexpected message \"%s\"", i, s->message);
             bool kept = c->outcome <= PIPE_PROCESSED_WITH_WARNINGS;
             CHECK_MSG(kept == (s->out_row >= 0), "case %zu: out_row %lld", i,
                       (long long)s->out_row);
@@ -438,8 +429,8 @@ static void test_outcomes(void)
     /* a second batch adds to the counters; pipeline_counters_add continues saved totals */
     arena_reset(&mem);
     run(p, texts, 1, &mem, &out, NULL);
-    struct pipeline_counters saved = {.processed = 10, .skipped_by_error = 2,
-                                      .newest_event_ms = NOW + 99000};
+    struct pipeline_counters saved = {
+        .processed = 10, .skipped_by_error = 2, .newest_event_ms = NOW + 99000};
     saved.by_reason[PIPE_R_PARSE] = 2;
     pipeline_tally_add_counts(totals(p), &saved);
     job_counters(p, &c);
@@ -726,7 +717,8 @@ static void test_rollup(void)
 
     /* LATEST keeps the value of the latest __time, whatever the arrival order */
     struct spec s2 = {.input = "ts:string,page:string",
-                      .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"last", "LATEST(page)", "agg"},
+                      .maps = {{"__time", "TIME_PARSE(\"ts\")"},
+                               {"last", "LATEST(page)", "agg"},
                                {"first", "EARLIEST(page)", "agg"}}};
     p = make(&s2, NULL);
     if (!p)
@@ -757,10 +749,10 @@ static void test_rollup(void)
 /* ---- 4b. measures: which aggregation feeds which measure type ----------------------- */
 
 struct measure_case {
-    const char *mtype;        /* the table's measure type; NULL = a column the job creates */
+    const char *mtype; /* the table's measure type; NULL = a column the job creates */
     const char *expr;
-    const char *want_type;    /* the column's measure type, or NULL = refused */
-    const char *has[3];       /* refused: substrings of the message */
+    const char *want_type; /* the column's measure type, or NULL = refused */
+    const char *has[3];    /* refused: substrings of the message */
 };
 
 // clang-format off
@@ -849,8 +841,8 @@ static void test_measures(void)
             CHECK_MSG(strstr(err.msg, "mappings[1].expression: column 'm': ") == err.msg,
                       "case %zu: message \"%s\"", i, err.msg);
             for (int k = 0; k < 3 && mc->has[k]; k++)
-                CHECK_MSG(strstr(err.msg, mc->has[k]) != NULL, "case %zu: \"%s\" lacks \"%s\"",
-                          i, err.msg, mc->has[k]);
+                CHECK_MSG(strstr(err.msg, mc->has[k]) != NULL, "case %zu: \"%s\" lacks \"%s\"", i,
+                          err.msg, mc->has[k]);
         }
         pipeline_free(p);
         free(text);
@@ -872,9 +864,9 @@ static void test_measures(void)
                  {"by", "LATEST_BY(s, MILLIS_TO_TIMESTAMP(n))", "agg"}},
     };
     struct pipeline_table_col tc[] = {
-        {"cnt", SQL_NULL, true, "longSum"},  {"nn", SQL_NULL, true, "longSum"},
-        {"big", SQL_NULL, true, "longSum"},  {"hi", SQL_NULL, true, "doubleMax"},
-        {"lo", SQL_NULL, true, "floatMin"},  {"tot", SQL_NULL, true, "doubleSum"},
+        {"cnt", SQL_NULL, true, "longSum"},       {"nn", SQL_NULL, true, "longSum"},
+        {"big", SQL_NULL, true, "longSum"},       {"hi", SQL_NULL, true, "doubleMax"},
+        {"lo", SQL_NULL, true, "floatMin"},       {"tot", SQL_NULL, true, "doubleSum"},
         {"last", SQL_NULL, true, "stringLatest"}, {"first", SQL_NULL, true, "stringEarliest"},
         {"by", SQL_NULL, true, "stringLatest"}};
     struct pipeline_table t = {.aggregate = true, .cols = tc, .ncols = LS_ARRAY_LEN(tc)};
@@ -904,8 +896,8 @@ static void test_measures(void)
         CHECK_CELL(p, &out, "lo", 2, "float:-7.0");
         CHECK_CELL(p, &out, "tot", 0, "double:5.0");
         CHECK_CELL(p, &out, "last", 0, "string:5");
-        CHECK_CELL(p, &out, "first", 0, "string:\xc3\xbc");   /* 2 bytes: "ü", not cut inside */
-        CHECK_CELL(p, &out, "by", 1, "NULL(string)");        /* no time: no value */
+        CHECK_CELL(p, &out, "first", 0, "string:\xc3\xbc"); /* 2 bytes: "ü", not cut inside */
+        CHECK_CELL(p, &out, "by", 1, "NULL(string)");       /* no time: no value */
         // clang-format off
         struct {
             const char *name, *want;
@@ -918,7 +910,7 @@ static void test_measures(void)
             int c = col_index(p, merged[k].name);
             struct pipeline_column *pc = pipeline_column(p, (size_t)c);
             uint8_t *st = arena_alloc(&mem, pc->state_size);
-            struct sql_agg_call stored;   /* what storage merges with: the declared type's */
+            struct sql_agg_call stored; /* what storage merges with: the declared type's */
             CHECK(sql_agg_for_measure(pc->measure_type, &stored));
             sql_agg_init(&stored, st);
             for (uint32_t r = 0; r < out.nrows; r++)
@@ -979,7 +971,7 @@ static void test_discovery(void)
     /* the input schema: declared fields, then discovered ones in order of appearance */
     struct sql_field f[16];
     size_t nf = pipeline_input_schema(p, f, 16);
-    CHECK_EQ_INT(nf, 7);   /* ts, n, page, tags, obj, ratio, extra: not secret */
+    CHECK_EQ_INT(nf, 7); /* ts, n, page, tags, obj, ratio, extra: not secret */
     if (nf >= 3) {
         CHECK(f[0].name_len == 2 && memcmp(f[0].name, "ts", 2) == 0);
         CHECK(f[2].name_len == 4 && memcmp(f[2].name, "page", 4) == 0);
@@ -1005,8 +997,8 @@ static void test_discovery(void)
     pipeline_free(p);
 
     /* a record that fails after adding a field: the column still comes with the next row */
-    struct spec s2 = {.input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}},
-                      .discovery = true};
+    struct spec s2 = {
+        .input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}}, .discovery = true};
     p = make(&s2, NULL);
     if (!p)
         return;
@@ -1026,7 +1018,7 @@ static void test_discovery(void)
 struct coerce_case {
     const char *record;
     const char *want_n, *want_s, *want_d;
-    const char *message;   /* the warning, or NULL */
+    const char *message; /* the warning, or NULL */
 };
 
 static const struct coerce_case coerce_cases[] = {
@@ -1201,12 +1193,18 @@ static void test_kafka(void)
     };
     struct record recs[4];
     for (int i = 0; i < 4; i++)
-        recs[i] = (struct record){.data = vals[i], .len = strlen(vals[i]),
-                                         .partition = 2, .offset = 100 + i,
-                                         .key = "user-1", .key_len = 6, .headers = &h,
-                                         .nheaders = i == 0, .has_timestamp = true,
-                                         .timestamp_ms = NOW + i, .topic = "wiki",
-                                         .topic_len = 4};
+        recs[i] = (struct record){.data = vals[i],
+                                  .len = strlen(vals[i]),
+                                  .partition = 2,
+                                  .offset = 100 + i,
+                                  .key = "user-1",
+                                  .key_len = 6,
+                                  .headers = &h,
+                                  .nheaders = i == 0,
+                                  .has_timestamp = true,
+                                  .timestamp_ms = NOW + i,
+                                  .topic = "wiki",
+                                  .topic_len = 4};
     struct arena mem;
     arena_init(&mem, 64 * 1024, 0);
     struct pipeline_out out;
@@ -1319,18 +1317,19 @@ static void test_column_limit(void)
         tc[i] = (struct pipeline_table_col){names[i], SQL_LONG, false, "long"};
     }
     struct pipeline_table t = {.cols = tc, .ncols = HAVE};
-    struct spec s = {.input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}},
-                     .discovery = true};
+    struct spec s = {
+        .input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}}, .discovery = true};
     struct pipeline *p = make(&s, &t);
     if (!p)
         return;
     char *bomb = wide_record("f", 0, 5000);
-    char *three = wide_record("f", 10, 3);     /* three of the bomb's fields */
-    char *old = wide_record("c", 7, 2);        /* columns the table has */
+    char *three = wide_record("f", 10, 3); /* three of the bomb's fields */
+    char *old = wide_record("c", 7, 2);    /* columns the table has */
     char *six = wide_record("g", 0, 6);
     char *two = wide_record("g", 0, 2);
-    const char *texts[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"c1\":1}", bomb, three, old, six,
-                           two, "{\"ts\":\"2023-06-14T00:00:00Z\",\"f11\":7}"};
+    const char *texts[] = {
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"c1\":1}", bomb, three, old, six, two,
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"f11\":7}"};
     struct arena mem;
     arena_init(&mem, 1 << 20, 0);
     struct pipeline_out out;
@@ -1379,13 +1378,15 @@ static void test_column_limit(void)
                       .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"x1", "a"}, {"x2", "a"},
                                {"x3", "a"}, {"x4", "a"}, {"x5", "a"}, {"c3", "a"},
                                {"x6", "a"}}};
-                      // clang-format on
+    // clang-format on
     char *text = spec_json(&s2);
     struct lerr err;
     lerr_init(&err);
     CHECK_EQ_INT(compile_text(text, &t, NULL, &err), LERR_INVALID);
     CHECK_EQ_STR(err.target, "mappings");
-    CHECK_MSG(strstr(err.msg, "maps 6 columns that table 't' does not have, and it has 4090") != NULL, "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "maps 6 columns that table 't' does not have, and it has 4090") !=
+                  NULL,
+              "%s", err.msg);
     CHECK_MSG(strstr(err.msg, "at most 4095 columns") != NULL, "%s", err.msg);
     free(text);
 }
@@ -1434,8 +1435,8 @@ static void test_bad_field_names(void)
     /* a field named like a measure of the table that the job does not map */
     struct pipeline_table_col tc3[] = {{"hits", SQL_NULL, true, "count"}};
     struct pipeline_table t3 = {.aggregate = true, .cols = tc3, .ncols = 1};
-    struct spec s3 = {.input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}},
-                      .discovery = true};
+    struct spec s3 = {
+        .input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}}, .discovery = true};
     p = make(&s3, &t3);
     if (!p)
         return;
@@ -1444,8 +1445,8 @@ static void test_bad_field_names(void)
     if (run(p, t3x, 1, &mem, &out, &w) == 0) {
         CHECK_EQ_INT(out.nrows, 1);
         CHECK_EQ_INT(w.rows[0].reason, PIPE_R_SCHEMA);
-        CHECK_MSG(strstr(w.rows[0].message, "the table has a measure of that name") != NULL,
-                  "%s", w.rows[0].message);
+        CHECK_MSG(strstr(w.rows[0].message, "the table has a measure of that name") != NULL, "%s",
+                  w.rows[0].message);
         char cols[128];
         CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "page:string");
     }
@@ -1471,7 +1472,7 @@ static void test_row_memory(void)
     const char *texts[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"ab\"}", huge,
                            "{\"ts\":\"2023-06-14T00:00:01Z\",\"s\":\"cd\"}"};
     struct arena mem;
-    arena_init(&mem, 1 << 20, 0);   /* no cap: a row may take PIPE_ROW_MEM_MAX */
+    arena_init(&mem, 1 << 20, 0); /* no cap: a row may take PIPE_ROW_MEM_MAX */
     struct pipeline_out out;
     static struct watch w;
     if (run(p, texts, 3, &mem, &out, &w) == 0) {
@@ -1494,7 +1495,7 @@ static void test_row_memory(void)
     const char *many[64];
     for (int i = 0; i < 64; i++)
         many[i] = i % 2 ? huge : texts[0];
-    arena_init(&mem, 1 << 20, 16u << 20);   /* a row may take 2 MB of these 16 */
+    arena_init(&mem, 1 << 20, 16u << 20); /* a row may take 2 MB of these 16 */
     struct spec s2 = {.input = "ts:string,s:string",
                       .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"big", "REPEAT(s, 30)"}}};
     pipeline_free(p);
@@ -1503,8 +1504,9 @@ static void test_row_memory(void)
         CHECK_EQ_INT(out.nrows, 32);
         CHECK_EQ_INT(count_outcome(&w, PIPE_SKIPPED_BY_ERROR, PIPE_R_MAPPING), 32);
         CHECK_MSG(strstr(w.rows[1].message, "(2 MB)") != NULL, "%s", w.rows[1].message);
-        CHECK_CELL(p, &out, "big", 31, "string:abababababababababababababababababababababababab"
-                                       "abababababab");
+        CHECK_CELL(p, &out, "big", 31,
+                   "string:abababababababababababababababababababababababab"
+                   "abababababab");
     }
     arena_destroy(&mem);
     pipeline_free(p);
@@ -1520,7 +1522,7 @@ static void test_row_memory(void)
     struct spec s3 = {.input = "ts:string,s:string",
                       .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"s", "s"}}};
     p = make(&s3, NULL);
-    arena_init(&mem, 1 << 16, 1u << 20);   /* a row may take 128 KB */
+    arena_init(&mem, 1 << 16, 1u << 20); /* a row may take 128 KB */
     if (p && run(p, t3, 2, &mem, &out, &w) == 0) {
         CHECK_EQ_INT(out.nrows, 1);
         CHECK_EQ_INT(w.rows[0].outcome, PIPE_SKIPPED_BY_ERROR);
@@ -1538,7 +1540,7 @@ static void test_row_memory(void)
     const char *t4[40];
     for (int i = 0; i < 40; i++)
         t4[i] = texts[0];
-    arena_init(&mem, 1 << 16, 64u << 10);   /* 64 KB; a row's 4 KB fits its 8 KB share */
+    arena_init(&mem, 1 << 16, 64u << 10); /* 64 KB; a row's 4 KB fits its 8 KB share */
     if (p) {
         struct record recs[40];
         for (int i = 0; i < 40; i++)
@@ -1576,14 +1578,14 @@ static void test_bad_records(void)
     const char *good = "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"x\"}";
     const char *texts[] = {
         good,
-        "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"\xff\xfe\"}",   /* not UTF-8 */
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":\"\xff\xfe\"}", /* not UTF-8 */
         good,
-        deep,                                                    /* nesting past 128 */
-        "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":",              /* cut short */
-        bomb,                                                    /* 5000 new columns */
-        "{\"ts\":\"2023-06-14T00:00:00Z\",\"a/b\":1}",           /* not a column name */
-        "[1, 2]",                                                /* not an object */
-        "{\"ts\":\"yesterday\",\"s\":\"x\"}",                    /* no __time */
+        deep,                                          /* nesting past 128 */
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"s\":",     /* cut short */
+        bomb,                                          /* 5000 new columns */
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"a/b\":1}", /* not a column name */
+        "[1, 2]",                                      /* not an object */
+        "{\"ts\":\"yesterday\",\"s\":\"x\"}",          /* no __time */
         good,
     };
     struct arena mem;
@@ -1622,14 +1624,14 @@ struct invalid_case {
     struct spec spec;
     const struct pipeline_table *table;
     const char *target;
-    const char *has[3];   /* substrings of the message */
+    const char *has[3]; /* substrings of the message */
 };
 
 static const struct pipeline_table_col detail_cols[] = {{"page", SQL_STRING, false, "string"},
                                                         {"m", SQL_LONG, true, "longSum"}};
 static const struct pipeline_table detail = {.cols = detail_cols, .ncols = 1};
-static const struct pipeline_table aggregate = {.aggregate = true, .cols = detail_cols,
-                                                .ncols = 2};
+static const struct pipeline_table aggregate = {
+    .aggregate = true, .cols = detail_cols, .ncols = 2};
 
 static const struct invalid_case invalid_cases[] = {
     {{.input = "ts:string,page:string",
@@ -1657,8 +1659,7 @@ static const struct invalid_case invalid_cases[] = {
      &detail,
      "mappings[1].isAggregation",
      {"detail table", "aggregate table"}},
-    {{.input = "ts:string,page:string",
-      .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"m", "page"}}},
+    {{.input = "ts:string,page:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"m", "page"}}},
      &aggregate,
      "mappings[1].isAggregation",
      {"column 'm' is a measure", "must be an aggregation"}},
@@ -1680,7 +1681,8 @@ static const struct invalid_case invalid_cases[] = {
      NULL,
      "lateMessageRejectionPeriod",
      {"P1X"}},
-    {{.format = "{\"format\": \"delimited\"}", .input = "ts:string",
+    {{.format = "{\"format\": \"delimited\"}",
+      .input = "ts:string",
       .maps = {{"__time", "TIME_PARSE(\"ts\")"}}},
      NULL,
      "formatSettings.delimiter",
@@ -1700,8 +1702,8 @@ static void test_validate(void)
         lerr_init(&err);
         int rc = compile_text(text, c->table, NULL, &err);
         CHECK_MSG(rc == LERR_INVALID, "case %zu: rc %d (%s)", i, rc, err.msg);
-        CHECK_MSG(strstr(err.target, c->target) != NULL, "case %zu: target \"%s\", want \"%s\"",
-                  i, err.target, c->target);
+        CHECK_MSG(strstr(err.target, c->target) != NULL, "case %zu: target \"%s\", want \"%s\"", i,
+                  err.target, c->target);
         for (int k = 0; k < 3 && c->has[k]; k++)
             CHECK_MSG(strstr(err.msg, c->has[k]) != NULL, "case %zu: message \"%s\" lacks \"%s\"",
                       i, err.msg, c->has[k]);

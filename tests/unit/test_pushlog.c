@@ -22,16 +22,13 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "source/source_int.h"   /* util_crc32c, the frames' checksum */
+#include "source/source_int.h" /* util_crc32c, the frames' checksum */
 #include "source_poll_test.h"
 
 static char g_root[256];
 static int g_dirn;
 
-static void new_dir(char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/log%d", g_root, g_dirn++);
-}
+static void new_dir(char *out, size_t cap) { snprintf(out, cap, "%s/log%d", g_root, g_dirn++); }
 
 static void rm_rf(const char *dir)
 {
@@ -143,7 +140,8 @@ static size_t make_payload(int64_t i, char *buf, size_t max)
 /* Appends records from..to-1, per_call of them in each source_pushlog_append (one
  * unit each). Each call is an fdatasync, which can take milliseconds on a
  * busy disk. */
-static int append_units(struct source_pushlog *log, int64_t from, int64_t to, size_t maxlen, int per_call)
+static int append_units(struct source_pushlog *log, int64_t from, int64_t to, size_t maxlen,
+                        int per_call)
 {
     static char bufs[512][2048];
     static struct source_pushlog_entry e[512];
@@ -217,12 +215,12 @@ static int64_t verify_range(struct source_pushlog *log, int64_t from, int64_t to
 
 #define RO_MAX 4096
 struct readout {
-    long long offs[RO_MAX];   /* offsets of the records returned, in order */
+    long long offs[RO_MAX]; /* offsets of the records returned, in order */
     int n;
-    int bad;                  /* records whose bytes or timestamp are wrong, or out of order */
+    int bad; /* records whose bytes or timestamp are wrong, or out of order */
     struct source_pushlog_skip skips[16];
     int nskips;
-    int rounds;               /* reads made; capped, so a cursor that loops is caught */
+    int rounds; /* reads made; capped, so a cursor that loops is caught */
     int rc;
     char err[256];
 };
@@ -274,7 +272,7 @@ static void read_all(struct source_pushlog *log, int64_t from, size_t maxlen, st
 struct want_skip {
     long long from, to;
     int corrupt;
-    const char *has[3];   /* texts the reason must contain */
+    const char *has[3]; /* texts the reason must contain */
 };
 
 /*
@@ -351,7 +349,7 @@ static void test_round_trip(void)
     CHECK_EQ_INT(append_units(log, 0, N, 2000, 100), 0);
     CHECK_EQ_INT(source_pushlog_end_offset(log), N);
     CHECK_EQ_INT(verify_range(log, 0, N, 2000), N);
-    CHECK_EQ_INT(verify_range(log, 12345, N, 2000), N - 12345);   /* seek inside a segment */
+    CHECK_EQ_INT(verify_range(log, 12345, N, 2000), N - 12345); /* seek inside a segment */
     CHECK_MSG(count_segments(dir) > 50, "segments: %d", count_segments(dir));
 
     /* latest gives nothing old, then exactly what comes next */
@@ -401,8 +399,8 @@ static void test_cap(void)
     struct source_pushlog_entry e[2] = {{"ok", 2, 1}, {big, PUSHLOG_MAX_RECORD_DEFAULT + 1, 2}};
     CHECK_EQ_INT(source_pushlog_append(log, e, 2, NULL, &err), LERR_TOO_LARGE);
     CHECK_MSG(strstr(err.msg, "event 1") != NULL, "%s", err.msg);
-    CHECK_EQ_INT(source_pushlog_end_offset(log), 0);   /* nothing of the call was kept */
-    e[1].len = PUSHLOG_MAX_RECORD_DEFAULT;      /* exactly the cap is fine */
+    CHECK_EQ_INT(source_pushlog_end_offset(log), 0); /* nothing of the call was kept */
+    e[1].len = PUSHLOG_MAX_RECORD_DEFAULT;           /* exactly the cap is fine */
     lerr_init(&err);
     int64_t first = -1;
     CHECK_EQ_INT(source_pushlog_append(log, e, 2, &first, &err), 0);
@@ -512,7 +510,7 @@ static void test_concurrent(void)
     struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
-    struct source_pushlog_opts o = {.segment_bytes = 32 * 1024};   /* rolls during the run */
+    struct source_pushlog_opts o = {.segment_bytes = 32 * 1024}; /* rolls during the run */
     CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     struct ct_reader rd = {.log = log};
     pthread_t rt, th[CT_THREADS];
@@ -528,8 +526,8 @@ static void test_concurrent(void)
     }
     pthread_join(rt, NULL);
     const int64_t want = (int64_t)CT_THREADS * CT_CALLS * CT_PER_CALL;
-    CHECK_EQ_INT(rd.total, want);   /* every record exactly once ... */
-    CHECK_EQ_INT(rd.bad, 0);        /* ... dense offsets, per-thread order */
+    CHECK_EQ_INT(rd.total, want); /* every record exactly once ... */
+    CHECK_EQ_INT(rd.bad, 0);      /* ... dense offsets, per-thread order */
     for (int i = 0; i < CT_THREADS; i++)
         CHECK_EQ_INT(rd.next_seq[i], CT_CALLS * CT_PER_CALL);
     CHECK_EQ_INT(source_pushlog_end_offset(log), want);
@@ -591,7 +589,8 @@ static void test_wait(void)
     int64_t appended = util_mono_ns() / 1000000;
     pthread_join(t, NULL);
     CHECK_MSG(w.seen_ms >= 0 && w.seen_ms - appended < 100,
-              "reader saw the append %lld ms after it returned", (long long)(w.seen_ms - appended));
+              "reader saw the append %lld ms after it returned",
+              (long long)(w.seen_ms - appended));
     /* a timed-out read returns nothing, promptly */
     struct source_pushlog_cursor *c;
     CHECK_EQ_INT(source_pushlog_cursor_open(log, SOURCE_OFFSET_LATEST, &c, &err), 0);
@@ -659,8 +658,8 @@ static size_t encode_frame(unsigned char *out, unsigned lenf, long long off, lon
 }
 
 #define SMALL_N 50
-static char g_small[300];             /* SMALL_N one-record appends, built once */
-static off_t g_ends[SMALL_N + 1];     /* record i's frame is bytes g_ends[i]..g_ends[i + 1] */
+static char g_small[300];         /* SMALL_N one-record appends, built once */
+static off_t g_ends[SMALL_N + 1]; /* record i's frame is bytes g_ends[i]..g_ends[i + 1] */
 
 /* A copy of the small log in a new directory; seg gets its file's path. */
 static void build_small(char *dir, size_t dcap, char *seg, size_t cap)
@@ -709,7 +708,7 @@ static void check_recovered(const char *dir, const struct source_pushlog_opts *o
     check_readout(&r, start, want_end + 5, ws, nws, what);
     source_pushlog_close(log);
     lerr_init(&err);
-    CHECK_EQ_INT(source_pushlog_open(dir, o, &log, &err), 0);   /* and it stays that way */
+    CHECK_EQ_INT(source_pushlog_open(dir, o, &log, &err), 0); /* and it stays that way */
     if (log) {
         CHECK_EQ_INT(source_pushlog_end_offset(log), want_end + 5);
         read_all(log, SOURCE_OFFSET_EARLIEST, 101, &r);
@@ -733,7 +732,7 @@ static void test_torn_tail(void)
     const int64_t N = SMALL_N;
     char dir[300], seg[400];
     char tmp[200];
-    build_small(dir, sizeof dir, seg, sizeof seg);   /* builds the template */
+    build_small(dir, sizeof dir, seg, sizeof seg); /* builds the template */
     rm_rf(dir);
 
     /* Cut the file at every byte of the last two frames and a few elsewhere:
@@ -743,8 +742,8 @@ static void test_torn_tail(void)
     for (off_t x = g_ends[N - 2]; x < g_ends[N] && ncuts < 24;
          x += (g_ends[N] - g_ends[N - 2]) / 21 + 1)
         cuts[ncuts++] = x;
-    cuts[ncuts++] = g_ends[N - 1] + 1;    /* one byte into the last header */
-    cuts[ncuts++] = g_ends[N - 1] + 23;   /* header whole, no payload */
+    cuts[ncuts++] = g_ends[N - 1] + 1;  /* one byte into the last header */
+    cuts[ncuts++] = g_ends[N - 1] + 23; /* header whole, no payload */
     cuts[ncuts++] = g_ends[10] + 5;
     cuts[ncuts++] = 3;
     for (int k = 0; k < ncuts; k++) {
@@ -771,7 +770,7 @@ static void test_torn_tail(void)
         CHECK_EQ_INT(write(fd, junk, sizeof junk), (long)sizeof junk);
         close(fd);
         check_recovered(dir, NULL, N, NULL, 0, z ? "zero tail" : "garbage tail");
-        off_t want = g_ends[N];   /* the junk is gone; the 5 records appended follow */
+        off_t want = g_ends[N]; /* the junk is gone; the 5 records appended follow */
         for (int64_t i = N; i < N + 5; i++)
             want += 24 + (off_t)make_payload(i, tmp, 101);
         CHECK_EQ_INT(file_size(seg), want);
@@ -788,15 +787,16 @@ static void test_damage_inside(void)
     build_small(dir, sizeof dir, seg, sizeof seg);
     rm_rf(dir);
     struct {
-        off_t at, at2;        /* bytes flipped (at2 -1: one byte) */
-        unsigned char x;      /* with this mask */
+        off_t at, at2;   /* bytes flipped (at2 -1: one byte) */
+        unsigned char x; /* with this mask */
         int64_t end;
-        int from, to;         /* the skip; from == to: none */
-        bool garbage;         /* then garbage appended too */
+        int from, to; /* the skip; from == to: none */
+        bool garbage; /* then garbage appended too */
         const char *what;
     } cases[] = {
         {g_ends[40] + 24, -1, 0x5a, N, 40, 41, false, "payload byte of record 40"},
-        {g_ends[40] + 26, g_ends[40] + 27, 0x5a, N, 40, 41, false, "two payload bytes of record 40"},
+        {g_ends[40] + 26, g_ends[40] + 27, 0x5a, N, 40, 41, false,
+         "two payload bytes of record 40"},
         {g_ends[45] + 9, -1, 0x5a, N, 45, 46, false, "offset byte of record 45"},
         {g_ends[30] + 1, -1, 0x5a, N, 30, 31, false, "length byte of record 30"},
         {g_ends[30] + 3, -1, 0x80, N, 30, 31, false, "the unit bit of record 30"},
@@ -804,7 +804,8 @@ static void test_damage_inside(void)
         {g_ends[0] + 5, -1, 0x5a, N, 0, 1, false, "checksum byte of the first record"},
         {g_ends[1] + 17, -1, 0x5a, N, 1, 2, false, "timestamp byte of record 1"},
         {g_ends[21] - 1, g_ends[21], 0x5a, N, 20, 22, false, "two bytes across records 20 and 21"},
-        {g_ends[25] + 30, -1, 0x5a, N, 25, 26, true, "record 25, and garbage after the last record"},
+        {g_ends[25] + 30, -1, 0x5a, N, 25, 26, true,
+         "record 25, and garbage after the last record"},
         /* The last record has no good frame after it: that is a torn tail. */
         {g_ends[N - 1] + 5, -1, 0x5a, N - 1, 0, 0, false, "checksum of the last record"},
     };
@@ -821,10 +822,11 @@ static void test_damage_inside(void)
             CHECK_EQ_INT(write(fd, junk, sizeof junk), (long)sizeof junk);
             close(fd);
         }
-        struct want_skip ws = {cases[k].from, cases[k].to, 1,
+        struct want_skip ws = {cases[k].from,
+                               cases[k].to,
+                               1,
                                {file, bytes_of(cases[k].from, cases[k].to), "push log log"}};
-        check_recovered(dir, NULL, cases[k].end, &ws, cases[k].from < cases[k].to,
-                        cases[k].what);
+        check_recovered(dir, NULL, cases[k].end, &ws, cases[k].from < cases[k].to, cases[k].what);
         /* Nothing before the damage was cut, and the file keeps every good frame. */
         if (cases[k].from < cases[k].to)
             CHECK_MSG(file_size(seg) > g_ends[N], "%s: file size %lld", cases[k].what,
@@ -863,7 +865,7 @@ static void test_zeroed_range(void)
     build_small(dir, sizeof dir, seg, sizeof seg);
     int fd = open(seg, O_WRONLY);
     char zeros[4096] = {0};
-    off_t from = g_ends[10] + 7, to = g_ends[20] - 3;   /* from inside 10 to inside 19 */
+    off_t from = g_ends[10] + 7, to = g_ends[20] - 3; /* from inside 10 to inside 19 */
     CHECK_EQ_INT(pwrite(fd, zeros, (size_t)(to - from), from), to - from);
     close(fd);
     struct want_skip ws = {10, 20, 1, {bytes_of(10, 20), NULL, NULL}};
@@ -896,7 +898,7 @@ static void test_forged_frame(void)
     for (int i = 0; i < 10; i++) {
         unsigned char p[200];
         size_t len = (size_t)snprintf((char *)p, sizeof p, "event-%d:", i);
-        if (i == 5)   /* a frame for offset 6 ending where record 5 ends */
+        if (i == 5) /* a frame for offset 6 ending where record 5 ends */
             len += encode_frame(p + len, 6, 6, 1700000000006, "FORGED");
         struct source_pushlog_entry e = {p, len, 1700000000000 + i};
         CHECK_EQ_INT(source_pushlog_append(log, &e, 1, NULL, &err), 0);
@@ -904,7 +906,7 @@ static void test_forged_frame(void)
     }
     source_pushlog_close(log);
     seg_file(dir, 0, seg, sizeof seg);
-    flip(seg, starts[5] + 5, 0x44);   /* record 5's checksum */
+    flip(seg, starts[5] + 5, 0x44); /* record 5's checksum */
     lerr_init(&err);
     CHECK_EQ_INT(source_pushlog_open(dir, NULL, &log, &err), 0);
     CHECK_EQ_INT(source_pushlog_end_offset(log), 10);
@@ -1233,9 +1235,9 @@ static void test_source_skips(void)
     seg_file(dir, b[1], p, sizeof p);
     struct tframe f[128];
     file_frames(p, f, 128);
-    flip(p, f[2].start + 4, 0x80);   /* a checksum */
+    flip(p, f[2].start + 4, 0x80); /* a checksum */
     seg_file(dir, b[4], p, sizeof p);
-    CHECK_EQ_INT(unlink(p), 0);       /* and a deleted file */
+    CHECK_EQ_INT(unlink(p), 0); /* and a deleted file */
     struct source_pushlog *log;
     struct lerr err;
     lerr_init(&err);
@@ -1432,7 +1434,7 @@ static void test_push_source(void)
     CHECK_EQ_INT(poll_src(s, 1000, 100, &b, &err), 0);
     CHECK_EQ_INT(b.n ? b.records[0].offset : -1, 295);
     int64_t rest = (int64_t)b.n;
-    for (int i = 0; i < 10 && b.n; i++) {   /* a read stops at the end of a file */
+    for (int i = 0; i < 10 && b.n; i++) { /* a read stops at the end of a file */
         CHECK_EQ_INT(poll_src(s, 1000, 0, &b, &err), 0);
         rest += (int64_t)b.n;
     }
@@ -1462,7 +1464,7 @@ static void test_push_source(void)
     }
     CHECK_EQ_INT(b.n ? b.records[0].offset : -1, start);
     CHECK_EQ_INT(poll_src(s, 1000, 0, &b, &err), 0);
-    CHECK_EQ_INT(b.ngaps, 0);   /* reported once */
+    CHECK_EQ_INT(b.ngaps, 0); /* reported once */
 
     /* A checkpoint past the end (records lost from the log, or the log re-created)
      * is an error telling to reset the job: never a silent rewind. */
@@ -1504,7 +1506,7 @@ static void test_push_source_arena(void)
     CHECK_EQ_INT(source_poll(s, &mem, 5, 0, &first, &err), 0);
     CHECK_EQ_INT(first.n, 5);
     int64_t n = (int64_t)first.n;
-    while (source_poll(s, &mem, 16, 0, &b, &err) == 0 && b.n)   /* the cursor's buffer moves on */
+    while (source_poll(s, &mem, 16, 0, &b, &err) == 0 && b.n) /* the cursor's buffer moves on */
         n += (int64_t)b.n;
     CHECK_EQ_INT(n, 90);
     source_close(s);

@@ -25,7 +25,7 @@
 #include "api/query_request.h"
 #include "check.h"
 #include "query/query.h"
-#include "query/query_int.h"   /* query__pool: another query holding memory */
+#include "query/query_int.h" /* query__pool: another query holding memory */
 #include "storage/storage.h"
 
 #include <dirent.h>
@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #define DAY 86400000LL
-#define T0 1704067200000LL   /* 2024-01-01T00:00:00Z */
+#define T0 1704067200000LL /* 2024-01-01T00:00:00Z */
 
 /* ---- the tables the queries see ---------------------------------------------------- */
 
@@ -178,7 +178,8 @@ static void build_tiny(const char *root)
         {"d", SQL_DOUBLE, STORAGE_DIMENSION, {0}},
         {"j", SQL_JSON, STORAGE_DIMENSION, {0}},
     };
-    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols, 4};
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 4};
     struct storage_table *t = open_table(root, "tiny", &sch);
     static const int64_t H = 3600000;
     // clang-format off
@@ -188,8 +189,8 @@ static void build_tiny(const char *root)
                         T0 + 2 * DAY + 8 * H};
     // clang-format on
     struct sql_value s[12], n[12], d[12], j[12];
-    const char *sv[12] = {"a", "b", NULL, "a", "", "c", "a", "b", "ab", NULL, "\xc3\x9cn\xc3\xaf",
-                          "a\"q,x"};
+    const char *sv[12] = {
+        "a", "b", NULL, "a", "", "c", "a", "b", "ab", NULL, "\xc3\x9cn\xc3\xaf", "a\"q,x"};
     int64_t nv[12] = {1, 2, 3, -1, 5, 6, 7, 8, 9, -1, 11, 12};
     double dv[12] = {1.5, NAN, 2.5, 0.5, -1.0, 10, NAN, 4.0, 3.0, NAN, 1.25, 2.0};
     for (int i = 0; i < 12; i++) {
@@ -205,9 +206,9 @@ static void build_tiny(const char *root)
     j[8].type = SQL_JSON;
     struct sql_value *cv[4] = {s, n, d, j};
     append(t, time, 7, cv, 4);
-    persist(t);   /* rows 0-6: segments of 2024-01-01 and 2024-01-02 */
+    persist(t); /* rows 0-6: segments of 2024-01-01 and 2024-01-02 */
     struct sql_value *cv2[4] = {s + 7, n + 7, d + 7, j + 7};
-    append(t, time + 7, 5, cv2, 4);   /* realtime: one more in 01-02, four in 01-03 */
+    append(t, time + 7, 5, cv2, 4); /* realtime: one more in 01-02, four in 01-03 */
     sqlite_exec("CREATE TABLE tiny(t INTEGER, s TEXT, n INTEGER, d REAL)");
     sqlite_load("INSERT INTO tiny VALUES(?,?,?,?)", time, 12, cv, 3);
 }
@@ -235,7 +236,7 @@ static void wiki_rows(struct gen *g, int64_t t0, uint32_t n, int64_t *time, stru
     for (uint32_t r = 0; r < n; r++) {
         time[r] = t0 + (int64_t)rnd(g, (uint32_t)DAY);
         const char *ch = channels[rnd(g, 6)];
-        uint32_t rank = rnd(g, 20) * rnd(g, 10) + rnd(g, 3);   /* skewed to small ranks */
+        uint32_t rank = rnd(g, 20) * rnd(g, 10) + rnd(g, 3); /* skewed to small ranks */
         if (rank % 7 == 3)
             snprintf(pages[r], 32, "Caf\xc3\xa9_%u", rank);
         else if (rank % 11 == 5)
@@ -276,8 +277,9 @@ static void build_wiki(const char *root)
     struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
                                  WIKI_COLS};
     struct storage_table *t = open_table(root, "wiki", &sch);
-    sqlite_exec("CREATE TABLE wiki(t INTEGER, channel TEXT, page TEXT, user TEXT, countryName TEXT,"
-                " added INTEGER, deleted INTEGER, delta INTEGER, score REAL, isRobot INTEGER)");
+    sqlite_exec(
+        "CREATE TABLE wiki(t INTEGER, channel TEXT, page TEXT, user TEXT, countryName TEXT,"
+        " added INTEGER, deleted INTEGER, delta INTEGER, score REAL, isRobot INTEGER)");
     struct gen g = {42};
     static const struct {
         int64_t day;
@@ -287,8 +289,8 @@ static void build_wiki(const char *root)
     for (size_t p = 0; p < LS_ARRAY_LEN(parts); p++) {
         uint32_t n = parts[p].n;
         int64_t *time = calloc(n, sizeof *time);
-        char (*pages)[32] = calloc(n, sizeof *pages);
-        char (*users)[16] = calloc(n, sizeof *users);
+        char(*pages)[32] = calloc(n, sizeof *pages);
+        char(*users)[16] = calloc(n, sizeof *users);
         struct sql_value *cv[WIKI_COLS];
         for (int c = 0; c < WIKI_COLS; c++)
             cv[c] = calloc(n, sizeof *cv[c]);
@@ -332,11 +334,14 @@ static void build_rollup(const char *root)
         const char *label;
         double d;
     } rows[] = {
-        {T0 + 1 * M, "x", 1, "first", 0.5},   {T0 + 50 * M, "x", 2, "second", 0.25},
-        {T0 + 5 * M, "y", 10, "y1", 1.0},     {T0 + 70 * M, "x", 4, "third", 0.125},
+        {T0 + 1 * M, "x", 1, "first", 0.5},
+        {T0 + 50 * M, "x", 2, "second", 0.25},
+        {T0 + 5 * M, "y", 10, "y1", 1.0},
+        {T0 + 70 * M, "x", 4, "third", 0.125},
         {T0 + 30 * M, "x", 8, "late-but-early", 0.0625},
         /* persisted above; realtime below */
-        {T0 + 55 * M, "x", 16, "fourth", 2.0}, {T0 + 10 * M, "y", 32, "y0", 4.0},
+        {T0 + 55 * M, "x", 16, "fourth", 2.0},
+        {T0 + 10 * M, "y", 32, "y0", 4.0},
         {T0 + DAY + 1 * M, NULL, 64, "nul", 8.0},
     };
     size_t n = LS_ARRAY_LEN(rows);
@@ -389,13 +394,14 @@ static void build_big(const char *root)
         {"page", SQL_STRING, STORAGE_DIMENSION, {0}},
         {"user", SQL_STRING, STORAGE_DIMENSION, {0}},
     };
-    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols, 2};
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 2};
     struct storage_table *t = open_table(root, "big", &sch);
     enum { N = 60000 };
     int64_t *time = calloc(N, sizeof *time);
     struct sql_value *pv = calloc(N, sizeof *pv), *uv = calloc(N, sizeof *uv);
-    char (*pages)[16] = calloc(N, sizeof *pages);
-    char (*users)[16] = calloc(N, sizeof *users);
+    char(*pages)[16] = calloc(N, sizeof *pages);
+    char(*users)[16] = calloc(N, sizeof *users);
     struct gen g = {7};
     for (uint32_t r = 0; r < N; r++) {
         time[r] = T0 + r * 1000LL;
@@ -420,11 +426,11 @@ struct tcase {
     char file[128];
     struct buf sql;
     struct buf request;
-    struct buf expect;       /* lines */
+    struct buf expect; /* lines */
     bool has_expect, unordered;
-    char *body;              /* expect-body */
+    char *body; /* expect-body */
     char error[512];
-    struct buf contains;     /* NUL-separated */
+    struct buf contains; /* NUL-separated */
     size_t ncontains;
     struct buf sqlite;
 };
@@ -651,7 +657,8 @@ static void run_case(struct tcase *c)
         goto done;
     }
     if (rc) {
-        CHECK_MSG(0, "%s: %s: query failed: %s: %s", c->file, c->name, lerr_name(err.code), err.msg);
+        CHECK_MSG(0, "%s: %s: query failed: %s: %s", c->file, c->name, lerr_name(err.code),
+                  err.msg);
         goto done;
     }
     if (!c->body && !c->ncontains && !c->has_expect && !c->sqlite.len)
@@ -777,7 +784,7 @@ static void run_file(const char *dir, const char *file)
             buf_puts(&c.sqlite, rest);
             mode = IN_NONE;
         } else if (line[0] == '#') {
-            continue;   /* comment */
+            continue; /* comment */
         } else if (mode == IN_SQL) {
             if (c.sql.len)
                 buf_putc(&c.sql, '\n');
@@ -828,7 +835,8 @@ static void test_request_parse(void)
     static const struct {
         const char *body, *target, *msg;
     } bad[] = {
-        {"{\"query\":\"SELECT 1\",\"resultformat\":\"csv\"}", "resultformat", "did you mean 'resultFormat'"},
+        {"{\"query\":\"SELECT 1\",\"resultformat\":\"csv\"}", "resultformat",
+         "did you mean 'resultFormat'"},
         {"{\"query\":\"SELECT 1\",\"resultFormat\":\"xml\"}", "resultFormat", "object, array"},
         {"{\"query\":1}", "query", "must be the SQL text"},
         {"{\"query\":\"SELECT ?\",\"parameters\":[{\"type\":\"BIGINT\",\"value\":\"x\"}]}",
@@ -892,7 +900,7 @@ struct live {
     struct storage_table *t;
     int batches;
     _Atomic int done;
-    struct lerr err;   /* the writer's first failure (checked after join) */
+    struct lerr err; /* the writer's first failure (checked after join) */
 };
 
 static void *live_writer(void *arg)
@@ -920,7 +928,8 @@ static void *live_writer(void *arg)
 static void test_concurrent_appends(const char *root)
 {
     static const struct storage_column cols[1] = {{"v", SQL_STRING, STORAGE_DIMENSION, {0}}};
-    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_HOUR, STORAGE_GRAN_MILLISECOND, cols, 1};
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_HOUR, STORAGE_GRAN_MILLISECOND, cols,
+                                 1};
     struct live l = {open_table(root, "live", &sch), 200, 0, {0}};
     lerr_init(&l.err);
     pthread_t th;
@@ -932,7 +941,7 @@ static void test_concurrent_appends(const char *root)
     long last = 0, queries = 0, bad = 0;
     bool final_seen = false, failed = false;
     while (!final_seen && !failed) {
-        final_seen = l.done;   /* one more round after the writer finished */
+        final_seen = l.done; /* one more round after the writer finished */
         for (size_t i = 0; i < LS_ARRAY_LEN(sqls); i++) {
             struct query_request r;
             query_request_init(&r);
@@ -1048,7 +1057,7 @@ static void test_memory(void)
     CHECK_EQ_INT(lerr_http_status(err.code), 400);
     CHECK_MSG(secs < 2.0, "refused after %.2f s", secs);
     CHECK_EQ_INT(out.len, 0);
-    if (!UNDER_ASAN)   /* before budgets, a block's 4,096 strings were made first: 2 GB */
+    if (!UNDER_ASAN) /* before budgets, a block's 4,096 strings were made first: 2 GB */
         CHECK_MSG(max_rss_mb() - rss0 < 256, "the refused query grew the process by %ld MB",
                   max_rss_mb() - rss0);
 
@@ -1085,11 +1094,13 @@ static void test_memory(void)
     /* group tables, sorts and results are charged too */
     rc = mem_query("SELECT page, user, COUNT(*) FROM big GROUP BY 1, 2",
                    "{\"maxQueryBytes\": 1048576}", &out, &err, &secs);
-    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 1048576") && secs < 1.0,
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 1048576") &&
+                  secs < 1.0,
               "rc=%d %.2f s %s", rc, secs, err.msg);
-    rc = mem_query("SELECT page, user FROM big ORDER BY user, page", "{\"maxQueryBytes\": 1048576}",
-                   &out, &err, &secs);
-    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 1048576") && secs < 1.0,
+    rc = mem_query("SELECT page, user FROM big ORDER BY user, page",
+                   "{\"maxQueryBytes\": 1048576}", &out, &err, &secs);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 1048576") &&
+                  secs < 1.0,
               "rc=%d %.2f s %s", rc, secs, err.msg);
     rc = mem_query("SELECT page, user, __time FROM big", "{\"maxQueryBytes\": 3145728}", &out,
                    &err, &secs);
@@ -1114,7 +1125,7 @@ static void test_memory(void)
     query_limits_set(&lim);
     query_limits_get(&got);
     CHECK(got.total_bytes == 64u << 20 && got.max_query_bytes == 64u << 20);
-    struct mem_budget other;   /* another query, holding 60 MB */
+    struct mem_budget other; /* another query, holding 60 MB */
     mem_budget_init(&other, 0, &query__pool);
     CHECK(mem_budget_charge(&other, 60u << 20));
     pool_held = query_memory_in_use();
@@ -1123,7 +1134,7 @@ static void test_memory(void)
                   strstr(err.msg, "LODESTAR_QUERY_TOTAL_BYTES") && secs < 1.0,
               "rc=%d %.2f s %s", rc, secs, err.msg);
     CHECK_EQ_INT(lerr_http_status(err.code), 503);
-    CHECK_EQ_INT(query_memory_in_use(), 60u << 20);   /* the failed query gave all back */
+    CHECK_EQ_INT(query_memory_in_use(), 60u << 20); /* the failed query gave all back */
     mem_budget_destroy(&other);
     pool_held = 0;
     rc = mem_query("SELECT REPEAT(page, 1000) FROM big", NULL, &out, &err, NULL);
@@ -1149,14 +1160,15 @@ static void test_memory(void)
     setenv("LODESTAR_QUERY_MAX_BYTES", "lots", 1);
     lerr_init(&err);
     CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
-    CHECK_MSG(strstr(err.msg, "LODESTAR_QUERY_MAX_BYTES='lots' is not a memory size"), "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "LODESTAR_QUERY_MAX_BYTES='lots' is not a memory size"), "%s",
+              err.msg);
     setenv("LODESTAR_QUERY_MAX_BYTES", "0", 1);
     lerr_init(&err);
     CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
     unsetenv("LODESTAR_QUERY_TOTAL_BYTES");
     unsetenv("LODESTAR_QUERY_MAX_BYTES");
     lerr_init(&err);
-    CHECK_EQ_INT(query_limits_from_env(&err), 0);   /* unset: the defaults */
+    CHECK_EQ_INT(query_limits_from_env(&err), 0); /* unset: the defaults */
     query_limits_get(&got);
     CHECK(got.total_bytes >= (64u << 20) && got.total_bytes <= (2ull << 30) &&
           got.max_query_bytes == got.total_bytes);

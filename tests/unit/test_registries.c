@@ -53,17 +53,17 @@ static int describe(void *ctx, const char *name, bool with_segments, struct aren
     (void)ctx, (void)with_segments;
     g_describes++;
     memset(out, 0, sizeof *out);
-    const char *id = strcmp(name, "t1") == 0 ? "00000000-0000-4000-8000-000000000001"
+    const char *id = strcmp(name, "t1") == 0   ? "00000000-0000-4000-8000-000000000001"
                      : strcmp(name, "t2") == 0 ? "00000000-0000-4000-8000-000000000002"
                                                : NULL;
     if (!id)
         return lerr_set(err, LERR_NOT_FOUND, "table '%s' does not exist", name);
     snprintf(out->id, sizeof out->id, "%s", id);
     struct storage_column *cols = arena_zalloc(mem, 2 * sizeof *cols);
-    cols[0] = (struct storage_column){.name = "page", .type = SQL_STRING,
-                                      .kind = STORAGE_DIMENSION};
-    cols[1] = (struct storage_column){.name = "added", .type = SQL_LONG,
-                                      .kind = STORAGE_DIMENSION};
+    cols[0] =
+        (struct storage_column){.name = "page", .type = SQL_STRING, .kind = STORAGE_DIMENSION};
+    cols[1] =
+        (struct storage_column){.name = "added", .type = SQL_LONG, .kind = STORAGE_DIMENSION};
     out->schema = (struct storage_schema){.type = STORAGE_DETAIL,
                                           .partitioning = STORAGE_GRAN_DAY,
                                           .time_resolution = STORAGE_GRAN_MILLISECOND,
@@ -130,10 +130,10 @@ static void test_db(void)
     storage_db_dropped(db, "t1", "00000000-0000-4000-8000-000000000001");
     CHECK(!exists(tdir));
     CHECK(a->st != NULL);
-    storage_table_status(a->st, &st);   /* still a live table: ASan would see a freed one */
+    storage_table_status(a->st, &st); /* still a live table: ASan would see a freed one */
     CHECK_EQ_INT(st.row_count, 0);
     g_describes = 0;
-    struct storage_db_table *c = storage_db_get(db, "t1", &err);   /* opens anew */
+    struct storage_db_table *c = storage_db_get(db, "t1", &err); /* opens anew */
     CHECK(c != NULL && c != a);
     CHECK_EQ_INT(g_describes, 1);
     storage_db_put(db, a);
@@ -282,7 +282,8 @@ static void test_files(void)
     source_close(s);
     CHECK_EQ_INT(cb.n, 1);
     if (cb.n == 1) {
-        CHECK(cb.records[0].len == 15 && memcmp(cb.records[0].data, "{\"a\":1}\n{\"a\":2}", 15) == 0);
+        CHECK(cb.records[0].len == 15 &&
+              memcmp(cb.records[0].data, "{\"a\":1}\n{\"a\":2}", 15) == 0);
         CHECK(cb.records[0].topic_len == 6 && strcmp(cb.records[0].topic, "inline") == 0);
         CHECK(!cb.records[0].has_timestamp);
     }
@@ -299,8 +300,8 @@ static void test_files(void)
         fprintf(f, "r%d,\"line one\nline two of row %d\"\n", i, i);
     fclose(f);
     const char *names[] = {"big.csv"};
-    struct source_files_config cc = {.dir = dir, .files = names, .nfiles = 1, .csv = true,
-                                     .prefix_rows = 2};
+    struct source_files_config cc = {
+        .dir = dir, .files = names, .nfiles = 1, .csv = true, .prefix_rows = 2};
     s = source_open_files(&cc, &err);
     lerr_init(&err);
     int chunks = 0, seen = 0;

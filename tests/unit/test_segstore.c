@@ -58,8 +58,8 @@ static const char *listed(struct segstore *s, struct listed *l)
     qsort(l->names, l->n, sizeof l->names[0], (int (*)(const void *, const void *))strcmp);
     l->text[0] = '\0';
     for (size_t i = 0; i < l->n; i++)
-        snprintf(l->text + strlen(l->text), sizeof l->text - strlen(l->text), "%s%s",
-                 i ? "," : "", l->names[i]);
+        snprintf(l->text + strlen(l->text), sizeof l->text - strlen(l->text), "%s%s", i ? "," : "",
+                 l->names[i]);
     return l->text;
 }
 
@@ -70,7 +70,7 @@ static int put_bytes(struct segstore *s, const char *name, const char *bytes, st
     if (segstore_temp_create(s, name, &t, e))
         return e->code;
     size_t n = strlen(bytes), done = 0;
-    while (done < n) {   /* as the segment writer: go on after a short write */
+    while (done < n) { /* as the segment writer: go on after a short write */
         ssize_t w = write(t.fd, bytes + done, n - done);
         if (w <= 0) {
             segstore_io_error(e, "writing segment file", t.path, t.where, w < 0 ? errno : ENOSPC);
@@ -100,7 +100,7 @@ static void test_put_open_remove_list(void)
     CHECK(m.p && memcmp(m.p, "hello segment", 13) == 0);
     segstore_close(s, &m);
     CHECK(m.p == NULL && m.n == 0);
-    CHECK_EQ_INT(segstore_open(s, "b.lseg", &m, &e), 0);   /* empty: no bytes, no error */
+    CHECK_EQ_INT(segstore_open(s, "b.lseg", &m, &e), 0); /* empty: no bytes, no error */
     CHECK(m.p == NULL && m.n == 0);
     segstore_close(s, &m);
 
@@ -138,8 +138,8 @@ static void test_put_open_remove_list(void)
 
 static void test_failed_put_leaves_nothing(void)
 {
-    static const char *const plans[] = {"open", "full", "bytes=5", "fsync", "close", "rename",
-                                        "dirfsync"};
+    static const char *const plans[] = {"open",  "full",   "bytes=5", "fsync",
+                                        "close", "rename", "dirfsync"};
     struct segstore *s = NULL;
     struct lerr e;
     lerr_init(&e);
@@ -162,7 +162,7 @@ static void test_failed_put_leaves_nothing(void)
         lerr_init(&e2);
         CHECK_EQ_INT(segstore_open(s, "new.lseg", &m, &e2), LERR_NOT_FOUND);
         char ents[1024];
-        dir_entries(ents, sizeof ents);   /* no temp file either */
+        dir_entries(ents, sizeof ents); /* no temp file either */
         CHECK_MSG(strcmp(ents, "kept.lseg") == 0, "%s: left %s", plans[i], ents);
     }
     /* space is back: the same put succeeds */
@@ -196,7 +196,7 @@ static void test_list_ignores_temps(void)
     struct listed l;
     CHECK_EQ_STR(listed(s, &l), "x.lseg");
     struct segstore_map m;
-    CHECK_EQ_INT(segstore_open(s, ".tmp-z.lseg", &m, &e) == 0 ? 0 : 1, 0);   /* a name, not listed */
+    CHECK_EQ_INT(segstore_open(s, ".tmp-z.lseg", &m, &e) == 0 ? 0 : 1, 0); /* a name, not listed */
     segstore_close(s, &m);
     size_t n = 0;
     CHECK_EQ_INT(segstore_remove_temps(s, &n, &e), 0);
@@ -204,7 +204,7 @@ static void test_list_ignores_temps(void)
     char ents[1024];
     dir_entries(ents, sizeof ents);
     CHECK_EQ_STR(ents, "sub,x.lseg");
-    segstore_temp_abort(s, &t);   /* its file is already gone: abort must not fail */
+    segstore_temp_abort(s, &t); /* its file is already gone: abort must not fail */
     CHECK_EQ_STR(listed(s, &l), "x.lseg");
     rmdir(p);
     segstore_remove(s, "x.lseg", &e);

@@ -25,18 +25,18 @@ static json_t *doc_of(const char *text)
 
 /* ---- enums ----------------------------------------------------------------------- */
 
-#define ROUND_TRIP(set, MAP, COUNT)                                                          \
-    do {                                                                                     \
-        int n_ = 0;                                                                          \
-        MAP(ROUND_TRIP_ONE_)                                                                 \
-        CHECK_EQ_INT(n_, COUNT);                                                             \
-        CHECK_EQ_STR(catalog_##set##_name((enum catalog_##set)COUNT), "unknown");            \
-        CHECK_EQ_INT(catalog_##set##_parse("no-such-name"), -1);                             \
-        CHECK_EQ_INT(catalog_##set##_parse(NULL), -1);                                       \
+#define ROUND_TRIP(set, MAP, COUNT)                                               \
+    do {                                                                          \
+        int n_ = 0;                                                               \
+        MAP(ROUND_TRIP_ONE_)                                                      \
+        CHECK_EQ_INT(n_, COUNT);                                                  \
+        CHECK_EQ_STR(catalog_##set##_name((enum catalog_##set)COUNT), "unknown"); \
+        CHECK_EQ_INT(catalog_##set##_parse("no-such-name"), -1);                  \
+        CHECK_EQ_INT(catalog_##set##_parse(NULL), -1);                            \
     } while (0)
-#define ROUND_TRIP_ONE_(e, name)                                                             \
-    CHECK_EQ_STR(names_of_(e), name);                                                        \
-    CHECK_EQ_INT(parse_of_(name), e);                                                        \
+#define ROUND_TRIP_ONE_(e, name)      \
+    CHECK_EQ_STR(names_of_(e), name); \
+    CHECK_EQ_INT(parse_of_(name), e); \
     n_++;
 
 static void test_enums(void)
@@ -108,7 +108,7 @@ static void test_table_good(void)
                        "{\"name\":\"last\",\"dataType\":\"stringLatest\",\"columnType\":"
                        "\"measure\"}]}");
     CHECK_EQ_INT(catalog_table_spec_parse(d, "t", &mem, &t, &err), 0);
-    json_decref(d);   /* the spec keeps nothing of the document */
+    json_decref(d); /* the spec keeps nothing of the document */
     CHECK_EQ_STR(t.id, "abc");
     CHECK_EQ_INT(t.type, CATALOG_TABLE_AGGREGATE);
     CHECK_EQ_INT(t.mode, CATALOG_SCHEMA_STRICT);
@@ -148,23 +148,41 @@ static void test_table_bad(void)
         const char *target, *has[2];
     } cases[] = {
         {"[]", LERR_CORRUPT, "", {"table 't'", "not a JSON object"}},
-        {"{\"type\":\"wide\"}", LERR_INVALID, "type", {"type is \"wide\"", "\"detail\" or \"aggregate\""}},
+        {"{\"type\":\"wide\"}",
+         LERR_INVALID,
+         "type",
+         {"type is \"wide\"", "\"detail\" or \"aggregate\""}},
         {"{\"type\":3}", LERR_INVALID, "type", {"not a string", "\"detail\""}},
-        {"{\"schemaMode\":\"loose\"}", LERR_INVALID, "schemaMode",
+        {"{\"schemaMode\":\"loose\"}",
+         LERR_INVALID,
+         "schemaMode",
          {"\"loose\"", "\"flexible\" or \"strict\""}},
-        {"{\"partitioningGranularity\":\"fortnight\"}", LERR_INVALID, "partitioningGranularity",
+        {"{\"partitioningGranularity\":\"fortnight\"}",
+         LERR_INVALID,
+         "partitioningGranularity",
          {"\"fortnight\" is not a granularity", "hour, day"}},
         {"{\"timeResolution\":\"eon\"}", LERR_INVALID, "timeResolution", {"\"eon\"", NULL}},
-        {"{\"schema\":[{\"name\":\"a\"}]}", LERR_INVALID, "schema[0]",
+        {"{\"schema\":[{\"name\":\"a\"}]}",
+         LERR_INVALID,
+         "schema[0]",
          {"schema[0] needs a name and a dataType", NULL}},
-        {"{\"schema\":[{\"dataType\":\"long\"}]}", LERR_INVALID, "schema[0]", {"needs a name", NULL}},
+        {"{\"schema\":[{\"dataType\":\"long\"}]}",
+         LERR_INVALID,
+         "schema[0]",
+         {"needs a name", NULL}},
         {"{\"schema\":[{\"name\":\"__time\",\"dataType\":\"timestamp\"},{\"name\":\"a\","
          "\"dataType\":\"blob\"}]}",
-         LERR_INVALID, "schema[1]", {"column 'a' has unknown type blob", NULL}},
+         LERR_INVALID,
+         "schema[1]",
+         {"column 'a' has unknown type blob", NULL}},
         {"{\"schema\":[{\"name\":\"s\",\"dataType\":\"HLLSketch\",\"columnType\":\"measure\"}]}",
-         LERR_INVALID, "schema[0]", {"column 's' has measure type HLLSketch, which is not supported yet", NULL}},
+         LERR_INVALID,
+         "schema[0]",
+         {"column 's' has measure type HLLSketch, which is not supported yet", NULL}},
         {"{\"schema\":[{\"name\":\"s\",\"dataType\":\"long\",\"columnType\":\"metric\"}]}",
-         LERR_INVALID, "columnType", {"\"metric\"", "\"dimension\" or \"measure\""}},
+         LERR_INVALID,
+         "columnType",
+         {"\"metric\"", "\"dimension\" or \"measure\""}},
     };
     struct arena mem;
     arena_init(&mem, 4096, 0);
@@ -195,7 +213,7 @@ static void test_connections(void)
     struct connection_spec cs;
     json_t *d = doc_of("{\"type\":\"push_streaming\",\"name\":\"p\"}");
     CHECK_EQ_INT(catalog_connection_spec_parse("p", d, NULL, &cs, &err), 0);
-    json_decref(d);   /* the spec holds its own reference */
+    json_decref(d); /* the spec holds its own reference */
     CHECK_EQ_INT(cs.type, CATALOG_CONN_PUSH);
     CHECK_EQ_STR(cs.stream, "push:p");
     CHECK(json_is_object(cs.doc));
@@ -293,7 +311,7 @@ static void test_job_good(void)
         CHECK_EQ_STR(js.mappings[0].expression, "TIME_PARSE(ts)");
         CHECK(!js.mappings[0].aggregation);
         CHECK(js.mappings[1].aggregation);
-        CHECK(js.mappings[2].column == NULL);   /* the pipeline names what is missing */
+        CHECK(js.mappings[2].column == NULL); /* the pipeline names what is missing */
     }
     CHECK_EQ_STR(js.filter, "n > 1");
     CHECK_EQ_STR(js.late_period, "P1D");
@@ -328,7 +346,7 @@ static void test_job_good(void)
     CHECK_EQ_INT(js.nfiles, 2);
     if (js.nfiles == 2)
         CHECK_EQ_STR(js.files[1], "y.csv");
-    CHECK(!js.has_format);   /* the pipeline reports what is missing */
+    CHECK(!js.has_format); /* the pipeline reports what is missing */
     catalog_job_spec_destroy(&js);
 }
 
@@ -349,8 +367,8 @@ static void test_job_bad(void)
          "use \"append\" or \"replace\""},
         {"{\"source\":{\"type\":\"carrier\"}}", LERR_INVALID, "type",
          "job source: type is \"carrier\"; use \"connection\", \"uploaded\" or \"inline\""},
-        {"{\"source\":{\"formatSettings\":{\"format\":\"xml\"},\"inputSchema\":[]}}",
-         LERR_INVALID, "formatSettings.format", "\"xml\" is not supported"},
+        {"{\"source\":{\"formatSettings\":{\"format\":\"xml\"},\"inputSchema\":[]}}", LERR_INVALID,
+         "formatSettings.format", "\"xml\" is not supported"},
         {"{\"source\":{\"formatSettings\":{},\"inputSchema\":[]}}", LERR_INVALID,
          "formatSettings.format", "formatSettings.format is required"},
         {"{\"source\":{\"formatSettings\":{\"format\":\"nd-json\"},\"inputSchema\":{}}}",
@@ -393,11 +411,13 @@ static void test_load(void)
     CHECK_EQ_INT(catalog_open(path, &c, &err), 0);
     if (!c)
         return;
-    struct catalog_doc t = {.name = "t", .kind = "detail",
+    struct catalog_doc t = {.name = "t",
+                            .kind = "detail",
                             .doc = "{\"name\":\"t\",\"type\":\"detail\",\"schema\":[{\"name\":"
                                    "\"a\",\"dataType\":\"long\",\"columnType\":\"dimension\"}]}"};
     struct catalog_doc bad = {.name = "bad", .kind = "detail", .doc = "{not json"};
-    struct catalog_doc k = {.name = "k", .kind = "kafka",
+    struct catalog_doc k = {.name = "k",
+                            .kind = "kafka",
                             .doc = "{\"type\":\"kafka\",\"bootstrapServers\":\"h:1\","
                                    "\"topicName\":\"events\"}",
                             .secret = "{\"type\":\"sasl_plain\",\"username\":\"u\","

@@ -590,7 +590,8 @@ static const struct sql_case cases[] = {
     {"CAST(num AS BIGINT)", 2, NULL},
     {"NOT b", 2, "true"},
     /* errors: unknown names, arity, types, positions */
-    {"TIME_PARS(s)", 0, "!unknown function 'TIME_PARS' at line 1, column 1 (did you mean TIME_PARSE?)"},
+    {"TIME_PARS(s)", 0,
+     "!unknown function 'TIME_PARS' at line 1, column 1 (did you mean TIME_PARSE?)"},
     {"UPPPER(s)", 0, "!did you mean UPPER?"},
     {"FROBNICATE(s)", 0, "!unknown function 'FROBNICATE'"},
     {"contry", 0, "!unknown input field 'contry'"},
@@ -911,7 +912,8 @@ static void test_batch(void)
 
 /* ---- aggregators --------------------------------------------------------------------- */
 
-static void agg_roundtrip(const struct sql_agg_call *c, void *st, struct arena *mem, struct sql_value *out)
+static void agg_roundtrip(const struct sql_agg_call *c, void *st, struct arena *mem,
+                          struct sql_value *out)
 {
     struct buf b;
     buf_init(&b, 0);
@@ -938,7 +940,7 @@ static void test_aggs(void)
     test_rows(rows);
     struct {
         const char *expr;
-        const char *want;   /* over rows 0, 1, 2 then merged with itself */
+        const char *want; /* over rows 0, 1, 2 then merged with itself */
         const char *merged;
     } t[] = {
         {"COUNT(*)", "3", "6"},
@@ -985,8 +987,8 @@ static void test_aggs(void)
         buf_init(&b, 0);
         sql_agg_finalize(c, st, &v);
         sql_value_to_text(&v, &b, true);
-        CHECK_MSG(t[i].want ? strcmp(buf_cstr(&b), t[i].want) == 0 : v.is_null, "%s: got %s want %s",
-                  t[i].expr, buf_cstr(&b), t[i].want ? t[i].want : "NULL");
+        CHECK_MSG(t[i].want ? strcmp(buf_cstr(&b), t[i].want) == 0 : v.is_null,
+                  "%s: got %s want %s", t[i].expr, buf_cstr(&b), t[i].want ? t[i].want : "NULL");
         buf_reset(&b);
         agg_roundtrip(c, st, &mem, &v);
         sql_value_to_text(&v, &b, true);
@@ -997,7 +999,8 @@ static void test_aggs(void)
         sql_agg_finalize(c, st, &v);
         sql_value_to_text(&v, &b, true);
         CHECK_MSG(t[i].merged ? strcmp(buf_cstr(&b), t[i].merged) == 0 : v.is_null,
-                  "%s merged: got %s want %s", t[i].expr, buf_cstr(&b), t[i].merged ? t[i].merged : "NULL");
+                  "%s merged: got %s want %s", t[i].expr, buf_cstr(&b),
+                  t[i].merged ? t[i].merged : "NULL");
         buf_free(&b);
         free(st);
         free(st2);
@@ -1017,7 +1020,8 @@ static void test_aggs(void)
     }
     /* measures for storage */
     struct sql_agg_call m;
-    CHECK(sql_agg_for_measure("longSum", &m) && m.kind == SQL_AGG_SUM && m.result_type == SQL_LONG);
+    CHECK(sql_agg_for_measure("longSum", &m) && m.kind == SQL_AGG_SUM &&
+          m.result_type == SQL_LONG);
     CHECK(sql_agg_for_measure("stringLatest", &m) && m.kind == SQL_AGG_LATEST);
     CHECK(!sql_agg_for_measure("HLLSketch", &m));
     {
@@ -1123,7 +1127,7 @@ static void test_select(void)
         CHECK_EQ_STR(q->items[2].name, "EXPR$2");
         CHECK_EQ_STR(q->items[3].name, "EXPR$3");
         CHECK_EQ_INT(q->nkeys, 2);
-        CHECK_EQ_INT(q->naggs, 2);   /* COUNT(*) shared with HAVING */
+        CHECK_EQ_INT(q->naggs, 2); /* COUNT(*) shared with HAVING */
         CHECK_EQ_INT(q->items[2].type, SQL_LONG);
         CHECK_EQ_INT(q->norder, 2);
         CHECK_EQ_INT(q->order[0].item, 1);
@@ -1135,7 +1139,8 @@ static void test_select(void)
         CHECK_EQ_INT(q->time_max, 1442102400000LL);
         CHECK(q->having != NULL);
         /* evaluate an item over a group row [channel, page||'x', COUNT, SUM] */
-        struct sql_value grow[4] = {sql_string("#en", 3), sql_string("px", 2), sql_long(3), sql_long(21)};
+        struct sql_value grow[4] = {sql_string("#en", 3), sql_string("px", 2), sql_long(3),
+                                    sql_long(21)};
         struct sql_value v;
         struct arena mem;
         arena_init(&mem, 0, 0);
@@ -1167,7 +1172,8 @@ static void test_select(void)
     CHECK(q && q->explain && q->aggregate && q->nkeys == 1 && q->naggs == 0);
     sql_select_free(q);
     q = bind_q("SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES", &err);
-    CHECK(q && strcmp(q->schema_name, "INFORMATION_SCHEMA") == 0 && strcmp(q->table, "TABLES") == 0);
+    CHECK(q && strcmp(q->schema_name, "INFORMATION_SCHEMA") == 0 &&
+          strcmp(q->table, "TABLES") == 0);
     CHECK(q && strcmp(q->items[0].name, "EXPR$0") == 0 && q->nkeys == 0 && q->naggs == 1);
     sql_select_free(q);
     q = bind_q("SELECT w.page AS p FROM wiki w ORDER BY p", &err);
@@ -1182,7 +1188,8 @@ static void test_select(void)
     q = bind_q("SELECT page, COUNT(*) FROM wiki", &err);
     CHECK(!q && strstr(err.msg, "must appear in GROUP BY"));
     q = bind_q("SELECT chanel FROM wiki", &err);
-    CHECK(!q && strstr(err.msg, "unknown column 'chanel'") && strstr(err.msg, "did you mean \"channel\""));
+    CHECK(!q && strstr(err.msg, "unknown column 'chanel'") &&
+          strstr(err.msg, "did you mean \"channel\""));
     q = bind_q("SELECT page FROM wiki WHERE COUNT(*) > 1", &err);
     CHECK(!q && strstr(err.msg, "not allowed in WHERE"));
     q = bind_q("SELECT page FROM wiki LIMIT -1", &err);
@@ -1196,8 +1203,11 @@ static void test_select(void)
     sql_select_free(q);
     q = bind_q("SELECT APPROX_COUNT_DISTINCT_DS_THETA(page) FROM wiki", &err);
     CHECK(!q && strstr(err.msg, "not supported yet"));
-    q = bind_q("SELECT COUNT(DISTINCT page), AVG(added) FROM wiki WHERE __time BETWEEN TIMESTAMP '2015-09-12 00:00:00' AND TIMESTAMP '2015-09-13 00:00:00'", &err);
-    CHECK_MSG(q && q->aggs[0].kind == SQL_AGG_COUNT_DISTINCT && q->time_max == 1442102400001LL, "%s", err.msg);
+    q = bind_q(
+        "SELECT COUNT(DISTINCT page), AVG(added) FROM wiki WHERE __time BETWEEN TIMESTAMP '2015-09-12 00:00:00' AND TIMESTAMP '2015-09-13 00:00:00'",
+        &err);
+    CHECK_MSG(q && q->aggs[0].kind == SQL_AGG_COUNT_DISTINCT && q->time_max == 1442102400001LL,
+              "%s", err.msg);
     sql_select_free(q);
 }
 
@@ -1302,7 +1312,7 @@ static void test_limits(void)
     rows[0][F_N] = sql_long(50000);
     CHECK(e && sql_eval_row(e, rows[0], NULL, &v, NULL) == 0 && v.v.l == 0);
     sql_expr_free(e);
-    CHECK_EQ_INT(mb.used, 0);   /* the compiled form was charged, and released */
+    CHECK_EQ_INT(mb.used, 0); /* the compiled form was charged, and released */
     /* the same under a budget too small for it: refused, not allocated */
     mem_budget_init(&mb, 1u << 20, NULL);
     lerr_init(&err);
@@ -1371,7 +1381,7 @@ static void test_limits(void)
     q = bind_q(b.data, &err);
     secs = now_s() - t0;
     CHECK_MSG(q && q->nkeys == 4096, "%s", err.msg);
-    if (q) {   /* item 0 is key 4095: the group row's field 4095 */
+    if (q) { /* item 0 is key 4095: the group row's field 4095 */
         struct sql_value *grow = calloc(4096, sizeof *grow);
         for (int i = 0; i < 4096; i++)
             grow[i] = sql_long(i);
@@ -1403,8 +1413,8 @@ static void test_limits(void)
     CHECK(out[N - 1].v.l == 300000 && out[0].v.l == 300000);
     CHECK(mb.peak < (1u << 20) && mb.refused == MEM_REFUSED_NONE);
     sql_expr_free(e);
-    e = compile("REPEAT(s, 100000) <> '' AND LENGTH(UPPER(REPEAT(s, 1000))) = 3000", SQL_MODE_SCALAR,
-                &err);
+    e = compile("REPEAT(s, 100000) <> '' AND LENGTH(UPPER(REPEAT(s, 1000))) = 3000",
+                SQL_MODE_SCALAR, &err);
     int nomem = -1;
     CHECK(e && sql_filter_batch(e, &bt, NULL, N, &mem, sel, &nomem) == N && nomem == 0);
     sql_expr_free(e);

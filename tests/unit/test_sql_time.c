@@ -277,6 +277,7 @@ int main(void)
     size_t n1 = LS_ARRAY_LEN(utc_cases), n2 = LS_ARRAY_LEN(la_cases);
     int p1 = run_cases(utc_cases, n1, NULL);
     int p2 = run_cases(la_cases, n2, "America/Los_Angeles");
-    printf("time cases: %d of %zu passed (UTC), %d of %zu (America/Los_Angeles)\n", p1, n1, p2, n2);
+    printf("time cases: %d of %zu passed (UTC), %d of %zu (America/Los_Angeles)\n", p1, n1, p2,
+           n2);
     return check_summary();
 }

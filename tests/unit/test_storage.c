@@ -117,7 +117,7 @@ static void test_hash(void)
                 top_same += (g >> 48) == (h >> 48);
                 trials++;
             }
-        CHECK(storage__hash_bytes(v, n) == h);   /* deterministic */
+        CHECK(storage__hash_bytes(v, n) == h); /* deterministic */
         free(v);
     }
     CHECK_EQ_INT(same_len, 0);
@@ -149,12 +149,12 @@ static void test_codecs(void)
         uint32_t n = kind == 5 ? 1 : N;
         for (uint32_t i = 0; i < n; i++) {
             switch (kind) {
-            case 0: v[i] = 42; break;                                    /* constant */
+            case 0: v[i] = 42; break;                                             /* constant */
             case 1: v[i] = 1700000000000LL + i * 3 + (int64_t)(rnd() % 3); break; /* time */
-            case 2: v[i] = (int64_t)rnd(); break;                        /* random */
-            case 3: v[i] = i & 1 ? INT64_MIN : INT64_MAX; break;         /* extremes */
-            case 4: v[i] = (int64_t)(rnd() % 100) - 50; break;           /* small */
-            case 6: v[i] = rnd() % 8 ? 0 : (int64_t)(rnd() % 60000); break; /* skewed */
+            case 2: v[i] = (int64_t)rnd(); break;                                 /* random */
+            case 3: v[i] = i & 1 ? INT64_MIN : INT64_MAX; break;                  /* extremes */
+            case 4: v[i] = (int64_t)(rnd() % 100) - 50; break;                    /* small */
+            case 6: v[i] = rnd() % 8 ? 0 : (int64_t)(rnd() % 60000); break;       /* skewed */
             default: v[i] = INT64_MIN; break;
             }
         }
@@ -227,7 +227,8 @@ static void test_gran(void)
     // clang-format on
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         int64_t f = storage_gran_floor(cases[i].g, iso(cases[i].t));
-        CHECK_MSG(f == iso(cases[i].floor), "%s floor %s", storage_gran_name(cases[i].g), cases[i].t);
+        CHECK_MSG(f == iso(cases[i].floor), "%s floor %s", storage_gran_name(cases[i].g),
+                  cases[i].t);
         CHECK_MSG(storage_gran_next(cases[i].g, f) == iso(cases[i].next), "%s next of %s",
                   storage_gran_name(cases[i].g), cases[i].floor);
     }
@@ -252,13 +253,13 @@ static void test_gran(void)
 enum { C_S = 1, C_L, C_F, C_D, C_J, C_TS, NCOLS };
 
 static const struct storage_column rt_cols[] = {
-    {.name = "s", .type = SQL_STRING},   {.name = "l", .type = SQL_LONG},
-    {.name = "f", .type = SQL_FLOAT},    {.name = "d", .type = SQL_DOUBLE},
-    {.name = "j", .type = SQL_JSON},     {.name = "ts", .type = SQL_TIMESTAMP},
+    {.name = "s", .type = SQL_STRING}, {.name = "l", .type = SQL_LONG},
+    {.name = "f", .type = SQL_FLOAT},  {.name = "d", .type = SQL_DOUBLE},
+    {.name = "j", .type = SQL_JSON},   {.name = "ts", .type = SQL_TIMESTAMP},
 };
 
 #define NROWS ((int)(2 * STORAGE_BLOCK_ROWS + 123))
-#define T0 1700000000000LL   /* 2023-11-14T22:13:20Z: rows stay within one day */
+#define T0 1700000000000LL /* 2023-11-14T22:13:20Z: rows stay within one day */
 
 static char sbuf[NROWS][32];
 static char jbuf[NROWS][32];
@@ -331,13 +332,10 @@ static bool same_value(const struct sql_value *a, const struct sql_value *b)
         return false;
     switch (a->type) {
     case SQL_STRING:
-    case SQL_JSON:
-        return a->v.s.n == b->v.s.n && memcmp(a->v.s.p, b->v.s.p, a->v.s.n) == 0;
+    case SQL_JSON: return a->v.s.n == b->v.s.n && memcmp(a->v.s.p, b->v.s.p, a->v.s.n) == 0;
     case SQL_DOUBLE:
-    case SQL_FLOAT:
-        return memcmp(&a->v.d, &b->v.d, 8) == 0;   /* bit-exact: -0.0 stays -0.0 */
-    default:
-        return a->v.l == b->v.l;
+    case SQL_FLOAT: return memcmp(&a->v.d, &b->v.d, 8) == 0; /* bit-exact: -0.0 stays -0.0 */
+    default: return a->v.l == b->v.l;
     }
 }
 
@@ -407,8 +405,10 @@ static int append_gen(struct storage_table *t, int from, int to)
 
 static struct storage_schema detail_schema(void)
 {
-    return (struct storage_schema){.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
-                                   .cols = rt_cols, .ncols = LS_ARRAY_LEN(rt_cols)};
+    return (struct storage_schema){.type = STORAGE_DETAIL,
+                                   .partitioning = STORAGE_GRAN_DAY,
+                                   .cols = rt_cols,
+                                   .ncols = LS_ARRAY_LEN(rt_cols)};
 }
 
 static void check_indexes(const struct storage_view *v)
@@ -434,8 +434,9 @@ static void check_indexes(const struct storage_view *v)
         nl_null += gen(i, C_L).is_null;
     }
     int64_t eid = storage_view_dict_find(v, C_S, "", 0);
-    CHECK_EQ_INT(eid, 1);   /* "" sorts first */
-    const roaring_bitmap_t *bm = (const roaring_bitmap_t *)storage_view_bitmap(v, C_S, (uint32_t)eid, &err);
+    CHECK_EQ_INT(eid, 1); /* "" sorts first */
+    const roaring_bitmap_t *bm =
+        (const roaring_bitmap_t *)storage_view_bitmap(v, C_S, (uint32_t)eid, &err);
     CHECK(bm && roaring_bitmap_get_cardinality(bm) == (uint64_t)nempty);
     bm = (const roaring_bitmap_t *)storage_view_null_bitmap(v, C_S, &err);
     CHECK(bm && roaring_bitmap_get_cardinality(bm) == (uint64_t)nnull);
@@ -475,7 +476,7 @@ static void check_indexes(const struct storage_view *v)
     for (int k = 0; k < 4000; k++)
         bad += nl[k] != vals[k].is_null || (!nl[k] && l[k] != vals[k].v.l);
     CHECK_EQ_INT(bad, 0);
-    CHECK(storage_scan_doubles(s, C_D, 4000, 300, d, nl, &err) == 0);   /* spans two blocks */
+    CHECK(storage_scan_doubles(s, C_D, 4000, 300, d, nl, &err) == 0); /* spans two blocks */
     CHECK(storage_scan_values(s, C_D, 4000, 300, NULL, vals, &err) == 0);
     for (int k = 0; k < 300; k++)
         bad += nl[k] != vals[k].is_null || (!nl[k] && memcmp(&d[k], &vals[k].v.d, 8) != 0);
@@ -593,7 +594,7 @@ static void test_zero_rows(void)
     /* a table whose persist has nothing still commits (offsets may move) */
     struct tst_catalog cat = {0};
     struct storage_table *t;
-    CHECK(storage_table_open(dir, "z", &sch, NULL, &t, &err) == 0);   /* removes empty.lseg */
+    CHECK(storage_table_open(dir, "z", &sch, NULL, &t, &err) == 0); /* removes empty.lseg */
     CHECK(!tst_exists(dir, "empty.lseg"));
     CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
     CHECK_EQ_INT(cat.calls, 1);
@@ -619,8 +620,8 @@ static void test_bitmap_layouts(void)
     lerr_init(&err);
     static const struct storage_column two[] = {{.name = "lo", .type = SQL_STRING},
                                                 {.name = "hi", .type = SQL_STRING}};
-    struct storage_schema sch = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
-                                 .cols = two, .ncols = 2};
+    struct storage_schema sch = {
+        .type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY, .cols = two, .ncols = 2};
     struct storage_table *t;
     CHECK(storage_table_open(dir, "b", &sch, NULL, &t, &err) == 0);
     enum { N = 20000 };
@@ -651,7 +652,7 @@ static void test_bitmap_layouts(void)
         CHECK_EQ_INT(storage__get_u32(p + len - 4), want_layout[col]);
         CHECK(storage__seg_part(v->seg, col, ST_P_DICT, &p, &len, &err) == 0);
         CHECK_EQ_INT(storage__get_u32(p + 4), want_dict[col]);
-        if (col == 2)   /* the front-coded dictionary is a fraction of the values' bytes */
+        if (col == 2) /* the front-coded dictionary is a fraction of the values' bytes */
             CHECK_MSG(len < N * 8 / 4, "dict part %llu bytes", (unsigned long long)len);
         static uint32_t ids[N];
         struct storage_scan *sc = storage_scan_new(v);
@@ -668,7 +669,8 @@ static void test_bitmap_layouts(void)
                        : v1.v.s.n == 8 && memcmp(v1.v.s.p, "h0019999", 8) == 0);
         CHECK(col == 1 || storage_view_dict_find(v, col, "h0012345", 8) == 12346);
         for (uint32_t id = 0; id < size; id += col == 1 ? 1 : 97) {
-            const roaring_bitmap_t *bm = (const roaring_bitmap_t *)storage_view_bitmap(v, col, id, &err);
+            const roaring_bitmap_t *bm =
+                (const roaring_bitmap_t *)storage_view_bitmap(v, col, id, &err);
             uint64_t want = 0;
             for (uint32_t r = 0; r < N; r++) {
                 want += ids[r] == id;
@@ -692,15 +694,15 @@ static void test_time_order(void)
     struct lerr err;
     lerr_init(&err);
     static const struct storage_column one[] = {{.name = "arrival", .type = SQL_LONG}};
-    struct storage_schema sch = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
-                                 .cols = one, .ncols = 1};
+    struct storage_schema sch = {
+        .type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY, .cols = one, .ncols = 1};
     struct storage_table *t;
     CHECK(storage_table_open(dir, "o", &sch, NULL, &t, &err) == 0);
     enum { N = 50000 };
     static int64_t tm[N];
     static struct sql_value arr[N];
     for (int i = 0; i < N; i++) {
-        tm[i] = T0 + (int64_t)(rnd() % 5000) * 17;   /* many ties, out of order */
+        tm[i] = T0 + (int64_t)(rnd() % 5000) * 17; /* many ties, out of order */
         arr[i] = sql_long(i);
     }
     struct storage_batch_col bc[1] = {{.col = 1, .values = arr}};
@@ -756,7 +758,7 @@ static void expect_corrupt(const uint8_t *p, size_t n, const char *part, const c
 {
     struct lerr err;
     lerr_init(&err);
-    uint8_t *copy = malloc(n ? n : 1);   /* exact size: ASan sees any overread */
+    uint8_t *copy = malloc(n ? n : 1); /* exact size: ASan sees any overread */
     memcpy(copy, p, n);
     int rc = storage_segment_verify_mem(copy, n, seg_name, NULL, &err);
     CHECK_MSG(rc == LERR_CORRUPT, "%s: rc %d (%s)", what, rc, err.msg);
@@ -783,11 +785,13 @@ static void test_corruption(void)
     uint8_t *bad = malloc(n);
     /* a flipped byte in every part of every column */
     int parts = 0;
-    static const char *const names[8][3] = {
-        [ST_ENC_TIME] = {"time"}, [ST_ENC_LONG] = {"data", "nulls"},
-        [ST_ENC_DOUBLE] = {"data", "nulls"}, [ST_ENC_FLOAT] = {"data", "nulls"},
-        [ST_ENC_STRING] = {"dict", "ids", "bitmaps"}, [ST_ENC_TEXT] = {"data", "nulls"},
-        [ST_ENC_STATE] = {"states"}};
+    static const char *const names[8][3] = {[ST_ENC_TIME] = {"time"},
+                                            [ST_ENC_LONG] = {"data", "nulls"},
+                                            [ST_ENC_DOUBLE] = {"data", "nulls"},
+                                            [ST_ENC_FLOAT] = {"data", "nulls"},
+                                            [ST_ENC_STRING] = {"dict", "ids", "bitmaps"},
+                                            [ST_ENC_TEXT] = {"data", "nulls"},
+                                            [ST_ENC_STATE] = {"states"}};
     for (size_t c = 0; c < seg->ncols; c++) {
         for (unsigned p = 0; p < seg->cols[c].nparts; p++) {
             const struct storage__part *pt = &seg->cols[c].parts[p];
@@ -808,8 +812,11 @@ static void test_corruption(void)
     CHECK(parts >= 14);
     storage__seg_unref(seg);
     /* header, footer and trailer bytes */
-    static const struct { long off; const char *what; } flips[] = {
-        {0, "magic"}, {9, "version byte"}, {13, "header crc"}, {-1, "trailer magic"},
+    static const struct {
+        long off;
+        const char *what;
+    } flips[] = {
+        {0, "magic"},        {9, "version byte"},    {13, "header crc"},   {-1, "trailer magic"},
         {-20, "footer crc"}, {-32, "footer offset"}, {-40, "footer body"}, {-200, "footer names"},
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(flips); i++) {
@@ -860,7 +867,8 @@ static void test_corruption(void)
     CHECK_EQ_INT(s->nmissing, 1);
     if (s->nmissing == 1) {
         CHECK_EQ_STR(s->missing[0].name, seg_name);
-        CHECK_MSG(strstr(s->missing[0].msg, "part 'ids'") && strstr(s->missing[0].msg, "column 's'"),
+        CHECK_MSG(strstr(s->missing[0].msg, "part 'ids'") &&
+                      strstr(s->missing[0].msg, "column 's'"),
                   "%s", s->missing[0].msg);
         CHECK(s->missing[0].chunk_start == INT64_MIN && s->missing[0].chunk_end == INT64_MAX);
     }
@@ -883,7 +891,7 @@ static void test_corruption(void)
     storage_table_status(t, &st);
     CHECK(st.corrupt_count == 1 && st.row_count == 0);
     storage_table_free(t);
-    CHECK(tst_exists(dir, seg_name));   /* reported, never deleted */
+    CHECK(tst_exists(dir, seg_name)); /* reported, never deleted */
     tst_rmtree(dir);
     free(dir);
     free(bad);

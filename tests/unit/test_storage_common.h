@@ -75,7 +75,7 @@ static inline bool tst_exists(const char *dir, const char *name)
 /* The catalog stand-in: the set of committed segment names. */
 #define TST_MAX_SEGS 256
 struct tst_catalog {
-    int fail_next;        /* > 0: fail that many commits */
+    int fail_next; /* > 0: fail that many commits */
     int calls;
     size_t n;
     char names[TST_MAX_SEGS][96];
@@ -83,8 +83,8 @@ struct tst_catalog {
 };
 
 static inline int tst_commit(void *ctx, const struct storage_segment_info *added, size_t nadded,
-                      const struct storage_segment_info *removed, size_t nremoved,
-                      struct lerr *err)
+                             const struct storage_segment_info *removed, size_t nremoved,
+                             struct lerr *err)
 {
     struct tst_catalog *c = ctx;
     c->calls++;
@@ -134,7 +134,7 @@ static inline size_t tst_count_views(const struct storage_snapshot *s, bool real
 /* Reads column col of every row of a view (block by block), string bytes
  * copied into mem; NULL on error (reported as a failed check). Caller frees. */
 static inline struct sql_value *tst_read_col(const struct storage_view *v, size_t col,
-                                      struct arena *mem)
+                                             struct arena *mem)
 {
     uint64_t n = storage_view_rows(v);
     struct sql_value *out = calloc(n ? n : 1, sizeof *out);

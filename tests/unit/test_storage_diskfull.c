@@ -16,7 +16,7 @@
 #include "test_storage_common.h"
 
 #define DAY 86400000LL
-#define T0 1700006400000LL   /* 2023-11-15T00:00:00Z */
+#define T0 1700006400000LL /* 2023-11-15T00:00:00Z */
 
 static uint64_t rng;
 static uint64_t rnd(void)
@@ -30,8 +30,8 @@ static uint64_t rnd(void)
 /* ---- a detail table with every column encoding, random (incompressible) values ---- */
 
 static const struct storage_column dcols[] = {
-    {.name = "v", .type = SQL_LONG},   {.name = "d", .type = SQL_DOUBLE},
-    {.name = "f", .type = SQL_FLOAT},  {.name = "lo", .type = SQL_STRING},
+    {.name = "v", .type = SQL_LONG},    {.name = "d", .type = SQL_DOUBLE},
+    {.name = "f", .type = SQL_FLOAT},   {.name = "lo", .type = SQL_STRING},
     {.name = "hi", .type = SQL_STRING}, {.name = "j", .type = SQL_JSON},
 };
 static const struct storage_schema dschema = {
@@ -133,14 +133,14 @@ static struct tally tally_table(struct storage_table *t)
     return tl;
 }
 
-#define CHECK_TALLY(got, want, what)                                                      \
-    CHECK_MSG(!memcmp(&(got), &(want), sizeof(want)),                                     \
-              "%s: rows %llu/%llu sum_v %llu/%llu nulls %llu/%llu hash %llu/%llu "         \
-              "errors %llu",                                                              \
-              what, (unsigned long long)(got).rows, (unsigned long long)(want).rows,      \
-              (unsigned long long)(got).sum_v, (unsigned long long)(want).sum_v,          \
-              (unsigned long long)(got).nulls, (unsigned long long)(want).nulls,          \
-              (unsigned long long)(got).hash_s, (unsigned long long)(want).hash_s,        \
+#define CHECK_TALLY(got, want, what)                                                 \
+    CHECK_MSG(!memcmp(&(got), &(want), sizeof(want)),                                \
+              "%s: rows %llu/%llu sum_v %llu/%llu nulls %llu/%llu hash %llu/%llu "   \
+              "errors %llu",                                                         \
+              what, (unsigned long long)(got).rows, (unsigned long long)(want).rows, \
+              (unsigned long long)(got).sum_v, (unsigned long long)(want).sum_v,     \
+              (unsigned long long)(got).nulls, (unsigned long long)(want).nulls,     \
+              (unsigned long long)(got).hash_s, (unsigned long long)(want).hash_s,   \
               (unsigned long long)(got).errors)
 
 /* Bytes of the regular files in dir. */
@@ -186,10 +186,9 @@ static void check_error(int rc, const struct lerr *err, const char *dir, const c
 {
     const char *want = strcmp(plan, "dirfsync") == 0 ? "Input/output error"
                                                      : "No space left on device";
-    CHECK_MSG(rc == LERR_IO && err->code == LERR_IO, "%s: rc %d code %d (%s)", plan, rc,
-              err->code, err->msg);
-    CHECK_MSG(strstr(err->msg, want) != NULL, "%s: message lacks '%s': %s", plan, want,
+    CHECK_MSG(rc == LERR_IO && err->code == LERR_IO, "%s: rc %d code %d (%s)", plan, rc, err->code,
               err->msg);
+    CHECK_MSG(strstr(err->msg, want) != NULL, "%s: message lacks '%s': %s", plan, want, err->msg);
     CHECK_MSG(strstr(err->msg, dir) != NULL, "%s: message does not name %s: %s", plan, dir,
               err->msg);
 }
@@ -333,8 +332,10 @@ static void test_aggregate(void)
         {.name = "cnt", .kind = STORAGE_MEASURE, .agg = calls[0]},
         {.name = "sum", .kind = STORAGE_MEASURE, .agg = calls[1]},
     };
-    struct storage_schema as = {.type = STORAGE_AGGREGATE, .partitioning = STORAGE_GRAN_DAY,
-                                .time_resolution = STORAGE_GRAN_MINUTE, .cols = acols,
+    struct storage_schema as = {.type = STORAGE_AGGREGATE,
+                                .partitioning = STORAGE_GRAN_DAY,
+                                .time_resolution = STORAGE_GRAN_MINUTE,
+                                .cols = acols,
                                 .ncols = 4};
     struct storage_table *t;
     CHECK(storage_table_open(dir, "agg", &as, NULL, &t, &err) == 0);
@@ -360,15 +361,17 @@ static void test_aggregate(void)
         sql_agg_init(&calls[1], sum + ss1 * i);
         sql_agg_add(&calls[1], sum + ss1 * i, &x, time[i], &mem);
     }
-    struct storage_batch_col bc[4] = {{.col = 1, .values = k}, {.col = 2, .values = nv},
-                                      {.col = 3, .states = cnt}, {.col = 4, .states = sum}};
+    struct storage_batch_col bc[4] = {{.col = 1, .values = k},
+                                      {.col = 2, .values = nv},
+                                      {.col = 3, .states = cnt},
+                                      {.col = 4, .states = sum}};
     struct storage_batch b = {.nrows = (uint32_t)n, .time = time, .ncols = 4, .cols = bc};
     CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append: %s", err.msg);
     struct storage_sealed *s;
     CHECK(storage_table_seal(t, &s, &err) == 0);
     struct tst_catalog cat = {0};
-    static const char *const plans[] = {"bytes=0", "bytes=100000", "bytes=1048576",
-                                        "writes=1", "fsync", "rename"};
+    static const char *const plans[] = {"bytes=0",  "bytes=100000", "bytes=1048576",
+                                        "writes=1", "fsync",        "rename"};
     for (size_t i = 0; i < LS_ARRAY_LEN(plans); i++) {
         enospc_set(dir, plans[i]);
         lerr_init(&err);
@@ -392,8 +395,8 @@ static void test_aggregate(void)
         uint64_t rows = storage_view_rows(snap->views[v]);
         struct sql_value a[STORAGE_BLOCK_ROWS], c2[STORAGE_BLOCK_ROWS];
         for (uint64_t r0 = 0; r0 < rows; r0 += STORAGE_BLOCK_ROWS) {
-            uint32_t m = (uint32_t)(rows - r0 < STORAGE_BLOCK_ROWS ? rows - r0
-                                                                   : STORAGE_BLOCK_ROWS);
+            uint32_t m =
+                (uint32_t)(rows - r0 < STORAGE_BLOCK_ROWS ? rows - r0 : STORAGE_BLOCK_ROWS);
             if (storage_scan_values(sc, 3, r0, m, NULL, a, &err) ||
                 storage_scan_values(sc, 4, r0, m, NULL, c2, &err)) {
                 CHECK_MSG(0, "scan: %s", err.msg);
@@ -440,7 +443,7 @@ static void test_compaction(void)
     CHECK_EQ_INT(want.rows, 120000);
     CHECK_EQ_INT(tst_count_files(dir), 3);
     static const char *const plans[] = {"bytes=0", "bytes=1048576", "writes=1", "open",
-                                        "fsync", "close", "rename", "dirfsync"};
+                                        "fsync",   "close",         "rename",   "dirfsync"};
     struct storage_compact_opts co = {.zstd = true};
     for (size_t i = 0; i < LS_ARRAY_LEN(plans); i++) {
         enospc_set(dir, plans[i]);
@@ -450,7 +453,7 @@ static void test_compaction(void)
         enospc_set(dir, "");
         check_error(rc, &err, dir, plans[i]);
         CHECK(!did);
-        CHECK_EQ_INT(tst_count_files(dir), 3);   /* the inputs, nothing else */
+        CHECK_EQ_INT(tst_count_files(dir), 3); /* the inputs, nothing else */
         CHECK_EQ_INT(cat.calls, 3);
         struct tally got = tally_table(t);
         CHECK_TALLY(got, want, plans[i]);

@@ -39,13 +39,13 @@ static uint64_t rnd(void)
 /* One input row as the test generated it. */
 struct in_row {
     int64_t t;
-    int s;          /* -1 NULL, 0 '', 1.. "k<s>" */
-    int n;          /* -1 NULL */
-    int64_t x;      /* SUM/MIN input; x_null */
+    int s;     /* -1 NULL, 0 '', 1.. "k<s>" */
+    int n;     /* -1 NULL */
+    int64_t x; /* SUM/MIN input; x_null */
     bool x_null;
-    double y;       /* MAX input */
+    double y; /* MAX input */
     bool y_null;
-    char lat[16];   /* LATEST input */
+    char lat[16]; /* LATEST input */
 };
 
 static const char *skey[] = {"", "a", "b", "ü", "a "};
@@ -110,7 +110,8 @@ static void append_rows(struct storage_table *t, const struct in_row *rows, int 
         }
     }
     struct storage_batch_col bc[NCOLS - 1] = {
-        {.col = C_S, .values = sv}, {.col = C_N, .values = nv},
+        {.col = C_S, .values = sv},
+        {.col = C_N, .values = nv},
     };
     for (int m = 0; m < NMEAS; m++)
         bc[2 + m] = (struct storage_batch_col){.col = (uint32_t)(C_CNT + m), .states = st[m]};
@@ -125,8 +126,8 @@ static void append_rows(struct storage_table *t, const struct in_row *rows, int 
             else
                 part[c].states = (const uint8_t *)part[c].states + ss[c - 2] * i0;
         }
-        struct storage_batch b = {.nrows = (uint32_t)k, .time = time + i0, .ncols = NCOLS - 1,
-                                  .cols = part};
+        struct storage_batch b = {
+            .nrows = (uint32_t)k, .time = time + i0, .ncols = NCOLS - 1, .cols = part};
         struct lerr err;
         lerr_init(&err);
         CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append: %s", err.msg);
@@ -152,7 +153,7 @@ struct grp {
     double max;
     int64_t lat_t;
     char lat[16];
-    int seen;       /* how many stored rows carried this key */
+    int seen; /* how many stored rows carried this key */
 };
 
 static int64_t floor_to(int64_t t, int64_t unit) { return t - ((t % unit) + unit) % unit; }
@@ -213,7 +214,7 @@ static size_t reference(const struct in_row *rows, int n, int64_t unit, struct g
 
 struct stored {
     struct grp key;
-    uint8_t *states;   /* NMEAS states back to back */
+    uint8_t *states; /* NMEAS states back to back */
 };
 
 static int stored_cmp(const void *a, const void *b)
@@ -236,8 +237,8 @@ static int s_index(const struct sql_value *v)
  * the aggregators (as a query would) and compares with the reference. With
  * `perfect`, each key must be stored exactly once.
  */
-static void check_table(struct storage_table *t, const struct grp *ref, size_t nref,
-                        int64_t unit, bool perfect, const char *what)
+static void check_table(struct storage_table *t, const struct grp *ref, size_t nref, int64_t unit,
+                        bool perfect, const char *what)
 {
     struct storage_snapshot *snap = storage_table_snapshot(t);
     struct arena mem;
@@ -258,7 +259,8 @@ static void check_table(struct storage_table *t, const struct grp *ref, size_t n
         uint64_t n = storage_view_rows(v);
         for (uint64_t r0 = 0; r0 < n; r0 += STORAGE_BLOCK_ROWS) {
             uint32_t m = (uint32_t)(n - r0 < STORAGE_BLOCK_ROWS ? n - r0 : STORAGE_BLOCK_ROWS);
-            struct sql_value sv[STORAGE_BLOCK_ROWS], nv[STORAGE_BLOCK_ROWS], cntv[STORAGE_BLOCK_ROWS];
+            struct sql_value sv[STORAGE_BLOCK_ROWS], nv[STORAGE_BLOCK_ROWS],
+                cntv[STORAGE_BLOCK_ROWS];
             int64_t tm[STORAGE_BLOCK_ROWS];
             CHECK(storage_scan_time(sc, r0, m, tm, &err) == 0);
             CHECK(storage_scan_values(sc, C_S, r0, m, NULL, sv, &err) == 0);
@@ -267,7 +269,8 @@ static void check_table(struct storage_table *t, const struct grp *ref, size_t n
             uint8_t *st[NMEAS];
             for (int q = 0; q < NMEAS; q++) {
                 st[q] = arena_alloc(&mem, ss[q] * m);
-                CHECK_MSG(storage_scan_states(sc, (size_t)(C_CNT + q), r0, m, st[q], &mem, &err) == 0,
+                CHECK_MSG(storage_scan_states(sc, (size_t)(C_CNT + q), r0, m, st[q], &mem, &err) ==
+                              0,
                           "states: %s", err.msg);
             }
             for (uint32_t j = 0; j < m; j++) {
@@ -323,10 +326,12 @@ static void check_table(struct storage_table *t, const struct grp *ref, size_t n
                   memcmp(f[4].v.s.p, w->lat, f[4].v.s.n) == 0;
         if (!ok) {
             bad++;
-            CHECK_MSG(0, "%s: group %zu (t=%lld s=%d n=%d): cnt %lld/%lld sum %lld/%lld "
-                         "latest %.*s/%s", what, i, (long long)w->t, w->s, w->n,
-                      (long long)f[0].v.l, (long long)w->cnt, (long long)f[1].v.l,
-                      (long long)w->sum, (int)f[4].v.s.n, f[4].v.s.p ? f[4].v.s.p : "", w->lat);
+            CHECK_MSG(0,
+                      "%s: group %zu (t=%lld s=%d n=%d): cnt %lld/%lld sum %lld/%lld "
+                      "latest %.*s/%s",
+                      what, i, (long long)w->t, w->s, w->n, (long long)f[0].v.l, (long long)w->cnt,
+                      (long long)f[1].v.l, (long long)w->sum, (int)f[4].v.s.n,
+                      f[4].v.s.p ? f[4].v.s.p : "", w->lat);
         }
     }
     free(all);
@@ -343,10 +348,13 @@ static void run(enum storage_gran res, int64_t unit)
     };
     static const char *const mnames[NMEAS] = {"cnt", "sum", "min", "max", "lat"};
     for (int m = 0; m < NMEAS; m++)
-        cols[2 + m] = (struct storage_column){.name = mnames[m], .kind = STORAGE_MEASURE,
-                                              .agg = calls[m]};
-    struct storage_schema sch = {.type = STORAGE_AGGREGATE, .partitioning = STORAGE_GRAN_DAY,
-                                 .time_resolution = res, .cols = cols, .ncols = NCOLS - 1};
+        cols[2 + m] =
+            (struct storage_column){.name = mnames[m], .kind = STORAGE_MEASURE, .agg = calls[m]};
+    struct storage_schema sch = {.type = STORAGE_AGGREGATE,
+                                 .partitioning = STORAGE_GRAN_DAY,
+                                 .time_resolution = res,
+                                 .cols = cols,
+                                 .ncols = NCOLS - 1};
     struct storage_table *t;
     struct lerr err;
     lerr_init(&err);
@@ -363,16 +371,16 @@ static void run(enum storage_gran res, int64_t unit)
     char what[64];
 
     size_t nref = reference(rows, NROWS, unit, ref);
-    CHECK(nref < NROWS);   /* the data does roll up */
+    CHECK(nref < NROWS); /* the data does roll up */
     append_rows(t, rows, NROWS);
     struct storage_status st;
     storage_table_status(t, &st);
-    CHECK_EQ_INT(st.row_count, nref);   /* one buffer per chunk: perfect rollup */
+    CHECK_EQ_INT(st.row_count, nref); /* one buffer per chunk: perfect rollup */
     snprintf(what, sizeof what, "%s realtime", storage_gran_name(res));
     check_table(t, ref, nref, unit, true, what);
 
     CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
-    CHECK_EQ_INT(cat.n, 2);   /* two days, two segments */
+    CHECK_EQ_INT(cat.n, 2); /* two days, two segments */
     snprintf(what, sizeof what, "%s persisted", storage_gran_name(res));
     check_table(t, ref, nref, unit, true, what);
 
@@ -389,7 +397,8 @@ static void run(enum storage_gran res, int64_t unit)
     bool did = true;
     int rounds = 0;
     while (did && rounds < 5) {
-        CHECK_MSG(storage_table_compact(t, NULL, tst_commit, &cat, &did, &err) == 0, "%s", err.msg);
+        CHECK_MSG(storage_table_compact(t, NULL, tst_commit, &cat, &did, &err) == 0, "%s",
+                  err.msg);
         rounds++;
     }
     CHECK_EQ_INT(rounds, 3);
@@ -558,8 +567,7 @@ static const char *tvstr(const struct sql_value *v, char *out, size_t cap)
     buf_init(&b, 0);
     if (!v->is_null)
         sql_value_to_text(v, &b, true);
-    snprintf(out, cap, "%s%s:%s", v->is_null ? "NULL " : "", sql_type_name(v->type),
-             buf_cstr(&b));
+    snprintf(out, cap, "%s%s:%s", v->is_null ? "NULL " : "", sql_type_name(v->type), buf_cstr(&b));
     buf_free(&b);
     return out;
 }
@@ -567,21 +575,20 @@ static const char *tvstr(const struct sql_value *v, char *out, size_t cap)
 static char *tspec(void)
 {
     json_t *maps = json_array();
-    json_array_append_new(maps, json_pack("{s:s, s:s}", "columnName", "__time", "expression",
-                                          "TIME_PARSE(\"ts\")"));
+    json_array_append_new(
+        maps, json_pack("{s:s, s:s}", "columnName", "__time", "expression", "TIME_PARSE(\"ts\")"));
     json_array_append_new(maps, json_pack("{s:s, s:s}", "columnName", "id", "expression", "id"));
     for (int m = 0; m < TM; m++)
         json_array_append_new(maps, json_pack("{s:s, s:s, s:b}", "columnName", trace_meas[m][0],
-                                              "expression", trace_meas[m][2], "isAggregation",
-                                              1));
+                                              "expression", trace_meas[m][2], "isAggregation", 1));
     json_t *o = json_pack(
         "{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},"
         "{s:s,s:s},{s:s,s:s}], s:{s:s}}, s:o}",
         "type", "streaming", "target", "type", "table", "tableName", "t", "source", "type",
         "connection", "connectionName", "c", "inputSchema", "name", "ts", "dataType", "string",
         "name", "id", "dataType", "string", "name", "n", "dataType", "long", "name", "x",
-        "dataType", "double", "name", "s", "dataType", "string", "name", "seq", "dataType",
-        "long", "formatSettings", "format", "nd-json", "mappings", maps);
+        "dataType", "double", "name", "s", "dataType", "string", "name", "seq", "dataType", "long",
+        "formatSettings", "format", "nd-json", "mappings", maps);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
@@ -622,8 +629,8 @@ static void tappend(struct pipeline *p, struct storage_table *t, const struct te
                                                .values = pc->measure ? NULL : out.values[c],
                                                .states = pc->measure ? out.states[c] : NULL};
         }
-        struct storage_batch b = {.nrows = out.nrows, .time = out.time, .ncols = out.ncols,
-                                  .cols = bc};
+        struct storage_batch b = {
+            .nrows = out.nrows, .time = out.time, .ncols = out.ncols, .cols = bc};
         CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append: %s", err.msg);
         arena_reset(&mem);
     }
@@ -688,7 +695,7 @@ static void tcheck(struct storage_table *t, struct tev *const *ev, int nev, bool
                           "%s: states: %s", what, err.msg);
             }
             for (uint32_t j = 0; j < m; j++) {
-                char idb[16] = "";   /* values are not NUL-terminated */
+                char idb[16] = ""; /* values are not NUL-terminated */
                 if (!idv[j].is_null && idv[j].v.s.n < sizeof idb)
                     memcpy(idb, idv[j].v.s.p, idv[j].v.s.n);
                 struct tev key = {.t = tm[j], .id = idb[0] == 'k' ? atoi(idb + 1) : -1};
@@ -767,11 +774,13 @@ static void trace(void)
         cols[1 + m] = (struct storage_column){.name = trace_meas[m][0], .kind = STORAGE_MEASURE};
         /* as the runtime opens a table: the declared type's aggregator */
         CHECK(sql_agg_for_measure(trace_meas[m][1], &cols[1 + m].agg));
-        pcols[1 + m] = (struct pipeline_table_col){trace_meas[m][0], SQL_NULL, true,
-                                                   trace_meas[m][1]};
+        pcols[1 + m] =
+            (struct pipeline_table_col){trace_meas[m][0], SQL_NULL, true, trace_meas[m][1]};
     }
-    struct storage_schema sch = {.type = STORAGE_AGGREGATE, .partitioning = STORAGE_GRAN_DAY,
-                                 .time_resolution = STORAGE_GRAN_HOUR, .cols = cols,
+    struct storage_schema sch = {.type = STORAGE_AGGREGATE,
+                                 .partitioning = STORAGE_GRAN_DAY,
+                                 .time_resolution = STORAGE_GRAN_HOUR,
+                                 .cols = cols,
                                  .ncols = TM + 1};
     struct pipeline_table pt = {.aggregate = true, .cols = pcols, .ncols = TM + 1};
     char *spec = tspec();
@@ -854,17 +863,19 @@ static void compat(void)
     // clang-format on
     static const char *const now_types[4] = {"count", "stringLatest", "longMin", "longSum"};
     static const char *const names[4] = {"c", "l", "m", "s"};
-    static const char *const want[4] = {"long:2", "string:b", "long:1700000000001",
-                                        "NULL long:"};
+    static const char *const want[4] = {"long:2", "string:b", "long:1700000000001", "NULL long:"};
     struct storage_column cols[4], cols2[4];
     for (int i = 0; i < 4; i++) {
-        cols[i] = (struct storage_column){.name = names[i], .kind = STORAGE_MEASURE,
-                                          .agg = old[i]};
+        cols[i] =
+            (struct storage_column){.name = names[i], .kind = STORAGE_MEASURE, .agg = old[i]};
         cols2[i] = (struct storage_column){.name = names[i], .kind = STORAGE_MEASURE};
         CHECK(sql_agg_for_measure(now_types[i], &cols2[i].agg));
     }
-    struct storage_schema sch = {.type = STORAGE_AGGREGATE, .partitioning = STORAGE_GRAN_DAY,
-                                 .time_resolution = STORAGE_GRAN_DAY, .cols = cols, .ncols = 4};
+    struct storage_schema sch = {.type = STORAGE_AGGREGATE,
+                                 .partitioning = STORAGE_GRAN_DAY,
+                                 .time_resolution = STORAGE_GRAN_DAY,
+                                 .cols = cols,
+                                 .ncols = 4};
     struct storage_table *t = NULL;
     struct lerr err;
     lerr_init(&err);

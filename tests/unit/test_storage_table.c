@@ -13,7 +13,7 @@
 
 #define HOUR 3600000LL
 #define DAY 86400000LL
-#define T0 1700006400000LL   /* 2023-11-15T00:00:00Z */
+#define T0 1700006400000LL /* 2023-11-15T00:00:00Z */
 
 /* ---- a small detail table: v LONG (always 1), s STRING derived from time ---- */
 
@@ -24,8 +24,8 @@ static const struct storage_column dcols[] = {
 
 static struct storage_schema dschema(enum storage_gran part)
 {
-    return (struct storage_schema){.type = STORAGE_DETAIL, .partitioning = part,
-                                   .cols = dcols, .ncols = 2};
+    return (struct storage_schema){
+        .type = STORAGE_DETAIL, .partitioning = part, .cols = dcols, .ncols = 2};
 }
 
 static char names[100][8];
@@ -73,7 +73,8 @@ static void tally_view(const struct storage_view *v, struct tally *out)
     struct sql_value s[STORAGE_BLOCK_ROWS];
     for (uint64_t r0 = 0; r0 < n; r0 += STORAGE_BLOCK_ROWS) {
         uint32_t m = (uint32_t)(n - r0 < STORAGE_BLOCK_ROWS ? n - r0 : STORAGE_BLOCK_ROWS);
-        if (storage_scan_time(sc, r0, m, tm, &err) || storage_scan_longs(sc, 1, r0, m, l, nl, &err) ||
+        if (storage_scan_time(sc, r0, m, tm, &err) ||
+            storage_scan_longs(sc, 1, r0, m, l, nl, &err) ||
             storage_scan_values(sc, 2, r0, m, NULL, s, &err)) {
             out->errors++;
             break;
@@ -202,8 +203,11 @@ static void test_concurrent(bool aggregate)
         {.name = "cnt", .kind = STORAGE_MEASURE, .agg = calls[0]},
         {.name = "sum", .kind = STORAGE_MEASURE, .agg = calls[1]},
     };
-    struct storage_schema as = {.type = STORAGE_AGGREGATE, .partitioning = STORAGE_GRAN_HOUR,
-                                .time_resolution = STORAGE_GRAN_MINUTE, .cols = acols, .ncols = 3};
+    struct storage_schema as = {.type = STORAGE_AGGREGATE,
+                                .partitioning = STORAGE_GRAN_HOUR,
+                                .time_resolution = STORAGE_GRAN_MINUTE,
+                                .cols = acols,
+                                .ncols = 3};
     struct storage_schema ds = dschema(STORAGE_GRAN_HOUR);
     struct storage_table *t;
     CHECK(storage_table_open(dir, "conc", aggregate ? &as : &ds, NULL, &t, &err) == 0);
@@ -215,7 +219,7 @@ static void test_concurrent(bool aggregate)
     int64_t start = util_mono_ns();
     int batches = 0;
     uint64_t appended = 0;
-    while (util_mono_ns() - start < 600000000LL) {   /* 0.6 s */
+    while (util_mono_ns() - start < 600000000LL) { /* 0.6 s */
         if (aggregate)
             append_agg(t, T0 + batches * 5000LL, 300, calls);
         else
@@ -261,9 +265,9 @@ static void test_persist(void)
     CHECK(!storage_table_should_persist(t, now));
     append_detail(t, T0, 10, 999);
     CHECK(!storage_table_should_persist(t, now));
-    CHECK(storage_table_should_persist(t, util_now_ms() + 100));   /* age */
+    CHECK(storage_table_should_persist(t, util_now_ms() + 100)); /* age */
     append_detail(t, T0 + 20000, 10, 1);
-    CHECK(storage_table_should_persist(t, now));                   /* rows */
+    CHECK(storage_table_should_persist(t, now)); /* rows */
     uint64_t rows, bytes;
     storage_table_realtime_usage(t, &rows, &bytes);
     CHECK(rows == 1000 && bytes > 1000 * 12);
@@ -315,11 +319,11 @@ static void test_persist(void)
     bad[0].col = 1;
     b.ncols = 2;
     lerr_init(&err);
-    CHECK_EQ_INT(storage_table_append(t, &b, &err), LERR_INVALID);   /* twice */
+    CHECK_EQ_INT(storage_table_append(t, &b, &err), LERR_INVALID); /* twice */
     bad[0] = (struct storage_batch_col){.col = 2};
     b.ncols = 1;
     lerr_init(&err);
-    CHECK_EQ_INT(storage_table_append(t, &b, &err), LERR_INVALID);   /* no values */
+    CHECK_EQ_INT(storage_table_append(t, &b, &err), LERR_INVALID); /* no values */
     storage_table_status(t, &st);
     CHECK_EQ_INT(st.row_count, 1010);
     storage_table_free(t);
@@ -337,7 +341,7 @@ static void test_chunks(void)
     struct storage_schema ds = dschema(STORAGE_GRAN_HOUR);
     struct storage_table *t;
     CHECK(storage_table_open(dir, "h", &ds, NULL, &t, &err) == 0);
-    append_detail(t, T0 + 30 * 60000LL, 60000, 150);   /* 2.5 hours: 3 chunks */
+    append_detail(t, T0 + 30 * 60000LL, 60000, 150); /* 2.5 hours: 3 chunks */
     struct storage_snapshot *s = storage_table_snapshot(t);
     CHECK_EQ_INT(s->nviews, 3);
     for (size_t i = 0; i < s->nviews; i++) {
@@ -350,7 +354,7 @@ static void test_chunks(void)
     struct tst_catalog cat = {0};
     CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
     CHECK_EQ_INT(cat.n, 3);
-    CHECK_EQ_INT(cat.calls, 1);   /* one catalog transaction for all chunks */
+    CHECK_EQ_INT(cat.calls, 1); /* one catalog transaction for all chunks */
     struct tally tl;
     tally_snapshot(t, &tl);
     CHECK(tl.rows == 150 && tl.bad == 0);
@@ -370,7 +374,7 @@ static void test_chunks(void)
     CHECK(storage_table_drop_range(t, T0, T0 + HOUR / 2, &err) == 0);
     tally_snapshot(t, &tl);
     CHECK_EQ_INT(tl.rows, 90);
-    append_detail(t, T0 + HOUR, 60000, 4);   /* the hour takes rows again */
+    append_detail(t, T0 + HOUR, 60000, 4); /* the hour takes rows again */
     tally_snapshot(t, &tl);
     CHECK_EQ_INT(tl.rows, 94);
     storage_table_free(t);
@@ -418,10 +422,10 @@ static void test_compaction(void)
     CHECK(storage_table_open(dir, "c", &ds, NULL, &t, &err) == 0);
     struct tst_catalog cat = {0};
     for (int i = 0; i < 3; i++) {
-        append_detail(t, T0 + 7 + i * 1000, 997, 5000);   /* interleaved times */
+        append_detail(t, T0 + 7 + i * 1000, 997, 5000); /* interleaved times */
         CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
     }
-    append_detail(t, T0 + DAY + 5, 1000, 100);              /* another day */
+    append_detail(t, T0 + DAY + 5, 1000, 100); /* another day */
     CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
     CHECK_EQ_INT(cat.n, 4);
     char old[3][96];
@@ -527,7 +531,7 @@ static void test_startup(void)
     CHECK(!tst_exists(dir, "notes.txt"));
     CHECK(!tst_exists(dir, ".tmp-2023-11-15T00-00-00.000Z_0011223344556677.lseg"));
     CHECK(tst_exists(dir, cat.names[0]));
-    CHECK(tst_exists(dir, cat.names[1]));   /* corrupt: reported, kept for a person */
+    CHECK(tst_exists(dir, cat.names[1])); /* corrupt: reported, kept for a person */
     struct storage_status st;
     storage_table_status(t, &st);
     CHECK_EQ_INT(st.segment_count, 1);
@@ -558,7 +562,7 @@ static void test_startup(void)
     CHECK(tl.rows == 100 && tl.bad == 0);
     storage_snapshot_free(held);
     CHECK_EQ_INT(tst_count_files(dir), 0);
-    append_detail(t, T0, 10, 5);   /* still usable */
+    append_detail(t, T0, 10, 5); /* still usable */
     tally_snapshot(t, &tl);
     CHECK_EQ_INT(tl.rows, 5);
     storage_table_free(t);
@@ -580,7 +584,7 @@ static void test_add_column(void)
     struct storage_snapshot *old = storage_table_snapshot(t);
     struct storage_column nc = {.name = "city", .type = SQL_STRING};
     CHECK_EQ_INT(storage_table_add_column(t, &nc, &err), 3);
-    CHECK_EQ_INT(storage_table_add_column(t, &nc, &err), -1);   /* duplicate */
+    CHECK_EQ_INT(storage_table_add_column(t, &nc, &err), -1); /* duplicate */
     struct storage_column reserved = {.name = "__x", .type = SQL_STRING};
     lerr_init(&err);
     CHECK_EQ_INT(storage_table_add_column(t, &reserved, &err), -1);
@@ -596,7 +600,7 @@ static void test_add_column(void)
     struct storage_batch b = {.nrows = 3, .time = tm, .ncols = 3, .cols = bc};
     lerr_init(&err);
     CHECK_MSG(storage_table_append(t, &b, &err) == 0, "%s", err.msg);
-    CHECK_EQ_INT(old->ncols, 3);   /* the old snapshot keeps its schema */
+    CHECK_EQ_INT(old->ncols, 3); /* the old snapshot keeps its schema */
     storage_snapshot_free(old);
     struct tst_catalog cat = {0};
     for (int round = 0; round < 2; round++) {

@@ -24,8 +24,8 @@ static uint64_t rnd(void)
 }
 
 enum shape { RANDOM, SHARE8, SHARE16, PREFIXES, FEW_BYTES, HIGH_BYTES, NSHAPES };
-static const char *const shape_name[] = {"random", "share8", "share16", "prefixes", "few-bytes",
-                                         "high-bytes"};
+static const char *const shape_name[] = {"random",   "share8",    "share16",
+                                         "prefixes", "few-bytes", "high-bytes"};
 
 /* Value i of a set: bytes into out (up to 48), returns the length. */
 static uint32_t make_value(enum shape sh, uint8_t *out)
@@ -42,7 +42,7 @@ static uint32_t make_value(enum shape sh, uint8_t *out)
         uint32_t pn = (uint32_t)strlen(pre), tail = (uint32_t)(rnd() % 12);
         memcpy(out, pre, pn);
         for (uint32_t i = 0; i < tail; i++)
-            out[pn + i] = (uint8_t)('a' + rnd() % 3);   /* few letters: shared 16 bytes too */
+            out[pn + i] = (uint8_t)('a' + rnd() % 3); /* few letters: shared 16 bytes too */
         return pn + tail;
     }
     case PREFIXES:
@@ -57,7 +57,7 @@ static uint32_t make_value(enum shape sh, uint8_t *out)
         return n;
     default:
         for (uint32_t i = 0; i < n; i++)
-            out[i] = (uint8_t)(0x7f + rnd() % 3);   /* 0x7f, 0x80, 0x81: signedness */
+            out[i] = (uint8_t)(0x7f + rnd() % 3); /* 0x7f, 0x80, 0x81: signedness */
         return n;
     }
 }
@@ -70,11 +70,11 @@ static void check_one(enum shape sh, size_t n, size_t dups)
 {
     uint8_t *bytes = malloc(n * 48 + 1);
     struct storage__skey *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b),
-                   *tmp = malloc((n + 1) * sizeof *tmp);
+                         *tmp = malloc((n + 1) * sizeof *tmp);
     for (size_t i = 0; i < n; i++) {
         uint8_t *p = bytes + i * 48;
         uint32_t len;
-        if (i >= n - dups && i > 0) {   /* a copy of an earlier value */
+        if (i >= n - dups && i > 0) { /* a copy of an earlier value */
             size_t j = rnd() % i;
             len = a[j].n;
             memcpy(p, bytes + j * 48, len);
@@ -111,7 +111,7 @@ static void test_sort_oracle(void)
     for (int sh = 0; sh < NSHAPES; sh++)
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             check_one((enum shape)sh, sizes[i], 0);
-            check_one((enum shape)sh, sizes[i], sizes[i] / 3);   /* ties */
+            check_one((enum shape)sh, sizes[i], sizes[i] / 3); /* ties */
         }
     /* all equal */
     check_one(SHARE16, 500, 499);
@@ -170,8 +170,8 @@ static void test_segment_repeatable(void)
     struct segstore *store;
     CHECK(segstore_local_new(dir, &store, &err) == 0);
     static const struct storage_column cols[] = {{.name = "s", .type = SQL_STRING}};
-    struct storage_schema def = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
-                                 .cols = cols, .ncols = 1};
+    struct storage_schema def = {
+        .type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY, .cols = cols, .ncols = 1};
     struct storage__schema *sc = storage__schema_new(&def, &err);
     CHECK(sc != NULL);
     enum { N = 9000 };
@@ -259,8 +259,8 @@ static void test_gather(void)
     lerr_init(&err);
     static const struct storage_column cols[] = {{.name = "l", .type = SQL_LONG},
                                                  {.name = "e", .type = SQL_DOUBLE}};
-    struct storage_schema def = {.type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY,
-                                 .cols = cols, .ncols = 2};
+    struct storage_schema def = {
+        .type = STORAGE_DETAIL, .partitioning = STORAGE_GRAN_DAY, .cols = cols, .ncols = 2};
     struct storage__schema *sc = storage__schema_new(&def, &err);
     enum { N = 3 * STORAGE_BLOCK_ROWS + 77 };
     static int64_t tm[N];
@@ -269,10 +269,10 @@ static void test_gather(void)
     for (uint32_t i = 0; i < N; i++) {
         tm[i] = 1700000000000LL + i;
         lv[i] = i % 5 == 0 ? sql_null(SQL_LONG) : sql_long((int64_t)(rnd() >> 1) - (1LL << 61));
-        ev[i] = sql_null(SQL_DOUBLE);   /* the column never gets a page */
+        ev[i] = sql_null(SQL_DOUBLE); /* the column never gets a page */
         rows[i] = perm[i] = i;
     }
-    for (uint32_t i = N - 1; i > 0; i--) {   /* a shuffle */
+    for (uint32_t i = N - 1; i > 0; i--) { /* a shuffle */
         uint32_t j = (uint32_t)(rnd() % (i + 1)), x = perm[i];
         perm[i] = perm[j];
         perm[j] = x;

@@ -49,12 +49,12 @@ static const char *fmt_utc(int64_t ms)
     return buf;
 }
 
-#define CHECK_TIME(got, want_iso, ctx)                                                   \
-    do {                                                                                 \
-        int64_t g__ = (got), w__ = iso(want_iso);                                        \
-        char gb__[48];                                                                   \
-        time_format_iso(g__, NULL, gb__, sizeof gb__);                                   \
-        CHECK_MSG(g__ == w__, "%s: got %s, want %s", ctx, gb__, fmt_utc(w__));            \
+#define CHECK_TIME(got, want_iso, ctx)                                         \
+    do {                                                                       \
+        int64_t g__ = (got), w__ = iso(want_iso);                              \
+        char gb__[48];                                                         \
+        time_format_iso(g__, NULL, gb__, sizeof gb__);                         \
+        CHECK_MSG(g__ == w__, "%s: got %s, want %s", ctx, gb__, fmt_utc(w__)); \
     } while (0)
 
 /* ---- civil calendar --------------------------------------------------- */
@@ -67,11 +67,11 @@ static void test_civil(void)
         int64_t days;
         int dow;
     } cases[] = {
-        {1970, 1, 1, 0, 4},          {1969, 12, 31, -1, 3},       {2000, 3, 1, 11017, 3},
-        {2000, 2, 29, 11016, 2},     {2024, 5, 17, 19860, 5},     {2016, 1, 1, 16801, 5},
-        {1965, 3, 15, -1753, 1},     {1, 1, 1, -719162, 1},       {0, 3, 1, -719468, 3},
-        {-1, 12, 31, -719529, 5},    {1600, 2, 29, -135081, 2},   {9999, 12, 31, 2932896, 5},
-        {1900, 3, 1, -25508, 4},     {2038, 1, 19, 24855, 2},
+        {1970, 1, 1, 0, 4},       {1969, 12, 31, -1, 3},     {2000, 3, 1, 11017, 3},
+        {2000, 2, 29, 11016, 2},  {2024, 5, 17, 19860, 5},   {2016, 1, 1, 16801, 5},
+        {1965, 3, 15, -1753, 1},  {1, 1, 1, -719162, 1},     {0, 3, 1, -719468, 3},
+        {-1, 12, 31, -719529, 5}, {1600, 2, 29, -135081, 2}, {9999, 12, 31, 2932896, 5},
+        {1900, 3, 1, -25508, 4},  {2038, 1, 19, 24855, 2},
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         CHECK_EQ_INT(civil_days_from_ymd(cases[i].y, cases[i].m, cases[i].d), cases[i].days);
@@ -104,7 +104,7 @@ static void test_civil(void)
     static const struct {
         int64_t y;
         int m, dim;
-    } dims[] = {{2024, 2, 29}, {2023, 2, 28}, {1900, 2, 28}, {2000, 2, 29}, {2023, 1, 31},
+    } dims[] = {{2024, 2, 29}, {2023, 2, 28},  {1900, 2, 28}, {2000, 2, 29}, {2023, 1, 31},
                 {2023, 4, 30}, {2023, 12, 31}, {2023, 6, 30}, {2023, 13, 0}, {2023, 0, 0}};
     for (size_t i = 0; i < LS_ARRAY_LEN(dims); i++)
         CHECK_EQ_INT(civil_days_in_month(dims[i].y, dims[i].m), dims[i].dim);
@@ -126,7 +126,7 @@ static void test_civil(void)
     CHECK(c.year == 1969 && c.month == 12 && c.day == 31 && c.hour == 23 && c.minute == 59 &&
           c.second == 59 && c.millis == 999);
     CHECK_EQ_INT(civil_to_ms(&c), -1);
-    civil_from_ms(INT64_MIN, &c);  /* must not trip UBSan */
+    civil_from_ms(INT64_MIN, &c); /* must not trip UBSan */
     CHECK(c.year < -292000000);
     civil_from_ms(INT64_MAX, &c);
     CHECK(c.year > 292000000);
@@ -228,7 +228,7 @@ static void test_iso_parse(void)
         int64_t got = 12345;
         size_t n = strlen(bad[i]);
         if (strcmp(bad[i], "2000-01-02") == 0)
-            n = 11;  /* the embedded NUL case: the slice includes it */
+            n = 11; /* the embedded NUL case: the slice includes it */
         CHECK_MSG(!time_parse_iso(bad[i], n, NULL, &got), "'%s' should not parse", bad[i]);
     }
     /* Slices are not NUL-terminated: only the first n bytes count. */
@@ -266,13 +266,13 @@ static void test_iso_format(void)
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         char buf[48];
-        size_t n = time_format_iso(cases[i].ms, cases[i].tz ? zone(cases[i].tz) : NULL, buf,
-                                   sizeof buf);
+        size_t n =
+            time_format_iso(cases[i].ms, cases[i].tz ? zone(cases[i].tz) : NULL, buf, sizeof buf);
         CHECK_EQ_STR(buf, cases[i].want);
         CHECK_EQ_INT(n, strlen(cases[i].want));
         int64_t back;
-        CHECK_MSG(time_parse_iso(buf, n, NULL, &back) && back == cases[i].ms,
-                  "round trip of %s", buf);
+        CHECK_MSG(time_parse_iso(buf, n, NULL, &back) && back == cases[i].ms, "round trip of %s",
+                  buf);
     }
     /* Extremes never overflow the 40-byte contract. */
     char buf[40];
@@ -305,7 +305,8 @@ static void test_periods(void)
         {"PT0,5S", {.millis = 500}, "PT0.500S", 500},
         {"P1Y2M3W4DT5H6M7S",
          {.years = 1, .months = 2, .weeks = 3, .days = 4, .hours = 5, .minutes = 6, .seconds = 7},
-         "P1Y2M3W4DT5H6M7S", -1},
+         "P1Y2M3W4DT5H6M7S",
+         -1},
         {"P3M", {.months = 3}, "P3M", -1},
         {"P0D", {0}, "PT0S", 0},
         {"PT0S", {0}, "PT0S", 0},
@@ -454,7 +455,7 @@ static void test_tz_offsets(void)
         {"America/Los_Angeles", "2050-11-06T08:59:00Z", -420},
         {"America/Los_Angeles", "2050-11-06T09:00:00Z", -480},
         {"America/Los_Angeles", "2400-07-01T00:00:00Z", -420},
-        {"America/Los_Angeles", "1800-01-01T00:00:00Z", -473},  /* LMT -7:52:58, floor */
+        {"America/Los_Angeles", "1800-01-01T00:00:00Z", -473}, /* LMT -7:52:58, floor */
         {"Europe/London", "2024-03-31T00:59:00Z", 0},
         {"Europe/London", "2024-03-31T01:00:00Z", 60},
         {"Europe/London", "2024-10-27T00:59:00Z", 60},
@@ -470,7 +471,7 @@ static void test_tz_offsets(void)
         {"Australia/Lord_Howe", "2050-10-01T15:29:00Z", 630},
         {"Australia/Lord_Howe", "2050-10-01T15:30:00Z", 660},
         {"Asia/Kolkata", "2050-06-01T00:00:00Z", 330},
-        {"Asia/Kolkata", "1945-01-01T00:00:00Z", 390},  /* wartime +06:30 */
+        {"Asia/Kolkata", "1945-01-01T00:00:00Z", 390}, /* wartime +06:30 */
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         int64_t off = tz_offset_at(zone(cases[i].tz), iso(cases[i].at));
@@ -487,21 +488,21 @@ static void test_tz_local(void)
         const char *tz, *local, *want;
     } cases[] = {
         {"America/Los_Angeles", "2024-03-10T01:59:00Z", "2024-03-10T09:59:00Z"},
-        {"America/Los_Angeles", "2024-03-10T02:00:00Z", "2024-03-10T10:00:00Z"},  /* gap */
-        {"America/Los_Angeles", "2024-03-10T02:30:00Z", "2024-03-10T10:30:00Z"},  /* gap */
+        {"America/Los_Angeles", "2024-03-10T02:00:00Z", "2024-03-10T10:00:00Z"}, /* gap */
+        {"America/Los_Angeles", "2024-03-10T02:30:00Z", "2024-03-10T10:30:00Z"}, /* gap */
         {"America/Los_Angeles", "2024-03-10T03:00:00Z", "2024-03-10T10:00:00Z"},
         {"America/Los_Angeles", "2024-11-03T00:59:00Z", "2024-11-03T07:59:00Z"},
-        {"America/Los_Angeles", "2024-11-03T01:00:00Z", "2024-11-03T08:00:00Z"},  /* overlap */
-        {"America/Los_Angeles", "2024-11-03T01:59:00Z", "2024-11-03T08:59:00Z"},  /* overlap */
+        {"America/Los_Angeles", "2024-11-03T01:00:00Z", "2024-11-03T08:00:00Z"}, /* overlap */
+        {"America/Los_Angeles", "2024-11-03T01:59:00Z", "2024-11-03T08:59:00Z"}, /* overlap */
         {"America/Los_Angeles", "2024-11-03T02:00:00Z", "2024-11-03T10:00:00Z"},
-        {"America/Los_Angeles", "2050-03-13T02:30:00Z", "2050-03-13T10:30:00Z"},  /* gap */
-        {"America/Los_Angeles", "2050-11-06T01:30:00Z", "2050-11-06T08:30:00Z"},  /* overlap */
-        {"Europe/London", "2024-03-31T01:30:00Z", "2024-03-31T01:30:00Z"},        /* gap */
+        {"America/Los_Angeles", "2050-03-13T02:30:00Z", "2050-03-13T10:30:00Z"}, /* gap */
+        {"America/Los_Angeles", "2050-11-06T01:30:00Z", "2050-11-06T08:30:00Z"}, /* overlap */
+        {"Europe/London", "2024-03-31T01:30:00Z", "2024-03-31T01:30:00Z"},       /* gap */
         {"Europe/London", "2024-03-31T02:00:00Z", "2024-03-31T01:00:00Z"},
-        {"Europe/London", "2024-10-27T01:30:00Z", "2024-10-27T00:30:00Z"},        /* overlap */
+        {"Europe/London", "2024-10-27T01:30:00Z", "2024-10-27T00:30:00Z"}, /* overlap */
         {"Europe/London", "2024-10-27T02:00:00Z", "2024-10-27T02:00:00Z"},
-        {"Australia/Lord_Howe", "2024-10-06T02:15:00Z", "2024-10-05T15:45:00Z"},  /* gap */
-        {"Australia/Lord_Howe", "2024-04-07T01:45:00Z", "2024-04-06T14:45:00Z"},  /* overlap */
+        {"Australia/Lord_Howe", "2024-10-06T02:15:00Z", "2024-10-05T15:45:00Z"}, /* gap */
+        {"Australia/Lord_Howe", "2024-04-07T01:45:00Z", "2024-04-06T14:45:00Z"}, /* overlap */
         {"Australia/Lord_Howe", "2024-04-07T02:00:00Z", "2024-04-06T15:30:00Z"},
         {"Asia/Kolkata", "2024-05-17T00:00:00Z", "2024-05-16T18:30:00Z"},
     };
@@ -530,8 +531,8 @@ static size_t tzif_header(unsigned char *p, char version, unsigned types, unsign
     memset(p, 0, 44);
     memcpy(p, "TZif", 4);
     p[4] = (unsigned char)version;
-    p[20 + 4 * 4 + 3] = (unsigned char)types;  /* typecnt */
-    p[20 + 5 * 4 + 3] = (unsigned char)chars;  /* charcnt */
+    p[20 + 4 * 4 + 3] = (unsigned char)types; /* typecnt */
+    p[20 + 5 * 4 + 3] = (unsigned char)chars; /* charcnt */
     return 44;
 }
 
@@ -562,7 +563,7 @@ static void test_tzif_files(void)
     write_file(path, buf, 60);
     unsigned char bad_idx[sizeof buf];
     memcpy(bad_idx, buf, n);
-    bad_idx[44 + 10 + 44] = 0x7f;  /* first utoff of the v2 block: far out of range */
+    bad_idx[44 + 10 + 44] = 0x7f; /* first utoff of the v2 block: far out of range */
     snprintf(path, sizeof path, "%s/BadOffset", dir);
     write_file(path, bad_idx, n);
     snprintf(path, sizeof path, "%s/NotTzif", dir);
@@ -583,8 +584,10 @@ static void test_tzif_files(void)
     static const struct {
         const char *name;
         int code;
-    } broken[] = {{"Truncated", LERR_CORRUPT}, {"BadOffset", LERR_CORRUPT},
-                  {"NotTzif", LERR_INVALID}, {"Missing", LERR_INVALID}};
+    } broken[] = {{"Truncated", LERR_CORRUPT},
+                  {"BadOffset", LERR_CORRUPT},
+                  {"NotTzif", LERR_INVALID},
+                  {"Missing", LERR_INVALID}};
     for (size_t i = 0; i < LS_ARRAY_LEN(broken); i++) {
         lerr_init(&e);
         CHECK(tz_get(broken[i].name, strlen(broken[i].name), &e) == NULL);
@@ -601,8 +604,8 @@ static void test_tzif_files(void)
 
 static void *tz_thread(void *arg)
 {
-    static const char *const names[] = {"Europe/Paris", "Asia/Tokyo", "+03:00",
-                                        "America/Chicago", "Europe/Paris"};
+    static const char *const names[] = {"Europe/Paris", "Asia/Tokyo", "+03:00", "America/Chicago",
+                                        "Europe/Paris"};
     const struct ls_tz **out = arg;
     for (int r = 0; r < 200; r++)
         for (size_t i = 0; i < LS_ARRAY_LEN(names); i++)
@@ -776,7 +779,8 @@ static void test_shift(void)
         {"2024-03-11T07:00:00Z", "P1D", -1, "America/Los_Angeles", "2024-03-10T08:00Z"},
         {"2024-11-03T08:30:00Z", "PT1H", 1, "America/Los_Angeles", "2024-11-03T09:30Z"},
         {"2024-10-15T19:00:00Z", "P1M", 1, "America/Los_Angeles", "2024-11-15T20:00Z"},
-        {"2024-03-09T10:30:00Z", "P1D", 1, "America/Los_Angeles", "2024-03-10T10:30Z"}, /* 02:30 gap */
+        {"2024-03-09T10:30:00Z", "P1D", 1, "America/Los_Angeles",
+         "2024-03-10T10:30Z"}, /* 02:30 gap */
         {"2024-10-05T14:00:00Z", "P1D", 1, "Australia/Lord_Howe", "2024-10-06T13:30Z"},
         {"2024-05-17T13:45:00Z", "P1D", 1, "Asia/Kolkata", "2024-05-18T13:45Z"},
     };
@@ -1026,7 +1030,7 @@ static void test_joda_format(void)
 static void test_joda_parse(void)
 {
     static const struct {
-        const char *pat, *text, *tz, *want;  /* want NULL: must not parse */
+        const char *pat, *text, *tz, *want; /* want NULL: must not parse */
     } cases[] = {
         {"dd/MMM/yyyy:HH:mm:ss Z", "10/Oct/2000:13:55:36 -0700", "UTC", "2000-10-10T20:55:36Z"},
         {"dd/MMM/yyyy:HH:mm:ss Z", "10/oct/2000:13:55:36 +0000", "UTC", "2000-10-10T13:55:36Z"},
@@ -1157,8 +1161,8 @@ static void test_joda_roundtrip_and_errors(void)
                 size_t n = joda_format(f, t, tz, buf, sizeof buf);
                 if (!joda_parse(f, buf, n, tz, &back) || back != want) {
                     if (bad++ < 5)
-                        fprintf(stderr, "round trip '%s' %s: %s -> %lld, want %lld\n",
-                                pats[p].pat, zones[z], buf, (long long)back, (long long)want);
+                        fprintf(stderr, "round trip '%s' %s: %s -> %lld, want %lld\n", pats[p].pat,
+                                zones[z], buf, (long long)back, (long long)want);
                 }
             }
         }

@@ -11,7 +11,7 @@ static void test_errors(void)
     CHECK_EQ_INT(e.code, LERR_OK);
     CHECK_EQ_INT(lerr_set(&e, LERR_INVALID, "first %d", 1), LERR_INVALID);
     lerr_set(&e, LERR_IO, "second");
-    CHECK_EQ_STR(e.msg, "first 1");          /* the first error wins */
+    CHECK_EQ_STR(e.msg, "first 1"); /* the first error wins */
     CHECK_EQ_INT(e.code, LERR_INVALID);
     lerr_init(&e);
     lerr_set_at(&e, LERR_INVALID, "inputSchema[2].dataType", "bad");
@@ -43,7 +43,7 @@ static void test_arena(void)
     char *p = arena_strdup(&a, "hello");
     CHECK_EQ_STR(p, "hello");
     CHECK((uintptr_t)arena_alloc(&a, 3) % 16 == 0);
-    void *big = arena_alloc(&a, 100000);   /* larger than a block */
+    void *big = arena_alloc(&a, 100000); /* larger than a block */
     CHECK(big != NULL);
     memset(big, 1, 100000);
     CHECK_EQ_STR(arena_printf(&a, "%d-%s", 42, "x"), "42-x");
@@ -51,11 +51,11 @@ static void test_arena(void)
     CHECK_EQ_INT(a.total, 0);
     CHECK(arena_alloc(&a, 10) != NULL);
     arena_destroy(&a);
-    arena_init(&a, 1024, 64);   /* capped */
+    arena_init(&a, 1024, 64); /* capped */
     CHECK(arena_alloc(&a, 48) != NULL);
     CHECK(!a.capped);
     CHECK(arena_alloc(&a, 32) == NULL);
-    CHECK(a.capped);   /* refused for the cap, not by malloc */
+    CHECK(a.capped); /* refused for the cap, not by malloc */
     arena_destroy(&a);
 
     /* mark and release: everything after the mark goes, what came before stays */
@@ -65,7 +65,7 @@ static void test_arena(void)
         struct arena_mark m;
         arena_mark(&a, &m);
         size_t total = a.total;
-        for (int i = 0; i < 50; i++) {   /* new blocks, huge blocks behind old and new heads */
+        for (int i = 0; i < 50; i++) { /* new blocks, huge blocks behind old and new heads */
             char *q = arena_alloc(&a, i % 7 == 0 ? 5000 : 300);
             CHECK(q != NULL);
             memset(q, 0xab, i % 7 == 0 ? 5000 : 300);
@@ -74,10 +74,10 @@ static void test_arena(void)
         CHECK_EQ_INT(a.total, total);
         if (keep)
             CHECK_EQ_STR(keep, "kept");
-        char *again = arena_strdup(&a, "again");   /* in a block kept for reuse, or after keep */
+        char *again = arena_strdup(&a, "again"); /* in a block kept for reuse, or after keep */
         CHECK_EQ_STR(again, "again");
         CHECK_EQ_INT(a.total, total + 16);
-        arena_destroy(&a);   /* (ASan: nothing leaked, nothing freed twice) */
+        arena_destroy(&a); /* (ASan: nothing leaked, nothing freed twice) */
     }
 }
 
@@ -89,9 +89,9 @@ static void test_buf(void)
     CHECK(buf_puts(&b, "12345"));
     CHECK(buf_printf(&b, "%d", 678));
     CHECK_EQ_STR(buf_cstr(&b), "12345678");
-    CHECK(!buf_puts(&b, "abc"));   /* past the cap */
+    CHECK(!buf_puts(&b, "abc")); /* past the cap */
     CHECK(b.failed);
-    CHECK(!buf_putc(&b, 'x'));     /* sticky */
+    CHECK(!buf_putc(&b, 'x')); /* sticky */
     buf_reset(&b);
     CHECK(buf_puts(&b, "ok"));
     size_t n;

@@ -15,9 +15,10 @@
 #define T0 1442018818771LL /* 2015-09-12T00:46:58.771Z */
 
 static const char *const fields[20] = {
-    "time", "channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous",
-    "isMinor", "isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page",
-    "regionIsoCode", "regionName", "user", "delta", "added", "deleted"};
+    "time",          "channel",     "cityName",  "comment", "countryIsoCode",
+    "countryName",   "isAnonymous", "isMinor",   "isNew",   "isRobot",
+    "isUnpatrolled", "metroCode",   "namespace", "page",    "regionIsoCode",
+    "regionName",    "user",        "delta",     "added",   "deleted"};
 
 static void test_determinism(void)
 {
@@ -171,7 +172,8 @@ static void test_shape(void)
     CHECK_MSG(anon > N_EVENTS * 0.07 && anon < N_EVENTS * 0.13, "anonymous %ld", anon);
     CHECK_EQ_INT(geo_without_anon, 0);
     /* null rates: city ~94.5%, country ~90%, region ~94.6%, metro ~98.9% */
-    CHECK_MSG(nulls[2] > N_EVENTS * 0.91 && nulls[2] < N_EVENTS * 0.97, "city nulls %ld", nulls[2]);
+    CHECK_MSG(nulls[2] > N_EVENTS * 0.91 && nulls[2] < N_EVENTS * 0.97, "city nulls %ld",
+              nulls[2]);
     CHECK_MSG(nulls[5] > N_EVENTS * 0.87 && nulls[5] < N_EVENTS * 0.93, "country nulls %ld",
               nulls[5]);
     CHECK_EQ_INT(nulls[4], nulls[5]);

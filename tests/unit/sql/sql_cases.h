@@ -27,17 +27,18 @@ enum { F_S, F_N, F_D, F_F, F_Z, F_NL, F_E, F_TS, F_J, F_NEG, F_DATE, F_TIME, F_N
 // clang-format on
 
 static const struct sql_field test_fields[F__N] = {
-    {"s", 1, SQL_STRING},     {"n", 1, SQL_LONG},       {"d", 1, SQL_DOUBLE},
-    {"f", 1, SQL_FLOAT},      {"z", 1, SQL_STRING},     {"nl", 2, SQL_LONG},
-    {"e", 1, SQL_STRING},     {"ts", 2, SQL_TIMESTAMP}, {"j", 1, SQL_JSON},
-    {"neg", 3, SQL_LONG},     {"date", 4, SQL_STRING},  {"time", 4, SQL_STRING},
-    {"num", 3, SQL_STRING},   {"b", 1, SQL_BOOLEAN},    {"city", 4, SQL_STRING},
-    {"Page", 4, SQL_STRING},  {"tss", 3, SQL_STRING},   {"arr", 3, SQL_ARRAY},
+    {"s", 1, SQL_STRING},    {"n", 1, SQL_LONG},       {"d", 1, SQL_DOUBLE},
+    {"f", 1, SQL_FLOAT},     {"z", 1, SQL_STRING},     {"nl", 2, SQL_LONG},
+    {"e", 1, SQL_STRING},    {"ts", 2, SQL_TIMESTAMP}, {"j", 1, SQL_JSON},
+    {"neg", 3, SQL_LONG},    {"date", 4, SQL_STRING},  {"time", 4, SQL_STRING},
+    {"num", 3, SQL_STRING},  {"b", 1, SQL_BOOLEAN},    {"city", 4, SQL_STRING},
+    {"Page", 4, SQL_STRING}, {"tss", 3, SQL_STRING},   {"arr", 3, SQL_ARRAY},
 };
 
 static const struct sql_schema test_schema = {test_fields, F__N};
 
-#define TJSON "{\"a\": {\"b\": [1, 2, {\"c\": \"x\"}]}, \"p\": 955.00, \"q\": \"str\", \"t\": true, \"n\": null, \"k\": 12, \"e\\u0041\": \"esc\\n\"}"
+#define TJSON \
+    "{\"a\": {\"b\": [1, 2, {\"c\": \"x\"}]}, \"p\": 955.00, \"q\": \"str\", \"t\": true, \"n\": null, \"k\": 12, \"e\\u0041\": \"esc\\n\"}"
 
 static struct sql_value test_arr_items[3];
 
@@ -56,7 +57,7 @@ static void test_rows(struct sql_value rows[3][F__N])
     r[F_Z] = sql_null(SQL_STRING);
     r[F_NL] = sql_null(SQL_LONG);
     r[F_E] = sql_string("", 0);
-    r[F_TS] = sql_timestamp(946782245000LL);   /* 2000-01-02T03:04:05Z */
+    r[F_TS] = sql_timestamp(946782245000LL); /* 2000-01-02T03:04:05Z */
     r[F_J] = sql_string(TJSON, strlen(TJSON));
     r[F_J].type = SQL_JSON;
     r[F_NEG] = sql_long(-7);
@@ -92,7 +93,7 @@ struct sql_case {
     const char *want;
 };
 
-#define TEST_NOW_MS 1700000000000LL   /* 2023-11-14T22:13:20Z */
+#define TEST_NOW_MS 1700000000000LL /* 2023-11-14T22:13:20Z */
 
 /* Runs one case; returns true when it passed. */
 static bool run_case(const struct sql_case *tc, struct sql_value rows[3][F__N], struct arena *mem,
