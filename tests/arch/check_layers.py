@@ -316,6 +316,39 @@ def check_names(files):
     return len(bad)
 
 
+# Loading JSON text is for API documents, and those are read in api/ and
+# catalog/ only (catalog/spec.c's parsers): other modules take typed specs
+# or a parsed json_t. Files elsewhere that load JSON of their own kind:
+JSON_LOADERS = ("json_loads", "json_loadb", "json_loadf", "json_loadfd", "json_load_file",
+                "json_load_callback")
+JSON_LOAD_ALLOWED = {
+    "source/source.c": "a source's own checkpoint offsets (source_offsets_from_json)",
+    "source/kafka.c": "librdkafka's statistics document (the brokers' state)",
+    "quickstart.c": "the quickstart is a client: it reads the API's responses",
+}
+
+
+def check_json_loads(files):
+    """Files outside api/ and catalog/ that load JSON text; returns how many
+    are not in JSON_LOAD_ALLOWED."""
+    print("json: API documents are loaded in api/ and catalog/ only; elsewhere (file, why):")
+    bad = []
+    for f, (_, undefined) in sorted(files.items()):
+        used = sorted(undefined.intersection(JSON_LOADERS))
+        if not used or module_of(f) in ("api", "catalog"):
+            continue
+        if f in JSON_LOAD_ALLOWED:
+            print("  %-18s %s" % (f, JSON_LOAD_ALLOWED[f]))
+        else:
+            bad.append((f, used))
+    for f, used in bad:
+        print("FAIL: src/%s calls %s: API documents are parsed in catalog/ (catalog/spec.h) or "
+              "api/; take a typed spec or a parsed json_t instead, or, for JSON that is not an "
+              "API document, add the file to JSON_LOAD_ALLOWED in %s saying what it reads"
+              % (f, ", ".join(used), os.path.relpath(__file__)))
+    return len(bad)
+
+
 def print_levels(files, edges):
     """Each module's files bottom up: level 0 calls no file of its module,
     level n calls files of lower levels only (the files of a circle are
@@ -433,7 +466,7 @@ def main():
     print("files: %d, edges between files: %d" % (len(files), len(edges)))
     failed = passed = 0
     for check in (lambda: check_circles(files, edges), lambda: check_layers(edges, a.graph),
-                  lambda: check_names(files)):
+                  lambda: check_names(files), lambda: check_json_loads(files)):
         n = check()
         failed += 1 if n else 0
         passed += 0 if n else 1

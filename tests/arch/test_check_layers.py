@@ -10,7 +10,9 @@ while any other symbol on the same edge still fails; an object whose
 source is gone is ignored. Names: a global symbol without its module's
 prefix (a function or a variable) fails and is named; `<module>__`
 internals, static names and the prefixes of NAME_PREFIXES pass, and those
-prefixes are printed; an entry that matches no symbol is named. Prints "N passed, N failed" (tests/run.sh).
+prefixes are printed; an entry that matches no symbol is named. JSON
+loading: a file outside api/ and catalog/ that calls json_loads fails,
+unless JSON_LOAD_ALLOWED names it. Prints "N passed, N failed" (tests/run.sh).
 """
 import os
 import re
@@ -70,7 +72,7 @@ def main():
         "main.c": fn("main_one", ["query_one"]),
     })
     rc, out = run(root, "--graph", "--sizes")
-    check(rc == 0 and "arch: 3 passed, 0 failed" in out, "a clean tree passes", out)
+    check(rc == 0 and "arch: 4 passed, 0 failed" in out, "a clean tree passes", out)
     check("util: u.c < v.c" in out, "--graph orders a module's files bottom up", out)
     check(re.search(r"\n +3 +[1-9][0-9]* +src/query/q\.c: query_one\n", out) is not None,
           "--sizes lists each function's lines and bytes of code", out)
@@ -86,7 +88,7 @@ def main():
         "sql/b.c": fn("sql_b2") + fn("sql_b", ["sql_a"]),
     }))
     check(rc != 0 and "CIRCLE: sql/a.c sql/b.c" in out and "sql/a.c -> sql/b.c: sql_b" in out
-          and "sql/b.c -> sql/a.c: sql_a" in out and "arch: 2 passed, 1 failed" in out,
+          and "sql/b.c -> sql/a.c: sql_a" in out and "arch: 3 passed, 1 failed" in out,
           "a circle of two files fails with its symbols", out)
 
     # a circle round three files
@@ -142,7 +144,7 @@ def main():
         "storage/s.c": fn("storage_open") + fn("rt_open"),
         "main.c": fn("main_one") + fn("main"),
     }))
-    check(rc == 0 and "arch: 3 passed, 0 failed" in out, "names with their module's prefix pass", out)
+    check(rc == 0 and "arch: 4 passed, 0 failed" in out, "names with their module's prefix pass", out)
     check(re.search(r"\n  storage/ +rt_ +1  kept: ", out) is not None,
           "an allowed prefix is printed with its count and reason", out)
     check("prefix quickstart_ of main matches no symbol any more" in out,
@@ -160,8 +162,21 @@ def main():
     check("FAIL: src/query/q.c defines qctx_new," in out, "a q* name in query/ fails", out)
     check("FAIL: src/main.c defines mainframe," in out,
           "a prefix without an underscore (main) allows that one name only", out)
-    check("arch: 2 passed, 1 failed" in out and "storage_open," not in out,
+    check("arch: 3 passed, 1 failed" in out and "storage_open," not in out,
           "names are one check; good names are not named", out)
+
+    # loading JSON text: in api/ and catalog/, and the allow-listed files; elsewhere it fails
+    loads = "char *json_loads(const char *, unsigned long, void *);\n"
+    rc, out = run(tree({
+        "catalog/c.c": loads + "int catalog_load(void)\n{\n    return !!json_loads(\"1\", 0, 0);\n}\n",
+        "source/source.c": loads + "int source_load(void)\n{\n    return !!json_loads(\"1\", 0, 0);\n}\n",
+        "ingest/i.c": loads + "int ingest_load(void)\n{\n    return !!json_loads(\"1\", 0, 0);\n}\n",
+    }))
+    check(rc != 0 and "FAIL: src/ingest/i.c calls json_loads" in out and "catalog/c.c" not in out
+          and "arch: 3 passed, 1 failed" in out,
+          "an API document loaded outside api/ and catalog/ fails; catalog/ passes", out)
+    check(re.search(r"\n  source/source.c +a source's own checkpoint offsets", out) is not None,
+          "an allow-listed loader is printed with why", out)
 
     # no objects at all: a failure that says how to fix it
     empty = tempfile.mkdtemp(prefix="arch-test-")
