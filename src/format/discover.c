@@ -18,7 +18,8 @@
  * nothing to store before that.
  *
  * Entry points: format_discovered_fields(), format_parser_generation(), and
- * module-internal format__lookup(), format__insert(),
+ * module-internal format__schema_init(), format__schema_copy(),
+ * format__schema_free(), format__lookup(), format__insert(),
  * format__add_field(), format__discover(), format__observe_json(),
  * format__widen().
  */

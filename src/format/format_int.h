@@ -1,5 +1,6 @@
 /*
- * format_int.h — private to src/format/: the parser object and the helpers
+ * format_int.h — private to src/format/: the plan (read-only once built),
+ * the per-job schema and the per-thread scratch that make a parser, and the helpers
  * its files share (record.c: parser, nd-json and kafka rows; csv.c: the CSV
  * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
  * field-name table and schema discovery; settings.c: JSON settings).

@@ -1,11 +1,12 @@
 /*
- * record.c — the parser object and the record → input row path: nd-json
+ * record.c — the plan, the parser object and the record → input row path: nd-json
  * values (with discovery and flattenSpec paths), the kafka wrapper
  * (timestamp, key, topic, headers around the value format) and the schema
  * the SQL compiler binds against. The CSV family lives in csv.c, value
  * conversions in coerce.c, the field table and discovery in discover.c.
  *
- * Entry points: format_parser_new(), format_parser_free(),
+ * Entry points: format_plan_new(), format_plan_free(), format_plan_nfixed(),
+ * format_parser_open(), format_parser_plan(), format_parser_new(), format_parser_free(),
  * format_parser_set_max_discovered(), format_parser_schema(),
  * format_parser_nfixed(), format_parser_reads_headers(), format_parse().
  *
