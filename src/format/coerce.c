@@ -62,9 +62,9 @@ static void nomem(struct format__ctx *c) { c->nomem = true; }
 
 const char *format__keep(struct format__ctx *c, const char *s, size_t n)
 {
-    const struct format_parser *p = c->p;
-    bool in_scratch = p->scratch_cap && ((s >= p->scratch && s < p->scratch + p->scratch_cap) ||
-                                         (s >= p->scratch2 && s < p->scratch2 + p->scratch_cap));
+    const struct format__scratch *r = &c->p->run;
+    bool in_scratch = r->scratch_cap && ((s >= r->scratch && s < r->scratch + r->scratch_cap) ||
+                                         (s >= r->scratch2 && s < r->scratch2 + r->scratch_cap));
     if (!in_scratch)
         return s;
     char *d = arena_alloc(c->mem, n ? n : 1);
@@ -216,7 +216,7 @@ static int scan_number(const char *s, size_t n, struct num_text *o)
 /* The double nearest the recognised number: Clinger's exact fast path when
  * digits and power of ten are both exact, else strtod in the C locale on a
  * NUL-terminated copy. */
-static double num_value(const struct format_parser *p, const struct num_text *t)
+static double num_value(const struct format_plan *p, const struct num_text *t)
 {
     if (t->ndig == 0)
         return t->neg ? -0.0 : 0.0;
@@ -242,7 +242,7 @@ static double num_value(const struct format_parser *p, const struct num_text *t)
     return d;
 }
 
-int format__text_double(const struct format_parser *p, const char *s, size_t n, double *out)
+int format__text_double(const struct format_plan *p, const char *s, size_t n, double *out)
 {
     struct num_text t;
     int r = scan_number(s, n, &t);
@@ -262,7 +262,7 @@ static bool double_to_long(double d, int64_t *out)
     return true;
 }
 
-int format__text_long(const struct format_parser *p, const char *s, size_t n, int64_t *out)
+int format__text_long(const struct format_plan *p, const char *s, size_t n, int64_t *out)
 {
     struct num_text t;
     int r = scan_number(s, n, &t);
@@ -362,7 +362,7 @@ static void put_double(struct format__ctx *c, const struct format_field *f, uint
 /* The JSON string literal of a text, in the arena. */
 static void put_json_string(struct format__ctx *c, const char *s, size_t n, struct sql_value *out)
 {
-    struct buf *b = &c->p->tmp;
+    struct buf *b = &c->p->run.tmp;
     buf_reset(b);
     if (!format_json_write_string(b, s, n)) {
         nomem(c);
@@ -389,7 +389,7 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
     switch (type) {
     case SQL_LONG: {
         int64_t x;
-        int r = format__text_long(c->p, s, n, &x);
+        int r = format__text_long(c->pl, s, n, &x);
         if (r > 0) {
             set_long(out, x);
             return;
@@ -410,7 +410,7 @@ static void text_scalar(struct format__ctx *c, const struct format_field *f, uin
         struct num_text t;
         int r = scan_number(s, n, &t);
         if (r > 0)
-            put_double(c, f, type, num_value(c->p, &t), s, n, out);
+            put_double(c, f, type, num_value(c->pl, &t), s, n, out);
         else {
             if (r < 0)
                 warn_value(c, f, type, "text", s, n);
@@ -449,7 +449,7 @@ static struct sql_value *one_element(struct format__ctx *c, struct sql_value *ou
 void format__put_text(struct format__ctx *c, uint32_t field, const char *s, size_t n, bool copy,
                       struct sql_value *out)
 {
-    const struct format_field *f = &c->p->fields[field];
+    const struct format_field *f = &c->p->schema.fields[field];
     if (f->type == SQL_ARRAY) {
         struct sql_value *item = one_element(c, out);
         if (item)
@@ -471,7 +471,7 @@ void format__put_text_lossy(struct format__ctx *c, uint32_t field, const char *s
     char *d = arena_alloc(c->mem, n * 3);
     if (!d) {
         nomem(c);
-        set_null(out, c->p->fields[field].type);
+        set_null(out, c->p->schema.fields[field].type);
         return;
     }
     size_t o = 0, i = 0;
@@ -487,13 +487,13 @@ void format__put_text_lossy(struct format__ctx *c, uint32_t field, const char *s
         }
     }
     format__warn(c, "input field '%s': invalid UTF-8 at byte %zu replaced by U+FFFD",
-                 c->p->fields[field].name, ok);
+                 c->p->schema.fields[field].name, ok);
     format__put_text(c, field, d, o, false, out);
 }
 
 void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct sql_value *out)
 {
-    const struct format_field *f = &c->p->fields[field];
+    const struct format_field *f = &c->p->schema.fields[field];
     uint8_t type = f->type;
     if (type == SQL_ARRAY) {
         out = one_element(c, out);
@@ -618,7 +618,8 @@ static void json_array(struct format__ctx *c, const struct format_field *f,
     struct format_json_iter it;
     struct format_json_member m;
     uint32_t n = 0;
-    if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0)
+    if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->run.scratch2, p->run.scratch_cap,
+                                   &e) == 0)
         while (format_json_iter_next(&it, &m, &e) > 0)
             n++;
     struct sql_value *items = arena_alloc(c->mem, (n ? n : 1) * sizeof *items);
@@ -628,7 +629,8 @@ static void json_array(struct format__ctx *c, const struct format_field *f,
         return;
     }
     uint32_t k = 0;
-    if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) == 0)
+    if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->run.scratch2, p->run.scratch_cap,
+                                   &e) == 0)
         while (k < n && format_json_iter_next(&it, &m, &e) > 0)
             json_scalar(c, f, f->elem_type, &m.v, &items[k++]);
     out->type = SQL_ARRAY;
@@ -640,7 +642,7 @@ static void json_array(struct format__ctx *c, const struct format_field *f,
 void format__put_json(struct format__ctx *c, uint32_t field, const struct format_json_value *v,
                       struct sql_value *out)
 {
-    const struct format_field *f = &c->p->fields[field];
+    const struct format_field *f = &c->p->schema.fields[field];
     if (f->type == SQL_ARRAY) {
         if (v->kind == FORMAT_JSON_KIND_NULL)
             set_null(out, SQL_ARRAY);

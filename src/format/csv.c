@@ -196,37 +196,37 @@ static int copy_delim(char *dst, uint8_t *dlen, size_t cap, const char *d, const
 
 /* The ref of a column name: a fixed or known field, excluded, to discover,
  * or ignored. */
-static uint32_t column_ref(const struct format_parser *p, const char *name, size_t n)
+static uint32_t column_ref(const struct format__schema *sc, bool discovery, const char *name,
+                           size_t n)
 {
     if (n == 0)
         return REF_NONE;
-    uint32_t ref = format__lookup(p, name, n);
-    if (ref == REF_NONE && p->discovery)
+    uint32_t ref = format__lookup(sc, name, n);
+    if (ref == REF_NONE && discovery)
         return REF_UNRESOLVED;
     return ref;
 }
 
-static bool add_column(struct format_parser *p, const char *name, size_t n)
+/* Appends a column to a column map (the plan's or a parser's). */
+static bool add_column(struct format__column **cols, uint32_t *ncols, size_t *cap,
+                       const struct format__schema *sc, bool discovery, const char *name, size_t n)
 {
-    struct format__csv *cs = &p->csv;
-    if (cs->ncols == cs->cols_cap) {
-        struct format__column *c =
-            vec_grow(cs->cols, &cs->cols_cap, (size_t)cs->ncols + 1, sizeof *c, 32);
+    if (*ncols == *cap) {
+        struct format__column *c = vec_grow(*cols, cap, (size_t)*ncols + 1, sizeof *c, 32);
         if (!c)
             return false;
-        cs->cols = c;
+        *cols = c;
     }
-    struct format__column *col = &cs->cols[cs->ncols++];
+    struct format__column *col = &(*cols)[(*ncols)++];
     col->name = name;
     col->len = (uint32_t)n;
-    col->ref = column_ref(p, name, n);
+    col->ref = column_ref(sc, discovery, name, n);
     return true;
 }
 
-int format__csv_init(struct format_parser *p, const struct format_settings *fs, struct lerr *err)
+int format__csv_init(struct format_plan *p, const struct format_settings *fs, struct lerr *err)
 {
     struct format__csv *cs = &p->csv;
-    arena_init(&cs->header_mem, 4096, 0);
     const char *d = fs->kind == FORMAT_CSV ? "," : fs->kind == FORMAT_TSV ? "\t" : fs->delimiter;
     if (copy_delim(cs->delim, &cs->delim_len, sizeof cs->delim, d, "delimiter", err))
         return err->code;
@@ -246,28 +246,48 @@ int format__csv_init(struct format_parser *p, const struct format_settings *fs, 
                            fs->ncolumns, FORMAT_MAX_COLUMNS);
     for (size_t i = 0; i < fs->ncolumns; i++) {
         const char *name = arena_strdup(&p->mem, fs->columns[i]);
-        if (!name || !add_column(p, name, strlen(name)))
+        if (!name || !add_column(&cs->cols, &cs->ncols, &cs->cols_cap, &p->fixed, p->discovery,
+                                 name, strlen(name)))
             return lerr_set(err, LERR_NOMEM, "out of memory compiling formatSettings.columns");
     }
     /* The inputSchema order, leaving out the kafka metadata it declares. */
     if (!fs->ncolumns && !cs->from_header)
         for (uint32_t i = 0; i < p->ndeclared; i++)
-            if (p->fields[i].meta == META_NONE &&
-                !add_column(p, p->fields[i].name, p->fields[i].name_len))
+            if (p->fixed.fields[i].meta == META_NONE &&
+                !add_column(&cs->cols, &cs->ncols, &cs->cols_cap, &p->fixed, p->discovery,
+                            p->fixed.fields[i].name, p->fixed.fields[i].name_len))
                 return lerr_set(err, LERR_NOMEM, "out of memory compiling the columns");
     return 0;
 }
 
-void format__csv_free(struct format_parser *p)
+void format__csv_free(struct format_plan *p) { free(p->csv.cols); }
+
+bool format__csv_state_init(struct format__csv_state *st, const struct format__csv *cs)
 {
-    free(p->csv.cols);
-    arena_destroy(&p->csv.header_mem);
+    arena_init(&st->header_mem, 4096, 0);
+    if (!cs->ncols)
+        return true;
+    size_t cap = 0;
+    st->cols = vec_grow(NULL, &cap, cs->ncols, sizeof *st->cols, 32);
+    if (!st->cols)
+        return false;
+    memcpy(st->cols, cs->cols, cs->ncols * sizeof *st->cols);
+    st->ncols = cs->ncols;
+    st->cols_cap = cap;
+    return true;
+}
+
+void format__csv_state_free(struct format__csv_state *st)
+{
+    free(st->cols);
+    arena_destroy(&st->header_mem);
 }
 
 /* Reads a header row into the column map. */
 static void set_header(struct format_parser *p, const char *s, size_t n)
 {
-    struct format__csv *cs = &p->csv;
+    const struct format__csv *set = &p->plan->csv;
+    struct format__csv_state *cs = &p->run.csv;
     arena_reset(&cs->header_mem);
     cs->ncols = 0;
     cs->have_header = true;
@@ -278,7 +298,7 @@ static void set_header(struct format_parser *p, const char *s, size_t n)
     struct csv_field f;
     int rc;
     do {
-        rc = scan_field(s, n, i, cs->delim, cs->delim_len, true, &f, &next, &e);
+        rc = scan_field(s, n, i, set->delim, set->delim_len, true, &f, &next, &e);
         if (rc == F_ERR)
             break;
         if (cs->ncols >= FORMAT_MAX_COLUMNS) {
@@ -307,7 +327,8 @@ static void set_header(struct format_parser *p, const char *s, size_t n)
             cs->header_bad = true;
             return;
         }
-        if (!add_column(p, name, o)) {
+        if (!add_column(&cs->cols, &cs->ncols, &cs->cols_cap, &p->schema, p->plan->discovery, name,
+                        o)) {
             snprintf(cs->header_err, sizeof cs->header_err, "out of memory reading the header");
             cs->header_bad = true;
             return;
@@ -325,7 +346,7 @@ static void set_header(struct format_parser *p, const char *s, size_t n)
 /* Splits a string value on the list delimiter into an ARRAY of strings. */
 static void put_list(struct format__ctx *c, const char *s, size_t n, struct sql_value *out)
 {
-    const struct format__csv *cs = &c->p->csv;
+    const struct format__csv *cs = &c->pl->csv;
     uint32_t count = 1;
     for (size_t k = 0; k + cs->list_len <= n;)
         if (memcmp(s + k, cs->list, cs->list_len) == 0) {
@@ -371,10 +392,10 @@ static bool has_list_delim(const struct format__csv *cs, const char *s, size_t n
 static void put_field(struct format__ctx *c, struct format__column *col, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
-    bool list = has_list_delim(&p->csv, s, n);
+    bool list = has_list_delim(&c->pl->csv, s, n);
     struct sql_value *slot;
     uint32_t field = col->ref;
-    if (field < p->nfixed) {
+    if (field < c->pl->nfixed) {
         slot = &c->vals[field];
     } else {
         /* Discovery: CSV values are strings (lists: arrays of strings). */
@@ -385,7 +406,7 @@ static void put_field(struct format__ctx *c, struct format__column *col, const c
             return; /* not kept (a warning says why) or out of memory */
         col->ref = field;
     }
-    uint8_t type = p->fields[field].type;
+    uint8_t type = p->schema.fields[field].type;
     if (list && (type == SQL_STRING || type == SQL_ARRAY))
         put_list(c, s, n, slot);
     else
@@ -395,7 +416,8 @@ static void put_field(struct format__ctx *c, struct format__column *col, const c
 int format__csv_row(struct format__ctx *c, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
-    struct format__csv *cs = &p->csv;
+    const struct format__csv *set = &c->pl->csv;
+    struct format__csv_state *cs = &p->run.csv;
     size_t i = 0;
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         i = 3;
@@ -404,7 +426,7 @@ int format__csv_row(struct format__ctx *c, const char *s, size_t n)
         c->err->pos = 0;
         return -1;
     }
-    if (cs->from_header && (!cs->have_header || cs->header_bad)) {
+    if (set->from_header && (!cs->have_header || cs->header_bad)) {
         lerr_set(c->err, LERR_INVALID, "%s",
                  cs->header_bad ? cs->header_err
                                 : "findColumnsFromHeader is set but no header row was read "
@@ -418,7 +440,7 @@ int format__csv_row(struct format__ctx *c, const char *s, size_t n)
     struct csv_field f;
     int rc;
     do {
-        rc = scan_field(s, n, i, cs->delim, cs->delim_len, true, &f, &next, c->err);
+        rc = scan_field(s, n, i, set->delim, set->delim_len, true, &f, &next, c->err);
         if (rc == F_ERR)
             return -1;
         size_t ok = format__utf8_valid(f.s, f.n);
@@ -431,7 +453,7 @@ int format__csv_row(struct format__ctx *c, const char *s, size_t n)
         }
         if (col < cs->ncols) {
             struct format__column *cm = &cs->cols[col];
-            if (cm->ref < p->nfields || cm->ref == REF_UNRESOLVED) {
+            if (cm->ref < p->schema.nfields || cm->ref == REF_UNRESOLVED) {
                 size_t len;
                 const char *text = unescape(c, &f, &len);
                 put_field(c, cm, text, len);
@@ -538,15 +560,16 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
     s->line = 1;
     if (s->end - s->cur >= 3 && memcmp(s->cur, "\xEF\xBB\xBF", 3) == 0)
         s->cur += 3;
-    s->mode = format__is_csv(p->vkind)  ? SPLIT_CSV
-              : p->kind == FORMAT_KAFKA ? SPLIT_JSON_VALUES
-                                        : SPLIT_LINES;
+    const struct format_plan *pl = p->plan;
+    s->mode = format__is_csv(pl->vkind)  ? SPLIT_CSV
+              : pl->kind == FORMAT_KAFKA ? SPLIT_JSON_VALUES
+                                         : SPLIT_LINES;
     if (s->mode == SPLIT_CSV) {
-        s->skip_left = p->csv.skip_header_rows;
-        s->want_header = p->csv.from_header;
-        if (p->csv.from_header) {
-            p->csv.have_header = false;
-            p->csv.header_bad = false;
+        s->skip_left = pl->csv.skip_header_rows;
+        s->want_header = pl->csv.from_header;
+        if (pl->csv.from_header) {
+            p->run.csv.have_header = false;
+            p->run.csv.header_bad = false;
         }
     }
 }
@@ -578,7 +601,7 @@ bool format_split_next(struct format_splitter *s, const char **rec, size_t *len,
             }
             used = rlen = json_value_end(start, avail);
         } else if (s->mode == SPLIT_CSV) {
-            const struct format__csv *cs = &s->p->csv;
+            const struct format__csv *cs = &s->p->plan->csv;
             size_t i = 0, next;
             struct csv_field f;
             int rc;

@@ -18,7 +18,8 @@
  * nothing to store before that.
  *
  * Entry points: format_discovered_fields(), format_parser_generation(), and
- * module-internal format__lookup(), format__insert(),
+ * module-internal format__schema_init(), format__schema_copy(),
+ * format__schema_free(), format__lookup(), format__insert(),
  * format__add_field(), format__discover(), format__observe_json(),
  * format__widen().
  */
@@ -30,37 +31,37 @@
 
 /* ---- the name table ------------------------------------------------------ */
 
-uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n)
+uint32_t format__lookup(const struct format__schema *sc, const char *s, size_t n)
 {
-    const struct map_entry *e = map_get_bytes(&p->names, s, n);
+    const struct map_entry *e = map_get_bytes(&sc->names, s, n);
     return e ? (uint32_t)e->val : REF_NONE;
 }
 
-bool format__insert(struct format_parser *p, const char *s, size_t n, uint32_t ref)
+bool format__insert(struct format__schema *sc, const char *s, size_t n, uint32_t ref)
 {
-    if (map_get_bytes(&p->names, s, n))
+    if (map_get_bytes(&sc->names, s, n))
         return true; /* the first reference of a name stays */
-    return map_put_bytes(&p->names, s, n, ref) == MAP_OK;
+    return map_put_bytes(&sc->names, s, n, ref) == MAP_OK;
 }
 
-uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, uint8_t type,
+uint32_t format__add_field(struct format__schema *sc, const char *name, size_t n, uint8_t type,
                            uint8_t origin, struct lerr *err)
 {
-    if (p->nfields == p->fields_cap) {
+    if (sc->nfields == sc->fields_cap) {
         struct format_field *f =
-            vec_grow(p->fields, &p->fields_cap, (size_t)p->nfields + 1, sizeof *f, 32);
+            vec_grow(sc->fields, &sc->fields_cap, (size_t)sc->nfields + 1, sizeof *f, 32);
         if (!f) {
             lerr_set(err, LERR_NOMEM, "out of memory adding input field '%.*s'", (int)n, name);
             return UINT32_MAX;
         }
-        p->fields = f;
+        sc->fields = f;
     }
-    char *copy = arena_strndup(&p->mem, name, n);
-    if (!copy || !format__insert(p, copy, n, p->nfields)) {
+    char *copy = arena_strndup(&sc->mem, name, n);
+    if (!copy || !format__insert(sc, copy, n, sc->nfields)) {
         lerr_set(err, LERR_NOMEM, "out of memory adding input field '%.*s'", (int)n, name);
         return UINT32_MAX;
     }
-    struct format_field *f = &p->fields[p->nfields];
+    struct format_field *f = &sc->fields[sc->nfields];
     memset(f, 0, sizeof *f);
     f->name = copy;
     f->name_len = n;
@@ -68,7 +69,51 @@ uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, 
     f->elem_type = SQL_NULL;
     f->origin = origin;
     f->meta = META_NONE;
-    return p->nfields++;
+    return sc->nfields++;
+}
+
+void format__schema_init(struct format__schema *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    arena_init(&sc->mem, 16 * 1024, 0);
+    map_init(&sc->names, MAP_BYTES, NULL, NULL);
+    map_set_arena(&sc->names, &sc->mem);
+    sc->max_discovered = FORMAT_MAX_DISCOVERED;
+}
+
+bool format__schema_copy(struct format__schema *dst, const struct format__schema *src)
+{
+    if (src->nfields) {
+        size_t cap = 0;
+        struct format_field *f = vec_grow(NULL, &cap, src->nfields, sizeof *f, 32);
+        if (!f)
+            return false;
+        memcpy(f, src->fields, src->nfields * sizeof *f);
+        dst->fields = f;
+        dst->fields_cap = cap;
+    }
+    dst->nfields = src->nfields;
+    if (map_reserve(&dst->names, map_count(&src->names)) != MAP_OK)
+        return false;
+    size_t pos = 0;
+    const struct map_entry *e;
+    while ((e = map_next(&src->names, &pos))) {
+        size_t n;
+        const char *k = map_key_bytes(e, &n);
+        if (!format__insert(dst, k, n, (uint32_t)e->val))
+            return false;
+    }
+    dst->gen = src->gen;
+    dst->ndiscovered = src->ndiscovered;
+    dst->max_discovered = src->max_discovered;
+    return true;
+}
+
+void format__schema_free(struct format__schema *sc)
+{
+    free(sc->fields);
+    map_destroy(&sc->names);
+    arena_destroy(&sc->mem);
 }
 
 /* ---- type rules ------------------------------------------------------------ */
@@ -133,8 +178,8 @@ bool format__observe_json(struct format_parser *p, const struct format_json_valu
         struct format_json_iter it;
         struct format_json_member m;
         uint8_t el = SQL_NULL;
-        if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->scratch2, p->scratch_cap, &e) ==
-            0) {
+        if (format_json_iter_init_span(&it, v->raw, v->raw_len, p->run.scratch2,
+                                       p->run.scratch_cap, &e) == 0) {
             while (format_json_iter_next(&it, &m, &e) > 0) {
                 if (m.v.kind == FORMAT_JSON_KIND_OBJECT || m.v.kind == FORMAT_JSON_KIND_ARRAY) {
                     *type = SQL_JSON;
@@ -156,24 +201,25 @@ bool format__observe_json(struct format_parser *p, const struct format_json_valu
 /* Room in the per-discovered-field arrays for `need` fields. */
 static bool grow_discovered(struct format_parser *p, uint32_t need)
 {
-    if (need <= p->disc_cap)
+    if (need <= p->run.disc_cap)
         return true;
-    size_t cap = p->disc_cap, cap2 = p->disc_cap;
-    uint32_t *st = vec_grow(p->disc_stamp, &cap, need, sizeof *st, 64);
+    size_t cap = p->run.disc_cap, cap2 = p->run.disc_cap;
+    uint32_t *st = vec_grow(p->run.disc_stamp, &cap, need, sizeof *st, 64);
     if (!st)
         return false;
-    p->disc_stamp = st;
-    uint32_t *sl = vec_grow(p->disc_slot, &cap2, need, sizeof *sl, 64);
+    p->run.disc_stamp = st;
+    uint32_t *sl = vec_grow(p->run.disc_slot, &cap2, need, sizeof *sl, 64);
     if (!sl)
         return false;
-    p->disc_slot = sl;
-    p->disc_cap = cap;
+    p->run.disc_slot = sl;
+    p->run.disc_cap = cap;
     return true;
 }
 
 bool format__discovered_seen(const struct format_parser *p, uint32_t ref)
 {
-    return ref >= p->nfixed && ref < p->nfields && p->disc_stamp[ref - p->nfixed] == p->serial;
+    return ref >= p->plan->nfixed && ref < p->schema.nfields &&
+           p->run.disc_stamp[ref - p->plan->nfixed] == p->run.serial;
 }
 
 struct sql_value *format__discover(struct format__ctx *c, const char *name, size_t n, uint32_t ref,
@@ -181,7 +227,7 @@ struct sql_value *format__discover(struct format__ctx *c, const char *name, size
 {
     struct format_parser *p = c->p;
     if (ref == REF_NONE) /* callers' predictions of "unknown" may be stale */
-        ref = format__lookup(p, name, n);
+        ref = format__lookup(&p->schema, name, n);
     if (ref == REF_EXCLUDED)
         return NULL;
     if (ref == REF_NONE) {
@@ -196,62 +242,63 @@ struct sql_value *format__discover(struct format__ctx *c, const char *name, size
                          name, n, FORMAT_MAX_NAME);
             return NULL;
         }
-        if (p->ndiscovered >= p->max_discovered) {
+        if (p->schema.ndiscovered >= p->schema.max_discovered) {
             format__warn(c,
                          "field '%.*s' is not discovered: the job already discovered %u fields, "
                          "the limit; list unneeded fields in dimensionExclusions",
-                         (int)n, name, p->max_discovered);
+                         (int)n, name, p->schema.max_discovered);
             return NULL;
         }
         struct lerr e;
         lerr_init(&e);
-        if (!grow_discovered(p, p->nfields + 1 - p->nfixed) ||
-            (ref = format__add_field(p, name, n, type, FORMAT_ORIGIN_DISCOVERED, &e)) ==
+        if (!grow_discovered(p, p->schema.nfields + 1 - p->plan->nfixed) ||
+            (ref = format__add_field(&p->schema, name, n, type, FORMAT_ORIGIN_DISCOVERED, &e)) ==
                 UINT32_MAX) {
             c->nomem = true;
             return NULL;
         }
-        struct format_field *f = &p->fields[ref];
+        struct format_field *f = &p->schema.fields[ref];
         f->elem_type = elem;
-        f->added = f->changed = ++p->gen;
-        p->disc_stamp[ref - p->nfixed] = 0;
-        p->ndiscovered++;
+        f->added = f->changed = ++p->schema.gen;
+        p->run.disc_stamp[ref - p->plan->nfixed] = 0;
+        p->schema.ndiscovered++;
         c->changed = true;
     } else {
-        struct format_field *f = &p->fields[ref];
+        struct format_field *f = &p->schema.fields[ref];
         uint8_t t = f->type, el = f->elem_type;
         format__widen(&t, &el, type, elem);
         if (t != f->type || el != f->elem_type) {
             f->type = t;
             f->elem_type = el;
-            f->changed = ++p->gen;
+            f->changed = ++p->schema.gen;
             c->changed = true;
         }
     }
     *field = ref;
-    uint32_t d = ref - p->nfixed;
-    if (p->disc_stamp[d] == p->serial)
-        return &p->x_val[p->disc_slot[d]]; /* a duplicate key: the last one wins */
-    if (p->x_n == p->x_cap) {
-        size_t cap = p->x_cap, cap2 = p->x_cap;
-        uint32_t *xi = vec_grow(p->x_index, &cap, (size_t)p->x_n + 1, sizeof *xi, 16);
+    uint32_t d = ref - p->plan->nfixed;
+    if (p->run.disc_stamp[d] == p->run.serial)
+        return &p->run.x_val[p->run.disc_slot[d]]; /* a duplicate key: the last one wins */
+    if (p->run.x_n == p->run.x_cap) {
+        size_t cap = p->run.x_cap, cap2 = p->run.x_cap;
+        uint32_t *xi = vec_grow(p->run.x_index, &cap, (size_t)p->run.x_n + 1, sizeof *xi, 16);
         if (!xi) {
             c->nomem = true;
             return NULL;
         }
-        p->x_index = xi;
-        struct sql_value *xv = vec_grow(p->x_val, &cap2, (size_t)p->x_n + 1, sizeof *xv, 16);
+        p->run.x_index = xi;
+        struct sql_value *xv =
+            vec_grow(p->run.x_val, &cap2, (size_t)p->run.x_n + 1, sizeof *xv, 16);
         if (!xv) {
             c->nomem = true;
             return NULL;
         }
-        p->x_val = xv;
-        p->x_cap = cap;
+        p->run.x_val = xv;
+        p->run.x_cap = cap;
     }
-    p->disc_stamp[d] = p->serial;
-    p->disc_slot[d] = p->x_n;
-    p->x_index[p->x_n] = ref;
-    return &p->x_val[p->x_n++];
+    p->run.disc_stamp[d] = p->run.serial;
+    p->run.disc_slot[d] = p->run.x_n;
+    p->run.x_index[p->run.x_n] = ref;
+    return &p->run.x_val[p->run.x_n++];
 }
 
 /* ---- public -------------------------------------------------------------- */
@@ -260,10 +307,10 @@ size_t format_discovered_fields(const struct format_parser *p, const struct form
                                 uint64_t *gen)
 {
     if (fields)
-        *fields = p->fields;
+        *fields = p->schema.fields;
     if (gen)
-        *gen = p->gen;
-    return p->nfields;
+        *gen = p->schema.gen;
+    return p->schema.nfields;
 }
 
-uint64_t format_parser_generation(const struct format_parser *p) { return p->gen; }
+uint64_t format_parser_generation(const struct format_parser *p) { return p->schema.gen; }

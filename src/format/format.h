@@ -10,7 +10,10 @@
  * Entry points:
  *   format_settings_from_json()   the API's normalised formatSettings (parsed) → C struct
  *   format_input_schema_from_json()  the inputSchema array → sql_schema
- *   format_parser_new() / format_parser_free()   compile once per job
+ *   format_plan_new() / format_plan_free()   compile a spec once (a plan)
+ *   format_parser_open()          a parser over a plan (schema + scratch)
+ *   format_parser_new() / format_parser_free()   both at once: a parser that
+ *                                 owns its plan (one job, one thread)
  *   format_parser_schema()        the full input schema (declared + kafka
  *                                 metadata + discovered) for the SQL compiler
  *   format_parser_reads_headers() whether records need their headers
@@ -100,8 +103,28 @@
  * the row is consumed. Nothing is allocated from the heap per value; the
  * parser grows its own scratch to the largest record seen.
  *
- * Thread-safety: a parser (with its discovered schema and its CSV header
- * state) belongs to one thread at a time; parsers are independent.
+ * Objects and ownership (as query/ separates its plan from a run's state):
+ *   - struct format_plan: what a spec compiles to (settings, fixed fields
+ *     (declared + kafka metadata) and their name table with the exclusions,
+ *     CSV columns, flattenSpec paths, kafka metadata and key format, the
+ *     row of typed NULLs). Written only by format_plan_new(); read-only
+ *     after it returns, so any number of threads may read it at once. It
+ *     must outlive every parser opened on it; whoever made it frees it
+ *     (format_parser_new()'s plan is owned and freed by its parser).
+ *   - the discovered schema (inside a parser; format__schema in
+ *     format_int.h): a copy of the plan's fixed fields and names, to which
+ *     schema discovery appends fields and widens types, with its
+ *     generation. Per job: written by format_parse() on the thread that
+ *     owns the parser, read through format_parser_schema() /
+ *     format_discovered_fields() by that same thread (others must be
+ *     handed a copy).
+ *   - the scratch (inside a parser; format__scratch): the key-prediction
+ *     cache, per-record extras and their stamps, the record serial, the CSV
+ *     header state of the current text, decoding buffers. Per thread:
+ *     written by every format_parse() / format_split_next().
+ *   A struct format_parser is one schema + one scratch over one plan: it
+ *   belongs to one thread at a time; parsers are independent of each other
+ *   even when they share a plan.
  */
 #ifndef LODESTAR_FORMAT_H
 #define LODESTAR_FORMAT_H
@@ -188,17 +211,40 @@ int format_settings_from_json(const struct json_t *json, struct arena *mem,
 int format_input_schema_from_json(const struct json_t *json, struct arena *mem,
                                   struct sql_schema *out, struct lerr *err);
 
-/* ---- parser ------------------------------------------------------------- */
+/* ---- plan and parser ---------------------------------------------------- */
 
+struct format_plan;
 struct format_parser;
 
 /*
- * Compiles a parser for one job: `input` is the job's inputSchema (types
+ * Compiles a plan for one spec: `input` is the job's inputSchema (types
  * SQL_STRING, SQL_LONG, SQL_FLOAT, SQL_DOUBLE, SQL_JSON; names unique),
  * `discovery` is useSchemaDiscovery and exclusions[0..nexclusions) its
  * dimensionExclusions (NUL-terminated names). Borrows nothing after it
  * returns. NULL with LERR_INVALID (bad settings or schema: a message naming
- * the setting and how to fix it) or LERR_NOMEM.
+ * the setting and how to fix it) or LERR_NOMEM. Read-only once made.
+ */
+struct format_plan *format_plan_new(const struct format_settings *fs,
+                                    const struct sql_schema *input, bool discovery,
+                                    const char *const *exclusions, size_t nexclusions,
+                                    struct lerr *err);
+/* Frees a plan; no parser may be open on it any more. NULL is fine. */
+void format_plan_free(struct format_plan *plan);
+/* Declared + metadata fields (= format_parser_nfixed() of its parsers). */
+size_t format_plan_nfixed(const struct format_plan *plan);
+
+/*
+ * A parser over `plan` (borrowed: it must outlive the parser) with its own
+ * schema (the plan's fixed fields; discovery adds to it) and scratch.
+ * NULL with LERR_NOMEM.
+ */
+struct format_parser *format_parser_open(const struct format_plan *plan, struct lerr *err);
+/* The plan a parser reads. */
+const struct format_plan *format_parser_plan(const struct format_parser *p);
+
+/*
+ * format_plan_new() + format_parser_open(): a parser that owns its plan
+ * (freed with it). Same arguments and errors as format_plan_new().
  */
 struct format_parser *format_parser_new(const struct format_settings *fs,
                                         const struct sql_schema *input, bool discovery,

@@ -1,5 +1,6 @@
 /*
- * format_int.h — private to src/format/: the parser object and the helpers
+ * format_int.h — private to src/format/: the plan (read-only once built),
+ * the per-job schema and the per-thread scratch that make a parser, and the helpers
  * its files share (record.c: parser, nd-json and kafka rows; csv.c: the CSV
  * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
  * field-name table and schema discovery; settings.c: JSON settings).
@@ -47,6 +48,7 @@ struct format__flat {
     struct format_json_path_step *steps;
 };
 
+/* The CSV family's compiled settings (part of the plan). */
 struct format__csv {
     char delim[16];
     uint8_t delim_len;
@@ -54,8 +56,17 @@ struct format__csv {
     uint8_t list_len; /* 0 = no multi-value splitting */
     uint32_t skip_header_rows;
     bool from_header;
-    /* Current column map: configured columns, the inputSchema order, or the
-     * header of the current text. */
+    /* The column map a text starts with: configured columns or the
+     * inputSchema order (none with from_header). */
+    struct format__column *cols;
+    uint32_t ncols;
+    size_t cols_cap;
+};
+
+/* The CSV family's per-parser state (part of the scratch). */
+struct format__csv_state {
+    /* Current column map: a copy of the plan's, or the header of the
+     * current text; REF_UNRESOLVED entries are resolved here on first use. */
     struct format__column *cols;
     uint32_t ncols;
     size_t cols_cap;
@@ -65,38 +76,34 @@ struct format__csv {
     struct arena header_mem; /* header names; reset per header */
 };
 
-struct format_parser {
-    enum format_kind kind;  /* top level */
-    enum format_kind vkind; /* value format (kind unless kafka) */
-    bool discovery;
-    struct arena mem; /* names and compiled settings; never reset */
-    locale_t c_locale;
-
-    /* Fields: declared, then metadata, then discovered. */
+/*
+ * A field table with its name table (name → field index or REF_EXCLUDED).
+ * The plan holds one with the fixed fields and the exclusions; each parser
+ * holds a copy that discovery appends to (names of added fields in `mem`).
+ */
+struct format__schema {
     struct format_field *fields;
     uint32_t nfields;
     size_t fields_cap;
-    uint32_t ndeclared, nfixed;
-    struct sql_value *null_row; /* typed NULLs of the fixed fields */
-
-    /* Name table over field names and exclusions: name → field index or
-     * REF_EXCLUDED. */
     struct map names;
-    struct format__pred pred[PRED_POSITIONS];
-
-    /* Discovery. */
+    struct arena mem; /* names of fields added to this table */
+    /* Discovery (parser's copy only). */
     uint64_t gen;
     uint32_t ndiscovered, max_discovered;
-    uint32_t *disc_stamp; /* per discovered field: record serial seen */
-    uint32_t *disc_slot;  /* ... and its position in the extras */
-    size_t disc_cap;
-    uint32_t serial;
+};
 
-    /* Extras of the record being parsed. */
-    uint32_t *x_index;
-    struct sql_value *x_val;
-    uint32_t x_n;
-    size_t x_cap;
+/* The compiled plan: written only by format_plan_new(), then read-only. */
+struct format_plan {
+    enum format_kind kind;  /* top level */
+    enum format_kind vkind; /* value format (kind unless kafka) */
+    bool discovery;
+    struct arena mem; /* names and compiled settings */
+    locale_t c_locale;
+
+    /* Fixed fields (declared, then metadata) and the exclusions. */
+    struct format__schema fixed;
+    uint32_t ndeclared, nfixed;
+    struct sql_value *null_row; /* typed NULLs of the fixed fields */
 
     /* CSV family (value or only format). */
     struct format__csv csv;
@@ -113,6 +120,27 @@ struct format_parser {
     int key_kind; /* -1 raw, else FORMAT_NDJSON or a CSV kind */
     char key_delim[16];
     uint8_t key_delim_len;
+};
+
+/* One parser's scratch: what format_parse() writes besides the schema. */
+struct format__scratch {
+    struct format__pred pred[PRED_POSITIONS];
+
+    /* Per discovered field: record serial seen, and its position in the
+     * extras. */
+    uint32_t *disc_stamp;
+    uint32_t *disc_slot;
+    size_t disc_cap;
+    uint32_t serial;
+
+    /* Extras of the record being parsed. */
+    uint32_t *x_index;
+    struct sql_value *x_val;
+    uint32_t x_n;
+    size_t x_cap;
+
+    /* CSV header state of the current text. */
+    struct format__csv_state csv;
 
     /* Scratch for decoding (grown to the largest record). */
     char *scratch, *scratch2;
@@ -120,9 +148,19 @@ struct format_parser {
     struct buf tmp;
 };
 
+/* A parser: a plan (borrowed, or owned when made by format_parser_new()),
+ * the job's schema, and the scratch. */
+struct format_parser {
+    const struct format_plan *plan;
+    struct format_plan *owned_plan; /* freed with the parser; NULL = borrowed */
+    struct format__schema schema;
+    struct format__scratch run;
+};
+
 /* The state of one format_parse() call. */
 struct format__ctx {
     struct format_parser *p;
+    const struct format_plan *pl; /* p->plan */
     struct arena *mem;
     struct sql_value *vals; /* fixed fields */
     struct lerr *err;
@@ -155,18 +193,25 @@ void format__put_json(struct format__ctx *c, uint32_t field, const struct format
 void format__put_long(struct format__ctx *c, uint32_t field, int64_t x, struct sql_value *out);
 /* Parses text as a number. 1 = ok, 0 = empty, -1 = not a number;
  * format__text_long: -2 = a number outside int64. */
-int format__text_double(const struct format_parser *p, const char *s, size_t n, double *out);
-int format__text_long(const struct format_parser *p, const char *s, size_t n, int64_t *out);
+int format__text_double(const struct format_plan *pl, const char *s, size_t n, double *out);
+int format__text_long(const struct format_plan *pl, const char *s, size_t n, int64_t *out);
 
 /* ---- discover.c ---------------------------------------------------------- */
 
+/* An empty table (arena and map ready). */
+void format__schema_init(struct format__schema *sc);
+/* dst = a copy of src's fields and names (names of src's fields must outlive
+ * dst). false on OOM. */
+bool format__schema_copy(struct format__schema *dst, const struct format__schema *src);
+void format__schema_free(struct format__schema *sc);
+
 /* The ref of a name: field index, REF_EXCLUDED or REF_NONE. */
-uint32_t format__lookup(const struct format_parser *p, const char *s, size_t n);
+uint32_t format__lookup(const struct format__schema *sc, const char *s, size_t n);
 /* Adds a name → ref (the table keeps a copy; a name already there keeps its
  * first ref); false on OOM. */
-bool format__insert(struct format_parser *p, const char *s, size_t n, uint32_t ref);
-/* Appends a field (name copied into the parser). UINT32_MAX on OOM. */
-uint32_t format__add_field(struct format_parser *p, const char *name, size_t n, uint8_t type,
+bool format__insert(struct format__schema *sc, const char *s, size_t n, uint32_t ref);
+/* Appends a field (name copied into sc->mem). UINT32_MAX on OOM. */
+uint32_t format__add_field(struct format__schema *sc, const char *name, size_t n, uint8_t type,
                            uint8_t origin, struct lerr *err);
 /*
  * Discovery of one value of an undeclared field: adds the field (when under
@@ -189,9 +234,12 @@ void format__widen(uint8_t *type, uint8_t *elem, uint8_t t2, uint8_t e2);
 /* ---- csv.c --------------------------------------------------------------- */
 
 bool format__is_csv(enum format_kind k);
-/* Compiles the CSV part of the parser from settings. */
-int format__csv_init(struct format_parser *p, const struct format_settings *fs, struct lerr *err);
-void format__csv_free(struct format_parser *p);
+/* Compiles the CSV part of the plan from settings. */
+int format__csv_init(struct format_plan *pl, const struct format_settings *fs, struct lerr *err);
+void format__csv_free(struct format_plan *pl);
+/* A parser's CSV state over its plan. false on OOM. */
+bool format__csv_state_init(struct format__csv_state *st, const struct format__csv *cs);
+void format__csv_state_free(struct format__csv_state *st);
 /* Parses one CSV record into the context's row. 0 or -1 (err set). */
 int format__csv_row(struct format__ctx *c, const char *s, size_t n);
 /* The first field of a CSV text (kafka keys): 1 found, 0 none, -1 invalid.

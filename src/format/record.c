@@ -1,11 +1,12 @@
 /*
- * record.c — the parser object and the record → input row path: nd-json
+ * record.c — the plan, the parser object and the record → input row path: nd-json
  * values (with discovery and flattenSpec paths), the kafka wrapper
  * (timestamp, key, topic, headers around the value format) and the schema
  * the SQL compiler binds against. The CSV family lives in csv.c, value
  * conversions in coerce.c, the field table and discovery in discover.c.
  *
- * Entry points: format_parser_new(), format_parser_free(),
+ * Entry points: format_plan_new(), format_plan_free(), format_plan_nfixed(),
+ * format_parser_open(), format_parser_plan(), format_parser_new(), format_parser_free(),
  * format_parser_set_max_discovered(), format_parser_schema(),
  * format_parser_nfixed(), format_parser_reads_headers(), format_parse().
  *
@@ -30,7 +31,7 @@ static bool input_type_ok(uint8_t t)
 }
 
 /* Binds a kafka metadata name: the declared field of that name, or a new one. */
-static int bind_meta(struct format_parser *p, const char *name, const char *setting, uint8_t meta,
+static int bind_meta(struct format_plan *p, const char *name, const char *setting, uint8_t meta,
                      uint8_t type, uint32_t *out, struct lerr *err)
 {
     size_t n = strlen(name);
@@ -38,24 +39,24 @@ static int bind_meta(struct format_parser *p, const char *name, const char *sett
         return lerr_set_at(err, LERR_INVALID, setting,
                            "formatSettings.%s must not be empty; leave it out for the default",
                            setting);
-    uint32_t ref = format__lookup(p, name, n);
-    if (ref < p->nfields && p->fields[ref].meta != META_NONE)
+    uint32_t ref = format__lookup(&p->fixed, name, n);
+    if (ref < p->fixed.nfields && p->fixed.fields[ref].meta != META_NONE)
         return lerr_set_at(err, LERR_INVALID, setting,
                            "formatSettings.%s '%s' names the same field as another kafka "
                            "metadata column; give each its own name",
                            setting, name);
     if (ref == REF_NONE) {
-        ref = format__add_field(p, name, n, type, FORMAT_ORIGIN_METADATA, err);
+        ref = format__add_field(&p->fixed, name, n, type, FORMAT_ORIGIN_METADATA, err);
         if (ref == UINT32_MAX)
             return err->code;
     }
-    p->fields[ref].meta = meta;
+    p->fixed.fields[ref].meta = meta;
     *out = ref;
     return 0;
 }
 
 /* Compiles "$.a.b", "$.a[0]", "$['a b']" into steps. */
-static int compile_path(struct format_parser *p, const char *expr, struct format__flat *out,
+static int compile_path(struct format_plan *p, const char *expr, struct format__flat *out,
                         const char *target, struct lerr *err)
 {
     size_t n = strlen(expr), cap = n + 1, i = 1;
@@ -110,7 +111,7 @@ bad:
                        target, expr, i);
 }
 
-static int compile_flatten(struct format_parser *p, const struct format_settings *fs,
+static int compile_flatten(struct format_plan *p, const struct format_settings *fs,
                            struct lerr *err)
 {
     if (!fs->nflatten)
@@ -128,7 +129,7 @@ static int compile_flatten(struct format_parser *p, const struct format_settings
          * path feeds the declared field of its name (undeclared: unused). */
         if (ff->type == FORMAT_FLATTEN_ROOT)
             continue;
-        uint32_t ref = format__lookup(p, ff->name, strlen(ff->name));
+        uint32_t ref = format__lookup(&p->fixed, ff->name, strlen(ff->name));
         if (ref >= p->ndeclared)
             continue;
         struct format__flat *fl = &p->flat[p->nflat];
@@ -140,7 +141,7 @@ static int compile_flatten(struct format_parser *p, const struct format_settings
     return 0;
 }
 
-static int setup_kafka(struct format_parser *p, const struct format_settings *fs, struct lerr *err)
+static int setup_kafka(struct format_plan *p, const struct format_settings *fs, struct lerr *err)
 {
     if (bind_meta(p, fs->timestamp_column ? fs->timestamp_column : "kafka.timestamp",
                   "timestampColumnName", META_TIMESTAMP, SQL_LONG, &p->meta_ts, err) ||
@@ -157,7 +158,7 @@ static int setup_kafka(struct format_parser *p, const struct format_settings *fs
     if (!p->header_prefix || !p->header_fields)
         return lerr_set(err, LERR_NOMEM, "out of memory compiling formatSettings");
     for (uint32_t i = 0; i < p->ndeclared; i++) {
-        struct format_field *f = &p->fields[i];
+        struct format_field *f = &p->fixed.fields[i];
         if (f->meta == META_NONE && f->name_len > plen && memcmp(f->name, prefix, plen) == 0) {
             f->meta = META_HEADER;
             p->header_fields[p->nheader_fields++] = i;
@@ -186,10 +187,10 @@ static int setup_kafka(struct format_parser *p, const struct format_settings *fs
     return 0;
 }
 
-struct format_parser *format_parser_new(const struct format_settings *fs,
-                                        const struct sql_schema *input, bool discovery,
-                                        const char *const *exclusions, size_t nexclusions,
-                                        struct lerr *err)
+struct format_plan *format_plan_new(const struct format_settings *fs,
+                                    const struct sql_schema *input, bool discovery,
+                                    const char *const *exclusions, size_t nexclusions,
+                                    struct lerr *err)
 {
     const struct format_settings *vs = fs;
     if (fs->kind == FORMAT_KAFKA) {
@@ -208,21 +209,17 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
                     "\"csv\", \"tsv\", \"delimited\" or \"kafka\"");
         return NULL;
     }
-    struct format_parser *p = calloc(1, sizeof *p);
+    struct format_plan *p = calloc(1, sizeof *p);
     if (!p) {
         lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
         return NULL;
     }
     arena_init(&p->mem, 16 * 1024, 0);
-    map_init(&p->names, MAP_BYTES, NULL, NULL);
-    map_set_arena(&p->names, &p->mem);
-    buf_init(&p->tmp, 6 * (size_t)FORMAT_MAX_RECORD + 16);
+    format__schema_init(&p->fixed);
     p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     p->kind = fs->kind;
     p->vkind = vs->kind;
     p->discovery = discovery;
-    p->max_discovered = FORMAT_MAX_DISCOVERED;
-    p->serial = 1;
     p->meta_ts = p->meta_key = p->meta_topic = REF_NONE;
     p->key_kind = -1;
 
@@ -241,33 +238,33 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
                         target, (int)in->name_len, in->name);
             goto fail;
         }
-        if (format__lookup(p, in->name, in->name_len) != REF_NONE) {
+        if (format__lookup(&p->fixed, in->name, in->name_len) != REF_NONE) {
             lerr_set_at(err, LERR_INVALID, target, "%s: input field '%.*s' is declared twice",
                         target, (int)in->name_len, in->name);
             goto fail;
         }
-        if (format__add_field(p, in->name, in->name_len, in->type, FORMAT_ORIGIN_DECLARED, err) ==
-            UINT32_MAX)
+        if (format__add_field(&p->fixed, in->name, in->name_len, in->type, FORMAT_ORIGIN_DECLARED,
+                              err) == UINT32_MAX)
             goto fail;
     }
-    p->ndeclared = p->nfields;
+    p->ndeclared = p->fixed.nfields;
     if (fs->kind == FORMAT_KAFKA && setup_kafka(p, fs, err))
         goto fail;
-    p->nfixed = p->nfields;
+    p->nfixed = p->fixed.nfields;
     p->null_row = arena_alloc(&p->mem, (p->nfixed + 1) * sizeof *p->null_row);
     if (!p->null_row) {
         lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
         goto fail;
     }
     for (uint32_t i = 0; i < p->nfixed; i++)
-        p->null_row[i] = sql_null(p->fields[i].type);
+        p->null_row[i] = sql_null(p->fixed.fields[i].type);
 
     for (size_t i = 0; i < nexclusions; i++) {
         size_t n = strlen(exclusions[i]);
-        if (format__lookup(p, exclusions[i], n) != REF_NONE)
+        if (format__lookup(&p->fixed, exclusions[i], n) != REF_NONE)
             continue; /* declared fields are read whatever the exclusions say */
         const char *copy = arena_strndup(&p->mem, exclusions[i], n);
-        if (!copy || !format__insert(p, copy, n, REF_EXCLUDED)) {
+        if (!copy || !format__insert(&p->fixed, copy, n, REF_EXCLUDED)) {
             lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
             goto fail;
         }
@@ -280,51 +277,102 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
     }
     return p;
 fail:
-    format_parser_free(p);
+    format_plan_free(p);
     return NULL;
 }
 
-void format_parser_free(struct format_parser *p)
+void format_plan_free(struct format_plan *p)
 {
     if (!p)
         return;
     format__csv_free(p);
-    free(p->fields);
-    map_destroy(&p->names);
-    free(p->disc_stamp);
-    free(p->disc_slot);
-    free(p->x_index);
-    free(p->x_val);
-    free(p->scratch);
-    free(p->scratch2);
-    buf_free(&p->tmp);
+    format__schema_free(&p->fixed);
     if (p->c_locale)
         freelocale(p->c_locale);
     arena_destroy(&p->mem);
     free(p);
 }
 
+size_t format_plan_nfixed(const struct format_plan *p) { return p->nfixed; }
+
+struct format_parser *format_parser_open(const struct format_plan *plan, struct lerr *err)
+{
+    struct format_parser *p = calloc(1, sizeof *p);
+    if (!p) {
+        lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
+        return NULL;
+    }
+    p->plan = plan;
+    format__schema_init(&p->schema);
+    buf_init(&p->run.tmp, 6 * (size_t)FORMAT_MAX_RECORD + 16);
+    p->run.serial = 1;
+    if (!format__schema_copy(&p->schema, &plan->fixed) ||
+        !format__csv_state_init(&p->run.csv, &plan->csv)) {
+        lerr_set(err, LERR_NOMEM, "out of memory creating a parser");
+        format_parser_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+struct format_parser *format_parser_new(const struct format_settings *fs,
+                                        const struct sql_schema *input, bool discovery,
+                                        const char *const *exclusions, size_t nexclusions,
+                                        struct lerr *err)
+{
+    struct format_plan *plan = format_plan_new(fs, input, discovery, exclusions, nexclusions, err);
+    if (!plan)
+        return NULL;
+    struct format_parser *p = format_parser_open(plan, err);
+    if (!p) {
+        format_plan_free(plan);
+        return NULL;
+    }
+    p->owned_plan = plan;
+    return p;
+}
+
+void format_parser_free(struct format_parser *p)
+{
+    if (!p)
+        return;
+    format__csv_state_free(&p->run.csv);
+    format__schema_free(&p->schema);
+    free(p->run.disc_stamp);
+    free(p->run.disc_slot);
+    free(p->run.x_index);
+    free(p->run.x_val);
+    free(p->run.scratch);
+    free(p->run.scratch2);
+    buf_free(&p->run.tmp);
+    format_plan_free(p->owned_plan);
+    free(p);
+}
+
+const struct format_plan *format_parser_plan(const struct format_parser *p) { return p->plan; }
+
 void format_parser_set_max_discovered(struct format_parser *p, uint32_t max)
 {
-    p->max_discovered = max;
+    p->schema.max_discovered = max;
 }
 
 size_t format_parser_schema(const struct format_parser *p, struct sql_field *out, size_t cap)
 {
-    for (size_t i = 0; i < p->nfields && i < cap; i++) {
-        out[i].name = p->fields[i].name;
-        out[i].name_len = p->fields[i].name_len;
-        out[i].type = p->fields[i].type;
+    const struct format__schema *sc = &p->schema;
+    for (size_t i = 0; i < sc->nfields && i < cap; i++) {
+        out[i].name = sc->fields[i].name;
+        out[i].name_len = sc->fields[i].name_len;
+        out[i].type = sc->fields[i].type;
     }
-    return p->nfields;
+    return sc->nfields;
 }
 
-size_t format_parser_nfixed(const struct format_parser *p) { return p->nfixed; }
+size_t format_parser_nfixed(const struct format_parser *p) { return p->plan->nfixed; }
 
 bool format_parser_reads_headers(const struct format_parser *p)
 {
     /* Headers feed declared header fields, or discovered ones. */
-    return p->kind == FORMAT_KAFKA && (p->nheader_fields > 0 || p->discovery);
+    return p->plan->kind == FORMAT_KAFKA && (p->plan->nheader_fields > 0 || p->plan->discovery);
 }
 
 /* ---- nd-json --------------------------------------------------------------- */
@@ -350,15 +398,15 @@ static inline bool key_eq(const char *a, const char *b, size_t n)
  * for its position, else the name table (which then becomes the prediction). */
 static uint32_t member_ref(struct format_parser *p, const struct format_json_member *m)
 {
-    struct format__pred *pr = m->index < PRED_POSITIONS ? &p->pred[m->index] : NULL;
+    struct format__pred *pr = m->index < PRED_POSITIONS ? &p->run.pred[m->index] : NULL;
     if (pr && pr->name && pr->len == m->key_len && key_eq(pr->name, m->key, m->key_len))
         return pr->ref;
-    uint32_t ref = format__lookup(p, m->key, m->key_len);
+    uint32_t ref = format__lookup(&p->schema, m->key, m->key_len);
     if (pr) {
         pr->ref = ref;
         pr->len = (uint32_t)m->key_len;
-        if (ref < p->nfields) {
-            pr->name = p->fields[ref].name;
+        if (ref < p->schema.nfields) {
+            pr->name = p->schema.fields[ref].name;
         } else if (m->key_len <= PRED_KEY) {
             memcpy(pr->own, m->key, m->key_len);
             pr->name = pr->own;
@@ -374,16 +422,16 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
     struct format_parser *p = c->p;
     struct format_json_iter it;
     struct format_json_member m;
-    if (format_json_iter_init(&it, s, n, p->scratch, p->scratch_cap, c->err) < 0)
+    if (format_json_iter_init(&it, s, n, p->run.scratch, p->run.scratch_cap, c->err) < 0)
         return -1;
     int r;
     while ((r = format_json_iter_next(&it, &m, c->err)) > 0) {
         uint32_t ref = member_ref(p, &m);
-        if (ref < p->nfixed) {
+        if (ref < p->plan->nfixed) {
             format__put_json(c, ref, &m.v, &c->vals[ref]);
             continue;
         }
-        if (!p->discovery || ref == REF_EXCLUDED)
+        if (!p->plan->discovery || ref == REF_EXCLUDED)
             continue;
         uint8_t type, elem;
         if (!format__observe_json(p, &m.v, &type, &elem))
@@ -397,21 +445,21 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
         }
         format__put_json(c, field, &m.v, slot);
         if (m.index < PRED_POSITIONS) {
-            p->pred[m.index].name = p->fields[field].name;
-            p->pred[m.index].len = (uint32_t)m.key_len;
-            p->pred[m.index].ref = field;
+            p->run.pred[m.index].name = p->schema.fields[field].name;
+            p->run.pred[m.index].len = (uint32_t)m.key_len;
+            p->run.pred[m.index].ref = field;
         }
     }
     if (r < 0)
         return -1;
     /* flattenSpec paths override members of the same name. */
-    for (size_t i = 0; i < p->nflat; i++) {
+    for (size_t i = 0; i < p->plan->nflat; i++) {
         struct format_json_value v;
         struct lerr e;
         lerr_init(&e);
-        const struct format__flat *fl = &p->flat[i];
-        if (format_json_find_path(s, n, fl->steps, fl->nsteps, &v, p->scratch2, p->scratch_cap,
-                                  &e) == 1)
+        const struct format__flat *fl = &p->plan->flat[i];
+        if (format_json_find_path(s, n, fl->steps, fl->nsteps, &v, p->run.scratch2,
+                                  p->run.scratch_cap, &e) == 1)
             format__put_json(c, fl->field, &v, &c->vals[fl->field]);
     }
     return 0;
@@ -422,20 +470,21 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
 static void kafka_key(struct format__ctx *c, const struct record *rec)
 {
     struct format_parser *p = c->p;
-    uint32_t f = p->meta_key;
+    uint32_t f = p->plan->meta_key;
     if (!rec->key || !c->vals[f].is_null)
         return;
-    if (p->key_kind < 0) {
+    if (p->plan->key_kind < 0) {
         format__put_text_lossy(c, f, rec->key, rec->key_len, &c->vals[f]);
         return;
     }
-    if (p->key_kind == FORMAT_NDJSON) {
+    if (p->plan->key_kind == FORMAT_NDJSON) {
         /* The first member of the key object (Druid keeps the first column). */
         struct lerr e;
         lerr_init(&e);
         struct format_json_iter it;
         struct format_json_member m;
-        int r = format_json_iter_init(&it, rec->key, rec->key_len, p->scratch, p->scratch_cap, &e);
+        int r = format_json_iter_init(&it, rec->key, rec->key_len, p->run.scratch,
+                                      p->run.scratch_cap, &e);
         if (r == 0)
             r = format_json_iter_next(&it, &m, &e);
         if (r > 0) {
@@ -445,20 +494,21 @@ static void kafka_key(struct format__ctx *c, const struct record *rec)
                 ;
         }
         if (r < 0) {
-            c->vals[f] = sql_null(p->fields[f].type);
+            c->vals[f] = sql_null(p->schema.fields[f].type);
             format__warn(c, "the kafka key is not a JSON object (%s); %s is NULL", e.msg,
-                         p->fields[f].name);
+                         p->schema.fields[f].name);
         }
         return;
     }
     const char *s;
     size_t n;
-    int r = format__csv_first(c, p->key_delim, p->key_delim_len, rec->key, rec->key_len, &s, &n);
+    int r = format__csv_first(c, p->plan->key_delim, p->plan->key_delim_len, rec->key,
+                              rec->key_len, &s, &n);
     if (r > 0)
         format__put_text(c, f, s, n, false, &c->vals[f]);
     else if (r < 0)
         format__warn(c, "the kafka key is not valid %s text; %s is NULL",
-                     p->key_kind == FORMAT_TSV ? "TSV" : "CSV", p->fields[f].name);
+                     p->plan->key_kind == FORMAT_TSV ? "TSV" : "CSV", p->schema.fields[f].name);
 }
 
 /* Headers into declared header fields (the last header of a name wins) and,
@@ -466,12 +516,12 @@ static void kafka_key(struct format__ctx *c, const struct record *rec)
 static void kafka_headers(struct format__ctx *c, const struct record *rec)
 {
     struct format_parser *p = c->p;
-    size_t plen = p->header_prefix_len;
-    for (uint32_t i = 0; i < p->nheader_fields; i++) {
-        uint32_t f = p->header_fields[i];
+    size_t plen = p->plan->header_prefix_len;
+    for (uint32_t i = 0; i < p->plan->nheader_fields; i++) {
+        uint32_t f = p->plan->header_fields[i];
         if (!c->vals[f].is_null)
             continue; /* the value had a field of this name */
-        const struct format_field *fd = &p->fields[f];
+        const struct format_field *fd = &p->schema.fields[f];
         for (size_t h = rec->nheaders; h-- > 0;) {
             const struct record_header *hd = &rec->headers[h];
             if (hd->name_len == fd->name_len - plen &&
@@ -482,7 +532,7 @@ static void kafka_headers(struct format__ctx *c, const struct record *rec)
             }
         }
     }
-    if (!p->discovery)
+    if (!p->plan->discovery)
         return;
     char name[FORMAT_MAX_NAME + 1];
     for (size_t h = 0; h < rec->nheaders; h++) {
@@ -497,11 +547,11 @@ static void kafka_headers(struct format__ctx *c, const struct record *rec)
                          h);
             continue;
         }
-        memcpy(name, p->header_prefix, plen);
+        memcpy(name, p->plan->header_prefix, plen);
         memcpy(name + plen, hd->name, hd->name_len);
         size_t n = plen + hd->name_len;
-        uint32_t ref = format__lookup(p, name, n);
-        if (ref < p->nfixed || ref == REF_EXCLUDED)
+        uint32_t ref = format__lookup(&p->schema, name, n);
+        if (ref < p->plan->nfixed || ref == REF_EXCLUDED)
             continue;
         if (ref != REF_NONE && format__discovered_seen(p, ref)) {
             /* The value had this field, or an earlier header did: a value
@@ -525,11 +575,11 @@ static void kafka_headers(struct format__ctx *c, const struct record *rec)
 static void kafka_meta(struct format__ctx *c, const struct record *rec)
 {
     struct format_parser *p = c->p;
-    if (rec->has_timestamp && c->vals[p->meta_ts].is_null)
-        format__put_long(c, p->meta_ts, rec->timestamp_ms, &c->vals[p->meta_ts]);
-    if (rec->topic && c->vals[p->meta_topic].is_null)
-        format__put_text_lossy(c, p->meta_topic, rec->topic, rec->topic_len,
-                               &c->vals[p->meta_topic]);
+    if (rec->has_timestamp && c->vals[p->plan->meta_ts].is_null)
+        format__put_long(c, p->plan->meta_ts, rec->timestamp_ms, &c->vals[p->plan->meta_ts]);
+    if (rec->topic && c->vals[p->plan->meta_topic].is_null)
+        format__put_text_lossy(c, p->plan->meta_topic, rec->topic, rec->topic_len,
+                               &c->vals[p->plan->meta_topic]);
     kafka_key(c, rec);
     kafka_headers(c, rec);
 }
@@ -538,9 +588,9 @@ static void kafka_meta(struct format__ctx *c, const struct record *rec)
 
 static bool ensure_scratch(struct format_parser *p, size_t need)
 {
-    if (need <= p->scratch_cap)
+    if (need <= p->run.scratch_cap)
         return true;
-    size_t cap = p->scratch_cap ? p->scratch_cap : 4096;
+    size_t cap = p->run.scratch_cap ? p->run.scratch_cap : 4096;
     while (cap < need)
         cap *= 2;
     char *a = malloc(cap), *b = malloc(cap);
@@ -549,11 +599,11 @@ static bool ensure_scratch(struct format_parser *p, size_t need)
         free(b);
         return false;
     }
-    free(p->scratch);
-    free(p->scratch2);
-    p->scratch = a;
-    p->scratch2 = b;
-    p->scratch_cap = cap;
+    free(p->run.scratch);
+    free(p->run.scratch2);
+    p->run.scratch = a;
+    p->run.scratch2 = b;
+    p->run.scratch_cap = cap;
     return true;
 }
 
@@ -578,29 +628,31 @@ enum format_outcome format_parse(struct format_parser *p, const struct record *r
         lerr_set(err, LERR_NOMEM, "out of memory for a record of %zu bytes", len);
         return FORMAT_ERROR;
     }
-    if (++p->serial == 0) {
+    if (++p->run.serial == 0) {
         /* The record serial wrapped: forget which fields old records set. */
-        if (p->disc_stamp)
-            memset(p->disc_stamp, 0, p->disc_cap * sizeof *p->disc_stamp);
-        p->serial = 1;
+        if (p->run.disc_stamp)
+            memset(p->run.disc_stamp, 0, p->run.disc_cap * sizeof *p->run.disc_stamp);
+        p->run.serial = 1;
     }
-    p->x_n = 0;
+    p->run.x_n = 0;
     /* Field by field: zeroing the whole context would clear its warning (~700 bytes)
      * for every record, and the warning is only read once set. */
     struct format__ctx c;
     c.p = p;
+    c.pl = p->plan;
     c.mem = mem;
     c.err = err;
     c.warned = c.nomem = c.changed = false;
-    c.vals = arena_alloc(mem, (p->nfixed + 1) * sizeof *c.vals);
+    c.vals = arena_alloc(mem, (p->plan->nfixed + 1) * sizeof *c.vals);
     if (!c.vals) {
         lerr_set(err, LERR_NOMEM, "the batch arena is full");
         return FORMAT_ERROR;
     }
-    memcpy(c.vals, p->null_row, p->nfixed * sizeof *c.vals);
+    memcpy(c.vals, p->plan->null_row, p->plan->nfixed * sizeof *c.vals);
 
-    int r = p->vkind == FORMAT_NDJSON ? ndjson_row(&c, data, len) : format__csv_row(&c, data, len);
-    if (r == 0 && !c.nomem && p->kind == FORMAT_KAFKA)
+    int r = p->plan->vkind == FORMAT_NDJSON ? ndjson_row(&c, data, len)
+                                            : format__csv_row(&c, data, len);
+    if (r == 0 && !c.nomem && p->plan->kind == FORMAT_KAFKA)
         kafka_meta(&c, rec);
     if (c.nomem) {
         lerr_set(err, LERR_NOMEM, "the batch arena is full");
@@ -609,20 +661,20 @@ enum format_outcome format_parse(struct format_parser *p, const struct record *r
     if (r < 0)
         return FORMAT_ERROR;
     row->values = c.vals;
-    row->nvalues = p->nfixed;
+    row->nvalues = p->plan->nfixed;
     row->schema_changed = c.changed;
-    if (p->x_n) {
-        uint32_t *xi = arena_alloc(mem, p->x_n * sizeof *xi);
-        struct sql_value *xv = arena_alloc(mem, p->x_n * sizeof *xv);
+    if (p->run.x_n) {
+        uint32_t *xi = arena_alloc(mem, p->run.x_n * sizeof *xi);
+        struct sql_value *xv = arena_alloc(mem, p->run.x_n * sizeof *xv);
         if (!xi || !xv) {
             lerr_set(err, LERR_NOMEM, "the batch arena is full");
             return FORMAT_ERROR;
         }
-        memcpy(xi, p->x_index, p->x_n * sizeof *xi);
-        memcpy(xv, p->x_val, p->x_n * sizeof *xv);
+        memcpy(xi, p->run.x_index, p->run.x_n * sizeof *xi);
+        memcpy(xv, p->run.x_val, p->run.x_n * sizeof *xv);
         row->extra_index = xi;
         row->extra = xv;
-        row->nextra = p->x_n;
+        row->nextra = p->run.x_n;
     }
     if (c.warned) {
         *err = c.warn;

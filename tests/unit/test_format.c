@@ -3,11 +3,13 @@
  * declared dataType, escapes and surrogate pairs, huge/tiny numbers, every
  * outcome kind with error positions, key-order prediction, flattenSpec
  * paths, schema discovery typing and widening across records, exclusions,
- * the discovery cap, arena exhaustion, and settings from JSON.
+ * the discovery cap, arena exhaustion, settings from JSON, and parsers
+ * sharing one plan (from two threads).
  */
 #include "format_test.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static const char *NDJSON = "{\"format\":\"nd-json\",\"flattenSpec\":{}}";
 
@@ -648,6 +650,163 @@ static void test_blank(void)
     CHECK(!format_is_blank("\xEF\xBB", 2));
 }
 
+/* ---- one plan, several parsers ------------------------------------------------ */
+
+/* Every record's outcome, warning and values as one text. */
+#define SP_OUT 16384
+struct sp_run {
+    struct format_parser *p;
+    const char *const *recs;
+    size_t nrecs;
+    char out[SP_OUT];
+};
+
+static void sp_append(char *out, const char *s)
+{
+    size_t l = strlen(out);
+    snprintf(out + l, SP_OUT - l, "%s", s);
+}
+
+/* Splits each text into records as the pipeline does and parses them all. */
+static void *sp_parse_all(void *arg)
+{
+    struct sp_run *r = arg;
+    struct arena mem;
+    arena_init(&mem, 64 * 1024, 0);
+    r->out[0] = '\0';
+    for (size_t t = 0; t < r->nrecs; t++) {
+        struct format_splitter sp;
+        struct record rec = {0};
+        size_t line;
+        format_split_init(&sp, r->p, r->recs[t], strlen(r->recs[t]));
+        while (format_split_next(&sp, &rec.data, &rec.len, &line)) {
+            struct format_row row;
+            struct lerr err;
+            lerr_init(&err);
+            enum format_outcome o = format_parse(r->p, &rec, &mem, &row, &err);
+            char b[1024];
+            snprintf(b, sizeof b, "#%d %s|", (int)o, o == FORMAT_OK ? "" : err.msg);
+            sp_append(r->out, b);
+            if (o == FORMAT_ERROR)
+                continue;
+            for (uint32_t i = 0; i < row.nvalues; i++) {
+                b[0] = '\0';
+                tf_val(&row.values[i], b, sizeof b);
+                sp_append(r->out, b);
+                sp_append(r->out, ",");
+            }
+            for (uint32_t k = 0; k < row.nextra; k++) {
+                snprintf(b, sizeof b, "x%u=", row.extra_index[k]);
+                tf_val(&row.extra[k], b, sizeof b);
+                sp_append(r->out, b);
+                sp_append(r->out, ",");
+            }
+            sp_append(r->out, row.schema_changed ? "+\n" : "\n");
+        }
+        arena_reset(&mem);
+    }
+    arena_destroy(&mem);
+    return NULL;
+}
+
+/* The schema a parser ended with, as text. */
+static void sp_schema(const struct format_parser *p, char *out, size_t cap)
+{
+    const struct format_field *f;
+    uint64_t gen;
+    size_t n = format_discovered_fields(p, &f, &gen);
+    size_t l = (size_t)snprintf(out, cap, "gen %" PRIu64 ":", gen);
+    for (size_t i = 0; i < n && l < cap; i++)
+        l += (size_t)snprintf(out + l, cap - l, " %s:%d/%d@%" PRIu64 "/%" PRIu64, f[i].name,
+                              f[i].type, f[i].elem_type, f[i].added, f[i].changed);
+}
+
+/* A parser that owns its plan (format_parser_new), and two parsers opened on
+ * one shared plan, parsing in two threads at once, give the same rows,
+ * warnings and discovered schemas. */
+static void shared_plan_case(const char *settings, const char *spec, const char *const *recs,
+                             size_t nrecs)
+{
+    struct arena a;
+    arena_init(&a, 4096, 0);
+    struct format_settings fs;
+    struct lerr err;
+    lerr_init(&err);
+    struct sql_field fields[16];
+    struct sql_schema sch = {fields, tf_schema(spec, fields, 16)};
+    const char *excl[] = {"skipme"};
+    CHECK_MSG(settings_text(settings, &a, &fs, &err) == 0, "%s: %s", settings, err.msg);
+    struct format_plan *plan = format_plan_new(&fs, &sch, true, excl, 1, &err);
+    struct format_parser *alone = format_parser_new(&fs, &sch, true, excl, 1, &err);
+    CHECK_MSG(plan && alone, "%s: %s", settings, err.msg);
+    if (!plan || !alone) {
+        format_plan_free(plan);
+        format_parser_free(alone);
+        arena_destroy(&a);
+        return;
+    }
+    struct format_parser *p1 = format_parser_open(plan, &err);
+    struct format_parser *p2 = format_parser_open(plan, &err);
+    CHECK(p1 && p2);
+    CHECK(format_parser_plan(p1) == plan && format_parser_plan(p2) == plan);
+    CHECK(format_plan_nfixed(plan) == format_parser_nfixed(alone));
+
+    static struct sp_run ref, r1, r2;
+    ref = (struct sp_run){.p = alone, .recs = recs, .nrecs = nrecs};
+    r1 = (struct sp_run){.p = p1, .recs = recs, .nrecs = nrecs};
+    r2 = (struct sp_run){.p = p2, .recs = recs, .nrecs = nrecs};
+    sp_parse_all(&ref);
+    pthread_t t1, t2;
+    CHECK(pthread_create(&t1, NULL, sp_parse_all, &r1) == 0);
+    CHECK(pthread_create(&t2, NULL, sp_parse_all, &r2) == 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    CHECK_MSG(strcmp(ref.out, r1.out) == 0, "%s: thread 1 parsed\n%s\nalone:\n%s", settings,
+              r1.out, ref.out);
+    CHECK_MSG(strcmp(ref.out, r2.out) == 0, "%s: thread 2 parsed\n%s\nalone:\n%s", settings,
+              r2.out, ref.out);
+    CHECK_MSG(strstr(ref.out, "+\n") != NULL, "%s: the records discover fields:\n%s", settings,
+              ref.out);
+    char s0[2048], s1[2048], s2[2048];
+    sp_schema(alone, s0, sizeof s0);
+    sp_schema(p1, s1, sizeof s1);
+    sp_schema(p2, s2, sizeof s2);
+    CHECK_MSG(strcmp(s0, s1) == 0 && strcmp(s0, s2) == 0, "schemas differ:\n%s\n%s\n%s", s0, s1,
+              s2);
+
+    /* A parser opened later starts from the plan's fixed fields, not from
+     * what the others discovered. */
+    struct format_parser *p3 = format_parser_open(plan, &err);
+    CHECK(p3 && format_discovered_fields(p3, NULL, NULL) == format_plan_nfixed(plan));
+    CHECK(p3 && format_parser_generation(p3) == 0);
+    format_parser_free(p3);
+    format_parser_free(p1);
+    format_parser_free(p2);
+    format_parser_free(alone);
+    format_plan_free(plan);
+    arena_destroy(&a);
+}
+
+static void test_shared_plan(void)
+{
+    const char *const json[] = {
+        "{\"a\":1,\"b\":\"x\",\"n\":{\"k\":2},\"new1\":5,\"skipme\":1}\n"
+        "{\"a\":\"2.5\",\"new1\":1.5,\"new2\":[1,\"s\"],\"b\":null}\n"
+        "{\"a\":\"bad\",\"b\":\"\\u00e9\\n\",\"new2\":{\"o\":1}}\n",
+        "{\"new3\":true}\n{not json}\n{\"a\":9007199254740993,\"new1\":\"t\"}\n",
+    };
+    shared_plan_case("{\"format\":\"nd-json\",\"flattenSpec\":{\"fields\":[{\"type\":\"path\","
+                     "\"name\":\"k\",\"expr\":\"$.n.k\"}]}}",
+                     "a:long,b:string,k:double", json, 2);
+    const char *const csv[] = {
+        "a,b,new1,skipme,new2\n1,x,5,9,\"q\"\"uote\"\n2,\"multi\nline\",1.5,0,z\n",
+        "a,new2,b\nbad,7,y\n3,\"a|b\",\n",
+    };
+    shared_plan_case("{\"format\":\"csv\",\"findColumnsFromHeader\":true,"
+                     "\"listDelimiter\":\"|\"}",
+                     "a:long,b:string", csv, 2);
+}
+
 int main(void)
 {
     test_coercions();
@@ -661,5 +820,6 @@ int main(void)
     test_arena_full();
     test_settings();
     test_blank();
+    test_shared_plan();
     return check_summary();
 }
