@@ -629,7 +629,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
         tname, "intervals", ivs, "type", "table", "createTableIfNotExists", *create_table);
     if (!filter)
         json_object_set_new(spec, "filterExpression", json_null());
-    snprintf(j->type, sizeof j->type, "batch");
+    j->type = CATALOG_JOB_BATCH;
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     j->connection_name[0] = '\0';
     j->desired = CATALOG_JOB_RUNNING;
@@ -700,7 +700,7 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
         json_object_set_new(spec, "lateMessageRejectionPeriod", json_null());
     if (!early)
         json_object_set_new(spec, "earlyMessageRejectionPeriod", json_null());
-    snprintf(j->type, sizeof j->type, "%s", type);
+    j->type = (enum catalog_job_type)catalog_job_type_parse(type);
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     snprintf(j->connection_name, sizeof j->connection_name, "%s",
              json_string_value(json_object_get(source, "connectionName")));
