@@ -208,7 +208,7 @@ int api_jobs_update(struct api_req *r)
         goto out;
     }
     if (j.desired == CATALOG_JOB_CANCELED || j.status == CATALOG_JOB_CANCELED) {
-        if (strcmp(desired, "canceled") != 0) {
+        if (catalog_job_state_parse(desired) != CATALOG_JOB_CANCELED) {
             lerr_set_at(&err, LERR_INVALID, "desiredExecutionStatus",
                         "job %s is canceled, which is final; create a new job (it resumes "
                         "from the table's checkpoint for the same topic)",

@@ -671,7 +671,7 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
                     "so leave it empty");
         return NULL;
     }
-    if (strcmp(desired, "canceled") == 0) {
+    if (catalog_job_state_parse(desired) == CATALOG_JOB_CANCELED) {
         lerr_set_at(err, LERR_INVALID, "desiredExecutionStatus",
                     "desiredExecutionStatus: a new job starts \"running\" or \"suspended\"");
         return NULL;
