@@ -105,7 +105,7 @@ int api_events_push(struct api_req *r)
     char *scratch = NULL;
     if (catalog_doc_get(r->srv->cat, CATALOG_CONNECTION, name, &cd, &err))
         goto out;
-    if (strcmp(cd.kind, "push_streaming") != 0) {
+    if (catalog_conn_type_parse(cd.kind) != CATALOG_CONN_PUSH) {
         lerr_set(&err, LERR_INVALID,
                  "connection '%s' is a %s connection; events can only be pushed to a "
                  "push_streaming connection",

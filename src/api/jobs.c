@@ -96,7 +96,7 @@ fail:
 static bool job_matches(struct api_req *r, const struct catalog_job *j)
 {
     static const char *const names[] = {"type", "executionStatus", "healthStatus", "tableName"};
-    const char *values[] = {j->type, catalog_job_state_name(j->status),
+    const char *values[] = {catalog_job_type_name(j->type), catalog_job_state_name(j->status),
                             catalog_health_name(j->health), j->table_name};
     for (size_t f = 0; f < LS_ARRAY_LEN(names); f++) {
         const char *v = r->query(r->conn, names[f], 0);
@@ -208,7 +208,7 @@ int api_jobs_update(struct api_req *r)
         goto out;
     }
     if (j.desired == CATALOG_JOB_CANCELED || j.status == CATALOG_JOB_CANCELED) {
-        if (strcmp(desired, "canceled") != 0) {
+        if (catalog_job_state_parse(desired) != CATALOG_JOB_CANCELED) {
             lerr_set_at(&err, LERR_INVALID, "desiredExecutionStatus",
                         "job %s is canceled, which is final; create a new job (it resumes "
                         "from the table's checkpoint for the same topic)",
@@ -249,8 +249,7 @@ int api_jobs_reset(struct api_req *r)
     struct connection_spec cs = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         goto out;
-    if (catalog_job_type_parse(j.type) != CATALOG_JOB_STREAMING ||
-        !catalog_job_status_live(j.status)) {
+    if (j.type != CATALOG_JOB_STREAMING || !catalog_job_status_live(j.status)) {
         lerr_set(&err, LERR_INVALID,
                  "job %s is %s; only a live streaming job can be reset (its new position "
                  "comes from its readFromPoint)",
@@ -297,30 +296,13 @@ int api_jobs_metrics(struct api_req *r)
     size_t nparts = 0;
     bool live = ingest_job_metrics(r->srv->rt, j.id, &m, &parts, &nparts);
     if (!live) {
-        /* Not running here: the totals saved with the last checkpoint. */
-        char *saved = NULL;
+        /* Not running here: the totals saved with the last checkpoint (zero when none). */
         struct lerr e;
         lerr_init(&e);
         memset(&m, 0, sizeof m);
         m.lag = -1;
         m.freshness_ms = -1;
-        if (catalog_job_counters(r->srv->cat, j.id, &saved, &e) == 0) {
-            json_t *o = json_loads(saved, 0, NULL);
-            m.counters.processed =
-                (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessed"));
-            m.counters.processed_with_warnings =
-                (uint64_t)json_integer_value(json_object_get(o, "numRowsProcessedWithWarnings"));
-            m.counters.skipped_by_filter =
-                (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByFilter"));
-            m.counters.skipped_by_error =
-                (uint64_t)json_integer_value(json_object_get(o, "numRowsSkippedByError"));
-            json_t *br = json_object_get(o, "byReason");
-            for (int i = 1; i < PIPE_R__COUNT; i++)
-                m.counters.by_reason[i] =
-                    (uint64_t)json_integer_value(json_object_get(br, pipeline_reason_name(i)));
-            json_decref(o);
-            free(saved);
-        }
+        ingest_job_saved(r->srv->rt, j.id, &m.counters, NULL, &e);
     }
     json_t *lag = json_array();
     for (size_t i = 0; i < nparts; i++)
@@ -352,19 +334,13 @@ int api_jobs_logs(struct api_req *r)
     free(rej);
     /* none in memory (the job ended, or the server restarted since): the
      * ones saved with its last checkpoint */
-    char *saved = NULL;
     struct lerr e;
     lerr_init(&e);
-    if (n == 0 && catalog_job_counters(r->srv->cat, j.id, &saved, &e) == 0) {
-        json_t *o = json_loads(saved, 0, NULL);
-        json_t *logs = json_object_get(o, "logs");
-        if (json_is_array(logs)) {
-            json_decref(values);
-            values = json_incref(logs);
-        }
-        json_decref(o);
+    json_t *logs = NULL;
+    if (n == 0 && ingest_job_saved(r->srv->rt, j.id, NULL, &logs, &e) == 0 && logs) {
+        json_decref(values);
+        values = logs;
     }
-    free(saved);
     catalog_job_destroy(&j);
     api_reply(r, 200, json_pack("{s:o}", "values", values));
     return 0;

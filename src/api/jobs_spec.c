@@ -629,7 +629,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
         tname, "intervals", ivs, "type", "table", "createTableIfNotExists", *create_table);
     if (!filter)
         json_object_set_new(spec, "filterExpression", json_null());
-    snprintf(j->type, sizeof j->type, "batch");
+    j->type = CATALOG_JOB_BATCH;
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     j->connection_name[0] = '\0';
     j->desired = CATALOG_JOB_RUNNING;
@@ -671,7 +671,7 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
                     "so leave it empty");
         return NULL;
     }
-    if (strcmp(desired, "canceled") == 0) {
+    if (catalog_job_state_parse(desired) == CATALOG_JOB_CANCELED) {
         lerr_set_at(err, LERR_INVALID, "desiredExecutionStatus",
                     "desiredExecutionStatus: a new job starts \"running\" or \"suspended\"");
         return NULL;
@@ -700,7 +700,7 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
         json_object_set_new(spec, "lateMessageRejectionPeriod", json_null());
     if (!early)
         json_object_set_new(spec, "earlyMessageRejectionPeriod", json_null());
-    snprintf(j->type, sizeof j->type, "%s", type);
+    j->type = (enum catalog_job_type)catalog_job_type_parse(type);
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     snprintf(j->connection_name, sizeof j->connection_name, "%s",
              json_string_value(json_object_get(source, "connectionName")));

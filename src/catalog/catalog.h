@@ -126,6 +126,18 @@ enum catalog_job_state {
         CATALOG_JOB__STATE_COUNT
 };
 
+/* A job's type (the stored job.type column holds these names). */
+#define CATALOG_JOB_TYPE_MAP(X)           \
+    X(CATALOG_JOB_STREAMING, "streaming") \
+    X(CATALOG_JOB_BATCH, "batch")
+
+enum catalog_job_type {
+#define CATALOG_JOB_TYPE_ENUM(e, name) e,
+    CATALOG_JOB_TYPE_MAP(CATALOG_JOB_TYPE_ENUM)
+#undef CATALOG_JOB_TYPE_ENUM
+        CATALOG__JOB_TYPE_COUNT
+};
+
 /* A job's health.status. */
 #define CATALOG_HEALTH_MAP(X)      \
     X(CATALOG_HEALTH_OK, "ok")     \
@@ -144,10 +156,12 @@ const char *catalog_job_state_name(enum catalog_job_state s);
 int catalog_job_state_parse(const char *name);
 const char *catalog_health_name(enum catalog_health h);
 int catalog_health_parse(const char *name);
+const char *catalog_job_type_name(enum catalog_job_type v);
+int catalog_job_type_parse(const char *name);
 
 struct catalog_job {
     char id[37];
-    char type[16]; /* spec.h's CATALOG_JOB_TYPE_MAP name: "streaming", "batch" */
+    enum catalog_job_type type;
     char table_name[256];
     char connection_name[256];      /* "" when the source is not a connection */
     enum catalog_job_state desired; /* running | suspended | canceled */

@@ -497,12 +497,15 @@ static int sq_doc_delete(struct catalog_store *c, enum catalog_doc_type t, const
 static void job_from_row(sqlite3_stmt *st, struct catalog_job *j)
 {
     col_copy(st, 0, j->id, sizeof j->id);
-    col_copy(st, 1, j->type, sizeof j->type);
+    /* A type this version does not know (written by a newer one) reads as batch: the
+     * runtime then only fails it if it was running, as for a batch job cut short. */
+    int v = catalog_job_type_parse((const char *)sqlite3_column_text(st, 1));
+    j->type = v < 0 ? CATALOG_JOB_BATCH : (enum catalog_job_type)v;
     col_copy(st, 2, j->table_name, sizeof j->table_name);
     col_copy(st, 3, j->connection_name, sizeof j->connection_name);
     /* A name this version does not know (written by a newer one) reads as failed/error:
      * the runtime then leaves the job alone. */
-    int v = catalog_job_state_parse((const char *)sqlite3_column_text(st, 4));
+    v = catalog_job_state_parse((const char *)sqlite3_column_text(st, 4));
     j->desired = v < 0 ? CATALOG_JOB_SUSPENDED : (enum catalog_job_state)v;
     v = catalog_job_state_parse((const char *)sqlite3_column_text(st, 5));
     j->status = v < 0 ? CATALOG_JOB_FAILED : (enum catalog_job_state)v;
@@ -550,10 +553,11 @@ static int sq_job_insert(struct catalog_store *c, const struct catalog_job *j, s
     return RUN(c, err, "job", NULL,
                "INSERT INTO job (" JOB_COLUMNS ") VALUES "
                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-               "sssssssssssiiii", j->id, j->type, j->table_name, j->connection_name,
-               catalog_job_state_name(j->desired), catalog_job_state_name(j->status),
-               catalog_health_name(j->health), j->health_message, j->spec, j->created_by,
-               j->modified_by, j->created_ns, j->updated_ns, j->started_ns, j->completed_ns);
+               "sssssssssssiiii", j->id, catalog_job_type_name(j->type), j->table_name,
+               j->connection_name, catalog_job_state_name(j->desired),
+               catalog_job_state_name(j->status), catalog_health_name(j->health),
+               j->health_message, j->spec, j->created_by, j->modified_by, j->created_ns,
+               j->updated_ns, j->started_ns, j->completed_ns);
 }
 
 static void job_get_fill(sqlite3_stmt *st, void *elem) { job_from_row(st, elem); }

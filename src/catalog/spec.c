@@ -9,7 +9,7 @@
  *
  * Entry points: catalog_table_spec_parse/_load, catalog_connection_spec_parse/
  * _load/_kafka/_destroy, catalog_job_spec_parse/_parse_text/_load/_destroy,
- * catalog_job_counters_load, catalog_<set>_name/_parse.
+ * catalog_job_counters_load, catalog_<set>_name/_parse (job types: values.c).
  */
 #include "catalog/spec.h"
 
@@ -42,12 +42,14 @@ SPEC_NAMES(table_type, CATALOG_TABLE_TYPE_MAP, CATALOG__TABLE_TYPE_COUNT)
 SPEC_NAMES(schema_mode, CATALOG_SCHEMA_MODE_MAP, CATALOG__SCHEMA_MODE_COUNT)
 SPEC_NAMES(column_type, CATALOG_COLUMN_TYPE_MAP, CATALOG__COLUMN_TYPE_COUNT)
 SPEC_NAMES(conn_type, CATALOG_CONN_TYPE_MAP, CATALOG__CONN_TYPE_COUNT)
-SPEC_NAMES(job_type, CATALOG_JOB_TYPE_MAP, CATALOG__JOB_TYPE_COUNT)
 SPEC_NAMES(read_from, CATALOG_READ_FROM_MAP, CATALOG__READ_FROM_COUNT)
 SPEC_NAMES(source_type, CATALOG_SOURCE_TYPE_MAP, CATALOG__SOURCE_TYPE_COUNT)
 SPEC_NAMES(ingest_mode, CATALOG_INGEST_MODE_MAP, CATALOG__INGEST_MODE_COUNT)
 
 #undef SPEC_NAMES
+
+/* Job types are catalog.h's (struct catalog_job holds one); values.c names them. */
+static const char *const job_type_names[] = {CATALOG_JOB_TYPE_MAP(CATALOG_NAME_LIST)};
 #undef SPEC_NAME
 
 /* Lists a set's names for a message: "\"a\", \"b\" or \"c\"". */

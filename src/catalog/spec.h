@@ -6,12 +6,13 @@
  * an API document by hand and never parses JSON text itself.
  *
  * The closed sets of names (table types, schema modes, column types,
- * connection types, job types, readFromPoint, batch source types, ingestion
+ * connection types, readFromPoint, batch source types, ingestion
  * modes) are enums from X-macro tables that carry their API names, as
  * util.h's LERR_MAP does for errors; catalog_<set>_name() and
  * catalog_<set>_parse() go between the two (parse: -1 for an unknown name).
  * Measure types are sql.h's SQL_MEASURE_MAP, column types sql.h's
- * SQL_TYPE_MAP. The API lists the names it accepts from these tables
+ * SQL_TYPE_MAP, job types catalog.h's CATALOG_JOB_TYPE_MAP (struct
+ * catalog_job holds one). The API lists the names it accepts from these tables
  * (CATALOG_NAME_LIST), in their order, which its messages show.
  *
  * Parsers take a parsed document (jansson) and never keep pointers into it
@@ -30,14 +31,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/catalog.h"
 #include "format/format.h"
 #include "sql/sql.h"
 #include "source/source.h"
 #include "storage/storage.h"
 #include "util/util.h"
-
-struct catalog;
-struct catalog_job;
 
 /* ---- the closed sets, with their API names ------------------------------------------ */
 
@@ -60,10 +59,6 @@ struct catalog_job;
     X(CATALOG_CONN_SCHEMA_REGISTRY, "confluent_schema_registry") \
     X(CATALOG_CONN_KINESIS, "kinesis")
 
-#define CATALOG_JOB_TYPE_MAP(X)           \
-    X(CATALOG_JOB_STREAMING, "streaming") \
-    X(CATALOG_JOB_BATCH, "batch")
-
 #define CATALOG_READ_FROM_MAP(X)         \
     X(CATALOG_READ_EARLIEST, "earliest") \
     X(CATALOG_READ_LATEST, "latest")
@@ -85,7 +80,6 @@ enum catalog_table_type { CATALOG_TABLE_TYPE_MAP(CATALOG_SPEC_ENUM) CATALOG__TAB
 enum catalog_schema_mode { CATALOG_SCHEMA_MODE_MAP(CATALOG_SPEC_ENUM) CATALOG__SCHEMA_MODE_COUNT };
 enum catalog_column_type { CATALOG_COLUMN_TYPE_MAP(CATALOG_SPEC_ENUM) CATALOG__COLUMN_TYPE_COUNT };
 enum catalog_conn_type { CATALOG_CONN_TYPE_MAP(CATALOG_SPEC_ENUM) CATALOG__CONN_TYPE_COUNT };
-enum catalog_job_type { CATALOG_JOB_TYPE_MAP(CATALOG_SPEC_ENUM) CATALOG__JOB_TYPE_COUNT };
 enum catalog_read_from { CATALOG_READ_FROM_MAP(CATALOG_SPEC_ENUM) CATALOG__READ_FROM_COUNT };
 enum catalog_source_type { CATALOG_SOURCE_TYPE_MAP(CATALOG_SPEC_ENUM) CATALOG__SOURCE_TYPE_COUNT };
 enum catalog_ingest_mode { CATALOG_INGEST_MODE_MAP(CATALOG_SPEC_ENUM) CATALOG__INGEST_MODE_COUNT };
@@ -100,8 +94,6 @@ const char *catalog_column_type_name(enum catalog_column_type v);
 int catalog_column_type_parse(const char *name);
 const char *catalog_conn_type_name(enum catalog_conn_type v);
 int catalog_conn_type_parse(const char *name);
-const char *catalog_job_type_name(enum catalog_job_type v);
-int catalog_job_type_parse(const char *name);
 const char *catalog_read_from_name(enum catalog_read_from v);
 int catalog_read_from_parse(const char *name);
 const char *catalog_source_type_name(enum catalog_source_type v);

@@ -1,6 +1,6 @@
 /*
- * values.c — the catalog's value types: the names of job states and
- * health (catalog.h's X-macro tables), and freeing the documents, jobs and
+ * values.c — the catalog's value types: the names of job states, job
+ * types and health (catalog.h's X-macro tables), and freeing the documents, jobs and
  * lists the catalog hands out. The bottom of catalog/: the rules (catalog.c) and every
  * implementation (catalog_sqlite.c) call down to it.
  */
@@ -61,6 +61,12 @@ static const char *const health_names[] = {
 #undef CATALOG_HEALTH_NAME
 };
 
+static const char *const job_type_names[] = {
+#define CATALOG_JOB_TYPE_NAME(e, name) [e] = name,
+    CATALOG_JOB_TYPE_MAP(CATALOG_JOB_TYPE_NAME)
+#undef CATALOG_JOB_TYPE_NAME
+};
+
 static int find_name(const char *const *names, int n, const char *name)
 {
     for (int i = 0; name && i < n; i++)
@@ -87,4 +93,14 @@ const char *catalog_health_name(enum catalog_health h)
 int catalog_health_parse(const char *name)
 {
     return find_name(health_names, CATALOG__HEALTH_COUNT, name);
+}
+
+const char *catalog_job_type_name(enum catalog_job_type t)
+{
+    return (unsigned)t < CATALOG__JOB_TYPE_COUNT ? job_type_names[t] : "unknown";
+}
+
+int catalog_job_type_parse(const char *name)
+{
+    return find_name(job_type_names, CATALOG__JOB_TYPE_COUNT, name);
 }

@@ -98,6 +98,17 @@ size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
                              struct pipeline_rejection *out, size_t cap);
 
 /*
+ * What a job saved with its last checkpoint, for one not running here, read
+ * with the parser a restarted runner uses: its counters (when counters is
+ * not NULL; all zero when nothing is saved) and its "logs" array as saved
+ * (when logs is not NULL: a new reference, NULL when none). 0, or the
+ * catalog's error: LERR_NOT_FOUND when nothing is saved yet, LERR_CORRUPT
+ * when the saved text is not JSON.
+ */
+int ingest_job_saved(struct ingest_runtime *rt, const char *job_id,
+                     struct pipeline_counters *counters, struct json_t **logs, struct lerr *err);
+
+/*
  * A job was created (the API calls this right after the catalog insert): a
  * streaming job takes over its table's checkpoint (one per table: another
  * topic's is dropped), and on a push connection its readFromPoint is

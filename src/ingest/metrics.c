@@ -1,6 +1,7 @@
 /*
  * metrics.c — the running jobs seen from the API: live counters, lag and
- * partitions of one job, its last rejections, and the Prometheus text of
+ * partitions of one job, its last rejections, what a job not running here
+ * saved with its last checkpoint, and the Prometheus text of
  * every job and of persists.
  */
 #include <errno.h>
@@ -70,6 +71,21 @@ size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
     }
     pthread_mutex_unlock(&rt->mu);
     return n;
+}
+
+int ingest_job_saved(struct ingest_runtime *rt, const char *job_id,
+                     struct pipeline_counters *counters, json_t **logs, struct lerr *err)
+{
+    json_t *saved = NULL;
+    int rc = catalog_job_counters_load(rt->cat, job_id, &saved, err);
+    if (counters)
+        ingest__counters_from_json(saved, counters);
+    if (logs) {
+        json_t *l = json_object_get(saved, "logs");
+        *logs = json_is_array(l) ? json_incref(l) : NULL;
+    }
+    json_decref(saved);
+    return rc;
 }
 
 void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out)

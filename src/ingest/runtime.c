@@ -41,7 +41,7 @@
 
 int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err)
 {
-    if (catalog_job_type_parse(j->type) != CATALOG_JOB_STREAMING)
+    if (j->type != CATALOG_JOB_STREAMING)
         return 0;
     struct connection_spec cs;
     int rc = catalog_connection_spec_load(rt->cat, j->connection_name, &cs, err);

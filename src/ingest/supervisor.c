@@ -120,7 +120,7 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
 
 static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *cj)
 {
-    if (catalog_job_type_parse(cj->type) != CATALOG_JOB_STREAMING) {
+    if (cj->type != CATALOG_JOB_STREAMING) {
         pthread_mutex_lock(&rt->mu);
         struct ingest__job *bj = ingest__find_job(rt, cj->id);
         pthread_mutex_unlock(&rt->mu);

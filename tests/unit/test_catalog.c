@@ -1,5 +1,6 @@
 /* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints. */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
@@ -101,7 +102,7 @@ static void test_docs_and_jobs(void)
     lerr_init(&e);
 
     struct catalog_job j = {.id = "22222222-2222-4222-8222-222222222222",
-                            .type = "streaming",
+                            .type = CATALOG_JOB_STREAMING,
                             .table_name = "wiki",
                             .connection_name = "k",
                             .desired = CATALOG_JOB_RUNNING,
@@ -115,8 +116,10 @@ static void test_docs_and_jobs(void)
     CHECK_EQ_INT(catalog_job_insert(c, &j, &e), 0);
     struct catalog_job j2 = j;
     snprintf(j2.id, sizeof j2.id, "33333333-3333-4333-8333-333333333333");
+    j2.type = CATALOG_JOB_BATCH;
     CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), LERR_CONFLICT); /* one live job per table */
     CHECK_EQ_STR(e.target, "target.tableName");
+    CHECK(strstr(e.msg, "a live streaming job") != NULL); /* the stored type name */
     lerr_init(&e);
     CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_TABLE, "wiki", &e), LERR_CONFLICT);
     lerr_init(&e);
@@ -135,12 +138,16 @@ static void test_docs_and_jobs(void)
     struct catalog_job g = {0};
     CHECK_EQ_INT(catalog_job_get(c, j.id, &g, &e), 0);
     CHECK_EQ_INT(g.reset_generation, 1);
+    CHECK_EQ_INT(g.type, CATALOG_JOB_STREAMING);
     g.status = CATALOG_JOB_CANCELED;
     g.desired = CATALOG_JOB_CANCELED;
     g.completed_ns = 99;
     CHECK_EQ_INT(catalog_job_update_state(c, &g, &e), 0);
     catalog_job_destroy(&g);
     CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), 0); /* the table is free again */
+    CHECK_EQ_INT(catalog_job_get(c, j2.id, &g, &e), 0);
+    CHECK_EQ_INT(g.type, CATALOG_JOB_BATCH); /* the type round-trips through its stored name */
+    catalog_job_destroy(&g);
     struct catalog_job_list l;
     CHECK_EQ_INT(catalog_job_list(c, &l, &e), 0);
     CHECK_EQ_INT(l.n, 2);
