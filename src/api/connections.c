@@ -56,7 +56,7 @@ int api__v_connection_name(const char *name, const char *target, struct lerr *er
 }
 
 /* "host:port[,host:port...]" */
-static int api__v_bootstrap(const char *s, struct lerr *err)
+static int v_bootstrap(const char *s, struct lerr *err)
 {
     char tmp[1024];
     if (strlen(s) >= sizeof tmp)
@@ -84,7 +84,7 @@ static int api__v_bootstrap(const char *s, struct lerr *err)
 }
 
 /* Validates the secrets object for the connection type; returns a copy to store. */
-static json_t *api__v_secrets(json_t *sec, const char *type, struct lerr *err)
+static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
 {
     if (!json_is_object(sec)) {
         lerr_set_at(err, LERR_INVALID, "secrets", "secrets must be an object");
@@ -181,7 +181,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         const char *bs = NULL, *topic = NULL, *pattern = NULL;
         bool ssl = false;
         if (api__v_string(body, "bootstrapServers", "", true, 0, &bs, err) ||
-            api__v_bootstrap(bs, err) ||
+            v_bootstrap(bs, err) ||
             api__v_string(body, "topicName", "", false, 249, &topic, err) ||
             api__v_string(body, "topicNamePattern", "", false, 1024, &pattern, err))
             goto fail;
@@ -195,7 +195,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         json_object_set_new(doc, topic ? "topicName" : "topicNamePattern",
                             json_string(topic ? topic : pattern));
         json_t *sec = json_object_get(body, "secrets");
-        if (sec && !json_is_null(sec) && !(*secrets = api__v_secrets(sec, type, err)))
+        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
             goto fail;
         bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
         if (catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT && !has_secrets) {
@@ -235,7 +235,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
         }
         json_object_set(doc, "urls", urls);
         json_t *sec = json_object_get(body, "secrets");
-        if (sec && !json_is_null(sec) && !(*secrets = api__v_secrets(sec, type, err)))
+        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
             goto fail;
         json_object_set_new(
             doc, "hasSecrets",
@@ -247,7 +247,7 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
             api__v_string(body, "awsAssumedRoleArn", "", false, 2048, &role, err))
             goto fail;
         json_t *sec = json_object_get(body, "secrets");
-        if (sec && !json_is_null(sec) && !(*secrets = api__v_secrets(sec, type, err)))
+        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
             goto fail;
         bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
         if (!role && !has_secrets) {

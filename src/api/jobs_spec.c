@@ -40,8 +40,8 @@ const char *const api__job_server_keys[] = {
 
 static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err);
 
-static int api__v_string_list(json_t *obj, const char *key, const char *path, json_t **out,
-                              struct lerr *err)
+static int v_string_list(json_t *obj, const char *key, const char *path, json_t **out,
+                         struct lerr *err)
 {
     json_t *arr = NULL;
     if (api__v_array(obj, key, path, false, &arr, err))
@@ -99,7 +99,7 @@ static json_t *delimited_settings(json_t *fs, const char *path, const char *form
         lerr_set_at(err, LERR_INVALID, t, "%s must not be empty; e.g. \"|\"", t);
         return NULL;
     }
-    if (api__v_string_list(fs, "columns", path, &columns, err))
+    if (v_string_list(fs, "columns", path, &columns, err))
         return NULL;
     if (from_header && json_array_size(columns) > 0) {
         json_decref(columns);
@@ -610,7 +610,7 @@ static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j
     json_t *ivs = batch_intervals(r, intervals, mode, tname, err);
     if (!ivs)
         return NULL;
-    if (api__v_string_list(body, "dimensionExclusions", "", &excl, err)) {
+    if (v_string_list(body, "dimensionExclusions", "", &excl, err)) {
         json_decref(ivs);
         return NULL;
     }
@@ -677,7 +677,7 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
         return NULL;
     }
     json_t *dim_excl = NULL;
-    if (api__v_string_list(body, "dimensionExclusions", "", &dim_excl, err))
+    if (v_string_list(body, "dimensionExclusions", "", &dim_excl, err))
         return NULL;
     excl = dim_excl;
     json_t *source = job_source(r, src, stream, err);

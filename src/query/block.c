@@ -168,7 +168,9 @@ int query__run_find_group(struct query__run *r, const struct sql_value *keys, ui
     return query__groups_find(&r->groups, keys, query__groups_hash(keys, r->groups.nkeys), gid);
 }
 
-static int gids_dict(struct query__run *r)
+/* out[k] = the key column's dictionary id of selected row k, each checked
+ * below `bound` (the dictionary's size): a larger one is a corrupt view. */
+static int selected_ids(struct query__run *r, uint32_t bound, uint32_t *out)
 {
     const struct query__plan *p = r->p;
     uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
@@ -179,10 +181,23 @@ static int gids_dict(struct query__run *r)
         return storage_err(r, rc);
     for (uint32_t k = 0; k < r->nsel; k++) {
         uint32_t id = ids[query__dpos(r->sel, k)];
-        if (id >= r->id2gid_n)
+        if (id >= bound)
             return lerr_set(r->x->err, LERR_CORRUPT,
                             "%s: dictionary id %u of column %d is out of range",
                             storage_view_name(r->view), id, p->key_col);
+        out[k] = id;
+    }
+    return 0;
+}
+
+static int gids_dict(struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    int rc = selected_ids(r, r->id2gid_n, r->gids);
+    if (rc)
+        return rc;
+    for (uint32_t k = 0; k < r->nsel; k++) {
+        uint32_t id = r->gids[k];
         uint32_t g = r->id2gid[id];
         if (g == NO_GID) {
             struct sql_value key = id == STORAGE_NULL_ID
@@ -481,20 +496,9 @@ static int byid_block(struct query__run *r)
     if (!vs->present) {
         memset(r->gids, 0, r->nsel * sizeof *r->gids); /* every row is NULL: id 0 */
     } else {
-        uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
-        if (!ids)
-            return query__ctx_nomem(r->x, "dictionary ids");
-        int rc = storage_scan_ids(r->scan, (size_t)p->key_col, r->row0, r->n, ids, r->x->err);
+        int rc = selected_ids(r, vs->n, r->gids);
         if (rc)
-            return storage_err(r, rc);
-        for (uint32_t k = 0; k < r->nsel; k++) {
-            uint32_t id = ids[query__dpos(r->sel, k)];
-            if (id >= vs->n)
-                return lerr_set(r->x->err, LERR_CORRUPT,
-                                "%s: dictionary id %u of column %d is out of range",
-                                storage_view_name(r->view), id, p->key_col);
-            r->gids[k] = id;
-        }
+            return rc;
     }
     for (uint32_t k = 0; k < r->nsel; k++)
         vs->cnt[r->gids[k]]++;
