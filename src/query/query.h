@@ -177,4 +177,21 @@ struct query_result_meta {
 int query_execute(const struct query_request *req, const struct query_env *env, struct buf *out,
                   struct query_result_meta *meta, struct lerr *err);
 
+/* The result's columns, as query_rows hands them over. */
+struct query_columns {
+    size_t n;
+    const char *const *names;
+    const uint8_t *types; /* enum sql_type */
+};
+typedef int (*query_row_fn)(void *arg, const struct query_columns *cols,
+                            const struct sql_value *row);
+/*
+ * Runs req's statement as query_execute does, but calls fn once per result
+ * row, in order, instead of writing a body (req->format and the headers
+ * are ignored). The values are valid during the call only. fn returning
+ * non-zero stops the query, and query_rows returns that value.
+ */
+int query_rows(const struct query_request *req, const struct query_env *env, query_row_fn fn,
+               void *arg, struct lerr *err);
+
 #endif

@@ -22,7 +22,10 @@
  *               every function
  *   bind.c      the binder: names, calls through sql_func_binders[],
  *               aggregate calls, compiled expressions
- *   select.c    binding a SELECT
+ *   select.c    binding a SELECT block
+ *   from.c      the statement tree beyond one block: FROM tree and WITH
+ *               accessors, expression subqueries, join conditions, UNNEST
+ *   grouping.c  GROUPING SETS, ROLLUP and CUBE as a UNION ALL of blocks
  */
 #ifndef LODESTAR_SQL_INT_H
 #define LODESTAR_SQL_INT_H
@@ -70,13 +73,16 @@ bool sql_tok_is(const struct sql_lexer *lx, const struct sql_token *t, const cha
 /* ---- tree ---------------------------------------------------------------- */
 
 enum node_kind {
-    NK_LIT,   /* literal or folded constant: k */
-    NK_IDENT, /* unbound name: name/name_len (qualifier in qual) */
-    NK_REF,   /* bound input field: field */
-    NK_PARAM, /* ?: field = parameter index */
-    NK_CALL,  /* function or operator: func, args */
-    NK_STAR,  /* the * of COUNT(*) or SELECT * */
-    NK_AGGREF /* an aggregate call lifted out of a query: field = agg index */
+    NK_LIT,     /* literal or folded constant: k */
+    NK_IDENT,   /* unbound name: name/name_len (qualifier in qual) */
+    NK_REF,     /* bound input field: field */
+    NK_PARAM,   /* ?: field = parameter index */
+    NK_CALL,    /* function or operator: func, args */
+    NK_STAR,    /* the * of COUNT(*) or SELECT * */
+    NK_AGGREF,  /* an aggregate call lifted out of a query: field = agg index */
+    NK_SUBQUERY /* (SELECT ...) in an expression: aux = its struct sql_stmt,
+                 * ival = enum sql_subquery_kind; replaced by its result
+                 * (sql_subquery_resolve) before the block is bound */
 };
 
 /* node flags */
@@ -207,12 +213,35 @@ struct sql_order_parse {
     bool desc;
 };
 
+/*
+ * One SELECT block. `text`/`len` are the whole statement's (positions are
+ * offsets into it). FROM: `from` is the tree (NULL without FROM); when it
+ * is one plain table, schema_name/table/table_alias name it as well (""
+ * otherwise), which is all the single-table path reads. A UNION is a block
+ * `SELECT * FROM <SQL_FROM_UNION of the parts>` carrying the ORDER BY and
+ * LIMIT that follow the last part. WITH lists attach to the block they
+ * precede; a FROM name is looked up in the WITH lists of the enclosing
+ * blocks (innermost first) before the tables.
+ */
 struct sql_stmt {
-    struct sql_owner owner;
+    struct sql_owner owner; /* the top block's (sub-blocks share its arena) */
     const char *text;
     size_t len;
+    uint32_t pos;      /* where the block starts */
+    struct arena *mem; /* the statement's arena (the top block's owner) */
     bool explain, distinct;
     const char *schema_name, *table, *table_alias;
+    struct sql_from *from;
+    size_t nctes;
+    struct sql_cte *ctes;
+    /* GROUP BY GROUPING SETS / ROLLUP / CUBE: the sets (`group` is then
+     * empty); sql_stmt_expand_grouping() turns the block into a UNION ALL
+     * of one block per set. */
+    size_t ngsets;
+    struct sql_gset {
+        size_t n;
+        struct sql_node **keys;
+    } * gsets;
     size_t nitems;
     struct sql_parse_item *items;
     struct sql_node *where, *having;
@@ -474,6 +503,7 @@ struct sql_bctx {
     struct lerr *err;
     const char *field_what;          /* "input field" or "column", for messages */
     const char *table, *table_alias; /* qualifiers accepted on identifiers */
+    bool field_quals;                /* the fields carry their own (sql_field.qual) */
     /* Query mode (select.c): aggregate calls are lifted out by this hook,
      * which turns the node into an NK_AGGREF. NULL: aggregates are errors. */
     int (*agg_hook)(struct sql_bctx *b, struct sql_node *n);
@@ -579,6 +609,9 @@ uint32_t sql_node_hash_tree(struct sql_node *n);
 struct sql_node *sql_node_ref(struct arena *a, uint32_t field, int type, uint32_t pos);
 /* A deep copy of a parsed (unbound) tree, so that it can be bound twice. */
 struct sql_node *sql_node_clone(struct arena *a, const struct sql_node *n);
+/* A deep copy of a parsed tree, names and literal bytes included, so that
+ * it outlives the statement it came from. */
+struct sql_node *sql_node_copy(struct arena *a, const struct sql_node *n);
 struct sql_owner *sql_owner_new(void);
 void sql_owner_free(struct sql_owner *o);
 bool sql_node_explain(const struct sql_node *n, struct buf *out);

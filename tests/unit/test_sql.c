@@ -1088,8 +1088,9 @@ static void test_aggs(void)
 /* ---- SELECT ------------------------------------------------------------------------------ */
 
 static const struct sql_field tcols[] = {
-    {"__time", 6, SQL_TIMESTAMP}, {"channel", 7, SQL_STRING}, {"page", 4, SQL_STRING},
-    {"added", 5, SQL_LONG},       {"delta", 5, SQL_DOUBLE},
+    {"__time", 6, SQL_TIMESTAMP, NULL, 0}, {"channel", 7, SQL_STRING, NULL, 0},
+    {"page", 4, SQL_STRING, NULL, 0},      {"added", 5, SQL_LONG, NULL, 0},
+    {"delta", 5, SQL_DOUBLE, NULL, 0},
 };
 static const struct sql_schema tschema = {tcols, LS_ARRAY_LEN(tcols)};
 
@@ -1194,8 +1195,19 @@ static void test_select(void)
     CHECK(!q && strstr(err.msg, "not allowed in WHERE"));
     q = bind_q("SELECT page FROM wiki LIMIT -1", &err);
     CHECK(!q && strstr(err.msg, "LIMIT"));
-    q = bind_q("SELECT page FROM a JOIN b ON a.x = b.x", &err);
-    CHECK(!q && strstr(err.msg, "joins are not supported"));
+    q = bind_q("SELECT page FROM a JOIN b", &err);
+    CHECK(!q && strstr(err.msg, "expected ON or USING after the joined table") &&
+          strstr(err.msg, "line 1, column 26"));
+    q = bind_q("SELECT page FROM a NATURAL JOIN b", &err);
+    CHECK(!q && strstr(err.msg, "NATURAL JOIN is not supported"));
+    q = bind_q("SELECT 1 FROM t WHERE (SELECT 1) IN (SELECT 2 UNION SELECT 3 UNION ALL SELECT 4)",
+               &err);
+    CHECK(!q && strstr(err.msg, "UNION and UNION ALL mixed in one query"));
+    q = bind_q("WITH a AS (SELECT 1), a AS (SELECT 2) SELECT * FROM a", &err);
+    CHECK(!q && strstr(err.msg, "WITH query 'a' is defined twice"));
+    /* a subquery left unresolved (the engine resolves them) is named */
+    q = bind_q("SELECT page FROM wiki WHERE added > (SELECT 1)", &err);
+    CHECK(!q && strstr(err.msg, "a subquery is not allowed here"));
     q = bind_q("SELECT page FROM wiki WHERE", &err);
     CHECK(!q && strstr(err.msg, "expected an expression"));
     q = bind_q("SELECT page FROM wiki GROUP BY page ORDER BY SUM(added) DESC", &err);
