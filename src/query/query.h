@@ -108,10 +108,16 @@ struct query_request {
     /* context.allowPartialResults: answer without the segments that cannot be
      * read (saying so in query_result_meta.partial) instead of failing. */
     bool allow_partial;
+    /* context.useApproximateCountDistinct / useApproximateTopN (Druid's
+     * planner switches, true by default): read and kept so that Druid clients
+     * may send them, but COUNT(DISTINCT x) and ORDER BY ... LIMIT are exact
+     * either way until sketches land (README, "SQL"). */
+    bool approx_count_distinct, approx_top_n;
 };
 
 /* Defaults: object format, no headers, no parameters, 60 s timeout, the
- * default memory budget, UTC, now = the clock when the query starts. */
+ * default memory budget, UTC, now = the clock when the query starts, the
+ * approximation switches on (as Druid's). */
 void query_request_init(struct query_request *req);
 
 /* The JSON body of POST /v1/query/sql is read into a query_request by the

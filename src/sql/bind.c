@@ -426,6 +426,23 @@ static int lit_int_arg(struct sql_bctx *b, struct sql_node *n, int i, const char
     return 0;
 }
 
+/* STRING_AGG's (LISTAGG's) separator: a string literal, as Druid requires
+ * (a query parameter binds to one); kept in the owner's arena. */
+static int separator_arg(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out)
+{
+    struct sql_node *a = n->args[1];
+    if (sql_bind_node(b, a))
+        return b->err->code;
+    if (a->kind != NK_LIT || a->k.is_null || a->k.type != SQL_STRING)
+        return sql_bind_error(b, a,
+                              "the separator argument of %s must be a string literal, such as "
+                              "', ' (it cannot come from a column or an expression)",
+                              sql_funcs[n->func].name);
+    out->sep = a->k.v.s.p;
+    out->sep_len = a->k.v.s.n;
+    return 0;
+}
+
 int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out)
 {
     const struct sql_func *f = &sql_funcs[n->func];
@@ -444,8 +461,13 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
                                                : SQL_AGG_COUNT;
         out->distinct = (n->flags & NF_DISTINCT) != 0;
     } else if (n->flags & NF_DISTINCT) {
-        if (n->func != F_APPROX_CD)
-            return sql_bind_error(b, n, "DISTINCT is only supported in COUNT(DISTINCT ...)");
+        if (n->func != F_APPROX_CD && out->kind != SQL_AGG_ARRAY_AGG &&
+            out->kind != SQL_AGG_ARRAY_CONCAT && out->kind != SQL_AGG_STRING_AGG)
+            return sql_bind_error(b, n,
+                                  "DISTINCT is only supported in COUNT, ARRAY_AGG, "
+                                  "ARRAY_CONCAT_AGG, STRING_AGG and LISTAGG, not in %s",
+                                  f->name);
+        out->distinct = true;
     }
     if (n->func == F_APPROX_CD)
         out->distinct = true;
@@ -469,6 +491,22 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
             out->max_bytes = (uint32_t)mb;
         }
         nvals = 2;
+    } else if (out->kind == SQL_AGG_ARRAY_AGG || out->kind == SQL_AGG_ARRAY_CONCAT ||
+               out->kind == SQL_AGG_STRING_AGG) {
+        /* [expr, separator,] maxBytes: the accumulator's limit, as Druid's */
+        int sep_at = out->kind == SQL_AGG_STRING_AGG ? 1 : -1;
+        int mb_at = sep_at > 0 ? 2 : 1;
+        if (n->nargs > mb_at) {
+            int64_t mb;
+            if ((rc = lit_int_arg(b, n, mb_at, "maxBytes", 1, INT32_MAX, &mb)))
+                goto done;
+            out->max_bytes = (uint32_t)mb;
+        }
+        out->sep = ",";
+        out->sep_len = 1;
+        if (sep_at > 0 && n->nargs > sep_at && (rc = separator_arg(b, n, out)))
+            goto done;
+        nvals = 1;
     }
     for (int i = 0; i < nvals; i++) {
         struct sql_node *a = n->args[i];
@@ -542,6 +580,64 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
             }
             sql_coerce(b, n, 1, SQL_TIMESTAMP);
         }
+        break;
+    case SQL_AGG_VAR_SAMP:
+    case SQL_AGG_VAR_POP:
+    case SQL_AGG_STDDEV_SAMP:
+    case SQL_AGG_STDDEV_POP:
+        if (at != SQL_LONG && at != SQL_FLOAT && at != SQL_DOUBLE && at != SQL_NULL) {
+            rc = sql_bind_error(b, n->args[0],
+                                "%s needs a number (BIGINT, FLOAT or DOUBLE) but got %s (CAST it "
+                                "to DOUBLE%s)",
+                                f->name, sql_type_sql_name(at),
+                                at == SQL_TIMESTAMP ? ", or use TIMESTAMP_TO_MILLIS" : "");
+            break;
+        }
+        sql_coerce(b, n, 0, SQL_DOUBLE);
+        out->arg_type = SQL_DOUBLE;
+        out->result_type = SQL_DOUBLE;
+        break;
+    case SQL_AGG_BIT_AND:
+    case SQL_AGG_BIT_OR:
+    case SQL_AGG_BIT_XOR:
+        if (at != SQL_LONG && at != SQL_NULL) {
+            rc = sql_bind_error(b, n->args[0],
+                                "%s needs a whole number (BIGINT) but got %s (CAST it to BIGINT)",
+                                f->name, sql_type_sql_name(at));
+            break;
+        }
+        sql_coerce(b, n, 0, SQL_LONG);
+        out->arg_type = SQL_LONG;
+        out->result_type = SQL_LONG;
+        break;
+    case SQL_AGG_ARRAY_CONCAT:
+        if (at != SQL_ARRAY && at != SQL_NULL) {
+            rc = sql_bind_error(b, n->args[0],
+                                "%s needs an ARRAY but got %s (use ARRAY_AGG to collect single "
+                                "values into an array)",
+                                f->name, sql_type_sql_name(at));
+            break;
+        }
+        out->arg_type = SQL_ARRAY;
+        out->result_type = SQL_ARRAY;
+        break;
+    case SQL_AGG_ARRAY_AGG:
+    case SQL_AGG_STRING_AGG:
+        if (at == SQL_ARRAY || at == SQL_INTERVAL || at == SQL_JSON) {
+            rc = sql_bind_error(b, n->args[0], "%s cannot aggregate %s values (%s)", f->name,
+                                sql_type_sql_name(at),
+                                at == SQL_ARRAY  ? "ARRAY_CONCAT_AGG concatenates arrays"
+                                : at == SQL_JSON ? "CAST it to VARCHAR, or use TO_JSON_STRING"
+                                                 : "add it to a TIMESTAMP first");
+            break;
+        }
+        if (out->kind == SQL_AGG_STRING_AGG || at == SQL_NULL)
+            sql_coerce(b, n, 0, SQL_STRING); /* STRING_AGG joins text, as Druid casts */
+        else if (at == SQL_BOOLEAN)
+            sql_coerce(b, n, 0, SQL_LONG);
+        at = n->args[0]->type;
+        out->arg_type = (uint8_t)at;
+        out->result_type = out->kind == SQL_AGG_STRING_AGG ? SQL_STRING : SQL_ARRAY;
         break;
     default: break;
     }

@@ -286,7 +286,17 @@ uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b, c
     X(SQL_AGG_EARLIEST_BY, "EARLIEST_BY")       \
     X(SQL_AGG_LATEST_BY, "LATEST_BY")           \
     X(SQL_AGG_COUNT_DISTINCT, "COUNT_DISTINCT") \
-    X(SQL_AGG_ANY_VALUE, "ANY_VALUE")
+    X(SQL_AGG_ANY_VALUE, "ANY_VALUE")           \
+    X(SQL_AGG_VAR_SAMP, "VAR_SAMP")             \
+    X(SQL_AGG_VAR_POP, "VAR_POP")               \
+    X(SQL_AGG_STDDEV_SAMP, "STDDEV_SAMP")       \
+    X(SQL_AGG_STDDEV_POP, "STDDEV_POP")         \
+    X(SQL_AGG_BIT_AND, "BIT_AND")               \
+    X(SQL_AGG_BIT_OR, "BIT_OR")                 \
+    X(SQL_AGG_BIT_XOR, "BIT_XOR")               \
+    X(SQL_AGG_ARRAY_AGG, "ARRAY_AGG")           \
+    X(SQL_AGG_ARRAY_CONCAT, "ARRAY_CONCAT_AGG") \
+    X(SQL_AGG_STRING_AGG, "STRING_AGG")
 
 enum sql_agg_kind {
 #define SQL_AGG_ENUM(e, name) e,
@@ -305,11 +315,19 @@ struct sql_agg_call {
     enum sql_agg_kind kind;
     uint8_t arg_type; /* type of args[0] (SQL_NULL for COUNT(*)) */
     uint8_t result_type;
-    uint8_t nargs;      /* value arguments: 0, 1, or 2 for the _BY forms */
-    bool distinct;      /* COUNT(DISTINCT x) (kind is COUNT_DISTINCT) */
-    uint32_t max_bytes; /* strings kept by EARLIEST/LATEST (default 1024) */
+    uint8_t nargs; /* value arguments: 0, 1, or 2 for the _BY forms */
+    /* COUNT(DISTINCT x) (kind is COUNT_DISTINCT); ARRAY_AGG, ARRAY_CONCAT_AGG
+     * and STRING_AGG (or LISTAGG) of DISTINCT values */
+    bool distinct;
+    /* strings kept by EARLIEST/LATEST/ANY_VALUE (default 1024); the most
+     * bytes the ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG accumulator may
+     * take (default 1024, measured as Druid does) */
+    uint32_t max_bytes;
     struct sql_expr *args[2];
     struct sql_expr *filter; /* AGG(...) FILTER (WHERE ...), or NULL */
+    /* STRING_AGG's separator (a literal; owned by the call's expression) */
+    const char *sep;
+    uint32_t sep_len;
 };
 
 /* For an aggregation expression (SQL_MODE_ROLLUP or an aggregate at the top
@@ -326,15 +344,31 @@ bool sql_expr_is_aggregation(const struct sql_expr *e);
 size_t sql_agg_state_size(const struct sql_agg_call *c);
 void sql_agg_init(const struct sql_agg_call *c, void *state);
 /* Adds one row: args[] are the evaluated arguments (nargs of them), row_time
- * the row's __time (EARLIEST/LATEST). */
+ * the row's __time (EARLIEST/LATEST). False when out of memory, or when an
+ * ARRAY_AGG, ARRAY_CONCAT_AGG or STRING_AGG state would pass its max_bytes
+ * (use sql_agg_add_err to tell the two apart). */
 bool sql_agg_add(const struct sql_agg_call *c, void *state, const struct sql_value *args,
                  int64_t row_time, struct arena *mem);
-/* Evaluates the call's arguments (and FILTER) over one row and adds it. */
+/* The same, saying why: 0, LERR_NOMEM, or LERR_INVALID when the state would
+ * pass its max_bytes (the message names the aggregate, the size, the limit
+ * and how to raise it); the state is then left as it was. */
+int sql_agg_add_err(const struct sql_agg_call *c, void *state, const struct sql_value *args,
+                    int64_t row_time, struct arena *mem, struct lerr *err);
+/* Evaluates the call's arguments (and FILTER) over one row and adds it
+ * (errors as sql_agg_add_err, and evaluation errors). */
 int sql_agg_add_row(const struct sql_agg_call *c, void *state, const struct sql_value *row,
                     int64_t row_time, struct arena *mem, struct lerr *err);
 bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem);
-/* The final value (COUNT → LONG, AVG → DOUBLE, SUM/MIN/MAX of no rows → NULL).
- * Strings point into the state's memory. */
+/* The same, saying why (as sql_agg_add_err). */
+int sql_agg_merge_err(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem,
+                      struct lerr *err);
+/* The final value (COUNT → LONG, AVG → DOUBLE, SUM/MIN/MAX of no rows → NULL;
+ * VAR_* and STDDEV_* → DOUBLE, 0 for one value, NULL for none; BIT_* →
+ * BIGINT, NULL for none; ARRAY_AGG and ARRAY_CONCAT_AGG → ARRAY in input
+ * order, or sorted (NULL first) when DISTINCT; STRING_AGG → VARCHAR, NULL
+ * when no value). Strings and arrays point into the state's memory (a
+ * DISTINCT array is sorted there, in place: finalizing is not thread-safe
+ * for one state). */
 void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sql_value *out);
 /* Portable bytes (little-endian, versioned) that segments store. */
 bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out);
@@ -380,7 +414,10 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
  * (as text). COUNT(x) counts any type. A value is converted to the
  * measure's type as it enters the state. Nothing else feeds a measure:
  * AVG, ANY_VALUE, and the distinct counts COUNT(DISTINCT x) and
- * APPROX_COUNT_DISTINCT(x), which need sketch columns (not supported yet).
+ * APPROX_COUNT_DISTINCT(x), which need sketch columns (not supported yet);
+ * and the query-only aggregates VARIANCE, VAR_SAMP, VAR_POP, STDDEV (and
+ * _SAMP, _POP), BIT_AND, BIT_OR, BIT_XOR,
+ * ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG/LISTAGG.
  *
  * X(name, stored aggregator kind, its value type, mapping kinds fed (bits
  * of 1 << enum sql_agg_kind))
@@ -420,7 +457,7 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
  * The measure type a new column fed by `m` gets ("count", "longSum",
  * "doubleMax", "stringLatest", ...; never a float type), or NULL with
  * LERR_INVALID when no measure type keeps what m computes (AVG, ANY_VALUE,
- * distinct counts, MIN/MAX of text).
+ * distinct counts, MIN/MAX of text, the query-only aggregates).
  */
 const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *err);
 /*

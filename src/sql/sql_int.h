@@ -421,6 +421,19 @@ typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
     X(F_LATEST_BY, "LATEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_LATEST_BY)                    \
     X(F_ANY_VALUE, "ANY_VALUE", 1, 2, FF_AGG, NULL, SQL_AGG_ANY_VALUE)                    \
     X(F_APPROX_CD, "APPROX_COUNT_DISTINCT", 1, 1, FF_AGG, NULL, SQL_AGG_COUNT_DISTINCT)   \
+    X(F_VARIANCE, "VARIANCE", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                       \
+    X(F_VAR_SAMP, "VAR_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                       \
+    X(F_VAR_POP, "VAR_POP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_POP)                          \
+    X(F_STDDEV, "STDDEV", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)                        \
+    X(F_STDDEV_SAMP, "STDDEV_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)              \
+    X(F_STDDEV_POP, "STDDEV_POP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_POP)                 \
+    X(F_BIT_AND, "BIT_AND", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_AND)                          \
+    X(F_BIT_OR, "BIT_OR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_OR)                             \
+    X(F_BIT_XOR, "BIT_XOR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_XOR)                          \
+    X(F_ARRAY_AGG, "ARRAY_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_AGG)                    \
+    X(F_ARRAY_CAT_AGG, "ARRAY_CONCAT_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_CONCAT)      \
+    X(F_STRING_AGG, "STRING_AGG", 2, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                 \
+    X(F_LISTAGG, "LISTAGG", 1, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                       \
     X(F_HLL1, "APPROX_COUNT_DISTINCT_DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)     \
     X(F_HLL2, "DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)                           \
     X(F_THETA1, "APPROX_COUNT_DISTINCT_DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0) \

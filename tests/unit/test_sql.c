@@ -966,6 +966,27 @@ static void test_aggs(void)
         {"EARLIEST(s)", "abc", "abc"},
         {"LATEST(s)", "XyZ", "XyZ"},
         {"LATEST(n)", "0", "0"},
+        /* query-only: Druid's variance collector merges exactly; one value's is 0 */
+        {"VAR_POP(n)", "6.25", "6.25"},
+        {"VAR_SAMP(d)", "4.5", "3.0"},
+        {"VARIANCE(n)", "12.5", "8.333333333333334"},
+        {"STDDEV_POP(n)", "2.5", "2.5"},
+        {"STDDEV(d)", "2.1213203435596424", "1.7320508075688772"},
+        {"VAR_SAMP(n) FILTER (WHERE n > 0)", "0.0", "0.0"},
+        {"STDDEV_SAMP(nl)", NULL, NULL},
+        {"BIT_AND(n)", "0", "0"},
+        {"BIT_OR(n)", "5", "5"},
+        {"BIT_XOR(n)", "5", "0"},
+        {"BIT_OR(nl)", NULL, NULL},
+        {"ARRAY_AGG(s)", "[\"abc\",null,\"XyZ\"]", "[\"abc\",null,\"XyZ\",\"abc\",null,\"XyZ\"]"},
+        {"ARRAY_AGG(DISTINCT s)", "[null,\"XyZ\",\"abc\"]", "[null,\"XyZ\",\"abc\"]"},
+        {"ARRAY_AGG(n) FILTER (WHERE n > 10)", NULL, NULL},
+        {"ARRAY_CONCAT_AGG(arr)", "[1,2,3,1,2,3]", "[1,2,3,1,2,3,1,2,3,1,2,3]"},
+        {"ARRAY_CONCAT_AGG(DISTINCT arr)", "[1,2,3]", "[1,2,3]"},
+        {"STRING_AGG(s, '|')", "abc|XyZ", "abc|XyZ|abc|XyZ"},
+        {"STRING_AGG(s, '|') FILTER (WHERE n > 0)", "abc", "abc|abc"},
+        {"LISTAGG(DISTINCT s)", "XyZ,abc", "XyZ,abc"},
+        {"LISTAGG(nl)", NULL, NULL},
     };
     for (size_t i = 0; i < LS_ARRAY_LEN(t); i++) {
         struct sql_expr *e = compile(t[i].expr, SQL_MODE_ROLLUP, &err);
@@ -1004,6 +1025,36 @@ static void test_aggs(void)
         buf_free(&b);
         free(st);
         free(st2);
+        sql_expr_free(e);
+    }
+    /* past maxBytes: the add (or merge) fails with LERR_INVALID and leaves the state as it was */
+    {
+        struct sql_expr *e = compile("ARRAY_AGG(s, 16)", SQL_MODE_ROLLUP, &err);
+        CHECK_MSG(e != NULL, "%s", err.msg);
+        const struct sql_agg_call *c = e ? sql_expr_agg(e) : NULL;
+        if (c) {
+            void *st = calloc(1, sql_agg_state_size(c)), *st2 = calloc(1, sql_agg_state_size(c));
+            sql_agg_init(c, st);
+            sql_agg_init(c, st2);
+            struct sql_value abc = sql_string("abc", 3), nul = sql_null(SQL_STRING), v;
+            lerr_init(&err);
+            /* 5 for the array, 1 + 4 + 3 for "abc" = 13, then 1 for NULL = 14 */
+            CHECK_EQ_INT(sql_agg_add_err(c, st, &abc, 0, &mem, &err), 0);
+            CHECK_EQ_INT(sql_agg_add_err(c, st, &nul, 0, &mem, &err), 0);
+            CHECK_EQ_INT(sql_agg_add_err(c, st, &abc, 0, &mem, &err), LERR_INVALID);
+            CHECK_MSG(strstr(err.msg, "ARRAY_AGG grew past its maxBytes limit") &&
+                          strstr(err.msg, "22 bytes, more than 16"),
+                      "%s", err.msg);
+            CHECK(!sql_agg_add(c, st, &abc, 0, &mem));
+            sql_agg_finalize(c, st, &v);
+            CHECK(v.type == SQL_ARRAY && v.v.a.n == 2);
+            CHECK_EQ_INT(sql_agg_add_err(c, st2, &abc, 0, &mem, NULL), 0);
+            lerr_init(&err);
+            CHECK_EQ_INT(sql_agg_merge_err(c, st, st2, &mem, &err), LERR_INVALID);
+            CHECK(!sql_agg_merge(c, st, st2, &mem));
+            free(st);
+            free(st2);
+        }
         sql_expr_free(e);
     }
     /* empty states */
