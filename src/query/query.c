@@ -187,6 +187,7 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
         .params = req->params,
         .nparams = req->nparams,
         .budget = &x.budget,
+        .lookups = env->lookups,
     };
     struct sql_stmt *stmt = NULL;
     struct sql_select *q = NULL;
