@@ -70,10 +70,15 @@ static int unknown_lookup(struct sql_bctx *b, struct sql_node *n, const char *na
     struct buf names;
     buf_init(&names, 1u << 20);
     bool ok = lk->names && lk->names(lk->ctx, &names);
-    const char *cand[65];
-    size_t nc = 0;
     char *text = ok ? (char *)buf_cstr(&names) : NULL;
-    for (char *p = text; p && *p && nc < LS_ARRAY_LEN(cand) - 1;) {
+    size_t lines = 1;
+    for (const char *p = text; p && *p; p++)
+        lines += *p == '\n';
+    const char **cand = text ? arena_alloc(b->arena, sizeof *cand * (lines + 1)) : NULL;
+    size_t nc = 0;
+    if (!cand)
+        text = NULL;
+    for (char *p = text; p && *p && nc < lines;) {
         char *nl = strchr(p, '\n');
         if (nl)
             *nl = '\0';
@@ -81,7 +86,8 @@ static int unknown_lookup(struct sql_bctx *b, struct sql_node *n, const char *na
             cand[nc++] = p;
         p = nl ? nl + 1 : NULL;
     }
-    cand[nc] = NULL;
+    if (cand)
+        cand[nc] = NULL;
     int nl = (int)(len > 80 ? 80 : len);
     const char *best = nc ? util_closest(name, len, cand) : NULL;
     int rc;
