@@ -93,6 +93,7 @@ static int execute(const struct query_request *req, const struct query_env *env,
         .params = req->params,
         .nparams = req->nparams,
         .budget = &x.budget,
+        .lookups = env->lookups,
     };
     struct sql_stmt *stmt = NULL;
     struct query__rel rel;

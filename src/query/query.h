@@ -143,6 +143,8 @@ struct query_env {
                       struct lerr *err);
     void (*close_table)(void *ctx, struct storage_snapshot *snap);
     int (*list_tables)(void *ctx, query_table_fn fn, void *arg, struct lerr *err);
+    /* The lookups LOOKUP(expr, 'name') reads (sql.h), or NULL: none. */
+    const struct sql_lookups *lookups;
 };
 
 struct query_result_meta {

@@ -193,6 +193,35 @@ enum sql_mode {
     SQL_MODE_ANY     /* either (the caller asks sql_expr_is_aggregation) */
 };
 
+/*
+ * Lookups for LOOKUP(expr, 'name'): named key → value maps the server keeps
+ * (the API manages them; the query layer hands this interface through).
+ * get() finds lookup `name` (len bytes, case-sensitive) and fills *out:
+ * entries sorted by key (bytes, as memcmp with the shorter first on a tie),
+ * keys unique; they are borrowed until the binder calls out->release(out->
+ * handle), which it does before sql_compile_expr / sql_bind_select return
+ * (it copies what it needs). Returns 0, LERR_NOT_FOUND (err untouched) when
+ * there is no such lookup, or another error set in err. names() writes the
+ * names of all lookups to `out`, one per line, for the "did you mean" hint
+ * of an unknown name; false when it failed. Both may be called from any
+ * thread.
+ */
+struct sql_lookup_entry {
+    const char *key, *value;
+    uint32_t key_len, value_len;
+};
+struct sql_lookup {
+    const struct sql_lookup_entry *entries;
+    size_t n;
+    void (*release)(void *handle); /* NULL: nothing to release */
+    void *handle;
+};
+struct sql_lookups {
+    void *ctx;
+    int (*get)(void *ctx, const char *name, size_t len, struct sql_lookup *out, struct lerr *err);
+    bool (*names)(void *ctx, struct buf *out);
+};
+
 struct sql_options {
     int64_t now_ms;        /* CURRENT_TIMESTAMP: fixed per job start or per query */
     const char *time_zone; /* sqlTimeZone (IANA name); NULL = UTC */
@@ -204,6 +233,8 @@ struct sql_options {
      * charged to before it is allocated; it must outlive the expression or
      * SELECT. A refusal is LERR_NOMEM (the budget records which limit). */
     struct mem_budget *budget;
+    /* NULL: LOOKUP() is refused (ingestion mappings and filters have none). */
+    const struct sql_lookups *lookups;
 };
 
 /* ---- compiled expressions ---------------------------------------------- */

@@ -18,6 +18,9 @@
  *   bind_util.c, eval.c   the binders' services (errors, argument checks,
  *               coercion, folding, owners); running compiled expressions
  *   agg.c, func_json.c, func_str.c, func_time.c   aggregators; binders
+ *   func_array.c   arrays and multi-value strings (STRING_TO_ARRAY's
+ *               delimiter compiles through func_str.c's regex translation);
+ *               func_lookup.c  LOOKUP() over sql_options.lookups
  *   func.c      the core binders and sql_func_binders[], the binder of
  *               every function
  *   bind.c      the binder: names, calls through sql_func_binders[],
@@ -32,6 +35,8 @@
 
 #include "sql/sql.h"
 #include "util/time.h"
+
+#include <regex.h>
 
 /* ---- tokens ------------------------------------------------------------ */
 
@@ -280,6 +285,25 @@ struct sql_bctx;
 
 typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
 
+/* The variants of sql_bind_array_fn (func_array.c): the operation, with
+ * AV_MV set for its multi-value string (MV_*) form. */
+#define AV_MV 0x100
+// clang-format off
+enum sql_array_op {
+    AV_LENGTH, AV_OFFSET, AV_ORDINAL, AV_CONTAINS, AV_OVERLAP, AV_IN, AV_OFFSET_OF,
+    AV_ORDINAL_OF, AV_PREPEND, AV_APPEND, AV_CONCAT, AV_SLICE, AV_TO_STRING, AV_FROM_STRING,
+    AV_TO_MV, AV_TO_ARRAY, AV_FILTER_ONLY, AV_FILTER_NONE,
+    AV_MV_LENGTH = AV_LENGTH | AV_MV, AV_MV_OFFSET = AV_OFFSET | AV_MV,
+    AV_MV_ORDINAL = AV_ORDINAL | AV_MV, AV_MV_CONTAINS = AV_CONTAINS | AV_MV,
+    AV_MV_OVERLAP = AV_OVERLAP | AV_MV, AV_MV_OFFSET_OF = AV_OFFSET_OF | AV_MV,
+    AV_MV_ORDINAL_OF = AV_ORDINAL_OF | AV_MV, AV_MV_PREPEND = AV_PREPEND | AV_MV,
+    AV_MV_APPEND = AV_APPEND | AV_MV, AV_MV_CONCAT = AV_CONCAT | AV_MV,
+    AV_MV_SLICE = AV_SLICE | AV_MV, AV_MV_TO_STRING = AV_TO_STRING | AV_MV,
+    AV_MV_FROM_STRING = AV_FROM_STRING | AV_MV, AV_MV_TO_ARRAY = AV_TO_ARRAY | AV_MV,
+    AV_MV_FILTER_ONLY = AV_FILTER_ONLY | AV_MV, AV_MV_FILTER_NONE = AV_FILTER_NONE | AV_MV
+};
+// clang-format on
+
 /*
  * X(id, name, min args, max args (-1 = any), flags, binder, variant)
  * The binder checks and coerces the arguments, sets n->type and n->fn.
@@ -408,7 +432,39 @@ typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
     X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)                              \
     X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)                      \
     X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)                      \
-    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array, 1)                         \
+    /* arrays and multi-value strings (func_array.c) */                                   \
+    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_LENGTH)              \
+    X(F_ARRAY_OFFSET, "ARRAY_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_OFFSET)              \
+    X(F_ARRAY_ORDINAL, "ARRAY_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL)           \
+    X(F_ARRAY_CONTAINS, "ARRAY_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_CONTAINS)        \
+    X(F_ARRAY_OVERLAP, "ARRAY_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_OVERLAP)           \
+    X(F_SCALAR_IN_ARRAY, "SCALAR_IN_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_IN)            \
+    X(F_ARRAY_OFFSET_OF, "ARRAY_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_OFFSET_OF)     \
+    X(F_ARRAY_ORDINAL_OF, "ARRAY_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL_OF)  \
+    X(F_ARRAY_PREPEND, "ARRAY_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_PREPEND)           \
+    X(F_ARRAY_APPEND, "ARRAY_APPEND", 2, 2, 0, sql_bind_array_fn, AV_APPEND)              \
+    X(F_ARRAY_CONCAT, "ARRAY_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_CONCAT)              \
+    X(F_ARRAY_SLICE, "ARRAY_SLICE", 2, 3, 0, sql_bind_array_fn, AV_SLICE)                 \
+    X(F_ARRAY_TO_STRING, "ARRAY_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_TO_STRING)     \
+    X(F_STRING_TO_ARRAY, "STRING_TO_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_FROM_STRING)   \
+    X(F_ARRAY_TO_MV, "ARRAY_TO_MV", 1, 1, 0, sql_bind_array_fn, AV_TO_MV)                 \
+    X(F_MV_FILTER_ONLY, "MV_FILTER_ONLY", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_ONLY)  \
+    X(F_MV_FILTER_NONE, "MV_FILTER_NONE", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_NONE)  \
+    X(F_MV_LENGTH, "MV_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_MV_LENGTH)                 \
+    X(F_MV_OFFSET, "MV_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET)                 \
+    X(F_MV_ORDINAL, "MV_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL)              \
+    X(F_MV_CONTAINS, "MV_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_MV_CONTAINS)           \
+    X(F_MV_OVERLAP, "MV_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_MV_OVERLAP)              \
+    X(F_MV_OFFSET_OF, "MV_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET_OF)        \
+    X(F_MV_ORDINAL_OF, "MV_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL_OF)     \
+    X(F_MV_PREPEND, "MV_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_PREPEND)              \
+    X(F_MV_APPEND, "MV_APPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_APPEND)                 \
+    X(F_MV_CONCAT, "MV_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_MV_CONCAT)                 \
+    X(F_MV_SLICE, "MV_SLICE", 2, 3, 0, sql_bind_array_fn, AV_MV_SLICE)                    \
+    X(F_MV_TO_STRING, "MV_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_MV_TO_STRING)        \
+    X(F_STRING_TO_MV, "STRING_TO_MV", 2, 2, 0, sql_bind_array_fn, AV_MV_FROM_STRING)      \
+    X(F_MV_TO_ARRAY, "MV_TO_ARRAY", 1, 1, 0, sql_bind_array_fn, AV_MV_TO_ARRAY)           \
+    X(F_LOOKUP, "LOOKUP", 2, 3, 0, sql_bind_lookup, 0)                                    \
     /* aggregates */                                                                      \
     X(F_COUNT, "COUNT", 0, 1, FF_AGG, NULL, SQL_AGG_COUNT)                                \
     X(F_SUM, "SUM", 1, 1, FF_AGG, NULL, SQL_AGG_SUM)                                      \
@@ -502,6 +558,8 @@ int sql_bind_floor_unit(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_timestampadd(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_now(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_json(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_array_fn(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_lookup(struct sql_bctx *b, struct sql_node *n);
 
 /* ---- binder services used by the binders --------------------------------- */
 
@@ -559,6 +617,12 @@ int sql_common_type(int a, int b);
 int sql_arg_check(struct sql_bctx *b, struct sql_node *n, int i, int type);
 
 /* ---- values: helpers shared by the function files ----------------------- */
+
+/* Compiles literal string argument i of n, a Java regular expression in the
+ * subset func_str.c translates to POSIX, for the life of b's owner; `what`
+ * names the argument in the error ("pattern", "delimiter"). */
+int sql_regex_compile(struct sql_bctx *b, struct sql_node *n, int i, const char *what,
+                      regex_t **out);
 
 /* Java's Double.toString / Float.toString; out >= 32 bytes; returns length. */
 size_t sql_fmt_double(double d, bool is_float, char *out);
