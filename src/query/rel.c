@@ -1012,9 +1012,9 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
         tr.semi_col = col;
         tr.semi = vals;
         tr.nsemi = n;
-        plan_line(R, "Scan of %s limited to the %zu keys of the other side", f->table, n);
+        plan_line(R, "Scan of %s limited to the keys of the other side (a semi-join)", f->table);
     }
-    if (!tr.semi_col)
+    if (!tr.semi_col || R->explain)
         return materialize(R, s, f, sc, out);
     if (n == 0) {
         /* no key at all: the table's columns without rows */
@@ -1123,10 +1123,15 @@ static int materialize(struct query__rel *R, const struct sql_stmt *s, const str
         R->depth--;
         return rc;
     case SQL_FROM_JOIN: return join(R, s, f, sc, out);
-    case SQL_FROM_UNNEST:
-        return sql_stmt_error(s, f->pos, R->x->err,
-                              "UNNEST must follow the table whose column it unnests (FROM t "
-                              "CROSS JOIN UNNEST(t.tags) AS u(tag))");
+    case SQL_FROM_UNNEST: {
+        /* FROM UNNEST(ARRAY[...]) alone: over one row without columns */
+        static const struct query__memtable one = {0, NULL, 1, NULL};
+        struct sql_from j = {.kind = SQL_FROM_JOIN,
+                             .pos = f->pos,
+                             .join = SQL_JOIN_CROSS,
+                             .right = (struct sql_from *)f};
+        return unnest(R, s, &j, &one, out);
+    }
     case SQL_FROM_WINDOW:
         return sql_stmt_error(s, f->pos, R->x->err, "window functions are not supported yet");
     }
