@@ -3,10 +3,11 @@
  * struct query_request (query/query.h) with jansson: the query engine never
  * sees the API's document. Parameters become sql_values of their declared
  * SQL type; context keys the engine uses are read (timeout, sqlTimeZone,
- * sqlQueryId, maxQueryBytes, allowPartialResults), others are accepted and
- * ignored as Druid does.
+ * sqlQueryId, maxQueryBytes, allowPartialResults; sqlOuterLimit on Druid's
+ * route), others are accepted and ignored as Druid does.
  *
- * Entry point: api_query_request_parse() (query_request.h).
+ * Entry points: api_query_request_parse(), api_query_request_parse_druid()
+ * (query_request.h).
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -163,7 +164,7 @@ static int parse_params(json_t *arr, struct query_request *req, struct arena *me
     return 0;
 }
 
-static int parse_context(json_t *ctx, struct query_request *req, struct arena *mem,
+static int parse_context(json_t *ctx, struct query_request *req, struct arena *mem, bool druid,
                          struct lerr *err)
 {
     if (!ctx || json_is_null(ctx))
@@ -201,11 +202,21 @@ static int parse_context(json_t *ctx, struct query_request *req, struct arena *m
                        "context.allowPartialResults must be true or false");
         req->allow_partial = json_is_true(v);
     }
+    if (druid && (v = json_object_get(ctx, "sqlOuterLimit")) && !json_is_null(v)) {
+        if (!get_int(v, "context.sqlOuterLimit", &n, err))
+            return err->code;
+        if (n < 1)
+            return bad(err, "context.sqlOuterLimit",
+                       "context.sqlOuterLimit must be at least 1 (the most rows to return), "
+                       "not %lld",
+                       (long long)n);
+        req->outer_limit = n;
+    }
     return 0;
 }
 
-int api_query_request_parse(const char *body, size_t len, struct query_request *req,
-                            struct arena *mem, struct lerr *err)
+static int parse(const char *body, size_t len, struct query_request *req, struct arena *mem,
+                 bool druid, struct lerr *err)
 {
     query_request_init(req);
     json_error_t je;
@@ -263,7 +274,19 @@ int api_query_request_parse(const char *body, size_t len, struct query_request *
     if (!rc)
         rc = parse_params(json_object_get(root, "parameters"), req, mem, err);
     if (!rc)
-        rc = parse_context(json_object_get(root, "context"), req, mem, err);
+        rc = parse_context(json_object_get(root, "context"), req, mem, druid, err);
     json_decref(root);
     return rc;
+}
+
+int api_query_request_parse(const char *body, size_t len, struct query_request *req,
+                            struct arena *mem, struct lerr *err)
+{
+    return parse(body, len, req, mem, false, err);
+}
+
+int api_query_request_parse_druid(const char *body, size_t len, struct query_request *req,
+                                  struct arena *mem, struct lerr *err)
+{
+    return parse(body, len, req, mem, true, err);
 }

@@ -84,9 +84,11 @@ static int resolve(const struct sql_stmt *s, const struct query_env *env, struct
     table = table ? table : "";
     out->src.table = table;
     if (!*table)
-        return 0; /* SELECT without FROM */
-    if (strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
-        int rc = query__info_table(table, env, &out->mem, x);
+        return 0;                              /* SELECT without FROM */
+    bool sys = strcasecmp(schema, "sys") == 0; /* Druid's system tables */
+    if (sys || strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
+        int rc = sys ? query__sys_table(table, env, &out->mem, x)
+                     : query__info_table(table, env, &out->mem, x);
         if (rc == LERR_NOT_FOUND)
             x->err->code = LERR_INVALID; /* Druid answers 400 for unknown tables */
         if (rc)
@@ -98,7 +100,7 @@ static int resolve(const struct sql_stmt *s, const struct query_env *env, struct
     if (*schema && strcmp(schema, "druid") != 0)
         return lerr_set(x->err, LERR_INVALID,
                         "schema '%s' not found; tables are in schema druid (FROM \"t\" or FROM "
-                        "druid.\"t\") and INFORMATION_SCHEMA",
+                        "druid.\"t\"), INFORMATION_SCHEMA and sys",
                         schema);
     if (!env || !env->open_table)
         return table_not_found(env, table, x);

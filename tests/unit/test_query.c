@@ -80,7 +80,7 @@ static int env_list(void *ctx, query_table_fn fn, void *arg, struct lerr *err)
     return 0;
 }
 
-static const struct query_env env = {NULL, env_open, NULL, env_list};
+static const struct query_env env = {.open_table = env_open, .list_tables = env_list};
 
 static int commit_noop(void *ctx, const struct storage_segment_info *added, size_t nadded,
                        const struct storage_segment_info *removed, size_t nremoved,
