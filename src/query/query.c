@@ -84,8 +84,9 @@ static int resolve(const struct sql_stmt *s, const struct query_env *env, struct
     table = table ? table : "";
     out->src.table = table;
     if (!*table)
-        return 0;                              /* SELECT without FROM */
-    bool sys = strcasecmp(schema, "sys") == 0; /* Druid's system tables */
+        return 0; /* SELECT without FROM */
+    /* Druid's system tables (sys) and INFORMATION_SCHEMA are in-memory tables */
+    bool sys = strcasecmp(schema, "sys") == 0;
     if (sys || strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
         int rc = sys ? query__sys_table(table, env, &out->mem, x)
                      : query__info_table(table, env, &out->mem, x);
