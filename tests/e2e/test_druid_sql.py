@@ -279,6 +279,10 @@ try:
     c.eq((st, json.loads(text) if st == 200 else text), (200, [{"n": len(ROWS)}]),
          "text/plain SQL answers in the object format")
     c.ok(h.get("X-Druid-SQL-Query-Id"), "text/plain: a query id too")
+    st, _, text = druid({"query": "SELECT 2 AS two"}, content_type="application/json; charset=UTF-8")
+    c.eq((st, text.strip()), (200, '[{"two":2}]'), "application/json with a charset parameter")
+    st, _, text = druid(raw=b"SELECT 3 AS three", content_type="Text/Plain;charset=utf-8")
+    c.eq((st, text.strip()), (200, '[{"three":3}]'), "text/plain with a charset parameter")
     st, h, text = druid(raw=b"SELECT%20COUNT(*)%20AS%20n%20FROM%20wiki+WHERE+added+%3E%3D+25",
                         content_type="application/x-www-form-urlencoded")
     c.eq((st, json.loads(text) if st == 200 else text),
