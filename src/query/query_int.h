@@ -370,6 +370,10 @@ struct query__memtable {
  * a hint when there is no such table. */
 int query__info_table(const char *name, const struct query_env *env, struct query__memtable *t,
                       struct query__ctx *x);
+/* sys.segments or sys.tasks built from env.list_segments / env.list_tasks;
+ * LERR_NOT_FOUND with a hint when there is no such table. */
+int query__sys_table(const char *name, const struct query_env *env, struct query__memtable *t,
+                     struct query__ctx *x);
 
 /* Where the rows come from: a storage snapshot or one in-memory table. */
 struct query__source {

@@ -155,11 +155,14 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     struct query__ctx *x = R->x;
     memset(src, 0, sizeof *src);
     src->table = table;
-    if (strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
+    /* Druid's system tables (sys) and INFORMATION_SCHEMA are in-memory tables */
+    bool sys = strcasecmp(schema, "sys") == 0;
+    if (sys || strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
         struct query__memtable *mt = arena_zalloc(&x->keep, sizeof *mt);
         if (!mt)
             return query__ctx_nomem(x, "a system table");
-        int rc = query__info_table(table, R->env, mt, x);
+        int rc = sys ? query__sys_table(table, R->env, mt, x)
+                     : query__info_table(table, R->env, mt, x);
         if (rc == LERR_NOT_FOUND)
             x->err->code = LERR_INVALID; /* Druid answers 400 for unknown tables */
         if (rc)
@@ -171,7 +174,7 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     if (*schema && strcmp(schema, "druid") != 0)
         return lerr_set(x->err, LERR_INVALID,
                         "schema '%s' not found; tables are in schema druid (FROM \"t\" or FROM "
-                        "druid.\"t\") and INFORMATION_SCHEMA",
+                        "druid.\"t\"), INFORMATION_SCHEMA and sys",
                         schema);
     const struct query_env *env = R->env;
     if (!env || !env->open_table)
