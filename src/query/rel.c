@@ -1028,7 +1028,7 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
         return rc;
     }
     int rc = read_table(R, s, f, sc, &tr, out);
-    if (rc == LERR_INVALID) {
+    if (rc == LERR_INVALID && !R->x->mem_error) {
         /* not a plain column after all: read it whole, and the join's own
          * binding names the mistake */
         lerr_init(R->x->err);
