@@ -21,6 +21,9 @@
  *              the groups into rows (these four share exec_int.h)
  *   output.c   the five result formats and their headers
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
+ *   rel.c      a statement of many blocks (WITH, subqueries, joins, UNION,
+ *              UNNEST, grouping sets): FROM items as in-memory tables, each
+ *              block run by exec.c
  *   query.c    query_execute(): statement → table → bind → run → output
  *
  * Names: query.h's public names are `query_`; what the files here share
