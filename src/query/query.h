@@ -9,13 +9,16 @@
  *                           the API fills the rest from the JSON body
  *                           (api/query_request.h)
  *   query_execute()         run it: parse, bind, plan against one snapshot per
- *                           query, scan, aggregate, sort, format
+ *                           table, scan, aggregate, sort, format
+ *   query_rows()            the same, rows to a callback instead of a body
  *
  * What runs: `SELECT ... FROM "t" | druid."t" | INFORMATION_SCHEMA.TABLES |
  * INFORMATION_SCHEMA.COLUMNS | INFORMATION_SCHEMA.SCHEMATA | sys.segments |
- * sys.tasks` (or no FROM)
- * with WHERE, GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT, OFFSET, and
- * `EXPLAIN PLAN FOR`. Views outside the query's __time interval are pruned;
+ * sys.tasks` (or no FROM) with WHERE, GROUP BY (GROUPING SETS, ROLLUP,
+ * CUBE), HAVING, DISTINCT, ORDER BY, LIMIT, OFFSET, and `EXPLAIN PLAN FOR`;
+ * and statements of many such blocks: WITH, subqueries (in FROM, as values,
+ * IN, EXISTS), joins, UNION [ALL], UNNEST (rel.c runs them bottom up, each
+ * block on the same executor). Views outside the query's __time interval are pruned;
  * conditions on STRING columns (=, <>, IN, IS NULL, LIKE, BETWEEN, ...)
  * combined with AND/OR/NOT become bitmap operations (dictionary-id scans on
  * realtime buffers) and the rest of the WHERE runs vectorized over blocks of
