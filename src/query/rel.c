@@ -492,11 +492,10 @@ static void put_quoted(struct buf *b, const char *name, char q)
     buf_putc(b, q);
 }
 
-/* The rows of a table as an in-memory table, limited to `cols` (NULL:
- * all) and, when `semi` is set, to rows whose column `semi_col` is one of
- * semi's values. */
+/* The rows of a table as an in-memory table: the columns block s names,
+ * and when `semi_col` is set, only rows whose semi_col is one of semi's
+ * values. */
 struct table_read {
-    const char *const *cols; /* NULL-terminated, or NULL for all */
     const char *semi_col;
     const struct sql_value *semi;
     size_t nsemi;
@@ -510,14 +509,28 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
     buf_init(&sql, 64u << 20);
     buf_set_budget(&sql, &R->x->budget);
     buf_puts(&sql, "SELECT ");
-    if (!tr || !tr->cols) {
+    /* only the columns the block names (a joined table's rows are copied) */
+    struct query__source src;
+    int rc = f->ncol_aliases ? 1 : open_table(R, f->schema_name, f->table, &src);
+    const char *qual = f->alias ? f->alias : f->table;
+    size_t nsel = 0;
+    for (size_t i = 0; !rc && i < src.schema.n; i++) {
+        if (!sql_stmt_uses_column(s, qual, src.schema.fields[i].name))
+            continue;
+        if (nsel++)
+            buf_puts(&sql, ", ");
+        put_quoted(&sql, src.schema.fields[i].name, '"');
+    }
+    if (rc == LERR_NOMEM || (rc && R->x->mem_error)) {
+        buf_free(&sql);
+        return rc;
+    }
+    if (rc || nsel == src.schema.n) {
+        lerr_init(R->x->err);
+        sql.len = 7;
         buf_puts(&sql, "*");
-    } else {
-        for (size_t i = 0; tr->cols[i]; i++) {
-            if (i)
-                buf_puts(&sql, ", ");
-            put_quoted(&sql, tr->cols[i], '"');
-        }
+    } else if (nsel == 0) {
+        buf_puts(&sql, "__time"); /* the rows, for COUNT(*) */
     }
     buf_puts(&sql, " FROM ");
     if (*f->schema_name) {
@@ -525,7 +538,9 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
         buf_puts(&sql, ".");
     }
     put_quoted(&sql, f->table, '"');
-    if (tr && tr->semi_col) {
+    if (tr && tr->semi_col && tr->nsemi == 0) {
+        buf_puts(&sql, " WHERE 1 = 0");
+    } else if (tr && tr->semi_col) {
         buf_puts(&sql, " WHERE ");
         put_quoted(&sql, tr->semi_col, '"');
         buf_puts(&sql, " IN (");
@@ -547,7 +562,7 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
         }
         buf_puts(&sql, ")");
     }
-    int rc = 0;
+    rc = 0;
     if (sql.failed)
         rc = query__ctx_too_big(R->x, "a joined table's filter");
     struct query__result res;
@@ -1008,7 +1023,7 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
         col = sql_join_on_column(j, f->alias ? f->alias : f->table, f_is_left, other->fields,
                                  other->ncols, &ocol);
     }
-    struct table_read tr = {NULL, NULL, NULL, 0};
+    struct table_read tr = {NULL, NULL, 0};
     struct sql_value *vals;
     size_t n;
     if (col && semi_values(R, other, ocol, &vals, &n)) {
@@ -1019,14 +1034,6 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
     }
     if (!tr.semi_col || R->explain)
         return materialize(R, s, f, sc, out);
-    if (n == 0) {
-        /* no key at all: the table's columns without rows */
-        struct table_read none = {NULL, NULL, NULL, 0};
-        int rc = read_table(R, s, f, sc, &none, out);
-        if (!rc)
-            out->nrows = 0;
-        return rc;
-    }
     int rc = read_table(R, s, f, sc, &tr, out);
     if (rc == LERR_INVALID && !R->x->mem_error) {
         /* not a plain column after all: read it whole, and the join's own

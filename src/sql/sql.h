@@ -634,6 +634,11 @@ const struct sql_from *sql_stmt_from(const struct sql_stmt *s);
 size_t sql_stmt_ctes(const struct sql_stmt *s, const struct sql_cte **ctes);
 bool sql_stmt_is_explain(const struct sql_stmt *s);
 uint32_t sql_stmt_pos(const struct sql_stmt *s); /* where the block starts */
+/* Whether block s may read column `name` of the FROM item called `qual`
+ * (its alias or table name): an identifier naming it, qualified by qual or
+ * not, or a `*` / `qual.*`, anywhere in the block's own clauses and FROM
+ * tree. A superset: the engine reads only these columns of a joined table. */
+bool sql_stmt_uses_column(const struct sql_stmt *s, const char *qual, const char *name);
 /*
  * For reading only the needed rows of table `qual` (its alias or name) on
  * one side of join j: when ON has an equality between a column of that

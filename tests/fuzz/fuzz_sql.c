@@ -23,8 +23,10 @@ static const struct sql_schema schema = {fields, sizeof fields / sizeof fields[0
 
 /* The qualified table, twice, for join conditions. */
 static const struct sql_field qfields[] = {
-    {"s", 1, SQL_STRING, "a", 0}, {"n", 1, SQL_LONG, "a", 0},
-    {"s", 1, SQL_STRING, "b", 0}, {"n", 1, SQL_LONG, "b", 0},
+    {"s", 1, SQL_STRING, "a", 0},
+    {"n", 1, SQL_LONG, "a", 0},
+    {"s", 1, SQL_STRING, "b", 0},
+    {"n", 1, SQL_LONG, "b", 0},
 };
 static const struct sql_schema qleft = {qfields, 2}, qright = {qfields + 2, 2};
 
