@@ -417,6 +417,9 @@ void query__rel_init(struct query__rel *R, const struct query_env *env,
 int query__rel_run(struct query__rel *R, struct sql_stmt *s, struct query__result *res);
 void query__rel_destroy(struct query__rel *R);
 
+/* The result's column names and types (no rows) of a bound SELECT. */
+int query__exec_header(const struct sql_select *q, struct query__ctx *x,
+                       struct query__result *res);
 /* Runs a bound SELECT (or EXPLAIN) and fills the result: columns and rows
  * live in x->keep or in `c` (destroy it after writing the output). */
 int query__exec_run(const struct sql_select *q, const struct query__source *src,

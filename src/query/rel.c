@@ -357,18 +357,7 @@ static int run_bound(struct query__rel *R, struct sql_stmt *s, const struct quer
             }
         }
         memset(res, 0, sizeof *res);
-        const char **names = arena_alloc(&x->keep, (q->nitems ? q->nitems : 1) * sizeof *names);
-        uint8_t *types = arena_alloc(&x->keep, q->nitems ? q->nitems : 1);
-        if (!names || !types)
-            return query__ctx_nomem(x, "the result");
-        for (size_t i = 0; i < q->nitems; i++) {
-            names[i] = q->items[i].name;
-            types[i] = q->items[i].type;
-        }
-        res->ncols = q->nitems;
-        res->names = names;
-        res->types = types;
-        return 0;
+        return query__exec_header(q, x, res);
     }
     return query__exec_run(q, src, R->opt, x, col, res);
 }
