@@ -201,7 +201,13 @@ static int time_literal(struct dp *p, int64_t *ms)
         return 0;
     }
     if (t->kind == TK_INTEGER && !ts) {
-        *ms = strtoll(p->text + t->off, NULL, 10);
+        char num[32]; /* the token alone: the text need not be NUL-terminated */
+        if (t->len >= sizeof num)
+            return fail_at(p, t->off, "%.*s is too large for milliseconds", (int)t->len,
+                           p->text + t->off);
+        memcpy(num, p->text + t->off, t->len);
+        num[t->len] = '\0';
+        *ms = strtoll(num, NULL, 10);
         p->i++;
         return 0;
     }
