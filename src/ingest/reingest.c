@@ -145,7 +145,7 @@ static int build_spec(struct runner *r, const struct query_columns *cols, struct
         uint8_t in = t == SQL_TIMESTAMP || t == SQL_BOOLEAN ? SQL_LONG
                      : t == SQL_NULL || t == SQL_ARRAY      ? SQL_STRING
                                                             : t;
-        fields[i] = (struct sql_field){name, strlen(name), in};
+        fields[i] = (struct sql_field){.name = name, .name_len = strlen(name), .type = in};
         char *q = quoted(a, name);
         if (!q)
             return lerr_set(err, LERR_NOMEM, "out of memory");
@@ -278,7 +278,11 @@ int ingest__table_rows(struct runner *r, struct pipeline **pipe, struct lerr *er
     req.sql = r->spec.source_query;
     req.sql_len = strlen(r->spec.source_query);
     req.timeout_ms = 0; /* a job runs as long as it needs */
-    struct query_env env = {r, open_table, close_table, list_tables};
+    /* LOOKUP() has no lookups here: they live with the API (api/lookups.c) */
+    struct query_env env = {.ctx = r,
+                            .open_table = open_table,
+                            .close_table = close_table,
+                            .list_tables = list_tables};
     int rc = query_rows(&req, &env, on_row, &f, err);
     if (!rc)
         rc = flush(&f);

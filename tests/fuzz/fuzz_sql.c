@@ -13,8 +13,9 @@
 #include "sql/sql.h"
 
 static const struct sql_field fields[] = {
-    {"__time", 6, SQL_TIMESTAMP}, {"s", 1, SQL_STRING}, {"n", 1, SQL_LONG},
-    {"d", 1, SQL_DOUBLE},         {"j", 1, SQL_JSON},   {"z", 1, SQL_STRING},
+    {"__time", 6, SQL_TIMESTAMP, NULL, 0}, {"s", 1, SQL_STRING, NULL, 0},
+    {"n", 1, SQL_LONG, NULL, 0},           {"d", 1, SQL_DOUBLE, NULL, 0},
+    {"j", 1, SQL_JSON, NULL, 0},           {"z", 1, SQL_STRING, NULL, 0},
 };
 static const struct sql_schema schema = {fields, sizeof fields / sizeof fields[0]};
 
