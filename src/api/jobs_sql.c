@@ -200,8 +200,29 @@ json_t *api__sql_spec(struct api_req *r, json_t *body, struct catalog_job *j, bo
         return NULL;
     }
     json_t *spec = NULL, *ivs = json_array();
-    if (d->mode == SQL_DML_REPLACE_WHERE)
+    if (d->mode == SQL_DML_REPLACE_WHERE) {
+        /* as Druid: the range is whole chunks of PARTITIONED BY */
+        int g = storage_gran_parse(d->partitioned_by, strlen(d->partitioned_by));
+        int64_t cs = 0, ce = 0;
+        if (g >= 0 && !storage_gran_aligned((enum storage_gran)g, d->overwrite_start,
+                                            d->overwrite_end, &cs, &ce)) {
+            char a[48], b[48], want[120];
+            time_format_iso(cs, NULL, a, sizeof a);
+            time_format_iso(ce, NULL, b, sizeof b);
+            snprintf(want, sizeof want, "%s and %s", a, b);
+            if (g == STORAGE_GRAN_ALL)
+                at(d, d->overwrite_pos, err,
+                   "OVERWRITE WHERE needs a PARTITIONED BY finer than ALL TIME (or write "
+                   "OVERWRITE ALL)");
+            else
+                at(d, d->overwrite_pos, err,
+                   "OVERWRITE WHERE's range is not whole PARTITIONED BY %s chunks (bound __time "
+                   "by %s, or partition finer)",
+                   d->partitioned_by, want);
+            goto out;
+        }
         json_array_append_new(ivs, iso_interval(d->overwrite_start, d->overwrite_end));
+    }
     const char *mode = d->mode == SQL_DML_INSERT ? "append" : "replace";
     if (d->source == SQL_DML_EXTERN) {
         json_t *fs = format_from_extern(d, err);

@@ -275,6 +275,7 @@ static int overwrite_where(struct dp *p)
                        "end");
     p->d->overwrite_start = lo;
     p->d->overwrite_end = hi;
+    p->d->overwrite_pos = start;
     return 0;
 }
 

@@ -729,6 +729,7 @@ struct sql_dml {
     const char *table; /* the target */
     size_t table_pos;
     int64_t overwrite_start, overwrite_end; /* REPLACE_WHERE: [start, end) in ms */
+    size_t overwrite_pos;                   /* where OVERWRITE WHERE's condition starts */
     const char *partitioned_by;             /* "hour" "day" "week" "month" "year" "all" */
     size_t partition_pos;
     const char *const *clustered_by;

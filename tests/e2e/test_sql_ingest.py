@@ -215,6 +215,12 @@ with Server() as s:
                 "TABLE(EXTERN(" + inline_src(rows_of("2024-01-01", 1)) + ", '{\"type\":\"json\"}', "
                 + sqlstr(SIG) + ")) PARTITIONED BY DAY", status=400)
     c.ok("TIME_PARS" in (r.json or {}).get("message", ""), "a bad expression", r.raw)
+    r = sql_job(s, "REPLACE INTO cities OVERWRITE WHERE __time >= TIMESTAMP '2024-01-01 06:00:00' "
+                "AND __time < TIMESTAMP '2024-01-02' SELECT * FROM cities PARTITIONED BY DAY",
+                status=400)
+    c.ok("not whole PARTITIONED BY day chunks" in (r.json or {}).get("message", "") and
+         "2024-01-01T00:00:00.000Z" in r.json["message"], "OVERWRITE WHERE off the chunks",
+         r.raw)
     r = sql_job(s, "INSERT INTO t SELECT * FROM missing_table PARTITIONED BY DAY", status=400)
     c.ok("missing_table" in (r.json or {}).get("message", ""), "unknown source table", r.raw)
     r = s.req("POST", "/v1/query/sql", {"query": "REPLACE INTO t SELECT 1 PARTITIONED BY DAY"})
