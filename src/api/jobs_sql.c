@@ -22,6 +22,7 @@
 
 #include "api/api_int.h"
 #include "ingest/ingest.h"
+#include "storage/db.h"
 #include "storage/storage.h"
 #include "util/time.h"
 
@@ -293,14 +294,51 @@ out:
     return spec;
 }
 
+/* A delete's condition compiled over the table's columns as they are now. */
+static int check_condition(struct api_req *r, const char *table, const char *cond,
+                           struct lerr *err)
+{
+    struct storage_snapshot *snap = storage_db_snapshot(r->srv->db, table, err);
+    if (!snap)
+        return err->code;
+    struct sql_field *fields = calloc(snap->ncols + 1, sizeof *fields);
+    int rc = fields ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < snap->ncols; i++)
+        fields[i] = (struct sql_field){.name = snap->cols[i].name,
+                                       .name_len = strlen(snap->cols[i].name),
+                                       .type = i == 0 ? SQL_TIMESTAMP : snap->cols[i].type};
+    struct sql_schema schema = {fields, snap->ncols};
+    struct sql_options opt = {.now_ms = util_now_ms(), .mode = SQL_MODE_SCALAR};
+    struct sql_expr *e = NULL;
+    if (!rc && sql_compile_expr(cond, strlen(cond), &schema, &opt, &e, err) == 0 &&
+        sql_expr_type(e) != SQL_BOOLEAN && sql_expr_type(e) != SQL_LONG &&
+        sql_expr_type(e) != SQL_NULL)
+        lerr_set(err, LERR_INVALID,
+                 "condition is a %s, not a true/false test (e.g. \"page\" = 'x')",
+                 sql_type_sql_name(sql_expr_type(e)));
+    rc = err->code;
+    if (rc && !err->target[0])
+        snprintf(err->target, sizeof err->target, "condition");
+    if (rc == LERR_INVALID && strncmp(err->msg, "condition", 9) != 0) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "condition: %.*s", (int)sizeof err->msg - 12, msg);
+    }
+    sql_expr_free(e);
+    free(fields);
+    storage_snapshot_free(snap);
+    return rc;
+}
+
 json_t *api__delete_spec(struct api_req *r, json_t *body, struct catalog_job *j, struct lerr *err)
 {
-    static const char *const keys[] = {"type", "target", "condition", "desiredExecutionStatus",
-                                       NULL};
+    static const char *const keys[] = {
+        "type", "target", "condition", "softDelete", "desiredExecutionStatus", NULL};
     static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
     static const char *const target_types[] = {"table", NULL};
     const char *ttype = NULL, *table = NULL, *cond = NULL;
     json_t *target = NULL, *intervals = NULL;
+    bool soft = false;
     if (api__v_known_keys(body, "", keys, err) ||
         api__v_object(body, "target", "", true, &target, err) ||
         api__v_known_keys(target, "target", target_keys, err) ||
@@ -308,8 +346,15 @@ json_t *api__delete_spec(struct api_req *r, json_t *body, struct catalog_job *j,
         api__v_string(target, "tableName", "target", true, 0, &table, err) ||
         api__v_table_name(table, "target.tableName", err) ||
         api__v_array(target, "intervals", "target", false, &intervals, err) ||
-        api__v_string(body, "condition", "", false, 65536, &cond, err))
+        api__v_string(body, "condition", "", false, 65536, &cond, err) ||
+        api__v_bool(body, "softDelete", "", &soft, err))
         return NULL;
+    if (soft) {
+        lerr_set_at(err, LERR_INVALID, "softDelete",
+                    "softDelete: deleted rows cannot be restored here; leave softDelete out "
+                    "(or false) to delete them for good");
+        return NULL;
+    }
     json_t *tdoc = api_table_load(r, table, err);
     if (!tdoc) {
         if (err->code == LERR_NOT_FOUND) {
@@ -329,6 +374,8 @@ json_t *api__delete_spec(struct api_req *r, json_t *body, struct catalog_job *j,
                     "[\"2024-01-01/2024-01-02\"]), or give a condition for the rows to delete");
         return NULL;
     }
+    if (cond && check_condition(r, table, cond, err))
+        return NULL;
     if (cond && n > 1) {
         lerr_set_at(err, LERR_INVALID, "target.intervals",
                     "target.intervals: a delete with a condition takes one interval (run one "

@@ -185,6 +185,19 @@ with Server() as s:
     r = s.req("POST", "/v2/jobs", {"type": "delete_data",
                                    "target": {"type": "table", "tableName": "cities"}})
     c.eq(r.status, 400, "a delete without intervals or condition: 400")
+    r = s.req("POST", "/v2/jobs", {"type": "delete_data", "softDelete": True,
+                                   "target": {"type": "table", "tableName": "cities",
+                                              "intervals": ["2024-01-01/2024-01-02"]}})
+    c.eq((r.status, (r.json or {}).get("target")), (400, "softDelete"),
+         "softDelete: true is refused (deletes are permanent)")
+    r = s.req("POST", "/v2/jobs", {"type": "delete_data", "condition": "nope(",
+                                   "target": {"type": "table", "tableName": "cities"}})
+    c.eq((r.status, (r.json or {}).get("target")), (400, "condition"), "a bad condition: 400")
+    r = s.req("POST", "/v2/jobs", {"type": "delete_data", "condition": "nn > 1",
+                                   "target": {"type": "table", "tableName": "cities"}})
+    c.ok(r.status == 400 and "nn" in r.json["message"], "an unknown column in the condition",
+         r.raw)
+    c.eq(q(s, "SELECT COUNT(*) FROM cities"), [[10]], "nothing deleted by the bad condition")
 
     # ---- the query API ----
     r = s.req("POST", "/v1/query/sql", {"query": "INSERT INTO viaquery " + select_ext(
