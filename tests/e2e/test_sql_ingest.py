@@ -199,6 +199,25 @@ with Server() as s:
          r.raw)
     c.eq(q(s, "SELECT COUNT(*) FROM cities"), [[10]], "nothing deleted by the bad condition")
 
+    # ---- the project-scoped paths ----
+    pid = s.req("GET", "/v1/projects").json[0]["metadata"]["uid"]
+    r = s.req("POST", f"/v1/projects/{pid}/jobs",
+              {"type": "sql", "createTableIfNotExists": True,
+               "query": "INSERT INTO scoped " + select_ext(inline_src(rows_of("2024-06-01", 2))) +
+                        " PARTITIONED BY DAY"})
+    c.eq(r.status, 201, "a sql job on the project-scoped path")
+    st = r.status == 201 and finished(s, r.json["id"])
+    c.eq(st and st["executionStatus"], "succeeded", "it ran")
+    r = s.req("GET", f"/v1/projects/{pid}/jobs?type=sql")
+    c.ok(r.status == 200 and r.json["values"] and
+         all(v["type"] == "sql" for v in r.json["values"]), "jobs listed by type=sql")
+    r = s.req("POST", f"/v1/projects/{pid}/query/sql",
+              {"query": "INSERT INTO scoped " + select_ext(inline_src(rows_of("2024-06-02", 3))) +
+                        " PARTITIONED BY DAY"})
+    c.eq(r.status, 202, "INSERT through the project-scoped query path")
+    st = r.status == 202 and finished(s, r.json["taskId"])
+    c.eq(q(s, "SELECT COUNT(*) FROM scoped"), [[5]], "both jobs' rows")
+
     # ---- the query API ----
     r = s.req("POST", "/v1/query/sql", {"query": "INSERT INTO viaquery " + select_ext(
         inline_src(rows_of("2024-05-01", 4))) + " PARTITIONED BY DAY"})
