@@ -173,13 +173,8 @@ static void sql_fields(json_t *spec, const struct sql_dml *d, const char *query,
 json_t *api__sql_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
                       bool *create_table, struct lerr *err)
 {
-    static const char *const keys[] = {"type",
-                                       "query",
-                                       "context",
-                                       "parameters",
-                                       "createTableIfNotExists",
-                                       "desiredExecutionStatus",
-                                       NULL};
+    static const char *const keys[] = {
+        "type", "query", "context", "parameters", "createTableIfNotExists", NULL};
     const char *query = NULL;
     json_t *context = NULL, *params = NULL;
     *any_agg = false;
@@ -332,8 +327,7 @@ static int check_condition(struct api_req *r, const char *table, const char *con
 
 json_t *api__delete_spec(struct api_req *r, json_t *body, struct catalog_job *j, struct lerr *err)
 {
-    static const char *const keys[] = {
-        "type", "target", "condition", "softDelete", "desiredExecutionStatus", NULL};
+    static const char *const keys[] = {"type", "target", "condition", "softDelete", NULL};
     static const char *const target_keys[] = {"type", "tableName", "intervals", NULL};
     static const char *const target_types[] = {"table", NULL};
     const char *ttype = NULL, *table = NULL, *cond = NULL;
