@@ -357,6 +357,8 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
             buf_puts(&b, ")");
         }
         buf_printf(&b, "; %zu empty\n", p->nempty);
+    } else if (p->src->mem && (!q->table || !*q->table)) {
+        buf_printf(&b, "Scan %s: the rows of the FROM clause above, in memory\n", p->src->table);
     } else if (q->table && *q->table) {
         buf_printf(&b, "Scan %s.%s: in-memory table of %zu rows\n", schema, p->src->table,
                    p->src->mem ? p->src->mem->nrows : (size_t)0);

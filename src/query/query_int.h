@@ -21,6 +21,9 @@
  *              the groups into rows (these four share exec_int.h)
  *   output.c   the five result formats and their headers
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
+ *   rel.c      a statement of many blocks (WITH, subqueries, joins, UNION,
+ *              UNNEST, grouping sets): FROM items as in-memory tables, each
+ *              block run by exec.c
  *   query.c    query_execute(): statement → table → bind → run → output
  *
  * Names: query.h's public names are `query_`; what the files here share
@@ -370,6 +373,10 @@ struct query__memtable {
  * a hint when there is no such table. */
 int query__info_table(const char *name, const struct query_env *env, struct query__memtable *t,
                       struct query__ctx *x);
+/* sys.segments or sys.tasks built from env.list_segments / env.list_tasks;
+ * LERR_NOT_FOUND with a hint when there is no such table. */
+int query__sys_table(const char *name, const struct query_env *env, struct query__memtable *t,
+                     struct query__ctx *x);
 
 /* Where the rows come from: a storage snapshot or one in-memory table. */
 struct query__source {

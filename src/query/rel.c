@@ -155,11 +155,14 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     struct query__ctx *x = R->x;
     memset(src, 0, sizeof *src);
     src->table = table;
-    if (strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
+    /* Druid's system tables (sys) and INFORMATION_SCHEMA are in-memory tables */
+    bool sys = strcasecmp(schema, "sys") == 0;
+    if (sys || strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
         struct query__memtable *mt = arena_zalloc(&x->keep, sizeof *mt);
         if (!mt)
             return query__ctx_nomem(x, "a system table");
-        int rc = query__info_table(table, R->env, mt, x);
+        int rc = sys ? query__sys_table(table, R->env, mt, x)
+                     : query__info_table(table, R->env, mt, x);
         if (rc == LERR_NOT_FOUND)
             x->err->code = LERR_INVALID; /* Druid answers 400 for unknown tables */
         if (rc)
@@ -171,7 +174,7 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     if (*schema && strcmp(schema, "druid") != 0)
         return lerr_set(x->err, LERR_INVALID,
                         "schema '%s' not found; tables are in schema druid (FROM \"t\" or FROM "
-                        "druid.\"t\") and INFORMATION_SCHEMA",
+                        "druid.\"t\"), INFORMATION_SCHEMA and sys",
                         schema);
     const struct query_env *env = R->env;
     if (!env || !env->open_table)
@@ -1012,9 +1015,9 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
         tr.semi_col = col;
         tr.semi = vals;
         tr.nsemi = n;
-        plan_line(R, "Scan of %s limited to the %zu keys of the other side", f->table, n);
+        plan_line(R, "Scan of %s limited to the keys of the other side (a semi-join)", f->table);
     }
-    if (!tr.semi_col)
+    if (!tr.semi_col || R->explain)
         return materialize(R, s, f, sc, out);
     if (n == 0) {
         /* no key at all: the table's columns without rows */
@@ -1025,7 +1028,7 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
         return rc;
     }
     int rc = read_table(R, s, f, sc, &tr, out);
-    if (rc == LERR_INVALID) {
+    if (rc == LERR_INVALID && !R->x->mem_error) {
         /* not a plain column after all: read it whole, and the join's own
          * binding names the mistake */
         lerr_init(R->x->err);
@@ -1123,10 +1126,15 @@ static int materialize(struct query__rel *R, const struct sql_stmt *s, const str
         R->depth--;
         return rc;
     case SQL_FROM_JOIN: return join(R, s, f, sc, out);
-    case SQL_FROM_UNNEST:
-        return sql_stmt_error(s, f->pos, R->x->err,
-                              "UNNEST must follow the table whose column it unnests (FROM t "
-                              "CROSS JOIN UNNEST(t.tags) AS u(tag))");
+    case SQL_FROM_UNNEST: {
+        /* FROM UNNEST(ARRAY[...]) alone: over one row without columns */
+        static const struct query__memtable one = {0, NULL, 1, NULL};
+        struct sql_from j = {.kind = SQL_FROM_JOIN,
+                             .pos = f->pos,
+                             .join = SQL_JOIN_CROSS,
+                             .right = (struct sql_from *)f};
+        return unnest(R, s, &j, &one, out);
+    }
     case SQL_FROM_WINDOW:
         return sql_stmt_error(s, f->pos, R->x->err, "window functions are not supported yet");
     }
