@@ -10,7 +10,8 @@
  * latency histogram for GET /metrics, beside the memory all running queries hold. A query
  * past its memory budget answers 400, past the pool of all queries 503
  * (query.h "Memory"). An INSERT or REPLACE starts a sql job instead and
- * answers as Druid's /druid/v2/sql/task does: {"taskId", "state"}.
+ * answers as Druid's /druid/v2/sql/task does: {"taskId", "state"}; that
+ * path itself (api_query_sql_task) takes only those statements.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -368,6 +369,28 @@ static bool run_dml(struct api_req *r)
         sql_statement(r, q, json_object_get(b, "context"));
     json_decref(b);
     return dml;
+}
+
+int api_query_sql_task(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    json_t *b = api_body_object(r, &err);
+    const char *q = json_string_value(json_object_get(b, "query"));
+    if (b && !q)
+        lerr_set_at(&err, LERR_INVALID, "query",
+                    "query: give the INSERT or REPLACE statement to run as a task");
+    else if (b && !sql_dml_is_dml(q, strlen(q)))
+        lerr_set_at(&err, LERR_INVALID, "query",
+                    "query: /druid/v2/sql/task runs INSERT and REPLACE statements; send a "
+                    "SELECT to /druid/v2/sql");
+    if (err.code) {
+        json_decref(b);
+        return api_reply_err(r, &err);
+    }
+    sql_statement(r, q, json_object_get(b, "context"));
+    json_decref(b);
+    return r->status >= 400 ? LERR_INVALID : 0;
 }
 
 int api_query_sql(struct api_req *r)

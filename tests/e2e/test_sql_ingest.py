@@ -229,6 +229,17 @@ with Server() as s:
     c.eq(st and st["executionStatus"], "succeeded", "that job succeeded")
     c.eq(q(s, "SELECT COUNT(*) FROM viaquery"), [[4]], "its rows")
 
+    # ---- Druid's own task path ----
+    r = s.req("POST", "/druid/v2/sql/task", {"query": "INSERT INTO viatask " + select_ext(
+        inline_src(rows_of("2024-05-02", 3))) + " PARTITIONED BY DAY", "context": {}})
+    c.eq((r.status, (r.json or {}).get("state")), (202, "RUNNING"), "POST /druid/v2/sql/task")
+    st = r.status == 202 and finished(s, r.json["taskId"])
+    c.eq(st and st["executionStatus"], "succeeded", "the task's job succeeded")
+    c.eq(q(s, "SELECT COUNT(*) FROM viatask"), [[3]], "the task's rows")
+    r = s.req("POST", "/druid/v2/sql/task", {"query": "SELECT 1"})
+    c.ok(r.status == 400 and "/druid/v2/sql" in r.json["message"], "a SELECT on the task path",
+         r.raw)
+
     # ---- errors ----
     r = sql_job(s, "INSERT INTO t\nSELECT * FROM cities", status=400)
     c.ok("PARTITIONED BY" in (r.json or {}).get("message", "") and
