@@ -145,6 +145,16 @@ extern const char *const api__job_desired_values[]; /* desiredExecutionStatus's 
  * with err set on a 400. stream gets the (table, stream) checkpoint key of a streaming job. */
 json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, char stream[300],
                       bool *any_agg, bool *create_table, struct lerr *err);
+/* A batch job's body (jobs_spec.c); a sql job's and a delete_data job's (jobs_sql.c). */
+json_t *api__batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
+                        bool *create_table, struct lerr *err);
+json_t *api__sql_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
+                      bool *create_table, struct lerr *err);
+json_t *api__delete_spec(struct api_req *r, json_t *body, struct catalog_job *j, struct lerr *err);
+/* POST /jobs with a parsed body (taken); task: answer 202 {"taskId", "state", "job"} as
+ * Druid's /druid/v2/sql/task does (an INSERT or REPLACE sent to the query API). */
+int api__jobs_create_from(struct api_req *r, json_t *body, bool task);
+
 /* The spec compiled as the runtime would (*out when given, else only checked); the table's
  * columns come from mem. table NULL: a table the job will create. */
 int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
@@ -169,6 +179,8 @@ int api_lookups_get(struct api_req *r);
 int api_lookups_update(struct api_req *r);
 int api_lookups_delete(struct api_req *r);
 int api_druid_sql(struct api_req *r);
+/* POST /druid/v2/sql/task: an INSERT or REPLACE as a sql job (query.c), Druid's MSQ answer. */
+int api_query_sql_task(struct api_req *r);
 /* Counts one SQL query (either route) for GET /metrics. */
 void api__query_observe(double ms, bool ok);
 int api_files_list(struct api_req *r);

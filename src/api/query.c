@@ -9,11 +9,14 @@
  * each query that names one reads its map when it is bound). Keeps a
  * latency histogram for GET /metrics, beside the memory all running queries hold. A query
  * past its memory budget answers 400, past the pool of all queries 503
- * (query.h "Memory").
+ * (query.h "Memory"). An INSERT or REPLACE starts a sql job instead and
+ * answers as Druid's /druid/v2/sql/task does: {"taskId", "state"}; that
+ * path itself (api_query_sql_task) takes only those statements.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api_int.h"
 #include "api/query_request.h"
@@ -322,10 +325,80 @@ void api__query_observe(double ms, bool ok)
         atomic_fetch_add(&query_errors, 1);
 }
 
+/* Might the body hold an INSERT or REPLACE? (a cheap look before parsing it twice) */
+static bool maybe_dml(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++) {
+        char c = (char)(p[i] | 0x20);
+        if ((c == 'i' && strncasecmp(p + i, "insert", 6) == 0) ||
+            (c == 'r' && i + 7 <= n && strncasecmp(p + i, "replace", 7) == 0))
+            return true;
+    }
+    return false;
+}
+
+/* An INSERT or REPLACE starts a sql job; the caller needs ManageIngestionJobs too. */
+static int sql_statement(struct api_req *r, const char *query, json_t *context)
+{
+    if (!api_key_has(&r->key, API_PERM_ManageIngestionJobs)) {
+        struct lerr err;
+        lerr_init(&err);
+        lerr_set(&err, LERR_FORBIDDEN,
+                 "API key '%s' lacks the ManageIngestionJobs permission that an INSERT or "
+                 "REPLACE needs (it starts an ingestion job); use a key with it",
+                 r->key.name);
+        return api_reply_err(r, &err);
+    }
+    /* As in Druid, an INSERT creates the table it names. */
+    json_t *body = json_pack("{s:s, s:s, s:b}", "type", "sql", "query", query,
+                             "createTableIfNotExists", true);
+    if (context)
+        json_object_set(body, "context", context);
+    return api__jobs_create_from(r, body, true);
+}
+
+/* An INSERT or REPLACE starts a sql job (jobs_sql.c) instead of running as a query. */
+static bool run_dml(struct api_req *r)
+{
+    if (!r->body || !maybe_dml(r->body, r->body_len))
+        return false;
+    json_t *b = json_loadb(r->body, r->body_len, 0, NULL);
+    const char *q = json_string_value(json_object_get(b, "query"));
+    bool dml = q && sql_dml_is_dml(q, strlen(q));
+    if (dml)
+        sql_statement(r, q, json_object_get(b, "context"));
+    json_decref(b);
+    return dml;
+}
+
+int api_query_sql_task(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    json_t *b = api_body_object(r, &err);
+    const char *q = json_string_value(json_object_get(b, "query"));
+    if (b && !q)
+        lerr_set_at(&err, LERR_INVALID, "query",
+                    "query: give the INSERT or REPLACE statement to run as a task");
+    else if (b && !sql_dml_is_dml(q, strlen(q)))
+        lerr_set_at(&err, LERR_INVALID, "query",
+                    "query: /druid/v2/sql/task runs INSERT and REPLACE statements; send a "
+                    "SELECT to /druid/v2/sql");
+    if (err.code) {
+        json_decref(b);
+        return api_reply_err(r, &err);
+    }
+    sql_statement(r, q, json_object_get(b, "context"));
+    json_decref(b);
+    return r->status >= 400 ? LERR_INVALID : 0;
+}
+
 int api_query_sql(struct api_req *r)
 {
     struct lerr err;
     lerr_init(&err);
+    if (run_dml(r))
+        return r->status >= 400 ? LERR_INVALID : 0;
     struct arena mem;
     arena_init(&mem, 16 * 1024, 64u << 20);
     struct query_request req;
