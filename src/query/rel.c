@@ -437,10 +437,7 @@ static int run_cte(struct query__rel *R, const struct sql_stmt *s, struct cte_sl
     slot->busy = true;
     plan_line(R, "With %s:", slot->cte->name);
     struct query__result res;
-    int level = R->level;
-    R->level = 1 + (R->level > 0); /* a WITH query is never the top block */
-    int rc = run_block(R, slot->cte->q, &mine, &res);
-    R->level = level;
+    int rc = run_block(R, slot->cte->q, &mine, &res); /* below the block naming it */
     slot->busy = false;
     struct query__memtable *mt = rc ? NULL : arena_zalloc(&R->x->keep, sizeof *mt);
     if (!rc && !mt)
