@@ -400,6 +400,7 @@ static int agg_native(struct query__run *r, const struct query__agg_plan *a, con
     const bool *nl = nv.nulls;
     switch (c->kind) {
     case SQL_AGG_SUM:
+    case SQL_AGG_AVG: /* the sum and the count of values, as sql_agg's AVG keeps them */
         if (a->dbl)
             FOR_ROWS(if (!nl[k]) {
                 struct query__nacc *s = ACC(gids[k]);

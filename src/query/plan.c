@@ -127,7 +127,9 @@ static bool native_ok(const struct sql_agg_call *c)
     int t = c->arg_type;
     switch (c->kind) {
     case SQL_AGG_COUNT: return c->nargs == 1;
-    case SQL_AGG_SUM: return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT;
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG: /* a native sum and count, divided at the end */
+        return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT;
     case SQL_AGG_MIN:
     case SQL_AGG_MAX:
         return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT || t == SQL_TIMESTAMP;
@@ -330,8 +332,10 @@ static const char *agg_how(const struct query__plan *p, const struct query__agg_
                              : "native count";
     case QA_NATIVE:
         return a->call->kind == SQL_AGG_COUNT ? "native count of non-NULL values"
-               : a->dbl                       ? "native double accumulator"
-                                              : "native long accumulator";
+               : a->call->kind == SQL_AGG_AVG
+                   ? (a->dbl ? "native double sum and count" : "native long sum and count")
+               : a->dbl ? "native double accumulator"
+                        : "native long accumulator";
     case QA_MERGE: return "merged from the measure's stored states";
     default: return "aggregator states";
     }
