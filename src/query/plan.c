@@ -180,9 +180,17 @@ static void plan_keys(struct query__plan *p, struct query__ctx *x)
     p->key_cols = arena_alloc(&x->keep, (q->nkeys ? q->nkeys : 1) * sizeof *p->key_cols);
     for (size_t i = 0; p->key_cols && i < q->nkeys; i++)
         p->key_cols[i] = query__shape_ref_of(q->keys[i], &x->keep);
+    const struct sql_schema *cols = &p->src->schema;
+    if (q->nkeys == 2 && p->key_cols && p->src->snap && p->key_cols[0] >= 0 &&
+        p->key_cols[1] >= 0 && cols->fields[p->key_cols[0]].type == SQL_STRING &&
+        cols->fields[p->key_cols[1]].type == SQL_STRING) {
+        p->key_kind = QK_DICT2;
+        p->key_col = p->key_cols[0];
+        p->key_col2 = p->key_cols[1];
+        return;
+    }
     if (q->nkeys != 1 || !p->key_cols)
         return;
-    const struct sql_schema *cols = &p->src->schema;
     int kc = p->key_cols[0];
     if (kc >= 0 && p->src->snap && cols->fields[kc].type == SQL_STRING) {
         p->key_kind = QK_DICT;
@@ -394,6 +402,14 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
                            "; only the values among each view's largest $agg%d are merged, "
                            "until their N-th total beats every other value's bound",
                            p->topn_agg);
+            break;
+        case QK_DICT2:
+            buf_printf(&b,
+                       "dictionary-id pairs of \"%.*s\", \"%.*s\" in each view, merged by value",
+                       (int)p->src->schema.fields[p->key_col].name_len,
+                       p->src->schema.fields[p->key_col].name,
+                       (int)p->src->schema.fields[p->key_col2].name_len,
+                       p->src->schema.fields[p->key_col2].name);
             break;
         case QK_TFLOOR:
             buf_puts(&b, "buckets of the raw __time vector: ");
