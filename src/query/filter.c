@@ -35,8 +35,11 @@
  * its block loops.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/query_int.h"
 
@@ -569,6 +572,97 @@ static bool like_pieces(const char *s, size_t sn, const char *p, size_t pn)
         at = (size_t)(h - s) + len;
         i = e;
     }
+}
+
+/*
+ * QFO_LIKE over a large dictionary runs on every core: each thread decides a
+ * contiguous range of ids into its own bytes of sel[] (the dictionary is
+ * read-only while the query holds its snapshot; a worker touches nothing
+ * else), and stops early once the query's deadline has passed, which the
+ * calling thread then reports. Worker stacks are the only memory, outside
+ * the query's budget as the calling thread's own stack is.
+ */
+#define LIKE_PAR_MAX 16
+
+/* ids per thread worth a thread's start (tests lower it) */
+uint32_t query__like_par_min = 65536;
+
+struct like_job {
+    const struct query__fnode *n;
+    const struct storage_view *v;
+    size_t col;
+    uint32_t lo, hi;
+    uint8_t *sel;
+    size_t nsel;
+    int64_t deadline_ns;
+    atomic_bool *late;
+};
+
+static void *like_range(void *arg)
+{
+    struct like_job *j = arg;
+    const struct query__fnode *n = j->n;
+    size_t nsel = 0;
+    for (uint32_t id = j->lo; id < j->hi; id++) {
+        if ((id & 16383) == 0 && j->deadline_ns != INT64_MAX) {
+            if (atomic_load_explicit(j->late, memory_order_relaxed))
+                break;
+            if (util_mono_ns() > j->deadline_ns) {
+                atomic_store(j->late, true);
+                break;
+            }
+        }
+        struct sql_value val = id == STORAGE_NULL_ID ? sql_null(SQL_STRING)
+                                                     : storage_view_dict_value(j->v, j->col, id);
+        /* NULL LIKE p is unknown, and so is its negation */
+        bool m = !val.is_null && like_pieces(val.v.s.p, val.v.s.n, n->prefix, n->prefix_len);
+        j->sel[id] = !val.is_null && m != n->neg;
+        nsel += j->sel[id];
+    }
+    j->nsel = nsel;
+    return NULL;
+}
+
+/* sel[id] for every id of the dictionary; *nsel the count of selected. */
+static int like_dict(const struct query__fnode *n, const struct storage_view *v, size_t col,
+                     uint32_t dsize, uint8_t *sel, size_t *nsel, struct query__ctx *x)
+{
+    static atomic_long cores;
+    long ncpu = atomic_load_explicit(&cores, memory_order_relaxed);
+    if (!ncpu) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        ncpu = c < 1 ? 1 : c > LIKE_PAR_MAX ? LIKE_PAR_MAX : c;
+        atomic_store_explicit(&cores, ncpu, memory_order_relaxed);
+    }
+    size_t nt = query__like_par_min ? dsize / query__like_par_min : 1;
+    nt = nt < 1 ? 1 : nt > (size_t)ncpu ? (size_t)ncpu : nt;
+    atomic_bool late = false;
+    struct like_job jobs[LIKE_PAR_MAX];
+    pthread_t th[LIKE_PAR_MAX];
+    bool started[LIKE_PAR_MAX] = {false};
+    for (size_t t = 0; t < nt; t++)
+        jobs[t] = (struct like_job){n,
+                                    v,
+                                    col,
+                                    (uint32_t)((uint64_t)dsize * t / nt),
+                                    (uint32_t)((uint64_t)dsize * (t + 1) / nt),
+                                    sel,
+                                    0,
+                                    x->deadline_ns,
+                                    &late};
+    /* thread 0's range runs here; a worker that cannot start runs here too */
+    for (size_t t = 1; t < nt; t++)
+        started[t] = pthread_create(&th[t], NULL, like_range, &jobs[t]) == 0;
+    like_range(&jobs[0]);
+    *nsel = jobs[0].nsel;
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            like_range(&jobs[t]);
+        *nsel += jobs[t].nsel;
+    }
+    return atomic_load(&late) ? query__ctx_check(x) : 0;
 }
 
 static struct query__fnode *call_leaf(struct fbuild *fb, const struct query__shape *s, bool neg)
@@ -1122,17 +1216,8 @@ static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, 
         row[c] = sql_null(SQL_NULL);
     size_t nsel = 0;
     struct sql_value null = sql_null(SQL_STRING);
-    if (n->op == QFO_LIKE) {
-        sel[STORAGE_NULL_ID] = 0; /* NULL LIKE p is unknown, and so is its negation */
-        for (uint32_t id = 1; id < dsize; id++) {
-            if ((id & 16383) == 0 && (rc = query__ctx_check(x)))
-                return rc;
-            struct sql_value val = storage_view_dict_value(v, col, id);
-            bool m = !val.is_null && like_pieces(val.v.s.p, val.v.s.n, n->prefix, n->prefix_len);
-            sel[id] = m != n->neg;
-            nsel += sel[id];
-        }
-    }
+    if (n->op == QFO_LIKE && (rc = like_dict(n, v, col, dsize, sel, &nsel, x)))
+        return rc;
     for (uint32_t id = 0; id < dsize && n->op != QFO_LIKE; id++) {
         if ((id & 1023) == 0 && (rc = query__ctx_check(x)))
             return rc;

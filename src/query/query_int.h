@@ -232,6 +232,10 @@ static inline uint32_t query__rowiter_take(struct query__rowiter *ri, uint64_t e
     return m;
 }
 
+/* Dictionary ids per thread before a LIKE leaf decides a dictionary on
+ * several cores (filter.c; default 65536, tests lower it). */
+extern uint32_t query__like_par_min;
+
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
                             struct storage_scan *sc, struct query__ctx *x,
                             struct query__rowset *out);
