@@ -19,8 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${BENCH_QUERY_DUCKDB_ROWS:-2000000}
-BIN=build/lodestar
-make --no-print-directory "$BIN" >/dev/null
+BIN=${LODESTAR_BIN:-build/lodestar}  # LODESTAR_BIN: another build, for before/after runs
+[ -n "${LODESTAR_BIN:-}" ] || make --no-print-directory "$BIN" >/dev/null
 command -v node >/dev/null || { echo "node not installed (make deps)"; exit 1; }
 if [ ! -d bench/duckdb/node_modules/@duckdb/node-api ]; then
   (cd bench/duckdb && npm ci --no-audit --no-fund >/dev/null) || { echo "npm ci in bench/duckdb failed"; exit 1; }
