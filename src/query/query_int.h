@@ -232,9 +232,15 @@ static inline uint32_t query__rowiter_take(struct query__rowiter *ri, uint64_t e
     return m;
 }
 
+/* Threads a query starts at most (one per core, filter.c). */
+#define QUERY_MAX_THREADS 16
+size_t query__cores(void);
 /* Dictionary ids per thread before a LIKE leaf decides a dictionary on
- * several cores (filter.c; default 65536, tests lower it). */
+ * several cores (default 65536), and blocks of rows per thread before a
+ * scanning leaf (numbers, partial time ranges, realtime ids) splits a view
+ * over several cores (default 32); tests lower both. */
 extern uint32_t query__like_par_min;
+extern uint32_t query__scan_par_min_blocks;
 
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
                             struct storage_scan *sc, struct query__ctx *x,
