@@ -17,6 +17,8 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+# npm: Debian packages it apart from nodejs (NodeSource's nodejs carries its own): by command.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#PKGS[@]} packages present"
 else
@@ -33,4 +35,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -d "$ROOT/tests/e2e/druid_client/node_modules/@druid-toolkit/query" ]; then
   echo "deps: npm ci in tests/e2e/druid_client"
   (cd "$ROOT/tests/e2e/druid_client" && npm ci --no-audit --no-fund)
+fi
+# bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
+if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then
+  echo "deps: npm ci in bench/duckdb"
+  (cd "$ROOT/bench/duckdb" && npm ci --no-audit --no-fund)
 fi

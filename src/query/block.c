@@ -52,9 +52,22 @@ int query__run_init(struct query__run *r, const struct query__plan *p, struct qu
     return 0;
 }
 
-/* Frees the dictionary-id group map (and its charge to the query). */
+static void pairs_free(struct query__run *r)
+{
+    struct query__pairmap *m = r->pairs;
+    if (!m)
+        return;
+    free(m->gid);
+    free(m->key);
+    query__ctx_uncharge(r->x, m->bytes);
+    free(m);
+    r->pairs = NULL;
+}
+
+/* Frees the dictionary-id group maps (and their charge to the query). */
 void query__run_free_id2gid(struct query__run *r)
 {
+    pairs_free(r);
     if (r->id2gid) {
         free(r->id2gid);
         query__ctx_uncharge(r->x, r->id2gid_n * sizeof *r->id2gid);
@@ -168,15 +181,14 @@ int query__run_find_group(struct query__run *r, const struct sql_value *keys, ui
     return query__groups_find(&r->groups, keys, query__groups_hash(keys, r->groups.nkeys), gid);
 }
 
-/* out[k] = the key column's dictionary id of selected row k, each checked
+/* out[k] = column col's dictionary id of selected row k, each checked
  * below `bound` (the dictionary's size): a larger one is a corrupt view. */
-static int selected_ids(struct query__run *r, uint32_t bound, uint32_t *out)
+static int selected_ids(struct query__run *r, int col, uint32_t bound, uint32_t *out)
 {
-    const struct query__plan *p = r->p;
     uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
     if (!ids)
         return query__ctx_nomem(r->x, "dictionary ids");
-    int rc = storage_scan_ids(r->scan, (size_t)p->key_col, r->row0, r->n, ids, r->x->err);
+    int rc = storage_scan_ids(r->scan, (size_t)col, r->row0, r->n, ids, r->x->err);
     if (rc)
         return storage_err(r, rc);
     for (uint32_t k = 0; k < r->nsel; k++) {
@@ -184,7 +196,7 @@ static int selected_ids(struct query__run *r, uint32_t bound, uint32_t *out)
         if (id >= bound)
             return lerr_set(r->x->err, LERR_CORRUPT,
                             "%s: dictionary id %u of column %d is out of range",
-                            storage_view_name(r->view), id, p->key_col);
+                            storage_view_name(r->view), id, col);
         out[k] = id;
     }
     return 0;
@@ -193,7 +205,7 @@ static int selected_ids(struct query__run *r, uint32_t bound, uint32_t *out)
 static int gids_dict(struct query__run *r)
 {
     const struct query__plan *p = r->p;
-    int rc = selected_ids(r, r->id2gid_n, r->gids);
+    int rc = selected_ids(r, p->key_col, (uint32_t)r->id2gid_n, r->gids);
     if (rc)
         return rc;
     for (uint32_t k = 0; k < r->nsel; k++) {
@@ -208,6 +220,153 @@ static int gids_dict(struct query__run *r)
             r->id2gid[id] = g;
         }
         r->gids[k] = g;
+    }
+    return 0;
+}
+
+/* ---- QK_DICT2: groups by pairs of dictionary ids ---- */
+
+#define PAIR_EMPTY UINT64_MAX
+/* direct arrays up to this many cells (16 MiB) and 4 per row of the view:
+ * channel x namespace is 4,500 */
+#define PAIR_DIRECT_MAX (1u << 22)
+
+static int pairs_charge(struct query__run *r, size_t n)
+{
+    int rc = query__ctx_charge(r->x, n, "the dictionary-id pair group map");
+    if (!rc)
+        r->pairs->bytes += n;
+    return rc;
+}
+
+/* A table of cap slots (a power of two), every slot free. */
+static int pairs_table(struct query__run *r, size_t cap, uint64_t **key, uint32_t **gid)
+{
+    int rc = pairs_charge(r, cap * (sizeof **key + sizeof **gid));
+    if (rc)
+        return rc;
+    *key = malloc(cap * sizeof **key);
+    *gid = malloc(cap * sizeof **gid);
+    if (!*key || !*gid) {
+        free(*key);
+        free(*gid);
+        *key = NULL;
+        *gid = NULL;
+        return lerr_set(r->x->err, LERR_NOMEM, "out of memory for the dictionary-id pair map");
+    }
+    memset(*key, 0xff, cap * sizeof **key);
+    return 0;
+}
+
+int query__run_pairs_init(struct query__run *r, uint32_t n1, uint32_t n2)
+{
+    pairs_free(r);
+    r->pairs = calloc(1, sizeof *r->pairs);
+    if (!r->pairs)
+        return lerr_set(r->x->err, LERR_NOMEM, "out of memory for the dictionary-id pair map");
+    struct query__pairmap *m = r->pairs;
+    m->n1 = n1;
+    m->n2 = n2;
+    uint64_t cells = (uint64_t)n1 * n2;
+    int rc;
+    /* never an array much larger than the rows that could fill it */
+    if (cells <= PAIR_DIRECT_MAX && cells <= 4 * storage_view_rows(r->view) + 1024) {
+        m->direct = true;
+        size_t n = cells ? (size_t)cells : 1;
+        if ((rc = pairs_charge(r, n * sizeof *m->gid)))
+            return rc;
+        if (!(m->gid = malloc(n * sizeof *m->gid)))
+            return lerr_set(r->x->err, LERR_NOMEM, "out of memory for the dictionary-id pair map");
+        memset(m->gid, 0xff, n * sizeof *m->gid);
+        return 0;
+    }
+    m->cap = 1024;
+    return pairs_table(r, m->cap, &m->key, &m->gid);
+}
+
+static inline size_t pair_slot(uint64_t key, size_t mask)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+}
+
+static int pairs_grow(struct query__run *r)
+{
+    struct query__pairmap *m = r->pairs;
+    size_t ncap = m->cap * 2, mask = ncap - 1;
+    uint64_t *nkey;
+    uint32_t *ngid;
+    int rc = pairs_table(r, ncap, &nkey, &ngid);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->key[i] == PAIR_EMPTY)
+            continue;
+        size_t s = pair_slot(m->key[i], mask);
+        while (nkey[s] != PAIR_EMPTY)
+            s = (s + 1) & mask;
+        nkey[s] = m->key[i];
+        ngid[s] = m->gid[i];
+    }
+    free(m->key);
+    free(m->gid);
+    query__ctx_uncharge(r->x, m->cap * (sizeof *m->key + sizeof *m->gid));
+    m->bytes -= m->cap * (sizeof *m->key + sizeof *m->gid);
+    m->key = nkey;
+    m->gid = ngid;
+    m->cap = ncap;
+    return 0;
+}
+
+/* The group of a pair seen for the first time in this view: by value. */
+static int pair_group(struct query__run *r, uint32_t a, uint32_t b, uint32_t *g)
+{
+    const struct query__plan *p = r->p;
+    struct sql_value keys[2] = {
+        a == STORAGE_NULL_ID ? sql_null(SQL_STRING)
+                             : storage_view_dict_value(r->view, (size_t)p->key_col, a),
+        b == STORAGE_NULL_ID ? sql_null(SQL_STRING)
+                             : storage_view_dict_value(r->view, (size_t)p->key_col2, b)};
+    return query__run_find_group(r, keys, g);
+}
+
+static int gids_dict2(struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    struct query__pairmap *m = r->pairs;
+    uint32_t *b = arena_alloc(&r->x->scratch, BLOCK * sizeof *b);
+    if (!b)
+        return query__ctx_nomem(r->x, "dictionary ids");
+    int rc;
+    if ((rc = selected_ids(r, p->key_col, m->n1, r->gids)) ||
+        (rc = selected_ids(r, p->key_col2, m->n2, b)))
+        return rc;
+    uint32_t *a = r->gids; /* replaced by the groups in place */
+    if (m->direct) {
+        for (uint32_t k = 0; k < r->nsel; k++) {
+            uint32_t *cell = &m->gid[(size_t)a[k] * m->n2 + b[k]];
+            if (*cell == NO_GID && (rc = pair_group(r, a[k], b[k], cell)))
+                return rc;
+            a[k] = *cell;
+        }
+        return 0;
+    }
+    for (uint32_t k = 0; k < r->nsel; k++) {
+        uint64_t key = (uint64_t)a[k] << 32 | b[k];
+        size_t mask = m->cap - 1, s = pair_slot(key, mask);
+        while (m->key[s] != key && m->key[s] != PAIR_EMPTY)
+            s = (s + 1) & mask;
+        if (m->key[s] == PAIR_EMPTY) {
+            uint32_t g;
+            if ((rc = pair_group(r, a[k], b[k], &g)))
+                return rc;
+            m->key[s] = key;
+            m->gid[s] = g;
+            if (++m->used * 10 > m->cap * 7 && (rc = pairs_grow(r)))
+                return rc;
+            a[k] = g;
+            continue;
+        }
+        a[k] = m->gid[s];
     }
     return 0;
 }
@@ -400,6 +559,7 @@ static int agg_native(struct query__run *r, const struct query__agg_plan *a, con
     const bool *nl = nv.nulls;
     switch (c->kind) {
     case SQL_AGG_SUM:
+    case SQL_AGG_AVG: /* the sum and the count of values, as sql_agg's AVG keeps them */
         if (a->dbl)
             FOR_ROWS(if (!nl[k]) {
                 struct query__nacc *s = ACC(gids[k]);
@@ -497,7 +657,7 @@ static int byid_block(struct query__run *r)
     if (!vs->present) {
         memset(r->gids, 0, r->nsel * sizeof *r->gids); /* every row is NULL: id 0 */
     } else {
-        int rc = selected_ids(r, vs->n, r->gids);
+        int rc = selected_ids(r, p->key_col, vs->n, r->gids);
         if (rc)
             return rc;
     }
@@ -524,6 +684,7 @@ static int agg_block(struct query__run *r)
             rc = 0;
             break;
         case QK_DICT: rc = r->id2gid ? gids_dict(r) : gids_generic(r); break;
+        case QK_DICT2: rc = r->pairs ? gids_dict2(r) : gids_generic(r); break;
         case QK_TFLOOR: rc = gids_tfloor(r); break;
         default: rc = gids_generic(r);
         }

@@ -14,7 +14,9 @@
 
 #include "query/query_int.h"
 
-enum query__key_kind { QK_NONE, QK_DICT, QK_TFLOOR, QK_GENERIC };
+/* QK_DICT2: two bare STRING columns, grouped per view by the pair of their
+ * dictionary ids (packed in 64 bits) before any value is hashed. */
+enum query__key_kind { QK_NONE, QK_DICT, QK_TFLOOR, QK_GENERIC, QK_DICT2 };
 
 struct query__plan {
     const struct sql_select *q;
@@ -26,7 +28,8 @@ struct query__plan {
     size_t nviews, nviews_all, npruned, nempty, nrealtime;
     /* aggregation */
     uint8_t key_kind;
-    int key_col;     /* QK_DICT */
+    int key_col;     /* QK_DICT, QK_DICT2 (the first key) */
+    int key_col2;    /* QK_DICT2: the second key */
     bool floor_unit; /* QK_TFLOOR: FLOOR(__time TO unit) */
     enum time_unit unit;
     struct period per;
@@ -63,8 +66,9 @@ struct query__run {
     const struct query__memtable *mem;
     uint32_t *id2gid; /* QK_DICT: group of each dictionary id */
     size_t id2gid_n;
-    struct query__vstate *vs; /* aggregating this view by dictionary id */
-    uint8_t *accbase;         /* native accumulators: accbase + gid * stride */
+    struct query__pairmap *pairs; /* QK_DICT2: group of each id pair seen */
+    struct query__vstate *vs;     /* aggregating this view by dictionary id */
+    uint8_t *accbase;             /* native accumulators: accbase + gid * stride */
     size_t stride;
     /* the block being read */
     uint64_t row0;
@@ -88,6 +92,24 @@ struct query__run {
 #define NO_GID UINT32_MAX
 
 static inline uint32_t query__dpos(const uint32_t *sel, uint32_t k) { return sel ? sel[k] : k; }
+
+/*
+ * QK_DICT2's map from a view's (id1, id2) to a group: a direct array
+ * id1 * n2 + id2 when the product of the dictionary sizes is small (beside
+ * PAIR_DIRECT_MAX and the view's rows), else an
+ * open-addressing table of packed pairs that doubles at 70% load. Its bytes
+ * are charged to the query's budget (block.c).
+ */
+struct query__pairmap {
+    bool direct;
+    uint32_t n1, n2;  /* the dictionaries' sizes (ids are checked below them) */
+    uint32_t *gid;    /* direct: n1 * n2; table: cap */
+    uint64_t *key;    /* table: cap packed pairs, PAIR_EMPTY when free */
+    size_t cap, used; /* table */
+    size_t bytes;     /* charged */
+};
+/* Sets up r->pairs for the current view (dictionary sizes n1, n2). */
+int query__run_pairs_init(struct query__run *r, uint32_t n1, uint32_t n2);
 
 /* A view aggregated by dictionary id (view.c). */
 struct query__vstate {

@@ -35,8 +35,11 @@
  * its block loops.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/query_int.h"
 
@@ -516,6 +519,158 @@ static bool like_prefix(const struct query__shape *p, size_t *n)
     return true;
 }
 
+/*
+ * LIKE for a pattern of literal pieces between '%'s (no '_', no ESCAPE), on
+ * bytes: the first piece anchored at the start unless the pattern starts with
+ * '%', the last at the end unless it ends with '%', each middle piece at its
+ * leftmost place after the one before (leftmost never loses a match). On
+ * valid UTF-8, which is all a dictionary holds (ingestion checks it), a byte
+ * match is a character match, so this answers as the SQL library's LIKE
+ * does, without a call per value: the filter of LIKE '%Park%' over a
+ * million-value dictionary was mostly that call.
+ */
+/* The first place of needle p (pn >= 1) in s: values are short (page titles,
+ * user names), where memchr of the first byte then memcmp beats glibc's
+ * memmem, whose set-up cost dominated on 30-byte haystacks. */
+static const char *find_piece(const char *s, size_t sn, const char *p, size_t pn)
+{
+    if (sn < pn)
+        return NULL;
+    const char *end = s + (sn - pn) + 1;
+    for (const char *q = s; q < end; q++) {
+        q = memchr(q, p[0], (size_t)(end - q));
+        if (!q)
+            return NULL;
+        if (memcmp(q + 1, p + 1, pn - 1) == 0)
+            return q;
+    }
+    return NULL;
+}
+
+static bool like_pieces(const char *s, size_t sn, const char *p, size_t pn)
+{
+    const char *pct = memchr(p, '%', pn);
+    size_t e = pct ? (size_t)(pct - p) : pn;
+    if (e == pn)
+        return sn == pn && memcmp(s, p, pn) == 0;
+    if (sn < e || memcmp(s, p, e) != 0)
+        return false;
+    size_t at = e, i = e;
+    for (;;) {
+        while (i < pn && p[i] == '%')
+            i++;
+        if (i == pn)
+            return true;
+        pct = memchr(p + i, '%', pn - i);
+        e = pct ? (size_t)(pct - p) : pn;
+        size_t len = e - i;
+        if (e == pn)
+            return sn - at >= len && memcmp(s + sn - len, p + i, len) == 0;
+        const char *h = find_piece(s + at, sn - at, p + i, len);
+        if (!h)
+            return false;
+        at = (size_t)(h - s) + len;
+        i = e;
+    }
+}
+
+/* The cores a query may use at once: the machine's, at most QUERY_MAX_THREADS. */
+size_t query__cores(void)
+{
+    static atomic_long cores;
+    long n = atomic_load_explicit(&cores, memory_order_relaxed);
+    if (!n) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c < 1 ? 1 : c > QUERY_MAX_THREADS ? QUERY_MAX_THREADS : c;
+        atomic_store_explicit(&cores, n, memory_order_relaxed);
+    }
+    return (size_t)n;
+}
+
+/*
+ * QFO_LIKE over a large dictionary runs on every core: each thread decides a
+ * contiguous range of ids into its own bytes of sel[] (the dictionary is
+ * read-only while the query holds its snapshot; a worker touches nothing
+ * else), and stops early once the query's deadline has passed, which the
+ * calling thread then reports. Worker stacks are the only memory, outside
+ * the query's budget as the calling thread's own stack is.
+ */
+
+/* ids per thread worth a thread's start (tests lower it) */
+uint32_t query__like_par_min = 65536;
+
+struct like_job {
+    const struct query__fnode *n;
+    const struct storage_view *v;
+    size_t col;
+    uint32_t lo, hi;
+    uint8_t *sel;
+    size_t nsel;
+    int64_t deadline_ns;
+    atomic_bool *late;
+};
+
+static void *like_range(void *arg)
+{
+    struct like_job *j = arg;
+    const struct query__fnode *n = j->n;
+    size_t nsel = 0;
+    for (uint32_t id = j->lo; id < j->hi; id++) {
+        if ((id & 16383) == 0 && j->deadline_ns != INT64_MAX) {
+            if (atomic_load_explicit(j->late, memory_order_relaxed))
+                break;
+            if (util_mono_ns() > j->deadline_ns) {
+                atomic_store(j->late, true);
+                break;
+            }
+        }
+        struct sql_value val = id == STORAGE_NULL_ID ? sql_null(SQL_STRING)
+                                                     : storage_view_dict_value(j->v, j->col, id);
+        /* NULL LIKE p is unknown, and so is its negation */
+        bool m = !val.is_null && like_pieces(val.v.s.p, val.v.s.n, n->prefix, n->prefix_len);
+        j->sel[id] = !val.is_null && m != n->neg;
+        nsel += j->sel[id];
+    }
+    j->nsel = nsel;
+    return NULL;
+}
+
+/* sel[id] for every id of the dictionary; *nsel the count of selected. */
+static int like_dict(const struct query__fnode *n, const struct storage_view *v, size_t col,
+                     uint32_t dsize, uint8_t *sel, size_t *nsel, struct query__ctx *x)
+{
+    size_t ncpu = query__cores();
+    size_t nt = query__like_par_min ? dsize / query__like_par_min : 1;
+    nt = nt < 1 ? 1 : nt > (size_t)ncpu ? (size_t)ncpu : nt;
+    atomic_bool late = false;
+    struct like_job jobs[QUERY_MAX_THREADS];
+    pthread_t th[QUERY_MAX_THREADS];
+    bool started[QUERY_MAX_THREADS] = {false};
+    for (size_t t = 0; t < nt; t++)
+        jobs[t] = (struct like_job){n,
+                                    v,
+                                    col,
+                                    (uint32_t)((uint64_t)dsize * t / nt),
+                                    (uint32_t)((uint64_t)dsize * (t + 1) / nt),
+                                    sel,
+                                    0,
+                                    x->deadline_ns,
+                                    &late};
+    /* thread 0's range runs here; a worker that cannot start runs here too */
+    for (size_t t = 1; t < nt; t++)
+        started[t] = pthread_create(&th[t], NULL, like_range, &jobs[t]) == 0;
+    like_range(&jobs[0]);
+    *nsel = jobs[0].nsel;
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            like_range(&jobs[t]);
+        *nsel += jobs[t].nsel;
+    }
+    return atomic_load(&late) ? query__ctx_check(x) : 0;
+}
+
 static struct query__fnode *call_leaf(struct fbuild *fb, const struct query__shape *s, bool neg)
 {
     const char *text = shape_str(fb, s);
@@ -560,6 +715,11 @@ static struct query__fnode *call_leaf(struct fbuild *fb, const struct query__sha
             n->op = QFO_PREFIX;
             n->prefix = s->args[1]->lit;
             n->prefix_len = plen;
+        } else if (n && n->kind == QF_STR && s->nargs == 2 &&
+                   !memchr(s->args[1]->lit, '_', s->args[1]->lit_len)) {
+            n->op = QFO_LIKE;
+            n->prefix = s->args[1]->lit;
+            n->prefix_len = s->args[1]->lit_len;
         } else if (n && n->kind == QF_STR && s->nargs == 3) {
             /* re-compile with the ESCAPE clause */
             const struct query__shape *args[2] = {s->args[1], s->args[2]};
@@ -673,7 +833,7 @@ void query__filter_free(struct query__filter *f)
 static void explain_node(const struct query__fnode *n, struct buf *out)
 {
     static const char *const ops[] = {"ids of values", "null id", "id range of prefix",
-                                      "per dictionary value"};
+                                      "per dictionary value", "pattern per dictionary value"};
     switch (n->kind) {
     case QF_AND:
     case QF_OR:
@@ -788,42 +948,73 @@ static int rs_or(struct query__rowset *acc, struct query__rowset *r, struct quer
 }
 
 /* Rows whose flag is set, scanned block by block: realtime id masks and
- * partial time ranges. `test` fills keep[0..n) for rows row0..row0+n-1. */
-typedef int (*row_test_fn)(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
-                           uint8_t *keep, struct lerr *err);
+ * partial time ranges and numbers. `test` fills keep[0..n) for rows
+ * row0..row0+n-1, with the vectors of `b` (one set per thread) as room. */
+struct scan_bufs {
+    int64_t *l;
+    bool *nulls;
+    uint32_t *ids;
+};
+typedef int (*row_test_fn)(const void *ctx, const struct scan_bufs *b, struct storage_scan *sc,
+                           uint64_t row0, uint32_t n, uint8_t *keep, struct lerr *err);
 
-/* Tests the rows of `v` block by block, only blocks holding rows of
- * `within` (NULL or all: every block) and only those rows. */
-static int scan_rows(const void *ctx, row_test_fn test, const struct storage_view *v,
-                     struct storage_scan *sc, const struct query__rowset *within,
-                     struct query__ctx *x, struct query__rowset *out)
+/* blocks per thread worth a thread's start (tests lower it) */
+uint32_t query__scan_par_min_blocks = 32;
+
+/* One thread's share of a scan: blocks [b0, b1) of the view. */
+struct scan_part {
+    const void *ctx;
+    row_test_fn test;
+    const struct storage_view *v;
+    struct storage_scan *sc;
+    const struct query__rowset *within;
+    uint64_t b0, b1;
+    struct scan_bufs bufs;
+    uint8_t *keep;
+    uint32_t *hits;
+    roaring_bitmap_t *bm;
+    int64_t deadline_ns;
+    atomic_bool *late;
+    struct query__ctx *x; /* serial: checked per block; threads: NULL */
+    struct lerr err;
+    int rc;
+};
+
+static void *scan_part_run(void *arg)
 {
-    int rc = rs_empty(out, x);
-    if (rc)
-        return rc;
-    uint64_t rows = storage_view_rows(v);
-    uint8_t *keep = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS);
-    uint32_t *hits = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *hits);
-    if (!keep || !hits)
-        return query__ctx_nomem(x, "a row bitmap");
-    bool all = !within || within->all;
+    struct scan_part *s = arg;
+    uint64_t rows = storage_view_rows(s->v);
+    uint64_t end = s->b1 * STORAGE_BLOCK_ROWS < rows ? s->b1 * STORAGE_BLOCK_ROWS : rows;
+    bool all = !s->within || s->within->all;
     struct query__rowiter ri;
-    if (!all)
-        query__rowiter_init(&ri, within->bm);
-    for (uint64_t row0 = 0; row0 < rows; row0 += STORAGE_BLOCK_ROWS) {
+    if (!all) {
+        query__rowiter_init(&ri, s->within->bm);
+        if (s->b0 && !roaring_move_uint32_iterator_equalorlarger(
+                         &ri.it, (uint32_t)(s->b0 * STORAGE_BLOCK_ROWS)))
+            return NULL; /* no candidate from here on */
+    }
+    for (uint64_t row0 = s->b0 * STORAGE_BLOCK_ROWS; row0 < end; row0 += STORAGE_BLOCK_ROWS) {
         if (!all) {
             uint32_t first;
-            if (!query__rowiter_peek(&ri, &first))
+            if (!query__rowiter_peek(&ri, &first) || first >= end)
                 break;
             row0 = (uint64_t)first / STORAGE_BLOCK_ROWS * STORAGE_BLOCK_ROWS;
         }
-        if ((rc = query__ctx_check(x)))
-            return rc;
-        uint32_t n =
-            (uint32_t)(rows - row0 < STORAGE_BLOCK_ROWS ? rows - row0 : STORAGE_BLOCK_ROWS);
-        if ((rc = test(ctx, sc, row0, n, keep, x->err)))
-            return rc;
+        if (s->x) {
+            if ((s->rc = query__ctx_check(s->x)))
+                return NULL;
+        } else if (s->deadline_ns != INT64_MAX &&
+                   (atomic_load_explicit(s->late, memory_order_relaxed) ||
+                    util_mono_ns() > s->deadline_ns)) {
+            atomic_store(s->late, true);
+            return NULL;
+        }
+        uint32_t n = (uint32_t)(end - row0 < STORAGE_BLOCK_ROWS ? end - row0 : STORAGE_BLOCK_ROWS);
+        if ((s->rc = s->test(s->ctx, &s->bufs, s->sc, row0, n, s->keep, &s->err)))
+            return NULL;
         uint32_t m = 0;
+        uint32_t *hits = s->hits;
+        const uint8_t *keep = s->keep;
         if (all) {
             for (uint32_t k = 0; k < n; k++) {
                 hits[m] = (uint32_t)row0 + k;
@@ -837,44 +1028,134 @@ static int scan_rows(const void *ctx, row_test_fn test, const struct storage_vie
                 m += keep[row - row0];
             }
         }
-        roaring_bitmap_add_many(out->bm, m, hits);
+        roaring_bitmap_add_many(s->bm, m, hits);
     }
+    return NULL;
+}
+
+/* Room for one thread's blocks, from the leaf arena (charged). */
+static int scan_part_bufs(struct scan_part *s, struct query__ctx *x)
+{
+    s->keep = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS);
+    s->hits = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *s->hits);
+    s->bufs.l = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *s->bufs.l);
+    s->bufs.nulls = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *s->bufs.nulls);
+    s->bufs.ids = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *s->bufs.ids);
+    if (!s->keep || !s->hits || !s->bufs.l || !s->bufs.nulls || !s->bufs.ids)
+        return query__ctx_nomem(x, "a row bitmap");
     return 0;
+}
+
+/*
+ * Tests the rows of `v` block by block, only blocks holding rows of
+ * `within` (NULL or all: every block) and only those rows. A view of many
+ * blocks is split into contiguous ranges of blocks, one per core: each
+ * thread has its own scan of the view, its own vectors (charged to the
+ * query before it starts) and its own bitmap, and the calling thread ORs the
+ * bitmaps (disjoint ranges) and reports the first error in row order, or
+ * the deadline a worker saw pass.
+ */
+static int scan_rows(const void *ctx, row_test_fn test, const struct storage_view *v,
+                     struct storage_scan *sc, const struct query__rowset *within,
+                     struct query__ctx *x, struct query__rowset *out)
+{
+    int rc = rs_empty(out, x);
+    if (rc)
+        return rc;
+    uint64_t nblocks = (storage_view_rows(v) + STORAGE_BLOCK_ROWS - 1) / STORAGE_BLOCK_ROWS;
+    size_t nt = query__scan_par_min_blocks ? (size_t)(nblocks / query__scan_par_min_blocks) : 1;
+    size_t ncpu = query__cores();
+    nt = nt < 1 ? 1 : nt > ncpu ? ncpu : nt;
+    atomic_bool late = false;
+    struct scan_part parts[QUERY_MAX_THREADS];
+    pthread_t th[QUERY_MAX_THREADS];
+    bool started[QUERY_MAX_THREADS] = {false};
+    memset(parts, 0, nt * sizeof *parts);
+    for (size_t t = 0; t < nt; t++) {
+        struct scan_part *s = &parts[t];
+        *s = (struct scan_part){.ctx = ctx,
+                                .test = test,
+                                .v = v,
+                                .sc = t == 0 ? sc : NULL,
+                                .within = within,
+                                .b0 = nblocks * t / nt,
+                                .b1 = nblocks * (t + 1) / nt,
+                                .bm = t == 0 ? out->bm : NULL,
+                                .deadline_ns = x->deadline_ns,
+                                .late = &late,
+                                .x = nt == 1 ? x : NULL};
+        lerr_init(&s->err);
+        if ((rc = scan_part_bufs(s, x)))
+            goto done;
+        if (t > 0 && (!(s->sc = storage_scan_new(v)) || !(s->bm = roaring_bitmap_create()))) {
+            rc = lerr_set(x->err, LERR_NOMEM, "out of memory scanning %s", storage_view_name(v));
+            goto done;
+        }
+    }
+    if (nt == 1) {
+        scan_part_run(&parts[0]);
+        if (parts[0].rc && parts[0].err.code)
+            lerr_set(x->err, parts[0].err.code, "%s", parts[0].err.msg);
+        return parts[0].rc;
+    }
+    for (size_t t = 1; t < nt; t++)
+        started[t] = pthread_create(&th[t], NULL, scan_part_run, &parts[t]) == 0;
+    scan_part_run(&parts[0]);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            scan_part_run(&parts[t]); /* no thread to be had: here, in turn */
+    }
+    for (size_t t = 0; t < nt && !rc; t++)
+        if (parts[t].rc)
+            rc = parts[t].err.code ? lerr_set(x->err, parts[t].err.code, "%s", parts[t].err.msg)
+                                   : parts[t].rc;
+    if (!rc && atomic_load(&late))
+        rc = query__ctx_check(x);
+    for (size_t t = 1; t < nt && !rc; t++)
+        roaring_bitmap_or_inplace(out->bm, parts[t].bm);
+done:
+    for (size_t t = 1; t < nt; t++) {
+        if (parts[t].sc)
+            storage_scan_free(parts[t].sc);
+        if (parts[t].bm)
+            roaring_bitmap_free(parts[t].bm);
+    }
+    return rc;
 }
 
 struct id_test {
     size_t col;
     const uint8_t *mask;
-    uint32_t *ids;
 };
 
-static int test_ids(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
-                    uint8_t *keep, struct lerr *err)
+static int test_ids(const void *ctx, const struct scan_bufs *b, struct storage_scan *sc,
+                    uint64_t row0, uint32_t n, uint8_t *keep, struct lerr *err)
 {
     const struct id_test *t = ctx;
-    int rc = storage_scan_ids(sc, t->col, row0, n, t->ids, err);
+    int rc = storage_scan_ids(sc, t->col, row0, n, b->ids, err);
     if (rc)
         return rc;
     for (uint32_t k = 0; k < n; k++)
-        keep[k] = t->mask[t->ids[k]];
+        keep[k] = t->mask[b->ids[k]];
     return 0;
 }
 
 struct time_test {
     int64_t lo, hi;
     bool neg;
-    int64_t *t;
 };
 
-static int test_time(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
-                     uint8_t *keep, struct lerr *err)
+static int test_time(const void *ctx, const struct scan_bufs *b, struct storage_scan *sc,
+                     uint64_t row0, uint32_t n, uint8_t *keep, struct lerr *err)
 {
     const struct time_test *t = ctx;
-    int rc = storage_scan_time(sc, row0, n, t->t, err);
+    int rc = storage_scan_time(sc, row0, n, b->l, err);
     if (rc)
         return rc;
     for (uint32_t k = 0; k < n; k++)
-        keep[k] = (uint8_t)((t->t[k] >= t->lo && t->t[k] < t->hi) != t->neg);
+        keep[k] = (uint8_t)((b->l[k] >= t->lo && b->l[k] < t->hi) != t->neg);
     return 0;
 }
 
@@ -885,8 +1166,6 @@ struct num_test {
     int64_t num;
     const int64_t *nums; /* CMP_IN: sorted */
     size_t nnums;
-    int64_t *v;
-    bool *nulls;
 };
 
 static bool in_sorted(const int64_t *s, size_t n, int64_t v)
@@ -902,18 +1181,18 @@ static bool in_sorted(const int64_t *s, size_t n, int64_t v)
     return lo < n && s[lo] == v;
 }
 
-static int test_longs(const void *ctx, struct storage_scan *sc, uint64_t row0, uint32_t n,
-                      uint8_t *keep, struct lerr *err)
+static int test_longs(const void *ctx, const struct scan_bufs *b, struct storage_scan *sc,
+                      uint64_t row0, uint32_t n, uint8_t *keep, struct lerr *err)
 {
     const struct num_test *t = ctx;
-    int rc = storage_scan_longs(sc, t->col, row0, n, t->v, t->nulls, err);
+    int rc = storage_scan_longs(sc, t->col, row0, n, b->l, b->nulls, err);
     if (rc)
         return rc;
-    const int64_t c = t->num, *v = t->v;
+    const int64_t c = t->num, *v = b->l;
     const uint8_t flip = t->neg;
     /* branch-free, so the loops vectorize; NULL is unknown: neither the leaf
      * nor its negation (nulls are 0/1 bytes) */
-    const uint8_t *nl = (const uint8_t *)t->nulls;
+    const uint8_t *nl = (const uint8_t *)b->nulls;
 #define TEST_LOOP(op)                \
     for (uint32_t k = 0; k < n; k++) \
     keep[k] = (uint8_t)(((uint8_t)(v[k] op c) ^ flip) & (nl[k] ^ 1))
@@ -1053,7 +1332,7 @@ static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, 
     }
     default: break;
     }
-    /* QFO_EVAL: one verdict per dictionary value; keep the smaller side */
+    /* QFO_EVAL, QFO_LIKE: one verdict per dictionary value; keep the smaller side */
     uint8_t *sel = arena_alloc(&x->leaf, dsize ? dsize : 1);
     struct sql_value *row = arena_alloc(&x->leaf, (ncols ? ncols : 1) * sizeof *row);
     if (!sel || !row)
@@ -1062,7 +1341,9 @@ static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, 
         row[c] = sql_null(SQL_NULL);
     size_t nsel = 0;
     struct sql_value null = sql_null(SQL_STRING);
-    for (uint32_t id = 0; id < dsize; id++) {
+    if (n->op == QFO_LIKE && (rc = like_dict(n, v, col, dsize, sel, &nsel, x)))
+        return rc;
+    for (uint32_t id = 0; id < dsize && n->op != QFO_LIKE; id++) {
         if ((id & 1023) == 0 && (rc = query__ctx_check(x)))
             return rc;
         struct sql_value val = id == STORAGE_NULL_ID ? null : storage_view_dict_value(v, col, id);
@@ -1086,7 +1367,8 @@ static bool leaf_selects_null(const struct query__fnode *n, size_t ncols, struct
     switch (n->op) {
     case QFO_ISNULL: return !n->neg;
     case QFO_EQ:
-    case QFO_PREFIX: return false; /* unknown either way */
+    case QFO_PREFIX:
+    case QFO_LIKE: return false; /* unknown either way */
     default: {
         struct sql_value *row = arena_alloc(&x->leaf, (ncols ? ncols : 1) * sizeof *row);
         if (!row) {
@@ -1135,14 +1417,13 @@ static int leaf_str(const struct query__fnode *n, const struct storage_view *v,
         /* realtime buffer: scan ids against a mask */
         uint32_t dsize = storage_view_dict_size(v, col);
         uint8_t *mask = arena_alloc(&x->leaf, dsize ? dsize : 1);
-        uint32_t *idbuf = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *idbuf);
-        if (!mask || !idbuf)
+        if (!mask)
             return query__ctx_nomem(x, "a dictionary mask");
         memset(mask, ids.complement, dsize);
         for (size_t i = 0; i < ids.n; i++)
             if (ids.ids[i] < dsize)
                 mask[ids.ids[i]] = !ids.complement;
-        struct id_test t = {col, mask, idbuf};
+        struct id_test t = {col, mask};
         rc = scan_rows(&t, test_ids, v, sc, within, x, out);
         out->exact = true;
         return rc;
@@ -1203,10 +1484,7 @@ static int leaf_time(const struct query__fnode *n, const struct storage_view *v,
         }
         return rs_empty(out, x);
     }
-    int64_t *tbuf = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *tbuf);
-    if (!tbuf)
-        return query__ctx_nomem(x, "a time vector");
-    struct time_test t = {n->lo, n->hi, n->neg, tbuf};
+    struct time_test t = {n->lo, n->hi, n->neg};
     int rc = scan_rows(&t, test_time, v, sc, within, x, out);
     out->exact = true;
     return rc;
@@ -1223,11 +1501,7 @@ static int leaf_num(const struct query__fnode *n, const struct storage_view *v,
         rs_all(out, false); /* stored as another type here: evaluate rows */
         return 0;
     }
-    int64_t *vals = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *vals);
-    bool *nulls = arena_alloc(&x->leaf, STORAGE_BLOCK_ROWS * sizeof *nulls);
-    if (!vals || !nulls)
-        return query__ctx_nomem(x, "a column vector");
-    struct num_test t = {col, n->cmp, n->neg, n->num, n->nums, n->nnums, vals, nulls};
+    struct num_test t = {col, n->cmp, n->neg, n->num, n->nums, n->nnums};
     int rc = scan_rows(&t, test_longs, v, sc, within, x, out);
     out->exact = true;
     return rc;

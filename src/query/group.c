@@ -6,7 +6,8 @@
  * so moving them is safe), and an open-addressing hash index of (hash, gid).
  * Key strings are copied into the query arena when a
  * group is created; accumulators are either native (struct query__nacc: COUNT,
- * SUM, MIN, MAX over numbers, with the same rules as sql_agg) or sql_agg
+ * SUM, AVG as a sum and a count, MIN, MAX over numbers, with the same rules
+ * as sql_agg) or sql_agg
  * states.
  *
  * The index is its own table, not util/map.h: query__groups_find runs once per
@@ -245,6 +246,7 @@ void query__nacc_merge(const struct query__agg_plan *a, struct query__nacc *dst,
         return;
     switch (a->call->kind) {
     case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
         if (a->dbl)
             dst->d += src->d;
         else
@@ -297,6 +299,14 @@ void query__groups_final(const struct query__groups *g, uint32_t gid, size_t i,
             *out = sql_null(c->result_type);
         else
             *out = a->dbl ? sql_double(acc.d) : sql_long(acc.l);
+        return;
+    case SQL_AGG_AVG: /* as sql_agg_finalize */
+        if (!acc.n)
+            *out = sql_null(c->result_type);
+        else if (c->result_type == SQL_LONG)
+            *out = sql_long(a->dbl ? (int64_t)acc.d / acc.n : acc.l / acc.n);
+        else
+            *out = sql_double((a->dbl ? acc.d : (double)acc.l) / (double)acc.n);
         return;
     default: { /* MIN, MAX: the argument's value, typed as the result */
         if (!acc.n) {

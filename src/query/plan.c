@@ -127,7 +127,9 @@ static bool native_ok(const struct sql_agg_call *c)
     int t = c->arg_type;
     switch (c->kind) {
     case SQL_AGG_COUNT: return c->nargs == 1;
-    case SQL_AGG_SUM: return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT;
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG: /* a native sum and count, divided at the end */
+        return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT;
     case SQL_AGG_MIN:
     case SQL_AGG_MAX:
         return t == SQL_LONG || t == SQL_DOUBLE || t == SQL_FLOAT || t == SQL_TIMESTAMP;
@@ -178,9 +180,17 @@ static void plan_keys(struct query__plan *p, struct query__ctx *x)
     p->key_cols = arena_alloc(&x->keep, (q->nkeys ? q->nkeys : 1) * sizeof *p->key_cols);
     for (size_t i = 0; p->key_cols && i < q->nkeys; i++)
         p->key_cols[i] = query__shape_ref_of(q->keys[i], &x->keep);
+    const struct sql_schema *cols = &p->src->schema;
+    if (q->nkeys == 2 && p->key_cols && p->src->snap && p->key_cols[0] >= 0 &&
+        p->key_cols[1] >= 0 && cols->fields[p->key_cols[0]].type == SQL_STRING &&
+        cols->fields[p->key_cols[1]].type == SQL_STRING) {
+        p->key_kind = QK_DICT2;
+        p->key_col = p->key_cols[0];
+        p->key_col2 = p->key_cols[1];
+        return;
+    }
     if (q->nkeys != 1 || !p->key_cols)
         return;
-    const struct sql_schema *cols = &p->src->schema;
     int kc = p->key_cols[0];
     if (kc >= 0 && p->src->snap && cols->fields[kc].type == SQL_STRING) {
         p->key_kind = QK_DICT;
@@ -330,8 +340,10 @@ static const char *agg_how(const struct query__plan *p, const struct query__agg_
                              : "native count";
     case QA_NATIVE:
         return a->call->kind == SQL_AGG_COUNT ? "native count of non-NULL values"
-               : a->dbl                       ? "native double accumulator"
-                                              : "native long accumulator";
+               : a->call->kind == SQL_AGG_AVG
+                   ? (a->dbl ? "native double sum and count" : "native long sum and count")
+               : a->dbl ? "native double accumulator"
+                        : "native long accumulator";
     case QA_MERGE: return "merged from the measure's stored states";
     default: return "aggregator states";
     }
@@ -392,6 +404,14 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
                            "; only the values among each view's largest $agg%d are merged, "
                            "until their N-th total beats every other value's bound",
                            p->topn_agg);
+            break;
+        case QK_DICT2:
+            buf_printf(&b,
+                       "dictionary-id pairs of \"%.*s\", \"%.*s\" in each view, merged by value",
+                       (int)p->src->schema.fields[p->key_col].name_len,
+                       p->src->schema.fields[p->key_col].name,
+                       (int)p->src->schema.fields[p->key_col2].name_len,
+                       p->src->schema.fields[p->key_col2].name);
             break;
         case QK_TFLOOR:
             buf_puts(&b, "buckets of the raw __time vector: ");

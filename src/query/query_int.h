@@ -135,7 +135,9 @@ enum query__fnode_op {
     QFO_EQ,     /* column = one of lits (IN, =, <> with neg) */
     QFO_ISNULL, /* column IS NULL */
     QFO_PREFIX, /* column LIKE 'prefix%' */
-    QFO_EVAL    /* expr evaluated once per dictionary value */
+    QFO_EVAL,   /* expr evaluated once per dictionary value */
+    QFO_LIKE    /* column LIKE a pattern of literal pieces between '%'s (no '_', no
+                 * ESCAPE): matched natively once per dictionary value */
 };
 
 struct query__fnode {
@@ -148,9 +150,9 @@ struct query__fnode {
     int col;                /* QF_STR */
     struct sql_value *lits; /* QFO_EQ */
     size_t nlits;
-    const char *prefix; /* QFO_PREFIX */
+    const char *prefix; /* QFO_PREFIX: the prefix; QFO_LIKE: the whole pattern */
     size_t prefix_len;
-    const struct sql_expr *expr; /* QFO_EVAL, QFO_PREFIX: over the table columns */
+    const struct sql_expr *expr; /* QFO_EVAL, QFO_PREFIX, QFO_LIKE: over the table columns */
     int64_t lo, hi;              /* QF_TIME: [lo, hi) on __time */
     uint8_t cmp;                 /* QF_NUM: column <cmp> num (enum in filter.c) */
     int64_t num;
@@ -233,6 +235,16 @@ static inline uint32_t query__rowiter_take(struct query__rowiter *ri, uint64_t e
     return m;
 }
 
+/* Threads a query starts at most (one per core, filter.c). */
+#define QUERY_MAX_THREADS 16
+size_t query__cores(void);
+/* Dictionary ids per thread before a LIKE leaf decides a dictionary on
+ * several cores (default 65536), and blocks of rows per thread before a
+ * scanning leaf (numbers, partial time ranges, realtime ids) splits a view
+ * over several cores (default 32); tests lower both. */
+extern uint32_t query__like_par_min;
+extern uint32_t query__scan_par_min_blocks;
+
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
                             struct storage_scan *sc, struct query__ctx *x,
                             struct query__rowset *out);
@@ -243,12 +255,13 @@ uint64_t query__rowset_count(const struct query__rowset *r, uint64_t view_rows);
 
 enum query__agg_mode {
     QA_COUNT_STAR, /* native count of rows */
-    QA_NATIVE,     /* COUNT(x), SUM, MIN, MAX over numbers: struct query__nacc */
+    QA_NATIVE,     /* COUNT(x), SUM, AVG, MIN, MAX over numbers: struct query__nacc */
     QA_SQL,        /* sql_agg_* state of the query's call */
     QA_MERGE       /* measure states merged with the measure's own call */
 };
 
-/* A native accumulator (COUNT/SUM/MIN/MAX over numbers). */
+/* A native accumulator (COUNT/SUM/AVG/MIN/MAX over numbers; AVG keeps the
+ * sum and the count of values and divides at the end). */
 struct query__nacc {
     int64_t n; /* rows counted / values seen */
     int64_t l; /* long sum, min or max */

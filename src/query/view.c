@@ -330,6 +330,15 @@ int query__view_topn(struct query__run *r, struct query__vstate *vs, size_t nv)
 static int setup_dict(struct query__run *r)
 {
     const struct query__plan *p = r->p;
+    if (p->key_kind == QK_DICT2) {
+        size_t a = (size_t)p->key_col, b = (size_t)p->key_col2;
+        if (!storage_view_has_column(r->view, a) || !storage_view_has_column(r->view, b) ||
+            storage_view_column_type(r->view, a) != SQL_STRING ||
+            storage_view_column_type(r->view, b) != SQL_STRING)
+            return 0; /* this view groups by evaluated keys */
+        return query__run_pairs_init(r, storage_view_dict_size(r->view, a),
+                                     storage_view_dict_size(r->view, b));
+    }
     if (p->key_kind != QK_DICT || !storage_view_has_column(r->view, (size_t)p->key_col) ||
         storage_view_column_type(r->view, (size_t)p->key_col) != SQL_STRING)
         return 0; /* this view groups by evaluated keys */

@@ -25,7 +25,7 @@
 #include "api/query_request.h"
 #include "check.h"
 #include "query/query.h"
-#include "query/query_int.h" /* query__pool: another query holding memory */
+#include "query/query_int.h" /* query__pool: another query holding memory; query__like_par_min */
 #include "storage/storage.h"
 
 #include <dirent.h>
@@ -292,7 +292,16 @@ static void wiki_rows(struct gen *g, int64_t t0, uint32_t n, int64_t *time, stru
     }
 }
 
-static void build_wiki(const char *root)
+struct edits_part {
+    int64_t day;
+    uint32_t n;
+    bool persist_after;
+};
+
+/* A table of generated edits (wiki's columns) in memory, persisted after the
+ * parts that say so, and the same rows in sqlite3's table of the same name. */
+static void build_edits(const char *root, const char *name, const struct edits_part *parts,
+                        size_t nparts, uint64_t seed)
 {
     static const struct storage_column cols[WIKI_COLS] = {
         {"channel", SQL_STRING, STORAGE_DIMENSION, {0}},
@@ -307,17 +316,16 @@ static void build_wiki(const char *root)
     };
     struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
                                  WIKI_COLS};
-    struct storage_table *t = open_table(root, "wiki", &sch);
-    sqlite_exec(
-        "CREATE TABLE wiki(t INTEGER, channel TEXT, page TEXT, user TEXT, countryName TEXT,"
-        " added INTEGER, deleted INTEGER, delta INTEGER, score REAL, isRobot INTEGER)");
-    struct gen g = {42};
-    static const struct {
-        int64_t day;
-        uint32_t n;
-        bool persist_after;
-    } parts[] = {{0, 1000, false}, {1, 1000, true}, {1, 200, false}, {2, 800, false}};
-    for (size_t p = 0; p < LS_ARRAY_LEN(parts); p++) {
+    struct storage_table *t = open_table(root, name, &sch);
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE %s(t INTEGER, channel TEXT, page TEXT, user TEXT, countryName TEXT,"
+             " added INTEGER, deleted INTEGER, delta INTEGER, score REAL, isRobot INTEGER)",
+             name);
+    sqlite_exec(sql);
+    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES(?,?,?,?,?,?,?,?,?,?)", name);
+    struct gen g = {seed};
+    for (size_t p = 0; p < nparts; p++) {
         uint32_t n = parts[p].n;
         int64_t *time = calloc(n, sizeof *time);
         char(*pages)[32] = calloc(n, sizeof *pages);
@@ -327,7 +335,7 @@ static void build_wiki(const char *root)
             cv[c] = calloc(n, sizeof *cv[c]);
         wiki_rows(&g, T0 + parts[p].day * DAY, n, time, cv, pages, users);
         append(t, time, n, cv, WIKI_COLS);
-        sqlite_load("INSERT INTO wiki VALUES(?,?,?,?,?,?,?,?,?,?)", time, n, cv, WIKI_COLS);
+        sqlite_load(sql, time, n, cv, WIKI_COLS);
         if (parts[p].persist_after)
             persist(t);
         for (int c = 0; c < WIKI_COLS; c++)
@@ -336,6 +344,28 @@ static void build_wiki(const char *root)
         free(pages);
         free(users);
     }
+}
+
+static void build_wiki(const char *root)
+{
+    static const struct edits_part parts[] = {
+        {0, 1000, false}, {1, 1000, true}, {1, 200, false}, {2, 800, false}};
+    build_edits(root, "wiki", parts, LS_ARRAY_LEN(parts), 42);
+}
+
+/* many: 8 days of 9,000 edits each, every day a segment of three blocks of
+ * rows but the last, which stays realtime, and an extra segment in day 3:
+ * the table the scans split over threads are checked on (many.txt). */
+static void build_many(const char *root)
+{
+    struct edits_part parts[10];
+    size_t n = 0;
+    for (int64_t d = 0; d < 8; d++) {
+        parts[n++] = (struct edits_part){d, 9000, d < 7};
+        if (d == 3)
+            parts[n++] = (struct edits_part){d, 5000, true};
+    }
+    build_edits(root, "many", parts, n, 7);
 }
 
 /* rollup: an aggregate table (hourly) with count, longSum, longMax,
@@ -1386,6 +1416,7 @@ int main(int argc, char **argv)
     sqlite_exec("PRAGMA case_sensitive_like = ON");
     build_tiny(root);
     build_wiki(root);
+    build_many(root);
     build_rollup(root);
     build_big(root);
 
@@ -1415,6 +1446,17 @@ int main(int argc, char **argv)
         CHECK_MSG(n > 0, "no SQL test files in %s", dir);
         /* every LOOKUP of "colors" the files bind gave the provider's copy back */
         CHECK_MSG(lookup_releases >= 5, "lookup 'colors' released %d times", lookup_releases);
+        /* LIKE leaves deciding each dictionary, and scanning leaves each
+         * view, on several threads (16 ids, 1 block a thread, up to the
+         * machine's cores): the same answers again */
+        uint32_t like_min = query__like_par_min, scan_min = query__scan_par_min_blocks;
+        query__like_par_min = 16;
+        query__scan_par_min_blocks = 1;
+        run_file(dir, "many.txt");
+        run_file(dir, "wiki.txt");
+        run_file(dir, "tiny.txt");
+        query__like_par_min = like_min;
+        query__scan_par_min_blocks = scan_min;
     }
 
     test_concurrent_appends(root);
