@@ -131,6 +131,105 @@ static void release(const struct query_env *env, struct resolved *r)
     r->snap = NULL;
 }
 
+/* ---- windows: the inner block into an in-memory table, then the window step ------------- */
+
+struct windowed {
+    struct resolved src;        /* the inner block's FROM table */
+    struct sql_select *inner;   /* the inner block, bound */
+    struct query__collect col;  /* its rows (the step's input points into them) */
+    struct query__memtable out; /* the inner result and the window columns */
+    struct query__result plan;  /* EXPLAIN: the inner block's plan */
+};
+
+/* Result rows as an in-memory table (the values are shared, not copied). */
+static int result_table(const struct query__result *r, struct query__ctx *x,
+                        struct query__memtable *t)
+{
+    size_t nc = r->ncols ? r->ncols : 1, nr = r->nrows ? r->nrows : 1;
+    t->fields = arena_alloc(&x->keep, nc * sizeof *t->fields);
+    t->cols = arena_alloc(&x->keep, nc * sizeof *t->cols);
+    if (!t->fields || !t->cols)
+        return query__ctx_nomem(x, "the window function's input");
+    for (size_t c = 0; c < r->ncols; c++) {
+        t->fields[c] = (struct sql_field){r->names[c], strlen(r->names[c]), r->types[c]};
+        if (!(t->cols[c] = arena_alloc(&x->keep, nr * sizeof *t->cols[c])))
+            return query__ctx_nomem(x, "the window function's input");
+        for (size_t i = 0; i < r->nrows; i++)
+            t->cols[c][i] = r->rows[i][c];
+    }
+    t->ncols = r->ncols;
+    t->nrows = r->nrows;
+    return 0;
+}
+
+/* Runs the inner block of a statement with window calls and the window
+ * step over its rows into w->out (under EXPLAIN: only the inner block's
+ * plan, and the step over no rows, for the outer block's columns). */
+static int run_windowed(const struct sql_stmt *stmt, bool explain, const struct query_env *env,
+                        const struct sql_options *opt, struct query__ctx *x, struct windowed *w)
+{
+    const struct sql_stmt *inner = sql_stmt_window_input(stmt);
+    int rc = resolve(inner, env, x, &w->src);
+    if (!rc) {
+        const struct sql_schema *cols = w->src.src.schema.n ? &w->src.src.schema : NULL;
+        if ((rc = sql_bind_select(inner, cols, opt, &w->inner, x->err)))
+            rc = query__ctx_sql_error(x, rc, "binding the query");
+    }
+    struct query__result r;
+    memset(&r, 0, sizeof r);
+    if (!rc) {
+        w->inner->explain = explain;
+        rc = query__exec_run(w->inner, &w->src.src, opt, x, &w->col, explain ? &w->plan : &r);
+    }
+    struct query__memtable in;
+    memset(&in, 0, sizeof in);
+    if (!rc && explain) {
+        /* the inner block's columns, without rows */
+        r.ncols = w->inner->nitems;
+        const char **names = arena_alloc(&x->keep, (r.ncols ? r.ncols : 1) * sizeof *names);
+        uint8_t *types = arena_alloc(&x->keep, r.ncols ? r.ncols : 1);
+        if (!names || !types)
+            return query__ctx_nomem(x, "the plan");
+        for (size_t i = 0; i < r.ncols; i++) {
+            names[i] = w->inner->items[i].name;
+            types[i] = w->inner->items[i].type;
+        }
+        r.names = names;
+        r.types = types;
+    }
+    if (!rc)
+        rc = result_table(&r, x, &in);
+    if (!rc)
+        rc = query__window_apply(sql_stmt_windows(stmt), &in, x, &w->out);
+    return rc;
+}
+
+/* EXPLAIN of a statement with windows: the outer block's plan, the window
+ * step, then the inner block's plan. */
+static int explain_windowed(const struct sql_stmt *stmt, const struct windowed *w,
+                            struct query__ctx *x, struct query__result *res)
+{
+    struct buf b;
+    buf_init(&b, 1u << 20);
+    const struct sql_value *outer = &res->rows[0][0], *inner = &w->plan.rows[0][0];
+    buf_append(&b, outer->v.s.p, outer->v.s.n);
+    buf_puts(&b, "\nWindow: over the rows of the block below, one column per call:\n");
+    sql_windows_explain(sql_stmt_windows(stmt), &b);
+    buf_append(&b, inner->v.s.p, inner->v.s.n);
+    char *plan = b.failed ? NULL : arena_strndup(&x->keep, b.data, b.len);
+    buf_free(&b);
+    struct sql_value *row = arena_alloc(&x->keep, 3 * sizeof *row);
+    struct sql_value **rows = arena_alloc(&x->keep, sizeof *rows);
+    if (!plan || !row || !rows)
+        return query__ctx_nomem(x, "the plan text");
+    row[0] = sql_string(plan, strlen(plan));
+    row[1] = w->plan.rows[0][1]; /* the inner block reads the tables */
+    row[2] = res->rows[0][2];
+    rows[0] = row;
+    res->rows = rows;
+    return 0;
+}
+
 /* ---- the entry point ------------------------------------------------------------------- */
 
 int query_execute(const struct query_request *req, const struct query_env *env, struct buf *out,
@@ -201,8 +300,19 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
                          "the request has no SQL: put a SELECT statement in \"query\"");
     if (!rc && (rc = sql_parse_select_in(req->sql, req->sql_len, &x.budget, &stmt, err)))
         rc = query__ctx_sql_error(&x, rc, "parsing the query");
-    if (!rc)
+    if (!rc && (rc = sql_stmt_plan_windows(stmt, err)))
+        rc = query__ctx_sql_error(&x, rc, "planning the window functions");
+    struct windowed win;
+    memset(&win, 0, sizeof win);
+    bool windowed = !rc && sql_stmt_windows(stmt);
+    if (windowed) {
+        rc = run_windowed(stmt, sql_stmt_explain(stmt), env, &opt, &x, &win);
+        res_src.src.table = "window";
+        res_src.src.mem = &win.out;
+        res_src.src.schema = (struct sql_schema){win.out.fields, win.out.ncols};
+    } else if (!rc) {
         rc = resolve(stmt, env, &x, &res_src);
+    }
     if (!rc) {
         const struct sql_schema *cols = res_src.src.schema.n ? &res_src.src.schema : NULL;
         if ((rc = sql_bind_select(stmt, cols, &opt, &q, err)))
@@ -210,6 +320,8 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
     }
     if (!rc)
         rc = query__exec_run(q, &res_src.src, &opt, &x, &col, &res);
+    if (!rc && windowed && q->explain)
+        rc = explain_windowed(stmt, &win, &x, &res);
     /* result rows live in the collector (or keep): the last block's vectors
      * and strings can go before the body is written */
     arena_reset(&x.scratch);
@@ -235,6 +347,9 @@ int query_execute(const struct query_request *req, const struct query_env *env, 
     buf_set_budget(out, NULL);
     buf_set_budget(out, out_budget);
     query__collect_destroy(&col);
+    query__collect_destroy(&win.col);
+    sql_select_free(win.inner);
+    release(env, &win.src);
     sql_select_free(q);
     sql_stmt_free(stmt);
     release(env, &res_src);

@@ -328,6 +328,13 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
     }
     /* bind a private parse: binding rewrites trees in place */
     int rc = sql_parse_stmt_into(text, stmt->len, &o->arena, s, err);
+    if (!rc && (stmt->win || stmt->win_is_inner)) {
+        /* planned for windows (window.c): plan the private parse the same
+         * way (planning is deterministic) and bind the same block */
+        rc = sql__plan_windows_in(s, &o->arena, err);
+        if (!rc && stmt->win_is_inner)
+            s = s->win_inner;
+    }
     struct sql_bctx bc;
     struct sql_bctx *b = &bc;
     if (!rc)
