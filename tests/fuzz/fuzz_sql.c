@@ -5,9 +5,11 @@
  * expression compiled as a filter, as a rollup mapping, or a SELECT parsed
  * and bound against a small table. Compiled expressions are also explained
  * and evaluated over a fixed row, so folding and the function library run
- * on whatever the parser accepts.
+ * on whatever the parser accepts. A SELECT with window calls is planned
+ * (sql_stmt_plan_windows) and its inner and outer blocks bound.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sql/sql.h"
@@ -17,6 +19,46 @@ static const struct sql_field fields[] = {
     {"d", 1, SQL_DOUBLE},         {"j", 1, SQL_JSON},   {"z", 1, SQL_STRING},
 };
 static const struct sql_schema schema = {fields, sizeof fields / sizeof fields[0]};
+
+/* A block with window calls: the inner block bound against the table,
+ * each window aggregate compiled over its result, the outer block bound
+ * against the inner columns and the window columns (as BIGINT here). */
+static void fuzz_windows(const struct sql_stmt *s, const struct sql_options *opt)
+{
+    struct lerr err;
+    lerr_init(&err);
+    const struct sql_windows *w = sql_stmt_windows(s);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    sql_windows_explain(w, &b);
+    buf_free(&b);
+    struct sql_select *qi = NULL;
+    if (sql_bind_select(sql_stmt_window_input(s), &schema, opt, &qi, &err))
+        return;
+    size_t n = qi->nitems + w->ncalls;
+    struct sql_field *f = calloc(n, sizeof *f);
+    if (f) {
+        for (size_t i = 0; i < qi->nitems; i++)
+            f[i] = (struct sql_field){qi->items[i].name, strlen(qi->items[i].name),
+                                      qi->items[i].type};
+        struct sql_schema in = {f, qi->nitems};
+        for (size_t i = 0; i < w->ncalls; i++) {
+            f[qi->nitems + i] = (struct sql_field){"w", 1, SQL_LONG};
+            struct sql_expr *e = NULL;
+            lerr_init(&err);
+            if (w->calls[i].func == SQL_WIN_AGG &&
+                sql_window_compile_agg(w, i, &in, opt, &e, &err) == 0)
+                sql_expr_free(e);
+        }
+        struct sql_schema out = {f, n};
+        struct sql_select *q = NULL;
+        lerr_init(&err);
+        if (sql_bind_select(s, &out, opt, &q, &err) == 0)
+            sql_select_free(q);
+        free(f);
+    }
+    sql_select_free(qi);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,7 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sql_parse_select(text, len, &s, &err) == 0) {
             struct sql_select *q = NULL;
             lerr_init(&err);
-            if (sql_bind_select(s, &schema, &opt, &q, &err) == 0)
+            if (sql_stmt_plan_windows(s, &err) == 0 && sql_stmt_windows(s))
+                fuzz_windows(s, &opt);
+            else if (!err.code && sql_bind_select(s, &schema, &opt, &q, &err) == 0)
                 sql_select_free(q);
             sql_stmt_free(s);
         }
