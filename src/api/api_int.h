@@ -150,6 +150,16 @@ int api__load_target(struct api_req *r, json_t *spec, const struct catalog_job *
 json_t *api__job_totals_json(const struct pipeline_counters *c);
 int api_events_push(struct api_req *r);
 int api_query_sql(struct api_req *r);
+/* The environment queries run in (query.c): the tables, and the lookups of
+ * the catalog for LOOKUP() through *lk (caller's storage, kept as long as env). */
+struct query_env;
+struct sql_lookups;
+void api__query_env(struct api_server *srv, struct query_env *env, struct sql_lookups *lk);
+int api_lookups_create(struct api_req *r);
+int api_lookups_list(struct api_req *r);
+int api_lookups_get(struct api_req *r);
+int api_lookups_update(struct api_req *r);
+int api_lookups_delete(struct api_req *r);
 int api_files_list(struct api_req *r);
 int api_files_delete(struct api_req *r);
 /* Streaming uploads (files.c): server.c feeds them chunk by chunk. */

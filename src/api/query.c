@@ -4,9 +4,12 @@
  * (storage/db.h) hands out, so a query never blocks ingestion. Keeps a latency histogram
  * for GET /metrics, beside the memory all running queries hold. A query
  * past its memory budget answers 400, past the pool of all queries 503
- * (query.h "Memory").
+ * (query.h "Memory"). The queries' environment (api__query_env) also
+ * gives LOOKUP() the lookups stored in the catalog (api/lookups.c manages
+ * them): each query that names one reads its map when it is bound.
  */
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
@@ -52,6 +55,97 @@ static int list_tables(void *ctx, query_table_fn fn, void *arg, struct lerr *err
     return rc;
 }
 
+/* ---- lookups for LOOKUP() (sql.h's struct sql_lookups), from the catalog ---- */
+
+struct loaded_lookup {
+    json_t *doc; /* holds the strings the entries point to */
+    struct sql_lookup_entry e[];
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const struct sql_lookup_entry *x = a, *y = b;
+    size_t m = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = m ? memcmp(x->key, y->key, m) : 0;
+    if (c)
+        return c;
+    return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+static void lookup_release(void *h)
+{
+    struct loaded_lookup *l = h;
+    json_decref(l->doc);
+    free(l);
+}
+
+static int lookup_get(void *ctx, const char *name, size_t len, struct sql_lookup *out,
+                      struct lerr *err)
+{
+    struct api_server *srv = ctx;
+    char nm[256];
+    if (len >= sizeof nm || memchr(name, '\0', len))
+        return LERR_NOT_FOUND;
+    memcpy(nm, name, len);
+    nm[len] = '\0';
+    struct catalog_doc d = {0};
+    struct lerr e;
+    lerr_init(&e);
+    int rc = catalog_doc_get(srv->cat, CATALOG_LOOKUP, nm, &d, &e);
+    if (rc == LERR_NOT_FOUND)
+        return rc;
+    if (rc)
+        return lerr_set(err, rc, "%s", e.msg);
+    json_t *doc = json_loads(d.doc, 0, NULL);
+    catalog_doc_destroy(&d);
+    json_t *map = json_object_get(doc, "map");
+    if (!json_is_object(map)) {
+        json_decref(doc);
+        return lerr_set(err, LERR_CORRUPT, "the stored lookup '%s' has no map", nm);
+    }
+    size_t n = json_object_size(map);
+    struct loaded_lookup *l = malloc(sizeof *l + sizeof l->e[0] * (n ? n : 1));
+    if (!l) {
+        json_decref(doc);
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    }
+    l->doc = doc;
+    size_t i = 0;
+    const char *k;
+    size_t klen;
+    json_t *v;
+    json_object_keylen_foreach(map, k, klen, v)
+    {
+        if (!json_is_string(v) || i >= n)
+            continue;
+        l->e[i++] = (struct sql_lookup_entry){k, json_string_value(v), (uint32_t)klen,
+                                              (uint32_t)json_string_length(v)};
+    }
+    qsort(l->e, i, sizeof l->e[0], cmp_entry);
+    *out = (struct sql_lookup){l->e, i, lookup_release, l};
+    return 0;
+}
+
+static bool lookup_names(void *ctx, struct buf *out)
+{
+    struct api_server *srv = ctx;
+    struct catalog_doc_list l;
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_doc_list(srv->cat, CATALOG_LOOKUP, &l, &e))
+        return false;
+    for (size_t i = 0; i < l.n; i++)
+        buf_printf(out, "%s\n", l.items[i].name);
+    catalog_doc_list_free(&l);
+    return !out->failed;
+}
+
+void api__query_env(struct api_server *srv, struct query_env *env, struct sql_lookups *lk)
+{
+    *lk = (struct sql_lookups){srv, lookup_get, lookup_names};
+    *env = (struct query_env){srv, open_table, close_table, list_tables, lk};
+}
+
 static void observe(double ms, bool ok)
 {
     size_t b = 0;
@@ -79,7 +173,9 @@ int api_query_sql(struct api_req *r)
                  "the request needs a JSON body such as {\"query\": "
                  "\"SELECT COUNT(*) FROM \\\"wikipedia\\\"\"}");
     } else if (api_query_request_parse(r->body, r->body_len, &req, &mem, &err) == 0) {
-        struct query_env env = {r->srv, open_table, close_table, list_tables};
+        struct query_env env;
+        struct sql_lookups lk;
+        api__query_env(r->srv, &env, &lk);
         struct query_result_meta meta = {0};
         if (query_execute(&req, &env, &out, &meta, &err) == 0) {
             r->status = 200;

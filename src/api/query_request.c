@@ -3,7 +3,9 @@
  * struct query_request (query/query.h) with jansson: the query engine never
  * sees the API's document. Parameters become sql_values of their declared
  * SQL type; context keys the engine uses are read (timeout, sqlTimeZone,
- * sqlQueryId, maxQueryBytes, allowPartialResults), others are accepted and
+ * sqlQueryId, maxQueryBytes, allowPartialResults, and the planner switches
+ * useApproximateCountDistinct and useApproximateTopN, checked and kept
+ * although today's answers are exact either way), others are accepted and
  * ignored as Druid does.
  *
  * Entry point: api_query_request_parse() (query_request.h).
@@ -163,6 +165,25 @@ static int parse_params(json_t *arr, struct query_request *req, struct arena *me
     return 0;
 }
 
+/* A context switch Druid clients send as a JSON boolean or as the text
+ * "true" / "false" (Druid parses both). */
+static int get_switch(json_t *v, const char *what, bool *out, struct lerr *err)
+{
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    if (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0) {
+        *out = true;
+        return 0;
+    }
+    if (json_is_string(v) && strcasecmp(json_string_value(v), "false") == 0) {
+        *out = false;
+        return 0;
+    }
+    return bad(err, what, "%s must be true or false", what);
+}
+
 static int parse_context(json_t *ctx, struct query_request *req, struct arena *mem,
                          struct lerr *err)
 {
@@ -201,6 +222,13 @@ static int parse_context(json_t *ctx, struct query_request *req, struct arena *m
                        "context.allowPartialResults must be true or false");
         req->allow_partial = json_is_true(v);
     }
+    /* COUNT(DISTINCT x) is exact either way until sketches land (README) */
+    if ((v = json_object_get(ctx, "useApproximateCountDistinct")) &&
+        get_switch(v, "context.useApproximateCountDistinct", &req->approx_count_distinct, err))
+        return err->code;
+    if ((v = json_object_get(ctx, "useApproximateTopN")) &&
+        get_switch(v, "context.useApproximateTopN", &req->approx_top_n, err))
+        return err->code;
     return 0;
 }
 

@@ -440,6 +440,11 @@ static const struct route routes[] = {
     {"GET", "jobs/*/logs", API_PERM_ManageIngestionJobs, NOALT, api_jobs_logs},
     {"POST", "events/*", API_PERM_ManageIngestionJobs, NOALT, api_events_push},
     {"POST", "query/sql", API_PERM_AccessQueries, NOALT, api_query_sql},
+    {"GET", "lookups", API_PERM_ViewTables, API_PERM_ManageTables, api_lookups_list},
+    {"POST", "lookups", API_PERM_ManageTables, NOALT, api_lookups_create},
+    {"GET", "lookups/*", API_PERM_ViewTables, API_PERM_ManageTables, api_lookups_get},
+    {"PUT", "lookups/*", API_PERM_ManageTables, NOALT, api_lookups_update},
+    {"DELETE", "lookups/*", API_PERM_ManageTables, NOALT, api_lookups_delete},
     {"GET", "files", API_PERM_ManageIngestionJobs, NOALT, api_files_list},
     {"DELETE", "files/*", API_PERM_ManageIngestionJobs, NOALT, api_files_delete},
 };

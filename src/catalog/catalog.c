@@ -163,7 +163,7 @@ int catalog_apikey_by_hash(struct catalog *c, const char *hash, struct catalog_a
 
 static const char *doc_noun(enum catalog_doc_type t)
 {
-    return t == CATALOG_TABLE ? "table" : "connection";
+    return t == CATALOG_TABLE ? "table" : t == CATALOG_LOOKUP ? "lookup" : "connection";
 }
 
 static int doc_insert_locked(struct catalog *c, enum catalog_doc_type t,
@@ -227,7 +227,8 @@ static int doc_delete_locked(struct catalog *c, enum catalog_doc_type t, const c
     int64_t changed = 0;
     if (c->ops->begin(c->s, err))
         return err->code;
-    if (c->ops->job_live_using(c->s, t, name, job, type, err))
+    job[0] = '\0';
+    if (t != CATALOG_LOOKUP && c->ops->job_live_using(c->s, t, name, job, type, err))
         return abort_tx(c, err);
     if (job[0]) {
         lerr_set(err, LERR_CONFLICT,

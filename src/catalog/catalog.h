@@ -1,6 +1,6 @@
 /*
  * catalog.h — the metadata store: the project, API keys, tables,
- * connections, jobs, stream checkpoints, segments and uploaded files. The
+ * connections, lookups, jobs, stream checkpoints, segments and uploaded files. The
  * functions here keep the rules (catalog.c) over an implementation's
  * operations table (catalog_int.h): SQLite today (catalog_sqlite.c), a
  * PostgreSQL one later (DESIGN §8). Callers never know which: plain C
@@ -88,7 +88,10 @@ struct catalog_doc_list {
 void catalog_doc_destroy(struct catalog_doc *d);
 void catalog_doc_list_free(struct catalog_doc_list *l);
 
-enum catalog_doc_type { CATALOG_TABLE, CATALOG_CONNECTION };
+/* CATALOG_LOOKUP: a named key → value map for SQL's LOOKUP(); its doc is
+ * the JSON the API stores (api/lookups.c), kind "map" or "table" (how it
+ * was made); no job uses one. */
+enum catalog_doc_type { CATALOG_TABLE, CATALOG_CONNECTION, CATALOG_LOOKUP };
 
 /* Inserts; LERR_CONFLICT when the name exists. */
 int catalog_doc_insert(struct catalog *c, enum catalog_doc_type t, const struct catalog_doc *d,

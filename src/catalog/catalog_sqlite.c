@@ -63,6 +63,10 @@ static const char *const migrations[] = {
     /* 3: uploaded files for batch jobs (parenthesised: one element, as clang wants to see) */
     ("CREATE TABLE file ("
      "  name TEXT PRIMARY KEY, size INTEGER NOT NULL, created_ns INTEGER NOT NULL);"),
+    /* 4: lookups for SQL's LOOKUP(): the key → value map is in doc */
+    ("CREATE TABLE lookup ("
+     "  name TEXT PRIMARY KEY, kind TEXT NOT NULL, doc TEXT NOT NULL,"
+     "  created_ns INTEGER NOT NULL, modified_ns INTEGER NOT NULL);"),
 };
 
 static int latest_version(void) { return (int)LS_ARRAY_LEN(migrations); }
@@ -391,22 +395,26 @@ static int sq_apikey_by_hash(struct catalog_store *c, const char *hash, struct c
 
 static const char *doc_table(enum catalog_doc_type t)
 {
-    return t == CATALOG_TABLE ? "tbl" : "connection";
+    return t == CATALOG_TABLE ? "tbl" : t == CATALOG_LOOKUP ? "lookup" : "connection";
 }
 
 static const char *doc_noun(enum catalog_doc_type t)
 {
-    return t == CATALOG_TABLE ? "table" : "connection";
+    return t == CATALOG_TABLE ? "table" : t == CATALOG_LOOKUP ? "lookup" : "connection";
 }
 
 static int sq_doc_insert(struct catalog_store *c, enum catalog_doc_type t,
                          const struct catalog_doc *d, struct lerr *err)
 {
-    if (t == CATALOG_TABLE)
-        return RUN(c, err, doc_noun(t), NULL,
-                   "INSERT INTO tbl (name, kind, doc, created_ns, modified_ns) "
-                   "VALUES (?, ?, ?, ?, ?)",
-                   "sssii", d->name, d->kind, d->doc, d->created_ns, d->modified_ns);
+    if (t != CATALOG_CONNECTION) {
+        char sql[160];
+        snprintf(
+            sql, sizeof sql,
+            "INSERT INTO %s (name, kind, doc, created_ns, modified_ns) VALUES (?, ?, ?, ?, ?)",
+            doc_table(t));
+        return RUN(c, err, doc_noun(t), NULL, sql, "sssii", d->name, d->kind, d->doc,
+                   d->created_ns, d->modified_ns);
+    }
     return RUN(c, err, doc_noun(t), NULL,
                "INSERT INTO connection (name, kind, doc, created_ns, modified_ns, secret) "
                "VALUES (?, ?, ?, ?, ?, ?)",
@@ -444,7 +452,7 @@ static int sq_doc_get(struct catalog_store *c, enum catalog_doc_type t, const ch
                       struct catalog_doc *out, bool *found, struct lerr *err)
 {
     return step_one(c, doc_select(c, t, name, err),
-                    t == CATALOG_TABLE ? table_doc_fill : conn_doc_fill, out, found,
+                    t == CATALOG_CONNECTION ? conn_doc_fill : table_doc_fill, out, found,
                     "reading a document", err);
 }
 

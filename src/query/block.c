@@ -458,9 +458,10 @@ static int agg_sql(struct query__run *r, const struct query__agg_plan *a, const 
         struct sql_value av[2];
         for (int i = 0; i < c->nargs && i < 2; i++)
             av[i] = args[i][k];
-        if (!sql_agg_add(c, query__groups_acc(&r->groups, r->gids[k]) + a->off, av, t ? t[k] : 0,
-                         mem))
-            return query__ctx_nomem(r->x, "aggregator states");
+        /* LERR_INVALID: an ARRAY_AGG or STRING_AGG passed its maxBytes */
+        if ((rc = sql_agg_add_err(c, query__groups_acc(&r->groups, r->gids[k]) + a->off, av,
+                                  t ? t[k] : 0, mem, r->x->err)))
+            return rc == LERR_NOMEM ? query__ctx_nomem(r->x, "aggregator states") : rc;
     })
     return 0;
 }

@@ -279,7 +279,7 @@ int query__info_table(const char *name, const struct query_env *env, struct quer
         return query__ctx_nomem(x, "INFORMATION_SCHEMA");
     for (size_t c = 0; c < t->ncols; c++) {
         const struct colspec *cs = &systables[which].cols[c];
-        t->fields[c] = (struct sql_field){cs->name, strlen(cs->name), cs->type};
+        t->fields[c] = (struct sql_field){cs->name, strlen(cs->name), cs->type, NULL, 0};
     }
     struct tlist l;
     int rc = list_tables(env, &l, x);

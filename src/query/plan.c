@@ -420,12 +420,16 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
             else if (c->kind == SQL_AGG_COUNT_DISTINCT)
                 buf_puts(&b, "COUNT(DISTINCT ");
             else
-                buf_printf(&b, "%s(", agg_names[c->kind]);
+                buf_printf(&b, "%s(%s", agg_names[c->kind], c->distinct ? "DISTINCT " : "");
             for (int k = 0; k < c->nargs; k++) {
                 if (k)
                     buf_puts(&b, ", ");
                 explain_expr(&b, c->args[k], x);
             }
+            if (c->kind == SQL_AGG_STRING_AGG) /* the separator, and the limit it works under */
+                buf_printf(&b, ", '%.*s', %u", (int)c->sep_len, c->sep, c->max_bytes);
+            else if (c->kind == SQL_AGG_ARRAY_AGG || c->kind == SQL_AGG_ARRAY_CONCAT)
+                buf_printf(&b, ", %u", c->max_bytes);
             buf_putc(&b, ')');
             if (q->aggs[i].filter) {
                 buf_puts(&b, " FILTER(");

@@ -108,10 +108,16 @@ struct query_request {
     /* context.allowPartialResults: answer without the segments that cannot be
      * read (saying so in query_result_meta.partial) instead of failing. */
     bool allow_partial;
+    /* context.useApproximateCountDistinct / useApproximateTopN (Druid's
+     * planner switches, true by default): read and kept so that Druid clients
+     * may send them, but COUNT(DISTINCT x) and ORDER BY ... LIMIT are exact
+     * either way until sketches land (README, "SQL"). */
+    bool approx_count_distinct, approx_top_n;
 };
 
 /* Defaults: object format, no headers, no parameters, 60 s timeout, the
- * default memory budget, UTC, now = the clock when the query starts. */
+ * default memory budget, UTC, now = the clock when the query starts, the
+ * approximation switches on (as Druid's). */
 void query_request_init(struct query_request *req);
 
 /* The JSON body of POST /v1/query/sql is read into a query_request by the
@@ -137,6 +143,8 @@ struct query_env {
                       struct lerr *err);
     void (*close_table)(void *ctx, struct storage_snapshot *snap);
     int (*list_tables)(void *ctx, query_table_fn fn, void *arg, struct lerr *err);
+    /* The lookups LOOKUP(expr, 'name') reads (sql.h), or NULL: none. */
+    const struct sql_lookups *lookups;
 };
 
 struct query_result_meta {
@@ -176,5 +184,22 @@ struct query_result_meta {
  */
 int query_execute(const struct query_request *req, const struct query_env *env, struct buf *out,
                   struct query_result_meta *meta, struct lerr *err);
+
+/* The result's columns, as query_rows hands them over. */
+struct query_columns {
+    size_t n;
+    const char *const *names;
+    const uint8_t *types; /* enum sql_type */
+};
+typedef int (*query_row_fn)(void *arg, const struct query_columns *cols,
+                            const struct sql_value *row);
+/*
+ * Runs req's statement as query_execute does, but calls fn once per result
+ * row, in order, instead of writing a body (req->format and the headers
+ * are ignored). The values are valid during the call only. fn returning
+ * non-zero stops the query, and query_rows returns that value.
+ */
+int query_rows(const struct query_request *req, const struct query_env *env, query_row_fn fn,
+               void *arg, struct lerr *err);
 
 #endif

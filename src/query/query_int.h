@@ -392,6 +392,37 @@ struct query__source {
     struct sql_schema schema;            /* the columns as bound */
 };
 
+/* A statement of many blocks (rel.c): what its blocks' results need kept
+ * until the query ends (collectors, bound blocks, join conditions,
+ * snapshots), and the EXPLAIN lines of its operators. */
+struct query__rel {
+    const struct query_env *env;
+    const struct sql_options *opt;
+    struct query__ctx *x;
+    bool explain;
+    int level, depth; /* block nesting; EXPLAIN indentation */
+    struct buf plan;
+    struct query__collect **cols;
+    size_t ncols, capcols;
+    struct sql_select **sels;
+    size_t nsels, capsels;
+    struct sql_join_cond **conds;
+    size_t nconds, capconds;
+    struct sql_expr **exprs;
+    size_t nexprs, capexprs;
+    struct sql_stmt **stmts;
+    size_t nstmts, capstmts;
+    struct storage_snapshot **snaps;
+    size_t nsnaps, capsnaps;
+};
+
+void query__rel_init(struct query__rel *R, const struct query_env *env,
+                     const struct sql_options *opt, struct query__ctx *x);
+/* Runs statement s (subqueries resolved in place) into res, whose rows
+ * live until query__rel_destroy. */
+int query__rel_run(struct query__rel *R, struct sql_stmt *s, struct query__result *res);
+void query__rel_destroy(struct query__rel *R);
+
 /* Runs a bound SELECT (or EXPLAIN) and fills the result: columns and rows
  * live in x->keep or in `c` (destroy it after writing the output). */
 int query__exec_run(const struct sql_select *q, const struct query__source *src,

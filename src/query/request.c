@@ -27,4 +27,6 @@ void query_request_init(struct query_request *req)
     req->format = QUERY_FORMAT_OBJECT;
     req->timeout_ms = QUERY_DEFAULT_TIMEOUT_MS;
     req->max_bytes = 0; /* the default budget: QUERY_DEFAULT_MAX_BYTES or the server's limit */
+    req->approx_count_distinct = true;
+    req->approx_top_n = true;
 }

@@ -483,8 +483,9 @@ int query__window_apply(const struct sql_windows *w, const struct query__memtabl
     for (size_t ci = 0; !rc && ci < w->ncalls; ci++) {
         const struct sql_window_call *c = &w->calls[ci];
         struct sql_field *f = &out->fields[in->ncols + ci];
-        *f = (struct sql_field){c->text ? c->text : "window", c->text ? strlen(c->text) : 6,
-                                result_type(c, in)};
+        *f = (struct sql_field){.name = c->text ? c->text : "window",
+                                .name_len = c->text ? strlen(c->text) : 6,
+                                .type = result_type(c, in)};
         struct sql_expr *agg = NULL;
         if (c->func == SQL_WIN_AGG) {
             struct sql_options opt = {.mode = SQL_MODE_ROLLUP, .budget = &x->budget};

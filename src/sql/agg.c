@@ -1,7 +1,9 @@
 /*
  * agg.c — aggregators as objects over typed state: COUNT(*), COUNT(x),
- * COUNT(DISTINCT x) (exact set), SUM, MIN, MAX, AVG, ANY_VALUE, and the
- * time-paired EARLIEST / LATEST / EARLIEST_BY / LATEST_BY. Rollup at
+ * COUNT(DISTINCT x) (exact set), SUM, MIN, MAX, AVG, ANY_VALUE, the
+ * time-paired EARLIEST / LATEST / EARLIEST_BY / LATEST_BY, and the
+ * query-only VAR_SAMP / VAR_POP / STDDEV_SAMP / STDDEV_POP, BIT_AND /
+ * BIT_OR / BIT_XOR, ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG. Rollup at
  * ingestion adds rows into states and merges partial states; queries do
  * the same and then finalize; segments store states as bytes.
  *
@@ -12,6 +14,16 @@
  *
  * Druid rules: COUNT(x) and the others skip NULL inputs; SUM/MIN/MAX/AVG
  * of no non-NULL input is NULL, COUNT is 0; AVG is DOUBLE (Druid 28+);
+ * VAR_* and STDDEV_* keep Druid's VarianceAggregatorCollector state (count,
+ * sum, and the sum of squared deviations, updated per value and merged with
+ * Chan's formula, so partial states combine exactly), 0 for one value and
+ * NULL for none; BIT_* are NULL when no non-NULL value came; ARRAY_AGG keeps
+ * NULLs, STRING_AGG skips them, ARRAY_CONCAT_AGG skips NULL arrays but keeps
+ * NULL elements; all three keep values in input order (the DISTINCT forms
+ * sorted, NULL first, as Druid's set) and fail the query, as Druid does,
+ * when their accumulator would pass maxBytes, measured as Druid measures
+ * it (1 + 4 bytes, and per element 1, plus 8 for a number or 4 + length
+ * for a string);
  * EARLIEST/LATEST keep the value (NULL included) of the row with the smallest/largest non-NULL time, the first
  * one seen on ties, strings cut to maxBytes (default 1024) at a character
  * boundary.
@@ -23,18 +35,26 @@
  * it to a state of the measure's aggregator.
  *
  * Entry points: sql_agg_state_size(), sql_agg_init(), sql_agg_add(),
- * sql_agg_add_row(), sql_agg_merge(), sql_agg_finalize(),
+ * sql_agg_add_err(), sql_agg_add_row(), sql_agg_merge(), sql_agg_merge_err(),
+ * sql_agg_finalize(),
  * sql_agg_serialize(), sql_agg_deserialize(), sql_agg_for_measure(),
  * sql_agg_measure_fit(), sql_agg_measure_default(), sql_agg_add_row_as().
  */
 #include "sql/sql_int.h"
 #include "util/map.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+static const char *const agg_names[] = {
+#define AGG_NAME(e, name) name,
+    SQL_AGG_MAP(AGG_NAME)
+#undef AGG_NAME
+};
 
 /* A distinct set: util/map.h with each value packed into its entry (the
  * first 8 bytes of the value's union in the key word; the 4 after them —
@@ -48,16 +68,34 @@ struct dset {
     bool has_null; /* NULL never counts, kept for completeness */
 };
 
+/* The values of ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG, in the caller's
+ * arena: in input order, until finalizing sorts a DISTINCT one; `text` is
+ * kept large enough for STRING_AGG's joined result, so that finalizing
+ * writes it without allocating. */
+struct coll {
+    struct sql_value *items;
+    uint32_t n, cap;
+    uint64_t bytes;  /* Druid's estimate of the accumulator's size */
+    uint64_t joined; /* STRING_AGG: bytes of the values joined */
+    char *text;
+    uint64_t text_cap;
+    bool sorted;
+};
+
 struct agg_state {
     uint8_t has;
     int64_t ts;
     int64_t cnt;
     union {
-        int64_t l;
-        double d;
+        int64_t l; /* BIT_*: the accumulator */
+        double d;  /* VAR_*, STDDEV_*: the sum of the values */
     } sum;
-    struct sql_value v;
-    struct dset *set;
+    union {
+        struct sql_value v; /* MIN, MAX, ANY_VALUE, EARLIEST/LATEST */
+        double m2;          /* VAR_*, STDDEV_*: the sum of squared deviations */
+        struct coll *coll;  /* ARRAY_AGG, ARRAY_CONCAT_AGG, STRING_AGG */
+    };
+    struct dset *set; /* COUNT(DISTINCT), and the DISTINCT collections' membership */
 };
 
 size_t sql_agg_state_size(const struct sql_agg_call *c)
@@ -66,11 +104,24 @@ size_t sql_agg_state_size(const struct sql_agg_call *c)
     return sizeof(struct agg_state);
 }
 
+static bool is_coll(const struct sql_agg_call *c)
+{
+    return c->kind == SQL_AGG_ARRAY_AGG || c->kind == SQL_AGG_ARRAY_CONCAT ||
+           c->kind == SQL_AGG_STRING_AGG;
+}
+
+static bool is_var(const struct sql_agg_call *c)
+{
+    return c->kind == SQL_AGG_VAR_SAMP || c->kind == SQL_AGG_VAR_POP ||
+           c->kind == SQL_AGG_STDDEV_SAMP || c->kind == SQL_AGG_STDDEV_POP;
+}
+
 void sql_agg_init(const struct sql_agg_call *c, void *state)
 {
     struct agg_state *s = state;
     memset(s, 0, sizeof *s);
-    s->v = sql_null(c->result_type);
+    if (!is_coll(c) && !is_var(c))
+        s->v = sql_null(c->result_type);
 }
 
 /* Copies a string value's bytes into mem (cut to max bytes at a UTF-8
@@ -143,9 +194,14 @@ static struct dset *set_new(struct arena *mem)
     return map_reserve(&d->m, 0) == MAP_OK ? d : NULL;
 }
 
-static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem)
+/* Adds v to the set (its bytes copied unless `kept`: they live as long as
+ * the set already); *added says whether it was new. */
+static bool set_put(struct dset *d, const struct sql_value *v, bool kept, struct arena *mem,
+                    bool *added)
 {
+    *added = false;
     if (v->is_null) {
+        *added = !d->has_null;
         d->has_null = true;
         return true;
     }
@@ -157,12 +213,19 @@ static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem
     if (map_get_h(&d->m, h, v))
         return true;
     /* only new values copy their bytes */
-    struct sql_value k;
-    if (!keep_value(&k, v, UINT32_MAX, mem))
+    struct sql_value k = *v;
+    if (!kept && !keep_value(&k, v, UINT32_MAX, mem))
         return false;
     struct map_entry e;
     set_pack(&k, &e);
+    *added = true;
     return map_add_h(&d->m, h, e.key, e.val) == MAP_OK;
+}
+
+static bool set_add(struct dset *d, const struct sql_value *v, struct arena *mem)
+{
+    bool added;
+    return set_put(d, v, false, mem, &added);
 }
 
 /* The next value of the set in slot order, into *out; false at the end. */
@@ -174,13 +237,273 @@ static bool set_next(const struct dset *d, size_t *pos, struct sql_value *out)
     return e != NULL;
 }
 
+/* ---- collections: ARRAY_AGG, ARRAY_CONCAT_AGG, STRING_AGG ---------------------------- */
+
+/* What one element adds to Druid's size estimate of an array accumulator
+ * (NullableTypeStrategy: a null byte, then 8 for a number, 4 + length for
+ * a string); the array itself is 1 + 4 bytes. */
+static uint64_t elem_bytes(const struct sql_value *v)
+{
+    if (v->is_null)
+        return 1;
+    if (v->type == SQL_STRING || v->type == SQL_JSON)
+        return 1 + 4 + (uint64_t)v->v.s.n;
+    return 1 + 8;
+}
+
+#define COLL_EMPTY_BYTES 5
+
+static int too_big(const struct sql_agg_call *c, uint64_t bytes, struct lerr *err)
+{
+    const char *name = agg_names[c->kind];
+    return lerr_set(err, LERR_INVALID,
+                    "%s grew past its maxBytes limit: its accumulator would take %llu bytes, "
+                    "more than %u (Druid fails the query the same way); pass a larger limit as "
+                    "its last argument, e.g. %s(x%s, %llu), or aggregate fewer rows",
+                    name, (unsigned long long)bytes, c->max_bytes, name,
+                    c->kind == SQL_AGG_STRING_AGG ? ", ','" : "",
+                    (unsigned long long)(bytes > (uint64_t)c->max_bytes * 4
+                                             ? bytes * 2
+                                             : (uint64_t)c->max_bytes * 4));
+}
+
+/* Appends one element (its bytes copied into mem) to the collection of
+ * state s, through the set when the call is DISTINCT: 0, LERR_NOMEM, or
+ * LERR_INVALID past max_bytes (the collection unchanged). */
+static int coll_add(const struct sql_agg_call *c, struct agg_state *s, const struct sql_value *v,
+                    struct arena *mem, struct lerr *err)
+{
+    struct coll *k = s->coll;
+    if (!k) {
+        if (!(k = arena_zalloc(mem, sizeof *k)))
+            return LERR_NOMEM;
+        k->bytes = COLL_EMPTY_BYTES;
+        s->coll = k;
+    }
+    if (c->distinct) {
+        if (!s->set && !(s->set = set_new(mem)))
+            return LERR_NOMEM;
+        /* membership first: a value seen before changes nothing */
+        if (!v->is_null ? map_get_h(&s->set->m, sql_value_hash(v), v) != NULL : s->set->has_null)
+            return 0;
+    }
+    uint64_t bytes = k->bytes + elem_bytes(v);
+    if (bytes > c->max_bytes)
+        return too_big(c, bytes, err);
+    if (k->n == k->cap) {
+        uint32_t ncap = k->cap ? k->cap * 2 : 8;
+        struct sql_value *ni = arena_alloc(mem, (size_t)ncap * sizeof *ni);
+        if (!ni)
+            return LERR_NOMEM;
+        if (k->n)
+            memcpy(ni, k->items, (size_t)k->n * sizeof *ni);
+        k->items = ni;
+        k->cap = ncap;
+    }
+    struct sql_value kept;
+    if (!keep_value(&kept, v, UINT32_MAX, mem))
+        return LERR_NOMEM;
+    if (c->kind == SQL_AGG_STRING_AGG) {
+        /* room for the joined text, so that finalizing need not allocate */
+        uint64_t joined = k->joined + (k->n ? c->sep_len : 0) + kept.v.s.n;
+        if (joined > k->text_cap || !k->text) {
+            uint64_t ncap = k->text_cap ? k->text_cap * 2 : 64;
+            while (ncap < joined)
+                ncap *= 2;
+            char *t = arena_alloc(mem, ncap);
+            if (!t)
+                return LERR_NOMEM;
+            k->text = t;
+            k->text_cap = ncap;
+        }
+        k->joined = joined;
+    }
+    if (c->distinct) {
+        bool added;
+        if (!set_put(s->set, &kept, true, mem, &added))
+            return LERR_NOMEM;
+    }
+    k->items[k->n++] = kept;
+    k->bytes = bytes;
+    k->sorted = false;
+    return 0;
+}
+
+static int cmp_values(const void *a, const void *b) { return sql_value_compare(a, b); }
+
+static void coll_finalize(const struct sql_agg_call *c, const struct agg_state *s,
+                          struct sql_value *out)
+{
+    struct coll *k = s->coll;
+    if (!s->has || (c->kind == SQL_AGG_STRING_AGG && (!k || k->n == 0))) {
+        *out = sql_null(c->result_type);
+        return;
+    }
+    if (k && c->distinct && !k->sorted) {
+        /* Druid's set is sorted, NULL first; sorting in place keeps the set */
+        if (k->n > 1)
+            qsort(k->items, k->n, sizeof *k->items, cmp_values);
+        k->sorted = true;
+    }
+    if (c->kind == SQL_AGG_STRING_AGG) {
+        uint64_t at = 0;
+        for (uint32_t i = 0; i < k->n; i++) {
+            if (i && c->sep_len) {
+                memcpy(k->text + at, c->sep, c->sep_len);
+                at += c->sep_len;
+            }
+            if (k->items[i].v.s.n)
+                memcpy(k->text + at, k->items[i].v.s.p, k->items[i].v.s.n);
+            at += k->items[i].v.s.n;
+        }
+        *out = sql_string(k->text, (size_t)at);
+        return;
+    }
+    out->type = SQL_ARRAY;
+    out->is_null = false;
+    out->v.a.items = k ? k->items : NULL;
+    out->v.a.n = k ? k->n : 0;
+}
+
+/* ---- variance: Druid's VarianceAggregatorCollector ----------------------------------- */
+
+static void var_add(struct agg_state *s, double x)
+{
+    s->cnt++;
+    s->sum.d += x;
+    if (s->cnt > 1) {
+        double t = (double)s->cnt * x - s->sum.d;
+        s->m2 += t * t / ((double)s->cnt * (double)(s->cnt - 1));
+    }
+    s->has = 1;
+}
+
+static void var_merge(struct agg_state *d, const struct agg_state *s)
+{
+    if (!s->cnt)
+        return;
+    if (!d->cnt) {
+        d->cnt = s->cnt;
+        d->sum.d = s->sum.d;
+        d->m2 = s->m2;
+        d->has = 1;
+        return;
+    }
+    double na = (double)d->cnt, nb = (double)s->cnt;
+    double delta = s->sum.d / nb - d->sum.d / na;
+    d->m2 += s->m2 + delta * delta * na * nb / (na + nb);
+    d->cnt += s->cnt;
+    d->sum.d += s->sum.d;
+}
+
+static void var_finalize(const struct sql_agg_call *c, const struct agg_state *s,
+                         struct sql_value *out)
+{
+    if (!s->cnt) {
+        *out = sql_null(SQL_DOUBLE);
+        return;
+    }
+    bool pop = c->kind == SQL_AGG_VAR_POP || c->kind == SQL_AGG_STDDEV_POP;
+    /* one value: 0 for both forms, as Druid (not the SQL standard's NULL) */
+    double v = s->cnt == 1 ? 0.0 : s->m2 / (double)(pop ? s->cnt : s->cnt - 1);
+    if (c->kind == SQL_AGG_STDDEV_SAMP || c->kind == SQL_AGG_STDDEV_POP)
+        v = sqrt(v);
+    *out = sql_double(v);
+}
+
+static void bit_fold(const struct sql_agg_call *c, struct agg_state *s, int64_t x)
+{
+    if (!s->has)
+        s->sum.l = x;
+    else if (c->kind == SQL_AGG_BIT_AND)
+        s->sum.l &= x;
+    else if (c->kind == SQL_AGG_BIT_OR)
+        s->sum.l |= x;
+    else
+        s->sum.l ^= x;
+    s->has = 1;
+}
+
 static bool is_long_sum(const struct sql_agg_call *c)
 {
     return c->arg_type != SQL_DOUBLE && c->arg_type != SQL_FLOAT;
 }
 
+static bool add_plain(const struct sql_agg_call *c, void *state, const struct sql_value *args,
+                      int64_t row_time, struct arena *mem);
+
+int sql_agg_add_err(const struct sql_agg_call *c, void *state, const struct sql_value *args,
+                    int64_t row_time, struct arena *mem, struct lerr *err)
+{
+    struct agg_state *s = state;
+    const struct sql_value *x = c->nargs ? &args[0] : NULL;
+    switch (c->kind) {
+    case SQL_AGG_VAR_SAMP:
+    case SQL_AGG_VAR_POP:
+    case SQL_AGG_STDDEV_SAMP:
+    case SQL_AGG_STDDEV_POP:
+        if (!x->is_null)
+            var_add(s, (x->type == SQL_DOUBLE || x->type == SQL_FLOAT) ? x->v.d : (double)x->v.l);
+        return 0;
+    case SQL_AGG_BIT_AND:
+    case SQL_AGG_BIT_OR:
+    case SQL_AGG_BIT_XOR:
+        if (x->is_null)
+            return 0;
+        if (x->type != SQL_DOUBLE && x->type != SQL_FLOAT)
+            bit_fold(c, s, x->v.l);
+        else if (x->v.d >= -9.2e18 && x->v.d <= 9.2e18) /* the binder casts; callers may not */
+            bit_fold(c, s, (int64_t)x->v.d);
+        return 0;
+    case SQL_AGG_ARRAY_AGG: {
+        int rc = coll_add(c, s, x, mem, err);
+        if (!rc)
+            s->has = 1;
+        return rc;
+    }
+    case SQL_AGG_STRING_AGG: {
+        if (x->is_null)
+            return 0;
+        int rc = coll_add(c, s, x, mem, err);
+        if (!rc)
+            s->has = 1;
+        return rc;
+    }
+    case SQL_AGG_ARRAY_CONCAT: {
+        if (x->is_null)
+            return 0;
+        if (x->type != SQL_ARRAY) {
+            int rc = coll_add(c, s, x, mem, err); /* a single value is an array of one */
+            if (!rc)
+                s->has = 1;
+            return rc;
+        }
+        for (uint32_t i = 0; i < x->v.a.n; i++) {
+            int rc = coll_add(c, s, &x->v.a.items[i], mem, err);
+            if (rc)
+                return rc;
+        }
+        /* an empty array still makes the result an (empty) array */
+        if (!s->coll) {
+            if (!(s->coll = arena_zalloc(mem, sizeof *s->coll)))
+                return LERR_NOMEM;
+            s->coll->bytes = COLL_EMPTY_BYTES;
+        }
+        s->has = 1;
+        return 0;
+    }
+    default: return add_plain(c, state, args, row_time, mem) ? 0 : LERR_NOMEM;
+    }
+}
+
 bool sql_agg_add(const struct sql_agg_call *c, void *state, const struct sql_value *args,
                  int64_t row_time, struct arena *mem)
+{
+    return sql_agg_add_err(c, state, args, row_time, mem, NULL) == 0;
+}
+
+static bool add_plain(const struct sql_agg_call *c, void *state, const struct sql_value *args,
+                      int64_t row_time, struct arena *mem)
 {
     struct agg_state *s = state;
     const struct sql_value *x = c->nargs ? &args[0] : NULL;
@@ -261,12 +584,54 @@ int sql_agg_add_row(const struct sql_agg_call *c, void *state, const struct sql_
         if (rc)
             return rc;
     }
-    if (!sql_agg_add(c, state, args, row_time, mem))
+    int rc = sql_agg_add_err(c, state, args, row_time, mem, err);
+    if (rc == LERR_NOMEM)
         return lerr_set(err, LERR_NOMEM, "out of memory in aggregation");
+    return rc;
+}
+
+static bool merge_plain(const struct sql_agg_call *c, void *dst, const void *src,
+                        struct arena *mem);
+
+int sql_agg_merge_err(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem,
+                      struct lerr *err)
+{
+    struct agg_state *d = dst;
+    const struct agg_state *s = src;
+    if (is_var(c)) {
+        var_merge(d, s);
+        return 0;
+    }
+    if (c->kind == SQL_AGG_BIT_AND || c->kind == SQL_AGG_BIT_OR || c->kind == SQL_AGG_BIT_XOR) {
+        if (s->has)
+            bit_fold(c, d, s->sum.l);
+        return 0;
+    }
+    if (!is_coll(c))
+        return merge_plain(c, dst, src, mem) ? 0 : LERR_NOMEM;
+    if (!s->has)
+        return 0;
+    for (uint32_t i = 0; s->coll && i < s->coll->n; i++) {
+        int rc = coll_add(c, d, &s->coll->items[i], mem, err);
+        if (rc)
+            return rc;
+    }
+    if (!d->coll) {
+        if (!(d->coll = arena_zalloc(mem, sizeof *d->coll)))
+            return LERR_NOMEM;
+        d->coll->bytes = COLL_EMPTY_BYTES;
+    }
+    d->has = 1;
     return 0;
 }
 
 bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem)
+{
+    return sql_agg_merge_err(c, dst, src, mem, NULL) == 0;
+}
+
+static bool merge_plain(const struct sql_agg_call *c, void *dst, const void *src,
+                        struct arena *mem)
 {
     struct agg_state *d = dst;
     const struct agg_state *s = src;
@@ -323,6 +688,16 @@ void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sq
 {
     const struct agg_state *s = state;
     switch (c->kind) {
+    case SQL_AGG_VAR_SAMP:
+    case SQL_AGG_VAR_POP:
+    case SQL_AGG_STDDEV_SAMP:
+    case SQL_AGG_STDDEV_POP: var_finalize(c, s, out); return;
+    case SQL_AGG_BIT_AND:
+    case SQL_AGG_BIT_OR:
+    case SQL_AGG_BIT_XOR: *out = s->has ? sql_long(s->sum.l) : sql_null(SQL_LONG); return;
+    case SQL_AGG_ARRAY_AGG:
+    case SQL_AGG_ARRAY_CONCAT:
+    case SQL_AGG_STRING_AGG: coll_finalize(c, s, out); return;
     case SQL_AGG_COUNT_STAR:
     case SQL_AGG_COUNT: *out = sql_long(s->cnt); return;
     case SQL_AGG_COUNT_DISTINCT:
@@ -361,12 +736,6 @@ void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sq
 /* ---- bytes -------------------------------------------------------------------------- */
 
 #define STATE_VERSION 1
-
-static const char *const agg_names[] = {
-#define AGG_NAME(e, name) name,
-    SQL_AGG_MAP(AGG_NAME)
-#undef AGG_NAME
-};
 
 static void put_u64(struct buf *b, uint64_t v)
 {
@@ -440,6 +809,22 @@ bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct b
     case SQL_AGG_LATEST:
     case SQL_AGG_EARLIEST_BY:
     case SQL_AGG_LATEST_BY: put_value(out, &s->v); break;
+    case SQL_AGG_VAR_SAMP:
+    case SQL_AGG_VAR_POP:
+    case SQL_AGG_STDDEV_SAMP:
+    case SQL_AGG_STDDEV_POP: {
+        uint64_t m;
+        memcpy(&m, &s->m2, 8);
+        put_u64(out, m);
+        break;
+    }
+    case SQL_AGG_ARRAY_AGG:
+    case SQL_AGG_ARRAY_CONCAT:
+    case SQL_AGG_STRING_AGG:
+        put_u64(out, s->coll ? s->coll->n : 0);
+        for (uint32_t i = 0; s->coll && i < s->coll->n; i++)
+            put_value(out, &s->coll->items[i]);
+        break;
     default: break;
     }
     return !out->failed;
@@ -538,6 +923,37 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
         if (!get_value(&r, &s->v, mem))
             return lerr_set(err, LERR_CORRUPT, "aggregator state is truncated");
         break;
+    case SQL_AGG_VAR_SAMP:
+    case SQL_AGG_VAR_POP:
+    case SQL_AGG_STDDEV_SAMP:
+    case SQL_AGG_STDDEV_POP:
+        if (!get_u64(&r, &u))
+            return lerr_set(err, LERR_CORRUPT, "variance state is truncated");
+        memcpy(&s->m2, &u, 8);
+        break;
+    case SQL_AGG_ARRAY_AGG:
+    case SQL_AGG_ARRAY_CONCAT:
+    case SQL_AGG_STRING_AGG: {
+        uint64_t k;
+        if (!get_u64(&r, &k) || k > n)
+            return lerr_set(err, LERR_CORRUPT, "%s state is truncated", agg_names[c->kind]);
+        for (uint64_t i = 0; i < k; i++) {
+            struct sql_value v;
+            if (!get_value(&r, &v, mem))
+                return lerr_set(err, LERR_CORRUPT, "%s state is truncated", agg_names[c->kind]);
+            int rc = coll_add(c, s, &v, mem, NULL);
+            if (rc == LERR_NOMEM)
+                return lerr_set(err, LERR_NOMEM, "out of memory");
+            if (rc)
+                return lerr_set(err, LERR_CORRUPT, "%s state holds more than its %u maxBytes",
+                                agg_names[c->kind], c->max_bytes);
+        }
+        if (s->has && !s->coll && !(s->coll = arena_zalloc(mem, sizeof *s->coll)))
+            return lerr_set(err, LERR_NOMEM, "out of memory");
+        if (s->coll && !s->coll->bytes)
+            s->coll->bytes = COLL_EMPTY_BYTES;
+        break;
+    }
     default: break;
     }
     if (r.p != r.e)
@@ -684,6 +1100,12 @@ static const char *kind_name(const struct sql_agg_call *m)
         [SQL_AGG_LATEST_BY] = "LATEST_BY(x, t)",
         [SQL_AGG_COUNT_DISTINCT] = "COUNT(DISTINCT x)",
         [SQL_AGG_ANY_VALUE] = "ANY_VALUE(x)",
+        [SQL_AGG_VAR_SAMP] = "VAR_SAMP(x)",       [SQL_AGG_VAR_POP] = "VAR_POP(x)",
+        [SQL_AGG_STDDEV_SAMP] = "STDDEV_SAMP(x)", [SQL_AGG_STDDEV_POP] = "STDDEV_POP(x)",
+        [SQL_AGG_BIT_AND] = "BIT_AND(x)",         [SQL_AGG_BIT_OR] = "BIT_OR(x)",
+        [SQL_AGG_BIT_XOR] = "BIT_XOR(x)",         [SQL_AGG_ARRAY_AGG] = "ARRAY_AGG(x)",
+        [SQL_AGG_ARRAY_CONCAT] = "ARRAY_CONCAT_AGG(x)",
+        [SQL_AGG_STRING_AGG] = "STRING_AGG(x, separator)",
     };
     // clang-format on
     return (unsigned)m->kind < LS_ARRAY_LEN(names) && names[m->kind] ? names[m->kind] : "?";
@@ -716,6 +1138,24 @@ static const char *unstorable(const struct sql_agg_call *m)
     case SQL_AGG_ANY_VALUE:
         return "no measure type keeps ANY_VALUE: use LATEST(x) or EARLIEST(x) (a *Latest or "
                "*Earliest column)";
+    case SQL_AGG_VAR_SAMP:
+    case SQL_AGG_VAR_POP:
+    case SQL_AGG_STDDEV_SAMP:
+    case SQL_AGG_STDDEV_POP:
+        return "no measure type keeps a variance or standard deviation (VARIANCE, VAR_SAMP, "
+               "VAR_POP, STDDEV, STDDEV_SAMP and STDDEV_POP are query-only): store x as a "
+               "dimension and compute it at query time, or map COUNT(x), SUM(x) and SUM(x * x) "
+               "into count, doubleSum and doubleSum columns and derive it from them";
+    case SQL_AGG_BIT_AND:
+    case SQL_AGG_BIT_OR:
+    case SQL_AGG_BIT_XOR:
+        return "no measure type keeps BIT_AND, BIT_OR or BIT_XOR (they are query-only): store x "
+               "as a dimension and aggregate it at query time";
+    case SQL_AGG_ARRAY_AGG:
+    case SQL_AGG_ARRAY_CONCAT:
+    case SQL_AGG_STRING_AGG:
+        return "no measure type keeps ARRAY_AGG, ARRAY_CONCAT_AGG or STRING_AGG (LISTAGG) (they "
+               "are query-only): store x as a dimension and collect it at query time";
     default: return NULL;
     }
 }

@@ -97,6 +97,36 @@ struct sql_node *sql_node_clone(struct arena *a, const struct sql_node *n)
     return c;
 }
 
+struct sql_node *sql_node_copy(struct arena *a, const struct sql_node *n)
+{
+    struct sql_node *c = arena_alloc(a, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *n;
+    if (n->name && !(c->name = arena_strndup(a, n->name, n->name_len)))
+        return NULL;
+    if (n->qual && !(c->qual = arena_strndup(a, n->qual, n->qual_len)))
+        return NULL;
+    if (n->kind == NK_LIT && !n->k.is_null && (n->k.type == SQL_STRING || n->k.type == SQL_JSON)) {
+        char *p = arena_alloc(a, n->k.v.s.n + 1);
+        if (!p)
+            return NULL;
+        memcpy(p, n->k.v.s.p, n->k.v.s.n);
+        c->k.v.s.p = p;
+    }
+    if (n->nargs) {
+        c->args = arena_alloc(a, sizeof *c->args * n->nargs);
+        if (!c->args)
+            return NULL;
+        for (int i = 0; i < n->nargs; i++)
+            if (!(c->args[i] = sql_node_copy(a, n->args[i])))
+                return NULL;
+    }
+    if (n->filter && !(c->filter = sql_node_copy(a, n->filter)))
+        return NULL;
+    return c;
+}
+
 static void eval_fail(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
 {
     *out = sql_null(n->type);
@@ -115,17 +145,102 @@ static bool all_args_const(const struct sql_node *n)
 
 /* ---- the binder ------------------------------------------------------------ */
 
+static bool qual_is(const struct sql_field *f, const char *q, size_t n)
+{
+    return f->qual && strlen(f->qual) == n && memcmp(f->qual, q, n) == 0;
+}
+
+static bool name_is(const struct sql_field *f, const char *name, size_t n)
+{
+    return f->name_len == n && memcmp(f->name, name, n) == 0;
+}
+
+static void bind_ref(struct sql_node *n, const struct sql_schema *s, size_t i);
+
+/* An identifier over fields that carry their qualifiers (joins, derived
+ * tables): t.col picks t's column; col must name one column. */
+static int bind_ident_quals(struct sql_bctx *b, struct sql_node *n)
+{
+    const struct sql_schema *s = b->schema;
+    long hit = -1;
+    bool qual_known = false;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct sql_field *f = &s->fields[i];
+        if (n->qual) {
+            if (!qual_is(f, n->qual, n->qual_len))
+                continue;
+            qual_known = true;
+        } else if (f->flags & SQL_FIELD_QUALIFIED_ONLY) {
+            continue;
+        }
+        if (!name_is(f, n->name, n->name_len))
+            continue;
+        if (hit >= 0) {
+            const struct sql_field *g = &s->fields[hit];
+            if (n->qual)
+                return sql_bind_error(b, n,
+                                      "column '%.*s.%.*s' is ambiguous: '%.*s' has two columns "
+                                      "of that name (rename one with AS in its subquery)",
+                                      (int)n->qual_len, n->qual, (int)n->name_len, n->name,
+                                      (int)n->qual_len, n->qual);
+            return sql_bind_error(
+                b, n,
+                "column '%.*s' is ambiguous: both %s%s%s and %s%s%s have it (qualify it, "
+                "such as %s.\"%.*s\")",
+                (int)n->name_len, n->name, g->qual ? "'" : "", g->qual ? g->qual : "a subquery",
+                g->qual ? "'" : "", f->qual ? "'" : "", f->qual ? f->qual : "a subquery",
+                f->qual ? "'" : "", g->qual ? g->qual : "t", (int)n->name_len, n->name);
+        }
+        hit = (long)i;
+    }
+    if (hit >= 0) {
+        bind_ref(n, s, (size_t)hit);
+        return 0;
+    }
+    if (n->qual && !qual_known) {
+        const char *names[64];
+        size_t k = 0;
+        for (size_t i = 0; i < s->n && k + 1 < LS_ARRAY_LEN(names); i++) {
+            const char *q = s->fields[i].qual;
+            bool seen = !q;
+            for (size_t j = 0; j < k && !seen; j++)
+                seen = strcmp(names[j], q) == 0;
+            if (!seen)
+                names[k++] = q;
+        }
+        names[k] = NULL;
+        char qn[128];
+        snprintf(qn, sizeof qn, "%.*s", (int)(n->qual_len < 100 ? n->qual_len : 100), n->qual);
+        const char *hint = util_closest(qn, strlen(qn), names);
+        return sql_bind_error(b, n, "unknown table or alias '%s' in %s.\"%.*s\" (%s%s%s)", qn, qn,
+                              (int)n->name_len, n->name, hint ? "did you mean '" : "",
+                              hint ? hint : "the FROM clause names its tables and aliases",
+                              hint ? "'?" : "");
+    }
+    return -1; /* unknown name: the caller's messages */
+}
+
+static void bind_ref(struct sql_node *n, const struct sql_schema *s, size_t i)
+{
+    n->kind = NK_REF;
+    n->field = (uint32_t)i;
+    n->type = s->fields[i].type;
+    n->fn = eval_ref;
+}
+
 static int bind_ident(struct sql_bctx *b, struct sql_node *n)
 {
     const struct sql_schema *s = b->schema;
     if ((n->flags & NF_COLREF) && s && n->field < s->n) {
         /* a column of the window step's input, named by position (window.c) */
-        n->kind = NK_REF;
-        n->type = s->fields[n->field].type;
-        n->fn = eval_ref;
+        bind_ref(n, s, n->field);
         return 0;
     }
-    if (n->qual && b->table) {
+    if (b->field_quals) {
+        int rc = bind_ident_quals(b, n);
+        if (rc >= 0)
+            return rc;
+    } else if (n->qual && b->table) {
         bool ok =
             (n->qual_len == strlen(b->table) && memcmp(n->qual, b->table, n->qual_len) == 0) ||
             (b->table_alias && n->qual_len == strlen(b->table_alias) &&
@@ -139,13 +254,9 @@ static int bind_ident(struct sql_bctx *b, struct sql_node *n)
                               b->field_what, (int)n->qual_len, n->qual, (int)n->name_len, n->name,
                               (int)n->name_len, n->name);
     }
-    for (size_t i = 0; s && i < s->n; i++) {
-        if (s->fields[i].name_len == n->name_len &&
-            memcmp(s->fields[i].name, n->name, n->name_len) == 0) {
-            n->kind = NK_REF;
-            n->field = (uint32_t)i;
-            n->type = s->fields[i].type;
-            n->fn = eval_ref;
+    for (size_t i = 0; s && !b->field_quals && i < s->n; i++) {
+        if (name_is(&s->fields[i], n->name, n->name_len)) {
+            bind_ref(n, s, i);
             return 0;
         }
     }
@@ -236,6 +347,10 @@ int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
     case NK_IDENT: return bind_ident(b, n);
     case NK_PARAM: return bind_param(b, n);
     case NK_STAR: return sql_bind_error(b, n, "'*' is only allowed in COUNT(*) and SELECT *");
+    case NK_SUBQUERY:
+        return sql_bind_error(b, n,
+                              "a subquery is not allowed here (subqueries go in FROM, "
+                              "IN (SELECT ...), EXISTS (SELECT ...) or as a value)");
     default: break;
     }
     if (n->fn)
@@ -327,6 +442,23 @@ static int lit_int_arg(struct sql_bctx *b, struct sql_node *n, int i, const char
     return 0;
 }
 
+/* STRING_AGG's (LISTAGG's) separator: a string literal, as Druid requires
+ * (a query parameter binds to one); kept in the owner's arena. */
+static int separator_arg(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out)
+{
+    struct sql_node *a = n->args[1];
+    if (sql_bind_node(b, a))
+        return b->err->code;
+    if (a->kind != NK_LIT || a->k.is_null || a->k.type != SQL_STRING)
+        return sql_bind_error(b, a,
+                              "the separator argument of %s must be a string literal, such as "
+                              "', ' (it cannot come from a column or an expression)",
+                              sql_funcs[n->func].name);
+    out->sep = a->k.v.s.p;
+    out->sep_len = a->k.v.s.n;
+    return 0;
+}
+
 int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out)
 {
     const struct sql_func *f = &sql_funcs[n->func];
@@ -345,8 +477,13 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
                                                : SQL_AGG_COUNT;
         out->distinct = (n->flags & NF_DISTINCT) != 0;
     } else if (n->flags & NF_DISTINCT) {
-        if (n->func != F_APPROX_CD)
-            return sql_bind_error(b, n, "DISTINCT is only supported in COUNT(DISTINCT ...)");
+        if (n->func != F_APPROX_CD && out->kind != SQL_AGG_ARRAY_AGG &&
+            out->kind != SQL_AGG_ARRAY_CONCAT && out->kind != SQL_AGG_STRING_AGG)
+            return sql_bind_error(b, n,
+                                  "DISTINCT is only supported in COUNT, ARRAY_AGG, "
+                                  "ARRAY_CONCAT_AGG, STRING_AGG and LISTAGG, not in %s",
+                                  f->name);
+        out->distinct = true;
     }
     if (n->func == F_APPROX_CD)
         out->distinct = true;
@@ -370,6 +507,22 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
             out->max_bytes = (uint32_t)mb;
         }
         nvals = 2;
+    } else if (out->kind == SQL_AGG_ARRAY_AGG || out->kind == SQL_AGG_ARRAY_CONCAT ||
+               out->kind == SQL_AGG_STRING_AGG) {
+        /* [expr, separator,] maxBytes: the accumulator's limit, as Druid's */
+        int sep_at = out->kind == SQL_AGG_STRING_AGG ? 1 : -1;
+        int mb_at = sep_at > 0 ? 2 : 1;
+        if (n->nargs > mb_at) {
+            int64_t mb;
+            if ((rc = lit_int_arg(b, n, mb_at, "maxBytes", 1, INT32_MAX, &mb)))
+                goto done;
+            out->max_bytes = (uint32_t)mb;
+        }
+        out->sep = ",";
+        out->sep_len = 1;
+        if (sep_at > 0 && n->nargs > sep_at && (rc = separator_arg(b, n, out)))
+            goto done;
+        nvals = 1;
     }
     for (int i = 0; i < nvals; i++) {
         struct sql_node *a = n->args[i];
@@ -443,6 +596,64 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
             }
             sql_coerce(b, n, 1, SQL_TIMESTAMP);
         }
+        break;
+    case SQL_AGG_VAR_SAMP:
+    case SQL_AGG_VAR_POP:
+    case SQL_AGG_STDDEV_SAMP:
+    case SQL_AGG_STDDEV_POP:
+        if (at != SQL_LONG && at != SQL_FLOAT && at != SQL_DOUBLE && at != SQL_NULL) {
+            rc = sql_bind_error(b, n->args[0],
+                                "%s needs a number (BIGINT, FLOAT or DOUBLE) but got %s (CAST it "
+                                "to DOUBLE%s)",
+                                f->name, sql_type_sql_name(at),
+                                at == SQL_TIMESTAMP ? ", or use TIMESTAMP_TO_MILLIS" : "");
+            break;
+        }
+        sql_coerce(b, n, 0, SQL_DOUBLE);
+        out->arg_type = SQL_DOUBLE;
+        out->result_type = SQL_DOUBLE;
+        break;
+    case SQL_AGG_BIT_AND:
+    case SQL_AGG_BIT_OR:
+    case SQL_AGG_BIT_XOR:
+        if (at != SQL_LONG && at != SQL_NULL) {
+            rc = sql_bind_error(b, n->args[0],
+                                "%s needs a whole number (BIGINT) but got %s (CAST it to BIGINT)",
+                                f->name, sql_type_sql_name(at));
+            break;
+        }
+        sql_coerce(b, n, 0, SQL_LONG);
+        out->arg_type = SQL_LONG;
+        out->result_type = SQL_LONG;
+        break;
+    case SQL_AGG_ARRAY_CONCAT:
+        if (at != SQL_ARRAY && at != SQL_NULL) {
+            rc = sql_bind_error(b, n->args[0],
+                                "%s needs an ARRAY but got %s (use ARRAY_AGG to collect single "
+                                "values into an array)",
+                                f->name, sql_type_sql_name(at));
+            break;
+        }
+        out->arg_type = SQL_ARRAY;
+        out->result_type = SQL_ARRAY;
+        break;
+    case SQL_AGG_ARRAY_AGG:
+    case SQL_AGG_STRING_AGG:
+        if (at == SQL_ARRAY || at == SQL_INTERVAL || at == SQL_JSON) {
+            rc = sql_bind_error(b, n->args[0], "%s cannot aggregate %s values (%s)", f->name,
+                                sql_type_sql_name(at),
+                                at == SQL_ARRAY  ? "ARRAY_CONCAT_AGG concatenates arrays"
+                                : at == SQL_JSON ? "CAST it to VARCHAR, or use TO_JSON_STRING"
+                                                 : "add it to a TIMESTAMP first");
+            break;
+        }
+        if (out->kind == SQL_AGG_STRING_AGG || at == SQL_NULL)
+            sql_coerce(b, n, 0, SQL_STRING); /* STRING_AGG joins text, as Druid casts */
+        else if (at == SQL_BOOLEAN)
+            sql_coerce(b, n, 0, SQL_LONG);
+        at = n->args[0]->type;
+        out->arg_type = (uint8_t)at;
+        out->result_type = out->kind == SQL_AGG_STRING_AGG ? SQL_STRING : SQL_ARRAY;
         break;
     default: break;
     }

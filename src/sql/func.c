@@ -2,7 +2,7 @@
  * func.c — the table of binders (generated from SQL_FUNC_MAP in sql_int.h;
  * names and arities are functab.c's) and the core of the library: arithmetic, comparison, three-valued logic,
  * IS / IN / BETWEEN / LIKE, CASE, COALESCE / NVL / NULLIF, GREATEST / LEAST,
- * math and arrays. Each binder types its arguments and picks one
+ * math and the ARRAY[...] constructor. Each binder types its arguments and picks one
  * monomorphic eval function, so evaluation does no type dispatch.
  *
  * Druid rules followed here (SQL-compatible null mode only):
@@ -1103,19 +1103,10 @@ EVAL(array_fn)
     out->v.a.n = n->nargs;
 }
 
-EVAL(array_length_fn)
-{
-    SQL_ARG(0, a);
-    sql_set_long(out, SQL_LONG, a.type == SQL_ARRAY ? a.v.a.n : 1);
-}
-
+/* ARRAY[...]: the elements take their common type, which the node keeps in
+ * ttype as the array's element type (func_array.c reads it). */
 int sql_bind_array(struct sql_bctx *b, struct sql_node *n)
 {
-    if (sql_funcs[n->func].variant == 1) {
-        n->type = SQL_LONG;
-        n->fn = array_length_fn;
-        return 0;
-    }
     int idx[512];
     if (n->nargs > (int)LS_ARRAY_LEN(idx))
         return sql_bind_error(b, n, "too many array elements");
@@ -1126,6 +1117,7 @@ int sql_bind_array(struct sql_bctx *b, struct sql_node *n)
     }
     if (unify_branches(b, n, idx, n->nargs))
         return LERR_INVALID;
+    n->ttype = n->type == SQL_ARRAY ? SQL_NULL : n->type;
     n->type = SQL_ARRAY;
     n->fn = array_fn;
     return 0;

@@ -13,7 +13,8 @@
  * Results that need new bytes come from the batch arena; results that are a
  * piece of the input (TRIM, SUBSTRING, unchanged UPPER) point into it.
  *
- * Entry points: the sql_bind_* binders for these functions (SQL_FUNC_MAP).
+ * Entry points: the sql_bind_* binders for these functions (SQL_FUNC_MAP);
+ * sql_regex_compile() (STRING_TO_ARRAY's delimiter, func_array.c).
  */
 #include "sql/sql_int.h"
 
@@ -918,6 +919,30 @@ EVAL(rx_replace_fn)
     buf_free(&o);
 }
 
+int sql_regex_compile(struct sql_bctx *b, struct sql_node *n, int i, const char *what,
+                      regex_t **out)
+{
+    const char *pat;
+    size_t pn;
+    if (sql_arg_lit_string(b, n, i, what, &pat, &pn))
+        return LERR_INVALID;
+    struct buf tr;
+    buf_init(&tr, 1 << 16);
+    bool icase;
+    bool ok = translate_regex(pat, pn, &tr, &icase);
+    struct rx *r = ok ? arena_zalloc(b->arena, sizeof *r) : NULL;
+    int rc = r ? regcomp(&r->re, buf_cstr(&tr), REG_EXTENDED | (icase ? REG_ICASE : 0)) : -1;
+    buf_free(&tr);
+    if (!ok || rc != 0)
+        return sql_bind_error(
+            b, n->args[i],
+            "unsupported or invalid regular expression '%.*s' (use plain groups, classes such as [0-9] or \\d, and greedy quantifiers)",
+            (int)(pn > 60 ? 60 : pn), pat);
+    sql_owner_cleanup(b->owner, rx_free, r);
+    *out = &r->re;
+    return 0;
+}
+
 int sql_bind_regexp(struct sql_bctx *b, struct sql_node *n)
 {
     int v = sql_funcs[n->func].variant;
@@ -926,23 +951,10 @@ int sql_bind_regexp(struct sql_bctx *b, struct sql_node *n)
         if (sql_arg_check(b, n, i, want))
             return LERR_INVALID;
     }
-    const char *pat;
-    size_t pn;
-    if (sql_arg_lit_string(b, n, 1, "pattern", &pat, &pn))
+    regex_t *re;
+    if (sql_regex_compile(b, n, 1, "pattern", &re))
         return LERR_INVALID;
-    struct buf tr;
-    buf_init(&tr, 1 << 16);
-    bool icase;
-    bool ok = translate_regex(pat, pn, &tr, &icase);
-    struct rx *r = ok ? arena_zalloc(b->arena, sizeof *r) : NULL;
-    int rc = ok ? regcomp(&r->re, buf_cstr(&tr), REG_EXTENDED | (icase ? REG_ICASE : 0)) : -1;
-    buf_free(&tr);
-    if (!ok || rc != 0)
-        return sql_bind_error(
-            b, n->args[1],
-            "unsupported or invalid regular expression '%.*s' (use plain groups, classes such as [0-9] or \\d, and greedy quantifiers)",
-            (int)(pn > 60 ? 60 : pn), pat);
-    sql_owner_cleanup(b->owner, rx_free, r);
+    struct rx *r = (struct rx *)re; /* re is its first member */
     if (v == 0 && n->nargs > 2) {
         struct sql_node *g = n->args[2];
         if (g->kind != NK_LIT || g->k.is_null || g->k.v.l < 0 ||

@@ -47,6 +47,7 @@ struct parser {
     int depth;
     uint32_t nparams;
     bool failed;
+    bool statement; /* a query (subqueries allowed), not an expression */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -358,7 +359,29 @@ static struct sql_node *call_vec(struct parser *p, int func, uint32_t pos, struc
 enum { PREC_OR = 1, PREC_AND, PREC_NOT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_UNARY };
 
 static struct sql_node *parse_expr(struct parser *p, int minprec);
-static bool parse_list(struct parser *p, const char *what, struct sql_node ***out, size_t *n);
+static struct sql_stmt *parse_subquery(struct parser *p);
+static bool starts_query(struct parser *p) { return is_kw(p, "SELECT") || is_kw(p, "WITH"); }
+
+/* A subquery node for `( query )`, the current token at SELECT or WITH. */
+static struct sql_node *subquery_node(struct parser *p, uint32_t pos, int kind)
+{
+    if (!p->statement) {
+        perr(p, p->tok.off,
+             "subqueries are not allowed here (an ingestion mapping or filter reads one input "
+             "row; query the table instead)");
+        return NULL;
+    }
+    struct sql_stmt *q = parse_subquery(p);
+    if (!q)
+        return NULL;
+    struct sql_node *x = mk(p, NK_SUBQUERY, pos);
+    if (x) {
+        x->aux = q;
+        x->ival = kind;
+        x->type = SQL_NULL;
+    }
+    return x;
+}
 
 /* Type names for CAST and RETURNING; sets *type and *date. */
 static bool parse_type(struct parser *p, int *type, bool *date)
@@ -649,6 +672,28 @@ static bool window_name(struct parser *p, const char **name, uint32_t *len)
     *name = s;
     *len = (uint32_t)strlen(s);
     next(p);
+    return true;
+}
+
+/* expr [, expr ...] into an arena array (PARTITION BY). */
+static bool parse_list(struct parser *p, const char *what, struct sql_node ***out, size_t *n)
+{
+    struct nvec v;
+    nvec_init(&v, what, SQL_MAX_ITEMS);
+    for (;;) {
+        if (!nvec_push(p, &v, parse_expr(p, 0)))
+            return false;
+        if (p->tok.kind != TK_COMMA)
+            break;
+        next(p);
+    }
+    *out = arena_alloc(p->a, sizeof **out * v.n);
+    if (!*out) {
+        oom(p);
+        return false;
+    }
+    memcpy(*out, v.v, sizeof **out * v.n);
+    *n = v.n;
     return true;
 }
 
@@ -1019,9 +1064,11 @@ static struct sql_node *parse_primary(struct parser *p)
     }
     case TK_LPAREN: {
         next(p);
-        if (is_kw(p, "SELECT")) {
-            perr(p, p->tok.off, "subqueries are not supported");
-            return NULL;
+        if (starts_query(p)) {
+            struct sql_node *x = subquery_node(p, t.off, SQL_SUBQUERY_SCALAR);
+            if (!x || !expect(p, TK_RPAREN, "')' to close the subquery"))
+                return NULL;
+            return x;
         }
         struct sql_node *x = parse_expr(p, 0);
         if (!x || !expect(p, TK_RPAREN, "')'"))
@@ -1060,6 +1107,18 @@ static struct sql_node *parse_primary(struct parser *p)
             return parse_case(p, t.off);
         }
         struct sql_token nt = peek_tok(p);
+        if (sql_tok_is(&p->lx, &t, "EXISTS") && nt.kind == TK_LPAREN) {
+            next(p);
+            next(p);
+            if (!starts_query(p)) {
+                perr(p, p->tok.off, "expected a subquery after EXISTS ( (EXISTS (SELECT ...))");
+                return NULL;
+            }
+            struct sql_node *x = subquery_node(p, t.off, SQL_SUBQUERY_EXISTS);
+            if (!x || !expect(p, TK_RPAREN, "')' to close the subquery"))
+                return NULL;
+            return x;
+        }
         if ((sql_tok_is(&p->lx, &t, "TIMESTAMP") || sql_tok_is(&p->lx, &t, "DATE")) &&
             nt.kind == TK_STRING) {
             next(p);
@@ -1276,9 +1335,14 @@ static struct sql_node *parse_predicate(struct parser *p, struct sql_node *lhs)
     if (accept_kw(p, "IN")) {
         if (!expect(p, TK_LPAREN, "'(' after IN"))
             return NULL;
-        if (is_kw(p, "SELECT")) {
-            perr(p, p->tok.off, "IN (SELECT ...) subqueries are not supported");
-            return NULL;
+        if (starts_query(p)) {
+            struct sql_node *sq = subquery_node(p, pos, SQL_SUBQUERY_IN);
+            if (!sq || !expect(p, TK_RPAREN, "')' to close the subquery"))
+                return NULL;
+            struct sql_node *n = call(p, F_IN, pos, 2, lhs, sq);
+            if (n && neg)
+                n->flags |= NF_NOT;
+            return n;
         }
         struct nvec v;
         nvec_init(&v, "values in one IN list", SQL_MAX_ARGS);
@@ -1471,24 +1535,62 @@ static char *ident_text(struct parser *p, const struct sql_token *t)
     return s;
 }
 
-static bool parse_list(struct parser *p, const char *what, struct sql_node ***out, size_t *n)
+static struct sql_stmt *new_block(struct parser *p)
 {
-    struct nvec v;
-    nvec_init(&v, what, SQL_MAX_ITEMS);
+    struct sql_stmt *s = arena_zalloc(p->a, sizeof *s);
+    if (!s) {
+        oom(p);
+        return NULL;
+    }
+    s->text = p->text;
+    s->len = p->len;
+    s->pos = p->tok.off;
+    s->mem = p->a;
+    s->schema_name = "";
+    s->table = "";
+    return s;
+}
+
+static bool alias_tok(struct parser *p)
+{
+    return (p->tok.kind == TK_IDENT && !is_reserved(p, &p->tok)) || p->tok.kind == TK_QIDENT;
+}
+
+/* name, name, ... (column aliases, USING) */
+static bool parse_names(struct parser *p, const char *what, const char ***out, size_t *n)
+{
+    size_t cap = 4, k = 0;
+    const char **v = arena_alloc(p->a, sizeof *v * cap);
+    if (!v)
+        return oom(p), false;
     for (;;) {
-        if (!nvec_push(p, &v, parse_expr(p, 0)))
+        if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
+            char b[64];
+            perr(p, p->tok.off, "expected a name in the %s but found %s", what,
+                 tok_desc(p, b, sizeof b));
             return false;
+        }
+        if (k == SQL_MAX_ITEMS) {
+            perr(p, p->tok.off, "too many %s: more than %d", what, SQL_MAX_ITEMS);
+            return false;
+        }
+        if (k == cap) {
+            const char **nv = arena_alloc(p->a, sizeof *nv * cap * 2);
+            if (!nv)
+                return oom(p), false;
+            memcpy(nv, v, sizeof *nv * k);
+            v = nv;
+            cap *= 2;
+        }
+        if (!(v[k++] = ident_text(p, &p->tok)))
+            return false;
+        next(p);
         if (p->tok.kind != TK_COMMA)
             break;
         next(p);
     }
-    *out = arena_alloc(p->a, sizeof **out * v.n);
-    if (!*out) {
-        oom(p);
-        return false;
-    }
-    memcpy(*out, v.v, sizeof **out * v.n);
-    *n = v.n;
+    *out = v;
+    *n = k;
     return true;
 }
 
@@ -1544,12 +1646,384 @@ static bool parse_window_clause(struct parser *p, struct sql_stmt *s)
     return true;
 }
 
-static bool parse_select_body(struct parser *p, struct sql_stmt *s)
+/* [AS] alias [(col, ...)] */
+static bool parse_alias(struct parser *p, struct sql_from *f)
 {
-    if (is_kw(p, "WITH")) {
-        perr(p, p->tok.off, "WITH (common table expressions) is not supported");
+    if (is_kw(p, "NATURAL") && peek_tok(p).kind == TK_IDENT) {
+        struct sql_token nt = peek_tok(p);
+        if (sql_tok_is(&p->lx, &nt, "JOIN")) {
+            perr(p, p->tok.off,
+                 "NATURAL JOIN is not supported (name the columns: JOIN t USING (col))");
+            return false;
+        }
+    }
+    bool as = accept_kw(p, "AS");
+    if (!alias_tok(p)) {
+        if (as)
+            perr(p, p->tok.off, "expected an alias after AS");
+        return !as;
+    }
+    if (!(f->alias = ident_text(p, &p->tok)))
+        return false;
+    next(p);
+    if (p->tok.kind == TK_LPAREN) {
+        next(p);
+        if (!parse_names(p, "column aliases", &f->col_aliases, &f->ncol_aliases) ||
+            !expect(p, TK_RPAREN, "')' to close the column aliases"))
+            return false;
+    }
+    return true;
+}
+
+static struct sql_from *new_from(struct parser *p, enum sql_from_kind kind, uint32_t pos)
+{
+    struct sql_from *f = arena_zalloc(p->a, sizeof *f);
+    if (!f) {
+        oom(p);
+        return NULL;
+    }
+    f->kind = kind;
+    f->pos = pos;
+    f->schema_name = "";
+    f->table = "";
+    return f;
+}
+
+static struct sql_from *parse_from_item(struct parser *p);
+
+/* A table, (query) alias, (join), or UNNEST(expr). */
+static struct sql_from *parse_from_primary(struct parser *p)
+{
+    uint32_t pos = p->tok.off;
+    struct sql_from *f;
+    if (p->tok.kind == TK_LPAREN) {
+        next(p);
+        if (starts_query(p)) {
+            if (!(f = new_from(p, SQL_FROM_SUBQUERY, pos)) || !(f->sub = parse_subquery(p)) ||
+                !expect(p, TK_RPAREN, "')' to close the subquery") || !parse_alias(p, f))
+                return NULL;
+            return f;
+        }
+        if (++p->depth > SQL_MAX_NESTING) {
+            perr(p, pos, NESTING_MSG);
+            return NULL;
+        }
+        f = parse_from_item(p);
+        p->depth--;
+        if (!f || !expect(p, TK_RPAREN, "')'"))
+            return NULL;
+        return f;
+    }
+    struct sql_token nt = peek_tok(p);
+    if (is_kw(p, "UNNEST") && nt.kind == TK_LPAREN) {
+        next(p);
+        next(p);
+        if (!(f = new_from(p, SQL_FROM_UNNEST, pos)) || !(f->expr = parse_expr(p, 0)) ||
+            !expect(p, TK_RPAREN, "')' to close UNNEST") || !parse_alias(p, f))
+            return NULL;
+        if (f->ncol_aliases > 1) {
+            perr(p, pos, "UNNEST gives one column, but %zu column names follow its alias",
+                 f->ncol_aliases);
+            return NULL;
+        }
+        return f;
+    }
+    if (is_kw(p, "TABLE") && nt.kind == TK_LPAREN) {
+        perr(p, pos,
+             "TABLE(...) in FROM is only for INSERT and REPLACE statements (SQL-based "
+             "ingestion: INSERT INTO t SELECT ... FROM TABLE(EXTERN(...)))");
+        return NULL;
+    }
+    if ((p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) || is_reserved(p, &p->tok)) {
+        char b[64];
+        perr(p, pos, "expected a table name, a subquery or UNNEST in FROM but found %s",
+             tok_desc(p, b, sizeof b));
+        return NULL;
+    }
+    if (!(f = new_from(p, SQL_FROM_TABLE, pos)))
+        return NULL;
+    struct sql_token t = p->tok;
+    next(p);
+    char *a = ident_text(p, &t);
+    if (!a)
+        return NULL;
+    if (p->tok.kind == TK_DOT) {
+        next(p);
+        if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
+            perr(p, p->tok.off, "expected a table name after '.'");
+            return NULL;
+        }
+        f->schema_name = a;
+        f->table = ident_text(p, &p->tok);
+        next(p);
+    } else {
+        f->table = a;
+    }
+    if (!f->table || !parse_alias(p, f))
+        return NULL;
+    return f;
+}
+
+/* A FROM list: items joined left to right (a comma is a CROSS JOIN). */
+static struct sql_from *parse_from_item(struct parser *p)
+{
+    struct sql_from *l = parse_from_primary(p);
+    while (l) {
+        uint32_t pos = p->tok.off;
+        enum sql_join_kind kind;
+        bool comma = p->tok.kind == TK_COMMA;
+        if (comma) {
+            next(p);
+            kind = SQL_JOIN_CROSS;
+        } else if (accept_kw(p, "CROSS")) {
+            kind = SQL_JOIN_CROSS;
+        } else if (accept_kw(p, "INNER")) {
+            kind = SQL_JOIN_INNER;
+        } else if (accept_kw(p, "LEFT")) {
+            kind = SQL_JOIN_LEFT;
+        } else if (accept_kw(p, "RIGHT")) {
+            kind = SQL_JOIN_RIGHT;
+        } else if (accept_kw(p, "FULL")) {
+            kind = SQL_JOIN_FULL;
+        } else if (is_kw(p, "JOIN")) {
+            kind = SQL_JOIN_INNER;
+        } else if (is_kw(p, "NATURAL")) {
+            perr(p, pos, "NATURAL JOIN is not supported (name the columns: JOIN t USING (col))");
+            return NULL;
+        } else {
+            break;
+        }
+        if (!comma) {
+            if (kind == SQL_JOIN_LEFT || kind == SQL_JOIN_RIGHT || kind == SQL_JOIN_FULL)
+                accept_kw(p, "OUTER");
+            if (!expect_kw(p, "JOIN"))
+                return NULL;
+        }
+        struct sql_from *r = parse_from_primary(p);
+        struct sql_from *j = r ? new_from(p, SQL_FROM_JOIN, pos) : NULL;
+        if (!j)
+            return NULL;
+        j->join = kind;
+        j->left = l;
+        j->right = r;
+        if (l->kind == SQL_FROM_UNNEST) {
+            perr(p, l->pos,
+                 "UNNEST must follow the table whose column it unnests (FROM t CROSS JOIN "
+                 "UNNEST(t.tags) AS u(tag))");
+            return NULL;
+        }
+        if (r->kind == SQL_FROM_UNNEST && kind != SQL_JOIN_CROSS && kind != SQL_JOIN_INNER) {
+            perr(p, pos, "UNNEST joins its table with CROSS JOIN (FROM t CROSS JOIN UNNEST(...))");
+            return NULL;
+        }
+        if (kind != SQL_JOIN_CROSS) {
+            if (accept_kw(p, "ON")) {
+                if (!(j->on = parse_expr(p, 0)))
+                    return NULL;
+            } else if (accept_kw(p, "USING")) {
+                if (!expect(p, TK_LPAREN, "'(' after USING") ||
+                    !parse_names(p, "USING list", &j->using_cols, &j->nusing) ||
+                    !expect(p, TK_RPAREN, "')' to close the USING list"))
+                    return NULL;
+            } else if (r->kind != SQL_FROM_UNNEST) {
+                char b[64];
+                perr(p, p->tok.off,
+                     "expected ON or USING after the joined table but found %s (JOIN t ON "
+                     "a.x = t.x, or CROSS JOIN for every pair of rows)",
+                     tok_desc(p, b, sizeof b));
+                return NULL;
+            }
+        }
+        l = j;
+    }
+    return l;
+}
+
+/* ---- GROUP BY with GROUPING SETS, ROLLUP, CUBE ---- */
+
+#define MAX_GSETS 4096
+
+struct gsets {
+    size_t n, cap;
+    struct sql_gset *v;
+};
+
+static bool gsets_add(struct parser *p, struct gsets *g, struct sql_node **keys, size_t n,
+                      uint32_t pos)
+{
+    if (g->n == MAX_GSETS) {
+        perr(p, pos, "more than %d grouping sets (group by fewer columns in CUBE)", MAX_GSETS);
         return false;
     }
+    if (g->n == g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 8;
+        struct sql_gset *nv = arena_alloc(p->a, sizeof *nv * nc);
+        if (!nv)
+            return oom(p), false;
+        if (g->n)
+            memcpy(nv, g->v, sizeof *nv * g->n);
+        g->v = nv;
+        g->cap = nc;
+    }
+    struct sql_node **k = arena_alloc(p->a, sizeof *k * (n ? n : 1));
+    if (!k)
+        return oom(p), false;
+    if (n)
+        memcpy(k, keys, sizeof *k * n);
+    g->v[g->n++] = (struct sql_gset){n, k};
+    return true;
+}
+
+/* ( expr, ... ) or () or one expr: one grouping set's keys */
+static bool parse_gset(struct parser *p, struct nvec *v)
+{
+    if (p->tok.kind == TK_LPAREN && peek_tok(p).kind == TK_RPAREN) {
+        next(p);
+        next(p);
+        return true;
+    }
+    if (p->tok.kind == TK_LPAREN) {
+        /* (a, b) is a set; (a) + b is an expression: try the set first */
+        struct sql_lexer save = p->lx;
+        struct sql_token tok = p->tok;
+        next(p);
+        size_t n0 = v->n;
+        for (;;) {
+            if (!nvec_push(p, v, parse_expr(p, 0)))
+                return false;
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+        if (p->tok.kind == TK_RPAREN && v->n - n0 > 1) {
+            next(p);
+            return true;
+        }
+        p->lx = save; /* one expression after all */
+        p->tok = tok;
+        v->n = n0;
+    }
+    return nvec_push(p, v, parse_expr(p, 0));
+}
+
+/* The sets of one GROUP BY element, into out (replacing it). */
+static bool parse_group_elem(struct parser *p, struct gsets *out)
+{
+    uint32_t pos = p->tok.off;
+    out->n = 0;
+    struct nvec v;
+    nvec_init(&v, "GROUP BY terms", SQL_MAX_ITEMS);
+    bool rollup = is_kw(p, "ROLLUP"), cube = is_kw(p, "CUBE");
+    if (is_kw(p, "GROUPING") && peek_tok(p).kind == TK_IDENT) {
+        next(p);
+        if (!expect_kw(p, "SETS") || !expect(p, TK_LPAREN, "'(' after GROUPING SETS"))
+            return false;
+        for (;;) {
+            v.n = 0;
+            if (!parse_gset(p, &v) || !gsets_add(p, out, v.v, v.n, pos))
+                return false;
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+        return expect(p, TK_RPAREN, "')' to close GROUPING SETS");
+    }
+    if ((rollup || cube) && peek_tok(p).kind == TK_LPAREN) {
+        next(p);
+        next(p);
+        for (;;) {
+            if (!nvec_push(p, &v, parse_expr(p, 0)))
+                return false;
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+        if (!expect(p, TK_RPAREN, rollup ? "')' to close ROLLUP" : "')' to close CUBE"))
+            return false;
+        if (rollup) {
+            for (size_t k = v.n + 1; k-- > 0;)
+                if (!gsets_add(p, out, v.v, k, pos))
+                    return false;
+            return true;
+        }
+        if (v.n > 12) {
+            perr(p, pos,
+                 "CUBE of %zu terms makes %.0f grouping sets, more than %d (use ROLLUP "
+                 "or GROUPING SETS)",
+                 v.n, (double)(1ull << (v.n < 63 ? v.n : 63)), MAX_GSETS);
+            return false;
+        }
+        struct sql_node *keys[12];
+        for (size_t m = (1u << v.n); m-- > 0;) {
+            size_t k = 0;
+            for (size_t i = 0; i < v.n; i++)
+                if (m & (1u << (v.n - 1 - i)))
+                    keys[k++] = v.v[i];
+            if (!gsets_add(p, out, keys, k, pos))
+                return false;
+        }
+        return true;
+    }
+    if (!parse_gset(p, &v))
+        return false;
+    return gsets_add(p, out, v.v, v.n, pos);
+}
+
+/* GROUP BY terms; with GROUPING SETS, ROLLUP or CUBE among them, the cross
+ * product of every term's sets goes to s->gsets. */
+static bool parse_group_by(struct parser *p, struct sql_stmt *s)
+{
+    bool sets = false;
+    struct gsets acc = {0, 0, NULL}, elem = {0, 0, NULL}, next_acc;
+    if (!gsets_add(p, &acc, NULL, 0, p->tok.off))
+        return false;
+    struct nvec flat;
+    nvec_init(&flat, "GROUP BY terms", SQL_MAX_ITEMS);
+    for (;;) {
+        uint32_t pos = p->tok.off;
+        sets |= is_kw(p, "ROLLUP") || is_kw(p, "CUBE") ||
+                (is_kw(p, "GROUPING") && peek_tok(p).kind == TK_IDENT);
+        if (!parse_group_elem(p, &elem))
+            return false;
+        for (size_t k = 0; elem.n == 1 && k < elem.v[0].n; k++)
+            if (!nvec_push(p, &flat, elem.v[0].keys[k]))
+                return false;
+        memset(&next_acc, 0, sizeof next_acc);
+        struct sql_node *keys[SQL_MAX_ITEMS];
+        for (size_t a = 0; a < acc.n; a++)
+            for (size_t e = 0; e < elem.n; e++) {
+                size_t k = acc.v[a].n + elem.v[e].n;
+                if (k > SQL_MAX_ITEMS) {
+                    perr(p, pos, "too many GROUP BY terms: more than %d", SQL_MAX_ITEMS);
+                    return false;
+                }
+                memcpy(keys, acc.v[a].keys, sizeof *keys * acc.v[a].n);
+                memcpy(keys + acc.v[a].n, elem.v[e].keys, sizeof *keys * elem.v[e].n);
+                if (!gsets_add(p, &next_acc, keys, k, pos))
+                    return false;
+            }
+        acc = next_acc;
+        if (p->tok.kind != TK_COMMA)
+            break;
+        next(p);
+    }
+    if (sets) {
+        s->gsets = acc.v;
+        s->ngsets = acc.n;
+        return true;
+    }
+    s->group = arena_alloc(p->a, sizeof *s->group * (flat.n ? flat.n : 1));
+    if (!s->group)
+        return oom(p), false;
+    memcpy(s->group, flat.v, sizeof *s->group * flat.n);
+    s->ngroup = flat.n;
+    return true;
+}
+
+/* SELECT ... [FROM ...] [WHERE ...] [GROUP BY ...] [HAVING ...] */
+static bool parse_block(struct parser *p, struct sql_stmt *s)
+{
+    s->pos = p->tok.off;
     if (!expect_kw(p, "SELECT"))
         return false;
     if (accept_kw(p, "DISTINCT"))
@@ -1598,46 +2072,14 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
     s->schema_name = "";
     s->table = "";
     if (accept_kw(p, "FROM")) {
-        if (p->tok.kind == TK_LPAREN) {
-            perr(p, p->tok.off, "subqueries in FROM are not supported");
+        if (!(s->from = parse_from_item(p)))
             return false;
-        }
-        if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
-            perr(p, p->tok.off, "expected a table name after FROM");
-            return false;
-        }
-        struct sql_token t = p->tok;
-        next(p);
-        char *a = ident_text(p, &t);
-        if (!a)
-            return false;
-        if (p->tok.kind == TK_DOT) {
-            next(p);
-            if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
-                perr(p, p->tok.off, "expected a table name after '.'");
-                return false;
-            }
-            s->schema_name = a;
-            s->table = ident_text(p, &p->tok);
-            next(p);
-        } else {
-            s->table = a;
-        }
-        if (!s->table)
-            return false;
-        if (accept_kw(p, "AS") || (p->tok.kind == TK_IDENT && !is_reserved(p, &p->tok)) ||
-            p->tok.kind == TK_QIDENT) {
-            if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
-                perr(p, p->tok.off, "expected a table alias after AS");
-                return false;
-            }
-            s->table_alias = ident_text(p, &p->tok);
-            next(p);
-        }
-        if (p->tok.kind == TK_COMMA || is_kw(p, "JOIN") || is_kw(p, "INNER") || is_kw(p, "LEFT") ||
-            is_kw(p, "RIGHT") || is_kw(p, "FULL") || is_kw(p, "CROSS")) {
-            perr(p, p->tok.off, "joins are not supported (query one table)");
-            return false;
+        const struct sql_from *f = s->from;
+        if (f->kind == SQL_FROM_TABLE && f->ncol_aliases == 0) {
+            /* one plain table: the single-table path reads these */
+            s->schema_name = f->schema_name;
+            s->table = f->table;
+            s->table_alias = f->alias;
         }
     }
     if (accept_kw(p, "WHERE")) {
@@ -1647,7 +2089,7 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
     }
     if (is_kw(p, "GROUP")) {
         next(p);
-        if (!expect_kw(p, "BY") || !parse_list(p, "GROUP BY terms", &s->group, &s->ngroup))
+        if (!expect_kw(p, "BY") || !parse_group_by(p, s))
             return false;
     }
     if (accept_kw(p, "HAVING")) {
@@ -1657,10 +2099,11 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
     }
     if (is_kw(p, "WINDOW") && !parse_window_clause(p, s))
         return false;
-    if (is_kw(p, "UNION") || is_kw(p, "INTERSECT") || is_kw(p, "EXCEPT")) {
-        perr(p, p->tok.off, "UNION, INTERSECT and EXCEPT are not supported");
-        return false;
-    }
+    return !p->failed;
+}
+
+static bool parse_order_limit(struct parser *p, struct sql_stmt *s)
+{
     if (is_kw(p, "ORDER")) {
         next(p);
         if (!expect_kw(p, "BY"))
@@ -1729,14 +2172,234 @@ static bool parse_select_body(struct parser *p, struct sql_stmt *s)
         if (!expect_kw(p, "ONLY"))
             return false;
     }
-    while (p->tok.kind == TK_SEMI)
-        next(p);
-    if (p->tok.kind != TK_EOF) {
-        char b[64];
-        perr(p, p->tok.off, "unexpected %s after the end of the query", tok_desc(p, b, sizeof b));
+    return !p->failed;
+}
+
+/* WITH name [(col, ...)] AS (query), ... */
+static bool parse_ctes(struct parser *p, struct sql_stmt *s)
+{
+    size_t cap = 4;
+    s->ctes = arena_alloc(p->a, sizeof *s->ctes * cap);
+    if (!s->ctes)
+        return oom(p), false;
+    if (is_kw(p, "RECURSIVE")) {
+        perr(p, p->tok.off,
+             "WITH RECURSIVE is not supported (Druid SQL has no recursive queries)");
         return false;
     }
-    return !p->failed;
+    for (;;) {
+        if (p->tok.kind != TK_IDENT && p->tok.kind != TK_QIDENT) {
+            char b[64];
+            perr(p, p->tok.off, "expected a name for the WITH query but found %s",
+                 tok_desc(p, b, sizeof b));
+            return false;
+        }
+        if (s->nctes == SQL_MAX_ITEMS) {
+            perr(p, p->tok.off, "too many WITH queries: more than %d", SQL_MAX_ITEMS);
+            return false;
+        }
+        if (s->nctes == cap) {
+            struct sql_cte *nc = arena_alloc(p->a, sizeof *nc * cap * 2);
+            if (!nc)
+                return oom(p), false;
+            memcpy(nc, s->ctes, sizeof *nc * cap);
+            s->ctes = nc;
+            cap *= 2;
+        }
+        struct sql_cte *c = &s->ctes[s->nctes++];
+        memset(c, 0, sizeof *c);
+        c->pos = p->tok.off;
+        if (!(c->name = ident_text(p, &p->tok)))
+            return false;
+        next(p);
+        for (size_t i = 0; i + 1 < s->nctes; i++)
+            if (strcmp(s->ctes[i].name, c->name) == 0) {
+                perr(p, c->pos, "WITH query '%s' is defined twice (give each its own name)",
+                     c->name);
+                return false;
+            }
+        if (p->tok.kind == TK_LPAREN) {
+            next(p);
+            if (!parse_names(p, "column names", &c->cols, &c->ncols) ||
+                !expect(p, TK_RPAREN, "')' to close the column names"))
+                return false;
+        }
+        if (!expect_kw(p, "AS") || !expect(p, TK_LPAREN, "'(' before the WITH query"))
+            return false;
+        if (!starts_query(p)) {
+            char b[64];
+            perr(p, p->tok.off, "expected SELECT in the WITH query but found %s",
+                 tok_desc(p, b, sizeof b));
+            return false;
+        }
+        if (!(c->q = parse_subquery(p)) || !expect(p, TK_RPAREN, "')' to close the WITH query"))
+            return false;
+        if (p->tok.kind != TK_COMMA)
+            return true;
+        next(p);
+    }
+}
+
+static bool parse_query(struct parser *p, struct sql_stmt *s);
+
+/* One part of a query: a block, or a parenthesized query. */
+static bool parse_part(struct parser *p, struct sql_stmt *s)
+{
+    if (p->tok.kind == TK_LPAREN) {
+        next(p);
+        if (++p->depth > SQL_MAX_NESTING) {
+            perr(p, p->tok.off, NESTING_MSG);
+            return false;
+        }
+        bool ok = parse_query(p, s) && expect(p, TK_RPAREN, "')'");
+        p->depth--;
+        return ok;
+    }
+    return parse_block(p, s);
+}
+
+/* Makes s `SELECT * FROM <from>` (a block over the rows of other blocks). */
+static bool star_over(struct parser *p, struct sql_stmt *s, struct sql_from *from)
+{
+    struct sql_parse_item *it = arena_zalloc(p->a, sizeof *it);
+    struct sql_node *star = mk(p, NK_STAR, s->pos);
+    if (!it || !star)
+        return oom(p), false;
+    it->expr = star;
+    it->pos = s->pos;
+    s->items = it;
+    s->nitems = 1;
+    s->from = from;
+    s->schema_name = "";
+    s->table = "";
+    return true;
+}
+
+/* A copy of s as a new block, s keeping its WITH list. */
+static struct sql_stmt *move_block(struct parser *p, struct sql_stmt *s)
+{
+    struct sql_stmt *b = new_block(p);
+    if (!b)
+        return NULL;
+    *b = *s;
+    memset(&b->owner, 0, sizeof b->owner); /* the top block's arena stays with s */
+    b->nctes = 0;
+    b->ctes = NULL;
+    b->explain = false;
+    size_t nctes = s->nctes;
+    struct sql_cte *ctes = s->ctes;
+    s->distinct = false;
+    s->items = NULL;
+    s->nitems = 0;
+    s->where = s->having = s->limit = s->offset = NULL;
+    s->group = NULL;
+    s->ngroup = 0;
+    s->order = NULL;
+    s->norder = 0;
+    s->from = NULL;
+    s->schema_name = s->table = "";
+    s->table_alias = NULL;
+    s->nctes = nctes;
+    s->ctes = ctes;
+    return b;
+}
+
+/* [WITH ...] part [UNION [ALL] part ...] [ORDER BY ...] [LIMIT ...] into s. */
+static bool parse_query(struct parser *p, struct sql_stmt *s)
+{
+    if (accept_kw(p, "WITH") && !parse_ctes(p, s))
+        return false;
+    if (s->nctes && !starts_query(p) && p->tok.kind != TK_LPAREN) {
+        char b[64];
+        perr(p, p->tok.off, "expected SELECT after the WITH queries but found %s",
+             tok_desc(p, b, sizeof b));
+        return false;
+    }
+    struct sql_stmt *first = s;
+    if (s->nctes && p->tok.kind == TK_LPAREN) {
+        /* WITH ... (SELECT ...): the part is its own block under the WITH list */
+        if (!(first = new_block(p)) || !parse_part(p, first) || !star_over(p, s, NULL))
+            return false;
+        struct sql_from *f = new_from(p, SQL_FROM_SUBQUERY, first->pos);
+        if (!f)
+            return false;
+        f->sub = first;
+        s->from = f;
+    } else if (!parse_part(p, s)) {
+        return false;
+    }
+    if (is_kw(p, "INTERSECT") || is_kw(p, "EXCEPT") || is_kw(p, "MINUS")) {
+        perr(p, p->tok.off,
+             "INTERSECT and EXCEPT are not supported (Druid SQL has neither; "
+             "use IN (SELECT ...) or NOT IN (SELECT ...))");
+        return false;
+    }
+    if (is_kw(p, "UNION")) {
+        struct sql_from *u = new_from(p, SQL_FROM_UNION, p->tok.off);
+        struct sql_stmt *b0 = u ? move_block(p, s) : NULL;
+        if (!b0)
+            return false;
+        size_t cap = 4;
+        u->parts = arena_alloc(p->a, sizeof *u->parts * cap);
+        if (!u->parts)
+            return oom(p), false;
+        u->parts[u->nparts++] = b0;
+        int mode = -1; /* 1 = ALL, 0 = distinct */
+        while (is_kw(p, "UNION")) {
+            uint32_t upos = p->tok.off;
+            next(p);
+            int m = accept_kw(p, "ALL") ? 1 : (accept_kw(p, "DISTINCT"), 0);
+            if (mode >= 0 && m != mode) {
+                perr(p, upos,
+                     "UNION and UNION ALL mixed in one query (use one of them, or put "
+                     "parentheses around the parts to combine first)");
+                return false;
+            }
+            mode = m;
+            if (u->nparts == SQL_MAX_ITEMS) {
+                perr(p, upos, "too many UNION parts: more than %d", SQL_MAX_ITEMS);
+                return false;
+            }
+            if (u->nparts == cap) {
+                struct sql_stmt **np = arena_alloc(p->a, sizeof *np * cap * 2);
+                if (!np)
+                    return oom(p), false;
+                memcpy(np, u->parts, sizeof *np * cap);
+                u->parts = np;
+                cap *= 2;
+            }
+            struct sql_stmt *b = new_block(p);
+            if (!b || !parse_part(p, b))
+                return false;
+            u->parts[u->nparts++] = b;
+        }
+        u->distinct = mode == 0;
+        if (!star_over(p, s, u))
+            return false;
+        s->distinct = u->distinct;
+    }
+    if ((is_kw(p, "ORDER") || is_kw(p, "LIMIT") || is_kw(p, "OFFSET") || is_kw(p, "FETCH")) &&
+        (s->norder || s->limit || s->offset)) {
+        /* (SELECT ... LIMIT 5) ORDER BY x: the outer terms apply to the inner rows */
+        struct sql_from *f = new_from(p, SQL_FROM_SUBQUERY, s->pos);
+        struct sql_stmt *b = f ? move_block(p, s) : NULL;
+        if (!b || !star_over(p, s, f))
+            return false;
+        f->sub = b;
+    }
+    return parse_order_limit(p, s);
+}
+
+static struct sql_stmt *parse_subquery(struct parser *p)
+{
+    if (++p->depth > SQL_MAX_NESTING) {
+        perr(p, p->tok.off, NESTING_MSG);
+        return NULL;
+    }
+    struct sql_stmt *s = new_block(p);
+    bool ok = s && parse_query(p, s);
+    p->depth--;
+    return ok ? s : NULL;
 }
 
 int sql_parse_stmt_into(const char *text, size_t len, struct arena *a, struct sql_stmt *s,
@@ -1745,14 +2408,29 @@ int sql_parse_stmt_into(const char *text, size_t len, struct arena *a, struct sq
     struct parser p;
     s->text = text;
     s->len = len;
+    s->mem = a;
     parser_init(&p, text, len, a, err);
+    p.statement = true;
+    bool explain = false;
     if (!p.failed && accept_kw(&p, "EXPLAIN")) {
+        explain = true;
         if (expect_kw(&p, "PLAN"))
             expect_kw(&p, "FOR");
-        s->explain = true;
     }
-    if (p.failed || !parse_select_body(&p, s))
+    s->schema_name = "";
+    s->table = "";
+    if (!p.failed && parse_query(&p, s)) {
+        while (p.tok.kind == TK_SEMI)
+            next(&p);
+        if (p.tok.kind != TK_EOF) {
+            char b[64];
+            perr(&p, p.tok.off, "unexpected %s after the end of the query",
+                 tok_desc(&p, b, sizeof b));
+        }
+    }
+    if (p.failed)
         return err && err->code ? err->code : LERR_INVALID;
+    s->explain = explain;
     return 0;
 }
 

@@ -220,6 +220,37 @@ static bool lit_ordinal(const struct sql_node *n, size_t nitems, size_t *out)
     return n->k.v.l >= 1 && (size_t)n->k.v.l <= nitems;
 }
 
+/* Whether * (or t.*) takes field f of a FROM with qualified fields. */
+static bool star_takes(const struct sql_node *star, const struct sql_field *f)
+{
+    if (!star->qual)
+        return !(f->flags & SQL_FIELD_QUALIFIED_ONLY);
+    return f->qual && strlen(f->qual) == star->qual_len &&
+           memcmp(f->qual, star->qual, star->qual_len) == 0;
+}
+
+/* t.* names a table or alias of the FROM. */
+static int star_qual_check(struct sql_bctx *b, const struct sql_node *star)
+{
+    if (!b->field_quals) {
+        bool ok = b->table && ((strlen(b->table) == star->qual_len &&
+                                memcmp(b->table, star->qual, star->qual_len) == 0) ||
+                               (b->table_alias && strlen(b->table_alias) == star->qual_len &&
+                                memcmp(b->table_alias, star->qual, star->qual_len) == 0));
+        return ok ? 0
+                  : sql_bind_error(b, star,
+                                   "unknown table '%.*s' in %.*s.* (the query reads \"%s\")",
+                                   (int)star->qual_len, star->qual, (int)star->qual_len,
+                                   star->qual, b->table ? b->table : "");
+    }
+    for (size_t i = 0; i < b->schema->n; i++)
+        if (star_takes(star, &b->schema->fields[i]))
+            return 0;
+    return sql_bind_error(b, star,
+                          "unknown table '%.*s' in %.*s.* (name a table or alias of FROM)",
+                          (int)star->qual_len, star->qual, (int)star->qual_len, star->qual);
+}
+
 static int find_alias(const struct sql_stmt *s, const struct sql_node *n)
 {
     if (n->kind != NK_IDENT || n->qual)
@@ -311,6 +342,54 @@ static void time_range(struct sql_select *q, const struct sql_node *w, int tcol)
         q->time_max = hi;
 }
 
+/* A copy of one block's own clauses (not its FROM tree or WITH list: the
+ * engine has turned those into the columns the block is bound against). */
+static bool copy_block(struct arena *a, const struct sql_stmt *src, const char *text,
+                       struct sql_stmt *s)
+{
+    s->text = text;
+    s->len = src->len;
+    s->pos = src->pos;
+    s->explain = src->explain;
+    s->distinct = src->distinct;
+    s->schema_name = arena_strdup(a, src->schema_name ? src->schema_name : "");
+    s->table = arena_strdup(a, src->table ? src->table : "");
+    s->table_alias = src->table_alias ? arena_strdup(a, src->table_alias) : NULL;
+    if (!s->schema_name || !s->table || (src->table_alias && !s->table_alias))
+        return false;
+    s->nitems = src->nitems;
+    s->items = arena_alloc(a, sizeof *s->items * (src->nitems ? src->nitems : 1));
+    if (!s->items)
+        return false;
+    for (size_t i = 0; i < src->nitems; i++) {
+        s->items[i] = src->items[i];
+        if (!(s->items[i].expr = sql_node_copy(a, src->items[i].expr)))
+            return false;
+        if (src->items[i].alias && !(s->items[i].alias = arena_strdup(a, src->items[i].alias)))
+            return false;
+    }
+    s->ngroup = src->ngroup;
+    s->group = arena_alloc(a, sizeof *s->group * (src->ngroup ? src->ngroup : 1));
+    s->norder = src->norder;
+    s->order = arena_alloc(a, sizeof *s->order * (src->norder ? src->norder : 1));
+    if (!s->group || !s->order)
+        return false;
+    for (size_t i = 0; i < src->ngroup; i++)
+        if (!(s->group[i] = sql_node_copy(a, src->group[i])))
+            return false;
+    for (size_t i = 0; i < src->norder; i++) {
+        s->order[i] = src->order[i];
+        if (!(s->order[i].expr = sql_node_copy(a, src->order[i].expr)))
+            return false;
+    }
+    struct sql_node **one[] = {&s->where, &s->having, &s->limit, &s->offset};
+    const struct sql_node *from[] = {src->where, src->having, src->limit, src->offset};
+    for (size_t i = 0; i < 4; i++)
+        if (from[i] && !(*one[i] = sql_node_copy(a, from[i])))
+            return false;
+    return true;
+}
+
 int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *columns,
                     const struct sql_options *opt, struct sql_select **out, struct lerr *err)
 {
@@ -326,15 +405,8 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
         sql_owner_free(o);
         return lerr_set(err, LERR_NOMEM, "out of memory");
     }
-    /* bind a private parse: binding rewrites trees in place */
-    int rc = sql_parse_stmt_into(text, stmt->len, &o->arena, s, err);
-    if (!rc && (stmt->win || stmt->win_is_inner)) {
-        /* planned for windows (window.c): plan the private parse the same
-         * way (planning is deterministic) and bind the same block */
-        rc = sql__plan_windows_in(s, &o->arena, err);
-        if (!rc && stmt->win_is_inner)
-            s = s->win_inner;
-    }
+    /* bind a private copy: binding rewrites trees in place */
+    int rc = copy_block(&o->arena, stmt, text, s) ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
     struct sql_bctx bc;
     struct sql_bctx *b = &bc;
     if (!rc)
@@ -350,6 +422,8 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
     b->field_what = "column";
     b->table = s->table && *s->table ? s->table : NULL;
     b->table_alias = s->table_alias;
+    for (size_t i = 0; i < columns->n; i++)
+        b->field_quals |= columns->fields[i].qual != NULL;
     q->explain = s->explain;
     q->distinct = s->distinct;
     q->schema_name = s->schema_name ? s->schema_name : "";
@@ -373,12 +447,16 @@ int sql_bind_select(const struct sql_stmt *stmt, const struct sql_schema *column
     for (size_t i = 0; i < s->nitems; i++) {
         struct sql_node *e = s->items[i].expr;
         if (e->kind == NK_STAR) {
-            if (!b->table) {
+            if (!b->table && columns->n == 0) {
                 rc = sql_bind_error(b, e, "SELECT * needs a FROM table");
                 goto fail;
             }
+            if (e->qual && (rc = star_qual_check(b, e)))
+                goto fail;
             for (size_t c = 0; c < columns->n && nitems < cap; c++) {
                 const struct sql_field *f = &columns->fields[c];
+                if (b->field_quals && !star_takes(e, f))
+                    continue;
                 item_nodes[nitems] = sql_node_ref(&o->arena, (uint32_t)c, f->type, e->pos);
                 names[nitems] = arena_strndup(&o->arena, f->name, f->name_len);
                 if (!item_nodes[nitems] || !names[nitems]) {

@@ -170,7 +170,17 @@ struct sql_field {
     const char *name;
     size_t name_len;
     uint8_t type; /* enum sql_type */
+    /* Queries over joins and derived tables only (sql_bind_select): the
+     * table name or alias that qualifies the field (t.col), NUL-terminated,
+     * or NULL; and SQL_FIELD_* flags. Expressions ignore both. */
+    const char *qual;
+    uint8_t flags;
 };
+
+/* The field answers only to its qualified name (t.col) and is not part of
+ * SELECT *: the two sides' columns of JOIN ... USING (col), whose merged
+ * column is the unqualified one. */
+#define SQL_FIELD_QUALIFIED_ONLY 0x01
 
 struct sql_schema {
     const struct sql_field *fields;
@@ -181,6 +191,35 @@ enum sql_mode {
     SQL_MODE_SCALAR, /* mappings of detail tables, filters: no aggregates */
     SQL_MODE_ROLLUP, /* isAggregation mappings: exactly one aggregate call at the top */
     SQL_MODE_ANY     /* either (the caller asks sql_expr_is_aggregation) */
+};
+
+/*
+ * Lookups for LOOKUP(expr, 'name'): named key → value maps the server keeps
+ * (the API manages them; the query layer hands this interface through).
+ * get() finds lookup `name` (len bytes, case-sensitive) and fills *out:
+ * entries sorted by key (bytes, as memcmp with the shorter first on a tie),
+ * keys unique; they are borrowed until the binder calls out->release(out->
+ * handle), which it does before sql_compile_expr / sql_bind_select return
+ * (it copies what it needs). Returns 0, LERR_NOT_FOUND (err untouched) when
+ * there is no such lookup, or another error set in err. names() writes the
+ * names of all lookups to `out`, one per line, for the "did you mean" hint
+ * of an unknown name; false when it failed. Both may be called from any
+ * thread.
+ */
+struct sql_lookup_entry {
+    const char *key, *value;
+    uint32_t key_len, value_len;
+};
+struct sql_lookup {
+    const struct sql_lookup_entry *entries;
+    size_t n;
+    void (*release)(void *handle); /* NULL: nothing to release */
+    void *handle;
+};
+struct sql_lookups {
+    void *ctx;
+    int (*get)(void *ctx, const char *name, size_t len, struct sql_lookup *out, struct lerr *err);
+    bool (*names)(void *ctx, struct buf *out);
 };
 
 struct sql_options {
@@ -194,6 +233,8 @@ struct sql_options {
      * charged to before it is allocated; it must outlive the expression or
      * SELECT. A refusal is LERR_NOMEM (the budget records which limit). */
     struct mem_budget *budget;
+    /* NULL: LOOKUP() is refused (ingestion mappings and filters have none). */
+    const struct sql_lookups *lookups;
 };
 
 /* ---- compiled expressions ---------------------------------------------- */
@@ -276,7 +317,17 @@ uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b, c
     X(SQL_AGG_EARLIEST_BY, "EARLIEST_BY")       \
     X(SQL_AGG_LATEST_BY, "LATEST_BY")           \
     X(SQL_AGG_COUNT_DISTINCT, "COUNT_DISTINCT") \
-    X(SQL_AGG_ANY_VALUE, "ANY_VALUE")
+    X(SQL_AGG_ANY_VALUE, "ANY_VALUE")           \
+    X(SQL_AGG_VAR_SAMP, "VAR_SAMP")             \
+    X(SQL_AGG_VAR_POP, "VAR_POP")               \
+    X(SQL_AGG_STDDEV_SAMP, "STDDEV_SAMP")       \
+    X(SQL_AGG_STDDEV_POP, "STDDEV_POP")         \
+    X(SQL_AGG_BIT_AND, "BIT_AND")               \
+    X(SQL_AGG_BIT_OR, "BIT_OR")                 \
+    X(SQL_AGG_BIT_XOR, "BIT_XOR")               \
+    X(SQL_AGG_ARRAY_AGG, "ARRAY_AGG")           \
+    X(SQL_AGG_ARRAY_CONCAT, "ARRAY_CONCAT_AGG") \
+    X(SQL_AGG_STRING_AGG, "STRING_AGG")
 
 enum sql_agg_kind {
 #define SQL_AGG_ENUM(e, name) e,
@@ -295,11 +346,19 @@ struct sql_agg_call {
     enum sql_agg_kind kind;
     uint8_t arg_type; /* type of args[0] (SQL_NULL for COUNT(*)) */
     uint8_t result_type;
-    uint8_t nargs;      /* value arguments: 0, 1, or 2 for the _BY forms */
-    bool distinct;      /* COUNT(DISTINCT x) (kind is COUNT_DISTINCT) */
-    uint32_t max_bytes; /* strings kept by EARLIEST/LATEST (default 1024) */
+    uint8_t nargs; /* value arguments: 0, 1, or 2 for the _BY forms */
+    /* COUNT(DISTINCT x) (kind is COUNT_DISTINCT); ARRAY_AGG, ARRAY_CONCAT_AGG
+     * and STRING_AGG (or LISTAGG) of DISTINCT values */
+    bool distinct;
+    /* strings kept by EARLIEST/LATEST/ANY_VALUE (default 1024); the most
+     * bytes the ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG accumulator may
+     * take (default 1024, measured as Druid does) */
+    uint32_t max_bytes;
     struct sql_expr *args[2];
     struct sql_expr *filter; /* AGG(...) FILTER (WHERE ...), or NULL */
+    /* STRING_AGG's separator (a literal; owned by the call's expression) */
+    const char *sep;
+    uint32_t sep_len;
 };
 
 /* For an aggregation expression (SQL_MODE_ROLLUP or an aggregate at the top
@@ -316,15 +375,31 @@ bool sql_expr_is_aggregation(const struct sql_expr *e);
 size_t sql_agg_state_size(const struct sql_agg_call *c);
 void sql_agg_init(const struct sql_agg_call *c, void *state);
 /* Adds one row: args[] are the evaluated arguments (nargs of them), row_time
- * the row's __time (EARLIEST/LATEST). */
+ * the row's __time (EARLIEST/LATEST). False when out of memory, or when an
+ * ARRAY_AGG, ARRAY_CONCAT_AGG or STRING_AGG state would pass its max_bytes
+ * (use sql_agg_add_err to tell the two apart). */
 bool sql_agg_add(const struct sql_agg_call *c, void *state, const struct sql_value *args,
                  int64_t row_time, struct arena *mem);
-/* Evaluates the call's arguments (and FILTER) over one row and adds it. */
+/* The same, saying why: 0, LERR_NOMEM, or LERR_INVALID when the state would
+ * pass its max_bytes (the message names the aggregate, the size, the limit
+ * and how to raise it); the state is then left as it was. */
+int sql_agg_add_err(const struct sql_agg_call *c, void *state, const struct sql_value *args,
+                    int64_t row_time, struct arena *mem, struct lerr *err);
+/* Evaluates the call's arguments (and FILTER) over one row and adds it
+ * (errors as sql_agg_add_err, and evaluation errors). */
 int sql_agg_add_row(const struct sql_agg_call *c, void *state, const struct sql_value *row,
                     int64_t row_time, struct arena *mem, struct lerr *err);
 bool sql_agg_merge(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem);
-/* The final value (COUNT → LONG, AVG → DOUBLE, SUM/MIN/MAX of no rows → NULL).
- * Strings point into the state's memory. */
+/* The same, saying why (as sql_agg_add_err). */
+int sql_agg_merge_err(const struct sql_agg_call *c, void *dst, const void *src, struct arena *mem,
+                      struct lerr *err);
+/* The final value (COUNT → LONG, AVG → DOUBLE, SUM/MIN/MAX of no rows → NULL;
+ * VAR_* and STDDEV_* → DOUBLE, 0 for one value, NULL for none; BIT_* →
+ * BIGINT, NULL for none; ARRAY_AGG and ARRAY_CONCAT_AGG → ARRAY in input
+ * order, or sorted (NULL first) when DISTINCT; STRING_AGG → VARCHAR, NULL
+ * when no value). Strings and arrays point into the state's memory (a
+ * DISTINCT array is sorted there, in place: finalizing is not thread-safe
+ * for one state). */
 void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sql_value *out);
 /* Portable bytes (little-endian, versioned) that segments store. */
 bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out);
@@ -370,7 +445,10 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
  * (as text). COUNT(x) counts any type. A value is converted to the
  * measure's type as it enters the state. Nothing else feeds a measure:
  * AVG, ANY_VALUE, and the distinct counts COUNT(DISTINCT x) and
- * APPROX_COUNT_DISTINCT(x), which need sketch columns (not supported yet).
+ * APPROX_COUNT_DISTINCT(x), which need sketch columns (not supported yet);
+ * and the query-only aggregates VARIANCE, VAR_SAMP, VAR_POP, STDDEV (and
+ * _SAMP, _POP), BIT_AND, BIT_OR, BIT_XOR,
+ * ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG/LISTAGG.
  *
  * X(name, stored aggregator kind, its value type, mapping kinds fed (bits
  * of 1 << enum sql_agg_kind))
@@ -410,7 +488,7 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
  * The measure type a new column fed by `m` gets ("count", "longSum",
  * "doubleMax", "stringLatest", ...; never a float type), or NULL with
  * LERR_INVALID when no measure type keeps what m computes (AVG, ANY_VALUE,
- * distinct counts, MIN/MAX of text).
+ * distinct counts, MIN/MAX of text, the query-only aggregates).
  */
 const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *err);
 /*
@@ -428,7 +506,7 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
 
 struct sql_stmt; /* a parsed, not yet bound statement */
 
-/* Parses `[EXPLAIN PLAN FOR] SELECT ...`. */
+/* Parses `[EXPLAIN PLAN FOR] [WITH ...] SELECT ... [UNION ALL SELECT ...]`. */
 int sql_parse_select(const char *text, size_t len, struct sql_stmt **out, struct lerr *err);
 /* The same, the statement's memory charged to `budget` (NULL = none), which
  * must outlive it; a refusal is LERR_NOMEM. */
@@ -484,13 +562,147 @@ struct sql_select {
     int64_t time_min, time_max;
 };
 
-/* Binds a parsed statement against the FROM table's columns (`SELECT *`
- * expands to them in order). Errors as sql_compile_expr, plus GROUP BY and
- * ORDER BY mistakes. *out owns its memory (sql_select_free); s may be freed
- * after. */
+/* Binds one SELECT block (its subqueries resolved) against the columns of
+ * its FROM (`SELECT *` expands to them in order, less the qualified-only
+ * ones; `t.*` to those qualified by t). Errors as sql_compile_expr, plus
+ * GROUP BY and ORDER BY mistakes, ambiguous names, unresolved subqueries.
+ * *out owns its memory (sql_select_free); s may be freed after. */
 int sql_bind_select(const struct sql_stmt *s, const struct sql_schema *columns,
                     const struct sql_options *opt, struct sql_select **out, struct lerr *err);
 void sql_select_free(struct sql_select *q);
+
+/* ---- the FROM tree, WITH lists, subqueries (from.c) -------------------------- */
+
+/*
+ * A parsed statement is a tree of SELECT blocks (struct sql_stmt). The
+ * query engine runs it bottom up: each FROM item becomes rows (a table, or
+ * a block's result), expression subqueries are run and their results put
+ * in place (sql_subquery_resolve), then the block is bound against the
+ * columns of its FROM (sql_bind_select) and run.
+ */
+enum sql_from_kind {
+    SQL_FROM_TABLE,    /* schema_name.table [AS alias]: a table or a WITH name */
+    SQL_FROM_SUBQUERY, /* (SELECT ...) [AS] alias [(col, ...)] */
+    SQL_FROM_JOIN,     /* left <join> right [ON on | USING (cols)] */
+    SQL_FROM_UNION,    /* parts[0] UNION ALL parts[1] ... (distinct: UNION) */
+    SQL_FROM_UNNEST,   /* UNNEST(expr) [AS alias (col)]: right side of a join */
+    SQL_FROM_WINDOW    /* sub's rows with window columns appended (windows) */
+};
+
+enum sql_join_kind {
+    SQL_JOIN_INNER,
+    SQL_JOIN_LEFT,
+    SQL_JOIN_RIGHT,
+    SQL_JOIN_FULL,
+    SQL_JOIN_CROSS
+};
+
+struct sql_windows; /* window calls of a block, planned (window.c) */
+struct sql_node;
+
+struct sql_from {
+    enum sql_from_kind kind;
+    uint32_t pos;                    /* byte offset in the statement text */
+    const char *schema_name, *table; /* TABLE ("" schema when unqualified) */
+    const char *alias;               /* or NULL */
+    size_t ncol_aliases;             /* AS alias (a, b): renames the columns */
+    const char **col_aliases;
+    struct sql_stmt *sub; /* SUBQUERY, WINDOW */
+    size_t nparts;        /* UNION */
+    struct sql_stmt **parts;
+    bool distinct;           /* UNION without ALL */
+    enum sql_join_kind join; /* JOIN */
+    struct sql_from *left, *right;
+    struct sql_node *on; /* or NULL */
+    size_t nusing;
+    const char **using_cols;
+    struct sql_node *expr;             /* UNNEST's array */
+    const struct sql_windows *windows; /* WINDOW */
+};
+
+/* A WITH list entry: name [(col, ...)] AS (query). */
+struct sql_cte {
+    const char *name;
+    uint32_t pos;
+    size_t ncols;
+    const char **cols;
+    struct sql_stmt *q;
+};
+
+/* The block's FROM tree (NULL: no FROM) and WITH list. */
+const struct sql_from *sql_stmt_from(const struct sql_stmt *s);
+size_t sql_stmt_ctes(const struct sql_stmt *s, const struct sql_cte **ctes);
+bool sql_stmt_is_explain(const struct sql_stmt *s);
+uint32_t sql_stmt_pos(const struct sql_stmt *s); /* where the block starts */
+/*
+ * For reading only the needed rows of table `qual` (its alias or name) on
+ * one side of join j: when ON has an equality between a column of that
+ * table, written qual.col, and a bare column of the other side's fields,
+ * returns col's name and sets *other_col to that field; NULL otherwise.
+ */
+const char *sql_join_on_column(const struct sql_from *j, const char *qual, bool table_is_left,
+                               const struct sql_field *other, size_t nother, size_t *other_col);
+/* The statement text and the "at line L, column C" error for a position in
+ * it (for errors the engine finds in a FROM item). */
+int sql_stmt_error(const struct sql_stmt *s, uint32_t pos, struct lerr *err, const char *fmt, ...)
+    LS_PRINTF(4, 5);
+
+/* Subqueries in a block's expressions (SELECT list, WHERE, GROUP BY,
+ * HAVING, ORDER BY, and the ON conditions of its FROM tree). */
+enum sql_subquery_kind {
+    SQL_SUBQUERY_SCALAR, /* (SELECT x ...): one column, at most one row */
+    SQL_SUBQUERY_EXISTS, /* EXISTS (SELECT ...) */
+    SQL_SUBQUERY_IN      /* a IN (SELECT x ...), a NOT IN (...): one column */
+};
+struct sql_subquery {
+    enum sql_subquery_kind kind;
+    struct sql_stmt *q;
+    struct sql_node *node; /* the node the result replaces (private) */
+};
+/* GROUP BY GROUPING SETS / ROLLUP / CUBE: rewrites block s in place into
+ * a UNION ALL of one block per set (grouping.c); GROUPING(...) becomes its
+ * constant in each. Nothing to do (0) for other blocks. */
+int sql_stmt_expand_grouping(struct sql_stmt *s, struct lerr *err);
+
+/* Calls fn for each subquery of s's own expressions, not those inside
+ * nested blocks (each block resolves its own), stopping at a non-zero. */
+int sql_stmt_subqueries(struct sql_stmt *s, int (*fn)(void *arg, struct sql_subquery *sq),
+                        void *arg);
+/*
+ * Puts a subquery's result in its place: rows[r][0] for r < nrows, of SQL
+ * type `type`. SCALAR: the value (NULL of the type when no row; more than
+ * one row is an error naming the subquery); EXISTS: whether there are rows;
+ * IN: the values become the IN list. Values are copied into the
+ * statement's memory. ncols must be 1 except for EXISTS (an error naming
+ * the subquery otherwise).
+ */
+int sql_subquery_resolve(struct sql_stmt *s, struct sql_subquery *sq, size_t ncols, int type,
+                         const struct sql_value *const *rows, size_t nrows, struct lerr *err);
+
+/*
+ * The condition of a JOIN, bound over left ++ right (fields of left, then
+ * of right): the equalities between an expression of one side and one of
+ * the other (AND-ed at the top of ON, or from USING) become key pairs,
+ * lkeys[i] bound over left and rkeys[i] over right, compared after
+ * converting both to key_types[i]; the rest is `residual` (NULL when none),
+ * bound over left ++ right.
+ */
+struct sql_join_cond {
+    size_t nkeys;
+    struct sql_expr **lkeys, **rkeys;
+    uint8_t *key_types;
+    struct sql_expr *residual;
+    struct sql_owner *owner;
+};
+int sql_bind_join(const struct sql_stmt *s, const struct sql_from *j,
+                  const struct sql_schema *left, const struct sql_schema *right,
+                  const struct sql_options *opt, struct sql_join_cond **out, struct lerr *err);
+void sql_join_cond_free(struct sql_join_cond *c);
+/* UNNEST's expression bound over the columns to its left (a scalar or an
+ * array; *out owns its memory). */
+int sql_bind_unnest(const struct sql_stmt *s, const struct sql_from *u,
+                    const struct sql_schema *left, const struct sql_options *opt,
+                    struct sql_expr **out, struct lerr *err);
 
 /* ---- window functions ------------------------------------------------------ */
 
@@ -584,24 +796,20 @@ struct sql_windows {
 };
 
 /*
- * Plans the window calls of statement s (no-op when it has none): rewrites
- * s in place as described above. Errors (LERR_INVALID with line, column and
+ * Plans the window calls of block s (no-op when it has none): rewrites s in
+ * place as described above; s's FROM becomes an SQL_FROM_WINDOW item whose
+ * `sub` is the inner block and `windows` the step. Call it before
+ * sql_stmt_expand_grouping() and sql_stmt_subqueries() (they then see the
+ * inner block's GROUP BY and subqueries when it runs). Errors (LERR_INVALID with line, column and
  * a hint): a window call in WHERE, GROUP BY or HAVING, inside an
  * aggregate's argument or inside another window (its arguments, PARTITION
  * BY or ORDER BY); an unknown window name; a bad frame; a window function
  * without OVER is the binder's error. LERR_NOMEM when memory refused.
  */
 int sql_stmt_plan_windows(struct sql_stmt *s, struct lerr *err);
-/* The window step of a statement sql_stmt_plan_windows() rewrote, or NULL;
- * and the inner block it reads (bind it with sql_bind_select, against its
- * own FROM table, and run it into the step's input). */
-const struct sql_windows *sql_stmt_windows(const struct sql_stmt *s);
-const struct sql_stmt *sql_stmt_window_input(const struct sql_stmt *s);
-/* Whether the statement is EXPLAIN PLAN FOR. */
-bool sql_stmt_explain(const struct sql_stmt *s);
 /*
  * Compiles the aggregate of window call i (SQL_WIN_AGG) over the inner
- * result's columns `in` (named by sql_window_col_name): *out is an
+ * result's columns `in` (only their types matter): *out is an
  * aggregation expression (sql_expr_agg gives its call; its arguments and
  * FILTER are compiled over `in`; its names do not matter, column i is
  * "$w<i>" to the compiled text). Errors as sql_compile_expr, placed at the

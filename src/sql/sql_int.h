@@ -18,19 +18,27 @@
  *   bind_util.c, eval.c   the binders' services (errors, argument checks,
  *               coercion, folding, owners); running compiled expressions
  *   agg.c, func_json.c, func_str.c, func_time.c   aggregators; binders
+ *   func_array.c   arrays and multi-value strings (STRING_TO_ARRAY's
+ *               delimiter compiles through func_str.c's regex translation);
+ *               func_lookup.c  LOOKUP() over sql_options.lookups
  *   func.c      the core binders and sql_func_binders[], the binder of
  *               every function
  *   bind.c      the binder: names, calls through sql_func_binders[],
  *               aggregate calls, compiled expressions
- *   window.c    planning window calls: a block with OVER becomes an outer
- *               block over the window step over an inner block
- *   select.c    binding a SELECT
+ *   select.c    binding a SELECT block
+ *   from.c      the statement tree beyond one block: FROM tree and WITH
+ *               accessors, expression subqueries, join conditions, UNNEST
+ *   grouping.c  GROUPING SETS, ROLLUP and CUBE as a UNION ALL of blocks
+ *   window.c    window calls: a block with OVER becomes an outer block over
+ *               the window step (FROM WINDOW) over an inner block
  */
 #ifndef LODESTAR_SQL_INT_H
 #define LODESTAR_SQL_INT_H
 
 #include "sql/sql.h"
 #include "util/time.h"
+
+#include <regex.h>
 
 /* ---- tokens ------------------------------------------------------------ */
 
@@ -72,13 +80,16 @@ bool sql_tok_is(const struct sql_lexer *lx, const struct sql_token *t, const cha
 /* ---- tree ---------------------------------------------------------------- */
 
 enum node_kind {
-    NK_LIT,   /* literal or folded constant: k */
-    NK_IDENT, /* unbound name: name/name_len (qualifier in qual) */
-    NK_REF,   /* bound input field: field */
-    NK_PARAM, /* ?: field = parameter index */
-    NK_CALL,  /* function or operator: func, args */
-    NK_STAR,  /* the * of COUNT(*) or SELECT * */
-    NK_AGGREF /* an aggregate call lifted out of a query: field = agg index */
+    NK_LIT,     /* literal or folded constant: k */
+    NK_IDENT,   /* unbound name: name/name_len (qualifier in qual) */
+    NK_REF,     /* bound input field: field */
+    NK_PARAM,   /* ?: field = parameter index */
+    NK_CALL,    /* function or operator: func, args */
+    NK_STAR,    /* the * of COUNT(*) or SELECT * */
+    NK_AGGREF,  /* an aggregate call lifted out of a query: field = agg index */
+    NK_SUBQUERY /* (SELECT ...) in an expression: aux = its struct sql_stmt,
+                 * ival = enum sql_subquery_kind; replaced by its result
+                 * (sql_subquery_resolve) before the block is bound */
 };
 
 /* node flags */
@@ -234,12 +245,35 @@ struct sql_named_window {
     struct sql_over *spec;
 };
 
+/*
+ * One SELECT block. `text`/`len` are the whole statement's (positions are
+ * offsets into it). FROM: `from` is the tree (NULL without FROM); when it
+ * is one plain table, schema_name/table/table_alias name it as well (""
+ * otherwise), which is all the single-table path reads. A UNION is a block
+ * `SELECT * FROM <SQL_FROM_UNION of the parts>` carrying the ORDER BY and
+ * LIMIT that follow the last part. WITH lists attach to the block they
+ * precede; a FROM name is looked up in the WITH lists of the enclosing
+ * blocks (innermost first) before the tables.
+ */
 struct sql_stmt {
-    struct sql_owner owner;
+    struct sql_owner owner; /* the top block's (sub-blocks share its arena) */
     const char *text;
     size_t len;
+    uint32_t pos;      /* where the block starts */
+    struct arena *mem; /* the statement's arena (the top block's owner) */
     bool explain, distinct;
     const char *schema_name, *table, *table_alias;
+    struct sql_from *from;
+    size_t nctes;
+    struct sql_cte *ctes;
+    /* GROUP BY GROUPING SETS / ROLLUP / CUBE: the sets (`group` is then
+     * empty); sql_stmt_expand_grouping() turns the block into a UNION ALL
+     * of one block per set. */
+    size_t ngsets;
+    struct sql_gset {
+        size_t n;
+        struct sql_node **keys;
+    } * gsets;
     size_t nitems;
     struct sql_parse_item *items;
     struct sql_node *where, *having;
@@ -248,17 +282,9 @@ struct sql_stmt {
     size_t norder;
     struct sql_order_parse *order;
     struct sql_node *limit, *offset;
-    size_t nwindows; /* WINDOW w AS (...), ... */
+    size_t nwindows; /* WINDOW w AS (...), ...: read by sql_stmt_plan_windows() */
     struct sql_named_window *windows;
-    /* Set by sql_stmt_plan_windows() (window.c) when it rewrote the block:
-     * the block then reads the window step over `win_inner`. */
-    struct sql_stmt *win_inner;
-    const struct sql_windows *win;
-    bool win_is_inner; /* this is such an inner block */
 };
-
-/* sql_stmt_plan_windows() with the new nodes in arena a (window.c). */
-int sql__plan_windows_in(struct sql_stmt *s, struct arena *a, struct lerr *err);
 
 /* Parses a statement from text (which must outlive s) into s, nodes in a. */
 int sql_parse_stmt_into(const char *text, size_t len, struct arena *a, struct sql_stmt *s,
@@ -288,6 +314,25 @@ struct sql_bctx;
 #define FF_WINDOW 0x20      /* a window function: only with OVER (variant: enum sql_win_func) */
 
 typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
+
+/* The variants of sql_bind_array_fn (func_array.c): the operation, with
+ * AV_MV set for its multi-value string (MV_*) form. */
+#define AV_MV 0x100
+// clang-format off
+enum sql_array_op {
+    AV_LENGTH, AV_OFFSET, AV_ORDINAL, AV_CONTAINS, AV_OVERLAP, AV_IN, AV_OFFSET_OF,
+    AV_ORDINAL_OF, AV_PREPEND, AV_APPEND, AV_CONCAT, AV_SLICE, AV_TO_STRING, AV_FROM_STRING,
+    AV_TO_MV, AV_TO_ARRAY, AV_FILTER_ONLY, AV_FILTER_NONE,
+    AV_MV_LENGTH = AV_LENGTH | AV_MV, AV_MV_OFFSET = AV_OFFSET | AV_MV,
+    AV_MV_ORDINAL = AV_ORDINAL | AV_MV, AV_MV_CONTAINS = AV_CONTAINS | AV_MV,
+    AV_MV_OVERLAP = AV_OVERLAP | AV_MV, AV_MV_OFFSET_OF = AV_OFFSET_OF | AV_MV,
+    AV_MV_ORDINAL_OF = AV_ORDINAL_OF | AV_MV, AV_MV_PREPEND = AV_PREPEND | AV_MV,
+    AV_MV_APPEND = AV_APPEND | AV_MV, AV_MV_CONCAT = AV_CONCAT | AV_MV,
+    AV_MV_SLICE = AV_SLICE | AV_MV, AV_MV_TO_STRING = AV_TO_STRING | AV_MV,
+    AV_MV_FROM_STRING = AV_FROM_STRING | AV_MV, AV_MV_TO_ARRAY = AV_TO_ARRAY | AV_MV,
+    AV_MV_FILTER_ONLY = AV_FILTER_ONLY | AV_MV, AV_MV_FILTER_NONE = AV_FILTER_NONE | AV_MV
+};
+// clang-format on
 
 /*
  * X(id, name, min args, max args (-1 = any), flags, binder, variant)
@@ -417,7 +462,39 @@ typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
     X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)                              \
     X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)                      \
     X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)                      \
-    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array, 1)                         \
+    /* arrays and multi-value strings (func_array.c) */                                   \
+    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_LENGTH)              \
+    X(F_ARRAY_OFFSET, "ARRAY_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_OFFSET)              \
+    X(F_ARRAY_ORDINAL, "ARRAY_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL)           \
+    X(F_ARRAY_CONTAINS, "ARRAY_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_CONTAINS)        \
+    X(F_ARRAY_OVERLAP, "ARRAY_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_OVERLAP)           \
+    X(F_SCALAR_IN_ARRAY, "SCALAR_IN_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_IN)            \
+    X(F_ARRAY_OFFSET_OF, "ARRAY_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_OFFSET_OF)     \
+    X(F_ARRAY_ORDINAL_OF, "ARRAY_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL_OF)  \
+    X(F_ARRAY_PREPEND, "ARRAY_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_PREPEND)           \
+    X(F_ARRAY_APPEND, "ARRAY_APPEND", 2, 2, 0, sql_bind_array_fn, AV_APPEND)              \
+    X(F_ARRAY_CONCAT, "ARRAY_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_CONCAT)              \
+    X(F_ARRAY_SLICE, "ARRAY_SLICE", 2, 3, 0, sql_bind_array_fn, AV_SLICE)                 \
+    X(F_ARRAY_TO_STRING, "ARRAY_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_TO_STRING)     \
+    X(F_STRING_TO_ARRAY, "STRING_TO_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_FROM_STRING)   \
+    X(F_ARRAY_TO_MV, "ARRAY_TO_MV", 1, 1, 0, sql_bind_array_fn, AV_TO_MV)                 \
+    X(F_MV_FILTER_ONLY, "MV_FILTER_ONLY", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_ONLY)  \
+    X(F_MV_FILTER_NONE, "MV_FILTER_NONE", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_NONE)  \
+    X(F_MV_LENGTH, "MV_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_MV_LENGTH)                 \
+    X(F_MV_OFFSET, "MV_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET)                 \
+    X(F_MV_ORDINAL, "MV_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL)              \
+    X(F_MV_CONTAINS, "MV_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_MV_CONTAINS)           \
+    X(F_MV_OVERLAP, "MV_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_MV_OVERLAP)              \
+    X(F_MV_OFFSET_OF, "MV_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET_OF)        \
+    X(F_MV_ORDINAL_OF, "MV_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL_OF)     \
+    X(F_MV_PREPEND, "MV_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_PREPEND)              \
+    X(F_MV_APPEND, "MV_APPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_APPEND)                 \
+    X(F_MV_CONCAT, "MV_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_MV_CONCAT)                 \
+    X(F_MV_SLICE, "MV_SLICE", 2, 3, 0, sql_bind_array_fn, AV_MV_SLICE)                    \
+    X(F_MV_TO_STRING, "MV_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_MV_TO_STRING)        \
+    X(F_STRING_TO_MV, "STRING_TO_MV", 2, 2, 0, sql_bind_array_fn, AV_MV_FROM_STRING)      \
+    X(F_MV_TO_ARRAY, "MV_TO_ARRAY", 1, 1, 0, sql_bind_array_fn, AV_MV_TO_ARRAY)           \
+    X(F_LOOKUP, "LOOKUP", 2, 3, 0, sql_bind_lookup, 0)                                    \
     /* aggregates */                                                                      \
     X(F_COUNT, "COUNT", 0, 1, FF_AGG, NULL, SQL_AGG_COUNT)                                \
     X(F_SUM, "SUM", 1, 1, FF_AGG, NULL, SQL_AGG_SUM)                                      \
@@ -430,6 +507,19 @@ typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
     X(F_LATEST_BY, "LATEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_LATEST_BY)                    \
     X(F_ANY_VALUE, "ANY_VALUE", 1, 2, FF_AGG, NULL, SQL_AGG_ANY_VALUE)                    \
     X(F_APPROX_CD, "APPROX_COUNT_DISTINCT", 1, 1, FF_AGG, NULL, SQL_AGG_COUNT_DISTINCT)   \
+    X(F_VARIANCE, "VARIANCE", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                       \
+    X(F_VAR_SAMP, "VAR_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                       \
+    X(F_VAR_POP, "VAR_POP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_POP)                          \
+    X(F_STDDEV, "STDDEV", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)                        \
+    X(F_STDDEV_SAMP, "STDDEV_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)              \
+    X(F_STDDEV_POP, "STDDEV_POP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_POP)                 \
+    X(F_BIT_AND, "BIT_AND", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_AND)                          \
+    X(F_BIT_OR, "BIT_OR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_OR)                             \
+    X(F_BIT_XOR, "BIT_XOR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_XOR)                          \
+    X(F_ARRAY_AGG, "ARRAY_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_AGG)                    \
+    X(F_ARRAY_CAT_AGG, "ARRAY_CONCAT_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_CONCAT)      \
+    X(F_STRING_AGG, "STRING_AGG", 2, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                 \
+    X(F_LISTAGG, "LISTAGG", 1, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                       \
     X(F_HLL1, "APPROX_COUNT_DISTINCT_DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)     \
     X(F_HLL2, "DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)                           \
     X(F_THETA1, "APPROX_COUNT_DISTINCT_DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0) \
@@ -509,6 +599,8 @@ int sql_bind_floor_unit(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_timestampadd(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_now(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_json(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_array_fn(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_lookup(struct sql_bctx *b, struct sql_node *n);
 
 /* ---- binder services used by the binders --------------------------------- */
 
@@ -523,6 +615,7 @@ struct sql_bctx {
     struct lerr *err;
     const char *field_what;          /* "input field" or "column", for messages */
     const char *table, *table_alias; /* qualifiers accepted on identifiers */
+    bool field_quals;                /* the fields carry their own (sql_field.qual) */
     /* Query mode (select.c): aggregate calls are lifted out by this hook,
      * which turns the node into an NK_AGGREF. NULL: aggregates are errors. */
     int (*agg_hook)(struct sql_bctx *b, struct sql_node *n);
@@ -565,6 +658,12 @@ int sql_common_type(int a, int b);
 int sql_arg_check(struct sql_bctx *b, struct sql_node *n, int i, int type);
 
 /* ---- values: helpers shared by the function files ----------------------- */
+
+/* Compiles literal string argument i of n, a Java regular expression in the
+ * subset func_str.c translates to POSIX, for the life of b's owner; `what`
+ * names the argument in the error ("pattern", "delimiter"). */
+int sql_regex_compile(struct sql_bctx *b, struct sql_node *n, int i, const char *what,
+                      regex_t **out);
 
 /* Java's Double.toString / Float.toString; out >= 32 bytes; returns length. */
 size_t sql_fmt_double(double d, bool is_float, char *out);
@@ -628,6 +727,9 @@ uint32_t sql_node_hash_tree(struct sql_node *n);
 struct sql_node *sql_node_ref(struct arena *a, uint32_t field, int type, uint32_t pos);
 /* A deep copy of a parsed (unbound) tree, so that it can be bound twice. */
 struct sql_node *sql_node_clone(struct arena *a, const struct sql_node *n);
+/* A deep copy of a parsed tree, names and literal bytes included, so that
+ * it outlives the statement it came from. */
+struct sql_node *sql_node_copy(struct arena *a, const struct sql_node *n);
 struct sql_owner *sql_owner_new(void);
 void sql_owner_free(struct sql_owner *o);
 bool sql_node_explain(const struct sql_node *n, struct buf *out);

@@ -23,8 +23,8 @@
  * aggregate; unknown or badly combined named windows; bad NTILE / LAG /
  * LEAD literals; SELECT * together with window calls.
  *
- * Entry points: sql_stmt_plan_windows(), sql_stmt_windows(), sql_stmt_window_input(),
- * sql_window_compile_agg(), sql_windows_explain().
+ * Entry points: sql_stmt_plan_windows(), sql_window_compile_agg(),
+ * sql_windows_explain().
  */
 #include "sql/sql_int.h"
 
@@ -467,6 +467,10 @@ static int plan(struct sql_stmt *s, struct arena *a, struct lerr *err)
     for (size_t i = 0; i < s->ngroup; i++)
         if ((rc = not_here(&w, s->group[i], "GROUP BY")))
             return rc;
+    for (size_t i = 0; i < s->ngsets; i++)
+        for (size_t k = 0; k < s->gsets[i].n; k++)
+            if ((rc = not_here(&w, s->gsets[i].keys[k], "GROUP BY")))
+                return rc;
     if ((rc = not_here(&w, s->having, "HAVING")))
         return rc;
     bool any = false;
@@ -559,11 +563,16 @@ static int plan(struct sql_stmt *s, struct arena *a, struct lerr *err)
     }
     struct sql_stmt *inner = arena_alloc(a, sizeof *inner);
     struct sql_windows *win = arena_zalloc(a, sizeof *win);
-    if (!inner || !win)
+    struct sql_from *f = arena_zalloc(a, sizeof *f);
+    if (!inner || !win || !f)
         return nomem(&w);
+    /* the inner block: FROM, WHERE, GROUP BY (and its sets), HAVING; the
+     * WITH list stays with the outer block, whose scope the inner sees */
     *inner = *s;
     inner->explain = false;
     inner->distinct = false;
+    inner->nctes = 0;
+    inner->ctes = NULL;
     inner->items = w.items;
     inner->nitems = w.nitems;
     inner->norder = 0;
@@ -571,42 +580,35 @@ static int plan(struct sql_stmt *s, struct arena *a, struct lerr *err)
     inner->limit = inner->offset = NULL;
     inner->nwindows = 0;
     inner->windows = NULL;
-    inner->win_inner = NULL;
-    inner->win = NULL;
-    inner->win_is_inner = true;
     win->ncalls = w.ncalls;
     win->calls = w.calls;
     win->ninner = w.nitems;
     win->text = s->text;
     win->len = s->len;
+    f->kind = SQL_FROM_WINDOW;
+    f->pos = s->pos;
+    f->schema_name = f->table = "";
+    f->sub = inner;
+    f->windows = win;
+    /* the outer block: items, ORDER BY, LIMIT/OFFSET, DISTINCT over the step */
     s->items = oitems;
+    s->from = f;
+    s->schema_name = s->table = "";
+    s->table_alias = NULL;
     s->where = s->having = NULL;
     s->group = NULL;
     s->ngroup = 0;
+    s->ngsets = 0;
+    s->gsets = NULL;
     s->nwindows = 0;
     s->windows = NULL;
-    s->win_inner = inner;
-    s->win = win;
     return 0;
-}
-
-int sql__plan_windows_in(struct sql_stmt *s, struct arena *a, struct lerr *err)
-{
-    if (s->win || s->win_is_inner)
-        return 0; /* planned already */
-    return plan(s, a, err);
 }
 
 int sql_stmt_plan_windows(struct sql_stmt *s, struct lerr *err)
 {
-    return sql__plan_windows_in(s, &s->owner.arena, err);
+    return plan(s, s->mem ? s->mem : &s->owner.arena, err);
 }
-
-const struct sql_windows *sql_stmt_windows(const struct sql_stmt *s) { return s->win; }
-
-const struct sql_stmt *sql_stmt_window_input(const struct sql_stmt *s) { return s->win_inner; }
-
-bool sql_stmt_explain(const struct sql_stmt *s) { return s->explain; }
 
 int sql_window_compile_agg(const struct sql_windows *w, size_t i, const struct sql_schema *in,
                            const struct sql_options *opt, struct sql_expr **out, struct lerr *err)
@@ -622,7 +624,8 @@ int sql_window_compile_agg(const struct sql_windows *w, size_t i, const struct s
     }
     for (size_t k = 0; k < in->n; k++) {
         int len = snprintf(names + 16 * k, 16, "$w%zu", k);
-        f[k] = (struct sql_field){names + 16 * k, (size_t)len, in->fields[k].type};
+        f[k] = (struct sql_field){
+            .name = names + 16 * k, .name_len = (size_t)len, .type = in->fields[k].type};
     }
     struct sql_schema s = {f, in->n};
     struct lerr e;
@@ -657,7 +660,7 @@ bool sql_windows_explain(const struct sql_windows *w, struct buf *out)
                                          "FOLLOWING", "UNBOUNDED FOLLOWING"};
     for (size_t i = 0; i < w->ncalls; i++) {
         const struct sql_window_call *c = &w->calls[i];
-        buf_printf(out, "    $%zu = ", w->ninner + i);
+        buf_printf(out, "$%zu = ", w->ninner + i);
         if (c->func == SQL_WIN_AGG) {
             buf_puts(out, c->agg_text);
         } else {

@@ -83,8 +83,8 @@ static struct format_parser *parser(size_t which)
     lerr_init(&err);
     // clang-format off
     static const struct sql_field fields[] = {
-        {"a", 1, SQL_STRING}, {"n", 1, SQL_LONG}, {"x", 1, SQL_DOUBLE}, {"j", 1, SQL_JSON},
-        {"kafka.header.h", 14, SQL_STRING}, {"f", 1, SQL_FLOAT}};
+        {"a", 1, SQL_STRING, NULL, 0}, {"n", 1, SQL_LONG, NULL, 0}, {"x", 1, SQL_DOUBLE, NULL, 0}, {"j", 1, SQL_JSON, NULL, 0},
+        {"kafka.header.h", 14, SQL_STRING, NULL, 0}, {"f", 1, SQL_FLOAT, NULL, 0}};
     // clang-format on
     struct sql_schema sch = {fields, LS_ARRAY_LEN(fields)};
     json_t *doc = json_loads(settings[which], 0, NULL);

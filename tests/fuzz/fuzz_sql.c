@@ -15,35 +15,38 @@
 #include "sql/sql.h"
 
 static const struct sql_field fields[] = {
-    {"__time", 6, SQL_TIMESTAMP}, {"s", 1, SQL_STRING}, {"n", 1, SQL_LONG},
-    {"d", 1, SQL_DOUBLE},         {"j", 1, SQL_JSON},   {"z", 1, SQL_STRING},
+    {"__time", 6, SQL_TIMESTAMP, NULL, 0}, {"s", 1, SQL_STRING, NULL, 0},
+    {"n", 1, SQL_LONG, NULL, 0},           {"d", 1, SQL_DOUBLE, NULL, 0},
+    {"j", 1, SQL_JSON, NULL, 0},           {"z", 1, SQL_STRING, NULL, 0},
 };
 static const struct sql_schema schema = {fields, sizeof fields / sizeof fields[0]};
 
 /* A block with window calls: the inner block bound against the table,
  * each window aggregate compiled over its result, the outer block bound
  * against the inner columns and the window columns (as BIGINT here). */
-static void fuzz_windows(const struct sql_stmt *s, const struct sql_options *opt)
+static void fuzz_windows(const struct sql_stmt *s, const struct sql_from *from,
+                         const struct sql_options *opt)
 {
     struct lerr err;
     lerr_init(&err);
-    const struct sql_windows *w = sql_stmt_windows(s);
+    const struct sql_windows *w = from->windows;
     struct buf b;
     buf_init(&b, 1 << 16);
     sql_windows_explain(w, &b);
     buf_free(&b);
     struct sql_select *qi = NULL;
-    if (sql_bind_select(sql_stmt_window_input(s), &schema, opt, &qi, &err))
+    if (sql_bind_select(from->sub, &schema, opt, &qi, &err))
         return;
     size_t n = qi->nitems + w->ncalls;
     struct sql_field *f = calloc(n, sizeof *f);
     if (f) {
         for (size_t i = 0; i < qi->nitems; i++)
-            f[i] = (struct sql_field){qi->items[i].name, strlen(qi->items[i].name),
-                                      qi->items[i].type};
+            f[i] = (struct sql_field){.name = qi->items[i].name,
+                                      .name_len = strlen(qi->items[i].name),
+                                      .type = qi->items[i].type};
         struct sql_schema in = {f, qi->nitems};
         for (size_t i = 0; i < w->ncalls; i++) {
-            f[qi->nitems + i] = (struct sql_field){"w", 1, SQL_LONG};
+            f[qi->nitems + i] = (struct sql_field){.name = "w", .name_len = 1, .type = SQL_LONG};
             struct sql_expr *e = NULL;
             lerr_init(&err);
             if (w->calls[i].func == SQL_WIN_AGG &&
@@ -113,8 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sql_parse_select(text, len, &s, &err) == 0) {
             struct sql_select *q = NULL;
             lerr_init(&err);
-            if (sql_stmt_plan_windows(s, &err) == 0 && sql_stmt_windows(s))
-                fuzz_windows(s, &opt);
+            const struct sql_from *f = NULL;
+            if (sql_stmt_plan_windows(s, &err) == 0 && (f = sql_stmt_from(s)) &&
+                f->kind == SQL_FROM_WINDOW)
+                fuzz_windows(s, f, &opt);
             else if (!err.code && sql_bind_select(s, &schema, &opt, &q, &err) == 0)
                 sql_select_free(q);
             sql_stmt_free(s);

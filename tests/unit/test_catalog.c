@@ -171,6 +171,47 @@ static void test_docs_and_jobs(void)
     catalog_close(c);
 }
 
+/* Lookups: documents of their own kind; no job ever holds one, so a live job
+ * whose connection or table has the lookup's name does not block its delete. */
+static void test_lookups(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_doc lk = {.name = "k",
+                             .kind = "map",
+                             .doc = "{\"name\":\"k\",\"map\":{\"a\":\"b\"}}",
+                             .created_ns = 5,
+                             .modified_ns = 5};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_LOOKUP, &lk, &e), 0);
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_LOOKUP, &lk, &e), LERR_CONFLICT);
+    CHECK(strstr(e.msg, "a lookup named 'k' already exists") != NULL);
+    lerr_init(&e);
+    struct catalog_doc got = {0};
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_LOOKUP, "k", &got, &e), 0);
+    CHECK_EQ_STR(got.kind, "map");
+    CHECK_EQ_STR(got.doc, lk.doc);
+    CHECK(got.secret == NULL);
+    catalog_doc_destroy(&got);
+    struct catalog_doc upd = {.name = "k", .doc = "{\"map\":{}}", .modified_ns = 8};
+    CHECK_EQ_INT(catalog_doc_update(c, CATALOG_LOOKUP, &upd, &e), 0);
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_LOOKUP, "k", &got, &e), 0);
+    CHECK_EQ_STR(got.doc, "{\"map\":{}}");
+    CHECK_EQ_INT(got.created_ns, 5);
+    catalog_doc_destroy(&got);
+    struct catalog_doc_list dl;
+    CHECK_EQ_INT(catalog_doc_list(c, CATALOG_LOOKUP, &dl, &e), 0);
+    CHECK_EQ_INT(dl.n, 1);
+    catalog_doc_list_free(&dl);
+    /* the job of test_docs_and_jobs (connection "k") is live: still not in the way */
+    CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_LOOKUP, "k", &e), 0);
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_LOOKUP, "k", &got, &e), LERR_NOT_FOUND);
+    CHECK(strstr(e.msg, "no lookup named 'k'") != NULL);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_LOOKUP, "k", &e), LERR_NOT_FOUND);
+    catalog_close(c);
+}
+
 static void test_commit(void)
 {
     struct catalog *c = open_cat();
@@ -271,6 +312,7 @@ int main(void)
     test_migrations_and_project();
     test_keys();
     test_docs_and_jobs();
+    test_lookups();
     test_commit();
     test_bad_file();
     char cmd[300];

@@ -809,6 +809,15 @@ static const struct measure_case measure_cases[] = {
     {NULL, "AVG(n)", NULL, {"average", "doubleSum", "count column"}},
     {"doubleSum", "AVG(n)", NULL, {"average"}},
     {NULL, "ANY_VALUE(s)", NULL, {"ANY_VALUE", "LATEST"}},
+    /* the query-only aggregates feed no measure */
+    {NULL, "VARIANCE(n)", NULL, {"variance or standard deviation", "query-only", "SUM(x * x)"}},
+    {"doubleSum", "STDDEV_POP(x)", NULL, {"standard deviation", "query-only"}},
+    {NULL, "BIT_OR(n)", NULL, {"BIT_AND, BIT_OR or BIT_XOR", "query-only"}},
+    {"longSum", "BIT_XOR(n)", NULL, {"BIT_XOR", "query-only"}},
+    {NULL, "ARRAY_AGG(s)", NULL, {"ARRAY_AGG", "query-only"}},
+    {"stringLatest", "STRING_AGG(s, ',')", NULL, {"STRING_AGG (LISTAGG)", "query-only"}},
+    {NULL, "LISTAGG(DISTINCT s)", NULL, {"STRING_AGG (LISTAGG)"}},
+    {NULL, "ARRAY_CONCAT_AGG(ARRAY(s))", NULL, {"ARRAY_CONCAT_AGG", "query-only"}},
     {NULL, "MIN(s)", NULL, {"MIN of a VARCHAR", "LATEST"}},
     {"HLLSketch", "COUNT(*)", NULL, {"HLLSketch is not supported yet"}},
 };

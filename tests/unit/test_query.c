@@ -80,7 +80,37 @@ static int env_list(void *ctx, query_table_fn fn, void *arg, struct lerr *err)
     return 0;
 }
 
-static const struct query_env env = {NULL, env_open, NULL, env_list};
+/* Two lookups for LOOKUP() (sql.h's interface, as the API fills it): "colors"
+ * (entries sorted by key) and "empty"; the provider's copy is released at once. */
+static const struct sql_lookup_entry colors[] = {
+    {"", "blank", 0, 5}, {"a", "apple", 1, 5}, {"ab", "abacus", 2, 6}, {"b", "banana", 1, 6}};
+static int lookup_releases;
+static void lookup_release(void *h)
+{
+    (void)h;
+    lookup_releases++;
+}
+static int lookup_get(void *ctx, const char *name, size_t len, struct sql_lookup *out,
+                      struct lerr *err)
+{
+    (void)ctx;
+    (void)err;
+    if (len == 6 && memcmp(name, "colors", 6) == 0)
+        *out = (struct sql_lookup){colors, LS_ARRAY_LEN(colors), lookup_release, NULL};
+    else if (len == 5 && memcmp(name, "empty", 5) == 0)
+        *out = (struct sql_lookup){NULL, 0, NULL, NULL};
+    else
+        return LERR_NOT_FOUND;
+    return 0;
+}
+static bool lookup_names(void *ctx, struct buf *out)
+{
+    (void)ctx;
+    return buf_puts(out, "colors\nempty\n");
+}
+static const struct sql_lookups test_lookups = {NULL, lookup_get, lookup_names};
+
+static const struct query_env env = {NULL, env_open, NULL, env_list, &test_lookups};
 
 static int commit_noop(void *ctx, const struct storage_segment_info *added, size_t nadded,
                        const struct storage_segment_info *removed, size_t nremoved,
@@ -1214,6 +1244,8 @@ int main(int argc, char **argv)
             free(names[i]);
         }
         CHECK_MSG(n > 0, "no SQL test files in %s", dir);
+        /* every LOOKUP of "colors" the files bind gave the provider's copy back */
+        CHECK_MSG(lookup_releases >= 5, "lookup 'colors' released %d times", lookup_releases);
     }
 
     test_concurrent_appends(root);

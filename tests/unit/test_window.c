@@ -44,7 +44,8 @@ static void tab_make(struct tab *t, size_t n, int nparts, int nords)
     static const char *const names[NCOL] = {"part", "ord", "val", "s"};
     static const uint8_t types[NCOL] = {SQL_LONG, SQL_LONG, SQL_LONG, SQL_STRING};
     for (int c = 0; c < NCOL; c++) {
-        t->fields[c] = (struct sql_field){names[c], strlen(names[c]), types[c]};
+        t->fields[c] =
+            (struct sql_field){.name = names[c], .name_len = strlen(names[c]), .type = types[c]};
         t->cols[c] = calloc(n ? n : 1, sizeof *t->cols[c]);
     }
     for (size_t r = 0; r < n; r++) {

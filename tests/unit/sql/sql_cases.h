@@ -27,12 +27,15 @@ enum { F_S, F_N, F_D, F_F, F_Z, F_NL, F_E, F_TS, F_J, F_NEG, F_DATE, F_TIME, F_N
 // clang-format on
 
 static const struct sql_field test_fields[F__N] = {
-    {"s", 1, SQL_STRING},    {"n", 1, SQL_LONG},       {"d", 1, SQL_DOUBLE},
-    {"f", 1, SQL_FLOAT},     {"z", 1, SQL_STRING},     {"nl", 2, SQL_LONG},
-    {"e", 1, SQL_STRING},    {"ts", 2, SQL_TIMESTAMP}, {"j", 1, SQL_JSON},
-    {"neg", 3, SQL_LONG},    {"date", 4, SQL_STRING},  {"time", 4, SQL_STRING},
-    {"num", 3, SQL_STRING},  {"b", 1, SQL_BOOLEAN},    {"city", 4, SQL_STRING},
-    {"Page", 4, SQL_STRING}, {"tss", 3, SQL_STRING},   {"arr", 3, SQL_ARRAY},
+    {"s", 1, SQL_STRING, NULL, 0},    {"n", 1, SQL_LONG, NULL, 0},
+    {"d", 1, SQL_DOUBLE, NULL, 0},    {"f", 1, SQL_FLOAT, NULL, 0},
+    {"z", 1, SQL_STRING, NULL, 0},    {"nl", 2, SQL_LONG, NULL, 0},
+    {"e", 1, SQL_STRING, NULL, 0},    {"ts", 2, SQL_TIMESTAMP, NULL, 0},
+    {"j", 1, SQL_JSON, NULL, 0},      {"neg", 3, SQL_LONG, NULL, 0},
+    {"date", 4, SQL_STRING, NULL, 0}, {"time", 4, SQL_STRING, NULL, 0},
+    {"num", 3, SQL_STRING, NULL, 0},  {"b", 1, SQL_BOOLEAN, NULL, 0},
+    {"city", 4, SQL_STRING, NULL, 0}, {"Page", 4, SQL_STRING, NULL, 0},
+    {"tss", 3, SQL_STRING, NULL, 0},  {"arr", 3, SQL_ARRAY, NULL, 0},
 };
 
 static const struct sql_schema test_schema = {test_fields, F__N};
