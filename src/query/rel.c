@@ -420,7 +420,10 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
         if (!rc)
             rc = materialize(R, s, f, &sc, mt);
         if (!rc) {
-            src.table = f->alias ? f->alias : f->kind == SQL_FROM_TABLE ? f->table : "subquery";
+            src.table = f->alias                     ? f->alias
+                        : f->kind == SQL_FROM_TABLE  ? f->table
+                        : f->kind == SQL_FROM_WINDOW ? "window"
+                                                     : "subquery";
             src.mem = mt;
             src.schema = (struct sql_schema){mt->fields, mt->ncols};
         }

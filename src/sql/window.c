@@ -510,8 +510,10 @@ static int plan(struct sql_stmt *s, struct arena *a, struct lerr *err)
                 return nomem(&w);
             nl->k = sql_null(SQL_NULL);
             nl->type = SQL_NULL;
-            if ((rc = inner_col(&w, nl, NULL, &col)))
+            /* its own column (never shared): the items keep their positions */
+            if ((rc = inner_col(&w, nl, "", &col)))
                 return rc;
+            w.items[col].alias = NULL;
             outer[i] = e;
         } else {
             /* the alias keeps GROUP BY alias meaning the same (and stops sharing) */
@@ -662,7 +664,18 @@ bool sql_windows_explain(const struct sql_windows *w, struct buf *out)
         const struct sql_window_call *c = &w->calls[i];
         buf_printf(out, "$%zu = ", w->ninner + i);
         if (c->func == SQL_WIN_AGG) {
-            buf_puts(out, c->agg_text);
+            /* the compiled text names input column k "$wk": EXPLAIN's $k */
+            for (const char *p = c->agg_text; *p; p++) {
+                if (p[0] == '"' && p[1] == '$' && p[2] == 'w') {
+                    buf_putc(out, '$');
+                    for (p += 3; *p && *p != '"'; p++)
+                        buf_putc(out, *p);
+                    if (!*p)
+                        break;
+                } else {
+                    buf_putc(out, *p);
+                }
+            }
         } else {
             buf_printf(out, "%s(", c->text);
             if (c->func == SQL_WIN_NTILE)
