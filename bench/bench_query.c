@@ -141,7 +141,7 @@ static int env_open(void *ctx, const char *name, struct storage_snapshot **snap,
     return *snap ? 0 : lerr_set(err, LERR_NOMEM, "no snapshot");
 }
 
-static const struct query_env env = {NULL, env_open, NULL, NULL, NULL};
+static const struct query_env env = {.open_table = env_open};
 
 static void die(const char *what, const char *msg)
 {

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Lodestar's build, tests and benchmarks need.
 # Idempotent: checks each with dpkg, runs `apt-get update` at most once and
-# only when something is missing; uses sudo when not root.
+# only when something is missing; uses sudo when not root. Then the npm packages of
+# tests/e2e/druid_client (npm ci) when its node_modules is missing.
 set -euo pipefail
 PKGS=(
   gcc make pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libjansson-dev libsqlite3-dev librdkafka-dev libssl-dev
   zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev
   kcat python3 curl jq sqlite3 tzdata wrk apache2-utils
+  nodejs
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -17,11 +19,18 @@ for p in "${PKGS[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#PKGS[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Druid's own SQL client (@druid-toolkit/query, pinned by its package-lock.json) for
+# tests/e2e/test_druid_sql.py.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -d "$ROOT/tests/e2e/druid_client/node_modules/@druid-toolkit/query" ]; then
+  echo "deps: npm ci in tests/e2e/druid_client"
+  (cd "$ROOT/tests/e2e/druid_client" && npm ci --no-audit --no-fund)
+fi

@@ -53,6 +53,7 @@ struct api_req {
     void *conn;                /* opaque, for query parameters */
     api_query_fn query;
     const char *content_encoding;
+    const char *content_type_in; /* the request's Content-Type header, or NULL */
     /* response */
     int status;
     json_t *resp; /* owned; NULL = empty body */
@@ -60,6 +61,12 @@ struct api_req {
     size_t text_len;
     const char *content_type; /* for text; static */
     char warning[600];        /* an X-Lodestar-Warning header ("" none) */
+    /* A handler's own response headers, sent with a text body (name NULL = none):
+     * Druid's X-Druid-SQL-Query-Id and kin (druid.c). */
+    struct {
+        const char *name; /* static */
+        char value[304];
+    } headers[3];
 };
 
 /* ---- responses ---- */
@@ -138,6 +145,16 @@ extern const char *const api__job_desired_values[]; /* desiredExecutionStatus's 
  * with err set on a 400. stream gets the (table, stream) checkpoint key of a streaming job. */
 json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, char stream[300],
                       bool *any_agg, bool *create_table, struct lerr *err);
+/* A batch job's body (jobs_spec.c); a sql job's and a delete_data job's (jobs_sql.c). */
+json_t *api__batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
+                        bool *create_table, struct lerr *err);
+json_t *api__sql_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
+                      bool *create_table, struct lerr *err);
+json_t *api__delete_spec(struct api_req *r, json_t *body, struct catalog_job *j, struct lerr *err);
+/* POST /jobs with a parsed body (taken); task: answer 202 {"taskId", "state", "job"} as
+ * Druid's /druid/v2/sql/task does (an INSERT or REPLACE sent to the query API). */
+int api__jobs_create_from(struct api_req *r, json_t *body, bool task);
+
 /* The spec compiled as the runtime would (*out when given, else only checked); the table's
  * columns come from mem. table NULL: a table the job will create. */
 int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
@@ -150,8 +167,9 @@ int api__load_target(struct api_req *r, json_t *spec, const struct catalog_job *
 json_t *api__job_totals_json(const struct pipeline_counters *c);
 int api_events_push(struct api_req *r);
 int api_query_sql(struct api_req *r);
-/* The environment queries run in (query.c): the tables, and the lookups of
- * the catalog for LOOKUP() through *lk (caller's storage, kept as long as env). */
+/* The environment queries run in (query.c): the tables, their segments and
+ * the jobs (sys.segments, sys.tasks), and the lookups of the catalog for
+ * LOOKUP() through *lk (caller's storage, kept as long as env). */
 struct query_env;
 struct sql_lookups;
 void api__query_env(struct api_server *srv, struct query_env *env, struct sql_lookups *lk);
@@ -160,6 +178,11 @@ int api_lookups_list(struct api_req *r);
 int api_lookups_get(struct api_req *r);
 int api_lookups_update(struct api_req *r);
 int api_lookups_delete(struct api_req *r);
+int api_druid_sql(struct api_req *r);
+/* POST /druid/v2/sql/task: an INSERT or REPLACE as a sql job (query.c), Druid's MSQ answer. */
+int api_query_sql_task(struct api_req *r);
+/* Counts one SQL query (either route) for GET /metrics. */
+void api__query_observe(double ms, bool ok);
 int api_files_list(struct api_req *r);
 int api_files_delete(struct api_req *r);
 /* Streaming uploads (files.c): server.c feeds them chunk by chunk. */

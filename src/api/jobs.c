@@ -41,22 +41,47 @@ int api_jobs_create(struct api_req *r)
 {
     struct lerr err;
     lerr_init(&err);
+    json_t *body = api_body_object(r, &err);
+    if (!body)
+        return api_reply_err(r, &err);
+    return api__jobs_create_from(r, body, false);
+}
+
+int api__jobs_create_from(struct api_req *r, json_t *body, bool task)
+{
+    struct lerr err;
+    lerr_init(&err);
     struct catalog_job j = {0};
     char stream[300] = "";
     bool any_agg = false, create_table = false;
     json_t *spec = NULL, *table = NULL;
-    json_t *body = api_body_object(r, &err);
-    if (!body || !(spec = api__job_spec(r, body, &j, stream, &any_agg, &create_table, &err)))
+    /* sql and delete_data jobs have their own bodies (jobs_sql.c) */
+    int type = catalog_job_type_parse(json_string_value(json_object_get(body, "type")));
+    if (type == CATALOG_JOB_SQL)
+        spec = api__sql_spec(r, body, &j, &any_agg, &create_table, &err);
+    else if (type == CATALOG_JOB_DELETE_DATA)
+        spec = api__delete_spec(r, body, &j, &err);
+    else
+        spec = api__job_spec(r, body, &j, stream, &any_agg, &create_table, &err);
+    if (!spec)
         goto fail;
     if (api__load_target(r, spec, &j, create_table, &table, &err))
         goto fail;
     j.spec = json_dumps(spec, JSON_COMPACT);
-    if (api__validate_pipeline(spec, table, any_agg, &err))
+    /* Rows another table's SELECT gives are mapped when the job runs. */
+    const char *stype =
+        json_string_value(json_object_get(json_object_get(spec, "source"), "type"));
+    bool from_table = j.type == CATALOG_JOB_DELETE_DATA || (stype && strcmp(stype, "table") == 0);
+    if (!from_table && api__validate_pipeline(spec, table, any_agg, &err))
         goto fail;
     if (!table) {
         json_t *tspec = json_pack(
             "{s:s, s:s}", "name", j.table_name, "type",
             catalog_table_type_name(any_agg ? CATALOG_TABLE_AGGREGATE : CATALOG_TABLE_DETAIL));
+        /* a sql job's PARTITIONED BY partitions the table it creates */
+        json_t *pby = json_object_get(spec, "partitionedBy");
+        if (pby)
+            json_object_set(tspec, "partitioningGranularity", pby);
         int rc = api_table_create_from_spec(r, tspec, "target", &table, &err);
         json_decref(tspec);
         if (rc)
@@ -78,7 +103,12 @@ int api_jobs_create(struct api_req *r)
                 err.msg);
     lerr_init(&err);
     ingest_runtime_notify(r->srv->rt);
-    api_reply(r, 201, job_response(&j));
+    if (task) /* a statement through the query API: Druid's /druid/v2/sql/task answer */
+        api_reply(r, 202,
+                  json_pack("{s:s, s:s, s:o}", "taskId", j.id, "state", "RUNNING", "job",
+                            job_response(&j)));
+    else
+        api_reply(r, 201, job_response(&j));
     catalog_job_destroy(&j);
     json_decref(spec);
     json_decref(table);

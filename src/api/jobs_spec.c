@@ -589,8 +589,8 @@ static json_t *batch_intervals(struct api_req *r, json_t *intervals, const char 
 }
 
 /* Validates a batch job body into its normalised spec. */
-static json_t *batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
-                          bool *create_table, struct lerr *err)
+json_t *api__batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, bool *any_agg,
+                        bool *create_table, struct lerr *err)
 {
     // clang-format off
     static const char *const keys[] = {"type", "target", "createTableIfNotExists", "source",
@@ -648,7 +648,13 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
     if (api__v_enum(body, "type", "", true, job_types, &type, err))
         return NULL;
     if (catalog_job_type_parse(type) == CATALOG_JOB_BATCH)
-        return batch_spec(r, body, j, any_agg, create_table, err);
+        return api__batch_spec(r, body, j, any_agg, create_table, err);
+    if (catalog_job_type_parse(type) == CATALOG_JOB_SQL ||
+        catalog_job_type_parse(type) == CATALOG_JOB_DELETE_DATA) {
+        lerr_set_at(err, LERR_INVALID, "type",
+                    "type: a %s job cannot be tried as a sample; create it with POST /jobs", type);
+        return NULL;
+    }
     if (api__v_known_keys(body, "", api__job_spec_keys, err))
         return NULL;
     struct common_fields f;

@@ -1,16 +1,22 @@
 /*
  * query.c — POST /v1/query/sql (and the project-scoped path): Druid SQL over
  * the tables, through the query engine (src/query/) on snapshots the engine
- * (storage/db.h) hands out, so a query never blocks ingestion. Keeps a latency histogram
- * for GET /metrics, beside the memory all running queries hold. A query
+ * (storage/db.h) hands out, so a query never blocks ingestion. The engine's
+ * view of the server (api__query_env, shared with druid.c): tables, and for
+ * sys.segments and sys.tasks the catalog's segments (available when the
+ * table's snapshot reads them, with its realtime buffers) and jobs, and for
+ * LOOKUP() the lookups stored in the catalog (api/lookups.c manages them:
+ * each query that names one reads its map when it is bound). Keeps a
+ * latency histogram for GET /metrics, beside the memory all running queries hold. A query
  * past its memory budget answers 400, past the pool of all queries 503
- * (query.h "Memory"). The queries' environment (api__query_env) also
- * gives LOOKUP() the lookups stored in the catalog (api/lookups.c manages
- * them): each query that names one reads its map when it is bound.
+ * (query.h "Memory"). An INSERT or REPLACE starts a sql job instead and
+ * answers as Druid's /druid/v2/sql/task does: {"taskId", "state"}; that
+ * path itself (api_query_sql_task) takes only those statements.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api_int.h"
 #include "api/query_request.h"
@@ -52,6 +58,160 @@ static int list_tables(void *ctx, query_table_fn fn, void *arg, struct lerr *err
         storage_snapshot_free(s);
     }
     catalog_doc_list_free(&l);
+    return rc;
+}
+
+/* ---- sys.segments and sys.tasks ---------------------------------------------------- */
+
+struct named_view {
+    const char *name;
+    const struct storage_view *v;
+};
+
+static int cmp_named_view(const void *a, const void *b)
+{
+    return strcmp(((const struct named_view *)a)->name, ((const struct named_view *)b)->name);
+}
+
+/* The view's dimension and measure names as JSON arrays (malloc'd; NULL on
+ * no memory), or the snapshot's columns when v is NULL. */
+static void column_lists(const struct storage_snapshot *s, const struct storage_view *v,
+                         char **dims, char **metrics)
+{
+    json_t *d = json_array(), *m = json_array();
+    for (size_t c = 1; c < s->ncols; c++) {
+        if (v && !storage_view_has_column(v, c))
+            continue;
+        json_array_append_new(s->cols[c].kind == STORAGE_MEASURE ? m : d,
+                              json_string(s->cols[c].name));
+    }
+    *dims = json_dumps(d, JSON_COMPACT);
+    *metrics = json_dumps(m, JSON_COMPACT);
+    json_decref(d);
+    json_decref(m);
+}
+
+/* One table's segments: the published ones from the catalog (available when
+ * the snapshot reads them), then its realtime buffers. */
+static int table_segments(struct api_server *srv, const char *table, query_segment_fn fn,
+                          void *arg, struct lerr *err)
+{
+    struct catalog_segment_list segs;
+    if (catalog_segment_list(srv->cat, table, &segs, err))
+        return err->code;
+    struct lerr e;
+    lerr_init(&e);
+    struct storage_snapshot *snap = storage_db_snapshot(srv->db, table, &e);
+    size_t nv = snap ? snap->nviews : 0;
+    struct named_view *views = calloc(nv ? nv : 1, sizeof *views);
+    if (!views) {
+        storage_snapshot_free(snap);
+        catalog_segment_list_free(&segs);
+        return lerr_set(err, LERR_NOMEM, "out of memory listing the segments of '%s'", table);
+    }
+    for (size_t i = 0; i < nv; i++)
+        views[i] = (struct named_view){storage_view_name(snap->views[i]), snap->views[i]};
+    qsort(views, nv, sizeof *views, cmp_named_view);
+    int rc = 0;
+    int64_t version = 0, partition = 0;
+    for (size_t i = 0; i < segs.n && !rc; i++) {
+        const struct catalog_segment *cs = &segs.items[i];
+        /* listed by chunk, then creation: the chunk's first segment gives its version */
+        if (i == 0 || cs->chunk_start != segs.items[i - 1].chunk_start) {
+            version = cs->created_ns / 1000000;
+            partition = 0;
+        } else {
+            partition++;
+        }
+        const char *slash = strrchr(cs->path, '/');
+        const char *file = slash ? slash + 1 : cs->path;
+        struct named_view key = {file, NULL};
+        const struct named_view *found =
+            nv ? bsearch(&key, views, nv, sizeof *views, cmp_named_view) : NULL;
+        if (found && storage_view_is_realtime(found->v))
+            found = NULL;
+        char *dims = NULL, *metrics = NULL;
+        if (found)
+            column_lists(snap, found->v, &dims, &metrics);
+        struct query_segment q = {
+            .table = table,
+            .file = file,
+            .start_ms = cs->chunk_start,
+            .end_ms = cs->chunk_end,
+            .version_ms = version,
+            .partition = partition,
+            .bytes = cs->bytes,
+            .rows = cs->rows,
+            .published = true,
+            .available = found != NULL,
+            .realtime = false,
+            .dimensions = dims,
+            .metrics = metrics,
+        };
+        rc = fn(arg, &q);
+        free(dims);
+        free(metrics);
+    }
+    for (size_t i = 0; i < nv && !rc; i++) {
+        const struct storage_view *v = snap->views[i];
+        if (!storage_view_is_realtime(v))
+            continue;
+        char *dims = NULL, *metrics = NULL;
+        column_lists(snap, v, &dims, &metrics);
+        struct query_segment q = {
+            .table = table,
+            .rows = (int64_t)storage_view_rows(v),
+            .available = true,
+            .realtime = true,
+            .dimensions = dims,
+            .metrics = metrics,
+        };
+        storage_view_chunk(v, &q.start_ms, &q.end_ms);
+        rc = fn(arg, &q);
+        free(dims);
+        free(metrics);
+    }
+    free(views);
+    storage_snapshot_free(snap);
+    catalog_segment_list_free(&segs);
+    return rc;
+}
+
+static int list_segments(void *ctx, query_segment_fn fn, void *arg, struct lerr *err)
+{
+    struct api_server *srv = ctx;
+    struct catalog_doc_list l;
+    if (catalog_doc_list(srv->cat, CATALOG_TABLE, &l, err))
+        return err->code;
+    int rc = 0;
+    for (size_t i = 0; i < l.n && !rc; i++)
+        rc = table_segments(srv, l.items[i].name, fn, arg, err);
+    catalog_doc_list_free(&l);
+    return rc;
+}
+
+static int list_tasks(void *ctx, query_task_fn fn, void *arg, struct lerr *err)
+{
+    struct api_server *srv = ctx;
+    struct catalog_job_list l;
+    if (catalog_job_list(srv->cat, &l, err))
+        return err->code;
+    int rc = 0;
+    for (size_t i = 0; i < l.n && !rc; i++) {
+        const struct catalog_job *j = &l.items[i];
+        struct query_task t = {
+            .id = j->id,
+            .type = catalog_job_type_name(j->type),
+            .table = j->table_name,
+            .status = catalog_job_state_name(j->status),
+            .error = j->health_message[0] ? j->health_message : NULL,
+            .created_ms = j->created_ns / 1000000,
+            .started_ms = j->started_ns / 1000000,
+            .completed_ms = j->completed_ns / 1000000,
+        };
+        rc = fn(arg, &t);
+    }
+    catalog_job_list_free(&l);
     return rc;
 }
 
@@ -143,10 +303,18 @@ static bool lookup_names(void *ctx, struct buf *out)
 void api__query_env(struct api_server *srv, struct query_env *env, struct sql_lookups *lk)
 {
     *lk = (struct sql_lookups){srv, lookup_get, lookup_names};
-    *env = (struct query_env){srv, open_table, close_table, list_tables, lk};
+    *env = (struct query_env){
+        .ctx = srv,
+        .lookups = lk,
+        .open_table = open_table,
+        .close_table = close_table,
+        .list_tables = list_tables,
+        .list_segments = list_segments,
+        .list_tasks = list_tasks,
+    };
 }
 
-static void observe(double ms, bool ok)
+void api__query_observe(double ms, bool ok)
 {
     size_t b = 0;
     while (b < LS_ARRAY_LEN(latency_buckets_ms) && ms > latency_buckets_ms[b])
@@ -157,10 +325,80 @@ static void observe(double ms, bool ok)
         atomic_fetch_add(&query_errors, 1);
 }
 
+/* Might the body hold an INSERT or REPLACE? (a cheap look before parsing it twice) */
+static bool maybe_dml(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++) {
+        char c = (char)(p[i] | 0x20);
+        if ((c == 'i' && strncasecmp(p + i, "insert", 6) == 0) ||
+            (c == 'r' && i + 7 <= n && strncasecmp(p + i, "replace", 7) == 0))
+            return true;
+    }
+    return false;
+}
+
+/* An INSERT or REPLACE starts a sql job; the caller needs ManageIngestionJobs too. */
+static int sql_statement(struct api_req *r, const char *query, json_t *context)
+{
+    if (!api_key_has(&r->key, API_PERM_ManageIngestionJobs)) {
+        struct lerr err;
+        lerr_init(&err);
+        lerr_set(&err, LERR_FORBIDDEN,
+                 "API key '%s' lacks the ManageIngestionJobs permission that an INSERT or "
+                 "REPLACE needs (it starts an ingestion job); use a key with it",
+                 r->key.name);
+        return api_reply_err(r, &err);
+    }
+    /* As in Druid, an INSERT creates the table it names. */
+    json_t *body = json_pack("{s:s, s:s, s:b}", "type", "sql", "query", query,
+                             "createTableIfNotExists", true);
+    if (context)
+        json_object_set(body, "context", context);
+    return api__jobs_create_from(r, body, true);
+}
+
+/* An INSERT or REPLACE starts a sql job (jobs_sql.c) instead of running as a query. */
+static bool run_dml(struct api_req *r)
+{
+    if (!r->body || !maybe_dml(r->body, r->body_len))
+        return false;
+    json_t *b = json_loadb(r->body, r->body_len, 0, NULL);
+    const char *q = json_string_value(json_object_get(b, "query"));
+    bool dml = q && sql_dml_is_dml(q, strlen(q));
+    if (dml)
+        sql_statement(r, q, json_object_get(b, "context"));
+    json_decref(b);
+    return dml;
+}
+
+int api_query_sql_task(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    json_t *b = api_body_object(r, &err);
+    const char *q = json_string_value(json_object_get(b, "query"));
+    if (b && !q)
+        lerr_set_at(&err, LERR_INVALID, "query",
+                    "query: give the INSERT or REPLACE statement to run as a task");
+    else if (b && !sql_dml_is_dml(q, strlen(q)))
+        lerr_set_at(&err, LERR_INVALID, "query",
+                    "query: /druid/v2/sql/task runs INSERT and REPLACE statements; send a "
+                    "SELECT to /druid/v2/sql");
+    if (err.code) {
+        json_decref(b);
+        return api_reply_err(r, &err);
+    }
+    sql_statement(r, q, json_object_get(b, "context"));
+    json_decref(b);
+    return r->status >= 400 ? LERR_INVALID : 0;
+}
+
 int api_query_sql(struct api_req *r)
 {
     struct lerr err;
     lerr_init(&err);
+    if (run_dml(r))
+        return r->status >= 400 ? LERR_INVALID : 0;
     struct arena mem;
     arena_init(&mem, 16 * 1024, 64u << 20);
     struct query_request req;
@@ -188,7 +426,7 @@ int api_query_sql(struct api_req *r)
             }
         }
     }
-    observe((double)(util_mono_ns() - t0) / 1e6, err.code == 0);
+    api__query_observe((double)(util_mono_ns() - t0) / 1e6, err.code == 0);
     if (err.code)
         api_reply_err(r, &err);
     buf_free(&out);

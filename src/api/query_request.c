@@ -3,12 +3,13 @@
  * struct query_request (query/query.h) with jansson: the query engine never
  * sees the API's document. Parameters become sql_values of their declared
  * SQL type; context keys the engine uses are read (timeout, sqlTimeZone,
- * sqlQueryId, maxQueryBytes, allowPartialResults, and the planner switches
+ * sqlQueryId, maxQueryBytes, allowPartialResults, the planner switches
  * useApproximateCountDistinct and useApproximateTopN, checked and kept
- * although today's answers are exact either way), others are accepted and
- * ignored as Druid does.
+ * although today's answers are exact either way; sqlOuterLimit on Druid's
+ * route), others are accepted and ignored as Druid does.
  *
- * Entry point: api_query_request_parse() (query_request.h).
+ * Entry points: api_query_request_parse(), api_query_request_parse_druid()
+ * (query_request.h).
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -184,7 +185,7 @@ static int get_switch(json_t *v, const char *what, bool *out, struct lerr *err)
     return bad(err, what, "%s must be true or false", what);
 }
 
-static int parse_context(json_t *ctx, struct query_request *req, struct arena *mem,
+static int parse_context(json_t *ctx, struct query_request *req, struct arena *mem, bool druid,
                          struct lerr *err)
 {
     if (!ctx || json_is_null(ctx))
@@ -229,11 +230,21 @@ static int parse_context(json_t *ctx, struct query_request *req, struct arena *m
     if ((v = json_object_get(ctx, "useApproximateTopN")) &&
         get_switch(v, "context.useApproximateTopN", &req->approx_top_n, err))
         return err->code;
+    if (druid && (v = json_object_get(ctx, "sqlOuterLimit")) && !json_is_null(v)) {
+        if (!get_int(v, "context.sqlOuterLimit", &n, err))
+            return err->code;
+        if (n < 1)
+            return bad(err, "context.sqlOuterLimit",
+                       "context.sqlOuterLimit must be at least 1 (the most rows to return), "
+                       "not %lld",
+                       (long long)n);
+        req->outer_limit = n;
+    }
     return 0;
 }
 
-int api_query_request_parse(const char *body, size_t len, struct query_request *req,
-                            struct arena *mem, struct lerr *err)
+static int parse(const char *body, size_t len, struct query_request *req, struct arena *mem,
+                 bool druid, struct lerr *err)
 {
     query_request_init(req);
     json_error_t je;
@@ -291,7 +302,19 @@ int api_query_request_parse(const char *body, size_t len, struct query_request *
     if (!rc)
         rc = parse_params(json_object_get(root, "parameters"), req, mem, err);
     if (!rc)
-        rc = parse_context(json_object_get(root, "context"), req, mem, err);
+        rc = parse_context(json_object_get(root, "context"), req, mem, druid, err);
     json_decref(root);
     return rc;
+}
+
+int api_query_request_parse(const char *body, size_t len, struct query_request *req,
+                            struct arena *mem, struct lerr *err)
+{
+    return parse(body, len, req, mem, false, err);
+}
+
+int api_query_request_parse_druid(const char *body, size_t len, struct query_request *req,
+                                  struct arena *mem, struct lerr *err)
+{
+    return parse(body, len, req, mem, true, err);
 }

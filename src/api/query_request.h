@@ -4,7 +4,7 @@
  * own, as multipart.h, so that the unit tests of queries (tests/unit/
  * test_query.c) can read request bodies without the HTTP server.
  *
- * Entry point: api_query_request_parse().
+ * Entry points: api_query_request_parse(), api_query_request_parse_druid().
  */
 #ifndef LODESTAR_API_QUERY_REQUEST_H
 #define LODESTAR_API_QUERY_REQUEST_H
@@ -30,5 +30,13 @@
  */
 int api_query_request_parse(const char *body, size_t len, struct query_request *req,
                             struct arena *mem, struct lerr *err);
+
+/*
+ * The same for POST /druid/v2/sql, which follows Druid where /v1/query/sql
+ * does not: context.sqlOuterLimit (a whole number >= 1) caps the rows
+ * returned (req->outer_limit); /v1 ignores it as an unknown key.
+ */
+int api_query_request_parse_druid(const char *body, size_t len, struct query_request *req,
+                                  struct arena *mem, struct lerr *err);
 
 #endif

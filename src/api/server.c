@@ -445,6 +445,8 @@ static const struct route routes[] = {
     {"GET", "lookups/*", API_PERM_ViewTables, API_PERM_ManageTables, api_lookups_get},
     {"PUT", "lookups/*", API_PERM_ManageTables, NOALT, api_lookups_update},
     {"DELETE", "lookups/*", API_PERM_ManageTables, NOALT, api_lookups_delete},
+    {"POST", "druid/v2/sql", API_PERM_AccessQueries, NOALT, api_druid_sql},
+    {"POST", "druid/v2/sql/task", API_PERM_ManageIngestionJobs, NOALT, api_query_sql_task},
     {"GET", "files", API_PERM_ManageIngestionJobs, NOALT, api_files_list},
     {"DELETE", "files/*", API_PERM_ManageIngestionJobs, NOALT, api_files_delete},
 };
@@ -501,6 +503,8 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
         skip = 1; /* /v1/events/{conn}, /v1/query/sql, /v1/files */
     } else if (n == 1 && strcmp(seg[0], "metrics") == 0) {
         skip = 0; /* GET /metrics: Prometheus */
+    } else if ((n == 3 || n == 4) && strcmp(seg[0], "druid") == 0 && strcmp(seg[1], "v2") == 0) {
+        skip = 0; /* POST /druid/v2/sql: Druid's own SQL endpoint (druid.c); /sql/task (query.c) */
     } else {
         return lerr_set(err, LERR_NOT_FOUND, "no such path: %s", r->url);
     }
@@ -903,6 +907,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .conn = conn,
         .query = query_value,
         .content_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding"),
+        .content_type_in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
         .status = 500,
     };
     dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
@@ -919,6 +924,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                 r.content_type ? r.content_type : "text/plain");
         if (r.warning[0])
             MHD_add_response_header(resp, "X-Lodestar-Warning", r.warning);
+        for (size_t i = 0; i < LS_ARRAY_LEN(r.headers); i++)
+            if (r.headers[i].name)
+                MHD_add_response_header(resp, r.headers[i].name, r.headers[i].value);
         cs->status = r.status;
         rc = MHD_queue_response(conn, (unsigned)r.status, resp);
         MHD_destroy_response(resp);

@@ -132,7 +132,9 @@ enum catalog_job_state {
 /* A job's type (the stored job.type column holds these names). */
 #define CATALOG_JOB_TYPE_MAP(X)           \
     X(CATALOG_JOB_STREAMING, "streaming") \
-    X(CATALOG_JOB_BATCH, "batch")
+    X(CATALOG_JOB_BATCH, "batch")         \
+    X(CATALOG_JOB_SQL, "sql")             \
+    X(CATALOG_JOB_DELETE_DATA, "delete_data")
 
 enum catalog_job_type {
 #define CATALOG_JOB_TYPE_ENUM(e, name) e,

@@ -322,6 +322,7 @@ int catalog_job_spec_parse(json_t *doc, struct job_spec *out, struct lerr *err)
     const json_t *data = json_object_get(src, "data");
     out->inline_data = json_string_value(data);
     out->inline_len = json_string_length(data);
+    out->source_query = json_string_value(json_object_get(src, "query"));
     if (string_list(out, json_object_get(doc, "dimensionExclusions"), &out->exclusions,
                     &out->nexclusions, err) ||
         string_list(out, json_object_get(src, "fileList"), &out->files, &out->nfiles, err))

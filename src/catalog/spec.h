@@ -66,7 +66,8 @@
 #define CATALOG_SOURCE_TYPE_MAP(X)             \
     X(CATALOG_SOURCE_CONNECTION, "connection") \
     X(CATALOG_SOURCE_UPLOADED, "uploaded")     \
-    X(CATALOG_SOURCE_INLINE, "inline")
+    X(CATALOG_SOURCE_INLINE, "inline")         \
+    X(CATALOG_SOURCE_TABLE, "table")
 
 #define CATALOG_INGEST_MODE_MAP(X)     \
     X(CATALOG_INGEST_APPEND, "append") \
@@ -189,6 +190,7 @@ struct job_spec {
     size_t nfiles;
     const char *inline_data; /* source.data (inline) */
     size_t inline_len;
+    const char *source_query; /* source.query (table: a sql job's SELECT), NULL when none */
     struct job_spec_mapping *mappings; /* mappings, in order */
     size_t nmappings;
     const char *filter;       /* filterExpression, NULL when none */

@@ -4,6 +4,13 @@
  * job's text — uploaded files or inline data, read through the file source
  * (source_open_files) in chunks of whole rows — through the pipeline into
  * the table, persisted as it goes and at the end.
+ *
+ * A sql job's REPLACE and a delete_data job replace at once instead: their
+ * rows go to a private staging table (ingest__staging_open), and at the end
+ * one step (ingest__replace) swaps them in for the old chunks — one catalog
+ * commit, one published version —, so readers and a restart after a crash
+ * see the old rows or the new, never a mix or neither. Rows of such a
+ * REPLACE outside its OVERWRITE WHERE range fail the job, as in Druid.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -106,6 +113,45 @@ static struct source *batch_source(struct runner *r, const struct job_spec *js, 
     return source_open_files(&cfg, err);
 }
 
+/* Does the job replace at once (staging, then one swap)? */
+static bool swaps(const struct job_spec *js)
+{
+    return js->type == CATALOG_JOB_DELETE_DATA ||
+           (js->type == CATALOG_JOB_SQL && js->mode == CATALOG_INGEST_REPLACE);
+}
+
+/*
+ * The swap at the end of a REPLACE or a delete: the staged rows take the
+ * place of the table's chunks in target.intervals (all chunks when there are
+ * none); each further interval of a delete loses its chunks in its own step.
+ */
+static int swap_in(struct runner *r, struct lerr *err)
+{
+    size_t n = r->spec.nintervals;
+    if (r->spec.type == CATALOG_JOB_SQL && n) {
+        struct pipeline_counters pc;
+        ingest__totals_counters(r->job, &pc);
+        if (pc.by_reason[PIPE_R_INTERVAL])
+            return lerr_set(err, LERR_INVALID,
+                            "%llu rows have a __time outside OVERWRITE WHERE's range, and a "
+                            "REPLACE writes only inside it; widen the range, or drop those rows "
+                            "with the SELECT's WHERE (nothing was replaced)",
+                            (unsigned long long)pc.by_reason[PIPE_R_INTERVAL]);
+    }
+    if (!n)
+        return ingest__replace(r, INT64_MIN, INT64_MAX, err);
+    int64_t *iv = calloc(2 * n, sizeof *iv);
+    if (!iv)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    int rc = ingest_check_intervals(r->spec.intervals, (int)r->table->partitioning, iv, err);
+    for (size_t k = 0; !rc && k < n; k++) {
+        rc = ingest__replace(r, iv[2 * k], iv[2 * k + 1], err);
+        ingest__staging_close(r); /* its rows went in with the first interval */
+    }
+    free(iv);
+    return rc;
+}
+
 void *ingest__batch_main(void *arg)
 {
     struct ingest__job *job = arg;
@@ -128,8 +174,12 @@ void *ingest__batch_main(void *arg)
         ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
+    bool swap = swaps(&r.spec);
+    bool from_table = r.spec.source_type == CATALOG_SOURCE_TABLE;
+    bool has_rows = from_table || r.spec.type != CATALOG_JOB_DELETE_DATA;
     struct pipeline_opts po = {&r.spec, &r.ptable, util_now_ms()};
-    if (pipeline_new(&po, &p, &err) || ingest__persister_start(&r, &err)) {
+    if ((has_rows && !from_table && pipeline_new(&po, &p, &err)) ||
+        ingest__persister_start(&r, &err) || (swap && ingest__staging_open(&r, &err))) {
         ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;
     }
@@ -137,19 +187,34 @@ void *ingest__batch_main(void *arg)
     job->pipe = p;
     pthread_mutex_unlock(&job->mu);
     ingest__set_status(&r, CATALOG_JOB_RUNNING, CATALOG_HEALTH_OK, "", util_now_ns(), 0);
-    if (r.spec.mode == CATALOG_INGEST_REPLACE &&
+    if (!swap && r.spec.mode == CATALOG_INGEST_REPLACE &&
         (r.spec.nintervals ? replace_intervals(&r, r.spec.intervals, &err)
                            : replace_all(&r, &err))) {
         ingest__fail(&r, "replacing the table's data failed: %s", err.msg);
         goto out;
     }
-    if (!(src = batch_source(&r, &r.spec, &err))) {
+    if (!has_rows) {
+        if (swap_in(&r, &err))
+            ingest__fail(&r, "deleting failed: %s", err.msg);
+        else
+            ingest__set_status(&r, CATALOG_JOB_SUCCEEDED, CATALOG_HEALTH_OK, "", 0, util_now_ns());
+        goto out;
+    }
+    if (from_table) {
+        if (ingest__table_rows(&r, &p, &err)) {
+            ingest__fail(&r, "%s: %s",
+                         r.spec.type == CATALOG_JOB_DELETE_DATA ? "the rows that remain"
+                                                                : "the SELECT",
+                         err.msg);
+            goto out;
+        }
+    } else if (!(src = batch_source(&r, &r.spec, &err))) {
         ingest__fail(&r, "%s", err.msg);
         goto out;
     }
     bool inline_data = r.spec.source_type == CATALOG_SOURCE_INLINE;
     int64_t chunk_no = 0;
-    while (!atomic_load(&job->stop)) {
+    while (src && !atomic_load(&job->stop)) {
         struct source_batch b;
         arena_reset(&text);
         if (source_poll(src, &text, 1, 0, &b, &err)) {
@@ -167,7 +232,7 @@ void *ingest__batch_main(void *arg)
                                  .partition = sr->partition,
                                  .offset = chunk_no++};
             if (ingest__ingest_records(&r, &rec, 1, &err) ||
-                (storage_table_should_persist(r.table->st, util_now_ms()) &&
+                (!r.staging && storage_table_should_persist(r.table->st, util_now_ms()) &&
                  ingest__persist(&r, false, &err))) {
                 if (inline_data)
                     ingest__fail(&r, "inline data: %s", err.msg);
@@ -181,7 +246,12 @@ void *ingest__batch_main(void *arg)
         /* Canceled: what was read stays only if it was already persisted. */
         goto out;
     }
-    if (ingest__persist(&r, false, &err) || !ingest__persister_drain(&r, 600000)) {
+    if (swap) {
+        if (swap_in(&r, &err)) {
+            ingest__fail(&r, "%s", err.msg);
+            goto out;
+        }
+    } else if (ingest__persist(&r, false, &err) || !ingest__persister_drain(&r, 600000)) {
         ingest__fail(&r, "final persist failed: %s", err.code ? err.msg : r.ps.error);
         goto out;
     }
@@ -189,6 +259,7 @@ void *ingest__batch_main(void *arg)
     log_msg(LOG_INFO, "ingest", "batch job %s succeeded", job->id);
 out:
     ingest__persister_stop(&r);
+    ingest__staging_close(&r);
     source_close(src);
     pthread_mutex_lock(&job->mu);
     job->pipe = NULL;

@@ -167,6 +167,10 @@ struct runner {
     struct source_offsets appended; /* the source position after the last appended batch */
     struct ingest_runtime *rt;
     struct storage_db_table *table;
+    /* A REPLACE's new rows, kept apart until they replace the old ones at once
+     * (ingest__staging_open, ingest__replace); NULL: rows go to the table. */
+    struct storage_table *staging;
+    char staging_dir[1100];
     struct catalog_job cj;
     struct job_spec spec; /* the job's spec as the catalog parsed it */
     char stream[300];     /* the checkpoint's key (connection_spec.stream) */
@@ -219,6 +223,23 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
 void ingest__rejections_from_json(const json_t *saved, struct ingest__job *job);
 void ingest__counters_from_json(const json_t *saved, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
+/* A private table with the target's columns for a REPLACE's rows (r->staging). */
+int ingest__staging_open(struct runner *r, struct lerr *err);
+void ingest__staging_close(struct runner *r);
+/*
+ * The REPLACE's one step: r->staging's rows (NULL: none) replace the table's
+ * chunks inside [start, end), segments, removals and the job's counters in
+ * one catalog commit (storage_table_replace). Retries while another job's
+ * persist holds sealed rows of the table.
+ */
+int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *err);
+/*
+ * reingest.c: runs the spec's source.query (a SELECT over a table) and feeds
+ * its rows through a pipeline compiled from the result's columns (*pipe,
+ * published as the job's; the caller frees it). The query's errors, the
+ * pipeline's, or the append's.
+ */
+int ingest__table_rows(struct runner *r, struct pipeline **pipe, struct lerr *err);
 bool ingest__persister_drain(struct runner *r, int timeout_ms);
 void ingest__persister_stop(struct runner *r);
 int ingest__persist(struct runner *r, bool advance, struct lerr *err);

@@ -224,6 +224,90 @@ static int persist_commit(void *ctx, const struct storage_segment_info *added, s
                              c->new_offsets, c->counters, added, nadded, removed, nremoved, err);
 }
 
+/* ---- REPLACE: new rows apart, then one swap --------------------------------------- */
+
+int ingest__staging_open(struct runner *r, struct lerr *err)
+{
+    struct arena mem;
+    arena_init(&mem, 16 * 1024, 0);
+    struct storage_table_desc d = {0};
+    int rc = catalog_describe_table(r->rt->cat, r->table->name, false, &mem, &d, err);
+    struct storage_column *cols = NULL;
+    if (!rc) {
+        storage_db_table_lock(r->table);
+        size_t n = storage_table_ncols(r->table->st);
+        if (!(cols = arena_zalloc(&mem, (n + 1) * sizeof *cols)))
+            rc = lerr_set(err, LERR_NOMEM, "out of memory");
+        for (size_t i = 1; !rc && i < n; i++)
+            cols[i - 1] = *storage_table_column(r->table->st, i);
+        struct storage_schema sc = d.schema;
+        sc.cols = cols;
+        sc.ncols = n ? n - 1 : 0;
+        snprintf(r->staging_dir, sizeof r->staging_dir, "%s/staging/%s", r->rt->dir, r->job->id);
+        util_remove_tree(r->staging_dir, &(struct lerr){0});
+        /* never persisted: its rows are written as the table's segments by ingest__replace */
+        struct storage_open_opts o = {.limits = {.max_rows = UINT64_MAX / 4,
+                                                 .max_bytes = UINT64_MAX / 4,
+                                                 .max_age_ms = INT64_MAX / 4}};
+        if (!rc)
+            rc = storage_table_open(r->staging_dir, r->table->name, &sc, &o, &r->staging, err);
+        storage_db_table_unlock(r->table);
+    }
+    arena_destroy(&mem);
+    return rc;
+}
+
+void ingest__staging_close(struct runner *r)
+{
+    if (!r->staging)
+        return;
+    storage_table_free(r->staging);
+    r->staging = NULL;
+    util_remove_tree(r->staging_dir, &(struct lerr){0});
+}
+
+static char *counters_json(const struct pipeline_counters *c, struct ingest__job *job);
+static int sync_staging(struct runner *r, struct lerr *err);
+
+struct replace_ctx {
+    struct runner *r;
+    const char *counters;
+};
+
+static int replace_commit(void *ctx, const struct storage_segment_info *added, size_t nadded,
+                          const struct storage_segment_info *removed, size_t nremoved,
+                          struct lerr *err)
+{
+    struct replace_ctx *c = ctx;
+    return ingest__commit_tx(c->r->rt, c->r->table, c->r->job->id, NULL, NULL, NULL, c->counters,
+                             added, nadded, removed, nremoved, err);
+}
+
+int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *err)
+{
+    struct pipeline_counters pc;
+    ingest__totals_counters(r->job, &pc);
+    struct replace_ctx c = {r, counters_json(&pc, r->job)};
+    int rc = 0;
+    for (int attempt = 0;; attempt++) {
+        lerr_init(err);
+        storage_db_table_lock(r->table);
+        if (r->staging && sync_staging(r, err))
+            rc = err->code;
+        else
+            rc = storage_table_replace(r->table->st, r->staging, start, end, replace_commit, &c,
+                                       err);
+        storage_db_table_unlock(r->table);
+        /* another job's persist holds sealed rows of the table: it ends soon */
+        if (rc != LERR_CONFLICT || attempt >= 600 || atomic_load(&r->job->stop))
+            break;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    free((char *)c.counters);
+    return rc;
+}
+
 struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size_t n)
 {
     json_t *values = json_array();
@@ -699,12 +783,25 @@ int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
 }
 
 /* Staged rows into the table's buffers; their counts join the job's. */
+/* The staging table takes the columns the table gained (same order, same indexes). */
+static int sync_staging(struct runner *r, struct lerr *err)
+{
+    size_t n = storage_table_ncols(r->table->st);
+    for (size_t i = storage_table_ncols(r->staging); i < n; i++)
+        if (storage_table_add_column(r->staging, storage_table_column(r->table->st, i), err) < 0)
+            return err->code;
+    return 0;
+}
+
 int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr *err)
 {
     int rc = 0;
     if (st->sb.nrows) {
         storage_db_table_lock(r->table);
-        rc = storage_table_append(r->table->st, &st->sb, err);
+        if (r->staging)
+            rc = sync_staging(r, err) ? err->code : storage_table_append(r->staging, &st->sb, err);
+        else
+            rc = storage_table_append(r->table->st, &st->sb, err);
         storage_db_table_unlock(r->table);
     }
     if (!rc)

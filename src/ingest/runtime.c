@@ -142,6 +142,12 @@ int ingest_runtime_start(struct catalog *cat, struct storage_db *db, struct push
     rt->db = db;
     rt->pushes = pushes;
     snprintf(rt->dir, sizeof rt->dir, "%s", data_dir);
+    {
+        /* REPLACE rows staged by runs a crash cut short: never part of a table */
+        char staging[1100];
+        snprintf(staging, sizeof staging, "%s/staging", data_dir);
+        util_remove_tree(staging, &(struct lerr){0});
+    }
     if (opts)
         rt->opts = *opts;
     pthread_mutex_init(&rt->mu, NULL);

@@ -111,9 +111,22 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
                !rt->stopping) {
         start_runner(rt, cj, ingest__batch_main);
     } else if (cj->status == CATALOG_JOB_RUNNING) {
+        /* a sql REPLACE or a delete swaps at its end: cut short, it changed nothing */
+        bool swaps = cj->type == CATALOG_JOB_DELETE_DATA;
+        if (cj->type == CATALOG_JOB_SQL) {
+            struct job_spec js;
+            struct lerr e;
+            lerr_init(&e);
+            swaps = catalog_job_spec_load(cj, &js, &e) == 0 && js.mode == CATALOG_INGEST_REPLACE;
+            catalog_job_spec_destroy(&js);
+        }
         catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_FAILED, CATALOG_HEALTH_ERROR,
-                               "the server stopped while this batch job ran; rows it had "
-                               "persisted remain — run it again with ingestionMode replace",
+                               swaps ? "the server stopped while this job ran; it changed "
+                                       "nothing (its rows replace the old ones only at its "
+                                       "end) — run it again"
+                                     : "the server stopped while this batch job ran; rows it "
+                                       "had persisted remain — run it again with "
+                                       "ingestionMode replace",
                                0, util_now_ns(), &err);
     }
 }

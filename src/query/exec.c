@@ -182,6 +182,22 @@ static int run_source(struct query__run *r)
     return rc;
 }
 
+int query__exec_header(const struct sql_select *q, struct query__ctx *x, struct query__result *res)
+{
+    const char **names = arena_alloc(&x->keep, (q->nitems ? q->nitems : 1) * sizeof *names);
+    uint8_t *types = arena_alloc(&x->keep, q->nitems ? q->nitems : 1);
+    if (!names || !types)
+        return query__ctx_nomem(x, "the result");
+    for (size_t i = 0; i < q->nitems; i++) {
+        names[i] = q->items[i].name;
+        types[i] = q->items[i].type;
+    }
+    res->ncols = q->nitems;
+    res->names = names;
+    res->types = types;
+    return 0;
+}
+
 int query__exec_run(const struct sql_select *q, const struct query__source *src,
                     const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
                     struct query__result *res)
@@ -208,18 +224,9 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
     query__filter_free(&p.filter);
     if (rc)
         return rc;
-    const char **names = arena_alloc(&x->keep, (q->nitems ? q->nitems : 1) * sizeof *names);
-    uint8_t *types = arena_alloc(&x->keep, q->nitems ? q->nitems : 1);
-    if (!names || !types)
-        return query__ctx_nomem(x, "the result");
-    for (size_t i = 0; i < q->nitems; i++) {
-        names[i] = q->items[i].name;
-        types[i] = q->items[i].type;
-    }
+    if ((rc = query__exec_header(q, x, res)))
+        return rc;
     size_t off = q->offset > 0 ? (size_t)q->offset : 0;
-    res->ncols = q->nitems;
-    res->names = names;
-    res->types = types;
     res->rows = off < c->n ? c->rows + off : c->rows;
     res->nrows = off < c->n ? c->n - off : 0;
     return 0;

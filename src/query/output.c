@@ -7,7 +7,8 @@
  *   arrayLines   [1,"x"] one per line, then "\n"           text/plain
  *   csv          RFC 4180 lines, then "\n"                 text/csv
  *
- * The trailing blank line of the line formats tells a client the response
+ * At most req->outer_limit rows are written (context.sqlOuterLimit) when
+ * it is set. The trailing blank line of the line formats tells a client the response
  * was not cut off. With `header`, array formats and csv start with a row of
  * column names, and typesHeader / sqlTypesHeader add a row of Druid native
  * types ("LONG") and one of SQL types ("BIGINT"); object formats start with
@@ -334,8 +335,12 @@ static int write_json(const struct query__result *r, const struct query_request 
 int query__output_write(const struct query__result *r, const struct query_request *req,
                         const struct ls_tz *tz, struct buf *out, struct query__ctx *x)
 {
-    int rc = req->format == QUERY_FORMAT_CSV ? write_csv(r, req, tz, out, x)
-                                             : write_json(r, req, tz, out, x);
+    /* context.sqlOuterLimit caps the rows written, as Druid's outer LIMIT */
+    struct query__result capped = *r;
+    if (req->outer_limit > 0 && (uint64_t)req->outer_limit < (uint64_t)capped.nrows)
+        capped.nrows = (size_t)req->outer_limit;
+    int rc = req->format == QUERY_FORMAT_CSV ? write_csv(&capped, req, tz, out, x)
+                                             : write_json(&capped, req, tz, out, x);
     if (rc)
         return rc;
     if (out->failed)

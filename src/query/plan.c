@@ -357,12 +357,11 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
             buf_puts(&b, ")");
         }
         buf_printf(&b, "; %zu empty\n", p->nempty);
+    } else if (p->src->mem && (!q->table || !*q->table)) {
+        buf_printf(&b, "Scan %s: the rows of the FROM clause above, in memory\n", p->src->table);
     } else if (q->table && *q->table) {
         buf_printf(&b, "Scan %s.%s: in-memory table of %zu rows\n", schema, p->src->table,
                    p->src->mem ? p->src->mem->nrows : (size_t)0);
-    } else if (p->src->mem) { /* the rows of the FROM item below (a subquery, a window step) */
-        buf_printf(&b, "Scan %s: in-memory table of %zu rows\n", p->src->table,
-                   p->src->mem->nrows);
     } else {
         buf_puts(&b, "Values: one row without a table\n");
     }

@@ -9,12 +9,16 @@
  *                           the API fills the rest from the JSON body
  *                           (api/query_request.h)
  *   query_execute()         run it: parse, bind, plan against one snapshot per
- *                           query, scan, aggregate, sort, format
+ *                           table, scan, aggregate, sort, format
+ *   query_rows()            the same, rows to a callback instead of a body
  *
  * What runs: `SELECT ... FROM "t" | druid."t" | INFORMATION_SCHEMA.TABLES |
- * INFORMATION_SCHEMA.COLUMNS | INFORMATION_SCHEMA.SCHEMATA` (or no FROM)
- * with WHERE, GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT, OFFSET, and
- * `EXPLAIN PLAN FOR`. Views outside the query's __time interval are pruned;
+ * INFORMATION_SCHEMA.COLUMNS | INFORMATION_SCHEMA.SCHEMATA | sys.segments |
+ * sys.tasks` (or no FROM) with WHERE, GROUP BY (GROUPING SETS, ROLLUP,
+ * CUBE), HAVING, DISTINCT, ORDER BY, LIMIT, OFFSET, and `EXPLAIN PLAN FOR`;
+ * and statements of many such blocks: WITH, subqueries (in FROM, as values,
+ * IN, EXISTS), joins, UNION [ALL], UNNEST (rel.c runs them bottom up, each
+ * block on the same executor). Views outside the query's __time interval are pruned;
  * conditions on STRING columns (=, <>, IN, IS NULL, LIKE, BETWEEN, ...)
  * combined with AND/OR/NOT become bitmap operations (dictionary-id scans on
  * realtime buffers) and the rest of the WHERE runs vectorized over blocks of
@@ -113,6 +117,9 @@ struct query_request {
      * may send them, but COUNT(DISTINCT x) and ORDER BY ... LIMIT are exact
      * either way until sketches land (README, "SQL"). */
     bool approx_count_distinct, approx_top_n;
+    /* context.sqlOuterLimit (read on POST /druid/v2/sql only): at most this
+     * many result rows are written; 0 = no cap. */
+    int64_t outer_limit;
 };
 
 /* Defaults: object format, no headers, no parameters, 60 s timeout, the
@@ -130,6 +137,36 @@ typedef int (*query_table_fn)(void *arg, const char *name, const struct storage_
                               size_t ncols);
 
 /*
+ * A segment as sys.segments shows it: a published segment file (from the
+ * catalog; available when the table's snapshot reads it) or a realtime
+ * buffer (not yet published). Strings are borrowed for the call.
+ */
+struct query_segment {
+    const char *table;
+    const char *file;         /* the segment file; NULL for a realtime buffer */
+    int64_t start_ms, end_ms; /* its time chunk [start, end) */
+    int64_t version_ms;       /* the chunk's version: when its oldest segment was
+                               * written (published segments only) */
+    int64_t partition;        /* its number among the chunk's segments, from 0 */
+    int64_t bytes;            /* the file's size; 0 for a realtime buffer */
+    int64_t rows;
+    bool published, available, realtime;
+    const char *dimensions, *metrics; /* JSON arrays of column names, or NULL */
+};
+typedef int (*query_segment_fn)(void *arg, const struct query_segment *s);
+
+/* An ingestion job as sys.tasks shows it (strings borrowed for the call). */
+struct query_task {
+    const char *id;
+    const char *type; /* "streaming", "batch" */
+    const char *table;
+    const char *status; /* the job's own: pending, running, ..., succeeded */
+    const char *error;  /* why it failed, or NULL */
+    int64_t created_ms, started_ms, completed_ms; /* 0 = not yet */
+};
+typedef int (*query_task_fn)(void *arg, const struct query_task *t);
+
+/*
  * What the server provides. open_table: a snapshot of table `name` (the
  * engine releases it with close_table, or storage_snapshot_free when
  * close_table is NULL), or LERR_NOT_FOUND. list_tables: calls fn once per
@@ -145,6 +182,11 @@ struct query_env {
     int (*list_tables)(void *ctx, query_table_fn fn, void *arg, struct lerr *err);
     /* The lookups LOOKUP(expr, 'name') reads (sql.h), or NULL: none. */
     const struct sql_lookups *lookups;
+    /* sys.segments and sys.tasks (Druid's system tables): each calls fn once
+     * per segment or job, in any order, and stops as list_tables does. NULL:
+     * the table is empty. */
+    int (*list_segments)(void *ctx, query_segment_fn fn, void *arg, struct lerr *err);
+    int (*list_tasks)(void *ctx, query_task_fn fn, void *arg, struct lerr *err);
 };
 
 struct query_result_meta {

@@ -23,6 +23,9 @@
  *              table
  *   output.c   the five result formats and their headers
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
+ *   rel.c      a statement of many blocks (WITH, subqueries, joins, UNION,
+ *              UNNEST, grouping sets): FROM items as in-memory tables, each
+ *              block run by exec.c
  *   query.c    query_execute(): statement → table → bind → run → output
  *
  * Names: query.h's public names are `query_`; what the files here share
@@ -383,6 +386,10 @@ int query__window_apply(const struct sql_windows *w, const struct query__memtabl
  * a hint when there is no such table. */
 int query__info_table(const char *name, const struct query_env *env, struct query__memtable *t,
                       struct query__ctx *x);
+/* sys.segments or sys.tasks built from env.list_segments / env.list_tasks;
+ * LERR_NOT_FOUND with a hint when there is no such table. */
+int query__sys_table(const char *name, const struct query_env *env, struct query__memtable *t,
+                     struct query__ctx *x);
 
 /* Where the rows come from: a storage snapshot or one in-memory table. */
 struct query__source {
@@ -423,6 +430,9 @@ void query__rel_init(struct query__rel *R, const struct query_env *env,
 int query__rel_run(struct query__rel *R, struct sql_stmt *s, struct query__result *res);
 void query__rel_destroy(struct query__rel *R);
 
+/* The result's column names and types (no rows) of a bound SELECT. */
+int query__exec_header(const struct sql_select *q, struct query__ctx *x,
+                       struct query__result *res);
 /* Runs a bound SELECT (or EXPLAIN) and fills the result: columns and rows
  * live in x->keep or in `c` (destroy it after writing the output). */
 int query__exec_run(const struct sql_select *q, const struct query__source *src,

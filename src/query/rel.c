@@ -158,11 +158,14 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     struct query__ctx *x = R->x;
     memset(src, 0, sizeof *src);
     src->table = table;
-    if (strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
+    /* Druid's system tables (sys) and INFORMATION_SCHEMA are in-memory tables */
+    bool sys = strcasecmp(schema, "sys") == 0;
+    if (sys || strcasecmp(schema, "INFORMATION_SCHEMA") == 0) {
         struct query__memtable *mt = arena_zalloc(&x->keep, sizeof *mt);
         if (!mt)
             return query__ctx_nomem(x, "a system table");
-        int rc = query__info_table(table, R->env, mt, x);
+        int rc = sys ? query__sys_table(table, R->env, mt, x)
+                     : query__info_table(table, R->env, mt, x);
         if (rc == LERR_NOT_FOUND)
             x->err->code = LERR_INVALID; /* Druid answers 400 for unknown tables */
         if (rc)
@@ -174,7 +177,7 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     if (*schema && strcmp(schema, "druid") != 0)
         return lerr_set(x->err, LERR_INVALID,
                         "schema '%s' not found; tables are in schema druid (FROM \"t\" or FROM "
-                        "druid.\"t\") and INFORMATION_SCHEMA",
+                        "druid.\"t\"), INFORMATION_SCHEMA and sys",
                         schema);
     const struct query_env *env = R->env;
     if (!env || !env->open_table)
@@ -357,18 +360,7 @@ static int run_bound(struct query__rel *R, struct sql_stmt *s, const struct quer
             }
         }
         memset(res, 0, sizeof *res);
-        const char **names = arena_alloc(&x->keep, (q->nitems ? q->nitems : 1) * sizeof *names);
-        uint8_t *types = arena_alloc(&x->keep, q->nitems ? q->nitems : 1);
-        if (!names || !types)
-            return query__ctx_nomem(x, "the result");
-        for (size_t i = 0; i < q->nitems; i++) {
-            names[i] = q->items[i].name;
-            types[i] = q->items[i].type;
-        }
-        res->ncols = q->nitems;
-        res->names = names;
-        res->types = types;
-        return 0;
+        return query__exec_header(q, x, res);
     }
     return query__exec_run(q, src, R->opt, x, col, res);
 }
@@ -456,10 +448,7 @@ static int run_cte(struct query__rel *R, const struct sql_stmt *s, struct cte_sl
     slot->busy = true;
     plan_line(R, "With %s:", slot->cte->name);
     struct query__result res;
-    int level = R->level;
-    R->level = 1 + (R->level > 0); /* a WITH query is never the top block */
-    int rc = run_block(R, slot->cte->q, &mine, &res);
-    R->level = level;
+    int rc = run_block(R, slot->cte->q, &mine, &res); /* below the block naming it */
     slot->busy = false;
     struct query__memtable *mt = rc ? NULL : arena_zalloc(&R->x->keep, sizeof *mt);
     if (!rc && !mt)
@@ -500,11 +489,10 @@ static void put_quoted(struct buf *b, const char *name, char q)
     buf_putc(b, q);
 }
 
-/* The rows of a table as an in-memory table, limited to `cols` (NULL:
- * all) and, when `semi` is set, to rows whose column `semi_col` is one of
- * semi's values. */
+/* The rows of a table as an in-memory table: the columns block s names,
+ * and when `semi_col` is set, only rows whose semi_col is one of semi's
+ * values. */
 struct table_read {
-    const char *const *cols; /* NULL-terminated, or NULL for all */
     const char *semi_col;
     const struct sql_value *semi;
     size_t nsemi;
@@ -518,14 +506,28 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
     buf_init(&sql, 64u << 20);
     buf_set_budget(&sql, &R->x->budget);
     buf_puts(&sql, "SELECT ");
-    if (!tr || !tr->cols) {
+    /* only the columns the block names (a joined table's rows are copied) */
+    struct query__source src;
+    int rc = f->ncol_aliases ? 1 : open_table(R, f->schema_name, f->table, &src);
+    const char *qual = f->alias ? f->alias : f->table;
+    size_t nsel = 0;
+    for (size_t i = 0; !rc && i < src.schema.n; i++) {
+        if (!sql_stmt_uses_column(s, qual, src.schema.fields[i].name))
+            continue;
+        if (nsel++)
+            buf_puts(&sql, ", ");
+        put_quoted(&sql, src.schema.fields[i].name, '"');
+    }
+    if (rc == LERR_NOMEM || (rc && R->x->mem_error)) {
+        buf_free(&sql);
+        return rc;
+    }
+    if (rc || nsel == src.schema.n) {
+        lerr_init(R->x->err);
+        sql.len = 7;
         buf_puts(&sql, "*");
-    } else {
-        for (size_t i = 0; tr->cols[i]; i++) {
-            if (i)
-                buf_puts(&sql, ", ");
-            put_quoted(&sql, tr->cols[i], '"');
-        }
+    } else if (nsel == 0) {
+        buf_puts(&sql, "__time"); /* the rows, for COUNT(*) */
     }
     buf_puts(&sql, " FROM ");
     if (*f->schema_name) {
@@ -533,7 +535,9 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
         buf_puts(&sql, ".");
     }
     put_quoted(&sql, f->table, '"');
-    if (tr && tr->semi_col) {
+    if (tr && tr->semi_col && tr->nsemi == 0) {
+        buf_puts(&sql, " WHERE 1 = 0");
+    } else if (tr && tr->semi_col) {
         buf_puts(&sql, " WHERE ");
         put_quoted(&sql, tr->semi_col, '"');
         buf_puts(&sql, " IN (");
@@ -555,7 +559,7 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
         }
         buf_puts(&sql, ")");
     }
-    int rc = 0;
+    rc = 0;
     if (sql.failed)
         rc = query__ctx_too_big(R->x, "a joined table's filter");
     struct query__result res;
@@ -1016,27 +1020,19 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
         col = sql_join_on_column(j, f->alias ? f->alias : f->table, f_is_left, other->fields,
                                  other->ncols, &ocol);
     }
-    struct table_read tr = {NULL, NULL, NULL, 0};
+    struct table_read tr = {NULL, NULL, 0};
     struct sql_value *vals;
     size_t n;
     if (col && semi_values(R, other, ocol, &vals, &n)) {
         tr.semi_col = col;
         tr.semi = vals;
         tr.nsemi = n;
-        plan_line(R, "Scan of %s limited to the %zu keys of the other side", f->table, n);
+        plan_line(R, "Scan of %s limited to the keys of the other side (a semi-join)", f->table);
     }
-    if (!tr.semi_col)
+    if (!tr.semi_col || R->explain)
         return materialize(R, s, f, sc, out);
-    if (n == 0) {
-        /* no key at all: the table's columns without rows */
-        struct table_read none = {NULL, NULL, NULL, 0};
-        int rc = read_table(R, s, f, sc, &none, out);
-        if (!rc)
-            out->nrows = 0;
-        return rc;
-    }
     int rc = read_table(R, s, f, sc, &tr, out);
-    if (rc == LERR_INVALID) {
+    if (rc == LERR_INVALID && !R->x->mem_error) {
         /* not a plain column after all: read it whole, and the join's own
          * binding names the mistake */
         lerr_init(R->x->err);
@@ -1134,10 +1130,15 @@ static int materialize(struct query__rel *R, const struct sql_stmt *s, const str
         R->depth--;
         return rc;
     case SQL_FROM_JOIN: return join(R, s, f, sc, out);
-    case SQL_FROM_UNNEST:
-        return sql_stmt_error(s, f->pos, R->x->err,
-                              "UNNEST must follow the table whose column it unnests (FROM t "
-                              "CROSS JOIN UNNEST(t.tags) AS u(tag))");
+    case SQL_FROM_UNNEST: {
+        /* FROM UNNEST(ARRAY[...]) alone: over one row without columns */
+        static const struct query__memtable one = {0, NULL, 1, NULL};
+        struct sql_from j = {.kind = SQL_FROM_JOIN,
+                             .pos = f->pos,
+                             .join = SQL_JOIN_CROSS,
+                             .right = (struct sql_from *)f};
+        return unnest(R, s, &j, &one, out);
+    }
     case SQL_FROM_WINDOW: {
         /* the inner block's rows, then one column per window call */
         plan_line(R, "Window: one column per call over the rows of the block below");

@@ -98,6 +98,65 @@ int sql_stmt_error(const struct sql_stmt *s, uint32_t pos, struct lerr *err, con
     return sql_error_at(err, s->text, s->len, pos, "%s", msg);
 }
 
+/* ---- columns a block names ---------------------------------------------------------- */
+
+struct uses {
+    const char *qual, *name;
+    size_t len;
+};
+
+static bool node_uses(const struct sql_node *n, const struct uses *u)
+{
+    if (!n)
+        return false;
+    if (n->kind == NK_STAR)
+        return !n->qual ||
+               (n->qual_len == strlen(u->qual) && memcmp(n->qual, u->qual, n->qual_len) == 0);
+    if (n->kind == NK_IDENT && n->name_len == u->len && memcmp(n->name, u->name, u->len) == 0 &&
+        (!n->qual ||
+         (n->qual_len == strlen(u->qual) && memcmp(n->qual, u->qual, n->qual_len) == 0)))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (node_uses(n->args[i], u))
+            return true;
+    return node_uses(n->filter, u);
+}
+
+static bool from_uses(const struct sql_from *f, const struct uses *u)
+{
+    if (!f)
+        return false;
+    if (f->kind == SQL_FROM_UNNEST)
+        return node_uses(f->expr, u);
+    if (f->kind != SQL_FROM_JOIN)
+        return false;
+    for (size_t i = 0; i < f->nusing; i++)
+        if (strlen(f->using_cols[i]) == u->len && memcmp(f->using_cols[i], u->name, u->len) == 0)
+            return true;
+    return node_uses(f->on, u) || from_uses(f->left, u) || from_uses(f->right, u);
+}
+
+bool sql_stmt_uses_column(const struct sql_stmt *s, const char *qual, const char *name)
+{
+    struct uses u = {qual, name, strlen(name)};
+    if (from_uses(s->from, &u))
+        return true;
+    for (size_t i = 0; i < s->nitems; i++)
+        if (node_uses(s->items[i].expr, &u))
+            return true;
+    for (size_t i = 0; i < s->ngroup; i++)
+        if (node_uses(s->group[i], &u))
+            return true;
+    for (size_t i = 0; i < s->ngsets; i++)
+        for (size_t k = 0; k < s->gsets[i].n; k++)
+            if (node_uses(s->gsets[i].keys[k], &u))
+                return true;
+    for (size_t i = 0; i < s->norder; i++)
+        if (node_uses(s->order[i].expr, &u))
+            return true;
+    return node_uses(s->where, &u) || node_uses(s->having, &u);
+}
+
 /* ---- subqueries in expressions -------------------------------------------------- */
 
 struct walk {

@@ -634,6 +634,11 @@ const struct sql_from *sql_stmt_from(const struct sql_stmt *s);
 size_t sql_stmt_ctes(const struct sql_stmt *s, const struct sql_cte **ctes);
 bool sql_stmt_is_explain(const struct sql_stmt *s);
 uint32_t sql_stmt_pos(const struct sql_stmt *s); /* where the block starts */
+/* Whether block s may read column `name` of the FROM item called `qual`
+ * (its alias or table name): an identifier naming it, qualified by qual or
+ * not, or a `*` / `qual.*`, anywhere in the block's own clauses and FROM
+ * tree. A superset: the engine reads only these columns of a joined table. */
+bool sql_stmt_uses_column(const struct sql_stmt *s, const char *qual, const char *name);
 /*
  * For reading only the needed rows of table `qual` (its alias or name) on
  * one side of join j: when ON has an equality between a column of that
@@ -822,5 +827,70 @@ bool sql_windows_explain(const struct sql_windows *w, struct buf *out);
 
 /* Convenience: the bound expression as text for EXPLAIN ("TIME_PARSE($0)"). */
 bool sql_expr_explain(const struct sql_expr *e, struct buf *out);
+
+/* ---- INSERT and REPLACE (dml.c) --------------------------------------------------------- */
+
+enum sql_dml_mode { SQL_DML_INSERT, SQL_DML_REPLACE_ALL, SQL_DML_REPLACE_WHERE };
+enum sql_dml_source { SQL_DML_EXTERN, SQL_DML_TABLE };
+
+/* A select item over EXTERN: a mapping of the job. */
+struct sql_dml_item {
+    const char *column;     /* the alias, or the column's own name */
+    const char *expression; /* the expression's text as written */
+    bool aggregation;       /* it calls an aggregate (SUM, COUNT, ...) */
+    size_t pos;             /* byte offset in the statement */
+};
+
+/*
+ * A parsed INSERT or REPLACE. Strings are NUL-terminated and owned by it;
+ * positions are byte offsets into the statement (for sql_dml_error_at).
+ */
+struct sql_dml {
+    enum sql_dml_mode mode;
+    const char *table; /* the target */
+    size_t table_pos;
+    int64_t overwrite_start, overwrite_end; /* REPLACE_WHERE: [start, end) in ms */
+    size_t overwrite_pos;                   /* where OVERWRITE WHERE's condition starts */
+    const char *partitioned_by;             /* "hour" "day" "week" "month" "year" "all" */
+    size_t partition_pos;
+    const char *const *clustered_by;
+    size_t nclustered;
+    const char *select; /* the inner SELECT's text, and its span in the statement */
+    size_t select_off, select_len;
+    enum sql_dml_source source;
+    /* SQL_DML_EXTERN: the three arguments (JSON, '' undone; the signature
+     * written as JSON when it came as EXTEND), the input source's type
+     * ("inline" or "uploaded"), the items, WHERE's text (NULL: none). */
+    const char *input_source, *input_format, *signature, *input_source_type;
+    size_t input_source_pos, input_format_pos, signature_pos;
+    struct sql_dml_item *items;
+    size_t nitems;
+    const char *where;
+    size_t where_pos;
+    bool grouped; /* GROUP BY (the target's rollup does the grouping) */
+    /* SQL_DML_TABLE: the table the SELECT reads. */
+    const char *source_table;
+    const char *text; /* a copy of the statement */
+    size_t len;
+    struct arena mem;
+};
+
+/* Does the text start with INSERT or REPLACE (so it is not a query)? */
+bool sql_dml_is_dml(const char *text, size_t len);
+/*
+ * Parses INSERT INTO t SELECT ... PARTITIONED BY g [CLUSTERED BY ...] and
+ * REPLACE INTO t OVERWRITE ALL | OVERWRITE WHERE __time >= a AND __time < b
+ * SELECT ...; *out is freed with sql_dml_free. LERR_INVALID with the line,
+ * column and a hint: no PARTITIONED BY, a granularity the tables do not
+ * have, OVERWRITE WHERE on anything but a __time range, EXTERN arguments
+ * that are not JSON or an input source type other than inline and
+ * uploaded, a SELECT over EXTERN without __time or with an unnamed item.
+ * Thread-safe.
+ */
+int sql_dml_parse(const char *text, size_t len, struct sql_dml **out, struct lerr *err);
+void sql_dml_free(struct sql_dml *d);
+/* Sets err (LERR_INVALID) with "<message> at line L, column C" for byte offset off of d's text. */
+int sql_dml_error_at(const struct sql_dml *d, size_t off, struct lerr *err, const char *fmt, ...)
+    LS_PRINTF(4, 5);
 
 #endif

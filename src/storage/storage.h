@@ -305,6 +305,21 @@ int storage_table_drop_data(struct storage_table *t, struct lerr *err);
 int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end,
                              struct lerr *err);
 
+/*
+ * REPLACE: the rows of src (a private table with t's schema whose rows were
+ * never persisted; NULL: no rows) take the place of t's rows in every time
+ * chunk lying wholly inside [start, end) (INT64_MIN, INT64_MAX: all of t).
+ * src's buffers are written as segments of t, then commit is called once
+ * with them as added and the replaced segments as removed, then one
+ * version is published: readers see the old rows or the new, never a mix
+ * or neither, and after a crash the catalog holds one or the other. On
+ * failure nothing changes (the new files are removed). LERR_CONFLICT while
+ * sealed rows of t wait for their persist; write errors as persist's.
+ * t's writer thread; src is left as it was (free it after).
+ */
+int storage_table_replace(struct storage_table *t, struct storage_table *src, int64_t start,
+                          int64_t end, storage_commit_fn commit, void *ctx, struct lerr *err);
+
 /* ---- status ------------------------------------------------------------- */
 
 struct storage_status {

@@ -1170,6 +1170,108 @@ int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end
     return rc;
 }
 
+/*
+ * One step for a REPLACE: src's realtime rows become segments of t and t's
+ * chunks inside [start, end) go, in one catalog commit and one published
+ * version. Under commit_lock, so no persist or compaction of t interleaves.
+ */
+int storage_table_replace(struct storage_table *t, struct storage_table *src, int64_t start,
+                          int64_t end, storage_commit_fn commit, void *ctx, struct lerr *err)
+{
+    pthread_mutex_lock(&t->commit_lock);
+    pthread_mutex_lock(&t->seal_lock);
+    size_t nsealed = t->nsealed;
+    pthread_mutex_unlock(&t->seal_lock);
+    if (nsealed) {
+        pthread_mutex_unlock(&t->commit_lock);
+        return lerr_set(err, LERR_CONFLICT,
+                        "storage: rows of this table are still being persisted; try again");
+    }
+    struct storage__version *sv = src ? current(src) : NULL, *v = current(t);
+    size_t nin = sv ? sv->nrts : 0;
+    struct storage_segment_info *infos = calloc(nin + 1, sizeof *infos);
+    struct storage_segment_info *gone = calloc(v->nsegs + 1, sizeof *gone);
+    char(*names)[96] = calloc(nin + 1, sizeof *names);
+    struct storage__seg **added = calloc(nin + 1, sizeof *added);
+    struct storage__seg **segs = calloc(v->nsegs + 1, sizeof *segs);
+    struct rt_buf **rts = calloc(v->nrts + 1, sizeof *rts);
+    size_t nw = 0, nadd = 0, ns = 0, nr = 0;
+    int rc = infos && gone && names && added && segs && rts ? 0 : nomem(err);
+    for (size_t i = 0; !rc && i < nin; i++) {
+        uint64_t rows = rt_rows(sv->rts[i]);
+        if (!rows)
+            continue;
+        int64_t cs, ce;
+        rt_chunk(sv->rts[i], &cs, &ce);
+        storage__seg_name(cs, names[nw]);
+        if (storage__seg_write(t->store, names[nw], sv->schema, sv->rts[i], rows, false,
+                               &infos[nw], err)) {
+            rc = err->code;
+            break;
+        }
+        nw++;
+    }
+    for (size_t i = 0; !rc && i < v->nsegs; i++) {
+        struct storage__seg *sg = v->segs[i]->seg;
+        if (sg->chunk_start >= start && sg->chunk_end <= end) {
+            gone[ns] = (struct storage_segment_info){.name = sg->name,
+                                                     .chunk_start = sg->chunk_start,
+                                                     .chunk_end = sg->chunk_end,
+                                                     .rows = sg->nrows,
+                                                     .min_time = sg->min_time,
+                                                     .max_time = sg->max_time,
+                                                     .bytes = sg->size};
+            segs[ns++] = sg;
+        }
+    }
+    for (size_t i = 0; !rc && i < v->nrts; i++) {
+        int64_t cs, ce;
+        rt_chunk(v->rts[i], &cs, &ce);
+        if (cs >= start && ce <= end)
+            rts[nr++] = v->rts[i];
+    }
+    if (!rc && commit(ctx, infos, nw, gone, ns, err) != 0)
+        rc = err->code ? err->code
+                       : lerr_set(err, LERR_INTERNAL,
+                                  "storage: the catalog commit failed without a message");
+    if (rc) {
+        remove_named(t->store, infos, nw);
+        if (nw)
+            segstore_sync(t->store, &(struct lerr){0});
+        goto out;
+    }
+    nadd = open_committed(t, infos, nw, added);
+    rc = publish(t, segs, ns, rts, nr, added, nadd, NULL, 0, err);
+    for (size_t i = 0; !rc && i < ns; i++)
+        atomic_store(&segs[i]->obsolete, true);
+    for (size_t i = 0; !rc && i < t->nactive;) {
+        int64_t cs, ce;
+        rt_chunk(t->active[i].rt, &cs, &ce);
+        if (cs >= start && ce <= end) {
+            rt_unref(t->active[i].rt);
+            t->active[i] = t->active[--t->nactive];
+        } else {
+            i++;
+        }
+    }
+    if (!rc)
+        update_usage(t);
+out:
+    for (size_t i = 0; added && i < nadd; i++)
+        storage__seg_unref(added[i]);
+    free(added);
+    free(names);
+    free(infos);
+    free(gone);
+    free(segs);
+    free(rts);
+    storage__version_unref(v);
+    if (sv)
+        storage__version_unref(sv);
+    pthread_mutex_unlock(&t->commit_lock);
+    return rc;
+}
+
 /* ---- status and snapshots ------------------------------------------------ */
 
 void storage_table_status(struct storage_table *t, struct storage_status *out)

@@ -216,7 +216,18 @@ try:
     expect_error(s, "context.maxQueryBytes above the server's limit", "SELECT 1", 400,
                  "InvalidInput", [f"LODESTAR_QUERY_MAX_BYTES = {MAX_QUERY}"],
                  context={"maxQueryBytes": MAX_QUERY + 1})
+    expect_error(s, "a self-join whose result passes 4 MB",
+                 "SELECT COUNT(*) FROM t a JOIN t b ON a.ctl = b.ctl", 400, "InvalidInput",
+                 ["query memory limit exceeded", "context.maxQueryBytes = 4194304"],
+                 context={"maxQueryBytes": 4 << 20})
+    expect_error(s, "a cross join past 4 MB", "SELECT COUNT(*) FROM t a CROSS JOIN t b", 400,
+                 "InvalidInput", ["query memory limit exceeded"], context={"maxQueryBytes": 4 << 20})
+    expect_error(s, "a subquery's rows past 1 MB",
+                 "SELECT COUNT(*) FROM (SELECT REPEAT(page, 100) AS p FROM t) x WHERE p <> ''", 400,
+                 "InvalidInput", ["query memory limit exceeded"], context=small)
     # within their budgets the same shapes answer
+    st, body, _ = query(s, "SELECT COUNT(*) FROM t a JOIN (SELECT ctl FROM t LIMIT 1) b ON a.ctl = b.ctl")
+    c.eq(st, 200, "a join within the budget answers after the refused ones")
     st, body, _ = query(s, "SELECT page, REPEAT(page, 500) AS x FROM t ORDER BY x DESC LIMIT 2")
     c.eq((st, [x[0] for x in body] if st == 200 else body), (200, ["Page 9", "Page 99"]),
          "a top-N of the same sort answers")

@@ -2,11 +2,14 @@
 /*
  * fuzz_sql.c — libFuzzer target for the SQL front end: lexer, parser,
  * binder and evaluator. The first byte picks what the rest is: an
- * expression compiled as a filter, as a rollup mapping, or a SELECT parsed
- * and bound against a small table. Compiled expressions are also explained
+ * expression compiled as a filter, as a rollup mapping, or a statement
+ * parsed and every block of it bound against a small table (grouping sets
+ * expanded, subqueries resolved with a made-up row, join conditions and
+ * UNNEST bound over the table twice, as the engine does; window calls
+ * planned, the outer block bound over the inner block's columns and the
+ * window columns). Compiled expressions are also explained
  * and evaluated over a fixed row, so folding and the function library run
- * on whatever the parser accepts. A SELECT with window calls is planned
- * (sql_stmt_plan_windows) and its inner and outer blocks bound.
+ * on whatever the parser accepts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +23,69 @@ static const struct sql_field fields[] = {
     {"j", 1, SQL_JSON, NULL, 0},           {"z", 1, SQL_STRING, NULL, 0},
 };
 static const struct sql_schema schema = {fields, sizeof fields / sizeof fields[0]};
+
+/* The qualified table, twice, for join conditions. */
+static const struct sql_field qfields[] = {
+    {"s", 1, SQL_STRING, "a", 0},
+    {"n", 1, SQL_LONG, "a", 0},
+    {"s", 1, SQL_STRING, "b", 0},
+    {"n", 1, SQL_LONG, "b", 0},
+};
+static const struct sql_schema qleft = {qfields, 2}, qright = {qfields + 2, 2};
+
+static void fuzz_block(struct sql_stmt *s, const struct sql_options *opt, int depth);
+
+struct sqctx {
+    struct sql_stmt *s;
+    const struct sql_options *opt;
+    int depth;
+};
+
+static int on_subquery(void *arg, struct sql_subquery *sq)
+{
+    struct sqctx *c = arg;
+    fuzz_block(sq->q, c->opt, c->depth + 1);
+    struct sql_value v = sql_long(1);
+    const struct sql_value *rows[1] = {&v};
+    struct lerr err;
+    lerr_init(&err);
+    sql_subquery_resolve(c->s, sq, 1, SQL_LONG, rows, (size_t)(c->depth & 1), &err);
+    return 0;
+}
+
+static void fuzz_from(struct sql_stmt *s, const struct sql_from *f, const struct sql_options *opt,
+                      int depth)
+{
+    if (!f)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    switch (f->kind) {
+    case SQL_FROM_SUBQUERY:
+    case SQL_FROM_WINDOW: fuzz_block(f->sub, opt, depth + 1); break;
+    case SQL_FROM_UNION:
+        for (size_t i = 0; i < f->nparts; i++)
+            fuzz_block(f->parts[i], opt, depth + 1);
+        break;
+    case SQL_FROM_JOIN: {
+        fuzz_from(s, f->left, opt, depth);
+        fuzz_from(s, f->right, opt, depth);
+        if (f->right->kind == SQL_FROM_UNNEST) {
+            struct sql_expr *e = NULL;
+            if (sql_bind_unnest(s, f->right, &qleft, opt, &e, &err) == 0)
+                sql_expr_free(e);
+            break;
+        }
+        struct sql_join_cond *c = NULL;
+        if (sql_bind_join(s, f, &qleft, &qright, opt, &c, &err) == 0)
+            sql_join_cond_free(c);
+        size_t col;
+        (void)sql_join_on_column(f, "a", true, qright.fields, qright.n, &col);
+        break;
+    }
+    default: break;
+    }
+}
 
 /* A block with window calls: the inner block bound against the table,
  * each window aggregate compiled over its result, the outer block bound
@@ -61,6 +127,28 @@ static void fuzz_windows(const struct sql_stmt *s, const struct sql_from *from,
         free(f);
     }
     sql_select_free(qi);
+}
+
+static void fuzz_block(struct sql_stmt *s, const struct sql_options *opt, int depth)
+{
+    if (depth > 64)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    if (sql_stmt_plan_windows(s, &err) || sql_stmt_expand_grouping(s, &err))
+        return;
+    struct sqctx c = {s, opt, depth};
+    sql_stmt_subqueries(s, on_subquery, &c);
+    fuzz_from(s, sql_stmt_from(s), opt, depth);
+    const struct sql_from *f = sql_stmt_from(s);
+    if (f && f->kind == SQL_FROM_WINDOW) {
+        fuzz_windows(s, f, opt);
+        return;
+    }
+    struct sql_select *q = NULL;
+    lerr_init(&err);
+    if (sql_bind_select(s, &schema, opt, &q, &err) == 0)
+        sql_select_free(q);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -114,14 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         struct sql_stmt *s = NULL;
         if (sql_parse_select(text, len, &s, &err) == 0) {
-            struct sql_select *q = NULL;
-            lerr_init(&err);
-            const struct sql_from *f = NULL;
-            if (sql_stmt_plan_windows(s, &err) == 0 && (f = sql_stmt_from(s)) &&
-                f->kind == SQL_FROM_WINDOW)
-                fuzz_windows(s, f, &opt);
-            else if (!err.code && sql_bind_select(s, &schema, &opt, &q, &err) == 0)
-                sql_select_free(q);
+            fuzz_block(s, &opt, 0);
             sql_stmt_free(s);
         }
     }

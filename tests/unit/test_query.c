@@ -110,7 +110,8 @@ static bool lookup_names(void *ctx, struct buf *out)
 }
 static const struct sql_lookups test_lookups = {NULL, lookup_get, lookup_names};
 
-static const struct query_env env = {NULL, env_open, NULL, env_list, &test_lookups};
+static const struct query_env env = {
+    .open_table = env_open, .list_tables = env_list, .lookups = &test_lookups};
 
 static int commit_noop(void *ctx, const struct storage_segment_info *added, size_t nadded,
                        const struct storage_segment_info *removed, size_t nremoved,
@@ -890,6 +891,172 @@ static void test_request_parse(void)
     arena_destroy(&mem);
 }
 
+/* context.sqlOuterLimit: read on Druid's route only, a whole number >= 1. */
+static void test_request_parse_druid(void)
+{
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct query_request r;
+    struct lerr err;
+    static const char body[] =
+        "{\"query\":\"SELECT 1\",\"context\":{\"sqlOuterLimit\":\"25\",\"sqlQueryId\":\"q-1\"}}";
+    lerr_init(&err);
+    CHECK_EQ_INT(api_query_request_parse_druid(body, strlen(body), &r, &mem, &err), 0);
+    CHECK_EQ_INT(r.outer_limit, 25);
+    CHECK_EQ_STR(r.query_id, "q-1");
+    CHECK_EQ_INT(r.format, QUERY_FORMAT_OBJECT); /* Druid's default */
+    lerr_init(&err);
+    CHECK_EQ_INT(api_query_request_parse(body, strlen(body), &r, &mem, &err), 0);
+    CHECK_EQ_INT(r.outer_limit, 0); /* /v1 leaves it alone, as an unknown key */
+    static const struct {
+        const char *body, *msg;
+    } bad[] = {
+        {"{\"query\":\"SELECT 1\",\"context\":{\"sqlOuterLimit\":0}}", "at least 1"},
+        {"{\"query\":\"SELECT 1\",\"context\":{\"sqlOuterLimit\":-3}}", "not -3"},
+        {"{\"query\":\"SELECT 1\",\"context\":{\"sqlOuterLimit\":1.5}}", "whole number"},
+        {"{\"query\":\"SELECT 1\",\"context\":{\"sqlOuterLimit\":\"ten\"}}", "whole number"},
+    };
+    for (size_t i = 0; i < LS_ARRAY_LEN(bad); i++) {
+        lerr_init(&err);
+        int rc = api_query_request_parse_druid(bad[i].body, strlen(bad[i].body), &r, &mem, &err);
+        CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, bad[i].msg) &&
+                      strcmp(err.target, "context.sqlOuterLimit") == 0,
+                  "druid request %zu: rc=%d target '%s' msg %s", i, rc, err.target, err.msg);
+    }
+    /* the cap applies to the rows written, after ORDER BY */
+    static const char sql[] = "SELECT s FROM tiny ORDER BY s DESC";
+    query_request_init(&r);
+    r.sql = sql;
+    r.sql_len = strlen(sql);
+    r.format = QUERY_FORMAT_ARRAY_LINES;
+    r.header = true;
+    r.outer_limit = 2;
+    struct buf out;
+    buf_init(&out, 0);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_execute(&r, &env, &out, NULL, &err), 0);
+    CHECK_EQ_STR(buf_cstr(&out), "[\"s\"]\n[\"\xc3\x9cn\xc3\xaf\"]\n[\"c\"]\n\n");
+    buf_free(&out);
+    arena_destroy(&mem);
+}
+
+/* ---- sys.segments and sys.tasks over a server's lists ------------------------------------ */
+
+static const struct query_segment fake_segments[] = {
+    {"wiki", "a.seg", T0, T0 + DAY, T0 + 5000, 0, 1000, 10, true, true, false, "[\"s\"]", "[]"},
+    {"wiki", "b.seg", T0, T0 + DAY, T0 + 5000, 1, 2000, 20, true, false, false, NULL, NULL},
+    {"all", "c.seg", INT64_MIN, INT64_MAX, T0, 0, 300, 3, true, true, false, NULL, NULL},
+    {"wiki", NULL, T0 + DAY, T0 + 2 * DAY, 0, 0, 0, 7, false, true, true, "[\"s\"]", "[\"m\"]"},
+};
+
+static int fake_list_segments(void *ctx, query_segment_fn fn, void *arg, struct lerr *err)
+{
+    (void)ctx;
+    (void)err;
+    for (size_t i = 0; i < LS_ARRAY_LEN(fake_segments); i++) {
+        int rc = fn(arg, &fake_segments[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static const struct query_task fake_tasks[] = {
+    {"j1", "batch", "wiki", "succeeded", NULL, T0, T0 + 100, T0 + 1600},
+    {"j2", "streaming", "live", "running", NULL, T0 + 1, T0 + 200, 0},
+    {"j3", "streaming", "live", "pending", NULL, T0 + 2, 0, 0},
+    {"j4", "batch", "wiki", "failed", "the file is not nd-json", T0 + 3, T0 + 300, T0 + 400},
+    {"j5", "streaming", "live", "canceled", NULL, T0 + 4, T0 + 400, T0 + 900},
+    {"j6", "streaming", "live", "suspended", NULL, T0 + 5, T0 + 500, T0 + 700},
+};
+
+static int fake_list_tasks(void *ctx, query_task_fn fn, void *arg, struct lerr *err)
+{
+    (void)ctx;
+    (void)err;
+    for (size_t i = 0; i < LS_ARRAY_LEN(fake_tasks); i++) {
+        int rc = fn(arg, &fake_tasks[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void sys_query(const struct query_env *e, const char *sql, const char *want)
+{
+    struct query_request r;
+    query_request_init(&r);
+    r.sql = sql;
+    r.sql_len = strlen(sql);
+    r.format = QUERY_FORMAT_ARRAY_LINES;
+    struct buf out;
+    buf_init(&out, 0);
+    struct lerr err;
+    lerr_init(&err);
+    int rc = query_execute(&r, e, &out, NULL, &err);
+    CHECK_MSG(rc == 0 && strcmp(buf_cstr(&out), want) == 0, "%s\n  got rc=%d %s%s\n  want %s", sql,
+              rc, buf_cstr(&out), err.msg, want);
+    buf_free(&out);
+}
+
+static void test_sys_tables(void)
+{
+    struct query_env e = env;
+    e.list_segments = fake_list_segments;
+    e.list_tasks = fake_list_tasks;
+    sys_query(
+        &e,
+        "SELECT segment_id, \"start\", \"end\", \"size\", version, partition_num, "
+        "num_replicas, num_rows, is_active, is_published, is_available, is_realtime, "
+        "is_overshadowed FROM sys.segments WHERE datasource = 'wiki'",
+        "[\"wiki_2024-01-01T00:00:00.000Z_2024-01-02T00:00:00.000Z_2024-01-01T00:00:05.000Z\","
+        "\"2024-01-01T00:00:00.000Z\",\"2024-01-02T00:00:00.000Z\",1000,"
+        "\"2024-01-01T00:00:05.000Z\",0,1,10,1,1,1,0,0]\n"
+        "[\"wiki_2024-01-01T00:00:00.000Z_2024-01-02T00:00:00.000Z_2024-01-01T00:00:05.000Z_"
+        "1\",\"2024-01-01T00:00:00.000Z\",\"2024-01-02T00:00:00.000Z\",2000,"
+        "\"2024-01-01T00:00:05.000Z\",1,0,20,1,1,0,0,0]\n"
+        "[\"wiki_2024-01-02T00:00:00.000Z_2024-01-03T00:00:00.000Z_realtime\","
+        "\"2024-01-02T00:00:00.000Z\",\"2024-01-03T00:00:00.000Z\",0,null,0,1,7,1,0,1,1,0]\n"
+        "\n");
+    /* a table partitioned ALL: Druid's eternity */
+    sys_query(
+        &e, "SELECT segment_id, \"start\", \"end\" FROM sys.segments WHERE datasource = 'all'",
+        "[\"all_-146136543-09-08T08:23:32.096Z_146140482-04-24T15:36:27.903Z_2024-01-01T00:00:"
+        "00.000Z\",\"-146136543-09-08T08:23:32.096Z\",\"146140482-04-24T15:36:27.903Z\"]\n\n");
+    sys_query(&e,
+              "SELECT shard_spec, dimensions, metrics, last_compaction_state FROM sys.segments "
+              "WHERE is_realtime = 1 OR partition_num = 1",
+              "[\"{\\\"type\\\":\\\"numbered\\\",\\\"partitionNum\\\":1,\\\"partitions\\\":0}\","
+              "null,null,null]\n"
+              "[\"{\\\"type\\\":\\\"numbered\\\",\\\"partitionNum\\\":0,\\\"partitions\\\":0}\","
+              "\"[\\\"s\\\"]\",\"[\\\"m\\\"]\",null]\n\n");
+    sys_query(&e,
+              "SELECT datasource, SUM(\"size\"), SUM(num_rows), COUNT(*) FROM sys.segments "
+              "WHERE is_active = 1 GROUP BY 1 ORDER BY 1",
+              "[\"all\",300,3,1]\n[\"wiki\",3000,37,3]\n\n");
+    sys_query(
+        &e,
+        "SELECT task_id, group_id, type, datasource, created_time, queue_insertion_time, "
+        "status, runner_status, duration, location, host, plaintext_port, tls_port, "
+        "error_msg FROM sys.tasks ORDER BY task_id",
+        "[\"j1\",\"j1\",\"batch\",\"wiki\",\"2024-01-01T00:00:00.000Z\","
+        "\"2024-01-01T00:00:00.000Z\",\"SUCCESS\",\"NONE\",1500,null,null,null,null,null]\n"
+        "[\"j2\",\"j2\",\"streaming\",\"live\",\"2024-01-01T00:00:00.001Z\","
+        "\"2024-01-01T00:00:00.001Z\",\"RUNNING\",\"RUNNING\",null,null,null,null,null,null]\n"
+        "[\"j3\",\"j3\",\"streaming\",\"live\",\"2024-01-01T00:00:00.002Z\","
+        "\"2024-01-01T00:00:00.002Z\",\"RUNNING\",\"PENDING\",null,null,null,null,null,null]\n"
+        "[\"j4\",\"j4\",\"batch\",\"wiki\",\"2024-01-01T00:00:00.003Z\","
+        "\"2024-01-01T00:00:00.003Z\",\"FAILED\",\"NONE\",100,null,null,null,null,"
+        "\"the file is not nd-json\"]\n"
+        "[\"j5\",\"j5\",\"streaming\",\"live\",\"2024-01-01T00:00:00.004Z\","
+        "\"2024-01-01T00:00:00.004Z\",\"FAILED\",\"NONE\",500,null,null,null,null,null]\n"
+        "[\"j6\",\"j6\",\"streaming\",\"live\",\"2024-01-01T00:00:00.005Z\","
+        "\"2024-01-01T00:00:00.005Z\",\"SUCCESS\",\"NONE\",200,null,null,null,null,null]\n"
+        "\n");
+    sys_query(&e, "SELECT status, COUNT(*) FROM sys.tasks GROUP BY 1 ORDER BY 1",
+              "[\"FAILED\",2]\n[\"RUNNING\",2]\n[\"SUCCESS\",2]\n\n");
+}
+
 /* A query's snapshot is fixed: rows appended while its result is being
  * written are not in it, and appends never wait for queries. */
 static void test_snapshot_and_meta(void)
@@ -1224,6 +1391,8 @@ int main(int argc, char **argv)
 
     test_memory();
     test_request_parse();
+    test_request_parse_druid();
+    test_sys_tables();
     test_snapshot_and_meta();
 
     DIR *d = opendir(dir);

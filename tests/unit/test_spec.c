@@ -360,13 +360,15 @@ static void test_job_bad(void)
         {"{\"mappings\": [", LERR_CORRUPT, "", "the job's stored spec is unreadable"},
         {"[]", LERR_CORRUPT, "", "not a JSON object"},
         {"{\"type\":\"sometimes\"}", LERR_INVALID, "type",
-         "job: type is \"sometimes\"; use \"streaming\" or \"batch\""},
+         "job: type is \"sometimes\"; use \"streaming\", \"batch\", \"sql\" or "
+         "\"delete_data\""},
         {"{\"readFromPoint\":\"middle\"}", LERR_INVALID, "readFromPoint",
          "use \"earliest\" or \"latest\""},
         {"{\"ingestionMode\":\"merge\"}", LERR_INVALID, "ingestionMode",
          "use \"append\" or \"replace\""},
         {"{\"source\":{\"type\":\"carrier\"}}", LERR_INVALID, "type",
-         "job source: type is \"carrier\"; use \"connection\", \"uploaded\" or \"inline\""},
+         "job source: type is \"carrier\"; use \"connection\", \"uploaded\", \"inline\" or "
+         "\"table\""},
         {"{\"source\":{\"formatSettings\":{\"format\":\"xml\"},\"inputSchema\":[]}}", LERR_INVALID,
          "formatSettings.format", "\"xml\" is not supported"},
         {"{\"source\":{\"formatSettings\":{},\"inputSchema\":[]}}", LERR_INVALID,

@@ -382,6 +382,67 @@ static void test_chunks(void)
     free(dir);
 }
 
+/* ---- REPLACE: staged rows swapped in for chunks in one step ---------------------- */
+
+static void test_replace(void)
+{
+    char *dir = tst_mkdtemp(), *sdir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_HOUR);
+    struct storage_table *t, *src;
+    CHECK(storage_table_open(dir, "r", &ds, NULL, &t, &err) == 0);
+    append_detail(t, T0, 60000, 180); /* 3 hours: 3 chunks of 60 */
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    CHECK_EQ_INT(cat.n, 3);
+    append_detail(t, T0 + HOUR, 60000, 5); /* realtime rows in hour 2 */
+    CHECK(storage_table_open(sdir, "r-staging", &ds, NULL, &src, &err) == 0);
+    append_detail(src, T0 + HOUR, 600000, 6); /* 6 new rows in hour 2 */
+    /* a snapshot taken before the swap keeps the old rows */
+    struct storage_snapshot *before = storage_table_snapshot(t);
+    cat.calls = 0;
+    CHECK_MSG(storage_table_replace(t, src, T0 + HOUR, T0 + 2 * HOUR, tst_commit, &cat, &err) == 0,
+              "replace: %s", err.msg);
+    CHECK_EQ_INT(cat.calls, 1); /* one catalog transaction */
+    CHECK_EQ_INT(cat.last_added, 1);
+    CHECK_EQ_INT(cat.last_removed, 1);
+    CHECK_EQ_INT(cat.n, 3);
+    CHECK_EQ_INT(tst_snapshot_rows(before), 185);
+    storage_snapshot_free(before);
+    struct tally tl;
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 126); /* 60 + 6 + 60 */
+    CHECK_EQ_INT(tl.bad, 0);
+    /* a refused commit changes nothing and leaves no file */
+    int files = tst_count_files(dir);
+    cat.fail_next = 1;
+    CHECK(storage_table_replace(t, src, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == LERR_IO);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 126);
+    CHECK_EQ_INT(tst_count_files(dir), files);
+    /* everything, by nothing: the table is empty, its files go once unreferenced */
+    lerr_init(&err);
+    CHECK(storage_table_replace(t, NULL, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == 0);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 0);
+    CHECK_EQ_INT(cat.n, 0);
+    CHECK_EQ_INT(tst_count_files(dir), 0);
+    /* the table reopens from what the catalog holds */
+    CHECK(storage_table_replace(t, src, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == 0);
+    storage_table_free(t);
+    struct storage_open_opts o = {.known = tst_known(&cat), .nknown = cat.n};
+    CHECK(storage_table_open(dir, "r", &ds, &o, &t, &err) == 0);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 6);
+    storage_table_free(t);
+    storage_table_free(src);
+    tst_rmtree(dir);
+    tst_rmtree(sdir);
+    free(dir);
+    free(sdir);
+}
+
 /* ---- compaction ---------------------------------------------------------------- */
 
 /* A fingerprint of every row: sorted (time, s) pairs hashed. */
@@ -641,6 +702,7 @@ int main(void)
     init_names();
     test_persist();
     test_chunks();
+    test_replace();
     test_compaction();
     test_startup();
     test_add_column();
