@@ -19,6 +19,8 @@
  *              dictionary id and its top-N pruning
  *   exec.c     query__exec_run(): every view, or an in-memory table, then
  *              the groups into rows (these four share exec_int.h)
+ *   window.c   the window step: window function columns over an in-memory
+ *              table
  *   output.c   the five result formats and their headers
  *   infoschema.c  INFORMATION_SCHEMA tables as in-memory tables
  *   rel.c      a statement of many blocks (WITH, subqueries, joins, UNION,
@@ -381,6 +383,17 @@ struct query__memtable {
     size_t nrows;
     struct sql_value **cols; /* cols[c][r] */
 };
+
+/*
+ * The window step (window.c): `out` gets in's columns (the same vectors,
+ * not copies) and then one column per window call of w, computed over in's
+ * rows; its rows are in's, in the same order. Columns and values live in
+ * x->keep. 0, the memory error naming the window (past the query's limit),
+ * LERR_TIMEOUT, or LERR_INVALID for an aggregate that does not bind (a 400
+ * at the call in the query text).
+ */
+int query__window_apply(const struct sql_windows *w, const struct query__memtable *in,
+                        struct query__ctx *x, struct query__memtable *out);
 
 /* INFORMATION_SCHEMA.<name> built from env.list_tables; LERR_NOT_FOUND with
  * a hint when there is no such table. */

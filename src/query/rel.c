@@ -18,6 +18,9 @@
  * among the other side's keys (a semi-join through the table's bitmap
  * filters), and only the columns the query names.
  *
+ * A block with window calls reads FROM WINDOW (sql_stmt_plan_windows): its
+ * inner block's rows with one column per call (query__window_apply).
+ *
  * Results of inner blocks stay where the executor put them (their
  * collectors live until the query ends); the in-memory tables point at
  * them.
@@ -388,7 +391,12 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
     }
     R->depth++;
     struct sq_ctx sqc = {R, s, &sc};
-    rc = sql_stmt_expand_grouping(s, x->err);
+    /* window calls first: the inner block they leave keeps GROUP BY (its
+     * sets) and the subqueries of the window-free parts */
+    if ((rc = sql_stmt_plan_windows(s, x->err)))
+        rc = query__ctx_sql_error(x, rc, "planning the window functions");
+    if (!rc)
+        rc = sql_stmt_expand_grouping(s, x->err);
     if (!rc)
         rc = sql_stmt_subqueries(s, on_subquery, &sqc);
     struct query__source src;
@@ -404,7 +412,10 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
         if (!rc)
             rc = materialize(R, s, f, &sc, mt);
         if (!rc) {
-            src.table = f->alias ? f->alias : f->kind == SQL_FROM_TABLE ? f->table : "subquery";
+            src.table = f->alias                     ? f->alias
+                        : f->kind == SQL_FROM_TABLE  ? f->table
+                        : f->kind == SQL_FROM_WINDOW ? "window"
+                                                     : "subquery";
             src.mem = mt;
             src.schema = (struct sql_schema){mt->fields, mt->ncols};
         }
@@ -1128,8 +1139,35 @@ static int materialize(struct query__rel *R, const struct sql_stmt *s, const str
                              .right = (struct sql_from *)f};
         return unnest(R, s, &j, &one, out);
     }
-    case SQL_FROM_WINDOW:
-        return sql_stmt_error(s, f->pos, R->x->err, "window functions are not supported yet");
+    case SQL_FROM_WINDOW: {
+        /* the inner block's rows, then one column per window call */
+        plan_line(R, "Window: one column per call over the rows of the block below");
+        if (R->explain) {
+            struct buf b;
+            buf_init(&b, 1u << 20);
+            sql_windows_explain(f->windows, &b);
+            R->depth++;
+            for (const char *p = b.data, *e = b.data + b.len; p && p < e;) {
+                const char *nl = memchr(p, '\n', (size_t)(e - p));
+                size_t n = nl ? (size_t)(nl - p) : (size_t)(e - p);
+                if (n)
+                    plan_line(R, "%.*s", (int)n, p);
+                p += n + 1;
+            }
+            R->depth--;
+            buf_free(&b);
+        }
+        struct query__result res;
+        struct query__memtable in;
+        R->depth++;
+        rc = run_block(R, f->sub, sc, &res);
+        R->depth--;
+        if (!rc)
+            rc = to_memtable(R, &res, NULL, &in);
+        if (!rc)
+            rc = query__window_apply(f->windows, &in, R->x, out);
+        return rc;
+    }
     }
     return lerr_set(R->x->err, LERR_INVALID, "unknown FROM item");
 }

@@ -231,6 +231,11 @@ static void bind_ref(struct sql_node *n, const struct sql_schema *s, size_t i)
 static int bind_ident(struct sql_bctx *b, struct sql_node *n)
 {
     const struct sql_schema *s = b->schema;
+    if ((n->flags & NF_COLREF) && s && n->field < s->n) {
+        /* a column of the window step's input, named by position (window.c) */
+        bind_ref(n, s, n->field);
+        return 0;
+    }
     if (b->field_quals) {
         int rc = bind_ident_quals(b, n);
         if (rc >= 0)
@@ -357,6 +362,17 @@ int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
         n->func = (uint16_t)f;
     }
     const struct sql_func *f = &sql_funcs[n->func];
+    if (n->flags & NF_OVER)
+        return sql_bind_error(b, n,
+                              "window function %s is not allowed here (window functions go in "
+                              "the SELECT list or ORDER BY, and are computed after WHERE, GROUP "
+                              "BY and HAVING)",
+                              f->name);
+    if (f->flags & FF_WINDOW)
+        return sql_bind_error(b, n,
+                              "%s is a window function and needs an OVER clause (add a window "
+                              "after the call: %s(...) OVER(PARTITION BY ... ORDER BY ...))",
+                              f->name, f->name);
     if (f->flags & FF_UNSUPPORTED)
         return sql_bind_error(
             b, n,

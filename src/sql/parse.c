@@ -555,6 +555,232 @@ static struct sql_node *parse_interval(struct parser *p, uint32_t pos)
 }
 
 /* Function call after NAME '(' has been consumed. */
+/* ---- windows: OVER w | OVER ( [w] [PARTITION BY ...] [ORDER BY ...] [frame] ) ---- */
+
+/* A frame offset: a whole number literal of 0 or more. */
+static bool frame_offset(struct parser *p, int64_t *out)
+{
+    if (p->tok.kind != TK_INTEGER) {
+        char b[64];
+        perr(p, p->tok.off,
+             "expected UNBOUNDED, CURRENT ROW or a whole number of rows but found %s (write "
+             "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+             tok_desc(p, b, sizeof b));
+        return false;
+    }
+    errno = 0;
+    char *end;
+    long long v = strtoll(p->text + p->tok.off, &end, 10);
+    if (errno || end != p->text + p->tok.off + p->tok.len) {
+        perr(p, p->tok.off, "frame offset out of range (use UNBOUNDED)");
+        return false;
+    }
+    *out = v;
+    next(p);
+    return true;
+}
+
+static bool frame_bound(struct parser *p, uint8_t *kind, int64_t *n)
+{
+    *n = 0;
+    if (accept_kw(p, "UNBOUNDED")) {
+        if (accept_kw(p, "PRECEDING"))
+            *kind = SQL_FRAME_UNBOUNDED_PRECEDING;
+        else if (expect_kw(p, "FOLLOWING"))
+            *kind = SQL_FRAME_UNBOUNDED_FOLLOWING;
+        else
+            return false;
+        return true;
+    }
+    if (accept_kw(p, "CURRENT")) {
+        *kind = SQL_FRAME_CURRENT_ROW;
+        return expect_kw(p, "ROW");
+    }
+    if (!frame_offset(p, n))
+        return false;
+    if (accept_kw(p, "PRECEDING"))
+        *kind = SQL_FRAME_PRECEDING;
+    else if (expect_kw(p, "FOLLOWING"))
+        *kind = SQL_FRAME_FOLLOWING;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_frame(struct parser *p, struct sql_over *o)
+{
+    o->frame_pos = p->tok.off;
+    o->has_frame = true;
+    o->rows = is_kw(p, "ROWS");
+    next(p);
+    uint32_t spos = p->tok.off, epos;
+    if (accept_kw(p, "BETWEEN")) {
+        spos = p->tok.off;
+        if (!frame_bound(p, &o->start, &o->start_n) || !expect_kw(p, "AND"))
+            return false;
+        epos = p->tok.off;
+        if (!frame_bound(p, &o->end, &o->end_n))
+            return false;
+    } else {
+        /* ROWS n PRECEDING = ROWS BETWEEN n PRECEDING AND CURRENT ROW */
+        if (!frame_bound(p, &o->start, &o->start_n))
+            return false;
+        epos = spos;
+        o->end = SQL_FRAME_CURRENT_ROW;
+    }
+    if (o->start == SQL_FRAME_UNBOUNDED_FOLLOWING) {
+        perr(p, spos,
+             "a frame cannot start at UNBOUNDED FOLLOWING (start it at UNBOUNDED "
+             "PRECEDING, n PRECEDING, CURRENT ROW or n FOLLOWING)");
+        return false;
+    }
+    if (o->end == SQL_FRAME_UNBOUNDED_PRECEDING) {
+        perr(p, epos,
+             "a frame cannot end at UNBOUNDED PRECEDING (end it at CURRENT ROW, n "
+             "PRECEDING or n FOLLOWING, or UNBOUNDED FOLLOWING)");
+        return false;
+    }
+    if (o->start > o->end ||
+        (o->start == SQL_FRAME_FOLLOWING && o->end == SQL_FRAME_FOLLOWING &&
+         o->start_n > o->end_n) ||
+        (o->start == SQL_FRAME_PRECEDING && o->end == SQL_FRAME_PRECEDING &&
+         o->start_n < o->end_n)) {
+        perr(p, spos,
+             "the frame starts after it ends (write its start first: BETWEEN 2 "
+             "PRECEDING AND CURRENT ROW)");
+        return false;
+    }
+    if (!o->rows && (o->start == SQL_FRAME_PRECEDING || o->start == SQL_FRAME_FOLLOWING ||
+                     o->end == SQL_FRAME_PRECEDING || o->end == SQL_FRAME_FOLLOWING)) {
+        perr(p, o->frame_pos,
+             "RANGE frames take only UNBOUNDED PRECEDING, CURRENT ROW and UNBOUNDED FOLLOWING "
+             "bounds, as in Druid (count rows with ROWS BETWEEN n PRECEDING AND m FOLLOWING)");
+        return false;
+    }
+    return true;
+}
+
+static bool window_name(struct parser *p, const char **name, uint32_t *len)
+{
+    if ((p->tok.kind != TK_IDENT || is_reserved(p, &p->tok)) && p->tok.kind != TK_QIDENT)
+        return false;
+    size_t n;
+    char *s = p->tok.kind == TK_QIDENT ? unquote(p, &p->tok, &n)
+                                       : arena_strndup(p->a, p->text + p->tok.off, p->tok.len);
+    if (!s)
+        return oom(p), false;
+    *name = s;
+    *len = (uint32_t)strlen(s);
+    next(p);
+    return true;
+}
+
+/* expr [, expr ...] into an arena array (PARTITION BY). */
+static bool parse_list(struct parser *p, const char *what, struct sql_node ***out, size_t *n)
+{
+    struct nvec v;
+    nvec_init(&v, what, SQL_MAX_ITEMS);
+    for (;;) {
+        if (!nvec_push(p, &v, parse_expr(p, 0)))
+            return false;
+        if (p->tok.kind != TK_COMMA)
+            break;
+        next(p);
+    }
+    *out = arena_alloc(p->a, sizeof **out * v.n);
+    if (!*out) {
+        oom(p);
+        return false;
+    }
+    memcpy(*out, v.v, sizeof **out * v.n);
+    *n = v.n;
+    return true;
+}
+
+/* After OVER (or WINDOW w AS): a window name, or a parenthesised spec. */
+static struct sql_over *parse_over(struct parser *p, uint32_t pos)
+{
+    struct sql_over *o = arena_zalloc(p->a, sizeof *o);
+    if (!o)
+        return oom(p), NULL;
+    o->pos = pos;
+    if (p->tok.kind != TK_LPAREN) {
+        o->bare = true; /* OVER w: all of w, frame included */
+        if (!window_name(p, &o->ref, &o->ref_len)) {
+            char b[64];
+            if (!p->failed)
+                perr(p, p->tok.off,
+                     "expected a window after OVER but found %s (write OVER(PARTITION BY ... "
+                     "ORDER BY ...), or OVER w with WINDOW w AS(...) after HAVING)",
+                     tok_desc(p, b, sizeof b));
+            return NULL;
+        }
+        return o;
+    }
+    if (++p->depth > SQL_MAX_NESTING) {
+        perr(p, p->tok.off, "%s", NESTING_MSG);
+        return NULL;
+    }
+    next(p);
+    if (!is_kw(p, "PARTITION") && !is_kw(p, "ORDER") && !is_kw(p, "ROWS") && !is_kw(p, "RANGE") &&
+        p->tok.kind != TK_RPAREN && !window_name(p, &o->ref, &o->ref_len)) {
+        char b[64];
+        if (!p->failed)
+            perr(p, p->tok.off, "expected PARTITION BY, ORDER BY, ROWS, RANGE or ')' but found %s",
+                 tok_desc(p, b, sizeof b));
+        return NULL;
+    }
+    if (accept_kw(p, "PARTITION")) {
+        if (!expect_kw(p, "BY") || !parse_list(p, "PARTITION BY terms", &o->part, &o->npart))
+            return NULL;
+    }
+    if (accept_kw(p, "ORDER")) {
+        if (!expect_kw(p, "BY"))
+            return NULL;
+        size_t cap = 0;
+        for (;;) {
+            if (o->norder == SQL_MAX_ITEMS) {
+                perr(p, p->tok.off, "too many window ORDER BY terms: more than %d", SQL_MAX_ITEMS);
+                return NULL;
+            }
+            if (o->norder == cap) {
+                cap = cap ? cap * 2 : 4;
+                struct sql_order_parse *no = arena_alloc(p->a, sizeof *no * cap);
+                if (!no)
+                    return oom(p), NULL;
+                if (o->norder)
+                    memcpy(no, o->order, sizeof *no * o->norder);
+                o->order = no;
+            }
+            struct sql_order_parse *it = &o->order[o->norder];
+            if (!(it->expr = parse_expr(p, 0)))
+                return NULL;
+            o->norder++;
+            it->desc = accept_kw(p, "DESC");
+            if (!it->desc)
+                accept_kw(p, "ASC");
+            it->nulls = 0;
+            if (accept_kw(p, "NULLS")) {
+                if (accept_kw(p, "FIRST"))
+                    it->nulls = 1;
+                else if (expect_kw(p, "LAST"))
+                    it->nulls = 2;
+                else
+                    return NULL;
+            }
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+    }
+    if ((is_kw(p, "ROWS") || is_kw(p, "RANGE")) && !parse_frame(p, o))
+        return NULL;
+    if (!expect(p, TK_RPAREN, "')' to close the window"))
+        return NULL;
+    p->depth--;
+    return o;
+}
+
 static struct sql_node *parse_call(struct parser *p, struct sql_token name)
 {
     const char *nm = p->text + name.off;
@@ -732,8 +958,13 @@ filter:
             return NULL;
     }
     if (n && is_kw(p, "OVER")) {
-        perr(p, p->tok.off, "window functions (OVER) are not supported");
-        return NULL;
+        uint32_t opos = p->tok.off;
+        next(p);
+        struct sql_over *o = parse_over(p, opos);
+        if (!o)
+            return NULL;
+        n->flags |= NF_OVER;
+        n->aux = o;
     }
     return n;
 #undef NAME_IS
@@ -1363,6 +1594,58 @@ static bool parse_names(struct parser *p, const char *what, const char ***out, s
     return true;
 }
 
+/* WINDOW w AS (...) [, v AS (...)] */
+static bool parse_window_clause(struct parser *p, struct sql_stmt *s)
+{
+    next(p);
+    size_t cap = 0;
+    for (;;) {
+        struct sql_named_window w = {.pos = p->tok.off};
+        uint32_t len;
+        if (!window_name(p, &w.name, &len)) {
+            char b[64];
+            if (!p->failed)
+                perr(p, p->tok.off, "expected a window name after WINDOW but found %s",
+                     tok_desc(p, b, sizeof b));
+            return false;
+        }
+        for (size_t i = 0; i < s->nwindows; i++)
+            if (strcmp(s->windows[i].name, w.name) == 0) {
+                perr(p, w.pos, "window \"%s\" is defined twice (give each window its own name)",
+                     w.name);
+                return false;
+            }
+        if (!expect_kw(p, "AS"))
+            return false;
+        if (p->tok.kind != TK_LPAREN) {
+            char b[64];
+            perr(p, p->tok.off, "expected '(' after WINDOW %s AS but found %s", w.name,
+                 tok_desc(p, b, sizeof b));
+            return false;
+        }
+        if (!(w.spec = parse_over(p, w.pos)))
+            return false;
+        if (s->nwindows == SQL_MAX_ITEMS) {
+            perr(p, w.pos, "too many windows: more than %d", SQL_MAX_ITEMS);
+            return false;
+        }
+        if (s->nwindows == cap) {
+            cap = cap ? cap * 2 : 4;
+            struct sql_named_window *nw = arena_alloc(p->a, sizeof *nw * cap);
+            if (!nw)
+                return oom(p), false;
+            if (s->nwindows)
+                memcpy(nw, s->windows, sizeof *nw * s->nwindows);
+            s->windows = nw;
+        }
+        s->windows[s->nwindows++] = w;
+        if (p->tok.kind != TK_COMMA)
+            break;
+        next(p);
+    }
+    return true;
+}
+
 /* [AS] alias [(col, ...)] */
 static bool parse_alias(struct parser *p, struct sql_from *f)
 {
@@ -1814,6 +2097,8 @@ static bool parse_block(struct parser *p, struct sql_stmt *s)
         if (!s->having)
             return false;
     }
+    if (is_kw(p, "WINDOW") && !parse_window_clause(p, s))
+        return false;
     return !p->failed;
 }
 

@@ -709,6 +709,122 @@ int sql_bind_unnest(const struct sql_stmt *s, const struct sql_from *u,
                     const struct sql_schema *left, const struct sql_options *opt,
                     struct sql_expr **out, struct lerr *err);
 
+/* ---- window functions ------------------------------------------------------ */
+
+/*
+ * A SELECT block with window calls (`fn(...) OVER (...)`) is planned at the
+ * tree level (window.c) into an outer block over a window step over an
+ * inner block: the inner block keeps FROM, WHERE, GROUP BY and HAVING and
+ * selects every window-free part of the query plus each window's arguments,
+ * PARTITION BY and ORDER BY expressions; the window step (query/) appends
+ * one column per window call to the inner block's result; the outer block
+ * computes the select list, ORDER BY, LIMIT/OFFSET and DISTINCT from those
+ * columns. struct sql_windows describes the window step by column indexes
+ * into the inner block's result, so the step never binds expressions.
+ *
+ * X(enum, name, min args, max args)
+ */
+#define SQL_WIN_FUNC_MAP(X)                       \
+    X(SQL_WIN_ROW_NUMBER, "ROW_NUMBER", 0, 0)     \
+    X(SQL_WIN_RANK, "RANK", 0, 0)                 \
+    X(SQL_WIN_DENSE_RANK, "DENSE_RANK", 0, 0)     \
+    X(SQL_WIN_PERCENT_RANK, "PERCENT_RANK", 0, 0) \
+    X(SQL_WIN_CUME_DIST, "CUME_DIST", 0, 0)       \
+    X(SQL_WIN_NTILE, "NTILE", 1, 1)               \
+    X(SQL_WIN_LAG, "LAG", 1, 3)                   \
+    X(SQL_WIN_LEAD, "LEAD", 1, 3)                 \
+    X(SQL_WIN_FIRST_VALUE, "FIRST_VALUE", 1, 1)   \
+    X(SQL_WIN_LAST_VALUE, "LAST_VALUE", 1, 1)     \
+    X(SQL_WIN_AGG, "aggregate", 0, 0)
+
+enum sql_win_func {
+#define SQL_WIN_ENUM(e, name, mn, mx) e,
+    SQL_WIN_FUNC_MAP(SQL_WIN_ENUM)
+#undef SQL_WIN_ENUM
+        SQL__WIN_COUNT
+};
+
+/* Frame bounds. A frame is [start, end] with start <= end in this order. */
+enum sql_frame_bound {
+    SQL_FRAME_UNBOUNDED_PRECEDING,
+    SQL_FRAME_PRECEDING, /* n PRECEDING */
+    SQL_FRAME_CURRENT_ROW,
+    SQL_FRAME_FOLLOWING, /* n FOLLOWING */
+    SQL_FRAME_UNBOUNDED_FOLLOWING
+};
+
+/* One sort key of a window's ORDER BY: a column of the inner result. */
+struct sql_window_key {
+    uint32_t col;
+    bool desc;
+    bool nulls_first; /* as written, or the default: NULLs first ascending, last descending */
+};
+
+/*
+ * One window call. The partition is the rows with equal `part` columns;
+ * within it the rows are sorted by `order` (peers: rows equal on every
+ * order column). The frame (aggregates, FIRST_VALUE, LAST_VALUE) is, when
+ * not written, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW with an
+ * ORDER BY (the current row and its peers included) and the whole
+ * partition without one. ROWS frames count rows; RANGE frames (as in Druid)
+ * take only UNBOUNDED and CURRENT ROW bounds, CURRENT ROW meaning the
+ * current row's first (as a start) or last (as an end) peer.
+ */
+struct sql_window_call {
+    uint8_t func;        /* enum sql_win_func */
+    uint8_t nargs;       /* argument columns: the aggregate's, or LAG's value */
+    uint32_t args[2];    /* argument columns (LAG/LEAD/FIRST/LAST: args[0]) */
+    int32_t default_col; /* LAG/LEAD default value column, or -1 (NULL) */
+    int64_t n;           /* NTILE buckets; LAG/LEAD offset (default 1) */
+    /* SQL_WIN_AGG: the aggregate as text over the inner result's columns,
+     * which sql_window_compile_agg() compiles (it names column i "$w<i>"),
+     * and where the call is in the query text, for messages. */
+    const char *agg_text;
+    uint32_t pos;
+    size_t npart;
+    const uint32_t *part;
+    size_t norder;
+    const struct sql_window_key *order;
+    bool rows;          /* ROWS frame (else RANGE) */
+    bool frame_written; /* an explicit frame (else the default one) */
+    uint8_t start, end; /* enum sql_frame_bound */
+    int64_t start_n, end_n;
+    const char *text; /* the call as written, for EXPLAIN */
+};
+
+struct sql_windows {
+    size_t ncalls;
+    const struct sql_window_call *calls;
+    size_t ninner;    /* columns of the inner block's result */
+    const char *text; /* the statement's text (for messages) */
+    size_t len;
+};
+
+/*
+ * Plans the window calls of block s (no-op when it has none): rewrites s in
+ * place as described above; s's FROM becomes an SQL_FROM_WINDOW item whose
+ * `sub` is the inner block and `windows` the step. Call it before
+ * sql_stmt_expand_grouping() and sql_stmt_subqueries() (they then see the
+ * inner block's GROUP BY and subqueries when it runs). Errors (LERR_INVALID with line, column and
+ * a hint): a window call in WHERE, GROUP BY or HAVING, inside an
+ * aggregate's argument or inside another window (its arguments, PARTITION
+ * BY or ORDER BY); an unknown window name; a bad frame; a window function
+ * without OVER is the binder's error. LERR_NOMEM when memory refused.
+ */
+int sql_stmt_plan_windows(struct sql_stmt *s, struct lerr *err);
+/*
+ * Compiles the aggregate of window call i (SQL_WIN_AGG) over the inner
+ * result's columns `in` (only their types matter): *out is an
+ * aggregation expression (sql_expr_agg gives its call; its arguments and
+ * FILTER are compiled over `in`; its names do not matter, column i is
+ * "$w<i>" to the compiled text). Errors as sql_compile_expr, placed at the
+ * call in the query text.
+ */
+int sql_window_compile_agg(const struct sql_windows *w, size_t i, const struct sql_schema *in,
+                           const struct sql_options *opt, struct sql_expr **out, struct lerr *err);
+/* The window step as EXPLAIN shows it (one line per call). */
+bool sql_windows_explain(const struct sql_windows *w, struct buf *out);
+
 /* Convenience: the bound expression as text for EXPLAIN ("TIME_PARSE($0)"). */
 bool sql_expr_explain(const struct sql_expr *e, struct buf *out);
 

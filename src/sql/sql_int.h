@@ -29,6 +29,8 @@
  *   from.c      the statement tree beyond one block: FROM tree and WITH
  *               accessors, expression subqueries, join conditions, UNNEST
  *   grouping.c  GROUPING SETS, ROLLUP and CUBE as a UNION ALL of blocks
+ *   window.c    window calls: a block with OVER becomes an outer block over
+ *               the window step (FROM WINDOW) over an inner block
  */
 #ifndef LODESTAR_SQL_INT_H
 #define LODESTAR_SQL_INT_H
@@ -95,6 +97,8 @@ enum node_kind {
 #define NF_DISTINCT 0x02 /* COUNT(DISTINCT x) */
 #define NF_HAS_ELSE 0x04 /* CASE ... ELSE */
 #define NF_QUOTED 0x08   /* identifier was "quoted" */
+#define NF_OVER 0x10     /* a window call: fn(...) OVER ...; aux is its struct sql_over */
+#define NF_COLREF 0x20   /* an identifier naming input column `field` by position (window.c) */
 
 /* Deepest tree the parser accepts: binding and evaluation recurse once per
  * level, and ingestion threads have ordinary stacks. */
@@ -216,6 +220,29 @@ struct sql_parse_item {
 struct sql_order_parse {
     struct sql_node *expr;
     bool desc;
+    uint8_t nulls; /* 0 as the default, 1 NULLS FIRST, 2 NULLS LAST (window ORDER BY) */
+};
+
+/* A window as written: OVER (...), OVER w, or WINDOW w AS (...). */
+struct sql_over {
+    const char *ref; /* OVER w / OVER (w ...): the named window it builds on, or NULL */
+    uint32_t ref_len;
+    bool bare; /* OVER w (without parentheses): w as it is, its frame included */
+    uint32_t pos;
+    size_t npart;
+    struct sql_node **part;
+    size_t norder;
+    struct sql_order_parse *order;
+    bool has_frame, rows;
+    uint8_t start, end; /* enum sql_frame_bound */
+    int64_t start_n, end_n;
+    uint32_t frame_pos;
+};
+
+struct sql_named_window {
+    const char *name; /* NUL-terminated */
+    uint32_t pos;
+    struct sql_over *spec;
 };
 
 /*
@@ -255,6 +282,8 @@ struct sql_stmt {
     size_t norder;
     struct sql_order_parse *order;
     struct sql_node *limit, *offset;
+    size_t nwindows; /* WINDOW w AS (...), ...: read by sql_stmt_plan_windows() */
+    struct sql_named_window *windows;
 };
 
 /* Parses a statement from text (which must outlive s) into s, nodes in a. */
@@ -282,6 +311,7 @@ struct sql_bctx;
 #define FF_UNSUPPORTED 0x04 /* known to Druid, refused here (sketches) */
 #define FF_NOFOLD 0x08      /* never constant-fold */
 #define FF_LAZY 0x10        /* handles its own NULL arguments */
+#define FF_WINDOW 0x20      /* a window function: only with OVER (variant: enum sql_win_func) */
 
 typedef int (*sql_bind_fn)(struct sql_bctx *b, struct sql_node *n);
 
@@ -496,7 +526,18 @@ enum sql_array_op {
     X(F_THETA2, "DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0)                       \
     X(F_THETA_EST, "THETA_SKETCH_ESTIMATE", 1, 1, FF_UNSUPPORTED, NULL, 0)                \
     X(F_HLL_EST, "HLL_SKETCH_ESTIMATE", 1, 2, FF_UNSUPPORTED, NULL, 0)                    \
-    X(F_APPROX_QUANTILE, "APPROX_QUANTILE_DS", 2, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)
+    X(F_APPROX_QUANTILE, "APPROX_QUANTILE_DS", 2, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)    \
+    /* window functions */                                                                \
+    X(F_ROW_NUMBER, "ROW_NUMBER", 0, 0, FF_WINDOW, NULL, SQL_WIN_ROW_NUMBER)              \
+    X(F_RANK, "RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_RANK)                                \
+    X(F_DENSE_RANK, "DENSE_RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_DENSE_RANK)              \
+    X(F_PERCENT_RANK, "PERCENT_RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_PERCENT_RANK)        \
+    X(F_CUME_DIST, "CUME_DIST", 0, 0, FF_WINDOW, NULL, SQL_WIN_CUME_DIST)                 \
+    X(F_NTILE, "NTILE", 1, 1, FF_WINDOW, NULL, SQL_WIN_NTILE)                             \
+    X(F_LAG, "LAG", 1, 3, FF_WINDOW, NULL, SQL_WIN_LAG)                                   \
+    X(F_LEAD, "LEAD", 1, 3, FF_WINDOW, NULL, SQL_WIN_LEAD)                                \
+    X(F_FIRST_VALUE, "FIRST_VALUE", 1, 1, FF_WINDOW, NULL, SQL_WIN_FIRST_VALUE)           \
+    X(F_LAST_VALUE, "LAST_VALUE", 1, 1, FF_WINDOW, NULL, SQL_WIN_LAST_VALUE)
 
 enum sql_func_id {
 #define SQL_FUNC_ENUM(id, name, mn, mx, fl, bind, var) id,

@@ -8,8 +8,8 @@ pushed rows. Each hostile query gets the precise 4xx (or 503 when the memory
 of all queries is in use) quickly, or the right answer where the query is
 fine: 10K/20K/50K-term ORs, REPEAT(page, 100000) over every row (as a string
 and inside LENGTH), CONCAT of 10K arguments, 100K nested parentheses, huge IN
-lists, a high-cardinality GROUP BY, an ORDER BY without LIMIT and a result
-over a small context.maxQueryBytes; then several big queries at once against
+lists, a high-cardinality GROUP BY, an ORDER BY without LIMIT, windows over
+long strings and a result over a small context.maxQueryBytes; then several big queries at once against
 the total. After all of it the same server process answers a normal query
 correctly and holds no query memory.
 """
@@ -231,6 +231,17 @@ try:
     st, body, _ = query(s, "SELECT page, REPEAT(page, 500) AS x FROM t ORDER BY x DESC LIMIT 2")
     c.eq((st, [x[0] for x in body] if st == 200 else body), (200, ["Page 9", "Page 99"]),
          "a top-N of the same sort answers")
+
+    # ---- window functions: the rows a window sorts and the columns it adds are charged ----
+    expect_error(s, "windows over long strings past 4 MB",
+                 "SELECT page, ROW_NUMBER() OVER (ORDER BY REPEAT(page, 200)), "
+                 "LAG(REPEAT(page, 200)) OVER (ORDER BY added) FROM t", 400, "InvalidInput",
+                 ["query memory limit exceeded", "context.maxQueryBytes = 4194304"],
+                 context={"maxQueryBytes": 4 << 20})
+    expect_rows(s, "the same windows within the query's default budget",
+                "SELECT COUNT(*), MAX(rn), MAX(LENGTH(prev)) FROM (SELECT ROW_NUMBER() OVER "
+                "(ORDER BY REPEAT(page, 200)) AS rn, LAG(REPEAT(page, 200)) OVER (ORDER BY added) "
+                "AS prev FROM t)", [[N, N, 9 * 200]])
 
     # ---- several big queries at once: the total budget answers 503, retry ----
     BIG = "SELECT COUNT(*) FROM t GROUP BY REPEAT(page, 3000)"   # ~100 MB each, alone fine

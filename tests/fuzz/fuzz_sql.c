@@ -5,11 +5,14 @@
  * expression compiled as a filter, as a rollup mapping, or a statement
  * parsed and every block of it bound against a small table (grouping sets
  * expanded, subqueries resolved with a made-up row, join conditions and
- * UNNEST bound over the table twice, as the engine does). Compiled expressions are also explained
+ * UNNEST bound over the table twice, as the engine does; window calls
+ * planned, the outer block bound over the inner block's columns and the
+ * window columns). Compiled expressions are also explained
  * and evaluated over a fixed row, so folding and the function library run
  * on whatever the parser accepts.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sql/sql.h"
@@ -84,17 +87,64 @@ static void fuzz_from(struct sql_stmt *s, const struct sql_from *f, const struct
     }
 }
 
+/* A block with window calls: the inner block bound against the table,
+ * each window aggregate compiled over its result, the outer block bound
+ * against the inner columns and the window columns (as BIGINT here). */
+static void fuzz_windows(const struct sql_stmt *s, const struct sql_from *from,
+                         const struct sql_options *opt)
+{
+    struct lerr err;
+    lerr_init(&err);
+    const struct sql_windows *w = from->windows;
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    sql_windows_explain(w, &b);
+    buf_free(&b);
+    struct sql_select *qi = NULL;
+    if (sql_bind_select(from->sub, &schema, opt, &qi, &err))
+        return;
+    size_t n = qi->nitems + w->ncalls;
+    struct sql_field *f = calloc(n, sizeof *f);
+    if (f) {
+        for (size_t i = 0; i < qi->nitems; i++)
+            f[i] = (struct sql_field){.name = qi->items[i].name,
+                                      .name_len = strlen(qi->items[i].name),
+                                      .type = qi->items[i].type};
+        struct sql_schema in = {f, qi->nitems};
+        for (size_t i = 0; i < w->ncalls; i++) {
+            f[qi->nitems + i] = (struct sql_field){.name = "w", .name_len = 1, .type = SQL_LONG};
+            struct sql_expr *e = NULL;
+            lerr_init(&err);
+            if (w->calls[i].func == SQL_WIN_AGG &&
+                sql_window_compile_agg(w, i, &in, opt, &e, &err) == 0)
+                sql_expr_free(e);
+        }
+        struct sql_schema out = {f, n};
+        struct sql_select *q = NULL;
+        lerr_init(&err);
+        if (sql_bind_select(s, &out, opt, &q, &err) == 0)
+            sql_select_free(q);
+        free(f);
+    }
+    sql_select_free(qi);
+}
+
 static void fuzz_block(struct sql_stmt *s, const struct sql_options *opt, int depth)
 {
     if (depth > 64)
         return;
     struct lerr err;
     lerr_init(&err);
-    if (sql_stmt_expand_grouping(s, &err))
+    if (sql_stmt_plan_windows(s, &err) || sql_stmt_expand_grouping(s, &err))
         return;
     struct sqctx c = {s, opt, depth};
     sql_stmt_subqueries(s, on_subquery, &c);
     fuzz_from(s, sql_stmt_from(s), opt, depth);
+    const struct sql_from *f = sql_stmt_from(s);
+    if (f && f->kind == SQL_FROM_WINDOW) {
+        fuzz_windows(s, f, opt);
+        return;
+    }
     struct sql_select *q = NULL;
     lerr_init(&err);
     if (sql_bind_select(s, &schema, opt, &q, &err) == 0)
