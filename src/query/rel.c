@@ -214,6 +214,7 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
                      struct query__result *res);
 static int materialize(struct query__rel *R, const struct sql_stmt *s, const struct sql_from *f,
                        const struct scope *sc, struct query__memtable *out);
+static int join_as_filter(struct query__rel *R, struct sql_stmt *s, const struct scope *sc);
 
 static struct cte_slot *find_cte(const struct scope *sc, const char *schema, const char *name)
 {
@@ -402,6 +403,8 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
     struct query__source src;
     memset(&src, 0, sizeof src);
     const struct sql_from *f = sql_stmt_from(s);
+    if (!rc && f && f->kind == SQL_FROM_JOIN && (rc = join_as_filter(R, s, &sc)) == 0)
+        f = sql_stmt_from(s);
     if (!rc && f && f->kind == SQL_FROM_TABLE && !f->ncol_aliases &&
         !find_cte(&sc, f->schema_name, f->table)) {
         rc = open_table(R, f->schema_name, f->table, &src);
@@ -995,6 +998,27 @@ static bool semi_values(struct query__rel *R, const struct query__memtable *m, s
     return true;
 }
 
+/* Whether the n strings are distinct (a hash set in the query's memory). */
+static bool distinct_keys(struct query__rel *R, const struct sql_value *v, size_t n)
+{
+    size_t nslots = 16;
+    while (nslots < n * 2)
+        nslots *= 2;
+    uint32_t *slot = arena_zalloc(&R->x->keep, nslots * sizeof *slot);
+    if (!slot)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (size_t)sql_value_hash(&v[i]) & (nslots - 1);
+        while (slot[h]) {
+            if (sql_value_equal(&v[slot[h] - 1], &v[i]))
+                return false;
+            h = (h + 1) & (nslots - 1);
+        }
+        slot[h] = (uint32_t)i + 1;
+    }
+    return true;
+}
+
 /* A plain-table side of an INNER join whose key is one of its columns,
  * compared with a bare column of the other side: read only the rows whose
  * key the other side has. */
@@ -1170,6 +1194,65 @@ static int materialize(struct query__rel *R, const struct sql_stmt *s, const str
     }
     }
     return lerr_set(R->x->err, LERR_INVALID, "unknown FROM item");
+}
+
+/* ---- an INNER join that is a filter ---------------------------------------------------- */
+
+/*
+ * FROM t JOIN o ON t.k = o.c, where o is not a table, its c values are few
+ * distinct strings, t.k is a string column and the block reads o only as
+ * o.c: every row of t whose k is among them meets exactly one row of o, so
+ * the block reads t alone WHERE k IN (o's values) — on the table's bitmap
+ * indexes and its dictionary-id group-by — instead of copying t's rows into
+ * a hash join. Rewrites s, or leaves it for the join.
+ */
+static int join_as_filter(struct query__rel *R, struct sql_stmt *s, const struct scope *sc)
+{
+    const struct sql_from *j = sql_stmt_from(s);
+    if (j->join != SQL_JOIN_INNER || R->explain)
+        return 0;
+    for (int side = 0; side < 2; side++) {
+        const struct sql_from *t = side ? j->right : j->left, *o = side ? j->left : j->right;
+        if (t->kind != SQL_FROM_TABLE || t->ncol_aliases ||
+            find_cte(sc, t->schema_name, t->table) ||
+            (o->kind == SQL_FROM_TABLE && !find_cte(sc, o->schema_name, o->table)) ||
+            o->kind == SQL_FROM_UNNEST || o->kind == SQL_FROM_JOIN || !o->alias)
+            continue;
+        const char *tq = t->alias ? t->alias : t->table, *tcol, *ocol;
+        if (strcmp(tq, o->alias) == 0 || !sql_join_single_key(j, tq, o->alias, &tcol, &ocol))
+            continue;
+        struct query__source ts;
+        int rc = open_table(R, t->schema_name, t->table, &ts);
+        if (rc)
+            return rc;
+        size_t tk = 0;
+        while (tk < ts.schema.n && strcmp(ts.schema.fields[tk].name, tcol) != 0)
+            tk++;
+        if (tk == ts.schema.n || ts.schema.fields[tk].type != SQL_STRING)
+            return 0; /* the join reports an unknown column; a number key joins */
+        struct query__memtable *m = arena_zalloc(&R->x->keep, sizeof *m);
+        if (!m)
+            return query__ctx_nomem(R->x, "a join's side");
+        if ((rc = materialize(R, s, o, sc, m)))
+            return rc;
+        size_t oc = 0;
+        while (oc < m->ncols && (strcmp(m->fields[oc].name, ocol) != 0 ||
+                                 (m->fields[oc].flags & SQL_FIELD_QUALIFIED_ONLY)))
+            oc++;
+        struct sql_value *keys;
+        size_t n;
+        if (oc == m->ncols || !semi_values(R, m, oc, &keys, &n) || !distinct_keys(R, keys, n))
+            return 0;
+        bool done;
+        if (sql_stmt_join_to_filter(s, t, tcol, o->alias, ocol, m->fields, m->ncols, keys, n,
+                                    &done, R->x->err))
+            return query__ctx_nomem(R->x, "a join's keys");
+        if (done)
+            plan_line(R, "Inner join as a filter: %s.%s IN the %zu keys of %s", tq, tcol, n,
+                      o->alias);
+        return 0;
+    }
+    return 0;
 }
 
 /* ---- the entry point ------------------------------------------------------------------- */

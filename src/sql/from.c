@@ -559,3 +559,142 @@ int sql_bind_unnest(const struct sql_stmt *s, const struct sql_from *u,
     *out = e;
     return 0;
 }
+
+/* ---- an INNER join that is a filter ------------------------------------------------- */
+
+static bool ident_qual_is(const struct sql_node *n, const char *qual)
+{
+    return n->kind == NK_IDENT && n->qual && n->qual_len == strlen(qual) &&
+           memcmp(n->qual, qual, n->qual_len) == 0;
+}
+
+bool sql_join_single_key(const struct sql_from *j, const char *tq, const char *oq,
+                         const char **tcol, const char **ocol)
+{
+    if (j->nusing == 1 && !j->on) {
+        *tcol = *ocol = j->using_cols[0];
+        return true;
+    }
+    const struct sql_node *on = j->on;
+    if (j->nusing || !on || on->kind != NK_CALL || on->func != F_EQ || on->nargs != 2 ||
+        (on->flags & NF_NOT))
+        return false;
+    for (int k = 0; k < 2; k++) {
+        const struct sql_node *a = on->args[k], *b = on->args[1 - k];
+        if (ident_qual_is(a, tq) && ident_qual_is(b, oq)) {
+            *tcol = a->name;
+            *ocol = b->name;
+            return true;
+        }
+    }
+    return false;
+}
+
+struct only {
+    const char *oq, *ocol;
+    const struct sql_field *of;
+    size_t nof;
+};
+
+/* Whether n reads the other side only as oq.ocol. */
+static bool only_key(const struct sql_node *n, const struct only *o)
+{
+    if (!n)
+        return true;
+    if (n->kind == NK_STAR || n->kind == NK_SUBQUERY)
+        return false;
+    if (n->kind == NK_IDENT) {
+        if (n->qual)
+            return !ident_qual_is(n, o->oq) ||
+                   (n->name_len == strlen(o->ocol) && memcmp(n->name, o->ocol, n->name_len) == 0);
+        for (size_t i = 0; i < o->nof; i++)
+            if (o->of[i].name_len == n->name_len &&
+                memcmp(o->of[i].name, n->name, n->name_len) == 0)
+                return false; /* unqualified, and the other side has it */
+        return true;
+    }
+    for (int i = 0; i < n->nargs; i++)
+        if (!only_key(n->args[i], o))
+            return false;
+    return only_key(n->filter, o);
+}
+
+/* Points oq.ocol at tq.tcol throughout n. */
+static void to_table_key(struct sql_node *n, const struct only *o, const char *tq,
+                         const char *tcol)
+{
+    if (!n)
+        return;
+    if (n->kind == NK_IDENT && n->qual && ident_qual_is(n, o->oq)) {
+        n->qual = tq;
+        n->qual_len = (uint32_t)strlen(tq);
+        n->name = tcol;
+        n->name_len = (uint32_t)strlen(tcol);
+    }
+    for (int i = 0; i < n->nargs; i++)
+        to_table_key(n->args[i], o, tq, tcol);
+    to_table_key(n->filter, o, tq, tcol);
+}
+
+int sql_stmt_join_to_filter(struct sql_stmt *s, const struct sql_from *t, const char *tcol,
+                            const char *oq, const char *ocol, const struct sql_field *ofields,
+                            size_t nof, const struct sql_value *keys, size_t nkeys,
+                            bool *rewritten, struct lerr *err)
+{
+    struct only o = {oq, ocol, ofields, nof};
+    *rewritten = false;
+    bool ok = nkeys + 1 < SQL_MAX_ARGS;
+    for (size_t i = 0; ok && i < s->nitems; i++)
+        ok = only_key(s->items[i].expr, &o);
+    for (size_t i = 0; ok && i < s->ngroup; i++)
+        ok = only_key(s->group[i], &o);
+    for (size_t i = 0; ok && i < s->norder; i++)
+        ok = only_key(s->order[i].expr, &o);
+    ok = ok && only_key(s->where, &o) && only_key(s->having, &o) && !s->ngsets;
+    if (!ok)
+        return 0;
+    *rewritten = true;
+    const char *tq = t->alias ? t->alias : t->table;
+    struct arena *a = s->mem;
+    struct sql_node *col = sql_node_new(a, NK_IDENT, t->pos);
+    struct sql_node **args = arena_alloc(a, sizeof *args * (nkeys + 1));
+    if (!col || !args)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    col->name = tcol;
+    col->name_len = (uint32_t)strlen(tcol);
+    col->qual = tq;
+    col->qual_len = (uint32_t)strlen(tq);
+    args[0] = col;
+    for (size_t i = 0; i < nkeys; i++) {
+        struct sql_node *lit = sql_node_new(a, NK_LIT, t->pos);
+        if (!lit || !copy_value(a, &lit->k, &keys[i]))
+            return lerr_set(err, LERR_NOMEM, "out of memory");
+        lit->type = keys[i].type;
+        args[i + 1] = lit;
+    }
+    struct sql_node *in;
+    if (nkeys) {
+        in = sql_node_call(a, F_IN, t->pos, nkeys + 1, args);
+    } else if ((in = sql_node_new(a, NK_LIT, t->pos))) { /* no key: no row */
+        in->k = (struct sql_value){.type = SQL_BOOLEAN, .v.l = 0};
+        in->type = SQL_BOOLEAN;
+    }
+    struct sql_node *both[2] = {s->where, in};
+    struct sql_node *where = in && s->where ? sql_node_call(a, F_AND, t->pos, 2, both) : in;
+    if (!where)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->nitems; i++)
+        to_table_key(s->items[i].expr, &o, tq, tcol);
+    for (size_t i = 0; i < s->ngroup; i++)
+        to_table_key(s->group[i], &o, tq, tcol);
+    for (size_t i = 0; i < s->norder; i++)
+        to_table_key(s->order[i].expr, &o, tq, tcol);
+    to_table_key(s->having, &o, tq, tcol);
+    to_table_key(s->where, &o, tq, tcol);
+    s->where = where;
+    s->from = (struct sql_from *)t;
+    s->schema_name = t->schema_name;
+    s->table = t->table;
+    s->table_alias = t->alias;
+    return 0;
+}

@@ -664,6 +664,22 @@ struct sql_subquery {
     struct sql_stmt *q;
     struct sql_node *node; /* the node the result replaces (private) */
 };
+/*
+ * An INNER join of table t with another FROM item called oq, on
+ * t.tcol = oq.ocol alone (or USING one column): sql_join_single_key finds
+ * the two columns. When the other side's ocol values are distinct, and
+ * block s reads that side only as oq.ocol (no other of its columns ofields,
+ * no `*`), the join is a filter: sql_stmt_join_to_filter rewrites s to read
+ * t alone WHERE (its WHERE) AND t.tcol IN (keys), with oq.ocol read as
+ * t.tcol, and sets *rewritten (false: s does not qualify). 0 or LERR_NOMEM.
+ */
+bool sql_join_single_key(const struct sql_from *j, const char *tq, const char *oq,
+                         const char **tcol, const char **ocol);
+int sql_stmt_join_to_filter(struct sql_stmt *s, const struct sql_from *t, const char *tcol,
+                            const char *oq, const char *ocol, const struct sql_field *ofields,
+                            size_t nof, const struct sql_value *keys, size_t nkeys,
+                            bool *rewritten, struct lerr *err);
+
 /* GROUP BY GROUPING SETS / ROLLUP / CUBE: rewrites block s in place into
  * a UNION ALL of one block per set (grouping.c); GROUPING(...) becomes its
  * constant in each. Nothing to do (0) for other blocks. */
