@@ -1209,7 +1209,7 @@ static int materialize(struct query__rel *R, const struct sql_stmt *s, const str
 static int join_as_filter(struct query__rel *R, struct sql_stmt *s, const struct scope *sc)
 {
     const struct sql_from *j = sql_stmt_from(s);
-    if (j->join != SQL_JOIN_INNER || R->explain)
+    if (j->join != SQL_JOIN_INNER)
         return 0;
     for (int side = 0; side < 2; side++) {
         const struct sql_from *t = side ? j->right : j->left, *o = side ? j->left : j->right;
@@ -1221,6 +1221,14 @@ static int join_as_filter(struct query__rel *R, struct sql_stmt *s, const struct
         const char *tq = t->alias ? t->alias : t->table, *tcol, *ocol;
         if (strcmp(tq, o->alias) == 0 || !sql_join_single_key(j, tq, o->alias, &tcol, &ocol))
             continue;
+        if (R->explain) {
+            /* the other side's keys are known only when it runs */
+            plan_line(R,
+                      "Inner join as a filter when %s's %s values are few and distinct: %s.%s IN "
+                      "them, on %s's indexes (else the hash join below)",
+                      o->alias, ocol, tq, tcol, t->table);
+            return 0;
+        }
         struct query__source ts;
         int rc = open_table(R, t->schema_name, t->table, &ts);
         if (rc)
