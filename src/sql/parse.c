@@ -354,6 +354,25 @@ static struct sql_node *call_vec(struct parser *p, int func, uint32_t pos, struc
     return n ? n : oom(p);
 }
 
+/* An arena array of n elements (capacity *cap) with room for one more:
+ * itself, or a copy twice as large; NULL (and the parser's error) when out
+ * of memory. */
+static void *grown(struct parser *p, void *v, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap && v)
+        return v;
+    size_t nc = *cap ? *cap * 2 : 4;
+    void *nv = arena_alloc(p->a, elem * nc);
+    if (!nv) {
+        oom(p);
+        return NULL;
+    }
+    if (n)
+        memcpy(nv, v, elem * n);
+    *cap = nc;
+    return nv;
+}
+
 /* ---- expressions --------------------------------------------------------- */
 
 enum { PREC_OR = 1, PREC_AND, PREC_NOT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_UNARY };
@@ -1574,14 +1593,8 @@ static bool parse_names(struct parser *p, const char *what, const char ***out, s
             perr(p, p->tok.off, "too many %s: more than %d", what, SQL_MAX_ITEMS);
             return false;
         }
-        if (k == cap) {
-            const char **nv = arena_alloc(p->a, sizeof *nv * cap * 2);
-            if (!nv)
-                return oom(p), false;
-            memcpy(nv, v, sizeof *nv * k);
-            v = nv;
-            cap *= 2;
-        }
+        if (!(v = grown(p, v, k, &cap, sizeof *v)))
+            return false;
         if (!(v[k++] = ident_text(p, &p->tok)))
             return false;
         next(p);
@@ -1855,16 +1868,8 @@ static bool gsets_add(struct parser *p, struct gsets *g, struct sql_node **keys,
         perr(p, pos, "more than %d grouping sets (group by fewer columns in CUBE)", MAX_GSETS);
         return false;
     }
-    if (g->n == g->cap) {
-        size_t nc = g->cap ? g->cap * 2 : 8;
-        struct sql_gset *nv = arena_alloc(p->a, sizeof *nv * nc);
-        if (!nv)
-            return oom(p), false;
-        if (g->n)
-            memcpy(nv, g->v, sizeof *nv * g->n);
-        g->v = nv;
-        g->cap = nc;
-    }
+    if (!(g->v = grown(p, g->v, g->n, &g->cap, sizeof *g->v)))
+        return false;
     struct sql_node **k = arena_alloc(p->a, sizeof *k * (n ? n : 1));
     if (!k)
         return oom(p), false;
@@ -2040,14 +2045,8 @@ static bool parse_block(struct parser *p, struct sql_stmt *s)
             perr(p, p->tok.off, "too many terms in the SELECT list: more than %d", SQL_MAX_ITEMS);
             return false;
         }
-        if (s->nitems == cap) {
-            struct sql_parse_item *ni = arena_alloc(p->a, sizeof *ni * cap * 2);
-            if (!ni)
-                return oom(p), false;
-            memcpy(ni, s->items, sizeof *ni * cap);
-            s->items = ni;
-            cap *= 2;
-        }
+        if (!(s->items = grown(p, s->items, s->nitems, &cap, sizeof *s->items)))
+            return false;
         struct sql_parse_item *it = &s->items[s->nitems++];
         it->pos = p->tok.off;
         it->alias = NULL;
@@ -2117,14 +2116,8 @@ static bool parse_order_limit(struct parser *p, struct sql_stmt *s)
                 perr(p, p->tok.off, "too many ORDER BY terms: more than %d", SQL_MAX_ITEMS);
                 return false;
             }
-            if (s->norder == ocap) {
-                struct sql_order_parse *no = arena_alloc(p->a, sizeof *no * ocap * 2);
-                if (!no)
-                    return oom(p), false;
-                memcpy(no, s->order, sizeof *no * ocap);
-                s->order = no;
-                ocap *= 2;
-            }
+            if (!(s->order = grown(p, s->order, s->norder, &ocap, sizeof *s->order)))
+                return false;
             struct sql_order_parse *o = &s->order[s->norder++];
             o->expr = parse_expr(p, 0);
             o->desc = false;
@@ -2198,14 +2191,8 @@ static bool parse_ctes(struct parser *p, struct sql_stmt *s)
             perr(p, p->tok.off, "too many WITH queries: more than %d", SQL_MAX_ITEMS);
             return false;
         }
-        if (s->nctes == cap) {
-            struct sql_cte *nc = arena_alloc(p->a, sizeof *nc * cap * 2);
-            if (!nc)
-                return oom(p), false;
-            memcpy(nc, s->ctes, sizeof *nc * cap);
-            s->ctes = nc;
-            cap *= 2;
-        }
+        if (!(s->ctes = grown(p, s->ctes, s->nctes, &cap, sizeof *s->ctes)))
+            return false;
         struct sql_cte *c = &s->ctes[s->nctes++];
         memset(c, 0, sizeof *c);
         c->pos = p->tok.off;
@@ -2360,14 +2347,8 @@ static bool parse_query(struct parser *p, struct sql_stmt *s)
                 perr(p, upos, "too many UNION parts: more than %d", SQL_MAX_ITEMS);
                 return false;
             }
-            if (u->nparts == cap) {
-                struct sql_stmt **np = arena_alloc(p->a, sizeof *np * cap * 2);
-                if (!np)
-                    return oom(p), false;
-                memcpy(np, u->parts, sizeof *np * cap);
-                u->parts = np;
-                cap *= 2;
-            }
+            if (!(u->parts = grown(p, u->parts, u->nparts, &cap, sizeof *u->parts)))
+                return false;
             struct sql_stmt *b = new_block(p);
             if (!b || !parse_part(p, b))
                 return false;
