@@ -1083,6 +1083,27 @@ out:
 
 /* ---- drop ---------------------------------------------------------------- */
 
+/* After a new version without them is published: segments of [start,
+ * end) are obsolete (their files go once unreferenced) and the realtime
+ * buffers of its chunks leave the active set. Under commit_lock. */
+static void retire_range(struct storage_table *t, struct storage__seg *const *segs, size_t ns,
+                         int64_t start, int64_t end)
+{
+    for (size_t i = 0; i < ns; i++)
+        atomic_store(&segs[i]->obsolete, true);
+    for (size_t i = 0; i < t->nactive;) {
+        int64_t cs, ce;
+        rt_chunk(t->active[i].rt, &cs, &ce);
+        if (cs >= start && ce <= end) {
+            rt_unref(t->active[i].rt);
+            t->active[i] = t->active[--t->nactive];
+        } else {
+            i++;
+        }
+    }
+    update_usage(t);
+}
+
 int storage_table_drop_data(struct storage_table *t, struct lerr *err)
 {
     pthread_mutex_lock(&t->commit_lock);
@@ -1149,20 +1170,8 @@ int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end
     }
     if (!rc && (ns || nr))
         rc = publish_ex(t, NULL, segs, ns, rts, nr, NULL, 0, NULL, 0, err);
-    for (size_t i = 0; !rc && i < ns; i++)
-        atomic_store(&segs[i]->obsolete, true);
-    for (size_t i = 0; !rc && i < t->nactive;) {
-        int64_t cs, ce;
-        rt_chunk(t->active[i].rt, &cs, &ce);
-        if (cs >= start && ce <= end) {
-            rt_unref(t->active[i].rt);
-            t->active[i] = t->active[--t->nactive];
-        } else {
-            i++;
-        }
-    }
     if (!rc)
-        update_usage(t);
+        retire_range(t, segs, ns, start, end);
     free(segs);
     free(rts);
     storage__version_unref(v);
@@ -1242,20 +1251,8 @@ int storage_table_replace(struct storage_table *t, struct storage_table *src, in
     }
     nadd = open_committed(t, infos, nw, added);
     rc = publish(t, segs, ns, rts, nr, added, nadd, NULL, 0, err);
-    for (size_t i = 0; !rc && i < ns; i++)
-        atomic_store(&segs[i]->obsolete, true);
-    for (size_t i = 0; !rc && i < t->nactive;) {
-        int64_t cs, ce;
-        rt_chunk(t->active[i].rt, &cs, &ce);
-        if (cs >= start && ce <= end) {
-            rt_unref(t->active[i].rt);
-            t->active[i] = t->active[--t->nactive];
-        } else {
-            i++;
-        }
-    }
     if (!rc)
-        update_usage(t);
+        retire_range(t, segs, ns, start, end);
 out:
     for (size_t i = 0; added && i < nadd; i++)
         storage__seg_unref(added[i]);
