@@ -1019,6 +1019,21 @@ static bool distinct_keys(struct query__rel *R, const struct sql_value *v, size_
     return true;
 }
 
+/* Whether table f has a STRING column `col` (false on any error). */
+static bool table_col_is_string(struct query__rel *R, const struct sql_from *f, const char *col)
+{
+    struct query__source ts;
+    if (open_table(R, f->schema_name, f->table, &ts)) {
+        if (!R->x->mem_error)
+            lerr_init(R->x->err);
+        return false;
+    }
+    for (size_t i = 0; i < ts.schema.n; i++)
+        if (strcmp(ts.schema.fields[i].name, col) == 0)
+            return ts.schema.fields[i].type == SQL_STRING;
+    return false;
+}
+
 /* A plain-table side of an INNER join whose key is one of its columns,
  * compared with a bare column of the other side: read only the rows whose
  * key the other side has. */
@@ -1044,6 +1059,10 @@ static int read_side(struct query__rel *R, const struct sql_stmt *s, const struc
         col = sql_join_on_column(j, f->alias ? f->alias : f->table, f_is_left, other->fields,
                                  other->ncols, &ocol);
     }
+    /* strings on both sides: the IN filter then keeps exactly the rows the
+     * join's key comparison can match */
+    if (col && !table_col_is_string(R, f, col))
+        col = NULL;
     struct table_read tr = {NULL, NULL, 0};
     struct sql_value *vals;
     size_t n;
@@ -1229,15 +1248,9 @@ static int join_as_filter(struct query__rel *R, struct sql_stmt *s, const struct
                       o->alias, ocol, tq, tcol, t->table);
             return 0;
         }
-        struct query__source ts;
-        int rc = open_table(R, t->schema_name, t->table, &ts);
-        if (rc)
-            return rc;
-        size_t tk = 0;
-        while (tk < ts.schema.n && strcmp(ts.schema.fields[tk].name, tcol) != 0)
-            tk++;
-        if (tk == ts.schema.n || ts.schema.fields[tk].type != SQL_STRING)
-            return 0; /* the join reports an unknown column; a number key joins */
+        if (!table_col_is_string(R, t, tcol))
+            return R->x->mem_error ? R->x->err->code : 0; /* the join says what is wrong */
+        int rc;
         struct query__memtable *m = arena_zalloc(&R->x->keep, sizeof *m);
         if (!m)
             return query__ctx_nomem(R->x, "a join's side");
