@@ -268,3 +268,70 @@ int api_druid_sql(struct api_req *r)
     arena_destroy(&mem);
     return err.code;
 }
+
+/* ---- GET /druid/indexer/v1/task/{id}/status ------------------------------------------ */
+
+/* The sys.tasks row of one job as Druid's TaskStatusPlus. */
+static int task_row(void *arg, const struct query_columns *cols, const struct sql_value *row)
+{
+    json_t *st = arg;
+    static const struct {
+        const char *col, *key;
+    } map[] = {{"task_id", "id"},
+               {"type", "type"},
+               {"created_time", "createdTime"},
+               {"queue_insertion_time", "queueInsertionTime"},
+               {"status", "statusCode"},
+               {"runner_status", "runnerStatusCode"},
+               {"duration", "duration"},
+               {"datasource", "dataSource"},
+               {"error_msg", "errorMsg"}};
+    for (size_t c = 0; c < cols->n; c++)
+        for (size_t k = 0; k < LS_ARRAY_LEN(map); k++) {
+            if (strcmp(cols->names[c], map[k].col) != 0)
+                continue;
+            const struct sql_value *v = &row[c];
+            json_t *j = v->is_null              ? json_null()
+                        : v->type == SQL_STRING ? json_stringn(v->v.s.p, v->v.s.n)
+                                                : json_integer(v->v.l);
+            json_object_set_new(st, map[k].key, j);
+            if (strcmp(map[k].key, "statusCode") == 0)
+                json_object_set(st, "status", j); /* Druid sends both */
+        }
+    return 0;
+}
+
+int api_druid_task_status(struct api_req *r)
+{
+    const char *id = r->seg[4];
+    struct query_request req;
+    query_request_init(&req);
+    static const char sql[] = "SELECT * FROM sys.tasks WHERE task_id = ?";
+    struct sql_value param = sql_string(id, strlen(id));
+    req.sql = sql;
+    req.sql_len = sizeof sql - 1;
+    req.params = &param;
+    req.nparams = 1;
+    struct query_env env;
+    struct sql_lookups lk;
+    api__query_env(r->srv, &env, &lk);
+    struct lerr err;
+    lerr_init(&err);
+    json_t *st = json_object();
+    if (query_rows(&req, &env, task_row, st, &err)) {
+        json_decref(st);
+        api_reply_err(r, &err);
+        return 0;
+    }
+    if (json_object_size(st) == 0) {
+        json_decref(st);
+        lerr_set(&err, LERR_NOT_FOUND,
+                 "no task '%s': a task id is the job id that POST /druid/v2/sql/task or an "
+                 "INSERT or REPLACE through /v1/query/sql answered (GET /v1/jobs lists them)",
+                 id);
+        api_reply_err(r, &err);
+        return 0;
+    }
+    api_reply(r, 200, json_pack("{s:s, s:o}", "task", id, "status", st));
+    return 0;
+}

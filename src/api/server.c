@@ -447,6 +447,8 @@ static const struct route routes[] = {
     {"DELETE", "lookups/*", API_PERM_ManageTables, NOALT, api_lookups_delete},
     {"POST", "druid/v2/sql", API_PERM_AccessQueries, NOALT, api_druid_sql},
     {"POST", "druid/v2/sql/task", API_PERM_ManageIngestionJobs, NOALT, api_query_sql_task},
+    {"GET", "druid/indexer/v1/task/*/status", API_PERM_ManageIngestionJobs, NOALT,
+     api_druid_task_status},
     {"GET", "files", API_PERM_ManageIngestionJobs, NOALT, api_files_list},
     {"DELETE", "files/*", API_PERM_ManageIngestionJobs, NOALT, api_files_delete},
 };
@@ -505,6 +507,8 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
         skip = 0; /* GET /metrics: Prometheus */
     } else if ((n == 3 || n == 4) && strcmp(seg[0], "druid") == 0 && strcmp(seg[1], "v2") == 0) {
         skip = 0; /* POST /druid/v2/sql: Druid's own SQL endpoint (druid.c); /sql/task (query.c) */
+    } else if (n == 6 && strcmp(seg[0], "druid") == 0 && strcmp(seg[1], "indexer") == 0) {
+        skip = 0; /* GET /druid/indexer/v1/task/{id}/status: Druid's task status (druid.c) */
     } else {
         return lerr_set(err, LERR_NOT_FOUND, "no such path: %s", r->url);
     }

@@ -236,6 +236,21 @@ with Server() as s:
     st = r.status == 202 and finished(s, r.json["taskId"])
     c.eq(st and st["executionStatus"], "succeeded", "the task's job succeeded")
     c.eq(q(s, "SELECT COUNT(*) FROM viatask"), [[3]], "the task's rows")
+    # a Druid client (Airflow's hook among them) polls the task's status
+    if r.status == 202:
+        tid = r.json["taskId"]
+        t = s.req("GET", f"/druid/indexer/v1/task/{tid}/status")
+        ts = (t.json or {}).get("status") or {}
+        c.eq((t.status, (t.json or {}).get("task"), ts.get("id"), ts.get("status"),
+              ts.get("statusCode"), ts.get("dataSource")),
+             (200, tid, tid, "SUCCESS", "SUCCESS", "viatask"), "GET /druid/indexer/v1/task/{id}/status")
+        c.ok(isinstance(ts.get("duration"), int) and ts.get("createdTime"), "its duration and time",
+             t.raw)
+    t = s.req("GET", "/druid/indexer/v1/task/no-such-task/status")
+    c.ok(t.status == 404 and "no task 'no-such-task'" in (t.json or {}).get("message", ""),
+         "an unknown task is a 404 naming it", t.raw)
+    t = s.req("GET", "/druid/indexer/v1/task/x/status", key=None)
+    c.eq(t.status, 401, "the task status needs a key")
     r = s.req("POST", "/druid/v2/sql/task", {"query": "SELECT 1"})
     c.ok(r.status == 400 and "/druid/v2/sql" in r.json["message"], "a SELECT on the task path",
          r.raw)
