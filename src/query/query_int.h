@@ -434,6 +434,9 @@ struct query__rel {
     size_t nstmts, capstmts;
     struct storage_snapshot **snaps;
     size_t nsnaps, capsnaps;
+    /* a join side join_as_filter ran but could not use, for the join */
+    const struct sql_from *pre_from;
+    struct query__memtable *pre;
 };
 
 void query__rel_init(struct query__rel *R, const struct query_env *env,

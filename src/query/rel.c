@@ -1137,6 +1137,11 @@ static int materialize(struct query__rel *R, const struct sql_stmt *s, const str
     int rc = query__ctx_check(R->x);
     if (rc)
         return rc;
+    if (f == R->pre_from) { /* already run by join_as_filter */
+        *out = *R->pre;
+        R->pre_from = NULL;
+        return 0;
+    }
     switch (f->kind) {
     case SQL_FROM_TABLE: {
         struct cte_slot *slot = find_cte(sc, f->schema_name, f->table);
@@ -1262,15 +1267,22 @@ static int join_as_filter(struct query__rel *R, struct sql_stmt *s, const struct
             oc++;
         struct sql_value *keys;
         size_t n;
-        if (oc == m->ncols || !semi_values(R, m, oc, &keys, &n) || !distinct_keys(R, keys, n))
+        if (oc == m->ncols || !semi_values(R, m, oc, &keys, &n) || !distinct_keys(R, keys, n)) {
+            R->pre_from = o; /* the join below reads these rows, not o again */
+            R->pre = m;
             return 0;
+        }
         bool done;
         if (sql_stmt_join_to_filter(s, t, tcol, o->alias, ocol, m->fields, m->ncols, keys, n,
                                     &done, R->x->err))
             return query__ctx_nomem(R->x, "a join's keys");
-        if (done)
+        if (done) {
             plan_line(R, "Inner join as a filter: %s.%s IN the %zu keys of %s", tq, tcol, n,
                       o->alias);
+        } else {
+            R->pre_from = o;
+            R->pre = m;
+        }
         return 0;
     }
     return 0;

@@ -106,26 +106,9 @@ static int expect(struct dp *p, int kind, const char *what, const char *hint)
                    tok_text(p, cur(p), b, sizeof b), hint);
 }
 
-/* An identifier's text: quotes removed and "" undone, from the dml's arena. */
-static char *ident_text(struct dp *p, const struct sql_token *t)
-{
-    if (t->kind == TK_IDENT)
-        return arena_strndup(&p->d->mem, p->text + t->off, t->len);
-    char *s = arena_alloc(&p->d->mem, t->len);
-    if (!s)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = t->off + 1; i + 1 < t->off + t->len; i++) {
-        s[k++] = p->text[i];
-        if (p->text[i] == '"')
-            i++;
-    }
-    s[k] = '\0';
-    return s;
-}
-
-/* A 'string' literal's text with '' undone. */
-static char *string_text(struct dp *p, const struct sql_token *t, size_t *n)
+/* A quoted token's text with its quotes removed and doubled quotes undone
+ * (q is the quote character), from the dml's arena; *n its length. */
+static char *unquoted(struct dp *p, const struct sql_token *t, char q, size_t *n)
 {
     char *s = arena_alloc(&p->d->mem, t->len);
     if (!s)
@@ -133,13 +116,27 @@ static char *string_text(struct dp *p, const struct sql_token *t, size_t *n)
     size_t k = 0;
     for (size_t i = t->off + 1; i + 1 < t->off + t->len; i++) {
         s[k++] = p->text[i];
-        if (p->text[i] == '\'')
+        if (p->text[i] == q)
             i++;
     }
     s[k] = '\0';
     if (n)
         *n = k;
     return s;
+}
+
+/* An identifier's text: quotes removed and "" undone, from the dml's arena. */
+static char *ident_text(struct dp *p, const struct sql_token *t)
+{
+    if (t->kind == TK_IDENT)
+        return arena_strndup(&p->d->mem, p->text + t->off, t->len);
+    return unquoted(p, t, '"', NULL);
+}
+
+/* A 'string' literal's text with '' undone. */
+static char *string_text(struct dp *p, const struct sql_token *t, size_t *n)
+{
+    return unquoted(p, t, '\'', n);
 }
 
 static bool is_name(const struct sql_token *t)

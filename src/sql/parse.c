@@ -762,15 +762,8 @@ static struct sql_over *parse_over(struct parser *p, uint32_t pos)
                 perr(p, p->tok.off, "too many window ORDER BY terms: more than %d", SQL_MAX_ITEMS);
                 return NULL;
             }
-            if (o->norder == cap) {
-                cap = cap ? cap * 2 : 4;
-                struct sql_order_parse *no = arena_alloc(p->a, sizeof *no * cap);
-                if (!no)
-                    return oom(p), NULL;
-                if (o->norder)
-                    memcpy(no, o->order, sizeof *no * o->norder);
-                o->order = no;
-            }
+            if (!(o->order = grown(p, o->order, o->norder, &cap, sizeof *o->order)))
+                return NULL;
             struct sql_order_parse *it = &o->order[o->norder];
             if (!(it->expr = parse_expr(p, 0)))
                 return NULL;
@@ -1642,15 +1635,8 @@ static bool parse_window_clause(struct parser *p, struct sql_stmt *s)
             perr(p, w.pos, "too many windows: more than %d", SQL_MAX_ITEMS);
             return false;
         }
-        if (s->nwindows == cap) {
-            cap = cap ? cap * 2 : 4;
-            struct sql_named_window *nw = arena_alloc(p->a, sizeof *nw * cap);
-            if (!nw)
-                return oom(p), false;
-            if (s->nwindows)
-                memcpy(nw, s->windows, sizeof *nw * s->nwindows);
-            s->windows = nw;
-        }
+        if (!(s->windows = grown(p, s->windows, s->nwindows, &cap, sizeof *s->windows)))
+            return false;
         s->windows[s->nwindows++] = w;
         if (p->tok.kind != TK_COMMA)
             break;
