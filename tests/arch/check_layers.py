@@ -48,6 +48,7 @@ import sys
 # must not call one another. `main` is src/main.c and src/quickstart.c.
 LAYERS = [
     ("util",),
+    ("sketch",),
     ("sql",),
     ("format", "source", "storage"),
     ("query",),
