@@ -7,7 +7,8 @@
  *   arrayLines   [1,"x"] one per line, then "\n"           text/plain
  *   csv          RFC 4180 lines, then "\n"                 text/csv
  *
- * At most req->outer_limit rows are written (context.sqlOuterLimit) when
+ * At most req->outer_limit rows are written (context.sqlOuterLimit; rel.c
+ * has already made it the top block's LIMIT, so this is a safety net) when
  * it is set. The trailing blank line of the line formats tells a client the response
  * was not cut off. With `header`, array formats and csv start with a row of
  * column names, and typesHeader / sqlTypesHeader add a row of Druid native

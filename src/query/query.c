@@ -98,6 +98,7 @@ static int execute(const struct query_request *req, const struct query_env *env,
     struct sql_stmt *stmt = NULL;
     struct query__rel rel;
     query__rel_init(&rel, env, &opt, &x);
+    rel.outer_limit = req->outer_limit;
     struct query__result res;
     memset(&res, 0, sizeof res);
     if (!rc && (!req->sql || req->sql_len == 0))

@@ -420,7 +420,8 @@ struct query__rel {
     const struct sql_options *opt;
     struct query__ctx *x;
     bool explain;
-    int level, depth; /* block nesting; EXPLAIN indentation */
+    int64_t outer_limit; /* context.sqlOuterLimit: caps the top block's LIMIT */
+    int level, depth;    /* block nesting; EXPLAIN indentation */
     struct buf plan;
     struct query__collect **cols;
     size_t ncols, capcols;

@@ -334,6 +334,12 @@ static int run_bound(struct query__rel *R, struct sql_stmt *s, const struct quer
         sql_select_free(q);
         return rc;
     }
+    /* Druid's sqlOuterLimit wraps the statement in SELECT * FROM (...) LIMIT
+     * n: the top block's own LIMIT (which counts after its OFFSET) becomes
+     * the smaller of the two, so the plan stops early (a top-N, not a sort
+     * of every row) instead of the output trimming a full answer */
+    if (top && R->outer_limit > 0 && (q->limit < 0 || q->limit > R->outer_limit))
+        q->limit = R->outer_limit;
     struct query__collect *col = calloc(1, sizeof *col);
     if (!col)
         return lerr_set(x->err, LERR_NOMEM, "out of memory");

@@ -966,6 +966,26 @@ static void test_request_parse_druid(void)
     lerr_init(&err);
     CHECK_EQ_INT(query_execute(&r, &env, &out, NULL, &err), 0);
     CHECK_EQ_STR(buf_cstr(&out), "[\"s\"]\n[\"\xc3\x9cn\xc3\xaf\"]\n[\"c\"]\n\n");
+    /* ... and is pushed into the plan: a top-N of 2 rows, not a sort of all;
+     * a smaller LIMIT of the query's own stays, a larger one is capped */
+    static const char explain[] = "EXPLAIN PLAN FOR SELECT s FROM tiny ORDER BY s DESC";
+    static const char own[] = "SELECT s FROM tiny ORDER BY s DESC LIMIT 1";
+    static const char larger[] = "SELECT s FROM tiny ORDER BY s DESC LIMIT 50 OFFSET 1";
+    r.sql = explain;
+    r.sql_len = strlen(explain);
+    out.len = 0;
+    CHECK_EQ_INT(query_execute(&r, &env, &out, NULL, &err), 0);
+    CHECK_MSG(strstr(buf_cstr(&out), "top-N keeping 2 rows") != NULL, "plan: %s", buf_cstr(&out));
+    r.sql = own;
+    r.sql_len = strlen(own);
+    out.len = 0;
+    CHECK_EQ_INT(query_execute(&r, &env, &out, NULL, &err), 0);
+    CHECK_EQ_STR(buf_cstr(&out), "[\"s\"]\n[\"\xc3\x9cn\xc3\xaf\"]\n\n");
+    r.sql = larger;
+    r.sql_len = strlen(larger);
+    out.len = 0;
+    CHECK_EQ_INT(query_execute(&r, &env, &out, NULL, &err), 0);
+    CHECK_EQ_STR(buf_cstr(&out), "[\"s\"]\n[\"c\"]\n[\"b\"]\n\n");
     buf_free(&out);
     arena_destroy(&mem);
 }
