@@ -2,7 +2,8 @@
 test_sql_ingest.py — SQL-based ingestion against a real `lodestar serve`: jobs of
 "type": "sql" (INSERT from inline data and from an uploaded file, REPLACE OVERWRITE ALL and
 OVERWRITE WHERE, table to table into a detail table and rolled up into an aggregate table),
-delete_data jobs (by interval, by condition), kill -9 in the middle of a REPLACE (the table
+delete_data jobs (by interval, by condition), none of them on a table a streaming job writes
+(409: a swap would drop the stream's rows), kill -9 in the middle of a REPLACE (the table
 holds the old rows or the new ones after the restart, never neither nor a mix), the same
 statements through the query API, and the errors a statement gets (with line and column).
 """
@@ -283,6 +284,43 @@ with Server() as s:
     c.ok("missing_table" in (r.json or {}).get("message", ""), "unknown source table", r.raw)
     r = s.req("POST", "/v1/query/sql", {"query": "REPLACE INTO t SELECT 1 PARTITIONED BY DAY"})
     c.eq(r.status, 400, "a bad statement through the query API: 400")
+
+    # ---- a table a streaming job writes takes no REPLACE, INSERT or delete: 409 ----
+    # (a swap would drop the rows the stream appends to the replaced chunks)
+    c.eq(s.req("POST", "/v2/connections", {"type": "push_streaming", "name": "livec"}).status,
+         201, "push connection for a streaming job")
+    r = s.req("POST", "/v2/jobs", {
+        "type": "streaming", "target": {"type": "table", "tableName": "livet"},
+        "createTableIfNotExists": True,
+        "source": {"type": "connection", "connectionName": "livec",
+                   "inputSchema": [{"name": x["name"], "dataType": x["type"]}
+                                   for x in json.loads(SIG)],
+                   "formatSettings": {"format": "nd-json"}},
+        "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+                     {"columnName": "city", "expression": "city"},
+                     {"columnName": "n", "expression": "n"}]})
+    c.ok(r.status == 201, "streaming job on livet", r.raw[:300])
+    live_id = r.json["id"] if r.status == 201 else ""
+    two = select_ext(inline_src(rows_of("2024-01-01", 2))) + " PARTITIONED BY DAY"
+    for stmt in ("REPLACE INTO livet OVERWRITE ALL " + two, "INSERT INTO livet " + two):
+        r = sql_job(s, stmt, status=409)
+        c.ok(live_id and live_id in (r.json or {}).get("message", ""),
+             "the 409 names the live streaming job", r.raw[:300])
+        r = s.req("POST", "/v1/query/sql", {"query": stmt})
+        c.eq(r.status, 409, "the same statement through the query API: 409")
+    r = s.req("POST", "/v2/jobs", {"type": "delete_data",
+                                   "target": {"type": "table", "tableName": "livet",
+                                              "intervals": ["2024-01-01/2024-01-02"]}})
+    c.eq(r.status, 409, "a delete_data job on a table a stream writes: 409")
+    c.ok(wait_for(lambda: s.req("GET", f"/v2/jobs/{live_id}").json["executionStatus"] ==
+                  "running", timeout=20), "the streaming job runs")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    c.eq(s.req("POST", "/v1/events/livec", raw_body=(json.dumps({"ts": now, "city": "Delft",
+                                                                 "n": 1}) + "\n").encode(),
+               headers={"Content-Type": "application/json"}).status, 200,
+         "the stream still takes events")
+    c.ok(wait_for(lambda: (q(s, "SELECT COUNT(*) FROM livet") or [[0]])[0][0] == 1, timeout=20),
+         "and its row is queryable")
 
 # ---- kill -9 in the middle of a REPLACE: old rows or new, never neither ----
 data_dir = tempfile.mkdtemp(prefix="lodestar-sqlkill-")
