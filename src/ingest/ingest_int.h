@@ -171,6 +171,10 @@ struct runner {
      * (ingest__staging_open, ingest__replace); NULL: rows go to the table. */
     struct storage_table *staging;
     char staging_dir[1100];
+    /* its rows already written as uncommitted segment files of the table
+     * whenever the staging table reached a persist's bounds (so a REPLACE
+     * holds one persist's rows in memory, not all of them) */
+    struct storage_ahead ahead;
     struct catalog_job cj;
     struct job_spec spec; /* the job's spec as the catalog parsed it */
     char stream[300];     /* the checkpoint's key (connection_spec.stream) */

@@ -245,10 +245,11 @@ int ingest__staging_open(struct runner *r, struct lerr *err)
         sc.ncols = n ? n - 1 : 0;
         snprintf(r->staging_dir, sizeof r->staging_dir, "%s/staging/%s", r->rt->dir, r->job->id);
         util_remove_tree(r->staging_dir, &(struct lerr){0});
-        /* never persisted: its rows are written as the table's segments by ingest__replace */
-        struct storage_open_opts o = {.limits = {.max_rows = UINT64_MAX / 4,
-                                                 .max_bytes = UINT64_MAX / 4,
-                                                 .max_age_ms = INT64_MAX / 4}};
+        /* never persisted itself: at the table's row and byte bounds its rows
+         * are written ahead as the table's (uncommitted) segments, the rest by
+         * ingest__replace, which commits them all */
+        struct storage_open_opts o = {.limits = storage_table_limits(r->table->st)};
+        o.limits.max_age_ms = INT64_MAX / 4;
         if (!rc)
             rc = storage_table_open(r->staging_dir, r->table->name, &sc, &o, &r->staging, err);
         storage_db_table_unlock(r->table);
@@ -259,11 +260,27 @@ int ingest__staging_open(struct runner *r, struct lerr *err)
 
 void ingest__staging_close(struct runner *r)
 {
+    /* rows written ahead that no swap committed (a failed or canceled job) */
+    if (r->ahead.n)
+        storage_ahead_discard(r->table->st, &r->ahead);
+    storage_ahead_free(&r->ahead);
     if (!r->staging)
         return;
     storage_table_free(r->staging);
     r->staging = NULL;
     util_remove_tree(r->staging_dir, &(struct lerr){0});
+}
+
+/* The staging table reached a persist's bounds: its rows become segment
+ * files of the table no commit names yet, and a fresh staging table takes
+ * the next rows. */
+static int write_ahead(struct runner *r, struct lerr *err)
+{
+    if (storage_table_write_ahead(r->table->st, r->staging, &r->ahead, err))
+        return err->code;
+    storage_table_free(r->staging);
+    r->staging = NULL;
+    return ingest__staging_open(r, err);
 }
 
 static char *counters_json(const struct pipeline_counters *c, struct ingest__job *job);
@@ -295,10 +312,12 @@ int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *e
         if (r->staging && sync_staging(r, err))
             rc = err->code;
         else
-            rc = storage_table_replace(r->table->st, r->staging, start, end, replace_commit, &c,
-                                       err);
+            rc = storage_table_replace(r->table->st, r->staging, &r->ahead, start, end,
+                                       replace_commit, &c, err);
         storage_db_table_unlock(r->table);
         /* another job's persist holds sealed rows of the table: it ends soon */
+        if (rc == 0)
+            storage_ahead_free(&r->ahead); /* committed: the table's now */
         if (rc != LERR_CONFLICT || attempt >= 600 || atomic_load(&r->job->stop))
             break;
         struct timespec ts = {0, 100 * 1000 * 1000};
@@ -803,6 +822,8 @@ int ingest__append_staged(struct runner *r, const struct staged *st, struct lerr
         else
             rc = storage_table_append(r->table->st, &st->sb, err);
         storage_db_table_unlock(r->table);
+        if (!rc && r->staging && storage_table_should_persist(r->staging, util_now_ms()))
+            rc = write_ahead(r, err);
     }
     if (!rc)
         ingest__totals_add(r->job, st->tally);

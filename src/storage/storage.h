@@ -105,6 +105,7 @@ struct storage_schema {
 /* ---- the table ---------------------------------------------------------- */
 
 struct storage_table;
+struct storage_ahead; /* a REPLACE's rows written ahead (storage_table_write_ahead) */
 
 /* Persist bounds; a zero field takes its default. */
 struct storage_limits {
@@ -313,12 +314,40 @@ int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end
  * with them as added and the replaced segments as removed, then one
  * version is published: readers see the old rows or the new, never a mix
  * or neither, and after a crash the catalog holds one or the other. On
- * failure nothing changes (the new files are removed). LERR_CONFLICT while
+ * failure nothing changes (the new files are removed; those of `ahead`, rows
+ * written ahead of the swap and committed with src's, are the caller's to
+ * discard; NULL: none). LERR_CONFLICT while
  * sealed rows of t wait for their persist; write errors as persist's.
  * t's writer thread; src is left as it was (free it after).
  */
-int storage_table_replace(struct storage_table *t, struct storage_table *src, int64_t start,
-                          int64_t end, storage_commit_fn commit, void *ctx, struct lerr *err);
+int storage_table_replace(struct storage_table *t, struct storage_table *src,
+                          const struct storage_ahead *ahead, int64_t start, int64_t end,
+                          storage_commit_fn commit, void *ctx, struct lerr *err);
+
+/*
+ * A REPLACE's rows written ahead of its swap, so that a REPLACE of any size
+ * holds at most one persist's worth of rows in memory. Each
+ * storage_table_write_ahead writes src's realtime rows as segment files in
+ * t's store that no catalog commit names yet and adds them to *ahead; src is
+ * left as it was (the caller empties it: a fresh staging table).
+ * storage_table_replace(t, src, ahead, ...) commits them with src's rows in
+ * its one step. Until then they are not table data: a reader never sees
+ * them, and were the server to stop first, opening t removes them as files
+ * no commit names. After a failed or abandoned REPLACE,
+ * storage_ahead_discard removes them; after a committed one,
+ * storage_ahead_free only frees the list. Any thread that may write files of t.
+ */
+struct storage_ahead {
+    struct storage_segment_info *infos; /* names are owned (malloc) */
+    size_t n, cap;
+};
+int storage_table_write_ahead(struct storage_table *t, struct storage_table *src,
+                              struct storage_ahead *ahead, struct lerr *err);
+void storage_ahead_discard(struct storage_table *t, struct storage_ahead *ahead);
+void storage_ahead_free(struct storage_ahead *ahead);
+
+/* The persist bounds t was opened with (a staging table takes its target's). */
+struct storage_limits storage_table_limits(const struct storage_table *t);
 
 /* ---- status ------------------------------------------------------------- */
 

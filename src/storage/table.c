@@ -1184,8 +1184,9 @@ int storage_table_drop_range(struct storage_table *t, int64_t start, int64_t end
  * chunks inside [start, end) go, in one catalog commit and one published
  * version. Under commit_lock, so no persist or compaction of t interleaves.
  */
-int storage_table_replace(struct storage_table *t, struct storage_table *src, int64_t start,
-                          int64_t end, storage_commit_fn commit, void *ctx, struct lerr *err)
+int storage_table_replace(struct storage_table *t, struct storage_table *src,
+                          const struct storage_ahead *ahead, int64_t start, int64_t end,
+                          storage_commit_fn commit, void *ctx, struct lerr *err)
 {
     pthread_mutex_lock(&t->commit_lock);
     pthread_mutex_lock(&t->seal_lock);
@@ -1197,24 +1198,26 @@ int storage_table_replace(struct storage_table *t, struct storage_table *src, in
                         "storage: rows of this table are still being persisted; try again");
     }
     struct storage__version *sv = src ? current(src) : NULL, *v = current(t);
-    size_t nin = sv ? sv->nrts : 0;
-    struct storage_segment_info *infos = calloc(nin + 1, sizeof *infos);
+    size_t nahead = ahead ? ahead->n : 0, nin = sv ? sv->nrts : 0;
+    struct storage_segment_info *infos = calloc(nahead + nin + 1, sizeof *infos);
     struct storage_segment_info *gone = calloc(v->nsegs + 1, sizeof *gone);
     char(*names)[96] = calloc(nin + 1, sizeof *names);
-    struct storage__seg **added = calloc(nin + 1, sizeof *added);
+    struct storage__seg **added = calloc(nahead + nin + 1, sizeof *added);
     struct storage__seg **segs = calloc(v->nsegs + 1, sizeof *segs);
     struct rt_buf **rts = calloc(v->nrts + 1, sizeof *rts);
-    size_t nw = 0, nadd = 0, ns = 0, nr = 0;
+    size_t nw = nahead, nadd = 0, ns = 0, nr = 0;
     int rc = infos && gone && names && added && segs && rts ? 0 : nomem(err);
+    if (!rc && nahead)
+        memcpy(infos, ahead->infos, nahead * sizeof *infos);
     for (size_t i = 0; !rc && i < nin; i++) {
         uint64_t rows = rt_rows(sv->rts[i]);
         if (!rows)
             continue;
         int64_t cs, ce;
         rt_chunk(sv->rts[i], &cs, &ce);
-        storage__seg_name(cs, names[nw]);
-        if (storage__seg_write(t->store, names[nw], sv->schema, sv->rts[i], rows, false,
-                               &infos[nw], err)) {
+        storage__seg_name(cs, names[i]);
+        if (storage__seg_write(t->store, names[i], sv->schema, sv->rts[i], rows, false, &infos[nw],
+                               err)) {
             rc = err->code;
             break;
         }
@@ -1244,8 +1247,9 @@ int storage_table_replace(struct storage_table *t, struct storage_table *src, in
                        : lerr_set(err, LERR_INTERNAL,
                                   "storage: the catalog commit failed without a message");
     if (rc) {
-        remove_named(t->store, infos, nw);
-        if (nw)
+        /* this call's files; those written ahead are the caller's */
+        remove_named(t->store, infos + nahead, nw - nahead);
+        if (nw > nahead)
             segstore_sync(t->store, &(struct lerr){0});
         goto out;
     }
@@ -1268,6 +1272,65 @@ out:
     pthread_mutex_unlock(&t->commit_lock);
     return rc;
 }
+
+int storage_table_write_ahead(struct storage_table *t, struct storage_table *src,
+                              struct storage_ahead *ahead, struct lerr *err)
+{
+    struct storage__version *sv = current(src);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < sv->nrts; i++) {
+        uint64_t rows = rt_rows(sv->rts[i]);
+        if (!rows)
+            continue;
+        if (ahead->n == ahead->cap) {
+            size_t cap = ahead->cap ? 2 * ahead->cap : 16;
+            void *p = realloc(ahead->infos, cap * sizeof *ahead->infos);
+            if (!p) {
+                rc = nomem(err);
+                break;
+            }
+            ahead->infos = p;
+            ahead->cap = cap;
+        }
+        int64_t cs, ce;
+        rt_chunk(sv->rts[i], &cs, &ce);
+        char name[96];
+        storage__seg_name(cs, name);
+        char *owned = strdup(name);
+        if (!owned) {
+            rc = nomem(err);
+            break;
+        }
+        struct storage_segment_info *info = &ahead->infos[ahead->n];
+        if (storage__seg_write(t->store, owned, sv->schema, sv->rts[i], rows, false, info, err)) {
+            free(owned);
+            rc = err->code;
+            break;
+        }
+        info->name = owned;
+        ahead->n++;
+    }
+    storage__version_unref(sv);
+    return rc;
+}
+
+void storage_ahead_free(struct storage_ahead *ahead)
+{
+    for (size_t i = 0; i < ahead->n; i++)
+        free((char *)ahead->infos[i].name);
+    free(ahead->infos);
+    memset(ahead, 0, sizeof *ahead);
+}
+
+void storage_ahead_discard(struct storage_table *t, struct storage_ahead *ahead)
+{
+    remove_named(t->store, ahead->infos, ahead->n);
+    if (ahead->n)
+        segstore_sync(t->store, &(struct lerr){0});
+    storage_ahead_free(ahead);
+}
+
+struct storage_limits storage_table_limits(const struct storage_table *t) { return t->lim; }
 
 /* ---- status and snapshots ------------------------------------------------ */
 

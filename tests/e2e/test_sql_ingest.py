@@ -17,6 +17,7 @@ from harness import Checks, Server, wait_for
 
 c = Checks()
 
+SEG_SUFFIX = ".lseg"  # a segment file (storage_int.h ST_FILE_SUFFIX)
 SIG = '[{"name":"ts","type":"string"},{"name":"city","type":"string"},{"name":"n","type":"long"}]'
 
 
@@ -325,7 +326,11 @@ with Server() as s:
 # ---- kill -9 in the middle of a REPLACE: old rows or new, never neither ----
 data_dir = tempfile.mkdtemp(prefix="lodestar-sqlkill-")
 N_OLD, N_NEW = 1000, 200000
-s = Server(data_dir=data_dir).start()
+# small persist bounds: the REPLACE writes its rows ahead as uncommitted
+# segment files every 20000 rows (it never holds them all in memory), so the
+# kills land between those writes and the swap's one commit
+KILL_ENV = {"LODESTAR_PERSIST_MAX_ROWS": "20000"}
+s = Server(data_dir=data_dir, env=KILL_ENV).start()
 try:
     old_rows = [{"ts": "2024-01-01T00:00:00Z", "city": "old", "n": i} for i in range(N_OLD)]
     run(s, "INSERT INTO big " + select_ext(inline_src(old_rows)) + " PARTITIONED BY DAY",
@@ -346,7 +351,7 @@ try:
         else:
             finished(s, jid)
         s.kill9()
-        s = Server(data_dir=data_dir).start()
+        s = Server(data_dir=data_dir, env=KILL_ENV).start()
         st = jid and finished(s, jid)
         c.ok(st and (st["executionStatus"] == "succeeded" or
                      "changed nothing" in st["health"].get("message", "")),
@@ -355,6 +360,14 @@ try:
         outcomes.add(json.dumps(got))
         c.ok(got in ([["old", N_OLD]], [["new", N_NEW]]),
              f"after kill -9 (attempt {attempt}): all old rows or all new", got)
+        # files written ahead that no commit named are gone with the restart
+        tdir = os.path.join(data_dir, "tables", s.req("GET", "/v2/tables/big").json["id"])
+        files = sorted(f for f in os.listdir(tdir) if f.endswith(SEG_SUFFIX))
+        listed = s.req("POST", "/druid/v2/sql", {
+            "query": "SELECT COUNT(*) FROM sys.segments WHERE datasource = 'big'",
+            "resultFormat": "array"}).json
+        c.eq([[len(files)]], listed, f"after kill -9 (attempt {attempt}): the table's files "
+             "are the committed segments, no uncommitted one left")
         if got == [["new", N_NEW]]:
             break
     c.ok(json.dumps([["new", N_NEW]]) in outcomes, "a REPLACE that ran to the end is kept")

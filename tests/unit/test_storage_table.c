@@ -402,8 +402,9 @@ static void test_replace(void)
     /* a snapshot taken before the swap keeps the old rows */
     struct storage_snapshot *before = storage_table_snapshot(t);
     cat.calls = 0;
-    CHECK_MSG(storage_table_replace(t, src, T0 + HOUR, T0 + 2 * HOUR, tst_commit, &cat, &err) == 0,
-              "replace: %s", err.msg);
+    CHECK_MSG(
+        storage_table_replace(t, src, NULL, T0 + HOUR, T0 + 2 * HOUR, tst_commit, &cat, &err) == 0,
+        "replace: %s", err.msg);
     CHECK_EQ_INT(cat.calls, 1); /* one catalog transaction */
     CHECK_EQ_INT(cat.last_added, 1);
     CHECK_EQ_INT(cat.last_removed, 1);
@@ -417,24 +418,98 @@ static void test_replace(void)
     /* a refused commit changes nothing and leaves no file */
     int files = tst_count_files(dir);
     cat.fail_next = 1;
-    CHECK(storage_table_replace(t, src, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == LERR_IO);
+    CHECK(storage_table_replace(t, src, NULL, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) ==
+          LERR_IO);
     tally_snapshot(t, &tl);
     CHECK_EQ_INT(tl.rows, 126);
     CHECK_EQ_INT(tst_count_files(dir), files);
     /* everything, by nothing: the table is empty, its files go once unreferenced */
     lerr_init(&err);
-    CHECK(storage_table_replace(t, NULL, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == 0);
+    CHECK(storage_table_replace(t, NULL, NULL, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == 0);
     tally_snapshot(t, &tl);
     CHECK_EQ_INT(tl.rows, 0);
     CHECK_EQ_INT(cat.n, 0);
     CHECK_EQ_INT(tst_count_files(dir), 0);
     /* the table reopens from what the catalog holds */
-    CHECK(storage_table_replace(t, src, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == 0);
+    CHECK(storage_table_replace(t, src, NULL, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == 0);
     storage_table_free(t);
     struct storage_open_opts o = {.known = tst_known(&cat), .nknown = cat.n};
     CHECK(storage_table_open(dir, "r", &ds, &o, &t, &err) == 0);
     tally_snapshot(t, &tl);
     CHECK_EQ_INT(tl.rows, 6);
+    storage_table_free(t);
+    storage_table_free(src);
+    tst_rmtree(dir);
+    tst_rmtree(sdir);
+    free(dir);
+    free(sdir);
+}
+
+/* Rows written ahead of the swap: files of the table no commit names, never
+ * seen by readers, committed by the swap with the last rows; discarded, or
+ * swept as strays when the table opens before any commit named them. */
+static void test_replace_ahead(void)
+{
+    char *dir = tst_mkdtemp(), *sdir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_HOUR);
+    struct storage_table *t, *src;
+    CHECK(storage_table_open(dir, "w", &ds, NULL, &t, &err) == 0);
+    append_detail(t, T0, 60000, 120); /* 2 hours of old rows */
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    int files = tst_count_files(dir);
+    struct storage_ahead ahead = {0};
+    for (int k = 0; k < 3; k++) { /* three staging tables' worth, written ahead */
+        CHECK(storage_table_open(sdir, "w-staging", &ds, NULL, &src, &err) == 0);
+        append_detail(src, T0 + k * 1000, 600000, 7); /* 7 rows over 2 hours */
+        CHECK_MSG(storage_table_write_ahead(t, src, &ahead, &err) == 0, "ahead: %s", err.msg);
+        storage_table_free(src);
+        tst_rmtree(sdir);
+    }
+    CHECK_EQ_INT(ahead.n, 6); /* 2 chunks each time */
+    CHECK_EQ_INT(tst_count_files(dir), files + 6);
+    struct tally tl;
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 120); /* readers do not see them */
+    CHECK_EQ_INT(cat.n, 2);
+    /* a commit that fails leaves the rows written ahead to the caller */
+    cat.fail_next = 1;
+    CHECK(storage_table_replace(t, NULL, &ahead, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) ==
+          LERR_IO);
+    CHECK_EQ_INT(tst_count_files(dir), files + 6);
+    lerr_init(&err);
+    /* the swap: the last rows (in src) and those written ahead, in one commit */
+    CHECK(storage_table_open(sdir, "w-staging", &ds, NULL, &src, &err) == 0);
+    append_detail(src, T0, 600000, 2);
+    cat.calls = 0;
+    CHECK_MSG(
+        storage_table_replace(t, src, &ahead, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) == 0,
+        "replace: %s", err.msg);
+    storage_ahead_free(&ahead);
+    CHECK_EQ_INT(cat.calls, 1);
+    CHECK_EQ_INT(cat.last_added, 7);
+    CHECK_EQ_INT(cat.last_removed, 2);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 23);
+    /* written ahead, then abandoned: discard removes the files */
+    files = tst_count_files(dir);
+    CHECK(storage_table_write_ahead(t, src, &ahead, &err) == 0);
+    CHECK_EQ_INT(tst_count_files(dir), files + 1);
+    storage_ahead_discard(t, &ahead);
+    CHECK_EQ_INT(ahead.n, 0);
+    CHECK_EQ_INT(tst_count_files(dir), files);
+    /* written ahead, then the server stops: the table opens without them */
+    CHECK(storage_table_write_ahead(t, src, &ahead, &err) == 0);
+    storage_ahead_free(&ahead); /* the process "died": nobody discards */
+    storage_table_free(t);
+    CHECK_EQ_INT(tst_count_files(dir), files + 1);
+    struct storage_open_opts o = {.known = tst_known(&cat), .nknown = cat.n};
+    CHECK(storage_table_open(dir, "w", &ds, &o, &t, &err) == 0);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 23);
+    CHECK_EQ_INT(tst_count_files(dir), files);
     storage_table_free(t);
     storage_table_free(src);
     tst_rmtree(dir);
@@ -703,6 +778,7 @@ int main(void)
     test_persist();
     test_chunks();
     test_replace();
+    test_replace_ahead();
     test_compaction();
     test_startup();
     test_add_column();
