@@ -29,6 +29,7 @@
 #include "storage/storage.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -1423,6 +1424,357 @@ static void test_memory(void)
     buf_free(&sql);
 }
 
+/* ---- random queries against sqlite3 ------------------------------------------------ */
+
+/*
+ * Differential testing: random statements over wiki (filters of nested
+ * AND/OR/NOT over every column kind, GROUP BY one or two keys with HAVING,
+ * top-N with every key in ORDER BY, IN and EXISTS subqueries, joins (inner,
+ * left) with a grouped derived table, WITH, UNION ALL, window functions over
+ * grouped rows), each written twice — in Druid SQL and in sqlite3's — and
+ * the two answers compared as the SQL test files do. The generator writes
+ * only what both engines define alike: no NULL-ordering, ties broken by
+ * every key, time as a number on sqlite's side. LODESTAR_RANDOM_SQL=<n>[,<seed>]
+ * runs more (default 300 statements, seed 1); a failure prints both texts;
+ * LODESTAR_RANDOM_SQL_PRINT=1 prints every statement.
+ */
+struct rq {
+    struct buf d, s; /* Druid SQL, sqlite SQL */
+    struct gen *g;
+    const char *qual; /* what the filters put before a column name */
+};
+
+static void rq_both(struct rq *q, const char *text)
+{
+    buf_puts(&q->d, text);
+    buf_puts(&q->s, text);
+}
+
+static void rq_fmt(struct rq *q, const char *fmt, ...) LS_PRINTF(2, 3);
+static void rq_fmt(struct rq *q, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    rq_both(q, tmp);
+}
+
+static const char *const rq_dims[] = {"\"channel\"", "\"user\"", "\"countryName\"", "\"isRobot\"",
+                                      "\"page\""};
+static const char *const rq_nums[] = {"\"added\"", "\"deleted\"", "\"delta\"", "\"score\""};
+
+static void rq_pred(struct rq *q, int depth)
+{
+    struct gen *g = q->g;
+    const char *a = q->qual; /* "" or "a.": the table's qualifier in a join */
+    uint32_t k = rnd(g, depth > 0 ? 14 : 10);
+    static const char *const channels[] = {"#en.wikipedia", "#fr.wikipedia", "#de.wikipedia",
+                                           "#xx"};
+    static const char *const countries[] = {"France", "Germany", "", "Japan"};
+    switch (k) {
+    case 0: rq_fmt(q, "%s\"channel\" = '%s'", a, channels[rnd(g, 4)]); break;
+    case 1: rq_fmt(q, "%s\"countryName\" <> '%s'", a, countries[rnd(g, 4)]); break;
+    case 2: rq_fmt(q, "%s\"countryName\" IS %sNULL", a, rnd(g, 2) ? "NOT " : ""); break;
+    case 3:
+        rq_fmt(q, "%s\"user\" IN ('user%u', 'user%u', 'user%u')", a, rnd(g, 50), rnd(g, 50),
+               rnd(g, 50));
+        break;
+    case 4:
+        rq_fmt(q, "%s\"page\" %sLIKE '%s%u%%'", a, rnd(g, 4) ? "" : "NOT ",
+               rnd(g, 2) ? "%" : "Page_", rnd(g, 20));
+        break;
+    case 5:
+        rq_fmt(q, "%s%s %s %u", a, rq_nums[rnd(g, 3)], rnd(g, 2) ? ">" : "<=", rnd(g, 600));
+        break;
+    case 6:
+        rq_fmt(q, "%s\"deleted\" %sBETWEEN %u AND %u", a, rnd(g, 3) ? "" : "NOT ", rnd(g, 50),
+               50 + rnd(g, 150));
+        break;
+    case 7: rq_fmt(q, "%s\"score\" >= %u.5", a, rnd(g, 100)); break;
+    case 8: rq_fmt(q, "%s\"isRobot\" = %u", a, rnd(g, 2)); break;
+    case 9: {
+        /* a time range: TIMESTAMP literals against epoch milliseconds */
+        int64_t lo = T0 + (int64_t)rnd(g, 72) * 3600000;
+        int64_t hi = lo + (int64_t)(1 + rnd(g, 48)) * 3600000;
+        char ta[32], tb[32];
+        util_format_iso_ms(lo, ta);
+        util_format_iso_ms(hi, tb);
+        ta[10] = tb[10] = ' ';
+        ta[19] = tb[19] = 0;
+        buf_printf(&q->d, "%s__time >= TIMESTAMP '%s' AND %s__time < TIMESTAMP '%s'", a, ta, a,
+                   tb);
+        buf_printf(&q->s, "%st >= %lld AND %st < %lld", a, (long long)lo, a, (long long)hi);
+        break;
+    }
+    case 10:
+    case 11:
+        rq_both(q, "(");
+        rq_pred(q, depth - 1);
+        rq_both(q, k == 10 ? " AND " : " OR ");
+        rq_pred(q, depth - 1);
+        rq_both(q, ")");
+        break;
+    case 12:
+        rq_both(q, "NOT (");
+        rq_pred(q, depth - 1);
+        rq_both(q, ")");
+        break;
+    default:
+        rq_fmt(q, "%s\"user\" %sIN (SELECT \"user\" FROM wiki WHERE ", a, rnd(g, 3) ? "" : "NOT ");
+        q->qual = "";
+        rq_pred(q, 0);
+        q->qual = a;
+        rq_both(q, ")");
+        break;
+    }
+}
+
+static void rq_agg(struct rq *q)
+{
+    static const char *const aggs[] = {"COUNT(*)",
+                                       "SUM(\"added\")",
+                                       "MIN(\"delta\")",
+                                       "MAX(\"score\")",
+                                       "COUNT(\"countryName\")",
+                                       "SUM(\"score\")",
+                                       "AVG(\"score\")",
+                                       "COUNT(DISTINCT \"user\")",
+                                       "MAX(\"page\")",
+                                       "SUM(\"added\" * 2 - \"deleted\")",
+                                       "SUM(CASE WHEN \"isRobot\" = 1 THEN 1 ELSE 0 END)",
+                                       "MIN(\"countryName\")"};
+    rq_both(q, aggs[rnd(q->g, LS_ARRAY_LEN(aggs))]);
+}
+
+static void rq_where(struct rq *q)
+{
+    if (rnd(q->g, 5)) {
+        rq_both(q, " WHERE ");
+        rq_pred(q, 2);
+    }
+}
+
+static void rq_statement(struct rq *q, bool *unordered)
+{
+    struct gen *g = q->g;
+    *unordered = true;
+    const char *k1 = rq_dims[rnd(g, LS_ARRAY_LEN(rq_dims))];
+    const char *k2 = rq_dims[rnd(g, LS_ARRAY_LEN(rq_dims))];
+    switch (rnd(g, 14)) {
+    case 9: { /* expressions as keys and in aggregates, FILTER, DISTINCT */
+        static const char *const kd[][2] = {
+            {"TIMESTAMP_TO_MILLIS(TIME_FLOOR(__time, 'PT1H'))", "t / 3600000 * 3600000"},
+            {"SUBSTRING(\"page\", 1, 6)", "substr(\"page\", 1, 6)"},
+            {"COALESCE(\"countryName\", 'none')", "COALESCE(\"countryName\", 'none')"},
+            {"UPPER(\"channel\")", "UPPER(\"channel\")"},
+            {"\"added\" / 100", "\"added\" / 100"},
+            {"\"deleted\" % 7", "\"deleted\" % 7"},
+            {"CASE WHEN \"added\" > 500 THEN 'big' WHEN \"added\" > 100 THEN 'mid' ELSE NULL END",
+             "CASE WHEN \"added\" > 500 THEN 'big' WHEN \"added\" > 100 THEN 'mid' ELSE NULL END"},
+            {"LENGTH(\"user\")", "LENGTH(\"user\")"},
+            {"CONCAT(\"channel\", '/', \"user\")", "\"channel\" || '/' || \"user\""},
+        };
+        uint32_t i = rnd(g, LS_ARRAY_LEN(kd));
+        bool distinct = rnd(g, 4) == 0;
+        buf_printf(&q->d, "SELECT %s%s AS k", distinct ? "DISTINCT " : "", kd[i][0]);
+        buf_printf(&q->s, "SELECT %s%s AS k", distinct ? "DISTINCT " : "", kd[i][1]);
+        if (!distinct) {
+            rq_both(q, ", COUNT(*) FILTER (WHERE ");
+            rq_pred(q, 1);
+            rq_both(q, "), SUM(\"deleted\"), MIN(\"deleted\") FILTER (WHERE ");
+            rq_pred(q, 1);
+            rq_both(q, ")");
+        }
+        rq_both(q, " FROM wiki");
+        rq_where(q);
+        if (!distinct) {
+            buf_printf(&q->d, " GROUP BY %s", kd[i][0]);
+            buf_printf(&q->s, " GROUP BY %s", kd[i][1]);
+        }
+        break;
+    }
+    case 10: /* RIGHT and FULL joins of two grouped tables */
+        rq_fmt(q, "SELECT x.\"user\", y.\"user\", x.c, y.s FROM (SELECT \"user\", COUNT(*) AS c "
+                  "FROM wiki");
+        rq_where(q);
+        rq_fmt(q, " GROUP BY \"user\") x %s JOIN (SELECT \"user\", SUM(\"added\") AS s FROM wiki",
+               rnd(g, 2) ? "RIGHT" : "FULL");
+        rq_where(q);
+        rq_both(q, " GROUP BY \"user\") y ON x.\"user\" = y.\"user\"");
+        break;
+    case 11: /* ranking and offset windows within partitions */
+        rq_both(q, "SELECT \"channel\", \"isRobot\", COUNT(*) AS c, "
+                   "DENSE_RANK() OVER (PARTITION BY \"isRobot\" ORDER BY COUNT(*) DESC), "
+                   "LAG(COUNT(*)) OVER (PARTITION BY \"isRobot\" ORDER BY \"channel\"), "
+                   "LEAD(SUM(\"added\"), 1, -1) OVER (PARTITION BY \"isRobot\" ORDER BY "
+                   "\"channel\"), NTILE(2) OVER (PARTITION BY \"isRobot\" ORDER BY "
+                   "\"channel\"), CUME_DIST() OVER (ORDER BY \"channel\", \"isRobot\"), "
+                   "FIRST_VALUE(\"channel\") OVER (PARTITION BY \"isRobot\" ORDER BY "
+                   "SUM(\"added\") DESC, \"channel\") FROM wiki");
+        rq_where(q);
+        rq_both(q, " GROUP BY \"channel\", \"isRobot\"");
+        break;
+    case 12: /* ORDER BY ... LIMIT ... OFFSET over two keys */
+        rq_both(q, "SELECT \"channel\", \"user\", SUM(\"added\") AS s FROM wiki");
+        rq_where(q);
+        rq_fmt(q,
+               " GROUP BY \"channel\", \"user\" ORDER BY s DESC, \"channel\", \"user\" "
+               "LIMIT %u OFFSET %u",
+               1 + rnd(g, 20), rnd(g, 30));
+        *unordered = false;
+        break;
+    case 13: /* HAVING on an aggregate not selected, and a scalar subquery there */
+        rq_fmt(q, "SELECT %s, COUNT(*) FROM wiki", k1);
+        rq_where(q);
+        rq_fmt(q, " GROUP BY %s HAVING SUM(\"added\") > (SELECT AVG(\"added\") * %u FROM wiki", k1,
+               1 + rnd(g, 40));
+        rq_where(q);
+        rq_both(q, ")");
+        break;
+    case 0: /* aggregates over a filter */
+        rq_both(q, "SELECT ");
+        rq_agg(q);
+        rq_both(q, ", ");
+        rq_agg(q);
+        rq_both(q, " FROM wiki");
+        rq_where(q);
+        break;
+    case 1: /* GROUP BY one or two keys, HAVING */
+        rq_fmt(q, "SELECT %s", k1);
+        if (k2 != k1)
+            rq_fmt(q, ", %s", k2);
+        rq_both(q, ", ");
+        rq_agg(q);
+        rq_both(q, ", ");
+        rq_agg(q);
+        rq_both(q, " FROM wiki");
+        rq_where(q);
+        rq_fmt(q, " GROUP BY %s", k1);
+        if (k2 != k1)
+            rq_fmt(q, ", %s", k2);
+        if (rnd(g, 3) == 0)
+            rq_fmt(q, " HAVING COUNT(*) > %u", rnd(g, 30));
+        break;
+    case 2: { /* top-N: every key in ORDER BY, keys that are never NULL */
+        static const char *const nn[] = {"\"channel\"", "\"user\"", "\"page\""};
+        const char *k = nn[rnd(g, 3)];
+        rq_fmt(q, "SELECT %s, COUNT(*) AS c, SUM(\"added\") AS s FROM wiki", k);
+        rq_where(q);
+        rq_fmt(q, " GROUP BY %s ORDER BY %s %s, %s LIMIT %u", k, rnd(g, 2) ? "c" : "s",
+               rnd(g, 2) ? "DESC" : "ASC", k, 1 + rnd(g, 12));
+        *unordered = false;
+        break;
+    }
+    case 3: /* a join with a grouped derived table */
+        rq_fmt(q,
+               "SELECT a.\"channel\", COUNT(*), SUM(b.s), MAX(b.c) FROM wiki a %s JOIN "
+               "(SELECT \"user\", SUM(\"added\") AS s, COUNT(*) AS c FROM wiki",
+               rnd(g, 2) ? "LEFT" : "INNER");
+        rq_where(q);
+        rq_both(q, " GROUP BY \"user\") b ON a.\"user\" = b.\"user\"");
+        q->qual = "a.";
+        rq_where(q);
+        q->qual = "";
+        rq_both(q, " GROUP BY a.\"channel\"");
+        break;
+    case 4: /* WITH, grouped twice */
+        rq_both(q, "WITH x AS (SELECT \"user\", COUNT(*) AS c FROM wiki");
+        rq_where(q);
+        rq_fmt(q, " GROUP BY \"user\") SELECT c, COUNT(*) FROM x WHERE c > %u GROUP BY c",
+               rnd(g, 5));
+        break;
+    case 5: { /* UNION ALL of two aggregates of one type (the second part's may
+               * be a count where the first is a sum: BIGINT both) */
+        rq_both(q, "SELECT 'a', ");
+        size_t at_d = q->d.len, at_s = q->s.len;
+        rq_agg(q);
+        char *agg_d = strndup(q->d.data + at_d, q->d.len - at_d);
+        char *agg_s = strndup(q->s.data + at_s, q->s.len - at_s);
+        rq_both(q, " FROM wiki");
+        rq_where(q);
+        buf_printf(&q->d, " UNION ALL SELECT 'b', %s FROM wiki", agg_d);
+        buf_printf(&q->s, " UNION ALL SELECT 'b', %s FROM wiki", agg_s);
+        rq_where(q);
+        free(agg_d);
+        free(agg_s);
+        break;
+    }
+    case 6: /* windows over grouped rows (ties broken by the key) */
+        rq_fmt(
+            q,
+            "SELECT \"channel\", SUM(\"added\") AS s, RANK() OVER (ORDER BY COUNT(*) DESC), "
+            "SUM(SUM(\"added\")) OVER (ORDER BY \"channel\" ROWS BETWEEN %u PRECEDING AND "
+            "CURRENT ROW), ROW_NUMBER() OVER (ORDER BY SUM(\"deleted\"), \"channel\") FROM wiki",
+            rnd(g, 3));
+        rq_where(q);
+        rq_both(q, " GROUP BY \"channel\"");
+        break;
+    case 7: /* EXISTS and a scalar subquery */
+        rq_both(q, "SELECT COUNT(*), SUM(\"added\") FROM wiki WHERE \"added\" > (SELECT AVG("
+                   "\"added\") FROM wiki");
+        rq_where(q);
+        rq_both(q, ") AND EXISTS (SELECT 1 FROM wiki");
+        rq_where(q);
+        rq_both(q, ")");
+        break;
+    default: /* a derived table filtered on its aggregate */
+        rq_fmt(q, "SELECT * FROM (SELECT %s AS k, COUNT(*) AS c, ", k1);
+        rq_agg(q);
+        rq_both(q, " AS v FROM wiki");
+        rq_where(q);
+        rq_fmt(q, " GROUP BY %s) WHERE c >= %u", k1, rnd(g, 10));
+        break;
+    }
+}
+
+static void test_random_queries(void)
+{
+    unsigned n = 300, seed = 1;
+    const char *e = getenv("LODESTAR_RANDOM_SQL");
+    if (e && sscanf(e, "%u,%u", &n, &seed) < 1)
+        n = 300;
+    bool print = getenv("LODESTAR_RANDOM_SQL_PRINT") != NULL;
+    struct gen g = {seed};
+    struct tcase c;
+    memset(&c, 0, sizeof c);
+    buf_init(&c.sql, 0);
+    buf_init(&c.request, 0);
+    buf_init(&c.expect, 0);
+    buf_init(&c.contains, 0);
+    buf_init(&c.sqlite, 0);
+    struct rq q = {.g = &g, .qual = ""};
+    buf_init(&q.d, 0);
+    buf_init(&q.s, 0);
+    for (unsigned i = 0; i < n; i++) {
+        case_reset(&c);
+        buf_reset(&q.d);
+        buf_reset(&q.s);
+        bool unordered;
+        rq_statement(&q, &unordered);
+        snprintf(c.file, sizeof c.file, "random (seed %u)", seed);
+        snprintf(c.name, sizeof c.name, "statement %u", i);
+        buf_append(&c.sql, q.d.data, q.d.len);
+        buf_append(&c.sqlite, q.s.data, q.s.len);
+        c.unordered = unordered;
+        long failed = check_failed_;
+        if (print)
+            fprintf(stderr, "%s\n", buf_cstr(&q.d));
+        run_case(&c);
+        if (check_failed_ != failed)
+            fprintf(stderr, "  ours:   %s\n  sqlite: %s\n", buf_cstr(&q.d), buf_cstr(&q.s));
+    }
+    buf_free(&q.d);
+    buf_free(&q.s);
+    case_reset(&c);
+    buf_free(&c.sql);
+    buf_free(&c.request);
+    buf_free(&c.expect);
+    buf_free(&c.contains);
+    buf_free(&c.sqlite);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
@@ -1445,6 +1797,7 @@ int main(int argc, char **argv)
     test_request_parse_druid();
     test_sys_tables();
     test_snapshot_and_meta();
+    test_random_queries();
 
     DIR *d = opendir(dir);
     if (!d) {
