@@ -180,6 +180,8 @@ int api_lookups_update(struct api_req *r);
 int api_lookups_delete(struct api_req *r);
 int api_druid_sql(struct api_req *r);
 int api_druid_task_status(struct api_req *r);
+int api_druid_task_shutdown(struct api_req *r);
+int api_druid_task_reports(struct api_req *r);
 /* POST /druid/v2/sql/task: an INSERT or REPLACE as a sql job (query.c), Druid's MSQ answer. */
 int api_query_sql_task(struct api_req *r);
 /* Counts one SQL query (either route) for GET /metrics. */

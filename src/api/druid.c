@@ -19,7 +19,14 @@
  *     hint); context has sourceType "sql", line and column for errors in the
  *     statement, target for a bad request field.
  *
- * Entry point: api_druid_sql().
+ * Druid's task routes for the jobs an INSERT or REPLACE starts (their task id
+ * is the job id): GET /druid/indexer/v1/task/{id}/status (TaskStatusPlus,
+ * from the job's sys.tasks row), /reports (an MSQ report's payload.status)
+ * and POST .../shutdown (cancels the job), as Druid's clients poll and stop
+ * them (Airflow's DruidHook among them).
+ *
+ * Entry points: api_druid_sql(), api_druid_task_status(),
+ * api_druid_task_reports(), api_druid_task_shutdown().
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -301,9 +308,10 @@ static int task_row(void *arg, const struct query_columns *cols, const struct sq
     return 0;
 }
 
-int api_druid_task_status(struct api_req *r)
+/* The sys.tasks row of task `id` as Druid's TaskStatusPlus into *st; a
+ * 404 naming the id when there is none. */
+static int task_lookup(struct api_req *r, const char *id, json_t **st, struct lerr *err)
 {
-    const char *id = r->seg[4];
     struct query_request req;
     query_request_init(&req);
     static const char sql[] = "SELECT * FROM sys.tasks WHERE task_id = ?";
@@ -315,23 +323,101 @@ int api_druid_task_status(struct api_req *r)
     struct query_env env;
     struct sql_lookups lk;
     api__query_env(r->srv, &env, &lk);
-    struct lerr err;
-    lerr_init(&err);
-    json_t *st = json_object();
-    if (query_rows(&req, &env, task_row, st, &err)) {
-        json_decref(st);
-        api_reply_err(r, &err);
-        return 0;
-    }
-    if (json_object_size(st) == 0) {
-        json_decref(st);
-        lerr_set(&err, LERR_NOT_FOUND,
+    *st = json_object();
+    if (query_rows(&req, &env, task_row, *st, err))
+        goto fail;
+    if (json_object_size(*st) == 0) {
+        lerr_set(err, LERR_NOT_FOUND,
                  "no task '%s': a task id is the job id that POST /druid/v2/sql/task or an "
                  "INSERT or REPLACE through /v1/query/sql answered (GET /v1/jobs lists them)",
                  id);
+        goto fail;
+    }
+    return 0;
+fail:
+    json_decref(*st);
+    *st = NULL;
+    return err->code;
+}
+
+int api_druid_task_status(struct api_req *r)
+{
+    const char *id = r->seg[4];
+    struct lerr err;
+    lerr_init(&err);
+    json_t *st;
+    if (task_lookup(r, id, &st, &err)) {
         api_reply_err(r, &err);
         return 0;
     }
     api_reply(r, 200, json_pack("{s:s, s:o}", "task", id, "status", st));
+    return 0;
+}
+
+/* ---- POST /druid/indexer/v1/task/{id}/shutdown ------------------------------------------ */
+
+/* Druid's "kill the task": the job is canceled (a REPLACE or delete then
+ * changes nothing; rows an INSERT already committed stay). Answers Druid's
+ * {"task": id} once the runner has stopped, as for a task already done. */
+int api_druid_task_shutdown(struct api_req *r)
+{
+    const char *id = r->seg[4];
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    if (catalog_job_get(r->srv->cat, id, &j, &err)) {
+        if (err.code == LERR_NOT_FOUND)
+            lerr_set(&err, LERR_NOT_FOUND,
+                     "no task '%s': a task id is the job id that POST /druid/v2/sql/task "
+                     "answered (GET /v1/jobs lists them)",
+                     id);
+        api_reply_err(r, &err);
+        return 0;
+    }
+    if (catalog_job_status_live(j.status) && j.desired != CATALOG_JOB_CANCELED) {
+        json_t *caller = api_caller(r);
+        char *by = json_dumps(caller, JSON_COMPACT);
+        json_decref(caller);
+        int rc = catalog_job_set_desired(r->srv->cat, j.id, CATALOG_JOB_CANCELED, by, &err);
+        free(by);
+        if (rc) {
+            catalog_job_destroy(&j);
+            api_reply_err(r, &err);
+            return 0;
+        }
+        ingest_runtime_settle(r->srv->rt, j.id, 10000);
+    }
+    catalog_job_destroy(&j);
+    api_reply(r, 200, json_pack("{s:s}", "task", id));
+    return 0;
+}
+
+/* ---- GET /druid/indexer/v1/task/{id}/reports ------------------------------------------- */
+
+/* The part of an MSQ task report Druid's clients read: payload.status with
+ * the status, start time, duration and, for a failed task, its error. */
+int api_druid_task_reports(struct api_req *r)
+{
+    const char *id = r->seg[4];
+    struct lerr err;
+    lerr_init(&err);
+    json_t *st;
+    if (task_lookup(r, id, &st, &err)) {
+        api_reply_err(r, &err);
+        return 0;
+    }
+    json_t *status = json_object();
+    json_object_set(status, "status", json_object_get(st, "statusCode"));
+    json_object_set(status, "startTime", json_object_get(st, "createdTime"));
+    json_object_set(status, "durationMs", json_object_get(st, "duration"));
+    const char *msg = json_string_value(json_object_get(st, "errorMsg"));
+    if (msg && *msg)
+        json_object_set_new(status, "errorReport",
+                            json_pack("{s:s, s:{s:s, s:s}}", "taskId", id, "error", "errorCode",
+                                      "UnknownError", "errorMessage", msg));
+    json_decref(st);
+    api_reply(r, 200,
+              json_pack("{s:{s:s, s:s, s:{s:o}}}", "multiStageQuery", "type", "multiStageQuery",
+                        "taskId", id, "payload", "status", status));
     return 0;
 }

@@ -449,6 +449,10 @@ static const struct route routes[] = {
     {"POST", "druid/v2/sql/task", API_PERM_ManageIngestionJobs, NOALT, api_query_sql_task},
     {"GET", "druid/indexer/v1/task/*/status", API_PERM_ManageIngestionJobs, NOALT,
      api_druid_task_status},
+    {"GET", "druid/indexer/v1/task/*/reports", API_PERM_ManageIngestionJobs, NOALT,
+     api_druid_task_reports},
+    {"POST", "druid/indexer/v1/task/*/shutdown", API_PERM_ManageIngestionJobs, NOALT,
+     api_druid_task_shutdown},
     {"GET", "files", API_PERM_ManageIngestionJobs, NOALT, api_files_list},
     {"DELETE", "files/*", API_PERM_ManageIngestionJobs, NOALT, api_files_delete},
 };
@@ -508,7 +512,7 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
     } else if ((n == 3 || n == 4) && strcmp(seg[0], "druid") == 0 && strcmp(seg[1], "v2") == 0) {
         skip = 0; /* POST /druid/v2/sql: Druid's own SQL endpoint (druid.c); /sql/task (query.c) */
     } else if (n == 6 && strcmp(seg[0], "druid") == 0 && strcmp(seg[1], "indexer") == 0) {
-        skip = 0; /* GET /druid/indexer/v1/task/{id}/status: Druid's task status (druid.c) */
+        skip = 0; /* /druid/indexer/v1/task/{id}/status, /reports, /shutdown (druid.c) */
     } else {
         return lerr_set(err, LERR_NOT_FOUND, "no such path: %s", r->url);
     }

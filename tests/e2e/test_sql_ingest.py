@@ -248,6 +248,18 @@ with Server() as s:
              (200, tid, tid, "SUCCESS", "SUCCESS", "viatask"), "GET /druid/indexer/v1/task/{id}/status")
         c.ok(isinstance(ts.get("duration"), int) and ts.get("createdTime"), "its duration and time",
              t.raw)
+        t = s.req("GET", f"/druid/indexer/v1/task/{tid}/reports")
+        rs = (((t.json or {}).get("multiStageQuery") or {}).get("payload") or {}).get("status")
+        c.eq((t.status, rs and rs.get("status"), isinstance(rs and rs.get("durationMs"), int)),
+             (200, "SUCCESS", True), "GET /druid/indexer/v1/task/{id}/reports: payload.status")
+        t = s.req("POST", f"/druid/indexer/v1/task/{tid}/shutdown")
+        c.eq((t.status, t.json), (200, {"task": tid}), "shutdown of a finished task: Druid's answer")
+        c.eq(q(s, "SELECT COUNT(*) FROM viatask"), [[3]], "and its rows stay")
+    t = s.req("POST", "/druid/indexer/v1/task/no-such-task/shutdown")
+    c.ok(t.status == 404 and "no-such-task" in (t.json or {}).get("message", ""),
+         "shutdown of an unknown task: 404 naming it", t.raw)
+    t = s.req("GET", "/druid/indexer/v1/task/no-such-task/reports")
+    c.eq(t.status, 404, "reports of an unknown task: 404")
     t = s.req("GET", "/druid/indexer/v1/task/no-such-task/status")
     c.ok(t.status == 404 and "no task 'no-such-task'" in (t.json or {}).get("message", ""),
          "an unknown task is a 404 naming it", t.raw)
@@ -339,6 +351,28 @@ try:
                                    "n": i}) + "\n" for i in range(N_NEW)).encode()
     body, hdr = multipart("new.json", new_rows)
     c.eq(s.req("POST", "/v1/files", raw_body=body, headers=hdr).status, 200, "big file uploaded")
+    # Druid's shutdown of a running REPLACE task: the job is canceled, nothing changes
+    r = s.req("POST", "/druid/v2/sql/task", {"query": "REPLACE INTO big OVERWRITE ALL " +
+                                             select_ext(sqlstr('{"type":"uploaded","fileNames":'
+                                                               '["new.json"]}')) +
+                                             " PARTITIONED BY DAY"})
+    c.eq(r.status, 202, "a REPLACE task to shut down")
+    if r.status == 202:
+        tid = r.json["taskId"]
+        t = s.req("POST", f"/druid/indexer/v1/task/{tid}/shutdown")
+        c.eq((t.status, t.json), (200, {"task": tid}), "POST .../shutdown of a running task")
+        st = wait_for(lambda: s.req("GET", f"/v2/jobs/{tid}").json["executionStatus"] in
+                      ("canceled", "succeeded", "failed") and
+                      s.req("GET", f"/v2/jobs/{tid}").json, timeout=60)
+        st = st or s.req("GET", f"/v2/jobs/{tid}").json
+        c.ok(st["executionStatus"] in ("canceled", "succeeded"),
+             "the task ends (canceled, or done first)", st["executionStatus"])
+        ts = s.req("GET", f"/druid/indexer/v1/task/{tid}/status").json["status"]
+        want = ([["old", N_OLD]] if st["executionStatus"] == "canceled" else [["new", N_NEW]])
+        c.eq(q(s, "SELECT city, COUNT(*) FROM big GROUP BY city ORDER BY city"), want,
+             "a shut-down REPLACE changed nothing (or all, if it had finished)")
+        c.eq(ts["status"], "FAILED" if st["executionStatus"] == "canceled" else "SUCCESS",
+             "Druid's status of a shut-down task")
     outcomes = set()
     for attempt, delay in enumerate((0.05, 0.3, 30)):
         r = sql_job(s, "REPLACE INTO big OVERWRITE ALL " + select_ext(
