@@ -208,6 +208,14 @@ json_t *api_table_load(struct api_req *r, const char *name, struct lerr *err);
 
 /* ---- auth ---- */
 /* Finds the caller's key from the Authorization header value; 401 otherwise. */
+/* api_apikey_create with a description, filling *out with the stored record. */
+int api__apikey_make(struct catalog *cat, const char *name, const char *description,
+                     const char *perms, char key_out[48], struct catalog_apikey *out,
+                     struct lerr *err);
+int api_apikeys_list(struct api_req *r);
+int api_apikeys_get(struct api_req *r);
+int api_apikeys_create(struct api_req *r);
+int api_apikeys_delete(struct api_req *r);
 int api_auth(struct api_server *s, const char *authorization, struct catalog_apikey *out,
              struct lerr *err);
 bool api_key_has(const struct catalog_apikey *k, enum api_perm p);

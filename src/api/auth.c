@@ -5,7 +5,11 @@
  * "Basic KEY" (the raw key, as Polaris's Python samples send it) or
  * "Bearer KEY".
  *
- * Entry points: api_apikey_create(), api_auth(), api_key_has().
+ * A key's last use is recorded when it authenticates, to the minute (one
+ * catalog write a minute at most).
+ *
+ * Entry points: api_apikey_create(), api__apikey_make(), api_auth(),
+ * api_key_has().
  */
 #include <openssl/evp.h>
 #include <string.h>
@@ -64,6 +68,14 @@ static int parse_perms(const char *perms, char *out, size_t cap, struct lerr *er
 int api_apikey_create(struct catalog *cat, const char *name, const char *perms, char key_out[48],
                       struct lerr *err)
 {
+    struct catalog_apikey k;
+    return api__apikey_make(cat, name, "", perms, key_out, &k, err);
+}
+
+int api__apikey_make(struct catalog *cat, const char *name, const char *description,
+                     const char *perms, char key_out[48], struct catalog_apikey *out,
+                     struct lerr *err)
+{
     static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     size_t nlen = strlen(name);
     if (nlen == 0 || nlen > 100)
@@ -72,6 +84,11 @@ int api_apikey_create(struct catalog *cat, const char *name, const char *perms, 
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
             return lerr_set(err, LERR_INVALID, "key name must not contain control characters");
     struct catalog_apikey k = {0};
+    for (const char *p = description; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return lerr_set_at(err, LERR_INVALID, "description",
+                               "the description must not contain control characters");
+    snprintf(k.description, sizeof k.description, "%s", description);
     if (parse_perms(perms, k.permissions, sizeof k.permissions, err))
         return err->code;
     /* 40 characters, each by rejection sampling so every symbol is equally likely. */
@@ -91,7 +108,10 @@ int api_apikey_create(struct catalog *cat, const char *name, const char *perms, 
     snprintf(k.name, sizeof k.name, "%s", name);
     util_sha256_hex(key_out, 44, k.hash);
     k.created_ns = util_now_ns();
-    return catalog_apikey_insert(cat, &k, err);
+    if (catalog_apikey_insert(cat, &k, err))
+        return err->code;
+    *out = k;
+    return 0;
 }
 
 static bool is_key_shaped(const char *s, size_t n)
@@ -166,6 +186,13 @@ int api_auth(struct api_server *s, const char *authorization, struct catalog_api
             return lerr_set(err, LERR_UNAUTHORIZED,
                             "unknown API key; check the key (DIR/admin.key holds the admin key)");
         return lerr_set(err, e2.code, "%s", e2.msg);
+    }
+    /* lastUsedAt to the minute: at most one catalog write a minute a key */
+    int64_t now = util_now_ns();
+    if (now - out->last_used_ns >= 60 * (int64_t)1000000000) {
+        lerr_init(&e2);
+        if (catalog_apikey_touch(s->cat, out->id, now, &e2) == 0)
+            out->last_used_ns = now;
     }
     return 0;
 }

@@ -453,6 +453,10 @@ static const struct route routes[] = {
      api_druid_task_reports},
     {"POST", "druid/indexer/v1/task/*/shutdown", API_PERM_ManageIngestionJobs, NOALT,
      api_druid_task_shutdown},
+    {"GET", "apikeys", API_PERM_ManageApiKeys, NOALT, api_apikeys_list},
+    {"POST", "apikeys", API_PERM_ManageApiKeys, NOALT, api_apikeys_create},
+    {"GET", "apikeys/*", API_PERM_ManageApiKeys, NOALT, api_apikeys_get},
+    {"DELETE", "apikeys/*", API_PERM_ManageApiKeys, NOALT, api_apikeys_delete},
     {"GET", "files", API_PERM_ManageIngestionJobs, NOALT, api_files_list},
     {"DELETE", "files/*", API_PERM_ManageIngestionJobs, NOALT, api_files_delete},
 };
@@ -525,10 +529,39 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
     return 0;
 }
 
+/*
+ * GET /health (liveness: the process answers) and GET /ready (the catalog
+ * answers a query: the server can take requests), without a key, for load
+ * balancers and Kubernetes probes. While the server shuts down every
+ * request, these included, answers 503. True when r was one of them.
+ */
+static bool probe(struct api_req *r)
+{
+    bool health = strcmp(r->url, "/health") == 0, ready = strcmp(r->url, "/ready") == 0;
+    if (!health && !ready)
+        return false;
+    struct lerr err;
+    lerr_init(&err);
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        lerr_set(&err, LERR_METHOD, "%s is not allowed on %s; use GET", r->method, r->url);
+        api_reply_err(r, &err);
+        return true;
+    }
+    int64_t nkeys;
+    if (ready && catalog_apikey_count(r->srv->cat, &nkeys, &err)) {
+        api_reply(r, 503, json_pack("{s:s, s:s}", "status", "unavailable", "reason", err.msg));
+        return true;
+    }
+    api_reply(r, 200, json_pack("{s:s}", "status", health ? "alive" : "ready"));
+    return true;
+}
+
 static void dispatch(struct api_req *r, const char *authorization)
 {
     struct lerr err;
     lerr_init(&err);
+    if (probe(r))
+        return;
     char pathbuf[2048];
     snprintf(pathbuf, sizeof pathbuf, "%s", r->url);
     bool is_projects = false;

@@ -159,6 +159,93 @@ int catalog_apikey_by_hash(struct catalog *c, const char *hash, struct catalog_a
     return LOCKED(c, apikey_by_hash_locked(c, hash, out, err));
 }
 
+int catalog_apikey_list(struct catalog *c, struct catalog_apikey **out, size_t *n,
+                        struct lerr *err)
+{
+    return LOCKED(c, c->ops->apikey_list(c->s, NULL, out, n, err));
+}
+
+static int apikey_get_locked(struct catalog *c, const char *id, struct catalog_apikey *out,
+                             struct lerr *err)
+{
+    struct catalog_apikey *v = NULL;
+    size_t n = 0;
+    if (c->ops->apikey_list(c->s, id, &v, &n, err))
+        return err->code;
+    if (n)
+        *out = v[0];
+    free(v);
+    return n ? 0
+             : lerr_set(err, LERR_NOT_FOUND,
+                        "no API key with id '%s'; GET /v1/projects/{projectId}/apikeys lists them",
+                        id);
+}
+
+int catalog_apikey_get(struct catalog *c, const char *id, struct catalog_apikey *out,
+                       struct lerr *err)
+{
+    return LOCKED(c, apikey_get_locked(c, id, out, err));
+}
+
+static bool perms_manage_keys(const char *perms)
+{
+    for (const char *s = perms; *s;) {
+        size_t len = strcspn(s, ",");
+        if (len == sizeof "ManageApiKeys" - 1 && memcmp(s, "ManageApiKeys", len) == 0)
+            return true;
+        s += len + (s[len] == ',');
+    }
+    return false;
+}
+
+static int apikey_delete_locked(struct catalog *c, const char *id, struct lerr *err)
+{
+    /* in one transaction with the check, so two revocations cannot both pass it */
+    if (c->ops->begin(c->s, err))
+        return err->code;
+    struct catalog_apikey *v = NULL;
+    size_t n = 0, managers = 0;
+    bool found = false, manages = false;
+    if (c->ops->apikey_list(c->s, NULL, &v, &n, err))
+        return abort_tx(c, err);
+    for (size_t i = 0; i < n; i++) {
+        bool m = perms_manage_keys(v[i].permissions);
+        managers += m;
+        if (strcmp(v[i].id, id) == 0) {
+            found = true;
+            manages = m;
+        }
+    }
+    free(v);
+    if (!found) {
+        lerr_set(err, LERR_NOT_FOUND,
+                 "no API key with id '%s'; GET /v1/projects/{projectId}/apikeys lists them", id);
+        return abort_tx(c, err);
+    }
+    if (manages && managers == 1) {
+        lerr_set(err, LERR_CONFLICT,
+                 "key %s is the last key with ManageApiKeys: without it no key could be created "
+                 "or revoked but with `lodestar apikey create`; create another key with "
+                 "ManageApiKeys first",
+                 id);
+        return abort_tx(c, err);
+    }
+    int64_t changed = 0;
+    if (c->ops->apikey_delete(c->s, id, &changed, err) || c->ops->commit(c->s, err))
+        return abort_tx(c, err);
+    return 0;
+}
+
+int catalog_apikey_delete(struct catalog *c, const char *id, struct lerr *err)
+{
+    return LOCKED(c, apikey_delete_locked(c, id, err));
+}
+
+int catalog_apikey_touch(struct catalog *c, const char *id, int64_t now_ns, struct lerr *err)
+{
+    return LOCKED(c, c->ops->apikey_touch(c->s, id, now_ns, err));
+}
+
 /* ---- documents ---------------------------------------------------------- */
 
 static const char *doc_noun(enum catalog_doc_type t)

@@ -59,13 +59,26 @@ struct catalog_apikey {
     char name[128];
     char hash[65];         /* SHA-256 of the key, hex; the key itself is never stored */
     char permissions[512]; /* comma-separated permission names */
+    char description[256];
     int64_t created_ns;
+    int64_t last_used_ns; /* 0: never; kept to the minute (catalog_apikey_touch) */
 };
 int catalog_apikey_count(struct catalog *c, int64_t *out, struct lerr *err);
 /* LERR_CONFLICT if the name is taken. */
 int catalog_apikey_insert(struct catalog *c, const struct catalog_apikey *k, struct lerr *err);
 int catalog_apikey_by_hash(struct catalog *c, const char *hash, struct catalog_apikey *out,
                            struct lerr *err);
+/* Every key, by name (*out malloc'd; free it). */
+int catalog_apikey_list(struct catalog *c, struct catalog_apikey **out, size_t *n,
+                        struct lerr *err);
+int catalog_apikey_get(struct catalog *c, const char *id, struct catalog_apikey *out,
+                       struct lerr *err);
+/* Revokes key `id`: the next request with it is a 401, on every server of the
+ * catalog. LERR_CONFLICT when it is the last key with ManageApiKeys (nobody
+ * could manage keys after it but the command line). */
+int catalog_apikey_delete(struct catalog *c, const char *id, struct lerr *err);
+/* Records that key `id` was used at now_ns. */
+int catalog_apikey_touch(struct catalog *c, const char *id, int64_t now_ns, struct lerr *err);
 
 /* ---- documents: tables and connections --------------------------------- */
 

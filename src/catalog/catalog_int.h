@@ -67,6 +67,12 @@ struct catalog_ops {
                          struct lerr *err);
     int (*apikey_by_hash)(struct catalog_store *s, const char *hash, struct catalog_apikey *out,
                           bool *found, struct lerr *err);
+    /* id NULL: every key, by name; else the one key (or none) */
+    int (*apikey_list)(struct catalog_store *s, const char *id, struct catalog_apikey **out,
+                       size_t *n, struct lerr *err);
+    int (*apikey_delete)(struct catalog_store *s, const char *id, int64_t *changed,
+                         struct lerr *err);
+    int (*apikey_touch)(struct catalog_store *s, const char *id, int64_t now_ns, struct lerr *err);
 
     /* ---- tables and connections ---- */
     int (*doc_insert)(struct catalog_store *s, enum catalog_doc_type t,

@@ -67,6 +67,9 @@ static const char *const migrations[] = {
     ("CREATE TABLE lookup ("
      "  name TEXT PRIMARY KEY, kind TEXT NOT NULL, doc TEXT NOT NULL,"
      "  created_ns INTEGER NOT NULL, modified_ns INTEGER NOT NULL);"),
+    /* 5: API keys managed through the API: a description, when last used */
+    ("ALTER TABLE api_key ADD COLUMN description TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE api_key ADD COLUMN last_used_ns INTEGER NOT NULL DEFAULT 0;"),
 };
 
 static int latest_version(void) { return (int)LS_ARRAY_LEN(migrations); }
@@ -366,10 +369,12 @@ static int sq_apikey_insert(struct catalog_store *c, const struct catalog_apikey
                             struct lerr *err)
 {
     return RUN(c, err, "API key", NULL,
-               "INSERT INTO api_key (id, name, hash, permissions, created_ns) "
-               "VALUES (?, ?, ?, ?, ?)",
-               "ssssi", k->id, k->name, k->hash, k->permissions, k->created_ns);
+               "INSERT INTO api_key (id, name, hash, permissions, created_ns, description) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               "ssssis", k->id, k->name, k->hash, k->permissions, k->created_ns, k->description);
 }
+
+#define APIKEY_COLS "id, name, hash, permissions, created_ns, description, last_used_ns"
 
 static void apikey_fill(sqlite3_stmt *st, void *elem)
 {
@@ -379,16 +384,49 @@ static void apikey_fill(sqlite3_stmt *st, void *elem)
     col_copy(st, 2, k->hash, sizeof k->hash);
     col_copy(st, 3, k->permissions, sizeof k->permissions);
     k->created_ns = sqlite3_column_int64(st, 4);
+    col_copy(st, 5, k->description, sizeof k->description);
+    k->last_used_ns = sqlite3_column_int64(st, 6);
 }
 
 static int sq_apikey_by_hash(struct catalog_store *c, const char *hash, struct catalog_apikey *out,
                              bool *found, struct lerr *err)
 {
-    sqlite3_stmt *st = prep(c, err,
-                            "SELECT id, name, hash, permissions, created_ns FROM api_key "
-                            "WHERE hash = ?",
-                            "s", hash);
+    sqlite3_stmt *st =
+        prep(c, err, "SELECT " APIKEY_COLS " FROM api_key WHERE hash = ?", "s", hash);
     return step_one(c, st, apikey_fill, out, found, "looking up an API key", err);
+}
+
+static void apikey_row(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    (void)ctx;
+    apikey_fill(st, elem);
+}
+
+static int sq_apikey_list(struct catalog_store *c, const char *id, struct catalog_apikey **out,
+                          size_t *n, struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st =
+        id ? prep(c, err, "SELECT " APIKEY_COLS " FROM api_key WHERE id = ?", "s", id)
+           : prep(c, err, "SELECT " APIKEY_COLS " FROM api_key ORDER BY name", "");
+    if (!st)
+        return err->code;
+    return collect_rows(c, st, sizeof **out, apikey_row, NULL, NULL, (void **)out, n,
+                        "listing API keys", err);
+}
+
+static int sq_apikey_delete(struct catalog_store *c, const char *id, int64_t *changed,
+                            struct lerr *err)
+{
+    return RUN(c, err, "API key", changed, "DELETE FROM api_key WHERE id = ?", "s", id);
+}
+
+static int sq_apikey_touch(struct catalog_store *c, const char *id, int64_t now_ns,
+                           struct lerr *err)
+{
+    return RUN(c, err, "API key", NULL, "UPDATE api_key SET last_used_ns = ? WHERE id = ?", "is",
+               now_ns, id);
 }
 
 /* ---- documents ---------------------------------------------------------- */
@@ -865,6 +903,9 @@ const struct catalog_ops catalog_sqlite_ops = {
     .apikey_count = sq_apikey_count,
     .apikey_insert = sq_apikey_insert,
     .apikey_by_hash = sq_apikey_by_hash,
+    .apikey_list = sq_apikey_list,
+    .apikey_delete = sq_apikey_delete,
+    .apikey_touch = sq_apikey_touch,
     .doc_insert = sq_doc_insert,
     .doc_get = sq_doc_get,
     .doc_list = sq_doc_list,

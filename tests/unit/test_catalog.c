@@ -1,4 +1,5 @@
 /* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,6 +58,49 @@ static void test_keys(void)
     CHECK_EQ_STR(got.name, "admin");
     CHECK_EQ_STR(got.permissions, "ManageTables");
     CHECK_EQ_INT(catalog_apikey_by_hash(c, "nope", &got, &e), LERR_NOT_FOUND);
+    CHECK_EQ_INT(got.last_used_ns, 0);
+
+    /* list, get, touch, revoke; the last key with ManageApiKeys stays */
+    struct catalog_apikey m1 = {.id = "22222222-2222-4222-8222-222222222222",
+                                .name = "ops",
+                                .hash = "def",
+                                .permissions = "ViewTables,ManageApiKeys",
+                                .description = "the operators",
+                                .created_ns = 6};
+    struct catalog_apikey m2 = m1;
+    snprintf(m2.id, sizeof m2.id, "33333333-3333-4333-8333-333333333333");
+    snprintf(m2.name, sizeof m2.name, "backup");
+    snprintf(m2.hash, sizeof m2.hash, "ghi");
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_apikey_insert(c, &m1, &e), 0);
+    CHECK_EQ_INT(catalog_apikey_insert(c, &m2, &e), 0);
+    struct catalog_apikey *v = NULL;
+    size_t nv = 0;
+    CHECK_EQ_INT(catalog_apikey_list(c, &v, &nv, &e), 0);
+    CHECK_EQ_INT(nv, 3);
+    if (nv == 3) { /* by name */
+        CHECK_EQ_STR(v[0].name, "admin");
+        CHECK_EQ_STR(v[1].name, "backup");
+        CHECK_EQ_STR(v[2].name, "ops");
+        CHECK_EQ_STR(v[2].description, "the operators");
+    }
+    free(v);
+    CHECK_EQ_INT(catalog_apikey_touch(c, m1.id, 777, &e), 0);
+    CHECK_EQ_INT(catalog_apikey_get(c, m1.id, &got, &e), 0);
+    CHECK_EQ_INT(got.last_used_ns, 777);
+    CHECK_EQ_INT(catalog_apikey_get(c, "nope", &got, &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_apikey_delete(c, m1.id, &e), 0); /* m2 still manages keys */
+    CHECK_EQ_INT(catalog_apikey_by_hash(c, "def", &got, &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_apikey_delete(c, m2.id, &e), LERR_CONFLICT); /* the last one */
+    CHECK(strstr(e.msg, "last key with ManageApiKeys") != NULL);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_apikey_delete(c, m1.id, &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_apikey_delete(c, k.id, &e), 0); /* admin here lacks ManageApiKeys */
+    CHECK_EQ_INT(catalog_apikey_count(c, &n, &e), 0);
+    CHECK_EQ_INT(n, 1);
     catalog_close(c);
 }
 
