@@ -1,7 +1,8 @@
 /*
  * theta.c — the theta sketch family of Apache DataSketches (theta.h):
  * the QuickSelect update sketch, compact sketches and their serial forms
- * (versions 1 to 4), BinomialBoundsN error bounds, and the set operations
+ * (versions 1 to 4; update sketch and union images read as compact ones),
+ * BinomialBoundsN error bounds, and the set operations
  * union, intersection and A-not-B with DataSketches' theta and empty rules.
  *
  * Written from DataSketches' Java and C++ code and format descriptions
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/num.h"
 #include "util/util.h"
 
 #define MAX_THETA SKETCH_THETA_MAX_THETA
@@ -1332,6 +1334,103 @@ static struct sketch_theta_compact *read_v4(const uint8_t *p, size_t n, int pre,
     return make_compact(e, count, theta, sh, false, true, true, err);
 }
 
+/*
+ * An update sketch (family 2, QuickSelect) or union (family 4) image, as
+ * DataSketches' toByteArray writes them: 3 (4 for a union) preamble longs,
+ * lgNom at byte 3, lgArr at byte 4, the count at 8, p at 12, theta at 16,
+ * the union's theta at 24, then the hash table of 2^lgArr longs. Read as
+ * its compact form, the way DataSketches compacts it (a union image as
+ * its result: theta the smaller of the two, at most k hashes).
+ */
+static struct sketch_theta_compact *read_table_image(const uint8_t *p, size_t n, int fam, int pre,
+                                                     uint64_t seed, struct lerr *err)
+{
+    int want_pre = fam == FAMILY_UNION ? 4 : 3, lg_nom = p[3], lg_arr = p[4];
+    uint8_t flags = p[5];
+    uint16_t sh = (uint16_t)(p[6] | p[7] << 8);
+    const char *what = fam == FAMILY_UNION ? "a union image" : "an update sketch image";
+    if (pre != want_pre) {
+        corrupt(err, 0, "preamble longs %d; %s has %d", pre, what, want_pre);
+        return NULL;
+    }
+    if (flags & FLAG_COMPACT) {
+        corrupt(err, 5, "flags 0x%02x set the compact flag, which %s never has", flags, what);
+        return NULL;
+    }
+    if (lg_nom < SKETCH_THETA_MIN_LG_K || lg_nom > SKETCH_THETA_MAX_LG_K) {
+        corrupt(err, 3, "lg nominal entries %d outside %d .. %d", lg_nom, SKETCH_THETA_MIN_LG_K,
+                SKETCH_THETA_MAX_LG_K);
+        return NULL;
+    }
+    if (lg_arr < MIN_LG_ARR || lg_arr > lg_nom + 1) {
+        corrupt(err, 4, "lg hash table size %d outside %d .. lg nominal entries + 1 (%d)", lg_arr,
+                MIN_LG_ARR, lg_nom + 1);
+        return NULL;
+    }
+    if (flags & FLAG_EMPTY)
+        return empty_compact(sh, err);
+    if (check_seed_hash(sh, sketch_theta_seed_hash(seed), "the serialized sketch (bytes 6-7)",
+                        err))
+        return NULL;
+    size_t off = (size_t)pre * 8;
+    uint64_t slots = (uint64_t)1 << lg_arr;
+    if (need_bytes(n, off + slots * 8, "the hash table", err))
+        return NULL;
+    uint32_t count = get32(p + 8);
+    uint64_t theta = get64(p + 16);
+    if (check_theta(theta, 16, err))
+        return NULL;
+    if (count >= slots) {
+        corrupt(err, 8, "count %u does not fit a hash table of %llu slots", count,
+                (unsigned long long)slots);
+        return NULL;
+    }
+    uint64_t *e = alloc_hashes(count, false, "a compact theta sketch", err);
+    if (!e)
+        return NULL;
+    uint32_t got = 0;
+    for (uint64_t i = 0; i < slots; i++) {
+        uint64_t h = get64(p + off + i * 8);
+        if (h == 0 || h >= theta)
+            continue; /* free slots and (in alpha sketches) stale hashes */
+        if (got == count) {
+            corrupt(err, off + i * 8, "more hashes below theta than the count %u at byte 8",
+                    count);
+            free(e);
+            return NULL;
+        }
+        e[got++] = h;
+    }
+    if (got != count) {
+        free(e);
+        corrupt(err, 8, "count %u, but the hash table holds %u hashes below theta", count, got);
+        return NULL;
+    }
+    if (count > 1)
+        qsort(e, count, sizeof(uint64_t), cmp_u64);
+    for (uint32_t i = 1; i < count; i++) {
+        if (e[i] == e[i - 1]) {
+            corrupt(err, off, "the hash table holds 0x%016llx twice", (unsigned long long)e[i]);
+            free(e);
+            return NULL;
+        }
+    }
+    if (fam == FAMILY_UNION) {
+        uint64_t union_theta = get64(p + 24);
+        if (check_theta(union_theta, 24, err)) {
+            free(e);
+            return NULL;
+        }
+        uint32_t k = 1u << lg_nom;
+        theta = min64(theta, union_theta);
+        if (count > k)
+            theta = min64(theta, e[k]); /* sorted: the (k+1)-th smallest */
+        while (count > 0 && e[count - 1] >= theta)
+            count--;
+    }
+    return make_compact(e, count, theta, sh, false, true, true, err);
+}
+
 struct sketch_theta_compact *sketch_theta_compact_deserialize(const void *bytes, size_t n,
                                                               uint64_t seed, struct lerr *err)
 {
@@ -1341,14 +1440,19 @@ struct sketch_theta_compact *sketch_theta_compact_deserialize(const void *bytes,
         return NULL;
     }
     int pre = p[0] & 0x3f, ver = p[1], fam = p[2];
+    if (fam == FAMILY_QUICKSELECT || fam == FAMILY_UNION) {
+        if (ver != 3) {
+            corrupt(err, 1, "serial version %d; update sketch and union images are version 3",
+                    ver);
+            return NULL;
+        }
+        return read_table_image(p, n, fam, pre, seed, err);
+    }
     if (fam != FAMILY_COMPACT) {
-        if (fam == FAMILY_QUICKSELECT || fam == FAMILY_UNION)
-            corrupt(err, 2,
-                    "family %d is an %s image; only compact sketches (family 3) are read: "
-                    "compact it where it was built",
-                    fam, fam == FAMILY_QUICKSELECT ? "update sketch" : "union");
-        else
-            corrupt(err, 2, "family %d is not a theta sketch's (a compact sketch has 3)", fam);
+        corrupt(err, 2,
+                "family %d is not a theta sketch's (compact 3, update sketch 2, union 4; "
+                "1 is the alpha sketch, which is not read)",
+                fam);
         return NULL;
     }
     switch (ver) {
@@ -1362,16 +1466,57 @@ struct sketch_theta_compact *sketch_theta_compact_deserialize(const void *bytes,
 
 /* ---- to-string --------------------------------------------------------------------- */
 
-/* The shortest text that reads back as d, with ".0" on whole numbers (as Java prints). */
+/* d as Java's Double.toString prints it (DataSketches' toString is Java's):
+ * the shortest digits that read back, plain between 10^-3 and 10^7 with at
+ * least one digit after the point, else d.dddE<n>. */
 static void fmt_double(char *out, size_t cap, double d)
 {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, cap, "%.*g", prec, d);
-        if (strtod(out, NULL) == d)
-            break;
+    if (!isfinite(d)) {
+        snprintf(out, cap, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+        return;
     }
-    if (isfinite(d) && !strpbrk(out, ".e"))
-        strncat(out, ".0", cap - strlen(out) - 1);
+    char dig[24];
+    int e10 = 0;
+    bool neg = false;
+    int nd = util_shortest_digits(d, false, dig, &e10, &neg);
+    char tmp[64];
+    size_t n = 0;
+    if (neg)
+        tmp[n++] = '-';
+    double a = fabs(d);
+    if (a == 0 || (a >= 1e-3 && a < 1e7)) {
+        if (a == 0) {
+            memcpy(tmp + n, "0.0", 3);
+            n += 3;
+        } else if (e10 >= 0) {
+            for (int i = 0; i <= e10; i++)
+                tmp[n++] = i < nd ? dig[i] : '0';
+            tmp[n++] = '.';
+            if (nd > e10 + 1)
+                for (int i = e10 + 1; i < nd; i++)
+                    tmp[n++] = dig[i];
+            else
+                tmp[n++] = '0';
+        } else {
+            tmp[n++] = '0';
+            tmp[n++] = '.';
+            for (int i = 0; i < -e10 - 1; i++)
+                tmp[n++] = '0';
+            for (int i = 0; i < nd; i++)
+                tmp[n++] = dig[i];
+        }
+        tmp[n] = 0;
+    } else {
+        tmp[n++] = dig[0];
+        tmp[n++] = '.';
+        if (nd > 1)
+            for (int i = 1; i < nd; i++)
+                tmp[n++] = dig[i];
+        else
+            tmp[n++] = '0';
+        snprintf(tmp + n, sizeof tmp - n, "E%d", e10);
+    }
+    snprintf(out, cap, "%s", tmp);
 }
 
 size_t sketch_theta_compact_to_string(const struct sketch_theta_compact *c, char *buf, size_t cap)

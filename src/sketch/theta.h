@@ -135,8 +135,11 @@ int sketch_theta_compact_serialize(const struct sketch_theta_compact *c, bool co
                                    uint8_t **out, size_t *len, struct lerr *err);
 
 /*
- * Reads a serialized compact theta sketch: serial versions 1, 2, 3 and 4
- * (compressed), family COMPACT (3). A non-empty sketch's seed hash must be
+ * Reads a serialized theta sketch as a compact sketch: compact sketches
+ * (family 3) of serial versions 1, 2, 3 and 4 (compressed), and the update
+ * sketch (family 2) and union (family 4) images DataSketches' toByteArray
+ * writes (Druid ingests those too), compacted as DataSketches compacts them
+ * (a union image as its result). A non-empty sketch's seed hash must be
  * sketch_theta_seed_hash(seed) (LERR_INVALID otherwise: the sketch was
  * built with another seed). Bytes that are not a valid sketch give
  * LERR_CORRUPT naming the field and its byte offset; nothing outside

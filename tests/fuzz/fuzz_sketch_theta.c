@@ -1,4 +1,4 @@
-// SOURCES: src/sketch/theta.c src/sketch/murmur3.c src/util/util.c
+// SOURCES: src/sketch/theta.c src/sketch/murmur3.c src/util/util.c src/util/num.c
 /*
  * fuzz_sketch_theta.c — libFuzzer target for reading theta sketches
  * (sketch/theta.h): arbitrary bytes go to sketch_theta_compact_deserialize,

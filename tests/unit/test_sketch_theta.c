@@ -248,6 +248,12 @@ static void test_old_versions(void)
         CHECK_EQ_DBL(sketch_theta_compact_estimate(c), 8166.25234614053, 1e-10);
         CHECK_EQ_DBL(sketch_theta_compact_lower_bound(c, 2), 7996.956955317471, 1e-10);
         CHECK_EQ_DBL(sketch_theta_compact_upper_bound(c, 2), 8339.090301078124, 1e-10);
+        char txt[1024];
+        sketch_theta_compact_to_string(c, txt, sizeof txt);
+        CHECK_MSG(strstr(txt, "Estimate                : 8166.2523461405") &&
+                      strstr(txt, "Retained Entries        : 4342") &&
+                      strstr(txt, "Theta (double)          : 0.5317004442131"),
+                  "%s", txt);
         /* the same construction here gives the same sketch */
         struct sketch_theta *s = build_like_generator(8192, 1.0f);
         CHECK_EQ_INT(sketch_theta_num_retained(s), 4342);
@@ -770,9 +776,9 @@ static void expect_corrupt(const uint8_t *b, size_t n, const char *what, int64_t
         sketch_theta_compact_deserialize(b, n, SKETCH_DEFAULT_SEED, &err);
     CHECK_MSG(c == NULL, "accepted: %s", what);
     sketch_theta_compact_free(c);
-    CHECK_MSG(err.code == LERR_CORRUPT && strstr(err.msg, what) != NULL && err.pos == at,
-              "want \"%s\" at %lld, got [%s] at %lld", what, (long long)at, err.msg,
-              (long long)err.pos);
+    CHECK_MSG(
+        err.code == LERR_CORRUPT && strstr(err.msg, what) != NULL && (at < 0 || err.pos == at),
+        "want \"%s\" at %lld, got [%s] at %lld", what, (long long)at, err.msg, (long long)err.pos);
 }
 
 static void test_corrupt_bytes(void)
@@ -784,8 +790,8 @@ static void test_corrupt_bytes(void)
     uint8_t *b = malloc(n);
 #define FRESH() memcpy(b, orig, n)
     FRESH();
-    b[2] = 2;
-    expect_corrupt(b, n, "update sketch", 2);
+    b[2] = 2; /* a compact sketch's bytes labelled as an update sketch */
+    expect_corrupt(b, n, "set the compact flag, which an update sketch image never has", 5);
     FRESH();
     b[2] = 7;
     expect_corrupt(b, n, "family 7", 2);
@@ -843,6 +849,94 @@ static void test_corrupt_bytes(void)
     expect_corrupt(tiny, 3, "3 bytes", 3);
 }
 
+/* Update sketch (family 2) and union (family 4) images as DataSketches lays
+ * them out, built here from the 10 hashes of theta_n10_java.sk. */
+static size_t table_image(uint8_t *b, int fam, const uint64_t *h, int n, uint32_t count,
+                          uint64_t theta, uint64_t union_theta)
+{
+    int pre = fam == 4 ? 4 : 3;
+    size_t len = (size_t)pre * 8 + 32 * 8;
+    memset(b, 0, len);
+    b[0] = (uint8_t)(pre | 3 << 6); /* resize factor X8 in the top bits */
+    b[1] = 3;
+    b[2] = (uint8_t)fam;
+    b[3] = 4; /* lg nominal entries */
+    b[4] = 5; /* lg table size */
+    uint16_t sh = sketch_theta_seed_hash(SKETCH_DEFAULT_SEED);
+    b[6] = (uint8_t)sh;
+    b[7] = (uint8_t)(sh >> 8);
+    for (int i = 0; i < 4; i++)
+        b[8 + i] = (uint8_t)(count >> (8 * i));
+    float one = 1.0f;
+    memcpy(b + 12, &one, 4);
+    for (int i = 0; i < 8; i++) {
+        b[16 + i] = (uint8_t)(theta >> (8 * i));
+        if (fam == 4)
+            b[24 + i] = (uint8_t)(union_theta >> (8 * i));
+    }
+    for (int j = 0; j < n; j++) { /* any free slot is a valid place to read from */
+        uint32_t slot = (uint32_t)h[j] & 31;
+        while (memcmp(b + pre * 8 + slot * 8, "\0\0\0\0\0\0\0\0", 8) != 0)
+            slot = (slot + 1) & 31;
+        for (int i = 0; i < 8; i++)
+            b[pre * 8 + slot * 8 + i] = (uint8_t)(h[j] >> (8 * i));
+    }
+    return len;
+}
+
+static void test_update_and_union_images(void)
+{
+    struct sketch_theta_compact *ref = load("theta_n10_java.sk");
+    if (!ref)
+        return;
+    const uint64_t *h = sketch_theta_compact_entries(ref);
+    uint8_t b[64 + 256];
+    struct lerr err;
+    /* an update sketch image reads as its compact form: the same sketch */
+    size_t len = table_image(b, 2, h, 10, 10, SKETCH_THETA_MAX_THETA, 0);
+    lerr_init(&err);
+    struct sketch_theta_compact *c =
+        sketch_theta_compact_deserialize(b, len, SKETCH_DEFAULT_SEED, &err);
+    CHECK_MSG(c != NULL, "%s", err.msg);
+    if (c)
+        CHECK(same_bytes(c, false, "theta_n10_java.sk"));
+    sketch_theta_compact_free(c);
+    /* a union image: theta is the smaller of gadget and union theta */
+    len = table_image(b, 4, h, 10, 10, SKETCH_THETA_MAX_THETA, h[5]);
+    lerr_init(&err);
+    c = sketch_theta_compact_deserialize(b, len, SKETCH_DEFAULT_SEED, &err);
+    CHECK_MSG(c != NULL, "%s", err.msg);
+    if (c) {
+        CHECK_EQ_INT(sketch_theta_compact_num_retained(c), 5);
+        CHECK(sketch_theta_compact_theta64(c) == h[5]);
+        CHECK(sketch_theta_compact_is_estimation_mode(c));
+    }
+    sketch_theta_compact_free(c);
+    /* a stale hash above theta is skipped, as DataSketches does */
+    len = table_image(b, 2, h, 10, 7, h[7], 0);
+    lerr_init(&err);
+    c = sketch_theta_compact_deserialize(b, len, SKETCH_DEFAULT_SEED, &err);
+    CHECK_MSG(c != NULL && sketch_theta_compact_num_retained(c) == 7, "%s", err.msg);
+    sketch_theta_compact_free(c);
+    /* what is wrong, and where */
+    len = table_image(b, 2, h, 10, 9, SKETCH_THETA_MAX_THETA, 0);
+    expect_corrupt(b, len, "more hashes below theta than the count 9", -1); /* at its slot */
+    len = table_image(b, 2, h, 10, 10, SKETCH_THETA_MAX_THETA, 0);
+    b[5] = 0x08;
+    expect_corrupt(b, len, "compact flag", 5);
+    len = table_image(b, 2, h, 10, 10, SKETCH_THETA_MAX_THETA, 0);
+    b[4] = 6;
+    expect_corrupt(b, len, "lg hash table size 6", 4);
+    len = table_image(b, 2, h, 10, 10, SKETCH_THETA_MAX_THETA, 0);
+    expect_corrupt(b, len - 1, "the hash table needs", (int64_t)len - 1);
+    len = table_image(b, 2, h, 10, 11, SKETCH_THETA_MAX_THETA, 0);
+    expect_corrupt(b, len, "count 11, but the hash table holds 10", 8);
+    uint64_t dup[2] = {h[3], h[3]};
+    len = table_image(b, 2, dup, 2, 2, SKETCH_THETA_MAX_THETA, 0);
+    expect_corrupt(b, len, "twice", 24);
+    sketch_theta_compact_free(ref);
+}
+
 static void test_to_string(void)
 {
     struct sketch_theta_compact *c = load("theta_n1000000_java.sk");
@@ -859,6 +953,13 @@ static void test_to_string(void)
     snprintf(est, sizeof est, "Estimate                : %.0f",
              floor(sketch_theta_compact_estimate(c)));
     CHECK_MSG(strstr(buf, est) != NULL, "%s in %s", est, buf);
+    /* the numbers are Java's Double.toString digits: they read back exactly */
+    const char *line = strstr(buf, "Estimate                : ");
+    CHECK(line && strtod(line + 26, NULL) == sketch_theta_compact_estimate(c));
+    line = strstr(buf, "Theta (double)          : ");
+    CHECK(line && strtod(line + 26, NULL) == sketch_theta_compact_theta(c));
+    line = strstr(buf, "Lower Bound, 95% conf   : ");
+    CHECK(line && strtod(line + 26, NULL) == sketch_theta_compact_lower_bound(c, 2));
     char small[16];
     CHECK_EQ_INT(sketch_theta_compact_to_string(c, small, sizeof small), n); /* snprintf-like */
     sketch_theta_compact_free(c);
@@ -884,6 +985,7 @@ int main(void)
     test_union_of_update_sketches();
     test_round_trips();
     test_corrupt_bytes();
+    test_update_and_union_images();
     test_to_string();
     return check_summary();
 }
