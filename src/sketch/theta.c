@@ -1108,8 +1108,9 @@ static int corrupt(struct lerr *err, size_t at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    bool first = err && err->code == LERR_OK; /* the first error wins, with its position */
     int rc = lerr_set(err, LERR_CORRUPT, "theta sketch: %s (at byte %zu)", msg, at);
-    if (err)
+    if (first)
         err->pos = (int64_t)at;
     return rc;
 }
