@@ -2,10 +2,13 @@
  * main.c — the `lodestar` command line. It only parses arguments and wires
  * modules together:
  *
- *   lodestar serve [--data-dir DIR] [--listen HOST:PORT]
+ *   lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]
  *   lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2
  *   lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...
  *   lodestar version
+ *   lodestar help [COMMAND], lodestar COMMAND --help
+ *
+ * Each command's help (flags and environment) is in helps[].
  */
 #include <stdio.h>
 #include <sys/stat.h>
@@ -29,28 +32,101 @@
 
 #define LODESTAR_VERSION "0.1.0"
 
+/* Every command: its synopsis, what it does, and its flags and environment. */
+static const struct command_help {
+    const char *name, *synopsis, *summary, *details;
+} helps[] = {
+    {"serve", "lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]",
+     "the server (defaults: ./lodestar-data, 127.0.0.1:8088)",
+     "  --data-dir DIR        where the catalog, segments, push logs and uploads live\n"
+     "                        (created 0700; DIR/admin.key holds the first admin key)\n"
+     "  --listen HOST:PORT    the HTTP address (port 0: any free port, logged at start)\n"
+     "  --log-format FORMAT   text (default) or json: one object a line with time, level,\n"
+     "                        component, message and the request id (also\n"
+     "                        LODESTAR_LOG_FORMAT)\n"
+     "environment (sizes: bytes, or with K, M or G; README \"Configuration\"):\n"
+     "  LODESTAR_PERSIST_MAX_ROWS        realtime rows of a table before a persist (500000)\n"
+     "  LODESTAR_PERSIST_MAX_BYTES       realtime bytes of a table before a persist (128M)\n"
+     "  LODESTAR_PERSIST_MAX_AGE_MS      age of the oldest unpersisted row (10000)\n"
+     "  LODESTAR_PUSH_SEGMENT_BYTES      a push log file's size before it rolls (64M)\n"
+     "  LODESTAR_PUSH_TRIM_MS            how often read push-log files are deleted (10000)\n"
+     "  LODESTAR_COMPACT_MS              how often small segments are merged (30000)\n"
+     "  LODESTAR_SHUTDOWN_TIMEOUT_MS     how long SIGTERM retries failing persists (10000)\n"
+     "  LODESTAR_QUERY_TOTAL_BYTES       memory all running queries may hold (2G or less)\n"
+     "  LODESTAR_QUERY_MAX_BYTES         the most context.maxQueryBytes may ask for\n"
+     "  LODESTAR_HTTP_IDLE_TIMEOUT_S     an idle connection is closed after it\n"
+     "  LODESTAR_HTTP_REQUEST_TIMEOUT_S  a request's headers and body must arrive in it\n"
+     "  LODESTAR_HTTP_MIN_BODY_RATE      body bytes a second that extend that deadline\n"
+     "  LODESTAR_HTTP_MAX_CONNECTIONS    open connections in all\n"
+     "  LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP  open connections from one address\n"
+     "  LODESTAR_LOG_FORMAT              text or json, as --log-format\n"
+     "signals: SIGTERM and SIGINT persist what is buffered, then exit (1 if that failed)\n"},
+    {"apikey", "lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2",
+     "prints a new API key; works while the server runs",
+     "  --data-dir DIR        the server's data directory\n"
+     "  --name NAME           a unique name (1-100 characters)\n"
+     "  --permissions LIST    comma-separated: ManageTables, ViewTables,\n"
+     "                        ManageConnections, ManageIngestionJobs, AccessQueries,\n"
+     "                        ManageApiKeys, or * for all\n"
+     "the key is printed once; only its SHA-256 is stored. The API manages keys too:\n"
+     "POST/GET/DELETE /v1/projects/{id}/apikeys (README \"API keys\")\n"},
+    {"dev-kafka", "lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...",
+     "a local Kafka-protocol broker for development and tests",
+     "  --port PORT           the port (0: any free one; the address is printed)\n"
+     "  --topic NAME[:N]      a topic with N partitions (1), repeatable\n"
+     "librdkafka's mock cluster: it keeps only ~5 MiB and 100,000 messages per partition\n"
+     "and silently drops older data; use more partitions for more data. SIGUSR1 takes it\n"
+     "down, SIGUSR2 brings it back\n"},
+    {"generate", "lodestar generate --events N [--rate R] [--seed S] [--start ISO-8601]",
+     "writes N realistic Wikipedia-edit events as nd-json on stdout",
+     "  --events N            how many (required)\n"
+     "  --rate R              paced at R events/s and stamped with the wall clock\n"
+     "  --seed S              the generator's seed (the same seed, the same events)\n"
+     "  --start ISO-8601      without --rate: the first event's time (now), then one\n"
+     "                        millisecond apart\n"},
+    {"quickstart", "lodestar quickstart [--events N] [--rate R] [--keep]",
+     "the main job end to end: a dev broker, a server, a table, a Kafka connection and a "
+     "streaming job",
+     "  --events N            events to stream (100000)\n"
+     "  --rate R              events a second (25000)\n"
+     "  --keep                keep the temporary data directory and logs (else removed)\n"
+     "prints SQL answers as the rows arrive, then stops cleanly\n"},
+    {"version", "lodestar version", "prints the version", ""},
+    {"help", "lodestar help [COMMAND]", "this text, or one command's flags and environment", ""},
+};
+
+static const struct command_help *find_help(const char *name)
+{
+    for (size_t i = 0; i < LS_ARRAY_LEN(helps); i++)
+        if (strcmp(helps[i].name, name) == 0)
+            return &helps[i];
+    return NULL;
+}
+
 static void usage(FILE *f)
 {
-    fputs("usage:\n"
-          "  lodestar serve [--data-dir DIR] [--listen HOST:PORT]\n"
-          "      the server (defaults: ./lodestar-data, 127.0.0.1:8088)\n"
-          "  lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2\n"
-          "      prints a new API key; works while the server runs\n"
-          "  lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...\n"
-          "      a local Kafka-protocol broker for development and tests\n"
-          "      (librdkafka's mock cluster: it keeps only ~5 MiB and 100,000 messages\n"
-          "      per partition and silently drops older data; use more partitions\n"
-          "      for more data). SIGUSR1 takes it down, SIGUSR2 brings it back.\n"
-          "  lodestar generate --events N [--rate R] [--seed S] [--start ISO-8601]\n"
-          "      writes N realistic Wikipedia-edit events as nd-json on stdout; with --rate,\n"
-          "      paced at R events/s and stamped with the wall clock, else stamped from\n"
-          "      --start (default: now) one millisecond apart\n"
-          "  lodestar quickstart [--events N] [--rate R] [--keep]\n"
-          "      the main job end to end: a dev broker, a server, a table, a Kafka\n"
-          "      connection and a streaming job; streams N generated events (100000)\n"
-          "      at R events/s (25000), prints SQL answers, stops cleanly\n"
-          "  lodestar version\n",
-          f);
+    fputs("usage:\n", f);
+    for (size_t i = 0; i < LS_ARRAY_LEN(helps); i++)
+        fprintf(f, "  %s\n      %s\n", helps[i].synopsis, helps[i].summary);
+    fputs("`lodestar COMMAND --help` shows a command's flags and environment\n", f);
+}
+
+static int command_usage(const char *name)
+{
+    const struct command_help *h = find_help(name);
+    if (!h)
+        return 2;
+    printf("usage: %s\n%s\n%s", h->synopsis, h->summary, h->details);
+    return 0;
+}
+
+/* Whether argv holds --help or -h (the command then prints its help). */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
 }
 
 /* Returns the value of option argv[*i] ("--x VALUE" or "--x=VALUE"), or NULL. */
@@ -232,18 +308,30 @@ static int cmd_serve(int argc, char **argv)
     o.ingest.compact_period_ms = (int)env_u64("LODESTAR_COMPACT_MS");
     uint64_t shutdown_ms = env_u64("LODESTAR_SHUTDOWN_TIMEOUT_MS");
     o.ingest.shutdown_timeout_ms = shutdown_ms > 3600000 ? 3600000 : (int)shutdown_ms;
+    const char *log_format = getenv("LODESTAR_LOG_FORMAT");
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
             o.data_dir = v;
         } else if ((v = opt_value(argc, argv, &i, "--listen"))) {
             o.listen = v;
+        } else if ((v = opt_value(argc, argv, &i, "--log-format"))) {
+            log_format = v;
         } else {
             fprintf(stderr, "lodestar serve: unknown argument '%s'\n", argv[i]);
             usage(stderr);
             return 2;
         }
     }
+    if (log_format && *log_format && strcmp(log_format, "text") != 0 &&
+        strcmp(log_format, "json") != 0) {
+        fprintf(stderr,
+                "lodestar serve: the log format must be text or json, not '%s' (--log-format "
+                "or LODESTAR_LOG_FORMAT)\n",
+                log_format);
+        return 2;
+    }
+    log_set_json(log_format && strcmp(log_format, "json") == 0);
     struct lerr err;
     lerr_init(&err);
     check_data_dir(o.data_dir);
@@ -415,6 +503,15 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (find_help(cmd) && wants_help(argc - 2, argv + 2))
+        return command_usage(cmd);
+    if (strcmp(cmd, "help") == 0 && argc >= 3) {
+        if (command_usage(argv[2]) == 0)
+            return 0;
+        fprintf(stderr, "lodestar help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "apikey") == 0)

@@ -17,6 +17,7 @@
  * Entry point: api_serve().
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -53,6 +54,8 @@ struct conn_state {
     bool too_large;
     char method[16];
     char path[256];
+    char request_id
+        [65]; /* X-Request-Id: the client's, or a UUID; on the log lines and the answer */
 };
 
 /* ---- connection guard: deadlines, the watchdog, answers MHD cannot queue -- */
@@ -665,6 +668,8 @@ static enum MHD_Result send_json_close(struct MHD_Connection *conn, struct conn_
         return MHD_NO;
     if (body)
         MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (cs->request_id[0])
+        MHD_add_response_header(resp, "X-Request-Id", cs->request_id);
     if (close)
         MHD_add_response_header(resp, "Connection", "close");
     cs->status = status;
@@ -859,16 +864,38 @@ static enum MHD_Result begin_upload(struct api_server *srv, struct MHD_Connectio
     return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
+/* The client's X-Request-Id when it is 1-64 characters of [A-Za-z0-9._:-],
+ * else a new UUID. */
+static void request_id(struct MHD_Connection *conn, char out[65])
 {
-    struct api_server *srv = cls;
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+    bool ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)h[i]) || strchr("._:-", h[i]);
+    if (ok) {
+        memcpy(out, h, n + 1);
+        return;
+    }
+    struct lerr e;
+    lerr_init(&e);
+    if (util_uuid_v4(out, &e))
+        out[0] = '\0';
+}
+
+static enum MHD_Result handle_request(struct api_server *srv, struct MHD_Connection *conn,
+                                      const char *url, const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_size, void **con_cls)
+{
     struct conn_state *cs = *con_cls;
+    if (cs)
+        log_set_request_id(cs->request_id);
     if (!cs) {
         cs = calloc(1, sizeof *cs);
         if (!cs)
             return MHD_NO;
+        request_id(conn, cs->request_id);
+        log_set_request_id(cs->request_id);
         buf_init(&cs->body, API_MAX_BODY);
         cs->start_ns = util_mono_ns();
         snprintf(cs->method, sizeof cs->method, "%s", method);
@@ -965,6 +992,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                 r.content_type ? r.content_type : "text/plain");
         if (r.warning[0])
             MHD_add_response_header(resp, "X-Lodestar-Warning", r.warning);
+        if (cs->request_id[0])
+            MHD_add_response_header(resp, "X-Request-Id", cs->request_id);
         for (size_t i = 0; i < LS_ARRAY_LEN(r.headers); i++)
             if (r.headers[i].name)
                 MHD_add_response_header(resp, r.headers[i].name, r.headers[i].value);
@@ -978,6 +1007,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return rc;
 }
 
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    enum MHD_Result rc =
+        handle_request(cls, conn, url, method, version, upload_data, upload_size, con_cls);
+    log_set_request_id(NULL); /* this thread serves other connections next */
+    return rc;
+}
+
 /* One log line per request: method, path, status, milliseconds. Never headers. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
@@ -988,10 +1027,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!cs)
         return;
     double ms = (double)(util_mono_ns() - cs->start_ns) / 1e6;
+    log_set_request_id(cs->request_id);
     if (cs->status)
         log_msg(LOG_INFO, "http", "%s %s %d %.1fms", cs->method, cs->path, cs->status, ms);
     else
         log_msg(LOG_INFO, "http", "%s %s aborted (%d) %.1fms", cs->method, cs->path, (int)toe, ms);
+    log_set_request_id(NULL);
     buf_free(&cs->body);
     api_upload_free(cs->upload);
     free(cs);
@@ -1041,9 +1082,12 @@ static int ensure_admin_key(struct api_server *s, struct lerr *err)
     int len = snprintf(line, sizeof line, "%s\n", key);
     if (util_write_file_atomic(path, line, (size_t)len, 0600, err))
         return err->code;
-    fprintf(stderr,
-            "lodestar: created the admin API key (shown once; also in %s, mode 0600):\n  %s\n",
-            path, key);
+    if (log_is_json()) /* a log shipper's lines keep no key: it is in the file */
+        log_msg(LOG_INFO, "server", "created the admin API key: it is in %s (mode 0600)", path);
+    else
+        fprintf(stderr,
+                "lodestar: created the admin API key (shown once; also in %s, mode 0600):\n  %s\n",
+                path, key);
     return 0;
 }
 

@@ -514,21 +514,100 @@ char *buf_steal(struct buf *b, size_t *len)
 static enum log_level log_level_min = LOG_INFO;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static bool log_json;
+static _Thread_local char log_request_id[65];
+
 void log_set_level(enum log_level lvl) { log_level_min = lvl; }
+void log_set_json(bool on) { log_json = on; }
+bool log_is_json(void) { return log_json; }
+
+void log_set_request_id(const char *id)
+{
+    snprintf(log_request_id, sizeof log_request_id, "%s", id ? id : "");
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80                    ? 1
+                 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                : 0;
+    if (!len || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0; /* overlong, surrogate, past U+10FFFF */
+    return len;
+}
+
+/* s as the body of a JSON string into out (cap bytes, NUL-terminated, cut
+ * whole): quotes, backslashes and control characters escaped, bytes that
+ * are not UTF-8 as U+FFFD. */
+static size_t json_text(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        char esc[8];
+        const char *piece = esc;
+        size_t len;
+        size_t u = utf8_len(p + i, n - i);
+        if (p[i] == '"' || p[i] == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)p[i];
+            len = 2;
+            u = 1;
+        } else if (p[i] < 0x20 || p[i] == 0x7f) {
+            len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+            u = 1;
+        } else if (!u) {
+            piece = "\xef\xbf\xbd";
+            len = 3;
+            u = 1;
+        } else {
+            piece = (const char *)p + i;
+            len = u;
+        }
+        if (o + len + 1 > cap)
+            break;
+        memcpy(out + o, piece, len);
+        o += len;
+        i += u;
+    }
+    out[o] = '\0';
+    return o;
+}
 
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 {
     static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
+    static const char *json_names[] = {"debug", "info", "warn", "error"};
     if (lvl < log_level_min)
         return;
-    char ts[32], line[2048];
+    char ts[32], msg[2048], line[4096 + 256];
     util_format_iso_ms(util_now_ms(), ts);
-    int n = snprintf(line, sizeof line, "%s %s %s: ", ts, names[lvl], module);
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line)
-        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (log_json) {
+        char m[4096], comp[128], rid[140];
+        json_text(m, sizeof m, msg);
+        json_text(comp, sizeof comp, module);
+        json_text(rid, sizeof rid, log_request_id);
+        snprintf(
+            line, sizeof line,
+            "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"message\":\"%s\"%s%s%s}", ts,
+            json_names[lvl], comp, m, rid[0] ? ",\"requestId\":\"" : "", rid, rid[0] ? "\"" : "");
+    } else {
+        snprintf(line, sizeof line, "%s %s %s: %s", ts, names[lvl], module, msg);
+    }
     pthread_mutex_lock(&log_mu);
     fputs(line, stderr);
     fputc('\n', stderr);

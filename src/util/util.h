@@ -144,6 +144,12 @@ bool buf_set_budget(struct buf *b, struct mem_budget *budget);
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 void log_set_level(enum log_level lvl);
+/* One JSON object a line — {"time", "level", "component", "message"} and
+ * "requestId" inside a request — instead of text, as log shippers expect. */
+void log_set_json(bool on);
+bool log_is_json(void);
+/* The request this thread serves (NULL: none), named by the lines it logs. */
+void log_set_request_id(const char *id);
 /* One line on stderr: "2026-11-24T18:00:00.123Z INFO  <module>: <message>". Thread-safe. */
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...) LS_PRINTF(3, 4);
 

@@ -1,0 +1,73 @@
+"""
+test_ops.py — what an operator runs the binary with: `lodestar --help` and each command's
+`--help` (its flags and environment, exit 0; an unknown command exit 2), JSON logs (every line
+of a real server one JSON object with time, level, component and message; the lines a request
+logs carry its request id, the client's X-Request-Id or a generated UUID, echoed in the answer),
+and a bad --log-format refused before the server starts.
+"""
+import json
+import re
+import subprocess
+import time
+
+from harness import BIN, Checks, Server
+
+c = Checks()
+
+
+def run(*args):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+rc, out, _ = run("--help")
+c.ok(rc == 0 and "lodestar serve" in out and "lodestar apikey create" in out,
+     "lodestar --help lists the commands", out)
+for cmd, must in (("serve", "LODESTAR_PERSIST_MAX_ROWS"), ("serve", "--log-format"),
+                  ("apikey", "--permissions"), ("dev-kafka", "--topic"),
+                  ("generate", "--events"), ("quickstart", "--keep")):
+    rc, out, _ = run(cmd, "--help")
+    c.ok(rc == 0 and out.startswith("usage: lodestar " + cmd) and must in out,
+         f"lodestar {cmd} --help names {must}", out[:200])
+rc, out, _ = run("help", "serve")
+c.ok(rc == 0 and "LODESTAR_QUERY_TOTAL_BYTES" in out, "lodestar help serve")
+rc, _, err = run("help", "nope")
+c.ok(rc == 2 and "unknown command 'nope'" in err, "lodestar help nope: exit 2", err)
+rc, _, err = run("serve", "--log-format", "xml")
+c.ok(rc == 2 and "text or json" in err, "a bad --log-format: exit 2 naming the choices", err)
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+with Server(extra_args=["--log-format", "json"]) as s:
+    r = s.req("POST", "/v1/query/sql", {"query": "SELECT 1"}, headers={"X-Request-Id": "job-42.a"})
+    c.eq((r.status, r.headers.get("X-Request-Id")), (200, "job-42.a"),
+         "the client's X-Request-Id is echoed")
+    r = s.req("GET", "/v2/tables/nope")
+    gen = r.headers.get("X-Request-Id", "")
+    c.ok(UUID.match(gen), "without one, a UUID", gen)
+    r = s.req("GET", "/health", key=None, headers={"X-Request-Id": "bad id with spaces"})
+    c.ok(UUID.match(r.headers.get("X-Request-Id", "")), "an unusable id is replaced by a UUID",
+         r.headers.get("X-Request-Id"))
+    s.req("POST", "/v1/query/sql", {"query": "SELECT \"caf\u00e9\" FROM \"t\\\"q\""})
+    time.sleep(0.5)  # the last request's line is written once its answer went out
+    lines = [ln for ln in s.log_text().splitlines() if ln.strip()]
+    key = s.key
+objs, bad = [], []
+for ln in lines:
+    try:
+        o = json.loads(ln)
+        objs.append(o)
+        if not all(isinstance(o.get(k), str) for k in ("time", "level", "component", "message")):
+            bad.append(ln)
+    except ValueError:
+        bad.append(ln)
+c.ok(lines and not bad, "every log line is a JSON object with time, level, component, message",
+     bad[:3])
+c.ok(not any(key in ln for ln in lines), "the admin key is not in the JSON log (admin.key is)")
+c.ok(any(o.get("requestId") == "job-42.a" and "/v1/query/sql" in o.get("message", "")
+         for o in objs), "the request's line carries its id")
+c.ok(any(o.get("requestId") == gen and o.get("component") == "http" for o in objs),
+     "and a generated id likewise")
+c.ok(all(o.get("level") in ("debug", "info", "warn", "error") for o in objs), "levels")
+c.ok(all(o["time"].endswith("Z") for o in objs), "times in UTC")
+
+c.done()
