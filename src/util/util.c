@@ -545,10 +545,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-/* s as the body of a JSON string into out (cap bytes, NUL-terminated, cut
- * whole): quotes, backslashes and control characters escaped, bytes that
- * are not UTF-8 as U+FFFD. */
-static size_t json_text(char *out, size_t cap, const char *s)
+size_t util_json_text(char *out, size_t cap, const char *s)
 {
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)s;
@@ -598,9 +595,9 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
     va_end(ap);
     if (log_json) {
         char m[4096], comp[128], rid[140];
-        json_text(m, sizeof m, msg);
-        json_text(comp, sizeof comp, module);
-        json_text(rid, sizeof rid, log_request_id);
+        util_json_text(m, sizeof m, msg);
+        util_json_text(comp, sizeof comp, module);
+        util_json_text(rid, sizeof rid, log_request_id);
         snprintf(
             line, sizeof line,
             "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"message\":\"%s\"%s%s%s}", ts,

@@ -150,6 +150,10 @@ void log_set_json(bool on);
 bool log_is_json(void);
 /* The request this thread serves (NULL: none), named by the lines it logs. */
 void log_set_request_id(const char *id);
+/* s as the body of a JSON string into out (cap bytes, NUL-terminated, cut
+ * at a whole character): quotes, backslashes and control characters
+ * escaped, bytes that are not UTF-8 as U+FFFD. Returns the length. */
+size_t util_json_text(char *out, size_t cap, const char *s);
 /* One line on stderr: "2026-11-24T18:00:00.123Z INFO  <module>: <message>". Thread-safe. */
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...) LS_PRINTF(3, 4);
 

@@ -1,6 +1,8 @@
 /* test_util.c — errors, arenas, capped buffers, ids, hashing, suggestions, ISO output. */
 #include <stdlib.h>
 
+#include <jansson.h>
+
 #include "check.h"
 #include "util/util.h"
 
@@ -147,9 +149,62 @@ static void test_iso(void)
     CHECK_EQ_STR(out, "2023-03-23T23:00:57.235117332Z");
 }
 
+/* util_json_text (JSON log lines) against jansson: random bytes, escaped and
+ * quoted, always parse; valid UTF-8 comes back unchanged; invalid bytes
+ * become U+FFFD; a small buffer cuts at a whole character. */
+static void test_json_text(void)
+{
+    uint64_t x = 88172645463325252ull;
+    char in[64], out[512], quoted[520];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = 0;
+        size_t len = (size_t)(x % 40);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            unsigned char b = (unsigned char)x;
+            if (iter % 2 && b >= 0x80 && i + 1 < len) { /* often valid: é, 日, 😀 pieces */
+                static const char *const pieces[] = {"\xc3\xa9", "\xe6\x97\xa5",
+                                                     "\xf0\x9f\x98\x80"};
+                const char *p = pieces[b % 3];
+                while (*p && n < sizeof in - 1)
+                    in[n++] = *p++;
+                continue;
+            }
+            if (b == 0)
+                b = 1;
+            if (n < sizeof in - 1)
+                in[n++] = (char)b;
+        }
+        in[n] = 0;
+        size_t m = util_json_text(out, sizeof out, in);
+        CHECK(m == strlen(out));
+        snprintf(quoted, sizeof quoted, "\"%s\"", out);
+        json_error_t je;
+        json_t *j = json_loads(quoted, JSON_DECODE_ANY, &je);
+        CHECK_MSG(j && json_is_string(j), "not JSON: %s (%s)", quoted, je.text);
+        /* valid UTF-8 in, the same text out */
+        json_t *direct = json_stringn(in, n);
+        if (j && direct)
+            CHECK_MSG(strcmp(json_string_value(j), in) == 0, "changed: %s", in);
+        if (j && !direct)
+            CHECK(strstr(json_string_value(j), "\xef\xbf\xbd") != NULL);
+        json_decref(direct);
+        json_decref(j);
+    }
+    /* cut at a whole character */
+    char small[6];
+    util_json_text(small, sizeof small,
+                   "ab\xe6\x97\xa5"
+                   "cd");
+    CHECK_EQ_STR(small, "ab\xe6\x97\xa5");
+    util_json_text(small, sizeof small, "a\"b\\c");
+    CHECK_EQ_STR(small, "a\\\"b");
+}
+
 int main(void)
 {
     test_errors();
+    test_json_text();
     test_arena();
     test_buf();
     test_ids_and_hash();
