@@ -5,6 +5,8 @@
 #   make bench      deps + build + the benchmarks (never part of make test)
 #   make quickstart deps + build + `lodestar quickstart`
 #   make format     rewrite every C file as .clang-format says (make format-check: only check)
+#   make install    build/lodestar, its man page and lodestar.service under $(DESTDIR)$(PREFIX)
+#   make deb        build/lodestar_<version>_<arch>.deb (dpkg-deb; scripts/deb.sh)
 #
 # The top-level targets install what is missing first and then build in a
 # new make invocation: pkg-config is asked only once the packages are there
@@ -55,6 +57,7 @@ TSAN     := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_OBJ := $(patsubst src/%.c,build/tsan/obj/%.o,$(LIB_SRC))
 
 .PHONY: all deps test bench quickstart unit unit-asan tsan fuzz clean format format-check
+.PHONY: install deb
 .PHONY: _all _test _bench _quickstart _unit _unit-asan _tsan
 
 # ---- top-level targets: deps first, then a fresh make ---------------------------------
@@ -78,6 +81,23 @@ _bench: build/lodestar
 
 _quickstart: build/lodestar
 	./build/lodestar quickstart
+
+# ---- install and package ---------------------------------------------------------------
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MANDIR  := $(PREFIX)/share/man/man1
+UNITDIR := $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+
+install: build/lodestar
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 build/lodestar $(DESTDIR)$(BINDIR)/lodestar
+	gzip -9n < packaging/lodestar.1 > $(DESTDIR)$(MANDIR)/lodestar.1.gz
+	chmod 0644 $(DESTDIR)$(MANDIR)/lodestar.1.gz
+	sed 's|@BINDIR@|$(BINDIR)|' packaging/lodestar.service > $(DESTDIR)$(UNITDIR)/lodestar.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lodestar.service
+
+deb: build/lodestar
+	@bash scripts/deb.sh
 
 # ---- files ---------------------------------------------------------------------------
 build/obj/%.o: src/%.c build/obj/%.d
