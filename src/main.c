@@ -36,7 +36,9 @@
 static const struct command_help {
     const char *name, *synopsis, *summary, *details;
 } helps[] = {
-    {"serve", "lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]",
+    {"serve",
+     "lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]\n"
+     "               [--metrics-listen HOST:PORT]",
      "the server (defaults: ./lodestar-data, 127.0.0.1:8088)",
      "  --data-dir DIR        where the catalog, segments, push logs and uploads live\n"
      "                        (created 0700; DIR/admin.key holds the first admin key)\n"
@@ -44,6 +46,9 @@ static const struct command_help {
      "  --log-format FORMAT   text (default) or json: one object a line with time, level,\n"
      "                        component, message and the request id (also\n"
      "                        LODESTAR_LOG_FORMAT)\n"
+     "  --metrics-listen HOST:PORT  also serve GET /metrics there without a key (for\n"
+     "                        Prometheus on a private address; /metrics on --listen\n"
+     "                        keeps needing a key)\n"
      "environment (sizes: bytes, or with K, M or G; README \"Configuration\"):\n"
      "  LODESTAR_PERSIST_MAX_ROWS        realtime rows of a table before a persist (500000)\n"
      "  LODESTAR_PERSIST_MAX_BYTES       realtime bytes of a table before a persist (128M)\n"
@@ -315,6 +320,8 @@ static int cmd_serve(int argc, char **argv)
             o.data_dir = v;
         } else if ((v = opt_value(argc, argv, &i, "--listen"))) {
             o.listen = v;
+        } else if ((v = opt_value(argc, argv, &i, "--metrics-listen"))) {
+            o.metrics_listen = v;
         } else if ((v = opt_value(argc, argv, &i, "--log-format"))) {
             log_format = v;
         } else {

@@ -37,8 +37,11 @@ struct api_http_opts {
 // clang-format on
 
 struct api_opts {
-    const char *data_dir;              /* created if missing */
-    const char *listen;                /* "HOST:PORT" */
+    const char *data_dir; /* created if missing */
+    const char *listen;   /* "HOST:PORT" */
+    /* "HOST:PORT" where GET /metrics answers without a key (for Prometheus
+     * on a private address), or NULL: /metrics only on `listen`, with a key */
+    const char *metrics_listen;
     unsigned threads;                  /* 0 = number of cores, at least 2 */
     struct ingest_runtime_opts ingest; /* persist bounds, push-log sizes (0 = defaults) */
     struct api_http_opts http;         /* API_HTTP_OPTS_DEFAULT unless set */

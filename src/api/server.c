@@ -1017,6 +1017,46 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return rc;
 }
 
+/* --metrics-listen: GET /metrics (Prometheus text) without a key; anything
+ * else 404. Read-only, no body taken. */
+static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                          const char *method, const char *version,
+                                          const char *upload_data, size_t *upload_size,
+                                          void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    if (!*con_cls) { /* the headers: answer once the (empty) body is in */
+        *con_cls = conn;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct api_req r = {.srv = cls, .method = method, .url = url, .status = 500};
+    const char *text = "not found: this address serves only GET /metrics\n";
+    size_t len = strlen(text);
+    int status = 404;
+    if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
+        api_metrics(&r);
+        if (r.text) {
+            text = r.text;
+            len = r.text_len;
+            status = 200;
+        }
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    free(r.text);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 /* One log line per request: method, path, status, milliseconds. Never headers. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
@@ -1041,19 +1081,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- start-up ----------------------------------------------------------- */
 
-static int parse_listen(const char *listen, struct sockaddr_in *sa, struct lerr *err)
+static int parse_listen(const char *flag, const char *listen, struct sockaddr_in *sa,
+                        struct lerr *err)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-        return lerr_set(err, LERR_INVALID,
-                        "--listen '%s': expected HOST:PORT, e.g. 127.0.0.1:8088", listen);
+        return lerr_set(err, LERR_INVALID, "%s '%s': expected HOST:PORT, e.g. 127.0.0.1:8088",
+                        flag, listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535)
-        return lerr_set(err, LERR_INVALID, "--listen '%s': port must be 0..65535", listen);
+        return lerr_set(err, LERR_INVALID, "%s '%s': port must be 0..65535", flag, listen);
     memset(sa, 0, sizeof *sa);
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
@@ -1061,7 +1102,7 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct lerr 
         snprintf(host, sizeof host, "127.0.0.1");
     if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
         return lerr_set(err, LERR_INVALID,
-                        "--listen '%s': '%s' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)",
+                        "%s '%s': '%s' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)", flag,
                         listen, host);
     return 0;
 }
@@ -1195,7 +1236,10 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (parse_listen(o->listen, &sa, err) || check_http_opts(&http, err))
+    struct sockaddr_in msa;
+    if (parse_listen("--listen", o->listen, &sa, err) ||
+        (o->metrics_listen && parse_listen("--metrics-listen", o->metrics_listen, &msa, err)) ||
+        check_http_opts(&http, err))
         return err->code;
     fit_fd_limit(&http.max_connections);
     snprintf(srv.data_dir, sizeof srv.data_dir, "%s", o->data_dir);
@@ -1264,6 +1308,31 @@ int api_serve(const struct api_opts *o, struct lerr *err)
             http.idle_timeout_s, http.request_timeout_s, http.min_body_rate, http.max_connections,
             http.max_connections_per_ip);
 
+    struct MHD_Daemon *md = NULL;
+    if (o->metrics_listen) {
+        md = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                              on_metrics_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                              &guard, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&msa,
+                              MHD_OPTION_CONNECTION_TIMEOUT, http.idle_timeout_s,
+                              MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+        if (!md) {
+            if (!err->code)
+                lerr_set(err, LERR_IO, "cannot listen on %s (--metrics-listen): %s",
+                         o->metrics_listen, strerror(errno));
+            atomic_store(&shutting_down, true);
+            MHD_stop_daemon(d);
+            guard_stop(&guard);
+            struct lerr e2;
+            lerr_init(&e2);
+            if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
+                server_close(&srv);
+            return err->code;
+        }
+        const union MHD_DaemonInfo *mi = MHD_get_daemon_info(md, MHD_DAEMON_INFO_BIND_PORT);
+        log_msg(LOG_INFO, "server", "metrics without a key on %s (port %u): GET /metrics",
+                o->metrics_listen, mi ? mi->port : 0);
+    }
+
     int sig = 0;
     sigwait(&set, &sig);
     log_msg(LOG_INFO, "server", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -1271,6 +1340,8 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     /* Stop accepting, then let in-flight requests finish (MHD joins its threads). */
     MHD_quiesce_daemon(d);
     MHD_stop_daemon(d);
+    if (md)
+        MHD_stop_daemon(md);
     guard_stop(&guard);
     /* Running jobs persist what they buffered before the catalog closes; a runtime that
      * could not stop every thread in time still uses it (the process exits around them). */

@@ -8,9 +8,12 @@ and a bad --log-format refused before the server starts.
 import json
 import re
 import subprocess
+import tempfile
 import time
+import urllib.error
+import urllib.request
 
-from harness import BIN, Checks, Server
+from harness import BIN, Checks, Server, free_port
 
 c = Checks()
 
@@ -69,5 +72,23 @@ c.ok(any(o.get("requestId") == gen and o.get("component") == "http" for o in obj
      "and a generated id likewise")
 c.ok(all(o.get("level") in ("debug", "info", "warn", "error") for o in objs), "levels")
 c.ok(all(o["time"].endswith("Z") for o in objs), "times in UTC")
+
+# ---- --metrics-listen: GET /metrics without a key on a second address ----
+mport = free_port()
+with Server(extra_args=["--metrics-listen", f"127.0.0.1:{mport}"]) as s2:
+    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as resp:
+        body = resp.read().decode()
+        c.ok(resp.status == 200 and "lodestar_query_memory_limit_bytes" in body,
+             "GET /metrics without a key on --metrics-listen", body[:200])
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{mport}/v2/tables", timeout=10)
+        c.ok(False, "the metrics address serves nothing else")
+    except urllib.error.HTTPError as e:
+        c.eq(e.code, 404, "the metrics address serves nothing else: 404")
+    c.eq(s2.req("GET", "/metrics", key=None).status, 401, "/metrics on the API address needs a key")
+rc, _, err = run("serve", "--data-dir", tempfile.mkdtemp(prefix="lodestar-ops-"), "--listen",
+                 "127.0.0.1:0", "--metrics-listen", "nowhere")
+c.ok(rc == 1 and "--metrics-listen 'nowhere'" in err and "listening" not in err,
+     "a bad --metrics-listen stops the server before it listens", err)
 
 c.done()
