@@ -212,6 +212,7 @@ json_t *api_table_load(struct api_req *r, const char *name, struct lerr *err);
 int api__apikey_make(struct catalog *cat, const char *name, const char *description,
                      const char *perms, char key_out[48], struct catalog_apikey *out,
                      struct lerr *err);
+int api_jobs_history(struct api_req *r);
 int api_apikeys_list(struct api_req *r);
 int api_apikeys_get(struct api_req *r);
 int api_apikeys_create(struct api_req *r);

@@ -351,6 +351,49 @@ int api_jobs_metrics(struct api_req *r)
     return 0;
 }
 
+/*
+ * GET /jobs/{id}/metrics/history: the running job's samples of the last
+ * hour, one each 5 s, oldest first — what the console charts. Rows per
+ * second come from two samples in a row (null for the first). A job not
+ * running here has none (values []).
+ */
+int api_jobs_history(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job j = {0};
+    if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
+        return api_reply_err(r, &err);
+    struct ingest_job_sample *v = NULL;
+    size_t n = 0;
+    bool live = ingest_job_history(r->srv->rt, j.id, &v, &n);
+    json_t *values = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct ingest_job_sample *p = &v[i];
+        json_t *e = json_pack("{s:o, s:I, s:I, s:I, s:I}", "timestamp", api_ts(p->at_ms * 1000000),
+                              "rowsProcessed", (json_int_t)p->processed,
+                              "rowsProcessedWithWarnings", (json_int_t)p->with_warnings,
+                              "rowsSkippedByFilter", (json_int_t)p->filtered, "rowsSkippedByError",
+                              (json_int_t)p->errors);
+        double secs = i ? (double)(p->at_ms - v[i - 1].at_ms) / 1000.0 : 0;
+        uint64_t rows = p->processed + p->with_warnings;
+        uint64_t prev = i ? v[i - 1].processed + v[i - 1].with_warnings : 0;
+        json_object_set_new(e, "rowsPerSecond",
+                            i && secs > 0 && rows >= prev ? json_real((double)(rows - prev) / secs)
+                                                          : json_null());
+        json_object_set_new(e, "lag", p->lag >= 0 ? json_integer(p->lag) : json_null());
+        json_object_set_new(e, "freshnessMs",
+                            p->freshness_ms >= 0 ? json_integer(p->freshness_ms) : json_null());
+        json_array_append_new(values, e);
+    }
+    free(v);
+    catalog_job_destroy(&j);
+    api_reply(r, 200,
+              json_pack("{s:i, s:b, s:o}", "intervalSeconds", INGEST_SAMPLE_MS / 1000, "live",
+                        live, "values", values));
+    return 0;
+}
+
 int api_jobs_logs(struct api_req *r)
 {
     struct lerr err;

@@ -441,6 +441,7 @@ static const struct route routes[] = {
     {"POST", "jobs/*/reset", API_PERM_ManageIngestionJobs, NOALT, api_jobs_reset},
     {"GET", "jobs/*/metrics", API_PERM_ManageIngestionJobs, NOALT, api_jobs_metrics},
     {"GET", "jobs/*/logs", API_PERM_ManageIngestionJobs, NOALT, api_jobs_logs},
+    {"GET", "jobs/*/metrics/history", API_PERM_ManageIngestionJobs, NOALT, api_jobs_history},
     {"POST", "events/*", API_PERM_ManageIngestionJobs, NOALT, api_events_push},
     {"POST", "query/sql", API_PERM_AccessQueries, NOALT, api_query_sql},
     {"GET", "lookups", API_PERM_ViewTables, API_PERM_ManageTables, api_lookups_list},

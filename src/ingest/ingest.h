@@ -118,6 +118,23 @@ int ingest_job_saved(struct ingest_runtime *rt, const char *job_id,
 struct catalog_job;
 int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err);
 
+/* A running job's numbers every INGEST_SAMPLE_MS, kept for the last hour
+ * (INGEST_SAMPLES of them) in memory: what the console charts. Rows are
+ * cumulative (rows per second are the difference of two samples); lag and
+ * freshness -1 when unknown. */
+#define INGEST_SAMPLE_MS 5000
+#define INGEST_SAMPLES 720
+struct ingest_job_sample {
+    int64_t at_ms;
+    uint64_t processed, with_warnings, filtered, errors; /* cumulative */
+    int64_t lag;          /* records behind the source's end, summed over partitions */
+    int64_t freshness_ms; /* now minus the newest record's produce time */
+};
+/* Copies the job's samples, oldest first, into *out (malloc'd; free it);
+ * false when the job is not running here. */
+bool ingest_job_history(struct ingest_runtime *rt, const char *job_id,
+                        struct ingest_job_sample **out, size_t *n);
+
 /* Prometheus text of the runtime's metrics. */
 void ingest_metrics_prometheus(struct ingest_runtime *rt, struct buf *out);
 

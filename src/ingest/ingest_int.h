@@ -49,9 +49,14 @@ struct ingest__job {
      * at once, notes about gaps and resets). Read by the API, saved with each persist. */
     pthread_mutex_t tally_mu;
     struct pipeline_tally totals;
+    /* The last hour of samples, one each INGEST_SAMPLE_MS (taken by the
+     * supervisor, read by ingest_job_history), under tally_mu. */
+    struct ingest_job_sample samples[INGEST_SAMPLES];
+    size_t nsamples, sample_head; /* count, and the next slot to write */
 };
 
 struct ingest_runtime {
+    int64_t last_sample_ms; /* the supervisor's last round of job samples */
     struct catalog *cat;
     char dir[1024];
     struct ingest_runtime_opts opts;

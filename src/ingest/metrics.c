@@ -1,8 +1,9 @@
 /*
  * metrics.c — the running jobs seen from the API: live counters, lag and
  * partitions of one job, its last rejections, what a job not running here
- * saved with its last checkpoint, and the Prometheus text of
- * every job and of persists.
+ * saved with its last checkpoint, the last hour of each running job's
+ * samples (taken by the supervisor every INGEST_SAMPLE_MS), and the
+ * Prometheus text of every job and of persists.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -52,6 +53,31 @@ bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
             }
         }
         pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return found;
+}
+
+bool ingest_job_history(struct ingest_runtime *rt, const char *job_id,
+                        struct ingest_job_sample **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&rt->mu);
+    struct ingest__job *j = ingest__find_job(rt, job_id);
+    bool found = j != NULL;
+    if (j) {
+        pthread_mutex_lock(&j->tally_mu);
+        size_t k = j->nsamples;
+        struct ingest_job_sample *v = k ? malloc(k * sizeof *v) : NULL;
+        if (v) {
+            size_t first = (j->sample_head + INGEST_SAMPLES - k) % INGEST_SAMPLES;
+            for (size_t i = 0; i < k; i++)
+                v[i] = j->samples[(first + i) % INGEST_SAMPLES];
+            *out = v;
+            *n = k;
+        }
+        pthread_mutex_unlock(&j->tally_mu);
     }
     pthread_mutex_unlock(&rt->mu);
     return found;

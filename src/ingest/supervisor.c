@@ -212,12 +212,49 @@ static void supervise(struct ingest_runtime *rt)
     }
 }
 
+/* Every running job's sample when INGEST_SAMPLE_MS passed since the last
+ * round (ingest_job_history reads them). */
+static void sample_jobs(struct ingest_runtime *rt)
+{
+    int64_t now = util_now_ms();
+    if (rt->last_sample_ms && now - rt->last_sample_ms < INGEST_SAMPLE_MS)
+        return;
+    rt->last_sample_ms = now;
+    pthread_mutex_lock(&rt->mu);
+    for (struct ingest__job *j = rt->jobs; j; j = j->next) {
+        struct ingest_job_sample smp = {.at_ms = now, .lag = -1, .freshness_ms = -1};
+        pthread_mutex_lock(&j->mu);
+        bool live = j->pipe && j->src;
+        if (live) {
+            smp.lag = source_lag(j->src);
+            int64_t newest = atomic_load(&j->newest_produced_ms);
+            smp.freshness_ms = newest >= 0 ? now - newest : -1;
+        }
+        pthread_mutex_unlock(&j->mu);
+        if (!live)
+            continue;
+        pthread_mutex_lock(&j->tally_mu);
+        const struct pipeline_counters *c = &j->totals.c;
+        smp.processed = c->processed;
+        smp.with_warnings = c->processed_with_warnings;
+        smp.filtered = c->skipped_by_filter;
+        smp.errors = c->skipped_by_error;
+        j->samples[j->sample_head] = smp;
+        j->sample_head = (j->sample_head + 1) % INGEST_SAMPLES;
+        if (j->nsamples < INGEST_SAMPLES)
+            j->nsamples++;
+        pthread_mutex_unlock(&j->tally_mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+}
+
 void *ingest__supervisor_main(void *arg)
 {
     struct ingest_runtime *rt = arg;
     int period = rt->opts.supervisor_period_ms ? rt->opts.supervisor_period_ms : 250;
     while (!rt->stopping) {
         supervise(rt);
+        sample_jobs(rt);
         ingest__wait_kick(rt, period);
         /* A burst of API calls kicks many times: one pass per 20 ms serves them all. */
         struct timespec ts = {0, 20 * 1000000L};

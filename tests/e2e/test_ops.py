@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import BIN, Checks, Server, free_port
+from harness import BIN, Checks, Server, free_port, wait_for
 
 c = Checks()
 
@@ -90,5 +90,51 @@ rc, _, err = run("serve", "--data-dir", tempfile.mkdtemp(prefix="lodestar-ops-")
                  "127.0.0.1:0", "--metrics-listen", "nowhere")
 c.ok(rc == 1 and "--metrics-listen 'nowhere'" in err and "listening" not in err,
      "a bad --metrics-listen stops the server before it listens", err)
+
+# ---- a running job's samples: GET /jobs/{id}/metrics/history ----
+with Server() as s3:
+    c.eq(s3.req("POST", "/v2/connections", {"type": "push_streaming", "name": "hc"}).status, 201,
+         "push connection")
+    r = s3.req("POST", "/v2/jobs", {
+        "type": "streaming", "target": {"type": "table", "tableName": "ht"},
+        "createTableIfNotExists": True,
+        "source": {"type": "connection", "connectionName": "hc",
+                   "inputSchema": [{"name": "ts", "dataType": "string"},
+                                   {"name": "n", "dataType": "long"}],
+                   "formatSettings": {"format": "nd-json"}},
+        "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+                     {"columnName": "n", "expression": "n"}]})
+    jid = r.json["id"] if r.status == 201 else "none"
+    c.ok(wait_for(lambda: s3.req("GET", f"/v2/jobs/{jid}").json["executionStatus"] == "running",
+                  timeout=20), "the job runs")
+
+    def push(k):
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body = "".join(json.dumps({"ts": now, "n": i}) + "\n" for i in range(k))
+        return s3.req("POST", "/v1/events/hc", raw_body=body.encode(),
+                      headers={"Content-Type": "application/json"}).status
+
+    def history():
+        return s3.req("GET", f"/v2/jobs/{jid}/metrics/history").json or {}
+
+    c.eq(push(100), 200, "100 events")
+    c.ok(wait_for(lambda: len(history().get("values", [])) >= 1 and
+                  history()["values"][-1]["rowsProcessed"] == 100, timeout=15),
+         "a sample with the 100 rows", history())
+    c.eq(push(250), 200, "250 more")
+    c.ok(wait_for(lambda: history().get("values", [{}])[-1].get("rowsProcessed") == 350,
+                  timeout=15), "a later sample with 350", history())
+    h = history()
+    vals = h.get("values", [])
+    c.eq((h.get("intervalSeconds"), h.get("live")), (5, True), "5 s apart, live")
+    c.ok(all(vals[i]["timestamp"] < vals[i + 1]["timestamp"] for i in range(len(vals) - 1)),
+         "oldest first", vals)
+    c.ok(vals and vals[0]["rowsPerSecond"] is None and
+         all(isinstance(v["rowsPerSecond"], float) for v in vals[1:]) and
+         any(v["rowsPerSecond"] > 0 for v in vals[1:]), "rows per second between samples", vals)
+    c.ok(all(v["lag"] == 0 for v in vals) and all(isinstance(v["freshnessMs"], int)
+                                                  for v in vals if v["rowsProcessed"]),
+         "lag and freshness", vals)
+    c.eq(s3.req("GET", "/v2/jobs/nope/metrics/history").status, 404, "an unknown job: 404")
 
 c.done()
