@@ -337,7 +337,11 @@ static int aux_add(struct sketch_hll *sk, uint32_t slot, unsigned value)
 static inline void hip_kxq_update(struct sketch_hll *sk, unsigned old, unsigned nv)
 {
     double kxq0 = sk->kxq0, kxq1 = sk->kxq1;
-    sk->hip += (double)(1u << sk->lgk) / (kxq0 + kxq1);
+    /* The sum only reaches 0 by cancellation when every register is
+     * near 64 (never with real data); then HIP is +inf, as in DataSketches,
+     * and never NaN. */
+    double sum = kxq0 + kxq1;
+    sk->hip += (double)(1u << sk->lgk) / (sum > 0 ? sum : 0.0);
     if (old < 32)
         kxq0 -= inv_pow2[old];
     else
@@ -1310,8 +1314,6 @@ static void rebuild_kxq(struct sketch_hll *sk)
     sk->rebuild = false;
 }
 
-static bool bad_double(double d) { return !(d >= 0) || isinf(d); }
-
 static struct sketch_hll *read_hll(const uint8_t *p, size_t n, int lgk, int type, struct lerr *err)
 {
     uint32_t k = 1u << lgk;
@@ -1330,15 +1332,18 @@ static struct sketch_hll *read_hll(const uint8_t *p, size_t n, int lgk, int type
         corrupt(err, 6, "curMin is %u; register values stop at 63", cur_min);
         return NULL;
     }
-    if (bad_double(hip)) {
-        corrupt(err, 8, "the HIP accumulator is %g, not a finite number >= 0", hip);
+    if (!(hip >= 0)) {
+        corrupt(err, 8, "the HIP accumulator is %g, not a number >= 0", hip);
         return NULL;
     }
-    if (bad_double(kxq0) || bad_double(kxq1) || kxq0 + kxq1 <= 0) {
-        corrupt(err, bad_double(kxq0) ? 16 : 24,
-                "the KxQ registers are %g and %g, not finite, >= 0 "
-                "and with a positive sum",
-                kxq0, kxq1);
+    /* KxQ0 + KxQ1 is a running sum of 2^-value over the registers, kept
+     * with its rounding drift (which can be large when every register is
+     * high), so it is taken as written; KxQ1 may even be negative, as
+     * DataSketches' rebuild after a union charges registers >= 32 to it as
+     * 2^-v - 1. Finite values keep every later update finite. */
+    if (!isfinite(kxq0) || !isfinite(kxq1)) {
+        corrupt(err, isfinite(kxq0) ? 24 : 16, "the KxQ registers are %g and %g, not finite", kxq0,
+                kxq1);
         return NULL;
     }
     if (num > k) {

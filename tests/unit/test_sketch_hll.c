@@ -505,6 +505,22 @@ static void test_hll4_exceptions(void)
         sketch_hll_free(c8);
         sketch_hll_free(c4);
     }
+    /* A union of registers >= 32 rebuilds KxQ as DataSketches does, leaving
+     * KxQ1 negative; such an image reads back. */
+    struct sketch_hll_union *u = sketch_hll_union_new(10, &err);
+    sketch_hll_union_update(u, s4, &err);
+    sketch_hll_union_update(u, s8, &err);
+    struct sketch_hll *r = sketch_hll_union_result(u, SKETCH_HLL_8, &err);
+    size_t rl;
+    uint8_t *rp = ser(r, true, &rl);
+    double kxq1;
+    memcpy(&kxq1, rp + 24, 8);
+    CHECK_MSG(kxq1 < 0, "KxQ1 %g", kxq1);
+    round_trip(r, "union of registers >= 32");
+    CHECK_EQ_DBL(sketch_hll_estimate(r), sketch_hll_composite_estimate(s8), 1e-6);
+    free(rp);
+    sketch_hll_free(r);
+    sketch_hll_union_free(u);
     /* The exception table outgrew its initial 16 entries. */
     size_t len;
     uint8_t *p = ser(s4, false, &len);
