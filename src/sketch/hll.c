@@ -234,8 +234,9 @@ static size_t arr_bytes(int type, int lgk)
 
 static inline unsigned get4(const uint8_t *r, uint32_t slot)
 {
-    uint8_t b = r[slot >> 1];
-    return (slot & 1) ? b >> 4 : b & 0x0f;
+    /* Branch-free: odd slots are the high nibble (a branch here would be
+     * mispredicted half the time on the update path). */
+    return (r[slot >> 1] >> ((slot & 1) << 2)) & 0x0f;
 }
 
 static inline void put4(uint8_t *r, uint32_t slot, unsigned v)
@@ -775,20 +776,65 @@ static int coupon_update(struct sketch_hll *sk, uint32_t coupon)
 
 /* ---- updates -------------------------------------------------------------- */
 
+static inline int update_coupon_fast(struct sketch_hll *sk, uint32_t c, struct lerr *err);
+
 int sketch_hll_update_hash(struct sketch_hll *sk, const uint64_t h[2], struct lerr *err)
 {
-    if (coupon_update(sk, coupon_of(h)) != 0)
-        return nomem(err, "updating");
-    return 0;
+    return update_coupon_fast(sk, coupon_of(h), err);
 }
 
-int sketch_hll_update_long(struct sketch_hll *sk, int64_t v, struct lerr *err)
+static inline uint64_t fmix64(uint64_t k)
 {
-    uint64_t h[2];
-    sketch_hash_long(v, SKETCH_DEFAULT_SEED, h);
-    uint32_t c = coupon_of(h);
-    if (sk->mode == SKETCH_HLL_HLL && sk->type == SKETCH_HLL_8) { /* the hot path */
-        hll8_update(sk, c & ((1u << sk->lgk) - 1), c >> KEY_BITS);
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+/* sketch_hash_long(v, 9001) unrolled for its one 8-byte tail block: the same
+ * 128 bits (tests/unit/test_sketch_hll.c compares them), without the
+ * general loop, for the ingestion hot path. */
+static inline void hash_long(int64_t v, uint64_t h[2])
+{
+    const uint64_t c1 = 0x87c37b91114253d5ull, c2 = 0x4cf5ad432745937full;
+    uint64_t k1 = (uint64_t)v, h1 = SKETCH_DEFAULT_SEED, h2 = SKETCH_DEFAULT_SEED;
+    k1 *= c1;
+    k1 = (k1 << 31) | (k1 >> 33);
+    k1 *= c2;
+    h1 ^= k1;
+    h1 ^= 8;
+    h2 ^= 8;
+    h1 += h2;
+    h2 += h1;
+    h1 = fmix64(h1);
+    h2 = fmix64(h2);
+    h1 += h2;
+    h2 += h1;
+    h[0] = h1;
+    h[1] = h2;
+}
+
+/* The HLL-mode fast path shared by the typed updates: most coupons of a
+ * full sketch change nothing and leave after one load and compare. */
+static inline int update_coupon_fast(struct sketch_hll *sk, uint32_t c, struct lerr *err)
+{
+    if (sk->mode == SKETCH_HLL_HLL) {
+        uint32_t slot = c & ((1u << sk->lgk) - 1);
+        unsigned v = c >> KEY_BITS;
+        if (sk->type == SKETCH_HLL_8) {
+            hll8_update(sk, slot, v);
+            return 0;
+        }
+        if (sk->type == SKETCH_HLL_4) {
+            if (v <= sk->cur_min + get4(sk->regs, slot))
+                return 0;
+            if (hll4_update(sk, slot, v) != 0)
+                return nomem(err, "updating");
+            return 0;
+        }
+        hll6_update(sk, slot, v);
         return 0;
     }
     if (coupon_update(sk, c) != 0)
@@ -796,11 +842,24 @@ int sketch_hll_update_long(struct sketch_hll *sk, int64_t v, struct lerr *err)
     return 0;
 }
 
-int sketch_hll_update_double(struct sketch_hll *sk, double v, struct lerr *err)
+int sketch_hll_update_long(struct sketch_hll *sk, int64_t v, struct lerr *err)
 {
     uint64_t h[2];
-    sketch_hash_double(v, SKETCH_DEFAULT_SEED, h);
-    return sketch_hll_update_hash(sk, h, err);
+    hash_long(v, h);
+    return update_coupon_fast(sk, coupon_of(h), err);
+}
+
+int sketch_hll_update_double(struct sketch_hll *sk, double v, struct lerr *err)
+{
+    /* As sketch_hash_double: -0.0 is 0.0, every NaN Java's canonical NaN. */
+    uint64_t bits;
+    if (v == 0.0)
+        v = 0.0;
+    if (v != v)
+        bits = 0x7ff8000000000000ull;
+    else
+        memcpy(&bits, &v, 8);
+    return sketch_hll_update_long(sk, (int64_t)bits, err);
 }
 
 int sketch_hll_update_bytes(struct sketch_hll *sk, const void *p, size_t n, struct lerr *err)

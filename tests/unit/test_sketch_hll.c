@@ -296,6 +296,42 @@ static void test_union_with_java(void)
     free(bytes);
 }
 
+/* The update paths hash exactly as sketch/sketch.h does: a sketch fed
+ * update_long / update_double equals one fed update_hash of sketch_hash_*. */
+static void test_hash_paths(void)
+{
+    struct lerr err;
+    lerr_init(&err);
+    for (int t = 0; t < 3; t++) {
+        struct sketch_hll *a = sketch_hll_new(10, (enum sketch_hll_type)t, &err);
+        struct sketch_hll *b = sketch_hll_new(10, (enum sketch_hll_type)t, &err);
+        uint64_t x = 0x9e3779b97f4a7c15ull;
+        for (int i = 0; i < 20000; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            int64_t v = i < 100 ? (int64_t)i - 50 : (int64_t)x;
+            double d = i < 10 ? (double)i - 5 : i < 20 ? -0.0 : (double)(int64_t)x / 7.0;
+            if (i == 21)
+                d = NAN;
+            uint64_t h[2];
+            sketch_hll_update_long(a, v, &err);
+            sketch_hash_long(v, SKETCH_DEFAULT_SEED, h);
+            sketch_hll_update_hash(b, h, &err);
+            sketch_hll_update_double(a, d, &err);
+            sketch_hash_double(d, SKETCH_DEFAULT_SEED, h);
+            sketch_hll_update_hash(b, h, &err);
+        }
+        size_t la, lb;
+        uint8_t *pa = ser(a, false, &la), *pb = ser(b, false, &lb);
+        CHECK(la == lb && memcmp(pa, pb, la) == 0);
+        free(pa);
+        free(pb);
+        sketch_hll_free(a);
+        sketch_hll_free(b);
+    }
+}
+
 /* ---- exactness, accuracy -------------------------------------------------- */
 
 static void test_exact_small(void)
@@ -869,6 +905,7 @@ int main(void)
     test_compat_files();
     test_from_java_files();
     test_union_with_java();
+    test_hash_paths();
     test_exact_small();
     test_million();
     test_round_trips();
