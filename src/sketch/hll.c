@@ -355,6 +355,35 @@ static inline void hip_kxq_update(struct sketch_hll *sk, unsigned old, unsigned 
     sk->kxq1 = kxq1;
 }
 
+/* The KxQ half of hip_kxq_update, for conversions that overwrite the HIP
+ * accumulator afterwards: the same sums in the same order, no division. */
+static inline void kxq_update(struct sketch_hll *sk, unsigned old, unsigned nv)
+{
+    if (old < 32)
+        sk->kxq0 -= inv_pow2[old];
+    else
+        sk->kxq1 -= inv_pow2[old];
+    if (nv < 32)
+        sk->kxq0 += inv_pow2[nv];
+    else
+        sk->kxq1 += inv_pow2[nv];
+}
+
+/* An HLL_8 / HLL_6 register raised without the HIP step (conversions). */
+static void raise_no_hip(struct sketch_hll *sk, uint32_t slot, unsigned v)
+{
+    unsigned old = sk->type == SKETCH_HLL_8 ? sk->regs[slot] : get6(sk->regs, slot);
+    if (v > old) {
+        if (sk->type == SKETCH_HLL_8)
+            sk->regs[slot] = (uint8_t)v;
+        else
+            put6(sk->regs, slot, v);
+        kxq_update(sk, old, v);
+        if (old == 0 && sk->num_at_cur_min)
+            sk->num_at_cur_min--;
+    }
+}
+
 static inline void hll8_update(struct sketch_hll *sk, uint32_t slot, unsigned v)
 {
     unsigned old = sk->regs[slot];
@@ -1639,7 +1668,7 @@ static struct sketch_hll *convert_hll(const struct sketch_hll *src, int type)
             unsigned v = slot_value(src, i);
             if (v == 0)
                 continue;
-            hip_kxq_update(dst, 0, v);
+            kxq_update(dst, 0, v);
             if (v >= cur_min + 15) {
                 put4(dst->regs, i, AUX_TOKEN);
                 if (aux_add(dst, i, v) != 0) {
@@ -1659,10 +1688,7 @@ static struct sketch_hll *convert_hll(const struct sketch_hll *src, int type)
             if (v == 0)
                 continue;
             zeros--;
-            if (type == SKETCH_HLL_8)
-                hll8_update(dst, i, v);
-            else
-                hll6_update(dst, i, v);
+            raise_no_hip(dst, i, v);
         }
         dst->num_at_cur_min = zeros;
     }
@@ -1736,7 +1762,7 @@ static struct sketch_hll *downsample(const struct sketch_hll *src, int tgt_lgk)
     for (uint32_t i = 0; i < k; i++) {
         unsigned v = slot_value(src, i);
         if (v)
-            hll8_update(dst, i & mask, v);
+            raise_no_hip(dst, i & mask, v);
     }
     dst->hip = src->hip;
     put_ooo(dst, src->ooo);
@@ -1761,11 +1787,33 @@ static int merge_coupons(const struct sketch_hll *src, struct sketch_hll *dst)
 static void merge_registers(const struct sketch_hll *src, struct sketch_hll *tgt)
 {
     uint32_t k = 1u << src->lgk, mask = (1u << tgt->lgk) - 1;
-    for (uint32_t i = 0; i < k; i++) {
-        unsigned v = slot_value(src, i);
-        uint8_t *r = &tgt->regs[i & mask];
-        if (v > *r)
-            *r = (uint8_t)v;
+    uint8_t *t = tgt->regs;
+    const uint8_t *r = src->regs;
+    /* One loop per source encoding: this runs once per merged sketch. */
+    if (src->type == SKETCH_HLL_8) {
+        for (uint32_t i = 0; i < k; i++) {
+            uint8_t v = r[i] & 0x3f, *d = &t[i & mask];
+            *d = v > *d ? v : *d;
+        }
+    } else if (src->type == SKETCH_HLL_4) {
+        unsigned cur_min = src->cur_min;
+        for (uint32_t i = 0; i < k; i += 2) {
+            unsigned lo = r[i >> 1] & 0x0f, hi = r[i >> 1] >> 4;
+            unsigned v0 = lo == AUX_TOKEN ? aux_value(src, i) : lo + cur_min;
+            unsigned v1 = hi == AUX_TOKEN ? aux_value(src, i + 1) : hi + cur_min;
+            uint8_t *d0 = &t[i & mask], *d1 = &t[(i + 1) & mask];
+            if (v0 > *d0)
+                *d0 = (uint8_t)v0;
+            if (v1 > *d1)
+                *d1 = (uint8_t)v1;
+        }
+    } else {
+        for (uint32_t i = 0; i < k; i++) {
+            unsigned v = get6(r, i);
+            uint8_t *d = &t[i & mask];
+            if (v > *d)
+                *d = (uint8_t)v;
+        }
     }
     tgt->rebuild = true;
 }

@@ -99,8 +99,10 @@ int sketch_hll_bounds(const struct sketch_hll *sk, int num_std_dev, double *lowe
  * out[0..cap) and returns its size, or 0 (with LERR_INVALID) when cap is too
  * small. max_serialized_size: DataSketches' getMaxUpdatableSerializationBytes
  * (lgK, type), the buffer size Druid reserves for one sketch (0 for a bad
- * lgk or type); every compact image and every updatable image whose HLL_4
- * exception table has not outgrown its initial size fits in it. */
+ * lgk or type). Every image fits in it except an HLL_4 one whose exception
+ * table outgrew its initial size (more than 3/4 of 2^LG_AUX_ARR_INTS[lgK]
+ * registers 15 or more above curMin: 24 at lgK 12, rare); a caller that must
+ * never come up short sizes its buffer with sketch_hll_serialized_size(). */
 size_t sketch_hll_serialized_size(const struct sketch_hll *sk, bool compact);
 size_t sketch_hll_serialize(const struct sketch_hll *sk, bool compact, uint8_t *out, size_t cap,
                             struct lerr *err);
