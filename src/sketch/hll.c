@@ -193,6 +193,21 @@ static void wrdbl(uint8_t *p, double d)
     wr32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* Every allocation goes through these two, so that tests can make the n-th
+ * one fail (sketch__hll_fail_alloc_after, hll_int.h) and check that each
+ * failure is an error that leaves its object as it was. */
+int sketch__hll_fail_alloc_after;
+
+static bool alloc_fails(void)
+{
+    if (sketch__hll_fail_alloc_after <= 0)
+        return false;
+    return --sketch__hll_fail_alloc_after == 0;
+}
+
+static void *xmalloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
+static void *xcalloc(size_t n, size_t size) { return alloc_fails() ? NULL : calloc(n, size); }
+
 static int nomem(struct lerr *err, const char *what)
 {
     return lerr_set(err, LERR_NOMEM, "out of memory while %s an HLL sketch", what);
@@ -298,7 +313,7 @@ static int aux_add(struct sketch_hll *sk, uint32_t slot, unsigned value)
 {
     if (!sk->aux) {
         sk->aux_lg = lg_aux_init[sk->lgk];
-        sk->aux = calloc((size_t)1 << sk->aux_lg, 4);
+        sk->aux = xcalloc((size_t)1 << sk->aux_lg, 4);
         if (!sk->aux)
             return -1;
         sk->aux_count = 0;
@@ -306,7 +321,7 @@ static int aux_add(struct sketch_hll *sk, uint32_t slot, unsigned value)
     uint32_t len = 1u << sk->aux_lg;
     uint32_t *grown = NULL;
     if (4ull * (sk->aux_count + 1) > 3ull * len) {
-        grown = calloc((size_t)len * 2, 4);
+        grown = xcalloc((size_t)len * 2, 4);
         if (!grown)
             return -1;
     }
@@ -504,13 +519,13 @@ static int hll4_update(struct sketch_hll *sk, uint32_t slot, unsigned v)
         return hll4_update_core(sk, slot, v);
     size_t nb = arr_bytes(SKETCH_HLL_4, sk->lgk);
     struct sketch_hll saved = *sk;
-    uint8_t *regs = malloc(nb);
+    uint8_t *regs = xmalloc(nb);
     uint32_t *aux = NULL;
     if (!regs)
         return -1;
     memcpy(regs, sk->regs, nb);
     if (sk->aux) {
-        aux = malloc((size_t)4 << sk->aux_lg);
+        aux = xmalloc((size_t)4 << sk->aux_lg);
         if (!aux) {
             free(regs);
             return -1;
@@ -563,7 +578,7 @@ static unsigned slot_value(const struct sketch_hll *sk, uint32_t slot)
 
 static struct sketch_hll *alloc_sketch(int lgk, int type)
 {
-    struct sketch_hll *sk = calloc(1, sizeof *sk);
+    struct sketch_hll *sk = xcalloc(1, sizeof *sk);
     if (!sk)
         return NULL;
     sk->lgk = (uint8_t)lgk;
@@ -576,7 +591,7 @@ static struct sketch_hll *alloc_sketch(int lgk, int type)
 /* Puts sk in HLL mode with empty registers (the old state is not freed). */
 static int init_hll(struct sketch_hll *sk)
 {
-    uint8_t *regs = calloc(arr_bytes(sk->type, sk->lgk), 1);
+    uint8_t *regs = xcalloc(arr_bytes(sk->type, sk->lgk), 1);
     if (!regs)
         return -1;
     sk->mode = SKETCH_HLL_HLL;
@@ -644,7 +659,7 @@ static const uint32_t *coupon_arr(const struct sketch_hll *sk)
 /* An exact deep copy. */
 static struct sketch_hll *copy_sketch(const struct sketch_hll *src)
 {
-    struct sketch_hll *sk = malloc(sizeof *sk);
+    struct sketch_hll *sk = xmalloc(sizeof *sk);
     if (!sk)
         return NULL;
     *sk = *src;
@@ -653,19 +668,19 @@ static struct sketch_hll *copy_sketch(const struct sketch_hll *src)
     sk->aux = NULL;
     if (src->coupons) {
         size_t n = (size_t)4 << src->lg_arr;
-        if (!(sk->coupons = malloc(n)))
+        if (!(sk->coupons = xmalloc(n)))
             goto fail;
         memcpy(sk->coupons, src->coupons, n);
     }
     if (src->regs) {
         size_t n = arr_bytes(src->type, src->lgk);
-        if (!(sk->regs = malloc(n)))
+        if (!(sk->regs = xmalloc(n)))
             goto fail;
         memcpy(sk->regs, src->regs, n);
     }
     if (src->aux) {
         size_t n = (size_t)4 << src->aux_lg;
-        if (!(sk->aux = malloc(n)))
+        if (!(sk->aux = xmalloc(n)))
             goto fail;
         memcpy(sk->aux, src->aux, n);
     }
@@ -729,7 +744,7 @@ static int promote_list_to_set(struct sketch_hll *sk)
     s.mode = SKETCH_HLL_SET;
     s.lg_arr = LG_INIT_SET;
     s.count = 0;
-    s.coupons = calloc((size_t)1 << LG_INIT_SET, 4);
+    s.coupons = xcalloc((size_t)1 << LG_INIT_SET, 4);
     if (!s.coupons)
         return -1;
     for (uint32_t i = 0; i < sk->count; i++)
@@ -755,7 +770,7 @@ static int set_insert(struct sketch_hll *sk, uint32_t coupon)
         if (promote_to_hll(sk) == 0)
             return 0;
     } else {
-        uint32_t *grown = calloc((size_t)len * 2, 4);
+        uint32_t *grown = xcalloc((size_t)len * 2, 4);
         if (grown) {
             for (uint32_t j = 0; j < len; j++) {
                 uint32_t v = sk->coupons[j];
@@ -1305,7 +1320,7 @@ static struct sketch_hll *read_set(const uint8_t *p, size_t n, int lgk, int type
     }
     sk->mode = SKETCH_HLL_SET;
     sk->lg_arr = (uint8_t)(compact ? LG_INIT_SET : lg);
-    sk->coupons = calloc((size_t)1 << sk->lg_arr, 4);
+    sk->coupons = xcalloc((size_t)1 << sk->lg_arr, 4);
     if (!sk->coupons) {
         nomem(err, "reading");
         goto fail;
@@ -1533,7 +1548,7 @@ static struct sketch_hll *read_hll(const uint8_t *p, size_t n, int lgk, int type
             else if (lg < lg_aux_init[lgk])
                 lg = lg_aux_init[lgk];
             sk->aux_lg = (uint8_t)lg;
-            sk->aux = calloc((size_t)1 << lg, 4);
+            sk->aux = xcalloc((size_t)1 << lg, 4);
             if (!sk->aux) {
                 nomem(err, "reading");
                 goto fail;
@@ -1730,7 +1745,7 @@ struct sketch_hll_union *sketch_hll_union_new(int lg_max_k, struct lerr *err)
         lerr_set(err, LERR_INVALID, "HLL union lgMaxK %d is out of range: use 4 to 21", lg_max_k);
         return NULL;
     }
-    struct sketch_hll_union *u = calloc(1, sizeof *u);
+    struct sketch_hll_union *u = xcalloc(1, sizeof *u);
     if (!u || !(u->gadget = alloc_sketch(lg_max_k, SKETCH_HLL_8))) {
         free(u);
         nomem(err, "creating a union of");

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "sketch/hll.h"
+#include "sketch/hll_int.h"
 #include "sketch/sketch.h"
 
 #define DATA "tests/data/datasketches/"
@@ -836,6 +837,137 @@ static void test_errors(void)
     free(hll8);
 }
 
+/* ---- allocation failures ------------------------------------------------- */
+
+/* Runs one scenario through every mode, HLL_4's exceptions and curMin
+ * shifts, reading, converting and a union, with allocation number `fail_at`
+ * failing (0: none). Each operation that fails must say LERR_NOMEM and leave
+ * its object as it was; it is then retried, so the run ends in the same
+ * state as a run without failures. Returns the final union result's image
+ * and whether the failure happened. */
+static bool state_eq(const struct sketch_hll *sk, const uint8_t *img, size_t len)
+{
+    size_t n;
+    uint8_t *p = ser(sk, false, &n);
+    bool eq = n == len && memcmp(p, img, n) == 0;
+    free(p);
+    return eq;
+}
+
+static int nomem_failures;
+
+/* After a failed call: NOMEM, nothing changed; clears err. */
+static void after_failure(struct lerr *err, const struct sketch_hll *sk, const uint8_t *img,
+                          size_t len)
+{
+    nomem_failures++;
+    CHECK_EQ_INT(err->code, LERR_NOMEM);
+    if (sk)
+        CHECK_MSG(state_eq(sk, img, len), "a failed allocation changed the sketch");
+    lerr_init(err);
+}
+
+static uint8_t *alloc_scenario(int fail_at, size_t *out_len, bool *failed)
+{
+    struct lerr err;
+    lerr_init(&err);
+    int before = nomem_failures;
+    sketch__hll_fail_alloc_after = fail_at;
+    struct sketch_hll *sk;
+    while (!(sk = sketch_hll_new(10, SKETCH_HLL_4, &err)))
+        after_failure(&err, NULL, NULL, 0);
+    uint32_t rng = 99;
+    for (int i = 0; i < 4000; i++) {
+        rng = rng * 1103515245u + 12345u;
+        uint64_t h[2];
+        if (i < 1500) {
+            sketch_hash_long(i, SKETCH_DEFAULT_SEED, h);
+        } else {
+            /* High values into registers: exceptions, then curMin shifts. */
+            unsigned v = 1 + (rng >> 8) % (i % 5 == 0 ? 40 : 12);
+            h[0] = (uint64_t)(rng >> 4);
+            h[1] = 1ull << (64 - v);
+        }
+        size_t len;
+        uint8_t *img = ser(sk, false, &len);
+        while (sketch_hll_update_hash(sk, h, &err) != 0)
+            after_failure(&err, sk, img, len);
+        free(img);
+    }
+    size_t len;
+    uint8_t *img = ser(sk, true, &len);
+    struct sketch_hll *back;
+    while (!(back = sketch_hll_deserialize(img, len, &err)))
+        after_failure(&err, NULL, NULL, 0);
+    free(img);
+    struct sketch_hll *c8;
+    while (!(c8 = sketch_hll_copy_as(back, SKETCH_HLL_8, &err)))
+        after_failure(&err, NULL, NULL, 0);
+    int saved_countdown = sketch__hll_fail_alloc_after; /* a fixed input */
+    sketch__hll_fail_alloc_after = 0;
+    struct sketch_hll *list = build_longs(12, SKETCH_HLL_6, 0, 5);
+    sketch__hll_fail_alloc_after = saved_countdown;
+    struct sketch_hll_union *u;
+    while (!(u = sketch_hll_union_new(12, &err)))
+        after_failure(&err, NULL, NULL, 0);
+    const struct sketch_hll *srcs[3] = {list, c8, sk};
+    for (int j = 0; j < 3; j++) {
+        struct sketch_hll *before_r = NULL;
+        while (!(before_r = sketch_hll_union_result(u, SKETCH_HLL_8, &err)))
+            after_failure(&err, NULL, NULL, 0);
+        size_t bl;
+        uint8_t *bi = ser(before_r, false, &bl);
+        while (sketch_hll_union_update(u, srcs[j], &err) != 0) {
+            after_failure(&err, NULL, NULL, 0);
+            struct sketch_hll *now = NULL;
+            int saved = sketch__hll_fail_alloc_after;
+            sketch__hll_fail_alloc_after = 0;
+            now = sketch_hll_union_result(u, SKETCH_HLL_8, &err);
+            sketch__hll_fail_alloc_after = saved;
+            CHECK_MSG(state_eq(now, bi, bl), "a failed union update changed the union");
+            sketch_hll_free(now);
+        }
+        free(bi);
+        sketch_hll_free(before_r);
+    }
+    struct sketch_hll *r;
+    while (!(r = sketch_hll_union_result(u, SKETCH_HLL_4, &err)))
+        after_failure(&err, NULL, NULL, 0);
+    uint8_t *out = ser(r, true, out_len);
+    *failed = nomem_failures > before;
+    sketch__hll_fail_alloc_after = 0;
+    sketch_hll_free(r);
+    sketch_hll_union_free(u);
+    sketch_hll_free(list);
+    sketch_hll_free(c8);
+    sketch_hll_free(back);
+    sketch_hll_free(sk);
+    return out;
+}
+
+static void test_alloc_failures(void)
+{
+    size_t ref_len;
+    bool failed;
+    uint8_t *ref = alloc_scenario(0, &ref_len, &failed);
+    CHECK(!failed);
+    int points = 0;
+    for (int at = 1; at < 100000; at++) {
+        size_t len;
+        uint8_t *got = alloc_scenario(at, &len, &failed);
+        if (!failed) { /* past the scenario's last allocation */
+            free(got);
+            break;
+        }
+        points++;
+        CHECK_MSG(len == ref_len && memcmp(got, ref, len) == 0,
+                  "allocation %d failing changed the final result", at);
+        free(got);
+    }
+    CHECK_MSG(points > 50, "only %d allocation points exercised", points);
+    free(ref);
+}
+
 /* ---- toString ------------------------------------------------------------- */
 
 static void test_to_string(void)
@@ -914,5 +1046,6 @@ int main(void)
     test_union_lgk();
     test_errors();
     test_to_string();
+    test_alloc_failures();
     return check_summary();
 }
