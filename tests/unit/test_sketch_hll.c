@@ -1030,6 +1030,41 @@ static void test_to_string(void)
     }
     sketch_hll_free(sk);
     free(p);
+
+    /* Doubles as Java's Double.toString writes them: an in-order HLL
+     * sketch's estimate is its HIP accumulator, patched in here. */
+    static const struct {
+        double v;
+        const char *text;
+    } fmt[] = {
+        {1234.5, "1234.5"},
+        {100.0, "100.0"},
+        {0.001, "0.001"},
+        {0.0001, "1.0E-4"},
+        {1e7, "1.0E7"},
+        {9999999.0, "9999999.0"},
+        {12345678.9, "1.23456789E7"},
+        {123456789012.0, "1.23456789012E11"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {4096.000000000001, "4096.000000000001"},
+    };
+    struct sketch_hll *h = build_longs(8, SKETCH_HLL_8, 0, 1000);
+    uint8_t *img = ser(h, true, &len);
+    for (size_t i = 0; i < LS_ARRAY_LEN(fmt); i++) {
+        memcpy(img + 8, &fmt[i].v, 8);
+        struct sketch_hll *x = sketch_hll_deserialize(img, len, &err);
+        CHECK(x != NULL);
+        if (!x)
+            continue;
+        char want[80];
+        snprintf(want, sizeof want, "  Estimate       : %s\n", fmt[i].text);
+        sketch_hll_to_string(x, buf, sizeof buf);
+        CHECK_MSG(strstr(buf, want) != NULL, "%.17g: want \"%s\" in\n%s", fmt[i].v, fmt[i].text,
+                  buf);
+        sketch_hll_free(x);
+    }
+    free(img);
+    sketch_hll_free(h);
 }
 
 int main(void)
