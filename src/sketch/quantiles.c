@@ -49,6 +49,9 @@ struct sketch_quantiles_union {
 #define F_EMPTY 0x04
 #define F_COMPACT 0x08
 #define F_ORDERED 0x10
+/* More items than any stream holds; keeps n + n and the level count far
+ * from overflow (a sketch read from bytes may claim any n). */
+#define MAX_N (1ull << 62)
 
 static int valid_k(int k)
 {
@@ -130,14 +133,18 @@ static int grow(struct sketch_quantiles *s, uint32_t cap, struct lerr *err)
     return 0;
 }
 
-/* Sorting doubles (never NaN here): quicksort with median of three,
- * insertion sort for short runs and heapsort past a depth limit. */
+/* Sorting doubles (never NaN here) in Java's Arrays.sort order, where -0.0
+ * comes before 0.0, so that a sorted base buffer has the same bytes as
+ * DataSketches' and sorting twice changes nothing: quicksort with median of
+ * three, insertion sort for short runs and heapsort past a depth limit. */
+static inline int lt(double a, double b) { return a < b || (a == b && signbit(a) && !signbit(b)); }
+
 static void isort(double *a, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         double v = a[i];
         size_t j = i;
-        while (j > 0 && a[j - 1] > v) {
+        while (j > 0 && lt(v, a[j - 1])) {
             a[j] = a[j - 1];
             j--;
         }
@@ -151,9 +158,9 @@ static void sift(double *a, size_t i, size_t n)
         size_t c = 2 * i + 1;
         if (c >= n)
             return;
-        if (c + 1 < n && a[c + 1] > a[c])
+        if (c + 1 < n && lt(a[c], a[c + 1]))
             c++;
-        if (a[i] >= a[c])
+        if (!lt(a[i], a[c]))
             return;
         double t = a[i];
         a[i] = a[c];
@@ -182,12 +189,13 @@ static void qsort_d(double *a, size_t n, int depth)
             return;
         }
         double x = a[0], y = a[n / 2], z = a[n - 1];
-        double p = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        double p = lt(x, y) ? (lt(y, z) ? y : (lt(x, z) ? z : x))
+                            : (lt(x, z) ? x : (lt(y, z) ? z : y));
         size_t i = 0, j = n - 1;
         for (;;) {
-            while (a[i] < p)
+            while (lt(a[i], p))
                 i++;
-            while (a[j] > p)
+            while (lt(p, a[j]))
                 j--;
             if (i >= j)
                 break;
@@ -351,6 +359,8 @@ int sketch_quantiles_update(struct sketch_quantiles *s, double v, struct lerr *e
 {
     if (isnan(v))
         return 0;
+    if (s->n >= MAX_N)
+        return lerr_set(err, LERR_INVALID, "quantiles sketch: more than 2^62 items");
     uint32_t nbb = s->bb + 1, twok = 2u * (uint32_t)s->k;
     if (nbb > s->cap) {
         /* the base buffer alone grows by doubling up to 2k */
@@ -436,6 +446,8 @@ static int merge_into(struct sketch_quantiles *tgt, const struct sketch_quantile
 {
     if (src->n == 0)
         return 0;
+    if (src->n > MAX_N - tgt->n)
+        return lerr_set(err, LERR_INVALID, "quantiles merge: more than 2^62 items");
     int k = tgt->k, down = src->k / k, lg = hibit((uint64_t)down);
     uint64_t nfinal = tgt->n + src->n;
     double *scratch = malloc((size_t)(2 * k + k) * sizeof(double));
@@ -473,6 +485,8 @@ static int merge_into(struct sketch_quantiles *tgt, const struct sketch_quantile
 static int stream_into(struct sketch_quantiles *tgt, const struct sketch_quantiles *src,
                        struct lerr *err)
 {
+    if (src->n > MAX_N - tgt->n)
+        return lerr_set(err, LERR_INVALID, "quantiles merge: more than 2^62 items");
     /* as many single updates would: the base buffer by powers of 2, or room to carry */
     uint32_t bb = tgt->bb + src->bb, need;
     if (bb < 2u * (uint32_t)tgt->k) {
@@ -485,6 +499,7 @@ static int stream_into(struct sketch_quantiles *tgt, const struct sketch_quantil
         return LERR_NOMEM;
     for (uint32_t i = 0; i < src->bb; i++)
         put(tgt, src->buf[i]);
+    merge_minmax(tgt, src);
     return 0;
 }
 
@@ -537,6 +552,7 @@ int sketch_quantiles_union_update(struct sketch_quantiles_union *u,
                                   const struct sketch_quantiles *o, struct lerr *err)
 {
     struct sketch_quantiles *ng = NULL;
+    int rc = 0;
     if (o->n == 0) {
         if (u->g)
             return 0;
@@ -544,12 +560,10 @@ int sketch_quantiles_union_update(struct sketch_quantiles_union *u,
     } else if (!u->g) {
         if (!sketch_quantiles_is_estimation_mode(o)) {
             ng = union_new_gadget(u, u->max_k, err);
-            if (ng && stream_into(ng, o, err))
-                goto fail;
+            rc = ng ? stream_into(ng, o, err) : 0;
         } else if (u->max_k < o->k) {
             ng = union_new_gadget(u, u->max_k, err);
-            if (ng && merge_into(ng, o, err))
-                goto fail;
+            rc = ng ? merge_into(ng, o, err) : 0;
         } else {
             ng = sketch_quantiles_copy(o, err);
             if (ng)
@@ -566,17 +580,19 @@ int sketch_quantiles_union_update(struct sketch_quantiles_union *u,
     } else {
         /* the union's k is larger: downsample what it holds to o's k */
         ng = union_new_gadget(u, o->k, err);
-        if (ng && (merge_into(ng, u->g, err) || merge_into(ng, o, err)))
-            goto fail;
+        rc = ng ? merge_into(ng, u->g, err) : 0;
+        if (!rc && ng)
+            rc = merge_into(ng, o, err);
     }
     if (!ng)
         return LERR_NOMEM;
+    if (rc) {
+        sketch_quantiles_free(ng);
+        return rc;
+    }
     sketch_quantiles_free(u->g);
     u->g = ng;
     return 0;
-fail:
-    sketch_quantiles_free(ng);
-    return LERR_NOMEM;
 }
 
 int sketch_quantiles_union_update_value(struct sketch_quantiles_union *u, double v,
@@ -983,7 +999,7 @@ static struct sketch_quantiles *check_items(struct sketch_quantiles *s, int comp
                                             size_t data_off, struct lerr *err)
 {
     size_t off = data_off;
-    double mn = s->min, mx = s->max;
+    double mn = s->min, mx = s->max, lo = INFINITY, hi = -INFINITY;
     for (uint32_t i = 0; i < s->bb; i++, off += 8) {
         double v = s->buf[i];
         if (isnan(v) || v < mn || v > mx) {
@@ -991,6 +1007,17 @@ static struct sketch_quantiles *check_items(struct sketch_quantiles *s, int comp
             return corrupt(err, off, "base buffer item %u is %g, outside min %g and max %g", i, v,
                            mn, mx);
         }
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    /* below 2k nothing was compacted: min and max are among the items */
+    if (s->bits == 0 && (lo != mn || hi != mx)) {
+        int bad_min = lo != mn;
+        unsigned cnt = (unsigned)s->n;
+        sketch_quantiles_free(s);
+        return corrupt(err, bad_min ? 16 : 24,
+                       "%s %g is not among the %u items of an exact sketch (they span %g to %g)",
+                       bad_min ? "min" : "max", bad_min ? mn : mx, cnt, lo, hi);
     }
     if (!compact)
         off = data_off + (size_t)s->k * 16;
@@ -1060,6 +1087,8 @@ struct sketch_quantiles *sketch_quantiles_deserialize(const void *bytes, size_t 
     uint64_t n = get64(p + 8);
     if (n >> 63)
         return corrupt(err, 8, "n %lld is negative", (long long)n);
+    if (n > MAX_N)
+        return corrupt(err, 8, "n %llu is more than 2^62 items", (unsigned long long)n);
     int compact = ser == 2 || cflag;
     size_t data_off = ser == 1 ? 40 : 32;
     int lv = levels_needed(k, n);

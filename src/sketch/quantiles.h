@@ -75,7 +75,8 @@ void sketch_quantiles_seed(struct sketch_quantiles *s, uint64_t seed);
 void sketch_quantiles_reset(struct sketch_quantiles *s);
 
 /* Adds one item. NaN is ignored (as DataSketches does): returns 0. Returns
- * LERR_NOMEM (item not added) if a buffer cannot grow. */
+ * LERR_NOMEM (item not added) if a buffer cannot grow, LERR_INVALID past
+ * 2^62 items (no stream gets there; bytes may claim it). */
 int sketch_quantiles_update(struct sketch_quantiles *s, double v, struct lerr *err);
 
 /* ---- state --------------------------------------------------------------- */
@@ -157,7 +158,8 @@ struct sketch_quantiles_union *sketch_quantiles_union_new(int max_k, struct lerr
 void sketch_quantiles_union_free(struct sketch_quantiles_union *u);
 void sketch_quantiles_union_seed(struct sketch_quantiles_union *u, uint64_t seed);
 /* Merges s (borrowed, unchanged) into the union, downsampling whichever has
- * the larger k. LERR_NOMEM leaves the union as it was. */
+ * the larger k. LERR_NOMEM, or LERR_INVALID when the total would pass 2^62
+ * items, leaves the union as it was. */
 int sketch_quantiles_union_update(struct sketch_quantiles_union *u,
                                   const struct sketch_quantiles *s, struct lerr *err);
 int sketch_quantiles_union_update_value(struct sketch_quantiles_union *u, double v,

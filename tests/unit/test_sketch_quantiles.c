@@ -475,6 +475,23 @@ static void test_roundtrip(void)
     CHECK_EQ_INT(sketch_quantiles_serialized_size(s, 0), 32 + 512 * 8);
     sketch_quantiles_free(s);
 
+    /* the compact form sorts the base buffer as Java's Arrays.sort does, -0.0
+     * before 0.0, so sorting again (a round trip) keeps the bytes */
+    {
+        struct sketch_quantiles *z = mk(8, 1);
+        double zs[7] = {0.0, -0.0, 1, 0.0, -0.0, -1, 0.0};
+        feed(z, zs, 7);
+        unsigned char zb[128];
+        CHECK_EQ_INT(sketch_quantiles_serialize(z, 1, zb, sizeof zb), 32 + 7 * 8);
+        double want[7] = {-1, -0.0, -0.0, 0.0, 0.0, 0.0, 1}, got;
+        for (int i = 0; i < 7; i++) {
+            memcpy(&got, zb + 32 + i * 8, 8);
+            CHECK_MSG(got == want[i] && !!signbit(got) == !!signbit(want[i]),
+                      "item %d: got %g, want %g", i, got, want[i]);
+        }
+        roundtrip(z, 1);
+        sketch_quantiles_free(z);
+    }
     /* the same seed and items give the same bytes; a copy continues alike */
     struct sketch_quantiles *a = mk(32, 77), *b = mk(32, 77);
     for (int i = 0; i < 5000; i++) {
@@ -748,6 +765,23 @@ static void test_corrupt(void)
     memcpy(b, good, len);
     memcpy(b + 32 + 4 * 8 + 5 * 8, good + 32 + 4 * 8 + 2 * 8, 8);
     expect_bad(b, len, 32 + 4 * 8 + 5 * 8, "level 0 is not sorted: item 5");
+    /* an exact sketch (n < 2k) holds every item: min and max must be two of them */
+    {
+        struct sketch_quantiles *x = mk(16, 1);
+        for (int i = 1; i <= 5; i++)
+            sketch_quantiles_update(x, i, NULL);
+        unsigned char xb[128];
+        size_t xl = sketch_quantiles_serialize(x, 1, xb, sizeof xb);
+        double m0 = 0.5, m6 = 6;
+        memcpy(xb + 16, &m0, 8);
+        expect_bad(xb, xl, 16,
+                   "min 0.5 is not among the 5 items of an exact sketch (they span 1 to 5)");
+        m0 = 1;
+        memcpy(xb + 16, &m0, 8);
+        memcpy(xb + 24, &m6, 8);
+        expect_bad(xb, xl, 24, "max 6 is not among the 5 items");
+        sketch_quantiles_free(x);
+    }
     /* updatable form: truncated, and an item of a valid level past the base buffer area */
     expect_bad(ub, ulen - 8, ulen - 8, "an updatable sketch of k 16 and n 100 needs");
     memcpy(b, ub, ulen);
