@@ -141,6 +141,13 @@ static void check_accuracy(const char *what, const struct sketch_quantiles *s,
     CHECK_EQ_INT(sketch_quantiles_n(s), n);
     CHECK_EQ_DBL(sketch_quantiles_min(s), sorted[0], 0);
     CHECK_EQ_DBL(sketch_quantiles_max(s), sorted[n - 1], 0);
+    /* min and max answer the end ranks even when compaction dropped them */
+    CHECK_EQ_DBL(q1(s, 0.0, INC), sorted[0], 0);
+    CHECK_EQ_DBL(q1(s, 1.0, INC), sorted[n - 1], 0);
+    CHECK_EQ_DBL(q1(s, 1.0, EXC), sorted[n - 1], 0);
+    CHECK_EQ_DBL(r1(s, sorted[0], EXC), 0, 0);
+    CHECK_EQ_DBL(r1(s, sorted[n - 1], INC), 1, 0);
+    CHECK_EQ_DBL(r1(s, sorted[n - 1], EXC), (double)(n - 1) / (double)n, 0);
 }
 
 /* ---- life, bad arguments ---------------------------------------------------- */
@@ -307,6 +314,57 @@ static void test_known_small(void)
     CHECK_EQ_DBL(qs[1], 5, 0);
     CHECK_EQ_DBL(qs[2], 9, 0);
     sketch_quantiles_free(s);
+
+    /* r*n is rounded to 7 decimals before ceil/floor, as DataSketches does:
+     * 0.07 * 100 is 7.000000000000001 and 0.29 * 100 is 28.999999999999996 */
+    s = mk(128, 1);
+    for (int i = 1; i <= 100; i++)
+        sketch_quantiles_update(s, i, NULL);
+    CHECK_EQ_DBL(q1(s, 0.07, INC), 7, 0);
+    CHECK_EQ_DBL(q1(s, 0.29, EXC), 30, 0);
+    sketch_quantiles_free(s);
+}
+
+/* The odd or even half a compaction keeps, and the offset a downsampling
+ * starts at, are random: over many seeds every choice is taken about as
+ * often as the others. */
+static void test_random_choices(void)
+{
+    int kept_odd = 0, down_odd = 0, seeds = 400;
+    for (int seed = 0; seed < seeds; seed++) {
+        struct sketch_quantiles *s = mk(2, (uint64_t)seed);
+        for (int i = 0; i < 4; i++) /* a full base buffer of 2k: 0 1 2 3 */
+            sketch_quantiles_update(s, i, NULL);
+        /* level 0 holds {0, 2} or {1, 3}; with min 0 and max 3 added to the
+         * view, the EXCLUSIVE median is 2 or 3 */
+        double q = q1(s, 0.5, EXC);
+        CHECK(q == 2 || q == 3);
+        kept_odd += q == 3;
+        sketch_quantiles_free(s);
+
+        struct sketch_quantiles *b = mk(4, 1);
+        for (int i = 0; i < 8; i++) /* level 0 of k 4 after one carry */
+            sketch_quantiles_update(b, i, NULL);
+        struct sketch_quantiles_union *u = sketch_quantiles_union_new(2, NULL);
+        sketch_quantiles_union_seed(u, (uint64_t)seed);
+        sketch_quantiles_union_update(u, b, NULL);
+        struct sketch_quantiles *r = sketch_quantiles_union_result(u, NULL);
+        unsigned char bytes[128];
+        size_t len = sketch_quantiles_serialize(r, 1, bytes, sizeof bytes);
+        /* n 8, k 2: bits 2 (level 1 only), its 2 items are from offset 0 or 1 of
+         * b's level, which is itself every other item of 0..7 */
+        CHECK_EQ_INT(len, 32 + 2 * 8);
+        double first;
+        memcpy(&first, bytes + 32, 8);
+        down_odd += ((int)first % 4) >= 2 ? 1 : 0;
+        sketch_quantiles_free(r);
+        sketch_quantiles_union_free(u);
+        sketch_quantiles_free(b);
+    }
+    CHECK_MSG(kept_odd > seeds / 3 && kept_odd < seeds * 2 / 3, "odd halves kept %d of %d",
+              kept_odd, seeds);
+    CHECK_MSG(down_odd > seeds / 3 && down_odd < seeds * 2 / 3,
+              "downsampling offset 1 taken %d of %d", down_odd, seeds);
 }
 
 /* ---- accuracy at 1M --------------------------------------------------------- */
@@ -868,6 +926,7 @@ int main(void)
     test_empty_and_nan();
     test_exact();
     test_known_small();
+    test_random_choices();
     test_roundtrip();
     test_datasketches_files();
     test_corrupt();
