@@ -133,18 +133,27 @@ static int grow(struct sketch_quantiles *s, uint32_t cap, struct lerr *err)
     return 0;
 }
 
-/* Sorting doubles (never NaN here) in Java's Arrays.sort order, where -0.0
+/*
+ * Sorting doubles (never NaN here) in Java's Arrays.sort order, where -0.0
  * comes before 0.0, so that a sorted base buffer has the same bytes as
- * DataSketches' and sorting twice changes nothing: quicksort with median of
- * three, insertion sort for short runs and heapsort past a depth limit. */
-static inline int lt(double a, double b) { return a < b || (a == b && signbit(a) && !signbit(b)); }
+ * DataSketches' and sorting twice changes nothing. Sorting the base buffer
+ * is most of an update's cost, so the doubles are sorted as unsigned keys
+ * whose order is that order (the sign bit flipped, or every bit for a
+ * negative), in place, with a quicksort whose partition has no branch on
+ * the data (random items defeat branch prediction): median of three,
+ * insertion sort for short runs, heapsort past a depth limit.
+ */
+typedef uint64_t __attribute__((may_alias)) dkey;
 
-static void isort(double *a, size_t n)
+static inline uint64_t to_key(uint64_t b) { return b >> 63 ? ~b : b | (1ull << 63); }
+static inline uint64_t from_key(uint64_t k) { return k >> 63 ? k & ~(1ull << 63) : ~k; }
+
+static void isort(dkey *a, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
-        double v = a[i];
+        uint64_t v = a[i];
         size_t j = i;
-        while (j > 0 && lt(v, a[j - 1])) {
+        while (j > 0 && v < a[j - 1]) {
             a[j] = a[j - 1];
             j--;
         }
@@ -152,74 +161,85 @@ static void isort(double *a, size_t n)
     }
 }
 
-static void sift(double *a, size_t i, size_t n)
+static void sift(dkey *a, size_t i, size_t n)
 {
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             return;
-        if (c + 1 < n && lt(a[c], a[c + 1]))
+        if (c + 1 < n && a[c] < a[c + 1])
             c++;
-        if (!lt(a[i], a[c]))
+        if (a[i] >= a[c])
             return;
-        double t = a[i];
+        uint64_t t = a[i];
         a[i] = a[c];
         a[c] = t;
         i = c;
     }
 }
 
-static void hsort(double *a, size_t n)
+static void hsort(dkey *a, size_t n)
 {
     for (size_t i = n / 2; i-- > 0;)
         sift(a, i, n);
     for (size_t e = n; e-- > 1;) {
-        double t = a[0];
+        uint64_t t = a[0];
         a[0] = a[e];
         a[e] = t;
         sift(a, 0, e);
     }
 }
 
-static void qsort_d(double *a, size_t n, int depth)
+static void ksort(dkey *a, size_t n, int depth)
 {
     while (n > 16) {
         if (depth-- == 0) {
             hsort(a, n);
             return;
         }
-        double x = a[0], y = a[n / 2], z = a[n - 1];
-        double p = lt(x, y) ? (lt(y, z) ? y : (lt(x, z) ? z : x))
-                            : (lt(x, z) ? x : (lt(y, z) ? z : y));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (lt(a[i], p))
-                i++;
-            while (lt(p, a[j]))
-                j--;
-            if (i >= j)
-                break;
-            double t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-            i++;
-            j--;
+        /* the median of three goes to the end as the pivot */
+        size_t m = n / 2;
+        uint64_t t;
+        if (a[m] < a[0])
+            t = a[m], a[m] = a[0], a[0] = t;
+        if (a[n - 1] < a[m])
+            t = a[n - 1], a[n - 1] = a[m], a[m] = t;
+        if (a[m] < a[0])
+            t = a[m], a[m] = a[0], a[0] = t;
+        t = a[m], a[m] = a[n - 1], a[n - 1] = t;
+        uint64_t p = a[n - 1];
+        size_t i = 0;
+        for (size_t j = 0; j < n - 1; j++) {
+            uint64_t x = a[j];
+            size_t c = x < p;
+            a[j] = a[i];
+            a[i] = x;
+            i += c;
         }
-        /* [0, j] <= p <= [j+1, n): recurse on the smaller side */
-        size_t left = j + 1;
-        if (left < n - left) {
-            qsort_d(a, left, depth);
-            a += left;
-            n -= left;
+        a[n - 1] = a[i];
+        a[i] = p;
+        /* [0, i) < p <= (i, n): recurse on the smaller side */
+        if (i < n - i - 1) {
+            ksort(a, i, depth);
+            a += i + 1;
+            n -= i + 1;
         } else {
-            qsort_d(a + left, n - left, depth);
-            n = left;
+            ksort(a + i + 1, n - i - 1, depth);
+            n = i;
         }
     }
     isort(a, n);
 }
 
-static void sort_doubles(double *a, size_t n) { qsort_d(a, n, 2 * (hibit(n | 1) + 1)); }
+static void sort_doubles(double *d, size_t n)
+{
+    dkey *a = (dkey *)d;
+    for (size_t i = 0; i < n; i++)
+        a[i] = to_key(a[i]);
+    ksort(a, n, 2 * (hibit(n | 1) + 1));
+    for (size_t i = 0; i < n; i++)
+        a[i] = from_key(a[i]);
+}
 
 /* ---- life and update ------------------------------------------------------ */
 
