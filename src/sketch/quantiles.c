@@ -410,6 +410,11 @@ uint32_t sketch_quantiles_num_retained(const struct sketch_quantiles *s)
 double sketch_quantiles_min(const struct sketch_quantiles *s) { return s->n ? s->min : NAN; }
 double sketch_quantiles_max(const struct sketch_quantiles *s) { return s->n ? s->max : NAN; }
 
+size_t sketch_quantiles_memory_bytes(const struct sketch_quantiles *s)
+{
+    return sizeof *s + (size_t)s->cap * sizeof(double);
+}
+
 double sketch_quantiles_normalized_rank_error(int k, int pmf)
 {
     /* DataSketches' fit to the 99th percentile of measured errors */

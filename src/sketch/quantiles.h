@@ -92,6 +92,9 @@ uint32_t sketch_quantiles_num_retained(const struct sketch_quantiles *s);
 double sketch_quantiles_min(const struct sketch_quantiles *s);
 double sketch_quantiles_max(const struct sketch_quantiles *s);
 
+/* Bytes the sketch holds in memory (for a query's or a buffer's budget). */
+size_t sketch_quantiles_memory_bytes(const struct sketch_quantiles *s);
+
 /* DataSketches' getNormalizedRankError(k, pmf): the rank error bound (99%
  * confidence) of a single quantile/rank query (pmf 0) or of PMF/CDF buckets
  * (pmf 1). k need not be valid (any k >= 1). */

@@ -566,6 +566,9 @@ static void test_roundtrip(void)
         sketch_quantiles_update(s, i, NULL);
     CHECK_EQ_INT(sketch_quantiles_serialized_size(s, 1), 32 + 488 * 8);
     CHECK_EQ_INT(sketch_quantiles_serialized_size(s, 0), 32 + 512 * 8);
+    /* in memory: DataSketches' combined buffer, 2k + 2 levels of k */
+    CHECK(sketch_quantiles_memory_bytes(s) >= 512 * 8 &&
+          sketch_quantiles_memory_bytes(s) < 512 * 8 + 256);
     sketch_quantiles_free(s);
 
     /* the compact form sorts the base buffer as Java's Arrays.sort does, -0.0
