@@ -971,8 +971,61 @@ static void test_to_string(void)
     sketch_theta_compact_free(c);
 }
 
+/*
+ * The upper bound where DataSketches uses its equivalence tables (1 to 120
+ * samples, theta < samples / 360): the values DataSketches' formula gives
+ * with its ub_equiv_table (common/include/binomial_bounds.hpp), computed
+ * outside this code: cont_classic_ub(n, theta, table[3n + sd - 1]) + 0.5.
+ * An ordered compact image with n of a real sketch's smallest hashes and
+ * the chosen theta carries each case.
+ */
+static void test_equiv_table_bounds(void)
+{
+    struct sketch_theta_config cfg;
+    sketch_theta_config_default(&cfg);
+    struct lerr err;
+    lerr_init(&err);
+    struct sketch_theta *s = sketch_theta_new(&cfg, &err);
+    for (int i = 0; s && i < 2000000; i++)
+        sketch_theta_update_long(s, i, &err);
+    struct sketch_theta_compact *c = s ? sketch_theta_compact(s, true, &err) : NULL;
+    CHECK(c != NULL);
+    static const struct {
+        uint32_t n;
+        double theta;
+        int sd;
+        double ub;
+    } cases[] = {{1, 0.001, 1, 3298.7887528848096},
+                 {2, 0.001, 2, 7345.304801438957},
+                 {50, 0.01, 3, 7496.5580501674785},
+                 {120, 0.1, 1, 1314.2013052757877}};
+    for (size_t k = 0; c && k < LS_ARRAY_LEN(cases); k++) {
+        uint64_t theta64 = (uint64_t)(cases[k].theta * 9223372036854775807.0);
+        const uint64_t *h = sketch_theta_compact_entries(c);
+        CHECK(sketch_theta_compact_num_retained(c) >= cases[k].n && h[cases[k].n - 1] < theta64);
+        uint8_t img[24 + 8 * 120] = {3, 3, 3, 0, 0, 0x1a};
+        uint16_t sh = sketch_theta_seed_hash(SKETCH_DEFAULT_SEED);
+        memcpy(img + 6, &sh, 2);
+        memcpy(img + 8, &cases[k].n, 4);
+        float p = 1.0f;
+        memcpy(img + 12, &p, 4);
+        memcpy(img + 16, &theta64, 8);
+        memcpy(img + 24, h, 8 * cases[k].n);
+        struct sketch_theta_compact *t =
+            sketch_theta_compact_deserialize(img, 24 + 8 * cases[k].n, SKETCH_DEFAULT_SEED, &err);
+        CHECK_MSG(t != NULL, "case %zu: %s", k, err.msg);
+        if (t)
+            CHECK_EQ_DBL(sketch_theta_compact_upper_bound(t, cases[k].sd), cases[k].ub,
+                         1e-9 * cases[k].ub);
+        sketch_theta_compact_free(t);
+    }
+    sketch_theta_compact_free(c);
+    sketch_theta_free(s);
+}
+
 int main(void)
 {
+    test_equiv_table_bounds();
     test_compat_files();
     test_non_empty_no_entries();
     test_old_versions();
