@@ -827,39 +827,6 @@ int sketch_hll_update_hash(struct sketch_hll *sk, const uint64_t h[2], struct le
     return update_coupon_fast(sk, coupon_of(h), err);
 }
 
-static inline uint64_t fmix64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
-
-/* sketch_hash_long(v, 9001) unrolled for its one 8-byte tail block: the same
- * 128 bits (tests/unit/test_sketch_hll.c compares them), without the
- * general loop, for the ingestion hot path. */
-static inline void hash_long(int64_t v, uint64_t h[2])
-{
-    const uint64_t c1 = 0x87c37b91114253d5ull, c2 = 0x4cf5ad432745937full;
-    uint64_t k1 = (uint64_t)v, h1 = SKETCH_DEFAULT_SEED, h2 = SKETCH_DEFAULT_SEED;
-    k1 *= c1;
-    k1 = (k1 << 31) | (k1 >> 33);
-    k1 *= c2;
-    h1 ^= k1;
-    h1 ^= 8;
-    h2 ^= 8;
-    h1 += h2;
-    h2 += h1;
-    h1 = fmix64(h1);
-    h2 = fmix64(h2);
-    h1 += h2;
-    h2 += h1;
-    h[0] = h1;
-    h[1] = h2;
-}
-
 /* The HLL-mode fast path shared by the typed updates: most coupons of a
  * full sketch change nothing and leave after one load and compare. */
 static inline int update_coupon_fast(struct sketch_hll *sk, uint32_t c, struct lerr *err)
@@ -889,7 +856,7 @@ static inline int update_coupon_fast(struct sketch_hll *sk, uint32_t c, struct l
 int sketch_hll_update_long(struct sketch_hll *sk, int64_t v, struct lerr *err)
 {
     uint64_t h[2];
-    hash_long(v, h);
+    sketch_hash_long_inline(v, SKETCH_DEFAULT_SEED, h);
     return update_coupon_fast(sk, coupon_of(h), err);
 }
 

@@ -17,16 +17,6 @@
 
 static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
-static inline uint64_t fmix64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
-
 static inline uint64_t load64le(const unsigned char *p)
 {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
@@ -96,8 +86,8 @@ void sketch_murmur3(const void *key, size_t len, uint64_t seed, uint64_t out[2])
     h2 ^= (uint64_t)len;
     h1 += h2;
     h2 += h1;
-    h1 = fmix64(h1);
-    h2 = fmix64(h2);
+    h1 = sketch_fmix64(h1);
+    h2 = sketch_fmix64(h2);
     h1 += h2;
     h2 += h1;
     out[0] = h1;
@@ -106,11 +96,7 @@ void sketch_murmur3(const void *key, size_t len, uint64_t seed, uint64_t out[2])
 
 void sketch_hash_long(int64_t v, uint64_t seed, uint64_t out[2])
 {
-    unsigned char b[8];
-    uint64_t u = (uint64_t)v;
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(u >> (8 * i));
-    sketch_murmur3(b, 8, seed, out);
+    sketch_hash_long_inline(v, seed, out);
 }
 
 void sketch_hash_double(double v, uint64_t seed, uint64_t out[2])

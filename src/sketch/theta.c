@@ -807,7 +807,7 @@ int sketch_theta_update_hash(struct sketch_theta *s, uint64_t hash, struct lerr 
 int sketch_theta_update_long(struct sketch_theta *s, int64_t v, struct lerr *err)
 {
     uint64_t h[2];
-    sketch_hash_long(v, s->seed, h);
+    sketch_hash_long_inline(v, s->seed, h);
     return hash_update(s, h[0] >> 1, err);
 }
 

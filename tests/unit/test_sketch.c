@@ -41,6 +41,19 @@ static void test_value_rules(void)
     sketch_murmur3(le, 8, SKETCH_DEFAULT_SEED, b);
     CHECK(a[0] == b[0] && a[1] == b[1]);
 
+    /* the inlined form: the same bits for any value and seed */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        put64le(le, x);
+        sketch_hash_long_inline((int64_t)x, x >> 50, a);
+        sketch_murmur3(le, 8, x >> 50, b);
+        if (a[0] != b[0] || a[1] != b[1]) {
+            CHECK_MSG(0, "sketch_hash_long_inline(%llu) differs", (unsigned long long)x);
+            break;
+        }
+    }
+
     sketch_hash_double(0.0, SKETCH_DEFAULT_SEED, a);
     sketch_hash_double(-0.0, SKETCH_DEFAULT_SEED, b);
     CHECK(a[0] == b[0] && a[1] == b[1]);
