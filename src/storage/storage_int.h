@@ -215,7 +215,10 @@ int storage__column_check(enum storage_table_type tt, const struct storage_colum
  * measures, states one can read as the other's: sql_agg_state_compatible). */
 bool storage__column_compatible(const struct storage_column *a, const struct storage_column *b);
 
-/* Physical classes of dimension types. */
+/* Physical classes of dimension types: dictionary columns (STRING, and
+ * ARRAY: multi-value strings, one entry per distinct list) ... */
+static inline bool storage__is_dict(int t) { return t == SQL_STRING || t == SQL_ARRAY; }
+/* ... and numbers. */
 static inline bool storage__is_longish(int t)
 {
     return t == SQL_LONG || t == SQL_TIMESTAMP || t == SQL_BOOLEAN;
