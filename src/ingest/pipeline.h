@@ -133,7 +133,8 @@ struct pipeline_column {
     const char *measure_type;
     const struct sql_agg_call *agg;
     size_t state_size;
-    int storage_col; /* set by the caller (runner); -1 = none yet */
+    int storage_col;     /* set by the caller (runner); -1 = none yet */
+    uint8_t mv_handling; /* multi-value strings (type ARRAY): enum storage_mv_handling */
 };
 
 /*
@@ -155,6 +156,7 @@ struct pipeline_table_col {
     uint8_t type; /* enum sql_type; measures: their result type */
     bool measure;
     const char *measure_type; /* "longSum", ... (measures) */
+    uint8_t mv_handling;      /* multi-value strings (type ARRAY): enum storage_mv_handling */
 };
 struct pipeline_table {
     bool aggregate;

@@ -50,7 +50,6 @@ _Static_assert(sizeof(struct rt_dent) == 32, "a dictionary entry is half a cache
 struct rt_col {
     uint8_t type; /* table column type (measures: result type) */
     uint8_t kind;
-    uint8_t mvh;    /* ARRAY: enum storage_mv_handling */
     uint32_t width; /* bytes of one row's value */
     bool flags;     /* pages start with ST_BLOCK present bytes */
     size_t page_bytes;
@@ -198,7 +197,6 @@ static struct rt_col *col_new(struct rt_buf *b, const struct storage__schema *sc
         return NULL;
     c->type = def->type;
     c->kind = def->kind;
-    c->mvh = def->mv_handling;
     if (def->kind == STORAGE_MEASURE) {
         c->width = sc->state_size[i];
     } else if (storage__is_dict(def->type)) {
@@ -466,7 +464,7 @@ static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value 
         uint32_t n;
         struct lerr e;
         lerr_init(&e);
-        int rc = storage_mv_encode(v, c->mvh, scratch, &p, &n, &e);
+        int rc = storage_mv_encode(v, STORAGE_MV_ARRAY, scratch, &p, &n, &e);
         if (rc == LERR_NOMEM)
             return false;
         if (rc || !p)

@@ -43,11 +43,6 @@ int storage__column_check(enum storage_table_type tt, const struct storage_colum
                                "column '%s': dimensions are string, long, float, double, json, "
                                "timestamp or a multi-value string, not %s",
                                c->name, sql_type_name(c->type));
-        if (c->type == SQL_ARRAY && c->mv_handling > STORAGE_MV_ARRAY)
-            return lerr_set_at(err, LERR_INVALID, target,
-                               "column '%s': multiValueHandling must be SORTED_ARRAY, SORTED_SET "
-                               "or ARRAY",
-                               c->name);
         return 0;
     }
     if (c->kind != STORAGE_MEASURE)

@@ -92,16 +92,14 @@ struct storage_column {
     const char *name; /* NUL-terminated; storage copies it */
     uint8_t type;     /* enum sql_type */
     uint8_t kind;     /* enum storage_col_kind */
-    /* ARRAY (multi-value string) dimensions: how a row's list is kept, as
-     * Druid's multiValueHandling (enum storage_mv_handling); an ingestion
-     * setting only, not stored in segments. */
-    uint8_t mv_handling;
     struct sql_agg_call agg;
 };
 
 /*
- * Multi-value strings. A row's values are one list, kept as one dictionary
- * entry: rollup keys on the whole list, and a filter on one value is the
+ * Multi-value strings. A row's values are one list, kept in the order given
+ * (the row pipeline applies the column's multiValueHandling: sorted by
+ * default), as one dictionary entry: rollup keys on the whole list, and a
+ * filter on one value is the
  * union of the bitmaps of the lists that hold it (evaluated once per
  * dictionary entry, as every string filter is). The entry's bytes are the
  * elements one after another, each a u32 little-endian length (0xffffffff:
