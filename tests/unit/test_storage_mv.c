@@ -350,8 +350,8 @@ static void test_rollup(void)
     CHECK_MSG(storage_table_open(dir, "mvagg", &sch, NULL, &t, &err) == 0, "%s", err.msg);
     struct sql_value i0[2] = {s("b"), s("a")}, i1[2] = {s("a"), s("b")}, i2[2] = {s("a"), s("a")};
     struct sql_value i3[1] = {s("a")};
-    struct sql_value tv[6] = {arr(i0, 2), arr(i1, 2), arr(i2, 2),
-                              arr(i3, 1), s("a"),     sql_null(SQL_ARRAY)};
+    struct sql_value tv[7] = {arr(i0, 2), arr(i1, 2),          arr(i2, 2), arr(i3, 1),
+                              s("a"),     sql_null(SQL_ARRAY), arr(i3, 0)};
     int64_t time[7] = {T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4, T0 + 5, T0 + 6};
     size_t ss = sql_agg_state_size(&cols[1].agg);
     uint8_t *states = calloc(7, ss);
@@ -480,6 +480,27 @@ static void test_corrupt_list(void)
     free(dir);
 }
 
+/* The fuzz target's seed of this encoding is a whole multi-value segment
+ * (tests/fuzz/corpus/segment/: the fuzzer starts from it). */
+static void test_fuzz_seed(void)
+{
+    size_t n;
+    uint8_t *file = slurp("tests/fuzz/corpus/segment/seed5-multivalue.lseg", &n);
+    CHECK_MSG(file != NULL, "the seed is read from the repository root");
+    if (!file)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    struct storage__seg *seg;
+    CHECK_MSG(storage__seg_open_mem(file, n, "seed5", &seg, &err) == 0, "%s", err.msg);
+    if (!err.code) {
+        CHECK_EQ_INT(seg->cols[C_TAGS].def.type, SQL_ARRAY);
+        CHECK(storage__seg_verify_all(seg, &err) == 0);
+        storage__seg_unref(seg);
+    }
+    free(file);
+}
+
 int main(void)
 {
     log_set_level((enum log_level)(LOG_ERROR + 1));
@@ -487,5 +508,6 @@ int main(void)
     test_detail();
     test_rollup(); /* [b,a], [a,b], [a,a], [a] x2, none x2 */
     test_corrupt_list();
+    test_fuzz_seed();
     return check_summary();
 }
