@@ -156,15 +156,17 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
     if (!t)
         return 0;
     struct pipeline_table_col *cols = arena_zalloc(mem, (t->ncols + 1) * sizeof *cols);
-    if (!cols)
+    uint8_t *mvh = arena_zalloc(mem, t->ncols + 1);
+    if (!cols || !mvh)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t k = 0; k < t->ncols; k++) {
         cols[k].name = t->cols[k].name;
         cols[k].measure = t->cols[k].column_type == CATALOG_COLUMN_MEASURE;
         cols[k].measure_type = t->cols[k].data_type;
         cols[k].type = t->cols[k].type;
-        cols[k].mv_handling = t->cols[k].mv_handling;
+        mvh[k] = t->cols[k].mv_handling;
     }
+    out->mv_handling = mvh;
     out->aggregate = t->type == CATALOG_TABLE_AGGREGATE;
     out->strict = t->mode == CATALOG_SCHEMA_STRICT;
     out->cols = cols;
@@ -271,7 +273,8 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     const struct pipeline_table_col *tc = table_col(p, name);
     if (tc && !tc->measure) {
         p->cols[i].type = tc->type;
-        p->cols[i].mv_handling = tc->mv_handling;
+        if (p->table->mv_handling)
+            p->cols[i].mv_handling = p->table->mv_handling[tc - p->table->cols];
     }
     if (!tc)
         p->nnew_cols++;

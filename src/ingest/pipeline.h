@@ -156,13 +156,15 @@ struct pipeline_table_col {
     uint8_t type; /* enum sql_type; measures: their result type */
     bool measure;
     const char *measure_type; /* "longSum", ... (measures) */
-    uint8_t mv_handling;      /* multi-value strings (type ARRAY): enum storage_mv_handling */
 };
 struct pipeline_table {
     bool aggregate;
     bool strict;
     const struct pipeline_table_col *cols;
     size_t ncols;
+    /* per column: a multi-value string's (type ARRAY) enum storage_mv_handling;
+     * NULL: SORTED_ARRAY for every one */
+    const uint8_t *mv_handling;
 };
 
 /*

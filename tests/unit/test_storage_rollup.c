@@ -769,13 +769,13 @@ static void trace(void)
     struct storage_column cols[TM + 1];
     struct pipeline_table_col pcols[TM + 1];
     cols[0] = (struct storage_column){.name = "id", .type = SQL_STRING, .kind = STORAGE_DIMENSION};
-    pcols[0] = (struct pipeline_table_col){"id", SQL_STRING, false, "string", 0};
+    pcols[0] = (struct pipeline_table_col){"id", SQL_STRING, false, "string"};
     for (int m = 0; m < TM; m++) {
         cols[1 + m] = (struct storage_column){.name = trace_meas[m][0], .kind = STORAGE_MEASURE};
         /* as the runtime opens a table: the declared type's aggregator */
         CHECK(sql_agg_for_measure(trace_meas[m][1], &cols[1 + m].agg));
         pcols[1 + m] =
-            (struct pipeline_table_col){trace_meas[m][0], SQL_NULL, true, trace_meas[m][1], 0};
+            (struct pipeline_table_col){trace_meas[m][0], SQL_NULL, true, trace_meas[m][1]};
     }
     struct storage_schema sch = {.type = STORAGE_AGGREGATE,
                                  .partitioning = STORAGE_GRAN_DAY,
