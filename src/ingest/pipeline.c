@@ -273,6 +273,7 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     const struct pipeline_table_col *tc = table_col(p, name);
     if (tc && !tc->measure) {
         p->cols[i].type = tc->type;
+        p->cols[i].multi_value = tc->type == SQL_ARRAY;
         if (p->table->mv_handling)
             p->cols[i].mv_handling = p->table->mv_handling[tc - p->table->cols];
     }
@@ -1083,7 +1084,7 @@ static int coerce(const struct pipeline *p, size_t c, struct sql_value *v, struc
         v->type = want;
         return 0;
     }
-    if (want == SQL_ARRAY)
+    if (p->cols[c].multi_value)
         return to_list(p, c, v, mem, w);
     if (want == SQL_STRING && v->type == SQL_ARRAY) {
         struct buf b;
@@ -1221,8 +1222,7 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             *v = sql_null(c->type);
             warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL", mp->column,
                  mp->text, e.msg);
-        } else if ((v->type != c->type || c->type == SQL_ARRAY) &&
-                   coerce(p, (size_t)oc, v, mem, w)) {
+        } else if ((v->type != c->type || c->multi_value) && coerce(p, (size_t)oc, v, mem, w)) {
             return LERR_NOMEM;
         }
     }
@@ -1241,8 +1241,7 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         }
         for (size_t c = p->first_discovered; c < p->ncols; c++) {
             struct sql_value *v = &out->values[c][r];
-            if ((v->type != p->cols[c].type || p->cols[c].type == SQL_ARRAY) &&
-                coerce(p, c, v, mem, w))
+            if ((v->type != p->cols[c].type || p->cols[c].multi_value) && coerce(p, c, v, mem, w))
                 return LERR_NOMEM;
         }
     }

@@ -133,8 +133,11 @@ struct pipeline_column {
     const char *measure_type;
     const struct sql_agg_call *agg;
     size_t state_size;
-    int storage_col;     /* set by the caller (runner); -1 = none yet */
-    uint8_t mv_handling; /* multi-value strings (type ARRAY): enum storage_mv_handling */
+    int storage_col; /* set by the caller (runner); -1 = none yet */
+    /* a multi-value string column of the table (type ARRAY): its values are
+     * made lists and ordered by mv_handling (enum storage_mv_handling) */
+    bool multi_value;
+    uint8_t mv_handling;
 };
 
 /*
