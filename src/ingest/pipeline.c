@@ -15,7 +15,10 @@
  * (sql_agg_add_row_as): storage, compaction, queries and the preview merge
  * and finalize those states with that same aggregator. Which aggregation may
  * feed which measure type is sql.h's SQL_MEASURE_MAP; other pairs are
- * refused at compile time.
+ * refused at compile time. A multi-value string column of the table (type
+ * ARRAY) gets lists: to_list() makes one of an array, of JSON text holding
+ * an array, or of a scalar, and orders it by the column's multiValueHandling
+ * (a nested value or a list past storage's limits: no values, a warning).
  *
  * One record never fails a batch. Each row (parse, filter, mappings, its
  * values) may take a share of the batch arena (row_cap: PIPE_ROW_MEM_MAX or

@@ -5,7 +5,9 @@
  *   - aggregate: each row's group id comes from its dictionary id (an id →
  *     group map per view, so each distinct value is hashed once per view),
  *     from its raw __time (TIME_FLOOR / FLOOR TO keys), or from a hash of
- *     the evaluated keys; aggregates then update native accumulators
+ *     the evaluated keys (a multi-value key explodes: one pass per value
+ *     position, each row in the group of its value there, agg_block_mv);
+ *     aggregates then update native accumulators
  *     straight from raw column vectors, sql_agg states, or merge stored
  *     measure states (or the per-id arrays of view.c);
  *   - no aggregate: items and ORDER BY terms are evaluated per block and

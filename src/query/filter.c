@@ -7,7 +7,10 @@
  *   QF_STR    a condition on one STRING column, decided per dictionary id:
  *             = / <> / IN (ids looked up), IS NULL (id 0), LIKE 'prefix%'
  *             (an id range of a sorted dictionary), or any other condition
- *             on that column alone (evaluated once per dictionary value)
+ *             on that column alone (evaluated once per dictionary value);
+ *             also a multi-value column (ARRAY), whose dictionary holds
+ *             rows' lists: each list is decided whole (= / IN natively,
+ *             the rest by the bound expression, which tries every value)
  *   QF_TIME   __time in [lo, hi): whole views in or out, else a time scan
  *   QF_NUM    a LONG column compared with an integer: a scan of raw longs
  *   QF_CONST  TRUE / FALSE / NULL

@@ -19,6 +19,9 @@
  *    of measure columns take it (read), so no reader sees a half-merged
  *    state. Dimensions of a stored row never change, so reading them needs
  *    no lock at all.
+ *  - A multi-value string column (ARRAY) is a STRING column whose
+ *    dictionary entries are whole lists (storage_mv_encode, in the order
+ *    given): a row holds one id, and rollup compares lists by id.
  *  - Per-row "present" bytes (not bits) mark non-NULL values of numeric and
  *    JSON columns: bytes are separate memory locations, so filling a new row
  *    never writes a word a reader of an older row reads.
