@@ -616,10 +616,25 @@ static int agg_sql(struct query__run *r, const struct query__agg_plan *a, const 
         (rc = times_of(r, &t)))
         return rc;
     struct arena *mem = &r->x->keep;
+    /* COUNT(DISTINCT) of a multi-value column counts its values (Druid) */
+    const struct sql_schema *sch = &r->p->src->schema;
+    bool per_value = c->kind == SQL_AGG_COUNT_DISTINCT && a->arg_col >= 0 &&
+                     (size_t)a->arg_col < sch->n &&
+                     (sch->fields[a->arg_col].flags & SQL_FIELD_MULTI_VALUE);
     FOR_ROWS({
         struct sql_value av[2];
         for (int i = 0; i < c->nargs && i < 2; i++)
             av[i] = args[i][k];
+        if (per_value && !av[0].is_null && av[0].type == SQL_ARRAY) {
+            struct sql_value list = av[0];
+            for (uint32_t e = 0; e < list.v.a.n; e++) {
+                av[0] = list.v.a.items[e];
+                if ((rc = sql_agg_add_err(c, query__groups_acc(&r->groups, r->gids[k]) + a->off,
+                                          av, 0, mem, r->x->err)))
+                    return rc == LERR_NOMEM ? query__ctx_nomem(r->x, "aggregator states") : rc;
+            }
+            continue;
+        }
         /* LERR_INVALID: an ARRAY_AGG or STRING_AGG passed its maxBytes */
         if ((rc = sql_agg_add_err(c, query__groups_acc(&r->groups, r->gids[k]) + a->off, av,
                                   t ? t[k] : 0, mem, r->x->err)))
