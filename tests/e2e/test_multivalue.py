@@ -116,6 +116,10 @@ try:
     r = s.req("POST", "/v2/tables", {"name": "mvs", "schema": [
         {"name": "tags", "dataType": "string", "multiValueHandling": "SORTED_SET"}]})
     c.eq(r.status, 201, "a SORTED_SET column")
+    r = s.req("POST", "/v2/tables", {"name": "mvo", "schema": [
+        {"name": "tags", "dataType": "string", "multiValueHandling": "ARRAY"},
+        {"name": "n", "dataType": "long"}]})
+    c.eq(r.status, 201, "an ARRAY (as ingested) column")
     r = s.req("PUT", "/v2/tables/mvd", {"name": "mvd", "schema": [
         {"name": "tags", "dataType": "string"}]})
     c.eq(r.status, 400, "a multi-value column cannot become single-valued")
@@ -129,6 +133,8 @@ try:
                                               {"columnName": "cnt", "expression": "COUNT(*)",
                                                "isAggregation": True}])),
         s.req("POST", "/v2/jobs", job("mvs", [{"columnName": "tags", "expression": '"tags"'}])),
+        s.req("POST", "/v2/jobs", job("mvo", [{"columnName": "tags", "expression": '"tags"'},
+                                              {"columnName": "n", "expression": '"n"'}])),
         # a table without multi-value columns keeps today's behaviour: the text as written
         s.req("POST", "/v2/jobs", dict(
             job("plain", [{"columnName": "raw", "expression": '"tags"'},
@@ -161,6 +167,9 @@ try:
          [[["", "d"]], [["a", "b"]], [["a", "b"]], [["b", "c"]]], "SORTED_SET drops duplicates")
     c.eq(sql(s, "SELECT n FROM mvd WHERE tags LIKE 'x%' OR tags IN ('c') ORDER BY n"), [[1], [5]],
          "LIKE and IN match any value")
+    c.eq(wait_for(lambda: count("mvo") == len(ROWS)), True, "ARRAY-handling rows ingested")
+    c.eq(sql(s, "SELECT tags FROM mvo WHERE n IN (0, 1) ORDER BY n"),
+         [[["b", "a"]], [["c", "b", "b"]]], "ARRAY handling keeps the order as ingested")
     c.eq(wait_for(lambda: count("plain") == len(ROWS)), True, "plain rows ingested")
     c.eq(sql(s, "SELECT raw, made FROM plain WHERE n = 0"), [['["b", "a"]', '["b","a"]']],
          "no multi-value column: arrays stay VARCHAR text, unsorted")
