@@ -80,7 +80,8 @@ int api__v_table_name(const char *name, const char *target, struct lerr *err)
 /* Validates one schema entry and returns a normalised copy. */
 static json_t *schema_entry(json_t *e, const char *path, const char *table_type, struct lerr *err)
 {
-    static const char *const keys[] = {"name", "dataType", "columnType", NULL};
+    static const char *const keys[] = {"name", "dataType", "columnType", "multiValueHandling",
+                                       NULL};
     if (!json_is_object(e)) {
         lerr_set_at(err, LERR_INVALID, path,
                     "%s must be an object such as {\"name\": \"page\", \"dataType\": \"string\"}",
@@ -127,8 +128,25 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
                     catalog_column_type_name(want), ctype);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:s}", "name", name, "dataType", dtype, "columnType",
-                     catalog_column_type_name(want));
+    /* a multi-value string column (Druid's multiValueHandling, on a string
+     * dimension): rows hold lists of strings */
+    static const char *const mvhs[] = {"SORTED_ARRAY", "SORTED_SET", "ARRAY", NULL};
+    const char *mvh = NULL;
+    if (api__v_enum(e, "multiValueHandling", path, false, mvhs, &mvh, err))
+        return NULL;
+    if (mvh && strcmp(dtype, "string") != 0) {
+        api__v_path(target, sizeof target, path, "multiValueHandling");
+        lerr_set_at(err, LERR_INVALID, target,
+                    "%s: only a string dimension can be multi-value, not a %s column; make it "
+                    "{\"dataType\": \"string\", \"multiValueHandling\": \"SORTED_ARRAY\"}",
+                    target, dtype);
+        return NULL;
+    }
+    json_t *col = json_pack("{s:s, s:s, s:s}", "name", name, "dataType", dtype, "columnType",
+                            catalog_column_type_name(want));
+    if (col && mvh)
+        json_object_set_new(col, "multiValueHandling", json_string(mvh));
+    return col;
 }
 
 /*
@@ -156,7 +174,9 @@ static int merge_schema(json_t *schema, json_t *given, const char *path, const c
             found = true;
             const char *ot = json_string_value(json_object_get(old, "dataType"));
             const char *nt = json_string_value(json_object_get(col, "dataType"));
-            if (strcmp(ot, nt) != 0) {
+            const char *om = json_string_value(json_object_get(old, "multiValueHandling"));
+            const char *nm = json_string_value(json_object_get(col, "multiValueHandling"));
+            if (strcmp(ot, nt) != 0 || !om != !nm || (om && strcmp(om, nm) != 0)) {
                 char t[220];
                 api__v_path(t, sizeof t, p, "dataType");
                 lerr_set_at(err, LERR_INVALID, t,

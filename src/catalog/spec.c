@@ -140,6 +140,19 @@ static int table_column(const json_t *c, size_t i, const char *table, struct are
     if (t < 0)
         return lerr_set_at(err, LERR_INVALID, at, "column '%s' has unknown type %s", name, dt);
     out->type = (uint8_t)t;
+    /* Druid's multi-value string dimension: a string column that says how it
+     * keeps a row's list (multiValueHandling) holds lists */
+    const json_t *mvh = json_object_get(c, "multiValueHandling");
+    if (mvh) {
+        int h = storage_mv_handling_parse(json_string_value(mvh));
+        if (t != SQL_STRING || h < 0)
+            return lerr_set_at(err, LERR_INVALID, at,
+                               "column '%s': multiValueHandling is SORTED_ARRAY, SORTED_SET or "
+                               "ARRAY, on a string dimension",
+                               name);
+        out->type = SQL_ARRAY;
+        out->mv_handling = (uint8_t)h;
+    }
     return 0;
 }
 

@@ -108,7 +108,10 @@ struct table_spec_column {
     const char *name;
     const char *data_type; /* the API name: "string", ... or a measure type ("longSum") */
     enum catalog_column_type column_type;
-    uint8_t type;            /* enum sql_type; measures: the measure's result type */
+    uint8_t type;            /* enum sql_type; measures: the measure's result type; a
+                              * string with multiValueHandling: SQL_ARRAY (a multi-value
+                              * string column) */
+    uint8_t mv_handling;     /* enum storage_mv_handling (multi-value strings) */
     struct sql_agg_call agg; /* measures: the stored aggregator (sql_agg_for_measure) */
 };
 

@@ -15,7 +15,10 @@
  * (sql_agg_add_row_as): storage, compaction, queries and the preview merge
  * and finalize those states with that same aggregator. Which aggregation may
  * feed which measure type is sql.h's SQL_MEASURE_MAP; other pairs are
- * refused at compile time.
+ * refused at compile time. A multi-value string column of the table (type
+ * ARRAY) gets lists: to_list() makes one of an array, of JSON text holding
+ * an array, or of a scalar, and orders it by the column's multiValueHandling
+ * (a nested value or a list past storage's limits: no values, a warning).
  *
  * One record never fails a batch. Each row (parse, filter, mappings, its
  * values) may take a share of the batch arena (row_cap: PIPE_ROW_MEM_MAX or
@@ -46,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/json.h"
 #include "ingest/ingest.h"
 #include "storage/storage.h"
 #include "util/time.h"
@@ -155,14 +159,17 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
     if (!t)
         return 0;
     struct pipeline_table_col *cols = arena_zalloc(mem, (t->ncols + 1) * sizeof *cols);
-    if (!cols)
+    uint8_t *mvh = arena_zalloc(mem, t->ncols + 1);
+    if (!cols || !mvh)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t k = 0; k < t->ncols; k++) {
         cols[k].name = t->cols[k].name;
         cols[k].measure = t->cols[k].column_type == CATALOG_COLUMN_MEASURE;
         cols[k].measure_type = t->cols[k].data_type;
         cols[k].type = t->cols[k].type;
+        mvh[k] = t->cols[k].mv_handling;
     }
+    out->mv_handling = mvh;
     out->aggregate = t->type == CATALOG_TABLE_AGGREGATE;
     out->strict = t->mode == CATALOG_SCHEMA_STRICT;
     out->cols = cols;
@@ -267,8 +274,12 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
         p->field_col[field] = (int32_t)i;
     /* Existing table columns decide the stored type: values are cast to it. */
     const struct pipeline_table_col *tc = table_col(p, name);
-    if (tc && !tc->measure)
+    if (tc && !tc->measure) {
         p->cols[i].type = tc->type;
+        p->cols[i].multi_value = tc->type == SQL_ARRAY;
+        if (p->table->mv_handling)
+            p->cols[i].mv_handling = p->table->mv_handling[tc - p->table->cols];
+    }
     if (!tc)
         p->nnew_cols++;
     return (int)i;
@@ -940,6 +951,130 @@ static void finish_row(struct row_ctx *x, const struct format_row *in, enum pipe
 }
 
 /*
+ * A multi-value string column's value (Druid's rules): an array's scalars
+ * become its values (numbers and booleans as their text, JSON null a NULL
+ * value), a scalar one value, [] and NULL none; JSON text holding an array
+ * (a JSON array read by a string field) its elements. A nested array or an
+ * object inside, or a list past STORAGE_MV_MAX_ITEMS values or
+ * STORAGE_MV_MAX_BYTES bytes, stores no values with a warning that says why.
+ * 0 or LERR_NOMEM.
+ */
+/* Byte order, shorter first on a common prefix; NULL values first. */
+static int mv_cmp(const void *a, const void *b)
+{
+    const struct sql_value *x = a, *y = b;
+    if (x->is_null || y->is_null)
+        return x->is_null && y->is_null ? 0 : x->is_null ? -1 : 1;
+    uint32_t m = x->v.s.n < y->v.s.n ? x->v.s.n : y->v.s.n;
+    int r = m ? memcmp(x->v.s.p, y->v.s.p, m) : 0;
+    return r ? r : x->v.s.n < y->v.s.n ? -1 : x->v.s.n > y->v.s.n;
+}
+
+static int to_list(const struct pipeline *p, size_t c, struct sql_value *v, struct arena *mem,
+                   struct row_warning *w)
+{
+    const char *why = NULL;
+    if (v->type == SQL_STRING || v->type == SQL_JSON) {
+        const char *t = v->v.s.p ? v->v.s.p : "";
+        size_t n = v->v.s.n, k = 0;
+        while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r'))
+            k++;
+        if (k == n || (t[k] != '[' && (v->type == SQL_STRING || t[k] != '{')))
+            return 0; /* a scalar: one value (storage casts it) */
+        if (t[k] == '{') {
+            why = "an object is not a list of strings";
+            goto reject;
+        }
+        char *scratch = arena_alloc(mem, n + 16);
+        if (!scratch)
+            return LERR_NOMEM;
+        struct lerr e;
+        lerr_init(&e);
+        struct format_json_iter it;
+        struct format_json_member m;
+        if (format_json_iter_init_span(&it, t, n, scratch, n + 16, &e) != 0)
+            return 0; /* not JSON: the text is one value */
+        uint32_t cnt = 0;
+        while (format_json_iter_next(&it, &m, &e) > 0)
+            cnt++;
+        if (e.code)
+            return 0;
+        if (cnt > STORAGE_MV_MAX_ITEMS) {
+            why = "the list has more values than fit in one row";
+            goto reject;
+        }
+        struct sql_value *items = arena_alloc(mem, (cnt ? cnt : 1) * sizeof *items);
+        if (!items)
+            return LERR_NOMEM;
+        format_json_iter_init_span(&it, t, n, scratch, n + 16, &e);
+        uint32_t i = 0;
+        while (i < cnt && format_json_iter_next(&it, &m, &e) > 0) {
+            const struct format_json_value *x = &m.v;
+            switch (x->kind) {
+            case FORMAT_JSON_KIND_NULL: items[i++] = sql_null(SQL_STRING); break;
+            case FORMAT_JSON_KIND_STRING: items[i++] = sql_string(x->str, x->str_len); break;
+            case FORMAT_JSON_KIND_OBJECT:
+            case FORMAT_JSON_KIND_ARRAY:
+                why = "a nested array or object is not a string value";
+                goto reject;
+            default: items[i++] = sql_string(x->raw, x->raw_len); break; /* numbers, booleans */
+            }
+        }
+        v->type = SQL_ARRAY;
+        v->v.a.items = items;
+        v->v.a.n = i;
+    }
+    if (v->type != SQL_ARRAY)
+        return 0;
+    uint32_t cnt = v->v.a.n;
+    if (cnt > STORAGE_MV_MAX_ITEMS) {
+        why = "the list has more values than fit in one row";
+        goto reject;
+    }
+    /* the values as strings, in a copy this row owns, then ordered as the
+     * column's multiValueHandling says */
+    struct sql_value *items = arena_alloc(mem, (cnt ? cnt : 1) * sizeof *items);
+    if (!items)
+        return LERR_NOMEM;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const struct sql_value *x = &v->v.a.items[i];
+        if (x->type == SQL_ARRAY || x->type == SQL_JSON) {
+            why = "a nested array or object is not a string value";
+            goto reject;
+        }
+        items[i] = x->is_null || x->type == SQL_STRING ? *x : sql_value_cast(x, SQL_STRING, mem);
+        if (items[i].is_null)
+            items[i] = sql_null(SQL_STRING);
+        bytes += 4 + (items[i].is_null ? 0 : items[i].v.s.n);
+    }
+    if (bytes > STORAGE_MV_MAX_BYTES) {
+        why = "the list has more bytes than fit in one row";
+        goto reject;
+    }
+    int h = p->cols[c].mv_handling;
+    if (h != STORAGE_MV_ARRAY && cnt > 1) {
+        qsort(items, cnt, sizeof *items, mv_cmp);
+        if (h == STORAGE_MV_SORTED_SET) {
+            uint32_t k = 1;
+            for (uint32_t i = 1; i < cnt; i++)
+                if (mv_cmp(&items[i], &items[k - 1]) != 0)
+                    items[k++] = items[i];
+            cnt = k;
+        }
+    }
+    v->v.a.items = items;
+    v->v.a.n = cnt;
+    return 0;
+reject:
+    warn(w, PIPE_R_COERCE,
+         "column '%s' is a multi-value string: %s (at most %u values and %u bytes); stored NULL",
+         p->cols[c].name, why, STORAGE_MV_MAX_ITEMS, STORAGE_MV_MAX_BYTES);
+    *v = sql_null(SQL_ARRAY);
+    return 0;
+}
+
+/*
  * Puts *v into column c's type. The caller checks v->type first (the common
  * case is a match); a NULL just takes the column's type; a value that does
  * not convert is stored NULL with a warning. 0 or LERR_NOMEM.
@@ -952,6 +1087,8 @@ static int coerce(const struct pipeline *p, size_t c, struct sql_value *v, struc
         v->type = want;
         return 0;
     }
+    if (p->cols[c].multi_value)
+        return to_list(p, c, v, mem, w);
     if (want == SQL_STRING && v->type == SQL_ARRAY) {
         struct buf b;
         buf_init(&b, 1u << 20);
@@ -1088,7 +1225,7 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             *v = sql_null(c->type);
             warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL", mp->column,
                  mp->text, e.msg);
-        } else if (v->type != c->type && coerce(p, (size_t)oc, v, mem, w)) {
+        } else if ((v->type != c->type || c->multi_value) && coerce(p, (size_t)oc, v, mem, w)) {
             return LERR_NOMEM;
         }
     }
@@ -1107,7 +1244,7 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         }
         for (size_t c = p->first_discovered; c < p->ncols; c++) {
             struct sql_value *v = &out->values[c][r];
-            if (v->type != p->cols[c].type && coerce(p, c, v, mem, w))
+            if ((v->type != p->cols[c].type || p->cols[c].multi_value) && coerce(p, c, v, mem, w))
                 return LERR_NOMEM;
         }
     }

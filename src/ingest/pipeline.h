@@ -134,6 +134,10 @@ struct pipeline_column {
     const struct sql_agg_call *agg;
     size_t state_size;
     int storage_col; /* set by the caller (runner); -1 = none yet */
+    /* a multi-value string column of the table (type ARRAY): its values are
+     * made lists and ordered by mv_handling (enum storage_mv_handling) */
+    bool multi_value;
+    uint8_t mv_handling;
 };
 
 /*
@@ -161,6 +165,9 @@ struct pipeline_table {
     bool strict;
     const struct pipeline_table_col *cols;
     size_t ncols;
+    /* per column: a multi-value string's (type ARRAY) enum storage_mv_handling;
+     * NULL: SORTED_ARRAY for every one */
+    const uint8_t *mv_handling;
 };
 
 /*

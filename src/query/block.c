@@ -5,7 +5,9 @@
  *   - aggregate: each row's group id comes from its dictionary id (an id →
  *     group map per view, so each distinct value is hashed once per view),
  *     from its raw __time (TIME_FLOOR / FLOOR TO keys), or from a hash of
- *     the evaluated keys; aggregates then update native accumulators
+ *     the evaluated keys (a multi-value key explodes: one pass per value
+ *     position, each row in the group of its value there, agg_block_mv);
+ *     aggregates then update native accumulators
  *     straight from raw column vectors, sql_agg states, or merge stored
  *     measure states (or the per-id arrays of view.c);
  *   - no aggregate: items and ORDER BY terms are evaluated per block and
@@ -614,10 +616,25 @@ static int agg_sql(struct query__run *r, const struct query__agg_plan *a, const 
         (rc = times_of(r, &t)))
         return rc;
     struct arena *mem = &r->x->keep;
+    /* COUNT(DISTINCT) of a multi-value column counts its values (Druid) */
+    const struct sql_schema *sch = &r->p->src->schema;
+    bool per_value = c->kind == SQL_AGG_COUNT_DISTINCT && a->arg_col >= 0 &&
+                     (size_t)a->arg_col < sch->n &&
+                     (sch->fields[a->arg_col].flags & SQL_FIELD_MULTI_VALUE);
     FOR_ROWS({
         struct sql_value av[2];
         for (int i = 0; i < c->nargs && i < 2; i++)
             av[i] = args[i][k];
+        if (per_value && !av[0].is_null && av[0].type == SQL_ARRAY) {
+            struct sql_value list = av[0];
+            for (uint32_t e = 0; e < list.v.a.n; e++) {
+                av[0] = list.v.a.items[e];
+                if ((rc = sql_agg_add_err(c, query__groups_acc(&r->groups, r->gids[k]) + a->off,
+                                          av, 0, mem, r->x->err)))
+                    return rc == LERR_NOMEM ? query__ctx_nomem(r->x, "aggregator states") : rc;
+            }
+            continue;
+        }
         /* LERR_INVALID: an ARRAY_AGG or STRING_AGG passed its maxBytes */
         if ((rc = sql_agg_add_err(c, query__groups_acc(&r->groups, r->gids[k]) + a->off, av,
                                   t ? t[k] : 0, mem, r->x->err)))
@@ -670,6 +687,120 @@ static int byid_block(struct query__run *r)
     return 0;
 }
 
+/* Updates every aggregate with the selected rows listed in rows[0..nrows)
+ * (all of them when rows is NULL), each into its row's group r->gids[k]. */
+static int agg_rows(struct query__run *r, const uint32_t *rows, uint32_t nrows)
+{
+    const struct query__plan *p = r->p;
+    int rc;
+    uint32_t *fsel = NULL;
+    for (size_t i = 0; i < p->q->naggs && !fsel; i++)
+        if (p->aggs[i].call->filter && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
+            return query__ctx_nomem(r->x, "a filter selection");
+    struct arena_mark mark;
+    for (size_t i = 0; i < p->q->naggs; i++) {
+        const struct query__agg_plan *a = &p->aggs[i];
+        if (r->vs && a->mode == QA_COUNT_STAR)
+            continue; /* per-id arrays count rows in vs->cnt */
+        /* an aggregate's argument vectors are dead once it has added them:
+         * thousands of aggregates need one's worth of scratch, not all */
+        arena_mark(&r->x->scratch, &mark);
+        const uint32_t *fidx = rows;
+        uint32_t m = rows ? nrows : r->nsel;
+        if (a->call->filter) {
+            if ((rc = load_refs(r, a->call->filter)))
+                return rc;
+            struct sql_batch b = batch_of(r);
+            int nomem;
+            m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel, &nomem);
+            if (nomem)
+                return query__ctx_nomem(r->x, EXPR_RESULTS);
+            if (rows) { /* the filter's rows among `rows` (both ascending) */
+                uint32_t k = 0, j = 0, o = 0;
+                while (k < m && j < nrows) {
+                    if (fsel[k] == rows[j])
+                        fsel[o++] = fsel[k++], j++;
+                    else if (fsel[k] < rows[j])
+                        k++;
+                    else
+                        j++;
+                }
+                m = o;
+            }
+            fidx = fsel;
+        }
+        switch (a->mode) {
+        case QA_COUNT_STAR: FOR_ROWS(ACC(r->gids[k])->n++;) break;
+        case QA_NATIVE: rc = agg_native(r, a, fidx, m); break;
+        case QA_MERGE: rc = agg_merge(r, a, fidx, m); break;
+        default: rc = agg_sql(r, a, fidx, m);
+        }
+        if (rc)
+            return rc;
+        arena_release(&r->x->scratch, &mark);
+    }
+    return 0;
+}
+
+/* The group key that is a multi-value column (Druid explodes it: a row
+ * counts once in the group of each of its values, a row without values in
+ * the NULL group), or -1. */
+static int mv_key(const struct query__run *r)
+{
+    const struct query__plan *p = r->p;
+    if (p->key_kind != QK_GENERIC || !p->key_cols)
+        return -1;
+    for (size_t i = 0; i < p->q->nkeys; i++) {
+        int c = p->key_cols[i];
+        if (c >= 0 && (size_t)c < p->src->schema.n &&
+            (p->src->schema.fields[c].flags & SQL_FIELD_MULTI_VALUE))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Aggregates a block grouped by a multi-value key: pass j puts each row
+ * with more than j values in the group of its j-th value. */
+static int agg_block_mv(struct query__run *r, size_t mk)
+{
+    const struct sql_select *q = r->p->q;
+    size_t nk = q->nkeys;
+    const struct sql_value **kv = arena_alloc(&r->x->scratch, nk * sizeof *kv);
+    struct sql_value *row = arena_alloc(&r->x->scratch, nk * sizeof *row);
+    uint32_t *rows = arena_alloc(&r->x->scratch, BLOCK * sizeof *rows);
+    if (!kv || !row || !rows)
+        return query__ctx_nomem(r->x, "group keys");
+    int rc;
+    for (size_t i = 0; i < nk; i++)
+        if ((rc = eval_vec(r, q->keys[i], r->p->key_cols[i], &kv[i])))
+            return rc;
+    uint32_t most = 1;
+    for (uint32_t k = 0; k < r->nsel; k++)
+        if (!kv[mk][k].is_null && kv[mk][k].type == SQL_ARRAY && kv[mk][k].v.a.n > most)
+            most = kv[mk][k].v.a.n;
+    for (uint32_t j = 0; j < most; j++) {
+        uint32_t m = 0;
+        for (uint32_t k = 0; k < r->nsel; k++) {
+            const struct sql_value *v = &kv[mk][k];
+            uint32_t n = v->is_null ? 0 : v->type == SQL_ARRAY ? v->v.a.n : 1;
+            if (j >= n && !(j == 0 && n == 0))
+                continue;
+            for (size_t i = 0; i < nk; i++)
+                row[i] = kv[i][k];
+            row[mk] = n == 0 ? sql_null(SQL_STRING) : v->type == SQL_ARRAY ? v->v.a.items[j] : *v;
+            if ((rc = query__run_find_group(r, row, &r->gids[k])))
+                return rc;
+            rows[m++] = k;
+        }
+        /* after the lookups: creating groups may have moved the records */
+        r->accbase = r->groups.recs + r->groups.acc_off;
+        r->stride = r->groups.rec_size;
+        if ((rc = agg_rows(r, rows, m)))
+            return rc;
+    }
+    return 0;
+}
+
 static int agg_block(struct query__run *r)
 {
     const struct query__plan *p = r->p;
@@ -678,6 +809,9 @@ static int agg_block(struct query__run *r)
         if ((rc = byid_block(r)) || !r->vs->acc)
             return rc;
     } else {
+        int mk = mv_key(r);
+        if (mk >= 0)
+            return agg_block_mv(r, (size_t)mk);
         switch (p->key_kind) {
         case QK_NONE:
             memset(r->gids, 0, r->nsel * sizeof *r->gids);
@@ -694,41 +828,7 @@ static int agg_block(struct query__run *r)
         r->accbase = r->groups.recs + r->groups.acc_off;
         r->stride = r->groups.rec_size;
     }
-    uint32_t *fsel = NULL;
-    for (size_t i = 0; i < p->q->naggs && !fsel; i++)
-        if (p->aggs[i].call->filter && !(fsel = arena_alloc(&r->x->scratch, BLOCK * sizeof *fsel)))
-            return query__ctx_nomem(r->x, "a filter selection");
-    struct arena_mark mark;
-    for (size_t i = 0; i < p->q->naggs; i++) {
-        const struct query__agg_plan *a = &p->aggs[i];
-        if (r->vs && a->mode == QA_COUNT_STAR)
-            continue; /* per-id arrays count rows in vs->cnt */
-        /* an aggregate's argument vectors are dead once it has added them:
-         * thousands of aggregates need one's worth of scratch, not all */
-        arena_mark(&r->x->scratch, &mark);
-        const uint32_t *fidx = NULL;
-        uint32_t m = r->nsel;
-        if (a->call->filter) {
-            if ((rc = load_refs(r, a->call->filter)))
-                return rc;
-            struct sql_batch b = batch_of(r);
-            int nomem;
-            m = sql_filter_batch(a->call->filter, &b, NULL, r->nsel, &r->x->scratch, fsel, &nomem);
-            if (nomem)
-                return query__ctx_nomem(r->x, EXPR_RESULTS);
-            fidx = fsel;
-        }
-        switch (a->mode) {
-        case QA_COUNT_STAR: FOR_ROWS(ACC(r->gids[k])->n++;) break;
-        case QA_NATIVE: rc = agg_native(r, a, fidx, m); break;
-        case QA_MERGE: rc = agg_merge(r, a, fidx, m); break;
-        default: rc = agg_sql(r, a, fidx, m);
-        }
-        if (rc)
-            return rc;
-        arena_release(&r->x->scratch, &mark);
-    }
-    return 0;
+    return agg_rows(r, NULL, 0);
 }
 
 /* ---- rows without aggregation ------------------------------------------------------- */

@@ -7,7 +7,10 @@
  *   QF_STR    a condition on one STRING column, decided per dictionary id:
  *             = / <> / IN (ids looked up), IS NULL (id 0), LIKE 'prefix%'
  *             (an id range of a sorted dictionary), or any other condition
- *             on that column alone (evaluated once per dictionary value)
+ *             on that column alone (evaluated once per dictionary value);
+ *             also a multi-value column (ARRAY), whose dictionary holds
+ *             rows' lists: each list is decided whole (= / IN natively,
+ *             the rest by the bound expression, which tries every value)
  *   QF_TIME   __time in [lo, hi): whole views in or out, else a time scan
  *   QF_NUM    a LONG column compared with an integer: a scan of raw longs
  *   QF_CONST  TRUE / FALSE / NULL
@@ -68,10 +71,17 @@ static struct query__fnode *new_node(struct fbuild *fb, int kind, bool neg, cons
     return n;
 }
 
+/* A dictionary column: STRING, or a multi-value string (its filters hold
+ * for a row when they hold for any of its values: the bound expressions say
+ * so, and leaf_ids() decides them per list). */
+static bool dict_field(const struct sql_field *f)
+{
+    return f->type == SQL_STRING || (f->type == SQL_ARRAY && (f->flags & SQL_FIELD_MULTI_VALUE));
+}
+
 static bool is_str_col(const struct fbuild *fb, const struct query__shape *s)
 {
-    return s->kind == QSH_REF && s->field < fb->cols->n &&
-           fb->cols->fields[s->field].type == SQL_STRING;
+    return s->kind == QSH_REF && s->field < fb->cols->n && dict_field(&fb->cols->fields[s->field]);
 }
 
 static bool is_time_col(const struct fbuild *fb, const struct query__shape *s)
@@ -805,7 +815,7 @@ int query__filter_build(struct query__filter *f, const struct sql_select *q,
      * whatever its form (LOWER("c") = 'x', "c" = 1, ...). */
     const uint32_t *refs;
     if (!f->exact && sql_expr_refs(q->where, &refs) == 1 && refs[0] < cols->n &&
-        cols->fields[refs[0]].type == SQL_STRING) {
+        dict_field(&cols->fields[refs[0]])) {
         struct query__fnode *n =
             new_node(&fb, QF_STR, false, query__shape_text(q->where, &x->keep));
         if (!n)
@@ -1287,6 +1297,51 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* A multi-value column's dictionary entry (a row's list) as the ARRAY the
+ * expressions see; items in the leaf arena. */
+static int mv_entry(const struct storage_view *v, size_t col, uint32_t id, struct query__ctx *x,
+                    struct sql_value *out)
+{
+    struct sql_value e = storage_view_dict_value(v, col, id);
+    int64_t k = e.is_null ? 0 : storage_mv_decode(e.v.s.p, e.v.s.n, NULL, 0);
+    if (k < 0)
+        return lerr_set(x->err, LERR_CORRUPT, "%s: multi-value list %u of column %zu is not whole",
+                        storage_view_name(v), id, col);
+    if (k == 0) {
+        *out = sql_null(SQL_ARRAY);
+        return 0;
+    }
+    struct sql_value *items = arena_alloc(&x->leaf, (size_t)k * sizeof *items);
+    if (!items)
+        return query__ctx_nomem(x, "a multi-value list");
+    storage_mv_decode(e.v.s.p, e.v.s.n, items, (uint32_t)k);
+    *out = (struct sql_value){.type = SQL_ARRAY};
+    out->v.a.items = items;
+    out->v.a.n = (uint32_t)k;
+    return 0;
+}
+
+/* = / IN on a multi-value column, for one list: TRUE when a value is one of
+ * the literals, UNKNOWN when none is but one is NULL, else FALSE. */
+static int mv_eq_verdict(const struct query__fnode *n, const struct sql_value *list)
+{
+    if (list->is_null)
+        return V_UNKNOWN;
+    bool unknown = false;
+    for (uint32_t i = 0; i < list->v.a.n; i++) {
+        const struct sql_value *e = &list->v.a.items[i];
+        if (e->is_null) {
+            unknown = true;
+            continue;
+        }
+        for (size_t j = 0; j < n->nlits; j++)
+            if (n->lits[j].v.s.n == e->v.s.n &&
+                (e->v.s.n == 0 || memcmp(n->lits[j].v.s.p, e->v.s.p, e->v.s.n) == 0))
+                return V_TRUE;
+    }
+    return unknown ? V_UNKNOWN : V_FALSE;
+}
+
 static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, size_t ncols,
                     struct query__ctx *x, struct idsel *out)
 {
@@ -1295,7 +1350,10 @@ static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, 
     size_t col = (size_t)n->col;
     uint32_t dsize = storage_view_dict_size(v, col);
     int rc;
-    switch (n->op) {
+    /* a multi-value column: each dictionary entry is a row's list, decided
+     * as a whole (any value, or for the negated forms none) */
+    bool mv = storage_view_column_type(v, col) == SQL_ARRAY;
+    switch (mv && n->op != QFO_ISNULL ? QFO_EVAL : n->op) {
     case QFO_ISNULL: out->complement = n->neg; return idsel_push(out, &cap, STORAGE_NULL_ID, x);
     case QFO_EQ:
         /* negated: every id but NULL and the listed values */
@@ -1341,13 +1399,22 @@ static int leaf_ids(const struct query__fnode *n, const struct storage_view *v, 
         row[c] = sql_null(SQL_NULL);
     size_t nsel = 0;
     struct sql_value null = sql_null(SQL_STRING);
-    if (n->op == QFO_LIKE && (rc = like_dict(n, v, col, dsize, sel, &nsel, x)))
+    bool native_like = n->op == QFO_LIKE && !mv;
+    if (native_like && (rc = like_dict(n, v, col, dsize, sel, &nsel, x)))
         return rc;
-    for (uint32_t id = 0; id < dsize && n->op != QFO_LIKE; id++) {
+    for (uint32_t id = 0; id < dsize && !native_like; id++) {
         if ((id & 1023) == 0 && (rc = query__ctx_check(x)))
             return rc;
         struct sql_value val = id == STORAGE_NULL_ID ? null : storage_view_dict_value(v, col, id);
-        sel[id] = selects(n, eval_verdict(n, &val, ncols, row, x, &rc));
+        struct arena_mark mark;
+        arena_mark(&x->leaf, &mark);
+        if (mv && (rc = mv_entry(v, col, id, x, &val)))
+            return rc;
+        if (mv && n->op == QFO_EQ)
+            sel[id] = selects(n, mv_eq_verdict(n, &val));
+        else
+            sel[id] = selects(n, eval_verdict(n, &val, ncols, row, x, &rc));
+        arena_release(&x->leaf, &mark);
         if (rc)
             return rc;
         nsel += sel[id];
@@ -1400,7 +1467,8 @@ static int leaf_str(const struct query__fnode *n, const struct storage_view *v,
         }
         return rs_empty(out, x);
     }
-    if (storage_view_column_type(v, col) != SQL_STRING || rows > UINT32_MAX) {
+    int vt = storage_view_column_type(v, col);
+    if ((vt != SQL_STRING && vt != SQL_ARRAY) || rows > UINT32_MAX) {
         rs_all(out, false); /* stored as another type here: evaluate rows */
         return 0;
     }

@@ -201,7 +201,9 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
         return query__ctx_nomem(x, "the table's columns");
     for (size_t i = 0; i < n; i++) {
         const struct storage_column *c = &snap->cols[i];
-        fields[i] = (struct sql_field){c->name, strlen(c->name), c->type, NULL, 0};
+        /* a stored ARRAY column is a multi-value string (Druid's semantics) */
+        fields[i] = (struct sql_field){c->name, strlen(c->name), c->type, NULL,
+                                       c->type == SQL_ARRAY ? SQL_FIELD_MULTI_VALUE : 0};
     }
     src->snap = snap;
     src->schema = (struct sql_schema){fields, n};
@@ -518,6 +520,7 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
     /* only the columns the block names (a joined table's rows are copied) */
     struct query__source src;
     int rc = f->ncol_aliases ? 1 : open_table(R, f->schema_name, f->table, &src);
+    bool opened = rc == 0;
     const char *qual = f->alias ? f->alias : f->table;
     size_t nsel = 0;
     for (size_t i = 0; !rc && i < src.schema.n; i++) {
@@ -577,6 +580,12 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
     buf_free(&sql);
     if (!rc)
         rc = to_memtable(R, &res, f->alias ? f->alias : f->table, out);
+    /* the table's multi-value columns keep their semantics in the copy */
+    for (size_t i = 0; !rc && opened && i < out->ncols; i++)
+        for (size_t j = 0; j < src.schema.n; j++)
+            if ((src.schema.fields[j].flags & SQL_FIELD_MULTI_VALUE) &&
+                strcmp(src.schema.fields[j].name, out->fields[i].name) == 0)
+                out->fields[i].flags |= SQL_FIELD_MULTI_VALUE;
     if (!rc)
         rc = rename_fields(R, s, f->pos, out, f->col_aliases, f->ncol_aliases,
                            "the table's column list");

@@ -998,6 +998,8 @@ bool sql_node_explain(const struct sql_node *n, struct buf *out)
     case NK_CALL: break;
     default: return buf_puts(out, "?");
     }
+    if (n->flags & (NF_MV_ANY | NF_MV_ELEM)) /* printed as the predicate over the column */
+        return sql_node_explain(n->args[0], out);
     const struct sql_func *f = &sql_funcs[n->func];
     if (n->func == F_CAST) {
         buf_puts(out, "CAST(");

@@ -332,6 +332,112 @@ static int cmp_class(int t)
     }
 }
 
+/* ---- multi-value string columns --------------------------------------------------
+ * Druid's multi-value dimensions: `tags = 'b'` holds for a row when it holds
+ * for any of its values. The predicate is bound over one value (an
+ * NF_MV_ELEM node standing for the column, typed VARCHAR) and wrapped in an
+ * NF_MV_ANY node that tries each of the row's values; EXPLAIN prints both as
+ * what they wrap, so the planner sees the usual shapes. */
+
+EVAL(mv_elem_fn)
+{
+    if (c->mv_elem) {
+        *out = *c->mv_elem;
+        return;
+    }
+    /* outside a wrapper (never bound so): the list's text */
+    struct sql_value a;
+    sql_eval_arg(n->args[0], c, &a);
+    *out = sql_value_cast(&a, SQL_STRING, c->mem);
+}
+
+EVAL(mv_any_fn)
+{
+    const struct sql_node *el = n->aux;
+    struct sql_value a;
+    sql_eval_arg(el->args[0], c, &a);
+    uint32_t cnt = a.is_null ? 0 : a.type == SQL_ARRAY ? a.v.a.n : 1;
+    if (cnt == 0) {
+        *out = sql_null(SQL_BOOLEAN); /* no values: unknown, as a NULL is */
+        return;
+    }
+    const struct sql_value *save = c->mv_elem;
+    bool all = n->ival != 0, unknown = false, decided = false;
+    for (uint32_t i = 0; i < cnt && !decided; i++) {
+        struct sql_value e = a.type == SQL_ARRAY ? a.v.a.items[i] : a;
+        if (!e.is_null && e.type != SQL_STRING)
+            e = sql_value_cast(&e, SQL_STRING, c->mem);
+        if (e.is_null)
+            e = sql_null(SQL_STRING);
+        c->mv_elem = &e;
+        int r = sql_eval_bool(n->args[0], c);
+        decided = all ? r == 0 : r == 1;
+        unknown |= r < 0;
+    }
+    c->mv_elem = save;
+    if (decided)
+        sql_set_long(out, SQL_BOOLEAN, !all);
+    else if (unknown)
+        *out = sql_null(SQL_BOOLEAN);
+    else
+        sql_set_long(out, SQL_BOOLEAN, all);
+}
+
+/* The argument in [from, to) that references a multi-value column, now
+ * replaced by the value being tried; -1 when none (or more than one). */
+static int mv_begin(struct sql_bctx *b, struct sql_node *n, int from, int to)
+{
+    int k = -1;
+    for (int i = from; i < to; i++) {
+        const struct sql_node *a = n->args[i];
+        if (a->kind == NK_REF && a->type == SQL_ARRAY && b->schema && a->field < b->schema->n &&
+            (b->schema->fields[a->field].flags & SQL_FIELD_MULTI_VALUE)) {
+            if (k >= 0)
+                return -1;
+            k = i;
+        }
+    }
+    if (k < 0)
+        return -1;
+    struct sql_node *el = sql_node_new(b->arena, NK_CALL, n->args[k]->pos);
+    struct sql_node **args = arena_alloc(b->arena, sizeof *args);
+    if (!el || !args) {
+        lerr_set(b->err, LERR_NOMEM, "out of memory");
+        return -1;
+    }
+    args[0] = n->args[k];
+    el->func = n->func;
+    el->flags = NF_MV_ELEM;
+    el->type = SQL_STRING;
+    el->nargs = 1;
+    el->args = args;
+    el->height = args[0]->height + 1;
+    el->fn = mv_elem_fn;
+    n->args[k] = el;
+    return k;
+}
+
+/* Wraps the bound predicate n (over one value, argument k) into the
+ * NF_MV_ANY node that tries every value; `all` for the negated forms. */
+static int mv_end(struct sql_bctx *b, struct sql_node *n, int k, bool all)
+{
+    struct sql_node *inner = arena_alloc(b->arena, sizeof *inner);
+    struct sql_node **args = arena_alloc(b->arena, sizeof *args);
+    if (!inner || !args)
+        return lerr_set(b->err, LERR_NOMEM, "out of memory");
+    *inner = *n;
+    args[0] = inner;
+    n->flags = NF_MV_ANY;
+    n->nargs = 1;
+    n->args = args;
+    n->aux = inner->args[k];
+    n->ival = all;
+    n->type = SQL_BOOLEAN;
+    n->height = inner->height + 1;
+    n->fn = mv_any_fn;
+    return 0;
+}
+
 /* Coerces args [from, to) of n to their common comparison type. */
 static int unify_cmp(struct sql_bctx *b, struct sql_node *n, int from, int to)
 {
@@ -354,6 +460,9 @@ static int unify_cmp(struct sql_bctx *b, struct sql_node *n, int from, int to)
 int sql_bind_cmp(struct sql_bctx *b, struct sql_node *n)
 {
     int v = sql_funcs[n->func].variant;
+    int mv = v < 6 ? mv_begin(b, n, 0, 2) : -1;
+    if (b->err && b->err->code)
+        return b->err->code;
     int t = unify_cmp(b, n, 0, 2);
     if (t < 0 || (b->err && b->err->code))
         return LERR_INVALID;
@@ -367,7 +476,8 @@ int sql_bind_cmp(struct sql_bctx *b, struct sql_node *n)
         if (cmp_class(t) == 2 && v <= 1 && k->kind == NK_LIT && !k->k.is_null && k->k.v.s.n > 0)
             n->fn = v == 0 ? cmp_eq_s_lit : cmp_ne_s_lit;
     }
-    return 0;
+    /* <> on a multi-value column: none of the values is equal (Druid's NOT) */
+    return mv >= 0 ? mv_end(b, n, mv, v == 1) : 0;
 }
 
 /* ---- logic ----------------------------------------------------------------- */
@@ -540,7 +650,18 @@ EVAL(in_fn)
         sql_set_long(out, SQL_BOOLEAN, neg);
 }
 
+static int bind_in(struct sql_bctx *b, struct sql_node *n);
+
 int sql_bind_in(struct sql_bctx *b, struct sql_node *n)
+{
+    int mv = mv_begin(b, n, 0, 1);
+    if (b->err && b->err->code)
+        return b->err->code;
+    int rc = bind_in(b, n);
+    return rc || mv < 0 ? rc : mv_end(b, n, mv, (n->flags & NF_NOT) != 0);
+}
+
+static int bind_in(struct sql_bctx *b, struct sql_node *n)
 {
     int t = unify_cmp(b, n, 0, n->nargs);
     if (t < 0 || (b->err && b->err->code))
@@ -589,12 +710,15 @@ EVAL(between_fn)
 
 int sql_bind_between(struct sql_bctx *b, struct sql_node *n)
 {
+    int mv = mv_begin(b, n, 0, 1);
+    if (b->err && b->err->code)
+        return b->err->code;
     int t = unify_cmp(b, n, 0, 3);
     if (t < 0 || (b->err && b->err->code))
         return LERR_INVALID;
     n->type = SQL_BOOLEAN;
     n->fn = between_fn;
-    return 0;
+    return mv >= 0 ? mv_end(b, n, mv, (n->flags & NF_NOT) != 0) : 0;
 }
 
 /* ---- LIKE -------------------------------------------------------------------- */
@@ -668,6 +792,9 @@ EVAL(like_fn)
 
 int sql_bind_like(struct sql_bctx *b, struct sql_node *n)
 {
+    int mv = mv_begin(b, n, 0, 1);
+    if (b->err && b->err->code)
+        return b->err->code;
     for (int i = 0; i < n->nargs; i++)
         if (sql_arg_check(b, n, i, SQL_STRING))
             return LERR_INVALID;
@@ -677,7 +804,7 @@ int sql_bind_like(struct sql_bctx *b, struct sql_node *n)
                               "the ESCAPE of LIKE must be one character, such as '\\'");
     n->type = SQL_BOOLEAN;
     n->fn = like_fn;
-    return 0;
+    return mv >= 0 ? mv_end(b, n, mv, (n->flags & NF_NOT) != 0) : 0;
 }
 
 /* ---- CASE, COALESCE, NULLIF, GREATEST ------------------------------------------- */

@@ -181,6 +181,11 @@ struct sql_field {
  * SELECT *: the two sides' columns of JOIN ... USING (col), whose merged
  * column is the unqualified one. */
 #define SQL_FIELD_QUALIFIED_ONLY 0x01
+/* An ARRAY field that is a multi-value string column (Druid's multi-value
+ * dimension): a comparison, IN, LIKE or BETWEEN of it with a scalar is true
+ * when it is true of ANY of the row's values (its negation, <> or NOT, when
+ * of none), NULL for a row without values. Expressions honour it too. */
+#define SQL_FIELD_MULTI_VALUE 0x02
 
 struct sql_schema {
     const struct sql_field *fields;

@@ -99,6 +99,10 @@ enum node_kind {
 #define NF_QUOTED 0x08   /* identifier was "quoted" */
 #define NF_OVER 0x10     /* a window call: fn(...) OVER ...; aux is its struct sql_over */
 #define NF_COLREF 0x20   /* an identifier naming input column `field` by position (window.c) */
+#define NF_MV_ANY \
+    0x40                /* a predicate over a multi-value column's values: args[0] is it over \
+                          * one value, aux the NF_MV_ELEM node, ival 1 when all must hold */
+#define NF_MV_ELEM 0x80 /* the value being tried; args[0] is the column's reference */
 
 /* Deepest tree the parser accepts: binding and evaluation recurse once per
  * level, and ingestion threads have ordinary stacks. */
@@ -140,6 +144,7 @@ struct sql_ectx {
     int rc; /* first run-time error */
     struct lerr *err;
     const struct sql_value *params;
+    const struct sql_value *mv_elem; /* NF_MV_ANY: the value being tried */
 };
 
 static inline void sql_eval_node(const struct sql_node *n, struct sql_ectx *c,

@@ -2,10 +2,13 @@
  * codec.c — the byte-level pieces of segment files: CRC32C (SSE4.2 when the
  * CPU has it, else slicing-by-8 tables), bit packing of integers, and the
  * block codecs (LZ4, zstd, frame of reference, delta) with "pick the
- * smallest" encoders. Also a byte hash for the realtime dictionaries.
+ * smallest" encoders. Also a byte hash for the realtime dictionaries, and
+ * the entries of multi-value string columns (storage_mv_encode/decode: a
+ * row's list as one dictionary entry).
  *
  * Entry points: util_crc32c(), storage__bitpack*(), storage__bitunpack*(),
- * storage__encode_longs(), storage__encode_bytes(), storage__decode_block(), storage__hash_bytes().
+ * storage__encode_longs(), storage__encode_bytes(), storage__decode_block(), storage__hash_bytes(),
+ * storage_mv_encode(), storage_mv_decode(), storage_mv_handling_name/parse().
  * Everything is thread-safe: what is kept between calls (zstd contexts,
  * the encoders' candidate buffers) is kept per thread. (The CRC32C of
  * every part is util_crc32c.)
@@ -546,4 +549,114 @@ bool storage__decode_block(int codec, const uint8_t *src, size_t clen, void *dst
         return decode_packed(codec, src, clen, dst, rawlen / 8);
     default: return false;
     }
+}
+
+/* ---- multi-value string entries ------------------------------------------ */
+
+int64_t storage_mv_decode(const char *p, size_t n, struct sql_value *items, uint32_t cap)
+{
+    size_t pos = 0;
+    int64_t k = 0;
+    while (pos < n) {
+        if (n - pos < 4 || k >= (int64_t)STORAGE_MV_MAX_ITEMS)
+            return -1;
+        uint32_t len = storage__get_u32(p + pos);
+        pos += 4;
+        if (len == STORAGE_MV_NULL_ELEM) {
+            if (items && k < cap)
+                items[k] = sql_null(SQL_STRING);
+        } else {
+            if (len > n - pos)
+                return -1;
+            if (items && k < cap)
+                items[k] = sql_string(p + pos, len);
+            pos += len;
+        }
+        k++;
+    }
+    return k;
+}
+
+/* Byte order, shorter first on a common prefix; NULL elements first. */
+static int elem_cmp(const void *a, const void *b)
+{
+    const struct sql_value *x = a, *y = b;
+    if (x->is_null || y->is_null)
+        return x->is_null && y->is_null ? 0 : x->is_null ? -1 : 1;
+    uint32_t m = x->v.s.n < y->v.s.n ? x->v.s.n : y->v.s.n;
+    int c = m ? memcmp(x->v.s.p, y->v.s.p, m) : 0;
+    if (c)
+        return c;
+    return x->v.s.n < y->v.s.n ? -1 : x->v.s.n > y->v.s.n;
+}
+
+int storage_mv_encode(const struct sql_value *v, int handling, struct arena *mem, const char **out,
+                      uint32_t *n, struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (v->is_null || v->type == SQL_NULL)
+        return 0;
+    uint32_t cnt = v->type == SQL_ARRAY ? v->v.a.n : 1;
+    if (cnt == 0)
+        return 0;
+    if (cnt > STORAGE_MV_MAX_ITEMS)
+        return lerr_set(err, LERR_INVALID,
+                        "a multi-value string holds %u values; at most %u fit in one row", cnt,
+                        STORAGE_MV_MAX_ITEMS);
+    struct sql_value *el = arena_alloc(mem, cnt * sizeof *el);
+    if (!el)
+        return lerr_set(err, LERR_NOMEM, "out of memory encoding a multi-value string");
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const struct sql_value *x = v->type == SQL_ARRAY ? &v->v.a.items[i] : v;
+        el[i] = x->is_null || x->type == SQL_NULL ? sql_null(SQL_STRING)
+                : x->type == SQL_STRING           ? *x
+                                                  : sql_value_cast(x, SQL_STRING, mem);
+        if (!el[i].is_null && el[i].type != SQL_STRING)
+            el[i] = sql_null(SQL_STRING);
+        bytes += 4 + (el[i].is_null ? 0 : el[i].v.s.n);
+    }
+    if (bytes > STORAGE_MV_MAX_BYTES)
+        return lerr_set(err, LERR_INVALID,
+                        "a multi-value string of %llu bytes; at most %u bytes fit in one row",
+                        (unsigned long long)bytes, STORAGE_MV_MAX_BYTES);
+    if (handling != STORAGE_MV_ARRAY && cnt > 1)
+        qsort(el, cnt, sizeof *el, elem_cmp);
+    char *b = arena_alloc(mem, bytes ? bytes : 1);
+    if (!b)
+        return lerr_set(err, LERR_NOMEM, "out of memory encoding a multi-value string");
+    size_t pos = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (handling == STORAGE_MV_SORTED_SET && i && elem_cmp(&el[i], &el[i - 1]) == 0)
+            continue;
+        if (el[i].is_null) {
+            storage__put_u32(b + pos, STORAGE_MV_NULL_ELEM);
+            pos += 4;
+            continue;
+        }
+        storage__put_u32(b + pos, el[i].v.s.n);
+        pos += 4;
+        if (el[i].v.s.n)
+            memcpy(b + pos, el[i].v.s.p, el[i].v.s.n);
+        pos += el[i].v.s.n;
+    }
+    *out = b;
+    *n = (uint32_t)pos;
+    return 0;
+}
+
+static const char *const mv_names[] = {"SORTED_ARRAY", "SORTED_SET", "ARRAY"};
+
+const char *storage_mv_handling_name(int handling)
+{
+    return handling >= 0 && handling < 3 ? mv_names[handling] : "SORTED_ARRAY";
+}
+
+int storage_mv_handling_parse(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (s && strcmp(s, mv_names[i]) == 0)
+            return i;
+    return -1;
 }

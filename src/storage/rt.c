@@ -19,6 +19,9 @@
  *    of measure columns take it (read), so no reader sees a half-merged
  *    state. Dimensions of a stored row never change, so reading them needs
  *    no lock at all.
+ *  - A multi-value string column (ARRAY) is a STRING column whose
+ *    dictionary entries are whole lists (storage_mv_encode, in the order
+ *    given): a row holds one id, and rollup compares lists by id.
  *  - Per-row "present" bytes (not bits) mark non-NULL values of numeric and
  *    JSON columns: bytes are separate memory locations, so filling a new row
  *    never writes a word a reader of an older row reads.
@@ -199,7 +202,7 @@ static struct rt_col *col_new(struct rt_buf *b, const struct storage__schema *sc
     c->kind = def->kind;
     if (def->kind == STORAGE_MEASURE) {
         c->width = sc->state_size[i];
-    } else if (def->type == SQL_STRING) {
+    } else if (storage__is_dict(def->type)) {
         c->width = sizeof(uint32_t);
     } else if (def->type == SQL_JSON) {
         c->width = sizeof(struct rt_str);
@@ -218,7 +221,7 @@ static struct rt_col *col_new(struct rt_buf *b, const struct storage__schema *sc
         free(c);
         return NULL;
     }
-    if (def->kind == STORAGE_DIMENSION && def->type == SQL_STRING) {
+    if (def->kind == STORAGE_DIMENSION && storage__is_dict(def->type)) {
         c->dpages = calloc(b->npages + 1, sizeof *c->dpages);
         if (!c->dpages) {
             free(c->pages);
@@ -455,8 +458,24 @@ static inline uint64_t dbl_bits(double d)
 static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value *v,
                      struct arena *scratch, uint64_t hash, struct key *k)
 {
-    struct sql_value x = coerce(v, c->type, scratch);
     memset(k, 0, sizeof *k);
+    if (c->type == SQL_ARRAY) {
+        /* a multi-value string: the whole list is one dictionary entry (a
+         * list past the limits, which the row pipeline rejects before, is
+         * stored as no values) */
+        const char *p;
+        uint32_t n;
+        struct lerr e;
+        lerr_init(&e);
+        int rc = storage_mv_encode(v, STORAGE_MV_ARRAY, scratch, &p, &n, &e);
+        if (rc == LERR_NOMEM)
+            return false;
+        if (rc || !p)
+            return (k->null = true);
+        k->u = dict_id(b, c, p, n, storage__hash_bytes(p, n));
+        return k->u != 0;
+    }
+    struct sql_value x = coerce(v, c->type, scratch);
     if (x.is_null)
         return (k->null = true);
     switch (c->type) {
@@ -497,7 +516,7 @@ static uint64_t key_hash(const struct rt_col *c, size_t col, const struct key *k
 static bool key_equal_stored(const struct rt_col *c, uint64_t row, const struct key *k)
 {
     const uint8_t *pg = page_get(c, row);
-    if (c->type == SQL_STRING) {
+    if (storage__is_dict(c->type)) {
         uint32_t id = pg ? ((const uint32_t *)pg)[row & (ST_BLOCK - 1)] : 0;
         return k->null ? id == 0 : id == k->u;
     }
@@ -528,7 +547,7 @@ static bool store_key(struct rt_buf *b, struct rt_col *c, uint64_t row, const st
     if (!pg)
         return false;
     uint8_t *vp = val_ptr(c, pg, row);
-    if (c->type == SQL_STRING) {
+    if (storage__is_dict(c->type)) {
         uint32_t id = (uint32_t)k->u;
         memcpy(vp, &id, 4);
         return true;

@@ -217,7 +217,7 @@ static bool is_string_col(const struct storage_view *v, size_t col, int *c)
         return false;
     if (v->realtime)
         return v->schema->cols[col].kind == STORAGE_DIMENSION &&
-               v->schema->cols[col].type == SQL_STRING;
+               storage__is_dict(v->schema->cols[col].type);
     return v->seg->cols[*c].enc == ST_ENC_STRING;
 }
 
@@ -231,8 +231,7 @@ uint32_t storage_view_dict_size(const struct storage_view *v, size_t col)
 
 bool storage_view_dict_sorted(const struct storage_view *v, size_t col)
 {
-    (void)col;
-    return !v->realtime;
+    return !v->realtime && storage_view_column_type(v, col) != SQL_ARRAY;
 }
 
 struct sql_value storage_view_dict_value(const struct storage_view *v, size_t col, uint32_t id)
@@ -280,7 +279,7 @@ bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const ch
                               uint32_t *lo, uint32_t *hi)
 {
     int c;
-    if (v->realtime)
+    if (v->realtime || storage_view_column_type(v, col) == SQL_ARRAY)
         return false;
     *lo = *hi = 1;
     if (!is_string_col(v, col, &c))
@@ -466,7 +465,7 @@ static enum phys phys_of(const struct storage_view *v, size_t col, int *vc)
     const struct storage_column *d = v->realtime ? &v->schema->cols[col] : &v->seg->cols[*vc].def;
     if (d->kind == STORAGE_MEASURE)
         return PH_STATE;
-    if (d->type == SQL_STRING)
+    if (storage__is_dict(d->type))
         return PH_STRING;
     if (d->type == SQL_JSON)
         return PH_TEXT;
@@ -626,6 +625,29 @@ static int read_measures(struct storage_scan *s, size_t col, int vc, uint64_t ro
     return 0;
 }
 
+/* A multi-value string's dictionary entry (in *x) → an ARRAY of its values
+ * (items in mem, bytes in the entry). */
+static int mv_value(const struct storage_view *v, int vc, struct sql_value *x, struct arena *mem,
+                    struct lerr *err)
+{
+    int64_t cnt = storage_mv_decode(x->v.s.p, x->v.s.n, NULL, 0);
+    if (cnt <= 0) {
+        /* segments are checked at open; a realtime entry is always whole */
+        if (v->realtime)
+            return lerr_set(err, LERR_CORRUPT, "%s: a multi-value list is not whole", v->name);
+        return storage__seg_corrupt(v->seg, (size_t)vc, ST_P_DICT, 0, err,
+                                    "a multi-value list is not whole");
+    }
+    struct sql_value *items = arena_alloc(mem, (size_t)cnt * sizeof *items);
+    if (!items)
+        return scan_nomem(err);
+    storage_mv_decode(x->v.s.p, x->v.s.n, items, (uint32_t)cnt);
+    x->type = SQL_ARRAY;
+    x->v.a.items = items;
+    x->v.a.n = (uint32_t)cnt;
+    return 0;
+}
+
 int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
                         const uint32_t *sel, struct sql_value *out, struct lerr *err)
 {
@@ -665,7 +687,11 @@ int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint3
                 return err->code;
         }
         switch (ph) {
-        case PH_STRING: x = storage_view_dict_value(v, col, c->ids[j]); break;
+        case PH_STRING:
+            x = storage_view_dict_value(v, col, c->ids[j]);
+            if (stored == SQL_ARRAY && !x.is_null && mv_value(v, vc, &x, &c->mem, err))
+                return err->code;
+            break;
         case PH_TEXT:
             if (v->realtime)
                 break;

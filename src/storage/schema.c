@@ -14,7 +14,7 @@
 static bool dim_type_ok(int t)
 {
     return t == SQL_STRING || t == SQL_LONG || t == SQL_FLOAT || t == SQL_DOUBLE ||
-           t == SQL_JSON || t == SQL_TIMESTAMP;
+           t == SQL_JSON || t == SQL_TIMESTAMP || t == SQL_ARRAY;
 }
 
 int storage__column_check(enum storage_table_type tt, const struct storage_column *c, size_t index,
@@ -40,8 +40,8 @@ int storage__column_check(enum storage_table_type tt, const struct storage_colum
     if (c->kind == STORAGE_DIMENSION) {
         if (!dim_type_ok(c->type))
             return lerr_set_at(err, LERR_INVALID, target,
-                               "column '%s': dimensions are string, long, float, double, json "
-                               "or timestamp, not %s",
+                               "column '%s': dimensions are string, long, float, double, json, "
+                               "timestamp or a multi-value string, not %s",
                                c->name, sql_type_name(c->type));
         return 0;
     }

@@ -124,7 +124,7 @@ static bool enc_fits(int enc, const struct storage_column *d, size_t index)
     case ST_ENC_LONG: return d->type == SQL_LONG || d->type == SQL_TIMESTAMP;
     case ST_ENC_DOUBLE: return d->type == SQL_DOUBLE;
     case ST_ENC_FLOAT: return d->type == SQL_FLOAT;
-    case ST_ENC_STRING: return d->type == SQL_STRING;
+    case ST_ENC_STRING: return storage__is_dict(d->type);
     case ST_ENC_TEXT: return d->type == SQL_JSON;
     default: return false;
     }
@@ -483,6 +483,16 @@ static int check_plain_dict(struct storage__seg *s, size_t col, const uint8_t *p
                                         "dictionary offset out of range");
         const uint8_t *v = bytes + prev;
         uint64_t vn = o - prev;
+        /* a multi-value string's entry is a row's list: it must be whole */
+        if (c->def.type == SQL_ARRAY &&
+            (vn == 0 || storage_mv_decode((const char *)v, vn, NULL, 0) < 0)) {
+            char what[160];
+            snprintf(what, sizeof what,
+                     "multi-value list %llu is not a whole list of values (%llu bytes: each value "
+                     "is a 4-byte length and its bytes)",
+                     (unsigned long long)i, (unsigned long long)vn);
+            return storage__seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err, what);
+        }
         if (i > 1) {
             int cmpv = memcmp(pv, v, pvn < vn ? pvn : vn);
             if (cmpv > 0 || (cmpv == 0 && pvn >= vn))

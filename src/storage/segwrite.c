@@ -983,7 +983,8 @@ static int write_body(struct wctx *w, struct storage__scol *cols, const int64_t 
             sc->enc = ST_ENC_STATE;
             write_var(w, c, sc);
             sc->nparts = 1;
-        } else if (type == SQL_STRING) {
+        } else if (storage__is_dict(type)) {
+            /* ARRAY (multi-value strings): the same parts, one entry per list */
             sc->enc = ST_ENC_STRING;
             write_string(w, c, sc);
         } else if (type == SQL_JSON) {
@@ -1053,7 +1054,7 @@ int storage__seg_write(struct segstore *store, const char *name, const struct st
                      .dicts = dicts,
                      .ids = ids};
     for (size_t c = 1; c < nc; c++) {
-        if (sch->cols[c].kind != STORAGE_DIMENSION || sch->cols[c].type != SQL_STRING)
+        if (sch->cols[c].kind != STORAGE_DIMENSION || !storage__is_dict(sch->cols[c].type))
             continue;
         ids[c] = calloc(n ? n : 1, sizeof *ids[c]);
         if (!ids[c]) {
@@ -1078,7 +1079,7 @@ int storage__seg_write(struct segstore *store, const char *name, const struct st
             if (def->kind != STORAGE_DIMENSION)
                 continue;
             struct sortkey *k = &keys[nkeys++];
-            if (def->type == SQL_STRING) {
+            if (storage__is_dict(def->type)) {
                 uint32_t *rank = malloc((n ? n : 1) * sizeof *rank);
                 if (!rank)
                     goto nomem;

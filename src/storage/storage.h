@@ -21,7 +21,9 @@
  * shared by the threads of one query; scans are per thread.
  *
  * Columns: column 0 of every table is `__time` (TIMESTAMP, ms). Dimensions are
- * STRING, LONG, FLOAT, DOUBLE, JSON or TIMESTAMP (stored as a long). Measures
+ * STRING, LONG, FLOAT, DOUBLE, JSON, TIMESTAMP (stored as a long) or ARRAY: a
+ * multi-value string (Druid's multi-value dimension), whose rows each hold a
+ * list of strings, stored through the dictionary (storage_mv_* below). Measures
  * (aggregate tables) hold an aggregator state per row, merged on rollup and
  * read either finalized (SUM → its value) or as states (for re-aggregation).
  * A column a segment or an older row does not have reads as NULL.
@@ -92,6 +94,46 @@ struct storage_column {
     uint8_t kind;     /* enum storage_col_kind */
     struct sql_agg_call agg;
 };
+
+/*
+ * Multi-value strings. A row's values are one list, kept in the order given
+ * (the row pipeline applies the column's multiValueHandling: sorted by
+ * default), as one dictionary entry: rollup keys on the whole list, and a
+ * filter on one value is the
+ * union of the bitmaps of the lists that hold it (evaluated once per
+ * dictionary entry, as every string filter is). The entry's bytes are the
+ * elements one after another, each a u32 little-endian length (0xffffffff:
+ * a NULL element, no bytes) and its bytes. A row with no values ([] or
+ * NULL) is the NULL id.
+ */
+enum storage_mv_handling {
+    STORAGE_MV_SORTED_ARRAY, /* Druid's default: sorted, duplicates kept */
+    STORAGE_MV_SORTED_SET,   /* sorted, duplicates dropped */
+    STORAGE_MV_ARRAY         /* as ingested */
+};
+#define STORAGE_MV_NULL_ELEM 0xffffffffu
+/* Most elements of one row's list, and most bytes of its entry: a longer
+ * list is an error of the append (the row pipeline rejects it before). */
+#define STORAGE_MV_MAX_ITEMS 65536u
+#define STORAGE_MV_MAX_BYTES (1u << 24)
+
+/*
+ * The elements of an entry: the count, or -1 when the bytes are not a
+ * whole list (a corrupt entry). When items is not NULL, up to cap elements
+ * go there as STRING values (NULL elements as NULLs) pointing into p.
+ */
+int64_t storage_mv_decode(const char *p, size_t n, struct sql_value *items, uint32_t cap);
+/*
+ * An entry from a value: an ARRAY's elements cast to strings, a scalar as
+ * one element; ordered (and de-duplicated) as `handling` says. *out is NULL
+ * (n 0) for a NULL or empty value. Bytes from `mem`. LERR_NOMEM, or
+ * LERR_INVALID when the list passes STORAGE_MV_MAX_ITEMS/BYTES.
+ */
+int storage_mv_encode(const struct sql_value *v, int handling, struct arena *mem, const char **out,
+                      uint32_t *n, struct lerr *err);
+/* The name of a handling ("SORTED_ARRAY", ...), and back (-1 when unknown). */
+const char *storage_mv_handling_name(int handling);
+int storage_mv_handling_parse(const char *s);
 
 struct storage_schema {
     enum storage_table_type type;
@@ -414,7 +456,10 @@ bool storage_view_has_column(const struct storage_view *v, size_t col);
  * paths (ids, longs, doubles) need the stored class. */
 int storage_view_column_type(const struct storage_view *v, size_t col);
 
-/* --- dictionaries of STRING columns: ids are local to a view --- */
+/* --- dictionaries of STRING and ARRAY columns: ids are local to a view ---
+ * (an ARRAY column's entries are lists, storage_mv_decode; its dictionary
+ * is never sorted by value, and storage_view_dict_value gives the entry's
+ * raw bytes as a STRING) */
 
 /* Id 0 always stands for NULL; ids 1..size-1 are values. */
 #define STORAGE_NULL_ID 0u
@@ -429,7 +474,8 @@ struct sql_value storage_view_dict_value(const struct storage_view *v, size_t co
 /* The id of a value, or -1 when the view has no row with it. */
 int64_t storage_view_dict_find(const struct storage_view *v, size_t col, const char *p, size_t n);
 /* Sorted dictionaries: the ids [*lo, *hi) of values that start with the
- * prefix (an empty range when none). false for an unsorted dictionary. */
+ * prefix (an empty range when none). false for an unsorted dictionary
+ * (realtime, and every ARRAY column). */
 bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const char *p, size_t n,
                               uint32_t *lo, uint32_t *hi);
 
@@ -486,7 +532,7 @@ int storage_scan_longs(struct storage_scan *s, size_t col, uint64_t row0, uint32
                        bool *nulls, struct lerr *err);
 int storage_scan_doubles(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n,
                          double *out, bool *nulls, struct lerr *err);
-/* STRING columns: the dictionary ids of rows row0..row0+n-1. */
+/* STRING and ARRAY columns: the dictionary ids of rows row0..row0+n-1. */
 int storage_scan_ids(struct storage_scan *s, size_t col, uint64_t row0, uint32_t n, uint32_t *out,
                      struct lerr *err);
 /*

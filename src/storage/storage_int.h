@@ -34,7 +34,9 @@
  *             per block; payload = n values (8 bytes, FLOAT 4) or, for JSON
  *             and measure states, [u32 len[n]][bytes]; codec per block
  *   nulls     a portable roaring bitmap of NULL rows (empty part: none)
- *   dict      [u32 count][u32 0][u32 off[count + 1]][bytes], values sorted by
+ *   dict      (ARRAY, multi-value strings: the same parts, each entry a row's
+ *             list as storage_mv_encode lays it, checked whole at open)
+ *             [u32 count][u32 0][u32 off[count + 1]][bytes], values sorted by
  *             UTF-8 bytes, id i + 1 = value i, id 0 = NULL; or the same
  *             front-coded and compressed: [u32 count][u32 1][u64 stream
  *             length][zstd frame] (see segwrite.c), decoded at open
@@ -215,7 +217,10 @@ int storage__column_check(enum storage_table_type tt, const struct storage_colum
  * measures, states one can read as the other's: sql_agg_state_compatible). */
 bool storage__column_compatible(const struct storage_column *a, const struct storage_column *b);
 
-/* Physical classes of dimension types. */
+/* Physical classes of dimension types: dictionary columns (STRING, and
+ * ARRAY: multi-value strings, one entry per distinct list) ... */
+static inline bool storage__is_dict(int t) { return t == SQL_STRING || t == SQL_ARRAY; }
+/* ... and numbers. */
 static inline bool storage__is_longish(int t)
 {
     return t == SQL_LONG || t == SQL_TIMESTAMP || t == SQL_BOOLEAN;

@@ -18,9 +18,14 @@
 #include "sql/sql.h"
 
 static const struct sql_field fields[] = {
-    {"__time", 6, SQL_TIMESTAMP, NULL, 0}, {"s", 1, SQL_STRING, NULL, 0},
-    {"n", 1, SQL_LONG, NULL, 0},           {"d", 1, SQL_DOUBLE, NULL, 0},
-    {"j", 1, SQL_JSON, NULL, 0},           {"z", 1, SQL_STRING, NULL, 0},
+    {"__time", 6, SQL_TIMESTAMP, NULL, 0},
+    {"s", 1, SQL_STRING, NULL, 0},
+    {"n", 1, SQL_LONG, NULL, 0},
+    {"d", 1, SQL_DOUBLE, NULL, 0},
+    {"j", 1, SQL_JSON, NULL, 0},
+    {"z", 1, SQL_STRING, NULL, 0},
+    /* a multi-value string column: predicates over it try each value */
+    {"tags", 4, SQL_ARRAY, NULL, SQL_FIELD_MULTI_VALUE},
 };
 static const struct sql_schema schema = {fields, sizeof fields / sizeof fields[0]};
 
@@ -162,12 +167,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lerr_init(&err);
     struct sql_value params[2] = {sql_long(7), sql_string("p", 1)};
     struct sql_options opt = {.now_ms = 1700000000000LL, .params = params, .nparams = 2};
-    struct sql_value row[6] = {sql_timestamp(946782245000LL),
+    struct sql_value tags[3] = {sql_string("a", 1), sql_null(SQL_STRING), sql_string("c", 1)};
+    struct sql_value row[7] = {sql_timestamp(946782245000LL),
                                sql_string("abc", 3),
                                sql_long(5),
                                sql_double(2.5),
                                sql_string("{\"a\":[1,{\"b\":\"x\"}]}", 19),
-                               sql_null(SQL_STRING)};
+                               sql_null(SQL_STRING),
+                               {.type = SQL_ARRAY, .v.a = {tags, 3}}};
     row[4].type = SQL_JSON;
     struct arena mem;
     arena_init(&mem, 4096, 64u << 20);

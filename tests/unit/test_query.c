@@ -51,7 +51,7 @@ struct ttable {
     struct storage_table *t;
 };
 
-static struct ttable tables[8];
+static struct ttable tables[16];
 static size_t ntables;
 static sqlite3 *db;
 
@@ -447,6 +447,112 @@ static void build_rollup(const char *root)
     }
     arena_destroy(&mem);
     free(calls);
+}
+
+/* mv, mvagg: multi-value string columns (tags) in a detail table, seven rows
+ * persisted and five realtime, and in an aggregate table (count) that rolls
+ * equal lists up (lists come sorted, as the row pipeline hands them). sqlite gets mv(t, s, n, tags)
+ * with tags as the JSON text of the stored (sorted) list, NULL for none,
+ * for json_each. */
+static void build_mv(const char *root)
+{
+    static const struct storage_column cols[] = {
+        {.name = "tags", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION},
+        {.name = "s", .type = SQL_STRING, .kind = STORAGE_DIMENSION},
+        {.name = "n", .type = SQL_LONG, .kind = STORAGE_DIMENSION},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 3};
+    struct storage_table *t = open_table(root, "mv", &sch);
+    /* each row's input (| separates values, ~ a NULL value, "-" none as [],
+     * NULL none as NULL, "=x" the scalar x) and its stored JSON */
+    static const struct {
+        const char *in, *json, *s;
+    } rows[12] = {
+        {"a|b", "[\"a\",\"b\"]", "x"},
+        {"b|c", "[\"b\",\"c\"]", "y"},
+        {"=a", "[\"a\"]", "x"},
+        {"-", NULL, "y"},
+        {NULL, NULL, "x"},
+        {"a|a|c", "[\"a\",\"a\",\"c\"]", "z"},
+        {"|d", "[\"\",\"d\"]", "y"},
+        {"b", "[\"b\"]", "x"},
+        {"a|b|d", "[\"a\",\"b\",\"d\"]", "z"},
+        {"~|e", "[null,\"e\"]", NULL},
+        {"e", "[\"e\"]", "y"},
+        {"a|b", "[\"a\",\"b\"]", "x"},
+    };
+    int64_t time[12];
+    struct sql_value tags[12], sv[12], nv[12], js[12], items[12][4];
+    static char bufs[12][16];
+    for (int i = 0; i < 12; i++) {
+        time[i] = T0 + (int64_t)i * 3600000;
+        sv[i] = rows[i].s ? sql_string(rows[i].s, 1) : sql_null(SQL_STRING);
+        nv[i] = sql_long(i + 1);
+        js[i] = rows[i].json ? sql_string(rows[i].json, strlen(rows[i].json))
+                             : sql_null(SQL_STRING);
+        const char *in = rows[i].in;
+        if (!in) {
+            tags[i] = sql_null(SQL_ARRAY);
+            continue;
+        }
+        if (in[0] == '=') {
+            tags[i] = sql_string(in + 1, strlen(in + 1));
+            continue;
+        }
+        tags[i] = (struct sql_value){.type = SQL_ARRAY};
+        tags[i].v.a.items = items[i];
+        if (in[0] == '-')
+            continue;
+        snprintf(bufs[i], sizeof bufs[i], "%s", in);
+        char *p = bufs[i];
+        for (;;) {
+            char *bar = strchr(p, '|');
+            if (bar)
+                *bar = 0;
+            items[i][tags[i].v.a.n++] = strcmp(p, "~") == 0 ? sql_null(SQL_STRING)
+                                                            : sql_string(p, strlen(p));
+            if (!bar)
+                break;
+            p = bar + 1;
+        }
+    }
+    struct sql_value *cv[3] = {tags, sv, nv};
+    append(t, time, 7, cv, 3);
+    persist(t);
+    struct sql_value *cv2[3] = {tags + 7, sv + 7, nv + 7};
+    append(t, time + 7, 5, cv2, 3);
+    sqlite_exec("CREATE TABLE mv(t INTEGER, s TEXT, n INTEGER, tags TEXT)");
+    struct sql_value *sq[3] = {sv, nv, js};
+    sqlite_load("INSERT INTO mv VALUES(?,?,?,?)", time, 12, sq, 3);
+
+    struct storage_column acols[2] = {
+        {.name = "tags", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION},
+        {.name = "cnt", .type = SQL_LONG, .kind = STORAGE_MEASURE},
+    };
+    CHECK(sql_agg_for_measure("count", &acols[1].agg));
+    struct storage_schema asch = {STORAGE_AGGREGATE, STORAGE_GRAN_DAY, STORAGE_GRAN_DAY, acols, 2};
+    struct storage_table *a = open_table(root, "mvagg", &asch);
+    size_t ss = sql_agg_state_size(&acols[1].agg);
+    uint8_t *st = calloc(12, ss);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct sql_value none = sql_null(SQL_NULL);
+    for (int i = 0; i < 12; i++) {
+        sql_agg_init(&acols[1].agg, st + ss * i);
+        CHECK(sql_agg_add(&acols[1].agg, st + ss * i, &none, time[i], &mem));
+    }
+    struct storage_batch_col bc[2] = {{1, tags, NULL}, {2, NULL, st}};
+    struct storage_batch b = {6, time, 2, bc};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(a, &b, &err) == 0, "append mvagg: %s", err.msg);
+    persist(a);
+    struct storage_batch_col bc2[2] = {{1, tags + 6, NULL}, {2, NULL, st + 6 * ss}};
+    struct storage_batch b2 = {6, time + 6, 2, bc2};
+    CHECK_MSG(storage_table_append(a, &b2, &err) == 0, "append mvagg: %s", err.msg);
+    arena_destroy(&mem);
+    free(st);
 }
 
 /* big: 60,000 realtime rows for the timeout and the memory cap. */
@@ -1813,6 +1919,7 @@ int main(int argc, char **argv)
     build_many(root);
     build_rollup(root);
     build_big(root);
+    build_mv(root);
 
     test_memory();
     test_request_parse();
