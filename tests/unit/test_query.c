@@ -1455,6 +1455,7 @@ int main(int argc, char **argv)
         run_file(dir, "many.txt");
         run_file(dir, "wiki.txt");
         run_file(dir, "tiny.txt");
+        run_file(dir, "parallel.txt");
         query__like_par_min = like_min;
         query__scan_par_min_blocks = scan_min;
     }
