@@ -153,6 +153,9 @@ int query__view_run(struct query__run *r, const struct storage_view *v);
  * when keep is NULL). */
 int query__view_run_byid(struct query__run *r, const struct storage_view *v,
                          struct query__vstate *keep);
+/* Merges one view's per-id state (kept by query__view_run_byid) into r's
+ * groups, as query__view_run_byid does at once without `keep`. */
+int query__view_merge_byid(struct query__run *r, const struct query__vstate *vs);
 /* Merges the nv views' per-id states into groups, top-N rounds first. */
 int query__view_topn(struct query__run *r, struct query__vstate *vs, size_t nv);
 void query__vstate_free(struct query__run *r, struct query__vstate *vs);

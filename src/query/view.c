@@ -406,6 +406,11 @@ int query__view_run(struct query__run *r, const struct storage_view *v)
     return rc;
 }
 
+int query__view_merge_byid(struct query__run *r, const struct query__vstate *vs)
+{
+    return byid_merge(r, vs);
+}
+
 /* A view aggregated by dictionary id: merged now, or kept in *keep for
  * the top-N. */
 int query__view_run_byid(struct query__run *r, const struct storage_view *v,

@@ -1403,6 +1403,101 @@ static void test_memory(void)
     buf_free(&sql);
 }
 
+/* Aggregation on every core: the same bytes as on one thread for every kind
+ * of aggregate and grouping path over the nine views of `many` (scores are
+ * multiples of 0.25, so double sums are exact in any order), and memory
+ * limits that hold across the threads without failing a query that fits
+ * on one. */
+static void test_parallel_agg(void)
+{
+    static const char *const qs[] = {
+        "SELECT COUNT(*), SUM(added), AVG(score), MIN(score), MAX(score), COUNT(DISTINCT \"user\"),"
+        " EARLIEST(page), LATEST(page), MIN(__time), MAX(__time) FROM many",
+        "SELECT channel, COUNT(*), SUM(added), AVG(delta), MIN(score), MAX(score) FROM many"
+        " GROUP BY channel",
+        "SELECT page, COUNT(*) AS n FROM many GROUP BY page ORDER BY n DESC, page LIMIT 7",
+        "SELECT page, SUM(added) AS a FROM many GROUP BY page ORDER BY a DESC LIMIT 5",
+        "SELECT \"user\", EARLIEST(page), LATEST(page), EARLIEST_BY(channel, __time),"
+        " COUNT(DISTINCT page), AVG(score) FROM many GROUP BY 1",
+        "SELECT channel, countryName, COUNT(*), SUM(delta), MAX(score) FROM many GROUP BY 1, 2",
+        "SELECT TIME_FLOOR(__time, 'PT6H'), COUNT(*), AVG(score), LATEST(\"user\") FROM many"
+        " GROUP BY 1",
+        "SELECT isRobot, countryName, AVG(delta), MIN(score) FROM many WHERE page LIKE '%1%'"
+        " GROUP BY 1, 2",
+        "SELECT channel, COUNT(*) FROM many WHERE added > 900 GROUP BY 1 HAVING COUNT(*) > 10"
+        " ORDER BY 2 DESC",
+        "SELECT STRING_AGG(DISTINCT channel, ',') FROM many",
+        "SELECT COUNT(*) FROM many WHERE score > 50",
+    };
+    struct buf one, par;
+    buf_init(&one, 0);
+    buf_init(&par, 0);
+    struct lerr err;
+    uint64_t saved = query__agg_par_min_rows;
+    for (size_t i = 0; i < LS_ARRAY_LEN(qs); i++) {
+        query__agg_par_min_rows = UINT64_MAX; /* one thread */
+        uint64_t runs = atomic_load(&query__agg_par_runs);
+        int rc = mem_query(qs[i], NULL, &one, &err, NULL);
+        CHECK_MSG(rc == 0 && atomic_load(&query__agg_par_runs) == runs, "%s: rc=%d %s", qs[i], rc,
+                  err.msg);
+        query__agg_par_min_rows = 0; /* every core */
+        rc = mem_query(qs[i], NULL, &par, &err, NULL);
+        CHECK_MSG(rc == 0 && atomic_load(&query__agg_par_runs) == runs + 1,
+                  "%s: rc=%d, parallel runs %llu -> %llu: %s", qs[i], rc, (unsigned long long)runs,
+                  (unsigned long long)atomic_load(&query__agg_par_runs), err.msg);
+        CHECK_MSG(one.len == par.len && memcmp(one.data, par.data, one.len) == 0,
+                  "%s:\n  one thread: %s\n  parallel:   %s", qs[i], buf_cstr(&one),
+                  buf_cstr(&par));
+    }
+
+    /* the smallest context.maxQueryBytes one thread answers in (within 4 KiB) */
+    const char *big = "SELECT page, \"user\", COUNT(*), EARLIEST(channel) FROM many GROUP BY 1, 2";
+    query__agg_par_min_rows = UINT64_MAX;
+    uint64_t lo = 4096, hi = 256u << 20; /* refused at lo, answered at hi */
+    char ctx[80];
+    while (hi - lo > 4096) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        snprintf(ctx, sizeof ctx, "{\"maxQueryBytes\": %llu}", (unsigned long long)mid);
+        if (mem_query(big, ctx, &one, &err, NULL) == 0)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    snprintf(ctx, sizeof ctx, "{\"maxQueryBytes\": %llu}", (unsigned long long)hi);
+    int rc = mem_query(big, ctx, &one, &err, NULL);
+    CHECK_MSG(rc == 0, "one thread at %llu bytes: %s", (unsigned long long)hi, err.msg);
+    /* split over the cores each share is smaller: a share that refuses
+     * sends the query back to one thread, with the same answer */
+    query__agg_par_min_rows = 0;
+    rc = mem_query(big, ctx, &par, &err, NULL);
+    CHECK_MSG(rc == 0 && one.len == par.len && memcmp(one.data, par.data, one.len) == 0,
+              "parallel at %llu bytes: rc=%d %s", (unsigned long long)hi, rc, err.msg);
+    /* below what one thread needs: the same refusal, a 400 naming the limit */
+    char msg1[sizeof err.msg];
+    snprintf(ctx, sizeof ctx, "{\"maxQueryBytes\": %llu}", (unsigned long long)lo);
+    query__agg_par_min_rows = UINT64_MAX;
+    rc = mem_query(big, ctx, &one, &err, NULL);
+    snprintf(msg1, sizeof msg1, "%s", err.msg);
+    CHECK_MSG(rc == LERR_INVALID, "one thread at %llu bytes: rc=%d %s", (unsigned long long)lo, rc,
+              err.msg);
+    query__agg_par_min_rows = 0;
+    rc = mem_query(big, ctx, &par, &err, NULL);
+    char want[64];
+    snprintf(want, sizeof want, "context.maxQueryBytes = %llu", (unsigned long long)lo);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "query memory limit exceeded") &&
+                  strstr(err.msg, want) && strcmp(err.msg, msg1) == 0,
+              "parallel at %llu bytes: rc=%d %s (one thread: %s)", (unsigned long long)lo, rc,
+              err.msg, msg1);
+    CHECK_EQ_INT(lerr_http_status(err.code), 400);
+    /* far below: refused by the threads' shares and again on one thread */
+    rc = mem_query(big, "{\"maxQueryBytes\": 65536}", &par, &err, NULL);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 65536"), "rc=%d %s",
+              rc, err.msg);
+    query__agg_par_min_rows = saved;
+    buf_free(&one);
+    buf_free(&par);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
@@ -1421,6 +1516,7 @@ int main(int argc, char **argv)
     build_big(root);
 
     test_memory();
+    test_parallel_agg();
     test_request_parse();
     test_request_parse_druid();
     test_sys_tables();
@@ -1458,6 +1554,18 @@ int main(int argc, char **argv)
         run_file(dir, "parallel.txt");
         query__like_par_min = like_min;
         query__scan_par_min_blocks = scan_min;
+        /* every aggregation over two views or more on several threads, with
+         * partial groups (or per-view id arrays) merged: the same answers */
+        uint64_t agg_min = query__agg_par_min_rows;
+        query__agg_par_min_rows = 0;
+        run_file(dir, "aggregates.txt");
+        run_file(dir, "grouping.txt");
+        run_file(dir, "many.txt");
+        run_file(dir, "wiki.txt");
+        run_file(dir, "tiny.txt");
+        run_file(dir, "rollup.txt");
+        run_file(dir, "parallel.txt");
+        query__agg_par_min_rows = agg_min;
     }
 
     test_concurrent_appends(root);
