@@ -803,8 +803,10 @@ static int run_block(struct query__run *r, uint64_t row0, uint32_t n, const uint
 int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__rowset *rs)
 {
     int rc = 0;
+    if (r->blk_hi && r->blk_hi < rows)
+        rows = r->blk_hi; /* a thread's part of the view */
     if (rs->all) {
-        for (uint64_t row0 = 0; row0 < rows && !rc && !r->done; row0 += BLOCK) {
+        for (uint64_t row0 = r->blk_lo; row0 < rows && !rc && !r->done; row0 += BLOCK) {
             uint32_t n = (uint32_t)(rows - row0 < BLOCK ? rows - row0 : BLOCK);
             rc = run_block(r, row0, n, NULL, n, rs->exact);
         }
@@ -812,8 +814,10 @@ int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__r
     }
     struct query__rowiter ri;
     query__rowiter_init(&ri, rs->bm);
+    if (r->blk_lo && !roaring_move_uint32_iterator_equalorlarger(&ri.it, (uint32_t)r->blk_lo))
+        return 0;
     uint32_t first;
-    while (!rc && !r->done && query__rowiter_peek(&ri, &first)) {
+    while (!rc && !r->done && query__rowiter_peek(&ri, &first) && first < rows) {
         uint64_t row0 = (uint64_t)first / BLOCK * BLOCK;
         uint64_t end = row0 + BLOCK < rows ? row0 + BLOCK : rows;
         /* run_block resets selbuf only through compact(), after reading it */

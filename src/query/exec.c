@@ -171,13 +171,21 @@ static int run_byid(struct query__run *r)
 uint64_t query__agg_par_min_rows = 262144;
 _Atomic uint64_t query__agg_par_runs;
 
+/* A view, or a range of its blocks when there are fewer views than cores. */
+struct unit {
+    size_t view;
+    uint64_t lo, hi; /* rows; hi 0 = the whole view */
+    uint64_t rows;
+};
+
 struct part {
     struct query__run r;
     struct query__ctx x;
     struct lerr err;
     const struct query__plan *p;
-    size_t v0, v1;            /* views [v0, v1) */
-    struct query__vstate *vs; /* by id: the range's per-view states, or NULL */
+    const struct unit *units;
+    size_t u0, u1;            /* units [u0, u1), in view and row order */
+    struct query__vstate *vs; /* by id: one state per unit, or NULL */
     size_t nvs;               /* states kept */
     int rc;
 };
@@ -225,14 +233,18 @@ static void *part_run(void *arg)
         if (!rc && p->q->nkeys == 0)
             rc = query__run_find_group(&w->r, NULL, &g);
     }
-    for (size_t i = w->v0; i < w->v1 && !rc; i++) {
+    for (size_t i = w->u0; i < w->u1 && !rc; i++) {
+        const struct unit *u = &w->units[i];
+        w->r.blk_lo = u->lo;
+        w->r.blk_hi = u->hi;
         if (w->vs) {
-            rc = query__view_run_byid(&w->r, p->views[i], &w->vs[w->nvs]);
+            rc = query__view_run_byid(&w->r, p->views[u->view], &w->vs[w->nvs]);
             w->nvs += rc == 0;
         } else {
-            rc = query__view_run(&w->r, p->views[i]);
+            rc = query__view_run(&w->r, p->views[u->view]);
         }
         query__view_teardown(&w->r);
+        w->r.blk_lo = w->r.blk_hi = 0;
     }
     w->rc = rc;
     return NULL;
@@ -269,13 +281,14 @@ static int merge_part(struct query__run *r, const struct query__groups *src)
 /* How many threads aggregate the views (1: the calling thread alone). */
 static size_t agg_threads(const struct query__plan *p)
 {
-    if (p->nviews < 2 || (p->key_kind == QK_NONE && p->count_only && p->filter.exact))
-        return 1; /* nothing to split, or counts without reading a row */
+    if (!p->nviews || (p->key_kind == QK_NONE && p->count_only && p->filter.exact))
+        return 1; /* nothing to read, or counts without reading a row */
     uint64_t rows = 0;
     for (size_t i = 0; i < p->nviews; i++)
         rows += storage_view_rows(p->views[i]);
     size_t nt = query__cores();
-    nt = nt > p->nviews ? p->nviews : nt;
+    if (p->nviews == 1 && rows < 2 * (uint64_t)BLOCK)
+        return 1; /* one block: nothing to split */
     if (query__agg_par_min_rows && rows / query__agg_par_min_rows < nt)
         nt = (size_t)(rows / query__agg_par_min_rows);
     return nt < 1 ? 1 : nt;
@@ -288,35 +301,54 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
     const struct query__plan *p = r->p;
     struct query__ctx *x = r->x;
     *done = false;
-    size_t bytes =
-        nt * sizeof(struct part) + (by_id ? p->nviews * sizeof(struct query__vstate) : 0);
+    /* the views, or ranges of blocks of each when there are fewer views than threads */
+    size_t per = p->nviews >= nt ? 1 : nt, nu = 0;
+    size_t bytes = nt * sizeof(struct part) + p->nviews * per * sizeof(struct unit) +
+                   (by_id ? p->nviews * per * sizeof(struct query__vstate) : 0);
     int rc = query__ctx_charge(x, bytes, "the aggregation threads");
     if (rc)
         return rc;
     struct part *w = calloc(nt, sizeof *w);
-    struct query__vstate *vs = by_id ? calloc(p->nviews, sizeof *vs) : NULL;
-    if (!w || (by_id && !vs)) {
+    struct unit *units = calloc(p->nviews * per, sizeof *units);
+    struct query__vstate *vs = by_id ? calloc(p->nviews * per, sizeof *vs) : NULL;
+    if (!w || !units || (by_id && !vs)) {
         free(w);
+        free(units);
         free(vs);
         query__ctx_uncharge(x, bytes);
         return lerr_set(x->err, LERR_NOMEM, "out of memory for the aggregation threads");
     }
+    uint64_t rows = 0, acc = 0;
+    for (size_t i = 0; i < p->nviews; i++) {
+        uint64_t n = storage_view_rows(p->views[i]), nb = (n + BLOCK - 1) / BLOCK;
+        size_t k = per > 1 && nb >= 2 ? (nb < per ? (size_t)nb : per) : 1;
+        for (size_t j = 0; j < k; j++) {
+            struct unit *u = &units[nu++];
+            u->view = i;
+            if (k > 1) {
+                u->lo = nb * j / k * BLOCK;
+                u->hi = j + 1 < k ? nb * (j + 1) / k * BLOCK : n;
+            }
+            u->rows = k > 1 ? u->hi - u->lo : n;
+        }
+        rows += n;
+    }
+    if (nu < nt)
+        nt = nu;
     uint64_t left = x->max_bytes > x->budget.used ? x->max_bytes - x->budget.used : 0;
     uint64_t share = x->max_bytes ? (left / nt ? left / nt : 1) : 0;
-    /* contiguous ranges of about the same number of rows */
-    uint64_t rows = 0, acc = 0;
-    for (size_t i = 0; i < p->nviews; i++)
-        rows += storage_view_rows(p->views[i]);
+    /* contiguous runs of units of about the same number of rows */
     size_t v = 0;
     for (size_t t = 0; t < nt; t++) {
         part_init(&w[t], p, x, share);
-        w[t].v0 = v;
+        w[t].units = units;
+        w[t].u0 = v;
         uint64_t goal = rows * (t + 1) / nt;
-        /* leave at least one view to each later range */
-        while (v < p->nviews - (nt - 1 - t) && (v == w[t].v0 || acc < goal || t == nt - 1))
-            acc += storage_view_rows(p->views[v++]);
-        w[t].v1 = v;
-        w[t].vs = vs ? vs + w[t].v0 : NULL;
+        /* leave at least one unit to each later thread */
+        while (v < nu - (nt - 1 - t) && (v == w[t].u0 || acc < goal || t == nt - 1))
+            acc += units[v++].rows;
+        w[t].u1 = v;
+        w[t].vs = vs ? vs + w[t].u0 : NULL;
     }
     pthread_t th[QUERY_MAX_THREADS];
     bool started[QUERY_MAX_THREADS] = {false};
@@ -344,8 +376,8 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
     if (!rc && !refused) {
         *done = true;
         if (by_id && p->topn_agg >= 0)
-            rc = query__view_topn(r, vs, p->nviews);
-        for (size_t i = 0; by_id && p->topn_agg < 0 && i < p->nviews && !rc; i++)
+            rc = query__view_topn(r, vs, nu);
+        for (size_t i = 0; by_id && p->topn_agg < 0 && i < nu && !rc; i++)
             rc = query__view_merge_byid(r, &vs[i]);
         for (size_t t = 0; !by_id && t < nt && !rc; t++)
             rc = merge_part(r, &w[t].r.groups);
@@ -355,6 +387,7 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
     for (size_t t = 0; t < nt; t++)
         part_destroy(&w[t]);
     free(w);
+    free(units);
     free(vs);
     query__ctx_uncharge(x, bytes);
     return rc;

@@ -70,6 +70,9 @@ struct query__run {
     struct query__vstate *vs;     /* aggregating this view by dictionary id */
     uint8_t *accbase;             /* native accumulators: accbase + gid * stride */
     size_t stride;
+    /* rows [blk_lo, blk_hi) of the view (multiples of BLOCK) when a thread
+     * reads part of one view; blk_hi 0 = every row */
+    uint64_t blk_lo, blk_hi;
     /* the block being read */
     uint64_t row0;
     uint32_t n;

@@ -92,6 +92,16 @@ static int byid_bitmaps(struct query__run *r, const struct query__rowset *rs,
     return 0;
 }
 
+/* Candidate rows of rs in the part of the view this run reads. */
+static uint64_t range_count(const struct query__run *r, const struct query__rowset *rs,
+                            uint64_t rows)
+{
+    if (!r->blk_hi)
+        return query__rowset_count(rs, rows);
+    uint64_t hi = r->blk_hi < rows ? r->blk_hi : rows, lo = r->blk_lo < hi ? r->blk_lo : hi;
+    return rs->all ? hi - lo : roaring_bitmap_range_cardinality(rs->bm, lo, hi);
+}
+
 /* Fills a view's per-id arrays. */
 static int byid_fill(struct query__run *r, const struct query__rowset *rs,
                      struct query__vstate *vs)
@@ -99,12 +109,12 @@ static int byid_fill(struct query__run *r, const struct query__rowset *rs,
     uint64_t rows = storage_view_rows(r->view);
     if (!r->p->has_native && rs->exact) {
         if (!vs->present) {
-            vs->cnt[STORAGE_NULL_ID] += (uint32_t)query__rowset_count(rs, rows);
+            vs->cnt[STORAGE_NULL_ID] += (uint32_t)range_count(r, rs, rows);
             return 0;
         }
         bool done = false;
         int rc = 0;
-        if (!storage_view_is_realtime(r->view) && (uint64_t)vs->n * 64 <= rows)
+        if (!storage_view_is_realtime(r->view) && (uint64_t)vs->n * 64 <= rows && !r->blk_hi)
             rc = byid_bitmaps(r, rs, vs, &done);
         if (rc || done)
             return rc;
@@ -390,7 +400,7 @@ int query__view_run(struct query__run *r, const struct storage_view *v)
     }
     if (p->q->aggregate && p->key_kind == QK_NONE && p->count_only && rs.exact) {
         /* COUNT(*) from row counts and bitmap cardinalities */
-        uint64_t c = query__rowset_count(&rs, rows);
+        uint64_t c = range_count(r, &rs, rows);
         for (size_t i = 0; i < p->q->naggs; i++)
             ((struct query__nacc *)(void *)(query__groups_acc(&r->groups, 0) + p->aggs[i].off))
                 ->n += (int64_t)c;

@@ -1428,6 +1428,18 @@ static void test_parallel_agg(void)
         " ORDER BY 2 DESC",
         "SELECT STRING_AGG(DISTINCT channel, ',') FROM many",
         "SELECT COUNT(*) FROM many WHERE score > 50",
+        /* one view (a day's segment of three blocks): ranges of its blocks */
+        "SELECT channel, COUNT(*), AVG(score), EARLIEST(page), LATEST(page) FROM many"
+        " WHERE __time >= TIMESTAMP '2024-01-02 00:00:00' AND __time < TIMESTAMP '2024-01-03"
+        " 00:00:00' GROUP BY 1",
+        "SELECT page, COUNT(*) AS n FROM many WHERE __time >= TIMESTAMP '2024-01-06 00:00:00'"
+        " AND __time < TIMESTAMP '2024-01-07 00:00:00' GROUP BY page ORDER BY n DESC, page"
+        " LIMIT 5",
+        "SELECT COUNT(*), COUNT(DISTINCT page), MIN(score), SUM(added) FROM many"
+        " WHERE __time >= TIMESTAMP '2024-01-05 00:00:00' AND __time < TIMESTAMP '2024-01-06"
+        " 00:00:00' AND page LIKE '%1%'",
+        "SELECT \"user\", channel, COUNT(*) FROM many WHERE __time >= TIMESTAMP '2024-01-02"
+        " 00:00:00' AND __time < TIMESTAMP '2024-01-03 00:00:00' GROUP BY 1, 2",
     };
     struct buf one, par;
     buf_init(&one, 0);
