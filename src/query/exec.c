@@ -171,11 +171,13 @@ static int run_byid(struct query__run *r)
 uint64_t query__agg_par_min_rows = 262144;
 _Atomic uint64_t query__agg_par_runs;
 
-/* A view, or a range of its blocks when there are fewer views than cores. */
+/* A view, or a range of its blocks when there are fewer views than cores
+ * (the ranges of a view share its candidate rows, filtered once). */
 struct unit {
     size_t view;
     uint64_t lo, hi; /* rows; hi 0 = the whole view */
     uint64_t rows;
+    struct query__rowset *rs; /* ranges: the view's rows */
 };
 
 struct part {
@@ -237,6 +239,7 @@ static void *part_run(void *arg)
         const struct unit *u = &w->units[i];
         w->r.blk_lo = u->lo;
         w->r.blk_hi = u->hi;
+        w->r.pre_rs = u->rs;
         if (w->vs) {
             rc = query__view_run_byid(&w->r, p->views[u->view], &w->vs[w->nvs]);
             w->nvs += rc == 0;
@@ -245,6 +248,7 @@ static void *part_run(void *arg)
         }
         query__view_teardown(&w->r);
         w->r.blk_lo = w->r.blk_hi = 0;
+        w->r.pre_rs = NULL;
     }
     w->rc = rc;
     return NULL;
@@ -304,13 +308,14 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
     /* the views, or ranges of blocks of each when there are fewer views than threads */
     size_t per = p->nviews >= nt ? 1 : nt, nu = 0;
     size_t bytes = nt * sizeof(struct part) + p->nviews * per * sizeof(struct unit) +
-                   (by_id ? p->nviews * per * sizeof(struct query__vstate) : 0);
+                   (by_id ? 2 * p->nviews * per * sizeof(struct query__vstate) : 0);
     int rc = query__ctx_charge(x, bytes, "the aggregation threads");
     if (rc)
         return rc;
     struct part *w = calloc(nt, sizeof *w);
     struct unit *units = calloc(p->nviews * per, sizeof *units);
-    struct query__vstate *vs = by_id ? calloc(p->nviews * per, sizeof *vs) : NULL;
+    /* by id: a state per unit, then one per view (copies) for the merge */
+    struct query__vstate *vs = by_id ? calloc(2 * p->nviews * per, sizeof *vs) : NULL;
     if (!w || !units || (by_id && !vs)) {
         free(w);
         free(units);
@@ -319,9 +324,28 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
         return lerr_set(x->err, LERR_NOMEM, "out of memory for the aggregation threads");
     }
     uint64_t rows = 0, acc = 0;
-    for (size_t i = 0; i < p->nviews; i++) {
+    struct query__rowset *vrs = NULL; /* views split in ranges: their rows */
+    size_t nvrs = 0;
+    if (per > 1 && !(vrs = calloc(p->nviews, sizeof *vrs)))
+        rc = lerr_set(x->err, LERR_NOMEM, "out of memory for the aggregation threads");
+    for (size_t i = 0; i < p->nviews && !rc; i++) {
         uint64_t n = storage_view_rows(p->views[i]), nb = (n + BLOCK - 1) / BLOCK;
         size_t k = per > 1 && nb >= 2 ? (nb < per ? (size_t)nb : per) : 1;
+        if (k > 1) {
+            /* the filter once, here (on every core itself), for all the ranges */
+            struct storage_scan *sc = storage_scan_new(p->views[i]);
+            if (!sc) {
+                rc = lerr_set(x->err, LERR_NOMEM, "out of memory opening %s",
+                              storage_view_name(p->views[i]));
+                break;
+            }
+            arena_reset(&x->scratch);
+            rc = query__filter_view_rows(&p->filter, p->views[i], sc, x, &vrs[nvrs]);
+            storage_scan_free(sc);
+            if (rc)
+                break;
+            nvrs++;
+        }
         for (size_t j = 0; j < k; j++) {
             struct unit *u = &units[nu++];
             u->view = i;
@@ -330,8 +354,19 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
                 u->hi = j + 1 < k ? nb * (j + 1) / k * BLOCK : n;
             }
             u->rows = k > 1 ? u->hi - u->lo : n;
+            u->rs = k > 1 ? &vrs[nvrs - 1] : NULL;
         }
         rows += n;
+    }
+    if (rc || nu < 2) {
+        for (size_t i = 0; i < nvrs; i++)
+            query__rowset_free(&vrs[i]);
+        free(vrs);
+        free(w);
+        free(units);
+        free(vs);
+        query__ctx_uncharge(x, bytes);
+        return rc; /* *done false: one thread */
     }
     if (nu < nt)
         nt = nu;
@@ -375,10 +410,20 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
     }
     if (!rc && !refused) {
         *done = true;
+        /* ranges of one view fold into its first range's state: one state
+         * per view, as on one thread (the top-N rounds cost per state) */
+        struct query__vstate *fv = vs ? vs + p->nviews * per : NULL;
+        size_t nv = 0;
+        for (size_t i = 0; by_id && i < nu; i++) {
+            if (i && units[i].view == units[i - 1].view)
+                query__vstate_fold(p, &fv[nv - 1], &vs[i]);
+            else
+                fv[nv++] = vs[i]; /* a copy: the arrays stay the unit's to free */
+        }
         if (by_id && p->topn_agg >= 0)
-            rc = query__view_topn(r, vs, nu);
-        for (size_t i = 0; by_id && p->topn_agg < 0 && i < nu && !rc; i++)
-            rc = query__view_merge_byid(r, &vs[i]);
+            rc = query__view_topn(r, fv, nv);
+        for (size_t i = 0; by_id && p->topn_agg < 0 && i < nv && !rc; i++)
+            rc = query__view_merge_byid(r, &fv[i]);
         for (size_t t = 0; !by_id && t < nt && !rc; t++)
             rc = merge_part(r, &w[t].r.groups);
         if (!rc)
@@ -386,6 +431,9 @@ static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
     }
     for (size_t t = 0; t < nt; t++)
         part_destroy(&w[t]);
+    for (size_t i = 0; i < nvrs; i++)
+        query__rowset_free(&vrs[i]);
+    free(vrs);
     free(w);
     free(units);
     free(vs);

@@ -383,6 +383,11 @@ static int open_view(struct query__run *r, const struct storage_view *v, struct 
     if (!r->scan)
         return lerr_set(r->x->err, LERR_NOMEM, "out of memory opening %s", storage_view_name(v));
     arena_reset(&r->x->scratch);
+    if (r->pre_rs) { /* filtered once for every range of the view (exec.c) */
+        *rs = *r->pre_rs;
+        rs->borrowed = true;
+        return 0;
+    }
     return query__filter_view_rows(&r->p->filter, v, r->scan, r->x, rs);
 }
 
@@ -414,6 +419,25 @@ int query__view_run(struct query__run *r, const struct storage_view *v)
     rc = query__run_blocks(r, rows, &rs);
     query__rowset_free(&rs);
     return rc;
+}
+
+void query__vstate_fold(const struct query__plan *p, struct query__vstate *dst,
+                        const struct query__vstate *src)
+{
+    for (uint32_t id = 0; id < src->n && id < dst->n; id++) {
+        if (!src->cnt[id])
+            continue;
+        dst->cnt[id] += src->cnt[id];
+        for (size_t i = 0; dst->acc && src->acc && i < p->q->naggs; i++) {
+            const struct query__agg_plan *a = &p->aggs[i];
+            if (a->mode != QA_COUNT_STAR)
+                query__nacc_merge(
+                    a,
+                    (struct query__nacc *)(void *)(dst->acc + (size_t)id * p->acc_size + a->off),
+                    (const struct query__nacc *)(const void *)(src->acc +
+                                                               (size_t)id * p->acc_size + a->off));
+        }
+    }
 }
 
 int query__view_merge_byid(struct query__run *r, const struct query__vstate *vs)
