@@ -168,7 +168,6 @@ static int run_byid(struct query__run *r)
  * on one core never fails for having been split.
  */
 
-uint64_t query__agg_par_min_rows = 262144;
 _Atomic uint64_t query__agg_par_runs;
 
 /* A view, or a range of its blocks when there are fewer views than cores

@@ -1394,6 +1394,21 @@ static void test_memory(void)
     CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
     unsetenv("LODESTAR_QUERY_TOTAL_BYTES");
     unsetenv("LODESTAR_QUERY_MAX_BYTES");
+    /* the rows per thread of a parallel aggregation */
+    uint64_t par_min = query__agg_par_min_rows;
+    setenv("LODESTAR_QUERY_PARALLEL_MIN_ROWS", "1000", 1);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), 0);
+    CHECK_MSG(query__agg_par_min_rows == 1000, "%llu",
+              (unsigned long long)query__agg_par_min_rows);
+    setenv("LODESTAR_QUERY_PARALLEL_MIN_ROWS", "-5", 1);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "LODESTAR_QUERY_PARALLEL_MIN_ROWS='-5' is not a number of rows") &&
+                  query__agg_par_min_rows == 1000,
+              "%s", err.msg);
+    unsetenv("LODESTAR_QUERY_PARALLEL_MIN_ROWS");
+    query__agg_par_min_rows = par_min;
     lerr_init(&err);
     CHECK_EQ_INT(query_limits_from_env(&err), 0); /* unset: the defaults */
     query_limits_get(&got);
