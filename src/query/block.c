@@ -35,20 +35,34 @@ int query__run_init(struct query__run *r, const struct query__plan *p, struct qu
     r->x = x;
     r->col = c;
     size_t n = p->ncols ? p->ncols : 1;
-    r->selbuf = arena_alloc(&x->keep, BLOCK * sizeof *r->selbuf);
-    r->gids = arena_alloc(&x->keep, BLOCK * sizeof *r->gids);
     r->colv = arena_zalloc(&x->keep, n * sizeof *r->colv);
     r->colgen = arena_zalloc(&x->keep, n * sizeof *r->colgen);
     r->colptr = arena_alloc(&x->keep, n * sizeof *r->colptr);
     r->loaded = arena_alloc(&x->keep, n * sizeof *r->loaded);
-    r->nullvec = arena_alloc(&x->keep, BLOCK * sizeof *r->nullvec);
-    if (!r->selbuf || !r->gids || !r->colv || !r->colgen || !r->colptr || !r->loaded ||
-        !r->nullvec)
+    if (!r->colv || !r->colgen || !r->colptr || !r->loaded)
+        return query__ctx_nomem(x, "the executor");
+    return 0;
+}
+
+/* The block buffers, made when the first block is read: a query answered
+ * from row counts (COUNT(*)) never touches their ~180 KB, whose fresh pages
+ * cost more than the rest of its run. */
+static int block_bufs(struct query__run *r)
+{
+    if (r->nullvec)
+        return 0;
+    struct query__ctx *x = r->x;
+    size_t n = r->p->ncols ? r->p->ncols : 1;
+    r->selbuf = arena_alloc(&x->keep, BLOCK * sizeof *r->selbuf);
+    r->gids = arena_alloc(&x->keep, BLOCK * sizeof *r->gids);
+    struct sql_value *nv = arena_alloc(&x->keep, BLOCK * sizeof *nv);
+    if (!r->selbuf || !r->gids || !nv)
         return query__ctx_nomem(x, "the executor");
     for (uint32_t k = 0; k < BLOCK; k++)
-        r->nullvec[k] = sql_null(SQL_NULL);
+        nv[k] = sql_null(SQL_NULL);
     for (size_t i = 0; i < n; i++)
-        r->colptr[i] = r->nullvec;
+        r->colptr[i] = nv;
+    r->nullvec = nv;
     return 0;
 }
 
@@ -802,7 +816,9 @@ static int run_block(struct query__run *r, uint64_t row0, uint32_t n, const uint
 /* Every block of a view (or in-memory table) that holds candidate rows. */
 int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__rowset *rs)
 {
-    int rc = 0;
+    int rc = block_bufs(r);
+    if (rc)
+        return rc;
     if (r->blk_hi && r->blk_hi < rows)
         rows = r->blk_hi; /* a thread's part of the view */
     if (rs->all) {
