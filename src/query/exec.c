@@ -4,8 +4,9 @@
  * are left in chunk order (view.c, block.c), then finalizes the groups into
  * rows (HAVING, items, ORDER BY terms, DISTINCT) and collects them the same
  * way; without ORDER BY they come out sorted by their keys, as Druid's
- * group-by returns them. The files below it and what they share are in
- * exec_int.h.
+ * group-by returns them. A large aggregation reads its views on every core
+ * and merges the threads' partial groups (below). The files below it and
+ * what they share are in exec_int.h.
  *
  * Entry point: query__exec_run().
  */

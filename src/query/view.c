@@ -6,7 +6,8 @@
  * pruning (below).
  *
  * Entry points: query__view_run(), query__view_run_byid(),
- * query__view_topn(), query__vstate_free(), query__view_teardown()
+ * query__view_merge_byid(), query__vstate_fold(), query__view_topn(),
+ * query__vstate_free(), query__view_teardown()
  * (exec_int.h).
  */
 #include <math.h>
