@@ -37,20 +37,34 @@ int query__run_init(struct query__run *r, const struct query__plan *p, struct qu
     r->x = x;
     r->col = c;
     size_t n = p->ncols ? p->ncols : 1;
-    r->selbuf = arena_alloc(&x->keep, BLOCK * sizeof *r->selbuf);
-    r->gids = arena_alloc(&x->keep, BLOCK * sizeof *r->gids);
     r->colv = arena_zalloc(&x->keep, n * sizeof *r->colv);
     r->colgen = arena_zalloc(&x->keep, n * sizeof *r->colgen);
     r->colptr = arena_alloc(&x->keep, n * sizeof *r->colptr);
     r->loaded = arena_alloc(&x->keep, n * sizeof *r->loaded);
-    r->nullvec = arena_alloc(&x->keep, BLOCK * sizeof *r->nullvec);
-    if (!r->selbuf || !r->gids || !r->colv || !r->colgen || !r->colptr || !r->loaded ||
-        !r->nullvec)
+    if (!r->colv || !r->colgen || !r->colptr || !r->loaded)
+        return query__ctx_nomem(x, "the executor");
+    return 0;
+}
+
+/* The block buffers, made when the first block is read: a query answered
+ * from row counts (COUNT(*)) never touches their ~180 KB, whose fresh pages
+ * cost more than the rest of its run. */
+static int block_bufs(struct query__run *r)
+{
+    if (r->nullvec)
+        return 0;
+    struct query__ctx *x = r->x;
+    size_t n = r->p->ncols ? r->p->ncols : 1;
+    r->selbuf = arena_alloc(&x->keep, BLOCK * sizeof *r->selbuf);
+    r->gids = arena_alloc(&x->keep, BLOCK * sizeof *r->gids);
+    struct sql_value *nv = arena_alloc(&x->keep, BLOCK * sizeof *nv);
+    if (!r->selbuf || !r->gids || !nv)
         return query__ctx_nomem(x, "the executor");
     for (uint32_t k = 0; k < BLOCK; k++)
-        r->nullvec[k] = sql_null(SQL_NULL);
+        nv[k] = sql_null(SQL_NULL);
     for (size_t i = 0; i < n; i++)
-        r->colptr[i] = r->nullvec;
+        r->colptr[i] = nv;
+    r->nullvec = nv;
     return 0;
 }
 
@@ -902,9 +916,13 @@ static int run_block(struct query__run *r, uint64_t row0, uint32_t n, const uint
 /* Every block of a view (or in-memory table) that holds candidate rows. */
 int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__rowset *rs)
 {
-    int rc = 0;
+    int rc = block_bufs(r);
+    if (rc)
+        return rc;
+    if (r->blk_hi && r->blk_hi < rows)
+        rows = r->blk_hi; /* a thread's part of the view */
     if (rs->all) {
-        for (uint64_t row0 = 0; row0 < rows && !rc && !r->done; row0 += BLOCK) {
+        for (uint64_t row0 = r->blk_lo; row0 < rows && !rc && !r->done; row0 += BLOCK) {
             uint32_t n = (uint32_t)(rows - row0 < BLOCK ? rows - row0 : BLOCK);
             rc = run_block(r, row0, n, NULL, n, rs->exact);
         }
@@ -912,8 +930,10 @@ int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__r
     }
     struct query__rowiter ri;
     query__rowiter_init(&ri, rs->bm);
+    if (r->blk_lo && !roaring_move_uint32_iterator_equalorlarger(&ri.it, (uint32_t)r->blk_lo))
+        return 0;
     uint32_t first;
-    while (!rc && !r->done && query__rowiter_peek(&ri, &first)) {
+    while (!rc && !r->done && query__rowiter_peek(&ri, &first) && first < rows) {
         uint64_t row0 = (uint64_t)first / BLOCK * BLOCK;
         uint64_t end = row0 + BLOCK < rows ? row0 + BLOCK : rows;
         /* run_block resets selbuf only through compact(), after reading it */

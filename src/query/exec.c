@@ -4,12 +4,15 @@
  * are left in chunk order (view.c, block.c), then finalizes the groups into
  * rows (HAVING, items, ORDER BY terms, DISTINCT) and collects them the same
  * way; without ORDER BY they come out sorted by their keys, as Druid's
- * group-by returns them. The files below it and what they share are in
- * exec_int.h.
+ * group-by returns them. A large aggregation reads its views on every core
+ * and merges the threads' partial groups (below). The files below it and
+ * what they share are in exec_int.h.
  *
  * Entry point: query__exec_run().
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +149,298 @@ static int run_byid(struct query__run *r)
     return rc;
 }
 
+/* ---- aggregation on every core ------------------------------------------------------------
+ *
+ * An aggregation over several views with enough rows reads them on every
+ * core: each thread takes a contiguous range of views in chunk order with
+ * its own run state, its own query context (arenas, budget) and its own
+ * partial groups; the calling thread runs the first range, then merges the
+ * ranges in order, so groups are created in the order one thread creates
+ * them and ties (EARLIEST, LATEST, ANY_VALUE, ORDER BY between equal values)
+ * resolve the same way. Aggregations by dictionary id keep each view's
+ * per-id arrays instead, and the calling thread merges those view by view
+ * exactly as it does alone (the same sums in the same order).
+ *
+ * Memory: each thread's budget is an equal share of what the query has
+ * left (context.maxQueryBytes) and draws on the pool of all queries, so the
+ * threads together stay within the query's limit and every partial table
+ * is charged. When a share refuses, the parallel attempt is dropped and the
+ * aggregation runs on one thread with the whole budget: a query that fits
+ * on one core never fails for having been split.
+ */
+
+_Atomic uint64_t query__agg_par_runs;
+
+/* A view, or a range of its blocks when there are fewer views than cores
+ * (the ranges of a view share its candidate rows, filtered once). */
+struct unit {
+    size_t view;
+    uint64_t lo, hi; /* rows; hi 0 = the whole view */
+    uint64_t rows;
+    struct query__rowset *rs; /* ranges: the view's rows */
+};
+
+struct part {
+    struct query__run r;
+    struct query__ctx x;
+    struct lerr err;
+    const struct query__plan *p;
+    const struct unit *units;
+    size_t u0, u1;            /* units [u0, u1), in view and row order */
+    struct query__vstate *vs; /* by id: one state per unit, or NULL */
+    size_t nvs;               /* states kept */
+    int rc;
+};
+
+static void part_init(struct part *w, const struct query__plan *p, const struct query__ctx *x,
+                      uint64_t share)
+{
+    memset(w, 0, sizeof *w);
+    w->p = p;
+    w->x.req = x->req;
+    w->x.deadline_ns = x->deadline_ns;
+    w->x.max_bytes = x->max_bytes; /* for the messages: the limit the user set */
+    w->x.tz = x->tz;
+    lerr_init(&w->err);
+    w->x.err = &w->err;
+    mem_budget_init(&w->x.budget, share, &query__pool);
+    arena_init(&w->x.keep, 64 * 1024, 0);
+    arena_init(&w->x.scratch, 256 * 1024, 0);
+    arena_init(&w->x.leaf, 128 * 1024, 0);
+    arena_set_budget(&w->x.keep, &w->x.budget);
+    arena_set_budget(&w->x.scratch, &w->x.budget);
+    arena_set_budget(&w->x.leaf, &w->x.budget);
+}
+
+static void part_destroy(struct part *w)
+{
+    for (size_t i = 0; i < w->nvs; i++)
+        query__vstate_free(&w->r, &w->vs[i]);
+    query__run_destroy(&w->r);
+    arena_destroy(&w->x.keep);
+    arena_destroy(&w->x.scratch);
+    arena_destroy(&w->x.leaf);
+    mem_budget_destroy(&w->x.budget);
+}
+
+static void *part_run(void *arg)
+{
+    struct part *w = arg;
+    const struct query__plan *p = w->p;
+    int rc = query__run_init(&w->r, p, &w->x, NULL);
+    if (!rc && !w->vs) {
+        rc = query__groups_init(&w->r.groups, p->q->nkeys, p->aggs, p->q->naggs, p->acc_size,
+                                &w->x);
+        uint32_t g;
+        if (!rc && p->q->nkeys == 0)
+            rc = query__run_find_group(&w->r, NULL, &g);
+    }
+    for (size_t i = w->u0; i < w->u1 && !rc; i++) {
+        const struct unit *u = &w->units[i];
+        w->r.blk_lo = u->lo;
+        w->r.blk_hi = u->hi;
+        w->r.pre_rs = u->rs;
+        if (w->vs) {
+            rc = query__view_run_byid(&w->r, p->views[u->view], &w->vs[w->nvs]);
+            w->nvs += rc == 0;
+        } else {
+            rc = query__view_run(&w->r, p->views[u->view]);
+        }
+        query__view_teardown(&w->r);
+        w->r.blk_lo = w->r.blk_hi = 0;
+        w->r.pre_rs = NULL;
+    }
+    w->rc = rc;
+    return NULL;
+}
+
+/* Adds a thread's partial groups to r's, in their order. */
+static int merge_part(struct query__run *r, const struct query__groups *src)
+{
+    const struct query__plan *p = r->p;
+    int rc;
+    for (uint32_t g = 0; g < src->ngroups; g++) {
+        if ((g & 1023) == 0 && (rc = query__ctx_check(r->x)))
+            return rc;
+        uint32_t d;
+        if ((rc = query__run_find_group(r, query__groups_keys(src, g), &d)))
+            return rc;
+        uint8_t *da = query__groups_acc(&r->groups, d);
+        const uint8_t *sa = query__groups_acc(src, g);
+        for (size_t i = 0; i < p->q->naggs; i++) {
+            const struct query__agg_plan *a = &p->aggs[i];
+            if (a->mode == QA_SQL || a->mode == QA_MERGE) {
+                rc = sql_agg_merge_err(a->state, da + a->off, sa + a->off, &r->x->keep, r->x->err);
+                if (rc)
+                    return query__ctx_sql_error(r->x, rc, "aggregate states");
+            } else {
+                query__nacc_merge(a, (struct query__nacc *)(void *)(da + a->off),
+                                  (const struct query__nacc *)(const void *)(sa + a->off));
+            }
+        }
+    }
+    return 0;
+}
+
+/* How many threads aggregate the views (1: the calling thread alone). */
+static size_t agg_threads(const struct query__plan *p)
+{
+    if (!p->nviews || (p->key_kind == QK_NONE && p->count_only && p->filter.exact))
+        return 1; /* nothing to read, or counts without reading a row */
+    uint64_t rows = 0;
+    for (size_t i = 0; i < p->nviews; i++)
+        rows += storage_view_rows(p->views[i]);
+    size_t nt = query__cores();
+    if (p->nviews == 1 && rows < 2 * (uint64_t)BLOCK)
+        return 1; /* one block: nothing to split */
+    if (query__agg_par_min_rows && rows / query__agg_par_min_rows < nt)
+        nt = (size_t)(rows / query__agg_par_min_rows);
+    return nt < 1 ? 1 : nt;
+}
+
+/* Aggregates the views on nt threads into r's groups. *done is false when
+ * a thread's share of the memory refused: the caller then runs alone. */
+static int run_parallel(struct query__run *r, size_t nt, bool by_id, bool *done)
+{
+    const struct query__plan *p = r->p;
+    struct query__ctx *x = r->x;
+    *done = false;
+    /* the views, or ranges of blocks of each when there are fewer views than threads */
+    size_t per = p->nviews >= nt ? 1 : nt, nu = 0;
+    size_t bytes = nt * sizeof(struct part) + p->nviews * per * sizeof(struct unit) +
+                   (by_id ? 2 * p->nviews * per * sizeof(struct query__vstate) : 0);
+    int rc = query__ctx_charge(x, bytes, "the aggregation threads");
+    if (rc)
+        return rc;
+    struct part *w = calloc(nt, sizeof *w);
+    struct unit *units = calloc(p->nviews * per, sizeof *units);
+    /* by id: a state per unit, then one per view (copies) for the merge */
+    struct query__vstate *vs = by_id ? calloc(2 * p->nviews * per, sizeof *vs) : NULL;
+    if (!w || !units || (by_id && !vs)) {
+        free(w);
+        free(units);
+        free(vs);
+        query__ctx_uncharge(x, bytes);
+        return lerr_set(x->err, LERR_NOMEM, "out of memory for the aggregation threads");
+    }
+    uint64_t rows = 0, acc = 0;
+    struct query__rowset *vrs = NULL; /* views split in ranges: their rows */
+    size_t nvrs = 0;
+    if (per > 1 && !(vrs = calloc(p->nviews, sizeof *vrs)))
+        rc = lerr_set(x->err, LERR_NOMEM, "out of memory for the aggregation threads");
+    for (size_t i = 0; i < p->nviews && !rc; i++) {
+        uint64_t n = storage_view_rows(p->views[i]), nb = (n + BLOCK - 1) / BLOCK;
+        size_t k = per > 1 && nb >= 2 ? (nb < per ? (size_t)nb : per) : 1;
+        if (k > 1) {
+            /* the filter once, here (on every core itself), for all the ranges */
+            struct storage_scan *sc = storage_scan_new(p->views[i]);
+            if (!sc) {
+                rc = lerr_set(x->err, LERR_NOMEM, "out of memory opening %s",
+                              storage_view_name(p->views[i]));
+                break;
+            }
+            arena_reset(&x->scratch);
+            rc = query__filter_view_rows(&p->filter, p->views[i], sc, x, &vrs[nvrs]);
+            storage_scan_free(sc);
+            if (rc)
+                break;
+            nvrs++;
+        }
+        for (size_t j = 0; j < k; j++) {
+            struct unit *u = &units[nu++];
+            u->view = i;
+            if (k > 1) {
+                u->lo = nb * j / k * BLOCK;
+                u->hi = j + 1 < k ? nb * (j + 1) / k * BLOCK : n;
+            }
+            u->rows = k > 1 ? u->hi - u->lo : n;
+            u->rs = k > 1 ? &vrs[nvrs - 1] : NULL;
+        }
+        rows += n;
+    }
+    if (rc || nu < 2) {
+        for (size_t i = 0; i < nvrs; i++)
+            query__rowset_free(&vrs[i]);
+        free(vrs);
+        free(w);
+        free(units);
+        free(vs);
+        query__ctx_uncharge(x, bytes);
+        return rc; /* *done false: one thread */
+    }
+    if (nu < nt)
+        nt = nu;
+    uint64_t left = x->max_bytes > x->budget.used ? x->max_bytes - x->budget.used : 0;
+    uint64_t share = x->max_bytes ? (left / nt ? left / nt : 1) : 0;
+    /* contiguous runs of units of about the same number of rows */
+    size_t v = 0;
+    for (size_t t = 0; t < nt; t++) {
+        part_init(&w[t], p, x, share);
+        w[t].units = units;
+        w[t].u0 = v;
+        uint64_t goal = rows * (t + 1) / nt;
+        /* leave at least one unit to each later thread */
+        while (v < nu - (nt - 1 - t) && (v == w[t].u0 || acc < goal || t == nt - 1))
+            acc += units[v++].rows;
+        w[t].u1 = v;
+        w[t].vs = vs ? vs + w[t].u0 : NULL;
+    }
+    pthread_t th[QUERY_MAX_THREADS];
+    bool started[QUERY_MAX_THREADS] = {false};
+    for (size_t t = 1; t < nt; t++)
+        started[t] = pthread_create(&th[t], NULL, part_run, &w[t]) == 0;
+    part_run(&w[0]);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            part_run(&w[t]); /* a thread that cannot start: its range runs here */
+    }
+    /* the first failure in view order decides */
+    bool refused = false;
+    for (size_t t = 0; t < nt && !rc; t++) {
+        if (!w[t].rc)
+            continue;
+        if (w[t].x.budget.refused != MEM_REFUSED_NONE) {
+            refused = true;
+            break;
+        }
+        *x->err = w[t].err;
+        rc = w[t].rc;
+    }
+    if (!rc && !refused) {
+        *done = true;
+        /* ranges of one view fold into its first range's state: one state
+         * per view, as on one thread (the top-N rounds cost per state) */
+        struct query__vstate *fv = vs ? vs + p->nviews * per : NULL;
+        size_t nv = 0;
+        for (size_t i = 0; by_id && i < nu; i++) {
+            if (i && units[i].view == units[i - 1].view)
+                query__vstate_fold(p, &fv[nv - 1], &vs[i]);
+            else
+                fv[nv++] = vs[i]; /* a copy: the arrays stay the unit's to free */
+        }
+        if (by_id && p->topn_agg >= 0)
+            rc = query__view_topn(r, fv, nv);
+        for (size_t i = 0; by_id && p->topn_agg < 0 && i < nv && !rc; i++)
+            rc = query__view_merge_byid(r, &fv[i]);
+        for (size_t t = 0; !by_id && t < nt && !rc; t++)
+            rc = merge_part(r, &w[t].r.groups);
+        if (!rc)
+            atomic_fetch_add(&query__agg_par_runs, 1);
+    }
+    for (size_t t = 0; t < nt; t++)
+        part_destroy(&w[t]);
+    for (size_t i = 0; i < nvrs; i++)
+        query__rowset_free(&vrs[i]);
+    free(vrs);
+    free(w);
+    free(units);
+    free(vs);
+    query__ctx_uncharge(x, bytes);
+    return rc;
+}
+
 static int run_source(struct query__run *r)
 {
     const struct query__plan *p = r->p;
@@ -162,7 +457,13 @@ static int run_source(struct query__run *r)
     }
     if (p->keep == 0 && !p->q->aggregate)
         return 0;
-    if (p->src->snap && p->by_id && ids_everywhere(p)) {
+    bool by_id = p->src->snap && p->by_id && ids_everywhere(p), done = false;
+    size_t nt = p->src->snap && p->q->aggregate ? agg_threads(p) : 1;
+    if (nt > 1 && (rc = run_parallel(r, nt, by_id, &done)))
+        return rc;
+    if (done) {
+        /* the groups are complete */
+    } else if (by_id) {
         rc = run_byid(r);
     } else if (p->src->snap) {
         for (size_t i = 0; i < p->nviews && !rc && !r->done; i++) {

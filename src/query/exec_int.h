@@ -70,6 +70,10 @@ struct query__run {
     struct query__vstate *vs;     /* aggregating this view by dictionary id */
     uint8_t *accbase;             /* native accumulators: accbase + gid * stride */
     size_t stride;
+    /* rows [blk_lo, blk_hi) of the view (multiples of BLOCK) when a thread
+     * reads part of one view; blk_hi 0 = every row */
+    uint64_t blk_lo, blk_hi;
+    const struct query__rowset *pre_rs; /* the view's rows, when its ranges share them */
     /* the block being read */
     uint64_t row0;
     uint32_t n;
@@ -153,6 +157,13 @@ int query__view_run(struct query__run *r, const struct storage_view *v);
  * when keep is NULL). */
 int query__view_run_byid(struct query__run *r, const struct storage_view *v,
                          struct query__vstate *keep);
+/* Merges one view's per-id state (kept by query__view_run_byid) into r's
+ * groups, as query__view_run_byid does at once without `keep`. */
+int query__view_merge_byid(struct query__run *r, const struct query__vstate *vs);
+/* Adds src's rows and accumulators to dst, per id: the states of two
+ * ranges of rows of the same view. */
+void query__vstate_fold(const struct query__plan *p, struct query__vstate *dst,
+                        const struct query__vstate *src);
 /* Merges the nv views' per-id states into groups, top-N rounds first. */
 int query__view_topn(struct query__run *r, struct query__vstate *vs, size_t nv);
 void query__vstate_free(struct query__run *r, struct query__vstate *vs);

@@ -620,10 +620,106 @@ struct like_job {
     atomic_bool *late;
 };
 
+/* The literal piece of a LIKE pattern every matching value contains that a
+ * search finds fastest: the longest (the fewest false starts); NULL when the
+ * pattern has no literal bytes ('%'). */
+static const char *like_needle(const char *p, size_t pn, size_t *len)
+{
+    const char *best = NULL;
+    *len = 0;
+    for (size_t i = 0; i < pn;) {
+        const char *pct = memchr(p + i, '%', pn - i);
+        size_t e = pct ? (size_t)(pct - p) : pn;
+        if (e - i > *len) {
+            best = p + i;
+            *len = e - i;
+        }
+        i = e + 1;
+    }
+    return best;
+}
+
+/* How common a byte is in text such as titles and names (higher: more
+ * common): the needle's rarest byte is the one memchr looks for. */
+static int byte_rank(unsigned char c)
+{
+    static const char common[] = " etaoinsrhldcumfpgwybvkxjqz";
+    bool upper = c >= 'A' && c <= 'Z'; /* mostly at word starts: rarer */
+    if (upper)
+        c = (unsigned char)(c - 'A' + 'a');
+    const char *q = c ? strchr(common, c) : NULL;
+    int r = q ? (int)(sizeof common - (size_t)(q - common)) : 0;
+    return upper ? r / 3 : r;
+}
+
+/* Ids [lo, hi) of a segment dictionary decided by one search of their bytes
+ * stored end to end: the needle (a literal piece of the pattern) is looked
+ * for by memchr of its rarest byte; a place inside one value sends that
+ * value to like_pieces, and the search resumes past its end. A value that
+ * lacks the needle cannot match, so only the few that hold it are tested,
+ * where a call per value cost more than the whole search. */
+static void like_span(struct like_job *j, const char *base, size_t len, const char *nd, size_t nl)
+{
+    const struct query__fnode *n = j->n;
+    size_t k = 0;
+    for (size_t i = 1; i < nl; i++)
+        if (byte_rank((unsigned char)nd[i]) < byte_rank((unsigned char)nd[k]))
+            k = i;
+    const char *end = base + len, *at = base;
+    size_t nsel = 0;
+    uint32_t polled = 0;
+    while ((size_t)(end - at) >= nl) {
+        const char *h = memchr(at + k, nd[k], (size_t)(end - at) - nl + 1);
+        if (!h)
+            break;
+        const char *s = h - k;
+        /* the ends first: most false starts fail there, without a call */
+        if (s[0] != nd[0] || s[nl - 1] != nd[nl - 1] || memcmp(s, nd, nl) != 0) {
+            at = s + 1;
+            continue;
+        }
+        uint32_t id = storage_view_dict_id_at(j->v, j->col, s);
+        struct sql_value val = storage_view_dict_value(j->v, j->col, id);
+        if (id < j->lo || id >= j->hi || val.is_null) /* cannot happen: stay inside */
+            break;
+        if (s + nl > val.v.s.p + val.v.s.n) { /* runs into the next value */
+            at = s + 1;
+            continue;
+        }
+        /* sel[] starts as the verdict on a value without the needle */
+        bool yes = like_pieces(val.v.s.p, val.v.s.n, n->prefix, n->prefix_len) != n->neg;
+        if (yes != j->sel[id]) {
+            j->sel[id] = yes;
+            nsel += yes ? 1 : (size_t)-1;
+        }
+        at = val.v.s.p + val.v.s.n;
+        if ((++polled & 1023) == 0 && j->deadline_ns != INT64_MAX &&
+            util_mono_ns() > j->deadline_ns) {
+            atomic_store(j->late, true);
+            break;
+        }
+    }
+    j->nsel += nsel;
+}
+
 static void *like_range(void *arg)
 {
     struct like_job *j = arg;
     const struct query__fnode *n = j->n;
+    size_t nl;
+    const char *nd = like_needle(n->prefix, n->prefix_len, &nl);
+    uint32_t lo = j->lo > STORAGE_NULL_ID ? j->lo : STORAGE_NULL_ID + 1;
+    const char *base;
+    size_t len;
+    if (nd && lo <= j->hi && storage_view_dict_span(j->v, j->col, lo, j->hi, &base, &len)) {
+        /* a value without the needle: NOT LIKE selects it, LIKE does not */
+        memset(j->sel + j->lo, n->neg, j->hi - j->lo);
+        j->nsel = n->neg ? j->hi - lo : 0;
+        if (j->lo == STORAGE_NULL_ID && j->hi > j->lo)
+            j->sel[STORAGE_NULL_ID] = 0; /* NULL LIKE p is unknown, and so is its negation */
+        like_span(j, base, len, nd, nl);
+        return NULL;
+    }
     size_t nsel = 0;
     for (uint32_t id = j->lo; id < j->hi; id++) {
         if ((id & 16383) == 0 && j->deadline_ns != INT64_MAX) {

@@ -98,12 +98,28 @@ static int env_size(const char *name, uint64_t *out, struct lerr *err)
     return 0;
 }
 
+/* rows per thread before an aggregation runs on several cores (exec.c) */
+uint64_t query__agg_par_min_rows = 262144;
+
 int query_limits_from_env(struct lerr *err)
 {
     struct query_limits l = {0, 0};
     if (env_size("LODESTAR_QUERY_TOTAL_BYTES", &l.total_bytes, err) ||
         env_size("LODESTAR_QUERY_MAX_BYTES", &l.max_query_bytes, err))
         return err->code;
+    const char *v = getenv("LODESTAR_QUERY_PARALLEL_MIN_ROWS");
+    if (v && *v) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (end == v || *end || errno || *v == '-')
+            return lerr_set(err, LERR_INVALID,
+                            "LODESTAR_QUERY_PARALLEL_MIN_ROWS='%s' is not a number of rows: write "
+                            "a whole number such as 262144 (0: every aggregation of two blocks "
+                            "or more runs on every core)",
+                            v);
+        query__agg_par_min_rows = n;
+    }
     query_limits_set(&l);
     return 0;
 }

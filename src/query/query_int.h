@@ -246,6 +246,12 @@ size_t query__cores(void);
  * over several cores (default 32); tests lower both. */
 extern uint32_t query__like_par_min;
 extern uint32_t query__scan_par_min_blocks;
+/* Rows per thread before an aggregation reads its views on several cores,
+ * one range of views a thread with partial groups merged (exec.c; default
+ * 262144); tests lower it to 0: every aggregation over two views or more. */
+extern uint64_t query__agg_par_min_rows;
+/* Aggregations that finished on several threads (tests check the path ran). */
+extern _Atomic uint64_t query__agg_par_runs;
 
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
                             struct storage_scan *sc, struct query__ctx *x,

@@ -6,7 +6,8 @@
  * pruning (below).
  *
  * Entry points: query__view_run(), query__view_run_byid(),
- * query__view_topn(), query__vstate_free(), query__view_teardown()
+ * query__view_merge_byid(), query__vstate_fold(), query__view_topn(),
+ * query__vstate_free(), query__view_teardown()
  * (exec_int.h).
  */
 #include <math.h>
@@ -92,6 +93,16 @@ static int byid_bitmaps(struct query__run *r, const struct query__rowset *rs,
     return 0;
 }
 
+/* Candidate rows of rs in the part of the view this run reads. */
+static uint64_t range_count(const struct query__run *r, const struct query__rowset *rs,
+                            uint64_t rows)
+{
+    if (!r->blk_hi)
+        return query__rowset_count(rs, rows);
+    uint64_t hi = r->blk_hi < rows ? r->blk_hi : rows, lo = r->blk_lo < hi ? r->blk_lo : hi;
+    return rs->all ? hi - lo : roaring_bitmap_range_cardinality(rs->bm, lo, hi);
+}
+
 /* Fills a view's per-id arrays. */
 static int byid_fill(struct query__run *r, const struct query__rowset *rs,
                      struct query__vstate *vs)
@@ -99,12 +110,12 @@ static int byid_fill(struct query__run *r, const struct query__rowset *rs,
     uint64_t rows = storage_view_rows(r->view);
     if (!r->p->has_native && rs->exact) {
         if (!vs->present) {
-            vs->cnt[STORAGE_NULL_ID] += (uint32_t)query__rowset_count(rs, rows);
+            vs->cnt[STORAGE_NULL_ID] += (uint32_t)range_count(r, rs, rows);
             return 0;
         }
         bool done = false;
         int rc = 0;
-        if (!storage_view_is_realtime(r->view) && (uint64_t)vs->n * 64 <= rows)
+        if (!storage_view_is_realtime(r->view) && (uint64_t)vs->n * 64 <= rows && !r->blk_hi)
             rc = byid_bitmaps(r, rs, vs, &done);
         if (rc || done)
             return rc;
@@ -373,6 +384,11 @@ static int open_view(struct query__run *r, const struct storage_view *v, struct 
     if (!r->scan)
         return lerr_set(r->x->err, LERR_NOMEM, "out of memory opening %s", storage_view_name(v));
     arena_reset(&r->x->scratch);
+    if (r->pre_rs) { /* filtered once for every range of the view (exec.c) */
+        *rs = *r->pre_rs;
+        rs->borrowed = true;
+        return 0;
+    }
     return query__filter_view_rows(&r->p->filter, v, r->scan, r->x, rs);
 }
 
@@ -390,7 +406,7 @@ int query__view_run(struct query__run *r, const struct storage_view *v)
     }
     if (p->q->aggregate && p->key_kind == QK_NONE && p->count_only && rs.exact) {
         /* COUNT(*) from row counts and bitmap cardinalities */
-        uint64_t c = query__rowset_count(&rs, rows);
+        uint64_t c = range_count(r, &rs, rows);
         for (size_t i = 0; i < p->q->naggs; i++)
             ((struct query__nacc *)(void *)(query__groups_acc(&r->groups, 0) + p->aggs[i].off))
                 ->n += (int64_t)c;
@@ -404,6 +420,30 @@ int query__view_run(struct query__run *r, const struct storage_view *v)
     rc = query__run_blocks(r, rows, &rs);
     query__rowset_free(&rs);
     return rc;
+}
+
+void query__vstate_fold(const struct query__plan *p, struct query__vstate *dst,
+                        const struct query__vstate *src)
+{
+    for (uint32_t id = 0; id < src->n && id < dst->n; id++) {
+        if (!src->cnt[id])
+            continue;
+        dst->cnt[id] += src->cnt[id];
+        for (size_t i = 0; dst->acc && src->acc && i < p->q->naggs; i++) {
+            const struct query__agg_plan *a = &p->aggs[i];
+            if (a->mode != QA_COUNT_STAR)
+                query__nacc_merge(
+                    a,
+                    (struct query__nacc *)(void *)(dst->acc + (size_t)id * p->acc_size + a->off),
+                    (const struct query__nacc *)(const void *)(src->acc +
+                                                               (size_t)id * p->acc_size + a->off));
+        }
+    }
+}
+
+int query__view_merge_byid(struct query__run *r, const struct query__vstate *vs)
+{
+    return byid_merge(r, vs);
 }
 
 /* A view aggregated by dictionary id: merged now, or kept in *keep for

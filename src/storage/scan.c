@@ -275,6 +275,43 @@ int64_t storage_view_dict_find(const struct storage_view *v, size_t col, const c
     return -1;
 }
 
+bool storage_view_dict_span(const struct storage_view *v, size_t col, uint32_t lo, uint32_t hi,
+                            const char **p, size_t *n)
+{
+    int c;
+    if (v->realtime || !is_string_col(v, col, &c) || lo < 1 || lo > hi ||
+        hi > v->seg->cols[c].dict_count + 1)
+        return false;
+    const uint8_t *offs = v->seg->cols[c].dict + 8;
+    const uint8_t *bytes = offs + ((uint64_t)v->seg->cols[c].dict_count + 1) * 4;
+    uint32_t a = storage__get_u32(offs + (uint64_t)(lo - 1) * 4),
+             b = storage__get_u32(offs + (uint64_t)(hi - 1) * 4);
+    *p = (const char *)bytes + a;
+    *n = b - a;
+    return true;
+}
+
+uint32_t storage_view_dict_id_at(const struct storage_view *v, size_t col, const char *at)
+{
+    int c;
+    if (v->realtime || !is_string_col(v, col, &c))
+        return STORAGE_NULL_ID;
+    const uint8_t *offs = v->seg->cols[c].dict + 8;
+    uint32_t cnt = v->seg->cols[c].dict_count;
+    const uint8_t *bytes = offs + ((uint64_t)cnt + 1) * 4;
+    uint64_t off = (uint64_t)((const uint8_t *)at - bytes);
+    /* value id spans [offs[id - 1], offs[id]): the first id whose end is past off */
+    uint32_t lo = 1, hi = cnt + 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (storage__get_u32(offs + (uint64_t)mid * 4) > off)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const char *p, size_t n,
                               uint32_t *lo, uint32_t *hi)
 {

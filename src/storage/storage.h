@@ -478,6 +478,15 @@ int64_t storage_view_dict_find(const struct storage_view *v, size_t col, const c
  * (realtime, and every ARRAY column). */
 bool storage_view_dict_prefix(const struct storage_view *v, size_t col, const char *p, size_t n,
                               uint32_t *lo, uint32_t *hi);
+/* Segments: the bytes of the values of ids [lo, hi) (1 <= lo <= hi <= size)
+ * stored end to end in id order, for a search of many values at once (a
+ * LIKE '%x%' over the dictionary); false for realtime buffers, whose values
+ * are not stored end to end, and columns that are not STRING. */
+bool storage_view_dict_span(const struct storage_view *v, size_t col, uint32_t lo, uint32_t hi,
+                            const char **p, size_t *n);
+/* The id whose value holds the byte at `at`, a pointer into a span of
+ * storage_view_dict_span() (a binary search of the offsets). */
+uint32_t storage_view_dict_id_at(const struct storage_view *v, size_t col, const char *at);
 
 /* --- bitmap indexes (segments only) --- */
 

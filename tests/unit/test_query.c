@@ -1521,6 +1521,21 @@ static void test_memory(void)
     CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
     unsetenv("LODESTAR_QUERY_TOTAL_BYTES");
     unsetenv("LODESTAR_QUERY_MAX_BYTES");
+    /* the rows per thread of a parallel aggregation */
+    uint64_t par_min = query__agg_par_min_rows;
+    setenv("LODESTAR_QUERY_PARALLEL_MIN_ROWS", "1000", 1);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), 0);
+    CHECK_MSG(query__agg_par_min_rows == 1000, "%llu",
+              (unsigned long long)query__agg_par_min_rows);
+    setenv("LODESTAR_QUERY_PARALLEL_MIN_ROWS", "-5", 1);
+    lerr_init(&err);
+    CHECK_EQ_INT(query_limits_from_env(&err), LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "LODESTAR_QUERY_PARALLEL_MIN_ROWS='-5' is not a number of rows") &&
+                  query__agg_par_min_rows == 1000,
+              "%s", err.msg);
+    unsetenv("LODESTAR_QUERY_PARALLEL_MIN_ROWS");
+    query__agg_par_min_rows = par_min;
     lerr_init(&err);
     CHECK_EQ_INT(query_limits_from_env(&err), 0); /* unset: the defaults */
     query_limits_get(&got);
@@ -1903,6 +1918,113 @@ static void test_random_queries(const char *table, unsigned n)
     buf_free(&c.sqlite);
 }
 
+/* Aggregation on every core: the same bytes as on one thread for every kind
+ * of aggregate and grouping path over the nine views of `many` (scores are
+ * multiples of 0.25, so double sums are exact in any order), and memory
+ * limits that hold across the threads without failing a query that fits
+ * on one. */
+static void test_parallel_agg(void)
+{
+    static const char *const qs[] = {
+        "SELECT COUNT(*), SUM(added), AVG(score), MIN(score), MAX(score), COUNT(DISTINCT \"user\"),"
+        " EARLIEST(page), LATEST(page), MIN(__time), MAX(__time) FROM many",
+        "SELECT channel, COUNT(*), SUM(added), AVG(delta), MIN(score), MAX(score) FROM many"
+        " GROUP BY channel",
+        "SELECT page, COUNT(*) AS n FROM many GROUP BY page ORDER BY n DESC, page LIMIT 7",
+        "SELECT page, SUM(added) AS a FROM many GROUP BY page ORDER BY a DESC LIMIT 5",
+        "SELECT \"user\", EARLIEST(page), LATEST(page), EARLIEST_BY(channel, __time),"
+        " COUNT(DISTINCT page), AVG(score) FROM many GROUP BY 1",
+        "SELECT channel, countryName, COUNT(*), SUM(delta), MAX(score) FROM many GROUP BY 1, 2",
+        "SELECT TIME_FLOOR(__time, 'PT6H'), COUNT(*), AVG(score), LATEST(\"user\") FROM many"
+        " GROUP BY 1",
+        "SELECT isRobot, countryName, AVG(delta), MIN(score) FROM many WHERE page LIKE '%1%'"
+        " GROUP BY 1, 2",
+        "SELECT channel, COUNT(*) FROM many WHERE added > 900 GROUP BY 1 HAVING COUNT(*) > 10"
+        " ORDER BY 2 DESC",
+        "SELECT STRING_AGG(DISTINCT channel, ',') FROM many",
+        "SELECT COUNT(*) FROM many WHERE score > 50",
+        /* one view (a day's segment of three blocks): ranges of its blocks */
+        "SELECT channel, COUNT(*), AVG(score), EARLIEST(page), LATEST(page) FROM many"
+        " WHERE __time >= TIMESTAMP '2024-01-02 00:00:00' AND __time < TIMESTAMP '2024-01-03"
+        " 00:00:00' GROUP BY 1",
+        "SELECT page, COUNT(*) AS n FROM many WHERE __time >= TIMESTAMP '2024-01-06 00:00:00'"
+        " AND __time < TIMESTAMP '2024-01-07 00:00:00' GROUP BY page ORDER BY n DESC, page"
+        " LIMIT 5",
+        "SELECT COUNT(*), COUNT(DISTINCT page), MIN(score), SUM(added) FROM many"
+        " WHERE __time >= TIMESTAMP '2024-01-05 00:00:00' AND __time < TIMESTAMP '2024-01-06"
+        " 00:00:00' AND page LIKE '%1%'",
+        "SELECT \"user\", channel, COUNT(*) FROM many WHERE __time >= TIMESTAMP '2024-01-02"
+        " 00:00:00' AND __time < TIMESTAMP '2024-01-03 00:00:00' GROUP BY 1, 2",
+    };
+    struct buf one, par;
+    buf_init(&one, 0);
+    buf_init(&par, 0);
+    struct lerr err;
+    uint64_t saved = query__agg_par_min_rows;
+    for (size_t i = 0; i < LS_ARRAY_LEN(qs); i++) {
+        query__agg_par_min_rows = UINT64_MAX; /* one thread */
+        uint64_t runs = atomic_load(&query__agg_par_runs);
+        int rc = mem_query(qs[i], NULL, &one, &err, NULL);
+        CHECK_MSG(rc == 0 && atomic_load(&query__agg_par_runs) == runs, "%s: rc=%d %s", qs[i], rc,
+                  err.msg);
+        query__agg_par_min_rows = 0; /* every core */
+        rc = mem_query(qs[i], NULL, &par, &err, NULL);
+        CHECK_MSG(rc == 0 && atomic_load(&query__agg_par_runs) == runs + 1,
+                  "%s: rc=%d, parallel runs %llu -> %llu: %s", qs[i], rc, (unsigned long long)runs,
+                  (unsigned long long)atomic_load(&query__agg_par_runs), err.msg);
+        CHECK_MSG(one.len == par.len && memcmp(one.data, par.data, one.len) == 0,
+                  "%s:\n  one thread: %s\n  parallel:   %s", qs[i], buf_cstr(&one),
+                  buf_cstr(&par));
+    }
+
+    /* the smallest context.maxQueryBytes one thread answers in (within 4 KiB) */
+    const char *big = "SELECT page, \"user\", COUNT(*), EARLIEST(channel) FROM many GROUP BY 1, 2";
+    query__agg_par_min_rows = UINT64_MAX;
+    uint64_t lo = 4096, hi = 256u << 20; /* refused at lo, answered at hi */
+    char ctx[80];
+    while (hi - lo > 4096) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        snprintf(ctx, sizeof ctx, "{\"maxQueryBytes\": %llu}", (unsigned long long)mid);
+        if (mem_query(big, ctx, &one, &err, NULL) == 0)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    snprintf(ctx, sizeof ctx, "{\"maxQueryBytes\": %llu}", (unsigned long long)hi);
+    int rc = mem_query(big, ctx, &one, &err, NULL);
+    CHECK_MSG(rc == 0, "one thread at %llu bytes: %s", (unsigned long long)hi, err.msg);
+    /* split over the cores each share is smaller: a share that refuses
+     * sends the query back to one thread, with the same answer */
+    query__agg_par_min_rows = 0;
+    rc = mem_query(big, ctx, &par, &err, NULL);
+    CHECK_MSG(rc == 0 && one.len == par.len && memcmp(one.data, par.data, one.len) == 0,
+              "parallel at %llu bytes: rc=%d %s", (unsigned long long)hi, rc, err.msg);
+    /* below what one thread needs: the same refusal, a 400 naming the limit */
+    char msg1[sizeof err.msg];
+    snprintf(ctx, sizeof ctx, "{\"maxQueryBytes\": %llu}", (unsigned long long)lo);
+    query__agg_par_min_rows = UINT64_MAX;
+    rc = mem_query(big, ctx, &one, &err, NULL);
+    snprintf(msg1, sizeof msg1, "%s", err.msg);
+    CHECK_MSG(rc == LERR_INVALID, "one thread at %llu bytes: rc=%d %s", (unsigned long long)lo, rc,
+              err.msg);
+    query__agg_par_min_rows = 0;
+    rc = mem_query(big, ctx, &par, &err, NULL);
+    char want[64];
+    snprintf(want, sizeof want, "context.maxQueryBytes = %llu", (unsigned long long)lo);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "query memory limit exceeded") &&
+                  strstr(err.msg, want) && strcmp(err.msg, msg1) == 0,
+              "parallel at %llu bytes: rc=%d %s (one thread: %s)", (unsigned long long)lo, rc,
+              err.msg, msg1);
+    CHECK_EQ_INT(lerr_http_status(err.code), 400);
+    /* far below: refused by the threads' shares and again on one thread */
+    rc = mem_query(big, "{\"maxQueryBytes\": 65536}", &par, &err, NULL);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "context.maxQueryBytes = 65536"), "rc=%d %s",
+              rc, err.msg);
+    query__agg_par_min_rows = saved;
+    buf_free(&one);
+    buf_free(&par);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
@@ -1922,6 +2044,7 @@ int main(int argc, char **argv)
     build_mv(root);
 
     test_memory();
+    test_parallel_agg();
     test_request_parse();
     test_request_parse_druid();
     test_sys_tables();
@@ -1957,10 +2080,27 @@ int main(int argc, char **argv)
         run_file(dir, "many.txt");
         run_file(dir, "wiki.txt");
         run_file(dir, "tiny.txt");
+        run_file(dir, "parallel.txt");
         /* random statements over the table of many segments, split as above */
         test_random_queries("many", 50);
         query__like_par_min = like_min;
         query__scan_par_min_blocks = scan_min;
+        /* every aggregation over two views or more on several threads, with
+         * partial groups (or per-view id arrays) merged: the same answers */
+        uint64_t agg_min = query__agg_par_min_rows;
+        query__agg_par_min_rows = 0;
+        run_file(dir, "aggregates.txt");
+        run_file(dir, "grouping.txt");
+        run_file(dir, "many.txt");
+        run_file(dir, "wiki.txt");
+        run_file(dir, "tiny.txt");
+        run_file(dir, "rollup.txt");
+        run_file(dir, "parallel.txt");
+        run_file(dir, "multivalue.txt");
+        /* random statements, every aggregation on several threads */
+        test_random_queries("wiki", 100);
+        test_random_queries("many", 50);
+        query__agg_par_min_rows = agg_min;
     }
 
     test_concurrent_appends(root);
