@@ -3,7 +3,8 @@
 # (-fsanitize=fuzzer,address,undefined) against the sources it names in a
 # first-line comment "// SOURCES: src/a.c src/b.c" (shell patterns such as
 # src/sql/*.c too, so that a file added to a module is built), and runs each for
-# FUZZ_SECONDS (default 8) over its corpus tests/fuzz/corpus/<name>/.
+# FUZZ_SECONDS (default 5) over its corpus tests/fuzz/corpus/<name>/, as many
+# targets at a time as there are cores.
 # Skips (and says so) when clang's libFuzzer runtime is missing.
 # Prints "N passed, N failed": one per target.
 set -u
@@ -18,23 +19,45 @@ if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(vo
 fi
 PKG_CFLAGS=$(pkg-config --cflags libmicrohttpd jansson sqlite3 rdkafka 2>/dev/null)
 PKG_LIBS="$(pkg-config --libs jansson sqlite3 libcrypto zlib liblz4 libzstd 2>/dev/null) -lroaring"
-for f in tests/fuzz/fuzz_*.c; do
-  [ -f "$f" ] || continue
+# One target: build, then fuzz for SECS; its verdict in $OUT/<name>.result.
+run_target() {
+  local f=$1 name srcs corpus work
   name=$(basename "$f" .c); name=${name#fuzz_}
   srcs=$(head -n 1 "$f" | sed -n 's#^// SOURCES: ##p')
   if ! clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $PKG_CFLAGS -fsanitize=fuzzer,address,undefined \
        -fno-sanitize-recover=undefined "$f" $srcs -o "$OUT/fuzz_$name" $PKG_LIBS -lm -lpthread 2>"$OUT/$name.build.log"; then
-    echo "FAIL fuzz_$name: build failed"; cat "$OUT/$name.build.log" | head -20; fail=$((fail+1)); continue
+    { echo "FAIL fuzz_$name: build failed"; head -20 "$OUT/$name.build.log"; } >"$OUT/$name.result"
+    return
   fi
   corpus=tests/fuzz/corpus/$name; mkdir -p "$corpus"
   work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null
   if "$OUT/fuzz_$name" -max_total_time="$SECS" -max_len=4096 -rss_limit_mb=2048 \
        -artifact_prefix="$OUT/$name-" "$work" >"$OUT/$name.log" 2>&1; then
-    echo "ok fuzz_$name ($(grep -c . "$OUT/$name.log") log lines)"; pass=$((pass+1))
+    echo "ok fuzz_$name ($(grep -c . "$OUT/$name.log") log lines)" >"$OUT/$name.result"
   else
-    echo "FAIL fuzz_$name: see $OUT/$name.log"; tail -30 "$OUT/$name.log"; fail=$((fail+1))
+    { echo "FAIL fuzz_$name: see $OUT/$name.log"; tail -30 "$OUT/$name.log"; } >"$OUT/$name.result"
   fi
   rm -rf "$work"
+}
+# As many targets at once as there are cores (each fuzzer and each clang uses one).
+jobs_max=$(nproc 2>/dev/null || echo 2)
+names=()
+for f in tests/fuzz/fuzz_*.c; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f" .c); names+=("${name#fuzz_}")
+  rm -f "$OUT/${name#fuzz_}.result"
+  run_target "$f" &
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+done
+wait
+for name in "${names[@]}"; do
+  if [ -f "$OUT/$name.result" ] && head -n 1 "$OUT/$name.result" | grep -q '^ok '; then
+    pass=$((pass+1))
+  else
+    fail=$((fail+1))
+    [ -f "$OUT/$name.result" ] || echo "FAIL fuzz_$name: no verdict"
+  fi
+  [ -f "$OUT/$name.result" ] && cat "$OUT/$name.result"
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
