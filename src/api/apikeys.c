@@ -79,16 +79,24 @@ int api_apikeys_create(struct api_req *r)
     size_t used = 0;
     for (size_t i = 0; i < json_array_size(perms); i++) {
         const char *p = json_string_value(json_array_get(perms, i));
-        if (!p || !*p || strchr(p, ',') || used + strlen(p) + 2 > sizeof csv) {
-            char target[48];
-            snprintf(target, sizeof target, "permissions[%zu]", i);
+        char target[48];
+        snprintf(target, sizeof target, "permissions[%zu]", i);
+        if (!p || !*p || strchr(p, ',') || strlen(p) > 64) {
             lerr_set_at(&err, LERR_INVALID, target,
                         "permissions[%zu] must be a permission name: ManageTables, ViewTables, "
                         "ManageConnections, ManageIngestionJobs, AccessQueries or ManageApiKeys",
                         i);
             goto out;
         }
-        used += (size_t)snprintf(csv + used, sizeof csv - used, "%s%s", i ? "," : "", p);
+        if (util_csv_has(csv, p, strlen(p))) /* a name given twice counts once */
+            continue;
+        if (used + strlen(p) + 2 > sizeof csv) {
+            lerr_set_at(&err, LERR_INVALID, "permissions",
+                        "permissions lists more names than there are permissions (six); give each "
+                        "once");
+            goto out;
+        }
+        used += (size_t)snprintf(csv + used, sizeof csv - used, "%s%s", used ? "," : "", p);
     }
     char key[48];
     struct catalog_apikey k;

@@ -203,13 +203,5 @@ bool api_key_has(const struct catalog_apikey *k, enum api_perm p)
         return true;
     if (p >= API_PERM__COUNT)
         return false;
-    const char *name = perm_names[p];
-    size_t n = strlen(name);
-    for (const char *s = k->permissions; *s;) {
-        size_t len = strcspn(s, ",");
-        if (len == n && memcmp(s, name, n) == 0)
-            return true;
-        s += len + (s[len] == ',');
-    }
-    return false;
+    return util_csv_has(k->permissions, perm_names[p], strlen(perm_names[p]));
 }

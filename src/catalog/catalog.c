@@ -187,17 +187,6 @@ int catalog_apikey_get(struct catalog *c, const char *id, struct catalog_apikey 
     return LOCKED(c, apikey_get_locked(c, id, out, err));
 }
 
-static bool perms_manage_keys(const char *perms)
-{
-    for (const char *s = perms; *s;) {
-        size_t len = strcspn(s, ",");
-        if (len == sizeof "ManageApiKeys" - 1 && memcmp(s, "ManageApiKeys", len) == 0)
-            return true;
-        s += len + (s[len] == ',');
-    }
-    return false;
-}
-
 static int apikey_delete_locked(struct catalog *c, const char *id, struct lerr *err)
 {
     /* in one transaction with the check, so two revocations cannot both pass it */
@@ -209,7 +198,7 @@ static int apikey_delete_locked(struct catalog *c, const char *id, struct lerr *
     if (c->ops->apikey_list(c->s, NULL, &v, &n, err))
         return abort_tx(c, err);
     for (size_t i = 0; i < n; i++) {
-        bool m = perms_manage_keys(v[i].permissions);
+        bool m = util_csv_has(v[i].permissions, "ManageApiKeys", sizeof "ManageApiKeys" - 1);
         managers += m;
         if (strcmp(v[i].id, id) == 0) {
             found = true;

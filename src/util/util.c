@@ -581,6 +581,17 @@ size_t util_json_text(char *out, size_t cap, const char *s)
     return o;
 }
 
+bool util_csv_has(const char *list, const char *name, size_t n)
+{
+    for (const char *s = list; *s;) {
+        size_t len = strcspn(s, ",");
+        if (len == n && memcmp(s, name, n) == 0)
+            return true;
+        s += len + (s[len] == ',');
+    }
+    return false;
+}
+
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 {
     static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};

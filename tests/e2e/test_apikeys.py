@@ -70,6 +70,21 @@ with Server() as s:
     c.eq(r.status, 400, "malformed JSON: 400")
     r = s.req("POST", base, {"name": "reader", "permissions": ["ViewTables"]})
     c.eq(r.status, 409, "a name taken: 409")
+    r = s.req("POST", base, {"name": "twice", "permissions": ["ViewTables", "ViewTables"]})
+    c.eq((r.status, (r.json or {}).get("permissions")), (201, ["ViewTables"]),
+         "a permission given twice counts once")
+    r = s.req("POST", base, {"name": "many", "permissions": ["ViewTables"] * 500000})
+    c.eq((r.status, (r.json or {}).get("permissions")), (201, ["ViewTables"]),
+         "500,000 copies of one name (6 MB): one permission")
+    r = s.req("POST", base, {"name": "long", "permissions": ["x" * 100000]})
+    c.ok(r.status == 400 and (r.json or {}).get("target") == "permissions[0]",
+         "a 100 KB permission name: 400 at permissions[0]", r.raw[:200])
+    r = s.req("POST", base, {"name": "x" * 101, "permissions": ["ViewTables"]})
+    c.ok(r.status == 400 and (r.json or {}).get("target") == "name", "a 101-character name: 400",
+         r.raw[:200])
+    r = s.req("POST", base, {"name": "d", "description": "x" * 256, "permissions": ["ViewTables"]})
+    c.ok(r.status == 400 and (r.json or {}).get("target") == "description",
+         "a 256-character description: 400", r.raw[:200])
     c.eq(s.req("DELETE", f"{base}/no-such-id").status, 404, "revoke an unknown id: 404")
 
     # ---- revoke: at once, on every server of the catalog ----
