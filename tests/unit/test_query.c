@@ -555,6 +555,78 @@ static void build_mv(const char *root)
     free(st);
 }
 
+/* mvr: 4,000 rows of 0-3 sorted values from {a..e, ''} (a row with none is
+ * [] or NULL), 2,500 persisted, the rest realtime; for the random
+ * multi-value statements (test_random_mv), with sqlite's copy as JSON text. */
+static void build_mvr(const char *root)
+{
+    static const struct storage_column cols[] = {
+        {.name = "tags", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION},
+        {.name = "s", .type = SQL_STRING, .kind = STORAGE_DIMENSION},
+        {.name = "n", .type = SQL_LONG, .kind = STORAGE_DIMENSION},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 3};
+    struct storage_table *t = open_table(root, "mvr", &sch);
+    sqlite_exec("CREATE TABLE mvr(t INTEGER, s TEXT, n INTEGER, tags TEXT)");
+    enum { N = 4000 };
+    static const char *const vals[] = {"", "a", "b", "c", "d", "e"};
+    static const char *const ss[] = {"x", "y", "z"};
+    int64_t *time = calloc(N, sizeof *time);
+    struct sql_value *tags = calloc(N, sizeof *tags), *sv = calloc(N, sizeof *sv),
+                     *nv = calloc(N, sizeof *nv), *js = calloc(N, sizeof *js),
+                     *items = calloc(N * 3, sizeof *items);
+    char(*json)[64] = calloc(N, sizeof *json);
+    struct gen g = {77};
+    for (int i = 0; i < N; i++) {
+        time[i] = T0 + (int64_t)rnd(&g, 2 * (uint32_t)DAY);
+        sv[i] = sql_string(ss[rnd(&g, 3)], 1);
+        nv[i] = sql_long(rnd(&g, 100));
+        uint32_t k = rnd(&g, 4), pick[3];
+        for (uint32_t j = 0; j < k; j++)
+            pick[j] = rnd(&g, 6);
+        for (uint32_t a = 0; a < k; a++) /* sorted, as SORTED_ARRAY stores them */
+            for (uint32_t b = a + 1; b < k; b++)
+                if (pick[b] < pick[a]) {
+                    uint32_t x = pick[a];
+                    pick[a] = pick[b];
+                    pick[b] = x;
+                }
+        if (k == 0) {
+            bool as_null = rnd(&g, 2);
+            tags[i] = as_null ? sql_null(SQL_ARRAY) : (struct sql_value){.type = SQL_ARRAY};
+            tags[i].v.a.items = items + 3 * i;
+            js[i] = sql_null(SQL_STRING);
+            continue;
+        }
+        tags[i] = (struct sql_value){.type = SQL_ARRAY};
+        tags[i].v.a.items = items + 3 * i;
+        size_t o = (size_t)snprintf(json[i], sizeof json[i], "[");
+        for (uint32_t j = 0; j < k; j++) {
+            items[3 * i + j] = sql_string(vals[pick[j]], strlen(vals[pick[j]]));
+            o += (size_t)snprintf(json[i] + o, sizeof json[i] - o, "%s\"%s\"", j ? "," : "",
+                                  vals[pick[j]]);
+        }
+        tags[i].v.a.n = k;
+        snprintf(json[i] + o, sizeof json[i] - o, "]");
+        js[i] = sql_string(json[i], strlen(json[i]));
+    }
+    struct sql_value *cv[3] = {tags, sv, nv};
+    append(t, time, 2500, cv, 3);
+    persist(t);
+    struct sql_value *cv2[3] = {tags + 2500, sv + 2500, nv + 2500};
+    append(t, time + 2500, N - 2500, cv2, 3);
+    struct sql_value *sq[3] = {sv, nv, js};
+    sqlite_load("INSERT INTO mvr VALUES(?,?,?,?)", time, N, sq, 3);
+    free(time);
+    free(tags);
+    free(sv);
+    free(nv);
+    free(js);
+    free(items);
+    free(json);
+}
+
 /* big: 60,000 realtime rows for the timeout and the memory cap. */
 static void build_big(const char *root)
 {
@@ -1558,7 +1630,8 @@ static void test_memory(void)
  * every key, time as a number on sqlite's side. LODESTAR_RANDOM_SQL=<n>[,<seed>]
  * runs more (default 300 over wiki, then 50 over many with the scans split
  * over threads; seed 1); a failure prints both texts;
- * LODESTAR_RANDOM_SQL_PRINT=1 prints every statement.
+ * LODESTAR_RANDOM_SQL_PRINT=1 prints every statement. test_random_mv does the
+ * same over the multi-value table mvr.
  */
 struct rq {
     struct buf d, s; /* Druid SQL, sqlite SQL */
@@ -2025,6 +2098,129 @@ static void test_parallel_agg(void)
     buf_free(&par);
 }
 
+/* A filter over mvr for test_random_mv: a multi-value leaf holds when any
+ * value does (the negated forms: none), and is unknown for a row without
+ * values, as in Druid; sqlite's side says so with json_each. */
+static void rmv_pred(struct rq *q, int depth)
+{
+    struct gen *g = q->g;
+    static const char *const v[] = {"", "a", "b", "c", "d", "e", "z"};
+    const char *x = v[rnd(g, 7)], *y = v[rnd(g, 7)];
+    uint32_t k = rnd(g, depth > 0 ? 12 : 9);
+    const char *any = "CASE WHEN mvr.tags IS NULL THEN NULL ELSE EXISTS (SELECT 1 FROM "
+                      "json_each(mvr.tags) WHERE ";
+    const char *none = "CASE WHEN mvr.tags IS NULL THEN NULL ELSE NOT EXISTS (SELECT 1 FROM "
+                       "json_each(mvr.tags) WHERE ";
+    switch (k) {
+    case 0:
+        buf_printf(&q->d, "tags = '%s'", x);
+        buf_printf(&q->s, "%svalue = '%s') END", any, x);
+        break;
+    case 1:
+        buf_printf(&q->d, "tags IN ('%s', '%s')", x, y);
+        buf_printf(&q->s, "%svalue IN ('%s', '%s')) END", any, x, y);
+        break;
+    case 2:
+        buf_printf(&q->d, "tags <> '%s'", x);
+        buf_printf(&q->s, "%svalue = '%s') END", none, x);
+        break;
+    case 3:
+        buf_printf(&q->d, "tags NOT IN ('%s', '%s')", x, y);
+        buf_printf(&q->s, "%svalue IN ('%s', '%s')) END", none, x, y);
+        break;
+    case 4:
+        buf_printf(&q->d, "tags LIKE '%s%%'", x);
+        buf_printf(&q->s, "%svalue LIKE '%s%%') END", any, x);
+        break;
+    case 5: rq_fmt(q, "tags IS %sNULL", rnd(g, 2) ? "NOT " : ""); break;
+    case 6: rq_fmt(q, "s = '%s'", rnd(g, 2) ? "x" : "y"); break;
+    case 7: rq_fmt(q, "n %s %u", rnd(g, 2) ? "<" : ">=", rnd(g, 100)); break;
+    case 8:
+        buf_printf(&q->d, "tags > '%s'", x);
+        buf_printf(&q->s, "%svalue > '%s') END", any, x);
+        break;
+    case 9:
+    case 10:
+        rq_both(q, "(");
+        rmv_pred(q, depth - 1);
+        rq_both(q, k == 9 ? " AND " : " OR ");
+        rmv_pred(q, depth - 1);
+        rq_both(q, ")");
+        break;
+    default:
+        rq_both(q, "NOT (");
+        rmv_pred(q, depth - 1);
+        rq_both(q, ")");
+        break;
+    }
+}
+
+/* Random statements over the multi-value table mvr against sqlite (filters,
+ * GROUP BY exploding the column, COUNT(DISTINCT) of its values). */
+static void test_random_mv(unsigned n)
+{
+    unsigned seed = 1;
+    const char *e = getenv("LODESTAR_RANDOM_SQL");
+    if (e && sscanf(e, "%u,%u", &n, &seed) < 1)
+        n = 300;
+    struct gen g = {seed + 1000};
+    struct tcase c;
+    memset(&c, 0, sizeof c);
+    buf_init(&c.sql, 0);
+    buf_init(&c.request, 0);
+    buf_init(&c.expect, 0);
+    buf_init(&c.contains, 0);
+    buf_init(&c.sqlite, 0);
+    struct rq q = {.g = &g, .qual = ""};
+    buf_init(&q.d, 0);
+    buf_init(&q.s, 0);
+    for (unsigned i = 0; i < n; i++) {
+        case_reset(&c);
+        buf_reset(&q.d);
+        buf_reset(&q.s);
+        uint32_t shape = rnd(&g, 4);
+        static const char *const heads[4][2] = {
+            {"SELECT COUNT(*), SUM(n) FROM mvr", "SELECT COUNT(*), SUM(n) FROM mvr"},
+            {"SELECT tags, COUNT(*), SUM(n) FROM mvr",
+             "SELECT j.value, COUNT(*), SUM(n) FROM mvr LEFT JOIN json_each(mvr.tags) j"},
+            {"SELECT COUNT(DISTINCT tags) FROM mvr",
+             "SELECT COUNT(DISTINCT j.value) FROM mvr, json_each(mvr.tags) j"},
+            {"SELECT s, tags, COUNT(*) FROM mvr",
+             "SELECT s, j.value, COUNT(*) FROM mvr LEFT JOIN json_each(mvr.tags) j"},
+        };
+        buf_puts(&q.d, heads[shape][0]);
+        buf_puts(&q.s, heads[shape][1]);
+        if (rnd(&g, 6)) {
+            rq_both(&q, " WHERE ");
+            rmv_pred(&q, 2);
+        }
+        if (shape == 1) {
+            buf_puts(&q.d, " GROUP BY tags");
+            buf_puts(&q.s, " GROUP BY j.value");
+        } else if (shape == 3) {
+            buf_puts(&q.d, " GROUP BY s, tags");
+            buf_puts(&q.s, " GROUP BY s, j.value");
+        }
+        snprintf(c.file, sizeof c.file, "random over mvr (seed %u)", seed);
+        snprintf(c.name, sizeof c.name, "statement %u", i);
+        buf_append(&c.sql, q.d.data, q.d.len);
+        buf_append(&c.sqlite, q.s.data, q.s.len);
+        c.unordered = true;
+        long failed = check_failed_;
+        run_case(&c);
+        if (check_failed_ != failed)
+            fprintf(stderr, "  ours:   %s\n  sqlite: %s\n", buf_cstr(&q.d), buf_cstr(&q.s));
+    }
+    buf_free(&q.d);
+    buf_free(&q.s);
+    case_reset(&c);
+    buf_free(&c.sql);
+    buf_free(&c.request);
+    buf_free(&c.expect);
+    buf_free(&c.contains);
+    buf_free(&c.sqlite);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
@@ -2042,6 +2238,7 @@ int main(int argc, char **argv)
     build_rollup(root);
     build_big(root);
     build_mv(root);
+    build_mvr(root);
 
     test_memory();
     test_parallel_agg();
@@ -2050,6 +2247,7 @@ int main(int argc, char **argv)
     test_sys_tables();
     test_snapshot_and_meta();
     test_random_queries("wiki", 300);
+    test_random_mv(200);
 
     DIR *d = opendir(dir);
     if (!d) {
@@ -2100,6 +2298,7 @@ int main(int argc, char **argv)
         /* random statements, every aggregation on several threads */
         test_random_queries("wiki", 100);
         test_random_queries("many", 50);
+        test_random_mv(50);
         query__agg_par_min_rows = agg_min;
     }
 
