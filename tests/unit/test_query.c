@@ -1941,14 +1941,25 @@ static void rq_retable(struct buf *b, const char *table)
     buf_free(&o);
 }
 
-static void test_random_queries(const char *table, unsigned n)
+/* Writes one random statement into q (both dialects); *unordered when its
+ * rows come in no defined order. */
+typedef void (*rq_make_fn)(struct rq *q, bool *unordered, const void *arg);
+
+/*
+ * Runs n random statements from make (LODESTAR_RANDOM_SQL=<n>,<seed>
+ * overrides n and the seed; the generator starts at seed + seed_offset)
+ * through run_case against sqlite, printing both texts of each that fails
+ * (and every one with LODESTAR_RANDOM_SQL_PRINT).
+ */
+static void rq_run(const char *label, unsigned n, unsigned seed_offset, rq_make_fn make,
+                   const void *arg)
 {
     unsigned seed = 1;
     const char *e = getenv("LODESTAR_RANDOM_SQL");
     if (e && sscanf(e, "%u,%u", &n, &seed) < 1)
         n = 300;
     bool print = getenv("LODESTAR_RANDOM_SQL_PRINT") != NULL;
-    struct gen g = {seed};
+    struct gen g = {seed + seed_offset};
     struct tcase c;
     memset(&c, 0, sizeof c);
     buf_init(&c.sql, 0);
@@ -1963,13 +1974,9 @@ static void test_random_queries(const char *table, unsigned n)
         case_reset(&c);
         buf_reset(&q.d);
         buf_reset(&q.s);
-        bool unordered;
-        rq_statement(&q, &unordered);
-        if (strcmp(table, "wiki") != 0) {
-            rq_retable(&q.d, table);
-            rq_retable(&q.s, table);
-        }
-        snprintf(c.file, sizeof c.file, "random over %s (seed %u)", table, seed);
+        bool unordered = true;
+        make(&q, &unordered, arg);
+        snprintf(c.file, sizeof c.file, "random over %s (seed %u)", label, seed);
         snprintf(c.name, sizeof c.name, "statement %u", i);
         buf_append(&c.sql, q.d.data, q.d.len);
         buf_append(&c.sqlite, q.s.data, q.s.len);
@@ -1989,6 +1996,22 @@ static void test_random_queries(const char *table, unsigned n)
     buf_free(&c.expect);
     buf_free(&c.contains);
     buf_free(&c.sqlite);
+}
+
+/* rq_statement over the table named by arg (the generator writes wiki). */
+static void make_table_statement(struct rq *q, bool *unordered, const void *arg)
+{
+    const char *table = arg;
+    rq_statement(q, unordered);
+    if (strcmp(table, "wiki") != 0) {
+        rq_retable(&q->d, table);
+        rq_retable(&q->s, table);
+    }
+}
+
+static void test_random_queries(const char *table, unsigned n)
+{
+    rq_run(table, n, 0, make_table_statement, table);
 }
 
 /* Aggregation on every core: the same bytes as on one thread for every kind
@@ -2157,69 +2180,36 @@ static void rmv_pred(struct rq *q, int depth)
 
 /* Random statements over the multi-value table mvr against sqlite (filters,
  * GROUP BY exploding the column, COUNT(DISTINCT) of its values). */
-static void test_random_mv(unsigned n)
+static void make_mv_statement(struct rq *q, bool *unordered, const void *arg)
 {
-    unsigned seed = 1;
-    const char *e = getenv("LODESTAR_RANDOM_SQL");
-    if (e && sscanf(e, "%u,%u", &n, &seed) < 1)
-        n = 300;
-    struct gen g = {seed + 1000};
-    struct tcase c;
-    memset(&c, 0, sizeof c);
-    buf_init(&c.sql, 0);
-    buf_init(&c.request, 0);
-    buf_init(&c.expect, 0);
-    buf_init(&c.contains, 0);
-    buf_init(&c.sqlite, 0);
-    struct rq q = {.g = &g, .qual = ""};
-    buf_init(&q.d, 0);
-    buf_init(&q.s, 0);
-    for (unsigned i = 0; i < n; i++) {
-        case_reset(&c);
-        buf_reset(&q.d);
-        buf_reset(&q.s);
-        uint32_t shape = rnd(&g, 4);
-        static const char *const heads[4][2] = {
-            {"SELECT COUNT(*), SUM(n) FROM mvr", "SELECT COUNT(*), SUM(n) FROM mvr"},
-            {"SELECT tags, COUNT(*), SUM(n) FROM mvr",
-             "SELECT j.value, COUNT(*), SUM(n) FROM mvr LEFT JOIN json_each(mvr.tags) j"},
-            {"SELECT COUNT(DISTINCT tags) FROM mvr",
-             "SELECT COUNT(DISTINCT j.value) FROM mvr, json_each(mvr.tags) j"},
-            {"SELECT s, tags, COUNT(*) FROM mvr",
-             "SELECT s, j.value, COUNT(*) FROM mvr LEFT JOIN json_each(mvr.tags) j"},
-        };
-        buf_puts(&q.d, heads[shape][0]);
-        buf_puts(&q.s, heads[shape][1]);
-        if (rnd(&g, 6)) {
-            rq_both(&q, " WHERE ");
-            rmv_pred(&q, 2);
-        }
-        if (shape == 1) {
-            buf_puts(&q.d, " GROUP BY tags");
-            buf_puts(&q.s, " GROUP BY j.value");
-        } else if (shape == 3) {
-            buf_puts(&q.d, " GROUP BY s, tags");
-            buf_puts(&q.s, " GROUP BY s, j.value");
-        }
-        snprintf(c.file, sizeof c.file, "random over mvr (seed %u)", seed);
-        snprintf(c.name, sizeof c.name, "statement %u", i);
-        buf_append(&c.sql, q.d.data, q.d.len);
-        buf_append(&c.sqlite, q.s.data, q.s.len);
-        c.unordered = true;
-        long failed = check_failed_;
-        run_case(&c);
-        if (check_failed_ != failed)
-            fprintf(stderr, "  ours:   %s\n  sqlite: %s\n", buf_cstr(&q.d), buf_cstr(&q.s));
+    (void)arg;
+    *unordered = true;
+    uint32_t shape = rnd(q->g, 4);
+    static const char *const heads[4][2] = {
+        {"SELECT COUNT(*), SUM(n) FROM mvr", "SELECT COUNT(*), SUM(n) FROM mvr"},
+        {"SELECT tags, COUNT(*), SUM(n) FROM mvr",
+         "SELECT j.value, COUNT(*), SUM(n) FROM mvr LEFT JOIN json_each(mvr.tags) j"},
+        {"SELECT COUNT(DISTINCT tags) FROM mvr",
+         "SELECT COUNT(DISTINCT j.value) FROM mvr, json_each(mvr.tags) j"},
+        {"SELECT s, tags, COUNT(*) FROM mvr",
+         "SELECT s, j.value, COUNT(*) FROM mvr LEFT JOIN json_each(mvr.tags) j"},
+    };
+    buf_puts(&q->d, heads[shape][0]);
+    buf_puts(&q->s, heads[shape][1]);
+    if (rnd(q->g, 6)) {
+        rq_both(q, " WHERE ");
+        rmv_pred(q, 2);
     }
-    buf_free(&q.d);
-    buf_free(&q.s);
-    case_reset(&c);
-    buf_free(&c.sql);
-    buf_free(&c.request);
-    buf_free(&c.expect);
-    buf_free(&c.contains);
-    buf_free(&c.sqlite);
+    if (shape == 1) {
+        buf_puts(&q->d, " GROUP BY tags");
+        buf_puts(&q->s, " GROUP BY j.value");
+    } else if (shape == 3) {
+        buf_puts(&q->d, " GROUP BY s, tags");
+        buf_puts(&q->s, " GROUP BY s, j.value");
+    }
 }
+
+static void test_random_mv(unsigned n) { rq_run("mvr", n, 1000, make_mv_statement, NULL); }
 
 int main(int argc, char **argv)
 {
