@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test program and adds up their "N passed, N failed" lines:
+# Runs every test program, several at a time, and adds up their "N passed, N failed" lines:
 # the unit tests, the same unit tests under ASan + UBSan, the end-to-end tests
 # (tests/e2e/test_*.py against the real binary, some again against the server
 # built with ASan + UBSan and with TSan) and, when clang's libFuzzer is
@@ -13,28 +13,48 @@ cd "$(dirname "$0")/.."
 total_pass=0; total_fail=0; failed_progs=()
 LOGDIR=build/test-logs; mkdir -p "$LOGDIR"
 
-run_one() {  # label, command...
+# Programs run JOBS at a time (LODESTAR_TEST_JOBS, default the number of cores): most of
+# the time of the end-to-end suites is spent waiting for a server, a broker or a kill -9, so
+# two lanes on two cores halve the wall time. Each program writes its log and, when it ends,
+# a verdict file "passed failed seconds rc"; the totals are added up from those at the end.
+JOBS=${LODESTAR_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+labels=()
+
+run_bg() {  # label, command...  (in a subshell: log and verdict files)
   local label=$1; shift
-  local log="$LOGDIR/$(echo "$label" | tr '/ ' '__').log"
+  local base="$LOGDIR/$(echo "$label" | tr '/ ' '__')"
   local start=$(date +%s.%N)
-  "$@" >"$log" 2>&1
+  "$@" >"$base.log" 2>&1
   local rc=$?
   local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-  local line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  local line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$base.log" | tail -n 1)
   local p=0 f=0
   if [ -n "$line" ]; then
     p=$(echo "$line" | sed -E 's/^([A-Za-z]+: )?([0-9]+) passed, ([0-9]+) failed.*/\2/')
     f=$(echo "$line" | sed -E 's/^([A-Za-z]+: )?([0-9]+) passed, ([0-9]+) failed.*/\3/')
   fi
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
   if [ "$f" -ne 0 ]; then
-    failed_progs+=("$label")
     printf 'FAIL  %-40s %5s passed %3s failed  (%ss, rc=%d)\n' "$label" "$p" "$f" "$secs" "$rc"
-    grep -E 'FAIL|ERROR|error|Assertion|runtime error|AddressSanitizer' "$log" | head -n 30 | sed 's/^/      /'
+    grep -E 'FAIL|ERROR|error|Assertion|runtime error|AddressSanitizer' "$base.log" | head -n 30 | sed 's/^/      /'
   else
     printf 'ok    %-40s %5s passed  (%ss)\n' "$label" "$p" "$secs"
   fi
+  echo "$p $f $secs $rc" >"$base.verdict"
+}
+
+run_one() {  # label, command...: starts it once fewer than JOBS programs run
+  local base="$LOGDIR/$(echo "$1" | tr '/ ' '__')"
+  rm -f "$base.verdict"
+  labels+=("$1")
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  run_bg "$@" &
+}
+
+run_alone() {  # label, command...: after every other program, by itself (it uses every core)
+  wait
+  run_one "$@"
+  wait
 }
 
 run_one "arch/check_layers" python3 tests/arch/check_layers.py
@@ -42,9 +62,10 @@ run_one "arch/test_check_layers" python3 tests/arch/test_check_layers.py
 # Every C file is formatted as .clang-format says (make format would change nothing).
 run_one "format/check" make --no-print-directory format-check
 for t in build/tests/test_*; do [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"; done
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for t in build/asan/tests/test_*; do [ -x "$t" ] && run_one "asan/$(basename "$t")" "$t"; done
-unset ASAN_OPTIONS UBSAN_OPTIONS
+for t in build/asan/tests/test_*; do
+  [ -x "$t" ] && run_one "asan/$(basename "$t")" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$t"
+done
 for t in tests/e2e/test_*.py; do
   [ -f "$t" ] && run_one "e2e/$(basename "$t" .py)" python3 "$t"
 done
@@ -54,8 +75,8 @@ done
 # LeakSanitizer report). test_diskfull preloads its ENOSPC shim ahead of the ASan runtime.
 if [ -x build/asan/lodestar ]; then
   for t in ${ASAN_E2E:-test_api test_push test_push_corrupt test_batch test_sample test_hostile test_diskfull test_http test_measures test_query_limits test_druid_sql test_sql_ingest test_apikeys test_multivalue}; do
-    ASAN_OPTIONS=detect_leaks=1 LODESTAR_BIN=build/asan/lodestar \
-      run_one "e2e-asan/$t" python3 "tests/e2e/$t.py"
+    run_one "e2e-asan/$t" env ASAN_OPTIONS=detect_leaks=1 LODESTAR_BIN=build/asan/lodestar \
+      python3 "tests/e2e/$t.py"
   done
 fi
 # The server under ThreadSanitizer through the streaming, push and API suites (several jobs on
@@ -63,12 +84,20 @@ fi
 # in the server's log even after a kill -9; the server exits non-zero after one on SIGTERM).
 if [ -x build/tsan/lodestar ]; then
   for t in ${TSAN_E2E:-test_api test_push test_push_corrupt test_kafka test_kafka_frozen test_no_loss}; do
-    TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/sanitizers/tsan.supp" \
-      LODESTAR_BIN=build/tsan/lodestar \
-      run_one "e2e-tsan/$t" python3 "tests/e2e/$t.py"
+    run_one "e2e-tsan/$t" env \
+      TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/sanitizers/tsan.supp" \
+      LODESTAR_BIN=build/tsan/lodestar python3 "tests/e2e/$t.py"
   done
 fi
-if [ -f tests/fuzz/run.sh ]; then run_one "fuzz" bash tests/fuzz/run.sh; fi
+if [ -f tests/fuzz/run.sh ]; then run_alone "fuzz" bash tests/fuzz/run.sh; fi
+wait
+
+for label in "${labels[@]}"; do
+  v="$LOGDIR/$(echo "$label" | tr '/ ' '__').verdict"
+  if [ -f "$v" ]; then read -r p f _ _ <"$v"; else p=0; f=1; fi
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+  [ "$f" -ne 0 ] && failed_progs+=("$label")
+done
 
 if [ ${#failed_progs[@]} -ne 0 ]; then
   echo "failed: ${failed_progs[*]} (logs in $LOGDIR)"
