@@ -361,8 +361,15 @@ int catalog_job_spec_parse(json_t *doc, struct job_spec *out, struct lerr *err)
     /* Missing (or not a document at all): the pipeline says so, naming both. */
     if ((!json_is_object(fs) && !json_is_array(fs)) || (!json_is_object(is) && !json_is_array(is)))
         return 0;
-    if (format_settings_from_json(fs, &out->mem, &out->format, err))
+    if (format_settings_from_json(fs, &out->mem, &out->format, err)) {
+        /* the format's targets start at formatSettings: put them under source */
+        if (strncmp(err->target, "formatSettings", 14) == 0) {
+            char t[sizeof err->target];
+            snprintf(t, sizeof t, "source.%s", err->target);
+            snprintf(err->target, sizeof err->target, "%s", t);
+        }
         return set_target(err, "source.formatSettings");
+    }
     if (format_input_schema_from_json(is, &out->mem, &out->input, err))
         return set_target(err, "source.inputSchema");
     out->has_format = true;

@@ -157,12 +157,22 @@ enum format_kind {
     FORMAT_KAFKA,
 };
 
-/* One flattenSpec field: {"type": "root"|"path", "name", "expr"}. */
-enum format_flatten_type { FORMAT_FLATTEN_ROOT, FORMAT_FLATTEN_PATH };
+/* One flattenSpec field: {"type": "root"|"path"|"jq"|"tree", "name", "expr"
+ * | "nodes"}, as Druid's JSON flattenSpec. */
+enum format_flatten_type {
+    FORMAT_FLATTEN_ROOT,
+    FORMAT_FLATTEN_PATH,
+    FORMAT_FLATTEN_JQ,
+    FORMAT_FLATTEN_TREE
+};
 struct format_flatten_field {
     enum format_flatten_type type;
     const char *name; /* the input field it defines */
-    const char *expr; /* path: "$.a.b", "$.a[0]", "$['a b']"; root: NULL */
+    /* path: "$.a.b", "$.a[0]", "$['a b']"; jq: ".a.b", ".a[0]", ".a[\"b\"]";
+     * root and tree: NULL */
+    const char *expr;
+    const char *const *nodes; /* tree: the member names from the root */
+    size_t nnodes;
 };
 
 /*
@@ -182,6 +192,9 @@ struct format_settings {
     /* nd-json */
     const struct format_flatten_field *flatten;
     size_t nflatten;
+    /* flattenSpec.useFieldDiscovery false: only the flattenSpec fields are
+     * read, no other member of the record (Druid's default is true). */
+    bool no_field_discovery;
     /* kafka */
     const struct format_settings *value_format; /* required; not kafka */
     const struct format_settings *key_format;   /* NULL = the raw key bytes */

@@ -41,9 +41,11 @@ struct format__column {
     uint32_t ref; /* field index, REF_NONE, REF_EXCLUDED or REF_UNRESOLVED */
 };
 
-/* A compiled flattenSpec path. */
+/* A compiled flattenSpec path (path, jq or tree). */
 struct format__flat {
-    uint32_t field; /* declared field it feeds */
+    uint32_t field;   /* declared field it feeds, or REF_NONE: discovered by name */
+    const char *name; /* the field's name */
+    size_t name_len;
     size_t nsteps;
     struct format_json_path_step *steps;
 };
@@ -110,6 +112,17 @@ struct format_plan {
     /* nd-json flattenSpec paths. */
     struct format__flat *flat;
     size_t nflat;
+    /* Which record members are read (flattenSpec): member_ok says it per
+     * declared field (NULL: all are); a path field's name is never read from
+     * the root member of that name. With useFieldDiscovery false
+     * (root_filter) only the root fields of the flattenSpec are, and
+     * discovery may add only `names` (root field names); otherwise it may
+     * add any member but `names` (path field names). */
+    bool member_filter;
+    bool root_filter;
+    bool *member_ok;
+    const char **names;
+    size_t nnames;
 
     /* kafka */
     uint32_t meta_ts, meta_key, meta_topic; /* field indexes */

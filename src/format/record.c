@@ -111,31 +111,166 @@ bad:
                        target, expr, i);
 }
 
+/* Compiles jq's ".a.b", ".a[0]", ".a[\"b c\"]", ."b c" and .["b"] into steps (the
+ * subset of jq that Druid's flattenSpec users write). */
+static int compile_jq(struct format_plan *p, const char *expr, struct format__flat *out,
+                      const char *target, struct lerr *err)
+{
+    size_t n = strlen(expr), i = 0;
+    if (n == 0 || expr[0] != '.')
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: jq expression '%s' must start with '.', e.g. \".user.name\"",
+                           target, expr);
+    out->steps = arena_zalloc(&p->mem, (n + 1) * sizeof *out->steps);
+    if (!out->steps)
+        return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+    out->nsteps = 0;
+    if (n == 1)
+        return 0; /* "." is the whole record */
+    while (i < n) {
+        struct format_json_path_step *st = &out->steps[out->nsteps];
+        bool dot = expr[i] == '.';
+        if (dot)
+            i++;
+        if (i < n && expr[i] == '"') {
+            /* ."name": a JSON string, escapes \" and \\ */
+            size_t len = 0;
+            i++;
+            char *key = arena_alloc(&p->mem, n + 1);
+            if (!key)
+                return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+            while (i < n && expr[i] != '"') {
+                if (expr[i] == '\\' && i + 1 < n)
+                    i++;
+                key[len++] = expr[i++];
+            }
+            if (i >= n)
+                goto bad;
+            i++;
+            st->key = key;
+            st->key_len = len;
+        } else if (dot && i < n && expr[i] != '[') {
+            size_t s = i;
+            while (i < n && expr[i] != '.' && expr[i] != '[')
+                i++;
+            st->key = arena_strndup(&p->mem, expr + s, i - s);
+            st->key_len = i - s;
+            if (!st->key)
+                return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+        } else if (i < n && expr[i] == '[') {
+            i++;
+            if (i < n && expr[i] == '"') {
+                size_t len = 0;
+                char *key = arena_alloc(&p->mem, n + 1);
+                if (!key)
+                    return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+                i++;
+                while (i < n && expr[i] != '"') {
+                    if (expr[i] == '\\' && i + 1 < n)
+                        i++;
+                    key[len++] = expr[i++];
+                }
+                if (i + 1 >= n || expr[i + 1] != ']')
+                    goto bad;
+                i += 2;
+                st->key = key;
+                st->key_len = len;
+            } else {
+                size_t idx = 0, s = i;
+                while (i < n && expr[i] >= '0' && expr[i] <= '9' && idx < 100000000)
+                    idx = idx * 10 + (size_t)(expr[i++] - '0');
+                if (i == s || i >= n || expr[i] != ']')
+                    goto bad;
+                i++;
+                st->key = NULL;
+                st->key_len = 0;
+                st->index = idx;
+            }
+        } else {
+            goto bad;
+        }
+        out->nsteps++;
+    }
+    return 0;
+bad:
+    return lerr_set_at(err, LERR_INVALID, target,
+                       "%s: cannot read jq expression '%s' at character %zu; use .name, "
+                       ".\"name\", [\"name\"] and [index] steps",
+                       target, expr, i);
+}
+
+/* A tree field: one member step per node. */
+static int compile_tree(struct format_plan *p, const struct format_flatten_field *ff,
+                        struct format__flat *out, struct lerr *err)
+{
+    out->steps = arena_zalloc(&p->mem, (ff->nnodes + 1) * sizeof *out->steps);
+    if (!out->steps)
+        return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+    for (size_t k = 0; k < ff->nnodes; k++) {
+        out->steps[k].key = arena_strdup(&p->mem, ff->nodes[k]);
+        out->steps[k].key_len = strlen(ff->nodes[k]);
+        if (!out->steps[k].key)
+            return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+    }
+    out->nsteps = ff->nnodes;
+    return 0;
+}
+
+/*
+ * A path, jq or tree field feeds the field of its name: a declared one, or
+ * with discovery one discovered by that name; its value is what the path
+ * finds, NULL when it finds nothing (never a root member of the same name).
+ * Root fields read the member of that name, which happens anyway unless
+ * useFieldDiscovery is false: then only the flattenSpec's fields are read.
+ */
 static int compile_flatten(struct format_plan *p, const struct format_settings *fs,
                            struct lerr *err)
 {
-    if (!fs->nflatten)
-        return 0;
-    p->flat = arena_zalloc(&p->mem, fs->nflatten * sizeof *p->flat);
-    if (!p->flat)
-        return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+    p->root_filter = fs->no_field_discovery;
+    if (p->root_filter || fs->nflatten) {
+        p->member_ok = arena_alloc(&p->mem, (p->ndeclared + 1) * sizeof *p->member_ok);
+        p->names = arena_zalloc(&p->mem, (fs->nflatten + 1) * sizeof *p->names);
+        p->flat = arena_zalloc(&p->mem, (fs->nflatten + 1) * sizeof *p->flat);
+        if (!p->member_ok || !p->names || !p->flat)
+            return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+        for (uint32_t i = 0; i < p->ndeclared; i++)
+            p->member_ok[i] = !p->root_filter;
+        p->member_filter = true;
+    }
     for (size_t i = 0; i < fs->nflatten; i++) {
         const struct format_flatten_field *ff = &fs->flatten[i];
         char target[64];
         snprintf(target, sizeof target, "flattenSpec.fields[%zu]", i);
         if (!ff->name || !ff->name[0])
             return lerr_set_at(err, LERR_INVALID, target, "%s needs a name", target);
-        /* Root fields read the member of that name: what happens anyway. A
-         * path feeds the declared field of its name (undeclared: unused). */
-        if (ff->type == FORMAT_FLATTEN_ROOT)
+        size_t nl = strlen(ff->name);
+        uint32_t ref = format__lookup(&p->fixed, ff->name, nl);
+        bool root = ff->type == FORMAT_FLATTEN_ROOT;
+        if (ref < p->ndeclared) {
+            p->member_ok[ref] = root;
+        } else if (root == p->root_filter) {
+            /* an undeclared root field discovery may add, or a path field's
+             * name discovery must not take from the root */
+            if (!(p->names[p->nnames++] = arena_strdup(&p->mem, ff->name)))
+                return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+        }
+        if (root)
             continue;
-        uint32_t ref = format__lookup(&p->fixed, ff->name, strlen(ff->name));
-        if (ref >= p->ndeclared)
-            continue;
+        if (ref >= p->ndeclared && (!p->discovery || ref != REF_NONE))
+            continue; /* not declared, and not to be discovered (off, or excluded) */
         struct format__flat *fl = &p->flat[p->nflat];
-        if (compile_path(p, ff->expr ? ff->expr : "", fl, target, err))
+        int r = ff->type == FORMAT_FLATTEN_PATH
+                    ? compile_path(p, ff->expr ? ff->expr : "", fl, target, err)
+                : ff->type == FORMAT_FLATTEN_JQ
+                    ? compile_jq(p, ff->expr ? ff->expr : "", fl, target, err)
+                    : compile_tree(p, ff, fl, err);
+        if (r)
             return err->code;
         fl->field = ref;
+        fl->name = arena_strdup(&p->mem, ff->name);
+        fl->name_len = nl;
+        if (!fl->name)
+            return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
         p->nflat++;
     }
     return 0;
@@ -417,6 +552,38 @@ static uint32_t member_ref(struct format_parser *p, const struct format_json_mem
     return ref;
 }
 
+/* Whether discovery may add member `key` under the flattenSpec's filter. */
+static bool discoverable(const struct format_plan *pl, const char *key, size_t len)
+{
+    bool listed = false;
+    for (size_t i = 0; i < pl->nnames && !listed; i++)
+        listed = strlen(pl->names[i]) == len && memcmp(pl->names[i], key, len) == 0;
+    return pl->root_filter ? listed : !listed;
+}
+
+/* Discovers the field `key` from JSON value v and stores v in it; `index`
+ * is the member's position for the key-order prediction (PRED_POSITIONS:
+ * none). -1 when memory ran out. */
+static int discover_json(struct format__ctx *c, const char *key, size_t len, uint32_t ref,
+                         const struct format_json_value *v, size_t index)
+{
+    struct format_parser *p = c->p;
+    uint8_t type, elem;
+    if (!format__observe_json(p, v, &type, &elem))
+        return 0; /* null: nothing to store, nothing learnt */
+    uint32_t field;
+    struct sql_value *slot = format__discover(c, key, len, ref, type, elem, &field);
+    if (!slot)
+        return c->nomem ? -1 : 0;
+    format__put_json(c, field, v, slot);
+    if (index < PRED_POSITIONS) {
+        p->run.pred[index].name = p->schema.fields[field].name;
+        p->run.pred[index].len = (uint32_t)len;
+        p->run.pred[index].ref = field;
+    }
+    return 0;
+}
+
 static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
@@ -428,39 +595,33 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
     while ((r = format_json_iter_next(&it, &m, c->err)) > 0) {
         uint32_t ref = member_ref(p, &m);
         if (ref < p->plan->nfixed) {
+            if (p->plan->member_filter && ref < p->plan->ndeclared && !p->plan->member_ok[ref])
+                continue;
             format__put_json(c, ref, &m.v, &c->vals[ref]);
             continue;
         }
         if (!p->plan->discovery || ref == REF_EXCLUDED)
             continue;
-        uint8_t type, elem;
-        if (!format__observe_json(p, &m.v, &type, &elem))
-            continue; /* null: nothing to store, nothing learnt */
-        uint32_t field;
-        struct sql_value *slot = format__discover(c, m.key, m.key_len, ref, type, elem, &field);
-        if (!slot) {
-            if (c->nomem)
-                return -1;
+        if (p->plan->member_filter && !discoverable(p->plan, m.key, m.key_len))
             continue;
-        }
-        format__put_json(c, field, &m.v, slot);
-        if (m.index < PRED_POSITIONS) {
-            p->run.pred[m.index].name = p->schema.fields[field].name;
-            p->run.pred[m.index].len = (uint32_t)m.key_len;
-            p->run.pred[m.index].ref = field;
-        }
+        if (discover_json(c, m.key, m.key_len, ref, &m.v, m.index) < 0)
+            return -1;
     }
     if (r < 0)
         return -1;
-    /* flattenSpec paths override members of the same name. */
+    /* flattenSpec paths: the value they find, else the field stays NULL. */
     for (size_t i = 0; i < p->plan->nflat; i++) {
         struct format_json_value v;
         struct lerr e;
         lerr_init(&e);
         const struct format__flat *fl = &p->plan->flat[i];
         if (format_json_find_path(s, n, fl->steps, fl->nsteps, &v, p->run.scratch2,
-                                  p->run.scratch_cap, &e) == 1)
+                                  p->run.scratch_cap, &e) != 1)
+            continue;
+        if (fl->field != REF_NONE)
             format__put_json(c, fl->field, &v, &c->vals[fl->field]);
+        else if (discover_json(c, fl->name, fl->name_len, REF_NONE, &v, PRED_POSITIONS) < 0)
+            return -1;
     }
     return 0;
 }

@@ -80,14 +80,44 @@ static int delimited(json_t *o, const char *path, struct arena *mem, struct form
     return 0;
 }
 
+/* Unknown members of o are an error naming the first one and the known ones. */
+static int known_keys(json_t *o, const char *path, const char *const *keys, const char *list,
+                      struct lerr *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], k) != 0)
+            i++;
+        if (!keys[i]) {
+            char what[300];
+            snprintf(what, sizeof what, "is not a known field; use %s", list);
+            return bad(err, path, k, what);
+        }
+    }
+    return 0;
+}
+
 static int flatten(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
                    struct lerr *err)
 {
     json_t *fs = json_object_get(o, "flattenSpec");
     if (!fs || json_is_null(fs))
         return 0;
+    char fp[200];
+    snprintf(fp, sizeof fp, "%s.flattenSpec", path);
     if (!json_is_object(fs))
         return bad(err, path, "flattenSpec", "must be an object");
+    static const char *const spec_keys[] = {"useFieldDiscovery", "fields", NULL};
+    if (known_keys(fs, fp, spec_keys, "\"useFieldDiscovery\" and \"fields\"", err))
+        return err->code;
+    json_t *ufd = json_object_get(fs, "useFieldDiscovery");
+    if (ufd && !json_is_null(ufd)) {
+        if (!json_is_boolean(ufd))
+            return bad(err, fp, "useFieldDiscovery", "must be true or false");
+        out->no_field_discovery = json_is_false(ufd);
+    }
     json_t *fields = json_object_get(fs, "fields");
     if (!fields || json_is_null(fields))
         return 0;
@@ -103,6 +133,9 @@ static int flatten(json_t *o, const char *path, struct arena *mem, struct format
         snprintf(p, sizeof p, "%s.flattenSpec.fields[%zu]", path, i);
         if (!json_is_object(f))
             return bad(err, p, "", "must be an object {\"type\", \"name\", \"expr\"}");
+        static const char *const field_keys[] = {"type", "name", "expr", "nodes", NULL};
+        if (known_keys(f, p, field_keys, "\"type\", \"name\", \"expr\" and \"nodes\"", err))
+            return err->code;
         const char *type = NULL;
         if (get_str(f, "type", p, mem, &type, err) ||
             get_str(f, "name", p, mem, &ff[i].name, err) ||
@@ -112,14 +145,48 @@ static int flatten(json_t *o, const char *path, struct arena *mem, struct format
             ff[i].type = FORMAT_FLATTEN_ROOT;
         else if (strcmp(type, "path") == 0)
             ff[i].type = FORMAT_FLATTEN_PATH;
+        else if (strcmp(type, "jq") == 0)
+            ff[i].type = FORMAT_FLATTEN_JQ;
+        else if (strcmp(type, "tree") == 0)
+            ff[i].type = FORMAT_FLATTEN_TREE;
         else
             return bad(err, p, "type",
-                       "is not supported; use \"root\" or \"path\" (jq and tree are not "
-                       "supported yet)");
+                       "is not a flattenSpec field type; use \"root\", \"path\", \"jq\" or "
+                       "\"tree\"");
         if (!ff[i].name)
             return bad(err, p, "name", "is required");
-        if (ff[i].type == FORMAT_FLATTEN_PATH && !ff[i].expr)
-            return bad(err, p, "expr", "is required for a path, e.g. \"$.user.name\"");
+        if ((ff[i].type == FORMAT_FLATTEN_PATH || ff[i].type == FORMAT_FLATTEN_JQ) && !ff[i].expr)
+            return bad(err, p, "expr",
+                       ff[i].type == FORMAT_FLATTEN_PATH
+                           ? "is required for a path, e.g. \"$.user.name\""
+                           : "is required for a jq field, e.g. \".user.name\"");
+        json_t *nodes = json_object_get(f, "nodes");
+        if (ff[i].type != FORMAT_FLATTEN_TREE) {
+            if (nodes && !json_is_null(nodes))
+                return bad(err, p, "nodes", "is only for \"type\": \"tree\"");
+            continue;
+        }
+        if (ff[i].expr)
+            return bad(err, p, "expr", "is not for a tree field; list the members in \"nodes\"");
+        if (!json_is_array(nodes) || json_array_size(nodes) == 0)
+            return bad(err, p, "nodes",
+                       "is required for a tree field: the member names from the root, e.g. "
+                       "[\"user\", \"name\"]");
+        size_t nn = json_array_size(nodes);
+        if (nn > 256)
+            return bad(err, p, "nodes", "can name at most 256 members");
+        const char **names = arena_alloc(mem, nn * sizeof *names);
+        if (!names)
+            return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+        for (size_t k = 0; k < nn; k++) {
+            json_t *v = json_array_get(nodes, k);
+            if (!json_is_string(v))
+                return bad(err, p, "nodes", "must hold only member names (strings)");
+            if (!(names[k] = arena_strndup(mem, json_string_value(v), json_string_length(v))))
+                return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+        }
+        ff[i].nodes = names;
+        ff[i].nnodes = nn;
     }
     out->flatten = ff;
     out->nflatten = n;

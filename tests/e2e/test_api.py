@@ -466,6 +466,13 @@ with Server() as s:
          "mappings[1].columnName", "strict"),
         ("bad format", job(source=dict(base["source"], formatSettings={"format": "xml"})), None,
          400, "source.formatSettings.format", None),
+        ("bad jq flattenSpec field", job(source=dict(base["source"], formatSettings={
+            "format": "nd-json", "flattenSpec": {"fields": [
+                {"type": "jq", "name": "city", "expr": "geo.city"}]}})), None, 400,
+         "flattenSpec.fields[0]", "must start with '.'"),
+        ("flattenSpec field typo", job(source=dict(base["source"], formatSettings={
+            "format": "nd-json", "flattenSpec": {"useFieldDiscvery": False}})), None, 400,
+         "source.formatSettings.flattenSpec.useFieldDiscvery", "not a known field"),
         ("avro not yet", job(source=dict(base["source"], formatSettings={"format": "avro_stream"})),
          None, 400, "source.formatSettings.format", "not supported yet"),
         ("kinesis not yet", job(source=dict(base["source"], connectionName="kin")), None, 400,

@@ -26,6 +26,9 @@ static const char *const settings[] = {
     "{\"format\":\"kafka\",\"valueFormat\":{\"format\":\"nd-json\",\"flattenSpec\":{\"fields\":"
     "[{\"type\":\"path\",\"name\":\"x\",\"expr\":\"$.o.x[1]\"}]}},\"keyFormat\":{\"format\":"
     "\"nd-json\"}}",
+    "{\"format\":\"nd-json\",\"flattenSpec\":{\"useFieldDiscovery\":false,\"fields\":["
+    "{\"type\":\"jq\",\"name\":\"x\",\"expr\":\".o[\\\"x\\\"][0]\"},{\"type\":\"tree\","
+    "\"name\":\"n\",\"nodes\":[\"o\",\"n\"]},{\"type\":\"root\",\"name\":\"a\"}]}}",
 };
 
 static void die(const char *why)
@@ -91,7 +94,7 @@ static struct format_parser *parser(size_t which)
     if (!doc || format_settings_from_json(doc, &a, &fs, &err))
         die(doc ? err.msg : "settings are not JSON");
     json_decref(doc);
-    bool discovery = which == 2 || which == 4;
+    bool discovery = which == 2 || which == 4 || which == 6;
     parsers[which] = format_parser_new(&fs, &sch, discovery, NULL, 0, &err);
     if (!parsers[which])
         die(err.msg);

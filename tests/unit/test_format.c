@@ -370,10 +370,134 @@ static void test_flatten(void)
                         "\"name\":\"a\",\"expr\":\"a.b\"}]}}",
                         "a:string", false, NULL, 0, &e2));
     CHECK(strstr(e2.msg, "must start with '$'") != NULL);
-    CHECK(!tf_parser_ex("{\"format\":\"nd-json\",\"flattenSpec\":{\"fields\":[{\"type\":\"jq\","
+    CHECK(!tf_parser_ex("{\"format\":\"nd-json\",\"flattenSpec\":{\"fields\":[{\"type\":\"xpath\","
                         "\"name\":\"a\",\"expr\":\".a\"}]}}",
                         "a:string", false, NULL, 0, &e2));
-    CHECK(strstr(e2.msg, "not supported") != NULL);
+    CHECK(strstr(e2.msg, "use \"root\", \"path\", \"jq\" or \"tree\"") != NULL);
+}
+
+/* jq and tree fields find what the equivalent path finds; a path, jq or tree
+ * field never falls back to a root member of its name. */
+static void test_flatten_jq_tree(void)
+{
+    const char *fs = "{\"format\":\"nd-json\",\"flattenSpec\":{\"fields\":["
+                     "{\"type\":\"jq\",\"name\":\"city\",\"expr\":\".geo.city\"},"
+                     "{\"type\":\"jq\",\"name\":\"first\",\"expr\":\".tags[1]\"},"
+                     "{\"type\":\"jq\",\"name\":\"odd\",\"expr\":\".\\\"we ird\\\".x\"},"
+                     "{\"type\":\"jq\",\"name\":\"odd2\",\"expr\":\".[\\\"we ird\\\"].x\"},"
+                     "{\"type\":\"jq\",\"name\":\"q\",\"expr\":\".geo[\\\"zip\\\"]\"},"
+                     "{\"type\":\"tree\",\"name\":\"zip\",\"nodes\":[\"geo\",\"zip\"]},"
+                     "{\"type\":\"jq\",\"name\":\"all\",\"expr\":\".\"}]}}";
+    struct format_parser *p = tf_parser(
+        fs, "city:string,first:string,odd:long,odd2:long,q:long,zip:long,all:json", false);
+    if (!p)
+        return;
+    struct arena mem;
+    arena_init(&mem, 0, 0);
+    struct format_row row;
+    struct lerr err;
+    const char *r = "{\"geo\":{\"city\":\"Lyon\",\"zip\":69},\"tags\":[\"t1\",\"t2\"],"
+                    "\"we ird\":{\"x\":5},\"city\":\"root\",\"zip\":1}";
+    CHECK_EQ_INT(tf_parse(p, &mem, r, strlen(r), &row, &err), FORMAT_OK);
+    CHECK_EQ_STR(tf_str(&row.values[0]), "S:Lyon");
+    CHECK_EQ_STR(tf_str(&row.values[1]), "S:t2");
+    CHECK_EQ_STR(tf_str(&row.values[2]), "L:5");
+    CHECK_EQ_STR(tf_str(&row.values[3]), "L:5");
+    CHECK_EQ_STR(tf_str(&row.values[4]), "L:69");
+    CHECK_EQ_STR(tf_str(&row.values[5]), "L:69");
+    CHECK(strncmp(tf_str(&row.values[6]), "J:{\"geo\"", 8) == 0);
+    /* the paths find nothing: NULL, not the root members "city" and "zip" */
+    const char *r2 = "{\"city\":\"root\",\"zip\":1,\"geo\":\"flat\"}";
+    CHECK_EQ_INT(tf_parse(p, &mem, r2, strlen(r2), &row, &err), FORMAT_OK);
+    CHECK_EQ_STR(tf_str(&row.values[0]), "NULL");
+    CHECK_EQ_STR(tf_str(&row.values[5]), "NULL");
+    format_parser_free(p);
+    arena_destroy(&mem);
+
+    static const struct {
+        const char *spec, *msg;
+    } bad[] = {
+        {"{\"type\":\"jq\",\"name\":\"a\",\"expr\":\"a.b\"}", "must start with '.'"},
+        {"{\"type\":\"jq\",\"name\":\"a\",\"expr\":\".a[x]\"}", "at character"},
+        {"{\"type\":\"jq\",\"name\":\"a\",\"expr\":\".\\\"open\"}", "at character"},
+        {"{\"type\":\"jq\",\"name\":\"a\"}", "is required for a jq field"},
+        {"{\"type\":\"tree\",\"name\":\"a\"}", "nodes is required for a tree field"},
+        {"{\"type\":\"tree\",\"name\":\"a\",\"nodes\":[1]}", "only member names"},
+        {"{\"type\":\"tree\",\"name\":\"a\",\"nodes\":[\"x\"],\"expr\":\"$.x\"}",
+         "not for a tree field"},
+        {"{\"type\":\"path\",\"name\":\"a\",\"expr\":\"$.x\",\"nodes\":[\"x\"]}",
+         "only for \"type\": \"tree\""},
+        {"{\"type\":\"path\",\"name\":\"a\",\"expr\":\"$.x\",\"exp\":1}",
+         "exp is not a known field"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char spec[512];
+        snprintf(spec, sizeof spec, "{\"format\":\"nd-json\",\"flattenSpec\":{\"fields\":[%s]}}",
+                 bad[i].spec);
+        struct lerr e;
+        CHECK(!tf_parser_ex(spec, "a:string", false, NULL, 0, &e));
+        if (!strstr(e.msg, bad[i].msg))
+            printf("FAIL flatten case %zu: '%s' lacks '%s'\n", i, e.msg, bad[i].msg);
+        CHECK(strstr(e.msg, bad[i].msg) != NULL);
+    }
+    struct lerr e;
+    CHECK(!tf_parser_ex("{\"format\":\"nd-json\",\"flattenSpec\":{\"useFieldDiscovery\":1}}",
+                        "a:string", false, NULL, 0, &e));
+    CHECK(strstr(e.msg, "useFieldDiscovery must be true or false") != NULL);
+    CHECK(!tf_parser_ex("{\"format\":\"nd-json\",\"flattenSpec\":{\"useFieldDiscvery\":true}}",
+                        "a:string", false, NULL, 0, &e));
+    CHECK(strstr(e.msg, "useFieldDiscvery is not a known field") != NULL);
+}
+
+/* useFieldDiscovery false: only the flattenSpec's fields are read, declared or
+ * discovered; true (the default): every member, and discovery finds path
+ * fields by their names too. */
+static void test_flatten_field_discovery(void)
+{
+    const char *off = "{\"format\":\"nd-json\",\"flattenSpec\":{\"useFieldDiscovery\":false,"
+                      "\"fields\":[{\"type\":\"root\",\"name\":\"id\"},"
+                      "{\"type\":\"root\",\"name\":\"extra\"},"
+                      "{\"type\":\"path\",\"name\":\"city\",\"expr\":\"$.geo.city\"}]}}";
+    struct lerr e0;
+    struct format_parser *p = tf_parser_ex(off, "id:long,other:string", true, NULL, 0, &e0);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    struct arena mem;
+    arena_init(&mem, 0, 0);
+    struct format_row row;
+    struct lerr err;
+    const char *r = "{\"id\":3,\"other\":\"o\",\"extra\":\"e\",\"stray\":1,"
+                    "\"geo\":{\"city\":\"Oslo\"},\"city\":\"root\"}";
+    CHECK_EQ_INT(tf_parse(p, &mem, r, strlen(r), &row, &err), FORMAT_OK);
+    CHECK_EQ_STR(tf_field(p, &row, "id"), "L:3");
+    CHECK_EQ_STR(tf_field(p, &row, "other"), "NULL");
+    CHECK_EQ_STR(tf_field(p, &row, "extra"), "S:e");
+    CHECK_EQ_STR(tf_field(p, &row, "city"), "S:Oslo");
+    CHECK_EQ_STR(tf_type(p, "stray"), "none");
+    CHECK_EQ_STR(tf_type(p, "geo"), "none");
+    format_parser_free(p);
+
+    const char *on = "{\"format\":\"nd-json\",\"flattenSpec\":{\"fields\":["
+                     "{\"type\":\"path\",\"name\":\"city\",\"expr\":\"$.geo.city\"}]}}";
+    p = tf_parser_ex(on, "id:long", true, NULL, 0, &e0);
+    CHECK(p != NULL);
+    if (!p) {
+        arena_destroy(&mem);
+        return;
+    }
+    const char *r2 = "{\"city\":\"root\",\"id\":4,\"stray\":2,\"geo\":{\"city\":\"Rome\"}}";
+    CHECK_EQ_INT(tf_parse(p, &mem, r2, strlen(r2), &row, &err), FORMAT_OK);
+    CHECK_EQ_STR(tf_field(p, &row, "id"), "L:4");
+    CHECK_EQ_STR(tf_field(p, &row, "stray"), "L:2");
+    CHECK_EQ_STR(tf_field(p, &row, "city"), "S:Rome");
+    CHECK_EQ_STR(tf_type(p, "city"), "string");
+    /* no geo.city: the discovered field has no value, the root "city" is not read */
+    const char *r3 = "{\"city\":\"root\",\"id\":5}";
+    CHECK_EQ_INT(tf_parse(p, &mem, r3, strlen(r3), &row, &err), FORMAT_OK);
+    CHECK_EQ_STR(tf_field(p, &row, "city"), "ABSENT");
+    format_parser_free(p);
+    arena_destroy(&mem);
 }
 
 /* ---- discovery ------------------------------------------------------------ */
@@ -815,6 +939,8 @@ int main(void)
     test_escaped_values_survive();
     test_key_order();
     test_flatten();
+    test_flatten_jq_tree();
+    test_flatten_field_discovery();
     test_discovery_types();
     test_discovery_cap();
     test_arena_full();

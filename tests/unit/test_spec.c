@@ -370,9 +370,9 @@ static void test_job_bad(void)
          "job source: type is \"carrier\"; use \"connection\", \"uploaded\", \"inline\" or "
          "\"table\""},
         {"{\"source\":{\"formatSettings\":{\"format\":\"xml\"},\"inputSchema\":[]}}", LERR_INVALID,
-         "formatSettings.format", "\"xml\" is not supported"},
+         "source.formatSettings.format", "\"xml\" is not supported"},
         {"{\"source\":{\"formatSettings\":{},\"inputSchema\":[]}}", LERR_INVALID,
-         "formatSettings.format", "formatSettings.format is required"},
+         "source.formatSettings.format", "formatSettings.format is required"},
         {"{\"source\":{\"formatSettings\":{\"format\":\"nd-json\"},\"inputSchema\":{}}}",
          LERR_INVALID, "inputSchema", "inputSchema must be an array"},
         {"{\"source\":{\"formatSettings\":{\"format\":\"nd-json\"},\"inputSchema\":"
