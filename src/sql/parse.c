@@ -877,6 +877,35 @@ static struct sql_node *parse_call(struct parser *p, struct sql_token name)
         return from ? call(p, F_STRPOS, pos, 3, hay, needle, from)
                     : call(p, F_STRPOS, pos, 2, hay, needle);
     }
+    if (NAME_IS("JSON_OBJECT")) {
+        /* JSON_OBJECT([KEY] k VALUE v | k : v, ... [NULL | ABSENT ON NULL]) */
+        int fn = F_JSON_OBJECT;
+        while (p->tok.kind != TK_RPAREN && !is_kw(p, "ABSENT") && !is_kw(p, "NULL")) {
+            accept_kw(p, "KEY");
+            struct sql_node *k = parse_expr(p, 0);
+            if (!k)
+                return NULL;
+            if (!accept_kw(p, "VALUE") &&
+                !expect(p, TK_COLON, "VALUE or ':' after a JSON_OBJECT key"))
+                return NULL;
+            struct sql_node *v = parse_expr(p, 0);
+            if (!v || !nvec_push(p, &args, k) || !nvec_push(p, &args, v))
+                return NULL;
+            if (p->tok.kind != TK_COMMA)
+                break;
+            next(p);
+        }
+        if (accept_kw(p, "ABSENT"))
+            fn = F_JSON_OBJECT_ABSENT;
+        else if (!accept_kw(p, "NULL"))
+            goto json_object_end;
+        if (!expect_kw(p, "ON") || !expect_kw(p, "NULL"))
+            return NULL;
+    json_object_end:
+        if (!expect(p, TK_RPAREN, "')' to close JSON_OBJECT"))
+            return NULL;
+        return call_vec(p, fn, pos, &args);
+    }
     if (NAME_IS("TIMESTAMPADD") || NAME_IS("TIMESTAMPDIFF")) {
         struct sql_node *u = unit_lit(p);
         if (!u || !nvec_push(p, &args, u) || !expect(p, TK_COMMA, "','"))

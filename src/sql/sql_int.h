@@ -467,6 +467,12 @@ enum sql_array_op {
     X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)                              \
     X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)                      \
     X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)                      \
+    X(F_JSON_KEYS, "JSON_KEYS", 2, 2, 0, sql_bind_json, 5)                                \
+    X(F_JSON_QUERY_ARRAY, "JSON_QUERY_ARRAY", 2, 2, 0, sql_bind_json, 6)                  \
+    X(F_JSON_PATHS, "JSON_PATHS", 1, 1, 0, sql_bind_json, 7)                              \
+    X(F_JSON_MERGE, "JSON_MERGE", 2, -1, 0, sql_bind_json, 8)                             \
+    X(F_JSON_OBJECT, "JSON_OBJECT", 0, -1, FF_LAZY, sql_bind_json, 9)                     \
+    X(F_JSON_OBJECT_ABSENT, "JSON_OBJECT ABSENT", 0, -1, FF_LAZY, sql_bind_json, 10)      \
     /* arrays and multi-value strings (func_array.c) */                                   \
     X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_LENGTH)              \
     X(F_ARRAY_OFFSET, "ARRAY_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_OFFSET)              \
