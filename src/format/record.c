@@ -111,6 +111,39 @@ bad:
                        target, expr, i);
 }
 
+static int bad_jq(const char *expr, size_t i, const char *target, struct lerr *err)
+{
+    return lerr_set_at(err, LERR_INVALID, target,
+                       "%s: cannot read jq expression '%s' at character %zu; use .name, "
+                       ".\"name\", [\"name\"] and [index] steps",
+                       target, expr, i);
+}
+
+/* A quoted jq name at expr[*i] == '"' (escapes \" and \\) into st->key; *i
+ * past the closing quote. 0, 1 when unterminated, -1 out of memory. */
+static int jq_string(struct format_plan *p, const char *expr, size_t n, size_t *i,
+                     struct format_json_path_step *st, struct lerr *err)
+{
+    char *key = arena_alloc(&p->mem, n + 1);
+    if (!key) {
+        lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+        return -1;
+    }
+    size_t len = 0, k = *i + 1;
+    while (k < n && expr[k] != '"') {
+        if (expr[k] == '\\' && k + 1 < n)
+            k++;
+        key[len++] = expr[k++];
+    }
+    *i = k;
+    if (k >= n)
+        return 1;
+    *i = k + 1;
+    st->key = key;
+    st->key_len = len;
+    return 0;
+}
+
 /* Compiles jq's ".a.b", ".a[0]", ".a[\"b c\"]", ."b c" and .["b"] into steps (the
  * subset of jq that Druid's flattenSpec users write). */
 static int compile_jq(struct format_plan *p, const char *expr, struct format__flat *out,
@@ -133,22 +166,10 @@ static int compile_jq(struct format_plan *p, const char *expr, struct format__fl
         if (dot)
             i++;
         if (i < n && expr[i] == '"') {
-            /* ."name": a JSON string, escapes \" and \\ */
-            size_t len = 0;
-            i++;
-            char *key = arena_alloc(&p->mem, n + 1);
-            if (!key)
-                return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
-            while (i < n && expr[i] != '"') {
-                if (expr[i] == '\\' && i + 1 < n)
-                    i++;
-                key[len++] = expr[i++];
-            }
-            if (i >= n)
-                goto bad;
-            i++;
-            st->key = key;
-            st->key_len = len;
+            /* ."name" */
+            int r = jq_string(p, expr, n, &i, st, err);
+            if (r)
+                return r < 0 ? err->code : bad_jq(expr, i, target, err);
         } else if (dot && i < n && expr[i] != '[') {
             size_t s = i;
             while (i < n && expr[i] != '.' && expr[i] != '[')
@@ -160,43 +181,28 @@ static int compile_jq(struct format_plan *p, const char *expr, struct format__fl
         } else if (i < n && expr[i] == '[') {
             i++;
             if (i < n && expr[i] == '"') {
-                size_t len = 0;
-                char *key = arena_alloc(&p->mem, n + 1);
-                if (!key)
-                    return lerr_set(err, LERR_NOMEM, "out of memory compiling flattenSpec");
+                /* ["name"] */
+                int r = jq_string(p, expr, n, &i, st, err);
+                if (r || i >= n || expr[i] != ']')
+                    return r < 0 ? err->code : bad_jq(expr, i, target, err);
                 i++;
-                while (i < n && expr[i] != '"') {
-                    if (expr[i] == '\\' && i + 1 < n)
-                        i++;
-                    key[len++] = expr[i++];
-                }
-                if (i + 1 >= n || expr[i + 1] != ']')
-                    goto bad;
-                i += 2;
-                st->key = key;
-                st->key_len = len;
             } else {
                 size_t idx = 0, s = i;
                 while (i < n && expr[i] >= '0' && expr[i] <= '9' && idx < 100000000)
                     idx = idx * 10 + (size_t)(expr[i++] - '0');
                 if (i == s || i >= n || expr[i] != ']')
-                    goto bad;
+                    return bad_jq(expr, i, target, err);
                 i++;
                 st->key = NULL;
                 st->key_len = 0;
                 st->index = idx;
             }
         } else {
-            goto bad;
+            return bad_jq(expr, i, target, err);
         }
         out->nsteps++;
     }
     return 0;
-bad:
-    return lerr_set_at(err, LERR_INVALID, target,
-                       "%s: cannot read jq expression '%s' at character %zu; use .name, "
-                       ".\"name\", [\"name\"] and [index] steps",
-                       target, expr, i);
 }
 
 /* A tree field: one member step per node. */

@@ -567,6 +567,21 @@ EVAL(json_paths_fn)
     set_array(out, l.v, l.n);
 }
 
+/* The JSON text built in b as the result (into the batch arena); frees b. */
+static void json_result(struct sql_ectx *c, struct buf *b, const char *fn, struct sql_value *out)
+{
+    char *o = b->failed ? NULL : sql_alloc(c, b->len);
+    if (b->failed)
+        sql_rt_error(c, "%s result too long (over 16 MB)", fn);
+    if (o) {
+        memcpy(o, b->data, b->len);
+        sql_set_str(out, SQL_JSON, o, b->len);
+    } else {
+        *out = sql_null(SQL_JSON);
+    }
+    buf_free(b);
+}
+
 /* A JSON argument of JSON_MERGE as an object's members; NULL when it is not
  * an object (a run-time error names the argument). */
 static bool merge_arg(const struct sql_node *n, struct sql_ectx *c, int i, struct jitem **it,
@@ -675,16 +690,7 @@ EVAL(json_merge_fn)
         sql_json_append_value(&b, &val);
     }
     buf_putc(&b, '}');
-    char *o = b.failed ? NULL : sql_alloc(c, b.len);
-    if (b.failed)
-        sql_rt_error(c, "JSON_MERGE result too long (over 16 MB)");
-    if (o) {
-        memcpy(o, b.data, b.len);
-        sql_set_str(out, SQL_JSON, o, b.len);
-    } else {
-        *out = sql_null(SQL_JSON);
-    }
-    buf_free(&b);
+    json_result(c, &b, "JSON_MERGE", out);
 }
 
 /* JSON_OBJECT(KEY k VALUE v, ...): keys must be strings (a NULL key is an
@@ -726,16 +732,7 @@ EVAL(json_object_fn)
         sql_json_append_value(&b, &v[i]);
     }
     buf_putc(&b, '}');
-    char *o = b.failed ? NULL : sql_alloc(c, b.len);
-    if (b.failed)
-        sql_rt_error(c, "JSON_OBJECT result too long (over 16 MB)");
-    if (o) {
-        memcpy(o, b.data, b.len);
-        sql_set_str(out, SQL_JSON, o, b.len);
-    } else {
-        *out = sql_null(SQL_JSON);
-    }
-    buf_free(&b);
+    json_result(c, &b, "JSON_OBJECT", out);
 }
 
 int sql_bind_json(struct sql_bctx *b, struct sql_node *n)
