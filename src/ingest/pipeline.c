@@ -1103,6 +1103,24 @@ static int coerce(const struct pipeline *p, size_t c, struct sql_value *v, struc
         return 0;
     }
     struct sql_value cv = sql_value_cast(v, want, mem);
+    if (!cv.is_null && want == SQL_LONG && v->type != SQL_BOOLEAN && v->type != SQL_TIMESTAMP &&
+        !w->msg[0]) {
+        /* a number with a fraction into a BIGINT column: stored truncated,
+         * as Druid does, but never silently */
+        struct sql_value dv = v->type == SQL_DOUBLE || v->type == SQL_FLOAT
+                                  ? *v
+                                  : sql_value_cast(v, SQL_DOUBLE, mem);
+        if (!dv.is_null && dv.v.d != (double)cv.v.l) {
+            struct buf b;
+            buf_init(&b, 200);
+            sql_value_to_text(v, &b, true);
+            warn(w, PIPE_R_COERCE,
+                 "column '%s' is BIGINT; the value '%.100s' is not a whole number, stored %lld "
+                 "(declare the column DOUBLE to keep the fraction)",
+                 p->cols[c].name, buf_cstr(&b), (long long)cv.v.l);
+            buf_free(&b);
+        }
+    }
     if (cv.is_null && !w->msg[0]) {
         struct buf b;
         buf_init(&b, 200);

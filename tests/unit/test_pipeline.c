@@ -997,10 +997,15 @@ static void test_discovery(void)
         CHECK_CELL(p, &out, "more", 0, "long:1");
         static struct pipeline_rejection rej[4];
         size_t nr = job_rejections(p, rej, 4);
-        CHECK_EQ_INT(nr, 1);
+        /* the note about the field, and the row's own warning: 2.75 stored as 2 */
+        CHECK_EQ_INT(nr, 2);
         CHECK_EQ_INT(rej[0].reason, PIPE_R_SCHEMA);
         CHECK_EQ_STR(rej[0].message, "field 'extra' now holds DOUBLE values; column 'extra' "
                                      "keeps type BIGINT and casts them");
+        CHECK_EQ_INT(rej[1].reason, PIPE_R_COERCE);
+        CHECK_EQ_STR(rej[1].message, "column 'extra' is BIGINT; the value '2.75' is not a whole "
+                                     "number, stored 2 (declare the column DOUBLE to keep the "
+                                     "fraction)");
     }
     arena_destroy(&mem);
     pipeline_free(p);
@@ -1037,6 +1042,13 @@ static const struct coerce_case coerce_cases[] = {
     {"{\"a\":\" 12 \",\"b\":-1,\"c\":\"x\"}", "long:12", "string:-1", "NULL(double)",
      "column 'd' is DOUBLE; the value 'x' cannot be converted, stored NULL"},
     {"{\"a\":null,\"b\":null,\"c\":null}", "NULL(long)", "NULL(string)", "NULL(double)", NULL},
+    /* a fraction into BIGINT: truncated as Druid stores it, with a warning */
+    {"{\"a\":\"2.5\",\"b\":1,\"c\":\"1\"}", "long:2", "string:1", "double:1.0",
+     "column 'n' is BIGINT; the value '2.5' is not a whole number, stored 2 (declare the "
+     "column DOUBLE to keep the fraction)"},
+    {"{\"a\":\"-7.0\",\"b\":1,\"c\":\"1\"}", "long:-7", "string:1", "double:1.0", NULL},
+    {"{\"a\":\"9007199254740993\",\"b\":1,\"c\":\"1\"}", "long:9007199254740993", "string:1",
+     "double:1.0", NULL},
 };
 
 static void test_coercion(void)
