@@ -564,7 +564,7 @@ static void dispatch(struct api_req *r, const char *authorization)
 {
     struct lerr err;
     lerr_init(&err);
-    if (probe(r))
+    if (probe(r) || api__console_serve(r))
         return;
     char pathbuf[2048];
     snprintf(pathbuf, sizeof pathbuf, "%s", r->url);
@@ -977,6 +977,7 @@ static enum MHD_Result handle_request(struct api_server *srv, struct MHD_Connect
         .query = query_value,
         .content_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding"),
         .content_type_in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
+        .if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match"),
         .status = 500,
     };
     dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
