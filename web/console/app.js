@@ -52,7 +52,7 @@ function h(spec, attrs, ...children) {
   for (const part of (m[2] || '').match(/[.#][\w-]+/g) || []) {
     if (part[0] === '.') el.classList.add(part.slice(1)); else el.id = part.slice(1);
   }
-  if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
+  if (attrs !== undefined && (attrs === null || typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
     children.unshift(attrs);
     attrs = null;
   }
@@ -125,7 +125,7 @@ LS.toast = function (msg, kind) {
 /* A labelled form field. */
 LS.field = (label, input, hint) => h('label.field', h('span.label', label), input, hint ? h('span.hint', hint) : null);
 
-LS.select = (id, options, value) => h('select#' + id, options.map((o) => {
+LS.select = (id, options, value) => h(id ? 'select#' + id : 'select', options.map((o) => {
   const [v, t] = Array.isArray(o) ? o : [o, o];
   return h('option', {value: v, selected: v === value}, t);
 }));

@@ -26,7 +26,7 @@
     const kf = (el) => { kafkaOnly.push(el); return el; };
     const f = h('form.form-grid#connection-form',
       LS.field('Type', LS.select('conn-type', TYPES, 'kafka')),
-      LS.field('Name', h('input#conn-name', {required: true, placeholder: 'e.g. clickstream', spellcheck: 'false', pattern: '[A-Za-z0-9._-]{1,64}'}),
+      LS.field('Name', h('input#conn-name', {required: true, placeholder: 'e.g. clickstream', spellcheck: 'false', pattern: '[A-Za-z0-9._\\-]{1,64}'}),
         '1–64 of A–Z a–z 0–9 . _ -; cannot be changed'),
       h('div.span2', LS.field('Description', h('input#conn-description', {placeholder: 'optional'}))),
       kf(LS.field('Bootstrap servers', h('input#conn-bootstrap', {placeholder: 'host:9092,host2:9092', spellcheck: 'false'}))),
