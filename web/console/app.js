@@ -194,7 +194,7 @@ LS.lineChart = function (title, unit, xs, series, opts) {
     const u = new uPlot({
       width, height: opts.height || 200,
       scales: {x: {time: true}, y: {range: (self, min, max) => [Math.min(0, min || 0), max > 0 ? max * 1.1 : 1]}},
-      legend: {show: series.length > 1},
+      legend: {show: series.length > 1, live: false},
       cursor: {drag: {x: false, y: false}},
       axes: [
         {stroke: '#64748b', grid: {stroke: '#eef1f5'}, ticks: {stroke: '#e2e8f0'},

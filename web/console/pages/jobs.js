@@ -29,7 +29,7 @@
     values.sort((a, b) => (b.createdTimestamp || '').localeCompare(a.createdTimestamp || ''));
     const running = values.filter((j) => j.executionStatus === 'running').length;
     const unhealthy = values.filter((j) => j.health && j.health.status !== 'ok').length;
-    LS.page('Jobs', values.length + ' jobs · ' + running + ' running · ' + unhealthy + ' need attention',
+    LS.page('Jobs', values.length + (values.length === 1 ? ' job · ' : ' jobs · ') + running + ' running · ' + unhealthy + ' need attention',
       [h('a#new-job-link.btn.primary', {href: '#/new-job'}, 'New job')],
       LS.card(null, LS.table(LS.jobColumns(), values, {cls: 'jobs', empty: 'No jobs yet: start one from New job.'})));
   };
@@ -100,12 +100,14 @@
 
   function reasons(totals) {
     const by = totals.byReason || {};
-    const rows = Object.keys(by).map((k) => ({k, n: by[k]})).sort((a, b) => b.n - a.n);
-    return LS.table([
+    const rows = Object.keys(by).map((k) => ({k, n: by[k]})).filter((r) => r.n > 0).sort((a, b) => b.n - a.n);
+    const zero = Object.keys(by).filter((k) => !by[k]);
+    return h('div', LS.table([
       {title: 'Reason', get: (r) => h('span.mono', r.k)},
       {title: 'Meaning', get: (r) => h('span.muted', REASONS[r.k] || '')},
       {title: 'Rows', cls: 'num', get: (r) => r.n ? h('strong', LS.num(r.n)) : h('span.muted', '0')},
-    ], rows, {cls: 'reasons', empty: 'No rows rejected.'});
+    ], rows, {cls: 'reasons', empty: 'No rows rejected.'}),
+    zero.length && rows.length ? h('div.muted.small.reasons-zero', 'None for: ' + zero.join(', ')) : null);
   }
 
   function lagTable(m) {

@@ -13,6 +13,31 @@
   const NUMERIC = new Set(['BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'DOUBLE', 'FLOAT', 'REAL', 'DECIMAL']);
   let lastQuery = null;
 
+  /* Druid SQL for CodeMirror's sql mode: "double quotes" are identifiers (not strings, as the
+   * generic mode has them), completion quotes names with them, and Druid's functions are
+   * highlighted as built-ins. */
+  const base = CodeMirror.resolveMode('text/x-sql');
+  const DRUID_FUNCS = 'time_floor time_ceil time_shift time_extract time_parse time_format time_in_interval ' +
+    'millis_to_timestamp timestamp_to_millis timestampadd timestampdiff date_trunc approx_count_distinct ' +
+    'approx_count_distinct_ds_hll approx_count_distinct_ds_theta ds_hll ds_theta ds_quantiles_sketch ' +
+    'approx_quantile_ds earliest latest earliest_by latest_by any_value json_value json_query parse_json ' +
+    'to_json_string lookup regexp_extract regexp_like strpos nvl mv_contains mv_to_array array_agg string_agg ' +
+    'count sum min max avg coalesce cast lower upper trim substring concat length floor ceil round abs';
+  CodeMirror.defineMIME('text/x-druidsql', Object.assign({}, base, {
+    name: 'sql',
+    keywords: Object.assign({}, base.keywords, {explain: true, plan: true, for: true, partitioned: true, clustered: true, replace: true, overwrite: true, unnest: true, extern: true}),
+    builtin: Object.assign({}, base.builtin, Object.fromEntries(DRUID_FUNCS.split(' ').map((f) => [f, true]))),
+    identifierQuote: '"',
+    support: Object.assign({}, base.support, {doubleQuote: false}),
+    hooks: {'"': (stream) => {
+      let ch;
+      while ((ch = stream.next()) !== undefined && ch !== null) {
+        if (ch === '"' && !stream.eat('"')) break;
+      }
+      return 'variable-2';
+    }},
+  }));
+
   /* The position of "at line L, column C" (or "at column C") in an error message. */
   function errorPos(msg) {
     let m = /line (\d+), column (\d+)/i.exec(msg);
@@ -28,9 +53,11 @@
     if (timeIdx >= 0 && numIdx.length) {
       const pts = rows.map((r) => [new Date(r[timeIdx]).getTime() / 1000, r]).filter((p) => !isNaN(p[0])).sort((a, b) => a[0] - b[0]);
       if (pts.length < 2) return null;
-      const series = numIdx.filter((i) => i !== timeIdx).slice(0, 4).map((i) => ({label: header[i], values: pts.map((p) => p[1][i])}));
-      return LS.lineChart('Time series: ' + series.map((s) => s.label).join(', ') + ' by ' + header[timeIdx], series.length === 1 ? series[0].label : 'value',
-        pts.map((p) => p[0]), series, {height: 240, xLabel: header[timeIdx] + ' (local time)'});
+      const cols = numIdx.filter((i) => i !== timeIdx).slice(0, 4);
+      const xs = pts.map((p) => p[0]);
+      // one chart per number column: each keeps its own unit on its own axis
+      return h('div.sql-charts.n' + cols.length, cols.map((i) => LS.lineChart('Time series: ' + header[i] + ' by ' + header[timeIdx], header[i], xs,
+        [{label: header[i], values: pts.map((p) => p[1][i])}], {height: 220, xLabel: header[timeIdx] + ' (local time)'})));
     }
     const labelIdx = types.findIndex((t) => t === 'VARCHAR' || t === 'STRING' || t === 'OTHER');
     if (labelIdx >= 0 && numIdx.length && rows.length <= 50) {
@@ -68,7 +95,7 @@
           h('span.muted.small', 'Tables: ', Object.keys(hint).length ? Object.keys(hint).map((n, i) => [i ? ', ' : '', h('span.mono', n)]) : 'none'))),
       out);
     const cm = CodeMirror.fromTextArea(area, {
-      mode: 'text/x-sql', lineNumbers: true, matchBrackets: true, indentUnit: 2, viewportMargin: Infinity,
+      mode: 'text/x-druidsql', lineNumbers: true, matchBrackets: true, indentUnit: 2, viewportMargin: Infinity,
       extraKeys: {'Ctrl-Enter': () => run(false), 'Cmd-Enter': () => run(false), 'Ctrl-Space': 'autocomplete'},
       hintOptions: {tables: hint, completeSingle: false},
     });

@@ -67,7 +67,7 @@
     formCard.hidden = values.length > 0;
     const totalRows = values.reduce((a, t) => a + ((t.status && t.status.rowCount) || 0), 0);
     const totalBytes = values.reduce((a, t) => a + ((t.status && t.status.totalBytes) || 0), 0);
-    LS.page('Tables', values.length + ' tables · ' + LS.num(totalRows) + ' rows · ' + LS.bytes(totalBytes) + ' on disk',
+    LS.page('Tables', values.length + (values.length === 1 ? ' table · ' : ' tables · ') + LS.num(totalRows) + ' rows · ' + LS.bytes(totalBytes) + ' on disk',
       [h('button#new-table.btn.primary', {onclick: () => { formCard.hidden = !formCard.hidden; }}, 'New table')],
       formCard,
       LS.card(null, LS.table([
