@@ -47,7 +47,7 @@ DEPFLAGS := -MMD -MP
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 # The web console's files, embedded in the binary (scripts/embed_console.py, api/console.c).
-CONSOLE_FILES := $(sort $(shell find web/console -type f))
+CONSOLE_FILES := $(sort $(shell find web/console -type f ! -name '.*' ! -name '*~'))
 CONSOLE_C     := build/gen/api/console_assets.c
 
 OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC)) build/obj/api/console_assets.o

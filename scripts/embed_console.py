@@ -11,7 +11,9 @@ under web/console ("index.html", "vendor/uPlot-1.6.32.iife.min.js"), its
 Content-Type, a strong ETag (the first 16 hex digits of its SHA-256, in
 quotes), whether its name carries a version (files under vendor/: cached for
 a year), and its bytes. Files are sorted by path, so the output depends
-only on the files' contents and names.
+only on the files' contents and names; hidden files (editors' swap files) and
+backups ending in ~ are left out, and a file of an unknown kind stops the
+build with its name.
 """
 import hashlib
 import os
@@ -40,8 +42,10 @@ def main():
     root, out = sys.argv[1], sys.argv[2]
     files = []
     for dirpath, dirnames, names in os.walk(root):
-        dirnames.sort()
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for n in sorted(names):
+            if n.startswith(".") or n.endswith("~"):
+                continue  # editors' swap and backup files
             full = os.path.join(dirpath, n)
             files.append(os.path.relpath(full, root).replace(os.sep, "/"))
     files.sort()

@@ -276,6 +276,15 @@ async function main() {
   await page.waitForFunction(() => !document.querySelector('table.apikeys').innerText.includes('dashboard'));
   check((await api('GET', '/v1/projects', null, newKey)).status === 401, 'the revoked key is refused at once');
 
+  /* ---- cancel: final ---- */
+  await go('#/jobs/' + jobId, '#job-cancel');
+  await page.click('#job-cancel');
+  await page.waitForSelector('.modal');
+  check((await text('.modal')).includes('cannot be resumed'), 'cancel\'s confirmation says it is final', await text('.modal'));
+  await page.click('#modal-ok');
+  await page.waitForFunction(() => !document.getElementById('job-suspend') && !document.getElementById('job-cancel'), {timeout: 30000});
+  check((await api('GET', '/v2/jobs/' + jobId)).json.desiredExecutionStatus === 'canceled', 'cancel through the console');
+
   /* ---- the key never travels in a URL ---- */
   check(urls.length > 20 && urls.every((u) => !u.includes(KEY) && !u.includes(newKey)), 'no URL carries a key', urls.filter((u) => u.includes(KEY)));
   check(consoleErrors.length === 0, 'no script errors in the page', JSON.stringify(consoleErrors));

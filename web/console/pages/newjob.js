@@ -32,7 +32,7 @@
 
   LS.pages['new-job'] = async function () {
     const [conns, tables] = await Promise.all([LS.api('GET', 'connections'), LS.api('GET', 'tables')]);
-    const streamConns = conns.values.filter((c) => c.type !== 'push_streaming' || true);
+    const streamConns = conns.values; // Kafka-like and push connections alike feed streaming jobs
     if (!streamConns.length) {
       LS.page('New streaming job', null, null, LS.card(null, h('div.empty', 'A job reads from a connection: ',
         h('a', {href: '#/connections'}, 'create a connection'), ' first.')));
