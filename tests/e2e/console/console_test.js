@@ -211,6 +211,10 @@ async function main() {
   /* ---- lists ---- */
   await go('#/jobs', 'table.jobs');
   check((await text('table.jobs')).includes(jobId.slice(0, 8)) && (await text('table.jobs')).includes('clicks'), 'jobs list shows the job with its table');
+  const jobRow = await page.$$eval('table.jobs tbody tr', (rows) => [...rows[0].cells].map((c) => c.innerText));
+  const jm = (await api('GET', '/v2/jobs/' + jobId + '/metrics')).json.totals;
+  check(Number(jobRow[6].replace(/,/g, '')) === jm.numRowsProcessed + jm.numRowsProcessedWithWarnings && jobRow[7] === '5',
+    'jobs list shows each job\'s rows ingested and rejected', JSON.stringify(jobRow));
   await shot('07-jobs');
   await go('#/tables', 'table.tables');
   const apiRows = (await api('GET', '/v2/tables/clicks')).json.status.rowCount;

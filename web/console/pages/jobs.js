@@ -13,25 +13,45 @@
   const target = (j) => (j.target && (j.target.tableName || j.target.type)) || '—';
   const source = (j) => (j.source && (j.source.connectionName || j.source.type)) || '—';
 
-  LS.jobColumns = () => [
+  /* metrics: job id -> GET .../metrics answer, for the columns of live numbers (optional). */
+  LS.jobColumns = (metrics) => [
     {title: 'Job', get: (j) => h('a.mono.strong', {href: '#/jobs/' + j.id, title: j.id}, j.id.slice(0, 8))},
     {title: 'Type', get: (j) => j.type},
     {title: 'Table', get: (j) => h('a', {href: '#/tables/' + encodeURIComponent(target(j))}, target(j))},
     {title: 'Source', get: source},
     {title: 'Status', get: (j) => LS.statusBadge(j.executionStatus)},
     {title: 'Health', get: (j) => LS.healthBadge(j.health)},
+  ].concat(metrics ? [
+    {title: 'Rows ingested', cls: 'num', get: (j) => {
+      const m = metrics[j.id];
+      return m ? LS.num(m.totals.numRowsProcessed + m.totals.numRowsProcessedWithWarnings) : '—';
+    }},
+    {title: 'Rejected', cls: 'num', get: (j) => {
+      const m = metrics[j.id];
+      const n = m ? m.totals.numRowsSkippedByError : null;
+      return n ? h('span.text-error', LS.num(n)) : (m ? '0' : '—');
+    }},
+    {title: 'Lag', cls: 'num', get: (j) => {
+      const m = metrics[j.id];
+      return m && m.live && m.totalLag >= 0 ? LS.num(m.totalLag) : '—';
+    }},
+  ] : []).concat([
     {title: 'Created', get: (j) => LS.when(j.createdTimestamp)},
-  ];
+  ]);
 
   LS.pages.jobs = async function (id) {
     if (id) return jobPage(id);
     const {values} = await LS.api('GET', 'jobs');
     values.sort((a, b) => (b.createdTimestamp || '').localeCompare(a.createdTimestamp || ''));
+    // live numbers of the newest 50 jobs, one call each
+    const metrics = {};
+    await Promise.all(values.slice(0, 50).map((j) => LS.api('GET', 'jobs/' + j.id + '/metrics')
+      .then((m) => { metrics[j.id] = m; }, () => {})));
     const running = values.filter((j) => j.executionStatus === 'running').length;
     const unhealthy = values.filter((j) => j.health && j.health.status !== 'ok').length;
     LS.page('Jobs', values.length + (values.length === 1 ? ' job · ' : ' jobs · ') + running + ' running · ' + unhealthy + ' need attention',
       [h('a#new-job-link.btn.primary', {href: '#/new-job'}, 'New job')],
-      LS.card(null, LS.table(LS.jobColumns(), values, {cls: 'jobs', empty: 'No jobs yet: start one from New job.'})));
+      LS.card(null, LS.table(LS.jobColumns(metrics), values, {cls: 'jobs', empty: 'No jobs yet: start one from New job.'})));
   };
 
   const OUTCOMES = [
