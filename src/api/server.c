@@ -2,7 +2,9 @@
  * server.c — the HTTP server on libmicrohttpd: connection lifecycle, body
  * accumulation with the 10 MB cap, the router (project-scoped and legacy
  * paths serve the same handlers), authentication and permissions, one log
- * line per request, and a clean shutdown on SIGTERM/SIGINT.
+ * line per request, and a clean shutdown on SIGTERM/SIGINT. Before
+ * authentication it answers the probes (/health, /ready) and hands /console
+ * to console.c.
  *
  * It also guards the server against slow, idle and malformed clients
  * (README "HTTP limits"): libmicrohttpd's idle timeout and connection
