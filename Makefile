@@ -46,15 +46,19 @@ HDRS     := $(shell find src tests/unit -name '*.h')
 DEPFLAGS := -MMD -MP
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
-OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
+# The web console's files, embedded in the binary (scripts/embed_console.py, api/console.c).
+CONSOLE_FILES := $(sort $(shell find web/console -type f ! -name '.*' ! -name '*~'))
+CONSOLE_C     := build/gen/api/console_assets.c
+
+OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC)) build/obj/api/console_assets.o
 UNIT_BIN := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC))
+ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC)) build/asan/obj/api/console_assets.o
 ASAN_BIN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 
 TSAN     := -fsanitize=thread -fno-omit-frame-pointer
-TSAN_OBJ := $(patsubst src/%.c,build/tsan/obj/%.o,$(LIB_SRC))
+TSAN_OBJ := $(patsubst src/%.c,build/tsan/obj/%.o,$(LIB_SRC)) build/tsan/obj/api/console_assets.o
 
 .PHONY: all deps test bench quickstart unit unit-asan tsan fuzz clean format format-check
 .PHONY: install deb
@@ -103,6 +107,15 @@ deb: build/lodestar
 build/obj/%.o: src/%.c build/obj/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(DEPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(CONSOLE_C): scripts/embed_console.py $(CONSOLE_FILES)
+	@mkdir -p $(dir $@)
+	python3 scripts/embed_console.py web/console $@
+
+# Data only: compiled without the sanitizers (nothing to instrument) and once for all builds.
+build/obj/api/console_assets.o build/asan/obj/api/console_assets.o build/tsan/obj/api/console_assets.o: $(CONSOLE_C) src/api/api_int.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 build/liblodestar.a: $(OBJ)
 	@rm -f $@

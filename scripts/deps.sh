@@ -2,7 +2,7 @@
 # Installs the Debian packages Lodestar's build, tests and benchmarks need.
 # Idempotent: checks each with dpkg, runs `apt-get update` at most once and
 # only when something is missing; uses sudo when not root. Then the npm packages of
-# tests/e2e/druid_client (npm ci) when its node_modules is missing.
+# tests/e2e/druid_client and tests/e2e/console (npm ci) when their node_modules is missing.
 set -euo pipefail
 PKGS=(
   gcc make pkg-config clang libclang-rt-14-dev clang-format
@@ -10,6 +10,7 @@ PKGS=(
   zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev
   kcat python3 curl jq sqlite3 tzdata wrk apache2-utils
   nodejs
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -35,6 +36,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -d "$ROOT/tests/e2e/druid_client/node_modules/@druid-toolkit/query" ]; then
   echo "deps: npm ci in tests/e2e/druid_client"
   (cd "$ROOT/tests/e2e/druid_client" && npm ci --no-audit --no-fund)
+fi
+# The console's browser test (tests/e2e/test_console.py): puppeteer-core, pinned by its
+# package-lock.json, drives the chromium above (it downloads no browser of its own).
+if [ ! -d "$ROOT/tests/e2e/console/node_modules/puppeteer-core" ]; then
+  echo "deps: npm ci in tests/e2e/console"
+  (cd "$ROOT/tests/e2e/console" && npm ci --no-audit --no-fund)
 fi
 # bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
 if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then

@@ -2,7 +2,9 @@
  * server.c — the HTTP server on libmicrohttpd: connection lifecycle, body
  * accumulation with the 10 MB cap, the router (project-scoped and legacy
  * paths serve the same handlers), authentication and permissions, one log
- * line per request, and a clean shutdown on SIGTERM/SIGINT.
+ * line per request, and a clean shutdown on SIGTERM/SIGINT. Before
+ * authentication it answers the probes (/health, /ready) and hands /console
+ * to console.c.
  *
  * It also guards the server against slow, idle and malformed clients
  * (README "HTTP limits"): libmicrohttpd's idle timeout and connection
@@ -564,7 +566,7 @@ static void dispatch(struct api_req *r, const char *authorization)
 {
     struct lerr err;
     lerr_init(&err);
-    if (probe(r))
+    if (probe(r) || api__console_serve(r))
         return;
     char pathbuf[2048];
     snprintf(pathbuf, sizeof pathbuf, "%s", r->url);
@@ -977,6 +979,7 @@ static enum MHD_Result handle_request(struct api_server *srv, struct MHD_Connect
         .query = query_value,
         .content_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding"),
         .content_type_in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
+        .if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match"),
         .status = 500,
     };
     dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
