@@ -7,12 +7,14 @@ latest (the default) and earliest; the kinesis format wrapper (partition key, ar
 a shard split during ingestion (the parent read to its end, its children after it, nothing
 lost or doubled); reset; kill -9 during ingestion with an exact final count; credentials
 from the server's environment; no credentials, an unknown stream and an endpoint that is
-down (health warn naming it, then ok by itself with nothing lost) each with a precise error.
+down (health warn naming it, then ok by itself with nothing lost) each with a precise error;
+throttling and HTTP 500 from the endpoint (a proxy in front of kinesalite): retried, health
+warns with the service's words, nothing lost.
 """
 import json
 import os
-import signal
-import socket
+import http.client
+import http.server
 import subprocess
 import threading
 import time
@@ -38,7 +40,7 @@ class Kinesalite:
              str(self.port), "--createStreamMs", "0", "--updateStreamMs", "0",
              "--deleteStreamMs", "0", "--shardLimit", "100"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=NODE_ENV)
-        if not wait_port(self.port):
+        if not wait_port(self.port, timeout=60):  # node starts slowly on a loaded machine
             raise RuntimeError("kinesalite did not start")
         return self
 
@@ -53,45 +55,52 @@ class Kinesalite:
             self.proc = None
 
 
-class Relay:
-    """Forwards loopback TCP connections on `port` to a Kinesalite (an endpoint coming back)."""
+class Proxy:
+    """An HTTP proxy on `port` in front of a kinesalite: an endpoint that comes back after
+    being down, and that throttles (ProvisionedThroughputExceededException) or fails (HTTP 500)
+    every GetRecords while `fault` is set."""
 
     def __init__(self, port, target):
         self.target = target
-        self.ls = socket.socket()
-        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.ls.bind(("127.0.0.1", port))
-        self.ls.listen(16)
-        threading.Thread(target=self.accept, daemon=True).start()
+        self.fault = None
+        self.faults = 0
+        proxy = self
 
-    def accept(self):
-        while True:
-            try:
-                a, _ = self.ls.accept()
-            except OSError:
-                return
-            b = socket.create_connection(("127.0.0.1", self.target.port))
-            for x, y in ((a, b), (b, a)):
-                threading.Thread(target=self.pipe, args=(x, y), daemon=True).start()
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
 
-    @staticmethod
-    def pipe(x, y):
-        try:
-            while True:
-                d = x.recv(65536)
-                if not d:
-                    break
-                y.sendall(d)
-        except OSError:
-            pass
-        for z in (x, y):
-            try:
-                z.shutdown(socket.SHUT_RDWR)
-            except OSError:
+            def log_message(self, *a):
                 pass
 
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                op = self.headers.get("X-Amz-Target", "")
+                if proxy.fault and op.endswith(".GetRecords"):
+                    proxy.faults += 1
+                    status, out = (400, json.dumps({
+                        "__type": "ProvisionedThroughputExceededException",
+                        "message": "Rate exceeded for shard"})) if proxy.fault == "throttle" \
+                        else (500, json.dumps({"__type": "InternalFailure"}))
+                    out = out.encode()
+                    ctype = "application/x-amz-json-1.1"
+                else:
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy.target.port, timeout=30)
+                    conn.request("POST", self.path, body, dict(self.headers))
+                    r = conn.getresponse()
+                    status, out, ctype = r.status, r.read(), r.getheader("Content-Type", "")
+                    conn.close()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
     def stop(self):
-        self.ls.close()
+        self.srv.shutdown()
+        self.srv.server_close()
 
 
 def kin(endpoint, *args, timeout=120):
@@ -316,13 +325,33 @@ try:
     c.ok(h and f"127.0.0.1:{dport}" in json.dumps(h["health"]) and
          "unreachable" in json.dumps(h["health"]),
          "endpoint down: health warn naming the endpoint", json.dumps(h and h["health"]))
-    down = Relay(dport, kl2)
+    down = Proxy(dport, kl2)
     c.ok(wait_for(lambda: rows("t7") == 200, timeout=40), "endpoint back: 200 read",
          f"{rows('t7')} rows; {json.dumps(status(j7))[-600:]}")
     c.eq(wait_for(lambda: status(j7)["health"]["status"] == "ok", timeout=30), True,
          "health back to ok by itself")
 
-    # 9. no credentials anywhere: the job fails saying how to give them
+    # 9. throttling and 5xx while records arrive: retried with backoff, health warns with
+    # the service's words, nothing lost or doubled
+    for fault, word, first in (("throttle", "ProvisionedThroughputExceededException", 200),
+                               ("5xx", "HTTP 500", 400)):
+        down.fault = fault
+        kin(kl2.url, "put", "later", first, 200)
+        h = wait_for(lambda: (lambda j: j if j["health"]["status"] == "warn" else None)(
+            status(j7)), timeout=30)
+        c.ok(h and word in json.dumps(h["health"]), f"{fault}: health warns saying {word}",
+             json.dumps(h and h["health"]))
+        c.eq(rows("t7"), first, f"{fault}: nothing read while refused")
+        down.fault = None
+        c.eq(wait_for(lambda: rows("t7") == first + 200, timeout=40), True,
+             f"{fault} over: the 200 arrive")
+        c.eq(wait_for(lambda: status(j7)["health"]["status"] == "ok", timeout=30), True,
+             f"{fault} over: health ok by itself")
+    c.ok(down.faults >= 2, "the proxy refused requests", str(down.faults))
+    c.eq(sql("SELECT COUNT(*), COUNT(DISTINCT n) FROM t7"), [[600, 600]],
+         "each event once across the refusals")
+
+    # 10. no credentials anywhere: the job fails saying how to give them
     s.env = dict(env_no_aws)
     s.stop()
     s.start()
