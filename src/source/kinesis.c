@@ -405,12 +405,14 @@ static int kin_assign(struct source *s, const struct source_offsets *start, int6
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-static char *iterator_request(const struct kinesis_source *ks, const struct kshard *s)
+static char *iterator_request(const struct kinesis_source *ks, const struct kshard *s, bool latest)
 {
     json_t *o = json_pack("{s:s, s:s}", "StreamName", ks->stream, "ShardId", s->id);
     if (!o)
         return NULL;
-    if (strncmp(s->pos, "after:", 6) == 0) {
+    if (latest) {
+        json_object_set_new(o, "ShardIteratorType", json_string("LATEST"));
+    } else if (strncmp(s->pos, "after:", 6) == 0) {
         json_object_set_new(o, "ShardIteratorType", json_string("AFTER_SEQUENCE_NUMBER"));
         json_object_set_new(o, "StartingSequenceNumber", json_string(s->pos + 6));
     } else if (strncmp(s->pos, "at:", 3) == 0) {
@@ -497,7 +499,8 @@ static int take(struct kinesis_source *ks, struct kshard *s, struct source__kin_
                 ks->stream, s->id, s->next);
     }
     pthread_mutex_unlock(&ks->mu);
-    s->due_ms = kr->n ? 0 : mono_ms() + IDLE_MS;
+    /* An empty answer while behind (AWS returns those) is no reason to wait. */
+    s->due_ms = kr->n || kr->millis_behind > 0 ? 0 : mono_ms() + IDLE_MS;
     return 0;
 }
 
@@ -509,11 +512,21 @@ static int read_shard(struct kinesis_source *ks, struct kshard *s, struct arena 
     enum source__kin_fail kind;
     char msg[600];
     if (!s->iter) {
-        char *body = iterator_request(ks, s);
+        char *body = iterator_request(ks, s, false);
         if (!body)
             return lerr_set(err, LERR_NOMEM, "Kinesis: out of memory");
         int rc = call(ks, "GetShardIterator", body, &kind, msg, sizeof msg);
         free(body);
+        if (rc && kind == KIN_F_OTHER && strncmp(s->pos, "at:", 3) == 0) {
+            /* AT_TIMESTAMP "in the future" for the service (our clock ahead of AWS's):
+             * nothing arrived after that moment yet, so LATEST is the same place. */
+            log_msg(LOG_WARN, MOD, "stream %s shard %s: %s; reading from LATEST instead",
+                    ks->stream, s->id, msg);
+            if (!(body = iterator_request(ks, s, true)))
+                return lerr_set(err, LERR_NOMEM, "Kinesis: out of memory");
+            rc = call(ks, "GetShardIterator", body, &kind, msg, sizeof msg);
+            free(body);
+        }
         if (rc)
             return shard_failed(ks, s, kind, msg, err);
         char *it;
