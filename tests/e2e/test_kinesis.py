@@ -264,6 +264,16 @@ try:
     err_check(s.req("POST", "/v2/jobs", job("t9", "kin", fmt={"format": "kinesis"})), 400,
               "valueFormat", "kinesis wrapper without valueFormat")
 
+    # the job preview reads the stream's first records through the same source
+    spec = job("t9", "kin", read="earliest", fmt=fmt, extra_maps=maps)
+    spec["sample"] = {"limit": 10}
+    r = s.req("POST", "/v2/jobs/sample", spec)
+    c.eq(r.status, 200, "preview from a kinesis connection")
+    prow = (r.json or {}).get("rows", [])
+    c.ok(len(prow) == 10 and all(x["outcome"] == "processed" and x["output"]["arrived"] >= T0
+                                 for x in prow),
+         "preview: 10 rows read with their arrival times", json.dumps(prow[:2]))
+
     # 5. reset replays from readFromPoint (earliest: everything again)
     kin(E, "create", "small", 1)
     kin(E, "put", "small", 0, 50)

@@ -9,6 +9,7 @@
  * the environment's keys) and opening refused without credentials. The source
  * against a real endpoint is tests/e2e/test_kinesis.py (kinesalite).
  */
+#include "catalog/spec.h"
 #include "check.h"
 #include "source/kinesis_int.h"
 #include "util/util.h"
@@ -329,6 +330,29 @@ static void test_config(void)
     arena_destroy(&a);
 }
 
+/* The catalog's view of a kinesis connection: its checkpoint key and reader settings. */
+static void test_spec(void)
+{
+    struct lerr err;
+    lerr_init(&err);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "type", "kinesis", "name", "k", "stream",
+                            "clicks", "region", "eu-central-1");
+    struct connection_spec cs;
+    CHECK_EQ_INT(catalog_connection_spec_parse("k", doc, NULL, &cs, &err), 0);
+    CHECK_EQ_INT(cs.type, CATALOG_CONN_KINESIS);
+    CHECK_EQ_STR(cs.stream, "kinesis:clicks");
+    struct arena a;
+    arena_init(&a, 1024, 0);
+    struct source_kinesis_config cfg;
+    CHECK_EQ_INT(catalog_connection_spec_kinesis(&cs, &cfg, &a, &err), 0);
+    CHECK_EQ_STR(cfg.stream, "clicks");
+    CHECK_EQ_STR(cfg.region, "eu-central-1");
+    CHECK(cfg.endpoint == NULL);
+    catalog_connection_spec_destroy(&cs);
+    arena_destroy(&a);
+    json_decref(doc);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -339,5 +363,6 @@ int main(void)
     test_errors();
     test_positions();
     test_config();
+    test_spec();
     return check_summary();
 }
