@@ -2,7 +2,7 @@
 # Installs the Debian packages Lodestar's build, tests and benchmarks need.
 # Idempotent: checks each with dpkg, runs `apt-get update` at most once and
 # only when something is missing; uses sudo when not root. Then the npm packages of
-# tests/e2e/druid_client and tests/e2e/console (npm ci) when their node_modules is missing.
+# tests/e2e/druid_client, tests/e2e/console and tests/e2e/kinesis (npm ci) when their node_modules is missing.
 set -euo pipefail
 PKGS=(
   gcc make pkg-config clang libclang-rt-14-dev clang-format
@@ -42,6 +42,12 @@ fi
 if [ ! -d "$ROOT/tests/e2e/console/node_modules/puppeteer-core" ]; then
   echo "deps: npm ci in tests/e2e/console"
   (cd "$ROOT/tests/e2e/console" && npm ci --no-audit --no-fund)
+fi
+# A Kinesis endpoint (kinesalite) and AWS's Kinesis client (@aws-sdk/client-kinesis), pinned
+# by their package-lock.json, for tests/e2e/test_kinesis.py.
+if [ ! -d "$ROOT/tests/e2e/kinesis/node_modules/kinesalite" ]; then
+  echo "deps: npm ci in tests/e2e/kinesis"
+  (cd "$ROOT/tests/e2e/kinesis" && npm ci --no-audit --no-fund)
 fi
 # bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
 if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then

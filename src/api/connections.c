@@ -24,8 +24,9 @@ static const char *const *type_fields(const char *type)
     static const char *const confluent[] = {
         "type", "name", "description", "bootstrapServers", "topicName", "secrets", NULL};
     static const char *const registry[] = {"type", "name", "description", "urls", "secrets", NULL};
-    static const char *const kinesis[] = {
-        "type", "name", "description", "stream", "endpoint", "awsAssumedRoleArn", "secrets", NULL};
+    static const char *const kinesis[] = {"type",     "name",   "description",       "stream",
+                                          "endpoint", "region", "awsAssumedRoleArn", "secrets",
+                                          NULL};
     if (catalog_conn_type_parse(type) == CATALOG_CONN_KAFKA)
         return kafka;
     if (catalog_conn_type_parse(type) == CATALOG_CONN_CONFLUENT)
@@ -94,7 +95,7 @@ static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
     static const char *const kafka_types[] = {"sasl_plain", "sasl_scram", NULL};
     static const char *const plain_only[] = {"sasl_plain", NULL};
     static const char *const basic_only[] = {"basic", NULL};
-    static const char *const aws_types[] = {"access_key", NULL};
+    static const char *const aws_types[] = {"aws_access_key", "access_key", NULL};
     static const char *const mechs[] = {"SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
     static const char *const sasl_keys[] = {"type", "mechanism", "username", "password", NULL};
     static const char *const basic_keys[] = {"type", "username", "password", NULL};
@@ -126,6 +127,86 @@ static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
         return NULL;
     }
     return json_deep_copy(sec);
+}
+
+/* A Kinesis stream name: 1..128 of A-Z a-z 0-9 _ . - (AWS's rule). */
+static bool kinesis_stream_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/*
+ * A kinesis connection's fields into doc: stream, endpoint (optional: AWS's
+ * endpoint of the region; a bare host is https), region (optional when the
+ * endpoint is AWS's and names it), awsAssumedRoleArn (kept), secrets
+ * (optional: without them the server's AWS_ACCESS_KEY_ID and
+ * AWS_SECRET_ACCESS_KEY).
+ */
+static int v_kinesis(json_t *body, json_t *doc, const char *type, json_t *prev, json_t **secrets,
+                     struct lerr *err)
+{
+    const char *stream = NULL, *endpoint = NULL, *role = NULL, *region = NULL;
+    if (api__v_string(body, "stream", "", true, 128, &stream, err) ||
+        api__v_string(body, "endpoint", "", false, 1024, &endpoint, err) ||
+        api__v_string(body, "region", "", false, 64, &region, err) ||
+        api__v_string(body, "awsAssumedRoleArn", "", false, 2048, &role, err))
+        return err->code;
+    if (!kinesis_stream_ok(stream))
+        return lerr_set_at(err, LERR_INVALID, "stream",
+                           "stream '%.128s' is not a Kinesis stream name: 1 to 128 characters "
+                           "of A-Z, a-z, 0-9, '_', '.' and '-'",
+                           stream);
+    if (endpoint) {
+        const char *h = strstr(endpoint, "://");
+        bool scheme_ok = !h || strncmp(endpoint, "http://", 7) == 0 ||
+                         strncmp(endpoint, "https://", 8) == 0;
+        const char *host = h ? h + 3 : endpoint;
+        if (!scheme_ok || !*host || *host == '/' || *host == ':' || strpbrk(endpoint, " \t\r\n"))
+            return lerr_set_at(err, LERR_INVALID, "endpoint",
+                               "endpoint '%.200s' is not an http:// or https:// URL or a host "
+                               "name, e.g. \"kinesis.us-east-1.amazonaws.com\" or "
+                               "\"http://localhost:4567\"",
+                               endpoint);
+    }
+    char derived[64];
+    if (region) {
+        bool ok = region[0] != '\0';
+        for (const char *c = region; *c && ok; c++)
+            ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-';
+        if (!ok)
+            return lerr_set_at(err, LERR_INVALID, "region",
+                               "region '%.64s' is not an AWS region name such as \"us-east-1\"",
+                               region);
+    } else if (!source_kinesis_endpoint_region(endpoint, derived, sizeof derived)) {
+        return lerr_set_at(err, LERR_INVALID, "region",
+                           endpoint ? "region is required: the endpoint '%.200s' does not name "
+                                      "an AWS region; give \"region\", e.g. \"us-east-1\" "
+                                      "(requests are signed for it)"
+                                    : "region is required%.0s: give \"region\", e.g. "
+                                      "\"us-east-1\" (the endpoint is then "
+                                      "https://kinesis.<region>.amazonaws.com)",
+                           endpoint ? endpoint : "");
+    }
+    json_t *sec = json_object_get(body, "secrets");
+    if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
+        return err->code;
+    bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
+    json_object_set_new(doc, "stream", json_string(stream));
+    if (endpoint)
+        json_object_set_new(doc, "endpoint", json_string(endpoint));
+    if (region)
+        json_object_set_new(doc, "region", json_string(region));
+    if (role)
+        json_object_set_new(doc, "awsAssumedRoleArn", json_string(role));
+    json_object_set_new(doc, "hasSecrets", json_boolean(has_secrets));
+    return 0;
 }
 
 /*
@@ -241,26 +322,8 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
             doc, "hasSecrets",
             json_boolean(*secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")))));
     } else if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
-        const char *stream = NULL, *endpoint = NULL, *role = NULL;
-        if (api__v_string(body, "stream", "", true, 128, &stream, err) ||
-            api__v_string(body, "endpoint", "", true, 1024, &endpoint, err) ||
-            api__v_string(body, "awsAssumedRoleArn", "", false, 2048, &role, err))
+        if (v_kinesis(body, doc, type, prev, secrets, err))
             goto fail;
-        json_t *sec = json_object_get(body, "secrets");
-        if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
-            goto fail;
-        bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
-        if (!role && !has_secrets) {
-            lerr_set_at(err, LERR_INVALID, "awsAssumedRoleArn",
-                        "a kinesis connection needs awsAssumedRoleArn or access keys in secrets "
-                        "({\"type\": \"access_key\", \"accessKeyId\", \"secretAccessKey\"})");
-            goto fail;
-        }
-        json_object_set_new(doc, "stream", json_string(stream));
-        json_object_set_new(doc, "endpoint", json_string(endpoint));
-        if (role)
-            json_object_set_new(doc, "awsAssumedRoleArn", json_string(role));
-        json_object_set_new(doc, "hasSecrets", json_boolean(has_secrets));
     }
     return doc;
 fail:

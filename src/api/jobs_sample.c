@@ -115,6 +115,13 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
             rc = err->code;
             goto out;
         }
+    } else if (cs.type == CATALOG_CONN_KINESIS) {
+        struct source_kinesis_config cfg;
+        if ((rc = catalog_connection_spec_kinesis(&cs, &cfg, &a, err)) ||
+            !(src = source_open_kinesis(&cfg, err))) {
+            rc = err->code;
+            goto out;
+        }
     } else {
         struct source_kafka_config cfg;
         if ((rc = catalog_connection_spec_kafka(&cs, &cfg, &a, err)) ||

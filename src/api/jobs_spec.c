@@ -24,7 +24,7 @@ const char *const api__job_desired_values[] = {"running", "suspended", "canceled
 static const char *const input_types[] = {"string", "long", "float", "double", "json", NULL};
 // clang-format off
 static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kafka",
-                                      "avro_stream", "protobuf", NULL};
+                                      "kinesis", "avro_stream", "protobuf", NULL};
 const char *const api__job_spec_keys[] = {
     "type", "target", "createTableIfNotExists", "source", "mappings", "useSchemaDiscovery",
     "dimensionExclusions", "filterExpression", "lateMessageRejectionPeriod",
@@ -156,6 +156,27 @@ static json_t *kafka_settings(json_t *fs, const char *path, struct lerr *err)
     return out;
 }
 
+/* Druid's kinesis input format: the value format with the partition key and arrival time. */
+static json_t *kinesis_settings(json_t *fs, const char *path, struct lerr *err)
+{
+    static const char *const keys[] = {"format", "valueFormat", "partitionKeyColumnName",
+                                       "timestampColumnName", NULL};
+    json_t *vf = NULL;
+    const char *key_col = "kinesis.partitionKey", *ts_col = "kinesis.timestamp";
+    char p[200];
+    if (api__v_known_keys(fs, path, keys, err) ||
+        api__v_object(fs, "valueFormat", path, true, &vf, err) ||
+        api__v_string(fs, "partitionKeyColumnName", path, false, 255, &key_col, err) ||
+        api__v_string(fs, "timestampColumnName", path, false, 255, &ts_col, err))
+        return NULL;
+    api__v_path(p, sizeof p, path, "valueFormat");
+    json_t *value = format_settings(vf, p, true, err);
+    if (!value)
+        return NULL;
+    return json_pack("{s:s, s:o, s:s, s:s}", "format", "kinesis", "valueFormat", value,
+                     "partitionKeyColumnName", key_col, "timestampColumnName", ts_col);
+}
+
 static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err)
 {
     const char *format = NULL;
@@ -186,6 +207,16 @@ static json_t *format_settings(json_t *fs, const char *path, bool nested, struct
             return NULL;
         }
         return kafka_settings(fs, path, err);
+    }
+    if (strcmp(format, "kinesis") == 0) {
+        if (nested) {
+            lerr_set_at(err, LERR_INVALID, t,
+                        "%s: \"kinesis\" is a wrapper and cannot be nested; give the records' "
+                        "own format here, e.g. \"nd-json\"",
+                        t);
+            return NULL;
+        }
+        return kinesis_settings(fs, path, err);
     }
     return delimited_settings(fs, path, format, err);
 }
@@ -275,16 +306,10 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
         return NULL;
     }
     int bad = 0;
-    if (cs.type == CATALOG_CONN_KINESIS)
-        bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
-                          "source.connectionName: '%s' is a kinesis connection, and Kinesis "
-                          "streams are not supported yet; use a kafka, confluent or "
-                          "push_streaming connection",
-                          conn);
-    else if (cs.type == CATALOG_CONN_SCHEMA_REGISTRY)
+    if (cs.type == CATALOG_CONN_SCHEMA_REGISTRY)
         bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
                           "source.connectionName: '%s' is a schema registry, not a stream; "
-                          "name a kafka, confluent or push_streaming connection",
+                          "name a kafka, confluent, kinesis or push_streaming connection",
                           conn);
     else
         snprintf(stream, 300, "%s", cs.stream); /* the key the runtime checkpoints under */

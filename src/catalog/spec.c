@@ -8,7 +8,7 @@
  * connection's consumer settings (source/kafka.c), measure types (sql.h).
  *
  * Entry points: catalog_table_spec_parse/_load, catalog_connection_spec_parse/
- * _load/_kafka/_destroy, catalog_job_spec_parse/_parse_text/_load/_destroy,
+ * _load/_kafka/_kinesis/_destroy, catalog_job_spec_parse/_parse_text/_load/_destroy,
  * catalog_job_counters_load, catalog_<set>_name/_parse (job types: values.c).
  */
 #include "catalog/spec.h"
@@ -236,6 +236,11 @@ int catalog_connection_spec_parse(const char *name, json_t *doc, json_t *secret,
     out->topic_pattern = json_string_value(json_object_get(doc, "topicNamePattern"));
     if (out->type == CATALOG_CONN_PUSH)
         snprintf(out->stream, sizeof out->stream, "push:%s", name);
+    else if (out->type == CATALOG_CONN_KINESIS)
+        snprintf(out->stream, sizeof out->stream, "kinesis:%s",
+                 json_string_value(json_object_get(doc, "stream"))
+                     ? json_string_value(json_object_get(doc, "stream"))
+                     : "");
     else if (out->topic)
         snprintf(out->stream, sizeof out->stream, "%s", out->topic);
     else
@@ -275,6 +280,13 @@ int catalog_connection_spec_kafka(const struct connection_spec *s, struct source
                                   struct arena *a, struct lerr *err)
 {
     return source_kafka_config_from_json(s->doc, s->secret, cfg, a, err);
+}
+
+int catalog_connection_spec_kinesis(const struct connection_spec *s,
+                                    struct source_kinesis_config *cfg, struct arena *a,
+                                    struct lerr *err)
+{
+    return source_kinesis_config_from_json(s->doc, s->secret, cfg, a, err);
 }
 
 /* ---- jobs ------------------------------------------------------------------------- */

@@ -145,9 +145,10 @@ struct connection_spec {
     enum catalog_conn_type type;
     const char *topic;         /* topicName, NULL when none (points into doc) */
     const char *topic_pattern; /* topicNamePattern, NULL when none */
-    char stream[300];          /* the checkpoint's key: topic, "pattern:...", "push:<name>" */
-    json_t *doc;               /* the document (a reference held by the spec) */
-    json_t *secret;            /* its secrets, or NULL */
+    char stream
+        [300]; /* the checkpoint's key: topic, "pattern:...", "push:<name>", "kinesis:<stream>" */
+    json_t *doc;    /* the document (a reference held by the spec) */
+    json_t *secret; /* its secrets, or NULL */
 };
 
 /*
@@ -167,6 +168,11 @@ void catalog_connection_spec_destroy(struct connection_spec *s);
  */
 int catalog_connection_spec_kafka(const struct connection_spec *s, struct source_kafka_config *cfg,
                                   struct arena *a, struct lerr *err);
+/* The Kinesis reader's settings of a kinesis connection (source.h:
+ * source_kinesis_config_from_json's rules and errors); strings from `a`. */
+int catalog_connection_spec_kinesis(const struct connection_spec *s,
+                                    struct source_kinesis_config *cfg, struct arena *a,
+                                    struct lerr *err);
 
 /* ---- jobs ----------------------------------------------------------------------------- */
 

@@ -202,6 +202,10 @@ struct format_settings {
     const char *timestamp_column;               /* default "kafka.timestamp" */
     const char *header_prefix;                  /* default "kafka.header." */
     const char *topic_column;                   /* default "kafka.topic" */
+    /* The kinesis wrapper ({"format": "kinesis"}): kind is FORMAT_KAFKA, the key is
+     * the partition key (key_column, default "kinesis.partitionKey"), the timestamp
+     * the arrival time ("kinesis.timestamp"); no topic, headers or keyFormat. */
+    bool kinesis;
 };
 
 /*

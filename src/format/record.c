@@ -1,7 +1,8 @@
 /*
  * record.c — the plan, the parser object and the record → input row path: nd-json
  * values (with discovery and flattenSpec paths), the kafka wrapper
- * (timestamp, key, topic, headers around the value format) and the schema
+ * (timestamp, key, topic, headers around the value format; the kinesis
+ * wrapper is the same with the partition key and arrival time) and the schema
  * the SQL compiler binds against. The CSV family lives in csv.c, value
  * conversions in coerce.c, the field table and discovery in discover.c.
  *
@@ -284,6 +285,13 @@ static int compile_flatten(struct format_plan *p, const struct format_settings *
 
 static int setup_kafka(struct format_plan *p, const struct format_settings *fs, struct lerr *err)
 {
+    if (fs->kinesis) /* the partition key and the arrival time; no topic or headers */
+        return bind_meta(p, fs->timestamp_column ? fs->timestamp_column : "kinesis.timestamp",
+                         "timestampColumnName", META_TIMESTAMP, SQL_LONG, &p->meta_ts, err) ||
+                       bind_meta(p, fs->key_column ? fs->key_column : "kinesis.partitionKey",
+                                 "partitionKeyColumnName", META_KEY, SQL_STRING, &p->meta_key, err)
+                   ? err->code
+                   : 0;
     if (bind_meta(p, fs->timestamp_column ? fs->timestamp_column : "kafka.timestamp",
                   "timestampColumnName", META_TIMESTAMP, SQL_LONG, &p->meta_ts, err) ||
         bind_meta(p, fs->key_column ? fs->key_column : "kafka.key", "keyColumnName", META_KEY,
@@ -744,7 +752,7 @@ static void kafka_meta(struct format__ctx *c, const struct record *rec)
     struct format_parser *p = c->p;
     if (rec->has_timestamp && c->vals[p->plan->meta_ts].is_null)
         format__put_long(c, p->plan->meta_ts, rec->timestamp_ms, &c->vals[p->plan->meta_ts]);
-    if (rec->topic && c->vals[p->plan->meta_topic].is_null)
+    if (rec->topic && p->plan->meta_topic != REF_NONE && c->vals[p->plan->meta_topic].is_null)
         format__put_text_lossy(c, p->plan->meta_topic, rec->topic, rec->topic_len,
                                &c->vals[p->plan->meta_topic]);
     kafka_key(c, rec);

@@ -194,6 +194,33 @@ static int flatten(json_t *o, const char *path, struct arena *mem, struct format
 }
 
 static int kafka(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                 struct lerr *err);
+
+/* {"format": "kinesis", "valueFormat", "partitionKeyColumnName", "timestampColumnName"}. */
+static int kinesis(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                   struct lerr *err)
+{
+    char p[200];
+    json_t *v = json_object_get(o, "valueFormat");
+    if (!json_is_object(v))
+        return bad(err, path, "valueFormat",
+                   "is required: an object such as "
+                   "{\"format\": \"nd-json\"}");
+    struct format_settings *vs = arena_zalloc(mem, sizeof *vs);
+    if (!vs)
+        return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+    snprintf(p, sizeof p, "%s.valueFormat", path);
+    if (settings_obj(v, p, mem, true, vs, err))
+        return err->code;
+    out->value_format = vs;
+    out->kinesis = true;
+    if (get_str(o, "partitionKeyColumnName", path, mem, &out->key_column, err) ||
+        get_str(o, "timestampColumnName", path, mem, &out->timestamp_column, err))
+        return err->code;
+    return 0;
+}
+
+static int kafka(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
                  struct lerr *err)
 {
     char p[200];
@@ -237,7 +264,8 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
         const char *name;
         enum format_kind kind;
     } kinds[] = {{"nd-json", FORMAT_NDJSON}, {"csv", FORMAT_CSV}, {"tsv", FORMAT_TSV},
-                 {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA}};
+                 {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA},
+                 {"kinesis", FORMAT_KAFKA}};
     // clang-format on
     memset(out, 0, sizeof *out);
     json_t *f = json_object_get(o, "format");
@@ -254,12 +282,14 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
         return lerr_set_at(err, LERR_INVALID, t,
                            "%s \"%s\" is not supported here; use \"nd-json\", \"csv\", \"tsv\", "
                            "\"delimited\"%s",
-                           t, json_string_value(f), nested ? "" : " or \"kafka\"");
+                           t, json_string_value(f), nested ? "" : ", \"kafka\" or \"kinesis\"");
     }
     out->kind = kinds[k].kind;
     switch (out->kind) {
     case FORMAT_NDJSON: return flatten(o, path, mem, out, err);
-    case FORMAT_KAFKA: return kafka(o, path, mem, out, err);
+    case FORMAT_KAFKA:
+        return strcmp(kinds[k].name, "kinesis") == 0 ? kinesis(o, path, mem, out, err)
+                                                     : kafka(o, path, mem, out, err);
     default: return delimited(o, path, mem, out, err);
     }
 }

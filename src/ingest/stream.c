@@ -84,6 +84,13 @@ static int open_source(struct runner *r, struct lerr *err)
     struct source *src = NULL;
     if (cs.type == CATALOG_CONN_PUSH) {
         src = pushreg_source(r->rt->pushes, cs.name, err);
+    } else if (cs.type == CATALOG_CONN_KINESIS) {
+        struct arena a;
+        arena_init(&a, 4096, 0);
+        struct source_kinesis_config cfg;
+        if (catalog_connection_spec_kinesis(&cs, &cfg, &a, err) == 0)
+            src = source_open_kinesis(&cfg, err);
+        arena_destroy(&a);
     } else {
         struct arena a;
         arena_init(&a, 4096, 0);
@@ -450,7 +457,10 @@ static int slot_starts(struct runner *r, const struct fetch_slot *sl, struct ler
             if (sl->recs[k].partition == o->partition && sl->recs[k].offset < start &&
                 strcmp(sl->recs[k].topic, o->topic) == 0)
                 start = sl->recs[k].offset;
-        if (source_offsets_set(&r->appended, o->topic, o->partition, start, err))
+        /* A text position (Kinesis) is the start only when no record of the partition is in
+         * the batch: such a source reports a new partition in a poll without its records. */
+        if (source_offsets_set_pos(&r->appended, o->topic, o->partition, start,
+                                   start == o->next ? o->pos : NULL, err))
             return err->code;
     }
     return 0;

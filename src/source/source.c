@@ -1,5 +1,6 @@
 /*
- * source.c — what every source shares: the offsets list and its checkpoint
+ * source.c — what every source shares: the offsets list (numbers, and the
+ * text positions of sources whose positions are not numbers) and its checkpoint
  * JSON text, and the dispatch from the public source_* calls to the
  * operations of the concrete source (kafka.c, push.c).
  *
@@ -37,8 +38,10 @@ void source_offsets_init(struct source_offsets *o) { memset(o, 0, sizeof *o); }
 
 void source_offsets_clear(struct source_offsets *o)
 {
-    for (size_t i = 0; i < o->n; i++)
+    for (size_t i = 0; i < o->n; i++) {
         free(o->items[i].topic);
+        free(o->items[i].pos);
+    }
     o->n = 0;
 }
 
@@ -80,8 +83,21 @@ static size_t offsets_find(const struct source_offsets *o, const char *topic, in
     return lo;
 }
 
-int source_offsets_set(struct source_offsets *o, const char *topic, int32_t partition,
-                       int64_t next, struct lerr *err)
+/* Replaces *slot with a copy of pos (NULL: none); keeps it when equal. */
+static int pos_assign(char **slot, const char *pos)
+{
+    if (*slot == pos || (*slot && pos && strcmp(*slot, pos) == 0))
+        return 0;
+    char *c = NULL;
+    if (pos && !(c = strdup(pos)))
+        return -1;
+    free(*slot);
+    *slot = c;
+    return 0;
+}
+
+int source_offsets_set_pos(struct source_offsets *o, const char *topic, int32_t partition,
+                           int64_t next, const char *pos, struct lerr *err)
 {
     if (!source_topic_name_ok(topic))
         return lerr_set(err, LERR_INVALID, "offsets: topic name must be 1..%d bytes",
@@ -89,10 +105,16 @@ int source_offsets_set(struct source_offsets *o, const char *topic, int32_t part
     if (partition < 0)
         return lerr_set(err, LERR_INVALID, "offsets: partition %" PRId32 " of '%s' is negative",
                         partition, topic);
+    if (pos && (!pos[0] || strlen(pos) > SOURCE_POS_MAX))
+        return lerr_set(err, LERR_INVALID,
+                        "offsets: the position of '%s' partition %" PRId32 " must be 1..%d bytes",
+                        topic, partition, SOURCE_POS_MAX);
     bool found;
     size_t i = offsets_find(o, topic, partition, &found);
     if (found) {
         o->items[i].next = next;
+        if (pos_assign(&o->items[i].pos, pos))
+            return lerr_set(err, LERR_NOMEM, "offsets: out of memory");
         return 0;
     }
     if (o->n == o->alloc) {
@@ -101,13 +123,23 @@ int source_offsets_set(struct source_offsets *o, const char *topic, int32_t part
             return lerr_set(err, LERR_NOMEM, "offsets: out of memory");
         o->items = ni;
     }
-    char *t = strdup(topic);
-    if (!t)
+    char *t = strdup(topic), *pc = pos ? strdup(pos) : NULL;
+    if (!t || (pos && !pc)) {
+        free(t);
+        free(pc);
         return lerr_set(err, LERR_NOMEM, "offsets: out of memory");
+    }
     memmove(&o->items[i + 1], &o->items[i], (o->n - i) * sizeof *o->items);
-    o->items[i] = (struct source_offset){.topic = t, .partition = partition, .next = next};
+    o->items[i] =
+        (struct source_offset){.topic = t, .partition = partition, .next = next, .pos = pc};
     o->n++;
     return 0;
+}
+
+int source_offsets_set(struct source_offsets *o, const char *topic, int32_t partition,
+                       int64_t next, struct lerr *err)
+{
+    return source_offsets_set_pos(o, topic, partition, next, NULL, err);
 }
 
 int64_t source_offsets_get(const struct source_offsets *o, const char *topic, int32_t partition)
@@ -117,6 +149,16 @@ int64_t source_offsets_get(const struct source_offsets *o, const char *topic, in
     bool found;
     size_t i = offsets_find(o, topic, partition, &found);
     return found ? o->items[i].next : SOURCE_OFFSET_NONE;
+}
+
+const char *source_offsets_get_pos(const struct source_offsets *o, const char *topic,
+                                   int32_t partition)
+{
+    if (!o || !topic)
+        return NULL;
+    bool found;
+    size_t i = offsets_find(o, topic, partition, &found);
+    return found ? o->items[i].pos : NULL;
 }
 
 int source_offsets_copy(struct source_offsets *dst, const struct source_offsets *src,
@@ -129,14 +171,17 @@ int source_offsets_copy(struct source_offsets *dst, const struct source_offsets 
         same = dst->items[i].partition == src->items[i].partition &&
                strcmp(dst->items[i].topic, src->items[i].topic) == 0;
     if (same) {
-        for (size_t i = 0; i < src->n; i++)
+        for (size_t i = 0; i < src->n; i++) {
             dst->items[i].next = src->items[i].next;
+            if (pos_assign(&dst->items[i].pos, src->items[i].pos))
+                return lerr_set(err, LERR_NOMEM, "offsets: out of memory");
+        }
         return 0;
     }
     source_offsets_clear(dst);
     for (size_t i = 0; i < src->n; i++)
-        if (source_offsets_set(dst, src->items[i].topic, src->items[i].partition,
-                               src->items[i].next, err))
+        if (source_offsets_set_pos(dst, src->items[i].topic, src->items[i].partition,
+                                   src->items[i].next, src->items[i].pos, err))
             return err->code;
     return 0;
 }
@@ -182,7 +227,14 @@ char *source_offsets_to_json(const struct source_offsets *o, struct lerr *err)
             cur = e->topic;
             first_part = true;
         }
-        buf_printf(&b, "%s\"%" PRId32 "\":%" PRId64, first_part ? "" : ",", e->partition, e->next);
+        buf_printf(&b, "%s\"%" PRId32 "\":", first_part ? "" : ",", e->partition);
+        if (e->pos) {
+            buf_printf(&b, "[%" PRId64 ",", e->next);
+            put_json_string(&b, e->pos);
+            buf_putc(&b, ']');
+        } else {
+            buf_printf(&b, "%" PRId64, e->next);
+        }
         first_part = false;
     }
     if (cur)
@@ -256,6 +308,22 @@ int source_offsets_from_json(const char *p, size_t len, struct source_offsets *o
                               topic, pk);
                 goto done;
             }
+            /* [next, "position"]: a source's text position beside the count (kinesis.c). */
+            const char *pos = NULL;
+            if (json_is_array(v)) {
+                json_t *p1 = json_array_get(v, 1);
+                if (json_array_size(v) != 2 || !json_is_string(p1) ||
+                    json_string_length(p1) == 0 || json_string_length(p1) > SOURCE_POS_MAX ||
+                    strlen(json_string_value(p1)) != json_string_length(p1)) {
+                    rc = lerr_set(err, LERR_INVALID,
+                                  "checkpoint offsets: '%s' partition %" PRId32
+                                  " needs [offset, \"position\"] with a position of 1..%d bytes",
+                                  topic, part, SOURCE_POS_MAX);
+                    goto done;
+                }
+                pos = json_string_value(p1);
+                v = json_array_get(v, 0);
+            }
             if (!json_is_integer(v) || json_integer_value(v) < 0) {
                 rc = lerr_set(err, LERR_INVALID,
                               "checkpoint offsets: '%s' partition %" PRId32
@@ -268,7 +336,8 @@ int source_offsets_from_json(const char *p, size_t len, struct source_offsets *o
                               OFFSETS_MAX_ENTRIES);
                 goto done;
             }
-            if ((rc = source_offsets_set(out, topic, part, (int64_t)json_integer_value(v), err)))
+            if ((rc = source_offsets_set_pos(out, topic, part, (int64_t)json_integer_value(v), pos,
+                                             err)))
                 goto done;
         }
     }

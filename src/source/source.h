@@ -1,5 +1,5 @@
 /*
- * source.h — where records come from: Kafka (librdkafka), the push log, and
+ * source.h — where records come from: Kafka (librdkafka), Kinesis (libcurl), the push log, and
  * the development broker `lodestar dev-kafka` (librdkafka's mock cluster).
  *
  * One interface for every source (DESIGN.md §6): a source is a set of
@@ -12,13 +12,15 @@
  * Entry points:
  *   offsets     source_offsets_init/_set/_get/_destroy, source_offsets_to_json,
  *               source_offsets_from_json (the checkpoint text the catalog keeps)
- *   sources     source_open_kafka(), source_open_push(), source_open_files(),
+ *   sources     source_open_kafka(), source_open_kinesis(), source_open_push(),
+ *               source_open_files(),
  *               source_assign(),
  *               source_poll(), source_position(),
  *               source_partitions(), source_lag(), source_health(), source_ready(),
  *               source_close()
  *   Kafka       source_kafka_config_from_json() (a connection document + its
  *               secrets into a config)
+ *   Kinesis     source_kinesis_config_from_json(), source_kinesis_endpoint_region()
  *   push log    source_pushlog_open(), source_pushlog_append(), source_pushlog_trim(),
  *               source_pushlog_cursor_open(), source_pushlog_cursor_read(), source_pushlog_get_stats(),
  *               source_pushlog_close()
@@ -50,6 +52,11 @@ struct source_offset {
     char *topic; /* malloc'd, owned by the list */
     int32_t partition;
     int64_t next; /* the next offset to read (one past the last record taken) */
+    /* NULL, or a source's own text position beside `next` (malloc'd, owned by
+     * the list): where a source whose positions are not 64-bit numbers goes
+     * on from. Kinesis: "after:<sequence number>", "trim_horizon", "at:<epoch
+     * ms>", "end" (kinesis.c); `next` then counts the records taken. */
+    char *pos;
 };
 
 /* A list of {topic, partition, next}, kept sorted by (topic, partition). */
@@ -65,13 +72,22 @@ void source_offsets_clear(struct source_offsets *o); /* empties, keeps storage *
  * negative partition, LERR_NOMEM. */
 int source_offsets_set(struct source_offsets *o, const char *topic, int32_t partition,
                        int64_t next, struct lerr *err);
+/* Inserts or replaces with a text position (source_offset.pos; NULL: none).
+ * LERR_INVALID as source_offsets_set, or for a pos over SOURCE_POS_MAX bytes. */
+#define SOURCE_POS_MAX 256
+int source_offsets_set_pos(struct source_offsets *o, const char *topic, int32_t partition,
+                           int64_t next, const char *pos, struct lerr *err);
 /* The stored next offset, or SOURCE_OFFSET_NONE. */
 int64_t source_offsets_get(const struct source_offsets *o, const char *topic, int32_t partition);
+/* The stored text position, or NULL (none, or no such entry). Borrowed from o. */
+const char *source_offsets_get_pos(const struct source_offsets *o, const char *topic,
+                                   int32_t partition);
 int source_offsets_copy(struct source_offsets *dst, const struct source_offsets *src,
                         struct lerr *err);
 /*
  * The checkpoint text, e.g. {"events":{"0":1234,"1":99}}: topics in byte
- * order, partitions in numeric order, no spaces. Canonical — the same offsets
+ * order, partitions in numeric order, no spaces; an entry with a text
+ * position is [next,"pos"], e.g. {"s":{"0":[12,"after:4959..."]}}. Canonical — the same offsets
  * always give the same bytes — because the catalog's compare-and-swap
  * compares the stored text. Entries whose offset is symbolic (< 0: not yet
  * known) are left out. Returns malloc'd text, or NULL with err set.
@@ -177,6 +193,51 @@ int source_kafka_config_from_json(const struct json_t *conn, const struct json_t
  * No consumer group is joined and nothing is ever committed to Kafka.
  */
 struct source *source_open_kafka(const struct source_kafka_config *cfg, struct lerr *err);
+
+/*
+ * A Kinesis data stream (kinesis.c): the Kinesis JSON API over libcurl,
+ * requests signed with AWS Signature V4 by libcurl (CURLOPT_AWS_SIGV4).
+ * Strings are borrowed for the duration of source_open_kinesis() only.
+ * Shards are partitions (shardId-000000000007 is partition 7, the stream's
+ * name the topic); a position is a count of records taken (`next`, the
+ * records' offsets) with the Kinesis position beside it (source_offset.pos:
+ * "after:<sequence number>", "trim_horizon", "at:<epoch ms>" or "end" for a
+ * closed shard read to its end). Lag is MillisBehindLatest, in milliseconds.
+ */
+struct source_kinesis_config {
+    const char *stream;
+    const char
+        *endpoint;      /* "http(s)://host[:port]"; NULL: https://kinesis.<region>.amazonaws.com */
+    const char *region; /* what requests are signed for */
+    const char *access_key_id;     /* NULL: AWS_ACCESS_KEY_ID of the environment */
+    const char *secret_access_key; /* never logged; NULL: AWS_SECRET_ACCESS_KEY */
+    const char *session_token;     /* NULL: AWS_SESSION_TOKEN when the keys come from there */
+    int shard_refresh_ms;          /* ListShards for new shards; 0 = 5000 */
+    int timeout_ms;                /* one request; 0 = 10000 */
+};
+
+/*
+ * Fills cfg from a parsed kinesis connection document (stream, endpoint,
+ * region; a bare host "kinesis.us-east-1.amazonaws.com" is https and names
+ * its region) and its secrets ({"type": "aws_access_key" or "access_key",
+ * "accessKeyId", "secretAccessKey"}, or NULL: the environment's keys).
+ * LERR_INVALID naming the field. Strings point into `a` or the documents.
+ */
+int source_kinesis_config_from_json(const struct json_t *conn, const struct json_t *secrets,
+                                    struct source_kinesis_config *cfg, struct arena *a,
+                                    struct lerr *err);
+/*
+ * The region an AWS Kinesis endpoint names ("https://kinesis.eu-west-1.amazonaws.com" →
+ * "eu-west-1") into out (cap bytes); false when the endpoint is not one of AWS's.
+ */
+bool source_kinesis_endpoint_region(const char *endpoint, char *out, size_t cap);
+
+/*
+ * Opens a Kinesis source (no request yet). LERR_INVALID for a bad config or
+ * when no credentials are given and the environment has none (the message
+ * says how to give them).
+ */
+struct source *source_open_kinesis(const struct source_kinesis_config *cfg, struct lerr *err);
 
 /*
  * A push connection's log as a one-partition source: topic = `stream` (the

@@ -325,6 +325,7 @@ JSON_LOADERS = ("json_loads", "json_loadb", "json_loadf", "json_loadfd", "json_l
 JSON_LOAD_ALLOWED = {
     "source/source.c": "a source's own checkpoint offsets (source_offsets_from_json)",
     "source/kafka.c": "librdkafka's statistics document (the brokers' state)",
+    "source/kinesis_json.c": "the Kinesis JSON API's responses (ListShards, GetRecords...)",
     "quickstart.c": "the quickstart is a client: it reads the API's responses",
 }
 

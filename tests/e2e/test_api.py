@@ -475,8 +475,9 @@ with Server() as s:
          "source.formatSettings.flattenSpec.useFieldDiscvery", "not a known field"),
         ("avro not yet", job(source=dict(base["source"], formatSettings={"format": "avro_stream"})),
          None, 400, "source.formatSettings.format", "not supported yet"),
-        ("kinesis not yet", job(source=dict(base["source"], connectionName="kin")), None, 400,
-         "source.connectionName", "not supported yet"),
+        ("kinesis wrapper nested", job(source=dict(base["source"], formatSettings={
+            "format": "kafka", "valueFormat": {"format": "kinesis"}})), None, 400,
+         "source.formatSettings.valueFormat.format", "wrapper"),
         ("registry is no stream", job(source=dict(base["source"], connectionName="reg")), None,
          400, "source.connectionName", "schema registry"),
         ("streaming field in a batch job", job(type="batch"), None, 400, "readFromPoint",
