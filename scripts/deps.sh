@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   gcc make pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libjansson-dev libsqlite3-dev librdkafka-dev libssl-dev
-  zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev
+  zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev libavro-dev
   kcat python3 curl jq sqlite3 tzdata wrk apache2-utils
   nodejs
 )

@@ -155,6 +155,8 @@ enum format_kind {
     FORMAT_TSV,
     FORMAT_DELIMITED,
     FORMAT_KAFKA,
+    FORMAT_AVRO_STREAM, /* one Avro datum per record (format/avro.c) */
+    FORMAT_AVRO_OCF,    /* Avro object container files (batch) */
 };
 
 /* One flattenSpec field: {"type": "root"|"path", "name", "expr"}. */
@@ -189,6 +191,11 @@ struct format_settings {
     const char *timestamp_column;               /* default "kafka.timestamp" */
     const char *header_prefix;                  /* default "kafka.header." */
     const char *topic_column;                   /* default "kafka.topic" */
+    /* avro_stream: parseSchemaProvider, one of the two */
+    const char *avro_schema;       /* "inline-avro": the schema's JSON text */
+    const char *schema_connection; /* "connection": a confluent_schema_registry
+                                    * connection's name; the caller gives the parser
+                                    * its client (format_parser_set_registry) */
 };
 
 /*
@@ -251,6 +258,17 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
                                         const char *const *exclusions, size_t nexclusions,
                                         struct lerr *err);
 void format_parser_free(struct format_parser *p);
+
+/*
+ * The schema registry client of a parser whose format reads schemas from a
+ * registry connection (format_settings.schema_connection): borrowed, it must
+ * outlive the parser; thread-safe, so parsers may share one. Without it such
+ * records are FORMAT_ERROR.
+ */
+struct format_registry;
+void format_parser_set_registry(struct format_parser *p, struct format_registry *r);
+/* Whether the parser's format reads schemas from a registry connection. */
+bool format_plan_uses_registry(const struct format_plan *plan);
 
 /* Changes the cap on discovered fields (default FORMAT_MAX_DISCOVERED). */
 void format_parser_set_max_discovered(struct format_parser *p, uint32_t max);
@@ -329,7 +347,10 @@ struct format_row {
 enum format_outcome {
     FORMAT_OK,               /* processed */
     FORMAT_OK_WITH_WARNINGS, /* processedWithWarnings: err holds the first warning */
-    FORMAT_ERROR,            /* skippedByError: err holds why, pos the byte offset */
+    FORMAT_ERROR,            /* skippedByError: err holds why, pos the byte offset;
+                              * but LERR_UNAVAILABLE (a schema registry that did not
+                              * answer) means "not now": the record must be parsed
+                              * again later, neither counted nor skipped */
 };
 
 /*

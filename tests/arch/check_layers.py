@@ -326,6 +326,8 @@ JSON_LOAD_ALLOWED = {
     "source/source.c": "a source's own checkpoint offsets (source_offsets_from_json)",
     "source/kafka.c": "librdkafka's statistics document (the brokers' state)",
     "quickstart.c": "the quickstart is a client: it reads the API's responses",
+    "format/avro.c": "Avro schemas (their logicalType annotations, beside avro-c's parse)",
+    "format/registry.c": "a schema registry's answers (GET /schemas/ids/{id})",
 }
 
 
