@@ -36,6 +36,12 @@ if [ ! -d "$ROOT/tests/e2e/druid_client/node_modules/@druid-toolkit/query" ]; th
   echo "deps: npm ci in tests/e2e/druid_client"
   (cd "$ROOT/tests/e2e/druid_client" && npm ci --no-audit --no-fund)
 fi
+# Avro test producers (avsc, @kafkajs/confluent-schema-registry, kafkajs), pinned by their
+# package-lock.json, for tests/e2e/test_avro.py and bench/bench_avro.sh.
+if [ ! -d "$ROOT/tests/e2e/avro_client/node_modules/avsc" ]; then
+  echo "deps: npm ci in tests/e2e/avro_client"
+  (cd "$ROOT/tests/e2e/avro_client" && npm ci --no-audit --no-fund)
+fi
 # bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
 if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then
   echo "deps: npm ci in bench/duckdb"
