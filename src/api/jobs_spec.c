@@ -837,7 +837,8 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
  * only checked. The table's columns come from `mem`.
  */
 int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
-                          struct pipeline_table *pt, struct pipeline **out, struct lerr *err)
+                          struct pipeline_table *pt, struct pipeline **out, struct catalog *cat,
+                          struct format_registry **reg, struct lerr *err)
 {
     struct table_spec ts;
     struct job_spec js;
@@ -849,8 +850,10 @@ int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct aren
     if (rc)
         return rc;
     rc = catalog_job_spec_parse(spec, &js, err);
+    if (!rc && reg)
+        rc = ingest_registry_open(cat, &js, reg, err);
     if (!rc) {
-        struct pipeline_opts po = {&js, pt, util_now_ms(), NULL};
+        struct pipeline_opts po = {&js, pt, util_now_ms(), reg ? *reg : NULL};
         rc = out ? pipeline_new(&po, out, err) : pipeline_validate(&po, err);
     }
     catalog_job_spec_destroy(&js);
@@ -862,7 +865,7 @@ int api__validate_pipeline(json_t *spec, json_t *table, bool any_agg, struct ler
     struct arena mem;
     struct pipeline_table pt;
     arena_init(&mem, 4096, 0);
-    int rc = api__compile_pipeline(spec, table, any_agg, &mem, &pt, NULL, err);
+    int rc = api__compile_pipeline(spec, table, any_agg, &mem, &pt, NULL, NULL, NULL, err);
     arena_destroy(&mem);
     return rc;
 }
