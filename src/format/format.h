@@ -2,8 +2,9 @@
  * format.h — input formats: turns one record (Kafka message or push line,
  * plus its metadata) into an "input row" of SQL values, one per input field,
  * for the row pipeline (filter and mappings) to evaluate. Formats: nd-json,
- * csv, tsv, delimited, and kafka (key, headers, timestamp and topic around a
- * value format). With schema discovery it also types every undeclared field
+ * csv, tsv, delimited, avro_stream and avro_ocf (avro.c; schemas inline, in
+ * the file, or from a schema registry: registry.h), and kafka (key, headers,
+ * timestamp and topic around a value format). With schema discovery it also types every undeclared field
  * by Druid's rules and keeps a per-job discovered schema. The nd-json record
  * scanner under it is json.h.
  *
@@ -17,6 +18,8 @@
  *   format_parser_schema()        the full input schema (declared + kafka
  *                                 metadata + discovered) for the SQL compiler
  *   format_parser_reads_headers() whether records need their headers
+ *   format_parser_set_registry()  the schema registry client of a format that
+ *                                 reads one (format_plan_uses_registry())
  *   format_split_init() / format_split_next()   split a body or a message into
  *                                 records (quoted CSV newlines, blank lines,
  *                                 BOM, header rows)

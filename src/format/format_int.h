@@ -3,7 +3,8 @@
  * the per-job schema and the per-thread scratch that make a parser, and the helpers
  * its files share (record.c: parser, nd-json and kafka rows; csv.c: the CSV
  * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
- * field-name table and schema discovery; settings.c: JSON settings).
+ * field-name table and schema discovery; settings.c: JSON settings; avro.c:
+ * the Avro formats; member.c: what nd-json and Avro rows share).
  * Internal cross-file names use the `format__` prefix.
  */
 #ifndef LODESTAR_FORMAT_INT_H

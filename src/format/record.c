@@ -2,8 +2,10 @@
  * record.c — the plan, the parser object and the record → input row path: nd-json
  * values (with discovery and flattenSpec paths), the kafka wrapper
  * (timestamp, key, topic, headers around the value format) and the schema
- * the SQL compiler binds against. The CSV family lives in csv.c, value
- * conversions in coerce.c, the field table and discovery in discover.c.
+ * the SQL compiler binds against. The CSV family lives in csv.c, the Avro
+ * formats in avro.c, value conversions in coerce.c, the field table and
+ * discovery in discover.c, the member lookup both nd-json and Avro use in
+ * member.c.
  *
  * Entry points: format_plan_new(), format_plan_free(), format_plan_nfixed(),
  * format_parser_open(), format_parser_plan(), format_parser_new(), format_parser_free(),
