@@ -188,7 +188,7 @@ int main(void)
     struct lerr err;
     lerr_init(&err);
     int rc = catalog_job_spec_parse_text(spec, sizeof spec - 1, &js, &err);
-    struct pipeline_opts po = {&js, NULL, 1442016000000LL};
+    struct pipeline_opts po = {&js, NULL, 1442016000000LL, NULL};
     if (!rc)
         rc = pipeline_new(&po, &p, &err);
     catalog_job_spec_destroy(&js);

@@ -2,12 +2,12 @@
 # Installs the Debian packages Lodestar's build, tests and benchmarks need.
 # Idempotent: checks each with dpkg, runs `apt-get update` at most once and
 # only when something is missing; uses sudo when not root. Then the npm packages of
-# tests/e2e/druid_client, tests/e2e/console and tests/e2e/kinesis (npm ci) when their node_modules is missing.
+# tests/e2e/druid_client, console, kinesis and avro_client (npm ci) when their node_modules is missing.
 set -euo pipefail
 PKGS=(
   gcc make pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libjansson-dev libsqlite3-dev librdkafka-dev libssl-dev
-  zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev
+  zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev libavro-dev
   kcat python3 curl jq sqlite3 tzdata wrk apache2-utils
   nodejs
   chromium
@@ -48,6 +48,12 @@ fi
 if [ ! -d "$ROOT/tests/e2e/kinesis/node_modules/kinesalite" ]; then
   echo "deps: npm ci in tests/e2e/kinesis"
   (cd "$ROOT/tests/e2e/kinesis" && npm ci --no-audit --no-fund)
+fi
+# Avro test producers (avsc, @kafkajs/confluent-schema-registry, kafkajs), pinned by their
+# package-lock.json, for tests/e2e/test_avro.py and bench/bench_avro.sh.
+if [ ! -d "$ROOT/tests/e2e/avro_client/node_modules/avsc" ]; then
+  echo "deps: npm ci in tests/e2e/avro_client"
+  (cd "$ROOT/tests/e2e/avro_client" && npm ci --no-audit --no-fund)
 fi
 # bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
 if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then

@@ -157,9 +157,13 @@ json_t *api__delete_spec(struct api_req *r, json_t *body, struct catalog_job *j,
 int api__jobs_create_from(struct api_req *r, json_t *body, bool task);
 
 /* The spec compiled as the runtime would (*out when given, else only checked); the table's
- * columns come from mem. table NULL: a table the job will create. */
+ * columns come from mem. table NULL: a table the job will create. With `reg` (and *out),
+ * a format that reads a schema registry connection gets a client from `cat` in *reg, which
+ * the caller frees (format_registry_free) after the pipeline. */
+struct format_registry;
 int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
-                          struct pipeline_table *pt, struct pipeline **out, struct lerr *err);
+                          struct pipeline_table *pt, struct pipeline **out, struct catalog *cat,
+                          struct format_registry **reg, struct lerr *err);
 int api__validate_pipeline(json_t *spec, json_t *table, bool any_agg, struct lerr *err);
 /* The spec's target table (NULL when it will be created), its mappings checked against it. */
 int api__load_target(struct api_req *r, json_t *spec, const struct catalog_job *j,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "format/registry.h"
 #include "ingest/ingest.h"
 #include "source/pushreg.h"
 #include "storage/storage.h"
@@ -173,6 +174,7 @@ int api_jobs_sample(struct api_req *r)
     bool any_agg = false, create_table = false;
     json_t *spec = NULL, *table = NULL, *sample = NULL;
     struct pipeline *p = NULL;
+    struct format_registry *reg = NULL; /* the format's schema registry client */
     struct arena mem, tmem;
     arena_init(&mem, 1u << 20, 256u << 20);
     arena_init(&tmem, 4096, 0);
@@ -213,7 +215,7 @@ int api_jobs_sample(struct api_req *r)
     if (api__load_target(r, spec, &j, create_table, &table, &err))
         goto out;
     struct pipeline_table pt;
-    if (api__compile_pipeline(spec, table, any_agg, &tmem, &pt, &p, &err))
+    if (api__compile_pipeline(spec, table, any_agg, &tmem, &pt, &p, r->srv->cat, &reg, &err))
         goto out;
     if (text) {
         /* One record per line, as a push body is read. */
@@ -299,6 +301,7 @@ out:
     free(recs);
     arena_destroy(&data);
     pipeline_free(p);
+    format_registry_free(reg);
     arena_destroy(&mem);
     arena_destroy(&tmem);
     catalog_job_destroy(&j);

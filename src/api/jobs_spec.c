@@ -24,7 +24,7 @@ const char *const api__job_desired_values[] = {"running", "suspended", "canceled
 static const char *const input_types[] = {"string", "long", "float", "double", "json", NULL};
 // clang-format off
 static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kafka",
-                                      "kinesis", "avro_stream", "protobuf", NULL};
+                                      "kinesis", "avro_stream", "avro_ocf", "protobuf", NULL};
 const char *const api__job_spec_keys[] = {
     "type", "target", "createTableIfNotExists", "source", "mappings", "useSchemaDiscovery",
     "dimensionExclusions", "filterExpression", "lateMessageRejectionPeriod",
@@ -177,6 +177,100 @@ static json_t *kinesis_settings(json_t *fs, const char *path, struct lerr *err)
                      "partitionKeyColumnName", key_col, "timestampColumnName", ts_col);
 }
 
+/* avro_stream: parseSchemaProvider (inline-avro with the schema, or a schema
+ * registry connection by name) and an optional flattenSpec; avro_ocf: only a
+ * flattenSpec (the schema is in each file). The schema itself is checked when
+ * the pipeline compiles. */
+static json_t *avro_settings(json_t *fs, const char *path, const char *format, struct lerr *err)
+{
+    static const char *const stream_keys[] = {"format", "parseSchemaProvider", "flattenSpec",
+                                              NULL};
+    static const char *const ocf_keys[] = {"format", "flattenSpec", NULL};
+    bool ocf = strcmp(format, "avro_ocf") == 0;
+    json_t *flat = NULL, *psp = NULL;
+    if (api__v_known_keys(fs, path, ocf ? ocf_keys : stream_keys, err) ||
+        api__v_object(fs, "flattenSpec", path, false, &flat, err))
+        return NULL;
+    json_t *out = json_pack("{s:s, s:o}", "format", format, "flattenSpec",
+                            flat ? json_deep_copy(flat) : json_object());
+    if (ocf)
+        return out;
+    char p[200];
+    api__v_path(p, sizeof p, path, "parseSchemaProvider");
+    static const char *const types[] = {"inline-avro", "connection", NULL};
+    const char *type = NULL, *conn = NULL;
+    if (api__v_object(fs, "parseSchemaProvider", path, true, &psp, err) ||
+        api__v_enum(psp, "type", p, true, types, &type, err))
+        goto fail;
+    if (strcmp(type, "inline-avro") == 0) {
+        static const char *const keys[] = {"type", "schema", NULL};
+        json_t *schema = NULL;
+        if (api__v_known_keys(psp, p, keys, err) ||
+            api__v_object(psp, "schema", p, true, &schema, err))
+            goto fail;
+        json_object_set_new(out, "parseSchemaProvider",
+                            json_pack("{s:s, s:O}", "type", type, "schema", schema));
+    } else {
+        static const char *const keys[] = {"type", "connectionName", NULL};
+        char t[220];
+        api__v_path(t, sizeof t, p, "connectionName");
+        if (api__v_known_keys(psp, p, keys, err) ||
+            api__v_string(psp, "connectionName", p, true, 0, &conn, err) ||
+            api__v_connection_name(conn, t, err))
+            goto fail;
+        json_object_set_new(out, "parseSchemaProvider",
+                            json_pack("{s:s, s:s}", "type", type, "connectionName", conn));
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/* The schema registry connection a normalised formatSettings names (kafka's
+ * valueFormat included), or NULL. */
+static const char *registry_connection(json_t *fs)
+{
+    json_t *v = json_object_get(fs, "valueFormat");
+    json_t *psp = json_object_get(json_is_object(v) ? v : fs, "parseSchemaProvider");
+    return json_string_value(json_object_get(psp, "connectionName"));
+}
+
+/* The format name of a normalised formatSettings (kafka: its valueFormat's). */
+static const char *value_format_name(json_t *fs)
+{
+    json_t *v = json_object_get(fs, "valueFormat");
+    return json_string_value(json_object_get(json_is_object(v) ? v : fs, "format"));
+}
+
+/* A registry connection named by parseSchemaProvider must exist and be one. */
+static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
+{
+    const char *name = registry_connection(fs);
+    if (!name)
+        return 0;
+    const char *target = "source.formatSettings.parseSchemaProvider.connectionName";
+    struct connection_spec cs;
+    struct lerr ce;
+    lerr_init(&ce);
+    int rc = catalog_connection_spec_load(r->srv->cat, name, &cs, &ce);
+    enum catalog_conn_type type = cs.type;
+    catalog_connection_spec_destroy(&cs);
+    if (rc == LERR_NOT_FOUND)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: no connection named '%s'; create a confluent_schema_registry "
+                           "connection first (POST /v2/connections)",
+                           target, name);
+    if (rc)
+        return lerr_set(err, ce.code, "%s", ce.msg);
+    if (type != CATALOG_CONN_SCHEMA_REGISTRY)
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: '%s' is a %s connection; name a confluent_schema_registry "
+                           "connection",
+                           target, name, catalog_conn_type_name(type));
+    return 0;
+}
+
 static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err)
 {
     const char *format = NULL;
@@ -184,7 +278,9 @@ static json_t *format_settings(json_t *fs, const char *path, bool nested, struct
         return NULL;
     char t[200];
     api__v_path(t, sizeof t, path, "format");
-    if (strcmp(format, "avro_stream") == 0 || strcmp(format, "protobuf") == 0) {
+    if (strcmp(format, "avro_stream") == 0 || strcmp(format, "avro_ocf") == 0)
+        return avro_settings(fs, path, format, err);
+    if (strcmp(format, "protobuf") == 0) {
         lerr_set_at(err, LERR_INVALID, t,
                     "%s: \"%s\" is not supported yet (it comes with schema-registry support); "
                     "use \"nd-json\", \"csv\", \"tsv\", \"delimited\" or \"kafka\"",
@@ -320,6 +416,18 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
     if (!schema)
         return NULL;
     json_t *fs = format_settings(fs_in, "source.formatSettings", false, err);
+    const char *vf = fs ? value_format_name(fs) : NULL;
+    if (fs && vf && strcmp(vf, "avro_ocf") == 0) {
+        lerr_set_at(err, LERR_INVALID, "source.formatSettings.format",
+                    "source.formatSettings: \"avro_ocf\" is for batch files; stream Avro "
+                    "records with \"avro_stream\"");
+        json_decref(fs);
+        fs = NULL;
+    }
+    if (fs && check_registry(r, fs, err)) {
+        json_decref(fs);
+        fs = NULL;
+    }
     if (!fs) {
         json_decref(schema);
         return NULL;
@@ -520,6 +628,13 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
     }
     json_t *schema = input_schema(schema_in, "source.inputSchema", err);
     json_t *fs = schema ? format_settings(fs_in, "source.formatSettings", false, err) : NULL;
+    if (fs && strcmp(value_format_name(fs), "avro_stream") == 0) {
+        lerr_set_at(err, LERR_INVALID, "source.formatSettings.format",
+                    "source.formatSettings: \"avro_stream\" reads streams; for Avro files use "
+                    "\"avro_ocf\" (object container files)");
+        json_decref(fs);
+        fs = NULL;
+    }
     if (!fs) {
         json_decref(schema);
         goto fail;
@@ -747,7 +862,8 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
  * only checked. The table's columns come from `mem`.
  */
 int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct arena *mem,
-                          struct pipeline_table *pt, struct pipeline **out, struct lerr *err)
+                          struct pipeline_table *pt, struct pipeline **out, struct catalog *cat,
+                          struct format_registry **reg, struct lerr *err)
 {
     struct table_spec ts;
     struct job_spec js;
@@ -759,8 +875,10 @@ int api__compile_pipeline(json_t *spec, json_t *table, bool any_agg, struct aren
     if (rc)
         return rc;
     rc = catalog_job_spec_parse(spec, &js, err);
+    if (!rc && reg)
+        rc = ingest_registry_open(cat, &js, reg, err);
     if (!rc) {
-        struct pipeline_opts po = {&js, pt, util_now_ms()};
+        struct pipeline_opts po = {&js, pt, util_now_ms(), reg ? *reg : NULL};
         rc = out ? pipeline_new(&po, out, err) : pipeline_validate(&po, err);
     }
     catalog_job_spec_destroy(&js);
@@ -772,7 +890,7 @@ int api__validate_pipeline(json_t *spec, json_t *table, bool any_agg, struct ler
     struct arena mem;
     struct pipeline_table pt;
     arena_init(&mem, 4096, 0);
-    int rc = api__compile_pipeline(spec, table, any_agg, &mem, &pt, NULL, err);
+    int rc = api__compile_pipeline(spec, table, any_agg, &mem, &pt, NULL, NULL, NULL, err);
     arena_destroy(&mem);
     return rc;
 }

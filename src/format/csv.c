@@ -558,9 +558,13 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
     s->base = s->cur = text ? text : "";
     s->end = s->base + (text ? n : 0);
     s->line = 1;
+    const struct format_plan *pl = p->plan;
+    if (format__is_avro(pl->vkind)) { /* binary: no BOM, no lines */
+        format__avro_split_init(s);
+        return;
+    }
     if (s->end - s->cur >= 3 && memcmp(s->cur, "\xEF\xBB\xBF", 3) == 0)
         s->cur += 3;
-    const struct format_plan *pl = p->plan;
     s->mode = format__is_csv(pl->vkind)  ? SPLIT_CSV
               : pl->kind == FORMAT_KAFKA ? SPLIT_JSON_VALUES
                                          : SPLIT_LINES;
@@ -584,6 +588,8 @@ static size_t count_newlines(const char *s, size_t n)
 
 bool format_split_next(struct format_splitter *s, const char **rec, size_t *len, size_t *line)
 {
+    if (s->mode == FORMAT__SPLIT_AVRO)
+        return format__avro_split_next(s, rec, len, line);
     while (s->cur < s->end) {
         const char *start = s->cur;
         size_t avail = (size_t)(s->end - start), rlen, used;

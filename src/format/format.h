@@ -2,8 +2,9 @@
  * format.h — input formats: turns one record (Kafka message or push line,
  * plus its metadata) into an "input row" of SQL values, one per input field,
  * for the row pipeline (filter and mappings) to evaluate. Formats: nd-json,
- * csv, tsv, delimited, and kafka (key, headers, timestamp and topic around a
- * value format). With schema discovery it also types every undeclared field
+ * csv, tsv, delimited, avro_stream and avro_ocf (avro.c; schemas inline, in
+ * the file, or from a schema registry: registry.h), and kafka (key, headers,
+ * timestamp and topic around a value format). With schema discovery it also types every undeclared field
  * by Druid's rules and keeps a per-job discovered schema. The nd-json record
  * scanner under it is json.h.
  *
@@ -17,6 +18,8 @@
  *   format_parser_schema()        the full input schema (declared + kafka
  *                                 metadata + discovered) for the SQL compiler
  *   format_parser_reads_headers() whether records need their headers
+ *   format_parser_set_registry()  the schema registry client of a format that
+ *                                 reads one (format_plan_uses_registry())
  *   format_split_init() / format_split_next()   split a body or a message into
  *                                 records (quoted CSV newlines, blank lines,
  *                                 BOM, header rows)
@@ -155,6 +158,8 @@ enum format_kind {
     FORMAT_TSV,
     FORMAT_DELIMITED,
     FORMAT_KAFKA,
+    FORMAT_AVRO_STREAM, /* one Avro datum per record (format/avro.c) */
+    FORMAT_AVRO_OCF,    /* Avro object container files (batch) */
 };
 
 /* One flattenSpec field: {"type": "root"|"path"|"jq"|"tree", "name", "expr"
@@ -206,6 +211,11 @@ struct format_settings {
      * the partition key (key_column, default "kinesis.partitionKey"), the timestamp
      * the arrival time ("kinesis.timestamp"); no topic, headers or keyFormat. */
     bool kinesis;
+    /* avro_stream: parseSchemaProvider, one of the two */
+    const char *avro_schema;       /* "inline-avro": the schema's JSON text */
+    const char *schema_connection; /* "connection": a confluent_schema_registry
+                                    * connection's name; the caller gives the parser
+                                    * its client (format_parser_set_registry) */
 };
 
 /*
@@ -268,6 +278,17 @@ struct format_parser *format_parser_new(const struct format_settings *fs,
                                         const char *const *exclusions, size_t nexclusions,
                                         struct lerr *err);
 void format_parser_free(struct format_parser *p);
+
+/*
+ * The schema registry client of a parser whose format reads schemas from a
+ * registry connection (format_settings.schema_connection): borrowed, it must
+ * outlive the parser; thread-safe, so parsers may share one. Without it such
+ * records are FORMAT_ERROR.
+ */
+struct format_registry;
+void format_parser_set_registry(struct format_parser *p, struct format_registry *r);
+/* Whether the parser's format reads schemas from a registry connection. */
+bool format_plan_uses_registry(const struct format_plan *plan);
 
 /* Changes the cap on discovered fields (default FORMAT_MAX_DISCOVERED). */
 void format_parser_set_max_discovered(struct format_parser *p, uint32_t max);
@@ -346,7 +367,10 @@ struct format_row {
 enum format_outcome {
     FORMAT_OK,               /* processed */
     FORMAT_OK_WITH_WARNINGS, /* processedWithWarnings: err holds the first warning */
-    FORMAT_ERROR,            /* skippedByError: err holds why, pos the byte offset */
+    FORMAT_ERROR,            /* skippedByError: err holds why, pos the byte offset;
+                              * but LERR_UNAVAILABLE (a schema registry that did not
+                              * answer) means "not now": the record must be parsed
+                              * again later, neither counted nor skipped */
 };
 
 /*

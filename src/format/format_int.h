@@ -3,7 +3,8 @@
  * the per-job schema and the per-thread scratch that make a parser, and the helpers
  * its files share (record.c: parser, nd-json and kafka rows; csv.c: the CSV
  * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
- * field-name table and schema discovery; settings.c: JSON settings).
+ * field-name table and schema discovery; settings.c: JSON settings; avro.c:
+ * the Avro formats; member.c: what nd-json and Avro rows share).
  * Internal cross-file names use the `format__` prefix.
  */
 #ifndef LODESTAR_FORMAT_INT_H
@@ -133,6 +134,10 @@ struct format_plan {
     int key_kind; /* -1 raw, else FORMAT_NDJSON or a CSV kind */
     char key_delim[16];
     uint8_t key_delim_len;
+
+    /* avro_stream: the inline schema, or avro_registry (schemas by id) */
+    struct format__avro_schema *avro;
+    bool avro_registry;
 };
 
 /* One parser's scratch: what format_parse() writes besides the schema. */
@@ -155,6 +160,9 @@ struct format__scratch {
     /* CSV header state of the current text. */
     struct format__csv_state csv;
 
+    /* Avro: registry schemas by id, the OCF file being split (avro.c). */
+    struct format__avro_state *avro;
+
     /* Scratch for decoding (grown to the largest record). */
     char *scratch, *scratch2;
     size_t scratch_cap;
@@ -168,6 +176,7 @@ struct format_parser {
     struct format_plan *owned_plan; /* freed with the parser; NULL = borrowed */
     struct format__schema schema;
     struct format__scratch run;
+    struct format_registry *registry; /* borrowed (format_parser_set_registry) */
 };
 
 /* The state of one format_parse() call. */
@@ -182,6 +191,42 @@ struct format__ctx {
     bool nomem;
     bool changed;
 };
+
+/* ---- member.c ------------------------------------------------------------ */
+
+/* The field of a member key (or REF_NONE / REF_EXCLUDED), through the
+ * per-position prediction. */
+uint32_t format__member_ref(struct format_parser *p, const struct format_json_member *m);
+/* flattenSpec paths over a record's JSON text s[0..n) (which must live as
+ * long as the row): a path's field gets what it finds (discovered by name
+ * when undeclared). 0, or -1 when memory ran out (c->nomem). */
+int format__flatten(struct format__ctx *c, const char *s, size_t n);
+/* Whether discovery may add member `key` under the flattenSpec's filter
+ * (plan->member_filter set). */
+bool format__discoverable(const struct format_plan *pl, const char *key, size_t len);
+/* Discovers field `key` from JSON value v and stores v in it; `index` is the
+ * member's position for the key-order prediction (PRED_POSITIONS: none).
+ * 0, or -1 when memory ran out. */
+int format__discover_json(struct format__ctx *c, const char *key, size_t len, uint32_t ref,
+                          const struct format_json_value *v, size_t index);
+
+/* ---- avro.c -------------------------------------------------------------- */
+
+struct format__avro_schema;
+struct format__avro_state;
+/* The splitter mode of the Avro formats (beside csv.c's). */
+#define FORMAT__SPLIT_AVRO 3
+bool format__is_avro(enum format_kind k);
+/* Compiles an avro_stream plan's inline schema (or notes the registry). */
+int format__avro_init(struct format_plan *pl, const struct format_settings *fs, struct lerr *err);
+void format__avro_free(struct format_plan *pl);
+void format__avro_state_free(struct format_parser *p);
+/* One Avro record into the context's row. 0 or -1 (err set; c->nomem). */
+int format__avro_row(struct format__ctx *c, const char *s, size_t n);
+/* Splitting: avro_stream texts are one record; avro_ocf texts are files. */
+void format__avro_split_init(struct format_splitter *s);
+bool format__avro_split_next(struct format_splitter *s, const char **rec, size_t *len,
+                             size_t *line);
 
 /* ---- coerce.c ------------------------------------------------------------ */
 

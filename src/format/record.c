@@ -3,8 +3,10 @@
  * values (with discovery and flattenSpec paths), the kafka wrapper
  * (timestamp, key, topic, headers around the value format; the kinesis
  * wrapper is the same with the partition key and arrival time) and the schema
- * the SQL compiler binds against. The CSV family lives in csv.c, value
- * conversions in coerce.c, the field table and discovery in discover.c.
+ * the SQL compiler binds against. The CSV family lives in csv.c, the Avro
+ * formats in avro.c, value conversions in coerce.c, the field table and
+ * discovery in discover.c, the member lookup and flattenSpec paths both
+ * nd-json and Avro use in member.c.
  *
  * Entry points: format_plan_new(), format_plan_free(), format_plan_nfixed(),
  * format_parser_open(), format_parser_plan(), format_parser_new(), format_parser_free(),
@@ -352,10 +354,14 @@ struct format_plan *format_plan_new(const struct format_settings *fs,
             return NULL;
         }
     }
-    if ((int)vs->kind < FORMAT_NDJSON || vs->kind > FORMAT_DELIMITED) {
+    if ((int)vs->kind < FORMAT_NDJSON || vs->kind == FORMAT_KAFKA || vs->kind > FORMAT_AVRO_OCF ||
+        (fs->kind == FORMAT_KAFKA && vs->kind == FORMAT_AVRO_OCF)) {
         lerr_set_at(err, LERR_INVALID, "format",
-                    "formatSettings.format is not a supported format; use \"nd-json\", "
-                    "\"csv\", \"tsv\", \"delimited\" or \"kafka\"");
+                    "formatSettings.format is not a supported format%s; use \"nd-json\", "
+                    "\"csv\", \"tsv\", \"delimited\", \"avro_stream\", \"avro_ocf\" (files) "
+                    "or \"kafka\"",
+                    vs->kind == FORMAT_AVRO_OCF ? " for Kafka values (avro_ocf is for files)"
+                                                : "");
         return NULL;
     }
     struct format_plan *p = calloc(1, sizeof *p);
@@ -418,8 +424,9 @@ struct format_plan *format_plan_new(const struct format_settings *fs,
             goto fail;
         }
     }
-    if (vs->kind == FORMAT_NDJSON) {
-        if (compile_flatten(p, vs, err))
+    if (vs->kind == FORMAT_NDJSON || format__is_avro(vs->kind)) {
+        if (compile_flatten(p, vs, err) ||
+            (format__is_avro(vs->kind) && format__avro_init(p, vs, err)))
             goto fail;
     } else if (format__csv_init(p, vs, err)) {
         goto fail;
@@ -435,6 +442,7 @@ void format_plan_free(struct format_plan *p)
     if (!p)
         return;
     format__csv_free(p);
+    format__avro_free(p);
     format__schema_free(&p->fixed);
     if (p->c_locale)
         freelocale(p->c_locale);
@@ -486,6 +494,7 @@ void format_parser_free(struct format_parser *p)
     if (!p)
         return;
     format__csv_state_free(&p->run.csv);
+    format__avro_state_free(p);
     format__schema_free(&p->schema);
     free(p->run.disc_stamp);
     free(p->run.disc_slot);
@@ -499,6 +508,13 @@ void format_parser_free(struct format_parser *p)
 }
 
 const struct format_plan *format_parser_plan(const struct format_parser *p) { return p->plan; }
+
+void format_parser_set_registry(struct format_parser *p, struct format_registry *r)
+{
+    p->registry = r;
+}
+
+bool format_plan_uses_registry(const struct format_plan *plan) { return plan->avro_registry; }
 
 void format_parser_set_max_discovered(struct format_parser *p, uint32_t max)
 {
@@ -526,78 +542,6 @@ bool format_parser_reads_headers(const struct format_parser *p)
 
 /* ---- nd-json --------------------------------------------------------------- */
 
-/* Key equality for the prediction check: keys are mostly short, where two
- * overlapping word loads (within the n bytes) beat both a call to memcmp and
- * a loop that branches per byte. */
-static inline bool key_eq(const char *a, const char *b, size_t n)
-{
-    if (n > 16)
-        return memcmp(a, b, n) == 0;
-    if (n >= 8)
-        return util_load_u64(a) == util_load_u64(b) &&
-               util_load_u64(a + n - 8) == util_load_u64(b + n - 8);
-    if (n >= 4)
-        return util_load_u32(a) == util_load_u32(b) &&
-               util_load_u32(a + n - 4) == util_load_u32(b + n - 4);
-    /* 0..3 bytes: the first, middle and last cover them all */
-    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
-}
-
-/* The field (or REF_NONE/REF_EXCLUDED) of a member key, via the prediction
- * for its position, else the name table (which then becomes the prediction). */
-static uint32_t member_ref(struct format_parser *p, const struct format_json_member *m)
-{
-    struct format__pred *pr = m->index < PRED_POSITIONS ? &p->run.pred[m->index] : NULL;
-    if (pr && pr->name && pr->len == m->key_len && key_eq(pr->name, m->key, m->key_len))
-        return pr->ref;
-    uint32_t ref = format__lookup(&p->schema, m->key, m->key_len);
-    if (pr) {
-        pr->ref = ref;
-        pr->len = (uint32_t)m->key_len;
-        if (ref < p->schema.nfields) {
-            pr->name = p->schema.fields[ref].name;
-        } else if (m->key_len <= PRED_KEY) {
-            memcpy(pr->own, m->key, m->key_len);
-            pr->name = pr->own;
-        } else {
-            pr->name = NULL;
-        }
-    }
-    return ref;
-}
-
-/* Whether discovery may add member `key` under the flattenSpec's filter. */
-static bool discoverable(const struct format_plan *pl, const char *key, size_t len)
-{
-    bool listed = false;
-    for (size_t i = 0; i < pl->nnames && !listed; i++)
-        listed = strlen(pl->names[i]) == len && memcmp(pl->names[i], key, len) == 0;
-    return pl->root_filter ? listed : !listed;
-}
-
-/* Discovers the field `key` from JSON value v and stores v in it; `index`
- * is the member's position for the key-order prediction (PRED_POSITIONS:
- * none). -1 when memory ran out. */
-static int discover_json(struct format__ctx *c, const char *key, size_t len, uint32_t ref,
-                         const struct format_json_value *v, size_t index)
-{
-    struct format_parser *p = c->p;
-    uint8_t type, elem;
-    if (!format__observe_json(p, v, &type, &elem))
-        return 0; /* null: nothing to store, nothing learnt */
-    uint32_t field;
-    struct sql_value *slot = format__discover(c, key, len, ref, type, elem, &field);
-    if (!slot)
-        return c->nomem ? -1 : 0;
-    format__put_json(c, field, v, slot);
-    if (index < PRED_POSITIONS) {
-        p->run.pred[index].name = p->schema.fields[field].name;
-        p->run.pred[index].len = (uint32_t)len;
-        p->run.pred[index].ref = field;
-    }
-    return 0;
-}
-
 static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
@@ -607,7 +551,7 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
         return -1;
     int r;
     while ((r = format_json_iter_next(&it, &m, c->err)) > 0) {
-        uint32_t ref = member_ref(p, &m);
+        uint32_t ref = format__member_ref(p, &m);
         if (ref < p->plan->nfixed) {
             if (p->plan->member_filter && ref < p->plan->ndeclared && !p->plan->member_ok[ref])
                 continue;
@@ -616,27 +560,15 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
         }
         if (!p->plan->discovery || ref == REF_EXCLUDED)
             continue;
-        if (p->plan->member_filter && !discoverable(p->plan, m.key, m.key_len))
+        if (p->plan->member_filter && !format__discoverable(p->plan, m.key, m.key_len))
             continue;
-        if (discover_json(c, m.key, m.key_len, ref, &m.v, m.index) < 0)
+        if (format__discover_json(c, m.key, m.key_len, ref, &m.v, m.index) < 0)
             return -1;
     }
     if (r < 0)
         return -1;
-    /* flattenSpec paths: the value they find, else the field stays NULL. */
-    for (size_t i = 0; i < p->plan->nflat; i++) {
-        struct format_json_value v;
-        struct lerr e;
-        lerr_init(&e);
-        const struct format__flat *fl = &p->plan->flat[i];
-        if (format_json_find_path(s, n, fl->steps, fl->nsteps, &v, p->run.scratch2,
-                                  p->run.scratch_cap, &e) != 1)
-            continue;
-        if (fl->field != REF_NONE)
-            format__put_json(c, fl->field, &v, &c->vals[fl->field]);
-        else if (discover_json(c, fl->name, fl->name_len, REF_NONE, &v, PRED_POSITIONS) < 0)
-            return -1;
-    }
+    if (format__flatten(c, s, n) < 0)
+        return -1;
     return 0;
 }
 
@@ -825,8 +757,9 @@ enum format_outcome format_parse(struct format_parser *p, const struct record *r
     }
     memcpy(c.vals, p->plan->null_row, p->plan->nfixed * sizeof *c.vals);
 
-    int r = p->plan->vkind == FORMAT_NDJSON ? ndjson_row(&c, data, len)
-                                            : format__csv_row(&c, data, len);
+    int r = p->plan->vkind == FORMAT_NDJSON   ? ndjson_row(&c, data, len)
+            : format__is_avro(p->plan->vkind) ? format__avro_row(&c, data, len)
+                                              : format__csv_row(&c, data, len);
     if (r == 0 && !c.nomem && p->plan->kind == FORMAT_KAFKA)
         kafka_meta(&c, rec);
     if (c.nomem) {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -193,6 +194,49 @@ static int flatten(json_t *o, const char *path, struct arena *mem, struct format
     return 0;
 }
 
+/* avro_stream's parseSchemaProvider: inline-avro (the schema, kept as JSON
+ * text) or a schema registry connection (its name). */
+static int avro(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                struct lerr *err)
+{
+    if (flatten(o, path, mem, out, err))
+        return err->code;
+    if (out->kind == FORMAT_AVRO_OCF)
+        return 0;
+    char p[200];
+    snprintf(p, sizeof p, "%s.parseSchemaProvider", path);
+    json_t *psp = json_object_get(o, "parseSchemaProvider");
+    if (!json_is_object(psp))
+        return bad(err, path, "parseSchemaProvider",
+                   "is required for \"avro_stream\": {\"type\": \"inline-avro\", \"schema\": "
+                   "{...}} or {\"type\": \"connection\", \"connectionName\": \"...\"}");
+    const char *type = NULL;
+    if (get_str(psp, "type", p, mem, &type, err))
+        return err->code;
+    if (type && strcmp(type, "inline-avro") == 0) {
+        json_t *sc = json_object_get(psp, "schema");
+        if (!json_is_object(sc) && !json_is_string(sc))
+            return bad(err, p, "schema", "must be an Avro schema (a JSON object)");
+        char *text = json_is_string(sc) ? strdup(json_string_value(sc))
+                                        : json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY);
+        out->avro_schema = text ? arena_strdup(mem, text) : NULL;
+        free(text);
+        if (!out->avro_schema)
+            return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
+        return 0;
+    }
+    if (type && strcmp(type, "connection") == 0) {
+        if (get_str(psp, "connectionName", p, mem, &out->schema_connection, err))
+            return err->code;
+        if (!out->schema_connection || !out->schema_connection[0])
+            return bad(err, p, "connectionName",
+                       "is required: a confluent_schema_registry "
+                       "connection's name");
+        return 0;
+    }
+    return bad(err, p, "type", "must be \"inline-avro\" or \"connection\"");
+}
+
 static int kafka(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
                  struct lerr *err);
 
@@ -265,14 +309,15 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
         enum format_kind kind;
     } kinds[] = {{"nd-json", FORMAT_NDJSON}, {"csv", FORMAT_CSV}, {"tsv", FORMAT_TSV},
                  {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA},
-                 {"kinesis", FORMAT_KAFKA}};
+                 {"kinesis", FORMAT_KAFKA}, {"avro_stream", FORMAT_AVRO_STREAM},
+                 {"avro_ocf", FORMAT_AVRO_OCF}};
     // clang-format on
     memset(out, 0, sizeof *out);
     json_t *f = json_object_get(o, "format");
     if (!json_is_string(f))
         return bad(err, path, "format",
                    "is required: \"nd-json\", \"csv\", \"tsv\", "
-                   "\"delimited\" or \"kafka\"");
+                   "\"delimited\", \"avro_stream\", \"avro_ocf\", \"kafka\" or \"kinesis\"");
     size_t k = 0;
     while (k < LS_ARRAY_LEN(kinds) && strcmp(kinds[k].name, json_string_value(f)) != 0)
         k++;
@@ -281,7 +326,7 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
         snprintf(t, sizeof t, "%s.format", path);
         return lerr_set_at(err, LERR_INVALID, t,
                            "%s \"%s\" is not supported here; use \"nd-json\", \"csv\", \"tsv\", "
-                           "\"delimited\"%s",
+                           "\"delimited\", \"avro_stream\"%s",
                            t, json_string_value(f), nested ? "" : ", \"kafka\" or \"kinesis\"");
     }
     out->kind = kinds[k].kind;
@@ -290,6 +335,8 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
     case FORMAT_KAFKA:
         return strcmp(kinds[k].name, "kinesis") == 0 ? kinesis(o, path, mem, out, err)
                                                      : kafka(o, path, mem, out, err);
+    case FORMAT_AVRO_STREAM:
+    case FORMAT_AVRO_OCF: return avro(o, path, mem, out, err);
     default: return delimited(o, path, mem, out, err);
     }
 }

@@ -100,7 +100,9 @@ static struct source *batch_source(struct runner *r, const struct job_spec *js, 
     snprintf(dir, sizeof dir, "%s/files", r->rt->dir);
     struct source_files_config cfg = {
         .dir = dir,
-        .csv = js->has_format && js->format.kind != FORMAT_NDJSON,
+        .csv = js->has_format && js->format.kind != FORMAT_NDJSON &&
+               js->format.kind != FORMAT_AVRO_OCF,
+        .avro_ocf = js->has_format && js->format.kind == FORMAT_AVRO_OCF,
         .prefix_rows = js->format.skip_header_rows + (js->format.find_columns_from_header ? 1 : 0),
     };
     if (js->source_type == CATALOG_SOURCE_INLINE) {
@@ -177,7 +179,7 @@ void *ingest__batch_main(void *arg)
     bool swap = swaps(&r.spec);
     bool from_table = r.spec.source_type == CATALOG_SOURCE_TABLE;
     bool has_rows = from_table || r.spec.type != CATALOG_JOB_DELETE_DATA;
-    struct pipeline_opts po = {&r.spec, &r.ptable, util_now_ms()};
+    struct pipeline_opts po = {&r.spec, &r.ptable, util_now_ms(), NULL};
     if ((has_rows && !from_table && pipeline_new(&po, &p, &err)) ||
         ingest__persister_start(&r, &err) || (swap && ingest__staging_open(&r, &err))) {
         ingest__fail(&r, "cannot start: %s", err.msg);

@@ -48,6 +48,18 @@ struct ingest_runtime_opts {
  */
 struct storage_db;
 struct pushreg;
+
+/*
+ * The schema registry client a job's format needs (formatSettings, or its
+ * kafka valueFormat, with parseSchemaProvider {"type": "connection"}), made
+ * from the catalog's connection and its secrets; *out NULL when the format
+ * reads no registry. Free it with format_registry_free() after the
+ * pipeline using it. LERR_INVALID (no such connection, or not a
+ * confluent_schema_registry) naming the setting, or the catalog's error.
+ */
+struct format_registry;
+int ingest_registry_open(struct catalog *cat, const struct job_spec *js,
+                         struct format_registry **out, struct lerr *err);
 int ingest_runtime_start(struct catalog *cat, struct storage_db *db, struct pushreg *pushes,
                          const char *data_dir, const struct ingest_runtime_opts *opts,
                          struct ingest_runtime **out, struct lerr *err);

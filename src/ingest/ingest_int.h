@@ -163,6 +163,9 @@ struct fetcher {
     struct fetch_slot slot[FETCH_SLOTS];
     size_t head, n; /* ready slots, in order */
     bool stop, pause, paused;
+    /* a batch waits for its schema registry (LERR_UNAVAILABLE): why, for the
+     * job's health; "" otherwise */
+    char waiting[512];
 };
 
 struct runner {
@@ -190,6 +193,7 @@ struct runner {
     struct arena ptable_mem;
     enum catalog_health health;
     char health_msg[512];
+    struct format_registry *registry; /* the format's schema registry client, or NULL */
     int64_t gap_until_ms;
     char gap_msg[512];
     int64_t last_commit_ms;

@@ -752,7 +752,15 @@ void ingest__update_health(struct runner *r)
     if (perr)
         snprintf(msg, sizeof msg, "%s", r->ps.error);
     pthread_mutex_unlock(&r->ps.mu);
-    if (perr) {
+    bool waiting = false; /* a batch waiting for its schema registry (stream.c) */
+    if (r->fx.started) {  /* the runner's own thread starts and stops the fetcher */
+        pthread_mutex_lock(&r->fx.mu);
+        waiting = r->fx.waiting[0] != '\0';
+        if (waiting && !perr)
+            snprintf(msg, sizeof msg, "%s", r->fx.waiting);
+        pthread_mutex_unlock(&r->fx.mu);
+    }
+    if (perr || waiting) {
         ingest__set_health(r, CATALOG_HEALTH_WARN, msg);
     } else if (source_health(r->job->src, msg, sizeof msg) != SOURCE_HEALTH_OK) {
         ingest__set_health(r, CATALOG_HEALTH_WARN, msg);

@@ -96,9 +96,10 @@ enum { ROW_PARSE = -1, ROW_FILTER = -2, ROW_VALUES = -3 };
 /* Records the parser can take whole, skipping the splitter when the record
  * holds one row (whole_record()). */
 enum whole_kind {
-    WHOLE_NEVER, /* CSV family: always split (headers, quoted line breaks) */
-    WHOLE_LINE,  /* nd-json: a record without an inner line break is one line */
-    WHOLE_VALUE, /* kafka over nd-json: a message that parses as one object */
+    WHOLE_NEVER,  /* CSV family: always split (headers, quoted line breaks) */
+    WHOLE_LINE,   /* nd-json: a record without an inner line break is one line */
+    WHOLE_VALUE,  /* kafka over nd-json: a message that parses as one object */
+    WHOLE_BINARY, /* avro_stream (alone or in kafka): a record is one datum */
 };
 
 struct pipeline {
@@ -138,6 +139,7 @@ struct pipeline {
     /* discovered fields held back because their record would have passed the
      * limit: they become columns with the first row that fits (held[f]) */
     uint8_t *held;
+    char unavailable[512]; /* why the last batch stopped with LERR_UNAVAILABLE */
     size_t nheld, held_cap;
     uint32_t *scratch; /* field indexes, absorb_schema_changes() */
     size_t scratch_cap;
@@ -401,6 +403,7 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
         goto out;
     }
     format_parser_schema(p->parser, fields, nf);
+    format_parser_set_registry(p->parser, o->registry);
     p->in_fields = fields;
     p->nin_fields = nf;
     if (settings.kind == FORMAT_NDJSON)
@@ -408,6 +411,10 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
     else if (settings.kind == FORMAT_KAFKA && settings.value_format &&
              settings.value_format->kind == FORMAT_NDJSON)
         p->whole = WHOLE_VALUE;
+    else if (settings.kind == FORMAT_AVRO_STREAM ||
+             (settings.kind == FORMAT_KAFKA && settings.value_format &&
+              settings.value_format->kind == FORMAT_AVRO_STREAM))
+        p->whole = WHOLE_BINARY;
     struct sql_schema sch = {fields, nf};
     struct sql_options so = {.now_ms = o->now_ms, .mode = SQL_MODE_SCALAR};
 
@@ -1335,6 +1342,12 @@ static int parse_row(struct pipeline *p, struct row_ctx *x, const struct record 
     enum format_outcome fo = format_parse(p->parser, rec, mem, &row, &e);
     if (fo == FORMAT_ERROR && e.code == LERR_NOMEM)
         return LERR_NOMEM;
+    if (fo == FORMAT_ERROR && e.code == LERR_UNAVAILABLE) {
+        /* not the record's fault (a schema registry did not answer): the batch
+         * stops here, uncounted, to be processed again later */
+        snprintf(p->unavailable, sizeof p->unavailable, "%s", e.msg);
+        return LERR_UNAVAILABLE;
+    }
     if (fo == FORMAT_OK_WITH_WARNINGS)
         warn(&w, PIPE_R_PARSE, "%s", e.msg);
     char why[512];
@@ -1408,7 +1421,11 @@ static int process_text(struct pipeline *p, const struct record *whole, const ch
  */
 static bool whole_record(const struct pipeline *p, const char *s, size_t n, size_t *len)
 {
-    if (p->whole == WHOLE_NEVER || n == 0 || s[0] != '{')
+    if (p->whole == WHOLE_BINARY && n) {
+        *len = n;
+        return true;
+    }
+    if (p->whole == WHOLE_NEVER || p->whole == WHOLE_BINARY || n == 0 || s[0] != '{')
         return false;
     if (p->whole == WHOLE_VALUE) {
         *len = n;
@@ -1459,6 +1476,8 @@ static int process_records(struct pipeline *p, const struct record *records, siz
                               obs_ctx);
         if (rc == LERR_NOMEM)
             return batch_nomem(p, err);
+        if (rc == LERR_UNAVAILABLE)
+            return lerr_set(err, LERR_UNAVAILABLE, "%s", p->unavailable);
         if (rc == 0)
             continue;
         struct format_splitter sp;
@@ -1468,7 +1487,10 @@ static int process_records(struct pipeline *p, const struct record *records, siz
         bool any = false;
         while (format_split_next(&sp, &line, &len, &lineno)) {
             any = true;
-            if (process_text(p, whole, line, len, false, mem, out, obs, obs_ctx))
+            rc = process_text(p, whole, line, len, false, mem, out, obs, obs_ctx);
+            if (rc == LERR_UNAVAILABLE)
+                return lerr_set(err, LERR_UNAVAILABLE, "%s", p->unavailable);
+            if (rc)
                 return batch_nomem(p, err);
         }
         if (!any && !format_is_blank(whole->data, whole->len)) {

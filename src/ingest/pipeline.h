@@ -182,6 +182,10 @@ struct pipeline_opts {
     const struct job_spec *spec; /* the job's parsed spec; borrowed only by pipeline_new */
     const struct pipeline_table *table;
     int64_t now_ms; /* job start: CURRENT_TIMESTAMP and late/early bounds */
+    /* the schema registry client of a format that reads one (avro_stream with a
+     * connection: ingest_registry_open()); borrowed, must outlive the pipeline.
+     * NULL: such records are skippedByError. */
+    struct format_registry *registry;
 };
 
 /*
@@ -239,7 +243,10 @@ typedef void (*pipeline_observer)(void *ctx, const struct pipeline_row_info *inf
  * (STORAGE_MAX_COLUMNS) are each skippedByError. Returns 0, or LERR_NOMEM
  * when `mem` ran out for the batch as a whole (its rows together outgrew
  * the arena's cap, or malloc failed): the batch is then incomplete and
- * nothing of it, its tally included, should be used.
+ * nothing of it, its tally included, should be used. LERR_UNAVAILABLE
+ * likewise when a record could not be parsed for now (its schema registry
+ * did not answer; err says why): nothing of the batch counts, and the same
+ * records must be processed again later — none may be skipped.
  */
 int pipeline_process(struct pipeline *p, const struct record *records, size_t n, struct arena *mem,
                      struct pipeline_out *out, struct pipeline_tally *batch, pipeline_observer obs,

@@ -246,7 +246,7 @@ static int on_row(void *arg, const struct query_columns *cols, const struct sql_
     if (atomic_load(&r->job->stop))
         return lerr_set(f->err, LERR_UNAVAILABLE, "the job was canceled");
     if (!f->ready) {
-        struct pipeline_opts po = {&r->spec, &r->ptable, util_now_ms()};
+        struct pipeline_opts po = {&r->spec, &r->ptable, util_now_ms(), NULL};
         if (build_spec(r, cols, f->err) || pipeline_new(&po, f->pipe, f->err))
             return f->err->code;
         pthread_mutex_lock(&r->job->mu);

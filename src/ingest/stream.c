@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "format/registry.h"
 #include "ingest/ingest_int.h"
 #include "source/pushreg.h"
 #include "storage/db.h"
@@ -324,6 +325,62 @@ static int fill_slot(struct runner *r, struct fetch_slot *sl, const struct sourc
     return source_position(r->job->src, &sl->pos, &sl->err);
 }
 
+/*
+ * Stages a polled batch. While its schema registry does not answer
+ * (LERR_UNAVAILABLE) the batch is staged again after a backoff (0.5 s
+ * doubling to 30 s), nothing of it counted, and the job's health says why;
+ * records are neither skipped nor read past, since the runner only moves
+ * the position when the batch is appended. False when the fetcher is asked
+ * to stop or pause meanwhile (the batch is then dropped, to be read again).
+ */
+static bool stage_waiting(struct runner *r, struct fetch_slot *sl)
+{
+    struct fetcher *f = &r->fx;
+    struct arena_mark mark;
+    arena_mark(&sl->mem, &mark);
+    int delay_ms = 500;
+    for (;;) {
+        sl->rc = ingest__stage_records(r, sl->recs, sl->n, &sl->mem, &sl->rows, &sl->err);
+        if (sl->rc != LERR_UNAVAILABLE)
+            break;
+        pthread_mutex_lock(&f->mu);
+        if (!f->waiting[0])
+            log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, sl->err.msg);
+        snprintf(f->waiting, sizeof f->waiting, "%s (next try in %d ms; no record is skipped)",
+                 sl->err.msg, delay_ms);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += delay_ms / 1000;
+        ts.tv_nsec += (long)(delay_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!f->stop && !f->pause)
+            if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)
+                break;
+        bool leave = f->stop || f->pause;
+        if (leave)
+            f->waiting[0] = '\0';
+        pthread_mutex_unlock(&f->mu);
+        if (leave)
+            return false;
+        /* nothing of the failed try is kept: its rows, counts and message */
+        arena_release(&sl->mem, &mark);
+        memset(&sl->rows, 0, sizeof sl->rows);
+        sl->rows.tally = sl->tally;
+        pipeline_tally_init(sl->tally);
+        lerr_init(&sl->err);
+        delay_ms = delay_ms >= 15000 ? 30000 : delay_ms * 2;
+    }
+    pthread_mutex_lock(&f->mu);
+    if (f->waiting[0])
+        log_msg(LOG_INFO, "ingest", "job %s: the schema registry answers again", r->job->id);
+    f->waiting[0] = '\0';
+    pthread_mutex_unlock(&f->mu);
+    return true;
+}
+
 static void *fetcher_main(void *arg)
 {
     struct runner *r = arg;
@@ -357,8 +414,8 @@ static void *fetcher_main(void *arg)
         memset(&sl->rows, 0, sizeof sl->rows);
         sl->rows.tally = sl->tally;
         pipeline_tally_init(sl->tally);
-        if (!sl->rc && sl->n)
-            sl->rc = ingest__stage_records(r, sl->recs, sl->n, &sl->mem, &sl->rows, &sl->err);
+        if (!sl->rc && sl->n && !stage_waiting(r, sl))
+            publish = false; /* stopping or pausing while the batch waited: read again later */
         pthread_mutex_lock(&f->mu);
         if (publish) {
             f->n++;
@@ -581,7 +638,9 @@ static int runner_start(struct runner *r, struct lerr *err)
     catalog_connection_spec_destroy(&cs);
     if (rc)
         return rc;
-    struct pipeline_opts po = {&r->spec, &r->ptable, util_now_ms()};
+    if (ingest_registry_open(r->rt->cat, &r->spec, &r->registry, err))
+        return err->code;
+    struct pipeline_opts po = {&r->spec, &r->ptable, util_now_ms(), r->registry};
     struct pipeline *p = NULL;
     if (pipeline_new(&po, &p, err))
         return err->code;
@@ -745,6 +804,7 @@ out:
     source_close(src);
     storage_db_put(r.rt->db, r.table);
     pipeline_free(pipe);
+    format_registry_free(r.registry);
     catalog_job_spec_destroy(&r.spec);
     catalog_job_destroy(&r.cj);
     arena_destroy(&r.ptable_mem);

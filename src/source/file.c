@@ -3,7 +3,10 @@
  * uploaded files (zlib reads plain and gzip alike) or inline data, cut into
  * chunks of whole rows. CSV-family texts are cut at row ends outside quotes,
  * and every chunk after a file's first starts with the file's prefix rows
- * (skipped rows, header) again, so header handling stays per file.
+ * (skipped rows, header) again, so header handling stays per file. Avro
+ * object container files are cut at block ends, and every chunk starts
+ * with the file's header (schema, codec, sync marker), so each chunk is a
+ * whole container file for the format.
  */
 #include "source/source_int.h"
 
@@ -24,6 +27,7 @@ struct file_source {
     const char *inline_p; /* borrowed */
     size_t inline_len, inline_off;
     bool csv;
+    bool avro_ocf;
     uint32_t prefix_rows;
     size_t cur;  /* the file (partition) being read */
     bool opened; /* cur is open (gz, or inline) */
@@ -56,6 +60,77 @@ static size_t last_row_end(const char *p, size_t n, bool csv)
             end = i + 1;
     }
     return end;
+}
+
+/* An Avro long (zigzag varint) at p[*i..n): 1, 0 when incomplete, -1 when invalid. */
+static int ocf_long(const char *p, size_t n, size_t *i, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*i >= n)
+            return 0;
+        uint8_t b = (uint8_t)p[(*i)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 1;
+        }
+    }
+    return -1;
+}
+
+/* Length of an Avro container file's header (magic, metadata map, sync) in
+ * p[0..n): > 0, 0 when incomplete, -1 when it is not one (the format says why). */
+static int64_t ocf_header_len(const char *p, size_t n)
+{
+    if (n < 4)
+        return 0;
+    if (memcmp(p, "Obj\x01", 4) != 0)
+        return -1;
+    size_t i = 4;
+    for (;;) {
+        int64_t cnt, x;
+        int r = ocf_long(p, n, &i, &cnt);
+        if (r <= 0)
+            return r;
+        if (cnt == 0)
+            break;
+        if (cnt < 0) {
+            cnt = cnt == INT64_MIN ? 0 : -cnt;
+            if ((r = ocf_long(p, n, &i, &x)) <= 0)
+                return r;
+        }
+        for (int64_t k = 0; k < cnt * 2; k++) { /* key, value */
+            if ((r = ocf_long(p, n, &i, &x)) <= 0)
+                return r;
+            if (x < 0 || x > (int64_t)(1u << 30))
+                return -1;
+            if ((uint64_t)x > n - i)
+                return 0;
+            i += (size_t)x;
+        }
+    }
+    return n - i >= 16 ? (int64_t)(i + 16) : 0;
+}
+
+/* End of the last whole block of an Avro container file in p[from..n) (count,
+ * size, data, 16-byte sync), or `from` when none is whole; n when the rest is
+ * not a block (the format reports it). */
+static size_t ocf_blocks_end(const char *p, size_t n, size_t from)
+{
+    size_t end = from, i = from;
+    for (;;) {
+        int64_t cnt, size;
+        int r = ocf_long(p, n, &i, &cnt);
+        if (r > 0)
+            r = ocf_long(p, n, &i, &size);
+        if (r < 0 || (r > 0 && (cnt < 0 || size < 0)))
+            return n;
+        if (r == 0 || (uint64_t)size + 16 > n - i)
+            return end;
+        i += (size_t)size + 16;
+        end = i;
+    }
 }
 
 /* Length of the first `rows` rows of p (quote-aware), or 0 if fewer. */
@@ -156,12 +231,30 @@ static int next_chunk(struct file_source *fs, struct arena *mem, const char **te
                       struct lerr *err)
 {
     for (;;) {
-        size_t end = last_row_end(fs->buf, fs->len, fs->csv);
+        size_t end;
+        int64_t hdr = 0;
+        if (fs->avro_ocf) {
+            hdr = fs->first ? ocf_header_len(fs->buf, fs->len) : 0;
+            end = hdr < 0                 ? fs->len
+                  : fs->first && hdr == 0 ? 0
+                                          : ocf_blocks_end(fs->buf, fs->len, (size_t)hdr);
+            if (end == (size_t)hdr && !fs->eof)
+                end = 0; /* no whole block yet */
+        } else {
+            end = last_row_end(fs->buf, fs->len, fs->csv);
+        }
         if (fs->eof && fs->len)
             end = fs->len; /* the last row may lack its newline */
         if (end && (end >= CHUNK / 2 || fs->eof)) {
             size_t pre = 0;
-            if (fs->first && fs->prefix_rows) {
+            if (fs->first && fs->avro_ocf && hdr > 0) {
+                fs->prefix_len = (size_t)hdr; /* the header starts every later chunk */
+                fs->prefix = malloc(fs->prefix_len + 1);
+                if (fs->prefix)
+                    memcpy(fs->prefix, fs->buf, fs->prefix_len);
+                else
+                    fs->prefix_len = 0;
+            } else if (fs->first && fs->prefix_rows) {
                 fs->prefix_len = first_rows(fs->buf, end, fs->prefix_rows);
                 fs->prefix = malloc(fs->prefix_len + 1);
                 if (fs->prefix)
@@ -332,6 +425,7 @@ struct source *source_open_files(const struct source_files_config *cfg, struct l
     pthread_mutex_init(&fs->mu, NULL);
     snprintf(fs->dir, sizeof fs->dir, "%s", cfg->dir ? cfg->dir : "");
     fs->csv = cfg->csv;
+    fs->avro_ocf = cfg->avro_ocf;
     fs->prefix_rows = cfg->prefix_rows;
     fs->inline_p = cfg->inline_data ? cfg->inline_data : "";
     fs->inline_len = cfg->inline_data ? cfg->inline_len : 0;

@@ -269,6 +269,7 @@ struct source_files_config {
     const char *inline_data;
     size_t inline_len;
     bool csv;
+    bool avro_ocf; /* Avro object container files: chunks of whole blocks after the header */
     uint32_t prefix_rows;
 };
 struct source *source_open_files(const struct source_files_config *cfg, struct lerr *err);

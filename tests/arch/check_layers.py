@@ -327,6 +327,8 @@ JSON_LOAD_ALLOWED = {
     "source/kafka.c": "librdkafka's statistics document (the brokers' state)",
     "source/kinesis_json.c": "the Kinesis JSON API's responses (ListShards, GetRecords...)",
     "quickstart.c": "the quickstart is a client: it reads the API's responses",
+    "format/avro.c": "Avro schemas (their logicalType annotations, beside avro-c's parse)",
+    "format/registry.c": "a schema registry's answers (GET /schemas/ids/{id})",
 }
 
 

@@ -473,8 +473,9 @@ with Server() as s:
         ("flattenSpec field typo", job(source=dict(base["source"], formatSettings={
             "format": "nd-json", "flattenSpec": {"useFieldDiscvery": False}})), None, 400,
          "source.formatSettings.flattenSpec.useFieldDiscvery", "not a known field"),
-        ("avro not yet", job(source=dict(base["source"], formatSettings={"format": "avro_stream"})),
-         None, 400, "source.formatSettings.format", "not supported yet"),
+        ("avro without its schema",
+         job(source=dict(base["source"], formatSettings={"format": "avro_stream"})), None, 400,
+         "source.formatSettings.parseSchemaProvider", "required"),
         ("kinesis wrapper nested", job(source=dict(base["source"], formatSettings={
             "format": "kafka", "valueFormat": {"format": "kinesis"}})), None, 400,
          "source.formatSettings.valueFormat.format", "wrapper"),

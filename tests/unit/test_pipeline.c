@@ -101,7 +101,7 @@ static int compile_text(const char *text, const struct pipeline_table *t, struct
     struct job_spec js;
     int rc = catalog_job_spec_parse_text(text, strlen(text), &js, err);
     if (!rc) {
-        struct pipeline_opts o = {&js, t, NOW};
+        struct pipeline_opts o = {&js, t, NOW, NULL};
         rc = out ? pipeline_new(&o, out, err) : pipeline_validate(&o, err);
     }
     catalog_job_spec_destroy(&js);

@@ -791,7 +791,7 @@ static void trace(void)
     lerr_init(&err);
     CHECK_MSG(catalog_job_spec_parse_text(spec, strlen(spec), &js, &err) == 0, "spec: %s",
               err.msg);
-    struct pipeline_opts po = {&js, &pt, T0};
+    struct pipeline_opts po = {&js, &pt, T0, NULL};
     CHECK_MSG(!err.code && pipeline_new(&po, &p, &err) == 0, "pipeline: %s: %s", err.target,
               err.msg);
     catalog_job_spec_destroy(&js);
