@@ -24,6 +24,7 @@ static const char *const measure_types[] = {
     "HLLSketch", "thetaSketch", "longLatest", "doubleLatest", "stringLatest", "longEarliest",
     "doubleEarliest", "stringEarliest", NULL};
 static const char *const all_types[] = {
+    "ARRAY<STRING>", "ARRAY<LONG>", "ARRAY<DOUBLE>", /* typed arrays (Druid's ARRAY columns) */
     "string", "long", "float", "double", "json", "timestamp", "longSum", "doubleSum",
     "longMin", "longMax", "doubleMin", "doubleMax", "count", "HLLSketch", "thetaSketch",
     "longLatest", "doubleLatest", "stringLatest", "longEarliest", "doubleEarliest",

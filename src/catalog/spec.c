@@ -136,6 +136,18 @@ static int table_column(const json_t *c, size_t i, const char *table, struct are
         out->type = out->agg.result_type;
         return 0;
     }
+    /* a typed array: ARRAY<STRING>, ARRAY<LONG>, ARRAY<DOUBLE> */
+    int elem = storage_array_type_parse(dt, strlen(dt));
+    if (elem >= 0) {
+        if (json_object_get(c, "multiValueHandling"))
+            return lerr_set_at(err, LERR_INVALID, at,
+                               "column '%s': multiValueHandling is for multi-value string "
+                               "columns, not for %s; drop it",
+                               name, dt);
+        out->type = SQL_ARRAY;
+        out->elem = (uint8_t)elem;
+        return 0;
+    }
     int t = sql_type_from_name(dt, strlen(dt));
     if (t < 0)
         return lerr_set_at(err, LERR_INVALID, at, "column '%s' has unknown type %s", name, dt);

@@ -112,6 +112,8 @@ struct table_spec_column {
                               * string with multiValueHandling: SQL_ARRAY (a multi-value
                               * string column) */
     uint8_t mv_handling;     /* enum storage_mv_handling (multi-value strings) */
+    uint8_t elem;            /* dataType ARRAY<STRING|LONG|DOUBLE>: type SQL_ARRAY, and
+                              * this its element type; else SQL_NULL */
     struct sql_agg_call agg; /* measures: the stored aggregator (sql_agg_for_measure) */
 };
 

@@ -52,6 +52,7 @@ int catalog_describe_table(void *cat, const char *name, bool with_segments, stru
         cols[k].name = t.cols[k].name;
         cols[k].kind = measure ? STORAGE_MEASURE : STORAGE_DIMENSION;
         cols[k].type = t.cols[k].type;
+        cols[k].elem = t.cols[k].elem;
         if (measure)
             cols[k].agg = t.cols[k].agg;
     }

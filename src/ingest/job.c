@@ -110,14 +110,18 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                                         .kind = c->measure ? STORAGE_MEASURE : STORAGE_DIMENSION};
             if (c->measure)
                 sc.agg = *c->agg;
-            if (sc.type == SQL_ARRAY || sc.type == SQL_NULL)
+            if (sc.type == SQL_ARRAY && c->elem) /* a discovered array of primitives */
+                sc.elem = c->elem;
+            else if (sc.type == SQL_ARRAY || sc.type == SQL_NULL)
                 sc.type = SQL_STRING;
             idx = storage_table_add_column(r->table->st, &sc, err);
             if (idx < 0) {
                 rc = err->code;
                 break;
             }
-            const char *dt = c->measure ? NULL : sql_type_name(sc.type);
+            const char *dt = c->measure             ? NULL
+                             : sc.type == SQL_ARRAY ? storage_array_type_name(sc.elem)
+                                                    : sql_type_name(sc.type);
             if (c->measure) {
                 // clang-format off
                 static const char *const names[] = {

@@ -161,8 +161,8 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
     if (!t)
         return 0;
     struct pipeline_table_col *cols = arena_zalloc(mem, (t->ncols + 1) * sizeof *cols);
-    uint8_t *mvh = arena_zalloc(mem, t->ncols + 1);
-    if (!cols || !mvh)
+    uint8_t *mvh = arena_zalloc(mem, t->ncols + 1), *elem = arena_zalloc(mem, t->ncols + 1);
+    if (!cols || !mvh || !elem)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t k = 0; k < t->ncols; k++) {
         cols[k].name = t->cols[k].name;
@@ -170,7 +170,9 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
         cols[k].measure_type = t->cols[k].data_type;
         cols[k].type = t->cols[k].type;
         mvh[k] = t->cols[k].mv_handling;
+        elem[k] = t->cols[k].elem;
     }
+    out->elem = elem;
     out->mv_handling = mvh;
     out->aggregate = t->type == CATALOG_TABLE_AGGREGATE;
     out->strict = t->mode == CATALOG_SCHEMA_STRICT;
@@ -278,7 +280,9 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     const struct pipeline_table_col *tc = table_col(p, name);
     if (tc && !tc->measure) {
         p->cols[i].type = tc->type;
-        p->cols[i].multi_value = tc->type == SQL_ARRAY;
+        uint8_t el = p->table->elem ? p->table->elem[tc - p->table->cols] : SQL_NULL;
+        p->cols[i].elem = tc->type == SQL_ARRAY ? el : SQL_NULL;
+        p->cols[i].multi_value = tc->type == SQL_ARRAY && !el;
         if (p->table->mv_handling)
             p->cols[i].mv_handling = p->table->mv_handling[tc - p->table->cols];
     }
@@ -715,9 +719,14 @@ static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
     }
     for (size_t j = 0; j < k; j++) {
         const struct format_field *fi = &f[idx[j]];
-        if (add_column(p, fi->name, fi->type == SQL_ARRAY ? SQL_STRING : fi->type, false, NULL,
-                       (int32_t)idx[j]) < 0)
+        /* an array of primitives becomes an ARRAY column of its element type
+         * (Druid's arrayIngestMode "array"; elements never seen: STRING) */
+        int ci = add_column(p, fi->name, fi->type, false, NULL, (int32_t)idx[j]);
+        if (ci < 0)
             return LERR_NOMEM;
+        if (fi->type == SQL_ARRAY && p->cols[ci].type == SQL_ARRAY && !p->cols[ci].multi_value &&
+            !p->cols[ci].elem)
+            p->cols[ci].elem = fi->elem_type == SQL_NULL ? SQL_STRING : fi->elem_type;
         if (idx[j] < p->held_cap && p->held[idx[j]]) {
             p->held[idx[j]] = 0;
             p->nheld--;
@@ -1081,6 +1090,162 @@ reject:
     return 0;
 }
 
+/* A JSON array's text → an ARRAY of its scalars (numbers as LONG or DOUBLE,
+ * booleans as 1/0, strings, NULLs); *why when it holds an object or an
+ * array, or too many elements. 0, LERR_NOMEM, or 1 when the text is no JSON
+ * array (then it is one scalar). */
+static int json_items(const char *t, size_t n, struct arena *mem, struct sql_value *out,
+                      const char **why)
+{
+    size_t k = 0;
+    while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r'))
+        k++;
+    if (k == n || t[k] != '[')
+        return 1;
+    char *scratch = arena_alloc(mem, n + 16);
+    if (!scratch)
+        return LERR_NOMEM;
+    struct lerr e;
+    lerr_init(&e);
+    struct format_json_iter it;
+    struct format_json_member m;
+    if (format_json_iter_init_span(&it, t, n, scratch, n + 16, &e) != 0)
+        return 1;
+    uint32_t cnt = 0;
+    while (format_json_iter_next(&it, &m, &e) > 0)
+        cnt++;
+    if (e.code)
+        return 1;
+    if (cnt > STORAGE_MV_MAX_ITEMS) {
+        *why = "it has more elements than fit in one row";
+        return 0;
+    }
+    struct sql_value *items = arena_alloc(mem, (cnt ? cnt : 1) * sizeof *items);
+    if (!items)
+        return LERR_NOMEM;
+    format_json_iter_init_span(&it, t, n, scratch, n + 16, &e);
+    uint32_t i = 0;
+    while (i < cnt && format_json_iter_next(&it, &m, &e) > 0) {
+        const struct format_json_value *x = &m.v;
+        switch (x->kind) {
+        case FORMAT_JSON_KIND_NULL: items[i++] = sql_null(SQL_NULL); break;
+        case FORMAT_JSON_KIND_STRING: items[i++] = sql_string(x->str, x->str_len); break;
+        case FORMAT_JSON_KIND_TRUE: items[i++] = sql_long(1); break;
+        case FORMAT_JSON_KIND_FALSE: items[i++] = sql_long(0); break;
+        case FORMAT_JSON_KIND_NUMBER:
+            items[i++] = (x->num_flags & FORMAT_JSON_NUM_INT) ? sql_long(x->i) : sql_double(x->d);
+            break;
+        default: *why = "an element is a nested array or an object"; return 0;
+        }
+    }
+    out->type = SQL_ARRAY;
+    out->is_null = false;
+    out->v.a.items = items;
+    out->v.a.n = i;
+    return 0;
+}
+
+/*
+ * A typed ARRAY column's value: an ARRAY's elements converted to the
+ * element type in their order (NULL elements kept; the empty array stays
+ * empty, distinct from NULL), a JSON array's text read as that array, a
+ * scalar as a one-element array. An element that does not convert is a
+ * NULL element and the row is processedWithWarnings naming the column, the
+ * element's index and its value; a nested array or object, or an array
+ * past the limits, stores NULL with a warning. 0 or LERR_NOMEM.
+ */
+static int to_array(const struct pipeline *p, size_t c, struct sql_value *v, struct arena *mem,
+                    struct row_warning *w)
+{
+    int elem = p->cols[c].elem;
+    const char *why = NULL;
+    struct sql_value in = *v;
+    if (in.type == SQL_STRING || in.type == SQL_JSON) {
+        const char *t = in.v.s.p ? in.v.s.p : "";
+        int rc = json_items(t, in.v.s.n, mem, &in, &why);
+        if (rc == LERR_NOMEM)
+            return rc;
+        if (why)
+            goto reject;
+        if (rc == 1 && in.type == SQL_JSON) {
+            /* a JSON scalar (a field discovery widened to JSON): its value */
+            char *scratch = arena_alloc(mem, in.v.s.n + 16);
+            struct format_json_value jv;
+            struct lerr e;
+            lerr_init(&e);
+            if (!scratch)
+                return LERR_NOMEM;
+            if (format_json_parse_value(t, in.v.s.n, &jv, scratch, in.v.s.n + 16, &e) != 0 ||
+                jv.kind == FORMAT_JSON_KIND_OBJECT) {
+                why = "an element is a nested array or an object";
+                goto reject;
+            }
+            in = jv.kind == FORMAT_JSON_KIND_STRING ? sql_string(jv.str, jv.str_len)
+                 : jv.kind == FORMAT_JSON_KIND_NUMBER
+                     ? ((jv.num_flags & FORMAT_JSON_NUM_INT) ? sql_long(jv.i) : sql_double(jv.d))
+                 : jv.kind == FORMAT_JSON_KIND_TRUE  ? sql_long(1)
+                 : jv.kind == FORMAT_JSON_KIND_FALSE ? sql_long(0)
+                                                     : sql_null(SQL_ARRAY);
+            if (in.is_null) {
+                *v = in;
+                return 0;
+            }
+        }
+    }
+    uint32_t cnt = in.type == SQL_ARRAY ? in.v.a.n : 1;
+    if (cnt > STORAGE_MV_MAX_ITEMS) {
+        why = "it has more elements than fit in one row";
+        goto reject;
+    }
+    struct sql_value *items = arena_alloc(mem, (cnt ? cnt : 1) * sizeof *items);
+    if (!items)
+        return LERR_NOMEM;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const struct sql_value *x = in.type == SQL_ARRAY ? &in.v.a.items[i] : &in;
+        if (x->type == SQL_ARRAY || (x->type == SQL_JSON && !x->is_null)) {
+            why = "an element is a nested array or an object";
+            goto reject;
+        }
+        if (x->is_null || x->type == SQL_NULL)
+            items[i] = sql_null(elem);
+        else if (x->type == elem)
+            items[i] = *x;
+        else
+            items[i] = sql_value_cast(x, elem, mem);
+        if (!x->is_null && x->type != SQL_NULL && (items[i].is_null || items[i].type != elem)) {
+            items[i] = sql_null(elem);
+            if (!w->msg[0]) {
+                struct buf b;
+                buf_init(&b, 200);
+                sql_value_to_text(x, &b, true);
+                warn(w, PIPE_R_COERCE,
+                     "column '%s' is %s; element %u, '%.100s', is not a %s, stored as a NULL "
+                     "element",
+                     p->cols[c].name, storage_array_type_name(elem), i, buf_cstr(&b),
+                     sql_type_name(elem));
+                buf_free(&b);
+            }
+        }
+        bytes += 4 + (items[i].is_null ? 0 : elem == SQL_STRING ? items[i].v.s.n : 8);
+    }
+    if (bytes > STORAGE_MV_MAX_BYTES) {
+        why = "it has more bytes than fit in one row";
+        goto reject;
+    }
+    v->type = SQL_ARRAY;
+    v->is_null = false;
+    v->v.a.items = items;
+    v->v.a.n = cnt;
+    return 0;
+reject:
+    warn(w, PIPE_R_COERCE, "column '%s' is %s: %s (at most %u elements and %u bytes); stored NULL",
+         p->cols[c].name, storage_array_type_name(elem), why, STORAGE_MV_MAX_ITEMS,
+         STORAGE_MV_MAX_BYTES);
+    *v = sql_null(SQL_ARRAY);
+    return 0;
+}
+
 /*
  * Puts *v into column c's type. The caller checks v->type first (the common
  * case is a match); a NULL just takes the column's type; a value that does
@@ -1096,6 +1261,8 @@ static int coerce(const struct pipeline *p, size_t c, struct sql_value *v, struc
     }
     if (p->cols[c].multi_value)
         return to_list(p, c, v, mem, w);
+    if (p->cols[c].elem)
+        return to_array(p, c, v, mem, w);
     if (want == SQL_STRING && v->type == SQL_ARRAY) {
         struct buf b;
         buf_init(&b, 1u << 20);
@@ -1250,7 +1417,8 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
             *v = sql_null(c->type);
             warn(w, PIPE_R_MAPPING, "mapping of '%s' (%s) failed: %s; stored NULL", mp->column,
                  mp->text, e.msg);
-        } else if ((v->type != c->type || c->multi_value) && coerce(p, (size_t)oc, v, mem, w)) {
+        } else if ((v->type != c->type || c->multi_value || c->elem) &&
+                   coerce(p, (size_t)oc, v, mem, w)) {
             return LERR_NOMEM;
         }
     }
@@ -1269,7 +1437,8 @@ static int process_row(struct pipeline *p, struct row_ctx *x, const struct forma
         }
         for (size_t c = p->first_discovered; c < p->ncols; c++) {
             struct sql_value *v = &out->values[c][r];
-            if ((v->type != p->cols[c].type || p->cols[c].multi_value) && coerce(p, c, v, mem, w))
+            if ((v->type != p->cols[c].type || p->cols[c].multi_value || p->cols[c].elem) &&
+                coerce(p, c, v, mem, w))
                 return LERR_NOMEM;
         }
     }

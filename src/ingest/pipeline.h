@@ -138,6 +138,10 @@ struct pipeline_column {
      * made lists and ordered by mv_handling (enum storage_mv_handling) */
     bool multi_value;
     uint8_t mv_handling;
+    /* a typed ARRAY column (type ARRAY): its element type (STRING, LONG or
+     * DOUBLE); values are made arrays of it, element by element, with a
+     * warning for an element that does not convert; SQL_NULL otherwise */
+    uint8_t elem;
 };
 
 /*
@@ -168,6 +172,9 @@ struct pipeline_table {
     /* per column: a multi-value string's (type ARRAY) enum storage_mv_handling;
      * NULL: SORTED_ARRAY for every one */
     const uint8_t *mv_handling;
+    /* per column: a typed ARRAY column's element type (ARRAY<LONG>: SQL_LONG),
+     * else SQL_NULL; NULL: no typed arrays */
+    const uint8_t *elem;
 };
 
 /*

@@ -527,6 +527,21 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
         return rc;
     if ((rc = query__exec_header(q, x, res)))
         return rc;
+    /* items that are a multi-value column itself (or, grouped, its key) */
+    bool *mv = NULL;
+    for (size_t i = 0; i < q->nitems; i++) {
+        uint32_t f;
+        if (!sql_expr_is_ref(q->items[i].expr, &f))
+            continue;
+        if (q->aggregate && (f >= q->nkeys || !sql_expr_is_ref(q->keys[f], &f)))
+            continue;
+        if (f >= src->schema.n || !(src->schema.fields[f].flags & SQL_FIELD_MULTI_VALUE))
+            continue;
+        if (!mv && !(mv = arena_zalloc(&x->keep, q->nitems)))
+            return query__ctx_nomem(x, "the result");
+        mv[i] = true;
+    }
+    res->mv = mv;
     size_t off = q->offset > 0 ? (size_t)q->offset : 0;
     res->rows = off < c->n ? c->rows + off : c->rows;
     res->nrows = off < c->n ? c->n - off : 0;

@@ -1399,18 +1399,25 @@ static int mv_entry(const struct storage_view *v, size_t col, uint32_t id, struc
                     struct sql_value *out)
 {
     struct sql_value e = storage_view_dict_value(v, col, id);
-    int64_t k = e.is_null ? 0 : storage_mv_decode(e.v.s.p, e.v.s.n, NULL, 0);
+    /* a typed array's entry may be the empty array (never NULL: that is id 0) */
+    int elem = storage_view_column_elem(v, col);
+    int64_t k = e.is_null ? 0
+                : elem    ? storage_array_decode(elem, e.v.s.p, e.v.s.n, NULL, 0)
+                          : storage_mv_decode(e.v.s.p, e.v.s.n, NULL, 0);
     if (k < 0)
         return lerr_set(x->err, LERR_CORRUPT, "%s: multi-value list %u of column %zu is not whole",
                         storage_view_name(v), id, col);
-    if (k == 0) {
+    if (k == 0 && (e.is_null || !elem)) {
         *out = sql_null(SQL_ARRAY);
         return 0;
     }
-    struct sql_value *items = arena_alloc(&x->leaf, (size_t)k * sizeof *items);
+    struct sql_value *items = arena_alloc(&x->leaf, (size_t)(k ? k : 1) * sizeof *items);
     if (!items)
         return query__ctx_nomem(x, "a multi-value list");
-    storage_mv_decode(e.v.s.p, e.v.s.n, items, (uint32_t)k);
+    if (elem)
+        storage_array_decode(elem, e.v.s.p, e.v.s.n, items, (uint32_t)k);
+    else
+        storage_mv_decode(e.v.s.p, e.v.s.n, items, (uint32_t)k);
     *out = (struct sql_value){.type = SQL_ARRAY};
     out->v.a.items = items;
     out->v.a.n = (uint32_t)k;

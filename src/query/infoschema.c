@@ -214,10 +214,15 @@ static int list_tables(const struct query_env *env, struct tlist *l, struct quer
     return 0;
 }
 
-/* JDBC type codes (java.sql.Types) and Calcite's precisions. */
+/* JDBC type codes (java.sql.Types) and Calcite's precisions. `elem`: a
+ * stored ARRAY column's element type (storage_column.elem): a typed array
+ * is "BIGINT ARRAY" and so on, a multi-value string (SQL_NULL) VARCHAR, as
+ * Druid shows its multi-value dimensions. */
 static void column_row(struct sql_value *row, const char *schema, const char *table,
-                       const char *col, size_t ordinal, int type, bool nullable)
+                       const char *col, size_t ordinal, int type, int elem, bool nullable)
 {
+    if (type == SQL_ARRAY && elem == SQL_NULL)
+        type = SQL_STRING;
     bool numeric = type == SQL_LONG || type == SQL_DOUBLE || type == SQL_FLOAT;
     bool chars = type == SQL_STRING;
     int64_t jdbc, precision = 0;
@@ -240,7 +245,7 @@ static void column_row(struct sql_value *row, const char *schema, const char *ta
     row[4] = sql_long((int64_t)ordinal);
     row[5] = str(NULL);
     row[6] = str(nullable ? "YES" : "NO");
-    row[7] = str(sql_type_sql_name(type));
+    row[7] = str(type == SQL_ARRAY ? storage_array_sql_name(elem) : sql_type_sql_name(type));
     row[8] = lng(0, false);
     row[9] = lng(0, false);
     row[10] = lng(precision, numeric);
@@ -292,20 +297,20 @@ static int fill(const char *which, const struct tlist *l, struct builder *b)
     for (size_t i = 0; i < l->n && !rc; i++)
         for (size_t c = 0; c < l->t[i].ncols && !rc; c++) {
             const struct storage_column *sc = &l->t[i].cols[c];
-            column_row(row, "druid", l->t[i].name, sc->name, c + 1, sc->type,
+            column_row(row, "druid", l->t[i].name, sc->name, c + 1, sc->type, sc->elem,
                        strcmp(sc->name, "__time") != 0);
             rc = add_row(b, row);
         }
     for (size_t i = 0; i < LS_ARRAY_LEN(systables) && !rc; i++)
         for (size_t c = 0; c < systables[i].ncols && !rc; c++) {
             column_row(row, "INFORMATION_SCHEMA", systables[i].name, systables[i].cols[c].name,
-                       c + 1, systables[i].cols[c].type, true);
+                       c + 1, systables[i].cols[c].type, SQL_STRING, true);
             rc = add_row(b, row);
         }
     for (size_t i = 0; i < LS_ARRAY_LEN(sys_tables) && !rc; i++)
         for (size_t c = 0; c < sys_tables[i].ncols && !rc; c++) {
             column_row(row, "sys", sys_tables[i].name, sys_tables[i].cols[c].name, c + 1,
-                       sys_tables[i].cols[c].type, true);
+                       sys_tables[i].cols[c].type, SQL_STRING, true);
             rc = add_row(b, row);
         }
     return rc;

@@ -17,7 +17,9 @@
  * Values: numbers as JSON numbers (NaN and infinities quoted, as Jackson
  * does), TIMESTAMP as ISO-8601 with milliseconds in sqlTimeZone ("Z" in
  * UTC), BOOLEAN as true/false, COMPLEX<json> as the JSON itself, NULL as
- * null (an empty field in csv). Strings are escaped for any UTF-8 input;
+ * null (an empty field in csv), a multi-value column (query__result.mv) as
+ * Druid shows it: VARCHAR / STRING in the headers, one value as a string,
+ * several as a JSON array. Strings are escaped for any UTF-8 input;
  * invalid bytes become U+FFFD. The body grows under the query's memory budget
  * (query_execute attaches it to `out`): a result too big for it is the
  * budget's error, before the memory is taken.
@@ -78,6 +80,23 @@ static void put_time(struct buf *b, int64_t ms, const struct ls_tz *tz)
     char tmp[48];
     size_t n = time_format_iso(ms, tz, tmp, sizeof tmp);
     buf_append(b, tmp, n);
+}
+
+/* A multi-value column's value as Druid presents it: no values NULL, one
+ * value that string, several the array. */
+static const struct sql_value *present(const struct query__result *r, size_t col,
+                                       const struct sql_value *v, struct sql_value *tmp)
+{
+    if (!r->mv || !r->mv[col] || v->is_null || v->type != SQL_ARRAY || v->v.a.n > 1)
+        return v;
+    *tmp = v->v.a.n ? v->v.a.items[0] : sql_null(SQL_STRING);
+    return tmp;
+}
+
+/* The column's type for the headers: a multi-value column is VARCHAR. */
+static int col_type(const struct query__result *r, size_t col)
+{
+    return r->mv && r->mv[col] ? SQL_STRING : r->types[col];
 }
 
 static void value_json(struct buf *b, const struct sql_value *v, const struct ls_tz *tz)
@@ -182,14 +201,14 @@ static int write_csv(const struct query__result *r, const struct query_request *
         csv_line(out, txt, len, n);
         if (req->types_header) {
             for (size_t i = 0; i < n; i++) {
-                txt[i] = native_type(r->types[i]);
+                txt[i] = native_type(col_type(r, i));
                 len[i] = txt[i] ? strlen(txt[i]) : 0;
             }
             csv_line(out, txt, len, n);
         }
         if (req->sql_types_header) {
             for (size_t i = 0; i < n; i++) {
-                txt[i] = sql_type(r->types[i]);
+                txt[i] = sql_type(col_type(r, i));
                 len[i] = strlen(txt[i]);
             }
             csv_line(out, txt, len, n);
@@ -202,7 +221,8 @@ static int write_csv(const struct query__result *r, const struct query_request *
         buf_reset(&tmp);
         for (size_t i = 0; i < n; i++) {
             offs[i] = tmp.len;
-            csv_value_text(&tmp, &r->rows[k][i], tz);
+            struct sql_value one;
+            csv_value_text(&tmp, present(r, i, &r->rows[k][i], &one), tz);
             len[i] = tmp.len - offs[i];
         }
         if (tmp.failed) {
@@ -233,7 +253,7 @@ static void header_object(struct buf *b, const struct query__result *r,
         }
         buf_putc(b, '{');
         if (req->types_header) {
-            const char *t = native_type(r->types[i]);
+            const char *t = native_type(col_type(r, i));
             buf_puts(b, "\"type\":");
             if (t)
                 format_json_write_string(b, t, strlen(t));
@@ -241,7 +261,7 @@ static void header_object(struct buf *b, const struct query__result *r,
                 buf_puts(b, "null");
         }
         if (req->sql_types_header) {
-            const char *t = sql_type(r->types[i]);
+            const char *t = sql_type(col_type(r, i));
             buf_printf(b, "%s\"sqlType\":", req->types_header ? "," : "");
             format_json_write_string(b, t, strlen(t));
         }
@@ -270,8 +290,8 @@ static void header_arrays(struct buf *b, const struct query__result *r,
             if (i)
                 buf_putc(b, ',');
             const char *t = row == 0   ? r->names[i]
-                            : row == 1 ? native_type(r->types[i])
-                                       : sql_type(r->types[i]);
+                            : row == 1 ? native_type(col_type(r, i))
+                                       : sql_type(col_type(r, i));
             if (t)
                 format_json_write_string(b, t, strlen(t));
             else
@@ -323,7 +343,8 @@ static int write_json(const struct query__result *r, const struct query_request 
                 buf_putc(out, ',');
             if (objects)
                 buf_append(out, keys.data + koff[i], koff[i + 1] - koff[i]);
-            value_json(out, &r->rows[k][i], tz);
+            struct sql_value one;
+            value_json(out, present(r, i, &r->rows[k][i], &one), tz);
         }
         buf_putc(out, objects ? '}' : ']');
     }

@@ -374,6 +374,10 @@ struct query__result {
     const uint8_t *types;          /* enum sql_type per column */
     struct sql_value *const *rows; /* each ncols values (more are ignored) */
     size_t nrows;
+    /* per column: a multi-value string column selected as it is, which the
+     * output presents as Druid does (VARCHAR, one value as a string, several
+     * as a JSON array); NULL: none */
+    const bool *mv;
 };
 
 const char *query__output_content_type(enum query_format f);

@@ -201,9 +201,11 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
         return query__ctx_nomem(x, "the table's columns");
     for (size_t i = 0; i < n; i++) {
         const struct storage_column *c = &snap->cols[i];
-        /* a stored ARRAY column is a multi-value string (Druid's semantics) */
-        fields[i] = (struct sql_field){c->name, strlen(c->name), c->type, NULL,
-                                       c->type == SQL_ARRAY ? SQL_FIELD_MULTI_VALUE : 0};
+        /* a stored ARRAY column without an element type is a multi-value
+         * string (Druid's semantics); a typed array is a plain ARRAY */
+        fields[i] = (struct sql_field){
+            c->name, strlen(c->name), c->type, NULL,
+            c->type == SQL_ARRAY && c->elem == SQL_NULL ? SQL_FIELD_MULTI_VALUE : 0};
     }
     src->snap = snap;
     src->schema = (struct sql_schema){fields, n};

@@ -4,11 +4,13 @@
  * block codecs (LZ4, zstd, frame of reference, delta) with "pick the
  * smallest" encoders. Also a byte hash for the realtime dictionaries, and
  * the entries of multi-value string columns (storage_mv_encode/decode: a
- * row's list as one dictionary entry).
+ * row's list as one dictionary entry) and of typed ARRAY columns
+ * (storage_array_encode/decode, the same layout with typed elements).
  *
  * Entry points: util_crc32c(), storage__bitpack*(), storage__bitunpack*(),
  * storage__encode_longs(), storage__encode_bytes(), storage__decode_block(), storage__hash_bytes(),
- * storage_mv_encode(), storage_mv_decode(), storage_mv_handling_name/parse().
+ * storage_mv_encode(), storage_mv_decode(), storage_mv_handling_name/parse(),
+ * storage_array_encode(), storage_array_decode(), storage_array_type_name/sql_name/parse().
  * Everything is thread-safe: what is kept between calls (zstd contexts,
  * the encoders' candidate buffers) is kept per thread. (The CRC32C of
  * every part is util_crc32c.)
@@ -17,6 +19,8 @@
  * the bytes present before anything is read.
  */
 #include "storage/storage_int.h"
+
+#include <strings.h>
 
 #include <lz4.h>
 #include <pthread.h>
@@ -658,5 +662,149 @@ int storage_mv_handling_parse(const char *s)
     for (int i = 0; i < 3; i++)
         if (s && strcmp(s, mv_names[i]) == 0)
             return i;
+    return -1;
+}
+
+/* ---- typed ARRAY entries ------------------------------------------------- */
+
+bool storage_array_elem_ok(int elem)
+{
+    return elem == SQL_STRING || elem == SQL_LONG || elem == SQL_DOUBLE;
+}
+
+int64_t storage_array_decode(int elem, const char *p, size_t n, struct sql_value *items,
+                             uint32_t cap)
+{
+    if (!storage_array_elem_ok(elem))
+        return -1;
+    size_t pos = 0;
+    int64_t k = 0;
+    while (pos < n) {
+        if (n - pos < 4 || k >= (int64_t)STORAGE_MV_MAX_ITEMS)
+            return -1;
+        uint32_t len = storage__get_u32(p + pos);
+        pos += 4;
+        struct sql_value x = sql_null(elem);
+        if (len != STORAGE_MV_NULL_ELEM) {
+            if (len > n - pos || (elem != SQL_STRING && len != 8))
+                return -1;
+            if (elem == SQL_STRING) {
+                x = sql_string(p + pos, len);
+            } else {
+                uint64_t bits = storage__get_u64(p + pos);
+                if (elem == SQL_LONG) {
+                    x = sql_long((int64_t)bits);
+                } else {
+                    double d;
+                    memcpy(&d, &bits, 8);
+                    x = sql_double(d);
+                }
+            }
+            pos += len;
+        }
+        if (items && k < cap)
+            items[k] = x;
+        k++;
+    }
+    return k;
+}
+
+int storage_array_encode(const struct sql_value *v, int elem, struct arena *mem, const char **out,
+                         uint32_t *n, struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!storage_array_elem_ok(elem))
+        return lerr_set(err, LERR_INVALID,
+                        "an ARRAY column's element type must be STRING, LONG "
+                        "or DOUBLE");
+    if (v->is_null || v->type == SQL_NULL)
+        return 0;
+    uint32_t cnt = v->type == SQL_ARRAY ? v->v.a.n : 1;
+    if (cnt > STORAGE_MV_MAX_ITEMS)
+        return lerr_set(err, LERR_INVALID, "an array of %u elements; at most %u fit in one row",
+                        cnt, STORAGE_MV_MAX_ITEMS);
+    struct sql_value *el = arena_alloc(mem, (cnt ? cnt : 1) * sizeof *el);
+    if (!el)
+        return lerr_set(err, LERR_NOMEM, "out of memory encoding an array");
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const struct sql_value *x = v->type == SQL_ARRAY ? &v->v.a.items[i] : v;
+        if (x->is_null || x->type == SQL_NULL || x->type == SQL_ARRAY || x->type == SQL_JSON)
+            el[i] = sql_null(elem);
+        else if (x->type == elem)
+            el[i] = *x;
+        else
+            el[i] = sql_value_cast(x, elem, mem);
+        if (!el[i].is_null && el[i].type != elem)
+            el[i] = sql_null(elem);
+        bytes += 4 + (el[i].is_null ? 0 : elem == SQL_STRING ? el[i].v.s.n : 8);
+    }
+    if (bytes > STORAGE_MV_MAX_BYTES)
+        return lerr_set(err, LERR_INVALID,
+                        "an array of %llu bytes; at most %u bytes fit in one row",
+                        (unsigned long long)bytes, STORAGE_MV_MAX_BYTES);
+    char *b = arena_alloc(mem, bytes ? bytes : 1);
+    if (!b)
+        return lerr_set(err, LERR_NOMEM, "out of memory encoding an array");
+    size_t pos = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (el[i].is_null) {
+            storage__put_u32(b + pos, STORAGE_MV_NULL_ELEM);
+            pos += 4;
+        } else if (elem == SQL_STRING) {
+            storage__put_u32(b + pos, el[i].v.s.n);
+            pos += 4;
+            if (el[i].v.s.n)
+                memcpy(b + pos, el[i].v.s.p, el[i].v.s.n);
+            pos += el[i].v.s.n;
+        } else {
+            storage__put_u32(b + pos, 8);
+            pos += 4;
+            uint64_t bits;
+            if (elem == SQL_LONG)
+                bits = (uint64_t)el[i].v.l;
+            else
+                memcpy(&bits, &el[i].v.d, 8);
+            memcpy(b + pos, &bits, 8);
+            pos += 8;
+        }
+    }
+    *out = b;
+    *n = (uint32_t)pos;
+    return 0;
+}
+
+const char *storage_array_type_name(int elem)
+{
+    return elem == SQL_LONG     ? "ARRAY<LONG>"
+           : elem == SQL_DOUBLE ? "ARRAY<DOUBLE>"
+                                : "ARRAY<STRING>";
+}
+
+const char *storage_array_sql_name(int elem)
+{
+    return elem == SQL_LONG     ? "BIGINT ARRAY"
+           : elem == SQL_DOUBLE ? "DOUBLE ARRAY"
+                                : "VARCHAR ARRAY";
+}
+
+int storage_array_type_parse(const char *s, size_t n)
+{
+    /* "ARRAY" "<" element ">" with optional spaces inside the brackets */
+    static const struct {
+        const char *name;
+        int elem;
+    } els[] = {{"STRING", SQL_STRING}, {"LONG", SQL_LONG}, {"DOUBLE", SQL_DOUBLE}};
+    if (!s || n < 7 || strncasecmp(s, "ARRAY<", 6) != 0 || s[n - 1] != '>')
+        return -1;
+    size_t a = 6, b = n - 1;
+    while (a < b && s[a] == ' ')
+        a++;
+    while (b > a && s[b - 1] == ' ')
+        b--;
+    for (size_t i = 0; i < sizeof els / sizeof els[0]; i++)
+        if (strlen(els[i].name) == b - a && strncasecmp(s + a, els[i].name, b - a) == 0)
+            return els[i].elem;
     return -1;
 }

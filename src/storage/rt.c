@@ -21,7 +21,9 @@
  *    no lock at all.
  *  - A multi-value string column (ARRAY) is a STRING column whose
  *    dictionary entries are whole lists (storage_mv_encode, in the order
- *    given): a row holds one id, and rollup compares lists by id.
+ *    given): a row holds one id, and rollup compares lists by id. A typed
+ *    ARRAY column (elem set) is the same with storage_array_encode's
+ *    entries, the empty array the empty entry.
  *  - Per-row "present" bytes (not bits) mark non-NULL values of numeric and
  *    JSON columns: bytes are separate memory locations, so filling a new row
  *    never writes a word a reader of an older row reads.
@@ -53,6 +55,7 @@ _Static_assert(sizeof(struct rt_dent) == 32, "a dictionary entry is half a cache
 struct rt_col {
     uint8_t type; /* table column type (measures: result type) */
     uint8_t kind;
+    uint8_t elem;   /* ARRAY: SQL_NULL (multi-value string) or the element type */
     uint32_t width; /* bytes of one row's value */
     bool flags;     /* pages start with ST_BLOCK present bytes */
     size_t page_bytes;
@@ -200,6 +203,7 @@ static struct rt_col *col_new(struct rt_buf *b, const struct storage__schema *sc
         return NULL;
     c->type = def->type;
     c->kind = def->kind;
+    c->elem = def->elem;
     if (def->kind == STORAGE_MEASURE) {
         c->width = sc->state_size[i];
     } else if (storage__is_dict(def->type)) {
@@ -459,6 +463,21 @@ static bool make_key(struct rt_buf *b, struct rt_col *c, const struct sql_value 
                      struct arena *scratch, uint64_t hash, struct key *k)
 {
     memset(k, 0, sizeof *k);
+    if (c->type == SQL_ARRAY && c->elem != SQL_NULL) {
+        /* a typed array: the whole array is one entry, the empty array the
+         * empty entry (distinct from NULL) */
+        const char *p;
+        uint32_t n;
+        struct lerr e;
+        lerr_init(&e);
+        int rc = storage_array_encode(v, c->elem, scratch, &p, &n, &e);
+        if (rc == LERR_NOMEM)
+            return false;
+        if (rc || !p)
+            return (k->null = true);
+        k->u = dict_id(b, c, p, n, storage__hash_bytes(p, n));
+        return k->u != 0;
+    }
     if (c->type == SQL_ARRAY) {
         /* a multi-value string: the whole list is one dictionary entry (a
          * list past the limits, which the row pipeline rejects before, is

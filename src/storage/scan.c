@@ -210,6 +210,14 @@ int storage_view_column_type(const struct storage_view *v, size_t col)
     return v->realtime ? v->schema->cols[col].type : v->seg->cols[c].def.type;
 }
 
+int storage_view_column_elem(const struct storage_view *v, size_t col)
+{
+    int c = vcol(v, col);
+    if (c < 0)
+        return SQL_NULL;
+    return v->realtime ? v->schema->cols[col].elem : v->seg->cols[c].def.elem;
+}
+
 static bool is_string_col(const struct storage_view *v, size_t col, int *c)
 {
     *c = vcol(v, col);
@@ -662,23 +670,30 @@ static int read_measures(struct storage_scan *s, size_t col, int vc, uint64_t ro
     return 0;
 }
 
-/* A multi-value string's dictionary entry (in *x) → an ARRAY of its values
- * (items in mem, bytes in the entry). */
-static int mv_value(const struct storage_view *v, int vc, struct sql_value *x, struct arena *mem,
-                    struct lerr *err)
+/* An ARRAY column's dictionary entry (in *x) → an ARRAY of its values
+ * (items in mem, bytes in the entry): a multi-value string's list (elem
+ * SQL_NULL; never empty), or a typed array of `elem`s (the empty entry is
+ * the empty array). */
+static int mv_value(const struct storage_view *v, int vc, int elem, struct sql_value *x,
+                    struct arena *mem, struct lerr *err)
 {
-    int64_t cnt = storage_mv_decode(x->v.s.p, x->v.s.n, NULL, 0);
-    if (cnt <= 0) {
+    int64_t cnt = elem == SQL_NULL ? storage_mv_decode(x->v.s.p, x->v.s.n, NULL, 0)
+                                   : storage_array_decode(elem, x->v.s.p, x->v.s.n, NULL, 0);
+    if (cnt < 0 || (cnt == 0 && elem == SQL_NULL)) {
         /* segments are checked at open; a realtime entry is always whole */
         if (v->realtime)
-            return lerr_set(err, LERR_CORRUPT, "%s: a multi-value list is not whole", v->name);
+            return lerr_set(err, LERR_CORRUPT, "%s: an array or multi-value list is not whole",
+                            v->name);
         return storage__seg_corrupt(v->seg, (size_t)vc, ST_P_DICT, 0, err,
-                                    "a multi-value list is not whole");
+                                    "an array or multi-value list is not whole");
     }
-    struct sql_value *items = arena_alloc(mem, (size_t)cnt * sizeof *items);
+    struct sql_value *items = arena_alloc(mem, (size_t)(cnt ? cnt : 1) * sizeof *items);
     if (!items)
         return scan_nomem(err);
-    storage_mv_decode(x->v.s.p, x->v.s.n, items, (uint32_t)cnt);
+    if (elem == SQL_NULL)
+        storage_mv_decode(x->v.s.p, x->v.s.n, items, (uint32_t)cnt);
+    else
+        storage_array_decode(elem, x->v.s.p, x->v.s.n, items, (uint32_t)cnt);
     x->type = SQL_ARRAY;
     x->v.a.items = items;
     x->v.a.n = (uint32_t)cnt;
@@ -726,7 +741,8 @@ int storage_scan_values(struct storage_scan *s, size_t col, uint64_t row0, uint3
         switch (ph) {
         case PH_STRING:
             x = storage_view_dict_value(v, col, c->ids[j]);
-            if (stored == SQL_ARRAY && !x.is_null && mv_value(v, vc, &x, &c->mem, err))
+            if (stored == SQL_ARRAY && !x.is_null &&
+                mv_value(v, vc, storage_view_column_elem(v, col), &x, &c->mem, err))
                 return err->code;
             break;
         case PH_TEXT:

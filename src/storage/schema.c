@@ -43,6 +43,14 @@ int storage__column_check(enum storage_table_type tt, const struct storage_colum
                                "column '%s': dimensions are string, long, float, double, json, "
                                "timestamp or a multi-value string, not %s",
                                c->name, sql_type_name(c->type));
+        if (c->type == SQL_ARRAY && c->elem != SQL_NULL && !storage_array_elem_ok(c->elem))
+            return lerr_set_at(err, LERR_INVALID, target,
+                               "column '%s': an ARRAY column's elements are string, long or "
+                               "double, not %s",
+                               c->name, sql_type_name(c->elem));
+        if (c->type != SQL_ARRAY && c->elem != SQL_NULL)
+            return lerr_set_at(err, LERR_INVALID, target,
+                               "column '%s': only an ARRAY column has an element type", c->name);
         return 0;
     }
     if (c->kind != STORAGE_MEASURE)
@@ -67,6 +75,8 @@ bool storage__column_compatible(const struct storage_column *a, const struct sto
         return false;
     if (a->kind == STORAGE_MEASURE) /* states one can read as the other's */
         return a->agg.distinct == b->agg.distinct && sql_agg_state_compatible(&a->agg, &b->agg);
+    if (a->type == SQL_ARRAY || b->type == SQL_ARRAY) /* multi-value or typed, same elements */
+        return a->type == b->type && a->elem == b->elem;
     if (a->type == b->type)
         return true;
     return (storage__is_longish(a->type) && storage__is_longish(b->type)) ||

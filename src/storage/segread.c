@@ -180,7 +180,8 @@ static int parse_footer(struct storage__seg *s, const uint8_t *f, size_t flen, u
         c->def.agg.nargs = rd8(&r);
         uint8_t distinct = rd8(&r);
         c->id_width = rd8(&r);
-        (void)rd16(&r);
+        c->def.elem = rd8(&r); /* files before typed arrays hold 0 here */
+        (void)rd8(&r);
         c->def.agg.max_bytes = rd32(&r);
         c->dict_count = rd32(&r);
         c->state_size = rd32(&r);
@@ -190,7 +191,9 @@ static int parse_footer(struct storage__seg *s, const uint8_t *f, size_t flen, u
         c->def.agg.distinct = distinct != 0;
         if (c->enc >= 8 || enc_nparts[c->enc] == 0 || c->nparts != enc_nparts[c->enc] ||
             c->def.type >= SQL__TYPE_COUNT || c->def.kind > STORAGE_MEASURE ||
-            !enc_fits(c->enc, &c->def, i) || ak >= SQL__AGG_COUNT || distinct > 1)
+            !enc_fits(c->enc, &c->def, i) || ak >= SQL__AGG_COUNT || distinct > 1 ||
+            (c->def.elem != SQL_NULL &&
+             (c->def.type != SQL_ARRAY || !storage_array_elem_ok(c->def.elem))))
             return bad_file(s->name, foff + at, err, "column description out of range");
         if (c->def.kind == STORAGE_MEASURE &&
             (c->def.agg.result_type != c->def.type || c->state_size == 0 ||
@@ -483,8 +486,19 @@ static int check_plain_dict(struct storage__seg *s, size_t col, const uint8_t *p
                                         "dictionary offset out of range");
         const uint8_t *v = bytes + prev;
         uint64_t vn = o - prev;
-        /* a multi-value string's entry is a row's list: it must be whole */
-        if (c->def.type == SQL_ARRAY &&
+        /* a multi-value string's entry is a row's list, a typed array's an
+         * array (the empty entry the empty array): it must be whole */
+        if (c->def.type == SQL_ARRAY && c->def.elem != SQL_NULL &&
+            storage_array_decode(c->def.elem, (const char *)v, vn, NULL, 0) < 0) {
+            char what[200];
+            snprintf(what, sizeof what,
+                     "array %llu is not a whole array of %s (%llu bytes: each element is a "
+                     "4-byte length and its bytes%s)",
+                     (unsigned long long)i, sql_type_name(c->def.elem), (unsigned long long)vn,
+                     c->def.elem == SQL_STRING ? "" : ", 8 for a number");
+            return storage__seg_corrupt(s, col, ST_P_DICT, 8 + i * 4, err, what);
+        }
+        if (c->def.type == SQL_ARRAY && c->def.elem == SQL_NULL &&
             (vn == 0 || storage_mv_decode((const char *)v, vn, NULL, 0) < 0)) {
             char what[160];
             snprintf(what, sizeof what,

@@ -843,7 +843,8 @@ static void write_footer(struct out *o, const struct storage__schema *sch,
         put8(&f, c->def.agg.nargs);
         put8(&f, c->def.agg.distinct);
         put8(&f, (uint8_t)c->id_width);
-        put16(&f, 0);
+        put8(&f, c->def.elem); /* ARRAY: 0 multi-value string, else the element type */
+        put8(&f, 0);
         put32(&f, c->def.agg.max_bytes);
         put32(&f, c->dict_count);
         put32(&f, c->state_size);

@@ -23,7 +23,8 @@
  * Columns: column 0 of every table is `__time` (TIMESTAMP, ms). Dimensions are
  * STRING, LONG, FLOAT, DOUBLE, JSON, TIMESTAMP (stored as a long) or ARRAY: a
  * multi-value string (Druid's multi-value dimension), whose rows each hold a
- * list of strings, stored through the dictionary (storage_mv_* below). Measures
+ * list of strings, stored through the dictionary (storage_mv_* below), or a
+ * typed array (Druid's ARRAY<STRING|LONG|DOUBLE>, storage_array_*). Measures
  * (aggregate tables) hold an aggregator state per row, merged on rollup and
  * read either finalized (SUM → its value) or as states (for re-aggregation).
  * A column a segment or an older row does not have reads as NULL.
@@ -82,7 +83,7 @@ enum storage_col_kind { STORAGE_DIMENSION, STORAGE_MEASURE };
 
 /*
  * One column. `type` is the SQL type values are read back as: for
- * dimensions STRING, LONG, FLOAT, DOUBLE, JSON or TIMESTAMP; for measures the
+ * dimensions STRING, LONG, FLOAT, DOUBLE, JSON, TIMESTAMP or ARRAY; for measures the
  * aggregator's result_type (set by storage from `agg`). `agg` (measures only)
  * describes the aggregator; storage copies it and never evaluates its
  * expressions (args and filter are dropped), so sql_agg_for_measure() or the
@@ -92,6 +93,11 @@ struct storage_column {
     const char *name; /* NUL-terminated; storage copies it */
     uint8_t type;     /* enum sql_type */
     uint8_t kind;     /* enum storage_col_kind */
+    /* ARRAY dimensions: SQL_NULL for a multi-value string, else the element
+     * type of a typed ARRAY column (Druid's ARRAY<STRING>, ARRAY<LONG>,
+     * ARRAY<DOUBLE>: SQL_STRING, SQL_LONG or SQL_DOUBLE; storage_array_*
+     * below). Stored in segments. */
+    uint8_t elem;
     struct sql_agg_call agg;
 };
 
@@ -131,6 +137,38 @@ int64_t storage_mv_decode(const char *p, size_t n, struct sql_value *items, uint
  */
 int storage_mv_encode(const struct sql_value *v, int handling, struct arena *mem, const char **out,
                       uint32_t *n, struct lerr *err);
+/*
+ * Typed ARRAY columns (Druid's ARRAY<STRING>/<LONG>/<DOUBLE>, with ARRAY
+ * semantics: order kept, NULL elements kept, a NULL array and an empty one
+ * distinct). A row's array is one dictionary entry laid out as a
+ * multi-value list is, each element a u32 length and its bytes (LONG and
+ * DOUBLE elements: length 8, the value's 8 little-endian bytes; a NULL
+ * element: STORAGE_MV_NULL_ELEM, no bytes); the empty array is the empty
+ * entry, a NULL array the NULL id. Limits as for multi-value strings.
+ */
+bool storage_array_elem_ok(int elem); /* SQL_STRING, SQL_LONG or SQL_DOUBLE */
+/* The element count, or -1 when the bytes are not a whole array of `elem`
+ * elements. When items is not NULL, up to cap elements go there (STRING
+ * values pointing into p). */
+int64_t storage_array_decode(int elem, const char *p, size_t n, struct sql_value *items,
+                             uint32_t cap);
+/*
+ * An entry from a value: an ARRAY's elements cast to `elem` in their order
+ * (an element that does not cast, a nested ARRAY or JSON, is a NULL element:
+ * the row pipeline warns of it before), a scalar as a one-element array.
+ * *out is NULL for a NULL value; an empty array gives a non-NULL *out with
+ * *n 0. Bytes from `mem`. LERR_NOMEM, or LERR_INVALID past the limits.
+ */
+int storage_array_encode(const struct sql_value *v, int elem, struct arena *mem, const char **out,
+                         uint32_t *n, struct lerr *err);
+/* "ARRAY<STRING>", "ARRAY<LONG>", "ARRAY<DOUBLE>" (the table API's dataType)
+ * and Druid SQL's "VARCHAR ARRAY", "BIGINT ARRAY", "DOUBLE ARRAY". */
+const char *storage_array_type_name(int elem);
+const char *storage_array_sql_name(int elem);
+/* The element type of a dataType "ARRAY<STRING>" (case-insensitive, spaces
+ * allowed inside the brackets), or -1. */
+int storage_array_type_parse(const char *s, size_t n);
+
 /* The name of a handling ("SORTED_ARRAY", ...), and back (-1 when unknown). */
 const char *storage_mv_handling_name(int handling);
 int storage_mv_handling_parse(const char *s);
@@ -455,6 +493,9 @@ bool storage_view_has_column(const struct storage_view *v, size_t col);
  * between segments: storage_scan_values() casts then, while the typed fast
  * paths (ids, longs, doubles) need the stored class. */
 int storage_view_column_type(const struct storage_view *v, size_t col);
+/* An ARRAY column's element type: SQL_NULL for a multi-value string (and
+ * for any other column), else STRING, LONG or DOUBLE (a typed array). */
+int storage_view_column_elem(const struct storage_view *v, size_t col);
 
 /* --- dictionaries of STRING and ARRAY columns: ids are local to a view ---
  * (an ARRAY column's entries are lists, storage_mv_decode; its dictionary

@@ -24,7 +24,8 @@
  *   header   16 bytes: "LODESEG\0", u32 version, u32 CRC32C of the first 12
  *   parts    each a byte range with its own CRC32C (listed in the footer)
  *   footer   segment fields, then per column: name, type, kind, encoding,
- *            aggregator, dictionary size, and its parts {offset, length, crc}
+ *            aggregator, dictionary size, an ARRAY's element type (0: a
+ *            multi-value string), and its parts {offset, length, crc}
  *   trailer  32 bytes: u64 footer offset, u64 footer length, u32 footer CRC,
  *            u32 version, "LSEGEND\0"
  *
@@ -35,7 +36,8 @@
  *             and measure states, [u32 len[n]][bytes]; codec per block
  *   nulls     a portable roaring bitmap of NULL rows (empty part: none)
  *   dict      (ARRAY, multi-value strings: the same parts, each entry a row's
- *             list as storage_mv_encode lays it, checked whole at open)
+ *             list as storage_mv_encode lays it, checked whole at open; typed
+ *             arrays the same with storage_array_encode's entries)
  *             [u32 count][u32 0][u32 off[count + 1]][bytes], values sorted by
  *             UTF-8 bytes, id i + 1 = value i, id 0 = NULL; or the same
  *             front-coded and compressed: [u32 count][u32 1][u64 stream

@@ -64,7 +64,9 @@ def multiset(rows):
 
 def expected(stored):
     """The answers the queries below must give for these stored lists."""
-    det = sorted([[n, tags] for n, tags in stored], key=lambda r: r[0])
+    # Druid shows one value as a string, several as an array
+    det = sorted([[n, tags[0] if tags and len(tags) == 1 else tags] for n, tags in stored],
+                 key=lambda r: r[0])
     groups = {}
     for _, tags in stored:
         for v in (tags or [None]):

@@ -285,8 +285,10 @@ static const char *columns_str(struct pipeline *p, char *buf, size_t cap)
     buf[0] = '\0';
     for (size_t i = 0; i < pipeline_ncolumns(p) && k < cap; i++) {
         struct pipeline_column *c = pipeline_column(p, i);
-        int m = snprintf(buf + k, cap - k, "%s%s:%s%s", i ? "," : "", c->name,
-                         sql_type_name(c->type), c->measure ? "(m)" : "");
+        int m = snprintf(buf + k, cap - k, "%s%s:%s%s%s%s%s", i ? "," : "", c->name,
+                         sql_type_name(c->type), c->elem ? "<" : "",
+                         c->elem ? sql_type_name(c->elem) : "", c->elem ? ">" : "",
+                         c->measure ? "(m)" : "");
         if (m < 0)
             break;
         k += (size_t)m;
@@ -937,6 +939,67 @@ static void test_measures(void)
 
 /* ---- 5. schema discovery ---------------------------------------------------------------- */
 
+/* Discovery makes arrays of primitives ARRAY columns of their element type
+ * (LONG and DOUBLE mixed: DOUBLE); arrays of objects or of arrays stay
+ * JSON. A table's typed ARRAY column converts each element, warning of one
+ * that does not convert, and refuses nested values. */
+static void test_discovery_arrays(void)
+{
+    struct spec s = {
+        .input = "ts:string",
+        .maps = {{"__time", "TIME_PARSE(\"ts\")"}},
+        .discovery = true,
+    };
+    struct pipeline_table_col tc[] = {{"fixed", SQL_ARRAY, false, "ARRAY<LONG>"}};
+    uint8_t elem[] = {SQL_LONG};
+    struct pipeline_table t = {.cols = tc, .ncols = 1, .elem = elem};
+    struct pipeline *p = make(&s, &t);
+    if (!p)
+        return;
+    const char *texts[] = {
+        ("{\"ts\":\"2023-06-14T00:00:00Z\",\"l\":[3,1,3],\"m\":[1,2.5],\"st\":[\"b\",null,\"a\"],"
+         "\"objs\":[{\"k\":1}],\"nest\":[[1],[2]],\"e\":[],\"fixed\":[5,\"6\",null]}"),
+        "{\"ts\":\"2023-06-14T00:00:01Z\",\"l\":[],\"m\":null,\"fixed\":[1,\"x\",2]}",
+        "{\"ts\":\"2023-06-14T00:00:02Z\",\"l\":7,\"fixed\":[[1]]}",
+        "{\"ts\":\"2023-06-14T00:00:03Z\",\"fixed\":9}",
+    };
+    struct arena mem;
+    arena_init(&mem, 64 * 1024, 0);
+    struct pipeline_out out;
+    struct watch w;
+    char cols[512];
+    if (run(p, texts, 4, &mem, &out, &w) == 0) {
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
+                     "l:array<long>,m:array<double>,st:array<string>,objs:json,nest:json,"
+                     "e:array<string>,fixed:array<long>");
+        CHECK_CELL(p, &out, "l", 0, "array:[3,1,3]");
+        CHECK_CELL(p, &out, "m", 0, "array:[1.0,2.5]");
+        CHECK_CELL(p, &out, "st", 0, "array:[\"b\",null,\"a\"]");
+        CHECK_CELL(p, &out, "e", 0, "array:[]");
+        CHECK_CELL(p, &out, "l", 1, "array:[]");
+        CHECK_CELL(p, &out, "m", 1, "NULL(array)");
+        CHECK_CELL(p, &out, "l", 2, "array:[7]");
+        CHECK_CELL(p, &out, "fixed", 0, "array:[5,6,null]");
+        CHECK_CELL(p, &out, "fixed", 1, "array:[1,null,2]");
+        CHECK_CELL(p, &out, "fixed", 2, "NULL(array)");
+        CHECK_CELL(p, &out, "fixed", 3, "array:[9]");
+        CHECK_EQ_INT(w.n, 4);
+        if (w.n == 4) {
+            CHECK_EQ_INT(w.rows[0].outcome, PIPE_PROCESSED);
+            CHECK_EQ_INT(w.rows[1].outcome, PIPE_PROCESSED_WITH_WARNINGS);
+            CHECK_EQ_STR(w.rows[1].message, "column 'fixed' is ARRAY<LONG>; element 1, 'x', is "
+                                            "not a long, stored as a NULL element");
+            CHECK_EQ_INT(w.rows[2].outcome, PIPE_PROCESSED_WITH_WARNINGS);
+            CHECK_EQ_STR(w.rows[2].message,
+                         "column 'fixed' is ARRAY<LONG>: an element is a nested array or an "
+                         "object (at most 65536 elements and 16777216 bytes); stored NULL");
+            CHECK_MSG(w.rows[3].outcome == PIPE_PROCESSED, "%s", w.rows[3].message);
+        }
+    }
+    arena_destroy(&mem);
+    pipeline_free(p);
+}
+
 static void test_discovery(void)
 {
     struct spec s = {
@@ -961,12 +1024,12 @@ static void test_discovery(void)
     if (run(p, texts, 3, &mem, &out, NULL) == 0) {
         /* not ts (input of __time), not n (input of an aggregation), not secret (excluded) */
         CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
-                     "total:long(m),page:string,tags:string,obj:json,ratio:double,"
+                     "total:long(m),page:string,tags:array<string>,obj:json,ratio:double,"
                      "extra:long");
         CHECK_EQ_INT(out.ncols, 6);
         CHECK_EQ_INT(out.nrows, 3);
         CHECK_CELL(p, &out, "page", 0, "string:a");
-        CHECK_CELL(p, &out, "tags", 0, "string:[\"x\",\"y\"]");
+        CHECK_CELL(p, &out, "tags", 0, "array:[\"x\",\"y\"]");
         CHECK_CELL(p, &out, "obj", 0, "json:{\"k\":1}");
         CHECK_CELL(p, &out, "ratio", 0, "double:1.5");
         /* a column found in row 1 is NULL in row 0 of the same batch */
@@ -990,7 +1053,7 @@ static void test_discovery(void)
     arena_reset(&mem);
     if (run(p, t2, 1, &mem, &out, NULL) == 0) {
         CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
-                     "total:long(m),page:string,tags:string,obj:json,ratio:double,"
+                     "total:long(m),page:string,tags:array<string>,obj:json,ratio:double,"
                      "extra:long,more:long");
         CHECK_EQ_INT(out.ncols, 7);
         CHECK_CELL(p, &out, "extra", 0, "long:2");
@@ -1801,6 +1864,7 @@ int main(void)
     test_rollup();
     test_measures();
     test_discovery();
+    test_discovery_arrays();
     test_coercion();
     test_multiline_ndjson();
     test_csv();

@@ -205,10 +205,10 @@ static void sqlite_load(const char *insert, const int64_t *time, uint32_t nrows,
 static void build_tiny(const char *root)
 {
     static const struct storage_column cols[] = {
-        {"s", SQL_STRING, STORAGE_DIMENSION, {0}},
-        {"n", SQL_LONG, STORAGE_DIMENSION, {0}},
-        {"d", SQL_DOUBLE, STORAGE_DIMENSION, {0}},
-        {"j", SQL_JSON, STORAGE_DIMENSION, {0}},
+        {"s", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"n", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
+        {"d", SQL_DOUBLE, STORAGE_DIMENSION, 0, {0}},
+        {"j", SQL_JSON, STORAGE_DIMENSION, 0, {0}},
     };
     struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
                                  4};
@@ -305,15 +305,15 @@ static void build_edits(const char *root, const char *name, const struct edits_p
                         size_t nparts, uint64_t seed)
 {
     static const struct storage_column cols[WIKI_COLS] = {
-        {"channel", SQL_STRING, STORAGE_DIMENSION, {0}},
-        {"page", SQL_STRING, STORAGE_DIMENSION, {0}},
-        {"user", SQL_STRING, STORAGE_DIMENSION, {0}},
-        {"countryName", SQL_STRING, STORAGE_DIMENSION, {0}},
-        {"added", SQL_LONG, STORAGE_DIMENSION, {0}},
-        {"deleted", SQL_LONG, STORAGE_DIMENSION, {0}},
-        {"delta", SQL_LONG, STORAGE_DIMENSION, {0}},
-        {"score", SQL_DOUBLE, STORAGE_DIMENSION, {0}},
-        {"isRobot", SQL_LONG, STORAGE_DIMENSION, {0}},
+        {"channel", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"page", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"user", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"countryName", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"added", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
+        {"deleted", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
+        {"delta", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
+        {"score", SQL_DOUBLE, STORAGE_DIMENSION, 0, {0}},
+        {"isRobot", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
     };
     struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
                                  WIKI_COLS};
@@ -375,12 +375,12 @@ static void build_many(const char *root)
 static void build_rollup(const char *root)
 {
     struct storage_column cols[6] = {
-        {"s", SQL_STRING, STORAGE_DIMENSION, {0}},
-        {"cnt", SQL_LONG, STORAGE_MEASURE, {0}},
-        {"total", SQL_LONG, STORAGE_MEASURE, {0}},
-        {"mx", SQL_LONG, STORAGE_MEASURE, {0}},
-        {"last_label", SQL_STRING, STORAGE_MEASURE, {0}},
-        {"dsum", SQL_DOUBLE, STORAGE_MEASURE, {0}},
+        {"s", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"cnt", SQL_LONG, STORAGE_MEASURE, 0, {0}},
+        {"total", SQL_LONG, STORAGE_MEASURE, 0, {0}},
+        {"mx", SQL_LONG, STORAGE_MEASURE, 0, {0}},
+        {"last_label", SQL_STRING, STORAGE_MEASURE, 0, {0}},
+        {"dsum", SQL_DOUBLE, STORAGE_MEASURE, 0, {0}},
     };
     const char *mt[6] = {NULL, "count", "longSum", "longMax", "stringLatest", "doubleSum"};
     for (int c = 1; c < 6; c++)
@@ -555,6 +555,111 @@ static void build_mv(const char *root)
     free(st);
 }
 
+/* arr, arragg: typed ARRAY columns (ARRAY<LONG> la, ARRAY<STRING> sa,
+ * ARRAY<DOUBLE> da) in a detail table, six rows persisted and four
+ * realtime, and la as the key of an aggregate table (count). Arrays keep
+ * their order, duplicates and NULL elements; NULL and [] differ. sqlite
+ * gets arr(t, s, n, la, sa, da) with each array as its JSON text (NULL for
+ * a NULL array), for json_each. */
+static void build_arr(const char *root)
+{
+    static const struct storage_column cols[] = {
+        {.name = "la", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION, .elem = SQL_LONG},
+        {.name = "sa", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION, .elem = SQL_STRING},
+        {.name = "da", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION, .elem = SQL_DOUBLE},
+        {.name = "s", .type = SQL_STRING, .kind = STORAGE_DIMENSION},
+        {.name = "n", .type = SQL_LONG, .kind = STORAGE_DIMENSION},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 5};
+    struct storage_table *t = open_table(root, "arr", &sch);
+    /* each row's arrays as JSON (NULL: a NULL array) */
+    static const struct {
+        const char *la, *sa, *da, *s;
+    } rows[10] = {
+        {"[1,2]", "[\"a\",\"b\"]", "[0.5]", "x"},
+        {"[2,1]", "[\"b\",\"a\"]", "[1.5,-2.0]", "y"},
+        {"[]", "[]", "[]", "x"},
+        {NULL, NULL, NULL, "y"},
+        {"[1,2]", "[\"a\",\"b\"]", "[0.5]", "z"},
+        {"[3,null,3]", "[\"c\",null,\"\"]", "[null]", "x"},
+        {"[7]", "[\"d\"]", "[2.25,2.25]", "y"},
+        {"[1,2,3]", "[\"a\",\"a\"]", "[0.5,1.5]", "z"},
+        {"[]", "[\"\"]", NULL, NULL},
+        {"[2]", "[\"b\"]", "[1.5]", "x"},
+    };
+    int64_t time[10];
+    struct sql_value la[10], sa[10], da[10], sv[10], nv[10], jl[10], js[10], jd[10];
+    static struct sql_value items[3][10][4];
+    for (int i = 0; i < 10; i++) {
+        time[i] = T0 + (int64_t)i * 3600000;
+        sv[i] = rows[i].s ? sql_string(rows[i].s, 1) : sql_null(SQL_STRING);
+        nv[i] = sql_long(i + 1);
+        const char *txt[3] = {rows[i].la, rows[i].sa, rows[i].da};
+        struct sql_value *out[3] = {&la[i], &sa[i], &da[i]}, *json[3] = {&jl[i], &js[i], &jd[i]};
+        for (int c = 0; c < 3; c++) {
+            *json[c] = txt[c] ? sql_string(txt[c], strlen(txt[c])) : sql_null(SQL_STRING);
+            if (!txt[c]) {
+                *out[c] = sql_null(SQL_ARRAY);
+                continue;
+            }
+            json_error_t je;
+            json_t *a = json_loads(txt[c], 0, &je);
+            *out[c] = (struct sql_value){.type = SQL_ARRAY};
+            out[c]->v.a.items = items[c][i];
+            for (size_t k = 0; k < json_array_size(a) && k < 4; k++) {
+                json_t *e = json_array_get(a, k);
+                struct sql_value *x = &items[c][i][out[c]->v.a.n++];
+                if (json_is_null(e))
+                    *x = sql_null(c == 0 ? SQL_LONG : c == 1 ? SQL_STRING : SQL_DOUBLE);
+                else if (c == 0)
+                    *x = sql_long(json_integer_value(e));
+                else if (c == 2)
+                    *x = sql_double(json_number_value(e));
+                else
+                    *x = sql_string(strdup(json_string_value(e)), strlen(json_string_value(e)));
+            }
+            json_decref(a);
+        }
+    }
+    struct sql_value *cv[5] = {la, sa, da, sv, nv};
+    append(t, time, 6, cv, 5);
+    persist(t);
+    struct sql_value *cv2[5] = {la + 6, sa + 6, da + 6, sv + 6, nv + 6};
+    append(t, time + 6, 4, cv2, 5);
+    sqlite_exec("CREATE TABLE arr(t INTEGER, s TEXT, n INTEGER, la TEXT, sa TEXT, da TEXT)");
+    struct sql_value *sq[5] = {sv, nv, jl, js, jd};
+    sqlite_load("INSERT INTO arr VALUES(?,?,?,?,?,?)", time, 10, sq, 5);
+
+    struct storage_column acols[2] = {
+        {.name = "la", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION, .elem = SQL_LONG},
+        {.name = "cnt", .type = SQL_LONG, .kind = STORAGE_MEASURE},
+    };
+    CHECK(sql_agg_for_measure("count", &acols[1].agg));
+    struct storage_schema asch = {STORAGE_AGGREGATE, STORAGE_GRAN_DAY, STORAGE_GRAN_DAY, acols, 2};
+    struct storage_table *a = open_table(root, "arragg", &asch);
+    size_t ss = sql_agg_state_size(&acols[1].agg);
+    uint8_t *st = calloc(10, ss);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct sql_value none = sql_null(SQL_NULL);
+    for (int i = 0; i < 10; i++) {
+        sql_agg_init(&acols[1].agg, st + ss * i);
+        CHECK(sql_agg_add(&acols[1].agg, st + ss * i, &none, time[i], &mem));
+    }
+    struct storage_batch_col bc[2] = {{1, la, NULL}, {2, NULL, st}};
+    struct storage_batch b = {5, time, 2, bc};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(a, &b, &err) == 0, "append arragg: %s", err.msg);
+    persist(a);
+    struct storage_batch_col bc2[2] = {{1, la + 5, NULL}, {2, NULL, st + 5 * ss}};
+    struct storage_batch b2 = {5, time + 5, 2, bc2};
+    CHECK_MSG(storage_table_append(a, &b2, &err) == 0, "append arragg: %s", err.msg);
+    arena_destroy(&mem);
+    free(st);
+}
+
 /* mvr: 4,000 rows of 0-3 sorted values from {a..e, ''} (a row with none is
  * [] or NULL), 2,500 persisted, the rest realtime; for the random
  * multi-value statements (test_random_mv), with sqlite's copy as JSON text. */
@@ -631,8 +736,8 @@ static void build_mvr(const char *root)
 static void build_big(const char *root)
 {
     static const struct storage_column cols[2] = {
-        {"page", SQL_STRING, STORAGE_DIMENSION, {0}},
-        {"user", SQL_STRING, STORAGE_DIMENSION, {0}},
+        {"page", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"user", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
     };
     struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
                                  2};
@@ -1353,7 +1458,7 @@ static void *live_writer(void *arg)
 
 static void test_concurrent_appends(const char *root)
 {
-    static const struct storage_column cols[1] = {{"v", SQL_STRING, STORAGE_DIMENSION, {0}}};
+    static const struct storage_column cols[1] = {{"v", SQL_STRING, STORAGE_DIMENSION, 0, {0}}};
     struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_HOUR, STORAGE_GRAN_MILLISECOND, cols,
                                  1};
     struct live l = {open_table(root, "live", &sch), 200, 0, {0}};
@@ -2228,6 +2333,7 @@ int main(int argc, char **argv)
     build_rollup(root);
     build_big(root);
     build_mv(root);
+    build_arr(root);
     build_mvr(root);
 
     test_memory();
