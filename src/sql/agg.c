@@ -3,14 +3,28 @@
  * COUNT(DISTINCT x) (exact set), SUM, MIN, MAX, AVG, ANY_VALUE, the
  * time-paired EARLIEST / LATEST / EARLIEST_BY / LATEST_BY, and the
  * query-only VAR_SAMP / VAR_POP / STDDEV_SAMP / STDDEV_POP, BIT_AND /
- * BIT_OR / BIT_XOR, ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG. Rollup at
- * ingestion adds rows into states and merges partial states; queries do
- * the same and then finalize; segments store states as bytes.
+ * BIT_OR / BIT_XOR, ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG, and the
+ * sketches DS_HLL, DS_THETA and DS_QUANTILES_SKETCH (which also serve
+ * APPROX_COUNT_DISTINCT*, APPROX_QUANTILE_DS and an approximate
+ * COUNT(DISTINCT x)). Rollup at ingestion adds rows into states and merges
+ * partial states; queries do the same and then finalize; segments store
+ * states as bytes.
  *
  * Every aggregator uses one fixed-size state layout (struct agg_state):
  * simpler than per-kind layouts and small enough (64 bytes). Variable data
- * (string values, distinct sets) lives in the caller's arena; a state never
- * owns heap memory, so dropping states is dropping their arena.
+ * (string values, distinct sets) lives in the caller's arena, so dropping
+ * states is dropping their arena. The one exception keeps that rule: a
+ * sketch state points to an accumulator (func_sketch.c) holding the sketch
+ * library's union, which mallocs as it grows. Rather than teach the
+ * library an arena allocator, the accumulator is made in the caller's arena
+ * and registers a cleanup hook on it (arena_on_reset, util.h) that frees
+ * the union when the arena is reset, released to an earlier mark or
+ * destroyed, and charges the arena's cap and budget for the most the union
+ * may grow to (arena_charge: Druid reserves that much per group too). So a
+ * query's budget covers its sketches, and every caller that drops states
+ * by dropping their arena frees them. A sketch state serializes as the
+ * DataSketches compact image alone (what Druid stores), not in the
+ * versioned layout of the others.
  *
  * Druid rules: COUNT(x) and the others skip NULL inputs; SUM/MIN/MAX/AVG
  * of no non-NULL input is NULL, COUNT is 0; AVG is DOUBLE (Druid 28+);
@@ -91,9 +105,10 @@ struct agg_state {
         double d;  /* VAR_*, STDDEV_*: the sum of the values */
     } sum;
     union {
-        struct sql_value v; /* MIN, MAX, ANY_VALUE, EARLIEST/LATEST */
-        double m2;          /* VAR_*, STDDEV_*: the sum of squared deviations */
-        struct coll *coll;  /* ARRAY_AGG, ARRAY_CONCAT_AGG, STRING_AGG */
+        struct sql_value v;        /* MIN, MAX, ANY_VALUE, EARLIEST/LATEST */
+        double m2;                 /* VAR_*, STDDEV_*: the sum of squared deviations */
+        struct coll *coll;         /* ARRAY_AGG, ARRAY_CONCAT_AGG, STRING_AGG */
+        struct sql_sketch_acc *sk; /* DS_HLL, DS_THETA, DS_QUANTILES_SKETCH (func_sketch.c) */
     };
     struct dset *set; /* COUNT(DISTINCT), and the DISTINCT collections' membership */
 };
@@ -110,6 +125,11 @@ static bool is_coll(const struct sql_agg_call *c)
            c->kind == SQL_AGG_STRING_AGG;
 }
 
+static bool is_sketch(const struct sql_agg_call *c)
+{
+    return c->kind == SQL_AGG_HLL || c->kind == SQL_AGG_THETA || c->kind == SQL_AGG_QUANTILES;
+}
+
 static bool is_var(const struct sql_agg_call *c)
 {
     return c->kind == SQL_AGG_VAR_SAMP || c->kind == SQL_AGG_VAR_POP ||
@@ -120,7 +140,7 @@ void sql_agg_init(const struct sql_agg_call *c, void *state)
 {
     struct agg_state *s = state;
     memset(s, 0, sizeof *s);
-    if (!is_coll(c) && !is_var(c))
+    if (!is_coll(c) && !is_var(c) && !is_sketch(c))
         s->v = sql_null(c->result_type);
 }
 
@@ -129,12 +149,13 @@ void sql_agg_init(const struct sql_agg_call *c, void *state)
 static bool keep_value(struct sql_value *dst, const struct sql_value *v, uint32_t max,
                        struct arena *mem)
 {
-    if (v->is_null || (v->type != SQL_STRING && v->type != SQL_JSON)) {
+    if (v->is_null ||
+        (v->type != SQL_STRING && v->type != SQL_JSON && !sql_type_is_sketch(v->type))) {
         *dst = *v;
         return true;
     }
     uint32_t n = v->v.s.n;
-    if (n > max) {
+    if (n > max && !sql_type_is_sketch(v->type)) {
         n = max;
         while (n > 0 && ((unsigned char)v->v.s.p[n] & 0xC0) == 0x80)
             n--;
@@ -438,6 +459,14 @@ int sql_agg_add_err(const struct sql_agg_call *c, void *state, const struct sql_
     struct agg_state *s = state;
     const struct sql_value *x = c->nargs ? &args[0] : NULL;
     switch (c->kind) {
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: {
+        int rc = sql__sketch_add(c, &s->sk, x, false, mem, err);
+        if (!rc && !x->is_null)
+            s->has = 1;
+        return rc;
+    }
     case SQL_AGG_VAR_SAMP:
     case SQL_AGG_VAR_POP:
     case SQL_AGG_STDDEV_SAMP:
@@ -602,6 +631,12 @@ int sql_agg_merge_err(const struct sql_agg_call *c, void *dst, const void *src, 
         var_merge(d, s);
         return 0;
     }
+    if (is_sketch(c)) {
+        int rc = sql__sketch_merge(c, &d->sk, s->sk, mem, err);
+        if (!rc && s->has)
+            d->has = 1;
+        return rc;
+    }
     if (c->kind == SQL_AGG_BIT_AND || c->kind == SQL_AGG_BIT_OR || c->kind == SQL_AGG_BIT_XOR) {
         if (s->has)
             bit_fold(c, d, s->sum.l);
@@ -688,6 +723,9 @@ void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sq
 {
     const struct agg_state *s = state;
     switch (c->kind) {
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: sql__sketch_finalize(c, s->sk, out); return;
     case SQL_AGG_VAR_SAMP:
     case SQL_AGG_VAR_POP:
     case SQL_AGG_STDDEV_SAMP:
@@ -787,6 +825,8 @@ static unsigned char state_family(enum sql_agg_kind k)
 bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out)
 {
     const struct agg_state *s = state;
+    if (is_sketch(c)) /* the sketch's own bytes, as Druid stores them */
+        return sql__sketch_serialize(c, s->sk, out);
     unsigned char h[3] = {STATE_VERSION, state_family(c->kind), s->has};
     buf_append(out, h, 3);
     put_u64(out, (uint64_t)s->cnt);
@@ -886,6 +926,11 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
 {
     struct agg_state *s = state;
     sql_agg_init(c, s);
+    if (is_sketch(c)) {
+        int rc = sql__sketch_deserialize(c, p, n, &s->sk, mem, err);
+        s->has = rc == 0;
+        return rc;
+    }
     struct rd r = {p, (const unsigned char *)p + n};
     if (n < 27 || r.p[0] != STATE_VERSION || r.p[1] != state_family(c->kind))
         return lerr_set(err, LERR_CORRUPT,
@@ -975,6 +1020,9 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
     if (state_family(a->kind) != state_family(b->kind))
         return false;
     switch (a->kind) {
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: return true; /* sketches of any size merge */
     case SQL_AGG_COUNT_STAR:
     case SQL_AGG_COUNT: return true; /* a count of rows or of values is a count */
     case SQL_AGG_SUM:

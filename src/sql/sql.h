@@ -62,17 +62,20 @@
 /* ---- types and values -------------------------------------------------- */
 
 /* X(enum, Druid SQL name, lower-case name used by inputSchema/table schemas) */
-#define SQL_TYPE_MAP(X)                        \
-    X(SQL_NULL, "NULL", "null")                \
-    X(SQL_STRING, "VARCHAR", "string")         \
-    X(SQL_LONG, "BIGINT", "long")              \
-    X(SQL_FLOAT, "FLOAT", "float")             \
-    X(SQL_DOUBLE, "DOUBLE", "double")          \
-    X(SQL_TIMESTAMP, "TIMESTAMP", "timestamp") \
-    X(SQL_BOOLEAN, "BOOLEAN", "boolean")       \
-    X(SQL_JSON, "COMPLEX<json>", "json")       \
-    X(SQL_ARRAY, "ARRAY", "array")             \
-    X(SQL_INTERVAL, "INTERVAL", "interval")
+#define SQL_TYPE_MAP(X)                                        \
+    X(SQL_NULL, "NULL", "null")                                \
+    X(SQL_STRING, "VARCHAR", "string")                         \
+    X(SQL_LONG, "BIGINT", "long")                              \
+    X(SQL_FLOAT, "FLOAT", "float")                             \
+    X(SQL_DOUBLE, "DOUBLE", "double")                          \
+    X(SQL_TIMESTAMP, "TIMESTAMP", "timestamp")                 \
+    X(SQL_BOOLEAN, "BOOLEAN", "boolean")                       \
+    X(SQL_JSON, "COMPLEX<json>", "json")                       \
+    X(SQL_ARRAY, "ARRAY", "array")                             \
+    X(SQL_INTERVAL, "INTERVAL", "interval")                    \
+    X(SQL_HLL_SKETCH, "COMPLEX<HLLSketch>", "HLLSketch")       \
+    X(SQL_THETA_SKETCH, "COMPLEX<thetaSketch>", "thetaSketch") \
+    X(SQL_QUANTILES_SKETCH, "COMPLEX<quantilesDoublesSketch>", "quantilesDoublesSketch")
 
 enum sql_type {
 #define SQL_TYPE_ENUM(e, sqlname, name) e,
@@ -86,6 +89,10 @@ enum sql_type {
  *   LONG, TIMESTAMP (epoch ms), BOOLEAN (1/0)   v.l
  *   DOUBLE, FLOAT (FLOAT rounded to float)      v.d
  *   STRING, JSON (JSON text)                    v.s (bytes, not NUL-terminated)
+ *   HLL_SKETCH, THETA_SKETCH, QUANTILES_SKETCH  v.s: the sketch serialized as
+ *                                               DataSketches serializes it
+ *                                               (compact); results show it
+ *                                               as base64, as Druid does
  *   ARRAY                                       v.a (elements)
  *   INTERVAL (internal)                         v.l = ms, or months when
  *                                               `months` (v.s.n) is set
@@ -113,9 +120,17 @@ struct sql_value {
 const char *sql_type_sql_name(int type);
 const char *sql_type_name(int type);
 /* Parses a schema dataType ("string", "long", "float", "double", "json",
- * "timestamp", "boolean", "array"; case-insensitive); -1 if unknown. */
+ * "timestamp", "boolean", "array"; case-insensitive); -1 if unknown (the
+ * sketch types too: they are measure types, not input types). */
 int sql_type_from_name(const char *s, size_t n);
 bool sql_type_is_numeric(int type); /* LONG FLOAT DOUBLE TIMESTAMP BOOLEAN */
+bool sql_type_is_sketch(int type);  /* HLL_SKETCH THETA_SKETCH QUANTILES_SKETCH */
+/* Base64 (RFC 4648, padded), as Druid shows sketches and reads pre-built
+ * ones: encode appends to out (false when it failed); decode writes at
+ * most n * 3 / 4 bytes to out and returns how many, or -1 when the text is
+ * not base64 (blanks around it allowed). */
+bool sql_base64_encode(const void *p, size_t n, struct buf *out);
+long sql_base64_decode(const char *p, size_t n, unsigned char *out);
 
 static inline struct sql_value sql_null(int type)
 {
@@ -240,6 +255,10 @@ struct sql_options {
     struct mem_budget *budget;
     /* NULL: LOOKUP() is refused (ingestion mappings and filters have none). */
     const struct sql_lookups *lookups;
+    /* COUNT(DISTINCT x) counts exactly (context useApproximateCountDistinct
+     * false); by default (false here) it is an HLL sketch's estimate (lgK
+     * 12, HLL_4), as in Druid. */
+    bool exact_count_distinct;
 };
 
 /* ---- compiled expressions ---------------------------------------------- */
@@ -332,7 +351,10 @@ uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b, c
     X(SQL_AGG_BIT_XOR, "BIT_XOR")               \
     X(SQL_AGG_ARRAY_AGG, "ARRAY_AGG")           \
     X(SQL_AGG_ARRAY_CONCAT, "ARRAY_CONCAT_AGG") \
-    X(SQL_AGG_STRING_AGG, "STRING_AGG")
+    X(SQL_AGG_STRING_AGG, "STRING_AGG")         \
+    X(SQL_AGG_HLL, "DS_HLL")                    \
+    X(SQL_AGG_THETA, "DS_THETA")                \
+    X(SQL_AGG_QUANTILES, "DS_QUANTILES_SKETCH")
 
 enum sql_agg_kind {
 #define SQL_AGG_ENUM(e, name) e,
@@ -364,7 +386,23 @@ struct sql_agg_call {
     /* STRING_AGG's separator (a literal; owned by the call's expression) */
     const char *sep;
     uint32_t sep_len;
+    /* Sketches (SQL_AGG_HLL, _THETA, _QUANTILES): lgK (4..21), nominal
+     * entries (a power of two, 16..2^26) or k (a power of two, 2..32768);
+     * the HLL target type (enum sketch_hll_type); what the call returns
+     * (SQL_SKETCH_OUT_*); APPROX_QUANTILE_DS's fraction. An input value
+     * that is a sketch of the family (or a base64 text of one, at
+     * ingestion) is merged; any other value updates the sketch. */
+    uint32_t sketch_size;
+    uint8_t sketch_type;
+    uint8_t sketch_out;
+    double fraction;
 };
+
+/* What a sketch aggregate returns: the sketch (DS_HLL, DS_THETA,
+ * DS_QUANTILES_SKETCH; result type the sketch type), its estimate rounded
+ * to a BIGINT (APPROX_COUNT_DISTINCT*, COUNT(DISTINCT x) when approximate),
+ * or a quantile (APPROX_QUANTILE_DS, DOUBLE). */
+enum { SQL_SKETCH_OUT_SKETCH, SQL_SKETCH_OUT_ESTIMATE, SQL_SKETCH_OUT_QUANTILE };
 
 /* For an aggregation expression (SQL_MODE_ROLLUP or an aggregate at the top
  * in SQL_MODE_ANY): its call; NULL otherwise. */
