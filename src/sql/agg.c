@@ -1063,6 +1063,13 @@ static void measure_call(const struct measure_def *m, struct sql_agg_call *out)
     out->result_type = m->type;
     out->nargs = m->kind == SQL_AGG_COUNT_STAR ? 0 : 1;
     out->max_bytes = 1024;
+    /* sketch columns: Druid's defaults; the stored value is the sketch */
+    out->sketch_out = SQL_SKETCH_OUT_SKETCH;
+    out->sketch_type = 0; /* HLL_4 */
+    out->sketch_size = m->kind == SQL_AGG_HLL         ? 12
+                       : m->kind == SQL_AGG_THETA     ? 16384
+                       : m->kind == SQL_AGG_QUANTILES ? 128
+                                                      : 0;
 }
 
 bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out)
@@ -1112,6 +1119,10 @@ static void accepts_text(const struct measure_def *m, char *out, size_t cap)
         {SQL_AGG_MAX, "MAX(x)", true},            {SQL_AGG_LATEST, "LATEST(x)", true},
         {SQL_AGG_LATEST_BY, "LATEST_BY(x, t)", true},
         {SQL_AGG_EARLIEST, "EARLIEST(x)", true},  {SQL_AGG_EARLIEST_BY, "EARLIEST_BY(x, t)", true},
+        {SQL_AGG_HLL, "COUNT(DISTINCT x), APPROX_COUNT_DISTINCT(x), APPROX_COUNT_DISTINCT_DS_HLL(x) "
+                      "or DS_HLL(x)", false},
+        {SQL_AGG_THETA, "APPROX_COUNT_DISTINCT_DS_THETA(x) or DS_THETA(x)", false},
+        {SQL_AGG_QUANTILES, "DS_QUANTILES_SKETCH(x) or APPROX_QUANTILE_DS(x, fraction)", false},
     };
     // clang-format on
     size_t n = 0, total = 0, k = 0;
@@ -1154,6 +1165,9 @@ static const char *kind_name(const struct sql_agg_call *m)
         [SQL_AGG_BIT_XOR] = "BIT_XOR(x)",         [SQL_AGG_ARRAY_AGG] = "ARRAY_AGG(x)",
         [SQL_AGG_ARRAY_CONCAT] = "ARRAY_CONCAT_AGG(x)",
         [SQL_AGG_STRING_AGG] = "STRING_AGG(x, separator)",
+        [SQL_AGG_HLL] = "an HLL sketch (COUNT(DISTINCT x), APPROX_COUNT_DISTINCT(x), DS_HLL(x))",
+        [SQL_AGG_THETA] = "a theta sketch (DS_THETA(x), APPROX_COUNT_DISTINCT_DS_THETA(x))",
+        [SQL_AGG_QUANTILES] = "a quantiles sketch (DS_QUANTILES_SKETCH(x), APPROX_QUANTILE_DS(x, f))",
     };
     // clang-format on
     return (unsigned)m->kind < LS_ARRAY_LEN(names) && names[m->kind] ? names[m->kind] : "?";
@@ -1167,6 +1181,9 @@ static const char *combines(enum sql_agg_kind k)
     case SQL_AGG_MAX: return "keep the largest value";
     case SQL_AGG_LATEST: return "keep the value of the latest time";
     case SQL_AGG_EARLIEST: return "keep the value of the earliest time";
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: return "merge their sketches";
     default: return "add up";
     }
 }
@@ -1176,10 +1193,10 @@ static const char *unstorable(const struct sql_agg_call *m)
 {
     switch (m->kind) {
     case SQL_AGG_COUNT_DISTINCT:
-        return "a distinct count (COUNT(DISTINCT x), APPROX_COUNT_DISTINCT(x)) needs a sketch "
-               "column (HLLSketch or thetaSketch), which is not supported yet: rolled-up rows "
-               "cannot add up plain counts of distinct values. Store x as a dimension and count "
-               "it at query time with COUNT(DISTINCT x)";
+        return "an exact distinct count cannot roll up (rolled-up rows cannot add up plain "
+               "counts of distinct values): map APPROX_COUNT_DISTINCT(x) or DS_HLL(x) into an "
+               "HLLSketch column, or DS_THETA(x) into a thetaSketch column, or store x as a "
+               "dimension and count it at query time";
     case SQL_AGG_AVG:
         return "no measure type keeps an average: map SUM(x) into a doubleSum column and "
                "COUNT(*) into a count column, and divide them at query time";
@@ -1239,6 +1256,9 @@ const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *e
     case SQL_AGG_EARLIEST:
     case SQL_AGG_EARLIEST_BY:
         return whole ? "longEarliest" : number ? "doubleEarliest" : "stringEarliest";
+    case SQL_AGG_HLL: return "HLLSketch";
+    case SQL_AGG_THETA: return "thetaSketch";
+    case SQL_AGG_QUANTILES: return "quantilesDoublesSketch";
     default: lerr_set(err, LERR_INVALID, "%s cannot feed a measure", kind_name(m)); return NULL;
     }
 }
@@ -1254,7 +1274,8 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
         return lerr_set(err, LERR_INVALID,
                         "measure type %s is not supported yet; give the column one of count, "
                         "longSum, doubleSum, floatSum, long/double/floatMin and Max, "
-                        "long/double/stringLatest and Earliest",
+                        "long/double/stringLatest and Earliest, HLLSketch, thetaSketch, "
+                        "quantilesDoublesSketch",
                         measure_type ? measure_type : "(none)");
     char acc[200];
     accepts_text(d, acc, sizeof acc);
@@ -1270,7 +1291,7 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
                         kind_name(m), fit ? "a " : "another", fit ? fit : "");
     }
     bool counts = m->kind == SQL_AGG_COUNT_STAR || m->kind == SQL_AGG_COUNT;
-    if (!counts && !value_fits(m->arg_type, d->type)) {
+    if (!counts && !is_sketch(m) && !value_fits(m->arg_type, d->type)) {
         struct lerr e;
         lerr_init(&e);
         const char *fit = sql_agg_measure_default(m, &e);
@@ -1319,6 +1340,14 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
         int rc = sql_eval_row(m->args[i], row, mem, &args[i], err);
         if (rc)
             return rc;
+    }
+    if (is_sketch(col)) {
+        /* the mapping's value into the column's sketch; a sketch of the
+         * family, or the base64 text of one, merges (pre-built sketches) */
+        int rc = sql__sketch_add(col, &s->sk, &args[0], true, mem, err);
+        if (!rc && !args[0].is_null)
+            s->has = 1;
+        return rc;
     }
     struct sql_value v;
     int64_t t = row_time;

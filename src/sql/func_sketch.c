@@ -30,10 +30,13 @@
  * when that arena is reset, released or destroyed, so dropping states is
  * still dropping their arena. The memory the union may grow to is charged
  * to the arena's cap and budget when the accumulator is made
- * (arena_charge), as Druid reserves a sketch's maximum size per group:
+ * (arena_charge), as Druid reserves a sketch's maximum size per group
+ * and per in-memory row:
  * HLL 2^lgK registers of 8 bits plus its coupon set, theta 16 bytes per
  * nominal entry (its table at most), quantiles the updatable image of a
- * stream of 2^32 items.
+ * stream of 2^32 items. A state read from bytes (a segment's) keeps only
+ * the checked image until something is added or merged into it, so
+ * scanning stored sketches makes no union for them.
  *
  * Entry points: sql__sketch_add(), sql__sketch_merge(),
  * sql__sketch_finalize(), sql__sketch_serialize(), sql__sketch_deserialize(),
@@ -53,8 +56,13 @@
     static void name(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out)
 
 struct sql_sketch_acc {
-    uint8_t kind;   /* enum sql_agg_kind: SQL_AGG_HLL, _THETA, _QUANTILES */
-    void *u;        /* sketch_hll_union, sketch_theta_union, sketch_quantiles_union */
+    uint8_t kind; /* enum sql_agg_kind: SQL_AGG_HLL, _THETA, _QUANTILES */
+    void *u;      /* sketch_hll_union, sketch_theta_union, sketch_quantiles_union */
+    /* Or, until something is added or merged into it, only the image a
+     * stored state was read from (checked; in the arena): a scan that
+     * shows or merges stored sketches makes no union for them. */
+    const uint8_t *img;
+    size_t nimg;
     uint8_t *bytes; /* the last finalized image (malloc'd), until the next change */
     size_t nbytes;
     bool fresh;
@@ -96,17 +104,25 @@ static size_t acc_reserve(const struct sql_agg_call *c)
     }
 }
 
-/* The call's accumulator, made on first use in mem. */
+static int acc_merge_image(struct sql_sketch_acc *a, const struct sql_value *v, struct lerr *err);
+
+/* The call's accumulator, made on first use in mem, with its union. */
 static int acc_get(const struct sql_agg_call *c, struct sql_sketch_acc **pa, struct arena *mem,
                    struct lerr *err)
 {
-    if (*pa)
+    struct sql_sketch_acc *a = *pa;
+    if (a && a->u)
         return 0;
-    struct sql_sketch_acc *a = arena_zalloc(mem, sizeof *a);
-    if (!a || !arena_charge(mem, acc_reserve(c)))
+    if (!a) {
+        if (!(a = arena_zalloc(mem, sizeof *a)))
+            return lerr_set(err, LERR_NOMEM, "out of memory for a %s sketch",
+                            sql_type_sql_name(sketch_type_of(c->kind)));
+        a->kind = (uint8_t)c->kind;
+        *pa = a;
+    }
+    if (!arena_charge(mem, acc_reserve(c)))
         return lerr_set(err, LERR_NOMEM, "out of memory for a %s sketch",
                         sql_type_sql_name(sketch_type_of(c->kind)));
-    a->kind = (uint8_t)c->kind;
     struct sketch_theta_config cfg;
     switch (c->kind) {
     case SQL_AGG_HLL: a->u = sketch_hll_union_new((int)c->sketch_size, err); break;
@@ -123,7 +139,14 @@ static int acc_get(const struct sql_agg_call *c, struct sql_sketch_acc **pa, str
         acc_free(a);
         return lerr_set(err, LERR_NOMEM, "out of memory for a sketch");
     }
-    *pa = a;
+    if (a->img) { /* a stored sketch that now takes more */
+        struct sql_value v = {.type = (uint8_t)sketch_type_of(c->kind),
+                              .v.s = {(const char *)a->img, (uint32_t)a->nimg}};
+        a->img = NULL;
+        int rc = acc_merge_image(a, &v, err);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -154,6 +177,7 @@ static int acc_merge_image(struct sql_sketch_acc *a, const struct sql_value *v, 
         if (!s)
             return err && err->code ? err->code : LERR_CORRUPT;
         rc = sketch_hll_union_update(a->u, s, err);
+        sketch_hll_union_settle(a->u); /* see sql__sketch_merge */
         sketch_hll_free(s);
         break;
     }
@@ -271,6 +295,14 @@ int sql__sketch_add(const struct sql_agg_call *c, struct sql_sketch_acc **pa,
 static void *acc_result(const struct sql_agg_call *c, const struct sql_sketch_acc *a,
                         struct lerr *err)
 {
+    if (a && !a->u) { /* a stored image: read it */
+        switch (c->kind) {
+        case SQL_AGG_HLL: return sketch_hll_deserialize(a->img, a->nimg, err);
+        case SQL_AGG_THETA:
+            return sketch_theta_compact_deserialize(a->img, a->nimg, SKETCH_DEFAULT_SEED, err);
+        default: return sketch_quantiles_deserialize(a->img, a->nimg, err);
+        }
+    }
     switch (c->kind) {
     case SQL_AGG_HLL:
         if (!a) {
@@ -344,11 +376,21 @@ int sql__sketch_merge(const struct sql_agg_call *c, struct sql_sketch_acc **dst,
         return rc;
     struct sql_sketch_acc *d = *dst;
     d->fresh = false;
+    if (!src->u) { /* a stored image */
+        struct sql_value v = {.type = (uint8_t)sketch_type_of(c->kind),
+                              .v.s = {(const char *)src->img, (uint32_t)src->nimg}};
+        return acc_merge_image(d, &v, err);
+    }
     void *r = NULL;
     switch (c->kind) {
     case SQL_AGG_HLL:
+        /* src may be shared with other readers (a realtime row's state that
+         * queries merge under a read lock): every change to a union is
+         * followed by sketch_hll_union_settle(), so reading its result here
+         * writes nothing */
         r = sketch_hll_union_result(src->u, SKETCH_HLL_8, err);
         rc = r ? sketch_hll_union_update(d->u, r, err) : LERR_NOMEM;
+        sketch_hll_union_settle(d->u);
         break;
     case SQL_AGG_THETA:
         r = sketch_theta_union_result(src->u, true, err);
@@ -371,6 +413,10 @@ void sql__sketch_finalize(const struct sql_agg_call *c, const struct sql_sketch_
                           struct sql_value *out)
 {
     struct sql_sketch_acc *a = (struct sql_sketch_acc *)acc; /* caches its image */
+    if (c->sketch_out == SQL_SKETCH_OUT_SKETCH && a && !a->u) {
+        sql_set_str(out, sketch_type_of(c->kind), (const char *)a->img, a->nimg);
+        return;
+    }
     if (c->sketch_out == SQL_SKETCH_OUT_SKETCH && a && a->fresh) {
         sql_set_str(out, sketch_type_of(c->kind), (const char *)a->bytes, a->nbytes);
         return;
@@ -397,7 +443,7 @@ void sql__sketch_finalize(const struct sql_agg_call *c, const struct sql_sketch_
         uint8_t *p = result_image(c->kind, r, &n, NULL);
         if (!p)
             break;
-        if (a) {
+        if (a && a->u) {
             free(a->bytes);
             a->bytes = p;
             a->nbytes = n;
@@ -437,6 +483,8 @@ void sql__sketch_finalize(const struct sql_agg_call *c, const struct sql_sketch_
 bool sql__sketch_serialize(const struct sql_agg_call *c, const struct sql_sketch_acc *a,
                            struct buf *out)
 {
+    if (a && !a->u)
+        return buf_append(out, a->img, a->nimg);
     struct lerr e;
     lerr_init(&e);
     void *r = acc_result(c, a, &e);
@@ -460,19 +508,30 @@ int sql__sketch_deserialize(const struct sql_agg_call *c, const void *p, size_t 
                             struct sql_sketch_acc **pa, struct arena *mem, struct lerr *err)
 {
     *pa = NULL;
-    int rc = acc_get(c, pa, mem, err);
-    if (rc)
-        return rc;
-    struct sql_value img = {.type = (uint8_t)sketch_type_of(c->kind),
-                            .v.s = {(const char *)p, (uint32_t)n}};
+    /* checked once here, then kept as bytes: a union only if more comes */
     struct lerr e;
     lerr_init(&e);
-    rc = acc_merge_image(*pa, &img, &e);
-    if (rc == LERR_NOMEM)
+    void *r;
+    switch (c->kind) {
+    case SQL_AGG_HLL: r = sketch_hll_deserialize(p, n, &e); break;
+    case SQL_AGG_THETA: r = sketch_theta_compact_deserialize(p, n, SKETCH_DEFAULT_SEED, &e); break;
+    default: r = sketch_quantiles_deserialize(p, n, &e); break;
+    }
+    if (!r && e.code == LERR_NOMEM)
         return lerr_set(err, LERR_NOMEM, "out of memory reading a sketch");
-    if (rc)
-        return lerr_set(err, LERR_CORRUPT, "stored %s is corrupt: %s", sql_type_sql_name(img.type),
-                        e.msg);
+    if (!r)
+        return lerr_set(err, LERR_CORRUPT, "stored %s is corrupt: %s",
+                        sql_type_sql_name(sketch_type_of(c->kind)), e.msg);
+    result_free(c->kind, r);
+    struct sql_sketch_acc *a = arena_zalloc(mem, sizeof *a);
+    uint8_t *img = arena_alloc(mem, n ? n : 1);
+    if (!a || !img)
+        return lerr_set(err, LERR_NOMEM, "out of memory reading a sketch");
+    memcpy(img, p, n);
+    a->kind = (uint8_t)c->kind;
+    a->img = img;
+    a->nimg = n;
+    *pa = a;
     return 0;
 }
 

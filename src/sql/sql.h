@@ -272,7 +272,7 @@ struct sql_expr; /* opaque: a bound, constant-folded, evaluable tree */
  * "did you mean" suggestion), wrong argument counts or types, non-literal
  * arguments where Druid needs a literal (patterns, periods, time zones), an
  * aggregate where mode is SCALAR, a non-aggregate where mode is ROLLUP,
- * sketch aggregators (not supported yet).
+ * bad sketch parameters (lgK, size, k: a literal in range).
  */
 int sql_compile_expr(const char *text, size_t len, const struct sql_schema *schema,
                      const struct sql_options *opt, struct sql_expr **out, struct lerr *err);
@@ -450,8 +450,9 @@ bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct b
 int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, void *state,
                         struct arena *mem, struct lerr *err);
 /* Builds a call for a table measure type ("longSum", "doubleMax", "count",
- * "stringLatest", ...) over one input value, for storage merging measures.
- * false if the measure type is unknown (sketches included). */
+ * "stringLatest", "HLLSketch", ...) over one input value, for storage
+ * merging measures (a sketch measure's call finalizes to the sketch).
+ * false if the measure type is unknown. */
 bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out);
 
 /*
@@ -481,15 +482,29 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
  *   doubleMin / doubleMax        MIN/MAX(DOUBLE)  MIN(x) / MAX(x)
  *   {long,double,string}Latest   LATEST           LATEST(x), LATEST_BY(x, t)
  *   {long,double,string}Earliest EARLIEST         EARLIEST(x), EARLIEST_BY(x, t)
+ *   HLLSketch                    DS_HLL           COUNT(DISTINCT x),
+ *                                                 APPROX_COUNT_DISTINCT(x),
+ *                                                 APPROX_COUNT_DISTINCT_DS_HLL(x ...),
+ *                                                 DS_HLL(x ...)
+ *   thetaSketch                  DS_THETA         APPROX_COUNT_DISTINCT_DS_THETA(x ...),
+ *                                                 DS_THETA(x ...)
+ *   quantilesDoublesSketch       DS_QUANTILES_SKETCH  DS_QUANTILES_SKETCH(x ...),
+ *                                                 APPROX_QUANTILE_DS(x, f ...)
+ *
+ * (a sketch column keeps Druid's default parameters: HLL lgK 12 HLL_4,
+ * theta 16384 entries, quantiles k 128; a mapping's own lgK, size or k
+ * builds its sketch, which merges into the column's)
  *
  * and x must be of the measure's type or narrower: a BIGINT column takes
  * BIGINT, BOOLEAN or TIMESTAMP values; a FLOAT one those and FLOAT but not
  * TIMESTAMP; a DOUBLE one any number but TIMESTAMP; a string one anything
  * (as text). COUNT(x) counts any type. A value is converted to the
- * measure's type as it enters the state. Nothing else feeds a measure:
- * AVG, ANY_VALUE, and the distinct counts COUNT(DISTINCT x) and
- * APPROX_COUNT_DISTINCT(x), which need sketch columns (not supported yet);
- * and the query-only aggregates VARIANCE, VAR_SAMP, VAR_POP, STDDEV (and
+ * measure's type as it enters the state; a sketch column takes any value
+ * its sketch takes, and a value that is a sketch of its family (or, at
+ * ingestion, the base64 text of one: a pre-built sketch) merges into it.
+ * Nothing else feeds a measure: AVG, ANY_VALUE, an exact COUNT(DISTINCT
+ * x) (mappings count approximately, into an HLLSketch column), and the
+ * query-only aggregates VARIANCE, VAR_SAMP, VAR_POP, STDDEV (and
  * _SAMP, _POP), BIT_AND, BIT_OR, BIT_XOR,
  * ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG/LISTAGG.
  *
@@ -516,7 +531,11 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
     X("stringLatest", SQL_AGG_LATEST, SQL_STRING, SQL_FEEDS_LATEST)               \
     X("longEarliest", SQL_AGG_EARLIEST, SQL_LONG, SQL_FEEDS_EARLIEST)             \
     X("doubleEarliest", SQL_AGG_EARLIEST, SQL_DOUBLE, SQL_FEEDS_EARLIEST)         \
-    X("stringEarliest", SQL_AGG_EARLIEST, SQL_STRING, SQL_FEEDS_EARLIEST)
+    X("stringEarliest", SQL_AGG_EARLIEST, SQL_STRING, SQL_FEEDS_EARLIEST)         \
+    X("HLLSketch", SQL_AGG_HLL, SQL_HLL_SKETCH, SQL_FEEDS(SQL_AGG_HLL))           \
+    X("thetaSketch", SQL_AGG_THETA, SQL_THETA_SKETCH, SQL_FEEDS(SQL_AGG_THETA))   \
+    X("quantilesDoublesSketch", SQL_AGG_QUANTILES, SQL_QUANTILES_SKETCH,          \
+      SQL_FEEDS(SQL_AGG_QUANTILES))
 
 /*
  * Whether mapping aggregation `m` may feed a measure of type measure_type

@@ -1105,7 +1105,11 @@ static void test_aggs(void)
     CHECK(sql_agg_for_measure("longSum", &m) && m.kind == SQL_AGG_SUM &&
           m.result_type == SQL_LONG);
     CHECK(sql_agg_for_measure("stringLatest", &m) && m.kind == SQL_AGG_LATEST);
-    CHECK(!sql_agg_for_measure("HLLSketch", &m));
+    CHECK(sql_agg_for_measure("HLLSketch", &m) && m.kind == SQL_AGG_HLL &&
+          m.result_type == SQL_HLL_SKETCH && m.sketch_size == 12);
+    CHECK(sql_agg_for_measure("quantilesDoublesSketch", &m) && m.kind == SQL_AGG_QUANTILES &&
+          m.sketch_size == 128);
+    CHECK(!sql_agg_for_measure("hyperUnique", &m));
     {
         sql_agg_for_measure("doubleMax", &m);
         void *st = calloc(1, sql_agg_state_size(&m));
