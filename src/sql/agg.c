@@ -179,7 +179,7 @@ static void set_pack(const struct sql_value *v, struct map_entry *e)
 {
     uint32_t n = 0;
     memcpy(&e->key, &v->v, 8);
-    if (v->type == SQL_STRING || v->type == SQL_JSON || v->type == SQL_ARRAY)
+    if (sql_type_has_bytes(v->type) || v->type == SQL_ARRAY)
         n = v->type == SQL_ARRAY ? v->v.a.n : v->v.s.n;
     e->val = (uint64_t)n | (uint64_t)v->type << 32;
 }
@@ -193,7 +193,7 @@ static struct sql_value set_unpack(const struct map_entry *e)
     uint32_t n = (uint32_t)e->val;
     if (v.type == SQL_ARRAY)
         v.v.a.n = n;
-    else if (v.type == SQL_STRING || v.type == SQL_JSON)
+    else if (sql_type_has_bytes(v.type))
         v.v.s.n = n;
     return v;
 }
@@ -791,7 +791,10 @@ static void put_value(struct buf *b, const struct sql_value *v)
         return;
     switch (v->type) {
     case SQL_STRING:
-    case SQL_JSON: {
+    case SQL_JSON:
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: {
         unsigned char l[4];
         for (int i = 0; i < 4; i++)
             l[i] = (unsigned char)(v->v.s.n >> (8 * i));
@@ -897,7 +900,7 @@ static bool get_value(struct rd *r, struct sql_value *v, struct arena *mem)
         return false;
     if (v->is_null)
         return true;
-    if (v->type == SQL_STRING || v->type == SQL_JSON) {
+    if (sql_type_has_bytes(v->type)) {
         if (r->e - r->p < 4)
             return false;
         uint32_t n = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |

@@ -125,6 +125,13 @@ const char *sql_type_name(int type);
 int sql_type_from_name(const char *s, size_t n);
 bool sql_type_is_numeric(int type); /* LONG FLOAT DOUBLE TIMESTAMP BOOLEAN */
 bool sql_type_is_sketch(int type);  /* HLL_SKETCH THETA_SKETCH QUANTILES_SKETCH */
+/* Whether a value of the type holds bytes in v.s (STRING, JSON, sketches):
+ * what copies of values must copy. */
+static inline bool sql_type_has_bytes(int t)
+{
+    return t == SQL_STRING || t == SQL_JSON || t == SQL_HLL_SKETCH || t == SQL_THETA_SKETCH ||
+           t == SQL_QUANTILES_SKETCH;
+}
 /* Base64 (RFC 4648, padded), as Druid shows sketches and reads pre-built
  * ones: encode appends to out (false when it failed); decode writes at
  * most n * 3 / 4 bytes to out and returns how many, or -1 when the text is

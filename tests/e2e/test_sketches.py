@@ -73,7 +73,8 @@ def job(table, conn, mappings, **extra):
     j = {"type": "streaming", "target": {"type": "table", "tableName": table},
          "source": {"type": "connection", "connectionName": conn, "inputSchema": INPUT,
                     "formatSettings": {"format": "nd-json"}},
-         "mappings": mappings, "readFromPoint": "earliest"}
+         "mappings": mappings, "readFromPoint": "earliest",
+         "lateMessageRejectionPeriod": "P36500D"}   # the tutorial's days are years back
     j.update(extra)
     return j
 
@@ -90,7 +91,7 @@ try:
         body = {"query": sql, "resultFormat": "array"}
         body.update(extra)
         r = s.req("POST", "/v1/query/sql", body)
-        c.eq(r.status, 200, f"query {sql[:60]}...", r.json)
+        c.ok(r.status == 200, f"query {sql[:60]}...", r.json)
         return r.json
 
     def answers(when):
@@ -122,7 +123,7 @@ try:
                    {"name": "hll_uid", "dataType": "HLLSketch", "columnType": "measure"},
                    {"name": "q_n", "dataType": "quantilesDoublesSketch", "columnType": "measure"},
                    {"name": "cnt", "dataType": "count", "columnType": "measure"}]})
-    c.eq(r.status, 201, "aggregate table with sketch measures", r.json)
+    c.ok(r.status == 201, "aggregate table with sketch measures", r.json)
     r = s.req("POST", "/v2/connections", {"type": "kafka", "name": "k",
                                           "bootstrapServers": broker.bootstrap,
                                           "topicName": "shows"})
@@ -138,7 +139,7 @@ try:
         c.ok(want in msg, f"the refusal names {want}", msg)
 
     r = s.req("POST", "/v2/jobs", job("shows", "k", MAPPINGS))
-    c.eq(r.status, 201, "job with sketch mappings", r.json)
+    c.ok(r.status == 201, "job with sketch mappings", r.json)
     c.ok(produce(broker.bootstrap, "shows", [json.dumps(x) for x in ROWS]), "kcat produced 19 rows")
     c.ok(wait_for(lambda: s.req("GET", "/v2/tables/shows").json["status"]["rowCount"] == 12,
                   timeout=60), "rolled up into 12 rows", s.req("GET", "/v2/tables/shows").json)
@@ -188,7 +189,7 @@ try:
          "isAggregation": True},
         {"columnName": "n_q", "expression": 'DS_QUANTILES_SKETCH("n", 64)',
          "isAggregation": True}], createTableIfNotExists=True))
-    c.eq(r.status, 201, "job creating an aggregate table", r.json)
+    c.ok(r.status == 201, "job creating an aggregate table", r.json)
     c.ok(produce(broker.bootstrap, "created", [json.dumps(x) for x in ROWS]), "kcat produced")
     c.ok(wait_for(lambda: (s.req("GET", "/v2/tables/made").json or {}).get("status", {})
                   .get("rowCount") == 9, timeout=60), "9 rows (day, show)")
