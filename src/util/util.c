@@ -1,5 +1,6 @@
 /*
- * util.c — errors, memory budgets (util/budget.h), arenas, capped buffers,
+ * util.c — errors, memory budgets (util/budget.h), arenas (and their cleanup
+ * hooks: arena_on_reset, arena_charge), capped buffers,
  * logging, randomness, UUIDs, SHA-256 (OpenSSL's libcrypto), clocks and
  * atomic file writes.
  */

@@ -4,6 +4,7 @@
  * wall-clock helpers.
  *
  * Entry points: lerr_set(), arena_alloc(), arena_mark() / arena_release(),
+ * arena_on_reset() / arena_charge() (objects an arena's lifetime frees),
  * buf_append(), log_msg(), util_random_bytes(), util_uuid_v4(),
  * util_sha256_hex(), util_now_ms(). Arenas and buffers can charge a memory
  * budget (util/budget.h) before they allocate: arena_set_budget(),
