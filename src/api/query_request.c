@@ -223,7 +223,7 @@ static int parse_context(json_t *ctx, struct query_request *req, struct arena *m
                        "context.allowPartialResults must be true or false");
         req->allow_partial = json_is_true(v);
     }
-    /* COUNT(DISTINCT x) is exact either way until sketches land (README) */
+    /* false: COUNT(DISTINCT x) counts exactly instead of with an HLL sketch */
     if ((v = json_object_get(ctx, "useApproximateCountDistinct")) &&
         get_switch(v, "context.useApproximateCountDistinct", &req->approx_count_distinct, err))
         return err->code;

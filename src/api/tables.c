@@ -22,13 +22,13 @@ static const char *const resolutions[] = {"millisecond", "second", "minute", "fi
 static const char *const measure_types[] = {
     "longSum", "doubleSum", "longMin", "longMax", "doubleMin", "doubleMax", "count",
     "HLLSketch", "thetaSketch", "longLatest", "doubleLatest", "stringLatest", "longEarliest",
-    "doubleEarliest", "stringEarliest", NULL};
+    "doubleEarliest", "stringEarliest", "quantilesDoublesSketch", NULL};
 static const char *const all_types[] = {
     "ARRAY<STRING>", "ARRAY<LONG>", "ARRAY<DOUBLE>", /* typed arrays (Druid's ARRAY columns) */
     "string", "long", "float", "double", "json", "timestamp", "longSum", "doubleSum",
     "longMin", "longMax", "doubleMin", "doubleMax", "count", "HLLSketch", "thetaSketch",
     "longLatest", "doubleLatest", "stringLatest", "longEarliest", "doubleEarliest",
-    "stringEarliest", NULL};
+    "stringEarliest", "quantilesDoublesSketch", NULL};
 // clang-format on
 
 static const char *const user_fields[] = {"name",
@@ -110,13 +110,6 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
                     "%s: \"%s\" is a measure type; measures need an aggregate table "
                     "(\"type\": \"aggregate\") — a detail table takes %s",
                     target, dtype, "string, long, float, double, json or timestamp");
-        return NULL;
-    }
-    if (strcmp(dtype, "HLLSketch") == 0 || strcmp(dtype, "thetaSketch") == 0) {
-        lerr_set_at(err, LERR_INVALID, target,
-                    "%s: \"%s\" columns are not supported yet (sketches come in a later "
-                    "release); use count or a Sum/Min/Max/Latest/Earliest measure",
-                    target, dtype);
         return NULL;
     }
     static const char *const ctypes[] = {CATALOG_COLUMN_TYPE_MAP(CATALOG_NAME_LIST) NULL};

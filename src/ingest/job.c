@@ -139,6 +139,9 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                                                                                  : "long";
                 if (strcmp(suffix, "count") == 0)
                     snprintf(types[nnew], sizeof types[nnew], "count");
+                else if (c->agg->kind == SQL_AGG_HLL || c->agg->kind == SQL_AGG_THETA ||
+                         c->agg->kind == SQL_AGG_QUANTILES) /* HLLSketch, thetaSketch, ... */
+                    snprintf(types[nnew], sizeof types[nnew], "%s", c->measure_type);
                 else
                     snprintf(types[nnew], sizeof types[nnew], "%s%s", base, suffix);
                 dt = types[nnew];

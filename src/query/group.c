@@ -129,7 +129,7 @@ bool query__value_copy(struct sql_value *dst, const struct sql_value *src, struc
     *dst = *src;
     if (src->is_null)
         return true;
-    if (src->type == SQL_STRING || src->type == SQL_JSON) {
+    if (sql_type_has_bytes(src->type)) {
         char *p = arena_alloc(mem, src->v.s.n ? src->v.s.n : 1);
         if (!p)
             return false;

@@ -54,12 +54,18 @@ static const char *native_type(int t)
     case SQL_FLOAT: return "FLOAT";
     case SQL_JSON: return "COMPLEX<json>";
     case SQL_ARRAY: return "ARRAY<STRING>";
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: return sql_type_sql_name(t); /* COMPLEX<HLLSketch>, ... */
     default: return NULL;
     }
 }
 
 /* Calcite's SQL type names (sqlTypesHeader). */
-static const char *sql_type(int t) { return t == SQL_JSON ? "OTHER" : sql_type_sql_name(t); }
+static const char *sql_type(int t)
+{
+    return t == SQL_JSON || sql_type_is_sketch(t) ? "OTHER" : sql_type_sql_name(t);
+}
 
 static void put_long(struct buf *b, int64_t v)
 {
@@ -130,6 +136,13 @@ static void value_json(struct buf *b, const struct sql_value *v, const struct ls
             buf_append(b, v->v.s.p, v->v.s.n);
         else
             buf_append(b, "null", 4);
+        return;
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: /* a JSON string of the sketch's base64, as Druid shows it */
+        buf_putc(b, '"');
+        sql_value_to_text(v, b, true);
+        buf_putc(b, '"');
         return;
     default: sql_value_to_text(v, b, true); return;
     }

@@ -94,6 +94,7 @@ static int execute(const struct query_request *req, const struct query_env *env,
         .nparams = req->nparams,
         .budget = &x.budget,
         .lookups = env->lookups,
+        .exact_count_distinct = !req->approx_count_distinct,
     };
     struct sql_stmt *stmt = NULL;
     struct query__rel rel;

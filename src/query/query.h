@@ -113,9 +113,10 @@ struct query_request {
      * read (saying so in query_result_meta.partial) instead of failing. */
     bool allow_partial;
     /* context.useApproximateCountDistinct / useApproximateTopN (Druid's
-     * planner switches, true by default): read and kept so that Druid clients
-     * may send them, but COUNT(DISTINCT x) and ORDER BY ... LIMIT are exact
-     * either way until sketches land (README, "SQL"). */
+     * planner switches, true by default): COUNT(DISTINCT x) is an HLL
+     * sketch's estimate (lgK 12) unless the first is false; ORDER BY ...
+     * LIMIT is exact either way (the second is read and kept so that Druid
+     * clients may send it). */
     bool approx_count_distinct, approx_top_n;
     /* context.sqlOuterLimit (read on POST /druid/v2/sql only): at most this
      * many result rows are written; 0 = no cap. */

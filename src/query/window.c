@@ -488,7 +488,10 @@ int query__window_apply(const struct sql_windows *w, const struct query__memtabl
                                 .type = result_type(c, in)};
         struct sql_expr *agg = NULL;
         if (c->func == SQL_WIN_AGG) {
-            struct sql_options opt = {.mode = SQL_MODE_ROLLUP, .budget = &x->budget};
+            struct sql_options opt = {.mode = SQL_MODE_ROLLUP,
+                                      .budget = &x->budget,
+                                      .exact_count_distinct = x->req &&
+                                                              !x->req->approx_count_distinct};
             struct sql_schema s = {in->fields, in->ncols};
             if ((rc = sql_window_compile_agg(w, ci, &s, &opt, &agg, x->err))) {
                 rc = query__ctx_sql_error(x, rc, "the window function's aggregate");

@@ -1860,6 +1860,8 @@ int sketch_hll_union_update_hash(struct sketch_hll_union *u, const uint64_t h[2]
     return sketch_hll_update_hash(u->gadget, h, err);
 }
 
+void sketch_hll_union_settle(struct sketch_hll_union *u) { rebuild_kxq(u->gadget); }
+
 struct sketch_hll *sketch_hll_union_result(struct sketch_hll_union *u, enum sketch_hll_type type,
                                            struct lerr *err)
 {

@@ -139,5 +139,11 @@ int sketch_hll_union_update_hash(struct sketch_hll_union *u, const uint64_t h[2]
 struct sketch_hll *sketch_hll_union_result(struct sketch_hll_union *u, enum sketch_hll_type type,
                                            struct lerr *err);
 int sketch_hll_union_lg_max_k(const struct sketch_hll_union *u);
+/* Brings the union's register summary up to date now (what
+ * sketch_hll_union_result does first), so that a union shared with other
+ * threads after this call is only read by sketch_hll_union_result, as long
+ * as nothing merges into it meanwhile. O(k) when a merge left it stale,
+ * nothing otherwise. */
+void sketch_hll_union_settle(struct sketch_hll_union *u);
 
 #endif

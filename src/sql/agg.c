@@ -3,14 +3,28 @@
  * COUNT(DISTINCT x) (exact set), SUM, MIN, MAX, AVG, ANY_VALUE, the
  * time-paired EARLIEST / LATEST / EARLIEST_BY / LATEST_BY, and the
  * query-only VAR_SAMP / VAR_POP / STDDEV_SAMP / STDDEV_POP, BIT_AND /
- * BIT_OR / BIT_XOR, ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG. Rollup at
- * ingestion adds rows into states and merges partial states; queries do
- * the same and then finalize; segments store states as bytes.
+ * BIT_OR / BIT_XOR, ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG, and the
+ * sketches DS_HLL, DS_THETA and DS_QUANTILES_SKETCH (which also serve
+ * APPROX_COUNT_DISTINCT*, APPROX_QUANTILE_DS and an approximate
+ * COUNT(DISTINCT x)). Rollup at ingestion adds rows into states and merges
+ * partial states; queries do the same and then finalize; segments store
+ * states as bytes.
  *
  * Every aggregator uses one fixed-size state layout (struct agg_state):
  * simpler than per-kind layouts and small enough (64 bytes). Variable data
- * (string values, distinct sets) lives in the caller's arena; a state never
- * owns heap memory, so dropping states is dropping their arena.
+ * (string values, distinct sets) lives in the caller's arena, so dropping
+ * states is dropping their arena. The one exception keeps that rule: a
+ * sketch state points to an accumulator (func_sketch.c) holding the sketch
+ * library's union, which mallocs as it grows. Rather than teach the
+ * library an arena allocator, the accumulator is made in the caller's arena
+ * and registers a cleanup hook on it (arena_on_reset, util.h) that frees
+ * the union when the arena is reset, released to an earlier mark or
+ * destroyed, and charges the arena's cap and budget for the most the union
+ * may grow to (arena_charge: Druid reserves that much per group too). So a
+ * query's budget covers its sketches, and every caller that drops states
+ * by dropping their arena frees them. A sketch state serializes as the
+ * DataSketches compact image alone (what Druid stores), not in the
+ * versioned layout of the others.
  *
  * Druid rules: COUNT(x) and the others skip NULL inputs; SUM/MIN/MAX/AVG
  * of no non-NULL input is NULL, COUNT is 0; AVG is DOUBLE (Druid 28+);
@@ -91,9 +105,10 @@ struct agg_state {
         double d;  /* VAR_*, STDDEV_*: the sum of the values */
     } sum;
     union {
-        struct sql_value v; /* MIN, MAX, ANY_VALUE, EARLIEST/LATEST */
-        double m2;          /* VAR_*, STDDEV_*: the sum of squared deviations */
-        struct coll *coll;  /* ARRAY_AGG, ARRAY_CONCAT_AGG, STRING_AGG */
+        struct sql_value v;        /* MIN, MAX, ANY_VALUE, EARLIEST/LATEST */
+        double m2;                 /* VAR_*, STDDEV_*: the sum of squared deviations */
+        struct coll *coll;         /* ARRAY_AGG, ARRAY_CONCAT_AGG, STRING_AGG */
+        struct sql_sketch_acc *sk; /* DS_HLL, DS_THETA, DS_QUANTILES_SKETCH (func_sketch.c) */
     };
     struct dset *set; /* COUNT(DISTINCT), and the DISTINCT collections' membership */
 };
@@ -110,6 +125,11 @@ static bool is_coll(const struct sql_agg_call *c)
            c->kind == SQL_AGG_STRING_AGG;
 }
 
+static bool is_sketch(const struct sql_agg_call *c)
+{
+    return c->kind == SQL_AGG_HLL || c->kind == SQL_AGG_THETA || c->kind == SQL_AGG_QUANTILES;
+}
+
 static bool is_var(const struct sql_agg_call *c)
 {
     return c->kind == SQL_AGG_VAR_SAMP || c->kind == SQL_AGG_VAR_POP ||
@@ -120,7 +140,7 @@ void sql_agg_init(const struct sql_agg_call *c, void *state)
 {
     struct agg_state *s = state;
     memset(s, 0, sizeof *s);
-    if (!is_coll(c) && !is_var(c))
+    if (!is_coll(c) && !is_var(c) && !is_sketch(c))
         s->v = sql_null(c->result_type);
 }
 
@@ -129,12 +149,13 @@ void sql_agg_init(const struct sql_agg_call *c, void *state)
 static bool keep_value(struct sql_value *dst, const struct sql_value *v, uint32_t max,
                        struct arena *mem)
 {
-    if (v->is_null || (v->type != SQL_STRING && v->type != SQL_JSON)) {
+    if (v->is_null ||
+        (v->type != SQL_STRING && v->type != SQL_JSON && !sql_type_is_sketch(v->type))) {
         *dst = *v;
         return true;
     }
     uint32_t n = v->v.s.n;
-    if (n > max) {
+    if (n > max && !sql_type_is_sketch(v->type)) {
         n = max;
         while (n > 0 && ((unsigned char)v->v.s.p[n] & 0xC0) == 0x80)
             n--;
@@ -158,7 +179,7 @@ static void set_pack(const struct sql_value *v, struct map_entry *e)
 {
     uint32_t n = 0;
     memcpy(&e->key, &v->v, 8);
-    if (v->type == SQL_STRING || v->type == SQL_JSON || v->type == SQL_ARRAY)
+    if (sql_type_has_bytes(v->type) || v->type == SQL_ARRAY)
         n = v->type == SQL_ARRAY ? v->v.a.n : v->v.s.n;
     e->val = (uint64_t)n | (uint64_t)v->type << 32;
 }
@@ -172,7 +193,7 @@ static struct sql_value set_unpack(const struct map_entry *e)
     uint32_t n = (uint32_t)e->val;
     if (v.type == SQL_ARRAY)
         v.v.a.n = n;
-    else if (v.type == SQL_STRING || v.type == SQL_JSON)
+    else if (sql_type_has_bytes(v.type))
         v.v.s.n = n;
     return v;
 }
@@ -438,6 +459,14 @@ int sql_agg_add_err(const struct sql_agg_call *c, void *state, const struct sql_
     struct agg_state *s = state;
     const struct sql_value *x = c->nargs ? &args[0] : NULL;
     switch (c->kind) {
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: {
+        int rc = sql__sketch_add(c, &s->sk, x, false, mem, err);
+        if (!rc && !x->is_null)
+            s->has = 1;
+        return rc;
+    }
     case SQL_AGG_VAR_SAMP:
     case SQL_AGG_VAR_POP:
     case SQL_AGG_STDDEV_SAMP:
@@ -602,6 +631,12 @@ int sql_agg_merge_err(const struct sql_agg_call *c, void *dst, const void *src, 
         var_merge(d, s);
         return 0;
     }
+    if (is_sketch(c)) {
+        int rc = sql__sketch_merge(c, &d->sk, s->sk, mem, err);
+        if (!rc && s->has)
+            d->has = 1;
+        return rc;
+    }
     if (c->kind == SQL_AGG_BIT_AND || c->kind == SQL_AGG_BIT_OR || c->kind == SQL_AGG_BIT_XOR) {
         if (s->has)
             bit_fold(c, d, s->sum.l);
@@ -688,6 +723,9 @@ void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sq
 {
     const struct agg_state *s = state;
     switch (c->kind) {
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: sql__sketch_finalize(c, s->sk, out); return;
     case SQL_AGG_VAR_SAMP:
     case SQL_AGG_VAR_POP:
     case SQL_AGG_STDDEV_SAMP:
@@ -753,7 +791,10 @@ static void put_value(struct buf *b, const struct sql_value *v)
         return;
     switch (v->type) {
     case SQL_STRING:
-    case SQL_JSON: {
+    case SQL_JSON:
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: {
         unsigned char l[4];
         for (int i = 0; i < 4; i++)
             l[i] = (unsigned char)(v->v.s.n >> (8 * i));
@@ -787,6 +828,8 @@ static unsigned char state_family(enum sql_agg_kind k)
 bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out)
 {
     const struct agg_state *s = state;
+    if (is_sketch(c)) /* the sketch's own bytes, as Druid stores them */
+        return sql__sketch_serialize(c, s->sk, out);
     unsigned char h[3] = {STATE_VERSION, state_family(c->kind), s->has};
     buf_append(out, h, 3);
     put_u64(out, (uint64_t)s->cnt);
@@ -857,7 +900,7 @@ static bool get_value(struct rd *r, struct sql_value *v, struct arena *mem)
         return false;
     if (v->is_null)
         return true;
-    if (v->type == SQL_STRING || v->type == SQL_JSON) {
+    if (sql_type_has_bytes(v->type)) {
         if (r->e - r->p < 4)
             return false;
         uint32_t n = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
@@ -886,6 +929,11 @@ int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, v
 {
     struct agg_state *s = state;
     sql_agg_init(c, s);
+    if (is_sketch(c)) {
+        int rc = sql__sketch_deserialize(c, p, n, &s->sk, mem, err);
+        s->has = rc == 0;
+        return rc;
+    }
     struct rd r = {p, (const unsigned char *)p + n};
     if (n < 27 || r.p[0] != STATE_VERSION || r.p[1] != state_family(c->kind))
         return lerr_set(err, LERR_CORRUPT,
@@ -975,6 +1023,9 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
     if (state_family(a->kind) != state_family(b->kind))
         return false;
     switch (a->kind) {
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: return true; /* sketches of any size merge */
     case SQL_AGG_COUNT_STAR:
     case SQL_AGG_COUNT: return true; /* a count of rows or of values is a count */
     case SQL_AGG_SUM:
@@ -1015,6 +1066,13 @@ static void measure_call(const struct measure_def *m, struct sql_agg_call *out)
     out->result_type = m->type;
     out->nargs = m->kind == SQL_AGG_COUNT_STAR ? 0 : 1;
     out->max_bytes = 1024;
+    /* sketch columns: Druid's defaults; the stored value is the sketch */
+    out->sketch_out = SQL_SKETCH_OUT_SKETCH;
+    out->sketch_type = 0; /* HLL_4 */
+    out->sketch_size = m->kind == SQL_AGG_HLL         ? 12
+                       : m->kind == SQL_AGG_THETA     ? 16384
+                       : m->kind == SQL_AGG_QUANTILES ? 128
+                                                      : 0;
 }
 
 bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out)
@@ -1064,6 +1122,10 @@ static void accepts_text(const struct measure_def *m, char *out, size_t cap)
         {SQL_AGG_MAX, "MAX(x)", true},            {SQL_AGG_LATEST, "LATEST(x)", true},
         {SQL_AGG_LATEST_BY, "LATEST_BY(x, t)", true},
         {SQL_AGG_EARLIEST, "EARLIEST(x)", true},  {SQL_AGG_EARLIEST_BY, "EARLIEST_BY(x, t)", true},
+        {SQL_AGG_HLL, "COUNT(DISTINCT x), APPROX_COUNT_DISTINCT(x), APPROX_COUNT_DISTINCT_DS_HLL(x) "
+                      "or DS_HLL(x)", false},
+        {SQL_AGG_THETA, "APPROX_COUNT_DISTINCT_DS_THETA(x) or DS_THETA(x)", false},
+        {SQL_AGG_QUANTILES, "DS_QUANTILES_SKETCH(x) or APPROX_QUANTILE_DS(x, fraction)", false},
     };
     // clang-format on
     size_t n = 0, total = 0, k = 0;
@@ -1106,6 +1168,9 @@ static const char *kind_name(const struct sql_agg_call *m)
         [SQL_AGG_BIT_XOR] = "BIT_XOR(x)",         [SQL_AGG_ARRAY_AGG] = "ARRAY_AGG(x)",
         [SQL_AGG_ARRAY_CONCAT] = "ARRAY_CONCAT_AGG(x)",
         [SQL_AGG_STRING_AGG] = "STRING_AGG(x, separator)",
+        [SQL_AGG_HLL] = "an HLL sketch (COUNT(DISTINCT x), APPROX_COUNT_DISTINCT(x), DS_HLL(x))",
+        [SQL_AGG_THETA] = "a theta sketch (DS_THETA(x), APPROX_COUNT_DISTINCT_DS_THETA(x))",
+        [SQL_AGG_QUANTILES] = "a quantiles sketch (DS_QUANTILES_SKETCH(x), APPROX_QUANTILE_DS(x, f))",
     };
     // clang-format on
     return (unsigned)m->kind < LS_ARRAY_LEN(names) && names[m->kind] ? names[m->kind] : "?";
@@ -1119,6 +1184,9 @@ static const char *combines(enum sql_agg_kind k)
     case SQL_AGG_MAX: return "keep the largest value";
     case SQL_AGG_LATEST: return "keep the value of the latest time";
     case SQL_AGG_EARLIEST: return "keep the value of the earliest time";
+    case SQL_AGG_HLL:
+    case SQL_AGG_THETA:
+    case SQL_AGG_QUANTILES: return "merge their sketches";
     default: return "add up";
     }
 }
@@ -1128,10 +1196,10 @@ static const char *unstorable(const struct sql_agg_call *m)
 {
     switch (m->kind) {
     case SQL_AGG_COUNT_DISTINCT:
-        return "a distinct count (COUNT(DISTINCT x), APPROX_COUNT_DISTINCT(x)) needs a sketch "
-               "column (HLLSketch or thetaSketch), which is not supported yet: rolled-up rows "
-               "cannot add up plain counts of distinct values. Store x as a dimension and count "
-               "it at query time with COUNT(DISTINCT x)";
+        return "an exact distinct count cannot roll up (rolled-up rows cannot add up plain "
+               "counts of distinct values): map APPROX_COUNT_DISTINCT(x) or DS_HLL(x) into an "
+               "HLLSketch column, or DS_THETA(x) into a thetaSketch column, or store x as a "
+               "dimension and count it at query time";
     case SQL_AGG_AVG:
         return "no measure type keeps an average: map SUM(x) into a doubleSum column and "
                "COUNT(*) into a count column, and divide them at query time";
@@ -1191,6 +1259,9 @@ const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *e
     case SQL_AGG_EARLIEST:
     case SQL_AGG_EARLIEST_BY:
         return whole ? "longEarliest" : number ? "doubleEarliest" : "stringEarliest";
+    case SQL_AGG_HLL: return "HLLSketch";
+    case SQL_AGG_THETA: return "thetaSketch";
+    case SQL_AGG_QUANTILES: return "quantilesDoublesSketch";
     default: lerr_set(err, LERR_INVALID, "%s cannot feed a measure", kind_name(m)); return NULL;
     }
 }
@@ -1206,7 +1277,8 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
         return lerr_set(err, LERR_INVALID,
                         "measure type %s is not supported yet; give the column one of count, "
                         "longSum, doubleSum, floatSum, long/double/floatMin and Max, "
-                        "long/double/stringLatest and Earliest",
+                        "long/double/stringLatest and Earliest, HLLSketch, thetaSketch, "
+                        "quantilesDoublesSketch",
                         measure_type ? measure_type : "(none)");
     char acc[200];
     accepts_text(d, acc, sizeof acc);
@@ -1222,7 +1294,7 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
                         kind_name(m), fit ? "a " : "another", fit ? fit : "");
     }
     bool counts = m->kind == SQL_AGG_COUNT_STAR || m->kind == SQL_AGG_COUNT;
-    if (!counts && !value_fits(m->arg_type, d->type)) {
+    if (!counts && !is_sketch(m) && !value_fits(m->arg_type, d->type)) {
         struct lerr e;
         lerr_init(&e);
         const char *fit = sql_agg_measure_default(m, &e);
@@ -1271,6 +1343,14 @@ int sql_agg_add_row_as(const struct sql_agg_call *col, void *state, const struct
         int rc = sql_eval_row(m->args[i], row, mem, &args[i], err);
         if (rc)
             return rc;
+    }
+    if (is_sketch(col)) {
+        /* the mapping's value into the column's sketch; a sketch of the
+         * family, or the base64 text of one, merges (pre-built sketches) */
+        int rc = sql__sketch_add(col, &s->sk, &args[0], true, mem, err);
+        if (!rc && !args[0].is_null)
+            s->has = 1;
+        return rc;
     }
     struct sql_value v;
     int64_t t = row_time;

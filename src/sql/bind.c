@@ -485,11 +485,29 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
                                   f->name);
         out->distinct = true;
     }
-    if (n->func == F_APPROX_CD)
-        out->distinct = true;
+    /* sketches: their own aggregates, and COUNT(DISTINCT x) unless the
+     * query asked for exact counts (useApproximateCountDistinct false) */
+    bool sketch =
+        out->kind == SQL_AGG_HLL || out->kind == SQL_AGG_THETA || out->kind == SQL_AGG_QUANTILES ||
+        (out->kind == SQL_AGG_COUNT_DISTINCT && !(b->opt && b->opt->exact_count_distinct));
     b->agg_depth++;
     int rc = 0;
     int nvals = n->nargs;
+    if (sketch) {
+        out->distinct = false;
+        for (int i = 0; i < n->nargs; i++) {
+            if (n->args[i]->kind == NK_STAR) {
+                rc = sql_bind_error(b, n->args[i], "'*' is only allowed in COUNT(*)");
+                goto done;
+            }
+            if ((rc = sql_bind_node(b, n->args[i])))
+                goto done;
+        }
+        if ((rc = sql__sketch_bind_agg(b, n, out)))
+            goto done;
+        nvals = 1;
+        goto wrap;
+    }
     if (out->kind == SQL_AGG_EARLIEST || out->kind == SQL_AGG_LATEST ||
         out->kind == SQL_AGG_ANY_VALUE) {
         if (n->nargs == 2) {
@@ -659,6 +677,7 @@ int sql_bind_agg_call(struct sql_bctx *b, struct sql_node *n, struct sql_agg_cal
     }
     if (rc)
         goto done;
+wrap:
     for (int i = 0; i < nvals; i++) {
         out->args[i] = sql_expr_wrap(b, n->args[i], b->schema ? b->schema->n : 0);
         if (!out->args[i]) {

@@ -216,7 +216,7 @@ int sql_stmt_subqueries(struct sql_stmt *s, int (*fn)(void *arg, struct sql_subq
 static bool copy_value(struct arena *a, struct sql_value *dst, const struct sql_value *v)
 {
     *dst = *v;
-    if (v->is_null || !(v->type == SQL_STRING || v->type == SQL_JSON))
+    if (v->is_null || !sql_type_has_bytes(v->type))
         return v->is_null || v->type != SQL_ARRAY;
     char *p = arena_alloc(a, v->v.s.n + 1);
     if (!p)

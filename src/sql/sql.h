@@ -62,17 +62,20 @@
 /* ---- types and values -------------------------------------------------- */
 
 /* X(enum, Druid SQL name, lower-case name used by inputSchema/table schemas) */
-#define SQL_TYPE_MAP(X)                        \
-    X(SQL_NULL, "NULL", "null")                \
-    X(SQL_STRING, "VARCHAR", "string")         \
-    X(SQL_LONG, "BIGINT", "long")              \
-    X(SQL_FLOAT, "FLOAT", "float")             \
-    X(SQL_DOUBLE, "DOUBLE", "double")          \
-    X(SQL_TIMESTAMP, "TIMESTAMP", "timestamp") \
-    X(SQL_BOOLEAN, "BOOLEAN", "boolean")       \
-    X(SQL_JSON, "COMPLEX<json>", "json")       \
-    X(SQL_ARRAY, "ARRAY", "array")             \
-    X(SQL_INTERVAL, "INTERVAL", "interval")
+#define SQL_TYPE_MAP(X)                                        \
+    X(SQL_NULL, "NULL", "null")                                \
+    X(SQL_STRING, "VARCHAR", "string")                         \
+    X(SQL_LONG, "BIGINT", "long")                              \
+    X(SQL_FLOAT, "FLOAT", "float")                             \
+    X(SQL_DOUBLE, "DOUBLE", "double")                          \
+    X(SQL_TIMESTAMP, "TIMESTAMP", "timestamp")                 \
+    X(SQL_BOOLEAN, "BOOLEAN", "boolean")                       \
+    X(SQL_JSON, "COMPLEX<json>", "json")                       \
+    X(SQL_ARRAY, "ARRAY", "array")                             \
+    X(SQL_INTERVAL, "INTERVAL", "interval")                    \
+    X(SQL_HLL_SKETCH, "COMPLEX<HLLSketch>", "HLLSketch")       \
+    X(SQL_THETA_SKETCH, "COMPLEX<thetaSketch>", "thetaSketch") \
+    X(SQL_QUANTILES_SKETCH, "COMPLEX<quantilesDoublesSketch>", "quantilesDoublesSketch")
 
 enum sql_type {
 #define SQL_TYPE_ENUM(e, sqlname, name) e,
@@ -86,6 +89,10 @@ enum sql_type {
  *   LONG, TIMESTAMP (epoch ms), BOOLEAN (1/0)   v.l
  *   DOUBLE, FLOAT (FLOAT rounded to float)      v.d
  *   STRING, JSON (JSON text)                    v.s (bytes, not NUL-terminated)
+ *   HLL_SKETCH, THETA_SKETCH, QUANTILES_SKETCH  v.s: the sketch serialized as
+ *                                               DataSketches serializes it
+ *                                               (compact); results show it
+ *                                               as base64, as Druid does
  *   ARRAY                                       v.a (elements)
  *   INTERVAL (internal)                         v.l = ms, or months when
  *                                               `months` (v.s.n) is set
@@ -113,9 +120,24 @@ struct sql_value {
 const char *sql_type_sql_name(int type);
 const char *sql_type_name(int type);
 /* Parses a schema dataType ("string", "long", "float", "double", "json",
- * "timestamp", "boolean", "array"; case-insensitive); -1 if unknown. */
+ * "timestamp", "boolean", "array"; case-insensitive); -1 if unknown (the
+ * sketch types too: they are measure types, not input types). */
 int sql_type_from_name(const char *s, size_t n);
 bool sql_type_is_numeric(int type); /* LONG FLOAT DOUBLE TIMESTAMP BOOLEAN */
+bool sql_type_is_sketch(int type);  /* HLL_SKETCH THETA_SKETCH QUANTILES_SKETCH */
+/* Whether a value of the type holds bytes in v.s (STRING, JSON, sketches):
+ * what copies of values must copy. */
+static inline bool sql_type_has_bytes(int t)
+{
+    return t == SQL_STRING || t == SQL_JSON || t == SQL_HLL_SKETCH || t == SQL_THETA_SKETCH ||
+           t == SQL_QUANTILES_SKETCH;
+}
+/* Base64 (RFC 4648, padded), as Druid shows sketches and reads pre-built
+ * ones: encode appends to out (false when it failed); decode writes at
+ * most n * 3 / 4 bytes to out and returns how many, or -1 when the text is
+ * not base64 (blanks around it allowed). */
+bool sql_base64_encode(const void *p, size_t n, struct buf *out);
+long sql_base64_decode(const char *p, size_t n, unsigned char *out);
 
 static inline struct sql_value sql_null(int type)
 {
@@ -240,6 +262,10 @@ struct sql_options {
     struct mem_budget *budget;
     /* NULL: LOOKUP() is refused (ingestion mappings and filters have none). */
     const struct sql_lookups *lookups;
+    /* COUNT(DISTINCT x) counts exactly (context useApproximateCountDistinct
+     * false); by default (false here) it is an HLL sketch's estimate (lgK
+     * 12, HLL_4), as in Druid. */
+    bool exact_count_distinct;
 };
 
 /* ---- compiled expressions ---------------------------------------------- */
@@ -253,7 +279,7 @@ struct sql_expr; /* opaque: a bound, constant-folded, evaluable tree */
  * "did you mean" suggestion), wrong argument counts or types, non-literal
  * arguments where Druid needs a literal (patterns, periods, time zones), an
  * aggregate where mode is SCALAR, a non-aggregate where mode is ROLLUP,
- * sketch aggregators (not supported yet).
+ * bad sketch parameters (lgK, size, k: a literal in range).
  */
 int sql_compile_expr(const char *text, size_t len, const struct sql_schema *schema,
                      const struct sql_options *opt, struct sql_expr **out, struct lerr *err);
@@ -332,7 +358,10 @@ uint32_t sql_filter_batch(const struct sql_expr *e, const struct sql_batch *b, c
     X(SQL_AGG_BIT_XOR, "BIT_XOR")               \
     X(SQL_AGG_ARRAY_AGG, "ARRAY_AGG")           \
     X(SQL_AGG_ARRAY_CONCAT, "ARRAY_CONCAT_AGG") \
-    X(SQL_AGG_STRING_AGG, "STRING_AGG")
+    X(SQL_AGG_STRING_AGG, "STRING_AGG")         \
+    X(SQL_AGG_HLL, "DS_HLL")                    \
+    X(SQL_AGG_THETA, "DS_THETA")                \
+    X(SQL_AGG_QUANTILES, "DS_QUANTILES_SKETCH")
 
 enum sql_agg_kind {
 #define SQL_AGG_ENUM(e, name) e,
@@ -364,7 +393,23 @@ struct sql_agg_call {
     /* STRING_AGG's separator (a literal; owned by the call's expression) */
     const char *sep;
     uint32_t sep_len;
+    /* Sketches (SQL_AGG_HLL, _THETA, _QUANTILES): lgK (4..21), nominal
+     * entries (a power of two, 16..2^26) or k (a power of two, 2..32768);
+     * the HLL target type (enum sketch_hll_type); what the call returns
+     * (SQL_SKETCH_OUT_*); APPROX_QUANTILE_DS's fraction. An input value
+     * that is a sketch of the family (or a base64 text of one, at
+     * ingestion) is merged; any other value updates the sketch. */
+    uint32_t sketch_size;
+    uint8_t sketch_type;
+    uint8_t sketch_out;
+    double fraction;
 };
+
+/* What a sketch aggregate returns: the sketch (DS_HLL, DS_THETA,
+ * DS_QUANTILES_SKETCH; result type the sketch type), its estimate rounded
+ * to a BIGINT (APPROX_COUNT_DISTINCT*, COUNT(DISTINCT x) when approximate),
+ * or a quantile (APPROX_QUANTILE_DS, DOUBLE). */
+enum { SQL_SKETCH_OUT_SKETCH, SQL_SKETCH_OUT_ESTIMATE, SQL_SKETCH_OUT_QUANTILE };
 
 /* For an aggregation expression (SQL_MODE_ROLLUP or an aggregate at the top
  * in SQL_MODE_ANY): its call; NULL otherwise. */
@@ -412,8 +457,9 @@ bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct b
 int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, void *state,
                         struct arena *mem, struct lerr *err);
 /* Builds a call for a table measure type ("longSum", "doubleMax", "count",
- * "stringLatest", ...) over one input value, for storage merging measures.
- * false if the measure type is unknown (sketches included). */
+ * "stringLatest", "HLLSketch", ...) over one input value, for storage
+ * merging measures (a sketch measure's call finalizes to the sketch).
+ * false if the measure type is unknown. */
 bool sql_agg_for_measure(const char *measure_type, struct sql_agg_call *out);
 
 /*
@@ -443,15 +489,29 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
  *   doubleMin / doubleMax        MIN/MAX(DOUBLE)  MIN(x) / MAX(x)
  *   {long,double,string}Latest   LATEST           LATEST(x), LATEST_BY(x, t)
  *   {long,double,string}Earliest EARLIEST         EARLIEST(x), EARLIEST_BY(x, t)
+ *   HLLSketch                    DS_HLL           COUNT(DISTINCT x),
+ *                                                 APPROX_COUNT_DISTINCT(x),
+ *                                                 APPROX_COUNT_DISTINCT_DS_HLL(x ...),
+ *                                                 DS_HLL(x ...)
+ *   thetaSketch                  DS_THETA         APPROX_COUNT_DISTINCT_DS_THETA(x ...),
+ *                                                 DS_THETA(x ...)
+ *   quantilesDoublesSketch       DS_QUANTILES_SKETCH  DS_QUANTILES_SKETCH(x ...),
+ *                                                 APPROX_QUANTILE_DS(x, f ...)
+ *
+ * (a sketch column keeps Druid's default parameters: HLL lgK 12 HLL_4,
+ * theta 16384 entries, quantiles k 128; a mapping's own lgK, size or k
+ * builds its sketch, which merges into the column's)
  *
  * and x must be of the measure's type or narrower: a BIGINT column takes
  * BIGINT, BOOLEAN or TIMESTAMP values; a FLOAT one those and FLOAT but not
  * TIMESTAMP; a DOUBLE one any number but TIMESTAMP; a string one anything
  * (as text). COUNT(x) counts any type. A value is converted to the
- * measure's type as it enters the state. Nothing else feeds a measure:
- * AVG, ANY_VALUE, and the distinct counts COUNT(DISTINCT x) and
- * APPROX_COUNT_DISTINCT(x), which need sketch columns (not supported yet);
- * and the query-only aggregates VARIANCE, VAR_SAMP, VAR_POP, STDDEV (and
+ * measure's type as it enters the state; a sketch column takes any value
+ * its sketch takes, and a value that is a sketch of its family (or, at
+ * ingestion, the base64 text of one: a pre-built sketch) merges into it.
+ * Nothing else feeds a measure: AVG, ANY_VALUE, an exact COUNT(DISTINCT
+ * x) (mappings count approximately, into an HLLSketch column), and the
+ * query-only aggregates VARIANCE, VAR_SAMP, VAR_POP, STDDEV (and
  * _SAMP, _POP), BIT_AND, BIT_OR, BIT_XOR,
  * ARRAY_AGG, ARRAY_CONCAT_AGG and STRING_AGG/LISTAGG.
  *
@@ -478,7 +538,11 @@ bool sql_agg_state_compatible(const struct sql_agg_call *a, const struct sql_agg
     X("stringLatest", SQL_AGG_LATEST, SQL_STRING, SQL_FEEDS_LATEST)               \
     X("longEarliest", SQL_AGG_EARLIEST, SQL_LONG, SQL_FEEDS_EARLIEST)             \
     X("doubleEarliest", SQL_AGG_EARLIEST, SQL_DOUBLE, SQL_FEEDS_EARLIEST)         \
-    X("stringEarliest", SQL_AGG_EARLIEST, SQL_STRING, SQL_FEEDS_EARLIEST)
+    X("stringEarliest", SQL_AGG_EARLIEST, SQL_STRING, SQL_FEEDS_EARLIEST)         \
+    X("HLLSketch", SQL_AGG_HLL, SQL_HLL_SKETCH, SQL_FEEDS(SQL_AGG_HLL))           \
+    X("thetaSketch", SQL_AGG_THETA, SQL_THETA_SKETCH, SQL_FEEDS(SQL_AGG_THETA))   \
+    X("quantilesDoublesSketch", SQL_AGG_QUANTILES, SQL_QUANTILES_SKETCH,          \
+      SQL_FEEDS(SQL_AGG_QUANTILES))
 
 /*
  * Whether mapping aggregation `m` may feed a measure of type measure_type

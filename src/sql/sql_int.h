@@ -17,6 +17,9 @@
  *               parser, which names call nodes from the function table
  *   bind_util.c, eval.c   the binders' services (errors, argument checks,
  *               coercion, folding, owners); running compiled expressions
+ *   func_sketch.c   DataSketches in SQL: the sketch aggregates'
+ *               accumulators and literal arguments, the functions over
+ *               sketch values
  *   agg.c, func_json.c, func_str.c, func_time.c   aggregators; binders
  *   func_array.c   arrays and multi-value strings (STRING_TO_ARRAY's
  *               delimiter compiles through func_str.c's regex translation);
@@ -344,210 +347,225 @@ enum sql_array_op {
  * The binder checks and coerces the arguments, sets n->type and n->fn.
  * `variant` tells one binder which of its family this is.
  */
-#define SQL_FUNC_MAP(X)                                                                   \
-    /* operators and syntax */                                                            \
-    X(F_ADD, "+", 2, 2, FF_OP, sql_bind_arith, 0)                                         \
-    X(F_SUB, "-", 2, 2, FF_OP, sql_bind_arith, 1)                                         \
-    X(F_MUL, "*", 2, 2, FF_OP, sql_bind_arith, 2)                                         \
-    X(F_DIV, "/", 2, 2, FF_OP, sql_bind_arith, 3)                                         \
-    X(F_MODOP, "%", 2, 2, FF_OP, sql_bind_arith, 4)                                       \
-    X(F_NEG, "NEG", 1, 1, FF_OP, sql_bind_neg, 0)                                         \
-    X(F_EQ, "=", 2, 2, FF_OP, sql_bind_cmp, 0)                                            \
-    X(F_NE, "<>", 2, 2, FF_OP, sql_bind_cmp, 1)                                           \
-    X(F_LT, "<", 2, 2, FF_OP, sql_bind_cmp, 2)                                            \
-    X(F_LE, "<=", 2, 2, FF_OP, sql_bind_cmp, 3)                                           \
-    X(F_GT, ">", 2, 2, FF_OP, sql_bind_cmp, 4)                                            \
-    X(F_GE, ">=", 2, 2, FF_OP, sql_bind_cmp, 5)                                           \
-    X(F_DISTINCT, "IS DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 6)             \
-    X(F_NOTDISTINCT, "IS NOT DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 7)      \
-    X(F_AND, "AND", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 0)                            \
-    X(F_OR, "OR", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 1)                              \
-    X(F_NOT, "NOT", 1, 1, FF_OP, sql_bind_logic, 2)                                       \
-    X(F_ISNULL, "IS NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 0)                         \
-    X(F_ISNOTNULL, "IS NOT NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 1)                  \
-    X(F_ISTRUE, "IS TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 2)                         \
-    X(F_ISNOTTRUE, "IS NOT TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 3)                  \
-    X(F_ISFALSE, "IS FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 4)                       \
-    X(F_ISNOTFALSE, "IS NOT FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 5)                \
-    X(F_IN, "IN", 2, -1, FF_OP | FF_LAZY, sql_bind_in, 0)                                 \
-    X(F_BETWEEN, "BETWEEN", 3, 3, FF_OP | FF_LAZY, sql_bind_between, 0)                   \
-    X(F_LIKE, "LIKE", 2, 3, FF_OP, sql_bind_like, 0)                                      \
-    X(F_CASE, "CASE", 2, -1, FF_OP | FF_LAZY, sql_bind_case, 0)                           \
-    X(F_CASE_SIMPLE, "CASE ", 3, -1, FF_OP | FF_LAZY, sql_bind_case, 1)                   \
-    X(F_CAST, "CAST", 1, 1, FF_OP, sql_bind_cast, 0)                                      \
-    X(F_CONCATOP, "||", 2, 2, FF_OP, sql_bind_concat, 0)                                  \
-    X(F_EXTRACT, "EXTRACT", 2, 2, FF_OP, sql_bind_time_extract, 1)                        \
-    X(F_FLOOR_TO, "FLOOR TO", 2, 2, FF_OP, sql_bind_floor_unit, 0)                        \
-    X(F_CEIL_TO, "CEIL TO", 2, 2, FF_OP, sql_bind_floor_unit, 1)                          \
-    X(F_TSADD, "TIMESTAMPADD", 3, 3, 0, sql_bind_timestampadd, 0)                         \
-    X(F_TSDIFF, "TIMESTAMPDIFF", 3, 3, 0, sql_bind_timestampadd, 1)                       \
-    X(F_ARRAY, "ARRAY", 0, -1, 0, sql_bind_array, 0)                                      \
-    /* conditionals */                                                                    \
-    X(F_COALESCE, "COALESCE", 1, -1, FF_LAZY, sql_bind_coalesce, 0)                       \
-    X(F_NVL, "NVL", 2, 2, FF_LAZY, sql_bind_coalesce, 1)                                  \
-    X(F_IFNULL, "IFNULL", 2, 2, FF_LAZY, sql_bind_coalesce, 2)                            \
-    X(F_NULLIF, "NULLIF", 2, 2, FF_LAZY, sql_bind_nullif, 0)                              \
-    X(F_GREATEST, "GREATEST", 1, -1, FF_LAZY, sql_bind_greatest, 0)                       \
-    X(F_LEAST, "LEAST", 1, -1, FF_LAZY, sql_bind_greatest, 1)                             \
-    /* math */                                                                            \
-    X(F_ABS, "ABS", 1, 1, 0, sql_bind_math, 0)                                            \
-    X(F_FLOOR, "FLOOR", 1, 1, 0, sql_bind_math, 1)                                        \
-    X(F_CEIL, "CEIL", 1, 1, 0, sql_bind_math, 2)                                          \
-    X(F_CEILING, "CEILING", 1, 1, 0, sql_bind_math, 2)                                    \
-    X(F_SIGN, "SIGN", 1, 1, 0, sql_bind_math, 3)                                          \
-    X(F_SQRT, "SQRT", 1, 1, 0, sql_bind_math, 10)                                         \
-    X(F_CBRT, "CBRT", 1, 1, 0, sql_bind_math, 11)                                         \
-    X(F_LN, "LN", 1, 1, 0, sql_bind_math, 12)                                             \
-    X(F_LOG10, "LOG10", 1, 1, 0, sql_bind_math, 13)                                       \
-    X(F_EXP, "EXP", 1, 1, 0, sql_bind_math, 14)                                           \
-    X(F_SIN, "SIN", 1, 1, 0, sql_bind_math, 15)                                           \
-    X(F_COS, "COS", 1, 1, 0, sql_bind_math, 16)                                           \
-    X(F_TAN, "TAN", 1, 1, 0, sql_bind_math, 17)                                           \
-    X(F_ASIN, "ASIN", 1, 1, 0, sql_bind_math, 18)                                         \
-    X(F_ACOS, "ACOS", 1, 1, 0, sql_bind_math, 19)                                         \
-    X(F_ATAN, "ATAN", 1, 1, 0, sql_bind_math, 20)                                         \
-    X(F_COT, "COT", 1, 1, 0, sql_bind_math, 21)                                           \
-    X(F_DEGREES, "DEGREES", 1, 1, 0, sql_bind_math, 22)                                   \
-    X(F_RADIANS, "RADIANS", 1, 1, 0, sql_bind_math, 23)                                   \
-    X(F_ATAN2, "ATAN2", 2, 2, 0, sql_bind_math2, 0)                                       \
-    X(F_POWER, "POWER", 2, 2, 0, sql_bind_math2, 1)                                       \
-    X(F_MOD, "MOD", 2, 2, 0, sql_bind_arith, 4)                                           \
-    X(F_DIVFN, "DIV", 2, 2, 0, sql_bind_arith, 5)                                         \
-    X(F_SAFE_DIVIDE, "SAFE_DIVIDE", 2, 2, 0, sql_bind_arith, 6)                           \
-    X(F_ROUND, "ROUND", 1, 2, 0, sql_bind_round, 0)                                       \
-    X(F_TRUNCATE, "TRUNCATE", 1, 2, 0, sql_bind_round, 1)                                 \
-    X(F_TRUNC, "TRUNC", 1, 2, 0, sql_bind_round, 1)                                       \
-    X(F_PI, "PI", 0, 0, 0, sql_bind_math, 30)                                             \
-    /* strings */                                                                         \
-    X(F_CONCAT, "CONCAT", 1, -1, 0, sql_bind_concat, 1)                                   \
-    X(F_TEXTCAT, "TEXTCAT", 2, 2, 0, sql_bind_concat, 2)                                  \
-    X(F_UPPER, "UPPER", 1, 1, 0, sql_bind_str1, 0)                                        \
-    X(F_LOWER, "LOWER", 1, 1, 0, sql_bind_str1, 1)                                        \
-    X(F_REVERSE, "REVERSE", 1, 1, 0, sql_bind_str1, 2)                                    \
-    X(F_LENGTH, "LENGTH", 1, 1, 0, sql_bind_str1, 3)                                      \
-    X(F_CHAR_LENGTH, "CHAR_LENGTH", 1, 1, 0, sql_bind_str1, 3)                            \
-    X(F_CHARACTER_LENGTH, "CHARACTER_LENGTH", 1, 1, 0, sql_bind_str1, 3)                  \
-    X(F_STRLEN, "STRLEN", 1, 1, 0, sql_bind_str1, 3)                                      \
-    X(F_TRIM, "TRIM", 1, 2, 0, sql_bind_trim, 0)                                          \
-    X(F_BTRIM, "BTRIM", 1, 2, 0, sql_bind_trim, 0)                                        \
-    X(F_LTRIM, "LTRIM", 1, 2, 0, sql_bind_trim, 1)                                        \
-    X(F_RTRIM, "RTRIM", 1, 2, 0, sql_bind_trim, 2)                                        \
-    X(F_SUBSTRING, "SUBSTRING", 2, 3, 0, sql_bind_substr, 0)                              \
-    X(F_SUBSTR, "SUBSTR", 2, 3, 0, sql_bind_substr, 0)                                    \
-    X(F_LEFT, "LEFT", 2, 2, 0, sql_bind_substr, 1)                                        \
-    X(F_RIGHT, "RIGHT", 2, 2, 0, sql_bind_substr, 2)                                      \
-    X(F_REPEAT, "REPEAT", 2, 2, 0, sql_bind_substr, 3)                                    \
-    X(F_REPLACE, "REPLACE", 3, 3, 0, sql_bind_str3, 0)                                    \
-    X(F_LPAD, "LPAD", 2, 3, 0, sql_bind_str3, 1)                                          \
-    X(F_RPAD, "RPAD", 2, 3, 0, sql_bind_str3, 2)                                          \
-    X(F_STRPOS, "STRPOS", 2, 3, 0, sql_bind_str3, 3)                                      \
-    X(F_CONTAINS, "CONTAINS_STRING", 2, 2, 0, sql_bind_str3, 4)                           \
-    X(F_ICONTAINS, "ICONTAINS_STRING", 2, 2, 0, sql_bind_str3, 5)                         \
-    X(F_PARSE_LONG, "PARSE_LONG", 1, 2, 0, sql_bind_parse_long, 0)                        \
-    X(F_REGEXP_EXTRACT, "REGEXP_EXTRACT", 2, 3, 0, sql_bind_regexp, 0)                    \
-    X(F_REGEXP_LIKE, "REGEXP_LIKE", 2, 2, 0, sql_bind_regexp, 1)                          \
-    X(F_REGEXP_REPLACE, "REGEXP_REPLACE", 3, 3, 0, sql_bind_regexp, 2)                    \
-    /* time */                                                                            \
-    X(F_TIME_PARSE, "TIME_PARSE", 1, 3, 0, sql_bind_time_parse, 0)                        \
-    X(F_TIME_FORMAT, "TIME_FORMAT", 1, 3, 0, sql_bind_time_format, 0)                     \
-    X(F_TIME_FLOOR, "TIME_FLOOR", 2, 4, 0, sql_bind_time_floor, 0)                        \
-    X(F_TIME_CEIL, "TIME_CEIL", 2, 4, 0, sql_bind_time_floor, 1)                          \
-    X(F_TIME_SHIFT, "TIME_SHIFT", 3, 4, 0, sql_bind_time_shift, 0)                        \
-    X(F_TIME_EXTRACT, "TIME_EXTRACT", 1, 3, 0, sql_bind_time_extract, 0)                  \
-    X(F_TIME_IN_INTERVAL, "TIME_IN_INTERVAL", 2, 2, 0, sql_bind_time_in_interval, 0)      \
-    X(F_MILLIS_TO_TS, "MILLIS_TO_TIMESTAMP", 1, 1, 0, sql_bind_millis, 0)                 \
-    X(F_TS_TO_MILLIS, "TIMESTAMP_TO_MILLIS", 1, 1, 0, sql_bind_millis, 1)                 \
-    X(F_DATE_TRUNC, "DATE_TRUNC", 2, 2, 0, sql_bind_date_trunc, 0)                        \
-    X(F_CURRENT_TIMESTAMP, "CURRENT_TIMESTAMP", 0, 0, 0, sql_bind_now, 0)                 \
-    X(F_CURRENT_DATE, "CURRENT_DATE", 0, 0, 0, sql_bind_now, 1)                           \
-    X(F_NOW, "NOW", 0, 0, 0, sql_bind_now, 0)                                             \
-    /* JSON */                                                                            \
-    X(F_JSON_VALUE, "JSON_VALUE", 2, 2, 0, sql_bind_json, 0)                              \
-    X(F_JSON_QUERY, "JSON_QUERY", 2, 2, 0, sql_bind_json, 1)                              \
-    X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)                              \
-    X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)                      \
-    X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)                      \
-    X(F_JSON_KEYS, "JSON_KEYS", 2, 2, 0, sql_bind_json, 5)                                \
-    X(F_JSON_QUERY_ARRAY, "JSON_QUERY_ARRAY", 2, 2, 0, sql_bind_json, 6)                  \
-    X(F_JSON_PATHS, "JSON_PATHS", 1, 1, 0, sql_bind_json, 7)                              \
-    X(F_JSON_MERGE, "JSON_MERGE", 2, -1, 0, sql_bind_json, 8)                             \
-    X(F_JSON_OBJECT, "JSON_OBJECT", 0, -1, FF_LAZY, sql_bind_json, 9)                     \
-    X(F_JSON_OBJECT_ABSENT, "JSON_OBJECT ABSENT", 0, -1, FF_LAZY, sql_bind_json, 10)      \
-    /* arrays and multi-value strings (func_array.c) */                                   \
-    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_LENGTH)              \
-    X(F_ARRAY_OFFSET, "ARRAY_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_OFFSET)              \
-    X(F_ARRAY_ORDINAL, "ARRAY_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL)           \
-    X(F_ARRAY_CONTAINS, "ARRAY_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_CONTAINS)        \
-    X(F_ARRAY_OVERLAP, "ARRAY_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_OVERLAP)           \
-    X(F_SCALAR_IN_ARRAY, "SCALAR_IN_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_IN)            \
-    X(F_ARRAY_OFFSET_OF, "ARRAY_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_OFFSET_OF)     \
-    X(F_ARRAY_ORDINAL_OF, "ARRAY_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL_OF)  \
-    X(F_ARRAY_PREPEND, "ARRAY_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_PREPEND)           \
-    X(F_ARRAY_APPEND, "ARRAY_APPEND", 2, 2, 0, sql_bind_array_fn, AV_APPEND)              \
-    X(F_ARRAY_CONCAT, "ARRAY_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_CONCAT)              \
-    X(F_ARRAY_SLICE, "ARRAY_SLICE", 2, 3, 0, sql_bind_array_fn, AV_SLICE)                 \
-    X(F_ARRAY_TO_STRING, "ARRAY_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_TO_STRING)     \
-    X(F_STRING_TO_ARRAY, "STRING_TO_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_FROM_STRING)   \
-    X(F_ARRAY_TO_MV, "ARRAY_TO_MV", 1, 1, 0, sql_bind_array_fn, AV_TO_MV)                 \
-    X(F_MV_FILTER_ONLY, "MV_FILTER_ONLY", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_ONLY)  \
-    X(F_MV_FILTER_NONE, "MV_FILTER_NONE", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_NONE)  \
-    X(F_MV_LENGTH, "MV_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_MV_LENGTH)                 \
-    X(F_MV_OFFSET, "MV_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET)                 \
-    X(F_MV_ORDINAL, "MV_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL)              \
-    X(F_MV_CONTAINS, "MV_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_MV_CONTAINS)           \
-    X(F_MV_OVERLAP, "MV_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_MV_OVERLAP)              \
-    X(F_MV_OFFSET_OF, "MV_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET_OF)        \
-    X(F_MV_ORDINAL_OF, "MV_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL_OF)     \
-    X(F_MV_PREPEND, "MV_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_PREPEND)              \
-    X(F_MV_APPEND, "MV_APPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_APPEND)                 \
-    X(F_MV_CONCAT, "MV_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_MV_CONCAT)                 \
-    X(F_MV_SLICE, "MV_SLICE", 2, 3, 0, sql_bind_array_fn, AV_MV_SLICE)                    \
-    X(F_MV_TO_STRING, "MV_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_MV_TO_STRING)        \
-    X(F_STRING_TO_MV, "STRING_TO_MV", 2, 2, 0, sql_bind_array_fn, AV_MV_FROM_STRING)      \
-    X(F_MV_TO_ARRAY, "MV_TO_ARRAY", 1, 1, 0, sql_bind_array_fn, AV_MV_TO_ARRAY)           \
-    X(F_LOOKUP, "LOOKUP", 2, 3, 0, sql_bind_lookup, 0)                                    \
-    /* aggregates */                                                                      \
-    X(F_COUNT, "COUNT", 0, 1, FF_AGG, NULL, SQL_AGG_COUNT)                                \
-    X(F_SUM, "SUM", 1, 1, FF_AGG, NULL, SQL_AGG_SUM)                                      \
-    X(F_MIN, "MIN", 1, 1, FF_AGG, NULL, SQL_AGG_MIN)                                      \
-    X(F_MAX, "MAX", 1, 1, FF_AGG, NULL, SQL_AGG_MAX)                                      \
-    X(F_AVG, "AVG", 1, 1, FF_AGG, NULL, SQL_AGG_AVG)                                      \
-    X(F_EARLIEST, "EARLIEST", 1, 2, FF_AGG, NULL, SQL_AGG_EARLIEST)                       \
-    X(F_LATEST, "LATEST", 1, 2, FF_AGG, NULL, SQL_AGG_LATEST)                             \
-    X(F_EARLIEST_BY, "EARLIEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_EARLIEST_BY)              \
-    X(F_LATEST_BY, "LATEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_LATEST_BY)                    \
-    X(F_ANY_VALUE, "ANY_VALUE", 1, 2, FF_AGG, NULL, SQL_AGG_ANY_VALUE)                    \
-    X(F_APPROX_CD, "APPROX_COUNT_DISTINCT", 1, 1, FF_AGG, NULL, SQL_AGG_COUNT_DISTINCT)   \
-    X(F_VARIANCE, "VARIANCE", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                       \
-    X(F_VAR_SAMP, "VAR_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                       \
-    X(F_VAR_POP, "VAR_POP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_POP)                          \
-    X(F_STDDEV, "STDDEV", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)                        \
-    X(F_STDDEV_SAMP, "STDDEV_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)              \
-    X(F_STDDEV_POP, "STDDEV_POP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_POP)                 \
-    X(F_BIT_AND, "BIT_AND", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_AND)                          \
-    X(F_BIT_OR, "BIT_OR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_OR)                             \
-    X(F_BIT_XOR, "BIT_XOR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_XOR)                          \
-    X(F_ARRAY_AGG, "ARRAY_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_AGG)                    \
-    X(F_ARRAY_CAT_AGG, "ARRAY_CONCAT_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_CONCAT)      \
-    X(F_STRING_AGG, "STRING_AGG", 2, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                 \
-    X(F_LISTAGG, "LISTAGG", 1, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                       \
-    X(F_HLL1, "APPROX_COUNT_DISTINCT_DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)     \
-    X(F_HLL2, "DS_HLL", 1, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)                           \
-    X(F_THETA1, "APPROX_COUNT_DISTINCT_DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0) \
-    X(F_THETA2, "DS_THETA", 1, 2, FF_AGG | FF_UNSUPPORTED, NULL, 0)                       \
-    X(F_THETA_EST, "THETA_SKETCH_ESTIMATE", 1, 1, FF_UNSUPPORTED, NULL, 0)                \
-    X(F_HLL_EST, "HLL_SKETCH_ESTIMATE", 1, 2, FF_UNSUPPORTED, NULL, 0)                    \
-    X(F_APPROX_QUANTILE, "APPROX_QUANTILE_DS", 2, 3, FF_AGG | FF_UNSUPPORTED, NULL, 0)    \
-    /* window functions */                                                                \
-    X(F_ROW_NUMBER, "ROW_NUMBER", 0, 0, FF_WINDOW, NULL, SQL_WIN_ROW_NUMBER)              \
-    X(F_RANK, "RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_RANK)                                \
-    X(F_DENSE_RANK, "DENSE_RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_DENSE_RANK)              \
-    X(F_PERCENT_RANK, "PERCENT_RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_PERCENT_RANK)        \
-    X(F_CUME_DIST, "CUME_DIST", 0, 0, FF_WINDOW, NULL, SQL_WIN_CUME_DIST)                 \
-    X(F_NTILE, "NTILE", 1, 1, FF_WINDOW, NULL, SQL_WIN_NTILE)                             \
-    X(F_LAG, "LAG", 1, 3, FF_WINDOW, NULL, SQL_WIN_LAG)                                   \
-    X(F_LEAD, "LEAD", 1, 3, FF_WINDOW, NULL, SQL_WIN_LEAD)                                \
-    X(F_FIRST_VALUE, "FIRST_VALUE", 1, 1, FF_WINDOW, NULL, SQL_WIN_FIRST_VALUE)           \
+#define SQL_FUNC_MAP(X)                                                                         \
+    /* operators and syntax */                                                                  \
+    X(F_ADD, "+", 2, 2, FF_OP, sql_bind_arith, 0)                                               \
+    X(F_SUB, "-", 2, 2, FF_OP, sql_bind_arith, 1)                                               \
+    X(F_MUL, "*", 2, 2, FF_OP, sql_bind_arith, 2)                                               \
+    X(F_DIV, "/", 2, 2, FF_OP, sql_bind_arith, 3)                                               \
+    X(F_MODOP, "%", 2, 2, FF_OP, sql_bind_arith, 4)                                             \
+    X(F_NEG, "NEG", 1, 1, FF_OP, sql_bind_neg, 0)                                               \
+    X(F_EQ, "=", 2, 2, FF_OP, sql_bind_cmp, 0)                                                  \
+    X(F_NE, "<>", 2, 2, FF_OP, sql_bind_cmp, 1)                                                 \
+    X(F_LT, "<", 2, 2, FF_OP, sql_bind_cmp, 2)                                                  \
+    X(F_LE, "<=", 2, 2, FF_OP, sql_bind_cmp, 3)                                                 \
+    X(F_GT, ">", 2, 2, FF_OP, sql_bind_cmp, 4)                                                  \
+    X(F_GE, ">=", 2, 2, FF_OP, sql_bind_cmp, 5)                                                 \
+    X(F_DISTINCT, "IS DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 6)                   \
+    X(F_NOTDISTINCT, "IS NOT DISTINCT FROM", 2, 2, FF_OP | FF_LAZY, sql_bind_cmp, 7)            \
+    X(F_AND, "AND", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 0)                                  \
+    X(F_OR, "OR", 2, -1, FF_OP | FF_LAZY, sql_bind_logic, 1)                                    \
+    X(F_NOT, "NOT", 1, 1, FF_OP, sql_bind_logic, 2)                                             \
+    X(F_ISNULL, "IS NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 0)                               \
+    X(F_ISNOTNULL, "IS NOT NULL", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 1)                        \
+    X(F_ISTRUE, "IS TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 2)                               \
+    X(F_ISNOTTRUE, "IS NOT TRUE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 3)                        \
+    X(F_ISFALSE, "IS FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 4)                             \
+    X(F_ISNOTFALSE, "IS NOT FALSE", 1, 1, FF_OP | FF_LAZY, sql_bind_is, 5)                      \
+    X(F_IN, "IN", 2, -1, FF_OP | FF_LAZY, sql_bind_in, 0)                                       \
+    X(F_BETWEEN, "BETWEEN", 3, 3, FF_OP | FF_LAZY, sql_bind_between, 0)                         \
+    X(F_LIKE, "LIKE", 2, 3, FF_OP, sql_bind_like, 0)                                            \
+    X(F_CASE, "CASE", 2, -1, FF_OP | FF_LAZY, sql_bind_case, 0)                                 \
+    X(F_CASE_SIMPLE, "CASE ", 3, -1, FF_OP | FF_LAZY, sql_bind_case, 1)                         \
+    X(F_CAST, "CAST", 1, 1, FF_OP, sql_bind_cast, 0)                                            \
+    X(F_CONCATOP, "||", 2, 2, FF_OP, sql_bind_concat, 0)                                        \
+    X(F_EXTRACT, "EXTRACT", 2, 2, FF_OP, sql_bind_time_extract, 1)                              \
+    X(F_FLOOR_TO, "FLOOR TO", 2, 2, FF_OP, sql_bind_floor_unit, 0)                              \
+    X(F_CEIL_TO, "CEIL TO", 2, 2, FF_OP, sql_bind_floor_unit, 1)                                \
+    X(F_TSADD, "TIMESTAMPADD", 3, 3, 0, sql_bind_timestampadd, 0)                               \
+    X(F_TSDIFF, "TIMESTAMPDIFF", 3, 3, 0, sql_bind_timestampadd, 1)                             \
+    X(F_ARRAY, "ARRAY", 0, -1, 0, sql_bind_array, 0)                                            \
+    /* conditionals */                                                                          \
+    X(F_COALESCE, "COALESCE", 1, -1, FF_LAZY, sql_bind_coalesce, 0)                             \
+    X(F_NVL, "NVL", 2, 2, FF_LAZY, sql_bind_coalesce, 1)                                        \
+    X(F_IFNULL, "IFNULL", 2, 2, FF_LAZY, sql_bind_coalesce, 2)                                  \
+    X(F_NULLIF, "NULLIF", 2, 2, FF_LAZY, sql_bind_nullif, 0)                                    \
+    X(F_GREATEST, "GREATEST", 1, -1, FF_LAZY, sql_bind_greatest, 0)                             \
+    X(F_LEAST, "LEAST", 1, -1, FF_LAZY, sql_bind_greatest, 1)                                   \
+    /* math */                                                                                  \
+    X(F_ABS, "ABS", 1, 1, 0, sql_bind_math, 0)                                                  \
+    X(F_FLOOR, "FLOOR", 1, 1, 0, sql_bind_math, 1)                                              \
+    X(F_CEIL, "CEIL", 1, 1, 0, sql_bind_math, 2)                                                \
+    X(F_CEILING, "CEILING", 1, 1, 0, sql_bind_math, 2)                                          \
+    X(F_SIGN, "SIGN", 1, 1, 0, sql_bind_math, 3)                                                \
+    X(F_SQRT, "SQRT", 1, 1, 0, sql_bind_math, 10)                                               \
+    X(F_CBRT, "CBRT", 1, 1, 0, sql_bind_math, 11)                                               \
+    X(F_LN, "LN", 1, 1, 0, sql_bind_math, 12)                                                   \
+    X(F_LOG10, "LOG10", 1, 1, 0, sql_bind_math, 13)                                             \
+    X(F_EXP, "EXP", 1, 1, 0, sql_bind_math, 14)                                                 \
+    X(F_SIN, "SIN", 1, 1, 0, sql_bind_math, 15)                                                 \
+    X(F_COS, "COS", 1, 1, 0, sql_bind_math, 16)                                                 \
+    X(F_TAN, "TAN", 1, 1, 0, sql_bind_math, 17)                                                 \
+    X(F_ASIN, "ASIN", 1, 1, 0, sql_bind_math, 18)                                               \
+    X(F_ACOS, "ACOS", 1, 1, 0, sql_bind_math, 19)                                               \
+    X(F_ATAN, "ATAN", 1, 1, 0, sql_bind_math, 20)                                               \
+    X(F_COT, "COT", 1, 1, 0, sql_bind_math, 21)                                                 \
+    X(F_DEGREES, "DEGREES", 1, 1, 0, sql_bind_math, 22)                                         \
+    X(F_RADIANS, "RADIANS", 1, 1, 0, sql_bind_math, 23)                                         \
+    X(F_ATAN2, "ATAN2", 2, 2, 0, sql_bind_math2, 0)                                             \
+    X(F_POWER, "POWER", 2, 2, 0, sql_bind_math2, 1)                                             \
+    X(F_MOD, "MOD", 2, 2, 0, sql_bind_arith, 4)                                                 \
+    X(F_DIVFN, "DIV", 2, 2, 0, sql_bind_arith, 5)                                               \
+    X(F_SAFE_DIVIDE, "SAFE_DIVIDE", 2, 2, 0, sql_bind_arith, 6)                                 \
+    X(F_ROUND, "ROUND", 1, 2, 0, sql_bind_round, 0)                                             \
+    X(F_TRUNCATE, "TRUNCATE", 1, 2, 0, sql_bind_round, 1)                                       \
+    X(F_TRUNC, "TRUNC", 1, 2, 0, sql_bind_round, 1)                                             \
+    X(F_PI, "PI", 0, 0, 0, sql_bind_math, 30)                                                   \
+    /* strings */                                                                               \
+    X(F_CONCAT, "CONCAT", 1, -1, 0, sql_bind_concat, 1)                                         \
+    X(F_TEXTCAT, "TEXTCAT", 2, 2, 0, sql_bind_concat, 2)                                        \
+    X(F_UPPER, "UPPER", 1, 1, 0, sql_bind_str1, 0)                                              \
+    X(F_LOWER, "LOWER", 1, 1, 0, sql_bind_str1, 1)                                              \
+    X(F_REVERSE, "REVERSE", 1, 1, 0, sql_bind_str1, 2)                                          \
+    X(F_LENGTH, "LENGTH", 1, 1, 0, sql_bind_str1, 3)                                            \
+    X(F_CHAR_LENGTH, "CHAR_LENGTH", 1, 1, 0, sql_bind_str1, 3)                                  \
+    X(F_CHARACTER_LENGTH, "CHARACTER_LENGTH", 1, 1, 0, sql_bind_str1, 3)                        \
+    X(F_STRLEN, "STRLEN", 1, 1, 0, sql_bind_str1, 3)                                            \
+    X(F_TRIM, "TRIM", 1, 2, 0, sql_bind_trim, 0)                                                \
+    X(F_BTRIM, "BTRIM", 1, 2, 0, sql_bind_trim, 0)                                              \
+    X(F_LTRIM, "LTRIM", 1, 2, 0, sql_bind_trim, 1)                                              \
+    X(F_RTRIM, "RTRIM", 1, 2, 0, sql_bind_trim, 2)                                              \
+    X(F_SUBSTRING, "SUBSTRING", 2, 3, 0, sql_bind_substr, 0)                                    \
+    X(F_SUBSTR, "SUBSTR", 2, 3, 0, sql_bind_substr, 0)                                          \
+    X(F_LEFT, "LEFT", 2, 2, 0, sql_bind_substr, 1)                                              \
+    X(F_RIGHT, "RIGHT", 2, 2, 0, sql_bind_substr, 2)                                            \
+    X(F_REPEAT, "REPEAT", 2, 2, 0, sql_bind_substr, 3)                                          \
+    X(F_REPLACE, "REPLACE", 3, 3, 0, sql_bind_str3, 0)                                          \
+    X(F_LPAD, "LPAD", 2, 3, 0, sql_bind_str3, 1)                                                \
+    X(F_RPAD, "RPAD", 2, 3, 0, sql_bind_str3, 2)                                                \
+    X(F_STRPOS, "STRPOS", 2, 3, 0, sql_bind_str3, 3)                                            \
+    X(F_CONTAINS, "CONTAINS_STRING", 2, 2, 0, sql_bind_str3, 4)                                 \
+    X(F_ICONTAINS, "ICONTAINS_STRING", 2, 2, 0, sql_bind_str3, 5)                               \
+    X(F_PARSE_LONG, "PARSE_LONG", 1, 2, 0, sql_bind_parse_long, 0)                              \
+    X(F_REGEXP_EXTRACT, "REGEXP_EXTRACT", 2, 3, 0, sql_bind_regexp, 0)                          \
+    X(F_REGEXP_LIKE, "REGEXP_LIKE", 2, 2, 0, sql_bind_regexp, 1)                                \
+    X(F_REGEXP_REPLACE, "REGEXP_REPLACE", 3, 3, 0, sql_bind_regexp, 2)                          \
+    /* time */                                                                                  \
+    X(F_TIME_PARSE, "TIME_PARSE", 1, 3, 0, sql_bind_time_parse, 0)                              \
+    X(F_TIME_FORMAT, "TIME_FORMAT", 1, 3, 0, sql_bind_time_format, 0)                           \
+    X(F_TIME_FLOOR, "TIME_FLOOR", 2, 4, 0, sql_bind_time_floor, 0)                              \
+    X(F_TIME_CEIL, "TIME_CEIL", 2, 4, 0, sql_bind_time_floor, 1)                                \
+    X(F_TIME_SHIFT, "TIME_SHIFT", 3, 4, 0, sql_bind_time_shift, 0)                              \
+    X(F_TIME_EXTRACT, "TIME_EXTRACT", 1, 3, 0, sql_bind_time_extract, 0)                        \
+    X(F_TIME_IN_INTERVAL, "TIME_IN_INTERVAL", 2, 2, 0, sql_bind_time_in_interval, 0)            \
+    X(F_MILLIS_TO_TS, "MILLIS_TO_TIMESTAMP", 1, 1, 0, sql_bind_millis, 0)                       \
+    X(F_TS_TO_MILLIS, "TIMESTAMP_TO_MILLIS", 1, 1, 0, sql_bind_millis, 1)                       \
+    X(F_DATE_TRUNC, "DATE_TRUNC", 2, 2, 0, sql_bind_date_trunc, 0)                              \
+    X(F_CURRENT_TIMESTAMP, "CURRENT_TIMESTAMP", 0, 0, 0, sql_bind_now, 0)                       \
+    X(F_CURRENT_DATE, "CURRENT_DATE", 0, 0, 0, sql_bind_now, 1)                                 \
+    X(F_NOW, "NOW", 0, 0, 0, sql_bind_now, 0)                                                   \
+    /* JSON */                                                                                  \
+    X(F_JSON_VALUE, "JSON_VALUE", 2, 2, 0, sql_bind_json, 0)                                    \
+    X(F_JSON_QUERY, "JSON_QUERY", 2, 2, 0, sql_bind_json, 1)                                    \
+    X(F_PARSE_JSON, "PARSE_JSON", 1, 1, 0, sql_bind_json, 2)                                    \
+    X(F_TRY_PARSE_JSON, "TRY_PARSE_JSON", 1, 1, 0, sql_bind_json, 3)                            \
+    X(F_TO_JSON_STRING, "TO_JSON_STRING", 1, 1, 0, sql_bind_json, 4)                            \
+    X(F_JSON_KEYS, "JSON_KEYS", 2, 2, 0, sql_bind_json, 5)                                      \
+    X(F_JSON_QUERY_ARRAY, "JSON_QUERY_ARRAY", 2, 2, 0, sql_bind_json, 6)                        \
+    X(F_JSON_PATHS, "JSON_PATHS", 1, 1, 0, sql_bind_json, 7)                                    \
+    X(F_JSON_MERGE, "JSON_MERGE", 2, -1, 0, sql_bind_json, 8)                                   \
+    X(F_JSON_OBJECT, "JSON_OBJECT", 0, -1, FF_LAZY, sql_bind_json, 9)                           \
+    X(F_JSON_OBJECT_ABSENT, "JSON_OBJECT ABSENT", 0, -1, FF_LAZY, sql_bind_json, 10)            \
+    /* arrays and multi-value strings (func_array.c) */                                         \
+    X(F_ARRAY_LENGTH, "ARRAY_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_LENGTH)                    \
+    X(F_ARRAY_OFFSET, "ARRAY_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_OFFSET)                    \
+    X(F_ARRAY_ORDINAL, "ARRAY_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL)                 \
+    X(F_ARRAY_CONTAINS, "ARRAY_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_CONTAINS)              \
+    X(F_ARRAY_OVERLAP, "ARRAY_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_OVERLAP)                 \
+    X(F_SCALAR_IN_ARRAY, "SCALAR_IN_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_IN)                  \
+    X(F_ARRAY_OFFSET_OF, "ARRAY_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_OFFSET_OF)           \
+    X(F_ARRAY_ORDINAL_OF, "ARRAY_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_ORDINAL_OF)        \
+    X(F_ARRAY_PREPEND, "ARRAY_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_PREPEND)                 \
+    X(F_ARRAY_APPEND, "ARRAY_APPEND", 2, 2, 0, sql_bind_array_fn, AV_APPEND)                    \
+    X(F_ARRAY_CONCAT, "ARRAY_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_CONCAT)                    \
+    X(F_ARRAY_SLICE, "ARRAY_SLICE", 2, 3, 0, sql_bind_array_fn, AV_SLICE)                       \
+    X(F_ARRAY_TO_STRING, "ARRAY_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_TO_STRING)           \
+    X(F_STRING_TO_ARRAY, "STRING_TO_ARRAY", 2, 2, 0, sql_bind_array_fn, AV_FROM_STRING)         \
+    X(F_ARRAY_TO_MV, "ARRAY_TO_MV", 1, 1, 0, sql_bind_array_fn, AV_TO_MV)                       \
+    X(F_MV_FILTER_ONLY, "MV_FILTER_ONLY", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_ONLY)        \
+    X(F_MV_FILTER_NONE, "MV_FILTER_NONE", 2, 2, 0, sql_bind_array_fn, AV_MV_FILTER_NONE)        \
+    X(F_MV_LENGTH, "MV_LENGTH", 1, 1, 0, sql_bind_array_fn, AV_MV_LENGTH)                       \
+    X(F_MV_OFFSET, "MV_OFFSET", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET)                       \
+    X(F_MV_ORDINAL, "MV_ORDINAL", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL)                    \
+    X(F_MV_CONTAINS, "MV_CONTAINS", 2, 2, 0, sql_bind_array_fn, AV_MV_CONTAINS)                 \
+    X(F_MV_OVERLAP, "MV_OVERLAP", 2, 2, 0, sql_bind_array_fn, AV_MV_OVERLAP)                    \
+    X(F_MV_OFFSET_OF, "MV_OFFSET_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_OFFSET_OF)              \
+    X(F_MV_ORDINAL_OF, "MV_ORDINAL_OF", 2, 2, 0, sql_bind_array_fn, AV_MV_ORDINAL_OF)           \
+    X(F_MV_PREPEND, "MV_PREPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_PREPEND)                    \
+    X(F_MV_APPEND, "MV_APPEND", 2, 2, 0, sql_bind_array_fn, AV_MV_APPEND)                       \
+    X(F_MV_CONCAT, "MV_CONCAT", 2, 2, 0, sql_bind_array_fn, AV_MV_CONCAT)                       \
+    X(F_MV_SLICE, "MV_SLICE", 2, 3, 0, sql_bind_array_fn, AV_MV_SLICE)                          \
+    X(F_MV_TO_STRING, "MV_TO_STRING", 2, 2, 0, sql_bind_array_fn, AV_MV_TO_STRING)              \
+    X(F_STRING_TO_MV, "STRING_TO_MV", 2, 2, 0, sql_bind_array_fn, AV_MV_FROM_STRING)            \
+    X(F_MV_TO_ARRAY, "MV_TO_ARRAY", 1, 1, 0, sql_bind_array_fn, AV_MV_TO_ARRAY)                 \
+    X(F_LOOKUP, "LOOKUP", 2, 3, 0, sql_bind_lookup, 0)                                          \
+    /* aggregates */                                                                            \
+    X(F_COUNT, "COUNT", 0, 1, FF_AGG, NULL, SQL_AGG_COUNT)                                      \
+    X(F_SUM, "SUM", 1, 1, FF_AGG, NULL, SQL_AGG_SUM)                                            \
+    X(F_MIN, "MIN", 1, 1, FF_AGG, NULL, SQL_AGG_MIN)                                            \
+    X(F_MAX, "MAX", 1, 1, FF_AGG, NULL, SQL_AGG_MAX)                                            \
+    X(F_AVG, "AVG", 1, 1, FF_AGG, NULL, SQL_AGG_AVG)                                            \
+    X(F_EARLIEST, "EARLIEST", 1, 2, FF_AGG, NULL, SQL_AGG_EARLIEST)                             \
+    X(F_LATEST, "LATEST", 1, 2, FF_AGG, NULL, SQL_AGG_LATEST)                                   \
+    X(F_EARLIEST_BY, "EARLIEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_EARLIEST_BY)                    \
+    X(F_LATEST_BY, "LATEST_BY", 2, 3, FF_AGG, NULL, SQL_AGG_LATEST_BY)                          \
+    X(F_ANY_VALUE, "ANY_VALUE", 1, 2, FF_AGG, NULL, SQL_AGG_ANY_VALUE)                          \
+    X(F_APPROX_CD, "APPROX_COUNT_DISTINCT", 1, 1, FF_AGG, NULL, SQL_AGG_HLL)                    \
+    X(F_VARIANCE, "VARIANCE", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                             \
+    X(F_VAR_SAMP, "VAR_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_SAMP)                             \
+    X(F_VAR_POP, "VAR_POP", 1, 1, FF_AGG, NULL, SQL_AGG_VAR_POP)                                \
+    X(F_STDDEV, "STDDEV", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)                              \
+    X(F_STDDEV_SAMP, "STDDEV_SAMP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_SAMP)                    \
+    X(F_STDDEV_POP, "STDDEV_POP", 1, 1, FF_AGG, NULL, SQL_AGG_STDDEV_POP)                       \
+    X(F_BIT_AND, "BIT_AND", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_AND)                                \
+    X(F_BIT_OR, "BIT_OR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_OR)                                   \
+    X(F_BIT_XOR, "BIT_XOR", 1, 1, FF_AGG, NULL, SQL_AGG_BIT_XOR)                                \
+    X(F_ARRAY_AGG, "ARRAY_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_AGG)                          \
+    X(F_ARRAY_CAT_AGG, "ARRAY_CONCAT_AGG", 1, 2, FF_AGG, NULL, SQL_AGG_ARRAY_CONCAT)            \
+    X(F_STRING_AGG, "STRING_AGG", 2, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                       \
+    X(F_LISTAGG, "LISTAGG", 1, 3, FF_AGG, NULL, SQL_AGG_STRING_AGG)                             \
+    /* sketches (func_sketch.c) */                                                              \
+    X(F_HLL1, "APPROX_COUNT_DISTINCT_DS_HLL", 1, 3, FF_AGG, NULL, SQL_AGG_HLL)                  \
+    X(F_HLL2, "DS_HLL", 1, 3, FF_AGG, NULL, SQL_AGG_HLL)                                        \
+    X(F_THETA1, "APPROX_COUNT_DISTINCT_DS_THETA", 1, 2, FF_AGG, NULL, SQL_AGG_THETA)            \
+    X(F_THETA2, "DS_THETA", 1, 2, FF_AGG, NULL, SQL_AGG_THETA)                                  \
+    X(F_DSQ, "DS_QUANTILES_SKETCH", 1, 2, FF_AGG, NULL, SQL_AGG_QUANTILES)                      \
+    X(F_APPROX_QUANTILE, "APPROX_QUANTILE_DS", 2, 3, FF_AGG, NULL, SQL_AGG_QUANTILES)           \
+    X(F_HLL_EST, "HLL_SKETCH_ESTIMATE", 1, 2, 0, sql_bind_sketch_fn, 0)                         \
+    X(F_HLL_EST_B, "HLL_SKETCH_ESTIMATE_WITH_ERROR_BOUNDS", 1, 2, 0, sql_bind_sketch_fn, 1)     \
+    X(F_HLL_UNION, "HLL_SKETCH_UNION", 1, -1, 0, sql_bind_sketch_fn, 2)                         \
+    X(F_HLL_STR, "HLL_SKETCH_TO_STRING", 1, 1, 0, sql_bind_sketch_fn, 3)                        \
+    X(F_THETA_EST, "THETA_SKETCH_ESTIMATE", 1, 1, 0, sql_bind_sketch_fn, 4)                     \
+    X(F_THETA_EST_B, "THETA_SKETCH_ESTIMATE_WITH_ERROR_BOUNDS", 2, 2, 0, sql_bind_sketch_fn, 5) \
+    X(F_THETA_UNION, "THETA_SKETCH_UNION", 1, -1, 0, sql_bind_sketch_fn, 6)                     \
+    X(F_THETA_INTERSECT, "THETA_SKETCH_INTERSECT", 1, -1, 0, sql_bind_sketch_fn, 7)             \
+    X(F_THETA_NOT, "THETA_SKETCH_NOT", 1, -1, 0, sql_bind_sketch_fn, 8)                         \
+    X(F_DS_QUANTILE, "DS_GET_QUANTILE", 2, 2, 0, sql_bind_sketch_fn, 9)                         \
+    X(F_DS_QUANTILES, "DS_GET_QUANTILES", 2, -1, 0, sql_bind_sketch_fn, 10)                     \
+    X(F_DS_RANK, "DS_RANK", 2, 2, 0, sql_bind_sketch_fn, 11)                                    \
+    X(F_DS_CDF, "DS_CDF", 2, -1, 0, sql_bind_sketch_fn, 12)                                     \
+    X(F_DS_HISTOGRAM, "DS_HISTOGRAM", 2, -1, 0, sql_bind_sketch_fn, 13)                         \
+    X(F_DS_SUMMARY, "DS_QUANTILE_SUMMARY", 1, 1, 0, sql_bind_sketch_fn, 14)                     \
+    /* window functions */                                                                      \
+    X(F_ROW_NUMBER, "ROW_NUMBER", 0, 0, FF_WINDOW, NULL, SQL_WIN_ROW_NUMBER)                    \
+    X(F_RANK, "RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_RANK)                                      \
+    X(F_DENSE_RANK, "DENSE_RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_DENSE_RANK)                    \
+    X(F_PERCENT_RANK, "PERCENT_RANK", 0, 0, FF_WINDOW, NULL, SQL_WIN_PERCENT_RANK)              \
+    X(F_CUME_DIST, "CUME_DIST", 0, 0, FF_WINDOW, NULL, SQL_WIN_CUME_DIST)                       \
+    X(F_NTILE, "NTILE", 1, 1, FF_WINDOW, NULL, SQL_WIN_NTILE)                                   \
+    X(F_LAG, "LAG", 1, 3, FF_WINDOW, NULL, SQL_WIN_LAG)                                         \
+    X(F_LEAD, "LEAD", 1, 3, FF_WINDOW, NULL, SQL_WIN_LEAD)                                      \
+    X(F_FIRST_VALUE, "FIRST_VALUE", 1, 1, FF_WINDOW, NULL, SQL_WIN_FIRST_VALUE)                 \
     X(F_LAST_VALUE, "LAST_VALUE", 1, 1, FF_WINDOW, NULL, SQL_WIN_LAST_VALUE)
 
 enum sql_func_id {
@@ -612,6 +630,34 @@ int sql_bind_now(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_json(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_array_fn(struct sql_bctx *b, struct sql_node *n);
 int sql_bind_lookup(struct sql_bctx *b, struct sql_node *n);
+int sql_bind_sketch_fn(struct sql_bctx *b, struct sql_node *n);
+
+/* ---- sketch aggregates (func_sketch.c, for agg.c and bind.c) ------------- */
+
+/* The accumulator of a sketch aggregate's state: the family's union object,
+ * freed by a cleanup on the arena it was made in. */
+struct sql_sketch_acc;
+/* Adds value x (a sketch of the family merges; with `prebuilt`, so does a
+ * base64 text of one) to *acc, made in mem on first use: 0, LERR_NOMEM,
+ * LERR_INVALID for a sketch value that is not valid. */
+int sql__sketch_add(const struct sql_agg_call *c, struct sql_sketch_acc **acc,
+                    const struct sql_value *x, bool prebuilt, struct arena *mem, struct lerr *err);
+int sql__sketch_merge(const struct sql_agg_call *c, struct sql_sketch_acc **dst,
+                      const struct sql_sketch_acc *src, struct arena *mem, struct lerr *err);
+/* The call's result (acc NULL: no row came); NULL when out of memory. */
+void sql__sketch_finalize(const struct sql_agg_call *c, const struct sql_sketch_acc *acc,
+                          struct sql_value *out);
+/* The compact DataSketches image of the sketch so far (what segments store). */
+bool sql__sketch_serialize(const struct sql_agg_call *c, const struct sql_sketch_acc *acc,
+                           struct buf *out);
+/* A stored image back into *acc: LERR_CORRUPT naming what is wrong, LERR_NOMEM. */
+int sql__sketch_deserialize(const struct sql_agg_call *c, const void *p, size_t n,
+                            struct sql_sketch_acc **acc, struct arena *mem, struct lerr *err);
+/* Fills the sketch fields of *out for call node n (COUNT(DISTINCT x) when
+ * approximate, APPROX_COUNT_DISTINCT*, DS_*, APPROX_QUANTILE_DS), its
+ * arguments bound already, and checks and casts its value argument: 0 or
+ * LERR_INVALID. */
+int sql__sketch_bind_agg(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out);
 
 /* ---- binder services used by the binders --------------------------------- */
 

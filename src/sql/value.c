@@ -10,7 +10,11 @@
  * (DOUBLE, FLOAT), cast_to_string, json_text (JSON, and arrays as STRING),
  * cast_to_array.
  *
+ * Sketch values are their DataSketches bytes; as text (results, CAST to
+ * VARCHAR) they are base64, and CAST of text to a sketch type reads base64.
+ *
  * Entry points: sql_type_*(), sql_value_cast(), sql_value_to_text(),
+ * sql_base64_encode(), sql_base64_decode(),
  * sql_value_compare(), sql_value_equal(), sql_value_hash(), sql_fmt_double(),
  * sql_parse_number(), sql_json_append_value(), sql_rt_error(), sql_alloc().
  */
@@ -47,15 +51,87 @@ const char *sql_type_name(int type)
     return type >= 0 && type < SQL__TYPE_COUNT ? type_names[type] : "?";
 }
 
+bool sql_type_is_sketch(int t)
+{
+    return t == SQL_HLL_SKETCH || t == SQL_THETA_SKETCH || t == SQL_QUANTILES_SKETCH;
+}
+
 int sql_type_from_name(const char *s, size_t n)
 {
     for (int t = SQL_STRING; t < SQL__TYPE_COUNT; t++) {
-        if (t == SQL_INTERVAL)
+        if (t == SQL_INTERVAL || sql_type_is_sketch(t))
             continue;
         if (strlen(type_names[t]) == n && strncasecmp(type_names[t], s, n) == 0)
             return t;
     }
     return -1;
+}
+
+static bool is_space(char c);
+
+/* ---- base64: how sketches are shown and how pre-built ones arrive --------------- */
+
+static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+bool sql_base64_encode(const void *p, size_t n, struct buf *out)
+{
+    const unsigned char *s = p;
+    char q[4];
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= s[i + 2];
+        q[0] = b64_chars[v >> 18];
+        q[1] = b64_chars[(v >> 12) & 63];
+        q[2] = i + 1 < n ? b64_chars[(v >> 6) & 63] : '=';
+        q[3] = i + 2 < n ? b64_chars[v & 63] : '=';
+        buf_append(out, q, 4);
+    }
+    return !out->failed;
+}
+
+static int b64_digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+long sql_base64_decode(const char *p, size_t n, unsigned char *out)
+{
+    while (n && is_space(p[0]))
+        p++, n--;
+    while (n && is_space(p[n - 1]))
+        n--;
+    while (n && p[n - 1] == '=')
+        n--;
+    if (n % 4 == 1)
+        return -1;
+    long o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = b64_digit((unsigned char)p[i]);
+        if (d < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return o;
 }
 
 /* ---- run-time helpers ------------------------------------------------------- */
@@ -297,6 +373,12 @@ bool sql_json_append_value(struct buf *b, const struct sql_value *v)
             sql_json_append_value(b, &v->v.a.items[i]);
         }
         return buf_putc(b, ']');
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH:
+        buf_putc(b, '"');
+        sql_base64_encode(v->v.s.p, v->v.s.n, b);
+        return buf_putc(b, '"');
     default: return buf_puts(b, "null");
     }
 }
@@ -502,9 +584,35 @@ static struct sql_value cast_to_string(const struct sql_value *x, struct arena *
         return sql_string(p, len);
     }
     case SQL_ARRAY: return json_text(x, SQL_STRING, mem);
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: {
+        /* a sketch as text is its base64, as Druid shows it */
+        struct buf b;
+        buf_init(&b, 0);
+        sql_base64_encode(x->v.s.p, x->v.s.n, &b);
+        struct sql_value r = b.failed ? sql_null(SQL_STRING) : text_value(b.data, b.len, mem);
+        buf_free(&b);
+        return r;
+    }
     default: return sql_null(SQL_STRING);
     }
     return text_value(tmp, n, mem);
+}
+
+/* To a sketch type: text is read as base64 (a pre-built sketch, as Druid
+ * ingests them); the bytes are checked by whoever reads the sketch. NULL
+ * for text that is not base64 and for other types. */
+static struct sql_value cast_to_sketch(const struct sql_value *x, int type, struct arena *mem)
+{
+    if (x->type != SQL_STRING || !mem)
+        return sql_null(type);
+    unsigned char *p = arena_alloc(mem, x->v.s.n / 4 * 3 + 3);
+    long n = p ? sql_base64_decode(x->v.s.p, x->v.s.n, p) : -1;
+    if (n <= 0)
+        return sql_null(type);
+    struct sql_value r = {.type = (uint8_t)type, .v.s = {(const char *)p, (uint32_t)n}};
+    return r;
 }
 
 /* To ARRAY: a scalar becomes a one-element array. */
@@ -537,6 +645,9 @@ struct sql_value sql_value_cast(const struct sql_value *x, int type, struct aren
         /* CAST('x' AS JSON) is the string as a JSON string value */
         return json_text(x, SQL_JSON, mem);
     case SQL_ARRAY: return cast_to_array(x, mem);
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: return cast_to_sketch(x, type, mem);
     default: return sql_null(type);
     }
 }
@@ -558,6 +669,9 @@ bool sql_value_to_text(const struct sql_value *x, struct buf *out, bool null_tex
     case SQL_JSON: return buf_append(out, x->v.s.p, x->v.s.n);
     case SQL_ARRAY: return sql_json_append_value(out, x);
     case SQL_INTERVAL: return buf_printf(out, "%" PRId64, x->v.l);
+    case SQL_HLL_SKETCH:
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: return sql_base64_encode(x->v.s.p, x->v.s.n, out);
     default: return buf_puts(out, "null");
     }
 }
@@ -573,7 +687,10 @@ static int vclass(int t)
     case SQL_DOUBLE:
     case SQL_FLOAT: return 2;
     case SQL_STRING:
-    case SQL_JSON: return 3;
+    case SQL_JSON:
+    case SQL_HLL_SKETCH: /* sketches order and group by their bytes */
+    case SQL_THETA_SKETCH:
+    case SQL_QUANTILES_SKETCH: return 3;
     case SQL_ARRAY: return 4;
     default: return 5;
     }

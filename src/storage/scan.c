@@ -651,7 +651,7 @@ static int read_measures(struct storage_scan *s, size_t col, int vc, uint64_t ro
             /* strings point into the cached state: copy them to this column's
              * memory, which lives until the column's next read */
             struct sql_value *x = &out[k];
-            if (!x->is_null && (x->type == SQL_STRING || x->type == SQL_JSON) && x->v.s.n) {
+            if (!x->is_null && sql_type_has_bytes(x->type) && x->v.s.n) {
                 char *copy = arena_alloc(&c->mem, x->v.s.n);
                 if (!copy)
                     return scan_nomem(err);

@@ -1,5 +1,6 @@
 /*
- * util.c — errors, memory budgets (util/budget.h), arenas, capped buffers,
+ * util.c — errors, memory budgets (util/budget.h), arenas (and their cleanup
+ * hooks: arena_on_reset, arena_charge), capped buffers,
  * logging, randomness, UUIDs, SHA-256 (OpenSSL's libcrypto), clocks and
  * atomic file writes.
  */
@@ -199,9 +200,58 @@ struct arena_block {
     max_align_t data[];
 };
 
+struct arena_cleanup {
+    struct arena_cleanup *next;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+bool arena_on_reset(struct arena *a, void (*fn)(void *arg), void *arg)
+{
+    struct arena_cleanup *c = arena_alloc(a, sizeof *c);
+    if (!c)
+        return false;
+    c->fn = fn;
+    c->arg = arg;
+    c->next = a->cleanups;
+    a->cleanups = c;
+    return true;
+}
+
+bool arena_charge(struct arena *a, size_t n)
+{
+    if (a->cap && a->total + n > a->cap) {
+        a->capped = true;
+        return false;
+    }
+    if (a->budget && !mem_budget_charge(a->budget, n))
+        return false;
+    a->held += n;
+    a->total += n;
+    return true;
+}
+
+/* Runs the hooks registered after `stop` (newest first) and gives back what
+ * was charged beyond `held`: before the memory they refer to is freed. */
+static void run_cleanups(struct arena *a, const struct arena_cleanup *stop, size_t held)
+{
+    while (a->cleanups && a->cleanups != stop) {
+        struct arena_cleanup *c = a->cleanups;
+        a->cleanups = c->next;
+        c->fn(c->arg);
+    }
+    if (a->held > held) {
+        if (a->budget)
+            mem_budget_release(a->budget, a->held - held);
+        a->held = held;
+    }
+}
+
 void arena_init(struct arena *a, size_t block_size, size_t cap)
 {
     a->head = NULL;
+    a->cleanups = NULL;
+    a->held = 0;
     a->block_size = block_size ? block_size : 64 * 1024;
     a->total = 0;
     a->cap = cap;
@@ -285,6 +335,7 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 
 void arena_reset(struct arena *a)
 {
+    run_cleanups(a, NULL, 0);
     struct arena_block *b = a->head;
     if (!b)
         return;
@@ -314,10 +365,13 @@ void arena_mark(const struct arena *a, struct arena_mark *m)
     m->next = a->head ? a->head->next : NULL;
     m->used = a->head ? a->head->used : 0;
     m->total = a->total;
+    m->cleanups = a->cleanups;
+    m->held = a->held;
 }
 
 void arena_release(struct arena *a, const struct arena_mark *m)
 {
+    run_cleanups(a, m->cleanups, m->held);
     a->total = m->total;
     if (a->head == m->head && (!m->head || m->head->next == m->next)) {
         if (m->head)
@@ -363,6 +417,7 @@ void arena_release(struct arena *a, const struct arena_mark *m)
 
 void arena_destroy(struct arena *a)
 {
+    run_cleanups(a, NULL, 0);
     struct arena_block *b = a->head;
     while (b) {
         struct arena_block *next = b->next;
@@ -379,7 +434,7 @@ bool arena_set_budget(struct arena *a, struct mem_budget *budget)
 {
     if (budget == a->budget)
         return true;
-    size_t held = 0;
+    size_t held = a->held;
     for (const struct arena_block *b = a->head; b; b = b->next)
         held += block_cost(b);
     if (held && budget && !mem_budget_charge(budget, held))

@@ -4,6 +4,7 @@
  * wall-clock helpers.
  *
  * Entry points: lerr_set(), arena_alloc(), arena_mark() / arena_release(),
+ * arena_on_reset() / arena_charge() (objects an arena's lifetime frees),
  * buf_append(), log_msg(), util_random_bytes(), util_uuid_v4(),
  * util_sha256_hex(), util_now_ms(). Arenas and buffers can charge a memory
  * budget (util/budget.h) before they allocate: arena_set_budget(),
@@ -82,8 +83,11 @@ struct mem_budget; /* util/budget.h */
 
 /* A bump allocator: allocations live until arena_reset() or arena_destroy(). */
 struct arena_block;
+struct arena_cleanup;
 struct arena {
     struct arena_block *head;
+    struct arena_cleanup *cleanups; /* arena_on_reset() hooks, newest first */
+    size_t held;                    /* bytes charged by arena_charge() and not yet released */
     size_t block_size;
     size_t total;              /* bytes handed out since the last reset */
     size_t cap;                /* 0 = unlimited; allocations past it return NULL */
@@ -103,11 +107,28 @@ void arena_reset(struct arena *a); /* keeps the first block, frees the rest */
  * per-row memory context is reset between rows. Marks nest like a stack. */
 struct arena_mark {
     struct arena_block *head, *next;
-    size_t used, total;
+    struct arena_cleanup *cleanups;
+    size_t used, total, held;
 };
 void arena_mark(const struct arena *a, struct arena_mark *m);
 void arena_release(struct arena *a, const struct arena_mark *m);
 void arena_destroy(struct arena *a);
+/*
+ * Cleanup hooks, for objects that live as long as the arena's memory but
+ * hold memory of their own (a library's sketch, malloc'd, pointed to from an
+ * arena-held aggregator state), in the manner of nginx's pool cleanups:
+ * arena_on_reset() registers fn(arg), which runs when the memory allocated
+ * before the call goes away — arena_reset(), arena_destroy(), or an
+ * arena_release() to a mark taken before the call — newest first. false
+ * when the hook's own record could not be allocated (fn is then not
+ * registered: the caller frees its object itself).
+ * arena_charge() counts n bytes the caller is about to malloc outside the
+ * blocks (for such an object) against the arena's cap and budget, as if
+ * allocated from it, until the same events give them back; false (nothing
+ * charged) when the cap or the budget refuses.
+ */
+bool arena_on_reset(struct arena *a, void (*fn)(void *arg), void *arg);
+bool arena_charge(struct arena *a, size_t n);
 /* Moves the arena's blocks (and every later one) to budget `b` (NULL =
  * none): charges what it holds to b and releases it from the old budget.
  * false (nothing changed) when b refuses. The budget must outlive the

@@ -156,7 +156,9 @@ try:
         return s.req("GET", f"/v2/jobs/{jid}").json
 
     def sql(q):
-        r = s.req("POST", "/v1/query/sql", {"query": q, "resultFormat": "array"})
+        # exact counts: COUNT(DISTINCT) is an HLL estimate unless the context says otherwise
+        r = s.req("POST", "/v1/query/sql", {"query": q, "resultFormat": "array",
+                                             "context": {"useApproximateCountDistinct": False}})
         return r.json if r.status == 200 else r.raw
 
     def start(body, name=None):

@@ -10,7 +10,7 @@ restart and a compaction, and the table holds what the measure types'
 combination gives (count and sums add, Min/Max keep the extreme, Latest and
 Earliest the value of the latest/earliest time), checked against a
 reference computed here. Pairs that would store wrong numbers (MAX into
-longSum, MIN into longMax, distinct counts, AVG, a DOUBLE into longSum) are
+longSum, MIN into longMax, a distinct count into longSum, AVG, a DOUBLE into longSum) are
 refused by POST /v2/jobs and by the preview with a 400 naming the mapping,
 the column, its measure type and what it accepts.
 
@@ -221,8 +221,6 @@ try:
         ("max_l", 'MIN("n")', "MIN into longMax", ["'max_l'", "longMax", "MAX(x)", "longMin"]),
         ("sum_l", 'COUNT(DISTINCT "city")', "COUNT(DISTINCT) into longSum",
          ["'sum_l'", "sketch"]),
-        ("u", 'APPROX_COUNT_DISTINCT("city")', "APPROX_COUNT_DISTINCT into a new column",
-         ["'u'", "sketch"]),
         ("sum_l", 'SUM("x")', "a DOUBLE sum into longSum", ["'sum_l'", "longSum", "DOUBLE",
                                                             "doubleSum"]),
         ("max_l", 'MAX("x")', "a DOUBLE max into longMax", ["longMax", "BIGINT", "doubleMax"]),

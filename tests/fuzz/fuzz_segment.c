@@ -1,4 +1,4 @@
-// SOURCES: src/storage/segread.c src/storage/segstore.c src/storage/codec.c src/sql/*.c src/util/util.c src/util/crc32c.c src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/map.c src/util/num.c src/util/vec.c
+// SOURCES: src/storage/segread.c src/storage/segstore.c src/storage/codec.c src/sql/*.c src/sketch/*.c src/util/util.c src/util/crc32c.c src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/map.c src/util/num.c src/util/vec.c
 /*
  * fuzz_segment.c — libFuzzer target: arbitrary bytes opened and fully
  * verified as a segment file (header, trailer, footer, every part, every

@@ -1,4 +1,4 @@
-// SOURCES: src/sql/*.c src/util/util.c src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/map.c src/util/num.c src/util/vec.c
+// SOURCES: src/sql/*.c src/sketch/*.c src/util/util.c src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/map.c src/util/num.c src/util/vec.c
 /*
  * fuzz_sql.c — libFuzzer target for the SQL front end: lexer, parser,
  * binder and evaluator. The first byte picks what the rest is: an

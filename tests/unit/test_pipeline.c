@@ -805,9 +805,18 @@ static const struct measure_case measure_cases[] = {
     {"floatMin", "MIN(x)", NULL, {"floatMin", "BIGINT, BOOLEAN or FLOAT", "x is DOUBLE"}},
     {"doubleMax", "MAX(TIME_PARSE(ts))", NULL, {"doubleMax", "x is TIMESTAMP"}},
     {"longLatest", "LATEST(s)", NULL, {"longLatest", "x is VARCHAR"}},
-    {"longSum", "COUNT(DISTINCT s)", NULL, {"sketch column", "HLLSketch", "COUNT(DISTINCT x)"}},
-    {NULL, "COUNT(DISTINCT s)", NULL, {"sketch column"}},
-    {NULL, "APPROX_COUNT_DISTINCT(s)", NULL, {"sketch column", "not supported yet"}},
+    {"longSum", "COUNT(DISTINCT s)", NULL, {"longSum measure", "an HLL sketch", "HLLSketch column"}},
+    /* distinct counts and quantiles roll up as sketches */
+    {NULL, "COUNT(DISTINCT s)", "HLLSketch", {NULL}},
+    {NULL, "APPROX_COUNT_DISTINCT(s)", "HLLSketch", {NULL}},
+    {"HLLSketch", "DS_HLL(n, 14, 'HLL_8')", "HLLSketch", {NULL}},
+    {"HLLSketch", "APPROX_COUNT_DISTINCT_DS_HLL(s) FILTER (WHERE n > 1)", "HLLSketch", {NULL}},
+    {NULL, "APPROX_COUNT_DISTINCT_DS_THETA(s)", "thetaSketch", {NULL}},
+    {"thetaSketch", "DS_THETA(x, 1024)", "thetaSketch", {NULL}},
+    {NULL, "DS_QUANTILES_SKETCH(x)", "quantilesDoublesSketch", {NULL}},
+    {"quantilesDoublesSketch", "APPROX_QUANTILE_DS(n, 0.5)", "quantilesDoublesSketch", {NULL}},
+    {"thetaSketch", "DS_HLL(s)", NULL, {"thetaSketch measure, which accepts", "an HLL sketch", "HLLSketch column"}},
+    {"HLLSketch", "SUM(n)", NULL, {"HLLSketch measure", "SUM(x) cannot feed it", "longSum"}},
     {NULL, "AVG(n)", NULL, {"average", "doubleSum", "count column"}},
     {"doubleSum", "AVG(n)", NULL, {"average"}},
     {NULL, "ANY_VALUE(s)", NULL, {"ANY_VALUE", "LATEST"}},
@@ -821,7 +830,7 @@ static const struct measure_case measure_cases[] = {
     {NULL, "LISTAGG(DISTINCT s)", NULL, {"STRING_AGG (LISTAGG)"}},
     {NULL, "ARRAY_CONCAT_AGG(ARRAY(s))", NULL, {"ARRAY_CONCAT_AGG", "query-only"}},
     {NULL, "MIN(s)", NULL, {"MIN of a VARCHAR", "LATEST"}},
-    {"HLLSketch", "COUNT(*)", NULL, {"HLLSketch is not supported yet"}},
+    {"HLLSketch", "COUNT(*)", NULL, {"HLLSketch measure, which accepts COUNT(DISTINCT x)", "COUNT(*) cannot feed it", "count column"}},
 };
 // clang-format on
 

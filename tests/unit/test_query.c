@@ -958,6 +958,21 @@ static void check_sqlite(const struct tcase *c, char **lines, size_t n)
     free(ours);
 }
 
+/* The SQL files and the random statements compare COUNT(DISTINCT x) with
+ * sqlite's exact count: their requests ask for exact counts (context
+ * useApproximateCountDistinct false) unless a case sets it itself, as the
+ * sketch cases do. */
+static void exact_distinct(json_t *req)
+{
+    json_t *ctx = json_object_get(req, "context");
+    if (!ctx) {
+        ctx = json_object();
+        json_object_set_new(req, "context", ctx);
+    }
+    if (json_is_object(ctx) && !json_object_get(ctx, "useApproximateCountDistinct"))
+        json_object_set_new(ctx, "useApproximateCountDistinct", json_false());
+}
+
 static void run_case(struct tcase *c)
 {
     if (!c->name[0])
@@ -970,6 +985,7 @@ static void run_case(struct tcase *c)
         return;
     }
     json_object_set_new(req, "query", json_string(buf_cstr(&c->sql)));
+    exact_distinct(req);
     if (!json_object_get(req, "resultFormat"))
         json_object_set_new(req, "resultFormat", json_string("arrayLines"));
     char *body = json_dumps(req, JSON_COMPACT);
@@ -1541,6 +1557,7 @@ static int mem_query(const char *sql, const char *ctx, struct buf *out, struct l
     json_t *req = json_pack("{s:s, s:s}", "query", sql, "resultFormat", "arrayLines");
     if (ctx)
         json_object_set_new(req, "context", json_loads(ctx, 0, NULL));
+    exact_distinct(req);
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     struct arena mem;
@@ -2391,6 +2408,7 @@ int main(int argc, char **argv)
         run_file(dir, "rollup.txt");
         run_file(dir, "parallel.txt");
         run_file(dir, "multivalue.txt");
+        run_file(dir, "sketches.txt");
         /* random statements, every aggregation on several threads */
         test_random_queries("wiki", 100);
         test_random_queries("many", 50);

@@ -1,0 +1,204 @@
+"""
+test_sketches.py — sketch columns end to end through a real `lodestar serve`
+fed from a real Kafka-protocol broker (`lodestar dev-kafka`, kcat as the
+client), issue 14.
+
+Druid's theta tutorial: 19 rows of date,uid,show,episode rolled up by day
+into an aggregate table with a thetaSketch, an HLLSketch and a
+quantilesDoublesSketch measure (one row per day, show and episode: 12).
+Every answer is derived by hand from the 19 rows (below their thresholds
+the sketches are exact): 5 viewers in all, 5 of Bridgerton, 3 of Game of
+Thrones, per day 2 3 3 3 2; of Bridgerton's two episodes 1 watched both,
+5 either, 3 the first but not the second. The answers hold for realtime
+rows as soon as they arrive, after persist (segments store the sketches'
+bytes) and after a restart. SELECT * shows each sketch as base64 that
+decodes to DataSketches' preamble; a pre-built theta sketch (base64) in an
+event merges into the row's sketch instead of counting as a new uid; a
+mapping whose sketch does not fit a column is a 400 naming the column; a
+job that creates its table gives the columns sketch types.
+"""
+import base64
+import json
+import shutil
+import subprocess
+import time
+
+from harness import Checks, DevKafka, Server, wait_for
+
+c = Checks()
+
+TUTORIAL = """2022-05-19,alice,Game of Thrones,S1E1
+2022-05-19,alice,Game of Thrones,S1E2
+2022-05-19,alice,Game of Thrones,S1E1
+2022-05-19,bob,Bridgerton,S1E1
+2022-05-20,alice,Game of Thrones,S1E1
+2022-05-20,carol,Bridgerton,S1E2
+2022-05-20,dan,Bridgerton,S1E1
+2022-05-21,alice,Game of Thrones,S1E1
+2022-05-21,carol,Bridgerton,S1E1
+2022-05-21,erin,Game of Thrones,S1E1
+2022-05-21,alice,Bridgerton,S1E1
+2022-05-22,bob,Game of Thrones,S1E1
+2022-05-22,bob,Bridgerton,S1E1
+2022-05-22,carol,Bridgerton,S1E2
+2022-05-22,bob,Bridgerton,S1E1
+2022-05-22,erin,Game of Thrones,S1E1
+2022-05-22,erin,Bridgerton,S1E2
+2022-05-23,erin,Game of Thrones,S1E1
+2022-05-23,alice,Game of Thrones,S1E1"""
+ROWS = [dict(zip(["date", "uid", "show", "episode"], ln.split(","))) for ln in TUTORIAL.split("\n")]
+for i, r in enumerate(ROWS):
+    r["n"] = i + 1   # for the quantiles sketch: 1..19
+
+INPUT = [{"name": "date", "dataType": "string"}, {"name": "uid", "dataType": "string"},
+         {"name": "show", "dataType": "string"}, {"name": "episode", "dataType": "string"},
+         {"name": "n", "dataType": "long"}]
+MAPPINGS = [{"columnName": "__time", "expression": 'TIME_PARSE("date")'},
+            {"columnName": "show", "expression": '"show"'},
+            {"columnName": "episode", "expression": '"episode"'},
+            {"columnName": "theta_uid", "expression": 'DS_THETA("uid")', "isAggregation": True},
+            {"columnName": "hll_uid", "expression": 'APPROX_COUNT_DISTINCT("uid")',
+             "isAggregation": True},
+            {"columnName": "q_n", "expression": 'DS_QUANTILES_SKETCH("n")', "isAggregation": True},
+            {"columnName": "cnt", "expression": "COUNT(*)", "isAggregation": True}]
+
+
+def produce(bootstrap, topic, lines):
+    p = subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", topic, "-X", "linger.ms=5"],
+                       input=("\n".join(lines) + "\n").encode(), capture_output=True, timeout=60)
+    return p.returncode == 0
+
+
+def job(table, conn, mappings, **extra):
+    j = {"type": "streaming", "target": {"type": "table", "tableName": table},
+         "source": {"type": "connection", "connectionName": conn, "inputSchema": INPUT,
+                    "formatSettings": {"format": "nd-json"}},
+         "mappings": mappings, "readFromPoint": "earliest",
+         "lateMessageRejectionPeriod": "P36500D"}   # the tutorial's days are years back
+    j.update(extra)
+    return j
+
+
+if not shutil.which("kcat"):
+    c.ok(False, "kcat is installed (apt-get install kcat)")
+    c.done()
+
+broker = DevKafka(topics=("shows:2", "created:1")).start()
+s = Server(env={"LODESTAR_PERSIST_MAX_AGE_MS": "300"})
+s.start()
+try:
+    def q(sql, **extra):
+        body = {"query": sql, "resultFormat": "array"}
+        body.update(extra)
+        r = s.req("POST", "/v1/query/sql", body)
+        c.ok(r.status == 200, f"query {sql[:60]}...", r.json)
+        return r.json
+
+    def answers(when):
+        c.eq(q("SELECT THETA_SKETCH_ESTIMATE(DS_THETA(theta_uid)), "
+               "APPROX_COUNT_DISTINCT_DS_THETA(theta_uid) FILTER (WHERE show = 'Bridgerton'), "
+               "APPROX_COUNT_DISTINCT_DS_THETA(theta_uid) FILTER (WHERE show = 'Game of Thrones'), "
+               "APPROX_COUNT_DISTINCT_DS_HLL(hll_uid), APPROX_COUNT_DISTINCT(hll_uid), "
+               "APPROX_QUANTILE_DS(q_n, 0.5), DS_GET_QUANTILE(DS_QUANTILES_SKETCH(q_n), 1), "
+               "SUM(cnt), COUNT(*) FROM shows WHERE __time < TIMESTAMP '2022-05-24 00:00:00'"),
+             [[5.0, 5, 3, 5, 5, 10.0, 19.0, 19, 12]], f"{when}: viewers in all, per show; quantiles")
+        c.eq(q("SELECT TIME_FORMAT(__time, 'yyyy-MM-dd'), APPROX_COUNT_DISTINCT_DS_THETA(theta_uid), "
+               "APPROX_COUNT_DISTINCT_DS_HLL(hll_uid) FROM shows "
+               "WHERE __time < TIMESTAMP '2022-05-24 00:00:00' GROUP BY 1 ORDER BY 1"),
+             [["2022-05-19", 2, 2], ["2022-05-20", 3, 3], ["2022-05-21", 3, 3],
+              ["2022-05-22", 3, 3], ["2022-05-23", 2, 2]], f"{when}: viewers per day")
+        e1 = "DS_THETA(theta_uid) FILTER (WHERE show = 'Bridgerton' AND episode = 'S1E1')"
+        e2 = "DS_THETA(theta_uid) FILTER (WHERE show = 'Bridgerton' AND episode = 'S1E2')"
+        c.eq(q(f"SELECT THETA_SKETCH_ESTIMATE(THETA_SKETCH_INTERSECT({e1}, {e2})), "
+               f"THETA_SKETCH_ESTIMATE(THETA_SKETCH_UNION({e1}, {e2})), "
+               f"THETA_SKETCH_ESTIMATE(THETA_SKETCH_NOT({e1}, {e2})) FROM shows"),
+             [[1.0, 5.0, 3.0]], f"{when}: both episodes, either, the first but not the second")
+
+    r = s.req("POST", "/v2/tables", {
+        "name": "shows", "type": "aggregate", "timeResolution": "day",
+        "partitioningGranularity": "day",
+        "schema": [{"name": "show", "dataType": "string"},
+                   {"name": "episode", "dataType": "string"},
+                   {"name": "theta_uid", "dataType": "thetaSketch", "columnType": "measure"},
+                   {"name": "hll_uid", "dataType": "HLLSketch", "columnType": "measure"},
+                   {"name": "q_n", "dataType": "quantilesDoublesSketch", "columnType": "measure"},
+                   {"name": "cnt", "dataType": "count", "columnType": "measure"}]})
+    c.ok(r.status == 201, "aggregate table with sketch measures", r.json)
+    r = s.req("POST", "/v2/connections", {"type": "kafka", "name": "k",
+                                          "bootstrapServers": broker.bootstrap,
+                                          "topicName": "shows"})
+    c.eq(r.status, 201, "kafka connection")
+
+    # a mapping whose sketch does not fit the column: 400 naming it
+    bad = [dict(m) for m in MAPPINGS]
+    bad[3] = {"columnName": "theta_uid", "expression": 'DS_HLL("uid")', "isAggregation": True}
+    r = s.req("POST", "/v2/jobs", job("shows", "k", bad))
+    c.eq(r.status, 400, "DS_HLL into a thetaSketch column is refused")
+    msg = (r.json or {}).get("message", "")
+    for want in ["'theta_uid'", "thetaSketch", "HLLSketch column"]:
+        c.ok(want in msg, f"the refusal names {want}", msg)
+
+    r = s.req("POST", "/v2/jobs", job("shows", "k", MAPPINGS))
+    c.ok(r.status == 201, "job with sketch mappings", r.json)
+    c.ok(produce(broker.bootstrap, "shows", [json.dumps(x) for x in ROWS]), "kcat produced 19 rows")
+    c.ok(wait_for(lambda: s.req("GET", "/v2/tables/shows").json["status"]["rowCount"] == 12,
+                  timeout=60), "rolled up into 12 rows", s.req("GET", "/v2/tables/shows").json)
+    answers("realtime")
+
+    rows = q('SELECT show, episode, theta_uid, hll_uid, q_n FROM shows ORDER BY __time LIMIT 1')
+    c.eq(len(rows), 1, "SELECT * style row")
+    if rows:
+        raw = [base64.b64decode(v) for v in rows[0][2:]]
+        c.eq([raw[0][2], raw[1][2], raw[2][2]], [3, 7, 8],
+             "the sketches come out as base64 of DataSketches' images (theta family 3, HLL 7, "
+             "quantiles 8)")
+    schema = {x["name"]: x["dataType"] for x in s.req("GET", "/v2/tables/shows").json["schema"]}
+    c.eq([schema.get("theta_uid"), schema.get("hll_uid"), schema.get("q_n")],
+         ["thetaSketch", "HLLSketch", "quantilesDoublesSketch"], "the table keeps the sketch types")
+
+    # a pre-built theta sketch (alice and bob) in an event merges into the row's sketch
+    pre = q("SELECT DS_THETA(theta_uid) FROM shows WHERE __time = TIMESTAMP '2022-05-19 00:00:00'")
+    c.ok(pre and isinstance(pre[0][0], str), "a theta sketch as base64", pre)
+    if pre:
+        ev = {"date": "2022-05-24", "uid": pre[0][0], "show": "Bridgerton", "episode": "S1E3",
+              "n": 20}
+        c.ok(produce(broker.bootstrap, "shows", [json.dumps(ev)]), "kcat produced the sketch")
+        got = wait_for(lambda: (lambda x: x if x and x[0][2] == 1 else None)(
+            q("SELECT APPROX_COUNT_DISTINCT_DS_THETA(theta_uid), "
+              "APPROX_COUNT_DISTINCT_DS_HLL(hll_uid), SUM(cnt) FROM shows "
+              "WHERE __time = TIMESTAMP '2022-05-24 00:00:00'")), timeout=30)
+        # theta read it as a sketch of two uids; the HLL column could not, and counted the text
+        c.eq(got, [[2, 1, 1]], "the pre-built sketch merged (2 uids), not hashed as one")
+
+    c.ok(wait_for(lambda: s.req("GET", "/v2/tables/shows").json["status"]["segmentCount"] >= 1,
+                  timeout=30), "persisted")
+    answers("persisted")
+    s.stop()
+    s.start()
+    answers("after a restart")
+
+    # a job that creates its table gives the columns the sketch types
+    s.req("POST", "/v2/connections", {"type": "kafka", "name": "k2",
+                                      "bootstrapServers": broker.bootstrap,
+                                      "topicName": "created"})
+    r = s.req("POST", "/v2/jobs", job("made", "k2", [
+        {"columnName": "__time", "expression": 'TIME_PARSE("date")'},
+        {"columnName": "show", "expression": '"show"'},
+        {"columnName": "u_hll", "expression": 'COUNT(DISTINCT "uid")', "isAggregation": True},
+        {"columnName": "u_theta", "expression": 'APPROX_COUNT_DISTINCT_DS_THETA("uid")',
+         "isAggregation": True},
+        {"columnName": "n_q", "expression": 'DS_QUANTILES_SKETCH("n", 64)',
+         "isAggregation": True}], createTableIfNotExists=True))
+    c.ok(r.status == 201, "job creating an aggregate table", r.json)
+    c.ok(produce(broker.bootstrap, "created", [json.dumps(x) for x in ROWS]), "kcat produced")
+    c.ok(wait_for(lambda: (s.req("GET", "/v2/tables/made").json or {}).get("status", {})
+                  .get("rowCount") == 9, timeout=60), "9 rows (day, show)")
+    schema = {x["name"]: x["dataType"] for x in s.req("GET", "/v2/tables/made").json["schema"]}
+    c.eq([schema.get("u_hll"), schema.get("u_theta"), schema.get("n_q")],
+         ["HLLSketch", "thetaSketch", "quantilesDoublesSketch"], "created columns' types")
+    c.eq(q("SELECT APPROX_COUNT_DISTINCT(u_hll), APPROX_COUNT_DISTINCT_DS_THETA(u_theta), "
+           "APPROX_QUANTILE_DS(n_q, 1) FROM made"), [[5, 5, 19.0]], "created table's answers")
+finally:
+    s.stop()
+    broker.stop()
+c.done()
