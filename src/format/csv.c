@@ -515,7 +515,10 @@ bool format_is_blank(const char *p, size_t n)
     return true;
 }
 
-enum { SPLIT_LINES, SPLIT_CSV, SPLIT_JSON_VALUES };
+/* SPLIT_WHOLE: a binary format's text is one record, returned once (even
+ * when empty: an empty protobuf message holds every field's default), and
+ * then the splitter is SPLIT_DONE. */
+enum { SPLIT_LINES, SPLIT_CSV, SPLIT_JSON_VALUES, SPLIT_WHOLE, SPLIT_DONE };
 
 /*
  * Where the JSON value at s[0] ends, without validating it (format_parse
@@ -558,9 +561,13 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
     s->base = s->cur = text ? text : "";
     s->end = s->base + (text ? n : 0);
     s->line = 1;
+    const struct format_plan *pl = p->plan;
+    if (pl->vkind == FORMAT_PROTOBUF) {
+        s->mode = SPLIT_WHOLE;
+        return;
+    }
     if (s->end - s->cur >= 3 && memcmp(s->cur, "\xEF\xBB\xBF", 3) == 0)
         s->cur += 3;
-    const struct format_plan *pl = p->plan;
     s->mode = format__is_csv(pl->vkind)  ? SPLIT_CSV
               : pl->kind == FORMAT_KAFKA ? SPLIT_JSON_VALUES
                                          : SPLIT_LINES;
@@ -584,6 +591,16 @@ static size_t count_newlines(const char *s, size_t n)
 
 bool format_split_next(struct format_splitter *s, const char **rec, size_t *len, size_t *line)
 {
+    if (s->mode == SPLIT_WHOLE || s->mode == SPLIT_DONE) {
+        if (s->mode == SPLIT_DONE)
+            return false;
+        s->mode = SPLIT_DONE;
+        *rec = s->base;
+        *len = (size_t)(s->end - s->base);
+        if (line)
+            *line = 1;
+        return true;
+    }
     while (s->cur < s->end) {
         const char *start = s->cur;
         size_t avail = (size_t)(s->end - start), rlen, used;

@@ -3,7 +3,8 @@
  * plus its metadata) into an "input row" of SQL values, one per input field,
  * for the row pipeline (filter and mappings) to evaluate. Formats: nd-json,
  * csv, tsv, delimited, and kafka (key, headers, timestamp and topic around a
- * value format). With schema discovery it also types every undeclared field
+ * value format), protobuf (a message decoded with a FileDescriptorSet, read
+ * as protobuf's JSON mapping: protobuf.h). With schema discovery it also types every undeclared field
  * by Druid's rules and keeps a per-job discovered schema. The nd-json record
  * scanner under it is json.h.
  *
@@ -155,6 +156,7 @@ enum format_kind {
     FORMAT_TSV,
     FORMAT_DELIMITED,
     FORMAT_KAFKA,
+    FORMAT_PROTOBUF, /* binary: a record is one message, never split */
 };
 
 /* One flattenSpec field: {"type": "root"|"path", "name", "expr"}. */
@@ -179,7 +181,7 @@ struct format_settings {
     size_t ncolumns;
     uint32_t skip_header_rows;
     bool find_columns_from_header;
-    /* nd-json */
+    /* nd-json, protobuf */
     const struct format_flatten_field *flatten;
     size_t nflatten;
     /* kafka */
@@ -189,6 +191,9 @@ struct format_settings {
     const char *timestamp_column;               /* default "kafka.timestamp" */
     const char *header_prefix;                  /* default "kafka.header." */
     const char *topic_column;                   /* default "kafka.topic" */
+    /* protobuf (parseSchemaProvider "inline-protobuf") */
+    const char *pb_descriptor;   /* base64 of a serialized FileDescriptorSet */
+    const char *pb_message_type; /* full name, e.g. "shop.Order" */
 };
 
 /*

@@ -1,7 +1,7 @@
 /*
  * format_int.h — private to src/format/: the plan (read-only once built),
  * the per-job schema and the per-thread scratch that make a parser, and the helpers
- * its files share (record.c: parser, nd-json and kafka rows; csv.c: the CSV
+ * its files share (record.c: parser, nd-json, protobuf and kafka rows; csv.c: the CSV
  * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
  * field-name table and schema discovery; settings.c: JSON settings).
  * Internal cross-file names use the `format__` prefix.
@@ -12,6 +12,7 @@
 #include <locale.h>
 
 #include "format/format.h"
+#include "format/protobuf.h"
 #include "util/map.h"
 
 /* Which record metadata feeds a field (format_field.meta). */
@@ -120,6 +121,10 @@ struct format_plan {
     int key_kind; /* -1 raw, else FORMAT_NDJSON or a CSV kind */
     char key_delim[16];
     uint8_t key_delim_len;
+
+    /* protobuf (protobuf.h): the descriptor set and the message type read */
+    struct format_pb_schema *pb;
+    const struct format_pb_msg *pb_msg;
 };
 
 /* One parser's scratch: what format_parse() writes besides the schema. */

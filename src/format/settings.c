@@ -162,6 +162,32 @@ static int kafka(json_t *o, const char *path, struct arena *mem, struct format_s
     return 0;
 }
 
+/* protobuf: parseSchemaProvider {"type": "inline-protobuf", "descriptor",
+ * "messageType"}, and a flattenSpec as for nd-json. */
+static int protobuf(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                    struct lerr *err)
+{
+    char p[200];
+    json_t *ps = json_object_get(o, "parseSchemaProvider");
+    if (!json_is_object(ps))
+        return bad(err, path, "parseSchemaProvider",
+                   "is required: {\"type\": \"inline-protobuf\", \"descriptor\": \"<base64 "
+                   "FileDescriptorSet>\", \"messageType\": \"pkg.Msg\"}");
+    snprintf(p, sizeof p, "%s.parseSchemaProvider", path);
+    const char *type = NULL;
+    if (get_str(ps, "type", p, mem, &type, err) ||
+        get_str(ps, "descriptor", p, mem, &out->pb_descriptor, err) ||
+        get_str(ps, "messageType", p, mem, &out->pb_message_type, err))
+        return err->code;
+    if (!type || strcmp(type, "inline-protobuf") != 0)
+        return bad(err, p, "type", "must be \"inline-protobuf\"");
+    if (!out->pb_descriptor)
+        return bad(err, p, "descriptor", "is required: a base64 FileDescriptorSet");
+    if (!out->pb_message_type)
+        return bad(err, p, "messageType", "is required, e.g. \"shop.Order\"");
+    return flatten(o, path, mem, out, err);
+}
+
 static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nested,
                         struct format_settings *out, struct lerr *err)
 {
@@ -170,14 +196,15 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
         const char *name;
         enum format_kind kind;
     } kinds[] = {{"nd-json", FORMAT_NDJSON}, {"csv", FORMAT_CSV}, {"tsv", FORMAT_TSV},
-                 {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA}};
+                 {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA},
+                 {"protobuf", FORMAT_PROTOBUF}};
     // clang-format on
     memset(out, 0, sizeof *out);
     json_t *f = json_object_get(o, "format");
     if (!json_is_string(f))
         return bad(err, path, "format",
                    "is required: \"nd-json\", \"csv\", \"tsv\", "
-                   "\"delimited\" or \"kafka\"");
+                   "\"delimited\", \"protobuf\" or \"kafka\"");
     size_t k = 0;
     while (k < LS_ARRAY_LEN(kinds) && strcmp(kinds[k].name, json_string_value(f)) != 0)
         k++;
@@ -186,13 +213,14 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
         snprintf(t, sizeof t, "%s.format", path);
         return lerr_set_at(err, LERR_INVALID, t,
                            "%s \"%s\" is not supported here; use \"nd-json\", \"csv\", \"tsv\", "
-                           "\"delimited\"%s",
+                           "\"delimited\", \"protobuf\"%s",
                            t, json_string_value(f), nested ? "" : " or \"kafka\"");
     }
     out->kind = kinds[k].kind;
     switch (out->kind) {
     case FORMAT_NDJSON: return flatten(o, path, mem, out, err);
     case FORMAT_KAFKA: return kafka(o, path, mem, out, err);
+    case FORMAT_PROTOBUF: return protobuf(o, path, mem, out, err);
     default: return delimited(o, path, mem, out, err);
     }
 }
