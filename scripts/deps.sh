@@ -2,7 +2,8 @@
 # Installs the Debian packages Lodestar's build, tests and benchmarks need.
 # Idempotent: checks each with dpkg, runs `apt-get update` at most once and
 # only when something is missing; uses sudo when not root. Then the npm packages of
-# tests/e2e/druid_client (npm ci) when its node_modules is missing.
+# tests/e2e/druid_client, tests/e2e/protobuf_client and bench/duckdb (npm ci) when their
+# node_modules are missing.
 set -euo pipefail
 PKGS=(
   gcc make pkg-config clang libclang-rt-14-dev clang-format
@@ -36,6 +37,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -d "$ROOT/tests/e2e/druid_client/node_modules/@druid-toolkit/query" ]; then
   echo "deps: npm ci in tests/e2e/druid_client"
   (cd "$ROOT/tests/e2e/druid_client" && npm ci --no-audit --no-fund)
+fi
+# protobufjs and kafkajs (pinned by its package-lock.json) for tests/e2e/test_protobuf.py and
+# bench/bench_protobuf.sh: Protobuf events encoded and sent by the libraries people use.
+if [ ! -d "$ROOT/tests/e2e/protobuf_client/node_modules/protobufjs" ] ||
+   [ ! -d "$ROOT/tests/e2e/protobuf_client/node_modules/kafkajs" ]; then
+  echo "deps: npm ci in tests/e2e/protobuf_client"
+  (cd "$ROOT/tests/e2e/protobuf_client" && npm ci --no-audit --no-fund)
 fi
 # bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
 if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then
