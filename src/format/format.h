@@ -67,6 +67,10 @@
  *     strings; use PARSE_JSON in a mapping to parse JSON held in a field).
  *   - Numbers in text: optional surrounding spaces/tabs, optional sign,
  *     digits with an optional fraction and exponent (".5" and "5." allowed).
+ *   - protobuf: the message is read as the JSON object of protobuf's JSON
+ *     mapping (protobuf.h lists the choices), so all of the above applies
+ *     to it as to that JSON; a message that does not decode is
+ *     FORMAT_ERROR with the byte offset in the message.
  *   - Records: invalid JSON, invalid UTF-8, trailing garbage, nesting past
  *     128, a value that is not an object, an empty Kafka message, an
  *     unterminated CSV quote, or a CSV record holding more than one row are
@@ -378,7 +382,9 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
  * for nd-json, lines (push bodies: one bad line never swallows the next);
  * for a kafka message with nd-json values, top-level JSON values, so a
  * message may hold one pretty-printed object or several objects, as Druid
- * reads them (text that is not an object or array runs to the line end).
+ * reads them (text that is not an object or array runs to the line end);
+ * for protobuf, the whole text, once, even when empty (an empty message
+ * holds every field's default).
  */
 bool format_split_next(struct format_splitter *s, const char **rec, size_t *len, size_t *line);
 
