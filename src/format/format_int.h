@@ -147,6 +147,9 @@ struct format__scratch {
     /* CSV header state of the current text. */
     struct format__csv_state csv;
 
+    /* protobuf: the decoder's working memory */
+    struct format_pb_work pb;
+
     /* Scratch for decoding (grown to the largest record). */
     char *scratch, *scratch2;
     size_t scratch_cap;

@@ -669,23 +669,47 @@ static int out_fail(struct dec *d)
     return -1;
 }
 
-static int put(struct dec *d, const char *s, size_t n)
+static int put_slow(struct dec *d, const char *s, size_t n)
 {
     return buf_append(d->out, s, n) ? 0 : out_fail(d);
 }
 
-static int put_i64(struct dec *d, int64_t v)
+/* Most appends fit the buffer's allocation: a copy, no call. */
+static inline int put(struct dec *d, const char *s, size_t n)
 {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%lld", (long long)v);
-    return put(d, t, (size_t)n);
+    struct buf *b = d->out;
+    if (b->len + n + 1 > b->alloc)
+        return put_slow(d, s, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 static int put_u64(struct dec *d, uint64_t v)
 {
     char t[24];
-    int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
-    return put(d, t, (size_t)n);
+    size_t k = sizeof t;
+    do {
+        t[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return put(d, t + k, sizeof t - k);
+}
+
+static int put_i64(struct dec *d, int64_t v)
+{
+    if (v >= 0)
+        return put_u64(d, (uint64_t)v);
+    char t[24];
+    size_t k = sizeof t;
+    uint64_t u = 0 - (uint64_t)v;
+    do {
+        t[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    t[--k] = '-';
+    return put(d, t + k, sizeof t - k);
 }
 
 static int put_double(struct dec *d, double v, bool is_float)
@@ -694,6 +718,15 @@ static int put_double(struct dec *d, double v, bool is_float)
         return put(d, "\"NaN\"", 5);
     if (isinf(v))
         return v > 0 ? put(d, "\"Infinity\"", 10) : put(d, "\"-Infinity\"", 11);
+    /* Whole numbers, and values that 15 (float: 6) significant digits give
+     * back exactly, are written at once; the rest get the shortest digits. */
+    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15 && !(v == 0 && signbit(v)))
+        return put_i64(d, (int64_t)v);
+    char fast[40];
+    int fn = snprintf(fast, sizeof fast, is_float ? "%.6g" : "%.15g", v);
+    if (fn > 0 && (size_t)fn < sizeof fast && !memchr(fast, 'e', (size_t)fn) &&
+        (is_float ? (float)strtod(fast, NULL) == (float)v : strtod(fast, NULL) == v))
+        return put(d, fast, (size_t)fn);
     char digits[24], t[48];
     int e10;
     bool neg;
@@ -944,6 +977,16 @@ static int write_field(struct dec *d, const struct pb_field *f, uint32_t head);
 
 /* Writes the JSON of message m read from the chain `parts` from `first`
  * (copied by the caller out of d->occ, which may move). */
+/* v as exactly w decimal digits (zero-padded) at t[*n]. */
+static void digits(char *t, size_t *n, uint32_t v, int w)
+{
+    for (int i = w - 1; i >= 0; i--) {
+        t[*n + (size_t)i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    *n += (size_t)w;
+}
+
 static int message(struct dec *d, const struct format_pb_msg *m, const struct occ *parts,
                    uint32_t first, uint8_t wt)
 {
@@ -993,17 +1036,33 @@ static int message(struct dec *d, const struct format_pb_msg *m, const struct oc
             int64_t sod = secs - days * 86400, y;
             int mo, dd;
             civil_ymd_from_days(days, &y, &mo, &dd);
+            /* "YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z", digit by digit (hot: one per event) */
             char t[48];
-            int n = snprintf(t, sizeof t, "\"%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, mo,
-                             dd, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
-            if (nanos % 1000000 == 0 && nanos)
-                n += snprintf(t + n, sizeof t - (size_t)n, ".%03d", (int)(nanos / 1000000));
-            else if (nanos % 1000 == 0 && nanos)
-                n += snprintf(t + n, sizeof t - (size_t)n, ".%06d", (int)(nanos / 1000));
-            else if (nanos)
-                n += snprintf(t + n, sizeof t - (size_t)n, ".%09d", (int)nanos);
-            n += snprintf(t + n, sizeof t - (size_t)n, "Z\"");
-            rc = put(d, t, (size_t)n);
+            size_t n = 0;
+            t[n++] = '"';
+            digits(t, &n, (uint32_t)y, 4);
+            t[n++] = '-';
+            digits(t, &n, (uint32_t)mo, 2);
+            t[n++] = '-';
+            digits(t, &n, (uint32_t)dd, 2);
+            t[n++] = 'T';
+            digits(t, &n, (uint32_t)(sod / 3600), 2);
+            t[n++] = ':';
+            digits(t, &n, (uint32_t)(sod / 60 % 60), 2);
+            t[n++] = ':';
+            digits(t, &n, (uint32_t)(sod % 60), 2);
+            if (nanos) {
+                t[n++] = '.';
+                if (nanos % 1000000 == 0)
+                    digits(t, &n, (uint32_t)(nanos / 1000000), 3);
+                else if (nanos % 1000 == 0)
+                    digits(t, &n, (uint32_t)(nanos / 1000), 6);
+                else
+                    digits(t, &n, (uint32_t)nanos, 9);
+            }
+            t[n++] = 'Z';
+            t[n++] = '"';
+            rc = put(d, t, n);
         }
     } else if (m->wkt == WKT_WRAPPER) {
         uint32_t h = d->links[lbase];
@@ -1140,14 +1199,32 @@ static int write_field(struct dec *d, const struct pb_field *f, uint32_t head)
     return rc;
 }
 
-int format_pb_to_json(const struct format_pb_msg *m, const void *data, size_t len, struct buf *out,
-                      struct lerr *err)
+void format_pb_work_free(struct format_pb_work *w)
 {
-    struct dec d = {.base = data ? data : (const uint8_t *)"", .out = out, .err = err};
+    free(w->occ);
+    free(w->links);
+    memset(w, 0, sizeof *w);
+}
+
+int format_pb_to_json(const struct format_pb_msg *m, const void *data, size_t len, struct buf *out,
+                      struct format_pb_work *work, struct lerr *err)
+{
+    struct format_pb_work own = {0}, *w = work ? work : &own;
+    struct dec d = {.base = data ? data : (const uint8_t *)"",
+                    .out = out,
+                    .err = err,
+                    .occ = w->occ,
+                    .occ_cap = w->occ_cap,
+                    .links = w->links,
+                    .links_cap = w->links_cap};
     struct occ whole = {UINT32_MAX, W_LEN, 0, d.base, data ? len : 0};
     int rc = message(&d, m, &whole, 0, W_LEN);
-    free(d.occ);
-    free(d.links);
+    w->occ = d.occ;
+    w->occ_cap = d.occ_cap;
+    w->links = d.links;
+    w->links_cap = d.links_cap;
+    if (!work)
+        format_pb_work_free(&own);
     return rc;
 }
 

@@ -96,14 +96,25 @@ const char *format_pb_msg_name(const struct format_pb_msg *m);
 const struct format_pb_msg *format_pb_by_index(const struct format_pb_schema *s,
                                                const int32_t *idx, size_t n, struct lerr *err);
 
+/* The decoder's working memory, kept between calls so that a stream of
+ * records allocates nothing once it has grown: zero-initialise, and free
+ * with format_pb_work_free(). One per thread. */
+struct format_pb_work {
+    void *occ;
+    size_t occ_cap;
+    uint32_t *links;
+    size_t links_cap;
+};
+void format_pb_work_free(struct format_pb_work *w);
+
 /*
  * Decodes data[0..len) as one message of type m and appends its JSON object
- * to out (see above). Returns 0, or -1 with err set (LERR_INVALID with pos,
- * or LERR_NOMEM). On error out holds a partial
- * text: reset it.
+ * to out (see above), with `work` as working memory (NULL: its own, freed on
+ * return). Returns 0, or -1 with err set (LERR_INVALID with pos, or
+ * LERR_NOMEM). On error out holds a partial text: reset it.
  */
 int format_pb_to_json(const struct format_pb_msg *m, const void *data, size_t len, struct buf *out,
-                      struct lerr *err);
+                      struct format_pb_work *work, struct lerr *err);
 
 /* Confluent's wire framing of a Protobuf record. */
 struct format_pb_frame {

@@ -436,6 +436,7 @@ void format_parser_free(struct format_parser *p)
     free(p->run.x_val);
     free(p->run.scratch);
     free(p->run.scratch2);
+    format_pb_work_free(&p->run.pb);
     buf_free(&p->run.tmp);
     format_plan_free(p->owned_plan);
     free(p);
@@ -568,7 +569,7 @@ static int protobuf_row(struct format__ctx *c, const char *s, size_t n)
     struct format_parser *p = c->p;
     struct buf *b = &p->run.tmp;
     buf_reset(b);
-    if (format_pb_to_json(p->plan->pb_msg, s, n, b, c->err)) {
+    if (format_pb_to_json(p->plan->pb_msg, s, n, b, &p->run.pb, c->err)) {
         buf_reset(b);
         return -1;
     }

@@ -52,7 +52,7 @@ static void decode(const struct format_pb_msg *msg, const uint8_t *d, size_t n)
     buf_init(&b, 1 << 24);
     struct lerr err;
     lerr_init(&err);
-    if (format_pb_to_json(msg, d, n, &b, &err) == 0) {
+    if (format_pb_to_json(msg, d, n, &b, NULL, &err) == 0) {
         if (b.len == 0 ||
             (b.data[0] != '{' && b.data[0] != '"' && b.data[0] != '-' &&
              (b.data[0] < '0' || b.data[0] > '9') && b.data[0] != 't' && b.data[0] != 'f'))

@@ -81,7 +81,7 @@ static const char *json_of(const struct format_pb_msg *m, const void *p, size_t 
     buf_init(&b, 1 << 20);
     struct lerr err;
     lerr_init(&err);
-    if (format_pb_to_json(m, p, n, &b, &err))
+    if (format_pb_to_json(m, p, n, &b, NULL, &err))
         snprintf(o, 4096, "ERR@%lld: %s", (long long)err.pos, err.msg);
     else
         snprintf(o, 4096, "%s", buf_cstr(&b));
@@ -408,7 +408,7 @@ static void test_bad_records(void)
         buf_init(&b, 8);
         struct lerr err;
         lerr_init(&err);
-        CHECK_EQ_INT(format_pb_to_json(order, "", 0, &b, &err), -1);
+        CHECK_EQ_INT(format_pb_to_json(order, "", 0, &b, NULL, &err), -1);
         CHECK_HAS(err.msg, "decodes to more than 8 bytes of JSON");
         buf_free(&b);
     }
