@@ -28,6 +28,7 @@ from harness import DevKafka, Server  # noqa: E402
 CLIENT = os.path.join(ROOT, "tests", "e2e", "protobuf_client")
 N = int(os.environ.get("BENCH_PROTOBUF_EVENTS", "200000"))
 ROUNDS = int(os.environ.get("BENCH_PROTOBUF_ROUNDS", "2"))
+PARTITIONS = max(4, N // 12500)
 
 
 def descriptor():
@@ -52,10 +53,14 @@ def produce(bootstrap, topic, as_json):
 
 
 def topic_bytes(bootstrap, topic):
-    """Total value bytes in a topic (kcat), for bytes per event."""
+    """Total value bytes in a topic (kcat), for bytes per event; every event must be there."""
     p = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", "%S\\n"],
                        capture_output=True, timeout=600)
-    return sum(int(x) for x in p.stdout.split() if x.strip())
+    sizes = [int(x) for x in p.stdout.split() if x.strip()]
+    if len(sizes) != N:
+        sys.exit(f"bench_protobuf: topic {topic} holds {len(sizes)} of {N} events (the dev "
+                 "broker dropped some: more partitions)")
+    return sum(sizes)
 
 
 SCHEMA = [{"name": "ts", "dataType": "string"}, {"name": "page", "dataType": "string"},
@@ -98,7 +103,9 @@ def run_job(s, conn, table, fs):
 
 def main():
     desc = descriptor()
-    broker = DevKafka(topics=["pb:4", "js:4"]).start()
+    # 16 partitions: the dev broker keeps ~5 MiB a partition, and the nd-json topic
+    # must hold every event (~190 B each) until the job has read it.
+    broker = DevKafka(topics=[f"pb:{PARTITIONS}", f"js:{PARTITIONS}"]).start()
     s = None
     try:
         tp = produce(broker.bootstrap, "pb", False)
