@@ -720,7 +720,8 @@ static int put_double(struct dec *d, double v, bool is_float)
         return v > 0 ? put(d, "\"Infinity\"", 10) : put(d, "\"-Infinity\"", 11);
     /* Whole numbers, and values that 15 (float: 6) significant digits give
      * back exactly, are written at once; the rest get the shortest digits. */
-    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15 && !(v == 0 && signbit(v)))
+    /* (the range test first: casting a double outside int64 is undefined) */
+    if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v && !(v == 0 && signbit(v)))
         return put_i64(d, (int64_t)v);
     char fast[40];
     int fn = snprintf(fast, sizeof fast, is_float ? "%.6g" : "%.15g", v);
