@@ -2,12 +2,14 @@
 # Installs the Debian packages Lodestar's build, tests and benchmarks need.
 # Idempotent: checks each with dpkg, runs `apt-get update` at most once and
 # only when something is missing; uses sudo when not root. Then the npm packages of
-# tests/e2e/druid_client, console, kinesis and avro_client (npm ci) when their node_modules is missing.
+# tests/e2e/druid_client, console, kinesis, avro_client and protobuf_client, and bench/duckdb
+# (npm ci) when their node_modules are missing.
 set -euo pipefail
 PKGS=(
   gcc make pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libjansson-dev libsqlite3-dev librdkafka-dev libssl-dev
   zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev libavro-dev
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   kcat python3 curl jq sqlite3 tzdata wrk apache2-utils
   nodejs
   chromium
@@ -54,6 +56,13 @@ fi
 if [ ! -d "$ROOT/tests/e2e/avro_client/node_modules/avsc" ]; then
   echo "deps: npm ci in tests/e2e/avro_client"
   (cd "$ROOT/tests/e2e/avro_client" && npm ci --no-audit --no-fund)
+fi
+# protobufjs and kafkajs (pinned by its package-lock.json) for tests/e2e/test_protobuf.py and
+# bench/bench_protobuf.sh: Protobuf events encoded and sent by the libraries people use.
+if [ ! -d "$ROOT/tests/e2e/protobuf_client/node_modules/protobufjs" ] ||
+   [ ! -d "$ROOT/tests/e2e/protobuf_client/node_modules/kafkajs" ]; then
+  echo "deps: npm ci in tests/e2e/protobuf_client"
+  (cd "$ROOT/tests/e2e/protobuf_client" && npm ci --no-audit --no-fund)
 fi
 # bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
 if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then

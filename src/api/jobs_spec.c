@@ -271,6 +271,43 @@ static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
     return 0;
 }
 
+/* protobuf: {"format": "protobuf", "parseSchemaProvider": {"type": "inline-protobuf",
+ * "descriptor": "<base64 FileDescriptorSet>", "messageType": "pkg.Msg"}, "flattenSpec"}.
+ * The descriptor itself is read when the pipeline is compiled (format/protobuf.c). */
+static json_t *protobuf_settings(json_t *fs, const char *path, struct lerr *err)
+{
+    static const char *const keys[] = {"format", "parseSchemaProvider", "flattenSpec", NULL};
+    static const char *const provider_types[] = {"inline-protobuf", "connection", NULL};
+    static const char *const inline_keys[] = {"type", "descriptor", "messageType", NULL};
+    json_t *ps = NULL, *flat = NULL;
+    const char *type = NULL, *desc = NULL, *msg = NULL;
+    char p[200];
+    api__v_path(p, sizeof p, path, "parseSchemaProvider");
+    if (api__v_known_keys(fs, path, keys, err) ||
+        api__v_object(fs, "flattenSpec", path, false, &flat, err) ||
+        api__v_object(fs, "parseSchemaProvider", path, true, &ps, err) ||
+        api__v_enum(ps, "type", p, true, provider_types, &type, err))
+        return NULL;
+    if (strcmp(type, "connection") == 0) {
+        char t[220];
+        api__v_path(t, sizeof t, p, "type");
+        lerr_set_at(err, LERR_INVALID, t,
+                    "%s \"connection\" is not supported yet for protobuf: reading schemas from "
+                    "a confluent_schema_registry connection is not built; give the schema "
+                    "inline: {\"type\": \"inline-protobuf\", \"descriptor\": \"<base64 "
+                    "FileDescriptorSet>\", \"messageType\": \"pkg.Msg\"}",
+                    t);
+        return NULL;
+    }
+    if (api__v_known_keys(ps, p, inline_keys, err) ||
+        api__v_string(ps, "descriptor", p, true, 0, &desc, err) ||
+        api__v_string(ps, "messageType", p, true, 1024, &msg, err))
+        return NULL;
+    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "format", "protobuf", "parseSchemaProvider",
+                     "type", "inline-protobuf", "descriptor", desc, "messageType", msg,
+                     "flattenSpec", flat ? json_deep_copy(flat) : json_object());
+}
+
 static json_t *format_settings(json_t *fs, const char *path, bool nested, struct lerr *err)
 {
     const char *format = NULL;
@@ -280,13 +317,8 @@ static json_t *format_settings(json_t *fs, const char *path, bool nested, struct
     api__v_path(t, sizeof t, path, "format");
     if (strcmp(format, "avro_stream") == 0 || strcmp(format, "avro_ocf") == 0)
         return avro_settings(fs, path, format, err);
-    if (strcmp(format, "protobuf") == 0) {
-        lerr_set_at(err, LERR_INVALID, t,
-                    "%s: \"%s\" is not supported yet (it comes with schema-registry support); "
-                    "use \"nd-json\", \"csv\", \"tsv\", \"delimited\" or \"kafka\"",
-                    t, format);
-        return NULL;
-    }
+    if (strcmp(format, "protobuf") == 0)
+        return protobuf_settings(fs, path, err);
     if (strcmp(format, "nd-json") == 0) {
         static const char *const keys[] = {"format", "flattenSpec", NULL};
         json_t *flat = NULL;

@@ -515,7 +515,17 @@ bool format_is_blank(const char *p, size_t n)
     return true;
 }
 
-enum { SPLIT_LINES, SPLIT_CSV, SPLIT_JSON_VALUES };
+/* SPLIT_WHOLE: a binary format's text is one record, returned once (even
+ * when empty: an empty protobuf message holds every field's default), and
+ * then the splitter is SPLIT_DONE. */
+/* (FORMAT__SPLIT_AVRO, avro.c's mode, is 3) */
+enum {
+    SPLIT_LINES,
+    SPLIT_CSV,
+    SPLIT_JSON_VALUES,
+    SPLIT_WHOLE = FORMAT__SPLIT_AVRO + 1,
+    SPLIT_DONE
+};
 
 /*
  * Where the JSON value at s[0] ends, without validating it (format_parse
@@ -563,6 +573,10 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
         format__avro_split_init(s);
         return;
     }
+    if (pl->vkind == FORMAT_PROTOBUF) {
+        s->mode = SPLIT_WHOLE;
+        return;
+    }
     if (s->end - s->cur >= 3 && memcmp(s->cur, "\xEF\xBB\xBF", 3) == 0)
         s->cur += 3;
     s->mode = format__is_csv(pl->vkind)  ? SPLIT_CSV
@@ -590,6 +604,16 @@ bool format_split_next(struct format_splitter *s, const char **rec, size_t *len,
 {
     if (s->mode == FORMAT__SPLIT_AVRO)
         return format__avro_split_next(s, rec, len, line);
+    if (s->mode == SPLIT_WHOLE || s->mode == SPLIT_DONE) {
+        if (s->mode == SPLIT_DONE)
+            return false;
+        s->mode = SPLIT_DONE;
+        *rec = s->base;
+        *len = (size_t)(s->end - s->base);
+        if (line)
+            *line = 1;
+        return true;
+    }
     while (s->cur < s->end) {
         const char *start = s->cur;
         size_t avail = (size_t)(s->end - start), rlen, used;

@@ -3,8 +3,9 @@
  * plus its metadata) into an "input row" of SQL values, one per input field,
  * for the row pipeline (filter and mappings) to evaluate. Formats: nd-json,
  * csv, tsv, delimited, avro_stream and avro_ocf (avro.c; schemas inline, in
- * the file, or from a schema registry: registry.h), and kafka (key, headers,
- * timestamp and topic around a value format). With schema discovery it also types every undeclared field
+ * the file, or from a schema registry: registry.h), protobuf (a message decoded
+ * with a FileDescriptorSet, read as protobuf's JSON mapping: protobuf.h), and
+ * kafka (key, headers, timestamp and topic around a value format). With schema discovery it also types every undeclared field
  * by Druid's rules and keeps a per-job discovered schema. The nd-json record
  * scanner under it is json.h.
  *
@@ -69,6 +70,10 @@
  *     strings; use PARSE_JSON in a mapping to parse JSON held in a field).
  *   - Numbers in text: optional surrounding spaces/tabs, optional sign,
  *     digits with an optional fraction and exponent (".5" and "5." allowed).
+ *   - protobuf: the message is read as the JSON object of protobuf's JSON
+ *     mapping (protobuf.h lists the choices), so all of the above applies
+ *     to it as to that JSON; a message that does not decode is
+ *     FORMAT_ERROR with the byte offset in the message.
  *   - Records: invalid JSON, invalid UTF-8, trailing garbage, nesting past
  *     128, a value that is not an object, an empty Kafka message, an
  *     unterminated CSV quote, or a CSV record holding more than one row are
@@ -160,6 +165,7 @@ enum format_kind {
     FORMAT_KAFKA,
     FORMAT_AVRO_STREAM, /* one Avro datum per record (format/avro.c) */
     FORMAT_AVRO_OCF,    /* Avro object container files (batch) */
+    FORMAT_PROTOBUF,    /* binary: a record is one message, never split */
 };
 
 /* One flattenSpec field: {"type": "root"|"path"|"jq"|"tree", "name", "expr"
@@ -194,7 +200,7 @@ struct format_settings {
     size_t ncolumns;
     uint32_t skip_header_rows;
     bool find_columns_from_header;
-    /* nd-json */
+    /* nd-json, protobuf */
     const struct format_flatten_field *flatten;
     size_t nflatten;
     /* flattenSpec.useFieldDiscovery false: only the flattenSpec fields are
@@ -216,6 +222,9 @@ struct format_settings {
     const char *schema_connection; /* "connection": a confluent_schema_registry
                                     * connection's name; the caller gives the parser
                                     * its client (format_parser_set_registry) */
+    /* protobuf (parseSchemaProvider "inline-protobuf") */
+    const char *pb_descriptor;   /* base64 of a serialized FileDescriptorSet */
+    const char *pb_message_type; /* full name, e.g. "shop.Order" */
 };
 
 /*
@@ -414,7 +423,9 @@ void format_split_init(struct format_splitter *s, struct format_parser *p, const
  * for nd-json, lines (push bodies: one bad line never swallows the next);
  * for a kafka message with nd-json values, top-level JSON values, so a
  * message may hold one pretty-printed object or several objects, as Druid
- * reads them (text that is not an object or array runs to the line end).
+ * reads them (text that is not an object or array runs to the line end);
+ * for protobuf, the whole text, once, even when empty (an empty message
+ * holds every field's default).
  */
 bool format_split_next(struct format_splitter *s, const char **rec, size_t *len, size_t *line);
 

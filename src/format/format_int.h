@@ -1,7 +1,7 @@
 /*
  * format_int.h — private to src/format/: the plan (read-only once built),
  * the per-job schema and the per-thread scratch that make a parser, and the helpers
- * its files share (record.c: parser, nd-json and kafka rows; csv.c: the CSV
+ * its files share (record.c: parser, nd-json, protobuf and kafka rows; csv.c: the CSV
  * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
  * field-name table and schema discovery; settings.c: JSON settings; avro.c:
  * the Avro formats; member.c: what nd-json and Avro rows share).
@@ -13,6 +13,7 @@
 #include <locale.h>
 
 #include "format/format.h"
+#include "format/protobuf.h"
 #include "util/map.h"
 
 /* Which record metadata feeds a field (format_field.meta). */
@@ -138,6 +139,9 @@ struct format_plan {
     /* avro_stream: the inline schema, or avro_registry (schemas by id) */
     struct format__avro_schema *avro;
     bool avro_registry;
+    /* protobuf (protobuf.h): the descriptor set and the message type read */
+    struct format_pb_schema *pb;
+    const struct format_pb_msg *pb_msg;
 };
 
 /* One parser's scratch: what format_parse() writes besides the schema. */
@@ -162,6 +166,8 @@ struct format__scratch {
 
     /* Avro: registry schemas by id, the OCF file being split (avro.c). */
     struct format__avro_state *avro;
+    /* protobuf: the decoder's working memory */
+    struct format_pb_work pb;
 
     /* Scratch for decoding (grown to the largest record). */
     char *scratch, *scratch2;

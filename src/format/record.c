@@ -1,6 +1,8 @@
 /*
  * record.c — the plan, the parser object and the record → input row path: nd-json
- * values (with discovery and flattenSpec paths), the kafka wrapper
+ * values (with discovery and flattenSpec paths), protobuf messages (decoded
+ * by protobuf.c into the JSON of protobuf's JSON mapping, then read as an
+ * nd-json record), the kafka wrapper
  * (timestamp, key, topic, headers around the value format; the kinesis
  * wrapper is the same with the partition key and arrival time) and the schema
  * the SQL compiler binds against. The CSV family lives in csv.c, the Avro
@@ -318,10 +320,11 @@ static int setup_kafka(struct format_plan *p, const struct format_settings *fs, 
     p->key_kind = -1;
     if (fs->key_format) {
         const struct format_settings *k = fs->key_format;
-        if (k->kind == FORMAT_KAFKA)
+        if (k->kind == FORMAT_KAFKA || k->kind == FORMAT_PROTOBUF)
             return lerr_set_at(err, LERR_INVALID, "keyFormat",
-                               "formatSettings.keyFormat cannot be \"kafka\"; use \"nd-json\", "
-                               "\"csv\", \"tsv\" or \"delimited\"");
+                               "formatSettings.keyFormat cannot be \"%s\"; use \"nd-json\", "
+                               "\"csv\", \"tsv\" or \"delimited\"",
+                               k->kind == FORMAT_KAFKA ? "kafka" : "protobuf");
         p->key_kind = (int)k->kind;
         const char *d = k->kind == FORMAT_TSV ? "\t" : k->kind == FORMAT_CSV ? "," : k->delimiter;
         if (format__is_csv(k->kind)) {
@@ -335,6 +338,91 @@ static int setup_kafka(struct format_plan *p, const struct format_settings *fs, 
             p->key_delim_len = (uint8_t)dl;
         }
     }
+    return 0;
+}
+
+/* Decodes standard or URL-safe base64 (padding optional, whitespace and
+ * line breaks ignored, as `base64` wraps its output). -1 at the first bad
+ * character, with its offset in *bad. */
+static long long unbase64(const char *s, unsigned char *out, size_t *bad)
+{
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+    size_t n = 0;
+    for (size_t i = 0; s[i]; i++) {
+        char ch = s[i];
+        int v;
+        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
+            continue;
+        if (ch == '=') {
+            pad++;
+            continue;
+        }
+        if (pad)
+            v = -1; /* data after padding */
+        else if (ch >= 'A' && ch <= 'Z')
+            v = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            v = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            v = ch - '0' + 52;
+        else if (ch == '+' || ch == '-')
+            v = 62;
+        else if (ch == '/' || ch == '_')
+            v = 63;
+        else
+            v = -1;
+        if (v < 0) {
+            *bad = i;
+            return -1;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (bits >= 6 || pad > 2) { /* a lone sixth of a byte, or "===" */
+        *bad = strlen(s);
+        return -1;
+    }
+    return (long long)n;
+}
+
+/* protobuf: the descriptor set (base64) and the message type read. */
+static int compile_protobuf(struct format_plan *p, const struct format_settings *vs,
+                            struct lerr *err)
+{
+    const char *b64 = vs->pb_descriptor ? vs->pb_descriptor : "";
+    const char *where = "parseSchemaProvider.descriptor";
+    unsigned char *bytes = malloc(strlen(b64) / 4 * 3 + 4);
+    if (!bytes)
+        return lerr_set(err, LERR_NOMEM, "out of memory reading the descriptor");
+    size_t bad = 0;
+    long long n = unbase64(b64, bytes, &bad);
+    if (n < 0) {
+        free(bytes);
+        return lerr_set_at(err, LERR_INVALID, where,
+                           "formatSettings.%s is not valid base64 (at character %zu); give the "
+                           "file protoc --descriptor_set_out writes, e.g. base64 -w0 set.pb",
+                           where, bad);
+    }
+    if (n == 0) {
+        free(bytes);
+        return lerr_set_at(err, LERR_INVALID, where,
+                           "formatSettings.%s is empty; give a base64 FileDescriptorSet", where);
+    }
+    struct lerr e;
+    lerr_init(&e);
+    p->pb = format_pb_schema_new(bytes, (size_t)n, &e);
+    free(bytes);
+    if (!p->pb)
+        return lerr_set_at(err, e.code, where, "formatSettings.%s: %s", where, e.msg);
+    const char *type = vs->pb_message_type ? vs->pb_message_type : "";
+    if (!(p->pb_msg = format_pb_find(p->pb, type, &e)))
+        return lerr_set_at(err, e.code, "parseSchemaProvider.messageType",
+                           "formatSettings.parseSchemaProvider.messageType: %s", e.msg);
     return 0;
 }
 
@@ -354,12 +442,12 @@ struct format_plan *format_plan_new(const struct format_settings *fs,
             return NULL;
         }
     }
-    if ((int)vs->kind < FORMAT_NDJSON || vs->kind == FORMAT_KAFKA || vs->kind > FORMAT_AVRO_OCF ||
+    if ((int)vs->kind < FORMAT_NDJSON || vs->kind == FORMAT_KAFKA || vs->kind > FORMAT_PROTOBUF ||
         (fs->kind == FORMAT_KAFKA && vs->kind == FORMAT_AVRO_OCF)) {
         lerr_set_at(err, LERR_INVALID, "format",
                     "formatSettings.format is not a supported format%s; use \"nd-json\", "
-                    "\"csv\", \"tsv\", \"delimited\", \"avro_stream\", \"avro_ocf\" (files) "
-                    "or \"kafka\"",
+                    "\"csv\", \"tsv\", \"delimited\", \"avro_stream\", \"avro_ocf\" (files), "
+                    "\"protobuf\" or \"kafka\"",
                     vs->kind == FORMAT_AVRO_OCF ? " for Kafka values (avro_ocf is for files)"
                                                 : "");
         return NULL;
@@ -424,7 +512,9 @@ struct format_plan *format_plan_new(const struct format_settings *fs,
             goto fail;
         }
     }
-    if (vs->kind == FORMAT_NDJSON || format__is_avro(vs->kind)) {
+    if (vs->kind == FORMAT_PROTOBUF && compile_protobuf(p, vs, err))
+        goto fail;
+    if (vs->kind == FORMAT_NDJSON || vs->kind == FORMAT_PROTOBUF || format__is_avro(vs->kind)) {
         if (compile_flatten(p, vs, err) ||
             (format__is_avro(vs->kind) && format__avro_init(p, vs, err)))
             goto fail;
@@ -443,6 +533,7 @@ void format_plan_free(struct format_plan *p)
         return;
     format__csv_free(p);
     format__avro_free(p);
+    format_pb_schema_free(p->pb);
     format__schema_free(&p->fixed);
     if (p->c_locale)
         freelocale(p->c_locale);
@@ -502,6 +593,7 @@ void format_parser_free(struct format_parser *p)
     free(p->run.x_val);
     free(p->run.scratch);
     free(p->run.scratch2);
+    format_pb_work_free(&p->run.pb);
     buf_free(&p->run.tmp);
     format_plan_free(p->owned_plan);
     free(p);
@@ -570,6 +662,46 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
     if (format__flatten(c, s, n) < 0)
         return -1;
     return 0;
+}
+
+/* ---- protobuf ----------------------------------------------------------------- */
+
+static bool ensure_scratch(struct format_parser *p, size_t need);
+
+/* The message as protobuf's JSON mapping (protobuf.h), in the batch arena
+ * (string and json values point into it), then read as an nd-json record. */
+static int protobuf_row(struct format__ctx *c, const char *s, size_t n)
+{
+    struct format_parser *p = c->p;
+    struct buf *b = &p->run.tmp;
+    buf_reset(b);
+    if (format_pb_to_json(p->plan->pb_msg, s, n, b, &p->run.pb, c->err)) {
+        buf_reset(b);
+        return -1;
+    }
+    char *json = arena_alloc(c->mem, b->len + 1);
+    if (!json) {
+        c->nomem = true;
+        buf_reset(b);
+        return -1;
+    }
+    memcpy(json, b->data, b->len);
+    size_t len = b->len;
+    buf_reset(b);
+    if (!ensure_scratch(p, len + 1)) {
+        lerr_set(c->err, LERR_NOMEM, "out of memory for a record of %zu bytes", len);
+        return -1;
+    }
+    int r = ndjson_row(c, json, len);
+    if (r < 0 && c->err->code == LERR_INVALID) {
+        /* Our own JSON: a failure here is a bug, named as such. */
+        char m[sizeof c->err->msg];
+        snprintf(m, sizeof m, "%s", c->err->msg);
+        lerr_init(c->err);
+        lerr_set(c->err, LERR_INTERNAL, "protobuf record decoded to JSON that did not read: %s",
+                 m);
+    }
+    return r;
 }
 
 /* ---- kafka ------------------------------------------------------------------ */
@@ -757,9 +889,10 @@ enum format_outcome format_parse(struct format_parser *p, const struct record *r
     }
     memcpy(c.vals, p->plan->null_row, p->plan->nfixed * sizeof *c.vals);
 
-    int r = p->plan->vkind == FORMAT_NDJSON   ? ndjson_row(&c, data, len)
-            : format__is_avro(p->plan->vkind) ? format__avro_row(&c, data, len)
-                                              : format__csv_row(&c, data, len);
+    int r = p->plan->vkind == FORMAT_NDJSON     ? ndjson_row(&c, data, len)
+            : p->plan->vkind == FORMAT_PROTOBUF ? protobuf_row(&c, data, len)
+            : format__is_avro(p->plan->vkind)   ? format__avro_row(&c, data, len)
+                                                : format__csv_row(&c, data, len);
     if (r == 0 && !c.nomem && p->plan->kind == FORMAT_KAFKA)
         kafka_meta(&c, rec);
     if (c.nomem) {

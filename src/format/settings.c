@@ -300,6 +300,32 @@ static int kafka(json_t *o, const char *path, struct arena *mem, struct format_s
     return 0;
 }
 
+/* protobuf: parseSchemaProvider {"type": "inline-protobuf", "descriptor",
+ * "messageType"}, and a flattenSpec as for nd-json. */
+static int protobuf(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                    struct lerr *err)
+{
+    char p[200];
+    json_t *ps = json_object_get(o, "parseSchemaProvider");
+    if (!json_is_object(ps))
+        return bad(err, path, "parseSchemaProvider",
+                   "is required: {\"type\": \"inline-protobuf\", \"descriptor\": \"<base64 "
+                   "FileDescriptorSet>\", \"messageType\": \"pkg.Msg\"}");
+    snprintf(p, sizeof p, "%s.parseSchemaProvider", path);
+    const char *type = NULL;
+    if (get_str(ps, "type", p, mem, &type, err) ||
+        get_str(ps, "descriptor", p, mem, &out->pb_descriptor, err) ||
+        get_str(ps, "messageType", p, mem, &out->pb_message_type, err))
+        return err->code;
+    if (!type || strcmp(type, "inline-protobuf") != 0)
+        return bad(err, p, "type", "must be \"inline-protobuf\"");
+    if (!out->pb_descriptor)
+        return bad(err, p, "descriptor", "is required: a base64 FileDescriptorSet");
+    if (!out->pb_message_type)
+        return bad(err, p, "messageType", "is required, e.g. \"shop.Order\"");
+    return flatten(o, path, mem, out, err);
+}
+
 static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nested,
                         struct format_settings *out, struct lerr *err)
 {
@@ -310,14 +336,15 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
     } kinds[] = {{"nd-json", FORMAT_NDJSON}, {"csv", FORMAT_CSV}, {"tsv", FORMAT_TSV},
                  {"delimited", FORMAT_DELIMITED}, {"kafka", FORMAT_KAFKA},
                  {"kinesis", FORMAT_KAFKA}, {"avro_stream", FORMAT_AVRO_STREAM},
-                 {"avro_ocf", FORMAT_AVRO_OCF}};
+                 {"avro_ocf", FORMAT_AVRO_OCF}, {"protobuf", FORMAT_PROTOBUF}};
     // clang-format on
     memset(out, 0, sizeof *out);
     json_t *f = json_object_get(o, "format");
     if (!json_is_string(f))
-        return bad(err, path, "format",
-                   "is required: \"nd-json\", \"csv\", \"tsv\", "
-                   "\"delimited\", \"avro_stream\", \"avro_ocf\", \"kafka\" or \"kinesis\"");
+        return bad(
+            err, path, "format",
+            "is required: \"nd-json\", \"csv\", \"tsv\", "
+            "\"delimited\", \"avro_stream\", \"avro_ocf\", \"protobuf\", \"kafka\" or \"kinesis\"");
     size_t k = 0;
     while (k < LS_ARRAY_LEN(kinds) && strcmp(kinds[k].name, json_string_value(f)) != 0)
         k++;
@@ -326,7 +353,7 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
         snprintf(t, sizeof t, "%s.format", path);
         return lerr_set_at(err, LERR_INVALID, t,
                            "%s \"%s\" is not supported here; use \"nd-json\", \"csv\", \"tsv\", "
-                           "\"delimited\", \"avro_stream\"%s",
+                           "\"delimited\", \"avro_stream\", \"protobuf\"%s",
                            t, json_string_value(f), nested ? "" : ", \"kafka\" or \"kinesis\"");
     }
     out->kind = kinds[k].kind;
@@ -337,6 +364,7 @@ static int settings_obj(json_t *o, const char *path, struct arena *mem, bool nes
                                                      : kafka(o, path, mem, out, err);
     case FORMAT_AVRO_STREAM:
     case FORMAT_AVRO_OCF: return avro(o, path, mem, out, err);
+    case FORMAT_PROTOBUF: return protobuf(o, path, mem, out, err);
     default: return delimited(o, path, mem, out, err);
     }
 }

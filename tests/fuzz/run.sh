@@ -18,7 +18,7 @@ if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(vo
   echo "0 passed, 0 failed"; exit 0
 fi
 PKG_CFLAGS=$(pkg-config --cflags libmicrohttpd jansson sqlite3 rdkafka 2>/dev/null)
-PKG_LIBS="$(pkg-config --libs jansson sqlite3 libcrypto zlib liblz4 libzstd avro-c 2>/dev/null) -lroaring -lcurl"
+PKG_LIBS="$(pkg-config --libs jansson sqlite3 libcrypto zlib liblz4 libzstd avro-c libprotobuf-c 2>/dev/null) -lroaring -lcurl"
 # One target: build, then fuzz for SECS; its verdict in $OUT/<name>.result.
 run_target() {
   local f=$1 name srcs corpus work

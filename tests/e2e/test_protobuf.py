@@ -1,0 +1,201 @@
+"""
+test_protobuf.py — the protobuf format end to end: PageView events
+(tests/e2e/protobuf_client/event.proto) encoded by protobufjs and sent by
+kafkajs into `lodestar dev-kafka`, read by a real `lodestar serve` streaming
+job whose descriptor set protoc wrote (protoc --include_imports
+--descriptor_set_out): every event arrives once with its nested fields,
+enum names, Timestamp, repeated fields and maps as the JSON mapping gives
+them, and corrupt records (truncated, bad varint, bad wire type) are
+skippedByError with their reason while the job keeps running. The kafka
+wrapper around protobuf with a descriptor set protobufjs itself wrote, and the
+400s a bad descriptor, an unknown message type or a schema registry provider
+get at job creation.
+
+Needs protoc (Debian's protobuf-compiler) and tests/e2e/protobuf_client's
+node_modules (npm ci), both installed by make deps.
+
+    python3 tests/e2e/test_protobuf.py     # prints "N passed, N failed"
+"""
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, DevKafka, Server, wait_for  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLIENT = os.path.join(HERE, "protobuf_client")
+c = Checks()
+
+# Records that do not decode, and the reason each must be skipped with.
+CORRUPT = [
+    ("1203", "field 2 has length 3 but only 0 bytes are left"),   # page: truncated
+    ("18ffffffffffffffffffff01", "varint longer than"),          # n: an 11-byte varint
+    ("1f01", "wire type 7 of field 3 does not exist"),           # a wire type that does not exist
+    ("1801" "0a0568656c6c6f" "1a02", "field 'n' (number 3) of demo.PageView has wire type 2"),
+]
+
+
+def node(*args, timeout=120):
+    p = subprocess.run(["node", os.path.join(CLIENT, "client.mjs")] + list(args),
+                       capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def descriptor_protoc():
+    out = os.path.join(tempfile.mkdtemp(prefix="lodestar-pb-"), "set.pb")
+    subprocess.run(["protoc", "--include_imports", f"--descriptor_set_out={out}", "-I", CLIENT,
+                    "-I", "/usr/include", os.path.join(CLIENT, "event.proto")], check=True)
+    with open(out, "rb") as f:
+        data = f.read()
+    shutil.rmtree(os.path.dirname(out), ignore_errors=True)
+    return base64.b64encode(data).decode()
+
+
+def fmt(desc, msg="demo.PageView", **extra):
+    f = {"format": "protobuf",
+         "parseSchemaProvider": {"type": "inline-protobuf", "descriptor": desc, "messageType": msg}}
+    f.update(extra)
+    return f
+
+
+SCHEMA = [{"name": "ts", "dataType": "string"}, {"name": "page", "dataType": "string"},
+          {"name": "n", "dataType": "long"}, {"name": "user_name", "dataType": "string"},
+          {"name": "kind", "dataType": "string"}, {"name": "tags", "dataType": "json"},
+          {"name": "web", "dataType": "string"}, {"name": "app", "dataType": "string"},
+          {"name": "dur", "dataType": "double"}, {"name": "counters", "dataType": "json"}]
+MAPS = [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+        {"columnName": "page", "expression": "page"}, {"columnName": "n", "expression": "n"},
+        {"columnName": "user_name", "expression": "user_name"},
+        {"columnName": "kind", "expression": "kind"},
+        {"columnName": "tag1", "expression": "JSON_VALUE(tags, '$[1]')"},
+        {"columnName": "source", "expression": "COALESCE(web, app)"},
+        {"columnName": "dur", "expression": "dur"},
+        {"columnName": "clicks", "expression": "JSON_VALUE(counters, '$.clicks' RETURNING BIGINT)"}]
+FLATTEN = {"fields": [{"type": "path", "name": "user_name", "expr": "$.user.name"}]}
+
+
+def job(conn, table, formatSettings, schema=SCHEMA, mappings=MAPS):
+    return {"type": "streaming", "target": {"type": "table", "tableName": table},
+            "createTableIfNotExists": True, "readFromPoint": "earliest",
+            "source": {"type": "connection", "connectionName": conn, "inputSchema": schema,
+                       "formatSettings": formatSettings},
+            "mappings": mappings}
+
+
+def sql(s, q):
+    # exact: COUNT(DISTINCT) is an HLL estimate unless the context says otherwise
+    r = s.req("POST", "/v1/query/sql", {"query": q, "resultFormat": "array",
+                                         "context": {"useApproximateCountDistinct": False}})
+    return r.json if r.status == 200 and isinstance(r.json, list) else None
+
+
+if not shutil.which("protoc") or not os.path.isdir(os.path.join(CLIENT, "node_modules", "kafkajs")):
+    c.ok(False, "protoc and tests/e2e/protobuf_client/node_modules are installed (make deps)")
+    c.done()
+
+N = 3000
+DESC = descriptor_protoc()
+broker = DevKafka(topics=["pv:4", "pvk:2"]).start()
+s = Server().start()
+try:
+    for name, topic in (("pv", "pv"), ("pvk", "pvk")):
+        r = s.req("POST", "/v2/connections", {"type": "kafka", "name": name,
+                                              "bootstrapServers": broker.bootstrap,
+                                              "topicName": topic})
+        c.eq(r.status, 201, f"connection {name}")
+
+    # ---- bad settings: a 400 at creation that names the problem ----------------------------
+    bad = [
+        ("not base64", fmt("ab$c"), "parseSchemaProvider.descriptor",
+         "is not valid base64 (at character 2)"),
+        ("not a descriptor set", fmt(base64.b64encode(b"\xff\xff\xff").decode()),
+         "parseSchemaProvider.descriptor", "is not a serialized FileDescriptorSet"),
+        ("unknown message type", fmt(DESC, "PageView"),
+         "parseSchemaProvider.messageType", "did you mean 'demo.PageView'?"),
+        ("no provider", {"format": "protobuf"}, "source.formatSettings.parseSchemaProvider",
+         "is required"),
+        ("registry not yet", {"format": "protobuf", "parseSchemaProvider":
+                              {"type": "connection", "connectionName": "reg"}},
+         "source.formatSettings.parseSchemaProvider.type", "not supported yet for protobuf"),
+        ("unknown key", fmt(DESC, bogus=1), "source.formatSettings.bogus", ""),
+    ]
+    for name, f, target, text in bad:
+        r = s.req("POST", "/v2/jobs", job("pv", "bad", f))
+        c.eq(r.status, 400, f"{name}: 400")
+        body = r.json or {}
+        msg = str(body)
+        c.ok(target in msg and text in msg, f"{name}: names {target} and says '{text}'", msg[:600])
+
+    # ---- the stream: protobufjs → kafkajs → dev-kafka → the job ------------------------------
+    r = s.req("POST", "/v2/jobs", job("pv", "views", fmt(DESC, flattenSpec=FLATTEN)))
+    c.eq(r.status, 201, "protobuf job created")
+    jid = (r.json or {}).get("id")
+    rc, out, err = node("produce", broker.bootstrap, "pv", str(N), "0", "--corrupt",
+                        ",".join(h for h, _ in CORRUPT))
+    c.ok(rc == 0 and f"sent {N + len(CORRUPT)}" in out, "protobufjs events sent with kafkajs",
+         out + err[-2000:])
+
+    def counted():
+        t = s.req("GET", f"/v2/jobs/{jid}/metrics").json or {}
+        tot = t.get("totals", {})
+        done = tot.get("numRowsProcessed", 0) + tot.get("numRowsProcessedWithWarnings", 0)
+        return tot if done >= N and tot.get("numRowsSkippedByError", 0) >= len(CORRUPT) else None
+
+    tot = wait_for(counted, timeout=60)
+    c.ok(tot, "every record counted", s.req("GET", f"/v2/jobs/{jid}/metrics").raw[:800])
+    tot = tot or {}
+    c.eq(tot.get("numRowsSkippedByError"), len(CORRUPT), "the corrupt records are skippedByError")
+    c.eq(tot.get("byReason", {}).get("parse"), len(CORRUPT), "... counted as parse errors")
+    c.eq(tot.get("numRowsProcessed", 0) + tot.get("numRowsProcessedWithWarnings", 0), N,
+         "the good records are processed")
+    got = wait_for(lambda: (lambda r: r if r and r[0][0] == N else None)(
+        sql(s, 'SELECT COUNT(*), SUM(n), COUNT(DISTINCT n) FROM "views"')), timeout=30)
+    c.eq(got, [[N, N * (N - 1) // 2, N]], "every event once (count, sum, distinct)")
+
+    row = sql(s, 'SELECT page, user_name, kind, tag1, source, dur, clicks, '
+                 'TIME_FORMAT(__time, \'yyyy\') FROM "views" WHERE n = 10')
+    # event 10: page p10, user u3, kind 10 % 3 = 1 (VIEW), tags ["a","t0"], web (even),
+    # dur 2.5, clicks 10 % 4 = 2; the Timestamp became __time
+    c.eq(row and row[0][:7], ["p10", "u3", "VIEW", "t0", "chrome", 2.5, 2], "event 10's fields")
+    c.ok(row and row[0][7] >= "2024", "the Timestamp is the row time", row)
+    row = sql(s, 'SELECT kind, tag1, source FROM "views" WHERE n = 9')
+    # event 9: kind 0 is the enum's default and still reads as its name; tags empty
+    c.eq(row, [["KIND_UNKNOWN", None, "ios"]], "defaults: enum 0 by name, empty repeated field")
+
+    logs = s.req("GET", f"/v2/jobs/{jid}/logs").json or {}
+    text = str(logs)
+    for h, why in CORRUPT:
+        c.ok(why in text, f"the job's log gives the reason '{why}'", text[:1500])
+    st = s.req("GET", f"/v2/jobs/{jid}").json or {}
+    c.eq(st.get("executionStatus"), "running", "the job keeps running after corrupt records")
+
+    # ---- the kafka wrapper, with the descriptor set protobufjs writes --------------------------
+    tmp = tempfile.mkdtemp(prefix="lodestar-pbjs-")
+    try:
+        rc, out, err = node("descriptor", os.path.join(tmp, "set.pb"))
+        c.eq(rc, 0, "protobufjs wrote a descriptor set: " + err[-500:])
+        with open(os.path.join(tmp, "set.pb"), "rb") as f:
+            js_desc = base64.b64encode(f.read()).decode()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    schema = [{"name": "ts", "dataType": "string"}, {"name": "n", "dataType": "long"},
+              {"name": "kafka.key", "dataType": "string"}]
+    maps = [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+            {"columnName": "n", "expression": "n"}, {"columnName": "k", "expression": '"kafka.key"'}]
+    wrapped = {"format": "kafka", "valueFormat": fmt(js_desc)}
+    r = s.req("POST", "/v2/jobs", job("pvk", "keyed", wrapped, schema, maps))
+    c.eq(r.status, 201, "kafka(protobuf) job created: " + r.raw[:400])
+    rc, out, err = node("produce", broker.bootstrap, "pvk", "500", "1000")
+    c.ok(rc == 0, "events sent to pvk", err[-1000:])
+    got = wait_for(lambda: (lambda r: r if r and r[0][0] == 500 else None)(
+        sql(s, 'SELECT COUNT(*), MIN(n), MAX(n) FROM "keyed"')), timeout=60)
+    c.eq(got, [[500, 1000, 1499]], "the wrapped stream arrives whole")
+    c.eq(sql(s, 'SELECT k FROM "keyed" WHERE n = 1234'), [["k1234"]], "kafka.key beside protobuf")
+finally:
+    s.stop()
+    broker.stop()
+c.done()
