@@ -184,7 +184,8 @@ fuzz:
 # The tree is formatted by clang-format 14 (Debian 12's `clang-format`, installed by make deps);
 # other versions break some lines differently. CLANG_FORMAT=clang-format-14 picks one by name.
 CLANG_FORMAT ?= $(if $(shell command -v clang-format-14 2>/dev/null),clang-format-14,clang-format)
-FMT_SRC  := $(sort $(shell find src tests bench -name '*.[ch]'))
+# (not the C files of npm packages that make deps installs under tests/ and bench/)
+FMT_SRC  := $(sort $(shell find src tests bench -name node_modules -prune -o -name '*.[ch]' -print))
 define need_clang_format
 	@command -v $(CLANG_FORMAT) >/dev/null 2>&1 || { echo "$@: error: '$(CLANG_FORMAT)' not found;" \
 	  "install it with \`make deps\` (scripts/deps.sh: Debian package clang-format) or" \

@@ -40,6 +40,8 @@ static const struct command_help {
      "lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]\n"
      "               [--metrics-listen HOST:PORT]",
      "the server (defaults: ./lodestar-data, 127.0.0.1:8088)",
+     "  the web console is at http://HOST:PORT/console (it asks for an API key);\n"
+     "  GET /health and GET /ready answer without a key\n"
      "  --data-dir DIR        where the catalog, segments, push logs and uploads live\n"
      "                        (created 0700; DIR/admin.key holds the first admin key)\n"
      "  --listen HOST:PORT    the HTTP address (port 0: any free port, logged at start)\n"

@@ -240,9 +240,9 @@ static int avro(json_t *o, const char *path, struct arena *mem, struct format_se
 static int kafka(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
                  struct lerr *err);
 
-/* {"format": "kinesis", "valueFormat", "partitionKeyColumnName", "timestampColumnName"}. */
-static int kinesis(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
-                   struct lerr *err)
+/* The valueFormat of the kafka and kinesis wrappers into out->value_format. */
+static int value_format(json_t *o, const char *path, struct arena *mem,
+                        struct format_settings *out, struct lerr *err)
 {
     char p[200];
     json_t *v = json_object_get(o, "valueFormat");
@@ -257,6 +257,15 @@ static int kinesis(json_t *o, const char *path, struct arena *mem, struct format
     if (settings_obj(v, p, mem, true, vs, err))
         return err->code;
     out->value_format = vs;
+    return 0;
+}
+
+/* {"format": "kinesis", "valueFormat", "partitionKeyColumnName", "timestampColumnName"}. */
+static int kinesis(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
+                   struct lerr *err)
+{
+    if (value_format(o, path, mem, out, err))
+        return err->code;
     out->kinesis = true;
     if (get_str(o, "partitionKeyColumnName", path, mem, &out->key_column, err) ||
         get_str(o, "timestampColumnName", path, mem, &out->timestamp_column, err))
@@ -268,19 +277,9 @@ static int kafka(json_t *o, const char *path, struct arena *mem, struct format_s
                  struct lerr *err)
 {
     char p[200];
-    json_t *v = json_object_get(o, "valueFormat");
-    if (!json_is_object(v))
-        return bad(err, path, "valueFormat",
-                   "is required: an object such as "
-                   "{\"format\": \"nd-json\"}");
-    struct format_settings *vs = arena_zalloc(mem, sizeof *vs);
-    if (!vs)
-        return lerr_set(err, LERR_NOMEM, "out of memory reading formatSettings");
-    snprintf(p, sizeof p, "%s.valueFormat", path);
-    if (settings_obj(v, p, mem, true, vs, err))
+    if (value_format(o, path, mem, out, err))
         return err->code;
-    out->value_format = vs;
-    v = json_object_get(o, "keyFormat");
+    json_t *v = json_object_get(o, "keyFormat");
     if (v && !json_is_null(v)) {
         if (!json_is_object(v))
             return bad(err, path, "keyFormat", "must be an object or null");
