@@ -449,6 +449,42 @@ static void build_rollup(const char *root)
     free(calls);
 }
 
+/* An aggregate table `name` keyed on one column (`key`) with a count measure
+ * "cnt", of the n rows keys[i] at time[i]: the first half persisted, the rest
+ * realtime. */
+static void build_count_by(const char *root, const char *name, const struct storage_column *key,
+                           const struct sql_value *keys, const int64_t *time, int n)
+{
+    struct storage_column acols[2] = {
+        *key,
+        {.name = "cnt", .type = SQL_LONG, .kind = STORAGE_MEASURE},
+    };
+    CHECK(sql_agg_for_measure("count", &acols[1].agg));
+    struct storage_schema asch = {STORAGE_AGGREGATE, STORAGE_GRAN_DAY, STORAGE_GRAN_DAY, acols, 2};
+    struct storage_table *a = open_table(root, name, &asch);
+    size_t ss = sql_agg_state_size(&acols[1].agg);
+    uint8_t *st = calloc((size_t)n, ss);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct sql_value none = sql_null(SQL_NULL);
+    for (int i = 0; i < n; i++) {
+        sql_agg_init(&acols[1].agg, st + ss * i);
+        CHECK(sql_agg_add(&acols[1].agg, st + ss * i, &none, time[i], &mem));
+    }
+    int half = n / 2;
+    struct storage_batch_col bc[2] = {{1, keys, NULL}, {2, NULL, st}};
+    struct storage_batch b = {(uint32_t)half, time, 2, bc};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(a, &b, &err) == 0, "append %s: %s", name, err.msg);
+    persist(a);
+    struct storage_batch_col bc2[2] = {{1, keys + half, NULL}, {2, NULL, st + half * ss}};
+    struct storage_batch b2 = {(uint32_t)(n - half), time + half, 2, bc2};
+    CHECK_MSG(storage_table_append(a, &b2, &err) == 0, "append %s: %s", name, err.msg);
+    arena_destroy(&mem);
+    free(st);
+}
+
 /* mv, mvagg: multi-value string columns (tags) in a detail table, seven rows
  * persisted and five realtime, and in an aggregate table (count) that rolls
  * equal lists up (lists come sorted, as the row pipeline hands them). sqlite gets mv(t, s, n, tags)
@@ -526,33 +562,8 @@ static void build_mv(const char *root)
     struct sql_value *sq[3] = {sv, nv, js};
     sqlite_load("INSERT INTO mv VALUES(?,?,?,?)", time, 12, sq, 3);
 
-    struct storage_column acols[2] = {
-        {.name = "tags", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION},
-        {.name = "cnt", .type = SQL_LONG, .kind = STORAGE_MEASURE},
-    };
-    CHECK(sql_agg_for_measure("count", &acols[1].agg));
-    struct storage_schema asch = {STORAGE_AGGREGATE, STORAGE_GRAN_DAY, STORAGE_GRAN_DAY, acols, 2};
-    struct storage_table *a = open_table(root, "mvagg", &asch);
-    size_t ss = sql_agg_state_size(&acols[1].agg);
-    uint8_t *st = calloc(12, ss);
-    struct arena mem;
-    arena_init(&mem, 4096, 0);
-    struct sql_value none = sql_null(SQL_NULL);
-    for (int i = 0; i < 12; i++) {
-        sql_agg_init(&acols[1].agg, st + ss * i);
-        CHECK(sql_agg_add(&acols[1].agg, st + ss * i, &none, time[i], &mem));
-    }
-    struct storage_batch_col bc[2] = {{1, tags, NULL}, {2, NULL, st}};
-    struct storage_batch b = {6, time, 2, bc};
-    struct lerr err;
-    lerr_init(&err);
-    CHECK_MSG(storage_table_append(a, &b, &err) == 0, "append mvagg: %s", err.msg);
-    persist(a);
-    struct storage_batch_col bc2[2] = {{1, tags + 6, NULL}, {2, NULL, st + 6 * ss}};
-    struct storage_batch b2 = {6, time + 6, 2, bc2};
-    CHECK_MSG(storage_table_append(a, &b2, &err) == 0, "append mvagg: %s", err.msg);
-    arena_destroy(&mem);
-    free(st);
+    struct storage_column key = {.name = "tags", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION};
+    build_count_by(root, "mvagg", &key, tags, time, 12);
 }
 
 /* arr, arragg: typed ARRAY columns (ARRAY<LONG> la, ARRAY<STRING> sa,
@@ -631,33 +642,9 @@ static void build_arr(const char *root)
     struct sql_value *sq[5] = {sv, nv, jl, js, jd};
     sqlite_load("INSERT INTO arr VALUES(?,?,?,?,?,?)", time, 10, sq, 5);
 
-    struct storage_column acols[2] = {
-        {.name = "la", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION, .elem = SQL_LONG},
-        {.name = "cnt", .type = SQL_LONG, .kind = STORAGE_MEASURE},
-    };
-    CHECK(sql_agg_for_measure("count", &acols[1].agg));
-    struct storage_schema asch = {STORAGE_AGGREGATE, STORAGE_GRAN_DAY, STORAGE_GRAN_DAY, acols, 2};
-    struct storage_table *a = open_table(root, "arragg", &asch);
-    size_t ss = sql_agg_state_size(&acols[1].agg);
-    uint8_t *st = calloc(10, ss);
-    struct arena mem;
-    arena_init(&mem, 4096, 0);
-    struct sql_value none = sql_null(SQL_NULL);
-    for (int i = 0; i < 10; i++) {
-        sql_agg_init(&acols[1].agg, st + ss * i);
-        CHECK(sql_agg_add(&acols[1].agg, st + ss * i, &none, time[i], &mem));
-    }
-    struct storage_batch_col bc[2] = {{1, la, NULL}, {2, NULL, st}};
-    struct storage_batch b = {5, time, 2, bc};
-    struct lerr err;
-    lerr_init(&err);
-    CHECK_MSG(storage_table_append(a, &b, &err) == 0, "append arragg: %s", err.msg);
-    persist(a);
-    struct storage_batch_col bc2[2] = {{1, la + 5, NULL}, {2, NULL, st + 5 * ss}};
-    struct storage_batch b2 = {5, time + 5, 2, bc2};
-    CHECK_MSG(storage_table_append(a, &b2, &err) == 0, "append arragg: %s", err.msg);
-    arena_destroy(&mem);
-    free(st);
+    struct storage_column key = {
+        .name = "la", .type = SQL_ARRAY, .kind = STORAGE_DIMENSION, .elem = SQL_LONG};
+    build_count_by(root, "arragg", &key, la, time, 10);
 }
 
 /* mvr: 4,000 rows of 0-3 sorted values from {a..e, ''} (a row with none is
