@@ -11,11 +11,20 @@ root=build/deb/root
 rm -rf build/deb
 make --no-print-directory install DESTDIR="$PWD/$root" PREFIX=/usr >/dev/null
 deps=()
+# Each library's path as the loader resolves it (ldd). No awk here stops reading early: under
+# pipefail a producer killed by SIGPIPE would end the script with no message (ldconfig -p
+# writes more than a pipe holds on a machine with many libraries).
+resolved=$(ldd build/lodestar)
 for lib in $(objdump -p build/lodestar | awk '/NEEDED/ {print $2}'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
-  [ -n "$path" ] || { echo "deb: cannot find $lib" >&2; exit 1; }
+  path=$(awk -v l="$lib" '$1 == l && $3 ~ /^\// {p = $3} END {print p}' <<<"$resolved")
+  [ -n "$path" ] || { echo "deb: ldd cannot resolve $lib" >&2; exit 1; }
   real=$(readlink -f "$path")
-  pkg=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$real" 2>/dev/null || true)
+  # Debian 12 is /usr-merged: dpkg may record /lib/... or /usr/lib/... for the same file.
+  pkg=""
+  for p in "$path" "$real" "${path#/usr}" "/usr${path#/usr}" "${real#/usr}" "/usr${real#/usr}"; do
+    pkg=$(dpkg -S "$p" 2>/dev/null | head -n1 || true)
+    [ -n "$pkg" ] && break
+  done
   pkg=${pkg%%:*}
   [ -n "$pkg" ] || { echo "deb: no package owns $lib ($path)" >&2; exit 1; }
   deps+=("$pkg")

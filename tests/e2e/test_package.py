@@ -46,7 +46,7 @@ shutil.rmtree(dest, ignore_errors=True)
 r = sh("bash", "scripts/deb.sh")
 deb = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ""
 c.ok(deb.endswith(".deb") and os.path.exists(os.path.join(ROOT, deb)), "make deb builds a package",
-     r.stderr[-500:])
+     f"rc={r.returncode} stderr={r.stderr[-500:]!r}")
 if deb:
     info = sh("dpkg-deb", "-f", deb, "Package", "Version", "Depends").stdout
     c.ok("Package: lodestar" in info and "libmicrohttpd" in info and "librdkafka" in info and
