@@ -78,11 +78,51 @@ int api__v_table_name(const char *name, const char *target, struct lerr *err)
     return 0;
 }
 
+/*
+ * A sketch column's parameters (lgK and tgtHllType, size, k — Druid's metric
+ * fields), checked and copied into `col`, each with its default when not
+ * given, so the schema says what the column keeps.
+ */
+static int sketch_params(json_t *e, json_t *col, const char *path, const char *dtype,
+                         struct lerr *err)
+{
+    struct sql_agg_call agg;
+    bool sketch = sql_agg_for_measure(dtype, &agg);
+    struct sql_sketch_param p[2];
+    size_t np = sketch ? sql_agg_sketch_params(&agg, p) : 0;
+    char target[200];
+    for (const char *const *k = sql_sketch_param_keys; *k; k++) {
+        const json_t *v = json_object_get(e, *k);
+        if (!v)
+            continue;
+        api__v_path(target, sizeof target, path, *k);
+        struct lerr pe;
+        lerr_init(&pe);
+        bool text = strcmp(*k, "tgtHllType") == 0;
+        if (!np)
+            return lerr_set_at(err, LERR_INVALID, target,
+                               "%s: only HLLSketch, thetaSketch and quantilesDoublesSketch "
+                               "columns take sketch parameters, not a %s column; drop it",
+                               target, dtype);
+        if (text ? !json_is_string(v) : !json_is_integer(v))
+            return lerr_set_at(err, LERR_INVALID, target, "%s must be %s", target,
+                               text ? "a string such as \"HLL_8\"" : "a whole number");
+        if (sql_agg_sketch_param_set(&agg, *k, text ? 0 : json_integer_value(v),
+                                     json_string_value(v), &pe))
+            return lerr_set_at(err, LERR_INVALID, target, "%s: %s", target, pe.msg);
+    }
+    np = sketch ? sql_agg_sketch_params(&agg, p) : 0;
+    for (size_t i = 0; i < np; i++)
+        json_object_set_new(col, p[i].key, p[i].s ? json_string(p[i].s) : json_integer(p[i].n));
+    return 0;
+}
+
 /* Validates one schema entry and returns a normalised copy. */
 static json_t *schema_entry(json_t *e, const char *path, const char *table_type, struct lerr *err)
 {
-    static const char *const keys[] = {"name", "dataType", "columnType", "multiValueHandling",
-                                       NULL};
+    static const char *const keys[] = {"name", "dataType",   "columnType", "multiValueHandling",
+                                       "lgK",  "tgtHllType", "size",       "k",
+                                       NULL}; /* the last four: sketches */
     if (!json_is_object(e)) {
         lerr_set_at(err, LERR_INVALID, path,
                     "%s must be an object such as {\"name\": \"page\", \"dataType\": \"string\"}",
@@ -140,6 +180,10 @@ static json_t *schema_entry(json_t *e, const char *path, const char *table_type,
                             catalog_column_type_name(want));
     if (col && mvh)
         json_object_set_new(col, "multiValueHandling", json_string(mvh));
+    if (col && sketch_params(e, col, path, dtype, err)) {
+        json_decref(col);
+        return NULL;
+    }
     return col;
 }
 
@@ -170,6 +214,32 @@ static int merge_schema(json_t *schema, json_t *given, const char *path, const c
             const char *nt = json_string_value(json_object_get(col, "dataType"));
             const char *om = json_string_value(json_object_get(old, "multiValueHandling"));
             const char *nm = json_string_value(json_object_get(col, "multiValueHandling"));
+            /* a sketch column's lgK, size, ...: those the update names (the
+             * defaults filled in do not count) against the column's (a column
+             * made before parameters were written has the defaults) */
+            bool same_params = true;
+            json_t *dflt = json_object();
+            struct lerr ignore;
+            lerr_init(&ignore);
+            if (dflt && sketch_params(dflt, dflt, p, ot, &ignore) == 0)
+                for (const char *const *k = sql_sketch_param_keys; *k; k++) {
+                    const json_t *ov = json_object_get(old, *k), *nv = json_object_get(e, *k);
+                    if (!ov)
+                        ov = json_object_get(dflt, *k);
+                    if (nv && (!ov || !json_equal(ov, nv)))
+                        same_params = false;
+                }
+            json_decref(dflt);
+            if (!same_params) {
+                char t[220];
+                api__v_path(t, sizeof t, p, "dataType");
+                lerr_set_at(err, LERR_INVALID, t,
+                            "%s: column '%s' keeps its sketches' parameters (lgK, tgtHllType, "
+                            "size or k) as they were made; a new table can have others",
+                            t, name);
+                json_decref(col);
+                return err->code;
+            }
             if (strcmp(ot, nt) != 0 || !om != !nm || (om && strcmp(om, nm) != 0)) {
                 char t[220];
                 api__v_path(t, sizeof t, p, "dataType");

@@ -107,6 +107,25 @@ static int table_gran(const json_t *doc, const char *key, const char *table,
     return 0;
 }
 
+/* A sketch measure's lgK, tgtHllType, size or k (sql_sketch_param_keys). */
+static int sketch_params(const json_t *c, const char *at, const char *name,
+                         struct sql_agg_call *agg, struct lerr *err)
+{
+    for (const char *const *k = sql_sketch_param_keys; *k; k++) {
+        const json_t *v = json_object_get(c, *k);
+        if (!v)
+            continue;
+        struct lerr e;
+        lerr_init(&e);
+        if ((!json_is_integer(v) && !json_is_string(v)) ||
+            sql_agg_sketch_param_set(agg, *k, json_is_integer(v) ? json_integer_value(v) : 0,
+                                     json_string_value(v), &e))
+            return lerr_set_at(err, LERR_INVALID, at, "column '%s': %s", name,
+                               e.code ? e.msg : "a sketch parameter must be a number or a string");
+    }
+    return 0;
+}
+
 static int table_column(const json_t *c, size_t i, const char *table, struct arena *mem,
                         struct table_spec_column *out, struct lerr *err)
 {
@@ -134,7 +153,7 @@ static int table_column(const json_t *c, size_t i, const char *table, struct are
                                "column '%s' has measure type %s, which is not supported yet", name,
                                dt);
         out->type = out->agg.result_type;
-        return 0;
+        return sketch_params(c, at, name, &out->agg, err);
     }
     /* a typed array: ARRAY<STRING>, ARRAY<LONG>, ARRAY<DOUBLE> */
     int elem = storage_array_type_parse(dt, strlen(dt));

@@ -10,6 +10,7 @@
 #include "storage/db.h"
 
 struct catalog;
+struct sql_agg_call;
 
 /*
  * storage_db_describe_fn over a struct catalog *: LERR_NOT_FOUND for no such
@@ -24,6 +25,9 @@ struct catalog_new_column {
     const char *name;
     const char *data_type; /* "string", "long", ..., or a measure type ("longSum") */
     bool measure;
+    /* a measure's stored aggregator: a sketch column's parameters (lgK,
+     * tgtHllType, size, k) are written into the schema from it; may be NULL */
+    const struct sql_agg_call *agg;
 };
 
 /*

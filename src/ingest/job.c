@@ -146,7 +146,7 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     snprintf(types[nnew], sizeof types[nnew], "%s%s", base, suffix);
                 dt = types[nnew];
             }
-            add[nnew++] = (struct catalog_new_column){c->name, dt, c->measure};
+            add[nnew++] = (struct catalog_new_column){c->name, dt, c->measure, c->agg};
         }
         c->storage_col = idx;
     }

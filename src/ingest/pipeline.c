@@ -168,6 +168,7 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
         cols[k].name = t->cols[k].name;
         cols[k].measure = t->cols[k].column_type == CATALOG_COLUMN_MEASURE;
         cols[k].measure_type = t->cols[k].data_type;
+        cols[k].agg = cols[k].measure ? &t->cols[k].agg : NULL;
         cols[k].type = t->cols[k].type;
         mvh[k] = t->cols[k].mv_handling;
         elem[k] = t->cols[k].elem;
@@ -291,6 +292,38 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     return (int)i;
 }
 
+/*
+ * A sketch column's parameters (lgK and tgtHllType, size, k): an existing
+ * column keeps its own, which a mapping that names other ones contradicts
+ * (its sketches would be built at one precision and stored as another); a
+ * new column takes the mapping's, so DS_HLL(x, 14, 'HLL_8') makes an lgK 14
+ * HLL_8 column.
+ */
+static int sketch_params(struct sql_agg_call *cc, const struct sql_agg_call *agg,
+                         const struct pipeline_table_col *tc, const char *col, const char *target,
+                         struct lerr *err)
+{
+    struct sql_sketch_param p[2];
+    if (!sql_agg_sketch_params(cc, p))
+        return 0;
+    const struct sql_agg_call *want = tc && tc->agg ? tc->agg : agg;
+    if (tc && tc->agg && agg->sketch_given &&
+        (agg->sketch_size != want->sketch_size ||
+         (agg->kind == SQL_AGG_HLL && agg->sketch_type != want->sketch_type))) {
+        char has[80], asks[80];
+        sql_agg_sketch_params_text(want, has, sizeof has);
+        sql_agg_sketch_params_text(agg, asks, sizeof asks);
+        return lerr_set_at(err, LERR_INVALID, target,
+                           "%s: column '%s' keeps sketches of %s, and the mapping builds them "
+                           "with %s; drop the mapping's parameters to use the column's, or give "
+                           "the same ones",
+                           target, col, has, asks);
+    }
+    cc->sketch_size = want->sketch_size;
+    cc->sketch_type = want->sketch_type;
+    return 0;
+}
+
 static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_mapping *m,
                            const struct sql_schema *sch, const struct sql_options *so,
                            struct lerr *err)
@@ -361,6 +394,8 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
         return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
     if (!mtype || sql_agg_measure_fit(mtype, agg, cc, &e))
         return lerr_set_at(err, LERR_INVALID, target, "%s: column '%s': %s", target, col, e.msg);
+    if (sketch_params(cc, agg, tc, col, target, err))
+        return err->code;
     mp->out_col = add_column(p, col, cc->result_type, true, cc, -1);
     if (mp->out_col < 0 || !(p->cols[mp->out_col].measure_type = arena_strdup(&p->mem, mtype)))
         return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");

@@ -163,6 +163,9 @@ struct pipeline_table_col {
     uint8_t type; /* enum sql_type; measures: their result type */
     bool measure;
     const char *measure_type; /* "longSum", ... (measures) */
+    /* measures: the column's stored aggregator, with a sketch column's
+     * parameters (lgK, tgtHllType, size, k) */
+    const struct sql_agg_call *agg;
 };
 struct pipeline_table {
     bool aggregate;

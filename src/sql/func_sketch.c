@@ -587,6 +587,86 @@ static int hll_type_arg(struct sql_bctx *b, struct sql_node *n, int i, uint8_t *
                           (int)(len > 40 ? 40 : len), p, sql_funcs[n->func].name);
 }
 
+/* ---- sketch measure columns' parameters ---------------------------------------------- */
+
+const char *const sql_sketch_param_keys[] = {"lgK", "tgtHllType", "size", "k", NULL};
+
+int sql_agg_sketch_param_set(struct sql_agg_call *c, const char *key, int64_t n, const char *s,
+                             struct lerr *err)
+{
+    /* which measure type takes the key, and its bounds */
+    static const struct {
+        const char *key, *measure;
+        enum sql_agg_kind kind;
+        int64_t lo, hi;
+        bool pow2;
+    } keys[] = {
+        {"lgK", "HLLSketch", SQL_AGG_HLL, SKETCH_HLL_MIN_LGK, SKETCH_HLL_MAX_LGK, false},
+        {"tgtHllType", "HLLSketch", SQL_AGG_HLL, 0, 0, false},
+        {"size", "thetaSketch", SQL_AGG_THETA, 16, 1 << 26, true},
+        {"k", "quantilesDoublesSketch", SQL_AGG_QUANTILES, SKETCH_QUANTILES_MIN_K,
+         SKETCH_QUANTILES_MAX_K, true},
+    };
+    size_t i = 0;
+    while (i < LS_ARRAY_LEN(keys) && strcmp(keys[i].key, key) != 0)
+        i++;
+    if (i == LS_ARRAY_LEN(keys))
+        return lerr_set(err, LERR_INVALID,
+                        "%s is not a sketch parameter; use lgK and tgtHllType (HLLSketch), size "
+                        "(thetaSketch) or k (quantilesDoublesSketch)",
+                        key);
+    if (c->kind != keys[i].kind)
+        return lerr_set(err, LERR_INVALID,
+                        "%s is a parameter of %s columns, not of this one; drop it", key,
+                        keys[i].measure);
+    if (!keys[i].lo) { /* tgtHllType */
+        for (int t = SKETCH_HLL_4; s && t <= SKETCH_HLL_8; t++)
+            if (strcmp(s, sketch_hll_type_name((enum sketch_hll_type)t)) == 0) {
+                c->sketch_type = (uint8_t)t;
+                return 0;
+            }
+        return lerr_set(err, LERR_INVALID,
+                        "tgtHllType must be the string \"HLL_4\", \"HLL_6\" or \"HLL_8\"");
+    }
+    if (s || n < keys[i].lo || n > keys[i].hi || (keys[i].pow2 && !pow2(n)))
+        return lerr_set(err, LERR_INVALID, "%s must be %s from %lld to %lld", key,
+                        keys[i].pow2 ? "a power of two" : "a whole number", (long long)keys[i].lo,
+                        (long long)keys[i].hi);
+    c->sketch_size = (uint32_t)n;
+    return 0;
+}
+
+size_t sql_agg_sketch_params(const struct sql_agg_call *c, struct sql_sketch_param out[2])
+{
+    switch (c->kind) {
+    case SQL_AGG_HLL:
+        out[0] = (struct sql_sketch_param){"lgK", c->sketch_size, NULL};
+        out[1] = (struct sql_sketch_param){
+            "tgtHllType", 0, sketch_hll_type_name((enum sketch_hll_type)c->sketch_type)};
+        return 2;
+    case SQL_AGG_THETA: out[0] = (struct sql_sketch_param){"size", c->sketch_size, NULL}; return 1;
+    case SQL_AGG_QUANTILES:
+        out[0] = (struct sql_sketch_param){"k", c->sketch_size, NULL};
+        return 1;
+    default: return 0;
+    }
+}
+
+void sql_agg_sketch_params_text(const struct sql_agg_call *c, char *buf, size_t cap)
+{
+    struct sql_sketch_param p[2];
+    size_t n = sql_agg_sketch_params(c, p), at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && at < cap; i++) {
+        int w = p[i].s ? snprintf(buf + at, cap - at, "%s%s %s", i ? ", " : "", p[i].key, p[i].s)
+                       : snprintf(buf + at, cap - at, "%s%s %lld", i ? ", " : "", p[i].key,
+                                  (long long)p[i].n);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+}
+
 int sql__sketch_bind_agg(struct sql_bctx *b, struct sql_node *n, struct sql_agg_call *out)
 {
     int64_t v;
@@ -606,6 +686,7 @@ int sql__sketch_bind_agg(struct sql_bctx *b, struct sql_node *n, struct sql_agg_
             out->sketch_size = (uint32_t)v;
         if (!rc && n->nargs > 2)
             rc = hll_type_arg(b, n, 2, &out->sketch_type);
+        out->sketch_given = n->nargs > 1;
         break;
     case F_THETA1:
     case F_THETA2:
@@ -614,6 +695,7 @@ int sql__sketch_bind_agg(struct sql_bctx *b, struct sql_node *n, struct sql_agg_
         out->sketch_out = n->func == F_THETA2 ? SQL_SKETCH_OUT_SKETCH : SQL_SKETCH_OUT_ESTIMATE;
         if (n->nargs > 1 && (rc = lit_pow2(b, n, 1, "size", 16, 1 << 26, &v)) == 0)
             out->sketch_size = (uint32_t)v;
+        out->sketch_given = n->nargs > 1;
         break;
     case F_DSQ:
     case F_APPROX_QUANTILE: {
@@ -638,6 +720,7 @@ int sql__sketch_bind_agg(struct sql_bctx *b, struct sql_node *n, struct sql_agg_
         if (n->nargs > ki && (rc = lit_pow2(b, n, ki, "k", SKETCH_QUANTILES_MIN_K,
                                             SKETCH_QUANTILES_MAX_K, &v)) == 0)
             out->sketch_size = (uint32_t)v;
+        out->sketch_given = n->nargs > ki;
         break;
     }
     default: return sql_bind_error(b, n, "%s is not a sketch aggregate", fname);

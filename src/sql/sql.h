@@ -402,6 +402,10 @@ struct sql_agg_call {
     uint32_t sketch_size;
     uint8_t sketch_type;
     uint8_t sketch_out;
+    /* the call gave lgK, tgtHllType, size or k itself (DS_HLL(x, 14)) rather
+     * than taking the defaults: a mapping into an existing sketch column must
+     * then agree with the column's parameters */
+    bool sketch_given;
     double fraction;
 };
 
@@ -560,6 +564,30 @@ int sql_agg_measure_fit(const char *measure_type, const struct sql_agg_call *m,
  * distinct counts, MIN/MAX of text, the query-only aggregates).
  */
 const char *sql_agg_measure_default(const struct sql_agg_call *m, struct lerr *err);
+/*
+ * A sketch measure column's parameters, by Druid's metric field names:
+ * "lgK" (4..21) and "tgtHllType" ("HLL_4", "HLL_6", "HLL_8") of an
+ * HLLSketch column, "size" (nominal entries, a power of two from 16 to
+ * 2^26) of a thetaSketch column, "k" (a power of two from 2 to 32768) of a
+ * quantilesDoublesSketch column. sql_sketch_param_keys lists them (NULL
+ * ends it). sql_agg_sketch_param_set sets one on a measure's stored
+ * aggregator (sql_agg_for_measure): `n` for the numbers, `s` for
+ * tgtHllType; LERR_INVALID with what is wrong and what is allowed (the
+ * caller prefixes where), also for a key of another measure type.
+ * sql_agg_sketch_params lists a sketch call's parameters (two for HLL, one
+ * for theta and quantiles, none for other calls); sql_agg_sketch_params_text
+ * writes them as "lgK 14, tgtHllType HLL_8" for messages.
+ */
+struct sql_sketch_param {
+    const char *key;
+    int64_t n;
+    const char *s; /* tgtHllType; NULL for the numbers */
+};
+extern const char *const sql_sketch_param_keys[];
+int sql_agg_sketch_param_set(struct sql_agg_call *c, const char *key, int64_t n, const char *s,
+                             struct lerr *err);
+size_t sql_agg_sketch_params(const struct sql_agg_call *c, struct sql_sketch_param out[2]);
+void sql_agg_sketch_params_text(const struct sql_agg_call *c, char *buf, size_t cap);
 /*
  * Adds one input row, as mapping aggregation `m` sees it (its FILTER, its
  * arguments, its time argument and maxBytes), to `state`, a state of the

@@ -15,7 +15,10 @@ bytes) and after a restart. SELECT * shows each sketch as base64 that
 decodes to DataSketches' preamble; a pre-built theta sketch (base64) in an
 event merges into the row's sketch instead of counting as a new uid; a
 mapping whose sketch does not fit a column is a 400 naming the column; a
-job that creates its table gives the columns sketch types.
+job that creates its table gives the columns sketch types and the
+mapping's parameters (lgK, tgtHllType, size, k), kept through persist and
+restart; a table may declare them, and a mapping that names others is a
+400; bad parameters in a schema are 400s naming the field.
 """
 import base64
 import json
@@ -188,6 +191,10 @@ try:
         {"columnName": "u_theta", "expression": 'APPROX_COUNT_DISTINCT_DS_THETA("uid")',
          "isAggregation": True},
         {"columnName": "n_q", "expression": 'DS_QUANTILES_SKETCH("n", 64)',
+         "isAggregation": True},
+        {"columnName": "u_hll14", "expression": "DS_HLL(\"uid\", 14, 'HLL_8')",
+         "isAggregation": True},
+        {"columnName": "u_theta1k", "expression": 'DS_THETA("uid", 1024)',
          "isAggregation": True}], createTableIfNotExists=True))
     c.ok(r.status == 201, "job creating an aggregate table", r.json)
     c.ok(produce(broker.bootstrap, "created", [json.dumps(x) for x in ROWS]), "kcat produced")
@@ -197,7 +204,94 @@ try:
     c.eq([schema.get("u_hll"), schema.get("u_theta"), schema.get("n_q")],
          ["HLLSketch", "thetaSketch", "quantilesDoublesSketch"], "created columns' types")
     c.eq(q("SELECT APPROX_COUNT_DISTINCT(u_hll), APPROX_COUNT_DISTINCT_DS_THETA(u_theta), "
-           "APPROX_QUANTILE_DS(n_q, 1) FROM made"), [[5, 5, 19.0]], "created table's answers")
+           "APPROX_QUANTILE_DS(n_q, 1), APPROX_COUNT_DISTINCT_DS_HLL(u_hll14), "
+           "APPROX_COUNT_DISTINCT_DS_THETA(u_theta1k) FROM made"), [[5, 5, 19.0, 5, 5]],
+         "created table's answers")
+
+    # Sketch parameters: the mapping's make the new column's (Druid's metric fields lgK,
+    # tgtHllType, size, k in the schema), and the stored sketches have them — in realtime
+    # rows, after persist (merged with the column's aggregator) and after a restart.
+    cols = {x["name"]: x for x in s.req("GET", "/v2/tables/made").json["schema"]}
+    c.eq([cols["u_hll14"].get("lgK"), cols["u_hll14"].get("tgtHllType"),
+          cols["u_hll"].get("lgK"), cols["u_hll"].get("tgtHllType"),
+          cols["u_theta1k"].get("size"), cols["u_theta"].get("size"), cols["n_q"].get("k")],
+         [14, "HLL_8", 12, "HLL_4", 1024, 16384, 64], "the created columns' sketch parameters")
+
+    def stored(table, col):
+        """(lgK, tgtHllType) of an HLL column's stored sketches, or k of a quantiles one."""
+        out = set()
+        for (v,) in q(f"SELECT {col} FROM {table}"):
+            b = base64.b64decode(v)
+            out.add((b[3], ["HLL_4", "HLL_6", "HLL_8"][(b[7] >> 2) & 3]) if b[2] == 7
+                    else int.from_bytes(b[4:6], "little"))
+        return sorted(out)
+
+    c.eq([stored("made", "u_hll14"), stored("made", "u_hll"), stored("made", "n_q")],
+         [[(14, "HLL_8")], [(12, "HLL_4")], [64]], "realtime rows keep the mapping's parameters")
+    c.ok(wait_for(lambda: s.req("GET", "/v2/tables/made").json["status"]["segmentCount"] >= 1,
+                  timeout=30), "made persisted")
+    c.eq([stored("made", "u_hll14"), stored("made", "n_q")], [[(14, "HLL_8")], [64]],
+         "persisted rows too (persist merges with the column's own parameters)")
+    s.stop()
+    s.start()
+    c.ok(produce(broker.bootstrap, "created", [json.dumps(dict(ROWS[0], uid="zed"))]),
+         "kcat produced one more row after a restart")
+    c.ok(wait_for(lambda: q("SELECT APPROX_COUNT_DISTINCT_DS_HLL(u_hll14) FROM made") == [[6]],
+                  timeout=30), "it merged into the lgK 14 column")
+    c.eq(stored("made", "u_hll14"), [(14, "HLL_8")], "after a restart the column keeps lgK 14")
+
+    # A table that declares them: a mapping without parameters takes the column's; one
+    # that names others is refused, naming both.
+    r = s.req("POST", "/v2/tables", {
+        "name": "fixed", "type": "aggregate", "schemaMode": "strict", "timeResolution": "day",
+        "schema": [{"name": "show", "dataType": "string"},
+                   {"name": "u", "dataType": "HLLSketch", "columnType": "measure", "lgK": 16},
+                   {"name": "t", "dataType": "thetaSketch", "columnType": "measure",
+                    "size": 4096}]})
+    c.ok(r.status == 201, "a strict table with lgK 16 and size 4096 sketch columns", r.json)
+    cols = {x["name"]: x for x in (r.json or {}).get("schema", [])}
+    c.eq([cols.get("u", {}).get("lgK"), cols.get("u", {}).get("tgtHllType"),
+          cols.get("t", {}).get("size")], [16, "HLL_4", 4096], "the schema shows them")
+    fixed_maps = [{"columnName": "__time", "expression": 'TIME_PARSE("date")'},
+                  {"columnName": "show", "expression": '"show"'},
+                  {"columnName": "u", "expression": "DS_HLL(\"uid\", 14)",
+                   "isAggregation": True},
+                  {"columnName": "t", "expression": 'DS_THETA("uid")', "isAggregation": True}]
+    r = s.req("POST", "/v2/jobs", job("fixed", "k2", fixed_maps))
+    c.eq(r.status, 400, "DS_HLL(uid, 14) into an lgK 16 column is refused")
+    msg = (r.json or {}).get("message", "")
+    for want in ["'u'", "lgK 16", "lgK 14", "drop the mapping's parameters"]:
+        c.ok(want in msg, f"the refusal says {want}", msg)
+    fixed_maps[2]["expression"] = 'APPROX_COUNT_DISTINCT_DS_HLL("uid")'
+    r = s.req("POST", "/v2/jobs", job("fixed", "k2", fixed_maps))
+    c.ok(r.status == 201, "a mapping without parameters takes the column's", r.json)
+    c.ok(wait_for(lambda: (s.req("GET", "/v2/tables/fixed").json or {}).get("status", {})
+                  .get("rowCount") == 9, timeout=60), "9 rows (day, show; zed joined one)")
+    c.eq(stored("fixed", "u"), [(16, "HLL_4")], "its sketches are lgK 16")
+    c.eq(q("SELECT APPROX_COUNT_DISTINCT_DS_HLL(u), APPROX_COUNT_DISTINCT_DS_THETA(t) FROM fixed"),
+         [[6, 6]], "and count right")
+    r = s.req("PUT", "/v2/tables/fixed", {"schema": [
+        {"name": "u", "dataType": "HLLSketch", "columnType": "measure", "lgK": 12}]})
+    c.eq(r.status, 400, "a column's sketch parameters cannot change")
+    c.ok("lgK" in (r.json or {}).get("message", ""), "and the refusal says so", r.json)
+    r = s.req("PUT", "/v2/tables/fixed", {"schema": [
+        {"name": "u", "dataType": "HLLSketch", "columnType": "measure"}]})
+    c.ok(r.status == 200, "listing the column without its parameters changes nothing", r.json)
+
+    # bad parameters in a schema: a 400 naming the field, and what is allowed
+    for col, field, words in [
+            ({"dataType": "HLLSketch", "lgK": 30}, "lgK", "from 4 to 21"),
+            ({"dataType": "HLLSketch", "tgtHllType": "HLL_5"}, "tgtHllType", "HLL_8"),
+            ({"dataType": "HLLSketch", "lgK": "14"}, "lgK", "whole number"),
+            ({"dataType": "thetaSketch", "size": 1000}, "size", "power of two"),
+            ({"dataType": "thetaSketch", "lgK": 12}, "lgK", "HLLSketch columns"),
+            ({"dataType": "quantilesDoublesSketch", "k": 65536}, "k", "32768"),
+            ({"dataType": "longSum", "k": 64}, "k", "not a longSum column")]:
+        r = s.req("POST", "/v2/tables", {"name": "badparams", "type": "aggregate", "schema": [
+            dict(col, name="m", columnType="measure")]})
+        m = (r.json or {}).get("message", "")
+        c.ok(r.status == 400 and f"schema[0].{field}" in m and words in m,
+             f"{col} is refused naming schema[0].{field} ({words})", (r.status, m))
 finally:
     s.stop()
     broker.stop()

@@ -1156,6 +1156,48 @@ static void test_aggs(void)
     CHECK(sql_agg_for_measure("quantilesDoublesSketch", &m) && m.kind == SQL_AGG_QUANTILES &&
           m.sketch_size == 128);
     CHECK(!sql_agg_for_measure("hyperUnique", &m));
+    /* sketch columns' parameters: set, listed, checked */
+    {
+        struct sql_sketch_param p[2];
+        char text[80];
+        sql_agg_for_measure("HLLSketch", &m);
+        lerr_init(&err);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "lgK", 14, NULL, &err), 0);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "tgtHllType", 0, "HLL_8", &err), 0);
+        CHECK(m.sketch_size == 14 && m.sketch_type == 2);
+        CHECK_EQ_INT((int)sql_agg_sketch_params(&m, p), 2);
+        CHECK(strcmp(p[0].key, "lgK") == 0 && p[0].n == 14 && strcmp(p[1].s, "HLL_8") == 0);
+        sql_agg_sketch_params_text(&m, text, sizeof text);
+        CHECK_EQ_STR(text, "lgK 14, tgtHllType HLL_8");
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "lgK", 22, NULL, &err), LERR_INVALID);
+        CHECK(strstr(err.msg, "from 4 to 21") != NULL);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "tgtHllType", 0, "HLL_5", &err), LERR_INVALID);
+        lerr_init(&err);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "size", 1024, NULL, &err), LERR_INVALID);
+        CHECK(strstr(err.msg, "thetaSketch") != NULL);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "lgk", 14, NULL, &err), LERR_INVALID);
+        CHECK(m.sketch_size == 14 && m.sketch_type == 2); /* failures change nothing */
+        sql_agg_for_measure("thetaSketch", &m);
+        lerr_init(&err);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "size", 1000, NULL, &err), LERR_INVALID);
+        CHECK(strstr(err.msg, "power of two") != NULL);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "size", 1024, NULL, &err), 0);
+        CHECK(m.sketch_size == 1024 && sql_agg_sketch_params(&m, p) == 1);
+        sql_agg_for_measure("quantilesDoublesSketch", &m);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "k", 64, NULL, &err), 0);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "k", 65536, NULL, &err), LERR_INVALID);
+        sql_agg_for_measure("longSum", &m);
+        CHECK_EQ_INT((int)sql_agg_sketch_params(&m, p), 0);
+        CHECK_EQ_INT(sql_agg_sketch_param_set(&m, "k", 64, NULL, &err), LERR_INVALID);
+        /* a mapping that names its parameters says so */
+        lerr_init(&err);
+        struct sql_expr *g = compile("DS_HLL(s, 14)", SQL_MODE_ROLLUP, &err);
+        CHECK(g && sql_expr_agg(g)->sketch_given && sql_expr_agg(g)->sketch_size == 14);
+        struct sql_expr *d = compile("APPROX_COUNT_DISTINCT_DS_HLL(s)", SQL_MODE_ROLLUP, &err);
+        CHECK(d && !sql_expr_agg(d)->sketch_given);
+        sql_expr_free(g);
+        sql_expr_free(d);
+    }
     {
         sql_agg_for_measure("doubleMax", &m);
         void *st = calloc(1, sql_agg_state_size(&m));
