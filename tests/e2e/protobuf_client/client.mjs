@@ -177,7 +177,8 @@ if (cmd === "descriptor") {
     if (version === "v2") Object.assign(e, { referrer: `r${i % 3}`, tags: ["x", `t${i % 4}`] });
     const err = Click.verify(e);
     if (err) throw new Error(err);
-    messages.push({ key: `k${i}`, value: frame(id, [1, 0], Click.encode(Click.fromObject(e)).finish()) });
+    const value = frame(id, [1, 0], Click.encode(Click.fromObject(e)).finish());
+    messages.push({ key: `k${i}`, value });
   }
   for (const h of corrupt) messages.push({ key: "bad", value: Buffer.from(h, "hex") });
   for (let s = 0; s < messages.length; s += 1000)
