@@ -17,8 +17,9 @@ protobufjs builds it): the producer registers .proto text with a reference
 (lib/common.proto under its own subject) and frames records the Confluent way
 with the message index [1, 0] (a nested message); a job with the default
 readFromPoint reads records of two schema versions each by its own schema;
-an unknown schema id, a bad message index and an Avro schema id are
-skippedByError with the reason; the preview reads the topic through the
+an unknown schema id, a bad message index, an Avro schema id, a reference to
+a subject the registry lacks and a reference cycle are skippedByError with
+the reason; the preview reads the topic through the
 registry; the registry down makes the job's health warn, and once it is back
 every record arrives, the count exact.
 
@@ -273,6 +274,15 @@ try:
     def hx(i):
         return "%08x" % i
     avro_id = reg.register("avro-value", '"string"')
+    # a schema whose reference names a subject the registry does not have, and one that
+    # references itself (no real registry accepts that; the reader must still stop)
+    v1_text = open(os.path.join(CLIENT, "registry", "event_v1.proto")).read()
+    lost_id = reg.register("lost-value", v1_text, "PROTOBUF",
+                           [{"name": "lib/common.proto", "subject": "nope", "version": 1}])
+    loop_id = reg.register("loop", "// loop\n" + v1_text, "PROTOBUF",
+                           [{"name": "loop.proto", "subject": "loop", "version": 1}])
+    for i in (lost_id, loop_id):
+        reg.describe(i, reg.serialized[ids["v1"]])
     RCORRUPT = [
         # an id the registry does not have; message index [1, 0]; n = 1
         ("00" + hx(999) + "040200" + "1001", "schema id 999 is not in the schema registry"),
@@ -282,6 +292,9 @@ try:
         # an Avro schema's id
         ("00" + hx(avro_id) + "00" + "1001",
          "is an AVRO schema in the registry, not a Protobuf one"),
+        ("00" + hx(lost_id) + "040200" + "1001",
+         "its reference 'lib/common.proto': subject 'nope' version 1 is not in the schema"),
+        ("00" + hx(loop_id) + "040200" + "1001", "its references nest deeper than 16"),
     ]
     NV1, NV2 = 600, 400
     rc, out, err = node("registry-produce", broker.bootstrap, "rclicks", "v1", str(ids["v1"]),
@@ -294,7 +307,8 @@ try:
     def rcounted():
         tot = (s.req("GET", f"/v2/jobs/{rjid}/metrics").json or {}).get("totals", {})
         done = tot.get("numRowsProcessed", 0) + tot.get("numRowsProcessedWithWarnings", 0)
-        return tot if done >= NV1 + NV2 and tot.get("numRowsSkippedByError", 0) >= 3 else None
+        skipped = tot.get("numRowsSkippedByError", 0)
+        return tot if done >= NV1 + NV2 and skipped >= len(RCORRUPT) else None
 
     tot = wait_for(rcounted, timeout=60) or {}
     c.eq((tot.get("numRowsProcessed", 0) + tot.get("numRowsProcessedWithWarnings", 0),
