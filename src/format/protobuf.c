@@ -300,7 +300,9 @@ static bool resolve(const struct format_pb_schema *s, const char *scope, const c
     }
 }
 
-static int resolve_all(struct format_pb_schema *s, struct lerr *err)
+/* registry: the files came from a schema registry (the hint for a missing
+ * type is a reference there, not protoc's --include_imports). */
+static int resolve_all(struct format_pb_schema *s, bool registry, struct lerr *err)
 {
     for (size_t i = 0; i < s->nmsgs; i++) {
         struct format_pb_msg *m = s->msgs[i];
@@ -313,9 +315,12 @@ static int resolve_all(struct format_pb_schema *s, struct lerr *err)
             if (!f->type_name || !resolve(s, m->full_name, f->type_name, &f->msg, &f->en))
                 return lerr_set(err, LERR_INVALID,
                                 "field '%s' of message '%s' has type '%s', which is not in the "
-                                "descriptor set; write the set with protoc --include_imports so "
-                                "that it holds every imported file",
-                                f->name, m->full_name, f->type_name ? f->type_name : "(none)");
+                                "descriptor set; %s",
+                                f->name, m->full_name, f->type_name ? f->type_name : "(none)",
+                                registry ? "register the file that defines it and name it in "
+                                           "the schema's references"
+                                         : "write the set with protoc --include_imports so "
+                                           "that it holds every imported file");
             if (f->type == 0)
                 f->type = f->msg ? T_MESSAGE : T_ENUM;
             if ((f->type == T_ENUM) != (f->en != NULL))
@@ -336,7 +341,8 @@ static int resolve_all(struct format_pb_schema *s, struct lerr *err)
     return 0;
 }
 
-struct format_pb_schema *format_pb_schema_new(const void *data, size_t len, struct lerr *err)
+static struct format_pb_schema *schema_new(const void *data, size_t len, bool registry,
+                                           struct lerr *err)
 {
     Format__Pbdesc__FileDescriptorSet *set =
         format__pbdesc__file_descriptor_set__unpack(NULL, len, data);
@@ -392,7 +398,7 @@ struct format_pb_schema *format_pb_schema_new(const void *data, size_t len, stru
             s->nlast_file = f->n_message_type;
         }
     }
-    if (resolve_all(s, err))
+    if (resolve_all(s, registry, err))
         goto fail;
     format__pbdesc__file_descriptor_set__free_unpacked(set, NULL);
     return s;
@@ -400,6 +406,11 @@ fail:
     format__pbdesc__file_descriptor_set__free_unpacked(set, NULL);
     format_pb_schema_free(s);
     return NULL;
+}
+
+struct format_pb_schema *format_pb_schema_new(const void *data, size_t len, struct lerr *err)
+{
+    return schema_new(data, len, false, err);
 }
 
 void format_pb_schema_free(struct format_pb_schema *s)
@@ -710,7 +721,7 @@ struct format_pb_schema *format_pb_schema_from_files(const struct format_pb_file
     }
     struct lerr e;
     lerr_init(&e);
-    if (!(s = format_pb_schema_new(set.data, set.len, &e))) {
+    if (!(s = schema_new(set.data, set.len, true, &e))) {
         if (missing[0])
             lerr_set(err, e.code, "%s (the schema imports %s, which no schema reference names)",
                      e.msg, missing);

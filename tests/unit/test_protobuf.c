@@ -547,6 +547,7 @@ static void test_from_files(void)
     CHECK_EQ_INT(err.code, LERR_INVALID);
     CHECK_HAS(err.msg, "has type '.common.Legacy', which is not in the descriptor set");
     CHECK_HAS(err.msg, "the schema imports 'common.proto', which no schema reference names");
+    CHECK_HAS(err.msg, "register the file that defines it and name it in the schema's references");
     /* Bytes that are not a FileDescriptorProto, named as the caller calls them. */
     struct format_pb_file bad[] = {{"\xff\xff\xff", 3, "reference 'x.proto'"},
                                    {shop_file, nshop, "schema id 3"}};
