@@ -335,6 +335,19 @@ try:
     c.ok(paths.count(f"/schemas/ids/{ids['v1']}?format=serialized") <= 2,
          "a schema is fetched once per job, not per record", paths)
 
+    # the kafka wrapper around protobuf from the registry, from the earliest offset: the
+    # records from before the first job too, and the Kafka key beside the message
+    wrapped = {"format": "kafka", "valueFormat": REG_FMT}
+    r = s.req("POST", "/v2/jobs", job("rclicks", "rwrapped", wrapped,
+                                      RSCHEMA + [{"name": "kafka.key", "dataType": "string"}],
+                                      RMAPS + [{"columnName": "k", "expression": '"kafka.key"'}]))
+    c.eq(r.status, 201, "kafka(protobuf over the registry) job created: " + r.raw[:300])
+    got = wait_for(lambda: (lambda r: r if r and r[0][0] == NV1 + NV2 + 50 else None)(
+        sql(s, 'SELECT COUNT(*), COUNT(referrer), MAX(n) FROM "rwrapped"')), timeout=60)
+    c.eq(got, [[NV1 + NV2 + 50, NV2, 100049]], "the wrapped job reads every record, earliest on")
+    c.eq(sql(s, 'SELECT k, country FROM "rwrapped" WHERE n = 100001'), [["k100001", "FR"]],
+         "kafka.key beside a registry-framed message")
+
     # the preview reads the topic through the registry
     sample = dict(job("rclicks", "rclicks", REG_FMT, RSCHEMA, RMAPS), sample={"limit": 20})
     r = s.req("POST", "/v2/jobs/sample", sample)
