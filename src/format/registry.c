@@ -340,7 +340,9 @@ static int fetch(struct format_registry *r, enum kind kind, const char *path, co
         e->s.text = text;
         e->s.len = json_string_length(schema);
         e->s.type = e->type_own = t;
-        int rc = read_refs(e, json_object_get(doc, "references"), url, err);
+        /* references matter to the serialized (Protobuf) forms; the plain
+         * form is read as it always was */
+        int rc = kind == K_TEXT ? 0 : read_refs(e, json_object_get(doc, "references"), url, err);
         json_decref(doc);
         if (rc) {
             entry_free(e);

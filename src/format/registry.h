@@ -76,7 +76,9 @@ struct format_registry_schema {
                        * form: base64), NUL-terminated */
     size_t len;
     const char *type; /* "schemaType": "AVRO" (the registry's default), "PROTOBUF", "JSON" */
-    const struct format_registry_ref *refs; /* "references" (none: NULL, 0) */
+    const struct format_registry_ref *refs; /* "references" of the serialized forms
+                                             * (none, and always for
+                                             * format_registry_schema(): NULL, 0) */
     size_t nrefs;
 };
 
