@@ -272,8 +272,9 @@ static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
 }
 
 /* protobuf: {"format": "protobuf", "parseSchemaProvider": {"type": "inline-protobuf",
- * "descriptor": "<base64 FileDescriptorSet>", "messageType": "pkg.Msg"}, "flattenSpec"}.
- * The descriptor itself is read when the pipeline is compiled (format/protobuf.c). */
+ * "descriptor": "<base64 FileDescriptorSet>", "messageType": "pkg.Msg"} or {"type":
+ * "connection", "connectionName"}, "flattenSpec"}. The descriptor itself is read when the
+ * pipeline is compiled (format/protobuf.c); a registry's schemas, when records arrive. */
 static json_t *protobuf_settings(json_t *fs, const char *path, struct lerr *err)
 {
     static const char *const keys[] = {"format", "parseSchemaProvider", "flattenSpec", NULL};
@@ -289,15 +290,18 @@ static json_t *protobuf_settings(json_t *fs, const char *path, struct lerr *err)
         api__v_enum(ps, "type", p, true, provider_types, &type, err))
         return NULL;
     if (strcmp(type, "connection") == 0) {
+        /* schemas by the id in each record's Confluent framing */
+        static const char *const conn_keys[] = {"type", "connectionName", NULL};
+        const char *conn = NULL;
         char t[220];
-        api__v_path(t, sizeof t, p, "type");
-        lerr_set_at(err, LERR_INVALID, t,
-                    "%s \"connection\" is not supported yet for protobuf: reading schemas from "
-                    "a confluent_schema_registry connection is not built; give the schema "
-                    "inline: {\"type\": \"inline-protobuf\", \"descriptor\": \"<base64 "
-                    "FileDescriptorSet>\", \"messageType\": \"pkg.Msg\"}",
-                    t);
-        return NULL;
+        api__v_path(t, sizeof t, p, "connectionName");
+        if (api__v_known_keys(ps, p, conn_keys, err) ||
+            api__v_string(ps, "connectionName", p, true, 0, &conn, err) ||
+            api__v_connection_name(conn, t, err))
+            return NULL;
+        return json_pack("{s:s, s:{s:s, s:s}, s:o}", "format", "protobuf", "parseSchemaProvider",
+                         "type", "connection", "connectionName", conn, "flattenSpec",
+                         flat ? json_deep_copy(flat) : json_object());
     }
     if (api__v_known_keys(ps, p, inline_keys, err) ||
         api__v_string(ps, "descriptor", p, true, 0, &desc, err) ||

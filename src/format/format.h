@@ -4,7 +4,8 @@
  * for the row pipeline (filter and mappings) to evaluate. Formats: nd-json,
  * csv, tsv, delimited, avro_stream and avro_ocf (avro.c; schemas inline, in
  * the file, or from a schema registry: registry.h), protobuf (a message decoded
- * with a FileDescriptorSet, read as protobuf's JSON mapping: protobuf.h), and
+ * with a FileDescriptorSet, inline or from a schema registry, read as
+ * protobuf's JSON mapping: protobuf.h), and
  * kafka (key, headers, timestamp and topic around a value format). With schema discovery it also types every undeclared field
  * by Druid's rules and keeps a per-job discovered schema. The nd-json record
  * scanner under it is json.h.
@@ -217,7 +218,7 @@ struct format_settings {
      * the partition key (key_column, default "kinesis.partitionKey"), the timestamp
      * the arrival time ("kinesis.timestamp"); no topic, headers or keyFormat. */
     bool kinesis;
-    /* avro_stream: parseSchemaProvider, one of the two */
+    /* avro_stream and protobuf: parseSchemaProvider, inline or a connection */
     const char *avro_schema;       /* "inline-avro": the schema's JSON text */
     const char *schema_connection; /* "connection": a confluent_schema_registry
                                     * connection's name; the caller gives the parser

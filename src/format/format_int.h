@@ -139,9 +139,11 @@ struct format_plan {
     /* avro_stream: the inline schema, or avro_registry (schemas by id) */
     struct format__avro_schema *avro;
     bool avro_registry;
-    /* protobuf (protobuf.h): the descriptor set and the message type read */
+    /* protobuf (protobuf.h): the descriptor set and the message type read,
+     * or pb_registry (schemas by the id in each record's framing) */
     struct format_pb_schema *pb;
     const struct format_pb_msg *pb_msg;
+    bool pb_registry;
 };
 
 /* One parser's scratch: what format_parse() writes besides the schema. */

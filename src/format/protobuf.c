@@ -3,14 +3,18 @@
  * says what the JSON holds and which errors there are).
  *
  * Entry points: format_pb_schema_new(), format_pb_schema_free(),
- * format_pb_find(), format_pb_msg_name(), format_pb_by_index(),
- * format_pb_to_json(), format_pb_confluent_frame().
+ * format_pb_schema_from_files(), format_pb_find(), format_pb_msg_name(),
+ * format_pb_by_index(), format_pb_to_json(), format_pb_confluent_frame().
  *
  * The schema: protobuf-c unpacks the FileDescriptorSet with the descriptor
  * generated from pbdesc.proto (a subset of descriptor.proto); every message
  * and enum of every file then becomes a compiled type in one arena, with
  * its fields in declaration order, a field-number index and resolved
- * message/enum types, and protobuf-c's unpacked tree is freed.
+ * message/enum types, and protobuf-c's unpacked tree is freed. A schema
+ * registry gives a schema as separate FileDescriptorProtos (the schema's
+ * and its references'): they are put into one set, with the well-known
+ * google/protobuf files they import written here (the registry knows those
+ * without references), and read the same way.
  *
  * The decoder reads one message in two steps: it walks the wire once,
  * checking every tag, varint and length, and records each occurrence of a
@@ -296,7 +300,9 @@ static bool resolve(const struct format_pb_schema *s, const char *scope, const c
     }
 }
 
-static int resolve_all(struct format_pb_schema *s, struct lerr *err)
+/* registry: the files came from a schema registry (the hint for a missing
+ * type is a reference there, not protoc's --include_imports). */
+static int resolve_all(struct format_pb_schema *s, bool registry, struct lerr *err)
 {
     for (size_t i = 0; i < s->nmsgs; i++) {
         struct format_pb_msg *m = s->msgs[i];
@@ -309,9 +315,12 @@ static int resolve_all(struct format_pb_schema *s, struct lerr *err)
             if (!f->type_name || !resolve(s, m->full_name, f->type_name, &f->msg, &f->en))
                 return lerr_set(err, LERR_INVALID,
                                 "field '%s' of message '%s' has type '%s', which is not in the "
-                                "descriptor set; write the set with protoc --include_imports so "
-                                "that it holds every imported file",
-                                f->name, m->full_name, f->type_name ? f->type_name : "(none)");
+                                "descriptor set; %s",
+                                f->name, m->full_name, f->type_name ? f->type_name : "(none)",
+                                registry ? "register the file that defines it and name it in "
+                                           "the schema's references"
+                                         : "write the set with protoc --include_imports so "
+                                           "that it holds every imported file");
             if (f->type == 0)
                 f->type = f->msg ? T_MESSAGE : T_ENUM;
             if ((f->type == T_ENUM) != (f->en != NULL))
@@ -332,7 +341,8 @@ static int resolve_all(struct format_pb_schema *s, struct lerr *err)
     return 0;
 }
 
-struct format_pb_schema *format_pb_schema_new(const void *data, size_t len, struct lerr *err)
+static struct format_pb_schema *schema_new(const void *data, size_t len, bool registry,
+                                           struct lerr *err)
 {
     Format__Pbdesc__FileDescriptorSet *set =
         format__pbdesc__file_descriptor_set__unpack(NULL, len, data);
@@ -388,7 +398,7 @@ struct format_pb_schema *format_pb_schema_new(const void *data, size_t len, stru
             s->nlast_file = f->n_message_type;
         }
     }
-    if (resolve_all(s, err))
+    if (resolve_all(s, registry, err))
         goto fail;
     format__pbdesc__file_descriptor_set__free_unpacked(set, NULL);
     return s;
@@ -396,6 +406,11 @@ fail:
     format__pbdesc__file_descriptor_set__free_unpacked(set, NULL);
     format_pb_schema_free(s);
     return NULL;
+}
+
+struct format_pb_schema *format_pb_schema_new(const void *data, size_t len, struct lerr *err)
+{
+    return schema_new(data, len, false, err);
 }
 
 void format_pb_schema_free(struct format_pb_schema *s)
@@ -473,6 +488,253 @@ const struct format_pb_msg *format_pb_by_index(const struct format_pb_schema *s,
         nlevel = m->nnested;
     }
     return m;
+}
+
+/* ---- a schema from separate files (a schema registry's) ------------------------- */
+
+/* The well-known files a registered schema may import without a reference
+ * (Confluent's registry knows them itself), written here as the
+ * FileDescriptorProtos protoc would give: only what the decoder reads
+ * (messages, fields, oneofs, map entries, enums). */
+struct wkt_field {
+    const char *name;
+    int number, label, type;
+    const char *type_name;
+    int oneof; /* index in the message's oneofs, or -1 */
+};
+struct wkt_msg {
+    const char *name;
+    const struct wkt_field *fields;
+    size_t nfields;
+    const struct wkt_msg *nested;
+    size_t nnested;
+    bool map_entry;
+    const char *oneof; /* the one oneof's name, or NULL */
+};
+struct wkt_file {
+    const char *name;
+    const struct wkt_msg *msgs;
+    size_t nmsgs;
+    const char *enum_name; /* one enum of one value 0, or NULL */
+    const char *enum_value;
+};
+
+#define OPT 1
+#define REP 3
+#define NF(a) (sizeof(a) / sizeof *(a))
+static const struct wkt_field f_timestamp[] = {{"seconds", 1, OPT, T_INT64, NULL, -1},
+                                               {"nanos", 2, OPT, T_INT32, NULL, -1}};
+static const struct wkt_msg m_timestamp[] = {{"Timestamp", f_timestamp, 2, NULL, 0, false, NULL}};
+static const struct wkt_msg m_duration[] = {{"Duration", f_timestamp, 2, NULL, 0, false, NULL}};
+static const struct wkt_msg m_empty[] = {{"Empty", NULL, 0, NULL, 0, false, NULL}};
+static const struct wkt_field f_mask[] = {{"paths", 1, REP, T_STRING, NULL, -1}};
+static const struct wkt_msg m_mask[] = {{"FieldMask", f_mask, 1, NULL, 0, false, NULL}};
+static const struct wkt_field f_any[] = {{"type_url", 1, OPT, T_STRING, NULL, -1},
+                                         {"value", 2, OPT, T_BYTES, NULL, -1}};
+static const struct wkt_msg m_any[] = {{"Any", f_any, 2, NULL, 0, false, NULL}};
+static const struct wkt_field f_double[] = {{"value", 1, OPT, T_DOUBLE, NULL, -1}};
+static const struct wkt_field f_float[] = {{"value", 1, OPT, T_FLOAT, NULL, -1}};
+static const struct wkt_field f_int64[] = {{"value", 1, OPT, T_INT64, NULL, -1}};
+static const struct wkt_field f_uint64[] = {{"value", 1, OPT, T_UINT64, NULL, -1}};
+static const struct wkt_field f_int32[] = {{"value", 1, OPT, T_INT32, NULL, -1}};
+static const struct wkt_field f_uint32[] = {{"value", 1, OPT, T_UINT32, NULL, -1}};
+static const struct wkt_field f_bool[] = {{"value", 1, OPT, T_BOOL, NULL, -1}};
+static const struct wkt_field f_string[] = {{"value", 1, OPT, T_STRING, NULL, -1}};
+static const struct wkt_field f_bytes[] = {{"value", 1, OPT, T_BYTES, NULL, -1}};
+static const struct wkt_msg m_wrappers[] = {{"DoubleValue", f_double, 1, NULL, 0, false, NULL},
+                                            {"FloatValue", f_float, 1, NULL, 0, false, NULL},
+                                            {"Int64Value", f_int64, 1, NULL, 0, false, NULL},
+                                            {"UInt64Value", f_uint64, 1, NULL, 0, false, NULL},
+                                            {"Int32Value", f_int32, 1, NULL, 0, false, NULL},
+                                            {"UInt32Value", f_uint32, 1, NULL, 0, false, NULL},
+                                            {"BoolValue", f_bool, 1, NULL, 0, false, NULL},
+                                            {"StringValue", f_string, 1, NULL, 0, false, NULL},
+                                            {"BytesValue", f_bytes, 1, NULL, 0, false, NULL}};
+static const struct wkt_field f_entry[] = {
+    {"key", 1, OPT, T_STRING, NULL, -1},
+    {"value", 2, OPT, T_MESSAGE, ".google.protobuf.Value", -1}};
+static const struct wkt_msg m_entry[] = {{"FieldsEntry", f_entry, 2, NULL, 0, true, NULL}};
+static const struct wkt_field f_struct[] = {
+    {"fields", 1, REP, T_MESSAGE, ".google.protobuf.Struct.FieldsEntry", -1}};
+static const struct wkt_field f_value[] = {
+    {"null_value", 1, OPT, T_ENUM, ".google.protobuf.NullValue", 0},
+    {"number_value", 2, OPT, T_DOUBLE, NULL, 0},
+    {"string_value", 3, OPT, T_STRING, NULL, 0},
+    {"bool_value", 4, OPT, T_BOOL, NULL, 0},
+    {"struct_value", 5, OPT, T_MESSAGE, ".google.protobuf.Struct", 0},
+    {"list_value", 6, OPT, T_MESSAGE, ".google.protobuf.ListValue", 0}};
+static const struct wkt_field f_list[] = {
+    {"values", 1, REP, T_MESSAGE, ".google.protobuf.Value", -1}};
+static const struct wkt_msg m_struct[] = {{"Struct", f_struct, 1, m_entry, 1, false, NULL},
+                                          {"Value", f_value, NF(f_value), NULL, 0, false, "kind"},
+                                          {"ListValue", f_list, 1, NULL, 0, false, NULL}};
+static const struct wkt_file wkt_files[] = {
+    {"google/protobuf/timestamp.proto", m_timestamp, 1, NULL, NULL},
+    {"google/protobuf/duration.proto", m_duration, 1, NULL, NULL},
+    {"google/protobuf/empty.proto", m_empty, 1, NULL, NULL},
+    {"google/protobuf/field_mask.proto", m_mask, 1, NULL, NULL},
+    {"google/protobuf/any.proto", m_any, 1, NULL, NULL},
+    {"google/protobuf/wrappers.proto", m_wrappers, NF(m_wrappers), NULL, NULL},
+    {"google/protobuf/struct.proto", m_struct, NF(m_struct), "NullValue", "NULL_VALUE"}};
+
+/* Protobuf's wire format, to write the descriptors above. */
+static void w_varint(struct buf *b, uint64_t v)
+{
+    char t[10];
+    size_t n = 0;
+    do {
+        t[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    buf_append(b, t, n);
+}
+static void w_int(struct buf *b, int field, uint64_t v)
+{
+    w_varint(b, (uint64_t)field << 3 | W_VARINT);
+    w_varint(b, v);
+}
+static void w_bytes(struct buf *b, int field, const void *p, size_t n)
+{
+    w_varint(b, (uint64_t)field << 3 | W_LEN);
+    w_varint(b, n);
+    buf_append(b, p, n);
+}
+static void w_str(struct buf *b, int field, const char *s) { w_bytes(b, field, s, strlen(s)); }
+
+/* A DescriptorProto's bytes into out. */
+static void w_msg(struct buf *out, const struct wkt_msg *m)
+{
+    struct buf f;
+    buf_init(&f, 0);
+    w_str(out, 1, m->name);
+    for (size_t i = 0; i < m->nfields; i++) {
+        const struct wkt_field *wf = &m->fields[i];
+        buf_reset(&f);
+        w_str(&f, 1, wf->name);
+        w_int(&f, 3, (uint64_t)wf->number);
+        w_int(&f, 4, (uint64_t)wf->label);
+        w_int(&f, 5, (uint64_t)wf->type);
+        if (wf->type_name)
+            w_str(&f, 6, wf->type_name);
+        if (wf->oneof >= 0)
+            w_int(&f, 9, (uint64_t)wf->oneof);
+        w_bytes(out, 2, f.data, f.len);
+    }
+    for (size_t i = 0; i < m->nnested; i++) {
+        buf_reset(&f);
+        w_msg(&f, &m->nested[i]);
+        w_bytes(out, 3, f.data, f.len);
+    }
+    if (m->map_entry)
+        w_bytes(out, 7, "\x38\x01", 2); /* MessageOptions.map_entry = true */
+    if (m->oneof) {
+        buf_reset(&f);
+        w_str(&f, 1, m->oneof);
+        w_bytes(out, 8, f.data, f.len);
+    }
+    if (f.failed)
+        out->failed = true;
+    buf_free(&f);
+}
+
+/* A well-known file as a FileDescriptorSet entry appended to set. */
+static void w_wkt_file(struct buf *set, const struct wkt_file *wf)
+{
+    struct buf file, e;
+    buf_init(&file, 0);
+    buf_init(&e, 0);
+    w_str(&file, 1, wf->name);
+    w_str(&file, 2, "google.protobuf");
+    for (size_t i = 0; i < wf->nmsgs; i++) {
+        buf_reset(&e);
+        w_msg(&e, &wf->msgs[i]);
+        w_bytes(&file, 4, e.data, e.len);
+    }
+    buf_reset(&e);
+    if (wf->enum_name) {
+        struct buf v;
+        buf_init(&v, 0);
+        w_str(&v, 1, wf->enum_value);
+        w_int(&v, 2, 0);
+        w_str(&e, 1, wf->enum_name);
+        w_bytes(&e, 2, v.data, v.len);
+        w_bytes(&file, 5, e.data, e.len);
+        buf_free(&v);
+    }
+    w_str(&file, 12, "proto3");
+    w_bytes(set, 1, file.data, file.len);
+    if (file.failed || e.failed)
+        set->failed = true;
+    buf_free(&file);
+    buf_free(&e);
+}
+
+struct format_pb_schema *format_pb_schema_from_files(const struct format_pb_file *files, size_t n,
+                                                     struct lerr *err)
+{
+    struct format_pb_schema *s = NULL;
+    Format__Pbdesc__FileDescriptorProto **fd = calloc(n + 1, sizeof *fd);
+    struct buf set;
+    buf_init(&set, 0);
+    if (!fd) {
+        lerr_set(err, LERR_NOMEM, "out of memory reading the schema's files");
+        goto out;
+    }
+    if (n == 0) {
+        lerr_set(err, LERR_INVALID, "the schema has no file");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(fd[i] = format__pbdesc__file_descriptor_proto__unpack(NULL, files[i].len,
+                                                                    files[i].data))) {
+            lerr_set(err, LERR_INVALID, "%s (%zu bytes) is not a serialized FileDescriptorProto",
+                     files[i].what ? files[i].what : "a file", files[i].len);
+            goto out;
+        }
+    /* Imports that no given file answers: a well-known file, or a gap
+     * named in the error should a type from it be missing. */
+    bool wkt[NF(wkt_files)] = {0};
+    char missing[300] = "";
+    size_t nm = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t d = 0; d < fd[i]->n_dependency; d++) {
+            const char *dep = fd[i]->dependency[d] ? fd[i]->dependency[d] : "";
+            bool given = false;
+            for (size_t j = 0; j < n && !given; j++)
+                given = fd[j]->name && strcmp(fd[j]->name, dep) == 0;
+            for (size_t k = 0; k < NF(wkt_files) && !given; k++)
+                if (strcmp(wkt_files[k].name, dep) == 0)
+                    given = wkt[k] = true;
+            if (!given && strlen(missing) + strlen(dep) + 8 < sizeof missing &&
+                !strstr(missing, dep))
+                nm += (size_t)snprintf(missing + nm, sizeof missing - nm, "%s'%s'", nm ? ", " : "",
+                                       dep);
+        }
+    for (size_t k = 0; k < NF(wkt_files); k++)
+        if (wkt[k])
+            w_wkt_file(&set, &wkt_files[k]);
+    for (size_t i = 0; i < n; i++)
+        w_bytes(&set, 1, files[i].data, files[i].len);
+    if (set.failed) {
+        lerr_set(err, LERR_NOMEM, "out of memory assembling the schema's descriptor set");
+        goto out;
+    }
+    struct lerr e;
+    lerr_init(&e);
+    if (!(s = schema_new(set.data, set.len, true, &e))) {
+        if (missing[0])
+            lerr_set(err, e.code, "%s (the schema imports %s, which no schema reference names)",
+                     e.msg, missing);
+        else
+            lerr_set(err, e.code, "%s", e.msg);
+    }
+out:
+    for (size_t i = 0; fd && i < n; i++)
+        if (fd[i])
+            format__pbdesc__file_descriptor_proto__free_unpacked(fd[i], NULL);
+    free(fd);
+    buf_free(&set);
+    return s;
 }
 
 /* ---- the wire --------------------------------------------------------------- */

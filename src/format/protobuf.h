@@ -12,6 +12,8 @@
  *
  * Entry points:
  *   format_pb_schema_new() / format_pb_schema_free()   a FileDescriptorSet
+ *   format_pb_schema_from_files()  separate FileDescriptorProtos (a schema
+ *                                 registry's schema and its references)
  *   format_pb_find()              a message type by its full name
  *   format_pb_by_index()          a message type by Confluent's message-index list
  *   format_pb_to_json()           one message (wire bytes) → JSON text
@@ -78,6 +80,27 @@ struct format_pb_msg;
  */
 struct format_pb_schema *format_pb_schema_new(const void *data, size_t len, struct lerr *err);
 void format_pb_schema_free(struct format_pb_schema *s);
+
+/* One serialized FileDescriptorProto (as a schema registry's
+ * ?format=serialized gives it, base64-decoded). */
+struct format_pb_file {
+    const void *data;
+    size_t len;
+    const char *what; /* how errors name it, e.g. "schema id 7" */
+};
+
+/*
+ * A schema from files[0..n): the schema's own file last (its messages are
+ * what format_pb_by_index() indexes), the files it imports before it in any
+ * order. An import that no file answers and that is one of the well-known
+ * google/protobuf files (timestamp, duration, wrappers, struct, any, empty,
+ * field_mask) is supplied from a built-in copy, as a schema registry does.
+ * Borrows nothing after it returns. NULL with LERR_INVALID (a file that is
+ * not a FileDescriptorProto, naming it; anything format_pb_schema_new()
+ * refuses, plus the imports no file answered) or LERR_NOMEM.
+ */
+struct format_pb_schema *format_pb_schema_from_files(const struct format_pb_file *files, size_t n,
+                                                     struct lerr *err);
 
 /* The message type of full name `name` ("pkg.Outer.Inner"; a leading '.' is
  * allowed), or NULL with LERR_INVALID naming the types that do exist. */

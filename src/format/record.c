@@ -23,6 +23,7 @@
  * scanner's scratch (strings with escapes), which go into the batch arena.
  */
 #include "format/format_int.h"
+#include "format/registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -512,7 +513,9 @@ struct format_plan *format_plan_new(const struct format_settings *fs,
             goto fail;
         }
     }
-    if (vs->kind == FORMAT_PROTOBUF && compile_protobuf(p, vs, err))
+    if (vs->kind == FORMAT_PROTOBUF && vs->schema_connection)
+        p->pb_registry = true; /* schemas come with the records (protobuf_row) */
+    else if (vs->kind == FORMAT_PROTOBUF && compile_protobuf(p, vs, err))
         goto fail;
     if (vs->kind == FORMAT_NDJSON || vs->kind == FORMAT_PROTOBUF || format__is_avro(vs->kind)) {
         if (compile_flatten(p, vs, err) ||
@@ -606,7 +609,10 @@ void format_parser_set_registry(struct format_parser *p, struct format_registry 
     p->registry = r;
 }
 
-bool format_plan_uses_registry(const struct format_plan *plan) { return plan->avro_registry; }
+bool format_plan_uses_registry(const struct format_plan *plan)
+{
+    return plan->avro_registry || plan->pb_registry;
+}
 
 void format_parser_set_max_discovered(struct format_parser *p, uint32_t max)
 {
@@ -674,8 +680,37 @@ static int protobuf_row(struct format__ctx *c, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
     struct buf *b = &p->run.tmp;
+    const struct format_pb_msg *msg = p->plan->pb_msg;
+    size_t header = 0;
+    if (p->plan->pb_registry) {
+        /* Confluent's framing: each record is read by the schema it names
+         * (compiled once per id by the registry client), and the message
+         * its index list picks. */
+        struct format_pb_frame fr;
+        const struct format_pb_schema *sc;
+        if (format_pb_confluent_frame(s, n, &fr, c->err))
+            return -1;
+        if (!p->registry) {
+            lerr_set(c->err, LERR_INVALID,
+                     "the job reads Protobuf through a schema registry connection but has no "
+                     "client for it");
+            return -1;
+        }
+        if (format_registry_protobuf(p->registry, fr.schema_id, &sc, c->err))
+            return -1;
+        struct lerr e;
+        lerr_init(&e);
+        if (!(msg = format_pb_by_index(sc, fr.indexes, fr.nindexes, &e))) {
+            lerr_set(c->err, LERR_INVALID, "schema id %u: %s", fr.schema_id, e.msg);
+            c->err->pos = 5;
+            return -1;
+        }
+        header = fr.header_len;
+    }
     buf_reset(b);
-    if (format_pb_to_json(p->plan->pb_msg, s, n, b, &p->run.pb, c->err)) {
+    if (format_pb_to_json(msg, s + header, n - header, b, &p->run.pb, c->err)) {
+        if (c->err->pos >= 0)
+            c->err->pos += (int64_t)header; /* where in the record */
         buf_reset(b);
         return -1;
     }

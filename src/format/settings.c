@@ -300,7 +300,8 @@ static int kafka(json_t *o, const char *path, struct arena *mem, struct format_s
 }
 
 /* protobuf: parseSchemaProvider {"type": "inline-protobuf", "descriptor",
- * "messageType"}, and a flattenSpec as for nd-json. */
+ * "messageType"} or a schema registry connection {"type": "connection",
+ * "connectionName"}, and a flattenSpec as for nd-json. */
 static int protobuf(json_t *o, const char *path, struct arena *mem, struct format_settings *out,
                     struct lerr *err)
 {
@@ -309,15 +310,25 @@ static int protobuf(json_t *o, const char *path, struct arena *mem, struct forma
     if (!json_is_object(ps))
         return bad(err, path, "parseSchemaProvider",
                    "is required: {\"type\": \"inline-protobuf\", \"descriptor\": \"<base64 "
-                   "FileDescriptorSet>\", \"messageType\": \"pkg.Msg\"}");
+                   "FileDescriptorSet>\", \"messageType\": \"pkg.Msg\"} or {\"type\": "
+                   "\"connection\", \"connectionName\": \"...\"}");
     snprintf(p, sizeof p, "%s.parseSchemaProvider", path);
     const char *type = NULL;
-    if (get_str(ps, "type", p, mem, &type, err) ||
-        get_str(ps, "descriptor", p, mem, &out->pb_descriptor, err) ||
+    if (get_str(ps, "type", p, mem, &type, err))
+        return err->code;
+    if (type && strcmp(type, "connection") == 0) {
+        if (get_str(ps, "connectionName", p, mem, &out->schema_connection, err))
+            return err->code;
+        if (!out->schema_connection || !out->schema_connection[0])
+            return bad(err, p, "connectionName",
+                       "is required: a confluent_schema_registry connection's name");
+        return flatten(o, path, mem, out, err);
+    }
+    if (get_str(ps, "descriptor", p, mem, &out->pb_descriptor, err) ||
         get_str(ps, "messageType", p, mem, &out->pb_message_type, err))
         return err->code;
     if (!type || strcmp(type, "inline-protobuf") != 0)
-        return bad(err, p, "type", "must be \"inline-protobuf\"");
+        return bad(err, p, "type", "must be \"inline-protobuf\" or \"connection\"");
     if (!out->pb_descriptor)
         return bad(err, p, "descriptor", "is required: a base64 FileDescriptorSet");
     if (!out->pb_message_type)

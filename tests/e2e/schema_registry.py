@@ -9,7 +9,19 @@ schema up) and GET/PUT /config/{s} (a subject's compatibility level, which
 @kafkajs/confluent-schema-registry sets on first registration). Optional HTTP basic auth. Errors answer as the real one does:
 {"error_code": 40403, "message": "Schema not found"}.
 
+Protobuf schemas: registered as .proto text with "schemaType": "PROTOBUF"
+and "references" ([{"name", "subject", "version"}], kept and returned), and
+served as text by default or, with ?format=serialized (on /schemas/ids/{id}
+and /subjects/{s}/versions/{v}), as the base64 FileDescriptorProto of the
+file. A real registry compiles the text into that descriptor itself; this
+stand-in cannot parse .proto text, so it is TOLD the descriptor: the test
+computes it with a real tool (protobufjs, tests/e2e/protobuf_client) and
+calls describe(id, base64) after the producer registered the text. Asked
+for a serialized form it was not told, it answers 500 (so a test that forgot
+fails loudly instead of reading something made up).
+
     reg = Registry(user="u", password="p").start()   # reg.url
+    reg.describe(sid, base64_file_descriptor_proto)  # Protobuf: the serialized form
     reg.stop()             # down (the port stays reserved: start() again)
     python3 schema_registry.py [port]                # stand-alone
 """
@@ -18,6 +30,7 @@ import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 class Registry:
@@ -27,6 +40,7 @@ class Registry:
         self.schemas = {}   # id -> {"schema": text, "schemaType": ...}
         self.subjects = {}  # subject -> [id, ...] (versions 1..n)
         self.config = {}    # subject -> compatibility level
+        self.serialized = {}  # id -> base64 FileDescriptorProto (Protobuf; describe())
         self.requests = []  # (method, path) of every request
         self.lock = threading.Lock()
         self.httpd = None
@@ -35,10 +49,11 @@ class Registry:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def register(self, subject, schema, schema_type="AVRO"):
+    def register(self, subject, schema, schema_type="AVRO", references=None):
         with self.lock:
             for i, s in self.schemas.items():
-                if s["schema"] == schema and s.get("schemaType", "AVRO") == schema_type:
+                if (s["schema"] == schema and s.get("schemaType", "AVRO") == schema_type and
+                        s.get("references", []) == (references or [])):
                     sid = i
                     break
             else:
@@ -46,10 +61,28 @@ class Registry:
                 self.schemas[sid] = {"schema": schema}
                 if schema_type != "AVRO":
                     self.schemas[sid]["schemaType"] = schema_type
+                if references:
+                    self.schemas[sid]["references"] = references
             versions = self.subjects.setdefault(subject, [])
             if sid not in versions:
                 versions.append(sid)
             return sid
+
+    def describe(self, sid, serialized):
+        """The base64 FileDescriptorProto that ?format=serialized answers for schema sid."""
+        with self.lock:
+            self.serialized[sid] = serialized
+
+    def document(self, sid, serialized=False):
+        """(status, body) of schema sid as the registry answers it."""
+        s = dict(self.schemas[sid])
+        if serialized and s.get("schemaType") == "PROTOBUF":
+            if sid not in self.serialized:
+                return 500, {"error_code": 50001,
+                             "message": f"stand-in registry: not told schema {sid}'s "
+                                        "serialized descriptor (Registry.describe)"}
+            s["schema"] = self.serialized[sid]
+        return 200, s
 
     def start(self):
         reg = self
@@ -85,12 +118,13 @@ class Registry:
                 reg.requests.append(("GET", self.path))
                 if not self.authorized():
                     return
-                p = self.path.split("?")[0].strip("/").split("/")
+                url = urlsplit(self.path)
+                p = [unquote(x) for x in url.path.strip("/").split("/")]
+                ser = parse_qs(url.query).get("format") == ["serialized"]
                 with reg.lock:
                     if len(p) == 3 and p[:2] == ["schemas", "ids"] and p[2].isdigit():
-                        s = reg.schemas.get(int(p[2]))
-                        if s:
-                            return self.answer(200, s)
+                        if int(p[2]) in reg.schemas:
+                            return self.answer(*reg.document(int(p[2]), ser))
                         return self.answer(404, {"error_code": 40403,
                                                  "message": "Schema not found"})
                     if len(p) == 2 and p[0] == "config":
@@ -110,15 +144,18 @@ class Registry:
                             return self.answer(404, {"error_code": 40402,
                                                      "message": "Version not found"})
                         sid = vs[v - 1]
+                        code, doc = reg.document(sid, ser)
+                        if code != 200:
+                            return self.answer(code, doc)
                         return self.answer(200, {"subject": p[1], "version": v, "id": sid,
-                                                 **reg.schemas[sid]})
+                                                 **doc})
                 self.answer(404, {"error_code": 404, "message": "Not found"})
 
             def do_PUT(self):
                 reg.requests.append(("PUT", self.path))
                 if not self.authorized():
                     return
-                p = self.path.split("?")[0].strip("/").split("/")
+                p = [unquote(x) for x in self.path.split("?")[0].strip("/").split("/")]
                 doc = self.body()
                 if len(p) == 2 and p[0] == "config" and "compatibility" in doc:
                     with reg.lock:
@@ -130,10 +167,11 @@ class Registry:
                 reg.requests.append(("POST", self.path))
                 if not self.authorized():
                     return
-                p = self.path.split("?")[0].strip("/").split("/")
+                p = [unquote(x) for x in self.path.split("?")[0].strip("/").split("/")]
                 doc = self.body()
                 if len(p) == 3 and p[0] == "subjects" and p[2] == "versions":
-                    sid = reg.register(p[1], doc["schema"], doc.get("schemaType", "AVRO"))
+                    sid = reg.register(p[1], doc["schema"], doc.get("schemaType", "AVRO"),
+                                       doc.get("references") or None)
                     return self.answer(200, {"id": sid})
                 if len(p) == 2 and p[0] == "subjects":
                     with reg.lock:

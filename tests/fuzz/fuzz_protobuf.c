@@ -8,7 +8,12 @@
  *        a failure must carry a position inside the record;
  *   4    a FileDescriptorSet: read it, and decode the input's own bytes as
  *        each of its message types (the JSON checked as above);
- *   5    Confluent's framing, whose header must lie inside the record.
+ *   5    Confluent's framing, whose header must lie inside the record;
+ *   6    a schema registry's schema as separate FileDescriptorProtos (what
+ *        format_pb_schema_from_files() reads from the network): chunks of a
+ *        2-byte big-endian length and that many bytes, up to 8, the last the
+ *        schema's own file; the bytes after the last chunk are decoded as
+ *        each of its top-level messages.
  * Anything else the decoder does wrong (a crash, a leak, UB, JSON the scanner
  * rejects) aborts so the fuzzer reports it.
  */
@@ -84,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    uint8_t mode = data[0] % 6;
+    uint8_t mode = data[0] % 7;
     const uint8_t *d = data + 1;
     size_t n = size - 1;
     struct lerr err;
@@ -106,6 +111,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             format_pb_schema_free(s);
         } else if (!err.msg[0]) {
             die("a refused descriptor without a message", NULL);
+        }
+    } else if (mode == 6) {
+        struct format_pb_file files[8];
+        size_t nf = 0, at = 0;
+        while (nf < 8 && at + 2 <= n) {
+            size_t len = (size_t)d[at] << 8 | d[at + 1];
+            if (at + 2 + len > n)
+                break;
+            files[nf++] = (struct format_pb_file){d + at + 2, len, "a file"};
+            at += 2 + len;
+        }
+        struct format_pb_schema *s = format_pb_schema_from_files(files, nf, &err);
+        if (s) {
+            for (int32_t i = 0; i < 8; i++) {
+                struct lerr e;
+                lerr_init(&e);
+                const struct format_pb_msg *m = format_pb_by_index(s, &i, 1, &e);
+                if (!m)
+                    break;
+                decode(m, d + at, n - at);
+            }
+            format_pb_schema_free(s);
+        } else if (!err.msg[0]) {
+            die("refused files without a message", NULL);
         }
     } else {
         struct format_pb_frame f;

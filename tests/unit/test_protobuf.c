@@ -454,6 +454,145 @@ static void test_confluent_frame(void)
     CHECK_HAS(err.msg, "truncated varint");
 }
 
+/* ---- a schema from separate files (a schema registry's) ----------------------------------- */
+
+/* File i of a serialized FileDescriptorSet, packed alone into out. */
+static size_t file_of(const unsigned char *set_bytes, size_t set_len, size_t i, unsigned char *out,
+                      size_t cap)
+{
+    Format__Pbdesc__FileDescriptorSet *set =
+        format__pbdesc__file_descriptor_set__unpack(NULL, set_len, set_bytes);
+    CHECK(set != NULL && i < set->n_file);
+    if (!set || i >= set->n_file) {
+        if (set)
+            format__pbdesc__file_descriptor_set__free_unpacked(set, NULL);
+        return 0;
+    }
+    size_t n = format__pbdesc__file_descriptor_proto__get_packed_size(set->file[i]);
+    CHECK(n <= cap);
+    n = n <= cap ? format__pbdesc__file_descriptor_proto__pack(set->file[i], out) : 0;
+    format__pbdesc__file_descriptor_set__free_unpacked(set, NULL);
+    return n;
+}
+
+static void test_from_files(void)
+{
+    /* shop's set: timestamp.proto, wrappers.proto, common.proto, shop.proto */
+    static unsigned char common[2048], shop_file[8192], ts_file[1024];
+    size_t ncommon = file_of(shop_descriptor, sizeof shop_descriptor, 2, common, sizeof common);
+    size_t nshop =
+        file_of(shop_descriptor, sizeof shop_descriptor, 3, shop_file, sizeof shop_file);
+    size_t nts = file_of(shop_descriptor, sizeof shop_descriptor, 0, ts_file, sizeof ts_file);
+    struct format_pb_schema *full = shop();
+    struct lerr err;
+    lerr_init(&err);
+
+    /* The schema's file last, its reference before it; Timestamp and Int64Value come from
+     * the built-in well-known files, and decode as protoc's own copies do. */
+    struct format_pb_file files[] = {{common, ncommon, "reference 'common.proto'"},
+                                     {shop_file, nshop, "schema id 3"}};
+    struct format_pb_schema *s = format_pb_schema_from_files(files, 2, &err);
+    CHECK_MSG(s != NULL, "from files: %s", err.msg);
+    if (s && full) {
+        int32_t i10[] = {1, 0}, i1[] = {1};
+        CHECK_EQ_STR(format_pb_msg_name(format_pb_by_index(s, i10, 2, &err)), "shop.Order.Item");
+        CHECK_EQ_STR(format_pb_msg_name(format_pb_by_index(s, i1, 1, &err)), "shop.Order");
+        const char *order = "0a036f2d39"                 /* id "o-9" */
+                            "5a0b08c0ddc8b1061080e59a77" /* at, .25 s */
+                            "62020805"                   /* maybe {value: 5} */
+                            "72020801";                  /* legacy {code: 1} */
+        char a[4096];
+        snprintf(a, sizeof a, "%s", json_hex(msg(full, "shop.Order"), order));
+        CHECK_EQ_STR(json_hex(msg(s, "shop.Order"), order), a);
+        CHECK_HAS(a, "\"at\":\"2024-05-01T12:00:00.250Z\"");
+        CHECK_HAS(a, "\"maybe\":5");
+    }
+    format_pb_schema_free(s);
+
+    /* A reference may also give a well-known file itself. */
+    struct format_pb_file with_ts[] = {
+        {ts_file, nts, "ts"}, {common, ncommon, "c"}, {shop_file, nshop, "s"}};
+    lerr_init(&err);
+    s = format_pb_schema_from_files(with_ts, 3, &err);
+    CHECK_MSG(s != NULL, "with timestamp given: %s", err.msg);
+    format_pb_schema_free(s);
+
+    /* Every well-known type: the built-in files read as protoc's copies. */
+    static unsigned char wkt_file[4096];
+    size_t nwkt = file_of(wkt_descriptor, sizeof wkt_descriptor, 7, wkt_file, sizeof wkt_file);
+    struct format_pb_schema *wfull =
+        format_pb_schema_new(wkt_descriptor, sizeof wkt_descriptor, &err);
+    CHECK_MSG(wfull != NULL, "wkt descriptor: %s", err.msg);
+    struct format_pb_file wf[] = {{wkt_file, nwkt, "schema id 9"}};
+    lerr_init(&err);
+    s = format_pb_schema_from_files(wf, 1, &err);
+    CHECK_MSG(s != NULL, "wkt from files: %s", err.msg);
+    if (s && wfull) {
+        char a[4096];
+        snprintf(a, sizeof a, "%s", json_of(msg(wfull, "wk.All"), wkt_record, sizeof wkt_record));
+        CHECK_EQ_STR(json_of(format_pb_by_index(s, NULL, 0, &err), wkt_record, sizeof wkt_record),
+                     a);
+        CHECK_HAS(a, "\"st\":{\"fields\":{");
+        CHECK_HAS(a, "\"null_value\":\"NULL_VALUE\"");
+        CHECK_HAS(a, "\"u64\":7");
+        CHECK_HAS(a, "\"dur\":{\"seconds\":3,\"nanos\":5}");
+    }
+    format_pb_schema_free(s);
+    format_pb_schema_free(wfull);
+
+    /* An import no file answers, named beside the type it lacks. */
+    struct format_pb_file alone[] = {{shop_file, nshop, "schema id 3"}};
+    lerr_init(&err);
+    CHECK(format_pb_schema_from_files(alone, 1, &err) == NULL);
+    CHECK_EQ_INT(err.code, LERR_INVALID);
+    CHECK_HAS(err.msg, "has type '.common.Legacy', which is not in the descriptor set");
+    CHECK_HAS(err.msg, "the schema imports 'common.proto', which no schema reference names");
+    CHECK_HAS(err.msg, "register the file that defines it and name it in the schema's references");
+    /* Bytes that are not a FileDescriptorProto, named as the caller calls them. */
+    struct format_pb_file bad[] = {{"\xff\xff\xff", 3, "reference 'x.proto'"},
+                                   {shop_file, nshop, "schema id 3"}};
+    lerr_init(&err);
+    CHECK(format_pb_schema_from_files(bad, 2, &err) == NULL);
+    CHECK_HAS(err.msg, "reference 'x.proto' (3 bytes) is not a serialized FileDescriptorProto");
+    lerr_init(&err);
+    CHECK(format_pb_schema_from_files(NULL, 0, &err) == NULL);
+    CHECK_HAS(err.msg, "the schema has no file");
+    /* The schema's own file decides the message indexes: here common.proto's. */
+    struct format_pb_file rev[] = {{shop_file, nshop, "s"}, {common, ncommon, "c"}};
+    lerr_init(&err);
+    s = format_pb_schema_from_files(rev, 2, &err);
+    CHECK_MSG(s != NULL, "reversed: %s", err.msg);
+    if (s)
+        CHECK_EQ_STR(format_pb_msg_name(format_pb_by_index(s, NULL, 0, &err)), "common.Legacy");
+    format_pb_schema_free(s);
+    format_pb_schema_free(full);
+
+    /* The format over a registry connection: the schema comes with each record, through
+     * the job's registry client; without one, an error per record, not a crash. */
+    struct format_parser *p =
+        tf_parser("{\"format\":\"protobuf\",\"parseSchemaProvider\":{\"type\":\"connection\","
+                  "\"connectionName\":\"reg\"}}",
+                  "a:string", false);
+    if (p) {
+        CHECK(format_plan_uses_registry(format_parser_plan(p)));
+        struct arena mem;
+        arena_init(&mem, 0, 0);
+        struct format_row row;
+        CHECK_EQ_INT(tf_parse(p, &mem, "\0\0\0\0\1\0\x0a\x00", 8, &row, &err), FORMAT_ERROR);
+        CHECK_HAS(err.msg, "Protobuf through a schema registry connection but has no client");
+        CHECK_EQ_INT(tf_parse(p, &mem, "\x0a\x04\x61\x62\x63\x64", 6, &row, &err), FORMAT_ERROR);
+        CHECK_HAS(err.msg, "does not start with Confluent's magic byte 0");
+        CHECK_EQ_INT(tf_parse(p, &mem, "\0\0\0\0\1\x03", 6, &row, &err), FORMAT_ERROR);
+        CHECK_HAS(err.msg, "message-index list has -2 entries");
+        arena_destroy(&mem);
+        format_parser_free(p);
+    }
+    CHECK(tf_parser_ex("{\"format\":\"protobuf\",\"parseSchemaProvider\":{\"type\":"
+                       "\"connection\"}}",
+                       "a:string", false, NULL, 0, &err) == NULL);
+    CHECK_HAS(err.msg, "connectionName is required");
+}
+
 /* ---- the format --------------------------------------------------------------------------- */
 
 static char *b64(const unsigned char *p, size_t n)
@@ -630,6 +769,7 @@ int main(void)
     test_messages();
     test_bad_records();
     test_confluent_frame();
+    test_from_files();
     test_format();
     return check_summary();
 }

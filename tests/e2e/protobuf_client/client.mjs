@@ -8,6 +8,24 @@
 //       N PageView events numbered FIRST.. (as protobuf, or with --json as
 //       nd-json of the same values), then the given raw records (hex); prints
 //       "sent K" when the broker has acknowledged them all.
+//
+// Through a Confluent Schema Registry (registry/*.proto):
+//   node client.mjs registry-register REGISTRY_URL
+//       registers registry/lib/common.proto (subject "lib/common.proto") and
+//       both versions of registry/event_v*.proto (subject "clicks-value",
+//       referencing lib/common.proto) as .proto text with the registry's REST
+//       API, and prints {"common"|"v1"|"v2": {"id", "serialized"}} where
+//       serialized is the base64 FileDescriptorProto protobufjs builds for the
+//       file (what a real registry's ?format=serialized answers).
+//   node client.mjs registry-produce BOOTSTRAP TOPIC VERSION SCHEMA_ID N FIRST [--corrupt HEX,...]
+//       N reg.Event.Click events of that schema version numbered FIRST..,
+//       each in Confluent's Protobuf framing (see frame() below), then the
+//       given raw records; prints "sent K".
+//
+// The framing is written here by hand: @kafkajs/confluent-schema-registry
+// (3.x) writes magic byte + schema id + message for Protobuf too, without the
+// message-index list Confluent's serializers write and their deserializers
+// (and Lodestar) read, so its Protobuf records are not Confluent's format.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +51,47 @@ function event(i, baseMs) {
     dur: i / 4,
     deltas: [-i, i],
   };
+}
+
+// A registry/*.proto file with its imports (protobufjs resolves
+// google/protobuf/*.proto from its own copies), field names as written.
+function registryRoot(file) {
+  const r = new protobuf.Root();
+  r.loadSync(join(here, "registry", file), { keepCase: true });
+  r.resolveAll();
+  return r;
+}
+
+// The base64 FileDescriptorProto of one registry/*.proto file, built by
+// protobufjs: its toDescriptor() makes one file per package, so the file of
+// the schema's package is taken, and given the name and imports the .proto
+// text declares (protobufjs does not fill FileDescriptorProto.dependency).
+function serialized(file, text, pkg) {
+  const set = registryRoot(file).toDescriptor("proto3");
+  const fd = set.file.find((f) => f.package === pkg);
+  if (!fd) throw new Error(`no package ${pkg} in ${file}'s descriptor`);
+  fd.name = file;
+  fd.dependency = protobuf.parse(text, { keepCase: true }).imports || [];
+  return Buffer.from(descriptor.FileDescriptorProto.encode(fd).finish()).toString("base64");
+}
+
+// Confluent's Protobuf framing: magic byte 0, the schema id (4 bytes,
+// big-endian), the message-index list as zigzag varints — its length, then
+// the indexes, the list [0] (the file's first message) written as the single
+// byte 0 — then the message.
+function frame(id, indexes, message) {
+  const zz = (v) => {
+    const out = [];
+    let u = (v << 1) ^ (v >> 31);
+    while (u > 0x7f) { out.push((u & 0x7f) | 0x80); u >>>= 7; }
+    out.push(u);
+    return out;
+  };
+  const list = indexes.length === 1 && indexes[0] === 0 ? [0]
+             : [indexes.length, ...indexes].flatMap(zz);
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(id, 1);
+  return Buffer.concat([head, Buffer.from(list), Buffer.from(message)]);
 }
 
 function asJson(e) {
@@ -78,7 +137,56 @@ if (cmd === "descriptor") {
   }
   await producer.disconnect();
   console.log(`sent ${sent}`);
+} else if (cmd === "registry-register") {
+  const url = args[0].replace(/\/+$/, "");
+  const ref = { name: "lib/common.proto", subject: "lib/common.proto", version: 1 };
+  const out = {};
+  for (const [key, file, subject, refs, pkg] of [
+    ["common", "lib/common.proto", "lib/common.proto", [], "common"],
+    ["v1", "event_v1.proto", "clicks-value", [ref], "reg"],
+    ["v2", "event_v2.proto", "clicks-value", [ref], "reg"],
+  ]) {
+    const text = readFileSync(join(here, "registry", file), "utf8");
+    const r = await fetch(`${url}/subjects/${encodeURIComponent(subject)}/versions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/vnd.schemaregistry.v1+json" },
+      body: JSON.stringify({ schemaType: "PROTOBUF", schema: text, references: refs }),
+    });
+    if (!r.ok) throw new Error(`register ${file}: HTTP ${r.status} ${await r.text()}`);
+    const { id } = await r.json();
+    out[key] = { id, serialized: serialized(file, text, pkg) };
+  }
+  console.log(JSON.stringify(out));
+} else if (cmd === "registry-produce") {
+  const [bootstrap, topic, version, idText, nText, firstText] = args;
+  const id = Number(idText), n = Number(nText), first = Number(firstText);
+  const ci = args.indexOf("--corrupt");
+  const corrupt = ci >= 0 ? args[ci + 1].split(",").filter(Boolean) : [];
+  const r = registryRoot(`event_${version}.proto`);
+  const Click = r.lookupType("reg.Event.Click");
+  const baseMs = Date.now();
+  const kafka = new Kafka({ clientId: "lodestar-protobuf-test", brokers: [bootstrap],
+                            logLevel: logLevel.ERROR });
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const messages = [];
+  for (let i = first; i < first + n; i++) {
+    const ms = baseMs + (i % 1000);
+    const e = { ts: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 }, n: i,
+                page: `p${i % 5}`, geo: { country: i % 2 ? "FR" : "DE", lat: i / 10 } };
+    if (version === "v2") Object.assign(e, { referrer: `r${i % 3}`, tags: ["x", `t${i % 4}`] });
+    const err = Click.verify(e);
+    if (err) throw new Error(err);
+    const value = frame(id, [1, 0], Click.encode(Click.fromObject(e)).finish());
+    messages.push({ key: `k${i}`, value });
+  }
+  for (const h of corrupt) messages.push({ key: "bad", value: Buffer.from(h, "hex") });
+  for (let s = 0; s < messages.length; s += 1000)
+    await producer.send({ topic, messages: messages.slice(s, s + 1000), acks: -1 });
+  await producer.disconnect();
+  console.log(`sent ${messages.length}`);
 } else {
-  console.error("usage: node client.mjs descriptor OUT | produce BOOTSTRAP TOPIC N [FIRST]");
+  console.error("usage: node client.mjs descriptor OUT | produce BOOTSTRAP TOPIC N [FIRST] | " +
+                "registry-register URL | registry-produce BOOTSTRAP TOPIC VERSION ID N FIRST");
   process.exit(2);
 }
