@@ -2,8 +2,8 @@
  * tabledesc.c — catalog_describe_table(): a table (the catalog's one
  * parser, spec.c: type, partitioningGranularity, timeResolution, schema) and
  * its registered segments as storage/db.h's struct storage_table_desc; and
- * catalog_table_add_columns(), the one change the data path makes to a
- * table's document.
+ * catalog_table_add_columns() and catalog_table_widen_column(), the changes
+ * the data path makes to a table's document.
  */
 #include "catalog/tabledesc.h"
 
@@ -80,18 +80,63 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
     if (!doc)
         return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
     json_t *schema = json_object_get(doc, "schema");
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(schema, json_pack("{s:s, s:s, s:s}", "name", cols[i].name,
-                                                "dataType", cols[i].data_type, "columnType",
-                                                catalog_column_type_name(
-                                                    cols[i].measure ? CATALOG_COLUMN_MEASURE
-                                                                    : CATALOG_COLUMN_DIMENSION)));
+    for (size_t i = 0; i < n; i++) {
+        json_t *col = json_pack(
+            "{s:s, s:s, s:s}", "name", cols[i].name, "dataType", cols[i].data_type, "columnType",
+            catalog_column_type_name(cols[i].measure ? CATALOG_COLUMN_MEASURE
+                                                     : CATALOG_COLUMN_DIMENSION));
+        if (col && cols[i].discovered)
+            json_object_set_new(col, "discovered", json_true());
+        json_array_append_new(schema, col);
+    }
     struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
     snprintf(nd.name, sizeof nd.name, "%s", table);
     json_decref(doc);
     if (!nd.doc)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     int rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
+    free(nd.doc);
+    return rc;
+}
+
+int catalog_table_widen_column(struct catalog *cat, const char *table, const char *column,
+                               const char *data_type, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(cat, CATALOG_TABLE, table, &d, err))
+        return err->code;
+    json_t *doc = json_loads(d.doc, 0, NULL);
+    catalog_doc_destroy(&d);
+    if (!doc)
+        return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
+    json_t *schema = json_object_get(doc, "schema"), *col = NULL, *e;
+    size_t i;
+    json_array_foreach(schema, i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (name && strcmp(name, column) == 0) {
+            col = e;
+            break;
+        }
+    }
+    int rc = 0;
+    if (!col)
+        rc = lerr_set(err, LERR_NOT_FOUND, "table '%s' has no column '%s'", table, column);
+    else if (!json_is_true(json_object_get(col, "discovered")))
+        rc = lerr_set(err, LERR_INVALID,
+                      "column '%s' of table '%s' is declared in the table's schema; its type "
+                      "does not change",
+                      column, table);
+    if (rc) {
+        json_decref(doc);
+        return rc;
+    }
+    json_object_set_new(col, "dataType", json_string(data_type));
+    struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
+    snprintf(nd.name, sizeof nd.name, "%s", table);
+    json_decref(doc);
+    if (!nd.doc)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
     free(nd.doc);
     return rc;
 }

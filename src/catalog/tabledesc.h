@@ -2,7 +2,8 @@
  * tabledesc.h — a table as the engine needs it (storage/db.h's describe
  * callback), from the catalog: its id, its schema as storage columns, and the
  * segment files the catalog knows; and the one change the data path makes to
- * a table's description, adding columns (catalog_table_add_columns).
+ * a table's description: adding columns (catalog_table_add_columns) and
+ * widening a discovered column's type (catalog_table_widen_column).
  */
 #ifndef LODESTAR_CATALOG_TABLEDESC_H
 #define LODESTAR_CATALOG_TABLEDESC_H
@@ -24,6 +25,7 @@ struct catalog_new_column {
     const char *name;
     const char *data_type; /* "string", "long", ..., or a measure type ("longSum") */
     bool measure;
+    bool discovered; /* made by schema discovery: recorded, so that it may widen later */
 };
 
 /*
@@ -33,5 +35,15 @@ struct catalog_new_column {
  */
 int catalog_table_add_columns(struct catalog *cat, const char *table,
                               const struct catalog_new_column *cols, size_t n, struct lerr *err);
+
+/*
+ * Changes the dataType of column `column` of a table to `data_type` ("double",
+ * "string": a widening under schema discovery) in one durable catalog update
+ * (the table's writer lock is held by the caller). LERR_NOT_FOUND for no such
+ * table or column, LERR_INVALID for a column the user declared (not
+ * "discovered") or a measure, LERR_CORRUPT, the catalog's errors.
+ */
+int catalog_table_widen_column(struct catalog *cat, const char *table, const char *column,
+                               const char *data_type, struct lerr *err);
 
 #endif

@@ -87,6 +87,10 @@ struct pipeline_rejection {
     char message[512];
     char raw[PIPE_RAW_MAX + 1]; /* the record, cut at 1 KB */
     bool raw_cut;
+    /* a type widening under schema discovery (pipeline_tally_widening): the
+     * column and its old and new type (enum sql_type); column[0] == 0: none */
+    char column[256];
+    uint8_t from_type, to_type;
 };
 
 /*
@@ -117,6 +121,11 @@ void pipeline_tally_restore(struct pipeline_tally *t, const struct pipeline_reje
 void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason, int32_t partition,
                          int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
 
+/* Records a type widening of `column` (from -> to), caused by the record at
+ * partition/offset, in the ring: a warning that is not a row's outcome. */
+void pipeline_tally_widening(struct pipeline_tally *t, int32_t partition, int64_t offset,
+                             const char *column, int from, int to);
+
 /* ---- the pipeline ---------------------------------------------------------- */
 
 struct pipeline;
@@ -142,6 +151,13 @@ struct pipeline_column {
      * DOUBLE); values are made arrays of it, element by element, with a
      * warning for an element that does not convert; SQL_NULL otherwise */
     uint8_t elem;
+    /* an identity column of a discovered field (a new column, or one the
+     * table has as "discovered"): only these widen */
+    bool discovered;
+    /* set when discovery widened the column's type (LONG -> DOUBLE, numbers ->
+     * STRING); the runner widens the table's column (catalog first, then
+     * storage) before the batch is appended, and clears it */
+    bool widened;
 };
 
 /*
@@ -163,6 +179,7 @@ struct pipeline_table_col {
     uint8_t type; /* enum sql_type; measures: their result type */
     bool measure;
     const char *measure_type; /* "longSum", ... (measures) */
+    bool discovered;          /* added by schema discovery: may widen */
 };
 struct pipeline_table {
     bool aggregate;
