@@ -162,18 +162,20 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
         return 0;
     struct pipeline_table_col *cols = arena_zalloc(mem, (t->ncols + 1) * sizeof *cols);
     uint8_t *mvh = arena_zalloc(mem, t->ncols + 1), *elem = arena_zalloc(mem, t->ncols + 1);
-    if (!cols || !mvh || !elem)
+    bool *disc = arena_zalloc(mem, (t->ncols + 1) * sizeof *disc);
+    if (!cols || !mvh || !elem || !disc)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t k = 0; k < t->ncols; k++) {
         cols[k].name = t->cols[k].name;
         cols[k].measure = t->cols[k].column_type == CATALOG_COLUMN_MEASURE;
         cols[k].measure_type = t->cols[k].data_type;
         cols[k].type = t->cols[k].type;
-        cols[k].discovered = t->cols[k].discovered;
+        disc[k] = t->cols[k].discovered;
         mvh[k] = t->cols[k].mv_handling;
         elem[k] = t->cols[k].elem;
     }
     out->elem = elem;
+    out->discovered = disc;
     out->mv_handling = mvh;
     out->aggregate = t->type == CATALOG_TABLE_AGGREGATE;
     out->strict = t->mode == CATALOG_SCHEMA_STRICT;
@@ -791,7 +793,8 @@ static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
             p->cols[ci].elem = fi->elem_type == SQL_NULL ? SQL_STRING : fi->elem_type;
         /* a discovered column of the table that the field already outgrew */
         const struct pipeline_table_col *tc = table_col(p, fi->name);
-        p->cols[ci].discovered = !tc || tc->discovered;
+        p->cols[ci].discovered =
+            !tc || (p->table->discovered && p->table->discovered[tc - p->table->cols]);
         if (tc && p->cols[ci].type != fi->type)
             widen_column(p, (size_t)ci, fi->type, rec);
         if (idx[j] < p->held_cap && p->held[idx[j]]) {

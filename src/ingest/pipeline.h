@@ -179,7 +179,6 @@ struct pipeline_table_col {
     uint8_t type; /* enum sql_type; measures: their result type */
     bool measure;
     const char *measure_type; /* "longSum", ... (measures) */
-    bool discovered;          /* added by schema discovery: may widen */
 };
 struct pipeline_table {
     bool aggregate;
@@ -192,6 +191,9 @@ struct pipeline_table {
     /* per column: a typed ARRAY column's element type (ARRAY<LONG>: SQL_LONG),
      * else SQL_NULL; NULL: no typed arrays */
     const uint8_t *elem;
+    /* per column: added by schema discovery ("discovered" in the catalog), so
+     * discovery may widen its type; NULL: every column was declared */
+    const bool *discovered;
 };
 
 /*
