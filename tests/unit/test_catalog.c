@@ -1,10 +1,13 @@
-/* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints. */
+/* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints,
+ * and the data path's changes to a table's schema (discovered columns, their widening). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "catalog/spec.h"
+#include "catalog/tabledesc.h"
 #include "check.h"
 
 static char dir[] = "/tmp/lodestar-catalog-XXXXXX";
@@ -348,6 +351,53 @@ static void test_bad_file(void)
     CHECK(c == NULL);
 }
 
+/* Columns discovery adds are marked, and only those widen (durably). */
+static void test_table_columns(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_doc t = {.name = "flex",
+                            .kind = "detail",
+                            .doc = "{\"name\":\"flex\",\"schemaMode\":\"flexible\",\"schema\":"
+                                   "[{\"name\":\"d\",\"dataType\":\"long\"}]}",
+                            .created_ns = 1,
+                            .modified_ns = 1};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
+    struct catalog_new_column add[] = {{"x", "long", false, true}, {"m", "string", false, false}};
+    CHECK_EQ_INT(catalog_table_add_columns(c, "flex", add, 2, &e), 0);
+    /* widened: the discovered one; refused: declared ones (by the user or a mapping) */
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "x", "double", &e), 0);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "d", "double", &e), LERR_INVALID);
+    CHECK(strstr(e.msg, "column 'd' of table 'flex' is declared") != NULL);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "m", "string", &e), LERR_INVALID);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "nope", "string", &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "gone", "x", "string", &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+    catalog_close(c);
+    /* a reopened catalog has the change */
+    c = open_cat();
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct table_spec ts;
+    CHECK_EQ_INT(catalog_table_spec_load(c, "flex", &mem, &ts, &e), 0);
+    CHECK_EQ_INT(ts.ncols, 3);
+    if (ts.ncols == 3) {
+        CHECK(!ts.cols[0].discovered && ts.cols[0].type == SQL_LONG);
+        CHECK(ts.cols[1].discovered && ts.cols[1].type == SQL_DOUBLE);
+        CHECK_EQ_STR(ts.cols[1].data_type, "double");
+        CHECK(!ts.cols[2].discovered && ts.cols[2].type == SQL_STRING);
+    }
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "x", "string", &e), 0);
+    CHECK_EQ_INT(catalog_table_spec_load(c, "flex", &mem, &ts, &e), 0);
+    CHECK(ts.ncols == 3 && ts.cols[1].type == SQL_STRING);
+    arena_destroy(&mem);
+    catalog_close(c);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -358,6 +408,7 @@ int main(void)
     test_docs_and_jobs();
     test_lookups();
     test_commit();
+    test_table_columns();
     test_bad_file();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
