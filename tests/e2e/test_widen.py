@@ -7,7 +7,7 @@ DOUBLE), then "abc" (DOUBLE → STRING): the table's column type follows, the
 job's log shows both widenings with their offsets, every row reads back with
 its exact value (older segments and buffers cast to the new type), SUM over
 the DOUBLE phase is exact, and a kill -9 keeps the widened type and every
-row. A strict table, and a flexible table that declares the column, get the
+row, and a reset replays into the widened column. A strict table, and a flexible table that declares the column, get the
 same events and never widen: those rows count as processedWithWarnings with
 a reason naming the column.
 """
@@ -182,6 +182,18 @@ try:
     c.ok(wait_for(lambda: rows("wide") == 16), "16 rows after the restart", rows("wide"))
     c.eq(sql("SELECT v FROM wide WHERE k = 15"), [["99"]], "a number after the restart: a string")
     c.eq(col_type("wide", "v"), "string", "and v stays a string")
+
+    # ---- reset replays the topic into the widened column: every value twice, same text
+    c.eq(s.req("POST", f"/v2/jobs/{jw}/reset").status, 200, "reset")
+    c.ok(wait_for(lambda: rows("wide") == 32, timeout=30), "reset: 32 rows", rows("wide"))
+    c.eq(col_type("wide", "v"), "string", "after reset: v is still a string")
+    # each row twice; the 7 of the double phase was stored as the double 7.0, its
+    # replay into the string column is the text as written
+    twice = sorted([[k, x] for k, x in want + [[15, "99"]]] * 2)
+    twice[twice.index([11, "7.0"])] = [11, "7"]
+    c.eq(sql("SELECT k, v FROM wide ORDER BY k, v"), sorted(twice),
+         "after reset: every row twice, with its value")
+    c.eq(totals(jw)["numRowsProcessedWithWarnings"], 0, "after reset: no row warnings")
 finally:
     s.stop()
     broker.stop()
