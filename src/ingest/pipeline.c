@@ -9,7 +9,10 @@
  * are the mappings other than __time, then, with schema discovery, one
  * identity column per discovered field (not excluded, not already a column,
  * not an input of __time or of an aggregation — Druid's rule for schemaless
- * dimensions). Measures of aggregate tables are built as one state per row
+ * dimensions); when a discovered field outgrows its column's type, a column
+ * discovery made widens (widen_column: LONG → DOUBLE → STRING, Druid's auto
+ * typing) and the runner changes the table; declared and strict columns
+ * keep their type and cast. Measures of aggregate tables are built as one state per row
  * of the column's own measure type (the table's, or the one a new column
  * gets from its aggregation), fed by the mapping's aggregation
  * (sql_agg_add_row_as): storage, compaction, queries and the preview merge

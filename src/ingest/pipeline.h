@@ -117,7 +117,8 @@ size_t pipeline_tally_rejections(const struct pipeline_tally *t, struct pipeline
 /* Puts saved rejections (oldest first) back into the ring. */
 void pipeline_tally_restore(struct pipeline_tally *t, const struct pipeline_rejection *rej,
                             size_t n);
-/* Records an event that is not about one row (an offset gap, a widening) in the ring. */
+/* Records an event that is not about one row (an offset gap, a field whose type
+ * changed under a column that keeps its own) in the ring. */
 void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason, int32_t partition,
                          int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
 
