@@ -81,11 +81,12 @@ int api__v_table_name(const char *name, const char *target, struct lerr *err)
 /* Validates one schema entry and returns a normalised copy. */
 static json_t *schema_entry(json_t *e, const char *path, const char *table_type, struct lerr *err)
 {
-    /* "discovered" is what GET shows for a column schema discovery added: accepted
-     * so that a table read back can be sent again, and ignored (a listed column
-     * that exists keeps its entry; a new one is declared) */
+    /* "discovered" and "typeChanges" are what GET shows for a column schema
+     * discovery added (and widened): accepted so that a table read back can be
+     * sent again, and ignored (a listed column that exists keeps its entry; a
+     * new one is declared) */
     static const char *const keys[] = {
-        "name", "dataType", "columnType", "multiValueHandling", "discovered", NULL};
+        "name", "dataType", "columnType", "multiValueHandling", "discovered", "typeChanges", NULL};
     if (!json_is_object(e)) {
         lerr_set_at(err, LERR_INVALID, path,
                     "%s must be an object such as {\"name\": \"page\", \"dataType\": \"string\"}",

@@ -13,6 +13,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/spec.h"
+#include "util/time.h"
 
 static int describe_segments(struct catalog *cat, const char *name, struct arena *mem,
                              struct storage_table_desc *out, struct lerr *err)
@@ -99,8 +100,8 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
     return rc;
 }
 
-int catalog_table_widen_column(struct catalog *cat, const char *table, const char *column,
-                               const char *data_type, struct lerr *err)
+int catalog_table_widen_column(struct catalog *cat, const char *table,
+                               const struct catalog_widening *w, struct lerr *err)
 {
     struct catalog_doc d = {0};
     if (catalog_doc_get(cat, CATALOG_TABLE, table, &d, err))
@@ -113,24 +114,41 @@ int catalog_table_widen_column(struct catalog *cat, const char *table, const cha
     size_t i;
     json_array_foreach(schema, i, e) {
         const char *name = json_string_value(json_object_get(e, "name"));
-        if (name && strcmp(name, column) == 0) {
+        if (name && strcmp(name, w->column) == 0) {
             col = e;
             break;
         }
     }
+    const char *from = json_string_value(json_object_get(col, "dataType"));
     int rc = 0;
-    if (!col)
-        rc = lerr_set(err, LERR_NOT_FOUND, "table '%s' has no column '%s'", table, column);
+    if (!col || !from)
+        rc = lerr_set(err, LERR_NOT_FOUND, "table '%s' has no column '%s'", table, w->column);
     else if (!json_is_true(json_object_get(col, "discovered")))
         rc = lerr_set(err, LERR_INVALID,
                       "column '%s' of table '%s' is declared in the table's schema; its type "
                       "does not change",
-                      column, table);
+                      w->column, table);
     if (rc) {
         json_decref(doc);
         return rc;
     }
-    json_object_set_new(col, "dataType", json_string(data_type));
+    char ts[32];
+    util_format_iso_ms(util_now_ms(), ts);
+    json_t *change =
+        json_pack("{s:s, s:s, s:s}", "from", from, "to", w->data_type, "timestamp", ts);
+    if (change && w->job_id)
+        json_object_set_new(change, "jobId", json_string(w->job_id));
+    if (change && w->partition >= 0)
+        json_object_set_new(change, "partition", json_integer(w->partition));
+    if (change && w->offset >= 0)
+        json_object_set_new(change, "offset", json_integer(w->offset));
+    json_t *changes = json_object_get(col, "typeChanges");
+    if (!json_is_array(changes)) {
+        changes = json_array();
+        json_object_set_new(col, "typeChanges", changes);
+    }
+    json_array_append_new(changes, change);
+    json_object_set_new(col, "dataType", json_string(w->data_type));
     struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
     snprintf(nd.name, sizeof nd.name, "%s", table);
     json_decref(doc);

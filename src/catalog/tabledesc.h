@@ -36,14 +36,26 @@ struct catalog_new_column {
 int catalog_table_add_columns(struct catalog *cat, const char *table,
                               const struct catalog_new_column *cols, size_t n, struct lerr *err);
 
+/* A widening of a discovered column under schema discovery: the new dataType
+ * and what caused it (the job, and the record's partition and offset; -1:
+ * unknown). */
+struct catalog_widening {
+    const char *column;
+    const char *data_type; /* "double", "string" */
+    const char *job_id;    /* NULL: none */
+    int32_t partition;
+    int64_t offset;
+};
+
 /*
- * Changes the dataType of column `column` of a table to `data_type` ("double",
- * "string": a widening under schema discovery) in one durable catalog update
- * (the table's writer lock is held by the caller). LERR_NOT_FOUND for no such
- * table or column, LERR_INVALID for a column the user declared (not
- * "discovered") or a measure, LERR_CORRUPT, the catalog's errors.
+ * Changes a discovered column's dataType to w->data_type in one durable
+ * catalog update (the table's writer lock is held by the caller), and appends
+ * {"from", "to", "jobId", "partition", "offset", "timestamp"} to the column's
+ * "typeChanges", so the cause outlives the job's logs. LERR_NOT_FOUND for no
+ * such table or column, LERR_INVALID for a column the user declared (not
+ * "discovered"), LERR_CORRUPT, the catalog's errors.
  */
-int catalog_table_widen_column(struct catalog *cat, const char *table, const char *column,
-                               const char *data_type, struct lerr *err);
+int catalog_table_widen_column(struct catalog *cat, const char *table,
+                               const struct catalog_widening *w, struct lerr *err);
 
 #endif

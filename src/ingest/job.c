@@ -91,17 +91,25 @@ static int apply_widenings(struct runner *r, struct lerr *err)
         struct pipeline_column *c = pipeline_column(p, i);
         if (!c->widened || c->storage_col < 0)
             continue;
+        c->widened = false;
         const struct storage_column *sc =
             storage_table_column(r->table->st, (size_t)c->storage_col);
-        if (sc && sc->type != c->type) {
-            if (catalog_table_widen_column(r->rt->cat, r->table->name, c->name,
-                                           sql_type_name(c->type), err) ||
-                storage_table_widen_column(r->table->st, (size_t)c->storage_col, c->type, err))
-                return err->code;
-            log_msg(LOG_INFO, "ingest", "job %s: table %s: column '%s' widened to %s", r->job->id,
-                    r->table->name, c->name, sql_type_name(c->type));
+        if (!sc || sc->type == c->type)
+            continue;
+        if (sc->type == SQL_STRING || (sc->type == SQL_DOUBLE && c->type == SQL_LONG)) {
+            c->type = sc->type; /* the table is wider already: its values are cast */
+            continue;
         }
-        c->widened = false;
+        struct catalog_widening w = {c->name, sql_type_name(c->type), r->job->id,
+                                     c->widen_partition, c->widen_offset};
+        if (catalog_table_widen_column(r->rt->cat, r->table->name, &w, err) ||
+            storage_table_widen_column(r->table->st, (size_t)c->storage_col, c->type, err)) {
+            c->widened = true; /* tried again with the next batch */
+            return err->code;
+        }
+        log_msg(LOG_INFO, "ingest", "job %s: table %s: column '%s' widened from %s to %s",
+                r->job->id, r->table->name, c->name, sql_type_name(sc->type),
+                sql_type_name(c->type));
     }
     return 0;
 }

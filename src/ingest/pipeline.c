@@ -738,7 +738,11 @@ static bool widen_column(struct pipeline *p, size_t c, uint8_t ftype, const stru
     else
         return false;
     pc->type = to;
+    if (!pc->widened)
+        pc->widened_from = from;
     pc->widened = true;
+    pc->widen_partition = rec ? rec->partition : -1;
+    pc->widen_offset = rec ? rec->offset : -1;
     if (p->batch)
         pipeline_tally_widening(p->batch, rec ? rec->partition : -1, rec ? rec->offset : -1,
                                 pc->name, from, to);

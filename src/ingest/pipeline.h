@@ -159,6 +159,9 @@ struct pipeline_column {
      * STRING); the runner widens the table's column (catalog first, then
      * storage) before the batch is appended, and clears it */
     bool widened;
+    uint8_t widened_from;    /* the type before (set with widened) */
+    int32_t widen_partition; /* the record that caused the last widening (-1: none) */
+    int64_t widen_offset;
 };
 
 /*

@@ -176,12 +176,26 @@ try:
     s.kill9()
     s.start()
     c.eq(col_type("wide", "v"), "string", "after kill -9: v is still a string")
+    causes = [e.get("typeChanges") for e in table("wide")["schema"] if e["name"] == "v"][0] or []
+    c.eq([(x["from"], x["to"], x.get("jobId"), x.get("partition"), x.get("offset"))
+          for x in causes],
+         [("long", "double", jw, 0, 10), ("double", "string", jw, 0, 13)],
+         "after kill -9: the table's column keeps both widenings and their records")
+    c.ok(all(e.get("discovered") is True for e in table("wide")["schema"]
+             if e["name"] in ("k", "v")), "discovered columns are marked")
+    c.ok(not any(e.get("discovered") for e in table("declw")["schema"]),
+         "declared columns are not marked")
     c.ok(wait_for(lambda: rows("wide") == 15, timeout=30), "after kill -9: 15 rows", rows("wide"))
     check_all("after kill -9")
     c.ok(produce(B, "w", AFTER), "kcat produced one more")
     c.ok(wait_for(lambda: rows("wide") == 16), "16 rows after the restart", rows("wide"))
     c.eq(sql("SELECT v FROM wide WHERE k = 15"), [["99"]], "a number after the restart: a string")
     c.eq(col_type("wide", "v"), "string", "and v stays a string")
+
+    # a table read back can be sent again (the marks are accepted and ignored)
+    r = s.req("PUT", "/v2/tables/wide", {"schema": table("wide")["schema"]})
+    c.eq((r.status, r.raw if r.status != 200 else "", col_type("wide", "v")), (200, "", "string"),
+         "PUT of the schema GET returned")
 
     # ---- reset replays the topic into the widened column: every value twice, same text
     c.eq(s.req("POST", f"/v2/jobs/{jw}/reset").status, 200, "reset")

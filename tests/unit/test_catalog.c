@@ -351,7 +351,9 @@ static void test_bad_file(void)
     CHECK(c == NULL);
 }
 
-/* Columns discovery adds are marked, and only those widen (durably). */
+#define WIDEN(col, type, off) ((struct catalog_widening){col, type, "job-1", 0, off})
+
+/* Columns discovery adds are marked, and only those widen (durably), with their causes. */
 static void test_table_columns(void)
 {
     struct catalog *c = open_cat();
@@ -367,15 +369,19 @@ static void test_table_columns(void)
     struct catalog_new_column add[] = {{"x", "long", false, true}, {"m", "string", false, false}};
     CHECK_EQ_INT(catalog_table_add_columns(c, "flex", add, 2, &e), 0);
     /* widened: the discovered one; refused: declared ones (by the user or a mapping) */
-    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "x", "double", &e), 0);
-    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "d", "double", &e), LERR_INVALID);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("x", "double", 10), &e), 0);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("d", "double", 1), &e),
+                 LERR_INVALID);
     CHECK(strstr(e.msg, "column 'd' of table 'flex' is declared") != NULL);
     lerr_init(&e);
-    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "m", "string", &e), LERR_INVALID);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("m", "string", 1), &e),
+                 LERR_INVALID);
     lerr_init(&e);
-    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "nope", "string", &e), LERR_NOT_FOUND);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("nope", "string", 1), &e),
+                 LERR_NOT_FOUND);
     lerr_init(&e);
-    CHECK_EQ_INT(catalog_table_widen_column(c, "gone", "x", "string", &e), LERR_NOT_FOUND);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "gone", &WIDEN("x", "string", 1), &e),
+                 LERR_NOT_FOUND);
     lerr_init(&e);
     catalog_close(c);
     /* a reopened catalog has the change */
@@ -391,10 +397,19 @@ static void test_table_columns(void)
         CHECK_EQ_STR(ts.cols[1].data_type, "double");
         CHECK(!ts.cols[2].discovered && ts.cols[2].type == SQL_STRING);
     }
-    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", "x", "string", &e), 0);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("x", "string", 13), &e), 0);
     CHECK_EQ_INT(catalog_table_spec_load(c, "flex", &mem, &ts, &e), 0);
     CHECK(ts.ncols == 3 && ts.cols[1].type == SQL_STRING);
     arena_destroy(&mem);
+    /* the causes, in order, on the column */
+    struct catalog_doc d = {0};
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_TABLE, "flex", &d, &e), 0);
+    const char *doc = d.doc ? d.doc : "";
+    CHECK_MSG(strstr(doc, "\"typeChanges\":[{\"from\":\"long\",\"to\":\"double\"") &&
+                  strstr(doc, "{\"from\":\"double\",\"to\":\"string\"") &&
+                  strstr(doc, "\"jobId\":\"job-1\",\"partition\":0,\"offset\":13"),
+              "%s", doc);
+    catalog_doc_destroy(&d);
     catalog_close(c);
 }
 

@@ -1135,6 +1135,9 @@ static void test_widening(void)
         for (int i = 0; i < 3; i++)
             CHECK_EQ_INT(w.rows[i].outcome, PIPE_PROCESSED);
         CHECK(pipeline_column(p, 0)->widened && pipeline_column(p, 0)->discovered);
+        CHECK_EQ_INT(pipeline_column(p, 0)->widened_from, SQL_LONG);
+        CHECK_EQ_INT(pipeline_column(p, 0)->widen_partition, 0);
+        CHECK_EQ_INT(pipeline_column(p, 0)->widen_offset, 1);
         size_t nr = job_rejections(p, rej, 8);
         CHECK_EQ_INT(nr, 1);
         CHECK_EQ_INT(rej[0].outcome, PIPE_PROCESSED_WITH_WARNINGS);
