@@ -96,8 +96,9 @@ static int apply_widenings(struct runner *r, struct lerr *err)
             storage_table_column(r->table->st, (size_t)c->storage_col);
         if (!sc || sc->type == c->type)
             continue;
-        if (sc->type == SQL_STRING || (sc->type == SQL_DOUBLE && c->type == SQL_LONG)) {
-            c->type = sc->type; /* the table is wider already: its values are cast */
+        int old = sc->type; /* sc goes with the schema version the widening replaces */
+        if (old == SQL_STRING || (old == SQL_DOUBLE && c->type == SQL_LONG)) {
+            c->type = (uint8_t)old; /* the table is wider already: its values are cast */
             continue;
         }
         struct catalog_widening w = {c->name, sql_type_name(c->type), r->job->id,
@@ -108,8 +109,7 @@ static int apply_widenings(struct runner *r, struct lerr *err)
             return err->code;
         }
         log_msg(LOG_INFO, "ingest", "job %s: table %s: column '%s' widened from %s to %s",
-                r->job->id, r->table->name, c->name, sql_type_name(sc->type),
-                sql_type_name(c->type));
+                r->job->id, r->table->name, c->name, sql_type_name(old), sql_type_name(c->type));
     }
     return 0;
 }
