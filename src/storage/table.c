@@ -549,6 +549,17 @@ static struct storage__schema *buffer_schema(struct storage__schema *sc, const s
     return cur;
 }
 
+/* storage__seg_write of a realtime buffer with the types it holds (buffer_schema). */
+static int write_buffer(struct segstore *store, const char *name, struct storage__schema *sc,
+                        const struct rt_buf *b, uint64_t rows, struct storage_segment_info *info,
+                        struct lerr *err)
+{
+    struct storage__schema *bs = buffer_schema(sc, b, err);
+    int rc = bs ? storage__seg_write(store, name, bs, b, rows, false, info, err) : err->code;
+    storage__schema_unref(bs);
+    return rc;
+}
+
 size_t storage_table_ncols(const struct storage_table *t) { return t->schema->ncols; }
 
 const struct storage_column *storage_table_column(const struct storage_table *t, size_t i)
@@ -863,14 +874,10 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
         int64_t cs, ce;
         rt_chunk(sealed->rts[i], &cs, &ce);
         storage__seg_name(cs, names[nw]);
-        struct storage__schema *bs = buffer_schema(sv->schema, sealed->rts[i], err);
-        if (!bs || storage__seg_write(t->store, names[nw], bs, sealed->rts[i], rows, false,
-                                      &infos[nw], err)) {
-            storage__schema_unref(bs);
+        if (write_buffer(t->store, names[nw], sv->schema, sealed->rts[i], rows, &infos[nw], err)) {
             rc = err->code;
             break;
         }
-        storage__schema_unref(bs);
         nw++;
     }
     if (rc == 0 && commit(ctx, infos, nw, NULL, 0, err) != 0)
@@ -1277,8 +1284,7 @@ int storage_table_replace(struct storage_table *t, struct storage_table *src,
         int64_t cs, ce;
         rt_chunk(sv->rts[i], &cs, &ce);
         storage__seg_name(cs, names[i]);
-        if (storage__seg_write(t->store, names[i], sv->schema, sv->rts[i], rows, false, &infos[nw],
-                               err)) {
+        if (write_buffer(t->store, names[i], sv->schema, sv->rts[i], rows, &infos[nw], err)) {
             rc = err->code;
             break;
         }
@@ -1363,7 +1369,7 @@ int storage_table_write_ahead(struct storage_table *t, struct storage_table *src
             break;
         }
         struct storage_segment_info *info = &ahead->infos[ahead->n];
-        if (storage__seg_write(t->store, owned, sv->schema, sv->rts[i], rows, false, info, err)) {
+        if (write_buffer(t->store, owned, sv->schema, sv->rts[i], rows, info, err)) {
             free(owned);
             rc = err->code;
             break;

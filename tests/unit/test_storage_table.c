@@ -923,7 +923,29 @@ static void test_widen_column(void)
     CHECK(storage_table_open(dir, "w", &ws, &oo, &t, &err) == 0);
     read_x(t, SQL_STRING, got, sizeof got, &stored);
     CHECK_EQ_STR(got, "1,-2,3,9007199254740993,2.5,7.0,abc");
+
+    /* a REPLACE's staging table widened over buffers of the old types: the
+     * swap writes each buffer with the types it holds */
+    char *sdir = tst_mkdtemp();
+    struct storage_table *src;
+    CHECK(storage_table_open(sdir, "w-staging", &ds, NULL, &src, &err) == 0);
+    CHECK_EQ_INT(storage_table_add_column(src, &xc, &err), 3);
+    append_x(src, T0 + 0, sql_long(5));
+    CHECK(storage_table_widen_column(src, 3, SQL_DOUBLE, &err) == 0);
+    append_x(src, T0 + 1, sql_double(0.25));
+    CHECK(storage_table_widen_column(src, 3, SQL_STRING, &err) == 0);
+    append_x(src, T0 + 2, sql_string("z", 1));
+    CHECK_MSG(storage_table_replace(t, src, NULL, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) ==
+                  0,
+              "replace: %s", err.msg);
+    read_x(t, SQL_STRING, got, sizeof got, &stored);
+    CHECK_EQ_STR(got, "5,0.25,z");
+    CHECK_MSG(stored == ((1u << SQL_LONG) | (1u << SQL_DOUBLE) | (1u << SQL_STRING)),
+              "replaced types %x", stored);
+    storage_table_free(src);
     storage_table_free(t);
+    tst_rmtree(sdir);
+    free(sdir);
     tst_rmtree(dir);
     free(dir);
 }
