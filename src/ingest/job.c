@@ -184,7 +184,10 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     snprintf(types[nnew], sizeof types[nnew], "%s%s", base, suffix);
                 dt = types[nnew];
             }
-            add[nnew++] = (struct catalog_new_column){c->name, dt, c->measure, c->discovered};
+            add[nnew++] = (struct catalog_new_column){.name = c->name,
+                                                      .data_type = dt,
+                                                      .measure = c->measure,
+                                                      .discovered = c->discovered};
             c->widened = false; /* created with its widest type */
         }
         c->storage_col = idx;

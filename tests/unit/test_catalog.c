@@ -366,7 +366,8 @@ static void test_table_columns(void)
                             .created_ns = 1,
                             .modified_ns = 1};
     CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
-    struct catalog_new_column add[] = {{"x", "long", false, true}, {"m", "string", false, false}};
+    struct catalog_new_column add[] = {{.name = "x", .data_type = "long", .discovered = true},
+                                       {.name = "m", .data_type = "string"}};
     CHECK_EQ_INT(catalog_table_add_columns(c, "flex", add, 2, &e), 0);
     /* widened: the discovered one; refused: declared ones (by the user or a mapping) */
     CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("x", "double", 10), &e), 0);
