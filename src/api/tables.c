@@ -120,9 +120,14 @@ static int sketch_params(json_t *e, json_t *col, const char *path, const char *d
 /* Validates one schema entry and returns a normalised copy. */
 static json_t *schema_entry(json_t *e, const char *path, const char *table_type, struct lerr *err)
 {
-    static const char *const keys[] = {"name", "dataType",   "columnType", "multiValueHandling",
-                                       "lgK",  "tgtHllType", "size",       "k",
-                                       NULL}; /* the last four: sketches */
+    /* "discovered" and "typeChanges" are what GET shows for a column schema
+     * discovery added (and widened): accepted so that a table read back can be
+     * sent again, and ignored (a listed column that exists keeps its entry; a
+     * new one is declared); lgK, tgtHllType, size and k: sketch parameters */
+    static const char *const keys[] = {
+        "name",       "dataType",    "columnType", "multiValueHandling",
+        "discovered", "typeChanges", "lgK",        "tgtHllType",
+        "size",       "k",           NULL};
     if (!json_is_object(e)) {
         lerr_set_at(err, LERR_INVALID, path,
                     "%s must be an object such as {\"name\": \"page\", \"dataType\": \"string\"}",

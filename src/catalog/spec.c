@@ -147,6 +147,7 @@ static int table_column(const json_t *c, size_t i, const char *table, struct are
     if (!out->name || !out->data_type)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     out->column_type = (enum catalog_column_type)ct;
+    out->discovered = json_is_true(json_object_get(c, "discovered"));
     if (ct == CATALOG_COLUMN_MEASURE) {
         if (!sql_agg_for_measure(dt, &out->agg))
             return lerr_set_at(err, LERR_INVALID, at,

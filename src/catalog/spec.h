@@ -115,6 +115,9 @@ struct table_spec_column {
     uint8_t elem;            /* dataType ARRAY<STRING|LONG|DOUBLE>: type SQL_ARRAY, and
                               * this its element type; else SQL_NULL */
     struct sql_agg_call agg; /* measures: the stored aggregator (sql_agg_for_measure) */
+    bool discovered;         /* "discovered": true — added by schema discovery, so a
+                              * later job may widen it (LONG -> DOUBLE -> STRING); a
+                              * column the user declared never changes type */
 };
 
 struct table_spec {
@@ -129,7 +132,7 @@ struct table_spec {
 
 /*
  * Reads a table document (type, schemaMode, partitioningGranularity,
- * timeResolution, schema[{name, dataType, columnType}]); `table` names it in
+ * timeResolution, schema[{name, dataType, columnType, discovered}]); `table` names it in
  * messages. Strings come from `mem`. LERR_INVALID for a column without a
  * name or dataType, a dimension of an unknown type, a measure type the
  * engine cannot hold, or an unknown type, mode or granularity.

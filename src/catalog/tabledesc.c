@@ -2,8 +2,8 @@
  * tabledesc.c — catalog_describe_table(): a table (the catalog's one
  * parser, spec.c: type, partitioningGranularity, timeResolution, schema) and
  * its registered segments as storage/db.h's struct storage_table_desc; and
- * catalog_table_add_columns(), the one change the data path makes to a
- * table's document.
+ * catalog_table_add_columns() and catalog_table_widen_column(), the changes
+ * the data path makes to a table's document.
  */
 #include "catalog/tabledesc.h"
 
@@ -13,6 +13,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/spec.h"
+#include "util/time.h"
 
 static int describe_segments(struct catalog *cat, const char *name, struct arena *mem,
                              struct storage_table_desc *out, struct lerr *err)
@@ -90,6 +91,8 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
         for (size_t k = 0; col && k < np; k++)
             json_object_set_new(col, p[k].key,
                                 p[k].s ? json_string(p[k].s) : json_integer(p[k].n));
+        if (col && cols[i].discovered)
+            json_object_set_new(col, "discovered", json_true());
         json_array_append_new(schema, col);
     }
     struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
@@ -98,6 +101,65 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
     if (!nd.doc)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     int rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
+    free(nd.doc);
+    return rc;
+}
+
+int catalog_table_widen_column(struct catalog *cat, const char *table,
+                               const struct catalog_widening *w, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(cat, CATALOG_TABLE, table, &d, err))
+        return err->code;
+    json_t *doc = json_loads(d.doc, 0, NULL);
+    catalog_doc_destroy(&d);
+    if (!doc)
+        return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
+    json_t *schema = json_object_get(doc, "schema"), *col = NULL, *e;
+    size_t i;
+    json_array_foreach(schema, i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (name && strcmp(name, w->column) == 0) {
+            col = e;
+            break;
+        }
+    }
+    const char *from = json_string_value(json_object_get(col, "dataType"));
+    int rc = 0;
+    if (!col || !from)
+        rc = lerr_set(err, LERR_NOT_FOUND, "table '%s' has no column '%s'", table, w->column);
+    else if (!json_is_true(json_object_get(col, "discovered")))
+        rc = lerr_set(err, LERR_INVALID,
+                      "column '%s' of table '%s' is declared in the table's schema; its type "
+                      "does not change",
+                      w->column, table);
+    if (rc) {
+        json_decref(doc);
+        return rc;
+    }
+    char ts[32];
+    util_format_iso_ms(util_now_ms(), ts);
+    json_t *change =
+        json_pack("{s:s, s:s, s:s}", "from", from, "to", w->data_type, "timestamp", ts);
+    if (change && w->job_id)
+        json_object_set_new(change, "jobId", json_string(w->job_id));
+    if (change && w->partition >= 0)
+        json_object_set_new(change, "partition", json_integer(w->partition));
+    if (change && w->offset >= 0)
+        json_object_set_new(change, "offset", json_integer(w->offset));
+    json_t *changes = json_object_get(col, "typeChanges");
+    if (!json_is_array(changes)) {
+        changes = json_array();
+        json_object_set_new(col, "typeChanges", changes);
+    }
+    json_array_append_new(changes, change);
+    json_object_set_new(col, "dataType", json_string(w->data_type));
+    struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
+    snprintf(nd.name, sizeof nd.name, "%s", table);
+    json_decref(doc);
+    if (!nd.doc)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
     free(nd.doc);
     return rc;
 }

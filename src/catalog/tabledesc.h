@@ -2,7 +2,8 @@
  * tabledesc.h — a table as the engine needs it (storage/db.h's describe
  * callback), from the catalog: its id, its schema as storage columns, and the
  * segment files the catalog knows; and the one change the data path makes to
- * a table's description, adding columns (catalog_table_add_columns).
+ * a table's description: adding columns (catalog_table_add_columns) and
+ * widening a discovered column's type (catalog_table_widen_column).
  */
 #ifndef LODESTAR_CATALOG_TABLEDESC_H
 #define LODESTAR_CATALOG_TABLEDESC_H
@@ -28,6 +29,7 @@ struct catalog_new_column {
     /* a measure's stored aggregator: a sketch column's parameters (lgK,
      * tgtHllType, size, k) are written into the schema from it; may be NULL */
     const struct sql_agg_call *agg;
+    bool discovered; /* made by schema discovery: recorded, so that it may widen later */
 };
 
 /*
@@ -37,5 +39,27 @@ struct catalog_new_column {
  */
 int catalog_table_add_columns(struct catalog *cat, const char *table,
                               const struct catalog_new_column *cols, size_t n, struct lerr *err);
+
+/* A widening of a discovered column under schema discovery: the new dataType
+ * and what caused it (the job, and the record's partition and offset; -1:
+ * unknown). */
+struct catalog_widening {
+    const char *column;
+    const char *data_type; /* "double", "string" */
+    const char *job_id;    /* NULL: none */
+    int32_t partition;
+    int64_t offset;
+};
+
+/*
+ * Changes a discovered column's dataType to w->data_type in one durable
+ * catalog update (the table's writer lock is held by the caller), and appends
+ * {"from", "to", "jobId", "partition", "offset", "timestamp"} to the column's
+ * "typeChanges", so the cause outlives the job's logs. LERR_NOT_FOUND for no
+ * such table or column, LERR_INVALID for a column the user declared (not
+ * "discovered"), LERR_CORRUPT, the catalog's errors.
+ */
+int catalog_table_widen_column(struct catalog *cat, const char *table,
+                               const struct catalog_widening *w, struct lerr *err);
 
 #endif

@@ -77,6 +77,44 @@ int ingest__build_ptable(struct runner *r, struct lerr *err)
 }
 
 /*
+ * Columns schema discovery widened (pipeline_column.widened) take their new
+ * type in the table: first the catalog (durable, so that a restart reads
+ * the rows that follow as the new type), then storage, which seals the open
+ * buffers of the old type; segments and buffers of the old type are read as
+ * the new one. Table lock held.
+ */
+static int apply_widenings(struct runner *r, struct lerr *err)
+{
+    struct pipeline *p = r->job->pipe;
+    size_t n = pipeline_ncolumns(p);
+    for (size_t i = 0; i < n; i++) {
+        struct pipeline_column *c = pipeline_column(p, i);
+        if (!c->widened || c->storage_col < 0)
+            continue;
+        c->widened = false;
+        const struct storage_column *sc =
+            storage_table_column(r->table->st, (size_t)c->storage_col);
+        if (!sc || sc->type == c->type)
+            continue;
+        int old = sc->type; /* sc goes with the schema version the widening replaces */
+        if (old == SQL_STRING || (old == SQL_DOUBLE && c->type == SQL_LONG)) {
+            c->type = (uint8_t)old; /* the table is wider already: its values are cast */
+            continue;
+        }
+        struct catalog_widening w = {c->name, sql_type_name(c->type), r->job->id,
+                                     c->widen_partition, c->widen_offset};
+        if (catalog_table_widen_column(r->rt->cat, r->table->name, &w, err) ||
+            storage_table_widen_column(r->table->st, (size_t)c->storage_col, c->type, err)) {
+            c->widened = true; /* tried again with the next batch */
+            return err->code;
+        }
+        log_msg(LOG_INFO, "ingest", "job %s: table %s: column '%s' widened from %s to %s",
+                r->job->id, r->table->name, c->name, sql_type_name(old), sql_type_name(c->type));
+    }
+    return 0;
+}
+
+/*
  * Gives every pipeline column a storage column, adding the missing ones to
  * the table (document and storage) — flexible tables grow as discovery and
  * mappings name new columns. Table lock held.
@@ -146,7 +184,12 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     snprintf(types[nnew], sizeof types[nnew], "%s%s", base, suffix);
                 dt = types[nnew];
             }
-            add[nnew++] = (struct catalog_new_column){c->name, dt, c->measure, c->agg};
+            add[nnew++] = (struct catalog_new_column){.name = c->name,
+                                                      .data_type = dt,
+                                                      .measure = c->measure,
+                                                      .agg = c->agg,
+                                                      .discovered = c->discovered};
+            c->widened = false; /* created with its widest type */
         }
         c->storage_col = idx;
     }
@@ -157,7 +200,7 @@ static int ensure_columns(struct runner *r, struct lerr *err)
         rc = lerr_set(err, e.code, "%s", e.msg);
     free(add);
     free(types);
-    return rc;
+    return rc ? rc : apply_widenings(r, err);
 }
 
 /* ---- persist: rows and offsets, one transaction ------------------------------------ */
@@ -349,6 +392,11 @@ struct json_t *ingest_rejections_json(const struct pipeline_rejection *rej, size
             json_object_set_new(e, "partition", json_integer(rej[i].partition));
         if (rej[i].offset >= 0)
             json_object_set_new(e, "offset", json_integer(rej[i].offset));
+        if (rej[i].column[0]) /* a type widening under schema discovery */
+            json_object_set_new(e, "typeChange",
+                                json_pack("{s:s, s:s, s:s}", "column", rej[i].column, "from",
+                                          sql_type_name(rej[i].from_type), "to",
+                                          sql_type_name(rej[i].to_type)));
         if (rej[i].raw[0] || rej[i].outcome != PIPE_PROCESSED_WITH_WARNINGS) {
             json_t *raw = json_string(rej[i].raw);
             json_object_set_new(e, "raw", raw ? raw : json_string("(not UTF-8)"));
@@ -420,6 +468,17 @@ void ingest__rejections_from_json(const json_t *o, struct ingest__job *job)
         snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
         snprintf(r->raw, sizeof r->raw, "%s", raw ? raw : "");
         r->raw_cut = json_is_true(json_object_get(e, "rawTruncated"));
+        json_t *tc = json_object_get(e, "typeChange");
+        const char *tcol = json_string_value(json_object_get(tc, "column"));
+        const char *tf = json_string_value(json_object_get(tc, "from"));
+        const char *tt = json_string_value(json_object_get(tc, "to"));
+        int ft = tf ? sql_type_from_name(tf, strlen(tf)) : -1;
+        int to = tt ? sql_type_from_name(tt, strlen(tt)) : -1;
+        if (tcol && ft >= 0 && to >= 0) {
+            snprintf(r->column, sizeof r->column, "%s", tcol);
+            r->from_type = (uint8_t)ft;
+            r->to_type = (uint8_t)to;
+        }
         k++;
     }
     if (k) {
@@ -821,6 +880,14 @@ int ingest__stage_records(struct runner *r, const struct record *recs, size_t n,
 static int sync_staging(struct runner *r, struct lerr *err)
 {
     size_t n = storage_table_ncols(r->table->st);
+    for (size_t i = 1; i < storage_table_ncols(r->staging) && i < n; i++) {
+        /* and the types discovery widened */
+        const struct storage_column *tc = storage_table_column(r->table->st, i);
+        if (tc->kind == STORAGE_DIMENSION &&
+            tc->type != storage_table_column(r->staging, i)->type &&
+            storage_table_widen_column(r->staging, i, tc->type, err))
+            return err->code;
+    }
     for (size_t i = storage_table_ncols(r->staging); i < n; i++)
         if (storage_table_add_column(r->staging, storage_table_column(r->table->st, i), err) < 0)
             return err->code;

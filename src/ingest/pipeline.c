@@ -9,7 +9,10 @@
  * are the mappings other than __time, then, with schema discovery, one
  * identity column per discovered field (not excluded, not already a column,
  * not an input of __time or of an aggregation — Druid's rule for schemaless
- * dimensions). Measures of aggregate tables are built as one state per row
+ * dimensions); when a discovered field outgrows its column's type, a column
+ * discovery made widens (widen_column: LONG → DOUBLE → STRING, Druid's auto
+ * typing) and the runner changes the table; declared and strict columns
+ * keep their type and cast. Measures of aggregate tables are built as one state per row
  * of the column's own measure type (the table's, or the one a new column
  * gets from its aggregation), fed by the mapping's aggregation
  * (sql_agg_add_row_as): storage, compaction, queries and the preview merge
@@ -162,18 +165,23 @@ int pipeline_table_from_spec(const struct table_spec *t, struct arena *mem,
         return 0;
     struct pipeline_table_col *cols = arena_zalloc(mem, (t->ncols + 1) * sizeof *cols);
     uint8_t *mvh = arena_zalloc(mem, t->ncols + 1), *elem = arena_zalloc(mem, t->ncols + 1);
-    if (!cols || !mvh || !elem)
+    bool *disc = arena_zalloc(mem, (t->ncols + 1) * sizeof *disc);
+    const struct sql_agg_call **aggs = arena_zalloc(mem, (t->ncols + 1) * sizeof *aggs);
+    if (!cols || !mvh || !elem || !disc || !aggs)
         return lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t k = 0; k < t->ncols; k++) {
         cols[k].name = t->cols[k].name;
         cols[k].measure = t->cols[k].column_type == CATALOG_COLUMN_MEASURE;
         cols[k].measure_type = t->cols[k].data_type;
-        cols[k].agg = cols[k].measure ? &t->cols[k].agg : NULL;
+        aggs[k] = cols[k].measure ? &t->cols[k].agg : NULL;
         cols[k].type = t->cols[k].type;
+        disc[k] = t->cols[k].discovered;
         mvh[k] = t->cols[k].mv_handling;
         elem[k] = t->cols[k].elem;
     }
     out->elem = elem;
+    out->aggs = aggs;
+    out->discovered = disc;
     out->mv_handling = mvh;
     out->aggregate = t->type == CATALOG_TABLE_AGGREGATE;
     out->strict = t->mode == CATALOG_SCHEMA_STRICT;
@@ -299,15 +307,17 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
  * new column takes the mapping's, so DS_HLL(x, 14, 'HLL_8') makes an lgK 14
  * HLL_8 column.
  */
-static int sketch_params(struct sql_agg_call *cc, const struct sql_agg_call *agg,
-                         const struct pipeline_table_col *tc, const char *col, const char *target,
-                         struct lerr *err)
+static int sketch_params(const struct pipeline *p, struct sql_agg_call *cc,
+                         const struct sql_agg_call *agg, const struct pipeline_table_col *tc,
+                         const char *col, const char *target, struct lerr *err)
 {
-    struct sql_sketch_param p[2];
-    if (!sql_agg_sketch_params(cc, p))
+    struct sql_sketch_param params[2];
+    if (!sql_agg_sketch_params(cc, params))
         return 0;
-    const struct sql_agg_call *want = tc && tc->agg ? tc->agg : agg;
-    if (tc && tc->agg && agg->sketch_given &&
+    const struct sql_agg_call *own = tc && p->table->aggs ? p->table->aggs[tc - p->table->cols]
+                                                          : NULL;
+    const struct sql_agg_call *want = own ? own : agg;
+    if (own && agg->sketch_given &&
         (agg->sketch_size != want->sketch_size ||
          (agg->kind == SQL_AGG_HLL && agg->sketch_type != want->sketch_type))) {
         char has[80], asks[80];
@@ -394,7 +404,7 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
         return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
     if (!mtype || sql_agg_measure_fit(mtype, agg, cc, &e))
         return lerr_set_at(err, LERR_INVALID, target, "%s: column '%s': %s", target, col, e.msg);
-    if (sketch_params(cc, agg, tc, col, target, err))
+    if (sketch_params(p, cc, agg, tc, col, target, err))
         return err->code;
     mp->out_col = add_column(p, col, cc->result_type, true, cc, -1);
     if (mp->out_col < 0 || !(p->cols[mp->out_col].measure_type = arena_strdup(&p->mem, mtype)))
@@ -638,6 +648,24 @@ void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason, 
     va_end(ap);
 }
 
+void pipeline_tally_widening(struct pipeline_tally *t, int32_t partition, int64_t offset,
+                             const char *column, int from, int to)
+{
+    struct pipeline_rejection *r = ring_slot(t);
+    r->partition = partition;
+    r->offset = offset;
+    r->outcome = PIPE_PROCESSED_WITH_WARNINGS;
+    r->reason = PIPE_R_SCHEMA;
+    snprintf(r->column, sizeof r->column, "%s", column);
+    r->from_type = (uint8_t)from;
+    r->to_type = (uint8_t)to;
+    snprintf(r->message, sizeof r->message,
+             "column '%.200s' widened from %s to %s: schema discovery found a value that %s "
+             "does not hold; earlier rows read as %s",
+             column, sql_type_name(from), sql_type_name(to), sql_type_name(from),
+             sql_type_name(to));
+}
+
 /* Counts one row's outcome in the batch's tally; samples it into the batch's
  * ring unless processed cleanly. */
 static void count(struct pipeline *p, const struct record *rec, const char *text, size_t len,
@@ -723,13 +751,60 @@ static bool grow_held(struct pipeline *p, size_t nfields)
 }
 
 /*
+ * Type widening under schema discovery (Druid's auto typing: LONG + DOUBLE →
+ * DOUBLE; a number + a string, object or array → STRING): when discovered
+ * field type `ftype` needs more than column c holds, the column takes the
+ * wider type and the batch records a warning naming the column, both types
+ * and the record (partition, offset; rec NULL: none). Only an identity
+ * column of a discovered field widens, and only in a flexible table when the
+ * table has no such column or has it as discovered: a column the user
+ * declared, a strict table's, or a mapping's keeps its type (its values are
+ * cast, with a warning per row that loses anything: coerce()). The runner
+ * applies the change to the table (pipeline_column.widened). Whether c widened.
+ */
+static bool widen_column(struct pipeline *p, size_t c, uint8_t ftype, const struct record *rec)
+{
+    struct pipeline_column *pc = &p->cols[c];
+    if (!p->discovery || p->strict || !pc->discovered || pc->measure || pc->multi_value ||
+        pc->elem)
+        return false;
+    uint8_t from = pc->type, to;
+    if (from == SQL_LONG && ftype == SQL_DOUBLE)
+        to = SQL_DOUBLE;
+    else if ((from == SQL_LONG || from == SQL_DOUBLE) &&
+             (ftype == SQL_STRING || ftype == SQL_JSON || ftype == SQL_ARRAY))
+        to = SQL_STRING;
+    else
+        return false;
+    pc->type = to;
+    if (!pc->widened)
+        pc->widened_from = from;
+    pc->widened = true;
+    pc->widen_partition = rec ? rec->partition : -1;
+    pc->widen_offset = rec ? rec->offset : -1;
+    if (p->batch)
+        pipeline_tally_widening(p->batch, rec ? rec->partition : -1, rec ? rec->offset : -1,
+                                pc->name, from, to);
+    return true;
+}
+
+/* Whether column type `have` already holds every value of discovered type
+ * `ftype` without loss (a widened column reading a narrower field). */
+static bool holds(uint8_t have, uint8_t ftype)
+{
+    return (have == SQL_DOUBLE && ftype == SQL_LONG) ||
+           (have == SQL_STRING && (ftype == SQL_LONG || ftype == SQL_DOUBLE));
+}
+
+/*
  * Makes columns of discovered fields f[0..k) (indexes into the parser's
  * fields), all or none: 0, LERR_NOMEM, or 1 when they would take the table
  * past MAX_TABLE_COLUMNS: then they are held back (held[]) and *why says so
  * for the record.
  */
 static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
-                          const struct format_field *f, char *why, size_t why_cap)
+                          const struct format_field *f, const struct record *rec, char *why,
+                          size_t why_cap)
 {
     if (k == 0)
         return 0;
@@ -762,6 +837,12 @@ static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
         if (fi->type == SQL_ARRAY && p->cols[ci].type == SQL_ARRAY && !p->cols[ci].multi_value &&
             !p->cols[ci].elem)
             p->cols[ci].elem = fi->elem_type == SQL_NULL ? SQL_STRING : fi->elem_type;
+        /* a discovered column of the table that the field already outgrew */
+        const struct pipeline_table_col *tc = table_col(p, fi->name);
+        p->cols[ci].discovered =
+            !tc || (p->table->discovered && p->table->discovered[tc - p->table->cols]);
+        if (tc && p->cols[ci].type != fi->type)
+            widen_column(p, (size_t)ci, fi->type, rec);
         if (idx[j] < p->held_cap && p->held[idx[j]]) {
             p->held[idx[j]] = 0;
             p->nheld--;
@@ -784,8 +865,8 @@ static bool grow_scratch(struct pipeline *p, size_t n)
 }
 
 /*
- * New discovered fields become identity columns; widenings are noted, never
- * applied. Called whenever the parser's generation moved, which also catches
+ * New discovered fields become identity columns; a field whose type widened
+ * widens its column when it may (widen_column()), else the change is noted. Called whenever the parser's generation moved, which also catches
  * fields found by a record that then failed to parse (its row never says
  * schema_changed, but the field exists from then on). A field whose name
  * storage refuses, or that names a measure of the table, never becomes a
@@ -837,6 +918,9 @@ static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
             int32_t c = i < p->nfield_col ? p->field_col[i] : -1;
             if (c < 0 || p->cols[c].type == f[i].type)
                 continue;
+            if (widen_column(p, (size_t)c, f[i].type, rec) ||
+                (p->cols[c].discovered && !p->strict && holds(p->cols[c].type, f[i].type)))
+                continue;
             pipeline_tally_note(p->batch, PIPE_R_SCHEMA, rec->partition, rec->offset,
                                 "field '%s' now holds %s values; column '%s' keeps type %s and "
                                 "casts them",
@@ -845,14 +929,15 @@ static int absorb_schema_changes(struct pipeline *p, const struct record *rec,
         }
     }
     p->seen_generation = gen;
-    return add_discovered(p, p->scratch, k, f, why, why_cap);
+    return add_discovered(p, p->scratch, k, f, rec, why, why_cap);
 }
 
 /*
  * A row that carries fields held back (held[]) makes columns of them, if
  * they fit now. 0, LERR_NOMEM, or 1 (*why) when they still do not.
  */
-static int absorb_held(struct pipeline *p, const struct format_row *row, char *why, size_t why_cap)
+static int absorb_held(struct pipeline *p, const struct record *rec, const struct format_row *row,
+                       char *why, size_t why_cap)
 {
     size_t k = 0;
     for (uint32_t j = 0; j < row->nextra; j++) {
@@ -867,7 +952,7 @@ static int absorb_held(struct pipeline *p, const struct format_row *row, char *w
         return 0;
     const struct format_field *f;
     format_discovered_fields(p->parser, &f, NULL);
-    return add_discovered(p, p->scratch, k, f, why, why_cap);
+    return add_discovered(p, p->scratch, k, f, rec, why, why_cap);
 }
 
 /* ---- the output batch ------------------------------------------------------------------ */
@@ -1559,7 +1644,7 @@ static int parse_row(struct pipeline *p, struct row_ctx *x, const struct record 
     if (format_parser_generation(p->parser) != p->seen_generation)
         arc = absorb_schema_changes(p, x->rec, &w, why, sizeof why);
     if (arc == 0 && p->nheld && fo != FORMAT_ERROR)
-        arc = absorb_held(p, &row, why, sizeof why);
+        arc = absorb_held(p, x->rec, &row, why, sizeof why);
     if (arc == LERR_NOMEM)
         return LERR_NOMEM;
     if (fo == FORMAT_ERROR) {

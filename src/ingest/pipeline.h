@@ -87,6 +87,10 @@ struct pipeline_rejection {
     char message[512];
     char raw[PIPE_RAW_MAX + 1]; /* the record, cut at 1 KB */
     bool raw_cut;
+    /* a type widening under schema discovery (pipeline_tally_widening): the
+     * column and its old and new type (enum sql_type); column[0] == 0: none */
+    char column[256];
+    uint8_t from_type, to_type;
 };
 
 /*
@@ -113,9 +117,15 @@ size_t pipeline_tally_rejections(const struct pipeline_tally *t, struct pipeline
 /* Puts saved rejections (oldest first) back into the ring. */
 void pipeline_tally_restore(struct pipeline_tally *t, const struct pipeline_rejection *rej,
                             size_t n);
-/* Records an event that is not about one row (an offset gap, a widening) in the ring. */
+/* Records an event that is not about one row (an offset gap, a field whose type
+ * changed under a column that keeps its own) in the ring. */
 void pipeline_tally_note(struct pipeline_tally *t, enum pipeline_reason reason, int32_t partition,
                          int64_t offset, const char *fmt, ...) LS_PRINTF(5, 6);
+
+/* Records a type widening of `column` (from -> to), caused by the record at
+ * partition/offset, in the ring: a warning that is not a row's outcome. */
+void pipeline_tally_widening(struct pipeline_tally *t, int32_t partition, int64_t offset,
+                             const char *column, int from, int to);
 
 /* ---- the pipeline ---------------------------------------------------------- */
 
@@ -142,6 +152,16 @@ struct pipeline_column {
      * DOUBLE); values are made arrays of it, element by element, with a
      * warning for an element that does not convert; SQL_NULL otherwise */
     uint8_t elem;
+    /* an identity column of a discovered field (a new column, or one the
+     * table has as "discovered"): only these widen */
+    bool discovered;
+    /* set when discovery widened the column's type (LONG -> DOUBLE, numbers ->
+     * STRING); the runner widens the table's column (catalog first, then
+     * storage) before the batch is appended, and clears it */
+    bool widened;
+    uint8_t widened_from;    /* the type before (set with widened) */
+    int32_t widen_partition; /* the record that caused the last widening (-1: none) */
+    int64_t widen_offset;
 };
 
 /*
@@ -163,9 +183,6 @@ struct pipeline_table_col {
     uint8_t type; /* enum sql_type; measures: their result type */
     bool measure;
     const char *measure_type; /* "longSum", ... (measures) */
-    /* measures: the column's stored aggregator, with a sketch column's
-     * parameters (lgK, tgtHllType, size, k) */
-    const struct sql_agg_call *agg;
 };
 struct pipeline_table {
     bool aggregate;
@@ -178,6 +195,13 @@ struct pipeline_table {
     /* per column: a typed ARRAY column's element type (ARRAY<LONG>: SQL_LONG),
      * else SQL_NULL; NULL: no typed arrays */
     const uint8_t *elem;
+    /* per column: added by schema discovery ("discovered" in the catalog), so
+     * discovery may widen its type; NULL: every column was declared */
+    const bool *discovered;
+    /* per column: a measure's stored aggregator, with a sketch column's
+     * parameters (lgK, tgtHllType, size, k); NULL entries (or array): the
+     * measure type's defaults */
+    const struct sql_agg_call *const *aggs;
 };
 
 /*

@@ -3,7 +3,7 @@
  * ingested and not yet persisted, column by column, readable while the
  * writer appends.
  *
- * Entry points: rt_new(), rt_append(), rt_ref/unref(), rt_read_*(),
+ * Entry points: rt_new(), rt_append(), rt_ref/unref(), rt_read_*(), rt_col_type(),
  * rt_gather_longs() (the segment writer's reads in sorted row order).
  *
  * Concurrency (one writer, many readers):
@@ -841,6 +841,12 @@ bool rt_full(const struct rt_buf *b) { return b->nw >= b->cap_rows; }
 size_t rt_ncols(const struct rt_buf *b)
 {
     return atomic_load_explicit(&((struct rt_buf *)b)->cols, memory_order_acquire)->n;
+}
+
+int rt_col_type(const struct rt_buf *b, size_t col)
+{
+    const struct rt_col *c = col_at(b, col);
+    return c ? c->type : SQL_NULL;
 }
 
 uint32_t rt_dict_count(const struct rt_buf *b, size_t col)

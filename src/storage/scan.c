@@ -207,7 +207,8 @@ int storage_view_column_type(const struct storage_view *v, size_t col)
     int c = vcol(v, col);
     if (c < 0)
         return SQL_NULL;
-    return v->realtime ? v->schema->cols[col].type : v->seg->cols[c].def.type;
+    /* a buffer sealed by a widening holds the column's older type */
+    return v->realtime ? rt_col_type(v->rt, (size_t)c) : v->seg->cols[c].def.type;
 }
 
 int storage_view_column_elem(const struct storage_view *v, size_t col)
@@ -225,7 +226,7 @@ static bool is_string_col(const struct storage_view *v, size_t col, int *c)
         return false;
     if (v->realtime)
         return v->schema->cols[col].kind == STORAGE_DIMENSION &&
-               storage__is_dict(v->schema->cols[col].type);
+               storage__is_dict(rt_col_type(v->rt, (size_t)*c));
     return v->seg->cols[*c].enc == ST_ENC_STRING;
 }
 
@@ -510,11 +511,12 @@ static enum phys phys_of(const struct storage_view *v, size_t col, int *vc)
     const struct storage_column *d = v->realtime ? &v->schema->cols[col] : &v->seg->cols[*vc].def;
     if (d->kind == STORAGE_MEASURE)
         return PH_STATE;
-    if (storage__is_dict(d->type))
+    int type = v->realtime && col > 0 ? rt_col_type(v->rt, (size_t)*vc) : d->type;
+    if (storage__is_dict(type))
         return PH_STRING;
-    if (d->type == SQL_JSON)
+    if (type == SQL_JSON)
         return PH_TEXT;
-    return storage__is_doubleish(d->type) ? PH_DOUBLE : PH_LONG;
+    return storage__is_doubleish(type) ? PH_DOUBLE : PH_LONG;
 }
 
 /* Loads block blk of a LONG/DOUBLE (or __time) column into the cache. */

@@ -3,7 +3,8 @@
  * schema only grows (schema discovery adds columns while data flows), so
  * each growth makes a new version; snapshots hold the version they saw.
  *
- * Entry points: storage__schema_new(), storage__schema_add(), storage__schema_ref/unref(),
+ * Entry points: storage__schema_new(), storage__schema_add(), storage__schema_retype(),
+ * storage__schema_ref/unref(),
  * storage__schema_find(), storage__column_check(), storage__column_compatible().
  * Thread-safety: versions are immutable; ref/unref are atomic.
  */
@@ -199,6 +200,38 @@ struct storage__schema *storage__schema_add(const struct storage__schema *old,
     for (size_t i = 0; ok && i < old->ncols; i++)
         ok = schema_put(s, i, &old->cols[i]);
     if (!ok || !schema_put(s, old->ncols, c)) {
+        storage__schema_unref(s);
+        nomem(err);
+        return NULL;
+    }
+    return s;
+}
+
+struct storage__schema *storage__schema_retype(const struct storage__schema *old, size_t col,
+                                               int type, struct lerr *err)
+{
+    if (col == 0 || col >= old->ncols || old->cols[col].kind != STORAGE_DIMENSION) {
+        lerr_set(err, LERR_INVALID, "storage: column %zu is not a dimension that can change type",
+                 col);
+        return NULL;
+    }
+    struct storage_column c = old->cols[col];
+    c.type = (uint8_t)type;
+    c.elem = SQL_NULL;
+    if (storage__column_check(old->type, &c, col - 1, err))
+        return NULL;
+    struct storage__schema *s = schema_alloc(old->ncols);
+    if (!s) {
+        nomem(err);
+        return NULL;
+    }
+    s->type = old->type;
+    s->partitioning = old->partitioning;
+    s->time_resolution = old->time_resolution;
+    bool ok = true;
+    for (size_t i = 0; ok && i < old->ncols; i++)
+        ok = schema_put(s, i, i == col ? &c : &old->cols[i]);
+    if (!ok) {
         storage__schema_unref(s);
         nomem(err);
         return NULL;

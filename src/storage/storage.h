@@ -7,6 +7,7 @@
  * Entry points:
  *   storage_table_open() / storage_table_free()    a table's data directory
  *   storage_table_add_column()                     schema discovery (flexible)
+ *   storage_table_widen_column()                   type widening under discovery
  *   storage_table_append()                         a batch from the row pipeline
  *   storage_table_should_persist() + storage_table_persist()
  *   storage_table_compact()                        background merge of a chunk
@@ -261,6 +262,16 @@ void storage_table_free(struct storage_table *t);
  */
 int storage_table_add_column(struct storage_table *t, const struct storage_column *col,
                              struct lerr *err);
+/*
+ * Widens dimension column `col` (>= 1) to `type` while data flows (schema
+ * discovery: LONG -> DOUBLE, LONG or DOUBLE -> STRING). Rows already stored
+ * keep their bytes: the open realtime buffers are sealed (they take no more
+ * rows; the next persist writes them as segments of the old type), and
+ * readers cast every segment's and buffer's values to the table's type
+ * (storage_scan_values). LERR_INVALID for a measure, __time, an ARRAY column
+ * or a type that is not wider. Writer thread only.
+ */
+int storage_table_widen_column(struct storage_table *t, size_t col, int type, struct lerr *err);
 /* The current schema: column 0 is __time. Writer thread only (readers use the
  * snapshot's copy). */
 size_t storage_table_ncols(const struct storage_table *t);

@@ -209,6 +209,10 @@ struct storage__schema *storage__schema_new(const struct storage_schema *s, stru
 /* A copy with one more column (validated). */
 struct storage__schema *storage__schema_add(const struct storage__schema *s,
                                             const struct storage_column *c, struct lerr *err);
+/* A copy with dimension column col stored as `type` (a widening, or the
+ * types a sealed realtime buffer holds). */
+struct storage__schema *storage__schema_retype(const struct storage__schema *s, size_t col,
+                                               int type, struct lerr *err);
 struct storage__schema *storage__schema_ref(struct storage__schema *s);
 void storage__schema_unref(struct storage__schema *s);
 int storage__schema_find(const struct storage__schema *s, const char *name, size_t n);
@@ -265,6 +269,9 @@ void rt_chunk(const struct rt_buf *b, int64_t *start, int64_t *end);
 void rt_time_range(const struct rt_buf *b, int64_t *min_time, int64_t *max_time);
 bool rt_full(const struct rt_buf *b);
 size_t rt_ncols(const struct rt_buf *b);
+/* The type column col is stored as in this buffer (the table's type when the
+ * buffer was made; a widening seals the buffer): SQL_NULL past rt_ncols. */
+int rt_col_type(const struct rt_buf *b, size_t col);
 /* A STRING column's published dictionary size (including the NULL id). */
 uint32_t rt_dict_count(const struct rt_buf *b, size_t col);
 /* The bytes of dictionary entry id (>= 1, < a published count). */

@@ -5,6 +5,7 @@
  * and drop.
  *
  * Entry points: storage_table_open/free(), storage_table_add_column(),
+ * storage_table_widen_column(),
  * storage_table_append(), storage_table_should_persist(),
  * storage_table_persist(), storage_table_compact(),
  * storage_table_drop_data(), storage_table_status(),
@@ -491,6 +492,74 @@ int storage_table_add_column(struct storage_table *t, const struct storage_colum
     return (int)(ns->ncols - 1);
 }
 
+/* Whether `to` is wider than `from` under discovery's rules (LONG < DOUBLE < STRING). */
+static bool wider(int from, int to)
+{
+    if (from == to)
+        return false;
+    if (to == SQL_STRING)
+        return storage__is_longish(from) || storage__is_doubleish(from);
+    return to == SQL_DOUBLE && from == SQL_LONG;
+}
+
+static void seal(struct storage_table *t, struct rt_buf *b);
+
+int storage_table_widen_column(struct storage_table *t, size_t col, int type, struct lerr *err)
+{
+    if (col == 0 || col >= t->schema->ncols || t->schema->cols[col].kind != STORAGE_DIMENSION)
+        return lerr_set(err, LERR_INVALID, "storage: table %s: column %zu is not a dimension",
+                        t->name, col);
+    const struct storage_column *c = &t->schema->cols[col];
+    if (!wider(c->type, type))
+        return lerr_set(err, LERR_INVALID,
+                        "storage: table %s: column '%s' cannot widen from %s to %s (only LONG to "
+                        "DOUBLE, and numbers to STRING)",
+                        t->name, c->name, sql_type_name(c->type), sql_type_name(type));
+    struct storage__schema *ns = storage__schema_retype(t->schema, col, type, err);
+    if (!ns)
+        return err->code;
+    if (publish_ex(t, ns, NULL, 0, NULL, 0, NULL, 0, NULL, 0, err)) {
+        storage__schema_unref(ns);
+        return err->code;
+    }
+    /* Buffers keep the types they were made with: new rows go to fresh ones. */
+    while (t->nactive)
+        seal(t, t->active[0].rt);
+    return 0;
+}
+
+/*
+ * The schema a realtime buffer's rows are written with: the table's, with
+ * each column the buffer stores as another type (a buffer sealed by a
+ * widening) at the buffer's type. A new reference; NULL with err set.
+ */
+static struct storage__schema *buffer_schema(struct storage__schema *sc, const struct rt_buf *b,
+                                             struct lerr *err)
+{
+    struct storage__schema *cur = storage__schema_ref(sc);
+    size_t n = rt_ncols(b) < sc->ncols ? rt_ncols(b) : sc->ncols;
+    for (size_t i = 1; i < n && cur; i++) {
+        int bt = rt_col_type(b, i);
+        if (cur->cols[i].kind != STORAGE_DIMENSION || bt == cur->cols[i].type)
+            continue;
+        struct storage__schema *ns = storage__schema_retype(cur, i, bt, err);
+        storage__schema_unref(cur);
+        cur = ns;
+    }
+    return cur;
+}
+
+/* storage__seg_write of a realtime buffer with the types it holds (buffer_schema). */
+static int write_buffer(struct segstore *store, const char *name, struct storage__schema *sc,
+                        const struct rt_buf *b, uint64_t rows, struct storage_segment_info *info,
+                        struct lerr *err)
+{
+    struct storage__schema *bs = buffer_schema(sc, b, err);
+    int rc = bs ? storage__seg_write(store, name, bs, b, rows, false, info, err) : err->code;
+    storage__schema_unref(bs);
+    return rc;
+}
+
 size_t storage_table_ncols(const struct storage_table *t) { return t->schema->ncols; }
 
 const struct storage_column *storage_table_column(const struct storage_table *t, size_t i)
@@ -805,8 +874,7 @@ int storage_table_persist_sealed(struct storage_table *t, struct storage_sealed 
         int64_t cs, ce;
         rt_chunk(sealed->rts[i], &cs, &ce);
         storage__seg_name(cs, names[nw]);
-        if (storage__seg_write(t->store, names[nw], sv->schema, sealed->rts[i], rows, false,
-                               &infos[nw], err)) {
+        if (write_buffer(t->store, names[nw], sv->schema, sealed->rts[i], rows, &infos[nw], err)) {
             rc = err->code;
             break;
         }
@@ -1216,8 +1284,7 @@ int storage_table_replace(struct storage_table *t, struct storage_table *src,
         int64_t cs, ce;
         rt_chunk(sv->rts[i], &cs, &ce);
         storage__seg_name(cs, names[i]);
-        if (storage__seg_write(t->store, names[i], sv->schema, sv->rts[i], rows, false, &infos[nw],
-                               err)) {
+        if (write_buffer(t->store, names[i], sv->schema, sv->rts[i], rows, &infos[nw], err)) {
             rc = err->code;
             break;
         }
@@ -1302,7 +1369,7 @@ int storage_table_write_ahead(struct storage_table *t, struct storage_table *src
             break;
         }
         struct storage_segment_info *info = &ahead->infos[ahead->n];
-        if (storage__seg_write(t->store, owned, sv->schema, sv->rts[i], rows, false, info, err)) {
+        if (write_buffer(t->store, owned, sv->schema, sv->rts[i], rows, info, err)) {
             free(owned);
             rc = err->code;
             break;

@@ -1,10 +1,13 @@
-/* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints. */
+/* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints,
+ * and the data path's changes to a table's schema (discovered columns, their widening). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "catalog/spec.h"
+#include "catalog/tabledesc.h"
 #include "check.h"
 
 static char dir[] = "/tmp/lodestar-catalog-XXXXXX";
@@ -348,6 +351,69 @@ static void test_bad_file(void)
     CHECK(c == NULL);
 }
 
+#define WIDEN(col, type, off) ((struct catalog_widening){col, type, "job-1", 0, off})
+
+/* Columns discovery adds are marked, and only those widen (durably), with their causes. */
+static void test_table_columns(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_doc t = {.name = "flex",
+                            .kind = "detail",
+                            .doc = "{\"name\":\"flex\",\"schemaMode\":\"flexible\",\"schema\":"
+                                   "[{\"name\":\"d\",\"dataType\":\"long\"}]}",
+                            .created_ns = 1,
+                            .modified_ns = 1};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
+    struct catalog_new_column add[] = {{.name = "x", .data_type = "long", .discovered = true},
+                                       {.name = "m", .data_type = "string"}};
+    CHECK_EQ_INT(catalog_table_add_columns(c, "flex", add, 2, &e), 0);
+    /* widened: the discovered one; refused: declared ones (by the user or a mapping) */
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("x", "double", 10), &e), 0);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("d", "double", 1), &e),
+                 LERR_INVALID);
+    CHECK(strstr(e.msg, "column 'd' of table 'flex' is declared") != NULL);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("m", "string", 1), &e),
+                 LERR_INVALID);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("nope", "string", 1), &e),
+                 LERR_NOT_FOUND);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_table_widen_column(c, "gone", &WIDEN("x", "string", 1), &e),
+                 LERR_NOT_FOUND);
+    lerr_init(&e);
+    catalog_close(c);
+    /* a reopened catalog has the change */
+    c = open_cat();
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct table_spec ts;
+    CHECK_EQ_INT(catalog_table_spec_load(c, "flex", &mem, &ts, &e), 0);
+    CHECK_EQ_INT(ts.ncols, 3);
+    if (ts.ncols == 3) {
+        CHECK(!ts.cols[0].discovered && ts.cols[0].type == SQL_LONG);
+        CHECK(ts.cols[1].discovered && ts.cols[1].type == SQL_DOUBLE);
+        CHECK_EQ_STR(ts.cols[1].data_type, "double");
+        CHECK(!ts.cols[2].discovered && ts.cols[2].type == SQL_STRING);
+    }
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("x", "string", 13), &e), 0);
+    CHECK_EQ_INT(catalog_table_spec_load(c, "flex", &mem, &ts, &e), 0);
+    CHECK(ts.ncols == 3 && ts.cols[1].type == SQL_STRING);
+    arena_destroy(&mem);
+    /* the causes, in order, on the column */
+    struct catalog_doc d = {0};
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_TABLE, "flex", &d, &e), 0);
+    const char *doc = d.doc ? d.doc : "";
+    CHECK_MSG(strstr(doc, "\"typeChanges\":[{\"from\":\"long\",\"to\":\"double\"") &&
+                  strstr(doc, "{\"from\":\"double\",\"to\":\"string\"") &&
+                  strstr(doc, "\"jobId\":\"job-1\",\"partition\":0,\"offset\":13"),
+              "%s", doc);
+    catalog_doc_destroy(&d);
+    catalog_close(c);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -358,6 +424,7 @@ int main(void)
     test_docs_and_jobs();
     test_lookups();
     test_commit();
+    test_table_columns();
     test_bad_file();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

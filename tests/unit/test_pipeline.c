@@ -4,7 +4,9 @@
  * counters and the rejection ring (order, the 1 KB cut on a UTF-8 boundary,
  * wrap-around), output values per column, rollup states that finalize and
  * merge to the right values, schema discovery (identity columns, exclusions,
- * inputs of __time and aggregations, columns added mid-batch, widening),
+ * inputs of __time and aggregations, columns added mid-batch, type widening
+ * LONG -> DOUBLE -> STRING of discovered columns and never of declared or
+ * strict ones),
  * strict-table coercion, CSV and kafka records, splitting of multi-line
  * records, arena exhaustion, and pipeline_validate's errors with their
  * targets and positions. Measures: which aggregation feeds which measure
@@ -1057,27 +1059,23 @@ static void test_discovery(void)
         CHECK(f[0].name_len == 2 && memcmp(f[0].name, "ts", 2) == 0);
         CHECK(f[2].name_len == 4 && memcmp(f[2].name, "page", 4) == 0);
     }
-    /* a later batch widens 'extra' to DOUBLE: the column keeps BIGINT, casts, and says so */
+    /* a later batch widens 'extra' to DOUBLE: a column discovery made widens
+     * (test_widening has the rules), and the value is stored whole */
     const char *t2[] = {"{\"ts\":\"2023-06-14T00:00:03Z\",\"extra\":2.75,\"more\":true}"};
     arena_reset(&mem);
     if (run(p, t2, 1, &mem, &out, NULL) == 0) {
         CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
                      "total:long(m),page:string,tags:array<string>,obj:json,ratio:double,"
-                     "extra:long,more:long");
+                     "extra:double,more:long");
         CHECK_EQ_INT(out.ncols, 7);
-        CHECK_CELL(p, &out, "extra", 0, "long:2");
+        CHECK_CELL(p, &out, "extra", 0, "double:2.75");
         CHECK_CELL(p, &out, "more", 0, "long:1");
         static struct pipeline_rejection rej[4];
         size_t nr = job_rejections(p, rej, 4);
-        /* the note about the field, and the row's own warning: 2.75 stored as 2 */
-        CHECK_EQ_INT(nr, 2);
+        /* the widening, and no row warning: nothing was lost */
+        CHECK_EQ_INT(nr, 1);
         CHECK_EQ_INT(rej[0].reason, PIPE_R_SCHEMA);
-        CHECK_EQ_STR(rej[0].message, "field 'extra' now holds DOUBLE values; column 'extra' "
-                                     "keeps type BIGINT and casts them");
-        CHECK_EQ_INT(rej[1].reason, PIPE_R_COERCE);
-        CHECK_EQ_STR(rej[1].message, "column 'extra' is BIGINT; the value '2.75' is not a whole "
-                                     "number, stored 2 (declare the column DOUBLE to keep the "
-                                     "fraction)");
+        CHECK_EQ_STR(rej[0].column, "extra");
     }
     arena_destroy(&mem);
     pipeline_free(p);
@@ -1097,6 +1095,149 @@ static void test_discovery(void)
     }
     arena_destroy(&mem);
     pipeline_free(p);
+}
+
+/* ---- 5b. type widening under schema discovery ------------------------------------------ */
+
+/* One batch of nd-json records (offsets 0..n-1) through p; the outcomes in *w. */
+static bool run_batch(struct pipeline *p, const char *const *texts, size_t n, struct arena *mem,
+                      struct pipeline_out *out, struct watch *w)
+{
+    arena_reset(mem);
+    return run(p, texts, n, mem, out, w) == 0;
+}
+
+static void test_widening(void)
+{
+    struct spec s = {
+        .input = "ts:string", .maps = {{"__time", "TIME_PARSE(\"ts\")"}}, .discovery = true};
+    struct arena mem;
+    arena_init(&mem, 64 * 1024, 0);
+    struct pipeline_out out;
+    static struct watch w;
+    static struct pipeline_rejection rej[8];
+    char cols[256];
+
+    /* 1. a new table: LONG, then 2.5 (DOUBLE), then "abc" (STRING), each
+     * value whole; the widenings name the column, both types and the offset */
+    struct pipeline *p = make(&s, NULL);
+    if (!p)
+        return;
+    const char *b1[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"x\":9007199254740993}",
+                        "{\"ts\":\"2023-06-14T00:00:01Z\",\"x\":2.5}",
+                        "{\"ts\":\"2023-06-14T00:00:02Z\",\"x\":7}"};
+    if (run_batch(p, b1, 3, &mem, &out, &w)) {
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "x:double");
+        /* rows before the widening keep their exact value (storage converts it) */
+        CHECK_CELL(p, &out, "x", 0, "long:9007199254740993");
+        CHECK_CELL(p, &out, "x", 1, "double:2.5");
+        CHECK_CELL(p, &out, "x", 2, "double:7.0");
+        for (int i = 0; i < 3; i++)
+            CHECK_EQ_INT(w.rows[i].outcome, PIPE_PROCESSED);
+        CHECK(pipeline_column(p, 0)->widened && pipeline_column(p, 0)->discovered);
+        CHECK_EQ_INT(pipeline_column(p, 0)->widened_from, SQL_LONG);
+        CHECK_EQ_INT(pipeline_column(p, 0)->widen_partition, 0);
+        CHECK_EQ_INT(pipeline_column(p, 0)->widen_offset, 1);
+        size_t nr = job_rejections(p, rej, 8);
+        CHECK_EQ_INT(nr, 1);
+        CHECK_EQ_INT(rej[0].outcome, PIPE_PROCESSED_WITH_WARNINGS);
+        CHECK_EQ_INT(rej[0].reason, PIPE_R_SCHEMA);
+        CHECK_EQ_STR(rej[0].column, "x");
+        CHECK_EQ_INT(rej[0].from_type, SQL_LONG);
+        CHECK_EQ_INT(rej[0].to_type, SQL_DOUBLE);
+        CHECK_EQ_INT(rej[0].partition, 0);
+        CHECK_EQ_INT(rej[0].offset, 1);
+        CHECK_EQ_STR(rej[0].message,
+                     "column 'x' widened from long to double: schema discovery found a value "
+                     "that long does not hold; earlier rows read as double");
+    }
+    pipeline_column(p, 0)->widened = false; /* the runner applied it */
+    const char *b2[] = {"{\"ts\":\"2023-06-14T00:00:03Z\",\"x\":1.5}",
+                        "{\"ts\":\"2023-06-14T00:00:04Z\",\"x\":\"abc\"}",
+                        "{\"ts\":\"2023-06-14T00:00:05Z\",\"x\":4}"};
+    if (run_batch(p, b2, 3, &mem, &out, &w)) {
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "x:string");
+        CHECK_CELL(p, &out, "x", 0, "double:1.5");
+        CHECK_CELL(p, &out, "x", 1, "string:abc");
+        CHECK_CELL(p, &out, "x", 2, "string:4");
+        for (int i = 0; i < 3; i++)
+            CHECK_EQ_INT(w.rows[i].outcome, PIPE_PROCESSED);
+        size_t nr = job_rejections(p, rej, 8);
+        CHECK_EQ_INT(nr, 2);
+        CHECK_EQ_INT(rej[1].from_type, SQL_DOUBLE);
+        CHECK_EQ_INT(rej[1].to_type, SQL_STRING);
+        CHECK_EQ_INT(rej[1].offset, 1);
+        CHECK(pipeline_column(p, 0)->widened);
+    }
+    pipeline_free(p);
+
+    /* 2. an object into a LONG column: STRING, the object as its JSON text */
+    p = make(&s, NULL);
+    const char *b3[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"o\":1}",
+                        "{\"ts\":\"2023-06-14T00:00:01Z\",\"o\":{\"k\":[1,2]}}"};
+    if (p && run_batch(p, b3, 2, &mem, &out, &w)) {
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "o:string");
+        CHECK_CELL(p, &out, "o", 1, "string:{\"k\":[1,2]}");
+        CHECK_EQ_INT(w.rows[1].outcome, PIPE_PROCESSED);
+    }
+    pipeline_free(p);
+
+    /* 3. the table already has x as a discovered LONG: a new job whose first
+     * value is 2.5 widens it on sight */
+    struct pipeline_table_col tc[] = {{"x", SQL_LONG, false, "long"}};
+    bool disc[] = {true}, decl[] = {false};
+    struct pipeline_table flex = {.cols = tc, .ncols = 1, .discovered = disc};
+    p = make(&s, &flex);
+    const char *b4[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"x\":2.5}",
+                        "{\"ts\":\"2023-06-14T00:00:01Z\",\"x\":3}"};
+    if (p && run_batch(p, b4, 2, &mem, &out, &w)) {
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "x:double");
+        CHECK_CELL(p, &out, "x", 0, "double:2.5");
+        CHECK_CELL(p, &out, "x", 1, "double:3.0");
+        CHECK_EQ_INT(w.rows[0].outcome, PIPE_PROCESSED);
+        CHECK(pipeline_column(p, 0)->widened);
+        size_t nr = job_rejections(p, rej, 8);
+        CHECK(nr == 1 && rej[0].offset == 0 && rej[0].to_type == SQL_DOUBLE);
+    }
+    pipeline_free(p);
+
+    /* 4. a column the user declared (flexible table), and a strict table:
+     * never widen; the rows say what they lost, naming column and type */
+    struct pipeline_table declared = {.cols = tc, .ncols = 1, .discovered = decl};
+    struct pipeline_table strict = {.strict = true, .cols = tc, .ncols = 1, .discovered = disc};
+    struct pipeline_table *never[] = {&declared, &strict};
+    for (int k = 0; k < 2; k++) {
+        p = make(&s, never[k]);
+        const char *b5[] = {"{\"ts\":\"2023-06-14T00:00:00Z\",\"x\":1}",
+                            "{\"ts\":\"2023-06-14T00:00:01Z\",\"x\":2.5}",
+                            "{\"ts\":\"2023-06-14T00:00:02Z\",\"x\":\"abc\"}"};
+        if (!p || !run_batch(p, b5, 3, &mem, &out, &w)) {
+            pipeline_free(p);
+            continue;
+        }
+        CHECK_EQ_STR(columns_str(p, cols, sizeof cols), "x:long");
+        CHECK(!pipeline_column(p, 0)->widened);
+        CHECK_CELL(p, &out, "x", 1, "long:2");
+        CHECK_CELL(p, &out, "x", 2, "NULL(long)");
+        CHECK_EQ_INT(w.rows[0].outcome, PIPE_PROCESSED);
+        CHECK_EQ_INT(w.rows[1].outcome, PIPE_PROCESSED_WITH_WARNINGS);
+        CHECK_EQ_INT(w.rows[1].reason, PIPE_R_COERCE);
+        CHECK_EQ_STR(w.rows[1].message, "column 'x' is BIGINT; the value '2.5' is not a whole "
+                                        "number, stored 2 (declare the column DOUBLE to keep "
+                                        "the fraction)");
+        CHECK_EQ_INT(w.rows[2].outcome, PIPE_PROCESSED_WITH_WARNINGS);
+        CHECK_EQ_STR(w.rows[2].message,
+                     "column 'x' is BIGINT; the value 'abc' cannot be converted, stored NULL");
+        size_t nr = job_rejections(p, rej, 8);
+        int notes = 0;
+        for (size_t i = 0; i < nr; i++) {
+            CHECK(rej[i].column[0] == '\0'); /* no widening recorded */
+            notes += rej[i].reason == PIPE_R_SCHEMA;
+        }
+        CHECK_EQ_INT(notes, 2); /* the field's own widenings are noted */
+        pipeline_free(p);
+    }
+    arena_destroy(&mem);
 }
 
 /* ---- 6. strict tables: coercion into declared column types ------------------------------ */
@@ -1874,6 +2015,7 @@ int main(void)
     test_measures();
     test_discovery();
     test_discovery_arrays();
+    test_widening();
     test_coercion();
     test_multiline_ndjson();
     test_csv();

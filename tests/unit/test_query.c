@@ -1,7 +1,8 @@
 /*
  * test_query.c — SQL execution end to end: builds tables with storage
  * (persisted segments and realtime rows in the same and in separate time
- * chunks; a detail table, an aggregate table with rolled-up measures, a
+ * chunks; a detail table, an aggregate table with rolled-up measures, tables
+ * whose column schema discovery widened (views of the older types), a
  * bigger one for the timeout and memory cap), then runs the SQL test files
  * tests/unit/sql_queries/<name>.txt through api_query_request_parse() and
  * query_execute(), and checks request parsing directly, and the memory
@@ -19,7 +20,8 @@
  *   -- expect-error: <Kind> <text>    the error's kind and a part of its message
  *   -- expect-contains: <text> the body contains text (repeatable)
  *   -- sqlite: <SQL>           the same rows from sqlite3 over the same data
- *                              (tables wiki and tiny; __time as epoch ms "t")
+ *                              (tables wiki, tiny, wided, wides, ...; __time as
+ *                              epoch ms "t")
  * Lines starting with "#" are comments.
  */
 #include "api/query_request.h"
@@ -243,6 +245,70 @@ static void build_tiny(const char *root)
     append(t, time + 7, 5, cv2, 4); /* realtime: one more in 01-02, four in 01-03 */
     sqlite_exec("CREATE TABLE tiny(t INTEGER, s TEXT, n INTEGER, d REAL)");
     sqlite_load("INSERT INTO tiny VALUES(?,?,?,?)", time, 12, cv, 3);
+}
+
+/*
+ * wided and wides: column w discovered as LONG and widened while rows came
+ * (schema discovery: storage_table_widen_column), so the views hold w as
+ * the types it had when they were written — a persisted LONG segment, a
+ * LONG buffer sealed by the widening and persisted, a DOUBLE segment, a
+ * DOUBLE buffer — and wides widens once more to STRING (a STRING buffer).
+ * Every view reads w as the table's type. The sqlite oracle holds the values
+ * as the table's type: REAL for wided, the text Druid prints for wides.
+ */
+static void build_widened(const char *root)
+{
+    static const struct storage_column cols[] = {
+        {"k", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
+        {"w", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 2};
+    static const int64_t H = 3600000;
+    sqlite_exec("CREATE TABLE wided(t INTEGER, k INTEGER, w REAL)");
+    sqlite_exec("CREATE TABLE wides(t INTEGER, k INTEGER, w TEXT)");
+    for (int str = 0; str < 2; str++) {
+        struct storage_table *t = open_table(root, str ? "wides" : "wided", &sch);
+        int64_t time[12];
+        struct sql_value k[12], w[12], o[12];
+        for (int i = 0; i < 12; i++) {
+            time[i] = T0 + i * 5 * H; /* three days */
+            k[i] = sql_long(i);
+        }
+        w[0] = sql_long(10), w[1] = sql_long(20), w[2] = sql_null(SQL_LONG), w[3] = sql_long(-5);
+        w[4] = sql_long(40), w[5] = sql_long(9007199254740993LL);
+        w[6] = sql_double(2.5), w[7] = sql_double(7), w[8] = sql_double(-1.25);
+        w[9] = sql_double(0.5);
+        w[10] = str ? sql_string("abc", 3) : sql_double(100);
+        w[11] = str ? sql_string("4", 1) : sql_null(SQL_DOUBLE);
+        struct sql_value *cv[2] = {k, w};
+        struct lerr err;
+        lerr_init(&err);
+        append(t, time, 4, cv, 2);
+        persist(t);
+        struct sql_value *c4[2] = {k + 4, w + 4};
+        append(t, time + 4, 2, c4, 2); /* a LONG buffer, sealed by the widening */
+        CHECK_MSG(storage_table_widen_column(t, 2, SQL_DOUBLE, &err) == 0, "%s", err.msg);
+        struct sql_value *c6[2] = {k + 6, w + 6};
+        append(t, time + 6, 3, c6, 2);
+        persist(t);
+        struct sql_value *c9[2] = {k + 9, w + 9};
+        append(t, time + 9, 1, c9, 2); /* a DOUBLE buffer */
+        if (str)
+            CHECK_MSG(storage_table_widen_column(t, 2, SQL_STRING, &err) == 0, "%s", err.msg);
+        struct sql_value *c10[2] = {k + 10, w + 10};
+        append(t, time + 10, 2, c10, 2);
+        /* the oracle: each value as the table's type reads it */
+        struct arena mem;
+        arena_init(&mem, 4096, 0);
+        for (int i = 0; i < 12; i++)
+            o[i] = w[i].is_null ? w[i]
+                                : sql_value_cast(&w[i], str ? SQL_STRING : SQL_DOUBLE, &mem);
+        struct sql_value *oc[2] = {k, o};
+        sqlite_load(str ? "INSERT INTO wides VALUES(?,?,?)" : "INSERT INTO wided VALUES(?,?,?)",
+                    time, 12, oc, 2);
+        arena_destroy(&mem);
+    }
 }
 
 /* wiki: 3000 generated edits over three days; day 1 and most of day 2
@@ -2339,6 +2405,7 @@ int main(int argc, char **argv)
     build_mv(root);
     build_arr(root);
     build_mvr(root);
+    build_widened(root);
 
     test_memory();
     test_parallel_agg();
@@ -2379,6 +2446,7 @@ int main(int argc, char **argv)
         run_file(dir, "wiki.txt");
         run_file(dir, "tiny.txt");
         run_file(dir, "parallel.txt");
+        run_file(dir, "widened.txt");
         /* random statements over the table of many segments, split as above */
         test_random_queries("many", 50);
         query__like_par_min = like_min;
@@ -2396,6 +2464,7 @@ int main(int argc, char **argv)
         run_file(dir, "parallel.txt");
         run_file(dir, "multivalue.txt");
         run_file(dir, "sketches.txt");
+        run_file(dir, "widened.txt");
         /* random statements, every aggregation on several threads */
         test_random_queries("wiki", 100);
         test_random_queries("many", 50);

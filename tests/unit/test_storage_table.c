@@ -4,7 +4,9 @@
  * failing and a succeeding commit, persist triggers, compaction (answers
  * unchanged, old files deleted only after the last snapshot), start-up
  * cleanup (unknown files removed, known ones validated), drop, schema
- * discovery, and time chunks.
+ * discovery, type widening (buffers and segments of the old type read as
+ * the new one, before and after persist, compaction and a reopen), and time
+ * chunks.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -771,6 +773,183 @@ static void test_add_column(void)
     free(dir);
 }
 
+/* ---- type widening under schema discovery ------------------------------------------- */
+
+/* Appends one row with column 3 (x) = *x at time t. */
+static void append_x(struct storage_table *t, int64_t tm, struct sql_value x)
+{
+    struct sql_value v = sql_long(1), s = sql_string("s", 1);
+    struct storage_batch_col bc[3] = {
+        {.col = 1, .values = &v}, {.col = 2, .values = &s}, {.col = 3, .values = &x}};
+    struct storage_batch b = {.nrows = 1, .time = &tm, .ncols = 3, .cols = bc};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK_MSG(storage_table_append(t, &b, &err) == 0, "append: %s", err.msg);
+}
+
+/* Every row's x as text in time order ("1,2,2.5,abc"), and which types the
+ * views store x as (a bit per enum sql_type). */
+static void read_x(struct storage_table *t, int want_type, char *out, size_t cap, unsigned *stored)
+{
+    struct storage_snapshot *sn = storage_table_snapshot(t);
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    char text[64][32] = {{0}};
+    int64_t when[64];
+    size_t n = 0;
+    *stored = 0;
+    for (size_t i = 0; i < sn->nviews; i++) {
+        const struct storage_view *v = sn->views[i];
+        *stored |= 1u << storage_view_column_type(v, 3);
+        struct sql_value *cv = tst_read_col(v, 3, &mem);
+        int64_t tm[64];
+        uint64_t rows = storage_view_rows(v);
+        struct storage_scan *sc = storage_scan_new(v);
+        struct lerr err;
+        lerr_init(&err);
+        CHECK(rows <= 64 && storage_scan_time(sc, 0, (uint32_t)rows, tm, &err) == 0);
+        storage_scan_free(sc);
+        for (uint64_t r = 0; cv && r < rows && n < 64; r++, n++) {
+            CHECK_MSG(cv[r].type == want_type, "view %s row %llu: type %d, want %d",
+                      storage_view_name(v), (unsigned long long)r, cv[r].type, want_type);
+            struct buf b;
+            buf_init(&b, 64);
+            sql_value_to_text(&cv[r], &b, false);
+            snprintf(text[n], sizeof text[n], "%s", buf_cstr(&b));
+            buf_free(&b);
+            when[n] = tm[r];
+        }
+        free(cv);
+    }
+    /* time order (rows were appended one per millisecond) */
+    size_t o = 0;
+    out[0] = '\0';
+    for (int64_t k = 0; k < 64; k++)
+        for (size_t j = 0; j < n; j++)
+            if (when[j] == T0 + k)
+                o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%s", o ? "," : "",
+                                      text[j]);
+    arena_destroy(&mem);
+    storage_snapshot_free(sn);
+}
+
+static void test_widen_column(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_DAY);
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "w", &ds, NULL, &t, &err) == 0);
+    struct storage_column xc = {.name = "x", .type = SQL_LONG};
+    CHECK_EQ_INT(storage_table_add_column(t, &xc, &err), 3);
+    struct tst_catalog cat = {0};
+    /* a persisted segment of longs, then longs in a buffer; 2^53 + 1 is exact
+     * as a long, and as a double it reads as the nearest double (2^53) */
+    append_x(t, T0 + 0, sql_long(1));
+    append_x(t, T0 + 1, sql_long(-2));
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    append_x(t, T0 + 2, sql_long(3));
+    append_x(t, T0 + 3, sql_long(9007199254740993LL));
+
+    /* refused: narrower, the same, __time, a measure-free bad index */
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_widen_column(t, 3, SQL_LONG, &err), LERR_INVALID);
+    CHECK(strstr(err.msg, "cannot widen from long to long") != NULL);
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_widen_column(t, 0, SQL_DOUBLE, &err), LERR_INVALID);
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_widen_column(t, 9, SQL_DOUBLE, &err), LERR_INVALID);
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_widen_column(t, 2, SQL_DOUBLE, &err), LERR_INVALID); /* string */
+
+    /* LONG -> DOUBLE: the segment and the sealed buffer stay LONG, read as DOUBLE */
+    lerr_init(&err);
+    CHECK_MSG(storage_table_widen_column(t, 3, SQL_DOUBLE, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(storage_table_column(t, 3)->type, SQL_DOUBLE);
+    append_x(t, T0 + 4, sql_double(2.5));
+    append_x(t, T0 + 5, sql_long(7)); /* a long into the new buffer: 7.0 */
+    char got[512];
+    unsigned stored;
+    read_x(t, SQL_DOUBLE, got, sizeof got, &stored);
+    CHECK_EQ_STR(got, "1.0,-2.0,3.0,9.007199254740992E15,2.5,7.0");
+    CHECK_MSG(stored == ((1u << SQL_LONG) | (1u << SQL_DOUBLE)), "stored types %x", stored);
+
+    /* numeric reads of a LONG view as doubles (aggregates' fast path) */
+    struct storage_snapshot *sn = storage_table_snapshot(t);
+    double sum = 0;
+    for (size_t i = 0; i < sn->nviews; i++) {
+        double d[8];
+        bool nl[8];
+        uint64_t rows = storage_view_rows(sn->views[i]);
+        struct storage_scan *sc = storage_scan_new(sn->views[i]);
+        CHECK(rows <= 8 && storage_scan_doubles(sc, 3, 0, (uint32_t)rows, d, nl, &err) == 0);
+        for (uint64_t r = 0; r < rows; r++)
+            sum += nl[r] ? 0 : d[r];
+        storage_scan_free(sc);
+    }
+    CHECK_MSG(sum == 1 - 2 + 3 + 9007199254740992.0 + 2.5 + 7, "sum %.17g", sum);
+    storage_snapshot_free(sn);
+
+    /* DOUBLE -> STRING: numbers read as Druid prints them */
+    lerr_init(&err);
+    CHECK_MSG(storage_table_widen_column(t, 3, SQL_STRING, &err) == 0, "%s", err.msg);
+    append_x(t, T0 + 6, sql_string("abc", 3));
+    read_x(t, SQL_STRING, got, sizeof got, &stored);
+    CHECK_EQ_STR(got, "1,-2,3,9007199254740993,2.5,7.0,abc");
+    lerr_init(&err);
+    CHECK_EQ_INT(storage_table_widen_column(t, 3, SQL_DOUBLE, &err), LERR_INVALID);
+
+    /* persist: each buffer is written with its own types, and reads the same */
+    CHECK_MSG(storage_table_persist(t, tst_commit, &cat, &err) == 0, "%s", err.msg);
+    read_x(t, SQL_STRING, got, sizeof got, &stored);
+    CHECK_EQ_STR(got, "1,-2,3,9007199254740993,2.5,7.0,abc");
+    CHECK_MSG(stored == ((1u << SQL_LONG) | (1u << SQL_DOUBLE) | (1u << SQL_STRING)),
+              "persisted types %x", stored);
+    /* compaction rewrites them as the table's type */
+    bool did = false;
+    CHECK(storage_table_compact(t, NULL, tst_commit, &cat, &did, &err) == 0 && did);
+    read_x(t, SQL_STRING, got, sizeof got, &stored);
+    CHECK_EQ_STR(got, "1,-2,3,9007199254740993,2.5,7.0,abc");
+    CHECK_MSG(stored == (1u << SQL_STRING), "compacted types %x", stored);
+    storage_table_free(t);
+
+    /* reopened with the widened schema (what the catalog holds) */
+    struct storage_column wcols[] = {dcols[0], dcols[1], {.name = "x", .type = SQL_STRING}};
+    struct storage_schema ws = ds;
+    ws.cols = wcols;
+    ws.ncols = 3;
+    struct storage_open_opts oo = {.known = tst_known(&cat), .nknown = cat.n};
+    CHECK(storage_table_open(dir, "w", &ws, &oo, &t, &err) == 0);
+    read_x(t, SQL_STRING, got, sizeof got, &stored);
+    CHECK_EQ_STR(got, "1,-2,3,9007199254740993,2.5,7.0,abc");
+
+    /* a REPLACE's staging table widened over buffers of the old types: the
+     * swap writes each buffer with the types it holds */
+    char *sdir = tst_mkdtemp();
+    struct storage_table *src;
+    CHECK(storage_table_open(sdir, "w-staging", &ds, NULL, &src, &err) == 0);
+    CHECK_EQ_INT(storage_table_add_column(src, &xc, &err), 3);
+    append_x(src, T0 + 0, sql_long(5));
+    CHECK(storage_table_widen_column(src, 3, SQL_DOUBLE, &err) == 0);
+    append_x(src, T0 + 1, sql_double(0.25));
+    CHECK(storage_table_widen_column(src, 3, SQL_STRING, &err) == 0);
+    append_x(src, T0 + 2, sql_string("z", 1));
+    CHECK_MSG(storage_table_replace(t, src, NULL, INT64_MIN, INT64_MAX, tst_commit, &cat, &err) ==
+                  0,
+              "replace: %s", err.msg);
+    read_x(t, SQL_STRING, got, sizeof got, &stored);
+    CHECK_EQ_STR(got, "5,0.25,z");
+    CHECK_MSG(stored == ((1u << SQL_LONG) | (1u << SQL_DOUBLE) | (1u << SQL_STRING)),
+              "replaced types %x", stored);
+    storage_table_free(src);
+    storage_table_free(t);
+    tst_rmtree(sdir);
+    free(sdir);
+    tst_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     log_set_level((enum log_level)(LOG_ERROR + 1));
@@ -782,6 +961,7 @@ int main(void)
     test_compaction();
     test_startup();
     test_add_column();
+    test_widen_column();
     test_concurrent(false);
     test_concurrent(true);
     return check_summary();
