@@ -192,6 +192,9 @@ struct job_spec {
     enum catalog_read_from read_from;     /* default latest */
     enum catalog_ingest_mode mode;        /* default append */
     bool use_schema_discovery;
+    /* arrayIngestMode "mvd" (Druid's): arrays of strings become multi-value
+     * string columns instead of ARRAY<STRING> (default "array": false) */
+    bool array_mvd;
     bool has_format;               /* source.formatSettings and inputSchema are there */
     struct format_settings format; /* source.formatSettings */
     struct sql_schema input;       /* source.inputSchema */

@@ -80,12 +80,15 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
     if (!doc)
         return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
     json_t *schema = json_object_get(doc, "schema");
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(schema, json_pack("{s:s, s:s, s:s}", "name", cols[i].name,
-                                                "dataType", cols[i].data_type, "columnType",
-                                                catalog_column_type_name(
-                                                    cols[i].measure ? CATALOG_COLUMN_MEASURE
-                                                                    : CATALOG_COLUMN_DIMENSION)));
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_pack(
+            "{s:s, s:s, s:s}", "name", cols[i].name, "dataType", cols[i].data_type, "columnType",
+            catalog_column_type_name(cols[i].measure ? CATALOG_COLUMN_MEASURE
+                                                     : CATALOG_COLUMN_DIMENSION));
+        if (c && cols[i].mv_handling)
+            json_object_set_new(c, "multiValueHandling", json_string(cols[i].mv_handling));
+        json_array_append_new(schema, c);
+    }
     struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
     snprintf(nd.name, sizeof nd.name, "%s", table);
     json_decref(doc);

@@ -24,6 +24,7 @@ struct catalog_new_column {
     const char *name;
     const char *data_type; /* "string", "long", ..., or a measure type ("longSum") */
     bool measure;
+    const char *mv_handling; /* a multi-value string's multiValueHandling, or NULL */
 };
 
 /*

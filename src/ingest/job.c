@@ -112,6 +112,8 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                 sc.agg = *c->agg;
             if (sc.type == SQL_ARRAY && c->elem) /* a discovered array of primitives */
                 sc.elem = c->elem;
+            else if (sc.type == SQL_ARRAY && c->multi_value)
+                ; /* a multi-value string (arrayIngestMode "mvd"): ARRAY without elements */
             else if (sc.type == SQL_ARRAY || sc.type == SQL_NULL)
                 sc.type = SQL_STRING;
             idx = storage_table_add_column(r->table->st, &sc, err);
@@ -119,7 +121,8 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                 rc = err->code;
                 break;
             }
-            const char *dt = c->measure             ? NULL
+            const char *dt = c->measure                               ? NULL
+                             : sc.type == SQL_ARRAY && c->multi_value ? "string"
                              : sc.type == SQL_ARRAY ? storage_array_type_name(sc.elem)
                                                     : sql_type_name(sc.type);
             if (c->measure) {
@@ -146,7 +149,10 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     snprintf(types[nnew], sizeof types[nnew], "%s%s", base, suffix);
                 dt = types[nnew];
             }
-            add[nnew++] = (struct catalog_new_column){c->name, dt, c->measure};
+            add[nnew++] = (struct catalog_new_column){
+                c->name, dt, c->measure,
+                sc.type == SQL_ARRAY && c->multi_value ? storage_mv_handling_name(c->mv_handling)
+                                                       : NULL};
         }
         c->storage_col = idx;
     }

@@ -113,6 +113,7 @@ struct pipeline {
     size_t nmaps;
     int time_map; /* index of the __time mapping */
     bool discovery;
+    bool array_mvd; /* arrayIngestMode "mvd": string arrays as multi-value strings */
     const struct pipeline_table *table;
     bool has_table;
     bool aggregate, strict;
@@ -291,6 +292,16 @@ static int add_column(struct pipeline *p, const char *name, uint8_t type, bool m
     return (int)i;
 }
 
+/* Makes a new column a multi-value string (type ARRAY without an element
+ * type), its values sorted as Druid's default multiValueHandling does. */
+static void as_multi_value(struct pipeline_column *c)
+{
+    c->type = SQL_ARRAY;
+    c->elem = SQL_NULL;
+    c->multi_value = true;
+    c->mv_handling = STORAGE_MV_SORTED_ARRAY;
+}
+
 static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_mapping *m,
                            const struct sql_schema *sch, const struct sql_options *so,
                            struct lerr *err)
@@ -350,6 +361,11 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
         mp->out_col = add_column(p, col, (uint8_t)type, false, NULL, -1);
         if (mp->out_col < 0)
             return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
+        /* arrayIngestMode "mvd": a new column fed by a string (or array) field
+         * as it is holds its arrays as a multi-value string, as Druid's string
+         * dimensions do */
+        if (p->array_mvd && mp->is_ref && !tc && (type == SQL_STRING || type == SQL_ARRAY))
+            as_multi_value(&p->cols[mp->out_col]);
         return 0;
     }
     /* A measure: rows carry states of the column's own aggregator, which the
@@ -392,6 +408,7 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
         goto out;
     }
     p->discovery = js->use_schema_discovery;
+    p->array_mvd = js->array_mvd;
     p->table_name = arena_strdup(&p->mem, js->table_name);
     p->ntable_cols = p->has_table ? p->table->ncols : 0;
     p->parser =
@@ -725,8 +742,13 @@ static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
         if (ci < 0)
             return LERR_NOMEM;
         if (fi->type == SQL_ARRAY && p->cols[ci].type == SQL_ARRAY && !p->cols[ci].multi_value &&
-            !p->cols[ci].elem)
+            !p->cols[ci].elem) {
             p->cols[ci].elem = fi->elem_type == SQL_NULL ? SQL_STRING : fi->elem_type;
+            /* arrayIngestMode "mvd": strings (or strings with numbers) as a
+             * multi-value string; arrays of numbers stay typed arrays */
+            if (p->array_mvd && p->cols[ci].elem == SQL_STRING)
+                as_multi_value(&p->cols[ci]);
+        }
         if (idx[j] < p->held_cap && p->held[idx[j]]) {
             p->held[idx[j]] = 0;
             p->nheld--;
