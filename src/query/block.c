@@ -632,9 +632,10 @@ static int agg_sql(struct query__run *r, const struct query__agg_plan *a, const 
     struct arena *mem = &r->x->keep;
     /* COUNT(DISTINCT) of a multi-value column counts its values (Druid) */
     const struct sql_schema *sch = &r->p->src->schema;
-    bool per_value = c->kind == SQL_AGG_COUNT_DISTINCT && a->arg_col >= 0 &&
-                     (size_t)a->arg_col < sch->n &&
-                     (sch->fields[a->arg_col].flags & SQL_FIELD_MULTI_VALUE);
+    bool per_value = c->kind == SQL_AGG_COUNT_DISTINCT &&
+                     ((a->arg_col >= 0 && (size_t)a->arg_col < sch->n &&
+                       (sch->fields[a->arg_col].flags & SQL_FIELD_MULTI_VALUE)) ||
+                      sql_expr_is_multi_value(c->args[0]));
     FOR_ROWS({
         struct sql_value av[2];
         for (int i = 0; i < c->nargs && i < 2; i++)
@@ -766,8 +767,9 @@ static int mv_key(const struct query__run *r)
         return -1;
     for (size_t i = 0; i < p->q->nkeys; i++) {
         int c = p->key_cols[i];
-        if (c >= 0 && (size_t)c < p->src->schema.n &&
-            (p->src->schema.fields[c].flags & SQL_FIELD_MULTI_VALUE))
+        if ((c >= 0 && (size_t)c < p->src->schema.n &&
+             (p->src->schema.fields[c].flags & SQL_FIELD_MULTI_VALUE)) ||
+            sql_expr_is_multi_value(p->q->keys[i])) /* UPPER(tags): one group per value too */
             return (int)i;
     }
     return -1;

@@ -527,15 +527,20 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
         return rc;
     if ((rc = query__exec_header(q, x, res)))
         return rc;
-    /* items that are a multi-value column itself (or, grouped, its key) */
+    /* items that are a multi-value column itself or a function mapped over
+     * one (or, grouped, such a key) */
     bool *mv = NULL;
     for (size_t i = 0; i < q->nitems; i++) {
         uint32_t f;
-        if (!sql_expr_is_ref(q->items[i].expr, &f))
-            continue;
-        if (q->aggregate && (f >= q->nkeys || !sql_expr_is_ref(q->keys[f], &f)))
-            continue;
-        if (f >= src->schema.n || !(src->schema.fields[f].flags & SQL_FIELD_MULTI_VALUE))
+        const struct sql_expr *e = q->items[i].expr;
+        bool is_mv = sql_expr_is_multi_value(e);
+        if (!is_mv && sql_expr_is_ref(e, &f)) {
+            if (q->aggregate && f < q->nkeys && sql_expr_is_multi_value(q->keys[f]))
+                is_mv = true;
+            else if (!q->aggregate || (f < q->nkeys && sql_expr_is_ref(q->keys[f], &f)))
+                is_mv = f < src->schema.n && (src->schema.fields[f].flags & SQL_FIELD_MULTI_VALUE);
+        }
+        if (!is_mv)
             continue;
         if (!mv && !(mv = arena_zalloc(&x->keep, q->nitems)))
             return query__ctx_nomem(x, "the result");

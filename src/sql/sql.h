@@ -295,6 +295,11 @@ size_t sql_expr_refs(const struct sql_expr *e, const uint32_t **fields);
  * expression's type, a NULL of that type when it is NULL, and a cast
  * otherwise (so a caller may hand the first two through without evaluating). */
 bool sql_expr_is_ref(const struct sql_expr *e, uint32_t *field);
+/* True when the expression is a scalar function mapped over the values of
+ * multi-value strings (UPPER(tags), tags || '-x'): its value is an ARRAY of
+ * VARCHAR, a multi-value string (NULL: no values), which GROUP BY explodes
+ * and results present as they present a multi-value column. */
+bool sql_expr_is_multi_value(const struct sql_expr *e);
 
 /*
  * Evaluates a scalar expression over one row: row[i] is the value of
