@@ -436,6 +436,26 @@ static int bind_mv_map(struct sql_bctx *b, struct sql_node *n)
 
 bool sql_expr_is_multi_value(const struct sql_expr *e) { return e->root->fn == sql_eval_mv_map; }
 
+int sql_expr_elem_type(const struct sql_expr *e)
+{
+    const struct sql_node *r = e->root;
+    if (r->type != SQL_ARRAY || e->agg)
+        return SQL_NULL;
+    if (r->kind == NK_LIT) { /* a folded array: its elements' common type */
+        int t = SQL_NULL;
+        for (uint32_t i = 0; !r->k.is_null && i < r->k.v.a.n; i++) {
+            const struct sql_value *x = &r->k.v.a.items[i];
+            if (x->is_null)
+                continue;
+            if (t != SQL_NULL && t != x->type)
+                return SQL_NULL;
+            t = x->type;
+        }
+        return t != SQL_NULL ? t : r->ttype;
+    }
+    return r->kind == NK_CALL ? r->ttype : SQL_NULL;
+}
+
 int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
 {
     if (b->err && b->err->code)

@@ -197,6 +197,9 @@ struct sql_field {
      * or NULL; and SQL_FIELD_* flags. Expressions ignore both. */
     const char *qual;
     uint8_t flags;
+    /* A stored typed ARRAY column's element type (SQL_LONG for ARRAY<LONG>),
+     * SQL_NULL otherwise; only result headers read it. */
+    uint8_t elem;
 };
 
 /* The field answers only to its qualified name (t.col) and is not part of
@@ -300,6 +303,10 @@ bool sql_expr_is_ref(const struct sql_expr *e, uint32_t *field);
  * VARCHAR, a multi-value string (NULL: no values), which GROUP BY explodes
  * and results present as they present a multi-value column. */
 bool sql_expr_is_multi_value(const struct sql_expr *e);
+/* An ARRAY expression's element type when the binder knows it (ARRAY[1, 2]:
+ * SQL_LONG; the array and multi-value functions' results), else SQL_NULL
+ * (a reference: the field's elem says it). */
+int sql_expr_elem_type(const struct sql_expr *e);
 
 /*
  * Evaluates a scalar expression over one row: row[i] is the value of
