@@ -182,6 +182,11 @@ struct job_spec_mapping {
     const char *column;     /* columnName (NULL when missing: the pipeline says so) */
     const char *expression; /* expression (NULL when missing) */
     bool aggregation;       /* isAggregation */
+    /* Set by a reingestion (not in documents): the source column is a typed
+     * ARRAY of this element type, or a multi-value string; a column the job
+     * creates for it keeps that type. */
+    uint8_t array_elem;
+    bool multi_value;
 };
 
 struct job_spec {

@@ -361,11 +361,20 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
         mp->out_col = add_column(p, col, (uint8_t)type, false, NULL, -1);
         if (mp->out_col < 0)
             return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
-        /* arrayIngestMode "mvd": a new column fed by a string (or array) field
-         * as it is holds its arrays as a multi-value string, as Druid's string
-         * dimensions do */
-        if (p->array_mvd && mp->is_ref && !tc && (type == SQL_STRING || type == SQL_ARRAY))
-            as_multi_value(&p->cols[mp->out_col]);
+        /* A new column keeps a reingested typed array's type or a multi-value
+         * string's (the mapping's hints); with arrayIngestMode "mvd" one fed
+         * by a string (or array) field as it is, or by an array of strings,
+         * holds a multi-value string, as Druid's string dimensions do */
+        struct pipeline_column *c = &p->cols[mp->out_col];
+        bool textual = type == SQL_STRING || type == SQL_ARRAY;
+        if (!tc && m->array_elem && textual) {
+            c->type = SQL_ARRAY; /* a reingested typed array stays one */
+            c->elem = m->array_elem;
+        }
+        bool mvd_strings = p->array_mvd &&
+                           (c->elem == SQL_STRING || (mp->is_ref && !c->elem && textual));
+        if (!tc && (m->multi_value || mvd_strings))
+            as_multi_value(c);
         return 0;
     }
     /* A measure: rows carry states of the column's own aggregator, which the

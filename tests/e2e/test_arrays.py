@@ -337,6 +337,26 @@ try:
     c.eq(sql(s, "SELECT tags FROM sqlarr"), [['["q", "p"]']], "sql insert in array mode: text")
     c.eq(sql(s, "SELECT tags FROM sqlmvd WHERE tags = 'p'"), [[["p", "q"]]],
          "sql insert with context.arrayIngestMode mvd: a multi-value string")
+    # reingestion (INSERT INTO t2 SELECT * FROM t1) keeps typed arrays and
+    # multi-value strings; with context.arrayIngestMode mvd, string arrays
+    # become multi-value strings (arrays of numbers stay typed)
+    for table, src, ctx in (("acopy", "amode", {}), ("mcopy", "mmode", {}),
+                            ("amcopy", "amode", {"arrayIngestMode": "mvd"})):
+        r = s.req("POST", "/v1/query/sql", {
+            "query": f"INSERT INTO {table} SELECT * FROM {src} PARTITIONED BY DAY",
+            "context": ctx})
+        c.eq((r.status, r.raw if r.status != 202 else ""), (202, ""), f"reingest into {table}")
+        c.eq(wait_for(lambda: count(table) == len(MODE_EVENTS)), True, f"{table} rows")
+    c.eq(mode_types(s, "acopy"), mode_types(s, "amode"), "reingested typed arrays stay typed")
+    c.eq(sql(s, "SELECT n, tags, nums, mixed FROM acopy ORDER BY n"),
+         sql(s, "SELECT n, tags, nums, mixed FROM amode ORDER BY n"), "reingested array values")
+    c.eq(mode_types(s, "mcopy"), mode_types(s, "mmode"), "reingested multi-value strings stay so")
+    c.eq(sql(s, "SELECT n, tags, nums, mixed FROM mcopy ORDER BY n"),
+         sql(s, "SELECT n, tags, nums, mixed FROM mmode ORDER BY n"), "reingested multi-values")
+    c.eq(mode_types(s, "amcopy"), [["tags", "VARCHAR"], ["nums", "BIGINT ARRAY"],
+                                   ["mixed", "VARCHAR"]], "reingested in mvd mode")
+    c.eq(sql(s, "SELECT n FROM amcopy WHERE tags = 'a' ORDER BY n"), [[0], [3]],
+         "reingested in mvd mode: multi-value semantics")
 
     # ---- hostile values: counted as processed with warnings that say why
     c.ok(produce(B, "arr", events([(la, MISSING, da) for (la, da), _, _ in HOSTILE], len(ROWS))),
