@@ -264,12 +264,15 @@ static int to_memtable(struct query__rel *R, const struct query__result *res, co
     if (!mt->fields || !mt->cols)
         return query__ctx_nomem(x, "a subquery's rows");
     for (size_t c = 0; c < nc; c++) {
-        mt->fields[c] = (struct sql_field){res->names[c],
-                                           strlen(res->names[c]),
-                                           res->types[c],
-                                           qual,
-                                           0,
-                                           res->elems ? res->elems[c] : SQL_NULL};
+        /* a multi-value string (a column, or a function mapped over one)
+         * stays one for the blocks above */
+        bool mv = res->mv && res->mv[c] && res->types[c] == SQL_ARRAY;
+        mt->fields[c] = (struct sql_field){.name = res->names[c],
+                                           .name_len = strlen(res->names[c]),
+                                           .type = res->types[c],
+                                           .qual = qual,
+                                           .flags = mv ? SQL_FIELD_MULTI_VALUE : 0,
+                                           .elem = res->elems ? res->elems[c] : SQL_NULL};
         mt->cols[c] = arena_alloc(&x->keep, (nr ? nr : 1) * sizeof *mt->cols[c]);
         if (!mt->cols[c])
             return query__ctx_nomem(x, "a subquery's rows");
@@ -292,7 +295,7 @@ static int requalify(struct query__rel *R, const struct query__memtable *in, con
     for (size_t i = 0; i < in->ncols; i++) {
         out->fields[i] = in->fields[i];
         out->fields[i].qual = qual;
-        out->fields[i].flags = 0;
+        out->fields[i].flags &= SQL_FIELD_MULTI_VALUE; /* a multi-value string stays one */
     }
     return 0;
 }
