@@ -565,7 +565,7 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
                 el = col ? SQL_NULL : sql_expr_elem_type(k);
             }
             if (col && f < src->schema.n)
-                el = src->schema.fields[f].elem;
+                el = sql_field_elem(&src->schema.fields[f]);
         } else {
             el = sql_expr_elem_type(e);
         }

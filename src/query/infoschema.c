@@ -326,7 +326,7 @@ static int start_table(const struct systable *st, struct query__memtable *t, str
         return query__ctx_nomem(x, "a system table");
     for (size_t c = 0; c < t->ncols; c++) {
         const struct colspec *cs = &st->cols[c];
-        t->fields[c] = (struct sql_field){cs->name, strlen(cs->name), cs->type, NULL, 0, 0};
+        t->fields[c] = (struct sql_field){cs->name, strlen(cs->name), cs->type, NULL, 0};
     }
     return 0;
 }

@@ -203,13 +203,10 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
         const struct storage_column *c = &snap->cols[i];
         /* a stored ARRAY column without an element type is a multi-value
          * string (Druid's semantics); a typed array is a plain ARRAY */
-        fields[i] = (struct sql_field){
-            c->name,
-            strlen(c->name),
-            c->type,
-            NULL,
-            c->type == SQL_ARRAY && c->elem == SQL_NULL ? SQL_FIELD_MULTI_VALUE : 0,
-            c->elem};
+        fields[i] = (struct sql_field){c->name, strlen(c->name), c->type, NULL,
+                                       c->type == SQL_ARRAY && c->elem == SQL_NULL
+                                           ? SQL_FIELD_MULTI_VALUE
+                                           : SQL_FIELD_ELEM(c->elem)};
     }
     src->snap = snap;
     src->schema = (struct sql_schema){fields, n};
@@ -271,8 +268,9 @@ static int to_memtable(struct query__rel *R, const struct query__result *res, co
                                            .name_len = strlen(res->names[c]),
                                            .type = res->types[c],
                                            .qual = qual,
-                                           .flags = mv ? SQL_FIELD_MULTI_VALUE : 0,
-                                           .elem = res->elems ? res->elems[c] : SQL_NULL};
+                                           .flags = mv           ? SQL_FIELD_MULTI_VALUE
+                                                    : res->elems ? SQL_FIELD_ELEM(res->elems[c])
+                                                                 : 0};
         mt->cols[c] = arena_alloc(&x->keep, (nr ? nr : 1) * sizeof *mt->cols[c]);
         if (!mt->cols[c])
             return query__ctx_nomem(x, "a subquery's rows");
@@ -295,7 +293,8 @@ static int requalify(struct query__rel *R, const struct query__memtable *in, con
     for (size_t i = 0; i < in->ncols; i++) {
         out->fields[i] = in->fields[i];
         out->fields[i].qual = qual;
-        out->fields[i].flags &= SQL_FIELD_MULTI_VALUE; /* a multi-value string stays one */
+        /* a multi-value string stays one; a typed array keeps its element type */
+        out->fields[i].flags &= (uint8_t)~SQL_FIELD_QUALIFIED_ONLY;
     }
     return 0;
 }
@@ -663,7 +662,7 @@ static int union_all(struct query__rel *R, const struct sql_stmt *s, const struc
         return query__ctx_nomem(x, "UNION rows");
     for (size_t c = 0; c < nc; c++) {
         out->fields[c] =
-            (struct sql_field){parts[0].names[c], strlen(parts[0].names[c]), types[c], NULL, 0, 0};
+            (struct sql_field){parts[0].names[c], strlen(parts[0].names[c]), types[c], NULL, 0};
         struct sql_value *v = arena_alloc(&x->keep, (total ? total : 1) * sizeof *v);
         if (!v)
             return query__ctx_nomem(x, "UNION rows");
@@ -913,7 +912,7 @@ static int join_output(struct query__rel *R, const struct sql_from *j,
         out->fields[nu + L->ncols + (size_t)rc2].flags |= SQL_FIELD_QUALIFIED_ONLY;
         int lt = L->fields[lc].type, rt = Rt->fields[rc2].type;
         int t = lt == rt ? lt : lt == SQL_NULL ? rt : lt;
-        out->fields[u] = (struct sql_field){name, len, (uint8_t)t, NULL, 0, 0};
+        out->fields[u] = (struct sql_field){name, len, (uint8_t)t, NULL, 0};
         for (size_t i = 0; i < n; i++) {
             struct sql_value v = p->l[i] == UINT32_MAX ? sql_null(t) : L->cols[lc][p->l[i]];
             if (v.is_null && p->r[i] != UINT32_MAX)
@@ -986,7 +985,7 @@ static int unnest(struct query__rel *R, const struct sql_stmt *s, const struct s
             out->cols[c][i] = L->cols[c][p.l[i]];
     }
     const char *col = u->ncol_aliases ? u->col_aliases[0] : "EXPR$0";
-    out->fields[L->ncols] = (struct sql_field){col, strlen(col), (uint8_t)etype, u->alias, 0, 0};
+    out->fields[L->ncols] = (struct sql_field){col, strlen(col), (uint8_t)etype, u->alias, 0};
     for (size_t i = 0; i < p.n; i++) {
         const struct sql_value *v = &vals[p.l[i]];
         struct sql_value el = v->type == SQL_ARRAY ? v->v.a.items[p.r[i]] : *v;

@@ -197,9 +197,6 @@ struct sql_field {
      * or NULL; and SQL_FIELD_* flags. Expressions ignore both. */
     const char *qual;
     uint8_t flags;
-    /* A stored typed ARRAY column's element type (SQL_LONG for ARRAY<LONG>),
-     * SQL_NULL otherwise; only result headers read it. */
-    uint8_t elem;
 };
 
 /* The field answers only to its qualified name (t.col) and is not part of
@@ -211,6 +208,15 @@ struct sql_field {
  * when it is true of ANY of the row's values (its negation, <> or NOT, when
  * of none), NULL for a row without values. Expressions honour it too. */
 #define SQL_FIELD_MULTI_VALUE 0x02
+/* The upper four bits: a stored typed ARRAY column's element type
+ * (SQL_LONG for ARRAY<LONG>; SQL_NULL otherwise), which only result
+ * headers read. */
+#define SQL_FIELD_ELEM_SHIFT 4
+#define SQL_FIELD_ELEM(t) ((uint8_t)((unsigned)(t) << SQL_FIELD_ELEM_SHIFT))
+static inline int sql_field_elem(const struct sql_field *f)
+{
+    return f->flags >> SQL_FIELD_ELEM_SHIFT;
+}
 
 struct sql_schema {
     const struct sql_field *fields;
