@@ -10,12 +10,14 @@ values (an element of the wrong type, nested arrays, a huge array) each get
 their outcome and a warning that says why; schema discovery makes arrays of
 primitives ARRAY columns of their element type and keeps arrays of objects
 JSON, and the discovered types survive a restart; the table API checks the
-request shape. arrayIngestMode: the same events into tables of jobs in
-"array" and "mvd" mode (discovery and an explicit mapping) give ARRAY
-columns with ARRAY semantics in one and multi-value strings with Druid's
-multi-value filter and GROUP BY semantics in the other (arrays of numbers
-stay ARRAY in both); the mode survives a restart; a SQL INSERT takes it
-from context.arrayIngestMode; an unknown mode is a 400 naming the field.
+request shape; Druid's typesHeader names the element types.
+arrayIngestMode: the same events into tables of jobs in "array" and "mvd"
+mode (discovery and an explicit mapping) give ARRAY columns with ARRAY
+semantics in one and multi-value strings with Druid's multi-value filter
+and GROUP BY semantics in the other (arrays of numbers stay ARRAY in both);
+the mode survives a restart; a SQL INSERT takes it from
+context.arrayIngestMode; reingestion (INSERT ... SELECT * FROM) keeps typed
+arrays and multi-value strings; an unknown mode is a 400 naming the field.
 """
 import json
 import subprocess
@@ -308,6 +310,12 @@ try:
                 "ORDER BY ORDINAL_POSITION"),
          [["la", "BIGINT ARRAY"], ["sa", "VARCHAR ARRAY"], ["da", "DOUBLE ARRAY"]],
          "INFORMATION_SCHEMA gives the element types")
+    r = s.req("POST", "/druid/v2/sql", {"query": "SELECT la, sa, da FROM arr LIMIT 1",
+                                        "resultFormat": "array", "header": True,
+                                        "typesHeader": True, "sqlTypesHeader": True})
+    c.eq(r.json[:3] if r.status == 200 else r.raw,
+         [["la", "sa", "da"], ["ARRAY<LONG>", "ARRAY<STRING>", "ARRAY<DOUBLE>"],
+          ["ARRAY", "ARRAY", "ARRAY"]], "Druid's typesHeader gives the element types")
 
     # ---- schema discovery: arrays of primitives are ARRAY columns, of objects JSON
     def disc_types():
