@@ -281,6 +281,15 @@ try:
     c.eq(r.status, 400, "context.arrayIngestMode 'MVD' refused")
     c.ok("context.arrayIngestMode" in r.raw and "did you mean" in r.raw,
          "the 400 names context.arrayIngestMode", r.raw)
+    # the preview shows the columns as each mode will create them
+    data = "".join(json.dumps(dict(e, ts=iso(T0), n=i)) + "\n" for i, e in enumerate(MODE_EVENTS))
+    for mode, want in ((None, {"tags": ["ARRAY<STRING>", None], "nums": ["ARRAY<LONG>", None]}),
+                       ("mvd", {"tags": ["string", "SORTED_ARRAY"], "nums": ["ARRAY<LONG>", None]})):
+        r = s.req("POST", "/v2/jobs/sample", dict(mode_job("prev", mode, True),
+                                                  sample={"data": data, "limit": 10}))
+        got = {x["name"]: [x["dataType"], x.get("multiValueHandling")]
+               for x in (r.json or {}).get("schema", []) if x["name"] in want}
+        c.eq(got, want, f"preview in {mode or 'array'} mode shows the column types")
     mjobs = {t: s.req("POST", "/v2/jobs", mode_job(t, m, d))
              for t, m, d in (("amode", None, True), ("mmode", "mvd", True),
                              ("amap", "array", False), ("mmap", "mvd", False))}
