@@ -141,6 +141,7 @@ struct pipeline_counters;
 struct arena;
 extern const char *const api__job_spec_keys[];      /* the keys a job's body may have */
 extern const char *const api__job_server_keys[];    /* the keys the server sets (read-only) */
+extern const char *const api__array_ingest_modes[]; /* arrayIngestMode's values */
 extern const char *const api__job_desired_values[]; /* desiredExecutionStatus's values */
 /* The body checked and normalised (defaults filled in) into j and the returned spec; NULL
  * with err set on a 400. stream gets the (table, stream) checkpoint key of a streaming job. */

@@ -281,10 +281,17 @@ int api_jobs_sample(struct api_req *r)
                           json_pack("{s:s, s:s}", "name", "__time", "dataType", "timestamp"));
     for (size_t c = 0; c < pipeline_ncolumns(p); c++) {
         struct pipeline_column *pc = pipeline_column(p, c);
-        json_array_append_new(schema,
-                              json_pack("{s:s, s:s, s:s}", "name", pc->name, "dataType",
-                                        pc->measure ? pc->measure_type : sql_type_name(pc->type),
-                                        "columnType", pc->measure ? "measure" : "dimension"));
+        /* as the table will show it: ARRAY<LONG>, a multi-value string's handling */
+        const char *dt = pc->measure                         ? pc->measure_type
+                         : pc->type == SQL_ARRAY && pc->elem ? storage_array_type_name(pc->elem)
+                         : pc->type == SQL_ARRAY && pc->multi_value ? "string"
+                                                                    : sql_type_name(pc->type);
+        json_t *col = json_pack("{s:s, s:s, s:s}", "name", pc->name, "dataType", dt, "columnType",
+                                pc->measure ? "measure" : "dimension");
+        if (col && pc->type == SQL_ARRAY && pc->multi_value)
+            json_object_set_new(col, "multiValueHandling",
+                                json_string(storage_mv_handling_name(pc->mv_handling)));
+        json_array_append_new(schema, col);
     }
     api_reply(r, 200,
               json_pack("{s:o, s:o, s:o}", "schema", schema, "rows", x.rows, "totals",

@@ -28,7 +28,11 @@ static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kaf
 const char *const api__job_spec_keys[] = {
     "type", "target", "createTableIfNotExists", "source", "mappings", "useSchemaDiscovery",
     "dimensionExclusions", "filterExpression", "lateMessageRejectionPeriod",
-    "earlyMessageRejectionPeriod", "readFromPoint", "desiredExecutionStatus", NULL};
+    "earlyMessageRejectionPeriod", "readFromPoint", "desiredExecutionStatus", "arrayIngestMode",
+    NULL};
+/* arrayIngestMode (Druid's): "array" stores arrays of primitives as ARRAY
+ * columns, "mvd" arrays of strings as multi-value string columns */
+const char *const api__array_ingest_modes[] = {"array", "mvd", NULL};
 const char *const api__job_server_keys[] = {
     "id", "createdBy", "lastModifiedBy", "executionStatus", "health", "createdTimestamp",
     "lastUpdatedTimestamp", "startedTimestamp", "completedTimestamp", NULL};
@@ -690,6 +694,7 @@ fail:
  */
 struct common_fields {
     const char *table, *filter;
+    const char *array_mode; /* arrayIngestMode, NULL when not given */
     json_t *intervals, *src, *maps;
     bool discovery;
 };
@@ -712,7 +717,9 @@ static int common_fields(json_t *body, struct common_fields *f, bool *create_tab
         api__v_object(body, "source", "", true, &f->src, err) ||
         api__v_array(body, "mappings", "", true, &f->maps, err) ||
         api__v_bool(body, "useSchemaDiscovery", "", &f->discovery, err) ||
-        api__v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &f->filter, err))
+        api__v_string(body, "filterExpression", "", false, MAX_EXPRESSION, &f->filter, err) ||
+        api__v_enum(body, "arrayIngestMode", "", false, api__array_ingest_modes, &f->array_mode,
+                    err))
         return err->code;
     if (f->filter && check_expression(f->filter, "filterExpression", err))
         return err->code;
@@ -771,7 +778,8 @@ json_t *api__batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
     // clang-format off
     static const char *const keys[] = {"type", "target", "createTableIfNotExists", "source",
                                        "mappings", "useSchemaDiscovery", "dimensionExclusions",
-                                       "filterExpression", "ingestionMode", NULL};
+                                       "filterExpression", "ingestionMode", "arrayIngestMode",
+                                       NULL};
     // clang-format on
     static const char *const modes[] = {CATALOG_INGEST_MODE_MAP(CATALOG_NAME_LIST) NULL};
     const char *mode = "append";
@@ -805,6 +813,8 @@ json_t *api__batch_spec(struct api_req *r, json_t *body, struct catalog_job *j, 
         tname, "intervals", ivs, "type", "table", "createTableIfNotExists", *create_table);
     if (!filter)
         json_object_set_new(spec, "filterExpression", json_null());
+    if (f.array_mode)
+        json_object_set_new(spec, "arrayIngestMode", json_string(f.array_mode));
     j->type = CATALOG_JOB_BATCH;
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     j->connection_name[0] = '\0';
@@ -882,6 +892,8 @@ json_t *api__job_spec(struct api_req *r, json_t *body, struct catalog_job *j, ch
         json_object_set_new(spec, "lateMessageRejectionPeriod", json_null());
     if (!early)
         json_object_set_new(spec, "earlyMessageRejectionPeriod", json_null());
+    if (f.array_mode)
+        json_object_set_new(spec, "arrayIngestMode", json_string(f.array_mode));
     j->type = (enum catalog_job_type)catalog_job_type_parse(type);
     snprintf(j->table_name, sizeof j->table_name, "%s", tname);
     snprintf(j->connection_name, sizeof j->connection_name, "%s",

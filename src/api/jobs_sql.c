@@ -184,6 +184,11 @@ json_t *api__sql_spec(struct api_req *r, json_t *body, struct catalog_job *j, bo
         api__v_array(body, "parameters", "", false, &params, err) ||
         api__v_bool(body, "createTableIfNotExists", "", create_table, err))
         return NULL;
+    /* context.arrayIngestMode, as Druid's MSQ takes it */
+    const char *array_mode = NULL;
+    if (context && api__v_enum(context, "arrayIngestMode", "context", false,
+                               api__array_ingest_modes, &array_mode, err))
+        return NULL;
     if (json_array_size(params) > 0) {
         lerr_set_at(err, LERR_INVALID, "parameters",
                     "parameters: dynamic parameters are not supported in sql jobs yet; write "
@@ -245,6 +250,8 @@ json_t *api__sql_spec(struct api_req *r, json_t *body, struct catalog_job *j, bo
                                   "createTableIfNotExists", *create_table);
         if (d->where)
             json_object_set_new(bbody, "filterExpression", json_string(d->where));
+        if (array_mode)
+            json_object_set_new(bbody, "arrayIngestMode", json_string(array_mode));
         spec = api__batch_spec(r, bbody, j, any_agg, create_table, err);
         json_decref(bbody);
         if (!spec) {
@@ -277,6 +284,8 @@ json_t *api__sql_spec(struct api_req *r, json_t *body, struct catalog_job *j, bo
                          "type", "table", "tableName", d->source_table, "query", d->select,
                          "mappings", "ingestionMode", mode, "createTableIfNotExists",
                          *create_table);
+        if (array_mode)
+            json_object_set_new(spec, "arrayIngestMode", json_string(array_mode));
         snprintf(j->table_name, sizeof j->table_name, "%s", d->table);
         j->connection_name[0] = '\0';
         j->desired = CATALOG_JOB_RUNNING;

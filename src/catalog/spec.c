@@ -376,6 +376,8 @@ int catalog_job_spec_parse(json_t *doc, struct job_spec *out, struct lerr *err)
     out->table_name = tname ? tname : "";
     out->connection_name = cname ? cname : "";
     out->use_schema_discovery = json_is_true(json_object_get(doc, "useSchemaDiscovery"));
+    const char *aim = json_string_value(json_object_get(doc, "arrayIngestMode"));
+    out->array_mvd = aim && strcmp(aim, "mvd") == 0;
     const json_t *data = json_object_get(src, "data");
     out->inline_data = json_string_value(data);
     out->inline_len = json_string_length(data);

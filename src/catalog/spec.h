@@ -185,6 +185,11 @@ struct job_spec_mapping {
     const char *column;     /* columnName (NULL when missing: the pipeline says so) */
     const char *expression; /* expression (NULL when missing) */
     bool aggregation;       /* isAggregation */
+    /* Set by a reingestion (not in documents): the source column is a typed
+     * ARRAY of this element type, or a multi-value string; a column the job
+     * creates for it keeps that type. */
+    uint8_t array_elem;
+    bool multi_value;
 };
 
 struct job_spec {
@@ -195,6 +200,9 @@ struct job_spec {
     enum catalog_read_from read_from;     /* default latest */
     enum catalog_ingest_mode mode;        /* default append */
     bool use_schema_discovery;
+    /* arrayIngestMode "mvd" (Druid's): arrays of strings become multi-value
+     * string columns instead of ARRAY<STRING> (default "array": false) */
+    bool array_mvd;
     bool has_format;               /* source.formatSettings and inputSchema are there */
     struct format_settings format; /* source.formatSettings */
     struct sql_schema input;       /* source.inputSchema */

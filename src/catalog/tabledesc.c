@@ -91,6 +91,8 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
         for (size_t k = 0; col && k < np; k++)
             json_object_set_new(col, p[k].key,
                                 p[k].s ? json_string(p[k].s) : json_integer(p[k].n));
+        if (col && cols[i].mv_handling)
+            json_object_set_new(col, "multiValueHandling", json_string(cols[i].mv_handling));
         if (col && cols[i].discovered)
             json_object_set_new(col, "discovered", json_true());
         json_array_append_new(schema, col);

@@ -29,7 +29,8 @@ struct catalog_new_column {
     /* a measure's stored aggregator: a sketch column's parameters (lgK,
      * tgtHllType, size, k) are written into the schema from it; may be NULL */
     const struct sql_agg_call *agg;
-    bool discovered; /* made by schema discovery: recorded, so that it may widen later */
+    bool discovered;         /* made by schema discovery: recorded, so that it may widen later */
+    const char *mv_handling; /* a multi-value string's multiValueHandling, or NULL */
 };
 
 /*

@@ -150,6 +150,8 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                 sc.agg = *c->agg;
             if (sc.type == SQL_ARRAY && c->elem) /* a discovered array of primitives */
                 sc.elem = c->elem;
+            else if (sc.type == SQL_ARRAY && c->multi_value)
+                ; /* a multi-value string (arrayIngestMode "mvd"): ARRAY without elements */
             else if (sc.type == SQL_ARRAY || sc.type == SQL_NULL)
                 sc.type = SQL_STRING;
             idx = storage_table_add_column(r->table->st, &sc, err);
@@ -157,7 +159,8 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                 rc = err->code;
                 break;
             }
-            const char *dt = c->measure             ? NULL
+            const char *dt = c->measure                               ? NULL
+                             : sc.type == SQL_ARRAY && c->multi_value ? "string"
                              : sc.type == SQL_ARRAY ? storage_array_type_name(sc.elem)
                                                     : sql_type_name(sc.type);
             if (c->measure) {
@@ -184,11 +187,15 @@ static int ensure_columns(struct runner *r, struct lerr *err)
                     snprintf(types[nnew], sizeof types[nnew], "%s%s", base, suffix);
                 dt = types[nnew];
             }
-            add[nnew++] = (struct catalog_new_column){.name = c->name,
-                                                      .data_type = dt,
-                                                      .measure = c->measure,
-                                                      .agg = c->agg,
-                                                      .discovered = c->discovered};
+            add[nnew++] = (struct catalog_new_column){
+                .name = c->name,
+                .data_type = dt,
+                .measure = c->measure,
+                .agg = c->agg,
+                .discovered = c->discovered,
+                .mv_handling = sc.type == SQL_ARRAY && c->multi_value
+                                   ? storage_mv_handling_name(c->mv_handling)
+                                   : NULL};
             c->widened = false; /* created with its widest type */
         }
         c->storage_col = idx;

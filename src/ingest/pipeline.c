@@ -116,6 +116,7 @@ struct pipeline {
     size_t nmaps;
     int time_map; /* index of the __time mapping */
     bool discovery;
+    bool array_mvd; /* arrayIngestMode "mvd": string arrays as multi-value strings */
     const struct pipeline_table *table;
     bool has_table;
     bool aggregate, strict;
@@ -334,6 +335,16 @@ static int sketch_params(const struct pipeline *p, struct sql_agg_call *cc,
     return 0;
 }
 
+/* Makes a new column a multi-value string (type ARRAY without an element
+ * type), its values sorted as Druid's default multiValueHandling does. */
+static void as_multi_value(struct pipeline_column *c)
+{
+    c->type = SQL_ARRAY;
+    c->elem = SQL_NULL;
+    c->multi_value = true;
+    c->mv_handling = STORAGE_MV_SORTED_ARRAY;
+}
+
 static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_mapping *m,
                            const struct sql_schema *sch, const struct sql_options *so,
                            struct lerr *err)
@@ -393,6 +404,20 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
         mp->out_col = add_column(p, col, (uint8_t)type, false, NULL, -1);
         if (mp->out_col < 0)
             return lerr_set(err, LERR_NOMEM, "out of memory compiling mappings");
+        /* A new column keeps a reingested typed array's type or a multi-value
+         * string's (the mapping's hints); with arrayIngestMode "mvd" one fed
+         * by a string (or array) field as it is, or by an array of strings,
+         * holds a multi-value string, as Druid's string dimensions do */
+        struct pipeline_column *c = &p->cols[mp->out_col];
+        bool textual = type == SQL_STRING || type == SQL_ARRAY;
+        if (!tc && m->array_elem && textual) {
+            c->type = SQL_ARRAY; /* a reingested typed array stays one */
+            c->elem = m->array_elem;
+        }
+        bool mvd_strings = p->array_mvd &&
+                           (c->elem == SQL_STRING || (mp->is_ref && !c->elem && textual));
+        if (!tc && (m->multi_value || mvd_strings))
+            as_multi_value(c);
         return 0;
     }
     /* A measure: rows carry states of the column's own aggregator, which the
@@ -437,6 +462,7 @@ static int compile(struct pipeline *p, const struct pipeline_opts *o, struct ler
         goto out;
     }
     p->discovery = js->use_schema_discovery;
+    p->array_mvd = js->array_mvd;
     p->table_name = arena_strdup(&p->mem, js->table_name);
     p->ntable_cols = p->has_table ? p->table->ncols : 0;
     p->parser =
@@ -835,8 +861,13 @@ static int add_discovered(struct pipeline *p, const uint32_t *idx, size_t k,
         if (ci < 0)
             return LERR_NOMEM;
         if (fi->type == SQL_ARRAY && p->cols[ci].type == SQL_ARRAY && !p->cols[ci].multi_value &&
-            !p->cols[ci].elem)
+            !p->cols[ci].elem) {
             p->cols[ci].elem = fi->elem_type == SQL_NULL ? SQL_STRING : fi->elem_type;
+            /* arrayIngestMode "mvd": strings (or strings with numbers) as a
+             * multi-value string; arrays of numbers stay typed arrays */
+            if (p->array_mvd && p->cols[ci].elem == SQL_STRING)
+                as_multi_value(&p->cols[ci]);
+        }
         /* a discovered column of the table that the field already outgrew */
         const struct pipeline_table_col *tc = table_col(p, fi->name);
         p->cols[ci].discovered =

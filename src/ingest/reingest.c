@@ -12,7 +12,11 @@
  * aggregation over the selected value (longSum/doubleSum/count: SUM, min:
  * MIN, max: MAX, latest/earliest: LATEST/EARLIEST), so REPLACE ... SELECT
  * SUM(x) AS total ... GROUP BY feeds a longSum column "total" as a Druid
- * user expects, and rows with equal dimensions roll up further.
+ * user expects, and rows with equal dimensions roll up further. A typed
+ * ARRAY column (or a multi-value string) of the result tells the mapping so
+ * (job_spec_mapping.array_elem, multi_value), and a column the job creates
+ * for it keeps that type instead of the array's text. Under arrayIngestMode
+ * "mvd" an array of numbers fails the job, as Druid's MSQ refuses it.
  *
  * Entry point (ingest_int.h): ingest__table_rows().
  */
@@ -172,6 +176,20 @@ static int build_spec(struct runner *r, const struct query_columns *cols, struct
             maps[i].aggregation = true;
         } else {
             maps[i].expression = q;
+            /* typed arrays and multi-value strings keep their kind */
+            if (t == SQL_ARRAY) {
+                maps[i].array_elem = cols->elems ? cols->elems[i] : SQL_NULL;
+                maps[i].multi_value = cols->mv && cols->mv[i];
+                int el = maps[i].array_elem;
+                /* Druid's MSQ: arrays of numbers cannot be stored as strings */
+                if (js->array_mvd && el && el != SQL_STRING)
+                    return lerr_set(err, LERR_INVALID,
+                                    "column '%s' is %s ARRAY, which arrayIngestMode \"mvd\" "
+                                    "cannot store (only arrays of strings become multi-value "
+                                    "strings); use arrayIngestMode \"array\", or select "
+                                    "ARRAY_TO_STRING(\"%s\", ',') AS \"%s\"",
+                                    name, sql_type_sql_name(el), name, name);
+            }
         }
         if (!maps[i].expression)
             return lerr_set(err, LERR_NOMEM, "out of memory");

@@ -5,8 +5,10 @@
  *   - aggregate: each row's group id comes from its dictionary id (an id →
  *     group map per view, so each distinct value is hashed once per view),
  *     from its raw __time (TIME_FLOOR / FLOOR TO keys), or from a hash of
- *     the evaluated keys (a multi-value key explodes: one pass per value
- *     position, each row in the group of its value there, agg_block_mv);
+ *     the evaluated keys (multi-value keys — columns or functions mapped
+ *     over them — explode into the Cartesian product of their values: one
+ *     pass per combination position, each row in the group of its
+ *     combination there, agg_block_mv);
  *     aggregates then update native accumulators
  *     straight from raw column vectors, sql_agg states, or merge stored
  *     measure states (or the per-id arrays of view.c);
@@ -632,9 +634,10 @@ static int agg_sql(struct query__run *r, const struct query__agg_plan *a, const 
     struct arena *mem = &r->x->keep;
     /* COUNT(DISTINCT) of a multi-value column counts its values (Druid) */
     const struct sql_schema *sch = &r->p->src->schema;
-    bool per_value = c->kind == SQL_AGG_COUNT_DISTINCT && a->arg_col >= 0 &&
-                     (size_t)a->arg_col < sch->n &&
-                     (sch->fields[a->arg_col].flags & SQL_FIELD_MULTI_VALUE);
+    bool per_value = c->kind == SQL_AGG_COUNT_DISTINCT &&
+                     ((a->arg_col >= 0 && (size_t)a->arg_col < sch->n &&
+                       (sch->fields[a->arg_col].flags & SQL_FIELD_MULTI_VALUE)) ||
+                      sql_expr_is_multi_value(c->args[0]));
     FOR_ROWS({
         struct sql_value av[2];
         for (int i = 0; i < c->nargs && i < 2; i++)
@@ -756,52 +759,81 @@ static int agg_rows(struct query__run *r, const uint32_t *rows, uint32_t nrows)
     return 0;
 }
 
-/* The group key that is a multi-value column (Druid explodes it: a row
- * counts once in the group of each of its values, a row without values in
- * the NULL group), or -1. */
-static int mv_key(const struct query__run *r)
+/* Whether group key i is a multi-value string: a multi-value column or a
+ * function mapped over one (Druid explodes it: a row counts once in the
+ * group of each of its values, a row without values in the NULL group). */
+static bool mv_key(const struct query__run *r, size_t i)
 {
     const struct query__plan *p = r->p;
     if (p->key_kind != QK_GENERIC || !p->key_cols)
-        return -1;
-    for (size_t i = 0; i < p->q->nkeys; i++) {
-        int c = p->key_cols[i];
-        if (c >= 0 && (size_t)c < p->src->schema.n &&
-            (p->src->schema.fields[c].flags & SQL_FIELD_MULTI_VALUE))
-            return (int)i;
-    }
-    return -1;
+        return false;
+    int c = p->key_cols[i];
+    return (c >= 0 && (size_t)c < p->src->schema.n &&
+            (p->src->schema.fields[c].flags & SQL_FIELD_MULTI_VALUE)) ||
+           sql_expr_is_multi_value(p->q->keys[i]); /* UPPER(tags): one group per value too */
 }
 
-/* Aggregates a block grouped by a multi-value key: pass j puts each row
- * with more than j values in the group of its j-th value. */
-static int agg_block_mv(struct query__run *r, size_t mk)
+/* Most groups one row may join (the product of its multi-value keys' counts). */
+#define MV_ROW_GROUPS_MAX (1u << 20)
+
+static uint32_t mv_count(const struct sql_value *v)
+{
+    return v->is_null ? 0 : v->type == SQL_ARRAY ? v->v.a.n : 1;
+}
+
+/* Aggregates a block grouped by multi-value keys (ismv[i]): a row joins one
+ * group per combination of its keys' values (the Cartesian product, as
+ * Druid's groupBy on several multi-value dimensions); pass j puts each row
+ * with more than j combinations in the group of its j-th (the last key
+ * turning fastest). */
+static int agg_block_mv(struct query__run *r, const bool *ismv)
 {
     const struct sql_select *q = r->p->q;
     size_t nk = q->nkeys;
     const struct sql_value **kv = arena_alloc(&r->x->scratch, nk * sizeof *kv);
     struct sql_value *row = arena_alloc(&r->x->scratch, nk * sizeof *row);
     uint32_t *rows = arena_alloc(&r->x->scratch, BLOCK * sizeof *rows);
-    if (!kv || !row || !rows)
+    uint32_t *combos = arena_alloc(&r->x->scratch, BLOCK * sizeof *combos);
+    if (!kv || !row || !rows || !combos)
         return query__ctx_nomem(r->x, "group keys");
     int rc;
     for (size_t i = 0; i < nk; i++)
         if ((rc = eval_vec(r, q->keys[i], r->p->key_cols[i], &kv[i])))
             return rc;
     uint32_t most = 1;
-    for (uint32_t k = 0; k < r->nsel; k++)
-        if (!kv[mk][k].is_null && kv[mk][k].type == SQL_ARRAY && kv[mk][k].v.a.n > most)
-            most = kv[mk][k].v.a.n;
+    for (uint32_t k = 0; k < r->nsel; k++) {
+        uint64_t t = 1;
+        for (size_t i = 0; i < nk; i++) {
+            uint32_t n = ismv[i] ? mv_count(&kv[i][k]) : 1;
+            t *= n ? n : 1;
+            if (t > MV_ROW_GROUPS_MAX)
+                return lerr_set(r->x->err, LERR_INVALID,
+                                "a row's multi-value GROUP BY keys make more than %u "
+                                "combinations of values (group by fewer multi-value keys, or "
+                                "by MV_TO_ARRAY of one to group its whole list)",
+                                MV_ROW_GROUPS_MAX);
+        }
+        combos[k] = (uint32_t)t;
+        most = combos[k] > most ? combos[k] : most;
+    }
     for (uint32_t j = 0; j < most; j++) {
         uint32_t m = 0;
         for (uint32_t k = 0; k < r->nsel; k++) {
-            const struct sql_value *v = &kv[mk][k];
-            uint32_t n = v->is_null ? 0 : v->type == SQL_ARRAY ? v->v.a.n : 1;
-            if (j >= n && !(j == 0 && n == 0))
+            if (j >= combos[k])
                 continue;
-            for (size_t i = 0; i < nk; i++)
-                row[i] = kv[i][k];
-            row[mk] = n == 0 ? sql_null(SQL_STRING) : v->type == SQL_ARRAY ? v->v.a.items[j] : *v;
+            uint32_t rem = j;
+            for (size_t i = nk; i-- > 0;) {
+                const struct sql_value *v = &kv[i][k];
+                if (!ismv[i]) {
+                    row[i] = *v;
+                    continue;
+                }
+                uint32_t n = mv_count(v), c = n ? n : 1, at = rem % c;
+                rem /= c;
+                row[i] = n == 0                 ? sql_null(SQL_STRING)
+                         : v->type == SQL_ARRAY ? v->v.a.items[at]
+                                                : *v;
+            }
             if ((rc = query__run_find_group(r, row, &r->gids[k])))
                 return rc;
             rows[m++] = k;
@@ -823,9 +855,15 @@ static int agg_block(struct query__run *r)
         if ((rc = byid_block(r)) || !r->vs->acc)
             return rc;
     } else {
-        int mk = mv_key(r);
-        if (mk >= 0)
-            return agg_block_mv(r, (size_t)mk);
+        bool *ismv = NULL;
+        for (size_t i = 0; i < p->q->nkeys; i++)
+            if (mv_key(r, i)) {
+                if (!ismv && !(ismv = arena_zalloc(&r->x->scratch, p->q->nkeys)))
+                    return query__ctx_nomem(r->x, "group keys");
+                ismv[i] = true;
+            }
+        if (ismv)
+            return agg_block_mv(r, ismv);
         switch (p->key_kind) {
         case QK_NONE:
             memset(r->gids, 0, r->nsel * sizeof *r->gids);

@@ -493,6 +493,7 @@ int query__exec_header(const struct sql_select *q, struct query__ctx *x, struct 
         names[i] = q->items[i].name;
         types[i] = q->items[i].type;
     }
+    res->elems = NULL;
     res->ncols = q->nitems;
     res->names = names;
     res->types = types;
@@ -527,21 +528,54 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
         return rc;
     if ((rc = query__exec_header(q, x, res)))
         return rc;
-    /* items that are a multi-value column itself (or, grouped, its key) */
+    /* items that are a multi-value column itself or a function mapped over
+     * one (or, grouped, such a key) */
     bool *mv = NULL;
     for (size_t i = 0; i < q->nitems; i++) {
         uint32_t f;
-        if (!sql_expr_is_ref(q->items[i].expr, &f))
-            continue;
-        if (q->aggregate && (f >= q->nkeys || !sql_expr_is_ref(q->keys[f], &f)))
-            continue;
-        if (f >= src->schema.n || !(src->schema.fields[f].flags & SQL_FIELD_MULTI_VALUE))
+        const struct sql_expr *e = q->items[i].expr;
+        bool is_mv = sql_expr_is_multi_value(e);
+        if (!is_mv && sql_expr_is_ref(e, &f)) {
+            if (q->aggregate && f < q->nkeys && sql_expr_is_multi_value(q->keys[f]))
+                is_mv = true;
+            else if (!q->aggregate || (f < q->nkeys && sql_expr_is_ref(q->keys[f], &f)))
+                is_mv = f < src->schema.n && (src->schema.fields[f].flags & SQL_FIELD_MULTI_VALUE);
+        }
+        if (!is_mv)
             continue;
         if (!mv && !(mv = arena_zalloc(&x->keep, q->nitems)))
             return query__ctx_nomem(x, "the result");
         mv[i] = true;
     }
     res->mv = mv;
+    /* ARRAY items' element types: a typed column's (or, grouped, its key's),
+     * or what the binder knows of an expression */
+    uint8_t *elems = NULL;
+    for (size_t i = 0; i < q->nitems; i++) {
+        if (q->items[i].type != SQL_ARRAY)
+            continue;
+        const struct sql_expr *e = q->items[i].expr;
+        uint32_t f;
+        int el = SQL_NULL;
+        if (sql_expr_is_ref(e, &f)) {
+            bool col = !q->aggregate;
+            if (q->aggregate && f < q->nkeys) {
+                const struct sql_expr *k = q->keys[f];
+                col = sql_expr_is_ref(k, &f);
+                el = col ? SQL_NULL : sql_expr_elem_type(k);
+            }
+            if (col && f < src->schema.n)
+                el = sql_field_elem(&src->schema.fields[f]);
+        } else {
+            el = sql_expr_elem_type(e);
+        }
+        if (el == SQL_NULL)
+            continue;
+        if (!elems && !(elems = arena_zalloc(&x->keep, q->nitems)))
+            return query__ctx_nomem(x, "the result");
+        elems[i] = (uint8_t)el;
+    }
+    res->elems = elems;
     size_t off = q->offset > 0 ? (size_t)q->offset : 0;
     res->rows = off < c->n ? c->rows + off : c->rows;
     res->nrows = off < c->n ? c->n - off : 0;

@@ -42,8 +42,15 @@ const char *query__output_content_type(enum query_format f)
     }
 }
 
-/* Druid's native type names (typesHeader). */
-static const char *native_type(int t)
+/* An ARRAY column's element type, SQL_NULL when not known. */
+static int col_elem(const struct query__result *r, size_t col)
+{
+    return r->elems ? r->elems[col] : SQL_NULL;
+}
+
+/* Druid's native type names (typesHeader); an ARRAY's by its element type
+ * (ARRAY<STRING> when not known). */
+static const char *native_type(int t, int elem)
 {
     switch (t) {
     case SQL_STRING: return "STRING";
@@ -53,7 +60,11 @@ static const char *native_type(int t)
     case SQL_DOUBLE: return "DOUBLE";
     case SQL_FLOAT: return "FLOAT";
     case SQL_JSON: return "COMPLEX<json>";
-    case SQL_ARRAY: return "ARRAY<STRING>";
+    case SQL_ARRAY:
+        return elem == SQL_LONG || elem == SQL_TIMESTAMP || elem == SQL_BOOLEAN ? "ARRAY<LONG>"
+               : elem == SQL_DOUBLE                                             ? "ARRAY<DOUBLE>"
+               : elem == SQL_FLOAT                                              ? "ARRAY<FLOAT>"
+                                                                                : "ARRAY<STRING>";
     case SQL_HLL_SKETCH:
     case SQL_THETA_SKETCH:
     case SQL_QUANTILES_SKETCH: return sql_type_sql_name(t); /* COMPLEX<HLLSketch>, ... */
@@ -214,7 +225,7 @@ static int write_csv(const struct query__result *r, const struct query_request *
         csv_line(out, txt, len, n);
         if (req->types_header) {
             for (size_t i = 0; i < n; i++) {
-                txt[i] = native_type(col_type(r, i));
+                txt[i] = native_type(col_type(r, i), col_elem(r, i));
                 len[i] = txt[i] ? strlen(txt[i]) : 0;
             }
             csv_line(out, txt, len, n);
@@ -266,7 +277,7 @@ static void header_object(struct buf *b, const struct query__result *r,
         }
         buf_putc(b, '{');
         if (req->types_header) {
-            const char *t = native_type(col_type(r, i));
+            const char *t = native_type(col_type(r, i), col_elem(r, i));
             buf_puts(b, "\"type\":");
             if (t)
                 format_json_write_string(b, t, strlen(t));
@@ -303,7 +314,7 @@ static void header_arrays(struct buf *b, const struct query__result *r,
             if (i)
                 buf_putc(b, ',');
             const char *t = row == 0   ? r->names[i]
-                            : row == 1 ? native_type(col_type(r, i))
+                            : row == 1 ? native_type(col_type(r, i), col_elem(r, i))
                                        : sql_type(col_type(r, i));
             if (t)
                 format_json_write_string(b, t, strlen(t));

@@ -518,6 +518,6 @@ int query__plan_explain(const struct query__plan *p, struct query__ctx *x,
     row[1] = sql_string(resources, strlen(resources));
     row[2] = sql_string("{\"statementType\":\"SELECT\"}", 26);
     rows[0] = row;
-    *res = (struct query__result){3, names, types, rows, 1, NULL};
+    *res = (struct query__result){3, names, types, rows, 1, NULL, NULL};
     return 0;
 }

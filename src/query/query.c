@@ -25,7 +25,7 @@
 /* Hands each result row to fn (query_rows). */
 static int deliver(const struct query__result *res, query_row_fn fn, void *arg)
 {
-    struct query_columns cols = {res->ncols, res->names, res->types};
+    struct query_columns cols = {res->ncols, res->names, res->types, res->elems, res->mv};
     for (size_t r = 0; r < res->nrows; r++) {
         int rc = fn(arg, &cols, res->rows[r]);
         if (rc)

@@ -233,6 +233,10 @@ struct query_columns {
     size_t n;
     const char *const *names;
     const uint8_t *types; /* enum sql_type */
+    /* per column, or NULL for none: an ARRAY column's element type (SQL_NULL
+     * when not typed), and whether it is a multi-value string */
+    const uint8_t *elems;
+    const bool *mv;
 };
 typedef int (*query_row_fn)(void *arg, const struct query_columns *cols,
                             const struct sql_value *row);

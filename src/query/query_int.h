@@ -378,6 +378,9 @@ struct query__result {
      * output presents as Druid does (VARCHAR, one value as a string, several
      * as a JSON array); NULL: none */
     const bool *mv;
+    /* per column: an ARRAY column's element type (typesHeader's ARRAY<LONG>),
+     * SQL_NULL when not known (ARRAY<STRING> is shown); NULL: none */
+    const uint8_t *elems;
 };
 
 const char *query__output_content_type(enum query_format f);

@@ -203,9 +203,10 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
         const struct storage_column *c = &snap->cols[i];
         /* a stored ARRAY column without an element type is a multi-value
          * string (Druid's semantics); a typed array is a plain ARRAY */
-        fields[i] = (struct sql_field){
-            c->name, strlen(c->name), c->type, NULL,
-            c->type == SQL_ARRAY && c->elem == SQL_NULL ? SQL_FIELD_MULTI_VALUE : 0};
+        fields[i] = (struct sql_field){c->name, strlen(c->name), c->type, NULL,
+                                       c->type == SQL_ARRAY && c->elem == SQL_NULL
+                                           ? SQL_FIELD_MULTI_VALUE
+                                           : SQL_FIELD_ELEM(c->elem)};
     }
     src->snap = snap;
     src->schema = (struct sql_schema){fields, n};
@@ -260,8 +261,16 @@ static int to_memtable(struct query__rel *R, const struct query__result *res, co
     if (!mt->fields || !mt->cols)
         return query__ctx_nomem(x, "a subquery's rows");
     for (size_t c = 0; c < nc; c++) {
-        mt->fields[c] =
-            (struct sql_field){res->names[c], strlen(res->names[c]), res->types[c], qual, 0};
+        /* a multi-value string (a column, or a function mapped over one)
+         * stays one for the blocks above */
+        bool mv = res->mv && res->mv[c] && res->types[c] == SQL_ARRAY;
+        mt->fields[c] = (struct sql_field){.name = res->names[c],
+                                           .name_len = strlen(res->names[c]),
+                                           .type = res->types[c],
+                                           .qual = qual,
+                                           .flags = mv           ? SQL_FIELD_MULTI_VALUE
+                                                    : res->elems ? SQL_FIELD_ELEM(res->elems[c])
+                                                                 : 0};
         mt->cols[c] = arena_alloc(&x->keep, (nr ? nr : 1) * sizeof *mt->cols[c]);
         if (!mt->cols[c])
             return query__ctx_nomem(x, "a subquery's rows");
@@ -284,7 +293,8 @@ static int requalify(struct query__rel *R, const struct query__memtable *in, con
     for (size_t i = 0; i < in->ncols; i++) {
         out->fields[i] = in->fields[i];
         out->fields[i].qual = qual;
-        out->fields[i].flags = 0;
+        /* a multi-value string stays one; a typed array keeps its element type */
+        out->fields[i].flags &= (uint8_t)~SQL_FIELD_QUALIFIED_ONLY;
     }
     return 0;
 }

@@ -6,6 +6,8 @@
  * binder (func*.c), which coerces arguments with CAST nodes and picks a
  * monomorphic evaluation function, and calls whose arguments are all
  * constants are evaluated right away. The bound tree is the evaluable form.
+ * A scalar call with a multi-value string argument is bound over one value
+ * of it and wrapped in a map over its values (bind_mv_map; sql_int.h).
  *
  * Entry points: sql_compile_expr(), sql_bind_node(), sql_bind_agg_call(),
  * sql_expr_*() accessors, sql_node_equal(), sql_node_explain(). The
@@ -333,6 +335,127 @@ static int unknown_function(struct sql_bctx *b, struct sql_node *n)
         nl, n->name);
 }
 
+/* ---- scalar functions over multi-value strings ---------------------------------------- */
+
+/* Whether argument a is a multi-value string: a multi-value column, a mapped
+ * call, or a multi-value function's result (ARRAY_TO_MV, MV_APPEND, ...; not
+ * MV_TO_ARRAY, which makes an ARRAY). */
+static bool mv_input(const struct sql_bctx *b, const struct sql_node *a)
+{
+    if (a->kind == NK_REF)
+        return a->type == SQL_ARRAY && b->schema && a->field < b->schema->n &&
+               (b->schema->fields[a->field].flags & SQL_FIELD_MULTI_VALUE);
+    if (a->kind != NK_CALL)
+        return false;
+    if (a->fn == sql_eval_mv_map)
+        return true;
+    if (a->type != SQL_ARRAY || sql_func_binders[a->func] != sql_bind_array_fn)
+        return false;
+    int v = sql_funcs[a->func].variant;
+    return v == AV_TO_MV || ((v & AV_MV) && v != AV_MV_TO_ARRAY);
+}
+
+/* Whether a call maps over multi-value arguments: scalar functions do; the
+ * array and multi-value functions take the whole list, the predicates
+ * (=, IN, LIKE, BETWEEN) hold when any value does (func.c), IS, AND/OR/NOT,
+ * the JSON and sketch functions and casts to arrays or JSON take the value
+ * as it is. */
+static bool mv_maps(const struct sql_node *n)
+{
+    sql_bind_fn f = sql_func_binders[n->func];
+    if (!f || f == sql_bind_array_fn || f == sql_bind_array || f == sql_bind_is ||
+        f == sql_bind_logic || f == sql_bind_cmp || f == sql_bind_in || f == sql_bind_between ||
+        f == sql_bind_like || f == sql_bind_json || f == sql_bind_sketch_fn)
+        return false;
+    return n->func != F_CAST || (n->ttype != SQL_ARRAY && n->ttype != SQL_JSON);
+}
+
+/* Binds call n (its arguments bound) over one value of each multi-value
+ * argument and makes n the map of it over their values (sql_int.h). */
+static int bind_mv_map(struct sql_bctx *b, struct sql_node *n)
+{
+    int k = 0;
+    for (int i = 0; i < n->nargs; i++)
+        k += mv_input(b, n->args[i]);
+    if (k > SQL_MV_MAX_INPUTS)
+        return sql_bind_error(b, n,
+                              "%s over %d multi-value strings would give the product of their "
+                              "values; at most %d may be mapped in one call (use UNNEST)",
+                              sql_funcs[n->func].name, k, SQL_MV_MAX_INPUTS);
+    struct sql_node *inner = arena_alloc(b->arena, sizeof *inner);
+    struct sql_node **iargs = arena_alloc(b->arena, sizeof *iargs * n->nargs);
+    struct sql_node **margs = arena_alloc(b->arena, sizeof *margs * (size_t)(k + 1));
+    if (!inner || !iargs || !margs)
+        return lerr_set(b->err, LERR_NOMEM, "out of memory");
+    *inner = *n;
+    inner->args = iargs;
+    uint32_t height = 0;
+    for (int i = 0, j = 0; i < n->nargs; i++) {
+        struct sql_node *a = n->args[i];
+        iargs[i] = a;
+        if (!mv_input(b, a))
+            continue;
+        struct sql_node *slot = sql_node_new(b->arena, NK_CALL, a->pos);
+        struct sql_node **sarg = arena_alloc(b->arena, sizeof *sarg);
+        if (!slot || !sarg)
+            return lerr_set(b->err, LERR_NOMEM, "out of memory");
+        sarg[0] = a;
+        slot->func = n->func;
+        slot->type = SQL_STRING;
+        slot->nargs = 1;
+        slot->args = sarg;
+        slot->ival = j;
+        slot->aux = n;
+        slot->height = a->height + 1;
+        slot->fn = sql_eval_mv_slot;
+        iargs[i] = slot;
+        margs[1 + j++] = a;
+        height = a->height > height ? a->height : height;
+    }
+    int rc = sql_func_binders[inner->func](b, inner);
+    if (rc || (b->err && b->err->code))
+        return rc ? rc : b->err->code;
+    if (!inner->fn)
+        inner->fn = eval_fail;
+    inner->height = 0;
+    for (int i = 0; i < inner->nargs; i++)
+        if (inner->args[i]->height + 1 > inner->height)
+            inner->height = inner->args[i]->height + 1;
+    margs[0] = inner;
+    n->args = margs;
+    n->nargs = (uint16_t)(k + 1);
+    n->type = SQL_ARRAY;
+    n->ttype = SQL_STRING;
+    n->flags = 0;
+    n->aux = NULL;
+    n->ival = 0;
+    n->height = (inner->height > height ? inner->height : height) + 1;
+    n->fn = sql_eval_mv_map;
+    return 0;
+}
+
+bool sql_expr_is_multi_value(const struct sql_expr *e) { return e->root->fn == sql_eval_mv_map; }
+
+int sql_expr_elem_type(const struct sql_expr *e)
+{
+    const struct sql_node *r = e->root;
+    if (r->type != SQL_ARRAY || e->agg)
+        return SQL_NULL;
+    if (r->kind == NK_LIT) { /* a folded array: its elements' common type */
+        int t = SQL_NULL;
+        for (uint32_t i = 0; !r->k.is_null && i < r->k.v.a.n; i++) {
+            const struct sql_value *x = &r->k.v.a.items[i];
+            if (x->is_null)
+                continue;
+            if (t != SQL_NULL && t != x->type)
+                return SQL_NULL;
+            t = x->type;
+        }
+        return t != SQL_NULL ? t : r->ttype;
+    }
+    return r->kind == NK_CALL ? r->ttype : SQL_NULL;
+}
+
 int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
 {
     if (b->err && b->err->code)
@@ -413,6 +536,10 @@ int sql_bind_node(struct sql_bctx *b, struct sql_node *n)
             return sql_bind_error(
                 b, n->args[i], "an INTERVAL can only be added to or subtracted from a TIMESTAMP");
     }
+    if (mv_maps(n))
+        for (int i = 0; i < n->nargs; i++)
+            if (mv_input(b, n->args[i]))
+                return bind_mv_map(b, n);
     int rc = sql_func_binders[n->func](b, n);
     if (rc)
         return rc;
@@ -1018,6 +1145,9 @@ bool sql_node_explain(const struct sql_node *n, struct buf *out)
     default: return buf_puts(out, "?");
     }
     if (n->flags & (NF_MV_ANY | NF_MV_ELEM)) /* printed as the predicate over the column */
+        return sql_node_explain(n->args[0], out);
+    /* a call mapped over multi-value strings: printed as written */
+    if (n->fn == sql_eval_mv_map || n->fn == sql_eval_mv_slot)
         return sql_node_explain(n->args[0], out);
     const struct sql_func *f = &sql_funcs[n->func];
     if (n->func == F_CAST) {

@@ -390,8 +390,9 @@ static int mv_begin(struct sql_bctx *b, struct sql_node *n, int from, int to)
     int k = -1;
     for (int i = from; i < to; i++) {
         const struct sql_node *a = n->args[i];
-        if (a->kind == NK_REF && a->type == SQL_ARRAY && b->schema && a->field < b->schema->n &&
-            (b->schema->fields[a->field].flags & SQL_FIELD_MULTI_VALUE)) {
+        if ((a->kind == NK_REF && a->type == SQL_ARRAY && b->schema && a->field < b->schema->n &&
+             (b->schema->fields[a->field].flags & SQL_FIELD_MULTI_VALUE)) ||
+            a->fn == sql_eval_mv_map) { /* or a function mapped over one */
             if (k >= 0)
                 return -1;
             k = i;

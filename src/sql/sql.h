@@ -208,6 +208,15 @@ struct sql_field {
  * when it is true of ANY of the row's values (its negation, <> or NOT, when
  * of none), NULL for a row without values. Expressions honour it too. */
 #define SQL_FIELD_MULTI_VALUE 0x02
+/* The upper four bits: a stored typed ARRAY column's element type
+ * (SQL_LONG for ARRAY<LONG>; SQL_NULL otherwise), which only result
+ * headers read. */
+#define SQL_FIELD_ELEM_SHIFT 4
+#define SQL_FIELD_ELEM(t) ((uint8_t)((unsigned)(t) << SQL_FIELD_ELEM_SHIFT))
+static inline int sql_field_elem(const struct sql_field *f)
+{
+    return f->flags >> SQL_FIELD_ELEM_SHIFT;
+}
 
 struct sql_schema {
     const struct sql_field *fields;
@@ -295,6 +304,15 @@ size_t sql_expr_refs(const struct sql_expr *e, const uint32_t **fields);
  * expression's type, a NULL of that type when it is NULL, and a cast
  * otherwise (so a caller may hand the first two through without evaluating). */
 bool sql_expr_is_ref(const struct sql_expr *e, uint32_t *field);
+/* True when the expression is a scalar function mapped over the values of
+ * multi-value strings (UPPER(tags), tags || '-x'): its value is an ARRAY of
+ * VARCHAR, a multi-value string (NULL: no values), which GROUP BY explodes
+ * and results present as they present a multi-value column. */
+bool sql_expr_is_multi_value(const struct sql_expr *e);
+/* An ARRAY expression's element type when the binder knows it (ARRAY[1, 2]:
+ * SQL_LONG; the array and multi-value functions' results), else SQL_NULL
+ * (a reference: the field's elem says it). */
+int sql_expr_elem_type(const struct sql_expr *e);
 
 /*
  * Evaluates a scalar expression over one row: row[i] is the value of

@@ -16,7 +16,8 @@
  *   value.c, parse.c   values, casts and their text (JSON included); the
  *               parser, which names call nodes from the function table
  *   bind_util.c, eval.c   the binders' services (errors, argument checks,
- *               coercion, folding, owners); running compiled expressions
+ *               coercion, folding, owners); running compiled expressions, and
+ *               the map of a scalar function over multi-value strings
  *   func_sketch.c   DataSketches in SQL: the sketch aggregates'
  *               accumulators and literal arguments, the functions over
  *               sketch values
@@ -147,8 +148,32 @@ struct sql_ectx {
     int rc; /* first run-time error */
     struct lerr *err;
     const struct sql_value *params;
-    const struct sql_value *mv_elem; /* NF_MV_ANY: the value being tried */
+    const struct sql_value *mv_elem;     /* NF_MV_ANY: the value being tried */
+    const struct sql_mv_frame *mv_frame; /* the multi-value maps being evaluated */
 };
+
+/*
+ * A scalar function over multi-value strings, mapped over their values (as
+ * Druid does: UPPER(tags) is the list of the upper-cased values). The call
+ * is bound over one value of each multi-value argument (a slot node, typed
+ * VARCHAR) and wrapped in a map node: args[0] the call, args[1..] the
+ * multi-value arguments. The map evaluates each argument to its list (no
+ * values: one NULL, so the function sees NULL, as Druid's doc says), the
+ * call once per combination of values (the Cartesian product when several
+ * arguments are multi-value, first argument outermost), and gives the
+ * results as an ARRAY of VARCHAR, a multi-value string: NULL when every
+ * argument had no values and the call gave NULL. A slot reads its value
+ * from the innermost frame of its map (slot->aux; slot->ival the argument's
+ * index; slot->args[0] the argument, for EXPLAIN and equality).
+ */
+struct sql_mv_frame {
+    const struct sql_node *map;
+    const struct sql_value *vals;
+    const struct sql_mv_frame *up;
+};
+#define SQL_MV_MAX_INPUTS 8 /* multi-value arguments of one mapped call */
+void sql_eval_mv_map(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
+void sql_eval_mv_slot(const struct sql_node *n, struct sql_ectx *c, struct sql_value *out);
 
 static inline void sql_eval_node(const struct sql_node *n, struct sql_ectx *c,
                                  struct sql_value *out)

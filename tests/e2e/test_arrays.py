@@ -10,7 +10,14 @@ values (an element of the wrong type, nested arrays, a huge array) each get
 their outcome and a warning that says why; schema discovery makes arrays of
 primitives ARRAY columns of their element type and keeps arrays of objects
 JSON, and the discovered types survive a restart; the table API checks the
-request shape.
+request shape; Druid's typesHeader names the element types.
+arrayIngestMode: the same events into tables of jobs in "array" and "mvd"
+mode (discovery and an explicit mapping) give ARRAY columns with ARRAY
+semantics in one and multi-value strings with Druid's multi-value filter
+and GROUP BY semantics in the other (arrays of numbers stay ARRAY in both);
+the mode survives a restart; a SQL INSERT takes it from
+context.arrayIngestMode; reingestion (INSERT ... SELECT * FROM) keeps typed
+arrays and multi-value strings; an unknown mode is a 400 naming the field.
 """
 import json
 import subprocess
@@ -128,7 +135,84 @@ DISC_TYPES = [["l", "BIGINT ARRAY"], ["m", "DOUBLE ARRAY"], ["s", "VARCHAR ARRAY
               ["o", "COMPLEX<json>"], ["nest", "COMPLEX<json>"]]
 DISC_ROW = [[1, 2], [1.0, 2.5], ["x", "y"], [{"k": 1}], [[1], [2]]]
 
-broker = DevKafka(topics=["arr:2", "disc:1"]).start()
+# arrayIngestMode: the same events into an "array" and an "mvd" job's tables
+MODE_EVENTS = [{"tags": ["b", "a"], "nums": [1, 2], "mixed": ["x", 1]},
+               {"tags": ["c"], "nums": [3], "mixed": []},
+               {"tags": [], "nums": [], "mixed": ["y"]},
+               {"tags": ["a", "a", "d"], "nums": [2, 1], "mixed": ["x"]}]
+
+
+def mode_job(table, mode, discovery):
+    j = {"type": "streaming", "target": {"type": "table", "tableName": table},
+         "createTableIfNotExists": True, "useSchemaDiscovery": discovery,
+         "source": {"type": "connection", "connectionName": "km",
+                    "inputSchema": [{"name": "ts", "dataType": "string"},
+                                    {"name": "n", "dataType": "long"}] +
+                                   ([] if discovery else [{"name": "tags", "dataType": "string"}]),
+                    "formatSettings": {"format": "nd-json"}},
+         "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+                      {"columnName": "n", "expression": '"n"'}] +
+                     ([] if discovery else [{"columnName": "tags", "expression": '"tags"'}]),
+         "readFromPoint": "earliest"}
+    if mode:
+        j["arrayIngestMode"] = mode
+    return j
+
+
+def sql_insert(table, row):
+    """INSERT INTO table of one inline JSON row (ts and tags, both strings)."""
+    src = json.dumps({"type": "inline", "data": json.dumps(row) + "\n"}).replace("'", "''")
+    sig = '[{"name":"ts","type":"string"},{"name":"tags","type":"string"}]'
+    return (f"INSERT INTO {table} SELECT TIME_PARSE(\"ts\") AS __time, \"tags\" FROM "
+            f"TABLE(EXTERN('{src}', '{{\"type\":\"json\"}}', '{sig}')) PARTITIONED BY DAY")
+
+
+def mode_types(s, table):
+    return sql(s, "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS WHERE "
+                  f"TABLE_NAME = '{table}' AND COLUMN_NAME NOT IN ('__time', 'n') "
+                  "ORDER BY ORDINAL_POSITION")
+
+
+def check_modes(s, when):
+    """Both modes' tables, queried with each one's semantics."""
+    c.eq(mode_types(s, "amode"), [["tags", "VARCHAR ARRAY"], ["nums", "BIGINT ARRAY"],
+                                  ["mixed", "VARCHAR ARRAY"]], f"{when}: array mode's types")
+    c.eq(mode_types(s, "mmode"), [["tags", "VARCHAR"], ["nums", "BIGINT ARRAY"],
+                                  ["mixed", "VARCHAR"]], f"{when}: mvd mode's types")
+    # array mode: whole arrays in their order, GROUP BY whole arrays
+    c.eq(sql(s, "SELECT n, tags, nums, mixed FROM amode ORDER BY n"),
+         [[0, ["b", "a"], [1, 2], ["x", "1"]], [1, ["c"], [3], []], [2, [], [], ["y"]],
+          [3, ["a", "a", "d"], [2, 1], ["x"]]], f"{when}: array mode keeps arrays")
+    c.eq(sql(s, "SELECT n FROM amode WHERE tags = ARRAY['b', 'a'] ORDER BY n"), [[0]],
+         f"{when}: array mode compares whole arrays")
+    c.eq(multiset(sql(s, "SELECT tags, COUNT(*) FROM amode GROUP BY tags")),
+         multiset([[["b", "a"], 1], [["c"], 1], [[], 1], [["a", "a", "d"], 1]]),
+         f"{when}: array mode groups whole arrays")
+    c.eq(sql(s, "SELECT n FROM amode WHERE ARRAY_CONTAINS(tags, 'a') ORDER BY n"), [[0], [3]],
+         f"{when}: array mode tests elements with ARRAY_CONTAINS")
+    # mvd mode: sorted values, a filter holds for any value, GROUP BY explodes
+    c.eq(sql(s, "SELECT n, tags, nums, mixed FROM mmode ORDER BY n"),
+         [[0, ["a", "b"], [1, 2], ["1", "x"]], [1, "c", [3], None], [2, None, [], "y"],
+          [3, ["a", "a", "d"], [2, 1], "x"]], f"{when}: mvd mode stores multi-value strings")
+    c.eq(sql(s, "SELECT n FROM mmode WHERE tags = 'a' ORDER BY n"), [[0], [3]],
+         f"{when}: mvd mode: = holds for any value")
+    c.eq(sql(s, "SELECT n FROM mmode WHERE mixed = 'x' AND tags <> 'c' ORDER BY n"), [[0], [3]],
+         f"{when}: mvd mode: mixed arrays are strings")
+    c.eq(multiset(sql(s, "SELECT tags, COUNT(*) FROM mmode GROUP BY tags")),
+         multiset([["a", 3], ["b", 1], ["c", 1], ["d", 1], [None, 1]]),
+         f"{when}: mvd mode explodes GROUP BY")
+    c.eq(sql(s, "SELECT n FROM mmode WHERE ARRAY_CONTAINS(nums, 2) ORDER BY n"), [[0], [3]],
+         f"{when}: mvd mode keeps arrays of numbers typed")
+    # explicit mapping of an array field into a new VARCHAR column
+    c.eq(sql(s, "SELECT n, tags FROM mmap ORDER BY n"),
+         [[0, ["a", "b"]], [1, "c"], [2, None], [3, ["a", "a", "d"]]],
+         f"{when}: mvd mode maps an array field to a multi-value string")
+    c.eq(sql(s, "SELECT n, tags FROM amap ORDER BY n"),
+         [[0, '["b", "a"]'], [1, '["c"]'], [2, "[]"], [3, '["a", "a", "d"]']],
+         f"{when}: array mode keeps an array in a string column as its text")
+
+
+broker = DevKafka(topics=["arr:2", "disc:1", "modes:1"]).start()
 s = Server()
 s.start()
 try:
@@ -157,7 +241,7 @@ try:
         {"name": "la", "dataType": "ARRAY<STRING>"}]})
     c.eq(r.status, 400, "an array's element type cannot change")
 
-    for name, topic in (("k", "arr"), ("kd", "disc")):
+    for name, topic in (("k", "arr"), ("kd", "disc"), ("km", "modes")):
         r = s.req("POST", "/v2/connections", {"type": "kafka", "name": name,
                                               "bootstrapServers": B, "topicName": topic})
         c.eq(r.status, 201, f"connection {name}")
@@ -180,6 +264,41 @@ try:
         c.eq((j.status, j.raw if j.status != 201 else ""), (201, ""), "job")
     jid = jobs[0].json.get("id")
 
+    # ---- arrayIngestMode: an unknown mode is refused, naming the field and the values
+    bad = mode_job("badmode", "arrays", True)
+    r = s.req("POST", "/v2/jobs", bad)
+    c.eq(r.status, 400, "arrayIngestMode 'arrays' refused")
+    c.ok(r.status == 400 and r.json.get("target") == "arrayIngestMode" and
+         '"array", "mvd"' in r.json.get("message", ""), "the 400 names the field and the allowed "
+         "values", r.raw)
+    bad["arrayIngestMode"] = 1
+    c.eq(s.req("POST", "/v2/jobs", bad).status, 400, "arrayIngestMode must be a string")
+    bad["type"] = "batch"
+    bad["arrayIngestMode"] = "none"
+    c.eq(s.req("POST", "/v2/jobs", bad).status, 400, "a batch job checks it too")
+    r = s.req("POST", "/v1/query/sql", {"query": sql_insert("badsql", {"ts": iso(T0)}),
+                                        "context": {"arrayIngestMode": "MVD"}})
+    c.eq(r.status, 400, "context.arrayIngestMode 'MVD' refused")
+    c.ok("context.arrayIngestMode" in r.raw and "did you mean" in r.raw,
+         "the 400 names context.arrayIngestMode", r.raw)
+    # the preview shows the columns as each mode will create them
+    data = "".join(json.dumps(dict(e, ts=iso(T0), n=i)) + "\n" for i, e in enumerate(MODE_EVENTS))
+    for mode, want in ((None, {"tags": ["ARRAY<STRING>", None], "nums": ["ARRAY<LONG>", None]}),
+                       ("mvd", {"tags": ["string", "SORTED_ARRAY"], "nums": ["ARRAY<LONG>", None]})):
+        r = s.req("POST", "/v2/jobs/sample", dict(mode_job("prev", mode, True),
+                                                  sample={"data": data, "limit": 10}))
+        got = {x["name"]: [x["dataType"], x.get("multiValueHandling")]
+               for x in (r.json or {}).get("schema", []) if x["name"] in want}
+        c.eq(got, want, f"preview in {mode or 'array'} mode shows the column types")
+    mjobs = {t: s.req("POST", "/v2/jobs", mode_job(t, m, d))
+             for t, m, d in (("amode", None, True), ("mmode", "mvd", True),
+                             ("amap", "array", False), ("mmap", "mvd", False))}
+    for t, j in mjobs.items():
+        c.eq((j.status, j.raw if j.status != 201 else ""), (201, ""), f"job for {t}")
+    c.eq(mjobs["mmode"].json.get("arrayIngestMode"), "mvd", "the job shows its mode")
+    c.ok(produce(B, "modes", [json.dumps(dict(e, ts=iso(T0 + i * 1000), n=i))
+                              for i, e in enumerate(MODE_EVENTS)]), "kcat produced the mode rows")
+
     c.ok(produce(B, "arr", events([v for v, _ in ROWS], 0)), "kcat produced the rows")
     c.ok(produce(B, "disc", [json.dumps({"ts": iso(T0), "l": [1, 2], "m": [1, 2.5],
                                          "s": ["x", "y"], "o": [{"k": 1}], "nest": [[1], [2]]})]),
@@ -200,6 +319,12 @@ try:
                 "ORDER BY ORDINAL_POSITION"),
          [["la", "BIGINT ARRAY"], ["sa", "VARCHAR ARRAY"], ["da", "DOUBLE ARRAY"]],
          "INFORMATION_SCHEMA gives the element types")
+    r = s.req("POST", "/druid/v2/sql", {"query": "SELECT la, sa, da FROM arr LIMIT 1",
+                                        "resultFormat": "array", "header": True,
+                                        "typesHeader": True, "sqlTypesHeader": True})
+    c.eq(r.json[:3] if r.status == 200 else r.raw,
+         [["la", "sa", "da"], ["ARRAY<LONG>", "ARRAY<STRING>", "ARRAY<DOUBLE>"],
+          ["ARRAY", "ARRAY", "ARRAY"]], "Druid's typesHeader gives the element types")
 
     # ---- schema discovery: arrays of primitives are ARRAY columns, of objects JSON
     def disc_types():
@@ -212,6 +337,55 @@ try:
     schema = {x["name"]: x["dataType"] for x in s.req("GET", "/v2/tables/disc").json["schema"]}
     c.eq([schema.get(k) for k in ("l", "m", "s")], ["ARRAY<LONG>", "ARRAY<DOUBLE>", "ARRAY<STRING>"],
          "the table API shows the discovered array types")
+
+    # ---- arrayIngestMode: both modes over the same events
+    for t in ("amode", "mmode", "amap", "mmap"):
+        c.eq(wait_for(lambda: count(t) == len(MODE_EVENTS)), True, f"{t} rows ingested")
+    check_modes(s, "realtime")
+    schema = {x["name"]: x for x in s.req("GET", "/v2/tables/mmode").json["schema"]}
+    c.eq((schema["tags"]["dataType"], schema["tags"].get("multiValueHandling")),
+         ("string", "SORTED_ARRAY"), "the table API shows a multi-value string column")
+    # SQL-based ingestion takes the mode from the query context, as Druid's MSQ
+    for table, ctx in (("sqlarr", {}), ("sqlmvd", {"arrayIngestMode": "mvd"})):
+        q = sql_insert(table, {"ts": iso(T0), "tags": ["q", "p"]})
+        r = s.req("POST", "/v1/query/sql", {"query": q, "context": ctx})
+        c.eq((r.status, r.raw if r.status != 202 else ""), (202, ""), f"sql insert into {table}")
+        c.eq(wait_for(lambda: count(table) == 1), True, f"{table} row ingested")
+    c.eq(sql(s, "SELECT tags FROM sqlarr"), [['["q", "p"]']], "sql insert in array mode: text")
+    c.eq(sql(s, "SELECT tags FROM sqlmvd WHERE tags = 'p'"), [[["p", "q"]]],
+         "sql insert with context.arrayIngestMode mvd: a multi-value string")
+    # reingestion (INSERT INTO t2 SELECT * FROM t1) keeps typed arrays and
+    # multi-value strings; with context.arrayIngestMode mvd, string arrays
+    # become multi-value strings (and arrays of numbers fail, below)
+    for table, src, ctx in (("acopy", "amode", {}), ("mcopy", "mmode", {}),
+                            ("amcopy", "amode", {"arrayIngestMode": "mvd"})):
+        cols = "__time, n, tags, mixed" if ctx else "*"
+        r = s.req("POST", "/v1/query/sql", {
+            "query": f"INSERT INTO {table} SELECT {cols} FROM {src} PARTITIONED BY DAY",
+            "context": ctx})
+        c.eq((r.status, r.raw if r.status != 202 else ""), (202, ""), f"reingest into {table}")
+        c.eq(wait_for(lambda: count(table) == len(MODE_EVENTS)), True, f"{table} rows")
+    c.eq(mode_types(s, "acopy"), mode_types(s, "amode"), "reingested typed arrays stay typed")
+    c.eq(sql(s, "SELECT n, tags, nums, mixed FROM acopy ORDER BY n"),
+         sql(s, "SELECT n, tags, nums, mixed FROM amode ORDER BY n"), "reingested array values")
+    c.eq(mode_types(s, "mcopy"), mode_types(s, "mmode"), "reingested multi-value strings stay so")
+    c.eq(sql(s, "SELECT n, tags, nums, mixed FROM mcopy ORDER BY n"),
+         sql(s, "SELECT n, tags, nums, mixed FROM mmode ORDER BY n"), "reingested multi-values")
+    c.eq(mode_types(s, "amcopy"), [["tags", "VARCHAR"], ["mixed", "VARCHAR"]],
+         "reingested in mvd mode: string arrays become multi-value strings")
+    c.eq(sql(s, "SELECT n FROM amcopy WHERE tags = 'a' ORDER BY n"), [[0], [3]],
+         "reingested in mvd mode: multi-value semantics")
+    # Druid's MSQ: arrays of numbers cannot be stored in mvd mode
+    r = s.req("POST", "/v1/query/sql", {
+        "query": "INSERT INTO numcopy SELECT __time, nums FROM amode PARTITIONED BY DAY",
+        "context": {"arrayIngestMode": "mvd"}})
+    c.eq(r.status, 202, "reingest of a BIGINT ARRAY in mvd mode starts")
+    jid2 = (r.json or {}).get("job", {}).get("id") or (r.json or {}).get("taskId")
+    st = wait_for(lambda: (lambda j: j if j.get("executionStatus") in ("succeeded", "failed")
+                           else None)(s.req("GET", f"/v2/jobs/{jid2}").json or {}), timeout=60)
+    c.eq(st and st["executionStatus"], "failed", "a BIGINT ARRAY fails the mvd reingestion")
+    c.ok(st and "BIGINT ARRAY, which arrayIngestMode \"mvd\" cannot store" in
+         st["health"].get("message", ""), "the job says why", st)
 
     # ---- hostile values: counted as processed with warnings that say why
     c.ok(produce(B, "arr", events([(la, MISSING, da) for (la, da), _, _ in HOSTILE], len(ROWS))),
@@ -238,6 +412,18 @@ try:
     check_answers(s, stored, "after a persist")
     c.eq(disc_types(), DISC_TYPES, "discovered types after a restart")
     c.eq(sql(s, "SELECT l, m, s, o, nest FROM disc"), [DISC_ROW], "discovered values after a persist")
+    check_modes(s, "after a persist")
+    # the mode is the job's: a field discovered after the restart follows it
+    c.ok(produce(B, "modes", [json.dumps({"ts": iso(T0 + 9000), "n": 9, "late": ["b", "a"]})]),
+         "produced a row with a new array field")
+    c.eq(wait_for(lambda: count("mmode") == len(MODE_EVENTS) + 1), True, "late row in mmode")
+    c.eq(wait_for(lambda: count("amode") == len(MODE_EVENTS) + 1), True, "late row in amode")
+    c.eq(sql(s, "SELECT DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'mmode' "
+                "AND COLUMN_NAME = 'late'"), [["VARCHAR"]], "mvd after a restart: multi-value")
+    c.eq(sql(s, "SELECT late FROM mmode WHERE late = 'a'"), [[["a", "b"]]],
+         "mvd after a restart: multi-value semantics")
+    c.eq(sql(s, "SELECT DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'amode' "
+                "AND COLUMN_NAME = 'late'"), [["VARCHAR ARRAY"]], "array after a restart: ARRAY")
 
     # ---- more rows, kill -9, restart: re-read from Kafka, same answers
     more = [(([9, 8], ["z"], [0.25]), ([9, 8], ["z"], [0.25])),

@@ -5,9 +5,10 @@ JSON arrays pushed through a push connection become lists of values (sorted,
 SORTED_ARRAY; de-duplicated, SORTED_SET); queries give Druid's answers
 (filters match any value, GROUP BY explodes, rollup keys on the whole list)
 from realtime rows, after a persist (clean restart) and after kill -9 and a
-restart; hostile values (a nested array, an array of objects, a huge array,
-mixed types) each get their defined outcome; the table API checks the
-request shape.
+restart, scalar functions over the column included (UPPER(tags) maps over
+its values: a group per value, a filter that holds for any); hostile values
+(a nested array, an array of objects, a huge array, mixed types) each get
+their defined outcome; the table API checks the request shape.
 """
 import json
 import time
@@ -75,11 +76,18 @@ def expected(stored):
     for _, tags in stored:
         k = json.dumps(tags)
         per_list[k] = per_list.get(k, 0) + 1
+    upper = {}  # UPPER(tags) maps over the values: a group per upper-cased value
+    for _, tags in stored:
+        for v in (tags or [None]):
+            u = v.upper() if v is not None else None
+            upper[u] = upper.get(u, 0) + 1
     has_b = sum(1 for _, t in stored if t and "b" in t)
     none = sum(1 for _, t in stored if not t)
     return {"rows": det, "groups": multiset([[k, v] for k, v in groups.items()]),
             "lists": multiset([[json.loads(k), v] for k, v in per_list.items()]),
-            "b": has_b, "none": none}
+            "b": has_b, "none": none,
+            "upper": multiset([[k, v] for k, v in upper.items()]),
+            "upper_b": sorted([n] for n, t in stored if t and "b" in t)}
 
 
 def answers(s):
@@ -89,6 +97,8 @@ def answers(s):
         "lists": multiset(sql(s, "SELECT MV_TO_ARRAY(tags), SUM(cnt) FROM mva GROUP BY 1")),
         "b": sql(s, "SELECT SUM(cnt) FROM mva WHERE tags = 'b'")[0][0],
         "none": sql(s, "SELECT COUNT(*) FROM mvd WHERE tags IS NULL")[0][0],
+        "upper": multiset(sql(s, "SELECT UPPER(tags), COUNT(*) FROM mvd GROUP BY 1")),
+        "upper_b": sql(s, "SELECT n FROM mvd WHERE UPPER(tags) = 'B' ORDER BY n"),
     }
 
 

@@ -40,6 +40,7 @@ struct spec {
     const char *late, *early; /* rejection periods */
     bool discovery;
     const char *exclusions; /* dimensionExclusions as "a,b" */
+    const char *array_mode; /* arrayIngestMode, NULL = not given */
 };
 
 static json_t *split_names(const char *list)
@@ -86,6 +87,8 @@ static char *spec_json(const struct spec *s)
         json_object_set_new(o, "useSchemaDiscovery", json_true());
     if (s->exclusions)
         json_object_set_new(o, "dimensionExclusions", split_names(s->exclusions));
+    if (s->array_mode)
+        json_object_set_new(o, "arrayIngestMode", json_string(s->array_mode));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
@@ -1009,6 +1012,73 @@ static void test_discovery_arrays(void)
     }
     arena_destroy(&mem);
     pipeline_free(p);
+}
+
+/* arrayIngestMode "mvd": discovered arrays of strings (strings with numbers,
+ * only empty arrays) become multi-value string columns (type ARRAY without an
+ * element type, values sorted), arrays of numbers stay typed ARRAY columns,
+ * and a new column fed by a string field as it is takes its arrays as
+ * values; "array" (the default) keeps ARRAY<STRING> and the array's text. A
+ * table's existing columns keep their types either way. */
+static void test_array_ingest_mode(void)
+{
+    const char *texts[] = {
+        "{\"ts\":\"2023-06-14T00:00:00Z\",\"st\":[\"b\",null,\"a\"],\"mix\":[\"x\",1],"
+        "\"l\":[3,1],\"e\":[],\"tags\":[\"q\",\"p\"],\"fixed\":[\"b\",\"a\"]}",
+        "{\"ts\":\"2023-06-14T00:00:01Z\",\"st\":\"z\",\"tags\":\"one\",\"e\":[\"k\"]}",
+    };
+    for (int mvd = 0; mvd <= 2; mvd++) {
+        struct spec s = {
+            .input = "ts:string,tags:string",
+            .maps = {{"__time", "TIME_PARSE(\"ts\")"}, {"tags", "\"tags\""}},
+            .discovery = true,
+            .array_mode = mvd == 2   ? "mvd"
+                          : mvd == 1 ? "array"
+                                     : NULL,
+        };
+        struct pipeline_table_col tc[] = {{"fixed", SQL_ARRAY, false, "ARRAY<STRING>"}};
+        uint8_t elem[] = {SQL_STRING};
+        struct pipeline_table t = {.cols = tc, .ncols = 1, .elem = elem};
+        struct pipeline *p = make(&s, &t);
+        if (!p)
+            continue;
+        struct arena mem;
+        arena_init(&mem, 64 * 1024, 0);
+        struct pipeline_out out;
+        struct watch w;
+        char cols[512];
+        if (run(p, texts, 2, &mem, &out, &w) == 0) {
+            CHECK_EQ_STR(columns_str(p, cols, sizeof cols),
+                         mvd == 2 ? "tags:array,st:array,mix:array,l:array<long>,e:array,"
+                                    "fixed:array<string>"
+                                  : "tags:string,st:array<string>,mix:array<string>,l:array<long>,"
+                                    "e:array<string>,fixed:array<string>");
+            for (size_t i = 0; i < pipeline_ncolumns(p); i++) {
+                const struct pipeline_column *c = pipeline_column(p, i);
+                bool want = mvd == 2 && c->type == SQL_ARRAY && !c->elem;
+                CHECK_MSG(c->multi_value == want, "mode %d: column %s multi_value %d", mvd,
+                          c->name, c->multi_value);
+            }
+            if (mvd == 2) {
+                CHECK_CELL(p, &out, "tags", 0, "array:[\"p\",\"q\"]");
+                CHECK_CELL(p, &out, "tags", 1, "string:one"); /* one value, as storage takes it */
+                CHECK_CELL(p, &out, "st", 0, "array:[null,\"a\",\"b\"]");
+                CHECK_CELL(p, &out, "st", 1, "array:[\"z\"]");
+                CHECK_CELL(p, &out, "mix", 0, "array:[\"1\",\"x\"]");
+                CHECK_CELL(p, &out, "e", 0, "array:[]"); /* no values */
+                CHECK_CELL(p, &out, "e", 1, "array:[\"k\"]");
+            } else {
+                CHECK_CELL(p, &out, "tags", 0, "string:[\"q\",\"p\"]");
+                CHECK_CELL(p, &out, "st", 0, "array:[\"b\",null,\"a\"]");
+                CHECK_CELL(p, &out, "mix", 0, "array:[\"x\",\"1\"]");
+                CHECK_CELL(p, &out, "e", 0, "array:[]");
+            }
+            CHECK_CELL(p, &out, "l", 0, "array:[3,1]");
+            CHECK_CELL(p, &out, "fixed", 0, "array:[\"b\",\"a\"]");
+        }
+        arena_destroy(&mem);
+        pipeline_free(p);
+    }
 }
 
 static void test_discovery(void)
@@ -2016,6 +2086,7 @@ int main(void)
     test_discovery();
     test_discovery_arrays();
     test_widening();
+    test_array_ingest_mode();
     test_coercion();
     test_multiline_ndjson();
     test_csv();

@@ -282,7 +282,7 @@ static void test_job_good(void)
         "\"source\":{\"type\":\"connection\",\"connectionName\":\"c\",\"formatSettings\":"
         "{\"format\":\"csv\",\"skipHeaderRows\":2},\"inputSchema\":[{\"name\":\"ts\","
         "\"dataType\":\"string\"},{\"name\":\"n\",\"dataType\":\"long\"}]},"
-        "\"readFromPoint\":\"earliest\",\"useSchemaDiscovery\":true,"
+        "\"readFromPoint\":\"earliest\",\"useSchemaDiscovery\":true,\"arrayIngestMode\":\"mvd\","
         "\"dimensionExclusions\":[\"a\",\"b\"],\"filterExpression\":\"n > 1\","
         "\"lateMessageRejectionPeriod\":\"P1D\",\"earlyMessageRejectionPeriod\":null,"
         "\"mappings\":[{\"columnName\":\"__time\",\"expression\":\"TIME_PARSE(ts)\"},"
@@ -296,6 +296,7 @@ static void test_job_good(void)
     CHECK_EQ_INT(js.read_from, CATALOG_READ_EARLIEST);
     CHECK_EQ_INT(js.mode, CATALOG_INGEST_APPEND);
     CHECK(js.use_schema_discovery);
+    CHECK(js.array_mvd); /* arrayIngestMode "mvd" */
     CHECK(js.has_format);
     CHECK_EQ_INT(js.format.kind, FORMAT_CSV);
     CHECK_EQ_INT(js.format.skip_header_rows, 2);
@@ -337,6 +338,7 @@ static void test_job_good(void)
     CHECK(js.inline_data && memcmp(js.inline_data, "a,b\n", 4) == 0);
     CHECK_EQ_STR(js.connection_name, "");
     CHECK(!js.use_schema_discovery);
+    CHECK(!js.array_mvd); /* arrayIngestMode defaults to "array" */
     catalog_job_spec_destroy(&js);
 
     text = "{\"type\":\"batch\",\"source\":{\"type\":\"uploaded\",\"fileList\":[\"x.csv\","
