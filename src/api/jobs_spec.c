@@ -21,7 +21,9 @@
 static const char *const job_types[] = {CATALOG_JOB_TYPE_MAP(CATALOG_NAME_LIST) NULL};
 static const char *const read_points[] = {CATALOG_READ_FROM_MAP(CATALOG_NAME_LIST) NULL};
 const char *const api__job_desired_values[] = {"running", "suspended", "canceled", NULL};
-static const char *const input_types[] = {"string", "long", "float", "double", "json", NULL};
+static const char *const input_types[] = {"string",      "long",          "float",
+                                          "double",      "json",          "ARRAY<STRING>",
+                                          "ARRAY<LONG>", "ARRAY<DOUBLE>", NULL};
 // clang-format off
 static const char *const formats[] = {"nd-json", "csv", "tsv", "delimited", "kafka",
                                       "kinesis", "avro_stream", "avro_ocf", "protobuf", NULL};

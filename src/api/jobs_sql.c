@@ -99,7 +99,10 @@ static json_t *schema_from_signature(const struct sql_dml *d, struct lerr *err)
             goto fail;
         }
         const char *dt = strcmp(type, "string") == 0 || strcmp(type, "long") == 0 ||
-                                 strcmp(type, "double") == 0 || strcmp(type, "float") == 0
+                                 strcmp(type, "double") == 0 || strcmp(type, "float") == 0 ||
+                                 strcmp(type, "ARRAY<STRING>") == 0 ||
+                                 strcmp(type, "ARRAY<LONG>") == 0 ||
+                                 strcmp(type, "ARRAY<DOUBLE>") == 0
                              ? type
                          : strcmp(type, "COMPLEX<json>") == 0 || strcmp(type, "json") == 0 ? "json"
                                                                                            : NULL;
@@ -108,7 +111,7 @@ static json_t *schema_from_signature(const struct sql_dml *d, struct lerr *err)
             snprintf(what, sizeof what, "'%.60s'", type);
             at(d, d->signature_pos, err,
                "EXTERN's signature: type %s is not an input type (use string, long, double, "
-               "float or COMPLEX<json>)",
+               "float, ARRAY<STRING>, ARRAY<LONG>, ARRAY<DOUBLE> or COMPLEX<json>)",
                what);
             goto fail;
         }

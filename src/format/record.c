@@ -31,9 +31,13 @@
 
 /* ---- construction ---------------------------------------------------------- */
 
-static bool input_type_ok(uint8_t t)
+static bool input_type_ok(const struct sql_field *in)
 {
-    return t == SQL_STRING || t == SQL_LONG || t == SQL_FLOAT || t == SQL_DOUBLE || t == SQL_JSON;
+    uint8_t t = in->type;
+    int el = sql_field_elem(in);
+    return t == SQL_STRING || t == SQL_LONG || t == SQL_FLOAT || t == SQL_DOUBLE ||
+           t == SQL_JSON ||
+           (t == SQL_ARRAY && (el == SQL_STRING || el == SQL_LONG || el == SQL_DOUBLE));
 }
 
 /* Binds a kafka metadata name: the declared field of that name, or a new one. */
@@ -476,9 +480,10 @@ struct format_plan *format_plan_new(const struct format_settings *fs,
                         target);
             goto fail;
         }
-        if (!input_type_ok(in->type)) {
+        if (!input_type_ok(in)) {
             lerr_set_at(err, LERR_INVALID, target,
-                        "%s: dataType of '%.*s' must be string, long, float, double or json",
+                        "%s: dataType of '%.*s' must be string, long, float, double, json, "
+                        "ARRAY<STRING>, ARRAY<LONG> or ARRAY<DOUBLE>",
                         target, (int)in->name_len, in->name);
             goto fail;
         }
@@ -487,9 +492,12 @@ struct format_plan *format_plan_new(const struct format_settings *fs,
                         target, (int)in->name_len, in->name);
             goto fail;
         }
-        if (format__add_field(&p->fixed, in->name, in->name_len, in->type, FORMAT_ORIGIN_DECLARED,
-                              err) == UINT32_MAX)
+        uint32_t at = format__add_field(&p->fixed, in->name, in->name_len, in->type,
+                                        FORMAT_ORIGIN_DECLARED, err);
+        if (at == UINT32_MAX)
             goto fail;
+        if (in->type == SQL_ARRAY) /* a declared ARRAY<...>: arrays of that element type */
+            p->fixed.fields[at].elem_type = (uint8_t)sql_field_elem(in);
     }
     p->ndeclared = p->fixed.nfields;
     if (fs->kind == FORMAT_KAFKA && setup_kafka(p, fs, err))
@@ -626,6 +634,11 @@ size_t format_parser_schema(const struct format_parser *p, struct sql_field *out
         out[i].name = sc->fields[i].name;
         out[i].name_len = sc->fields[i].name_len;
         out[i].type = sc->fields[i].type;
+        /* every member set (callers hand uninitialised arrays): an ARRAY
+         * field's element type in the flags' upper bits, nothing else */
+        out[i].qual = NULL;
+        out[i].flags = sc->fields[i].type == SQL_ARRAY ? SQL_FIELD_ELEM(sc->fields[i].elem_type)
+                                                       : 0;
     }
     return sc->nfields;
 }

@@ -389,6 +389,21 @@ int format_settings_from_json(const json_t *json, struct arena *mem, struct form
                                            "formatSettings must be an object");
 }
 
+/* A typed array input field's element type (Druid's ARRAY<STRING>, ARRAY<LONG>,
+ * ARRAY<DOUBLE>, any case), or -1. */
+static int array_type(const char *dt)
+{
+    static const struct {
+        const char *name;
+        uint8_t elem;
+    } arrays[] = {
+        {"ARRAY<STRING>", SQL_STRING}, {"ARRAY<LONG>", SQL_LONG}, {"ARRAY<DOUBLE>", SQL_DOUBLE}};
+    for (size_t k = 0; k < LS_ARRAY_LEN(arrays); k++)
+        if (strcasecmp(arrays[k].name, dt) == 0)
+            return arrays[k].elem;
+    return -1;
+}
+
 int format_input_schema_from_json(const json_t *json, struct arena *mem, struct sql_schema *out,
                                   struct lerr *err)
 {
@@ -424,15 +439,18 @@ int format_input_schema_from_json(const json_t *json, struct arena *mem, struct 
         size_t k = 0;
         while (k < LS_ARRAY_LEN(types) && strcasecmp(types[k].name, json_string_value(dt)) != 0)
             k++;
-        if (k == LS_ARRAY_LEN(types)) {
+        int elem = array_type(json_string_value(dt));
+        if (k == LS_ARRAY_LEN(types) && elem < 0) {
             rc = lerr_set_at(err, LERR_INVALID, t,
-                             "%s.dataType '%s' is not one of string, long, float, double, json", t,
-                             json_string_value(dt));
+                             "%s.dataType '%s' is not one of string, long, float, double, json, "
+                             "ARRAY<STRING>, ARRAY<LONG>, ARRAY<DOUBLE>",
+                             t, json_string_value(dt));
             goto done;
         }
         fields[i].name_len = json_string_length(name);
         fields[i].name = arena_strndup(mem, json_string_value(name), fields[i].name_len);
-        fields[i].type = types[k].type;
+        fields[i].type = elem >= 0 ? SQL_ARRAY : types[k].type;
+        fields[i].flags = elem >= 0 ? SQL_FIELD_ELEM(elem) : 0;
         if (!fields[i].name) {
             rc = lerr_set(err, LERR_NOMEM, "out of memory reading inputSchema");
             goto done;

@@ -413,6 +413,15 @@ static int compile_mapping(struct pipeline *p, size_t i, const struct job_spec_m
         if (!tc && m->array_elem && textual) {
             c->type = SQL_ARRAY; /* a reingested typed array stays one */
             c->elem = m->array_elem;
+        } else if (!tc && type == SQL_ARRAY && !c->elem && !m->multi_value) {
+            /* an ARRAY expression (a declared ARRAY<LONG> field, ARRAY[...],
+             * JSON_QUERY_ARRAY(...)) makes a typed ARRAY column when its
+             * element type is known, rather than JSON text */
+            int el = mp->is_ref && mp->ref_field < p->nin_fields
+                         ? sql_field_elem(&p->in_fields[mp->ref_field])
+                         : sql_expr_elem_type(mp->expr);
+            if (el == SQL_STRING || el == SQL_LONG || el == SQL_DOUBLE)
+                c->elem = (uint8_t)el;
         }
         bool mvd_strings = p->array_mvd &&
                            (c->elem == SQL_STRING || (mp->is_ref && !c->elem && textual));

@@ -521,12 +521,28 @@ static int extend_list(struct dp *p)
         if (!dt) {
             char tb[64];
             rc = fail_at(p, type->off,
-                         "EXTEND: %s is not an input type (use VARCHAR, BIGINT, DOUBLE, FLOAT or "
-                         "TYPE('COMPLEX<json>'))",
+                         "EXTEND: %s is not an input type (use VARCHAR, BIGINT, DOUBLE, FLOAT, "
+                         "VARCHAR ARRAY, BIGINT ARRAY, DOUBLE ARRAY or TYPE('COMPLEX<json>'))",
                          tok_text(p, type, tb, sizeof tb));
             break;
         }
         p->i++;
+        /* Druid's typed arrays: VARCHAR ARRAY, BIGINT ARRAY, DOUBLE ARRAY */
+        if (is_kw(p, p->i, "ARRAY")) {
+            const char *arr = strcmp(dt, "string") == 0   ? "ARRAY<STRING>"
+                              : strcmp(dt, "long") == 0   ? "ARRAY<LONG>"
+                              : strcmp(dt, "double") == 0 ? "ARRAY<DOUBLE>"
+                                                          : NULL;
+            if (!arr) {
+                rc = fail_at(p, cur(p)->off,
+                             "EXTEND: arrays are of VARCHAR, BIGINT or DOUBLE (VARCHAR ARRAY, "
+                             "BIGINT ARRAY, DOUBLE ARRAY), not of %s",
+                             dt);
+                break;
+            }
+            dt = arr;
+            p->i++;
+        }
         char *col = ident_text(p, name);
         if (!col) {
             rc = nomem(p);

@@ -354,6 +354,72 @@ try:
     c.eq(sql(s, "SELECT tags FROM sqlarr"), [['["q", "p"]']], "sql insert in array mode: text")
     c.eq(sql(s, "SELECT tags FROM sqlmvd WHERE tags = 'p'"), [[["p", "q"]]],
          "sql insert with context.arrayIngestMode mvd: a multi-value string")
+    # ---- declared arrays: an inputSchema's ARRAY<STRING|LONG|DOUBLE> fields, EXTERN's
+    # signature and EXTEND's VARCHAR ARRAY / BIGINT ARRAY / DOUBLE ARRAY make typed ARRAY
+    # columns (never JSON text), as do ARRAY expressions whose element type is known
+    for table, mode in (("adecl", None), ("mdecl", "mvd")):
+        j = mode_job(table, mode, False)
+        j["source"]["inputSchema"] = [
+            {"name": "ts", "dataType": "string"}, {"name": "n", "dataType": "long"},
+            {"name": "tags", "dataType": "ARRAY<STRING>"},
+            {"name": "nums", "dataType": "ARRAY<LONG>"},
+            {"name": "mixed", "dataType": "ARRAY<STRING>"}]
+        j["mappings"] = [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+                         {"columnName": "n", "expression": '"n"'},
+                         {"columnName": "tags", "expression": '"tags"'},
+                         {"columnName": "nums", "expression": '"nums"'},
+                         {"columnName": "mixed", "expression": '"mixed"'},
+                         {"columnName": "lit", "expression": 'ARRAY["n", "n" * 10]'}]
+        r = s.req("POST", "/v2/jobs", j)
+        c.ok(r.status == 201, f"job over declared ARRAY fields into {table}", r.json)
+    for t in ("adecl", "mdecl"):
+        c.eq(wait_for(lambda: count(t) == len(MODE_EVENTS)), True, f"{t} rows ingested")
+    c.eq(mode_types(s, "adecl"), [["tags", "VARCHAR ARRAY"], ["nums", "BIGINT ARRAY"],
+                                  ["mixed", "VARCHAR ARRAY"], ["lit", "BIGINT ARRAY"]],
+         "declared arrays make typed ARRAY columns")
+    c.eq(sql(s, "SELECT n, tags, nums, mixed FROM adecl ORDER BY n"),
+         sql(s, "SELECT n, tags, nums, mixed FROM amode ORDER BY n"),
+         "declared arrays hold what discovery's do")
+    c.eq(sql(s, "SELECT n, lit FROM adecl WHERE ARRAY_CONTAINS(lit, 20) ORDER BY n"),
+         [[2, [2, 20]]], "an ARRAY expression's column is typed")
+    c.eq(mode_types(s, "mdecl"), [["tags", "VARCHAR"], ["nums", "BIGINT ARRAY"],
+                                  ["mixed", "VARCHAR"], ["lit", "BIGINT ARRAY"]],
+         "mvd: declared string arrays are multi-value strings")
+    c.eq(sql(s, "SELECT n FROM mdecl WHERE tags = 'a' ORDER BY n"), [[0], [3]],
+         "mvd over declared arrays: = holds for any value")
+    row = {"ts": iso(T0), "tags": ["q", "p"], "nums": [5, 6], "vals": [0.5, 1]}
+    src = json.dumps({"type": "inline", "data": json.dumps(row) + "\n"}).replace("'", "''")
+    sig = ('[{"name":"ts","type":"string"},{"name":"tags","type":"ARRAY<STRING>"},'
+           '{"name":"vals","type":"ARRAY<DOUBLE>"}]')
+    for table, q in (
+            ("sqlext", f"INSERT INTO sqlext SELECT TIME_PARSE(\"ts\") AS __time, \"tags\", "
+                       f"\"nums\" FROM TABLE(EXTERN('{src}', '{{\"type\":\"json\"}}')) EXTEND "
+                       f"(\"ts\" VARCHAR, \"tags\" VARCHAR ARRAY, \"nums\" BIGINT ARRAY) "
+                       "PARTITIONED BY DAY"),
+            ("sqlsig", f"INSERT INTO sqlsig SELECT TIME_PARSE(\"ts\") AS __time, \"tags\", "
+                       f"\"vals\" FROM TABLE(EXTERN('{src}', '{{\"type\":\"json\"}}', '{sig}')) "
+                       "PARTITIONED BY DAY")):
+        r = s.req("POST", "/v1/query/sql", {"query": q})
+        c.eq((r.status, r.raw if r.status != 202 else ""), (202, ""), f"sql insert into {table}")
+        c.eq(wait_for(lambda: count(table) == 1), True, f"{table} row ingested")
+    c.eq([mode_types(s, "sqlext"), sql(s, "SELECT tags, nums FROM sqlext")],
+         [[["tags", "VARCHAR ARRAY"], ["nums", "BIGINT ARRAY"]], [[["q", "p"], [5, 6]]]],
+         "EXTEND's VARCHAR ARRAY and BIGINT ARRAY: typed arrays")
+    c.eq([mode_types(s, "sqlsig"), sql(s, "SELECT tags, vals FROM sqlsig")],
+         [[["tags", "VARCHAR ARRAY"], ["vals", "DOUBLE ARRAY"]], [[["q", "p"], [0.5, 1.0]]]],
+         "EXTERN's ARRAY<STRING> and ARRAY<DOUBLE>: typed arrays")
+    bad = mode_job("baddecl", None, False)
+    bad["source"]["inputSchema"][1] = {"name": "n", "dataType": "ARRAY<FLOAT>"}
+    r = s.req("POST", "/v2/jobs", bad)
+    m = (r.json or {}).get("message", "")
+    c.ok(r.status == 400 and "inputSchema[1]" in m and "ARRAY<LONG>" in m,
+         "an inputSchema array of another type is refused, naming the field and the types", m)
+    r = s.req("POST", "/v1/query/sql", {"query": (
+        f"INSERT INTO badext SELECT TIME_PARSE(\"ts\") AS __time FROM TABLE(EXTERN('{src}', "
+        "'{\"type\":\"json\"}')) EXTEND (\"ts\" VARCHAR, \"x\" FLOAT ARRAY) PARTITIONED BY DAY")})
+    m = (r.json or {}).get("errorMessage", "") or (r.json or {}).get("message", "") or r.raw
+    c.ok(r.status == 400 and "VARCHAR, BIGINT or DOUBLE" in str(m),
+         "EXTEND's FLOAT ARRAY is refused with the array types it takes", (r.status, m))
     # reingestion (INSERT INTO t2 SELECT * FROM t1) keeps typed arrays and
     # multi-value strings; with context.arrayIngestMode mvd, string arrays
     # become multi-value strings (and arrays of numbers fail, below)
