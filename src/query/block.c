@@ -31,6 +31,7 @@
 #include "query/exec_int.h"
 
 bool query__sketch_by_dict = true;
+_Atomic uint64_t query__sketch_bitmap_views, query__sketch_id_views;
 
 /* ---- reading blocks ---------------------------------------------------------------- */
 
@@ -714,6 +715,7 @@ static int idset_open(struct query__run *r, struct query__idset *set, uint32_t n
     idset_free(r, set);
     set->view = r->view;
     set->n = n;
+    query__sketch_id_views++;
     if (r->p->key_kind == QK_NONE) {
         int rc = idset_charge(r, set, n ? n : 1);
         if (rc)
@@ -897,6 +899,7 @@ static int sketch_bitmaps(struct query__run *r, size_t i, const struct query__ag
     set->view = r->view;
     set->done = true;
     *used = true;
+    query__sketch_bitmap_views++;
 out:
     free(keys);
     query__ctx_uncharge(r->x, bytes);

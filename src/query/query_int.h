@@ -256,6 +256,9 @@ extern _Atomic uint64_t query__agg_par_runs;
  * dictionary id (query__agg_plan.by_dict; default true); tests turn it off
  * to compare with the per-row updates. */
 extern bool query__sketch_by_dict;
+/* Views whose by_dict sketch values came from their bitmap indexes, and
+ * views read by dictionary id for them (tests check both paths ran). */
+extern _Atomic uint64_t query__sketch_bitmap_views, query__sketch_id_views;
 
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
                             struct storage_scan *sc, struct query__ctx *x,
