@@ -7,6 +7,7 @@ the ratio of the best of each.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,3 +124,5 @@ try:
 finally:
     s.stop()
     broker.stop()
+    shutil.rmtree(s.data_dir, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
