@@ -11,7 +11,10 @@
  *     combination there, agg_block_mv);
  *     aggregates then update native accumulators
  *     straight from raw column vectors, sql_agg states, or merge stored
- *     measure states (or the per-id arrays of view.c);
+ *     measure states (or the per-id arrays of view.c); an HLL or theta
+ *     sketch of a dictionary-encoded string column takes each (group,
+ *     dictionary id) of a view once, at its first row, instead of hashing
+ *     every row's string (agg_sketch_ids);
  *   - no aggregate: items and ORDER BY terms are evaluated per block and
  *     rows go to the collector (top-N with ORDER BY + LIMIT; stop early
  *     with LIMIT alone, evaluating no more rows than it keeps).
@@ -29,6 +32,9 @@
 #include "format/json.h"
 #include "query/exec_int.h"
 
+bool query__sketch_by_dict = true;
+_Atomic uint64_t query__sketch_bitmap_views, query__sketch_id_views;
+
 /* ---- reading blocks ---------------------------------------------------------------- */
 
 int query__run_init(struct query__run *r, const struct query__plan *p, struct query__ctx *x,
@@ -45,6 +51,13 @@ int query__run_init(struct query__run *r, const struct query__plan *p, struct qu
     r->loaded = arena_alloc(&x->keep, n * sizeof *r->loaded);
     if (!r->colv || !r->colgen || !r->colptr || !r->loaded)
         return query__ctx_nomem(x, "the executor");
+    for (size_t i = 0; i < p->q->naggs; i++)
+        if (p->aggs[i].by_dict) {
+            r->idsets = arena_zalloc(&x->keep, p->q->naggs * sizeof *r->idsets);
+            if (!r->idsets)
+                return query__ctx_nomem(x, "the executor");
+            break;
+        }
     return 0;
 }
 
@@ -82,10 +95,21 @@ static void pairs_free(struct query__run *r)
     r->pairs = NULL;
 }
 
-/* Frees the dictionary-id group maps (and their charge to the query). */
+static void idset_free(struct query__run *r, struct query__idset *set)
+{
+    free(set->seen);
+    free(set->keys);
+    query__ctx_uncharge(r->x, set->bytes);
+    memset(set, 0, sizeof *set);
+}
+
+/* Frees the dictionary-id group maps and id sets (and their charge to the
+ * query). */
 void query__run_free_id2gid(struct query__run *r)
 {
     pairs_free(r);
+    for (size_t i = 0; r->idsets && i < r->p->q->naggs; i++)
+        idset_free(r, &r->idsets[i]);
     if (r->id2gid) {
         free(r->id2gid);
         query__ctx_uncharge(r->x, r->id2gid_n * sizeof *r->id2gid);
@@ -660,6 +684,261 @@ static int agg_sql(struct query__run *r, const struct query__agg_plan *a, const 
     return 0;
 }
 
+/* ---- sketches of dictionary-encoded strings: once per (group, id) ---- */
+
+static int idset_charge(struct query__run *r, struct query__idset *set, size_t n)
+{
+    int rc = query__ctx_charge(r->x, n, "the dictionary ids a sketch has taken");
+    if (!rc)
+        set->bytes += n;
+    return rc;
+}
+
+static int idset_nomem(struct query__run *r)
+{
+    return lerr_set(r->x->err, LERR_NOMEM,
+                    "out of memory for the dictionary ids a sketch has taken");
+}
+
+/* A table of cap free slots (a power of two). */
+static int idset_table(struct query__run *r, struct query__idset *set, size_t cap, uint64_t **keys)
+{
+    int rc = idset_charge(r, set, cap * sizeof **keys);
+    if (rc)
+        return rc;
+    if (!(*keys = malloc(cap * sizeof **keys)))
+        return idset_nomem(r);
+    memset(*keys, 0xff, cap * sizeof **keys);
+    return 0;
+}
+
+/* Makes set ready for the ids of the view being read (dictionary size n). */
+static int idset_open(struct query__run *r, struct query__idset *set, uint32_t n)
+{
+    idset_free(r, set);
+    set->view = r->view;
+    set->n = n;
+    query__sketch_id_views++;
+    if (r->p->key_kind == QK_NONE) {
+        int rc = idset_charge(r, set, n ? n : 1);
+        if (rc)
+            return rc;
+        if (!(set->seen = calloc(n ? n : 1, 1)))
+            return idset_nomem(r);
+        return 0;
+    }
+    set->cap = 1024;
+    return idset_table(r, set, set->cap, &set->keys);
+}
+
+static int idset_grow(struct query__run *r, struct query__idset *set)
+{
+    size_t ncap = set->cap * 2, mask = ncap - 1;
+    uint64_t *nkeys;
+    int rc = idset_table(r, set, ncap, &nkeys);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < set->cap; i++) {
+        if (set->keys[i] == PAIR_EMPTY)
+            continue;
+        size_t sl = pair_slot(set->keys[i], mask);
+        while (nkeys[sl] != PAIR_EMPTY)
+            sl = (sl + 1) & mask;
+        nkeys[sl] = set->keys[i];
+    }
+    free(set->keys);
+    query__ctx_uncharge(r->x, set->cap * sizeof *set->keys);
+    set->bytes -= set->cap * sizeof *set->keys;
+    set->keys = nkeys;
+    set->cap = ncap;
+    return 0;
+}
+
+/* Adds (gid, id) to the set; *fresh says whether it was new. */
+static int idset_add(struct query__run *r, struct query__idset *set, uint32_t gid, uint32_t id,
+                     bool *fresh)
+{
+    if (set->seen) {
+        *fresh = !set->seen[id];
+        set->seen[id] = 1;
+        return 0;
+    }
+    uint64_t key = (uint64_t)gid << 32 | id;
+    size_t mask = set->cap - 1, sl = pair_slot(key, mask);
+    while (set->keys[sl] != key && set->keys[sl] != PAIR_EMPTY)
+        sl = (sl + 1) & mask;
+    *fresh = set->keys[sl] == PAIR_EMPTY;
+    if (!*fresh)
+        return 0;
+    set->keys[sl] = key;
+    if (++set->used * 10 > set->cap * 7)
+        return idset_grow(r, set);
+    return 0;
+}
+
+/*
+ * A by_dict sketch aggregate over the rows fidx[0..m): each row's
+ * dictionary id, and the value of each (group, id) not yet taken in this
+ * view goes into the group's sketch, at its first row — the sketch the
+ * per-row updates (agg_sql) build, bit for bit, without hashing every
+ * row's string. NULL (id 0) adds nothing, as there. A view without a
+ * dictionary for the column (in-memory rows, a column stored as another
+ * type) takes the per-row path.
+ */
+static int agg_sketch_ids(struct query__run *r, size_t i, const struct query__agg_plan *a,
+                          const uint32_t *fidx, uint32_t m)
+{
+    size_t col = (size_t)a->arg_col;
+    if (!r->view || r->mem || !r->idsets)
+        return agg_sql(r, a, fidx, m);
+    if (!storage_view_has_column(r->view, col))
+        return 0; /* every row NULL: the per-row path adds nothing either */
+    if (storage_view_column_type(r->view, col) != SQL_STRING)
+        return agg_sql(r, a, fidx, m);
+    struct query__idset *set = &r->idsets[i];
+    int rc;
+    if (set->view == r->view && set->done)
+        return 0; /* taken from the bitmaps (query__run_sketch_bitmaps) */
+    if (set->view != r->view && (rc = idset_open(r, set, storage_view_dict_size(r->view, col))))
+        return rc;
+    uint32_t *ids = arena_alloc(&r->x->scratch, BLOCK * sizeof *ids);
+    if (!ids)
+        return query__ctx_nomem(r->x, "dictionary ids");
+    if ((rc = selected_ids(r, a->arg_col, set->n, ids)))
+        return rc;
+    const struct sql_agg_call *c = a->call;
+    struct arena *mem = &r->x->keep;
+    FOR_ROWS({
+        uint32_t id = ids[k];
+        bool fresh;
+        if (id == STORAGE_NULL_ID)
+            continue;
+        if ((rc = idset_add(r, set, r->gids[k], id, &fresh)))
+            return rc;
+        if (!fresh)
+            continue;
+        struct sql_value v = storage_view_dict_value(r->view, col, id);
+        if ((rc = sql_agg_add_err(c, query__groups_acc(&r->groups, r->gids[k]) + a->off, &v, 0,
+                                  mem, r->x->err)))
+            return rc == LERR_NOMEM ? query__ctx_nomem(r->x, "aggregator states") : rc;
+    })
+    return 0;
+}
+
+/* Sorts keys[0..n) by value (LSD radix, a byte at a time, the passes
+ * whose byte is the same in every key skipped); tmp holds n. */
+static void radix_sort(uint64_t *keys, uint64_t *tmp, size_t n)
+{
+    uint64_t diff = 0;
+    for (size_t i = 1; i < n; i++)
+        diff |= keys[i] ^ keys[0];
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (!((diff >> shift) & 0xff))
+            continue;
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[((keys[i] >> shift) & 0xff) + 1]++;
+        for (size_t b = 0; b < 256; b++)
+            cnt[b + 1] += cnt[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[cnt[(keys[i] >> shift) & 0xff]++] = keys[i];
+        memcpy(keys, tmp, n * sizeof *keys);
+    }
+}
+
+/* One aggregate's values of the whole view from its bitmaps; *used false
+ * when the view has none (the rows are read then). */
+static int sketch_bitmaps(struct query__run *r, size_t i, const struct query__agg_plan *a,
+                          bool *used)
+{
+    size_t col = (size_t)a->arg_col;
+    struct query__idset *set = &r->idsets[i];
+    uint32_t n = storage_view_dict_size(r->view, col);
+    struct lerr berr;
+    lerr_init(&berr);
+    *used = false;
+    if (!storage_view_bitmap(r->view, col, STORAGE_NULL_ID, &berr))
+        return berr.code ? lerr_set(r->x->err, berr.code, "%s", berr.msg) : 0;
+    idset_free(r, set);
+    size_t bytes = (size_t)n * 2 * sizeof(uint64_t);
+    int rc = idset_charge(r, set, bytes);
+    if (rc)
+        return rc;
+    uint64_t *keys = malloc(bytes);
+    if (!keys)
+        return idset_nomem(r);
+    size_t m = 0;
+    for (uint32_t id = 1; id < n; id++) {
+        if ((id & 1023) == 0 && (rc = query__ctx_check(r->x)))
+            goto out;
+        const roaring_bitmap_t *bm =
+            (const roaring_bitmap_t *)storage_view_bitmap(r->view, col, id, &berr);
+        if (!bm) {
+            rc = lerr_set(r->x->err, berr.code ? berr.code : LERR_CORRUPT,
+                          "%s: no bitmap for dictionary id %u of column %zu%s%s",
+                          storage_view_name(r->view), id, col, berr.code ? ": " : "",
+                          berr.code ? berr.msg : "");
+            goto out;
+        }
+        /* the first row of the value, then its id (an empty bitmap's
+         * minimum is UINT32_MAX, past every row of a view) */
+        uint32_t first = roaring_bitmap_minimum(bm);
+        if (first != UINT32_MAX)
+            keys[m++] = (uint64_t)first << 32 | id;
+    }
+    radix_sort(keys, keys + n, m);
+    uint32_t g;
+    if ((rc = query__run_find_group(r, NULL, &g)))
+        goto out;
+    uint8_t *state = query__groups_acc(&r->groups, g) + a->off;
+    for (size_t j = 0; j < m; j++) {
+        struct sql_value v = storage_view_dict_value(r->view, col, (uint32_t)keys[j]);
+        if ((rc = sql_agg_add_err(a->call, state, &v, 0, &r->x->keep, r->x->err))) {
+            if (rc == LERR_NOMEM)
+                rc = query__ctx_nomem(r->x, "aggregator states");
+            goto out;
+        }
+    }
+    set->view = r->view;
+    set->done = true;
+    *used = true;
+    query__sketch_bitmap_views++;
+out:
+    free(keys);
+    query__ctx_uncharge(r->x, bytes);
+    set->bytes -= bytes;
+    return rc;
+}
+
+int query__run_sketch_bitmaps(struct query__run *r, const struct query__rowset *rs,
+                              bool *rows_needed)
+{
+    const struct query__plan *p = r->p;
+    *rows_needed = true;
+    if (!r->idsets || p->key_kind != QK_NONE || !rs->all || !rs->exact || r->blk_hi ||
+        storage_view_is_realtime(r->view))
+        return 0;
+    uint64_t rows = storage_view_rows(r->view);
+    bool left = false;
+    for (size_t i = 0; i < p->q->naggs; i++) {
+        const struct query__agg_plan *a = &p->aggs[i];
+        size_t col = (size_t)a->arg_col;
+        /* a column the view lacks is NULL in every row: nothing to add */
+        bool used = a->by_dict && !a->call->filter && !storage_view_has_column(r->view, col);
+        /* an id's first row costs about what reading 32 rows' ids does */
+        if (!used && a->by_dict && !a->call->filter &&
+            storage_view_column_type(r->view, col) == SQL_STRING &&
+            (uint64_t)storage_view_dict_size(r->view, col) * 32 <= rows) {
+            int rc = sketch_bitmaps(r, i, a, &used);
+            if (rc)
+                return rc;
+        }
+        left |= !used;
+    }
+    *rows_needed = left;
+    return 0;
+}
+
 static int agg_merge(struct query__run *r, const struct query__agg_plan *a, const uint32_t *fidx,
                      uint32_t m)
 {
@@ -750,7 +1029,7 @@ static int agg_rows(struct query__run *r, const uint32_t *rows, uint32_t nrows)
         case QA_COUNT_STAR: FOR_ROWS(ACC(r->gids[k])->n++;) break;
         case QA_NATIVE: rc = agg_native(r, a, fidx, m); break;
         case QA_MERGE: rc = agg_merge(r, a, fidx, m); break;
-        default: rc = agg_sql(r, a, fidx, m);
+        default: rc = a->by_dict ? agg_sketch_ids(r, i, a, fidx, m) : agg_sql(r, a, fidx, m);
         }
         if (rc)
             return rc;

@@ -88,6 +88,7 @@ struct query__run {
     size_t nloaded;
     struct sql_value *nullvec;
     uint32_t *gids;
+    struct query__idset *idsets; /* per aggregate (by_dict ones), or NULL */
 };
 
 #define BLOCK STORAGE_BLOCK_ROWS
@@ -112,6 +113,26 @@ struct query__pairmap {
     size_t cap, used; /* table */
     size_t bytes;     /* charged */
 };
+/*
+ * The (group, dictionary id) pairs a by_dict sketch aggregate has already
+ * added in the view being read: a sketch updated twice with one value is
+ * the sketch updated once, so only a pair's first row updates it, in row
+ * order as before (the HLL's HIP estimate depends on the order of the
+ * updates that change it, never on repeats). One group (no GROUP BY): a
+ * flag per id; else an open-addressing table of gid << 32 | id that doubles
+ * at 70% load. Made at the view's first block, freed with the view; bytes
+ * charged to the query's budget (block.c).
+ */
+struct query__idset {
+    const struct storage_view *view; /* whose ids these are, or NULL (unused) */
+    uint32_t n;                      /* the dictionary's size */
+    uint8_t *seen;                   /* one group: n flags */
+    uint64_t *keys;                  /* groups: cap slots, PAIR_EMPTY when free */
+    size_t cap, used;
+    size_t bytes; /* charged */
+    bool done;    /* the view's values went in from its bitmaps: skip its rows */
+};
+
 /* Sets up r->pairs for the current view (dictionary sizes n1, n2). */
 int query__run_pairs_init(struct query__run *r, uint32_t n1, uint32_t n2);
 
@@ -148,6 +169,14 @@ int query__run_find_group(struct query__run *r, const struct sql_value *keys, ui
 /* Reads the candidate rows rs of the current source (rows in all) block by
  * block: the rest of the WHERE, then aggregation or collection. */
 int query__run_blocks(struct query__run *r, uint64_t rows, const struct query__rowset *rs);
+
+/* Before a view's blocks are read: the by_dict sketch aggregates without
+ * FILTER of a global aggregate over every row of a segment take its
+ * values from the bitmap indexes (each id's first row orders them, as the
+ * rows would), without reading a row. *rows_needed is false when no
+ * aggregate is left for the blocks. 0 or the error. */
+int query__run_sketch_bitmaps(struct query__run *r, const struct query__rowset *rs,
+                              bool *rows_needed);
 
 /* ---- view.c ------------------------------------------------------------------------- */
 

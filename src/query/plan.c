@@ -137,6 +137,20 @@ static bool native_ok(const struct sql_agg_call *c)
     }
 }
 
+/* An HLL or theta sketch (APPROX_COUNT_DISTINCT*, DS_HLL, DS_THETA, an
+ * approximate COUNT(DISTINCT)) of a bare single-value STRING column of a
+ * snapshot: its views hold the column as dictionary ids, so each group's
+ * sketch can take each distinct value once (block.c). Numbers, expressions,
+ * multi-value columns and in-memory tables keep the per-row updates. */
+static bool sketch_by_dict(const struct query__plan *p, const struct sql_agg_call *c, int col)
+{
+    const struct sql_schema *sch = &p->src->schema;
+    return query__sketch_by_dict && (c->kind == SQL_AGG_HLL || c->kind == SQL_AGG_THETA) &&
+           c->nargs == 1 && p->src->snap && col >= 0 && (size_t)col < sch->n &&
+           sch->fields[col].type == SQL_STRING &&
+           !(sch->fields[col].flags & SQL_FIELD_MULTI_VALUE);
+}
+
 static int plan_aggs(struct query__plan *p, struct query__ctx *x)
 {
     const struct sql_select *q = p->q;
@@ -162,6 +176,7 @@ static int plan_aggs(struct query__plan *p, struct query__ctx *x)
         } else {
             a->mode = QA_SQL;
             p->need_time |= c->kind == SQL_AGG_EARLIEST || c->kind == SQL_AGG_LATEST;
+            a->by_dict = sketch_by_dict(p, c, a->arg_col);
         }
         p->count_only &= a->mode == QA_COUNT_STAR && !c->filter;
         a->size = (a->mode == QA_SQL || a->mode == QA_MERGE) ? sql_agg_state_size(a->state)
@@ -345,7 +360,9 @@ static const char *agg_how(const struct query__plan *p, const struct query__agg_
                : a->dbl ? "native double accumulator"
                         : "native long accumulator";
     case QA_MERGE: return "merged from the measure's stored states";
-    default: return "aggregator states";
+    default:
+        return a->by_dict ? "aggregator states, updated once per dictionary id of each view"
+                          : "aggregator states";
     }
 }
 

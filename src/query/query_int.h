@@ -252,6 +252,13 @@ extern uint32_t query__scan_par_min_blocks;
 extern uint64_t query__agg_par_min_rows;
 /* Aggregations that finished on several threads (tests check the path ran). */
 extern _Atomic uint64_t query__agg_par_runs;
+/* Whether sketches of dictionary-encoded strings are updated once per
+ * dictionary id (query__agg_plan.by_dict; default true); tests turn it off
+ * to compare with the per-row updates. */
+extern bool query__sketch_by_dict;
+/* Views whose by_dict sketch values came from their bitmap indexes, and
+ * views read by dictionary id for them (tests check both paths ran). */
+extern _Atomic uint64_t query__sketch_bitmap_views, query__sketch_id_views;
 
 int query__filter_view_rows(const struct query__filter *f, const struct storage_view *v,
                             struct storage_scan *sc, struct query__ctx *x,
@@ -285,7 +292,11 @@ struct query__agg_plan {
     uint8_t mode;                     /* enum query__agg_mode */
     bool dbl;                         /* native: double class (else long) */
     int arg_col;                      /* bare column argument, or -1 */
-    size_t off, size;                 /* place in a group's accumulator row */
+    /* QA_SQL: an HLL or theta sketch of a bare single-value STRING column:
+     * on a view that stores the column as dictionary ids, each group's
+     * state is updated once per id, at its first row (block.c) */
+    bool by_dict;
+    size_t off, size; /* place in a group's accumulator row */
 };
 
 struct query__groups {

@@ -1,8 +1,9 @@
 /*
  * view.c — reads one view of the source: its row set from the filter
  * (filter.c), COUNT(*)-only global aggregates over exact row sets answered
- * from row counts and bitmap cardinalities without reading a row, else its
- * blocks (block.c); and the aggregation by dictionary id with its top-N
+ * from row counts and bitmap cardinalities without reading a row, global
+ * sketches of string columns over every row of a segment from its bitmap
+ * indexes (query__run_sketch_bitmaps), else its blocks (block.c); and the aggregation by dictionary id with its top-N
  * pruning (below).
  *
  * Entry points: query__view_run(), query__view_run_byid(),
@@ -413,11 +414,14 @@ int query__view_run(struct query__run *r, const struct storage_view *v)
         query__rowset_free(&rs);
         return 0;
     }
-    if (p->q->aggregate && (rc = setup_dict(r))) {
+    bool rows_needed = true;
+    if (p->q->aggregate &&
+        ((rc = setup_dict(r)) || (rc = query__run_sketch_bitmaps(r, &rs, &rows_needed)))) {
         query__rowset_free(&rs);
         return rc;
     }
-    rc = query__run_blocks(r, rows, &rs);
+    if (rows_needed)
+        rc = query__run_blocks(r, rows, &rs);
     query__rowset_free(&rs);
     return rc;
 }

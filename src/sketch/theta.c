@@ -248,6 +248,35 @@ static int cmp_u64(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* Sorts a[0..n) ascending: an LSD radix sort of 11-bit digits (the digits
+ * every hash shares skipped) for the thousands of hashes of a compact
+ * sketch, where qsort's calls cost most of a query's finalize; qsort for
+ * few hashes or when the buffer cannot be had. Same order either way. */
+static void sort_u64(uint64_t *a, size_t n)
+{
+    uint64_t *tmp = n >= 512 ? malloc(n * sizeof *tmp) : NULL;
+    if (!tmp) {
+        qsort(a, n, sizeof *a, cmp_u64);
+        return;
+    }
+    uint64_t diff = 0;
+    for (size_t i = 1; i < n; i++)
+        diff |= a[i] ^ a[0];
+    for (unsigned shift = 0; shift < 64; shift += 11) {
+        if (!((diff >> shift) & 0x7ff))
+            continue;
+        size_t cnt[2049] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[((a[i] >> shift) & 0x7ff) + 1]++;
+        for (size_t b = 0; b < 2048; b++)
+            cnt[b + 1] += cnt[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[cnt[(a[i] >> shift) & 0x7ff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+    free(tmp);
+}
+
 /* ---- BinomialBoundsN (DataSketches' error bounds) ---------------------------------- */
 
 /*
@@ -879,7 +908,7 @@ static struct sketch_theta_compact *make_compact(uint64_t *entries, uint32_t cou
     if (count <= 1)
         ordered = true;
     if (ordered && !sorted && count > 1)
-        qsort(entries, count, sizeof(uint64_t), cmp_u64);
+        sort_u64(entries, count);
     c->entries = entries;
     c->count = count;
     c->theta = theta;
@@ -1408,7 +1437,7 @@ static struct sketch_theta_compact *read_table_image(const uint8_t *p, size_t n,
         return NULL;
     }
     if (count > 1)
-        qsort(e, count, sizeof(uint64_t), cmp_u64);
+        sort_u64(e, count);
     for (uint32_t i = 1; i < count; i++) {
         if (e[i] == e[i - 1]) {
             corrupt(err, off, "the hash table holds 0x%016llx twice", (unsigned long long)e[i]);
@@ -1810,7 +1839,7 @@ struct sketch_theta_compact *sketch_theta_a_not_b(const struct sketch_theta_comp
     if (b->empty) {
         struct sketch_theta_compact *r = sketch_theta_compact_copy(a, err);
         if (r && ordered && !r->ordered) {
-            qsort(r->entries, r->count, sizeof(uint64_t), cmp_u64);
+            sort_u64(r->entries, r->count);
             r->ordered = true;
         }
         return r;

@@ -2296,6 +2296,141 @@ static void test_parallel_agg(void)
     buf_free(&par);
 }
 
+/* sk: the table the sketches' two paths are compared on. u is a string
+ * of many values (NULL in 1 row of 20, '' in 1 of 50), g of three, n a
+ * number. Day 0: a segment of 40,000 rows and 1,000 values of u (its
+ * dictionary is small beside its rows: global sketches read its bitmaps);
+ * day 1: a segment of 20,000 rows and 12,000 values (read by id), then
+ * 3,000 realtime rows in the same chunk; day 2: 5,000 realtime rows.
+ * Only test_sketch_by_dict sees it. */
+static void build_sk(const char *root)
+{
+    static const struct storage_column cols[] = {
+        {"u", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"g", SQL_STRING, STORAGE_DIMENSION, 0, {0}},
+        {"n", SQL_LONG, STORAGE_DIMENSION, 0, {0}},
+    };
+    struct storage_schema sch = {STORAGE_DETAIL, STORAGE_GRAN_DAY, STORAGE_GRAN_MILLISECOND, cols,
+                                 3};
+    struct storage_table *t = open_table(root, "sk", &sch);
+    static const struct {
+        int64_t day;
+        uint32_t rows, values;
+        bool persist_after;
+    } parts[] = {{0, 40000, 1000, true},
+                 {1, 20000, 12000, true},
+                 {1, 3000, 3000, false},
+                 {2, 5000, 4000, false}};
+    static const char *const gs[] = {"x", "y", "z"};
+    struct gen gn = {7};
+    for (size_t p = 0; p < LS_ARRAY_LEN(parts); p++) {
+        uint32_t n = parts[p].rows;
+        int64_t *time = calloc(n, sizeof *time);
+        char(*us)[16] = calloc(n, sizeof *us);
+        struct sql_value *cv[3];
+        for (int c = 0; c < 3; c++)
+            cv[c] = calloc(n, sizeof *cv[c]);
+        for (uint32_t r = 0; r < n; r++) {
+            time[r] = T0 + parts[p].day * DAY + (int64_t)rnd(&gn, (uint32_t)DAY);
+            uint32_t k = rnd(&gn, 100);
+            snprintf(us[r], sizeof us[r], "u%u", rnd(&gn, parts[p].values) + (uint32_t)p * 500);
+            cv[0][r] = k < 5   ? sql_null(SQL_STRING)
+                       : k < 7 ? sql_string("", 0)
+                               : sql_string(us[r], strlen(us[r]));
+            cv[1][r] = sql_string(gs[rnd(&gn, 3)], 1);
+            cv[2][r] = sql_long(rnd(&gn, 1000));
+        }
+        append(t, time, n, cv, 3);
+        if (parts[p].persist_after)
+            persist(t);
+        for (int c = 0; c < 3; c++)
+            free(cv[c]);
+        free(time);
+        free(us);
+    }
+}
+
+/* Sketches of a dictionary-encoded string updated once per (group, id)
+ * (from the ids, or from the bitmaps) answer exactly what the per-row
+ * updates answer: the same estimates and the same sketch bytes, with
+ * NULLs and '' (an HLL skips it), WHERE, FILTER, groups of every key
+ * kind, segments and realtime rows, on one thread and on several. */
+static void test_sketch_by_dict(const char *root)
+{
+    build_sk(root); /* the last table, for this test only (info_schema.txt lists the others) */
+    static const char *const qs[] = {
+        "SELECT APPROX_COUNT_DISTINCT(u), APPROX_COUNT_DISTINCT_DS_HLL(u),"
+        " APPROX_COUNT_DISTINCT_DS_THETA(u), DS_HLL(u), DS_THETA(u), DS_HLL(u, 10, 'HLL_8'),"
+        " DS_HLL(u, 14, 'HLL_6'), DS_THETA(u, 1024), HLL_SKETCH_TO_STRING(DS_HLL(u)),"
+        " COUNT(DISTINCT u), COUNT(*) FROM sk",
+        "SELECT APPROX_COUNT_DISTINCT(u), DS_HLL(u), DS_THETA(u, 256) FROM sk WHERE __time <"
+        " TIMESTAMP '2024-01-02 00:00:00'",
+        "SELECT APPROX_COUNT_DISTINCT(u), DS_THETA(u), DS_THETA(u, 64) FROM sk WHERE n > 300",
+        "SELECT DS_HLL(u), DS_THETA(u, 512) FROM sk WHERE g = 'y'",
+        "SELECT DS_HLL(u), DS_THETA(u) FROM sk WHERE u > 'u5' OR u = ''",
+        "SELECT DS_HLL(u) FILTER (WHERE n < 500), DS_THETA(u, 128) FILTER (WHERE g <> 'x'),"
+        " APPROX_COUNT_DISTINCT(u) FILTER (WHERE u LIKE 'u1%'), DS_HLL(u), SUM(n) FROM sk",
+        "SELECT g, DS_HLL(u), DS_THETA(u, 256), APPROX_COUNT_DISTINCT(u), COUNT(*) FROM sk"
+        " GROUP BY g",
+        "SELECT TIME_FLOOR(__time, 'PT6H'), DS_HLL(u), DS_THETA(u, 128) FROM sk GROUP BY 1",
+        "SELECT g, n / 100, DS_HLL(u, 8), DS_THETA(u, 32) FILTER (WHERE n % 2 = 0) FROM sk"
+        " GROUP BY 1, 2",
+        "SELECT u, g, DS_HLL(g) FROM sk WHERE n < 20 GROUP BY 1, 2",
+        "SELECT n, DS_HLL(u), APPROX_COUNT_DISTINCT_DS_THETA(u) FROM sk WHERE n < 50 GROUP BY n",
+        "SELECT DS_HLL(u), DS_THETA(u) FROM sk WHERE u IS NULL OR u = ''",
+        "SELECT DS_HLL(u), DS_THETA(u) FROM sk WHERE n > 5000",
+    };
+    static const char ctx[] = "{\"useApproximateCountDistinct\": true}";
+    struct buf rows, ids;
+    buf_init(&rows, 0);
+    buf_init(&ids, 0);
+    struct lerr err;
+    uint64_t saved = query__agg_par_min_rows;
+    uint64_t bm0 = query__sketch_bitmap_views, id0 = query__sketch_id_views;
+    for (int par = 0; par < 2; par++) {
+        query__agg_par_min_rows = par ? 0 : UINT64_MAX;
+        for (size_t i = 0; i < LS_ARRAY_LEN(qs); i++) {
+            query__sketch_by_dict = false;
+            int rc = mem_query(qs[i], ctx, &rows, &err, NULL);
+            CHECK_MSG(rc == 0, "%s (per row): %s", qs[i], err.msg);
+            query__sketch_by_dict = true;
+            rc = mem_query(qs[i], ctx, &ids, &err, NULL);
+            CHECK_MSG(rc == 0, "%s (by id): %s", qs[i], err.msg);
+            CHECK_MSG(rows.len == ids.len && memcmp(rows.data, ids.data, rows.len) == 0,
+                      "%s%s:\n  per row: %.600s\n  by id:   %.600s", qs[i],
+                      par ? " (several threads)" : "", buf_cstr(&rows), buf_cstr(&ids));
+        }
+    }
+    query__agg_par_min_rows = saved;
+    /* both ways of taking the ids ran */
+    CHECK_MSG(query__sketch_bitmap_views > bm0 && query__sketch_id_views > id0,
+              "views by bitmap %llu, by id %llu",
+              (unsigned long long)(query__sketch_bitmap_views - bm0),
+              (unsigned long long)(query__sketch_id_views - id0));
+    /* the answers are those of the sketches, not empty ones: below its
+     * 16384 nominal entries theta counts exactly the non-empty values */
+    int rc = mem_query("SELECT APPROX_COUNT_DISTINCT_DS_THETA(u) FROM sk", ctx, &ids, &err, NULL);
+    int64_t est = one_long(&ids);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    rc = mem_query("SELECT COUNT(DISTINCT u) FROM sk WHERE u <> ''", NULL, &rows, &err, NULL);
+    int64_t exact = one_long(&rows);
+    CHECK_MSG(rc == 0 && exact > 8000 && est == exact, "distinct u: theta %lld, exact %lld (%s)",
+              (long long)est, (long long)exact, err.msg);
+    /* EXPLAIN says which aggregates take the ids: string columns, not numbers */
+    rc = mem_query(
+        "EXPLAIN PLAN FOR SELECT DS_HLL(u), DS_THETA(n), APPROX_COUNT_DISTINCT(g) FROM sk", ctx,
+        &ids, &err, NULL);
+    const char *plan = buf_cstr(&ids);
+    CHECK_MSG(rc == 0 &&
+                  strstr(plan, "DS_HLL($1) [aggregator states, updated once per dictionary") &&
+                  strstr(plan, "DS_THETA($3) [aggregator states]") &&
+                  strstr(plan, "($2) [aggregator states, updated once per dictionary"),
+              "%s %s", plan, err.msg);
+    buf_free(&rows);
+    buf_free(&ids);
+    storage_table_free(tables[--ntables].t);
+}
+
 /* A filter over mvr for test_random_mv: a multi-value leaf holds when any
  * value does (the negated forms: none), and is unknown for a row without
  * values, as in Druid; sqlite's side says so with json_each. */
@@ -2408,6 +2543,7 @@ int main(int argc, char **argv)
     build_widened(root);
 
     test_memory();
+    test_sketch_by_dict(root);
     test_parallel_agg();
     test_request_parse();
     test_request_parse_druid();
