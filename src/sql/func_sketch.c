@@ -66,6 +66,15 @@ struct sql_sketch_acc {
     uint8_t *bytes; /* the last finalized image (malloc'd), until the next change */
     size_t nbytes;
     bool fresh;
+    /* Or one value and nothing else yet (a string's bytes in the arena): a
+     * job's batch makes a state per input row, and a query one per group,
+     * most of which never see a second value; a union (which reserves the
+     * most it may grow to: 263 KB for theta's 16384 entries) is made only
+     * when a second value or a merge comes, and the value replayed first, so
+     * the updates and their order are the same */
+    bool has_one;
+    struct sql_value one;
+    bool hooked; /* acc_free is registered with the arena */
 };
 
 static int sketch_type_of(int kind)
@@ -105,6 +114,23 @@ static size_t acc_reserve(const struct sql_agg_call *c)
 }
 
 static int acc_merge_image(struct sql_sketch_acc *a, const struct sql_value *v, struct lerr *err);
+static int acc_update(struct sql_sketch_acc *a, const struct sql_value *x, struct lerr *err);
+static void result_free(int kind, void *r);
+
+/* An accumulator with nothing in it yet, made in mem (with its cleanup). */
+static struct sql_sketch_acc *acc_empty(const struct sql_agg_call *c, struct sql_sketch_acc **pa,
+                                        struct arena *mem)
+{
+    struct sql_sketch_acc *a = *pa;
+    if (a)
+        return a->u || a->img || a->has_one ? NULL : a;
+    if (!(a = arena_zalloc(mem, sizeof *a)) || !arena_on_reset(mem, acc_free, a))
+        return NULL;
+    a->hooked = true;
+    a->kind = (uint8_t)c->kind;
+    *pa = a;
+    return a;
+}
 
 /* The call's accumulator, made on first use in mem, with its union. */
 static int acc_get(const struct sql_agg_call *c, struct sql_sketch_acc **pa, struct arena *mem,
@@ -113,13 +139,9 @@ static int acc_get(const struct sql_agg_call *c, struct sql_sketch_acc **pa, str
     struct sql_sketch_acc *a = *pa;
     if (a && a->u)
         return 0;
-    if (!a) {
-        if (!(a = arena_zalloc(mem, sizeof *a)))
-            return lerr_set(err, LERR_NOMEM, "out of memory for a %s sketch",
-                            sql_type_sql_name(sketch_type_of(c->kind)));
-        a->kind = (uint8_t)c->kind;
-        *pa = a;
-    }
+    if (!a && !(a = acc_empty(c, pa, mem)))
+        return lerr_set(err, LERR_NOMEM, "out of memory for a %s sketch",
+                        sql_type_sql_name(sketch_type_of(c->kind)));
     if (!arena_charge(mem, acc_reserve(c)))
         return lerr_set(err, LERR_NOMEM, "out of memory for a %s sketch",
                         sql_type_sql_name(sketch_type_of(c->kind)));
@@ -135,9 +157,18 @@ static int acc_get(const struct sql_agg_call *c, struct sql_sketch_acc **pa, str
     }
     if (!a->u)
         return err && err->code ? err->code : LERR_NOMEM;
-    if (!arena_on_reset(mem, acc_free, a)) {
-        acc_free(a);
-        return lerr_set(err, LERR_NOMEM, "out of memory for a sketch");
+    if (!a->hooked) { /* a stored state read back (sql__sketch_deserialize) */
+        if (!arena_on_reset(mem, acc_free, a)) {
+            acc_free(a);
+            return lerr_set(err, LERR_NOMEM, "out of memory for a sketch");
+        }
+        a->hooked = true;
+    }
+    if (a->has_one) { /* the value kept until now goes first */
+        a->has_one = false;
+        int rc = acc_update(a, &a->one, err);
+        if (rc)
+            return rc;
     }
     if (a->img) { /* a stored sketch that now takes more */
         struct sql_value v = {.type = (uint8_t)sketch_type_of(c->kind),
@@ -247,10 +278,71 @@ static int acc_update(struct sql_sketch_acc *a, const struct sql_value *x, struc
     }
 }
 
+/* Keeps scalar x as an empty accumulator's one value: true when kept. */
+static bool acc_keep_one(const struct sql_agg_call *c, struct sql_sketch_acc **pa,
+                         const struct sql_value *x, struct arena *mem)
+{
+    bool text = x->type == SQL_STRING || x->type == SQL_JSON;
+    if (x->type == SQL_ARRAY || sql_type_is_sketch(x->type) || (*pa && (*pa)->u))
+        return false;
+    struct sql_sketch_acc *a = acc_empty(c, pa, mem);
+    if (!a)
+        return false;
+    a->one = *x;
+    if (text && x->v.s.n) {
+        char *p = arena_alloc(mem, x->v.s.n);
+        if (!p)
+            return false;
+        memcpy(p, x->v.s.p, x->v.s.n);
+        a->one.v.s.p = p;
+    }
+    a->has_one = true;
+    a->fresh = false;
+    return true;
+}
+
+/* A pre-built sketch (base64 of a valid image of the family) as an empty
+ * accumulator's image: true when it was one and is kept. */
+static bool acc_keep_prebuilt(const struct sql_agg_call *c, struct sql_sketch_acc **pa,
+                              const unsigned char *p, long n, struct arena *mem)
+{
+    if ((*pa && ((*pa)->u || (*pa)->img || (*pa)->has_one)) || n <= 0)
+        return false;
+    struct lerr e;
+    lerr_init(&e);
+    void *r;
+    switch (c->kind) {
+    case SQL_AGG_HLL: r = sketch_hll_deserialize(p, (size_t)n, &e); break;
+    case SQL_AGG_THETA:
+        r = sketch_theta_compact_deserialize(p, (size_t)n, SKETCH_DEFAULT_SEED, &e);
+        break;
+    default: r = sketch_quantiles_deserialize(p, (size_t)n, &e); break;
+    }
+    if (!r)
+        return false;
+    result_free(c->kind, r);
+    struct sql_sketch_acc *a = acc_empty(c, pa, mem);
+    if (!a)
+        return false;
+    a->img = p;
+    a->nimg = (size_t)n;
+    a->fresh = false;
+    return true;
+}
+
 int sql__sketch_add(const struct sql_agg_call *c, struct sql_sketch_acc **pa,
                     const struct sql_value *x, bool prebuilt, struct arena *mem, struct lerr *err)
 {
     if (x->is_null)
+        return 0;
+    unsigned char *pre = NULL; /* a pre-built sketch's bytes (prebuilt strings) */
+    long npre = -1;
+    if (prebuilt && x->type == SQL_STRING && x->v.s.n >= 8 &&
+        (pre = arena_alloc(mem, x->v.s.n / 4 * 3 + 3)))
+        npre = sql_base64_decode(x->v.s.p, x->v.s.n, pre);
+    /* into an empty accumulator: a pre-built sketch as its image, or the
+     * value as it is (base64 that is no sketch of the family is a value) */
+    if ((npre > 0 && acc_keep_prebuilt(c, pa, pre, npre, mem)) || acc_keep_one(c, pa, x, mem))
         return 0;
     int rc = acc_get(c, pa, mem, err);
     if (rc)
@@ -273,28 +365,83 @@ int sql__sketch_add(const struct sql_agg_call *c, struct sql_sketch_acc **pa,
                                                        : "QUANTILES_SKETCH");
         return 0;
     }
-    if (prebuilt && x->type == SQL_STRING && x->v.s.n >= 8) {
-        /* a pre-built sketch in base64 (as Druid ingests them) merges */
-        unsigned char *p = arena_alloc(mem, x->v.s.n / 4 * 3 + 3);
-        long n = p ? sql_base64_decode(x->v.s.p, x->v.s.n, p) : -1;
-        if (n > 0) {
-            struct sql_value img = {.type = (uint8_t)sketch_type_of(c->kind),
-                                    .v.s = {(const char *)p, (uint32_t)n}};
-            struct lerr e;
-            lerr_init(&e);
-            if (acc_merge_image(a, &img, &e) == 0)
-                return 0;
-            if (e.code == LERR_NOMEM)
-                return lerr_set(err, LERR_NOMEM, "out of memory in a sketch");
-        }
+    if (npre > 0) { /* a pre-built sketch in base64 (as Druid ingests them) merges */
+        struct sql_value img = {.type = (uint8_t)sketch_type_of(c->kind),
+                                .v.s = {(const char *)pre, (uint32_t)npre}};
+        struct lerr e;
+        lerr_init(&e);
+        if (acc_merge_image(a, &img, &e) == 0)
+            return 0;
+        if (e.code == LERR_NOMEM)
+            return lerr_set(err, LERR_NOMEM, "out of memory in a sketch");
     }
     return acc_update(a, x, err);
+}
+
+/* A sketch of value x alone, of the call's parameters (a new library sketch,
+ * as acc_result gives). The same hashing as acc_update. */
+static void *one_result(const struct sql_agg_call *c, const struct sql_value *x, struct lerr *err)
+{
+    bool is_long = x->type == SQL_LONG || x->type == SQL_TIMESTAMP || x->type == SQL_BOOLEAN;
+    bool is_double = x->type == SQL_DOUBLE || x->type == SQL_FLOAT;
+    bool is_text = x->type == SQL_STRING || x->type == SQL_JSON;
+    int rc = 0;
+    switch (c->kind) {
+    case SQL_AGG_HLL: {
+        struct sketch_hll *h =
+            sketch_hll_new((int)c->sketch_size, (enum sketch_hll_type)c->sketch_type, err);
+        if (h && (is_long || is_double || (is_text && x->v.s.n))) {
+            uint64_t hh[2];
+            if (is_long)
+                sketch_hash_long_inline(x->v.l, SKETCH_DEFAULT_SEED, hh);
+            else if (is_double)
+                sketch_hash_double(x->v.d, SKETCH_DEFAULT_SEED, hh);
+            else
+                sketch_hash_bytes(x->v.s.p, x->v.s.n, SKETCH_DEFAULT_SEED, hh);
+            rc = sketch_hll_update_hash(h, hh, err);
+        }
+        if (rc) {
+            sketch_hll_free(h);
+            return NULL;
+        }
+        return h;
+    }
+    case SQL_AGG_THETA: {
+        struct sketch_theta_config cfg;
+        sketch_theta_config_default(&cfg);
+        cfg.nominal_entries = c->sketch_size;
+        struct sketch_theta *t = sketch_theta_new(&cfg, err);
+        if (t && is_long)
+            rc = sketch_theta_update_long(t, x->v.l, err);
+        else if (t && is_double)
+            rc = sketch_theta_update_double(t, x->v.d, err);
+        else if (t && is_text)
+            rc = sketch_theta_update_bytes(t, x->v.s.p, x->v.s.n, err);
+        struct sketch_theta_compact *r = t && !rc ? sketch_theta_compact(t, true, err) : NULL;
+        sketch_theta_free(t);
+        return r;
+    }
+    default: {
+        struct sketch_quantiles *q = sketch_quantiles_new((int)c->sketch_size, err);
+        if (q && (is_long || is_double))
+            rc = sketch_quantiles_update(q, is_long ? (double)x->v.l : x->v.d, err);
+        if (rc) {
+            sketch_quantiles_free(q);
+            return NULL;
+        }
+        return q;
+    }
+    }
 }
 
 /* The accumulator's result as a new library sketch (HLL of the call's type). */
 static void *acc_result(const struct sql_agg_call *c, const struct sql_sketch_acc *a,
                         struct lerr *err)
 {
+    if (a && !a->u && !a->img && !a->has_one)
+        a = NULL;        /* nothing came */
+    if (a && a->has_one) /* one value: a sketch of it alone, as a union would give */
+        return one_result(c, &a->one, err);
     if (a && !a->u) { /* a stored image: read it */
         switch (c->kind) {
         case SQL_AGG_HLL: return sketch_hll_deserialize(a->img, a->nimg, err);
@@ -369,13 +516,18 @@ static uint8_t *result_image(int kind, const void *r, size_t *n, struct lerr *er
 int sql__sketch_merge(const struct sql_agg_call *c, struct sql_sketch_acc **dst,
                       const struct sql_sketch_acc *src, struct arena *mem, struct lerr *err)
 {
-    if (!src)
+    if (!src || (!src->u && !src->img && !src->has_one))
+        return 0;
+    /* into an empty accumulator, one value is kept as one value */
+    if (src->has_one && acc_keep_one(c, dst, &src->one, mem))
         return 0;
     int rc = acc_get(c, dst, mem, err);
     if (rc)
         return rc;
     struct sql_sketch_acc *d = *dst;
     d->fresh = false;
+    if (src->has_one) /* one value: added as it came */
+        return acc_update(d, &src->one, err);
     if (!src->u) { /* a stored image */
         struct sql_value v = {.type = (uint8_t)sketch_type_of(c->kind),
                               .v.s = {(const char *)src->img, (uint32_t)src->nimg}};
@@ -413,7 +565,9 @@ void sql__sketch_finalize(const struct sql_agg_call *c, const struct sql_sketch_
                           struct sql_value *out)
 {
     struct sql_sketch_acc *a = (struct sql_sketch_acc *)acc; /* caches its image */
-    if (c->sketch_out == SQL_SKETCH_OUT_SKETCH && a && !a->u) {
+    if (a && !a->u && !a->img && !a->has_one)
+        a = NULL; /* nothing came */
+    if (c->sketch_out == SQL_SKETCH_OUT_SKETCH && a && !a->u && !a->has_one) {
         sql_set_str(out, sketch_type_of(c->kind), (const char *)a->img, a->nimg);
         return;
     }
@@ -443,7 +597,7 @@ void sql__sketch_finalize(const struct sql_agg_call *c, const struct sql_sketch_
         uint8_t *p = result_image(c->kind, r, &n, NULL);
         if (!p)
             break;
-        if (a && a->u) {
+        if (a && (a->u || a->has_one)) {
             free(a->bytes);
             a->bytes = p;
             a->nbytes = n;
@@ -483,7 +637,7 @@ void sql__sketch_finalize(const struct sql_agg_call *c, const struct sql_sketch_
 bool sql__sketch_serialize(const struct sql_agg_call *c, const struct sql_sketch_acc *a,
                            struct buf *out)
 {
-    if (a && !a->u)
+    if (a && a->img && !a->u && !a->has_one)
         return buf_append(out, a->img, a->nimg);
     struct lerr e;
     lerr_init(&e);

@@ -86,7 +86,7 @@ if not shutil.which("kcat"):
     c.ok(False, "kcat is installed (apt-get install kcat)")
     c.done()
 
-broker = DevKafka(topics=("shows:2", "created:1")).start()
+broker = DevKafka(topics=("shows:2", "created:1", "big:1")).start()
 s = Server(env={"LODESTAR_PERSIST_MAX_AGE_MS": "300"})
 s.start()
 try:
@@ -277,6 +277,41 @@ try:
     r = s.req("PUT", "/v2/tables/fixed", {"schema": [
         {"name": "u", "dataType": "HLLSketch", "columnType": "measure"}]})
     c.ok(r.status == 200, "listing the column without its parameters changes nothing", r.json)
+
+    # A big batch into sketch columns at Druid's defaults (theta 16384 entries): every input
+    # row's state once reserved a union's worst case (263 KB for theta), so a batch of a few
+    # thousand rows exhausted the batch's 512 MB and failed the job. 6,000 events produced
+    # before the job starts arrive in few, large batches; theta is exact below 16384.
+    N = 6000
+    big = [json.dumps({"date": "2022-06-01", "uid": f"user-{i:05d}", "show": "S",
+                       "episode": "E", "n": i}) for i in range(N)]
+    c.ok(produce(broker.bootstrap, "big", big), f"kcat produced {N} events")
+    s.req("POST", "/v2/connections", {"type": "kafka", "name": "kbig",
+                                      "bootstrapServers": broker.bootstrap, "topicName": "big"})
+    r = s.req("POST", "/v2/jobs", job("bigsk", "kbig", [
+        {"columnName": "__time", "expression": 'TIME_PARSE("date")'},
+        {"columnName": "t", "expression": 'DS_THETA("uid")', "isAggregation": True},
+        {"columnName": "h", "expression": 'DS_HLL("uid")', "isAggregation": True},
+        {"columnName": "q", "expression": 'DS_QUANTILES_SKETCH("n")', "isAggregation": True},
+        {"columnName": "cnt", "expression": "COUNT(*)", "isAggregation": True}],
+        createTableIfNotExists=True))
+    c.ok(r.status == 201, "job into default-size sketch columns", r.json)
+    bid = (r.json or {}).get("id")
+    def big_rows():
+        r = s.req("POST", "/v1/query/sql", {"query": "SELECT SUM(cnt) FROM bigsk",
+                                            "resultFormat": "array"})
+        return r.json[0][0] if r.status == 200 and r.json else None
+
+    c.ok(wait_for(lambda: big_rows() == N, timeout=60), f"all {N} rows rolled up",
+         s.req("GET", f"/v2/jobs/{bid}/status").json)
+    st = s.req("GET", f"/v2/jobs/{bid}/status").json or {}
+    c.ok(st.get("health", {}).get("status", "ok") != "error" and
+         st.get("executionStatus") != "failed", "the job is healthy", st)
+    got = q("SELECT APPROX_COUNT_DISTINCT_DS_THETA(t), APPROX_COUNT_DISTINCT_DS_HLL(h), "
+            "APPROX_QUANTILE_DS(q, 0.5), COUNT(*) FROM bigsk")
+    c.ok(got and got[0][0] == N and abs(got[0][1] - N) <= 0.05 * N and
+         abs(got[0][2] - N / 2) <= 0.05 * N and got[0][3] == 1,
+         "theta exact, HLL and the median within their bounds, one rolled-up row", got)
 
     # bad parameters in a schema: a 400 naming the field, and what is allowed
     for col, field, words in [

@@ -291,6 +291,78 @@ static void test_bytes(struct arena *mem)
     }
 }
 
+/* A state that saw one value keeps it without a union: what it gives (the
+ * value, the stored bytes, merges, a second value) is what a state that made
+ * its union at once gives — checked against a state that took the same value
+ * after merging an empty one (which makes the union first). */
+static void test_one_value(struct arena *mem)
+{
+    static const char *const calls[] = {
+        "DS_HLL(s)",         "DS_HLL(n, 14, 'HLL_8')", "DS_THETA(s)",
+        "DS_THETA(d, 1024)", "DS_QUANTILES_SKETCH(d)", "APPROX_COUNT_DISTINCT(s)"};
+    for (size_t k = 0; k < sizeof calls / sizeof *calls; k++) {
+        struct lerr err;
+        struct sql_expr *e = compile(calls[k], false, &err);
+        const struct sql_agg_call *c = sql_expr_agg(e);
+        size_t ss = sql_agg_state_size(c);
+        for (int64_t i = 0; i < 3; i++) { /* i 2: two values */
+            char tmp[8];
+            int len = snprintf(tmp, sizeof tmp, "u%lld", (long long)i);
+            struct sql_value row[3] = {sql_string(tmp, (size_t)len), sql_long(i + 7),
+                                       sql_double((double)i / 2)};
+            struct sql_value row2[3] = {sql_string("", 0), sql_long(-1), sql_double(1e300)};
+            void *one = arena_zalloc(mem, ss), *un = arena_zalloc(mem, ss),
+                 *empty = arena_zalloc(mem, ss), *merged = arena_zalloc(mem, ss),
+                 *back = arena_zalloc(mem, ss);
+            sql_agg_init(c, one);
+            sql_agg_init(c, un);
+            sql_agg_init(c, empty);
+            sql_agg_init(c, merged);
+            sql_agg_init(c, back);
+            /* un: a union made first (a merge of a state holding a union) */
+            struct sql_value other = sql_string("zz", 2);
+            CHECK_EQ_INT(sql_agg_add_row(c, empty, &other, 0, mem, &err), 0);
+            CHECK_EQ_INT(sql_agg_add_row(c, empty, row2, 0, mem, &err), 0); /* a union now */
+            CHECK_EQ_INT(sql_agg_add_row(c, one, row, 0, mem, &err), 0);
+            if (i == 2)
+                CHECK_EQ_INT(sql_agg_add_row(c, one, row2, 0, mem, &err), 0);
+            CHECK(sql_agg_merge(c, un, empty, mem));   /* un holds {zz, row2} as a union */
+            CHECK(sql_agg_merge(c, un, one, mem));     /* + one's values */
+            CHECK(sql_agg_merge(c, merged, one, mem)); /* one value into an empty state */
+            CHECK(sql_agg_merge(c, merged, empty, mem));
+            struct sql_value vu, vm;
+            sql_agg_finalize(c, un, &vu);
+            sql_agg_finalize(c, merged, &vm);
+            CHECK_MSG(!vu.is_null && !vm.is_null, "%s: values", calls[k]);
+            if (c->sketch_out == SQL_SKETCH_OUT_ESTIMATE)
+                CHECK_MSG(vu.v.l == vm.v.l, "%s: %lld vs %lld", calls[k], (long long)vu.v.l,
+                          (long long)vm.v.l);
+            else if (c->kind != SQL_AGG_HLL) /* HLL merges in another order: estimates */
+                CHECK_MSG(vu.v.s.n == vm.v.s.n && memcmp(vu.v.s.p, vm.v.s.p, vu.v.s.n) == 0,
+                          "%s (%lld): merging a kept value is merging its union", calls[k],
+                          (long long)i);
+            /* stored and read back, one value's state is its sketch's image */
+            struct buf b;
+            buf_init(&b, 0);
+            CHECK(sql_agg_serialize(c, one, &b));
+            struct sql_value v1;
+            sql_agg_finalize(c, one, &v1);
+            if (c->sketch_out == SQL_SKETCH_OUT_SKETCH)
+                CHECK_MSG(v1.v.s.n == b.len && memcmp(v1.v.s.p, b.data, b.len) == 0,
+                          "%s: the stored bytes are the value's", calls[k]);
+            else
+                CHECK_EQ_INT(v1.v.l, i == 2 ? (c->kind == SQL_AGG_HLL ? 1 : 2) : 1);
+            CHECK_EQ_INT(sql_agg_deserialize(c, b.data, b.len, back, mem, &err), 0);
+            struct sql_value vb;
+            sql_agg_finalize(c, back, &vb);
+            if (c->sketch_out == SQL_SKETCH_OUT_ESTIMATE)
+                CHECK_EQ_INT(vb.v.l, v1.v.l);
+            buf_free(&b);
+        }
+        sql_expr_free(e);
+    }
+}
+
 /* Sketch values as input: merged, not hashed; the same estimate. */
 static void test_sketch_input(struct arena *mem)
 {
@@ -349,9 +421,14 @@ static void test_arena_hooks(void)
     arena_init(&small, 4096, 64 * 1024);
     void *st3 = arena_zalloc(&small, sql_agg_state_size(c));
     sql_agg_init(c, st3);
-    struct sql_value x = sql_string("a", 1);
+    struct sql_value x = sql_string("a", 1), y = sql_string("b", 1);
     lerr_init(&err);
-    CHECK_EQ_INT(sql_agg_add_err(c, st3, &x, 0, &small, &err), LERR_NOMEM);
+    /* one value is kept as it is (no union yet): its sketch comes out */
+    CHECK_EQ_INT(sql_agg_add_err(c, st3, &x, 0, &small, &err), 0);
+    sql_agg_finalize(c, st3, &v);
+    CHECK(!v.is_null);
+    /* a second needs the union, which the cap refuses */
+    CHECK_EQ_INT(sql_agg_add_err(c, st3, &y, 0, &small, &err), LERR_NOMEM);
     arena_destroy(&small);
     arena_destroy(&mem);
     CHECK_EQ_INT(bud.used, 0);
@@ -370,6 +447,7 @@ int main(void)
     arena_reset(&mem);
     test_merge_order(&mem);
     test_bytes(&mem);
+    test_one_value(&mem);
     test_sketch_input(&mem);
     arena_destroy(&mem);
     test_arena_hooks();
