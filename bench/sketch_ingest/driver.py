@@ -38,10 +38,8 @@ BASE = [
 SKETCHES = BASE + [
     {"columnName": "users_hll", "expression": 'APPROX_COUNT_DISTINCT_DS_HLL("user")',
      "isAggregation": True},
-    # theta at 2048 nominal entries, not Druid's default 16384: a sketch measure's state is made
-    # per input row, reserving its union's largest size (16384: 263 KB), and a poll of 4096
-    # records would pass the batch's 512 MB (the job fails: "batch memory exhausted")
-    {"columnName": "users_theta", "expression": 'APPROX_COUNT_DISTINCT_DS_THETA("user", 2048)',
+    # theta at Druid's default 16384 nominal entries
+    {"columnName": "users_theta", "expression": 'APPROX_COUNT_DISTINCT_DS_THETA("user")',
      "isAggregation": True},
     {"columnName": "delta_q", "expression": 'DS_QUANTILES_SKETCH("delta")',
      "isAggregation": True},
