@@ -320,8 +320,8 @@ static void test_one_value(struct arena *mem)
             sql_agg_init(c, merged);
             sql_agg_init(c, back);
             /* un: a union made first (a merge of a state holding a union) */
-            struct sql_value other = sql_string("zz", 2);
-            CHECK_EQ_INT(sql_agg_add_row(c, empty, &other, 0, mem, &err), 0);
+            struct sql_value other[3] = {sql_string("zz", 2), sql_long(99), sql_double(99)};
+            CHECK_EQ_INT(sql_agg_add_row(c, empty, other, 0, mem, &err), 0);
             CHECK_EQ_INT(sql_agg_add_row(c, empty, row2, 0, mem, &err), 0); /* a union now */
             CHECK_EQ_INT(sql_agg_add_row(c, one, row, 0, mem, &err), 0);
             if (i == 2)
