@@ -434,7 +434,28 @@ static int bind_mv_map(struct sql_bctx *b, struct sql_node *n)
     return 0;
 }
 
-bool sql_expr_is_multi_value(const struct sql_expr *e) { return e->root->fn == sql_eval_mv_map; }
+bool sql_expr_is_multi_value(const struct sql_expr *e)
+{
+    const struct sql_node *r = e->root;
+    if (r->fn == sql_eval_mv_map)
+        return true;
+    /* the functions whose result Druid types as a multi-value string (of
+     * VARCHAR values): GROUP BY MV_FILTER_ONLY(tags, ARRAY['a', 'b']) has a
+     * group per kept value, as in Druid */
+    if (r->kind != NK_CALL || r->type != SQL_ARRAY || r->ttype != SQL_STRING)
+        return false;
+    switch (r->func) {
+    case F_ARRAY_TO_MV:
+    case F_STRING_TO_MV:
+    case F_MV_FILTER_ONLY:
+    case F_MV_FILTER_NONE:
+    case F_MV_PREPEND:
+    case F_MV_APPEND:
+    case F_MV_CONCAT:
+    case F_MV_SLICE: return true;
+    default: return false;
+    }
+}
 
 int sql_expr_elem_type(const struct sql_expr *e)
 {
