@@ -307,11 +307,12 @@ try:
     st = s.req("GET", f"/v2/jobs/{bid}/status").json or {}
     c.ok(st.get("health", {}).get("status", "ok") != "error" and
          st.get("executionStatus") != "failed", "the job is healthy", st)
+    # (how many stored rows hold the day depends on when persists ran: not checked)
     got = q("SELECT APPROX_COUNT_DISTINCT_DS_THETA(t), APPROX_COUNT_DISTINCT_DS_HLL(h), "
-            "APPROX_QUANTILE_DS(q, 0.5), COUNT(*) FROM bigsk")
+            "APPROX_QUANTILE_DS(q, 0.5) FROM bigsk")
     c.ok(got and got[0][0] == N and abs(got[0][1] - N) <= 0.05 * N and
-         abs(got[0][2] - N / 2) <= 0.05 * N and got[0][3] == 1,
-         "theta exact, HLL and the median within their bounds, one rolled-up row", got)
+         abs(got[0][2] - N / 2) <= 0.05 * N,
+         "theta exact, HLL and the median within their bounds", got)
 
     # bad parameters in a schema: a 400 naming the field, and what is allowed
     for col, field, words in [
