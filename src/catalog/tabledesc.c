@@ -68,18 +68,40 @@ int catalog_describe_table(void *cat, const char *name, bool with_segments, stru
     return with_segments ? describe_segments(cat, name, mem, out, err) : 0;
 }
 
+/* A table's catalog document, parsed (NULL with LERR_NOT_FOUND, LERR_CORRUPT, ...). */
+static json_t *table_doc(struct catalog *cat, const char *table, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (catalog_doc_get(cat, CATALOG_TABLE, table, &d, err))
+        return NULL;
+    json_t *doc = json_loads(d.doc, 0, NULL);
+    catalog_doc_destroy(&d);
+    if (!doc)
+        lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
+    return doc;
+}
+
+/* Writes a changed table document back (and frees it). */
+static int table_doc_store(struct catalog *cat, const char *table, json_t *doc, struct lerr *err)
+{
+    struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
+    snprintf(nd.name, sizeof nd.name, "%s", table);
+    json_decref(doc);
+    if (!nd.doc)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    int rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
+    free(nd.doc);
+    return rc;
+}
+
 int catalog_table_add_columns(struct catalog *cat, const char *table,
                               const struct catalog_new_column *cols, size_t n, struct lerr *err)
 {
     if (!n)
         return 0;
-    struct catalog_doc d = {0};
-    if (catalog_doc_get(cat, CATALOG_TABLE, table, &d, err))
-        return err->code;
-    json_t *doc = json_loads(d.doc, 0, NULL);
-    catalog_doc_destroy(&d);
+    json_t *doc = table_doc(cat, table, err);
     if (!doc)
-        return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
+        return err->code;
     json_t *schema = json_object_get(doc, "schema");
     for (size_t i = 0; i < n; i++) {
         json_t *col = json_pack(
@@ -97,26 +119,15 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
             json_object_set_new(col, "discovered", json_true());
         json_array_append_new(schema, col);
     }
-    struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
-    snprintf(nd.name, sizeof nd.name, "%s", table);
-    json_decref(doc);
-    if (!nd.doc)
-        return lerr_set(err, LERR_NOMEM, "out of memory");
-    int rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
-    free(nd.doc);
-    return rc;
+    return table_doc_store(cat, table, doc, err);
 }
 
 int catalog_table_widen_column(struct catalog *cat, const char *table,
                                const struct catalog_widening *w, struct lerr *err)
 {
-    struct catalog_doc d = {0};
-    if (catalog_doc_get(cat, CATALOG_TABLE, table, &d, err))
-        return err->code;
-    json_t *doc = json_loads(d.doc, 0, NULL);
-    catalog_doc_destroy(&d);
+    json_t *doc = table_doc(cat, table, err);
     if (!doc)
-        return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
+        return err->code;
     json_t *schema = json_object_get(doc, "schema"), *col = NULL, *e;
     size_t i;
     json_array_foreach(schema, i, e) {
@@ -156,12 +167,5 @@ int catalog_table_widen_column(struct catalog *cat, const char *table,
     }
     json_array_append_new(changes, change);
     json_object_set_new(col, "dataType", json_string(w->data_type));
-    struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
-    snprintf(nd.name, sizeof nd.name, "%s", table);
-    json_decref(doc);
-    if (!nd.doc)
-        return lerr_set(err, LERR_NOMEM, "out of memory");
-    rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
-    free(nd.doc);
-    return rc;
+    return table_doc_store(cat, table, doc, err);
 }

@@ -174,6 +174,30 @@ struct storage__schema *storage__schema_new(const struct storage_schema *in, str
     return s;
 }
 
+/* A copy of `old` with column `at` replaced by c (at == old->ncols: c added). */
+static struct storage__schema *schema_with(const struct storage__schema *old, size_t at,
+                                           const struct storage_column *c, struct lerr *err)
+{
+    size_t n = at == old->ncols ? old->ncols + 1 : old->ncols;
+    struct storage__schema *s = schema_alloc(n);
+    if (!s) {
+        nomem(err);
+        return NULL;
+    }
+    s->type = old->type;
+    s->partitioning = old->partitioning;
+    s->time_resolution = old->time_resolution;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = schema_put(s, i, i == at ? c : &old->cols[i]);
+    if (!ok) {
+        storage__schema_unref(s);
+        nomem(err);
+        return NULL;
+    }
+    return s;
+}
+
 struct storage__schema *storage__schema_add(const struct storage__schema *old,
                                             const struct storage_column *c, struct lerr *err)
 {
@@ -188,23 +212,7 @@ struct storage__schema *storage__schema_add(const struct storage__schema *old,
         lerr_set(err, LERR_INVALID, "column '%s' already exists", c->name);
         return NULL;
     }
-    struct storage__schema *s = schema_alloc(old->ncols + 1);
-    if (!s) {
-        nomem(err);
-        return NULL;
-    }
-    s->type = old->type;
-    s->partitioning = old->partitioning;
-    s->time_resolution = old->time_resolution;
-    bool ok = true;
-    for (size_t i = 0; ok && i < old->ncols; i++)
-        ok = schema_put(s, i, &old->cols[i]);
-    if (!ok || !schema_put(s, old->ncols, c)) {
-        storage__schema_unref(s);
-        nomem(err);
-        return NULL;
-    }
-    return s;
+    return schema_with(old, old->ncols, c, err);
 }
 
 struct storage__schema *storage__schema_retype(const struct storage__schema *old, size_t col,
@@ -220,23 +228,7 @@ struct storage__schema *storage__schema_retype(const struct storage__schema *old
     c.elem = SQL_NULL;
     if (storage__column_check(old->type, &c, col - 1, err))
         return NULL;
-    struct storage__schema *s = schema_alloc(old->ncols);
-    if (!s) {
-        nomem(err);
-        return NULL;
-    }
-    s->type = old->type;
-    s->partitioning = old->partitioning;
-    s->time_resolution = old->time_resolution;
-    bool ok = true;
-    for (size_t i = 0; ok && i < old->ncols; i++)
-        ok = schema_put(s, i, i == col ? &c : &old->cols[i]);
-    if (!ok) {
-        storage__schema_unref(s);
-        nomem(err);
-        return NULL;
-    }
-    return s;
+    return schema_with(old, col, &c, err);
 }
 
 struct storage__schema *storage__schema_ref(struct storage__schema *s)
