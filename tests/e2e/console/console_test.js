@@ -33,8 +33,10 @@ function check(cond, name, detail) {
 
 /* n events spread over the last 50 minutes, and `bad` lines that are not JSON. */
 let seq = 0;
+const PAGES = ['Home', 'Pricing', 'Docs', 'Blog', 'Signup', 'Login', 'Careers', 'About'];
+
 function produce(n, bad) {
-  const pages = ['Home', 'Pricing', 'Docs', 'Blog', 'Signup', 'Login', 'Careers', 'About'];
+  const pages = PAGES;
   const countries = ['US', 'DE', 'FR', 'JP', 'BR', 'IN'];
   const lines = [];
   const now = Date.now();
@@ -144,7 +146,9 @@ async function main() {
   const suggested = await text('table.suggested');
   check(['page', 'latency_ms', 'country'].every((c) => suggested.includes(c)), 'preview shows discovery\'s suggested schema', suggested);
   const sampleText = await text('table.sample-rows');
-  check(sampleText.includes('processed') && sampleText.includes('Pricing'), 'preview shows parsed and mapped rows with outcomes', sampleText.slice(0, 300));
+  // which records the preview reads first depends on kcat's random partitioning: any page will do
+  check(sampleText.includes('processed') && PAGES.some((pg) => sampleText.includes('\t' + pg + '\t')),
+    'preview shows parsed and mapped rows with outcomes', sampleText.slice(0, 300));
   await page.click('#adopt-schema');
   const nMaps = await page.$$eval('.map-row', (r) => r.length);
   check(nMaps >= 5, 'the suggested schema becomes mappings', nMaps);
