@@ -132,6 +132,20 @@ static struct sql_sketch_acc *acc_empty(const struct sql_agg_call *c, struct sql
     return a;
 }
 
+/* A new union of the call's family and parameters. */
+static void *union_new(const struct sql_agg_call *c, struct lerr *err)
+{
+    struct sketch_theta_config cfg;
+    switch (c->kind) {
+    case SQL_AGG_HLL: return sketch_hll_union_new((int)c->sketch_size, err);
+    case SQL_AGG_THETA:
+        sketch_theta_config_default(&cfg);
+        cfg.nominal_entries = c->sketch_size;
+        return sketch_theta_union_new(&cfg, err);
+    default: return sketch_quantiles_union_new((int)c->sketch_size, err);
+    }
+}
+
 /* The call's accumulator, made on first use in mem, with its union. */
 static int acc_get(const struct sql_agg_call *c, struct sql_sketch_acc **pa, struct arena *mem,
                    struct lerr *err)
@@ -145,17 +159,7 @@ static int acc_get(const struct sql_agg_call *c, struct sql_sketch_acc **pa, str
     if (!arena_charge(mem, acc_reserve(c)))
         return lerr_set(err, LERR_NOMEM, "out of memory for a %s sketch",
                         sql_type_sql_name(sketch_type_of(c->kind)));
-    struct sketch_theta_config cfg;
-    switch (c->kind) {
-    case SQL_AGG_HLL: a->u = sketch_hll_union_new((int)c->sketch_size, err); break;
-    case SQL_AGG_THETA:
-        sketch_theta_config_default(&cfg);
-        cfg.nominal_entries = c->sketch_size;
-        a->u = sketch_theta_union_new(&cfg, err);
-        break;
-    default: a->u = sketch_quantiles_union_new((int)c->sketch_size, err); break;
-    }
-    if (!a->u)
+    if (!(a->u = union_new(c, err)))
         return err && err->code ? err->code : LERR_NOMEM;
     if (!a->hooked) { /* a stored state read back (sql__sketch_deserialize) */
         if (!arena_on_reset(mem, acc_free, a)) {
@@ -378,60 +382,17 @@ int sql__sketch_add(const struct sql_agg_call *c, struct sql_sketch_acc **pa,
     return acc_update(a, x, err);
 }
 
-/* A sketch of value x alone, of the call's parameters (a new library sketch,
- * as acc_result gives). The same hashing as acc_update. */
+/* A sketch of value x alone: the result of a union of it, made and freed here
+ * (not charged to an arena: it holds one value), so the hashing and the bytes
+ * are the union path's. */
+static void *acc_result(const struct sql_agg_call *c, const struct sql_sketch_acc *a,
+                        struct lerr *err);
 static void *one_result(const struct sql_agg_call *c, const struct sql_value *x, struct lerr *err)
 {
-    bool is_long = x->type == SQL_LONG || x->type == SQL_TIMESTAMP || x->type == SQL_BOOLEAN;
-    bool is_double = x->type == SQL_DOUBLE || x->type == SQL_FLOAT;
-    bool is_text = x->type == SQL_STRING || x->type == SQL_JSON;
-    int rc = 0;
-    switch (c->kind) {
-    case SQL_AGG_HLL: {
-        struct sketch_hll *h =
-            sketch_hll_new((int)c->sketch_size, (enum sketch_hll_type)c->sketch_type, err);
-        if (h && (is_long || is_double || (is_text && x->v.s.n))) {
-            uint64_t hh[2];
-            if (is_long)
-                sketch_hash_long_inline(x->v.l, SKETCH_DEFAULT_SEED, hh);
-            else if (is_double)
-                sketch_hash_double(x->v.d, SKETCH_DEFAULT_SEED, hh);
-            else
-                sketch_hash_bytes(x->v.s.p, x->v.s.n, SKETCH_DEFAULT_SEED, hh);
-            rc = sketch_hll_update_hash(h, hh, err);
-        }
-        if (rc) {
-            sketch_hll_free(h);
-            return NULL;
-        }
-        return h;
-    }
-    case SQL_AGG_THETA: {
-        struct sketch_theta_config cfg;
-        sketch_theta_config_default(&cfg);
-        cfg.nominal_entries = c->sketch_size;
-        struct sketch_theta *t = sketch_theta_new(&cfg, err);
-        if (t && is_long)
-            rc = sketch_theta_update_long(t, x->v.l, err);
-        else if (t && is_double)
-            rc = sketch_theta_update_double(t, x->v.d, err);
-        else if (t && is_text)
-            rc = sketch_theta_update_bytes(t, x->v.s.p, x->v.s.n, err);
-        struct sketch_theta_compact *r = t && !rc ? sketch_theta_compact(t, true, err) : NULL;
-        sketch_theta_free(t);
-        return r;
-    }
-    default: {
-        struct sketch_quantiles *q = sketch_quantiles_new((int)c->sketch_size, err);
-        if (q && (is_long || is_double))
-            rc = sketch_quantiles_update(q, is_long ? (double)x->v.l : x->v.d, err);
-        if (rc) {
-            sketch_quantiles_free(q);
-            return NULL;
-        }
-        return q;
-    }
-    }
+    struct sql_sketch_acc t = {.kind = (uint8_t)c->kind, .u = union_new(c, err)};
+    void *r = t.u && acc_update(&t, x, err) == 0 ? acc_result(c, &t, err) : NULL;
+    acc_free(&t);
+    return r;
 }
 
 /* The accumulator's result as a new library sketch (HLL of the call's type). */
