@@ -111,16 +111,29 @@ NAME_PREFIXES = {
 }
 
 
-def run_nm(args, path):
-    out = subprocess.run(["nm"] + args + [path], check=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True).stdout
-    return out.splitlines()
+def run_nm(paths):
+    """{path: (defined set, undefined set)} of the global symbols of every object, from
+    one nm run (one process per object file took most of this check's time)."""
+    out = {p: (set(), set()) for p in paths}
+    if not paths:
+        return out
+    text = subprocess.run(["nm", "-P", "-g", "-A"] + paths, check=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True).stdout
+    for line in text.splitlines():
+        path, sep, rest = line.partition(": ")
+        parts = rest.split()
+        if not sep or path not in out or len(parts) < 2:
+            continue
+        # U and w/v without a value are what the object needs; every other type it defines
+        undefined = parts[1] == "U" or (parts[1] in ("w", "v") and len(parts) < 3)
+        out[path][1 if undefined else 0].add(parts[0])
+    return out
 
 
 def load_objects(obj_dir, src_dir):
     """{file: (defined set, undefined set)}, file as 'module/name.c'."""
-    files, stale, orphans = {}, [], []
+    files, stale, orphans, objs = {}, [], [], {}
     for root, _, names in os.walk(obj_dir):
         for n in sorted(names):
             if not n.endswith(".o"):
@@ -133,17 +146,9 @@ def load_objects(obj_dir, src_dir):
                 continue
             if os.path.getmtime(obj) < os.path.getmtime(src):
                 stale.append(rel)
-            defined = set()
-            for line in run_nm(["-P", "-g", "--defined-only"], obj):
-                parts = line.split()
-                if len(parts) >= 2:
-                    defined.add(parts[0])
-            undefined = set()
-            for line in run_nm(["-P", "-u"], obj):
-                parts = line.split()
-                if parts:
-                    undefined.add(parts[0])
-            files[rel] = (defined, undefined)
+            objs[obj] = rel
+    for obj, syms in run_nm(sorted(objs)).items():
+        files[objs[obj]] = syms
     return files, stale, orphans
 
 
@@ -418,12 +423,15 @@ def print_sizes(files, obj_dir, src_dir, top):
     for n, f in rows[:top]:
         print("  %6d  src/%s" % (n, f))
     code = {}
-    for f in files:
-        obj = os.path.join(obj_dir, f[:-2] + ".o")
-        for line in run_nm(["-P", "-S", "--defined-only"], obj):
-            parts = line.split()
-            if len(parts) >= 4 and parts[1] in "Tt":
-                code[(f, parts[0])] = int(parts[3], 16)
+    objs = {os.path.join(obj_dir, f[:-2] + ".o"): f for f in files}
+    text = subprocess.run(["nm", "-P", "-S", "-A", "--defined-only"] + sorted(objs), check=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True).stdout if objs else ""
+    for line in text.splitlines():
+        path, _, rest = line.partition(": ")
+        parts = rest.split()
+        if path in objs and len(parts) >= 4 and parts[1] in "Tt":
+            code[(objs[path], parts[0])] = int(parts[3], 16)
     funcs = []
     for f in files:
         for n, name in source_functions(os.path.join(src_dir, f)):
