@@ -19,13 +19,33 @@ if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(vo
 fi
 PKG_CFLAGS=$(pkg-config --cflags libmicrohttpd jansson sqlite3 rdkafka 2>/dev/null)
 PKG_LIBS="$(pkg-config --libs jansson sqlite3 libcrypto zlib liblz4 libzstd avro-c libprotobuf-c 2>/dev/null) -lroaring -lcurl"
-# One target: build, then fuzz for SECS; its verdict in $OUT/<name>.result.
+CFLAGS_FUZZ="-std=c11 -D_GNU_SOURCE -g -O1 -Isrc $PKG_CFLAGS -fno-sanitize-recover=undefined"
+jobs_max=$(nproc 2>/dev/null || echo 2)
+# Every source any target names is compiled once (instrumented for coverage, ASan and UBSan),
+# then each target links the objects it names: the targets share most of their sources, and
+# compiling them per target was most of this run's time.
+srcs_of() { head -n 1 "$1" | sed -n 's#^// SOURCES: ##p'; }
+obj_of() { local o=${1#src/}; echo "$OUT/obj/${o%.c}.o"; }
+compile_one() {
+  local src=$1 obj; obj=$(obj_of "$src"); mkdir -p "$(dirname "$obj")"
+  clang $CFLAGS_FUZZ -fsanitize=fuzzer-no-link,address,undefined -c "$src" -o "$obj" \
+    2>"$obj.log" || { echo "FAIL compile $src"; head -20 "$obj.log"; }
+}
+rm -rf "$OUT/obj"
+all_srcs=$(for f in tests/fuzz/fuzz_*.c; do [ -f "$f" ] && for s in $(srcs_of "$f"); do echo "$s"; done; done | sort -u)
+for s in $all_srcs; do
+  compile_one "$s" &
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+done
+wait
+# One target: link, then fuzz for SECS; its verdict in $OUT/<name>.result.
 run_target() {
-  local f=$1 name srcs corpus work
+  local f=$1 name objs s corpus work
   name=$(basename "$f" .c); name=${name#fuzz_}
-  srcs=$(head -n 1 "$f" | sed -n 's#^// SOURCES: ##p')
-  if ! clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $PKG_CFLAGS -fsanitize=fuzzer,address,undefined \
-       -fno-sanitize-recover=undefined "$f" $srcs -o "$OUT/fuzz_$name" $PKG_LIBS -lm -lpthread 2>"$OUT/$name.build.log"; then
+  objs=""
+  for s in $(srcs_of "$f"); do objs="$objs $(obj_of "$s")"; done
+  if ! clang $CFLAGS_FUZZ -fsanitize=fuzzer,address,undefined "$f" $objs -o "$OUT/fuzz_$name" \
+       $PKG_LIBS -lm -lpthread 2>"$OUT/$name.build.log"; then
     { echo "FAIL fuzz_$name: build failed"; head -20 "$OUT/$name.build.log"; } >"$OUT/$name.result"
     return
   fi
@@ -40,7 +60,6 @@ run_target() {
   rm -rf "$work"
 }
 # As many targets at once as there are cores (each fuzzer and each clang uses one).
-jobs_max=$(nproc 2>/dev/null || echo 2)
 names=()
 for f in tests/fuzz/fuzz_*.c; do
   [ -f "$f" ] || continue
