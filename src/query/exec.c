@@ -500,6 +500,23 @@ int query__exec_header(const struct sql_select *q, struct query__ctx *x, struct 
     return 0;
 }
 
+/* The element type of an ARRAY_AGG / ARRAY_CONCAT_AGG result (SQL_NULL when
+ * not known): ARRAY_AGG(x) collects x's type; ARRAY_CONCAT_AGG(a) keeps a's
+ * element type, a typed column's or what the binder knows of an expression. */
+static int agg_elem(const struct sql_agg_call *a, const struct query__source *src)
+{
+    uint32_t f;
+    if (a->nargs < 1 || !a->args[0])
+        return SQL_NULL;
+    if (a->kind == SQL_AGG_ARRAY_AGG)
+        return a->arg_type == SQL_ARRAY ? SQL_NULL : a->arg_type;
+    if (a->kind != SQL_AGG_ARRAY_CONCAT)
+        return SQL_NULL;
+    if (sql_expr_is_ref(a->args[0], &f))
+        return f < src->schema.n ? sql_field_elem(&src->schema.fields[f]) : SQL_NULL;
+    return sql_expr_elem_type(a->args[0]);
+}
+
 int query__exec_run(const struct sql_select *q, const struct query__source *src,
                     const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
                     struct query__result *res)
@@ -563,6 +580,10 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
                 const struct sql_expr *k = q->keys[f];
                 col = sql_expr_is_ref(k, &f);
                 el = col ? SQL_NULL : sql_expr_elem_type(k);
+            }
+            if (q->aggregate && f >= q->nkeys && f - q->nkeys < q->naggs) {
+                el = agg_elem(&q->aggs[f - q->nkeys], src);
+                col = false;
             }
             if (col && f < src->schema.n)
                 el = sql_field_elem(&src->schema.fields[f]);

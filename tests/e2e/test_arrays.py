@@ -325,6 +325,13 @@ try:
     c.eq(r.json[:3] if r.status == 200 else r.raw,
          [["la", "sa", "da"], ["ARRAY<LONG>", "ARRAY<STRING>", "ARRAY<DOUBLE>"],
           ["ARRAY", "ARRAY", "ARRAY"]], "Druid's typesHeader gives the element types")
+    r = s.req("POST", "/druid/v2/sql", {
+        "query": "SELECT ARRAY_AGG(n), ARRAY_AGG(CAST(n AS VARCHAR)), ARRAY_AGG(n * 0.5), "
+                 "ARRAY_CONCAT_AGG(la), ARRAY_CONCAT_AGG(da), ARRAY_CONCAT_AGG(ARRAY['x']) FROM arr",
+        "resultFormat": "array", "header": True, "typesHeader": True})
+    c.eq(r.json[1] if r.status == 200 else r.raw,
+         ["ARRAY<LONG>", "ARRAY<STRING>", "ARRAY<DOUBLE>", "ARRAY<LONG>", "ARRAY<DOUBLE>",
+          "ARRAY<STRING>"], "typesHeader of ARRAY_AGG and ARRAY_CONCAT_AGG: their element types")
 
     # ---- schema discovery: arrays of primitives are ARRAY columns, of objects JSON
     def disc_types():
