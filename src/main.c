@@ -10,6 +10,7 @@
  *
  * Each command's help (flags and environment) is in helps[].
  */
+#include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #if defined(__GLIBC__)
@@ -20,6 +21,8 @@
 
 #include "api/api.h"
 #include "catalog/catalog.h"
+#include "cluster_cli.h"
+#include "config.h"
 #include "query/query.h"
 #include "quickstart.h"
 #include "source/source.h"
@@ -98,6 +101,12 @@ static const struct command_help {
      "  --rate R              events a second (25000)\n"
      "  --keep                keep the temporary data directory and logs (else removed)\n"
      "prints SQL answers as the rows arrive, then stops cleanly\n"},
+    {"cluster", "lodestar cluster status [--url URL] [--api-key KEY | --data-dir DIR] [--json]",
+     "the nodes sharing a catalog: address, live or not, heartbeat, jobs, partitions, lag",
+     "  --url URL             any node's API (http://127.0.0.1:8088; LODESTAR_URL)\n"
+     "  --api-key KEY         a key (LODESTAR_API_KEY); else DIR/admin.key of --data-dir\n"
+     "                        (./lodestar-data)\n"
+     "  --json                print GET /v1/cluster's answer as is\n"},
     {"version", "lodestar version", "prints the version", ""},
     {"help", "lodestar help [COMMAND]", "this text, or one command's flags and environment", ""},
 };
@@ -297,6 +306,10 @@ static void tune_malloc(void)
 #endif
 }
 
+/* serve's value-taking flags: each also a config-file setting and a LODESTAR_<FLAG> variable */
+static const char *const serve_flags[] = {
+    "data-dir", "listen", "metrics-listen", "log-format", "node-id", "advertise", NULL};
+
 static int cmd_serve(int argc, char **argv)
 {
     struct api_opts o = {
@@ -315,7 +328,15 @@ static int cmd_serve(int argc, char **argv)
     o.ingest.compact_period_ms = (int)env_u64("LODESTAR_COMPACT_MS");
     uint64_t shutdown_ms = env_u64("LODESTAR_SHUTDOWN_TIMEOUT_MS");
     o.ingest.shutdown_timeout_ms = shutdown_ms > 3600000 ? 3600000 : (int)shutdown_ms;
-    const char *log_format = getenv("LODESTAR_LOG_FORMAT");
+    const char *log_format = NULL;
+    o.cluster_secret = getenv("LODESTAR_CLUSTER_SECRET");
+    o.version = LODESTAR_VERSION;
+    /* the settings of a config file and LODESTAR_<FLAG> variables, then the command line */
+    char msg[1400];
+    if (main_config_args(serve_flags, argc, argv, &argc, &argv, msg, sizeof msg)) {
+        fprintf(stderr, "lodestar serve: %s\n", msg);
+        return 2;
+    }
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
@@ -326,9 +347,14 @@ static int cmd_serve(int argc, char **argv)
             o.metrics_listen = v;
         } else if ((v = opt_value(argc, argv, &i, "--log-format"))) {
             log_format = v;
+        } else if ((v = opt_value(argc, argv, &i, "--node-id"))) {
+            o.node_id = v;
+        } else if ((v = opt_value(argc, argv, &i, "--advertise"))) {
+            o.advertise = v;
         } else {
             fprintf(stderr, "lodestar serve: unknown argument '%s'\n", argv[i]);
             usage(stderr);
+            main_config_free(argc, argv);
             return 2;
         }
     }
@@ -338,6 +364,7 @@ static int cmd_serve(int argc, char **argv)
                 "lodestar serve: the log format must be text or json, not '%s' (--log-format "
                 "or LODESTAR_LOG_FORMAT)\n",
                 log_format);
+        main_config_free(argc, argv);
         return 2;
     }
     log_set_json(log_format && strcmp(log_format, "json") == 0);
@@ -347,11 +374,59 @@ static int cmd_serve(int argc, char **argv)
     tune_malloc();
     /* Exit 1 when it could not start, and also when a shutdown left buffered rows
      * unpersisted (a full disk): supervisors then see that the stop was not clean. */
+    int rc = 0;
     if (query_limits_from_env(&err) || api_serve(&o, &err)) {
         fprintf(stderr, "lodestar serve: %s\n", err.msg);
-        return 1;
+        rc = 1;
     }
-    return 0;
+    main_config_free(argc, argv);
+    return rc;
+}
+
+static int cmd_cluster(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "status") != 0) {
+        fprintf(stderr, "lodestar cluster: expected 'status'\n");
+        command_usage("cluster");
+        return 2;
+    }
+    const char *url = getenv("LODESTAR_URL"), *key = getenv("LODESTAR_API_KEY");
+    const char *dir = "./lodestar-data";
+    bool as_json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = opt_value(argc, argv, &i, "--url")))
+            url = v;
+        else if ((v = opt_value(argc, argv, &i, "--api-key")))
+            key = v;
+        else if ((v = opt_value(argc, argv, &i, "--data-dir")))
+            dir = v;
+        else if (strcmp(argv[i], "--json") == 0)
+            as_json = true;
+        else {
+            fprintf(stderr, "lodestar cluster status: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    char keybuf[128] = "";
+    if (!key || !*key) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/admin.key", dir);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            fprintf(stderr,
+                    "lodestar cluster status: no API key: give --api-key or LODESTAR_API_KEY, "
+                    "or --data-dir of a node (cannot read %s: %s)\n",
+                    path, strerror(errno));
+            return 2;
+        }
+        if (!fgets(keybuf, sizeof keybuf, f))
+            keybuf[0] = '\0';
+        fclose(f);
+        keybuf[strcspn(keybuf, "\r\n")] = '\0';
+        key = keybuf;
+    }
+    return main_cluster_status(url && *url ? url : "http://127.0.0.1:8088", key, as_json);
 }
 
 static int cmd_apikey(int argc, char **argv)
@@ -525,6 +600,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "apikey") == 0)
         return cmd_apikey(argc - 2, argv + 2);
+    if (strcmp(cmd, "cluster") == 0)
+        return cmd_cluster(argc - 2, argv + 2);
     if (strcmp(cmd, "dev-kafka") == 0)
         return cmd_dev_kafka(argc - 2, argv + 2);
     if (strcmp(cmd, "generate") == 0)

@@ -45,6 +45,11 @@ struct api_opts {
     unsigned threads;                  /* 0 = number of cores, at least 2 */
     struct ingest_runtime_opts ingest; /* persist bounds, push-log sizes (0 = defaults) */
     struct api_http_opts http;         /* API_HTTP_OPTS_DEFAULT unless set */
+    /* this server among the nodes sharing its catalog (GET /v1/cluster) */
+    const char *node_id;        /* unique among live nodes */
+    const char *advertise;      /* its API address as other nodes reach it ("http://HOST:PORT") */
+    const char *cluster_secret; /* the same on every node (LODESTAR_CLUSTER_SECRET); NULL = "" */
+    const char *version;        /* the binary's version, shown per node */
 };
 
 /*

@@ -36,6 +36,7 @@ struct api_server {
     struct ingest_runtime *rt; /* the jobs */
     struct catalog_project project;
     char data_dir[1024];
+    struct api_cluster *cluster; /* this node's heartbeat (cluster.c), NULL before it joins */
 };
 
 /* Returns the value of query parameter `name` number idx (0-based), or NULL. */
@@ -109,6 +110,14 @@ int api__v_table_name(const char *name, const char *target, struct lerr *err);
 
 /* Connection names: 1..64 of [A-Za-z0-9._-]. */
 int api__v_connection_name(const char *name, const char *target, struct lerr *err);
+
+/* ---- this server as a cluster node (cluster.c) ---- */
+/* Joins the catalog's nodes (catalog_node_join's errors) and starts the heartbeat;
+ * port: the one the API listens on (for the default node id and address). */
+int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigned port,
+                       struct lerr *err);
+/* Stops the heartbeat; with leave, removes the node's row (a clean shutdown). */
+void api__cluster_stop(struct api_server *srv, bool leave);
 
 /* ---- handlers (each sets r->status/r->resp via api_reply*) ---- */
 int api_projects_list(struct api_req *r);
@@ -203,6 +212,7 @@ int api_upload_finish(struct api_upload *u, struct api_req *r);
 void api_upload_free(struct api_upload *u);
 void api_query_metrics(struct buf *out);
 int api_metrics(struct api_req *r);
+int api_cluster_get(struct api_req *r);
 
 /* ---- shared between handlers ---- */
 /* Creates a table from a validated spec object (used by POST /tables and

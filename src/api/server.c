@@ -422,6 +422,7 @@ struct route {
 #define NOALT API_PERM__COUNT
 static const struct route routes[] = {
     {"GET", "metrics", API_PERM_ANY, NOALT, api_metrics},
+    {"GET", "cluster", API_PERM_ANY, NOALT, api_cluster_get},
     {"GET", "tables", API_PERM_ViewTables, API_PERM_ManageTables, api_tables_list},
     {"POST", "tables", API_PERM_ManageTables, NOALT, api_tables_create},
     {"GET", "tables/*", API_PERM_ViewTables, API_PERM_ManageTables, api_tables_get},
@@ -515,8 +516,8 @@ static int split_path(struct api_req *r, char *buf, bool *is_projects, struct le
         skip = 1; /* /v2/jobs, /v2/tables, /v2/connections */
     } else if (n >= 2 && strcmp(seg[0], "v1") == 0 &&
                (strcmp(seg[1], "events") == 0 || strcmp(seg[1], "query") == 0 ||
-                strcmp(seg[1], "files") == 0)) {
-        skip = 1; /* /v1/events/{conn}, /v1/query/sql, /v1/files */
+                strcmp(seg[1], "files") == 0 || strcmp(seg[1], "cluster") == 0)) {
+        skip = 1; /* /v1/events/{conn}, /v1/query/sql, /v1/files, /v1/cluster */
     } else if (n == 1 && strcmp(seg[0], "metrics") == 0) {
         skip = 0; /* GET /metrics: Prometheus */
     } else if ((n == 3 || n == 4) && strcmp(seg[0], "druid") == 0 && strcmp(seg[1], "v2") == 0) {
@@ -1337,9 +1338,13 @@ int api_serve(const struct api_opts *o, struct lerr *err)
                 o->metrics_listen, mi ? mi->port : 0);
     }
 
+    /* This server's row among the catalog's nodes, and its heartbeat (cluster.c). */
+    bool joined = !api__cluster_start(&srv, o, info ? info->port : 0, err);
     int sig = 0;
-    sigwait(&set, &sig);
-    log_msg(LOG_INFO, "server", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (joined) {
+        sigwait(&set, &sig);
+        log_msg(LOG_INFO, "server", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
     atomic_store(&shutting_down, true);
     /* Stop accepting, then let in-flight requests finish (MHD joins its threads). */
     MHD_quiesce_daemon(d);
@@ -1349,6 +1354,14 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     guard_stop(&guard);
     /* Running jobs persist what they buffered before the catalog closes; a runtime that
      * could not stop every thread in time still uses it (the process exits around them). */
+    api__cluster_stop(&srv, true);
+    if (!joined) { /* err says why; the jobs stop all the same */
+        struct lerr e2;
+        lerr_init(&e2);
+        if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
+            server_close(&srv);
+        return err->code;
+    }
     int rc = ingest_runtime_stop(srv.rt, err);
     if (rc != LERR_TIMEOUT)
         server_close(&srv);

@@ -628,3 +628,72 @@ int catalog_file_delete(struct catalog *c, const char *name, struct lerr *err)
 {
     return LOCKED(c, file_delete_locked(c, name, err));
 }
+
+/* ---- cluster nodes -------------------------------------------------------- */
+
+void catalog_node_list_free(struct catalog_node *nodes, size_t n)
+{
+    for (size_t i = 0; nodes && i < n; i++)
+        free(nodes[i].info);
+    free(nodes);
+}
+
+static int node_join_locked(struct catalog *c, const struct catalog_node *n, struct lerr *err)
+{
+    const struct catalog_ops *o = c->ops;
+    if (o->begin(c->s, err))
+        return err->code;
+    struct catalog_node *all = NULL;
+    size_t nall = 0;
+    if (o->node_list(c->s, &all, &nall, err))
+        return abort_tx(c, err);
+    int64_t now = util_now_ns();
+    for (size_t i = 0; i < nall && !err->code; i++) {
+        const struct catalog_node *x = &all[i];
+        if (now - x->heartbeat_ns > CATALOG_NODE_EXPIRY_NS)
+            continue; /* not live: its row is only history */
+        double age = (double)(now - x->heartbeat_ns) / 1e9;
+        if (strcmp(x->id, n->id) == 0 && strcmp(x->advertise, n->advertise) != 0)
+            lerr_set(err, LERR_CONFLICT,
+                     "node id '%s' is already live at %s (heartbeat %.1f s ago); give this "
+                     "server another --node-id, or stop that one and start this after %lld s",
+                     n->id, x->advertise, age, CATALOG_NODE_EXPIRY_NS / 1000000000LL);
+        else if (strcmp(x->secret_check, n->secret_check) != 0)
+            lerr_set(err, LERR_INVALID,
+                     "node '%s' at %s shares this catalog with another cluster secret; set the "
+                     "same LODESTAR_CLUSTER_SECRET on every node of a cluster (or give this one "
+                     "its own catalog)",
+                     x->id, x->advertise);
+    }
+    catalog_node_list_free(all, nall);
+    if (err->code)
+        return abort_tx(c, err);
+    struct catalog_node row = *n;
+    row.heartbeat_ns = now;
+    if (o->node_put(c->s, &row, err) || o->commit(c->s, err))
+        return abort_tx(c, err);
+    return 0;
+}
+
+int catalog_node_join(struct catalog *c, const struct catalog_node *n, struct lerr *err)
+{
+    return LOCKED(c, node_join_locked(c, n, err));
+}
+
+int catalog_node_heartbeat(struct catalog *c, const struct catalog_node *n, struct lerr *err)
+{
+    struct catalog_node row = *n;
+    row.heartbeat_ns = util_now_ns();
+    return LOCKED(c, c->ops->node_put(c->s, &row, err));
+}
+
+int catalog_node_list(struct catalog *c, struct catalog_node **out, size_t *n, struct lerr *err)
+{
+    return LOCKED(c, c->ops->node_list(c->s, out, n, err));
+}
+
+int catalog_node_leave(struct catalog *c, const char *id, struct lerr *err)
+{
+    int64_t changed = 0;
+    return LOCKED(c, c->ops->node_delete(c->s, id, &changed, err));
+}

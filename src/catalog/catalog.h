@@ -279,6 +279,42 @@ int catalog_file_list(struct catalog *c, const char *name, struct catalog_file *
                       struct lerr *err);
 int catalog_file_delete(struct catalog *c, const char *name, struct lerr *err);
 
+/* ---- cluster nodes -------------------------------------------------------- */
+
+/*
+ * A server that shares this catalog: it heartbeats its row every few
+ * seconds; a node whose heartbeat is older than CATALOG_NODE_EXPIRY_NS is
+ * not live. secret_check is a keyed hash of the cluster secret
+ * (LODESTAR_CLUSTER_SECRET), never the secret: nodes with different secrets
+ * are not one cluster. info is the JSON text the node publishes with each
+ * heartbeat (what it holds: jobs, partitions, lag, segments).
+ */
+#define CATALOG_NODE_EXPIRY_NS (10LL * 1000000000LL)
+struct catalog_node {
+    char id[128];
+    char advertise[256]; /* the node's API address, as the others reach it */
+    char version[32];
+    char secret_check[65];
+    int64_t started_ns, heartbeat_ns;
+    char *info; /* malloc'd JSON text ("{}" when nothing) */
+};
+void catalog_node_list_free(struct catalog_node *nodes, size_t n);
+/*
+ * A node starts (in one write transaction): LERR_CONFLICT when a live node
+ * has the same id but another address (two servers given one --node-id),
+ * LERR_INVALID when a live node has another secret_check (a different
+ * LODESTAR_CLUSTER_SECRET); each message names the other node and what to
+ * change. Otherwise writes n's row with heartbeat_ns = now (a node that
+ * restarts at its address takes its row over).
+ */
+int catalog_node_join(struct catalog *c, const struct catalog_node *n, struct lerr *err);
+/* Refreshes a node's heartbeat and info (info NULL: keeps it); writes the row if it is gone. */
+int catalog_node_heartbeat(struct catalog *c, const struct catalog_node *n, struct lerr *err);
+/* Every node, by id; *out malloc'd (catalog_node_list_free). */
+int catalog_node_list(struct catalog *c, struct catalog_node **out, size_t *n, struct lerr *err);
+/* Removes a node's row (a clean shutdown); absent is not an error. */
+int catalog_node_leave(struct catalog *c, const char *id, struct lerr *err);
+
 /* ---- segments, and the commit that makes rows and offsets durable together ---- */
 
 struct catalog_segment {

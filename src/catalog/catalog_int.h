@@ -158,6 +158,15 @@ struct catalog_ops {
                      size_t *n, struct lerr *err);
     int (*file_delete)(struct catalog_store *s, const char *name, int64_t *changed,
                        struct lerr *err);
+
+    /* ---- cluster nodes ---- */
+    /* insert or replace every field of n (info NULL: keep the stored info, "{}" for a new row) */
+    int (*node_put)(struct catalog_store *s, const struct catalog_node *n, struct lerr *err);
+    /* every node by id */
+    int (*node_list)(struct catalog_store *s, struct catalog_node **out, size_t *n,
+                     struct lerr *err);
+    int (*node_delete)(struct catalog_store *s, const char *id, int64_t *changed,
+                       struct lerr *err);
 };
 
 /* The SQLite implementation (catalog_sqlite.c): target is a file path. */

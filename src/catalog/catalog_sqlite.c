@@ -70,6 +70,11 @@ static const char *const migrations[] = {
     /* 5: API keys managed through the API: a description, when last used */
     ("ALTER TABLE api_key ADD COLUMN description TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE api_key ADD COLUMN last_used_ns INTEGER NOT NULL DEFAULT 0;"),
+    /* 6: the servers sharing this catalog (their heartbeats and what they hold) */
+    ("CREATE TABLE node ("
+     "  id TEXT PRIMARY KEY, advertise TEXT NOT NULL, version TEXT NOT NULL,"
+     "  secret_check TEXT NOT NULL, started_ns INTEGER NOT NULL,"
+     "  heartbeat_ns INTEGER NOT NULL, info TEXT NOT NULL);"),
 };
 
 static int latest_version(void) { return (int)LS_ARRAY_LEN(migrations); }
@@ -890,6 +895,57 @@ static int sq_file_delete(struct catalog_store *c, const char *name, int64_t *ch
     return RUN(c, err, "file", changed, "DELETE FROM file WHERE name = ?", "s", name);
 }
 
+/* ---- cluster nodes ---------------------------------------------------------- */
+
+static int sq_node_put(struct catalog_store *c, const struct catalog_node *n, struct lerr *err)
+{
+    return RUN(c, err, "node", NULL,
+               "INSERT INTO node (id, advertise, version, secret_check, started_ns, heartbeat_ns, "
+               "info) VALUES (?, ?, ?, ?, ?, ?, COALESCE(?, '{}')) "
+               "ON CONFLICT (id) DO UPDATE SET advertise = excluded.advertise, "
+               "version = excluded.version, secret_check = excluded.secret_check, "
+               "started_ns = excluded.started_ns, heartbeat_ns = excluded.heartbeat_ns, "
+               "info = COALESCE(?, node.info)",
+               "ssssiiss", n->id, n->advertise, n->version, n->secret_check, n->started_ns,
+               n->heartbeat_ns, n->info, n->info);
+}
+
+static void node_fill(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    (void)ctx;
+    struct catalog_node *n = elem;
+    col_copy(st, 0, n->id, sizeof n->id);
+    col_copy(st, 1, n->advertise, sizeof n->advertise);
+    col_copy(st, 2, n->version, sizeof n->version);
+    col_copy(st, 3, n->secret_check, sizeof n->secret_check);
+    n->started_ns = sqlite3_column_int64(st, 4);
+    n->heartbeat_ns = sqlite3_column_int64(st, 5);
+    n->info = col_dup(st, 6);
+}
+
+static void node_free(void *elem) { free(((struct catalog_node *)elem)->info); }
+
+static int sq_node_list(struct catalog_store *c, struct catalog_node **out, size_t *n,
+                        struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = prep(c, err,
+                            "SELECT id, advertise, version, secret_check, started_ns, "
+                            "heartbeat_ns, info FROM node ORDER BY id",
+                            "");
+    if (!st)
+        return err->code;
+    return collect_rows(c, st, sizeof **out, node_fill, NULL, node_free, (void **)out, n,
+                        "listing nodes", err);
+}
+
+static int sq_node_delete(struct catalog_store *c, const char *id, int64_t *changed,
+                          struct lerr *err)
+{
+    return RUN(c, err, "node", changed, "DELETE FROM node WHERE id = ?", "s", id);
+}
+
 const struct catalog_ops catalog_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -931,4 +987,7 @@ const struct catalog_ops catalog_sqlite_ops = {
     .file_put = sq_file_put,
     .file_list = sq_file_list,
     .file_delete = sq_file_delete,
+    .node_put = sq_node_put,
+    .node_list = sq_node_list,
+    .node_delete = sq_node_delete,
 };

@@ -414,6 +414,55 @@ static void test_table_columns(void)
     catalog_close(c);
 }
 
+/* Node rows: join's rules (one live node per id and address, one secret), heartbeats, leave. */
+static void test_nodes(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e = {0};
+    struct catalog_node a = {.id = "a",
+                             .advertise = "http://h:1",
+                             .version = "v",
+                             .secret_check = "s1",
+                             .started_ns = 1};
+    CHECK_EQ_INT(catalog_node_join(c, &a, &e), 0);
+    struct catalog_node b = a;
+    snprintf(b.advertise, sizeof b.advertise, "http://h:2");
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_node_join(c, &b, &e), LERR_CONFLICT); /* the id is live elsewhere */
+    CHECK_MSG(strstr(e.msg, "node id 'a' is already live at http://h:1"), "%s", e.msg);
+    snprintf(b.id, sizeof b.id, "b");
+    snprintf(b.secret_check, sizeof b.secret_check, "s2");
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_node_join(c, &b, &e), LERR_INVALID); /* another secret */
+    CHECK_MSG(strstr(e.msg, "LODESTAR_CLUSTER_SECRET") && strstr(e.msg, "'a'"), "%s", e.msg);
+    snprintf(b.secret_check, sizeof b.secret_check, "s1");
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_node_join(c, &b, &e), 0);
+    CHECK_EQ_INT(catalog_node_join(c, &a, &e), 0); /* a restart at its address takes over */
+    b.info = "{\"jobs\":[]}";
+    CHECK_EQ_INT(catalog_node_heartbeat(c, &b, &e), 0);
+    b.info = NULL; /* keeps the stored info */
+    CHECK_EQ_INT(catalog_node_heartbeat(c, &b, &e), 0);
+    struct catalog_node *all = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(catalog_node_list(c, &all, &n, &e), 0);
+    CHECK_EQ_INT((int)n, 2);
+    if (n == 2) {
+        CHECK_EQ_STR(all[0].id, "a");
+        CHECK_EQ_STR(all[0].info, "{}");
+        CHECK_EQ_STR(all[1].info, "{\"jobs\":[]}");
+        CHECK(all[1].heartbeat_ns > 0 && all[1].started_ns == 1);
+    }
+    catalog_node_list_free(all, n);
+    CHECK_EQ_INT(catalog_node_leave(c, "a", &e), 0);
+    CHECK_EQ_INT(catalog_node_leave(c, "a", &e), 0); /* absent is not an error */
+    CHECK_EQ_INT(catalog_node_list(c, &all, &n, &e), 0);
+    CHECK_EQ_INT((int)n, 1);
+    catalog_node_list_free(all, n);
+    CHECK_EQ_INT(catalog_node_leave(c, "b", &e), 0);
+    catalog_close(c);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -425,6 +474,7 @@ int main(void)
     test_lookups();
     test_commit();
     test_table_columns();
+    test_nodes();
     test_bad_file();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -1,0 +1,240 @@
+/*
+ * cluster.c — this server as a node of the catalog it shares: its row in
+ * the catalog's node table (catalog_node_join at start, a heartbeat every
+ * CLUSTER_HEARTBEAT_MS with what it holds, catalog_node_leave at a clean
+ * stop) and GET /v1/cluster, which lists every node with its heartbeat's
+ * age, whether it is live (a heartbeat younger than
+ * CATALOG_NODE_EXPIRY_NS), and the jobs, partitions and lag each one
+ * published. A single server is a cluster of one node; `lodestar cluster
+ * status` prints this resource.
+ *
+ * The cluster secret (LODESTAR_CLUSTER_SECRET) never leaves the process:
+ * the row carries HMAC-SHA256(secret, "lodestar-cluster"), and a node whose
+ * value differs from a live node's is refused at start (catalog_node_join).
+ *
+ * Threads: one heartbeat thread, started by api__cluster_start and joined
+ * by api__cluster_stop; it reads the runtime's live numbers and writes the
+ * catalog, both safe from any thread.
+ */
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "ingest/ingest.h"
+#include "source/source.h"
+
+#define CLUSTER_HEARTBEAT_MS 2000
+
+struct api_cluster {
+    struct api_server *srv;
+    struct catalog_node self;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    bool failing; /* the last heartbeat failed (logged once per failure run) */
+};
+
+/* HMAC-SHA256 of a fixed label under the secret, as hex. */
+static void secret_check(const char *secret, char out[65])
+{
+    static const char label[] = "lodestar-cluster";
+    unsigned char mac[32];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)label, sizeof label - 1,
+         mac, &len);
+    for (unsigned i = 0; i < len && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    out[64] = '\0';
+}
+
+/*
+ * What this node holds, as JSON text: each job running here with its
+ * partitions (next offset and lag) and total lag. malloc'd; NULL when
+ * the catalog cannot be read (the heartbeat then keeps the last info).
+ */
+static char *holdings(struct api_server *srv)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_job_list jobs = {0};
+    if (catalog_job_list_active(srv->cat, &jobs, &err))
+        return NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < jobs.n; i++) {
+        const struct catalog_job *j = &jobs.items[i];
+        struct ingest_job_metrics m;
+        struct source_partition *parts = NULL;
+        size_t nparts = 0;
+        if (!ingest_job_metrics(srv->rt, j->id, &m, &parts, &nparts))
+            continue;
+        json_t *pa = json_array();
+        for (size_t k = 0; k < nparts; k++)
+            json_array_append_new(pa, json_pack("{s:s, s:i, s:I, s:I}", "topic", parts[k].topic,
+                                                "partition", parts[k].partition, "nextOffset",
+                                                (json_int_t)parts[k].next_offset, "lag",
+                                                (json_int_t)parts[k].lag));
+        free(parts);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I}", "jobId", j->id, "table",
+                                             j->table_name, "partitions", pa, "totalLag",
+                                             (json_int_t)m.lag));
+    }
+    catalog_job_list_free(&jobs);
+    json_t *info = json_pack("{s:o}", "jobs", arr);
+    char *text = json_dumps(info, JSON_COMPACT);
+    json_decref(info);
+    return text;
+}
+
+static void *heartbeat_main(void *arg)
+{
+    struct api_cluster *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += CLUSTER_HEARTBEAT_MS / 1000;
+        ts.tv_nsec += (long)(CLUSTER_HEARTBEAT_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        if (c->stop)
+            break;
+        pthread_mutex_unlock(&c->mu);
+        struct catalog_node row = c->self;
+        row.info = holdings(c->srv);
+        struct lerr err;
+        lerr_init(&err);
+        int rc = catalog_node_heartbeat(c->srv->cat, &row, &err);
+        free(row.info);
+        pthread_mutex_lock(&c->mu);
+        if (rc && !c->failing)
+            log_msg(LOG_WARN, "cluster", "node %s: heartbeat failed (retrying every %d ms): %s",
+                    c->self.id, CLUSTER_HEARTBEAT_MS, err.msg);
+        else if (!rc && c->failing)
+            log_msg(LOG_INFO, "cluster", "node %s: heartbeat written again", c->self.id);
+        c->failing = rc != 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigned port,
+                       struct lerr *err)
+{
+    struct api_cluster *c = calloc(1, sizeof *c);
+    if (!c)
+        return lerr_set(err, LERR_NOMEM, "out of memory starting the cluster heartbeat");
+    c->srv = srv;
+    /* defaults: this host and the port it listens on; the --listen host unless a wildcard */
+    char host[256] = "localhost", lhost[256];
+    gethostname(host, sizeof host - 1);
+    const char *colon = strrchr(o->listen, ':');
+    size_t hl = colon ? (size_t)(colon - o->listen) : 0;
+    snprintf(lhost, sizeof lhost, "%.*s", (int)(hl < sizeof lhost ? hl : sizeof lhost - 1),
+             o->listen);
+    if (!lhost[0] || strcmp(lhost, "0.0.0.0") == 0 || strcmp(lhost, "::") == 0)
+        snprintf(lhost, sizeof lhost, "%s", host);
+    if (o->node_id && *o->node_id)
+        snprintf(c->self.id, sizeof c->self.id, "%s", o->node_id);
+    else
+        snprintf(c->self.id, sizeof c->self.id, "%s:%u", host, port);
+    if (o->advertise && *o->advertise)
+        snprintf(c->self.advertise, sizeof c->self.advertise, "%s", o->advertise);
+    else
+        snprintf(c->self.advertise, sizeof c->self.advertise, "http://%s:%u", lhost, port);
+    snprintf(c->self.version, sizeof c->self.version, "%s", o->version ? o->version : "");
+    secret_check(o->cluster_secret ? o->cluster_secret : "", c->self.secret_check);
+    c->self.started_ns = util_now_ns();
+    c->self.info = NULL;
+    if (catalog_node_join(srv->cat, &c->self, err)) {
+        free(c);
+        return err->code;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    int rc = pthread_create(&c->thread, NULL, heartbeat_main, c);
+    if (rc) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return lerr_set(err, LERR_INTERNAL, "cannot start the cluster heartbeat thread: %s",
+                        strerror(rc));
+    }
+    srv->cluster = c;
+    log_msg(LOG_INFO, "cluster", "node %s (%s) joined the catalog", c->self.id, c->self.advertise);
+    return 0;
+}
+
+void api__cluster_stop(struct api_server *srv, bool leave)
+{
+    struct api_cluster *c = srv->cluster;
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    if (leave) {
+        struct lerr err;
+        lerr_init(&err);
+        if (catalog_node_leave(srv->cat, c->self.id, &err))
+            log_msg(LOG_WARN, "cluster", "node %s: could not remove its row: %s", c->self.id,
+                    err.msg);
+    }
+    free(c);
+    srv->cluster = NULL;
+}
+
+/* GET /v1/cluster: every node of the catalog, live or not, by id. */
+int api_cluster_get(struct api_req *r)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_node *nodes = NULL;
+    size_t n = 0;
+    if (catalog_node_list(r->srv->cat, &nodes, &n, &err))
+        return api_reply_err(r, &err);
+    const struct api_cluster *self = r->srv->cluster;
+    int64_t now = util_now_ns();
+    size_t live = 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct catalog_node *x = &nodes[i];
+        int64_t age = now - x->heartbeat_ns;
+        bool is_live = age <= CATALOG_NODE_EXPIRY_NS;
+        live += is_live;
+        json_t *info = x->info ? json_loads(x->info, 0, NULL) : NULL;
+        json_t *jobs = info ? json_incref(json_object_get(info, "jobs")) : NULL;
+        json_decref(info);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:b, s:b, s:o}", "id", x->id,
+                           "advertise", x->advertise, "version", x->version, "startedAt",
+                           api_ts(x->started_ns), "lastHeartbeat", api_ts(x->heartbeat_ns),
+                           "heartbeatAgeMs", (json_int_t)(age / 1000000), "live", is_live, "self",
+                           self && strcmp(self->self.id, x->id) == 0, "jobs",
+                           jobs ? jobs : json_array()));
+    }
+    catalog_node_list_free(nodes, n);
+    api_reply(r, 200,
+              json_pack("{s:s, s:I, s:I, s:I, s:o}", "self", self ? self->self.id : "",
+                        "liveNodes", (json_int_t)live, "nodeExpiryMs",
+                        (json_int_t)(CATALOG_NODE_EXPIRY_NS / 1000000), "heartbeatMs",
+                        (json_int_t)CLUSTER_HEARTBEAT_MS, "nodes", arr));
+    return 0;
+}
