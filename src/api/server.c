@@ -1219,6 +1219,31 @@ static void guard_stop(struct http_guard *g)
     pthread_mutex_destroy(&g->log_mu);
 }
 
+/*
+ * A listening TCP socket on sa (SO_REUSEADDR: a restart binds at once over
+ * connections in TIME_WAIT); *port gets the port bound (sa's may be 0).
+ * -1 with errno on failure.
+ */
+static int listen_socket(const struct sockaddr_in *sa, unsigned *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    struct sockaddr_in bound;
+    socklen_t len = sizeof bound;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *port = ntohs(bound.sin_port);
+    return fd;
+}
+
 /* Frees what api_serve opened, in the reverse order; once the runtime has stopped. */
 static void server_close(struct api_server *srv)
 {
@@ -1286,27 +1311,44 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     /* MHD splits the connection limit evenly between its threads. */
     if (threads > http.max_connections / 8)
         threads = http.max_connections / 8;
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
-        &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &guard, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &guard,
-        MHD_OPTION_CONNECTION_TIMEOUT, http.idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, http.max_connections_per_ip,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
-    if (!d) {
-        int e = errno;
+    /* The socket first (its port names this node), then the node's row in the catalog
+     * (cluster.c), then the daemon: no request is answered before the node has joined. */
+    unsigned port = 0;
+    int lfd = listen_socket(&sa, &port);
+    int lerrno = errno;
+    if (lfd < 0 || api__cluster_start(&srv, o, port, err)) {
+        if (lfd >= 0)
+            close(lfd);
         guard_stop(&guard);
         struct lerr e2;
         lerr_init(&e2);
         if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
             server_close(&srv);
-        return lerr_set(err, LERR_IO, "cannot listen on %s: %s", o->listen, strerror(e));
+        if (lfd < 0)
+            lerr_set(err, LERR_IO, "cannot listen on %s: %s", o->listen, strerror(lerrno));
+        return err->code;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
+        &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &guard, MHD_OPTION_LISTEN_SOCKET, lfd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, &guard, MHD_OPTION_CONNECTION_TIMEOUT,
+        http.idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, http.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, http.max_connections_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_END);
+    if (!d) {
+        int e = errno;
+        close(lfd);
+        api__cluster_stop(&srv, true);
+        guard_stop(&guard);
+        struct lerr e2;
+        lerr_init(&e2);
+        if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
+            server_close(&srv);
+        return lerr_set(err, LERR_IO, "cannot serve on %s: %s", o->listen, strerror(e));
+    }
     log_msg(LOG_INFO, "server", "listening on %s (port %u), data in %s, project %s", o->listen,
-            info ? info->port : 0, o->data_dir, srv.project.id);
+            port, o->data_dir, srv.project.id);
     log_msg(LOG_INFO, "server",
             "HTTP limits: idle %u s, request %u s (+1 s per %u body bytes), %u connections, "
             "%u per address (0 = no limit)",
@@ -1326,6 +1368,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
                          o->metrics_listen, strerror(errno));
             atomic_store(&shutting_down, true);
             MHD_stop_daemon(d);
+            api__cluster_stop(&srv, true);
             guard_stop(&guard);
             struct lerr e2;
             lerr_init(&e2);
@@ -1338,13 +1381,9 @@ int api_serve(const struct api_opts *o, struct lerr *err)
                 o->metrics_listen, mi ? mi->port : 0);
     }
 
-    /* This server's row among the catalog's nodes, and its heartbeat (cluster.c). */
-    bool joined = !api__cluster_start(&srv, o, info ? info->port : 0, err);
     int sig = 0;
-    if (joined) {
-        sigwait(&set, &sig);
-        log_msg(LOG_INFO, "server", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    }
+    sigwait(&set, &sig);
+    log_msg(LOG_INFO, "server", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&shutting_down, true);
     /* Stop accepting, then let in-flight requests finish (MHD joins its threads). */
     MHD_quiesce_daemon(d);
@@ -1355,13 +1394,6 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     /* Running jobs persist what they buffered before the catalog closes; a runtime that
      * could not stop every thread in time still uses it (the process exits around them). */
     api__cluster_stop(&srv, true);
-    if (!joined) { /* err says why; the jobs stop all the same */
-        struct lerr e2;
-        lerr_init(&e2);
-        if (ingest_runtime_stop(srv.rt, &e2) != LERR_TIMEOUT)
-            server_close(&srv);
-        return err->code;
-    }
     int rc = ingest_runtime_stop(srv.rt, err);
     if (rc != LERR_TIMEOUT)
         server_close(&srv);

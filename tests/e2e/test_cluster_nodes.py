@@ -143,4 +143,12 @@ c.ok(rc == 2 and f"{cfg}:1: expected \"name = value\"" in err, "a line without '
 rc, _, err = run(["serve", "--config", os.path.join(d, "missing.conf"), "--data-dir", d])
 c.ok(rc == 2 and "cannot read the config file" in err and "No such file" in err,
      "a missing config file", err)
+# ---- a port in use: refused before the node joins (no row is left behind)
+with socket.socket() as busy:
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    bport = busy.getsockname()[1]
+    rc, _, err = run(["serve", "--data-dir", d, "--listen", f"127.0.0.1:{bport}",
+                      "--node-id", "busy"])
+c.ok(rc == 1 and f"cannot listen on 127.0.0.1:{bport}" in err, "a port in use is reported", err)
 c.done()
