@@ -3,6 +3,7 @@
  * modules together:
  *
  *   lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]
+ *                  [--catalog postgresql://USER@HOST:PORT/DB]
  *   lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2
  *   lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...
  *   lodestar version
@@ -38,13 +39,16 @@ static const struct command_help {
 } helps[] = {
     {"serve",
      "lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]\n"
-     "               [--metrics-listen HOST:PORT]",
+     "               [--metrics-listen HOST:PORT] [--catalog postgresql://USER@HOST:PORT/DB]",
      "the server (defaults: ./lodestar-data, 127.0.0.1:8088)",
      "  the web console is at http://HOST:PORT/console (it asks for an API key);\n"
      "  GET /health and GET /ready answer without a key\n"
      "  --data-dir DIR        where the catalog, segments, push logs and uploads live\n"
      "                        (created 0700; DIR/admin.key holds the first admin key)\n"
      "  --listen HOST:PORT    the HTTP address (port 0: any free port, logged at start)\n"
+     "  --catalog URI         the catalog in PostgreSQL (postgresql://USER@HOST:PORT/DB,\n"
+     "                        password from ~/.pgpass or PGPASSWORD) instead of\n"
+     "                        DIR/catalog.db (also LODESTAR_CATALOG)\n"
      "  --log-format FORMAT   text (default) or json: one object a line with time, level,\n"
      "                        component, message and the request id (also\n"
      "                        LODESTAR_LOG_FORMAT)\n"
@@ -316,10 +320,13 @@ static int cmd_serve(int argc, char **argv)
     uint64_t shutdown_ms = env_u64("LODESTAR_SHUTDOWN_TIMEOUT_MS");
     o.ingest.shutdown_timeout_ms = shutdown_ms > 3600000 ? 3600000 : (int)shutdown_ms;
     const char *log_format = getenv("LODESTAR_LOG_FORMAT");
+    o.catalog = getenv("LODESTAR_CATALOG");
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
             o.data_dir = v;
+        } else if ((v = opt_value(argc, argv, &i, "--catalog"))) {
+            o.catalog = v;
         } else if ((v = opt_value(argc, argv, &i, "--listen"))) {
             o.listen = v;
         } else if ((v = opt_value(argc, argv, &i, "--metrics-listen"))) {
