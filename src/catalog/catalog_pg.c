@@ -14,20 +14,22 @@
  * transaction control) goes through PQexec.
  *
  * Writers serialise on one transaction-scoped advisory lock
- * (pg_advisory_xact_lock(LOCK_KEY), per database): begin() is BEGIN and the
- * lock, and every write outside begin/commit runs as BEGIN, the lock, the
- * statement, COMMIT. So, as SQLite's BEGIN IMMEDIATE, a transaction that
- * holds the lock sees every earlier commit (READ COMMITTED takes a new
- * snapshot per statement, after the lock) and nothing another writer does
- * can change what it read before it commits. Why a lock and not
- * SERIALIZABLE: catalog.c composes a transaction of several calls and
- * decides between them, so a serialisation failure at COMMIT could only be
- * retried by catalog.c's caller; the lock never fails that way, takes no
- * row locks out of order (no deadlocks: it is always taken first), and
- * catalog writes are few and short. Reads outside a transaction take no
- * lock; each is one statement and sees one committed state. checkpoint_cas
- * is one conditional statement (UPDATE ... WHERE offsets = expected, or
- * INSERT ... ON CONFLICT DO NOTHING), atomic with or without the lock.
+ * (pg_advisory_xact_lock(LOCK_KEY), per database): begin() is BEGIN (READ
+ * COMMITTED, whatever the server's default) and the lock, and every write
+ * outside begin/commit runs as BEGIN, the lock, the statement, COMMIT. So,
+ * as SQLite's BEGIN IMMEDIATE, a transaction that holds the lock sees every
+ * earlier commit (READ COMMITTED takes a new snapshot per statement, after
+ * the lock) and nothing another writer does can change what it read before
+ * it commits. Why a lock and not SERIALIZABLE: catalog.c composes a
+ * transaction of several calls and decides between them, so a serialisation
+ * failure at COMMIT could only be retried by catalog.c's caller; the lock
+ * never fails that way, takes no row locks out of order (no deadlocks: it is
+ * always taken first), and catalog writes are few and short. (A 40001 or
+ * 40P01 outside a transaction — only possible through other clients' locks —
+ * is retried.) Reads outside a transaction take no lock; each is one
+ * statement and sees one committed state. checkpoint_cas is one conditional
+ * statement (UPDATE ... WHERE offsets = expected, or INSERT ... ON CONFLICT
+ * DO NOTHING), atomic with or without the lock.
  *
  * A lost connection (PostgreSQL restarted, the network dropped it): the
  * next call finds it broken and reconnects (PQreset). A call outside a
@@ -52,8 +54,12 @@
 #include "util/vec.h"
 
 /* "lodestar" in ASCII: the advisory lock every catalog writer takes. */
-#define LOCK_KEY "7813586100318429810"
-#define LOCK_SQL "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_KEY ")"
+#define LOCK_KEY "7813574265402581362"
+/* READ COMMITTED whatever default_transaction_isolation says: each statement's snapshot is
+ * taken after the lock, so it sees every commit made before the lock was ours. */
+#define LOCK_SQL                             \
+    "BEGIN ISOLATION LEVEL READ COMMITTED; " \
+    "SELECT pg_advisory_xact_lock(" LOCK_KEY ")"
 
 #define OID_INT8 20
 #define OID_TEXT 25
@@ -245,15 +251,19 @@ static PGresult *attempt(struct catalog_store *c, const char *sql, const struct 
     *committing = false;
     if (write) {
         PGresult *l = exec_const(c, LOCK_SQL);
-        if (!ok(l))
+        if (!ok(l)) {
+            if (!conn_gone(c, l)) /* BEGIN may have run: end it */
+                PQclear(exec_const(c, "ROLLBACK"));
             return l;
+        }
         PQclear(l);
     }
     PGresult *r = PQexecParams(c->conn, sql, p->n, p->types, p->v, NULL, NULL, 0);
     if (!write)
         return r;
     if (!ok(r)) {
-        PQclear(exec_const(c, "ROLLBACK"));
+        if (!conn_gone(c, r))
+            PQclear(exec_const(c, "ROLLBACK"));
         return r;
     }
     *committing = true;
@@ -300,6 +310,12 @@ static int vexec(struct catalog_store *c, const char *what, PGresult **rows, int
         if (!c->in_tx && tries == 0 && conn_gone(c, r) && !committing) {
             PQclear(r);
             c->lost = true;
+            continue;
+        }
+        /* a serialisation failure or deadlock rolled it back (possible only if an
+         * administrator's settings or other clients' locks are involved): retried */
+        if (!c->in_tx && tries < 3 && st && (!strcmp(st, "40001") || !strcmp(st, "40P01"))) {
+            PQclear(r);
             continue;
         }
         pg_fail_note(c, r, what,
@@ -409,6 +425,13 @@ static int describe_target(const char *target, char *out, size_t cap, struct ler
         char msg[300];
         one_line(perr ? perr : "out of memory", msg, sizeof msg);
         PQfreemem(perr);
+        /* libpq quotes the URI, password and all: name it instead */
+        char *at = strstr(msg, target);
+        if (at && *target) {
+            char rest[300];
+            snprintf(rest, sizeof rest, "%s", at + strlen(target));
+            snprintf(at, sizeof msg - (size_t)(at - msg), "(the URI)%s", rest);
+        }
         return lerr_set(err, LERR_INVALID,
                         "catalog: bad PostgreSQL URI: %s; write it as "
                         "postgresql://USER@HOST:PORT/DATABASE (--catalog or LODESTAR_CATALOG)",
@@ -488,7 +511,7 @@ static int migrate(struct catalog_store *c, int *out, struct lerr *err)
         return 0;
     }
     if (exec_step(c, LOCK_SQL, "locking the catalog to migrate it", err))
-        return err->code;
+        goto fail;
     if (exec_step(c, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
                   "creating the schema version", err) ||
         read_version(c, &version, &missing, err))

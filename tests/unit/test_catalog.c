@@ -443,6 +443,9 @@ static void test_bad_pg(const struct pgh *pg)
     CHECK_MSG(strstr(e.msg, "bad PostgreSQL URI") && strstr(e.msg, "postgresql://USER@HOST"), "%s",
               e.msg);
     lerr_init(&e);
+    CHECK_EQ_INT(catalog_open("postgresql://u:hunter2@[::1/x", &c, &e), LERR_INVALID);
+    CHECK_MSG(strstr(e.msg, "bad PostgreSQL URI") && !strstr(e.msg, "hunter2"), "%s", e.msg);
+    lerr_init(&e);
 }
 
 static void run_all(void)
