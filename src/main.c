@@ -4,7 +4,7 @@
  *
  *   lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]
  *                  [--catalog postgresql://USER@HOST:PORT/DB]
- *   lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2
+ *   lodestar apikey create --data-dir DIR|--catalog URI --name NAME --permissions P1,P2
  *   lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...
  *   lodestar version
  *   lodestar help [COMMAND], lodestar COMMAND --help
@@ -72,9 +72,11 @@ static const struct command_help {
      "  LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP  open connections from one address\n"
      "  LODESTAR_LOG_FORMAT              text or json, as --log-format\n"
      "signals: SIGTERM and SIGINT persist what is buffered, then exit (1 if that failed)\n"},
-    {"apikey", "lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2",
+    {"apikey",
+     "lodestar apikey create --data-dir DIR|--catalog URI --name NAME --permissions P1,P2",
      "prints a new API key; works while the server runs",
      "  --data-dir DIR        the server's data directory\n"
+     "  --catalog URI         or its PostgreSQL catalog, as serve's (also LODESTAR_CATALOG)\n"
      "  --name NAME           a unique name (1-100 characters)\n"
      "  --permissions LIST    comma-separated: ManageTables, ViewTables,\n"
      "                        ManageConnections, ManageIngestionJobs, AccessQueries,\n"
@@ -368,11 +370,13 @@ static int cmd_apikey(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *dir = NULL, *name = NULL, *perms = NULL;
+    const char *dir = NULL, *name = NULL, *perms = NULL, *catalog = getenv("LODESTAR_CATALOG");
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir")))
             dir = v;
+        else if ((v = opt_value(argc, argv, &i, "--catalog")))
+            catalog = v;
         else if ((v = opt_value(argc, argv, &i, "--name")))
             name = v;
         else if ((v = opt_value(argc, argv, &i, "--permissions")))
@@ -382,13 +386,18 @@ static int cmd_apikey(int argc, char **argv)
             return 2;
         }
     }
-    if (!dir || !name || !perms) {
-        fprintf(stderr, "lodestar apikey create: --data-dir, --name and --permissions are "
-                        "required\n");
+    if (catalog && !*catalog)
+        catalog = NULL;
+    if ((!dir && !catalog) || !name || !perms) {
+        fprintf(stderr, "lodestar apikey create: --data-dir (or --catalog), --name and "
+                        "--permissions are required\n");
         return 2;
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    if (catalog) /* as serve: the catalog wherever it is, DIR/catalog.db otherwise */
+        snprintf(path, sizeof path, "%s", catalog);
+    else
+        snprintf(path, sizeof path, "%s/catalog.db", dir);
     struct lerr err;
     lerr_init(&err);
     struct catalog *cat = NULL;

@@ -121,6 +121,17 @@ with Postgres() as pg:
                       == "running"), True, "and it runs again")
         c.ok(not os.path.exists(os.path.join(s.data_dir, "catalog.db")),
              "still no SQLite catalog in the data directory")
+
+        # `lodestar apikey create` writes to the same catalog (--catalog, or LODESTAR_CATALOG)
+        for how, args, env in (("--catalog", ["--catalog", uri], {}),
+                               ("LODESTAR_CATALOG", [], {"LODESTAR_CATALOG": uri})):
+            p = subprocess.run([BIN, "apikey", "create", *args, "--name", "viewer-" + how.lower(),
+                                "--permissions", "ViewTables"], capture_output=True, text=True,
+                               timeout=30, env={**os.environ, **env})
+            key = p.stdout.strip()
+            c.ok(p.returncode == 0 and key, f"apikey create with {how}", p.stderr)
+            c.eq(s.req("GET", "/v2/tables", key=key).status, 200,
+                 f"the server accepts the key made with {how}")
     finally:
         s.stop()
         s.__exit__(None, None, None)
