@@ -73,13 +73,19 @@ class Postgres:
         self.dir = tempfile.mkdtemp(prefix="lodestar-pg-")
         if self.as_user:
             os.chown(self.dir, self.as_user.pw_uid, self.as_user.pw_gid)
-        self.port = free_port()
         self._run("initdb", "-D", self.data, "-U", "lodestar", "-A", "trust", "-E", "UTF8",
                   "--locale=C", "-N")
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c full_page_writes=off")
-        self._run("pg_ctl", "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t", "60",
-                  "start")
+        for attempt in range(3):  # another program may take the free port first
+            self.port = free_port()
+            opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                    "-c full_page_writes=off")
+            try:
+                self._run("pg_ctl", "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t",
+                          "60", "start")
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
         self.running = True
         return self
 

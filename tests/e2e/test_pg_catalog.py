@@ -40,9 +40,9 @@ def events(start, n):
 
 def serve_fails(catalog):
     """`lodestar serve --catalog catalog` on a fresh data dir: (exit code, stderr)."""
-    d = tempfile.mkdtemp(prefix="lodestar-pgbad-")
-    p = subprocess.run([BIN, "serve", "--data-dir", d, "--listen", f"127.0.0.1:{free_port()}",
-                        "--catalog", catalog], capture_output=True, text=True, timeout=60)
+    with tempfile.TemporaryDirectory(prefix="lodestar-pgbad-") as d:
+        p = subprocess.run([BIN, "serve", "--data-dir", d, "--listen", f"127.0.0.1:{free_port()}",
+                            "--catalog", catalog], capture_output=True, text=True, timeout=60)
     return p.returncode, p.stderr
 
 

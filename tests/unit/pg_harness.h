@@ -164,21 +164,26 @@ static inline int pgh_start(struct pgh *h)
         return -1;
     }
     h->owner = getpid();
-    h->port = pgh__free_port();
     char data[128], logf[128], opts[300];
     snprintf(data, sizeof data, "%s/data", h->dir);
     snprintf(logf, sizeof logf, "%s/server.log", h->dir);
-    snprintf(opts, sizeof opts,
-             "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
-             "-c full_page_writes=off -c max_connections=60",
-             h->port, h->dir);
-    if (h->port < 0 || pgh__run(h, "initdb", "-D", data, "-U", "lodestar", "-A", "trust", "-E",
-                                "UTF8", "--locale=C", "-N", NULL))
+    if (pgh__run(h, "initdb", "-D", data, "-U", "lodestar", "-A", "trust", "-E", "UTF8",
+                 "--locale=C", "-N", NULL))
         return -1;
-    if (pgh__run(h, "pg_ctl", "-D", data, "-l", logf, "-o", opts, "-w", "-t", "60", "start", NULL))
-        return -1;
-    h->running = true;
-    return 0;
+    /* another program may take the free port first: then try another */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        h->port = pgh__free_port();
+        snprintf(opts, sizeof opts,
+                 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
+                 "-c full_page_writes=off -c max_connections=60",
+                 h->port, h->dir);
+        if (h->port > 0 && pgh__run(h, "pg_ctl", "-D", data, "-l", logf, "-o", opts, "-w", "-t",
+                                    "60", "start", NULL) == 0) {
+            h->running = true;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* Creates database db and writes its URI; 0 or -1. */
