@@ -14,6 +14,8 @@
  *   - a reader beside a writer sees whole commits only.
  * And on PostgreSQL, where writers are separate processes on separate
  * connections (as nodes are), with WRITERS processes at a barrier:
+ *   - opening a new database at once: every open migrates or finds it
+ *     migrated, and all see one default project;
  *   - the raw checkpoint_cas outside any transaction: one winner a round;
  *   - creating a job on one table: one succeeds, the others conflict, and
  *     the table has exactly one live job;
@@ -701,6 +703,40 @@ static void test_pg_unique_names(void)
     race_free(sh);
 }
 
+/* Nodes starting at once on a new database: each migration applied once, every open works. */
+static void open_writer(const char *target, struct race *sh, int who)
+{
+    pthread_barrier_wait(&sh->bar);
+    struct catalog *c = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    sh->rc[0][who] = catalog_open(target, &c, &e);
+    if (sh->rc[0][who])
+        fprintf(stderr, "writer %d: %s\n", who, e.msg);
+    else
+        sh->rc[1][who] = catalog_schema_version(c);
+    struct catalog_project p;
+    sh->rc[2][who] = c ? catalog_project_default(c, &p, &e) : -1;
+    /* the one default project: its created_ns, the same for all */
+    sh->live[who] = c ? (int)(p.created_ns % 1000000007) : -1;
+    catalog_close(c);
+}
+
+static void test_pg_open_race(void)
+{
+    char target[256];
+    db_path(target, sizeof target, "race_open");
+    struct race *sh = race_new();
+    race_run(target, open_writer, sh);
+    for (int w = 0; w < WRITERS; w++) {
+        CHECK_EQ_INT(sh->rc[0][w], 0);
+        CHECK_EQ_INT(sh->rc[1][w], catalog_latest_schema_version());
+        CHECK_EQ_INT(sh->rc[2][w], 0);
+        CHECK_EQ_INT(sh->live[w], sh->live[0]);
+    }
+    race_free(sh);
+}
+
 /* PostgreSQL restarts between calls, and once inside a transaction. */
 static void test_pg_restart(void)
 {
@@ -781,6 +817,7 @@ int main(void)
     if (pg.running) {
         base_ops = &catalog_pg_ops;
         run_all();
+        test_pg_open_race();
         test_pg_raw_cas();
         test_pg_one_live_job();
         test_pg_unique_names();
