@@ -18,7 +18,7 @@
 ifeq ($(origin CC),default)
 CC       := gcc
 endif
-PKGS     := libmicrohttpd jansson sqlite3 rdkafka libcrypto zlib liblz4 libzstd avro-c libprotobuf-c
+PKGS     := libmicrohttpd jansson sqlite3 rdkafka libcrypto zlib liblz4 libzstd avro-c libprotobuf-c libpq
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral -Werror
 # snprintf truncation is intended wherever it is used; clang has no such warning.
 ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null)),clang)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 mkdir -p build/bench
 make --no-print-directory build/liblodestar.a >/dev/null || exit 1
 CFLAGS="-std=c11 -D_GNU_SOURCE -O2 -g -Isrc -pthread $(pkg-config --cflags libmicrohttpd jansson sqlite3 rdkafka)"
-LIBS="$(pkg-config --libs libmicrohttpd jansson sqlite3 rdkafka libcrypto zlib liblz4 libzstd avro-c libprotobuf-c) -lroaring -lcurl -lm -lpthread"
+LIBS="$(pkg-config --libs libmicrohttpd jansson sqlite3 rdkafka libcrypto zlib liblz4 libzstd avro-c libprotobuf-c libpq) -lroaring -lcurl -lm -lpthread"
 for f in bench/bench_*.c bench/bench_*.sh; do
   [ -f "$f" ] || continue
   name=$(basename "$f"); name=${name%.*}

@@ -3,7 +3,8 @@
  * modules together:
  *
  *   lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]
- *   lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2
+ *                  [--catalog postgresql://USER@HOST:PORT/DB]
+ *   lodestar apikey create --data-dir DIR|--catalog URI --name NAME --permissions P1,P2
  *   lodestar dev-kafka [--port PORT] [--topic NAME[:PARTITIONS]]...
  *   lodestar version
  *   lodestar help [COMMAND], lodestar COMMAND --help
@@ -41,13 +42,16 @@ static const struct command_help {
 } helps[] = {
     {"serve",
      "lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]\n"
-     "               [--metrics-listen HOST:PORT]",
+     "               [--metrics-listen HOST:PORT] [--catalog postgresql://USER@HOST:PORT/DB]",
      "the server (defaults: ./lodestar-data, 127.0.0.1:8088)",
      "  the web console is at http://HOST:PORT/console (it asks for an API key);\n"
      "  GET /health and GET /ready answer without a key\n"
      "  --data-dir DIR        where the catalog, segments, push logs and uploads live\n"
      "                        (created 0700; DIR/admin.key holds the first admin key)\n"
      "  --listen HOST:PORT    the HTTP address (port 0: any free port, logged at start)\n"
+     "  --catalog URI         the catalog in PostgreSQL (postgresql://USER@HOST:PORT/DB,\n"
+     "                        password from ~/.pgpass or PGPASSWORD) instead of\n"
+     "                        DIR/catalog.db (also LODESTAR_CATALOG)\n"
      "  --log-format FORMAT   text (default) or json: one object a line with time, level,\n"
      "                        component, message and the request id (also\n"
      "                        LODESTAR_LOG_FORMAT)\n"
@@ -71,9 +75,11 @@ static const struct command_help {
      "  LODESTAR_HTTP_MAX_CONNECTIONS_PER_IP  open connections from one address\n"
      "  LODESTAR_LOG_FORMAT              text or json, as --log-format\n"
      "signals: SIGTERM and SIGINT persist what is buffered, then exit (1 if that failed)\n"},
-    {"apikey", "lodestar apikey create --data-dir DIR --name NAME --permissions P1,P2",
+    {"apikey",
+     "lodestar apikey create --data-dir DIR|--catalog URI --name NAME --permissions P1,P2",
      "prints a new API key; works while the server runs",
      "  --data-dir DIR        the server's data directory\n"
+     "  --catalog URI         or its PostgreSQL catalog, as serve's (also LODESTAR_CATALOG)\n"
      "  --name NAME           a unique name (1-100 characters)\n"
      "  --permissions LIST    comma-separated: ManageTables, ViewTables,\n"
      "                        ManageConnections, ManageIngestionJobs, AccessQueries,\n"
@@ -307,8 +313,8 @@ static void tune_malloc(void)
 }
 
 /* serve's value-taking flags: each also a config-file setting and a LODESTAR_<FLAG> variable */
-static const char *const serve_flags[] = {
-    "data-dir", "listen", "metrics-listen", "log-format", "node-id", "advertise", NULL};
+static const char *const serve_flags[] = {"data-dir",   "catalog", "listen",    "metrics-listen",
+                                          "log-format", "node-id", "advertise", NULL};
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -341,6 +347,8 @@ static int cmd_serve(int argc, char **argv)
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
             o.data_dir = v;
+        } else if ((v = opt_value(argc, argv, &i, "--catalog"))) {
+            o.catalog = v;
         } else if ((v = opt_value(argc, argv, &i, "--listen"))) {
             o.listen = v;
         } else if ((v = opt_value(argc, argv, &i, "--metrics-listen"))) {
@@ -436,11 +444,13 @@ static int cmd_apikey(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *dir = NULL, *name = NULL, *perms = NULL;
+    const char *dir = NULL, *name = NULL, *perms = NULL, *catalog = getenv("LODESTAR_CATALOG");
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir")))
             dir = v;
+        else if ((v = opt_value(argc, argv, &i, "--catalog")))
+            catalog = v;
         else if ((v = opt_value(argc, argv, &i, "--name")))
             name = v;
         else if ((v = opt_value(argc, argv, &i, "--permissions")))
@@ -450,13 +460,18 @@ static int cmd_apikey(int argc, char **argv)
             return 2;
         }
     }
-    if (!dir || !name || !perms) {
-        fprintf(stderr, "lodestar apikey create: --data-dir, --name and --permissions are "
-                        "required\n");
+    if (catalog && !*catalog)
+        catalog = NULL;
+    if ((!dir && !catalog) || !name || !perms) {
+        fprintf(stderr, "lodestar apikey create: --data-dir (or --catalog), --name and "
+                        "--permissions are required\n");
         return 2;
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    if (catalog) /* as serve: the catalog wherever it is, DIR/catalog.db otherwise */
+        snprintf(path, sizeof path, "%s", catalog);
+    else
+        snprintf(path, sizeof path, "%s/catalog.db", dir);
     struct lerr err;
     lerr_init(&err);
     struct catalog *cat = NULL;

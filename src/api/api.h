@@ -38,7 +38,9 @@ struct api_http_opts {
 
 struct api_opts {
     const char *data_dir; /* created if missing */
-    const char *listen;   /* "HOST:PORT" */
+    /* the catalog: a postgresql:// URI (catalog_open), or NULL for DIR/catalog.db */
+    const char *catalog;
+    const char *listen; /* "HOST:PORT" */
     /* "HOST:PORT" where GET /metrics answers without a key (for Prometheus
      * on a private address), or NULL: /metrics only on `listen`, with a key */
     const char *metrics_listen;

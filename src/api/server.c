@@ -1277,7 +1277,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         return err->code;
     char dbpath[1100];
     snprintf(dbpath, sizeof dbpath, "%s/catalog.db", o->data_dir);
-    if (catalog_open(dbpath, &srv.cat, err))
+    if (catalog_open(o->catalog && *o->catalog ? o->catalog : dbpath, &srv.cat, err))
         return err->code;
     /* A job holds the set it fills and at most one sealed set being written, so each takes
      * half of the 1M-row / 256 MB budget by default. */

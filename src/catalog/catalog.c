@@ -1,11 +1,11 @@
 /*
  * catalog.c — the public catalog functions (catalog.h) over an
  * implementation's operations table (catalog_int.h). This file keeps the
- * rules, so that every implementation keeps them alike: one live job per
+ * rules, so that every implementation keeps them alike (catalog_sqlite.c,
+ * catalog_pg.c, chosen by catalog_open's target): one live job per
  * table, no delete of a table or connection a live job uses, the
  * checkpoint compare-and-swap that makes a commit, and the messages for
- * conflicts and missing rows. The implementation stores and fetches rows
- * (catalog_sqlite.c).
+ * conflicts and missing rows. The implementation stores and fetches rows.
  *
  * Entry points: every function of catalog.h; catalog_open_ops() for a given
  * implementation (tests).
@@ -52,9 +52,10 @@ int catalog_open_ops(const struct catalog_ops *ops, const char *target, struct c
     return 0;
 }
 
-int catalog_open(const char *path, struct catalog **out, struct lerr *err)
+int catalog_open(const char *target, struct catalog **out, struct lerr *err)
 {
-    return catalog_open_ops(&catalog_sqlite_ops, path, out, err);
+    return catalog_open_ops(catalog_pg_is_target(target) ? &catalog_pg_ops : &catalog_sqlite_ops,
+                            target, out, err);
 }
 
 void catalog_close(struct catalog *c)

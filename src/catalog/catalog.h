@@ -35,8 +35,13 @@
 
 struct catalog;
 
-/* Opens (creating if needed) and migrates the catalog at path (SQLite). */
-int catalog_open(const char *path, struct catalog **out, struct lerr *err);
+/*
+ * Opens (creating if needed) and migrates the catalog at target: a
+ * postgresql:// or postgres:// URI is a PostgreSQL database (libpq's URI
+ * form; catalog_pg.c), anything else a SQLite file path. LERR_IO when the
+ * store cannot be reached, LERR_INVALID for a bad URI or a newer schema.
+ */
+int catalog_open(const char *target, struct catalog **out, struct lerr *err);
 void catalog_close(struct catalog *c);
 /* The schema version after migrations (the number of migrations applied). */
 int catalog_schema_version(struct catalog *c);

@@ -5,9 +5,9 @@
  * per table, no delete under a live job, the checkpoint compare-and-swap of
  * a commit, the messages for conflicts and missing rows); it composes them
  * from the plain queries below inside the implementation's transactions.
- * An implementation only stores and fetches rows: catalog_sqlite.c today,
- * a PostgreSQL one later (DESIGN.md's cluster plan). Only catalog/ includes
- * this header.
+ * An implementation only stores and fetches rows: catalog_sqlite.c (a
+ * file) and catalog_pg.c (PostgreSQL, for several nodes). Only catalog/ and
+ * its unit tests include this header.
  *
  * Contract every implementation keeps:
  *   - Other writers exist: other handles in this process, other processes,
@@ -45,7 +45,7 @@ enum catalog_job_filter {
 };
 
 struct catalog_ops {
-    const char *name; /* "sqlite"; named in messages */
+    const char *name; /* "sqlite", "postgresql" */
 
     /* ---- connection and transactions ---- */
     /* Opens (creating if needed) and migrates the store at target; *version
@@ -172,7 +172,12 @@ struct catalog_ops {
 /* The SQLite implementation (catalog_sqlite.c): target is a file path. */
 extern const struct catalog_ops catalog_sqlite_ops;
 
-/* catalog_open over a given implementation (catalog_open uses SQLite). */
+/* The PostgreSQL implementation (catalog_pg.c): target is a libpq URI. */
+extern const struct catalog_ops catalog_pg_ops;
+/* Is target a postgresql:// or postgres:// URI? */
+bool catalog_pg_is_target(const char *target);
+
+/* catalog_open over a given implementation (catalog_open chooses by target). */
 int catalog_open_ops(const struct catalog_ops *ops, const char *target, struct catalog **out,
                      struct lerr *err);
 

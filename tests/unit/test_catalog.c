@@ -1,5 +1,7 @@
-/* test_catalog.c — the SQLite catalog: migrations, CRUD, conflicts, live-job guards, checkpoints,
- * and the data path's changes to a table's schema (discovered columns, their widening). */
+/* test_catalog.c — the catalog over both implementations, SQLite (a file) then PostgreSQL (a real
+ * server from pg_harness.h): migrations, CRUD, conflicts, live-job guards, checkpoints, and the
+ * data path's changes to a table's schema (discovered columns, their widening); and each one's
+ * errors for a store it cannot open. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +11,10 @@
 #include "catalog/spec.h"
 #include "catalog/tabledesc.h"
 #include "check.h"
+#include "pg_harness.h"
 
 static char dir[] = "/tmp/lodestar-catalog-XXXXXX";
-static char path[256];
+static char path[256]; /* the target: a file, or a postgresql:// URI */
 
 static struct catalog *open_cat(void)
 {
@@ -463,11 +466,39 @@ static void test_nodes(void)
     catalog_close(c);
 }
 
-int main(void)
+/* A PostgreSQL that cannot be opened: each case says what, where and how to fix it. */
+static void test_bad_pg(const struct pgh *pg)
 {
-    if (!mkdtemp(dir))
-        return 1;
-    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    struct catalog *c = NULL;
+    struct lerr e;
+    char uri[200];
+    lerr_init(&e);
+    snprintf(uri, sizeof uri, "postgresql://lodestar@127.0.0.1:%d/no_such_db", pg->port);
+    CHECK_EQ_INT(catalog_open(uri, &c, &e), LERR_IO);
+    CHECK_MSG(strstr(e.msg, "cannot connect to PostgreSQL at 127.0.0.1:") &&
+                  strstr(e.msg, "database no_such_db") && strstr(e.msg, "does not exist") &&
+                  strstr(e.msg, "createdb"),
+              "%s", e.msg);
+    CHECK(c == NULL);
+    lerr_init(&e);
+    int port = pgh__free_port(); /* nobody listens there */
+    snprintf(uri, sizeof uri, "postgres://lodestar:secret@127.0.0.1:%d/x", port);
+    CHECK_EQ_INT(catalog_open(uri, &c, &e), LERR_IO);
+    CHECK_MSG(strstr(e.msg, "cannot connect to PostgreSQL") && strstr(e.msg, "refused") &&
+                  strstr(e.msg, "--catalog") && !strstr(e.msg, "secret"),
+              "%s", e.msg);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_open("postgresql://lodestar@127.0.0.1:notaport/x", &c, &e), LERR_INVALID);
+    CHECK_MSG(strstr(e.msg, "bad PostgreSQL URI") && strstr(e.msg, "postgresql://USER@HOST"), "%s",
+              e.msg);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_open("postgresql://u:hunter2@[::1/x", &c, &e), LERR_INVALID);
+    CHECK_MSG(strstr(e.msg, "bad PostgreSQL URI") && !strstr(e.msg, "hunter2"), "%s", e.msg);
+    lerr_init(&e);
+}
+
+static void run_all(void)
+{
     test_migrations_and_project();
     test_keys();
     test_docs_and_jobs();
@@ -475,7 +506,22 @@ int main(void)
     test_commit();
     test_table_columns();
     test_nodes();
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 1;
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    run_all();
     test_bad_file();
+    struct pgh pg;
+    CHECK_MSG(pgh_start(&pg) == 0, "PostgreSQL did not start (see above)");
+    if (pg.running && pgh_createdb(&pg, "catalog_unit", path, sizeof path) == 0) {
+        run_all();
+        test_bad_pg(&pg);
+    }
+    pgh_stop(&pg);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

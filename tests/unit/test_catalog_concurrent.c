@@ -1,7 +1,8 @@
 /*
  * test_catalog_concurrent.c — the catalog with more than one writer: two
  * handles in one process (threads) and two processes (fork) on the same
- * catalog.
+ * catalog; every case over SQLite (a file), then over PostgreSQL (a real
+ * server, pg_harness.h).
  *   - checkpoint compare-and-swap from the same old value, at the same
  *     moment (a barrier): exactly one wins, the other gets LERR_CONFLICT;
  *     and the same scenario over a deliberately broken implementation
@@ -11,6 +12,17 @@
  *     writers that retry on conflict: each commit is all or nothing, and
  *     nothing is lost (segments == successful commits == checkpoint);
  *   - a reader beside a writer sees whole commits only.
+ * And on PostgreSQL, where writers are separate processes on separate
+ * connections (as nodes are), with WRITERS processes at a barrier:
+ *   - opening a new database at once: every open migrates or finds it
+ *     migrated, and all see one default project;
+ *   - the raw checkpoint_cas outside any transaction: one winner a round;
+ *   - creating a job on one table: one succeeds, the others conflict, and
+ *     the table has exactly one live job;
+ *   - creating a table with one name: one succeeds, the others conflict;
+ *   - a restart of PostgreSQL between calls: the next read, write and
+ *     transaction succeed on a new connection; a transaction cut by the
+ *     restart fails with LERR_IO naming PostgreSQL, and the next call works.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,11 +36,26 @@
 #include "catalog/catalog.h"
 #include "catalog/catalog_int.h"
 #include "check.h"
+#include "pg_harness.h"
 
 static char dir[] = "/tmp/lodestar-catconc-XXXXXX";
 
+/* The implementation under test, and for PostgreSQL its server. */
+static const struct catalog_ops *base_ops = &catalog_sqlite_ops;
+static struct pgh pg;
+
+/* A new catalog named name: a file, or a new PostgreSQL database. */
 static void db_path(char *out, size_t cap, const char *name)
 {
+    if (base_ops == &catalog_pg_ops) {
+        char db[64];
+        snprintf(db, sizeof db, "%s", name);
+        for (char *p = db; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        CHECK_MSG(pgh_createdb(&pg, db, out, cap) == 0, "createdb %s", db);
+        return;
+    }
     snprintf(out, cap, "%s/%s.db", dir, name);
 }
 
@@ -50,7 +77,7 @@ static int broken_cas(struct catalog_store *s, const char *table, const char *st
 {
     (void)expected;
     *swapped = true;
-    return catalog_sqlite_ops.checkpoint_put(s, table, stream, offsets, now, err);
+    return base_ops->checkpoint_put(s, table, stream, offsets, now, err);
 }
 
 static struct catalog_ops broken_ops;
@@ -160,7 +187,7 @@ static int cas_scenario(const struct catalog_ops *ops, const char *name, bool us
     CHECK(sh != NULL);
     if (!sh)
         return ROUNDS;
-    struct catalog *c = open_with(&catalog_sqlite_ops, path); /* creates the schema first */
+    struct catalog *c = open_with(base_ops, path); /* creates the schema first */
     if (use_fork) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -218,8 +245,8 @@ static int cas_scenario(const struct catalog_ops *ops, const char *name, bool us
 
 static void test_cas_one_winner(void)
 {
-    CHECK_EQ_INT(cas_scenario(&catalog_sqlite_ops, "cas-threads", false), 0);
-    CHECK_EQ_INT(cas_scenario(&catalog_sqlite_ops, "cas-fork", true), 0);
+    CHECK_EQ_INT(cas_scenario(base_ops, "cas-threads", false), 0);
+    CHECK_EQ_INT(cas_scenario(base_ops, "cas-fork", true), 0);
     /* the check itself: a CAS that does not compare lets both win, every round */
     CHECK_EQ_INT(cas_scenario(&broken_ops, "cas-broken", true), ROUNDS);
     /* and a commit that is not one transaction leaves the loser's segment behind */
@@ -238,7 +265,7 @@ static void test_cas_one_winner(void)
  */
 static int commit_loop(const char *path, int who)
 {
-    struct catalog *c = open_with(&catalog_sqlite_ops, path);
+    struct catalog *c = open_with(base_ops, path);
     if (!c)
         return -1;
     int conflicts = 0;
@@ -305,7 +332,7 @@ static void *loop_thread_main(void *p)
 /* What the catalog holds after both writers: every commit whole, none lost. */
 static void check_two_writers(const char *path)
 {
-    struct catalog *c = open_with(&catalog_sqlite_ops, path);
+    struct catalog *c = open_with(base_ops, path);
     if (!c)
         return;
     struct lerr e;
@@ -344,7 +371,7 @@ static void test_two_writers(void)
     char path[256];
     /* threads, one handle each */
     db_path(path, sizeof path, "two-threads");
-    catalog_close(open_with(&catalog_sqlite_ops, path));
+    catalog_close(open_with(base_ops, path));
     struct loop_thread a = {path, 1, 0};
     pthread_t th;
     pthread_create(&th, NULL, loop_thread_main, &a);
@@ -355,7 +382,7 @@ static void test_two_writers(void)
 
     /* processes */
     db_path(path, sizeof path, "two-procs");
-    catalog_close(open_with(&catalog_sqlite_ops, path));
+    catalog_close(open_with(base_ops, path));
     pid_t pid = fork();
     if (pid == 0)
         _exit(commit_loop(path, 1) >= 0 ? 0 : 1);
@@ -386,7 +413,7 @@ struct reader {
 static void *reader_main(void *p)
 {
     struct reader *r = p;
-    struct catalog *c = open_with(&catalog_sqlite_ops, r->path);
+    struct catalog *c = open_with(base_ops, r->path);
     size_t last = 0;
     while (c && !atomic_load(&r->stop)) {
         struct lerr e;
@@ -418,7 +445,7 @@ static void test_reader_sees_whole_commits(void)
 {
     char path[256];
     db_path(path, sizeof path, "reader");
-    struct catalog *w = open_with(&catalog_sqlite_ops, path);
+    struct catalog *w = open_with(base_ops, path);
     struct reader r = {.path = path};
     atomic_init(&r.stop, false);
     pthread_t th;
@@ -458,21 +485,344 @@ static void test_reader_sees_whole_commits(void)
     catalog_close(w);
 }
 
-int main(void)
+/* ---- PostgreSQL: several processes at a barrier --------------------------- */
+
+#define WRITERS 4
+#define RACE_ROUNDS 10
+
+struct race {
+    pthread_barrier_t bar;
+    int rc[RACE_ROUNDS][WRITERS];
+    int live[RACE_ROUNDS]; /* live jobs on the table after a round (job race) */
+};
+
+static struct race *race_new(void)
 {
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
+    struct race *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED)
+        return NULL;
+    memset(sh, 0, sizeof *sh);
+    pthread_barrierattr_t a;
+    pthread_barrierattr_init(&a);
+    pthread_barrierattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_barrier_init(&sh->bar, &a, WRITERS);
+    pthread_barrierattr_destroy(&a);
+    return sh;
+}
+
+static void race_free(struct race *sh)
+{
+    pthread_barrier_destroy(&sh->bar);
+    munmap(sh, sizeof *sh);
+}
+
+typedef void (*race_fn)(const char *target, struct race *sh, int who);
+
+/* fn in WRITERS processes (this one is writer 0), each on its own connection. */
+static void race_run(const char *target, race_fn fn, struct race *sh)
+{
+    pid_t pids[WRITERS];
+    for (int w = 1; w < WRITERS; w++) {
+        fflush(NULL);
+        pids[w] = fork();
+        if (pids[w] == 0) {
+            fn(target, sh, w);
+            _exit(check_failed_ ? 1 : 0);
+        }
     }
-    broken_ops = catalog_sqlite_ops;
+    fn(target, sh, 0);
+    for (int w = 1; w < WRITERS; w++) {
+        int st = 0;
+        waitpid(pids[w], &st, 0);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d exited with status %d", w, st);
+    }
+}
+
+/* Rounds whose results are not one 0 and WRITERS-1 LERR_CONFLICT. */
+static int race_bad_rounds(const struct race *sh)
+{
+    int bad = 0;
+    for (int r = 0; r < RACE_ROUNDS; r++) {
+        int wins = 0, conflicts = 0;
+        for (int w = 0; w < WRITERS; w++) {
+            wins += sh->rc[r][w] == 0;
+            conflicts += sh->rc[r][w] == LERR_CONFLICT;
+        }
+        if (wins != 1 || conflicts != WRITERS - 1) {
+            fprintf(stderr, "round %d: %d won, %d conflicted\n", r, wins, conflicts);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/* The raw operation, outside any transaction: every writer from the same stored value. */
+static void raw_cas_writer(const char *target, struct race *sh, int who)
+{
+    struct catalog_store *s = NULL;
+    int version;
+    struct lerr e;
+    lerr_init(&e);
+    int rc = catalog_pg_ops.open(target, &s, &version, &e);
+    CHECK_MSG(rc == 0, "open: %s", e.msg);
+    for (int r = 0; r < RACE_ROUNDS; r++) {
+        char *cur = NULL, next[64];
+        bool found = false, swapped = false;
+        lerr_init(&e);
+        pthread_barrier_wait(&sh->bar); /* the last round is over */
+        if (s)
+            catalog_pg_ops.checkpoint_get(s, "t", "s", &cur, &found, &e);
+        pthread_barrier_wait(&sh->bar); /* everyone has read the same value */
+        snprintf(next, sizeof next, "r%d-w%d", r, who);
+        rc = s ? catalog_pg_ops.checkpoint_cas(s, "t", "s", found ? cur : NULL, next, r, &swapped,
+                                               &e)
+               : -1;
+        sh->rc[r][who] = rc ? rc : swapped ? 0 : LERR_CONFLICT;
+        free(cur);
+    }
+    if (s)
+        catalog_pg_ops.close(s);
+}
+
+static void test_pg_raw_cas(void)
+{
+    char target[256];
+    db_path(target, sizeof target, "race_cas");
+    catalog_close(open_with(&catalog_pg_ops, target));
+    struct race *sh = race_new();
+    race_run(target, raw_cas_writer, sh);
+    CHECK_EQ_INT(race_bad_rounds(sh), 0);
+    /* what is stored is the last round's winner's */
+    struct catalog *c = open_with(&catalog_pg_ops, target);
+    struct lerr e;
+    lerr_init(&e);
+    char *cur = NULL, want[64] = "";
+    for (int w = 0; w < WRITERS; w++)
+        if (sh->rc[RACE_ROUNDS - 1][w] == 0)
+            snprintf(want, sizeof want, "r%d-w%d", RACE_ROUNDS - 1, w);
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "t", "s", &cur, &e), 0);
+    CHECK_EQ_STR(cur, want);
+    free(cur);
+    catalog_close(c);
+    race_free(sh);
+}
+
+static bool job_is_live(const struct catalog_job *j)
+{
+    return j->status != CATALOG_JOB_CANCELED && j->status != CATALOG_JOB_FAILED &&
+           j->status != CATALOG_JOB_SUCCEEDED;
+}
+
+/* Each round every writer creates a job on table "t"; writer 0 then counts and cancels. */
+static void job_writer(const char *target, struct race *sh, int who)
+{
+    struct catalog *c = open_with(&catalog_pg_ops, target);
+    for (int r = 0; r < RACE_ROUNDS; r++) {
+        struct catalog_job j = {.type = CATALOG_JOB_STREAMING,
+                                .table_name = "t",
+                                .desired = CATALOG_JOB_RUNNING,
+                                .status = CATALOG_JOB_PENDING,
+                                .health = CATALOG_HEALTH_OK,
+                                .spec = "{}",
+                                .created_by = "{}",
+                                .modified_by = "{}",
+                                .created_ns = r + 1,
+                                .updated_ns = r + 1};
+        snprintf(j.id, sizeof j.id, "%08d-%04d-4000-8000-000000000000", r, who);
+        struct lerr e;
+        lerr_init(&e);
+        pthread_barrier_wait(&sh->bar);
+        sh->rc[r][who] = c ? catalog_job_insert(c, &j, &e) : -1;
+        pthread_barrier_wait(&sh->bar); /* all have tried */
+        if (who == 0 && c) {
+            struct catalog_job_list l = {0};
+            lerr_init(&e);
+            CHECK_EQ_INT(catalog_job_list_table(c, "t", &l, &e), 0);
+            for (size_t i = 0; i < l.n; i++) {
+                if (!job_is_live(&l.items[i]))
+                    continue;
+                sh->live[r]++;
+                lerr_init(&e);
+                CHECK_EQ_INT(catalog_job_set_status(c, l.items[i].id, CATALOG_JOB_CANCELED,
+                                                    CATALOG_HEALTH_OK, NULL, 0, 1, &e),
+                             0);
+            }
+            catalog_job_list_free(&l);
+        }
+    }
+    catalog_close(c);
+}
+
+static void test_pg_one_live_job(void)
+{
+    char target[256];
+    db_path(target, sizeof target, "race_jobs");
+    catalog_close(open_with(&catalog_pg_ops, target));
+    struct race *sh = race_new();
+    race_run(target, job_writer, sh);
+    CHECK_EQ_INT(race_bad_rounds(sh), 0);
+    for (int r = 0; r < RACE_ROUNDS; r++)
+        CHECK_MSG(sh->live[r] == 1, "round %d: %d live jobs on the table", r, sh->live[r]);
+    race_free(sh);
+}
+
+/* Each round every writer creates table "race_<round>". */
+static void table_writer(const char *target, struct race *sh, int who)
+{
+    struct catalog *c = open_with(&catalog_pg_ops, target);
+    for (int r = 0; r < RACE_ROUNDS; r++) {
+        struct catalog_doc d = {.kind = "detail", .doc = "{}", .created_ns = who};
+        snprintf(d.name, sizeof d.name, "race_%d", r);
+        struct lerr e;
+        lerr_init(&e);
+        pthread_barrier_wait(&sh->bar);
+        sh->rc[r][who] = c ? catalog_doc_insert(c, CATALOG_TABLE, &d, &e) : -1;
+        if (sh->rc[r][who] == LERR_CONFLICT)
+            CHECK_MSG(strstr(e.msg, "already exists") != NULL, "%s", e.msg);
+    }
+    catalog_close(c);
+}
+
+static void test_pg_unique_names(void)
+{
+    char target[256];
+    db_path(target, sizeof target, "race_tables");
+    catalog_close(open_with(&catalog_pg_ops, target));
+    struct race *sh = race_new();
+    race_run(target, table_writer, sh);
+    CHECK_EQ_INT(race_bad_rounds(sh), 0);
+    struct catalog *c = open_with(&catalog_pg_ops, target);
+    struct catalog_doc_list l = {0};
+    struct lerr e;
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_doc_list(c, CATALOG_TABLE, &l, &e), 0);
+    CHECK_EQ_INT(l.n, RACE_ROUNDS);
+    catalog_doc_list_free(&l);
+    catalog_close(c);
+    race_free(sh);
+}
+
+/* Nodes starting at once on a new database: each migration applied once, every open works. */
+static void open_writer(const char *target, struct race *sh, int who)
+{
+    pthread_barrier_wait(&sh->bar);
+    struct catalog *c = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    sh->rc[0][who] = catalog_open(target, &c, &e);
+    if (sh->rc[0][who])
+        fprintf(stderr, "writer %d: %s\n", who, e.msg);
+    else
+        sh->rc[1][who] = catalog_schema_version(c);
+    struct catalog_project p;
+    sh->rc[2][who] = c ? catalog_project_default(c, &p, &e) : -1;
+    /* the one default project: its created_ns, the same for all */
+    sh->live[who] = c ? (int)(p.created_ns % 1000000007) : -1;
+    catalog_close(c);
+}
+
+static void test_pg_open_race(void)
+{
+    char target[256];
+    db_path(target, sizeof target, "race_open");
+    struct race *sh = race_new();
+    race_run(target, open_writer, sh);
+    for (int w = 0; w < WRITERS; w++) {
+        CHECK_EQ_INT(sh->rc[0][w], 0);
+        CHECK_EQ_INT(sh->rc[1][w], catalog_latest_schema_version());
+        CHECK_EQ_INT(sh->rc[2][w], 0);
+        CHECK_EQ_INT(sh->live[w], sh->live[0]);
+    }
+    race_free(sh);
+}
+
+/* PostgreSQL restarts between calls, and once inside a transaction. */
+static void test_pg_restart(void)
+{
+    char target[256];
+    db_path(target, sizeof target, "restart");
+    struct catalog *c = open_with(&catalog_pg_ops, target);
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_doc d = {.name = "before", .kind = "detail", .doc = "{}"};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &d, &e), 0);
+    /* a read */
+    CHECK_EQ_INT(pgh_restart(&pg), 0);
+    struct catalog_doc got = {0};
+    CHECK_EQ_INT(catalog_doc_get(c, CATALOG_TABLE, "before", &got, &e), 0);
+    CHECK_MSG(e.code == 0, "%s", e.msg);
+    catalog_doc_destroy(&got);
+    /* a write outside a transaction */
+    lerr_init(&e);
+    CHECK_EQ_INT(pgh_restart(&pg), 0);
+    snprintf(d.name, sizeof d.name, "after");
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &d, &e), 0);
+    CHECK_MSG(e.code == 0, "%s", e.msg);
+    /* a transaction (a commit with its compare-and-swap) */
+    lerr_init(&e);
+    CHECK_EQ_INT(pgh_restart(&pg), 0);
+    struct catalog_segment g = {.id = "after/s1", .path = "tables/after/s1", .rows = 1};
+    struct catalog_commit cm = {
+        .table_name = "after", .add = &g, .nadd = 1, .stream = "s", .new_offsets = "1"};
+    CHECK_EQ_INT(catalog_commit(c, &cm, &e), 0);
+    CHECK_MSG(e.code == 0, "%s", e.msg);
+    catalog_close(c);
+
+    /* cut inside a transaction: LERR_IO naming PostgreSQL, rolled back; the next call works */
+    struct catalog_store *s = NULL;
+    int version;
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_pg_ops.open(target, &s, &version, &e), 0);
+    if (!s)
+        return;
+    CHECK_EQ_INT(catalog_pg_ops.begin(s, &e), 0);
+    struct catalog_doc lost = {.name = "lost", .kind = "detail", .doc = "{}"};
+    CHECK_EQ_INT(catalog_pg_ops.doc_insert(s, CATALOG_TABLE, &lost, &e), 0);
+    CHECK_EQ_INT(pgh_restart(&pg), 0);
+    struct catalog_doc cut = {.name = "cut", .kind = "detail", .doc = "{}"};
+    CHECK_EQ_INT(catalog_pg_ops.doc_insert(s, CATALOG_TABLE, &cut, &e), LERR_IO);
+    CHECK_MSG(strstr(e.msg, "PostgreSQL at 127.0.0.1:") != NULL, "%s", e.msg);
+    catalog_pg_ops.rollback(s);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_pg_ops.doc_insert(s, CATALOG_TABLE, &cut, &e), 0);
+    bool found = true;
+    CHECK_EQ_INT(catalog_pg_ops.doc_get(s, CATALOG_TABLE, "lost", &got, &found, &e), 0);
+    CHECK_MSG(!found, "a row of the cut transaction was kept");
+    catalog_pg_ops.close(s);
+}
+
+static void run_all(void)
+{
+    broken_ops = *base_ops;
     broken_ops.checkpoint_cas = broken_cas;
-    no_tx_ops = catalog_sqlite_ops;
+    no_tx_ops = *base_ops;
     no_tx_ops.begin = no_begin;
     no_tx_ops.commit = no_begin;
     no_tx_ops.rollback = no_rollback;
     test_cas_one_winner();
     test_two_writers();
     test_reader_sees_whole_commits();
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    run_all();
     util_remove_tree(dir, &(struct lerr){0});
+    CHECK_MSG(pgh_start(&pg) == 0, "PostgreSQL did not start (see above)");
+    if (pg.running) {
+        base_ops = &catalog_pg_ops;
+        run_all();
+        test_pg_open_race();
+        test_pg_raw_cas();
+        test_pg_one_live_job();
+        test_pg_unique_names();
+        test_pg_restart();
+    }
+    pgh_stop(&pg);
     return check_summary();
 }
