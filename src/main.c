@@ -313,8 +313,9 @@ static void tune_malloc(void)
 }
 
 /* serve's value-taking flags: each also a config-file setting and a LODESTAR_<FLAG> variable */
-static const char *const serve_flags[] = {"data-dir",   "catalog", "listen",    "metrics-listen",
-                                          "log-format", "node-id", "advertise", NULL};
+static const char *const serve_flags[] = {"data-dir",       "catalog",    "listen",
+                                          "metrics-listen", "log-format", "node-id",
+                                          "advertise",      "push-kafka", NULL};
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -359,6 +360,8 @@ static int cmd_serve(int argc, char **argv)
             o.node_id = v;
         } else if ((v = opt_value(argc, argv, &i, "--advertise"))) {
             o.advertise = v;
+        } else if ((v = opt_value(argc, argv, &i, "--push-kafka"))) {
+            o.push_kafka = v;
         } else {
             fprintf(stderr, "lodestar serve: unknown argument '%s'\n", argv[i]);
             usage(stderr);

@@ -52,6 +52,8 @@ struct api_opts {
     const char *advertise;      /* its API address as other nodes reach it ("http://HOST:PORT") */
     const char *cluster_secret; /* the same on every node (LODESTAR_CLUSTER_SECRET); NULL = "" */
     const char *version;        /* the binary's version, shown per node */
+    /* push connections on Kafka (bootstrap servers), acknowledged after acks=all; NULL: local logs */
+    const char *push_kafka;
 };
 
 /*

@@ -37,6 +37,7 @@ struct api_server {
     struct catalog_project project;
     char data_dir[1024];
     struct api_cluster *cluster; /* this node's heartbeat (cluster.c), NULL before it joins */
+    struct source_pushtopic *pushtopic; /* push connections on Kafka (--push-kafka), or NULL */
 };
 
 /* Returns the value of query parameter `name` number idx (0-based), or NULL. */

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "ingest/ingest.h"
+#include "source/pushtopic.h"
 #include "source/pushreg.h"
 
 static const char *const conn_types[] = {CATALOG_CONN_TYPE_MAP(CATALOG_NAME_LIST) NULL};
@@ -450,14 +452,15 @@ int api_connections_delete(struct api_req *r)
     }
     bool push = cs.type == CATALOG_CONN_PUSH;
     char stream[300];
-    snprintf(stream, sizeof stream, "%s", cs.stream);
+    ingest_stream_key(r->srv->rt, &cs, stream);
     catalog_connection_spec_destroy(&cs);
     if (catalog_doc_delete(r->srv->cat, CATALOG_CONNECTION, r->seg[1], &err))
         return api_reply_err(r, &err);
     /* A push connection's events go with it: its log, and the checkpoints of its stream. */
     if (push) {
         if (catalog_checkpoint_drop_stream(r->srv->cat, stream, &err) ||
-            pushreg_drop(r->srv->pushes, r->seg[1], &err))
+            (r->srv->pushtopic ? source_pushtopic_drop(r->srv->pushtopic, r->seg[1], &err)
+                               : pushreg_drop(r->srv->pushes, r->seg[1], &err)))
             log_msg(LOG_WARN, "api", "connection '%s' deleted, but: %s", r->seg[1], err.msg);
     }
     api_reply(r, 200, NULL);

@@ -12,12 +12,14 @@
 #include <zlib.h>
 
 #include "api/api_int.h"
+#include "source/pushtopic.h"
 #include "format/json.h"
 #include "ingest/ingest.h"
 #include "source/pushreg.h"
 
 #define PUSH_MAX_BODY (1024u * 1024u)           /* as sent */
 #define PUSH_MAX_INFLATED (64u * 1024u * 1024u) /* after gunzip */
+#define PUSH_KAFKA_WAIT_MS 15000                /* for Kafka's acknowledgement (--push-kafka) */
 #define PUSH_MAX_REPORTED 100                   /* rejected lines listed in the answer */
 
 /*
@@ -171,8 +173,25 @@ int api_events_push(struct api_req *r)
         }
         p = stop + 1;
     }
-    if (n && pushreg_append(r->srv->pushes, name, entries, n, NULL, &err))
+    if (n && r->srv->pushtopic) {
+        /* on Kafka: the accepted lines as one message, answered once acks=all holds it */
+        struct buf msg;
+        buf_init(&msg, SOURCE_PUSHTOPIC_MAX_MESSAGE + 1);
+        for (size_t i = 0; i < n && !err.code; i++)
+            if (!buf_append(&msg, entries[i].p, entries[i].len) || !buf_append(&msg, "\n", 1))
+                lerr_set(&err, LERR_TOO_LARGE,
+                         "the request holds more than %u bytes of events; with --push-kafka a "
+                         "request holds at most that (one Kafka message): split it",
+                         SOURCE_PUSHTOPIC_MAX_MESSAGE);
+        if (!err.code)
+            source_pushtopic_append(r->srv->pushtopic, name, msg.data, msg.len, PUSH_KAFKA_WAIT_MS,
+                                    &err);
+        buf_free(&msg);
+        if (err.code)
+            goto out;
+    } else if (n && pushreg_append(r->srv->pushes, name, entries, n, NULL, &err)) {
         goto out;
+    }
     json_t *ans = json_pack("{s:I, s:o}", "accepted", (json_int_t)n, "rejected", rejected);
     rejected = NULL;
     if (nrejected > PUSH_MAX_REPORTED)

@@ -288,7 +288,9 @@ int api_jobs_reset(struct api_req *r)
     }
     if (catalog_connection_spec_load(r->srv->cat, j.connection_name, &cs, &err))
         goto out;
-    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, cs.stream, &err))
+    char stream[300];
+    ingest_stream_key(r->srv->rt, &cs, stream);
+    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, &err))
         goto out;
     ingest_runtime_notify(r->srv->rt);
     api_reply(r, 200, NULL);

@@ -450,7 +450,7 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
                           "name a kafka, confluent, kinesis or push_streaming connection",
                           conn);
     else
-        snprintf(stream, 300, "%s", cs.stream); /* the key the runtime checkpoints under */
+        ingest_stream_key(r->srv->rt, &cs, stream); /* the key the runtime checkpoints under */
     catalog_connection_spec_destroy(&cs);
     if (bad)
         return NULL;

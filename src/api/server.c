@@ -41,6 +41,7 @@
 #include "catalog/tabledesc.h"
 #include "ingest/ingest.h"
 #include "source/pushreg.h"
+#include "source/pushtopic.h"
 #include "storage/db.h"
 
 static atomic_bool shutting_down;
@@ -1247,6 +1248,7 @@ static int listen_socket(const struct sockaddr_in *sa, unsigned *port)
 /* Frees what api_serve opened, in the reverse order; once the runtime has stopped. */
 static void server_close(struct api_server *srv)
 {
+    source_pushtopic_close(srv->pushtopic);
     pushreg_close(srv->pushes);
     storage_db_close(srv->db);
     catalog_close(srv->cat);
@@ -1288,10 +1290,17 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         .describe = catalog_describe_table,
         .describe_ctx = srv.cat,
     };
+    struct ingest_runtime_opts ingest = o->ingest;
+    if (o->push_kafka && *o->push_kafka &&
+        !(srv.pushtopic = source_pushtopic_open(o->push_kafka, err))) {
+        server_close(&srv);
+        return err->code;
+    }
+    ingest.pushtopic = srv.pushtopic;
     if (catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err) ||
         storage_db_open(o->data_dir, &dbo, &srv.db, err) ||
         pushreg_open(o->data_dir, o->ingest.push_segment_bytes, &srv.pushes, err) ||
-        ingest_runtime_start(srv.cat, srv.db, srv.pushes, o->data_dir, &o->ingest, &srv.rt, err)) {
+        ingest_runtime_start(srv.cat, srv.db, srv.pushes, o->data_dir, &ingest, &srv.rt, err)) {
         server_close(&srv);
         return err->code;
     }

@@ -39,6 +39,8 @@ struct ingest_runtime_opts {
     int trim_period_ms;          /* how often push logs are trimmed; 0 = 10 s */
     int compact_period_ms;       /* how often small segments are merged; 0 = 30 s */
     int shutdown_timeout_ms;     /* how long a stop retries failing persists; 0 = 10 s */
+    /* push connections on Kafka (--push-kafka; source/pushtopic.h), or NULL: local push logs */
+    struct source_pushtopic *pushtopic;
 };
 
 /*
@@ -73,6 +75,16 @@ int ingest_runtime_start(struct catalog *cat, struct storage_db *db, struct push
  * catalog. 0 when everything was persisted.
  */
 int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err);
+/*
+ * The checkpoint key of a job on connection cs: the connection's own
+ * (connection_spec.stream), but "push-kafka:<name>" for a push connection
+ * whose events are on Kafka (--push-kafka), so that Kafka offsets and
+ * push-log offsets are never read as one another.
+ */
+struct connection_spec;
+void ingest_stream_key(const struct ingest_runtime *rt, const struct connection_spec *cs,
+                       char out[300]);
+
 /* Wakes the supervisor (a job was created or its desired status changed). */
 void ingest_runtime_notify(struct ingest_runtime *rt);
 /*

@@ -36,6 +36,7 @@
 #include "catalog/catalog.h"
 #include "ingest/ingest_int.h"
 #include "source/pushreg.h"
+#include "source/pushtopic.h"
 #include "storage/db.h"
 #include "util/time.h"
 
@@ -46,7 +47,7 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     struct connection_spec cs;
     int rc = catalog_connection_spec_load(rt->cat, j->connection_name, &cs, err);
     char stream[300];
-    snprintf(stream, sizeof stream, "%s", cs.stream);
+    ingest_stream_key(rt, &cs, stream);
     bool push = cs.type == CATALOG_CONN_PUSH;
     catalog_connection_spec_destroy(&cs);
     if (rc)
@@ -70,23 +71,30 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
         free(cur);
         return 0; /* the table resumes where it stopped reading this stream */
     }
-    struct source_pushlog *log = pushreg_get(rt->pushes, j->connection_name, err);
-    if (!log)
-        return err->code;
     /* An unreadable spec reads from latest, as a spec without readFromPoint does. */
     struct job_spec js;
     struct lerr je;
     lerr_init(&je);
     catalog_job_spec_load(j, &js, &je);
-    int64_t at = !je.code && js.read_from == CATALOG_READ_EARLIEST
-                     ? source_pushlog_start_offset(log)
-                     : source_pushlog_end_offset(log);
+    bool earliest = !je.code && js.read_from == CATALOG_READ_EARLIEST;
     catalog_job_spec_destroy(&js);
-    pushreg_put(rt->pushes, log);
     struct source_offsets o;
     source_offsets_init(&o);
     char *text = NULL;
-    rc = source_offsets_set(&o, j->connection_name, 0, at, err);
+    if (rt->opts.pushtopic) {
+        /* on Kafka: the topic's offsets now (its start or its end) */
+        rc = source_pushtopic_end_offsets(rt->opts.pushtopic, j->connection_name, earliest, &o,
+                                          err);
+    } else {
+        struct source_pushlog *log = pushreg_get(rt->pushes, j->connection_name, err);
+        if (!log) {
+            source_offsets_destroy(&o);
+            return err->code;
+        }
+        int64_t at = earliest ? source_pushlog_start_offset(log) : source_pushlog_end_offset(log);
+        pushreg_put(rt->pushes, log);
+        rc = source_offsets_set(&o, j->connection_name, 0, at, err);
+    }
     if (!rc && !(text = source_offsets_to_json(&o, err)))
         rc = err->code;
     struct catalog_commit cm = {.table_name = j->table_name,
@@ -268,4 +276,13 @@ bool ingest_runtime_settle(struct ingest_runtime *rt, const char *job_id, int ti
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+void ingest_stream_key(const struct ingest_runtime *rt, const struct connection_spec *cs,
+                       char out[300])
+{
+    if (cs->type == CATALOG_CONN_PUSH && rt->opts.pushtopic)
+        snprintf(out, 300, "push-kafka:%s", cs->name);
+    else
+        snprintf(out, 300, "%s", cs->stream);
 }

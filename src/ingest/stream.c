@@ -27,6 +27,7 @@
 #include "format/registry.h"
 #include "ingest/ingest_int.h"
 #include "source/pushreg.h"
+#include "source/pushtopic.h"
 #include "storage/db.h"
 #include "util/time.h"
 
@@ -83,7 +84,18 @@ static int open_source(struct runner *r, struct lerr *err)
         return err->code;
     }
     struct source *src = NULL;
-    if (cs.type == CATALOG_CONN_PUSH) {
+    if (cs.type == CATALOG_CONN_PUSH && r->rt->opts.pushtopic) {
+        /* a push connection on Kafka (--push-kafka): its topic, read as any Kafka topic */
+        char topic[256];
+        source_pushtopic_name(cs.name, topic);
+        struct source_kafka_config cfg = {
+            .bootstrap_servers = source_pushtopic_bootstrap(r->rt->opts.pushtopic),
+            .topic = topic,
+            .timeout_ms = 2000,
+            .headers = pipeline_reads_headers(r->job->pipe),
+        };
+        src = source_open_kafka(&cfg, err);
+    } else if (cs.type == CATALOG_CONN_PUSH) {
         src = pushreg_source(r->rt->pushes, cs.name, err);
     } else if (cs.type == CATALOG_CONN_KINESIS) {
         struct arena a;
@@ -634,7 +646,7 @@ static int runner_start(struct runner *r, struct lerr *err)
         return err->code;
     struct connection_spec cs;
     int rc = catalog_connection_spec_load(r->rt->cat, r->cj.connection_name, &cs, err);
-    snprintf(r->stream, sizeof r->stream, "%s", cs.stream);
+    ingest_stream_key(r->rt, &cs, r->stream);
     catalog_connection_spec_destroy(&cs);
     if (rc)
         return rc;
