@@ -277,12 +277,3 @@ bool ingest_runtime_settle(struct ingest_runtime *rt, const char *job_id, int ti
         nanosleep(&ts, NULL);
     }
 }
-
-void ingest_stream_key(const struct ingest_runtime *rt, const struct connection_spec *cs,
-                       char out[300])
-{
-    if (cs->type == CATALOG_CONN_PUSH && rt->opts.pushtopic)
-        snprintf(out, 300, "push-kafka:%s", cs->name);
-    else
-        snprintf(out, 300, "%s", cs->stream);
-}

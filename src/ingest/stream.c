@@ -74,6 +74,15 @@ static void push_trim(struct ingest_runtime *rt, const char *conn, const char *s
     pushreg_put(rt->pushes, log);
 }
 
+void ingest_stream_key(const struct ingest_runtime *rt, const struct connection_spec *cs,
+                       char out[300])
+{
+    if (cs->type == CATALOG_CONN_PUSH && rt->opts.pushtopic)
+        snprintf(out, 300, "push-kafka:%s", cs->name);
+    else
+        snprintf(out, 300, "%s", cs->stream);
+}
+
 /* ---- start, reset, loop ---------------------------------------------------------- */
 
 static int open_source(struct runner *r, struct lerr *err)
