@@ -20,6 +20,9 @@
  *     cannot change before it commits (SQLite: BEGIN IMMEDIATE takes the
  *     write lock; PostgreSQL: SERIALIZABLE, or a lock, with retry).
  *     Queries outside begin/commit run each as its own transaction.
+ *     catalog.c relies on this for every rule that reads before it writes,
+ *     among them a lease's acquire and a fenced commit, which reads the
+ *     checkpoint document, changes its own partitions and writes it back.
  *   - checkpoint_cas() is atomic against other writers even outside a
  *     transaction: it swaps only when the stored offsets equal `expected`.
  *   - Return 0 or an LERR_* code also set in err: LERR_IO when the store
