@@ -977,6 +977,23 @@ int catalog_node_leave(struct catalog *c, const char *id, struct lerr *err)
 
 /* ---- leases ------------------------------------------------------------------ */
 
+int catalog_lease_part_key(const char *topic, int32_t partition, char out[256], struct lerr *err)
+{
+    out[0] = '\0';
+    if (!topic || !topic[0] || partition < 0)
+        return lerr_set(err, LERR_INVALID,
+                        "lease: a partition key needs a topic and a partition >= 0");
+    int n = snprintf(out, 256, "%s:%" PRId32, topic, partition);
+    if (n < 0 || n >= 256) {
+        out[0] = '\0';
+        return lerr_set(err, LERR_INVALID,
+                        "lease: the partition key of topic '%.64s...' partition %" PRId32
+                        " is over 255 bytes; use a shorter topic name",
+                        topic, partition);
+    }
+    return 0;
+}
+
 /* A name a lease row can hold: 1..cap-1 bytes. */
 static int lease_name_ok(const char *what, const char *v, size_t cap, struct lerr *err)
 {

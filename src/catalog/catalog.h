@@ -331,8 +331,8 @@ int catalog_node_leave(struct catalog *c, const char *id, struct lerr *err);
  * A streaming job's partitions are spread over the live nodes by lease rows,
  * one per (table, stream, part). `part` names one partition of the stream as
  * the checkpoint's offsets document does, "<topic>:<partition>" (e.g.
- * "events:3"; for Kinesis "<stream>:<shard index>"), the form a fenced
- * commit needs; 1..255 bytes. The holder renews its leases well within the
+ * "events:3"; for Kinesis "<stream>:<shard index>"; catalog_lease_part_key),
+ * the form a fenced commit needs; 1..255 bytes. The holder renews its leases well within the
  * TTL (every TTL/3, say); a lease whose expires_ns has passed may be taken
  * by another node.
  *
@@ -369,6 +369,9 @@ struct catalog_lease {
     bool lost;           /* set by catalog_lease_renew: the node no longer holds it */
 };
 
+/* A partition's key, "<topic>:<partition>", into out (the form the fence reads).
+ * LERR_INVALID for an empty topic, a negative partition, or a key over 255 bytes. */
+int catalog_lease_part_key(const char *topic, int32_t partition, char out[256], struct lerr *err);
 /*
  * Takes (or keeps) partition `part` of (table, stream) for node_id until
  * now + ttl_ns (ttl_ns <= 0: CATALOG_LEASE_TTL_NS), in one write

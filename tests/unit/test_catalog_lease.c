@@ -195,6 +195,16 @@ static void test_lease_rules(void)
     CHECK_MSG(strstr(e.msg, "lease: the partition key must be 1..255 bytes"), "%s", e.msg);
     lerr_init(&e);
 
+    /* the key the runtime builds for a partition, and what the fence reads */
+    char key[256];
+    CHECK_EQ_INT(catalog_lease_part_key("events", 3, key, &e), 0);
+    CHECK_EQ_STR(key, "events:3");
+    CHECK_EQ_INT(catalog_lease_part_key("events", -1, key, &e), LERR_INVALID);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_lease_part_key(longpart, 0, key, &e), LERR_INVALID);
+    CHECK_MSG(strstr(e.msg, "is over 255 bytes"), "%s", e.msg);
+    lerr_init(&e);
+
     /* drop: one (table, stream), then a whole table; deleting a table drops its leases */
     CHECK_EQ_INT(catalog_lease_drop(c, "t", "s", &e), 0);
     CHECK_EQ_INT(catalog_lease_list(c, "t", NULL, &all, &n, &e), 0);
