@@ -348,7 +348,10 @@ int catalog_node_leave(struct catalog *c, const char *id, struct lerr *err);
  *
  * Time: now_ns = 0 is the caller's clock (util_now_ns); tests pass their
  * own. Expiry compares the clocks of the nodes that write the rows, so
- * nodes' clocks must agree to well within the TTL (NTP).
+ * nodes' clocks should agree to well within the TTL (NTP). Safety does not
+ * depend on them: a takeover bumps the epoch and a fenced commit needs the
+ * current one, so a skewed clock can at worst let two nodes read one
+ * partition for a while; only one of them can commit it.
  *
  * Runtime use (ingest/stream.c, in a cluster): acquire the partitions the
  * rebalance gives this node (LERR_CONFLICT: another node holds it; try
