@@ -4,8 +4,11 @@
  * rules, so that every implementation keeps them alike (catalog_sqlite.c,
  * catalog_pg.c, chosen by catalog_open's target): one live job per
  * table, no delete of a table or connection a live job uses, the
- * checkpoint compare-and-swap that makes a commit, and the messages for
- * conflicts and missing rows. The implementation stores and fetches rows.
+ * checkpoint compare-and-swap that makes a commit, the lease rules (who
+ * may take a partition, when its epoch moves) and the fence of a commit
+ * (per-partition offsets, committed only under a current lease), and the
+ * messages for conflicts and missing rows. The implementation stores and
+ * fetches rows.
  *
  * Entry points: every function of catalog.h; catalog_open_ops() for a given
  * implementation (tests).
@@ -21,12 +24,14 @@
  */
 #include "catalog/catalog.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "source/source.h"
 
 struct catalog {
     const struct catalog_ops *ops;
@@ -321,7 +326,8 @@ static int doc_delete_locked(struct catalog *c, enum catalog_doc_type t, const c
         return abort_tx(c, err);
     }
     if (t == CATALOG_TABLE && (c->ops->checkpoint_delete(c->s, name, NULL, false, NULL, err) ||
-                               c->ops->segment_delete(c->s, name, NULL, NULL, err)))
+                               c->ops->segment_delete(c->s, name, NULL, NULL, err) ||
+                               c->ops->lease_delete(c->s, name, NULL, NULL, err)))
         return abort_tx(c, err);
     if (c->ops->commit(c->s, err))
         return abort_tx(c, err);
@@ -547,6 +553,226 @@ int catalog_segment_list(struct catalog *c, const char *table, struct catalog_se
     return LOCKED(c, c->ops->segment_list(c->s, table, out, err));
 }
 
+/* ---- the fence of a commit ------------------------------------------------- */
+
+/* Splits "<topic>:<partition>" at its last ':'; false when it is not that. */
+static bool part_key_split(const char *key, char *topic, size_t cap, int32_t *partition)
+{
+    const char *colon = key ? strrchr(key, ':') : NULL;
+    if (!colon || colon == key || (size_t)(colon - key) >= cap)
+        return false;
+    const char *d = colon + 1;
+    size_t n = strlen(d);
+    if (n == 0 || n > 10 || (n > 1 && d[0] == '0'))
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+        v = v * 10 + (d[i] - '0');
+    }
+    if (v > INT32_MAX)
+        return false;
+    memcpy(topic, key, (size_t)(colon - key));
+    topic[colon - key] = '\0';
+    *partition = (int32_t)v;
+    return true;
+}
+
+/* Is (topic, partition) one of the fence's parts? */
+static bool fence_has(const struct catalog_fence *f, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < f->nparts; i++) {
+        char t[SOURCE_TOPIC_MAX + 1];
+        int32_t p;
+        if (part_key_split(f->parts[i].part, t, sizeof t, &p) && p == partition &&
+            strcmp(t, topic) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Every partition `o` names must be fenced; `what` names the document for the message. */
+static int fence_covers(const struct catalog_fence *f, const struct source_offsets *o,
+                        const char *what, struct lerr *err)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (!fence_has(f, o->items[i].topic, o->items[i].partition))
+            return lerr_set(err, LERR_INVALID,
+                            "fenced commit: %s names partition %s:%" PRId32
+                            ", which the fence does not; a fenced commit writes only the "
+                            "partitions it names in fence.parts",
+                            what, o->items[i].topic, o->items[i].partition);
+    return 0;
+}
+
+/*
+ * What a fenced commit checks before the transaction: the fence's shape and
+ * the two documents, parsed into exp and neu (restricted to fenced partitions).
+ */
+static int fence_parse(const struct catalog_commit *cm, struct source_offsets *exp,
+                       struct source_offsets *neu, struct lerr *err)
+{
+    const struct catalog_fence *f = cm->fence;
+    if (!cm->stream)
+        return lerr_set(err, LERR_INVALID,
+                        "fenced commit: no stream; a fence guards the "
+                        "offsets of a (table, stream) checkpoint");
+    if (!f->node_id || !f->node_id[0])
+        return lerr_set(err, LERR_INVALID, "fenced commit: fence.node_id is empty");
+    if (f->nparts == 0)
+        return lerr_set(err, LERR_INVALID,
+                        "fenced commit: fence.parts is empty; name the "
+                        "partitions this commit advances");
+    for (size_t i = 0; i < f->nparts; i++) {
+        char t[SOURCE_TOPIC_MAX + 1];
+        int32_t p;
+        if (!part_key_split(f->parts[i].part, t, sizeof t, &p))
+            return lerr_set(err, LERR_INVALID,
+                            "fenced commit: fence.parts[%zu] '%.300s' is not "
+                            "\"<topic>:<partition>\" (e.g. \"events:3\")",
+                            i, f->parts[i].part ? f->parts[i].part : "(null)");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(f->parts[j].part, f->parts[i].part) == 0)
+                return lerr_set(err, LERR_INVALID, "fenced commit: fence.parts names '%s' twice",
+                                f->parts[i].part);
+    }
+    if (!cm->new_offsets)
+        return lerr_set(err, LERR_INVALID, "fenced commit: new_offsets is missing");
+    if (cm->expected_offsets &&
+        source_offsets_from_json(cm->expected_offsets, strlen(cm->expected_offsets), exp, err))
+        return err->code;
+    if (source_offsets_from_json(cm->new_offsets, strlen(cm->new_offsets), neu, err))
+        return err->code;
+    if (fence_covers(f, exp, "expected_offsets", err) || fence_covers(f, neu, "new_offsets", err))
+        return err->code;
+    for (size_t i = 0; i < f->nparts; i++) {
+        char t[SOURCE_TOPIC_MAX + 1];
+        int32_t p;
+        part_key_split(f->parts[i].part, t, sizeof t, &p);
+        if (source_offsets_get(neu, t, p) == SOURCE_OFFSET_NONE)
+            return lerr_set(err, LERR_INVALID,
+                            "fenced commit: new_offsets has no offset for fenced partition %s",
+                            f->parts[i].part);
+    }
+    return 0;
+}
+
+/* "12" or "[12,\"after:…\"]" or "none", for messages. */
+static void offset_text(const struct source_offsets *o, const char *topic, int32_t p, char *out,
+                        size_t cap)
+{
+    int64_t next = source_offsets_get(o, topic, p);
+    const char *pos = source_offsets_get_pos(o, topic, p);
+    if (next == SOURCE_OFFSET_NONE)
+        snprintf(out, cap, "none");
+    else if (pos)
+        snprintf(out, cap, "%" PRId64 " at \"%.100s\"", next, pos);
+    else
+        snprintf(out, cap, "%" PRId64, next);
+}
+
+/* Inside the commit's transaction: every fenced lease current, or LERR_CONFLICT. */
+static int fence_check_leases(struct catalog *c, const struct catalog_commit *cm, int64_t now,
+                              struct lerr *err)
+{
+    const struct catalog_fence *f = cm->fence;
+    for (size_t i = 0; i < f->nparts; i++) {
+        const struct catalog_fence_part *fp = &f->parts[i];
+        struct catalog_lease *l = NULL;
+        size_t n = 0;
+        if (c->ops->lease_list(c->s, cm->table_name, cm->stream, fp->part, &l, &n, err))
+            return err->code;
+        if (n == 0)
+            lerr_set(err, LERR_CONFLICT,
+                     "fenced: partition %s of table '%s' (stream '%s') has no lease; node '%s' "
+                     "must acquire it before committing; nothing is committed",
+                     fp->part, cm->table_name, cm->stream, f->node_id);
+        else if (!l->node_id[0])
+            lerr_set(err, LERR_CONFLICT,
+                     "fenced: partition %s of table '%s' (stream '%s') was released at epoch "
+                     "%" PRId64 "; node '%s' (epoch %" PRId64 ") no longer holds it; nothing is "
+                     "committed",
+                     fp->part, cm->table_name, cm->stream, l->epoch, f->node_id, fp->epoch);
+        else if (strcmp(l->node_id, f->node_id) != 0 || l->epoch != fp->epoch)
+            lerr_set(err, LERR_CONFLICT,
+                     "fenced: partition %s of table '%s' (stream '%s') is leased to node '%s' "
+                     "at epoch %" PRId64 " since %.1f s ago; node '%s' committed with epoch "
+                     "%" PRId64 ", which is no longer current: nothing is committed, and the "
+                     "node must stop reading the partition",
+                     fp->part, cm->table_name, cm->stream, l->node_id, l->epoch,
+                     (double)(now - l->acquired_ns) / 1e9, f->node_id, fp->epoch);
+        else if (l->expires_ns <= now)
+            lerr_set(err, LERR_CONFLICT,
+                     "fenced: the lease of node '%s' on partition %s of table '%s' (stream "
+                     "'%s', epoch %" PRId64 ") expired %.1f s ago; nothing is committed: renew "
+                     "it (catalog_lease_renew) before committing, well within its TTL",
+                     f->node_id, fp->part, cm->table_name, cm->stream, l->epoch,
+                     (double)(now - l->expires_ns) / 1e9);
+        free(l);
+        if (err->code)
+            return err->code;
+    }
+    return 0;
+}
+
+/*
+ * Inside the commit's transaction, after the leases: each fenced
+ * partition's stored offsets must be the expected ones; then they are
+ * replaced in the stored document, the other partitions kept as they are.
+ */
+static int fence_write_offsets(struct catalog *c, const struct catalog_commit *cm,
+                               const struct source_offsets *exp, const struct source_offsets *neu,
+                               struct lerr *err)
+{
+    const struct catalog_fence *f = cm->fence;
+    char *cur = NULL;
+    bool found = false;
+    struct source_offsets stored;
+    source_offsets_init(&stored);
+    if (c->ops->checkpoint_get(c->s, cm->table_name, cm->stream, &cur, &found, err))
+        return err->code;
+    if (found && source_offsets_from_json(cur, strlen(cur), &stored, err)) {
+        char why[200];
+        snprintf(why, sizeof why, "%s", err->msg);
+        lerr_init(err);
+        lerr_set(err, LERR_INVALID,
+                 "the stored checkpoint of table '%s' on stream '%s' is not an offsets "
+                 "document (%s); reset the job",
+                 cm->table_name, cm->stream, why);
+    }
+    free(cur);
+    for (size_t i = 0; i < f->nparts && !err->code; i++) {
+        char t[SOURCE_TOPIC_MAX + 1], have[160], want[160];
+        int32_t p;
+        part_key_split(f->parts[i].part, t, sizeof t, &p);
+        const char *hp = source_offsets_get_pos(&stored, t, p),
+                   *wp = source_offsets_get_pos(exp, t, p);
+        bool same = source_offsets_get(&stored, t, p) == source_offsets_get(exp, t, p) &&
+                    ((!hp && !wp) || (hp && wp && strcmp(hp, wp) == 0));
+        if (!same) {
+            offset_text(&stored, t, p, have, sizeof have);
+            offset_text(exp, t, p, want, sizeof want);
+            lerr_set(err, LERR_CONFLICT,
+                     "the checkpoint of partition %s of table '%s' on stream '%s' moved (stored "
+                     "%s, this commit expected %s: a reset or another writer); the batch is not "
+                     "committed and will be re-read",
+                     f->parts[i].part, cm->table_name, cm->stream, have, want);
+            break;
+        }
+        if (source_offsets_set_pos(&stored, t, p, source_offsets_get(neu, t, p),
+                                   source_offsets_get_pos(neu, t, p), err))
+            break;
+    }
+    char *doc = err->code ? NULL : source_offsets_to_json(&stored, err);
+    source_offsets_destroy(&stored);
+    if (!doc)
+        return err->code;
+    int rc = c->ops->checkpoint_put(c->s, cm->table_name, cm->stream, doc, util_now_ns(), err);
+    free(doc);
+    return rc;
+}
+
 static int commit_locked(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
 {
     const struct catalog_ops *o = c->ops;
@@ -589,8 +815,58 @@ static int commit_locked(struct catalog *c, const struct catalog_commit *cm, str
     return 0;
 }
 
+/* The segment and counter parts of a commit, inside its transaction. */
+static int commit_rows(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
+{
+    for (size_t i = 0; i < cm->nadd; i++) {
+        const struct catalog_segment *g = &cm->add[i];
+        if (c->ops->segment_insert(c->s, cm->table_name, g,
+                                   g->created_ns ? g->created_ns : util_now_ns(), err))
+            return err->code;
+    }
+    for (size_t i = 0; i < cm->nremove; i++) {
+        int64_t changed = 0;
+        if (c->ops->segment_delete(c->s, cm->table_name, cm->remove_ids[i], &changed, err))
+            return err->code;
+        if (changed == 0)
+            return lerr_set(err, LERR_CONFLICT, "segment %s of table '%s' is already gone",
+                            cm->remove_ids[i], cm->table_name);
+    }
+    if (cm->job_id &&
+        c->ops->job_counters_put(c->s, cm->job_id, cm->job_counters, util_now_ns(), err))
+        return err->code;
+    return 0;
+}
+
+/*
+ * A fenced commit: the documents are parsed before the transaction; inside
+ * it, the leases first (a fenced-off node writes nothing), then the
+ * per-partition compare-and-swap of the offsets, then segments and counters.
+ * The write transaction (BEGIN IMMEDIATE; PostgreSQL's writers' lock) makes
+ * the read-modify-write of the document safe against every other writer.
+ */
+static int commit_fenced_locked(struct catalog *c, const struct catalog_commit *cm,
+                                struct lerr *err)
+{
+    struct source_offsets exp, neu;
+    source_offsets_init(&exp);
+    source_offsets_init(&neu);
+    int64_t now = cm->fence->now_ns ? cm->fence->now_ns : util_now_ns();
+    int rc = fence_parse(cm, &exp, &neu, err);
+    if (!rc && !(rc = c->ops->begin(c->s, err))) {
+        if (fence_check_leases(c, cm, now, err) || fence_write_offsets(c, cm, &exp, &neu, err) ||
+            commit_rows(c, cm, err) || c->ops->commit(c->s, err))
+            rc = abort_tx(c, err);
+    }
+    source_offsets_destroy(&exp);
+    source_offsets_destroy(&neu);
+    return rc;
+}
+
 int catalog_commit(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
 {
+    if (cm->fence)
+        return LOCKED(c, commit_fenced_locked(c, cm, err));
     return LOCKED(c, commit_locked(c, cm, err));
 }
 
@@ -697,4 +973,213 @@ int catalog_node_leave(struct catalog *c, const char *id, struct lerr *err)
 {
     int64_t changed = 0;
     return LOCKED(c, c->ops->node_delete(c->s, id, &changed, err));
+}
+
+/* ---- leases ------------------------------------------------------------------ */
+
+int catalog_lease_part_key(const char *topic, int32_t partition, char out[256], struct lerr *err)
+{
+    out[0] = '\0';
+    if (!topic || !topic[0] || partition < 0)
+        return lerr_set(err, LERR_INVALID,
+                        "lease: a partition key needs a topic and a partition >= 0");
+    int n = snprintf(out, 256, "%s:%" PRId32, topic, partition);
+    if (n < 0 || n >= 256) {
+        out[0] = '\0';
+        return lerr_set(err, LERR_INVALID,
+                        "lease: the partition key of topic '%.64s...' partition %" PRId32
+                        " is over 255 bytes; use a shorter topic name",
+                        topic, partition);
+    }
+    return 0;
+}
+
+/* A name a lease row can hold: 1..cap-1 bytes. */
+static int lease_name_ok(const char *what, const char *v, size_t cap, struct lerr *err)
+{
+    if (!v || !v[0] || strlen(v) >= cap)
+        return lerr_set(err, LERR_INVALID, "lease: %s must be 1..%zu bytes", what, cap - 1);
+    return 0;
+}
+
+static int lease_key_ok(const char *table, const char *stream, const char *part, struct lerr *err)
+{
+    struct catalog_lease l;
+    if (lease_name_ok("the table name", table, sizeof l.table_name, err) ||
+        lease_name_ok("the stream", stream, sizeof l.stream, err) ||
+        lease_name_ok("the partition key", part, sizeof l.part, err))
+        return err->code;
+    return 0;
+}
+
+/* The one lease of (table, stream, part) into *out; *found says whether there is one. */
+static int lease_get(struct catalog *c, const char *table, const char *stream, const char *part,
+                     struct catalog_lease *out, bool *found, struct lerr *err)
+{
+    struct catalog_lease *v = NULL;
+    size_t n = 0;
+    if (c->ops->lease_list(c->s, table, stream, part, &v, &n, err))
+        return err->code;
+    *found = n > 0;
+    if (n)
+        *out = v[0];
+    free(v);
+    return 0;
+}
+
+static int lease_acquire_locked(struct catalog *c, const char *table, const char *stream,
+                                const char *part, const char *node_id, int64_t ttl_ns, int64_t now,
+                                struct catalog_lease *out, struct lerr *err)
+{
+    struct catalog_lease cur, row;
+    bool found;
+    if (c->ops->begin(c->s, err))
+        return err->code;
+    if (lease_get(c, table, stream, part, &cur, &found, err))
+        return abort_tx(c, err);
+    memset(&row, 0, sizeof row);
+    snprintf(row.table_name, sizeof row.table_name, "%s", table);
+    snprintf(row.stream, sizeof row.stream, "%s", stream);
+    snprintf(row.part, sizeof row.part, "%s", part);
+    snprintf(row.node_id, sizeof row.node_id, "%s", node_id);
+    row.expires_ns = now + ttl_ns;
+    if (!found) { /* a partition nobody has read yet */
+        row.epoch = 1;
+        row.acquired_ns = now;
+    } else if (strcmp(cur.node_id, node_id) == 0) { /* its own: the epoch stays */
+        row.epoch = cur.epoch;
+        row.acquired_ns = cur.acquired_ns;
+    } else if (cur.node_id[0] && cur.expires_ns > now) {
+        lerr_set(err, LERR_CONFLICT,
+                 "partition %s of table '%s' (stream '%s') is leased to node '%s' at epoch "
+                 "%" PRId64 " for %.1f s more; it moves when that node releases it or stops "
+                 "renewing",
+                 part, table, stream, cur.node_id, cur.epoch,
+                 (double)(cur.expires_ns - now) / 1e9);
+        return abort_tx(c, err);
+    } else { /* free, or another node's expired lease: a takeover fences the old holder */
+        row.epoch = cur.epoch + 1;
+        row.acquired_ns = now;
+    }
+    if (c->ops->lease_put(c->s, &row, err) || c->ops->commit(c->s, err))
+        return abort_tx(c, err);
+    if (out)
+        *out = row;
+    return 0;
+}
+
+int catalog_lease_acquire(struct catalog *c, const char *table, const char *stream,
+                          const char *part, const char *node_id, int64_t ttl_ns, int64_t now_ns,
+                          struct catalog_lease *out, struct lerr *err)
+{
+    struct catalog_lease l;
+    if (lease_key_ok(table, stream, part, err) ||
+        lease_name_ok("the node id", node_id, sizeof l.node_id, err))
+        return err->code;
+    int64_t ttl = ttl_ns > 0 ? ttl_ns : CATALOG_LEASE_TTL_NS;
+    int64_t now = now_ns ? now_ns : util_now_ns();
+    return LOCKED(c, lease_acquire_locked(c, table, stream, part, node_id, ttl, now, out, err));
+}
+
+static int lease_renew_locked(struct catalog *c, const char *node_id, int64_t ttl_ns, int64_t now,
+                              struct catalog_lease *held, size_t n, size_t *nlost,
+                              struct lerr *err)
+{
+    size_t lost = 0;
+    if (c->ops->begin(c->s, err))
+        return err->code;
+    for (size_t i = 0; i < n; i++) {
+        struct catalog_lease *h = &held[i], cur;
+        bool found;
+        if (lease_get(c, h->table_name, h->stream, h->part, &cur, &found, err))
+            return abort_tx(c, err);
+        h->lost = !found || strcmp(cur.node_id, node_id) != 0 || cur.epoch != h->epoch;
+        if (h->lost) {
+            lost++;
+            snprintf(h->node_id, sizeof h->node_id, "%s", found ? cur.node_id : "");
+            h->epoch = found ? cur.epoch : 0;
+            h->acquired_ns = found ? cur.acquired_ns : 0;
+            h->expires_ns = found ? cur.expires_ns : 0;
+            continue;
+        }
+        cur.expires_ns = now + ttl_ns;
+        if (c->ops->lease_put(c->s, &cur, err))
+            return abort_tx(c, err);
+        snprintf(h->node_id, sizeof h->node_id, "%s", node_id);
+        h->acquired_ns = cur.acquired_ns;
+        h->expires_ns = cur.expires_ns;
+    }
+    if (c->ops->commit(c->s, err))
+        return abort_tx(c, err);
+    if (nlost)
+        *nlost = lost;
+    return 0;
+}
+
+int catalog_lease_renew(struct catalog *c, const char *node_id, int64_t ttl_ns, int64_t now_ns,
+                        struct catalog_lease *held, size_t n, size_t *nlost, struct lerr *err)
+{
+    struct catalog_lease l;
+    if (lease_name_ok("the node id", node_id, sizeof l.node_id, err))
+        return err->code;
+    for (size_t i = 0; i < n; i++)
+        if (lease_key_ok(held[i].table_name, held[i].stream, held[i].part, err))
+            return err->code;
+    int64_t ttl = ttl_ns > 0 ? ttl_ns : CATALOG_LEASE_TTL_NS;
+    int64_t now = now_ns ? now_ns : util_now_ns();
+    return LOCKED(c, lease_renew_locked(c, node_id, ttl, now, held, n, nlost, err));
+}
+
+static int lease_release_locked(struct catalog *c, const char *table, const char *stream,
+                                const char *part, const char *node_id, int64_t epoch,
+                                struct lerr *err)
+{
+    struct catalog_lease cur;
+    bool found;
+    if (c->ops->begin(c->s, err))
+        return err->code;
+    if (lease_get(c, table, stream, part, &cur, &found, err))
+        return abort_tx(c, err);
+    if (!found) {
+        lerr_set(err, LERR_NOT_FOUND, "partition %s of table '%s' (stream '%s') has no lease",
+                 part, table, stream);
+        return abort_tx(c, err);
+    }
+    if (strcmp(cur.node_id, node_id) != 0 || cur.epoch != epoch) {
+        lerr_set(err, LERR_CONFLICT,
+                 "partition %s of table '%s' (stream '%s') is %s%s%s at epoch %" PRId64
+                 ", not leased to node '%s' at epoch %" PRId64 "; nothing is released",
+                 part, table, stream, cur.node_id[0] ? "leased to node '" : "free", cur.node_id,
+                 cur.node_id[0] ? "'" : "", cur.epoch, node_id, epoch);
+        return abort_tx(c, err);
+    }
+    cur.node_id[0] = '\0';
+    cur.expires_ns = 0;
+    if (c->ops->lease_put(c->s, &cur, err) || c->ops->commit(c->s, err))
+        return abort_tx(c, err);
+    return 0;
+}
+
+int catalog_lease_release(struct catalog *c, const char *table, const char *stream,
+                          const char *part, const char *node_id, int64_t epoch, struct lerr *err)
+{
+    struct catalog_lease l;
+    if (lease_key_ok(table, stream, part, err) ||
+        lease_name_ok("the node id", node_id, sizeof l.node_id, err))
+        return err->code;
+    return LOCKED(c, lease_release_locked(c, table, stream, part, node_id, epoch, err));
+}
+
+int catalog_lease_list(struct catalog *c, const char *table, const char *stream,
+                       struct catalog_lease **out, size_t *n, struct lerr *err)
+{
+    return LOCKED(c, c->ops->lease_list(c->s, table, table ? stream : NULL, NULL, out, n, err));
+}
+
+int catalog_lease_drop(struct catalog *c, const char *table, const char *stream, struct lerr *err)
+{
+    struct catalog_lease l;
+    if (lease_name_ok("the table name", table, sizeof l.table_name, err))
+        return err->code;
+    return LOCKED(c, c->ops->lease_delete(c->s, table, stream, NULL, err));
 }

@@ -1,13 +1,16 @@
 /*
  * catalog.h — the metadata store: the project, API keys, tables,
- * connections, lookups, jobs, stream checkpoints, segments and uploaded files. The
+ * connections, lookups, jobs, stream checkpoints, segments, uploaded files, the
+ * cluster's nodes and the leases of stream partitions. The
  * functions here keep the rules (catalog.c) over an implementation's
  * operations table (catalog_int.h): SQLite today (catalog_sqlite.c), a
  * PostgreSQL one later (DESIGN §8). Callers never know which: plain C
  * structs and JSON text in and out. It knows nothing of HTTP; the rules and
  * the implementations do not parse the JSON documents they store: spec.h
  * (spec.c) is the one parser of those documents, for the API and the
- * runtime alike.
+ * runtime alike. (One exception: a fenced commit reads and rewrites the
+ * checkpoint's offsets per partition, through source.h's parser of that
+ * text, source_offsets_from_json.)
  *
  * Resources are stored as JSON documents (the normalised spec the API
  * validated) beside the few columns the catalog itself must query: names,
@@ -18,7 +21,9 @@
  * apikey create`, later other servers) may write the same catalog at the
  * same time: nothing is cached across calls, each rule that reads before it
  * writes runs in one transaction, and a commit advances its checkpoint only
- * by compare-and-swap (tests/unit/test_catalog_concurrent.c).
+ * by compare-and-swap (tests/unit/test_catalog_concurrent.c) — of the whole
+ * document, or, fenced by leases, of its own partitions
+ * (tests/unit/test_catalog_lease.c).
  *
  * Errors: every function returns 0 or an LERR_* code also set in err:
  * LERR_NOT_FOUND, LERR_CONFLICT (with a message naming the clash), LERR_IO
@@ -320,6 +325,98 @@ int catalog_node_list(struct catalog *c, struct catalog_node **out, size_t *n, s
 /* Removes a node's row (a clean shutdown); absent is not an error. */
 int catalog_node_leave(struct catalog *c, const char *id, struct lerr *err);
 
+/* ---- leases: which node reads which partition of a stream ---------------- */
+
+/*
+ * A streaming job's partitions are spread over the live nodes by lease rows,
+ * one per (table, stream, part). `part` names one partition of the stream as
+ * the checkpoint's offsets document does, "<topic>:<partition>" (e.g.
+ * "events:3"; for Kinesis "<stream>:<shard index>"; catalog_lease_part_key),
+ * the form a fenced commit needs; 1..255 bytes. The holder renews its leases well within the
+ * TTL (every TTL/3, say); a lease whose expires_ns has passed may be taken
+ * by another node.
+ *
+ * The epoch fences a partition's commits: it is bumped each time the
+ * partition passes to another node (a takeover of an expired lease, or an
+ * acquire after a release), never when the holder renews or re-acquires its
+ * own. A node commits a partition only with the epoch it acquired
+ * (struct catalog_fence), so a node that was paused or cut off past its
+ * lease, and whose partition moved, can no longer commit it. Epochs grow
+ * for as long as the row exists: a release keeps the row (holder "");
+ * catalog_lease_drop deletes rows, after which a partition starts again at
+ * epoch 1 — only for a job reset or delete, where the checkpoint goes too.
+ *
+ * Time: now_ns = 0 is the caller's clock (util_now_ns); tests pass their
+ * own. Expiry compares the clocks of the nodes that write the rows, so
+ * nodes' clocks should agree to well within the TTL (NTP). Safety does not
+ * depend on them: a takeover bumps the epoch and a fenced commit needs the
+ * current one, so a skewed clock can at worst let two nodes read one
+ * partition for a while; only one of them can commit it.
+ *
+ * Runtime use (ingest/stream.c, in a cluster): acquire the partitions the
+ * rebalance gives this node (LERR_CONFLICT: another node holds it; try
+ * again after its expiry); renew all held leases on a timer, and stop
+ * reading every partition reported lost (without committing it); commit
+ * persisted rows with a fence of the held partitions and their epochs; on
+ * a rebalance or a clean stop, persist and commit, then release.
+ */
+#define CATALOG_LEASE_TTL_NS (10LL * 1000000000LL)
+struct catalog_lease {
+    char table_name[256];
+    char stream[256];
+    char part[256];
+    char node_id[128];   /* the holder; "" when free (released) */
+    int64_t epoch;       /* >= 1; bumped when the partition changes hands */
+    int64_t acquired_ns; /* when the holder's epoch began */
+    int64_t expires_ns;  /* 0 when free */
+    bool lost;           /* set by catalog_lease_renew: the node no longer holds it */
+};
+
+/* A partition's key, "<topic>:<partition>", into out (the form the fence reads).
+ * LERR_INVALID for an empty topic, a negative partition, or a key over 255 bytes. */
+int catalog_lease_part_key(const char *topic, int32_t partition, char out[256], struct lerr *err);
+/*
+ * Takes (or keeps) partition `part` of (table, stream) for node_id until
+ * now + ttl_ns (ttl_ns <= 0: CATALOG_LEASE_TTL_NS), in one write
+ * transaction: a partition without a lease starts at epoch 1; the node's own
+ * lease (live or expired) keeps its epoch; a free or expired lease of
+ * another node is taken over with epoch + 1. LERR_CONFLICT when another
+ * node's lease is live (the message names the holder, its epoch and when
+ * it expires); LERR_INVALID for an empty or too long name. *out (may be
+ * NULL) gets the stored lease.
+ */
+int catalog_lease_acquire(struct catalog *c, const char *table, const char *stream,
+                          const char *part, const char *node_id, int64_t ttl_ns, int64_t now_ns,
+                          struct catalog_lease *out, struct lerr *err);
+/*
+ * The node's heartbeat of its leases, in one write transaction: for each
+ * held[i] (its table_name, stream, part and the epoch the node acquired),
+ * a lease still held by node_id at that epoch (even if it expired, as long
+ * as no other node took it) gets expires_ns = now + ttl_ns, copied into
+ * held[i]. Any other is lost: held[i].lost = true, and its node_id, epoch,
+ * acquired_ns and expires_ns become the stored row's (node_id "" and epoch
+ * 0 when the lease is gone); *nlost (may be NULL) counts them. The node
+ * must stop reading a lost partition and not commit it.
+ */
+int catalog_lease_renew(struct catalog *c, const char *node_id, int64_t ttl_ns, int64_t now_ns,
+                        struct catalog_lease *held, size_t n, size_t *nlost, struct lerr *err);
+/*
+ * Hands a partition over (a rebalance, a clean stop): the lease becomes free
+ * at once, keeping its epoch, so the next acquire bumps it. LERR_NOT_FOUND
+ * when there is no lease; LERR_CONFLICT when node_id does not hold it at
+ * `epoch` (the message names the holder): nothing changes.
+ */
+int catalog_lease_release(struct catalog *c, const char *table, const char *stream,
+                          const char *part, const char *node_id, int64_t epoch, struct lerr *err);
+/* The leases of (table, stream) (stream NULL: of every stream of table; table
+ * NULL: every lease), by table, stream, part; free ones included (node_id
+ * ""). *out malloc'd (free()). */
+int catalog_lease_list(struct catalog *c, const char *table, const char *stream,
+                       struct catalog_lease **out, size_t *n, struct lerr *err);
+/* Deletes the leases of (table, stream) (stream NULL: of every stream of
+ * the table): a job reset or delete. Deleting a table drops its leases too. */
+int catalog_lease_drop(struct catalog *c, const char *table, const char *stream, struct lerr *err);
+
 /* ---- segments, and the commit that makes rows and offsets durable together ---- */
 
 struct catalog_segment {
@@ -348,18 +445,44 @@ int catalog_segment_list(struct catalog *c, const char *table, struct catalog_se
  * a job's counters. Any part may be absent (NULL / 0). LERR_CONFLICT when
  * the checkpoint moved under us (another writer, or a reset): nothing is
  * written.
+ *
+ * Fenced (cm->fence set; several nodes each committing their own partitions
+ * of one (table, stream)): expected_offsets and new_offsets are offsets
+ * documents of the fenced partitions only ({"topic":{"3":next}}, as
+ * source_offsets_to_json writes them; expected NULL, or a partition absent
+ * from it: none stored yet). In the same transaction: every fenced
+ * partition's lease must be held by fence->node_id at its epoch and not
+ * expired, else LERR_CONFLICT "fenced: partition P of table T is leased to
+ * node N at epoch E ..."; the stored offsets of each fenced partition must
+ * equal the expected ones, else LERR_CONFLICT; then those partitions'
+ * offsets are replaced in the stored document, every other partition's kept
+ * as it was. Nothing is written on any error. LERR_INVALID for a part key
+ * that is not "<topic>:<partition>", a document naming a partition the
+ * fence does not, or a fenced partition new_offsets lacks.
+ * catalog_checkpoint_get still returns one document with every partition.
  */
+struct catalog_fence_part {
+    const char *part; /* "<topic>:<partition>", the lease's part */
+    int64_t epoch;    /* the epoch the node acquired */
+};
+struct catalog_fence {
+    const char *node_id;
+    const struct catalog_fence_part *parts;
+    size_t nparts;
+    int64_t now_ns; /* expiry is checked at this time; 0: the clock */
+};
 struct catalog_commit {
     const char *table_name;
     const struct catalog_segment *add;
     size_t nadd;
     const char *const *remove_ids;
     size_t nremove;
-    const char *stream;           /* checkpoint key (with table_name) or NULL */
-    const char *expected_offsets; /* JSON text, or NULL when none is expected */
-    const char *new_offsets;      /* JSON text */
-    const char *job_id;           /* counters of this job, or NULL */
-    const char *job_counters;     /* JSON text */
+    const char *stream;                /* checkpoint key (with table_name) or NULL */
+    const char *expected_offsets;      /* JSON text, or NULL when none is expected */
+    const char *new_offsets;           /* JSON text */
+    const char *job_id;                /* counters of this job, or NULL */
+    const char *job_counters;          /* JSON text */
+    const struct catalog_fence *fence; /* NULL: the whole document's compare-and-swap */
 };
 int catalog_commit(struct catalog *c, const struct catalog_commit *cm, struct lerr *err);
 /* A job's saved counters (malloc'd JSON) or LERR_NOT_FOUND when none yet. */

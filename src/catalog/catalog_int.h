@@ -3,7 +3,8 @@
  * table (struct catalog_ops), in the manner of SQLite's VFS. catalog.c holds
  * the public functions of catalog.h and the rules they keep (one live job
  * per table, no delete under a live job, the checkpoint compare-and-swap of
- * a commit, the messages for conflicts and missing rows); it composes them
+ * a commit, the lease rules and the fence of a commit, the messages for
+ * conflicts and missing rows); it composes them
  * from the plain queries below inside the implementation's transactions.
  * An implementation only stores and fetches rows: catalog_sqlite.c (a
  * file) and catalog_pg.c (PostgreSQL, for several nodes). Only catalog/ and
@@ -19,6 +20,9 @@
  *     cannot change before it commits (SQLite: BEGIN IMMEDIATE takes the
  *     write lock; PostgreSQL: SERIALIZABLE, or a lock, with retry).
  *     Queries outside begin/commit run each as its own transaction.
+ *     catalog.c relies on this for every rule that reads before it writes,
+ *     among them a lease's acquire and a fenced commit, which reads the
+ *     checkpoint document, changes its own partitions and writes it back.
  *   - checkpoint_cas() is atomic against other writers even outside a
  *     transaction: it swaps only when the stored offsets equal `expected`.
  *   - Return 0 or an LERR_* code also set in err: LERR_IO when the store
@@ -167,6 +171,18 @@ struct catalog_ops {
                      struct lerr *err);
     int (*node_delete)(struct catalog_store *s, const char *id, int64_t *changed,
                        struct lerr *err);
+
+    /* ---- leases (catalog.c keeps their rules: acquire, renew, release, the fence) ---- */
+    /* table NULL: every lease; else stream NULL: the table's; else part NULL:
+     * (table, stream)'s; else the one lease (or none). By table, stream, part.
+     * `lost` is false in every row. */
+    int (*lease_list)(struct catalog_store *s, const char *table, const char *stream,
+                      const char *part, struct catalog_lease **out, size_t *n, struct lerr *err);
+    /* insert or replace every field of l (but lost) */
+    int (*lease_put)(struct catalog_store *s, const struct catalog_lease *l, struct lerr *err);
+    /* the leases of table and stream (NULL: of every stream of table) */
+    int (*lease_delete)(struct catalog_store *s, const char *table, const char *stream,
+                        int64_t *changed, struct lerr *err);
 };
 
 /* The SQLite implementation (catalog_sqlite.c): target is a file path. */

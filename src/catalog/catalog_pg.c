@@ -125,6 +125,11 @@ static const char *const migrations[] = {
      "  id " T " PRIMARY KEY, advertise " T " NOT NULL, version " T " NOT NULL,"
      "  secret_check " T " NOT NULL, started_ns " I " NOT NULL,"
      "  heartbeat_ns " I " NOT NULL, info " T " NOT NULL);"),
+    /* 7: leases of stream partitions (which node reads which; the epoch fences commits) */
+    ("CREATE TABLE lease ("
+     "  table_name " T " NOT NULL, stream " T " NOT NULL, part " T " NOT NULL,"
+     "  node_id " T " NOT NULL, epoch " I " NOT NULL, acquired_ns " I " NOT NULL,"
+     "  expires_ns " I " NOT NULL, PRIMARY KEY (table_name, stream, part));"),
 };
 #undef T
 #undef I
@@ -1244,6 +1249,73 @@ static int pg_node_delete(struct catalog_store *c, const char *id, int64_t *chan
     return run(c, "node", changed, err, "DELETE FROM node WHERE id = $1", "s", id);
 }
 
+/* ---- leases ------------------------------------------------------------------ */
+
+#define LEASE_COLS "table_name, stream, part, node_id, epoch, acquired_ns, expires_ns"
+
+static void lease_fill(const PGresult *r, int row, const void *ctx, void *elem)
+{
+    (void)ctx;
+    struct catalog_lease *l = elem;
+    memset(l, 0, sizeof *l);
+    col_copy(r, row, 0, l->table_name, sizeof l->table_name);
+    col_copy(r, row, 1, l->stream, sizeof l->stream);
+    col_copy(r, row, 2, l->part, sizeof l->part);
+    col_copy(r, row, 3, l->node_id, sizeof l->node_id);
+    l->epoch = col_i64(r, row, 4);
+    l->acquired_ns = col_i64(r, row, 5);
+    l->expires_ns = col_i64(r, row, 6);
+}
+
+static int pg_lease_list(struct catalog_store *c, const char *table, const char *stream,
+                         const char *part, struct catalog_lease **out, size_t *n, struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    PGresult *r;
+    int rc;
+    const char *what = "listing leases";
+#define ORDER " ORDER BY table_name, stream, part"
+    if (!table)
+        rc = query(c, what, &r, err, "SELECT " LEASE_COLS " FROM lease" ORDER, "");
+    else if (!stream)
+        rc = query(c, what, &r, err,
+                   "SELECT " LEASE_COLS " FROM lease WHERE table_name = $1" ORDER, "s", table);
+    else if (!part)
+        rc = query(c, what, &r, err,
+                   "SELECT " LEASE_COLS " FROM lease WHERE table_name = $1 AND stream = $2" ORDER,
+                   "ss", table, stream);
+    else
+        rc = query(c, what, &r, err,
+                   "SELECT " LEASE_COLS
+                   " FROM lease WHERE table_name = $1 AND stream = $2 AND part = $3",
+                   "sss", table, stream, part);
+#undef ORDER
+    if (rc)
+        return rc;
+    return collect(r, sizeof **out, lease_fill, NULL, (void **)out, n, err);
+}
+
+static int pg_lease_put(struct catalog_store *c, const struct catalog_lease *l, struct lerr *err)
+{
+    return run(c, "lease", NULL, err,
+               "INSERT INTO lease (" LEASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
+               "ON CONFLICT (table_name, stream, part) DO UPDATE SET node_id = excluded.node_id, "
+               "epoch = excluded.epoch, acquired_ns = excluded.acquired_ns, "
+               "expires_ns = excluded.expires_ns",
+               "ssssiii", l->table_name, l->stream, l->part, l->node_id, l->epoch, l->acquired_ns,
+               l->expires_ns);
+}
+
+static int pg_lease_delete(struct catalog_store *c, const char *table, const char *stream,
+                           int64_t *changed, struct lerr *err)
+{
+    if (stream)
+        return run(c, "lease", changed, err,
+                   "DELETE FROM lease WHERE table_name = $1 AND stream = $2", "ss", table, stream);
+    return run(c, "lease", changed, err, "DELETE FROM lease WHERE table_name = $1", "s", table);
+}
+
 const struct catalog_ops catalog_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1288,4 +1360,7 @@ const struct catalog_ops catalog_pg_ops = {
     .node_put = pg_node_put,
     .node_list = pg_node_list,
     .node_delete = pg_node_delete,
+    .lease_list = pg_lease_list,
+    .lease_put = pg_lease_put,
+    .lease_delete = pg_lease_delete,
 };

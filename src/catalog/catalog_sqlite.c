@@ -75,6 +75,11 @@ static const char *const migrations[] = {
      "  id TEXT PRIMARY KEY, advertise TEXT NOT NULL, version TEXT NOT NULL,"
      "  secret_check TEXT NOT NULL, started_ns INTEGER NOT NULL,"
      "  heartbeat_ns INTEGER NOT NULL, info TEXT NOT NULL);"),
+    /* 7: leases of stream partitions (which node reads which; the epoch fences commits) */
+    ("CREATE TABLE lease ("
+     "  table_name TEXT NOT NULL, stream TEXT NOT NULL, part TEXT NOT NULL,"
+     "  node_id TEXT NOT NULL, epoch INTEGER NOT NULL, acquired_ns INTEGER NOT NULL,"
+     "  expires_ns INTEGER NOT NULL, PRIMARY KEY (table_name, stream, part));"),
 };
 
 static int latest_version(void) { return (int)LS_ARRAY_LEN(migrations); }
@@ -946,6 +951,75 @@ static int sq_node_delete(struct catalog_store *c, const char *id, int64_t *chan
     return RUN(c, err, "node", changed, "DELETE FROM node WHERE id = ?", "s", id);
 }
 
+/* ---- leases ------------------------------------------------------------------ */
+
+#define LEASE_COLS "table_name, stream, part, node_id, epoch, acquired_ns, expires_ns"
+
+static void lease_fill(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    (void)ctx;
+    struct catalog_lease *l = elem;
+    memset(l, 0, sizeof *l);
+    col_copy(st, 0, l->table_name, sizeof l->table_name);
+    col_copy(st, 1, l->stream, sizeof l->stream);
+    col_copy(st, 2, l->part, sizeof l->part);
+    col_copy(st, 3, l->node_id, sizeof l->node_id);
+    l->epoch = sqlite3_column_int64(st, 4);
+    l->acquired_ns = sqlite3_column_int64(st, 5);
+    l->expires_ns = sqlite3_column_int64(st, 6);
+}
+
+static int sq_lease_list(struct catalog_store *c, const char *table, const char *stream,
+                         const char *part, struct catalog_lease **out, size_t *n, struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    const char *order = " ORDER BY table_name, stream, part";
+    char sql[300];
+    sqlite3_stmt *st;
+    if (!table) {
+        snprintf(sql, sizeof sql, "SELECT " LEASE_COLS " FROM lease%s", order);
+        st = prep(c, err, sql, "");
+    } else if (!stream) {
+        snprintf(sql, sizeof sql, "SELECT " LEASE_COLS " FROM lease WHERE table_name = ?%s",
+                 order);
+        st = prep(c, err, sql, "s", table);
+    } else if (!part) {
+        snprintf(sql, sizeof sql,
+                 "SELECT " LEASE_COLS " FROM lease WHERE table_name = ? AND stream = ?%s", order);
+        st = prep(c, err, sql, "ss", table, stream);
+    } else {
+        st = prep(c, err,
+                  "SELECT " LEASE_COLS
+                  " FROM lease WHERE table_name = ? AND stream = ? AND part = ?",
+                  "sss", table, stream, part);
+    }
+    if (!st)
+        return err->code;
+    return collect_rows(c, st, sizeof **out, lease_fill, NULL, NULL, (void **)out, n,
+                        "listing leases", err);
+}
+
+static int sq_lease_put(struct catalog_store *c, const struct catalog_lease *l, struct lerr *err)
+{
+    return RUN(c, err, "lease", NULL,
+               "INSERT INTO lease (" LEASE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (table_name, stream, part) DO UPDATE SET node_id = excluded.node_id, "
+               "epoch = excluded.epoch, acquired_ns = excluded.acquired_ns, "
+               "expires_ns = excluded.expires_ns",
+               "ssssiii", l->table_name, l->stream, l->part, l->node_id, l->epoch, l->acquired_ns,
+               l->expires_ns);
+}
+
+static int sq_lease_delete(struct catalog_store *c, const char *table, const char *stream,
+                           int64_t *changed, struct lerr *err)
+{
+    if (stream)
+        return RUN(c, err, "lease", changed,
+                   "DELETE FROM lease WHERE table_name = ? AND stream = ?", "ss", table, stream);
+    return RUN(c, err, "lease", changed, "DELETE FROM lease WHERE table_name = ?", "s", table);
+}
+
 const struct catalog_ops catalog_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -990,4 +1064,7 @@ const struct catalog_ops catalog_sqlite_ops = {
     .node_put = sq_node_put,
     .node_list = sq_node_list,
     .node_delete = sq_node_delete,
+    .lease_list = sq_lease_list,
+    .lease_put = sq_lease_put,
+    .lease_delete = sq_lease_delete,
 };
