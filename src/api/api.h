@@ -45,6 +45,12 @@ struct api_opts {
     unsigned threads;                  /* 0 = number of cores, at least 2 */
     struct ingest_runtime_opts ingest; /* persist bounds, push-log sizes (0 = defaults) */
     struct api_http_opts http;         /* API_HTTP_OPTS_DEFAULT unless set */
+    /* NULL: segments in data_dir. "s3://BUCKET/PREFIX": in that object store
+     * (endpoint: s3_endpoint, else AWS_ENDPOINT_URL, else AWS), data_dir
+     * caching up to segment_cache_bytes of them (0: 10 GiB) */
+    const char *segments;
+    const char *s3_endpoint;
+    uint64_t segment_cache_bytes;
 };
 
 /*

@@ -36,6 +36,8 @@ int storage_db_open(const char *dir, const struct storage_db_opts *opts, struct 
         return lerr_set(err, LERR_NOMEM, "out of memory");
     snprintf(db->dir, sizeof db->dir, "%s", dir);
     db->opts = *opts;
+    if (db->opts.s3)
+        segstore_s3_base_ref(db->opts.s3);
     pthread_mutex_init(&db->mu, NULL);
     *out = db;
     return 0;
@@ -57,6 +59,7 @@ void storage_db_close(struct storage_db *db)
         db->tables = t->next;
         table_free(t);
     }
+    segstore_s3_base_unref(db->opts.s3);
     pthread_mutex_destroy(&db->mu);
     free(db);
 }
@@ -78,7 +81,11 @@ static int open_table(struct storage_db *db, struct storage_db_table *t, struct 
             .nknown = d.nknown,
             .known_chunks = d.known_chunks,
         };
-        rc = storage_table_open(dir, t->name_buf, &d.schema, &oo, &t->st, err);
+        if (db->opts.s3)
+            rc = segstore_s3_new(db->opts.s3, t->id_buf, dir, &oo.store, err);
+        if (!rc)
+            rc = storage_table_open(dir, t->name_buf, &d.schema, &oo, &t->st, err);
+        segstore_unref(oo.store); /* the table holds its own reference */
     }
     arena_destroy(&mem);
     return rc;

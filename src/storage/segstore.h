@@ -153,6 +153,7 @@ struct segstore_s3_opts {
 int segstore_s3_base_new(const struct segstore_s3_opts *o, struct segstore_s3_base **out,
                          struct lerr *err);
 /* Each table store holds a reference; the creator drops its own with unref. */
+struct segstore_s3_base *segstore_s3_base_ref(struct segstore_s3_base *b);
 void segstore_s3_base_unref(struct segstore_s3_base *b);
 /* The bytes the cache holds now (for tests and status). */
 uint64_t segstore_s3_cache_bytes(struct segstore_s3_base *b);

@@ -2,7 +2,7 @@
  * segstore_s3.c — the segment store over an S3-compatible object store
  * (segstore.h, "the S3 store"), with a bounded local cache.
  *
- * Entry points: segstore_s3_base_new(), segstore_s3_base_unref(),
+ * Entry points: segstore_s3_base_new(), segstore_s3_base_ref/unref(),
  * segstore_s3_cache_bytes(), segstore_s3_new().
  *
  * A segment NAME of a table is the object PREFIX/<sub>/NAME; the object is
@@ -64,7 +64,7 @@ struct s3store {
     struct open_map {
         const void *p;
         char *path;
-    } *maps; /* the maps open now, to find a close's cache entry */
+    } * maps; /* the maps open now, to find a close's cache entry */
     size_t nmaps, capmaps;
 };
 
@@ -280,8 +280,7 @@ static int map_file(struct s3store *s, const char *name, const char *path,
     if (fd < 0) {
         int e = errno;
         return lerr_set(err, e == ENOENT ? LERR_NOT_FOUND : LERR_IO,
-                        "segment %s: cannot open the cached copy %s: %s", name, path,
-                        strerror(e));
+                        "segment %s: cannot open the cached copy %s: %s", name, path, strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -334,8 +333,9 @@ static int download(struct s3store *s, const char *name, const char *key, const 
                       "damaged in the store; restore it from a backup or drop the segment)",
                       name, s->b->bucket, key, sha, info.sha256);
     if (rc == 0 && !info.sha256[0])
-        log_msg(LOG_WARN, "storage", "segment %s: s3://%s/%s has no x-amz-meta-sha256: not checked",
-                name, s->b->bucket, key);
+        log_msg(LOG_WARN, "storage",
+                "segment %s: s3://%s/%s has no x-amz-meta-sha256: not checked", name, s->b->bucket,
+                key);
     if (rc == 0 && fsync(fd) != 0)
         rc = segstore_io_error(err, "fsync of segment file", tmp, s->dir, errno);
     if (close(fd) != 0 && rc == 0)
@@ -364,6 +364,10 @@ static int s3_open(struct segstore *ss, const char *name, struct segstore_map *o
     bool have = false;
     pthread_mutex_lock(&s->b->mu);
     struct centry *e = cache_find(s->b, path);
+    if (e && !e->gone && e->opens == 0 && stat(path, &st) != 0) {
+        cache_drop(s->b, e); /* the copy was deleted under us: download again */
+        e = NULL;
+    }
     if (e && !e->gone) {
         e->opens++;
         e->tick = ++s->b->clock;
@@ -642,6 +646,12 @@ int segstore_s3_base_new(const struct segstore_s3_opts *o, struct segstore_s3_ba
     lerr_init(err);
     *out = b;
     return 0;
+}
+
+struct segstore_s3_base *segstore_s3_base_ref(struct segstore_s3_base *b)
+{
+    atomic_fetch_add(&b->refs, 1);
+    return b;
 }
 
 void segstore_s3_base_unref(struct segstore_s3_base *b)

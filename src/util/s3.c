@@ -467,8 +467,7 @@ static int list_end(void *ctx, int depth, char path[][XML_NAME], const char *tex
     struct list_parse *p = ctx;
     if (strcmp(path[0], "ListBucketResult") != 0)
         return lerr_set(err, LERR_INVALID,
-                        "s3: the listing's root element is <%s>, not <ListBucketResult>",
-                        path[0]);
+                        "s3: the listing's root element is <%s>, not <ListBucketResult>", path[0]);
     if (depth == 2) {
         const char *name = path[1];
         if (strcmp(name, "Contents") == 0) {
@@ -498,8 +497,7 @@ static int list_end(void *ctx, int depth, char path[][XML_NAME], const char *tex
             errno = 0;
             unsigned long long v = strtoull(text, &end, 10);
             if (len == 0 || *end || errno || text[0] == '-')
-                return lerr_set(err, LERR_INVALID, "s3: a <Size> of the listing is '%.40s'",
-                                text);
+                return lerr_set(err, LERR_INVALID, "s3: a <Size> of the listing is '%.40s'", text);
             p->size = v;
         }
     }
@@ -509,8 +507,8 @@ static int list_end(void *ctx, int depth, char path[][XML_NAME], const char *tex
 int s3_list_parse(const char *xml, size_t n, s3_list_fn fn, void *ctx, bool *truncated,
                   char *token, size_t cap, struct lerr *err)
 {
-    struct list_parse p = {.fn = fn, .ctx = ctx, .truncated = truncated, .token = token,
-                           .cap = cap};
+    struct list_parse p = {
+        .fn = fn, .ctx = ctx, .truncated = truncated, .token = token, .cap = cap};
     *truncated = false;
     if (cap)
         token[0] = '\0';
@@ -547,6 +545,22 @@ static bool xml_fields(const char *x, size_t n, struct fields *f)
     struct lerr e;
     lerr_init(&e);
     return xml_walk(x, n, fields_end, f, &e) == 0;
+}
+
+/* <Code> and <Message> of an error body the XML reader refused (some
+ * S3-compatible stores escape with HTML entities): the raw text between the
+ * tags, for the message only. */
+static void raw_fields(const char *body, char *code, char *msg, size_t cap)
+{
+    const char *tags[2][2] = {{"<Code>", "</Code>"}, {"<Message>", "</Message>"}};
+    char *outs[2] = {code, msg};
+    for (int k = 0; k < 2; k++) {
+        const char *b = strstr(body, tags[k][0]);
+        const char *e = b ? strstr(b, tags[k][1]) : NULL;
+        if (b && e)
+            b += strlen(tags[k][0]);
+        snprintf(outs[k], cap, "%.*s", b && e ? (int)(e - b) : 0, b && e ? b : "");
+    }
 }
 
 /* ---- one request ----------------------------------------------------------- */
@@ -753,15 +767,16 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
     int delay = c->backoff_ms;
     int rc = 0;
     for (int n = 1;; n++) {
-        if (q->out_fd >= 0 && (ftruncate(q->out_fd, 0) != 0 || lseek(q->out_fd, 0, SEEK_SET) < 0)) {
+        if (q->out_fd >= 0 &&
+            (ftruncate(q->out_fd, 0) != 0 || lseek(q->out_fd, 0, SEEK_SET) < 0)) {
             rc = lerr_set(err, LERR_IO, "s3: %s s3://%s/%s: cannot reset the local file: %s",
                           q->op, q->bucket, q->key, strerror(errno));
             break;
         }
         CURLcode cc = attempt(c, q, url, r);
         if (r->werr) {
-            rc = lerr_set(err, LERR_IO, "s3: %s s3://%s/%s: local file: %s (check the disk)", q->op,
-                          q->bucket, q->key, strerror(r->werr));
+            rc = lerr_set(err, LERR_IO, "s3: %s s3://%s/%s: local file: %s (check the disk)",
+                          q->op, q->bucket, q->key, strerror(r->werr));
             break;
         }
         if (cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && r->body.failed)) {
@@ -808,7 +823,7 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
     char code[256], msg[256];
     struct fields f = {{"Code", "Message", NULL}, {code, msg, NULL}, sizeof code, ""};
     if (!r->body.len || !xml_fields(r->body.data, r->body.len, &f))
-        code[0] = msg[0] = '\0';
+        raw_fields(buf_cstr(&r->body), code, msg, sizeof code);
     if (!code[0]) {
         if (r->status == 404 && strcmp(q->method, "HEAD") == 0)
             snprintf(code, sizeof code, "NotFound");
@@ -816,8 +831,8 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
             snprintf(code, sizeof code, "HTTP%ld", r->status);
     }
     if (strcmp(code, "NoSuchKey") == 0 || (r->status == 404 && strcmp(code, "NotFound") == 0))
-        return lerr_set(err, LERR_NOT_FOUND, "s3: %s s3://%s/%s: no such object", q->op,
-                        q->bucket, q->key);
+        return lerr_set(err, LERR_NOT_FOUND, "s3: %s s3://%s/%s: no such object", q->op, q->bucket,
+                        q->key);
     return lerr_set(err, LERR_IO, "s3: %s s3://%s/%s at %s: HTTP %ld %s%s%s (%s)", q->op,
                     q->bucket, q->key, c->shown, r->status, code, msg[0] ? ": " : "", msg,
                     hint(code, r->status, q->bucket));
@@ -834,8 +849,8 @@ static void resp_init(struct resp *r)
 int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_object_info *info,
             struct lerr *err)
 {
-    struct req q = {.op = "HEAD", .method = "HEAD", .bucket = bucket, .key = key, .in_fd = -1,
-                    .out_fd = -1};
+    struct req q = {
+        .op = "HEAD", .method = "HEAD", .bucket = bucket, .key = key, .in_fd = -1, .out_fd = -1};
     struct resp r;
     resp_init(&r);
     int rc = request(c, &q, &r, err);
@@ -848,8 +863,8 @@ int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_
 int s3_get_file(struct s3_client *c, const char *bucket, const char *key, int fd,
                 struct s3_object_info *info, struct lerr *err)
 {
-    struct req q = {.op = "GET", .method = "GET", .bucket = bucket, .key = key, .in_fd = -1,
-                    .out_fd = fd};
+    struct req q = {
+        .op = "GET", .method = "GET", .bucket = bucket, .key = key, .in_fd = -1, .out_fd = fd};
     struct resp r;
     resp_init(&r);
     int rc = request(c, &q, &r, err);
@@ -861,8 +876,12 @@ int s3_get_file(struct s3_client *c, const char *bucket, const char *key, int fd
 
 int s3_delete(struct s3_client *c, const char *bucket, const char *key, struct lerr *err)
 {
-    struct req q = {.op = "DELETE", .method = "DELETE", .bucket = bucket, .key = key,
-                    .in_fd = -1, .out_fd = -1};
+    struct req q = {.op = "DELETE",
+                    .method = "DELETE",
+                    .bucket = bucket,
+                    .key = key,
+                    .in_fd = -1,
+                    .out_fd = -1};
     struct resp r;
     resp_init(&r);
     int rc = request(c, &q, &r, err);
@@ -897,8 +916,13 @@ int s3_list(struct s3_client *c, const char *bucket, const char *prefix, s3_list
             rc = nomem(err);
             break;
         }
-        struct req q = {.op = "ListObjectsV2", .method = "GET", .bucket = bucket, .key = "",
-                        .query = buf_cstr(&qs), .in_fd = -1, .out_fd = -1};
+        struct req q = {.op = "ListObjectsV2",
+                        .method = "GET",
+                        .bucket = bucket,
+                        .key = "",
+                        .query = buf_cstr(&qs),
+                        .in_fd = -1,
+                        .out_fd = -1};
         rc = request(c, &q, &r, err);
         buf_free(&qs);
         if (rc)
@@ -950,9 +974,16 @@ static int multipart(struct s3_client *c, const char *bucket, const char *key, i
     uint64_t nparts = (size + part - 1) / part;
     struct resp r;
     resp_init(&r);
-    struct req q = {.op = "CreateMultipartUpload", .method = "POST", .bucket = bucket,
-                    .key = key, .query = "uploads=", .mem = "", .mem_len = 0, .in_fd = -1,
-                    .out_fd = -1, .sha256 = sha256};
+    struct req q = {.op = "CreateMultipartUpload",
+                    .method = "POST",
+                    .bucket = bucket,
+                    .key = key,
+                    .query = "uploads=",
+                    .mem = "",
+                    .mem_len = 0,
+                    .in_fd = -1,
+                    .out_fd = -1,
+                    .sha256 = sha256};
     int rc = request(c, &q, &r, err);
     char upload_id[1024];
     struct fields f = {{"UploadId", NULL, NULL}, {upload_id, NULL, NULL}, sizeof upload_id, ""};
@@ -975,8 +1006,15 @@ static int multipart(struct s3_client *c, const char *bucket, const char *key, i
         snprintf(query, sizeof query, "partNumber=%llu&uploadId=%s", (unsigned long long)(i + 1),
                  buf_cstr(&idq));
         uint64_t off = i * part, len = size - off < part ? size - off : part;
-        struct req pq = {.op = "UploadPart", .method = "PUT", .bucket = bucket, .key = key,
-                         .query = query, .in_fd = fd, .in_off = off, .in_len = len, .out_fd = -1};
+        struct req pq = {.op = "UploadPart",
+                         .method = "PUT",
+                         .bucket = bucket,
+                         .key = key,
+                         .query = query,
+                         .in_fd = fd,
+                         .in_off = off,
+                         .in_len = len,
+                         .out_fd = -1};
         rc = request(c, &pq, &r, err);
         if (rc == 0 && !r.etag[0])
             rc = lerr_set(err, LERR_IO, "s3: UploadPart %llu of s3://%s/%s at %s: no ETag",
@@ -994,9 +1032,15 @@ static int multipart(struct s3_client *c, const char *bucket, const char *key, i
     char query[4200];
     snprintf(query, sizeof query, "uploadId=%s", buf_cstr(&idq));
     if (rc == 0) {
-        struct req cq = {.op = "CompleteMultipartUpload", .method = "POST", .bucket = bucket,
-                         .key = key, .query = query, .mem = buf_cstr(&done),
-                         .mem_len = done.len, .in_fd = -1, .out_fd = -1};
+        struct req cq = {.op = "CompleteMultipartUpload",
+                         .method = "POST",
+                         .bucket = bucket,
+                         .key = key,
+                         .query = query,
+                         .mem = buf_cstr(&done),
+                         .mem_len = done.len,
+                         .in_fd = -1,
+                         .out_fd = -1};
         rc = request(c, &cq, &r, err);
         /* S3 may answer 200 and then an <Error> in the body */
         char code[256], msg[256];
@@ -1007,8 +1051,13 @@ static int multipart(struct s3_client *c, const char *bucket, const char *key, i
                           bucket, key, c->shown, code, msg);
     }
     if (rc) {
-        struct req aq = {.op = "AbortMultipartUpload", .method = "DELETE", .bucket = bucket,
-                         .key = key, .query = query, .in_fd = -1, .out_fd = -1};
+        struct req aq = {.op = "AbortMultipartUpload",
+                         .method = "DELETE",
+                         .bucket = bucket,
+                         .key = key,
+                         .query = query,
+                         .in_fd = -1,
+                         .out_fd = -1};
         struct lerr ae;
         lerr_init(&ae);
         if (request(c, &aq, &r, &ae) != 0)
@@ -1038,8 +1087,15 @@ int s3_put_file(struct s3_client *c, const char *bucket, const char *key, const 
     if (size > c->threshold) {
         rc = multipart(c, bucket, key, fd, size, sha256, err);
     } else {
-        struct req q = {.op = "PUT", .method = "PUT", .bucket = bucket, .key = key, .in_fd = fd,
-                        .in_off = 0, .in_len = size, .out_fd = -1, .sha256 = sha256};
+        struct req q = {.op = "PUT",
+                        .method = "PUT",
+                        .bucket = bucket,
+                        .key = key,
+                        .in_fd = fd,
+                        .in_off = 0,
+                        .in_len = size,
+                        .out_fd = -1,
+                        .sha256 = sha256};
         struct resp r;
         resp_init(&r);
         rc = request(c, &q, &r, err);

@@ -44,11 +44,11 @@
 #include "util/util.h"
 
 struct s3_config {
-    const char *endpoint;      /* "http://127.0.0.1:9000"; NULL/"": AWS, virtual-host style */
-    const char *region;        /* NULL/"": us-east-1 */
-    const char *access_key;    /* required */
-    const char *secret_key;    /* required */
-    const char *session_token; /* NULL/"": none */
+    const char *endpoint;         /* "http://127.0.0.1:9000"; NULL/"": AWS, virtual-host style */
+    const char *region;           /* NULL/"": us-east-1 */
+    const char *access_key;       /* required */
+    const char *secret_key;       /* required */
+    const char *session_token;    /* NULL/"": none */
     uint64_t multipart_threshold; /* objects above this are uploaded in parts (0: 64 MiB) */
     uint64_t part_size;           /* (0: 16 MiB; S3 wants >= 5 MiB except the last) */
     int max_attempts;             /* per request, retries included (0: 6) */
