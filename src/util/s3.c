@@ -569,7 +569,8 @@ struct req {
     const char *op; /* for messages: "PUT", "GET", "ListObjectsV2", ... */
     const char *method;
     const char *bucket, *key, *query;
-    const char *mem; /* a body from memory (POST), or */
+    const char *shown_key; /* named in messages instead of key (a listing's prefix) */
+    const char *mem;       /* a body from memory (POST), or */
     size_t mem_len;
     int in_fd; /* a body from a file range (PUT), -1: none */
     uint64_t in_off, in_len;
@@ -762,6 +763,7 @@ static const char *hint(const char *code, long status, const char *bucket)
 static int request(struct s3_client *c, const struct req *q, struct resp *r, struct lerr *err)
 {
     char *url = make_url(c, q->bucket, q->key, q->query);
+    const char *key = q->shown_key ? q->shown_key : q->key;
     if (!url)
         return nomem(err);
     int delay = c->backoff_ms;
@@ -770,13 +772,13 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
         if (q->out_fd >= 0 &&
             (ftruncate(q->out_fd, 0) != 0 || lseek(q->out_fd, 0, SEEK_SET) < 0)) {
             rc = lerr_set(err, LERR_IO, "s3: %s s3://%s/%s: cannot reset the local file: %s",
-                          q->op, q->bucket, q->key, strerror(errno));
+                          q->op, q->bucket, key, strerror(errno));
             break;
         }
         CURLcode cc = attempt(c, q, url, r);
         if (r->werr) {
             rc = lerr_set(err, LERR_IO, "s3: %s s3://%s/%s: local file: %s (check the disk)",
-                          q->op, q->bucket, q->key, strerror(r->werr));
+                          q->op, q->bucket, key, strerror(r->werr));
             break;
         }
         if (cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && r->body.failed)) {
@@ -784,7 +786,7 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
                      ? nomem(err)
                      : lerr_set(err, LERR_IO,
                                 "s3: %s s3://%s/%s: the response body is larger than %u bytes",
-                                q->op, q->bucket, q->key, BODY_CAP);
+                                q->op, q->bucket, key, BODY_CAP);
             break;
         }
         bool retry = cc != CURLE_OK || r->status >= 500 || r->status == 429;
@@ -800,7 +802,7 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
                 rc = lerr_set(err, LERR_IO,
                               "s3: %s s3://%s/%s: %s, after %d attempts (check the endpoint: "
                               "--s3-endpoint or AWS_ENDPOINT_URL, and that the store is up)",
-                              q->op, q->bucket, q->key, why, n);
+                              q->op, q->bucket, key, why, n);
                 break;
             }
             /* a final 5xx: its code and message below */
@@ -811,7 +813,7 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
         if (util_random_bytes(rb, sizeof rb, &(struct lerr){0}) == 0)
             jitter = (int)((rb[0] << 8 | rb[1]) % (unsigned)(delay / 2 + 1));
         log_msg(LOG_WARN, "s3", "%s s3://%s/%s: %s; retrying in %d ms (attempt %d of %d)", q->op,
-                q->bucket, q->key, why, delay + jitter, n + 1, c->attempts);
+                q->bucket, key, why, delay + jitter, n + 1, c->attempts);
         sleep_ms(delay + jitter);
         delay = delay * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : delay * 2;
     }
@@ -832,9 +834,9 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
     }
     if (strcmp(code, "NoSuchKey") == 0 || (r->status == 404 && strcmp(code, "NotFound") == 0))
         return lerr_set(err, LERR_NOT_FOUND, "s3: %s s3://%s/%s: no such object", q->op, q->bucket,
-                        q->key);
+                        key);
     return lerr_set(err, LERR_IO, "s3: %s s3://%s/%s at %s: HTTP %ld %s%s%s (%s)", q->op,
-                    q->bucket, q->key, c->shown, r->status, code, msg[0] ? ": " : "", msg,
+                    q->bucket, key, c->shown, r->status, code, msg[0] ? ": " : "", msg,
                     hint(code, r->status, q->bucket));
 }
 
@@ -920,6 +922,7 @@ int s3_list(struct s3_client *c, const char *bucket, const char *prefix, s3_list
                         .method = "GET",
                         .bucket = bucket,
                         .key = "",
+                        .shown_key = prefix,
                         .query = buf_cstr(&qs),
                         .in_fd = -1,
                         .out_fd = -1};
