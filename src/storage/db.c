@@ -214,6 +214,37 @@ void storage_db_unlock(struct storage_db *db, const char *name)
     storage_db_put(db, t);
 }
 
+struct drop_objects {
+    struct segstore *store;
+    size_t n;
+};
+
+static int drop_object(void *ctx, const char *name)
+{
+    struct drop_objects *d = ctx;
+    struct lerr err;
+    lerr_init(&err);
+    if (segstore_remove(d->store, name, &err) == 0)
+        d->n++;
+    else
+        log_msg(LOG_WARN, "storage", "%s", err.msg);
+    return 0;
+}
+
+/* A dropped table's objects in the store (those of a table that was open go as its
+ * segments are released; this also takes a never-opened table's, and strays). */
+static void drop_store_objects(struct storage_db *db, const char *table_id, const char *dir)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct drop_objects d = {NULL, 0};
+    if (segstore_s3_new(db->opts.s3, table_id, dir, &d.store, &err) == 0)
+        segstore_list(d.store, drop_object, &d, &err);
+    if (err.code)
+        log_msg(LOG_WARN, "storage", "dropped table %s: its objects stay: %s", table_id, err.msg);
+    segstore_unref(d.store);
+}
+
 void storage_db_dropped(struct storage_db *db, const char *name, const char *table_id)
 {
     pthread_mutex_lock(&db->mu);
@@ -237,6 +268,8 @@ void storage_db_dropped(struct storage_db *db, const char *name, const char *tab
     if (util_uuid_valid(table_id)) {
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/tables/%s", db->dir, table_id);
+        if (db->opts.s3)
+            drop_store_objects(db, table_id, dir);
         struct lerr err;
         lerr_init(&err);
         if (util_remove_tree(dir, &err))

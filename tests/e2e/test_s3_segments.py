@@ -192,7 +192,24 @@ try:
     c.eq(wait_for(lambda: count_sum(s, "ev") == expect(0, 5000), timeout=30) and
          count_sum(s, "ev"), expect(0, 5000), "and still 5000 after another kill -9")
     s.req("PUT", f"/v2/jobs/{jid}", {"desiredExecutionStatus": "canceled"})
+    wait_for(lambda: s.req("GET", f"/v2/jobs/{jid}").json.get("executionStatus") == "canceled")
+    r = s.req("DELETE", "/v2/tables/ev")
+    c.ok(r.status in (200, 202, 204), "table dropped", f"{r.status} {r.raw[:300]}")
+    c.ok(wait_for(lambda: not store.objects(f"{PREFIX}/{tid}"), timeout=20),
+         "a dropped table's objects are deleted from the store",
+         str(sorted(store.objects(f"{PREFIX}/{tid}"))[:5]))
     s.stop()
+
+    # ---- bad flags: said at start, with what to write ----
+    for args, want in ((["--segments", "gs://b/x"], "not an s3:// URL"),
+                       (["--segments", "s3://Lake_1/x"], "bucket names hold only"),
+                       (["--segments", "s3://lake/x", "--segment-cache-size", "10Q"],
+                        "--segment-cache-size '10Q' is not a size")):
+        p = subprocess.run([BIN, "serve", "--data-dir", s.data_dir, "--listen",
+                            f"127.0.0.1:{free_port()}"] + args,
+                           env=dict(os.environ, **ENV), capture_output=True, timeout=60)
+        err = p.stderr.decode("utf-8", "replace")
+        c.ok(p.returncode != 0 and want in err, f"{args}: refused, saying {want!r}", err[-400:])
 
     # ---- 3. a bucket that does not exist ----
     bad_dir = tempfile.mkdtemp(prefix="lodestar-e2e-")
