@@ -163,6 +163,90 @@ static void proxy_fail(int n)
     CHECK(system(cmd) == 0);
 }
 
+/* ---- the XML reader (no server) ------------------------------------------------- */
+
+struct parsed {
+    char keys[4][64];
+    uint64_t sizes[4];
+    size_t n;
+};
+
+static int take_key(void *ctx, const char *key, uint64_t size)
+{
+    struct parsed *p = ctx;
+    if (p->n < 4) {
+        snprintf(p->keys[p->n], sizeof p->keys[0], "%s", key);
+        p->sizes[p->n] = size;
+    }
+    p->n++;
+    return 0;
+}
+
+static int parse(const char *xml, struct parsed *p, bool *more, char *token, struct lerr *err)
+{
+    memset(p, 0, sizeof *p);
+    lerr_init(err);
+    return s3_list_parse(xml, strlen(xml), take_key, p, more, token, 32, err);
+}
+
+static void test_parse(void)
+{
+    struct parsed p;
+    bool more;
+    char token[32];
+    struct lerr err;
+    CHECK_EQ_INT(parse("<?xml version=\"1.0\"?>\n<ListBucketResult xmlns=\"x\"><IsTruncated>"
+                       "true</IsTruncated><NextContinuationToken>a+b/c=</NextContinuationToken>"
+                       "<Contents><Key>k&amp;&lt;&#x20AC;&#252;&quot;</Key><Size>12345678901"
+                       "</Size></Contents><Contents><Size>0</Size><Key><![CDATA[<raw>&amp;]]>"
+                       "</Key></Contents><!-- note --></ListBucketResult>",
+                       &p, &more, token, &err),
+                 0);
+    CHECK_EQ_INT(p.n, 2);
+    CHECK_EQ_STR(p.keys[0], "k&<\xe2\x82\xac\xc3\xbc\"");
+    CHECK_EQ_INT(p.sizes[0], 12345678901ull);
+    CHECK_EQ_STR(p.keys[1], "<raw>&amp;");
+    CHECK(more);
+    CHECK_EQ_STR(token, "a+b/c=");
+    CHECK_EQ_INT(parse("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>", &p,
+                       &more, token, &err),
+                 0);
+    CHECK(!more && p.n == 0 && token[0] == '\0');
+    static const struct {
+        const char *xml, *msg;
+    } bad[] = {
+        {"<ListBucketResult><Contents><Key>a&uuml;</Key></Contents></ListBucketResult>",
+         "byte 34: unknown entity"},
+        {"<ListBucketResult><Contents><Key>a</Kez></Contents></ListBucketResult>",
+         "byte 34: end tag does not match"},
+        {"<ListBucketResult><Contents><Key>a</Key>", "document ends inside an element"},
+        {"<Error><Code>x</Code></Error>", "root element is <Error>"},
+        {"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>", "no <Key>"},
+        {"<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>",
+         "<Size> of the listing is '-1'"},
+        {"<ListBucketResult><NextContinuationToken>0123456789012345678901234567890123"
+         "</NextContinuationToken></ListBucketResult>",
+         "longer than 31 bytes"},
+        {"<ListBucketResult><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a>",
+         "nested deeper than 16"},
+        {"<ListBucketResult>&#0;</ListBucketResult>", "U+0000"},
+        {"<ListBucketResult></ListBucketResult><x/>", "a second root element"},
+        {"", "no root element"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = parse(bad[i].xml, &p, &more, token, &err);
+        CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, bad[i].msg), "bad[%zu]: rc %d, '%s'", i,
+                  rc, err.msg);
+    }
+    char *big = malloc(6000);
+    strcpy(big, "<ListBucketResult><Contents><Key>");
+    memset(big + strlen(big), 'k', 5000);
+    strcpy(big + 33 + 5000, "</Key></Contents></ListBucketResult>");
+    CHECK_EQ_INT(parse(big, &p, &more, token, &err), LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "longer than 4096") != NULL, "%s", err.msg);
+    free(big);
+}
+
 /* ---- the client ---------------------------------------------------------------- */
 
 static void test_config(void)
@@ -576,6 +660,7 @@ int main(void)
     proxyport = s3port > 0 ? spawn_ready(pargv, &proxypid) : -1;
     CHECK_MSG(s3port > 0 && proxyport > 0, "s3rver (%d) and the proxy (%d) start", s3port,
               proxyport);
+    test_parse();
     if (s3port > 0 && proxyport > 0) {
         test_config();
         struct s3_client *direct = client(s3port, "S3RVER", "S3RVER", 3);
