@@ -682,8 +682,9 @@ static CURLcode attempt(struct s3_client *c, const struct req *q, const char *ur
     }
     struct curl_slist *hdrs = NULL, *t;
     char meta[128];
-    bool ok = (t = curl_slist_append(hdrs, sha_hdr)) != NULL && (hdrs = t) &&
-              (t = curl_slist_append(hdrs, "Expect:")) != NULL && (hdrs = t);
+    /* no "Expect:" to turn 100-continue off: libcurl would sign the emptied header, and
+     * a store that checks signatures would not see it */
+    bool ok = (t = curl_slist_append(hdrs, sha_hdr)) != NULL && (hdrs = t);
     if (ok && c->token_hdr)
         ok = (t = curl_slist_append(hdrs, c->token_hdr)) != NULL && (hdrs = t);
     if (ok && q->sha256) {

@@ -382,6 +382,24 @@ static void test_multipart(struct s3_client *c)
     CHECK_EQ_STR(info.sha256, "feedbeef");
     free(got);
     free(p);
+
+    /* one PUT of 1.5 MiB (libcurl sends Expect: 100-continue past 1 MiB), signature checked */
+    n = 1536 * 1024;
+    p = calloc(1, n);
+    p[n - 1] = 7;
+    write_file(src, p, n);
+    struct s3_config cfg = {
+        .endpoint = endpoint(proxyport), .access_key = "S3RVER", .secret_key = "S3RVER"};
+    struct s3_client *one = NULL;
+    CHECK_EQ_INT(s3_client_new(&cfg, &one, &err), 0);
+    lerr_init(&err);
+    CHECK_MSG(one && s3_put_file(one, BUCKET, "mp/one.seg", src, NULL, &err) == 0, "put: %s",
+              err.msg);
+    lerr_init(&err);
+    CHECK_MSG(one && s3_head(one, BUCKET, "mp/one.seg", &info, &err) == 0 && info.size == n,
+              "head: %s", err.msg);
+    s3_client_free(one);
+    free(p);
 }
 
 static void test_errors(void)

@@ -46,6 +46,9 @@ def check_sig(method, raw_path, headers, body):
     for need in ("host", "x-amz-content-sha256", "x-amz-date"):
         if need not in signed:
             return need + " is not signed"
+    for h in signed:
+        if h not in headers:
+            return f"signed header {h} is not in the request"
     payload = headers.get("x-amz-content-sha256", "")
     if payload != "UNSIGNED-PAYLOAD" and payload != hashlib.sha256(body).hexdigest():
         return "x-amz-content-sha256 is not the body's SHA-256"
