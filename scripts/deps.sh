@@ -64,6 +64,12 @@ if [ ! -d "$ROOT/tests/e2e/protobuf_client/node_modules/protobufjs" ] ||
   echo "deps: npm ci in tests/e2e/protobuf_client"
   (cd "$ROOT/tests/e2e/protobuf_client" && npm ci --no-audit --no-fund)
 fi
+# s3rver, an S3-compatible object store (pinned by its package-lock.json), for the segment
+# store's tests: tests/unit/test_s3.c and tests/e2e/test_s3_segments.py (tests/e2e/s3/s3rver.js).
+if [ ! -d "$ROOT/tests/e2e/s3/node_modules/s3rver" ]; then
+  echo "deps: npm ci in tests/e2e/s3"
+  (cd "$ROOT/tests/e2e/s3" && npm ci --no-audit --no-fund)
+fi
 # bench/bench_query_duckdb.sh's reference: DuckDB's node API, pinned by its package-lock.json.
 if [ ! -d "$ROOT/bench/duckdb/node_modules/@duckdb/node-api" ]; then
   echo "deps: npm ci in bench/duckdb"

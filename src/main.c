@@ -42,7 +42,10 @@ static const struct command_help {
 } helps[] = {
     {"serve",
      "lodestar serve [--data-dir DIR] [--listen HOST:PORT] [--log-format text|json]\n"
-     "               [--metrics-listen HOST:PORT] [--catalog postgresql://USER@HOST:PORT/DB]",
+     "               [--metrics-listen HOST:PORT] [--catalog postgresql://USER@HOST:PORT/DB]\n"
+     "               [--segments s3://BUCKET/PREFIX] [--s3-endpoint URL]\n"
+     "               [--segment-cache-size BYTES] [--node-id NAME] [--advertise URL]\n"
+     "               [--push-kafka BOOTSTRAP] [--config FILE]",
      "the server (defaults: ./lodestar-data, 127.0.0.1:8088)",
      "  the web console is at http://HOST:PORT/console (it asks for an API key);\n"
      "  GET /health and GET /ready answer without a key\n"
@@ -58,6 +61,23 @@ static const struct command_help {
      "  --metrics-listen HOST:PORT  also serve GET /metrics there without a key (for\n"
      "                        Prometheus on a private address; /metrics on --listen\n"
      "                        keeps needing a key)\n"
+     "  --segments s3://BUCKET/PREFIX  keep segments in an S3-compatible object store,\n"
+     "                        DIR caching them (also LODESTAR_SEGMENTS; credentials:\n"
+     "                        AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,\n"
+     "                        AWS_REGION)\n"
+     "  --s3-endpoint URL     the store's endpoint, path-style (also AWS_ENDPOINT_URL;\n"
+     "                        default: AWS)\n"
+     "  --segment-cache-size BYTES  the local segment cache's bound, with K, M, G or T\n"
+     "                        (default 10G; open segments are never evicted)\n"
+     "  --node-id NAME        this server among the nodes of its catalog (HOST:PORT)\n"
+     "  --advertise URL       its API address for the other nodes (http://HOST:PORT)\n"
+     "  --push-kafka BOOTSTRAP  push connections on Kafka: a push is answered once Kafka\n"
+     "                        holds it (acks=all), and jobs read its topic\n"
+     "  --config FILE         settings as \"name = value\" lines, names the flags above\n"
+     "                        without dashes (also LODESTAR_CONFIG); every flag is also\n"
+     "                        LODESTAR_<FLAG> (LODESTAR_NODE_ID, ...); the command line\n"
+     "                        wins over the environment, which wins over the file\n"
+     "  LODESTAR_CLUSTER_SECRET  the same value on every node of a cluster\n"
      "environment (sizes: bytes, or with K, M or G; README \"Configuration\"):\n"
      "  LODESTAR_PERSIST_MAX_ROWS        realtime rows of a table before a persist (500000)\n"
      "  LODESTAR_PERSIST_MAX_BYTES       realtime bytes of a table before a persist (128M)\n"
@@ -233,6 +253,44 @@ static uint64_t env_u64(const char *name)
     return v && *v && !*end ? x : 0;
 }
 
+/* BYTES, or with a K, M, G or T suffix (powers of 1024); false when malformed. */
+static bool parse_bytes(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || v[0] == '-' || errno)
+        return false;
+    int shift = 0;
+    switch (*end) {
+    case 'K':
+    case 'k':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        shift = 30;
+        end++;
+        break;
+    case 'T':
+    case 't':
+        shift = 40;
+        end++;
+        break;
+    default: break;
+    }
+    if (*end || x == 0 || x > (UINT64_MAX >> shift))
+        return false;
+    *out = (uint64_t)x << shift;
+    return true;
+}
+
 /*
  * The data directory holds connection secrets, API key hashes and every
  * event: the server creates it 0700 and everything in it 0600 (umask 077,
@@ -313,9 +371,9 @@ static void tune_malloc(void)
 }
 
 /* serve's value-taking flags: each also a config-file setting and a LODESTAR_<FLAG> variable */
-static const char *const serve_flags[] = {"data-dir",       "catalog",    "listen",
-                                          "metrics-listen", "log-format", "node-id",
-                                          "advertise",      "push-kafka", NULL};
+static const char *const serve_flags[] = {
+    "data-dir",  "catalog",    "listen",   "metrics-listen", "log-format",         "node-id",
+    "advertise", "push-kafka", "segments", "s3-endpoint",    "segment-cache-size", NULL};
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -344,12 +402,19 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "lodestar serve: %s\n", msg);
         return 2;
     }
+    const char *cache_size = NULL;
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = opt_value(argc, argv, &i, "--data-dir"))) {
             o.data_dir = v;
         } else if ((v = opt_value(argc, argv, &i, "--catalog"))) {
             o.catalog = v;
+        } else if ((v = opt_value(argc, argv, &i, "--segments"))) {
+            o.segments = v;
+        } else if ((v = opt_value(argc, argv, &i, "--s3-endpoint"))) {
+            o.s3_endpoint = v;
+        } else if ((v = opt_value(argc, argv, &i, "--segment-cache-size"))) {
+            cache_size = v;
         } else if ((v = opt_value(argc, argv, &i, "--listen"))) {
             o.listen = v;
         } else if ((v = opt_value(argc, argv, &i, "--metrics-listen"))) {
@@ -379,6 +444,13 @@ static int cmd_serve(int argc, char **argv)
         return 2;
     }
     log_set_json(log_format && strcmp(log_format, "json") == 0);
+    if (cache_size && !parse_bytes(cache_size, &o.segment_cache_bytes)) {
+        fprintf(stderr,
+                "lodestar serve: --segment-cache-size '%s' is not a size: write bytes, or a "
+                "number with K, M, G or T (10G)\n",
+                cache_size);
+        return 2;
+    }
     struct lerr err;
     lerr_init(&err);
     check_data_dir(o.data_dir);

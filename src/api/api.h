@@ -54,6 +54,12 @@ struct api_opts {
     const char *version;        /* the binary's version, shown per node */
     /* push connections on Kafka (bootstrap servers), acknowledged after acks=all; NULL: local logs */
     const char *push_kafka;
+    /* NULL: segments in data_dir. "s3://BUCKET/PREFIX": in that object store
+     * (endpoint: s3_endpoint, else AWS_ENDPOINT_URL, else AWS), data_dir
+     * caching up to segment_cache_bytes of them (0: 10 GiB) */
+    const char *segments;
+    const char *s3_endpoint;
+    uint64_t segment_cache_bytes;
 };
 
 /*

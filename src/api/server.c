@@ -1297,9 +1297,22 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         return err->code;
     }
     ingest.pushtopic = srv.pushtopic;
-    if (catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err) ||
-        storage_db_open(o->data_dir, &dbo, &srv.db, err) ||
-        pushreg_open(o->data_dir, o->ingest.push_segment_bytes, &srv.pushes, err) ||
+    if (o->segments && o->segments[0]) { /* the db holds the store's base from here on */
+        struct segstore_s3_opts so = {
+            .url = o->segments, .endpoint = o->s3_endpoint, .cache_bytes = o->segment_cache_bytes};
+        if (segstore_s3_base_new(&so, &dbo.s3, err)) {
+            server_close(&srv);
+            return err->code;
+        }
+        log_msg(
+            LOG_INFO, "server", "segments in %s (local cache in %s/tables, at most %llu bytes)",
+            o->segments, o->data_dir,
+            (unsigned long long)(o->segment_cache_bytes ? o->segment_cache_bytes : 10ull << 30));
+    }
+    int orc = catalog_project_default(srv.cat, &srv.project, err) || ensure_admin_key(&srv, err) ||
+              storage_db_open(o->data_dir, &dbo, &srv.db, err);
+    segstore_s3_base_unref(dbo.s3);
+    if (orc || pushreg_open(o->data_dir, o->ingest.push_segment_bytes, &srv.pushes, err) ||
         ingest_runtime_start(srv.cat, srv.db, srv.pushes, o->data_dir, &ingest, &srv.rt, err)) {
         server_close(&srv);
         return err->code;

@@ -36,6 +36,8 @@ int storage_db_open(const char *dir, const struct storage_db_opts *opts, struct 
         return lerr_set(err, LERR_NOMEM, "out of memory");
     snprintf(db->dir, sizeof db->dir, "%s", dir);
     db->opts = *opts;
+    if (db->opts.s3)
+        segstore_s3_base_ref(db->opts.s3);
     pthread_mutex_init(&db->mu, NULL);
     *out = db;
     return 0;
@@ -57,6 +59,7 @@ void storage_db_close(struct storage_db *db)
         db->tables = t->next;
         table_free(t);
     }
+    segstore_s3_base_unref(db->opts.s3);
     pthread_mutex_destroy(&db->mu);
     free(db);
 }
@@ -78,7 +81,11 @@ static int open_table(struct storage_db *db, struct storage_db_table *t, struct 
             .nknown = d.nknown,
             .known_chunks = d.known_chunks,
         };
-        rc = storage_table_open(dir, t->name_buf, &d.schema, &oo, &t->st, err);
+        if (db->opts.s3)
+            rc = segstore_s3_new(db->opts.s3, t->id_buf, dir, &oo.store, err);
+        if (!rc)
+            rc = storage_table_open(dir, t->name_buf, &d.schema, &oo, &t->st, err);
+        segstore_unref(oo.store); /* the table holds its own reference */
     }
     arena_destroy(&mem);
     return rc;
@@ -207,6 +214,37 @@ void storage_db_unlock(struct storage_db *db, const char *name)
     storage_db_put(db, t);
 }
 
+struct drop_objects {
+    struct segstore *store;
+    size_t n;
+};
+
+static int drop_object(void *ctx, const char *name)
+{
+    struct drop_objects *d = ctx;
+    struct lerr err;
+    lerr_init(&err);
+    if (segstore_remove(d->store, name, &err) == 0)
+        d->n++;
+    else
+        log_msg(LOG_WARN, "storage", "%s", err.msg);
+    return 0;
+}
+
+/* A dropped table's objects in the store (those of a table that was open go as its
+ * segments are released; this also takes a never-opened table's, and strays). */
+static void drop_store_objects(struct storage_db *db, const char *table_id, const char *dir)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct drop_objects d = {NULL, 0};
+    if (segstore_s3_new(db->opts.s3, table_id, dir, &d.store, &err) == 0)
+        segstore_list(d.store, drop_object, &d, &err);
+    if (err.code)
+        log_msg(LOG_WARN, "storage", "dropped table %s: its objects stay: %s", table_id, err.msg);
+    segstore_unref(d.store);
+}
+
 void storage_db_dropped(struct storage_db *db, const char *name, const char *table_id)
 {
     pthread_mutex_lock(&db->mu);
@@ -230,6 +268,8 @@ void storage_db_dropped(struct storage_db *db, const char *name, const char *tab
     if (util_uuid_valid(table_id)) {
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/tables/%s", db->dir, table_id);
+        if (db->opts.s3)
+            drop_store_objects(db, table_id, dir);
         struct lerr err;
         lerr_init(&err);
         if (util_remove_tree(dir, &err))

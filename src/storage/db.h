@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "storage/segstore.h"
 #include "storage/storage.h"
 
 struct storage_db;
@@ -68,6 +69,10 @@ struct storage_db_opts {
     struct storage_limits limits; /* realtime bounds of each table (0: storage's) */
     storage_db_describe_fn describe;
     void *describe_ctx;
+    /* NULL: segment files in dir/tables/<id>. Else every table's segments are
+     * objects under the S3 base's PREFIX/<id>/, with dir/tables/<id> as their
+     * local cache (segstore.h); the db holds a reference until closed. */
+    struct segstore_s3_base *s3;
 };
 
 /* Tables live in dir/tables/<id>; the directory is created. No table opens yet. */
@@ -108,7 +113,7 @@ void storage_db_lock(struct storage_db *db, const char *name);
 void storage_db_unlock(struct storage_db *db, const char *name);
 
 /* After the store dropped the table: forget it (once its last user is done)
- * and delete its directory tables/<id>. */
+ * and delete its directory tables/<id> (and, over S3, its objects). */
 void storage_db_dropped(struct storage_db *db, const char *name, const char *table_id);
 
 /* Records what a compaction changed, for storage_db_compact(). */

@@ -6,7 +6,8 @@
  * behind the same table later (DESIGN.md's cluster plan), with the temp
  * file on local disk and put() uploading it.
  *
- * Entry points: segstore_local_new(), segstore_ref/unref(),
+ * Entry points: segstore_local_new(), segstore_s3_base_new() and
+ * segstore_s3_new() (segstore_s3.c), segstore_ref/unref(),
  * segstore_temp_create(), segstore_put(), segstore_temp_abort(),
  * segstore_open(), segstore_close(), segstore_remove(), segstore_sync(),
  * segstore_list(), segstore_remove_temps(), segstore_io_error().
@@ -33,6 +34,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/util.h"
 
@@ -59,7 +61,7 @@ struct segstore_map {
 typedef int (*segstore_name_fn)(void *ctx, const char *name);
 
 struct segstore_ops {
-    const char *kind; /* "local" */
+    const char *kind; /* "local", "s3" */
     int (*temp_create)(struct segstore *s, const char *name, struct segstore_temp *t,
                        struct lerr *err);
     /* fsync, close, publish under t->name durably; on failure nothing is visible */
@@ -120,5 +122,45 @@ int segstore_remove_temps(struct segstore *s, size_t *n, struct lerr *err);
  */
 int segstore_io_error(struct lerr *err, const char *what, const char *path, const char *dir,
                       int e);
+
+/* ---- the S3 store (segstore_s3.c) --------------------------------------------
+ *
+ * Segments as objects s3://BUCKET/PREFIX/<table>/<name>, with a bounded
+ * local cache: the table's directory holds the temp files and cached
+ * copies. put uploads the temp (its SHA-256 as x-amz-meta-sha256), then
+ * keeps it as the cached copy; open serves the cached copy or downloads
+ * one (checking the SHA-256: a mismatch is LERR_IO naming the object, and
+ * the bad copy is removed); remove deletes the object and the copy. The
+ * cache is one LRU over every table's copies (by bytes); a copy that is
+ * open (mapped) is never evicted, so the cache may exceed its size while
+ * more than that is open. Cached copies found at start-up are adopted
+ * (segments carry their own checksums, checked at open).
+ * Errors: as above, plus LERR_IO with the S3 client's message (s3.h).
+ */
+struct segstore_s3_base; /* the bucket, prefix, client and cache all tables share */
+
+struct segstore_s3_opts {
+    const char *url;      /* s3://BUCKET[/PREFIX] */
+    const char *endpoint; /* NULL: AWS_ENDPOINT_URL, else AWS itself */
+    uint64_t cache_bytes; /* the local cache's bound (0: 10 GiB) */
+    /* the S3 client's knobs (0: its defaults; s3.h) */
+    uint64_t multipart_threshold, part_size;
+    int max_attempts, backoff_ms;
+};
+
+/* Parses the URL, makes the client (credentials from AWS_*), and checks the
+ * bucket answers a listing. LERR_INVALID (bad URL, no credentials), LERR_IO. */
+int segstore_s3_base_new(const struct segstore_s3_opts *o, struct segstore_s3_base **out,
+                         struct lerr *err);
+/* Each table store holds a reference; the creator drops its own with unref. */
+struct segstore_s3_base *segstore_s3_base_ref(struct segstore_s3_base *b);
+void segstore_s3_base_unref(struct segstore_s3_base *b);
+/* The bytes the cache holds now (for tests and status). */
+uint64_t segstore_s3_cache_bytes(struct segstore_s3_base *b);
+
+/* A store for objects under PREFIX/<sub>/, caching in the local directory
+ * cache_dir (which must exist). */
+int segstore_s3_new(struct segstore_s3_base *b, const char *sub, const char *cache_dir,
+                    struct segstore **out, struct lerr *err);
 
 #endif

@@ -88,6 +88,7 @@ NAME_PREFIXES = {
         "time_": "kept: ISO-8601 timestamps, shift/floor/ceil, units (time.h)",
         "period_": "kept: ISO-8601 periods (time.h)",
         "joda_": "kept: Joda patterns (time.h)",
+        "s3_": "kept: the S3 client (s3.h)",
     },
     "storage": {
         "rt_": "kept: the realtime buffer (storage_int.h)",
