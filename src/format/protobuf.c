@@ -26,6 +26,7 @@
  */
 #include "format/format_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1589,9 +1590,17 @@ static int text_value(struct format__ctx *c, struct dec *d, const struct pb_fiel
     return 0;
 }
 
-/* A whole number as the nd-json scanner reads its text. -2 on memory. */
-static int int_value(struct format__ctx *c, int64_t x, struct format_json_value *v)
+/* A whole number as the nd-json scanner reads its text; the text itself
+ * (v->raw) only when the field it goes to may read it (not `numeric`: a
+ * declared long, float or double field reads i or d). -2 on memory. */
+static int int_value(struct format__ctx *c, int64_t x, bool numeric, struct format_json_value *v)
 {
+    v->kind = FORMAT_JSON_KIND_NUMBER;
+    v->num_flags = FORMAT_JSON_NUM_INT;
+    v->i = x;
+    v->d = (double)x;
+    if (numeric)
+        return 0;
     char t[24];
     size_t k = sizeof t;
     uint64_t u = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
@@ -1608,12 +1617,8 @@ static int int_value(struct format__ctx *c, int64_t x, struct format_json_value 
         return -2;
     }
     memcpy(raw, t + k, n);
-    v->kind = FORMAT_JSON_KIND_NUMBER;
-    v->num_flags = FORMAT_JSON_NUM_INT;
     v->raw = raw;
     v->raw_len = n;
-    v->i = x;
-    v->d = (double)x;
     return 0;
 }
 
@@ -1626,13 +1631,31 @@ static bool whole(double x)
 /*
  * The value of top-level field f (occurrences from `head`, or absent) as
  * the nd-json scanner would read it from the JSON mapping's text: scalars
- * directly (strings pointing into the record), the rest through
- * text_value(). 0, -1 (err), -2 (memory).
+ * directly (strings pointing into the record), a Timestamp from its text,
+ * the rest through text_value(). `target`: the SQL type of the declared
+ * field it goes to, else SQL_NULL (discovery: everything is read).
+ * 0, -1 (err), -2 (memory).
  */
 static int field_value(struct format__ctx *c, struct dec *d, const struct pb_field *f,
-                       uint32_t head, struct format_json_value *v)
+                       uint32_t head, uint8_t target, struct format_json_value *v)
 {
     memset(v, 0, sizeof *v);
+    bool numeric = target == SQL_LONG || target == SQL_DOUBLE || target == SQL_FLOAT;
+    if (!f->repeated && f->type == T_MESSAGE && f->msg->wkt == WKT_TIMESTAMP &&
+        head != UINT32_MAX) {
+        /* "YYYY-MM-DDTHH:MM:SS[.f]Z": a JSON string without escapes */
+        const char *text;
+        size_t len;
+        int rc = field_text(c, d, f, head, &text, &len);
+        if (rc)
+            return rc;
+        v->kind = FORMAT_JSON_KIND_STRING;
+        v->raw = text;
+        v->raw_len = len;
+        v->str = text + 1;
+        v->str_len = len - 2;
+        return 0;
+    }
     if (f->repeated || f->type == T_MESSAGE || f->type == T_GROUP || f->type == T_BYTES)
         return text_value(c, d, f, head, v);
     if (head == UINT32_MAX) { /* no presence: the default */
@@ -1647,7 +1670,7 @@ static int field_value(struct format__ctx *c, struct dec *d, const struct pb_fie
             v->raw_len = 5;
             return 0;
         case T_ENUM: return text_value(c, d, f, head, v);
-        default: return int_value(c, 0, v);
+        default: return int_value(c, 0, numeric, v);
         }
     }
     uint32_t last = head;
@@ -1687,31 +1710,44 @@ static int field_value(struct format__ctx *c, struct dec *d, const struct pb_fie
                 }
                 return 0;
             }
-        return int_value(c, (int32_t)(uint32_t)x, v);
+        return int_value(c, (int32_t)(uint32_t)x, numeric, v);
     case T_INT32:
-    case T_SFIXED32: return int_value(c, (int32_t)(uint32_t)x, v);
+    case T_SFIXED32: return int_value(c, (int32_t)(uint32_t)x, numeric, v);
     case T_INT64:
-    case T_SFIXED64: return int_value(c, (int64_t)x, v);
+    case T_SFIXED64: return int_value(c, (int64_t)x, numeric, v);
     case T_UINT32:
-    case T_FIXED32: return int_value(c, (uint32_t)x, v);
+    case T_FIXED32: return int_value(c, (uint32_t)x, numeric, v);
     case T_UINT64:
     case T_FIXED64:
-        return x > INT64_MAX ? text_value(c, d, f, head, v) : int_value(c, (int64_t)x, v);
+        return x > INT64_MAX ? text_value(c, d, f, head, v) : int_value(c, (int64_t)x, numeric, v);
     case T_SINT32: {
         uint32_t u = (uint32_t)x;
-        return int_value(c, (int32_t)((u >> 1) ^ (0u - (u & 1))), v);
+        return int_value(c, (int32_t)((u >> 1) ^ (0u - (u & 1))), numeric, v);
     }
-    case T_SINT64: return int_value(c, (int64_t)((x >> 1) ^ (0 - (x & 1))), v);
+    case T_SINT64: return int_value(c, (int64_t)((x >> 1) ^ (0 - (x & 1))), numeric, v);
     case T_FLOAT: {
         uint32_t u = (uint32_t)x;
         float fl;
         memcpy(&fl, &u, sizeof fl);
-        return whole(fl) ? int_value(c, (int64_t)fl, v) : text_value(c, d, f, head, v);
+        return whole(fl) ? int_value(c, (int64_t)fl, numeric, v) : text_value(c, d, f, head, v);
     }
     case T_DOUBLE: {
         double db;
         memcpy(&db, &x, sizeof db);
-        return whole(db) ? int_value(c, (int64_t)db, v) : text_value(c, d, f, head, v);
+        if (whole(db))
+            return int_value(c, (int64_t)db, numeric, v);
+        /* A fraction: its text has a point or an exponent and reads back as
+         * db (put_double() writes round-trip digits). A declared numeric
+         * field reads only d, unless it warns with the text (a float past
+         * FLT_MAX, a long past int64). */
+        if (isfinite(db) && numeric && !(target == SQL_FLOAT && fabs(db) > FLT_MAX) &&
+            !(target == SQL_LONG &&
+              !(db >= -9223372036854775808.0 && db < 9223372036854775808.0))) {
+            v->kind = FORMAT_JSON_KIND_NUMBER;
+            v->d = db;
+            return 0;
+        }
+        return text_value(c, d, f, head, v);
     }
     default: return text_value(c, d, f, head, v);
     }
@@ -1719,8 +1755,29 @@ static int field_value(struct format__ctx *c, struct dec *d, const struct pb_fie
 
 /* flattenSpec paths: one that starts with a member name reads only that
  * top-level field's JSON; the others ("$", "$[0]") read the record's. */
+/* The JSON texts of top-level fields made while reading a record, for the
+ * flattenSpec paths that start at them. */
+#define FLAT_TEXTS 8
+struct flat_texts {
+    uint32_t k[FLAT_TEXTS];
+    const char *text[FLAT_TEXTS];
+    size_t len[FLAT_TEXTS];
+    size_t n;
+};
+
+/* Whether a flattenSpec path starts at top-level field f. */
+static bool flat_root(const struct format_plan *pl, const struct pb_field *f)
+{
+    for (size_t i = 0; i < pl->nflat; i++)
+        if (pl->flat[i].nsteps && pl->flat[i].steps[0].key &&
+            pl->flat[i].steps[0].key_len == f->name_len &&
+            memcmp(pl->flat[i].steps[0].key, f->name, f->name_len) == 0)
+            return true;
+    return false;
+}
+
 static int pb_flatten(struct format__ctx *c, struct dec *d, const struct format_pb_msg *m,
-                      size_t lbase, bool *need_whole)
+                      size_t lbase, const struct flat_texts *ft, bool *need_whole)
 {
     const struct format_plan *pl = c->pl;
     for (size_t i = 0; i < pl->nflat; i++) {
@@ -1740,11 +1797,20 @@ static int pb_flatten(struct format__ctx *c, struct dec *d, const struct format_
         uint32_t h = d->links[lbase + 2 * k];
         if (h == UINT32_MAX && f->presence)
             continue; /* left out of the JSON: not found */
-        const char *text;
-        size_t len;
-        int rc = field_text(c, d, f, h, &text, &len);
+        const char *text = NULL;
+        size_t len = 0;
+        for (size_t j = 0; j < ft->n && !text; j++)
+            if (ft->k[j] == k) {
+                text = ft->text[j];
+                len = ft->len[j];
+            }
+        int rc = text ? 0 : field_text(c, d, f, h, &text, &len);
         if (rc)
             return rc;
+        if (!format__ensure_scratch(c->p, len + 1)) {
+            c->nomem = true;
+            return -2;
+        }
         struct format_json_value v;
         struct lerr e;
         lerr_init(&e);
@@ -1768,6 +1834,8 @@ int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const c
     struct occ all = {UINT32_MAX, W_LEN, 0, d.base, s ? n : 0};
     size_t lbase, occ_mark;
     bool need_whole = false;
+    struct flat_texts ft;
+    ft.n = 0;
     int rc = open_level(&d, m, &all, 0, &lbase, &occ_mark);
     if (!rc && m->wkt != WKT_NONE) {
         lerr_set(c->err, LERR_INVALID,
@@ -1785,16 +1853,26 @@ int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const c
         struct format_json_member mem = {.key = f->name, .key_len = f->name_len, .index = k};
         uint32_t ref = format__member_target(c, &mem);
         if (ref == REF_EXCLUDED) {
-            /* not kept, but its bytes are checked as the JSON mapping would */
-            if (h != UINT32_MAX && (f->repeated || f->type == T_MESSAGE || f->type == T_GROUP))
+            /* not kept, but its bytes are checked as the JSON mapping would;
+             * a field flattenSpec paths start at is made into its text */
+            if (h == UINT32_MAX || !(f->repeated || f->type == T_MESSAGE || f->type == T_GROUP))
+                continue;
+            if (ft.n < FLAT_TEXTS && c->pl->nflat && flat_root(c->pl, f)) {
+                ft.k[ft.n] = (uint32_t)k;
+                rc = field_text(c, &d, f, h, &ft.text[ft.n], &ft.len[ft.n]);
+                ft.n++;
+            } else {
                 rc = write_field(&d, f, h);
+            }
             continue;
         }
-        if (!(rc = field_value(c, &d, f, h, &mem.v)) && format__member_put(c, &mem, ref) < 0)
+        uint8_t target = ref < c->pl->nfixed ? c->p->schema.fields[ref].type : SQL_NULL;
+        if (!(rc = field_value(c, &d, f, h, target, &mem.v)) &&
+            format__member_put(c, &mem, ref) < 0)
             rc = -2;
     }
     if (!rc && c->pl->nflat)
-        rc = pb_flatten(c, &d, m, lbase, &need_whole);
+        rc = pb_flatten(c, &d, m, lbase, &ft, &need_whole);
     close_level(&d, lbase, occ_mark);
     if (!rc && need_whole) {
         struct buf *b = &c->p->run.tmp;
