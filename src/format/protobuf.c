@@ -101,6 +101,7 @@ struct format_pb_msg {
     struct pb_field *fields; /* declaration order */
     size_t nfields;
     uint32_t *by_number; /* field indexes sorted by number */
+    uint32_t small[32];  /* field index + 1 of numbers 0..31 (0: none): most lookups */
     uint32_t noneofs;
     bool map_entry;
     uint8_t wkt;
@@ -245,6 +246,9 @@ static struct format_pb_msg *add_msg(struct format_pb_schema *s, const char *sco
     }
     m->nfields = d->n_field;
     qsort_r(m->by_number, m->nfields, sizeof *m->by_number, cmp_number, m);
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i].number < 32)
+            m->small[m->fields[i].number] = (uint32_t)i + 1;
     for (size_t i = 1; i < m->nfields; i++)
         if (m->fields[m->by_number[i]].number == m->fields[m->by_number[i - 1]].number) {
             lerr_set(err, LERR_INVALID,
@@ -776,7 +780,7 @@ static int fail_at(struct dec *d, const uint8_t *at, const char *fmt, ...)
     return -1;
 }
 
-static int read_varint(struct dec *d, const uint8_t **pp, const uint8_t *end, uint64_t *out)
+static int read_varint_slow(struct dec *d, const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
     const uint8_t *p = *pp;
     uint64_t v = 0;
@@ -794,6 +798,16 @@ static int read_varint(struct dec *d, const uint8_t **pp, const uint8_t *end, ui
         }
     }
     return fail_at(d, *pp, "varint longer than 10 bytes");
+}
+
+/* Most varints (tags, lengths, small numbers) are one byte. */
+static inline int read_varint(struct dec *d, const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    if (*pp < end && **pp < 0x80) {
+        *out = *(*pp)++;
+        return 0;
+    }
+    return read_varint_slow(d, pp, end, out);
 }
 
 static uint64_t load_le(const uint8_t *p, int n)
@@ -890,6 +904,10 @@ static int skip_group(struct dec *d, const uint8_t **pp, const uint8_t *end, uin
 
 static const struct pb_field *field_of(const struct format_pb_msg *m, uint32_t num, uint32_t *idx)
 {
+    if (num < 32) {
+        *idx = m->small[num] - 1;
+        return m->small[num] ? &m->fields[*idx] : NULL;
+    }
     size_t lo = 0, hi = m->nfields;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -1570,8 +1588,9 @@ static int field_text(struct format__ctx *c, struct dec *d, const struct pb_fiel
 
 /* The generic route: the field's JSON text read as the nd-json scanner reads
  * a member's value, so that the value is the one the JSON mapping gives by
- * construction (nested messages, repeated fields and maps, well-known types,
- * bytes, fractional numbers, strings with invalid UTF-8). */
+ * construction (wrappers, bytes, fractional numbers, strings with invalid
+ * UTF-8); an array or object (repeated fields, maps, messages) is its text,
+ * which we wrote, and is scanned only where a field reads its members. */
 static int text_value(struct format__ctx *c, struct dec *d, const struct pb_field *f,
                       uint32_t head, struct format_json_value *v)
 {
@@ -1580,6 +1599,14 @@ static int text_value(struct format__ctx *c, struct dec *d, const struct pb_fiel
     int rc = field_text(c, d, f, head, &text, &len);
     if (rc)
         return rc;
+    bool is_msg = f->type == T_MESSAGE || f->type == T_GROUP;
+    if (f->repeated || (is_msg && f->msg->wkt == WKT_NONE)) {
+        v->kind = f->repeated && !(is_msg && f->msg->map_entry) ? FORMAT_JSON_KIND_ARRAY
+                                                                : FORMAT_JSON_KIND_OBJECT;
+        v->raw = text;
+        v->raw_len = len;
+        return 0;
+    }
     struct lerr e;
     lerr_init(&e);
     if (format_json_parse_value(text, len, v, c->p->run.scratch, c->p->run.scratch_cap, &e)) {
