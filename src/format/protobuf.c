@@ -1524,6 +1524,7 @@ void format_pb_work_free(struct format_pb_work *w)
 {
     free(w->occ);
     free(w->links);
+    free(w->later);
     memset(w, 0, sizeof *w);
 }
 
@@ -1849,6 +1850,12 @@ static int pb_flatten(struct format__ctx *c, struct dec *d, const struct format_
     return 0;
 }
 
+/* A top-level member decoded, waiting to be stored (format_pb_work.later). */
+struct later {
+    struct format_json_member m;
+    uint32_t ref;
+};
+
 int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const char *s, size_t n)
 {
     struct format_pb_work *w = &c->p->run.pb;
@@ -1863,6 +1870,7 @@ int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const c
     bool need_whole = false;
     struct flat_texts ft;
     ft.n = 0;
+    size_t nlater = 0;
     int rc = open_level(&d, m, &all, 0, &lbase, &occ_mark);
     if (!rc && m->wkt != WKT_NONE) {
         lerr_set(c->err, LERR_INVALID,
@@ -1894,8 +1902,31 @@ int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const c
             continue;
         }
         uint8_t target = ref < c->pl->nfixed ? c->p->schema.fields[ref].type : SQL_NULL;
-        if (!(rc = field_value(c, &d, f, h, target, &mem.v)) &&
-            format__member_put(c, &mem, ref) < 0)
+        if ((rc = field_value(c, &d, f, h, target, &mem.v)))
+            break;
+        /* Values are stored once the whole record has decoded, in order: a
+         * record skipped by error must not add or widen a column, and the
+         * first warning is the first field's (the JSON route decoded it all
+         * first). Text in the scratch is kept meanwhile. */
+        if (mem.v.str && !(mem.v.str = format__keep(c, mem.v.str, mem.v.str_len))) {
+            rc = -2;
+            break;
+        }
+        if (nlater == w->later_cap) {
+            size_t cap = w->later_cap ? 2 * w->later_cap : 16;
+            void *a = realloc(w->later, cap * sizeof(struct later));
+            if (!a) {
+                rc = -2;
+                break;
+            }
+            w->later = a;
+            w->later_cap = cap;
+        }
+        ((struct later *)w->later)[nlater++] = (struct later){mem, ref};
+    }
+    for (size_t i = 0; i < nlater && !rc; i++) {
+        struct later *l = &((struct later *)w->later)[i];
+        if (format__member_put(c, &l->m, l->ref) < 0)
             rc = -2;
     }
     if (!rc && c->pl->nflat)

@@ -127,6 +127,8 @@ struct format_pb_work {
     size_t occ_cap;
     uint32_t *links;
     size_t links_cap;
+    void *later; /* a row's discovered members, stored once the record proved whole */
+    size_t later_cap;
 };
 void format_pb_work_free(struct format_pb_work *w);
 

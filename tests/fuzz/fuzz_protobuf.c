@@ -246,8 +246,12 @@ static void row_mode(const uint8_t *d, size_t n)
         const struct format_field *f, *jf;
         size_t nf = format_discovered_fields(rp.pb, &f, NULL),
                njf = format_discovered_fields(rp.nd, &jf, NULL);
-        if (nf != njf)
+        if (nf != njf) {
+            for (size_t i = 0; i < nf || i < njf; i++)
+                fprintf(stderr, "field %zu: direct %s, JSON route %s\n", i,
+                        i < nf ? f[i].name : "-", i < njf ? jf[i].name : "-");
             die("the row and the JSON route discovered different fields", NULL);
+        }
         for (size_t i = 0; got != FORMAT_ERROR && i < nf; i++) {
             static char a[8192], b[8192];
             a[0] = b[0] = '\0';

@@ -711,6 +711,30 @@ static void test_format(void)
         CHECK_EQ_STR(tf_type(p, "counts"), "json");
         CHECK_EQ_STR(tf_type(p, "card"), "none");
         CHECK_EQ_STR(tf_field(p, &row, "tags"), "A:[S:x]");
+        /* A record skipped by error adds no column, though the fields
+         * before its bad one decode (counts, then a Timestamp out of range). */
+        e.n = 0;
+        e_raw(&e, "4206"
+                  "0a026b31"
+                  "1001"); /* counts {k1: 1} */
+        e_raw(&e, "5a02"
+                  "107f"); /* at {nanos: 127}: fine */
+        e_raw(&e, "5a0b"
+                  "10ffffffffffffffffff01"); /* at {nanos: -1}: merged, out of range */
+        CHECK_EQ_INT(tf_parse(p, &mem, (const char *)e.b, e.n, &row, &err), FORMAT_ERROR);
+        CHECK_HAS(err.msg, "google.protobuf.Timestamp 0 s -1 ns is out of its range");
+        CHECK_EQ_STR(tf_type(p, "counts"), "json");
+        CHECK_EQ_STR(tf_type(p, "at"), "none");
+        e.n = 0;
+        e_tag(&e, 13, 0), e_varint(&e, 7); /* opt: 7 */
+        e_raw(&e, "7202"
+                  "0801"); /* legacy {a: 1} */
+        e_raw(&e, "7a03"
+                  "000000"); /* prices: a packed double cut short */
+        CHECK_EQ_INT(tf_parse(p, &mem, (const char *)e.b, e.n, &row, &err), FORMAT_ERROR);
+        CHECK_HAS(err.msg, "packed field 'prices' ends inside a 8-byte value");
+        CHECK_EQ_STR(tf_type(p, "opt"), "none");
+        CHECK_EQ_STR(tf_type(p, "legacy"), "none");
         format_parser_free(p);
     }
 
