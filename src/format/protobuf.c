@@ -1242,8 +1242,17 @@ static int collect(struct dec *d, const struct format_pb_msg *m, const struct oc
                                    f->name, num, m->full_name, wire_names[wt], type_names[f->type],
                                    wire_names[want]);
             }
-            if (read_value(d, &p, end, wt, num, d->depth, &o))
+            /* one-byte varints and lengths inline; the rest (and every
+             * error) through read_value() */
+            if (wt == W_VARINT && p < end && *p < 0x80) {
+                o.v = *p++;
+            } else if (wt == W_LEN && p < end && *p < 0x80 && *p < end - p) {
+                o.p = p + 1;
+                o.len = *p;
+                p += 1 + o.len;
+            } else if (read_value(d, &p, end, wt, num, d->depth, &o)) {
                 return -1;
+            }
             if (!f)
                 continue; /* unknown field: checked and skipped */
             if (d->nocc == d->occ_cap) {
