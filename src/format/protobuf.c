@@ -4,7 +4,8 @@
  *
  * Entry points: format_pb_schema_new(), format_pb_schema_free(),
  * format_pb_schema_from_files(), format_pb_find(), format_pb_msg_name(),
- * format_pb_by_index(), format_pb_to_json(), format_pb_confluent_frame().
+ * format_pb_by_index(), format_pb_to_json(), format_pb_confluent_frame(),
+ * and, module-internal (format_int.h), format__pb_row().
  *
  * The schema: protobuf-c unpacks the FileDescriptorSet with the descriptor
  * generated from pbdesc.proto (a subset of descriptor.proto); every message
@@ -23,6 +24,17 @@
  * fields in declaration order, recursing into nested messages. A message
  * field written more than once is decoded over all its occurrences in turn,
  * which is protobuf's merge.
+ *
+ * Rows (format__pb_row, for record.c): the same first step on the record,
+ * then each top-level field in declaration order goes to its field through
+ * member.c as Avro's do: integers, bools, enums and valid strings (pointing
+ * into the record) directly; Timestamps, nested messages, repeated fields
+ * and maps as the JSON text the second step writes for that field alone;
+ * the few scalars whose text decides the value (fractions, bytes, invalid
+ * UTF-8, uint64 past int64) by scanning that text. Fields the row does not
+ * keep are decoded without output, so a bad record fails as it did with the
+ * whole JSON; values are stored only once the record has decoded; a
+ * flattenSpec path reads the JSON of the top-level field it starts at.
  */
 #include "format/format_int.h"
 
