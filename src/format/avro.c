@@ -974,22 +974,6 @@ static int top_value(struct format__ctx *c, struct dec *d, const struct node *n,
     }
 }
 
-/* A string value's JSON literal (for a json field). */
-static void string_raw(struct format__ctx *c, struct format_json_value *v)
-{
-    if (v->kind != FORMAT_JSON_KIND_STRING || v->raw)
-        return;
-    struct buf *b = &state(c->p)->json;
-    buf_reset(b);
-    if (!format_json_write_string(b, v->str, v->str_len) ||
-        !(v->raw = keep_bytes(c, b->data, b->len))) {
-        c->nomem = true;
-        v->kind = FORMAT_JSON_KIND_NULL;
-        return;
-    }
-    v->raw_len = b->len;
-}
-
 /* ---- the schema of a record ----------------------------------------------------- */
 
 /* The registry schema of id, compiled once per parser. NULL with err set. */
@@ -1098,52 +1082,19 @@ int format__avro_row(struct format__ctx *c, const char *s, size_t n)
             .key = root->names[i], .key_len = root->lens[i], .index = i};
         d.path[0] = root->names[i];
         d.depth = 1;
-        uint32_t ref = format__member_ref(p, &m);
+        /* fields not kept (a flattenSpec's filter, exclusions, no
+         * discovery) are still checked, by being skipped over */
+        uint32_t ref = format__member_target(c, &m);
         int r;
-        /* fields a flattenSpec keeps from the root (useFieldDiscovery false,
-         * or a path field's name) are skipped over */
-        bool skip = pl->member_filter &&
-                    (ref < pl->ndeclared
-                         ? !pl->member_ok[ref]
-                         : ref >= pl->nfixed && !format__discoverable(pl, m.key, m.key_len));
-        if (skip) {
-            if ((r = emit(&d, root->kid[i])))
-                goto bad;
-            continue;
-        }
-        if (ref < pl->nfixed) {
-            if ((r = top_value(c, &d, root->kid[i], copy, root->names[i], &m.v)))
-                goto bad;
-            if (p->schema.fields[ref].type == SQL_JSON)
-                string_raw(c, &m.v);
-            format__put_json(c, ref, &m.v, &c->vals[ref]);
-            continue;
-        }
-        if (!pl->discovery || ref == REF_EXCLUDED) {
+        if (ref == REF_EXCLUDED) {
             if ((r = emit(&d, root->kid[i])))
                 goto bad;
             continue;
         }
         if ((r = top_value(c, &d, root->kid[i], copy, root->names[i], &m.v)))
             goto bad;
-        uint8_t type, elem;
-        if (!format__observe_json(p, &m.v, &type, &elem))
-            continue;
-        uint32_t field;
-        struct sql_value *slot = format__discover(c, m.key, m.key_len, ref, type, elem, &field);
-        if (!slot) {
-            if (c->nomem)
-                return -1;
-            continue;
-        }
-        if (p->schema.fields[field].type == SQL_JSON)
-            string_raw(c, &m.v);
-        format__put_json(c, field, &m.v, slot);
-        if (m.index < PRED_POSITIONS) {
-            p->run.pred[m.index].name = p->schema.fields[field].name;
-            p->run.pred[m.index].len = (uint32_t)m.key_len;
-            p->run.pred[m.index].ref = field;
-        }
+        if (format__member_put(c, &m, ref) < 0)
+            return -1;
         continue;
     bad:
         if (r == -2)

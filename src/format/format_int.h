@@ -4,7 +4,8 @@
  * its files share (record.c: parser, nd-json, protobuf and kafka rows; csv.c: the CSV
  * family and splitting; coerce.c: text/JSON → typed values; discover.c: the
  * field-name table and schema discovery; settings.c: JSON settings; avro.c:
- * the Avro formats; member.c: what nd-json and Avro rows share).
+ * the Avro formats; protobuf.c: the protobuf format; member.c: what the
+ * nd-json, Avro and Protobuf rows share).
  * Internal cross-file names use the `format__` prefix.
  */
 #ifndef LODESTAR_FORMAT_INT_H
@@ -217,6 +218,22 @@ bool format__discoverable(const struct format_plan *pl, const char *key, size_t 
  * 0, or -1 when memory ran out. */
 int format__discover_json(struct format__ctx *c, const char *key, size_t len, uint32_t ref,
                           const struct format_json_value *v, size_t index);
+/* For formats that decode values themselves (Avro, Protobuf): where member m
+ * (key and index set) goes — its fixed field (< nfixed), a discovery
+ * candidate (REF_NONE or a discovered field), or REF_EXCLUDED: not stored
+ * (the format still checks its bytes). */
+uint32_t format__member_target(struct format__ctx *c, const struct format_json_member *m);
+/* Stores m->v, decoded by the format (a string may lack its raw literal:
+ * made here when a json field needs it), into target `ref` from
+ * format__member_target(). 0, or -1 when memory ran out (c->nomem). */
+int format__member_put(struct format__ctx *c, struct format_json_member *m, uint32_t ref);
+/* A flattenSpec path's found value v into its field (discovered by name
+ * when undeclared). 0, or -1 when memory ran out. */
+int format__flat_put(struct format__ctx *c, const struct format__flat *fl,
+                     const struct format_json_value *v);
+/* Grows the parser's two scratch areas to at least `need` bytes (moving
+ * them: nothing may point into them across the call). false on OOM. */
+bool format__ensure_scratch(struct format_parser *p, size_t need);
 
 /* ---- avro.c -------------------------------------------------------------- */
 
@@ -235,6 +252,14 @@ int format__avro_row(struct format__ctx *c, const char *s, size_t n);
 void format__avro_split_init(struct format_splitter *s);
 bool format__avro_split_next(struct format_splitter *s, const char **rec, size_t *len,
                              size_t *line);
+
+/* ---- protobuf.c ---------------------------------------------------------- */
+
+/* One message of type m (wire bytes s[0..n), without any framing) into the
+ * context's row: each top-level field straight into its field, nested
+ * values as JSON text (see protobuf.h). 0 or -1 (err set, pos within
+ * s; c->nomem). */
+int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const char *s, size_t n);
 
 /* ---- coerce.c ------------------------------------------------------------ */
 

@@ -4,7 +4,8 @@
  *
  * Entry points: format_pb_schema_new(), format_pb_schema_free(),
  * format_pb_schema_from_files(), format_pb_find(), format_pb_msg_name(),
- * format_pb_by_index(), format_pb_to_json(), format_pb_confluent_frame().
+ * format_pb_by_index(), format_pb_to_json(), format_pb_confluent_frame(),
+ * and, module-internal (format_int.h), format__pb_row().
  *
  * The schema: protobuf-c unpacks the FileDescriptorSet with the descriptor
  * generated from pbdesc.proto (a subset of descriptor.proto); every message
@@ -23,9 +24,21 @@
  * fields in declaration order, recursing into nested messages. A message
  * field written more than once is decoded over all its occurrences in turn,
  * which is protobuf's merge.
+ *
+ * Rows (format__pb_row, for record.c): the same first step on the record,
+ * then each top-level field in declaration order goes to its field through
+ * member.c as Avro's do: integers, bools, enums and valid strings (pointing
+ * into the record) directly; Timestamps, nested messages, repeated fields
+ * and maps as the JSON text the second step writes for that field alone;
+ * the few scalars whose text decides the value (fractions, bytes, invalid
+ * UTF-8, uint64 past int64) by scanning that text. Fields the row does not
+ * keep are decoded without output, so a bad record fails as it did with the
+ * whole JSON; values are stored only once the record has decoded; a
+ * flattenSpec path reads the JSON of the top-level field it starts at.
  */
-#include "format/protobuf.h"
+#include "format/format_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +97,7 @@ struct pb_enum {
 
 struct pb_field {
     const char *name;
+    uint32_t name_len;
     const char *type_name; /* message/enum types, as written; resolved below */
     uint32_t number;
     uint8_t type;
@@ -99,6 +113,7 @@ struct format_pb_msg {
     struct pb_field *fields; /* declaration order */
     size_t nfields;
     uint32_t *by_number; /* field indexes sorted by number */
+    uint32_t small[32];  /* field index + 1 of numbers 0..31 (0: none): most lookups */
     uint32_t noneofs;
     bool map_entry;
     uint8_t wkt;
@@ -204,6 +219,7 @@ static struct format_pb_msg *add_msg(struct format_pb_schema *s, const char *sco
         f->type_name = fd->type_name ? arena_strdup(mem, fd->type_name) : NULL;
         if (!f->name || (fd->type_name && !f->type_name))
             goto nomem;
+        f->name_len = (uint32_t)strlen(f->name);
         if (!fd->has_number || fd->number < 1 || fd->number > 536870911) {
             lerr_set(err, LERR_INVALID,
                      "file '%s': field '%s' of message '%s' has number %d; field numbers run "
@@ -242,6 +258,9 @@ static struct format_pb_msg *add_msg(struct format_pb_schema *s, const char *sco
     }
     m->nfields = d->n_field;
     qsort_r(m->by_number, m->nfields, sizeof *m->by_number, cmp_number, m);
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i].number < 32)
+            m->small[m->fields[i].number] = (uint32_t)i + 1;
     for (size_t i = 1; i < m->nfields; i++)
         if (m->fields[m->by_number[i]].number == m->fields[m->by_number[i - 1]].number) {
             lerr_set(err, LERR_INVALID,
@@ -773,7 +792,7 @@ static int fail_at(struct dec *d, const uint8_t *at, const char *fmt, ...)
     return -1;
 }
 
-static int read_varint(struct dec *d, const uint8_t **pp, const uint8_t *end, uint64_t *out)
+static int read_varint_slow(struct dec *d, const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
     const uint8_t *p = *pp;
     uint64_t v = 0;
@@ -791,6 +810,16 @@ static int read_varint(struct dec *d, const uint8_t **pp, const uint8_t *end, ui
         }
     }
     return fail_at(d, *pp, "varint longer than 10 bytes");
+}
+
+/* Most varints (tags, lengths, small numbers) are one byte. */
+static inline int read_varint(struct dec *d, const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    if (*pp < end && **pp < 0x80) {
+        *out = *(*pp)++;
+        return 0;
+    }
+    return read_varint_slow(d, pp, end, out);
 }
 
 static uint64_t load_le(const uint8_t *p, int n)
@@ -887,6 +916,10 @@ static int skip_group(struct dec *d, const uint8_t **pp, const uint8_t *end, uin
 
 static const struct pb_field *field_of(const struct format_pb_msg *m, uint32_t num, uint32_t *idx)
 {
+    if (num < 32) {
+        *idx = m->small[num] - 1;
+        return m->small[num] ? &m->fields[*idx] : NULL;
+    }
     size_t lo = 0, hi = m->nfields;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -933,13 +966,17 @@ static int out_fail(struct dec *d)
 
 static int put_slow(struct dec *d, const char *s, size_t n)
 {
+    if (!d->out)
+        return 0; /* only checking the bytes (a field the row does not keep) */
     return buf_append(d->out, s, n) ? 0 : out_fail(d);
 }
 
-/* Most appends fit the buffer's allocation: a copy, no call. */
+/* Most appends fit the buffer's allocation: a copy, no call. (Without an
+ * output, alloc reads as 0 through `none` and put_slow() drops the text.) */
 static inline int put(struct dec *d, const char *s, size_t n)
 {
-    struct buf *b = d->out;
+    static struct buf none;
+    struct buf *b = d->out ? d->out : &none;
     if (b->len + n + 1 > b->alloc)
         return put_slow(d, s, n);
     memcpy(b->data + b->len, s, n);
@@ -950,6 +987,8 @@ static inline int put(struct dec *d, const char *s, size_t n)
 
 static int put_u64(struct dec *d, uint64_t v)
 {
+    if (!d->out)
+        return 0;
     char t[24];
     size_t k = sizeof t;
     do {
@@ -961,6 +1000,8 @@ static int put_u64(struct dec *d, uint64_t v)
 
 static int put_i64(struct dec *d, int64_t v)
 {
+    if (!d->out)
+        return 0;
     if (v >= 0)
         return put_u64(d, (uint64_t)v);
     char t[24];
@@ -976,6 +1017,8 @@ static int put_i64(struct dec *d, int64_t v)
 
 static int put_double(struct dec *d, double v, bool is_float)
 {
+    if (!d->out)
+        return 0;
     if (isnan(v))
         return put(d, "\"NaN\"", 5);
     if (isinf(v))
@@ -1027,12 +1070,16 @@ static int put_double(struct dec *d, double v, bool is_float)
 
 static int put_str(struct dec *d, const void *s, size_t n)
 {
+    if (!d->out)
+        return 0;
     return format_json_write_string(d->out, s, n) ? 0 : out_fail(d);
 }
 
 static int put_base64(struct dec *d, const uint8_t *s, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (!d->out)
+        return 0;
     if (put(d, "\"", 1))
         return -1;
     char t[256];
@@ -1057,6 +1104,8 @@ static int put_base64(struct dec *d, const uint8_t *s, size_t n)
 
 static int put_enum(struct dec *d, const struct pb_enum *en, int32_t v)
 {
+    if (!d->out)
+        return 0;
     for (size_t i = 0; i < en->nvalues; i++)
         if (en->values[i].number == v)
             return put_str(d, en->values[i].name, strlen(en->values[i].name));
@@ -1205,8 +1254,17 @@ static int collect(struct dec *d, const struct format_pb_msg *m, const struct oc
                                    f->name, num, m->full_name, wire_names[wt], type_names[f->type],
                                    wire_names[want]);
             }
-            if (read_value(d, &p, end, wt, num, d->depth, &o))
+            /* one-byte varints and lengths inline; the rest (and every
+             * error) through read_value() */
+            if (wt == W_VARINT && p < end && *p < 0x80) {
+                o.v = *p++;
+            } else if (wt == W_LEN && p < end && *p < 0x80 && *p < end - p) {
+                o.p = p + 1;
+                o.len = *p;
+                p += 1 + o.len;
+            } else if (read_value(d, &p, end, wt, num, d->depth, &o)) {
                 return -1;
+            }
             if (!f)
                 continue; /* unknown field: checked and skipped */
             if (d->nocc == d->occ_cap) {
@@ -1250,14 +1308,17 @@ static void digits(char *t, size_t *n, uint32_t v, int w)
     *n += (size_t)w;
 }
 
-static int message(struct dec *d, const struct format_pb_msg *m, const struct occ *parts,
-                   uint32_t first, uint8_t wt)
+/* Opens a level for message m: its links (head and tail per field) at
+ * *lbase, filled by collecting the chain `parts` from `first`. On error the
+ * level stays open: close_level() it all the same. */
+static int open_level(struct dec *d, const struct format_pb_msg *m, const struct occ *parts,
+                      uint32_t first, size_t *lbase_out, size_t *occ_mark)
 {
-    (void)wt;
+    *lbase_out = d->nlinks;
+    *occ_mark = d->nocc;
     if (++d->depth > FORMAT_PB_MAX_DEPTH)
         return fail_at(d, parts[first].p, "messages nest deeper than %d levels",
                        FORMAT_PB_MAX_DEPTH);
-    /* This level's links: head and tail per field. */
     size_t lbase = d->nlinks, need = d->nlinks + 2 * m->nfields;
     if (need > d->links_cap) {
         size_t c = d->links_cap ? d->links_cap : 64;
@@ -1272,10 +1333,35 @@ static int message(struct dec *d, const struct format_pb_msg *m, const struct oc
     for (size_t i = lbase; i < need; i++)
         d->links[i] = UINT32_MAX;
     d->nlinks = need;
-    size_t occ_mark = d->nocc;
-    int rc = collect(d, m, parts, first, lbase);
-    if (rc)
+    return collect(d, m, parts, first, lbase);
+}
+
+static void close_level(struct dec *d, size_t lbase, size_t occ_mark)
+{
+    d->nocc = occ_mark;
+    d->nlinks = lbase;
+    d->depth--;
+}
+
+/* A field absent from its message, as the JSON mapping prints it (fields
+ * with presence are left out instead). */
+static int put_absent(struct dec *d, const struct pb_field *f)
+{
+    if (!f->repeated)
+        return put_default(d, f);
+    return f->type == T_MESSAGE && f->msg->map_entry ? put(d, "{}", 2) : put(d, "[]", 2);
+}
+
+static int message(struct dec *d, const struct format_pb_msg *m, const struct occ *parts,
+                   uint32_t first, uint8_t wt)
+{
+    (void)wt;
+    size_t lbase, occ_mark;
+    int rc = open_level(d, m, parts, first, &lbase, &occ_mark);
+    if (rc) {
+        close_level(d, lbase, occ_mark);
         return rc;
+    }
     if (m->wkt == WKT_TIMESTAMP) {
         /* seconds = 1, nanos = 2 (last occurrence of each) */
         int64_t secs = 0, nanos = 0;
@@ -1341,19 +1427,12 @@ static int message(struct dec *d, const struct format_pb_msg *m, const struct oc
             if ((any && put(d, ",", 1)) || put_str(d, f->name, strlen(f->name)) || put(d, ":", 1))
                 return -1;
             any = true;
-            if (h == UINT32_MAX)
-                rc = f->repeated ? (f->type == T_MESSAGE && f->msg->map_entry ? put(d, "{}", 2)
-                                                                              : put(d, "[]", 2))
-                                 : put_default(d, f);
-            else
-                rc = write_field(d, f, h);
+            rc = h == UINT32_MAX ? put_absent(d, f) : write_field(d, f, h);
         }
         if (!rc)
             rc = put(d, "}", 1);
     }
-    d->nocc = occ_mark;
-    d->nlinks = lbase;
-    d->depth--;
+    close_level(d, lbase, occ_mark);
     return rc;
 }
 
@@ -1466,6 +1545,7 @@ void format_pb_work_free(struct format_pb_work *w)
 {
     free(w->occ);
     free(w->links);
+    free(w->later);
     memset(w, 0, sizeof *w);
 }
 
@@ -1489,6 +1569,424 @@ int format_pb_to_json(const struct format_pb_msg *m, const void *data, size_t le
     if (!work)
         format_pb_work_free(&own);
     return rc;
+}
+
+/* ---- straight into a row ------------------------------------------------------------ */
+
+/* d->out's text (one value's JSON) kept in the batch arena. */
+static const char *keep_out(struct format__ctx *c, const struct buf *b)
+{
+    char *k = arena_alloc(c->mem, b->len + 1);
+    if (!k) {
+        c->nomem = true;
+        return NULL;
+    }
+    memcpy(k, b->len ? b->data : "", b->len);
+    k[b->len] = '\0';
+    return k;
+}
+
+/* Field f of the open level (occurrences from `head`, or UINT32_MAX: absent)
+ * as its JSON text, kept in the arena. 0, -1 (err), -2 (memory). */
+static int field_text(struct format__ctx *c, struct dec *d, const struct pb_field *f,
+                      uint32_t head, const char **text, size_t *len)
+{
+    struct buf *b = &c->p->run.tmp;
+    buf_reset(b);
+    d->out = b;
+    int rc = head == UINT32_MAX ? put_absent(d, f) : write_field(d, f, head);
+    d->out = NULL;
+    if (rc)
+        return -1;
+    if (!(*text = keep_out(c, b)))
+        return -2;
+    *len = b->len;
+    if (!format__ensure_scratch(c->p, b->len + 1)) {
+        c->nomem = true;
+        return -2;
+    }
+    return 0;
+}
+
+/* The generic route: the field's JSON text read as the nd-json scanner reads
+ * a member's value, so that the value is the one the JSON mapping gives by
+ * construction (wrappers, bytes, fractional numbers, strings with invalid
+ * UTF-8); an array or object (repeated fields, maps, messages) is its text,
+ * which we wrote, and is scanned only where a field reads its members. */
+static int text_value(struct format__ctx *c, struct dec *d, const struct pb_field *f,
+                      uint32_t head, struct format_json_value *v)
+{
+    const char *text;
+    size_t len;
+    int rc = field_text(c, d, f, head, &text, &len);
+    if (rc)
+        return rc;
+    bool is_msg = f->type == T_MESSAGE || f->type == T_GROUP;
+    if (f->repeated || (is_msg && f->msg->wkt == WKT_NONE)) {
+        v->kind = f->repeated && !(is_msg && f->msg->map_entry) ? FORMAT_JSON_KIND_ARRAY
+                                                                : FORMAT_JSON_KIND_OBJECT;
+        v->raw = text;
+        v->raw_len = len;
+        return 0;
+    }
+    struct lerr e;
+    lerr_init(&e);
+    if (format_json_parse_value(text, len, v, c->p->run.scratch, c->p->run.scratch_cap, &e)) {
+        lerr_set(c->err, LERR_INTERNAL,
+                 "protobuf field '%s' decoded to JSON that did not read: %s", f->name, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* A whole number as the nd-json scanner reads its text; the text itself
+ * (v->raw) only when the field it goes to may read it (not `numeric`: a
+ * declared long, float or double field reads i or d). -2 on memory. */
+static int int_value(struct format__ctx *c, int64_t x, bool numeric, struct format_json_value *v)
+{
+    v->kind = FORMAT_JSON_KIND_NUMBER;
+    v->num_flags = FORMAT_JSON_NUM_INT;
+    v->i = x;
+    v->d = (double)x;
+    if (numeric)
+        return 0;
+    char t[24];
+    size_t k = sizeof t;
+    uint64_t u = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
+    do {
+        t[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (x < 0)
+        t[--k] = '-';
+    size_t n = sizeof t - k;
+    char *raw = arena_alloc(c->mem, n);
+    if (!raw) {
+        c->nomem = true;
+        return -2;
+    }
+    memcpy(raw, t + k, n);
+    v->raw = raw;
+    v->raw_len = n;
+    return 0;
+}
+
+/* A double or float that put_double() writes as a whole number. */
+static bool whole(double x)
+{
+    return x > -1e15 && x < 1e15 && x == (double)(int64_t)x && !(x == 0 && signbit(x));
+}
+
+/*
+ * The value of top-level field f (occurrences from `head`, or absent) as
+ * the nd-json scanner would read it from the JSON mapping's text: scalars
+ * directly (strings pointing into the record), a Timestamp from its text,
+ * the rest through text_value(). `target`: the SQL type of the declared
+ * field it goes to, else SQL_NULL (discovery: everything is read).
+ * 0, -1 (err), -2 (memory).
+ */
+static int field_value(struct format__ctx *c, struct dec *d, const struct pb_field *f,
+                       uint32_t head, uint8_t target, struct format_json_value *v)
+{
+    memset(v, 0, sizeof *v);
+    bool numeric = target == SQL_LONG || target == SQL_DOUBLE || target == SQL_FLOAT;
+    if (!f->repeated && f->type == T_MESSAGE && f->msg->wkt == WKT_TIMESTAMP &&
+        head != UINT32_MAX) {
+        /* "YYYY-MM-DDTHH:MM:SS[.f]Z": a JSON string without escapes */
+        const char *text;
+        size_t len;
+        int rc = field_text(c, d, f, head, &text, &len);
+        if (rc)
+            return rc;
+        v->kind = FORMAT_JSON_KIND_STRING;
+        v->raw = text;
+        v->raw_len = len;
+        v->str = text + 1;
+        v->str_len = len - 2;
+        return 0;
+    }
+    if (f->repeated || f->type == T_MESSAGE || f->type == T_GROUP || f->type == T_BYTES)
+        return text_value(c, d, f, head, v);
+    if (head == UINT32_MAX) { /* no presence: the default */
+        switch (f->type) {
+        case T_STRING:
+            v->kind = FORMAT_JSON_KIND_STRING;
+            v->str = "";
+            return 0;
+        case T_BOOL:
+            v->kind = FORMAT_JSON_KIND_FALSE;
+            v->raw = "false";
+            v->raw_len = 5;
+            return 0;
+        case T_ENUM: return text_value(c, d, f, head, v);
+        default: return int_value(c, 0, numeric, v);
+        }
+    }
+    uint32_t last = head;
+    while (d->occ[last].next != UINT32_MAX)
+        last = d->occ[last].next;
+    const struct occ *o = &d->occ[last];
+    uint64_t x = o->v;
+    switch (f->type) {
+    case T_STRING:
+        if (format__utf8_valid((const char *)o->p, o->len) != o->len)
+            return text_value(c, d, f, head, v); /* bad bytes → U+FFFD */
+        v->kind = FORMAT_JSON_KIND_STRING;
+        v->str = o->len ? (const char *)o->p : "";
+        v->str_len = o->len;
+        return 0;
+    case T_BOOL:
+        v->kind = x ? FORMAT_JSON_KIND_TRUE : FORMAT_JSON_KIND_FALSE;
+        v->raw = x ? "true" : "false";
+        v->raw_len = x ? 4 : 5;
+        return 0;
+    case T_ENUM:
+        for (size_t i = 0; i < f->en->nvalues; i++)
+            if (f->en->values[i].number == (int32_t)(uint32_t)x) {
+                const char *name = f->en->values[i].name;
+                size_t n = strlen(name);
+                v->kind = FORMAT_JSON_KIND_STRING;
+                /* a registry's schema may be dropped before the row: a copy */
+                v->str = name;
+                v->str_len = n;
+                if (c->pl->pb_registry) {
+                    char *k = arena_alloc(c->mem, n + 1);
+                    if (!k) {
+                        c->nomem = true;
+                        return -2;
+                    }
+                    v->str = memcpy(k, name, n + 1);
+                }
+                return 0;
+            }
+        return int_value(c, (int32_t)(uint32_t)x, numeric, v);
+    case T_INT32:
+    case T_SFIXED32: return int_value(c, (int32_t)(uint32_t)x, numeric, v);
+    case T_INT64:
+    case T_SFIXED64: return int_value(c, (int64_t)x, numeric, v);
+    case T_UINT32:
+    case T_FIXED32: return int_value(c, (uint32_t)x, numeric, v);
+    case T_UINT64:
+    case T_FIXED64:
+        return x > INT64_MAX ? text_value(c, d, f, head, v) : int_value(c, (int64_t)x, numeric, v);
+    case T_SINT32: {
+        uint32_t u = (uint32_t)x;
+        return int_value(c, (int32_t)((u >> 1) ^ (0u - (u & 1))), numeric, v);
+    }
+    case T_SINT64: return int_value(c, (int64_t)((x >> 1) ^ (0 - (x & 1))), numeric, v);
+    case T_FLOAT: {
+        uint32_t u = (uint32_t)x;
+        float fl;
+        memcpy(&fl, &u, sizeof fl);
+        return whole(fl) ? int_value(c, (int64_t)fl, numeric, v) : text_value(c, d, f, head, v);
+    }
+    case T_DOUBLE: {
+        double db;
+        memcpy(&db, &x, sizeof db);
+        if (whole(db))
+            return int_value(c, (int64_t)db, numeric, v);
+        /* A fraction: its text has a point or an exponent and reads back as
+         * db (put_double() writes round-trip digits). A declared numeric
+         * field reads only d, unless it warns with the text (a float past
+         * FLT_MAX, a long past int64). */
+        if (isfinite(db) && numeric && !(target == SQL_FLOAT && fabs(db) > FLT_MAX) &&
+            !(target == SQL_LONG &&
+              !(db >= -9223372036854775808.0 && db < 9223372036854775808.0))) {
+            v->kind = FORMAT_JSON_KIND_NUMBER;
+            v->d = db;
+            return 0;
+        }
+        return text_value(c, d, f, head, v);
+    }
+    default: return text_value(c, d, f, head, v);
+    }
+}
+
+/* flattenSpec paths: one that starts with a member name reads only that
+ * top-level field's JSON; the others ("$", "$[0]") read the record's. */
+/* The JSON texts of top-level fields made while reading a record, for the
+ * flattenSpec paths that start at them. */
+#define FLAT_TEXTS 8
+struct flat_texts {
+    uint32_t k[FLAT_TEXTS];
+    const char *text[FLAT_TEXTS];
+    size_t len[FLAT_TEXTS];
+    size_t n;
+};
+
+/* Whether a flattenSpec path starts at top-level field f. */
+static bool flat_root(const struct format_plan *pl, const struct pb_field *f)
+{
+    for (size_t i = 0; i < pl->nflat; i++)
+        if (pl->flat[i].nsteps && pl->flat[i].steps[0].key &&
+            pl->flat[i].steps[0].key_len == f->name_len &&
+            memcmp(pl->flat[i].steps[0].key, f->name, f->name_len) == 0)
+            return true;
+    return false;
+}
+
+static int pb_flatten(struct format__ctx *c, struct dec *d, const struct format_pb_msg *m,
+                      size_t lbase, const struct flat_texts *ft, bool *need_whole)
+{
+    const struct format_plan *pl = c->pl;
+    for (size_t i = 0; i < pl->nflat; i++) {
+        const struct format__flat *fl = &pl->flat[i];
+        if (!fl->nsteps || !fl->steps[0].key) {
+            *need_whole = true;
+            continue;
+        }
+        size_t k = 0;
+        while (k < m->nfields &&
+               !(m->fields[k].name_len == fl->steps[0].key_len &&
+                 memcmp(m->fields[k].name, fl->steps[0].key, fl->steps[0].key_len) == 0))
+            k++;
+        if (k == m->nfields)
+            continue;
+        const struct pb_field *f = &m->fields[k];
+        uint32_t h = d->links[lbase + 2 * k];
+        if (h == UINT32_MAX && f->presence)
+            continue; /* left out of the JSON: not found */
+        const char *text = NULL;
+        size_t len = 0;
+        for (size_t j = 0; j < ft->n && !text; j++)
+            if (ft->k[j] == k) {
+                text = ft->text[j];
+                len = ft->len[j];
+            }
+        int rc = text ? 0 : field_text(c, d, f, h, &text, &len);
+        if (rc)
+            return rc;
+        if (!format__ensure_scratch(c->p, len + 1)) {
+            c->nomem = true;
+            return -2;
+        }
+        struct format_json_value v;
+        struct lerr e;
+        lerr_init(&e);
+        if (format_json_find_path(text, len, fl->steps + 1, fl->nsteps - 1, &v, c->p->run.scratch2,
+                                  c->p->run.scratch_cap, &e) == 1 &&
+            format__flat_put(c, fl, &v) < 0)
+            return -2;
+    }
+    return 0;
+}
+
+/* A top-level member decoded, waiting to be stored (format_pb_work.later). */
+struct later {
+    struct format_json_member m;
+    uint32_t ref;
+};
+
+int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const char *s, size_t n)
+{
+    struct format_pb_work *w = &c->p->run.pb;
+    struct dec d = {.base = s ? (const uint8_t *)s : (const uint8_t *)"",
+                    .err = c->err,
+                    .occ = w->occ,
+                    .occ_cap = w->occ_cap,
+                    .links = w->links,
+                    .links_cap = w->links_cap};
+    struct occ all = {UINT32_MAX, W_LEN, 0, d.base, s ? n : 0};
+    size_t lbase, occ_mark;
+    bool need_whole = false;
+    struct flat_texts ft;
+    ft.n = 0;
+    size_t nlater = 0;
+    int rc = open_level(&d, m, &all, 0, &lbase, &occ_mark);
+    if (!rc && m->wkt != WKT_NONE) {
+        lerr_set(c->err, LERR_INVALID,
+                 "message type %s is a well-known type that protobuf's JSON mapping writes as "
+                 "one value, not as a record of fields; read a message type that holds it",
+                 m->full_name);
+        c->err->pos = 0;
+        rc = -1;
+    }
+    for (size_t k = 0; k < m->nfields && !rc; k++) {
+        const struct pb_field *f = &m->fields[k];
+        uint32_t h = d.links[lbase + 2 * k];
+        if (h == UINT32_MAX && f->presence)
+            continue; /* left out: the member is missing, as in the JSON */
+        struct format_json_member mem = {.key = f->name, .key_len = f->name_len, .index = k};
+        uint32_t ref = format__member_target(c, &mem);
+        if (ref == REF_EXCLUDED) {
+            /* not kept, but its bytes are checked as the JSON mapping would;
+             * a field flattenSpec paths start at is made into its text */
+            if (h == UINT32_MAX || !(f->repeated || f->type == T_MESSAGE || f->type == T_GROUP))
+                continue;
+            if (ft.n < FLAT_TEXTS && c->pl->nflat && flat_root(c->pl, f)) {
+                ft.k[ft.n] = (uint32_t)k;
+                rc = field_text(c, &d, f, h, &ft.text[ft.n], &ft.len[ft.n]);
+                ft.n++;
+            } else {
+                rc = write_field(&d, f, h);
+            }
+            continue;
+        }
+        uint8_t target = ref < c->pl->nfixed ? c->p->schema.fields[ref].type : SQL_NULL;
+        if ((rc = field_value(c, &d, f, h, target, &mem.v)))
+            break;
+        /* Values are stored once the whole record has decoded, in order: a
+         * record skipped by error must not add or widen a column, and the
+         * first warning is the first field's (the JSON route decoded it all
+         * first). Text in the scratch is kept meanwhile. */
+        if (mem.v.str && !(mem.v.str = format__keep(c, mem.v.str, mem.v.str_len))) {
+            rc = -2;
+            break;
+        }
+        if (nlater == w->later_cap) {
+            size_t cap = w->later_cap ? 2 * w->later_cap : 16;
+            void *a = realloc(w->later, cap * sizeof(struct later));
+            if (!a) {
+                rc = -2;
+                break;
+            }
+            w->later = a;
+            w->later_cap = cap;
+        }
+        ((struct later *)w->later)[nlater++] = (struct later){mem, ref};
+    }
+    for (size_t i = 0; i < nlater && !rc; i++) {
+        struct later *l = &((struct later *)w->later)[i];
+        if (format__member_put(c, &l->m, l->ref) < 0)
+            rc = -2;
+    }
+    if (!rc && c->pl->nflat)
+        rc = pb_flatten(c, &d, m, lbase, &ft, &need_whole);
+    close_level(&d, lbase, occ_mark);
+    if (!rc && need_whole) {
+        struct buf *b = &c->p->run.tmp;
+        buf_reset(b);
+        d.out = b;
+        rc = message(&d, m, &all, 0, W_LEN);
+        d.out = NULL;
+        const char *text = rc ? NULL : keep_out(c, b);
+        size_t len = b->len;
+        if (!rc && !text)
+            rc = -2;
+        if (!rc && !format__ensure_scratch(c->p, len + 1)) {
+            c->nomem = true;
+            rc = -2;
+        }
+        for (size_t i = 0; !rc && i < c->pl->nflat; i++) {
+            const struct format__flat *fl = &c->pl->flat[i];
+            if (fl->nsteps && fl->steps[0].key)
+                continue;
+            struct format_json_value v;
+            struct lerr e;
+            lerr_init(&e);
+            if (format_json_find_path(text, len, fl->steps, fl->nsteps, &v, c->p->run.scratch2,
+                                      c->p->run.scratch_cap, &e) == 1 &&
+                format__flat_put(c, fl, &v) < 0)
+                rc = -2;
+        }
+    }
+    w->occ = d.occ;
+    w->occ_cap = d.occ_cap;
+    w->links = d.links;
+    w->links_cap = d.links_cap;
+    if (rc == -2)
+        c->nomem = true;
+    return rc ? -1 : 0;
 }
 
 /* ---- Confluent's framing ---------------------------------------------------------- */

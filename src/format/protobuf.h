@@ -3,12 +3,16 @@
  * FileDescriptorSet read with protobuf-c (through the descriptor of
  * descriptor.proto generated into pbdesc.pb-c.c) and compiled into a schema;
  * the wire decoder driven by that schema (no generated code per user
- * schema), which writes a message as the JSON object of protobuf's JSON
- * mapping; and Confluent's Protobuf framing. record.c hands the JSON to the
- * nd-json row path, so declared fields, schema discovery and flattenSpec
+ * schema), which can write a message as the JSON object of protobuf's JSON
+ * mapping; and Confluent's Protobuf framing. A job's rows do not go through
+ * that text: format__pb_row() (format_int.h) decodes each top-level field
+ * straight into the row's field, with the value the nd-json row path would
+ * read from the field's JSON (nested messages, repeated fields and maps are
+ * their JSON text), so declared fields, schema discovery and flattenSpec
  * paths read a Protobuf record exactly as they read the same event as JSON
  * (which is what Druid does: it prints a message with protobuf's JsonFormat
- * and flattens the JSON).
+ * and flattens the JSON). format_pb_to_json() stays the reference the row
+ * is tested against (tests/unit/test_protobuf.c, tests/fuzz/fuzz_protobuf.c).
  *
  * Entry points:
  *   format_pb_schema_new() / format_pb_schema_free()   a FileDescriptorSet
@@ -17,6 +21,7 @@
  *   format_pb_find()              a message type by its full name
  *   format_pb_by_index()          a message type by Confluent's message-index list
  *   format_pb_to_json()           one message (wire bytes) → JSON text
+ *   (format__pb_row(), format_int.h: one message → a row's fields)
  *   format_pb_confluent_frame()   Confluent's framing: magic byte, schema id,
  *                                 message-index list
  *
@@ -121,12 +126,15 @@ const struct format_pb_msg *format_pb_by_index(const struct format_pb_schema *s,
 
 /* The decoder's working memory, kept between calls so that a stream of
  * records allocates nothing once it has grown: zero-initialise, and free
- * with format_pb_work_free(). One per thread. */
+ * with format_pb_work_free(). One per thread. (`later`: format__pb_row()'s
+ * decoded members, stored in the row once the whole record has decoded.) */
 struct format_pb_work {
     void *occ;
     size_t occ_cap;
     uint32_t *links;
     size_t links_cap;
+    void *later; /* a row's discovered members, stored once the record proved whole */
+    size_t later_cap;
 };
 void format_pb_work_free(struct format_pb_work *w);
 

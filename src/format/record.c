@@ -1,8 +1,8 @@
 /*
  * record.c — the plan, the parser object and the record → input row path: nd-json
- * values (with discovery and flattenSpec paths), protobuf messages (decoded
- * by protobuf.c into the JSON of protobuf's JSON mapping, then read as an
- * nd-json record), the kafka wrapper
+ * values (with discovery and flattenSpec paths), protobuf records (their
+ * framing here, the message decoded straight into the row by protobuf.c),
+ * the kafka wrapper
  * (timestamp, key, topic, headers around the value format; the kinesis
  * wrapper is the same with the partition key and arrival time) and the schema
  * the SQL compiler binds against. The CSV family lives in csv.c, the Avro
@@ -685,14 +685,11 @@ static int ndjson_row(struct format__ctx *c, const char *s, size_t n)
 
 /* ---- protobuf ----------------------------------------------------------------- */
 
-static bool ensure_scratch(struct format_parser *p, size_t need);
-
-/* The message as protobuf's JSON mapping (protobuf.h), in the batch arena
- * (string and json values point into it), then read as an nd-json record. */
+/* One message straight into the row (protobuf.c): after Confluent's framing
+ * when the schema comes from a registry. */
 static int protobuf_row(struct format__ctx *c, const char *s, size_t n)
 {
     struct format_parser *p = c->p;
-    struct buf *b = &p->run.tmp;
     const struct format_pb_msg *msg = p->plan->pb_msg;
     size_t header = 0;
     if (p->plan->pb_registry) {
@@ -720,36 +717,12 @@ static int protobuf_row(struct format__ctx *c, const char *s, size_t n)
         }
         header = fr.header_len;
     }
-    buf_reset(b);
-    if (format_pb_to_json(msg, s + header, n - header, b, &p->run.pb, c->err)) {
+    if (format__pb_row(c, msg, s + header, n - header)) {
         if (c->err->pos >= 0)
             c->err->pos += (int64_t)header; /* where in the record */
-        buf_reset(b);
         return -1;
     }
-    char *json = arena_alloc(c->mem, b->len + 1);
-    if (!json) {
-        c->nomem = true;
-        buf_reset(b);
-        return -1;
-    }
-    memcpy(json, b->data, b->len);
-    size_t len = b->len;
-    buf_reset(b);
-    if (!ensure_scratch(p, len + 1)) {
-        lerr_set(c->err, LERR_NOMEM, "out of memory for a record of %zu bytes", len);
-        return -1;
-    }
-    int r = ndjson_row(c, json, len);
-    if (r < 0 && c->err->code == LERR_INVALID) {
-        /* Our own JSON: a failure here is a bug, named as such. */
-        char m[sizeof c->err->msg];
-        snprintf(m, sizeof m, "%s", c->err->msg);
-        lerr_init(c->err);
-        lerr_set(c->err, LERR_INTERNAL, "protobuf record decoded to JSON that did not read: %s",
-                 m);
-    }
-    return r;
+    return 0;
 }
 
 /* ---- kafka ------------------------------------------------------------------ */
@@ -873,27 +846,6 @@ static void kafka_meta(struct format__ctx *c, const struct record *rec)
 
 /* ---- format_parse ------------------------------------------------------------ */
 
-static bool ensure_scratch(struct format_parser *p, size_t need)
-{
-    if (need <= p->run.scratch_cap)
-        return true;
-    size_t cap = p->run.scratch_cap ? p->run.scratch_cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    char *a = malloc(cap), *b = malloc(cap);
-    if (!a || !b) {
-        free(a);
-        free(b);
-        return false;
-    }
-    free(p->run.scratch);
-    free(p->run.scratch2);
-    p->run.scratch = a;
-    p->run.scratch2 = b;
-    p->run.scratch_cap = cap;
-    return true;
-}
-
 enum format_outcome format_parse(struct format_parser *p, const struct record *rec,
                                  struct arena *mem, struct format_row *row, struct lerr *err)
 {
@@ -911,7 +863,7 @@ enum format_outcome format_parse(struct format_parser *p, const struct record *r
     size_t need = len;
     if (rec->key && rec->key_len > need)
         need = rec->key_len <= FORMAT_MAX_RECORD ? rec->key_len : 0;
-    if (!ensure_scratch(p, need + 1)) {
+    if (!format__ensure_scratch(p, need + 1)) {
         lerr_set(err, LERR_NOMEM, "out of memory for a record of %zu bytes", len);
         return FORMAT_ERROR;
     }

@@ -5,7 +5,9 @@
  * unpacked repeated fields, oneofs, maps, enums, well-known types, merges,
  * unknown fields, and each way a record can be bad, with its byte offset),
  * Confluent's framing, and the format as jobs use it (declared fields,
- * discovery, flattenSpec, the kafka wrapper, settings errors).
+ * discovery, flattenSpec, the kafka wrapper, settings errors), whose rows
+ * must hold what the nd-json format reads from the same message's JSON
+ * (test_direct_vs_json: format_pb_to_json() is the reference).
  *
  * Messages are either protoc's own encoding (protoc --encode of the text
  * shown beside each) or built here byte by byte with a small encoder, when
@@ -709,6 +711,30 @@ static void test_format(void)
         CHECK_EQ_STR(tf_type(p, "counts"), "json");
         CHECK_EQ_STR(tf_type(p, "card"), "none");
         CHECK_EQ_STR(tf_field(p, &row, "tags"), "A:[S:x]");
+        /* A record skipped by error adds no column, though the fields
+         * before its bad one decode (counts, then a Timestamp out of range). */
+        e.n = 0;
+        e_raw(&e, "4206"
+                  "0a026b31"
+                  "1001"); /* counts {k1: 1} */
+        e_raw(&e, "5a02"
+                  "107f"); /* at {nanos: 127}: fine */
+        e_raw(&e, "5a0b"
+                  "10ffffffffffffffffff01"); /* at {nanos: -1}: merged, out of range */
+        CHECK_EQ_INT(tf_parse(p, &mem, (const char *)e.b, e.n, &row, &err), FORMAT_ERROR);
+        CHECK_HAS(err.msg, "google.protobuf.Timestamp 0 s -1 ns is out of its range");
+        CHECK_EQ_STR(tf_type(p, "counts"), "json");
+        CHECK_EQ_STR(tf_type(p, "at"), "none");
+        e.n = 0;
+        e_tag(&e, 13, 0), e_varint(&e, 7); /* opt: 7 */
+        e_raw(&e, "7202"
+                  "0801"); /* legacy {a: 1} */
+        e_raw(&e, "7a03"
+                  "000000"); /* prices: a packed double cut short */
+        CHECK_EQ_INT(tf_parse(p, &mem, (const char *)e.b, e.n, &row, &err), FORMAT_ERROR);
+        CHECK_HAS(err.msg, "packed field 'prices' ends inside a 8-byte value");
+        CHECK_EQ_STR(tf_type(p, "opt"), "none");
+        CHECK_EQ_STR(tf_type(p, "legacy"), "none");
         format_parser_free(p);
     }
 
@@ -762,6 +788,170 @@ static void test_format(void)
     arena_destroy(&mem);
 }
 
+/* ---- straight into the row, against the JSON route ------------------------------ */
+
+/* The nd-json settings matching settings(type, extra). */
+static char *json_settings(const char *extra)
+{
+    size_t n = strlen(extra) + 64;
+    char *s = malloc(n);
+    snprintf(s, n, "{\"format\": \"nd-json\"%s}", extra);
+    return s;
+}
+
+/*
+ * One message of `type` read two ways: by the protobuf format (decoded
+ * straight into the row) and, as the JSON of protobuf's JSON mapping that
+ * format_pb_to_json() writes, by the nd-json format, with the same fields,
+ * flattenSpec (`extra`) and discovery. The outcome, the warning, every
+ * field's value and every discovered type must agree.
+ */
+static void same_row(const char *what, const char *type, const char *extra, const char *spec,
+                     bool discovery, const void *data, size_t n)
+{
+    struct format_pb_schema *s = shop();
+    if (!s)
+        return;
+    const struct format_pb_msg *m = msg(s, type);
+    struct buf json;
+    buf_init(&json, 1 << 20);
+    struct lerr err, jerr;
+    lerr_init(&err);
+    if (!m || format_pb_to_json(m, data, n, &json, NULL, &err)) {
+        CHECK_MSG(0, "%s: the JSON route fails: %s", what, err.msg);
+        buf_free(&json);
+        format_pb_schema_free(s);
+        return;
+    }
+    char *ps = settings(type, extra), *js = json_settings(extra);
+    struct format_parser *pb = tf_parser(ps, spec, discovery),
+                         *nd = tf_parser(js, spec, discovery);
+    free(ps);
+    free(js);
+    struct arena mem;
+    arena_init(&mem, 1 << 16, 0);
+    if (pb && nd) {
+        struct format_row row, jrow;
+        enum format_outcome got = tf_parse(pb, &mem, data, n, &row, &err);
+        enum format_outcome want =
+            tf_parse(nd, &mem, json.data ? json.data : "{}", json.len, &jrow, &jerr);
+        CHECK_MSG(got == want, "%s: outcome %d, the JSON route's %d (%s / %s)", what, (int)got,
+                  (int)want, err.msg, jerr.msg);
+        if (got == want && got == FORMAT_OK_WITH_WARNINGS)
+            CHECK_MSG(strcmp(err.msg, jerr.msg) == 0, "%s: warning '%s', the JSON route's '%s'",
+                      what, err.msg, jerr.msg);
+        const struct format_field *f, *jf;
+        size_t nf = format_discovered_fields(pb, &f, NULL),
+               njf = format_discovered_fields(nd, &jf, NULL);
+        CHECK_MSG(nf == njf, "%s: %zu fields, the JSON route %zu", what, nf, njf);
+        for (size_t i = 0; got == want && got != FORMAT_ERROR && i < njf; i++) {
+            const char *name = jf[i].name;
+            char a[1100], b[1100];
+            snprintf(a, sizeof a, "%s %s", tf_type(pb, name), tf_field(pb, &row, name));
+            snprintf(b, sizeof b, "%s %s", tf_type(nd, name), tf_field(nd, &jrow, name));
+            CHECK_MSG(strcmp(a, b) == 0, "%s: field %s: direct '%s', JSON route '%s'", what, name,
+                      a, b);
+        }
+    }
+    format_parser_free(pb);
+    format_parser_free(nd);
+    arena_destroy(&mem);
+    buf_free(&json);
+    format_pb_schema_free(s);
+}
+
+static void test_direct_vs_json(void)
+{
+    /* Scalars of every type: protoc's encoding from test_messages(), the
+     * defaults, and values whose text matters (NaN, infinities, -0, whole
+     * doubles past 1e15, float digits, a double past a float's range,
+     * uint64 past int64, invalid UTF-8, an unknown enum number). */
+    struct enc all = {.n = 0}, odd = {.n = 0}, nan = {.n = 0}, big = {.n = 0};
+    e_raw(&all, "09000000000000044015cdcccc3d1880ccbbbcdeffffffff0120ffffffffffffffffff0128"
+                "feffffffffffffffff01317b000000000000003d0700000040014a0368c3a9620300ff1068"
+                "ffffffff0f70077dfdffffff8101fcffffffffffffff88010990010c");
+    e_tag(&odd, 1, 1), e_raw(&odd, "0000000000000080");       /* d: -0.0 */
+    e_tag(&odd, 2, 5), e_raw(&odd, "0000003f");               /* f: 0.5 */
+    e_str(&odd, 9, "a\xff\"b\\\n");                           /* s: invalid UTF-8, escapes */
+    e_tag(&odd, 14, 0), e_varint(&odd, 2);                    /* st: SHIPPED */
+    e_tag(&odd, 3, 0), e_varint(&odd, 0x8000000000000000ull); /* i64: INT64_MIN */
+    e_tag(&nan, 1, 1), e_raw(&nan, "000000000000f87f");       /* d: NaN */
+    e_tag(&nan, 2, 5), e_raw(&nan, "000080ff");               /* f: -inf */
+    e_tag(&big, 1, 1), e_raw(&big, "0000c05ffd8f4143");       /* d: 1e16 (whole, past 1e15) */
+    e_tag(&big, 2, 5), e_raw(&big, "cdcccc3d");               /* f: 0.1 */
+    e_tag(&big, 8, 0), e_varint(&big, 0);                     /* b: false, written */
+    struct enc d300 = {.n = 0};
+    e_tag(&d300, 1, 1), e_raw(&d300, "9c7500883ce4377e"); /* d: 1e300 */
+    e_tag(&d300, 2, 5), e_raw(&d300, "9a99993f");         /* f: 1.2 */
+    const struct enc *sc[] = {&all, &odd, &nan, &big, &d300};
+    static const char *const names = "d,f,i64,u64,i32,fx64,fx32,b,s,by,u32,st,sf32,sf64,si32,si64";
+    static const char *const types[] = {"string", "long", "double", "float", "json"};
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        char spec[512] = "";
+        char copy[128];
+        snprintf(copy, sizeof copy, "%s", names);
+        for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ","))
+            snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%s:%s", *spec ? "," : "",
+                     tok, types[t]);
+        for (size_t i = 0; i < sizeof sc / sizeof *sc; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "Scalars %zu as %s", i, types[t]);
+            same_row(what, "shop.Scalars", "", spec, false, sc[i]->b, sc[i]->n);
+        }
+        same_row("empty Scalars", "shop.Scalars", "", spec, false, "", 0);
+    }
+    for (size_t i = 0; i < sizeof sc / sizeof *sc; i++)
+        same_row("Scalars, discovered", "shop.Scalars", "", NULL, true, sc[i]->b, sc[i]->n);
+
+    /* Orders: nesting, repeated and packed fields, maps, a oneof, a
+     * Timestamp, a wrapper, proto3 optional, a proto2 group; merges. */
+    struct enc order = {.n = 0}, merged = {.n = 0};
+    e_raw(&order, "0a036f2d31120c0a03416e6e12050a03426f621a050a014110021a100a0342227110ffffffffff"
+                  "ffffffff01220d01ac02fbffffffffffffffff012a01782a0179386342060a026b31100142060a"
+                  "026b3210024a1008f9ffffffffffffffff0112030a015a50025a0b08c0ddc8b1061080e59a7762"
+                  "006800720c0803131a02676714200420057a18000000000000f83f000000000000d0bf50efe2d6"
+                  "e41a4b44");
+    e_tag(&merged, 4, 0), e_varint(&merged, 1);
+    e_str(&merged, 1, "first");
+    e_raw(&merged, "22020203");
+    e_str(&merged, 6, "visa");
+    e_str(&merged, 1, "last");
+    e_raw(&merged, "12050a03416e6e");
+    e_raw(&merged, "120712050a03426f62");
+    e_raw(&merged, "5a00");
+    const struct enc *orders[] = {&order, &merged};
+    static const char *const ospecs[] = {
+        "id:string,customer:json,items:json,codes:json,tags:json,card:string,voucher:long,"
+        "counts:json,by_id:json,status:string,at:string,maybe:long,opt:long,legacy:json,"
+        "prices:json",
+        "id:json,customer:string,items:string,codes:string,tags:string,card:json,voucher:string,"
+        "counts:string,by_id:string,status:json,at:json,maybe:string,opt:double,legacy:string,"
+        "prices:string",
+        "at:long,status:long,maybe:double,codes:long,customer:long,id:double"};
+    static const char *const flats[] = {
+        "",
+        ", \"flattenSpec\": {\"fields\": [{\"type\": \"path\", \"name\": \"cust\", \"expr\": "
+        "\"$.customer.name\"}, {\"type\": \"path\", \"name\": \"sku2\", \"expr\": "
+        "\"$.items[1].sku\"}, {\"type\": \"jq\", \"name\": \"g\", \"expr\": \".legacy.grp.g\"}, "
+        "{\"type\": \"path\", \"name\": \"k1\", \"expr\": \"$.counts.k1\"}, {\"type\": \"path\", "
+        "\"name\": \"when\", \"expr\": \"$.at\"}, {\"type\": \"root\", \"name\": \"id\"}]}",
+        ", \"flattenSpec\": {\"useFieldDiscovery\": false, \"fields\": [{\"type\": \"path\", "
+        "\"name\": \"ref\", \"expr\": \"$.customer.referrer.name\"}, {\"type\": \"root\", "
+        "\"name\": \"status\"}]}"};
+    for (size_t i = 0; i < sizeof orders / sizeof *orders; i++)
+        for (size_t f = 0; f < sizeof flats / sizeof *flats; f++) {
+            char what[64];
+            for (size_t k = 0; k < sizeof ospecs / sizeof *ospecs; k++) {
+                snprintf(what, sizeof what, "Order %zu, flatten %zu, spec %zu", i, f, k);
+                same_row(what, "shop.Order", flats[f], ospecs[k], false, orders[i]->b,
+                         orders[i]->n);
+            }
+            snprintf(what, sizeof what, "Order %zu, flatten %zu, discovered", i, f);
+            same_row(what, "shop.Order", flats[f], "id:string", true, orders[i]->b, orders[i]->n);
+        }
+    same_row("empty Order, discovered", "shop.Order", flats[1], "id:string", true, "", 0);
+}
+
 int main(void)
 {
     test_descriptor();
@@ -771,5 +961,6 @@ int main(void)
     test_confluent_frame();
     test_from_files();
     test_format();
+    test_direct_vs_json();
     return check_summary();
 }
