@@ -3,7 +3,7 @@
 # nd-json, printed as a ratio (goal >= 0.8). The work is in bench/protobuf/driver.py;
 # this wrapper builds the server and checks the tools (protoc, kcat, node and
 # tests/e2e/protobuf_client's node_modules: make deps).
-#   BENCH_PROTOBUF_EVENTS=N (200000)  BENCH_PROTOBUF_ROUNDS (2)
+#   BENCH_PROTOBUF_EVENTS=N (200000)  BENCH_PROTOBUF_ROUNDS (5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory build/lodestar >/dev/null
