@@ -1240,7 +1240,7 @@ static int collect(struct dec *d, const struct format_pb_msg *m, const struct oc
                 return fail_at(d, at, "group end tag of field %u without its start", num);
             if (wt > W_I32)
                 return fail_at(d, at, "wire type %u of field %u does not exist", wt, num);
-            uint32_t fi;
+            uint32_t fi = 0; /* set by field_of when it finds the field */
             const struct pb_field *f = field_of(m, num, &fi);
             struct occ o = {UINT32_MAX, wt, 0, NULL, 0};
             if (f) {
