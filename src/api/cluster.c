@@ -98,13 +98,7 @@ static void *heartbeat_main(void *arg)
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += CLUSTER_HEARTBEAT_MS / 1000;
-        ts.tv_nsec += (long)(CLUSTER_HEARTBEAT_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        util_deadline(CLOCK_MONOTONIC, CLUSTER_HEARTBEAT_MS, &ts);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         if (c->stop)
             break;

@@ -313,12 +313,7 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&g->mu);
     while (!g->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += WATCHDOG_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        util_deadline(CLOCK_MONOTONIC, WATCHDOG_TICK_MS, &ts);
         pthread_cond_timedwait(&g->cv, &g->mu, &ts);
         int64_t now = util_mono_ns();
         for (struct conn_watch *w = g->list; w && !g->stop; w = w->next) {

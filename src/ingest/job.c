@@ -702,12 +702,7 @@ bool ingest__persister_drain(struct runner *r, int timeout_ms)
     pthread_mutex_lock(&r->ps.mu);
     while (r->ps.n && util_mono_ns() < deadline) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        util_deadline(CLOCK_REALTIME, 50, &ts);
         pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts);
     }
     bool ok = r->ps.n == 0 && !r->ps.abandoned;

@@ -370,13 +370,7 @@ static bool stage_waiting(struct runner *r, struct fetch_slot *sl)
         snprintf(f->waiting, sizeof f->waiting, "%s (next try in %d ms; no record is skipped)",
                  sl->err.msg, delay_ms);
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += delay_ms / 1000;
-        ts.tv_nsec += (long)(delay_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        util_deadline(CLOCK_REALTIME, delay_ms, &ts);
         while (!f->stop && !f->pause)
             if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)
                 break;
@@ -585,12 +579,7 @@ static int step(struct runner *r, struct lerr *err)
 {
     struct fetcher *f = &r->fx;
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += POLL_TIMEOUT_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    util_deadline(CLOCK_REALTIME, POLL_TIMEOUT_MS, &ts);
     pthread_mutex_lock(&f->mu);
     while (f->n == 0)
         if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)

@@ -24,13 +24,7 @@
 static void wait_rt(struct ingest_runtime *rt, int ms, bool kick)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    util_deadline(CLOCK_REALTIME, ms, &ts);
     pthread_mutex_lock(&rt->mu);
     while (!(kick && rt->kick) && !rt->stopping)
         if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) == ETIMEDOUT)

@@ -275,17 +275,6 @@ static ssize_t pread_full(int fd, char *p, size_t n, uint64_t off)
     return (ssize_t)got;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static int segs_push(struct source_pushlog *log, struct seg s)
 {
     if (log->nsegs == log->segs_alloc) {
@@ -1438,7 +1427,7 @@ static bool cursor_wait(struct source_pushlog_cursor *c, int timeout_ms)
     bool ready = log->durable_end > c->offset;
     if (!ready && timeout_ms > 0) {
         struct timespec dl;
-        deadline_after(&dl, timeout_ms);
+        util_deadline(CLOCK_MONOTONIC, timeout_ms, &dl);
         unsigned gen = log->wake_gen;
         while (!(ready = log->durable_end > c->offset) && gen == log->wake_gen) {
             if (pthread_cond_timedwait(&log->cv, &log->mu, &dl) == ETIMEDOUT) {

@@ -187,6 +187,65 @@ static void remember_topic(struct source_pushtopic *t, const char *topic)
     pthread_mutex_unlock(&t->mu);
 }
 
+/*
+ * CreateTopics (one partition, the brokers' replication factor) or
+ * DeleteTopics of one topic, waiting up to wait_ms for the answer; `fine` is
+ * the topic error that counts as done (it exists already / it is gone).
+ */
+static int admin(struct source_pushtopic *t, const char *topic, bool create,
+                 rd_kafka_resp_err_t fine, int wait_ms, struct lerr *err)
+{
+    char e[512];
+    const char *what = create ? "CreateTopics" : "DeleteTopics";
+    rd_kafka_NewTopic_t *nt = create ? rd_kafka_NewTopic_new(topic, 1, -1, e, sizeof e) : NULL;
+    rd_kafka_DeleteTopic_t *dt = create ? NULL : rd_kafka_DeleteTopic_new(topic);
+    if (!nt && !dt)
+        return lerr_set(err, LERR_INTERNAL, "push topic %s: %s", topic, create ? e : what);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(t->rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(
+        t->rk, create ? RD_KAFKA_ADMIN_OP_CREATETOPICS : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opt, wait_ms, e, sizeof e);
+    rd_kafka_AdminOptions_set_request_timeout(opt, wait_ms, e, sizeof e);
+    if (create)
+        rd_kafka_CreateTopics(t->rk, &nt, 1, opt, q);
+    else
+        rd_kafka_DeleteTopics(t->rk, &dt, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms + 1000);
+    int rc = 0;
+    if (!ev) {
+        rc = lerr_set(err, LERR_UNAVAILABLE,
+                      "push topic %s: the Kafka cluster at %s did not answer %s in %d ms "
+                      "(--push-kafka); retry",
+                      topic, t->bootstrap, what, wait_ms + 1000);
+    } else if (rd_kafka_event_error(ev)) {
+        rc = lerr_set(err, LERR_UNAVAILABLE, "push topic %s on %s: %s; retry", topic, t->bootstrap,
+                      rd_kafka_event_error_string(ev));
+    } else {
+        size_t n = 0;
+        const rd_kafka_topic_result_t **res =
+            create
+                ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
+                : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+        rd_kafka_resp_err_t te = n ? rd_kafka_topic_result_error(res[0])
+                                   : RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (te && te != fine)
+            rc = lerr_set(err, LERR_UNAVAILABLE, "push topic %s on %s: %s refused: %s", topic,
+                          t->bootstrap, what,
+                          rd_kafka_topic_result_error_string(res[0])
+                              ? rd_kafka_topic_result_error_string(res[0])
+                              : rd_kafka_err2str(te));
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    if (nt)
+        rd_kafka_NewTopic_destroy(nt);
+    if (dt)
+        rd_kafka_DeleteTopic_destroy(dt);
+    return rc;
+}
+
 /* Makes sure the topic exists: listed (or auto-created) by the brokers, else created with
  * CreateTopics (one partition, the brokers' replication factor). */
 static int ensure_topic(struct source_pushtopic *t, const char *topic, struct lerr *err)
@@ -197,44 +256,7 @@ static int ensure_topic(struct source_pushtopic *t, const char *topic, struct le
         remember_topic(t, topic);
         return 0;
     }
-    char e[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, -1, e, sizeof e);
-    if (!nt)
-        return lerr_set(err, LERR_INTERNAL, "push topic %s: %s", topic, e);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(t->rk);
-    rd_kafka_AdminOptions_t *opt =
-        rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opt, 10000, e, sizeof e);
-    rd_kafka_AdminOptions_set_request_timeout(opt, 10000, e, sizeof e);
-    rd_kafka_CreateTopics(t->rk, &nt, 1, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
-    int rc = 0;
-    if (!ev) {
-        rc = lerr_set(err, LERR_UNAVAILABLE,
-                      "push topic %s: the Kafka cluster at %s did not answer CreateTopics in 15 s "
-                      "(--push-kafka); retry",
-                      topic, t->bootstrap);
-    } else if (rd_kafka_event_error(ev)) {
-        rc = lerr_set(err, LERR_UNAVAILABLE, "push topic %s on %s: %s; retry", topic, t->bootstrap,
-                      rd_kafka_event_error_string(ev));
-    } else {
-        size_t n = 0;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        rd_kafka_resp_err_t te = n ? rd_kafka_topic_result_error(res[0])
-                                   : RD_KAFKA_RESP_ERR_NO_ERROR;
-        if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-            rc = lerr_set(err, LERR_UNAVAILABLE, "push topic %s on %s cannot be created: %s",
-                          topic, t->bootstrap,
-                          rd_kafka_topic_result_error_string(res[0])
-                              ? rd_kafka_topic_result_error_string(res[0])
-                              : rd_kafka_err2str(te));
-    }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opt);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
+    int rc = admin(t, topic, true, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, 10000, err);
     if (rc)
         return rc;
     remember_topic(t, topic);
@@ -273,13 +295,7 @@ int source_pushtopic_append(struct source_pushtopic *t, const char *connection, 
     /* the report comes within message.timeout.ms: wait for it (up to timeout_ms, which the
      * caller sets above that; past it the request answers 503 and the report frees the waiter) */
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    util_deadline(CLOCK_MONOTONIC, timeout_ms, &ts);
     pthread_mutex_lock(&t->mu);
     int wr = 0;
     while (!w->done && wr == 0)
@@ -349,7 +365,7 @@ int source_pushtopic_end_offsets(struct source_pushtopic *t, const char *connect
 
 int source_pushtopic_drop(struct source_pushtopic *t, const char *connection, struct lerr *err)
 {
-    char topic[256], e[512];
+    char topic[256];
     source_pushtopic_name(connection, topic);
     pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->ncreated; i++)
@@ -359,35 +375,5 @@ int source_pushtopic_drop(struct source_pushtopic *t, const char *connection, st
             break;
         }
     pthread_mutex_unlock(&t->mu);
-    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(t->rk);
-    rd_kafka_AdminOptions_t *opt =
-        rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opt, 4000, e, sizeof e);
-    rd_kafka_AdminOptions_set_request_timeout(opt, 4000, e, sizeof e);
-    rd_kafka_DeleteTopics(t->rk, &dt, 1, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 5000);
-    int rc = 0;
-    if (!ev) {
-        rc = lerr_set(err, LERR_UNAVAILABLE, "push topic %s on %s: no answer to DeleteTopics",
-                      topic, t->bootstrap);
-    } else if (rd_kafka_event_error(ev)) {
-        rc = lerr_set(err, LERR_UNAVAILABLE, "push topic %s on %s: %s", topic, t->bootstrap,
-                      rd_kafka_event_error_string(ev));
-    } else {
-        size_t n = 0;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-        rd_kafka_resp_err_t te = n ? rd_kafka_topic_result_error(res[0])
-                                   : RD_KAFKA_RESP_ERR_NO_ERROR;
-        if (te && te != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-            rc = lerr_set(err, LERR_UNAVAILABLE, "push topic %s on %s cannot be deleted: %s",
-                          topic, t->bootstrap, rd_kafka_err2str(te));
-    }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opt);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_DeleteTopic_destroy(dt);
-    return rc;
+    return admin(t, topic, false, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, 4000, err);
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #define LS_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define LS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -191,6 +192,9 @@ void util_sha256_hex(const void *p, size_t n, char out[65]);
 int64_t util_now_ms(void);  /* wall clock, ms since the epoch */
 int64_t util_now_ns(void);  /* wall clock, ns since the epoch */
 int64_t util_mono_ns(void); /* monotonic clock */
+/* *ts = the time ms milliseconds from now on `clock` (a pthread_cond_timedwait deadline; the
+ * condition variable must wait on the same clock) */
+void util_deadline(clockid_t clock, int64_t ms, struct timespec *ts);
 /* Formats ms since the epoch as "2023-03-23T23:00:57.235Z" into out[32]. */
 void util_format_iso_ms(int64_t ms, char out[32]);
 /* Formats ns since the epoch as "2023-03-23T23:00:57.235117332Z" into out[40]. */

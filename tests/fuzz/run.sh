@@ -4,7 +4,7 @@
 # first-line comment "// SOURCES: src/a.c src/b.c" (shell patterns such as
 # src/sql/*.c too, so that a file added to a module is built), and runs each for
 # FUZZ_SECONDS (default 5) over its corpus tests/fuzz/corpus/<name>/, as many
-# targets at a time as there are cores.
+# targets (and compiles) at a time as there are cores, or FUZZ_JOBS.
 # Skips (and says so) when clang's libFuzzer runtime is missing.
 # Prints "N passed, N failed": one per target.
 set -u
@@ -20,7 +20,7 @@ fi
 PKG_CFLAGS=$(pkg-config --cflags libmicrohttpd jansson sqlite3 rdkafka 2>/dev/null)
 PKG_LIBS="$(pkg-config --libs jansson sqlite3 libcrypto zlib liblz4 libzstd avro-c libprotobuf-c 2>/dev/null) -lroaring -lcurl"
 CFLAGS_FUZZ="-std=c11 -D_GNU_SOURCE -g -O1 -Isrc $PKG_CFLAGS -fno-sanitize-recover=undefined"
-jobs_max=$(nproc 2>/dev/null || echo 2)
+jobs_max=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 # Every source any target names is compiled once (instrumented for coverage, ASan and UBSan),
 # then each target links the objects it names: the targets share most of their sources, and
 # compiling them per target was most of this run's time.
