@@ -837,8 +837,18 @@ static int runner_start(struct runner *r, struct lerr *err)
     r->reset_generation = r->cj.reset_generation;
     if (catalog_job_spec_load(&r->cj, &r->spec, err))
         return err->code;
-    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)) ||
-        ingest__build_ptable(r, err))
+    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)))
+        return err->code;
+    if (catalog_is_shared(r->rt->cat)) {
+        /* Columns another node added (its rows named them first) since this one
+         * opened the table. */
+        storage_db_table_lock(r->table);
+        int src = storage_db_sync_columns(r->rt->db, r->table, err);
+        storage_db_table_unlock(r->table);
+        if (src)
+            return src;
+    }
+    if (ingest__build_ptable(r, err))
         return err->code;
     struct connection_spec cs;
     int rc = catalog_connection_spec_load(r->rt->cat, r->cj.connection_name, &cs, err);

@@ -102,18 +102,18 @@ try:
         cc = node("nc", a)
 
         # ---- steady ingestion over three nodes
+        def split(names):
+            h = holders()
+            return sorted(h) == names and sum(len(v) for v in h.values()) == PARTS
+
+        c.ok(wait_for(lambda: split(["na", "nb", "nc"]), timeout=15),
+             "the 8 partitions are split between the three nodes", json.dumps(holders()))
         total = 0
         for _ in range(4):
             c.ok(produce(broker.bootstrap, total, 5000), "kcat produced 5000 events")
             total += 5000
         c.ok(wait_for(lambda: exact(total), timeout=30), "committed rows and offsets equal the "
              f"{total} produced", f"rows {committed_rows()}, offsets {committed_offsets()}")
-        def split(names):
-            h = holders()
-            return sorted(h) == names and sum(len(v) for v in h.values()) == PARTS
-
-        c.ok(wait_for(lambda: split(["na", "nb", "nc"]), timeout=10),
-             "the 8 partitions are split between the three nodes", json.dumps(holders()))
 
         def shown():
             cl = a.req("GET", "/v1/cluster").json or {}
@@ -125,20 +125,24 @@ try:
              "GET /v1/cluster shows each node reading part of the topic", json.dumps(shown()))
         q = {"query": "SELECT COUNT(*) AS n, SUM(n) AS s FROM cl", "resultFormat": "array"}
 
-        def per_node_sum(ss):
-            got = [0, 0]
+        def per_node(ss):  # [COUNT, SUM] of each node's own rows
+            out = []
             for s in ss:
                 rows = s.req("POST", "/v1/query/sql", q).json
-                if not isinstance(rows, list):
-                    return f"{s.extra_args[-1]}: {rows}"
-                got[0] += rows[0][0]
-                got[1] += rows[0][1] or 0
-            return got
+                out.append(rows[0] if isinstance(rows, list) else rows)
+            return out
+
+        def added(res):
+            ok = all(isinstance(x, list) for x in res)
+            return [sum(x[0] for x in res), sum(x[1] or 0 for x in res)] if ok else res
 
         want = [total, total * (total - 1) // 2]
-        c.eq(wait_for(lambda: per_node_sum([a, b, cc]) == want and want, timeout=20)
-             or per_node_sum([a, b, cc]), want,
+        c.eq(wait_for(lambda: added(per_node([a, b, cc])) == want and want, timeout=20)
+             or per_node([a, b, cc]), want,
              "each node's own COUNT and SUM add up to the produced ones")
+        res = per_node([a, b, cc])
+        c.ok(all(isinstance(x, list) and x[0] > 0 for x in res), "every node ingested a share",
+             json.dumps(res))
 
         # ---- kill -9 of a node mid-ingest; more events while it is down
         def more(first, n):
