@@ -188,6 +188,7 @@ struct ingest__leases {
     size_t n, cap;
     int64_t next_renew_ns, next_balance_ns; /* monotonic */
     bool stale; /* the source's assignment is not `held` yet (assign again) */
+    bool lost;  /* ingest__lease_keep found a lease lost: lease_tick discards */
 };
 
 struct runner {
@@ -309,6 +310,8 @@ int ingest__lease_acquire(struct runner *r, const char *topic, int32_t partition
                           struct lerr *err);
 /* Renews every held lease; the lost ones leave `held`, *nlost counts them. */
 int ingest__lease_renew(struct runner *r, size_t *nlost, struct lerr *err);
+/* Renews when due, for a runner waiting on its persister (lost ones: lease.lost). */
+void ingest__lease_keep(struct runner *r);
 /* Releases held[i] (after its rows were committed) and forgets it. */
 void ingest__lease_release(struct runner *r, size_t i);
 /* The held partitions as a list (offsets 0), for source_only. */

@@ -817,9 +817,11 @@ int ingest__persist(struct runner *r, bool advance, struct lerr *err)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         if (pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts) == ETIMEDOUT && r->job->src) {
-            /* the persister is slow or failing (a full disk): health says so meanwhile */
+            /* the persister is slow or failing (a full disk): health says so meanwhile,
+             * and in a cluster the leases are kept meanwhile */
             pthread_mutex_unlock(&r->ps.mu);
             ingest__update_health(r);
+            ingest__lease_keep(r);
             pthread_mutex_lock(&r->ps.mu);
         }
     }

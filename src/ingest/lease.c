@@ -15,7 +15,7 @@
  * lease is free or expired, and after a lost lease discards what it had
  * not committed and reads again from the checkpoint.
  *
- * Entry points (ingest_int.h): ingest__lease_share, _acquire, _renew,
+ * Entry points (ingest_int.h): ingest__lease_share, _acquire, _renew, _keep,
  * _release, _parts, _find, _fence, _filter; ingest__node_id. Runner thread
  * (the persister only reads the copies in its items).
  */
@@ -132,6 +132,21 @@ int ingest__lease_renew(struct runner *r, size_t *nlost, struct lerr *err)
             forget(l, i);
         }
     return 0;
+}
+
+void ingest__lease_keep(struct runner *r)
+{
+    struct ingest__leases *l = &r->lease;
+    int64_t now = util_mono_ns();
+    if (!l->on || now < l->next_renew_ns)
+        return;
+    size_t nlost = 0;
+    struct lerr e;
+    lerr_init(&e);
+    if (ingest__lease_renew(r, &nlost, &e) == 0) {
+        l->next_renew_ns = now + CATALOG_LEASE_TTL_NS / 3;
+        l->lost = l->lost || nlost > 0;
+    }
 }
 
 void ingest__lease_release(struct runner *r, size_t i)

@@ -12,6 +12,11 @@
  * persist then advances the checkpoint by compare-and-swap with its rows.
  * After kill -9 the job re-reads from the committed offsets. Resets, gaps,
  * a blocked source and push-log trimming are handled here too.
+ *
+ * In a cluster (a shared catalog and a Kafka source; lease.c) the runner
+ * reads only the partitions it leases, and lease_tick renews, hands over,
+ * takes over and, after a lost lease, discards what was not committed and
+ * reads again from the checkpoint. With SQLite none of it runs.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -722,12 +727,13 @@ static int lease_tick(struct runner *r, struct lerr *err)
     int64_t now = util_mono_ns();
     struct lerr e;
     lerr_init(&e);
-    bool lost = false;
+    bool lost = l->lost;
+    l->lost = false;
     if (now >= l->next_renew_ns) {
         size_t nlost = 0;
         if (ingest__lease_renew(r, &nlost, &e) == 0) {
             l->next_renew_ns = now + CATALOG_LEASE_TTL_NS / 3;
-            lost = nlost > 0;
+            lost = lost || nlost > 0;
         } else {
             log_msg(LOG_WARN, "ingest", "job %s: renewing leases: %s (will retry)", r->job->id,
                     e.msg);
