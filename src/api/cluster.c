@@ -168,6 +168,8 @@ int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigne
                         strerror(rc));
     }
     srv->cluster = c;
+    if (srv->rt) /* streaming jobs spread over the nodes by this id (ingest/lease.c) */
+        ingest_runtime_set_node(srv->rt, c->self.id);
     log_msg(LOG_INFO, "cluster", "node %s (%s) joined the catalog", c->self.id, c->self.advertise);
     return 0;
 }

@@ -40,6 +40,8 @@ struct catalog {
     int version;
 };
 
+bool catalog_is_shared(const struct catalog *c) { return c->ops == &catalog_pg_ops; }
+
 int catalog_open_ops(const struct catalog_ops *ops, const char *target, struct catalog **out,
                      struct lerr *err)
 {

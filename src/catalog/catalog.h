@@ -48,6 +48,10 @@ struct catalog;
  */
 int catalog_open(const char *target, struct catalog **out, struct lerr *err);
 void catalog_close(struct catalog *c);
+/* Whether other servers may share this catalog (PostgreSQL): the runtime then
+ * spreads streaming jobs' partitions over the live nodes by leases. False for
+ * SQLite, the single node's file. */
+bool catalog_is_shared(const struct catalog *c);
 /* The schema version after migrations (the number of migrations applied). */
 int catalog_schema_version(struct catalog *c);
 int catalog_latest_schema_version(void);

@@ -76,6 +76,13 @@ int ingest_runtime_start(struct catalog *cat, struct storage_db *db, struct push
  */
 int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err);
 /*
+ * This server's id among the catalog's nodes, once it has joined them. With a
+ * shared catalog (catalog_is_shared) a streaming job's runner reads nothing
+ * until it is known: the partitions are spread over the nodes by it
+ * (ingest/lease.c). Thread-safe; id is copied.
+ */
+void ingest_runtime_set_node(struct ingest_runtime *rt, const char *id);
+/*
  * The checkpoint key of a job on connection cs: the connection's own
  * (connection_spec.stream), but "push-kafka:<name>" for a push connection
  * whose events are on Kafka (--push-kafka), so that Kafka offsets and

@@ -60,6 +60,7 @@ struct ingest_runtime {
     struct catalog *cat;
     char dir[1024];
     struct ingest_runtime_opts opts;
+    char node_id[128]; /* this server's id in the catalog's nodes (under mu; "" unknown) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_bool stopping;
@@ -91,6 +92,10 @@ struct persist_item {
     struct storage_sealed *sealed;
     char *offsets;  /* the checkpoint this persist commits; NULL keeps it */
     char *counters; /* the job's counters at the seal */
+    /* In a cluster (struct ingest__leases): the leases of the partitions `offsets`
+     * names, the commit's fence (malloc'd); nfence 0: an unfenced commit. */
+    struct catalog_lease *fence;
+    size_t nfence;
 };
 
 struct persister {
@@ -101,7 +106,10 @@ struct persister {
     struct persist_item q[PERSIST_QUEUE];
     size_t head, n;
     bool stop;
-    bool conflict;   /* a commit met a moved checkpoint: a reset happened */
+    bool conflict; /* a commit met a moved checkpoint: a reset happened */
+    /* In a cluster: a fenced commit was refused (a lease moved); its rows were discarded
+     * and the runner must discard the rest and read again from the checkpoint. */
+    bool fenced;
     char *expected;  /* the checkpoint text last committed (or found) */
     char error[512]; /* the last failure, until a persist succeeds */
     /* Failures: the set is kept and retried every PERSIST_RETRY_MS. Once a shutdown's bound
@@ -168,8 +176,24 @@ struct fetcher {
     char waiting[512];
 };
 
+/*
+ * lease.c: a streaming job's share of its stream when the catalog is shared
+ * (catalog_is_shared) and the source can be divided (Kafka, source_only):
+ * the partitions whose leases this node holds, the only ones it reads and
+ * commits. Runner thread, but for persist items' copies of `held`.
+ */
+struct ingest__leases {
+    bool on;
+    struct catalog_lease *held; /* by part */
+    size_t n, cap;
+    int64_t next_renew_ns, next_balance_ns; /* monotonic */
+    bool stale; /* the source's assignment is not `held` yet (assign again) */
+    bool lost;  /* ingest__lease_keep found a lease lost: lease_tick discards */
+};
+
 struct runner {
     struct ingest__job *job;
+    struct ingest__leases lease;
     struct persister ps;
     struct fetcher fx;
     struct source_offsets appended; /* the source position after the last appended batch */
@@ -232,7 +256,7 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                       const char *stream, const char *expected, const char *new_offsets,
                       const char *counters, const struct storage_segment_info *added,
                       size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
-                      struct lerr *err);
+                      const struct catalog_fence *fence, struct lerr *err);
 void ingest__rejections_from_json(const json_t *saved, struct ingest__job *job);
 void ingest__counters_from_json(const json_t *saved, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
@@ -273,6 +297,33 @@ void ingest__totals_add(struct ingest__job *j, const struct pipeline_tally *t);
 void ingest__totals_counters(struct ingest__job *j, struct pipeline_counters *out);
 size_t ingest__totals_rejections(struct ingest__job *j, struct pipeline_rejection *out,
                                  size_t cap);
+
+/* lease.c (struct ingest__leases) */
+#define INGEST__BALANCE_MS 1000 /* how often a runner looks at the live nodes */
+/* This node's id ("" until the server has joined the catalog's nodes). */
+void ingest__node_id(struct ingest_runtime *rt, char out[128]);
+/* Which partitions of the stream this node should read now: rendezvous hashing of
+ * each partition the source knows over the live nodes (this one always counted). */
+int ingest__lease_share(struct runner *r, struct source_offsets *share, struct lerr *err);
+/* Takes a partition's lease (LERR_CONFLICT: another node's, still live). */
+int ingest__lease_acquire(struct runner *r, const char *topic, int32_t partition,
+                          struct lerr *err);
+/* Renews every held lease; the lost ones leave `held`, *nlost counts them. */
+int ingest__lease_renew(struct runner *r, size_t *nlost, struct lerr *err);
+/* Renews when due, for a runner waiting on its persister (lost ones: lease.lost). */
+void ingest__lease_keep(struct runner *r);
+/* Releases held[i] (after its rows were committed) and forgets it. */
+void ingest__lease_release(struct runner *r, size_t i);
+/* The held partitions as a list (offsets 0), for source_only. */
+int ingest__lease_parts(const struct runner *r, struct source_offsets *out, struct lerr *err);
+/* Index of a held partition, or r->lease.n. */
+size_t ingest__lease_find(const struct runner *r, const char *topic, int32_t partition);
+/* The leases of the partitions `pos` names with a number: a commit's fence (*out
+ * malloc'd, NULL when none). */
+int ingest__lease_fence(const struct runner *r, const struct source_offsets *pos,
+                        struct catalog_lease **out, size_t *n, struct lerr *err);
+/* Leaves `pos` with only the held partitions. */
+void ingest__lease_filter(const struct runner *r, struct source_offsets *pos);
 
 /* wake.c */
 void ingest__wait_kick(struct ingest_runtime *rt, int ms);

@@ -11,7 +11,10 @@
  * its sealed rows (visible, uncommitted) and is retried, with the job's
  * health saying why; the runner stops reading once one more set waits. Only
  * a server shutdown gives up on it, after its bound, and the rows given up
- * are read again after the restart (struct persister).
+ * are read again after the restart (struct persister). In a cluster
+ * (lease.c) a commit names only the leased partitions, fenced by their
+ * epochs; a refused one discards its rows (the partition's new holder reads
+ * them again) and tells the runner (persister.fenced).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -216,6 +219,7 @@ struct commit_ctx {
     struct runner *r;
     const char *new_offsets; /* NULL: leave the checkpoint as it is */
     const char *counters;
+    const struct catalog_fence *fence; /* NULL: unfenced */
 };
 
 static void segment_row(const struct storage_db_table *t, const struct storage_segment_info *s,
@@ -237,7 +241,7 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                       const char *stream, const char *expected, const char *new_offsets,
                       const char *counters, const struct storage_segment_info *added,
                       size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
-                      struct lerr *err)
+                      const struct catalog_fence *fence, struct lerr *err)
 {
     struct arena a;
     arena_init(&a, 4096, 0);
@@ -263,6 +267,7 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
         .new_offsets = new_offsets,
         .job_id = job_id,
         .job_counters = counters,
+        .fence = new_offsets ? fence : NULL,
     };
     rc = catalog_commit(rt->cat, &cm, err);
 out:
@@ -278,7 +283,8 @@ static int persist_commit(void *ctx, const struct storage_segment_info *added, s
     struct runner *r = c->r;
     /* Only the persister thread commits while it runs, so expected is stable here. */
     return ingest__commit_tx(r->rt, r->table, r->job->id, r->stream, r->ps.expected,
-                             c->new_offsets, c->counters, added, nadded, removed, nremoved, err);
+                             c->new_offsets, c->counters, added, nadded, removed, nremoved,
+                             c->fence, err);
 }
 
 /* ---- REPLACE: new rows apart, then one swap --------------------------------------- */
@@ -354,7 +360,7 @@ static int replace_commit(void *ctx, const struct storage_segment_info *added, s
 {
     struct replace_ctx *c = ctx;
     return ingest__commit_tx(c->r->rt, c->r->table, c->r->job->id, NULL, NULL, NULL, c->counters,
-                             added, nadded, removed, nremoved, err);
+                             added, nadded, removed, nremoved, NULL, err);
 }
 
 int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *err)
@@ -533,9 +539,35 @@ static void observe_persist(struct ingest_runtime *rt, double ms, bool ok)
 /* Persists one sealed set; on a moved checkpoint keeps it and says so. Persister thread. */
 static int persist_item(struct runner *r, struct persist_item *it, struct lerr *err)
 {
-    struct commit_ctx ctx = {r, it->offsets, it->counters};
+    struct catalog_fence_part *parts = calloc(it->nfence + 1, sizeof *parts);
+    if (!parts)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < it->nfence; i++)
+        parts[i] = (struct catalog_fence_part){it->fence[i].part, it->fence[i].epoch};
+    struct catalog_fence fence = {it->nfence ? it->fence[0].node_id : "", parts, it->nfence, 0};
+    struct commit_ctx ctx = {r, it->offsets, it->counters, it->nfence ? &fence : NULL};
     int64_t t0 = util_mono_ns();
     int rc = storage_table_persist_sealed(r->table->st, it->sealed, persist_commit, &ctx, err);
+    free(parts);
+    ctx.fence = NULL;
+    if (rc == LERR_CONFLICT && r->lease.on) {
+        /* In a cluster: a lease moved (or a reset dropped the checkpoint). These rows must
+         * not be committed here — the partition's new holder reads them again from the
+         * committed offsets — so they are thrown away, and the runner discards the rest
+         * and reads its partitions again from the checkpoint (stream.c, lease_tick). */
+        log_msg(LOG_WARN, "ingest", "job %s: commit refused, %llu rows discarded: %s", r->job->id,
+                (unsigned long long)storage_sealed_rows(it->sealed), err->msg);
+        lerr_init(err);
+        rc = storage_table_discard_sealed(r->table->st, it->sealed, err);
+        if (rc == 0) {
+            pthread_mutex_lock(&r->ps.mu);
+            r->ps.fenced = true;
+            pthread_mutex_unlock(&r->ps.mu);
+            free(it->offsets);
+            it->offsets = NULL;
+        }
+        return rc;
+    }
     if (rc == LERR_CONFLICT && it->offsets) {
         /* A reset moved the checkpoint: keep the rows (read before it), not the offsets. */
         pthread_mutex_lock(&r->ps.mu);
@@ -672,6 +704,7 @@ static void *persister_main(void *arg)
         storage_sealed_free(it->sealed);
         free(it->offsets);
         free(it->counters);
+        free(it->fence);
         memset(it, 0, sizeof *it);
         p->head = (p->head + 1) % PERSIST_QUEUE;
         p->n--;
@@ -724,6 +757,7 @@ void ingest__persister_stop(struct runner *r)
         storage_sealed_free(it->sealed);
         free(it->offsets);
         free(it->counters);
+        free(it->fence);
     }
     free(r->ps.expected);
     pthread_cond_destroy(&r->ps.cv);
@@ -748,7 +782,21 @@ int ingest__persist(struct runner *r, bool advance, struct lerr *err)
     if (advance && r->job->src) {
         /* The position after the last batch appended, not the source's own (the
          * fetcher may have read further): exactly the rows being sealed. */
-        if (!(it.offsets = source_offsets_to_json(&r->appended, err))) {
+        if (r->lease.on) {
+            /* In a cluster: only the leased partitions, fenced by their epochs (nothing
+             * leased: the checkpoint stays as it is). */
+            if (source_offsets_copy(&pos, &r->appended, err)) {
+                rc = err->code;
+                goto out;
+            }
+            ingest__lease_filter(r, &pos);
+            if (ingest__lease_fence(r, &pos, &it.fence, &it.nfence, err)) {
+                rc = err->code;
+                goto out;
+            }
+        }
+        if ((!r->lease.on || it.nfence) &&
+            !(it.offsets = source_offsets_to_json(r->lease.on ? &pos : &r->appended, err))) {
             rc = err->code;
             goto out;
         }
@@ -764,9 +812,11 @@ int ingest__persist(struct runner *r, bool advance, struct lerr *err)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         if (pthread_cond_timedwait(&r->ps.cv, &r->ps.mu, &ts) == ETIMEDOUT && r->job->src) {
-            /* the persister is slow or failing (a full disk): health says so meanwhile */
+            /* the persister is slow or failing (a full disk): health says so meanwhile,
+             * and in a cluster the leases are kept meanwhile */
             pthread_mutex_unlock(&r->ps.mu);
             ingest__update_health(r);
+            ingest__lease_keep(r);
             pthread_mutex_lock(&r->ps.mu);
         }
     }
@@ -788,6 +838,7 @@ int ingest__persist(struct runner *r, bool advance, struct lerr *err)
 out:
     free(it.offsets);
     free(it.counters);
+    free(it.fence);
     source_offsets_destroy(&pos);
     return rc;
 }

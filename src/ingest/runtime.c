@@ -16,6 +16,8 @@
  *   metrics.c     live numbers of the running jobs, Prometheus text
  *   wake.c        waking the supervisor, sleeping until woken
  *   intervals.c   checking a replace job's target.intervals
+ *   lease.c       a streaming job's share of its stream's partitions when
+ *                 several servers share the catalog (leases, rendezvous)
  *
  * Tables come from storage/db.h and push logs from source/pushreg.h; the
  * server owns both. Locks: rt->mu guards the list of runners and is never
@@ -118,7 +120,7 @@ static int compact_commit(void *ctx, struct storage_db_table *t,
                           struct lerr *err)
 {
     return ingest__commit_tx(ctx, t, NULL, NULL, NULL, NULL, NULL, added, nadded, removed,
-                             nremoved, err);
+                             nremoved, NULL, err);
 }
 
 static void *compactor_main(void *arg)
@@ -138,6 +140,13 @@ static void *compactor_main(void *arg)
 }
 
 /* ---- lifecycle and the API's view -------------------------------------------------- */
+
+void ingest_runtime_set_node(struct ingest_runtime *rt, const char *id)
+{
+    pthread_mutex_lock(&rt->mu);
+    snprintf(rt->node_id, sizeof rt->node_id, "%s", id);
+    pthread_mutex_unlock(&rt->mu);
+}
 
 int ingest_runtime_start(struct catalog *cat, struct storage_db *db, struct pushreg *pushes,
                          const char *data_dir, const struct ingest_runtime_opts *opts,

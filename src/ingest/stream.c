@@ -12,6 +12,11 @@
  * persist then advances the checkpoint by compare-and-swap with its rows.
  * After kill -9 the job re-reads from the committed offsets. Resets, gaps,
  * a blocked source and push-log trimming are handled here too.
+ *
+ * In a cluster (a shared catalog and a Kafka source; lease.c) the runner
+ * reads only the partitions it leases, and lease_tick renews, hands over,
+ * takes over and, after a lost lease, discards what was not committed and
+ * reads again from the checkpoint. With SQLite none of it runs.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -158,19 +163,42 @@ static int assign_from_checkpoint(struct runner *r, struct lerr *err)
         source_offsets_destroy(&start);
         return err->code;
     }
+    char *expected = text;
+    if (r->lease.on) {
+        /* In a cluster: only the leased partitions are read, and a fenced commit
+         * expects their offsets alone (none stored: absent). */
+        struct source_offsets only;
+        source_offsets_init(&only);
+        ingest__lease_filter(r, &start);
+        expected = NULL;
+        rc = ingest__lease_parts(r, &only, err);
+        if (!rc)
+            rc = source_only(r->job->src, &only, err);
+        if (!rc && start.n && !(expected = source_offsets_to_json(&start, err)))
+            rc = err->code;
+        source_offsets_destroy(&only);
+        if (rc) {
+            free(text);
+            source_offsets_destroy(&start);
+            return rc;
+        }
+        r->has_checkpoint = text != NULL;
+        free(text);
+    }
     pthread_mutex_lock(&r->ps.mu);
     free(r->ps.expected);
-    r->ps.expected = text;
+    r->ps.expected = expected;
     pthread_mutex_unlock(&r->ps.mu);
-    r->has_checkpoint = text != NULL;
+    if (!r->lease.on)
+        r->has_checkpoint = text != NULL;
     rc = source_offsets_copy(&r->covered, &start, err);
     /* readFromPoint applies only where the table's reading of this stream starts
      * afresh (the first start, a new topic, a reset). A partition an existing
      * checkpoint does not name appeared after it was taken: all of its records are
      * new to the job, so it starts at its earliest offset. */
     if (!rc)
-        rc = source_assign(r->job->src, &start, text ? SOURCE_OFFSET_EARLIEST : default_start(r),
-                           err);
+        rc = source_assign(r->job->src, &start,
+                           r->has_checkpoint ? SOURCE_OFFSET_EARLIEST : default_start(r), err);
     if (!rc)
         rc = source_position(r->job->src, &r->appended, err);
     source_offsets_destroy(&start);
@@ -632,6 +660,171 @@ static bool should_persist(struct runner *r)
     return r->dirty_offsets && now - r->last_commit_ms >= age;
 }
 
+/* ---- a cluster: leases (lease.c) ------------------------------------------------ */
+
+/* The table's rows not committed yet thrown away (after a lease was lost: the new
+ * holders read them again from the committed offsets). Fetcher paused. */
+static int discard_unpersisted(struct runner *r, struct lerr *err)
+{
+    ingest__persister_drain(r, START_COMMIT_MS);
+    struct storage_sealed *sealed = NULL;
+    storage_db_table_lock(r->table);
+    int rc = storage_table_seal(r->table->st, &sealed, err);
+    storage_db_table_unlock(r->table);
+    if (!rc)
+        rc = storage_table_discard_sealed(r->table->st, sealed, err);
+    storage_sealed_free(sealed);
+    r->dirty_offsets = false;
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.fenced = false;
+    pthread_mutex_unlock(&r->ps.mu);
+    return rc;
+}
+
+/* Reads the held partitions again from the checkpoint (fetcher paused). */
+static int reassign(struct runner *r, struct lerr *err)
+{
+    int rc = assign_source(r, err);
+    if (!rc && !r->blocked)
+        rc = commit_assignment(r, err);
+    return rc;
+}
+
+/* Persists and commits what was appended, waiting for it (fetcher paused). */
+static bool commit_now(struct runner *r, struct lerr *err)
+{
+    if (ingest__persist(r, true, err) || !ingest__persister_drain(r, START_COMMIT_MS))
+        return false;
+    pthread_mutex_lock(&r->ps.mu);
+    bool fenced = r->ps.fenced;
+    pthread_mutex_unlock(&r->ps.mu);
+    return !fenced;
+}
+
+/*
+ * A runner's part in the cluster, each turn of its loop: renews the leases every
+ * TTL/3; after a lost lease (renew says so, or a fenced commit was refused)
+ * discards what it had not committed and reads its remaining partitions again
+ * from the checkpoint; every INGEST__BALANCE_MS compares what it holds with its
+ * share (lease.c) — gives up what left it (persist and commit first, then
+ * release) and takes what came into it as soon as the lease is free or expired,
+ * from the committed offsets.
+ */
+static int lease_tick(struct runner *r, struct lerr *err)
+{
+    struct ingest__leases *l = &r->lease;
+    int64_t now = util_mono_ns();
+    struct lerr e;
+    lerr_init(&e);
+    bool lost = l->lost;
+    l->lost = false;
+    if (now >= l->next_renew_ns) {
+        size_t nlost = 0;
+        if (ingest__lease_renew(r, &nlost, &e) == 0) {
+            l->next_renew_ns = now + CATALOG_LEASE_TTL_NS / 3;
+            lost = lost || nlost > 0;
+        } else {
+            log_msg(LOG_WARN, "ingest", "job %s: renewing leases: %s (will retry)", r->job->id,
+                    e.msg);
+            l->next_renew_ns = now + 1000000000LL;
+        }
+    }
+    pthread_mutex_lock(&r->ps.mu);
+    bool fenced = r->ps.fenced;
+    pthread_mutex_unlock(&r->ps.mu);
+    if (lost || fenced) {
+        fetcher_pause(r);
+        int rc = discard_unpersisted(r, err);
+        size_t nlost = 0;
+        lerr_init(&e);
+        if (!rc && fenced && ingest__lease_renew(r, &nlost, &e) == 0)
+            l->next_renew_ns = now + CATALOG_LEASE_TTL_NS / 3;
+        if (!rc)
+            rc = reassign(r, err);
+        l->stale = rc != 0;
+        fetcher_resume(r);
+        return rc;
+    }
+    if (now < l->next_balance_ns)
+        return 0;
+    l->next_balance_ns = now + (int64_t)INGEST__BALANCE_MS * 1000000;
+    struct source_offsets share;
+    source_offsets_init(&share);
+    lerr_init(&e);
+    if (ingest__lease_share(r, &share, &e)) {
+        log_msg(LOG_WARN, "ingest", "job %s: cannot read the live nodes: %s", r->job->id, e.msg);
+        source_offsets_destroy(&share);
+        return 0;
+    }
+    bool give = false, take = false;
+    for (size_t i = 0; i < l->n && !give; i++) {
+        char topic[SOURCE_TOPIC_MAX + 1];
+        const char *colon = strrchr(l->held[i].part, ':');
+        snprintf(topic, sizeof topic, "%.*s", colon ? (int)(colon - l->held[i].part) : 0,
+                 l->held[i].part);
+        give = source_offsets_get(&share, topic, colon ? (int32_t)atoi(colon + 1) : -1) ==
+               SOURCE_OFFSET_NONE;
+    }
+    int rc = 0;
+    bool paused = false;
+    if (give) {
+        /* What this node read of the partitions it gives up is committed before they
+         * go: their next holder starts where it ends. */
+        fetcher_pause(r);
+        paused = true;
+        if (!commit_now(r, &e)) {
+            log_msg(LOG_WARN, "ingest", "job %s: cannot hand partitions over yet: %s", r->job->id,
+                    e.msg[0] ? e.msg : "the commit did not finish");
+            fetcher_resume(r);
+            source_offsets_destroy(&share);
+            return 0;
+        }
+        for (size_t i = l->n; i-- > 0;) {
+            char topic[SOURCE_TOPIC_MAX + 1];
+            const char *colon = strrchr(l->held[i].part, ':');
+            snprintf(topic, sizeof topic, "%.*s", colon ? (int)(colon - l->held[i].part) : 0,
+                     l->held[i].part);
+            if (source_offsets_get(&share, topic, colon ? (int32_t)atoi(colon + 1) : -1) ==
+                SOURCE_OFFSET_NONE)
+                ingest__lease_release(r, i);
+        }
+        l->stale = true;
+    }
+    for (size_t i = 0; i < share.n; i++) {
+        const struct source_offset *o = &share.items[i];
+        if (ingest__lease_find(r, o->topic, o->partition) < l->n)
+            continue;
+        lerr_init(&e);
+        if (ingest__lease_acquire(r, o->topic, o->partition, &e) == 0) {
+            take = true;
+        } else if (e.code != LERR_CONFLICT) {
+            log_msg(LOG_WARN, "ingest", "job %s: leasing %s partition %d: %s", r->job->id,
+                    o->topic, o->partition, e.msg);
+        }
+    }
+    source_offsets_destroy(&share);
+    if (take)
+        l->stale = true;
+    if (!l->stale) {
+        if (paused)
+            fetcher_resume(r);
+        return 0;
+    }
+    if (!paused) {
+        fetcher_pause(r);
+        if (!commit_now(r, &e)) {
+            /* what was read stays; the partitions are assigned at a later turn */
+            fetcher_resume(r);
+            return 0;
+        }
+    }
+    rc = reassign(r, err);
+    if (!rc)
+        l->stale = false;
+    fetcher_resume(r);
+    return rc;
+}
+
 static int runner_start(struct runner *r, struct lerr *err)
 {
     if (catalog_job_get(r->rt->cat, r->job->id, &r->cj, err))
@@ -639,8 +832,18 @@ static int runner_start(struct runner *r, struct lerr *err)
     r->reset_generation = r->cj.reset_generation;
     if (catalog_job_spec_load(&r->cj, &r->spec, err))
         return err->code;
-    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)) ||
-        ingest__build_ptable(r, err))
+    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)))
+        return err->code;
+    if (catalog_is_shared(r->rt->cat)) {
+        /* Columns another node added (its rows named them first) since this one
+         * opened the table. */
+        storage_db_table_lock(r->table);
+        int src = storage_db_sync_columns(r->rt->db, r->table, err);
+        storage_db_table_unlock(r->table);
+        if (src)
+            return src;
+    }
+    if (ingest__build_ptable(r, err))
         return err->code;
     struct connection_spec cs;
     int rc = catalog_connection_spec_load(r->rt->cat, r->cj.connection_name, &cs, err);
@@ -671,6 +874,20 @@ static int runner_start(struct runner *r, struct lerr *err)
     pthread_mutex_unlock(&r->job->mu);
     if (open_source(r, err))
         return err->code;
+    if (catalog_is_shared(r->rt->cat)) {
+        /* Several servers share the catalog: a stream that can be divided is read only
+         * under leases (lease.c; nothing until this node holds some); another source is
+         * read as on one server. */
+        struct source_offsets none;
+        source_offsets_init(&none);
+        struct lerr oe;
+        lerr_init(&oe);
+        r->lease.on = source_only(r->job->src, &none, &oe) == 0;
+        source_offsets_destroy(&none);
+        log_msg(LOG_INFO, "ingest", "job %s: shared catalog: %s", r->job->id,
+                r->lease.on ? "this node reads the partitions it leases"
+                            : "this source is not divided between the nodes");
+    }
     /* One checkpoint per table, tied to its topic or stream: reading another one
      * drops it (the Polaris rule), so coming back later starts at readFromPoint. */
     int dropped = 0;
@@ -763,6 +980,11 @@ void *ingest__stream_main(void *arg)
             wait_stop_ms(&r, RESET_CHECK_MS);
             continue;
         }
+        if (r.lease.on && lease_tick(&r, &err)) {
+            /* the catalog or the broker failed in the middle: try again next turn */
+            ingest__set_health(&r, CATALOG_HEALTH_WARN, err.msg);
+            lerr_init(&err);
+        }
         if (step(&r, &err)) {
             ingest__fail(&r, "%s", err.msg);
             goto out;
@@ -797,14 +1019,16 @@ void *ingest__stream_main(void *arg)
     /* A blocked job read nothing: its checkpoint stays as it is. */
     if (ingest__persist(&r, !r.blocked, &err))
         log_msg(LOG_WARN, "ingest", "job %s: final persist failed: %s", job->id, err.msg);
-    else
-        ingest__persister_drain(&r, -1);
+    else if (ingest__persister_drain(&r, -1) && r.lease.on)
+        while (r.lease.n) /* committed: the partitions go to the other nodes at once */
+            ingest__lease_release(&r, r.lease.n - 1);
     note_unpersisted(&r);
 out:
     fetcher_stop(&r);
     ingest__persister_stop(&r);
     source_offsets_destroy(&r.appended);
     source_offsets_destroy(&r.covered);
+    free(r.lease.held);
     pthread_mutex_lock(&job->mu);
     struct source *src = job->src;
     struct pipeline *pipe = job->pipe;

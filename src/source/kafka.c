@@ -6,7 +6,9 @@
  * rest is reached through the source_* calls (source.c).
  *
  * How it reads:
- *   - Explicit assignment (rd_kafka_assign) of every partition of the topic,
+ *   - Explicit assignment (rd_kafka_assign) of every partition of the topic
+ *     (in a cluster, only those source_only names: the node's leases; every
+ *     partition metadata shows is still listed by source_stream_partitions),
  *     at offsets the caller gives (its checkpoint) or at earliest/latest.
  *     A consumer needs a group.id, so it gets a fixed private one, but it
  *     never subscribes, never joins a group and never commits:
@@ -168,6 +170,10 @@ struct kafka_source {
     bool pending;  /* ... but the metadata to carry it out is not in yet */
     int64_t default_start;
     struct source_offsets start;
+    /* Several nodes: the partitions this one may assign (source_only), and every
+     * partition metadata showed (source_stream_partitions; under mu). */
+    bool has_only;
+    struct source_offsets only, seen;
     int64_t next_meta_ms;    /* monotonic ms of the next metadata refresh */
     int64_t next_wm_ms;      /* ... of the next blocking watermark query */
     int64_t next_reset_ms;   /* ... of the next retry of out-of-range partitions */
@@ -660,6 +666,8 @@ struct source *source_open_kafka(const struct source_kafka_config *cfg, struct l
     ks->base.ops = &kafka_ops;
     pthread_mutex_init(&ks->mu, NULL);
     source_offsets_init(&ks->start);
+    source_offsets_init(&ks->only);
+    source_offsets_init(&ks->seen);
     lerr_init(&ks->fatal);
     ks->refresh_ms = cfg->metadata_refresh_ms > 0 ? cfg->metadata_refresh_ms : REFRESH_MS_DEFAULT;
     ks->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : TIMEOUT_MS_DEFAULT;
@@ -810,9 +818,12 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
             int32_t pid = mt->partitions[p].id;
             pthread_mutex_lock(&ks->mu);
             bool known = kpart_find(ks, mt->topic, pid, NULL) < ks->nparts;
+            if (source_offsets_get(&ks->seen, mt->topic, pid) == SOURCE_OFFSET_NONE)
+                source_offsets_set(&ks->seen, mt->topic, pid, 0, &(struct lerr){0});
             pthread_mutex_unlock(&ks->mu);
-            if (known)
-                continue;
+            if (known || (ks->has_only &&
+                          source_offsets_get(&ks->only, mt->topic, pid) == SOURCE_OFFSET_NONE))
+                continue; /* another node's partition (source_only) */
             int64_t start = RD_KAFKA_OFFSET_BEGINNING;
             if (initial) {
                 int64_t v = source_offsets_get(&ks->start, mt->topic, pid);
@@ -830,7 +841,9 @@ static int refresh(struct kafka_source *ks, bool initial, int timeout_ms, struct
     if (initial) {
         for (size_t i = 0; i < ks->start.n; i++) {
             const struct source_offset *o = &ks->start.items[i];
-            if (!rd_kafka_topic_partition_list_find(add, o->topic, o->partition))
+            if (!rd_kafka_topic_partition_list_find(add, o->topic, o->partition) &&
+                (!ks->has_only ||
+                 source_offsets_get(&ks->only, o->topic, o->partition) != SOURCE_OFFSET_NONE))
                 log_msg(LOG_WARN, MOD,
                         "checkpoint names '%s' partition %" PRId32 " (next offset %" PRId64
                         "), which does not exist now; ignored",
@@ -1465,6 +1478,23 @@ static bool kafka_ready(struct source *s)
     return ks->assigned && !ks->pending;
 }
 
+static int kafka_only(struct source *s, const struct source_offsets *only, struct lerr *err)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    ks->has_only = only != NULL;
+    source_offsets_clear(&ks->only);
+    return only ? source_offsets_copy(&ks->only, only, err) : 0;
+}
+
+static int kafka_stream_partitions(struct source *s, struct source_offsets *out, struct lerr *err)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    pthread_mutex_lock(&ks->mu);
+    int rc = source_offsets_copy(out, &ks->seen, err);
+    pthread_mutex_unlock(&ks->mu);
+    return rc;
+}
+
 static void kafka_close(struct source *s)
 {
     struct kafka_source *ks = (struct kafka_source *)s;
@@ -1480,6 +1510,8 @@ static void kafka_close(struct source *s)
     kparts_clear(ks);
     free(ks->parts);
     source_offsets_destroy(&ks->start);
+    source_offsets_destroy(&ks->only);
+    source_offsets_destroy(&ks->seen);
     pthread_mutex_destroy(&ks->mu);
     free(ks->msgs);
     free(ks->gaps);
@@ -1498,6 +1530,8 @@ static const struct source_ops kafka_ops = {
     .health = kafka_health,
     .ready = kafka_ready,
     .close = kafka_close,
+    .only = kafka_only,
+    .stream_partitions = kafka_stream_partitions,
 };
 
 /* ---- connection documents ---------------------------------------------------------- */

@@ -437,6 +437,23 @@ int source_health(struct source *s, char *msg, size_t cap)
 
 bool source_ready(struct source *s) { return s->ops->ready(s); }
 
+int source_only(struct source *s, const struct source_offsets *only, struct lerr *err)
+{
+    if (!s->ops->only)
+        return lerr_set(err, LERR_INVALID,
+                        "source: only a Kafka source can be divided between nodes");
+    return s->ops->only(s, only, err);
+}
+
+int source_stream_partitions(struct source *s, struct source_offsets *out, struct lerr *err)
+{
+    if (!s->ops->stream_partitions)
+        return lerr_set(err, LERR_INVALID,
+                        "source: only a Kafka source can be divided between nodes");
+    source_offsets_clear(out);
+    return s->ops->stream_partitions(s, out, err);
+}
+
 void source_close(struct source *s)
 {
     if (s)

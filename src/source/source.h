@@ -14,7 +14,7 @@
  *               source_offsets_from_json (the checkpoint text the catalog keeps)
  *   sources     source_open_kafka(), source_open_kinesis(), source_open_push(),
  *               source_open_files(),
- *               source_assign(),
+ *               source_assign(), source_only(), source_stream_partitions(),
  *               source_poll(), source_position(),
  *               source_partitions(), source_lag(), source_health(), source_ready(),
  *               source_close()
@@ -288,6 +288,18 @@ struct source *source_open_files(const struct source_files_config *cfg, struct l
  */
 int source_assign(struct source *s, const struct source_offsets *start, int64_t default_start,
                   struct lerr *err);
+
+/*
+ * Several nodes reading one stream (ingest/stream.c in a cluster): from the
+ * next source_assign() on, only the partitions named in `only` (their
+ * offsets are ignored) are assigned, new ones included; NULL lifts the
+ * limit. source_stream_partitions() lists every partition the source saw
+ * in its metadata, assigned or not (next = 0), so the caller can divide
+ * them. Kafka only: other sources return LERR_INVALID. Poll thread (or the fetcher paused) for
+ * source_only; source_stream_partitions is thread-safe.
+ */
+int source_only(struct source *s, const struct source_offsets *only, struct lerr *err);
+int source_stream_partitions(struct source *s, struct source_offsets *out, struct lerr *err);
 
 /*
  * Waits up to timeout_ms for records, then returns what is ready, at most

@@ -20,6 +20,9 @@ struct source_ops {
                       struct lerr *err);
     int (*health)(struct source *s, char *msg, size_t cap);
     bool (*ready)(struct source *s);
+    /* NULL: the source cannot be divided between nodes (source_only) */
+    int (*only)(struct source *s, const struct source_offsets *only, struct lerr *err);
+    int (*stream_partitions)(struct source *s, struct source_offsets *out, struct lerr *err);
     void (*close)(struct source *s);
 };
 

@@ -358,6 +358,15 @@ uint64_t storage_sealed_rows(const struct storage_sealed *s);
 /* The memory the sealed buffers hold (approximate, as storage_table_realtime_usage). */
 uint64_t storage_sealed_bytes(const struct storage_sealed *s);
 void storage_sealed_free(struct storage_sealed *s);
+/*
+ * Throws a sealed set's rows away instead of persisting them: new snapshots no
+ * longer see them (older ones keep reading the buffers); free the set after.
+ * For rows that must not be committed here (a partition whose lease moved to
+ * another node, which reads them again from the committed offsets). Any one
+ * thread at a time, as persist_sealed; LERR_NOMEM.
+ */
+int storage_table_discard_sealed(struct storage_table *t, struct storage_sealed *s,
+                                 struct lerr *err);
 
 struct storage_compact_opts {
     /* Merge a chunk's segments while together they hold at most this many

@@ -906,6 +906,17 @@ out:
     return rc;
 }
 
+int storage_table_discard_sealed(struct storage_table *t, struct storage_sealed *sealed,
+                                 struct lerr *err)
+{
+    pthread_mutex_lock(&t->commit_lock);
+    int rc = publish(t, NULL, 0, sealed->rts, sealed->n, NULL, 0, NULL, 0, err);
+    if (rc == 0)
+        unseal(t, sealed->rts, sealed->n);
+    pthread_mutex_unlock(&t->commit_lock);
+    return rc;
+}
+
 int storage_table_persist(struct storage_table *t, storage_commit_fn commit, void *ctx,
                           struct lerr *err)
 {

@@ -1,6 +1,7 @@
 /*
  * test_kafka_source.c — the Kafka source (src/source/kafka.c) against
  * librdkafka's in-process mock cluster: explicit assignment from earliest,
+ * a cluster node's share of the partitions (source_only),
  * record content and metadata (keys, headers, timestamps), seeking to a
  * stored offset map, latest, lag, topicNamePattern with a topic created
  * later, an unknown topic, offsets out of range (retention and past the
@@ -294,6 +295,77 @@ static int64_t wait_lag(struct source *src, int64_t want, int ms)
 }
 
 /* ---- tests ------------------------------------------------------------------- */
+
+/*
+ * A cluster node's share (source_only): only the named partitions are assigned
+ * and read, from the given offsets; source_stream_partitions still lists every
+ * partition; assigning again with another set moves the reading; NULL lifts
+ * the limit.
+ */
+static void test_only_partitions(void)
+{
+    create_topic("shared", 4);
+    const int64_t N = 400; /* 100 a partition: value i in partition i % 4 */
+    produce_range("shared", 4, 0, N);
+    struct source *src = open_src("shared", NULL, 0);
+    if (!src)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    struct source_offsets only, start, all;
+    source_offsets_init(&only);
+    source_offsets_init(&start);
+    source_offsets_init(&all);
+    CHECK_EQ_INT(source_offsets_set(&only, "shared", 1, 0, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&only, "shared", 3, 0, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&start, "shared", 3, 60, &err), 0);
+    CHECK_EQ_INT(source_offsets_set(&start, "shared", 0, 10, &err), 0); /* not ours: ignored */
+    CHECK_EQ_INT(source_only(src, &only, &err), 0);
+    CHECK_EQ_INT(source_assign(src, &start, SOURCE_OFFSET_EARLIEST, &err), 0);
+    char *j = position_json(src);
+    CHECK_EQ_STR(j, "{\"shared\":{\"1\":0,\"3\":60}}");
+    free(j);
+    CHECK_EQ_INT(source_stream_partitions(src, &all, &err), 0);
+    j = source_offsets_to_json(&all, &err);
+    CHECK_EQ_STR(j, "{\"shared\":{\"0\":0,\"1\":0,\"2\":0,\"3\":0}}");
+    free(j);
+    struct seen s;
+    seen_init(&s, N);
+    CHECK_EQ_INT(drain(src, &s, "shared", 140, 10000, 700), 140); /* 100 of 1, 40 of 3 */
+    for (int64_t i = 0; i < N; i++)
+        if (s.count[i] != (i % 4 == 1 || (i % 4 == 3 && i / 4 >= 60) ? 1 : 0)) {
+            CHECK_MSG(false, "value %" PRId64 " read %d times", i, s.count[i]);
+            break;
+        }
+    CHECK_EQ_INT(s.bad, 0);
+    free(s.count);
+    /* another share: partition 0 from its start, 1 where it was */
+    source_offsets_clear(&only);
+    CHECK_EQ_INT(source_offsets_set(&only, "shared", 0, 0, &err), 0);
+    CHECK_EQ_INT(source_only(src, &only, &err), 0);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
+    j = position_json(src);
+    CHECK_EQ_STR(j, "{\"shared\":{\"0\":0}}");
+    free(j);
+    seen_init(&s, N);
+    CHECK_EQ_INT(drain(src, &s, "shared", 100, 10000, 700), 100);
+    for (int64_t i = 0; i < N; i++)
+        if (s.count[i] != (i % 4 == 0 ? 1 : 0)) {
+            CHECK_MSG(false, "value %" PRId64 " read %d times after the new share", i, s.count[i]);
+            break;
+        }
+    free(s.count);
+    /* no limit: every partition again */
+    CHECK_EQ_INT(source_only(src, NULL, &err), 0);
+    CHECK_EQ_INT(source_assign(src, NULL, SOURCE_OFFSET_LATEST, &err), 0);
+    j = position_json(src);
+    CHECK_EQ_STR(j, "{\"shared\":{\"0\":100,\"1\":100,\"2\":100,\"3\":100}}");
+    free(j);
+    source_offsets_destroy(&only);
+    source_offsets_destroy(&start);
+    source_offsets_destroy(&all);
+    source_close(src);
+}
 
 static void test_consume_all(void)
 {
@@ -1108,6 +1180,7 @@ int main(int argc, char **argv)
         {"offsets_json", test_offsets_json},
         {"config_from_json", test_config_from_json},
         {"consume_all", test_consume_all},
+        {"only_partitions", test_only_partitions},
         {"records_in_caller_arena", test_records_in_caller_arena},
         {"seek_and_latest", test_seek_and_latest},
         {"pattern_and_discovery", test_pattern_and_discovery},

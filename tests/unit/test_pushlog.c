@@ -1243,6 +1243,16 @@ static void test_source_skips(void)
     lerr_init(&err);
     CHECK_EQ_INT(source_pushlog_open(dir, &o, &log, &err), 0);
     struct source *s = source_open_push(log, "web", &err);
+    /* a push log is one node's: it cannot be divided between the nodes of a cluster */
+    CHECK_EQ_INT(source_only(s, NULL, &err), LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "only a Kafka source can be divided between nodes") != NULL, "%s",
+              err.msg);
+    struct source_offsets none;
+    source_offsets_init(&none);
+    lerr_init(&err);
+    CHECK_EQ_INT(source_stream_partitions(s, &none, &err), LERR_INVALID);
+    source_offsets_destroy(&none);
+    lerr_init(&err);
     CHECK_EQ_INT(source_assign(s, NULL, SOURCE_OFFSET_EARLIEST, &err), 0);
     struct source_offsets pos;
     source_offsets_init(&pos);

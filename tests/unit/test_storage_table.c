@@ -333,6 +333,43 @@ static void test_persist(void)
     free(dir);
 }
 
+/* Sealed rows thrown away (a cluster node's lost lease): gone from new snapshots, kept
+ * by older ones, never written; rows after them persist as usual. */
+static void test_discard_sealed(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_DAY);
+    struct storage_open_opts oo = {.limits = {.max_rows = 1000}};
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "d", &ds, &oo, &t, &err) == 0);
+    append_detail(t, T0, 10, 40);
+    append_detail(t, T0 + 86400000, 10, 5); /* a second chunk */
+    struct storage_sealed *sealed = NULL;
+    CHECK(storage_table_seal(t, &sealed, &err) == 0);
+    CHECK_EQ_INT(storage_sealed_rows(sealed), 45);
+    append_detail(t, T0 + 1000, 10, 7); /* after the seal: kept */
+    struct storage_snapshot *before = storage_table_snapshot(t);
+    CHECK_EQ_INT(tst_snapshot_rows(before), 52);
+    CHECK_EQ_INT(storage_table_discard_sealed(t, sealed, &err), 0);
+    storage_sealed_free(sealed);
+    struct storage_snapshot *after = storage_table_snapshot(t);
+    CHECK_EQ_INT(tst_snapshot_rows(after), 7);
+    CHECK_EQ_INT(tst_snapshot_rows(before), 52); /* an older snapshot still reads them */
+    storage_snapshot_free(before);
+    storage_snapshot_free(after);
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    CHECK_EQ_INT(tst_count_files(dir), 1); /* only the 7 rows' segment */
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK(st.row_count == 7 && st.segment_count == 1 && st.realtime_rows == 0);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
 /* ---- time chunks --------------------------------------------------------------- */
 
 static void test_chunks(void)
@@ -955,6 +992,7 @@ int main(void)
     log_set_level((enum log_level)(LOG_ERROR + 1));
     init_names();
     test_persist();
+    test_discard_sealed();
     test_chunks();
     test_replace();
     test_replace_ahead();
