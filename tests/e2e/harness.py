@@ -123,21 +123,46 @@ class Server:
         self.log_checked = 0
 
     def start(self):
-        self.port = free_port()
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
-            + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        if not wait_port(self.port):
-            self.stop()
-            raise RuntimeError("server did not start: " + self.log_text()[-2000:])
+        # A free port can be taken between free_port() and the server's bind (another test's
+        # server, or an outgoing connection's local port): then start again on another port.
+        for attempt in range(3):
+            self.port = free_port()
+            self.log = open(self.log_path, "ab")
+            start_at = self.log.tell()
+            self.proc = subprocess.Popen(
+                [BIN, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
+                + self.extra_args,
+                stdout=self.log, stderr=subprocess.STDOUT, env=env)
+            if self.wait_listening(start_at):
+                break
+            rc = self.proc.poll()
+            if rc is None:
+                self.stop()
+                raise RuntimeError("server did not start: " + self.log_text()[-2000:])
+            self.proc = None
+            self.log.close()
+            tail = self.log_text()[start_at:]
+            if "Address already in use" not in tail or attempt == 2:
+                raise RuntimeError("server did not start: " + tail[-2000:])
         with open(os.path.join(self.data_dir, "admin.key")) as f:
             self.key = f.read().strip()
         return self
+
+    def wait_listening(self, start_at, timeout=10.0):
+        """Whether this server said it listens on its port (not merely that something answers
+        there: another process may hold the port) while still running."""
+        mark = f"listening on 127.0.0.1:{self.port} "
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if mark in self.log_text()[start_at:]:
+                return wait_port(self.port, timeout=max(0.1, deadline - time.time()))
+            time.sleep(0.02)
+        return False
 
     def log_text(self):
         try:

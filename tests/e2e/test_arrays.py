@@ -504,6 +504,9 @@ try:
     c.ok(produce(B, "arr", events([v for v, _ in more], len(stored))), "produced more rows")
     stored += [(len(stored) + i, w) for i, (_, w) in enumerate(more)]
     c.eq(wait_for(lambda: count("arr") == len(stored)), True, "rows before kill -9")
+    # the aggregate table reads the same topic with its own job: wait for it too
+    c.eq(wait_for(lambda: sql(s, "SELECT SUM(cnt) FROM arragg")[0][0] == len(stored)), True,
+         "aggregate rows before kill -9")
     check_answers(s, stored, "segments + realtime")
     s.kill9()
     s.start()
