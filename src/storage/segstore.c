@@ -125,33 +125,46 @@ static void temp_free(struct segstore_temp *t)
     t->fd = -1;
 }
 
-static int local_temp_create(struct segstore *s, const char *name, struct segstore_temp *t,
-                             struct lerr *err)
+int segstore_temp_file(struct segstore_temp *t, const char *name, const char *dir,
+                       struct lerr *err)
 {
-    *t = (struct segstore_temp){.fd = -1, .where = s->where};
+    *t = (struct segstore_temp){.fd = -1, .where = dir};
+    size_t n = strlen(dir);
+    const char *sep = n && dir[n - 1] != '/' ? "/" : "";
     t->name = strdup(name);
-    t->path = local_path(s, SEGSTORE_TMP_PREFIX, name);
-    if (!t->name || !t->path) {
+    if (!t->name || asprintf(&t->path, "%s%s%s%s", dir, sep, SEGSTORE_TMP_PREFIX, name) < 0) {
+        t->path = NULL;
         temp_free(t);
         return lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
     }
-    t->fd = open(t->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    t->fd = open(t->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (t->fd < 0) {
-        segstore_io_error(err, "cannot create segment file", t->path, s->where, errno);
+        segstore_io_error(err, "cannot create segment file", t->path, dir, errno);
         temp_free(t);
         return err->code;
     }
     return 0;
 }
 
-static void local_temp_abort(struct segstore *s, struct segstore_temp *t)
+void segstore_temp_discard(struct segstore_temp *t)
 {
-    (void)s;
     if (t->fd >= 0)
         close(t->fd);
     if (t->path)
         unlink(t->path);
     temp_free(t);
+}
+
+static int local_temp_create(struct segstore *s, const char *name, struct segstore_temp *t,
+                             struct lerr *err)
+{
+    return segstore_temp_file(t, name, s->where, err);
+}
+
+static void local_temp_abort(struct segstore *s, struct segstore_temp *t)
+{
+    (void)s;
+    segstore_temp_discard(t);
 }
 
 static int local_put(struct segstore *s, struct segstore_temp *t, struct lerr *err)

@@ -116,6 +116,15 @@ int segstore_list(struct segstore *s, segstore_name_fn fn, void *ctx, struct ler
 int segstore_remove_temps(struct segstore *s, size_t *n, struct lerr *err);
 
 /*
+ * For stores: a temporary file "DIR/.tmp-<name>" opened for writing (and
+ * reading), its fields owned by t; segstore_temp_discard closes, removes
+ * and frees it.
+ */
+int segstore_temp_file(struct segstore_temp *t, const char *name, const char *dir,
+                       struct lerr *err);
+void segstore_temp_discard(struct segstore_temp *t);
+
+/*
  * LERR_IO for a failed system call on a segment file: what failed, the
  * file, the errno's text, and what to do (a full disk or quota names the
  * directory whose filesystem needs space). For stores and the writer.

@@ -197,42 +197,16 @@ static int file_sha256(int fd, const char *path, char out[65], struct lerr *err)
 
 /* ---- the operations ------------------------------------------------------------- */
 
-static void temp_free(struct segstore_temp *t)
-{
-    free(t->name);
-    free(t->path);
-    t->name = t->path = NULL;
-    t->fd = -1;
-}
-
 static int s3_temp_create(struct segstore *ss, const char *name, struct segstore_temp *t,
                           struct lerr *err)
 {
-    struct s3store *s = (struct s3store *)ss;
-    *t = (struct segstore_temp){.fd = -1, .where = s->dir};
-    t->name = strdup(name);
-    if (!t->name || asprintf(&t->path, "%s/%s%s", s->dir, SEGSTORE_TMP_PREFIX, name) < 0) {
-        t->path = NULL;
-        temp_free(t);
-        return nomem(err);
-    }
-    t->fd = open(t->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (t->fd < 0) {
-        segstore_io_error(err, "cannot create segment file", t->path, s->dir, errno);
-        temp_free(t);
-        return err->code;
-    }
-    return 0;
+    return segstore_temp_file(t, name, ((struct s3store *)ss)->dir, err);
 }
 
 static void s3_temp_abort(struct segstore *ss, struct segstore_temp *t)
 {
     (void)ss;
-    if (t->fd >= 0)
-        close(t->fd);
-    if (t->path)
-        unlink(t->path);
-    temp_free(t);
+    segstore_temp_discard(t);
 }
 
 static int s3_put(struct segstore *ss, struct segstore_temp *t, struct lerr *err)

@@ -849,11 +849,17 @@ static void resp_init(struct resp *r)
 
 /* ---- operations ---------------------------------------------------------------- */
 
-int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_object_info *info,
-            struct lerr *err)
+/* A bodiless request on one object (HEAD, or GET into out_fd); *info from its headers. */
+static int object_request(struct s3_client *c, const char *method, const char *bucket,
+                          const char *key, int out_fd, struct s3_object_info *info,
+                          struct lerr *err)
 {
-    struct req q = {
-        .op = "HEAD", .method = "HEAD", .bucket = bucket, .key = key, .in_fd = -1, .out_fd = -1};
+    struct req q = {.op = method,
+                    .method = method,
+                    .bucket = bucket,
+                    .key = key,
+                    .in_fd = -1,
+                    .out_fd = out_fd};
     struct resp r;
     resp_init(&r);
     int rc = request(c, &q, &r, err);
@@ -863,18 +869,16 @@ int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_
     return rc;
 }
 
+int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_object_info *info,
+            struct lerr *err)
+{
+    return object_request(c, "HEAD", bucket, key, -1, info, err);
+}
+
 int s3_get_file(struct s3_client *c, const char *bucket, const char *key, int fd,
                 struct s3_object_info *info, struct lerr *err)
 {
-    struct req q = {
-        .op = "GET", .method = "GET", .bucket = bucket, .key = key, .in_fd = -1, .out_fd = fd};
-    struct resp r;
-    resp_init(&r);
-    int rc = request(c, &q, &r, err);
-    if (rc == 0 && info)
-        *info = r.info;
-    buf_free(&r.body);
-    return rc;
+    return object_request(c, "GET", bucket, key, fd, info, err);
 }
 
 int s3_delete(struct s3_client *c, const char *bucket, const char *key, struct lerr *err)
