@@ -119,6 +119,16 @@ int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigne
                        struct lerr *err);
 /* Stops the heartbeat; with leave, removes the node's row (a clean shutdown). */
 void api__cluster_stop(struct api_server *srv, bool leave);
+/* A query over the nodes of a shared catalog (fanout.c): the node's side of
+ * GET /internal/v1/cut/{table} (true when r was such a request: answered),
+ * and the whole table's snapshot for a query on this node, waiting up to
+ * timeout_ms (0: 60 s) for nodes and partitions that are moving. */
+bool api__fanout_serve(struct api_req *r, const char *node_header);
+int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t timeout_ms,
+                         struct storage_snapshot **out, struct lerr *err);
+/* This node's id and the cluster secret ("" before it joins). */
+const char *api__cluster_node_id(const struct api_server *srv);
+const char *api__cluster_secret(const struct api_server *srv);
 
 /* ---- handlers (each sets r->status/r->resp via api_reply*) ---- */
 int api_projects_list(struct api_req *r);
@@ -188,7 +198,13 @@ int api_query_sql(struct api_req *r);
  * LOOKUP() through *lk (caller's storage, kept as long as env). */
 struct query_env;
 struct sql_lookups;
-void api__query_env(struct api_server *srv, struct query_env *env, struct sql_lookups *lk);
+/* The environment's context: the server, and the query's timeout (0: none),
+ * which bounds how long a query over several nodes waits for them. */
+struct api_query_ctx {
+    struct api_server *srv;
+    int64_t timeout_ms;
+};
+void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_lookups *lk);
 int api_lookups_create(struct api_req *r);
 int api_lookups_list(struct api_req *r);
 int api_lookups_get(struct api_req *r);

@@ -38,7 +38,8 @@ struct api_cluster {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
-    bool failing; /* the last heartbeat failed (logged once per failure run) */
+    bool failing;     /* the last heartbeat failed (logged once per failure run) */
+    char secret[256]; /* LODESTAR_CLUSTER_SECRET: signs requests between nodes (fanout.c) */
 };
 
 /* HMAC-SHA256 of a fixed label under the secret, as hex. */
@@ -147,6 +148,7 @@ int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigne
         snprintf(c->self.advertise, sizeof c->self.advertise, "http://%s:%u", lhost, port);
     snprintf(c->self.version, sizeof c->self.version, "%s", o->version ? o->version : "");
     secret_check(o->cluster_secret ? o->cluster_secret : "", c->self.secret_check);
+    snprintf(c->secret, sizeof c->secret, "%s", o->cluster_secret ? o->cluster_secret : "");
     c->self.started_ns = util_now_ns();
     c->self.info = NULL;
     if (catalog_node_join(srv->cat, &c->self, err)) {
@@ -195,6 +197,16 @@ void api__cluster_stop(struct api_server *srv, bool leave)
     }
     free(c);
     srv->cluster = NULL;
+}
+
+const char *api__cluster_node_id(const struct api_server *srv)
+{
+    return srv->cluster ? srv->cluster->self.id : "";
+}
+
+const char *api__cluster_secret(const struct api_server *srv)
+{
+    return srv->cluster ? srv->cluster->secret : "";
 }
 
 /* GET /v1/cluster: every node of the catalog, live or not, by id. */

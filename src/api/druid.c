@@ -255,7 +255,8 @@ int api_druid_sql(struct api_req *r)
                 set_header(r, 2, "X-Druid-SQL-Header-Included", "yes");
             struct query_env env;
             struct sql_lookups lk;
-            api__query_env(r->srv, &env, &lk);
+            struct api_query_ctx qc = {r->srv, req.timeout_ms};
+            api__query_env(&qc, &env, &lk);
             struct query_result_meta meta = {0};
             from_sql = true;
             if (query_execute(&req, &env, &out, &meta, &err) == 0) {
@@ -322,7 +323,8 @@ static int task_lookup(struct api_req *r, const char *id, json_t **st, struct le
     req.nparams = 1;
     struct query_env env;
     struct sql_lookups lk;
-    api__query_env(r->srv, &env, &lk);
+    struct api_query_ctx qc = {r->srv, req.timeout_ms};
+    api__query_env(&qc, &env, &lk);
     *st = json_object();
     if (query_rows(&req, &env, task_row, *st, err))
         goto fail;

@@ -30,8 +30,10 @@ static atomic_llong latency_us_total, query_errors;
 static int open_table(void *ctx, const char *name, struct storage_snapshot **snap,
                       struct lerr *err)
 {
-    struct api_server *srv = ctx;
-    *snap = storage_db_snapshot(srv->db, name, err);
+    const struct api_query_ctx *qc = ctx;
+    if (catalog_is_shared(qc->srv->cat)) /* every node's rows (fanout.c) */
+        return api__fanout_snapshot(qc->srv, name, qc->timeout_ms, snap, err);
+    *snap = storage_db_snapshot(qc->srv->db, name, err);
     return *snap ? 0 : err->code;
 }
 
@@ -43,7 +45,7 @@ static void close_table(void *ctx, struct storage_snapshot *snap)
 
 static int list_tables(void *ctx, query_table_fn fn, void *arg, struct lerr *err)
 {
-    struct api_server *srv = ctx;
+    struct api_server *srv = ((struct api_query_ctx *)ctx)->srv;
     struct catalog_doc_list l;
     if (catalog_doc_list(srv->cat, CATALOG_TABLE, &l, err))
         return err->code;
@@ -179,7 +181,7 @@ static int table_segments(struct api_server *srv, const char *table, query_segme
 
 static int list_segments(void *ctx, query_segment_fn fn, void *arg, struct lerr *err)
 {
-    struct api_server *srv = ctx;
+    struct api_server *srv = ((struct api_query_ctx *)ctx)->srv;
     struct catalog_doc_list l;
     if (catalog_doc_list(srv->cat, CATALOG_TABLE, &l, err))
         return err->code;
@@ -192,7 +194,7 @@ static int list_segments(void *ctx, query_segment_fn fn, void *arg, struct lerr 
 
 static int list_tasks(void *ctx, query_task_fn fn, void *arg, struct lerr *err)
 {
-    struct api_server *srv = ctx;
+    struct api_server *srv = ((struct api_query_ctx *)ctx)->srv;
     struct catalog_job_list l;
     if (catalog_job_list(srv->cat, &l, err))
         return err->code;
@@ -242,7 +244,7 @@ static void lookup_release(void *h)
 static int lookup_get(void *ctx, const char *name, size_t len, struct sql_lookup *out,
                       struct lerr *err)
 {
-    struct api_server *srv = ctx;
+    struct api_server *srv = ((struct api_query_ctx *)ctx)->srv;
     char nm[256];
     if (len >= sizeof nm || memchr(name, '\0', len))
         return LERR_NOT_FOUND;
@@ -288,7 +290,7 @@ static int lookup_get(void *ctx, const char *name, size_t len, struct sql_lookup
 
 static bool lookup_names(void *ctx, struct buf *out)
 {
-    struct api_server *srv = ctx;
+    struct api_server *srv = ((struct api_query_ctx *)ctx)->srv;
     struct catalog_doc_list l;
     struct lerr e;
     lerr_init(&e);
@@ -300,11 +302,11 @@ static bool lookup_names(void *ctx, struct buf *out)
     return !out->failed;
 }
 
-void api__query_env(struct api_server *srv, struct query_env *env, struct sql_lookups *lk)
+void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_lookups *lk)
 {
-    *lk = (struct sql_lookups){srv, lookup_get, lookup_names};
+    *lk = (struct sql_lookups){qc->srv, lookup_get, lookup_names};
     *env = (struct query_env){
-        .ctx = srv,
+        .ctx = qc,
         .lookups = lk,
         .open_table = open_table,
         .close_table = close_table,
@@ -413,7 +415,8 @@ int api_query_sql(struct api_req *r)
     } else if (api_query_request_parse(r->body, r->body_len, &req, &mem, &err) == 0) {
         struct query_env env;
         struct sql_lookups lk;
-        api__query_env(r->srv, &env, &lk);
+        struct api_query_ctx qc = {r->srv, req.timeout_ms};
+        api__query_env(&qc, &env, &lk);
         struct query_result_meta meta = {0};
         if (query_execute(&req, &env, &out, &meta, &err) == 0) {
             r->status = 200;

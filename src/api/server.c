@@ -559,11 +559,11 @@ static bool probe(struct api_req *r)
     return true;
 }
 
-static void dispatch(struct api_req *r, const char *authorization)
+static void dispatch(struct api_req *r, const char *authorization, const char *node_header)
 {
     struct lerr err;
     lerr_init(&err);
-    if (probe(r) || api__console_serve(r))
+    if (probe(r) || api__console_serve(r) || api__fanout_serve(r, node_header))
         return;
     char pathbuf[2048];
     snprintf(pathbuf, sizeof pathbuf, "%s", r->url);
@@ -979,7 +979,8 @@ static enum MHD_Result handle_request(struct api_server *srv, struct MHD_Connect
         .if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match"),
         .status = 500,
     };
-    dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
+    dispatch(&r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Lodestar-Node"));
     enum MHD_Result rc;
     if (r.text) {
         struct MHD_Response *resp =

@@ -549,6 +549,29 @@ int catalog_checkpoint_drop_stream(struct catalog *c, const char *stream, struct
 
 /* ---- segments and commits ------------------------------------------------ */
 
+static int segment_cut_locked(struct catalog *c, const char *table,
+                              struct catalog_segment_list *out, struct lerr *err)
+{
+    out->items = NULL;
+    out->n = 0;
+    if (c->ops->begin(c->s, err))
+        return err->code;
+    int64_t seq = 0;
+    if (c->ops->commit_seq(c->s, false, &seq, err) ||
+        c->ops->segment_list(c->s, table, out, err) || c->ops->commit(c->s, err)) {
+        catalog_segment_list_free(out);
+        return abort_tx(c, err);
+    }
+    out->seq = seq;
+    return 0;
+}
+
+int catalog_segment_cut(struct catalog *c, const char *table, struct catalog_segment_list *out,
+                        struct lerr *err)
+{
+    return LOCKED(c, segment_cut_locked(c, table, out, err));
+}
+
 int catalog_segment_list(struct catalog *c, const char *table, struct catalog_segment_list *out,
                          struct lerr *err)
 {
@@ -775,27 +798,51 @@ static int fence_write_offsets(struct catalog *c, const struct catalog_commit *c
     return rc;
 }
 
+/*
+ * The segment part of a commit, inside its transaction. A commit that
+ * changes segments takes the next commit number and stamps the segments it
+ * adds with it, and with the node of a fenced (streaming) commit:
+ * catalog_segment_cut.
+ */
+static int commit_segments(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
+{
+    int64_t seq = 0;
+    if ((cm->nadd || cm->nremove) && c->ops->commit_seq(c->s, true, &seq, err))
+        return err->code;
+    for (size_t i = 0; i < cm->nadd; i++) {
+        struct catalog_segment g = cm->add[i];
+        g.seq = seq;
+        snprintf(g.writer, sizeof g.writer, "%s", cm->fence ? cm->fence->node_id : "");
+        if (c->ops->segment_insert(c->s, cm->table_name, &g,
+                                   g.created_ns ? g.created_ns : util_now_ns(), err))
+            return err->code;
+    }
+    for (size_t i = 0; i < cm->nremove; i++) {
+        int64_t changed = 0;
+        if (c->ops->segment_delete(c->s, cm->table_name, cm->remove_ids[i], &changed, err))
+            return err->code;
+        if (changed == 0)
+            return lerr_set(err, LERR_CONFLICT, "segment %s of table '%s' is already gone",
+                            cm->remove_ids[i], cm->table_name);
+    }
+    return 0;
+}
+
+static int commit_counters(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
+{
+    if (cm->job_id &&
+        c->ops->job_counters_put(c->s, cm->job_id, cm->job_counters, util_now_ns(), err))
+        return err->code;
+    return 0;
+}
+
 static int commit_locked(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
 {
     const struct catalog_ops *o = c->ops;
     if (o->begin(c->s, err))
         return err->code;
-    for (size_t i = 0; i < cm->nadd; i++) {
-        const struct catalog_segment *g = &cm->add[i];
-        if (o->segment_insert(c->s, cm->table_name, g,
-                              g->created_ns ? g->created_ns : util_now_ns(), err))
-            return abort_tx(c, err);
-    }
-    for (size_t i = 0; i < cm->nremove; i++) {
-        int64_t changed = 0;
-        if (o->segment_delete(c->s, cm->table_name, cm->remove_ids[i], &changed, err))
-            return abort_tx(c, err);
-        if (changed == 0) {
-            lerr_set(err, LERR_CONFLICT, "segment %s of table '%s' is already gone",
-                     cm->remove_ids[i], cm->table_name);
-            return abort_tx(c, err);
-        }
-    }
+    if (commit_segments(c, cm, err))
+        return abort_tx(c, err);
     if (cm->stream) {
         /* the commit rule: the checkpoint moves only from where this writer left it */
         bool swapped = false;
@@ -810,33 +857,8 @@ static int commit_locked(struct catalog *c, const struct catalog_commit *cm, str
             return abort_tx(c, err);
         }
     }
-    if (cm->job_id && o->job_counters_put(c->s, cm->job_id, cm->job_counters, util_now_ns(), err))
+    if (commit_counters(c, cm, err) || o->commit(c->s, err))
         return abort_tx(c, err);
-    if (o->commit(c->s, err))
-        return abort_tx(c, err);
-    return 0;
-}
-
-/* The segment and counter parts of a commit, inside its transaction. */
-static int commit_rows(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
-{
-    for (size_t i = 0; i < cm->nadd; i++) {
-        const struct catalog_segment *g = &cm->add[i];
-        if (c->ops->segment_insert(c->s, cm->table_name, g,
-                                   g->created_ns ? g->created_ns : util_now_ns(), err))
-            return err->code;
-    }
-    for (size_t i = 0; i < cm->nremove; i++) {
-        int64_t changed = 0;
-        if (c->ops->segment_delete(c->s, cm->table_name, cm->remove_ids[i], &changed, err))
-            return err->code;
-        if (changed == 0)
-            return lerr_set(err, LERR_CONFLICT, "segment %s of table '%s' is already gone",
-                            cm->remove_ids[i], cm->table_name);
-    }
-    if (cm->job_id &&
-        c->ops->job_counters_put(c->s, cm->job_id, cm->job_counters, util_now_ns(), err))
-        return err->code;
     return 0;
 }
 
@@ -857,7 +879,8 @@ static int commit_fenced_locked(struct catalog *c, const struct catalog_commit *
     int rc = fence_parse(cm, &exp, &neu, err);
     if (!rc && !(rc = c->ops->begin(c->s, err))) {
         if (fence_check_leases(c, cm, now, err) || fence_write_offsets(c, cm, &exp, &neu, err) ||
-            commit_rows(c, cm, err) || c->ops->commit(c->s, err))
+            commit_segments(c, cm, err) || commit_counters(c, cm, err) ||
+            c->ops->commit(c->s, err))
             rc = abort_tx(c, err);
     }
     source_offsets_destroy(&exp);

@@ -431,15 +431,30 @@ struct catalog_segment {
     int64_t min_time, max_time;     /* of the rows, ms */
     int64_t rows, bytes;
     int64_t created_ns;
+    /* Set by catalog_commit (what callers pass is ignored): the commit's
+     * number in the catalog's one counter, and the node whose fenced
+     * (streaming) commit added it ("" for any other commit). */
+    int64_t seq;
+    char writer[64];
 };
 struct catalog_segment_list {
     struct catalog_segment *items;
     size_t n;
+    int64_t seq; /* catalog_segment_cut: the last commit the list includes */
 };
 void catalog_segment_list_free(struct catalog_segment_list *l);
 /* Every segment of a table (table NULL: of every table), by chunk then creation. */
 int catalog_segment_list(struct catalog *c, const char *table, struct catalog_segment_list *out,
                          struct lerr *err);
+/*
+ * A table's segments and the number of the last commit that changed any
+ * segment (out->seq), read together in one transaction: a consistent cut. A
+ * segment of a later list whose seq is greater was committed after this cut.
+ * Every commit that adds or removes segments takes the next number, in
+ * commit order (writers are serialised).
+ */
+int catalog_segment_cut(struct catalog *c, const char *table, struct catalog_segment_list *out,
+                        struct lerr *err);
 
 /*
  * One transaction that publishes what a persist or a compaction produced:

@@ -147,9 +147,13 @@ struct catalog_ops {
     /* of one table (NULL: every table), by table, chunk start, creation, id */
     int (*segment_list)(struct catalog_store *s, const char *table,
                         struct catalog_segment_list *out, struct lerr *err);
-    /* g->table_name is ignored: the segment is `table`'s */
+    /* g->table_name is ignored: the segment is `table`'s; g->seq and
+     * g->writer are stored as given */
     int (*segment_insert)(struct catalog_store *s, const char *table,
                           const struct catalog_segment *g, int64_t created_ns, struct lerr *err);
+    /* The commit counter (one row): with `bump`, first adds one (inside the
+     * caller's write transaction); *out is its value. */
+    int (*commit_seq)(struct catalog_store *s, bool bump, int64_t *out, struct lerr *err);
     /* one segment of table, or (id NULL) all of them */
     int (*segment_delete)(struct catalog_store *s, const char *table, const char *id,
                           int64_t *changed, struct lerr *err);

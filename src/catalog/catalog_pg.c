@@ -130,6 +130,12 @@ static const char *const migrations[] = {
      "  table_name " T " NOT NULL, stream " T " NOT NULL, part " T " NOT NULL,"
      "  node_id " T " NOT NULL, epoch " I " NOT NULL, acquired_ns " I " NOT NULL,"
      "  expires_ns " I " NOT NULL, PRIMARY KEY (table_name, stream, part));"),
+    /* 8: the commit counter and each segment's commit number and streaming writer
+     * (a query across nodes takes a consistent cut of the segments by it) */
+    ("ALTER TABLE segment ADD COLUMN seq " I " NOT NULL DEFAULT 0;"
+     "ALTER TABLE segment ADD COLUMN writer " T " NOT NULL DEFAULT '';"
+     "CREATE TABLE commit_seq (one " I " PRIMARY KEY CHECK (one = 1), seq " I " NOT NULL);"
+     "INSERT INTO commit_seq VALUES (1, 0);"),
 };
 #undef T
 #undef I
@@ -1118,6 +1124,8 @@ static void segment_fill(const PGresult *r, int row, const void *ctx, void *elem
     g->rows = col_i64(r, row, 7);
     g->bytes = col_i64(r, row, 8);
     g->created_ns = col_i64(r, row, 9);
+    g->seq = col_i64(r, row, 10);
+    col_copy(r, row, 11, g->writer, sizeof g->writer);
 }
 
 static int pg_segment_list(struct catalog_store *c, const char *table,
@@ -1126,7 +1134,7 @@ static int pg_segment_list(struct catalog_store *c, const char *table,
     out->items = NULL;
     out->n = 0;
     const char *cols = "SELECT id, table_name, path, chunk_start, chunk_end, min_time, max_time, "
-                       "rows, bytes, created_ns FROM segment ";
+                       "rows, bytes, created_ns, seq, writer FROM segment ";
     char sql[400];
     snprintf(sql, sizeof sql, "%s%s ORDER BY table_name, chunk_start, created_ns, id", cols,
              table ? "WHERE table_name = $1" : "");
@@ -1143,10 +1151,30 @@ static int pg_segment_insert(struct catalog_store *c, const char *table,
 {
     return run(c, "segment", NULL, err,
                "INSERT INTO segment (id, table_name, path, chunk_start, "
-               "chunk_end, min_time, max_time, rows, bytes, created_ns) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-               "sssiiiiiii", g->id, table, g->path, g->chunk_start, g->chunk_end, g->min_time,
-               g->max_time, g->rows, g->bytes, created_ns);
+               "chunk_end, min_time, max_time, rows, bytes, created_ns, seq, writer) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+               "sssiiiiiiiis", g->id, table, g->path, g->chunk_start, g->chunk_end, g->min_time,
+               g->max_time, g->rows, g->bytes, created_ns, g->seq, g->writer);
+}
+
+static void i64_fill(const PGresult *r, int row, const void *ctx, void *elem)
+{
+    (void)ctx;
+    *(int64_t *)elem = col_i64(r, row, 0);
+}
+
+static int pg_commit_seq(struct catalog_store *c, bool bump, int64_t *out, struct lerr *err)
+{
+    *out = 0;
+    PGresult *r;
+    if (query(c, "the commit counter", &r, err,
+              bump ? "UPDATE commit_seq SET seq = seq + 1 RETURNING seq"
+                   : "SELECT seq FROM commit_seq",
+              ""))
+        return err->code;
+    bool found;
+    one_row(r, i64_fill, NULL, out, &found);
+    return 0;
 }
 
 static int pg_segment_delete(struct catalog_store *c, const char *table, const char *id,
@@ -1353,6 +1381,7 @@ const struct catalog_ops catalog_pg_ops = {
     .checkpoint_delete = pg_checkpoint_delete,
     .segment_list = pg_segment_list,
     .segment_insert = pg_segment_insert,
+    .commit_seq = pg_commit_seq,
     .segment_delete = pg_segment_delete,
     .file_put = pg_file_put,
     .file_list = pg_file_list,

@@ -80,6 +80,12 @@ static const char *const migrations[] = {
      "  table_name TEXT NOT NULL, stream TEXT NOT NULL, part TEXT NOT NULL,"
      "  node_id TEXT NOT NULL, epoch INTEGER NOT NULL, acquired_ns INTEGER NOT NULL,"
      "  expires_ns INTEGER NOT NULL, PRIMARY KEY (table_name, stream, part));"),
+    /* 8: the commit counter and each segment's commit number and streaming writer
+     * (a query across nodes takes a consistent cut of the segments by it) */
+    ("ALTER TABLE segment ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE segment ADD COLUMN writer TEXT NOT NULL DEFAULT '';"
+     "CREATE TABLE commit_seq (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL);"
+     "INSERT INTO commit_seq VALUES (1, 0);"),
 };
 
 static int latest_version(void) { return (int)LS_ARRAY_LEN(migrations); }
@@ -820,6 +826,8 @@ static void segment_fill(sqlite3_stmt *st, const void *ctx, void *elem)
     g->rows = sqlite3_column_int64(st, 7);
     g->bytes = sqlite3_column_int64(st, 8);
     g->created_ns = sqlite3_column_int64(st, 9);
+    g->seq = sqlite3_column_int64(st, 10);
+    col_copy(st, 11, g->writer, sizeof g->writer);
 }
 
 static int sq_segment_list(struct catalog_store *c, const char *table,
@@ -828,7 +836,7 @@ static int sq_segment_list(struct catalog_store *c, const char *table,
     out->items = NULL;
     out->n = 0;
     const char *cols = "SELECT id, table_name, path, chunk_start, chunk_end, min_time, max_time, "
-                       "rows, bytes, created_ns FROM segment ";
+                       "rows, bytes, created_ns, seq, writer FROM segment ";
     char sql[400];
     snprintf(sql, sizeof sql, "%s%s ORDER BY table_name, chunk_start, created_ns, id", cols,
              table ? "WHERE table_name = ?" : "");
@@ -844,10 +852,25 @@ static int sq_segment_insert(struct catalog_store *c, const char *table,
 {
     return RUN(c, err, "segment", NULL,
                "INSERT INTO segment (id, table_name, path, chunk_start, "
-               "chunk_end, min_time, max_time, rows, bytes, created_ns) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               "sssiiiiiii", g->id, table, g->path, g->chunk_start, g->chunk_end, g->min_time,
-               g->max_time, g->rows, g->bytes, created_ns);
+               "chunk_end, min_time, max_time, rows, bytes, created_ns, seq, writer) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               "sssiiiiiiiis", g->id, table, g->path, g->chunk_start, g->chunk_end, g->min_time,
+               g->max_time, g->rows, g->bytes, created_ns, g->seq, g->writer);
+}
+
+static void i64_fill(sqlite3_stmt *st, void *elem)
+{
+    *(int64_t *)elem = sqlite3_column_int64(st, 0);
+}
+
+static int sq_commit_seq(struct catalog_store *c, bool bump, int64_t *out, struct lerr *err)
+{
+    *out = 0;
+    if (bump && RUN(c, err, "commit_seq", NULL, "UPDATE commit_seq SET seq = seq + 1", ""))
+        return err->code;
+    bool found;
+    return step_one(c, prep(c, err, "SELECT seq FROM commit_seq", ""), i64_fill, out, &found,
+                    "reading the commit counter", err);
 }
 
 static int sq_segment_delete(struct catalog_store *c, const char *table, const char *id,
@@ -1057,6 +1080,7 @@ const struct catalog_ops catalog_sqlite_ops = {
     .checkpoint_delete = sq_checkpoint_delete,
     .segment_list = sq_segment_list,
     .segment_insert = sq_segment_insert,
+    .commit_seq = sq_commit_seq,
     .segment_delete = sq_segment_delete,
     .file_put = sq_file_put,
     .file_list = sq_file_list,

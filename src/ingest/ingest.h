@@ -83,6 +83,16 @@ int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err);
  */
 void ingest_runtime_set_node(struct ingest_runtime *rt, const char *id);
 /*
+ * The stream partitions this node's runners of jobs into `table` hold under
+ * leases, as they last published them between two turns (so their realtime
+ * rows are only of these partitions, read at these epochs); *leased says
+ * whether any such runner reads under leases at all. *out malloc'd (free).
+ * -1 on no memory. Thread-safe.
+ */
+struct catalog_lease;
+int ingest_table_leases(struct ingest_runtime *rt, const char *table, struct catalog_lease **out,
+                        size_t *n, bool *leased);
+/*
  * The checkpoint key of a job on connection cs: the connection's own
  * (connection_spec.stream), but "push-kafka:<name>" for a push connection
  * whose events are on Kafka (--push-kafka), so that Kafka offsets and

@@ -42,6 +42,12 @@ struct ingest__job {
     pthread_mutex_t mu; /* guards pipe and src for readers on other threads */
     struct pipeline *pipe;
     struct source *src;
+    /* In a cluster: the leases the runner holds, published between two of its
+     * turns (ingest__lease_publish), so its realtime rows are only of these
+     * partitions; `leased` says the job reads under leases at all. */
+    struct catalog_lease *leases;
+    size_t nleases;
+    bool leased;
     atomic_llong newest_produced_ms;
     atomic_llong persist_count;
     _Atomic double persist_ms_last;
@@ -187,8 +193,9 @@ struct ingest__leases {
     struct catalog_lease *held; /* by part */
     size_t n, cap;
     int64_t next_renew_ns, next_balance_ns; /* monotonic */
-    bool stale; /* the source's assignment is not `held` yet (assign again) */
-    bool lost;  /* ingest__lease_keep found a lease lost: lease_tick discards */
+    bool stale;            /* the source's assignment is not `held` yet (assign again) */
+    bool lost;             /* ingest__lease_keep found a lease lost: lease_tick discards */
+    unsigned gen, pub_gen; /* `held` changes; the change last published */
 };
 
 struct runner {
@@ -312,6 +319,9 @@ int ingest__lease_acquire(struct runner *r, const char *topic, int32_t partition
 int ingest__lease_renew(struct runner *r, size_t *nlost, struct lerr *err);
 /* Renews when due, for a runner waiting on its persister (lost ones: lease.lost). */
 void ingest__lease_keep(struct runner *r);
+/* Publishes `held` to the job (ingest_table_leases) when it changed; with
+ * `clear`, publishes that the runner holds nothing and reads no more. */
+void ingest__lease_publish(struct runner *r, bool clear);
 /* Releases held[i] (after its rows were committed) and forgets it. */
 void ingest__lease_release(struct runner *r, size_t i);
 /* The held partitions as a list (offsets 0), for source_only. */

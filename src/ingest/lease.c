@@ -105,12 +105,73 @@ int ingest__lease_acquire(struct runner *r, const char *topic, int32_t partition
         l->n++;
     }
     l->held[i] = got;
+    l->gen++;
     log_msg(LOG_INFO, "ingest", "job %s: node %s leases partition %s (epoch %lld)", r->job->id,
             self, part, (long long)got.epoch);
     return 0;
 }
 
-static void forget(struct ingest__leases *l, size_t i) { l->held[i] = l->held[--l->n]; }
+static void forget(struct ingest__leases *l, size_t i)
+{
+    l->held[i] = l->held[--l->n];
+    l->gen++;
+}
+
+void ingest__lease_publish(struct runner *r, bool clear)
+{
+    struct ingest__leases *l = &r->lease;
+    if (!clear && l->gen == l->pub_gen && r->job->leased)
+        return;
+    struct catalog_lease *copy = NULL;
+    size_t n = clear ? 0 : l->n;
+    if (n && !(copy = malloc(n * sizeof *copy)))
+        return; /* published again at the next turn */
+    if (n)
+        memcpy(copy, l->held, n * sizeof *copy);
+    pthread_mutex_lock(&r->job->mu);
+    free(r->job->leases);
+    r->job->leases = copy;
+    r->job->nleases = n;
+    r->job->leased = !clear;
+    pthread_mutex_unlock(&r->job->mu);
+    l->pub_gen = l->gen;
+}
+
+int ingest_table_leases(struct ingest_runtime *rt, const char *table, struct catalog_lease **out,
+                        size_t *n, bool *leased)
+{
+    *out = NULL;
+    *n = 0;
+    *leased = false;
+    int rc = 0;
+    pthread_mutex_lock(&rt->mu);
+    for (struct ingest__job *j = rt->jobs; j && !rc; j = j->next) {
+        if (strcmp(j->table, table) != 0)
+            continue;
+        pthread_mutex_lock(&j->mu);
+        if (j->leased) {
+            *leased = true;
+            struct catalog_lease *g = j->nleases ? realloc(*out, (*n + j->nleases) * sizeof **out)
+                                                 : *out;
+            if (!g) {
+                rc = -1;
+            } else {
+                *out = g;
+                if (j->nleases)
+                    memcpy(*out + *n, j->leases, j->nleases * sizeof **out);
+                *n += j->nleases;
+            }
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
 
 int ingest__lease_renew(struct runner *r, size_t *nlost, struct lerr *err)
 {

@@ -985,6 +985,8 @@ void *ingest__stream_main(void *arg)
             ingest__set_health(&r, CATALOG_HEALTH_WARN, err.msg);
             lerr_init(&err);
         }
+        if (r.lease.on)
+            ingest__lease_publish(&r, false);
         if (step(&r, &err)) {
             ingest__fail(&r, "%s", err.msg);
             goto out;
@@ -1028,6 +1030,8 @@ out:
     ingest__persister_stop(&r);
     source_offsets_destroy(&r.appended);
     source_offsets_destroy(&r.covered);
+    if (r.lease.on)
+        ingest__lease_publish(&r, true);
     free(r.lease.held);
     pthread_mutex_lock(&job->mu);
     struct source *src = job->src;

@@ -123,6 +123,18 @@ out:
     return t;
 }
 
+struct storage_db_table *storage_db_get_open(struct storage_db *db, const char *name)
+{
+    pthread_mutex_lock(&db->mu);
+    struct storage_db_table *t = db->tables;
+    while (t && strcmp(t->name, name) != 0)
+        t = t->next;
+    if (t)
+        t->refs++;
+    pthread_mutex_unlock(&db->mu);
+    return t;
+}
+
 void storage_db_put(struct storage_db *db, struct storage_db_table *t)
 {
     if (!t)

@@ -88,6 +88,8 @@ void storage_db_close(struct storage_db *db);
  */
 struct storage_db_table *storage_db_get(struct storage_db *db, const char *name, struct lerr *err);
 void storage_db_put(struct storage_db *db, struct storage_db_table *t); /* NULL is fine */
+/* The table if it is open already (a reference, as storage_db_get), else NULL. */
+struct storage_db_table *storage_db_get_open(struct storage_db *db, const char *name);
 
 void storage_db_table_lock(struct storage_db_table *t);
 void storage_db_table_unlock(struct storage_db_table *t);

@@ -375,6 +375,7 @@ void storage__seg_unref(struct storage__seg *s)
             segstore_remove(s->store, s->name, &(struct lerr){0});
         segstore_unref(s->store);
     }
+    free(s->owned);
     free(s->name);
     free(s);
 }

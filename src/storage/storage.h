@@ -494,6 +494,38 @@ struct storage_missing {
     char msg[400];
 };
 
+/*
+ * A cut: one node's share of a query over several nodes (a shared catalog).
+ * storage_table_cut holds the table's current version; its segment names
+ * and realtime buffers are what this node shows at that moment. Another
+ * node asks for the cut's realtime rows as segment images
+ * (storage_cut_realtime_images: each buffer written as one segment file in
+ * `tmp_dir`, handed to fn, removed; the table's writer must not append
+ * meanwhile: hold its writer lock). The node that takes the query builds
+ * its snapshot with storage_cut_snapshot: the segments named in `want`
+ * (shared with its cut when the cut holds them, else opened from the
+ * table's store; one that cannot be read is listed in the snapshot's
+ * missing with its chunk, so the query fails rather than leaving its rows
+ * out), its own cut's realtime buffers, and the other nodes' images (each
+ * malloc'd: taken by the call, freed with the snapshot or on failure).
+ */
+struct storage_cut;
+struct storage_seg_want {
+    const char *name; /* the segment file name */
+    int64_t chunk_start, chunk_end;
+};
+typedef int (*storage_image_fn)(void *ctx, const void *p, size_t n, struct lerr *err);
+struct storage_cut *storage_table_cut(struct storage_table *t); /* NULL: no memory */
+void storage_cut_free(struct storage_cut *c);
+size_t storage_cut_nsegs(const struct storage_cut *c);
+const char *storage_cut_seg_name(const struct storage_cut *c, size_t i);
+int storage_cut_realtime_images(const struct storage_cut *c, const char *tmp_dir,
+                                storage_image_fn fn, void *ctx, struct lerr *err);
+struct storage_snapshot *storage_cut_snapshot(struct storage_table *t, const struct storage_cut *c,
+                                              const struct storage_seg_want *want, size_t nwant,
+                                              void **images, const size_t *image_lens,
+                                              size_t nimages, struct lerr *err);
+
 /* Takes a snapshot (never fails except for memory: NULL). Any thread. */
 struct storage_snapshot *storage_table_snapshot(struct storage_table *t);
 void storage_snapshot_free(struct storage_snapshot *s);

@@ -359,6 +359,7 @@ struct storage__seg {
     atomic_int refs;
     struct segstore *store;   /* holds the file; NULL for in-memory segments */
     struct segstore_map smap; /* the store's mapping (store != NULL) */
+    void *owned;              /* in-memory bytes freed with the segment (or NULL) */
     char *name;
     const uint8_t *map;
     size_t size;

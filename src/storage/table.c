@@ -1503,3 +1503,166 @@ struct storage_snapshot *storage_table_snapshot(struct storage_table *t)
     pthread_mutex_unlock(&t->corrupt_lock);
     return s;
 }
+
+/* ---- cuts: this node's share of a query over several nodes --------------- */
+
+struct storage_cut {
+    struct storage__version *v;
+};
+
+struct storage_cut *storage_table_cut(struct storage_table *t)
+{
+    struct storage_cut *c = malloc(sizeof *c);
+    if (c)
+        c->v = current(t);
+    return c;
+}
+
+void storage_cut_free(struct storage_cut *c)
+{
+    if (!c)
+        return;
+    storage__version_unref(c->v);
+    free(c);
+}
+
+size_t storage_cut_nsegs(const struct storage_cut *c) { return c->v->nsegs; }
+
+const char *storage_cut_seg_name(const struct storage_cut *c, size_t i)
+{
+    return c->v->segs[i]->seg->name;
+}
+
+int storage_cut_realtime_images(const struct storage_cut *c, const char *tmp_dir,
+                                storage_image_fn fn, void *ctx, struct lerr *err)
+{
+    struct segstore *store;
+    if (segstore_local_new(tmp_dir, &store, err))
+        return err->code;
+    int rc = 0;
+    for (size_t i = 0; i < c->v->nrts && !rc; i++) {
+        struct rt_buf *b = c->v->rts[i];
+        uint64_t rows = rt_rows(b);
+        if (!rows)
+            continue;
+        int64_t cs, ce;
+        rt_chunk(b, &cs, &ce);
+        char name[96];
+        storage__seg_name(cs, name);
+        struct storage_segment_info info;
+        if ((rc = write_buffer(store, name, c->v->schema, b, rows, &info, err)))
+            break;
+        struct segstore_map m;
+        if (!(rc = segstore_open(store, name, &m, err))) {
+            rc = fn(ctx, m.p, m.n, err);
+            segstore_close(store, &m);
+        }
+        struct lerr ignore;
+        lerr_init(&ignore);
+        segstore_remove(store, name, &ignore);
+    }
+    segstore_unref(store);
+    return rc;
+}
+
+/* The cut's open segment of that name, or NULL. */
+static struct storage__vseg *cut_find(const struct storage_cut *c, const char *name)
+{
+    for (size_t i = 0; i < c->v->nsegs; i++)
+        if (strcmp(c->v->segs[i]->seg->name, name) == 0)
+            return c->v->segs[i];
+    return NULL;
+}
+
+struct storage_snapshot *storage_cut_snapshot(struct storage_table *t, const struct storage_cut *c,
+                                              const struct storage_seg_want *want, size_t nwant,
+                                              void **images, const size_t *image_lens,
+                                              size_t nimages, struct lerr *err)
+{
+    struct storage__version *v = calloc(1, sizeof *v);
+    struct storage_snapshot *snap = NULL;
+    struct storage_missing *miss = NULL;
+    size_t nmiss = 0, cap_miss = 0;
+    if (!v)
+        goto oom;
+    atomic_init(&v->refs, 1);
+    v->schema = storage__schema_ref(c->v->schema);
+    v->segs = calloc(nwant + nimages + 1, sizeof *v->segs);
+    v->rts = calloc(c->v->nrts + 1, sizeof *v->rts);
+    if (!v->segs || !v->rts)
+        goto oom;
+    for (size_t i = 0; i < c->v->nrts; i++)
+        v->rts[v->nrts++] = rt_ref(c->v->rts[i]);
+    for (size_t i = 0; i < nwant; i++) {
+        struct storage__vseg *have = cut_find(c, want[i].name);
+        if (have) {
+            atomic_fetch_add(&have->refs, 1);
+            v->segs[v->nsegs++] = have;
+            continue;
+        }
+        struct storage__seg *seg = NULL;
+        struct lerr e;
+        lerr_init(&e);
+        if (storage__seg_open(t->store, want[i].name, &seg, &e)) {
+            /* not readable here: the query must not leave its rows out silently */
+            struct storage_missing *grown = vec_grow(miss, &cap_miss, nmiss + 1, sizeof *miss, 8);
+            if (!grown)
+                goto oom;
+            miss = grown;
+            struct storage_missing *m = &miss[nmiss++];
+            snprintf(m->name, sizeof m->name, "%s", want[i].name);
+            m->chunk_start = want[i].chunk_start;
+            m->chunk_end = want[i].chunk_end;
+            snprintf(m->msg, sizeof m->msg, "%s", e.msg);
+            continue;
+        }
+        struct storage__vseg *vs = vseg_new(seg, v->schema, NULL);
+        storage__seg_unref(seg);
+        if (!vs)
+            goto oom;
+        v->segs[v->nsegs++] = vs;
+    }
+    for (size_t i = 0; i < nimages; i++) {
+        struct storage__seg *seg = NULL;
+        char name[96];
+        snprintf(name, sizeof name, "realtime image %zu", i);
+        struct lerr e;
+        lerr_init(&e);
+        if (storage__seg_open_mem(images[i], image_lens[i], name, &seg, &e)) {
+            lerr_set(err, e.code, "a realtime image from another node does not read: %s", e.msg);
+            goto fail;
+        }
+        seg->owned = images[i];
+        images[i] = NULL;
+        struct storage__vseg *vs = vseg_new(seg, v->schema, NULL);
+        storage__seg_unref(seg);
+        if (!vs)
+            goto oom;
+        v->segs[v->nsegs++] = vs;
+    }
+    snap = storage__snapshot_build(v);
+    if (!snap)
+        goto oom;
+    for (size_t i = 0; i < nmiss; i++) {
+        if (!storage__snapshot_add_missing(snap, miss[i].name, miss[i].chunk_start,
+                                           miss[i].chunk_end, miss[i].msg)) {
+            storage_snapshot_free(snap);
+            snap = NULL;
+            goto oom;
+        }
+    }
+    goto done;
+oom:
+    nomem(err);
+fail:
+    snap = NULL;
+done:
+    for (size_t i = 0; i < nimages; i++) {
+        free(images[i]);
+        images[i] = NULL;
+    }
+    free(miss);
+    if (v)
+        storage__version_unref(v);
+    return snap;
+}

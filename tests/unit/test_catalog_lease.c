@@ -605,8 +605,66 @@ static void test_racing_acquires(void)
     munmap(sh, sizeof *sh);
 }
 
+/* The cut: every commit that changes segments takes the next number; a fenced
+ * commit's segments name their node; other commits' none. */
+static void test_segment_cut(void)
+{
+    char target[256];
+    new_target(target, sizeof target, "lease_cut");
+    struct catalog *c = open_at(target);
+    struct lerr e;
+    lerr_init(&e);
+    const int64_t t0 = 7000 * SEC;
+    struct catalog_segment_list l = {0};
+    CHECK_EQ_INT(catalog_segment_cut(c, "t", &l, &e), 0);
+    CHECK_EQ_INT(l.n, 0);
+    CHECK_EQ_INT(l.seq, 0);
+    catalog_segment_list_free(&l);
+
+    struct catalog_lease la;
+    CHECK_EQ_INT(catalog_lease_acquire(c, "t", "s", "ev:0", "A", 10 * SEC, t0, &la, &e), 0);
+    CHECK_EQ_INT(commit_one(c, "A", "ev:0", 1, NULL, "{\"ev\":{\"0\":5}}", "a1", t0, &e), 0);
+    /* a commit of offsets alone takes no number */
+    CHECK_EQ_INT(
+        commit_one(c, "A", "ev:0", 1, "{\"ev\":{\"0\":5}}", "{\"ev\":{\"0\":6}}", NULL, t0, &e),
+        0);
+    /* a compaction (not fenced) replaces a1 */
+    struct catalog_segment g = {.rows = 1};
+    snprintf(g.id, sizeof g.id, "t/m1");
+    snprintf(g.path, sizeof g.path, "tables/t/m1");
+    const char *rm[] = {"t/a1"};
+    struct catalog_commit cm = {
+        .table_name = "t", .add = &g, .nadd = 1, .remove_ids = rm, .nremove = 1};
+    CHECK_EQ_INT(catalog_commit(c, &cm, &e), 0);
+    CHECK_EQ_INT(
+        commit_one(c, "A", "ev:0", 1, "{\"ev\":{\"0\":6}}", "{\"ev\":{\"0\":9}}", "a2", t0, &e),
+        0);
+    CHECK_MSG(e.code == 0, "%s", e.msg);
+    /* a conflicting commit changes nothing, the counter included */
+    CHECK_EQ_INT(
+        commit_one(c, "A", "ev:0", 1, "{\"ev\":{\"0\":1}}", "{\"ev\":{\"0\":2}}", "a3", t0, &e),
+        LERR_CONFLICT);
+    CHECK_EQ_INT(catalog_segment_cut(c, "t", &l, &e), 0);
+    CHECK_EQ_INT(l.seq, 3);
+    CHECK_EQ_INT(l.n, 2);
+    for (size_t i = 0; i < l.n; i++) {
+        const struct catalog_segment *x = &l.items[i];
+        if (strcmp(x->id, "t/m1") == 0) {
+            CHECK_EQ_INT(x->seq, 2);
+            CHECK_EQ_STR(x->writer, "");
+        } else {
+            CHECK_EQ_STR(x->id, "t/a2");
+            CHECK_EQ_INT(x->seq, 3);
+            CHECK_EQ_STR(x->writer, "A");
+        }
+    }
+    catalog_segment_list_free(&l);
+    catalog_close(c);
+}
+
 static void run_all(void)
 {
+    test_segment_cut();
     test_lease_rules();
     test_fence();
     test_two_nodes();

@@ -1,0 +1,617 @@
+/*
+ * fanout.c — a query over every node of a shared catalog (catalog_is_shared:
+ * PostgreSQL). Each node holds the realtime rows of the stream partitions it
+ * leases; committed segments are in the catalog, their files in the shared
+ * segment store (S3). The node that takes a query builds one snapshot of the
+ * whole table (api__fanout_snapshot) that reads every row exactly once:
+ *
+ *  1. a consistent cut of the catalog's segments: the list and the number of
+ *     the last commit c0 (catalog_segment_cut);
+ *  2. from every live node, itself included, one cut of its table taken at
+ *     one moment under the table's writer lock (storage_table_cut): the names
+ *     of the segments it shows, its realtime rows (from other nodes as
+ *     segment images, GET /internal/v1/cut/{table}), and the leases it read
+ *     them under (ingest_table_leases);
+ *  3. the segments: those of the cut in 1, plus each segment a node's own
+ *     streaming commit added after c0 (seq > c0, writer = that node) that
+ *     the node's cut shows — its rows were realtime in no cut, since the node
+ *     had committed them; one committed after its cut is left out, as its
+ *     rows were in the node's realtime image;
+ *  4. the leases checked in the catalog after the answers: a node's
+ *     realtime rows count only if every lease it reported is still its own
+ *     at the same epoch (else another node may have read the same offsets
+ *     again), and every held lease of the table must be of a node that
+ *     answered (else its realtime rows are missing). Either failure is
+ *     retried every FANOUT_RETRY_MS until the query's timeout, then answered
+ *     503 naming the node and partitions: a query never leaves rows out
+ *     silently. A segment that no longer reads (removed by a compaction
+ *     committed after c0) is retried the same way; one that never reads (a
+ *     store that is not shared) is left to the engine's missing-segment
+ *     error, which names its interval.
+ *
+ * Requests between nodes are signed: "X-Lodestar-Node: <node> <unix ms>
+ * <hex HMAC-SHA256(secret, node \n ms \n path)>", checked within
+ * FANOUT_SKEW_MS, with the cluster secret (LODESTAR_CLUSTER_SECRET).
+ *
+ * Entry points: api__fanout_serve (the node's side, before routing),
+ * api__fanout_snapshot (the query's side, query.c's open_table).
+ * The nodes are asked one after another (libcurl easy handles).
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "ingest/ingest.h"
+#include "storage/db.h"
+
+#define FANOUT_HEADER "X-Lodestar-Node"
+#define FANOUT_PREFIX "/internal/v1/cut/"
+#define FANOUT_SKEW_MS 300000
+#define FANOUT_RETRY_MS 250
+#define FANOUT_DEFAULT_TIMEOUT_MS 60000
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static void sign(const char *secret, const char *node, long long ms, const char *path,
+                 char out[65])
+{
+    char msg[1536];
+    int n = snprintf(msg, sizeof msg, "%s\n%lld\n%s", node, ms, path);
+    unsigned char mac[32];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
+         n < 0                    ? 0
+         : (size_t)n < sizeof msg ? (size_t)n
+                                  : sizeof msg - 1,
+         mac, &len);
+    for (unsigned i = 0; i < len && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    out[64] = '\0';
+}
+
+/* ---- the node's side ------------------------------------------------------ */
+
+struct images {
+    struct buf data;
+    json_t *lens;
+};
+
+static int add_image(void *ctx, const void *p, size_t n, struct lerr *err)
+{
+    struct images *im = ctx;
+    if (!buf_append(&im->data, p, n))
+        return lerr_set(err, LERR_NOMEM, "out of memory sending a realtime image");
+    json_array_append_new(im->lens, json_integer((json_int_t)n));
+    return 0;
+}
+
+static json_t *leases_json(const struct catalog_lease *l, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "stream", l[i].stream, "part",
+                                           l[i].part, "epoch", (json_int_t)l[i].epoch));
+    return a;
+}
+
+/* Checks the signature header; 0 or LERR_UNAUTHORIZED with why. */
+static int check_signature(struct api_server *srv, const char *url, const char *hdr,
+                           struct lerr *err)
+{
+    char node[129], mac[65];
+    long long ms;
+    if (!hdr || sscanf(hdr, "%128s %lld %64s", node, &ms, mac) != 3)
+        return lerr_set(err, LERR_UNAUTHORIZED,
+                        "a request between nodes needs the " FANOUT_HEADER " header");
+    long long now = (long long)util_now_ms();
+    if (ms < now - FANOUT_SKEW_MS || ms > now + FANOUT_SKEW_MS)
+        return lerr_set(err, LERR_UNAUTHORIZED,
+                        "the request of node '%s' is signed %lld ms away from this node's clock "
+                        "(at most %d): synchronise the nodes' clocks",
+                        node, now - ms, FANOUT_SKEW_MS);
+    char want[65];
+    sign(api__cluster_secret(srv), node, ms, url, want);
+    if (strlen(mac) != 64 || CRYPTO_memcmp(want, mac, 64) != 0)
+        return lerr_set(err, LERR_UNAUTHORIZED,
+                        "the request of node '%s' is not signed with this cluster's secret: give "
+                        "every node the same LODESTAR_CLUSTER_SECRET",
+                        node);
+    return 0;
+}
+
+/*
+ * GET /internal/v1/cut/{table}: this node's cut of the table. The body is
+ * one line of JSON ({"node", "segments": [names], "leased", "leases":
+ * [{"stream", "part", "epoch"}], "images": [byte counts]}) and then the
+ * images, one after another.
+ */
+static int serve_cut(struct api_req *r, const char *table)
+{
+    struct api_server *srv = r->srv;
+    struct lerr err;
+    lerr_init(&err);
+    struct images im = {.lens = json_array()};
+    buf_init(&im.data, 0);
+    json_t *segs = json_array();
+    struct catalog_lease *leases = NULL;
+    size_t nleases = 0;
+    bool leased = false;
+    char tmp[1100] = "";
+    struct storage_db_table *t = storage_db_get_open(srv->db, table);
+    if (t) {
+        snprintf(tmp, sizeof tmp, "%s/fanout-XXXXXX", srv->data_dir);
+        if (!mkdtemp(tmp)) {
+            lerr_set(&err, LERR_IO, "cannot make a directory under %s: %s", srv->data_dir,
+                     strerror(errno));
+            tmp[0] = '\0';
+        }
+        storage_db_table_lock(t);
+        struct storage_cut *cut = err.code ? NULL : storage_table_cut(t->st);
+        if (!err.code && !cut)
+            lerr_set(&err, LERR_NOMEM, "out of memory");
+        if (!err.code && ingest_table_leases(srv->rt, table, &leases, &nleases, &leased))
+            lerr_set(&err, LERR_NOMEM, "out of memory");
+        if (!err.code)
+            storage_cut_realtime_images(cut, tmp, add_image, &im, &err);
+        storage_db_table_unlock(t);
+        for (size_t i = 0; cut && !err.code && i < storage_cut_nsegs(cut); i++)
+            json_array_append_new(segs, json_string(storage_cut_seg_name(cut, i)));
+        storage_cut_free(cut);
+        storage_db_put(srv->db, t);
+        if (tmp[0])
+            rmdir(tmp);
+    } else if (ingest_table_leases(srv->rt, table, &leases, &nleases, &leased)) {
+        lerr_set(&err, LERR_NOMEM, "out of memory");
+    }
+    if (err.code) {
+        free(leases);
+        json_decref(segs);
+        json_decref(im.lens);
+        buf_free(&im.data);
+        return api_reply_err(r, &err);
+    }
+    json_t *head = json_pack("{s:s, s:o, s:b, s:o, s:o}", "node", api__cluster_node_id(srv),
+                             "segments", segs, "leased", leased, "leases",
+                             leases_json(leases, nleases), "images", im.lens);
+    free(leases);
+    char *line = json_dumps(head, JSON_COMPACT);
+    json_decref(head);
+    size_t ll = line ? strlen(line) : 0;
+    char *body = line ? malloc(ll + 1 + im.data.len) : NULL;
+    if (!body) {
+        free(line);
+        buf_free(&im.data);
+        lerr_set(&err, LERR_NOMEM, "out of memory");
+        return api_reply_err(r, &err);
+    }
+    memcpy(body, line, ll);
+    body[ll] = '\n';
+    if (im.data.len)
+        memcpy(body + ll + 1, im.data.data, im.data.len);
+    free(line);
+    r->text = body;
+    r->text_len = ll + 1 + im.data.len;
+    r->content_type = "application/octet-stream";
+    r->status = 200;
+    buf_free(&im.data);
+    return 0;
+}
+
+bool api__fanout_serve(struct api_req *r, const char *node_header)
+{
+    if (strncmp(r->url, "/internal/", 10) != 0)
+        return false;
+    struct lerr err;
+    lerr_init(&err);
+    const char *table = r->url + strlen(FANOUT_PREFIX);
+    if (strncmp(r->url, FANOUT_PREFIX, strlen(FANOUT_PREFIX)) != 0 || !*table ||
+        strchr(table, '/'))
+        lerr_set(&err, LERR_NOT_FOUND, "no such path: %s", r->url);
+    else if (strcmp(r->method, "GET") != 0)
+        lerr_set(&err, LERR_METHOD, "%s is not allowed on %s; use GET", r->method, r->url);
+    else if (!r->srv->cluster)
+        lerr_set(&err, LERR_UNAVAILABLE, "this server has not joined its catalog's nodes yet");
+    else
+        check_signature(r->srv, r->url, node_header, &err);
+    if (err.code)
+        api_reply_err(r, &err);
+    else
+        serve_cut(r, table);
+    return true;
+}
+
+/* ---- the query's side ----------------------------------------------------- */
+
+/* One node's answer. */
+struct answer {
+    const struct catalog_node *node;
+    bool ok;
+    char why[300]; /* why it did not answer */
+    char **segs;   /* the names its cut shows */
+    size_t nsegs;
+    struct catalog_lease *leases;
+    size_t nleases;
+    void **images;
+    size_t *lens;
+    size_t nimages;
+};
+
+static void answer_free(struct answer *a)
+{
+    for (size_t i = 0; i < a->nsegs; i++)
+        free(a->segs[i]);
+    free(a->segs);
+    free(a->leases);
+    for (size_t i = 0; i < a->nimages; i++)
+        free(a->images ? a->images[i] : NULL);
+    free(a->images);
+    free(a->lens);
+    memset(a, 0, sizeof *a);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+    return buf_append(ctx, p, size * n) ? size * n : 0;
+}
+
+/* Parses a node's body into a; false with a->why. */
+static bool parse_answer(struct answer *a, const char *p, size_t n)
+{
+    const char *nl = memchr(p, '\n', n);
+    json_error_t je;
+    json_t *h = nl ? json_loadb(p, (size_t)(nl - p), 0, &je) : NULL;
+    json_t *segs = json_object_get(h, "segments"), *leases = json_object_get(h, "leases"),
+           *images = json_object_get(h, "images");
+    if (!json_is_array(segs) || !json_is_array(leases) || !json_is_array(images)) {
+        json_decref(h);
+        snprintf(a->why, sizeof a->why, "its answer does not read (a node of another version?)");
+        return false;
+    }
+    size_t off = (size_t)(nl - p) + 1;
+    bool ok = true;
+    a->segs = calloc(json_array_size(segs) + 1, sizeof *a->segs);
+    a->leases = calloc(json_array_size(leases) + 1, sizeof *a->leases);
+    a->images = calloc(json_array_size(images) + 1, sizeof *a->images);
+    a->lens = calloc(json_array_size(images) + 1, sizeof *a->lens);
+    if (!a->segs || !a->leases || !a->images || !a->lens)
+        ok = false;
+    for (size_t i = 0; ok && i < json_array_size(segs); i++) {
+        const char *s = json_string_value(json_array_get(segs, i));
+        ok = s && (a->segs[a->nsegs++] = strdup(s));
+    }
+    for (size_t i = 0; ok && i < json_array_size(leases); i++) {
+        json_t *l = json_array_get(leases, i);
+        struct catalog_lease *x = &a->leases[a->nleases++];
+        const char *st = json_string_value(json_object_get(l, "stream")),
+                   *pt = json_string_value(json_object_get(l, "part"));
+        ok = st && pt && json_is_integer(json_object_get(l, "epoch"));
+        if (ok) {
+            snprintf(x->stream, sizeof x->stream, "%s", st);
+            snprintf(x->part, sizeof x->part, "%s", pt);
+            x->epoch = json_integer_value(json_object_get(l, "epoch"));
+        }
+    }
+    for (size_t i = 0; ok && i < json_array_size(images); i++) {
+        json_int_t len = json_integer_value(json_array_get(images, i));
+        ok = len > 0 && (size_t)len <= n - off && (a->images[i] = malloc((size_t)len));
+        if (ok) {
+            memcpy(a->images[i], p + off, (size_t)len);
+            a->lens[i] = (size_t)len;
+            a->nimages = i + 1;
+            off += (size_t)len;
+        }
+    }
+    json_decref(h);
+    if (!ok)
+        snprintf(a->why, sizeof a->why, "its answer is incomplete or does not read");
+    return ok;
+}
+
+/* Asks one node for its cut of `table`, waiting at most timeout_ms. */
+static void ask(struct api_server *srv, const char *table, int64_t timeout_ms, struct answer *a)
+{
+    pthread_once(&curl_once, curl_init);
+    CURL *h = curl_easy_init();
+    if (!h) {
+        snprintf(a->why, sizeof a->why, "out of memory");
+        return;
+    }
+    char *esc = curl_easy_escape(h, table, 0);
+    char path[1024], url[1400], hdr[400], mac[65], errbuf[CURL_ERROR_SIZE] = "";
+    snprintf(path, sizeof path, FANOUT_PREFIX "%s", esc ? esc : table);
+    curl_free(esc);
+    /* the node's side sees the decoded path */
+    char signed_path[1024];
+    snprintf(signed_path, sizeof signed_path, FANOUT_PREFIX "%s", table);
+    snprintf(url, sizeof url, "%s%s", a->node->advertise, path);
+    long long ms = (long long)util_now_ms();
+    const char *self = api__cluster_node_id(srv);
+    sign(api__cluster_secret(srv), self, ms, signed_path, mac);
+    snprintf(hdr, sizeof hdr, FANOUT_HEADER ": %s %lld %s", self, ms, mac);
+    struct curl_slist *hdrs = curl_slist_append(NULL, hdr);
+    struct buf body;
+    buf_init(&body, 0);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 100 ? timeout_ms : 100));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK)
+        snprintf(a->why, sizeof a->why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    else if (status != 200)
+        snprintf(a->why, sizeof a->why, "it answered HTTP %ld: %.200s", status,
+                 body.data ? body.data : "");
+    else
+        a->ok = parse_answer(a, body.data ? body.data : "", body.len);
+    buf_free(&body);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static bool has_name(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Whether a running job writes into the table (a lease of a dead node will move). */
+static bool table_has_running_job(struct api_server *srv, const char *table)
+{
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_job_list jobs;
+    if (catalog_job_list_active(srv->cat, &jobs, &e))
+        return true; /* cannot tell: wait */
+    bool any = false;
+    for (size_t i = 0; i < jobs.n && !any; i++)
+        any = strcmp(jobs.items[i].table_name, table) == 0 &&
+              jobs.items[i].desired == CATALOG_JOB_RUNNING;
+    catalog_job_list_free(&jobs);
+    return any;
+}
+
+/*
+ * The catalog's leases against the answers: 0 when every realtime row is
+ * in exactly one answer; LERR_UNAVAILABLE (retried) with what is wrong.
+ */
+static int check_leases(struct api_server *srv, const char *table, const struct answer *ans,
+                        size_t nans, struct lerr *err)
+{
+    struct catalog_lease *cl = NULL;
+    size_t ncl = 0;
+    if (catalog_lease_list(srv->cat, table, NULL, &cl, &ncl, err))
+        return err->code;
+    int64_t now = util_now_ns();
+    int rc = 0;
+    for (size_t i = 0; i < nans && !rc; i++) {
+        const struct answer *a = &ans[i];
+        if (!a->ok)
+            continue;
+        for (size_t k = 0; k < a->nleases && !rc; k++) {
+            const struct catalog_lease *l = &a->leases[k], *c = NULL;
+            for (size_t j = 0; j < ncl && !c; j++)
+                if (strcmp(cl[j].stream, l->stream) == 0 && strcmp(cl[j].part, l->part) == 0)
+                    c = &cl[j];
+            if (!c || strcmp(c->node_id, a->node->id) != 0 || c->epoch != l->epoch)
+                rc = lerr_set(err, LERR_UNAVAILABLE,
+                              "partition %s of table '%s' is moving from node '%s' (epoch %" PRId64
+                              ") to %s%s%s; its realtime rows are unavailable until it settles",
+                              l->part, table, a->node->id, l->epoch,
+                              c && c->node_id[0] ? "node '" : "another node",
+                              c && c->node_id[0] ? c->node_id : "", c && c->node_id[0] ? "'" : "");
+        }
+    }
+    int running = -1;
+    for (size_t j = 0; j < ncl && !rc; j++) {
+        const struct catalog_lease *c = &cl[j];
+        if (!c->node_id[0])
+            continue; /* free: released after its rows were committed */
+        const struct answer *a = NULL;
+        for (size_t i = 0; i < nans && !a; i++)
+            if (strcmp(ans[i].node->id, c->node_id) == 0)
+                a = &ans[i];
+        if (a && a->ok)
+            continue;
+        if (c->expires_ns <= now) {
+            if (running < 0)
+                running = table_has_running_job(srv, table);
+            if (!running)
+                continue; /* nobody reads that stream: its unsaved rows are gone, not late */
+        }
+        rc = lerr_set(err, LERR_UNAVAILABLE,
+                      "partition %s of table '%s' is held by node '%s', which does not answer "
+                      "(%s); its realtime rows are unavailable until another node takes it over "
+                      "(within %lld s of its last heartbeat)",
+                      c->part, table, c->node_id, a ? a->why : "not a live node",
+                      (long long)(CATALOG_LEASE_TTL_NS / 1000000000LL));
+    }
+    free(cl);
+    return rc;
+}
+
+/* One try; *again when a retry may succeed; *missing when the snapshot is
+ * made but lacks a segment (then *out is set too). */
+static int attempt(struct api_server *srv, struct storage_db_table *t, const char *table,
+                   int64_t remain_ms, struct storage_snapshot **out, bool *again, bool *missing,
+                   struct lerr *err)
+{
+    *again = false;
+    *missing = false;
+    struct catalog_segment_list l0 = {0}, l1 = {0};
+    struct catalog_node *nodes = NULL;
+    size_t nn = 0, nans = 0, nwant = 0, nimg = 0;
+    struct answer *ans = NULL;
+    struct storage_cut *cut = NULL;
+    struct storage_seg_want *want = NULL;
+    void **imgs = NULL;
+    size_t *lens = NULL;
+    int rc = 0;
+    if (catalog_segment_cut(srv->cat, table, &l0, err) ||
+        catalog_node_list(srv->cat, &nodes, &nn, err))
+        goto out;
+    if (!(ans = calloc(nn + 1, sizeof *ans)))
+        goto oom;
+    const char *self = api__cluster_node_id(srv);
+    int64_t now = util_now_ns();
+    for (size_t i = 0; i < nn; i++) {
+        struct answer *a = &ans[nans++];
+        a->node = &nodes[i];
+        if (strcmp(nodes[i].id, self) == 0) {
+            bool leased;
+            storage_db_table_lock(t);
+            cut = storage_table_cut(t->st);
+            int lr = ingest_table_leases(srv->rt, table, &a->leases, &a->nleases, &leased);
+            storage_db_table_unlock(t);
+            if (!cut || lr)
+                goto oom;
+            a->ok = true;
+            if (!(a->segs = calloc(storage_cut_nsegs(cut) + 1, sizeof *a->segs)))
+                goto oom;
+            for (size_t k = 0; k < storage_cut_nsegs(cut); k++)
+                if (!(a->segs[a->nsegs++] = strdup(storage_cut_seg_name(cut, k))))
+                    goto oom;
+        } else if (now - nodes[i].heartbeat_ns > CATALOG_NODE_EXPIRY_NS) {
+            snprintf(a->why, sizeof a->why, "no heartbeat for %lld s",
+                     (long long)((now - nodes[i].heartbeat_ns) / 1000000000LL));
+        } else {
+            ask(srv, table, remain_ms, a);
+        }
+    }
+    if (!cut) { /* this node is not in the list yet */
+        *again = true;
+        rc = lerr_set(err, LERR_UNAVAILABLE, "this node has not joined its catalog's nodes yet");
+        goto out;
+    }
+    if (catalog_segment_list(srv->cat, table, &l1, err))
+        goto out;
+    if (check_leases(srv, table, ans, nans, err)) {
+        *again = err->code == LERR_UNAVAILABLE;
+        goto out;
+    }
+    if (!(want = calloc(l0.n + l1.n + 1, sizeof *want)))
+        goto oom;
+    for (size_t i = 0; i < l0.n; i++)
+        want[nwant++] = (struct storage_seg_want){base_name(l0.items[i].path),
+                                                  l0.items[i].chunk_start, l0.items[i].chunk_end};
+    for (size_t i = 0; i < l1.n; i++) {
+        const struct catalog_segment *g = &l1.items[i];
+        if (g->seq <= l0.seq || !g->writer[0])
+            continue;
+        for (size_t k = 0; k < nans; k++)
+            if (ans[k].ok && strcmp(ans[k].node->id, g->writer) == 0 &&
+                has_name(ans[k].segs, ans[k].nsegs, base_name(g->path)))
+                want[nwant++] =
+                    (struct storage_seg_want){base_name(g->path), g->chunk_start, g->chunk_end};
+    }
+    for (size_t k = 0; k < nans; k++)
+        nimg += ans[k].nimages;
+    imgs = calloc(nimg + 1, sizeof *imgs);
+    lens = calloc(nimg + 1, sizeof *lens);
+    if (!imgs || !lens)
+        goto oom;
+    nimg = 0;
+    for (size_t k = 0; k < nans; k++)
+        for (size_t i = 0; i < ans[k].nimages; i++) {
+            imgs[nimg] = ans[k].images[i];
+            lens[nimg++] = ans[k].lens[i];
+            ans[k].images[i] = NULL;
+        }
+    *out = storage_cut_snapshot(t->st, cut, want, nwant, imgs, lens, nimg, err);
+    if (!*out) {
+        rc = err->code;
+        goto out;
+    }
+    if ((*out)->nmissing) {
+        /* a compaction committed since the cut may have removed it: try a newer cut */
+        *again = *missing = true;
+        rc = lerr_set(err, LERR_UNAVAILABLE,
+                      "segment %s of table '%s' cannot be read on this node: %s",
+                      (*out)->missing[0].name, table, (*out)->missing[0].msg);
+    }
+    goto out;
+oom:
+    rc = lerr_set(err, LERR_NOMEM, "out of memory planning a query over the nodes");
+out:
+    if (!rc)
+        rc = err->code;
+    for (size_t k = 0; k < nans; k++)
+        answer_free(&ans[k]);
+    free(ans);
+    free(imgs);
+    free(lens);
+    free(want);
+    storage_cut_free(cut);
+    catalog_node_list_free(nodes, nn);
+    catalog_segment_list_free(&l0);
+    catalog_segment_list_free(&l1);
+    return rc;
+}
+
+int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t timeout_ms,
+                         struct storage_snapshot **out, struct lerr *err)
+{
+    *out = NULL;
+    struct storage_db_table *t = storage_db_get(srv->db, table, err);
+    if (!t)
+        return err->code;
+    /* columns another node's job discovered (the catalog has them first) */
+    storage_db_lock(srv->db, table);
+    storage_db_unlock(srv->db, table);
+    int64_t deadline = util_now_ms() + (timeout_ms > 0 ? timeout_ms : FANOUT_DEFAULT_TIMEOUT_MS);
+    int rc;
+    for (int tries = 1;; tries++) {
+        struct lerr e;
+        lerr_init(&e);
+        bool again = false, missing = false;
+        struct storage_snapshot *s = NULL;
+        int64_t remain = deadline - (int64_t)util_now_ms();
+        rc = attempt(srv, t, table, remain, &s, &again, &missing, &e);
+        bool last = !again || remain <= FANOUT_RETRY_MS;
+        if (!rc || (missing && (last || tries >= 3))) {
+            /* still unreadable after newer cuts (a store this node cannot read): the
+             * engine fails a query over its interval, naming it */
+            *out = s;
+            rc = 0;
+            break;
+        }
+        storage_snapshot_free(s);
+        if (last) {
+            lerr_set(err, e.code, "%s%s", e.msg,
+                     again ? " (the query waited for it until its timeout; raise "
+                             "context.timeout to wait longer)"
+                           : "");
+            break;
+        }
+        struct timespec ts = {0, FANOUT_RETRY_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    storage_db_put(srv->db, t);
+    return rc;
+}
