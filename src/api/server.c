@@ -1285,6 +1285,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
                    o->ingest.persist_max_age_ms},
         .describe = catalog_describe_table,
         .describe_ctx = srv.cat,
+        .shared = catalog_is_shared(srv.cat),
     };
     struct ingest_runtime_opts ingest = o->ingest;
     if (o->push_kafka && *o->push_kafka &&

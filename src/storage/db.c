@@ -80,6 +80,7 @@ static int open_table(struct storage_db *db, struct storage_db_table *t, struct 
             .known = d.known,
             .nknown = d.nknown,
             .known_chunks = d.known_chunks,
+            .keep_unknown = db->opts.s3 && db->opts.shared,
         };
         if (db->opts.s3)
             rc = segstore_s3_new(db->opts.s3, t->id_buf, dir, &oo.store, err);

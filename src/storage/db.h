@@ -73,6 +73,10 @@ struct storage_db_opts {
      * objects under the S3 base's PREFIX/<id>/, with dir/tables/<id> as their
      * local cache (segstore.h); the db holds a reference until closed. */
     struct segstore_s3_base *s3;
+    /* Other servers write segments to the same store (a shared catalog): a
+     * segment the catalog does not know may be another node's upload before
+     * its commit, so a table's open leaves it (storage_open_opts.keep_unknown). */
+    bool shared;
 };
 
 /* Tables live in dir/tables/<id>; the directory is created. No table opens yet. */

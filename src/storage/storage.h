@@ -232,6 +232,10 @@ struct storage_open_opts {
     /* The time chunk [start, end) of each known segment (2 values each), for
      * naming what a corrupt or missing one leaves out; NULL: unknown. */
     const int64_t *known_chunks;
+    /* Leave segments the catalog does not know where they are (other writers
+     * share the store: one may be between its upload and its commit); they
+     * are counted in one log line instead of removed. */
+    bool keep_unknown;
     /* Also decode every block and bitmap at open (every part's checksum and
      * structure are always checked when a segment is opened). */
     bool verify_all;

@@ -324,7 +324,7 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
     bool *seen = calloc(nknown + 1, 1);
     struct storage__seg **segs = calloc(nknown + 1, sizeof *segs);
     struct name_list present = {0};
-    size_t nsegs = 0;
+    size_t nsegs = 0, kept = 0;
     int rc = 0;
     if (!seen || !segs) {
         rc = nomem(err);
@@ -341,6 +341,10 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
         size_t k = 0;
         while (k < nknown && (!o->known[k] || strcmp(o->known[k], name) != 0))
             k++;
+        if ((k == nknown || seen[k]) && o && o->keep_unknown) {
+            kept++;
+            continue;
+        }
         if (k == nknown || seen[k]) {
             /* a segment whose commit never happened (or was dropped): not table data */
             struct lerr e2;
@@ -385,6 +389,11 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
                     o->known_chunks ? o->known_chunks[2 * k] : INT64_MIN,
                     o->known_chunks ? o->known_chunks[2 * k + 1] : INT64_MAX);
     }
+    if (kept)
+        log_msg(LOG_INFO, "storage",
+                "table %s: %zu segment(s) in %s the catalog does not list are left in place "
+                "(another node may be about to commit them)",
+                t->name, kept, t->dir);
     for (size_t i = 0; rc == 0 && i < nsegs; i++)
         rc = adopt_columns(t, segs[i], err);
     if (rc == 0)
