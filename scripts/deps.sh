@@ -10,6 +10,7 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev librdkafka-dev libssl-dev
   zlib1g-dev liblz4-dev libzstd-dev libroaring-dev libcurl4-openssl-dev libavro-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libpq-dev postgresql
+  libprotobuf-dev
   kcat python3 curl jq sqlite3 tzdata wrk apache2-utils
   nodejs
   chromium

@@ -13,6 +13,16 @@ median over rounds of each round's ratio (its Protobuf run ÷ its nd-json run,
 back to back), so one noisy reference run cannot decide it; the best runs'
 ratio is printed beside it. Also prints the bytes per event of each encoding.
 
+The events go out 1,000 a request, each request whole to one partition in turn
+(client.mjs --partitions), so the topic holds one record batch per 1,000 events.
+Spread by key, a request became one batch per partition (12.5 events each at 1M
+events on 80 partitions), and the dev broker then measured itself: librdkafka's
+mock answers a Fetch with at most one record batch per partition, found by
+walking the partition's batches from the first, so reading a topic cost it
+(batches per partition)^2 x partitions steps. At 1M events it was busy most of
+the run and the server waited on it: both jobs ran ~6x slower per event than at
+200K (nd-json 162K rows/s instead of 940K), whatever the format.
+
 Environment: BENCH_PROTOBUF_EVENTS (N), BENCH_PROTOBUF_ROUNDS, LODESTAR_BIN.
 Everything binds 127.0.0.1; every process it starts is stopped on exit.
 """
@@ -43,7 +53,8 @@ def descriptor():
 
 
 def produce(bootstrap, topic, as_json):
-    args = ["node", os.path.join(CLIENT, "client.mjs"), "produce", bootstrap, topic, str(N), "0"]
+    args = ["node", os.path.join(CLIENT, "client.mjs"), "produce", bootstrap, topic, str(N), "0",
+            "--partitions", str(PARTITIONS)]
     if as_json:
         args.append("--json")
     t0 = time.time()
@@ -105,8 +116,8 @@ def run_job(s, conn, table, fs):
 
 def main():
     desc = descriptor()
-    # 16 partitions: the dev broker keeps ~5 MiB a partition, and the nd-json topic
-    # must hold every event (~190 B each) until the job has read it.
+    # PARTITIONS (one per 12,500 events): the dev broker keeps ~5 MiB a partition, and
+    # the nd-json topic must hold every event (~205 B each) until the job has read it.
     broker = DevKafka(topics=[f"pb:{PARTITIONS}", f"js:{PARTITIONS}"]).start()
     s = None
     try:

@@ -51,6 +51,15 @@
  */
 #define DK_MOCK_PART_BYTES (5 * 1024 * 1024)
 #define DK_MOCK_PART_BATCHES 100000
+/*
+ * Its Fetch handler (2.0.2) answers with at most one record batch per
+ * partition, found by walking the partition's batches from the oldest: a
+ * topic of many small batches (a producer's request spread by key over many
+ * partitions) is read at a cost that grows with the square of the batches per
+ * partition, and the consumer waits on the broker's thread (1M events sent
+ * 1,000 a request over 80 partitions were read ~6x slower per event than
+ * 200K; bench/protobuf/driver.py). Produce in large batches.
+ */
 
 /* ---- the TCP forwarder ------------------------------------------------- */
 
@@ -613,6 +622,8 @@ int source_devkafka_run(const struct source_devkafka_opts *o, struct lerr *err)
             "its newest ~%d MiB (and %d record batches) and silently drops older data. "
             "Use more partitions for more data, and produce with kcat's "
             "-X sticky.partitioning.linger.ms=0 so messages spread over them. "
+            "A fetch returns at most one record batch per partition: produce in large "
+            "batches, or reading many small ones gets slow. "
             "A consumer group's first join takes about 3 s.",
             DK_MOCK_PART_BYTES / (1024 * 1024), DK_MOCK_PART_BATCHES);
     log_msg(LOG_INFO, MOD,

@@ -5,9 +5,13 @@
 //   node client.mjs descriptor OUT.pb           event.proto's FileDescriptorSet as
 //                                               protobufjs writes it (ext/descriptor)
 //   node client.mjs produce BOOTSTRAP TOPIC N [FIRST] [--json] [--corrupt HEX,...]
+//                   [--partitions P]
 //       N PageView events numbered FIRST.. (as protobuf, or with --json as
 //       nd-json of the same values), then the given raw records (hex); prints
-//       "sent K" when the broker has acknowledged them all.
+//       "sent K" when the broker has acknowledged them all. The events go out
+//       1,000 a request, spread over the partitions by key; with --partitions
+//       each request goes whole to one of partitions 0..P-1 in turn, one
+//       record batch of 1,000 (see bench/protobuf/driver.py for why).
 //
 // Through a Confluent Schema Registry (registry/*.proto):
 //   node client.mjs registry-register REGISTRY_URL
@@ -110,6 +114,8 @@ if (cmd === "descriptor") {
   const json = args.includes("--json");
   const ci = args.indexOf("--corrupt");
   const corrupt = ci >= 0 ? args[ci + 1].split(",").filter(Boolean) : [];
+  const pi = args.indexOf("--partitions");
+  const partitions = pi >= 0 ? Number(args[pi + 1]) : 0;
   const baseMs = Date.now();
   const kafka = new Kafka({ clientId: "lodestar-protobuf-test", brokers: [bootstrap],
                             logLevel: logLevel.ERROR });
@@ -119,13 +125,15 @@ if (cmd === "descriptor") {
   const batch = 1000;
   for (let s = first; s < first + n; s += batch) {
     const messages = [];
+    const partition = partitions > 0 ? ((s - first) / batch) % partitions : undefined;
     for (let i = s; i < Math.min(first + n, s + batch); i++) {
       const e = event(i, baseMs);
       const err = PageView.verify(e);
       if (err) throw new Error(err);
       const value = json ? Buffer.from(asJson(e))
                          : Buffer.from(PageView.encode(PageView.fromObject(e)).finish());
-      messages.push({ key: `k${i}`, value });
+      messages.push(partition === undefined ? { key: `k${i}`, value }
+                                            : { key: `k${i}`, value, partition });
     }
     await producer.send({ topic, messages, acks: -1 });
     sent += messages.length;
