@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "storage/segstore.h"
 #include "test_storage_common.h"
 
 #define HOUR 3600000LL
@@ -987,9 +988,112 @@ static void test_widen_column(void)
     free(dir);
 }
 
+/* ---- cuts: a query over two "nodes" sharing one store -------------------------- */
+
+struct imgs {
+    void *p[8];
+    size_t n[8];
+    size_t count;
+};
+
+static int keep_image(void *ctx, const void *p, size_t n, struct lerr *err)
+{
+    struct imgs *im = ctx;
+    if (im->count == 8)
+        return lerr_set(err, LERR_INTERNAL, "too many images");
+    im->p[im->count] = malloc(n);
+    memcpy(im->p[im->count], p, n);
+    im->n[im->count++] = n;
+    return 0;
+}
+
+static void test_cut(void)
+{
+    char *dir = tst_mkdtemp(), *dir_b = tst_mkdtemp(), *tmp = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_DAY);
+    struct storage_open_opts oo = {.limits = {.max_rows = 100000}};
+    struct storage_table *a, *b;
+    CHECK(storage_table_open(dir, "a", &ds, &oo, &a, &err) == 0);
+    append_detail(a, T0, 10, 500);
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(a, tst_commit, &cat, &err) == 0);
+    append_detail(a, T0 + 86400000, 10, 300); /* the next day: another chunk */
+    append_detail(a, T0 + 5000, 10, 7);
+    /* node b: its own cache directory over a's store; a's segment is not in b's catalog
+     * yet, and b's open must leave it (keep_unknown) */
+    struct segstore *shared;
+    CHECK(segstore_local_new(dir, &shared, &err) == 0);
+    struct storage_open_opts ob = {.limits = oo.limits, .store = shared, .keep_unknown = true};
+    CHECK(storage_table_open(dir_b, "b", &ds, &ob, &b, &err) == 0);
+    segstore_unref(shared);
+    CHECK_EQ_INT(tst_count_files(dir), 1);
+    append_detail(b, T0 + 100, 10, 200);
+
+    /* a's side: its cut's segment names and its realtime rows as images */
+    struct storage_cut *ca = storage_table_cut(a);
+    CHECK_EQ_INT(storage_cut_nsegs(ca), 1);
+    char seg_name[128];
+    snprintf(seg_name, sizeof seg_name, "%s", storage_cut_seg_name(ca, 0));
+    struct imgs im = {0};
+    CHECK(storage_cut_realtime_images(ca, tmp, keep_image, &im, &err) == 0);
+    CHECK_EQ_INT(im.count, 2); /* one image per realtime buffer (chunk) */
+    CHECK_EQ_INT(tst_count_files(tmp), 0);
+    append_detail(a, T0 + 9000, 10, 50); /* after the cut: in no image */
+    storage_cut_free(ca);
+
+    /* b's side: the shared segment, its own realtime rows, a's images */
+    struct storage_cut *cb = storage_table_cut(b);
+    struct storage_seg_want want[2] = {
+        {seg_name, T0, T0 + 86400000},
+        {"2020-01-01T00-00-00.000Z_0000000000000000.lseg", 1577836800000, 1577923200000}};
+    size_t lens[2] = {im.n[0], im.n[1]};
+    struct storage_snapshot *s = storage_cut_snapshot(b, cb, want, 1, im.p, lens, 2, &err);
+    CHECK_MSG(s != NULL, "%s", err.msg);
+    CHECK(im.p[0] == NULL && im.p[1] == NULL); /* taken */
+    struct tally tl = {0};
+    for (size_t i = 0; s && i < s->nviews; i++)
+        tally_view(s->views[i], &tl);
+    CHECK_EQ_INT(tl.rows, 500 + 307 + 200);
+    CHECK_EQ_INT(tl.sum_v, 1007);
+    CHECK_EQ_INT(tl.bad, 0);
+    CHECK_EQ_INT(tl.errors, 0);
+    CHECK_EQ_INT(s ? s->nmissing : 1, 0);
+    storage_snapshot_free(s);
+
+    /* a segment that does not read is named, with its chunk, never left out silently */
+    s = storage_cut_snapshot(b, cb, want, 2, NULL, NULL, 0, &err);
+    CHECK(s && s->nmissing == 1 && s->missing[0].chunk_start == 1577836800000);
+    storage_snapshot_free(s);
+
+    /* a damaged image is refused, and every image is freed */
+    struct imgs bad = {0};
+    ca = storage_table_cut(a);
+    CHECK(storage_cut_realtime_images(ca, tmp, keep_image, &bad, &err) == 0);
+    storage_cut_free(ca);
+    ((unsigned char *)bad.p[0])[bad.n[0] / 2] ^= 0xff;
+    bad.n[0] -= 3;
+    size_t blens[8];
+    memcpy(blens, bad.n, sizeof blens);
+    lerr_init(&err);
+    CHECK(storage_cut_snapshot(b, cb, want, 1, bad.p, blens, bad.count, &err) == NULL);
+    CHECK_MSG(strstr(err.msg, "realtime image from another node") != NULL, "%s", err.msg);
+    storage_cut_free(cb);
+    storage_table_free(a);
+    storage_table_free(b);
+    tst_rmtree(dir);
+    tst_rmtree(dir_b);
+    tst_rmtree(tmp);
+    free(dir);
+    free(dir_b);
+    free(tmp);
+}
+
 int main(void)
 {
     log_set_level((enum log_level)(LOG_ERROR + 1));
+    test_cut();
     init_names();
     test_persist();
     test_discard_sealed();
