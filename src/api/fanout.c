@@ -147,7 +147,7 @@ static int serve_cut(struct api_req *r, const char *table)
     json_t *segs = json_array();
     struct catalog_lease *leases = NULL;
     size_t nleases = 0;
-    bool leased = false;
+    bool leased = false, unleased = false;
     char tmp[1100] = "";
     struct storage_db_table *t = storage_db_get_open(srv->db, table);
     if (t) {
@@ -161,7 +161,8 @@ static int serve_cut(struct api_req *r, const char *table)
         struct storage_cut *cut = err.code ? NULL : storage_table_cut(t->st);
         if (!err.code && !cut)
             lerr_set(&err, LERR_NOMEM, "out of memory");
-        if (!err.code && ingest_table_leases(srv->rt, table, &leases, &nleases, &leased))
+        if (!err.code &&
+            ingest_table_leases(srv->rt, table, &leases, &nleases, &leased, &unleased))
             lerr_set(&err, LERR_NOMEM, "out of memory");
         if (!err.code)
             storage_cut_realtime_images(cut, tmp, add_image, &im, &err);
@@ -172,7 +173,7 @@ static int serve_cut(struct api_req *r, const char *table)
         storage_db_put(srv->db, t);
         if (tmp[0])
             rmdir(tmp);
-    } else if (ingest_table_leases(srv->rt, table, &leases, &nleases, &leased)) {
+    } else if (ingest_table_leases(srv->rt, table, &leases, &nleases, &leased, &unleased)) {
         lerr_set(&err, LERR_NOMEM, "out of memory");
     }
     if (err.code) {
@@ -182,8 +183,8 @@ static int serve_cut(struct api_req *r, const char *table)
         buf_free(&im.data);
         return api_reply_err(r, &err);
     }
-    json_t *head = json_pack("{s:s, s:o, s:b, s:o, s:o}", "node", api__cluster_node_id(srv),
-                             "segments", segs, "leased", leased, "leases",
+    json_t *head = json_pack("{s:s, s:o, s:b, s:b, s:o, s:o}", "node", api__cluster_node_id(srv),
+                             "segments", segs, "leased", leased, "unleased", unleased, "leases",
                              leases_json(leases, nleases), "images", im.lens);
     free(leases);
     char *line = json_dumps(head, JSON_COMPACT);
@@ -238,6 +239,7 @@ bool api__fanout_serve(struct api_req *r, const char *node_header)
 struct answer {
     const struct catalog_node *node;
     bool ok;
+    bool unleased; /* a runner of the table reads a source not spread over nodes */
     char why[300]; /* why it did not answer */
     char **segs;   /* the names its cut shows */
     size_t nsegs;
@@ -281,6 +283,7 @@ static bool parse_answer(struct answer *a, const char *p, size_t n)
     }
     size_t off = (size_t)(nl - p) + 1;
     bool ok = true;
+    a->unleased = json_is_true(json_object_get(h, "unleased"));
     a->segs = calloc(json_array_size(segs) + 1, sizeof *a->segs);
     a->leases = calloc(json_array_size(leases) + 1, sizeof *a->leases);
     a->images = calloc(json_array_size(images) + 1, sizeof *a->images);
@@ -487,7 +490,8 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
             bool leased;
             storage_db_table_lock(t);
             cut = storage_table_cut(t->st);
-            int lr = ingest_table_leases(srv->rt, table, &a->leases, &a->nleases, &leased);
+            int lr = ingest_table_leases(srv->rt, table, &a->leases, &a->nleases, &leased,
+                                         &a->unleased);
             storage_db_table_unlock(t);
             if (!cut || lr)
                 goto oom;
@@ -507,6 +511,19 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
     if (!cut) { /* this node is not in the list yet */
         *again = true;
         rc = lerr_set(err, LERR_UNAVAILABLE, "this node has not joined its catalog's nodes yet");
+        goto out;
+    }
+    size_t nunleased = 0;
+    for (size_t k = 0; k < nans; k++)
+        nunleased += ans[k].ok && ans[k].unleased;
+    if (nunleased > 1) {
+        rc = lerr_set(err, LERR_INVALID,
+                      "table '%s' is fed by a job whose source is not spread over the nodes (a "
+                      "Kinesis stream, or a push connection without --push-kafka): %zu nodes "
+                      "each read all of it, so a query over the nodes would count its rows more "
+                      "than once; run such a job on a server of its own (SQLite catalog), or push "
+                      "through --push-kafka",
+                      table, nunleased);
         goto out;
     }
     if (catalog_segment_list(srv->cat, table, &l1, err))

@@ -138,17 +138,20 @@ void ingest__lease_publish(struct runner *r, bool clear)
 }
 
 int ingest_table_leases(struct ingest_runtime *rt, const char *table, struct catalog_lease **out,
-                        size_t *n, bool *leased)
+                        size_t *n, bool *leased, bool *unleased)
 {
     *out = NULL;
     *n = 0;
     *leased = false;
+    *unleased = false;
     int rc = 0;
     pthread_mutex_lock(&rt->mu);
     for (struct ingest__job *j = rt->jobs; j && !rc; j = j->next) {
         if (strcmp(j->table, table) != 0)
             continue;
         pthread_mutex_lock(&j->mu);
+        if (!j->leased && j->pipe && j->src && !atomic_load(&j->done))
+            *unleased = true;
         if (j->leased) {
             *leased = true;
             struct catalog_lease *g = j->nleases ? realloc(*out, (*n + j->nleases) * sizeof **out)
