@@ -434,8 +434,8 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
     int running = -1;
     for (size_t j = 0; j < ncl && !rc; j++) {
         const struct catalog_lease *c = &cl[j];
-        if (!c->node_id[0])
-            continue; /* free: released after its rows were committed */
+        if (!c->node_id[0] || strncmp(c->stream, "job:", 4) == 0)
+            continue; /* free (released after its rows were committed), or a batch job's run */
         const struct answer *a = NULL;
         for (size_t i = 0; i < nans && !a; i++)
             if (strcmp(ans[i].node->id, c->node_id) == 0)

@@ -48,6 +48,11 @@ struct ingest__job {
     struct catalog_lease *leases;
     size_t nleases;
     bool leased;
+    /* A batch job in a cluster runs on the node holding its run lease (stream
+     * "job:<id>"), renewed by the supervisor; supervisor thread only. */
+    struct catalog_lease run_lease;
+    bool has_run_lease;
+    int64_t run_lease_renew_ns; /* monotonic */
     atomic_llong newest_produced_ms;
     atomic_llong persist_count;
     _Atomic double persist_ms_last;

@@ -35,12 +35,12 @@ struct ingest__job *ingest__find_job(struct ingest_runtime *rt, const char *id)
     return NULL;
 }
 
-static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj,
-                         void *(*main_fn)(void *))
+static struct ingest__job *start_runner(struct ingest_runtime *rt, const struct catalog_job *cj,
+                                        void *(*main_fn)(void *))
 {
     struct ingest__job *j = calloc(1, sizeof *j);
     if (!j)
-        return;
+        return NULL;
     j->rt = rt;
     snprintf(j->id, sizeof j->id, "%s", cj->id);
     snprintf(j->table, sizeof j->table, "%s", cj->table_name);
@@ -54,13 +54,14 @@ static void start_runner(struct ingest_runtime *rt, const struct catalog_job *cj
         pthread_mutex_destroy(&j->mu);
         pthread_mutex_destroy(&j->tally_mu);
         free(j);
-        return;
+        return NULL;
     }
     pthread_setname_np(j->th, "job-run");
     pthread_mutex_lock(&rt->mu);
     j->next = rt->jobs;
     rt->jobs = j;
     pthread_mutex_unlock(&rt->mu);
+    return j;
 }
 
 /* Joins a finished runner and removes it; the job's final status follows its wish. */
@@ -90,6 +91,59 @@ void ingest__reap(struct ingest_runtime *rt, struct ingest__job *j, const struct
     free(j);
 }
 
+/*
+ * A batch job in a cluster (a shared catalog) runs on one node: the one that
+ * takes its run lease (table, "job:<id>", "run") when the job is pending;
+ * the supervisor renews it while the runner runs and releases it after. A
+ * node that cannot take it leaves the job to its holder.
+ */
+static void run_lease_stream(const struct catalog_job *cj, char out[64])
+{
+    snprintf(out, 64, "job:%s", cj->id);
+}
+
+/* The live holder of the job's run lease other than this node, or false. */
+static bool runs_elsewhere(struct ingest_runtime *rt, const struct catalog_job *cj,
+                           const char *self)
+{
+    char stream[64];
+    run_lease_stream(cj, stream);
+    struct catalog_lease *l = NULL;
+    size_t n = 0;
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_lease_list(rt->cat, cj->table_name, stream, &l, &n, &err))
+        return true; /* cannot tell: do nothing this round */
+    int64_t now = util_now_ns();
+    bool other = false;
+    for (size_t i = 0; i < n; i++)
+        other |= l[i].node_id[0] && strcmp(l[i].node_id, self) != 0 && l[i].expires_ns > now;
+    free(l);
+    return other;
+}
+
+static void renew_run_lease(struct ingest_runtime *rt, struct ingest__job *j, const char *self)
+{
+    int64_t now = util_mono_ns();
+    if (!j->has_run_lease || now < j->run_lease_renew_ns)
+        return;
+    struct lerr err;
+    lerr_init(&err);
+    size_t nlost = 0;
+    if (catalog_lease_renew(rt->cat, self, 0, 0, &j->run_lease, 1, &nlost, &err)) {
+        j->run_lease_renew_ns = now + 1000000000LL;
+        return;
+    }
+    j->run_lease_renew_ns = now + CATALOG_LEASE_TTL_NS / 3;
+    if (nlost) {
+        /* paused past the lease: another node may fail the job; this run stops */
+        log_msg(LOG_WARN, "ingest", "job %s: node %s lost the job's run lease; stopping it", j->id,
+                self);
+        j->has_run_lease = false;
+        atomic_store(&j->stop, true);
+    }
+}
+
 /* Brings one job's runner and status in line with what the user asked for. */
 /* Batch jobs: pending → a runner; a run cut short by a restart → failed. */
 static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job *cj,
@@ -97,20 +151,64 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
 {
     struct lerr err;
     lerr_init(&err);
+    bool shared = catalog_is_shared(rt->cat);
+    char self[128] = "";
+    if (shared)
+        ingest__node_id(rt, self);
     if (j) {
         if (cj->desired == CATALOG_JOB_CANCELED)
             atomic_store(&j->stop, true);
-        if (atomic_load(&j->done))
+        renew_run_lease(rt, j, self);
+        if (atomic_load(&j->done)) {
+            struct catalog_lease l = j->run_lease;
+            bool had = j->has_run_lease;
             ingest__reap(rt, j, cj);
+            if (had && catalog_lease_release(rt->cat, l.table_name, l.stream, l.part, self,
+                                             l.epoch, &err))
+                log_msg(LOG_WARN, "ingest", "job %s: releasing its run lease: %s", cj->id,
+                        err.msg);
+        }
         return;
     }
+    if (shared && !self[0])
+        return; /* not a node yet: which node runs what is not known */
     if (cj->desired == CATALOG_JOB_CANCELED && catalog_job_status_live(cj->status)) {
+        if (shared && runs_elsewhere(rt, cj, self))
+            return; /* its node cancels it */
         catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0,
                                util_now_ns(), &err);
     } else if (cj->status == CATALOG_JOB_PENDING && cj->desired == CATALOG_JOB_RUNNING &&
                !rt->stopping) {
-        start_runner(rt, cj, ingest__batch_main);
+        struct catalog_lease got = {0};
+        if (shared) {
+            char stream[64];
+            run_lease_stream(cj, stream);
+            if (catalog_lease_acquire(rt->cat, cj->table_name, stream, "run", self, 0, 0, &got,
+                                      &err))
+                return; /* another node takes it (or the catalog failed: next round) */
+            /* taken: but another node may have started it and finished meanwhile */
+            struct catalog_job now = {0};
+            bool still = catalog_job_get(rt->cat, cj->id, &now, &err) == 0 &&
+                         now.status == CATALOG_JOB_PENDING;
+            catalog_job_destroy(&now);
+            if (!still) {
+                catalog_lease_release(rt->cat, got.table_name, got.stream, got.part, self,
+                                      got.epoch, &(struct lerr){0});
+                return;
+            }
+        }
+        struct ingest__job *nj = start_runner(rt, cj, ingest__batch_main);
+        if (nj && shared) {
+            nj->run_lease = got;
+            nj->has_run_lease = true;
+            nj->run_lease_renew_ns = util_mono_ns() + CATALOG_LEASE_TTL_NS / 3;
+        } else if (shared) {
+            catalog_lease_release(rt->cat, got.table_name, got.stream, got.part, self, got.epoch,
+                                  &(struct lerr){0});
+        }
     } else if (cj->status == CATALOG_JOB_RUNNING) {
+        if (shared && runs_elsewhere(rt, cj, self))
+            return; /* running on the node that holds its run lease */
         /* a sql REPLACE or a delete swaps at its end: cut short, it changed nothing */
         bool swaps = cj->type == CATALOG_JOB_DELETE_DATA;
         if (cj->type == CATALOG_JOB_SQL) {

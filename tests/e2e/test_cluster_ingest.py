@@ -137,6 +137,34 @@ try:
         writers = psql("SELECT string_agg(DISTINCT writer, ',' ORDER BY writer) FROM segment")
         c.eq(writers, "na,nb,nc", "every node committed segments of its share (segment.writer)")
 
+        # ---- a batch job runs on one node only (its run lease), never once per node
+        now = int(time.time() * 1000)
+        csv_text = "ts,n\n" + "".join(f"{iso(now + i)},{i}\n" for i in range(3000))
+        bj = {"type": "batch", "target": {"type": "table", "tableName": "bt"},
+              "createTableIfNotExists": True,
+              "source": {"type": "inline", "data": csv_text,
+                         "inputSchema": [{"name": "ts", "dataType": "string"},
+                                         {"name": "n", "dataType": "long"}],
+                         "formatSettings": {"format": "csv", "findColumnsFromHeader": True}},
+              "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+                           {"columnName": "n", "expression": "n"}]}
+        r = b.req("POST", "/v2/jobs", bj)
+        c.eq(r.status, 201, "batch job created on nb")
+        bid = r.json["id"] if r.status == 201 else ""
+
+        def bstatus():
+            return (a.req("GET", f"/v2/jobs/{bid}").json or {}).get("executionStatus")
+
+        c.ok(wait_for(lambda: bstatus() in ("succeeded", "failed", "canceled"), timeout=30),
+             "the batch job ends", str(bstatus()))
+        c.eq(bstatus(), "succeeded", "the batch job succeeded")
+        c.eq(psql("SELECT COALESCE(sum(rows), 0) FROM segment WHERE table_name = 'bt'"), "3000",
+             "its 3000 rows are committed once, not once per node")
+        c.eq(psql(f"SELECT count(*) FROM lease WHERE stream = 'job:{bid}' AND node_id <> ''"), "0",
+             "its run lease is released")
+        ran = [s for s in (a, b, cc) if f"job {bid}" in s.log_text()]
+        c.ok(len(ran) >= 1, "a node ran it", str(len(ran)))
+
         # ---- kill -9 of a node mid-ingest; more events while it is down
         def more(first, n):
             for k in range(0, n, 2000):
