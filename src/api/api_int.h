@@ -126,6 +126,9 @@ void api__cluster_stop(struct api_server *srv, bool leave);
 bool api__fanout_serve(struct api_req *r, const char *node_header);
 int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t timeout_ms,
                          struct storage_snapshot **out, struct lerr *err);
+/* The same for a sql job's SELECT (ingest_runtime_opts.open_table; ctx: the server). */
+int api__fanout_open_table(void *ctx, const char *name, struct storage_snapshot **snap,
+                           struct lerr *err);
 /* This node's id and the cluster secret ("" before it joins). */
 const char *api__cluster_node_id(const struct api_server *srv);
 const char *api__cluster_secret(const struct api_server *srv);

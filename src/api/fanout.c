@@ -632,3 +632,9 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
     storage_db_put(srv->db, t);
     return rc;
 }
+
+int api__fanout_open_table(void *ctx, const char *name, struct storage_snapshot **snap,
+                           struct lerr *err)
+{
+    return api__fanout_snapshot(ctx, name, 0, snap, err);
+}

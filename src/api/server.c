@@ -1294,6 +1294,10 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         return err->code;
     }
     ingest.pushtopic = srv.pushtopic;
+    if (catalog_is_shared(srv.cat)) { /* a sql job's SELECT reads every node's rows */
+        ingest.open_table = api__fanout_open_table;
+        ingest.open_table_ctx = &srv;
+    }
     if (o->segments && o->segments[0]) { /* the db holds the store's base from here on */
         struct segstore_s3_opts so = {
             .url = o->segments, .endpoint = o->s3_endpoint, .cache_bytes = o->segment_cache_bytes};

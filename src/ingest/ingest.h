@@ -30,6 +30,7 @@
 struct catalog;
 struct ingest_runtime;
 
+struct storage_snapshot;
 struct ingest_runtime_opts {
     uint64_t persist_max_rows;   /* 0 = storage default (1M) */
     uint64_t persist_max_bytes;  /* 0 = storage default (256 MB) */
@@ -41,6 +42,11 @@ struct ingest_runtime_opts {
     int shutdown_timeout_ms;     /* how long a stop retries failing persists; 0 = 10 s */
     /* push connections on Kafka (--push-kafka; source/pushtopic.h), or NULL: local push logs */
     struct source_pushtopic *pushtopic;
+    /* How a sql job's SELECT opens a table: with a shared catalog, over every
+     * node (api/fanout.c); NULL: this server's own snapshot. */
+    int (*open_table)(void *ctx, const char *name, struct storage_snapshot **snap,
+                      struct lerr *err);
+    void *open_table_ctx;
 };
 
 /*

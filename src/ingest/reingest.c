@@ -51,6 +51,8 @@ static int open_table(void *ctx, const char *name, struct storage_snapshot **sna
                       struct lerr *err)
 {
     struct runner *r = ctx;
+    if (r->rt->opts.open_table) /* every node's rows (a shared catalog) */
+        return r->rt->opts.open_table(r->rt->opts.open_table_ctx, name, snap, err);
     *snap = storage_db_snapshot(r->rt->db, name, err);
     return *snap ? 0 : err->code;
 }
