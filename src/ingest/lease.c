@@ -152,16 +152,17 @@ int ingest_table_leases(struct ingest_runtime *rt, const char *table, struct cat
         pthread_mutex_lock(&j->mu);
         if (!j->leased && j->pipe && j->src && !atomic_load(&j->done))
             *unleased = true;
-        if (j->leased) {
+        if (j->leased)
             *leased = true;
-            struct catalog_lease *g = j->nleases ? realloc(*out, (*n + j->nleases) * sizeof **out)
-                                                 : *out;
+        /* a node holding none of the table's partitions (all handed over or lost) has nothing
+         * to add: realloc is not called, and *out may stay NULL without an error */
+        if (j->leased && j->nleases) {
+            struct catalog_lease *g = realloc(*out, (*n + j->nleases) * sizeof **out);
             if (!g) {
                 rc = -1;
             } else {
                 *out = g;
-                if (j->nleases)
-                    memcpy(*out + *n, j->leases, j->nleases * sizeof **out);
+                memcpy(*out + *n, j->leases, j->nleases * sizeof **out);
                 *n += j->nleases;
             }
         }

@@ -111,11 +111,15 @@ class Response:
 class Server:
     """A real `lodestar serve` on a free port. Reuse data_dir to test restarts."""
 
-    def __init__(self, data_dir=None, extra_args=(), env=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, key_from=None):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="lodestar-e2e-")
-        self.extra_args = list(extra_args)
+        self.extra_args = list(extra_args)  # "{port}" in one becomes the port it listens on
         self.env = env
+        # Another node of a shared catalog: it makes no admin.key of its own, and accepts
+        # the one the first node made (the keys are in the catalog).
+        if key_from is not None:
+            shutil.copy(os.path.join(key_from.data_dir, "admin.key"), self.data_dir)
         self.proc = None
         self.port = None
         self.key = None
@@ -134,7 +138,7 @@ class Server:
             start_at = self.log.tell()
             self.proc = subprocess.Popen(
                 [BIN, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
-                + self.extra_args,
+                + [a.replace("{port}", str(self.port)) for a in self.extra_args],
                 stdout=self.log, stderr=subprocess.STDOUT, env=env)
             if self.wait_listening(start_at):
                 break
@@ -287,3 +291,95 @@ class DevKafka:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def kcat_produce(bootstrap, topic, lines):
+    """Produces lines (one message each) to topic with kcat, spread over its partitions;
+    whether kcat succeeded."""
+    p = subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", topic,
+                        "-X", "sticky.partitioning.linger.ms=0", "-X", "linger.ms=5"],
+                       input=("\n".join(lines) + "\n").encode(), capture_output=True, timeout=60)
+    return p.returncode == 0
+
+
+S3_DIR = os.path.join(ROOT, "tests", "e2e", "s3")
+# The one key pair s3rver knows; a server reaches the store with these in its environment.
+S3_ENV = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "",
+          "AWS_SESSION_TOKEN": "", "AWS_ENDPOINT_URL": ""}
+
+
+class S3rver:
+    """s3rver (npm, tests/e2e/s3/s3rver.js: make deps installs it) on a fixed free port over
+    a directory, with one bucket; stop() and start() again keep both."""
+
+    def __init__(self, bucket):
+        self.dir = tempfile.mkdtemp(prefix="lodestar-s3rver-")
+        self.port = free_port()
+        self.bucket = bucket
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, S3RVER_PORT=str(self.port))
+        self.proc = subprocess.Popen(
+            ["node", "--openssl-legacy-provider", os.path.join(S3_DIR, "s3rver.js"), self.dir,
+             self.bucket], stdout=subprocess.PIPE, env=env)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("READY"):
+            raise RuntimeError("s3rver did not start: " + line)
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def objects(self, prefix):
+        """The keys under prefix (s3rver keeps KEY._S3rver_object files)."""
+        base = os.path.join(self.dir, self.bucket)
+        out = set()
+        for d, _, names in os.walk(os.path.join(base, prefix)):
+            for n in names:
+                if n.endswith("._S3rver_object"):
+                    out.add(os.path.relpath(os.path.join(d, n[:-len("._S3rver_object")]), base))
+        return out
+
+
+class SigV4Proxy:
+    """tests/e2e/s3/sigv4_proxy.py in front of an S3rver: every request's AWS Signature V4
+    checked with s3rver's secret (s3rver checks only the key id), then passed on. .endpoint
+    is what --s3-endpoint takes."""
+
+    def __init__(self, store):
+        self.store = store
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(S3_DIR, "sigv4_proxy.py"), str(self.store.port),
+             S3_ENV["AWS_SECRET_ACCESS_KEY"]], stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("READY "):
+            raise RuntimeError("sigv4_proxy.py did not start: " + line)
+        self.port = int(line.split()[1])
+        return self
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def requests(self):
+        """How many requests it has passed on or refused (its GET /__count)."""
+        with urllib.request.urlopen(self.endpoint + "/__count", timeout=5) as r:
+            return int(r.read())
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None

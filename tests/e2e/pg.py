@@ -13,14 +13,18 @@ Trust authentication for the user `lodestar`, on 127.0.0.1 only.
     with Postgres() as pg:
         uri = pg.createdb("lodestar")   # postgresql://lodestar@127.0.0.1:PORT/lodestar
         pg.restart()                    # every connection drops
+        cat = Catalog(pg, "lodestar")   # what the servers sharing it have committed
 """
 import glob
+import json
 import os
 import pwd
 import re
 import shutil
 import subprocess
 import tempfile
+
+import time
 
 from harness import free_port
 
@@ -96,6 +100,11 @@ class Postgres:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "lodestar", db)
         return self.uri(db)
 
+    def psql(self, db, sql):
+        """One statement through psql; its rows, unaligned, '|' between columns."""
+        return self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "lodestar",
+                         "-d", db, "-Atc", sql).strip()
+
     def restart(self):
         self._run("pg_ctl", "-D", self.data, "-l", self.log, "-m", "fast", "-w", "-t", "60",
                   "restart")
@@ -119,3 +128,42 @@ class Postgres:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Catalog:
+    """What the Lodestar catalog in a database of a Postgres holds, read with psql: where the
+    servers that share it meet (every node's commits and leases), for the cluster tests."""
+
+    def __init__(self, pg, db):
+        self.pg = pg
+        self.db = db
+
+    def sql(self, sql):
+        return self.pg.psql(self.db, sql)
+
+    def committed_rows(self, table):
+        """Rows of the table's committed segments."""
+        return int(self.sql("SELECT COALESCE(sum(rows), 0) FROM segment "
+                            f"WHERE table_name = '{table}'"))
+
+    def segment_files(self, table):
+        """The names of the table's committed segment files."""
+        return {os.path.basename(p) for p in
+                self.sql(f"SELECT path FROM segment WHERE table_name = '{table}'").splitlines()}
+
+    def committed_offsets(self, table, topic):
+        """The sum over the topic's partitions of the table's checkpoint offsets."""
+        text = self.sql(f"SELECT offsets FROM checkpoint WHERE table_name = '{table}'")
+        parts = json.loads(text).get(topic, {}) if text else {}
+        return sum(v if isinstance(v, int) else v[0] for v in parts.values())
+
+    def lease_holders(self, table):
+        """node id -> the partitions it holds a live lease of."""
+        out = {}
+        now_ns = time.time_ns()
+        for line in self.sql("SELECT node_id, part, expires_ns FROM lease "
+                             f"WHERE table_name = '{table}'").splitlines():
+            node, part, exp = line.split("|")
+            if node and int(exp) > now_ns:
+                out.setdefault(node, []).append(part)
+        return out

@@ -20,10 +20,10 @@ context.arrayIngestMode; reingestion (INSERT ... SELECT * FROM) keeps typed
 arrays and multi-value strings; an unknown mode is a 400 naming the field.
 """
 import json
-import subprocess
 import time
 
 from harness import Checks, DevKafka, Server, iso, wait_for
+from harness import kcat_produce as produce
 
 c = Checks()
 T0 = int(time.time() * 1000) - 3600 * 1000
@@ -58,13 +58,6 @@ def events(rows, start):
                 e[name] = v
         out.append(json.dumps(e))
     return out
-
-
-def produce(bootstrap, topic, lines):
-    p = subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", topic,
-                        "-X", "sticky.partitioning.linger.ms=0", "-X", "linger.ms=5"],
-                       input=("\n".join(lines) + "\n").encode(), capture_output=True, timeout=60)
-    return p.returncode == 0
 
 
 def job(table, conn, mappings, **over):

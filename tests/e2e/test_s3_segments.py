@@ -23,58 +23,20 @@ proxy, not here.
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import tempfile
 import time
 
-from harness import BIN, ROOT, Checks, Server, free_port, iso, wait_for
+from harness import BIN, S3_ENV, Checks, S3rver, Server, free_port, iso, wait_for
 
 c = Checks()
 T0 = time.time()
 
-S3_DIR = os.path.join(ROOT, "tests", "e2e", "s3")
 BUCKET, PREFIX = "lake", "prod/segs"
 SCHEMA = [{"name": "ts", "dataType": "string"}, {"name": "n", "dataType": "long"}]
 MAPS = [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
         {"columnName": "n", "expression": "n"}]
-
-
-class S3rver:
-    """s3rver on a fixed free port over a directory; stop() and start() again keep both."""
-
-    def __init__(self, bucket):
-        self.dir = tempfile.mkdtemp(prefix="lodestar-s3rver-")
-        self.port = free_port()
-        self.bucket = bucket
-        self.proc = None
-
-    def start(self):
-        env = dict(os.environ, S3RVER_PORT=str(self.port))
-        self.proc = subprocess.Popen(
-            ["node", "--openssl-legacy-provider", os.path.join(S3_DIR, "s3rver.js"), self.dir,
-             self.bucket], stdout=subprocess.PIPE, env=env)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("READY"):
-            raise RuntimeError("s3rver did not start: " + line)
-        return self
-
-    def stop(self):
-        if self.proc:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-    def objects(self, prefix):
-        """The keys under prefix (s3rver keeps KEY._S3rver_object files)."""
-        base = os.path.join(self.dir, self.bucket)
-        out = set()
-        for d, _, names in os.walk(os.path.join(base, prefix)):
-            for n in names:
-                if n.endswith("._S3rver_object"):
-                    out.add(os.path.relpath(os.path.join(d, n[:-len("._S3rver_object")]), base))
-        return out
 
 
 def lines(first, n):
@@ -118,9 +80,7 @@ def push(s, first, n):
 
 
 store = S3rver(BUCKET).start()
-ENV = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "",
-       "AWS_SESSION_TOKEN": "", "AWS_ENDPOINT_URL": "",
-       "LODESTAR_PERSIST_MAX_ROWS": "700", "LODESTAR_PERSIST_MAX_AGE_MS": "300",
+ENV = {**S3_ENV, "LODESTAR_PERSIST_MAX_ROWS": "700", "LODESTAR_PERSIST_MAX_AGE_MS": "300",
        "LODESTAR_COMPACT_MS": "3600000"}
 ARGS = ["--segments", f"s3://{BUCKET}/{PREFIX}", "--s3-endpoint",
         f"http://127.0.0.1:{store.port}", "--segment-cache-size", "64M"]
@@ -227,8 +187,7 @@ finally:
         s.stop()
     if not os.environ.get("LODESTAR_KEEP"):
         shutil.rmtree(s.data_dir, ignore_errors=True)
-    store.stop()
-    shutil.rmtree(store.dir, ignore_errors=True)
+    store.remove()
 
 print(f"test_s3_segments: {time.time() - T0:.1f} s")
 c.done()
