@@ -31,6 +31,7 @@ struct pushreg;
 
 struct api_server {
     struct catalog *cat;
+    struct catalog *qcat;      /* with a shared catalog: queries' own connection (fanout.c) */
     struct storage_db *db;     /* the tables (storage/db.h) */
     struct pushreg *pushes;    /* the push logs (source/pushreg.h) */
     struct ingest_runtime *rt; /* the jobs */

@@ -97,12 +97,14 @@ static int add_image(void *ctx, const void *p, size_t n, struct lerr *err)
     return 0;
 }
 
-static json_t *leases_json(const struct catalog_lease *l, size_t n)
+static json_t *leases_json(const struct ingest_lease_info *l, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "stream", l[i].stream, "part",
-                                           l[i].part, "epoch", (json_int_t)l[i].epoch));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:b, s:I, s:I}", "stream", l[i].stream,
+                                           "part", l[i].part, "epoch", (json_int_t)l[i].epoch,
+                                           "behind", l[i].behind, "at", (json_int_t)l[i].at,
+                                           "target", (json_int_t)l[i].target));
     return a;
 }
 
@@ -145,7 +147,7 @@ static int serve_cut(struct api_req *r, const char *table)
     struct images im = {.lens = json_array()};
     buf_init(&im.data, 0);
     json_t *segs = json_array();
-    struct catalog_lease *leases = NULL;
+    struct ingest_lease_info *leases = NULL;
     size_t nleases = 0;
     bool leased = false, unleased = false;
     char tmp[1100] = "";
@@ -239,11 +241,12 @@ bool api__fanout_serve(struct api_req *r, const char *node_header)
 struct answer {
     const struct catalog_node *node;
     bool ok;
-    bool unleased; /* a runner of the table reads a source not spread over nodes */
-    char why[300]; /* why it did not answer */
-    char **segs;   /* the names its cut shows */
+    bool cut_short; /* asked with less than a full wait left, and it did not answer in time */
+    bool unleased;  /* a runner of the table reads a source not spread over nodes */
+    char why[300];  /* why it did not answer */
+    char **segs;    /* the names its cut shows */
     size_t nsegs;
-    struct catalog_lease *leases;
+    struct ingest_lease_info *leases;
     size_t nleases;
     void **images;
     size_t *lens;
@@ -296,7 +299,7 @@ static bool parse_answer(struct answer *a, const char *p, size_t n)
     }
     for (size_t i = 0; ok && i < json_array_size(leases); i++) {
         json_t *l = json_array_get(leases, i);
-        struct catalog_lease *x = &a->leases[a->nleases++];
+        struct ingest_lease_info *x = &a->leases[a->nleases++];
         const char *st = json_string_value(json_object_get(l, "stream")),
                    *pt = json_string_value(json_object_get(l, "part"));
         ok = st && pt && json_is_integer(json_object_get(l, "epoch"));
@@ -304,6 +307,9 @@ static bool parse_answer(struct answer *a, const char *p, size_t n)
             snprintf(x->stream, sizeof x->stream, "%s", st);
             snprintf(x->part, sizeof x->part, "%s", pt);
             x->epoch = json_integer_value(json_object_get(l, "epoch"));
+            x->behind = json_is_true(json_object_get(l, "behind"));
+            x->at = json_integer_value(json_object_get(l, "at"));
+            x->target = json_integer_value(json_object_get(l, "target"));
         }
     }
     for (size_t i = 0; ok && i < json_array_size(images); i++) {
@@ -351,13 +357,15 @@ static void ask(struct api_server *srv, const char *table, int64_t timeout_ms, s
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 100 ? timeout_ms : 100));
+    /* at least a second: a node asked with a sliver of time left would be blamed for it */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 1000 ? timeout_ms : 1000));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     CURLcode rc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    a->cut_short = rc == CURLE_OPERATION_TIMEDOUT && timeout_ms < 1000;
     if (rc != CURLE_OK)
         snprintf(a->why, sizeof a->why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     else if (status != 200)
@@ -390,7 +398,7 @@ static bool table_has_running_job(struct api_server *srv, const char *table)
     struct lerr e;
     lerr_init(&e);
     struct catalog_job_list jobs;
-    if (catalog_job_list_active(srv->cat, &jobs, &e))
+    if (catalog_job_list_active(srv->qcat, &jobs, &e))
         return true; /* cannot tell: wait */
     bool any = false;
     for (size_t i = 0; i < jobs.n && !any; i++)
@@ -409,7 +417,7 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
 {
     struct catalog_lease *cl = NULL;
     size_t ncl = 0;
-    if (catalog_lease_list(srv->cat, table, NULL, &cl, &ncl, err))
+    if (catalog_lease_list(srv->qcat, table, NULL, &cl, &ncl, err))
         return err->code;
     int64_t now = util_now_ns();
     int rc = 0;
@@ -418,7 +426,21 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
         if (!a->ok)
             continue;
         for (size_t k = 0; k < a->nleases && !rc; k++) {
-            const struct catalog_lease *l = &a->leases[k], *c = NULL;
+            const struct ingest_lease_info *l = &a->leases[k];
+            const struct catalog_lease *c = NULL;
+            if (l->behind) {
+                char where[80] = "its end is not known yet";
+                if (l->target >= 0)
+                    snprintf(where, sizeof where, "at offset %" PRId64 " of %" PRId64,
+                             l->at < 0 ? 0 : l->at, l->target);
+                rc = lerr_set(err, LERR_UNAVAILABLE,
+                              "partition %s of table '%s' was taken over by node '%s' from a "
+                              "node that stopped without committing all it had read; the rows "
+                              "it had not committed are being read again (%s), and are "
+                              "unavailable until then",
+                              l->part, table, a->node->id, where);
+                break;
+            }
             for (size_t j = 0; j < ncl && !c; j++)
                 if (strcmp(cl[j].stream, l->stream) == 0 && strcmp(cl[j].part, l->part) == 0)
                     c = &cl[j];
@@ -440,8 +462,20 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
         for (size_t i = 0; i < nans && !a; i++)
             if (strcmp(ans[i].node->id, c->node_id) == 0)
                 a = &ans[i];
-        if (a && a->ok)
-            continue;
+        if (a && a->ok) {
+            bool reported = false;
+            for (size_t k = 0; k < a->nleases && !reported; k++)
+                reported = strcmp(a->leases[k].stream, c->stream) == 0 &&
+                           strcmp(a->leases[k].part, c->part) == 0;
+            if (reported)
+                continue;
+            /* taken since its cut: what it reads of it is not in the answer yet */
+            rc = lerr_set(err, LERR_UNAVAILABLE,
+                          "partition %s of table '%s' moved to node '%s' while the query "
+                          "asked the nodes; its realtime rows are unavailable until it settles",
+                          c->part, table, c->node_id);
+            break;
+        }
         if (c->expires_ns <= now) {
             if (running < 0)
                 running = table_has_running_job(srv, table);
@@ -463,10 +497,11 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
  * made but lacks a segment (then *out is set too). */
 static int attempt(struct api_server *srv, struct storage_db_table *t, const char *table,
                    int64_t remain_ms, struct storage_snapshot **out, bool *again, bool *missing,
-                   struct lerr *err)
+                   bool *cut_short, struct lerr *err)
 {
     *again = false;
     *missing = false;
+    *cut_short = false;
     struct catalog_segment_list l0 = {0}, l1 = {0};
     struct catalog_node *nodes = NULL;
     size_t nn = 0, nans = 0, nwant = 0, nimg = 0;
@@ -476,8 +511,8 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
     void **imgs = NULL;
     size_t *lens = NULL;
     int rc = 0;
-    if (catalog_segment_cut(srv->cat, table, &l0, err) ||
-        catalog_node_list(srv->cat, &nodes, &nn, err))
+    if (catalog_segment_cut(srv->qcat, table, &l0, err) ||
+        catalog_node_list(srv->qcat, &nodes, &nn, err))
         goto out;
     if (!(ans = calloc(nn + 1, sizeof *ans)))
         goto oom;
@@ -514,8 +549,10 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
         goto out;
     }
     size_t nunleased = 0;
-    for (size_t k = 0; k < nans; k++)
+    for (size_t k = 0; k < nans; k++) {
         nunleased += ans[k].ok && ans[k].unleased;
+        *cut_short |= ans[k].cut_short;
+    }
     if (nunleased > 1) {
         rc = lerr_set(err, LERR_INVALID,
                       "table '%s' is fed by a job whose source is not spread over the nodes (a "
@@ -526,7 +563,7 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
                       table, nunleased);
         goto out;
     }
-    if (catalog_segment_list(srv->cat, table, &l1, err))
+    if (catalog_segment_list(srv->qcat, table, &l1, err))
         goto out;
     if (check_leases(srv, table, ans, nans, err)) {
         *again = err->code == LERR_UNAVAILABLE;
@@ -601,15 +638,19 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
     /* columns another node's job discovered (the catalog has them first) */
     storage_db_lock(srv->db, table);
     storage_db_unlock(srv->db, table);
-    int64_t deadline = util_now_ms() + (timeout_ms > 0 ? timeout_ms : FANOUT_DEFAULT_TIMEOUT_MS);
+    /* answer 503 a little before the query's own timeout would answer 504 */
+    int64_t budget = timeout_ms > 0 ? timeout_ms : FANOUT_DEFAULT_TIMEOUT_MS;
+    int64_t deadline = util_now_ms() + budget - (budget / 4 < 500 ? budget / 4 : 500);
     int rc;
+    struct lerr prev; /* the last try's error, when the one after it was cut short */
+    lerr_init(&prev);
     for (int tries = 1;; tries++) {
         struct lerr e;
         lerr_init(&e);
-        bool again = false, missing = false;
+        bool again = false, missing = false, cut_short = false;
         struct storage_snapshot *s = NULL;
         int64_t remain = deadline - (int64_t)util_now_ms();
-        rc = attempt(srv, t, table, remain, &s, &again, &missing, &e);
+        rc = attempt(srv, t, table, remain, &s, &again, &missing, &cut_short, &e);
         bool last = !again || remain <= FANOUT_RETRY_MS;
         if (!rc || (missing && (last || tries >= 3))) {
             /* still unreadable after newer cuts (a store this node cannot read): the
@@ -619,6 +660,9 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
             break;
         }
         storage_snapshot_free(s);
+        if (last && cut_short && prev.code) /* a node given only the end of the wait */
+            e = prev;
+        prev = e;
         if (last) {
             lerr_set(err, e.code, "%s%s", e.msg,
                      again ? " (the query waited for it until its timeout; raise "

@@ -1247,6 +1247,7 @@ static void server_close(struct api_server *srv)
     source_pushtopic_close(srv->pushtopic);
     pushreg_close(srv->pushes);
     storage_db_close(srv->db);
+    catalog_close(srv->qcat);
     catalog_close(srv->cat);
 }
 
@@ -1277,6 +1278,12 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     snprintf(dbpath, sizeof dbpath, "%s/catalog.db", o->data_dir);
     if (catalog_open(o->catalog && *o->catalog ? o->catalog : dbpath, &srv.cat, err))
         return err->code;
+    /* A query over the nodes reads the catalog on a connection of its own: one job's
+     * transaction waiting on a paused node's lock must not hold queries up (fanout.c). */
+    if (catalog_is_shared(srv.cat) && catalog_open(o->catalog, &srv.qcat, err)) {
+        catalog_close(srv.cat);
+        return err->code;
+    }
     /* A job holds the set it fills and at most one sealed set being written, so each takes
      * half of the 1M-row / 256 MB budget by default. */
     struct storage_db_opts dbo = {

@@ -554,7 +554,7 @@ static int segment_cut_locked(struct catalog *c, const char *table,
 {
     out->items = NULL;
     out->n = 0;
-    if (c->ops->begin(c->s, err))
+    if (c->ops->begin_read(c->s, err))
         return err->code;
     int64_t seq = 0;
     if (c->ops->commit_seq(c->s, false, &seq, err) ||
@@ -1074,6 +1074,7 @@ static int lease_acquire_locked(struct catalog *c, const char *table, const char
     } else if (strcmp(cur.node_id, node_id) == 0) { /* its own: the epoch stays */
         row.epoch = cur.epoch;
         row.acquired_ns = cur.acquired_ns;
+        row.taken_over = true;
     } else if (cur.node_id[0] && cur.expires_ns > now) {
         lerr_set(err, LERR_CONFLICT,
                  "partition %s of table '%s' (stream '%s') is leased to node '%s' at epoch "
@@ -1085,6 +1086,7 @@ static int lease_acquire_locked(struct catalog *c, const char *table, const char
     } else { /* free, or another node's expired lease: a takeover fences the old holder */
         row.epoch = cur.epoch + 1;
         row.acquired_ns = now;
+        row.taken_over = cur.node_id[0] != '\0';
     }
     if (c->ops->lease_put(c->s, &row, err) || c->ops->commit(c->s, err))
         return abort_tx(c, err);

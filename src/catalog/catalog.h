@@ -374,6 +374,10 @@ struct catalog_lease {
     int64_t acquired_ns; /* when the holder's epoch began */
     int64_t expires_ns;  /* 0 when free */
     bool lost;           /* set by catalog_lease_renew: the node no longer holds it */
+    /* set by catalog_lease_acquire: the partition was held, by another node or
+     * by this id in an earlier life, and not released; rows read under that
+     * lease and not committed are gone until read again */
+    bool taken_over;
 };
 
 /* A partition's key, "<topic>:<partition>", into out (the form the fence reads).
@@ -448,7 +452,9 @@ int catalog_segment_list(struct catalog *c, const char *table, struct catalog_se
                          struct lerr *err);
 /*
  * A table's segments and the number of the last commit that changed any
- * segment (out->seq), read together in one transaction: a consistent cut. A
+ * segment (out->seq), read in one snapshot (a read-only transaction that
+ * takes no writers' lock, so a writer paused in its transaction does not
+ * hold it up): a consistent cut. A
  * segment of a later list whose seq is greater was committed after this cut.
  * Every commit that adds or removes segments takes the next number, in
  * commit order (writers are serialised).

@@ -58,6 +58,9 @@ struct catalog_ops {
     void (*close)(struct catalog_store *s);
     int (*latest_schema_version)(void);
     int (*begin)(struct catalog_store *s, struct lerr *err);
+    /* a read-only transaction: one snapshot for its statements, no writers' lock
+     * (ended by commit) */
+    int (*begin_read)(struct catalog_store *s, struct lerr *err);
     int (*commit)(struct catalog_store *s, struct lerr *err);
     void (*rollback)(struct catalog_store *s);
 

@@ -609,12 +609,16 @@ static int pg_open(const char *target, struct catalog_store **out, int *version,
     return 0;
 }
 
-static int pg_begin(struct catalog_store *c, struct lerr *err)
+/* One snapshot for every statement until COMMIT, without the writers' lock: a reader
+ * that a writer paused inside its transaction (holding the lock) does not wait for. */
+#define READ_SQL "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+static int begin_as(struct catalog_store *c, const char *sql, struct lerr *err)
 {
     for (int tries = 0;; tries++) {
         if (ensure_conn(c, err))
             return err->code;
-        PGresult *r = exec_const(c, LOCK_SQL);
+        PGresult *r = exec_const(c, sql);
         if (ok(r)) {
             PQclear(r);
             c->in_tx = true;
@@ -630,6 +634,16 @@ static int pg_begin(struct catalog_store *c, struct lerr *err)
         PQclear(exec_const(c, "ROLLBACK"));
         return err->code;
     }
+}
+
+static int pg_begin(struct catalog_store *c, struct lerr *err)
+{
+    return begin_as(c, LOCK_SQL, err);
+}
+
+static int pg_begin_read(struct catalog_store *c, struct lerr *err)
+{
+    return begin_as(c, READ_SQL, err);
 }
 
 static int pg_commit(struct catalog_store *c, struct lerr *err)
@@ -1350,6 +1364,7 @@ const struct catalog_ops catalog_pg_ops = {
     .close = pg_close,
     .latest_schema_version = latest_version,
     .begin = pg_begin,
+    .begin_read = pg_begin_read,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .project_get_default = pg_project_get_default,

@@ -200,6 +200,12 @@ static int sq_begin(struct catalog_store *c, struct lerr *err)
     return exec_sql(c, "BEGIN IMMEDIATE", err);
 }
 
+/* A deferred transaction: one snapshot (WAL) for its reads, no write lock. */
+static int sq_begin_read(struct catalog_store *c, struct lerr *err)
+{
+    return exec_sql(c, "BEGIN", err);
+}
+
 static int sq_commit(struct catalog_store *c, struct lerr *err)
 {
     return exec_sql(c, "COMMIT", err);
@@ -1049,6 +1055,7 @@ const struct catalog_ops catalog_sqlite_ops = {
     .close = sq_close,
     .latest_schema_version = latest_version,
     .begin = sq_begin,
+    .begin_read = sq_begin_read,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .project_get_default = sq_project_get_default,

@@ -91,15 +91,24 @@ void ingest_runtime_set_node(struct ingest_runtime *rt, const char *id);
 /*
  * The stream partitions this node's runners of jobs into `table` hold under
  * leases, as they last published them between two turns (so their realtime
- * rows are only of these partitions, read at these epochs); *leased says
- * whether any such runner reads under leases at all, *unleased whether a
- * running one reads without them (a source not spread over the nodes:
- * Kinesis, a push log; every node reads all of it). *out malloc'd (free).
- * -1 on no memory. Thread-safe.
+ * rows are only of these partitions, read at these epochs). A partition
+ * taken over from a holder that did not release it is `behind` until the
+ * rows appended reach the end the partition had when it was taken over
+ * (`at` of `target`): the old holder's rows that were not committed are
+ * being read again. *leased says whether any such runner reads under leases
+ * at all, *unleased whether a running one reads without them (a source not
+ * spread over the nodes: Kinesis, a push log; every node reads all of it).
+ * *out malloc'd (free). -1 on no memory. Thread-safe.
  */
-struct catalog_lease;
-int ingest_table_leases(struct ingest_runtime *rt, const char *table, struct catalog_lease **out,
-                        size_t *n, bool *leased, bool *unleased);
+struct ingest_lease_info {
+    char stream[256];
+    char part[256];
+    int64_t epoch;
+    bool behind;
+    int64_t at, target;
+};
+int ingest_table_leases(struct ingest_runtime *rt, const char *table,
+                        struct ingest_lease_info **out, size_t *n, bool *leased, bool *unleased);
 /*
  * The checkpoint key of a job on connection cs: the connection's own
  * (connection_spec.stream), but "push-kafka:<name>" for a push connection

@@ -45,7 +45,7 @@ struct ingest__job {
     /* In a cluster: the leases the runner holds, published between two of its
      * turns (ingest__lease_publish), so its realtime rows are only of these
      * partitions; `leased` says the job reads under leases at all. */
-    struct catalog_lease *leases;
+    struct ingest_lease_info *leases;
     size_t nleases;
     bool leased;
     /* A batch job in a cluster runs on the node holding its run lease (stream
@@ -196,6 +196,10 @@ struct fetcher {
 struct ingest__leases {
     bool on;
     struct catalog_lease *held; /* by part */
+    /* per held: -2 nothing to read again; -1 taken over, the end to reach not
+     * known yet; >= 0 taken over, behind until the rows appended reach it */
+    int64_t *catch_up;
+    int64_t next_end_query_ns; /* monotonic: when the broker may be asked again */
     size_t n, cap;
     int64_t next_renew_ns, next_balance_ns; /* monotonic */
     bool stale;            /* the source's assignment is not `held` yet (assign again) */

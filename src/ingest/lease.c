@@ -97,14 +97,18 @@ int ingest__lease_acquire(struct runner *r, const char *topic, int32_t partition
         if (l->n == l->cap) {
             size_t cap = l->cap ? l->cap * 2 : 8;
             struct catalog_lease *h = realloc(l->held, cap * sizeof *h);
-            if (!h)
+            if (h)
+                l->held = h;
+            int64_t *cu = h ? realloc(l->catch_up, cap * sizeof *cu) : NULL;
+            if (!cu)
                 return lerr_set(err, LERR_NOMEM, "out of memory");
-            l->held = h;
+            l->catch_up = cu;
             l->cap = cap;
         }
         l->n++;
     }
     l->held[i] = got;
+    l->catch_up[i] = got.taken_over ? -1 : -2;
     l->gen++;
     log_msg(LOG_INFO, "ingest", "job %s: node %s leases partition %s (epoch %lld)", r->job->id,
             self, part, (long long)got.epoch);
@@ -113,21 +117,73 @@ int ingest__lease_acquire(struct runner *r, const char *topic, int32_t partition
 
 static void forget(struct ingest__leases *l, size_t i)
 {
-    l->held[i] = l->held[--l->n];
+    l->n--;
+    l->held[i] = l->held[l->n];
+    l->catch_up[i] = l->catch_up[l->n];
     l->gen++;
+}
+
+static bool split_part(const char *part, char topic[SOURCE_TOPIC_MAX + 1], int32_t *partition);
+
+/* The end each taken-over partition must reach (asked of the broker, at most
+ * once a second while it does not answer), and whether the rows appended
+ * reached it; true when a partition's state changed. */
+static bool catch_up_tick(struct runner *r)
+{
+    struct ingest__leases *l = &r->lease;
+    bool changed = false;
+    int64_t now = util_mono_ns();
+    for (size_t i = 0; i < l->n; i++) {
+        char topic[SOURCE_TOPIC_MAX + 1];
+        int32_t p;
+        if (l->catch_up[i] == -2 || !r->job->src || !split_part(l->held[i].part, topic, &p))
+            continue;
+        if (l->catch_up[i] == -1 && now >= l->next_end_query_ns) {
+            struct lerr e;
+            lerr_init(&e);
+            int64_t end = -1;
+            if (source_end_offset(r->job->src, topic, p, 1000, &end, &e) == 0 && end >= 0) {
+                l->catch_up[i] = end;
+                changed = true;
+            } else {
+                l->next_end_query_ns = now + 1000000000LL;
+            }
+        }
+        int64_t at = source_offsets_get(&r->appended, topic, p);
+        if (l->catch_up[i] >= 0 && at >= l->catch_up[i]) {
+            log_msg(LOG_INFO, "ingest",
+                    "job %s: partition %s, taken over, is read again up to offset %lld",
+                    r->job->id, l->held[i].part, (long long)l->catch_up[i]);
+            l->catch_up[i] = -2;
+            changed = true;
+        }
+    }
+    return changed;
 }
 
 void ingest__lease_publish(struct runner *r, bool clear)
 {
     struct ingest__leases *l = &r->lease;
+    if (!clear && catch_up_tick(r))
+        l->gen++;
     if (!clear && l->gen == l->pub_gen && r->job->leased)
         return;
-    struct catalog_lease *copy = NULL;
+    struct ingest_lease_info *copy = NULL;
     size_t n = clear ? 0 : l->n;
-    if (n && !(copy = malloc(n * sizeof *copy)))
+    if (n && !(copy = calloc(n, sizeof *copy)))
         return; /* published again at the next turn */
-    if (n)
-        memcpy(copy, l->held, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++) {
+        struct ingest_lease_info *x = &copy[i];
+        snprintf(x->stream, sizeof x->stream, "%s", l->held[i].stream);
+        snprintf(x->part, sizeof x->part, "%s", l->held[i].part);
+        x->epoch = l->held[i].epoch;
+        x->behind = l->catch_up[i] != -2;
+        x->target = l->catch_up[i];
+        char topic[SOURCE_TOPIC_MAX + 1];
+        int32_t p;
+        x->at = split_part(l->held[i].part, topic, &p) ? source_offsets_get(&r->appended, topic, p)
+                                                       : -1;
+    }
     pthread_mutex_lock(&r->job->mu);
     free(r->job->leases);
     r->job->leases = copy;
@@ -137,8 +193,8 @@ void ingest__lease_publish(struct runner *r, bool clear)
     l->pub_gen = l->gen;
 }
 
-int ingest_table_leases(struct ingest_runtime *rt, const char *table, struct catalog_lease **out,
-                        size_t *n, bool *leased, bool *unleased)
+int ingest_table_leases(struct ingest_runtime *rt, const char *table,
+                        struct ingest_lease_info **out, size_t *n, bool *leased, bool *unleased)
 {
     *out = NULL;
     *n = 0;
@@ -157,7 +213,7 @@ int ingest_table_leases(struct ingest_runtime *rt, const char *table, struct cat
         /* a node holding none of the table's partitions (all handed over or lost) has nothing
          * to add: realloc is not called, and *out may stay NULL without an error */
         if (j->leased && j->nleases) {
-            struct catalog_lease *g = realloc(*out, (*n + j->nleases) * sizeof **out);
+            struct ingest_lease_info *g = realloc(*out, (*n + j->nleases) * sizeof **out);
             if (!g) {
                 rc = -1;
             } else {

@@ -1033,6 +1033,7 @@ out:
     if (r.lease.on)
         ingest__lease_publish(&r, true);
     free(r.lease.held);
+    free(r.lease.catch_up);
     pthread_mutex_lock(&job->mu);
     struct source *src = job->src;
     struct pipeline *pipe = job->pipe;

@@ -1486,6 +1486,20 @@ static int kafka_only(struct source *s, const struct source_offsets *only, struc
     return only ? source_offsets_copy(&ks->only, only, err) : 0;
 }
 
+static int kafka_end_offset(struct source *s, const char *topic, int32_t partition, int timeout_ms,
+                            int64_t *out, struct lerr *err)
+{
+    struct kafka_source *ks = (struct kafka_source *)s;
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(ks->rk, topic, partition, &lo, &hi, timeout_ms);
+    if (e)
+        return lerr_set(err, LERR_UNAVAILABLE, "Kafka: the end of %s partition %d: %s", topic,
+                        (int)partition, rd_kafka_err2str(e));
+    *out = hi;
+    return 0;
+}
+
 static int kafka_stream_partitions(struct source *s, struct source_offsets *out, struct lerr *err)
 {
     struct kafka_source *ks = (struct kafka_source *)s;
@@ -1532,6 +1546,7 @@ static const struct source_ops kafka_ops = {
     .close = kafka_close,
     .only = kafka_only,
     .stream_partitions = kafka_stream_partitions,
+    .end_offset = kafka_end_offset,
 };
 
 /* ---- connection documents ---------------------------------------------------------- */

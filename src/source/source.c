@@ -445,6 +445,15 @@ int source_only(struct source *s, const struct source_offsets *only, struct lerr
     return s->ops->only(s, only, err);
 }
 
+int source_end_offset(struct source *s, const char *topic, int32_t partition, int timeout_ms,
+                      int64_t *out, struct lerr *err)
+{
+    if (!s->ops->end_offset)
+        return lerr_set(err, LERR_INVALID,
+                        "source: only a Kafka source can be divided between nodes");
+    return s->ops->end_offset(s, topic, partition, timeout_ms, out, err);
+}
+
 int source_stream_partitions(struct source *s, struct source_offsets *out, struct lerr *err)
 {
     if (!s->ops->stream_partitions)

@@ -300,6 +300,11 @@ int source_assign(struct source *s, const struct source_offsets *start, int64_t 
  */
 int source_only(struct source *s, const struct source_offsets *only, struct lerr *err);
 int source_stream_partitions(struct source *s, struct source_offsets *out, struct lerr *err);
+/* The partition's end (high watermark) as the broker says now, waiting up
+ * to timeout_ms: where a node that took a partition over must read up to
+ * before its rows are whole again. Kafka only. Thread-safe. */
+int source_end_offset(struct source *s, const char *topic, int32_t partition, int timeout_ms,
+                      int64_t *out, struct lerr *err);
 
 /*
  * Waits up to timeout_ms for records, then returns what is ready, at most

@@ -23,6 +23,8 @@ struct source_ops {
     /* NULL: the source cannot be divided between nodes (source_only) */
     int (*only)(struct source *s, const struct source_offsets *only, struct lerr *err);
     int (*stream_partitions)(struct source *s, struct source_offsets *out, struct lerr *err);
+    int (*end_offset)(struct source *s, const char *topic, int32_t partition, int timeout_ms,
+                      int64_t *out, struct lerr *err);
     void (*close)(struct source *s);
 };
 
