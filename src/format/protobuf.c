@@ -1362,6 +1362,63 @@ static int put_absent(struct dec *d, const struct pb_field *f)
     return f->type == T_MESSAGE && f->msg->map_entry ? put(d, "{}", 2) : put(d, "[]", 2);
 }
 
+/* The JSON text of a google.protobuf.Timestamp whose level is open (links
+ * at lbase): "YYYY-MM-DDTHH:MM:SS[.f]Z" with its quotes, into t; `at` for
+ * the error when it is out of the mapping's range. */
+#define TIMESTAMP_TEXT 48
+static int timestamp_text(struct dec *d, const struct format_pb_msg *m, size_t lbase,
+                          const uint8_t *at, char t[TIMESTAMP_TEXT], size_t *len)
+{
+    /* seconds = 1, nanos = 2 (last occurrence of each) */
+    int64_t secs = 0, nanos = 0;
+    for (size_t k = 0; k < m->nfields; k++) {
+        uint32_t h = d->links[lbase + 2 * k + 1];
+        if (d->links[lbase + 2 * k] == UINT32_MAX)
+            continue;
+        if (m->fields[k].number == 1)
+            secs = (int64_t)d->occ[h].v;
+        else if (m->fields[k].number == 2)
+            nanos = (int32_t)(uint32_t)d->occ[h].v;
+    }
+    /* RFC 3339 covers years 1 to 9999 (the mapping's range). */
+    if (secs < -62135596800LL || secs > 253402300799LL || nanos < 0 || nanos > 999999999)
+        return fail_at(d, at,
+                       "google.protobuf.Timestamp %lld s %lld ns is out of its range "
+                       "(0001-01-01 to 9999-12-31, nanos 0 to 999999999)",
+                       (long long)secs, (long long)nanos);
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t sod = secs - days * 86400, y;
+    int mo, dd;
+    civil_ymd_from_days(days, &y, &mo, &dd);
+    /* "YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z", digit by digit (hot: one per event) */
+    size_t n = 0;
+    t[n++] = '"';
+    digits(t, &n, (uint32_t)y, 4);
+    t[n++] = '-';
+    digits(t, &n, (uint32_t)mo, 2);
+    t[n++] = '-';
+    digits(t, &n, (uint32_t)dd, 2);
+    t[n++] = 'T';
+    digits(t, &n, (uint32_t)(sod / 3600), 2);
+    t[n++] = ':';
+    digits(t, &n, (uint32_t)(sod / 60 % 60), 2);
+    t[n++] = ':';
+    digits(t, &n, (uint32_t)(sod % 60), 2);
+    if (nanos) {
+        t[n++] = '.';
+        if (nanos % 1000000 == 0)
+            digits(t, &n, (uint32_t)(nanos / 1000000), 3);
+        else if (nanos % 1000 == 0)
+            digits(t, &n, (uint32_t)(nanos / 1000), 6);
+        else
+            digits(t, &n, (uint32_t)nanos, 9);
+    }
+    t[n++] = 'Z';
+    t[n++] = '"';
+    *len = n;
+    return 0;
+}
+
 static int message(struct dec *d, const struct format_pb_msg *m, const struct occ *parts,
                    uint32_t first, uint8_t wt)
 {
@@ -1373,56 +1430,11 @@ static int message(struct dec *d, const struct format_pb_msg *m, const struct oc
         return rc;
     }
     if (m->wkt == WKT_TIMESTAMP) {
-        /* seconds = 1, nanos = 2 (last occurrence of each) */
-        int64_t secs = 0, nanos = 0;
-        for (size_t k = 0; k < m->nfields; k++) {
-            uint32_t h = d->links[lbase + 2 * k + 1];
-            if (d->links[lbase + 2 * k] == UINT32_MAX)
-                continue;
-            if (m->fields[k].number == 1)
-                secs = (int64_t)d->occ[h].v;
-            else if (m->fields[k].number == 2)
-                nanos = (int32_t)(uint32_t)d->occ[h].v;
-        }
-        /* RFC 3339 covers years 1 to 9999 (the mapping's range). */
-        if (secs < -62135596800LL || secs > 253402300799LL || nanos < 0 || nanos > 999999999) {
-            rc = fail_at(d, parts[first].p,
-                         "google.protobuf.Timestamp %lld s %lld ns is out of its range "
-                         "(0001-01-01 to 9999-12-31, nanos 0 to 999999999)",
-                         (long long)secs, (long long)nanos);
-        } else {
-            int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-            int64_t sod = secs - days * 86400, y;
-            int mo, dd;
-            civil_ymd_from_days(days, &y, &mo, &dd);
-            /* "YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z", digit by digit (hot: one per event) */
-            char t[48];
-            size_t n = 0;
-            t[n++] = '"';
-            digits(t, &n, (uint32_t)y, 4);
-            t[n++] = '-';
-            digits(t, &n, (uint32_t)mo, 2);
-            t[n++] = '-';
-            digits(t, &n, (uint32_t)dd, 2);
-            t[n++] = 'T';
-            digits(t, &n, (uint32_t)(sod / 3600), 2);
-            t[n++] = ':';
-            digits(t, &n, (uint32_t)(sod / 60 % 60), 2);
-            t[n++] = ':';
-            digits(t, &n, (uint32_t)(sod % 60), 2);
-            if (nanos) {
-                t[n++] = '.';
-                if (nanos % 1000000 == 0)
-                    digits(t, &n, (uint32_t)(nanos / 1000000), 3);
-                else if (nanos % 1000 == 0)
-                    digits(t, &n, (uint32_t)(nanos / 1000), 6);
-                else
-                    digits(t, &n, (uint32_t)nanos, 9);
-            }
-            t[n++] = 'Z';
-            t[n++] = '"';
+        char t[TIMESTAMP_TEXT];
+        size_t n;
+        rc = timestamp_text(d, m, lbase, parts[first].p, t, &n);
+        if (!rc)
             rc = put(d, t, n);
-        }
     } else if (m->wkt == WKT_WRAPPER) {
         uint32_t h = d->links[lbase];
         rc = h == UINT32_MAX ? put_default(d, &m->fields[0]) : write_field(d, &m->fields[0], h);
@@ -1465,6 +1477,32 @@ static int nested(struct dec *d, const struct format_pb_msg *m, uint32_t head, b
         parts[k].next = k + 1 < n ? (uint32_t)(k + 1) : UINT32_MAX;
     }
     int rc = message(d, m, parts, 0, parts[0].wt);
+    if (parts != small)
+        free(parts);
+    return rc;
+}
+
+/* Opens a level for message field occurrences from `head` on, all merged
+ * (as nested() reads them); close_level() it whether or not it fails. */
+static int open_nested(struct dec *d, const struct format_pb_msg *m, uint32_t head, size_t *lbase,
+                       size_t *occ_mark)
+{
+    size_t n = 0;
+    for (uint32_t i = head; i != UINT32_MAX; i = d->occ[i].next)
+        n++;
+    struct occ small[4] = {{0}}, *parts = n <= 4 ? small : malloc(n * sizeof *parts);
+    if (!parts) {
+        *lbase = d->nlinks;
+        *occ_mark = d->nocc;
+        d->depth++;
+        return lerr_set(d->err, LERR_NOMEM, "out of memory decoding protobuf"), -1;
+    }
+    size_t k = 0;
+    for (uint32_t i = head; k < n; i = d->occ[i].next, k++) {
+        parts[k] = d->occ[i];
+        parts[k].next = k + 1 < n ? (uint32_t)(k + 1) : UINT32_MAX;
+    }
+    int rc = open_level(d, m, parts, 0, lbase, occ_mark);
     if (parts != small)
         free(parts);
     return rc;
@@ -1705,12 +1743,23 @@ static int field_value(struct format__ctx *c, struct dec *d, const struct pb_fie
     bool numeric = target == SQL_LONG || target == SQL_DOUBLE || target == SQL_FLOAT;
     if (!f->repeated && f->type == T_MESSAGE && f->msg->wkt == WKT_TIMESTAMP &&
         head != UINT32_MAX) {
-        /* "YYYY-MM-DDTHH:MM:SS[.f]Z": a JSON string without escapes */
-        const char *text;
-        size_t len;
-        int rc = field_text(c, d, f, head, &text, &len);
+        /* "YYYY-MM-DDTHH:MM:SS[.f]Z": a JSON string without escapes,
+         * formatted from the decoded level (not through a JSON buffer) */
+        char t[TIMESTAMP_TEXT];
+        size_t len, lb, mark;
+        int rc = open_nested(d, f->msg, head, &lb, &mark);
+        if (!rc)
+            rc = timestamp_text(d, f->msg, lb, d->occ[head].p, t, &len);
+        close_level(d, lb, mark);
         if (rc)
-            return rc;
+            return -1;
+        char *text = arena_alloc(c->mem, len + 1);
+        if (!text) {
+            c->nomem = true;
+            return -2;
+        }
+        memcpy(text, t, len);
+        text[len] = '\0';
         v->kind = FORMAT_JSON_KIND_STRING;
         v->raw = text;
         v->raw_len = len;
@@ -1920,21 +1969,8 @@ static int path_at(struct format__ctx *c, struct dec *d, const struct format_pb_
         return format__flat_put(c, fl, &v) < 0 ? -2 : 0;
     }
     /* a message (path_direct): present, so h holds its occurrences */
-    size_t n = 0;
-    for (uint32_t i = h; i != UINT32_MAX; i = d->occ[i].next)
-        n++;
-    struct occ small[4] = {{0}}, *parts = n <= 4 ? small : malloc(n * sizeof *parts);
-    if (!parts)
-        return -2;
-    size_t j = 0;
-    for (uint32_t i = h; j < n; i = d->occ[i].next, j++) {
-        parts[j] = d->occ[i];
-        parts[j].next = j + 1 < n ? (uint32_t)(j + 1) : UINT32_MAX;
-    }
     size_t lb, mark;
-    int rc = open_level(d, f->msg, parts, 0, &lb, &mark);
-    if (parts != small)
-        free(parts);
+    int rc = open_nested(d, f->msg, h, &lb, &mark);
     if (!rc)
         rc = path_at(c, d, f->msg, lb, fl, step_k, step + 1);
     close_level(d, lb, mark);
