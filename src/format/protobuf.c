@@ -34,7 +34,11 @@
  * UTF-8, uint64 past int64) by scanning that text. Fields the row does not
  * keep are decoded without output, so a bad record fails as it did with the
  * whole JSON; values are stored only once the record has decoded; a
- * flattenSpec path reads the JSON of the top-level field it starts at.
+ * flattenSpec path of member names through single messages reads the
+ * decoded fields (the value at its end as a top-level field's), any other
+ * path the JSON of the top-level field it starts at. Where each top-level
+ * field goes and how each path is read is worked out once per parser and
+ * message type (struct rowplan) for an inline schema.
  */
 #include "format/format_int.h"
 
@@ -101,6 +105,7 @@ struct pb_field {
     const char *type_name; /* message/enum types, as written; resolved below */
     uint32_t number;
     uint8_t type;
+    uint8_t wire; /* the wire type the type is written with (wire_of) */
     bool repeated;
     bool presence; /* absent → left out (else absent → the default) */
     int32_t oneof; /* -1: none */
@@ -319,6 +324,8 @@ static bool resolve(const struct format_pb_schema *s, const char *scope, const c
     }
 }
 
+static uint8_t wire_of(uint8_t type);
+
 /* registry: the files came from a schema registry (the hint for a missing
  * type is a reference there, not protoc's --include_imports). */
 static int resolve_all(struct format_pb_schema *s, bool registry, struct lerr *err)
@@ -419,6 +426,9 @@ static struct format_pb_schema *schema_new(const void *data, size_t len, bool re
     }
     if (resolve_all(s, registry, err))
         goto fail;
+    for (size_t i = 0; i < s->nmsgs; i++)
+        for (size_t k = 0; k < s->msgs[i]->nfields; k++)
+            s->msgs[i]->fields[k].wire = wire_of(s->msgs[i]->fields[k].type);
     format__pbdesc__file_descriptor_set__free_unpacked(set, NULL);
     return s;
 fail:
@@ -1184,7 +1194,7 @@ static int put_value(struct dec *d, const struct pb_field *f, const struct occ *
 static int put_packed(struct dec *d, const struct pb_field *f, const struct occ *o, bool *first)
 {
     const uint8_t *p = o->p, *end = o->p + o->len;
-    uint8_t wt = wire_of(f->type);
+    uint8_t wt = f->wire;
     while (p < end) {
         uint64_t v;
         if (wt == W_VARINT) {
@@ -1244,7 +1254,7 @@ static int collect(struct dec *d, const struct format_pb_msg *m, const struct oc
             const struct pb_field *f = field_of(m, num, &fi);
             struct occ o = {UINT32_MAX, wt, 0, NULL, 0};
             if (f) {
-                uint8_t want = wire_of(f->type);
+                uint8_t want = f->wire;
                 bool packed = f->repeated && wt == W_LEN && want != W_LEN && want != W_SGROUP;
                 if (wt != want && !packed)
                     return fail_at(d, at,
@@ -1352,6 +1362,63 @@ static int put_absent(struct dec *d, const struct pb_field *f)
     return f->type == T_MESSAGE && f->msg->map_entry ? put(d, "{}", 2) : put(d, "[]", 2);
 }
 
+/* The JSON text of a google.protobuf.Timestamp whose level is open (links
+ * at lbase): "YYYY-MM-DDTHH:MM:SS[.f]Z" with its quotes, into t; `at` for
+ * the error when it is out of the mapping's range. */
+#define TIMESTAMP_TEXT 48
+static int timestamp_text(struct dec *d, const struct format_pb_msg *m, size_t lbase,
+                          const uint8_t *at, char t[TIMESTAMP_TEXT], size_t *len)
+{
+    /* seconds = 1, nanos = 2 (last occurrence of each) */
+    int64_t secs = 0, nanos = 0;
+    for (size_t k = 0; k < m->nfields; k++) {
+        uint32_t h = d->links[lbase + 2 * k + 1];
+        if (d->links[lbase + 2 * k] == UINT32_MAX)
+            continue;
+        if (m->fields[k].number == 1)
+            secs = (int64_t)d->occ[h].v;
+        else if (m->fields[k].number == 2)
+            nanos = (int32_t)(uint32_t)d->occ[h].v;
+    }
+    /* RFC 3339 covers years 1 to 9999 (the mapping's range). */
+    if (secs < -62135596800LL || secs > 253402300799LL || nanos < 0 || nanos > 999999999)
+        return fail_at(d, at,
+                       "google.protobuf.Timestamp %lld s %lld ns is out of its range "
+                       "(0001-01-01 to 9999-12-31, nanos 0 to 999999999)",
+                       (long long)secs, (long long)nanos);
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t sod = secs - days * 86400, y;
+    int mo, dd;
+    civil_ymd_from_days(days, &y, &mo, &dd);
+    /* "YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z", digit by digit (hot: one per event) */
+    size_t n = 0;
+    t[n++] = '"';
+    digits(t, &n, (uint32_t)y, 4);
+    t[n++] = '-';
+    digits(t, &n, (uint32_t)mo, 2);
+    t[n++] = '-';
+    digits(t, &n, (uint32_t)dd, 2);
+    t[n++] = 'T';
+    digits(t, &n, (uint32_t)(sod / 3600), 2);
+    t[n++] = ':';
+    digits(t, &n, (uint32_t)(sod / 60 % 60), 2);
+    t[n++] = ':';
+    digits(t, &n, (uint32_t)(sod % 60), 2);
+    if (nanos) {
+        t[n++] = '.';
+        if (nanos % 1000000 == 0)
+            digits(t, &n, (uint32_t)(nanos / 1000000), 3);
+        else if (nanos % 1000 == 0)
+            digits(t, &n, (uint32_t)(nanos / 1000), 6);
+        else
+            digits(t, &n, (uint32_t)nanos, 9);
+    }
+    t[n++] = 'Z';
+    t[n++] = '"';
+    *len = n;
+    return 0;
+}
+
 static int message(struct dec *d, const struct format_pb_msg *m, const struct occ *parts,
                    uint32_t first, uint8_t wt)
 {
@@ -1363,56 +1430,11 @@ static int message(struct dec *d, const struct format_pb_msg *m, const struct oc
         return rc;
     }
     if (m->wkt == WKT_TIMESTAMP) {
-        /* seconds = 1, nanos = 2 (last occurrence of each) */
-        int64_t secs = 0, nanos = 0;
-        for (size_t k = 0; k < m->nfields; k++) {
-            uint32_t h = d->links[lbase + 2 * k + 1];
-            if (d->links[lbase + 2 * k] == UINT32_MAX)
-                continue;
-            if (m->fields[k].number == 1)
-                secs = (int64_t)d->occ[h].v;
-            else if (m->fields[k].number == 2)
-                nanos = (int32_t)(uint32_t)d->occ[h].v;
-        }
-        /* RFC 3339 covers years 1 to 9999 (the mapping's range). */
-        if (secs < -62135596800LL || secs > 253402300799LL || nanos < 0 || nanos > 999999999) {
-            rc = fail_at(d, parts[first].p,
-                         "google.protobuf.Timestamp %lld s %lld ns is out of its range "
-                         "(0001-01-01 to 9999-12-31, nanos 0 to 999999999)",
-                         (long long)secs, (long long)nanos);
-        } else {
-            int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-            int64_t sod = secs - days * 86400, y;
-            int mo, dd;
-            civil_ymd_from_days(days, &y, &mo, &dd);
-            /* "YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z", digit by digit (hot: one per event) */
-            char t[48];
-            size_t n = 0;
-            t[n++] = '"';
-            digits(t, &n, (uint32_t)y, 4);
-            t[n++] = '-';
-            digits(t, &n, (uint32_t)mo, 2);
-            t[n++] = '-';
-            digits(t, &n, (uint32_t)dd, 2);
-            t[n++] = 'T';
-            digits(t, &n, (uint32_t)(sod / 3600), 2);
-            t[n++] = ':';
-            digits(t, &n, (uint32_t)(sod / 60 % 60), 2);
-            t[n++] = ':';
-            digits(t, &n, (uint32_t)(sod % 60), 2);
-            if (nanos) {
-                t[n++] = '.';
-                if (nanos % 1000000 == 0)
-                    digits(t, &n, (uint32_t)(nanos / 1000000), 3);
-                else if (nanos % 1000 == 0)
-                    digits(t, &n, (uint32_t)(nanos / 1000), 6);
-                else
-                    digits(t, &n, (uint32_t)nanos, 9);
-            }
-            t[n++] = 'Z';
-            t[n++] = '"';
+        char t[TIMESTAMP_TEXT];
+        size_t n;
+        rc = timestamp_text(d, m, lbase, parts[first].p, t, &n);
+        if (!rc)
             rc = put(d, t, n);
-        }
     } else if (m->wkt == WKT_WRAPPER) {
         uint32_t h = d->links[lbase];
         rc = h == UINT32_MAX ? put_default(d, &m->fields[0]) : write_field(d, &m->fields[0], h);
@@ -1455,6 +1477,32 @@ static int nested(struct dec *d, const struct format_pb_msg *m, uint32_t head, b
         parts[k].next = k + 1 < n ? (uint32_t)(k + 1) : UINT32_MAX;
     }
     int rc = message(d, m, parts, 0, parts[0].wt);
+    if (parts != small)
+        free(parts);
+    return rc;
+}
+
+/* Opens a level for message field occurrences from `head` on, all merged
+ * (as nested() reads them); close_level() it whether or not it fails. */
+static int open_nested(struct dec *d, const struct format_pb_msg *m, uint32_t head, size_t *lbase,
+                       size_t *occ_mark)
+{
+    size_t n = 0;
+    for (uint32_t i = head; i != UINT32_MAX; i = d->occ[i].next)
+        n++;
+    struct occ small[4] = {{0}}, *parts = n <= 4 ? small : malloc(n * sizeof *parts);
+    if (!parts) {
+        *lbase = d->nlinks;
+        *occ_mark = d->nocc;
+        d->depth++;
+        return lerr_set(d->err, LERR_NOMEM, "out of memory decoding protobuf"), -1;
+    }
+    size_t k = 0;
+    for (uint32_t i = head; k < n; i = d->occ[i].next, k++) {
+        parts[k] = d->occ[i];
+        parts[k].next = k + 1 < n ? (uint32_t)(k + 1) : UINT32_MAX;
+    }
+    int rc = open_level(d, m, parts, 0, lbase, occ_mark);
     if (parts != small)
         free(parts);
     return rc;
@@ -1541,8 +1589,11 @@ static int write_field(struct dec *d, const struct pb_field *f, uint32_t head)
     return rc;
 }
 
+static void rowplan_free(void *rp);
+
 void format_pb_work_free(struct format_pb_work *w)
 {
+    rowplan_free(w->rowplan);
     free(w->occ);
     free(w->links);
     free(w->later);
@@ -1692,12 +1743,23 @@ static int field_value(struct format__ctx *c, struct dec *d, const struct pb_fie
     bool numeric = target == SQL_LONG || target == SQL_DOUBLE || target == SQL_FLOAT;
     if (!f->repeated && f->type == T_MESSAGE && f->msg->wkt == WKT_TIMESTAMP &&
         head != UINT32_MAX) {
-        /* "YYYY-MM-DDTHH:MM:SS[.f]Z": a JSON string without escapes */
-        const char *text;
-        size_t len;
-        int rc = field_text(c, d, f, head, &text, &len);
+        /* "YYYY-MM-DDTHH:MM:SS[.f]Z": a JSON string without escapes,
+         * formatted from the decoded level (not through a JSON buffer) */
+        char t[TIMESTAMP_TEXT];
+        size_t len, lb, mark;
+        int rc = open_nested(d, f->msg, head, &lb, &mark);
+        if (!rc)
+            rc = timestamp_text(d, f->msg, lb, d->occ[head].p, t, &len);
+        close_level(d, lb, mark);
         if (rc)
-            return rc;
+            return -1;
+        char *text = arena_alloc(c->mem, len + 1);
+        if (!text) {
+            c->nomem = true;
+            return -2;
+        }
+        memcpy(text, t, len);
+        text[len] = '\0';
         v->kind = FORMAT_JSON_KIND_STRING;
         v->raw = text;
         v->raw_len = len;
@@ -1803,7 +1865,9 @@ static int field_value(struct format__ctx *c, struct dec *d, const struct pb_fie
 }
 
 /* flattenSpec paths: one that starts with a member name reads only that
- * top-level field's JSON; the others ("$", "$[0]") read the record's. */
+ * top-level field's JSON; the others ("$", "$[0]") read the record's. A
+ * path of member names through single (not repeated) messages is read from
+ * the decoded fields instead (path_direct): no JSON is written or scanned. */
 /* The JSON texts of top-level fields made while reading a record, for the
  * flattenSpec paths that start at them. */
 #define FLAT_TEXTS 8
@@ -1814,25 +1878,213 @@ struct flat_texts {
     size_t n;
 };
 
-/* Whether a flattenSpec path starts at top-level field f. */
-static bool flat_root(const struct format_plan *pl, const struct pb_field *f)
+/* The field of m named key[0..len), or NULL; *dup: another field has that
+ * name too (a descriptor may say so: its JSON then holds the key twice). */
+static const struct pb_field *field_named(const struct format_pb_msg *m, const char *key,
+                                          size_t len, size_t *idx, bool *dup)
 {
+    const struct pb_field *found = NULL;
+    *dup = false;
+    for (size_t k = 0; k < m->nfields; k++)
+        if (m->fields[k].name_len == len && memcmp(m->fields[k].name, key, len) == 0) {
+            *dup = found != NULL;
+            if (!found) {
+                found = &m->fields[k];
+                *idx = k;
+            }
+        }
+    return found;
+}
+
+/* Whether path fl over message m reads as well from the decoded fields as
+ * from the JSON text: member names only, through messages written as JSON
+ * objects (not repeated, not maps, not well-known types), no name twice in
+ * a message, into a field that is not of type json (its string values carry
+ * no JSON literal here). The value at the end is then field_value()'s, the
+ * one a top-level member of that type gets. */
+static bool path_direct(const struct format__ctx *c, const struct format_pb_msg *m,
+                        const struct format__flat *fl)
+{
+    if (!fl->nsteps || (fl->field != REF_NONE && c->p->schema.fields[fl->field].type == SQL_JSON))
+        return false;
+    for (size_t i = 0; i < fl->nsteps; i++) {
+        if (!fl->steps[i].key)
+            return false;
+        size_t k;
+        bool dup;
+        const struct pb_field *f =
+            field_named(m, fl->steps[i].key, fl->steps[i].key_len, &k, &dup);
+        if (dup)
+            return false;
+        if (!f || i + 1 == fl->nsteps)
+            return true; /* not found, or the value */
+        if (f->repeated || (f->type != T_MESSAGE && f->type != T_GROUP) || f->msg->wkt != WKT_NONE)
+            return false;
+        m = f->msg;
+    }
+    return true;
+}
+
+/* Whether a flattenSpec path starts at top-level field f and reads its JSON text. */
+static bool flat_root(const struct format__ctx *c, const struct format_pb_msg *m,
+                      const struct pb_field *f)
+{
+    const struct format_plan *pl = c->pl;
     for (size_t i = 0; i < pl->nflat; i++)
         if (pl->flat[i].nsteps && pl->flat[i].steps[0].key &&
             pl->flat[i].steps[0].key_len == f->name_len &&
-            memcmp(pl->flat[i].steps[0].key, f->name, f->name_len) == 0)
+            memcmp(pl->flat[i].steps[0].key, f->name, f->name_len) == 0 &&
+            !path_direct(c, m, &pl->flat[i]))
             return true;
     return false;
 }
 
+/* Path fl from its step `step` on, over message m's open level (links at
+ * lbase): each message on the way is opened as a level of its own (all its
+ * occurrences merged, as the JSON writes it), the value at the end is
+ * field_value()'s. A member the JSON leaves out is not found. The fields
+ * were checked when the record was read (the top-level field the path
+ * starts at is decoded in full whether kept or not), so only memory fails
+ * here. 0, -1 (err), -2 (memory). */
+static int path_at(struct format__ctx *c, struct dec *d, const struct format_pb_msg *m,
+                   size_t lbase, const struct format__flat *fl, const uint32_t *step_k,
+                   size_t step)
+{
+    size_t k = step_k ? step_k[step] : 0;
+    bool dup;
+    const struct pb_field *f =
+        step_k ? (k == UINT32_MAX ? NULL : &m->fields[k])
+               : field_named(m, fl->steps[step].key, fl->steps[step].key_len, &k, &dup);
+    if (!f)
+        return 0;
+    uint32_t h = d->links[lbase + 2 * k];
+    if (h == UINT32_MAX && f->presence)
+        return 0; /* left out of the JSON: not found */
+    if (step + 1 == fl->nsteps) {
+        uint8_t target = fl->field != REF_NONE ? c->p->schema.fields[fl->field].type : SQL_NULL;
+        struct format_json_value v;
+        int rc = field_value(c, d, f, h, target, &v);
+        if (rc)
+            return rc;
+        return format__flat_put(c, fl, &v) < 0 ? -2 : 0;
+    }
+    /* a message (path_direct): present, so h holds its occurrences */
+    size_t lb, mark;
+    int rc = open_nested(d, f->msg, h, &lb, &mark);
+    if (!rc)
+        rc = path_at(c, d, f->msg, lb, fl, step_k, step + 1);
+    close_level(d, lb, mark);
+    return rc;
+}
+
+/* What a parser's plan makes of one message type's top-level fields,
+ * worked out on its first record instead of per record: where each field
+ * goes (format__member_target's answer where it cannot change: a fixed
+ * field or excluded; discovery's answers may), which fields flattenSpec
+ * paths read as JSON text, which paths read the decoded fields and the
+ * field index of each of their steps. Kept for an inline schema only (a
+ * registry's message types come and go with its cache). */
+#define REF_ASK (UINT32_MAX - 3) /* ask format__member_target per record */
+struct rowplan {
+    const struct format_plan *pl;
+    const struct format_pb_msg *m;
+    uint32_t *ref;     /* per field */
+    bool *text_root;   /* per field */
+    bool *direct;      /* per flattenSpec path */
+    uint32_t **step_k; /* per direct path: per step, the field index or UINT32_MAX */
+};
+
+static void rowplan_free(void *v)
+{
+    struct rowplan *rp = v;
+    if (!rp)
+        return;
+    for (size_t i = 0; rp->step_k && i < rp->pl->nflat; i++)
+        free(rp->step_k[i]);
+    free(rp->step_k);
+    free(rp->ref);
+    free(rp->text_root);
+    free(rp->direct);
+    free(rp);
+}
+
+/* The plan's rowplan for m, made on first use; NULL: work it out per record
+ * (a registry's schema, or out of memory). */
+static const struct rowplan *rowplan_for(struct format__ctx *c, const struct format_pb_msg *m)
+{
+    struct format_pb_work *w = &c->p->run.pb;
+    const struct format_plan *pl = c->pl;
+    struct rowplan *rp = w->rowplan;
+    if (pl->pb_registry)
+        return NULL;
+    if (rp && rp->pl == pl && rp->m == m)
+        return rp;
+    rowplan_free(rp);
+    w->rowplan = NULL;
+    rp = calloc(1, sizeof *rp);
+    if (!rp)
+        return NULL;
+    rp->pl = pl;
+    rp->m = m;
+    rp->ref = malloc((m->nfields + 1) * sizeof *rp->ref);
+    rp->text_root = calloc(m->nfields + 1, sizeof *rp->text_root);
+    rp->direct = calloc(pl->nflat + 1, sizeof *rp->direct);
+    rp->step_k = calloc(pl->nflat + 1, sizeof *rp->step_k);
+    if (!rp->ref || !rp->text_root || !rp->direct || !rp->step_k) {
+        rowplan_free(rp);
+        return NULL;
+    }
+    for (size_t k = 0; k < m->nfields; k++) {
+        const struct pb_field *f = &m->fields[k];
+        struct format_json_member mem = {.key = f->name, .key_len = f->name_len, .index = k};
+        uint32_t ref = format__member_target(c, &mem);
+        rp->ref[k] = ref < pl->nfixed || ref == REF_EXCLUDED ? ref : REF_ASK;
+        rp->text_root[k] = pl->nflat && flat_root(c, m, f);
+    }
+    for (size_t i = 0; i < pl->nflat; i++) {
+        const struct format__flat *fl = &pl->flat[i];
+        if (!(rp->direct[i] = path_direct(c, m, fl)))
+            continue;
+        if (!(rp->step_k[i] = malloc(fl->nsteps * sizeof **rp->step_k))) {
+            rowplan_free(rp);
+            return NULL;
+        }
+        const struct format_pb_msg *at = m;
+        for (size_t s = 0; s < fl->nsteps; s++) {
+            size_t k;
+            bool dup;
+            const struct pb_field *f =
+                at ? field_named(at, fl->steps[s].key, fl->steps[s].key_len, &k, &dup) : NULL;
+            rp->step_k[i][s] = f ? (uint32_t)k : UINT32_MAX;
+            at = f ? f->msg : NULL;
+        }
+    }
+    w->rowplan = rp;
+    return rp;
+}
+
+static bool rowplan_direct(const struct rowplan *rp, size_t i, const uint32_t **step_k)
+{
+    *step_k = rp->step_k[i];
+    return rp->direct[i];
+}
+
 static int pb_flatten(struct format__ctx *c, struct dec *d, const struct format_pb_msg *m,
-                      size_t lbase, const struct flat_texts *ft, bool *need_whole)
+                      size_t lbase, const struct rowplan *rp, const struct flat_texts *ft,
+                      bool *need_whole)
 {
     const struct format_plan *pl = c->pl;
     for (size_t i = 0; i < pl->nflat; i++) {
         const struct format__flat *fl = &pl->flat[i];
         if (!fl->nsteps || !fl->steps[0].key) {
             *need_whole = true;
+            continue;
+        }
+        const uint32_t *step_k = NULL;
+        if (rp ? rowplan_direct(rp, i, &step_k) : path_direct(c, m, fl)) {
+            int rc = path_at(c, d, m, lbase, fl, step_k, 0);
+            if (rc)
+                return rc;
             continue;
         }
         size_t k = 0;
@@ -1892,6 +2144,7 @@ int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const c
     struct flat_texts ft;
     ft.n = 0;
     size_t nlater = 0;
+    const struct rowplan *rp = rowplan_for(c, m);
     int rc = open_level(&d, m, &all, 0, &lbase, &occ_mark);
     if (!rc && m->wkt != WKT_NONE) {
         lerr_set(c->err, LERR_INVALID,
@@ -1907,13 +2160,14 @@ int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const c
         if (h == UINT32_MAX && f->presence)
             continue; /* left out: the member is missing, as in the JSON */
         struct format_json_member mem = {.key = f->name, .key_len = f->name_len, .index = k};
-        uint32_t ref = format__member_target(c, &mem);
+        uint32_t ref = rp && rp->ref[k] != REF_ASK ? rp->ref[k] : format__member_target(c, &mem);
         if (ref == REF_EXCLUDED) {
             /* not kept, but its bytes are checked as the JSON mapping would;
              * a field flattenSpec paths start at is made into its text */
             if (h == UINT32_MAX || !(f->repeated || f->type == T_MESSAGE || f->type == T_GROUP))
                 continue;
-            if (ft.n < FLAT_TEXTS && c->pl->nflat && flat_root(c->pl, f)) {
+            if (ft.n < FLAT_TEXTS &&
+                (rp ? rp->text_root[k] : c->pl->nflat && flat_root(c, m, f))) {
                 ft.k[ft.n] = (uint32_t)k;
                 rc = field_text(c, &d, f, h, &ft.text[ft.n], &ft.len[ft.n]);
                 ft.n++;
@@ -1951,7 +2205,7 @@ int format__pb_row(struct format__ctx *c, const struct format_pb_msg *m, const c
             rc = -2;
     }
     if (!rc && c->pl->nflat)
-        rc = pb_flatten(c, &d, m, lbase, &ft, &need_whole);
+        rc = pb_flatten(c, &d, m, lbase, rp, &ft, &need_whole);
     close_level(&d, lbase, occ_mark);
     if (!rc && need_whole) {
         struct buf *b = &c->p->run.tmp;

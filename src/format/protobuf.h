@@ -135,6 +135,7 @@ struct format_pb_work {
     size_t links_cap;
     void *later; /* a row's discovered members, stored once the record proved whole */
     size_t later_cap;
+    void *rowplan; /* what the parser's plan makes of an inline schema's message type */
 };
 void format_pb_work_free(struct format_pb_work *w);
 
