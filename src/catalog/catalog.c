@@ -304,6 +304,35 @@ int catalog_doc_update(struct catalog *c, enum catalog_doc_type t, const struct 
     return LOCKED(c, doc_update_locked(c, t, d, err));
 }
 
+static int doc_modify_locked(struct catalog *c, enum catalog_doc_type t, const char *name,
+                             catalog_doc_modify_fn fn, void *ctx, struct lerr *err)
+{
+    struct catalog_doc d = {0};
+    if (c->ops->begin(c->s, err))
+        return err->code;
+    if (doc_get_locked(c, t, name, &d, err))
+        return abort_tx(c, err);
+    char *neu = NULL;
+    int rc = fn(ctx, d.doc, &neu, err);
+    if (!rc && neu) {
+        struct catalog_doc nd = d;
+        nd.doc = neu;
+        nd.modified_ns = util_now_ns();
+        rc = doc_update_locked(c, t, &nd, err);
+    }
+    free(neu);
+    catalog_doc_destroy(&d);
+    if (rc || c->ops->commit(c->s, err))
+        return abort_tx(c, err);
+    return 0;
+}
+
+int catalog_doc_modify(struct catalog *c, enum catalog_doc_type t, const char *name,
+                       catalog_doc_modify_fn fn, void *ctx, struct lerr *err)
+{
+    return LOCKED(c, doc_modify_locked(c, t, name, fn, ctx, err));
+}
+
 static int doc_delete_locked(struct catalog *c, enum catalog_doc_type t, const char *name,
                              struct lerr *err)
 {

@@ -131,6 +131,15 @@ int catalog_doc_list(struct catalog *c, enum catalog_doc_type t, struct catalog_
 int catalog_doc_update(struct catalog *c, enum catalog_doc_type t, const struct catalog_doc *d,
                        struct lerr *err);
 /*
+ * A read-modify-write of one document in one write transaction, safe with
+ * other writers (other nodes adding the same discovered column): fn gets
+ * the stored text and sets *out to the new text (malloc'd; NULL: no change)
+ * or returns an error, which rolls back. LERR_NOT_FOUND when absent.
+ */
+typedef int (*catalog_doc_modify_fn)(void *ctx, const char *doc, char **out, struct lerr *err);
+int catalog_doc_modify(struct catalog *c, enum catalog_doc_type t, const char *name,
+                       catalog_doc_modify_fn fn, void *ctx, struct lerr *err);
+/*
  * Deletes; LERR_CONFLICT when a live job (executionStatus not canceled or
  * failed) uses it: as its target table, or as its connection.
  */

@@ -68,30 +68,60 @@ int catalog_describe_table(void *cat, const char *name, bool with_segments, stru
     return with_segments ? describe_segments(cat, name, mem, out, err) : 0;
 }
 
-/* A table's catalog document, parsed (NULL with LERR_NOT_FOUND, LERR_CORRUPT, ...). */
-static json_t *table_doc(struct catalog *cat, const char *table, struct lerr *err)
+struct add_cols {
+    const char *table;
+    const struct catalog_new_column *cols;
+    size_t n;
+};
+
+static bool has_column(json_t *schema, const char *name)
 {
-    struct catalog_doc d = {0};
-    if (catalog_doc_get(cat, CATALOG_TABLE, table, &d, err))
-        return NULL;
-    json_t *doc = json_loads(d.doc, 0, NULL);
-    catalog_doc_destroy(&d);
-    if (!doc)
-        lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", table);
-    return doc;
+    size_t i;
+    json_t *e;
+    json_array_foreach(schema, i, e) {
+        const char *nm = json_string_value(json_object_get(e, "name"));
+        if (nm && strcmp(nm, name) == 0)
+            return true;
+    }
+    return false;
 }
 
-/* Writes a changed table document back (and frees it). */
-static int table_doc_store(struct catalog *cat, const char *table, json_t *doc, struct lerr *err)
+/* Appends the columns the stored schema lacks (another node may have added one first). */
+static int add_cols_fn(void *ctx, const char *text, char **out, struct lerr *err)
 {
-    struct catalog_doc nd = {.doc = json_dumps(doc, JSON_COMPACT), .modified_ns = util_now_ns()};
-    snprintf(nd.name, sizeof nd.name, "%s", table);
+    const struct add_cols *a = ctx;
+    json_t *doc = json_loads(text, 0, NULL);
+    json_t *schema = json_object_get(doc, "schema");
+    if (!json_is_array(schema)) {
+        json_decref(doc);
+        return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", a->table);
+    }
+    size_t added = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct catalog_new_column *c = &a->cols[i];
+        if (has_column(schema, c->name))
+            continue;
+        json_t *col = json_pack("{s:s, s:s, s:s}", "name", c->name, "dataType", c->data_type,
+                                "columnType",
+                                catalog_column_type_name(c->measure ? CATALOG_COLUMN_MEASURE
+                                                                    : CATALOG_COLUMN_DIMENSION));
+        struct sql_sketch_param p[2];
+        size_t np = c->agg ? sql_agg_sketch_params(c->agg, p) : 0;
+        for (size_t k = 0; col && k < np; k++)
+            json_object_set_new(col, p[k].key,
+                                p[k].s ? json_string(p[k].s) : json_integer(p[k].n));
+        if (col && c->mv_handling)
+            json_object_set_new(col, "multiValueHandling", json_string(c->mv_handling));
+        if (col && c->discovered)
+            json_object_set_new(col, "discovered", json_true());
+        json_array_append_new(schema, col);
+        added++;
+    }
+    *out = added ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!nd.doc)
+    if (added && !*out)
         return lerr_set(err, LERR_NOMEM, "out of memory");
-    int rc = catalog_doc_update(cat, CATALOG_TABLE, &nd, err);
-    free(nd.doc);
-    return rc;
+    return 0;
 }
 
 int catalog_table_add_columns(struct catalog *cat, const char *table,
@@ -99,36 +129,26 @@ int catalog_table_add_columns(struct catalog *cat, const char *table,
 {
     if (!n)
         return 0;
-    json_t *doc = table_doc(cat, table, err);
-    if (!doc)
-        return err->code;
-    json_t *schema = json_object_get(doc, "schema");
-    for (size_t i = 0; i < n; i++) {
-        json_t *col = json_pack(
-            "{s:s, s:s, s:s}", "name", cols[i].name, "dataType", cols[i].data_type, "columnType",
-            catalog_column_type_name(cols[i].measure ? CATALOG_COLUMN_MEASURE
-                                                     : CATALOG_COLUMN_DIMENSION));
-        struct sql_sketch_param p[2];
-        size_t np = cols[i].agg ? sql_agg_sketch_params(cols[i].agg, p) : 0;
-        for (size_t k = 0; col && k < np; k++)
-            json_object_set_new(col, p[k].key,
-                                p[k].s ? json_string(p[k].s) : json_integer(p[k].n));
-        if (col && cols[i].mv_handling)
-            json_object_set_new(col, "multiValueHandling", json_string(cols[i].mv_handling));
-        if (col && cols[i].discovered)
-            json_object_set_new(col, "discovered", json_true());
-        json_array_append_new(schema, col);
-    }
-    return table_doc_store(cat, table, doc, err);
+    struct add_cols a = {table, cols, n};
+    return catalog_doc_modify(cat, CATALOG_TABLE, table, add_cols_fn, &a, err);
 }
 
-int catalog_table_widen_column(struct catalog *cat, const char *table,
-                               const struct catalog_widening *w, struct lerr *err)
+struct widen {
+    const char *table;
+    const struct catalog_widening *w;
+};
+
+/* Records the widening on the column (nothing when another node already did). */
+static int widen_fn(void *ctx, const char *text, char **out, struct lerr *err)
 {
-    json_t *doc = table_doc(cat, table, err);
-    if (!doc)
-        return err->code;
+    const struct widen *x = ctx;
+    const struct catalog_widening *w = x->w;
+    json_t *doc = json_loads(text, 0, NULL);
     json_t *schema = json_object_get(doc, "schema"), *col = NULL, *e;
+    if (!json_is_array(schema)) {
+        json_decref(doc);
+        return lerr_set(err, LERR_CORRUPT, "table '%s' has an unreadable catalog entry", x->table);
+    }
     size_t i;
     json_array_foreach(schema, i, e) {
         const char *name = json_string_value(json_object_get(e, "name"));
@@ -140,13 +160,13 @@ int catalog_table_widen_column(struct catalog *cat, const char *table,
     const char *from = json_string_value(json_object_get(col, "dataType"));
     int rc = 0;
     if (!col || !from)
-        rc = lerr_set(err, LERR_NOT_FOUND, "table '%s' has no column '%s'", table, w->column);
+        rc = lerr_set(err, LERR_NOT_FOUND, "table '%s' has no column '%s'", x->table, w->column);
     else if (!json_is_true(json_object_get(col, "discovered")))
         rc = lerr_set(err, LERR_INVALID,
                       "column '%s' of table '%s' is declared in the table's schema; its type "
                       "does not change",
-                      w->column, table);
-    if (rc) {
+                      w->column, x->table);
+    if (rc || strcmp(from, w->data_type) == 0) {
         json_decref(doc);
         return rc;
     }
@@ -167,5 +187,14 @@ int catalog_table_widen_column(struct catalog *cat, const char *table,
     }
     json_array_append_new(changes, change);
     json_object_set_new(col, "dataType", json_string(w->data_type));
-    return table_doc_store(cat, table, doc, err);
+    *out = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return *out ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+}
+
+int catalog_table_widen_column(struct catalog *cat, const char *table,
+                               const struct catalog_widening *w, struct lerr *err)
+{
+    struct widen x = {table, w};
+    return catalog_doc_modify(cat, CATALOG_TABLE, table, widen_fn, &x, err);
 }

@@ -372,8 +372,13 @@ static void test_table_columns(void)
     struct catalog_new_column add[] = {{.name = "x", .data_type = "long", .discovered = true},
                                        {.name = "m", .data_type = "string"}};
     CHECK_EQ_INT(catalog_table_add_columns(c, "flex", add, 2, &e), 0);
+    /* another node adding the same columns (it saw the table before the first did) adds
+     * nothing: a column is never listed twice */
+    CHECK_EQ_INT(catalog_table_add_columns(c, "flex", add, 2, &e), 0);
     /* widened: the discovered one; refused: declared ones (by the user or a mapping) */
     CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("x", "double", 10), &e), 0);
+    /* the same widening from another node changes nothing more */
+    CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("x", "double", 12), &e), 0);
     CHECK_EQ_INT(catalog_table_widen_column(c, "flex", &WIDEN("d", "double", 1), &e),
                  LERR_INVALID);
     CHECK(strstr(e.msg, "column 'd' of table 'flex' is declared") != NULL);
