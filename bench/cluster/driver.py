@@ -30,33 +30,13 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from harness import DevKafka, Server, free_port, iso  # noqa: E402
+from harness import DevKafka, S3rver, Server, iso  # noqa: E402
 from pg import Postgres  # noqa: E402
 
 N = int(os.environ.get("BENCH_CLUSTER_EVENTS", "1000000"))
 P = int(os.environ.get("BENCH_CLUSTER_PARTITIONS", "24"))
 M = max(1000, N // 10)
 SECRET = "bench-cluster-secret"
-
-
-class S3rver:
-    """s3rver (npm) on a free port over a temporary directory."""
-
-    def __init__(self, bucket):
-        self.dir = tempfile.mkdtemp(prefix="lodestar-bench-s3-")
-        self.port = free_port()
-        env = dict(os.environ, S3RVER_PORT=str(self.port))
-        self.proc = subprocess.Popen(
-            ["node", "--openssl-legacy-provider", os.path.join(ROOT, "tests", "e2e", "s3",
-                                                               "s3rver.js"), self.dir, bucket],
-            stdout=subprocess.PIPE, env=env)
-        if not self.proc.stdout.readline().decode().startswith("READY"):
-            raise RuntimeError("s3rver did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def produce(bootstrap, first, n):
@@ -175,7 +155,7 @@ class Cluster:
 
 def main():
     broker = DevKafka(topics=[f"ev:{P}"]).start()
-    store = S3rver("bench")
+    store = S3rver("bench").start()
     clusters = []
     try:
         with Postgres() as pg:
@@ -216,7 +196,7 @@ def main():
     finally:
         for cl in clusters:
             cl.stop()
-        store.stop()
+        store.remove()
         broker.stop()
 
 
