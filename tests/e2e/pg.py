@@ -55,9 +55,11 @@ class Postgres:
                                    "postgresql package, which creates it")
 
     def _run(self, prog, *args):
-        kw = {}
+        # In our own directory: the postgres user may not enter the caller's (a clone under a
+        # private /tmp/xxx), and psql would print that ahead of the rows it is asked for.
+        kw = {"cwd": self.dir}
         if self.as_user:
-            kw = dict(user=self.as_user.pw_uid, group=self.as_user.pw_gid, extra_groups=[])
+            kw.update(user=self.as_user.pw_uid, group=self.as_user.pw_gid, extra_groups=[])
         p = subprocess.run([os.path.join(self.bin, prog), *args], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120, **kw)
         if p.returncode != 0:
