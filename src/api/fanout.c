@@ -35,7 +35,7 @@
  *
  * Entry points: api__fanout_serve (the node's side, before routing),
  * api__fanout_snapshot (the query's side, query.c's open_table).
- * The nodes are asked one after another (libcurl easy handles).
+ * The nodes are asked at once (one libcurl multi handle per try).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -328,54 +328,107 @@ static bool parse_answer(struct answer *a, const char *p, size_t n)
     return ok;
 }
 
-/* Asks one node for its cut of `table`, waiting at most timeout_ms. */
-static void ask(struct api_server *srv, const char *table, int64_t timeout_ms, struct answer *a)
+/* One request to a node: its handle and what it gathers. */
+struct request {
+    struct answer *a;
+    CURL *h;
+    struct curl_slist *hdrs;
+    struct buf body;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Sets up the signed GET of a node's cut; false when out of memory. */
+static bool request_init(struct api_server *srv, const char *table, int64_t timeout_ms,
+                         struct request *q)
 {
-    pthread_once(&curl_once, curl_init);
-    CURL *h = curl_easy_init();
-    if (!h) {
-        snprintf(a->why, sizeof a->why, "out of memory");
-        return;
-    }
-    char *esc = curl_easy_escape(h, table, 0);
-    char path[1024], url[1400], hdr[400], mac[65], errbuf[CURL_ERROR_SIZE] = "";
-    snprintf(path, sizeof path, FANOUT_PREFIX "%s", esc ? esc : table);
+    buf_init(&q->body, 0);
+    if (!(q->h = curl_easy_init()))
+        return false;
+    char *esc = curl_easy_escape(q->h, table, 0);
+    char url[1400], hdr[400], mac[65], signed_path[1024];
+    snprintf(url, sizeof url, "%s" FANOUT_PREFIX "%s", q->a->node->advertise, esc ? esc : table);
     curl_free(esc);
-    /* the node's side sees the decoded path */
-    char signed_path[1024];
+    /* the node's side checks the decoded path */
     snprintf(signed_path, sizeof signed_path, FANOUT_PREFIX "%s", table);
-    snprintf(url, sizeof url, "%s%s", a->node->advertise, path);
     long long ms = (long long)util_now_ms();
     const char *self = api__cluster_node_id(srv);
     sign(api__cluster_secret(srv), self, ms, signed_path, mac);
     snprintf(hdr, sizeof hdr, FANOUT_HEADER ": %s %lld %s", self, ms, mac);
-    struct curl_slist *hdrs = curl_slist_append(NULL, hdr);
-    struct buf body;
-    buf_init(&body, 0);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (!(q->hdrs = curl_slist_append(NULL, hdr)))
+        return false;
+    curl_easy_setopt(q->h, CURLOPT_URL, url);
+    curl_easy_setopt(q->h, CURLOPT_HTTPHEADER, q->hdrs);
+    curl_easy_setopt(q->h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(q->h, CURLOPT_WRITEDATA, &q->body);
+    curl_easy_setopt(q->h, CURLOPT_ERRORBUFFER, q->errbuf);
+    curl_easy_setopt(q->h, CURLOPT_PRIVATE, q);
     /* at least a second: a node asked with a sliver of time left would be blamed for it */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 1000 ? timeout_ms : 1000));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode rc = curl_easy_perform(h);
+    curl_easy_setopt(q->h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 1000 ? timeout_ms : 1000));
+    curl_easy_setopt(q->h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(q->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(q->h, CURLOPT_PROTOCOLS_STR, "http,https");
+    q->a->cut_short = timeout_ms < 1000; /* kept only if it times out */
+    return true;
+}
+
+static void request_done(struct request *q, CURLcode rc)
+{
+    struct answer *a = q->a;
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    a->cut_short = rc == CURLE_OPERATION_TIMEDOUT && timeout_ms < 1000;
+    curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
+    a->cut_short = a->cut_short && rc == CURLE_OPERATION_TIMEDOUT;
     if (rc != CURLE_OK)
-        snprintf(a->why, sizeof a->why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        snprintf(a->why, sizeof a->why, "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc));
     else if (status != 200)
         snprintf(a->why, sizeof a->why, "it answered HTTP %ld: %.200s", status,
-                 body.data ? body.data : "");
+                 q->body.data ? q->body.data : "");
     else
-        a->ok = parse_answer(a, body.data ? body.data : "", body.len);
-    buf_free(&body);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+        a->ok = parse_answer(a, q->body.data ? q->body.data : "", q->body.len);
+}
+
+/* Asks the nodes of `asked` for their cuts of `table` at once, waiting at most timeout_ms. */
+static void ask_all(struct api_server *srv, const char *table, int64_t timeout_ms,
+                    struct answer **asked, size_t n)
+{
+    if (!n)
+        return;
+    pthread_once(&curl_once, curl_init);
+    CURLM *m = curl_multi_init();
+    struct request *qs = calloc(n, sizeof *qs);
+    for (size_t i = 0; i < n; i++) {
+        if (qs)
+            qs[i].a = asked[i];
+        if (!m || !qs || !request_init(srv, table, timeout_ms, &qs[i]) ||
+            curl_multi_add_handle(m, qs[i].h) != CURLM_OK)
+            snprintf(asked[i]->why, sizeof asked[i]->why, "out of memory asking it");
+    }
+    int running = m && qs ? 1 : 0;
+    while (running) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    CURLMsg *msg;
+    int left;
+    while (m && (msg = curl_multi_info_read(m, &left))) {
+        struct request *q = NULL;
+        if (msg->msg == CURLMSG_DONE &&
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&q) == CURLE_OK && q)
+            request_done(q, msg->data.result);
+    }
+    for (size_t i = 0; qs && i < n; i++) {
+        if (qs[i].h) {
+            if (m)
+                curl_multi_remove_handle(m, qs[i].h);
+            curl_easy_cleanup(qs[i].h);
+        }
+        curl_slist_free_all(qs[i].hdrs);
+        buf_free(&qs[i].body);
+    }
+    free(qs);
+    if (m)
+        curl_multi_cleanup(m);
 }
 
 static const char *base_name(const char *path)
@@ -505,7 +558,8 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
     struct catalog_segment_list l0 = {0}, l1 = {0};
     struct catalog_node *nodes = NULL;
     size_t nn = 0, nans = 0, nwant = 0, nimg = 0;
-    struct answer *ans = NULL;
+    struct answer *ans = NULL, **asked = NULL;
+    size_t nasked = 0;
     struct storage_cut *cut = NULL;
     struct storage_seg_want *want = NULL;
     void **imgs = NULL;
@@ -514,7 +568,7 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
     if (catalog_segment_cut(srv->qcat, table, &l0, err) ||
         catalog_node_list(srv->qcat, &nodes, &nn, err))
         goto out;
-    if (!(ans = calloc(nn + 1, sizeof *ans)))
+    if (!(ans = calloc(nn + 1, sizeof *ans)) || !(asked = calloc(nn + 1, sizeof *asked)))
         goto oom;
     const char *self = api__cluster_node_id(srv);
     int64_t now = util_now_ns();
@@ -540,9 +594,10 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
             snprintf(a->why, sizeof a->why, "no heartbeat for %lld s",
                      (long long)((now - nodes[i].heartbeat_ns) / 1000000000LL));
         } else {
-            ask(srv, table, remain_ms, a);
+            asked[nasked++] = a;
         }
     }
+    ask_all(srv, table, remain_ms, asked, nasked);
     if (!cut) { /* this node is not in the list yet */
         *again = true;
         rc = lerr_set(err, LERR_UNAVAILABLE, "this node has not joined its catalog's nodes yet");
@@ -618,6 +673,7 @@ out:
     for (size_t k = 0; k < nans; k++)
         answer_free(&ans[k]);
     free(ans);
+    free(asked);
     free(imgs);
     free(lens);
     free(want);

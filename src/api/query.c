@@ -304,7 +304,7 @@ static bool lookup_names(void *ctx, struct buf *out)
 
 void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_lookups *lk)
 {
-    *lk = (struct sql_lookups){qc->srv, lookup_get, lookup_names};
+    *lk = (struct sql_lookups){qc, lookup_get, lookup_names};
     *env = (struct query_env){
         .ctx = qc,
         .lookups = lk,
