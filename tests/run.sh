@@ -88,7 +88,7 @@ done
 # ASan cannot live under): a leak, overflow or UB in a handler fails the run (the server exits non-zero on a
 # LeakSanitizer report); test_sketches adds sketch columns fed from dev-kafka. test_diskfull preloads its ENOSPC shim ahead of the ASan runtime.
 if [ -x build/asan/lodestar ]; then
-  for t in ${ASAN_E2E:-test_api test_push test_push_corrupt test_batch test_sample test_hostile test_diskfull test_http test_measures test_query_limits test_druid_sql test_sql_ingest test_apikeys test_multivalue test_kinesis test_console test_avro test_arrays test_sketches test_protobuf test_widen test_sketch_segments}; do
+  for t in ${ASAN_E2E:-test_api test_push test_push_corrupt test_batch test_sample test_hostile test_diskfull test_http test_measures test_query_limits test_druid_sql test_sql_ingest test_apikeys test_multivalue test_kinesis test_console test_avro test_arrays test_sketches test_protobuf test_widen test_sketch_segments test_cluster_query}; do
     run_one "e2e-asan/$t" env ASAN_OPTIONS=detect_leaks=1 LODESTAR_BIN=build/asan/lodestar \
       python3 "tests/e2e/$t.py"
   done
@@ -97,7 +97,7 @@ fi
 # different tables at once among them): a data race fails the run (the harness finds the report
 # in the server's log even after a kill -9; the server exits non-zero after one on SIGTERM).
 if [ -x build/tsan/lodestar ]; then
-  for t in ${TSAN_E2E:-test_api test_push test_push_corrupt test_kafka test_kafka_frozen test_no_loss test_kinesis test_avro test_protobuf test_sketches}; do
+  for t in ${TSAN_E2E:-test_api test_push test_push_corrupt test_kafka test_kafka_frozen test_no_loss test_kinesis test_avro test_protobuf test_sketches test_cluster_query}; do
     run_one "e2e-tsan/$t" env \
       TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/sanitizers/tsan.supp" \
       LODESTAR_BIN=build/tsan/lodestar python3 "tests/e2e/$t.py"

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "catalog/tabledesc.h"
 #include "ingest/ingest.h"
 #include "storage/db.h"
 
@@ -684,6 +685,42 @@ out:
     return rc;
 }
 
+/*
+ * Columns another node's job discovered (the catalog has them first), read on
+ * the queries' own catalog connection; the table's writer lock is taken only
+ * when one is missing here.
+ */
+static void sync_columns(struct api_server *srv, struct storage_db_table *t, const char *table)
+{
+    struct arena mem;
+    arena_init(&mem, 16 * 1024, 0);
+    struct storage_table_desc d = {0};
+    struct lerr e;
+    lerr_init(&e);
+    struct storage_snapshot *snap = storage_table_snapshot(t->st);
+    bool missing = false;
+    if (snap && catalog_describe_table(srv->qcat, table, false, &mem, &d, &e) == 0) {
+        for (size_t i = 0; i < d.schema.ncols && !missing; i++) {
+            bool have = false;
+            for (size_t k = 0; k < snap->ncols && !have; k++)
+                have = strcmp(snap->cols[k].name, d.schema.cols[i].name) == 0;
+            missing = !have;
+        }
+    }
+    storage_snapshot_free(snap);
+    if (missing) {
+        storage_db_table_lock(t);
+        for (size_t i = 0; i < d.schema.ncols; i++) {
+            const struct storage_column *c = &d.schema.cols[i];
+            if (storage_table_find_column(t->st, c->name, strlen(c->name)) < 0 &&
+                storage_table_add_column(t->st, c, &e) < 0)
+                log_msg(LOG_WARN, "cluster", "table '%s': %s", table, e.msg);
+        }
+        storage_db_table_unlock(t);
+    }
+    arena_destroy(&mem);
+}
+
 int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t timeout_ms,
                          struct storage_snapshot **out, struct lerr *err)
 {
@@ -691,9 +728,7 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
     struct storage_db_table *t = storage_db_get(srv->db, table, err);
     if (!t)
         return err->code;
-    /* columns another node's job discovered (the catalog has them first) */
-    storage_db_lock(srv->db, table);
-    storage_db_unlock(srv->db, table);
+    sync_columns(srv, t, table);
     /* answer 503 a little before the query's own timeout would answer 504 */
     int64_t budget = timeout_ms > 0 ? timeout_ms : FANOUT_DEFAULT_TIMEOUT_MS;
     int64_t deadline = util_now_ms() + budget - (budget / 4 < 500 ? budget / 4 : 500);
