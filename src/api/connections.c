@@ -37,8 +37,8 @@ static const char *const *type_fields(const char *type)
         return confluent;
     if (catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY)
         return registry;
-    static const char *const s3[] = {"type",   "name",    "description",       "bucket",
-                                     "prefix", "endpoint", "region", "awsAssumedRoleArn",
+    static const char *const s3[] = {"type",    "name",     "description", "bucket",
+                                     "prefix",  "endpoint", "region",      "awsAssumedRoleArn",
                                      "secrets", NULL};
     if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS)
         return kinesis;

@@ -732,10 +732,9 @@ static int s3_source(struct api_req *r, json_t *src, json_t *out, struct lerr *e
                 api__v_path_idx(t, sizeof t, k ? "source.prefixes" : "source.uris", i);
                 if (!source_s3_uri_split(json_string_value(v), bucket, sizeof bucket, &key) ||
                     !s3_bucket_name_ok(bucket) || (!k && !*key))
-                    return lerr_set_at(err, LERR_INVALID, t,
-                                       "%s '%.200s' is not %s (without a connection)", t,
-                                       json_string_value(v),
-                                       k ? "s3://BUCKET/PREFIX" : "s3://BUCKET/KEY");
+                    return lerr_set_at(
+                        err, LERR_INVALID, t, "%s '%.200s' is not %s (without a connection)", t,
+                        json_string_value(v), k ? "s3://BUCKET/PREFIX" : "s3://BUCKET/KEY");
             }
         }
     }
@@ -753,10 +752,10 @@ static int s3_source(struct api_req *r, json_t *src, json_t *out, struct lerr *e
 /* The source of a batch job: uploaded files, inline data or S3 objects. */
 static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
 {
-    static const char *const keys[] = {"type",        "fileList",       "data",
-                                       "inputSchema", "formatSettings", "connectionName",
-                                       "objects",     "prefixes",       "pattern",
-                                       "uris",        NULL};
+    static const char *const keys[] = {
+        "type",           "fileList",       "data",    "inputSchema",
+        "formatSettings", "connectionName", "objects", "prefixes",
+        "pattern",        "uris",           NULL};
     static const char *const types[] = {"uploaded", "inline", "s3", NULL};
     const char *type = NULL, *data = NULL;
     json_t *files = NULL, *schema_in = NULL, *fs_in = NULL;
@@ -765,15 +764,14 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
         api__v_array(src, "inputSchema", "source", true, &schema_in, err) ||
         api__v_object(src, "formatSettings", "source", true, &fs_in, err))
         return NULL;
-    static const char *const s3_only[] = {"connectionName", "objects", "prefixes", "pattern",
-                                          "uris", NULL};
+    static const char *const s3_only[] = {"connectionName", "objects", "prefixes",
+                                          "pattern",        "uris",    NULL};
     for (size_t k = 0; catalog_source_type_parse(type) != CATALOG_SOURCE_S3 && s3_only[k]; k++)
         if (json_object_get(src, s3_only[k])) {
             char t[64];
             snprintf(t, sizeof t, "source.%s", s3_only[k]);
             lerr_set_at(err, LERR_INVALID, t,
-                        "%s is for an s3 source (\"type\": \"s3\"), not for \"%s\"", t,
-                        type);
+                        "%s is for an s3 source (\"type\": \"s3\"), not for \"%s\"", t, type);
             return NULL;
         }
     json_t *out = json_pack("{s:s}", "type", type);

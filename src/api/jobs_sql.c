@@ -133,8 +133,8 @@ fail:
  */
 static json_t *s3_from_extern(const struct sql_dml *d, json_t *s, struct lerr *err)
 {
-    static const char *const keys[] = {"connectionName", "objects", "prefixes", "pattern", "uris",
-                                       NULL};
+    static const char *const keys[] = {"connectionName", "objects", "prefixes",
+                                       "pattern",        "uris",    NULL};
     json_t *out = json_pack("{s:s}", "type", "s3");
     bool conn = json_object_get(s, "connectionName") != NULL;
     for (size_t k = 0; keys[k]; k++) {

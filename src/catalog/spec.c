@@ -404,8 +404,7 @@ int catalog_job_spec_parse(json_t *doc, struct job_spec *out, struct lerr *err)
                     &out->nexclusions, err) ||
         string_list(out, json_object_get(src, "fileList"), &out->files, &out->nfiles, err) ||
         string_list(out, json_object_get(src, "objects"), &out->objects, &out->nobjects, err) ||
-        string_list(out, json_object_get(src, "prefixes"), &out->prefixes, &out->nprefixes,
-                    err) ||
+        string_list(out, json_object_get(src, "prefixes"), &out->prefixes, &out->nprefixes, err) ||
         string_list(out, json_object_get(src, "uris"), &out->uris, &out->nuris, err))
         return err->code;
     const json_t *maps = json_object_get(doc, "mappings");

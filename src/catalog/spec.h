@@ -152,10 +152,10 @@ struct connection_spec {
     enum catalog_conn_type type;
     const char *topic;         /* topicName, NULL when none (points into doc) */
     const char *topic_pattern; /* topicNamePattern, NULL when none */
-    char stream[300]; /* the checkpoint's key: topic, "pattern:...", "push:<name>",
+    char stream[300];          /* the checkpoint's key: topic, "pattern:...", "push:<name>",
                        * "kinesis:<stream>", "s3:<bucket>" (batch only: never checkpointed) */
-    json_t *doc;    /* the document (a reference held by the spec) */
-    json_t *secret; /* its secrets, or NULL */
+    json_t *doc;               /* the document (a reference held by the spec) */
+    json_t *secret;            /* its secrets, or NULL */
 };
 
 /*
@@ -224,7 +224,7 @@ struct job_spec {
     size_t nprefixes;
     const char *const *uris;
     size_t nuris;
-    const char *pattern; /* NULL when none */
+    const char *pattern;     /* NULL when none */
     const char *inline_data; /* source.data (inline) */
     size_t inline_len;
     const char *source_query; /* source.query (table: a sql job's SELECT), NULL when none */

@@ -101,8 +101,7 @@ static int replace_intervals(struct runner *r, json_t *intervals, struct lerr *e
  * into dir when the file source comes to it.
  */
 static struct source *s3_source(struct runner *r, const struct job_spec *js,
-                                struct source_files_config *cfg, const char *dir,
-                                struct lerr *err)
+                                struct source_files_config *cfg, const char *dir, struct lerr *err)
 {
     struct connection_spec cs = {0};
     struct source_s3_config sc = {.endpoint = r->rt->opts.s3_endpoint};
@@ -155,8 +154,8 @@ out:
 }
 
 /* The job's text as a source: its uploaded files, the spec's inline data, or S3 objects. */
-static struct source *batch_source(struct runner *r, const struct job_spec *js,
-                                   const char *s3_dir, struct lerr *err)
+static struct source *batch_source(struct runner *r, const struct job_spec *js, const char *s3_dir,
+                                   struct lerr *err)
 {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/files", r->rt->dir);

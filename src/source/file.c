@@ -30,7 +30,7 @@
 struct file_source {
     struct source base;
     char dir[1024];
-    char **files; /* owned copies; NULL: inline */
+    char **files;         /* owned copies; NULL: inline */
     struct s3_client *s3; /* owned; files are then s3:// URIs */
     size_t nfiles;
     const char *inline_p; /* borrowed */

@@ -210,6 +210,12 @@ static int on_key(void *ctx, const char *key, uint64_t size)
     return add_uri(u, u->bucket, key) ? -1 : 0;
 }
 
+static int stop_at_first(void *ctx, const char *key, uint64_t size)
+{
+    (void)ctx, (void)key, (void)size;
+    return 1;
+}
+
 void source_s3_uris_free(char **uris, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -293,6 +299,30 @@ int source_s3_uris(struct s3_client *c, const struct source_s3_config *cfg,
             u.skip = strlen(base);
             rc = list(c, &u, cfg->bucket, base, "source.pattern");
         }
+    }
+    /* the objects named one by one must exist: a missing one fails the job
+     * before any row of the others is ingested */
+    for (size_t i = 0; !rc && i < sel->nobjects + sel->nuris; i++) {
+        struct lerr e;
+        lerr_init(&e);
+        if (!source_s3_uri_split(u.v[i], bucket, sizeof bucket, &key))
+            continue;
+        /* a HEAD's error has no body, so no S3 code: a listing's tells a missing
+         * bucket from a missing key, and names refused credentials */
+        struct lerr le;
+        lerr_init(&le);
+        int hr = s3_head(c, bucket, key, NULL, &e);
+        if (hr && s3_list(c, bucket, key, stop_at_first, NULL, &le) != 1 && le.code)
+            rc = lerr_set(err, le.code, "object '%s' cannot be read: %s", u.v[i], le.msg);
+        else if (hr == LERR_NOT_FOUND)
+            rc = lerr_set(err, LERR_NOT_FOUND,
+                          "object '%s' does not exist; fix the key (%s), or put the object "
+                          "there",
+                          u.v[i],
+                          i < sel->nobjects ? "source.objects are under the connection's prefix"
+                                            : "source.uris");
+        else if (hr)
+            rc = lerr_set(err, e.code, "object '%s' cannot be read: %s", u.v[i], e.msg);
     }
     if (!rc && u.n == 0)
         rc = lerr_set_at(err, LERR_INVALID, "source",

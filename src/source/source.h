@@ -238,10 +238,10 @@ int source_aws_keys_from_json(const struct json_t *secrets, const char **key_id,
  * "s3://BUCKET/KEY" URIs, which source_open_files downloads one at a time.
  */
 struct source_s3_config {
-    const char *bucket;     /* NULL: none (s3:// URIs name theirs) */
-    const char *prefix;     /* the keys the connection may read ("" all) */
-    const char *endpoint;   /* NULL: the region's AWS endpoint (or AWS_ENDPOINT_URL) */
-    const char *region;     /* NULL: AWS_REGION, else us-east-1 */
+    const char *bucket;            /* NULL: none (s3:// URIs name theirs) */
+    const char *prefix;            /* the keys the connection may read ("" all) */
+    const char *endpoint;          /* NULL: the region's AWS endpoint (or AWS_ENDPOINT_URL) */
+    const char *region;            /* NULL: AWS_REGION, else us-east-1 */
     const char *access_key_id;     /* NULL: AWS_ACCESS_KEY_ID of the environment */
     const char *secret_access_key; /* never logged; NULL: AWS_SECRET_ACCESS_KEY */
     const char *owner;             /* "connection 'lake'" for messages; NULL: the server's */
@@ -251,8 +251,7 @@ struct source_s3_config {
 int source_s3_config_from_json(const struct json_t *conn, const struct json_t *secrets,
                                struct source_s3_config *cfg, struct lerr *err);
 /* The client for cfg (s3.h). LERR_INVALID saying how to give missing credentials. */
-int source_s3_client(const struct source_s3_config *cfg, struct s3_client **out,
-                     struct lerr *err);
+int source_s3_client(const struct source_s3_config *cfg, struct s3_client **out, struct lerr *err);
 
 /* What a job reads (each list may be empty; strings borrowed). */
 struct source_s3_select {
@@ -267,8 +266,9 @@ struct source_s3_select {
 
 /*
  * The objects to read, as "s3://BUCKET/KEY" URIs (malloc'd, *out an array of
- * *n, free with source_s3_uris_free): objects and uris as they are (a
- * missing one fails when it is read), prefixes and the pattern listed
+ * *n, free with source_s3_uris_free): objects and uris as they are, each
+ * checked with a HEAD (a missing one is LERR_NOT_FOUND naming it, before
+ * any object is read), prefixes and the pattern listed
  * (ListObjectsV2; keys ending in '/', folder markers, are left out). A
  * prefix or pattern that matches nothing is LERR_NOT_FOUND naming it; a
  * bad URI LERR_INVALID; listing errors as s3.h reports them.

@@ -149,6 +149,15 @@ try:
         c.ok(st and st["executionStatus"] == "failed" and
              "s3://lake-bucket/events/2024/nope.json" in txt and "does not exist" in txt,
              "missing key: failed naming s3://bucket/key", txt)
+        t = s.req("GET", "/v2/tables/t_err")
+        c.eq(t.status == 200 and t.json["status"]["rowCount"], 0,
+             "a missing key fails before any object is read (no rows)")
+        st = run(s, job("t_err", {"type": "s3", "connectionName": "nobucket",
+                                  "objects": ["2024/a.json"]}), "missing bucket (objects)")
+        txt = json.dumps(st)
+        c.ok(st and st["executionStatus"] == "failed" and "NoSuchBucket" in txt and
+             "s3://no-such-bucket/events/2024/a.json" in txt,
+             "missing bucket with objects: NoSuchBucket, not a missing key", txt)
         st = run(s, job("t_err", {"type": "s3", "connectionName": "nobucket",
                                   "prefixes": ["2024/"]}), "missing bucket")
         txt = json.dumps(st)
