@@ -250,13 +250,13 @@ static const char *value_format_name(json_t *fs)
     return json_string_value(json_object_get(json_is_object(v) ? v : fs, "format"));
 }
 
-/* A registry connection named by parseSchemaProvider must exist and be one. */
-static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
+/*
+ * The connection `name` (the field `target`) must exist and be of type
+ * `want`: LERR_INVALID naming the field and what to create or name instead.
+ */
+static int check_connection_type(struct api_req *r, const char *name, const char *target,
+                                 enum catalog_conn_type want, struct lerr *err)
 {
-    const char *name = registry_connection(fs);
-    if (!name)
-        return 0;
-    const char *target = "source.formatSettings.parseSchemaProvider.connectionName";
     struct connection_spec cs;
     struct lerr ce;
     lerr_init(&ce);
@@ -265,17 +265,26 @@ static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
     catalog_connection_spec_destroy(&cs);
     if (rc == LERR_NOT_FOUND)
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: no connection named '%s'; create a confluent_schema_registry "
-                           "connection first (POST /v2/connections)",
-                           target, name);
+                           "%s: no connection named '%s'; create one of type \"%s\" first "
+                           "(POST /v2/connections) or fix the name",
+                           target, name, catalog_conn_type_name(want));
     if (rc)
         return lerr_set(err, ce.code, "%s", ce.msg);
-    if (type != CATALOG_CONN_SCHEMA_REGISTRY)
+    if (type != want)
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: '%s' is a %s connection; name a confluent_schema_registry "
-                           "connection",
-                           target, name, catalog_conn_type_name(type));
+                           "%s: '%s' is a %s connection; name one of type \"%s\"", target, name,
+                           catalog_conn_type_name(type), catalog_conn_type_name(want));
     return 0;
+}
+
+/* A registry connection named by parseSchemaProvider must exist and be one. */
+static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
+{
+    const char *name = registry_connection(fs);
+    return name ? check_connection_type(r, name,
+                                        "source.formatSettings.parseSchemaProvider.connectionName",
+                                        CATALOG_CONN_SCHEMA_REGISTRY, err)
+                : 0;
 }
 
 /* protobuf: {"format": "protobuf", "parseSchemaProvider": {"type": "inline-protobuf",
@@ -692,25 +701,8 @@ static int s3_source(struct api_req *r, json_t *src, json_t *out, struct lerr *e
                                    t);
             }
         }
-        struct connection_spec cs;
-        struct lerr ce;
-        lerr_init(&ce);
-        int rc = catalog_connection_spec_load(r->srv->cat, conn, &cs, &ce);
-        enum catalog_conn_type ct = cs.type;
-        catalog_connection_spec_destroy(&cs);
-        if (rc == LERR_NOT_FOUND)
-            return lerr_set_at(err, LERR_INVALID, "source.connectionName",
-                               "source.connectionName: no connection named '%s'; create it "
-                               "first (POST /v2/connections with \"type\": \"s3\") or fix "
-                               "the name",
-                               conn);
-        if (rc)
-            return lerr_set(err, ce.code, "%s", ce.msg);
-        if (ct != CATALOG_CONN_S3)
-            return lerr_set_at(err, LERR_INVALID, "source.connectionName",
-                               "source.connectionName: '%s' is a %s connection; an s3 source "
-                               "reads an s3 connection's bucket",
-                               conn, catalog_conn_type_name(ct));
+        if (check_connection_type(r, conn, "source.connectionName", CATALOG_CONN_S3, err))
+            return err->code;
         json_object_set_new(out, "connectionName", json_string(conn));
     } else {
         if (objects || pattern)
