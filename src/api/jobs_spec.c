@@ -265,15 +265,15 @@ static int check_connection_type(struct api_req *r, const char *name, const char
     catalog_connection_spec_destroy(&cs);
     if (rc == LERR_NOT_FOUND)
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: no connection named '%s'; create one of type \"%s\" first "
-                           "(POST /v2/connections) or fix the name",
+                           "%s: no connection named '%s'; create one first (POST "
+                           "/v2/connections, type %s) or fix the name",
                            target, name, catalog_conn_type_name(want));
     if (rc)
         return lerr_set(err, ce.code, "%s", ce.msg);
     if (type != want)
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: '%s' is a %s connection; name one of type \"%s\"", target, name,
-                           catalog_conn_type_name(type), catalog_conn_type_name(want));
+                           "%s: '%s' is a %s connection; name a connection of type %s", target,
+                           name, catalog_conn_type_name(type), catalog_conn_type_name(want));
     return 0;
 }
 
