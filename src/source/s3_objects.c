@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define HEAD_MAX 1000 /* objects checked before the first is read */
+
 int source_aws_keys_from_json(const json_t *secrets, const char **key_id, const char **secret,
                               struct lerr *err)
 {
@@ -301,8 +303,9 @@ int source_s3_uris(struct s3_client *c, const struct source_s3_config *cfg,
         }
     }
     /* the objects named one by one must exist: a missing one fails the job
-     * before any row of the others is ingested */
-    for (size_t i = 0; !rc && i < sel->nobjects + sel->nuris; i++) {
+     * before any row of the others is ingested (one HEAD each, so up to
+     * HEAD_MAX of them; a missing one further on fails when its turn comes) */
+    for (size_t i = 0; !rc && i < sel->nobjects + sel->nuris && i < HEAD_MAX; i++) {
         struct lerr e;
         lerr_init(&e);
         if (!source_s3_uri_split(u.v[i], bucket, sizeof bucket, &key))

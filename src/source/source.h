@@ -266,9 +266,9 @@ struct source_s3_select {
 
 /*
  * The objects to read, as "s3://BUCKET/KEY" URIs (malloc'd, *out an array of
- * *n, free with source_s3_uris_free): objects and uris as they are, each
- * checked with a HEAD (a missing one is LERR_NOT_FOUND naming it, before
- * any object is read), prefixes and the pattern listed
+ * *n, free with source_s3_uris_free): objects and uris as they are, the
+ * first 1000 checked with a HEAD (a missing one is LERR_NOT_FOUND naming
+ * it, before any object is read), prefixes and the pattern listed
  * (ListObjectsV2; keys ending in '/', folder markers, are left out). A
  * prefix or pattern that matches nothing is LERR_NOT_FOUND naming it; a
  * bad URI LERR_INVALID; listing errors as s3.h reports them.

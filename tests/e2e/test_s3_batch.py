@@ -100,6 +100,11 @@ try:
              ("lake-bucket", "events/", True, conn["awsAssumedRoleArn"]), "fields kept")
         g = s.req("GET", "/v2/connections/lake")
         c.ok(g.status == 200 and SECRET not in g.raw, "GET: no secrets", g.raw)
+        upd = {k: v for k, v in conn.items() if k != "secrets"}
+        upd["description"] = "the lake"
+        r = s.req("PUT", "/v2/connections/lake", upd)
+        c.ok(r.status == 200 and r.json.get("hasSecrets") is True,
+             "PUT without secrets keeps the stored ones (the jobs below use them)", r.raw)
         bad = dict(conn, name="bad1", bucket="Not_A_Bucket")
         r = s.req("POST", "/v2/connections", bad)
         c.eq((r.status, r.json.get("target")), (400, "bucket"), "a bad bucket name: 400")
