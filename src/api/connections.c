@@ -1,7 +1,8 @@
 /*
  * connections.c — /connections: where events come from. Types: push_streaming,
  * kafka (Apache Kafka, MSK), confluent (Confluent Cloud),
- * confluent_schema_registry, kinesis, each with its own fields (API.md).
+ * confluent_schema_registry, kinesis, s3 (a bucket and prefix that batch
+ * jobs read objects from), each with its own fields (API.md).
  * Secrets are write-only: stored apart from the document, never returned,
  * never logged; an update without "secrets" keeps the stored ones.
  */
@@ -11,6 +12,7 @@
 #include "ingest/ingest.h"
 #include "source/pushtopic.h"
 #include "source/pushreg.h"
+#include "util/s3.h"
 
 static const char *const conn_types[] = {CATALOG_CONN_TYPE_MAP(CATALOG_NAME_LIST) NULL};
 static const char *const server_fields[] = {"submittedByUser", "submittedOnTimestamp",
@@ -35,8 +37,13 @@ static const char *const *type_fields(const char *type)
         return confluent;
     if (catalog_conn_type_parse(type) == CATALOG_CONN_SCHEMA_REGISTRY)
         return registry;
+    static const char *const s3[] = {"type",    "name",     "description", "bucket",
+                                     "prefix",  "endpoint", "region",      "awsAssumedRoleArn",
+                                     "secrets", NULL};
     if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS)
         return kinesis;
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_S3)
+        return s3;
     return push;
 }
 
@@ -102,7 +109,8 @@ static json_t *v_secrets(json_t *sec, const char *type, struct lerr *err)
     static const char *const sasl_keys[] = {"type", "mechanism", "username", "password", NULL};
     static const char *const basic_keys[] = {"type", "username", "password", NULL};
     static const char *const aws_keys[] = {"type", "accessKeyId", "secretAccessKey", NULL};
-    if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
+    if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS ||
+        catalog_conn_type_parse(type) == CATALOG_CONN_S3) {
         if (api__v_known_keys(sec, "secrets", aws_keys, err) ||
             api__v_enum(sec, "type", "secrets", true, aws_types, &stype, err) ||
             api__v_string(sec, "accessKeyId", "secrets", true, 256, &user, err) ||
@@ -145,26 +153,22 @@ static bool kinesis_stream_ok(const char *s)
 }
 
 /*
- * A kinesis connection's fields into doc: stream, endpoint (optional: AWS's
- * endpoint of the region; a bare host is https), region (optional when the
- * endpoint is AWS's and names it), awsAssumedRoleArn (kept), secrets
+ * What the AWS connections (kinesis, s3) share, into doc: endpoint
+ * (optional: AWS's endpoint of the region; a bare host is https), region
+ * (kinesis: optional when the endpoint is AWS's and names it; s3: optional,
+ * the server's AWS_REGION or us-east-1), awsAssumedRoleArn (kept), secrets
  * (optional: without them the server's AWS_ACCESS_KEY_ID and
- * AWS_SECRET_ACCESS_KEY).
+ * AWS_SECRET_ACCESS_KEY). `example` is an endpoint for messages.
  */
-static int v_kinesis(json_t *body, json_t *doc, const char *type, json_t *prev, json_t **secrets,
-                     struct lerr *err)
+static int v_aws(json_t *body, json_t *doc, const char *type, json_t *prev, json_t **secrets,
+                 const char *example, struct lerr *err)
 {
-    const char *stream = NULL, *endpoint = NULL, *role = NULL, *region = NULL;
-    if (api__v_string(body, "stream", "", true, 128, &stream, err) ||
-        api__v_string(body, "endpoint", "", false, 1024, &endpoint, err) ||
+    const char *endpoint = NULL, *role = NULL, *region = NULL;
+    bool kinesis = catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS;
+    if (api__v_string(body, "endpoint", "", false, 1024, &endpoint, err) ||
         api__v_string(body, "region", "", false, 64, &region, err) ||
         api__v_string(body, "awsAssumedRoleArn", "", false, 2048, &role, err))
         return err->code;
-    if (!kinesis_stream_ok(stream))
-        return lerr_set_at(err, LERR_INVALID, "stream",
-                           "stream '%.128s' is not a Kinesis stream name: 1 to 128 characters "
-                           "of A-Z, a-z, 0-9, '_', '.' and '-'",
-                           stream);
     if (endpoint) {
         const char *h = strstr(endpoint, "://");
         bool scheme_ok = !h || strncmp(endpoint, "http://", 7) == 0 ||
@@ -173,9 +177,8 @@ static int v_kinesis(json_t *body, json_t *doc, const char *type, json_t *prev, 
         if (!scheme_ok || !*host || *host == '/' || *host == ':' || strpbrk(endpoint, " \t\r\n"))
             return lerr_set_at(err, LERR_INVALID, "endpoint",
                                "endpoint '%.200s' is not an http:// or https:// URL or a host "
-                               "name, e.g. \"kinesis.us-east-1.amazonaws.com\" or "
-                               "\"http://localhost:4567\"",
-                               endpoint);
+                               "name, e.g. \"%s\" or \"http://localhost:4567\"",
+                               endpoint, example);
     }
     char derived[64];
     if (region) {
@@ -186,7 +189,7 @@ static int v_kinesis(json_t *body, json_t *doc, const char *type, json_t *prev, 
             return lerr_set_at(err, LERR_INVALID, "region",
                                "region '%.64s' is not an AWS region name such as \"us-east-1\"",
                                region);
-    } else if (!source_kinesis_endpoint_region(endpoint, derived, sizeof derived)) {
+    } else if (kinesis && !source_kinesis_endpoint_region(endpoint, derived, sizeof derived)) {
         return lerr_set_at(err, LERR_INVALID, "region",
                            endpoint ? "region is required: the endpoint '%.200s' does not name "
                                       "an AWS region; give \"region\", e.g. \"us-east-1\" "
@@ -200,7 +203,6 @@ static int v_kinesis(json_t *body, json_t *doc, const char *type, json_t *prev, 
     if (sec && !json_is_null(sec) && !(*secrets = v_secrets(sec, type, err)))
         return err->code;
     bool has_secrets = *secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")));
-    json_object_set_new(doc, "stream", json_string(stream));
     if (endpoint)
         json_object_set_new(doc, "endpoint", json_string(endpoint));
     if (region)
@@ -209,6 +211,49 @@ static int v_kinesis(json_t *body, json_t *doc, const char *type, json_t *prev, 
         json_object_set_new(doc, "awsAssumedRoleArn", json_string(role));
     json_object_set_new(doc, "hasSecrets", json_boolean(has_secrets));
     return 0;
+}
+
+/* A kinesis connection's fields into doc: stream, and v_aws's. */
+static int v_kinesis(json_t *body, json_t *doc, const char *type, json_t *prev, json_t **secrets,
+                     struct lerr *err)
+{
+    const char *stream = NULL;
+    if (api__v_string(body, "stream", "", true, 128, &stream, err))
+        return err->code;
+    if (!kinesis_stream_ok(stream))
+        return lerr_set_at(err, LERR_INVALID, "stream",
+                           "stream '%.128s' is not a Kinesis stream name: 1 to 128 characters "
+                           "of A-Z, a-z, 0-9, '_', '.' and '-'",
+                           stream);
+    json_object_set_new(doc, "stream", json_string(stream));
+    return v_aws(body, doc, type, prev, secrets, "kinesis.us-east-1.amazonaws.com", err);
+}
+
+/*
+ * An s3 connection's fields into doc: bucket (S3's naming rules), prefix
+ * (optional: the keys batch jobs may read start with it; kept as given, so
+ * "events/" is a folder and "events" any key starting so), and v_aws's.
+ */
+static int v_s3(json_t *body, json_t *doc, const char *type, json_t *prev, json_t **secrets,
+                struct lerr *err)
+{
+    const char *bucket = NULL, *prefix = NULL;
+    if (api__v_string(body, "bucket", "", true, 63, &bucket, err) ||
+        api__v_string(body, "prefix", "", false, 1024, &prefix, err))
+        return err->code;
+    if (!s3_bucket_name_ok(bucket))
+        return lerr_set_at(err, LERR_INVALID, "bucket",
+                           "bucket '%.63s' is not an S3 bucket name: 3 to 63 characters of "
+                           "a-z, 0-9, '.' and '-', starting and ending with a letter or digit",
+                           bucket);
+    if (prefix && prefix[0] == '/')
+        return lerr_set_at(err, LERR_INVALID, "prefix",
+                           "prefix '%.200s' starts with '/': S3 keys do not; write e.g. "
+                           "\"events/\"",
+                           prefix);
+    json_object_set_new(doc, "bucket", json_string(bucket));
+    json_object_set_new(doc, "prefix", json_string(prefix ? prefix : ""));
+    return v_aws(body, doc, type, prev, secrets, "s3.us-east-1.amazonaws.com", err);
 }
 
 /*
@@ -325,6 +370,9 @@ static json_t *connection_doc(json_t *body, const char *path_name, json_t *prev,
             json_boolean(*secrets || (prev && json_is_true(json_object_get(prev, "hasSecrets")))));
     } else if (catalog_conn_type_parse(type) == CATALOG_CONN_KINESIS) {
         if (v_kinesis(body, doc, type, prev, secrets, err))
+            goto fail;
+    } else if (catalog_conn_type_parse(type) == CATALOG_CONN_S3) {
+        if (v_s3(body, doc, type, prev, secrets, err))
             goto fail;
     }
     return doc;

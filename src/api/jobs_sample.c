@@ -116,6 +116,12 @@ static int sample_read(struct api_req *r, const char *conn, size_t limit, struct
             rc = err->code;
             goto out;
         }
+    } else if (cs.type == CATALOG_CONN_S3) {
+        rc = lerr_set_at(err, LERR_INVALID, "connectionName",
+                         "connection '%s' is an s3 connection, not a stream: its objects "
+                         "are not sampled; give a few records in sample.data",
+                         conn);
+        goto out;
     } else if (cs.type == CATALOG_CONN_KINESIS) {
         struct source_kinesis_config cfg;
         if ((rc = catalog_connection_spec_kinesis(&cs, &cfg, &a, err)) ||

@@ -1,7 +1,7 @@
 /*
  * jobs_spec.c — a job request's body, checked and normalised: formatSettings,
- * inputSchema, the source (a connection, uploaded files, inline data), the
- * mappings and filter, the batch intervals, every default filled in as the
+ * inputSchema, the source (a connection, uploaded files, inline data, S3
+ * objects), the mappings and filter, the batch intervals, every default filled in as the
  * reference page's responses show; then compiled with the catalog's parsers
  * and the runtime's pipeline against the target table, so a spec the API
  * accepts is one the runtime runs. Used by jobs.c (create, update) and
@@ -16,6 +16,7 @@
 #include "ingest/ingest.h"
 #include "source/pushreg.h"
 #include "storage/storage.h"
+#include "util/s3.h"
 #include "util/time.h"
 
 static const char *const job_types[] = {CATALOG_JOB_TYPE_MAP(CATALOG_NAME_LIST) NULL};
@@ -249,13 +250,13 @@ static const char *value_format_name(json_t *fs)
     return json_string_value(json_object_get(json_is_object(v) ? v : fs, "format"));
 }
 
-/* A registry connection named by parseSchemaProvider must exist and be one. */
-static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
+/*
+ * The connection `name` (the field `target`) must exist and be of type
+ * `want`: LERR_INVALID naming the field and what to create or name instead.
+ */
+static int check_connection_type(struct api_req *r, const char *name, const char *target,
+                                 enum catalog_conn_type want, struct lerr *err)
 {
-    const char *name = registry_connection(fs);
-    if (!name)
-        return 0;
-    const char *target = "source.formatSettings.parseSchemaProvider.connectionName";
     struct connection_spec cs;
     struct lerr ce;
     lerr_init(&ce);
@@ -264,17 +265,26 @@ static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
     catalog_connection_spec_destroy(&cs);
     if (rc == LERR_NOT_FOUND)
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: no connection named '%s'; create a confluent_schema_registry "
-                           "connection first (POST /v2/connections)",
-                           target, name);
+                           "%s: no connection named '%s'; create one first (POST "
+                           "/v2/connections, type %s) or fix the name",
+                           target, name, catalog_conn_type_name(want));
     if (rc)
         return lerr_set(err, ce.code, "%s", ce.msg);
-    if (type != CATALOG_CONN_SCHEMA_REGISTRY)
+    if (type != want)
         return lerr_set_at(err, LERR_INVALID, target,
-                           "%s: '%s' is a %s connection; name a confluent_schema_registry "
-                           "connection",
-                           target, name, catalog_conn_type_name(type));
+                           "%s: '%s' is a %s connection; name a connection of type %s", target,
+                           name, catalog_conn_type_name(type), catalog_conn_type_name(want));
     return 0;
+}
+
+/* A registry connection named by parseSchemaProvider must exist and be one. */
+static int check_registry(struct api_req *r, json_t *fs, struct lerr *err)
+{
+    const char *name = registry_connection(fs);
+    return name ? check_connection_type(r, name,
+                                        "source.formatSettings.parseSchemaProvider.connectionName",
+                                        CATALOG_CONN_SCHEMA_REGISTRY, err)
+                : 0;
 }
 
 /* protobuf: {"format": "protobuf", "parseSchemaProvider": {"type": "inline-protobuf",
@@ -444,11 +454,16 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
         return NULL;
     }
     int bad = 0;
-    if (cs.type == CATALOG_CONN_SCHEMA_REGISTRY)
+    if (cs.type == CATALOG_CONN_SCHEMA_REGISTRY || cs.type == CATALOG_CONN_S3)
         bad = lerr_set_at(err, LERR_INVALID, "source.connectionName",
-                          "source.connectionName: '%s' is a schema registry, not a stream; "
-                          "name a kafka, confluent, kinesis or push_streaming connection",
-                          conn);
+                          "source.connectionName: '%s' is %s, not a stream; name a kafka, "
+                          "confluent, kinesis or push_streaming connection%s",
+                          conn,
+                          cs.type == CATALOG_CONN_S3 ? "an s3 connection" : "a schema registry",
+                          cs.type == CATALOG_CONN_S3
+                              ? " (an s3 connection feeds batch jobs: \"type\": \"batch\" "
+                                "with source \"type\": \"s3\")"
+                              : "");
     else
         ingest_stream_key(r->srv->rt, &cs, stream); /* the key the runtime checkpoints under */
     catalog_connection_spec_destroy(&cs);
@@ -621,12 +636,119 @@ static int check_against_table(json_t *table, json_t *mappings, bool discovery, 
 
 /* ---- the job document ------------------------------------------------------------ */
 
-/* The source of a batch job: uploaded files or inline data. */
+/* A list of strings source.<key>: optional; when given, 1 to 10,000 non-empty strings. */
+static int v_key_list(json_t *src, const char *key, json_t **out, struct lerr *err)
+{
+    char t[64];
+    if (api__v_array(src, key, "source", false, out, err))
+        return err->code;
+    if (!*out)
+        return 0;
+    snprintf(t, sizeof t, "source.%s", key);
+    if (json_array_size(*out) == 0 || json_array_size(*out) > 10000)
+        return lerr_set_at(err, LERR_INVALID, t, "%s must name 1 to 10000 %s", t,
+                           strcmp(key, "objects") == 0 ? "object keys" : key);
+    size_t i;
+    json_t *v;
+    json_array_foreach(*out, i, v) {
+        if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 1024) {
+            char ti[80];
+            api__v_path_idx(ti, sizeof ti, t, i);
+            return lerr_set_at(err, LERR_INVALID, ti,
+                               "%s must be a string of 1 to 1024 bytes (a key)", ti);
+        }
+    }
+    return 0;
+}
+
+/*
+ * An s3 batch source into out: connectionName (an s3 connection) with
+ * exactly one of objects (keys under its prefix), prefixes (under its
+ * prefix) and pattern (a glob over the keys under its prefix); or, without
+ * a connection, uris ["s3://BUCKET/KEY"] and/or prefixes
+ * ["s3://BUCKET/PREFIX"], read with the server's own S3 settings.
+ */
+static int s3_source(struct api_req *r, json_t *src, json_t *out, struct lerr *err)
+{
+    const char *conn = NULL, *pattern = NULL;
+    json_t *objects = NULL, *prefixes = NULL, *uris = NULL;
+    if (api__v_string(src, "connectionName", "source", false, 0, &conn, err) ||
+        api__v_string(src, "pattern", "source", false, 1024, &pattern, err) ||
+        v_key_list(src, "objects", &objects, err) || v_key_list(src, "prefixes", &prefixes, err) ||
+        v_key_list(src, "uris", &uris, err))
+        return err->code;
+    if (pattern && !*pattern)
+        return lerr_set_at(err, LERR_INVALID, "source.pattern",
+                           "source.pattern is empty; give a glob such as \"**.json\"");
+    size_t i;
+    json_t *v;
+    if (conn) {
+        if (api__v_connection_name(conn, "source.connectionName", err))
+            return err->code;
+        if ((objects != NULL) + (prefixes != NULL) + (pattern != NULL) != 1 || uris)
+            return lerr_set_at(err, LERR_INVALID, uris ? "source.uris" : "source",
+                               "an s3 source with a connection takes exactly one of objects "
+                               "(keys under the connection's prefix), prefixes or pattern (a "
+                               "glob such as \"**.json\")%s",
+                               uris ? "; uris are for a source without a connection" : "");
+        json_array_foreach(prefixes, i, v) {
+            if (strncmp(json_string_value(v), "s3://", 5) == 0) {
+                char t[64];
+                api__v_path_idx(t, sizeof t, "source.prefixes", i);
+                return lerr_set_at(err, LERR_INVALID, t,
+                                   "%s: with a connection, prefixes are under its bucket and "
+                                   "prefix (e.g. \"2024/\"), not s3:// URIs",
+                                   t);
+            }
+        }
+        if (check_connection_type(r, conn, "source.connectionName", CATALOG_CONN_S3, err))
+            return err->code;
+        json_object_set_new(out, "connectionName", json_string(conn));
+    } else {
+        if (objects || pattern)
+            return lerr_set_at(err, LERR_INVALID, objects ? "source.objects" : "source.pattern",
+                               "source.%s needs source.connectionName (an s3 connection); "
+                               "without one give uris [\"s3://BUCKET/KEY\"] or prefixes "
+                               "[\"s3://BUCKET/PREFIX\"]",
+                               objects ? "objects" : "pattern");
+        if (!uris && !prefixes)
+            return lerr_set_at(err, LERR_INVALID, "source.connectionName",
+                               "an s3 source needs source.connectionName (an s3 connection) "
+                               "with objects, prefixes or pattern, or uris "
+                               "[\"s3://BUCKET/KEY\"] / prefixes [\"s3://BUCKET/PREFIX\"]");
+        for (int k = 0; k < 2; k++) {
+            json_t *list = k ? prefixes : uris;
+            json_array_foreach(list, i, v) {
+                char t[64], bucket[128];
+                const char *key;
+                api__v_path_idx(t, sizeof t, k ? "source.prefixes" : "source.uris", i);
+                if (!source_s3_uri_split(json_string_value(v), bucket, sizeof bucket, &key) ||
+                    !s3_bucket_name_ok(bucket) || (!k && !*key))
+                    return lerr_set_at(
+                        err, LERR_INVALID, t, "%s '%.200s' is not %s (without a connection)", t,
+                        json_string_value(v), k ? "s3://BUCKET/PREFIX" : "s3://BUCKET/KEY");
+            }
+        }
+    }
+    if (objects)
+        json_object_set(out, "objects", objects);
+    if (prefixes)
+        json_object_set(out, "prefixes", prefixes);
+    if (uris)
+        json_object_set(out, "uris", uris);
+    if (pattern)
+        json_object_set_new(out, "pattern", json_string(pattern));
+    return 0;
+}
+
+/* The source of a batch job: uploaded files, inline data or S3 objects. */
 static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
 {
-    static const char *const keys[] = {"type",        "fileList",       "data",
-                                       "inputSchema", "formatSettings", NULL};
-    static const char *const types[] = {"uploaded", "inline", NULL};
+    static const char *const keys[] = {
+        "type",           "fileList",       "data",    "inputSchema",
+        "formatSettings", "connectionName", "objects", "prefixes",
+        "pattern",        "uris",           NULL};
+    static const char *const types[] = {"uploaded", "inline", "s3", NULL};
     const char *type = NULL, *data = NULL;
     json_t *files = NULL, *schema_in = NULL, *fs_in = NULL;
     if (api__v_known_keys(src, "source", keys, err) ||
@@ -634,8 +756,21 @@ static json_t *batch_source(struct api_req *r, json_t *src, struct lerr *err)
         api__v_array(src, "inputSchema", "source", true, &schema_in, err) ||
         api__v_object(src, "formatSettings", "source", true, &fs_in, err))
         return NULL;
+    static const char *const s3_only[] = {"connectionName", "objects", "prefixes",
+                                          "pattern",        "uris",    NULL};
+    for (size_t k = 0; catalog_source_type_parse(type) != CATALOG_SOURCE_S3 && s3_only[k]; k++)
+        if (json_object_get(src, s3_only[k])) {
+            char t[64];
+            snprintf(t, sizeof t, "source.%s", s3_only[k]);
+            lerr_set_at(err, LERR_INVALID, t,
+                        "%s is for an s3 source (\"type\": \"s3\"), not for \"%s\"", t, type);
+            return NULL;
+        }
     json_t *out = json_pack("{s:s}", "type", type);
-    if (catalog_source_type_parse(type) == CATALOG_SOURCE_UPLOADED) {
+    if (catalog_source_type_parse(type) == CATALOG_SOURCE_S3) {
+        if (s3_source(r, src, out, err))
+            goto fail;
+    } else if (catalog_source_type_parse(type) == CATALOG_SOURCE_UPLOADED) {
         if (api__v_array(src, "fileList", "source", true, &files, err))
             goto fail;
         if (json_array_size(files) == 0) {

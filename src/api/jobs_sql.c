@@ -4,8 +4,8 @@
  * and normalised into the spec the batch runner runs.
  *
  * A sql job's query (sql/dml.c parses it) over TABLE(EXTERN(...)) becomes
- * a batch job's body — EXTERN's input source the source (inline data, or
- * uploaded files), its input format the formatSettings, its signature the
+ * a batch job's body — EXTERN's input source the source (inline data,
+ * uploaded files, or S3 objects), its input format the formatSettings, its signature the
  * inputSchema, the select items the mappings, WHERE the filterExpression,
  * OVERWRITE WHERE target.intervals — checked by the batch job's own
  * validation (api__batch_spec), then stored as "type": "sql" with the query.
@@ -125,7 +125,51 @@ fail:
     return NULL;
 }
 
-/* EXTERN's input source as a batch source: inline data or uploaded files. */
+/*
+ * EXTERN's s3 input source as a batch source: Polaris's (connectionName with
+ * objects, prefixes or pattern) or Druid's without a connection (uris,
+ * prefixes as s3:// URIs, objects as [{"bucket", "path"}]); the batch
+ * source's checks then apply.
+ */
+static json_t *s3_from_extern(const struct sql_dml *d, json_t *s, struct lerr *err)
+{
+    static const char *const keys[] = {"connectionName", "objects", "prefixes",
+                                       "pattern",        "uris",    NULL};
+    json_t *out = json_pack("{s:s}", "type", "s3");
+    bool conn = json_object_get(s, "connectionName") != NULL;
+    for (size_t k = 0; keys[k]; k++) {
+        json_t *v = json_object_get(s, keys[k]);
+        if (v && !conn && strcmp(keys[k], "objects") == 0 && json_is_array(v)) {
+            json_t *uris = json_array();
+            size_t i;
+            json_t *o;
+            json_array_foreach(v, i, o) {
+                const char *b = json_string_value(json_object_get(o, "bucket"));
+                const char *p = json_string_value(json_object_get(o, "path"));
+                char *u = NULL;
+                if (!b || !p || asprintf(&u, "s3://%s/%s", b, p) < 0) {
+                    json_decref(uris);
+                    json_decref(out);
+                    at(d, d->input_source_pos, err,
+                       "EXTERN's s3 input source: objects[%zu] needs \"bucket\" and "
+                       "\"path\" (or name a connection with \"connectionName\" and give "
+                       "keys)",
+                       i);
+                    return NULL;
+                }
+                json_array_append_new(uris, json_string(u));
+                free(u);
+            }
+            json_array_extend(uris, json_object_get(s, "uris"));
+            json_object_set_new(out, "uris", uris);
+        } else if (v && !json_object_get(out, keys[k])) {
+            json_object_set(out, keys[k], v);
+        }
+    }
+    return out;
+}
+
+/* EXTERN's input source as a batch source: inline data, uploaded files or S3 objects. */
 static json_t *source_from_extern(const struct sql_dml *d, struct lerr *err)
 {
     json_t *s = json_loads(d->input_source, 0, NULL);
@@ -137,6 +181,8 @@ static json_t *source_from_extern(const struct sql_dml *d, struct lerr *err)
                " (the rows as text, e.g. {\"type\":\"inline\",\"data\":\"{\\\"a\\\":1}\"})");
         else
             out = json_pack("{s:s, s:s}", "type", "inline", "data", data);
+    } else if (strcmp(d->input_source_type, "s3") == 0) {
+        out = s3_from_extern(d, s, err);
     } else {
         json_t *files = json_object_get(s, "fileNames");
         if (!json_is_array(files))

@@ -1301,6 +1301,7 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         return err->code;
     }
     ingest.pushtopic = srv.pushtopic;
+    ingest.s3_endpoint = o->s3_endpoint;
     if (catalog_is_shared(srv.cat)) { /* a sql job's SELECT reads every node's rows */
         ingest.open_table = api__fanout_open_table;
         ingest.open_table_ctx = &srv;

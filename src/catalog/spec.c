@@ -8,7 +8,7 @@
  * connection's consumer settings (source/kafka.c), measure types (sql.h).
  *
  * Entry points: catalog_table_spec_parse/_load, catalog_connection_spec_parse/
- * _load/_kafka/_kinesis/_destroy, catalog_job_spec_parse/_parse_text/_load/_destroy,
+ * _load/_kafka/_kinesis/_s3/_destroy, catalog_job_spec_parse/_parse_text/_load/_destroy,
  * catalog_job_counters_load, catalog_<set>_name/_parse (job types: values.c).
  */
 #include "catalog/spec.h"
@@ -273,6 +273,11 @@ int catalog_connection_spec_parse(const char *name, json_t *doc, json_t *secret,
                  json_string_value(json_object_get(doc, "stream"))
                      ? json_string_value(json_object_get(doc, "stream"))
                      : "");
+    else if (out->type == CATALOG_CONN_S3)
+        snprintf(out->stream, sizeof out->stream, "s3:%s",
+                 json_string_value(json_object_get(doc, "bucket"))
+                     ? json_string_value(json_object_get(doc, "bucket"))
+                     : "");
     else if (out->topic)
         snprintf(out->stream, sizeof out->stream, "%s", out->topic);
     else
@@ -319,6 +324,18 @@ int catalog_connection_spec_kinesis(const struct connection_spec *s,
                                     struct lerr *err)
 {
     return source_kinesis_config_from_json(s->doc, s->secret, cfg, a, err);
+}
+
+int catalog_connection_spec_s3(const struct connection_spec *s, struct source_s3_config *cfg,
+                               struct arena *a, struct lerr *err)
+{
+    if (source_s3_config_from_json(s->doc, s->secret, cfg, err))
+        return err->code;
+    char owner[300];
+    snprintf(owner, sizeof owner, "connection '%s'", s->name);
+    if (!(cfg->owner = arena_strdup(a, owner)))
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    return 0;
 }
 
 /* ---- jobs ------------------------------------------------------------------------- */
@@ -382,9 +399,13 @@ int catalog_job_spec_parse(json_t *doc, struct job_spec *out, struct lerr *err)
     out->inline_data = json_string_value(data);
     out->inline_len = json_string_length(data);
     out->source_query = json_string_value(json_object_get(src, "query"));
+    out->pattern = json_string_value(json_object_get(src, "pattern"));
     if (string_list(out, json_object_get(doc, "dimensionExclusions"), &out->exclusions,
                     &out->nexclusions, err) ||
-        string_list(out, json_object_get(src, "fileList"), &out->files, &out->nfiles, err))
+        string_list(out, json_object_get(src, "fileList"), &out->files, &out->nfiles, err) ||
+        string_list(out, json_object_get(src, "objects"), &out->objects, &out->nobjects, err) ||
+        string_list(out, json_object_get(src, "prefixes"), &out->prefixes, &out->nprefixes, err) ||
+        string_list(out, json_object_get(src, "uris"), &out->uris, &out->nuris, err))
         return err->code;
     const json_t *maps = json_object_get(doc, "mappings");
     out->nmappings = json_array_size(maps);

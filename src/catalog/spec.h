@@ -57,7 +57,8 @@
     X(CATALOG_CONN_KAFKA, "kafka")                               \
     X(CATALOG_CONN_CONFLUENT, "confluent")                       \
     X(CATALOG_CONN_SCHEMA_REGISTRY, "confluent_schema_registry") \
-    X(CATALOG_CONN_KINESIS, "kinesis")
+    X(CATALOG_CONN_KINESIS, "kinesis")                           \
+    X(CATALOG_CONN_S3, "s3")
 
 #define CATALOG_READ_FROM_MAP(X)         \
     X(CATALOG_READ_EARLIEST, "earliest") \
@@ -67,7 +68,8 @@
     X(CATALOG_SOURCE_CONNECTION, "connection") \
     X(CATALOG_SOURCE_UPLOADED, "uploaded")     \
     X(CATALOG_SOURCE_INLINE, "inline")         \
-    X(CATALOG_SOURCE_TABLE, "table")
+    X(CATALOG_SOURCE_TABLE, "table")           \
+    X(CATALOG_SOURCE_S3, "s3")
 
 #define CATALOG_INGEST_MODE_MAP(X)     \
     X(CATALOG_INGEST_APPEND, "append") \
@@ -150,10 +152,10 @@ struct connection_spec {
     enum catalog_conn_type type;
     const char *topic;         /* topicName, NULL when none (points into doc) */
     const char *topic_pattern; /* topicNamePattern, NULL when none */
-    char stream
-        [300]; /* the checkpoint's key: topic, "pattern:...", "push:<name>", "kinesis:<stream>" */
-    json_t *doc;    /* the document (a reference held by the spec) */
-    json_t *secret; /* its secrets, or NULL */
+    char stream[300];          /* the checkpoint's key: topic, "pattern:...", "push:<name>",
+                       * "kinesis:<stream>", "s3:<bucket>" (batch only: never checkpointed) */
+    json_t *doc;               /* the document (a reference held by the spec) */
+    json_t *secret;            /* its secrets, or NULL */
 };
 
 /*
@@ -178,6 +180,11 @@ int catalog_connection_spec_kafka(const struct connection_spec *s, struct source
 int catalog_connection_spec_kinesis(const struct connection_spec *s,
                                     struct source_kinesis_config *cfg, struct arena *a,
                                     struct lerr *err);
+
+/* The S3 settings of an s3 connection (source.h: source_s3_config_from_json's
+ * rules and errors; owner "connection '<name>'" from `a`). */
+int catalog_connection_spec_s3(const struct connection_spec *s, struct source_s3_config *cfg,
+                               struct arena *a, struct lerr *err);
 
 /* ---- jobs ----------------------------------------------------------------------------- */
 
@@ -210,6 +217,14 @@ struct job_spec {
     size_t nexclusions;
     const char *const *files; /* source.fileList (uploaded) */
     size_t nfiles;
+    /* source type s3: source.objects, source.prefixes, source.uris, source.pattern */
+    const char *const *objects;
+    size_t nobjects;
+    const char *const *prefixes;
+    size_t nprefixes;
+    const char *const *uris;
+    size_t nuris;
+    const char *pattern;     /* NULL when none */
     const char *inline_data; /* source.data (inline) */
     size_t inline_len;
     const char *source_query; /* source.query (table: a sql job's SELECT), NULL when none */

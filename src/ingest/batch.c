@@ -1,9 +1,10 @@
 /*
  * batch.c — a batch job's runner (ingest__batch_main): replace mode first
  * (the whole table, or whole time chunks of target.intervals), then the
- * job's text — uploaded files or inline data, read through the file source
- * (source_open_files) in chunks of whole rows — through the pipeline into
- * the table, persisted as it goes and at the end.
+ * job's text — uploaded files, inline data or the objects of an S3 source
+ * (listed here, downloaded one at a time into dataDir/staging/s3-<job id>),
+ * read through the file source (source_open_files) in chunks of whole rows
+ * — through the pipeline into the table, persisted as it goes and at the end.
  *
  * A sql job's REPLACE and a delete_data job replace at once instead: their
  * rows go to a private staging table (ingest__staging_open), and at the end
@@ -26,6 +27,7 @@
 #include "ingest/ingest_int.h"
 #include "source/pushreg.h"
 #include "storage/db.h"
+#include "util/s3.h"
 #include "util/time.h"
 
 /* ---- batch jobs -------------------------------------------------------------------- */
@@ -93,8 +95,67 @@ static int replace_intervals(struct runner *r, json_t *intervals, struct lerr *e
     return rc;
 }
 
-/* The job's text as a source: its uploaded files, or the spec's inline data. */
-static struct source *batch_source(struct runner *r, const struct job_spec *js, struct lerr *err)
+/*
+ * An s3 source's objects: the client from its connection (or the server's
+ * own S3 settings for s3:// URIs), the keys listed, each object downloaded
+ * into dir when the file source comes to it.
+ */
+static struct source *s3_source(struct runner *r, const struct job_spec *js,
+                                struct source_files_config *cfg, const char *dir, struct lerr *err)
+{
+    struct connection_spec cs = {0};
+    struct source_s3_config sc = {.endpoint = r->rt->opts.s3_endpoint};
+    struct s3_client *client = NULL;
+    struct arena a;
+    arena_init(&a, 1024, 0);
+    char **uris = NULL;
+    size_t n = 0;
+    struct source *src = NULL;
+    struct source_s3_select sel = {js->objects, js->nobjects, js->prefixes, js->nprefixes,
+                                   js->uris,    js->nuris,    js->pattern};
+    if (js->connection_name[0]) {
+        struct lerr ce;
+        lerr_init(&ce);
+        if (catalog_connection_spec_load(r->rt->cat, js->connection_name, &cs, &ce)) {
+            if (ce.code == LERR_NOT_FOUND)
+                lerr_set(err, LERR_NOT_FOUND,
+                         "source.connectionName: no connection named '%s' (deleted since the "
+                         "job was made?); create it again and submit the job again",
+                         js->connection_name);
+            else
+                lerr_set(err, ce.code, "%s", ce.msg);
+            goto out;
+        }
+        if (cs.type != CATALOG_CONN_S3) {
+            lerr_set(err, LERR_INVALID, "source.connectionName: '%s' is a %s connection, not s3",
+                     js->connection_name, catalog_conn_type_name(cs.type));
+            goto out;
+        }
+        if (catalog_connection_spec_s3(&cs, &sc, &a, err))
+            goto out;
+    }
+    if (source_s3_client(&sc, &client, err) || source_s3_uris(client, &sc, &sel, &uris, &n, err) ||
+        util_mkdirs(dir, 0700, err))
+        goto out;
+    cfg->dir = dir;
+    cfg->files = (const char *const *)uris;
+    cfg->nfiles = n;
+    cfg->s3 = client;
+    client = NULL; /* the source's now */
+    src = source_open_files(cfg, err);
+    log_msg(LOG_INFO, "ingest", "batch job %s reads %zu S3 object%s", r->job->id, n,
+            n == 1 ? "" : "s");
+out:
+    s3_client_free(client);
+    source_s3_uris_free(uris, n);
+    catalog_connection_spec_destroy(&cs);
+    arena_destroy(&a);
+    return src;
+}
+
+/* The job's text as a source: its uploaded files, the spec's inline data, or S3 objects. */
+static struct source *batch_source(struct runner *r, const struct job_spec *js, const char *s3_dir,
+                                   struct lerr *err)
 {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/files", r->rt->dir);
@@ -105,6 +166,8 @@ static struct source *batch_source(struct runner *r, const struct job_spec *js, 
         .avro_ocf = js->has_format && js->format.kind == FORMAT_AVRO_OCF,
         .prefix_rows = js->format.skip_header_rows + (js->format.find_columns_from_header ? 1 : 0),
     };
+    if (js->source_type == CATALOG_SOURCE_S3)
+        return s3_source(r, js, &cfg, s3_dir, err);
     if (js->source_type == CATALOG_SOURCE_INLINE) {
         cfg.inline_data = js->inline_data;
         cfg.inline_len = js->inline_len;
@@ -167,6 +230,8 @@ void *ingest__batch_main(void *arg)
     lerr_init(&err);
     struct pipeline *p = NULL;
     struct source *src = NULL;
+    char s3_dir[1200]; /* an s3 source's downloads, one object at a time */
+    snprintf(s3_dir, sizeof s3_dir, "%s/staging/s3-%s", r.rt->dir, job->id);
     if (!r.batch_tally)
         lerr_set(&err, LERR_NOMEM, "out of memory");
     if (err.code || catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
@@ -210,7 +275,7 @@ void *ingest__batch_main(void *arg)
                          err.msg);
             goto out;
         }
-    } else if (!(src = batch_source(&r, &r.spec, &err))) {
+    } else if (!(src = batch_source(&r, &r.spec, s3_dir, &err))) {
         ingest__fail(&r, "%s", err.msg);
         goto out;
     }
@@ -239,7 +304,9 @@ void *ingest__batch_main(void *arg)
                 if (inline_data)
                     ingest__fail(&r, "inline data: %s", err.msg);
                 else
-                    ingest__fail(&r, "file '%s': %s", sr->topic, err.msg);
+                    ingest__fail(&r, "%s '%s': %s",
+                                 r.spec.source_type == CATALOG_SOURCE_S3 ? "object" : "file",
+                                 sr->topic, err.msg);
                 goto out;
             }
         }
@@ -263,6 +330,8 @@ out:
     ingest__persister_stop(&r);
     ingest__staging_close(&r);
     source_close(src);
+    if (r.spec.source_type == CATALOG_SOURCE_S3)
+        util_remove_tree(s3_dir, &(struct lerr){0});
     pthread_mutex_lock(&job->mu);
     job->pipe = NULL;
     pthread_mutex_unlock(&job->mu);

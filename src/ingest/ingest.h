@@ -47,6 +47,9 @@ struct ingest_runtime_opts {
     int (*open_table)(void *ctx, const char *name, struct storage_snapshot **snap,
                       struct lerr *err);
     void *open_table_ctx;
+    /* The server's S3 endpoint (--s3-endpoint) for batch sources without a
+     * connection (s3:// URIs); NULL: AWS_ENDPOINT_URL, else AWS. */
+    const char *s3_endpoint;
 };
 
 /*

@@ -7,14 +7,22 @@
  * object container files are cut at block ends, and every chunk starts
  * with the file's header (schema, codec, sync marker), so each chunk is a
  * whole container file for the format.
+ *
+ * Objects of an object store (cfg.s3: "s3://BUCKET/KEY" names) are read the
+ * same way: each is downloaded when its turn comes to a temporary file in
+ * cfg.dir, unlinked at once (the open descriptor keeps it until it is read),
+ * so a job holds one object on disk at a time and leaves nothing behind.
  */
 #include "source/source_int.h"
+#include "util/s3.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define CHUNK (4u << 20)
@@ -22,7 +30,8 @@
 struct file_source {
     struct source base;
     char dir[1024];
-    char **files; /* owned copies; NULL: inline */
+    char **files;         /* owned copies; NULL: inline */
+    struct s3_client *s3; /* owned; files are then s3:// URIs */
     size_t nfiles;
     const char *inline_p; /* borrowed */
     size_t inline_len, inline_off;
@@ -155,9 +164,45 @@ static const char *name_of(const struct file_source *fs, size_t i)
 static void what(const struct file_source *fs, char *out, size_t cap)
 {
     if (fs->files)
-        snprintf(out, cap, "file '%s'", fs->files[fs->cur]);
+        snprintf(out, cap, "%s '%s'", fs->s3 ? "object" : "file", fs->files[fs->cur]);
     else
         snprintf(out, cap, "inline data");
+}
+
+/* Downloads the object `uri` to an unlinked temporary file in dir and opens it. */
+static int open_object(struct file_source *fs, const char *uri, struct lerr *err)
+{
+    char bucket[128], path[1100];
+    const char *key;
+    if (!source_s3_uri_split(uri, bucket, sizeof bucket, &key))
+        return lerr_set(err, LERR_INVALID, "'%s' is not s3://BUCKET/KEY", uri);
+    snprintf(path, sizeof path, "%s/object-XXXXXX", fs->dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return lerr_set(err, LERR_IO,
+                        "object '%s': cannot make a temporary file in %s to download it to "
+                        "(%s); check the data directory",
+                        uri, fs->dir, strerror(errno));
+    unlink(path);
+    struct lerr e;
+    lerr_init(&e);
+    if (s3_get_file(fs->s3, bucket, key, fd, NULL, &e)) {
+        close(fd);
+        if (e.code == LERR_NOT_FOUND)
+            return lerr_set(err, LERR_NOT_FOUND,
+                            "object '%s' does not exist; fix the key (objects are under the "
+                            "connection's prefix), or put the object there",
+                            uri);
+        return lerr_set(err, e.code, "object '%s' cannot be read: %s", uri, e.msg);
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0 || !(fs->gz = gzdopen(fd, "rb"))) {
+        int en = errno;
+        close(fd);
+        return lerr_set(err, LERR_IO, "object '%s': cannot read its download: %s", uri,
+                        strerror(en));
+    }
+    gzbuffer(fs->gz, 1u << 20);
+    return 0;
 }
 
 static int open_current(struct file_source *fs, struct lerr *err)
@@ -172,6 +217,8 @@ static int open_current(struct file_source *fs, struct lerr *err)
     if (!fs->files)
         return 0;
     const char *name = fs->files[fs->cur];
+    if (fs->s3)
+        return open_object(fs, name, err);
     char path[1400];
     snprintf(path, sizeof path, "%s/%s", fs->dir, name);
     fs->gz = gzopen(path, "rb");
@@ -397,6 +444,7 @@ static void files_close(struct source *s)
     for (size_t i = 0; fs->files && i < fs->nfiles; i++)
         free(fs->files[i]);
     free(fs->files);
+    s3_client_free(fs->s3);
     free(fs->buf);
     free(fs->prefix);
     free(fs->chunks);
@@ -418,10 +466,12 @@ struct source *source_open_files(const struct source_files_config *cfg, struct l
 {
     struct file_source *fs = calloc(1, sizeof *fs);
     if (!fs) {
+        s3_client_free(cfg->s3);
         lerr_set(err, LERR_NOMEM, "source: out of memory");
         return NULL;
     }
     fs->base.ops = &files_ops;
+    fs->s3 = cfg->s3;
     pthread_mutex_init(&fs->mu, NULL);
     snprintf(fs->dir, sizeof fs->dir, "%s", cfg->dir ? cfg->dir : "");
     fs->csv = cfg->csv;

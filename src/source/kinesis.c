@@ -850,14 +850,5 @@ int source_kinesis_config_from_json(const json_t *doc, const json_t *sec,
                                "names none; set \"region\", e.g. \"us-east-1\"",
                                cfg->endpoint ? cfg->endpoint : "");
     }
-    if (s) {
-        if (!json_is_object(s))
-            return lerr_set_at(err, LERR_INVALID, "secrets", "secrets must be an object");
-        cfg->access_key_id = json_string_value(json_object_get(s, "accessKeyId"));
-        cfg->secret_access_key = json_string_value(json_object_get(s, "secretAccessKey"));
-        if (!cfg->access_key_id || !cfg->secret_access_key)
-            return lerr_set_at(err, LERR_INVALID, "secrets",
-                               "secrets needs accessKeyId and secretAccessKey");
-    }
-    return 0;
+    return source_aws_keys_from_json(s, &cfg->access_key_id, &cfg->secret_access_key, err);
 }

@@ -13,7 +13,7 @@
  *   offsets     source_offsets_init/_set/_get/_destroy, source_offsets_to_json,
  *               source_offsets_from_json (the checkpoint text the catalog keeps)
  *   sources     source_open_kafka(), source_open_kinesis(), source_open_push(),
- *               source_open_files(),
+ *               source_open_files() (uploaded files, inline data, S3 objects),
  *               source_assign(), source_only(), source_stream_partitions(),
  *               source_poll(), source_position(),
  *               source_partitions(), source_lag(), source_health(), source_ready(),
@@ -21,6 +21,8 @@
  *   Kafka       source_kafka_config_from_json() (a connection document + its
  *               secrets into a config)
  *   Kinesis     source_kinesis_config_from_json(), source_kinesis_endpoint_region()
+ *   S3          source_s3_config_from_json(), source_s3_client(), source_s3_uris(),
+ *               source_s3_glob(), source_aws_keys_from_json() (shared with Kinesis)
  *   push log    source_pushlog_open(), source_pushlog_append(), source_pushlog_trim(),
  *               source_pushlog_cursor_open(), source_pushlog_cursor_read(), source_pushlog_get_stats(),
  *               source_pushlog_close()
@@ -35,6 +37,8 @@
 
 #include "util/record.h"
 #include "util/util.h"
+
+struct s3_client; /* util/s3.h */
 
 /* ======================================================================== */
 /* ---- offsets: where a reader is in each partition ----------------------- */
@@ -217,6 +221,73 @@ struct source_kinesis_config {
 };
 
 /*
+ * A connection's write-only AWS keys ({"type": "aws_access_key" or
+ * "access_key", "accessKeyId", "secretAccessKey"}; kinesis and s3) into
+ * *key_id and *secret (pointing into secrets); both NULL when secrets is
+ * NULL (the environment's keys then). LERR_INVALID naming "secrets".
+ */
+int source_aws_keys_from_json(const struct json_t *secrets, const char **key_id,
+                              const char **secret, struct lerr *err);
+
+/*
+ * Objects of an S3 bucket as a batch job's files (s3.c). A connection
+ * ("type": "s3": bucket, prefix, endpoint, region, secrets) or the server's
+ * own S3 settings (AWS_*, --s3-endpoint) make the client; the job's
+ * selection (objects, prefixes or a pattern under the connection's prefix,
+ * or s3:// URIs and prefixes without a connection) is listed into
+ * "s3://BUCKET/KEY" URIs, which source_open_files downloads one at a time.
+ */
+struct source_s3_config {
+    const char *bucket;            /* NULL: none (s3:// URIs name theirs) */
+    const char *prefix;            /* the keys the connection may read ("" all) */
+    const char *endpoint;          /* NULL: the region's AWS endpoint (or AWS_ENDPOINT_URL) */
+    const char *region;            /* NULL: AWS_REGION, else us-east-1 */
+    const char *access_key_id;     /* NULL: AWS_ACCESS_KEY_ID of the environment */
+    const char *secret_access_key; /* never logged; NULL: AWS_SECRET_ACCESS_KEY */
+    const char *owner;             /* "connection 'lake'" for messages; NULL: the server's */
+};
+
+/* Fills cfg from a parsed s3 connection document and its secrets (or NULL). */
+int source_s3_config_from_json(const struct json_t *conn, const struct json_t *secrets,
+                               struct source_s3_config *cfg, struct lerr *err);
+/* The client for cfg (s3.h). LERR_INVALID saying how to give missing credentials. */
+int source_s3_client(const struct source_s3_config *cfg, struct s3_client **out, struct lerr *err);
+
+/* What a job reads (each list may be empty; strings borrowed). */
+struct source_s3_select {
+    const char *const *objects; /* keys under the connection's prefix */
+    size_t nobjects;
+    const char *const *prefixes; /* under the connection's prefix, or "s3://BUCKET/P" */
+    size_t nprefixes;
+    const char *const *uris; /* "s3://BUCKET/KEY" */
+    size_t nuris;
+    const char *pattern; /* a glob over the keys under the connection's prefix, or NULL */
+};
+
+/*
+ * The objects to read, as "s3://BUCKET/KEY" URIs (malloc'd, *out an array of
+ * *n, free with source_s3_uris_free): objects and uris as they are, the
+ * first 1000 checked with a HEAD (a missing one is LERR_NOT_FOUND naming
+ * it, before any object is read), prefixes and the pattern listed
+ * (ListObjectsV2; keys ending in '/', folder markers, are left out). A
+ * prefix or pattern that matches nothing is LERR_NOT_FOUND naming it; a
+ * bad URI LERR_INVALID; listing errors as s3.h reports them.
+ */
+int source_s3_uris(struct s3_client *c, const struct source_s3_config *cfg,
+                   const struct source_s3_select *sel, char ***out, size_t *n, struct lerr *err);
+void source_s3_uris_free(char **uris, size_t n);
+
+/*
+ * Does key match the glob pattern? '*' is any run of characters but '/',
+ * '**' any run at all, '?' one character but '/', '[abc]' / '[a-z]' /
+ * '[!abc]' one of a set, '\' quotes the next character.
+ */
+bool source_s3_glob(const char *pattern, const char *key);
+
+/* "s3://BUCKET/KEY" into its bucket (cap bytes) and key (a pointer into uri); false if not one. */
+bool source_s3_uri_split(const char *uri, char *bucket, size_t cap, const char **key);
+
+/*
  * Fills cfg from a parsed kinesis connection document (stream, endpoint,
  * region; a bare host "kinesis.us-east-1.amazonaws.com" is https and names
  * its region) and its secrets ({"type": "aws_access_key" or "access_key",
@@ -263,8 +334,12 @@ struct source *source_open_push(struct source_pushlog *log, const char *stream, 
  * it again; a read error names the file. Files open lazily, in order.
  */
 struct source_files_config {
-    const char *dir;          /* where uploaded files are (dataDir/files) */
-    const char *const *files; /* nfiles names in dir; NULL: inline data */
+    const char *dir;          /* where uploaded files are (dataDir/files); with s3, where
+                               * each object is downloaded while it is read */
+    const char *const *files; /* nfiles names in dir; NULL: inline data; with s3,
+                               * "s3://BUCKET/KEY" URIs */
+    struct s3_client *s3;     /* objects of an object store (the source owns the client,
+                               * and frees it even when the open fails); NULL: files */
     size_t nfiles;
     const char *inline_data;
     size_t inline_len;

@@ -447,7 +447,7 @@ static const char *json_member_string(const char *s, size_t n, const char *key, 
     }
 }
 
-static const char *const source_types[] = {"inline", "uploaded", NULL};
+static const char *const source_types[] = {"inline", "uploaded", "s3", NULL};
 
 /* One EXTERN argument: a string literal holding JSON. */
 static int extern_arg(struct dp *p, const char *what, const char **out, size_t *pos)
@@ -620,8 +620,9 @@ static int from_clause(struct dp *p)
         if (!d->input_source_type)
             return fail_at(p, d->input_source_pos,
                            "EXTERN's input source type \"%.*s\" is not supported here (use "
-                           "\"inline\" with \"data\", or \"uploaded\" with \"fileNames\" of "
-                           "files uploaded to /v1/files)",
+                           "\"inline\" with \"data\", \"uploaded\" with \"fileNames\" of "
+                           "files uploaded to /v1/files, or \"s3\" with a \"connectionName\" "
+                           "or \"uris\")",
                            (int)(tl > 40 ? 40 : tl), type);
         d->source = SQL_DML_EXTERN;
         return 0;

@@ -46,6 +46,7 @@ struct s3_client {
     char *endpoint; /* no trailing '/'; NULL: AWS */
     char *shown;    /* the endpoint named in messages */
     char *region, *userpwd, *sigv4, *token_hdr;
+    char *owner; /* s3_config.owner, NULL: the server's settings */
     uint64_t threshold, part_size;
     int attempts, backoff_ms;
     long timeout_s;
@@ -78,6 +79,20 @@ void s3_config_from_env(struct s3_config *cfg)
         cfg->region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
     if (!cfg->endpoint)
         cfg->endpoint = env("AWS_ENDPOINT_URL");
+}
+
+bool s3_bucket_name_ok(const char *b)
+{
+    size_t n = strlen(b);
+    if (n < 3 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = b[i];
+        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+        if (!alnum && (i == 0 || i == n - 1 || (ch != '-' && ch != '.')))
+            return false;
+    }
+    return true;
 }
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ctx)
@@ -124,6 +139,8 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct le
     } else if (ok) {
         ok = asprintf(&c->shown, "https://s3.%s.amazonaws.com", region) >= 0;
     }
+    if (ok && cfg->owner)
+        ok = (c->owner = strdup(cfg->owner)) != NULL;
     if (ok && cfg->session_token && cfg->session_token[0])
         ok = asprintf(&c->token_hdr, "x-amz-security-token: %s", cfg->session_token) >= 0;
     if (!ok) {
@@ -165,6 +182,7 @@ void s3_client_free(struct s3_client *c)
     free(c->userpwd);
     free(c->sigv4);
     free(c->token_hdr);
+    free(c->owner);
     free(c);
 }
 
@@ -741,9 +759,28 @@ static void sleep_ms(int ms)
 }
 
 /* What the user should check for an S3 error code / HTTP status. */
-static const char *hint(const char *code, long status, const char *bucket)
+static const char *hint(const struct s3_client *c, const char *code, long status, char *buf,
+                        size_t cap)
 {
-    (void)bucket;
+    if (c->owner) { /* a connection's own bucket, endpoint and secrets */
+        const char *what = NULL;
+        if (strcmp(code, "NoSuchBucket") == 0)
+            what = "the bucket does not exist at this endpoint: create it, or fix the bucket "
+                   "or the endpoint of";
+        else if (strcmp(code, "InvalidAccessKeyId") == 0 ||
+                 strcmp(code, "SignatureDoesNotMatch") == 0 || strcmp(code, "AccessDenied") == 0 ||
+                 status == 401 || status == 403)
+            what = "the credentials were refused: check the secrets (accessKeyId, "
+                   "secretAccessKey; without them the server's AWS_ACCESS_KEY_ID and "
+                   "AWS_SECRET_ACCESS_KEY), and that the key may read the bucket, of";
+        else if (strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
+                 strcmp(code, "PermanentRedirect") == 0 || status == 301)
+            what = "the region must be the bucket's: check the region of";
+        if (what) {
+            snprintf(buf, cap, "%s %s", what, c->owner);
+            return buf;
+        }
+    }
     if (strcmp(code, "NoSuchBucket") == 0)
         return "the bucket does not exist at this endpoint: create it, or fix the bucket name "
                "(--segments s3://BUCKET/PREFIX) or the endpoint (--s3-endpoint, AWS_ENDPOINT_URL)";
@@ -823,7 +860,7 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
         return rc;
     if (r->status >= 200 && r->status < 300)
         return 0;
-    char code[256], msg[256];
+    char code[256], msg[256], hbuf[512];
     struct fields f = {{"Code", "Message", NULL}, {code, msg, NULL}, sizeof code, ""};
     if (!r->body.len || !xml_fields(r->body.data, r->body.len, &f))
         raw_fields(buf_cstr(&r->body), code, msg, sizeof code);
@@ -838,7 +875,7 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
                         key);
     return lerr_set(err, LERR_IO, "s3: %s s3://%s/%s at %s: HTTP %ld %s%s%s (%s)", q->op,
                     q->bucket, key, c->shown, r->status, code, msg[0] ? ": " : "", msg,
-                    hint(code, r->status, q->bucket));
+                    hint(c, code, r->status, hbuf, sizeof hbuf));
 }
 
 static void resp_init(struct resp *r)

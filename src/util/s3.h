@@ -54,6 +54,10 @@ struct s3_config {
     int max_attempts;             /* per request, retries included (0: 6) */
     int backoff_ms;               /* first retry's delay, doubling (0: 200; cap 10 s) */
     long timeout_s;               /* per attempt (0: 300) */
+    /* Who set the bucket, endpoint and keys, for the advice in messages:
+     * NULL, the server's settings (--segments, --s3-endpoint, AWS_*); else
+     * e.g. "connection 'lake'" (its bucket, endpoint and secrets). */
+    const char *owner;
 };
 
 /*
@@ -69,6 +73,9 @@ struct s3_client;
 /* Copies cfg. LERR_INVALID naming a missing credential or a bad endpoint. */
 int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct lerr *err);
 void s3_client_free(struct s3_client *c);
+
+/* Is b an S3 bucket name: 3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit? */
+bool s3_bucket_name_ok(const char *b);
 
 /* The endpoint requests go to (for messages): the configured one or AWS's. */
 const char *s3_client_endpoint(const struct s3_client *c);

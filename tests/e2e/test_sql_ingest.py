@@ -275,10 +275,15 @@ with Server() as s:
          "line 2" in r.json["message"], "missing PARTITIONED BY: line and hint", r.raw)
     c.eq((r.json or {}).get("target"), "query", "the error names the query")
     r = sql_job(s, "INSERT INTO t SELECT TIME_PARSE(ts) AS __time FROM TABLE(EXTERN("
+                "'{\"type\":\"hdfs\"}', '{\"type\":\"json\"}', " + sqlstr(SIG) +
+                ")) PARTITIONED BY DAY", status=400)
+    c.ok("\"hdfs\" is not supported" in (r.json or {}).get("message", ""),
+         "unknown input source", r.raw)
+    r = sql_job(s, "INSERT INTO t SELECT TIME_PARSE(ts) AS __time FROM TABLE(EXTERN("
                 "'{\"type\":\"s3\"}', '{\"type\":\"json\"}', " + sqlstr(SIG) +
                 ")) PARTITIONED BY DAY", status=400)
-    c.ok("\"s3\" is not supported" in (r.json or {}).get("message", ""), "unknown input source",
-         r.raw)
+    c.ok("connectionName" in (r.json or {}).get("message", "") and
+         "s3://BUCKET/KEY" in r.json["message"], "an s3 source naming nothing", r.raw)
     r = sql_job(s, "INSERT INTO t SELECT TIME_PARSE(ts) AS __time FROM TABLE(EXTERN("
                 "'{\"type\":\"uploaded\",\"fileNames\":[\"nope.json\"]}', '{\"type\":\"json\"}', "
                 + sqlstr(SIG) + ")) PARTITIONED BY DAY", status=400)

@@ -18,7 +18,11 @@
  * max_attempts; no retry on 403; a refused connection; the segment store:
  * put, list, open from the cache and after the copy is gone (download), a
  * corrupt object (checksum mismatch: LERR_IO naming it, the bad copy
- * removed), remove, the LRU bound with open copies kept.
+ * removed), remove, the LRU bound with open copies kept. The batch source's
+ * side (source/s3_objects.c): the glob over keys, s3:// URIs, and a job's
+ * selection (objects, prefixes, a pattern under a connection's prefix)
+ * listed into URIs, with the errors for a missing key, an empty prefix and
+ * a missing bucket naming the connection.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -34,6 +38,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "source/source.h"
 #include "storage/segstore.h"
 #include "util/s3.h"
 
@@ -648,6 +653,172 @@ static void test_segstore(void)
     segstore_s3_base_unref(b);
 }
 
+/* ---- the batch source's selection (source/s3_objects.c) ------------------------- */
+
+static void test_glob(void)
+{
+    static const struct {
+        const char *pattern, *key;
+        bool match;
+    } cases[] = {
+        {"*.json", "a.json", true},
+        {"*.json", "2024/a.json", false}, /* '*' stays inside a folder */
+        {"**.json", "2024/01/a.json", true},
+        {"**/*.json", "2024/a.json", true},
+        {"2024/*.json", "2024/a.json", true},
+        {"2024/*.json", "2024/a.json.gz", false},
+        {"*.json*", "a.json.gz", true},
+        {"?.csv", "a.csv", true},
+        {"?.csv", "ab.csv", false},
+        {"?", "/", false},
+        {"[ab].csv", "b.csv", true},
+        {"[ab].csv", "c.csv", false},
+        {"[!ab].csv", "c.csv", true},
+        {"[a-c]x", "bx", true},
+        {"[a-c]x", "dx", false},
+        {"a\\*", "a*", true},
+        {"a\\*", "ab", false},
+        {"[a", "[a", true}, /* an unclosed '[' is itself */
+        {"", "", true},
+        {"", "a", false},
+        {"**", "any/thing/at/all", true},
+        {"events/**", "events/", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(source_s3_glob(cases[i].pattern, cases[i].key) == cases[i].match,
+                  "glob '%s' over '%s': want %d", cases[i].pattern, cases[i].key, cases[i].match);
+    char b[64];
+    const char *key;
+    CHECK(source_s3_uri_split("s3://bkt/a/b.json", b, sizeof b, &key));
+    CHECK_EQ_STR(b, "bkt");
+    CHECK_EQ_STR(key, "a/b.json");
+    CHECK(source_s3_uri_split("s3://bkt", b, sizeof b, &key) && !*key);
+    CHECK(!source_s3_uri_split("s3:///k", b, sizeof b, &key));
+    CHECK(!source_s3_uri_split("http://bkt/k", b, sizeof b, &key));
+    CHECK(s3_bucket_name_ok("my-bucket.1"));
+    CHECK(!s3_bucket_name_ok("ab"));
+    CHECK(!s3_bucket_name_ok("My_Bucket"));
+    CHECK(!s3_bucket_name_ok("-abc"));
+    CHECK(!s3_bucket_name_ok("abc."));
+}
+
+/* The URIs a selection lists to (joined by ' '), or the error's message. */
+static const char *uris_of(struct s3_client *c, const struct source_s3_config *cfg,
+                           const struct source_s3_select *sel, int *code)
+{
+    static char out[4096];
+    char **v = NULL;
+    size_t n = 0;
+    struct lerr err;
+    lerr_init(&err);
+    *code = source_s3_uris(c, cfg, sel, &v, &n, &err);
+    if (*code) {
+        snprintf(out, sizeof out, "%s", err.msg);
+        return out;
+    }
+    size_t k = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", i ? " " : "", v[i]);
+    source_s3_uris_free(v, n);
+    return out;
+}
+
+static void test_selection(void)
+{
+    struct s3_client *c = client(s3port, "S3RVER", "S3RVER", 3);
+    struct lerr err;
+    lerr_init(&err);
+    char path[600];
+    snprintf(path, sizeof path, "%s/obj", root);
+    write_file(path, "{}\n", 3);
+    static const char *const keys[] = {"lake/2024/a.json", "lake/2024/b.json.gz",
+                                       "lake/2025/c.json", "lake/2025/",
+                                       "lake/x.csv",       "other/y.json"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CHECK_EQ_INT(s3_put_file(c, BUCKET, keys[i], path, NULL, &err), 0);
+    struct source_s3_config cfg = {.bucket = BUCKET, .prefix = "lake/"};
+    int code;
+    static const char *const objects[] = {"2024/a.json", "x.csv"};
+    struct source_s3_select sel = {.objects = objects, .nobjects = 2};
+    CHECK_EQ_STR(uris_of(c, &cfg, &sel, &code),
+                 "s3://seg-test/lake/2024/a.json s3://seg-test/lake/x.csv");
+    static const char *const prefixes[] = {"2025/", "2024/b"};
+    sel = (struct source_s3_select){.prefixes = prefixes, .nprefixes = 2};
+    CHECK_EQ_STR(uris_of(c, &cfg, &sel, &code), /* the folder marker lake/2025/ left out */
+                 "s3://seg-test/lake/2025/c.json s3://seg-test/lake/2024/b.json.gz");
+    sel = (struct source_s3_select){.pattern = "**.json"};
+    CHECK_EQ_STR(uris_of(c, &cfg, &sel, &code),
+                 "s3://seg-test/lake/2024/a.json s3://seg-test/lake/2025/c.json");
+    sel = (struct source_s3_select){.pattern = "*.csv"}; /* relative to the prefix */
+    CHECK_EQ_STR(uris_of(c, &cfg, &sel, &code), "s3://seg-test/lake/x.csv");
+    /* without a connection: s3:// URIs and prefixes */
+    struct source_s3_config none = {0};
+    static const char *const uris[] = {"s3://seg-test/other/y.json"};
+    static const char *const abs[] = {"s3://seg-test/lake/2024/"};
+    sel = (struct source_s3_select){.uris = uris, .nuris = 1, .prefixes = abs, .nprefixes = 1};
+    CHECK_EQ_STR(uris_of(c, &none, &sel, &code),
+                 "s3://seg-test/other/y.json s3://seg-test/lake/2024/a.json "
+                 "s3://seg-test/lake/2024/b.json.gz");
+    /* errors */
+    static const char *const missing[] = {"2024/nope.json"};
+    sel = (struct source_s3_select){.objects = missing, .nobjects = 1};
+    const char *m = uris_of(c, &cfg, &sel, &code);
+    CHECK_EQ_INT(code, LERR_NOT_FOUND);
+    CHECK_MSG(strstr(m, "'s3://seg-test/lake/2024/nope.json' does not exist") != NULL, "%s", m);
+    static const char *const empty[] = {"1999/"};
+    sel = (struct source_s3_select){.prefixes = empty, .nprefixes = 1};
+    m = uris_of(c, &cfg, &sel, &code);
+    CHECK_EQ_INT(code, LERR_NOT_FOUND);
+    CHECK_MSG(strstr(m, "source.prefixes[0]: no object under s3://seg-test/lake/1999/") != NULL,
+              "%s", m);
+    sel = (struct source_s3_select){.pattern = "*.parquet"};
+    m = uris_of(c, &cfg, &sel, &code);
+    CHECK_MSG(code == LERR_NOT_FOUND && strstr(m, "matches the pattern '*.parquet'"), "%s", m);
+    sel = (struct source_s3_select){.objects = objects, .nobjects = 1};
+    m = uris_of(c, &none, &sel, &code);
+    CHECK_MSG(code == LERR_INVALID && strstr(m, "needs a connection"), "%s", m);
+    static const char *const bad_uri[] = {"s3://seg-test/"};
+    sel = (struct source_s3_select){.uris = bad_uri, .nuris = 1};
+    m = uris_of(c, &none, &sel, &code);
+    CHECK_MSG(code == LERR_INVALID && strstr(m, "is not s3://BUCKET/KEY"), "%s", m);
+    /* a missing bucket, through a connection's client: the advice names the connection */
+    struct source_s3_config conn = {.bucket = "no-such-bucket",
+                                    .prefix = "",
+                                    .endpoint = endpoint(s3port),
+                                    .access_key_id = "S3RVER",
+                                    .secret_access_key = "S3RVER",
+                                    .owner = "connection 'lake'"};
+    struct s3_client *cc = NULL;
+    CHECK_EQ_INT(source_s3_client(&conn, &cc, &err), 0);
+    sel = (struct source_s3_select){.objects = objects, .nobjects = 1};
+    m = uris_of(cc, &conn, &sel, &code);
+    CHECK_MSG(code == LERR_IO && strstr(m, "NoSuchBucket") &&
+                  strstr(m, "fix the bucket or the endpoint of connection 'lake'"),
+              "%s", m);
+    s3_client_free(cc);
+    /* refused keys: the advice is the connection's secrets */
+    conn.bucket = BUCKET;
+    conn.access_key_id = "NOT-A-KEY";
+    CHECK_EQ_INT(source_s3_client(&conn, &cc, &err), 0);
+    m = uris_of(cc, &conn, &sel, &code);
+    CHECK_MSG(code == LERR_IO && strstr(m, "InvalidAccessKeyId") &&
+                  strstr(m, "check the secrets") && strstr(m, "connection 'lake'"),
+              "%s", m);
+    s3_client_free(cc);
+    /* no keys at all, from the connection or the environment */
+    const char *saved = getenv("AWS_ACCESS_KEY_ID");
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", saved ? saved : "");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    conn.access_key_id = conn.secret_access_key = NULL;
+    lerr_init(&err);
+    CHECK_EQ_INT(source_s3_client(&conn, &cc, &err), LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "connection 'lake': no AWS credentials") != NULL, "%s", err.msg);
+    setenv("AWS_ACCESS_KEY_ID", keep, 1);
+    s3_client_free(c);
+}
+
 int main(void)
 {
     if (!mkdtemp(root)) {
@@ -679,7 +850,9 @@ int main(void)
     CHECK_MSG(s3port > 0 && proxyport > 0, "s3rver (%d) and the proxy (%d) start", s3port,
               proxyport);
     test_parse();
+    test_glob();
     if (s3port > 0 && proxyport > 0) {
+        test_selection();
         test_config();
         struct s3_client *direct = client(s3port, "S3RVER", "S3RVER", 3);
         struct s3_client *signed_ = client(proxyport, "S3RVER", "S3RVER", 3);

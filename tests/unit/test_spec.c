@@ -251,6 +251,48 @@ static void test_connections(void)
     CHECK_EQ_STR(err.target, "secrets");
     catalog_connection_spec_destroy(&cs);
 
+    /* s3: bucket, prefix, endpoint, region, write-only keys; owner names it for messages */
+    d = doc_of("{\"type\":\"s3\",\"name\":\"lake\",\"bucket\":\"my-bucket\","
+               "\"prefix\":\"events/\",\"endpoint\":\"http://127.0.0.1:9000\","
+               "\"region\":\"eu-west-1\"}");
+    sec = doc_of("{\"type\":\"aws_access_key\",\"accessKeyId\":\"AK\","
+                 "\"secretAccessKey\":\"SK\"}");
+    CHECK_EQ_INT(catalog_connection_spec_parse("lake", d, sec, &cs, &err), 0);
+    json_decref(sec);
+    CHECK_EQ_INT(cs.type, CATALOG_CONN_S3);
+    CHECK_EQ_STR(cs.stream, "s3:my-bucket");
+    struct source_s3_config s3;
+    CHECK_EQ_INT(catalog_connection_spec_s3(&cs, &s3, &a, &err), 0);
+    CHECK_EQ_STR(s3.bucket, "my-bucket");
+    CHECK_EQ_STR(s3.prefix, "events/");
+    CHECK_EQ_STR(s3.endpoint, "http://127.0.0.1:9000");
+    CHECK_EQ_STR(s3.region, "eu-west-1");
+    CHECK_EQ_STR(s3.access_key_id, "AK");
+    CHECK_EQ_STR(s3.secret_access_key, "SK");
+    CHECK_EQ_STR(s3.owner, "connection 'lake'");
+    catalog_connection_spec_destroy(&cs);
+    /* without secrets: the environment's keys (NULL here); without a prefix: "" */
+    CHECK_EQ_INT(json_object_del(d, "prefix"), 0);
+    CHECK_EQ_INT(catalog_connection_spec_parse("lake", d, NULL, &cs, &err), 0);
+    CHECK_EQ_INT(catalog_connection_spec_s3(&cs, &s3, &a, &err), 0);
+    CHECK(s3.access_key_id == NULL && s3.secret_access_key == NULL);
+    CHECK_EQ_STR(s3.prefix, "");
+    catalog_connection_spec_destroy(&cs);
+    sec = doc_of("{\"type\":\"aws_access_key\",\"accessKeyId\":\"AK\"}");
+    CHECK_EQ_INT(catalog_connection_spec_parse("lake", d, sec, &cs, &err), 0);
+    CHECK_EQ_INT(catalog_connection_spec_s3(&cs, &s3, &a, &err), LERR_INVALID);
+    CHECK_EQ_STR(err.target, "secrets");
+    catalog_connection_spec_destroy(&cs);
+    json_decref(sec);
+    lerr_init(&err);
+    CHECK_EQ_INT(json_object_del(d, "bucket"), 0);
+    CHECK_EQ_INT(catalog_connection_spec_parse("lake", d, NULL, &cs, &err), 0);
+    CHECK_EQ_INT(catalog_connection_spec_s3(&cs, &s3, &a, &err), LERR_INVALID);
+    CHECK_EQ_STR(err.target, "bucket");
+    catalog_connection_spec_destroy(&cs);
+    json_decref(d);
+    lerr_init(&err);
+
     static const struct {
         const char *doc, *has;
     } bad[] = {
@@ -352,6 +394,39 @@ static void test_job_good(void)
     catalog_job_spec_destroy(&js);
 }
 
+/* A batch job over S3: the connection, and each list of the selection. */
+static void test_job_s3(void)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct job_spec js;
+    const char *text =
+        "{\"type\":\"batch\",\"target\":{\"type\":\"table\",\"tableName\":\"t\"},"
+        "\"source\":{\"type\":\"s3\",\"connectionName\":\"lake\",\"objects\":[\"a.json\","
+        "\"b/c.json.gz\"],\"prefixes\":[\"2024/\"],\"uris\":[\"s3://b/k\"],"
+        "\"pattern\":\"**.json\",\"formatSettings\":{\"format\":\"nd-json\"},"
+        "\"inputSchema\":[{\"name\":\"ts\",\"dataType\":\"string\"}]},"
+        "\"mappings\":[{\"columnName\":\"__time\",\"expression\":\"TIME_PARSE(ts)\"}]}";
+    CHECK_EQ_INT(catalog_job_spec_parse_text(text, strlen(text), &js, &err), 0);
+    CHECK_EQ_INT(js.type, CATALOG_JOB_BATCH);
+    CHECK_EQ_INT(js.source_type, CATALOG_SOURCE_S3);
+    CHECK_EQ_STR(js.connection_name, "lake");
+    CHECK_EQ_INT(js.nobjects, 2);
+    CHECK_EQ_STR(js.objects[1], "b/c.json.gz");
+    CHECK_EQ_INT(js.nprefixes, 1);
+    CHECK_EQ_STR(js.prefixes[0], "2024/");
+    CHECK_EQ_INT(js.nuris, 1);
+    CHECK_EQ_STR(js.uris[0], "s3://b/k");
+    CHECK_EQ_STR(js.pattern, "**.json");
+    CHECK(js.has_format);
+    catalog_job_spec_destroy(&js);
+    text = "{\"type\":\"batch\",\"source\":{\"type\":\"s3\",\"uris\":[\"s3://b/k\"]}}";
+    CHECK_EQ_INT(catalog_job_spec_parse_text(text, strlen(text), &js, &err), 0);
+    CHECK_EQ_STR(js.connection_name, "");
+    CHECK(js.nobjects == 0 && js.nprefixes == 0 && js.pattern == NULL);
+    catalog_job_spec_destroy(&js);
+}
+
 static void test_job_bad(void)
 {
     static const struct {
@@ -369,8 +444,8 @@ static void test_job_bad(void)
         {"{\"ingestionMode\":\"merge\"}", LERR_INVALID, "ingestionMode",
          "use \"append\" or \"replace\""},
         {"{\"source\":{\"type\":\"carrier\"}}", LERR_INVALID, "type",
-         "job source: type is \"carrier\"; use \"connection\", \"uploaded\", \"inline\" or "
-         "\"table\""},
+         "job source: type is \"carrier\"; use \"connection\", \"uploaded\", \"inline\", "
+         "\"table\" or \"s3\""},
         {"{\"source\":{\"formatSettings\":{\"format\":\"xml\"},\"inputSchema\":[]}}", LERR_INVALID,
          "source.formatSettings.format", "\"xml\" is not supported"},
         {"{\"source\":{\"formatSettings\":{},\"inputSchema\":[]}}", LERR_INVALID,
@@ -466,6 +541,7 @@ int main(void)
     test_table_bad();
     test_connections();
     test_job_good();
+    test_job_s3();
     test_job_bad();
     test_load();
     char cmd[300];
