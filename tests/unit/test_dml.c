@@ -224,9 +224,9 @@ static void test_errors(void)
     bad("INSERT INTO t SELECT TIME_PARSE(ts) AS __time FROM TABLE(EXTERN('{\"type\":\"inline\"}',"
         " '{\"type\":json}', '[]')) PARTITIONED BY DAY",
         "input format is not valid JSON", NULL);
-    bad("INSERT INTO t SELECT TIME_PARSE(ts) AS __time FROM TABLE(EXTERN('{\"type\":\"s3\","
-        "\"uris\":[\"s3://b/k\"]}', '{\"type\":\"json\"}', '[]')) PARTITIONED BY DAY",
-        "input source type \"s3\" is not supported", "\"uploaded\"");
+    bad("INSERT INTO t SELECT TIME_PARSE(ts) AS __time FROM TABLE(EXTERN('{\"type\":\"hdfs\","
+        "\"paths\":[\"hdfs://b/k\"]}', '{\"type\":\"json\"}', '[]')) PARTITIONED BY DAY",
+        "input source type \"hdfs\" is not supported", "\"s3\" with a \"connectionName\"");
     bad("INSERT INTO t SELECT TIME_PARSE(ts) AS __time FROM TABLE(EXTERN('[1]', "
         "'{\"type\":\"json\"}', '[]')) PARTITIONED BY DAY",
         "must be a JSON object with a \"type\"", NULL);
