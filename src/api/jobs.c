@@ -336,6 +336,15 @@ int api_jobs_metrics(struct api_req *r)
         m.freshness_ms = -1;
         ingest_job_saved(r->srv->rt, j.id, &m.counters, NULL, &e);
     }
+    if (catalog_is_shared(r->srv->cat)) {
+        /* a cluster: every node's share, this node's live one in place of what it saved */
+        struct pipeline_counters others;
+        bool found = false;
+        struct lerr e;
+        lerr_init(&e);
+        if (ingest_job_cluster_counters(r->srv->rt, j.id, live, &others, &found, &e) == 0 && found)
+            ingest_counters_add(&m.counters, &others);
+    }
     json_t *lag = json_array();
     for (size_t i = 0; i < nparts; i++)
         json_array_append_new(lag, json_pack("{s:s, s:i, s:I, s:I, s:I}", "topic", parts[i].topic,

@@ -499,6 +499,23 @@ static int job_counters_locked(struct catalog *c, const char *job_id, char **out
     return found ? 0 : lerr_set(err, LERR_NOT_FOUND, "no counters saved for job %s", job_id);
 }
 
+int catalog_job_counters_nodes(struct catalog *c, const char *job_id,
+                               struct catalog_node_counters **out, size_t *n, struct lerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (strchr(job_id, '%') || strchr(job_id, '_') || strchr(job_id, '\\'))
+        return lerr_set(err, LERR_INVALID, "job id '%s' cannot be matched as a prefix", job_id);
+    return LOCKED(c, c->ops->job_counters_nodes(c->s, job_id, out, n, err));
+}
+
+void catalog_node_counters_free(struct catalog_node_counters *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].counters);
+    free(v);
+}
+
 int catalog_job_counters(struct catalog *c, const char *job_id, char **out, struct lerr *err)
 {
     return LOCKED(c, job_counters_locked(c, job_id, out, err));

@@ -519,6 +519,15 @@ struct catalog_commit {
     const struct catalog_fence *fence; /* NULL: the whole document's compare-and-swap */
 };
 int catalog_commit(struct catalog *c, const struct catalog_commit *cm, struct lerr *err);
+/* What each node of a cluster saved for a job (its key "<job id>@<node>",
+ * ingest's): one row per node. */
+struct catalog_node_counters {
+    char node[128];
+    char *counters; /* malloc'd JSON */
+};
+int catalog_job_counters_nodes(struct catalog *c, const char *job_id,
+                               struct catalog_node_counters **out, size_t *n, struct lerr *err);
+void catalog_node_counters_free(struct catalog_node_counters *v, size_t n);
 /* A job's saved counters (malloc'd JSON) or LERR_NOT_FOUND when none yet. */
 int catalog_job_counters(struct catalog *c, const char *job_id, char **out, struct lerr *err);
 

@@ -128,6 +128,9 @@ struct catalog_ops {
                             struct lerr *err);
     int (*job_counters_put)(struct catalog_store *s, const char *job_id, const char *counters,
                             int64_t now, struct lerr *err);
+    /* rows keyed "<job_id>@<node>": node is what follows the '@' */
+    int (*job_counters_nodes)(struct catalog_store *s, const char *job_id,
+                              struct catalog_node_counters **out, size_t *n, struct lerr *err);
 
     /* ---- checkpoints ---- */
     int (*checkpoint_get)(struct catalog_store *s, const char *table, const char *stream,

@@ -1047,6 +1047,29 @@ static int pg_job_counters_get(struct catalog_store *c, const char *job_id, char
     return 0;
 }
 
+static void node_counters_fill(const PGresult *r, int row, const void *ctx, void *elem)
+{
+    size_t skip = *(const size_t *)ctx;
+    struct catalog_node_counters *x = elem;
+    const char *k = PQgetvalue(r, row, 0);
+    snprintf(x->node, sizeof x->node, "%s", k && strlen(k) > skip ? k + skip : "");
+    x->counters = col_dup(r, row, 1);
+}
+
+static int pg_job_counters_nodes(struct catalog_store *c, const char *job_id,
+                                 struct catalog_node_counters **out, size_t *n, struct lerr *err)
+{
+    char pat[200];
+    snprintf(pat, sizeof pat, "%s@%%", job_id);
+    size_t skip = strlen(job_id) + 1;
+    PGresult *r;
+    if (query(c, "reading job counters", &r, err,
+              "SELECT job_id, counters FROM job_counters WHERE job_id LIKE $1 ORDER BY job_id",
+              "s", pat))
+        return err->code;
+    return collect(r, sizeof **out, node_counters_fill, &skip, (void **)out, n, err);
+}
+
 static int pg_job_counters_put(struct catalog_store *c, const char *job_id, const char *counters,
                                int64_t now, struct lerr *err)
 {
@@ -1390,6 +1413,7 @@ const struct catalog_ops catalog_pg_ops = {
     .job_bump_reset = pg_job_bump_reset,
     .job_counters_get = pg_job_counters_get,
     .job_counters_put = pg_job_counters_put,
+    .job_counters_nodes = pg_job_counters_nodes,
     .checkpoint_get = pg_checkpoint_get,
     .checkpoint_put = pg_checkpoint_put,
     .checkpoint_cas = pg_checkpoint_cas,

@@ -732,6 +732,37 @@ static int sq_job_counters_get(struct catalog_store *c, const char *job_id, char
         text_fill, out, found, "reading job counters", err);
 }
 
+static void node_counters_fill(sqlite3_stmt *st, const void *ctx, void *elem)
+{
+    size_t skip = *(const size_t *)ctx;
+    struct catalog_node_counters *x = elem;
+    const unsigned char *k = sqlite3_column_text(st, 0);
+    snprintf(x->node, sizeof x->node, "%s",
+             k && strlen((const char *)k) > skip ? (const char *)k + skip : "");
+    x->counters = col_dup(st, 1);
+}
+
+static void node_counters_free1(void *elem)
+{
+    free(((struct catalog_node_counters *)elem)->counters);
+}
+
+static int sq_job_counters_nodes(struct catalog_store *c, const char *job_id,
+                                 struct catalog_node_counters **out, size_t *n, struct lerr *err)
+{
+    char pat[200];
+    snprintf(pat, sizeof pat, "%s@%%", job_id);
+    size_t skip = strlen(job_id) + 1;
+    sqlite3_stmt *st = prep(c, err,
+                            "SELECT job_id, counters FROM job_counters WHERE job_id LIKE ? "
+                            "ORDER BY job_id",
+                            "s", pat);
+    if (!st)
+        return err->code;
+    return collect_rows(c, st, sizeof **out, node_counters_fill, &skip, node_counters_free1,
+                        (void **)out, n, "reading job counters", err);
+}
+
 static int sq_job_counters_put(struct catalog_store *c, const char *job_id, const char *counters,
                                int64_t now, struct lerr *err)
 {
@@ -1081,6 +1112,7 @@ const struct catalog_ops catalog_sqlite_ops = {
     .job_bump_reset = sq_job_bump_reset,
     .job_counters_get = sq_job_counters_get,
     .job_counters_put = sq_job_counters_put,
+    .job_counters_nodes = sq_job_counters_nodes,
     .checkpoint_get = sq_checkpoint_get,
     .checkpoint_put = sq_checkpoint_put,
     .checkpoint_cas = sq_checkpoint_cas,

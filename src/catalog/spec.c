@@ -465,6 +465,11 @@ int catalog_job_spec_load(const struct catalog_job *j, struct job_spec *out, str
     return catalog_job_spec_parse_text(j->spec, j->spec ? strlen(j->spec) : 0, out, err);
 }
 
+json_t *catalog_counters_parse(const char *text)
+{
+    return text ? json_loads(text, 0, NULL) : NULL;
+}
+
 int catalog_job_counters_load(struct catalog *c, const char *job_id, json_t **out,
                               struct lerr *err)
 {

@@ -262,6 +262,8 @@ void catalog_job_spec_destroy(struct job_spec *s);
  * reference. LERR_NOT_FOUND when none are saved yet, LERR_CORRUPT when the
  * saved text is not JSON.
  */
+/* A job's saved counters text (catalog_job_counters_nodes), parsed; NULL when unreadable. */
+json_t *catalog_counters_parse(const char *text);
 int catalog_job_counters_load(struct catalog *c, const char *job_id, json_t **out,
                               struct lerr *err);
 

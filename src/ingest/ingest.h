@@ -92,6 +92,17 @@ int ingest_runtime_stop(struct ingest_runtime *rt, struct lerr *err);
  */
 void ingest_runtime_set_node(struct ingest_runtime *rt, const char *id);
 /*
+ * A job's counters over a cluster: the sum of what every node saved with its
+ * last commit (each node's share under "<id>@<node>"), leaving out this
+ * node's own when skip_self (the caller adds its live totals instead).
+ * *found: any node saved some. Thread-safe.
+ */
+struct pipeline_counters;
+int ingest_job_cluster_counters(struct ingest_runtime *rt, const char *job_id, bool skip_self,
+                                struct pipeline_counters *sum, bool *found, struct lerr *err);
+/* Adds b's counts to a (newest event time: the later). */
+void ingest_counters_add(struct pipeline_counters *a, const struct pipeline_counters *b);
+/*
  * The stream partitions this node's runners of jobs into `table` hold under
  * leases, as they last published them between two turns (so their realtime
  * rows are only of these partitions, read at these epochs). A partition

@@ -328,6 +328,9 @@ int ingest__lease_acquire(struct runner *r, const char *topic, int32_t partition
 int ingest__lease_renew(struct runner *r, size_t *nlost, struct lerr *err);
 /* Renews when due, for a runner waiting on its persister (lost ones: lease.lost). */
 void ingest__lease_keep(struct runner *r);
+/* The key a job's counters are saved under: its id, or in a cluster (leases
+ * on) "<id>@<node>", each node saving its own share (ingest_job_cluster_counters). */
+void ingest__counters_key(struct runner *r, char out[200]);
 /* Publishes `held` to the job (ingest_table_leases) when it changed; with
  * `clear`, publishes that the runner holds nothing and reads no more. */
 void ingest__lease_publish(struct runner *r, bool clear);

@@ -282,9 +282,10 @@ static int persist_commit(void *ctx, const struct storage_segment_info *added, s
     struct commit_ctx *c = ctx;
     struct runner *r = c->r;
     /* Only the persister thread commits while it runs, so expected is stable here. */
-    return ingest__commit_tx(r->rt, r->table, r->job->id, r->stream, r->ps.expected,
-                             c->new_offsets, c->counters, added, nadded, removed, nremoved,
-                             c->fence, err);
+    char key[200];
+    ingest__counters_key(r, key);
+    return ingest__commit_tx(r->rt, r->table, key, r->stream, r->ps.expected, c->new_offsets,
+                             c->counters, added, nadded, removed, nremoved, c->fence, err);
 }
 
 /* ---- REPLACE: new rows apart, then one swap --------------------------------------- */

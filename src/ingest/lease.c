@@ -35,6 +35,14 @@ void ingest__node_id(struct ingest_runtime *rt, char out[128])
     pthread_mutex_unlock(&rt->mu);
 }
 
+void ingest__counters_key(struct runner *r, char out[200])
+{
+    char self[128] = "";
+    if (r->lease.on)
+        ingest__node_id(r->rt, self);
+    snprintf(out, 200, "%s%s%s", r->job->id, self[0] ? "@" : "", self);
+}
+
 static uint64_t score(const char *node, const char *part)
 {
     uint64_t hn = util_hash_bytes(node, strlen(node));

@@ -99,6 +99,44 @@ size_t ingest_job_rejections(struct ingest_runtime *rt, const char *job_id,
     return n;
 }
 
+void ingest_counters_add(struct pipeline_counters *a, const struct pipeline_counters *b)
+{
+    a->processed += b->processed;
+    a->processed_with_warnings += b->processed_with_warnings;
+    a->skipped_by_filter += b->skipped_by_filter;
+    a->skipped_by_error += b->skipped_by_error;
+    for (int i = 0; i < PIPE_R__COUNT; i++)
+        a->by_reason[i] += b->by_reason[i];
+    if (b->newest_event_ms > a->newest_event_ms)
+        a->newest_event_ms = b->newest_event_ms;
+}
+
+int ingest_job_cluster_counters(struct ingest_runtime *rt, const char *job_id, bool skip_self,
+                                struct pipeline_counters *sum, bool *found, struct lerr *err)
+{
+    memset(sum, 0, sizeof *sum);
+    sum->newest_event_ms = INT64_MIN;
+    *found = false;
+    struct catalog_node_counters *v = NULL;
+    size_t n = 0;
+    if (catalog_job_counters_nodes(rt->cat, job_id, &v, &n, err))
+        return err->code;
+    char self[128];
+    ingest__node_id(rt, self);
+    for (size_t i = 0; i < n; i++) {
+        if (skip_self && strcmp(v[i].node, self) == 0)
+            continue;
+        json_t *o = catalog_counters_parse(v[i].counters);
+        struct pipeline_counters c;
+        ingest__counters_from_json(o, &c);
+        json_decref(o);
+        ingest_counters_add(sum, &c);
+        *found = true;
+    }
+    catalog_node_counters_free(v, n);
+    return 0;
+}
+
 int ingest_job_saved(struct ingest_runtime *rt, const char *job_id,
                      struct pipeline_counters *counters, json_t **logs, struct lerr *err)
 {

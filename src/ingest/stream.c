@@ -857,18 +857,6 @@ static int runner_start(struct runner *r, struct lerr *err)
     struct pipeline *p = NULL;
     if (pipeline_new(&po, &p, err))
         return err->code;
-    json_t *saved = NULL;
-    struct lerr e;
-    lerr_init(&e);
-    if (catalog_job_counters_load(r->rt->cat, r->job->id, &saved, &e) == 0) {
-        struct pipeline_counters c;
-        ingest__counters_from_json(saved, &c);
-        pthread_mutex_lock(&r->job->tally_mu);
-        pipeline_tally_add_counts(&r->job->totals, &c);
-        pthread_mutex_unlock(&r->job->tally_mu);
-        ingest__rejections_from_json(saved, r->job);
-        json_decref(saved);
-    }
     pthread_mutex_lock(&r->job->mu);
     r->job->pipe = p;
     pthread_mutex_unlock(&r->job->mu);
@@ -887,6 +875,29 @@ static int runner_start(struct runner *r, struct lerr *err)
         log_msg(LOG_INFO, "ingest", "job %s: shared catalog: %s", r->job->id,
                 r->lease.on ? "this node reads the partitions it leases"
                             : "this source is not divided between the nodes");
+    }
+    /* in a cluster each node's share is saved apart (ingest__counters_key): under this
+     * node's id, known once the server has joined the catalog's nodes */
+    for (char self[128] = ""; r->lease.on && !atomic_load(&r->job->stop);) {
+        ingest__node_id(r->rt, self);
+        if (self[0])
+            break;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    json_t *saved = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    char key[200];
+    ingest__counters_key(r, key);
+    if (catalog_job_counters_load(r->rt->cat, key, &saved, &e) == 0) {
+        struct pipeline_counters c;
+        ingest__counters_from_json(saved, &c);
+        pthread_mutex_lock(&r->job->tally_mu);
+        pipeline_tally_add_counts(&r->job->totals, &c);
+        pthread_mutex_unlock(&r->job->tally_mu);
+        ingest__rejections_from_json(saved, r->job);
+        json_decref(saved);
     }
     /* One checkpoint per table, tied to its topic or stream: reading another one
      * drops it (the Polaris rule), so coming back later starts at readFromPoint. */

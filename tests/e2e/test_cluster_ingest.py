@@ -99,6 +99,14 @@ try:
         c.eq(r.status, 201, "kafka connection")
         r = a.req("POST", "/v2/jobs", JOB)
         c.ok(r.status == 201, "streaming job", r.raw)
+        job_id = (r.json or {}).get("id", "")
+
+        def processed(s):  # the job's rows processed, as node s reports them
+            m = s.req("GET", f"/v2/jobs/{job_id}/metrics").json or {}
+            return m.get("totals", {}).get("numRowsProcessed")
+
+        def metrics_exact(ss, total):
+            return all(processed(s) == total for s in ss)
         b = node("nb", a)
         cc = node("nc", a)
 
@@ -124,6 +132,9 @@ try:
         c.ok(wait_for(lambda: all(0 < shown().get(x, 0) < PARTS for x in ("na", "nb", "nc")),
                       timeout=10),
              "GET /v1/cluster shows each node reading part of the topic", json.dumps(shown()))
+        c.ok(wait_for(lambda: metrics_exact([a, b, cc], total), timeout=15),
+             f"every node reports the job's {total} rows processed (each node's share summed)",
+             str([processed(s) for s in (a, b, cc)]))
         # Each node's segments are in its own data directory (no --segments): a query on any
         # node reads every node's rows (api/fanout.c), so it must fail naming a segment it
         # cannot read rather than answer a partial count. test_cluster_query.py covers the
@@ -183,6 +194,10 @@ try:
              f"{committed_offsets()}")
         c.ok(wait_for(lambda: split(["na", "nb"]), timeout=10),
              "the survivors hold every partition", json.dumps(holders()))
+        c.ok(wait_for(lambda: metrics_exact([a, b], total), timeout=15),
+             f"after the kill the survivors report the job's {total} rows processed, the dead "
+             "node's committed share included, nothing counted twice",
+             str([processed(s) for s in (a, b)]))
         print(f"# failover to exact totals: {time.time() - t_kill:.1f} s")
 
         # ---- fencing: a node paused past its lease cannot commit over its successor
