@@ -130,6 +130,8 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
 /* The same for a sql job's SELECT (ingest_runtime_opts.open_table; ctx: the server). */
 int api__fanout_open_table(void *ctx, const char *name, struct storage_snapshot **snap,
                            struct lerr *err);
+/* HMAC-SHA256 of msg under key, as 64 hex digits (cluster.c; fanout.c signs with it). */
+void api__hmac_hex(const char *key, const void *msg, size_t len, char out[65]);
 /* This node's id and the cluster secret ("" before it joins). */
 const char *api__cluster_node_id(const struct api_server *srv);
 const char *api__cluster_secret(const struct api_server *srv);

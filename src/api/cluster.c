@@ -42,17 +42,21 @@ struct api_cluster {
     char secret[256]; /* LODESTAR_CLUSTER_SECRET: signs requests between nodes (fanout.c) */
 };
 
+void api__hmac_hex(const char *key, const void *msg, size_t len, char out[65])
+{
+    unsigned char mac[32];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), key, (int)strlen(key), msg, len, mac, &n);
+    for (unsigned i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    out[64] = '\0';
+}
+
 /* HMAC-SHA256 of a fixed label under the secret, as hex. */
 static void secret_check(const char *secret, char out[65])
 {
     static const char label[] = "lodestar-cluster";
-    unsigned char mac[32];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)label, sizeof label - 1,
-         mac, &len);
-    for (unsigned i = 0; i < len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
-    out[64] = '\0';
+    api__hmac_hex(secret, label, sizeof label - 1, out);
 }
 
 /*

@@ -42,8 +42,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,16 +68,11 @@ static void sign(const char *secret, const char *node, long long ms, const char 
 {
     char msg[1536];
     int n = snprintf(msg, sizeof msg, "%s\n%lld\n%s", node, ms, path);
-    unsigned char mac[32];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
-         n < 0                    ? 0
-         : (size_t)n < sizeof msg ? (size_t)n
-                                  : sizeof msg - 1,
-         mac, &len);
-    for (unsigned i = 0; i < len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
-    out[64] = '\0';
+    api__hmac_hex(secret, msg,
+                  n < 0                    ? 0
+                  : (size_t)n < sizeof msg ? (size_t)n
+                                           : sizeof msg - 1,
+                  out);
 }
 
 /* ---- the node's side ------------------------------------------------------ */
