@@ -31,6 +31,8 @@ node has answered the exact total, every 200 answer must be exact (no rows missi
 node is down the only answers are 200 and 503. About 45 s on 2 cores.
 """
 import functools
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -329,6 +331,38 @@ try:
          "the 8 partitions are leased, split between the three nodes",
          json.dumps(cat.lease_holders(TABLE)))
     print(f"# setup {time.time() - T0:.1f} s", flush=True)
+
+    # ---- 0. the internal API between nodes takes only requests signed with the cluster secret
+    def signed(node, ms, path, secret=SECRET):
+        mac = hmac.new(secret.encode(), f"{node}\n{ms}\n{path}".encode(), hashlib.sha256)
+        return {"X-Lodestar-Node": f"{node} {ms} {mac.hexdigest()}"}
+
+    cut = f"/internal/v1/cut/{TABLE}"
+    now_ms = int(time.time() * 1000)
+    r = nb.req("GET", cut, key=None)
+    c.ok(r.status == 401 and "X-Lodestar-Node" in r.raw, "internal API: no signature, 401",
+         f"{r.status} {r.raw[:200]}")
+    r = nb.req("GET", cut)
+    c.eq(r.status, 401, "internal API: an API key is not a node's signature")
+    r = nb.req("GET", cut, key=None, headers=signed("na", now_ms, cut, "another secret"))
+    c.ok(r.status == 401 and "LODESTAR_CLUSTER_SECRET" in r.raw,
+         "internal API: signed with another secret, 401 naming LODESTAR_CLUSTER_SECRET",
+         f"{r.status} {r.raw[:200]}")
+    r = nb.req("GET", cut, key=None, headers=signed("na", now_ms - 600000, cut))
+    c.ok(r.status == 401 and "clock" in r.raw, "internal API: a signature 10 minutes old, 401",
+         f"{r.status} {r.raw[:200]}")
+    r = nb.req("GET", cut, key=None, headers=signed("na", now_ms, cut + "x"))
+    c.eq(r.status, 401, "internal API: a signature of another path, 401")
+    r = nb.req("GET", cut, key=None, headers={"X-Lodestar-Node": "na " + "9" * 40 + " zz"})
+    c.eq(r.status, 401, "internal API: a malformed header, 401")
+    r = nb.req("POST", cut, key=None, headers=signed("na", now_ms, cut), body={})
+    c.eq(r.status, 405, "internal API: POST, 405")
+    r = nb.req("GET", "/internal/v1/cut/", key=None, headers=signed("na", now_ms, "/internal/v1/cut/"))
+    c.eq(r.status, 404, "internal API: no table, 404")
+    r = nb.req("GET", cut, key=None, headers=signed("na", now_ms, cut))
+    head = r.raw.split("\n", 1)[0] if r.status == 200 else ""
+    c.ok(r.status == 200 and json.loads(head).get("node") == "nb",
+         "internal API: a signed request gets the node's cut", f"{r.status} {r.raw[:200]}")
 
     # ---- 1. the whole table on every node: with rows in realtime buffers, then persisted
     t = time.time()
