@@ -130,6 +130,18 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
 /* The same for a sql job's SELECT (ingest_runtime_opts.open_table; ctx: the server). */
 int api__fanout_open_table(void *ctx, const char *name, struct storage_snapshot **snap,
                            struct lerr *err);
+/* Partial plans (query.h, fanout.c): the node's own columns of a table
+ * (query_env.open_schema), and every node's part of a query's top block
+ * handed to fn (query_env.partials; ctx: a struct api_query_ctx with the
+ * request's body), each node answering for the segments assigned to it
+ * and its realtime rows, with the same checks as api__fanout_snapshot. */
+int api__fanout_schema(void *ctx, const char *name, struct storage_snapshot **snap,
+                       struct lerr *err);
+int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
+                         int (*fn)(void *arg, const void *part, size_t n, struct lerr *err),
+                         void *arg, struct lerr *err);
+/* The partial plans' counters for GET /metrics. */
+void api__fanout_metrics(struct buf *out);
 /* HMAC-SHA256 of msg under key, as 64 hex digits (cluster.c; fanout.c signs with it). */
 void api__hmac_hex(const char *key, const void *msg, size_t len, char out[65]);
 /* This node's id and the cluster secret ("" before it joins). */
@@ -209,6 +221,13 @@ struct sql_lookups;
 struct api_query_ctx {
     struct api_server *srv;
     int64_t timeout_ms;
+    /* The request's JSON body, for the other nodes' parts of a query over
+     * the nodes (fanout.c), or NULL: this node reads every row itself.
+     * druid: it came to /druid/v2/sql; now_ms: its CURRENT_TIMESTAMP. */
+    const char *body;
+    size_t body_len;
+    bool druid;
+    int64_t now_ms;
 };
 void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_lookups *lk);
 int api_lookups_create(struct api_req *r);

@@ -255,7 +255,14 @@ int api_druid_sql(struct api_req *r)
                 set_header(r, 2, "X-Druid-SQL-Header-Included", "yes");
             struct query_env env;
             struct sql_lookups lk;
-            struct api_query_ctx qc = {r->srv, req.timeout_ms};
+            if (!req.now_ms) /* one CURRENT_TIMESTAMP on every node */
+                req.now_ms = util_now_ms();
+            /* the other nodes read the body again: JSON only (not SQL text or a form) */
+            const char *ct = r->content_type_in;
+            bool json = !ct || !*ct || media_is(ct, "application/json");
+            struct api_query_ctx qc = {
+                r->srv,      req.timeout_ms, req.allow_partial || !json ? NULL : r->body,
+                r->body_len, true,           req.now_ms};
             api__query_env(&qc, &env, &lk);
             struct query_result_meta meta = {0};
             from_sql = true;
@@ -323,7 +330,7 @@ static int task_lookup(struct api_req *r, const char *id, json_t **st, struct le
     req.nparams = 1;
     struct query_env env;
     struct sql_lookups lk;
-    struct api_query_ctx qc = {r->srv, req.timeout_ms};
+    struct api_query_ctx qc = {.srv = r->srv, .timeout_ms = req.timeout_ms};
     api__query_env(&qc, &env, &lk);
     *st = json_object();
     if (query_rows(&req, &env, task_row, *st, err))

@@ -43,6 +43,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,14 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/query_request.h"
 #include "catalog/tabledesc.h"
 #include "ingest/ingest.h"
 #include "storage/db.h"
 
 #define FANOUT_HEADER "X-Lodestar-Node"
 #define FANOUT_PREFIX "/internal/v1/cut/"
+#define PART_PREFIX "/internal/v1/part/"
 #define FANOUT_SKEW_MS 300000
 #define FANOUT_RETRY_MS 250
 #define FANOUT_DEFAULT_TIMEOUT_MS 60000
@@ -63,17 +66,23 @@
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* The signature of a request: node, time and path, and a POST's body after them. */
 static void sign(const char *secret, const char *node, long long ms, const char *path,
-                 char out[65])
+                 const void *body, size_t blen, char out[65])
 {
-    char msg[1536];
-    int n = snprintf(msg, sizeof msg, "%s\n%lld\n%s", node, ms, path);
-    api__hmac_hex(secret, msg,
-                  n < 0                    ? 0
-                  : (size_t)n < sizeof msg ? (size_t)n
-                                           : sizeof msg - 1,
-                  out);
+    struct buf m;
+    buf_init(&m, 0);
+    buf_printf(&m, "%s\n%lld\n%s", node, ms, path);
+    if (body) {
+        buf_puts(&m, "\n");
+        buf_append(&m, body, blen);
+    }
+    /* out of memory: a signature no node accepts */
+    api__hmac_hex(secret, m.failed || !m.data ? "" : m.data, m.failed ? 0 : m.len, out);
+    buf_free(&m);
 }
+
+static int serve_part(struct api_req *r, const char *table);
 
 /* ---- the node's side ------------------------------------------------------ */
 
@@ -104,7 +113,7 @@ static json_t *leases_json(const struct ingest_lease_info *l, size_t n)
 
 /* Checks the signature header; 0 or LERR_UNAUTHORIZED with why. */
 static int check_signature(struct api_server *srv, const char *url, const char *hdr,
-                           struct lerr *err)
+                           const void *body, size_t blen, struct lerr *err)
 {
     char node[129], mac[65];
     long long ms;
@@ -118,7 +127,7 @@ static int check_signature(struct api_server *srv, const char *url, const char *
                         "(at most %d): synchronise the nodes' clocks",
                         node, now - ms, FANOUT_SKEW_MS);
     char want[65];
-    sign(api__cluster_secret(srv), node, ms, url, want);
+    sign(api__cluster_secret(srv), node, ms, url, body, blen, want);
     if (strlen(mac) != 64 || CRYPTO_memcmp(want, mac, 64) != 0)
         return lerr_set(err, LERR_UNAUTHORIZED,
                         "the request of node '%s' is not signed with this cluster's secret: give "
@@ -212,20 +221,27 @@ bool api__fanout_serve(struct api_req *r, const char *node_header)
         return false;
     struct lerr err;
     lerr_init(&err);
-    const char *table = r->url + strlen(FANOUT_PREFIX);
-    if (strncmp(r->url, FANOUT_PREFIX, strlen(FANOUT_PREFIX)) != 0 || !*table ||
-        strchr(table, '/'))
+    bool cut = strncmp(r->url, FANOUT_PREFIX, strlen(FANOUT_PREFIX)) == 0,
+         part = strncmp(r->url, PART_PREFIX, strlen(PART_PREFIX)) == 0;
+    const char *table = cut    ? r->url + strlen(FANOUT_PREFIX)
+                        : part ? r->url + strlen(PART_PREFIX)
+                               : "";
+    const char *method = part ? "POST" : "GET";
+    if (!*table || strchr(table, '/'))
         lerr_set(&err, LERR_NOT_FOUND, "no such path: %s", r->url);
-    else if (strcmp(r->method, "GET") != 0)
-        lerr_set(&err, LERR_METHOD, "%s is not allowed on %s; use GET", r->method, r->url);
+    else if (strcmp(r->method, method) != 0)
+        lerr_set(&err, LERR_METHOD, "%s is not allowed on %s; use %s", r->method, r->url, method);
     else if (!r->srv->cluster)
         lerr_set(&err, LERR_UNAVAILABLE, "this server has not joined its catalog's nodes yet");
     else
-        check_signature(r->srv, r->url, node_header, &err);
+        check_signature(r->srv, r->url, node_header, part ? (r->body ? r->body : "") : NULL,
+                        part ? r->body_len : 0, &err);
     if (err.code)
         api_reply_err(r, &err);
-    else
+    else if (cut)
         serve_cut(r, table);
+    else
+        serve_part(r, table);
     return true;
 }
 
@@ -245,6 +261,14 @@ struct answer {
     void **images;
     size_t *lens;
     size_t nimages;
+    /* partial plans: what the node is asked (POST body), its answer's
+     * status, its part, and a segment it could not read ("" when none) */
+    bool part_mode;
+    char *req_body;
+    size_t req_len;
+    long status;
+    struct buf part;
+    char missing[400];
 };
 
 static void answer_free(struct answer *a)
@@ -257,12 +281,61 @@ static void answer_free(struct answer *a)
         free(a->images ? a->images[i] : NULL);
     free(a->images);
     free(a->lens);
+    free(a->req_body);
+    buf_free(&a->part);
     memset(a, 0, sizeof *a);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
     return buf_append(ctx, p, size * n) ? size * n : 0;
+}
+
+/* The leases of a node's answer into a->leases (allocated); false when they do not read. */
+static bool parse_leases(struct answer *a, const json_t *leases)
+{
+    bool ok = true;
+    for (size_t i = 0; ok && i < json_array_size(leases); i++) {
+        json_t *l = json_array_get(leases, i);
+        struct ingest_lease_info *x = &a->leases[a->nleases++];
+        const char *st = json_string_value(json_object_get(l, "stream")),
+                   *pt = json_string_value(json_object_get(l, "part"));
+        ok = st && pt && json_is_integer(json_object_get(l, "epoch"));
+        if (ok) {
+            snprintf(x->stream, sizeof x->stream, "%s", st);
+            snprintf(x->part, sizeof x->part, "%s", pt);
+            x->epoch = json_integer_value(json_object_get(l, "epoch"));
+            x->behind = json_is_true(json_object_get(l, "behind"));
+            x->at = json_integer_value(json_object_get(l, "at"));
+            x->target = json_integer_value(json_object_get(l, "target"));
+        }
+    }
+    return ok;
+}
+
+/* Parses a node's part (serve_part's body) into a; false with a->why. */
+static bool parse_part_answer(struct answer *a, const char *p, size_t n)
+{
+    const char *nl = memchr(p, '\n', n);
+    json_error_t je;
+    json_t *h = nl ? json_loadb(p, (size_t)(nl - p), 0, &je) : NULL;
+    json_t *leases = json_object_get(h, "leases"), *len = json_object_get(h, "part");
+    const char *missing = json_string_value(json_object_get(h, "missing"));
+    size_t off = nl ? (size_t)(nl - p) + 1 : 0;
+    bool ok = json_is_array(leases) && json_is_integer(len) && json_integer_value(len) >= 0 &&
+              (size_t)json_integer_value(len) == n - off;
+    a->unleased = json_is_true(json_object_get(h, "unleased"));
+    if (ok)
+        ok = (a->leases = calloc(json_array_size(leases) + 1, sizeof *a->leases)) &&
+             parse_leases(a, leases);
+    if (ok && missing)
+        snprintf(a->missing, sizeof a->missing, "%s", missing);
+    if (ok && n > off)
+        ok = buf_append(&a->part, p + off, n - off);
+    json_decref(h);
+    if (!ok)
+        snprintf(a->why, sizeof a->why, "its part does not read (a node of another version?)");
+    return ok;
 }
 
 /* Parses a node's body into a; false with a->why. */
@@ -291,21 +364,7 @@ static bool parse_answer(struct answer *a, const char *p, size_t n)
         const char *s = json_string_value(json_array_get(segs, i));
         ok = s && (a->segs[a->nsegs++] = strdup(s));
     }
-    for (size_t i = 0; ok && i < json_array_size(leases); i++) {
-        json_t *l = json_array_get(leases, i);
-        struct ingest_lease_info *x = &a->leases[a->nleases++];
-        const char *st = json_string_value(json_object_get(l, "stream")),
-                   *pt = json_string_value(json_object_get(l, "part"));
-        ok = st && pt && json_is_integer(json_object_get(l, "epoch"));
-        if (ok) {
-            snprintf(x->stream, sizeof x->stream, "%s", st);
-            snprintf(x->part, sizeof x->part, "%s", pt);
-            x->epoch = json_integer_value(json_object_get(l, "epoch"));
-            x->behind = json_is_true(json_object_get(l, "behind"));
-            x->at = json_integer_value(json_object_get(l, "at"));
-            x->target = json_integer_value(json_object_get(l, "target"));
-        }
-    }
+    ok = ok && parse_leases(a, leases);
     for (size_t i = 0; ok && i < json_array_size(images); i++) {
         json_int_t len = json_integer_value(json_array_get(images, i));
         ok = len > 0 && (size_t)len <= n - off && (a->images[i] = malloc((size_t)len));
@@ -340,16 +399,26 @@ static bool request_init(struct api_server *srv, const char *table, int64_t time
         return false;
     char *esc = curl_easy_escape(q->h, table, 0);
     char url[1400], hdr[400], mac[65], signed_path[1024];
-    snprintf(url, sizeof url, "%s" FANOUT_PREFIX "%s", q->a->node->advertise, esc ? esc : table);
+    const char *prefix = q->a->part_mode ? PART_PREFIX : FANOUT_PREFIX;
+    snprintf(url, sizeof url, "%s%s%s", q->a->node->advertise, prefix, esc ? esc : table);
     curl_free(esc);
     /* the node's side checks the decoded path */
-    snprintf(signed_path, sizeof signed_path, FANOUT_PREFIX "%s", table);
+    snprintf(signed_path, sizeof signed_path, "%s%s", prefix, table);
     long long ms = (long long)util_now_ms();
     const char *self = api__cluster_node_id(srv);
-    sign(api__cluster_secret(srv), self, ms, signed_path, mac);
+    sign(api__cluster_secret(srv), self, ms, signed_path, q->a->part_mode ? q->a->req_body : NULL,
+         q->a->req_len, mac);
     snprintf(hdr, sizeof hdr, FANOUT_HEADER ": %s %lld %s", self, ms, mac);
     if (!(q->hdrs = curl_slist_append(NULL, hdr)))
         return false;
+    if (q->a->part_mode) {
+        struct curl_slist *more = curl_slist_append(q->hdrs, "Content-Type: application/json");
+        if (!more)
+            return false;
+        q->hdrs = more;
+        curl_easy_setopt(q->h, CURLOPT_POSTFIELDS, q->a->req_body);
+        curl_easy_setopt(q->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->a->req_len);
+    }
     curl_easy_setopt(q->h, CURLOPT_URL, url);
     curl_easy_setopt(q->h, CURLOPT_HTTPHEADER, q->hdrs);
     curl_easy_setopt(q->h, CURLOPT_WRITEFUNCTION, on_body);
@@ -371,13 +440,24 @@ static void request_done(struct request *q, CURLcode rc)
     long status = 0;
     curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
     a->cut_short = a->cut_short && rc == CURLE_OPERATION_TIMEDOUT;
-    if (rc != CURLE_OK)
+    a->status = rc == CURLE_OK ? status : 0;
+    if (rc != CURLE_OK) {
         snprintf(a->why, sizeof a->why, "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc));
-    else if (status != 200)
+    } else if (status != 200) {
+        /* the error's own message, when it is one of ours */
+        json_error_t je;
+        json_t *e = json_loadb(q->body.data ? q->body.data : "", q->body.len, 0, &je);
+        const char *msg = json_string_value(json_object_get(e, "message"));
         snprintf(a->why, sizeof a->why, "it answered HTTP %ld: %.200s", status,
-                 q->body.data ? q->body.data : "");
-    else
+                 msg            ? msg
+                 : q->body.data ? q->body.data
+                                : "");
+        json_decref(e);
+    } else if (a->part_mode) {
+        a->ok = parse_part_answer(a, q->body.data ? q->body.data : "", q->body.len);
+    } else {
         a->ok = parse_answer(a, q->body.data ? q->body.data : "", q->body.len);
+    }
 }
 
 /* Asks the nodes of `asked` for their cuts of `table` at once, waiting at most timeout_ms. */
@@ -714,6 +794,70 @@ static void sync_columns(struct api_server *srv, struct storage_db_table *t, con
     arena_destroy(&mem);
 }
 
+/* One try of a query over the nodes: 0, or the error, with *again when a
+ * later try may succeed, *missing when a segment did not read, *cut_short
+ * when a node was asked with less than a full wait left. */
+typedef int (*try_fn)(void *ctx, int64_t remain_ms, bool *again, bool *missing, bool *cut_short,
+                      struct lerr *err);
+
+/*
+ * Tries until one succeeds, one fails for good, or the query's wait is up
+ * (answering 503 a little before the query's own timeout would answer 504).
+ * A segment still unreadable after newer cuts (a store this node cannot
+ * read) is final: *missing_final, with that try's error.
+ */
+static int with_retries(int64_t timeout_ms, try_fn fn, void *ctx, bool *missing_final,
+                        struct lerr *err)
+{
+    *missing_final = false;
+    int64_t budget = timeout_ms > 0 ? timeout_ms : FANOUT_DEFAULT_TIMEOUT_MS;
+    int64_t deadline = util_now_ms() + budget - (budget / 4 < 500 ? budget / 4 : 500);
+    struct lerr prev; /* the last try's error, when the one after it was cut short */
+    lerr_init(&prev);
+    for (int tries = 1;; tries++) {
+        struct lerr e;
+        lerr_init(&e);
+        bool again = false, missing = false, cut_short = false;
+        int64_t remain = deadline - (int64_t)util_now_ms();
+        int rc = fn(ctx, remain, &again, &missing, &cut_short, &e);
+        bool last = !again || remain <= FANOUT_RETRY_MS;
+        if (!rc)
+            return 0;
+        if (missing && (last || tries >= 3)) {
+            *missing_final = true;
+            *err = e;
+            return e.code;
+        }
+        if (last && cut_short && prev.code) /* a node given only the end of the wait */
+            e = prev;
+        prev = e;
+        if (last)
+            return lerr_set(err, e.code, "%s%s", e.msg,
+                            again ? " (the query waited for it until its timeout; raise "
+                                    "context.timeout to wait longer)"
+                                  : "");
+        struct timespec ts = {0, FANOUT_RETRY_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+struct snapshot_try {
+    struct api_server *srv;
+    struct storage_db_table *t;
+    const char *table;
+    struct storage_snapshot *snap; /* the last try's */
+};
+
+static int snapshot_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, bool *cut_short,
+                        struct lerr *err)
+{
+    struct snapshot_try *st = ctx;
+    storage_snapshot_free(st->snap);
+    st->snap = NULL;
+    return attempt(st->srv, st->t, st->table, remain_ms, &st->snap, again, missing, cut_short,
+                   err);
+}
+
 int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t timeout_ms,
                          struct storage_snapshot **out, struct lerr *err)
 {
@@ -722,40 +866,17 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
     if (!t)
         return err->code;
     sync_columns(srv, t, table);
-    /* answer 503 a little before the query's own timeout would answer 504 */
-    int64_t budget = timeout_ms > 0 ? timeout_ms : FANOUT_DEFAULT_TIMEOUT_MS;
-    int64_t deadline = util_now_ms() + budget - (budget / 4 < 500 ? budget / 4 : 500);
-    int rc;
-    struct lerr prev; /* the last try's error, when the one after it was cut short */
-    lerr_init(&prev);
-    for (int tries = 1;; tries++) {
-        struct lerr e;
-        lerr_init(&e);
-        bool again = false, missing = false, cut_short = false;
-        struct storage_snapshot *s = NULL;
-        int64_t remain = deadline - (int64_t)util_now_ms();
-        rc = attempt(srv, t, table, remain, &s, &again, &missing, &cut_short, &e);
-        bool last = !again || remain <= FANOUT_RETRY_MS;
-        if (!rc || (missing && (last || tries >= 3))) {
-            /* still unreadable after newer cuts (a store this node cannot read): the
-             * engine fails a query over its interval, naming it */
-            *out = s;
-            rc = 0;
-            break;
-        }
-        storage_snapshot_free(s);
-        if (last && cut_short && prev.code) /* a node given only the end of the wait */
-            e = prev;
-        prev = e;
-        if (last) {
-            lerr_set(err, e.code, "%s%s", e.msg,
-                     again ? " (the query waited for it until its timeout; raise "
-                             "context.timeout to wait longer)"
-                           : "");
-            break;
-        }
-        struct timespec ts = {0, FANOUT_RETRY_MS * 1000000L};
-        nanosleep(&ts, NULL);
+    struct snapshot_try st = {srv, t, table, NULL};
+    bool missing_final;
+    int rc = with_retries(timeout_ms, snapshot_try, &st, &missing_final, err);
+    if (!rc || missing_final) {
+        /* still unreadable after newer cuts: the engine fails a query over its
+         * interval, naming it */
+        lerr_init(err);
+        *out = st.snap;
+        rc = 0;
+    } else {
+        storage_snapshot_free(st.snap);
     }
     storage_db_put(srv->db, t);
     return rc;
@@ -765,4 +886,509 @@ int api__fanout_open_table(void *ctx, const char *name, struct storage_snapshot 
                            struct lerr *err)
 {
     return api__fanout_snapshot(ctx, name, 0, snap, err);
+}
+
+/* ---- partial plans -------------------------------------------------------- */
+
+static atomic_llong split_queries, parts_served, parts_taken_over;
+
+void api__fanout_metrics(struct buf *out)
+{
+    buf_printf(out,
+               "# HELP lodestar_query_split_total Queries this node split into the nodes' "
+               "parts.\n# TYPE lodestar_query_split_total counter\n"
+               "lodestar_query_split_total %lld\n"
+               "# HELP lodestar_query_parts_served_total Parts of queries this node ran for "
+               "other nodes.\n# TYPE lodestar_query_parts_served_total counter\n"
+               "lodestar_query_parts_served_total %lld\n"
+               "# HELP lodestar_query_parts_taken_over_total Parts this node ran over the "
+               "segments of a node that did not answer.\n"
+               "# TYPE lodestar_query_parts_taken_over_total counter\n"
+               "lodestar_query_parts_taken_over_total %lld\n",
+               (long long)atomic_load(&split_queries), (long long)atomic_load(&parts_served),
+               (long long)atomic_load(&parts_taken_over));
+}
+
+int api__fanout_schema(void *ctx, const char *name, struct storage_snapshot **snap,
+                       struct lerr *err)
+{
+    struct api_query_ctx *qc = ctx;
+    struct storage_db_table *t = storage_db_get(qc->srv->db, name, err);
+    if (!t)
+        return err->code;
+    sync_columns(qc->srv, t, name);
+    *snap = storage_table_snapshot(t->st);
+    storage_db_put(qc->srv->db, t);
+    return *snap ? 0 : lerr_set(err, LERR_NOMEM, "out of memory opening table '%s'", name);
+}
+
+/* What one node runs for a query's part. */
+struct part_spec {
+    const char *request; /* the query's JSON body */
+    size_t request_len;
+    bool druid; /* read as /druid/v2/sql reads it */
+    int64_t now_ms;
+    const char *fp; /* the asking node's plan */
+    int64_t c0;     /* the catalog's cut */
+    const struct storage_seg_want *segs;
+    size_t nsegs;
+    /* the node's own realtime rows and the segments its streaming commits
+     * added after c0 too, with the leases it read them under; else the
+     * segments alone (those of a node that did not answer) */
+    bool realtime;
+};
+
+/* The query's environment on a node running a part: the one table is the part's snapshot. */
+struct part_env {
+    struct api_query_ctx qc; /* first: the lookups read it as their context */
+    const char *table;
+    struct storage_snapshot *snap;
+};
+
+static int part_open(void *ctx, const char *name, struct storage_snapshot **snap, struct lerr *err)
+{
+    struct part_env *pe = ctx;
+    if (strcmp(name, pe->table) != 0)
+        return lerr_set(err, LERR_INVALID, "a part of a query reads table '%s' only", pe->table);
+    *snap = pe->snap;
+    return 0;
+}
+
+static void part_close(void *ctx, struct storage_snapshot *snap)
+{
+    (void)ctx; /* part_run frees it */
+    (void)snap;
+}
+
+static bool cut_has(const struct storage_cut *cut, const char *name)
+{
+    for (size_t k = 0; k < storage_cut_nsegs(cut); k++)
+        if (strcmp(storage_cut_seg_name(cut, k), name) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Runs a part on this node into a: the part's bytes (a->part), or the
+ * first segment that did not read (a->missing), and with ps->realtime the
+ * leases (a->leases). 0, or the query's own error.
+ */
+static int part_run(struct api_server *srv, const char *table, const struct part_spec *ps,
+                    struct answer *a, struct lerr *err)
+{
+    struct storage_db_table *t = storage_db_get(srv->db, table, err);
+    if (!t)
+        return err->code;
+    sync_columns(srv, t, table);
+    struct catalog_segment_list l1 = {0};
+    struct storage_seg_want *want = NULL;
+    struct storage_snapshot *snap = NULL;
+    size_t nwant = 0;
+    bool leased = false;
+    int rc = 0;
+    storage_db_table_lock(t);
+    struct storage_cut *cut = storage_table_cut(t->st);
+    if (cut && ps->realtime &&
+        ingest_table_leases(srv->rt, table, &a->leases, &a->nleases, &leased, &a->unleased))
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    storage_db_table_unlock(t);
+    if (!cut && !rc)
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    if (!rc && !ps->realtime)
+        storage_cut_no_realtime(cut);
+    /* the segments assigned, and this node's own streaming commits after the
+     * catalog's cut that its cut shows (their rows were realtime in no cut) */
+    if (!rc && ps->realtime)
+        rc = catalog_segment_list(srv->qcat, table, &l1, err);
+    if (!rc && !(want = calloc(ps->nsegs + l1.n + 1, sizeof *want)))
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < ps->nsegs; i++)
+        want[nwant++] = ps->segs[i];
+    const char *self = api__cluster_node_id(srv);
+    for (size_t i = 0; !rc && i < l1.n; i++) {
+        const struct catalog_segment *g = &l1.items[i];
+        if (g->seq > ps->c0 && strcmp(g->writer, self) == 0 && cut_has(cut, base_name(g->path)))
+            want[nwant++] =
+                (struct storage_seg_want){base_name(g->path), g->chunk_start, g->chunk_end};
+    }
+    if (!rc && !(snap = storage_cut_snapshot(t->st, cut, want, nwant, NULL, NULL, 0, err)))
+        rc = err->code;
+    if (!rc && snap->nmissing) {
+        snprintf(a->missing, sizeof a->missing, "segment %s (%s)", snap->missing[0].name,
+                 snap->missing[0].msg);
+    } else if (!rc) {
+        struct arena mem;
+        arena_init(&mem, 16 * 1024, 64u << 20);
+        struct query_request req;
+        rc = (ps->druid ? api_query_request_parse_druid
+                        : api_query_request_parse)(ps->request, ps->request_len, &req, &mem, err);
+        if (!rc) {
+            req.now_ms = ps->now_ms;
+            req.partial_out = &a->part;
+            req.partial_fp = ps->fp;
+            req.outer_limit = 0;
+            struct part_env pe = {{srv, req.timeout_ms, NULL, 0, false, ps->now_ms}, table, snap};
+            struct query_env env;
+            struct sql_lookups lk;
+            api__query_env(&pe.qc, &env, &lk);
+            env.ctx = &pe;
+            env.open_table = part_open;
+            env.close_table = part_close;
+            env.open_schema = NULL;
+            env.partials = NULL;
+            lk.ctx = &pe;
+            struct buf none;
+            buf_init(&none, 0);
+            rc = query_execute(&req, &env, &none, NULL, err);
+            buf_free(&none);
+        }
+        arena_destroy(&mem);
+    }
+    a->ok = rc == 0;
+    storage_snapshot_free(snap);
+    storage_cut_free(cut);
+    free(want);
+    catalog_segment_list_free(&l1);
+    storage_db_put(srv->db, t);
+    return rc;
+}
+
+/*
+ * POST /internal/v1/part/{table}: this node's part of a query. The body:
+ * {"request": the query's JSON body, "druid": bool, "nowMs", "fp": the
+ * asking node's plan, "c0": the catalog's cut, "segments": [[name, chunk
+ * start, chunk end], ...] assigned to this node}. The answer is one line of
+ * JSON ({"node", "unleased", "leases", "missing": a segment that did not
+ * read or null, "part": its byte count}) and then the part's bytes.
+ */
+static int serve_part(struct api_req *r, const char *table)
+{
+    struct api_server *srv = r->srv;
+    struct lerr err;
+    lerr_init(&err);
+    json_error_t je;
+    json_t *b = json_loadb(r->body ? r->body : "", r->body_len, 0, &je);
+    json_t *segs = json_object_get(b, "segments"), *c0 = json_object_get(b, "c0"),
+           *now = json_object_get(b, "nowMs");
+    struct part_spec ps = {
+        .request = json_string_value(json_object_get(b, "request")),
+        .request_len = json_string_length(json_object_get(b, "request")),
+        .druid = json_is_true(json_object_get(b, "druid")),
+        .now_ms = json_integer_value(now),
+        .fp = json_string_value(json_object_get(b, "fp")),
+        .c0 = json_integer_value(c0),
+        .realtime = true,
+    };
+    struct storage_seg_want *want = calloc(json_array_size(segs) + 1, sizeof *want);
+    if (!want)
+        lerr_set(&err, LERR_NOMEM, "out of memory");
+    else if (!ps.request || !ps.fp || !json_is_integer(c0) || !json_is_integer(now) ||
+             !json_is_array(segs))
+        lerr_set(&err, LERR_INVALID,
+                 "a part's request is JSON {\"request\", \"druid\", \"nowMs\", \"fp\", \"c0\", "
+                 "\"segments\": [[name, chunk start, chunk end], ...]}");
+    for (size_t i = 0; !err.code && i < json_array_size(segs); i++) {
+        json_t *g = json_array_get(segs, i);
+        const char *name = json_string_value(json_array_get(g, 0));
+        if (!name || strchr(name, '/') || !json_is_integer(json_array_get(g, 1)) ||
+            !json_is_integer(json_array_get(g, 2)))
+            lerr_set(&err, LERR_INVALID,
+                     "segments[%zu] of a part's request is not [name, chunk start, chunk end]", i);
+        else
+            want[ps.nsegs++] = (struct storage_seg_want){name,
+                                                         json_integer_value(json_array_get(g, 1)),
+                                                         json_integer_value(json_array_get(g, 2))};
+    }
+    struct answer a;
+    memset(&a, 0, sizeof a);
+    buf_init(&a.part, 0);
+    if (!err.code) {
+        ps.segs = want;
+        part_run(srv, table, &ps, &a, &err);
+    }
+    free(want);
+    json_decref(b);
+    json_t *head = err.code ? NULL
+                            : json_pack("{s:s, s:b, s:o, s:s?, s:I}", "node",
+                                        api__cluster_node_id(srv), "unleased", a.unleased,
+                                        "leases", leases_json(a.leases, a.nleases), "missing",
+                                        a.missing[0] ? a.missing : NULL, "part",
+                                        (json_int_t)a.part.len);
+    char *line = head ? json_dumps(head, JSON_COMPACT) : NULL;
+    json_decref(head);
+    size_t ll = line ? strlen(line) : 0;
+    char *body = line && !a.part.failed ? malloc(ll + 1 + a.part.len) : NULL;
+    if (!err.code && !body)
+        lerr_set(&err, LERR_NOMEM, "out of memory answering a part of a query");
+    if (err.code) {
+        free(line);
+        free(body);
+        answer_free(&a);
+        return api_reply_err(r, &err);
+    }
+    memcpy(body, line, ll);
+    body[ll] = '\n';
+    if (a.part.len)
+        memcpy(body + ll + 1, a.part.data, a.part.len);
+    free(line);
+    r->text = body;
+    r->text_len = ll + 1 + a.part.len;
+    r->content_type = "application/octet-stream";
+    r->status = 200;
+    answer_free(&a);
+    atomic_fetch_add(&parts_served, 1);
+    return 0;
+}
+
+/* Rendezvous hashing: a segment goes to the live node with the highest
+ * score, so a node joining or leaving moves only the segments it wins or held. */
+static uint64_t score(const char *node, const char *seg)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = node; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (const char *p = seg; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h ^= h >> 30; /* splitmix64's finish: FNV's low bits mix poorly */
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+/* The asking node's side: one try's answers. */
+struct parts_try {
+    struct api_server *srv;
+    const struct api_query_ctx *qc;
+    const char *table, *fp;
+    struct catalog_node *nodes;
+    size_t nn;
+    struct answer *ans;   /* one per node */
+    struct answer *extra; /* per node: its segments read here when it did not answer */
+};
+
+static void parts_try_clear(struct parts_try *pt)
+{
+    for (size_t i = 0; i < pt->nn; i++) {
+        if (pt->ans)
+            answer_free(&pt->ans[i]);
+        if (pt->extra)
+            answer_free(&pt->extra[i]);
+    }
+    free(pt->ans);
+    free(pt->extra);
+    catalog_node_list_free(pt->nodes, pt->nn);
+    pt->ans = pt->extra = NULL;
+    pt->nodes = NULL;
+    pt->nn = 0;
+}
+
+struct ask_job {
+    struct api_server *srv;
+    const char *table;
+    int64_t remain_ms;
+    struct answer **asked;
+    size_t n;
+};
+
+static void *ask_thread(void *arg)
+{
+    struct ask_job *j = arg;
+    ask_all(j->srv, j->table, j->remain_ms, j->asked, j->n);
+    return NULL;
+}
+
+/* The JSON body asking a node for its part. */
+static char *part_body(const struct parts_try *pt, int64_t c0, const struct storage_seg_want *segs,
+                       size_t n, size_t *len)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a,
+                              json_pack("[s, I, I]", segs[i].name, (json_int_t)segs[i].chunk_start,
+                                        (json_int_t)segs[i].chunk_end));
+    json_t *b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:o}", "request", pt->qc->body,
+                          pt->qc->body_len, "druid", pt->qc->druid, "nowMs",
+                          (json_int_t)pt->qc->now_ms, "fp", pt->fp, "c0", (json_int_t)c0,
+                          "segments", a);
+    char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    *len = s ? strlen(s) : 0;
+    return s;
+}
+
+static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, bool *cut_short,
+                     struct lerr *err)
+{
+    struct parts_try *pt = ctx;
+    struct api_server *srv = pt->srv;
+    parts_try_clear(pt);
+    struct catalog_segment_list l0 = {0};
+    struct storage_seg_want **segs = NULL; /* per node: the segments it is assigned */
+    size_t *nsegs = NULL, nasked = 0, self = SIZE_MAX;
+    struct answer **asked = NULL;
+    int rc = 0;
+    if (catalog_segment_cut(srv->qcat, pt->table, &l0, err) ||
+        catalog_node_list(srv->qcat, &pt->nodes, &pt->nn, err))
+        goto out;
+    size_t nn = pt->nn;
+    pt->ans = calloc(nn + 1, sizeof *pt->ans);
+    pt->extra = calloc(nn + 1, sizeof *pt->extra);
+    segs = calloc(nn + 1, sizeof *segs);
+    nsegs = calloc(nn + 1, sizeof *nsegs);
+    asked = calloc(nn + 1, sizeof *asked);
+    if (!pt->ans || !pt->extra || !segs || !nsegs || !asked)
+        goto oom;
+    const char *me = api__cluster_node_id(srv);
+    int64_t now = util_now_ns();
+    bool *live = calloc(nn + 1, sizeof *live);
+    if (!live)
+        goto oom;
+    for (size_t i = 0; i < nn; i++) {
+        struct answer *a = &pt->ans[i];
+        a->node = &pt->nodes[i];
+        buf_init(&a->part, 0);
+        buf_init(&pt->extra[i].part, 0);
+        pt->extra[i].node = &pt->nodes[i];
+        if (strcmp(pt->nodes[i].id, me) == 0)
+            live[self = i] = true;
+        else if (now - pt->nodes[i].heartbeat_ns > CATALOG_NODE_EXPIRY_NS)
+            snprintf(a->why, sizeof a->why, "no heartbeat for %lld s",
+                     (long long)((now - pt->nodes[i].heartbeat_ns) / 1000000000LL));
+        else
+            live[i] = true;
+    }
+    if (self == SIZE_MAX) {
+        free(live);
+        *again = true;
+        rc = lerr_set(err, LERR_UNAVAILABLE, "this node has not joined its catalog's nodes yet");
+        goto out;
+    }
+    for (size_t i = 0; i < nn; i++)
+        if (!(segs[i] = calloc(l0.n + 1, sizeof **segs))) {
+            free(live);
+            goto oom;
+        }
+    for (size_t j = 0; j < l0.n; j++) {
+        const char *name = base_name(l0.items[j].path);
+        size_t best = SIZE_MAX;
+        uint64_t top = 0;
+        for (size_t i = 0; i < nn; i++) {
+            uint64_t sc = live[i] ? score(pt->nodes[i].id, name) : 0;
+            if (live[i] && (best == SIZE_MAX || sc > top)) {
+                best = i;
+                top = sc;
+            }
+        }
+        segs[best][nsegs[best]++] =
+            (struct storage_seg_want){name, l0.items[j].chunk_start, l0.items[j].chunk_end};
+    }
+    for (size_t i = 0; i < nn; i++) {
+        if (!live[i] || i == self)
+            continue;
+        struct answer *a = &pt->ans[i];
+        a->part_mode = true;
+        if (!(a->req_body = part_body(pt, l0.seq, segs[i], nsegs[i], &a->req_len))) {
+            free(live);
+            goto oom;
+        }
+        asked[nasked++] = a;
+    }
+    free(live);
+    /* the other nodes on a thread, this node's own part meanwhile */
+    struct ask_job job = {srv, pt->table, remain_ms, asked, nasked};
+    pthread_t th;
+    bool started = nasked && pthread_create(&th, NULL, ask_thread, &job) == 0;
+    if (nasked && !started)
+        ask_thread(&job);
+    struct part_spec ps = {pt->qc->body,   pt->qc->body_len, pt->qc->druid,
+                           pt->qc->now_ms, pt->fp,           l0.seq,
+                           segs[self],     nsegs[self],      true};
+    rc = part_run(srv, pt->table, &ps, &pt->ans[self], err);
+    if (started)
+        pthread_join(th, NULL);
+    if (rc)
+        goto out; /* the query's own error (the other nodes would give it too) */
+    for (size_t i = 0; i < nn && !rc; i++) {
+        struct answer *a = &pt->ans[i];
+        *cut_short |= a->cut_short;
+        /* the query's own error on a node's rows (not a node in trouble) is the query's */
+        if (!a->ok && (a->status == 400 || a->status == 504)) {
+            rc = lerr_set(err, a->status == 400 ? LERR_INVALID : LERR_TIMEOUT,
+                          "node '%s' failed its part of the query: %s", a->node->id, a->why);
+            break;
+        }
+        if (a->ok || !nsegs[i])
+            continue;
+        /* its segments are read here; its realtime rows are the leases' business */
+        struct part_spec ps2 = {pt->qc->body,   pt->qc->body_len, pt->qc->druid,
+                                pt->qc->now_ms, pt->fp,           l0.seq,
+                                segs[i],        nsegs[i],         false};
+        rc = part_run(srv, pt->table, &ps2, &pt->extra[i], err);
+        atomic_fetch_add(&parts_taken_over, 1);
+    }
+    if (rc)
+        goto out;
+    size_t nunleased = 0;
+    for (size_t k = 0; k < nn; k++)
+        nunleased += pt->ans[k].ok && pt->ans[k].unleased;
+    if (nunleased > 1) {
+        rc = lerr_set(err, LERR_INVALID,
+                      "table '%s' is fed by a job whose source is not spread over the nodes (a "
+                      "Kinesis stream, or a push connection without --push-kafka): %zu nodes "
+                      "each read all of it, so a query over the nodes would count its rows more "
+                      "than once; run such a job on a server of its own (SQLite catalog), or push "
+                      "through --push-kafka",
+                      pt->table, nunleased);
+        goto out;
+    }
+    if (check_leases(srv, pt->table, pt->ans, nn, err)) {
+        *again = err->code == LERR_UNAVAILABLE;
+        rc = err->code;
+        goto out;
+    }
+    for (size_t k = 0; k < 2 * nn && !rc; k++) {
+        const struct answer *a = k < nn ? &pt->ans[k] : &pt->extra[k - nn];
+        if (a->ok && a->missing[0]) {
+            /* a compaction committed since the cut may have removed it: try a newer cut */
+            *again = *missing = true;
+            rc = lerr_set(err, LERR_UNAVAILABLE, "%s of table '%s' cannot be read on node '%s'",
+                          a->missing, pt->table, a->node->id);
+        }
+    }
+    goto out;
+oom:
+    rc = lerr_set(err, LERR_NOMEM, "out of memory planning a query over the nodes");
+out:
+    if (!rc)
+        rc = err->code;
+    for (size_t i = 0; segs && i < pt->nn; i++)
+        free(segs[i]);
+    free(segs);
+    free(nsegs);
+    free(asked);
+    catalog_segment_list_free(&l0);
+    return rc;
+}
+
+int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
+                         int (*fn)(void *arg, const void *part, size_t n, struct lerr *err),
+                         void *arg, struct lerr *err)
+{
+    const struct api_query_ctx *qc = ctx;
+    struct parts_try pt = {qc->srv, qc, table, fingerprint, NULL, 0, NULL, NULL};
+    bool missing_final;
+    int rc = with_retries(qc->timeout_ms, parts_try, &pt, &missing_final, err);
+    if (rc && missing_final) /* as the engine names a segment it cannot read */
+        err->code = rc = LERR_CORRUPT;
+    for (size_t k = 0; !rc && k < 2 * pt.nn; k++) {
+        const struct answer *a = k < pt.nn ? &pt.ans[k] : &pt.extra[k - pt.nn];
+        if (a->ok && a->part.len)
+            rc = fn(arg, a->part.data, a->part.len, err);
+    }
+    if (!rc)
+        atomic_fetch_add(&split_queries, 1);
+    parts_try_clear(&pt);
+    return rc;
 }

@@ -178,7 +178,7 @@ static json_t *map_from_table(struct api_req *r, const char *table, const char *
     req.format = QUERY_FORMAT_ARRAY_LINES;
     struct query_env env;
     struct sql_lookups lk;
-    struct api_query_ctx qc = {r->srv, req.timeout_ms};
+    struct api_query_ctx qc = {.srv = r->srv, .timeout_ms = req.timeout_ms};
     api__query_env(&qc, &env, &lk);
     struct buf out;
     buf_init(&out, 256u << 20);

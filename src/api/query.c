@@ -314,6 +314,10 @@ void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_
         .list_segments = list_segments,
         .list_tasks = list_tasks,
     };
+    if (qc->body && catalog_is_shared(qc->srv->cat)) {
+        env->open_schema = api__fanout_schema;
+        env->partials = api__fanout_partials;
+    }
 }
 
 void api__query_observe(double ms, bool ok)
@@ -415,7 +419,10 @@ int api_query_sql(struct api_req *r)
     } else if (api_query_request_parse(r->body, r->body_len, &req, &mem, &err) == 0) {
         struct query_env env;
         struct sql_lookups lk;
-        struct api_query_ctx qc = {r->srv, req.timeout_ms};
+        if (!req.now_ms) /* one CURRENT_TIMESTAMP on every node */
+            req.now_ms = util_now_ms();
+        struct api_query_ctx qc = {r->srv,      req.timeout_ms, req.allow_partial ? NULL : r->body,
+                                   r->body_len, false,          req.now_ms};
         api__query_env(&qc, &env, &lk);
         struct query_result_meta meta = {0};
         if (query_execute(&req, &env, &out, &meta, &err) == 0) {
@@ -455,6 +462,7 @@ void api_query_metrics(struct buf *out)
     buf_printf(out,
                "# TYPE lodestar_query_errors_total counter\nlodestar_query_errors_total %lld\n",
                (long long)atomic_load(&query_errors));
+    api__fanout_metrics(out);
     struct query_limits lim;
     query_limits_get(&lim);
     buf_printf(out,

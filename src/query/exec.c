@@ -458,10 +458,12 @@ static int run_source(struct query__run *r)
     if (p->keep == 0 && !p->q->aggregate)
         return 0;
     bool by_id = p->src->snap && p->by_id && ids_everywhere(p), done = false;
-    size_t nt = p->src->snap && p->q->aggregate ? agg_threads(p) : 1;
+    size_t nt = p->src->snap && p->q->aggregate && !p->src->parts ? agg_threads(p) : 1;
     if (nt > 1 && (rc = run_parallel(r, nt, by_id, &done)))
         return rc;
-    if (done) {
+    if (p->src->parts) {
+        rc = query__partial_gather(r); /* the nodes' parts: no view is read here */
+    } else if (done) {
         /* the groups are complete */
     } else if (by_id) {
         rc = run_byid(r);
@@ -479,7 +481,7 @@ static int run_source(struct query__run *r)
         r->mem = NULL;
     }
     if (!rc && p->q->aggregate)
-        rc = finish_groups(r);
+        rc = p->src->produce ? query__partial_write(r) : finish_groups(r);
     return rc;
 }
 
@@ -524,6 +526,25 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
     memset(res, 0, sizeof *res);
     struct query__plan p;
     int rc = query__plan_build(&p, q, src, opt, x);
+    if (!rc && (src->parts || src->produce)) {
+        char why[256];
+        if (!query__partial_eligible(&p, why, sizeof why)) {
+            if (src->parts) { /* read every row here instead (rel.c) */
+                query__filter_free(&p.filter);
+                return QUERY__REOPEN;
+            }
+            rc = lerr_set(x->err, LERR_INVALID, "a node's part of a query: %s", why);
+        } else if (src->produce && x->req->partial_fp) {
+            char fp[QUERY_PART_FP_LEN + 1];
+            query__partial_fp(&p, fp);
+            if (strcmp(fp, x->req->partial_fp) != 0)
+                rc = lerr_set(x->err, LERR_CONFLICT,
+                              "this node plans the query differently (plan %s, the asking "
+                              "node's %s): the nodes see different columns of table '%s' or "
+                              "run different versions",
+                              fp, x->req->partial_fp, src->table);
+        }
+    }
     if (!rc && q->explain)
         rc = query__plan_explain(&p, x, res);
     if (rc || q->explain) {

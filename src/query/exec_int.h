@@ -91,6 +91,18 @@ struct query__run {
     struct query__idset *idsets; /* per aggregate (by_dict ones), or NULL */
 };
 
+/* ---- partial.c: a block's groups split over the nodes (query.h, "Partial plans") ---- */
+
+/* Whether p's groups travel as parts: an aggregate over a snapshot whose
+ * keys and states have portable bytes; else false with why. */
+bool query__partial_eligible(const struct query__plan *p, char *why, size_t n);
+/* The plan's fingerprint: what a part's bytes mean (keys, states). */
+void query__partial_fp(const struct query__plan *p, char out[QUERY_PART_FP_LEN + 1]);
+/* Writes r's groups to the request's partial_out. */
+int query__partial_write(struct query__run *r);
+/* Fills r's groups from every node's part (the source's parts->partials). */
+int query__partial_gather(struct query__run *r);
+
 #define BLOCK STORAGE_BLOCK_ROWS
 /* what a refused allocation during evaluation was for, in its error */
 #define EXPR_RESULTS "expression results (such as the strings REPEAT, CONCAT or LPAD build)"

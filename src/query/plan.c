@@ -284,7 +284,9 @@ static void plan_by_id(struct query__plan *p, struct query__ctx *x)
         p->by_id &= p->aggs[i].mode == QA_COUNT_STAR || p->aggs[i].mode == QA_NATIVE;
         p->has_native |= p->aggs[i].mode == QA_NATIVE;
     }
-    if (!p->by_id || q->having || q->distinct || p->keep <= 0 || q->norder == 0 || !p->desc[0])
+    /* a node's part keeps every group: the top N are of the merged groups */
+    if (!p->by_id || q->having || q->distinct || p->keep <= 0 || q->norder == 0 || !p->desc[0] ||
+        p->src->produce)
         return;
     size_t idx = (size_t)p->order_idx[0];
     int field = idx < q->nitems ? p->item_ref[idx]

@@ -121,6 +121,14 @@ struct query_request {
     /* context.sqlOuterLimit (read on POST /druid/v2/sql only): at most this
      * many result rows are written; 0 = no cap. */
     int64_t outer_limit;
+    /* A node's part of a query over the nodes (partial plans, below): when
+     * set, the statement's top block must aggregate straight over a table;
+     * its groups, before any HAVING, ORDER BY or LIMIT, are written here in
+     * the parts' format and the query returns no rows. partial_fp, when
+     * set, is the plan the asking node made (query_env.partials): another
+     * plan here fails with LERR_CONFLICT. */
+    struct buf *partial_out;
+    const char *partial_fp;
 };
 
 /* Defaults: object format, no headers, no parameters, 60 s timeout, the
@@ -188,7 +196,25 @@ struct query_env {
      * the table is empty. */
     int (*list_segments)(void *ctx, query_segment_fn fn, void *arg, struct lerr *err);
     int (*list_tasks)(void *ctx, query_task_fn fn, void *arg, struct lerr *err);
+    /*
+     * Partial plans (partial.c), or NULL: when both are set and the top
+     * block of a statement aggregates straight over a table (no subquery,
+     * join or window in it; not EXPLAIN), the block is planned here over
+     * open_schema's snapshot (read for its columns only) and its groups are
+     * the merge of the parts partials hands to fn: each node's part over its
+     * share of the table (query_request.partial_out), one plan whose
+     * fingerprint (QUERY_PART_FP_LEN hex digits) every part must carry.
+     * HAVING, ORDER BY, LIMIT and the items then run here on the merged
+     * groups. A block that cannot be split is read through open_table.
+     */
+    int (*open_schema)(void *ctx, const char *name, struct storage_snapshot **snap,
+                       struct lerr *err);
+    int (*partials)(void *ctx, const char *table, const char *fingerprint,
+                    int (*fn)(void *arg, const void *part, size_t n, struct lerr *err), void *arg,
+                    struct lerr *err);
 };
+
+#define QUERY_PART_FP_LEN 16
 
 struct query_result_meta {
     const char *content_type; /* static: application/json, text/plain, text/csv */

@@ -434,6 +434,11 @@ struct query__source {
     const struct storage_snapshot *snap; /* or NULL */
     const struct query__memtable *mem;   /* or NULL */
     struct sql_schema schema;            /* the columns as bound */
+    /* partial plans (partial.c): produce writes this top block's groups as
+     * a node's part (query_request.partial_out); with parts, snap gives the
+     * columns only and the groups are the merge of parts->partials' parts */
+    bool produce;
+    const struct query_env *parts;
 };
 
 /* A statement of many blocks (rel.c): what its blocks' results need kept
@@ -476,6 +481,9 @@ int query__exec_header(const struct sql_select *q, struct query__ctx *x,
                        struct query__result *res);
 /* Runs a bound SELECT (or EXPLAIN) and fills the result: columns and rows
  * live in x->keep or in `c` (destroy it after writing the output). */
+/* query__exec_run's answer when a block with parts (partial.c) cannot be
+ * split: rel.c opens the table whole and runs the block again (no error is set). */
+#define QUERY__REOPEN (-2)
 int query__exec_run(const struct sql_select *q, const struct query__source *src,
                     const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
                     struct query__result *res);

@@ -151,9 +151,10 @@ static int table_not_found(const struct query_env *env, const char *table, struc
                     table, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
 }
 
-/* A table by name: a snapshot, or an INFORMATION_SCHEMA table in memory. */
-static int open_table(struct query__rel *R, const char *schema, const char *table,
-                      struct query__source *src)
+/* A table by name: a snapshot, or an INFORMATION_SCHEMA table in memory;
+ * schema_only: from env->open_schema (a block split into partial plans). */
+static int open_table_as(struct query__rel *R, const char *schema, const char *table,
+                         bool schema_only, struct query__source *src)
 {
     struct query__ctx *x = R->x;
     memset(src, 0, sizeof *src);
@@ -183,7 +184,7 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     if (!env || !env->open_table)
         return table_not_found(env, table, x);
     struct storage_snapshot *snap = NULL;
-    int rc = env->open_table(env->ctx, table, &snap, x->err);
+    int rc = (schema_only ? env->open_schema : env->open_table)(env->ctx, table, &snap, x->err);
     if (rc == LERR_NOT_FOUND || (!rc && !snap))
         return table_not_found(env, table, x);
     if (rc)
@@ -211,6 +212,12 @@ static int open_table(struct query__rel *R, const char *schema, const char *tabl
     src->snap = snap;
     src->schema = (struct sql_schema){fields, n};
     return 0;
+}
+
+static int open_table(struct query__rel *R, const char *schema, const char *table,
+                      struct query__source *src)
+{
+    return open_table_as(R, schema, table, false, src);
 }
 
 /* ---- blocks ------------------------------------------------------------------------ */
@@ -303,12 +310,14 @@ struct sq_ctx {
     struct query__rel *R;
     struct sql_stmt *s;
     const struct scope *sc;
+    size_t nrun; /* subqueries run */
 };
 
 static int on_subquery(void *arg, struct sql_subquery *sq)
 {
     struct sq_ctx *c = arg;
     struct query__result res;
+    c->nrun++;
     int rc = run_block(c->R, sq->q, c->sc, &res);
     if (rc)
         return rc;
@@ -411,7 +420,7 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
         sc.n = nctes;
     }
     R->depth++;
-    struct sq_ctx sqc = {R, s, &sc};
+    struct sq_ctx sqc = {R, s, &sc, 0};
     /* window calls first: the inner block they leave keeps GROUP BY (its
      * sets) and the subqueries of the window-free parts */
     if ((rc = sql_stmt_plan_windows(s, x->err)))
@@ -423,11 +432,25 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
     struct query__source src;
     memset(&src, 0, sizeof src);
     const struct sql_from *f = sql_stmt_from(s);
-    if (!rc && f && f->kind == SQL_FROM_JOIN && (rc = join_as_filter(R, s, &sc)) == 0)
+    bool joined = f && f->kind == SQL_FROM_JOIN;
+    if (!rc && joined && (rc = join_as_filter(R, s, &sc)) == 0)
         f = sql_stmt_from(s);
-    if (!rc && f && f->kind == SQL_FROM_TABLE && !f->ncol_aliases &&
-        !find_cte(&sc, f->schema_name, f->table)) {
-        rc = open_table(R, f->schema_name, f->table, &src);
+    /* partial plans (partial.c): the top block over a table of the cluster,
+     * when it reads nothing else */
+    bool table = !rc && f && f->kind == SQL_FROM_TABLE && !f->ncol_aliases &&
+                 !find_cte(&sc, f->schema_name, f->table);
+    bool split = top && table && !R->explain && !joined && sqc.nrun == 0 &&
+                 (!*f->schema_name || strcmp(f->schema_name, "druid") == 0);
+    bool produce = x->req && x->req->partial_out;
+    if (!rc && produce && !split)
+        rc = lerr_set(x->err, LERR_INVALID,
+                      "a node's part of a query needs a statement whose top block aggregates "
+                      "straight over a table (no subquery, join, window or WITH in it)");
+    if (!rc && table) {
+        bool parts = split && !produce && R->env && R->env->partials && R->env->open_schema;
+        rc = open_table_as(R, f->schema_name, f->table, parts, &src);
+        src.produce = split && produce;
+        src.parts = parts ? R->env : NULL;
     } else if (!rc && f) {
         struct query__memtable *mt = arena_zalloc(&x->keep, sizeof *mt);
         if (!mt)
@@ -446,6 +469,13 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
     R->depth--;
     if (!rc)
         rc = run_bound(R, s, &src, top, res);
+    if (rc == QUERY__REOPEN) {
+        /* a block the nodes cannot split (no aggregate, ARRAY keys): every row here */
+        lerr_init(x->err);
+        rc = open_table(R, f->schema_name, f->table, &src);
+        if (!rc)
+            rc = run_bound(R, s, &src, top, res);
+    }
     R->level--;
     return rc;
 }

@@ -924,6 +924,24 @@ static bool get_value(struct rd *r, struct sql_value *v, struct arena *mem)
     return true;
 }
 
+bool sql_value_write(struct buf *b, const struct sql_value *v)
+{
+    if (v->type >= SQL__TYPE_COUNT || v->type == SQL_ARRAY || v->type == SQL_INTERVAL)
+        return false;
+    put_value(b, v);
+    return !b->failed;
+}
+
+bool sql_value_read(const unsigned char **p, const unsigned char *e, struct sql_value *v,
+                    struct arena *mem)
+{
+    struct rd r = {*p, e};
+    if (!get_value(&r, v, mem))
+        return false;
+    *p = r.p;
+    return true;
+}
+
 int sql_agg_deserialize(const struct sql_agg_call *c, const void *p, size_t n, void *state,
                         struct arena *mem, struct lerr *err)
 {

@@ -473,6 +473,13 @@ int sql_agg_merge_err(const struct sql_agg_call *c, void *dst, const void *src, 
  * DISTINCT array is sorted there, in place: finalizing is not thread-safe
  * for one state). */
 void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sql_value *out);
+/* A scalar value as portable bytes (the states' own encoding of values);
+ * false for an ARRAY or INTERVAL, or out of memory. */
+bool sql_value_write(struct buf *b, const struct sql_value *v);
+/* Reads one back from [*p, e), advancing *p; its bytes are copied into mem.
+ * false when truncated, not a scalar, or out of memory. */
+bool sql_value_read(const unsigned char **p, const unsigned char *e, struct sql_value *v,
+                    struct arena *mem);
 /* Portable bytes (little-endian, versioned) that segments store. */
 bool sql_agg_serialize(const struct sql_agg_call *c, const void *state, struct buf *out);
 /* LERR_CORRUPT when the bytes are not a state of this aggregator. */

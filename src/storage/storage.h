@@ -521,6 +521,9 @@ struct storage_seg_want {
 typedef int (*storage_image_fn)(void *ctx, const void *p, size_t n, struct lerr *err);
 struct storage_cut *storage_table_cut(struct storage_table *t); /* NULL: no memory */
 void storage_cut_free(struct storage_cut *c);
+/* Leaves the cut's realtime buffers out of its snapshot (storage_cut_snapshot):
+ * segments only. */
+void storage_cut_no_realtime(struct storage_cut *c);
 size_t storage_cut_nsegs(const struct storage_cut *c);
 const char *storage_cut_seg_name(const struct storage_cut *c, size_t i);
 int storage_cut_realtime_images(const struct storage_cut *c, const char *tmp_dir,

@@ -1517,15 +1517,20 @@ struct storage_snapshot *storage_table_snapshot(struct storage_table *t)
 
 struct storage_cut {
     struct storage__version *v;
+    bool no_realtime; /* storage_cut_no_realtime */
 };
 
 struct storage_cut *storage_table_cut(struct storage_table *t)
 {
     struct storage_cut *c = malloc(sizeof *c);
-    if (c)
+    if (c) {
         c->v = current(t);
+        c->no_realtime = false;
+    }
     return c;
 }
+
+void storage_cut_no_realtime(struct storage_cut *c) { c->no_realtime = true; }
 
 void storage_cut_free(struct storage_cut *c)
 {
@@ -1600,7 +1605,7 @@ struct storage_snapshot *storage_cut_snapshot(struct storage_table *t, const str
     v->rts = calloc(c->v->nrts + 1, sizeof *v->rts);
     if (!v->segs || !v->rts)
         goto oom;
-    for (size_t i = 0; i < c->v->nrts; i++)
+    for (size_t i = 0; i < c->v->nrts && !c->no_realtime; i++)
         v->rts[v->nrts++] = rt_ref(c->v->rts[i]);
     for (size_t i = 0; i < nwant; i++) {
         struct storage__vseg *have = cut_find(c, want[i].name);

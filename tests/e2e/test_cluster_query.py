@@ -253,6 +253,25 @@ def same_answers(ss, when):
              + "; ".join(f"{k} {json.dumps(v)[:400]}" for k, v in diff.items()))
 
 
+def prom(s, name):
+    """A counter of GET /metrics on s (0 when absent)."""
+    for line in (s.req("GET", "/metrics").raw or "").splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def split_over(ss, when):
+    """Every node of ss split queries into the nodes' parts (partial plans: the aggregating
+    queries of QUERIES) and ran parts for the others; a query that is not split (a subquery,
+    a scan) still answered above, through the node's whole snapshot."""
+    split = {s.name: prom(s, "lodestar_query_split_total") for s in ss}
+    served = {s.name: prom(s, "lodestar_query_parts_served_total") for s in ss}
+    c.ok(all(v > 0 for v in split.values()) and all(v > 0 for v in served.values()),
+         f"{when}: each node split queries into parts and ran parts for the others",
+         f"split {split}, served {served}")
+
+
 class Poller:
     """Asks nodes COUNT/SUM with the short timeout, over and over, until stopped; every answer
     goes to the ledger. Counts 200 and 503 answers."""
@@ -391,6 +410,7 @@ try:
     c.ok(wait_for(lambda: count_sum(ref)[1] == ledger.want(), timeout=10),
          "the single server still answers them all")
     same_answers(nodes, "persisted")
+    split_over(nodes, "persisted")
 
     # ---- 2. kill -9 of a node holding unpersisted rows
     produce(N, M_KILL)
