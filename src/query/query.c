@@ -114,7 +114,9 @@ static int execute(const struct query_request *req, const struct query_env *env,
     arena_reset(&x.scratch);
     size_t mark = out->len;
     if (!rc)
-        rc = fn ? deliver(&res, fn, arg) : query__output_write(&res, req, x.tz, out, &x);
+        rc = fn                 ? deliver(&res, fn, arg)
+             : req->partial_out ? 0 /* a node's part: its groups are the answer */
+                                : query__output_write(&res, req, x.tz, out, &x);
     if (rc) {
         /* nothing of a failed query reaches the body */
         out->len = mark;

@@ -113,8 +113,98 @@ static bool lookup_names(void *ctx, struct buf *out)
 }
 static const struct sql_lookups test_lookups = {NULL, lookup_get, lookup_names};
 
-static const struct query_env env = {
+static struct query_env env = {
     .open_table = env_open, .list_tables = env_list, .lookups = &test_lookups};
+
+/* ---- partial plans (query/partial.c), as a cluster runs them ----------------------------
+ *
+ * With split_parts set, env splits the top block of every statement that
+ * aggregates straight over a table into SPLIT_PARTS parts, as the nodes of a
+ * cluster do (api/fanout.c): part k runs the statement (query_request
+ * .partial_out) over the segments whose index is k modulo SPLIT_PARTS, part 0
+ * also over the realtime rows, and the engine merges the parts' groups. The
+ * SQL files run again this way must give the same answers. */
+#define SPLIT_PARTS 3
+static const char *split_body; /* the request being run (run_case) */
+static int split_ran, split_mangle;
+
+struct split_env {
+    struct storage_snapshot *snap;
+};
+
+static int split_open(void *ctx, const char *name, struct storage_snapshot **snap,
+                      struct lerr *err)
+{
+    (void)name, (void)err;
+    *snap = ((struct split_env *)ctx)->snap;
+    return 0;
+}
+
+static void split_close(void *ctx, struct storage_snapshot *snap) { (void)ctx, (void)snap; }
+
+static int split_partials(void *ctx, const char *table, const char *fp,
+                          int (*fn)(void *arg, const void *part, size_t n, struct lerr *err),
+                          void *arg, struct lerr *err)
+{
+    (void)ctx;
+    struct storage_table *t = NULL;
+    for (size_t i = 0; i < ntables; i++)
+        if (strcmp(tables[i].name, table) == 0)
+            t = tables[i].t;
+    if (!t || !split_body)
+        return lerr_set(err, LERR_NOT_FOUND, "no table %s", table);
+    int rc = 0;
+    split_ran++;
+    for (int k = 0; k < SPLIT_PARTS && !rc; k++) {
+        struct storage_cut *cut = storage_table_cut(t);
+        size_t n = storage_cut_nsegs(cut), nw = 0;
+        struct storage_seg_want *want = calloc(n + 1, sizeof *want);
+        for (size_t i = 0; i < n; i++)
+            if ((int)(i % SPLIT_PARTS) == k)
+                want[nw++] = (struct storage_seg_want){storage_cut_seg_name(cut, i), 0, 0};
+        if (k)
+            storage_cut_no_realtime(cut);
+        struct split_env se = {storage_cut_snapshot(t, cut, want, nw, NULL, NULL, 0, err)};
+        struct arena mem;
+        arena_init(&mem, 4096, 0);
+        struct query_request qr;
+        struct buf part;
+        buf_init(&part, 0);
+        rc = se.snap ? api_query_request_parse(split_body, strlen(split_body), &qr, &mem, err)
+                     : err->code;
+        if (!rc) {
+            qr.now_ms = T0 + 3 * DAY;
+            qr.partial_out = &part;
+            qr.partial_fp = fp;
+            struct query_env pe = {.ctx = &se,
+                                   .open_table = split_open,
+                                   .close_table = split_close,
+                                   .list_tables = env_list,
+                                   .lookups = &test_lookups};
+            struct buf none;
+            buf_init(&none, 0);
+            rc = query_execute(&qr, &pe, &none, NULL, err);
+            CHECK_MSG(rc || none.len == 0, "a part wrote a body: %s", buf_cstr(&none));
+            buf_free(&none);
+        }
+        if (!rc && split_mangle && part.len > 1) /* a damaged part is refused, not misread */
+            part.len = split_mangle == 1 ? part.len - 1 : 20;
+        if (!rc)
+            rc = fn(arg, part.data, part.len, err);
+        buf_free(&part);
+        arena_destroy(&mem);
+        storage_snapshot_free(se.snap);
+        storage_cut_free(cut);
+        free(want);
+    }
+    return rc;
+}
+
+static void split_mode(bool on)
+{
+    env.open_schema = on ? env_open : NULL;
+    env.partials = on ? split_partials : NULL;
+}
 
 static int commit_noop(void *ctx, const struct storage_segment_info *added, size_t nadded,
                        const struct storage_segment_info *removed, size_t nremoved,
@@ -1054,7 +1144,9 @@ static void run_case(struct tcase *c)
     int rc = api_query_request_parse(body, strlen(body), &qr, &mem, &err);
     if (!rc) {
         qr.now_ms = T0 + 3 * DAY;
+        split_body = body;
         rc = query_execute(&qr, &env, &out, &meta, &err);
+        split_body = NULL;
     }
     free(body);
     if (c->error[0]) {
@@ -2521,6 +2613,58 @@ static void make_mv_statement(struct rq *q, bool *unordered, const void *arg)
 
 static void test_random_mv(unsigned n) { rq_run("mvr", n, 1000, make_mv_statement, NULL); }
 
+/* A part cut short, or of another plan, fails the query with its own error. */
+static void test_split_damaged(void)
+{
+    static const char body[] =
+        "{\"query\": \"SELECT channel, COUNT(*), SUM(added) FROM wiki GROUP BY channel\"}";
+    for (int mangle = 1; mangle <= 2; mangle++) {
+        struct arena mem;
+        arena_init(&mem, 4096, 0);
+        struct query_request qr;
+        struct lerr err;
+        lerr_init(&err);
+        struct buf out;
+        buf_init(&out, 0);
+        CHECK_EQ_INT(api_query_request_parse(body, strlen(body), &qr, &mem, &err), 0);
+        split_body = body;
+        split_mangle = mangle;
+        int rc = query_execute(&qr, &env, &out, NULL, &err);
+        split_body = NULL;
+        split_mangle = 0;
+        CHECK_MSG(rc == LERR_CORRUPT && strstr(err.msg, "part") && out.len == 0,
+                  "a damaged part: rc=%d %s", rc, err.msg);
+        buf_free(&out);
+        arena_destroy(&mem);
+    }
+    /* a part of another plan (another fingerprint) is refused by the node running it */
+    static const char other[] = "{\"query\": \"SELECT channel, COUNT(*) FROM wiki GROUP BY 1\"}";
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct query_request qr;
+    struct lerr err;
+    lerr_init(&err);
+    struct buf part;
+    buf_init(&part, 0);
+    CHECK_EQ_INT(api_query_request_parse(other, strlen(other), &qr, &mem, &err), 0);
+    qr.partial_out = &part;
+    qr.partial_fp = "0123456789abcdef";
+    int rc = query_execute(&qr, &env, NULL, NULL, &err);
+    CHECK_MSG(rc == LERR_CONFLICT && strstr(err.msg, "plans the query differently"),
+              "another plan: rc=%d %s", rc, err.msg);
+    /* and a part of a statement that is not one block over a table is refused */
+    static const char sub[] =
+        "{\"query\": \"SELECT COUNT(*) FROM (SELECT channel FROM wiki GROUP BY 1)\"}";
+    lerr_init(&err);
+    CHECK_EQ_INT(api_query_request_parse(sub, strlen(sub), &qr, &mem, &err), 0);
+    qr.partial_out = &part;
+    rc = query_execute(&qr, &env, NULL, NULL, &err);
+    CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "straight over a table"), "subquery: rc=%d %s",
+              rc, err.msg);
+    buf_free(&part);
+    arena_destroy(&mem);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "tests/unit/sql_queries";
@@ -2606,6 +2750,22 @@ int main(int argc, char **argv)
         test_random_queries("many", 50);
         test_random_mv(50);
         query__agg_par_min_rows = agg_min;
+    }
+
+    /* every file again, each aggregate over a table split into the parts of
+     * three nodes and merged (partial plans), with the same answers */
+    if (d) {
+        split_mode(true);
+        static const char *const files[] = {
+            "aggregates.txt", "array_columns.txt", "arrays.txt", "errors.txt",
+            "formats.txt",    "grouping.txt",      "many.txt",   "multivalue.txt",
+            "parallel.txt",   "relational.txt",    "rollup.txt", "sketches.txt",
+            "tiny.txt",       "widened.txt",       "wiki.txt",   "window.txt"};
+        for (size_t i = 0; i < LS_ARRAY_LEN(files); i++)
+            run_file(dir, files[i]);
+        CHECK_MSG(split_ran > 100, "only %d statements were split into parts", split_ran);
+        test_split_damaged();
+        split_mode(false);
     }
 
     test_concurrent_appends(root);
