@@ -1314,19 +1314,9 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
         struct answer *a = &pt->ans[i];
         *cut_short |= a->cut_short;
         /* the query's own error on a node's rows (not a node in trouble) is the query's */
-        if (!a->ok && (a->status == 400 || a->status == 504)) {
+        if (!a->ok && (a->status == 400 || a->status == 504))
             rc = lerr_set(err, a->status == 400 ? LERR_INVALID : LERR_TIMEOUT,
                           "node '%s' failed its part of the query: %s", a->node->id, a->why);
-            break;
-        }
-        if (a->ok || !nsegs[i])
-            continue;
-        /* its segments are read here; its realtime rows are the leases' business */
-        struct part_spec ps2 = {pt->qc->body,   pt->qc->body_len, pt->qc->druid,
-                                pt->qc->now_ms, pt->fp,           l0.seq,
-                                segs[i],        nsegs[i],         false};
-        rc = part_run(srv, pt->table, &ps2, &pt->extra[i], err);
-        atomic_fetch_add(&parts_taken_over, 1);
     }
     if (rc)
         goto out;
@@ -1348,6 +1338,19 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
         rc = err->code;
         goto out;
     }
+    /* the segments of a node that did not answer (and holds no lease the
+     * query needs: checked above) are read here */
+    for (size_t i = 0; i < nn && !rc; i++) {
+        if (pt->ans[i].ok || !nsegs[i])
+            continue;
+        struct part_spec ps2 = {pt->qc->body,   pt->qc->body_len, pt->qc->druid,
+                                pt->qc->now_ms, pt->fp,           l0.seq,
+                                segs[i],        nsegs[i],         false};
+        rc = part_run(srv, pt->table, &ps2, &pt->extra[i], err);
+        atomic_fetch_add(&parts_taken_over, 1);
+    }
+    if (rc)
+        goto out;
     for (size_t k = 0; k < 2 * nn && !rc; k++) {
         const struct answer *a = k < nn ? &pt->ans[k] : &pt->extra[k - nn];
         if (a->ok && a->missing[0]) {
