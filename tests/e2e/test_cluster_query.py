@@ -383,6 +383,46 @@ try:
     c.ok(r.status == 200 and json.loads(head).get("node") == "nb",
          "internal API: a signed request gets the node's cut", f"{r.status} {r.raw[:200]}")
 
+    # the part of a query a node runs for another (partial plans): POST, its body signed too
+    part = f"/internal/v1/part/{TABLE}"
+
+    def signed_body(node, ms, path, body, secret=SECRET):
+        msg = f"{node}\n{ms}\n{path}\n".encode() + body
+        mac = hmac.new(secret.encode(), msg, hashlib.sha256)
+        return {"X-Lodestar-Node": f"{node} {ms} {mac.hexdigest()}",
+                "Content-Type": "application/json"}
+
+    def part_body(query, fp="0" * 16, segments=()):
+        return json.dumps({"request": json.dumps({"query": query}), "druid": False,
+                           "nowMs": now_ms, "fp": fp, "c0": 0,
+                           "segments": list(segments)}).encode()
+
+    good = part_body(f"SELECT COUNT(*) FROM {TABLE}")
+    r = nb.req("GET", part, key=None, headers=signed("na", now_ms, part))
+    c.eq(r.status, 405, "internal API: GET of a part, 405")
+    r = nb.req("POST", part, key=None, raw_body=good, headers=signed("na", now_ms, part))
+    c.eq(r.status, 401, "internal API: a part whose signature leaves out its body, 401")
+    r = nb.req("POST", part, key=None, raw_body=good,
+               headers=signed_body("na", now_ms, part, part_body("SELECT COUNT(*) FROM x")))
+    c.eq(r.status, 401, "internal API: a part signed for another body, 401")
+    for bad, what in ((b"{not json", "malformed JSON"),
+                      (json.dumps({"request": "{}"}).encode(), "fields missing"),
+                      (part_body("SELECT 1", segments=[["../../etc/passwd", 0, 0]]),
+                       "a segment name with a slash"),
+                      (part_body("SELECT 1", segments=[[1, 2]]), "a segment not [name, start, end]")):
+        r = nb.req("POST", part, key=None, raw_body=bad, headers=signed_body("na", now_ms, part, bad))
+        c.ok(r.status == 400 and ("segments" in r.raw or "request" in r.raw),
+             f"internal API: a part request with {what}, 400 saying what a part request is",
+             f"{r.status} {r.raw[:200]}")
+    r = nb.req("POST", part, key=None, raw_body=good, headers=signed_body("na", now_ms, part, good))
+    c.ok(r.status == 409 and "differently" in r.raw,
+         "internal API: a part of another plan (fingerprint), 409", f"{r.status} {r.raw[:200]}")
+    scan = part_body(f"SELECT * FROM {TABLE}")
+    r = nb.req("POST", part, key=None, raw_body=scan, headers=signed_body("na", now_ms, part, scan))
+    c.ok(r.status == 400 and "aggregate" in r.raw,
+         "internal API: a part of a statement that does not aggregate, 400",
+         f"{r.status} {r.raw[:200]}")
+
     # ---- 1. the whole table on every node: with rows in realtime buffers, then persisted
     t = time.time()
     produce(0, N)
