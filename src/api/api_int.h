@@ -230,6 +230,9 @@ struct api_query_ctx {
     int64_t now_ms;
 };
 void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_lookups *lk);
+/* The same over this node's tables alone (qenv.c; api__query_env, in
+ * fanout.c, adds the nodes of a shared catalog). */
+void api__query_env_local(struct api_query_ctx *qc, struct query_env *env, struct sql_lookups *lk);
 int api_lookups_create(struct api_req *r);
 int api_lookups_list(struct api_req *r);
 int api_lookups_get(struct api_req *r);

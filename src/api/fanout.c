@@ -136,6 +136,33 @@ static int check_signature(struct api_server *srv, const char *url, const char *
     return 0;
 }
 
+/* Answers 200 with one line of JSON (head, taken) and then the bytes; a
+ * failure of head's making or of memory answers 500. */
+static int reply_head_bytes(struct api_req *r, json_t *head, const struct buf *bytes)
+{
+    char *line = head && !bytes->failed ? json_dumps(head, JSON_COMPACT) : NULL;
+    json_decref(head);
+    size_t ll = line ? strlen(line) : 0;
+    char *body = line ? malloc(ll + 1 + bytes->len) : NULL;
+    if (!body) {
+        free(line);
+        struct lerr err;
+        lerr_init(&err);
+        lerr_set(&err, LERR_NOMEM, "out of memory answering another node");
+        return api_reply_err(r, &err);
+    }
+    memcpy(body, line, ll);
+    body[ll] = '\n';
+    if (bytes->len)
+        memcpy(body + ll + 1, bytes->data, bytes->len);
+    free(line);
+    r->text = body;
+    r->text_len = ll + 1 + bytes->len;
+    r->content_type = "application/octet-stream";
+    r->status = 200;
+    return 0;
+}
+
 /*
  * GET /internal/v1/cut/{table}: this node's cut of the table. The body is
  * one line of JSON ({"node", "segments": [names], "leased", "leases":
@@ -192,27 +219,9 @@ static int serve_cut(struct api_req *r, const char *table)
                              "segments", segs, "leased", leased, "unleased", unleased, "leases",
                              leases_json(leases, nleases), "images", im.lens);
     free(leases);
-    char *line = json_dumps(head, JSON_COMPACT);
-    json_decref(head);
-    size_t ll = line ? strlen(line) : 0;
-    char *body = line ? malloc(ll + 1 + im.data.len) : NULL;
-    if (!body) {
-        free(line);
-        buf_free(&im.data);
-        lerr_set(&err, LERR_NOMEM, "out of memory");
-        return api_reply_err(r, &err);
-    }
-    memcpy(body, line, ll);
-    body[ll] = '\n';
-    if (im.data.len)
-        memcpy(body + ll + 1, im.data.data, im.data.len);
-    free(line);
-    r->text = body;
-    r->text_len = ll + 1 + im.data.len;
-    r->content_type = "application/octet-stream";
-    r->status = 200;
+    int rc = reply_head_bytes(r, head, &im.data);
     buf_free(&im.data);
-    return 0;
+    return rc;
 }
 
 bool api__fanout_serve(struct api_req *r, const char *node_header)
@@ -620,6 +629,23 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
     return rc;
 }
 
+/* 400 when more than one node reads a source of the table whole (not spread over the nodes). */
+static int check_unleased(const char *table, const struct answer *ans, size_t n, struct lerr *err)
+{
+    size_t nunleased = 0;
+    for (size_t k = 0; k < n; k++)
+        nunleased += ans[k].ok && ans[k].unleased;
+    if (nunleased <= 1)
+        return 0;
+    return lerr_set(err, LERR_INVALID,
+                    "table '%s' is fed by a job whose source is not spread over the nodes (a "
+                    "Kinesis stream, or a push connection without --push-kafka): %zu nodes "
+                    "each read all of it, so a query over the nodes would count its rows more "
+                    "than once; run such a job on a server of its own (SQLite catalog), or push "
+                    "through --push-kafka",
+                    table, nunleased);
+}
+
 /* One try; *again when a retry may succeed; *missing when the snapshot is
  * made but lacks a segment (then *out is set too). */
 static int attempt(struct api_server *srv, struct storage_db_table *t, const char *table,
@@ -677,21 +703,10 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
         rc = lerr_set(err, LERR_UNAVAILABLE, "this node has not joined its catalog's nodes yet");
         goto out;
     }
-    size_t nunleased = 0;
-    for (size_t k = 0; k < nans; k++) {
-        nunleased += ans[k].ok && ans[k].unleased;
+    for (size_t k = 0; k < nans; k++)
         *cut_short |= ans[k].cut_short;
-    }
-    if (nunleased > 1) {
-        rc = lerr_set(err, LERR_INVALID,
-                      "table '%s' is fed by a job whose source is not spread over the nodes (a "
-                      "Kinesis stream, or a push connection without --push-kafka): %zu nodes "
-                      "each read all of it, so a query over the nodes would count its rows more "
-                      "than once; run such a job on a server of its own (SQLite catalog), or push "
-                      "through --push-kafka",
-                      table, nunleased);
+    if ((rc = check_unleased(table, ans, nans, err)))
         goto out;
-    }
     if (catalog_segment_list(srv->qcat, table, &l1, err))
         goto out;
     if (check_leases(srv, table, ans, nans, err)) {
@@ -1030,12 +1045,10 @@ static int part_run(struct api_server *srv, const char *table, const struct part
             struct part_env pe = {{srv, req.timeout_ms, NULL, 0, false, ps->now_ms}, table, snap};
             struct query_env env;
             struct sql_lookups lk;
-            api__query_env(&pe.qc, &env, &lk);
+            api__query_env_local(&pe.qc, &env, &lk);
             env.ctx = &pe;
             env.open_table = part_open;
             env.close_table = part_close;
-            env.open_schema = NULL;
-            env.partials = NULL;
             lk.ctx = &pe;
             struct buf none;
             buf_init(&none, 0);
@@ -1108,36 +1121,18 @@ static int serve_part(struct api_req *r, const char *table)
     }
     free(want);
     json_decref(b);
-    json_t *head = err.code ? NULL
-                            : json_pack("{s:s, s:b, s:o, s:s?, s:I}", "node",
-                                        api__cluster_node_id(srv), "unleased", a.unleased,
-                                        "leases", leases_json(a.leases, a.nleases), "missing",
-                                        a.missing[0] ? a.missing : NULL, "part",
-                                        (json_int_t)a.part.len);
-    char *line = head ? json_dumps(head, JSON_COMPACT) : NULL;
-    json_decref(head);
-    size_t ll = line ? strlen(line) : 0;
-    char *body = line && !a.part.failed ? malloc(ll + 1 + a.part.len) : NULL;
-    if (!err.code && !body)
-        lerr_set(&err, LERR_NOMEM, "out of memory answering a part of a query");
     if (err.code) {
-        free(line);
-        free(body);
         answer_free(&a);
         return api_reply_err(r, &err);
     }
-    memcpy(body, line, ll);
-    body[ll] = '\n';
-    if (a.part.len)
-        memcpy(body + ll + 1, a.part.data, a.part.len);
-    free(line);
-    r->text = body;
-    r->text_len = ll + 1 + a.part.len;
-    r->content_type = "application/octet-stream";
-    r->status = 200;
+    json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:I}", "node", api__cluster_node_id(srv),
+                             "unleased", a.unleased, "leases", leases_json(a.leases, a.nleases),
+                             "missing", a.missing[0] ? a.missing : NULL, "part",
+                             (json_int_t)a.part.len);
+    int rc = reply_head_bytes(r, head, &a.part);
     answer_free(&a);
-    atomic_fetch_add(&parts_served, 1);
-    return 0;
+    atomic_fetch_add(&parts_served, rc == 0);
+    return rc;
 }
 
 /* Rendezvous hashing: a segment goes to the live node with the highest
@@ -1320,19 +1315,8 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
     }
     if (rc)
         goto out;
-    size_t nunleased = 0;
-    for (size_t k = 0; k < nn; k++)
-        nunleased += pt->ans[k].ok && pt->ans[k].unleased;
-    if (nunleased > 1) {
-        rc = lerr_set(err, LERR_INVALID,
-                      "table '%s' is fed by a job whose source is not spread over the nodes (a "
-                      "Kinesis stream, or a push connection without --push-kafka): %zu nodes "
-                      "each read all of it, so a query over the nodes would count its rows more "
-                      "than once; run such a job on a server of its own (SQLite catalog), or push "
-                      "through --push-kafka",
-                      pt->table, nunleased);
+    if ((rc = check_unleased(pt->table, pt->ans, nn, err)))
         goto out;
-    }
     if (check_leases(srv, pt->table, pt->ans, nn, err)) {
         *again = err->code == LERR_UNAVAILABLE;
         rc = err->code;
@@ -1394,4 +1378,23 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
         atomic_fetch_add(&split_queries, 1);
     parts_try_clear(&pt);
     return rc;
+}
+
+static int cluster_open(void *ctx, const char *name, struct storage_snapshot **snap,
+                        struct lerr *err)
+{
+    const struct api_query_ctx *qc = ctx;
+    return api__fanout_snapshot(qc->srv, name, qc->timeout_ms, snap, err);
+}
+
+void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_lookups *lk)
+{
+    api__query_env_local(qc, env, lk);
+    if (!catalog_is_shared(qc->srv->cat))
+        return;
+    env->open_table = cluster_open; /* every node's rows */
+    if (qc->body) {                 /* partial plans: the other nodes read the body again */
+        env->open_schema = api__fanout_schema;
+        env->partials = api__fanout_partials;
+    }
 }

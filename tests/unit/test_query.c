@@ -2613,56 +2613,62 @@ static void make_mv_statement(struct rq *q, bool *unordered, const void *arg)
 
 static void test_random_mv(unsigned n) { rq_run("mvr", n, 1000, make_mv_statement, NULL); }
 
+/* Runs body: merged from the split parts (part NULL; mangle: 1 cuts each
+ * part's last byte, 2 cuts it to 20 bytes), or as one node's part into
+ * part, planned as fp says. */
+static int split_request(const char *body, int mangle, struct buf *part, const char *fp,
+                         struct lerr *err)
+{
+    struct arena mem;
+    arena_init(&mem, 4096, 0);
+    struct query_request qr;
+    struct buf out;
+    buf_init(&out, 0);
+    int rc = api_query_request_parse(body, strlen(body), &qr, &mem, err);
+    CHECK_EQ_INT(rc, 0);
+    qr.partial_out = part;
+    qr.partial_fp = fp;
+    split_body = body;
+    split_mangle = mangle;
+    if (!rc)
+        rc = query_execute(&qr, &env, &out, NULL, err);
+    split_body = NULL;
+    split_mangle = 0;
+    CHECK_MSG(out.len == 0 || rc == 0, "a failed query wrote a body");
+    buf_free(&out);
+    arena_destroy(&mem);
+    return rc;
+}
+
 /* A part cut short, or of another plan, fails the query with its own error. */
 static void test_split_damaged(void)
 {
     static const char body[] =
         "{\"query\": \"SELECT channel, COUNT(*), SUM(added) FROM wiki GROUP BY channel\"}";
     for (int mangle = 1; mangle <= 2; mangle++) {
-        struct arena mem;
-        arena_init(&mem, 4096, 0);
-        struct query_request qr;
         struct lerr err;
         lerr_init(&err);
-        struct buf out;
-        buf_init(&out, 0);
-        CHECK_EQ_INT(api_query_request_parse(body, strlen(body), &qr, &mem, &err), 0);
-        split_body = body;
-        split_mangle = mangle;
-        int rc = query_execute(&qr, &env, &out, NULL, &err);
-        split_body = NULL;
-        split_mangle = 0;
-        CHECK_MSG(rc == LERR_CORRUPT && strstr(err.msg, "part") && out.len == 0,
-                  "a damaged part: rc=%d %s", rc, err.msg);
-        buf_free(&out);
-        arena_destroy(&mem);
+        int rc = split_request(body, mangle, NULL, NULL, &err);
+        CHECK_MSG(rc == LERR_CORRUPT && strstr(err.msg, "part"), "a damaged part: rc=%d %s", rc,
+                  err.msg);
     }
     /* a part of another plan (another fingerprint) is refused by the node running it */
-    static const char other[] = "{\"query\": \"SELECT channel, COUNT(*) FROM wiki GROUP BY 1\"}";
-    struct arena mem;
-    arena_init(&mem, 4096, 0);
-    struct query_request qr;
-    struct lerr err;
-    lerr_init(&err);
     struct buf part;
     buf_init(&part, 0);
-    CHECK_EQ_INT(api_query_request_parse(other, strlen(other), &qr, &mem, &err), 0);
-    qr.partial_out = &part;
-    qr.partial_fp = "0123456789abcdef";
-    int rc = query_execute(&qr, &env, NULL, NULL, &err);
+    struct lerr err;
+    lerr_init(&err);
+    int rc = split_request("{\"query\": \"SELECT channel, COUNT(*) FROM wiki GROUP BY 1\"}", 0,
+                           &part, "0123456789abcdef", &err);
     CHECK_MSG(rc == LERR_CONFLICT && strstr(err.msg, "plans the query differently"),
               "another plan: rc=%d %s", rc, err.msg);
     /* and a part of a statement that is not one block over a table is refused */
-    static const char sub[] =
-        "{\"query\": \"SELECT COUNT(*) FROM (SELECT channel FROM wiki GROUP BY 1)\"}";
     lerr_init(&err);
-    CHECK_EQ_INT(api_query_request_parse(sub, strlen(sub), &qr, &mem, &err), 0);
-    qr.partial_out = &part;
-    rc = query_execute(&qr, &env, NULL, NULL, &err);
+    rc = split_request(
+        "{\"query\": \"SELECT COUNT(*) FROM (SELECT channel FROM wiki GROUP BY 1)\"}", 0, &part,
+        NULL, &err);
     CHECK_MSG(rc == LERR_INVALID && strstr(err.msg, "straight over a table"), "subquery: rc=%d %s",
               rc, err.msg);
     buf_free(&part);
-    arena_destroy(&mem);
 }
 
 int main(int argc, char **argv)
