@@ -79,8 +79,8 @@ int main_cluster_status(const char *base, const char *key, bool as_json)
                json_array_size(nodes) == 1 ? "" : "s",
                (long long)json_integer_value(json_object_get(doc, "liveNodes")),
                json_string_value(json_object_get(doc, "self")));
-        printf("%-24s %-32s %-5s %-10s %5s %10s %12s\n", "NODE", "ADDRESS", "LIVE", "HEARTBEAT",
-               "JOBS", "PARTITIONS", "LAG");
+        printf("%-24s %-32s %-5s %-10s %5s %10s %12s %9s %12s\n", "NODE", "ADDRESS", "LIVE",
+               "HEARTBEAT", "JOBS", "PARTITIONS", "LAG", "SEGMENTS", "BYTES");
         json_array_foreach(nodes, i, n) {
             size_t jobs, parts;
             long long lag;
@@ -88,10 +88,13 @@ int main_cluster_status(const char *base, const char *key, bool as_json)
             char age[32];
             snprintf(age, sizeof age, "%.1f s",
                      (double)json_integer_value(json_object_get(n, "heartbeatAgeMs")) / 1000);
-            printf("%-24s %-32s %-5s %-10s %5zu %10zu %12lld\n",
+            json_t *sg = json_object_get(n, "segments");
+            printf("%-24s %-32s %-5s %-10s %5zu %10zu %12lld %9lld %12lld\n",
                    json_string_value(json_object_get(n, "id")),
                    json_string_value(json_object_get(n, "advertise")),
-                   json_is_true(json_object_get(n, "live")) ? "yes" : "no", age, jobs, parts, lag);
+                   json_is_true(json_object_get(n, "live")) ? "yes" : "no", age, jobs, parts, lag,
+                   (long long)json_integer_value(json_object_get(sg, "count")),
+                   (long long)json_integer_value(json_object_get(sg, "bytes")));
         }
         rc = 0;
     }

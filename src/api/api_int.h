@@ -142,6 +142,12 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
                          void *arg, struct lerr *err);
 /* The partial plans' counters for GET /metrics. */
 void api__fanout_metrics(struct buf *out);
+/* Rendezvous hashing (cluster.c): a key's score on a node; the live node
+ * (live[i]) with the highest score serves a segment (SIZE_MAX: none live),
+ * so a node joining or leaving moves only the segments it wins or held. */
+uint64_t api__rendezvous_score(const char *node, const char *key);
+size_t api__segment_server(const struct catalog_node *nodes, const bool *live, size_t n,
+                           const char *segment);
 /* HMAC-SHA256 of msg under key, as 64 hex digits (cluster.c; fanout.c signs with it). */
 void api__hmac_hex(const char *key, const void *msg, size_t len, char out[65]);
 /* This node's id and the cluster secret ("" before it joins). */

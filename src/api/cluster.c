@@ -213,35 +213,97 @@ const char *api__cluster_secret(const struct api_server *srv)
     return srv->cluster ? srv->cluster->secret : "";
 }
 
-/* GET /v1/cluster: every node of the catalog, live or not, by id. */
+uint64_t api__rendezvous_score(const char *node, const char *key)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of node, a separator, key */
+    for (const char *p = node; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h ^= h >> 30; /* splitmix64's finish: FNV's low bits mix poorly */
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+size_t api__segment_server(const struct catalog_node *nodes, const bool *live, size_t n,
+                           const char *segment)
+{
+    size_t best = SIZE_MAX;
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t sc = live[i] ? api__rendezvous_score(nodes[i].id, segment) : 0;
+        if (live[i] && (best == SIZE_MAX || sc > top)) {
+            best = i;
+            top = sc;
+        }
+    }
+    return best;
+}
+
+/* GET /v1/cluster: every node of the catalog, live or not, by id, with the
+ * committed segments each live node serves to queries (fanout.c's parts). */
 int api_cluster_get(struct api_req *r)
 {
     struct lerr err;
     lerr_init(&err);
     struct catalog_node *nodes = NULL;
     size_t n = 0;
-    if (catalog_node_list(r->srv->cat, &nodes, &n, &err))
+    struct catalog_segment_list segs = {0};
+    if (catalog_node_list(r->srv->cat, &nodes, &n, &err) ||
+        catalog_segment_list(r->srv->cat, NULL, &segs, &err)) {
+        catalog_node_list_free(nodes, n);
         return api_reply_err(r, &err);
+    }
     const struct api_cluster *self = r->srv->cluster;
     int64_t now = util_now_ns();
     size_t live = 0;
+    bool *is_live = calloc(n + 1, sizeof *is_live);
+    json_t **served = calloc(n + 1, sizeof *served);
+    int64_t *nseg = calloc(n + 1, sizeof *nseg), *bytes = calloc(n + 1, sizeof *bytes);
+    if (!is_live || !served || !nseg || !bytes) {
+        free(is_live), free(served), free(nseg), free(bytes);
+        catalog_node_list_free(nodes, n);
+        catalog_segment_list_free(&segs);
+        lerr_set(&err, LERR_NOMEM, "out of memory");
+        return api_reply_err(r, &err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        live += is_live[i] = now - nodes[i].heartbeat_ns <= CATALOG_NODE_EXPIRY_NS;
+        served[i] = json_object();
+    }
+    for (size_t k = 0; k < segs.n; k++) {
+        const struct catalog_segment *g = &segs.items[k];
+        const char *name = strrchr(g->path, '/') ? strrchr(g->path, '/') + 1 : g->path;
+        size_t i = api__segment_server(nodes, is_live, n, name);
+        if (i == SIZE_MAX)
+            continue;
+        nseg[i]++;
+        bytes[i] += g->bytes;
+        json_t *c = json_object_get(served[i], g->table_name);
+        json_object_set_new(served[i], g->table_name, json_integer(json_integer_value(c) + 1));
+    }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const struct catalog_node *x = &nodes[i];
         int64_t age = now - x->heartbeat_ns;
-        bool is_live = age <= CATALOG_NODE_EXPIRY_NS;
-        live += is_live;
         json_t *info = x->info ? json_loads(x->info, 0, NULL) : NULL;
         json_t *jobs = info ? json_incref(json_object_get(info, "jobs")) : NULL;
         json_decref(info);
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:b, s:b, s:o}", "id", x->id,
-                           "advertise", x->advertise, "version", x->version, "startedAt",
-                           api_ts(x->started_ns), "lastHeartbeat", api_ts(x->heartbeat_ns),
-                           "heartbeatAgeMs", (json_int_t)(age / 1000000), "live", is_live, "self",
-                           self && strcmp(self->self.id, x->id) == 0, "jobs",
-                           jobs ? jobs : json_array()));
+            arr,
+            json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:b, s:b, s:o, s:{s:I, s:I, s:o}}", "id",
+                      x->id, "advertise", x->advertise, "version", x->version, "startedAt",
+                      api_ts(x->started_ns), "lastHeartbeat", api_ts(x->heartbeat_ns),
+                      "heartbeatAgeMs", (json_int_t)(age / 1000000), "live", is_live[i], "self",
+                      self && strcmp(self->self.id, x->id) == 0, "jobs",
+                      jobs ? jobs : json_array(), "segments", "count", (json_int_t)nseg[i],
+                      "bytes", (json_int_t)bytes[i], "tables", served[i]));
     }
+    free(is_live), free(served), free(nseg), free(bytes);
+    catalog_segment_list_free(&segs);
     catalog_node_list_free(nodes, n);
     api_reply(r, 200,
               json_pack("{s:s, s:I, s:I, s:I, s:o}", "self", self ? self->self.id : "",

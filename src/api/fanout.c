@@ -1135,23 +1135,6 @@ static int serve_part(struct api_req *r, const char *table)
     return rc;
 }
 
-/* Rendezvous hashing: a segment goes to the live node with the highest
- * score, so a node joining or leaving moves only the segments it wins or held. */
-static uint64_t score(const char *node, const char *seg)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = node; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (const char *p = seg; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    h ^= h >> 30; /* splitmix64's finish: FNV's low bits mix poorly */
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
-}
-
 /* The asking node's side: one try's answers. */
 struct parts_try {
     struct api_server *srv;
@@ -1267,15 +1250,7 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
         }
     for (size_t j = 0; j < l0.n; j++) {
         const char *name = base_name(l0.items[j].path);
-        size_t best = SIZE_MAX;
-        uint64_t top = 0;
-        for (size_t i = 0; i < nn; i++) {
-            uint64_t sc = live[i] ? score(pt->nodes[i].id, name) : 0;
-            if (live[i] && (best == SIZE_MAX || sc > top)) {
-                best = i;
-                top = sc;
-            }
-        }
+        size_t best = api__segment_server(pt->nodes, live, nn, name); /* self is live */
         segs[best][nsegs[best]++] =
             (struct storage_seg_want){name, l0.items[j].chunk_start, l0.items[j].chunk_end};
     }

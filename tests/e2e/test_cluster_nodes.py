@@ -61,6 +61,8 @@ with Server() as a:
     c.eq(rc, 0, "cluster status exits 0")
     c.ok(out.startswith("1 node, 1 live; answered by " + me) and me in out.splitlines()[2],
          "cluster status prints the node table", out + err)
+    c.ok("PARTITIONS" in out and "SEGMENTS" in out and "LAG" in out,
+         "cluster status shows the partitions, lag and segments each node holds", out)
     rc, out, _ = run(["cluster", "status", "--url", a.url(""), "--json"],
                      env={"LODESTAR_API_KEY": a.key})
     c.ok(rc == 0 and '"liveNodes":1' in out.replace(" ", ""), "--json prints the resource", out)

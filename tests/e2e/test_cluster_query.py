@@ -451,6 +451,16 @@ try:
          "the single server still answers them all")
     same_answers(nodes, "persisted")
     split_over(nodes, "persisted")
+    # GET /v1/cluster: the segments each node serves to queries (rendezvous hashing), every
+    # committed segment on exactly one live node, the same assignment on every node
+    views = [s.req("GET", "/v1/cluster").json or {} for s in nodes]
+    served = [{n["id"]: n.get("segments", {}).get("tables", {}).get(TABLE, 0)
+               for n in v.get("nodes", [])} for v in views]
+    c.ok(all(sv == served[0] for sv in served) and sum(served[0].values()) == len(files)
+         and all(n.get("live") for n in views[0].get("nodes", [])
+                 if served[0].get(n["id"])),
+         f"GET /v1/cluster: the {len(files)} segments are served one each by the live nodes, "
+         "alike on every node", json.dumps(served))
 
     # ---- 2. kill -9 of a node holding unpersisted rows
     produce(N, M_KILL)
