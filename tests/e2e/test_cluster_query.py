@@ -261,6 +261,30 @@ def prom(s, name):
     return 0.0
 
 
+# Requests a split query forwards to the nodes as they came: Druid's endpoint with its outer
+# limit and parameters, a time zone, the object format.
+DRUID_BODIES = [
+    {"query": f"SELECT cat, COUNT(*) AS c, SUM(v) AS s FROM {T} GROUP BY cat ORDER BY s DESC",
+     "context": {"sqlOuterLimit": 3}, "resultFormat": "array"},
+    {"query": f"SELECT COUNT(*), SUM(v) FROM {T} WHERE v >= ? AND k <> ?",
+     "parameters": [{"type": "BIGINT", "value": 500}, {"type": "VARCHAR", "value": "u03"}],
+     "resultFormat": "array"},
+    {"query": f"SELECT TIME_FLOOR(__time, 'P1D') AS d, COUNT(*) AS c FROM {T} GROUP BY 1",
+     "context": {"sqlTimeZone": "America/Los_Angeles"}, "resultFormat": "object"},
+]
+
+
+def same_druid_answers(ss, when):
+    for body in DRUID_BODIES:
+        want = ref.req("POST", "/druid/v2/sql", body)
+        got = {s.name: s.req("POST", "/druid/v2/sql", body) for s in ss}
+        bad = {k: f"{r.status} {r.raw[:200]}" for k, r in got.items()
+               if r.status != 200 or r.json != want.json}
+        c.ok(want.status == 200 and not bad,
+             f"{when}: /druid/v2/sql {body['query'][:60]!r} answers the same on every node as on "
+             "the single server", f"single {want.status} {want.raw[:200]}; {bad}")
+
+
 def split_over(ss, when):
     """Every node of ss split queries into the nodes' parts (partial plans: the aggregating
     queries of QUERIES) and ran parts for the others; a query that is not split (a subquery,
@@ -450,6 +474,7 @@ try:
     c.ok(wait_for(lambda: count_sum(ref)[1] == ledger.want(), timeout=10),
          "the single server still answers them all")
     same_answers(nodes, "persisted")
+    same_druid_answers(nodes, "persisted")
     split_over(nodes, "persisted")
     # GET /v1/cluster: the segments each node serves to queries (rendezvous hashing), every
     # committed segment on exactly one live node, the same assignment on every node
