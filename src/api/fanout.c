@@ -55,6 +55,7 @@
 #include "catalog/tabledesc.h"
 #include "ingest/ingest.h"
 #include "storage/db.h"
+#include "util/s3.h"
 
 #define FANOUT_HEADER "X-Lodestar-Node"
 #define FANOUT_PREFIX "/internal/v1/cut/"
@@ -277,7 +278,9 @@ struct answer {
     size_t req_len;
     long status;
     struct buf part;
-    char missing[400];
+    char missing[96];      /* its name */
+    char missing_why[300]; /* why it did not read */
+    bool store_down;       /* the missing segment's store did not answer */
 };
 
 static void answer_free(struct answer *a)
@@ -339,6 +342,10 @@ static bool parse_part_answer(struct answer *a, const char *p, size_t n)
              parse_leases(a, leases);
     if (ok && missing)
         snprintf(a->missing, sizeof a->missing, "%s", missing);
+    const char *why = json_string_value(json_object_get(h, "missingWhy"));
+    if (ok && missing)
+        snprintf(a->missing_why, sizeof a->missing_why, "%s", why ? why : "");
+    a->store_down = json_is_true(json_object_get(h, "storeDown"));
     if (ok && n > off)
         ok = buf_append(&a->part, p + off, n - off);
     json_decref(h);
@@ -629,6 +636,18 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
     return rc;
 }
 
+/* The 503 of a segment the store did not give in time: the query fails
+ * rather than leave its rows out, and is not retried (the store is down). */
+static int store_down(struct lerr *err, const char *seg, const char *table, const char *node,
+                      const char *why)
+{
+    return lerr_set(err, LERR_UNAVAILABLE,
+                    "the segment store does not answer: segment %s of table '%s' cannot be read "
+                    "on node '%s', and the query fails rather than leave its rows out; retry when "
+                    "the store is back (%.200s)",
+                    seg, table, node, why);
+}
+
 /* 400 when more than one node reads a source of the table whole (not spread over the nodes). */
 static int check_unleased(const char *table, const struct answer *ans, size_t n, struct lerr *err)
 {
@@ -741,12 +760,17 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
             lens[nimg++] = ans[k].lens[i];
             ans[k].images[i] = NULL;
         }
+    /* a store that does not answer is waited for no longer than the query */
+    s3_thread_deadline(util_mono_ns() + (remain_ms > 0 ? remain_ms : 1) * 1000000);
     *out = storage_cut_snapshot(t->st, cut, want, nwant, imgs, lens, nimg, err);
+    s3_thread_deadline(0);
     if (!*out) {
         rc = err->code;
         goto out;
     }
-    if ((*out)->nmissing) {
+    if ((*out)->nmissing && (*out)->missing[0].code == LERR_UNAVAILABLE) {
+        rc = store_down(err, (*out)->missing[0].name, table, self, (*out)->missing[0].msg);
+    } else if ((*out)->nmissing) {
         /* a compaction committed since the cut may have removed it: try a newer cut */
         *again = *missing = true;
         rc = lerr_set(err, LERR_UNAVAILABLE,
@@ -951,6 +975,7 @@ struct part_spec {
      * added after c0 too, with the leases it read them under; else the
      * segments alone (those of a node that did not answer) */
     bool realtime;
+    int64_t deadline_ns; /* the store is waited for until then (util_mono_ns; 0: its retries) */
 };
 
 /* The query's environment on a node running a part: the one table is the part's snapshot. */
@@ -1026,11 +1051,14 @@ static int part_run(struct api_server *srv, const char *table, const struct part
             want[nwant++] =
                 (struct storage_seg_want){base_name(g->path), g->chunk_start, g->chunk_end};
     }
+    s3_thread_deadline(ps->deadline_ns);
     if (!rc && !(snap = storage_cut_snapshot(t->st, cut, want, nwant, NULL, NULL, 0, err)))
         rc = err->code;
+    s3_thread_deadline(0);
     if (!rc && snap->nmissing) {
-        snprintf(a->missing, sizeof a->missing, "segment %s (%s)", snap->missing[0].name,
-                 snap->missing[0].msg);
+        snprintf(a->missing, sizeof a->missing, "%s", snap->missing[0].name);
+        snprintf(a->missing_why, sizeof a->missing_why, "%s", snap->missing[0].msg);
+        a->store_down = snap->missing[0].code == LERR_UNAVAILABLE;
     } else if (!rc) {
         struct arena mem;
         arena_init(&mem, 16 * 1024, 64u << 20);
@@ -1092,6 +1120,9 @@ static int serve_part(struct api_req *r, const char *table)
         .c0 = json_integer_value(c0),
         .realtime = true,
     };
+    json_int_t remain = json_integer_value(json_object_get(b, "remainMs"));
+    if (remain > 0)
+        ps.deadline_ns = util_mono_ns() + (int64_t)remain * 1000000;
     struct storage_seg_want *want = calloc(json_array_size(segs) + 1, sizeof *want);
     if (!want)
         lerr_set(&err, LERR_NOMEM, "out of memory");
@@ -1125,10 +1156,11 @@ static int serve_part(struct api_req *r, const char *table)
         answer_free(&a);
         return api_reply_err(r, &err);
     }
-    json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:I}", "node", api__cluster_node_id(srv),
-                             "unleased", a.unleased, "leases", leases_json(a.leases, a.nleases),
-                             "missing", a.missing[0] ? a.missing : NULL, "part",
-                             (json_int_t)a.part.len);
+    json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:s, s:b, s:I}", "node",
+                             api__cluster_node_id(srv), "unleased", a.unleased, "leases",
+                             leases_json(a.leases, a.nleases), "missing",
+                             a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why,
+                             "storeDown", a.store_down, "part", (json_int_t)a.part.len);
     int rc = reply_head_bytes(r, head, &a.part);
     answer_free(&a);
     atomic_fetch_add(&parts_served, rc == 0);
@@ -1178,18 +1210,18 @@ static void *ask_thread(void *arg)
 }
 
 /* The JSON body asking a node for its part. */
-static char *part_body(const struct parts_try *pt, int64_t c0, const struct storage_seg_want *segs,
-                       size_t n, size_t *len)
+static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms,
+                       const struct storage_seg_want *segs, size_t n, size_t *len)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a,
                               json_pack("[s, I, I]", segs[i].name, (json_int_t)segs[i].chunk_start,
                                         (json_int_t)segs[i].chunk_end));
-    json_t *b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:o}", "request", pt->qc->body,
+    json_t *b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:I, s:o}", "request", pt->qc->body,
                           pt->qc->body_len, "druid", pt->qc->druid, "nowMs",
                           (json_int_t)pt->qc->now_ms, "fp", pt->fp, "c0", (json_int_t)c0,
-                          "segments", a);
+                          "remainMs", (json_int_t)(remain_ms > 0 ? remain_ms : 1), "segments", a);
     char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
     json_decref(b);
     *len = s ? strlen(s) : 0;
@@ -1259,7 +1291,7 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
             continue;
         struct answer *a = &pt->ans[i];
         a->part_mode = true;
-        if (!(a->req_body = part_body(pt, l0.seq, segs[i], nsegs[i], &a->req_len))) {
+        if (!(a->req_body = part_body(pt, l0.seq, remain_ms, segs[i], nsegs[i], &a->req_len))) {
             free(live);
             goto oom;
         }
@@ -1272,9 +1304,10 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
     bool started = nasked && pthread_create(&th, NULL, ask_thread, &job) == 0;
     if (nasked && !started)
         ask_thread(&job);
-    struct part_spec ps = {pt->qc->body,   pt->qc->body_len, pt->qc->druid,
-                           pt->qc->now_ms, pt->fp,           l0.seq,
-                           segs[self],     nsegs[self],      true};
+    int64_t deadline = util_mono_ns() + (remain_ms > 0 ? remain_ms : 1) * 1000000;
+    struct part_spec ps = {pt->qc->body, pt->qc->body_len, pt->qc->druid, pt->qc->now_ms,
+                           pt->fp,       l0.seq,           segs[self],    nsegs[self],
+                           true,         deadline};
     rc = part_run(srv, pt->table, &ps, &pt->ans[self], err);
     if (started)
         pthread_join(th, NULL);
@@ -1302,9 +1335,9 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
     for (size_t i = 0; i < nn && !rc; i++) {
         if (pt->ans[i].ok || !nsegs[i])
             continue;
-        struct part_spec ps2 = {pt->qc->body,   pt->qc->body_len, pt->qc->druid,
-                                pt->qc->now_ms, pt->fp,           l0.seq,
-                                segs[i],        nsegs[i],         false};
+        struct part_spec ps2 = {pt->qc->body, pt->qc->body_len, pt->qc->druid, pt->qc->now_ms,
+                                pt->fp,       l0.seq,           segs[i],       nsegs[i],
+                                false,        deadline};
         rc = part_run(srv, pt->table, &ps2, &pt->extra[i], err);
         atomic_fetch_add(&parts_taken_over, 1);
     }
@@ -1312,11 +1345,14 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
         goto out;
     for (size_t k = 0; k < 2 * nn && !rc; k++) {
         const struct answer *a = k < nn ? &pt->ans[k] : &pt->extra[k - nn];
-        if (a->ok && a->missing[0]) {
+        if (a->ok && a->missing[0] && a->store_down) {
+            rc = store_down(err, a->missing, pt->table, a->node->id, a->missing_why);
+        } else if (a->ok && a->missing[0]) {
             /* a compaction committed since the cut may have removed it: try a newer cut */
             *again = *missing = true;
-            rc = lerr_set(err, LERR_UNAVAILABLE, "%s of table '%s' cannot be read on node '%s'",
-                          a->missing, pt->table, a->node->id);
+            rc = lerr_set(err, LERR_UNAVAILABLE,
+                          "segment %s of table '%s' cannot be read on node '%s': %s", a->missing,
+                          pt->table, a->node->id, a->missing_why);
         }
     }
     goto out;

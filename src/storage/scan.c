@@ -60,7 +60,8 @@ struct snap {
 };
 
 bool storage__snapshot_add_missing(struct storage_snapshot *s, const char *name,
-                                   int64_t chunk_start, int64_t chunk_end, const char *msg)
+                                   int64_t chunk_start, int64_t chunk_end, const char *msg,
+                                   int code)
 {
     struct snap *sn = (struct snap *)s;
     struct storage_missing *m = realloc(sn->missing, (s->nmissing + 1) * sizeof *m);
@@ -72,6 +73,7 @@ bool storage__snapshot_add_missing(struct storage_snapshot *s, const char *name,
     m->chunk_start = chunk_start;
     m->chunk_end = chunk_end;
     snprintf(m->msg, sizeof m->msg, "%s", msg);
+    m->code = code;
     s->nmissing++;
     s->missing = sn->missing;
     return true;
@@ -115,7 +117,7 @@ struct storage_snapshot *storage__snapshot_build(struct storage__version *v)
         if (atomic_load_explicit(&seg->corrupt, memory_order_acquire)) {
             /* found damaged on a read: not readable, and queries must know */
             if (!storage__snapshot_add_missing(&sn->pub, seg->name, seg->chunk_start,
-                                               seg->chunk_end, seg->corrupt_msg)) {
+                                               seg->chunk_end, seg->corrupt_msg, LERR_CORRUPT)) {
                 storage_snapshot_free(&sn->pub);
                 return NULL;
             }

@@ -496,6 +496,7 @@ struct storage_missing {
     char name[96];                  /* the segment file */
     int64_t chunk_start, chunk_end; /* its time chunk; INT64_MIN, INT64_MAX when unknown */
     char msg[400];
+    int code; /* why: LERR_UNAVAILABLE when the store could not be reached */
 };
 
 /*

@@ -462,7 +462,8 @@ struct storage_view {
 struct storage_snapshot *storage__snapshot_build(struct storage__version *v);
 /* Adds a segment the snapshot cannot read (storage_snapshot.missing); false on OOM. */
 bool storage__snapshot_add_missing(struct storage_snapshot *s, const char *name,
-                                   int64_t chunk_start, int64_t chunk_end, const char *msg);
+                                   int64_t chunk_start, int64_t chunk_end, const char *msg,
+                                   int code);
 /* A view of one segment for schema sc (compaction reads through it). */
 void storage__view_init_seg(struct storage_view *vw, const struct storage__schema *sc,
                             struct storage__vseg *vs);

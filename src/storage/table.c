@@ -1504,7 +1504,8 @@ struct storage_snapshot *storage_table_snapshot(struct storage_table *t)
     pthread_mutex_lock(&t->corrupt_lock);
     for (size_t i = 0; s && i < t->ncorrupt; i++) {
         if (!storage__snapshot_add_missing(s, t->corrupt[i].name, t->corrupt[i].chunk_start,
-                                           t->corrupt[i].chunk_end, t->corrupt[i].msg)) {
+                                           t->corrupt[i].chunk_end, t->corrupt[i].msg,
+                                           LERR_CORRUPT)) {
             storage_snapshot_free(s);
             s = NULL;
         }
@@ -1628,6 +1629,7 @@ struct storage_snapshot *storage_cut_snapshot(struct storage_table *t, const str
             m->chunk_start = want[i].chunk_start;
             m->chunk_end = want[i].chunk_end;
             snprintf(m->msg, sizeof m->msg, "%s", e.msg);
+            m->code = e.code;
             continue;
         }
         struct storage__vseg *vs = vseg_new(seg, v->schema, NULL);
@@ -1659,7 +1661,7 @@ struct storage_snapshot *storage_cut_snapshot(struct storage_table *t, const str
         goto oom;
     for (size_t i = 0; i < nmiss; i++) {
         if (!storage__snapshot_add_missing(snap, miss[i].name, miss[i].chunk_start,
-                                           miss[i].chunk_end, miss[i].msg)) {
+                                           miss[i].chunk_end, miss[i].msg, miss[i].code)) {
             storage_snapshot_free(snap);
             snap = NULL;
             goto oom;

@@ -798,6 +798,11 @@ static const char *hint(const struct s3_client *c, const char *code, long status
     return "check the endpoint (--s3-endpoint, AWS_ENDPOINT_URL) and the bucket";
 }
 
+/* s3_thread_deadline: when this thread's requests stop retrying (monotonic ns; 0 = never). */
+static _Thread_local int64_t thread_deadline_ns;
+
+void s3_thread_deadline(int64_t mono_ns) { thread_deadline_ns = mono_ns; }
+
 static int request(struct s3_client *c, const struct req *q, struct resp *r, struct lerr *err)
 {
     char *url = make_url(c, q->bucket, q->key, q->query);
@@ -835,12 +840,16 @@ static int request(struct s3_client *c, const struct req *q, struct resp *r, str
             snprintf(why, sizeof why, "cannot reach %s: %s", c->shown, curl_easy_strerror(cc));
         else
             snprintf(why, sizeof why, "HTTP %ld", r->status);
-        if (n >= c->attempts) {
+        bool late = thread_deadline_ns &&
+                    util_mono_ns() + (int64_t)delay * 1000000 > thread_deadline_ns;
+        if (n >= c->attempts || late) {
             if (cc != CURLE_OK) {
-                rc = lerr_set(err, LERR_IO,
-                              "s3: %s s3://%s/%s: %s, after %d attempts (check the endpoint: "
+                /* the store is down or cut off, not the request wrong: a 503 where it shows */
+                rc = lerr_set(err, LERR_UNAVAILABLE,
+                              "s3: %s s3://%s/%s: %s, after %d attempt%s%s (check the endpoint: "
                               "--s3-endpoint or AWS_ENDPOINT_URL, and that the store is up)",
-                              q->op, q->bucket, key, why, n);
+                              q->op, q->bucket, key, why, n, n == 1 ? "" : "s",
+                              late && n < c->attempts ? ", when the caller's time ran out" : "");
                 break;
             }
             /* a final 5xx: its code and message below */

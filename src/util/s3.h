@@ -72,6 +72,11 @@ struct s3_client;
 
 /* Copies cfg. LERR_INVALID naming a missing credential or a bad endpoint. */
 int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct lerr *err);
+/* Requests of the calling thread stop retrying once the next attempt would
+ * start past mono_ns (util_mono_ns; 0: retry max_attempts times, the
+ * default): a query waits for the store no longer than its own timeout.
+ * A store that cannot be reached is LERR_UNAVAILABLE either way. */
+void s3_thread_deadline(int64_t mono_ns);
 void s3_client_free(struct s3_client *c);
 
 /* Is b an S3 bucket name: 3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit? */

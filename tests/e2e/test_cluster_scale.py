@@ -52,6 +52,20 @@ ENV = {**S3_ENV, "LODESTAR_PERSIST_MAX_AGE_MS": "1000", "LODESTAR_COMPACT_MS": "
        "LODESTAR_CLUSTER_SECRET": SECRET}
 SHORT = {"timeout": 2000}
 
+def rendezvous(node, seg):
+    """api/cluster.c's api__rendezvous_score: FNV-1a 64 of node, 0xff, segment name, then
+    splitmix64's finish."""
+    m = (1 << 64) - 1
+    h = 1469598103934665603
+    for b in node.encode() + b"\xff" + seg.encode():
+        h = ((h ^ b) * 1099511628211) & m
+    h ^= h >> 30
+    h = (h * 0xbf58476d1ce4e5b9) & m
+    h ^= h >> 27
+    h = (h * 0x94d049bb133111eb) & m
+    return h ^ (h >> 31)
+
+
 # ---- the events: a function of their number alone
 BASE_S = int(time.time()) // 60 * 60 - 45 * 60  # 45 minutes ago, on a minute
 TS = [iso((BASE_S + k) * 1000) for k in range(2400)]  # 40 minutes of seconds
@@ -337,6 +351,48 @@ try:
           f"the first of each other status: {ledger.samples}", flush=True)
     c.ok(not ledger.over, "no 200 answer during phase 2 counted more than was produced",
          "; ".join(ledger.over[:5]))
+    # ---- 3. the store down again, for a query that needs a segment no node holds yet: each
+    # segment is served to queries by one live node (rendezvous hashing, as api/cluster.c
+    # computes it), which downloads it unless it wrote it. With the store down, such a query
+    # answers 503 naming the store within its timeout: never a partial count, never a 500.
+    def serves(seg):
+        live = [s.name for s in nodes]
+        return max(live, key=lambda n: rendezvous(n, seg))
+
+    def foreign():
+        rows = cat.sql(f"SELECT path, writer FROM segment WHERE table_name = '{TABLE}'")
+        out = []
+        for r in rows.splitlines():
+            path, _, writer = r.partition("|")
+            seg = os.path.basename(path)
+            if writer and serves(seg) != writer:
+                out.append((seg, writer, serves(seg)))
+        return out
+
+    before = {x[0] for x in foreign()}
+    first = total
+    for _ in range(6):  # a few rounds until some segment is served by a node that did not write it
+        c.ok(produce(first, ROUND), f"kcat produced events {first}..{first + ROUND - 1}")
+        first += ROUND
+        wait_for(lambda: cat.committed_rows(TABLE) == first, timeout=30, step=0.2)
+        fresh = [x for x in foreign() if x[0] not in before]
+        if fresh:
+            break
+    c.ok(fresh, "a new segment is served to queries by a node that did not write it",
+         f"{len(before)} such segments before")
+    store.stop()
+    t0 = time.time()
+    raw = []
+    status, _ = count_sum(na, {"timeout": 3000}, timeout=20, raw=raw)
+    took = time.time() - t0
+    msg = raw[-1] if raw else ""
+    c.ok(status == 503 and "segment store" in msg and fresh and any(f[2] in msg for f in fresh)
+         and took < 4.0,
+         "with the store down, a query needing that segment answers 503 naming the store and "
+         "the node, within its 3 s timeout", f"{status} after {took:.1f} s: {msg[:300]}")
+    store.start()
+    c.ok(wait_for(lambda: count_sum(na)[1] == totals(first), timeout=30),
+         "with the store back, the same query answers the exact total", str(count_sum(na)[1]))
     for s in nodes:
         s.stop()
 finally:

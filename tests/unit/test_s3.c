@@ -476,10 +476,22 @@ static void test_errors(void)
     close(fd);
     c = client(ntohs(sa.sin_port), "S3RVER", "S3RVER", 3);
     lerr_init(&err);
-    CHECK_EQ_INT(s3_head(c, BUCKET, "k", &info, &err), LERR_IO);
+    CHECK_EQ_INT(s3_head(c, BUCKET, "k", &info, &err), LERR_UNAVAILABLE);
     CHECK_MSG(strstr(err.msg, "cannot reach") && strstr(err.msg, "after 3 attempts") &&
                   strstr(err.msg, "AWS_ENDPOINT_URL"),
               "%s", err.msg);
+    s3_client_free(c);
+    /* a caller's deadline (a query's timeout) ends the retries early: 20 attempts of
+     * 10, 20, 40, ... ms would wait minutes; 100 ms allows 3 or 4 */
+    c = client(ntohs(sa.sin_port), "S3RVER", "S3RVER", 20);
+    lerr_init(&err);
+    int64_t t0 = util_mono_ns();
+    s3_thread_deadline(t0 + 100 * 1000000LL);
+    CHECK_EQ_INT(s3_head(c, BUCKET, "k", &info, &err), LERR_UNAVAILABLE);
+    s3_thread_deadline(0);
+    int64_t took_ms = (util_mono_ns() - t0) / 1000000;
+    CHECK_MSG(took_ms < 1000 && strstr(err.msg, "time ran out") && !strstr(err.msg, "after 20"),
+              "%lld ms: %s", (long long)took_ms, err.msg);
     s3_client_free(c);
 }
 
