@@ -86,9 +86,11 @@ static char *holdings(struct api_server *srv)
                                                 (json_int_t)parts[k].next_offset, "lag",
                                                 (json_int_t)parts[k].lag));
         free(parts);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I}", "jobId", j->id, "table",
-                                             j->table_name, "partitions", pa, "totalLag",
-                                             (json_int_t)m.lag));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "jobId", j->id, "table",
+                                        j->table_name, "partitions", pa, "totalLag",
+                                        (json_int_t)m.lag, "health", catalog_health_name(m.health),
+                                        "healthMessage", m.health_msg));
     }
     catalog_job_list_free(&jobs);
     json_t *info = json_pack("{s:o}", "jobs", arr);
@@ -241,6 +243,45 @@ size_t api__segment_server(const struct catalog_node *nodes, const bool *live, s
         }
     }
     return best;
+}
+
+bool api__cluster_job_health(struct api_server *srv, const char *job_id, int *health, char *msg,
+                             size_t n)
+{
+    struct lerr err;
+    lerr_init(&err);
+    struct catalog_node *nodes = NULL;
+    size_t nn = 0;
+    if (!catalog_is_shared(srv->cat) || catalog_node_list(srv->cat, &nodes, &nn, &err))
+        return false;
+    int64_t now = util_now_ns();
+    bool reported = false;
+    int worst = CATALOG_HEALTH_OK;
+    msg[0] = '\0';
+    for (size_t i = 0; i < nn; i++) {
+        if (now - nodes[i].heartbeat_ns > CATALOG_NODE_EXPIRY_NS || !nodes[i].info)
+            continue;
+        json_t *info = json_loads(nodes[i].info, 0, NULL), *j;
+        size_t k;
+        json_array_foreach(json_object_get(info, "jobs"), k, j) {
+            const char *id = json_string_value(json_object_get(j, "jobId"));
+            int h = catalog_health_parse(json_string_value(json_object_get(j, "health")));
+            if (!id || strcmp(id, job_id) != 0 || h < 0)
+                continue;
+            reported = true;
+            if (h > worst || (h == worst && h != CATALOG_HEALTH_OK && !msg[0])) {
+                worst = h;
+                snprintf(msg, n, "node '%s': %s", nodes[i].id,
+                         json_string_value(json_object_get(j, "healthMessage"))
+                             ? json_string_value(json_object_get(j, "healthMessage"))
+                             : "");
+            }
+        }
+        json_decref(info);
+    }
+    catalog_node_list_free(nodes, nn);
+    *health = worst;
+    return reported;
 }
 
 /* GET /v1/cluster: every node of the catalog, live or not, by id, with the

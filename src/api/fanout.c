@@ -1378,8 +1378,15 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
     struct parts_try pt = {qc->srv, qc, table, fingerprint, NULL, 0, NULL, NULL};
     bool missing_final;
     int rc = with_retries(qc->timeout_ms, parts_try, &pt, &missing_final, err);
-    if (rc && missing_final) /* as the engine names a segment it cannot read */
-        err->code = rc = LERR_CORRUPT;
+    if (rc && missing_final) { /* as the engine names a segment it cannot read */
+        struct lerr e = *err;
+        lerr_init(err);
+        rc = lerr_set(err, LERR_CORRUPT,
+                      "%s, so the answer would be missing its rows. Restore the segment file (a "
+                      "cluster that queries needs a shared store: --segments s3://...), or set "
+                      "\"allowPartialResults\": true in the query context to answer without it",
+                      e.msg);
+    }
     for (size_t k = 0; !rc && k < 2 * pt.nn; k++) {
         const struct answer *a = k < pt.nn ? &pt.ans[k] : &pt.extra[k - pt.nn];
         if (a->ok && a->part.len)

@@ -15,7 +15,7 @@
 #include "storage/storage.h"
 #include "util/time.h"
 
-static json_t *job_response(const struct catalog_job *j)
+static json_t *job_response(struct api_server *srv, const struct catalog_job *j)
 {
     json_t *doc = json_loads(j->spec ? j->spec : "{}", 0, NULL);
     if (!doc)
@@ -26,9 +26,19 @@ static json_t *job_response(const struct catalog_job *j)
     json_object_set_new(doc, "createdBy", json_loads(j->created_by, 0, NULL));
     json_object_set_new(doc, "lastModifiedBy", json_loads(j->modified_by, 0, NULL));
     json_object_set_new(doc, "executionStatus", json_string(catalog_job_state_name(j->status)));
-    json_t *health = json_pack("{s:s}", "status", catalog_health_name(j->health));
-    if (j->health_message[0])
-        json_object_set_new(health, "message", json_string(j->health_message));
+    /* in a cluster, a running job's health is the worst any node running it has now: each
+     * node's own writes to the catalog would leave whichever changed last */
+    int h = j->health;
+    char msg[640];
+    snprintf(msg, sizeof msg, "%s", j->health_message);
+    if (j->status == CATALOG_JOB_RUNNING && srv &&
+        !api__cluster_job_health(srv, j->id, &h, msg, sizeof msg)) {
+        h = j->health;
+        snprintf(msg, sizeof msg, "%s", j->health_message);
+    }
+    json_t *health = json_pack("{s:s}", "status", catalog_health_name(h));
+    if (msg[0])
+        json_object_set_new(health, "message", json_string(msg));
     json_object_set_new(doc, "health", health);
     json_object_set_new(doc, "createdTimestamp", api_ts(j->created_ns));
     json_object_set_new(doc, "lastUpdatedTimestamp", api_ts(j->updated_ns));
@@ -106,9 +116,9 @@ int api__jobs_create_from(struct api_req *r, json_t *body, bool task)
     if (task) /* a statement through the query API: Druid's /druid/v2/sql/task answer */
         api_reply(r, 202,
                   json_pack("{s:s, s:s, s:o}", "taskId", j.id, "state", "RUNNING", "job",
-                            job_response(&j)));
+                            job_response(r->srv, &j)));
     else
-        api_reply(r, 201, job_response(&j));
+        api_reply(r, 201, job_response(r->srv, &j));
     catalog_job_destroy(&j);
     json_decref(spec);
     json_decref(table);
@@ -155,7 +165,7 @@ int api_jobs_list(struct api_req *r)
     json_t *values = json_array();
     for (size_t i = 0; i < l.n; i++)
         if (job_matches(r, &l.items[i]))
-            json_array_append_new(values, job_response(&l.items[i]));
+            json_array_append_new(values, job_response(r->srv, &l.items[i]));
     catalog_job_list_free(&l);
     api_reply(r, 200, json_pack("{s:o}", "values", values));
     return 0;
@@ -168,7 +178,7 @@ int api_jobs_get(struct api_req *r)
     struct catalog_job j = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         return api_reply_err(r, &err);
-    api_reply(r, 200, job_response(&j));
+    api_reply(r, 200, job_response(r->srv, &j));
     catalog_job_destroy(&j);
     return 0;
 }
@@ -180,7 +190,7 @@ int api_jobs_status(struct api_req *r)
     struct catalog_job j = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         return api_reply_err(r, &err);
-    json_t *full = job_response(&j);
+    json_t *full = job_response(r->srv, &j);
     json_t *st = json_object();
     // clang-format off
     static const char *const keys[] = {"id", "executionStatus", "desiredExecutionStatus",
@@ -261,7 +271,7 @@ int api_jobs_update(struct api_req *r)
         if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
             goto out;
     }
-    api_reply(r, 200, job_response(&j));
+    api_reply(r, 200, job_response(r->srv, &j));
 out:
     if (err.code)
         api_reply_err(r, &err);

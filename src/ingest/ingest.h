@@ -148,6 +148,8 @@ struct ingest_job_metrics {
     int64_t freshness_ms; /* now - produce time of the newest ingested event; -1 */
     int64_t persist_count;
     double persist_ms_last;
+    int health; /* enum catalog_health, as this node's runner last set it */
+    char health_msg[512];
 };
 bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
                         struct ingest_job_metrics *out, struct source_partition **parts,

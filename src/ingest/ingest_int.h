@@ -64,6 +64,10 @@ struct ingest__job {
      * supervisor, read by ingest_job_history), under tally_mu. */
     struct ingest_job_sample samples[INGEST_SAMPLES];
     size_t nsamples, sample_head; /* count, and the next slot to write */
+    /* The health this node's runner last set (ingest__set_health), under
+     * tally_mu: each node's own, published with its heartbeat (api/cluster.c). */
+    enum catalog_health health;
+    char health_msg[512];
 };
 
 struct ingest_runtime {

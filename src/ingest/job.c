@@ -53,6 +53,10 @@ void ingest__set_health(struct runner *r, enum catalog_health health, const char
         return;
     r->health = health;
     snprintf(r->health_msg, sizeof r->health_msg, "%s", msg);
+    pthread_mutex_lock(&r->job->tally_mu);
+    r->job->health = health;
+    snprintf(r->job->health_msg, sizeof r->job->health_msg, "%s", msg);
+    pthread_mutex_unlock(&r->job->tally_mu);
     ingest__set_status(r, CATALOG_JOB_RUNNING, health, msg, 0, 0);
     if (health != CATALOG_HEALTH_OK)
         log_msg(LOG_WARN, "ingest", "job %s: %s", r->job->id, msg);

@@ -45,6 +45,10 @@ bool ingest_job_metrics(struct ingest_runtime *rt, const char *job_id,
             out->freshness_ms = newest >= 0 ? util_now_ms() - newest : -1;
             out->persist_count = atomic_load(&j->persist_count);
             out->persist_ms_last = atomic_load(&j->persist_ms_last);
+            pthread_mutex_lock(&j->tally_mu);
+            out->health = j->health;
+            snprintf(out->health_msg, sizeof out->health_msg, "%s", j->health_msg);
+            pthread_mutex_unlock(&j->tally_mu);
             struct lerr err;
             lerr_init(&err);
             if (parts && nparts && source_partitions(j->src, parts, nparts, &err)) {

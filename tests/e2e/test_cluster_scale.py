@@ -309,10 +309,17 @@ try:
     def health():
         return (nb.req("GET", f"/v2/jobs/{job_id}").json or {}).get("health") or {}
 
+    def failing(h):
+        m = h.get("message", "")
+        return (h.get("status") == "warn" and "persisting failed" in m and "s3" in m
+                and "node 'n" in m)
+
+    # each node publishes its runners' health with its heartbeat (every few seconds)
+    wait_for(lambda: failing(health()), timeout=8, step=0.3)
     h = health()
-    c.ok(h.get("status") == "warn" and "persisting failed" in h.get("message", "")
-         and "s3" in h.get("message", ""), "meanwhile the job's health says its persists to the "
-         "store fail", json.dumps(h))
+    c.ok(failing(h),
+         "meanwhile the job's health says its persists to the store fail, naming a node (the "
+         "worst health any node running the job has)", json.dumps(h))
     with ledger.mu:
         status_down, slowest_down = dict(ledger.statuses), ledger.slowest
     store.start()
