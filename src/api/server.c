@@ -1416,8 +1416,10 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     sigwait(&set, &sig);
     log_msg(LOG_INFO, "server", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&shutting_down, true);
-    /* Stop accepting, then let in-flight requests finish (MHD joins its threads). */
-    MHD_quiesce_daemon(d);
+    /* Stop accepting and join MHD's threads. No MHD_quiesce_daemon first: in libmicrohttpd
+     * 0.9.75 it races a worker that took the listening socket out of its epoll set (at its
+     * connection limit) and aborts the process ("Failed to remove listen FD from epoll
+     * set"), as a clean-clone CI run saw on SIGTERM; the stop alone closes the socket. */
     MHD_stop_daemon(d);
     if (md)
         MHD_stop_daemon(md);
