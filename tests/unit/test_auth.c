@@ -1,4 +1,5 @@
-/* test_auth.c — API key generation, hashing, the three Authorization forms, permissions. */
+/* test_auth.c — API key generation, hashing, the three Authorization forms, permissions; and
+ * the rendezvous hashing of segments over a cluster's nodes (api/cluster.c). */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,50 @@ static bool base62(const char *s)
     return true;
 }
 
+/*
+ * Rendezvous hashing of segments over nodes (cluster.c, the parts of a
+ * query): 3,000 segments over 3 live nodes fall about evenly; a node that
+ * dies gives its segments to the others and no other segment moves; a node
+ * that joins takes about a quarter, each from the node that held it; and a
+ * node that is not live serves nothing.
+ */
+static void test_rendezvous(void)
+{
+    struct catalog_node nodes[4];
+    memset(nodes, 0, sizeof nodes);
+    for (int i = 0; i < 4; i++)
+        snprintf(nodes[i].id, sizeof nodes[i].id, "node-%c", 'a' + i);
+    bool three[4] = {true, true, true, false}, two[4] = {true, false, true, false},
+         four[4] = {true, true, true, true};
+    enum { NSEG = 3000 };
+    size_t count[4] = {0}, moved_kill = 0, moved_join = 0, bad = 0;
+    for (int k = 0; k < NSEG; k++) {
+        char seg[64];
+        snprintf(seg, sizeof seg, "2026-12-07T%02d-00-00.000Z_%08x.lseg", k % 24, k * 2654435761u);
+        size_t a = api__segment_server(nodes, three, 4, seg);
+        size_t b = api__segment_server(nodes, two, 4, seg);
+        size_t c = api__segment_server(nodes, four, 4, seg);
+        count[a]++;
+        bad += a == 3 || b == 1 || b == 3; /* never a node that is not live */
+        moved_kill += a != b;              /* node-b died: only its segments move */
+        bad += a != b && a != 1;
+        moved_join += a != c; /* node-d joined: only what it wins moves */
+        bad += a != c && c != 3;
+    }
+    CHECK_EQ_INT((int)bad, 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_MSG(count[i] > NSEG / 3 - 150 && count[i] < NSEG / 3 + 150,
+                  "node %d serves %zu of %d segments", i, count[i], NSEG);
+    CHECK_EQ_INT((int)moved_kill, (int)count[1]);
+    CHECK_MSG(moved_join > NSEG / 4 - 150 && moved_join < NSEG / 4 + 150,
+              "a fourth node took %zu of %d segments", moved_join, NSEG);
+    bool none[4] = {false, false, false, false};
+    CHECK_MSG(api__segment_server(nodes, none, 4, "x.lseg") == SIZE_MAX, "no live node");
+}
+
 int main(void)
 {
+    test_rendezvous();
     char dir[] = "/tmp/lodestar-auth-XXXXXX", path[256];
     if (!mkdtemp(dir))
         return 1;
