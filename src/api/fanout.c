@@ -859,7 +859,9 @@ static int with_retries(int64_t timeout_ms, try_fn fn, void *ctx, bool *missing_
         bool again = false, missing = false, cut_short = false;
         int64_t remain = deadline - (int64_t)util_now_ms();
         int rc = fn(ctx, remain, &again, &missing, &cut_short, &e);
-        bool last = !again || remain <= FANOUT_RETRY_MS;
+        /* no try starts with less than a pause left: a node asked then is given at least a
+         * second (request_init), which would carry the answer past the query's timeout */
+        bool last = !again || deadline - (int64_t)util_now_ms() <= 2 * FANOUT_RETRY_MS;
         if (!rc)
             return 0;
         if (missing && (last || tries >= 3)) {

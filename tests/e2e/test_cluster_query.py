@@ -541,6 +541,7 @@ try:
     nb.stopped = True
     r, got = count_sum(na, SHORT)
     took = time.time() - t_stop
+    print(f"# the query after the SIGSTOP answered {r.status} in {took:.1f} s", flush=True)
     c.ok(unavailable(r, "nb") and took < 5, "nb stopped (SIGSTOP): a query with a 2000 ms "
          "timeout on na answers 503 naming nb and 'unavailable', within its timeout",
          f"{r.status} {r.raw[:300].strip()} after {took:.1f} s")
