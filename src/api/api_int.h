@@ -6,6 +6,7 @@
 #define LODESTAR_API_INT_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,6 +31,9 @@ struct storage_db;
 struct pushreg;
 
 struct api_server {
+    /* Queries over the nodes that may wait on this node's HTTP threads at once (fanout.c):
+     * the threads less two, so the other nodes' requests always find a free one. */
+    atomic_int fanout_free;
     struct catalog *cat;
     struct catalog *qcat;      /* with a shared catalog: queries' own connection (fanout.c) */
     struct storage_db *db;     /* the tables (storage/db.h) */
@@ -125,6 +129,8 @@ void api__cluster_stop(struct api_server *srv, bool leave);
  * and the whole table's snapshot for a query on this node, waiting up to
  * timeout_ms (0: 60 s) for nodes and partitions that are moving. */
 bool api__fanout_serve(struct api_req *r, const char *node_header);
+/* The HTTP threads a server of a shared catalog starts at least (unless told). */
+#define FANOUT_MIN_THREADS 16
 int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t timeout_ms,
                          struct storage_snapshot **out, struct lerr *err);
 /* The same for a sql job's SELECT (ingest_runtime_opts.open_table; ctx: the server). */

@@ -63,6 +63,7 @@
 #define FANOUT_SKEW_MS 300000
 #define FANOUT_RETRY_MS 250
 #define FANOUT_DEFAULT_TIMEOUT_MS 60000
+#define FANOUT_SLOT_WAIT_MS 200
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -882,6 +883,37 @@ static int with_retries(int64_t timeout_ms, try_fn fn, void *ctx, bool *missing_
     }
 }
 
+/*
+ * A query over the nodes waits on its HTTP thread for the others' answers,
+ * and their requests need a free thread here: left unbounded, queries on
+ * every node could take every thread and wait on each other until their
+ * timeouts. A query takes one of the node's slots (api_server.fanout_free,
+ * the threads less two) first, waiting for one at most FANOUT_SLOT_WAIT_MS
+ * (a thread waiting for a slot is a thread the others' requests cannot
+ * have), then answers 503.
+ */
+static int slot_take(struct api_server *srv, int64_t timeout_ms, struct lerr *err)
+{
+    int64_t wait = timeout_ms > 0 && timeout_ms < FANOUT_SLOT_WAIT_MS ? timeout_ms
+                                                                      : FANOUT_SLOT_WAIT_MS;
+    int64_t until = util_now_ms() + wait;
+    for (;;) {
+        int n = atomic_load(&srv->fanout_free);
+        while (n > 0)
+            if (atomic_compare_exchange_weak(&srv->fanout_free, &n, n - 1))
+                return 0;
+        if ((int64_t)util_now_ms() >= until)
+            return lerr_set(err, LERR_UNAVAILABLE,
+                            "node '%s' has as many queries over the nodes waiting on the others "
+                            "as it has HTTP threads to spare; retry, or ask another node",
+                            api__cluster_node_id(srv));
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void slot_give(struct api_server *srv) { atomic_fetch_add(&srv->fanout_free, 1); }
+
 struct snapshot_try {
     struct api_server *srv;
     struct storage_db_table *t;
@@ -908,8 +940,12 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
         return err->code;
     sync_columns(srv, t, table);
     struct snapshot_try st = {srv, t, table, NULL};
-    bool missing_final;
-    int rc = with_retries(timeout_ms, snapshot_try, &st, &missing_final, err);
+    bool missing_final = false;
+    int rc = slot_take(srv, timeout_ms, err);
+    if (!rc) {
+        rc = with_retries(timeout_ms, snapshot_try, &st, &missing_final, err);
+        slot_give(srv);
+    }
     if (!rc || missing_final) {
         /* still unreadable after newer cuts: the engine fails a query over its
          * interval, naming it */
@@ -1378,8 +1414,12 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
 {
     const struct api_query_ctx *qc = ctx;
     struct parts_try pt = {qc->srv, qc, table, fingerprint, NULL, 0, NULL, NULL};
-    bool missing_final;
-    int rc = with_retries(qc->timeout_ms, parts_try, &pt, &missing_final, err);
+    bool missing_final = false;
+    int rc = slot_take(qc->srv, qc->timeout_ms, err);
+    if (!rc) {
+        rc = with_retries(qc->timeout_ms, parts_try, &pt, &missing_final, err);
+        slot_give(qc->srv);
+    }
     if (rc && missing_final) { /* as the engine names a segment it cannot read */
         struct lerr e = *err;
         lerr_init(err);

@@ -1331,6 +1331,10 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     if (!threads) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         threads = nc < 2 ? 2 : (unsigned)nc;
+        /* a query over the nodes waits on its thread for the others' parts: more
+         * threads than cores, so that many may wait (fanout.c's slots) */
+        if (catalog_is_shared(srv.cat) && threads < FANOUT_MIN_THREADS)
+            threads = FANOUT_MIN_THREADS;
     }
     if (guard_start(&guard, &http, err)) {
         struct lerr e2;
@@ -1342,6 +1346,9 @@ int api_serve(const struct api_opts *o, struct lerr *err)
     /* MHD splits the connection limit evenly between its threads. */
     if (threads > http.max_connections / 8)
         threads = http.max_connections / 8;
+    /* two threads of every node stay free of queries waiting on other nodes, for the
+     * requests those queries send (fanout.c) */
+    atomic_init(&srv.fanout_free, threads > 3 ? (int)threads - 2 : 1);
     /* The socket first (its port names this node), then the node's row in the catalog
      * (cluster.c), then the daemon: no request is answered before the node has joined. */
     unsigned port = 0;

@@ -475,6 +475,39 @@ try:
          "the single server still answers them all")
     same_answers(nodes, "persisted")
     same_druid_answers(nodes, "persisted")
+    # many queries over the nodes at once, on every node: each waits for the others' parts on
+    # one of its node's HTTP threads, and the parts need a free thread on theirs. Queries must
+    # never hold every thread of every node waiting on each other (they did: 503s after the
+    # 20 s timeout); past what a node can keep waiting it answers 503 at once (retry)
+    q = f"SELECT cat, COUNT(*) FROM {T} GROUP BY cat ORDER BY cat"
+    want = rows_of(ref, q)
+    results = []
+
+    def one(s):
+        t0 = time.time()
+        r = sql(s, q, {"timeout": 20000}, timeout=40)
+        msg = (r.json or {}).get("message", "") if isinstance(r.json, dict) else ""
+        results.append((s.name, r.status, r.json == want, time.time() - t0,
+                        r.status == 503 and "HTTP threads" in msg))
+
+    for per in (8, 24):
+        results.clear()
+        ths = [threading.Thread(target=one, args=(s,)) for s in nodes for _ in range(per)]
+        t0 = time.time()
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        slow = max(x[3] for x in results)
+        ok = sum(1 for x in results if x[1] == 200 and x[2])
+        busy = sum(1 for x in results if x[4])
+        print(f"# {len(ths)} queries at once over the nodes: {ok} answered, {busy} 503 busy, "
+              f"in {time.time() - t0:.1f} s (slowest {slow:.1f} s)", flush=True)
+        c.ok(ok + busy == len(results) and ok >= min(len(results), 3 * 14) and slow < 10,
+             f"{len(ths)} queries at once, {per} on each node: each answers the single server's "
+             "rows, or (past 14 waiting on a node) a quick 503 saying the node is busy; none "
+             "waits on the others until its timeout",
+             str([x for x in results if not (x[1] == 200 and x[2]) and not x[4]][:5]))
     split_over(nodes, "persisted")
     # GET /v1/cluster: the segments each node serves to queries (rendezvous hashing), every
     # committed segment on exactly one live node, the same assignment on every node
