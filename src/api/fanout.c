@@ -1247,6 +1247,14 @@ static void *ask_thread(void *arg)
     return NULL;
 }
 
+/* How long a node asked for its part may wait for the store: less than the asking node
+ * waits for its answer, so that a node whose download failed says so in time. */
+static int64_t answer_within(int64_t remain_ms)
+{
+    int64_t margin = remain_ms / 5 > 200 ? remain_ms / 5 : 200;
+    return remain_ms - margin > 1 ? remain_ms - margin : 1;
+}
+
 /* The JSON body asking a node for its part. */
 static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms,
                        const struct storage_seg_want *segs, size_t n, size_t *len)
@@ -1259,7 +1267,7 @@ static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms
     json_t *b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:I, s:o}", "request", pt->qc->body,
                           pt->qc->body_len, "druid", pt->qc->druid, "nowMs",
                           (json_int_t)pt->qc->now_ms, "fp", pt->fp, "c0", (json_int_t)c0,
-                          "remainMs", (json_int_t)(remain_ms > 0 ? remain_ms : 1), "segments", a);
+                          "remainMs", (json_int_t)answer_within(remain_ms), "segments", a);
     char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
     json_decref(b);
     *len = s ? strlen(s) : 0;
