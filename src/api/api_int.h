@@ -149,13 +149,14 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
 /* The partial plans' counters for GET /metrics. */
 void api__fanout_metrics(struct buf *out);
 /*
- * A running job's health over the nodes of a shared catalog (cluster.c):
- * the worst any live node published with its heartbeat for it, and that
- * node's message naming it ("node 'x': ..."); false when no live node runs
- * it here or the catalog is not shared (then the catalog's own holds).
+ * A running job's health over the nodes of a shared catalog (cluster.c),
+ * from their rows (catalog_node_list, read once per request): the worst any
+ * live node published with its heartbeat for it, and that node's message
+ * naming it ("node 'x': ..."); false when no live node runs it (then the
+ * catalog's own holds).
  */
-bool api__cluster_job_health(struct api_server *srv, const char *job_id, int *health, char *msg,
-                             size_t n);
+bool api__cluster_job_health(const struct catalog_node *nodes, size_t nn, const char *job_id,
+                             int *health, char *msg, size_t n);
 /* Rendezvous hashing (cluster.c): a key's score on a node; the live node
  * (live[i]) with the highest score serves a segment (SIZE_MAX: none live),
  * so a node joining or leaving moves only the segments it wins or held. */

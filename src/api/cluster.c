@@ -245,15 +245,9 @@ size_t api__segment_server(const struct catalog_node *nodes, const bool *live, s
     return best;
 }
 
-bool api__cluster_job_health(struct api_server *srv, const char *job_id, int *health, char *msg,
-                             size_t n)
+bool api__cluster_job_health(const struct catalog_node *nodes, size_t nn, const char *job_id,
+                             int *health, char *msg, size_t n)
 {
-    struct lerr err;
-    lerr_init(&err);
-    struct catalog_node *nodes = NULL;
-    size_t nn = 0;
-    if (!catalog_is_shared(srv->cat) || catalog_node_list(srv->cat, &nodes, &nn, &err))
-        return false;
     int64_t now = util_now_ns();
     bool reported = false;
     int worst = CATALOG_HEALTH_OK;
@@ -279,7 +273,6 @@ bool api__cluster_job_health(struct api_server *srv, const char *job_id, int *he
         }
         json_decref(info);
     }
-    catalog_node_list_free(nodes, nn);
     *health = worst;
     return reported;
 }

@@ -15,7 +15,23 @@
 #include "storage/storage.h"
 #include "util/time.h"
 
-static json_t *job_response(struct api_server *srv, const struct catalog_job *j)
+/* The nodes of a shared catalog, read once per request for the jobs' health; none otherwise. */
+struct job_nodes {
+    struct catalog_node *v;
+    size_t n;
+};
+
+static struct job_nodes job_nodes_read(struct api_server *srv)
+{
+    struct job_nodes ns = {NULL, 0};
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_is_shared(srv->cat) && catalog_node_list(srv->cat, &ns.v, &ns.n, &err))
+        ns.n = 0; /* unread: the catalog's health is shown */
+    return ns;
+}
+
+static json_t *job_doc(const struct job_nodes *ns, const struct catalog_job *j)
 {
     json_t *doc = json_loads(j->spec ? j->spec : "{}", 0, NULL);
     if (!doc)
@@ -31,8 +47,8 @@ static json_t *job_response(struct api_server *srv, const struct catalog_job *j)
     int h = j->health;
     char msg[640];
     snprintf(msg, sizeof msg, "%s", j->health_message);
-    if (j->status == CATALOG_JOB_RUNNING && srv &&
-        !api__cluster_job_health(srv, j->id, &h, msg, sizeof msg)) {
+    if (j->status == CATALOG_JOB_RUNNING && ns->n &&
+        !api__cluster_job_health(ns->v, ns->n, j->id, &h, msg, sizeof msg)) {
         h = j->health;
         snprintf(msg, sizeof msg, "%s", j->health_message);
     }
@@ -44,6 +60,15 @@ static json_t *job_response(struct api_server *srv, const struct catalog_job *j)
     json_object_set_new(doc, "lastUpdatedTimestamp", api_ts(j->updated_ns));
     json_object_set_new(doc, "startedTimestamp", api_ts(j->started_ns));
     json_object_set_new(doc, "completedTimestamp", api_ts(j->completed_ns));
+    return doc;
+}
+
+/* One job's document (its own read of the nodes). */
+static json_t *job_response(struct api_server *srv, const struct catalog_job *j)
+{
+    struct job_nodes ns = job_nodes_read(srv);
+    json_t *doc = job_doc(&ns, j);
+    catalog_node_list_free(ns.v, ns.n);
     return doc;
 }
 
@@ -163,9 +188,11 @@ int api_jobs_list(struct api_req *r)
                   : catalog_job_list(r->srv->cat, &l, &err))
         return api_reply_err(r, &err);
     json_t *values = json_array();
+    struct job_nodes ns = job_nodes_read(r->srv); /* once, not once a job */
     for (size_t i = 0; i < l.n; i++)
         if (job_matches(r, &l.items[i]))
-            json_array_append_new(values, job_response(r->srv, &l.items[i]));
+            json_array_append_new(values, job_doc(&ns, &l.items[i]));
+    catalog_node_list_free(ns.v, ns.n);
     catalog_job_list_free(&l);
     api_reply(r, 200, json_pack("{s:o}", "values", values));
     return 0;
