@@ -253,6 +253,18 @@ def same_answers(ss, when):
              + "; ".join(f"{k} {json.dumps(v)[:400]}" for k, v in diff.items()))
 
 
+def all_threads_stopped(pid):
+    """Whether every thread of process pid is in state T (stopped), from /proc."""
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return False
+        return True
+    except OSError:
+        return False
+
+
 def prom(s, name):
     """A counter of GET /metrics on s (0 when absent)."""
     for line in (s.req("GET", "/metrics").raw or "").splitlines():
@@ -572,6 +584,9 @@ try:
     nb.proc.send_signal(signal.SIGSTOP)
     t_stop = time.time()
     nb.stopped = True
+    # kill() returns before every thread of nb has stopped: on a loaded machine nb could still
+    # answer a part (rightly: its leases are still its own); the check is of a node stopped
+    wait_for(lambda: all_threads_stopped(nb.proc.pid), timeout=5, step=0.01)
     r, got = count_sum(na, SHORT)
     took = time.time() - t_stop
     print(f"# the query after the SIGSTOP answered {r.status} in {took:.1f} s", flush=True)
