@@ -290,7 +290,8 @@ static void test_objects(struct s3_client *c, const char *label)
     struct s3_object_info info;
     lerr_init(&err);
     CHECK_MSG(s3_head(c, BUCKET, key, &info, &err) == 0, "%s head: %s", label, err.msg);
-    CHECK_EQ_INT(info.size, strlen(body));
+    CHECK_MSG(info.size == strlen(body), "%s head: size %llu, want %zu", label,
+              (unsigned long long)info.size, strlen(body));
     CHECK_EQ_STR(info.sha256, "abc123");
     int fd = open(dst, O_RDWR | O_CREAT | O_TRUNC, 0644);
     write(fd, "junk junk junk junk junk junk", 29); /* truncated by the GET */
