@@ -131,12 +131,23 @@ int api__jobs_create_from(struct api_req *r, json_t *body, bool task)
     j.status = j.desired == CATALOG_JOB_SUSPENDED ? CATALOG_JOB_SUSPENDED : CATALOG_JOB_PENDING;
     j.health = CATALOG_HEALTH_OK;
     j.created_ns = j.updated_ns = util_now_ns();
-    if (catalog_job_insert(r->srv->cat, &j, &err))
-        goto fail;
-    if (ingest_job_created(r->srv->rt, &j, &err))
+    /* A streaming job's start is fixed before it exists (ingest_job_start), so no
+     * runner can start it without: every event after the 201 is read. */
+    char *start = NULL;
+    if (ingest_job_start(r->srv->rt, &j, false, stream, &start, &err))
         log_msg(LOG_WARN, "api", "job %s: %s (the job resolves its start when it runs)", j.id,
                 err.msg);
     lerr_init(&err);
+    int dropped = 0;
+    int rc = catalog_job_insert(r->srv->cat, &j, stream, start, &dropped, &err);
+    free(start);
+    if (rc)
+        goto fail;
+    if (dropped)
+        log_msg(LOG_INFO, "api",
+                "job %s: table '%s' now reads %s; its checkpoint of another topic or stream "
+                "was dropped",
+                j.id, j.table_name, stream);
     ingest_runtime_notify(r->srv->rt);
     if (task) /* a statement through the query API: Druid's /druid/v2/sql/task answer */
         api_reply(r, 202,
@@ -313,7 +324,6 @@ int api_jobs_reset(struct api_req *r)
     struct lerr err;
     lerr_init(&err);
     struct catalog_job j = {0};
-    struct connection_spec cs = {0};
     if (catalog_job_get(r->srv->cat, r->seg[1], &j, &err))
         goto out;
     if (j.type != CATALOG_JOB_STREAMING || !catalog_job_status_live(j.status)) {
@@ -323,11 +333,19 @@ int api_jobs_reset(struct api_req *r)
                  j.id, catalog_job_state_name(j.status));
         goto out;
     }
-    if (catalog_connection_spec_load(r->srv->cat, j.connection_name, &cs, &err))
-        goto out;
-    char stream[300];
-    ingest_stream_key(r->srv->rt, &cs, stream);
-    if (catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, &err))
+    /* Where the job reads from now is fixed with the reset, as at creation: every
+     * event after the 200 is read. */
+    char stream[300], *start = NULL;
+    if (ingest_job_start(r->srv->rt, &j, true, stream, &start, &err)) {
+        if (!stream[0])
+            goto out; /* the connection is gone */
+        log_msg(LOG_WARN, "api", "job %s: reset: %s (the job resolves its start when it runs)",
+                j.id, err.msg);
+        lerr_init(&err);
+    }
+    int rc = catalog_job_reset(r->srv->cat, j.id, j.table_name, stream, start, &err);
+    free(start);
+    if (rc)
         goto out;
     ingest_runtime_notify(r->srv->rt);
     api_reply(r, 200, NULL);
@@ -335,7 +353,6 @@ out:
     if (err.code)
         api_reply_err(r, &err);
     catalog_job_destroy(&j);
-    catalog_connection_spec_destroy(&cs);
     return err.code;
 }
 

@@ -379,7 +379,8 @@ bool catalog_job_status_live(enum catalog_job_state status)
            status != CATALOG_JOB_SUCCEEDED;
 }
 
-static int job_insert_locked(struct catalog *c, const struct catalog_job *j, struct lerr *err)
+static int job_insert_locked(struct catalog *c, const struct catalog_job *j, const char *stream,
+                             const char *start, int *dropped, struct lerr *err)
 {
     if (c->ops->begin(c->s, err))
         return err->code;
@@ -397,14 +398,29 @@ static int job_insert_locked(struct catalog *c, const struct catalog_job *j, str
                     j->table_name, type, other);
         return abort_tx(c, err);
     }
-    if (c->ops->job_insert(c->s, j, err) || c->ops->commit(c->s, err))
+    if (c->ops->job_insert(c->s, j, err))
+        return abort_tx(c, err);
+    if (stream && *stream) {
+        int64_t changed = 0;
+        bool swapped = false;
+        if (c->ops->checkpoint_delete(c->s, j->table_name, stream, true, &changed, err) ||
+            (start && c->ops->checkpoint_cas(c->s, j->table_name, stream, NULL, start,
+                                             util_now_ns(), &swapped, err)))
+            return abort_tx(c, err);
+        if (dropped)
+            *dropped = (int)changed;
+    }
+    if (c->ops->commit(c->s, err))
         return abort_tx(c, err);
     return 0;
 }
 
-int catalog_job_insert(struct catalog *c, const struct catalog_job *j, struct lerr *err)
+int catalog_job_insert(struct catalog *c, const struct catalog_job *j, const char *stream,
+                       const char *start, int *dropped, struct lerr *err)
 {
-    return LOCKED(c, job_insert_locked(c, j, err));
+    if (dropped)
+        *dropped = 0;
+    return LOCKED(c, job_insert_locked(c, j, stream, start, dropped, err));
 }
 
 static int job_get_locked(struct catalog *c, const char *id, struct catalog_job *out,
@@ -524,12 +540,13 @@ int catalog_job_counters(struct catalog *c, const char *job_id, char **out, stru
 /* ---- checkpoints --------------------------------------------------------- */
 
 static int job_reset_locked(struct catalog *c, const char *job_id, const char *table,
-                            const char *stream, struct lerr *err)
+                            const char *stream, const char *start, struct lerr *err)
 {
     int64_t changed = 0;
     if (c->ops->begin(c->s, err))
         return err->code;
     if (c->ops->checkpoint_delete(c->s, table, stream, false, NULL, err) ||
+        (start && c->ops->checkpoint_put(c->s, table, stream, start, util_now_ns(), err)) ||
         c->ops->job_bump_reset(c->s, job_id, util_now_ns(), &changed, err))
         return abort_tx(c, err);
     if (changed == 0) {
@@ -542,9 +559,9 @@ static int job_reset_locked(struct catalog *c, const char *job_id, const char *t
 }
 
 int catalog_job_reset(struct catalog *c, const char *job_id, const char *table, const char *stream,
-                      struct lerr *err)
+                      const char *start, struct lerr *err)
 {
-    return LOCKED(c, job_reset_locked(c, job_id, table, stream, err));
+    return LOCKED(c, job_reset_locked(c, job_id, table, stream, start, err));
 }
 
 static int checkpoint_get_locked(struct catalog *c, const char *table, const char *stream,

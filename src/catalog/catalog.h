@@ -229,8 +229,14 @@ bool catalog_job_status_live(enum catalog_job_state status);
 /*
  * Inserts a job. LERR_CONFLICT when another job (streaming or batch) on the
  * same table is live (checked in the same transaction): one writer per table.
+ * A streaming job names its stream: in the same transaction the table's
+ * checkpoint of any other stream is dropped (one per table: *dropped says
+ * how many; may be NULL), and `start` (an offsets document, or NULL) becomes
+ * its checkpoint of `stream` unless it has one already — where the job
+ * starts, fixed when it is created (ingest_job_start).
  */
-int catalog_job_insert(struct catalog *c, const struct catalog_job *j, struct lerr *err);
+int catalog_job_insert(struct catalog *c, const struct catalog_job *j, const char *stream,
+                       const char *start, int *dropped, struct lerr *err);
 int catalog_job_get(struct catalog *c, const char *id, struct catalog_job *out, struct lerr *err);
 /* All jobs, newest first. */
 int catalog_job_list(struct catalog *c, struct catalog_job_list *out, struct lerr *err);
@@ -269,10 +275,11 @@ int catalog_job_set_desired(struct catalog *c, const char *id, enum catalog_job_
 
 /*
  * Records a reset request for a job: drops the checkpoint of (table, stream)
- * and bumps the job's reset_generation, in one transaction.
+ * — replaced by `start` when not NULL: where the job now reads from — and
+ * bumps the job's reset_generation, in one transaction.
  */
 int catalog_job_reset(struct catalog *c, const char *job_id, const char *table, const char *stream,
-                      struct lerr *err);
+                      const char *start, struct lerr *err);
 /* The checkpoint's JSON text (malloc'd) or LERR_NOT_FOUND. */
 int catalog_checkpoint_get(struct catalog *c, const char *table, const char *stream,
                            char **offsets_json, struct lerr *err);

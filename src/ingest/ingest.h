@@ -183,14 +183,24 @@ int ingest_job_saved(struct ingest_runtime *rt, const char *job_id,
                      struct pipeline_counters *counters, struct json_t **logs, struct lerr *err);
 
 /*
- * A job was created (the API calls this right after the catalog insert): a
- * streaming job takes over its table's checkpoint (one per table: another
- * topic's is dropped), and on a push connection its readFromPoint is
- * resolved against the log now and committed, so that every event
- * acknowledged after the job exists is read. Errors are the catalog's.
+ * Where a streaming job about to be created starts (the API calls this just
+ * before the catalog insert, which stores *start as the table's checkpoint
+ * in the same transaction): the stream key, and — when the table has no
+ * checkpoint of that stream to resume from — the offsets its readFromPoint
+ * means now, as an offsets document (*start, malloc'd): a push log's end or
+ * start, a Kafka topic's end for "latest" (asking the broker, up to 3 s).
+ * So every event that arrives once the job exists is read, however soon,
+ * whichever node's runner starts it. *start stays NULL when the runner is
+ * to resolve it (earliest on Kafka, Kinesis, a checkpoint exists, another
+ * job type). An error (broker unreachable, unknown topic) leaves *start NULL
+ * too: the job is created and its runner resolves the start when it can;
+ * the caller logs the error. With `reset` (a reset request, whose
+ * transaction replaces the checkpoint with *start): the checkpoint there is
+ * ignored.
  */
 struct catalog_job;
-int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err);
+int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, bool reset,
+                     char stream[300], char **start, struct lerr *err);
 
 /* A running job's numbers every INGEST_SAMPLE_MS, kept for the last hour
  * (INGEST_SAMPLES of them) in memory: what the console charts. Rows are

@@ -2,8 +2,8 @@
  * runtime.c — the runtime's life and its face to the API: start (open every
  * table, start the supervisor and the compactor), stop (every job persists
  * what it buffered, bounded by LODESTAR_SHUTDOWN_TIMEOUT_MS), settle (wait for
- * the supervisor to act on a job), and what a job's creation sets up
- * (ingest_job_created: the table's one checkpoint, a push job's start).
+ * the supervisor to act on a job), and where a new job starts
+ * (ingest_job_start: the offsets its readFromPoint means when it is created).
  *
  * The rest of the runtime, by concern (ingest_int.h is what they share):
  *   supervisor.c  starts, stops and reaps one runner per job, following the
@@ -42,35 +42,28 @@
 #include "storage/db.h"
 #include "util/time.h"
 
-int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, struct lerr *err)
+#define START_TIMEOUT_MS 3000
+
+int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, bool reset,
+                     char stream[300], char **start, struct lerr *err)
 {
+    *start = NULL;
+    stream[0] = '\0';
     if (j->type != CATALOG_JOB_STREAMING)
         return 0;
     struct connection_spec cs;
     int rc = catalog_connection_spec_load(rt->cat, j->connection_name, &cs, err);
-    char stream[300];
-    ingest_stream_key(rt, &cs, stream);
-    bool push = cs.type == CATALOG_CONN_PUSH;
-    catalog_connection_spec_destroy(&cs);
-    if (rc)
+    if (rc) {
+        catalog_connection_spec_destroy(&cs);
         return rc;
-    int dropped = 0;
-    if (catalog_checkpoint_claim(rt->cat, j->table_name, stream, &dropped, err))
-        return err->code;
-    if (dropped)
-        log_msg(LOG_INFO, "ingest",
-                "job %s: table '%s' now reads %s; its checkpoint of another topic or stream "
-                "was dropped",
-                j->id, j->table_name, stream);
-    if (!push)
-        return 0; /* a Kafka job resolves readFromPoint when it starts (it needs the broker) */
-    /* A push connection's readFromPoint is resolved now, so that every event
-     * acknowledged after the job was created reaches it, however soon. */
+    }
+    ingest_stream_key(rt, &cs, stream);
     char *cur = NULL;
     struct lerr e;
     lerr_init(&e);
-    if (catalog_checkpoint_get(rt->cat, j->table_name, stream, &cur, &e) == 0) {
+    if (!reset && catalog_checkpoint_get(rt->cat, j->table_name, stream, &cur, &e) == 0) {
         free(cur);
+        catalog_connection_spec_destroy(&cs);
         return 0; /* the table resumes where it stopped reading this stream */
     }
     /* An unreadable spec reads from latest, as a spec without readFromPoint does. */
@@ -82,32 +75,38 @@ int ingest_job_created(struct ingest_runtime *rt, const struct catalog_job *j, s
     catalog_job_spec_destroy(&js);
     struct source_offsets o;
     source_offsets_init(&o);
-    char *text = NULL;
-    if (rt->opts.pushtopic) {
+    bool pinned = true;
+    if (cs.type == CATALOG_CONN_PUSH && rt->opts.pushtopic) {
         /* on Kafka: the topic's offsets now (its start or its end) */
         rc = source_pushtopic_end_offsets(rt->opts.pushtopic, j->connection_name, earliest, &o,
                                           err);
-    } else {
+    } else if (cs.type == CATALOG_CONN_PUSH) {
         struct source_pushlog *log = pushreg_get(rt->pushes, j->connection_name, err);
-        if (!log) {
-            source_offsets_destroy(&o);
-            return err->code;
+        if (log) {
+            int64_t at = earliest ? source_pushlog_start_offset(log)
+                                  : source_pushlog_end_offset(log);
+            pushreg_put(rt->pushes, log);
+            rc = source_offsets_set(&o, j->connection_name, 0, at, err);
+        } else {
+            rc = err->code;
         }
-        int64_t at = earliest ? source_pushlog_start_offset(log) : source_pushlog_end_offset(log);
-        pushreg_put(rt->pushes, log);
-        rc = source_offsets_set(&o, j->connection_name, 0, at, err);
+    } else if ((cs.type == CATALOG_CONN_KAFKA || cs.type == CATALOG_CONN_CONFLUENT) && !earliest) {
+        /* "latest" is the end of every partition when the job is created: an event
+         * produced once the job exists is read, however soon (the runners, on this
+         * node or others, start later). "earliest" needs nothing: it does not move. */
+        struct arena a;
+        arena_init(&a, 4096, 0);
+        struct source_kafka_config cfg;
+        rc = catalog_connection_spec_kafka(&cs, &cfg, &a, err);
+        if (!rc)
+            rc = source_kafka_end_offsets(&cfg, START_TIMEOUT_MS, &o, err);
+        arena_destroy(&a);
+    } else {
+        pinned = false; /* Kinesis, earliest: the runner resolves its start */
     }
-    if (!rc && !(text = source_offsets_to_json(&o, err)))
+    catalog_connection_spec_destroy(&cs);
+    if (!rc && pinned && o.n && !(*start = source_offsets_to_json(&o, err)))
         rc = err->code;
-    struct catalog_commit cm = {.table_name = j->table_name,
-                                .stream = stream,
-                                .expected_offsets = NULL,
-                                .new_offsets = text};
-    if (!rc && (rc = catalog_commit(rt->cat, &cm, &e)) == LERR_CONFLICT)
-        rc = 0; /* a checkpoint appeared meanwhile: it stands */
-    else if (rc)
-        lerr_set(err, rc, "%s", e.msg);
-    free(text);
     source_offsets_destroy(&o);
     return rc;
 }

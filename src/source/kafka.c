@@ -762,6 +762,67 @@ static void resolve_symbolic(struct kafka_source *ks, rd_kafka_topic_partition_l
 }
 
 /*
+ * The end of every partition of the stream now: a throwaway consumer asks
+ * for the metadata, then one ListOffsets (latest) for all partitions, within
+ * one deadline. Nothing is assigned or fetched.
+ */
+int source_kafka_end_offsets(const struct source_kafka_config *cfg, int timeout_ms,
+                             struct source_offsets *out, struct lerr *err)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    struct kafka_source *ks = (struct kafka_source *)source_open_kafka(cfg, err);
+    if (!ks)
+        return err->code;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = ks->topic ? rd_kafka_topic_new(ks->rk, ks->topic, NULL) : NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(ks->rk, rkt ? 0 : 1, rkt, &md, timeout_ms);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    int rc = 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    if (e)
+        rc = lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: no metadata within %d ms: %s",
+                      ks->bootstrap, timeout_ms, rd_kafka_err2str(e));
+    for (int t = 0; !rc && t < md->topic_cnt; t++) {
+        const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+        if (!topic_wanted(ks, mt->topic))
+            continue;
+        if (mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && ks->topic)
+            rc = lerr_set_at(err, LERR_NOT_FOUND, "topicName",
+                             "Kafka topic '%s' does not exist on %s; create it or fix topicName",
+                             mt->topic, ks->bootstrap);
+        else if (mt->err)
+            rc = lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: topic '%s': %s", ks->bootstrap,
+                          mt->topic, rd_kafka_err2str(mt->err));
+        for (int p = 0; !rc && p < mt->partition_cnt; p++)
+            rd_kafka_topic_partition_list_add(l, mt->topic, mt->partitions[p].id)->offset =
+                RD_KAFKA_OFFSET_END;
+    }
+    int64_t left = deadline - mono_ms();
+    if (!rc && l->cnt > 0) {
+        e = left > 0 ? rd_kafka_offsets_for_times(ks->rk, l, (int)left)
+                     : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (e)
+            rc = lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: no end offsets within %d ms: %s",
+                          ks->bootstrap, timeout_ms, rd_kafka_err2str(e));
+    }
+    for (int i = 0; !rc && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &l->elems[i];
+        if (tp->err || tp->offset < 0)
+            rc = lerr_set(err, LERR_UNAVAILABLE, "Kafka %s: the end of %s partition %d: %s",
+                          ks->bootstrap, tp->topic, (int)tp->partition,
+                          rd_kafka_err2str(tp->err ? tp->err : RD_KAFKA_RESP_ERR__TIMED_OUT));
+        else
+            rc = source_offsets_set(out, tp->topic, tp->partition, tp->offset, err);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    kafka_close(&ks->base);
+    return rc;
+}
+
+/*
  * Fetches metadata and assigns what is new. initial: carry out a pending
  * source_assign() (start offsets from ks->start / default); else partitions
  * not yet in the table start at earliest. Returns 0, LERR_NOT_FOUND (the

@@ -199,6 +199,16 @@ int source_kafka_config_from_json(const struct json_t *conn, const struct json_t
 struct source *source_open_kafka(const struct source_kafka_config *cfg, struct lerr *err);
 
 /*
+ * The end offset of every partition of cfg's topic (or of every topic its
+ * pattern matches) as the broker says now, within timeout_ms in all: where
+ * "latest" starts for a job created at this moment. LERR_NOT_FOUND: the
+ * named topic does not exist; LERR_UNAVAILABLE: no answer in time. A
+ * pattern that matches nothing gives no offsets.
+ */
+int source_kafka_end_offsets(const struct source_kafka_config *cfg, int timeout_ms,
+                             struct source_offsets *out, struct lerr *err);
+
+/*
  * A Kinesis data stream (kinesis.c): the Kinesis JSON API over libcurl,
  * requests signed with AWS Signature V4 by libcurl (CURLOPT_AWS_SIGV4).
  * Strings are borrowed for the duration of source_open_kinesis() only.

@@ -3,7 +3,8 @@ test_no_loss.py — nothing lost on the default settings: jobs on
 readFromPoint "latest" (the Polaris default) keep every event that arrived
 after they started across kill -9, on push connections and on Kafka — a kill
 before the first persist, kills during persists, twenty kills in a loop, a
-broker that is down when the job starts, a topic that appears later — each
+broker that is down when the job starts, a topic that appears later, events
+produced the moment the job is created or reset — each
 with an exact final COUNT and SUM. Also: one checkpoint per table tied to
 its topic (a, then b, then a again starts a afresh), skipped offsets counted
 under byReason.gap, and the rejected-record log kept across suspend, resume
@@ -153,8 +154,8 @@ def produce(bootstrap, topic, evs):
     return p.returncode == 0
 
 
-broker = DevKafka(topics=["lat:4", "lat2:4", "down:2", "loop:8", "pat-1:2", "ta:1", "tb:1",
-                          "ret:1", "bad:1"]).start()
+broker = DevKafka(topics=["lat:4", "lat2:4", "now:4", "down:2", "loop:8", "pat-1:2", "ta:1",
+                          "tb:1", "ret:1", "bad:1"]).start()
 B = broker.bootstrap
 s = Server(env={"LODESTAR_PERSIST_MAX_ROWS": "400", "LODESTAR_PERSIST_MAX_AGE_MS": "500"})
 s.start()
@@ -164,7 +165,7 @@ try:
         body.update(kw)
         c.eq(s.req("POST", "/v2/connections", body).status, 201, f"connection {name}")
 
-    for t in ("lat", "lat2", "down", "loop", "ta", "tb", "ret", "bad"):
+    for t in ("lat", "lat2", "now", "down", "loop", "ta", "tb", "ret", "bad"):
         conn(t, topicName=t)
     conn("pat", topicNamePattern="pat-.*")
 
@@ -191,6 +192,40 @@ try:
     s.start()
     c.eq(settle(s, "k2", expect(0, 700)), expect(0, 700),
          "kafka, latest: kill -9 before the first persist loses nothing")
+
+    # a careless user on the defaults: events produced the moment the 201 arrives (no wait
+    # for "running") are read — latest is where each partition ended when the job was
+    # created — even with a kill -9 at once
+    c.ok(produce(B, "now", lines(10**6, 40)), "produce 40 before the job")
+    j6 = create(s, job("k6", "now"), "kafka, readFromPoint left out")
+    c.ok(produce(B, "now", lines(0, 600)), "produce 600 right after the 201")
+    s.kill9()
+    s.start()
+    c.eq(settle(s, "k6", expect(0, 600)), expect(0, 600),
+         "kafka, default latest: the 600 produced right after the 201 are read, the 40 "
+         "before it are not, across kill -9")
+    # a reset on latest: the events after its 200 are read, however soon; those that came
+    # while the job was suspended, before the reset, are skipped
+    c.eq(s.req("PUT", f"/v2/jobs/{j6}", {"desiredExecutionStatus": "suspended"}).status, 200,
+         "suspend")
+    c.ok(wait_for(lambda: s.req("GET", f"/v2/jobs/{j6}").json["executionStatus"] ==
+                  "suspended"), "suspended")
+    c.ok(produce(B, "now", lines(600, 50)), "produce 50 while suspended")
+    c.eq(s.req("POST", f"/v2/jobs/{j6}/reset").status, 200, "reset while suspended")
+    c.ok(produce(B, "now", lines(650, 70)), "produce 70 right after the reset")
+    c.eq(s.req("PUT", f"/v2/jobs/{j6}", {"desiredExecutionStatus": "running"}).status, 200,
+         "resume")
+    want = [670, sum(range(600)) + sum(range(650, 720))]
+    c.eq(settle(s, "k6", want), want, "reset on latest: the 70 after it read, the 50 before not")
+    c.eq(s.req("POST", f"/v2/jobs/{j6}/reset").status, 200, "reset while running")
+    c.ok(produce(B, "now", lines(720, 80)), "produce 80 right after the reset")
+    s.kill9()
+    s.start()
+    want = [750, want[1] + sum(range(720, 800))]
+    c.eq(settle(s, "k6", want), want,
+         "reset of a running job on latest: the 80 produced right after it are read, across "
+         "kill -9")
+    s.req("PUT", f"/v2/jobs/{j6}", {"desiredExecutionStatus": "canceled"})
 
     # the broker is down when the job starts: nothing is read until the start is known,
     # and the start that is then committed survives a kill

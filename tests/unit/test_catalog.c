@@ -163,11 +163,12 @@ static void test_docs_and_jobs(void)
                             .modified_by = "{}",
                             .created_ns = 10,
                             .updated_ns = 10};
-    CHECK_EQ_INT(catalog_job_insert(c, &j, &e), 0);
+    CHECK_EQ_INT(catalog_job_insert(c, &j, NULL, NULL, NULL, &e), 0);
     struct catalog_job j2 = j;
     snprintf(j2.id, sizeof j2.id, "33333333-3333-4333-8333-333333333333");
     j2.type = CATALOG_JOB_BATCH;
-    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), LERR_CONFLICT); /* one live job per table */
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, NULL, NULL, NULL, &e),
+                 LERR_CONFLICT); /* one live job per table */
     CHECK_EQ_STR(e.target, "target.tableName");
     CHECK(strstr(e.msg, "a live streaming job") != NULL); /* the stored type name */
     lerr_init(&e);
@@ -182,7 +183,7 @@ static void test_docs_and_jobs(void)
     CHECK_EQ_INT(catalog_checkpoint_get(c, "wiki", "events", &off, &e), 0);
     CHECK_EQ_STR(off, "{\"0\":7}");
     free(off);
-    CHECK_EQ_INT(catalog_job_reset(c, j.id, "wiki", "events", &e), 0);
+    CHECK_EQ_INT(catalog_job_reset(c, j.id, "wiki", "events", NULL, &e), 0);
     CHECK_EQ_INT(catalog_checkpoint_get(c, "wiki", "events", &off, &e), LERR_NOT_FOUND);
     lerr_init(&e);
     struct catalog_job g = {0};
@@ -194,7 +195,8 @@ static void test_docs_and_jobs(void)
     g.completed_ns = 99;
     CHECK_EQ_INT(catalog_job_update_state(c, &g, &e), 0);
     catalog_job_destroy(&g);
-    CHECK_EQ_INT(catalog_job_insert(c, &j2, &e), 0); /* the table is free again */
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, NULL, NULL, NULL, &e),
+                 0); /* the table is free again */
     CHECK_EQ_INT(catalog_job_get(c, j2.id, &g, &e), 0);
     CHECK_EQ_INT(g.type, CATALOG_JOB_BATCH); /* the type round-trips through its stored name */
     catalog_job_destroy(&g);
@@ -218,6 +220,72 @@ static void test_docs_and_jobs(void)
     CHECK_EQ_INT(dl.n, 2);
     catalog_doc_list_free(&dl);
     CHECK_EQ_INT(catalog_doc_delete(c, CATALOG_TABLE, "missing", &e), LERR_NOT_FOUND);
+    catalog_close(c);
+}
+
+/* A streaming job's insert fixes its start in the same transaction: the table's
+ * checkpoint of another stream is dropped, `start` is stored unless the table has
+ * a checkpoint of the stream already, and a refused insert changes nothing. */
+static void test_job_start(void)
+{
+    struct catalog *c = open_cat();
+    struct lerr e;
+    lerr_init(&e);
+    struct catalog_doc t = {
+        .name = "s", .kind = "detail", .doc = "{}", .created_ns = 1, .modified_ns = 1};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_TABLE, &t, &e), 0);
+    struct catalog_doc conn = {
+        .name = "ks", .kind = "kafka", .doc = "{}", .created_ns = 2, .modified_ns = 2};
+    CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_CONNECTION, &conn, &e), 0);
+    struct catalog_job j = {.id = "44444444-4444-4444-8444-444444444444",
+                            .type = CATALOG_JOB_STREAMING,
+                            .table_name = "s",
+                            .connection_name = "ks",
+                            .desired = CATALOG_JOB_RUNNING,
+                            .status = CATALOG_JOB_PENDING,
+                            .health = CATALOG_HEALTH_OK,
+                            .spec = "{}",
+                            .created_by = "{}",
+                            .modified_by = "{}",
+                            .created_ns = 10,
+                            .updated_ns = 10};
+    CHECK_EQ_INT(catalog_checkpoint_put(c, "s", "other", "{\"x\":{\"0\":3}}", &e), 0);
+    int dropped = -1;
+    CHECK_EQ_INT(catalog_job_insert(c, &j, "ev", "{\"ev\":{\"0\":5,\"1\":9}}", &dropped, &e), 0);
+    CHECK_EQ_INT(dropped, 1);
+    char *off = NULL;
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "s", "ev", &off, &e), 0);
+    CHECK_EQ_STR(off, "{\"ev\":{\"0\":5,\"1\":9}}");
+    free(off);
+    off = NULL;
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "s", "other", &off, &e), LERR_NOT_FOUND);
+    lerr_init(&e);
+    /* a second live job is refused, and its start is not stored */
+    struct catalog_job j2 = j;
+    snprintf(j2.id, sizeof j2.id, "55555555-5555-4555-8555-555555555555");
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, "ev", "{\"ev\":{\"0\":77}}", NULL, &e), LERR_CONFLICT);
+    lerr_init(&e);
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "s", "ev", &off, &e), 0);
+    CHECK_EQ_STR(off, "{\"ev\":{\"0\":5,\"1\":9}}");
+    free(off);
+    /* once the first is canceled, a new job resumes from the checkpoint: its start is not
+     * stored over it */
+    j.status = j.desired = CATALOG_JOB_CANCELED;
+    CHECK_EQ_INT(catalog_job_update_state(c, &j, &e), 0);
+    CHECK_EQ_INT(catalog_job_insert(c, &j2, "ev", "{\"ev\":{\"0\":77}}", &dropped, &e), 0);
+    CHECK_EQ_INT(dropped, 0);
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "s", "ev", &off, &e), 0);
+    CHECK_EQ_STR(off, "{\"ev\":{\"0\":5,\"1\":9}}");
+    free(off);
+    /* a reset replaces the checkpoint with where the job reads from now */
+    CHECK_EQ_INT(catalog_job_reset(c, j2.id, "s", "ev", "{\"ev\":{\"0\":100}}", &e), 0);
+    CHECK_EQ_INT(catalog_checkpoint_get(c, "s", "ev", &off, &e), 0);
+    CHECK_EQ_STR(off, "{\"ev\":{\"0\":100}}");
+    free(off);
+    struct catalog_job g = {0};
+    CHECK_EQ_INT(catalog_job_get(c, j2.id, &g, &e), 0);
+    CHECK_EQ_INT(g.reset_generation, 1);
+    catalog_job_destroy(&g);
     catalog_close(c);
 }
 
@@ -507,6 +575,7 @@ static void run_all(void)
     test_migrations_and_project();
     test_keys();
     test_docs_and_jobs();
+    test_job_start();
     test_lookups();
     test_commit();
     test_table_columns();

@@ -633,7 +633,7 @@ static void job_writer(const char *target, struct race *sh, int who)
         struct lerr e;
         lerr_init(&e);
         pthread_barrier_wait(&sh->bar);
-        sh->rc[r][who] = c ? catalog_job_insert(c, &j, &e) : -1;
+        sh->rc[r][who] = c ? catalog_job_insert(c, &j, NULL, NULL, NULL, &e) : -1;
         pthread_barrier_wait(&sh->bar); /* all have tried */
         if (who == 0 && c) {
             struct catalog_job_list l = {0};
