@@ -101,8 +101,31 @@ int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, boo
         if (!rc)
             rc = source_kafka_end_offsets(&cfg, START_TIMEOUT_MS, &o, err);
         arena_destroy(&a);
+    } else if (cs.type == CATALOG_CONN_KINESIS && !earliest) {
+        /* each shard at AT_TIMESTAMP of now (ListShards; a sequence number of "now"
+         * does not exist): the records that arrive once the job exists */
+        struct arena a;
+        arena_init(&a, 4096, 0);
+        struct source_kinesis_config cfg;
+        struct source *src = NULL;
+        rc = catalog_connection_spec_kinesis(&cs, &cfg, &a, err);
+        if (!rc) {
+            cfg.timeout_ms = START_TIMEOUT_MS;
+            if (!(src = source_open_kinesis(&cfg, err)))
+                rc = err->code;
+        }
+        if (!rc)
+            rc = source_assign(src, NULL, SOURCE_OFFSET_LATEST, err);
+        if (!rc && !source_ready(src))
+            rc = lerr_set(err, LERR_UNAVAILABLE,
+                          "Kinesis: the shards of the stream are not "
+                          "known yet (its endpoint did not answer)");
+        if (!rc)
+            rc = source_position(src, &o, err);
+        source_close(src);
+        arena_destroy(&a);
     } else {
-        pinned = false; /* Kinesis, earliest: the runner resolves its start */
+        pinned = false; /* earliest on Kafka or Kinesis: the runner resolves its start */
     }
     catalog_connection_spec_destroy(&cs);
     if (!rc && pinned && o.n && !(*start = source_offsets_to_json(&o, err)))

@@ -223,12 +223,17 @@ try:
     c.ok(sum(p["nextOffset"] for p in m["lag"]) == 1000, "offsets add up to 1000", m)
     c.ok(wait_for(lambda: s.req("GET", f"/v2/jobs/{j1}/metrics").json["totalLag"] == 0),
          "lag (MillisBehindLatest) 0 when caught up", m)
-    j2 = start(job("t2", "kin"))
+    # latest is each shard at AT_TIMESTAMP of the job's creation: the records put right
+    # after the 201 (no wait for "running") are read, the 1300 before it are not
+    r = s.req("POST", "/v2/jobs", job("t2", "kin"))
+    c.eq(r.status, 201, "create job into t2")
+    j2 = (r.json or {}).get("id")
+    c.ok(kin(E, "put", "ev", 1000, 300)[0], "300 more put right after the 201")
     c.eq(status(j2).get("readFromPoint"), "latest", "readFromPoint defaults to latest")
-    time.sleep(1.5)
-    c.eq(rows("t2"), 0, "latest: old events are not read")
-    c.ok(kin(E, "put", "ev", 1000, 300)[0], "300 more put")
-    c.eq(wait_for(lambda: rows("t2") == 300, timeout=30), True, "latest: the 300 new events")
+    c.eq(wait_for(lambda: rows("t2") == 300, timeout=30), True,
+         "latest: the 300 put right after the 201")
+    time.sleep(1.0)
+    c.eq(rows("t2"), 300, "latest: the events before the job are not read")
     c.eq(wait_for(lambda: rows("t1") == 1300, timeout=30), True, "earliest job sees them too")
 
     # 3. a shard split during ingestion: nothing lost, nothing doubled
