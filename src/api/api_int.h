@@ -231,6 +231,9 @@ int api__load_target(struct api_req *r, json_t *spec, const struct catalog_job *
 /* A job's counters as the metrics API shows them (jobs.c). */
 json_t *api__job_totals_json(const struct pipeline_counters *c);
 int api_events_push(struct api_req *r);
+/* The 400 of a push connection on a node of a shared catalog without --push-kafka (a job
+ * on it, or a push to it): its events would stay on one node's disk. */
+int api__push_local_refused(struct lerr *err, const char *target, const char *conn);
 int api_query_sql(struct api_req *r);
 /* The environment queries run in (query.c): the tables, their segments and
  * the jobs (sys.segments, sys.tasks), and the lookups of the catalog for

@@ -94,6 +94,16 @@ static bool line_ok(const char *p, size_t n, char *scratch, struct lerr *err)
     return rc == 0;
 }
 
+int api__push_local_refused(struct lerr *err, const char *target, const char *conn)
+{
+    return lerr_set_at(err, LERR_INVALID, target,
+                       "push connection '%s': this server shares its catalog with other nodes "
+                       "but keeps pushed events on its own disk, where no other node reads them "
+                       "and where they are lost with it; start every node with --push-kafka "
+                       "BOOTSTRAP so that pushed events go through Kafka",
+                       conn);
+}
+
 int api_events_push(struct api_req *r)
 {
     struct lerr err;
@@ -112,6 +122,10 @@ int api_events_push(struct api_req *r)
                  "connection '%s' is a %s connection; events can only be pushed to a "
                  "push_streaming connection",
                  name, cd.kind);
+        goto out;
+    }
+    if (catalog_is_shared(r->srv->cat) && !r->srv->pushtopic) {
+        api__push_local_refused(&err, "", name);
         goto out;
     }
     if (r->body_len > PUSH_MAX_BODY) {

@@ -464,6 +464,8 @@ static json_t *job_source(struct api_req *r, json_t *src, char stream[300], stru
                               ? " (an s3 connection feeds batch jobs: \"type\": \"batch\" "
                                 "with source \"type\": \"s3\")"
                               : "");
+    else if (cs.type == CATALOG_CONN_PUSH && catalog_is_shared(r->srv->cat) && !r->srv->pushtopic)
+        bad = api__push_local_refused(err, "source.connectionName", conn);
     else
         ingest_stream_key(r->srv->rt, &cs, stream); /* the key the runtime checkpoints under */
     catalog_connection_spec_destroy(&cs);

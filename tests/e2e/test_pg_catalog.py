@@ -1,7 +1,9 @@
 """
 test_pg_catalog.py — `lodestar serve --catalog postgresql://...` against a
-real PostgreSQL (pg.py): the core API flow — a table, a push connection, a
-streaming job, pushed events, COUNT(*) — with the catalog's rows in
+real PostgreSQL (pg.py): the core API flow — a table, a push connection (on
+Kafka: --push-kafka, which a node of a shared catalog needs — without it a
+job on a push connection and a push are refused), a streaming job, pushed
+events, COUNT(*) — with the catalog's rows in
 PostgreSQL (read back with psql) and none in the data directory; kill -9
 and a restart (the catalog now from LODESTAR_CATALOG): the same count and
 the same job, running; a PostgreSQL restart under the running server; and
@@ -9,13 +11,14 @@ a --catalog the server cannot use (nobody listening, a database that does
 not exist, a malformed URI) stops it at startup with an error that says
 what, where and how to fix it.
 """
+import atexit
 import json
 import os
 import subprocess
 import tempfile
 import time
 
-from harness import BIN, Checks, Server, free_port, iso, wait_for
+from harness import BIN, Checks, DevKafka, Server, free_port, iso, wait_for
 from pg import Postgres
 
 c = Checks()
@@ -47,6 +50,8 @@ def serve_fails(catalog):
 
 
 t0 = time.time()
+broker = DevKafka(topics=[]).start()
+atexit.register(broker.stop)
 with Postgres() as pg:
     uri = pg.createdb("lodestar")
 
@@ -60,8 +65,27 @@ with Postgres() as pg:
     def checkpoint():
         return psql("SELECT offsets FROM checkpoint WHERE table_name = 'pgt'")
 
+    # a node of a shared catalog keeps no pushed events on its own disk: without
+    # --push-kafka a job on a push connection and a push to it are refused
+    s0 = Server(extra_args=["--catalog", uri]).start()
+    try:
+        c.eq(s0.req("POST", "/v2/connections", {"type": "push_streaming", "name": "web"}).status,
+             201, "push connection")
+        r = s0.req("POST", "/v2/jobs", JOB)
+        c.ok(r.status == 400 and "--push-kafka" in r.raw and "source.connectionName" in r.raw,
+             "without --push-kafka: a job on a push connection is refused, naming the flag",
+             r.raw[:400])
+        r = s0.req("POST", "/v1/events/web", raw_body=events(0, 5))
+        c.ok(r.status == 400 and "--push-kafka" in r.raw,
+             "without --push-kafka: a push is refused, naming the flag", r.raw[:400])
+        c.eq(s0.req("GET", "/v2/jobs").json.get("values"), [], "no job was created")
+    finally:
+        s0.stop()
+
     # persists (catalog commits) every half second, so the test sees several
-    s = Server(extra_args=["--catalog", uri], env={"LODESTAR_PERSIST_MAX_AGE_MS": "500"})
+    s = Server(extra_args=["--catalog", uri, "--push-kafka", broker.bootstrap],
+               env={"LODESTAR_PERSIST_MAX_AGE_MS": "500"}, key_from=s0)
+    s0.__exit__(None, None, None)
     s.start()
     try:
         c.ok(not os.path.exists(os.path.join(s.data_dir, "catalog.db")),
@@ -69,8 +93,6 @@ with Postgres() as pg:
         r = s.req("POST", "/v2/tables", {"name": "pgt"})
         c.ok(r.status == 201, "table created", r.raw)
         c.eq(s.req("POST", "/v2/tables", {"name": "pgt"}).status, 409, "the same name again: 409")
-        c.eq(s.req("POST", "/v2/connections", {"type": "push_streaming", "name": "web"}).status,
-             201, "push connection")
         r = s.req("POST", "/v2/jobs", JOB)
         c.ok(r.status == 201, "streaming job", r.raw)
         jid = r.json.get("id")
@@ -110,7 +132,8 @@ with Postgres() as pg:
         # kill -9, then start again with the catalog from the environment
         s.kill9()
         s.extra_args = []
-        s.env = {"LODESTAR_CATALOG": uri, "LODESTAR_PERSIST_MAX_AGE_MS": "500"}
+        s.env = {"LODESTAR_CATALOG": uri, "LODESTAR_PUSH_KAFKA": broker.bootstrap,
+                 "LODESTAR_PERSIST_MAX_AGE_MS": "500"}
         s.start()
         c.eq(wait_for(lambda: s.req("POST", "/v1/query/sql", q).json == want and want,
                       timeout=30), want, "the same count after kill -9 (LODESTAR_CATALOG)")
