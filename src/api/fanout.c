@@ -556,6 +556,16 @@ static bool table_has_running_job(struct api_server *srv, const char *table)
  * The catalog's leases against the answers: 0 when every realtime row is
  * in exactly one answer; LERR_UNAVAILABLE (retried) with what is wrong.
  */
+/* A lease as messages name it: a partition, or a stream one node reads whole. */
+static const char *lease_what(const char *part, char out[300])
+{
+    if (strcmp(part, "stream") == 0)
+        snprintf(out, 300, "the stream (read whole by one node)");
+    else
+        snprintf(out, 300, "partition %s", part);
+    return out;
+}
+
 static int check_leases(struct api_server *srv, const char *table, const struct answer *ans,
                         size_t nans, struct lerr *err)
 {
@@ -565,6 +575,7 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
         return err->code;
     int64_t now = util_now_ns();
     int rc = 0;
+    char what[300];
     for (size_t i = 0; i < nans && !rc; i++) {
         const struct answer *a = &ans[i];
         if (!a->ok)
@@ -590,9 +601,9 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
                     c = &cl[j];
             if (!c || strcmp(c->node_id, a->node->id) != 0 || c->epoch != l->epoch)
                 rc = lerr_set(err, LERR_UNAVAILABLE,
-                              "partition %s of table '%s' is moving from node '%s' (epoch %" PRId64
+                              "%s of table '%s' is moving from node '%s' (epoch %" PRId64
                               ") to %s%s%s; its realtime rows are unavailable until it settles",
-                              l->part, table, a->node->id, l->epoch,
+                              lease_what(l->part, what), table, a->node->id, l->epoch,
                               c && c->node_id[0] ? "node '" : "another node",
                               c && c->node_id[0] ? c->node_id : "", c && c->node_id[0] ? "'" : "");
         }
@@ -600,7 +611,7 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
     int running = -1;
     for (size_t j = 0; j < ncl && !rc; j++) {
         const struct catalog_lease *c = &cl[j];
-        if (!c->node_id[0] || strncmp(c->stream, "job:", 4) == 0)
+        if (!c->node_id[0] || (strncmp(c->stream, "job:", 4) == 0 && strcmp(c->part, "stream")))
             continue; /* free (released after its rows were committed), or a batch job's run */
         const struct answer *a = NULL;
         for (size_t i = 0; i < nans && !a; i++)
@@ -615,9 +626,9 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
                 continue;
             /* taken since its cut: what it reads of it is not in the answer yet */
             rc = lerr_set(err, LERR_UNAVAILABLE,
-                          "partition %s of table '%s' moved to node '%s' while the query "
+                          "%s of table '%s' moved to node '%s' while the query "
                           "asked the nodes; its realtime rows are unavailable until it settles",
-                          c->part, table, c->node_id);
+                          lease_what(c->part, what), table, c->node_id);
             break;
         }
         if (c->expires_ns <= now) {
@@ -627,10 +638,10 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
                 continue; /* nobody reads that stream: its unsaved rows are gone, not late */
         }
         rc = lerr_set(err, LERR_UNAVAILABLE,
-                      "partition %s of table '%s' is held by node '%s', which does not answer "
+                      "%s of table '%s' is held by node '%s', which does not answer "
                       "(%s); its realtime rows are unavailable until another node takes it over "
                       "(within %lld s of its last heartbeat)",
-                      c->part, table, c->node_id, a ? a->why : "not a live node",
+                      lease_what(c->part, what), table, c->node_id, a ? a->why : "not a live node",
                       (long long)(CATALOG_LEASE_TTL_NS / 1000000000LL));
     }
     free(cl);
@@ -658,11 +669,11 @@ static int check_unleased(const char *table, const struct answer *ans, size_t n,
     if (nunleased <= 1)
         return 0;
     return lerr_set(err, LERR_INVALID,
-                    "table '%s' is fed by a job whose source is not spread over the nodes (a "
-                    "Kinesis stream, or a push connection without --push-kafka): %zu nodes "
-                    "each read all of it, so a query over the nodes would count its rows more "
-                    "than once; run such a job on a server of its own (SQLite catalog), or push "
-                    "through --push-kafka",
+                    "table '%s' is fed by a job whose source is not spread over the nodes, and "
+                    "%zu nodes each read all of it (a job made before its kind was read by one "
+                    "node under a run lease: a push connection without --push-kafka), so a "
+                    "query over the nodes would count its rows more than once; cancel the job "
+                    "and push through --push-kafka",
                     table, nunleased);
 }
 

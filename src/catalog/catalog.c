@@ -760,45 +760,57 @@ static void offset_text(const struct source_offsets *o, const char *topic, int32
         snprintf(out, cap, "%" PRId64, next);
 }
 
+/*
+ * Inside a commit's transaction: whether node `node` still holds lease (table, stream, part)
+ * at `epoch`, live at `now`; else LERR_CONFLICT (target "fence") naming what the lease is.
+ * `what` names the lease for the message ("partition ev:3", "the stream").
+ */
+static int lease_current(struct catalog *c, const char *table, const char *stream,
+                         const char *part, const char *node, int64_t epoch, int64_t now,
+                         const char *what, struct lerr *err)
+{
+    struct catalog_lease *l = NULL;
+    size_t n = 0;
+    if (c->ops->lease_list(c->s, table, stream, part, &l, &n, err))
+        return err->code;
+    if (n == 0)
+        lerr_set_at(err, LERR_CONFLICT, "fence",
+                    "fenced: %s of table '%s' (stream '%s') has no lease; node '%s' must "
+                    "acquire it before committing; nothing is committed",
+                    what, table, stream, node);
+    else if (!l->node_id[0])
+        lerr_set_at(err, LERR_CONFLICT, "fence",
+                    "fenced: %s of table '%s' (stream '%s') was released at epoch %" PRId64
+                    "; node '%s' (epoch %" PRId64 ") no longer holds it; nothing is committed",
+                    what, table, stream, l->epoch, node, epoch);
+    else if (strcmp(l->node_id, node) != 0 || l->epoch != epoch)
+        lerr_set_at(err, LERR_CONFLICT, "fence",
+                    "fenced: %s of table '%s' (stream '%s') is leased to node '%s' at epoch "
+                    "%" PRId64 " since %.1f s ago; node '%s' committed with epoch %" PRId64
+                    ", which is no longer current: nothing is committed, and the node must "
+                    "stop reading it",
+                    what, table, stream, l->node_id, l->epoch,
+                    (double)(now - l->acquired_ns) / 1e9, node, epoch);
+    else if (l->expires_ns <= now)
+        lerr_set_at(err, LERR_CONFLICT, "fence",
+                    "fenced: the lease of node '%s' on %s of table '%s' (stream '%s', epoch "
+                    "%" PRId64 ") expired %.1f s ago; nothing is committed: renew it "
+                    "(catalog_lease_renew) before committing, well within its TTL",
+                    node, what, table, stream, l->epoch, (double)(now - l->expires_ns) / 1e9);
+    free(l);
+    return err->code;
+}
+
 /* Inside the commit's transaction: every fenced lease current, or LERR_CONFLICT. */
 static int fence_check_leases(struct catalog *c, const struct catalog_commit *cm, int64_t now,
                               struct lerr *err)
 {
     const struct catalog_fence *f = cm->fence;
     for (size_t i = 0; i < f->nparts; i++) {
-        const struct catalog_fence_part *fp = &f->parts[i];
-        struct catalog_lease *l = NULL;
-        size_t n = 0;
-        if (c->ops->lease_list(c->s, cm->table_name, cm->stream, fp->part, &l, &n, err))
-            return err->code;
-        if (n == 0)
-            lerr_set(err, LERR_CONFLICT,
-                     "fenced: partition %s of table '%s' (stream '%s') has no lease; node '%s' "
-                     "must acquire it before committing; nothing is committed",
-                     fp->part, cm->table_name, cm->stream, f->node_id);
-        else if (!l->node_id[0])
-            lerr_set(err, LERR_CONFLICT,
-                     "fenced: partition %s of table '%s' (stream '%s') was released at epoch "
-                     "%" PRId64 "; node '%s' (epoch %" PRId64 ") no longer holds it; nothing is "
-                     "committed",
-                     fp->part, cm->table_name, cm->stream, l->epoch, f->node_id, fp->epoch);
-        else if (strcmp(l->node_id, f->node_id) != 0 || l->epoch != fp->epoch)
-            lerr_set(err, LERR_CONFLICT,
-                     "fenced: partition %s of table '%s' (stream '%s') is leased to node '%s' "
-                     "at epoch %" PRId64 " since %.1f s ago; node '%s' committed with epoch "
-                     "%" PRId64 ", which is no longer current: nothing is committed, and the "
-                     "node must stop reading the partition",
-                     fp->part, cm->table_name, cm->stream, l->node_id, l->epoch,
-                     (double)(now - l->acquired_ns) / 1e9, f->node_id, fp->epoch);
-        else if (l->expires_ns <= now)
-            lerr_set(err, LERR_CONFLICT,
-                     "fenced: the lease of node '%s' on partition %s of table '%s' (stream "
-                     "'%s', epoch %" PRId64 ") expired %.1f s ago; nothing is committed: renew "
-                     "it (catalog_lease_renew) before committing, well within its TTL",
-                     f->node_id, fp->part, cm->table_name, cm->stream, l->epoch,
-                     (double)(now - l->expires_ns) / 1e9);
-        free(l);
-        if (err->code)
+        char what[300];
+        snprintf(what, sizeof what, "partition %s", f->parts[i].part);
+        if (lease_current(c, cm->table_name, cm->stream, f->parts[i].part, f->node_id,
+                          f->parts[i].epoch, now, what, err))
             return err->code;
     }
     return 0;
@@ -864,8 +876,8 @@ static int fence_write_offsets(struct catalog *c, const struct catalog_commit *c
 /*
  * The segment part of a commit, inside its transaction. A commit that
  * changes segments takes the next commit number and stamps the segments it
- * adds with it, and with the node of a fenced (streaming) commit:
- * catalog_segment_cut.
+ * adds with it, and with the node of a fenced (streaming) commit — by
+ * partition leases or by a run lease: catalog_segment_cut.
  */
 static int commit_segments(struct catalog *c, const struct catalog_commit *cm, struct lerr *err)
 {
@@ -875,7 +887,10 @@ static int commit_segments(struct catalog *c, const struct catalog_commit *cm, s
     for (size_t i = 0; i < cm->nadd; i++) {
         struct catalog_segment g = cm->add[i];
         g.seq = seq;
-        snprintf(g.writer, sizeof g.writer, "%s", cm->fence ? cm->fence->node_id : "");
+        snprintf(g.writer, sizeof g.writer, "%s",
+                 cm->fence ? cm->fence->node_id
+                 : cm->run ? cm->run->node_id
+                           : "");
         if (c->ops->segment_insert(c->s, cm->table_name, &g,
                                    g.created_ns ? g.created_ns : util_now_ns(), err))
             return err->code;
@@ -904,6 +919,11 @@ static int commit_locked(struct catalog *c, const struct catalog_commit *cm, str
     const struct catalog_ops *o = c->ops;
     if (o->begin(c->s, err))
         return err->code;
+    /* a stream one node reads whole: nothing of it is committed once its lease moved */
+    const struct catalog_lease *run = cm->run;
+    if (run && lease_current(c, run->table_name, run->stream, run->part, run->node_id, run->epoch,
+                             util_now_ns(), "the stream", err))
+        return abort_tx(c, err);
     if (commit_segments(c, cm, err))
         return abort_tx(c, err);
     if (cm->stream) {

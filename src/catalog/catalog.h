@@ -524,6 +524,10 @@ struct catalog_commit {
     const char *job_id;                /* counters of this job, or NULL */
     const char *job_counters;          /* JSON text */
     const struct catalog_fence *fence; /* NULL: the whole document's compare-and-swap */
+    /* A stream one node of a cluster reads whole (not by partition leases): the commit,
+     * rows included, is made only while this lease — the job's run lease — is the node's
+     * and live (else LERR_CONFLICT with target "fence"). Not with `fence`. */
+    const struct catalog_lease *run;
 };
 int catalog_commit(struct catalog *c, const struct catalog_commit *cm, struct lerr *err);
 /* What each node of a cluster saved for a job (its key "<job id>@<node>",

@@ -49,7 +49,10 @@ struct ingest__job {
     size_t nleases;
     bool leased;
     /* A batch job in a cluster runs on the node holding its run lease (stream
-     * "job:<id>"), renewed by the supervisor; supervisor thread only. */
+     * "job:<id>", part "run"), as does a streaming job whose source cannot be
+     * divided over the nodes (part "stream": Kinesis); renewed by the supervisor;
+     * set before the runner's thread starts, then supervisor thread only (the
+     * runner keeps its own copy: struct runner's run). */
     struct catalog_lease run_lease;
     bool has_run_lease;
     int64_t run_lease_renew_ns; /* monotonic */
@@ -247,6 +250,10 @@ struct runner {
      * appended (commit_starts). has_checkpoint: the stream has one at all. */
     struct source_offsets covered;
     bool has_checkpoint;
+    /* A stream this node reads whole in a cluster, under the job's run lease: every
+     * commit is fenced by it (catalog_commit's run). */
+    struct catalog_lease run;
+    bool has_run;
     /* The source cannot go on from the checkpoint (a push log that lost records
      * past it): health error with blocked_msg until a reset. */
     bool blocked;
@@ -276,7 +283,8 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                       const char *stream, const char *expected, const char *new_offsets,
                       const char *counters, const struct storage_segment_info *added,
                       size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
-                      const struct catalog_fence *fence, struct lerr *err);
+                      const struct catalog_fence *fence, const struct catalog_lease *run,
+                      struct lerr *err);
 void ingest__rejections_from_json(const json_t *saved, struct ingest__job *job);
 void ingest__counters_from_json(const json_t *saved, struct pipeline_counters *c);
 int ingest__persister_start(struct runner *r, struct lerr *err);
@@ -337,6 +345,9 @@ void ingest__lease_keep(struct runner *r);
 void ingest__counters_key(struct runner *r, char out[200]);
 /* Publishes `held` to the job (ingest_table_leases) when it changed; with
  * `clear`, publishes that the runner holds nothing and reads no more. */
+/* A stream read whole under the job's run lease (r->has_run): that lease is the
+ * runner's one published lease (clear: none, at its end). */
+void ingest__run_publish(struct runner *r, bool clear);
 void ingest__lease_publish(struct runner *r, bool clear);
 /* Releases held[i] (after its rows were committed) and forgets it. */
 void ingest__lease_release(struct runner *r, size_t i);

@@ -245,7 +245,8 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                       const char *stream, const char *expected, const char *new_offsets,
                       const char *counters, const struct storage_segment_info *added,
                       size_t nadded, const struct storage_segment_info *removed, size_t nremoved,
-                      const struct catalog_fence *fence, struct lerr *err)
+                      const struct catalog_fence *fence, const struct catalog_lease *run,
+                      struct lerr *err)
 {
     struct arena a;
     arena_init(&a, 4096, 0);
@@ -272,6 +273,7 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
         .job_id = job_id,
         .job_counters = counters,
         .fence = new_offsets ? fence : NULL,
+        .run = run,
     };
     rc = catalog_commit(rt->cat, &cm, err);
 out:
@@ -289,7 +291,8 @@ static int persist_commit(void *ctx, const struct storage_segment_info *added, s
     char key[200];
     ingest__counters_key(r, key);
     return ingest__commit_tx(r->rt, r->table, key, r->stream, r->ps.expected, c->new_offsets,
-                             c->counters, added, nadded, removed, nremoved, c->fence, err);
+                             c->counters, added, nadded, removed, nremoved, c->fence,
+                             r->has_run ? &r->run : NULL, err);
 }
 
 /* ---- REPLACE: new rows apart, then one swap --------------------------------------- */
@@ -365,7 +368,7 @@ static int replace_commit(void *ctx, const struct storage_segment_info *added, s
 {
     struct replace_ctx *c = ctx;
     return ingest__commit_tx(c->r->rt, c->r->table, c->r->job->id, NULL, NULL, NULL, c->counters,
-                             added, nadded, removed, nremoved, NULL, err);
+                             added, nadded, removed, nremoved, NULL, NULL, err);
 }
 
 int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *err)
@@ -555,11 +558,14 @@ static int persist_item(struct runner *r, struct persist_item *it, struct lerr *
     int rc = storage_table_persist_sealed(r->table->st, it->sealed, persist_commit, &ctx, err);
     free(parts);
     ctx.fence = NULL;
-    if (rc == LERR_CONFLICT && r->lease.on) {
+    if (rc == LERR_CONFLICT &&
+        (r->lease.on || (r->has_run && strcmp(err->target, "fence") == 0))) {
         /* In a cluster: a lease moved (or a reset dropped the checkpoint). These rows must
          * not be committed here — the partition's new holder reads them again from the
          * committed offsets — so they are thrown away, and the runner discards the rest
-         * and reads its partitions again from the checkpoint (stream.c, lease_tick). */
+         * and reads its partitions again from the checkpoint (stream.c, lease_tick). A
+         * stream read whole under the job's run lease: its new holder reads it all again,
+         * and this runner stops (stream.c). */
         log_msg(LOG_WARN, "ingest", "job %s: commit refused, %llu rows discarded: %s", r->job->id,
                 (unsigned long long)storage_sealed_rows(it->sealed), err->msg);
         lerr_init(err);

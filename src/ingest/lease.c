@@ -15,8 +15,14 @@
  * lease is free or expired, and after a lost lease discards what it had
  * not committed and reads again from the checkpoint.
  *
+ * A stream that cannot be divided (Kinesis) is read whole by the node that
+ * holds the job's run lease (supervisor.c); ingest__run_publish shows that
+ * lease to queries as the runner's one lease, so a query over the nodes
+ * knows whose realtime rows it must have.
+ *
  * Entry points (ingest_int.h): ingest__lease_share, _acquire, _renew, _keep,
- * _release, _parts, _find, _fence, _filter; ingest__node_id. Runner thread
+ * _release, _parts, _find, _fence, _filter; ingest__run_publish;
+ * ingest__node_id. Runner thread
  * (the persister only reads the copies in its items).
  */
 #include <pthread.h>
@@ -199,6 +205,23 @@ void ingest__lease_publish(struct runner *r, bool clear)
     r->job->leased = !clear;
     pthread_mutex_unlock(&r->job->mu);
     l->pub_gen = l->gen;
+}
+
+void ingest__run_publish(struct runner *r, bool clear)
+{
+    struct ingest_lease_info *copy = clear ? NULL : calloc(1, sizeof *copy);
+    if (copy) {
+        snprintf(copy->stream, sizeof copy->stream, "%s", r->run.stream);
+        snprintf(copy->part, sizeof copy->part, "%s", r->run.part);
+        copy->epoch = r->run.epoch;
+        copy->at = copy->target = -1;
+    }
+    pthread_mutex_lock(&r->job->mu);
+    free(r->job->leases);
+    r->job->leases = copy;
+    r->job->nleases = copy ? 1 : 0;
+    r->job->leased = copy != NULL;
+    pthread_mutex_unlock(&r->job->mu);
 }
 
 int ingest_table_leases(struct ingest_runtime *rt, const char *table,

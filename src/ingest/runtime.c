@@ -142,7 +142,7 @@ static int compact_commit(void *ctx, struct storage_db_table *t,
                           struct lerr *err)
 {
     return ingest__commit_tx(ctx, t, NULL, NULL, NULL, NULL, NULL, added, nadded, removed,
-                             nremoved, NULL, err);
+                             nremoved, NULL, NULL, err);
 }
 
 static void *compactor_main(void *arg)

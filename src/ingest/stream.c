@@ -951,6 +951,24 @@ static void note_unpersisted(struct runner *r)
     pthread_mutex_unlock(&rt->mu);
 }
 
+/* A stream read whole: whether a commit was refused because the job's run lease moved
+ * to another node (its rows were discarded); then the runner stops: the new holder reads
+ * the stream from the checkpoint. */
+static bool run_lost(struct runner *r)
+{
+    pthread_mutex_lock(&r->ps.mu);
+    bool lost = r->ps.fenced;
+    pthread_mutex_unlock(&r->ps.mu);
+    if (lost) {
+        log_msg(LOG_WARN, "ingest",
+                "job %s: node %s no longer holds the job's run lease (epoch %lld); it stops "
+                "reading, and what it had not committed is read again by the new holder",
+                r->job->id, r->run.node_id, (long long)r->run.epoch);
+        atomic_store(&r->job->stop, true);
+    }
+    return lost;
+}
+
 void *ingest__stream_main(void *arg)
 {
     struct ingest__job *job = arg;
@@ -960,8 +978,13 @@ void *ingest__stream_main(void *arg)
     arena_init(&r.ptable_mem, 4096, 0);
     r.health = CATALOG_HEALTH_OK;
     r.last_commit_ms = util_now_ms();
+    /* set before this thread started; the supervisor changes the job's later */
+    r.run = job->run_lease;
+    r.has_run = job->has_run_lease;
     struct lerr err;
     lerr_init(&err);
+    if (r.has_run)
+        ingest__run_publish(&r, false);
     if (ingest__persister_start(&r, &err) || runner_start(&r, &err)) {
         ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;
@@ -998,6 +1021,8 @@ void *ingest__stream_main(void *arg)
         }
         if (r.lease.on)
             ingest__lease_publish(&r, false);
+        if (r.has_run && run_lost(&r))
+            break;
         if (step(&r, &err)) {
             ingest__fail(&r, "%s", err.msg);
             goto out;
@@ -1043,6 +1068,8 @@ out:
     source_offsets_destroy(&r.covered);
     if (r.lease.on)
         ingest__lease_publish(&r, true);
+    if (r.has_run)
+        ingest__run_publish(&r, true);
     free(r.lease.held);
     free(r.lease.catch_up);
     pthread_mutex_lock(&job->mu);

@@ -36,12 +36,17 @@ struct ingest__job *ingest__find_job(struct ingest_runtime *rt, const char *id)
 }
 
 static struct ingest__job *start_runner(struct ingest_runtime *rt, const struct catalog_job *cj,
-                                        void *(*main_fn)(void *))
+                                        void *(*main_fn)(void *), const struct catalog_lease *run)
 {
     struct ingest__job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
     j->rt = rt;
+    if (run) {
+        j->run_lease = *run;
+        j->has_run_lease = true;
+        j->run_lease_renew_ns = util_mono_ns() + CATALOG_LEASE_TTL_NS / 3;
+    }
     snprintf(j->id, sizeof j->id, "%s", cj->id);
     snprintf(j->table, sizeof j->table, "%s", cj->table_name);
     snprintf(j->connection, sizeof j->connection, "%s", cj->connection_name);
@@ -100,6 +105,12 @@ void ingest__reap(struct ingest_runtime *rt, struct ingest__job *j, const struct
 static void run_lease_stream(const struct catalog_job *cj, char out[64])
 {
     snprintf(out, 64, "job:%s", cj->id);
+}
+
+/* The run lease's part: a batch job's run, or a stream one node reads whole. */
+static const char *run_lease_part(const struct catalog_job *cj)
+{
+    return cj->type == CATALOG_JOB_STREAMING ? "stream" : "run";
 }
 
 /* The live holder of the job's run lease other than this node, or false. */
@@ -183,8 +194,8 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
         if (shared) {
             char stream[64];
             run_lease_stream(cj, stream);
-            if (catalog_lease_acquire(rt->cat, cj->table_name, stream, "run", self, 0, 0, &got,
-                                      &err))
+            if (catalog_lease_acquire(rt->cat, cj->table_name, stream, run_lease_part(cj), self, 0,
+                                      0, &got, &err))
                 return; /* another node takes it (or the catalog failed: next round) */
             /* taken: but another node may have started it and finished meanwhile */
             struct catalog_job now = {0};
@@ -197,12 +208,8 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
                 return;
             }
         }
-        struct ingest__job *nj = start_runner(rt, cj, ingest__batch_main);
-        if (nj && shared) {
-            nj->run_lease = got;
-            nj->has_run_lease = true;
-            nj->run_lease_renew_ns = util_mono_ns() + CATALOG_LEASE_TTL_NS / 3;
-        } else if (shared) {
+        struct ingest__job *nj = start_runner(rt, cj, ingest__batch_main, shared ? &got : NULL);
+        if (!nj && shared) {
             catalog_lease_release(rt->cat, got.table_name, got.stream, got.part, self, got.epoch,
                                   &(struct lerr){0});
         }
@@ -229,6 +236,23 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
     }
 }
 
+/*
+ * Whether a streaming job's source is read whole by one node of a cluster:
+ * one that cannot be divided over the nodes by partition leases (Kinesis).
+ * Kafka topics, and push connections on Kafka, are divided (lease.c). An
+ * unreadable connection counts as divided: the runner fails and says why.
+ */
+static bool read_whole(struct ingest_runtime *rt, const struct catalog_job *cj)
+{
+    struct connection_spec cs;
+    struct lerr e;
+    lerr_init(&e);
+    bool whole = catalog_connection_spec_load(rt->cat, cj->connection_name, &cs, &e) == 0 &&
+                 cs.type == CATALOG_CONN_KINESIS;
+    catalog_connection_spec_destroy(&cs);
+    return whole;
+}
+
 static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *cj)
 {
     if (cj->type != CATALOG_JOB_STREAMING) {
@@ -245,18 +269,48 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
                 cj->status != CATALOG_JOB_CANCELED;
     struct lerr err;
     lerr_init(&err);
+    char self[128] = "";
+    if (catalog_is_shared(rt->cat))
+        ingest__node_id(rt, self);
     if (j) {
         if (!want)
             atomic_store(&j->stop, true);
-        if (atomic_load(&j->done))
+        renew_run_lease(rt, j, self);
+        if (atomic_load(&j->done)) {
+            struct catalog_lease l = j->run_lease;
+            bool had = j->has_run_lease;
             ingest__reap(rt, j, cj);
+            /* committed what it read (or gave up): another node may take it at once */
+            if (had && catalog_lease_release(rt->cat, l.table_name, l.stream, l.part, self,
+                                             l.epoch, &err))
+                log_msg(LOG_WARN, "ingest", "job %s: releasing its run lease: %s", cj->id,
+                        err.msg);
+        }
         return;
     }
     if (want && !rt->stopping) {
+        struct catalog_lease got = {0};
+        bool whole = catalog_is_shared(rt->cat) && read_whole(rt, cj);
+        if (whole) {
+            /* one node reads the stream, under the job's run lease; the others wait for it
+             * to be released or to expire */
+            char stream[64];
+            run_lease_stream(cj, stream);
+            if (!self[0] || runs_elsewhere(rt, cj, self) ||
+                catalog_lease_acquire(rt->cat, cj->table_name, stream, run_lease_part(cj), self, 0,
+                                      0, &got, &err))
+                return;
+            log_msg(LOG_INFO, "ingest",
+                    "job %s: node %s reads its stream whole (it cannot be divided between the "
+                    "nodes), under the job's run lease (epoch %lld)",
+                    cj->id, self, (long long)got.epoch);
+        }
         if (cj->status == CATALOG_JOB_SUSPENDED)
             catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_PENDING, CATALOG_HEALTH_OK, "", 0,
                                    0, &err);
-        start_runner(rt, cj, ingest__stream_main);
+        if (!start_runner(rt, cj, ingest__stream_main, whole ? &got : NULL) && whole)
+            catalog_lease_release(rt->cat, got.table_name, got.stream, got.part, self, got.epoch,
+                                  &(struct lerr){0});
     } else if (cj->desired == CATALOG_JOB_CANCELED && cj->status != CATALOG_JOB_CANCELED) {
         catalog_job_set_status(rt->cat, cj->id, CATALOG_JOB_CANCELED, CATALOG_HEALTH_OK, "", 0,
                                util_now_ns(), &err);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "util/time.h"
 #include "check.h"
 #include "pg_harness.h"
 
@@ -662,11 +663,79 @@ static void test_segment_cut(void)
     catalog_close(c);
 }
 
+/* A stream one node reads whole: every commit (rows included) fenced by the job's run lease. */
+static int commit_run(struct catalog *c, const struct catalog_lease *run, const char *expected,
+                      const char *next, const char *seg, struct lerr *e)
+{
+    struct catalog_segment g = {.rows = 1};
+    snprintf(g.id, sizeof g.id, "r/%s", seg);
+    snprintf(g.path, sizeof g.path, "tables/r/%s", seg);
+    struct catalog_commit cm = {.table_name = "r",
+                                .add = &g,
+                                .nadd = 1,
+                                .stream = next ? "kin" : NULL,
+                                .expected_offsets = expected,
+                                .new_offsets = next,
+                                .run = run};
+    lerr_init(e);
+    return catalog_commit(c, &cm, e);
+}
+
+static void test_run_fence(void)
+{
+    char target[256];
+    new_target(target, sizeof target, "lease_run");
+    struct catalog *c = open_at(target);
+    struct lerr e;
+    lerr_init(&e);
+    const int64_t now = util_now_ns();
+    struct catalog_lease la, lb;
+    /* A's run lease, taken 30 s ago for 20 s: expired */
+    CHECK_EQ_INT(
+        catalog_lease_acquire(c, "r", "job:j1", "stream", "A", 20 * SEC, now - 30 * SEC, &la, &e),
+        0);
+    CHECK_EQ_INT(commit_run(c, &la, NULL, "{\"ev\":{\"0\":5}}", "a1", &e), LERR_CONFLICT);
+    CHECK_EQ_STR(e.target, "fence");
+    CHECK_MSG(strstr(e.msg, "the lease of node 'A' on the stream of table 'r'") &&
+                  strstr(e.msg, "expired"),
+              "%s", e.msg);
+    CHECK_EQ_INT(segment_count(c, "r"), 0);
+    /* renewed: A commits, and its segment names it as the writer */
+    CHECK_EQ_INT(catalog_lease_acquire(c, "r", "job:j1", "stream", "A", 0, 0, &la, &e), 0);
+    CHECK_EQ_INT(la.epoch, 1);
+    CHECK_EQ_INT(commit_run(c, &la, NULL, "{\"ev\":{\"0\":5}}", "a2", &e), 0);
+    struct catalog_segment_list l = {0};
+    CHECK_EQ_INT(catalog_segment_list(c, "r", &l, &e), 0);
+    CHECK_EQ_INT(l.n, 1);
+    if (l.n)
+        CHECK_EQ_STR(l.items[0].writer, "A");
+    catalog_segment_list_free(&l);
+    /* B takes it over once it expires (epoch 2): A's next commit — even one without offsets,
+     * rows only — is refused, and nothing of it is stored */
+    CHECK_EQ_INT(catalog_lease_acquire(c, "r", "job:j1", "stream", "B", 0,
+                                       now + CATALOG_LEASE_TTL_NS + SEC, &lb, &e),
+                 0);
+    CHECK_EQ_INT(lb.epoch, 2);
+    CHECK_EQ_INT(commit_run(c, &la, "{\"ev\":{\"0\":5}}", "{\"ev\":{\"0\":9}}", "a3", &e),
+                 LERR_CONFLICT);
+    CHECK_EQ_STR(e.target, "fence");
+    CHECK_MSG(strstr(e.msg, "the stream of table 'r' (stream 'job:j1') is leased to node 'B' at "
+                            "epoch 2"),
+              "%s", e.msg);
+    CHECK_EQ_INT(commit_run(c, &la, NULL, NULL, "a4", &e), LERR_CONFLICT);
+    CHECK_EQ_INT(segment_count(c, "r"), 1);
+    char *doc = checkpoint(c, "r", "kin");
+    CHECK_EQ_STR(doc, "{\"ev\":{\"0\":5}}");
+    free(doc);
+    catalog_close(c);
+}
+
 static void run_all(void)
 {
     test_segment_cut();
     test_lease_rules();
     test_fence();
+    test_run_fence();
     test_two_nodes();
     test_racing_acquires();
 }
