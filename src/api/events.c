@@ -94,16 +94,6 @@ static bool line_ok(const char *p, size_t n, char *scratch, struct lerr *err)
     return rc == 0;
 }
 
-int api__push_local_refused(struct lerr *err, const char *target, const char *conn)
-{
-    return lerr_set_at(err, LERR_INVALID, target,
-                       "push connection '%s': this server shares its catalog with other nodes "
-                       "but keeps pushed events on its own disk, where no other node reads them "
-                       "and where they are lost with it; start every node with --push-kafka "
-                       "BOOTSTRAP so that pushed events go through Kafka",
-                       conn);
-}
-
 int api_events_push(struct api_req *r)
 {
     struct lerr err;

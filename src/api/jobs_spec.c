@@ -415,6 +415,16 @@ fail:
     return NULL;
 }
 
+int api__push_local_refused(struct lerr *err, const char *target, const char *conn)
+{
+    return lerr_set_at(err, LERR_INVALID, target,
+                       "push connection '%s': this server shares its catalog with other nodes "
+                       "but keeps pushed events on its own disk, where no other node reads them "
+                       "and where they are lost with it; start every node with --push-kafka "
+                       "BOOTSTRAP so that pushed events go through Kafka",
+                       conn);
+}
+
 /*
  * Validates source; checks the connection exists and can feed a streaming
  * job. Returns the normalised source and the connection's stream key.
