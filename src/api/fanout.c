@@ -265,6 +265,7 @@ struct answer {
     bool cut_short; /* asked with less than a full wait left, and it did not answer in time */
     bool unleased;  /* a runner of the table reads a source not spread over nodes */
     char why[300];  /* why it did not answer */
+    char msg[512];  /* the message of its error answer, whole */
     char **segs;    /* the names its cut shows */
     size_t nsegs;
     struct ingest_lease_info *leases;
@@ -465,6 +466,7 @@ static void request_done(struct request *q, CURLcode rc)
         json_error_t je;
         json_t *e = json_loadb(q->body.data ? q->body.data : "", q->body.len, 0, &je);
         const char *msg = json_string_value(json_object_get(e, "message"));
+        snprintf(a->msg, sizeof a->msg, "%s", msg ? msg : "");
         snprintf(a->why, sizeof a->why, "it answered HTTP %ld: %.200s", status,
                  msg            ? msg
                  : q->body.data ? q->body.data
@@ -589,11 +591,11 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
                     snprintf(where, sizeof where, "at offset %" PRId64 " of %" PRId64,
                              l->at < 0 ? 0 : l->at, l->target);
                 rc = lerr_set(err, LERR_UNAVAILABLE,
-                              "partition %s of table '%s' was taken over by node '%s' from a "
+                              "%s of table '%s' was taken over by node '%s' from a "
                               "node that stopped without committing all it had read; the rows "
                               "it had not committed are being read again (%s), and are "
                               "unavailable until then",
-                              l->part, table, a->node->id, where);
+                              lease_what(l->part, what), table, a->node->id, where);
                 break;
             }
             for (size_t j = 0; j < ncl && !c; j++)
@@ -1373,8 +1375,11 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
     for (size_t i = 0; i < nn && !rc; i++) {
         struct answer *a = &pt->ans[i];
         *cut_short |= a->cut_short;
-        /* the query's own error on a node's rows (not a node in trouble) is the query's */
-        if (!a->ok && (a->status == 400 || a->status == 504))
+        /* the query's own error on a node's rows (not a node in trouble) is the query's:
+         * an invalid query the one a single server would give, word for word */
+        if (!a->ok && a->status == 400 && a->msg[0])
+            rc = lerr_set(err, LERR_INVALID, "%s", a->msg);
+        else if (!a->ok && (a->status == 400 || a->status == 504))
             rc = lerr_set(err, a->status == 400 ? LERR_INVALID : LERR_TIMEOUT,
                           "node '%s' failed its part of the query: %s", a->node->id, a->why);
     }

@@ -56,6 +56,7 @@ struct ingest__job {
     struct catalog_lease run_lease;
     bool has_run_lease;
     int64_t run_lease_renew_ns; /* monotonic */
+    atomic_bool run_released;   /* the runner released it after its last commit */
     atomic_llong newest_produced_ms;
     atomic_llong persist_count;
     _Atomic double persist_ms_last;
@@ -254,6 +255,7 @@ struct runner {
      * commit is fenced by it (catalog_commit's run). */
     struct catalog_lease run;
     bool has_run;
+    bool run_behind; /* taken over, not yet read again to the stream's end */
     /* The source cannot go on from the checkpoint (a push log that lost records
      * past it): health error with blocked_msg until a reset. */
     bool blocked;
@@ -346,8 +348,12 @@ void ingest__counters_key(struct runner *r, char out[200]);
 /* Publishes `held` to the job (ingest_table_leases) when it changed; with
  * `clear`, publishes that the runner holds nothing and reads no more. */
 /* A stream read whole under the job's run lease (r->has_run): that lease is the
- * runner's one published lease (clear: none, at its end). */
+ * runner's one published lease (clear: none, at its end). Taken over from a node
+ * that stopped without releasing it, the lease is published "behind" — queries
+ * wait rather than miss the rows that node had not committed — until every
+ * partition's lag is known and 0 (ingest__run_tick, each turn). */
 void ingest__run_publish(struct runner *r, bool clear);
+void ingest__run_tick(struct runner *r);
 void ingest__lease_publish(struct runner *r, bool clear);
 /* Releases held[i] (after its rows were committed) and forgets it. */
 void ingest__lease_release(struct runner *r, size_t i);

@@ -214,6 +214,7 @@ void ingest__run_publish(struct runner *r, bool clear)
         snprintf(copy->stream, sizeof copy->stream, "%s", r->run.stream);
         snprintf(copy->part, sizeof copy->part, "%s", r->run.part);
         copy->epoch = r->run.epoch;
+        copy->behind = r->run_behind;
         copy->at = copy->target = -1;
     }
     pthread_mutex_lock(&r->job->mu);
@@ -222,6 +223,29 @@ void ingest__run_publish(struct runner *r, bool clear)
     r->job->nleases = copy ? 1 : 0;
     r->job->leased = copy != NULL;
     pthread_mutex_unlock(&r->job->mu);
+}
+
+void ingest__run_tick(struct runner *r)
+{
+    if (!r->run_behind || !r->job->src)
+        return;
+    struct source_partition *p = NULL;
+    size_t n = 0;
+    struct lerr e;
+    lerr_init(&e);
+    if (source_partitions(r->job->src, &p, &n, &e))
+        return;
+    bool caught_up = n > 0;
+    for (size_t i = 0; i < n; i++)
+        caught_up = caught_up && p[i].lag == 0;
+    free(p);
+    if (!caught_up)
+        return;
+    log_msg(LOG_INFO, "ingest",
+            "job %s: the stream, taken over, is read again up to its end on every shard",
+            r->job->id);
+    r->run_behind = false;
+    ingest__run_publish(r, false);
 }
 
 int ingest_table_leases(struct ingest_runtime *rt, const char *table,

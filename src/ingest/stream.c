@@ -981,6 +981,7 @@ void *ingest__stream_main(void *arg)
     /* set before this thread started; the supervisor changes the job's later */
     r.run = job->run_lease;
     r.has_run = job->has_run_lease;
+    r.run_behind = r.has_run && r.run.taken_over;
     struct lerr err;
     lerr_init(&err);
     if (r.has_run)
@@ -1023,6 +1024,8 @@ void *ingest__stream_main(void *arg)
             ingest__lease_publish(&r, false);
         if (r.has_run && run_lost(&r))
             break;
+        if (r.has_run)
+            ingest__run_tick(&r);
         if (step(&r, &err)) {
             ingest__fail(&r, "%s", err.msg);
             goto out;
@@ -1060,6 +1063,10 @@ void *ingest__stream_main(void *arg)
     else if (ingest__persister_drain(&r, -1) && r.lease.on)
         while (r.lease.n) /* committed: the partitions go to the other nodes at once */
             ingest__lease_release(&r, r.lease.n - 1);
+    else if (r.has_run && !run_lost(&r) && ingest__persister_drain(&r, -1) &&
+             catalog_lease_release(r.rt->cat, r.run.table_name, r.run.stream, r.run.part,
+                                   r.run.node_id, r.run.epoch, &(struct lerr){0}) == 0)
+        atomic_store(&job->run_released, true); /* committed: another node may take it now */
     note_unpersisted(&r);
 out:
     fetcher_stop(&r);

@@ -278,9 +278,9 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
         renew_run_lease(rt, j, self);
         if (atomic_load(&j->done)) {
             struct catalog_lease l = j->run_lease;
-            bool had = j->has_run_lease;
+            bool had = j->has_run_lease && !atomic_load(&j->run_released);
             ingest__reap(rt, j, cj);
-            /* committed what it read (or gave up): another node may take it at once */
+            /* gave up (a failure): another node may take it at once */
             if (had && catalog_lease_release(rt->cat, l.table_name, l.stream, l.part, self,
                                              l.epoch, &err))
                 log_msg(LOG_WARN, "ingest", "job %s: releasing its run lease: %s", cj->id,

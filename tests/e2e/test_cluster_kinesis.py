@@ -13,7 +13,10 @@ shards, fed by AWS's own client.
   2. kill -9 of the holder while records are put: a query on a survivor answers 503 naming the
      stream and the node that does not answer (never a partial count); after the lease
      expires a survivor takes the stream over from the last commit, and every survivor
-     answers the exact totals; the catalog commits every record once.
+     answers the exact totals; the catalog commits every record once. A poller asks every
+     node all through: no 200 answer counts fewer rows than one that ended before it began
+     (the new holder's answers wait until it has read the stream to its end again), nor more
+     than were put.
   3. SIGSTOP of the new holder past its lease: the third node takes the stream over and reads
      what is put meanwhile; SIGCONT: the woken node finds its lease gone (a commit of it
      would be refused: fenced) and stops reading, saying so; the totals stay exact,
@@ -54,6 +57,44 @@ JOB = {"type": "streaming", "target": {"type": "table", "tableName": TABLE},
 def totals(n):
     """COUNT(*) and SUM(n) of records 0..n-1 (kin.mjs put numbers them)."""
     return [n, n * (n - 1) // 2]
+
+
+class Poller:
+    """Asks every given node COUNT(*) and SUM(n) every 0.2 s: (start, end, node, status, count)
+    of each answer, to check that no 200 answer counts fewer rows than one that came before
+    it (rows a dead holder had shown from its memory are waited for, not left out) nor more
+    than were put."""
+
+    def __init__(self, ss):
+        self.rows, self.stop_ev = [], threading.Event()
+        self.ths = [threading.Thread(target=self.run, args=(x,), daemon=True) for x in ss]
+        for th in self.ths:
+            th.start()
+
+    def run(self, x):
+        while not self.stop_ev.is_set():
+            t = time.time()
+            try:
+                st, got = count_sum(x)
+            except OSError:   # the killed node
+                st, got = 0, None
+            self.rows.append((t, time.time(), x.name, st, got[0] if st == 200 else None))
+            self.stop_ev.wait(0.2)
+
+    def stop(self):
+        self.stop_ev.set()
+        for th in self.ths:
+            th.join(timeout=30)
+
+    def backwards(self):
+        """200 answers below an answer that ended before they began."""
+        ok = sorted((r for r in self.rows if r[3] == 200), key=lambda r: r[0])
+        bad = []
+        for r in ok:
+            before = [o[4] for o in ok if o[1] < r[0]]
+            if before and r[4] < max(before):
+                bad.append((r[2], r[4], max(before)))
+        return bad
 
 
 def count_sum(s, timeout=10):
@@ -141,6 +182,7 @@ try:
     th = threading.Thread(target=lambda: put_ok.setdefault("ok", kin(E, "put", STREAM, total,
                                                                        3000)[0]))
     th.start()
+    poll = Poller(nodes)
     time.sleep(0.8)
     dead.kill9()
     t_kill = time.time()
@@ -156,6 +198,10 @@ try:
          "a survivor takes the stream over", str(holder()))
     second, epoch2 = holder()
     c.ok(epoch2 > epoch1, "with a new epoch", f"{epoch1} -> {epoch2}")
+    c.ok(wait_for(lambda: "the stream, taken over, is read again up to its end" in
+                  by_name(second).log_text(), timeout=30),
+         "the new holder says when it has read the stream to its end again (its answers wait "
+         "until then)")
     c.ok(wait_for(lambda: exact_on(live, total), timeout=40),
          f"every survivor answers exactly COUNT {total} and SUM",
          str([count_sum(s) for s in live]))
@@ -163,6 +209,14 @@ try:
     c.ok(wait_for(lambda: cat.committed_rows(TABLE) == total, timeout=20),
          f"the catalog commits each of the {total} records once", str(cat.committed_rows(TABLE)))
     c.eq(cat.committed_offsets(TABLE, STREAM), total, "and the checkpoint's offsets add up")
+    poll.stop()
+    seen = {}
+    for r in poll.rows:
+        seen[r[3]] = seen.get(r[3], 0) + 1
+    print(f"# queries through the takeover by status: {seen}", flush=True)
+    c.eq(poll.backwards(), [], "through the takeover no answer counts fewer rows than one "
+         "before it (the rows the dead holder had shown are waited for)")
+    c.ok(all(r[4] <= total for r in poll.rows if r[3] == 200), "nor more than were put")
 
     # ---- 3. the new holder stopped past its lease, then woken: fenced
     paused = by_name(second)
