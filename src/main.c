@@ -391,6 +391,8 @@ static int cmd_serve(int argc, char **argv)
     o.ingest.push_segment_bytes = env_u64("LODESTAR_PUSH_SEGMENT_BYTES");
     o.ingest.trim_period_ms = (int)env_u64("LODESTAR_PUSH_TRIM_MS");
     o.ingest.compact_period_ms = (int)env_u64("LODESTAR_COMPACT_MS");
+    o.ingest.orphan_grace_ms = (int64_t)env_u64("LODESTAR_ORPHAN_GRACE_MS");
+    o.orphan_sweep_ms = (int64_t)env_u64("LODESTAR_ORPHAN_SWEEP_MS");
     uint64_t shutdown_ms = env_u64("LODESTAR_SHUTDOWN_TIMEOUT_MS");
     o.ingest.shutdown_timeout_ms = shutdown_ms > 3600000 ? 3600000 : (int)shutdown_ms;
     const char *log_format = NULL;

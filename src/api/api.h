@@ -60,6 +60,10 @@ struct api_opts {
     const char *segments;
     const char *s3_endpoint;
     uint64_t segment_cache_bytes;
+    /* With a shared catalog and segments in an object store: how often the node with
+     * the lowest id among the live ones deletes the objects no commit names that are
+     * older than ingest.orphan_grace_ms (api/cluster.c). 0 = 1 h; < 0: never. */
+    int64_t orphan_sweep_ms;
 };
 
 /*

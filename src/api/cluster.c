@@ -28,6 +28,8 @@
 #include "api/api_int.h"
 #include "ingest/ingest.h"
 #include "source/source.h"
+#include "storage/db.h"
+#include "storage/segstore.h"
 
 #define CLUSTER_HEARTBEAT_MS 2000
 
@@ -38,7 +40,12 @@ struct api_cluster {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
-    bool failing;     /* the last heartbeat failed (logged once per failure run) */
+    bool failing; /* the last heartbeat failed (logged once per failure run) */
+    /* the orphan sweep (sweep_main): its own thread, so a long listing never delays a
+     * heartbeat; started only with segments in an object store */
+    pthread_t sweeper;
+    bool has_sweeper;
+    int64_t sweep_ms, grace_ms;
     char secret[256]; /* LODESTAR_CLUSTER_SECRET: signs requests between nodes (fanout.c) */
 };
 
@@ -128,6 +135,109 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
+/* Whether no live node's id sorts before self's: the one node that sweeps (two may for a
+ * moment while the nodes change; deleting an orphan twice is harmless). */
+static bool sweeps_here(struct api_server *srv, const char *self)
+{
+    struct catalog_node *nodes = NULL;
+    size_t nn = 0;
+    struct lerr err;
+    lerr_init(&err);
+    if (catalog_node_list(srv->qcat, &nodes, &nn, &err))
+        return false;
+    int64_t now = util_now_ns();
+    bool lowest = true;
+    for (size_t i = 0; i < nn; i++)
+        if (now - nodes[i].heartbeat_ns <= CATALOG_NODE_EXPIRY_NS && strcmp(nodes[i].id, self) < 0)
+            lowest = false;
+    catalog_node_list_free(nodes, nn);
+    return lowest;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct known_ids {
+    struct api_server *srv;
+    struct catalog_segment_list l;
+    char **ids; /* "<table id>/<name>" of every committed segment, sorted */
+    size_t n;
+    bool loaded;
+    struct lerr err; /* the catalog could not be read: every object is kept */
+};
+
+/* Whether a listed object is a committed segment. The catalog is read at the first
+ * call, after the store's listing: a segment committed while the listing ran is known. */
+static bool committed(void *ctx, const char *sub, const char *name)
+{
+    struct known_ids *k = ctx;
+    if (!k->loaded) {
+        k->loaded = true;
+        if (catalog_segment_list(k->srv->qcat, NULL, &k->l, &k->err) == 0 &&
+            !(k->ids = calloc(k->l.n + 1, sizeof *k->ids)))
+            lerr_set(&k->err, LERR_NOMEM, "out of memory");
+        for (size_t i = 0; k->ids && i < k->l.n; i++)
+            k->ids[k->n++] = k->l.items[i].id;
+        if (k->ids)
+            qsort(k->ids, k->n, sizeof *k->ids, id_cmp);
+    }
+    if (k->err.code)
+        return true;
+    char id[600], *key = id;
+    snprintf(id, sizeof id, "%s/%s", sub, name);
+    return bsearch(&key, k->ids, k->n, sizeof *k->ids, id_cmp) != NULL;
+}
+
+/* One sweep, by the node with the lowest live id. */
+static void sweep_once(struct api_cluster *c)
+{
+    struct api_server *srv = c->srv;
+    struct segstore_s3_base *b = storage_db_s3(srv->db);
+    if (!b || !sweeps_here(srv, c->self.id))
+        return;
+    struct known_ids k = {.srv = srv};
+    lerr_init(&k.err);
+    struct lerr err;
+    lerr_init(&err);
+    size_t deleted = 0, young = 0;
+    uint64_t bytes = 0;
+    char where[600];
+    segstore_s3_where(b, where, sizeof where);
+    int rc = segstore_s3_sweep(b, util_now_ms() - c->grace_ms, committed, &k, &deleted, &bytes,
+                               &young, &err);
+    if (rc || k.err.code)
+        log_msg(LOG_WARN, "cluster", "node %s: orphan sweep of %s failed (next in %lld s): %s",
+                c->self.id, where, (long long)(c->sweep_ms / 1000), rc ? err.msg : k.err.msg);
+    else if (deleted)
+        log_msg(LOG_INFO, "cluster",
+                "node %s: orphan sweep of %s: deleted %zu objects no commit names (%llu bytes), "
+                "older than %lld s",
+                c->self.id, where, deleted, (unsigned long long)bytes,
+                (long long)(c->grace_ms / 1000));
+    free(k.ids);
+    catalog_segment_list_free(&k.l);
+}
+
+static void *sweep_main(void *arg)
+{
+    struct api_cluster *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec ts;
+        util_deadline(CLOCK_MONOTONIC, c->sweep_ms, &ts);
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        if (c->stop)
+            break;
+        pthread_mutex_unlock(&c->mu);
+        sweep_once(c);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
 int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigned port,
                        struct lerr *err)
 {
@@ -175,6 +285,11 @@ int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigne
         return lerr_set(err, LERR_INTERNAL, "cannot start the cluster heartbeat thread: %s",
                         strerror(rc));
     }
+    c->sweep_ms = o->orphan_sweep_ms ? o->orphan_sweep_ms : 3600 * 1000;
+    c->grace_ms = o->ingest.orphan_grace_ms > 0 ? o->ingest.orphan_grace_ms
+                                                : INGEST_ORPHAN_GRACE_MS;
+    if (storage_db_s3(srv->db) && c->sweep_ms > 0)
+        c->has_sweeper = pthread_create(&c->sweeper, NULL, sweep_main, c) == 0;
     srv->cluster = c;
     if (srv->rt) /* streaming jobs spread over the nodes by this id (ingest/lease.c) */
         ingest_runtime_set_node(srv->rt, c->self.id);
@@ -189,9 +304,11 @@ void api__cluster_stop(struct api_server *srv, bool leave)
         return;
     pthread_mutex_lock(&c->mu);
     c->stop = true;
-    pthread_cond_signal(&c->cv);
+    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
+    if (c->has_sweeper)
+        pthread_join(c->sweeper, NULL);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     if (leave) {

@@ -31,6 +31,8 @@ struct catalog;
 struct ingest_runtime;
 
 struct storage_snapshot;
+#define INGEST_ORPHAN_GRACE_MS (24LL * 3600 * 1000)
+
 struct ingest_runtime_opts {
     uint64_t persist_max_rows;   /* 0 = storage default (1M) */
     uint64_t persist_max_bytes;  /* 0 = storage default (256 MB) */
@@ -50,6 +52,11 @@ struct ingest_runtime_opts {
     /* The server's S3 endpoint (--s3-endpoint) for batch sources without a
      * connection (s3:// URIs); NULL: AWS_ENDPOINT_URL, else AWS. */
     const char *s3_endpoint;
+    /* Objects of a shared segment store that no commit names are deleted once older
+     * than this (api/cluster.c's sweep); a new segment is therefore committed only
+     * within half of it of its upload (else the commit is refused and the rows are
+     * persisted again). 0 = 24 h. */
+    int64_t orphan_grace_ms;
 };
 
 /*

@@ -248,6 +248,20 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
                       const struct catalog_fence *fence, const struct catalog_lease *run,
                       struct lerr *err)
 {
+    /* An object store's sweep deletes objects no commit names once older than the grace:
+     * a segment stored longer than half of it ago (a process paused or a machine asleep
+     * between the upload and here) may be gone, so its commit is refused; the caller
+     * writes the rows again. */
+    int64_t grace_ms = ingest__orphan_grace_ms(rt), now = util_boot_ns();
+    for (size_t i = 0; i < nadded; i++)
+        if (added[i].stored_ns && now - added[i].stored_ns > grace_ms / 2 * 1000000)
+            return lerr_set(err, LERR_IO,
+                            "segment %s of table '%s' was stored %lld s ago, more than half the "
+                            "orphan sweep's grace (%lld s), so the sweep may have removed it as "
+                            "an orphan: not committed; its rows are written again",
+                            added[i].name, t->name,
+                            (long long)((now - added[i].stored_ns) / 1000000000),
+                            (long long)(grace_ms / 1000));
     struct arena a;
     arena_init(&a, 4096, 0);
     struct catalog_segment *segs = arena_zalloc(&a, (nadded + 1) * sizeof *segs);

@@ -200,9 +200,9 @@ static int add_uri(struct uris *u, const char *bucket, const char *key)
     return 0;
 }
 
-static int on_key(void *ctx, const char *key, uint64_t size)
+static int on_key(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
 {
-    (void)size;
+    (void)size, (void)modified_ms;
     struct uris *u = ctx;
     size_t n = strlen(key);
     if (n && key[n - 1] == '/') /* a folder marker */
@@ -212,9 +212,9 @@ static int on_key(void *ctx, const char *key, uint64_t size)
     return add_uri(u, u->bucket, key) ? -1 : 0;
 }
 
-static int stop_at_first(void *ctx, const char *key, uint64_t size)
+static int stop_at_first(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
 {
-    (void)ctx, (void)key, (void)size;
+    (void)ctx, (void)key, (void)size, (void)modified_ms;
     return 1;
 }
 

@@ -24,6 +24,8 @@ struct storage_db {
     struct storage_db_table *tables;
 };
 
+struct segstore_s3_base *storage_db_s3(struct storage_db *db) { return db->opts.s3; }
+
 int storage_db_open(const char *dir, const struct storage_db_opts *opts, struct storage_db **out,
                     struct lerr *err)
 {

@@ -79,6 +79,9 @@ struct storage_db_opts {
     bool shared;
 };
 
+/* The shared segment store's base (storage_db_opts.s3), or NULL: segments on local disk. */
+struct segstore_s3_base *storage_db_s3(struct storage_db *db);
+
 /* Tables live in dir/tables/<id>; the directory is created. No table opens yet. */
 int storage_db_open(const char *dir, const struct storage_db_opts *opts, struct storage_db **out,
                     struct lerr *err);

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "storage/storage_int.h"
 #include "util/s3.h"
 
 #define DEF_CACHE_BYTES (10ull << 30)
@@ -464,9 +465,9 @@ struct list_ctx {
     void *ctx;
 };
 
-static int list_one(void *ctx, const char *key, uint64_t size)
+static int list_one(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
 {
-    (void)size;
+    (void)size, (void)modified_ms;
     struct list_ctx *l = ctx;
     size_t pl = strlen(l->s->prefix);
     if (strncmp(key, l->s->prefix, pl) != 0)
@@ -547,13 +548,97 @@ int segstore_s3_new(struct segstore_s3_base *b, const char *sub, const char *cac
     return 0;
 }
 
+/* ---- the orphan sweep ------------------------------------------------------------ */
+
+struct sweep_obj {
+    char *key;
+    uint64_t size;
+};
+
+struct sweep_list {
+    struct segstore_s3_base *b;
+    int64_t cutoff_ms;
+    struct sweep_obj *v;
+    size_t n, cap;
+    size_t young_all; /* objects too young to be looked at */
+};
+
+static int sweep_one(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
+{
+    struct sweep_list *l = ctx;
+    size_t pl = strlen(l->b->prefix), kl = strlen(key), sl = strlen(ST_FILE_SUFFIX);
+    const char *rest = key + pl, *slash = strchr(rest, '/');
+    if (strncmp(key, l->b->prefix, pl) != 0 || !slash || slash == rest || strchr(slash + 1, '/') ||
+        is_temp(slash + 1) || kl < pl + sl || strcmp(key + kl - sl, ST_FILE_SUFFIX) != 0)
+        return 0; /* not a segment of ours */
+    if (modified_ms < 0 || modified_ms >= l->cutoff_ms) {
+        l->young_all++;
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct sweep_obj *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n].key = strdup(key)))
+        return -1;
+    l->v[l->n++].size = size;
+    return 0;
+}
+
+int segstore_s3_sweep(struct segstore_s3_base *b, int64_t cutoff_ms, segstore_known_fn known,
+                      void *ctx, size_t *deleted, uint64_t *bytes, size_t *young, struct lerr *err)
+{
+    *deleted = 0;
+    *bytes = 0;
+    *young = 0;
+    struct sweep_list l = {.b = b, .cutoff_ms = cutoff_ms};
+    int rc = s3_list(b->client, b->bucket, b->prefix, sweep_one, &l, err);
+    if (rc == -1)
+        rc = nomem(err);
+    size_t pl = strlen(b->prefix);
+    for (size_t i = 0; !rc && i < l.n; i++) {
+        char *key = l.v[i].key, *slash = strchr(key + pl, '/');
+        *slash = '\0';
+        bool keep = known(ctx, key + pl, slash + 1);
+        *slash = '/';
+        if (keep)
+            continue;
+        struct lerr e;
+        lerr_init(&e);
+        if (s3_delete(b->client, b->bucket, key, &e) == 0) {
+            ++*deleted;
+            *bytes += l.v[i].size;
+            log_msg(LOG_INFO, "storage", "orphan sweep: deleted s3://%s/%s (%llu bytes)",
+                    b->bucket, key, (unsigned long long)l.v[i].size);
+        } else {
+            log_msg(LOG_WARN, "storage", "orphan sweep: cannot delete s3://%s/%s: %s", b->bucket,
+                    key, e.msg);
+        }
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i].key);
+    free(l.v);
+    *young = l.young_all;
+    return rc;
+}
+
+void segstore_s3_where(const struct segstore_s3_base *b, char *out, size_t cap)
+{
+    snprintf(out, cap, "s3://%s/%s", b->bucket, b->prefix);
+}
+
 /* ---- the shared base ------------------------------------------------------------ */
 
-static int stop_at_first(void *ctx, const char *key, uint64_t size)
+static int stop_at_first(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
 {
     (void)ctx;
     (void)key;
     (void)size;
+    (void)modified_ms;
     return 1;
 }
 

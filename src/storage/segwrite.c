@@ -1138,6 +1138,7 @@ int storage__seg_write(struct segstore *store, const char *name, const struct st
     o.fd = -1;
     if (segstore_put(store, &tmp, err) != 0) /* ends tmp either way */
         goto out;
+    info->stored_ns = util_boot_ns();
     rc = 0;
     goto out;
 nomem:

@@ -203,6 +203,10 @@ struct storage_segment_info {
     uint64_t rows;
     uint64_t bytes; /* file size */
     int64_t min_time, max_time;
+    /* A new segment: when the store took it (util_boot_ns, after segstore_put); 0 for
+     * segments that were there before. With an object store, its commit must follow
+     * well within the orphan sweep's grace (ingest__commit_tx). */
+    int64_t stored_ns;
 };
 
 /*

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "util/time.h"
 
 #define DEF_THRESHOLD (64ull << 20)
 #define DEF_PART (16ull << 20)
@@ -477,6 +478,7 @@ struct list_parse {
     char key[XML_TEXT + 1];
     bool has_key;
     uint64_t size;
+    int64_t modified_ms;
 };
 
 static int list_end(void *ctx, int depth, char path[][XML_NAME], const char *text, size_t len,
@@ -492,7 +494,9 @@ static int list_end(void *ctx, int depth, char path[][XML_NAME], const char *tex
             if (!p->has_key)
                 return lerr_set(err, LERR_INVALID, "s3: a <Contents> of the listing has no <Key>");
             p->has_key = false;
-            int rc = p->fn(p->ctx, p->key, p->size);
+            int rc = p->fn(p->ctx, p->key, p->size, p->modified_ms);
+            p->size = 0;
+            p->modified_ms = -1;
             if (rc)
                 return rc; /* the caller's stop */
         } else if (strcmp(name, "IsTruncated") == 0) {
@@ -517,6 +521,12 @@ static int list_end(void *ctx, int depth, char path[][XML_NAME], const char *tex
             if (len == 0 || *end || errno || text[0] == '-')
                 return lerr_set(err, LERR_INVALID, "s3: a <Size> of the listing is '%.40s'", text);
             p->size = v;
+        } else if (strcmp(path[2], "LastModified") == 0) {
+            if (!time_parse_iso(text, len, NULL, &p->modified_ms))
+                return lerr_set(err, LERR_INVALID,
+                                "s3: a <LastModified> of the listing is '%.40s', not an ISO-8601 "
+                                "time",
+                                text);
         }
     }
     return 0;
@@ -525,8 +535,12 @@ static int list_end(void *ctx, int depth, char path[][XML_NAME], const char *tex
 int s3_list_parse(const char *xml, size_t n, s3_list_fn fn, void *ctx, bool *truncated,
                   char *token, size_t cap, struct lerr *err)
 {
-    struct list_parse p = {
-        .fn = fn, .ctx = ctx, .truncated = truncated, .token = token, .cap = cap};
+    struct list_parse p = {.fn = fn,
+                           .ctx = ctx,
+                           .truncated = truncated,
+                           .token = token,
+                           .cap = cap,
+                           .modified_ms = -1};
     *truncated = false;
     if (cap)
         token[0] = '\0';

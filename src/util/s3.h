@@ -112,8 +112,9 @@ int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_
 /* Deletes bucket/key; a key that does not exist is not an error (S3 says 204 too). */
 int s3_delete(struct s3_client *c, const char *bucket, const char *key, struct lerr *err);
 
-/* Called once per key by s3_list; non-zero stops the listing and is returned. */
-typedef int (*s3_list_fn)(void *ctx, const char *key, uint64_t size);
+/* Called once per key by s3_list, with its size and LastModified (Unix ms; -1 when the listing
+ * gives none); non-zero stops the listing and is returned. */
+typedef int (*s3_list_fn)(void *ctx, const char *key, uint64_t size, int64_t modified_ms);
 
 /* Every key under prefix ("" = the whole bucket), page after page
  * (continuation tokens). */

@@ -753,6 +753,13 @@ int64_t util_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int64_t util_boot_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void util_deadline(clockid_t clock, int64_t ms, struct timespec *ts)
 {
     clock_gettime(clock, ts);

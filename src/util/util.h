@@ -192,6 +192,7 @@ void util_sha256_hex(const void *p, size_t n, char out[65]);
 int64_t util_now_ms(void);  /* wall clock, ms since the epoch */
 int64_t util_now_ns(void);  /* wall clock, ns since the epoch */
 int64_t util_mono_ns(void); /* monotonic clock */
+int64_t util_boot_ns(void); /* monotonic, counting time suspended too (CLOCK_BOOTTIME) */
 /* *ts = the time ms milliseconds from now on `clock` (a pthread_cond_timedwait deadline; the
  * condition variable must wait on the same clock) */
 void util_deadline(clockid_t clock, int64_t ms, struct timespec *ts);

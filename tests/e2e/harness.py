@@ -338,6 +338,26 @@ class S3rver:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def put(self, key, data, age_s=0):
+        """Stores an object (s3rver checks the access key, not the signature), and makes its
+        LastModified age_s seconds old (s3rver gives its file's mtime)."""
+        now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        h = {"x-amz-date": now, "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+             "Authorization": f"AWS4-HMAC-SHA256 Credential=S3RVER/{now[:8]}/us-east-1/s3/"
+                              "aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64}
+        r = urllib.request.Request(f"http://127.0.0.1:{self.port}/{self.bucket}/{key}",
+                                   data=data, method="PUT", headers=h)
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            assert resp.status == 200, resp.status
+        if age_s:
+            self.age(key, age_s)
+
+    def age(self, key, age_s):
+        """Makes an object's LastModified age_s seconds old."""
+        f = os.path.join(self.dir, self.bucket, key + "._S3rver_object")
+        t = time.time() - age_s
+        os.utime(f, (t, t))
+
     def objects(self, prefix):
         """The keys under prefix (s3rver keeps KEY._S3rver_object files)."""
         base = os.path.join(self.dir, self.bucket)

@@ -11,7 +11,11 @@ delta with NULLs, score, isRobot). Both go through `lodestar dev-kafka` (6 and 3
 the three nodes share a PostgreSQL catalog and an s3rver bucket and read their leased
 partitions, persisting every 400 rows so that each node's rows are part segments in the
 bucket, part realtime buffer; a fourth, plain server (SQLite, its own directory) reads the same
-topics. Each query runs with the request its file gives (context, resultFormat, parameters...)
+topics. Then the orphan sweep: in the bucket, an object no commit names and 2 h old is deleted by
+the node of the lowest id (a sweep every 0.5 s, a grace of 10 minutes); a young one, an object
+that is not a segment and every committed segment, one of them 2 h old too, stay.
+
+Each query runs with the request its file gives (context, resultFormat, parameters...)
 on the single server and on every node; the answers must be equal: the same HTTP status, and
 the same body, or, for a query whose rows come in no defined order (no ORDER BY or marked
 unordered in its file), the same rows as a multiset; floating-point values equal to 1e-9
@@ -39,7 +43,10 @@ BUCKET, SECRET = "lake", "sql-cluster-secret"
 DAY, H = 86400000, 3600000
 START = 1704067200000   # 2024-01-01T00:00:00Z, the unit tables' T0
 ENV = {**S3_ENV, "LODESTAR_PERSIST_MAX_ROWS": "400", "LODESTAR_PERSIST_MAX_AGE_MS": "600000",
-       "LODESTAR_COMPACT_MS": "3600000", "LODESTAR_CLUSTER_SECRET": SECRET}
+       "LODESTAR_COMPACT_MS": "3600000", "LODESTAR_CLUSTER_SECRET": SECRET,
+       # the orphan sweep every half second, deleting what no commit names past 10 minutes
+       "LODESTAR_ORPHAN_SWEEP_MS": "500", "LODESTAR_ORPHAN_GRACE_MS": "600000"}
+PREFIX = "sql/segs"
 REF_ENV = {"LODESTAR_PERSIST_MAX_ROWS": "1000", "LODESTAR_PERSIST_MAX_AGE_MS": "600000",
            "LODESTAR_COMPACT_MS": "3600000"}
 TABLES = ("wiki", "tiny")
@@ -218,7 +225,7 @@ broker = DevKafka(topics=["wiki:6", "tiny:3"]).start()
 store = S3rver(BUCKET)
 ref = Server(env=REF_ENV)
 ref.name = "single"
-nodes = []
+nodes, extra = [], []
 pg = Postgres()
 try:
     store.start()
@@ -228,7 +235,7 @@ try:
     def node(name, first=None):
         s = Server(extra_args=["--catalog", uri, "--node-id", name,
                                "--advertise", "http://127.0.0.1:{port}",
-                               "--segments", f"s3://{BUCKET}/sql/segs",
+                               "--segments", f"s3://{BUCKET}/{PREFIX}",
                                "--s3-endpoint", f"http://127.0.0.1:{store.port}"],
                    env=ENV, key_from=first)
         s.name = name
@@ -272,7 +279,7 @@ try:
              f"{s.name} counts every row of wiki and tiny", str(counted(s)))
     def nsegs(s):
         r = s.req("POST", "/v1/query/sql", {
-            "query": "SELECT COUNT(*) FROM sys.segments WHERE datasource = 'wiki'",
+            "query": "SELECT COUNT(*) FROM sys.segments WHERE datasource = 'wiki' AND is_published = 1",
             "resultFormat": "array"})
         return r.json[0][0] if r.status == 200 and r.json else r.raw[:200]
 
@@ -311,9 +318,63 @@ try:
         print("# differs:", d, flush=True)
     c.eq(len(differ), 0, "every query answers on each node as on the single server")
     c.ok(by_status.get(200, 0) >= 0.75 * len(run), "most of them answer rows", str(by_status))
+
+    # ---- the orphan sweep: objects no commit names, older than the grace, are deleted by
+    # the node of the lowest id; younger ones, committed ones and others' objects stay
+    committed = sorted(store.objects(PREFIX))
+    c.ok(len(committed) > 5, "the committed segments are objects in the bucket", str(committed))
+    sub = committed[0].split("/")[-2]
+    old = f"{PREFIX}/{sub}/2024-01-01T00-00-00.000Z_00000000deadbeef.lseg"
+    young = f"{PREFIX}/{sub}/2024-01-01T00-00-00.000Z_00000000feedface.lseg"
+    other = f"{PREFIX}/{sub}/notes.txt"
+    store.put(old, b"an upload whose commit never came", age_s=7200)
+    store.put(young, b"an upload whose commit may still come")
+    store.put(other, b"not a segment", age_s=7200)
+    store.age(committed[0], 7200)   # committed long ago: stays
+    marks = {s.name: len(s.log_text()) for s in nodes}
+    c.ok(wait_for(lambda: old not in store.objects(PREFIX), timeout=20),
+         "an object no commit names, 2 h old, is deleted")
+    time.sleep(1.5)   # three more sweeps
+    left = store.objects(PREFIX)
+    c.ok(young in left and other in left and all(k in left for k in committed),
+         "a young one, an object that is not a segment and every committed segment (one of "
+         "them 2 h old) stay", str(sorted(set(committed) | {young, other} - left)))
+    swept = [s.name for s in nodes if "orphan sweep of s3://lake/sql/segs/: deleted 1 objects"
+             in s.log_text()[marks[s.name]:]]
+    c.eq(swept, ["na"], "the node of the lowest id sweeps, and says what it deleted")
+    c.ok(all(counted(s) == want_counts for s in nodes), "every node still counts every row")
+
+    # a segment is committed only well within the grace of its upload: with a grace of 1 ms
+    # no commit can be (the sweep could have taken the object), so none is made, and the
+    # job's health says why
+    late = Server(env={"LODESTAR_ORPHAN_GRACE_MS": "1", "LODESTAR_PERSIST_MAX_AGE_MS": "300",
+                       "LODESTAR_COMPACT_MS": "3600000"})
+    late.name = "late"
+    late.start()
+    extra.append(late)
+    late.req("POST", "/v2/connections", {"type": "kafka", "name": "tiny",
+                                         "bootstrapServers": broker.bootstrap, "topicName": "tiny"})
+    r = late.req("POST", "/v2/jobs", job("tiny"))
+    jid = (r.json or {}).get("id", "")
+
+    def health():
+        return (late.req("GET", f"/v2/jobs/{jid}").json or {}).get("health") or {}
+
+    c.ok(wait_for(lambda: "more than half the orphan sweep's grace" in
+                  health().get("message", ""), timeout=20),
+         "a segment stored longer ago than half the grace is not committed; the health says so",
+         json.dumps(health()))
+    c.eq(counted(late)[1], 12, "its rows are still read (realtime)")
+    c.eq(late.req("POST", "/v1/query/sql", {
+        "query": "SELECT COUNT(*) FROM sys.segments WHERE datasource = 'tiny' AND is_published = 1",
+        "resultFormat": "array"}).json, [[0]], "and no segment of them is committed")
+    late.kill9()   # its persists would fail until its shutdown bound
     for s in nodes + [ref]:
         s.stop()
 finally:
+    for s in extra:
+        if not os.environ.get("LODESTAR_KEEP"):
+            shutil.rmtree(s.data_dir, ignore_errors=True)
     for s in nodes + [ref]:
         s.stop()
         if not os.environ.get("LODESTAR_KEEP"):

@@ -18,9 +18,9 @@ struct seen {
     int stop_at; /* 0: never */
 };
 
-static int on_key(void *ctx, const char *key, uint64_t size)
+static int on_key(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
 {
-    (void)size;
+    (void)size, (void)modified_ms;
     struct seen *s = ctx;
     if (!key[0])
         abort(); /* the reader never hands over an empty key */

@@ -173,15 +173,17 @@ static void proxy_fail(int n)
 struct parsed {
     char keys[4][64];
     uint64_t sizes[4];
+    int64_t modified[4];
     size_t n;
 };
 
-static int take_key(void *ctx, const char *key, uint64_t size)
+static int take_key(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
 {
     struct parsed *p = ctx;
     if (p->n < 4) {
         snprintf(p->keys[p->n], sizeof p->keys[0], "%s", key);
         p->sizes[p->n] = size;
+        p->modified[p->n] = modified_ms;
     }
     p->n++;
     return 0;
@@ -203,14 +205,17 @@ static void test_parse(void)
     CHECK_EQ_INT(parse("<?xml version=\"1.0\"?>\n<ListBucketResult xmlns=\"x\"><IsTruncated>"
                        "true</IsTruncated><NextContinuationToken>a+b/c=</NextContinuationToken>"
                        "<Contents><Key>k&amp;&lt;&#x20AC;&#252;&quot;</Key><Size>12345678901"
-                       "</Size></Contents><Contents><Size>0</Size><Key><![CDATA[<raw>&amp;]]>"
+                       "</Size><LastModified>2026-12-08T01:02:03.456Z</LastModified></Contents>"
+                       "<Contents><Size>0</Size><Key><![CDATA[<raw>&amp;]]>"
                        "</Key></Contents><!-- note --></ListBucketResult>",
                        &p, &more, token, &err),
                  0);
     CHECK_EQ_INT(p.n, 2);
     CHECK_EQ_STR(p.keys[0], "k&<\xe2\x82\xac\xc3\xbc\"");
     CHECK_EQ_INT(p.sizes[0], 12345678901ull);
+    CHECK_EQ_INT(p.modified[0], 1796691723456LL);
     CHECK_EQ_STR(p.keys[1], "<raw>&amp;");
+    CHECK_EQ_INT(p.modified[1], -1); /* none given */
     CHECK(more);
     CHECK_EQ_STR(token, "a+b/c=");
     CHECK_EQ_INT(parse("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>", &p,
@@ -229,6 +234,9 @@ static void test_parse(void)
         {"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>", "no <Key>"},
         {"<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>",
          "<Size> of the listing is '-1'"},
+        {"<ListBucketResult><Contents><Key>a</Key><LastModified>yesterday</LastModified>"
+         "</Contents></ListBucketResult>",
+         "<LastModified> of the listing is 'yesterday'"},
         {"<ListBucketResult><NextContinuationToken>0123456789012345678901234567890123"
          "</NextContinuationToken></ListBucketResult>",
          "longer than 31 bytes"},
@@ -324,8 +332,9 @@ struct keys {
     bool saw_special;
 };
 
-static int count_key(void *ctx, const char *key, uint64_t size)
+static int count_key(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
 {
+    (void)modified_ms;
     struct keys *k = ctx;
     k->n++;
     k->bytes += size;
