@@ -281,8 +281,6 @@ void ingest__set_status(struct runner *r, enum catalog_job_state status,
 void ingest__set_health(struct runner *r, enum catalog_health health, const char *msg);
 void ingest__fail(struct runner *r, const char *fmt, ...) LS_PRINTF(2, 3);
 int ingest__build_ptable(struct runner *r, struct lerr *err);
-/* The orphan sweep's grace (ingest_runtime_opts.orphan_grace_ms, or its default). */
-int64_t ingest__orphan_grace_ms(const struct ingest_runtime *rt);
 int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, const char *job_id,
                       const char *stream, const char *expected, const char *new_offsets,
                       const char *counters, const struct storage_segment_info *added,

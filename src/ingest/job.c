@@ -252,7 +252,9 @@ int ingest__commit_tx(struct ingest_runtime *rt, struct storage_db_table *t, con
      * a segment stored longer than half of it ago (a process paused or a machine asleep
      * between the upload and here) may be gone, so its commit is refused; the caller
      * writes the rows again. */
-    int64_t grace_ms = ingest__orphan_grace_ms(rt), now = util_boot_ns();
+    int64_t grace_ms = rt->opts.orphan_grace_ms > 0 ? rt->opts.orphan_grace_ms
+                                                    : INGEST_ORPHAN_GRACE_MS,
+            now = util_boot_ns();
     for (size_t i = 0; i < nadded; i++)
         if (added[i].stored_ns && now - added[i].stored_ns > grace_ms / 2 * 1000000)
             return lerr_set(err, LERR_IO,

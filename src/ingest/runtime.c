@@ -134,11 +134,6 @@ int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, boo
     return rc;
 }
 
-int64_t ingest__orphan_grace_ms(const struct ingest_runtime *rt)
-{
-    return rt->opts.orphan_grace_ms > 0 ? rt->opts.orphan_grace_ms : INGEST_ORPHAN_GRACE_MS;
-}
-
 /* ---- compaction ---------------------------------------------------------------- */
 
 static int compact_commit(void *ctx, struct storage_db_table *t,
