@@ -86,23 +86,11 @@ void query__partial_fp(const struct query__plan *p, char out[QUERY_PART_FP_LEN +
     snprintf(out, QUERY_PART_FP_LEN + 1, "%016llx", (unsigned long long)h);
 }
 
-static void put_u64(struct buf *b, uint64_t v)
-{
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    buf_append(b, x, 8);
-}
+static void put_u64(struct buf *b, uint64_t v) { buf_put_le64(b, v); }
 
 static bool get_u64(const unsigned char **p, const unsigned char *e, uint64_t *v)
 {
-    if (e - *p < 8)
-        return false;
-    *v = 0;
-    for (int i = 0; i < 8; i++)
-        *v |= (uint64_t)(*p)[i] << (8 * i);
-    *p += 8;
-    return true;
+    return util_get_le64(p, e, v);
 }
 
 int query__partial_write(struct query__run *r)

@@ -775,13 +775,7 @@ void sql_agg_finalize(const struct sql_agg_call *c, const void *state, struct sq
 
 #define STATE_VERSION 1
 
-static void put_u64(struct buf *b, uint64_t v)
-{
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    buf_append(b, x, 8);
-}
+static void put_u64(struct buf *b, uint64_t v) { buf_put_le64(b, v); }
 
 static void put_value(struct buf *b, const struct sql_value *v)
 {
@@ -877,16 +871,7 @@ struct rd {
     const unsigned char *p, *e;
 };
 
-static bool get_u64(struct rd *r, uint64_t *v)
-{
-    if (r->e - r->p < 8)
-        return false;
-    *v = 0;
-    for (int i = 0; i < 8; i++)
-        *v |= (uint64_t)r->p[i] << (8 * i);
-    r->p += 8;
-    return true;
-}
+static bool get_u64(struct rd *r, uint64_t *v) { return util_get_le64(&r->p, r->e, v); }
 
 static bool get_value(struct rd *r, struct sql_value *v, struct arena *mem)
 {

@@ -498,6 +498,25 @@ bool buf_append(struct buf *b, const void *p, size_t n)
     return true;
 }
 
+bool buf_put_le64(struct buf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return buf_append(b, x, 8);
+}
+
+bool util_get_le64(const unsigned char **p, const unsigned char *e, uint64_t *v)
+{
+    if (e - *p < 8)
+        return false;
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)(*p)[i] << (8 * i);
+    *p += 8;
+    return true;
+}
+
 bool buf_puts(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 bool buf_putc(struct buf *b, char c) { return buf_append(b, &c, 1); }
 

@@ -149,6 +149,11 @@ struct buf {
 
 void buf_init(struct buf *b, size_t cap);
 bool buf_append(struct buf *b, const void *p, size_t n);
+/* v as 8 little-endian bytes (the byte formats of aggregate states and query parts). */
+bool buf_put_le64(struct buf *b, uint64_t v);
+/* 8 little-endian bytes at *p (before e) into *v, *p moved past them; false when fewer
+ * than 8 are left. */
+bool util_get_le64(const unsigned char **p, const unsigned char *e, uint64_t *v);
 bool buf_puts(struct buf *b, const char *s);
 bool buf_putc(struct buf *b, char c);
 bool buf_printf(struct buf *b, const char *fmt, ...) LS_PRINTF(2, 3);

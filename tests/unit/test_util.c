@@ -102,6 +102,19 @@ static void test_buf(void)
     CHECK_EQ_INT(n, 2);
     free(s);
     buf_free(&b);
+    /* little-endian u64: byte order, round trip, a short read moves nothing */
+    buf_init(&b, 0);
+    CHECK(buf_put_le64(&b, 0x0102030405060708ULL) && buf_put_le64(&b, UINT64_MAX));
+    CHECK_EQ_INT(b.len, 16);
+    CHECK_EQ_INT((unsigned char)b.data[0], 8);
+    CHECK_EQ_INT((unsigned char)b.data[7], 1);
+    const unsigned char *p = (const unsigned char *)b.data, *e = p + b.len;
+    uint64_t v = 0;
+    CHECK(util_get_le64(&p, e, &v) && v == 0x0102030405060708ULL);
+    CHECK(util_get_le64(&p, e, &v) && v == UINT64_MAX && p == e);
+    p = (const unsigned char *)b.data;
+    CHECK(!util_get_le64(&p, p + 7, &v) && p == (const unsigned char *)b.data);
+    buf_free(&b);
 }
 
 static void test_ids_and_hash(void)
