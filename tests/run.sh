@@ -97,7 +97,7 @@ fi
 # different tables at once among them): a data race fails the run (the harness finds the report
 # in the server's log even after a kill -9; the server exits non-zero after one on SIGTERM).
 if [ -x build/tsan/lodestar ]; then
-  for t in ${TSAN_E2E:-test_api test_push test_push_corrupt test_kafka test_kafka_frozen test_no_loss test_kinesis test_avro test_protobuf test_sketches test_cluster_query test_cluster_kinesis}; do
+  for t in ${TSAN_E2E:-test_api test_push test_push_corrupt test_kafka test_kafka_frozen test_no_loss test_kinesis test_avro test_protobuf test_sketches test_cluster_query}; do
     run_one "e2e-tsan/$t" env \
       TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/tests/sanitizers/tsan.supp" \
       LODESTAR_BIN=build/tsan/lodestar python3 "tests/e2e/$t.py"

@@ -327,11 +327,11 @@ try:
     old = f"{PREFIX}/{sub}/2024-01-01T00-00-00.000Z_00000000deadbeef.lseg"
     young = f"{PREFIX}/{sub}/2024-01-01T00-00-00.000Z_00000000feedface.lseg"
     other = f"{PREFIX}/{sub}/notes.txt"
+    marks = {s.name: len(s.log_text()) for s in nodes}
     store.put(old, b"an upload whose commit never came", age_s=7200)
     store.put(young, b"an upload whose commit may still come")
     store.put(other, b"not a segment", age_s=7200)
     store.age(committed[0], 7200)   # committed long ago: stays
-    marks = {s.name: len(s.log_text()) for s in nodes}
     c.ok(wait_for(lambda: old not in store.objects(PREFIX), timeout=20),
          "an object no commit names, 2 h old, is deleted")
     time.sleep(1.5)   # three more sweeps

@@ -1,4 +1,4 @@
-// SOURCES: src/util/s3.c src/util/util.c
+// SOURCES: src/util/s3.c src/util/util.c src/util/civil.c src/util/tz.c src/util/time.c src/util/period.c src/util/joda.c src/util/map.c src/util/num.c src/util/vec.c
 /*
  * fuzz_s3_list.c — libFuzzer target for the S3 client's XML reader
  * (util/s3.h: s3_list_parse, the ListObjectsV2 page reader, on the same
