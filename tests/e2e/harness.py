@@ -293,6 +293,20 @@ class DevKafka:
         self.stop()
 
 
+def cluster_node(name, catalog, env, first=None, segments=None, s3_endpoint=None, extra=()):
+    """A `lodestar serve` node of a cluster, started: the PostgreSQL catalog URI, --node-id
+    name, --advertise at its own port, segments in s3://segments through s3_endpoint when
+    given; first: the node whose admin.key it takes. Its .name is the id."""
+    args = ["--catalog", catalog, "--node-id", name, "--advertise", "http://127.0.0.1:{port}"]
+    if segments:
+        args += ["--segments", f"s3://{segments}"]
+    if s3_endpoint:
+        args += ["--s3-endpoint", s3_endpoint]
+    s = Server(extra_args=args + list(extra), env=env, key_from=first)
+    s.name = name
+    return s
+
+
 def kcat_produce(bootstrap, topic, lines):
     """Produces lines (one message each) to topic with kcat, spread over its partitions;
     whether kcat succeeded."""

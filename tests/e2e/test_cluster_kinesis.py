@@ -25,15 +25,12 @@ shards, fed by AWS's own client.
      answers the exact totals too.
 About 50 s.
 """
-import json
-import os
 import re
-import shutil
 import signal
 import threading
 import time
 
-from harness import S3_ENV, Checks, S3rver, Server, wait_for
+from harness import S3_ENV, Checks, S3rver, cluster_node, wait_for
 from kin import Kinesalite, kin
 from pg import Catalog, Postgres
 
@@ -121,12 +118,7 @@ try:
     c.ok(ok, "stream created with 2 shards")
 
     def node(name, first=None):
-        s = Server(extra_args=["--catalog", uri, "--node-id", name,
-                               "--advertise", "http://127.0.0.1:{port}",
-                               "--segments", f"s3://{BUCKET}/kin/segs",
-                               "--s3-endpoint", f"http://127.0.0.1:{store.port}"],
-                   env=ENV, key_from=first)
-        s.name = name
+        s = cluster_node(name, uri, ENV, first, f"{BUCKET}/kin/segs", f"http://127.0.0.1:{store.port}")
         nodes.append(s)
         return s.start()
 
@@ -264,9 +256,7 @@ finally:
                 s.proc.send_signal(signal.SIGCONT)
             except ProcessLookupError:
                 pass
-        s.stop()
-        if not os.environ.get("LODESTAR_KEEP"):
-            shutil.rmtree(s.data_dir, ignore_errors=True)
+        s.__exit__(None, None, None)   # stops it, removes its directory
     kinesis.stop()
     store.remove()
     pg.stop()

@@ -40,8 +40,8 @@ import signal
 import threading
 import time
 
-from harness import (S3_ENV, Checks, DevKafka, S3rver, Server, SigV4Proxy, iso, kcat_produce,
-                     wait_for)
+from harness import (S3_ENV, Checks, DevKafka, S3rver, Server, SigV4Proxy, cluster_node, iso,
+                     kcat_produce, wait_for)
 from pg import Catalog, Postgres
 
 c = Checks()
@@ -350,12 +350,8 @@ try:
     cat.sql("ALTER DATABASE lodestar SET idle_in_transaction_session_timeout = '2s'")
 
     def node(name, first=None):
-        s = Server(extra_args=["--catalog", uri, "--node-id", name,
-                               "--advertise", "http://127.0.0.1:{port}",
-                               "--segments", f"s3://{BUCKET}/{PREFIX}",
-                               "--s3-endpoint", proxy.endpoint, "--segment-cache-size", "64M"],
-                   env=ENV, key_from=first)
-        s.name = name
+        s = cluster_node(name, uri, ENV, first, f"{BUCKET}/{PREFIX}", proxy.endpoint,
+                         ["--segment-cache-size", "64M"])
         nodes.append(s)
         return s.start()
 

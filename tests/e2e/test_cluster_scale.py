@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 
-from harness import S3_ENV, Checks, DevKafka, S3rver, Server, iso, wait_for
+from harness import S3_ENV, Checks, DevKafka, S3rver, cluster_node, iso, wait_for
 from pg import Catalog, Postgres
 
 c = Checks()
@@ -228,12 +228,7 @@ try:
     cat = Catalog(pg, "lodestar")
 
     def node(name, first=None):
-        s = Server(extra_args=["--catalog", uri, "--node-id", name,
-                               "--advertise", "http://127.0.0.1:{port}",
-                               "--segments", f"s3://{BUCKET}/{PREFIX}",
-                               "--s3-endpoint", f"http://127.0.0.1:{store.port}"],
-                   env=ENV, key_from=first)
-        s.name = name
+        s = cluster_node(name, uri, ENV, first, f"{BUCKET}/{PREFIX}", f"http://127.0.0.1:{store.port}")
         nodes.append(s)
         return s.start()
 
@@ -416,9 +411,7 @@ finally:
     for p in pollers:
         p.stop()
     for s in nodes:
-        s.stop()
-        if not os.environ.get("LODESTAR_KEEP"):
-            shutil.rmtree(s.data_dir, ignore_errors=True)
+        s.__exit__(None, None, None)   # stops it, removes its directory
     broker.stop()
     store.remove()
     pg.stop()

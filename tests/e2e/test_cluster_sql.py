@@ -28,11 +28,10 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import time
 
-from harness import S3_ENV, Checks, DevKafka, S3rver, Server, iso, wait_for
+from harness import S3_ENV, Checks, DevKafka, S3rver, Server, cluster_node, iso, wait_for
 from pg import Postgres
 
 c = Checks()
@@ -233,12 +232,7 @@ try:
     uri = pg.createdb("lodestar")
 
     def node(name, first=None):
-        s = Server(extra_args=["--catalog", uri, "--node-id", name,
-                               "--advertise", "http://127.0.0.1:{port}",
-                               "--segments", f"s3://{BUCKET}/{PREFIX}",
-                               "--s3-endpoint", f"http://127.0.0.1:{store.port}"],
-                   env=ENV, key_from=first)
-        s.name = name
+        s = cluster_node(name, uri, ENV, first, f"{BUCKET}/{PREFIX}", f"http://127.0.0.1:{store.port}")
         nodes.append(s)
         return s.start()
 
@@ -372,13 +366,8 @@ try:
     for s in nodes + [ref]:
         s.stop()
 finally:
-    for s in extra:
-        if not os.environ.get("LODESTAR_KEEP"):
-            shutil.rmtree(s.data_dir, ignore_errors=True)
-    for s in nodes + [ref]:
-        s.stop()
-        if not os.environ.get("LODESTAR_KEEP"):
-            shutil.rmtree(s.data_dir, ignore_errors=True)
+    for s in extra + nodes + [ref]:
+        s.__exit__(None, None, None)   # stops it, removes its directory
     broker.stop()
     store.remove()
     pg.stop()

@@ -110,6 +110,24 @@ static void test_keys(void)
     catalog_close(c);
 }
 
+/* A pending streaming job wanted running, as the API inserts one. */
+static struct catalog_job streaming_job(const char *id, const char *table, const char *conn)
+{
+    struct catalog_job j = {.type = CATALOG_JOB_STREAMING,
+                            .desired = CATALOG_JOB_RUNNING,
+                            .status = CATALOG_JOB_PENDING,
+                            .health = CATALOG_HEALTH_OK,
+                            .spec = "{}",
+                            .created_by = "{}",
+                            .modified_by = "{}",
+                            .created_ns = 10,
+                            .updated_ns = 10};
+    snprintf(j.id, sizeof j.id, "%s", id);
+    snprintf(j.table_name, sizeof j.table_name, "%s", table);
+    snprintf(j.connection_name, sizeof j.connection_name, "%s", conn);
+    return j;
+}
+
 static void test_docs_and_jobs(void)
 {
     struct catalog *c = open_cat();
@@ -151,18 +169,7 @@ static void test_docs_and_jobs(void)
     CHECK_EQ_INT(catalog_doc_update(c, CATALOG_TABLE, &upd, &e), LERR_NOT_FOUND);
     lerr_init(&e);
 
-    struct catalog_job j = {.id = "22222222-2222-4222-8222-222222222222",
-                            .type = CATALOG_JOB_STREAMING,
-                            .table_name = "wiki",
-                            .connection_name = "k",
-                            .desired = CATALOG_JOB_RUNNING,
-                            .status = CATALOG_JOB_PENDING,
-                            .health = CATALOG_HEALTH_OK,
-                            .spec = "{}",
-                            .created_by = "{}",
-                            .modified_by = "{}",
-                            .created_ns = 10,
-                            .updated_ns = 10};
+    struct catalog_job j = streaming_job("22222222-2222-4222-8222-222222222222", "wiki", "k");
     CHECK_EQ_INT(catalog_job_insert(c, &j, NULL, NULL, NULL, &e), 0);
     struct catalog_job j2 = j;
     snprintf(j2.id, sizeof j2.id, "33333333-3333-4333-8333-333333333333");
@@ -237,18 +244,7 @@ static void test_job_start(void)
     struct catalog_doc conn = {
         .name = "ks", .kind = "kafka", .doc = "{}", .created_ns = 2, .modified_ns = 2};
     CHECK_EQ_INT(catalog_doc_insert(c, CATALOG_CONNECTION, &conn, &e), 0);
-    struct catalog_job j = {.id = "44444444-4444-4444-8444-444444444444",
-                            .type = CATALOG_JOB_STREAMING,
-                            .table_name = "s",
-                            .connection_name = "ks",
-                            .desired = CATALOG_JOB_RUNNING,
-                            .status = CATALOG_JOB_PENDING,
-                            .health = CATALOG_HEALTH_OK,
-                            .spec = "{}",
-                            .created_by = "{}",
-                            .modified_by = "{}",
-                            .created_ns = 10,
-                            .updated_ns = 10};
+    struct catalog_job j = streaming_job("44444444-4444-4444-8444-444444444444", "s", "ks");
     CHECK_EQ_INT(catalog_checkpoint_put(c, "s", "other", "{\"x\":{\"0\":3}}", &e), 0);
     int dropped = -1;
     CHECK_EQ_INT(catalog_job_insert(c, &j, "ev", "{\"ev\":{\"0\":5,\"1\":9}}", &dropped, &e), 0);
