@@ -302,6 +302,70 @@ static int do_reset(struct runner *r, int64_t generation, struct lerr *err)
     return rc;
 }
 
+/*
+ * A reset to latest: the API stored where every partition ended at its request
+ * (ingest_job_start) as the checkpoint. The rows this runner read before it
+ * noticed the reset were just kept (persisted without offsets); some may lie
+ * past that point, read after the request. So for a source of absolute
+ * offsets (Kafka, push) the checkpoint of each partition it reads becomes the
+ * further of the stored point and its own position, committed now: what it
+ * read is never read again, and nothing after the request is skipped. A
+ * source of other positions (Kinesis) starts at the stored point.
+ */
+static int reset_past_read(struct runner *r, struct lerr *err)
+{
+    char *text = NULL;
+    struct lerr e;
+    lerr_init(&e);
+    if (catalog_checkpoint_get(r->rt->cat, r->cj.table_name, r->stream, &text, &e))
+        return 0; /* nothing stored: latest is resolved when the source is assigned */
+    struct source_offsets cp, m;
+    source_offsets_init(&cp);
+    source_offsets_init(&m);
+    /* an unreadable stored point: assign_source says why */
+    bool usable = source_offsets_from_json(text, strlen(text), &cp, &e) == 0;
+    for (size_t i = 0; usable && i < r->appended.n; i++)
+        usable = !r->appended.items[i].pos; /* absolute offsets only */
+    int rc = usable ? source_offsets_copy(&m, &cp, err) : 0;
+    bool moved = false;
+    for (size_t i = 0; usable && !rc && i < r->appended.n; i++) {
+        const struct source_offset *a = &r->appended.items[i];
+        if (a->next < 0 ||
+            (r->lease.on && ingest__lease_find(r, a->topic, a->partition) == r->lease.n))
+            continue;
+        int64_t c = source_offsets_get(&cp, a->topic, a->partition);
+        if (c == SOURCE_OFFSET_NONE || a->next > c) {
+            rc = source_offsets_set(&m, a->topic, a->partition, a->next, err);
+            moved = true;
+        }
+    }
+    char *expected = NULL;
+    if (!rc && moved && r->lease.on) {
+        ingest__lease_filter(r, &cp);
+        if (!(expected = source_offsets_to_json(&cp, err)))
+            rc = err->code;
+    } else if (!rc && moved && !(expected = strdup(text))) {
+        rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    }
+    if (!rc && moved) {
+        pthread_mutex_lock(&r->ps.mu);
+        free(r->ps.expected);
+        r->ps.expected = expected;
+        pthread_mutex_unlock(&r->ps.mu);
+        log_msg(LOG_INFO, "ingest",
+                "job %s: reset to latest: the rows read past the reset's point are kept, and "
+                "reading goes on after them",
+                r->job->id);
+        if (!(rc = source_offsets_copy(&r->appended, &m, err)) &&
+            !(rc = ingest__persist(r, true, err)) && !ingest__persister_drain(r, 60000))
+            rc = lerr_set(err, LERR_IO, "committing the position after the reset did not finish");
+    }
+    free(text);
+    source_offsets_destroy(&cp);
+    source_offsets_destroy(&m);
+    return rc;
+}
+
 static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *err)
 {
     if (ingest__persist(r, false, err))
@@ -320,7 +384,12 @@ static int do_reset_paused(struct runner *r, int64_t generation, struct lerr *er
                         catalog_read_from_name(r->spec.read_from));
     pthread_mutex_unlock(&r->job->tally_mu);
     r->reset_generation = generation;
-    int rc = assign_source(r, err);
+    int rc = r->spec.read_from == CATALOG_READ_EARLIEST ? 0 : reset_past_read(r, err);
+    pthread_mutex_lock(&r->ps.mu);
+    r->ps.conflict = false;
+    pthread_mutex_unlock(&r->ps.mu);
+    if (!rc)
+        rc = assign_source(r, err);
     if (!rc && !r->blocked)
         rc = commit_assignment(r, err);
     return rc;

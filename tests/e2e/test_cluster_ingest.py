@@ -14,7 +14,7 @@ produced while it is down: after the lease expiry the survivors take its partiti
 last committed offsets, and the committed totals are exact again (nothing lost, nothing twice).
 Then the fencing case: a node stopped (SIGSTOP) past its lease, its partitions taken over and
 committed by another, then woken (SIGCONT): its late commit is refused, and the totals stay
-exact.
+exact. Last, a reset on latest with events produced right after its 200: committed once.
 """
 import json
 import os
@@ -224,6 +224,15 @@ try:
         c.ok(produce(broker.bootstrap, total, 2000), "produce after the hand-back")
         total += 2000
         c.ok(wait_for(lambda: exact(total), timeout=30), "and the totals stay exact",
+             f"rows {committed_rows()}, offsets {committed_offsets()}")
+
+        # ---- a reset on latest: the partitions' ends become the checkpoint before the 200,
+        # so the events produced right after it are read, once, by whichever node leases them
+        c.eq(b.req("POST", f"/v2/jobs/{job_id}/reset").status, 200, "reset on nb")
+        c.ok(produce(broker.bootstrap, total, 3000), "produce 3000 right after the reset's 200")
+        total += 3000
+        c.ok(wait_for(lambda: exact(total), timeout=30),
+             "reset on latest: the 3000 are committed once, the earlier rows kept",
              f"rows {committed_rows()}, offsets {committed_offsets()}")
         for s in nodes:
             s.stop()

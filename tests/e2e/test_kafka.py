@@ -132,6 +132,18 @@ try:
     c.eq(wait_for(lambda: rows("t3") == 150), True, "reset with earliest replays every event")
     logs = s.req("GET", f"/v2/jobs/{j3}/logs").json["values"]
     c.ok(any("reset" in e["message"] for e in logs), "the reset is in the job's logs", logs[-3:])
+    # latest: the topic's end at the reset's 200 is where reading goes on; the rows read
+    # before the job noticed the reset (nothing persisted yet: 10 s) are kept, and none is
+    # read twice
+    s.req("PUT", f"/v2/jobs/{j3}", {"desiredExecutionStatus": "canceled"})
+    j4 = start(job("t4", "oth", read="latest"))
+    c.ok(produce(B, "other", evs(75, 40)), "produce 40 after a latest job started")
+    c.eq(wait_for(lambda: rows("t4") == 40), True, "the 40 are read")
+    c.eq(s.req("POST", f"/v2/jobs/{j4}/reset").status, 200, "reset on latest")
+    c.ok(produce(B, "other", evs(115, 30)), "produce 30 right after the reset")
+    c.eq(wait_for(lambda: rows("t4") == 70), True, "the 30 are read")
+    time.sleep(1.5)   # the job notices the reset (every 0.5 s) and persists
+    c.eq(rows("t4"), 70, "reset on latest: the 40 kept, the 30 read once, none twice")
 
     # 6. suspend and resume (t2 also took the 200 produced while t1 had no job)
     c.eq(wait_for(lambda: rows("t2") == 500), True, "t2 kept reading the topic")
