@@ -203,7 +203,7 @@ int ingest_job_saved(struct ingest_runtime *rt, const char *job_id,
  * too: the job is created and its runner resolves the start when it can;
  * the caller logs the error. With `reset` (a reset request, whose
  * transaction replaces the checkpoint with *start): the checkpoint there is
- * ignored.
+ * ignored, and Kinesis is left to the runner.
  */
 struct catalog_job;
 int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, bool reset,

@@ -101,7 +101,10 @@ int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, boo
         if (!rc)
             rc = source_kafka_end_offsets(&cfg, START_TIMEOUT_MS, &o, err);
         arena_destroy(&a);
-    } else if (cs.type == CATALOG_CONN_KINESIS && !earliest) {
+    } else if (cs.type == CATALOG_CONN_KINESIS && !earliest && !reset) {
+        /* (not at a reset: the rows the job read before it notices the reset are kept,
+         * and AT_TIMESTAMP positions cannot tell which of them lie past the request —
+         * stream.c's reset_past_read — so its runner resolves latest then) */
         /* each shard at AT_TIMESTAMP of now (ListShards; a sequence number of "now"
          * does not exist): the records that arrive once the job exists */
         struct arena a;
