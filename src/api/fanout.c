@@ -281,8 +281,9 @@ struct answer {
     long status;
     struct buf part;
     char missing[96];      /* its name */
-    char missing_why[300]; /* why it did not read */
+    char missing_why[400]; /* why it did not read */
     bool store_down;       /* the missing segment's store did not answer */
+    bool damaged;          /* the missing segment's object is damaged (checksum) */
 };
 
 static void answer_free(struct answer *a)
@@ -348,6 +349,7 @@ static bool parse_part_answer(struct answer *a, const char *p, size_t n)
     if (ok && missing)
         snprintf(a->missing_why, sizeof a->missing_why, "%s", why ? why : "");
     a->store_down = json_is_true(json_object_get(h, "storeDown"));
+    a->damaged = json_is_true(json_object_get(h, "damaged"));
     if (ok && n > off)
         ok = buf_append(&a->part, p + off, n - off);
     json_decref(h);
@@ -662,6 +664,18 @@ static int store_down(struct lerr *err, const char *seg, const char *table, cons
                     seg, table, node, why);
 }
 
+/* The 500 of a segment whose object is damaged in the store: final (the bytes will not
+ * change), never left out of the answer unless the query allows partial results. */
+static int damaged(struct lerr *err, const char *seg, const char *table, const char *node,
+                   const char *why)
+{
+    return lerr_set(err, LERR_CORRUPT,
+                    "segment %s of table '%s', read on node '%s': %.300s; the query fails rather "
+                    "than answer without its rows (\"allowPartialResults\": true answers "
+                    "without them)",
+                    seg, table, node, why);
+}
+
 /* 400 when more than one node reads a source of the table whole (not spread over the nodes). */
 static int check_unleased(const char *table, const struct answer *ans, size_t n, struct lerr *err)
 {
@@ -784,6 +798,10 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
     }
     if ((*out)->nmissing && (*out)->missing[0].code == LERR_UNAVAILABLE) {
         rc = store_down(err, (*out)->missing[0].name, table, self, (*out)->missing[0].msg);
+    } else if ((*out)->nmissing && (*out)->missing[0].code == LERR_CORRUPT) {
+        /* final: the engine answers without it under allowPartialResults, else names it */
+        *missing = true;
+        rc = damaged(err, (*out)->missing[0].name, table, self, (*out)->missing[0].msg);
     } else if ((*out)->nmissing) {
         /* a compaction committed since the cut may have removed it: try a newer cut */
         *again = *missing = true;
@@ -1110,6 +1128,7 @@ static int part_run(struct api_server *srv, const char *table, const struct part
         snprintf(a->missing, sizeof a->missing, "%s", snap->missing[0].name);
         snprintf(a->missing_why, sizeof a->missing_why, "%s", snap->missing[0].msg);
         a->store_down = snap->missing[0].code == LERR_UNAVAILABLE;
+        a->damaged = snap->missing[0].code == LERR_CORRUPT;
     } else if (!rc) {
         struct arena mem;
         arena_init(&mem, 16 * 1024, 64u << 20);
@@ -1207,11 +1226,11 @@ static int serve_part(struct api_req *r, const char *table)
         answer_free(&a);
         return api_reply_err(r, &err);
     }
-    json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:s, s:b, s:I}", "node",
-                             api__cluster_node_id(srv), "unleased", a.unleased, "leases",
-                             leases_json(a.leases, a.nleases), "missing",
-                             a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why,
-                             "storeDown", a.store_down, "part", (json_int_t)a.part.len);
+    json_t *head =
+        json_pack("{s:s, s:b, s:o, s:s?, s:s, s:b, s:b, s:I}", "node", api__cluster_node_id(srv),
+                  "unleased", a.unleased, "leases", leases_json(a.leases, a.nleases), "missing",
+                  a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why, "storeDown",
+                  a.store_down, "damaged", a.damaged, "part", (json_int_t)a.part.len);
     int rc = reply_head_bytes(r, head, &a.part);
     answer_free(&a);
     atomic_fetch_add(&parts_served, rc == 0);
@@ -1409,6 +1428,8 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
         const struct answer *a = k < nn ? &pt->ans[k] : &pt->extra[k - nn];
         if (a->ok && a->missing[0] && a->store_down) {
             rc = store_down(err, a->missing, pt->table, a->node->id, a->missing_why);
+        } else if (a->ok && a->missing[0] && a->damaged) {
+            rc = damaged(err, a->missing, pt->table, a->node->id, a->missing_why);
         } else if (a->ok && a->missing[0]) {
             /* a compaction committed since the cut may have removed it: try a newer cut */
             *again = *missing = true;

@@ -302,11 +302,11 @@ static int download(struct s3store *s, const char *name, const char *key, const 
     if (rc == 0)
         rc = file_sha256(fd, tmp, sha, err);
     if (rc == 0 && info.sha256[0] && strcmp(sha, info.sha256) != 0)
-        rc = lerr_set(err, LERR_IO,
-                      "segment %s: s3://%s/%s: checksum mismatch: the downloaded bytes have "
-                      "SHA-256 %s, the object's x-amz-meta-sha256 says %s (the object is "
-                      "damaged in the store; restore it from a backup or drop the segment)",
-                      name, s->b->bucket, key, sha, info.sha256);
+        rc = lerr_set(err, LERR_CORRUPT,
+                      "s3://%s/%s is damaged in the store (checksum mismatch: its bytes' SHA-256 "
+                      "%.12s... is not the %.12s... recorded at its upload); restore the object "
+                      "from a backup, or drop the segment",
+                      s->b->bucket, key, sha, info.sha256);
     if (rc == 0 && !info.sha256[0])
         log_msg(LOG_WARN, "storage",
                 "segment %s: s3://%s/%s has no x-amz-meta-sha256: not checked", name, s->b->bucket,

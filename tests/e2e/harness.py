@@ -293,6 +293,20 @@ class DevKafka:
         self.stop()
 
 
+def rendezvous(node, seg):
+    """api/cluster.c's api__rendezvous_score: FNV-1a 64 of node, 0xff, segment name, then
+    splitmix64's finish."""
+    m = (1 << 64) - 1
+    h = 1469598103934665603
+    for b in node.encode() + b"\xff" + seg.encode():
+        h = ((h ^ b) * 1099511628211) & m
+    h ^= h >> 30
+    h = (h * 0xbf58476d1ce4e5b9) & m
+    h ^= h >> 27
+    h = (h * 0x94d049bb133111eb) & m
+    return h ^ (h >> 31)
+
+
 def cluster_node(name, catalog, env, first=None, segments=None, s3_endpoint=None, extra=()):
     """A `lodestar serve` node of a cluster, started: the PostgreSQL catalog URI, --node-id
     name, --advertise at its own port, segments in s3://segments through s3_endpoint when

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 
-from harness import S3_ENV, Checks, DevKafka, S3rver, cluster_node, iso, wait_for
+from harness import S3_ENV, Checks, DevKafka, S3rver, cluster_node, iso, rendezvous, wait_for
 from pg import Catalog, Postgres
 
 c = Checks()
@@ -53,20 +53,6 @@ SECRET = "scale-cluster-secret"
 ENV = {**S3_ENV, "LODESTAR_PERSIST_MAX_AGE_MS": "1000", "LODESTAR_COMPACT_MS": "3600000",
        "LODESTAR_CLUSTER_SECRET": SECRET}
 SHORT = {"timeout": 2000}
-
-def rendezvous(node, seg):
-    """api/cluster.c's api__rendezvous_score: FNV-1a 64 of node, 0xff, segment name, then
-    splitmix64's finish."""
-    m = (1 << 64) - 1
-    h = 1469598103934665603
-    for b in node.encode() + b"\xff" + seg.encode():
-        h = ((h ^ b) * 1099511628211) & m
-    h ^= h >> 30
-    h = (h * 0xbf58476d1ce4e5b9) & m
-    h ^= h >> 27
-    h = (h * 0x94d049bb133111eb) & m
-    return h ^ (h >> 31)
-
 
 # ---- the events: a function of their number alone
 BASE_S = int(time.time()) // 60 * 60 - 45 * 60  # 45 minutes ago, on a minute

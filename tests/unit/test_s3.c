@@ -17,7 +17,7 @@
  * access key; retries on 503 then success, and giving up after
  * max_attempts; no retry on 403; a refused connection; the segment store:
  * put, list, open from the cache and after the copy is gone (download), a
- * corrupt object (checksum mismatch: LERR_IO naming it, the bad copy
+ * corrupt object (checksum mismatch: LERR_CORRUPT naming it, the bad copy
  * removed), remove, the LRU bound with open copies kept. The batch source's
  * side (source/s3_objects.c): the glob over keys, s3:// URIs, and a job's
  * selection (objects, prefixes, a pattern under a connection's prefix)
@@ -621,9 +621,9 @@ static void test_segstore(void)
     write_file(obj, junk, 3000);
     free(junk);
     lerr_init(&err);
-    CHECK_EQ_INT(segstore_open(s, "seg-a", &m, &err), LERR_IO);
-    CHECK_MSG(strstr(err.msg, "s3://seg-test/lake/tbl1/seg-a") &&
-                  strstr(err.msg, "checksum mismatch"),
+    CHECK_EQ_INT(segstore_open(s, "seg-a", &m, &err), LERR_CORRUPT);
+    CHECK_MSG(strstr(err.msg, "s3://seg-test/lake/tbl1/seg-a is damaged in the store") &&
+                  strstr(err.msg, "checksum mismatch") && strstr(err.msg, "restore the object"),
               "%s", err.msg);
     CHECK(!exists(cachedir, "seg-a"));
     CHECK_EQ_INT(count_temps(cachedir), 0);
