@@ -53,9 +53,10 @@ static int check_missing(const struct query__plan *p, struct query__ctx *x)
         if (m->chunk_end != INT64_MAX)
             util_format_iso_ms(m->chunk_end, b);
         if (!x->req->allow_partial)
+            /* the cause cut to leave room for what to do */
             return lerr_set(x->err, LERR_CORRUPT,
                             "table '%s': segment %s, holding rows of %s/%s, cannot be read, so "
-                            "the answer would be missing them (%s). Restore the segment file, or "
+                            "the answer would be missing them (%.200s). Restore the segment, or "
                             "set \"allowPartialResults\": true in the query context to answer "
                             "without it",
                             p->src->table, m->name, a, b, m->msg);

@@ -385,7 +385,9 @@ try:
         # takes it: on the fourth node, with no copy yet, the same
         r = nd.req("POST", "/v1/query/sql", {"query": f"SELECT COUNT(*) FROM (SELECT * FROM {t})",
                                              "resultFormat": "array"})
-        c.ok(r.status >= 400 and seg in r.raw, "so does a statement that is not split",
+        c.ok(r.status >= 400 and seg in r.raw and "damaged in the store" in r.raw
+             and "allowPartialResults" in r.raw, "so does a statement that is not split, saying "
+             "why and what to do",
              f"{r.status} {r.raw[:400]}")
         print(f"# not split: {r.status} {r.raw[:600]}", flush=True)
         r = nd.req("POST", "/v1/query/sql", {"query": f"SELECT COUNT(*) FROM (SELECT * FROM {t})",
