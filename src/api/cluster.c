@@ -201,12 +201,12 @@ static void sweep_once(struct api_cluster *c)
     lerr_init(&k.err);
     struct lerr err;
     lerr_init(&err);
-    size_t deleted = 0, young = 0;
+    size_t deleted = 0;
     uint64_t bytes = 0;
     char where[600];
     segstore_s3_where(b, where, sizeof where);
-    int rc = segstore_s3_sweep(b, util_now_ms() - c->grace_ms, committed, &k, &deleted, &bytes,
-                               &young, &err);
+    int rc =
+        segstore_s3_sweep(b, util_now_ms() - c->grace_ms, committed, &k, &deleted, &bytes, &err);
     if (rc || k.err.code)
         log_msg(LOG_WARN, "cluster", "node %s: orphan sweep of %s failed (next in %lld s): %s",
                 c->self.id, where, (long long)(c->sweep_ms / 1000), rc ? err.msg : k.err.msg);

@@ -282,8 +282,9 @@ struct answer {
     struct buf part;
     char missing[96];      /* its name */
     char missing_why[400]; /* why it did not read */
-    bool store_down;       /* the missing segment's store did not answer */
-    bool damaged;          /* the missing segment's object is damaged (checksum) */
+    int missing_code;      /* storage_missing.code: LERR_UNAVAILABLE, the store did not
+                            * answer; LERR_CORRUPT, the object is damaged; else perhaps
+                            * removed by a compaction since the cut */
 };
 
 static void answer_free(struct answer *a)
@@ -348,8 +349,7 @@ static bool parse_part_answer(struct answer *a, const char *p, size_t n)
     const char *why = json_string_value(json_object_get(h, "missingWhy"));
     if (ok && missing)
         snprintf(a->missing_why, sizeof a->missing_why, "%s", why ? why : "");
-    a->store_down = json_is_true(json_object_get(h, "storeDown"));
-    a->damaged = json_is_true(json_object_get(h, "damaged"));
+    a->missing_code = (int)json_integer_value(json_object_get(h, "missingCode"));
     if (ok && n > off)
         ok = buf_append(&a->part, p + off, n - off);
     json_decref(h);
@@ -652,28 +652,32 @@ static int check_leases(struct api_server *srv, const char *table, const struct 
     return rc;
 }
 
-/* The 503 of a segment the store did not give in time: the query fails
- * rather than leave its rows out, and is not retried (the store is down). */
-static int store_down(struct lerr *err, const char *seg, const char *table, const char *node,
-                      const char *why)
+/*
+ * A segment that did not read on a node, by storage_missing.code: the store
+ * did not give it in time (503, not retried: the store is down), its object
+ * is damaged (500, final: the bytes will not change), or else it may have been
+ * removed by a compaction committed since the cut (*again: a newer cut).
+ * Never an answer without its rows.
+ */
+static int unreadable(struct lerr *err, int code, const char *seg, const char *table,
+                      const char *node, const char *why, bool *again)
 {
+    if (code == LERR_UNAVAILABLE)
+        return lerr_set(err, LERR_UNAVAILABLE,
+                        "the segment store does not answer: segment %s of table '%s' cannot be "
+                        "read on node '%s', and the query fails rather than leave its rows out; "
+                        "retry when the store is back (%.200s)",
+                        seg, table, node, why);
+    if (code == LERR_CORRUPT)
+        return lerr_set(err, LERR_CORRUPT,
+                        "segment %s of table '%s', read on node '%s': %.300s; the query fails "
+                        "rather than answer without its rows (\"allowPartialResults\": true "
+                        "answers without them)",
+                        seg, table, node, why);
+    *again = true;
     return lerr_set(err, LERR_UNAVAILABLE,
-                    "the segment store does not answer: segment %s of table '%s' cannot be read "
-                    "on node '%s', and the query fails rather than leave its rows out; retry when "
-                    "the store is back (%.200s)",
-                    seg, table, node, why);
-}
-
-/* The 500 of a segment whose object is damaged in the store: final (the bytes will not
- * change), never left out of the answer unless the query allows partial results. */
-static int damaged(struct lerr *err, const char *seg, const char *table, const char *node,
-                   const char *why)
-{
-    return lerr_set(err, LERR_CORRUPT,
-                    "segment %s of table '%s', read on node '%s': %.300s; the query fails rather "
-                    "than answer without its rows (\"allowPartialResults\": true answers "
-                    "without them)",
-                    seg, table, node, why);
+                    "segment %s of table '%s' cannot be read on node '%s': %s", seg, table, node,
+                    why);
 }
 
 /* 400 when more than one node reads a source of the table whole (not spread over the nodes). */
@@ -796,18 +800,12 @@ static int attempt(struct api_server *srv, struct storage_db_table *t, const cha
         rc = err->code;
         goto out;
     }
-    if ((*out)->nmissing && (*out)->missing[0].code == LERR_UNAVAILABLE) {
-        rc = store_down(err, (*out)->missing[0].name, table, self, (*out)->missing[0].msg);
-    } else if ((*out)->nmissing && (*out)->missing[0].code == LERR_CORRUPT) {
-        /* final: the engine answers without it under allowPartialResults, else names it */
-        *missing = true;
-        rc = damaged(err, (*out)->missing[0].name, table, self, (*out)->missing[0].msg);
-    } else if ((*out)->nmissing) {
-        /* a compaction committed since the cut may have removed it: try a newer cut */
-        *again = *missing = true;
-        rc = lerr_set(err, LERR_UNAVAILABLE,
-                      "segment %s of table '%s' cannot be read on this node: %s",
-                      (*out)->missing[0].name, table, (*out)->missing[0].msg);
+    if ((*out)->nmissing) {
+        const struct storage_missing *m = &(*out)->missing[0];
+        rc = unreadable(err, m->code, m->name, table, self, m->msg, again);
+        /* a damaged or vanished segment is left to the engine once final: it answers
+         * without it under allowPartialResults, else names it */
+        *missing = m->code != LERR_UNAVAILABLE;
     }
     goto out;
 oom:
@@ -1127,8 +1125,7 @@ static int part_run(struct api_server *srv, const char *table, const struct part
     if (!rc && snap->nmissing) {
         snprintf(a->missing, sizeof a->missing, "%s", snap->missing[0].name);
         snprintf(a->missing_why, sizeof a->missing_why, "%s", snap->missing[0].msg);
-        a->store_down = snap->missing[0].code == LERR_UNAVAILABLE;
-        a->damaged = snap->missing[0].code == LERR_CORRUPT;
+        a->missing_code = snap->missing[0].code;
     } else if (!rc) {
         struct arena mem;
         arena_init(&mem, 16 * 1024, 64u << 20);
@@ -1226,11 +1223,11 @@ static int serve_part(struct api_req *r, const char *table)
         answer_free(&a);
         return api_reply_err(r, &err);
     }
-    json_t *head =
-        json_pack("{s:s, s:b, s:o, s:s?, s:s, s:b, s:b, s:I}", "node", api__cluster_node_id(srv),
-                  "unleased", a.unleased, "leases", leases_json(a.leases, a.nleases), "missing",
-                  a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why, "storeDown",
-                  a.store_down, "damaged", a.damaged, "part", (json_int_t)a.part.len);
+    json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:s, s:i, s:I}", "node",
+                             api__cluster_node_id(srv), "unleased", a.unleased, "leases",
+                             leases_json(a.leases, a.nleases), "missing",
+                             a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why,
+                             "missingCode", a.missing_code, "part", (json_int_t)a.part.len);
     int rc = reply_head_bytes(r, head, &a.part);
     answer_free(&a);
     atomic_fetch_add(&parts_served, rc == 0);
@@ -1426,16 +1423,11 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
         goto out;
     for (size_t k = 0; k < 2 * nn && !rc; k++) {
         const struct answer *a = k < nn ? &pt->ans[k] : &pt->extra[k - nn];
-        if (a->ok && a->missing[0] && a->store_down) {
-            rc = store_down(err, a->missing, pt->table, a->node->id, a->missing_why);
-        } else if (a->ok && a->missing[0] && a->damaged) {
-            rc = damaged(err, a->missing, pt->table, a->node->id, a->missing_why);
-        } else if (a->ok && a->missing[0]) {
-            /* a compaction committed since the cut may have removed it: try a newer cut */
-            *again = *missing = true;
-            rc = lerr_set(err, LERR_UNAVAILABLE,
-                          "segment %s of table '%s' cannot be read on node '%s': %s", a->missing,
-                          pt->table, a->node->id, a->missing_why);
+        if (a->ok && a->missing[0]) {
+            bool newer_cut = false;
+            rc = unreadable(err, a->missing_code, a->missing, pt->table, a->node->id,
+                            a->missing_why, &newer_cut);
+            *again = *missing = newer_cut;
         }
     }
     goto out;

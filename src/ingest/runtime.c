@@ -75,7 +75,6 @@ int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, boo
     catalog_job_spec_destroy(&js);
     struct source_offsets o;
     source_offsets_init(&o);
-    bool pinned = true;
     if (cs.type == CATALOG_CONN_PUSH && rt->opts.pushtopic) {
         /* on Kafka: the topic's offsets now (its start or its end) */
         rc = source_pushtopic_end_offsets(rt->opts.pushtopic, j->connection_name, earliest, &o,
@@ -102,11 +101,11 @@ int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, boo
             rc = source_kafka_end_offsets(&cfg, START_TIMEOUT_MS, &o, err);
         arena_destroy(&a);
     } else if (cs.type == CATALOG_CONN_KINESIS && !earliest && !reset) {
-        /* (not at a reset: the rows the job read before it notices the reset are kept,
-         * and AT_TIMESTAMP positions cannot tell which of them lie past the request —
-         * stream.c's reset_past_read — so its runner resolves latest then) */
-        /* each shard at AT_TIMESTAMP of now (ListShards; a sequence number of "now"
-         * does not exist): the records that arrive once the job exists */
+        /* each shard at AT_TIMESTAMP of now (ListShards; a sequence number of "now" does
+         * not exist): the records that arrive once the job exists. Not at a reset: the
+         * rows the job read before it notices the reset are kept, and AT_TIMESTAMP
+         * positions cannot tell which of them lie past the request (stream.c's
+         * reset_past_read), so its runner resolves latest then. */
         struct arena a;
         arena_init(&a, 4096, 0);
         struct source_kinesis_config cfg;
@@ -121,17 +120,15 @@ int ingest_job_start(struct ingest_runtime *rt, const struct catalog_job *j, boo
             rc = source_assign(src, NULL, SOURCE_OFFSET_LATEST, err);
         if (!rc && !source_ready(src))
             rc = lerr_set(err, LERR_UNAVAILABLE,
-                          "Kinesis: the shards of the stream are not "
-                          "known yet (its endpoint did not answer)");
+                          "Kinesis: the shards of the stream are not known yet (its endpoint "
+                          "did not answer)");
         if (!rc)
             rc = source_position(src, &o, err);
         source_close(src);
         arena_destroy(&a);
-    } else {
-        pinned = false; /* earliest on Kafka or Kinesis: the runner resolves its start */
-    }
+    } /* else earliest on Kafka or Kinesis: the runner resolves its start (o stays empty) */
     catalog_connection_spec_destroy(&cs);
-    if (!rc && pinned && o.n && !(*start = source_offsets_to_json(&o, err)))
+    if (!rc && o.n && !(*start = source_offsets_to_json(&o, err)))
         rc = err->code;
     source_offsets_destroy(&o);
     return rc;

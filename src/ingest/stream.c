@@ -1023,11 +1023,17 @@ static void note_unpersisted(struct runner *r)
 /* A stream read whole: whether a commit was refused because the job's run lease moved
  * to another node (its rows were discarded); then the runner stops: the new holder reads
  * the stream from the checkpoint. */
-static bool run_lost(struct runner *r)
+static bool fenced(struct runner *r)
 {
     pthread_mutex_lock(&r->ps.mu);
-    bool lost = r->ps.fenced;
+    bool f = r->ps.fenced;
     pthread_mutex_unlock(&r->ps.mu);
+    return f;
+}
+
+static bool run_lost(struct runner *r)
+{
+    bool lost = fenced(r);
     if (lost) {
         log_msg(LOG_WARN, "ingest",
                 "job %s: node %s no longer holds the job's run lease (epoch %lld); it stops "
@@ -1132,7 +1138,7 @@ void *ingest__stream_main(void *arg)
     else if (ingest__persister_drain(&r, -1) && r.lease.on)
         while (r.lease.n) /* committed: the partitions go to the other nodes at once */
             ingest__lease_release(&r, r.lease.n - 1);
-    else if (r.has_run && !run_lost(&r) && ingest__persister_drain(&r, -1) &&
+    else if (r.has_run && !fenced(&r) && ingest__persister_drain(&r, -1) &&
              catalog_lease_release(r.rt->cat, r.run.table_name, r.run.stream, r.run.part,
                                    r.run.node_id, r.run.epoch, &(struct lerr){0}) == 0)
         atomic_store(&job->run_released, true); /* committed: another node may take it now */

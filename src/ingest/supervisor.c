@@ -155,6 +155,20 @@ static void renew_run_lease(struct ingest_runtime *rt, struct ingest__job *j, co
     }
 }
 
+/* Reaps a finished runner and releases the run lease it held, unless the runner did after
+ * its last commit: another node may take the job at once. */
+static void reap_released(struct ingest_runtime *rt, struct ingest__job *j,
+                          const struct catalog_job *cj, const char *self)
+{
+    struct catalog_lease l = j->run_lease;
+    bool had = j->has_run_lease && !atomic_load(&j->run_released);
+    ingest__reap(rt, j, cj);
+    struct lerr err;
+    lerr_init(&err);
+    if (had && catalog_lease_release(rt->cat, l.table_name, l.stream, l.part, self, l.epoch, &err))
+        log_msg(LOG_WARN, "ingest", "job %s: releasing its run lease: %s", cj->id, err.msg);
+}
+
 /* Brings one job's runner and status in line with what the user asked for. */
 /* Batch jobs: pending → a runner; a run cut short by a restart → failed. */
 static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job *cj,
@@ -170,15 +184,8 @@ static void supervise_batch(struct ingest_runtime *rt, const struct catalog_job 
         if (cj->desired == CATALOG_JOB_CANCELED)
             atomic_store(&j->stop, true);
         renew_run_lease(rt, j, self);
-        if (atomic_load(&j->done)) {
-            struct catalog_lease l = j->run_lease;
-            bool had = j->has_run_lease;
-            ingest__reap(rt, j, cj);
-            if (had && catalog_lease_release(rt->cat, l.table_name, l.stream, l.part, self,
-                                             l.epoch, &err))
-                log_msg(LOG_WARN, "ingest", "job %s: releasing its run lease: %s", cj->id,
-                        err.msg);
-        }
+        if (atomic_load(&j->done))
+            reap_released(rt, j, cj, self);
         return;
     }
     if (shared && !self[0])
@@ -276,16 +283,8 @@ static void supervise_job(struct ingest_runtime *rt, const struct catalog_job *c
         if (!want)
             atomic_store(&j->stop, true);
         renew_run_lease(rt, j, self);
-        if (atomic_load(&j->done)) {
-            struct catalog_lease l = j->run_lease;
-            bool had = j->has_run_lease && !atomic_load(&j->run_released);
-            ingest__reap(rt, j, cj);
-            /* gave up (a failure): another node may take it at once */
-            if (had && catalog_lease_release(rt->cat, l.table_name, l.stream, l.part, self,
-                                             l.epoch, &err))
-                log_msg(LOG_WARN, "ingest", "job %s: releasing its run lease: %s", cj->id,
-                        err.msg);
-        }
+        if (atomic_load(&j->done))
+            reap_released(rt, j, cj, self);
         return;
     }
     if (want && !rt->stopping) {

@@ -175,15 +175,13 @@ uint64_t segstore_s3_cache_bytes(struct segstore_s3_base *b);
  * LastModified is older than cutoff_ms, and for which known(ctx, sub, name)
  * says false, is deleted. The listing is taken first and `known` asked after
  * it, so an object committed meanwhile is known. Counts what it deleted
- * (*deleted, *bytes) and the segment objects it did not look at for being
- * younger than the cutoff (*young). Stops at the first error of the listing;
+ * (*deleted, *bytes). Stops at the first error of the listing;
  * a failed delete is logged and the sweep goes on. A node's cached copy of a
  * deleted object is not removed: no commit names it, so nothing opens it.
  */
 typedef bool (*segstore_known_fn)(void *ctx, const char *sub, const char *name);
 int segstore_s3_sweep(struct segstore_s3_base *b, int64_t cutoff_ms, segstore_known_fn known,
-                      void *ctx, size_t *deleted, uint64_t *bytes, size_t *young,
-                      struct lerr *err);
+                      void *ctx, size_t *deleted, uint64_t *bytes, struct lerr *err);
 /* "s3://BUCKET/PREFIX" of the base, for messages. */
 void segstore_s3_where(const struct segstore_s3_base *b, char *out, size_t cap);
 int segstore_s3_new(struct segstore_s3_base *b, const char *sub, const char *cache_dir,

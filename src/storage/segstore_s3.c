@@ -560,7 +560,6 @@ struct sweep_list {
     int64_t cutoff_ms;
     struct sweep_obj *v;
     size_t n, cap;
-    size_t young_all; /* objects too young to be looked at */
 };
 
 static int sweep_one(void *ctx, const char *key, uint64_t size, int64_t modified_ms)
@@ -571,10 +570,8 @@ static int sweep_one(void *ctx, const char *key, uint64_t size, int64_t modified
     if (strncmp(key, l->b->prefix, pl) != 0 || !slash || slash == rest || strchr(slash + 1, '/') ||
         is_temp(slash + 1) || kl < pl + sl || strcmp(key + kl - sl, ST_FILE_SUFFIX) != 0)
         return 0; /* not a segment of ours */
-    if (modified_ms < 0 || modified_ms >= l->cutoff_ms) {
-        l->young_all++;
-        return 0;
-    }
+    if (modified_ms < 0 || modified_ms >= l->cutoff_ms)
+        return 0; /* too young to be looked at */
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         struct sweep_obj *v = realloc(l->v, cap * sizeof *v);
@@ -590,11 +587,10 @@ static int sweep_one(void *ctx, const char *key, uint64_t size, int64_t modified
 }
 
 int segstore_s3_sweep(struct segstore_s3_base *b, int64_t cutoff_ms, segstore_known_fn known,
-                      void *ctx, size_t *deleted, uint64_t *bytes, size_t *young, struct lerr *err)
+                      void *ctx, size_t *deleted, uint64_t *bytes, struct lerr *err)
 {
     *deleted = 0;
     *bytes = 0;
-    *young = 0;
     struct sweep_list l = {.b = b, .cutoff_ms = cutoff_ms};
     int rc = s3_list(b->client, b->bucket, b->prefix, sweep_one, &l, err);
     if (rc == -1)
@@ -622,7 +618,6 @@ int segstore_s3_sweep(struct segstore_s3_base *b, int64_t cutoff_ms, segstore_kn
     for (size_t i = 0; i < l.n; i++)
         free(l.v[i].key);
     free(l.v);
-    *young = l.young_all;
     return rc;
 }
 
