@@ -519,6 +519,31 @@ static int agg_elem(const struct sql_agg_call *a, const struct query__source *sr
     return sql_expr_elem_type(a->args[0]);
 }
 
+/* What a block over a pushed source needs of the nodes' rows: its WHERE as
+ * SQL, and with a LIMIT (no ORDER BY, aggregate or DISTINCT, the WHERE all
+ * written) how many rows of each node are enough. */
+static int push_spec(const struct sql_select *q, const struct query__plan *p,
+                     const struct query__source *src, struct query__ctx *x)
+{
+    struct buf b;
+    buf_init(&b, 64u << 20);
+    buf_set_budget(&b, &x->budget);
+    bool exact;
+    int rc = query__filter_sql(&p->filter, &src->schema, &b, &exact);
+    if (rc)
+        rc = query__ctx_too_big(x, "the filter sent to the nodes");
+    x->push.set = rc == 0;
+    x->push.where = NULL;
+    x->push.limit = -1;
+    if (!rc && b.len && !(x->push.where = arena_strndup(&x->keep, buf_cstr(&b), b.len)))
+        rc = query__ctx_nomem(x, "the filter sent to the nodes");
+    if (!rc && exact && !q->aggregate && !q->distinct && q->norder == 0 && q->limit >= 0 &&
+        q->offset >= 0 && q->limit <= INT64_MAX - q->offset)
+        x->push.limit = q->limit + q->offset;
+    buf_free(&b);
+    return rc;
+}
+
 int query__exec_run(const struct sql_select *q, const struct query__source *src,
                     const struct sql_options *opt, struct query__ctx *x, struct query__collect *c,
                     struct query__result *res)
@@ -526,14 +551,16 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
     memset(res, 0, sizeof *res);
     struct query__plan p;
     int rc = query__plan_build(&p, q, src, opt, x);
+    bool split = false;
     if (!rc && (src->parts || src->produce)) {
         char why[256];
-        if (!query__partial_eligible(&p, why, sizeof why)) {
-            if (src->parts) { /* read every row here instead (rel.c) */
+        if (!(split = query__partial_eligible(&p, why, sizeof why))) {
+            if (src->parts && !src->pushed) { /* read every row here instead (rel.c) */
                 query__filter_free(&p.filter);
                 return QUERY__REOPEN;
             }
-            rc = lerr_set(x->err, LERR_INVALID, "a node's part of a query: %s", why);
+            if (!src->parts) /* (pushed: the nodes' rows it needs, below) */
+                rc = lerr_set(x->err, LERR_INVALID, "a node's part of a query: %s", why);
         } else if (src->produce && x->req->partial_fp) {
             char fp[QUERY_PART_FP_LEN + 1];
             query__partial_fp(&p, fp);
@@ -544,6 +571,11 @@ int query__exec_run(const struct sql_select *q, const struct query__source *src,
                               "run different versions",
                               fp, x->req->partial_fp, src->table);
         }
+    }
+    if (!rc && src->pushed && !split) { /* the nodes' rows it needs (rel.c) */
+        rc = push_spec(q, &p, src, x);
+        query__filter_free(&p.filter);
+        return rc ? rc : QUERY__REOPEN;
     }
     if (!rc && q->explain)
         rc = query__plan_explain(&p, x, res);

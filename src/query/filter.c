@@ -38,6 +38,7 @@
  * its block loops.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -932,6 +933,168 @@ void query__filter_free(struct query__filter *f)
     free(f->owned);
     f->owned = NULL;
     f->nowned = 0;
+}
+
+/* ---- the filter as SQL again (scans pushed down) -------------------------------- */
+
+enum { FS_TRUE, FS_FALSE, FS_TEXT };
+
+/* A string literal: false when it cannot travel as JSON text (not UTF-8, a NUL). */
+static bool put_str_lit(struct buf *b, const struct sql_value *v)
+{
+    if (v->is_null || v->type != SQL_STRING || !util_utf8_valid(v->v.s.p, v->v.s.n))
+        return false;
+    buf_putc(b, '\'');
+    for (uint32_t i = 0; i < v->v.s.n; i++) {
+        if (v->v.s.p[i] == '\'')
+            buf_putc(b, '\'');
+        buf_putc(b, v->v.s.p[i]);
+    }
+    buf_putc(b, '\'');
+    return true;
+}
+
+/* A STRING leaf as SQL; FS_TRUE for what is not written again. */
+static int str_sql(const struct query__fnode *n, const struct sql_field *f, struct buf *b)
+{
+    /* a multi-value column's leaves are decided per list: not written again */
+    if (f->type != SQL_STRING)
+        return FS_TRUE;
+    size_t mark = b->len;
+    buf_puts(b, n->neg ? "NOT (" : "(");
+    put_ident(b, f);
+    bool ok = true;
+    switch (n->op) {
+    case QFO_EQ:
+        buf_puts(b, " IN (");
+        for (size_t i = 0; i < n->nlits && ok; i++) {
+            if (i)
+                buf_puts(b, ", ");
+            ok = put_str_lit(b, &n->lits[i]);
+        }
+        buf_putc(b, ')');
+        ok = ok && n->nlits;
+        break;
+    case QFO_ISNULL: buf_puts(b, " IS NULL"); break;
+    case QFO_PREFIX:
+    case QFO_LIKE: {
+        struct sql_value pat = sql_string(n->prefix, (uint32_t)n->prefix_len);
+        buf_puts(b, " LIKE ");
+        /* a prefix leaf holds the pattern's text up to its '%' */
+        ok = !memchr(pat.v.s.p, '_', pat.v.s.n) &&
+             (n->op == QFO_LIKE || !memchr(pat.v.s.p, '%', pat.v.s.n));
+        if (ok && n->op == QFO_PREFIX) {
+            buf_putc(b, '\'');
+            for (uint32_t i = 0; i < pat.v.s.n; i++) {
+                if (pat.v.s.p[i] == '\'')
+                    buf_putc(b, '\'');
+                buf_putc(b, pat.v.s.p[i]);
+            }
+            buf_puts(b, "%'");
+            ok = util_utf8_valid(pat.v.s.p, pat.v.s.n);
+        } else if (ok) {
+            ok = put_str_lit(b, &pat);
+        }
+        break;
+    }
+    default: ok = false; break;
+    }
+    buf_putc(b, ')');
+    if (!ok) {
+        b->len = mark;
+        return FS_TRUE;
+    }
+    return FS_TEXT;
+}
+
+static int node_sql(const struct query__fnode *n, const struct sql_schema *cols, struct buf *b,
+                    bool *exact);
+
+/* AND / OR of the kids: TRUE and FALSE kids fold away. */
+static int logic_sql(const struct query__fnode *n, const struct sql_schema *cols, struct buf *b,
+                     bool *exact)
+{
+    bool is_and = n->kind == QF_AND;
+    size_t mark = b->len, nt = 0;
+    for (size_t i = 0; i < n->nkids; i++) {
+        size_t at = b->len;
+        if (nt)
+            buf_puts(b, is_and ? " AND " : " OR ");
+        buf_putc(b, '(');
+        int k = node_sql(n->kids[i], cols, b, exact);
+        if (k == FS_TEXT) {
+            buf_putc(b, ')');
+            nt++;
+            continue;
+        }
+        b->len = at;
+        if (k == (is_and ? FS_FALSE : FS_TRUE)) { /* decides the whole */
+            b->len = mark;
+            return k;
+        }
+    }
+    return nt ? FS_TEXT : is_and ? FS_TRUE : FS_FALSE;
+}
+
+static int node_sql(const struct query__fnode *n, const struct sql_schema *cols, struct buf *b,
+                    bool *exact)
+{
+    switch (n->kind) {
+    case QF_AND:
+    case QF_OR: return logic_sql(n, cols, b, exact);
+    case QF_CONST: return n->value ? FS_TRUE : FS_FALSE;
+    case QF_TIME:
+        if (n->lo == INT64_MIN && n->hi == INT64_MAX)
+            return n->neg ? FS_FALSE : FS_TRUE;
+        buf_puts(b, n->neg ? "NOT (" : "(");
+        if (n->lo != INT64_MIN)
+            buf_printf(b, "\"__time\" >= MILLIS_TO_TIMESTAMP(%" PRId64 ")", n->lo);
+        if (n->lo != INT64_MIN && n->hi != INT64_MAX)
+            buf_puts(b, " AND ");
+        if (n->hi != INT64_MAX)
+            buf_printf(b, "\"__time\" < MILLIS_TO_TIMESTAMP(%" PRId64 ")", n->hi);
+        buf_putc(b, ')');
+        return FS_TEXT;
+    case QF_NUM: {
+        static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
+        /* a list as equalities under an OR, which the nodes' filters merge into one
+         * leaf again (IN over a number is decided row by row) */
+        bool in = n->cmp == CMP_IN, ok = n->col >= 0 && (size_t)n->col < cols->n;
+        for (size_t i = 0; in && i < n->nnums; i++)
+            ok = ok && n->nums[i] != INT64_MIN; /* not a literal the parser reads */
+        if (!ok || (in && n->nnums > 1000) || (!in && (n->num == INT64_MIN || n->cmp > CMP_GE)))
+            break;
+        buf_puts(b, n->neg ? "NOT (" : "(");
+        for (size_t i = 0; i < (in ? n->nnums : 1); i++) {
+            buf_puts(b, i ? " OR " : "");
+            put_ident(b, &cols->fields[n->col]);
+            buf_printf(b, " %s %" PRId64, in ? "=" : ops[n->cmp], in ? n->nums[i] : n->num);
+        }
+        buf_putc(b, ')');
+        return FS_TEXT;
+    }
+    case QF_STR:
+        if (n->col >= 0 && (size_t)n->col < cols->n &&
+            str_sql(n, &cols->fields[n->col], b) == FS_TEXT)
+            return FS_TEXT;
+        break;
+    default: break;
+    }
+    *exact = false; /* every row, for a leaf not written again */
+    return FS_TRUE;
+}
+
+int query__filter_sql(const struct query__filter *f, const struct sql_schema *cols,
+                      struct buf *out, bool *exact)
+{
+    *exact = true;
+    if (!f->root)
+        return 0;
+    *exact = f->exact;
+    int r = node_sql(f->root, cols, out, exact);
+    if (r == FS_FALSE)
+        buf_puts(out, "FALSE");
+    return out->failed ? LERR_NOMEM : 0;
 }
 
 /* ---- EXPLAIN ------------------------------------------------------------------- */

@@ -7,7 +7,7 @@
  * of query/: it calls no other file of the module.
  *
  * Entry points: query_limits_get/set(), query_limits_from_env(),
- * query_memory_in_use(), query__ctx_check(), query__ctx_charge(), query__ctx_uncharge(),
+ * query_memory_in_use(), query__ctx_begin(), query__ctx_end(), query__ctx_check(), query__ctx_charge(), query__ctx_uncharge(),
  * query__ctx_too_big(), query__ctx_nomem(), query__ctx_sql_error(), query__ctx_size_text().
  */
 #include <errno.h>
@@ -18,6 +18,34 @@
 #include <unistd.h>
 
 #include "query/query_int.h"
+
+/* ---- a context's life ----------------------------------------------------------------- */
+
+void query__ctx_begin(struct query__ctx *x, uint64_t max_bytes, int64_t deadline_ns,
+                      struct lerr *err)
+{
+    memset(x, 0, sizeof *x);
+    x->err = err;
+    x->max_bytes = max_bytes;
+    x->deadline_ns = deadline_ns;
+    /* every arena and buffer of the query charges the budget before it grows */
+    mem_budget_init(&x->budget, x->max_bytes, &query__pool);
+    arena_init(&x->keep, 64 * 1024, 0);
+    arena_init(&x->scratch, 256 * 1024, 0);
+    arena_init(&x->leaf, 128 * 1024, 0);
+    arena_set_budget(&x->keep, &x->budget);
+    arena_set_budget(&x->scratch, &x->budget);
+    arena_set_budget(&x->leaf, &x->budget);
+    x->tz = tz_utc();
+}
+
+void query__ctx_end(struct query__ctx *x)
+{
+    arena_destroy(&x->keep);
+    arena_destroy(&x->scratch);
+    arena_destroy(&x->leaf);
+    mem_budget_destroy(&x->budget);
+}
 
 /* ---- memory limits ------------------------------------------------------------------ */
 

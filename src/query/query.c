@@ -42,29 +42,20 @@ static int execute(const struct query_request *req, const struct query_env *env,
     struct query_limits lim;
     query_limits_get(&lim);
     struct query__ctx x;
-    memset(&x, 0, sizeof x);
+    query__ctx_begin(&x,
+                     req->max_bytes                                  ? req->max_bytes
+                     : QUERY_DEFAULT_MAX_BYTES < lim.max_query_bytes ? QUERY_DEFAULT_MAX_BYTES
+                                                                     : lim.max_query_bytes,
+                     req->timeout_ms > 0 && req->timeout_ms < INT64_MAX / 1000000 - t0 / 1000000
+                         ? t0 + req->timeout_ms * 1000000
+                         : INT64_MAX,
+                     err);
     x.req = req;
-    x.err = err;
-    x.max_bytes = req->max_bytes                                  ? req->max_bytes
-                  : QUERY_DEFAULT_MAX_BYTES < lim.max_query_bytes ? QUERY_DEFAULT_MAX_BYTES
-                                                                  : lim.max_query_bytes;
-    x.deadline_ns = req->timeout_ms > 0 && req->timeout_ms < INT64_MAX / 1000000 - t0 / 1000000
-                        ? t0 + req->timeout_ms * 1000000
-                        : INT64_MAX;
-    /* every arena and buffer of the query charges the budget before it grows */
-    mem_budget_init(&x.budget, x.max_bytes, &query__pool);
-    arena_init(&x.keep, 64 * 1024, 0);
-    arena_init(&x.scratch, 256 * 1024, 0);
-    arena_init(&x.leaf, 128 * 1024, 0);
-    arena_set_budget(&x.keep, &x.budget);
-    arena_set_budget(&x.scratch, &x.budget);
-    arena_set_budget(&x.leaf, &x.budget);
     struct buf none;
     buf_init(&none, 0);
     if (!out)
         out = &none;
     struct mem_budget *out_budget = out->budget;
-    x.tz = tz_utc();
     int rc = 0;
     if (req->max_bytes > lim.max_query_bytes) {
         char a[32];
@@ -137,10 +128,7 @@ static int execute(const struct query_request *req, const struct query_env *env,
     buf_set_budget(out, out_budget);
     query__rel_destroy(&rel);
     sql_stmt_free(stmt);
-    arena_destroy(&x.keep);
-    arena_destroy(&x.scratch);
-    arena_destroy(&x.leaf);
-    mem_budget_destroy(&x.budget);
+    query__ctx_end(&x);
     buf_free(&none);
     return rc;
 }

@@ -176,6 +176,32 @@ struct query_task {
 typedef int (*query_task_fn)(void *arg, const struct query_task *t);
 
 /*
+ * The rows a block over a table needs (query_env.open_scan): a superset of
+ * them. where: SQL over the table's columns (NULL: every row); a row for
+ * which it is not TRUE is not needed. cols: the columns the block reads
+ * (others may read NULL). limit: when >= 0, that many rows for which where
+ * is TRUE are enough from each node (a block with a LIMIT and no ORDER BY,
+ * aggregate or DISTINCT, whose WHERE is all in `where`).
+ */
+struct query_scan {
+    const char *where;
+    const char *const *cols;
+    size_t ncols;
+    int64_t limit;
+};
+
+/*
+ * A node's share of a scan pushed down to it: the rows of snap that
+ * scan->where may select (decided on the snapshot's indexes, so a superset:
+ * the asking node runs the whole WHERE again), at most scan->limit of them
+ * when the filter is exact, with scan->cols only, as segment images handed
+ * to fn (storage_snapshot_images; written in tmp_dir). Errors: LERR_INVALID
+ * (where does not compile here), LERR_NOMEM, the storage's.
+ */
+int query_scan_images(const struct storage_snapshot *snap, const struct query_scan *scan,
+                      const char *tmp_dir, storage_image_fn fn, void *ctx, struct lerr *err);
+
+/*
  * What the server provides. open_table: a snapshot of table `name` (the
  * engine releases it with close_table, or storage_snapshot_free when
  * close_table is NULL), or LERR_NOT_FOUND. list_tables: calls fn once per
@@ -212,6 +238,18 @@ struct query_env {
     int (*partials)(void *ctx, const char *table, const char *fingerprint,
                     int (*fn)(void *arg, const void *part, size_t n, struct lerr *err), void *arg,
                     struct lerr *err);
+    /*
+     * Scans pushed down, or NULL: a block over a table that is not split
+     * (a plain scan, a subquery's, a join side's, a window's or a WITH
+     * query's block) is planned over open_schema's snapshot, and then reads
+     * the snapshot open_scan gives for the rows the block may need
+     * (struct query_scan: the block's columns, its WHERE as far as it can
+     * be written again, and with a LIMIT a cap): each node's share of them,
+     * sent as segment images (query_scan_images). Not for EXPLAIN or
+     * allowPartialResults.
+     */
+    int (*open_scan)(void *ctx, const char *name, const struct query_scan *scan,
+                     struct storage_snapshot **snap, struct lerr *err);
 };
 
 #define QUERY_PART_FP_LEN 16

@@ -9,7 +9,11 @@
  *              (sql.h keeps the bound tree opaque), so the planner can
  *              recognise filter leaves, bare column references and
  *              TIME_FLOOR(__time, period) keys
- *   filter.c   WHERE → a tree of bitmap-able leaves; per view → row set
+ *   filter.c   WHERE → a tree of bitmap-able leaves; per view → row set;
+ *              the tree as SQL again (scans pushed down)
+ *   pushdown.c a node's share of a scan pushed down to it: the rows its
+ *              views' indexes select, as segment images; a snapshot's
+ *              columns as the binder sees them
  *   group.c    the group table: keys, hash index, accumulator rows
  *   collect.c  result rows: top-N, sort, OFFSET/LIMIT
  *   plan.c     planning (read-only plan); EXPLAIN text
@@ -70,7 +74,20 @@ struct query__ctx {
     bool mem_error;           /* err holds the memory error */
     struct lerr *err;
     char partial[512]; /* segments left out under allowPartialResults */
+    /* what a block over a pushed source needs (exec.c to rel.c) */
+    struct {
+        bool set;
+        const char *where; /* in keep; NULL = every row */
+        int64_t limit;
+    } push;
 };
+
+/* Sets up a context: its arenas drawing on a budget of max_bytes from the
+ * pool of all queries, the deadline (monotonic ns, INT64_MAX = none), UTC;
+ * query__ctx_end releases them. */
+void query__ctx_begin(struct query__ctx *x, uint64_t max_bytes, int64_t deadline_ns,
+                      struct lerr *err);
+void query__ctx_end(struct query__ctx *x);
 
 /* The pool every query's budget draws from (query__ctx.c). */
 extern struct mem_pool query__pool;
@@ -177,6 +194,16 @@ int query__filter_build(struct query__filter *f, const struct sql_select *q,
                         const struct sql_schema *cols, const struct sql_options *opt,
                         struct query__ctx *x);
 void query__filter_free(struct query__filter *f);
+/* The filter as SQL over the table's columns (cols) into out, for a scan
+ * pushed down to other nodes: what it cannot write again (an opaque part, a
+ * multi-value column's leaf, one evaluated per dictionary value) is left
+ * TRUE, so the text selects a superset of the rows; *exact when it selects
+ * exactly the WHERE's rows. Nothing is written when it selects every row. */
+int query__filter_sql(const struct query__filter *f, const struct sql_schema *cols,
+                      struct buf *out, bool *exact);
+/* A snapshot's columns as the binder sees them (fields in a): 0 or LERR_NOMEM. */
+int query__snapshot_schema(const struct storage_snapshot *snap, struct arena *a,
+                           struct sql_schema *out);
 /* Appends the filter as EXPLAIN shows it. */
 void query__filter_explain(const struct query__filter *f, struct buf *out);
 
@@ -439,6 +466,10 @@ struct query__source {
      * columns only and the groups are the merge of parts->partials' parts */
     bool produce;
     const struct query_env *parts;
+    /* a scan pushed down (query_env.open_scan): snap gives the columns only;
+     * the executor plans the block, says what it needs in x->push and
+     * answers QUERY__REOPEN, and rel.c opens the nodes' rows of it */
+    bool pushed;
 };
 
 /* A statement of many blocks (rel.c): what its blocks' results need kept

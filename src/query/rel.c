@@ -152,9 +152,12 @@ static int table_not_found(const struct query_env *env, const char *table, struc
 }
 
 /* A table by name: a snapshot, or an INFORMATION_SCHEMA table in memory;
- * schema_only: from env->open_schema (a block split into partial plans). */
+ * schema_only: from env->open_schema (a block split into partial plans, or
+ * whose scan is pushed down); scan: from env->open_scan, the nodes' rows
+ * the block needs. */
 static int open_table_as(struct query__rel *R, const char *schema, const char *table,
-                         bool schema_only, struct query__source *src)
+                         bool schema_only, const struct query_scan *scan,
+                         struct query__source *src)
 {
     struct query__ctx *x = R->x;
     memset(src, 0, sizeof *src);
@@ -184,7 +187,9 @@ static int open_table_as(struct query__rel *R, const char *schema, const char *t
     if (!env || !env->open_table)
         return table_not_found(env, table, x);
     struct storage_snapshot *snap = NULL;
-    int rc = (schema_only ? env->open_schema : env->open_table)(env->ctx, table, &snap, x->err);
+    int rc = scan          ? env->open_scan(env->ctx, table, scan, &snap, x->err)
+             : schema_only ? env->open_schema(env->ctx, table, &snap, x->err)
+                           : env->open_table(env->ctx, table, &snap, x->err);
     if (rc == LERR_NOT_FOUND || (!rc && !snap))
         return table_not_found(env, table, x);
     if (rc)
@@ -196,28 +201,44 @@ static int open_table_as(struct query__rel *R, const char *schema, const char *t
             storage_snapshot_free(snap);
         return rc;
     }
-    size_t n = snap->ncols;
-    struct sql_field *fields = arena_zalloc(&x->keep, (n ? n : 1) * sizeof *fields);
-    if (!fields)
+    if (query__snapshot_schema(snap, &x->keep, &src->schema))
         return query__ctx_nomem(x, "the table's columns");
-    for (size_t i = 0; i < n; i++) {
-        const struct storage_column *c = &snap->cols[i];
-        /* a stored ARRAY column without an element type is a multi-value
-         * string (Druid's semantics); a typed array is a plain ARRAY */
-        fields[i] = (struct sql_field){c->name, strlen(c->name), c->type, NULL,
-                                       c->type == SQL_ARRAY && c->elem == SQL_NULL
-                                           ? SQL_FIELD_MULTI_VALUE
-                                           : SQL_FIELD_ELEM(c->elem)};
-    }
     src->snap = snap;
-    src->schema = (struct sql_schema){fields, n};
     return 0;
 }
 
 static int open_table(struct query__rel *R, const char *schema, const char *table,
                       struct query__source *src)
 {
-    return open_table_as(R, schema, table, false, src);
+    return open_table_as(R, schema, table, false, NULL, src);
+}
+
+/* A table's columns only (its rows are not read): open_schema's snapshot
+ * where the server has one (a cluster's open_table asks every node). */
+static int open_columns(struct query__rel *R, const char *schema, const char *table,
+                        struct query__source *src)
+{
+    bool columns = R->env && R->env->open_schema;
+    return open_table_as(R, schema, table, columns, NULL, src);
+}
+
+/* The nodes' rows block s needs of FROM item f (x->push, said by the
+ * executor over the columns of `cols`): its columns, filter and cap. */
+static int open_pushed(struct query__rel *R, const struct sql_stmt *s, const struct sql_from *f,
+                       const struct query__source *cols, struct query__source *src)
+{
+    struct query__ctx *x = R->x;
+    const char *qual = f->alias ? f->alias : f->table;
+    size_t n = cols->schema.n;
+    const char **names = arena_alloc(&x->keep, (n ? n : 1) * sizeof *names);
+    if (!names)
+        return query__ctx_nomem(x, "the columns sent to the nodes");
+    struct query_scan scan = {x->push.where, names, 0, x->push.limit};
+    for (size_t i = 0; i < n; i++)
+        if (sql_stmt_uses_column(s, qual, cols->schema.fields[i].name))
+            names[scan.ncols++] = cols->schema.fields[i].name;
+    x->push.set = false;
+    return open_table_as(R, f->schema_name, f->table, false, &scan, src);
 }
 
 /* ---- blocks ------------------------------------------------------------------------ */
@@ -447,10 +468,16 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
                       "a node's part of a query needs a statement whose top block aggregates "
                       "straight over a table (no subquery, join, window or WITH in it)");
     if (!rc && table) {
-        bool parts = split && !produce && R->env && R->env->partials && R->env->open_schema;
-        rc = open_table_as(R, f->schema_name, f->table, parts, &src);
+        const struct query_env *env = R->env;
+        bool parts = split && !produce && env && env->partials && env->open_schema;
+        /* a block over a table of the cluster that is not split reads the
+         * nodes' rows it needs, not every segment (open_pushed) */
+        bool pushed = !produce && !R->explain && env && env->open_scan && env->open_schema &&
+                      !(x->req && x->req->allow_partial);
+        rc = open_table_as(R, f->schema_name, f->table, parts || pushed, NULL, &src);
         src.produce = split && produce;
-        src.parts = parts ? R->env : NULL;
+        src.parts = parts ? env : NULL;
+        src.pushed = pushed && src.snap;
     } else if (!rc && f) {
         struct query__memtable *mt = arena_zalloc(&x->keep, sizeof *mt);
         if (!mt)
@@ -470,9 +497,12 @@ static int run_block(struct query__rel *R, struct sql_stmt *s, const struct scop
     if (!rc)
         rc = run_bound(R, s, &src, top, res);
     if (rc == QUERY__REOPEN) {
-        /* a block the nodes cannot split (no aggregate, ARRAY keys): every row here */
+        /* a block the nodes cannot split (no aggregate, ARRAY keys): the rows
+         * it needs of every node (a scan pushed down), else every row here */
         lerr_init(x->err);
-        rc = open_table(R, f->schema_name, f->table, &src);
+        struct query__source cols = src;
+        rc = x->push.set ? open_pushed(R, s, f, &cols, &src)
+                         : open_table(R, f->schema_name, f->table, &src);
         if (!rc)
             rc = run_bound(R, s, &src, top, res);
     }
@@ -561,7 +591,7 @@ static int read_table(struct query__rel *R, const struct sql_stmt *s, const stru
     buf_puts(&sql, "SELECT ");
     /* only the columns the block names (a joined table's rows are copied) */
     struct query__source src;
-    int rc = f->ncol_aliases ? 1 : open_table(R, f->schema_name, f->table, &src);
+    int rc = f->ncol_aliases ? 1 : open_columns(R, f->schema_name, f->table, &src);
     bool opened = rc == 0;
     const char *qual = f->alias ? f->alias : f->table;
     size_t nsel = 0;
@@ -1080,7 +1110,7 @@ static bool distinct_keys(struct query__rel *R, const struct sql_value *v, size_
 static bool table_col_is_string(struct query__rel *R, const struct sql_from *f, const char *col)
 {
     struct query__source ts;
-    if (open_table(R, f->schema_name, f->table, &ts)) {
+    if (open_columns(R, f->schema_name, f->table, &ts)) {
         if (!R->x->mem_error)
             lerr_init(R->x->err);
         return false;

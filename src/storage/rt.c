@@ -149,6 +149,8 @@ struct rt_buf *rt_new(const struct storage__schema *sc, int64_t chunk_start, int
     return b;
 }
 
+void rt_no_rollup(struct rt_buf *b) { b->type = STORAGE_DETAIL; }
+
 struct rt_buf *rt_ref(struct rt_buf *b)
 {
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);

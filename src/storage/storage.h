@@ -538,6 +538,21 @@ struct storage_snapshot *storage_cut_snapshot(struct storage_table *t, const str
                                               void **images, const size_t *image_lens,
                                               size_t nimages, struct lerr *err);
 
+/*
+ * Rows of a snapshot as segment images: a node's share of a scan another
+ * node pushed down to it (api/fanout.c). For view i, the rows in sel[i]
+ * (NULL: none of its rows), with __time and the columns c where keep[c]
+ * (the others are left out: they read NULL); one image per time chunk,
+ * written in tmp_dir, handed to fn and removed, as
+ * storage_cut_realtime_images does. Rows are not rolled up again, so an
+ * aggregate table's image has the rows the views have. `sel` holds
+ * roaring bitmaps (<roaring/roaring.h>).
+ */
+struct roaring_bitmap_s;
+int storage_snapshot_images(const struct storage_snapshot *snap,
+                            const struct roaring_bitmap_s *const *sel, const bool *keep,
+                            const char *tmp_dir, storage_image_fn fn, void *ctx, struct lerr *err);
+
 /* Takes a snapshot (never fails except for memory: NULL). Any thread. */
 struct storage_snapshot *storage_table_snapshot(struct storage_table *t);
 void storage_snapshot_free(struct storage_snapshot *s);

@@ -250,6 +250,9 @@ struct rt_buf;
 /* A buffer for chunk [start, end) able to hold up to max_rows rows. */
 struct rt_buf *rt_new(const struct storage__schema *sc, int64_t chunk_start, int64_t chunk_end,
                       uint64_t max_rows, struct lerr *err);
+/* Rows appended from now on are kept as they come, not rolled up (an image
+ * of rows another node reads: rolling them up again would change COUNT(*)). */
+void rt_no_rollup(struct rt_buf *b);
 struct rt_buf *rt_ref(struct rt_buf *b);
 void rt_unref(struct rt_buf *b);
 

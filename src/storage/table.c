@@ -1580,6 +1580,168 @@ int storage_cut_realtime_images(const struct storage_cut *c, const char *tmp_dir
     return rc;
 }
 
+/* The snapshot's schema with __time and the kept columns only (a copy). */
+static struct storage__schema *kept_schema(const struct storage__schema *sc, const bool *keep,
+                                           int32_t *map, struct lerr *err)
+{
+    struct storage_column *cols = calloc(sc->ncols + 1, sizeof *cols);
+    if (!cols) {
+        nomem(err);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t c = 1; c < sc->ncols; c++) {
+        map[c] = -1;
+        if (keep[c]) {
+            cols[n] = sc->cols[c];
+            map[c] = (int32_t)++n;
+        }
+    }
+    struct storage_schema in = {sc->type, sc->partitioning, sc->time_resolution, cols, n};
+    struct storage__schema *out = storage__schema_new(&in, err);
+    free(cols);
+    return out;
+}
+
+/* The selected rows of one view appended to dst (kept columns only). */
+static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
+                     const struct storage__schema *sc, const int32_t *map,
+                     const struct storage__schema *ksc, struct rt_buf *dst, struct lerr *err)
+{
+    size_t nc = sc->ncols;
+    struct arena mem, scratch;
+    arena_init(&mem, 256 * 1024, 0);
+    arena_init(&scratch, 64 * 1024, 0);
+    int64_t *time = malloc(ST_BLOCK * sizeof *time);
+    uint32_t *rows = malloc(ST_BLOCK * sizeof *rows);
+    struct storage_batch_col *cols = calloc(nc, sizeof *cols);
+    struct storage_scan *scan = storage_scan_new(vw);
+    roaring_uint32_iterator_t *it = roaring_create_iterator(sel);
+    int rc = 0;
+    if (!time || !rows || !cols || !scan || !it)
+        rc = nomem(err);
+    for (uint64_t r0 = 0; rc == 0 && it->has_value && r0 < vw->rows; r0 += ST_BLOCK) {
+        uint32_t m = storage__block_rows(vw->rows, r0 / ST_BLOCK), k = 0;
+        if (it->current_value >= r0 + m)
+            continue; /* no row of this block */
+        while (it->has_value && it->current_value < r0 + m) {
+            rows[k++] = (uint32_t)(it->current_value - r0);
+            roaring_advance_uint32_iterator(it);
+        }
+        arena_reset(&mem);
+        if (storage_scan_time(scan, r0, m, time, err)) {
+            rc = err->code;
+            break;
+        }
+        uint32_t nb = 0;
+        for (size_t c = 1; c < nc && rc == 0; c++) {
+            if (map[c] < 0)
+                continue;
+            struct storage_batch_col *bc = &cols[nb++];
+            *bc = (struct storage_batch_col){.col = (uint32_t)map[c]};
+            if (sc->cols[c].kind == STORAGE_MEASURE) {
+                void *st = arena_alloc(&mem, (size_t)m * sc->state_size[c] + 1);
+                if (!st)
+                    rc = nomem(err);
+                else if (storage_scan_states(scan, c, r0, m, st, &mem, err))
+                    rc = err->code;
+                bc->states = st;
+            } else {
+                struct sql_value *vals = arena_alloc(&mem, (size_t)m * sizeof *vals);
+                if (!vals)
+                    rc = nomem(err);
+                else if (storage_scan_values(scan, c, r0, m, NULL, vals, err))
+                    rc = err->code;
+                bc->values = vals;
+            }
+        }
+        if (rc)
+            break;
+        struct storage_batch b = {.nrows = m, .time = time, .ncols = nb, .cols = cols};
+        int64_t got = rt_append(dst, ksc, &b, rows, k, &scratch, err);
+        arena_reset(&scratch);
+        if (got < 0)
+            rc = err->code;
+        else if ((uint32_t)got != k)
+            rc = lerr_set(err, LERR_INTERNAL, "storage: an image's buffer overflowed");
+    }
+    if (it)
+        roaring_free_uint32_iterator(it);
+    storage_scan_free(scan);
+    free(time);
+    free(rows);
+    free(cols);
+    arena_destroy(&mem);
+    arena_destroy(&scratch);
+    return rc;
+}
+
+int storage_snapshot_images(const struct storage_snapshot *snap,
+                            const struct roaring_bitmap_s *const *sel, const bool *keep,
+                            const char *tmp_dir, storage_image_fn fn, void *ctx, struct lerr *err)
+{
+    if (!snap->nviews)
+        return 0;
+    const struct storage__schema *sc = snap->views[0]->schema;
+    int32_t *map = calloc(sc->ncols + 1, sizeof *map);
+    bool *done = calloc(snap->nviews + 1, sizeof *done);
+    struct storage__schema *ksc = map ? kept_schema(sc, keep, map, err) : NULL;
+    struct segstore *store = NULL;
+    int rc = 0;
+    if (!map || !done)
+        rc = nomem(err);
+    else if (!ksc || segstore_local_new(tmp_dir, &store, err))
+        rc = err->code;
+    /* one image per time chunk: the views of a chunk into one buffer */
+    for (size_t i = 0; i < snap->nviews && !rc; i++) {
+        const struct storage_view *v = snap->views[i];
+        if (done[i])
+            continue;
+        uint64_t total = 0;
+        for (size_t j = i; j < snap->nviews; j++)
+            if (!done[j] && snap->views[j]->chunk_start == v->chunk_start && sel[j])
+                total += roaring_bitmap_get_cardinality(sel[j]);
+        if (!total) {
+            for (size_t j = i; j < snap->nviews; j++)
+                done[j] |= snap->views[j]->chunk_start == v->chunk_start;
+            continue;
+        }
+        struct rt_buf *dst = rt_new(ksc, v->chunk_start, v->chunk_end, total + 1, err);
+        if (!dst) {
+            rc = err->code;
+            break;
+        }
+        rt_no_rollup(dst);
+        for (size_t j = i; j < snap->nviews && !rc; j++) {
+            if (done[j] || snap->views[j]->chunk_start != v->chunk_start)
+                continue;
+            done[j] = true;
+            if (sel[j])
+                rc = view_into(snap->views[j], sel[j], sc, map, ksc, dst, err);
+        }
+        char name[96];
+        storage__seg_name(v->chunk_start, name);
+        struct storage_segment_info info;
+        if (!rc)
+            rc = storage__seg_write(store, name, ksc, dst, rt_rows(dst), false, &info, err);
+        rt_unref(dst);
+        struct segstore_map m;
+        if (!rc && !(rc = segstore_open(store, name, &m, err))) {
+            rc = fn(ctx, m.p, m.n, err);
+            segstore_close(store, &m);
+        }
+        struct lerr ignore;
+        lerr_init(&ignore);
+        segstore_remove(store, name, &ignore);
+    }
+    if (store)
+        segstore_unref(store);
+    storage__schema_unref(ksc);
+    free(map);
+    free(done);
+    return rc;
+}
+
 /* The cut's open segment of that name, or NULL. */
 static struct storage__vseg *cut_find(const struct storage_cut *c, const char *name)
 {

@@ -619,6 +619,15 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+bool util_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0, u; i < n; i += u)
+        if (!p[i] || !(u = utf8_len(p + i, n - i)))
+            return false;
+    return true;
+}
+
 size_t util_json_text(char *out, size_t cap, const char *s)
 {
     size_t o = 0;

@@ -181,6 +181,8 @@ void log_set_request_id(const char *id);
  * at a whole character): quotes, backslashes and control characters
  * escaped, bytes that are not UTF-8 as U+FFFD. Returns the length. */
 size_t util_json_text(char *out, size_t cap, const char *s);
+/* Whether the n bytes at s are UTF-8 (no overlongs or surrogates) without a NUL. */
+bool util_utf8_valid(const char *s, size_t n);
 /* Whether the n bytes at name are one of the comma-separated items of list. */
 bool util_csv_has(const char *list, const char *name, size_t n);
 /* One line on stderr: "2026-11-24T18:00:00.123Z INFO  <module>: <message>". Thread-safe. */

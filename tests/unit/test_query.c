@@ -16,6 +16,8 @@
  *   -- expect                  expected result lines follow, one JSON value
  *                              per line (header rows included when asked)
  *   -- unordered               compare the lines as a multiset
+ *   -- layout-order            the order is the storage's (no ORDER BY): kept
+ *                              on one node, a multiset over split tables
  *   -- expect-body: "<json string>"   the exact response body
  *   -- expect-error: <Kind> <text>    the error's kind and a part of its message
  *   -- expect-contains: <text> the body contains text (repeatable)
@@ -200,10 +202,82 @@ static int split_partials(void *ctx, const char *table, const char *fp,
     return rc;
 }
 
+/* Scans pushed down (query_env.open_scan), as a cluster's nodes answer
+ * them: each part's share (segments k modulo SPLIT_PARTS, part 0 also the
+ * realtime rows) written as images by query_scan_images, and the blocks
+ * read the snapshot of all the images. */
+static char split_tmp[600];
+static int split_scanned, split_capped;
+
+struct images {
+    void **p;
+    size_t *n;
+    size_t count, cap;
+};
+
+static int keep_image(void *ctx, const void *p, size_t n, struct lerr *err)
+{
+    struct images *im = ctx;
+    if (im->count == im->cap) {
+        im->cap = im->cap ? 2 * im->cap : 8;
+        im->p = realloc(im->p, im->cap * sizeof *im->p);
+        im->n = realloc(im->n, im->cap * sizeof *im->n);
+    }
+    void *copy = malloc(n);
+    if (!im->p || !im->n || !copy)
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    memcpy(copy, p, n);
+    im->p[im->count] = copy;
+    im->n[im->count++] = n;
+    return 0;
+}
+
+static int split_scan(void *ctx, const char *table, const struct query_scan *scan,
+                      struct storage_snapshot **snap, struct lerr *err)
+{
+    (void)ctx;
+    struct storage_table *t = NULL;
+    for (size_t i = 0; i < ntables; i++)
+        if (strcmp(tables[i].name, table) == 0)
+            t = tables[i].t;
+    if (!t)
+        return LERR_NOT_FOUND;
+    split_scanned++;
+    split_capped += scan->limit >= 0;
+    struct images im = {0};
+    int rc = 0;
+    for (int k = 0; k < SPLIT_PARTS && !rc; k++) {
+        struct storage_cut *cut = storage_table_cut(t);
+        size_t n = storage_cut_nsegs(cut), nw = 0;
+        struct storage_seg_want *want = calloc(n + 1, sizeof *want);
+        for (size_t i = 0; i < n; i++)
+            if ((int)(i % SPLIT_PARTS) == k)
+                want[nw++] = (struct storage_seg_want){storage_cut_seg_name(cut, i), 0, 0};
+        if (k)
+            storage_cut_no_realtime(cut);
+        struct storage_snapshot *share =
+            storage_cut_snapshot(t, cut, want, nw, NULL, NULL, 0, err);
+        rc = share ? query_scan_images(share, scan, split_tmp, keep_image, &im, err) : err->code;
+        storage_snapshot_free(share);
+        storage_cut_free(cut);
+        free(want);
+    }
+    struct storage_cut *cut = storage_table_cut(t);
+    storage_cut_no_realtime(cut);
+    *snap = rc ? NULL : storage_cut_snapshot(t, cut, NULL, 0, im.p, im.n, im.count, err);
+    storage_cut_free(cut);
+    for (size_t i = 0; rc && i < im.count; i++)
+        free(im.p[i]);
+    free(im.p);
+    free(im.n);
+    return rc ? rc : *snap ? 0 : err->code;
+}
+
 static void split_mode(bool on)
 {
     env.open_schema = on ? env_open : NULL;
     env.partials = on ? split_partials : NULL;
+    env.open_scan = on ? split_scan : NULL;
 }
 
 static int commit_noop(void *ctx, const struct storage_segment_info *added, size_t nadded,
@@ -1272,6 +1346,10 @@ static void run_file(const char *dir, const char *file)
             mode = IN_EXPECT;
         } else if (directive(line, "unordered", &rest)) {
             c.unordered = true;
+        } else if (directive(line, "layout-order", &rest)) {
+            /* the rows of a table whose scans are pushed down come in the order of
+             * the nodes' images */
+            c.unordered = env.open_scan != NULL;
         } else if (directive(line, "expect-body", &rest)) {
             json_t *j = json_loads(rest, JSON_DECODE_ANY, NULL);
             CHECK_MSG(json_is_string(j), "%s: %s: expect-body needs a JSON string", file, c.name);
@@ -2640,6 +2718,77 @@ static int split_request(const char *body, int mangle, struct buf *part, const c
     return rc;
 }
 
+/* query_scan_images over tiny (12 rows, 3 with s = 'a', 4 before
+ * 2024-01-02): the rows the filter selects, a cap only over an exact filter,
+ * the columns asked for only, and a filter that does not compile refused. */
+static void test_scan_images(void)
+{
+    struct storage_table *t = NULL;
+    for (size_t i = 0; i < ntables; i++)
+        if (strcmp(tables[i].name, "tiny") == 0)
+            t = tables[i].t;
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    static const struct {
+        const char *where;
+        int64_t limit;
+        uint64_t want;
+    } cases[] = {
+        {"(\"s\" IN ('a'))", -1, 3},
+        {"(\"s\" IN ('a'))", 2, 2},
+        {NULL, 5, 5},
+        {NULL, -1, 12},
+        {NULL, 0, 0},
+        {"(\"n\" + 1 = 3)", 1, 12}, /* decided on no index: every row, no cap */
+        {"FALSE", -1, 0},
+        {"NOT (\"__time\" >= MILLIS_TO_TIMESTAMP(1704153600000))", -1, 4},
+        {"(\"__time\" < MILLIS_TO_TIMESTAMP(1704153600000))", 2, 2}, /* a time leaf: exact */
+        {"NOT (\"n\" = 1 OR \"n\" = 2 OR \"n\" = 3)", -1, 7},
+        {"(\"__time\" >= MILLIS_TO_TIMESTAMP(1704153600000)) AND (\"s\" IS NULL)", -1, 1},
+    };
+    const char *cols[] = {"s", "n", "not_a_column"};
+    struct storage_snapshot *all = storage_table_snapshot(t);
+    for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
+        struct query_scan scan = {cases[i].where, cols, LS_ARRAY_LEN(cols), cases[i].limit};
+        struct images im = {0};
+        struct lerr err;
+        lerr_init(&err);
+        int rc = query_scan_images(all, &scan, split_tmp, keep_image, &im, &err);
+        CHECK_MSG(rc == 0, "scan %zu: %s", i, err.msg);
+        struct storage_cut *cut = storage_table_cut(t);
+        storage_cut_no_realtime(cut);
+        struct storage_snapshot *got =
+            rc ? NULL : storage_cut_snapshot(t, cut, NULL, 0, im.p, im.n, im.count, &err);
+        storage_cut_free(cut);
+        uint64_t rows = 0;
+        for (size_t v = 0; got && v < got->nviews; v++) {
+            rows += storage_view_rows(got->views[v]);
+            for (size_t c = 0; c < got->ncols; c++) {
+                const char *name = got->cols[c].name;
+                bool asked = !strcmp(name, "__time") || !strcmp(name, "s") || !strcmp(name, "n");
+                CHECK_MSG(storage_view_has_column(got->views[v], c) == asked,
+                          "scan %zu: column %s sent or not as asked", i, name);
+            }
+        }
+        CHECK_MSG(rows == cases[i].want, "scan %zu (%s, limit %lld): %llu rows, want %llu", i,
+                  cases[i].where ? cases[i].where : "every row", (long long)cases[i].limit,
+                  (unsigned long long)rows, (unsigned long long)cases[i].want);
+        storage_snapshot_free(got);
+        free(im.p);
+        free(im.n);
+    }
+    /* a filter another node cannot compile: a precise error, nothing sent */
+    struct query_scan bad = {"\"nope\" = 1", cols, 2, -1};
+    struct images im = {0};
+    struct lerr err;
+    lerr_init(&err);
+    CHECK(query_scan_images(all, &bad, split_tmp, keep_image, &im, &err) == LERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "does not compile here") && strstr(err.msg, "nope") && im.count == 0,
+              "bad filter: %s", err.msg);
+    storage_snapshot_free(all);
+}
+
 /* A part cut short, or of another plan, fails the query with its own error. */
 static void test_split_damaged(void)
 {
@@ -2761,6 +2910,8 @@ int main(int argc, char **argv)
     /* every file again, each aggregate over a table split into the parts of
      * three nodes and merged (partial plans), with the same answers */
     if (d) {
+        snprintf(split_tmp, sizeof split_tmp, "%s/images", root);
+        CHECK(mkdir(split_tmp, 0700) == 0);
         split_mode(true);
         static const char *const files[] = {
             "aggregates.txt", "array_columns.txt", "arrays.txt", "errors.txt",
@@ -2770,7 +2921,10 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < LS_ARRAY_LEN(files); i++)
             run_file(dir, files[i]);
         CHECK_MSG(split_ran > 100, "only %d statements were split into parts", split_ran);
+        CHECK_MSG(split_scanned > 100 && split_capped >= 2,
+                  "only %d scans were pushed down (%d with a cap)", split_scanned, split_capped);
         test_split_damaged();
+        test_scan_images();
         split_mode(false);
     }
 
