@@ -147,6 +147,12 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
                          int (*fn)(void *arg, const void *part, size_t n, struct lerr *err),
                          void *arg, struct lerr *err);
 /* The partial plans' counters for GET /metrics. */
+struct query_scan;
+/* query_env.open_scan over the nodes: the rows a block that is not split
+ * needs, this node's read here and each other node's share as images
+ * (POST /internal/v1/scan/{table}), with the checks of the parts. */
+int api__fanout_scan(void *ctx, const char *table, const struct query_scan *scan,
+                     struct storage_snapshot **snap, struct lerr *err);
 void api__fanout_metrics(struct buf *out);
 /*
  * A running job's health over the nodes of a shared catalog (cluster.c),

@@ -60,6 +60,7 @@
 #define FANOUT_HEADER "X-Lodestar-Node"
 #define FANOUT_PREFIX "/internal/v1/cut/"
 #define PART_PREFIX "/internal/v1/part/"
+#define SCAN_PREFIX "/internal/v1/scan/"
 #define FANOUT_SKEW_MS 300000
 #define FANOUT_RETRY_MS 250
 #define FANOUT_DEFAULT_TIMEOUT_MS 60000
@@ -84,7 +85,7 @@ static void sign(const char *secret, const char *node, long long ms, const char 
     buf_free(&m);
 }
 
-static int serve_part(struct api_req *r, const char *table);
+static int serve_part(struct api_req *r, const char *table, bool scan);
 
 /* ---- the node's side ------------------------------------------------------ */
 
@@ -100,6 +101,17 @@ static int add_image(void *ctx, const void *p, size_t n, struct lerr *err)
         return lerr_set(err, LERR_NOMEM, "out of memory sending a realtime image");
     json_array_append_new(im->lens, json_integer((json_int_t)n));
     return 0;
+}
+
+/* A directory of its own under the data directory for images being written. */
+static int make_tmp(struct api_server *srv, char tmp[1100], struct lerr *err)
+{
+    snprintf(tmp, 1100, "%s/fanout-XXXXXX", srv->data_dir);
+    if (mkdtemp(tmp))
+        return 0;
+    tmp[0] = '\0';
+    return lerr_set(err, LERR_IO, "cannot make a directory under %s: %s", srv->data_dir,
+                    strerror(errno));
 }
 
 static json_t *leases_json(const struct ingest_lease_info *l, size_t n)
@@ -185,12 +197,7 @@ static int serve_cut(struct api_req *r, const char *table)
     char tmp[1100] = "";
     struct storage_db_table *t = storage_db_get_open(srv->db, table);
     if (t) {
-        snprintf(tmp, sizeof tmp, "%s/fanout-XXXXXX", srv->data_dir);
-        if (!mkdtemp(tmp)) {
-            lerr_set(&err, LERR_IO, "cannot make a directory under %s: %s", srv->data_dir,
-                     strerror(errno));
-            tmp[0] = '\0';
-        }
+        make_tmp(srv, tmp, &err);
         storage_db_table_lock(t);
         struct storage_cut *cut = err.code ? NULL : storage_table_cut(t->st);
         if (!err.code && !cut)
@@ -233,9 +240,10 @@ bool api__fanout_serve(struct api_req *r, const char *node_header)
     struct lerr err;
     lerr_init(&err);
     bool cut = strncmp(r->url, FANOUT_PREFIX, strlen(FANOUT_PREFIX)) == 0,
-         part = strncmp(r->url, PART_PREFIX, strlen(PART_PREFIX)) == 0;
+         scan = strncmp(r->url, SCAN_PREFIX, strlen(SCAN_PREFIX)) == 0,
+         part = scan || strncmp(r->url, PART_PREFIX, strlen(PART_PREFIX)) == 0;
     const char *table = cut    ? r->url + strlen(FANOUT_PREFIX)
-                        : part ? r->url + strlen(PART_PREFIX)
+                        : part ? r->url + strlen(scan ? SCAN_PREFIX : PART_PREFIX)
                                : "";
     const char *method = part ? "POST" : "GET";
     if (!*table || strchr(table, '/'))
@@ -252,7 +260,7 @@ bool api__fanout_serve(struct api_req *r, const char *node_header)
     else if (cut)
         serve_cut(r, table);
     else
-        serve_part(r, table);
+        serve_part(r, table, scan);
     return true;
 }
 
@@ -273,9 +281,10 @@ struct answer {
     void **images;
     size_t *lens;
     size_t nimages;
-    /* partial plans: what the node is asked (POST body), its answer's
-     * status, its part, and a segment it could not read ("" when none) */
-    bool part_mode;
+    /* partial plans and scans: the path asked with a POST (PART_PREFIX,
+     * SCAN_PREFIX; NULL: a cut's GET), its body, its answer's status, its
+     * part (or the images of a scan), and a segment it could not read ("" when none) */
+    const char *post;
     char *req_body;
     size_t req_len;
     long status;
@@ -329,17 +338,39 @@ static bool parse_leases(struct answer *a, const json_t *leases)
     return ok;
 }
 
-/* Parses a node's part (serve_part's body) into a; false with a->why. */
+/* The images after a node's part: their byte counts in `lens`, their bytes
+ * from p on (n bytes); false when they do not add up. */
+static bool take_images(struct answer *a, const json_t *lens, const char *p, size_t n)
+{
+    size_t k = json_array_size(lens), off = 0;
+    if (!k)
+        return n == 0;
+    if (!(a->images = calloc(k, sizeof *a->images)) || !(a->lens = calloc(k, sizeof *a->lens)))
+        return false;
+    for (size_t i = 0; i < k; i++) {
+        json_int_t len = json_integer_value(json_array_get(lens, i));
+        if (len <= 0 || (size_t)len > n - off || !(a->images[i] = malloc((size_t)len)))
+            return false;
+        memcpy(a->images[i], p + off, (size_t)len);
+        a->lens[i] = (size_t)len;
+        a->nimages = i + 1;
+        off += (size_t)len;
+    }
+    return off == n;
+}
+
+/* Parses a node's part or scan (serve_part's body) into a; false with a->why. */
 static bool parse_part_answer(struct answer *a, const char *p, size_t n)
 {
     const char *nl = memchr(p, '\n', n);
     json_error_t je;
     json_t *h = nl ? json_loadb(p, (size_t)(nl - p), 0, &je) : NULL;
-    json_t *leases = json_object_get(h, "leases"), *len = json_object_get(h, "part");
+    json_t *leases = json_object_get(h, "leases"), *len = json_object_get(h, "part"),
+           *images = json_object_get(h, "images");
     const char *missing = json_string_value(json_object_get(h, "missing"));
     size_t off = nl ? (size_t)(nl - p) + 1 : 0;
     bool ok = json_is_array(leases) && json_is_integer(len) && json_integer_value(len) >= 0 &&
-              (size_t)json_integer_value(len) == n - off;
+              (size_t)json_integer_value(len) <= n - off && json_is_array(images);
     a->unleased = json_is_true(json_object_get(h, "unleased"));
     if (ok)
         ok = (a->leases = calloc(json_array_size(leases) + 1, sizeof *a->leases)) &&
@@ -350,8 +381,11 @@ static bool parse_part_answer(struct answer *a, const char *p, size_t n)
     if (ok && missing)
         snprintf(a->missing_why, sizeof a->missing_why, "%s", why ? why : "");
     a->missing_code = (int)json_integer_value(json_object_get(h, "missingCode"));
-    if (ok && n > off)
-        ok = buf_append(&a->part, p + off, n - off);
+    size_t plen = ok ? (size_t)json_integer_value(len) : 0;
+    if (ok && plen)
+        ok = buf_append(&a->part, p + off, plen);
+    if (ok)
+        ok = take_images(a, images, p + off + plen, n - off - plen);
     json_decref(h);
     if (!ok)
         snprintf(a->why, sizeof a->why, "its part does not read (a node of another version?)");
@@ -419,19 +453,19 @@ static bool request_init(struct api_server *srv, const char *table, int64_t time
         return false;
     char *esc = curl_easy_escape(q->h, table, 0);
     char url[1400], hdr[400], mac[65], signed_path[1024];
-    const char *prefix = q->a->part_mode ? PART_PREFIX : FANOUT_PREFIX;
+    const char *prefix = q->a->post ? q->a->post : FANOUT_PREFIX;
     snprintf(url, sizeof url, "%s%s%s", q->a->node->advertise, prefix, esc ? esc : table);
     curl_free(esc);
     /* the node's side checks the decoded path */
     snprintf(signed_path, sizeof signed_path, "%s%s", prefix, table);
     long long ms = (long long)util_now_ms();
     const char *self = api__cluster_node_id(srv);
-    sign(api__cluster_secret(srv), self, ms, signed_path, q->a->part_mode ? q->a->req_body : NULL,
+    sign(api__cluster_secret(srv), self, ms, signed_path, q->a->post ? q->a->req_body : NULL,
          q->a->req_len, mac);
     snprintf(hdr, sizeof hdr, FANOUT_HEADER ": %s %lld %s", self, ms, mac);
     if (!(q->hdrs = curl_slist_append(NULL, hdr)))
         return false;
-    if (q->a->part_mode) {
+    if (q->a->post) {
         struct curl_slist *more = curl_slist_append(q->hdrs, "Content-Type: application/json");
         if (!more)
             return false;
@@ -474,7 +508,7 @@ static void request_done(struct request *q, CURLcode rc)
                  : q->body.data ? q->body.data
                                 : "");
         json_decref(e);
-    } else if (a->part_mode) {
+    } else if (a->post) {
         a->ok = parse_part_answer(a, q->body.data ? q->body.data : "", q->body.len);
     } else {
         a->ok = parse_answer(a, q->body.data ? q->body.data : "", q->body.len);
@@ -996,7 +1030,7 @@ int api__fanout_open_table(void *ctx, const char *name, struct storage_snapshot 
 
 /* ---- partial plans -------------------------------------------------------- */
 
-static atomic_llong split_queries, parts_served, parts_taken_over;
+static atomic_llong split_queries, parts_served, parts_taken_over, scans_pushed, scans_served;
 
 void api__fanout_metrics(struct buf *out)
 {
@@ -1010,9 +1044,16 @@ void api__fanout_metrics(struct buf *out)
                "# HELP lodestar_query_parts_taken_over_total Parts this node ran over the "
                "segments of a node that did not answer.\n"
                "# TYPE lodestar_query_parts_taken_over_total counter\n"
-               "lodestar_query_parts_taken_over_total %lld\n",
+               "lodestar_query_parts_taken_over_total %lld\n"
+               "# HELP lodestar_query_scans_pushed_total Scans of blocks not split that this "
+               "node pushed down to the nodes.\n# TYPE lodestar_query_scans_pushed_total counter\n"
+               "lodestar_query_scans_pushed_total %lld\n"
+               "# HELP lodestar_query_scans_served_total Shares of scans this node sent other "
+               "nodes as images.\n# TYPE lodestar_query_scans_served_total counter\n"
+               "lodestar_query_scans_served_total %lld\n",
                (long long)atomic_load(&split_queries), (long long)atomic_load(&parts_served),
-               (long long)atomic_load(&parts_taken_over));
+               (long long)atomic_load(&parts_taken_over), (long long)atomic_load(&scans_pushed),
+               (long long)atomic_load(&scans_served));
 }
 
 int api__fanout_schema(void *ctx, const char *name, struct storage_snapshot **snap,
@@ -1043,6 +1084,10 @@ struct part_spec {
      * segments alone (those of a node that did not answer) */
     bool realtime;
     int64_t deadline_ns; /* the store is waited for until then (util_mono_ns; 0: its retries) */
+    /* a scan pushed down: the rows it needs written as images into `images`
+     * instead of the query run */
+    const struct query_scan *scan;
+    struct images *images;
 };
 
 /* The query's environment on a node running a part: the one table is the part's snapshot. */
@@ -1075,10 +1120,68 @@ static bool cut_has(const struct storage_cut *cut, const char *name)
     return false;
 }
 
+/* This node's cut of the table, taken under its writer lock with the leases
+ * its realtime rows were read under (a->leases), or without realtime rows;
+ * NULL when out of memory. */
+static struct storage_cut *take_cut(struct api_server *srv, struct storage_db_table *t,
+                                    const char *table, bool realtime, struct answer *a)
+{
+    bool leased = false;
+    storage_db_table_lock(t);
+    struct storage_cut *cut = storage_table_cut(t->st);
+    bool ok = cut && (!realtime || !ingest_table_leases(srv->rt, table, &a->leases, &a->nleases,
+                                                        &leased, &a->unleased));
+    storage_db_table_unlock(t);
+    if (!ok) {
+        storage_cut_free(cut);
+        return NULL;
+    }
+    if (!realtime)
+        storage_cut_no_realtime(cut);
+    return cut;
+}
+
+/* The segments a node reads with its cut: segs, and with `own` this node's
+ * streaming commits after the catalog's cut c0 that its cut shows (their
+ * rows were realtime in no cut). The names point into segs and *l1. */
+static int cut_wants(struct api_server *srv, const char *table, int64_t c0,
+                     const struct storage_cut *cut, const struct storage_seg_want *segs,
+                     size_t nsegs, bool own, struct catalog_segment_list *l1,
+                     struct storage_seg_want **want, size_t *nwant, struct lerr *err)
+{
+    *nwant = 0;
+    if (own && catalog_segment_list(srv->qcat, table, l1, err))
+        return err->code;
+    if (!(*want = calloc(nsegs + l1->n + 1, sizeof **want)))
+        return lerr_set(err, LERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < nsegs; i++)
+        (*want)[(*nwant)++] = segs[i];
+    const char *self = api__cluster_node_id(srv);
+    for (size_t i = 0; own && i < l1->n; i++) {
+        const struct catalog_segment *g = &l1->items[i];
+        if (g->seq > c0 && strcmp(g->writer, self) == 0 && cut_has(cut, base_name(g->path)))
+            (*want)[(*nwant)++] =
+                (struct storage_seg_want){base_name(g->path), g->chunk_start, g->chunk_end};
+    }
+    return 0;
+}
+
+/* The rows of snap a scan needs, as images into im. */
+static int scan_images(struct api_server *srv, const struct storage_snapshot *snap,
+                       const struct query_scan *scan, struct images *im, struct lerr *err)
+{
+    char tmp[1100];
+    if (make_tmp(srv, tmp, err))
+        return err->code;
+    int rc = query_scan_images(snap, scan, tmp, add_image, im, err);
+    rmdir(tmp);
+    return rc;
+}
+
 /*
- * Runs a part on this node into a: the part's bytes (a->part), or the
- * first segment that did not read (a->missing), and with ps->realtime the
- * leases (a->leases). 0, or the query's own error.
+ * Runs a part on this node into a: the part's bytes (a->part) or a scan's
+ * images (ps->images), or the first segment that did not read (a->missing),
+ * and with ps->realtime the leases (a->leases). 0, or the query's own error.
  */
 static int part_run(struct api_server *srv, const char *table, const struct part_spec *ps,
                     struct answer *a, struct lerr *err)
@@ -1091,33 +1194,13 @@ static int part_run(struct api_server *srv, const char *table, const struct part
     struct storage_seg_want *want = NULL;
     struct storage_snapshot *snap = NULL;
     size_t nwant = 0;
-    bool leased = false;
     int rc = 0;
-    storage_db_table_lock(t);
-    struct storage_cut *cut = storage_table_cut(t->st);
-    if (cut && ps->realtime &&
-        ingest_table_leases(srv->rt, table, &a->leases, &a->nleases, &leased, &a->unleased))
+    struct storage_cut *cut = take_cut(srv, t, table, ps->realtime, a);
+    if (!cut)
         rc = lerr_set(err, LERR_NOMEM, "out of memory");
-    storage_db_table_unlock(t);
-    if (!cut && !rc)
-        rc = lerr_set(err, LERR_NOMEM, "out of memory");
-    if (!rc && !ps->realtime)
-        storage_cut_no_realtime(cut);
-    /* the segments assigned, and this node's own streaming commits after the
-     * catalog's cut that its cut shows (their rows were realtime in no cut) */
-    if (!rc && ps->realtime)
-        rc = catalog_segment_list(srv->qcat, table, &l1, err);
-    if (!rc && !(want = calloc(ps->nsegs + l1.n + 1, sizeof *want)))
-        rc = lerr_set(err, LERR_NOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < ps->nsegs; i++)
-        want[nwant++] = ps->segs[i];
-    const char *self = api__cluster_node_id(srv);
-    for (size_t i = 0; !rc && i < l1.n; i++) {
-        const struct catalog_segment *g = &l1.items[i];
-        if (g->seq > ps->c0 && strcmp(g->writer, self) == 0 && cut_has(cut, base_name(g->path)))
-            want[nwant++] =
-                (struct storage_seg_want){base_name(g->path), g->chunk_start, g->chunk_end};
-    }
+    if (!rc)
+        rc = cut_wants(srv, table, ps->c0, cut, ps->segs, ps->nsegs, ps->realtime, &l1, &want,
+                       &nwant, err);
     s3_thread_deadline(ps->deadline_ns);
     if (!rc && !(snap = storage_cut_snapshot(t->st, cut, want, nwant, NULL, NULL, 0, err)))
         rc = err->code;
@@ -1126,6 +1209,8 @@ static int part_run(struct api_server *srv, const char *table, const struct part
         snprintf(a->missing, sizeof a->missing, "%s", snap->missing[0].name);
         snprintf(a->missing_why, sizeof a->missing_why, "%s", snap->missing[0].msg);
         a->missing_code = snap->missing[0].code;
+    } else if (!rc && ps->scan) {
+        rc = scan_images(srv, snap, ps->scan, ps->images, err);
     } else if (!rc) {
         struct arena mem;
         arena_init(&mem, 16 * 1024, 64u << 20);
@@ -1161,15 +1246,38 @@ static int part_run(struct api_server *srv, const char *table, const struct part
     return rc;
 }
 
+/* A scan's request ({"where": SQL or null, "cols": [names], "limit": n})
+ * into qs, its names in *cols (allocated); false when it does not read. */
+static bool read_scan(const json_t *sc, struct query_scan *qs, const char ***cols)
+{
+    const json_t *w = json_object_get(sc, "where"), *cl = json_object_get(sc, "cols"),
+                 *lim = json_object_get(sc, "limit");
+    if (!json_is_object(sc) || !(json_is_null(w) || json_is_string(w)) || !json_is_array(cl) ||
+        !json_is_integer(lim) || !(*cols = calloc(json_array_size(cl) + 1, sizeof **cols)))
+        return false;
+    *qs = (struct query_scan){json_string_value(w), *cols, 0, json_integer_value(lim)};
+    for (size_t i = 0; i < json_array_size(cl); i++)
+        if (!((*cols)[qs->ncols++] = json_string_value(json_array_get(cl, i))))
+            return false;
+    return true;
+}
+
 /*
  * POST /internal/v1/part/{table}: this node's part of a query. The body:
  * {"request": the query's JSON body, "druid": bool, "nowMs", "fp": the
  * asking node's plan, "c0": the catalog's cut, "segments": [[name, chunk
  * start, chunk end], ...] assigned to this node}. The answer is one line of
  * JSON ({"node", "unleased", "leases", "missing": a segment that did not
- * read or null, "part": its byte count}) and then the part's bytes.
+ * read or null, "part": its byte count, "images": []}) and then the part's
+ * bytes.
+ *
+ * POST /internal/v1/scan/{table}: this node's share of a scan pushed down:
+ * {"c0", "segments", "remainMs" as above, "scan": {"where": SQL or null,
+ * "cols": [names], "limit": n}} (query_scan); the answer's "part" is 0 and
+ * "images" the byte counts of the images that follow: the rows of its
+ * segments and realtime rows the scan needs (query_scan_images).
  */
-static int serve_part(struct api_req *r, const char *table)
+static int serve_part(struct api_req *r, const char *table, bool scan)
 {
     struct api_server *srv = r->srv;
     struct lerr err;
@@ -1190,11 +1298,20 @@ static int serve_part(struct api_req *r, const char *table)
     json_int_t remain = json_integer_value(json_object_get(b, "remainMs"));
     if (remain > 0)
         ps.deadline_ns = util_mono_ns() + (int64_t)remain * 1000000;
+    struct query_scan qs;
+    const char **cols = NULL;
+    struct images im = {.lens = json_array()};
+    buf_init(&im.data, 0);
     struct storage_seg_want *want = calloc(json_array_size(segs) + 1, sizeof *want);
-    if (!want)
+    if (!want || !im.lens)
         lerr_set(&err, LERR_NOMEM, "out of memory");
-    else if (!ps.request || !ps.fp || !json_is_integer(c0) || !json_is_integer(now) ||
-             !json_is_array(segs))
+    else if (scan && (!json_is_integer(c0) || !json_is_array(segs) ||
+                      !read_scan(json_object_get(b, "scan"), &qs, &cols)))
+        lerr_set(&err, LERR_INVALID,
+                 "a scan's request is JSON {\"c0\", \"segments\": [[name, chunk start, chunk "
+                 "end], ...], \"scan\": {\"where\": SQL or null, \"cols\": [names], \"limit\"}}");
+    else if (!scan && (!ps.request || !ps.fp || !json_is_integer(c0) || !json_is_integer(now) ||
+                       !json_is_array(segs)))
         lerr_set(&err, LERR_INVALID,
                  "a part's request is JSON {\"request\", \"druid\", \"nowMs\", \"fp\", \"c0\", "
                  "\"segments\": [[name, chunk start, chunk end], ...]}");
@@ -1215,22 +1332,29 @@ static int serve_part(struct api_req *r, const char *table)
     buf_init(&a.part, 0);
     if (!err.code) {
         ps.segs = want;
+        ps.scan = scan ? &qs : NULL;
+        ps.images = scan ? &im : NULL;
         part_run(srv, table, &ps, &a, &err);
     }
     free(want);
+    free(cols);
     json_decref(b);
+    int rc;
     if (err.code) {
-        answer_free(&a);
-        return api_reply_err(r, &err);
+        json_decref(im.lens);
+        rc = api_reply_err(r, &err);
+    } else {
+        json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:s, s:i, s:I, s:o}", "node",
+                                 api__cluster_node_id(srv), "unleased", a.unleased, "leases",
+                                 leases_json(a.leases, a.nleases), "missing",
+                                 a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why,
+                                 "missingCode", a.missing_code, "part", (json_int_t)a.part.len,
+                                 "images", im.lens);
+        rc = reply_head_bytes(r, head, scan ? &im.data : &a.part);
+        atomic_fetch_add(scan ? &scans_served : &parts_served, rc == 0);
     }
-    json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:s, s:i, s:I}", "node",
-                             api__cluster_node_id(srv), "unleased", a.unleased, "leases",
-                             leases_json(a.leases, a.nleases), "missing",
-                             a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why,
-                             "missingCode", a.missing_code, "part", (json_int_t)a.part.len);
-    int rc = reply_head_bytes(r, head, &a.part);
+    buf_free(&im.data);
     answer_free(&a);
-    atomic_fetch_add(&parts_served, rc == 0);
     return rc;
 }
 
@@ -1239,6 +1363,11 @@ struct parts_try {
     struct api_server *srv;
     const struct api_query_ctx *qc;
     const char *table, *fp;
+    /* a scan pushed down (fp unused): the table, and the snapshot of the
+     * try: this node's rows and the other nodes' images */
+    const struct query_scan *scan;
+    struct storage_db_table *t;
+    struct storage_snapshot *snap;
     struct catalog_node *nodes;
     size_t nn;
     struct answer *ans;   /* one per node */
@@ -1256,6 +1385,8 @@ static void parts_try_clear(struct parts_try *pt)
     free(pt->ans);
     free(pt->extra);
     catalog_node_list_free(pt->nodes, pt->nn);
+    storage_snapshot_free(pt->snap);
+    pt->snap = NULL;
     pt->ans = pt->extra = NULL;
     pt->nodes = NULL;
     pt->nn = 0;
@@ -1284,7 +1415,7 @@ static int64_t answer_within(int64_t remain_ms)
     return remain_ms - margin > 1 ? remain_ms - margin : 1;
 }
 
-/* The JSON body asking a node for its part. */
+/* The JSON body asking a node for its part, or its share of a scan. */
 static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms,
                        const struct storage_seg_want *segs, size_t n, size_t *len)
 {
@@ -1293,14 +1424,86 @@ static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms
         json_array_append_new(a,
                               json_pack("[s, I, I]", segs[i].name, (json_int_t)segs[i].chunk_start,
                                         (json_int_t)segs[i].chunk_end));
-    json_t *b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:I, s:o}", "request", pt->qc->body,
-                          pt->qc->body_len, "druid", pt->qc->druid, "nowMs",
-                          (json_int_t)pt->qc->now_ms, "fp", pt->fp, "c0", (json_int_t)c0,
-                          "remainMs", (json_int_t)answer_within(remain_ms), "segments", a);
+    json_t *b;
+    if (pt->scan) {
+        json_t *cols = json_array();
+        for (size_t i = 0; i < pt->scan->ncols; i++)
+            json_array_append_new(cols, json_string(pt->scan->cols[i]));
+        b = json_pack("{s:I, s:I, s:o, s:{s:s?, s:o, s:I}}", "c0", (json_int_t)c0, "remainMs",
+                      (json_int_t)answer_within(remain_ms), "segments", a, "scan", "where",
+                      pt->scan->where, "cols", cols, "limit", (json_int_t)pt->scan->limit);
+    } else {
+        b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:I, s:o}", "request", pt->qc->body,
+                      pt->qc->body_len, "druid", pt->qc->druid, "nowMs",
+                      (json_int_t)pt->qc->now_ms, "fp", pt->fp, "c0", (json_int_t)c0,
+                      "remainMs", (json_int_t)answer_within(remain_ms), "segments", a);
+    }
     char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
     json_decref(b);
     *len = s ? strlen(s) : 0;
     return s;
+}
+
+/*
+ * A scan's snapshot (pt->snap): this node's cut with its segments, those of
+ * the nodes that did not answer (and hold no lease the query needs) and its
+ * own commits after c0, and every answer's images. A segment that does not
+ * read is unreadable() here as on any node.
+ */
+static int scan_snapshot(struct parts_try *pt, const struct storage_cut *cut, int64_t c0,
+                         struct storage_seg_want *const *segs, const size_t *nsegs, size_t self,
+                         int64_t deadline_ns, bool *again, bool *missing, struct lerr *err)
+{
+    struct api_server *srv = pt->srv;
+    size_t n = 0, nimg = 0, nwant = 0;
+    for (size_t i = 0; i < pt->nn; i++) {
+        n += i == self || !pt->ans[i].ok ? nsegs[i] : 0;
+        nimg += pt->ans[i].ok ? pt->ans[i].nimages : 0;
+    }
+    struct storage_seg_want *mine = calloc(n + 1, sizeof *mine), *want = NULL;
+    void **imgs = calloc(nimg + 1, sizeof *imgs);
+    size_t *lens = calloc(nimg + 1, sizeof *lens);
+    struct catalog_segment_list l1 = {0};
+    int rc = 0;
+    if (!mine || !imgs || !lens)
+        rc = lerr_set(err, LERR_NOMEM, "out of memory planning a query over the nodes");
+    n = nimg = 0;
+    for (size_t i = 0; !rc && i < pt->nn; i++) {
+        if (i != self && !pt->ans[i].ok) {
+            atomic_fetch_add(&parts_taken_over, nsegs[i] != 0);
+        } else if (i != self) {
+            for (size_t k = 0; k < pt->ans[i].nimages; k++) {
+                imgs[nimg] = pt->ans[i].images[k];
+                lens[nimg++] = pt->ans[i].lens[k];
+                pt->ans[i].images[k] = NULL; /* taken by the snapshot */
+            }
+            continue;
+        }
+        for (size_t k = 0; k < nsegs[i]; k++)
+            mine[n++] = segs[i][k];
+    }
+    if (!rc)
+        rc = cut_wants(srv, pt->table, c0, cut, mine, n, true, &l1, &want, &nwant, err);
+    s3_thread_deadline(deadline_ns);
+    if (!rc && !(pt->snap = storage_cut_snapshot(pt->t->st, cut, want, nwant, imgs, lens, nimg,
+                                                 err)))
+        rc = err->code;
+    s3_thread_deadline(0);
+    if (!rc && pt->snap->nmissing) {
+        const struct storage_missing *m = &pt->snap->missing[0];
+        bool newer_cut = false;
+        rc = unreadable(err, m->code, m->name, pt->table, api__cluster_node_id(srv), m->msg,
+                        &newer_cut);
+        *again = *missing = newer_cut;
+    }
+    for (size_t i = 0; imgs && i < nimg; i++)
+        free(imgs[i]); /* left when no snapshot was tried (it takes them, made or not) */
+    free(mine);
+    free(want);
+    free(imgs);
+    free(lens);
+    catalog_segment_list_free(&l1);
+    return rc;
 }
 
 static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, bool *cut_short,
@@ -1313,6 +1516,7 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
     struct storage_seg_want **segs = NULL; /* per node: the segments it is assigned */
     size_t *nsegs = NULL, nasked = 0, self = SIZE_MAX;
     struct answer **asked = NULL;
+    struct storage_cut *cut = NULL; /* a scan's: this node's */
     int rc = 0;
     if (catalog_segment_cut(srv->qcat, pt->table, &l0, err) ||
         catalog_node_list(srv->qcat, &pt->nodes, &pt->nn, err))
@@ -1365,7 +1569,7 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
         if (!live[i] || i == self)
             continue;
         struct answer *a = &pt->ans[i];
-        a->part_mode = true;
+        a->post = pt->scan ? SCAN_PREFIX : PART_PREFIX;
         if (!(a->req_body = part_body(pt, l0.seq, remain_ms, segs[i], nsegs[i], &a->req_len))) {
             free(live);
             goto oom;
@@ -1380,10 +1584,23 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
     if (nasked && !started)
         ask_thread(&job);
     int64_t deadline = util_mono_ns() + (remain_ms > 0 ? remain_ms : 1) * 1000000;
-    struct part_spec ps = {pt->qc->body, pt->qc->body_len, pt->qc->druid, pt->qc->now_ms,
-                           pt->fp,       l0.seq,           segs[self],    nsegs[self],
-                           true,         deadline};
-    rc = part_run(srv, pt->table, &ps, &pt->ans[self], err);
+    struct part_spec ps = {.request = pt->qc->body,
+                           .request_len = pt->qc->body_len,
+                           .druid = pt->qc->druid,
+                           .now_ms = pt->qc->now_ms,
+                           .fp = pt->fp,
+                           .c0 = l0.seq,
+                           .segs = segs[self],
+                           .nsegs = nsegs[self],
+                           .realtime = true,
+                           .deadline_ns = deadline};
+    if (pt->scan) { /* this node's rows are read here: its cut now, its segments below */
+        pt->ans[self].ok = (cut = take_cut(srv, pt->t, pt->table, true, &pt->ans[self])) != NULL;
+        if (!cut)
+            rc = lerr_set(err, LERR_NOMEM, "out of memory");
+    } else {
+        rc = part_run(srv, pt->table, &ps, &pt->ans[self], err);
+    }
     if (started)
         pthread_join(th, NULL);
     if (rc)
@@ -1411,11 +1628,12 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
     /* the segments of a node that did not answer (and holds no lease the
      * query needs: checked above) are read here */
     for (size_t i = 0; i < nn && !rc; i++) {
-        if (pt->ans[i].ok || !nsegs[i])
+        if (pt->ans[i].ok || !nsegs[i] || pt->scan)
             continue;
-        struct part_spec ps2 = {pt->qc->body, pt->qc->body_len, pt->qc->druid, pt->qc->now_ms,
-                                pt->fp,       l0.seq,           segs[i],       nsegs[i],
-                                false,        deadline};
+        struct part_spec ps2 = ps;
+        ps2.segs = segs[i];
+        ps2.nsegs = nsegs[i];
+        ps2.realtime = false;
         rc = part_run(srv, pt->table, &ps2, &pt->extra[i], err);
         atomic_fetch_add(&parts_taken_over, 1);
     }
@@ -1430,6 +1648,8 @@ static int parts_try(void *ctx, int64_t remain_ms, bool *again, bool *missing, b
             *again = *missing = newer_cut;
         }
     }
+    if (!rc && pt->scan)
+        rc = scan_snapshot(pt, cut, l0.seq, segs, nsegs, self, deadline, again, missing, err);
     goto out;
 oom:
     rc = lerr_set(err, LERR_NOMEM, "out of memory planning a query over the nodes");
@@ -1441,8 +1661,33 @@ out:
     free(segs);
     free(nsegs);
     free(asked);
+    storage_cut_free(cut);
     catalog_segment_list_free(&l0);
     return rc;
+}
+
+/* A segment still unreadable after newer cuts: the error the engine gives for one. */
+static int missing_error(struct lerr *err)
+{
+    struct lerr e = *err;
+    lerr_init(err);
+    return lerr_set(err, LERR_CORRUPT,
+                    "%s, so the answer would be missing its rows. Restore the segment file (a "
+                    "cluster that queries needs a shared store: --segments s3://...), or set "
+                    "\"allowPartialResults\": true in the query context to answer without it",
+                    e.msg);
+}
+
+/* The tries of a query's parts or scan, in one of the node's slots. */
+static int parts_tries(struct parts_try *pt, struct lerr *err)
+{
+    bool missing_final = false;
+    int rc = slot_take(pt->srv, pt->qc->timeout_ms, err);
+    if (!rc) {
+        rc = with_retries(pt->qc->timeout_ms, parts_try, pt, &missing_final, err);
+        slot_give(pt->srv);
+    }
+    return rc && missing_final ? missing_error(err) : rc;
 }
 
 int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
@@ -1450,22 +1695,8 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
                          void *arg, struct lerr *err)
 {
     const struct api_query_ctx *qc = ctx;
-    struct parts_try pt = {qc->srv, qc, table, fingerprint, NULL, 0, NULL, NULL};
-    bool missing_final = false;
-    int rc = slot_take(qc->srv, qc->timeout_ms, err);
-    if (!rc) {
-        rc = with_retries(qc->timeout_ms, parts_try, &pt, &missing_final, err);
-        slot_give(qc->srv);
-    }
-    if (rc && missing_final) { /* as the engine names a segment it cannot read */
-        struct lerr e = *err;
-        lerr_init(err);
-        rc = lerr_set(err, LERR_CORRUPT,
-                      "%s, so the answer would be missing its rows. Restore the segment file (a "
-                      "cluster that queries needs a shared store: --segments s3://...), or set "
-                      "\"allowPartialResults\": true in the query context to answer without it",
-                      e.msg);
-    }
+    struct parts_try pt = {.srv = qc->srv, .qc = qc, .table = table, .fp = fingerprint};
+    int rc = parts_tries(&pt, err);
     for (size_t k = 0; !rc && k < 2 * pt.nn; k++) {
         const struct answer *a = k < pt.nn ? &pt.ans[k] : &pt.extra[k - pt.nn];
         if (a->ok && a->part.len)
@@ -1474,6 +1705,27 @@ int api__fanout_partials(void *ctx, const char *table, const char *fingerprint,
     if (!rc)
         atomic_fetch_add(&split_queries, 1);
     parts_try_clear(&pt);
+    return rc;
+}
+
+int api__fanout_scan(void *ctx, const char *table, const struct query_scan *scan,
+                     struct storage_snapshot **snap, struct lerr *err)
+{
+    const struct api_query_ctx *qc = ctx;
+    *snap = NULL;
+    struct storage_db_table *t = storage_db_get(qc->srv->db, table, err);
+    if (!t)
+        return err->code;
+    sync_columns(qc->srv, t, table);
+    struct parts_try pt = {.srv = qc->srv, .qc = qc, .table = table, .scan = scan, .t = t};
+    int rc = parts_tries(&pt, err);
+    if (!rc) {
+        *snap = pt.snap;
+        pt.snap = NULL;
+        atomic_fetch_add(&scans_pushed, 1);
+    }
+    parts_try_clear(&pt);
+    storage_db_put(qc->srv->db, t);
     return rc;
 }
 
@@ -1490,8 +1742,8 @@ void api__query_env(struct api_query_ctx *qc, struct query_env *env, struct sql_
     if (!catalog_is_shared(qc->srv->cat))
         return;
     env->open_table = cluster_open; /* every node's rows */
-    if (qc->body) {                 /* partial plans: the other nodes read the body again */
-        env->open_schema = api__fanout_schema;
+    env->open_schema = api__fanout_schema;
+    env->open_scan = api__fanout_scan; /* the rows a block needs of each node */
+    if (qc->body)                      /* partial plans: the other nodes read the body again */
         env->partials = api__fanout_partials;
-    }
 }

@@ -72,7 +72,9 @@ static int plan_views(struct query__plan *p, struct query__ctx *x)
     const struct storage_snapshot *s = p->src->snap;
     if (!s)
         return 0;
-    if (check_missing(p, x))
+    /* a snapshot read for its columns only (the nodes' parts or rows are
+     * read instead) has no rows to miss */
+    if (!p->src->parts && !p->src->pushed && check_missing(p, x))
         return x->err->code;
     p->nviews_all = s->nviews;
     p->views = arena_alloc(&x->keep, (s->nviews ? s->nviews : 1) * sizeof *p->views);

@@ -299,13 +299,19 @@ def same_druid_answers(ss, when):
 
 def split_over(ss, when):
     """Every node of ss split queries into the nodes' parts (partial plans: the aggregating
-    queries of QUERIES) and ran parts for the others; a query that is not split (a subquery,
-    a scan) still answered above, through the node's whole snapshot."""
+    queries of QUERIES) and ran parts for the others; a block that is not split (a subquery's,
+    a scan) read the rows it needs of each node (scans pushed down), and each node sent its
+    share of such scans."""
     split = {s.name: prom(s, "lodestar_query_split_total") for s in ss}
     served = {s.name: prom(s, "lodestar_query_parts_served_total") for s in ss}
     c.ok(all(v > 0 for v in split.values()) and all(v > 0 for v in served.values()),
          f"{when}: each node split queries into parts and ran parts for the others",
          f"split {split}, served {served}")
+    pushed = {s.name: prom(s, "lodestar_query_scans_pushed_total") for s in ss}
+    sent = {s.name: prom(s, "lodestar_query_scans_served_total") for s in ss}
+    c.ok(all(v > 0 for v in pushed.values()) and all(v > 0 for v in sent.values()),
+         f"{when}: each node pushed scans down to the nodes and sent its share of others'",
+         f"pushed {pushed}, sent {sent}")
 
 
 class Poller:

@@ -199,14 +199,17 @@ def same(want, got, how):
         return True
     if want.status != 200:
         # the same error; sizes in it may differ (an ARRAY_AGG past its limit stops at the
-        # row that crosses it, which depends on the order the rows were merged in)
+        # row that crosses it, which depends on the order the rows were merged in), and so
+        # may the step at which a query crosses its memory limit (a node plans a block over
+        # the table's columns before it reads the nodes' rows of it)
         try:
             a, b = json.loads(want.raw), json.loads(got.raw)
         except ValueError:
             return False
-        digits = lambda m: re.sub(r"\d+", "N", str(m))  # noqa: E731
-        return a.get("error") == b.get("error") and digits(a.get("message")) == \
-            digits(b.get("message"))
+        words = lambda m: re.sub(r"\(for [^)]*\)", "(for ...)",  # noqa: E731
+                                 re.sub(r"\d+", "N", str(m)))
+        return a.get("error") == b.get("error") and words(a.get("message")) == \
+            words(b.get("message"))
     a, b = rows_of(want.raw), rows_of(got.raw)
     unordered = how != "exact"
     if how == "count" and a is not None and b is not None:
@@ -381,8 +384,8 @@ try:
         print(f"# the query over the damaged object, {took:.1f} s: {r.status} {r.raw[:600]}",
               flush=True)
         c.ok(took < 5, "not retried until the query's timeout", f"{took:.1f} s")
-        # a statement that is not split (a subquery) reads every segment on the node that
-        # takes it: on the fourth node, with no copy yet, the same
+        # a statement that is not split (a subquery) reads the rows it needs of each node
+        # (a scan pushed down): asked of the fourth node, which has no good copy, the same
         r = nd.req("POST", "/v1/query/sql", {"query": f"SELECT COUNT(*) FROM (SELECT * FROM {t})",
                                              "resultFormat": "array"})
         c.ok(r.status >= 400 and seg in r.raw and "damaged in the store" in r.raw
