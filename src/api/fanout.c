@@ -33,8 +33,18 @@
  * <hex HMAC-SHA256(secret, node \n ms \n path)>", checked within
  * FANOUT_SKEW_MS, with the cluster secret (LODESTAR_CLUSTER_SECRET).
  *
+ * That whole snapshot serves EXPLAIN and allowPartialResults. A block the
+ * nodes can split asks every node for its part instead (partial plans:
+ * POST /internal/v1/part/{table}), and every other block over a table for
+ * the rows it may need of each node's share (scans pushed down: POST
+ * /internal/v1/scan/{table}, answered with segment images); both assign the
+ * catalog's segments to the live nodes by rendezvous hashing and check the
+ * leases as in 4.
+ *
  * Entry points: api__fanout_serve (the node's side, before routing),
- * api__fanout_snapshot (the query's side, query.c's open_table).
+ * api__fanout_snapshot (the query's side, query.c's open_table),
+ * api__fanout_schema, api__fanout_partials and api__fanout_scan
+ * (query_env's open_schema, partials and open_scan).
  * The nodes are asked at once (one libcurl multi handle per try).
  */
 #include <curl/curl.h>

@@ -461,6 +461,41 @@ try:
          "internal API: a part of a statement that does not aggregate, 400",
          f"{r.status} {r.raw[:200]}")
 
+    # a node's share of a scan pushed down: the same signing; its images, or a precise 400
+    scan_path = f"/internal/v1/scan/{TABLE}"
+
+    def scan_body(where, cols=("__time",), limit=-1, segments=()):
+        return json.dumps({"c0": 0, "segments": list(segments),
+                           "scan": {"where": where, "cols": list(cols), "limit": limit}}).encode()
+
+    good = scan_body('("__time" >= MILLIS_TO_TIMESTAMP(0))')
+    r = nb.req("POST", scan_path, key=None, raw_body=good, headers=signed("na", now_ms, scan_path))
+    c.eq(r.status, 401, "internal API: a scan whose signature leaves out its body, 401")
+    r = nb.req("POST", scan_path, key=None, raw_body=good,
+               headers=signed_body("na", now_ms, scan_path, good))
+    head = json.loads(r.raw.split("\n", 1)[0]) if r.status == 200 else {}
+    c.ok(r.status == 200 and head.get("part") == 0 and isinstance(head.get("images"), list)
+         and isinstance(head.get("leases"), list),
+         "internal API: a signed scan gets the node's leases and its rows as images",
+         f"{r.status} {r.raw[:200]}")
+    for bad, what in ((b"{not json", "malformed JSON"),
+                      (json.dumps({"c0": 0, "segments": []}).encode(), "no scan"),
+                      (scan_body(None, cols=[1]), "a column that is not a name"),
+                      (json.dumps({"c0": 0, "segments": [], "scan": {"where": None, "cols": [],
+                                                                     "limit": "x"}}).encode(),
+                       "a limit that is not a number")):
+        r = nb.req("POST", scan_path, key=None, raw_body=bad,
+                   headers=signed_body("na", now_ms, scan_path, bad))
+        c.ok(r.status == 400 and "a scan's request is JSON" in r.raw,
+             f"internal API: a scan request with {what}, 400 saying what a scan request is",
+             f"{r.status} {r.raw[:200]}")
+    bad = scan_body('"no_such_column" = 1')
+    r = nb.req("POST", scan_path, key=None, raw_body=bad,
+               headers=signed_body("na", now_ms, scan_path, bad))
+    c.ok(r.status == 400 and "does not compile here" in r.raw and "no_such_column" in r.raw,
+         "internal API: a scan whose filter does not compile on the node, 400 naming why",
+         f"{r.status} {r.raw[:300]}")
+
     # ---- 1. the whole table on every node: with rows in realtime buffers, then persisted
     t = time.time()
     produce(0, N)
