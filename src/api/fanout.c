@@ -1354,12 +1354,11 @@ static int serve_part(struct api_req *r, const char *table, bool scan)
         json_decref(im.lens);
         rc = api_reply_err(r, &err);
     } else {
-        json_t *head = json_pack("{s:s, s:b, s:o, s:s?, s:s, s:i, s:I, s:o}", "node",
-                                 api__cluster_node_id(srv), "unleased", a.unleased, "leases",
-                                 leases_json(a.leases, a.nleases), "missing",
-                                 a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why,
-                                 "missingCode", a.missing_code, "part", (json_int_t)a.part.len,
-                                 "images", im.lens);
+        json_t *head = json_pack(
+            "{s:s, s:b, s:o, s:s?, s:s, s:i, s:I, s:o}", "node", api__cluster_node_id(srv),
+            "unleased", a.unleased, "leases", leases_json(a.leases, a.nleases), "missing",
+            a.missing[0] ? a.missing : NULL, "missingWhy", a.missing_why, "missingCode",
+            a.missing_code, "part", (json_int_t)a.part.len, "images", im.lens);
         rc = reply_head_bytes(r, head, scan ? &im.data : &a.part);
         atomic_fetch_add(scan ? &scans_served : &parts_served, rc == 0);
     }
@@ -1445,8 +1444,8 @@ static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms
     } else {
         b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:I, s:o}", "request", pt->qc->body,
                       pt->qc->body_len, "druid", pt->qc->druid, "nowMs",
-                      (json_int_t)pt->qc->now_ms, "fp", pt->fp, "c0", (json_int_t)c0,
-                      "remainMs", (json_int_t)answer_within(remain_ms), "segments", a);
+                      (json_int_t)pt->qc->now_ms, "fp", pt->fp, "c0", (json_int_t)c0, "remainMs",
+                      (json_int_t)answer_within(remain_ms), "segments", a);
     }
     char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
     json_decref(b);
@@ -1495,8 +1494,8 @@ static int scan_snapshot(struct parts_try *pt, const struct storage_cut *cut, in
     if (!rc)
         rc = cut_wants(srv, pt->table, c0, cut, mine, n, true, &l1, &want, &nwant, err);
     s3_thread_deadline(deadline_ns);
-    if (!rc && !(pt->snap = storage_cut_snapshot(pt->t->st, cut, want, nwant, imgs, lens, nimg,
-                                                 err)))
+    if (!rc &&
+        !(pt->snap = storage_cut_snapshot(pt->t->st, cut, want, nwant, imgs, lens, nimg, err)))
         rc = err->code;
     s3_thread_deadline(0);
     if (!rc && pt->snap->nmissing) {

@@ -1603,7 +1603,8 @@ static struct storage__schema *kept_schema(const struct storage__schema *sc, con
     return out;
 }
 
-/* The selected rows of one view appended to dst (kept columns only). */
+/* The selected rows of one view appended to dst (kept columns only): block
+ * by block, each column read for the selected rows alone. */
 static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
                      const struct storage__schema *sc, const int32_t *map,
                      const struct storage__schema *ksc, struct rt_buf *dst, struct lerr *err)
@@ -1612,14 +1613,17 @@ static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
     struct arena mem, scratch;
     arena_init(&mem, 256 * 1024, 0);
     arena_init(&scratch, 64 * 1024, 0);
+    int64_t *block_time = malloc(ST_BLOCK * sizeof *block_time);
     int64_t *time = malloc(ST_BLOCK * sizeof *time);
-    uint32_t *rows = malloc(ST_BLOCK * sizeof *rows);
+    uint32_t *rows = malloc(ST_BLOCK * sizeof *rows), *ident = malloc(ST_BLOCK * sizeof *ident);
     struct storage_batch_col *cols = calloc(nc, sizeof *cols);
     struct storage_scan *scan = storage_scan_new(vw);
     roaring_uint32_iterator_t *it = roaring_create_iterator(sel);
     int rc = 0;
-    if (!time || !rows || !cols || !scan || !it)
+    if (!block_time || !time || !rows || !ident || !cols || !scan || !it)
         rc = nomem(err);
+    for (uint32_t i = 0; i < ST_BLOCK && ident; i++)
+        ident[i] = i;
     for (uint64_t r0 = 0; rc == 0 && it->has_value && r0 < vw->rows; r0 += ST_BLOCK) {
         uint32_t m = storage__block_rows(vw->rows, r0 / ST_BLOCK), k = 0;
         if (it->current_value >= r0 + m)
@@ -1629,10 +1633,12 @@ static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
             roaring_advance_uint32_iterator(it);
         }
         arena_reset(&mem);
-        if (storage_scan_time(scan, r0, m, time, err)) {
+        if (storage_scan_time(scan, r0, m, block_time, err)) {
             rc = err->code;
             break;
         }
+        for (uint32_t i = 0; i < k; i++)
+            time[i] = block_time[rows[i]];
         uint32_t nb = 0;
         for (size_t c = 1; c < nc && rc == 0; c++) {
             if (map[c] < 0)
@@ -1640,25 +1646,29 @@ static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
             struct storage_batch_col *bc = &cols[nb++];
             *bc = (struct storage_batch_col){.col = (uint32_t)map[c]};
             if (sc->cols[c].kind == STORAGE_MEASURE) {
-                void *st = arena_alloc(&mem, (size_t)m * sc->state_size[c] + 1);
+                size_t w = sc->state_size[c];
+                uint8_t *st = arena_alloc(&mem, (size_t)m * w + 1);
                 if (!st)
                     rc = nomem(err);
                 else if (storage_scan_states(scan, c, r0, m, st, &mem, err))
                     rc = err->code;
+                for (uint32_t i = 0; rc == 0 && i < k; i++)
+                    if (rows[i] != i)
+                        memcpy(st + (size_t)i * w, st + (size_t)rows[i] * w, w);
                 bc->states = st;
             } else {
-                struct sql_value *vals = arena_alloc(&mem, (size_t)m * sizeof *vals);
+                struct sql_value *vals = arena_alloc(&mem, (size_t)k * sizeof *vals);
                 if (!vals)
                     rc = nomem(err);
-                else if (storage_scan_values(scan, c, r0, m, NULL, vals, err))
+                else if (storage_scan_values(scan, c, r0, k, rows, vals, err))
                     rc = err->code;
                 bc->values = vals;
             }
         }
         if (rc)
             break;
-        struct storage_batch b = {.nrows = m, .time = time, .ncols = nb, .cols = cols};
-        int64_t got = rt_append(dst, ksc, &b, rows, k, &scratch, err);
+        struct storage_batch b = {.nrows = k, .time = time, .ncols = nb, .cols = cols};
+        int64_t got = rt_append(dst, ksc, &b, ident, k, &scratch, err);
         arena_reset(&scratch);
         if (got < 0)
             rc = err->code;
@@ -1668,8 +1678,10 @@ static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
     if (it)
         roaring_free_uint32_iterator(it);
     storage_scan_free(scan);
+    free(block_time);
     free(time);
     free(rows);
+    free(ident);
     free(cols);
     arena_destroy(&mem);
     arena_destroy(&scratch);
