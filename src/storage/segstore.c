@@ -2,7 +2,8 @@
  * segstore.c — the segment-store dispatch (segstore.h) and the local
  * directory store: today's files, byte for byte.
  *
- * Entry points: segstore_local_new() and the segstore_*() dispatchers.
+ * Entry points: segstore_local_new(), segstore_scratch_new() and the
+ * segstore_*() dispatchers.
  *
  * Local store: a segment is a file <dir>/<name>. put = fsync the
  * temporary file <dir>/.tmp-<name>, close it (network filesystems report
@@ -174,7 +175,7 @@ static int local_put(struct segstore *s, struct segstore_temp *t, struct lerr *e
         local_temp_abort(s, t);
         return lerr_set(err, LERR_NOMEM, "storage: out of memory writing a segment");
     }
-    if (fsync(t->fd) != 0) {
+    if (!s->scratch && fsync(t->fd) != 0) {
         segstore_io_error(err, "fsync of segment file", t->path, s->where, errno);
         goto fail;
     }
@@ -188,7 +189,7 @@ static int local_put(struct segstore *s, struct segstore_temp *t, struct lerr *e
         segstore_io_error(err, "renaming segment file", t->path, s->where, errno);
         goto fail;
     }
-    if (fsync_dir(s->where, err) != 0) {
+    if (!s->scratch && fsync_dir(s->where, err) != 0) {
         /* the name may or may not be durable: take it back, the caller retries */
         unlink(path);
         goto fail;
@@ -360,4 +361,12 @@ int segstore_local_new(const char *dir, struct segstore **out, struct lerr *err)
     atomic_init(&s->refs, 1);
     *out = s;
     return 0;
+}
+
+int segstore_scratch_new(const char *dir, struct segstore **out, struct lerr *err)
+{
+    int rc = segstore_local_new(dir, out, err);
+    if (!rc)
+        (*out)->scratch = true;
+    return rc;
 }

@@ -84,10 +84,14 @@ struct segstore {
     const struct segstore_ops *ops;
     _Atomic long refs;
     char *where; /* the directory (or bucket/prefix), named in messages */
+    bool scratch; /* local: files for one request, never fsynced */
 };
 
 /* A store over an existing local directory ("" = the current one). */
 int segstore_local_new(const char *dir, struct segstore **out, struct lerr *err);
+/* The same for files that live for one request (images another node reads):
+ * put renames without fsyncs, since nothing is lost with them on a crash. */
+int segstore_scratch_new(const char *dir, struct segstore **out, struct lerr *err);
 
 struct segstore *segstore_ref(struct segstore *s);
 void segstore_unref(struct segstore *s);

@@ -1552,7 +1552,7 @@ int storage_cut_realtime_images(const struct storage_cut *c, const char *tmp_dir
                                 storage_image_fn fn, void *ctx, struct lerr *err)
 {
     struct segstore *store;
-    if (segstore_local_new(tmp_dir, &store, err))
+    if (segstore_scratch_new(tmp_dir, &store, err))
         return err->code;
     int rc = 0;
     for (size_t i = 0; i < c->v->nrts && !rc; i++) {
@@ -1702,7 +1702,7 @@ int storage_snapshot_images(const struct storage_snapshot *snap,
     int rc = 0;
     if (!map || !done)
         rc = nomem(err);
-    else if (!ksc || segstore_local_new(tmp_dir, &store, err))
+    else if (!ksc || segstore_scratch_new(tmp_dir, &store, err))
         rc = err->code;
     /* one image per time chunk: the views of a chunk into one buffer */
     for (size_t i = 0; i < snap->nviews && !rc; i++) {
