@@ -86,6 +86,12 @@ QUERIES = [
 ]
 
 
+def cache_bytes(node):
+    """Bytes of segment files in a node's data directory (its S3 cache and its own writes)."""
+    return sum(os.path.getsize(os.path.join(d, f))
+               for d, _, fs in os.walk(node.data_dir) for f in fs if f.endswith(".lseg"))
+
+
 class Cluster:
     """n nodes on one PostgreSQL database and one S3 prefix."""
 
@@ -97,13 +103,20 @@ class Cluster:
                "LODESTAR_PERSIST_MAX_AGE_MS": "1000", "LODESTAR_CLUSTER_SECRET": SECRET}
         args = ["--catalog", uri, "--segments", f"s3://bench/{name}", "--s3-endpoint",
                 f"http://127.0.0.1:{store.port}"]
-        self.nodes = []
+        self.nodes, self.args, self.env, self.name = [], args, env, name
         for i in range(n):
-            s = Server(extra_args=args + ["--node-id", f"{name}{i}"], env=env)
-            if self.nodes:
-                shutil.copy(os.path.join(self.nodes[0].data_dir, "admin.key"), s.data_dir)
-            s.start()
-            self.nodes.append(s)
+            self.add_node()
+
+    def add_node(self):
+        s = Server(extra_args=self.args + ["--node-id", f"{self.name}{len(self.nodes)}"],
+                   env=self.env)
+        if self.nodes:
+            shutil.copy(os.path.join(self.nodes[0].data_dir, "admin.key"), s.data_dir)
+        s.start()
+        self.nodes.append(s)
+        return s
+
+
 
     def psql(self, sql):
         return self.pg._run("psql", "-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "lodestar",
@@ -203,6 +216,18 @@ def main():
             print(f"  failover after kill -9: partitions moved in {tm:.1f} s, {N + M} rows "
                   f"committed exactly {te:.1f} s after the kill (lease expiry "
                   f"{10} s)", flush=True)
+            # segments committed while the nodes run (by the survivors, after the kill): a block
+            # that is not split reads its node's share, and the other node's share comes as
+            # the rows it needs, not as its segments
+            asker = three.nodes[1]
+            time.sleep(2)
+            before = cache_bytes(asker)
+            for what, sql, exact in QUERIES[1:]:
+                r = asker.req("POST", "/v1/query/sql", {"query": sql, "resultFormat": "array"})
+                if r.status != 200:
+                    sys.exit(f"bench_cluster: {what} after the failover: {r.status} {r.raw[:300]}")
+            print(f"  the queries not split then downloaded {(cache_bytes(asker) - before) / 1e6:.2f}"
+                  " MB of segments into the asking node's cache", flush=True)
     finally:
         for cl in clusters:
             cl.stop()

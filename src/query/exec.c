@@ -521,10 +521,16 @@ static int agg_elem(const struct sql_agg_call *a, const struct query__source *sr
 
 /* What a block over a pushed source needs of the nodes' rows: its WHERE as
  * SQL, and with a LIMIT (no ORDER BY, aggregate or DISTINCT, the WHERE all
- * written) how many rows of each node are enough. */
+ * written) how many rows of each node are enough. A top-N over rows (ORDER
+ * BY with a LIMIT, no aggregate) is not pushed (x->push.set stays false): it
+ * keeps its N rows while it reads the segments, where the nodes would send
+ * every row its WHERE selects. */
 static int push_spec(const struct sql_select *q, const struct query__plan *p,
                      const struct query__source *src, struct query__ctx *x)
 {
+    x->push.set = false;
+    if (!q->aggregate && q->norder && q->limit >= 0)
+        return 0;
     struct buf b;
     buf_init(&b, 64u << 20);
     buf_set_budget(&b, &x->budget);

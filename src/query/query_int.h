@@ -495,6 +495,7 @@ struct query__rel {
     size_t nstmts, capstmts;
     struct storage_snapshot **snaps;
     size_t nsnaps, capsnaps;
+    uint64_t image_bytes; /* of the snaps, charged to the query's budget */
     /* a join side join_as_filter ran but could not use, for the join */
     const struct sql_from *pre_from;
     struct query__memtable *pre;

@@ -99,6 +99,7 @@ void query__rel_destroy(struct query__rel *R)
             storage_snapshot_free(R->snaps[i]);
     }
     free(R->snaps);
+    query__ctx_uncharge(R->x, R->image_bytes);
     buf_free(&R->plan);
     memset(R, 0, sizeof *R);
 }
@@ -201,6 +202,11 @@ static int open_table_as(struct query__rel *R, const char *schema, const char *t
             storage_snapshot_free(snap);
         return rc;
     }
+    /* the other nodes' rows it holds in memory count against the query's budget */
+    if (snap->image_bytes && (rc = query__ctx_charge(x, snap->image_bytes,
+                                                     "the rows the other nodes sent")))
+        return rc;
+    R->image_bytes += snap->image_bytes;
     if (query__snapshot_schema(snap, &x->keep, &src->schema))
         return query__ctx_nomem(x, "the table's columns");
     src->snap = snap;

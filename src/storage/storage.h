@@ -494,6 +494,9 @@ struct storage_snapshot {
      * user asked for partial results, say what it left out). */
     size_t nmissing;
     const struct storage_missing *missing;
+    /* bytes of other nodes' images it holds in memory (storage_cut_snapshot):
+     * a query charges them to its memory budget */
+    uint64_t image_bytes;
 };
 
 struct storage_missing {

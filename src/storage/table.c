@@ -1833,6 +1833,8 @@ struct storage_snapshot *storage_cut_snapshot(struct storage_table *t, const str
     snap = storage__snapshot_build(v);
     if (!snap)
         goto oom;
+    for (size_t i = 0; i < nimages; i++)
+        snap->image_bytes += image_lens[i];
     for (size_t i = 0; i < nmiss; i++) {
         if (!storage__snapshot_add_missing(snap, miss[i].name, miss[i].chunk_start,
                                            miss[i].chunk_end, miss[i].msg, miss[i].code)) {
