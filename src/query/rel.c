@@ -203,8 +203,8 @@ static int open_table_as(struct query__rel *R, const char *schema, const char *t
         return rc;
     }
     /* the other nodes' rows it holds in memory count against the query's budget */
-    if (snap->image_bytes && (rc = query__ctx_charge(x, snap->image_bytes,
-                                                     "the rows the other nodes sent")))
+    if (snap->image_bytes &&
+        (rc = query__ctx_charge(x, snap->image_bytes, "the rows the other nodes sent")))
         return rc;
     R->image_bytes += snap->image_bytes;
     if (query__snapshot_schema(snap, &x->keep, &src->schema))

@@ -83,7 +83,7 @@ struct segstore_ops {
 struct segstore {
     const struct segstore_ops *ops;
     _Atomic long refs;
-    char *where; /* the directory (or bucket/prefix), named in messages */
+    char *where;  /* the directory (or bucket/prefix), named in messages */
     bool scratch; /* local: files for one request, never fsynced */
 };
 

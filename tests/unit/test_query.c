@@ -2749,10 +2749,10 @@ static void test_scan_images(void)
     };
     const char *cols[] = {"s", "n", "not_a_column"};
     struct storage_snapshot *all = storage_table_snapshot(t);
+    struct lerr err;
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
         struct query_scan scan = {cases[i].where, cols, LS_ARRAY_LEN(cols), cases[i].limit};
         struct images im = {0};
-        struct lerr err;
         lerr_init(&err);
         int rc = query_scan_images(all, &scan, split_tmp, keep_image, &im, &err);
         CHECK_MSG(rc == 0, "scan %zu: %s", i, err.msg);
@@ -2778,10 +2778,35 @@ static void test_scan_images(void)
         free(im.p);
         free(im.n);
     }
+    /* the rows the nodes send count against the query's memory limit: some limit
+     * between what the query needs before them and its whole need refuses them */
+    bool refused = false;
+    int rc = 0;
+    for (int kb = 20; kb <= 4000 && !refused; kb += 20) {
+        char body[300];
+        snprintf(body, sizeof body,
+                 "{\"query\": \"SELECT COUNT(*) FROM (SELECT page, user FROM wiki WHERE "
+                 "page <> 'x')\", \"context\": {\"maxQueryBytes\": %d}}",
+                 kb * 1000);
+        lerr_init(&err);
+        rc = split_request(body, 0, NULL, NULL, &err);
+        refused = rc == LERR_INVALID && strstr(err.msg, "the rows the other nodes sent");
+        if (!rc)
+            break;
+    }
+    CHECK_MSG(refused, "no memory limit refused the rows the nodes sent (last: %d %s)", rc,
+              err.msg);
+    /* a top-N over rows reads the segments itself (its N rows), not every row it selects */
+    int before = split_scanned;
+    lerr_init(&err);
+    rc = split_request("{\"query\": \"SELECT __time, channel FROM wiki WHERE channel <> 'x' "
+                       "ORDER BY __time DESC LIMIT 3\"}",
+                       0, NULL, NULL, &err);
+    CHECK_MSG(rc == 0 && split_scanned == before, "a top-N over rows: %d %s, %d scans", rc,
+              err.msg, split_scanned - before);
     /* a filter another node cannot compile: a precise error, nothing sent */
     struct query_scan bad = {"\"nope\" = 1", cols, 2, -1};
     struct images im = {0};
-    struct lerr err;
     lerr_init(&err);
     CHECK(query_scan_images(all, &bad, split_tmp, keep_image, &im, &err) == LERR_INVALID);
     CHECK_MSG(strstr(err.msg, "does not compile here") && strstr(err.msg, "nope") && im.count == 0,
