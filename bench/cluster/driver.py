@@ -86,12 +86,6 @@ QUERIES = [
 ]
 
 
-def cache_bytes(node):
-    """Bytes of segment files in a node's data directory (its S3 cache and its own writes)."""
-    return sum(os.path.getsize(os.path.join(d, f))
-               for d, _, fs in os.walk(node.data_dir) for f in fs if f.endswith(".lseg"))
-
-
 class Cluster:
     """n nodes on one PostgreSQL database and one S3 prefix."""
 
@@ -216,18 +210,6 @@ def main():
             print(f"  failover after kill -9: partitions moved in {tm:.1f} s, {N + M} rows "
                   f"committed exactly {te:.1f} s after the kill (lease expiry "
                   f"{10} s)", flush=True)
-            # segments committed while the nodes run (by the survivors, after the kill): a block
-            # that is not split reads its node's share, and the other node's share comes as
-            # the rows it needs, not as its segments
-            asker = three.nodes[1]
-            time.sleep(2)
-            before = cache_bytes(asker)
-            for what, sql, exact in QUERIES[1:]:
-                r = asker.req("POST", "/v1/query/sql", {"query": sql, "resultFormat": "array"})
-                if r.status != 200:
-                    sys.exit(f"bench_cluster: {what} after the failover: {r.status} {r.raw[:300]}")
-            print(f"  the queries not split then downloaded {(cache_bytes(asker) - before) / 1e6:.2f}"
-                  " MB of segments into the asking node's cache", flush=True)
     finally:
         for cl in clusters:
             cl.stop()
