@@ -987,87 +987,142 @@ static size_t pick_chunk(const struct storage__version *v, uint64_t max_rows, ui
     return best;
 }
 
-/* Reads every row of the picked segments into a fresh buffer (re-rolling
- * aggregate tables). */
-static int merge_into(struct storage__schema *sc, struct storage__vseg **pick, size_t npick,
-                      struct rt_buf *dst, struct lerr *err)
+/* The snapshot's schema with __time and the kept columns only (a copy). */
+static struct storage__schema *kept_schema(const struct storage__schema *sc, const bool *keep,
+                                           int32_t *map, struct lerr *err)
+{
+    struct storage_column *cols = calloc(sc->ncols + 1, sizeof *cols);
+    if (!cols) {
+        nomem(err);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t c = 1; c < sc->ncols; c++) {
+        map[c] = -1;
+        if (keep[c]) {
+            cols[n] = sc->cols[c];
+            map[c] = (int32_t)++n;
+        }
+    }
+    struct storage_schema in = {sc->type, sc->partitioning, sc->time_resolution, cols, n};
+    struct storage__schema *out = storage__schema_new(&in, err);
+    free(cols);
+    return out;
+}
+
+/* The selected rows of one view appended to dst, column c of sc as column
+ * map[c] of dst's schema dsc (-1: left out): block by block, each column read
+ * for the selected rows alone (compaction, images). */
+static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
+                     const struct storage__schema *sc, const int32_t *map,
+                     const struct storage__schema *dsc, struct rt_buf *dst, struct lerr *err)
 {
     size_t nc = sc->ncols;
     struct arena mem, scratch;
     arena_init(&mem, 256 * 1024, 0);
     arena_init(&scratch, 64 * 1024, 0);
+    int64_t *block_time = malloc(ST_BLOCK * sizeof *block_time);
     int64_t *time = malloc(ST_BLOCK * sizeof *time);
-    uint32_t *rows = malloc(ST_BLOCK * sizeof *rows);
+    uint32_t *rows = malloc(ST_BLOCK * sizeof *rows), *ident = malloc(ST_BLOCK * sizeof *ident);
     struct storage_batch_col *cols = calloc(nc, sizeof *cols);
+    struct storage_scan *scan = storage_scan_new(vw);
+    roaring_uint32_iterator_t *it = roaring_create_iterator(sel);
     int rc = 0;
-    if (!time || !rows || !cols)
+    if (!block_time || !time || !rows || !ident || !cols || !scan || !it)
         rc = nomem(err);
-    for (uint32_t i = 0; i < ST_BLOCK && rows; i++)
-        rows[i] = i;
-    for (size_t p = 0; p < npick && rc == 0; p++) {
-        struct storage_view vw;
-        struct storage__vseg *vs = pick[p]->ncols == nc ? pick[p] : NULL;
-        struct storage__vseg *own = NULL;
-        if (!vs) {
-            vs = own = vseg_new(pick[p]->seg, sc, NULL);
-            if (!vs) {
-                rc = nomem(err);
-                break;
+    for (uint32_t i = 0; i < ST_BLOCK && ident; i++)
+        ident[i] = i;
+    for (uint64_t r0 = 0; rc == 0 && it->has_value && r0 < vw->rows; r0 += ST_BLOCK) {
+        uint32_t m = storage__block_rows(vw->rows, r0 / ST_BLOCK), k = 0;
+        if (it->current_value >= r0 + m)
+            continue; /* no row of this block */
+        while (it->has_value && it->current_value < r0 + m) {
+            rows[k++] = (uint32_t)(it->current_value - r0);
+            roaring_advance_uint32_iterator(it);
+        }
+        arena_reset(&mem);
+        if (storage_scan_time(scan, r0, m, block_time, err)) {
+            rc = err->code;
+            break;
+        }
+        for (uint32_t i = 0; i < k; i++)
+            time[i] = block_time[rows[i]];
+        uint32_t nb = 0;
+        for (size_t c = 1; c < nc && rc == 0; c++) {
+            if (map[c] < 0)
+                continue;
+            struct storage_batch_col *bc = &cols[nb++];
+            *bc = (struct storage_batch_col){.col = (uint32_t)map[c]};
+            if (sc->cols[c].kind == STORAGE_MEASURE) {
+                size_t w = sc->state_size[c];
+                uint8_t *st = arena_alloc(&mem, (size_t)m * w + 1);
+                if (!st)
+                    rc = nomem(err);
+                else if (storage_scan_states(scan, c, r0, m, st, &mem, err))
+                    rc = err->code;
+                for (uint32_t i = 0; rc == 0 && i < k; i++)
+                    if (rows[i] != i)
+                        memcpy(st + (size_t)i * w, st + (size_t)rows[i] * w, w);
+                bc->states = st;
+            } else {
+                struct sql_value *vals = arena_alloc(&mem, (size_t)k * sizeof *vals);
+                if (!vals)
+                    rc = nomem(err);
+                else if (storage_scan_values(scan, c, r0, k, rows, vals, err))
+                    rc = err->code;
+                bc->values = vals;
             }
         }
-        storage__view_init_seg(&vw, sc, vs);
-        struct storage_scan *scan = storage_scan_new(&vw);
-        if (!scan)
-            rc = nomem(err);
-        for (uint64_t r0 = 0; rc == 0 && r0 < vw.rows; r0 += ST_BLOCK) {
-            uint32_t m = storage__block_rows(vw.rows, r0 / ST_BLOCK);
-            arena_reset(&mem);
-            uint32_t k = 0;
-            if (storage_scan_time(scan, r0, m, time, err)) {
-                rc = err->code;
-                break;
-            }
-            for (size_t c = 1; c < nc && rc == 0; c++) {
-                if (vs->colmap[c] < 0)
-                    continue;
-                struct storage_batch_col *bc = &cols[k++];
-                bc->col = (uint32_t)c;
-                bc->values = NULL;
-                bc->states = NULL;
-                if (sc->cols[c].kind == STORAGE_MEASURE) {
-                    void *st = arena_alloc(&mem, (size_t)m * sc->state_size[c] + 1);
-                    if (!st)
-                        rc = nomem(err);
-                    else if (storage_scan_states(scan, c, r0, m, st, &mem, err))
-                        rc = err->code;
-                    bc->states = st;
-                } else {
-                    struct sql_value *vals = arena_alloc(&mem, (size_t)m * sizeof *vals);
-                    if (!vals)
-                        rc = nomem(err);
-                    else if (storage_scan_values(scan, c, r0, m, NULL, vals, err))
-                        rc = err->code;
-                    bc->values = vals;
-                }
-            }
-            if (rc)
-                break;
-            struct storage_batch b = {.nrows = m, .time = time, .ncols = k, .cols = cols};
-            int64_t got = rt_append(dst, sc, &b, rows, m, &scratch, err);
-            arena_reset(&scratch);
-            if (got < 0)
-                rc = err->code;
-            else if ((uint32_t)got != m)
-                rc = lerr_set(err, LERR_INTERNAL, "storage: compaction buffer overflowed");
-        }
-        storage_scan_free(scan);
-        storage__vseg_unref(own);
+        if (rc)
+            break;
+        struct storage_batch b = {.nrows = k, .time = time, .ncols = nb, .cols = cols};
+        int64_t got = rt_append(dst, dsc, &b, ident, k, &scratch, err);
+        arena_reset(&scratch);
+        if (got < 0)
+            rc = err->code;
+        else if ((uint32_t)got != k)
+            rc = lerr_set(err, LERR_INTERNAL, "storage: a buffer overflowed copying rows");
     }
+    if (it)
+        roaring_free_uint32_iterator(it);
+    storage_scan_free(scan);
+    free(block_time);
     free(time);
     free(rows);
+    free(ident);
     free(cols);
     arena_destroy(&mem);
     arena_destroy(&scratch);
+    return rc;
+}
+
+/* Reads every row of the picked segments into a fresh buffer (re-rolling
+ * aggregate tables). */
+static int merge_into(struct storage__schema *sc, struct storage__vseg **pick, size_t npick,
+                      struct rt_buf *dst, struct lerr *err)
+{
+    int32_t *map = calloc(sc->ncols + 1, sizeof *map);
+    int rc = map ? 0 : nomem(err);
+    for (size_t p = 0; p < npick && rc == 0; p++) {
+        struct storage__vseg *vs = pick[p]->ncols == sc->ncols ? pick[p] : NULL, *own = NULL;
+        if (!vs && !(vs = own = vseg_new(pick[p]->seg, sc, NULL))) {
+            rc = nomem(err);
+            break;
+        }
+        struct storage_view vw;
+        storage__view_init_seg(&vw, sc, vs);
+        for (size_t c = 1; c < sc->ncols; c++)
+            map[c] = vs->colmap[c] < 0 ? -1 : (int32_t)c;
+        roaring_bitmap_t *all = vw.rows ? roaring_bitmap_from_range(0, vw.rows, 1) : NULL;
+        if (vw.rows && !all)
+            rc = nomem(err);
+        else if (all)
+            rc = view_into(&vw, all, sc, map, sc, dst, err);
+        if (all)
+            roaring_bitmap_free(all);
+        storage__vseg_unref(own);
+    }
+    free(map);
     return rc;
 }
 
@@ -1577,114 +1632,6 @@ int storage_cut_realtime_images(const struct storage_cut *c, const char *tmp_dir
         segstore_remove(store, name, &ignore);
     }
     segstore_unref(store);
-    return rc;
-}
-
-/* The snapshot's schema with __time and the kept columns only (a copy). */
-static struct storage__schema *kept_schema(const struct storage__schema *sc, const bool *keep,
-                                           int32_t *map, struct lerr *err)
-{
-    struct storage_column *cols = calloc(sc->ncols + 1, sizeof *cols);
-    if (!cols) {
-        nomem(err);
-        return NULL;
-    }
-    size_t n = 0;
-    for (size_t c = 1; c < sc->ncols; c++) {
-        map[c] = -1;
-        if (keep[c]) {
-            cols[n] = sc->cols[c];
-            map[c] = (int32_t)++n;
-        }
-    }
-    struct storage_schema in = {sc->type, sc->partitioning, sc->time_resolution, cols, n};
-    struct storage__schema *out = storage__schema_new(&in, err);
-    free(cols);
-    return out;
-}
-
-/* The selected rows of one view appended to dst (kept columns only): block
- * by block, each column read for the selected rows alone. */
-static int view_into(const struct storage_view *vw, const roaring_bitmap_t *sel,
-                     const struct storage__schema *sc, const int32_t *map,
-                     const struct storage__schema *ksc, struct rt_buf *dst, struct lerr *err)
-{
-    size_t nc = sc->ncols;
-    struct arena mem, scratch;
-    arena_init(&mem, 256 * 1024, 0);
-    arena_init(&scratch, 64 * 1024, 0);
-    int64_t *block_time = malloc(ST_BLOCK * sizeof *block_time);
-    int64_t *time = malloc(ST_BLOCK * sizeof *time);
-    uint32_t *rows = malloc(ST_BLOCK * sizeof *rows), *ident = malloc(ST_BLOCK * sizeof *ident);
-    struct storage_batch_col *cols = calloc(nc, sizeof *cols);
-    struct storage_scan *scan = storage_scan_new(vw);
-    roaring_uint32_iterator_t *it = roaring_create_iterator(sel);
-    int rc = 0;
-    if (!block_time || !time || !rows || !ident || !cols || !scan || !it)
-        rc = nomem(err);
-    for (uint32_t i = 0; i < ST_BLOCK && ident; i++)
-        ident[i] = i;
-    for (uint64_t r0 = 0; rc == 0 && it->has_value && r0 < vw->rows; r0 += ST_BLOCK) {
-        uint32_t m = storage__block_rows(vw->rows, r0 / ST_BLOCK), k = 0;
-        if (it->current_value >= r0 + m)
-            continue; /* no row of this block */
-        while (it->has_value && it->current_value < r0 + m) {
-            rows[k++] = (uint32_t)(it->current_value - r0);
-            roaring_advance_uint32_iterator(it);
-        }
-        arena_reset(&mem);
-        if (storage_scan_time(scan, r0, m, block_time, err)) {
-            rc = err->code;
-            break;
-        }
-        for (uint32_t i = 0; i < k; i++)
-            time[i] = block_time[rows[i]];
-        uint32_t nb = 0;
-        for (size_t c = 1; c < nc && rc == 0; c++) {
-            if (map[c] < 0)
-                continue;
-            struct storage_batch_col *bc = &cols[nb++];
-            *bc = (struct storage_batch_col){.col = (uint32_t)map[c]};
-            if (sc->cols[c].kind == STORAGE_MEASURE) {
-                size_t w = sc->state_size[c];
-                uint8_t *st = arena_alloc(&mem, (size_t)m * w + 1);
-                if (!st)
-                    rc = nomem(err);
-                else if (storage_scan_states(scan, c, r0, m, st, &mem, err))
-                    rc = err->code;
-                for (uint32_t i = 0; rc == 0 && i < k; i++)
-                    if (rows[i] != i)
-                        memcpy(st + (size_t)i * w, st + (size_t)rows[i] * w, w);
-                bc->states = st;
-            } else {
-                struct sql_value *vals = arena_alloc(&mem, (size_t)k * sizeof *vals);
-                if (!vals)
-                    rc = nomem(err);
-                else if (storage_scan_values(scan, c, r0, k, rows, vals, err))
-                    rc = err->code;
-                bc->values = vals;
-            }
-        }
-        if (rc)
-            break;
-        struct storage_batch b = {.nrows = k, .time = time, .ncols = nb, .cols = cols};
-        int64_t got = rt_append(dst, ksc, &b, ident, k, &scratch, err);
-        arena_reset(&scratch);
-        if (got < 0)
-            rc = err->code;
-        else if ((uint32_t)got != k)
-            rc = lerr_set(err, LERR_INTERNAL, "storage: an image's buffer overflowed");
-    }
-    if (it)
-        roaring_free_uint32_iterator(it);
-    storage_scan_free(scan);
-    free(block_time);
-    free(time);
-    free(rows);
-    free(ident);
-    free(cols);
-    arena_destroy(&mem);
-    arena_destroy(&scratch);
     return rc;
 }
 

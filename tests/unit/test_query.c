@@ -144,6 +144,24 @@ static int split_open(void *ctx, const char *name, struct storage_snapshot **sna
 
 static void split_close(void *ctx, struct storage_snapshot *snap) { (void)ctx, (void)snap; }
 
+/* Part k's share of table t: the segments whose index is k modulo
+ * SPLIT_PARTS, and for part 0 the realtime rows too. */
+static struct storage_snapshot *share_snapshot(struct storage_table *t, int k, struct lerr *err)
+{
+    struct storage_cut *cut = storage_table_cut(t);
+    size_t n = storage_cut_nsegs(cut), nw = 0;
+    struct storage_seg_want *want = calloc(n + 1, sizeof *want);
+    for (size_t i = 0; i < n; i++)
+        if ((int)(i % SPLIT_PARTS) == k)
+            want[nw++] = (struct storage_seg_want){storage_cut_seg_name(cut, i), 0, 0};
+    if (k)
+        storage_cut_no_realtime(cut);
+    struct storage_snapshot *share = storage_cut_snapshot(t, cut, want, nw, NULL, NULL, 0, err);
+    storage_cut_free(cut);
+    free(want);
+    return share;
+}
+
 static int split_partials(void *ctx, const char *table, const char *fp,
                           int (*fn)(void *arg, const void *part, size_t n, struct lerr *err),
                           void *arg, struct lerr *err)
@@ -158,15 +176,7 @@ static int split_partials(void *ctx, const char *table, const char *fp,
     int rc = 0;
     split_ran++;
     for (int k = 0; k < SPLIT_PARTS && !rc; k++) {
-        struct storage_cut *cut = storage_table_cut(t);
-        size_t n = storage_cut_nsegs(cut), nw = 0;
-        struct storage_seg_want *want = calloc(n + 1, sizeof *want);
-        for (size_t i = 0; i < n; i++)
-            if ((int)(i % SPLIT_PARTS) == k)
-                want[nw++] = (struct storage_seg_want){storage_cut_seg_name(cut, i), 0, 0};
-        if (k)
-            storage_cut_no_realtime(cut);
-        struct split_env se = {storage_cut_snapshot(t, cut, want, nw, NULL, NULL, 0, err)};
+        struct split_env se = {share_snapshot(t, k, err)};
         struct arena mem;
         arena_init(&mem, 4096, 0);
         struct query_request qr;
@@ -196,8 +206,6 @@ static int split_partials(void *ctx, const char *table, const char *fp,
         buf_free(&part);
         arena_destroy(&mem);
         storage_snapshot_free(se.snap);
-        storage_cut_free(cut);
-        free(want);
     }
     return rc;
 }
@@ -247,20 +255,9 @@ static int split_scan(void *ctx, const char *table, const struct query_scan *sca
     struct images im = {0};
     int rc = 0;
     for (int k = 0; k < SPLIT_PARTS && !rc; k++) {
-        struct storage_cut *cut = storage_table_cut(t);
-        size_t n = storage_cut_nsegs(cut), nw = 0;
-        struct storage_seg_want *want = calloc(n + 1, sizeof *want);
-        for (size_t i = 0; i < n; i++)
-            if ((int)(i % SPLIT_PARTS) == k)
-                want[nw++] = (struct storage_seg_want){storage_cut_seg_name(cut, i), 0, 0};
-        if (k)
-            storage_cut_no_realtime(cut);
-        struct storage_snapshot *share =
-            storage_cut_snapshot(t, cut, want, nw, NULL, NULL, 0, err);
+        struct storage_snapshot *share = share_snapshot(t, k, err);
         rc = share ? query_scan_images(share, scan, split_tmp, keep_image, &im, err) : err->code;
         storage_snapshot_free(share);
-        storage_cut_free(cut);
-        free(want);
     }
     struct storage_cut *cut = storage_table_cut(t);
     storage_cut_no_realtime(cut);
