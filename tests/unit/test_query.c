@@ -2945,6 +2945,12 @@ int main(int argc, char **argv)
         CHECK_MSG(split_ran > 100, "only %d statements were split into parts", split_ran);
         CHECK_MSG(split_scanned > 100 && split_capped >= 2,
                   "only %d scans were pushed down (%d with a cap)", split_scanned, split_capped);
+        /* random statements against sqlite, their blocks split or their scans pushed down */
+        int scanned = split_scanned;
+        test_random_queries("wiki", 100);
+        test_random_mv(50);
+        CHECK_MSG(split_scanned - scanned > 20, "only %d random scans were pushed down",
+                  split_scanned - scanned);
         test_split_damaged();
         test_scan_images();
         split_mode(false);
