@@ -376,22 +376,62 @@ static int sync_staging(struct runner *r, struct lerr *err);
 struct replace_ctx {
     struct runner *r;
     const char *counters;
+    int64_t start, end; /* the chunks lying wholly inside are replaced */
 };
 
+/*
+ * A REPLACE's commit: its segments added, and removed every segment of the
+ * range the catalog lists, not only those of this node's table. In a
+ * cluster a node's table holds the segments it opened and those it
+ * committed, not those other nodes committed while it ran: a REPLACE that
+ * removed only its own node's would leave theirs beside the new rows. One
+ * removed meanwhile (a compaction) fails the commit with LERR_CONFLICT, and
+ * ingest__replace tries again.
+ */
 static int replace_commit(void *ctx, const struct storage_segment_info *added, size_t nadded,
                           const struct storage_segment_info *removed, size_t nremoved,
                           struct lerr *err)
 {
     struct replace_ctx *c = ctx;
-    return ingest__commit_tx(c->r->rt, c->r->table, c->r->job->id, NULL, NULL, NULL, c->counters,
-                             added, nadded, removed, nremoved, NULL, NULL, err);
+    struct storage_db_table *t = c->r->table;
+    struct catalog_segment_list l = {0};
+    if (catalog_segment_list(c->r->rt->cat, t->name, &l, err))
+        return err->code;
+    struct storage_segment_info *rm = calloc(nremoved + l.n + 1, sizeof *rm);
+    size_t n = nremoved;
+    int rc = rm ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+    if (rm && nremoved)
+        memcpy(rm, removed, nremoved * sizeof *rm);
+    size_t idlen = strlen(t->id);
+    for (size_t i = 0; !rc && i < l.n; i++) {
+        const struct catalog_segment *g = &l.items[i];
+        const char *name = g->id + idlen + 1;
+        if (g->chunk_start < c->start || g->chunk_end > c->end ||
+            strncmp(g->id, t->id, idlen) != 0 || g->id[idlen] != '/')
+            continue;
+        bool listed = false;
+        for (size_t k = 0; k < nremoved && !listed; k++)
+            listed = strcmp(removed[k].name, name) == 0;
+        if (!listed)
+            rm[n++] = (struct storage_segment_info){.name = name,
+                                                    .chunk_start = g->chunk_start,
+                                                    .chunk_end = g->chunk_end,
+                                                    .rows = (uint64_t)g->rows,
+                                                    .bytes = (uint64_t)g->bytes};
+    }
+    if (!rc)
+        rc = ingest__commit_tx(c->r->rt, t, c->r->job->id, NULL, NULL, NULL, c->counters, added,
+                               nadded, rm, n, NULL, NULL, err);
+    free(rm);
+    catalog_segment_list_free(&l);
+    return rc;
 }
 
 int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *err)
 {
     struct pipeline_counters pc;
     ingest__totals_counters(r->job, &pc);
-    struct replace_ctx c = {r, counters_json(&pc, r->job)};
+    struct replace_ctx c = {r, counters_json(&pc, r->job), start, end};
     int rc = 0;
     for (int attempt = 0;; attempt++) {
         lerr_init(err);
