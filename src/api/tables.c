@@ -6,7 +6,9 @@
  *
  * A table is stored as its normalised JSON document; the catalog's columns
  * give the timestamps. `status` (row and segment counts) is reported from
- * storage, which holds no rows for a table until a job writes to it.
+ * storage, which holds no rows for a table until a job writes to it; with a
+ * shared catalog, from the catalog's committed segments (the same on every
+ * node: a node's storage holds only its share of the table).
  */
 #include <string.h>
 
@@ -401,17 +403,46 @@ int api_table_create_from_spec(struct api_req *r, json_t *spec, const char *path
     return 0;
 }
 
+/*
+ * With a shared catalog, what the table's committed segments hold, the same
+ * on every node: a node's own storage holds its realtime rows and the
+ * segments it opened or committed, not the other nodes' (so not the table).
+ * Rows in the nodes' realtime buffers are counted once persisted.
+ */
+static int committed_status(struct api_server *srv, const char *name, struct storage_status *st,
+                            struct lerr *err)
+{
+    struct catalog_segment_list l = {0};
+    if (catalog_segment_list(srv->qcat ? srv->qcat : srv->cat, name, &l, err))
+        return err->code;
+    *st = (struct storage_status){.min_time = INT64_MAX, .max_time = INT64_MIN};
+    for (size_t i = 0; i < l.n; i++) {
+        const struct catalog_segment *g = &l.items[i];
+        st->row_count += (uint64_t)g->rows;
+        st->total_bytes += (uint64_t)g->bytes;
+        st->segment_count++;
+        st->min_time = g->min_time < st->min_time ? g->min_time : st->min_time;
+        st->max_time = g->max_time > st->max_time ? g->max_time : st->max_time;
+    }
+    catalog_segment_list_free(&l);
+    return 0;
+}
+
 /* What storage holds for the table: rows, segments, bytes, time range. */
 static json_t *table_status(struct api_server *srv, const char *name)
 {
     struct storage_status st;
     struct lerr err;
     lerr_init(&err);
-    if (!srv->db || storage_db_status(srv->db, name, &st, &err))
+    bool shared = catalog_is_shared(srv->cat);
+    if (!srv->db || (shared ? committed_status(srv, name, &st, &err)
+                            : storage_db_status(srv->db, name, &st, &err)))
         return json_pack("{s:i, s:i, s:i, s:n, s:n, s:s}", "rowCount", 0, "segmentCount", 0,
                          "totalBytes", 0, "minTime", "maxTime", "error", err.msg);
     json_t *o = json_pack("{s:I, s:I, s:I}", "rowCount", (json_int_t)st.row_count, "segmentCount",
                           (json_int_t)st.segment_count, "totalBytes", (json_int_t)st.total_bytes);
+    if (shared) /* rows still in the nodes' realtime buffers are not in it yet */
+        json_object_set_new(o, "committedOnly", json_true());
     char ts[32];
     if (st.min_time <= st.max_time) {
         util_format_iso_ms(st.min_time, ts);

@@ -7,7 +7,8 @@ cancelled, a REPLACE ... OVERWRITE ALL and then an OVERWRITE WHERE of one day, r
 node takes the job, must leave exactly the rows they wrote in what they overwrite, whichever
 node committed the segments they replace: each node's table holds the segments it opened and
 committed itself, not those another node committed while it ran, so the catalog says what a
-REPLACE removes. Every node answers the same totals after each.
+REPLACE removes. Every node answers the same totals after each, and the same table status (the
+catalog's committed rows).
 """
 import json
 import subprocess
@@ -109,6 +110,13 @@ try:
     c.eq(p.returncode, 0, "kcat produced the events")
     c.ok(wait_for(lambda: cat.committed_rows(TABLE) == N, timeout=60),
          f"all {N} rows committed", str(cat.committed_rows(TABLE)))
+    def status(s):
+        r = s.req("GET", f"/v2/tables/{TABLE}")
+        st = r.json["status"] if r.status == 200 else {}
+        return st.get("rowCount"), st.get("committedOnly")
+
+    for s in nodes:
+        c.eq(status(s), (N, True), f"{s.name}: the table's status counts every committed row")
     writers = cat.sql(f"SELECT DISTINCT writer FROM segment WHERE table_name = '{TABLE}'")
     c.ok(set(writers.split()) == {"na", "nb"}, "both nodes committed segments", writers)
     r = na.req("PUT", f"/v2/jobs/{job}", {"desiredExecutionStatus": "canceled"}) if job else None
@@ -128,6 +136,8 @@ try:
         c.ok(wait_for(lambda: totals(s) == want, timeout=10),
              f"{s.name}: only the REPLACE's rows remain", str(totals(s)))
     c.eq(cat.committed_rows(TABLE), 5, "the catalog holds only the REPLACE's rows")
+    for s in nodes:
+        c.eq(status(s), (5, True), f"{s.name}: the table's status after the REPLACE")
 
     # ---- OVERWRITE WHERE one day, on a table whose segments both nodes wrote ----
     more = rows("2024-01-04", 40, "d") + rows("2024-01-05", 40, "e")
