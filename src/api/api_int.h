@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "catalog/catalog.h"
+#include "catalog/tabledesc.h"
 #include "catalog/spec.h"
 #include "util/util.h"
 
@@ -43,6 +44,10 @@ struct api_server {
     char data_dir[1024];
     struct api_cluster *cluster; /* this node's heartbeat (cluster.c), NULL before it joins */
     struct source_pushtopic *pushtopic; /* push connections on Kafka (--push-kafka), or NULL */
+    /* this node's id, for the tables it opens (set once when it joins; any thread) */
+    char node_id[128];
+    atomic_bool node_id_set;
+    struct catalog_node_desc node_desc; /* the db's describe callback with a shared catalog */
 };
 
 /* Returns the value of query parameter `name` number idx (0-based), or NULL. */

@@ -267,6 +267,8 @@ int api__cluster_start(struct api_server *srv, const struct api_opts *o, unsigne
     snprintf(c->secret, sizeof c->secret, "%s", o->cluster_secret ? o->cluster_secret : "");
     c->self.started_ns = util_now_ns();
     c->self.info = NULL;
+    snprintf(srv->node_id, sizeof srv->node_id, "%s", c->self.id);
+    atomic_store_explicit(&srv->node_id_set, true, memory_order_release);
     if (catalog_node_join(srv->cat, &c->self, err)) {
         free(c);
         return err->code;

@@ -133,7 +133,9 @@ static int table_segments(struct api_server *srv, const char *table, query_segme
             .bytes = cs->bytes,
             .rows = cs->rows,
             .published = true,
-            .available = found != NULL,
+            /* in a cluster a committed segment is read from the store by the node
+             * that serves it, whether or not this node has it open */
+            .available = found != NULL || catalog_is_shared(srv->cat),
             .realtime = false,
             .dimensions = dims,
             .metrics = metrics,

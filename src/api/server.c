@@ -1110,6 +1110,13 @@ static int parse_listen(const char *flag, const char *listen, struct sockaddr_in
 }
 
 /* First start: make the admin key, print it once, keep it in DIR/admin.key (0600). */
+/* This node's id once it has joined its catalog's nodes, else "" (catalog_node_desc). */
+static const char *node_id_of(const void *arg)
+{
+    const struct api_server *srv = arg;
+    return atomic_load_explicit(&srv->node_id_set, memory_order_acquire) ? srv->node_id : "";
+}
+
 static int ensure_admin_key(struct api_server *s, struct lerr *err)
 {
     int64_t n;
@@ -1294,6 +1301,11 @@ int api_serve(const struct api_opts *o, struct lerr *err)
         .describe_ctx = srv.cat,
         .shared = catalog_is_shared(srv.cat),
     };
+    if (dbo.shared) { /* a node opens the segments it wrote; queries read the others */
+        srv.node_desc = (struct catalog_node_desc){srv.cat, node_id_of, &srv};
+        dbo.describe = catalog_describe_table_node;
+        dbo.describe_ctx = &srv.node_desc;
+    }
     struct ingest_runtime_opts ingest = o->ingest;
     if (o->push_kafka && *o->push_kafka &&
         !(srv.pushtopic = source_pushtopic_open(o->push_kafka, err))) {

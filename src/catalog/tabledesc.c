@@ -15,31 +15,54 @@
 #include "catalog/spec.h"
 #include "util/time.h"
 
-static int describe_segments(struct catalog *cat, const char *name, struct arena *mem,
-                             struct storage_table_desc *out, struct lerr *err)
+/* The table's segments; with `node` set, those another node committed deferred. */
+static int describe_segments(struct catalog *cat, const char *name, const char *node,
+                             struct arena *mem, struct storage_table_desc *out, struct lerr *err)
 {
     struct catalog_segment_list segs = {0};
     if (catalog_segment_list(cat, name, &segs, err))
         return err->code;
     const char **known = arena_zalloc(mem, (segs.n + 1) * sizeof *known);
     int64_t *chunks = arena_zalloc(mem, (2 * segs.n + 1) * sizeof *chunks);
-    int rc = known && chunks ? 0 : lerr_set(err, LERR_NOMEM, "out of memory");
+    bool *deferred = node ? arena_zalloc(mem, segs.n + 1) : NULL;
+    int rc = known && chunks && (deferred || !node) ? 0
+                                                    : lerr_set(err, LERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < segs.n; i++) {
         const char *slash = strrchr(segs.items[i].path, '/');
         if (!(known[i] = arena_strdup(mem, slash ? slash + 1 : segs.items[i].path)))
             rc = lerr_set(err, LERR_NOMEM, "out of memory");
         chunks[2 * i] = segs.items[i].chunk_start;
         chunks[2 * i + 1] = segs.items[i].chunk_end;
+        if (deferred)
+            deferred[i] = !*node || strcmp(segs.items[i].writer, node) != 0;
     }
     out->known = known;
     out->nknown = segs.n;
     out->known_chunks = chunks;
+    out->known_deferred = deferred;
     catalog_segment_list_free(&segs);
     return rc;
 }
 
+static int describe(struct catalog *cat, const char *name, bool with_segments, const char *node,
+                    struct arena *mem, struct storage_table_desc *out, struct lerr *err);
+
 int catalog_describe_table(void *cat, const char *name, bool with_segments, struct arena *mem,
                            struct storage_table_desc *out, struct lerr *err)
+{
+    return describe(cat, name, with_segments, NULL, mem, out, err);
+}
+
+int catalog_describe_table_node(void *ctx, const char *name, bool with_segments, struct arena *mem,
+                                struct storage_table_desc *out, struct lerr *err)
+{
+    const struct catalog_node_desc *d = ctx;
+    const char *node = d->node_id(d->arg);
+    return describe(d->cat, name, with_segments, node ? node : "", mem, out, err);
+}
+
+static int describe(struct catalog *cat, const char *name, bool with_segments, const char *node,
+                    struct arena *mem, struct storage_table_desc *out, struct lerr *err)
 {
     struct table_spec t;
     memset(out, 0, sizeof *out);
@@ -65,7 +88,7 @@ int catalog_describe_table(void *cat, const char *name, bool with_segments, stru
         .cols = cols,
         .ncols = t.ncols,
     };
-    return with_segments ? describe_segments(cat, name, mem, out, err) : 0;
+    return with_segments ? describe_segments(cat, name, node, mem, out, err) : 0;
 }
 
 struct add_cols {

@@ -21,6 +21,22 @@ struct sql_agg_call;
 int catalog_describe_table(void *cat, const char *name, bool with_segments, struct arena *mem,
                            struct storage_table_desc *out, struct lerr *err);
 
+/*
+ * The same for a node of a shared catalog (ctx: a struct catalog_node_desc):
+ * the segments other nodes committed are known but deferred
+ * (storage_table_desc.known_deferred), so that opening a table downloads
+ * only those this node committed (it compacts them); a query reads the
+ * others each on the node that serves it. Before the node has an id
+ * (node_id answers ""), every segment is deferred.
+ */
+struct catalog_node_desc {
+    struct catalog *cat;
+    const char *(*node_id)(const void *arg);
+    const void *arg;
+};
+int catalog_describe_table_node(void *ctx, const char *name, bool with_segments, struct arena *mem,
+                                struct storage_table_desc *out, struct lerr *err);
+
 /* A column a job adds to a flexible table (schema discovery, new mappings). */
 struct catalog_new_column {
     const char *name;

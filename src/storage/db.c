@@ -82,6 +82,7 @@ static int open_table(struct storage_db *db, struct storage_db_table *t, struct 
             .known = d.known,
             .nknown = d.nknown,
             .known_chunks = d.known_chunks,
+            .known_deferred = d.known_deferred,
             .keep_unknown = db->opts.s3 && db->opts.shared,
         };
         if (db->opts.s3)

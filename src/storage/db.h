@@ -58,6 +58,7 @@ struct storage_table_desc {
     const char **known;
     size_t nknown;
     const int64_t *known_chunks;
+    const bool *known_deferred; /* per known segment: left unopened (NULL: none) */
 };
 
 /* LERR_NOT_FOUND when there is no such table. */

@@ -236,6 +236,10 @@ struct storage_open_opts {
     /* The time chunk [start, end) of each known segment (2 values each), for
      * naming what a corrupt or missing one leaves out; NULL: unknown. */
     const int64_t *known_chunks;
+    /* Per known segment, whether to leave it unopened (NULL: open all): a
+     * node of a shared store opens the segments it wrote, and the others are
+     * read by the queries that need them (storage_cut_snapshot). */
+    const bool *known_deferred;
     /* Leave segments the catalog does not know where they are (other writers
      * share the store: one may be between its upload and its commit); they
      * are counted in one log line instead of removed. */

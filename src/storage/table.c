@@ -358,6 +358,8 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
             continue;
         }
         seen[k] = true;
+        if (o->known_deferred && o->known_deferred[k])
+            continue; /* read when a query needs it */
         struct lerr e2;
         lerr_init(&e2);
         struct storage__seg *s;
@@ -378,8 +380,8 @@ static int load_segments(struct storage_table *t, const struct storage_open_opts
         segs[nsegs++] = s;
     }
     for (size_t k = 0; rc == 0 && k < nknown; k++) {
-        if (seen[k])
-            continue;
+        if (seen[k] || (o->known_deferred && o->known_deferred[k]))
+            continue; /* (a query that needs a deferred one names it when it does not read) */
         char msg[600];
         snprintf(msg, sizeof msg,
                  "segment %s is in the catalog but not in %s; its rows are missing until the "

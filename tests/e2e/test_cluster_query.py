@@ -41,7 +41,7 @@ import threading
 import time
 
 from harness import (S3_ENV, Checks, DevKafka, S3rver, Server, SigV4Proxy, cluster_node, iso,
-                     kcat_produce, wait_for)
+                     kcat_produce, rendezvous, wait_for)
 from pg import Catalog, Postgres
 
 c = Checks()
@@ -674,6 +674,19 @@ try:
     shutil.copy(os.path.join(na.data_dir, "admin.key"), nb.data_dir)
     nb.start()
     reach(live, "nb restarted with an empty data directory", timeout=30)
+    # what its aggregating queries downloaded: the segments it serves (rendezvous over the
+    # live nodes) and those it wrote, not the table (a top-N over rows, below, reads them all)
+    writers = {}
+    for line in cat.sql(f"SELECT path, writer FROM segment WHERE table_name = '{TABLE}'"
+                        ).splitlines():
+        path, writer = line.split("|")
+        writers[os.path.basename(path)] = writer
+    cached = [f for d, _, fs in os.walk(nb.data_dir) for f in fs if f in writers]
+    foreign = [f for f in cached if writers[f] != "nb" and
+               max(live, key=lambda n: rendezvous(n.name, f)).name != "nb"]
+    c.ok(not foreign, f"nb, restarted empty, downloaded the segments it serves or wrote "
+         f"({len(cached)} of the table's {len(writers)}), not the others'",
+         f"{len(foreign)} served by another node: {foreign[:3]}")
     same_answers(live, "after nb reloaded from the store")
 
     # ---- 6. a sql job's SELECT reads every node's rows; it runs on one node only

@@ -485,6 +485,58 @@ static void test_replace(void)
     free(sdir);
 }
 
+/* A node of a shared store opens the segments it wrote and defers the others
+ * (storage_open_opts.known_deferred): a deferred one is not in the table's
+ * version, not removed as a stray, and not reported missing when absent. */
+static void test_open_deferred(void)
+{
+    char *dir = tst_mkdtemp();
+    struct lerr err;
+    lerr_init(&err);
+    struct storage_schema ds = dschema(STORAGE_GRAN_HOUR);
+    struct storage_table *t;
+    CHECK(storage_table_open(dir, "d", &ds, NULL, &t, &err) == 0);
+    append_detail(t, T0, 60000, 120); /* 60 rows in each of two hours */
+    struct tst_catalog cat = {0};
+    CHECK(storage_table_persist(t, tst_commit, &cat, &err) == 0);
+    storage_table_free(t);
+    CHECK_EQ_INT(cat.n, 2);
+    int files = tst_count_files(dir);
+    bool deferred[2] = {true, false};
+    struct storage_open_opts o = {.known = tst_known(&cat),
+                                  .nknown = cat.n,
+                                  .known_deferred = deferred,
+                                  .keep_unknown = true};
+    CHECK(storage_table_open(dir, "d", &ds, &o, &t, &err) == 0);
+    struct tally tl;
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 60);
+    CHECK_EQ_INT(tst_count_files(dir), files);
+    struct storage_status st;
+    storage_table_status(t, &st);
+    CHECK_EQ_INT(st.segment_count, 1);
+    CHECK_EQ_INT(st.corrupt_count, 0);
+    storage_table_free(t);
+    /* the deferred file gone from the store: still nothing reported here */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, cat.names[0]);
+    CHECK(unlink(path) == 0);
+    CHECK(storage_table_open(dir, "d", &ds, &o, &t, &err) == 0);
+    storage_table_status(t, &st);
+    CHECK_EQ_INT(st.corrupt_count, 0);
+    tally_snapshot(t, &tl);
+    CHECK_EQ_INT(tl.rows, 60);
+    storage_table_free(t);
+    /* opened without deferral, the missing one is reported */
+    o.known_deferred = NULL;
+    CHECK(storage_table_open(dir, "d", &ds, &o, &t, &err) == 0);
+    storage_table_status(t, &st);
+    CHECK_EQ_INT(st.corrupt_count, 1);
+    storage_table_free(t);
+    tst_rmtree(dir);
+    free(dir);
+}
+
 /* Rows written ahead of the swap: files of the table no commit names, never
  * seen by readers, committed by the swap with the last rows; discarded, or
  * swept as strays when the table opens before any commit named them. */
@@ -1100,6 +1152,7 @@ int main(void)
     test_chunks();
     test_replace();
     test_replace_ahead();
+    test_open_deferred();
     test_compaction();
     test_startup();
     test_add_column();
