@@ -872,26 +872,34 @@ out:
 }
 
 /*
- * Columns another node's job discovered (the catalog has them first), read on
- * the queries' own catalog connection; the table's writer lock is taken only
- * when one is missing here.
+ * The table as the catalog has it now, read on the queries' own catalog
+ * connection: the one of its name made again by another node after a drop
+ * (storage_db_refresh; NULL, LERR_NOT_FOUND, when it was dropped), with the
+ * columns another node's job discovered (the catalog has them first; the
+ * table's writer lock is taken only when one is missing here). Takes the
+ * caller's reference to t and gives back the one to the table returned.
  */
-static void sync_columns(struct api_server *srv, struct storage_db_table *t, const char *table)
+static struct storage_db_table *sync_table(struct api_server *srv, struct storage_db_table *t,
+                                           const char *table, struct lerr *err)
 {
     struct arena mem;
     arena_init(&mem, 16 * 1024, 0);
     struct storage_table_desc d = {0};
     struct lerr e;
     lerr_init(&e);
-    struct storage_snapshot *snap = storage_table_snapshot(t->st);
+    int rc = catalog_describe_table(srv->qcat, table, false, &mem, &d, &e);
+    if ((rc == 0 || rc == LERR_NOT_FOUND) &&
+        storage_db_refresh(srv->db, &t, rc ? NULL : d.id, err)) {
+        arena_destroy(&mem);
+        return NULL;
+    }
+    struct storage_snapshot *snap = rc ? NULL : storage_table_snapshot(t->st);
     bool missing = false;
-    if (snap && catalog_describe_table(srv->qcat, table, false, &mem, &d, &e) == 0) {
-        for (size_t i = 0; i < d.schema.ncols && !missing; i++) {
-            bool have = false;
-            for (size_t k = 0; k < snap->ncols && !have; k++)
-                have = strcmp(snap->cols[k].name, d.schema.cols[i].name) == 0;
-            missing = !have;
-        }
+    for (size_t i = 0; snap && i < d.schema.ncols && !missing; i++) {
+        bool have = false;
+        for (size_t k = 0; k < snap->ncols && !have; k++)
+            have = strcmp(snap->cols[k].name, d.schema.cols[i].name) == 0;
+        missing = !have;
     }
     storage_snapshot_free(snap);
     if (missing) {
@@ -905,6 +913,15 @@ static void sync_columns(struct api_server *srv, struct storage_db_table *t, con
         storage_db_table_unlock(t);
     }
     arena_destroy(&mem);
+    return t;
+}
+
+/* storage_db_get of the table as the catalog has it now (sync_table). */
+static struct storage_db_table *current_table(struct api_server *srv, const char *table,
+                                              struct lerr *err)
+{
+    struct storage_db_table *t = storage_db_get(srv->db, table, err);
+    return t ? sync_table(srv, t, table, err) : NULL;
 }
 
 /* One try of a query over the nodes: 0, or the error, with *again when a
@@ -1008,10 +1025,9 @@ int api__fanout_snapshot(struct api_server *srv, const char *table, int64_t time
                          struct storage_snapshot **out, struct lerr *err)
 {
     *out = NULL;
-    struct storage_db_table *t = storage_db_get(srv->db, table, err);
+    struct storage_db_table *t = current_table(srv, table, err);
     if (!t)
         return err->code;
-    sync_columns(srv, t, table);
     struct snapshot_try st = {srv, t, table, NULL};
     bool missing_final = false;
     int rc = slot_take(srv, timeout_ms, err);
@@ -1070,10 +1086,9 @@ int api__fanout_schema(void *ctx, const char *name, struct storage_snapshot **sn
                        struct lerr *err)
 {
     struct api_query_ctx *qc = ctx;
-    struct storage_db_table *t = storage_db_get(qc->srv->db, name, err);
+    struct storage_db_table *t = current_table(qc->srv, name, err);
     if (!t)
         return err->code;
-    sync_columns(qc->srv, t, name);
     *snap = storage_table_snapshot(t->st);
     storage_db_put(qc->srv->db, t);
     return *snap ? 0 : lerr_set(err, LERR_NOMEM, "out of memory opening table '%s'", name);
@@ -1196,10 +1211,9 @@ static int scan_images(struct api_server *srv, const struct storage_snapshot *sn
 static int part_run(struct api_server *srv, const char *table, const struct part_spec *ps,
                     struct answer *a, struct lerr *err)
 {
-    struct storage_db_table *t = storage_db_get(srv->db, table, err);
+    struct storage_db_table *t = current_table(srv, table, err);
     if (!t)
         return err->code;
-    sync_columns(srv, t, table);
     struct catalog_segment_list l1 = {0};
     struct storage_seg_want *want = NULL;
     struct storage_snapshot *snap = NULL;
@@ -1722,10 +1736,9 @@ int api__fanout_scan(void *ctx, const char *table, const struct query_scan *scan
 {
     const struct api_query_ctx *qc = ctx;
     *snap = NULL;
-    struct storage_db_table *t = storage_db_get(qc->srv->db, table, err);
+    struct storage_db_table *t = current_table(qc->srv, table, err);
     if (!t)
         return err->code;
-    sync_columns(qc->srv, t, table);
     struct parts_try pt = {.srv = qc->srv, .qc = qc, .table = table, .scan = scan, .t = t};
     int rc = parts_tries(&pt, err);
     if (!rc) {

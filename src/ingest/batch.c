@@ -236,7 +236,7 @@ void *ingest__batch_main(void *arg)
         lerr_set(&err, LERR_NOMEM, "out of memory");
     if (err.code || catalog_job_get(r.rt->cat, job->id, &r.cj, &err) ||
         catalog_job_spec_load(&r.cj, &r.spec, &err) ||
-        !(r.table = storage_db_get(r.rt->db, r.cj.table_name, &err)) ||
+        !(r.table = ingest__table_get(r.rt, r.cj.table_name, &err)) ||
         ingest__build_ptable(&r, &err)) {
         ingest__fail(&r, "cannot start: %s", err.msg);
         goto out;

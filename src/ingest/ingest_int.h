@@ -300,6 +300,10 @@ void ingest__staging_close(struct runner *r);
  * persist holds sealed rows of the table.
  */
 int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *err);
+/* storage_db_get of a job's table; with a shared catalog, the table of that name
+ * now (storage_db_refresh: another node may have dropped it and made it again). */
+struct storage_db_table *ingest__table_get(struct ingest_runtime *rt, const char *name,
+                                           struct lerr *err);
 /*
  * reingest.c: runs the spec's source.query (a SELECT over a table) and feeds
  * its rows through a pipeline compiled from the result's columns (*pipe,

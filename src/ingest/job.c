@@ -427,6 +427,24 @@ static int replace_commit(void *ctx, const struct storage_segment_info *added, s
     return rc;
 }
 
+struct storage_db_table *ingest__table_get(struct ingest_runtime *rt, const char *name,
+                                           struct lerr *err)
+{
+    struct storage_db_table *t = storage_db_get(rt->db, name, err);
+    if (!t || !catalog_is_shared(rt->cat))
+        return t;
+    struct arena mem;
+    arena_init(&mem, 16 * 1024, 0);
+    struct storage_table_desc d = {0};
+    struct lerr e;
+    lerr_init(&e);
+    int rc = catalog_describe_table(rt->cat, name, false, &mem, &d, &e);
+    if ((rc == 0 || rc == LERR_NOT_FOUND) && storage_db_refresh(rt->db, &t, rc ? NULL : d.id, err))
+        t = NULL;
+    arena_destroy(&mem);
+    return t;
+}
+
 int ingest__replace(struct runner *r, int64_t start, int64_t end, struct lerr *err)
 {
     struct pipeline_counters pc;

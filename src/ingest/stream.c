@@ -901,7 +901,7 @@ static int runner_start(struct runner *r, struct lerr *err)
     r->reset_generation = r->cj.reset_generation;
     if (catalog_job_spec_load(&r->cj, &r->spec, err))
         return err->code;
-    if (!(r->table = storage_db_get(r->rt->db, r->cj.table_name, err)))
+    if (!(r->table = ingest__table_get(r->rt, r->cj.table_name, err)))
         return err->code;
     if (catalog_is_shared(r->rt->cat)) {
         /* Columns another node added (its rows named them first) since this one

@@ -261,6 +261,25 @@ static void drop_store_objects(struct storage_db *db, const char *table_id, cons
     segstore_unref(d.store);
 }
 
+int storage_db_refresh(struct storage_db *db, struct storage_db_table **t, const char *current_id,
+                       struct lerr *err)
+{
+    if (current_id && strcmp((*t)->id, current_id) == 0)
+        return 0;
+    char name[256], old[40];
+    snprintf(name, sizeof name, "%s", (*t)->name);
+    snprintf(old, sizeof old, "%s", (*t)->id);
+    log_msg(LOG_INFO, "storage",
+            "table %s (id %s) was dropped%s by another node: its data here goes with it", name,
+            old, current_id ? " and made again" : "");
+    storage_db_put(db, *t);
+    storage_db_dropped(db, name, old);
+    *t = current_id ? storage_db_get(db, name, err) : NULL;
+    if (!current_id)
+        return lerr_set(err, LERR_NOT_FOUND, "table '%s' not found", name);
+    return *t ? 0 : err->code;
+}
+
 void storage_db_dropped(struct storage_db *db, const char *name, const char *table_id)
 {
     pthread_mutex_lock(&db->mu);

@@ -126,6 +126,16 @@ void storage_db_unlock(struct storage_db *db, const char *name);
  * and delete its directory tables/<id> (and, over S3, its objects). */
 void storage_db_dropped(struct storage_db *db, const char *name, const char *table_id);
 
+/*
+ * A table another writer of a shared store may have dropped, and made again
+ * under the same name: `current_id` is the store's id for it now (NULL: no
+ * such table). When *t is of another id it is dropped here
+ * (storage_db_dropped) and *t becomes the table now (NULL, LERR_NOT_FOUND,
+ * when there is none); the caller's reference moves with it.
+ */
+int storage_db_refresh(struct storage_db *db, struct storage_db_table **t, const char *current_id,
+                       struct lerr *err);
+
 /* Records what a compaction changed, for storage_db_compact(). */
 typedef int (*storage_db_commit_fn)(void *ctx, struct storage_db_table *t,
                                     const struct storage_segment_info *added, size_t nadded,

@@ -8,7 +8,9 @@ node takes the job, must leave exactly the rows they wrote in what they overwrit
 node committed the segments they replace: each node's table holds the segments it opened and
 committed itself, not those another node committed while it ran, so the catalog says what a
 REPLACE removes. Every node answers the same totals after each, and the same table status (the
-catalog's committed rows).
+catalog's committed rows). Then the table is deleted on one node: every node answers that it is
+not found; made again under the same name by jobs on both nodes, it holds only its new rows on
+both (a node whose table was dropped by another drops its own copy when it sees the new id).
 """
 import json
 import subprocess
@@ -49,7 +51,8 @@ def totals(s):
 
 
 def sql_job(s, query, name):
-    r = s.req("POST", "/v2/jobs", {"type": "sql", "query": query})
+    r = s.req("POST", "/v2/jobs", {"type": "sql", "query": query,
+                                   "createTableIfNotExists": True})
     c.ok(r.status == 201, f"{name}: job created", r.raw[:300])
     if r.status != 201:
         return None
@@ -152,6 +155,23 @@ try:
     for s in nodes:
         c.ok(wait_for(lambda: totals(s) == want, timeout=10),
              f"{s.name}: the day replaced, the others kept", str(totals(s)))
+    # ---- the table deleted on one node and made again under the same name
+    r = na.req("DELETE", f"/v2/tables/{TABLE}")
+    c.ok(r.status in (200, 204), "the table deleted", r.raw[:300])
+    for s in nodes:
+        r = s.req("POST", "/v1/query/sql", {"query": f"SELECT COUNT(*) FROM {TABLE}"})
+        c.ok(r.status == 400 and "not found" in r.raw,
+             f"{s.name}: the deleted table is not found (not an empty table)",
+             f"{r.status} {r.raw[:200]}")
+    again = rows("2024-02-01", 7, "g")
+    sql_job(na, f"INSERT INTO {TABLE} {inline_select(again)} PARTITIONED BY DAY",
+            "INSERT into the table made again")
+    sql_job(nb, f"INSERT INTO {TABLE} {inline_select(rows('2024-02-02', 4, 'h'))} "
+                "PARTITIONED BY DAY", "INSERT on the other node")
+    want = [["g", 7, sum(range(7))], ["h", 4, sum(range(4))]]
+    for s in nodes:
+        c.ok(wait_for(lambda: totals(s) == want, timeout=10),
+             f"{s.name}: the table made again holds its new rows only", str(totals(s)))
     print(f"# wall time {time.time() - T0:.1f} s", flush=True)
 finally:
     for s in nodes:
