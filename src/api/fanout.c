@@ -1270,16 +1270,19 @@ static int part_run(struct api_server *srv, const char *table, const struct part
     return rc;
 }
 
-/* A scan's request ({"where": SQL or null, "cols": [names], "limit": n})
- * into qs, its names in *cols (allocated); false when it does not read. */
+/* A scan's request ({"where": SQL or null, "cols": [names], "limit": n,
+ * "orderTime": -1, 0 or 1}) into qs, its names in *cols (allocated); false
+ * when it does not read. */
 static bool read_scan(const json_t *sc, struct query_scan *qs, const char ***cols)
 {
     const json_t *w = json_object_get(sc, "where"), *cl = json_object_get(sc, "cols"),
-                 *lim = json_object_get(sc, "limit");
+                 *lim = json_object_get(sc, "limit"), *ot = json_object_get(sc, "orderTime");
+    json_int_t order = json_integer_value(ot);
     if (!json_is_object(sc) || !(json_is_null(w) || json_is_string(w)) || !json_is_array(cl) ||
-        !json_is_integer(lim) || !(*cols = calloc(json_array_size(cl) + 1, sizeof **cols)))
+        !json_is_integer(lim) || (ot && !json_is_integer(ot)) || order < -1 || order > 1 ||
+        !(*cols = calloc(json_array_size(cl) + 1, sizeof **cols)))
         return false;
-    *qs = (struct query_scan){json_string_value(w), *cols, 0, json_integer_value(lim)};
+    *qs = (struct query_scan){json_string_value(w), *cols, 0, json_integer_value(lim), (int)order};
     for (size_t i = 0; i < json_array_size(cl); i++)
         if (!((*cols)[qs->ncols++] = json_string_value(json_array_get(cl, i))))
             return false;
@@ -1297,7 +1300,8 @@ static bool read_scan(const json_t *sc, struct query_scan *qs, const char ***col
  *
  * POST /internal/v1/scan/{table}: this node's share of a scan pushed down:
  * {"c0", "segments", "remainMs" as above, "scan": {"where": SQL or null,
- * "cols": [names], "limit": n}} (query_scan); the answer's "part" is 0 and
+ * "cols": [names], "limit": n, "orderTime": -1, 0 or 1}} (query_scan); the
+ * answer's "part" is 0 and
  * "images" the byte counts of the images that follow: the rows of its
  * segments and realtime rows the scan needs (query_scan_images).
  */
@@ -1333,7 +1337,8 @@ static int serve_part(struct api_req *r, const char *table, bool scan)
                       !read_scan(json_object_get(b, "scan"), &qs, &cols)))
         lerr_set(&err, LERR_INVALID,
                  "a scan's request is JSON {\"c0\", \"segments\": [[name, chunk start, chunk "
-                 "end], ...], \"scan\": {\"where\": SQL or null, \"cols\": [names], \"limit\"}}");
+                 "end], ...], \"scan\": {\"where\": SQL or null, \"cols\": [names], \"limit\", "
+                 "\"orderTime\": -1, 0 or 1}}");
     else if (!scan && (!ps.request || !ps.fp || !json_is_integer(c0) || !json_is_integer(now) ||
                        !json_is_array(segs)))
         lerr_set(&err, LERR_INVALID,
@@ -1452,9 +1457,10 @@ static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms
         json_t *cols = json_array();
         for (size_t i = 0; i < pt->scan->ncols; i++)
             json_array_append_new(cols, json_string(pt->scan->cols[i]));
-        b = json_pack("{s:I, s:I, s:o, s:{s:s?, s:o, s:I}}", "c0", (json_int_t)c0, "remainMs",
+        b = json_pack("{s:I, s:I, s:o, s:{s:s?, s:o, s:I, s:i}}", "c0", (json_int_t)c0, "remainMs",
                       (json_int_t)answer_within(remain_ms), "segments", a, "scan", "where",
-                      pt->scan->where, "cols", cols, "limit", (json_int_t)pt->scan->limit);
+                      pt->scan->where, "cols", cols, "limit", (json_int_t)pt->scan->limit,
+                      "orderTime", pt->scan->order_time);
     } else {
         b = json_pack("{s:s%, s:b, s:I, s:s, s:I, s:I, s:o}", "request", pt->qc->body,
                       pt->qc->body_len, "druid", pt->qc->druid, "nowMs",

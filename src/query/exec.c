@@ -520,17 +520,29 @@ static int agg_elem(const struct sql_agg_call *a, const struct query__source *sr
 }
 
 /* What a block over a pushed source needs of the nodes' rows: its WHERE as
- * SQL, and with a LIMIT (no ORDER BY, aggregate or DISTINCT, the WHERE all
- * written) how many rows of each node are enough. A top-N over rows (ORDER
- * BY with a LIMIT, no aggregate) is not pushed (x->push.set stays false): it
- * keeps its N rows while it reads the segments, where the nodes would send
- * every row its WHERE selects. */
+ * SQL, and with a LIMIT (no aggregate or DISTINCT, the WHERE all written)
+ * how many rows of each node are enough: any, without an ORDER BY; the first
+ * by time, ties included, when it orders by __time first. Another top-N over
+ * rows (ORDER BY with a LIMIT, no aggregate), or one whose WHERE is not all
+ * written, is not pushed (x->push.set stays false): it keeps its N rows while
+ * it reads the segments, where the nodes would send every row its WHERE
+ * selects. */
 static int push_spec(const struct sql_select *q, const struct query__plan *p,
                      const struct query__source *src, struct query__ctx *x)
 {
     x->push.set = false;
-    if (!q->aggregate && q->norder && q->limit >= 0)
-        return 0;
+    int order_time = 0;
+    if (!q->aggregate && q->norder && q->limit >= 0) {
+        const struct sql_order_item *o = &q->order[0];
+        const struct sql_expr *e =
+            o->item >= 0 && (size_t)o->item < q->nitems ? q->items[o->item].expr : o->expr;
+        uint32_t f;
+        if (!e || !sql_expr_is_ref(e, &f) || f >= src->schema.n ||
+            strcmp(src->schema.fields[f].name, "__time") != 0 ||
+            src->schema.fields[f].type != SQL_TIMESTAMP)
+            return 0;
+        order_time = o->desc ? -1 : 1;
+    }
     struct buf b;
     buf_init(&b, 64u << 20);
     buf_set_budget(&b, &x->budget);
@@ -541,11 +553,16 @@ static int push_spec(const struct sql_select *q, const struct query__plan *p,
     x->push.set = rc == 0;
     x->push.where = NULL;
     x->push.limit = -1;
+    x->push.order_time = 0;
     if (!rc && b.len && !(x->push.where = arena_strndup(&x->keep, buf_cstr(&b), b.len)))
         rc = query__ctx_nomem(x, "the filter sent to the nodes");
-    if (!rc && exact && !q->aggregate && !q->distinct && q->norder == 0 && q->limit >= 0 &&
-        q->offset >= 0 && q->limit <= INT64_MAX - q->offset)
+    if (!rc && exact && !q->aggregate && !q->distinct && q->limit >= 0 && q->offset >= 0 &&
+        q->limit <= INT64_MAX - q->offset && (q->norder == 0 || order_time)) {
         x->push.limit = q->limit + q->offset;
+        x->push.order_time = order_time;
+    } else if (!rc && order_time) {
+        x->push.set = false; /* a top-N the nodes cannot cut: its N rows while it reads */
+    }
     buf_free(&b);
     return rc;
 }

@@ -82,6 +82,137 @@ static int view_sel(const struct query__filter *f, const struct storage_view *v,
     return rc;
 }
 
+/* Sift-down of a binary heap of n times whose top is the first to leave:
+ * the least for dir < 0 (the largest n kept), the largest for dir > 0. */
+static void heap_down(int64_t *h, size_t n, size_t i, int dir)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && (dir < 0 ? h[l] < h[m] : h[l] > h[m]))
+            m = l;
+        if (r < n && (dir < 0 ? h[r] < h[m] : h[r] > h[m]))
+            m = r;
+        if (m == i)
+            return;
+        int64_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Calls fn(arg, t, view, row) for each selected row of view v with its __time. */
+static int each_time(const struct storage_view *v, roaring_bitmap_t *sel, struct query__ctx *x,
+                     void (*fn)(void *arg, int64_t t, uint32_t row), void *arg)
+{
+    struct storage_scan *sc = storage_scan_new(v);
+    int64_t *tb = malloc(STORAGE_BLOCK_ROWS * sizeof *tb);
+    roaring_uint32_iterator_t *it = roaring_create_iterator(sel);
+    int rc = sc && tb && it ? 0 : query__ctx_nomem(x, "a scan sent to another node");
+    uint64_t rows = storage_view_rows(v);
+    for (uint64_t r0 = 0; !rc && it->has_value && r0 < rows; r0 += STORAGE_BLOCK_ROWS) {
+        uint32_t m = rows - r0 < STORAGE_BLOCK_ROWS ? (uint32_t)(rows - r0) : STORAGE_BLOCK_ROWS;
+        if (it->current_value >= r0 + m)
+            continue;
+        if (storage_scan_time(sc, r0, m, tb, x->err)) {
+            rc = x->err->code;
+            break;
+        }
+        for (; it->has_value && it->current_value < r0 + m; roaring_advance_uint32_iterator(it))
+            fn(arg, tb[it->current_value - r0], it->current_value);
+    }
+    if (it)
+        roaring_free_uint32_iterator(it);
+    free(tb);
+    storage_scan_free(sc);
+    return rc;
+}
+
+struct first_n {
+    int64_t *heap;
+    size_t n, cap;
+    int dir;
+    int64_t bound;          /* the trim: the last time kept */
+    roaring_bitmap_t *drop; /* rows past it */
+};
+
+static void offer(void *arg, int64_t t, uint32_t row)
+{
+    (void)row;
+    struct first_n *q = arg;
+    if (q->n < q->cap) { /* sift up */
+        size_t i = q->n++;
+        q->heap[i] = t;
+        while (i && (q->dir < 0 ? q->heap[(i - 1) / 2] > q->heap[i]
+                                : q->heap[(i - 1) / 2] < q->heap[i])) {
+            int64_t s = q->heap[i];
+            q->heap[i] = q->heap[(i - 1) / 2];
+            q->heap[(i - 1) / 2] = s;
+            i = (i - 1) / 2;
+        }
+    } else if (q->dir < 0 ? t > q->heap[0] : t < q->heap[0]) {
+        q->heap[0] = t;
+        heap_down(q->heap, q->n, 0, q->dir);
+    }
+}
+
+static void mark_past(void *arg, int64_t t, uint32_t row)
+{
+    struct first_n *q = arg;
+    if (q->dir < 0 ? t < q->bound : t > q->bound)
+        roaring_bitmap_add(q->drop, row);
+}
+
+/*
+ * A top-N by __time (dir -1: latest first): of the selected rows, those
+ * among the first `limit` by time, and every row tied with the last of them
+ * (the asking node breaks the ties by the rest of its ORDER BY).
+ */
+static int first_by_time(const struct storage_snapshot *snap, roaring_bitmap_t **sel, int dir,
+                         int64_t limit, struct query__ctx *x)
+{
+    if (limit > (1 << 24))
+        return 0; /* a superset is still right; not worth the memory */
+    struct first_n q = {.cap = (size_t)limit, .dir = dir};
+    if (limit && !(q.heap = malloc((size_t)limit * sizeof *q.heap)))
+        return query__ctx_nomem(x, "a scan sent to another node");
+    int rc = 0;
+    for (size_t i = 0; !rc && limit && i < snap->nviews; i++)
+        if (sel[i])
+            rc = each_time(snap->views[i], sel[i], x, offer, &q);
+    if (!rc && q.n < q.cap) { /* fewer rows than asked for: all of them */
+        free(q.heap);
+        return 0;
+    }
+    q.bound = limit ? q.heap[0] : 0;
+    for (size_t i = 0; !rc && i < snap->nviews; i++) {
+        if (!sel[i])
+            continue;
+        if (!limit) {
+            roaring_bitmap_free(sel[i]);
+            sel[i] = NULL;
+            continue;
+        }
+        int64_t lo, hi;
+        storage_view_time_range(snap->views[i], &lo, &hi);
+        if (dir < 0 ? lo >= q.bound : hi <= q.bound)
+            continue; /* every row of the view is kept */
+        if (!(q.drop = roaring_bitmap_create())) {
+            rc = query__ctx_nomem(x, "a scan sent to another node");
+            break;
+        }
+        rc = each_time(snap->views[i], sel[i], x, mark_past, &q);
+        roaring_bitmap_andnot_inplace(sel[i], q.drop);
+        roaring_bitmap_free(q.drop);
+        if (roaring_bitmap_is_empty(sel[i])) {
+            roaring_bitmap_free(sel[i]);
+            sel[i] = NULL;
+        }
+    }
+    free(q.heap);
+    return rc;
+}
+
 int query_scan_images(const struct storage_snapshot *snap, const struct query_scan *scan,
                       const char *tmp_dir, storage_image_fn fn, void *ctx, struct lerr *err)
 {
@@ -117,9 +248,11 @@ int query_scan_images(const struct storage_snapshot *snap, const struct query_sc
     if (!rc)
         rc = query__filter_build(&f, &q, &schema, &opt, &x);
     /* a cap holds only over rows the filter decides exactly */
-    int64_t left = f.exact ? scan->limit : -1;
+    int64_t left = f.exact && !scan->order_time ? scan->limit : -1;
     for (size_t i = 0; !rc && i < snap->nviews; i++)
         rc = view_sel(&f, snap->views[i], &x, &left, &sel[i]);
+    if (!rc && f.exact && scan->order_time && scan->limit >= 0)
+        rc = first_by_time(snap, sel, scan->order_time, scan->limit, &x);
     for (size_t c = 0; !rc && c < snap->ncols; c++)
         for (size_t k = 0; k < scan->ncols && !keep[c]; k++)
             keep[c] = strcmp(scan->cols[k], snap->cols[c].name) == 0;

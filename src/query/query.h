@@ -181,13 +181,16 @@ typedef int (*query_task_fn)(void *arg, const struct query_task *t);
  * which it is not TRUE is not needed. cols: the columns the block reads
  * (others may read NULL). limit: when >= 0, that many rows for which where
  * is TRUE are enough from each node (a block with a LIMIT and no ORDER BY,
- * aggregate or DISTINCT, whose WHERE is all in `where`).
+ * aggregate or DISTINCT, whose WHERE is all in `where`); with order_time
+ * (+1: ORDER BY __time first, -1: __time DESC first), the first `limit` of
+ * them in that order, with every row tied with the last one.
  */
 struct query_scan {
     const char *where;
     const char *const *cols;
     size_t ncols;
     int64_t limit;
+    int order_time;
 };
 
 /*

@@ -79,6 +79,7 @@ struct query__ctx {
         bool set;
         const char *where; /* in keep; NULL = every row */
         int64_t limit;
+        int order_time;
     } push;
 };
 

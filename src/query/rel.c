@@ -239,7 +239,7 @@ static int open_pushed(struct query__rel *R, const struct sql_stmt *s, const str
     const char **names = arena_alloc(&x->keep, (n ? n : 1) * sizeof *names);
     if (!names)
         return query__ctx_nomem(x, "the columns sent to the nodes");
-    struct query_scan scan = {x->push.where, names, 0, x->push.limit};
+    struct query_scan scan = {x->push.where, names, 0, x->push.limit, x->push.order_time};
     for (size_t i = 0; i < n; i++)
         if (sql_stmt_uses_column(s, qual, cols->schema.fields[i].name))
             names[scan.ncols++] = cols->schema.fields[i].name;

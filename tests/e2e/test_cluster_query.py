@@ -109,6 +109,9 @@ QUERIES = [
     (True, f"SELECT COUNT(*) FROM {T} WHERE NOT (cat = 'blue' OR v BETWEEN 100 AND 899)"),
     (False, f"SELECT k, cat, COUNT(*) FROM {T} WHERE v > 990 GROUP BY k, cat"),
     (True, f"SELECT n, k, cat, v, __time FROM {T} ORDER BY v DESC, n LIMIT 5"),
+    # the latest rows: each node sends its first by time (a top-N by __time pushed down)
+    (True, f"SELECT __time, n, k, v FROM {T} WHERE cat = 'red' ORDER BY __time DESC, n LIMIT 7"),
+    (True, f"SELECT __time, n FROM {T} ORDER BY __time, n LIMIT 3 OFFSET 2"),
     (True, f"SELECT COUNT(*), SUM(c) FROM (SELECT k, COUNT(*) AS c FROM {T} GROUP BY k) "
            "WHERE c > 540"),
     (True, f"SELECT COUNT(*), SUM(v) FROM {T} WHERE k IN "

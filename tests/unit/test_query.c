@@ -2731,24 +2731,33 @@ static void test_scan_images(void)
         const char *where;
         int64_t limit;
         uint64_t want;
+        int order_time;
     } cases[] = {
-        {"(\"s\" IN ('a'))", -1, 3},
-        {"(\"s\" IN ('a'))", 2, 2},
-        {NULL, 5, 5},
-        {NULL, -1, 12},
-        {NULL, 0, 0},
-        {"(\"n\" + 1 = 3)", 1, 12}, /* decided on no index: every row, no cap */
-        {"FALSE", -1, 0},
-        {"NOT (\"__time\" >= MILLIS_TO_TIMESTAMP(1704153600000))", -1, 4},
-        {"(\"__time\" < MILLIS_TO_TIMESTAMP(1704153600000))", 2, 2}, /* a time leaf: exact */
-        {"NOT (\"n\" = 1 OR \"n\" = 2 OR \"n\" = 3)", -1, 7},
-        {"(\"__time\" >= MILLIS_TO_TIMESTAMP(1704153600000)) AND (\"s\" IS NULL)", -1, 1},
+        {"(\"s\" IN ('a'))", -1, 3, 0},
+        {"(\"s\" IN ('a'))", 2, 2, 0},
+        {NULL, 5, 5, 0},
+        {NULL, -1, 12, 0},
+        {NULL, 0, 0, 0},
+        {"(\"n\" + 1 = 3)", 1, 12, 0}, /* decided on no index: every row, no cap */
+        {"FALSE", -1, 0, 0},
+        {"NOT (\"__time\" >= MILLIS_TO_TIMESTAMP(1704153600000))", -1, 4, 0},
+        {"(\"__time\" < MILLIS_TO_TIMESTAMP(1704153600000))", 2, 2, 0}, /* a time leaf: exact */
+        {"NOT (\"n\" = 1 OR \"n\" = 2 OR \"n\" = 3)", -1, 7, 0},
+        {"(\"__time\" >= MILLIS_TO_TIMESTAMP(1704153600000)) AND (\"s\" IS NULL)", -1, 1, 0},
+        /* the first rows by time: latest or earliest, with a filter, none */
+        {NULL, 3, 3, -1},
+        {NULL, 2, 2, 1},
+        {"(\"s\" IN ('a'))", 2, 2, -1},
+        {NULL, 0, 0, -1},
+        {NULL, 50, 12, 1},
+        {"(\"n\" + 1 = 3)", 1, 12, -1}, /* not decided exactly: every row */
     };
     const char *cols[] = {"s", "n", "not_a_column"};
     struct storage_snapshot *all = storage_table_snapshot(t);
     struct lerr err;
     for (size_t i = 0; i < LS_ARRAY_LEN(cases); i++) {
-        struct query_scan scan = {cases[i].where, cols, LS_ARRAY_LEN(cols), cases[i].limit};
+        struct query_scan scan = {cases[i].where, cols, LS_ARRAY_LEN(cols), cases[i].limit,
+                                  cases[i].order_time};
         struct images im = {0};
         lerr_init(&err);
         int rc = query_scan_images(all, &scan, split_tmp, keep_image, &im, &err);
@@ -2768,6 +2777,18 @@ static void test_scan_images(void)
                           "scan %zu: column %s sent or not as asked", i, name);
             }
         }
+        /* the first by time are the latest (or earliest) of the table's rows that match */
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (size_t v = 0; got && v < got->nviews; v++) {
+            int64_t a, b;
+            storage_view_time_range(got->views[v], &a, &b);
+            lo = a < lo ? a : lo;
+            hi = b > hi ? b : hi;
+        }
+        if (cases[i].order_time < 0 && cases[i].want && !cases[i].where)
+            CHECK_MSG(lo >= T0 + 2 * DAY + 6 * 3600000LL, "scan %zu: the latest rows", i);
+        if (cases[i].order_time > 0 && cases[i].want && cases[i].want < 12)
+            CHECK_MSG(hi <= T0 + 3600000LL, "scan %zu: the earliest rows", i);
         CHECK_MSG(rows == cases[i].want, "scan %zu (%s, limit %lld): %llu rows, want %llu", i,
                   cases[i].where ? cases[i].where : "every row", (long long)cases[i].limit,
                   (unsigned long long)rows, (unsigned long long)cases[i].want);
@@ -2793,16 +2814,24 @@ static void test_scan_images(void)
     }
     CHECK_MSG(refused, "no memory limit refused the rows the nodes sent (last: %d %s)", rc,
               err.msg);
-    /* a top-N over rows reads the segments itself (its N rows), not every row it selects */
+    /* a top-N over rows reads the segments itself (its N rows), not every row it selects,
+     * unless it orders by __time first: then each node sends its first rows by time */
     int before = split_scanned;
     lerr_init(&err);
     rc = split_request("{\"query\": \"SELECT __time, channel FROM wiki WHERE channel <> 'x' "
-                       "ORDER BY __time DESC LIMIT 3\"}",
+                       "ORDER BY channel DESC, __time LIMIT 3\"}",
                        0, NULL, NULL, &err);
     CHECK_MSG(rc == 0 && split_scanned == before, "a top-N over rows: %d %s, %d scans", rc,
               err.msg, split_scanned - before);
+    int capped = split_capped;
+    lerr_init(&err);
+    rc = split_request("{\"query\": \"SELECT __time, channel FROM wiki WHERE channel <> 'x' "
+                       "ORDER BY __time DESC, channel LIMIT 3\"}",
+                       0, NULL, NULL, &err);
+    CHECK_MSG(rc == 0 && split_scanned == before + 1 && split_capped == capped + 1,
+              "a top-N by __time: %d %s, %d scans", rc, err.msg, split_scanned - before);
     /* a filter another node cannot compile: a precise error, nothing sent */
-    struct query_scan bad = {"\"nope\" = 1", cols, 2, -1};
+    struct query_scan bad = {"\"nope\" = 1", cols, 2, -1, 0};
     struct images im = {0};
     lerr_init(&err);
     CHECK(query_scan_images(all, &bad, split_tmp, keep_image, &im, &err) == LERR_INVALID);
