@@ -14,8 +14,9 @@ cluster cannot add throughput, so this measures what it costs:
      exactly N + M.
   3. query latency: the same query, median of 15 runs, on a node of the three (a query over
      the nodes: api/fanout.c) beside the one-node server on the same rows: a GROUP BY (split
-     into the nodes' parts), a GROUP BY over a filtered subquery and a filtered scan with a
-     LIMIT (blocks not split: their scans pushed down to the nodes).
+     into the nodes' parts), a GROUP BY over a filtered subquery, a filtered scan with a
+     LIMIT and the latest rows by __time (blocks not split: their scans pushed down to the
+     nodes).
 
 Environment: BENCH_CLUSTER_EVENTS (N), BENCH_CLUSTER_PARTITIONS (P), LODESTAR_BIN.
 Everything binds 127.0.0.1; every process it starts is stopped on exit.
@@ -83,6 +84,7 @@ QUERIES = [
      "'k3')) GROUP BY k ORDER BY k", True),
     # no ORDER BY: any 20 matching rows are the answer, so only their number is compared
     ("filtered scan, LIMIT 20", "SELECT __time, k, n FROM ev WHERE k = 'k5' LIMIT 20", False),
+    ("the latest 20 rows", "SELECT __time, k, n FROM ev ORDER BY __time DESC, n LIMIT 20", True),
 ]
 
 
