@@ -284,8 +284,11 @@ void storage_db_dropped(struct storage_db *db, const char *name, const char *tab
 {
     pthread_mutex_lock(&db->mu);
     struct storage_db_table **pp = &db->tables, *t = NULL;
+    bool by_id = util_uuid_valid(table_id);
     for (; *pp; pp = &(*pp)->next) {
-        if (strcmp((*pp)->name, name) == 0) {
+        /* not the table of that name opened since (another thread's storage_db_refresh) */
+        if (strcmp((*pp)->name, name) == 0 &&
+            (!by_id || !(*pp)->id_buf[0] || strcmp((*pp)->id_buf, table_id) == 0)) {
             t = *pp;
             *pp = t->next;
             break;

@@ -123,7 +123,8 @@ void storage_db_lock(struct storage_db *db, const char *name);
 void storage_db_unlock(struct storage_db *db, const char *name);
 
 /* After the store dropped the table: forget it (once its last user is done)
- * and delete its directory tables/<id> (and, over S3, its objects). */
+ * and delete its directory tables/<id> (and, over S3, its objects). A table
+ * of that name but another id (made again since) is left alone. */
 void storage_db_dropped(struct storage_db *db, const char *name, const char *table_id);
 
 /*

@@ -46,6 +46,7 @@ static void write_file(const char *path, const char *text)
  * g_widened is set; "bad" has a type storage refuses. */
 static int g_describes;
 static bool g_widened;
+static const char *g_t1_id = "00000000-0000-4000-8000-000000000001";
 
 static int describe(void *ctx, const char *name, bool with_segments, struct arena *mem,
                     struct storage_table_desc *out, struct lerr *err)
@@ -53,7 +54,7 @@ static int describe(void *ctx, const char *name, bool with_segments, struct aren
     (void)ctx, (void)with_segments;
     g_describes++;
     memset(out, 0, sizeof *out);
-    const char *id = strcmp(name, "t1") == 0   ? "00000000-0000-4000-8000-000000000001"
+    const char *id = strcmp(name, "t1") == 0   ? g_t1_id
                      : strcmp(name, "t2") == 0 ? "00000000-0000-4000-8000-000000000002"
                                                : NULL;
     if (!id)
@@ -138,6 +139,25 @@ static void test_db(void)
     CHECK_EQ_INT(g_describes, 1);
     storage_db_put(db, a);
     storage_db_put(db, c);
+
+    /* made again under the same name by another writer of the store: a holder of the old
+     * table finds the new one (storage_db_refresh), and a second holder of the old one does
+     * not drop the new one again; a table gone is not found */
+    lerr_init(&err);
+    struct storage_db_table *x = storage_db_get(db, "t1", &err),
+                            *y = storage_db_get(db, "t1", &err);
+    CHECK(x != NULL && x == y);
+    g_t1_id = "00000000-0000-4000-8000-00000000000a";
+    CHECK(x && storage_db_refresh(db, &x, g_t1_id, &err) == 0);
+    CHECK(x != NULL && x != y && strcmp(x->id, g_t1_id) == 0);
+    CHECK(y && storage_db_refresh(db, &y, g_t1_id, &err) == 0);
+    CHECK(y == x);
+    CHECK(storage_db_refresh(db, &y, g_t1_id, &err) == 0 && y == x); /* current: kept */
+    struct storage_db_table *z = storage_db_get(db, "t1", &err);
+    CHECK(z == x);
+    CHECK(z && storage_db_refresh(db, &z, NULL, &err) == LERR_NOT_FOUND && z == NULL);
+    storage_db_put(db, x);
+    storage_db_put(db, y);
     storage_snapshot_free(snap);
     storage_db_close(db);
 }
