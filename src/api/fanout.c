@@ -1473,40 +1473,6 @@ static char *part_body(const struct parts_try *pt, int64_t c0, int64_t remain_ms
     return s;
 }
 
-/*
- * A scan's snapshot (pt->snap): this node's cut with its segments, those of
- * the nodes that did not answer (and hold no lease the query needs) and its
- * own commits after c0, and every answer's images. A segment that does not
- * read is unreadable() here as on any node.
- */
-/* Images gathered one malloc'd copy each (storage_cut_snapshot takes them). */
-struct image_list {
-    void **p;
-    size_t *n;
-    size_t count, cap;
-};
-
-static int list_image(void *ctx, const void *p, size_t n, struct lerr *err)
-{
-    struct image_list *l = ctx;
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        void **np = realloc(l->p, cap * sizeof *np);
-        if (np)
-            l->p = np;
-        size_t *nn = np ? realloc(l->n, cap * sizeof *nn) : NULL;
-        if (!nn)
-            return lerr_set(err, LERR_NOMEM, "out of memory reading this node's share");
-        l->n = nn;
-        l->cap = cap;
-    }
-    if (!(l->p[l->count] = malloc(n ? n : 1)))
-        return lerr_set(err, LERR_NOMEM, "out of memory reading this node's share");
-    memcpy(l->p[l->count], p, n);
-    l->n[l->count++] = n;
-    return 0;
-}
-
 /* The first snapshot's missing segment as unreadable() says it (0: none). */
 static int first_missing(struct parts_try *pt, const struct storage_snapshot *snap, bool *again,
                          bool *missing, struct lerr *err)
@@ -1539,7 +1505,6 @@ static int scan_snapshot(struct parts_try *pt, struct storage_cut *cut, int64_t 
         n += i == self || !pt->ans[i].ok ? nsegs[i] : 0;
     struct storage_seg_want *mine = calloc(n + 1, sizeof *mine), *want = NULL;
     struct catalog_segment_list l1 = {0};
-    struct image_list own = {0};
     int rc = mine ? 0 : lerr_set(err, LERR_NOMEM, "out of memory planning a query over the nodes");
     n = 0;
     for (size_t i = 0; !rc && i < pt->nn; i++) {
@@ -1553,38 +1518,35 @@ static int scan_snapshot(struct parts_try *pt, struct storage_cut *cut, int64_t 
     if (!rc)
         rc = cut_wants(srv, pt->table, c0, cut, mine, n, true, &l1, &want, &nwant, err);
     s3_thread_deadline(deadline_ns);
-    if (!rc && pt->scan->order_time) {
+    if (!rc && pt->scan->order_time) { /* this node's share as its own images */
         struct storage_snapshot *share =
             storage_cut_snapshot(pt->t->st, cut, want, nwant, NULL, NULL, 0, err);
-        char tmp[1100];
+        struct images im = {.lens = json_array()};
+        buf_init(&im.data, 0);
         if (!share || (rc = first_missing(pt, share, again, missing, err)))
             rc = rc ? rc : err->code;
-        else if (!(rc = make_tmp(srv, tmp, err))) {
-            rc = query_scan_images(share, pt->scan, tmp, list_image, &own, err);
-            rmdir(tmp);
-        }
+        else if (!(rc = scan_images(srv, share, pt->scan, &im, err)) &&
+                 !take_images(&pt->ans[self], im.lens, im.data.data, im.data.len))
+            rc = lerr_set(err, LERR_NOMEM, "out of memory reading this node's share");
+        json_decref(im.lens);
+        buf_free(&im.data);
         storage_snapshot_free(share);
         storage_cut_no_realtime(cut); /* its rows are in the images now */
         nwant = 0;
     }
     for (size_t i = 0; i < pt->nn; i++)
-        nimg += i != self && pt->ans[i].ok ? pt->ans[i].nimages : 0;
-    void **imgs = calloc(nimg + own.count + 1, sizeof *imgs);
-    size_t *lens = calloc(nimg + own.count + 1, sizeof *lens);
+        nimg += pt->ans[i].ok ? pt->ans[i].nimages : 0;
+    void **imgs = calloc(nimg + 1, sizeof *imgs);
+    size_t *lens = calloc(nimg + 1, sizeof *lens);
     if (!rc && (!imgs || !lens))
         rc = lerr_set(err, LERR_NOMEM, "out of memory planning a query over the nodes");
     nimg = 0;
     for (size_t i = 0; !rc && i < pt->nn; i++)
-        for (size_t k = 0; i != self && pt->ans[i].ok && k < pt->ans[i].nimages; k++) {
+        for (size_t k = 0; pt->ans[i].ok && k < pt->ans[i].nimages; k++) {
             imgs[nimg] = pt->ans[i].images[k];
             lens[nimg++] = pt->ans[i].lens[k];
             pt->ans[i].images[k] = NULL; /* taken by the snapshot */
         }
-    for (size_t k = 0; !rc && k < own.count; k++) {
-        imgs[nimg] = own.p[k];
-        lens[nimg++] = own.n[k];
-        own.p[k] = NULL;
-    }
     if (!rc &&
         !(pt->snap = storage_cut_snapshot(pt->t->st, cut, want, nwant, imgs, lens, nimg, err)))
         rc = err->code;
@@ -1593,10 +1555,6 @@ static int scan_snapshot(struct parts_try *pt, struct storage_cut *cut, int64_t 
         rc = first_missing(pt, pt->snap, again, missing, err);
     for (size_t i = 0; imgs && i < nimg; i++)
         free(imgs[i]); /* left when no snapshot was tried (it takes them, made or not) */
-    for (size_t k = 0; k < own.count; k++)
-        free(own.p[k]);
-    free(own.p);
-    free(own.n);
     free(mine);
     free(want);
     free(imgs);
